@@ -1,0 +1,125 @@
+package inference
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// ErrorKind classifies an error for clients and for failover decisions.
+type ErrorKind uint8
+
+// Error kinds. Front ends map each to their dialect's type and status.
+const (
+	KindInternal         ErrorKind = iota // 500
+	KindInvalidRequest                    // 400
+	KindUnauthenticated                   // 401
+	KindPermissionDenied                  // 403
+	KindNotFound                          // 404
+	KindTimeout                           // 408 (model did not answer in time)
+	KindPayloadTooLarge                   // 413
+	KindThrottled                         // 429
+	KindUnavailable                       // 503 (no healthy destination, upstream down)
+	KindUpstream                          // 502 (upstream answered with an error)
+)
+
+var kindNames = [...]string{
+	KindInternal:         "internal",
+	KindInvalidRequest:   "invalid_request",
+	KindUnauthenticated:  "unauthenticated",
+	KindPermissionDenied: "permission_denied",
+	KindNotFound:         "not_found",
+	KindTimeout:          "timeout",
+	KindPayloadTooLarge:  "payload_too_large",
+	KindThrottled:        "throttled",
+	KindUnavailable:      "unavailable",
+	KindUpstream:         "upstream_error",
+}
+
+// String returns the kind's snake_case name, used in logs, metrics and audit.
+func (k ErrorKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Status returns the HTTP status that the kind maps to.
+func (k ErrorKind) Status() int {
+	switch k {
+	case KindInvalidRequest:
+		return http.StatusBadRequest
+	case KindUnauthenticated:
+		return http.StatusUnauthorized
+	case KindPermissionDenied:
+		return http.StatusForbidden
+	case KindNotFound:
+		return http.StatusNotFound
+	case KindTimeout:
+		return http.StatusRequestTimeout
+	case KindPayloadTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case KindThrottled:
+		return http.StatusTooManyRequests
+	case KindUnavailable:
+		return http.StatusServiceUnavailable
+	case KindUpstream:
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+// Retryable reports whether another destination may succeed where this one
+// failed: throttling, unavailability, time-outs and upstream errors are;
+// errors about the request itself are not.
+func (k ErrorKind) Retryable() bool {
+	switch k {
+	case KindThrottled, KindUnavailable, KindTimeout, KindUpstream, KindInternal:
+		return true
+	}
+	return false
+}
+
+// Error is an error that can reach a client. Message is safe to show to the
+// caller; Err is the internal cause, for logs only.
+type Error struct {
+	Kind ErrorKind
+	// Message is the public message.
+	Message string
+	// Code is an optional machine-readable code (OpenAI's error.code).
+	Code string
+	// RetryAfter is how long the caller (or the router, for a backend) should
+	// wait before trying again; zero when unknown.
+	RetryAfter time.Duration
+	// UpstreamStatus is the HTTP status a backend answered with, if any.
+	UpstreamStatus int
+	// Err is the internal cause; never shown to clients.
+	Err error
+}
+
+// Error implements error with the public message and the internal cause.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Kind, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Kind, e.Message)
+}
+
+// Unwrap returns the internal cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error of the given kind with a formatted public message.
+func Errorf(kind ErrorKind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError returns err as an *Error, wrapping anything else as KindInternal
+// with a generic public message so that internal details never leak.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Kind: KindInternal, Message: "internal error", Err: err}
+}

@@ -1,0 +1,118 @@
+package inference
+
+import "time"
+
+// Role is the author of a message.
+type Role string
+
+// Roles a message may have.
+const (
+	RoleSystem    Role = "system"
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+)
+
+// Block is one piece of a message's content. Only text is carried today;
+// front ends reject content kinds they cannot translate rather than drop them.
+type Block struct {
+	Text string `json:"text"`
+}
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role    Role    `json:"role"`
+	Content []Block `json:"content"`
+}
+
+// Text returns the concatenated text of the message's blocks.
+func (m Message) Text() string {
+	if len(m.Content) == 1 {
+		return m.Content[0].Text
+	}
+	n := 0
+	for _, b := range m.Content {
+		n += len(b.Text)
+	}
+	buf := make([]byte, 0, n)
+	for _, b := range m.Content {
+		buf = append(buf, b.Text...)
+	}
+	return string(buf)
+}
+
+// TextMessage returns a message with a single text block.
+func TextMessage(role Role, text string) Message {
+	return Message{Role: role, Content: []Block{{Text: text}}}
+}
+
+// Request is a canonical inference request. Front ends fill it from their
+// dialect; the gateway fills Model with the model id that a deployment serves.
+type Request struct {
+	// Model is what the caller named in its request: a profile id, a profile
+	// ARN or a model id. Backends receive the deployment's upstream model
+	// instead (see backend adapters).
+	Model string `json:"model"`
+	// Messages is the conversation, system messages first.
+	Messages []Message `json:"messages"`
+	// MaxTokens bounds the completion; zero means the backend's default.
+	MaxTokens int `json:"maxTokens,omitempty"`
+	// Temperature and TopP are nil when the caller did not set them.
+	Temperature *float64 `json:"temperature,omitempty"`
+	TopP        *float64 `json:"topP,omitempty"`
+	// Stop lists stop sequences.
+	Stop []string `json:"stop,omitempty"`
+	// Seed asks for deterministic sampling where the backend supports it.
+	Seed *int64 `json:"seed,omitempty"`
+	// Stream asks for incremental delivery.
+	Stream bool `json:"stream,omitempty"`
+	// User is an opaque end-user identifier passed through to backends.
+	User string `json:"user,omitempty"`
+}
+
+// EstimatedInputTokens is a cheap, deterministic estimate of the prompt's size
+// in tokens (about four bytes a token, plus a few per message), used for
+// admission and token-aware routing before the backend reports real usage.
+func (r *Request) EstimatedInputTokens() int {
+	n := 0
+	for _, m := range r.Messages {
+		n += 4
+		for _, b := range m.Content {
+			n += (len(b.Text) + 3) / 4
+		}
+	}
+	return n
+}
+
+// StopReason says why a completion ended, in Bedrock's vocabulary
+// (OpenAI's finish_reason is mapped by the OpenAI front end).
+type StopReason string
+
+// Stop reasons.
+const (
+	StopEndTurn         StopReason = "end_turn"
+	StopMaxTokens       StopReason = "max_tokens"
+	StopSequence        StopReason = "stop_sequence"
+	StopContentFiltered StopReason = "content_filtered"
+)
+
+// Usage counts tokens as the backend reported them.
+type Usage struct {
+	InputTokens  int `json:"inputTokens"`
+	OutputTokens int `json:"outputTokens"`
+}
+
+// Total returns input plus output tokens.
+func (u Usage) Total() int { return u.InputTokens + u.OutputTokens }
+
+// Response is a complete (non-streaming) inference result.
+type Response struct {
+	// ID is the backend's completion id, if it gave one.
+	ID string `json:"id,omitempty"`
+	// Model is the upstream model that produced the answer.
+	Model      string     `json:"model,omitempty"`
+	Message    Message    `json:"message"`
+	StopReason StopReason `json:"stopReason"`
+	Usage      Usage      `json:"usage"`
+	// Latency is the time the backend took, as measured by the executor.
+	Latency time.Duration `json:"latency,omitempty"`
+}
