@@ -1,0 +1,496 @@
+package topology
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a parsed topology file. The same file is given to every node;
+// `meridian serve --region ID` tells a node which region it is.
+type Config struct {
+	// Partition is the ARN partition, so AWS-style policies work verbatim.
+	// If empty, "aws" is used.
+	Partition string `yaml:"partition"`
+	// Account is the 12-digit account id used in ARNs.
+	Account string `yaml:"account"`
+
+	Geographies map[string]Geography `yaml:"geographies"`
+	Regions     []Region             `yaml:"regions"`
+	Models      []Model              `yaml:"models"`
+	Deployments []Deployment         `yaml:"deployments"`
+	Profiles    Profiles             `yaml:"profiles"`
+	Principals  []Principal          `yaml:"principals"`
+	// Policies maps a policy name to an IAM-style JSON policy document
+	// (written in YAML or JSON syntax).
+	Policies map[string]PolicyDocument `yaml:"policies"`
+	// Guardrails are organisation-wide policies evaluated like service
+	// control policies: they can only take permissions away.
+	Guardrails []Guardrail `yaml:"guardrails"`
+
+	Quota   Quota   `yaml:"quota"`
+	Audit   Audit   `yaml:"audit"`
+	Routing Routing `yaml:"routing"`
+	Link    Link    `yaml:"link"`
+	Server  Server  `yaml:"server"`
+
+	// File is the name the config was read from, used in error messages.
+	File string `yaml:"-"`
+	// lines maps a field path ("regions[2].geography") to its line.
+	lines map[string]int
+}
+
+// Geography is a named set of regions that data may move between.
+type Geography struct {
+	Name string `yaml:"name"`
+	// Global says whether the geography's regions serve global.* profiles.
+	// If unset, true.
+	Global *bool `yaml:"global"`
+}
+
+// AllowsGlobal reports whether the geography takes part in global routing.
+func (g Geography) AllowsGlobal() bool { return g.Global == nil || *g.Global }
+
+// Region is one place with one Meridian node.
+type Region struct {
+	ID        string   `yaml:"id"`
+	Geography string   `yaml:"geography"`
+	Location  Location `yaml:"location"`
+	// Listen is the client-facing API address (host:port).
+	Listen string `yaml:"listen"`
+	// Link is the inter-region link address (host:port).
+	Link string `yaml:"link"`
+	// TLS optionally serves the client listener over TLS.
+	TLS *ClientTLS `yaml:"tls"`
+}
+
+// Location is a region's position, used for maps and to estimate RTT before
+// it is measured.
+type Location struct {
+	Lat float64 `yaml:"lat"`
+	Lon float64 `yaml:"lon"`
+}
+
+// ClientTLS configures TLS on a region's client listener.
+type ClientTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile, when set, requests client certificates signed by this CA;
+	// their subjects map to principals (see Principal.ClientCertSubjects).
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Model is a logical model.
+type Model struct {
+	ID            string `yaml:"id"`
+	Name          string `yaml:"name"`
+	ContextWindow int    `yaml:"context_window"`
+}
+
+// Deployment is a model served in a region by a backend, with a capacity.
+type Deployment struct {
+	Model    string   `yaml:"model"`
+	Region   string   `yaml:"region"`
+	Backend  Backend  `yaml:"backend"`
+	Capacity Capacity `yaml:"capacity"`
+}
+
+// Key returns the deployment's identity, "region/model".
+func (d Deployment) Key() string { return d.Region + "/" + d.Model }
+
+// Backend types.
+const (
+	BackendOpenAI  = "openai"
+	BackendBedrock = "bedrock"
+	BackendMock    = "mock"
+)
+
+// Backend says what actually runs inference for a deployment.
+type Backend struct {
+	// Type is "openai" (any OpenAI-compatible server), "bedrock" or "mock"
+	// (an in-process simulated server, for demos and tests).
+	Type string `yaml:"type"`
+	// URL is the OpenAI-compatible base URL, ending in /v1 (openai).
+	URL string `yaml:"url"`
+	// Model is the upstream model (openai), or the Bedrock model or profile id.
+	Model string `yaml:"model"`
+	// APIKeyEnv names the environment variable that holds the upstream API
+	// key (openai). The key itself never appears in the file.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// AWSRegion is the Amazon Bedrock region (bedrock).
+	AWSRegion string `yaml:"aws_region"`
+	// Endpoint overrides the Bedrock Runtime endpoint (bedrock).
+	Endpoint string `yaml:"endpoint"`
+	// ConnectTimeout bounds connection set-up. If zero, 5s is used.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// FirstByteTimeout bounds the wait for response headers (first token of
+	// a stream). If zero, 60s is used.
+	FirstByteTimeout Duration `yaml:"first_byte_timeout"`
+	// Mock settings (mock): simulated time to first token, tokens per
+	// second, failure rate and seed.
+	TTFT            Duration `yaml:"ttft"`
+	TokensPerSecond float64  `yaml:"tokens_per_second"`
+	FailRate        float64  `yaml:"fail_rate"`
+	Seed            int64    `yaml:"seed"`
+}
+
+// Capacity is what a deployment can take. A nil field means unlimited.
+type Capacity struct {
+	MaxConcurrency *int `yaml:"max_concurrency"`
+	RPM            *int `yaml:"rpm"`
+	TPM            *int `yaml:"tpm"`
+}
+
+// Concurrency returns the concurrency limit, or 0 when unlimited.
+func (c Capacity) Concurrency() int { return deref(c.MaxConcurrency) }
+
+// RequestsPerMinute returns the RPM limit, or 0 when unlimited.
+func (c Capacity) RequestsPerMinute() int { return deref(c.RPM) }
+
+// TokensPerMinute returns the TPM limit, or 0 when unlimited.
+func (c Capacity) TokensPerMinute() int { return deref(c.TPM) }
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// Profiles holds the application inference profiles of the file. System
+// profiles are derived from deployments and never written by hand.
+type Profiles struct {
+	Application []ApplicationProfile `yaml:"application"`
+}
+
+// ApplicationProfile copies the destinations of a system profile or of a
+// single-region model and carries tags for cost allocation.
+type ApplicationProfile struct {
+	ID string `yaml:"id"`
+	// CopyFrom is a system profile id ("eu.demo.chat-small") or a model id.
+	CopyFrom    string            `yaml:"copy_from"`
+	Description string            `yaml:"description"`
+	Tags        map[string]string `yaml:"tags"`
+}
+
+// Principal is a caller.
+type Principal struct {
+	ID string `yaml:"id"`
+	// Username is aws:username in policies. If empty, ID is used.
+	Username string `yaml:"username"`
+	// APIKeys are "sha256:<hex>" hashes of the principal's API keys.
+	APIKeys []string `yaml:"api_keys"`
+	// AccessKeys are AWS-style access keys for SigV4 (Bedrock API).
+	AccessKeys []AccessKey `yaml:"access_keys"`
+	// ClientCertSubjects maps client-certificate identities (URI SAN or
+	// subject common name) to this principal, for mTLS client listeners.
+	ClientCertSubjects []string          `yaml:"client_cert_subjects"`
+	Tags               map[string]string `yaml:"tags"`
+	// Policies names entries of the file's policies.
+	Policies []string `yaml:"policies"`
+	// Viewer grants read-only access to the operator console and
+	// operational endpoints without any inference permission.
+	Viewer bool    `yaml:"viewer"`
+	Limits *Limits `yaml:"limits"`
+}
+
+// Name returns the principal's username, defaulting to its id.
+func (p Principal) Name() string {
+	if p.Username != "" {
+		return p.Username
+	}
+	return p.ID
+}
+
+// AccessKey is an AWS-style access key id whose secret lives outside the file.
+type AccessKey struct {
+	ID string `yaml:"id"`
+	// SecretEnv names the environment variable holding the secret key.
+	SecretEnv string `yaml:"secret_env"`
+	// SecretFile names a file holding the secret key.
+	SecretFile string `yaml:"secret_file"`
+}
+
+// Limits are a principal's quotas. Zero fields are unlimited.
+type Limits struct {
+	RPM            int `yaml:"rpm"`
+	TPM            int `yaml:"tpm"`
+	MaxConcurrency int `yaml:"max_concurrency"`
+	TokensPerDay   int `yaml:"tokens_per_day"`
+	TokensPerMonth int `yaml:"tokens_per_month"`
+	// PerModel and PerProfile add limits scoped to one model or profile.
+	PerModel   map[string]ScopedLimits `yaml:"per_model"`
+	PerProfile map[string]ScopedLimits `yaml:"per_profile"`
+}
+
+// ScopedLimits are limits that apply to one model or profile.
+type ScopedLimits struct {
+	RPM            int `yaml:"rpm"`
+	TPM            int `yaml:"tpm"`
+	MaxConcurrency int `yaml:"max_concurrency"`
+	TokensPerDay   int `yaml:"tokens_per_day"`
+	TokensPerMonth int `yaml:"tokens_per_month"`
+}
+
+// PolicyDocument is an IAM-style policy, kept as JSON for the policy
+// package to compile.
+type PolicyDocument struct {
+	JSON []byte
+	Line int
+}
+
+// UnmarshalYAML accepts a policy written as a YAML mapping or as a JSON
+// string, and keeps it as JSON.
+func (p *PolicyDocument) UnmarshalYAML(n *yaml.Node) error {
+	p.Line = n.Line
+	if n.Kind == yaml.ScalarNode {
+		var s string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		if !json.Valid([]byte(s)) {
+			return fmt.Errorf("line %d: policy is a string but not valid JSON", n.Line)
+		}
+		p.JSON = []byte(s)
+		return nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	b, err := json.Marshal(normalizeYAML(v))
+	if err != nil {
+		return fmt.Errorf("line %d: policy cannot be expressed as JSON: %v", n.Line, err)
+	}
+	p.JSON = b
+	return nil
+}
+
+// normalizeYAML turns YAML's map[any]any (from non-string keys) into
+// JSON-encodable values.
+func normalizeYAML(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normalizeYAML(e)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[fmt.Sprint(k)] = normalizeYAML(e)
+		}
+		return m
+	case []any:
+		for i, e := range t {
+			t[i] = normalizeYAML(e)
+		}
+		return t
+	case time.Time:
+		// An unquoted "2012-10-17" is a date to YAML; policies mean the string.
+		return t.Format("2006-01-02")
+	}
+	return v
+}
+
+// Guardrail is an organisation-wide policy: either the name of an entry of
+// policies, or an inline {name, policy}.
+type Guardrail struct {
+	Name string
+	// Policy is set for inline guardrails; for named ones it is looked up.
+	Policy *PolicyDocument
+	Line   int
+}
+
+// UnmarshalYAML accepts a policy name or {name, policy}.
+func (g *Guardrail) UnmarshalYAML(n *yaml.Node) error {
+	g.Line = n.Line
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&g.Name)
+	}
+	var inline struct {
+		Name   string          `yaml:"name"`
+		Policy *PolicyDocument `yaml:"policy"`
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a guardrail is a policy name or {name, policy}", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k != "name" && k != "policy" {
+			return fmt.Errorf("line %d: field %s not found in type topology.Guardrail", n.Content[i].Line, k)
+		}
+	}
+	if err := n.Decode(&inline); err != nil {
+		return err
+	}
+	g.Name, g.Policy = inline.Name, inline.Policy
+	return nil
+}
+
+// Quota configures admission limits and the store shared by replicas.
+type Quota struct {
+	// Store is "memory" (one replica, the default) or "redis".
+	Store string     `yaml:"store"`
+	Redis QuotaRedis `yaml:"redis"`
+	// OnStoreError is "fail_closed" (the default) or "fail_open".
+	OnStoreError string `yaml:"on_store_error"`
+	// DefaultMaxTokens is reserved for a request that sets no max_tokens.
+	// If zero, 1024 is used.
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+}
+
+// QuotaRedis locates the Redis (or Valkey) server of a clustered region.
+type QuotaRedis struct {
+	URL       string `yaml:"url"`
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// Audit configures the hash-chained audit trail.
+type Audit struct {
+	// Dir holds one directory of JSON Lines files per region.
+	// If empty, "./audit" is used.
+	Dir string `yaml:"dir"`
+	// RecordContent stores prompts and completions in events.
+	RecordContent bool `yaml:"record_content"`
+	// Fsync is "interval" (the default) or "always".
+	Fsync          string   `yaml:"fsync"`
+	FsyncInterval  Duration `yaml:"fsync_interval"`
+	DigestInterval Duration `yaml:"digest_interval"`
+	RotateBytes    int64    `yaml:"rotate_bytes"`
+	RotateInterval Duration `yaml:"rotate_interval"`
+	KeyFile        string   `yaml:"key_file"`
+	QueueSize      int      `yaml:"queue_size"`
+	// Disabled turns the audit trail off (benchmarks only).
+	Disabled bool `yaml:"disabled"`
+}
+
+// Routing configures destination choice and failover.
+type Routing struct {
+	// Strategy is "locality-first" (the default), "least-loaded",
+	// "latency" or "weighted".
+	Strategy string `yaml:"strategy"`
+	// MaxAttempts bounds the destinations tried per request. If zero, 3.
+	MaxAttempts int `yaml:"max_attempts"`
+	// FailoverDeadline bounds the time spent failing over. If zero, 10s.
+	FailoverDeadline Duration `yaml:"failover_deadline"`
+	// Staleness is the age after which a peer's load snapshot is unknown.
+	// If zero, 3s.
+	Staleness Duration `yaml:"staleness"`
+	Queue     Queue    `yaml:"queue"`
+	// Profiles overrides settings per profile id.
+	Profiles map[string]ProfileRouting `yaml:"profiles"`
+}
+
+// Queue bounds waiting when every destination is saturated.
+type Queue struct {
+	// Max is the number of requests that may wait. If zero, 64.
+	Max int `yaml:"max"`
+	// Timeout is the longest a request waits. If zero, 2s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// ProfileRouting overrides routing for one profile.
+type ProfileRouting struct {
+	Strategy         string             `yaml:"strategy"`
+	MaxAttempts      int                `yaml:"max_attempts"`
+	FailoverDeadline Duration           `yaml:"failover_deadline"`
+	Weights          map[string]float64 `yaml:"weights"`
+}
+
+// Link configures the inter-region link.
+type Link struct {
+	// TrustDomain is the SPIFFE trust domain of region identities.
+	// If empty, "meridian" is used.
+	TrustDomain string `yaml:"trust_domain"`
+	CAFile      string `yaml:"ca_file"`
+	// CertFile and KeyFile may contain "{region}", expanded per node.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// EnvelopeWindow is the accepted clock difference for signed request
+	// envelopes. If zero, 30s.
+	EnvelopeWindow Duration `yaml:"envelope_window"`
+	// ExpiryWarning is how long before expiry certificates are warned
+	// about. If zero, 336h (14 days).
+	ExpiryWarning Duration `yaml:"expiry_warning"`
+	// InsecureDevLink serves the link over plain HTTP. `serve` refuses it
+	// unless also given --dev.
+	InsecureDevLink bool `yaml:"insecure_dev_link"`
+	// LoadInterval is how often a node publishes its load to peers.
+	// If zero, 1s.
+	LoadInterval Duration `yaml:"load_interval"`
+}
+
+// Server configures a node's client listener.
+type Server struct {
+	// MaxRequestBytes bounds request bodies. If zero, 4 MiB.
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+	// DrainTimeout bounds how long in-flight requests may finish after
+	// SIGTERM. If zero, 30s.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+	// DataDir holds node state (application profiles created through the
+	// API). If empty, "./data" is used.
+	DataDir string `yaml:"data_dir"`
+}
+
+// PartitionOrDefault returns the ARN partition.
+func (c *Config) PartitionOrDefault() string {
+	if c.Partition == "" {
+		return "aws"
+	}
+	return c.Partition
+}
+
+// Region returns the region with the given id.
+func (c *Config) Region(id string) (Region, bool) {
+	for _, r := range c.Regions {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Region{}, false
+}
+
+// Model returns the model with the given id.
+func (c *Config) Model(id string) (Model, bool) {
+	for _, m := range c.Models {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+// GeographyOf returns the geography id of a region, or "" if unknown.
+func (c *Config) GeographyOf(region string) string {
+	r, _ := c.Region(region)
+	return r.Geography
+}
+
+// DeploymentsIn returns the deployments of a region.
+func (c *Config) DeploymentsIn(region string) []Deployment {
+	var out []Deployment
+	for _, d := range c.Deployments {
+		if d.Region == region {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Deployment returns the deployment of model in region.
+func (c *Config) Deployment(region, model string) (Deployment, bool) {
+	for _, d := range c.Deployments {
+		if d.Region == region && d.Model == model {
+			return d, true
+		}
+	}
+	return Deployment{}, false
+}
+
+// ExpandRegion replaces "{region}" in a path template.
+func ExpandRegion(template, region string) string {
+	return strings.ReplaceAll(template, "{region}", region)
+}

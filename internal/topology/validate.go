@@ -1,0 +1,426 @@
+package topology
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+var (
+	idRE        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	geoRE       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
+	modelIDRE   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,127}$`)
+	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
+	keyHashRE   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	profileIDRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,63}$`)
+	partitions  = []string{"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"}
+	strategies  = []string{"locality-first", "least-loaded", "latency", "weighted"}
+)
+
+// globalPrefix cannot be a geography id: "global" names the set of all
+// regions whose geography allows global routing.
+const globalPrefix = "global"
+
+// problems collects validation problems with their lines.
+type problems struct {
+	c   *Config
+	out []*ConfigError
+}
+
+func (p *problems) add(field, hint, format string, args ...any) {
+	p.out = append(p.out, &ConfigError{File: p.c.File, Line: p.c.lineOf(field), Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// Validate checks the whole file and returns a *ValidationError listing
+// every problem, or nil. It also fills defaults that other checks rely on.
+func (c *Config) Validate() error {
+	p := &problems{c: c}
+	if c.lines == nil {
+		c.lines = map[string]int{}
+	}
+	if c.File == "" {
+		c.File = "config"
+	}
+	if c.Partition != "" && !contains(partitions, c.Partition) {
+		p.add("partition", "use one of "+strings.Join(partitions, ", "), "%q is not an ARN partition", c.Partition)
+	}
+	if c.Account == "" {
+		p.add("account", `set a 12-digit account id, e.g. account: "111122223333"`, "is required (it appears in every profile ARN)")
+	} else if !accountRE.MatchString(c.Account) {
+		p.add("account", `quote it and use 12 digits, e.g. account: "111122223333"`, "%q is not a 12-digit account id", c.Account)
+	}
+
+	geos := sortedKeys(c.Geographies)
+	if len(geos) == 0 {
+		p.add("geographies", "define at least one, e.g. geographies: {eu: {name: European Union}}", "no geographies are defined")
+	}
+	for _, g := range geos {
+		f := "geographies." + g
+		if g == globalPrefix {
+			p.add(f, "choose another id; global profiles are derived from geographies that allow global routing", "%q is reserved", g)
+		} else if !geoRE.MatchString(g) {
+			p.add(f, "use lower-case letters, digits and dashes, e.g. eu", "%q is not a valid geography id", g)
+		}
+	}
+
+	regionIdx := map[string]int{}
+	addrs := map[string]string{}
+	for i, r := range c.Regions {
+		f := fmt.Sprintf("regions[%d]", i)
+		switch {
+		case r.ID == "":
+			p.add(f+".id", "give the region an id such as eu-west-1", "is required")
+		case !idRE.MatchString(r.ID):
+			p.add(f+".id", "use lower-case letters, digits and dashes", "%q is not a valid region id", r.ID)
+		default:
+			if j, dup := regionIdx[r.ID]; dup {
+				p.add(f+".id", fmt.Sprintf("rename one of regions[%d] and regions[%d]", j, i), "duplicate region id %q", r.ID)
+			} else {
+				regionIdx[r.ID] = i
+			}
+		}
+		if r.Geography == "" {
+			p.add(f+".geography", "set it to one of: "+strings.Join(geos, ", "), "is required")
+		} else if _, ok := c.Geographies[r.Geography]; !ok {
+			p.add(f+".geography", "use one of the defined geographies ("+strings.Join(geos, ", ")+") or define it under geographies", "%q is not a defined geography", r.Geography)
+		}
+		if r.Location.Lat < -90 || r.Location.Lat > 90 || r.Location.Lon < -180 || r.Location.Lon > 180 {
+			p.add(f+".location", "latitude is -90..90 and longitude -180..180", "(%g, %g) is not a position on Earth", r.Location.Lat, r.Location.Lon)
+		}
+		for _, a := range []struct{ name, addr string }{{"listen", r.Listen}, {"link", r.Link}} {
+			af := f + "." + a.name
+			if a.addr == "" {
+				p.add(af, "set host:port, e.g. 127.0.0.1:8081", "is required")
+				continue
+			}
+			if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
+				p.add(af, "use host:port, e.g. 127.0.0.1:8081", "%q is not a host:port address", a.addr)
+				continue
+			}
+			if prev, dup := addrs[a.addr]; dup {
+				p.add(af, "give every listen and link address its own port", "address %s is already used by %s", a.addr, prev)
+			} else {
+				addrs[a.addr] = af
+			}
+		}
+		if r.TLS != nil && (r.TLS.CertFile == "" || r.TLS.KeyFile == "") {
+			p.add(f+".tls", "set both cert_file and key_file, or remove tls", "client TLS needs a certificate and a key")
+		}
+	}
+	if len(c.Regions) == 0 {
+		p.add("regions", "define at least one region", "no regions are defined")
+	}
+
+	modelIdx := map[string]int{}
+	for i, m := range c.Models {
+		f := fmt.Sprintf("models[%d]", i)
+		switch {
+		case m.ID == "":
+			p.add(f+".id", "give the model an id such as demo.chat-small", "is required")
+		case !modelIDRE.MatchString(m.ID):
+			p.add(f+".id", "use letters, digits, '.', '-', '_' and ':'", "%q is not a valid model id", m.ID)
+		case strings.HasPrefix(m.ID, "arn:"):
+			p.add(f+".id", "use a plain model id; ARNs are derived", "%q must not be an ARN", m.ID)
+		default:
+			if j, dup := modelIdx[m.ID]; dup {
+				p.add(f+".id", fmt.Sprintf("remove one of models[%d] and models[%d]", j, i), "duplicate model id %q", m.ID)
+			} else {
+				modelIdx[m.ID] = i
+			}
+		}
+		if m.ContextWindow < 0 {
+			p.add(f+".context_window", "use a positive number of tokens or leave it out", "must not be negative")
+		}
+	}
+
+	deployed := map[string]bool{}
+	seenDep := map[string]int{}
+	for i, d := range c.Deployments {
+		f := fmt.Sprintf("deployments[%d]", i)
+		if _, ok := modelIdx[d.Model]; !ok {
+			p.add(f+".model", "use one of the models ids ("+strings.Join(sortedKeys(modelIdx), ", ")+") or add it under models", "%q is not a defined model", d.Model)
+		}
+		if _, ok := regionIdx[d.Region]; !ok {
+			p.add(f+".region", "use one of the region ids ("+strings.Join(sortedKeys(regionIdx), ", ")+")", "%q is not a defined region", d.Region)
+		}
+		if j, dup := seenDep[d.Key()]; dup {
+			p.add(f, fmt.Sprintf("merge deployments[%d] and deployments[%d]", j, i), "model %q is deployed twice in region %q", d.Model, d.Region)
+		} else {
+			seenDep[d.Key()] = i
+		}
+		deployed[d.Model] = true
+		c.validateBackend(p, f+".backend", d.Backend)
+		for _, q := range []struct {
+			name string
+			v    *int
+		}{{"max_concurrency", d.Capacity.MaxConcurrency}, {"rpm", d.Capacity.RPM}, {"tpm", d.Capacity.TPM}} {
+			if q.v != nil && *q.v <= 0 {
+				p.add(f+".capacity."+q.name, "use a positive number, or leave the field out for no limit", "capacity must be positive, got %d", *q.v)
+			}
+		}
+	}
+	for i, m := range c.Models {
+		if m.ID != "" && !deployed[m.ID] {
+			p.add(fmt.Sprintf("models[%d]", i), "add a deployment of it under deployments, or remove the model", "model %q has no deployment", m.ID)
+		}
+	}
+
+	sources := c.profileSources()
+	appIdx := map[string]int{}
+	for i, a := range c.Profiles.Application {
+		f := fmt.Sprintf("profiles.application[%d]", i)
+		switch {
+		case a.ID == "":
+			p.add(f+".id", "give the profile an id such as claims-eu", "is required")
+		case !profileIDRE.MatchString(a.ID):
+			p.add(f+".id", "use letters, digits, '.', '-', '_' and ':' (at most 64)", "%q is not a valid profile id", a.ID)
+		case sources[a.ID] || hasKey(modelIdx, a.ID):
+			p.add(f+".id", "choose an id that is not a system profile or model id", "%q collides with a system profile or model", a.ID)
+		default:
+			if j, dup := appIdx[a.ID]; dup {
+				p.add(f+".id", fmt.Sprintf("rename one of profiles.application[%d] and [%d]", j, i), "duplicate profile id %q", a.ID)
+			} else {
+				appIdx[a.ID] = i
+			}
+		}
+		if !sources[a.CopyFrom] {
+			p.add(f+".copy_from", "use a system profile id such as "+exampleSource(sources)+", or a deployed model id", "%q is not a system profile or deployed model", a.CopyFrom)
+		}
+	}
+
+	principalIdx := map[string]int{}
+	keyOwner := map[string]string{}
+	for i, pr := range c.Principals {
+		f := fmt.Sprintf("principals[%d]", i)
+		if pr.ID == "" {
+			p.add(f+".id", "give the principal an id such as claims-service", "is required")
+		} else if j, dup := principalIdx[pr.ID]; dup {
+			p.add(f+".id", fmt.Sprintf("rename one of principals[%d] and principals[%d]", j, i), "duplicate principal id %q", pr.ID)
+		} else {
+			principalIdx[pr.ID] = i
+		}
+		for k, h := range pr.APIKeys {
+			kf := fmt.Sprintf("%s.api_keys[%d]", f, k)
+			if !keyHashRE.MatchString(h) {
+				p.add(kf, "store the key's hash, not the key: run `meridian keys hash` and paste its sha256:<64 hex> output", "not a sha256:<hex> key hash")
+				continue
+			}
+			if owner, dup := keyOwner[h]; dup {
+				p.add(kf, "issue a separate key per principal", "the same key hash is also given to %s", owner)
+			}
+			keyOwner[h] = pr.ID
+		}
+		for k, ak := range pr.AccessKeys {
+			kf := fmt.Sprintf("%s.access_keys[%d]", f, k)
+			if ak.ID == "" {
+				p.add(kf+".id", "set the access key id, e.g. AKIAMERIDIANEXAMPLE", "is required")
+			}
+			if (ak.SecretEnv == "") == (ak.SecretFile == "") {
+				p.add(kf, "set exactly one of secret_env (an environment variable name) or secret_file", "the secret's source is missing or ambiguous")
+			}
+			if ak.SecretEnv != "" && !envNameRE.MatchString(ak.SecretEnv) {
+				p.add(kf+".secret_env", "name an environment variable, e.g. CLAIMS_SECRET_KEY", "%q is not an environment variable name", ak.SecretEnv)
+			}
+			if owner, dup := keyOwner["ak:"+ak.ID]; dup {
+				p.add(kf+".id", "give every access key id to one principal", "access key id %q is also given to %s", ak.ID, owner)
+			}
+			keyOwner["ak:"+ak.ID] = pr.ID
+		}
+		for k, name := range pr.Policies {
+			if _, ok := c.Policies[name]; !ok {
+				p.add(fmt.Sprintf("%s.policies[%d]", f, k), "define it under policies, or use one of: "+strings.Join(sortedKeys(c.Policies), ", "), "policy %q is not defined", name)
+			}
+		}
+		if pr.Limits != nil {
+			c.validateLimits(p, f+".limits", *pr.Limits, modelIdx, sources, appIdx)
+		}
+	}
+	for i, g := range c.Guardrails {
+		f := fmt.Sprintf("guardrails[%d]", i)
+		if g.Policy == nil {
+			if _, ok := c.Policies[g.Name]; !ok {
+				p.add(f, "name an entry of policies, or write {name, policy} inline", "guardrail policy %q is not defined", g.Name)
+			}
+		} else if g.Name == "" {
+			p.add(f+".name", "name the guardrail so that decisions can cite it", "is required")
+		}
+	}
+
+	switch c.Quota.Store {
+	case "", "memory":
+	case "redis":
+		if c.Quota.Redis.URL == "" {
+			p.add("quota.redis.url", `set e.g. redis: {url: "redis://127.0.0.1:6379/0"}`, "the redis store needs a URL")
+		} else if u, err := url.Parse(c.Quota.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			p.add("quota.redis.url", "use redis://host:port/db, rediss:// for TLS, or unix:///path", "%q is not a Redis URL", c.Quota.Redis.URL)
+		}
+	default:
+		p.add("quota.store", "use memory (one replica) or redis (several replicas)", "%q is not a quota store", c.Quota.Store)
+	}
+	if s := c.Quota.OnStoreError; s != "" && s != "fail_closed" && s != "fail_open" {
+		p.add("quota.on_store_error", "use fail_closed or fail_open", "%q is not a store-error policy", s)
+	}
+	if c.Quota.DefaultMaxTokens < 0 {
+		p.add("quota.default_max_tokens", "use a positive number of tokens", "must not be negative")
+	}
+	if s := c.Audit.Fsync; s != "" && s != "interval" && s != "always" {
+		p.add("audit.fsync", "use interval or always", "%q is not an fsync policy", s)
+	}
+	c.validateRouting(p, "routing", c.Routing.Strategy, c.Routing.MaxAttempts)
+	for _, id := range sortedKeys(c.Routing.Profiles) {
+		f := "routing.profiles." + id
+		pr := c.Routing.Profiles[id]
+		if !sources[id] && !hasKey(appIdx, id) {
+			p.add(f, "use a profile id such as "+exampleSource(sources), "%q is not a profile", id)
+		}
+		c.validateRouting(p, f, pr.Strategy, pr.MaxAttempts)
+		for r, w := range pr.Weights {
+			if _, ok := regionIdx[r]; !ok {
+				p.add(f+".weights."+r, "use region ids", "%q is not a defined region", r)
+			} else if w < 0 {
+				p.add(f+".weights."+r, "use a weight of 0 or more", "weight must not be negative")
+			}
+		}
+	}
+	if len(p.out) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: p.out}
+}
+
+func (c *Config) validateRouting(p *problems, f, strategy string, attempts int) {
+	if strategy != "" && !contains(strategies, strategy) {
+		p.add(f+".strategy", "use one of "+strings.Join(strategies, ", "), "%q is not a routing strategy", strategy)
+	}
+	if attempts < 0 {
+		p.add(f+".max_attempts", "use 1 or more, or leave it out for 3", "must not be negative")
+	}
+}
+
+func (c *Config) validateBackend(p *problems, f string, b Backend) {
+	switch b.Type {
+	case BackendOpenAI:
+		if b.URL == "" {
+			p.add(f+".url", `set the OpenAI-compatible base URL, e.g. "http://127.0.0.1:8000/v1"`, "an openai backend needs a url")
+		} else if u, err := url.Parse(b.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add(f+".url", "use an absolute http:// or https:// URL", "%q is not an http(s) URL", b.URL)
+		}
+		if b.Model == "" {
+			p.add(f+".model", "set the upstream model name the server expects", "an openai backend needs a model")
+		}
+		if b.APIKeyEnv != "" && !envNameRE.MatchString(b.APIKeyEnv) {
+			p.add(f+".api_key_env", "name an environment variable, e.g. OPENAI_API_KEY (never the key itself)", "%q is not an environment variable name", b.APIKeyEnv)
+		}
+	case BackendBedrock:
+		if b.AWSRegion == "" {
+			p.add(f+".aws_region", "set the Amazon Bedrock region, e.g. eu-central-1", "a bedrock backend needs aws_region")
+		}
+		if b.Model == "" {
+			p.add(f+".model", "set the Bedrock model or inference profile id", "a bedrock backend needs a model")
+		}
+		if b.Endpoint != "" {
+			if u, err := url.Parse(b.Endpoint); err != nil || u.Host == "" {
+				p.add(f+".endpoint", "use an absolute URL", "%q is not a URL", b.Endpoint)
+			}
+		}
+	case BackendMock:
+		if b.FailRate < 0 || b.FailRate > 1 {
+			p.add(f+".fail_rate", "use a fraction between 0 and 1", "%g is out of range", b.FailRate)
+		}
+		if b.TokensPerSecond < 0 {
+			p.add(f+".tokens_per_second", "use 0 (unpaced) or more", "must not be negative")
+		}
+	case "":
+		p.add(f+".type", "set type to openai, bedrock or mock", "is required")
+	default:
+		p.add(f+".type", "use openai, bedrock or mock", "%q is not a backend type", b.Type)
+	}
+}
+
+func (c *Config) validateLimits(p *problems, f string, l Limits, models map[string]int, sources map[string]bool, apps map[string]int) {
+	check := func(f string, s ScopedLimits) {
+		for _, q := range []struct {
+			n string
+			v int
+		}{{"rpm", s.RPM}, {"tpm", s.TPM}, {"max_concurrency", s.MaxConcurrency}, {"tokens_per_day", s.TokensPerDay}, {"tokens_per_month", s.TokensPerMonth}} {
+			if q.v < 0 {
+				p.add(f+"."+q.n, "use a positive number, or leave it out for no limit", "must not be negative")
+			}
+		}
+	}
+	check(f, ScopedLimits{l.RPM, l.TPM, l.MaxConcurrency, l.TokensPerDay, l.TokensPerMonth})
+	for _, m := range sortedKeys(l.PerModel) {
+		if !hasKey(models, m) {
+			p.add(f+".per_model."+m, "use a model id", "%q is not a defined model", m)
+		}
+		check(f+".per_model."+m, l.PerModel[m])
+	}
+	for _, id := range sortedKeys(l.PerProfile) {
+		if !hasKey(apps, id) && !sources[id] {
+			p.add(f+".per_profile."+id, "use a profile id", "%q is not a profile", id)
+		}
+		check(f+".per_profile."+id, l.PerProfile[id])
+	}
+}
+
+// profileSources returns the ids an application profile may copy: every
+// derivable system profile id and every deployed model id.
+func (c *Config) profileSources() map[string]bool {
+	geoOf := map[string]string{}
+	for _, r := range c.Regions {
+		geoOf[r.ID] = r.Geography
+	}
+	out := map[string]bool{}
+	for _, d := range c.Deployments {
+		g, ok := geoOf[d.Region]
+		if !ok {
+			continue
+		}
+		out[d.Model] = true
+		out[g+"."+d.Model] = true
+		if geo, ok := c.Geographies[g]; ok && geo.AllowsGlobal() {
+			out[globalPrefix+"."+d.Model] = true
+		}
+	}
+	return out
+}
+
+func exampleSource(sources map[string]bool) string {
+	keys := sortedKeys(sources)
+	for _, k := range keys {
+		if strings.Contains(k, ".") && !strings.HasPrefix(k, globalPrefix) {
+			return k
+		}
+	}
+	if len(keys) > 0 {
+		return keys[0]
+	}
+	return "eu.<model>"
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
