@@ -1,0 +1,205 @@
+package profile
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// Catalog holds every profile of a topology. It is immutable.
+type Catalog struct {
+	partition, account string
+	geoOf              map[string]string   // region -> geography
+	regionsOf          map[string][]string // geography -> regions, sorted
+	hosts              map[string][]string // model -> regions with a deployment, sorted
+	globalOK           map[string]bool     // geography -> allows global routing
+	profiles           map[string]*Profile
+	ids                []string // sorted
+}
+
+// New derives the system profiles of cfg and adds its application profiles.
+// cfg must have passed validation.
+func New(cfg *topology.Config) (*Catalog, error) {
+	c := &Catalog{
+		partition: cfg.PartitionOrDefault(),
+		account:   cfg.Account,
+		geoOf:     map[string]string{},
+		regionsOf: map[string][]string{},
+		hosts:     map[string][]string{},
+		globalOK:  map[string]bool{},
+		profiles:  map[string]*Profile{},
+	}
+	for id, g := range cfg.Geographies {
+		c.globalOK[id] = g.AllowsGlobal()
+	}
+	for _, r := range cfg.Regions {
+		c.geoOf[r.ID] = r.Geography
+		c.regionsOf[r.Geography] = append(c.regionsOf[r.Geography], r.ID)
+	}
+	for _, d := range cfg.Deployments {
+		c.hosts[d.Model] = append(c.hosts[d.Model], d.Region)
+	}
+	for _, rs := range c.regionsOf {
+		sort.Strings(rs)
+	}
+	for _, rs := range c.hosts {
+		sort.Strings(rs)
+	}
+	for model, regions := range c.hosts {
+		byGeo := map[string][]string{}
+		var global []string
+		for _, r := range regions {
+			g := c.geoOf[r]
+			byGeo[g] = append(byGeo[g], r)
+			if c.globalOK[g] {
+				global = append(global, r)
+			}
+		}
+		for g, dst := range byGeo {
+			c.add(&Profile{ID: g + "." + model, Type: SystemDefined, Model: model, Scope: g,
+				Destinations: dst, Sources: c.regionsOf[g]})
+		}
+		if len(global) > 0 {
+			c.add(&Profile{ID: Global + "." + model, Type: SystemDefined, Model: model, Scope: Global,
+				Destinations: global, Sources: c.globalSources()})
+		}
+	}
+	for _, a := range cfg.Profiles.Application {
+		p, err := c.application(a.ID, a.CopyFrom, a.Description, a.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("profiles.application %q: %w", a.ID, err)
+		}
+		c.add(p)
+	}
+	c.sortIDs()
+	return c, nil
+}
+
+func (c *Catalog) add(p *Profile) { c.profiles[p.ID] = p }
+
+func (c *Catalog) sortIDs() {
+	c.ids = slices.Sorted(maps.Keys(c.profiles))
+}
+
+func (c *Catalog) globalSources() []string {
+	var out []string
+	for g, rs := range c.regionsOf {
+		if c.globalOK[g] {
+			out = append(out, rs...)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// application builds an application profile copying a system profile or a
+// deployed model id.
+func (c *Catalog) application(id, copyFrom, description string, tags map[string]string) (*Profile, error) {
+	p := &Profile{ID: id, Type: Application, CopyFrom: copyFrom, Description: description, Tags: maps.Clone(tags)}
+	if src, ok := c.profiles[copyFrom]; ok && src.Type == SystemDefined {
+		p.Model, p.Scope = src.Model, src.Scope
+		p.Destinations, p.Sources = src.Destinations, src.Sources
+		return p, nil
+	}
+	if regions, ok := c.hosts[copyFrom]; ok {
+		// A copied model is single-region: served where it is invoked.
+		p.Model = copyFrom
+		p.Destinations, p.Sources = regions, regions
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w: copy source %q is neither a system profile nor a deployed model", ErrNotFound, copyFrom)
+}
+
+// WithApplication returns a new catalog that also holds an application
+// profile copying copyFrom (a system profile id or ARN, a model id, or a
+// foundation-model ARN). home is the region where it was created (its ARN
+// names it).
+func (c *Catalog) WithApplication(p Profile) (*Catalog, *Profile, error) {
+	if _, exists := c.profiles[p.ID]; exists {
+		return nil, nil, fmt.Errorf("%w: %q", ErrExists, p.ID)
+	}
+	if _, isModel := c.hosts[p.ID]; isModel {
+		return nil, nil, fmt.Errorf("%w: %q is a model id", ErrExists, p.ID)
+	}
+	src := p.CopyFrom
+	if strings.HasPrefix(src, "arn:") {
+		a, err := ParseARN(src)
+		if err != nil {
+			return nil, nil, err
+		}
+		if a.Type != ResourceInferenceProfile && a.Type != ResourceFoundationModel {
+			return nil, nil, fmt.Errorf("%w: copy source must be an inference-profile or foundation-model ARN", ErrInvalidARN)
+		}
+		src = a.ID
+	}
+	np, err := c.application(p.ID, src, p.Description, p.Tags)
+	if err != nil {
+		return nil, nil, err
+	}
+	np.CopyFrom, np.CreatedAt, np.HomeRegion = p.CopyFrom, p.CreatedAt, p.HomeRegion
+	out := c.clone()
+	out.add(np)
+	out.sortIDs()
+	return out, np, nil
+}
+
+// WithoutApplication returns a new catalog without the application profile
+// id. It reports false when there is no such application profile.
+func (c *Catalog) WithoutApplication(id string) (*Catalog, bool) {
+	p, ok := c.profiles[id]
+	if !ok || p.Type != Application {
+		return c, false
+	}
+	out := c.clone()
+	delete(out.profiles, id)
+	out.sortIDs()
+	return out, true
+}
+
+func (c *Catalog) clone() *Catalog {
+	out := *c
+	out.profiles = maps.Clone(c.profiles)
+	return &out
+}
+
+// Get returns the profile with the given id.
+func (c *Catalog) Get(id string) (*Profile, bool) {
+	p, ok := c.profiles[id]
+	return p, ok
+}
+
+// All returns every profile, sorted by id.
+func (c *Catalog) All() []*Profile {
+	out := make([]*Profile, len(c.ids))
+	for i, id := range c.ids {
+		out[i] = c.profiles[id]
+	}
+	return out
+}
+
+// CallableFrom returns the profiles that region may invoke, sorted by id.
+func (c *Catalog) CallableFrom(region string) []*Profile {
+	var out []*Profile
+	for _, id := range c.ids {
+		if p := c.profiles[id]; p.CallableFrom(region) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Partition returns the ARN partition.
+func (c *Catalog) Partition() string { return c.partition }
+
+// Account returns the account id used in ARNs.
+func (c *Catalog) Account() string { return c.account }
+
+// Geography returns the geography of a region, or "" if unknown.
+func (c *Catalog) Geography(region string) string { return c.geoOf[region] }
+
+// Hosts reports the regions where model is deployed, sorted.
+func (c *Catalog) Hosts(model string) []string { return c.hosts[model] }

@@ -1,0 +1,89 @@
+package profile
+
+import (
+	"slices"
+	"time"
+)
+
+// Type says how a profile came to be.
+type Type uint8
+
+// Profile types.
+const (
+	// SystemDefined profiles are derived from the topology.
+	SystemDefined Type = iota + 1
+	// Application profiles are created by users (config or API).
+	Application
+)
+
+// String returns the Bedrock name of the type.
+func (t Type) String() string {
+	switch t {
+	case SystemDefined:
+		return "SYSTEM_DEFINED"
+	case Application:
+		return "APPLICATION"
+	}
+	return "UNKNOWN"
+}
+
+// Global is the scope of global.* profiles.
+const Global = "global"
+
+// Profile is an inference profile: a model plus the regions it may run in.
+type Profile struct {
+	// ID is "eu.demo.chat-small", "global.demo.chat-small" or an
+	// application profile's id.
+	ID   string
+	Type Type
+	// Model is the logical model id the profile serves.
+	Model string
+	// Scope is the geography id of a geographic profile, Global for a
+	// global one, and for an application profile its source's scope ("" when
+	// it copies a model id: single-region).
+	Scope string
+	// Destinations are the regions the profile may run in, sorted.
+	Destinations []string
+	// Sources are the regions that may invoke the profile, sorted.
+	Sources []string
+	// CopyFrom is what an application profile copies.
+	CopyFrom    string
+	Description string
+	Tags        map[string]string
+	// CreatedAt is when an application profile was created (zero for
+	// system profiles and config-defined ones).
+	CreatedAt time.Time
+	// HomeRegion is where an API-created application profile was created;
+	// its ARN names that region. Empty for others.
+	HomeRegion string
+}
+
+// SingleRegion reports whether the profile is served only in the region it
+// is invoked from (an application profile copying a model id).
+func (p *Profile) SingleRegion() bool { return p.Scope == "" }
+
+// Geographic reports whether the profile is bound to one geography.
+func (p *Profile) Geographic() bool { return p.Scope != "" && p.Scope != Global }
+
+// Includes reports whether region is one of the profile's destinations.
+func (p *Profile) Includes(region string) bool {
+	_, ok := slices.BinarySearch(p.Destinations, region)
+	return ok
+}
+
+// CallableFrom reports whether region may invoke the profile.
+func (p *Profile) CallableFrom(region string) bool {
+	_, ok := slices.BinarySearch(p.Sources, region)
+	return ok
+}
+
+// ARN returns the profile's ARN as seen from region.
+func (p *Profile) ARN(partition, region, account string) string {
+	if p.Type == Application {
+		if p.HomeRegion != "" {
+			region = p.HomeRegion
+		}
+		return ApplicationProfileARN(partition, region, account, p.ID)
+	}
+	return ProfileARN(partition, region, account, p.ID)
+}
