@@ -1,0 +1,26 @@
+// Package backend holds the adapters that run inference: an OpenAI-compatible
+// upstream (vLLM, Ollama, OpenAI, Azure OpenAI style), Amazon Bedrock, and an
+// embedded simulated server for demos and tests. Every adapter speaks the
+// canonical model of package inference and maps upstream failures to typed
+// *inference.Error values carrying Retry-After, so that routing can cool a
+// deployment down and fail over.
+package backend
+
+import (
+	"context"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// Backend runs inference for one deployment. Implementations are safe for
+// concurrent use.
+type Backend interface {
+	// Complete runs a non-streaming request.
+	Complete(ctx context.Context, req *inference.Request) (*inference.Response, error)
+	// Stream runs a streaming request. It returns once the first event is
+	// available, so an error it returns happened before any byte reached the
+	// client and the caller may fail over.
+	Stream(ctx context.Context, req *inference.Request) (inference.Stream, error)
+	// Close releases idle connections and embedded servers.
+	Close() error
+}

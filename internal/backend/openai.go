@@ -1,0 +1,421 @@
+package backend
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// OpenAIConfig configures an OpenAI-compatible upstream.
+type OpenAIConfig struct {
+	// BaseURL ends in /v1, e.g. "http://127.0.0.1:8000/v1".
+	BaseURL string
+	// Model is the upstream model name sent in every request.
+	Model string
+	// APIKey, if set, is sent as "Authorization: Bearer".
+	APIKey string
+	// ConnectTimeout bounds connection set-up. If zero, 5s.
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait for the response headers and, for
+	// streams, the first event. If zero, 60s.
+	FirstByteTimeout time.Duration
+	// Transport overrides the pooled transport (tests).
+	Transport http.RoundTripper
+}
+
+// OpenAI is a Backend for an OpenAI-compatible chat completions API.
+type OpenAI struct {
+	cfg       OpenAIConfig
+	client    *http.Client
+	transport *http.Transport
+	url       string
+}
+
+var _ Backend = (*OpenAI)(nil)
+
+// NewOpenAI returns an adapter with its own pooled transport.
+func NewOpenAI(cfg OpenAIConfig) *OpenAI {
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.FirstByteTimeout == 0 {
+		cfg.FirstByteTimeout = 60 * time.Second
+	}
+	o := &OpenAI{cfg: cfg, url: strings.TrimSuffix(cfg.BaseURL, "/") + "/chat/completions"}
+	rt := cfg.Transport
+	if rt == nil {
+		o.transport = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   512,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   cfg.ConnectTimeout,
+			ResponseHeaderTimeout: cfg.FirstByteTimeout,
+		}
+		rt = o.transport
+	}
+	o.client = &http.Client{Transport: rt}
+	return o
+}
+
+// Close releases idle connections.
+func (o *OpenAI) Close() error {
+	if o.transport != nil {
+		o.transport.CloseIdleConnections()
+	}
+	return nil
+}
+
+type oaMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type oaStreamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+type oaRequest struct {
+	Model         string           `json:"model"`
+	Messages      []oaMessage      `json:"messages"`
+	MaxTokens     int              `json:"max_tokens,omitempty"`
+	Temperature   *float64         `json:"temperature,omitempty"`
+	TopP          *float64         `json:"top_p,omitempty"`
+	Stop          []string         `json:"stop,omitempty"`
+	Seed          *int64           `json:"seed,omitempty"`
+	User          string           `json:"user,omitempty"`
+	Stream        bool             `json:"stream,omitempty"`
+	StreamOptions *oaStreamOptions `json:"stream_options,omitempty"`
+}
+
+type oaUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+type oaResponse struct {
+	ID      string `json:"id"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+		Delta struct {
+			Content string `json:"content"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *oaUsage `json:"usage"`
+}
+
+func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
+	r := oaRequest{Model: o.cfg.Model, MaxTokens: req.MaxTokens, Temperature: req.Temperature, TopP: req.TopP,
+		Stop: req.Stop, Seed: req.Seed, User: req.User, Stream: stream}
+	if stream {
+		r.StreamOptions = &oaStreamOptions{IncludeUsage: true}
+	}
+	r.Messages = make([]oaMessage, len(req.Messages))
+	for i, m := range req.Messages {
+		r.Messages[i] = oaMessage{Role: string(m.Role), Content: m.Text()}
+	}
+	return json.Marshal(r)
+}
+
+func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*http.Response, error) {
+	body, err := o.body(req, stream)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInvalidRequest, Message: "request cannot be encoded", Err: err}
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if stream {
+		hr.Header.Set("Accept", "text/event-stream")
+	} else {
+		hr.Header.Set("Accept", "application/json")
+	}
+	if o.cfg.APIKey != "" {
+		hr.Header.Set("Authorization", "Bearer "+o.cfg.APIKey)
+	}
+	resp, err := o.client.Do(hr)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, StatusError(resp)
+	}
+	return resp, nil
+}
+
+// Complete implements Backend.
+func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	start := time.Now()
+	resp, err := o.do(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r oaResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, readError(ctx, "decode upstream response", err)
+	}
+	if len(r.Choices) == 0 {
+		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "upstream returned no choices"}
+	}
+	out := &inference.Response{ID: r.ID, Model: r.Model, Latency: time.Since(start),
+		Message: inference.TextMessage(inference.RoleAssistant, r.Choices[0].Message.Content)}
+	if fr := r.Choices[0].FinishReason; fr != nil {
+		out.StopReason = StopReasonFromOpenAI(*fr)
+	} else {
+		out.StopReason = inference.StopEndTurn
+	}
+	if r.Usage != nil {
+		out.Usage = inference.Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens}
+	}
+	return out, nil
+}
+
+// Stream implements Backend. It returns after the upstream's first event.
+func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	resp, err := o.do(ctx, req, true)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192)}
+	// Wait for the first event within the first-byte budget, so that a
+	// silent upstream is a failover-able time-out rather than a hung stream.
+	timer := time.AfterFunc(o.cfg.FirstByteTimeout, func() { s.timedOut.Store(true); cancel() })
+	ev, err := s.Recv()
+	timer.Stop()
+	if err != nil {
+		s.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, &inference.Error{Kind: inference.KindUpstream, Message: "upstream stream ended before any event"}
+		}
+		if s.timedOut.Load() {
+			return nil, &inference.Error{Kind: inference.KindTimeout, Message: "model did not start answering in time", Err: err}
+		}
+		return nil, err
+	}
+	s.pending = append(s.pending, ev)
+	return s, nil
+}
+
+// sseStream reads an OpenAI chat.completion.chunk SSE stream.
+type sseStream struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	body     io.ReadCloser
+	r        *bufio.Reader
+	pending  []inference.Event
+	started  bool
+	stopped  bool
+	done     bool
+	timedOut atomic.Bool
+	once     sync.Once
+}
+
+func (s *sseStream) Recv() (inference.Event, error) {
+	for len(s.pending) == 0 {
+		if s.done {
+			return inference.Event{}, io.EOF
+		}
+		if err := s.readEvent(); err != nil {
+			return inference.Event{}, err
+		}
+	}
+	ev := s.pending[0]
+	s.pending = s.pending[1:]
+	return ev, nil
+}
+
+// readEvent reads one SSE event and appends what it means to pending.
+func (s *sseStream) readEvent() error {
+	for {
+		line, err := s.r.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, io.EOF) && s.stopped {
+				s.done = true
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return &inference.Error{Kind: inference.KindUpstream, Message: "upstream stream ended early", Err: io.ErrUnexpectedEOF}
+			}
+			return readError(s.ctx, "read upstream stream", err)
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue // comments, event names, blank separators
+		}
+		data = bytes.TrimSpace(data)
+		if bytes.Equal(data, []byte("[DONE]")) {
+			s.done = true
+			if !s.stopped {
+				s.stopped = true
+				s.pending = append(s.pending, inference.Event{Kind: inference.EventStop, StopReason: inference.StopEndTurn})
+			}
+			return nil
+		}
+		var chunk struct {
+			oaResponse
+			Error *struct {
+				Message string `json:"message"`
+				Type    string `json:"type"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(data, &chunk); err != nil {
+			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a malformed stream event", Err: err}
+		}
+		if chunk.Error != nil {
+			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + chunk.Error.Message}
+		}
+		if !s.started {
+			s.started = true
+			s.pending = append(s.pending, inference.Event{Kind: inference.EventStart, ID: chunk.ID, Model: chunk.Model})
+		}
+		for _, c := range chunk.Choices {
+			if c.Delta.Content != "" {
+				s.pending = append(s.pending, inference.Event{Kind: inference.EventDelta, Text: c.Delta.Content})
+			}
+			if c.FinishReason != nil && !s.stopped {
+				s.stopped = true
+				s.pending = append(s.pending, inference.Event{Kind: inference.EventStop, StopReason: StopReasonFromOpenAI(*c.FinishReason)})
+			}
+		}
+		if chunk.Usage != nil {
+			s.pending = append(s.pending, inference.Event{Kind: inference.EventUsage,
+				Usage: &inference.Usage{InputTokens: chunk.Usage.PromptTokens, OutputTokens: chunk.Usage.CompletionTokens}})
+		}
+		if len(s.pending) > 0 {
+			return nil
+		}
+	}
+}
+
+func (s *sseStream) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		s.body.Close()
+	})
+	return nil
+}
+
+// StopReasonFromOpenAI maps an OpenAI finish_reason.
+func StopReasonFromOpenAI(fr string) inference.StopReason {
+	switch fr {
+	case "length":
+		return inference.StopMaxTokens
+	case "content_filter":
+		return inference.StopContentFiltered
+	case "stop_sequence":
+		return inference.StopSequence
+	}
+	return inference.StopEndTurn
+}
+
+// StatusError maps a non-200 upstream response to a typed error, keeping
+// Retry-After. The body is read (bounded) for the internal cause only.
+func StatusError(resp *http.Response) *inference.Error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	cause := fmt.Errorf("upstream status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+	e := &inference.Error{UpstreamStatus: resp.StatusCode, RetryAfter: RetryAfter(resp.Header, time.Now()), Err: cause}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		e.Kind, e.Message = inference.KindThrottled, "the model is busy; retry later"
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		e.Kind, e.Message = inference.KindUnavailable, "the model is unavailable"
+	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusGatewayTimeout:
+		e.Kind, e.Message = inference.KindTimeout, "the model did not answer in time"
+	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity:
+		// The request itself is wrong: no other destination will do better.
+		e.Kind, e.Message = inference.KindInvalidRequest, "the model rejected the request: "+upstreamMessage(body)
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		e.Kind, e.Message = inference.KindPayloadTooLarge, "the request is too large for the model"
+	default:
+		e.Kind, e.Message = inference.KindUpstream, fmt.Sprintf("the model failed (upstream status %d)", resp.StatusCode)
+	}
+	return e
+}
+
+// upstreamMessage extracts an OpenAI-style error message, bounded in size.
+func upstreamMessage(body []byte) string {
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		return truncate(e.Error.Message, 300)
+	}
+	return "invalid request"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// RetryAfter reads Retry-After (seconds or an HTTP date) or the
+// retry-after-ms extension; zero when absent.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+func transportError(ctx context.Context, err error) *inference.Error {
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return &inference.Error{Kind: inference.KindUnavailable, Message: "request cancelled", Err: err}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &inference.Error{Kind: inference.KindTimeout, Message: "the model did not answer in time", Err: err}
+	}
+	return &inference.Error{Kind: inference.KindUnavailable, Message: "the model is unreachable", Err: err}
+}
+
+func readError(ctx context.Context, op string, err error) *inference.Error {
+	if ctx.Err() != nil {
+		return &inference.Error{Kind: inference.KindTimeout, Message: "the model did not answer in time", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	return &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer was cut off", Err: fmt.Errorf("%s: %w", op, err)}
+}
