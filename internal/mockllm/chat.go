@@ -1,0 +1,345 @@
+package mockllm
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// serveChat answers POST /v1/chat/completions. Checks run in this order:
+// API key, body, model, outage, manual throttle, injected failure,
+// concurrency, RPM and TPM; then the completion is generated and paced.
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
+	if s.testHookDone != nil {
+		defer s.testHookDone()
+	}
+	id := s.stats.requests.Add(1)
+	st := s.cur.Load()
+	h := w.Header()
+	start := s.clock.Now()
+	reject := func(e *apiError) {
+		if st.limits.any() && h.Get(HeaderLimitRequests)+h.Get(HeaderLimitTokens) == "" {
+			s.win.headers(start, st.limits, h)
+		}
+		e.write(w)
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.Debug("chat completion refused", "status", e.status, "reason", e.reason, "code", e.code)
+		}
+	}
+
+	if s.apiKey != "" {
+		if e := s.gate(r); e != nil && e.status == http.StatusUnauthorized {
+			s.stats.invalid.Add(1)
+			reject(e)
+			return
+		}
+	}
+	bp, e := s.readBody(w, r)
+	defer s.bufs.Put(bp)
+	var req chatRequest
+	if e == nil {
+		e = decodeChatRequest(*bp, &req)
+	}
+	if e == nil && s.models != nil && !s.models[req.Model] {
+		e = modelNotFound(req.Model)
+	}
+	if e != nil {
+		s.stats.invalid.Add(1)
+		reject(e)
+		return
+	}
+
+	switch {
+	case st.down:
+		s.stats.failed.Add(1)
+		reject(failure(http.StatusServiceUnavailable, 0))
+		return
+	case st.throttle > 0:
+		s.stats.throttled.Add(1)
+		reject(&apiError{status: http.StatusTooManyRequests, typ: "requests", code: "rate_limit_exceeded",
+			reason: ReasonManual, retryAfter: st.throttle,
+			message: "Rate limit reached for " + req.Model + " (throttled by the operator). Please try again in " + formatReset(st.throttle) + "."})
+		return
+	}
+	if st.failRate > 0 {
+		n := s.arrivals.Add(1)
+		r := rng{state: uint64(newHasher(s.seed).uint64(n))}
+		if r.float64() < st.failRate {
+			if st.failStatus == http.StatusTooManyRequests {
+				s.stats.throttled.Add(1)
+			} else {
+				s.stats.failed.Add(1)
+			}
+			reject(failure(st.failStatus, time.Second))
+			return
+		}
+	}
+	inFlight := s.stats.inFlight.Add(1)
+	defer s.stats.inFlight.Add(-1)
+	if st.maxConcurrency > 0 && inFlight > int64(st.maxConcurrency) {
+		s.stats.throttled.Add(1)
+		reject(&apiError{status: http.StatusTooManyRequests, typ: "requests", code: "rate_limit_exceeded",
+			reason: ReasonConcurrency, retryAfter: time.Second,
+			message: "Too many concurrent requests for " + req.Model + ": Limit " + strconv.Itoa(st.maxConcurrency) + ". Please try again in 1s."})
+		return
+	}
+
+	tp := s.tokens.Get().(*[]string)
+	defer s.tokens.Put(tp)
+	c := planCompletion(s.seed, s.completionTokens, &req, *tp)
+	*tp = c.tokens[:0]
+	prompt := promptTokens(&req)
+	var seq uint64
+	if st.limits.any() {
+		var e *apiError
+		if seq, e = s.win.admit(start, st.limits, prompt+len(c.tokens), req.Model, h); e != nil {
+			s.stats.throttled.Add(1)
+			reject(e)
+			return
+		}
+	}
+
+	g := generation{s: s, st: st, req: &req, c: c, prompt: prompt, start: start, id: uint64(newHasher(s.seed).uint64(uint64(id)))}
+	var produced int
+	var ok bool
+	if req.Stream {
+		produced, ok = g.stream(r.Context(), w)
+	} else {
+		produced, ok = g.respond(r.Context(), w)
+	}
+	if st.limits.any() && produced != len(c.tokens) {
+		s.win.settle(seq, prompt+produced)
+	}
+	s.stats.promptTokens.Add(int64(prompt))
+	s.stats.completionTokens.Add(int64(produced))
+	if ok {
+		s.stats.served.Add(1)
+	} else {
+		s.stats.canceled.Add(1)
+	}
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("chat completion served", "model", req.Model, "stream", req.Stream, "completed", ok,
+			"prompt_tokens", prompt, "completion_tokens", produced, "finish_reason", string(c.finish),
+			"duration", s.clock.Now().Sub(start))
+	}
+}
+
+// generation is one admitted chat completion being answered.
+type generation struct {
+	s      *Server
+	st     *settings
+	req    *chatRequest
+	c      completion
+	prompt int
+	start  time.Time
+	id     uint64
+}
+
+// paced reports whether anything waits: TTFT or a tokens-per-second rate.
+func (g *generation) paced() bool { return g.st.ttft > 0 || g.st.tps > 0 }
+
+// due returns when content delta i may be sent: TTFT after the start, then
+// one token every 1/tps. Deadlines are absolute so that a slow writer
+// catches up instead of drifting.
+func (g *generation) due(i int) time.Time {
+	d := g.st.ttft
+	if g.st.tps > 0 {
+		d += time.Duration(float64(i) * float64(time.Second) / g.st.tps)
+	}
+	return g.start.Add(d)
+}
+
+// waitUntil blocks until t on the server's clock or until ctx ends.
+func (g *generation) waitUntil(ctx context.Context, t time.Time) error {
+	d := t.Sub(g.s.clock.Now())
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer, c := g.s.clock.NewTimer(d)
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		timer.Stop()
+		return ctx.Err()
+	}
+}
+
+// respond writes the non-streaming answer after the whole completion's
+// simulated generation time. It returns the completion tokens produced (none
+// if the client left before the answer was ready) and whether the client got
+// the answer.
+func (g *generation) respond(ctx context.Context, w http.ResponseWriter) (int, bool) {
+	n := len(g.c.tokens)
+	if g.paced() {
+		if err := g.waitUntil(ctx, g.due(max(n-1, 0))); err != nil {
+			return 0, false
+		}
+	}
+	bp := g.s.bufs.Get().(*[]byte)
+	defer g.s.bufs.Put(bp)
+	b := g.appendHead((*bp)[:0], "chat.completion")
+	b = append(b, `"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
+	for _, t := range g.c.tokens {
+		b = appendEscaped(b, t)
+	}
+	b = append(b, `","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
+	b = append(b, g.c.finish...)
+	b = append(b, `"}],`...)
+	b = g.appendUsage(b, n)
+	b = append(b, ",\"system_fingerprint\":\"fp_mockllm\"}\n"...)
+	*bp = b
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	_, err := w.Write(b)
+	return n, err == nil
+}
+
+var (
+	contentTypeJSON = []string{"application/json"}
+	contentTypeSSE  = []string{"text/event-stream; charset=utf-8"}
+	noCache         = []string{"no-cache"}
+)
+
+// stream writes the answer as server-sent events: headers at once, then at
+// TTFT a chunk with the role, one chunk per token paced by tokens per second,
+// a chunk with the finish reason, a usage chunk if asked, and [DONE]. Every
+// event is flushed. It returns the content deltas written and whether the
+// stream completed; it stops as soon as ctx ends or a write fails.
+func (g *generation) stream(ctx context.Context, w http.ResponseWriter) (int, bool) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeSSE
+	h["Cache-Control"] = noCache
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher == nil {
+		rc := http.NewResponseController(w)
+		flusher = flushFunc(func() { rc.Flush() })
+	}
+	flusher.Flush()
+
+	bp := g.s.bufs.Get().(*[]byte)
+	defer g.s.bufs.Put(bp)
+	// Every chunk starts with the same id, object, created and model.
+	head := g.appendHead(append((*bp)[:0], "data: "...), "chat.completion.chunk")
+	head = append(head, `"system_fingerprint":"fp_mockllm",`...)
+	*bp = head
+	headLen := len(head)
+	usageNull := g.req.includeUsage()
+	send := func(b []byte) bool {
+		if usageNull {
+			b = append(b, `,"usage":null`...)
+		}
+		b = append(b, "}\n\n"...)
+		*bp = b
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		flusher.Flush()
+		return true
+	}
+
+	paced := g.paced()
+	if paced && g.waitUntil(ctx, g.due(0)) != nil {
+		return 0, false
+	}
+	b := append((*bp)[:headLen], `"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]`...)
+	if !send(b) {
+		return 0, false
+	}
+	for i, t := range g.c.tokens {
+		if paced {
+			if g.waitUntil(ctx, g.due(i)) != nil {
+				return i, false
+			}
+		} else if ctx.Err() != nil {
+			return i, false
+		}
+		b := append((*bp)[:headLen], `"choices":[{"index":0,"delta":{"content":"`...)
+		b = appendEscaped(b, t)
+		b = append(b, `"},"logprobs":null,"finish_reason":null}]`...)
+		if !send(b) {
+			return i, false
+		}
+	}
+	n := len(g.c.tokens)
+	b = append((*bp)[:headLen], `"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"`...)
+	b = append(b, g.c.finish...)
+	b = append(b, `"}]`...)
+	if !send(b) {
+		return n, false
+	}
+	if usageNull {
+		usageNull = false // the usage chunk carries the usage instead
+		b = append((*bp)[:headLen], `"choices":[],`...)
+		b = g.appendUsage(b, n)
+		if !send(b) {
+			return n, false
+		}
+	}
+	b = append((*bp)[:0], "data: [DONE]\n\n"...)
+	*bp = b
+	if _, err := w.Write(b); err != nil {
+		return n, false
+	}
+	flusher.Flush()
+	return n, true
+}
+
+type flushFunc func()
+
+func (f flushFunc) Flush() { f() }
+
+// appendHead appends `{"id":…,"object":…,"created":…,"model":…,`.
+func (g *generation) appendHead(b []byte, object string) []byte {
+	b = append(b, `{"id":"chatcmpl-mock`...)
+	b = strconv.AppendUint(b, g.id, 16)
+	b = append(b, `","object":"`...)
+	b = append(b, object...)
+	b = append(b, `","created":`...)
+	b = strconv.AppendInt(b, g.start.Unix(), 10)
+	b = append(b, `,"model":"`...)
+	b = appendEscaped(b, g.req.Model)
+	return append(b, `",`...)
+}
+
+// appendUsage appends `"usage":{…}` for n completion tokens.
+func (g *generation) appendUsage(b []byte, n int) []byte {
+	b = append(b, `"usage":{"prompt_tokens":`...)
+	b = strconv.AppendInt(b, int64(g.prompt), 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, int64(g.prompt+n), 10)
+	return append(b, '}')
+}
+
+// appendEscaped appends s escaped for the inside of a JSON string.
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	return append(b, s[start:]...)
+}
