@@ -1,0 +1,220 @@
+package policy
+
+// Bedrock actions Meridian authorizes. The OpenAI front end maps to the same
+// actions: a streaming chat completion is InvokeModelWithResponseStream.
+const (
+	ActionInvokeModel                   = "bedrock:InvokeModel"
+	ActionInvokeModelWithResponseStream = "bedrock:InvokeModelWithResponseStream"
+	ActionListInferenceProfiles         = "bedrock:ListInferenceProfiles"
+	ActionGetInferenceProfile           = "bedrock:GetInferenceProfile"
+	ActionCreateInferenceProfile        = "bedrock:CreateInferenceProfile"
+	ActionDeleteInferenceProfile        = "bedrock:DeleteInferenceProfile"
+	ActionTagResource                   = "bedrock:TagResource"
+)
+
+// FoundationModelARN returns the ARN of model in region, as Bedrock names
+// it: arn:{partition}:bedrock:{region}::foundation-model/{model}.
+func FoundationModelARN(partition, region, model string) string {
+	return "arn:" + partition + ":bedrock:" + region + "::foundation-model/" + model
+}
+
+// Destination is one region that may serve an invocation and the resource
+// that is checked there.
+type Destination struct {
+	// Region is the destination region.
+	Region string
+	// ModelARN is the foundation-model ARN in Region; see [FoundationModelARN].
+	ModelARN string
+}
+
+// Invocation describes one inference call for [Set.AuthorizeInvoke].
+type Invocation struct {
+	// Action is ActionInvokeModel or ActionInvokeModelWithResponseStream.
+	Action string
+	// SourceRegion is the region where the request entered.
+	SourceRegion string
+	// ProfileARN is the inference profile's ARN in the source region, or
+	// empty for a single-region call naming a model id directly; then
+	// Destinations holds the model in the source region.
+	ProfileARN string
+	// Destinations are the regions that may serve the call, in any order.
+	Destinations []Destination
+}
+
+// Denial names what a caller lacked: the action and the ARN of the check
+// that did not allow it. It names only resources of the request itself, so
+// it may be shown to the caller.
+type Denial struct {
+	// Action is the action that was not allowed.
+	Action string `json:"action"`
+	// Resource is the ARN that was not allowed: the profile ARN or a
+	// foundation-model ARN.
+	Resource string `json:"resource"`
+	// Decision is ExplicitDeny or ImplicitDeny.
+	Decision Decision `json:"decision"`
+}
+
+// Message returns the public message for a 403 response, e.g.
+// "not authorized to perform bedrock:InvokeModel on resource
+// arn:aws:bedrock:us-east-1::foundation-model/m". It does not say which
+// policy or guardrail decided; log [DestinationResult.Result] for that.
+func (d Denial) Message() string {
+	msg := "not authorized to perform " + d.Action + " on resource " + d.Resource
+	if d.Decision == ExplicitDeny {
+		msg += " because of an explicit deny"
+	}
+	return msg
+}
+
+// DestinationResult is the verdict for one destination of an invocation.
+type DestinationResult struct {
+	// Region is the destination region.
+	Region string
+	// Result is the result of the check that decided: the failing profile
+	// check, else the foundation-model check in Region.
+	Result Result
+	// Denial is set when the destination is not allowed.
+	Denial Denial
+}
+
+// Allowed reports whether the caller may be served in this destination.
+func (r *DestinationResult) Allowed() bool { return r.Result.Decision == Allow }
+
+// AuthorizeInvoke applies Bedrock's cross-Region rule and appends one
+// result per destination of inv to dst, in order, returning the extended
+// slice. With a dst of sufficient capacity it does not allocate.
+//
+// For a profile invocation (ProfileARN set) a destination is allowed when
+// both checks allow:
+//
+//  1. inv.Action on inv.ProfileARN, with the caller's context c and
+//     aws:RequestedRegion = inv.SourceRegion (bedrock:InferenceProfileArn is
+//     not set). This check is made once; if it fails every destination is
+//     denied with a Denial naming the profile ARN.
+//  2. inv.Action on the destination's ModelARN, with c,
+//     aws:RequestedRegion = the destination region and
+//     bedrock:InferenceProfileArn = inv.ProfileARN.
+//
+// For a single-region invocation (ProfileARN empty) only check 2 is made,
+// with aws:RequestedRegion = the destination region and no
+// bedrock:InferenceProfileArn.
+//
+// In both checks the values of aws:RequestedRegion and
+// bedrock:InferenceProfileArn in c are replaced, not added to; every other
+// key (meridian:SourceRegion, aws:SourceIp, tags, …) is as the caller set
+// it. c is not modified.
+func (s *Set) AuthorizeInvoke(inv *Invocation, c *Context, dst []DestinationResult) []DestinationResult {
+	if c == nil {
+		c = &Context{}
+	}
+	var profile Result
+	if inv.ProfileARN != "" {
+		v := view{c: c, region: inv.SourceRegion, hasRegion: true}
+		profile = s.eval(inv.Action, inv.ProfileARN, &v)
+	}
+	for i := range inv.Destinations {
+		d := &inv.Destinations[i]
+		r := DestinationResult{Region: d.Region}
+		if inv.ProfileARN != "" && profile.Decision != Allow {
+			r.Result = profile
+			r.Denial = Denial{Action: inv.Action, Resource: inv.ProfileARN, Decision: profile.Decision}
+			dst = append(dst, r)
+			continue
+		}
+		v := view{c: c, region: d.Region, hasRegion: true}
+		if inv.ProfileARN != "" {
+			v.profile, v.hasProfile = inv.ProfileARN, true
+		}
+		r.Result = s.eval(inv.Action, d.ModelARN, &v)
+		if r.Result.Decision != Allow {
+			r.Denial = Denial{Action: inv.Action, Resource: d.ModelARN, Decision: r.Result.Decision}
+		}
+		dst = append(dst, r)
+	}
+	return dst
+}
+
+// CheckReport explains one check of an invocation.
+type CheckReport struct {
+	// Action and Resource are what was checked.
+	Action   string `json:"action"`
+	Resource string `json:"resource"`
+	// Context lists the keys that were replaced for this check.
+	Context map[string]string `json:"contextOverrides,omitempty"`
+	// Decision is the check's verdict.
+	Decision Decision `json:"decision"`
+	// Statement is the deciding statement, if any (see [Result]).
+	Statement *StatementRef `json:"decidingStatement,omitempty"`
+	// Guardrail names the guardrail that allowed nothing, for ImplicitDeny.
+	Guardrail string `json:"guardrailWithoutAllow,omitempty"`
+	// Matched lists every statement that matched.
+	Matched []Match `json:"matchedStatements"`
+}
+
+// DestinationReport explains the verdict for one destination.
+type DestinationReport struct {
+	// Region is the destination region.
+	Region string `json:"region"`
+	// Decision is allow only if every check allowed.
+	Decision Decision `json:"decision"`
+	// Checks are the checks made for this destination, in order: the
+	// profile check (for a profile invocation), then the foundation-model
+	// check unless the profile check already failed.
+	Checks []CheckReport `json:"checks"`
+	// Denial is the public denial, when not allowed.
+	Denial *Denial `json:"denial,omitempty"`
+}
+
+// ExplainInvoke is [Set.AuthorizeInvoke] with explanations: for each
+// destination, every check made and the statements that matched. It is the
+// pure core of `meridian policy simulate --config … --profile …`; it
+// allocates and is not for the hot path.
+func (s *Set) ExplainInvoke(inv *Invocation, c *Context) []DestinationReport {
+	if c == nil {
+		c = &Context{}
+	}
+	results := s.AuthorizeInvoke(inv, c, nil)
+	var profileCheck *CheckReport
+	if inv.ProfileARN != "" {
+		v := view{c: c, region: inv.SourceRegion, hasRegion: true}
+		r, matched := s.explain(inv.Action, inv.ProfileARN, &v)
+		cr := newCheckReport(inv.Action, inv.ProfileARN, map[string]string{KeyRequestedRegion: inv.SourceRegion}, r, matched)
+		profileCheck = &cr
+	}
+	out := make([]DestinationReport, 0, len(results))
+	for i, res := range results {
+		d := inv.Destinations[i]
+		rep := DestinationReport{Region: d.Region, Decision: res.Result.Decision}
+		if profileCheck != nil {
+			rep.Checks = append(rep.Checks, *profileCheck)
+		}
+		if profileCheck == nil || profileCheck.Decision == Allow {
+			v := view{c: c, region: d.Region, hasRegion: true}
+			over := map[string]string{KeyRequestedRegion: d.Region}
+			if inv.ProfileARN != "" {
+				v.profile, v.hasProfile = inv.ProfileARN, true
+				over[KeyInferenceProfileARN] = inv.ProfileARN
+			}
+			r, matched := s.explain(inv.Action, d.ModelARN, &v)
+			rep.Checks = append(rep.Checks, newCheckReport(inv.Action, d.ModelARN, over, r, matched))
+		}
+		if !res.Allowed() {
+			den := res.Denial
+			rep.Denial = &den
+		}
+		out = append(out, rep)
+	}
+	return out
+}
+
+func newCheckReport(action, resource string, over map[string]string, r Result, matched []Match) CheckReport {
+	cr := CheckReport{Action: action, Resource: resource, Context: over, Decision: r.Decision, Guardrail: r.Guardrail, Matched: matched}
+	if cr.Matched == nil {
+		cr.Matched = []Match{}
+	}
+	if r.Decision != ImplicitDeny {
+		ref := r.Statement
+		cr.Statement = &ref
+	}
+	return cr
+}
