@@ -1,0 +1,20 @@
+package telemetry
+
+// Log attribute keys, shared by every component so logs can be queried
+// consistently.
+const (
+	AttrComponent         = "component"
+	AttrRequestID         = "request_id"
+	AttrRegion            = "region"
+	AttrSourceRegion      = "source_region"
+	AttrDestinationRegion = "destination_region"
+	AttrProfile           = "profile"
+	AttrPrincipal         = "principal"
+	AttrRoute             = "route"
+	AttrStatus            = "status"
+	AttrError             = "error"
+	AttrAttempts          = "attempts"
+	AttrDuration          = "duration"
+	AttrPeer              = "peer"
+	AttrAddr              = "addr"
+)

@@ -1,0 +1,75 @@
+package telemetry
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are one node's Prometheus metrics.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Requests counts finished requests by source region, inference region
+	// ("" when nothing ran), profile and HTTP status.
+	Requests *prometheus.CounterVec
+	// Duration is end-to-end request latency by source region and profile.
+	Duration *prometheus.HistogramVec
+	// TTFT is time to first token (streams) or to the full answer.
+	TTFT *prometheus.HistogramVec
+	// Forwarded counts requests this node served for another region.
+	Forwarded *prometheus.CounterVec
+	// RouteDecisions counts routing decisions by reason.
+	RouteDecisions *prometheus.CounterVec
+	// Failovers counts moves from one destination to the next, by cause.
+	Failovers *prometheus.CounterVec
+	// ResidencyRejections counts requests refused because a destination
+	// lay outside the profile (invariant 1). It should stay at zero on the
+	// source side.
+	ResidencyRejections *prometheus.CounterVec
+	// PeerUp is 1 while a peer region's node answers.
+	PeerUp *prometheus.GaugeVec
+	// InFlight is the number of requests being served.
+	InFlight prometheus.Gauge
+}
+
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
+
+// NewMetrics creates and registers a node's metrics on a new registry, with
+// the Go and process collectors.
+func NewMetrics(region string) *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	constLabels := prometheus.Labels{"region": region}
+	m := &Metrics{
+		Registry: reg,
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_requests_total", ConstLabels: constLabels,
+			Help: "Inference requests by source region, inference region, profile and status."},
+			[]string{"source_region", "inference_region", "profile", "status"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "meridian_request_duration_seconds", ConstLabels: constLabels,
+			Help: "End-to-end request latency.", Buckets: latencyBuckets}, []string{"source_region", "profile"}),
+		TTFT: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "meridian_time_to_first_token_seconds", ConstLabels: constLabels,
+			Help: "Time to first token (streams) or to the answer (non-streaming).", Buckets: latencyBuckets}, []string{"source_region", "inference_region", "profile"}),
+		Forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_link_served_total", ConstLabels: constLabels,
+			Help: "Requests forwarded by another region and served (or refused) here."}, []string{"source_region", "profile", "status"}),
+		RouteDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_route_decisions_total", ConstLabels: constLabels,
+			Help: "Routing decisions by reason."}, []string{"reason"}),
+		Failovers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_failovers_total", ConstLabels: constLabels,
+			Help: "Failovers from one destination region to the next, by cause."}, []string{"from", "to", "cause"}),
+		ResidencyRejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_residency_rejections_total", ConstLabels: constLabels,
+			Help: "Requests refused because a destination lay outside the profile's regions."}, []string{"side"}),
+		PeerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "meridian_peer_up", ConstLabels: constLabels,
+			Help: "1 while the peer region's node answers on the link."}, []string{"peer"}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_in_flight_requests", ConstLabels: constLabels,
+			Help: "Requests being served by this node."}),
+	}
+	reg.MustRegister(m.Requests, m.Duration, m.TTFT, m.Forwarded, m.RouteDecisions, m.Failovers, m.ResidencyRejections, m.PeerUp, m.InFlight)
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
