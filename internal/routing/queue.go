@@ -1,0 +1,97 @@
+package routing
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Queue is the bounded admission queue for when every destination is
+// saturated (issue 4, point 4): at most Max requests wait, each at most its
+// timeout, in FIFO order. When capacity frees (an attempt ends), the caller
+// calls [Queue.Notify] and the oldest waiter re-plans. Queue never hangs: a
+// full queue refuses at once and every wait ends by its deadline.
+//
+// Queue is the only blocking type of the package; it reads time and sets
+// timers only through its [TimerClock]. It is safe for concurrent use.
+type Queue struct {
+	clock   TimerClock
+	max     int
+	mu      sync.Mutex
+	waiters []chan struct{}
+}
+
+// NewQueue returns a queue holding at most max waiters (max <= 0: none).
+func NewQueue(max int, clock TimerClock) *Queue {
+	return &Queue{clock: clock, max: max}
+}
+
+// Len returns the number of waiting requests, for [Tracker.SetQueueDepth].
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiters)
+}
+
+// Wait blocks until [Queue.Notify] wakes this waiter (nil: re-plan the
+// request), timeout passes ([ErrQueueTimeout]) or ctx ends (ctx.Err()). It
+// returns [ErrQueueFull] at once when max requests already wait. The caller
+// answers the errors with a 429 whose Retry-After is [Plan.RetryAfter].
+func (q *Queue) Wait(ctx context.Context, timeout time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ch := make(chan struct{}, 1)
+	q.mu.Lock()
+	if len(q.waiters) >= q.max {
+		q.mu.Unlock()
+		return ErrQueueFull
+	}
+	q.waiters = append(q.waiters, ch)
+	q.mu.Unlock()
+
+	expired := make(chan struct{})
+	stop := q.clock.AfterFunc(timeout, func() { close(expired) })
+	defer stop()
+	var err error
+	select {
+	case <-ch:
+		return nil
+	case <-expired:
+		err = ErrQueueTimeout
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if !q.remove(ch) {
+		// Notify picked this waiter as it gave up: pass the wake-up on so
+		// the capacity is not lost.
+		q.Notify()
+	}
+	return err
+}
+
+// remove deletes ch from the waiters and reports whether it was still there.
+func (q *Queue) remove(ch chan struct{}) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, w := range q.waiters {
+		if w == ch {
+			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// Notify wakes the oldest waiter, if any; call it when an attempt ends and so
+// frees capacity.
+func (q *Queue) Notify() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.waiters) == 0 {
+		return
+	}
+	ch := q.waiters[0]
+	q.waiters = q.waiters[1:]
+	ch <- struct{}{}
+}

@@ -1,0 +1,54 @@
+package routing
+
+// windowSeconds is the length of the sliding RPM/TPM window.
+const windowSeconds = 60
+
+// window counts requests and tokens over the last minute in one-second
+// buckets, as providers count RPM and TPM. The zero value is empty.
+type window struct {
+	last   int64 // the second of the newest bucket
+	reqs   [windowSeconds]int32
+	toks   [windowSeconds]int64
+	sumReq int
+	sumTok int
+}
+
+// advance expires the buckets older than a minute before second sec.
+func (w *window) advance(sec int64) {
+	if sec <= w.last {
+		return
+	}
+	if sec-w.last >= windowSeconds {
+		*w = window{last: sec}
+		return
+	}
+	for s := w.last + 1; s <= sec; s++ {
+		i := s % windowSeconds
+		if i < 0 {
+			i += windowSeconds
+		}
+		w.sumReq -= int(w.reqs[i])
+		w.sumTok -= int(w.toks[i])
+		w.reqs[i], w.toks[i] = 0, 0
+	}
+	w.last = sec
+}
+
+// add counts one request of tokens at second sec.
+func (w *window) add(sec int64, tokens int) {
+	w.advance(sec)
+	i := sec % windowSeconds
+	if i < 0 {
+		i += windowSeconds
+	}
+	if sec < w.last { // late: count it in the newest bucket
+		i = w.last % windowSeconds
+		if i < 0 {
+			i += windowSeconds
+		}
+	}
+	w.reqs[i]++
+	w.toks[i] += int64(tokens)
+	w.sumReq++
+	w.sumTok += tokens
+}
