@@ -1,0 +1,85 @@
+package audit
+
+import (
+	"fmt"
+	"path/filepath"
+)
+
+// indexed is one line of the log as seen by [verifier.index].
+type indexed struct {
+	ref      lineRef
+	hash     string
+	prevHash string
+}
+
+// index reads every line of the log, in walk order, for classifying a broken
+// link. It runs at most once per Verify, after the first break.
+func (v *verifier) index() ([]indexed, error) {
+	var out []indexed
+	for _, lf := range v.logs {
+		_, err := scanLog(filepath.Join(v.dir, lf.name), 0, func(n int64, line []byte) error {
+			x := indexed{ref: lineRef{file: lf.name, line: n}}
+			if e, _ := ParseLine(line); e != nil {
+				x.hash, x.prevHash = e.Hash, e.PrevHash
+			}
+			out = append(out, x)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// classify explains why the event on line ref does not link to the event
+// walked before it (v.prevHash), and says where the first broken place is.
+func (v *verifier) classify(ref lineRef, line []byte) *TamperError {
+	e, err := ParseLine(line)
+	if e == nil {
+		return &TamperError{Kind: MalformedEvent, File: ref.file, Line: ref.line, Detail: err.Error()}
+	}
+	if err != nil {
+		return &TamperError{Kind: EditedEvent, File: ref.file, Line: ref.line, Detail: err.Error()}
+	}
+	idx, ierr := v.index()
+	if ierr != nil {
+		return &TamperError{Kind: DeletedEvent, File: ref.file, Line: ref.line, Detail: fmt.Sprintf("prevHash %s does not match the previous event (%v)", e.PrevHash, ierr)}
+	}
+	pos := -1
+	for i, x := range idx {
+		if x.ref.file == ref.file && x.ref.line == ref.line {
+			pos = i
+			break
+		}
+	}
+	at := func(r lineRef) string { return fmt.Sprintf("%s:%d", r.file, r.line) }
+	prev := "the start of the log"
+	if v.prevRef.file != "" {
+		prev = at(v.prevRef)
+	}
+	// The chain continues after skipping this line: it was inserted.
+	if pos >= 0 && pos+1 < len(idx) && idx[pos+1].prevHash == v.prevHash {
+		return &TamperError{Kind: InsertedEvent, File: ref.file, Line: ref.line,
+			Detail: fmt.Sprintf("the next event links to %s, skipping this one", prev)}
+	}
+	// This event and the one before it claim the same predecessor: the one
+	// before was inserted.
+	if v.prevRef.file != "" && e.PrevHash == v.prevPrev {
+		return &TamperError{Kind: InsertedEvent, File: v.prevRef.file, Line: v.prevRef.line,
+			Detail: fmt.Sprintf("this event and %s both follow the same event; this one is not in the chain", at(ref))}
+	}
+	for i, x := range idx {
+		if x.hash != e.PrevHash || x.hash == "" {
+			continue
+		}
+		where := "earlier"
+		if i > pos {
+			where = "later"
+		}
+		return &TamperError{Kind: ReorderedEvents, File: ref.file, Line: ref.line,
+			Detail: fmt.Sprintf("the event before this one is at %s, %s in the log (expected it at %s)", at(x.ref), where, prev)}
+	}
+	return &TamperError{Kind: DeletedEvent, File: ref.file, Line: ref.line,
+		Detail: fmt.Sprintf("the event before this one (hash %s) is not in the log: deleted after %s", e.PrevHash, prev)}
+}

@@ -1,0 +1,158 @@
+package audit
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+)
+
+// EventVersion is the version of the event schema written by this package.
+const EventVersion = "1.0"
+
+// Event is the record of one request that reached a node, including
+// rejections (401/403/404/429) and failures. The source node writes one with
+// [SideSource]; a destination node that served or refused a forwarded request
+// writes its own with the same EventID and [SideDestination], so the two can
+// be reconciled.
+//
+// Fields are encoded as JSON in the order declared here; that order is part of
+// the hash-chain format and must not change within an EventVersion. Fields
+// without omitempty are always present, so "inferenceRegion":"" says that
+// nothing ran.
+type Event struct {
+	// EventVersion is the schema version; [Writer.Append] sets it when empty.
+	EventVersion string `json:"eventVersion"`
+	// EventID is the request id (the x-meridian-request-id header).
+	EventID string `json:"eventId"`
+	// EventTime is when the request arrived.
+	EventTime Time `json:"eventTime"`
+	// EventName is the API operation: ChatCompletions, Converse,
+	// ConverseStream, InvokeModel, InvokeModelWithResponseStream,
+	// CreateInferenceProfile, ...
+	EventName string `json:"eventName"`
+	// Side says which node wrote the event. If empty, [SideSource] is used.
+	Side Side `json:"side"`
+	// RecordingRegion is the region whose node wrote the event;
+	// [Writer.Append] sets it to the writer's region.
+	RecordingRegion string       `json:"recordingRegion"`
+	UserIdentity    UserIdentity `json:"userIdentity"`
+	SourceIPAddress string       `json:"sourceIPAddress"`
+	UserAgent       string       `json:"userAgent"`
+	// SourceRegion is where the request entered.
+	SourceRegion string `json:"sourceRegion"`
+	// InferenceRegion is the destination region where inference ran; empty
+	// when nothing ran (rejected, or every attempt failed).
+	InferenceRegion string `json:"inferenceRegion"`
+	// InferenceProfileARN is the resolved profile's ARN; empty when the
+	// request named no resolvable profile.
+	InferenceProfileARN string   `json:"inferenceProfileArn"`
+	ModelID             string   `json:"modelId"`
+	Decision            Decision `json:"decision"`
+	// RouteReason is the x-meridian-route value, e.g. "headroom" or
+	// "failover:throttled:eu-central-1".
+	RouteReason string `json:"routeReason"`
+	// Attempts lists each destination region tried, in order. Nil is written
+	// as [].
+	Attempts   []Attempt `json:"attempts"`
+	StatusCode int       `json:"statusCode"`
+	// ErrorCode is the error type returned to the client (e.g.
+	// ThrottlingException), empty on success.
+	ErrorCode string `json:"errorCode"`
+	Usage     Usage  `json:"usage"`
+	LatencyMs int64  `json:"latencyMs"`
+	// TTFTMs is the time to first token; 0 when no token was sent.
+	TTFTMs int64 `json:"ttftMs"`
+	// Content holds the prompt and completion. It is written only when
+	// [Config.RecordContent] is set; otherwise [Writer.Append] drops it.
+	Content *Content `json:"content,omitempty"`
+	// PrevHash and Hash chain the event to the log; [Writer.Append] ignores
+	// the caller's values and sets them when the event is written.
+	PrevHash string `json:"prevHash"`
+	Hash     string `json:"hash"`
+}
+
+// UserIdentity is who made the request. It never holds a secret.
+type UserIdentity struct {
+	PrincipalID string `json:"principalId"`
+	// Type is the authentication method: "apiKey", "sigv4", "mtls" or
+	// "anonymous" (rejected before authentication).
+	Type string `json:"type"`
+	// APIKeyID identifies the API key used (its id, never the key).
+	APIKeyID string `json:"apiKeyId,omitempty"`
+	// AccessKeyID is the SigV4 access key id.
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+}
+
+// Decision is the authorization verdict.
+type Decision struct {
+	Allowed bool `json:"allowed"`
+	// Reason says why the request was denied (empty when allowed), e.g.
+	// "explicit deny in policy eu-only" or "residency".
+	Reason string `json:"reason,omitempty"`
+}
+
+// Attempt is one destination region tried for a request.
+type Attempt struct {
+	Region string `json:"region"`
+	// Outcome is "ok", "throttled", "unavailable", "error", "timeout" or
+	// "canceled".
+	Outcome    string `json:"outcome"`
+	DurationMs int64  `json:"durationMs"`
+	// Status is the HTTP status the destination answered, 0 when none.
+	Status int `json:"status,omitempty"`
+}
+
+// Usage is the token count of a request.
+type Usage struct {
+	InputTokens  int64 `json:"inputTokens"`
+	OutputTokens int64 `json:"outputTokens"`
+}
+
+// Content is the prompt and completion, recorded only with
+// [Config.RecordContent].
+type Content struct {
+	Prompt     string `json:"prompt"`
+	Completion string `json:"completion"`
+}
+
+// Side says which node wrote an event.
+type Side string
+
+const (
+	// SideSource: written by the node where the request entered.
+	SideSource Side = "source"
+	// SideDestination: written by a node that served or refused a request
+	// forwarded to it.
+	SideDestination Side = "destination"
+)
+
+func (s Side) String() string { return string(s) }
+
+// timeLayout is RFC 3339 in UTC with milliseconds.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// Time is an instant encoded in JSON as RFC 3339 in UTC with millisecond
+// precision, e.g. "2026-11-25T09:38:23.123Z". The zero Time encodes as
+// "0001-01-01T00:00:00.000Z".
+type Time struct{ time.Time }
+
+// MarshalJSON implements [json.Marshaler].
+func (t Time) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(timeLayout)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, timeLayout)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON implements [json.Unmarshaler]; it accepts any RFC 3339 time.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if !bytes.HasPrefix(b, []byte{'"'}) || !bytes.HasSuffix(b, []byte{'"'}) || len(b) < 2 {
+		return fmt.Errorf("time %s is not a string", b)
+	}
+	v, err := time.Parse(time.RFC3339Nano, string(b[1:len(b)-1]))
+	if err != nil {
+		return err
+	}
+	t.Time = v.UTC()
+	return nil
+}

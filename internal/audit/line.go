@@ -1,0 +1,115 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// GenesisHash is the prevHash of the first event of a log.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+const (
+	hashHexLen = 2 * sha256.Size
+	// unsealedTail ends every marshalled event before it is sealed.
+	unsealedTail = `","hash":""}`
+	// sealedKey precedes the hash value at the end of a sealed line.
+	sealedKey = `"hash":"`
+)
+
+// marshalEvent encodes e with a placeholder prevHash and an empty hash. The
+// result ends in `"prevHash":"<64 zeros>","hash":""}` so that [seal] can fill
+// in the chain without encoding again. It runs on the caller's goroutine,
+// which keeps JSON encoding out of the writer's single-threaded loop.
+func marshalEvent(e *Event) ([]byte, error) {
+	c := *e
+	c.PrevHash = GenesisHash
+	c.Hash = ""
+	if c.Attempts == nil {
+		c.Attempts = []Attempt{}
+	}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %q: %w", e.EventID, err)
+	}
+	if !bytes.HasSuffix(b, []byte(`"prevHash":"`+GenesisHash+unsealedTail)) {
+		// Event's last two fields are prevHash and hash; anything else is a
+		// programmer error in this file.
+		panic("audit: event encoding does not end with prevHash, hash")
+	}
+	return b, nil
+}
+
+// seal fills prevHash into the unsealed body (modifying it), hashes it, and
+// appends the sealed line, newline included, to dst. It returns the extended
+// dst and the event's hash.
+func seal(dst, body []byte, prevHash string) ([]byte, string) {
+	off := len(body) - len(unsealedTail) - hashHexLen
+	copy(body[off:], prevHash)
+	sum := sha256.Sum256(body)
+	var h [hashHexLen]byte
+	hex.Encode(h[:], sum[:])
+	// body ends in `"hash":""}`; the sealed line ends in `"hash":"<hex>"}`.
+	dst = append(dst, body[:len(body)-2]...)
+	dst = append(dst, h[:]...)
+	dst = append(dst, '"', '}', '\n')
+	return dst, string(h[:])
+}
+
+// lineHash recomputes the hash of a sealed line (without its newline) and
+// returns it with the hash the line claims.
+func lineHash(line []byte) (computed, claimed string, err error) {
+	n := len(line)
+	if n < len(sealedKey)+hashHexLen+2 || !bytes.HasSuffix(line, []byte(`"}`)) ||
+		!bytes.Equal(line[n-2-hashHexLen-len(sealedKey):n-2-hashHexLen], []byte(sealedKey)) {
+		return "", "", errors.New(`line does not end with "hash":"<64 hex digits>"}`)
+	}
+	claimedB := line[n-2-hashHexLen : n-2]
+	if !isLowerHex(claimedB) {
+		return "", "", errors.New("hash is not 64 lower-case hex digits")
+	}
+	h := sha256.New()
+	h.Write(line[:n-2-hashHexLen])
+	h.Write([]byte(`"}`))
+	return hex.EncodeToString(h.Sum(nil)), string(claimedB), nil
+}
+
+func isLowerHex(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// errHashMismatch is returned by [ParseLine] for a well-formed line whose
+// bytes do not match its hash.
+var errHashMismatch = errors.New("hash does not match the line")
+
+// ParseLine decodes one line of a log file (without its newline) and checks
+// that its bytes match its hash. It does not check the link to the previous
+// event. On a hash mismatch it returns the decoded event with an error.
+func ParseLine(line []byte) (*Event, error) {
+	computed, claimed, err := lineHash(line)
+	if err != nil {
+		return nil, err
+	}
+	var e Event
+	if err := json.Unmarshal(line, &e); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	if e.Hash != claimed {
+		return nil, errors.New("hash field appears twice")
+	}
+	if len(e.PrevHash) != hashHexLen || !isLowerHex([]byte(e.PrevHash)) {
+		return nil, errors.New("prevHash is not 64 lower-case hex digits")
+	}
+	if computed != claimed {
+		return &e, fmt.Errorf("%w: computed %s, line says %s", errHashMismatch, computed, claimed)
+	}
+	return &e, nil
+}

@@ -1,0 +1,5 @@
+package audit
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }

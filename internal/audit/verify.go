@@ -1,0 +1,307 @@
+package audit
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Report summarizes a verified log.
+type Report struct {
+	Dir    string
+	Region string
+	// Events, Files and Digests count what was checked.
+	Events  int64
+	Files   int
+	Digests int
+	// First and Last are the earliest and latest eventTime seen (zero when
+	// the log is empty).
+	First, Last time.Time
+	// SignaturesChecked is false when Verify had no public key.
+	SignaturesChecked bool
+	// Warnings lists torn tails and events not yet covered by a digest: a
+	// crash or a log still being written, not tampering.
+	Warnings []*TamperError
+}
+
+// lineRef locates one event of the log.
+type lineRef struct {
+	file string
+	line int64
+	seq  uint64
+}
+
+// verifier holds the state of one Verify run.
+type verifier struct {
+	dir    string
+	pub    ed25519.PublicKey
+	rep    *Report
+	logs   []dirFile
+	onDisk map[string]bool
+
+	// From the digests.
+	cover          map[string]FileCoverage // newest coverage per file name
+	coverBy        map[string]string       // file name -> digest that stated it
+	checkpoint     map[uint64]Digest       // LastEventSeq -> digest
+	lastDigest     *Digest
+	lastDigestName string
+
+	// Walk state.
+	seq      uint64 // sequence of the last event walked
+	prevHash string
+	prevPrev string // prevHash of the last event walked
+	prevRef  lineRef
+}
+
+// Verify checks the log of one recording region in dir: every event's hash
+// and its link to the event before it, across files; every digest's
+// signature (when pub is not nil), the digest chain, and that the digests
+// cover the files as they are. It returns a [Report]; when the log was
+// altered, it also returns a [*TamperError] for the first broken place.
+// Torn tails and events after the newest digest are warnings in the report,
+// unless a digest vouched for more than the file holds. Other errors are I/O
+// errors.
+func Verify(dir string, pub ed25519.PublicKey) (*Report, error) {
+	v := &verifier{
+		dir:        dir,
+		pub:        pub,
+		rep:        &Report{Dir: dir, SignaturesChecked: pub != nil},
+		onDisk:     map[string]bool{},
+		cover:      map[string]FileCoverage{},
+		coverBy:    map[string]string{},
+		checkpoint: map[uint64]Digest{},
+		prevHash:   GenesisHash,
+	}
+	logs, digests, err := listDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read audit directory: %w", err)
+	}
+	v.logs = logs
+	for _, f := range append(append([]dirFile(nil), logs...), digests...) {
+		if v.rep.Region == "" {
+			v.rep.Region = f.region
+		} else if f.region != v.rep.Region {
+			return v.rep, fmt.Errorf("%s: file of region %s among files of region %s (verify one region's directory at a time)", f.name, f.region, v.rep.Region)
+		}
+	}
+	for _, f := range logs {
+		v.onDisk[f.name] = true
+	}
+	v.rep.Files, v.rep.Digests = len(logs), len(digests)
+	if err := v.digests(digests); err != nil {
+		return v.rep, err
+	}
+	for i, lf := range logs {
+		if err := v.file(lf, i == len(logs)-1); err != nil {
+			return v.rep, err
+		}
+	}
+	if err := v.end(); err != nil {
+		return v.rep, err
+	}
+	return v.rep, nil
+}
+
+// digests checks the digest chain and collects what the digests vouch for.
+func (v *verifier) digests(ds []dirFile) error {
+	var prev *Digest
+	prevSum, prevName := GenesisHash, ""
+	for _, df := range ds {
+		b, err := os.ReadFile(filepath.Join(v.dir, df.name))
+		if err != nil {
+			return fmt.Errorf("read digest: %w", err)
+		}
+		d, sum, err := parseDigest(b, v.pub)
+		forged := func(format string, args ...any) error {
+			return &TamperError{Kind: ForgedDigest, File: df.name, Detail: fmt.Sprintf(format, args...)}
+		}
+		switch {
+		case err != nil:
+			return forged("%v", err)
+		case d.Sequence != df.seq:
+			return forged("digest says it is number %d, its name says %d", d.Sequence, df.seq)
+		case d.Region != v.rep.Region:
+			return forged("digest is for region %q", d.Region)
+		}
+		want := uint64(1)
+		if prev != nil {
+			want = prev.Sequence + 1
+		}
+		if d.Sequence != want {
+			after := "the start of the log"
+			if prev != nil {
+				after = prevName
+			}
+			return &TamperError{Kind: MissingDigest, File: df.name, Detail: fmt.Sprintf("digest number %d follows %s; digest %d..%d missing", d.Sequence, after, want, d.Sequence-1)}
+		}
+		if d.PreviousDigestHash != prevSum {
+			if prev == nil {
+				return &TamperError{Kind: MissingDigest, File: df.name, Detail: "the first digest links to an earlier digest that is missing"}
+			}
+			return &TamperError{Kind: ForgedDigest, File: df.name, Detail: fmt.Sprintf("previousDigestHash %s does not match %s (%s)", d.PreviousDigestHash, prevName, prevSum)}
+		}
+		wantFirst := uint64(1)
+		if prev != nil {
+			wantFirst = prev.LastEventSeq + 1
+		}
+		if d.FirstEventSeq != wantFirst || d.LastEventSeq < d.FirstEventSeq {
+			return forged("covers events %d..%d, want a range starting at %d", d.FirstEventSeq, d.LastEventSeq, wantFirst)
+		}
+		for _, c := range d.Files {
+			v.cover[c.Name] = c
+			v.coverBy[c.Name] = df.name
+		}
+		v.checkpoint[d.LastEventSeq] = *d
+		prev, prevSum, prevName = d, sum, df.name
+	}
+	v.lastDigest, v.lastDigestName = prev, prevName
+	return nil
+}
+
+// digested is the last event sequence covered by a digest.
+func (v *verifier) digested() uint64 {
+	if v.lastDigest == nil {
+		return 0
+	}
+	return v.lastDigest.LastEventSeq
+}
+
+// file walks one log file.
+func (v *verifier) file(lf dirFile, newest bool) error {
+	if want := v.seq + 1; lf.seq > want {
+		return v.gap(lf, want)
+	}
+	cov, covered := v.cover[lf.name]
+	var sumAt int64
+	if covered {
+		sumAt = cov.Size
+	}
+	var tamper *TamperError
+	res, err := scanLog(filepath.Join(v.dir, lf.name), sumAt, func(n int64, line []byte) error {
+		ref := lineRef{file: lf.name, line: n, seq: v.seq + 1}
+		if n == 1 && lf.seq != ref.seq {
+			// The file starts at an event already walked: something was
+			// inserted before it. Classify by the chain.
+			tamper = v.classify(ref, line)
+			if tamper == nil {
+				tamper = &TamperError{Kind: InsertedEvent, File: lf.name, Detail: fmt.Sprintf("file starts at event %d, but the log before it already holds %d events", lf.seq, v.seq)}
+			}
+			return tamper
+		}
+		e, err := ParseLine(line)
+		if err != nil {
+			kind := MalformedEvent
+			if errors.Is(err, errHashMismatch) {
+				kind = EditedEvent
+			}
+			tamper = &TamperError{Kind: kind, File: lf.name, Line: n, Detail: err.Error()}
+			return tamper
+		}
+		if e.PrevHash != v.prevHash {
+			tamper = v.classify(ref, line)
+			return tamper
+		}
+		if d, ok := v.checkpoint[ref.seq]; ok {
+			if e.Hash != d.LastEventHash || e.EventID != d.LastEventID {
+				tamper = &TamperError{Kind: EditedEvent, File: lf.name, Line: n, Detail: fmt.Sprintf("event %d has hash %s, digest %d says %s: the chain was rewritten at or before this line", ref.seq, e.Hash, d.Sequence, d.LastEventHash)}
+				return tamper
+			}
+		}
+		if ref.seq == v.digested()+1 {
+			v.rep.Warnings = append(v.rep.Warnings, &TamperError{Kind: NotCovered, File: lf.name, Line: n,
+				Detail: "this event and the ones after it were written after the newest digest"})
+		}
+		v.seq++
+		v.prevPrev, v.prevHash, v.prevRef = e.PrevHash, e.Hash, ref
+		v.rep.Events++
+		t := e.EventTime.Time
+		if v.rep.First.IsZero() || t.Before(v.rep.First) {
+			v.rep.First = t
+		}
+		if t.After(v.rep.Last) {
+			v.rep.Last = t
+		}
+		return nil
+	})
+	if tamper != nil {
+		return tamper
+	}
+	if err != nil {
+		return fmt.Errorf("read audit log: %w", err)
+	}
+	if covered {
+		if res.lines < cov.Lines || res.size < cov.Size {
+			return &TamperError{Kind: TruncatedFile, File: lf.name, Line: res.lines + 1,
+				Detail: fmt.Sprintf("%s says the file holds %d lines (%d bytes), it holds %d complete lines (%d bytes)", v.coverBy[lf.name], cov.Lines, cov.Size, res.lines, res.size)}
+		}
+		if res.sumAt != cov.SHA256 {
+			return &TamperError{Kind: EditedEvent, File: lf.name,
+				Detail: fmt.Sprintf("the first %d bytes do not match %s (sha256 %s, want %s): the file was rewritten", cov.Size, v.coverBy[lf.name], res.sumAt, cov.SHA256)}
+		}
+	} else if res.lines > 0 && lf.seq <= v.digested() {
+		return &TamperError{Kind: InsertedEvent, File: lf.name, Line: 1,
+			Detail: fmt.Sprintf("file holds events %d.. but no digest lists it although digests cover up to event %d", lf.seq, v.digested())}
+	}
+	if res.torn > 0 {
+		detail := fmt.Sprintf("%d bytes of an incomplete last line (a crash mid-write)", res.torn)
+		if !newest {
+			detail += "; the writer restarted in the next file"
+		}
+		v.rep.Warnings = append(v.rep.Warnings, &TamperError{Kind: TornTail, File: lf.name, Line: res.lines + 1, Detail: detail})
+	}
+	return nil
+}
+
+// gap explains events missing before log file lf.
+func (v *verifier) gap(lf dirFile, want uint64) error {
+	for _, name := range v.coveredNames() {
+		c := v.cover[name]
+		if !v.onDisk[name] && c.FirstSeq >= want && c.FirstSeq < lf.seq {
+			return &TamperError{Kind: DeletedFile, File: name,
+				Detail: fmt.Sprintf("%s lists it (events %d..), it is gone; %s starts at event %d, the log before it ends at event %d", v.coverBy[name], c.FirstSeq, lf.name, lf.seq, want-1)}
+		}
+	}
+	return &TamperError{Kind: DeletedEvent, File: lf.name, Line: 1,
+		Detail: fmt.Sprintf("events %d..%d are missing before this file (a file was deleted, or the previous file truncated)", want, lf.seq-1)}
+}
+
+// end checks what the digests vouch for beyond the last file walked.
+func (v *verifier) end() error {
+	d := v.lastDigest
+	if d == nil || v.seq >= d.LastEventSeq {
+		if d == nil && v.seq > 0 {
+			v.rep.Warnings = append(v.rep.Warnings, &TamperError{Kind: NotCovered, Detail: "no digest yet: nothing vouches for the events"})
+		}
+		return nil
+	}
+	for _, name := range v.coveredNames() {
+		if !v.onDisk[name] {
+			return &TamperError{Kind: DeletedFile, File: name,
+				Detail: fmt.Sprintf("%s lists it (events %d..), it is gone", v.coverBy[name], v.cover[name].FirstSeq)}
+		}
+	}
+	last := "the log"
+	if v.prevRef.file != "" {
+		last = v.prevRef.file
+	}
+	return &TamperError{Kind: TruncatedFile, File: last,
+		Detail: fmt.Sprintf("%s covers events up to %d, the log ends at event %d", v.lastDigestName, d.LastEventSeq, v.seq)}
+}
+
+// coveredNames returns the covered file names in sequence order.
+func (v *verifier) coveredNames() []string {
+	var names []string
+	for n := range v.cover {
+		names = append(names, n)
+	}
+	// Names sort by time, then sequence; order by sequence.
+	for i := 1; i < len(names); i++ {
+		for j := i; j > 0 && v.cover[names[j]].FirstSeq < v.cover[names[j-1]].FirstSeq; j-- {
+			names[j], names[j-1] = names[j-1], names[j]
+		}
+	}
+	return names
+}

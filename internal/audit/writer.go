@@ -1,0 +1,535 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options are the dependencies of a [Writer] that are not configuration.
+type Options struct {
+	// Clock drives file names, rotation, fsync and digest intervals. If nil,
+	// [SystemClock] is used.
+	Clock Clock
+	// Logger receives the writer's own events (key created, torn tail found,
+	// digest failed). If nil, nothing is logged.
+	Logger *slog.Logger
+}
+
+// Writer appends events of one recording region to the audit trail under
+// Config.Dir/<region>/. It is safe for concurrent use. One goroutine owns
+// the files: it takes queued events in groups, chains and writes each group
+// with one write (and, under [SyncAlways], one fsync), rotates files, and
+// writes signed digests.
+//
+// Only one Writer may write a directory at a time.
+type Writer struct {
+	cfg    Config
+	region string
+	dir    string
+	clock  Clock
+	log    *slog.Logger
+	priv   ed25519.PrivateKey
+	keyID  string
+
+	mu      sync.RWMutex // orders Append's send before Close's drain
+	closed  bool
+	queue   chan *item
+	digestC chan chan error
+	closing chan struct{}
+	done    chan struct{}
+	runErr  error // set by run before done is closed
+	hook    func()
+
+	// Owned by the run goroutine.
+	seq       uint64 // sequence of the last event written (0: none)
+	lastHash  string
+	lastID    string
+	cur       *logFile
+	touched   []*logFile // files with events since the last digest
+	buf       []byte
+	bufItems  []*item
+	bufSeq    uint64 // seq and hash before the first event in buf,
+	bufHash   string // restored if the write fails
+	dirty     bool   // written but not fsynced
+	digestSeq uint64 // sequence of the last digest (0: none)
+	digestSum string // hex SHA-256 of the last digest file
+	digested  uint64 // last event seq covered by a digest
+	firstID   string // id of the first event after the last digest
+}
+
+// item is one queued event, already encoded by the caller's goroutine.
+type item struct {
+	id   string
+	body []byte
+	err  error
+	done chan error // buffered; receives err once
+}
+
+// logFile is a log file the writer wrote, or found on start-up.
+type logFile struct {
+	name     string
+	firstSeq uint64
+	lines    int64
+	size     int64     // bytes of complete lines
+	sha      hash.Hash // over the first size bytes
+	f        *os.File  // nil once closed, or for a file found on start-up
+	created  time.Time
+	touched  bool
+}
+
+// Open starts a writer for region, creating Config.Dir/<region>/ and the
+// default key as needed. It resumes the hash chain from the last complete
+// event on disk; a torn tail left by a crash is logged and left in place, and
+// the writer starts a new file rather than appending after it.
+func Open(cfg Config, region string, opts Options) (*Writer, error) {
+	return open(cfg, region, opts, nil)
+}
+
+// open is Open with a hook that the writer goroutine calls before each group
+// commit (tests use it to hold the writer and fill the queue).
+func open(cfg Config, region string, opts Options, beforeCommit func()) (*Writer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if region == "" || strings.ContainsAny(region, `/\`) || region == "." || region == ".." {
+		return nil, fmt.Errorf("open audit writer: invalid region %q", region)
+	}
+	cfg = cfg.withDefaults()
+	w := &Writer{
+		cfg:      cfg,
+		region:   region,
+		dir:      filepath.Join(cfg.Dir, region),
+		clock:    opts.Clock,
+		log:      opts.Logger,
+		queue:    make(chan *item, cfg.QueueSize),
+		digestC:  make(chan chan error),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+		lastHash: GenesisHash,
+		hook:     beforeCommit,
+	}
+	if w.clock == nil {
+		w.clock = SystemClock{}
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	w.log = w.log.With("component", "audit", "region", region)
+	if err := os.MkdirAll(w.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create audit directory: %w", err)
+	}
+	priv, keyPath, created, err := loadKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w.priv = priv
+	w.keyID = KeyID(priv.Public().(ed25519.PublicKey))
+	if created {
+		w.log.Warn("audit key created; give auditors the public key", "key_file", keyPath, "public_key_file", keyPath+".pub", "key_id", w.keyID)
+	}
+	if err := w.recover(); err != nil {
+		return nil, err
+	}
+	go w.run()
+	return w, nil
+}
+
+// Region returns the recording region the writer writes for.
+func (w *Writer) Region() string { return w.region }
+
+// PublicKey returns the public half of the key that signs digests, for
+// auditors.
+func (w *Writer) PublicKey() ed25519.PublicKey { return w.priv.Public().(ed25519.PublicKey) }
+
+// Dir returns the directory the writer writes to: Config.Dir/<region>.
+func (w *Writer) Dir() string { return w.dir }
+
+// Append records e and returns when it is written: under [SyncAlways] once it
+// is on stable storage, under [SyncInterval] once it is written to the OS
+// (it is fsynced within Config.FsyncInterval). Call it before answering the
+// client, so that a crash can lose only events of unanswered requests.
+//
+// Append copies e and does not modify it. It sets EventVersion, Side (to
+// [SideSource]) and EventTime (to now) when they are empty, sets
+// RecordingRegion to the writer's region, drops Content unless
+// Config.RecordContent is set, and computes PrevHash and Hash.
+//
+// When the queue is full, Append returns [ErrBackpressure] at once and the
+// event is not recorded; after Close it returns [ErrClosed]. If ctx ends
+// while waiting, Append returns ctx.Err(), but the event is already queued
+// and will be written.
+func (w *Writer) Append(ctx context.Context, e *Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := *e
+	if c.EventVersion == "" {
+		c.EventVersion = EventVersion
+	}
+	if c.Side == "" {
+		c.Side = SideSource
+	}
+	if c.EventTime.IsZero() {
+		c.EventTime = Time{w.clock.Now()}
+	}
+	c.RecordingRegion = w.region
+	if !w.cfg.RecordContent {
+		c.Content = nil
+	}
+	body, err := marshalEvent(&c)
+	if err != nil {
+		return err
+	}
+	it := &item{id: c.EventID, body: body, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case w.queue <- it:
+	default:
+		w.mu.RUnlock()
+		return ErrBackpressure
+	}
+	w.mu.RUnlock()
+	select {
+	case err := <-it.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Digest writes a signed digest now, covering every event appended before
+// the call (it is a no-op when no event arrived since the last digest). The
+// writer also writes one every Config.DigestInterval and on Close.
+func (w *Writer) Digest(ctx context.Context) error {
+	w.mu.RLock()
+	closed := w.closed
+	w.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	reply := make(chan error, 1)
+	select {
+	case w.digestC <- reply:
+	case <-w.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting events, writes and fsyncs every queued event, writes
+// a final digest and closes the files. Appends waiting on queued events
+// return once those are written. Close returns the first error of that
+// shutdown; calling it again returns the same error.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.closing)
+	}
+	w.mu.Unlock()
+	<-w.done
+	return w.runErr
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	var syncC <-chan time.Time
+	if w.cfg.Fsync == SyncInterval {
+		t := w.clock.NewTicker(w.cfg.FsyncInterval)
+		defer t.Stop()
+		syncC = t.C()
+	}
+	digestT := w.clock.NewTicker(w.cfg.DigestInterval)
+	defer digestT.Stop()
+	batch := make([]*item, 0, 256)
+	for {
+		select {
+		case it := <-w.queue:
+			batch = w.collect(append(batch[:0], it))
+			w.commit(batch)
+		case <-syncC:
+			if err := w.sync(); err != nil {
+				w.log.Error("audit fsync failed", "file", w.cur.name, "err", err)
+			}
+		case <-digestT.C():
+			w.drain(batch)
+			if err := w.writeDigest(); err != nil {
+				w.log.Error("audit digest failed", "err", err)
+			}
+		case reply := <-w.digestC:
+			w.drain(batch)
+			reply <- w.writeDigest()
+		case <-w.closing:
+			// Append sends only while holding mu.RLock and seeing !closed, so
+			// after closing is closed the queue only shrinks.
+			w.drain(batch)
+			err := w.sync()
+			if derr := w.writeDigest(); derr != nil {
+				err = errors.Join(err, derr)
+			}
+			if w.cur != nil {
+				if cerr := w.cur.f.Close(); cerr != nil {
+					err = errors.Join(err, fmt.Errorf("close %s: %w", w.cur.name, cerr))
+				}
+				w.cur = nil
+			}
+			w.runErr = err
+			return
+		}
+	}
+}
+
+// collect adds the events already queued to batch, up to a bound that keeps
+// one group commit to a few megabytes.
+func (w *Writer) collect(batch []*item) []*item {
+	for len(batch) < 4096 {
+		select {
+		case it := <-w.queue:
+			batch = append(batch, it)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// drain commits every queued event.
+func (w *Writer) drain(batch []*item) {
+	for {
+		select {
+		case it := <-w.queue:
+			batch = w.collect(append(batch[:0], it))
+			w.commit(batch)
+		default:
+			return
+		}
+	}
+}
+
+// commit chains, writes (and under SyncAlways fsyncs) a group of events, then
+// releases their callers.
+func (w *Writer) commit(items []*item) {
+	if w.hook != nil {
+		w.hook()
+	}
+	now := w.clock.Now()
+	for _, it := range items {
+		lineLen := int64(len(it.body) + hashHexLen + 1)
+		if w.cur != nil && w.needRotate(now, lineLen) {
+			w.flush()
+			w.closeCurrent()
+		}
+		if w.cur == nil {
+			if err := w.openFile(now); err != nil {
+				it.err = err
+				continue
+			}
+		}
+		if len(w.bufItems) == 0 {
+			w.bufSeq, w.bufHash = w.seq, w.lastHash
+		}
+		w.buf, w.lastHash = seal(w.buf, it.body, w.lastHash)
+		w.seq++
+		w.bufItems = append(w.bufItems, it)
+	}
+	w.flush()
+	if w.cfg.Fsync == SyncAlways {
+		if err := w.sync(); err != nil {
+			for _, it := range items {
+				if it.err == nil {
+					it.err = err
+				}
+			}
+		}
+	}
+	for _, it := range items {
+		it.done <- it.err
+	}
+}
+
+func (w *Writer) needRotate(now time.Time, lineLen int64) bool {
+	size := w.cur.size + int64(len(w.buf))
+	lines := w.cur.lines + int64(len(w.bufItems))
+	return (lines > 0 && size+lineLen > w.cfg.RotateBytes) || now.Sub(w.cur.created) >= w.cfg.RotateInterval
+}
+
+// flush writes the buffered lines to the current file with one write. If the
+// write fails, the events in it are failed, the chain is rolled back to the
+// last event written, and the file is abandoned: whatever part of the write
+// reached it becomes a torn tail, and the next event starts a new file.
+func (w *Writer) flush() {
+	if len(w.bufItems) == 0 {
+		return
+	}
+	defer func() {
+		w.buf = w.buf[:0]
+		clear(w.bufItems)
+		w.bufItems = w.bufItems[:0]
+	}()
+	if _, err := w.cur.f.Write(w.buf); err != nil {
+		err = fmt.Errorf("write audit log %s: %w", w.cur.name, err)
+		for _, it := range w.bufItems {
+			it.err = err
+		}
+		w.seq, w.lastHash = w.bufSeq, w.bufHash
+		w.closeCurrent()
+		return
+	}
+	w.dirty = true
+	w.cur.sha.Write(w.buf)
+	w.cur.size += int64(len(w.buf))
+	w.cur.lines += int64(len(w.bufItems))
+	if !w.cur.touched {
+		w.cur.touched = true
+		w.touched = append(w.touched, w.cur)
+	}
+	if w.firstID == "" {
+		w.firstID = w.bufItems[0].id
+	}
+	w.lastID = w.bufItems[len(w.bufItems)-1].id
+}
+
+// sync fsyncs the current file if it has unsynced writes.
+func (w *Writer) sync() error {
+	if !w.dirty || w.cur == nil {
+		return nil
+	}
+	if err := w.cur.f.Sync(); err != nil {
+		return fmt.Errorf("fsync audit log %s: %w", w.cur.name, err)
+	}
+	w.dirty = false
+	return nil
+}
+
+func (w *Writer) openFile(now time.Time) error {
+	name := logName(w.region, now, w.seq+1)
+	f, err := os.OpenFile(filepath.Join(w.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("create audit log: %w", err)
+	}
+	// The new name must survive a crash as surely as the events in it.
+	if err := syncDir(w.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("create audit log %s: %w", name, err)
+	}
+	w.cur = &logFile{name: name, firstSeq: w.seq + 1, sha: sha256.New(), f: f, created: now}
+	return nil
+}
+
+// closeCurrent fsyncs and closes the current file; the next event opens a
+// new one. Errors are logged: the events were already written (and answered
+// under SyncInterval), and a digest fsyncs nothing of a closed file.
+func (w *Writer) closeCurrent() {
+	if err := w.sync(); err != nil {
+		w.log.Error("audit fsync before rotation failed", "file", w.cur.name, "err", err)
+	}
+	if err := w.cur.f.Close(); err != nil {
+		w.log.Error("audit log close failed", "file", w.cur.name, "err", err)
+	}
+	w.cur.f = nil
+	w.cur = nil
+	w.dirty = false
+}
+
+// writeDigest signs and writes a digest of the events since the last one.
+// It fsyncs the log first: a digest must never vouch for bytes a machine
+// crash could still take back.
+func (w *Writer) writeDigest() error {
+	if w.seq == w.digested {
+		return nil
+	}
+	if err := w.sync(); err != nil {
+		return err
+	}
+	now := w.clock.Now()
+	prev := w.digestSum
+	if prev == "" {
+		prev = GenesisHash
+	}
+	d := &Digest{
+		DigestVersion:      DigestVersion,
+		Region:             w.region,
+		Sequence:           w.digestSeq + 1,
+		DigestTime:         Time{now},
+		FirstEventSeq:      w.digested + 1,
+		LastEventSeq:       w.seq,
+		FirstEventID:       w.firstID,
+		LastEventID:        w.lastID,
+		LastEventHash:      w.lastHash,
+		PreviousDigestHash: prev,
+		KeyID:              w.keyID,
+	}
+	for _, f := range w.touched {
+		d.Files = append(d.Files, FileCoverage{
+			Name: f.name, FirstSeq: f.firstSeq, Lines: f.lines, Size: f.size,
+			SHA256: hex.EncodeToString(f.sha.Sum(nil)),
+		})
+	}
+	b, err := signDigest(d, w.priv)
+	if err != nil {
+		return err
+	}
+	name := digestName(w.region, now, d.Sequence)
+	if err := writeFileAtomic(w.dir, name, b); err != nil {
+		return fmt.Errorf("write digest %s: %w", name, err)
+	}
+	sum := sha256.Sum256(b)
+	w.digestSeq, w.digestSum, w.digested = d.Sequence, hex.EncodeToString(sum[:]), w.seq
+	w.firstID = ""
+	for _, f := range w.touched {
+		f.touched = false
+	}
+	clear(w.touched)
+	w.touched = w.touched[:0]
+	return nil
+}
+
+// writeFileAtomic writes dir/name through a synced temporary file and a
+// rename, so the name never holds a partial file.
+func writeFileAtomic(dir, name string, b []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}

@@ -1,0 +1,396 @@
+package audit
+
+import (
+	"crypto/ed25519"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testRegion = "eu-west-1"
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// openTest opens a writer on root with a fake clock; mutate adjusts the
+// configuration.
+func openTest(t testing.TB, root string, clk *fakeClock, mutate func(*Config)) *Writer {
+	t.Helper()
+	cfg := Config{Dir: root}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	w, err := Open(cfg, testRegion, Options{Clock: clk, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return w
+}
+
+// testEvent returns a plausible source-side event number i.
+func testEvent(i int) *Event {
+	inference := "eu-central-1"
+	if i%3 == 0 {
+		inference = "eu-west-1"
+	}
+	e := &Event{
+		EventID:   fmt.Sprintf("req-%06d", i),
+		EventTime: Time{time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)},
+		EventName: "ChatCompletions",
+		UserIdentity: UserIdentity{
+			PrincipalID: fmt.Sprintf("team-%d", i%2), Type: "apiKey", APIKeyID: fmt.Sprintf("key-%d", i%2),
+		},
+		SourceIPAddress:     "192.0.2.10",
+		UserAgent:           "curl/8.5.0",
+		SourceRegion:        testRegion,
+		InferenceRegion:     inference,
+		InferenceProfileARN: "arn:aws:bedrock:eu-west-1:000000000000:inference-profile/eu.demo.chat-small",
+		ModelID:             "eu.demo.chat-small",
+		Decision:            Decision{Allowed: true},
+		RouteReason:         "headroom",
+		Attempts:            []Attempt{{Region: inference, Outcome: "ok", DurationMs: 120, Status: 200}},
+		StatusCode:          200,
+		Usage:               Usage{InputTokens: 12, OutputTokens: 40},
+		LatencyMs:           130,
+		TTFTMs:              20,
+		Content:             &Content{Prompt: "hello", Completion: "world"},
+	}
+	if i%5 == 4 {
+		e.Decision = Decision{Allowed: false, Reason: "explicit deny in policy eu-only"}
+		e.InferenceRegion, e.RouteReason, e.Attempts = "", "", nil
+		e.StatusCode, e.ErrorCode = 403, "AccessDeniedException"
+		e.Usage, e.TTFTMs = Usage{}, 0
+	}
+	return e
+}
+
+func appendN(t testing.TB, w *Writer, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if err := w.Append(context.Background(), testEvent(i)); err != nil {
+			t.Fatalf("Append(%d): %v", i, err)
+		}
+	}
+}
+
+func mustVerify(t *testing.T, dir string, w *Writer) *Report {
+	t.Helper()
+	rep, err := Verify(dir, mustPublicKey(t, w))
+	if err != nil {
+		t.Fatalf("Verify(%s) = %v, want no error", dir, err)
+	}
+	return rep
+}
+
+func mustPublicKey(t testing.TB, w *Writer) ed25519.PublicKey {
+	t.Helper()
+	return w.PublicKey()
+}
+
+// readEvents returns every event in dir, in log order.
+func readEvents(t testing.TB, dir string) []*Event {
+	t.Helper()
+	var out []*Event
+	if err := Query(dir, Filter{}, func(e *Event) error { out = append(out, e); return nil }); err != nil {
+		t.Fatalf("Query(%s): %v", dir, err)
+	}
+	return out
+}
+
+func TestAppendVerify(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	clk := newFakeClock()
+	w := openTest(t, root, clk, nil)
+	appendN(t, w, 0, 50)
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if rep.Events != 50 || rep.Files != 1 || rep.Digests != 1 || len(rep.Warnings) != 0 {
+		t.Errorf("Verify = %d events, %d files, %d digests, warnings %v; want 50, 1, 1, none", rep.Events, rep.Files, rep.Digests, rep.Warnings)
+	}
+	if want := testEvent(0).EventTime.Time; !rep.First.Equal(want) {
+		t.Errorf("First = %v, want %v", rep.First, want)
+	}
+	evs := readEvents(t, w.Dir())
+	for i, e := range evs {
+		if e.EventID != testEvent(i).EventID || e.RecordingRegion != testRegion || e.Side != SideSource || e.EventVersion != EventVersion {
+			t.Errorf("event %d = %s/%s/%s/%s", i, e.EventID, e.RecordingRegion, e.Side, e.EventVersion)
+		}
+		if e.Content != nil {
+			t.Errorf("event %d has content with record_content off", i)
+		}
+	}
+	if err := w.Append(context.Background(), testEvent(99)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestRecordContent(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	w := openTest(t, root, newFakeClock(), func(c *Config) { c.RecordContent = true; c.Fsync = SyncAlways })
+	appendN(t, w, 0, 3)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range readEvents(t, w.Dir()) {
+		if e.Content == nil || e.Content.Prompt != "hello" {
+			t.Errorf("event %s content = %+v, want the prompt recorded", e.EventID, e.Content)
+		}
+	}
+}
+
+func TestRotation(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	clk := newFakeClock()
+	w := openTest(t, root, clk, func(c *Config) { c.RotateBytes = 4000; c.RotateInterval = time.Hour })
+	appendN(t, w, 0, 30) // about 900 bytes each: several files by size
+	clk.Advance(time.Hour)
+	appendN(t, w, 30, 1) // a new file by time
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs, _, err := listDir(w.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) < 4 {
+		t.Fatalf("got %d files, want rotation by size into several", len(logs))
+	}
+	last := logs[len(logs)-1]
+	if last.seq != 31 {
+		t.Errorf("last file %s starts at event %d, want 31 (rotated by time)", last.name, last.seq)
+	}
+	for _, lf := range logs[:len(logs)-1] {
+		fi, err := os.Stat(filepath.Join(w.Dir(), lf.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > 4000 {
+			t.Errorf("%s is %d bytes, want at most rotate_bytes 4000", lf.name, fi.Size())
+		}
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if rep.Events != 31 || rep.Files != len(logs) {
+		t.Errorf("Verify = %d events in %d files, want 31 in %d", rep.Events, rep.Files, len(logs))
+	}
+}
+
+func TestDigestInterval(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	clk := newFakeClock()
+	w := openTest(t, root, clk, func(c *Config) { c.DigestInterval = time.Minute })
+	appendN(t, w, 0, 5)
+	clk.Advance(time.Minute)
+	// Digest is a barrier: the writer handled the tick before it, and there
+	// is nothing new to digest.
+	if err := w.Digest(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, digests, _ := listDir(w.Dir())
+	if len(digests) != 1 {
+		t.Fatalf("after one interval: %d digests, want 1", len(digests))
+	}
+	clk.Advance(time.Minute) // nothing new: no digest
+	appendN(t, w, 5, 5)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, digests, _ = listDir(w.Dir())
+	if len(digests) != 2 {
+		t.Fatalf("after close: %d digests, want 2", len(digests))
+	}
+	mustVerify(t, w.Dir(), w)
+}
+
+func TestRestartResumesChain(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	clk := newFakeClock()
+	w := openTest(t, root, clk, nil)
+	appendN(t, w, 0, 10)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	w = openTest(t, root, clk, nil)
+	appendN(t, w, 10, 10)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if rep.Events != 20 || rep.Files != 2 || rep.Digests != 2 || len(rep.Warnings) != 0 {
+		t.Errorf("Verify = %d events, %d files, %d digests, %v; want 20, 2, 2, none", rep.Events, rep.Files, rep.Digests, rep.Warnings)
+	}
+}
+
+// TestRestartAfterCrash simulates a crash before the digest with a torn
+// last line: the restarted writer resumes after the last complete event, in
+// a new file, and its first digest covers the events the crash left
+// uncovered.
+func TestRestartAfterCrash(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	clk := newFakeClock()
+	w := openTest(t, root, clk, nil)
+	appendN(t, w, 0, 5)
+	if err := w.Digest(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, w, 5, 5)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := w.Dir()
+	logs, digests, _ := listDir(dir)
+	// Undo the shutdown digest and tear the last line, as a crash would.
+	if err := os.Remove(filepath.Join(dir, digests[len(digests)-1].name)); err != nil {
+		t.Fatal(err)
+	}
+	torn := filepath.Join(dir, logs[0].name)
+	f, err := os.OpenFile(torn, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"eventVersion":"1.0","eventId":"req-torn","eventTi`)
+	f.Close()
+
+	rep, err := Verify(dir, mustPublicKey(t, w))
+	if err != nil {
+		t.Fatalf("Verify after crash = %v, want only warnings", err)
+	}
+	if got := kinds(rep.Warnings); got != "not yet covered by a digest@6,torn tail@11" {
+		t.Errorf("warnings after crash = %s", got)
+	}
+
+	clk.Advance(time.Second)
+	w = openTest(t, root, clk, nil)
+	appendN(t, w, 10, 3)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep = mustVerify(t, dir, w)
+	if rep.Events != 13 || rep.Files != 2 {
+		t.Errorf("Verify = %d events in %d files, want 13 in 2", rep.Events, rep.Files)
+	}
+	if got := kinds(rep.Warnings); got != "torn tail@11" {
+		t.Errorf("warnings after restart = %s, want the torn tail only", got)
+	}
+}
+
+func kinds(ws []*TamperError) string {
+	var s []string
+	for _, w := range ws {
+		s = append(s, fmt.Sprintf("%s@%d", w.Kind, w.Line))
+	}
+	return strings.Join(s, ",")
+}
+
+func TestBackpressure(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	entered := make(chan struct{}, 16)
+	release := make(chan struct{})
+	cfg := Config{Dir: root, QueueSize: 1}
+	w, err := open(cfg, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t)}, func() {
+		entered <- struct{}{}
+		<-release
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- w.Append(context.Background(), testEvent(0)) }()
+	<-entered // the writer holds event 0 and waits
+	go func() { errs <- w.Append(context.Background(), testEvent(1)) }()
+	// Event 1 fills the one-slot queue; wait until it is there.
+	for len(w.queue) != 1 {
+		runtimeGosched()
+	}
+	if err := w.Append(context.Background(), testEvent(2)); !errors.Is(err, ErrBackpressure) {
+		t.Errorf("Append with a full queue = %v, want ErrBackpressure", err)
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Append = %v", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readEvents(t, w.Dir())); n != 2 {
+		t.Errorf("log holds %d events, want the 2 accepted", n)
+	}
+}
+
+func TestConcurrentAppend(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	clk := newFakeClock()
+	w := openTest(t, root, clk, func(c *Config) { c.RotateBytes = 64 << 10; c.QueueSize = 10000 })
+	const goroutines, each = 8, 200
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				if err := w.Append(context.Background(), testEvent(g*each+i)); err != nil {
+					t.Errorf("Append: %v", err)
+					return
+				}
+				if i == each/2 && g == 0 {
+					if err := w.Digest(context.Background()); err != nil {
+						t.Errorf("Digest: %v", err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if rep.Events != goroutines*each {
+		t.Errorf("Verify counted %d events, want %d", rep.Events, goroutines*each)
+	}
+	seen := map[string]int{}
+	for _, e := range readEvents(t, w.Dir()) {
+		seen[e.EventID]++
+	}
+	for i := range goroutines * each {
+		if id := testEvent(i).EventID; seen[id] != 1 {
+			t.Errorf("event %s appears %d times, want 1", id, seen[id])
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Fsync: "sometimes", QueueSize: -1, FsyncInterval: -time.Second}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("Validate of a bad config = nil")
+	}
+	for _, want := range []string{"audit.dir", "audit.fsync", "audit.queue_size", "audit.fsync_interval"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %q, want it to name %s", err, want)
+		}
+	}
+	d := Default("/var/lib/meridian/audit")
+	if err := d.Validate(); err != nil || d.Fsync != SyncInterval || d.QueueSize != 4096 || d.RotateBytes != 64<<20 {
+		t.Errorf("Default() = %+v, %v", d, err)
+	}
+}
