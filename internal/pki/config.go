@@ -1,0 +1,109 @@
+package pki
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultEnvelopeWindow is the envelope freshness window used when
+// LinkConfig.EnvelopeWindow is zero.
+const DefaultEnvelopeWindow = 30 * time.Second
+
+// Duration is a time.Duration that reads and writes as a Go duration
+// string ("30s", "336h") in YAML and JSON.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: want a Go duration such as 30s or 336h", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes d as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// LinkConfig mirrors the topology file's top-level `link:` section.
+type LinkConfig struct {
+	// TrustDomain of every node identity. If empty, "meridian".
+	TrustDomain string `yaml:"trust_domain" json:"trust_domain"`
+	// CAFile is the PEM bundle of trusted link CAs.
+	CAFile string `yaml:"ca_file" json:"ca_file"`
+	// CertFile and KeyFile are the node's certificate and key; "{region}"
+	// is replaced by the node's region id ([LinkConfig.ForRegion]).
+	CertFile string `yaml:"cert_file" json:"cert_file"`
+	KeyFile  string `yaml:"key_file" json:"key_file"`
+	// EnvelopeWindow is how far an envelope's issued-at may be from the
+	// receiver's clock, either way. If zero, 30s.
+	EnvelopeWindow Duration `yaml:"envelope_window" json:"envelope_window"`
+	// ExpiryWarning is how long before expiry certificates are warned
+	// about. If zero, 336h (14 days).
+	ExpiryWarning Duration `yaml:"expiry_warning" json:"expiry_warning"`
+	// InsecureDevLink turns mTLS and envelopes off. Development only:
+	// `serve` refuses it unless also given --dev.
+	InsecureDevLink bool `yaml:"insecure_dev_link" json:"insecure_dev_link"`
+}
+
+// ForRegion returns c with "{region}" in CAFile, CertFile and KeyFile
+// replaced by region and zero durations and trust domain set to their
+// defaults.
+func (c LinkConfig) ForRegion(region string) LinkConfig {
+	c.CAFile = strings.ReplaceAll(c.CAFile, "{region}", region)
+	c.CertFile = strings.ReplaceAll(c.CertFile, "{region}", region)
+	c.KeyFile = strings.ReplaceAll(c.KeyFile, "{region}", region)
+	if c.TrustDomain == "" {
+		c.TrustDomain = DefaultTrustDomain
+	}
+	if c.EnvelopeWindow == 0 {
+		c.EnvelopeWindow = Duration(DefaultEnvelopeWindow)
+	}
+	if c.ExpiryWarning == 0 {
+		c.ExpiryWarning = Duration(DefaultExpiryWarning)
+	}
+	return c
+}
+
+// Validate reports every problem at once, each naming its field under
+// path (e.g. "link").
+func (c LinkConfig) Validate(path string) error {
+	var errs []error
+	if c.InsecureDevLink {
+		return nil // files are not used; serve decides whether --dev allows it
+	}
+	if c.TrustDomain != "" {
+		if err := checkName("trust domain", c.TrustDomain, 255, true); err != nil {
+			errs = append(errs, fmt.Errorf("%s.trust_domain: %w", path, err))
+		}
+	}
+	for _, f := range []struct{ name, val string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}} {
+		if f.val == "" {
+			errs = append(errs, fmt.Errorf("%s.%s: required (create the files with `meridian certs init` and `meridian certs issue`, or set insecure_dev_link: true for development)", path, f.name))
+		}
+	}
+	if c.EnvelopeWindow < 0 {
+		errs = append(errs, fmt.Errorf("%s.envelope_window: %v is negative", path, time.Duration(c.EnvelopeWindow)))
+	}
+	if c.ExpiryWarning < 0 {
+		errs = append(errs, fmt.Errorf("%s.expiry_warning: %v is negative", path, time.Duration(c.ExpiryWarning)))
+	}
+	return errors.Join(errs...)
+}
+
+// StoreOptions returns the [StoreOptions] for the node of region; the
+// caller adds Logger, Registerer, Clock and PeerRejected.
+func (c LinkConfig) StoreOptions(region string) StoreOptions {
+	c = c.ForRegion(region)
+	return StoreOptions{
+		CertFile:      c.CertFile,
+		KeyFile:       c.KeyFile,
+		CAFile:        c.CAFile,
+		TrustDomain:   c.TrustDomain,
+		Region:        region,
+		ExpiryWarning: time.Duration(c.ExpiryWarning),
+	}
+}

@@ -1,0 +1,390 @@
+package pki
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults for [StoreOptions] fields left zero.
+const (
+	DefaultPollInterval  = 5 * time.Second
+	DefaultExpiryWarning = 14 * 24 * time.Hour
+	// warnEvery limits the expiry warning to one log line per certificate
+	// per period, however often the files are polled.
+	warnEvery = 24 * time.Hour
+)
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// StoreOptions configures [NewStore].
+type StoreOptions struct {
+	// CertFile and KeyFile hold the node's PEM certificate and private key;
+	// CAFile holds the PEM bundle of CA certificates trusted for peers
+	// (during a CA rotation, the old and the new CA). All three are
+	// required.
+	CertFile, KeyFile, CAFile string
+	// TrustDomain is the trust domain every peer and this node's own
+	// certificate must belong to. If empty, [DefaultTrustDomain].
+	TrustDomain string
+	// Region, if set, is the region this node's certificate must name; a
+	// rotated certificate for another region is refused.
+	Region string
+	// PollInterval is how often [Store.Run] rereads the files. If zero,
+	// [DefaultPollInterval].
+	PollInterval time.Duration
+	// ExpiryWarning is how long before a certificate's expiry the store
+	// starts logging warnings. If zero, [DefaultExpiryWarning] (14 days).
+	ExpiryWarning time.Duration
+	// Logger receives reload failures and expiry warnings. If nil, nothing
+	// is logged.
+	Logger *slog.Logger
+	// Registerer, if not nil, receives the gauge
+	// meridian_link_certificate_expiry_seconds{certificate="node"|"ca"}
+	// (seconds until the node certificate, or the first-expiring CA of the
+	// bundle, expires; negative once expired) and the counter
+	// meridian_link_certificate_reloads_total{result="changed"|"error"}.
+	Registerer prometheus.Registerer
+	// Clock tells the time for certificate validity and expiry. If nil, the
+	// system clock.
+	Clock Clock
+	// PeerRejected, if not nil, is called (from the handshake goroutine)
+	// with every peer certificate the link TLS configurations refuse, so the
+	// caller can count meridian_link_rejections_total{reason} and log it.
+	PeerRejected func(*PeerError)
+}
+
+// material is one consistent snapshot of the files.
+type material struct {
+	cert     *tls.Certificate // Leaf set
+	id       Identity
+	pool     *x509.CertPool
+	cas      []*x509.Certificate
+	certPEM  []byte
+	keyPEM   []byte
+	caPEM    []byte
+	loadedAt time.Time
+}
+
+// Store holds the node's link certificate, key and CA bundle, rereads them
+// from disk ([Store.Reload], or periodically in [Store.Run]) and serves the
+// current material to TLS handshakes through callbacks, so a rotation
+// takes effect for new handshakes while established connections continue.
+// A changed file that cannot be read or is invalid (unparsable, key not
+// matching the certificate, wrong identity, expired) is logged and the
+// previous material kept. A Store is safe for concurrent use.
+type Store struct {
+	opts  StoreOptions
+	td    string
+	log   *slog.Logger
+	clock Clock
+
+	cur atomic.Pointer[material]
+
+	mu        sync.Mutex // serializes reloads; guards the fields below
+	lastErr   string
+	warnedAt  map[string]time.Time // expiry warnings, by certificate fingerprint
+	reloadsOK prometheus.Counter
+	reloadErr prometheus.Counter
+}
+
+// NewStore loads the files named in opts and returns a Store serving them.
+// Unlike later reloads, a failure here is returned: a node does not start
+// without valid link material.
+func NewStore(opts StoreOptions) (*Store, error) {
+	var missing []error
+	for _, f := range []struct{ name, val string }{{"cert_file", opts.CertFile}, {"key_file", opts.KeyFile}, {"ca_file", opts.CAFile}} {
+		if f.val == "" {
+			missing = append(missing, fmt.Errorf("link store: %s is empty; set it to a PEM file (see `meridian certs`)", f.name))
+		}
+	}
+	if err := errors.Join(missing...); err != nil {
+		return nil, err
+	}
+	s := &Store{opts: opts, td: opts.TrustDomain, log: opts.Logger, clock: opts.Clock, warnedAt: map[string]time.Time{}}
+	if s.td == "" {
+		s.td = DefaultTrustDomain
+	}
+	if err := checkName("trust domain", s.td, 255, true); err != nil {
+		return nil, err
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	if s.opts.PollInterval <= 0 {
+		s.opts.PollInterval = DefaultPollInterval
+	}
+	if s.opts.ExpiryWarning <= 0 {
+		s.opts.ExpiryWarning = DefaultExpiryWarning
+	}
+	m, err := s.load(nil)
+	if err != nil {
+		return nil, err
+	}
+	s.cur.Store(m)
+	if err := s.register(opts.Registerer); err != nil {
+		return nil, err
+	}
+	s.checkExpiry()
+	return s, nil
+}
+
+func (s *Store) register(reg prometheus.Registerer) error {
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "meridian_link_certificate_reloads_total",
+		Help: "Link certificate, key and CA bundle reloads that changed the served material (changed) or were refused (error).",
+	}, []string{"result"})
+	s.reloadsOK = reloads.WithLabelValues("changed")
+	s.reloadErr = reloads.WithLabelValues("error")
+	if reg == nil {
+		return nil
+	}
+	expiry := func(kind string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "meridian_link_certificate_expiry_seconds",
+			Help:        "Seconds until the link certificate (node) or the first-expiring CA of the bundle (ca) expires; negative once expired.",
+			ConstLabels: prometheus.Labels{"certificate": kind},
+		}, f)
+	}
+	for _, c := range []prometheus.Collector{
+		reloads,
+		expiry("node", func() float64 { return s.cur.Load().cert.Leaf.NotAfter.Sub(s.clock.Now()).Seconds() }),
+		expiry("ca", func() float64 { return firstExpiry(s.cur.Load().cas).Sub(s.clock.Now()).Seconds() }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register link certificate metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func firstExpiry(cas []*x509.Certificate) time.Time {
+	var t time.Time
+	for _, c := range cas {
+		if t.IsZero() || c.NotAfter.Before(t) {
+			t = c.NotAfter
+		}
+	}
+	return t
+}
+
+// Certificate returns the node's current certificate and key, with Leaf
+// set. The envelope signer uses its key. The returned value must not be
+// modified.
+func (s *Store) Certificate() *tls.Certificate { return s.cur.Load().cert }
+
+// Identity returns the identity named by the node's current certificate.
+func (s *Store) Identity() Identity { return s.cur.Load().id }
+
+// TrustDomain returns the trust domain the store enforces.
+func (s *Store) TrustDomain() string { return s.td }
+
+// Pool returns the current CA bundle as a pool. It must not be modified.
+func (s *Store) Pool() *x509.CertPool { return s.cur.Load().pool }
+
+// Run rereads the files every PollInterval until ctx is done, then returns
+// ctx.Err(). Reload failures are logged, never returned.
+func (s *Store) Run(ctx context.Context) error {
+	t := time.NewTicker(s.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			_, _ = s.Reload()
+		}
+	}
+}
+
+// Reload rereads the files now. If their content changed and is valid, it
+// becomes the material for new handshakes and changed is true. If a file is
+// unreadable or invalid, the previous material is kept, the problem is
+// logged (once per distinct problem) and returned. The certificate/key pair
+// and the CA bundle are replaced independently, so a bad CA file does not
+// hold back a good certificate, and vice versa. It also logs expiry
+// warnings.
+func (s *Store) Reload() (changed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	m, err := s.load(old)
+	if m != old {
+		s.cur.Store(m)
+		changed = true
+		s.reloadsOK.Inc()
+		s.log.Info("link certificates reloaded",
+			"identity", m.id.String(),
+			"serial", fmt.Sprintf("%x", m.cert.Leaf.SerialNumber),
+			"not_after", m.cert.Leaf.NotAfter,
+			"cas", len(m.cas))
+	}
+	if err != nil {
+		s.reloadErr.Inc()
+		if msg := err.Error(); msg != s.lastErr {
+			s.lastErr = msg
+			s.log.Warn("link certificate reload refused; keeping the previous material", "err", err)
+		}
+	} else {
+		s.lastErr = ""
+	}
+	s.checkExpiryLocked()
+	return changed, err
+}
+
+// load reads the three files. With old == nil every problem is an error.
+// Otherwise it returns old, or a new material mixing old and new parts,
+// plus the problems found.
+func (s *Store) load(old *material) (*material, error) {
+	certPEM, errC := os.ReadFile(s.opts.CertFile)
+	keyPEM, errK := os.ReadFile(s.opts.KeyFile)
+	caPEM, errA := os.ReadFile(s.opts.CAFile)
+	now := s.clock.Now()
+
+	next := &material{loadedAt: now}
+	var errs []error
+	pairChanged := old == nil || !bytes.Equal(certPEM, old.certPEM) || !bytes.Equal(keyPEM, old.keyPEM)
+	switch {
+	case errC != nil || errK != nil:
+		errs = append(errs, fmt.Errorf("read link certificate: %w", errors.Join(errC, errK)))
+	case pairChanged:
+		cert, id, err := s.parsePair(certPEM, keyPEM, now)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		next.cert, next.id, next.certPEM, next.keyPEM = cert, id, certPEM, keyPEM
+	}
+	caChanged := old == nil || !bytes.Equal(caPEM, old.caPEM)
+	switch {
+	case errA != nil:
+		errs = append(errs, fmt.Errorf("read link CA bundle: %w", errA))
+	case caChanged:
+		cas, err := ParseCertificates(caPEM)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read link CA bundle %s: %w", s.opts.CAFile, err))
+			break
+		}
+		pool := x509.NewCertPool()
+		for _, c := range cas {
+			pool.AddCert(c)
+		}
+		next.cas, next.pool, next.caPEM = cas, pool, caPEM
+	}
+	err := errors.Join(errs...)
+	if old == nil {
+		if err != nil {
+			return nil, err
+		}
+		s.warnIfUntrusted(next)
+		return next, nil
+	}
+	if next.cert == nil && next.pool == nil {
+		return old, err // nothing new and valid
+	}
+	if next.cert == nil {
+		next.cert, next.id, next.certPEM, next.keyPEM = old.cert, old.id, old.certPEM, old.keyPEM
+	}
+	if next.pool == nil {
+		next.cas, next.pool, next.caPEM = old.cas, old.pool, old.caPEM
+	}
+	s.warnIfUntrusted(next)
+	return next, err
+}
+
+func (s *Store) parsePair(certPEM, keyPEM []byte, now time.Time) (*tls.Certificate, Identity, error) {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		// Typically a rotation caught between writing the key and the
+		// certificate; the next poll sees both.
+		return nil, Identity{}, fmt.Errorf("load link certificate %s with key %s: %w", s.opts.CertFile, s.opts.KeyFile, err)
+	}
+	leaf := pair.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+			return nil, Identity{}, fmt.Errorf("parse link certificate %s: %w", s.opts.CertFile, err)
+		}
+		pair.Leaf = leaf
+	}
+	id, err := IdentityFromCertificate(leaf)
+	if err != nil {
+		return nil, Identity{}, fmt.Errorf("link certificate %s: %w", s.opts.CertFile, err)
+	}
+	if id.TrustDomain != s.td {
+		return nil, Identity{}, fmt.Errorf("link certificate %s: trust domain %q, want %q (link.trust_domain)", s.opts.CertFile, id.TrustDomain, s.td)
+	}
+	if s.opts.Region != "" && id.Region != s.opts.Region {
+		return nil, Identity{}, fmt.Errorf("link certificate %s is for region %q, want %q; issue one with `meridian certs issue --region %s`", s.opts.CertFile, id.Region, s.opts.Region, s.opts.Region)
+	}
+	if now.After(leaf.NotAfter) {
+		return nil, Identity{}, fmt.Errorf("link certificate %s expired at %s", s.opts.CertFile, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	// The envelope is signed with this key (see docs/security.md), so it
+	// must be the ECDSA P-256 key our CA issues.
+	if k, ok := pair.PrivateKey.(*ecdsa.PrivateKey); !ok || k.Curve != elliptic.P256() {
+		return nil, Identity{}, fmt.Errorf("link key %s: %w (want P-256)", s.opts.KeyFile, errNotECDSA)
+	}
+	return &pair, id, nil
+}
+
+// warnIfUntrusted logs when the node's own certificate does not chain to
+// its own CA bundle: peers with the same bundle would refuse it. The
+// material is still used, because peers may already trust a newer CA.
+func (s *Store) warnIfUntrusted(m *material) {
+	_, err := m.cert.Leaf.Verify(x509.VerifyOptions{Roots: m.pool, CurrentTime: s.clock.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		s.log.Warn("link certificate does not chain to the configured CA bundle; peers using the same bundle will refuse it",
+			"cert_file", s.opts.CertFile, "ca_file", s.opts.CAFile, "err", err)
+	}
+}
+
+func (s *Store) checkExpiry() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checkExpiryLocked()
+}
+
+func (s *Store) checkExpiryLocked() {
+	m := s.cur.Load()
+	now := s.clock.Now()
+	check := func(kind, file string, c *x509.Certificate) {
+		left := c.NotAfter.Sub(now)
+		if left > s.opts.ExpiryWarning {
+			return
+		}
+		key := kind + string(c.Raw[len(c.Raw)-16:])
+		if t, ok := s.warnedAt[key]; ok && now.Sub(t) < warnEvery {
+			return
+		}
+		s.warnedAt[key] = now
+		s.log.Warn("link certificate expires soon",
+			"certificate", kind, "file", file,
+			"subject", c.Subject.CommonName,
+			"not_after", c.NotAfter,
+			"days_left", int(left.Hours()/24))
+	}
+	check("node", s.opts.CertFile, m.cert.Leaf)
+	for _, c := range m.cas {
+		check("ca", s.opts.CAFile, c)
+	}
+}
