@@ -37,7 +37,7 @@ type Config struct {
 	// ranked below fresh ones. If zero, 3s.
 	Staleness Duration `yaml:"staleness,omitempty" json:"staleness,omitempty"`
 	// Queue bounds waiting when every destination is saturated.
-	Queue QueueConfig `yaml:"queue,omitzero" json:"queue,omitzero"`
+	Queue QueueConfig `yaml:"queue,omitempty" json:"queue,omitzero"`
 	// Profiles overrides settings per inference profile id.
 	Profiles map[string]ProfileConfig `yaml:"profiles,omitempty" json:"profiles,omitempty"`
 }
