@@ -58,6 +58,25 @@ func (v *verifier) classify(ref lineRef, line []byte) *TamperError {
 	if v.prevRef.file != "" {
 		prev = at(v.prevRef)
 	}
+	// A second copy of an event already in the log.
+	for i, x := range idx {
+		if x.hash == e.Hash && i != pos {
+			return &TamperError{Kind: InsertedEvent, File: ref.file, Line: ref.line,
+				Detail: fmt.Sprintf("this line is a copy of the event at %s", at(x.ref))}
+		}
+	}
+	// Where is this event's predecessor?
+	found := -1
+	for i, x := range idx {
+		if x.hash != "" && x.hash == e.PrevHash {
+			found = i
+			break
+		}
+	}
+	if found > pos {
+		return &TamperError{Kind: ReorderedEvents, File: ref.file, Line: ref.line,
+			Detail: fmt.Sprintf("the event before this one is at %s, later in the log (expected it at %s)", at(idx[found].ref), prev)}
+	}
 	// The chain continues after skipping this line: it was inserted.
 	if pos >= 0 && pos+1 < len(idx) && idx[pos+1].prevHash == v.prevHash {
 		return &TamperError{Kind: InsertedEvent, File: ref.file, Line: ref.line,
@@ -69,16 +88,9 @@ func (v *verifier) classify(ref lineRef, line []byte) *TamperError {
 		return &TamperError{Kind: InsertedEvent, File: v.prevRef.file, Line: v.prevRef.line,
 			Detail: fmt.Sprintf("this event and %s both follow the same event; this one is not in the chain", at(ref))}
 	}
-	for i, x := range idx {
-		if x.hash != e.PrevHash || x.hash == "" {
-			continue
-		}
-		where := "earlier"
-		if i > pos {
-			where = "later"
-		}
+	if found >= 0 {
 		return &TamperError{Kind: ReorderedEvents, File: ref.file, Line: ref.line,
-			Detail: fmt.Sprintf("the event before this one is at %s, %s in the log (expected it at %s)", at(x.ref), where, prev)}
+			Detail: fmt.Sprintf("the event before this one is at %s, earlier in the log (expected it at %s)", at(idx[found].ref), prev)}
 	}
 	return &TamperError{Kind: DeletedEvent, File: ref.file, Line: ref.line,
 		Detail: fmt.Sprintf("the event before this one (hash %s) is not in the log: deleted after %s", e.PrevHash, prev)}

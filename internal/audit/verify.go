@@ -135,7 +135,11 @@ func (v *verifier) digests(ds []dirFile) error {
 			if prev != nil {
 				after = prevName
 			}
-			return &TamperError{Kind: MissingDigest, File: df.name, Detail: fmt.Sprintf("digest number %d follows %s; digest %d..%d missing", d.Sequence, after, want, d.Sequence-1)}
+			missing := fmt.Sprintf("digest %d is missing", want)
+			if d.Sequence > want+1 {
+				missing = fmt.Sprintf("digests %d..%d are missing", want, d.Sequence-1)
+			}
+			return &TamperError{Kind: MissingDigest, File: df.name, Detail: fmt.Sprintf("digest number %d follows %s: %s", d.Sequence, after, missing)}
 		}
 		if d.PreviousDigestHash != prevSum {
 			if prev == nil {
