@@ -131,10 +131,16 @@ func matchPatterns(list string, match func(pattern string) bool) bool {
 }
 
 func matchRegion(list, region string) bool {
-	return matchPatterns(list, func(p string) bool {
-		if region == "" {
-			return p == "none"
+	if region == "" && len(splitPatterns(list)) > 0 {
+		// Nothing ran: only an explicit "none" selects it.
+		for _, p := range splitPatterns(list) {
+			if p == "none" {
+				return true
+			}
 		}
+		return false
+	}
+	return matchPatterns(list, func(p string) bool {
 		ok, _ := path.Match(p, region)
 		return ok
 	})

@@ -215,8 +215,11 @@ func (v *verifier) file(lf dirFile, newest bool) error {
 			}
 		}
 		if ref.seq == v.digested()+1 {
-			v.rep.Warnings = append(v.rep.Warnings, &TamperError{Kind: NotCovered, File: lf.name, Line: n,
-				Detail: "this event and the ones after it were written after the newest digest"})
+			detail := "this event and the ones after it were written after the newest digest"
+			if v.lastDigest == nil {
+				detail = "there is no digest yet: nothing vouches for the events"
+			}
+			v.rep.Warnings = append(v.rep.Warnings, &TamperError{Kind: NotCovered, File: lf.name, Line: n, Detail: detail})
 		}
 		v.seq++
 		v.prevPrev, v.prevHash, v.prevRef = e.PrevHash, e.Hash, ref
@@ -276,9 +279,6 @@ func (v *verifier) gap(lf dirFile, want uint64) error {
 func (v *verifier) end() error {
 	d := v.lastDigest
 	if d == nil || v.seq >= d.LastEventSeq {
-		if d == nil && v.seq > 0 {
-			v.rep.Warnings = append(v.rep.Warnings, &TamperError{Kind: NotCovered, Detail: "no digest yet: nothing vouches for the events"})
-		}
 		return nil
 	}
 	for _, name := range v.coveredNames() {

@@ -1,0 +1,148 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const crashDirEnv = "MERIDIAN_AUDIT_CRASH_DIR"
+
+// TestCrashChild is the process TestCrash kills: it appends events from
+// several goroutines with fsync=always and prints "ACK <id>" once Append has
+// returned for an event, until it is killed.
+func TestCrashChild(t *testing.T) {
+	root := os.Getenv(crashDirEnv)
+	if root == "" {
+		t.Skip("runs only as the child of TestCrash")
+	}
+	w, err := Open(Config{Dir: root, Fsync: SyncAlways, RotateBytes: 256 << 10, RecordContent: true}, testRegion, Options{})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	var mu sync.Mutex
+	prompt := strings.Repeat("a long prompt spanning pages ", 700) // ~20 KB: multi-page writes
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				e := testEvent(g*1_000_000 + i)
+				e.Content = &Content{Prompt: prompt, Completion: "ok"}
+				if err := w.Append(context.Background(), e); err != nil {
+					mu.Lock()
+					fmt.Println("ERR", err)
+					mu.Unlock()
+					continue
+				}
+				mu.Lock()
+				fmt.Println("ACK", e.EventID)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestCrash kills a writing process with SIGKILL and checks that verify
+// reports at most a torn tail, that every event whose Append returned is in
+// the log, and that a restarted writer continues the chain.
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	root := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+root)
+	cmd.Stderr = t.Output()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[string]bool{}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	const killAfter = 400
+	hang := time.After(2 * time.Minute) // hang guard only
+	killed := false
+	for l := range lines {
+		switch {
+		case strings.HasPrefix(l, "ACK "):
+			acked[strings.TrimPrefix(l, "ACK ")] = true
+		case strings.HasPrefix(l, "ERR "):
+			t.Errorf("child: %s", l)
+		}
+		if !killed && len(acked) >= killAfter {
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+		select {
+		case <-hang:
+			cmd.Process.Kill()
+			t.Fatalf("child acknowledged %d events before the hang guard", len(acked))
+		default:
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatalf("child exited after %d acknowledgements without being killed", len(acked))
+	}
+
+	dir := filepath.Join(root, testRegion)
+	pub, err := ReadPublicKey(filepath.Join(root, DefaultKeyName+".pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCrashLog := func(stage string) {
+		rep, err := Verify(dir, pub)
+		if err != nil {
+			t.Fatalf("%s: Verify = %v, want at most a torn tail", stage, err)
+		}
+		for _, w := range rep.Warnings {
+			if w.Kind.Tampering() {
+				t.Errorf("%s: warning %v", stage, w)
+			}
+		}
+		t.Logf("%s: %d events in %d files, %d digests, warnings: %v", stage, rep.Events, rep.Files, rep.Digests, rep.Warnings)
+		present := map[string]bool{}
+		for _, e := range readEvents(t, dir) {
+			present[e.EventID] = true
+		}
+		missing := 0
+		for id := range acked {
+			if !present[id] {
+				missing++
+			}
+		}
+		if missing > 0 {
+			t.Errorf("%s: %d of %d acknowledged events are missing from the log", stage, missing, len(acked))
+		}
+	}
+	checkCrashLog("after SIGKILL")
+
+	w := openTest(t, root, newFakeClock(), nil)
+	appendN(t, w, 5_000_000, 5)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkCrashLog("after restart")
+}
