@@ -1,0 +1,205 @@
+package quota
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"time"
+)
+
+// Store kinds (Config.Store).
+const (
+	StoreMemory = "memory"
+	StoreRedis  = "redis"
+)
+
+// Store-error policies (Config.OnStoreError).
+const (
+	FailClosed = "fail_closed"
+	FailOpen   = "fail_open"
+)
+
+// Defaults used for zero configuration fields.
+const (
+	DefaultMaxTokens = 1024
+	DefaultLeaseTTL  = 15 * time.Minute
+)
+
+// Config is the topology file's top-level quota section, mirrored from the
+// topology package:
+//
+//	quota: {store: redis, redis: {url: ..., key_prefix: ...},
+//	        on_store_error: fail_closed, default_max_tokens: 1024}
+//
+// The zero value is usable: a memory store, fail_closed, 1024 default
+// max_tokens.
+type Config struct {
+	// Store is "memory" (one replica) or "redis" (several). If empty,
+	// memory is used.
+	Store string      `yaml:"store" json:"store,omitempty"`
+	Redis RedisConfig `yaml:"redis" json:"redis,omitzero"`
+	// OnStoreError is what admission does when the store cannot be
+	// reached: "fail_closed" rejects with [ErrStoreUnavailable], "fail_open"
+	// admits without limits. If empty, fail_closed is used.
+	OnStoreError string `yaml:"on_store_error" json:"on_store_error,omitempty"`
+	// DefaultMaxTokens is the completion size reserved for a request that
+	// sets no max_tokens. If zero, 1024 is used.
+	DefaultMaxTokens int `yaml:"default_max_tokens" json:"default_max_tokens,omitempty"`
+	// LeaseTTL bounds how long a concurrency slot stays held when its
+	// request is never settled (a replica that crashed mid-request). If
+	// zero, 15m is used; it must exceed the longest request.
+	LeaseTTL time.Duration `yaml:"lease_ttl" json:"lease_ttl,omitempty"`
+}
+
+// RedisConfig locates the Redis (or Valkey) server of a multi-replica region.
+type RedisConfig struct {
+	// URL is redis://[user:password@]host:port/db, rediss:// for TLS, or
+	// unix:///path. Timeouts may be set as query parameters
+	// (?dial_timeout=500ms&read_timeout=500ms); they default to 1s.
+	URL string `yaml:"url" json:"url,omitempty"`
+	// KeyPrefix starts every key. If empty, "meridian:" is used. Give each
+	// region sharing one server its own prefix.
+	KeyPrefix string `yaml:"key_prefix" json:"key_prefix,omitempty"`
+}
+
+// Default returns the default configuration: a memory store, fail_closed.
+func Default() Config {
+	return Config{Store: StoreMemory, OnStoreError: FailClosed, DefaultMaxTokens: DefaultMaxTokens, LeaseTTL: DefaultLeaseTTL}
+}
+
+func (c Config) failOpen() bool { return c.OnStoreError == FailOpen }
+
+func (c Config) defaultMaxTokens() int64 {
+	if c.DefaultMaxTokens > 0 {
+		return int64(c.DefaultMaxTokens)
+	}
+	return DefaultMaxTokens
+}
+
+func (c Config) leaseTTL() time.Duration {
+	if c.LeaseTTL > 0 {
+		return c.LeaseTTL
+	}
+	return DefaultLeaseTTL
+}
+
+// ConfigError is one problem in a quota configuration.
+type ConfigError struct {
+	// Field is the path of the field, e.g. "quota.redis.url".
+	Field string
+	// Hint says how to fix it.
+	Hint string
+	Err  error
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s: %v (%s)", e.Field, e.Err, e.Hint)
+}
+
+// Unwrap returns the cause.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configErr(field, hint, format string, args ...any) error {
+	return &ConfigError{Field: field, Hint: hint, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate reports every problem of c at once, each a [*ConfigError] with the
+// field path under "quota".
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Store {
+	case "", StoreMemory:
+	case StoreRedis:
+		if c.Redis.URL == "" {
+			errs = append(errs, configErr("quota.redis.url", `set e.g. redis: {url: "redis://127.0.0.1:6379/0"}`, "the redis store needs a URL"))
+		} else if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			errs = append(errs, configErr("quota.redis.url", "use redis://host:port/db, rediss:// for TLS, or unix:///path", "%q is not a Redis URL", c.Redis.URL))
+		}
+	default:
+		errs = append(errs, configErr("quota.store", "use memory (one replica) or redis (several replicas)", "%q is not a quota store", c.Store))
+	}
+	if s := c.OnStoreError; s != "" && s != FailClosed && s != FailOpen {
+		errs = append(errs, configErr("quota.on_store_error", "use fail_closed or fail_open", "%q is not a store-error policy", s))
+	}
+	if c.DefaultMaxTokens < 0 {
+		errs = append(errs, configErr("quota.default_max_tokens", "use a positive number of tokens, or 0 for 1024", "must not be negative"))
+	}
+	if c.LeaseTTL < 0 {
+		errs = append(errs, configErr("quota.lease_ttl", "use a duration longer than the longest request, or 0 for 15m", "must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Limits are a principal's quotas (the principal's `limits` in the topology
+// file). Zero fields are unlimited.
+type Limits struct {
+	RPM            int `yaml:"rpm" json:"rpm,omitempty"`
+	TPM            int `yaml:"tpm" json:"tpm,omitempty"`
+	MaxConcurrency int `yaml:"max_concurrency" json:"max_concurrency,omitempty"`
+	TokensPerDay   int `yaml:"tokens_per_day" json:"tokens_per_day,omitempty"`
+	TokensPerMonth int `yaml:"tokens_per_month" json:"tokens_per_month,omitempty"`
+	// PerModel and PerProfile add limits scoped to one model id or one
+	// profile id; they apply on top of (not instead of) the limits above.
+	PerModel   map[string]ScopedLimits `yaml:"per_model" json:"per_model,omitempty"`
+	PerProfile map[string]ScopedLimits `yaml:"per_profile" json:"per_profile,omitempty"`
+}
+
+// ScopedLimits are limits that apply to one model or profile. Zero fields
+// are unlimited.
+type ScopedLimits struct {
+	RPM            int `yaml:"rpm" json:"rpm,omitempty"`
+	TPM            int `yaml:"tpm" json:"tpm,omitempty"`
+	MaxConcurrency int `yaml:"max_concurrency" json:"max_concurrency,omitempty"`
+	TokensPerDay   int `yaml:"tokens_per_day" json:"tokens_per_day,omitempty"`
+	TokensPerMonth int `yaml:"tokens_per_month" json:"tokens_per_month,omitempty"`
+}
+
+// Capacity is a deployment's capacity (the deployment's `capacity` in the
+// topology file). Zero fields are unlimited.
+type Capacity struct {
+	MaxConcurrency int `yaml:"max_concurrency" json:"max_concurrency,omitempty"`
+	RPM            int `yaml:"rpm" json:"rpm,omitempty"`
+	TPM            int `yaml:"tpm" json:"tpm,omitempty"`
+}
+
+// Validate reports every negative limit at once; field is the path of the
+// limits, e.g. "principals[0].limits".
+func (l Limits) Validate(field string) error {
+	var errs []error
+	errs = append(errs, l.scoped().validate(field))
+	for _, m := range sortedKeys(l.PerModel) {
+		errs = append(errs, l.PerModel[m].validate(field+".per_model."+m))
+	}
+	for _, p := range sortedKeys(l.PerProfile) {
+		errs = append(errs, l.PerProfile[p].validate(field+".per_profile."+p))
+	}
+	return errors.Join(errs...)
+}
+
+func (l Limits) scoped() ScopedLimits {
+	return ScopedLimits{RPM: l.RPM, TPM: l.TPM, MaxConcurrency: l.MaxConcurrency, TokensPerDay: l.TokensPerDay, TokensPerMonth: l.TokensPerMonth}
+}
+
+func (s ScopedLimits) validate(field string) error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"rpm", s.RPM}, {"tpm", s.TPM}, {"max_concurrency", s.MaxConcurrency}, {"tokens_per_day", s.TokensPerDay}, {"tokens_per_month", s.TokensPerMonth}} {
+		if f.v < 0 {
+			errs = append(errs, configErr(field+"."+f.name, "use a positive limit, or 0 (or omit it) for unlimited", "%d is negative", f.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

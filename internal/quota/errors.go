@@ -1,0 +1,107 @@
+package quota
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// Errors callers branch on. Test with [errors.Is].
+var (
+	// ErrLimited is matched by every [*LimitError]: a limit refused the
+	// request.
+	ErrLimited = errors.New("quota limit exceeded")
+	// ErrStoreUnavailable means the store could not be consulted and
+	// on_store_error is fail_closed. The gateway answers 503 (or 429 with
+	// a short Retry-After); it is not the caller's fault.
+	ErrStoreUnavailable = errors.New("quota store unavailable")
+)
+
+// LimitError is a rejection: the limit that refused a request, and when to
+// retry. When several limits refuse, it names the one that frees last (or
+// one the request can never fit), since the request needs them all.
+type LimitError struct {
+	// Scope and Name say whose limit it is: the principal id, or
+	// "principal/model", "principal/profile", or the deployment key.
+	Scope Scope
+	Name  string
+	Kind  Kind
+	// Limit is the configured limit; Remaining what is left of it now.
+	Limit     int64
+	Remaining int64
+	// Requested is what the request asked of this limit (1 request, or
+	// its reserved tokens).
+	Requested int64
+	// ResetAt is when the limit is back to full (the end of the window or
+	// calendar period), by the limiter's clock.
+	ResetAt time.Time
+	// RetryAfter is how long until enough capacity frees for this request;
+	// always positive. For a full concurrency limit, which frees when any
+	// request in flight ends, it is 1s.
+	RetryAfter time.Duration
+	// TooLarge means the request alone exceeds the limit (e.g. more tokens
+	// than the tpm or daily budget); retrying the same request will not
+	// help.
+	TooLarge bool
+	// Status holds the caller's rate-limit header values.
+	Status Status
+}
+
+// Error implements error.
+func (e *LimitError) Error() string {
+	if e.TooLarge {
+		return fmt.Sprintf("%s %q %s limit %d is smaller than the request (%d)", e.Scope, e.Name, e.Kind, e.Limit, e.Requested)
+	}
+	return fmt.Sprintf("%s %q %s limit %d exceeded (remaining %d, requested %d); retry after %s", e.Scope, e.Name, e.Kind, e.Limit, e.Remaining, e.Requested, e.RetryAfter)
+}
+
+// Is reports whether target is [ErrLimited].
+func (e *LimitError) Is(target error) bool { return target == ErrLimited }
+
+// Message returns the message for the client. It names the caller's own
+// limits; a deployment's capacity is described without naming it.
+func (e *LimitError) Message() string {
+	if !e.Scope.Caller() {
+		return fmt.Sprintf("The model is at capacity; retry after %ds.", retryAfterSeconds(e.RetryAfter))
+	}
+	what := "Rate limit"
+	switch e.Kind {
+	case TokensPerDay:
+		what = "Daily token budget"
+	case TokensPerMonth:
+		what = "Monthly token budget"
+	case Concurrency:
+		what = "Concurrent request limit"
+	}
+	if e.TooLarge {
+		return fmt.Sprintf("Request too large: %s %s is %d, the request needs %d tokens.", what, e.Kind, e.Limit, e.Requested)
+	}
+	return fmt.Sprintf("%s reached (%s: limit %d, remaining %d, requested %d); retry after %ds.", what, e.Kind, e.Limit, e.Remaining, e.Requested, retryAfterSeconds(e.RetryAfter))
+}
+
+// InferenceError returns the rejection as the error that the front ends
+// render: throttled (429; Bedrock ThrottlingException), with Retry-After.
+func (e *LimitError) InferenceError() *inference.Error {
+	code := "rate_limit_exceeded"
+	if e.Kind == TokensPerDay || e.Kind == TokensPerMonth {
+		code = "insufficient_quota"
+	}
+	return &inference.Error{Kind: inference.KindThrottled, Message: e.Message(), Code: code, RetryAfter: e.RetryAfter, Err: e}
+}
+
+// SetHeaders sets Retry-After (whole seconds, at least 1) and the OpenAI
+// x-ratelimit-* headers of e.Status on h.
+func (e *LimitError) SetHeaders(h http.Header) {
+	h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(e.RetryAfter), 10))
+	e.Status.SetHeaders(h)
+}
+
+// retryAfterSeconds rounds d up to whole seconds, at least 1.
+func retryAfterSeconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}

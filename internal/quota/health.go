@@ -1,0 +1,150 @@
+package quota
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Health of the store. While the store is down, one operation a second is
+// let through as a probe (and [Limiter.Check] probes too); the others take
+// the on_store_error path at once instead of waiting for a time-out. The
+// first success marks the store up again, so recovery needs no restart.
+const (
+	probeInterval = time.Second
+	logInterval   = 30 * time.Second
+)
+
+type health struct {
+	clock   Clock
+	log     *slog.Logger
+	metrics *metrics
+	mode    string
+
+	mu        sync.Mutex
+	up        bool
+	downSince time.Time
+	lastProbe time.Time
+	lastLog   time.Time
+	failures  int // since the last log line
+}
+
+func newHealth(clock Clock, log *slog.Logger, m *metrics, mode string) *health {
+	m.storeUp.Set(1)
+	return &health{clock: clock, log: log, metrics: m, mode: mode, up: true}
+}
+
+func (h *health) healthy() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.up
+}
+
+// allow reports whether an operation should try the store: always while it
+// is up, once per probeInterval while it is down.
+func (h *health) allow() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.up {
+		return true
+	}
+	now := h.clock.Now()
+	if now.Sub(h.lastProbe) >= probeInterval {
+		h.lastProbe = now
+		return true
+	}
+	return false
+}
+
+// fail records a store error of op. It logs the first failure at once and
+// then at most one line per logInterval, never one per request.
+func (h *health) fail(op string, err error) {
+	h.metrics.storeErrors.WithLabelValues(op).Inc()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.clock.Now()
+	h.lastProbe = now
+	h.failures++
+	if h.up {
+		h.up = false
+		h.downSince = now
+		h.lastLog = now
+		h.failures = 0
+		h.metrics.storeUp.Set(0)
+		h.log.Error("quota store unavailable", "op", op, "error", err, "on_store_error", h.mode)
+		return
+	}
+	if now.Sub(h.lastLog) >= logInterval {
+		h.log.Warn("quota store still unavailable", "op", op, "error", err, "on_store_error", h.mode,
+			"down_for", now.Sub(h.downSince).Round(time.Second), "failures", h.failures)
+		h.lastLog = now
+		h.failures = 0
+	}
+}
+
+// ok records a successful store operation.
+func (h *health) ok() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.up {
+		return
+	}
+	now := h.clock.Now()
+	h.up = true
+	h.metrics.storeUp.Set(1)
+	h.log.Info("quota store recovered", "down_for", now.Sub(h.downSince).Round(time.Second), "failures", h.failures)
+	h.failures = 0
+}
+
+// metrics are the limiter's Prometheus metrics.
+type metrics struct {
+	admissions  *prometheus.CounterVec
+	rejections  *prometheus.CounterVec
+	storeErrors *prometheus.CounterVec
+	storeUp     prometheus.Gauge
+	duration    prometheus.Histogram
+}
+
+// Admission results (label result of meridian_quota_admissions_total).
+const (
+	resultAdmitted     = "admitted"
+	resultRejected     = "rejected"
+	resultFailedOpen   = "store_error_admitted"
+	resultFailedClosed = "store_error_rejected"
+)
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		admissions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_quota_admissions_total",
+			Help: "Quota admissions by result: admitted, rejected, store_error_admitted (fail_open), store_error_rejected (fail_closed).",
+		}, []string{"result"}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_quota_rejections_total",
+			Help: "Quota rejections by the scope and kind of the limit that refused.",
+		}, []string{"scope", "limit"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_quota_store_errors_total",
+			Help: "Quota store operations that failed, by operation.",
+		}, []string{"op"}),
+		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meridian_quota_store_up",
+			Help: "1 when the quota store answers, 0 while it is unavailable.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "meridian_quota_admission_duration_seconds",
+			Help:    "Time to decide a quota admission, store round trip included.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1},
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.admissions, m.rejections, m.storeErrors, m.storeUp, m.duration} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,386 @@
+package quota
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Memory is a [Store] held in this process: exact for one replica, and the
+// default. Several replicas with their own Memory each enforce the full limit
+// on their own; use [Redis] for those. The zero value is not usable; call
+// [NewMemory].
+type Memory struct {
+	clock Clock
+
+	mu        sync.Mutex
+	logs      map[logKey]*windowLog // RequestsPerMinute and TokensPerMinute rules
+	leases    map[string]map[string]int64
+	budgets   map[logKey]*budget
+	cooldowns map[string]int64 // key → until (µs)
+	states    map[string]state
+}
+
+var _ Store = (*Memory)(nil)
+
+type logKey struct {
+	key  string
+	kind Kind
+}
+
+// windowLog is a sliding-window log: one entry per admission in the window,
+// ordered by time.
+type windowLog struct {
+	entries []logEntry
+	sum     int64 // of entries' amounts
+}
+
+type logEntry struct {
+	at     int64 // µs since the Unix epoch
+	id     string
+	amount int64 // 1 for requests, tokens for tokens
+}
+
+type budget struct {
+	window int64
+	used   int64
+}
+
+type state struct {
+	value string
+	until int64
+}
+
+// NewMemory returns an empty memory store that reads time from clock
+// (nil means the system clock).
+func NewMemory(clock Clock) *Memory {
+	if clock == nil {
+		clock = systemClock{}
+	}
+	return &Memory{
+		clock:     clock,
+		logs:      make(map[logKey]*windowLog),
+		leases:    make(map[string]map[string]int64),
+		budgets:   make(map[logKey]*budget),
+		cooldowns: make(map[string]int64),
+		states:    make(map[string]state),
+	}
+}
+
+func (m *Memory) now() int64 { return m.clock.Now().UnixMicro() }
+
+const windowMicros = int64(Window / time.Microsecond)
+
+func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
+
+// trim drops the entries that left the window and returns the log, or nil
+// when it is empty (and then forgets it).
+func (m *Memory) trim(k logKey, now int64) *windowLog {
+	l := m.logs[k]
+	if l == nil {
+		return nil
+	}
+	i := 0
+	for i < len(l.entries) && l.entries[i].at <= now-windowMicros {
+		l.sum -= l.entries[i].amount
+		i++
+	}
+	if i > 0 {
+		l.entries = append(l.entries[:0], l.entries[i:]...)
+	}
+	if len(l.entries) == 0 {
+		delete(m.logs, k)
+		return nil
+	}
+	return l
+}
+
+// Reserve implements [Store].
+func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return Outcome{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	out := Outcome{Admitted: true, Rules: make([]RuleState, len(c.Rules)), Windows: make([]int64, len(c.Rules))}
+	for i, r := range c.Rules {
+		st := &out.Rules[i]
+		k := logKey{r.Key, r.Kind}
+		switch r.Kind {
+		case RequestsPerMinute, TokensPerMinute:
+			need := int64(1)
+			if r.Kind == TokensPerMinute {
+				need = c.Tokens
+			}
+			l := m.trim(k, now)
+			var used int64
+			if l != nil {
+				used = l.sum
+				st.Reset = micros(l.entries[len(l.entries)-1].at + windowMicros - now)
+			}
+			st.Used = used
+			switch {
+			case used+need <= r.Limit:
+			case need > r.Limit:
+				st.Rejected, st.TooLarge, st.RetryAfter = true, true, Window
+			default:
+				st.Rejected = true
+				var freed int64
+				for _, e := range l.entries {
+					freed += e.amount
+					if used-freed+need <= r.Limit {
+						st.RetryAfter = micros(e.at + windowMicros - now)
+						break
+					}
+				}
+				if st.RetryAfter <= 0 {
+					st.RetryAfter = Window // counts out of step; never report 0
+				}
+			}
+		case Concurrency:
+			ls := m.leases[r.Key]
+			for id, exp := range ls {
+				if exp <= now {
+					delete(ls, id)
+				}
+			}
+			st.Used = int64(len(ls))
+			if st.Used+1 > r.Limit {
+				st.Rejected = true
+				st.RetryAfter = concurrencyRetry
+			}
+		case TokensPerDay, TokensPerMonth:
+			wid, end := calendarWindow(r.Kind, now)
+			out.Windows[i] = wid
+			b := m.budgets[k]
+			if b != nil && b.window != wid {
+				delete(m.budgets, k)
+				b = nil
+			}
+			if b != nil {
+				st.Used = b.used
+			}
+			if st.Used > 0 {
+				st.Reset = micros(end - now)
+			}
+			if st.Used+c.Tokens > r.Limit {
+				st.Rejected = true
+				st.RetryAfter = micros(end - now)
+				st.TooLarge = c.Tokens > r.Limit
+			}
+		}
+		if st.Rejected {
+			out.Admitted = false
+		}
+	}
+	if !out.Admitted {
+		return out, nil
+	}
+	for i, r := range c.Rules {
+		st := &out.Rules[i]
+		k := logKey{r.Key, r.Kind}
+		switch r.Kind {
+		case RequestsPerMinute, TokensPerMinute:
+			amount := int64(1)
+			if r.Kind == TokensPerMinute {
+				amount = c.Tokens
+			}
+			l := m.logs[k]
+			if l == nil {
+				l = &windowLog{}
+				m.logs[k] = l
+			}
+			l.insert(logEntry{at: now, id: c.ID, amount: amount})
+			st.Used = l.sum
+			st.Reset = micros(l.entries[len(l.entries)-1].at + windowMicros - now)
+		case Concurrency:
+			ls := m.leases[r.Key]
+			if ls == nil {
+				ls = make(map[string]int64)
+				m.leases[r.Key] = ls
+			}
+			ls[c.ID] = now + c.Lease.Microseconds()
+			st.Used = int64(len(ls))
+		case TokensPerDay, TokensPerMonth:
+			b := m.budgets[k]
+			if b == nil {
+				b = &budget{window: out.Windows[i]}
+				m.budgets[k] = b
+			}
+			b.used += c.Tokens
+			st.Used = b.used
+			_, end := calendarWindow(r.Kind, now)
+			if st.Used > 0 {
+				st.Reset = micros(end - now)
+			}
+		}
+	}
+	return out, nil
+}
+
+// insert adds e in time order (after entries of the same time), so that a
+// clock stepping back does not break the order trim relies on.
+func (l *windowLog) insert(e logEntry) {
+	i := len(l.entries)
+	for i > 0 && l.entries[i-1].at > e.at {
+		i--
+	}
+	l.entries = append(l.entries, logEntry{})
+	copy(l.entries[i+1:], l.entries[i:])
+	l.entries[i] = e
+	l.sum += e.amount
+}
+
+// find returns the index of the entry of id, or -1.
+func (l *windowLog) find(id string) int {
+	for i := len(l.entries) - 1; i >= 0; i-- {
+		if l.entries[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// calendarWindow returns the window number and end (µs) of a budget kind.
+func calendarWindow(k Kind, now int64) (int64, int64) {
+	t := time.UnixMicro(now)
+	var wid int64
+	var end time.Time
+	if k == TokensPerDay {
+		wid, end = dayWindow(t)
+	} else {
+		wid, end = monthWindow(t)
+	}
+	return wid, end.UnixMicro()
+}
+
+// Commit implements [Store].
+func (m *Memory) Commit(ctx context.Context, c Claim, windows []int64, actual int64) error {
+	return m.settle(c, windows, actual, false)
+}
+
+// Release implements [Store].
+func (m *Memory) Release(ctx context.Context, c Claim, windows []int64) error {
+	return m.settle(c, windows, 0, true)
+}
+
+func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, r := range c.Rules {
+		k := logKey{r.Key, r.Kind}
+		switch r.Kind {
+		case RequestsPerMinute, TokensPerMinute:
+			l := m.logs[k]
+			if l == nil {
+				continue
+			}
+			j := l.find(c.ID)
+			if j < 0 {
+				continue
+			}
+			switch {
+			case release:
+				l.sum -= l.entries[j].amount
+				l.entries = append(l.entries[:j], l.entries[j+1:]...)
+				if len(l.entries) == 0 {
+					delete(m.logs, k)
+				}
+			case r.Kind == TokensPerMinute:
+				l.sum += actual - l.entries[j].amount
+				l.entries[j].amount = actual
+			}
+		case Concurrency:
+			if ls := m.leases[r.Key]; ls != nil {
+				delete(ls, c.ID)
+				if len(ls) == 0 {
+					delete(m.leases, r.Key)
+				}
+			}
+		case TokensPerDay, TokensPerMonth:
+			b := m.budgets[k]
+			if b == nil || i >= len(windows) || b.window != windows[i] {
+				continue
+			}
+			if release {
+				b.used -= c.Tokens
+			} else {
+				b.used += actual - c.Tokens
+			}
+		}
+	}
+	return nil
+}
+
+// SetCooldown implements [Store].
+func (m *Memory) SetCooldown(ctx context.Context, key string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until := m.now() + d.Microseconds()
+	if until > m.cooldowns[key] {
+		m.cooldowns[key] = until
+	}
+	return nil
+}
+
+// Cooldowns implements [Store].
+func (m *Memory) Cooldowns(ctx context.Context, keys []string) (map[string]time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	out := make(map[string]time.Duration)
+	for _, k := range keys {
+		until, ok := m.cooldowns[k]
+		if !ok {
+			continue
+		}
+		if until <= now {
+			delete(m.cooldowns, k)
+			continue
+		}
+		out[k] = micros(until - now)
+	}
+	return out, nil
+}
+
+// SetState implements [Store].
+func (m *Memory) SetState(ctx context.Context, key, value string, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if value == "" || ttl <= 0 {
+		delete(m.states, key)
+		return nil
+	}
+	m.states[key] = state{value: value, until: m.now() + ttl.Microseconds()}
+	return nil
+}
+
+// States implements [Store].
+func (m *Memory) States(ctx context.Context, keys []string) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	out := make(map[string]string)
+	for _, k := range keys {
+		s, ok := m.states[k]
+		if !ok {
+			continue
+		}
+		if s.until <= now {
+			delete(m.states, k)
+			continue
+		}
+		out[k] = s.value
+	}
+	return out, nil
+}
+
+// Ping implements [Store]; a memory store always answers.
+func (m *Memory) Ping(ctx context.Context) error { return nil }
+
+// Close implements [Store]; it does nothing.
+func (m *Memory) Close() error { return nil }

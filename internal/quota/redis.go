@@ -1,0 +1,223 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a [Store] in a Redis (or Valkey, or managed Redis) server shared
+// by every replica of a region. Each admission is one Lua script run with
+// EVALSHA (falling back to EVAL when the server lost its script cache), so it
+// is atomic and costs one round trip. Time is the server's TIME, so replicas
+// with skewed clocks agree. Every key carries a TTL and expires on its own.
+//
+// It is safe for concurrent use; go-redis reconnects by itself after the
+// server returns.
+type Redis struct {
+	client *redis.Client
+	prefix string
+	// clock, when set (tests only), replaces the server's TIME.
+	clock Clock
+}
+
+var _ Store = (*Redis)(nil)
+
+// DefaultKeyPrefix is the key prefix of the Redis store when the
+// configuration sets none.
+const DefaultKeyPrefix = "meridian:"
+
+// NewRedis returns a Redis store for cfg. It does not contact the server;
+// use [Redis.Ping] for that. Timeouts not set in the URL (dial_timeout,
+// read_timeout, write_timeout query parameters) default to 1s, so that a
+// server that is down is noticed quickly.
+func NewRedis(cfg RedisConfig) (*Redis, error) {
+	opt, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parse quota.redis.url: %w", err)
+	}
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = time.Second
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = time.Second
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = time.Second
+	}
+	if opt.DialerRetries == 0 {
+		// The limiter probes a down store once a second; go-redis's own
+		// five dial attempts would only make the probing request wait.
+		opt.DialerRetries = 1
+	}
+	prefix := cfg.KeyPrefix
+	if prefix == "" {
+		prefix = DefaultKeyPrefix
+	}
+	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
+}
+
+func (r *Redis) nowArg() string {
+	if r.clock == nil {
+		return ""
+	}
+	return strconv.FormatInt(r.clock.Now().UnixMicro(), 10)
+}
+
+// ruleKeys returns the two keys of a rule (see redis_scripts.go).
+func (r *Redis) ruleKeys(rule Rule) (string, string) {
+	k := r.prefix + "q:" + rule.Key + ":" + rule.Kind.String()
+	if rule.Kind == TokensPerMinute {
+		return k, k + ":v"
+	}
+	return k, k
+}
+
+// Reserve implements [Store].
+func (r *Redis) Reserve(ctx context.Context, c Claim) (Outcome, error) {
+	keys := make([]string, 0, 2*len(c.Rules))
+	args := make([]any, 0, 5+2*len(c.Rules))
+	args = append(args, r.nowArg(), c.ID, c.Tokens, c.Lease.Microseconds(), Window.Microseconds())
+	for _, rule := range c.Rules {
+		k1, k2 := r.ruleKeys(rule)
+		keys = append(keys, k1, k2)
+		args = append(args, int(rule.Kind), rule.Limit)
+	}
+	res, err := scriptReserve.Run(ctx, r.client, keys, args...).Int64Slice()
+	if err != nil {
+		return Outcome{}, fmt.Errorf("reserve quota: %w", err)
+	}
+	if len(res) != 1+6*len(c.Rules) {
+		return Outcome{}, fmt.Errorf("reserve quota: script returned %d values, want %d", len(res), 1+6*len(c.Rules))
+	}
+	out := Outcome{Admitted: res[0] == 1, Rules: make([]RuleState, len(c.Rules)), Windows: make([]int64, len(c.Rules))}
+	for i := range c.Rules {
+		v := res[1+6*i:]
+		out.Rules[i] = RuleState{
+			Used:       v[0],
+			Reset:      micros(v[1]),
+			Rejected:   v[2] == 1,
+			RetryAfter: micros(v[3]),
+			TooLarge:   v[4] == 1,
+		}
+		out.Windows[i] = v[5]
+	}
+	return out, nil
+}
+
+// Commit implements [Store].
+func (r *Redis) Commit(ctx context.Context, c Claim, windows []int64, actual int64) error {
+	if err := r.settle(ctx, "c", c, windows, actual); err != nil {
+		return fmt.Errorf("commit quota: %w", err)
+	}
+	return nil
+}
+
+// Release implements [Store].
+func (r *Redis) Release(ctx context.Context, c Claim, windows []int64) error {
+	if err := r.settle(ctx, "r", c, windows, 0); err != nil {
+		return fmt.Errorf("release quota: %w", err)
+	}
+	return nil
+}
+
+func (r *Redis) settle(ctx context.Context, mode string, c Claim, windows []int64, actual int64) error {
+	if len(windows) != len(c.Rules) {
+		return errors.New("windows do not match the claim's rules")
+	}
+	keys := make([]string, 0, 2*len(c.Rules))
+	args := make([]any, 0, 4+2*len(c.Rules))
+	args = append(args, c.ID, mode, c.Tokens, actual)
+	for i, rule := range c.Rules {
+		k1, k2 := r.ruleKeys(rule)
+		keys = append(keys, k1, k2)
+		args = append(args, int(rule.Kind), windows[i])
+	}
+	return scriptSettle.Run(ctx, r.client, keys, args...).Err()
+}
+
+// SetCooldown implements [Store].
+func (r *Redis) SetCooldown(ctx context.Context, key string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	err := scriptSetCooldown.Run(ctx, r.client, []string{r.prefix + "cd:" + key}, r.nowArg(), d.Microseconds()).Err()
+	if err != nil {
+		return fmt.Errorf("set cooldown %q: %w", key, err)
+	}
+	return nil
+}
+
+// Cooldowns implements [Store].
+func (r *Redis) Cooldowns(ctx context.Context, keys []string) (map[string]time.Duration, error) {
+	out := make(map[string]time.Duration)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rk := make([]string, len(keys))
+	for i, k := range keys {
+		rk[i] = r.prefix + "cd:" + k
+	}
+	res, err := scriptCooldowns.Run(ctx, r.client, rk, r.nowArg()).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("read cooldowns: %w", err)
+	}
+	for i, v := range res {
+		if v > 0 && i < len(keys) {
+			out[keys[i]] = micros(v)
+		}
+	}
+	return out, nil
+}
+
+// SetState implements [Store].
+func (r *Redis) SetState(ctx context.Context, key, value string, ttl time.Duration) error {
+	k := r.prefix + "st:" + key
+	var err error
+	if value == "" || ttl <= 0 {
+		err = r.client.Del(ctx, k).Err()
+	} else {
+		err = scriptSetState.Run(ctx, r.client, []string{k}, r.nowArg(), ttl.Microseconds(), value).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("set state %q: %w", key, err)
+	}
+	return nil
+}
+
+// States implements [Store].
+func (r *Redis) States(ctx context.Context, keys []string) (map[string]string, error) {
+	out := make(map[string]string)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rk := make([]string, len(keys))
+	for i, k := range keys {
+		rk[i] = r.prefix + "st:" + k
+	}
+	res, err := scriptStates.Run(ctx, r.client, rk, r.nowArg()).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("read states: %w", err)
+	}
+	for i, v := range res {
+		if s, ok := v.(string); ok && i < len(keys) {
+			out[keys[i]] = s
+		}
+	}
+	return out, nil
+}
+
+// Ping implements [Store].
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping redis: %w", err)
+	}
+	return nil
+}
+
+// Close implements [Store]; it closes the connection pool.
+func (r *Redis) Close() error { return r.client.Close() }

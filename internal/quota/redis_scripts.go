@@ -1,0 +1,298 @@
+package quota
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts of the Redis store. Each runs atomically on the server, so
+// every replica sees one order of admissions. Time comes from the server's
+// TIME unless ARGV[1] carries a time (tests with a fake clock). Times and
+// durations are microseconds. Every rule is given two keys: the counter and,
+// for tokens per minute, the hash of reserved tokens per reservation (other
+// kinds repeat the first key). The logic mirrors memory.go step for step;
+// the shared suite checks that they agree.
+//
+// Kinds: 1 rpm, 2 tpm, 3 concurrency, 4 tokens per day, 5 tokens per month.
+
+const luaCommon = `
+local function num(x) return string.format('%.0f', x) end
+local floor = math.floor
+
+local function clock(arg)
+  local now = tonumber(arg)
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
+  return now
+end
+`
+
+const luaReserve = luaCommon + `
+local now = clock(ARGV[1])
+local id = ARGV[2]
+local tokens = tonumber(ARGV[3])
+local lease = tonumber(ARGV[4])
+local win = tonumber(ARGV[5])
+local n = (#ARGV - 5) / 2
+local DAY = 86400000000
+
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local mp = m + 9
+  if m > 2 then mp = m - 3 end
+  local doy = floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
+  local m = mp + 3
+  if mp >= 10 then m = mp - 9 end
+  if m <= 2 then y = y + 1 end
+  return y, m
+end
+
+-- calendar returns the window number and end of a day (4) or month (5) rule.
+local function calendar(kind)
+  local day = floor(now / DAY)
+  if kind == 4 then return day, (day + 1) * DAY end
+  local y, m = civil_from_days(day)
+  local ny, nm = y, m + 1
+  if nm > 12 then ny, nm = y + 1, 1 end
+  return y * 12 + m - 1, days_from_civil(ny, nm, 1) * DAY
+end
+
+local function newest(z)
+  local e = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+  if #e == 0 then return nil end
+  return tonumber(e[2])
+end
+
+-- trim_tokens drops the reservations that left the window and their tokens.
+local function trim_tokens(z, h)
+  local old = redis.call('ZRANGEBYSCORE', z, '-inf', num(now - win))
+  if #old == 0 then return end
+  local freed = 0
+  for i = 1, #old, 500 do
+    local j = math.min(i + 499, #old)
+    local vals = redis.call('HMGET', h, unpack(old, i, j))
+    for k = 1, #vals do freed = freed + (tonumber(vals[k]) or 0) end
+    redis.call('HDEL', h, unpack(old, i, j))
+  end
+  redis.call('HINCRBY', h, '_sum', num(-freed))
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', num(now - win))
+end
+
+local out = {1}
+local windows = {}
+for r = 0, n - 1 do
+  local kind = tonumber(ARGV[6 + 2 * r])
+  local limit = tonumber(ARGV[7 + 2 * r])
+  local k1, k2 = KEYS[1 + 2 * r], KEYS[2 + 2 * r]
+  local used, reset, rejected, retry, toolarge, window = 0, 0, 0, 0, 0, 0
+  if kind == 1 then
+    redis.call('ZREMRANGEBYSCORE', k1, '-inf', num(now - win))
+    used = redis.call('ZCARD', k1)
+    if used > 0 then reset = newest(k1) + win - now end
+    if used + 1 > limit then
+      rejected = 1
+      local e = redis.call('ZRANGE', k1, used - limit, used - limit, 'WITHSCORES')
+      retry = tonumber(e[2]) + win - now
+    end
+  elseif kind == 2 then
+    trim_tokens(k1, k2)
+    used = tonumber(redis.call('HGET', k2, '_sum')) or 0
+    local nw = newest(k1)
+    if nw then reset = nw + win - now end
+    if used + tokens > limit then
+      rejected = 1
+      if tokens > limit then
+        toolarge = 1
+        retry = win
+      else
+        local freed, start = 0, 0
+        while retry == 0 do
+          local es = redis.call('ZRANGE', k1, start, start + 99, 'WITHSCORES')
+          if #es == 0 then break end
+          local ids = {}
+          for i = 1, #es, 2 do ids[#ids + 1] = es[i] end
+          local vals = redis.call('HMGET', k2, unpack(ids))
+          for i = 1, #ids do
+            freed = freed + (tonumber(vals[i]) or 0)
+            if used - freed + tokens <= limit then
+              retry = tonumber(es[2 * i]) + win - now
+              break
+            end
+          end
+          start = start + 100
+        end
+        if retry <= 0 then retry = win end
+      end
+    end
+  elseif kind == 3 then
+    redis.call('ZREMRANGEBYSCORE', k1, '-inf', num(now))
+    used = redis.call('ZCARD', k1)
+    if used + 1 > limit then
+      rejected = 1
+      retry = 1000000
+    end
+  else
+    local wend
+    window, wend = calendar(kind)
+    local h = redis.call('HMGET', k1, 'w', 'n')
+    if tonumber(h[1]) == window then used = tonumber(h[2]) or 0 end
+    if used > 0 then reset = wend - now end
+    if used + tokens > limit then
+      rejected = 1
+      retry = wend - now
+      if tokens > limit then toolarge = 1 end
+    end
+  end
+  if rejected == 1 then out[1] = 0 end
+  windows[r] = window
+  out[#out + 1] = used
+  out[#out + 1] = reset
+  out[#out + 1] = rejected
+  out[#out + 1] = retry
+  out[#out + 1] = toolarge
+  out[#out + 1] = window
+end
+if out[1] == 0 then return out end
+
+local winms = floor(win / 1000) + 1000
+for r = 0, n - 1 do
+  local kind = tonumber(ARGV[6 + 2 * r])
+  local k1, k2 = KEYS[1 + 2 * r], KEYS[2 + 2 * r]
+  local o = 2 + 6 * r
+  if kind == 1 then
+    redis.call('ZADD', k1, num(now), id)
+    redis.call('PEXPIRE', k1, winms)
+    out[o] = out[o] + 1
+    out[o + 1] = newest(k1) + win - now
+  elseif kind == 2 then
+    redis.call('ZADD', k1, num(now), id)
+    redis.call('HSET', k2, id, num(tokens))
+    out[o] = redis.call('HINCRBY', k2, '_sum', num(tokens))
+    redis.call('PEXPIRE', k1, winms)
+    redis.call('PEXPIRE', k2, winms)
+    out[o + 1] = newest(k1) + win - now
+  elseif kind == 3 then
+    redis.call('ZADD', k1, num(now + lease), id)
+    redis.call('PEXPIRE', k1, floor(lease / 1000) + 1000)
+    out[o] = out[o] + 1
+  else
+    local window, wend = calendar(kind)
+    local w = tonumber(redis.call('HGET', k1, 'w'))
+    if w == window then
+      out[o] = redis.call('HINCRBY', k1, 'n', num(tokens))
+    else
+      redis.call('HSET', k1, 'w', num(window), 'n', num(tokens))
+      out[o] = tokens
+    end
+    redis.call('PEXPIRE', k1, floor((wend - now) / 1000) + 3600000)
+    if out[o] > 0 then out[o + 1] = wend - now end
+  end
+end
+return out
+`
+
+// luaSettle commits (ARGV[2] == "c") or releases ("r") a reservation.
+const luaSettle = `
+local id = ARGV[1]
+local release = ARGV[2] == 'r'
+local reserved = tonumber(ARGV[3])
+local actual = tonumber(ARGV[4])
+local n = (#ARGV - 4) / 2
+for r = 0, n - 1 do
+  local kind = tonumber(ARGV[5 + 2 * r])
+  local window = tonumber(ARGV[6 + 2 * r])
+  local k1, k2 = KEYS[1 + 2 * r], KEYS[2 + 2 * r]
+  if kind == 1 then
+    if release then redis.call('ZREM', k1, id) end
+  elseif kind == 2 then
+    local v = tonumber(redis.call('HGET', k2, id))
+    if v then
+      if release then
+        redis.call('ZREM', k1, id)
+        redis.call('HDEL', k2, id)
+        redis.call('HINCRBY', k2, '_sum', string.format('%.0f', -v))
+      else
+        redis.call('HSET', k2, id, string.format('%.0f', actual))
+        redis.call('HINCRBY', k2, '_sum', string.format('%.0f', actual - v))
+      end
+    end
+  elseif kind == 3 then
+    redis.call('ZREM', k1, id)
+  else
+    if tonumber(redis.call('HGET', k1, 'w')) == window then
+      local d = actual - reserved
+      if release then d = -reserved end
+      redis.call('HINCRBY', k1, 'n', string.format('%.0f', d))
+    end
+  end
+end
+return 1
+`
+
+// luaSetCooldown keeps the later of the current and the new cooldown end.
+const luaSetCooldown = luaCommon + `
+local now = clock(ARGV[1])
+local d = tonumber(ARGV[2])
+local till = now + d
+local cur = tonumber(redis.call('GET', KEYS[1]))
+if (not cur) or cur < till then
+  redis.call('SET', KEYS[1], num(till), 'PX', floor(d / 1000) + 1000)
+end
+return 1
+`
+
+// luaCooldowns returns the remaining cooldown of each key (0: none).
+const luaCooldowns = luaCommon + `
+local now = clock(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local v = tonumber(redis.call('GET', KEYS[i]))
+  if v and v > now then out[i] = v - now else out[i] = 0 end
+end
+return out
+`
+
+// luaSetState stores "until|value" under KEYS[1].
+const luaSetState = luaCommon + `
+local now = clock(ARGV[1])
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], num(now + ttl) .. '|' .. ARGV[3], 'PX', floor(ttl / 1000) + 1000)
+return 1
+`
+
+// luaStates returns the value of each key, or false when unset or expired.
+const luaStates = luaCommon + `
+local now = clock(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  out[i] = false
+  if v then
+    local p = string.find(v, '|', 1, true)
+    if p and tonumber(string.sub(v, 1, p - 1)) > now then out[i] = string.sub(v, p + 1) end
+  end
+end
+return out
+`
+
+var (
+	scriptReserve     = redis.NewScript(luaReserve)
+	scriptSettle      = redis.NewScript(luaSettle)
+	scriptSetCooldown = redis.NewScript(luaSetCooldown)
+	scriptCooldowns   = redis.NewScript(luaCooldowns)
+	scriptSetState    = redis.NewScript(luaSetState)
+	scriptStates      = redis.NewScript(luaStates)
+)
