@@ -90,7 +90,7 @@ func TestAuthorizeInvoke(t *testing.T) {
 			},
 		},
 		{
-			name: "profile not allowed: every destination denied on the profile ARN",
+			name:     "profile not allowed: every destination denied on the profile ARN",
 			identity: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:*::foundation-model/*"}}`},
 			inv:      Invocation{Action: ActionInvokeModel, SourceRegion: "eu-west-1", ProfileARN: profileGlob, Destinations: globalDestinations[2:]},
 			denials: map[string]Denial{

@@ -89,28 +89,36 @@ func (s *Set) eval(action, resource string, v *view) Result {
 	if s == nil {
 		return Result{}
 	}
+	req := request{action: action, actionIdx: knownActionIndex(action), resource: splitParts(resource)}
 	for _, st := range s.denies {
-		if st.matches(action, resource, v) {
+		if st.matches(&req, v) {
 			return Result{Decision: ExplicitDeny, Statement: st.ref}
 		}
 	}
 	for _, p := range s.guardrails {
-		if _, ok := p.firstAllow(action, resource, v); !ok {
+		if _, ok := p.firstAllow(&req, v); !ok {
 			return Result{Decision: ImplicitDeny, Guardrail: p.name}
 		}
 	}
 	for _, p := range s.identity {
-		if st, ok := p.firstAllow(action, resource, v); ok {
+		if st, ok := p.firstAllow(&req, v); ok {
 			return Result{Decision: Allow, Statement: st.ref}
 		}
 	}
 	return Result{}
 }
 
-func (p *Policy) firstAllow(action, resource string, v *view) (*statement, bool) {
+// request is the action and resource of one evaluation, prepared once.
+type request struct {
+	action    string
+	actionIdx int // index in knownActions, or -1
+	resource  arnParts
+}
+
+func (p *Policy) firstAllow(req *request, v *view) (*statement, bool) {
 	for i := range p.statements {
 		st := &p.statements[i]
-		if st.effect == EffectAllow && st.matches(action, resource, v) {
+		if st.effect == EffectAllow && st.matches(req, v) {
 			return st, true
 		}
 	}
@@ -119,11 +127,11 @@ func (p *Policy) firstAllow(action, resource string, v *view) (*statement, bool)
 
 // matches reports whether the statement applies to the request: its action,
 // resource and every condition match.
-func (st *statement) matches(action, resource string, v *view) bool {
-	if st.matchAction(action) == st.notAction {
+func (st *statement) matches(req *request, v *view) bool {
+	if st.matchAction(req) == st.notAction {
 		return false
 	}
-	if st.matchResource(resource, v) == st.notResource {
+	if st.matchResource(&req.resource, v) == st.notResource {
 		return false
 	}
 	for i := range st.conditions {
@@ -134,18 +142,21 @@ func (st *statement) matches(action, resource string, v *view) bool {
 	return true
 }
 
-func (st *statement) matchAction(action string) bool {
+func (st *statement) matchAction(req *request) bool {
+	if req.actionIdx >= 0 {
+		return st.knownActions&(1<<req.actionIdx) != 0
+	}
 	for i := range st.actions {
-		if st.actions[i].match(action, nil) {
+		if st.actions[i].match(req.action, nil) {
 			return true
 		}
 	}
 	return false
 }
 
-func (st *statement) matchResource(resource string, v *view) bool {
+func (st *statement) matchResource(parts *arnParts, v *view) bool {
 	for i := range st.resources {
-		if st.resources[i].match(resource, v) {
+		if st.resources[i].matchParts(parts, v) {
 			return true
 		}
 	}
@@ -175,16 +186,60 @@ func (s *Set) explain(action, resource string, v *view) (Result, []Match) {
 	if s == nil {
 		return r, nil
 	}
+	req := request{action: action, actionIdx: knownActionIndex(action), resource: splitParts(resource)}
 	var out []Match
 	for _, list := range [][]*Policy{s.guardrails, s.identity} {
 		for _, p := range list {
 			for i := range p.statements {
 				st := &p.statements[i]
-				if st.matches(action, resource, v) {
+				if st.matches(&req, v) {
 					out = append(out, Match{StatementRef: st.ref, Effect: st.effect})
 				}
 			}
 		}
 	}
 	return r, out
+}
+
+// knownActions are the actions the gateway asks about on every request. Each
+// statement records at load time which of them its Action list matches, so
+// that evaluating them is a bit test instead of a case-insensitive pattern
+// match.
+var knownActions = [...]string{
+	ActionInvokeModel,
+	ActionInvokeModelWithResponseStream,
+	ActionListInferenceProfiles,
+	ActionGetInferenceProfile,
+	ActionCreateInferenceProfile,
+	ActionDeleteInferenceProfile,
+	ActionTagResource,
+}
+
+// knownActionIndex returns action's index in knownActions, or -1.
+func knownActionIndex(action string) int {
+	for i, a := range knownActions {
+		if a == action {
+			return i
+		}
+	}
+	for i, a := range knownActions {
+		if equalFoldASCII(a, action) {
+			return i
+		}
+	}
+	return -1
+}
+
+// knownActionMask returns the bit set of knownActions that patterns match.
+func knownActionMask(patterns []pattern) uint16 {
+	var m uint16
+	for i, a := range knownActions {
+		for j := range patterns {
+			if patterns[j].match(a, nil) {
+				m |= 1 << i
+				break
+			}
+		}
+	}
+	return m
 }

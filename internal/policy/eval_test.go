@@ -30,8 +30,8 @@ func TestEvaluate(t *testing.T) {
 		want       Result
 	}{
 		{
-			name:     "no policies: implicit deny",
-			action:   "bedrock:InvokeModel", resource: fmEUWest1,
+			name:   "no policies: implicit deny",
+			action: "bedrock:InvokeModel", resource: fmEUWest1,
 			want: Result{Decision: ImplicitDeny},
 		},
 		{
@@ -95,15 +95,15 @@ func TestEvaluate(t *testing.T) {
 			want: Result{Decision: Allow, Statement: StatementRef{Policy: "id1", Sid: "Invoke"}},
 		},
 		{
-			name: "NotAction allow covers other actions",
+			name:     "NotAction allow covers other actions",
 			identity: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotAction":"bedrock:Delete*","Resource":"*"}}`},
-			action: "bedrock:InvokeModel", resource: fmEUWest1,
+			action:   "bedrock:InvokeModel", resource: fmEUWest1,
 			want: Result{Decision: Allow, Statement: StatementRef{Policy: "id0"}},
 		},
 		{
-			name: "NotAction allow excludes listed actions",
+			name:     "NotAction allow excludes listed actions",
 			identity: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotAction":"bedrock:Delete*","Resource":"*"}}`},
-			action: "bedrock:DeleteInferenceProfile", resource: profileEU,
+			action:   "bedrock:DeleteInferenceProfile", resource: profileEU,
 			want: Result{Decision: ImplicitDeny},
 		},
 		{
@@ -141,35 +141,35 @@ func TestEvaluate(t *testing.T) {
 			want: Result{Decision: ExplicitDeny, Statement: StatementRef{Policy: "id1", Sid: "OnlyEU"}},
 		},
 		{
-			name: "NotResource allow",
+			name:     "NotResource allow",
 			identity: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","NotResource":"arn:aws:bedrock:us-*"}}`},
-			action: "bedrock:InvokeModel", resource: fmEUWest1,
+			action:   "bedrock:InvokeModel", resource: fmEUWest1,
 			want: Result{Decision: Allow, Statement: StatementRef{Policy: "id0"}},
 		},
 		{
-			name: "resource policy variable",
+			name:     "resource policy variable",
 			identity: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"arn:aws:bedrock:*:*:application-inference-profile/${aws:PrincipalTag/team}-*"}}`},
-			action: "bedrock:GetInferenceProfile", resource: "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/claims-eu",
+			action:   "bedrock:GetInferenceProfile", resource: "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/claims-eu",
 			ctx:  ctx{"aws:PrincipalTag/team": {"claims"}},
 			want: Result{Decision: Allow, Statement: StatementRef{Policy: "id0"}},
 		},
 		{
-			name: "resource policy variable unresolvable",
+			name:     "resource policy variable unresolvable",
 			identity: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:*","Resource":"arn:aws:bedrock:*:*:application-inference-profile/${aws:PrincipalTag/team}-*"}}`},
-			action: "bedrock:GetInferenceProfile", resource: "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/claims-eu",
+			action:   "bedrock:GetInferenceProfile", resource: "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/claims-eu",
 			want: Result{Decision: ImplicitDeny},
 		},
 		{
-			name: "resource tag condition",
+			name:     "resource tag condition",
 			identity: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:*:*:application-inference-profile/*","Condition":{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"}}}}`},
-			action: "bedrock:InvokeModel", resource: "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/claims-eu",
+			action:   "bedrock:InvokeModel", resource: "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/claims-eu",
 			ctx:  ctx{"aws:PrincipalTag/team": {"claims"}, "aws:ResourceTag/team": {"claims"}},
 			want: Result{Decision: Allow, Statement: StatementRef{Policy: "id0"}},
 		},
 		{
-			name: "list action on *",
+			name:     "list action on *",
 			identity: []string{`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"bedrock:List*","Resource":"*"}}`},
-			action: "bedrock:ListInferenceProfiles", resource: "*",
+			action:   "bedrock:ListInferenceProfiles", resource: "*",
 			want: Result{Decision: Allow, Statement: StatementRef{Policy: "id0"}},
 		},
 		{
@@ -238,7 +238,7 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
-func mustParseAll(t *testing.T, prefix string, docs []string) []*Policy {
+func mustParseAll(t testing.TB, prefix string, docs []string) []*Policy {
 	t.Helper()
 	var out []*Policy
 	for i, d := range docs {

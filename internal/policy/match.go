@@ -334,19 +334,65 @@ func (a *arnPattern) match(arn string, v *view) bool {
 	if a.any {
 		return true
 	}
-	rest := arn
-	last := len(a.segs) - 1
-	for i := 0; i < last; i++ {
-		j := strings.IndexByte(rest, ':')
+	parts := splitParts(arn)
+	return a.matchParts(&parts, v)
+}
+
+// arnParts is an ARN split at its first five colons, computed once per
+// evaluation so that each Resource pattern compares segments without
+// searching the ARN again.
+type arnParts struct {
+	s      string
+	colons int                  // colons found, at most arnSegments-1
+	at     [arnSegments - 1]int // their offsets
+}
+
+func splitParts(s string) arnParts {
+	p := arnParts{s: s}
+	off := 0
+	for p.colons < arnSegments-1 {
+		j := strings.IndexByte(s[off:], ':')
 		if j < 0 {
-			return false
+			break
 		}
-		if !a.segs[i].match(rest[:j], v) {
-			return false
-		}
-		rest = rest[j+1:]
+		p.at[p.colons] = off + j
+		p.colons++
+		off += j + 1
 	}
-	return a.segs[last].match(rest, v)
+	return p
+}
+
+// segment returns segment i; i must be at most p.colons-1.
+func (p *arnParts) segment(i int) string {
+	start := 0
+	if i > 0 {
+		start = p.at[i-1] + 1
+	}
+	return p.s[start:p.at[i]]
+}
+
+// rest returns everything from segment i on; i must be at most p.colons.
+func (p *arnParts) rest(i int) string {
+	if i == 0 {
+		return p.s
+	}
+	return p.s[p.at[i-1]+1:]
+}
+
+func (a *arnPattern) matchParts(parts *arnParts, v *view) bool {
+	if a.any {
+		return true
+	}
+	last := len(a.segs) - 1
+	if parts.colons < last {
+		return false
+	}
+	for i := 0; i < last; i++ {
+		if seg := &a.segs[i]; !seg.any && !seg.match(parts.segment(i), v) {
+			return false
+		}
+	}
+	return a.segs[last].match(parts.rest(last), v)
 }
 
 // splitARN splits s at its first five colons, ignoring colons inside policy

@@ -69,14 +69,14 @@ func TestPatternVariables(t *testing.T) {
 		{"home/${AWS:UserName}/*", "home/alice/x", true}, // key names are case-insensitive
 		{"${aws:PrincipalTag/team}-*", "claims-eu", true},
 		{"${aws:principaltag/TEAM}", "claims", true},
-		{"${aws:userid}", "", false},                      // missing key: unresolvable
-		{"*${aws:userid}*", "anything", false},            // still unresolvable
-		{"${aws:TagKeys}", "a", false},                    // multi-valued: unresolvable
-		{"${aws:userid, 'nobody'}", "nobody", true},       // default value
-		{"${aws:username,'nobody'}", "alice", true},       // default unused
-		{"${aws:username}${*}", "alice*", true},           // variable then escape
-		{"a*${aws:username}", "aaliceXalice", true},       // backtracking across a variable
-		{"${aws:username}", "ALICE", false},               // substitution is case-sensitive
+		{"${aws:userid}", "", false},                // missing key: unresolvable
+		{"*${aws:userid}*", "anything", false},      // still unresolvable
+		{"${aws:TagKeys}", "a", false},              // multi-valued: unresolvable
+		{"${aws:userid, 'nobody'}", "nobody", true}, // default value
+		{"${aws:username,'nobody'}", "alice", true}, // default unused
+		{"${aws:username}${*}", "alice*", true},     // variable then escape
+		{"a*${aws:username}", "aaliceXalice", true}, // backtracking across a variable
+		{"${aws:username}", "ALICE", false},         // substitution is case-sensitive
 	}
 	for _, tc := range tests {
 		p, err := compilePattern(tc.pattern, compileOptions{wildcards: true, variables: true})

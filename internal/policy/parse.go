@@ -28,13 +28,16 @@ type Policy struct {
 
 // statement is one compiled statement.
 type statement struct {
-	ref         StatementRef
-	effect      Effect
-	notAction   bool
-	actions     []pattern
-	notResource bool
-	resources   []arnPattern
-	conditions  []condition
+	ref       StatementRef
+	effect    Effect
+	notAction bool
+	actions   []pattern
+	// knownActions has bit i set when actions match knownActions[i]
+	// (before NotAction is applied).
+	knownActions uint16
+	notResource  bool
+	resources    []arnPattern
+	conditions   []condition
 }
 
 // StatementRef identifies a statement for explanations and audit events.
@@ -264,6 +267,7 @@ func compileStatement(policy string, i int, raw any, variables bool) (statement,
 			fail(k, "unknown statement element (want Sid, Effect, Action, NotAction, Resource, NotResource or Condition)")
 		}
 	}
+	st.knownActions = knownActionMask(st.actions)
 	if _, ok := m["Effect"]; !ok {
 		fail("Effect", "missing (want \"Allow\" or \"Deny\")")
 	}
