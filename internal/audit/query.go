@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -275,4 +276,38 @@ func (p *Printer) Flush() (int, error) {
 		return p.n, p.tw.Flush()
 	}
 	return p.n, nil
+}
+
+// LogDirs returns the recording-region directories under dir: dir itself
+// when it holds log or digest files, otherwise its subdirectories that do,
+// in name order.
+func LogDirs(dir string) ([]string, error) {
+	has := func(d string) (bool, error) {
+		logs, digests, err := listDir(d)
+		return len(logs)+len(digests) > 0, err
+	}
+	ok, err := has(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read audit directory: %w", err)
+	}
+	if ok {
+		return []string{dir}, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read audit directory: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		sub := filepath.Join(dir, e.Name())
+		if ok, err := has(sub); err != nil {
+			return nil, fmt.Errorf("read audit directory: %w", err)
+		} else if ok {
+			out = append(out, sub)
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/audit"
+)
+
+func init() {
+	register("audit", "verify, query and sign the tamper-evident audit trail (verify | query | keygen)", runAudit)
+}
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("audit needs a subcommand: verify DIR | query DIR | keygen --out DIR")
+	}
+	switch args[0] {
+	case "verify":
+		return runAuditVerify(args[1:], stdout, stderr)
+	case "query":
+		return runAuditQuery(args[1:], stdout, stderr)
+	case "keygen":
+		return runAuditKeygen(args[1:], stdout, stderr)
+	}
+	return usageError("unknown audit subcommand %q (want verify, query or keygen)", args[0])
+}
+
+// parseWithDir parses flags that may come before or after the one DIR
+// argument.
+func parseWithDir(fs *flag.FlagSet, args []string) (string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return "", usageError("%v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		return "", usageError("%s needs exactly one DIR argument, got %d", fs.Name(), len(pos))
+	}
+	return pos[0], nil
+}
+
+func runAuditVerify(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pubFile := fs.String("public-key", "", "the node's audit public key (PEM or base64); default: audit-key.pub in DIR or its parent")
+	dir, err := parseWithDir(fs, args)
+	if err != nil {
+		return err
+	}
+	dirs, err := audit.LogDirs(dir)
+	if err != nil {
+		return err
+	}
+	if len(dirs) == 0 {
+		return usageError("%s holds no audit log (no audit-*.jsonl or digest-*.json files here or in its subdirectories)", dir)
+	}
+	var pub ed25519.PublicKey
+	if *pubFile != "" {
+		if pub, err = audit.ReadPublicKey(*pubFile); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	failed := false
+	for _, d := range dirs {
+		key := pub
+		if key == nil {
+			path, found := findPublicKey(d, dir)
+			if !found {
+				return usageError("no public key for %s: pass --public-key FILE (the key the node's operator gave you)", d)
+			}
+			if key, err = audit.ReadPublicKey(path); err != nil {
+				return usageError("%v", err)
+			}
+			fmt.Fprintf(stderr, "note: using %s found beside the log; for an independent check pass --public-key with the key you were given\n", path)
+		}
+		rep, err := audit.Verify(d, key)
+		var te *audit.TamperError
+		switch {
+		case errors.As(err, &te):
+			failed = true
+			fmt.Fprintf(stdout, "%s: TAMPERED: %s\n", d, te)
+			fmt.Fprintf(stdout, "  checked before the break: %s in %s, %s\n", plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"))
+		case err != nil:
+			return fmt.Errorf("verify %s: %w", d, err)
+		default:
+			span := "no events"
+			if rep.Events > 0 {
+				span = rep.First.UTC().Format(time.RFC3339) + " .. " + rep.Last.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%s: intact: region %s, %s in %s, %s, %s, signatures checked with key %s\n",
+				d, rep.Region, plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"), span, audit.KeyID(key))
+		}
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(stdout, "  warning: %s\n", w)
+		}
+	}
+	if failed {
+		return errSilentFailure
+	}
+	return nil
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// findPublicKey looks for audit-key.pub beside the log: in the region
+// directory, in audit.dir above it (the default key_file place), or in the
+// directory the user named.
+func findPublicKey(regionDir, top string) (string, bool) {
+	for _, d := range []string{regionDir, filepath.Dir(regionDir), top, filepath.Dir(top)} {
+		p := filepath.Join(d, audit.DefaultKeyName+".pub")
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+func runAuditQuery(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	since := fs.String("since", "", "events at or after this time (RFC 3339, 2006-01-02 or 2006-01; UTC)")
+	until := fs.String("until", "", "events before this time")
+	var f audit.Filter
+	fs.StringVar(&f.Principal, "principal", "", "principal id, API key id or access key id (pattern)")
+	fs.StringVar(&f.SourceRegion, "source-region", "", "source regions: comma-separated patterns, !pattern excludes")
+	fs.StringVar(&f.InferenceRegion, "inference-region", "", "inference regions: comma-separated patterns, !pattern excludes, none = nothing ran")
+	fs.StringVar(&f.Profile, "profile", "", "inference profile id or ARN (pattern)")
+	fs.StringVar(&f.Status, "status", "", "status codes or classes, e.g. 429 or 4xx,5xx or !200")
+	side := fs.String("side", "", "source or destination")
+	output := fs.String("output", "table", "table or jsonl")
+	dir, err := parseWithDir(fs, args)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, t := range []struct {
+		flag string
+		in   string
+		out  *time.Time
+	}{{"since", *since, &f.Since}, {"until", *until, &f.Until}} {
+		if t.in == "" {
+			continue
+		}
+		v, err := audit.ParseTime(t.in)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", t.flag, err))
+		}
+		*t.out = v
+	}
+	f.Side = audit.Side(*side)
+	if err := f.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	p, err := audit.NewPrinter(stdout, *output)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--output: %w", err))
+	}
+	if len(errs) > 0 {
+		return usageError("%v", strings.ReplaceAll(errors.Join(errs...).Error(), "\n", "; "))
+	}
+	if err := audit.Query(dir, f, p.Print); err != nil {
+		return err
+	}
+	n, err := p.Flush()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%d events\n", n)
+	return nil
+}
+
+func runAuditKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "directory to write audit-key (private, 0600) and audit-key.pub (public) to")
+	if err := fs.Parse(args); err != nil {
+		return usageError("%v", err)
+	}
+	if *out == "" || fs.NArg() > 0 {
+		return usageError("audit keygen needs --out DIR and no other arguments")
+	}
+	priv, pub, err := audit.GenerateKey(*out)
+	if err != nil {
+		return err
+	}
+	k, err := audit.ReadPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "private key: %s (set audit.key_file to it; keep it off the log's disk if you can)\npublic key:  %s (give it to auditors: meridian audit verify DIR --public-key %s)\nkey id:      %s\n", priv, pub, filepath.Base(pub), audit.KeyID(k))
+	return nil
+}
