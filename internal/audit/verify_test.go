@@ -303,4 +303,3 @@ func TestVerifyTamper(t *testing.T) {
 		})
 	}
 }
-
