@@ -53,8 +53,13 @@ type StatementRef struct {
 	Guardrail bool `json:"guardrail,omitempty"`
 }
 
-// String formats the reference as policy/Sid, or policy/#index without a Sid.
+// String formats the reference as policy/Sid, or policy/#index without a
+// Sid, prefixed with "guardrail " for guardrails; the zero StatementRef is
+// "none".
 func (r StatementRef) String() string {
+	if r == (StatementRef{}) {
+		return "none"
+	}
 	kind := ""
 	if r.Guardrail {
 		kind = "guardrail "
