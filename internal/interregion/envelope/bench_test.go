@@ -1,0 +1,100 @@
+package envelope_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
+)
+
+// BenchmarkSignVerify measures one forwarded request's envelope cost:
+// Sign at the source plus Verify at the destination (base64, JSON,
+// signature, checks, replay cache). The ecdsa and ed25519 sub-benchmarks
+// are the bare signature operations on the same payload, as the baseline
+// for the design choice in docs/security.md.
+func BenchmarkSignVerify(b *testing.B) {
+	w := newWorld(b, "eu-west-1", "eu-central-1")
+	body := make([]byte, 4096)
+	cert := w.cert("eu-west-1")
+	peer := cert.Leaf
+
+	b.Run("envelope", func(b *testing.B) {
+		v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1"), ReplayCapacity: 1 << 24})
+		e := request("eu-west-1", "eu-central-1", body, t0)
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Nonce = envelope.Nonce{}
+			s, err := envelope.Sign(e, cert)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := v.Verify(s, peer, e.BodySHA256, t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "envelopes/s")
+	})
+	payload := make([]byte, 420) // the size of an encoded envelope
+	digest := sha256.Sum256(payload)
+	b.Run("ecdsa-p256-bare", func(b *testing.B) {
+		key := cert.PrivateKey.(*ecdsa.PrivateKey)
+		b.ReportAllocs()
+		for b.Loop() {
+			sig, _ := ecdsa.SignASN1(rand.Reader, key, digest[:])
+			if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
+				b.Fatal("verify")
+			}
+		}
+	})
+	b.Run("ed25519-bare", func(b *testing.B) {
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		b.ReportAllocs()
+		for b.Loop() {
+			sig := ed25519.Sign(priv, payload)
+			if !ed25519.Verify(pub, payload, sig) {
+				b.Fatal("verify")
+			}
+		}
+	})
+}
+
+// BenchmarkReplayCache measures Add in steady state: the clock advances so
+// that about half the capacity is live and every Add also evicts.
+func BenchmarkReplayCache(b *testing.B) {
+	const capacity = 1 << 18
+	const window = 30 * time.Second
+	step := 2 * window / (capacity / 2)
+	b.Run("serial", func(b *testing.B) {
+		c := envelope.NewReplayCache(window, capacity)
+		b.ReportAllocs()
+		i := uint64(0)
+		for b.Loop() {
+			i++
+			if err := c.Add(nonce(i), t0.Add(time.Duration(i)*step)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "nonces/s")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		c := envelope.NewReplayCache(window, capacity)
+		var ctr atomic.Uint64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := ctr.Add(1)
+				if err := c.Add(nonce(i), t0.Add(time.Duration(i)*step)); err != nil {
+					if r, _ := envelope.ReasonOf(err); r != envelope.ReasonReplayCacheFull {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "nonces/s")
+	})
+}

@@ -1,0 +1,237 @@
+package envelope
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Version is the envelope format version this package writes and accepts.
+const Version = 1
+
+// HTTP headers carrying a sealed envelope.
+const (
+	// HeaderEnvelope holds the envelope's JSON, base64url without padding.
+	HeaderEnvelope = "Meridian-Link-Envelope"
+	// HeaderSignature holds the ASN.1 DER ECDSA signature, base64url.
+	HeaderSignature = "Meridian-Link-Signature"
+	// HeaderCertificate holds the signer's DER certificate, base64url. It is
+	// normally the certificate of the TLS connection; it differs only when
+	// the source rotated its certificate while a connection made with the
+	// previous one is still in use.
+	HeaderCertificate = "Meridian-Link-Certificate"
+)
+
+// Header size limits; longer values are malformed. An envelope is about
+// 600 bytes encoded and a certificate about 900.
+const (
+	maxEnvelopeHeader    = 4096
+	maxSignatureHeader   = 256
+	maxCertificateHeader = 4096
+	maxField             = 512
+)
+
+// Nonce is 128 random bits that make every envelope unique. It is written
+// as base64url.
+type Nonce [16]byte
+
+// NewNonce returns a random nonce.
+func NewNonce() Nonce {
+	var n Nonce
+	_, _ = rand.Read(n[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return n
+}
+
+// IsZero reports whether n is all zero bytes (unset).
+func (n Nonce) IsZero() bool { return n == Nonce{} }
+
+// MarshalText writes n as base64url without padding.
+func (n Nonce) MarshalText() ([]byte, error) {
+	return []byte(base64.RawURLEncoding.EncodeToString(n[:])), nil
+}
+
+// UnmarshalText reads base64url without padding; exactly 16 bytes.
+func (n *Nonce) UnmarshalText(b []byte) error {
+	if base64.RawURLEncoding.DecodedLen(len(b)) != len(n) {
+		return fmt.Errorf("nonce: %d characters, want 22", len(b))
+	}
+	_, err := base64.RawURLEncoding.Strict().Decode(n[:], b)
+	if err != nil {
+		return fmt.Errorf("nonce: %w", err)
+	}
+	return nil
+}
+
+// Digest is a SHA-256 hash, written as lower-case hex.
+type Digest [32]byte
+
+// HashBody returns the SHA-256 of the request body exactly as sent on the
+// link.
+func HashBody(body []byte) Digest { return sha256.Sum256(body) }
+
+// HashReader returns the SHA-256 of everything read from r.
+func HashReader(r io.Reader) (Digest, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return Digest{}, err
+	}
+	var d Digest
+	h.Sum(d[:0])
+	return d, nil
+}
+
+// MarshalText writes d as lower-case hex.
+func (d Digest) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(d[:])), nil }
+
+// UnmarshalText reads 64 lower-case hex digits.
+func (d *Digest) UnmarshalText(b []byte) error {
+	if len(b) != 2*len(d) {
+		return fmt.Errorf("digest: %d characters, want 64", len(b))
+	}
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("digest: %q is not lower-case hex", c)
+		}
+	}
+	_, err := hex.Decode(d[:], b)
+	return err
+}
+
+// Envelope describes one forwarded request. All fields are covered by the
+// signature.
+type Envelope struct {
+	// Version is the format version; [Sign] sets it to [Version].
+	Version int `json:"v"`
+	// RequestID is the request's id in the source region
+	// (x-meridian-request-id).
+	RequestID string `json:"request_id"`
+	// SourceRegion is the region where the request entered; it must be the
+	// signer's region.
+	SourceRegion string `json:"source_region"`
+	// DestinationRegion is the region asked to run inference.
+	DestinationRegion string `json:"destination_region"`
+	// PrincipalID is the authenticated caller in the source region; empty
+	// for an anonymous principal.
+	PrincipalID string `json:"principal_id"`
+	// ProfileARN is the inference profile the request was routed with.
+	ProfileARN string `json:"profile_arn"`
+	// IssuedAt is the source's clock when the envelope was signed.
+	IssuedAt time.Time `json:"issued_at"`
+	// Nonce makes the envelope unique; [Sign] fills it if zero.
+	Nonce Nonce `json:"nonce"`
+	// BodySHA256 is [HashBody] of the request body sent with it.
+	BodySHA256 Digest `json:"body_sha256"`
+}
+
+// validate checks that the required fields are present and bounded.
+func (e *Envelope) validate() error {
+	if e.Version != Version {
+		return fmt.Errorf("version %d, want %d", e.Version, Version)
+	}
+	var errs []error
+	for _, f := range []struct{ name, val string }{
+		{"request_id", e.RequestID}, {"source_region", e.SourceRegion},
+		{"destination_region", e.DestinationRegion}, {"profile_arn", e.ProfileARN},
+	} {
+		if f.val == "" {
+			errs = append(errs, fmt.Errorf("%s is empty", f.name))
+		}
+	}
+	for _, f := range []struct{ name, val string }{
+		{"request_id", e.RequestID}, {"source_region", e.SourceRegion},
+		{"destination_region", e.DestinationRegion}, {"principal_id", e.PrincipalID}, {"profile_arn", e.ProfileARN},
+	} {
+		if len(f.val) > maxField {
+			errs = append(errs, fmt.Errorf("%s is longer than %d bytes", f.name, maxField))
+		}
+	}
+	if e.IssuedAt.IsZero() {
+		errs = append(errs, errors.New("issued_at is unset"))
+	}
+	if e.Nonce.IsZero() {
+		errs = append(errs, errors.New("nonce is unset"))
+	}
+	return errors.Join(errs...)
+}
+
+// Sealed is a signed envelope as carried in HTTP headers: the three header
+// values.
+type Sealed struct {
+	Envelope    string // base64url JSON
+	Signature   string // base64url ASN.1 ECDSA signature
+	Certificate string // base64url DER signer certificate
+}
+
+// SetHeaders sets the three link headers on h.
+func (s Sealed) SetHeaders(h http.Header) {
+	h.Set(HeaderEnvelope, s.Envelope)
+	h.Set(HeaderSignature, s.Signature)
+	h.Set(HeaderCertificate, s.Certificate)
+}
+
+// FromHeaders reads the three link headers from h. Missing headers give
+// empty fields, which [Verifier.Verify] refuses as malformed.
+func FromHeaders(h http.Header) Sealed {
+	return Sealed{
+		Envelope:    h.Get(HeaderEnvelope),
+		Signature:   h.Get(HeaderSignature),
+		Certificate: h.Get(HeaderCertificate),
+	}
+}
+
+// encode returns the JSON payload of e.
+func encode(e *Envelope) ([]byte, error) {
+	return json.Marshal(e)
+}
+
+// Decode decodes the envelope header value without checking its signature
+// (for logs and tests; [Verifier.Verify] is the only way to trust one). The
+// JSON must have exactly the envelope's fields and nothing after it.
+func Decode(header string) (Envelope, error) {
+	payload, err := decodeB64("envelope", header, maxEnvelopeHeader)
+	if err != nil {
+		return Envelope{}, err
+	}
+	return parse(payload)
+}
+
+func parse(payload []byte) (Envelope, error) {
+	var e Envelope
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
+	}
+	if dec.More() {
+		return Envelope{}, errors.New("decode envelope: data after the JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Envelope{}, errors.New("decode envelope: data after the JSON object")
+	}
+	if err := e.validate(); err != nil {
+		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
+	}
+	return e, nil
+}
+
+func decodeB64(what, s string, maxLen int) ([]byte, error) {
+	if s == "" {
+		return nil, fmt.Errorf("%s header is missing", what)
+	}
+	if len(s) > maxLen {
+		return nil, fmt.Errorf("%s header is %d bytes, limit %d", what, len(s), maxLen)
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s header: %w", what, err)
+	}
+	return b, nil
+}
