@@ -89,6 +89,8 @@ type Error struct {
 	Message string
 	// Code is an optional machine-readable code (OpenAI's error.code).
 	Code string
+	// Param names the request field at fault, when there is one.
+	Param string
 	// RetryAfter is how long the caller (or the router, for a backend) should
 	// wait before trying again; zero when unknown.
 	RetryAfter time.Duration

@@ -1,0 +1,78 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/mockllm"
+)
+
+// MockConfig configures an embedded simulated model server.
+type MockConfig struct {
+	// Model is the model name the simulated server serves.
+	Model           string
+	TTFT            time.Duration
+	TokensPerSecond float64
+	MaxConcurrency  int
+	RPM             int
+	TPM             int
+	FailRate        float64
+	Seed            int64
+}
+
+// Mock is a Backend backed by an in-process `meridian mockllm` server on a
+// loopback port, reached through the same OpenAI adapter as a real upstream,
+// so demos and tests exercise the real wire path.
+type Mock struct {
+	*OpenAI
+	server *mockllm.Server
+	ln     net.Listener
+	cancel context.CancelFunc
+	done   chan error
+}
+
+var _ Backend = (*Mock)(nil)
+
+// NewMock starts a simulated server on 127.0.0.1 and returns its adapter.
+func NewMock(cfg MockConfig) (*Mock, error) {
+	mc := mockllm.Default()
+	mc.Models = []string{cfg.Model}
+	mc.TTFT, mc.TokensPerSecond = cfg.TTFT, cfg.TokensPerSecond
+	mc.MaxConcurrency, mc.RPM, mc.TPM = cfg.MaxConcurrency, cfg.RPM, cfg.TPM
+	mc.FailRate, mc.Seed = cfg.FailRate, cfg.Seed
+	if err := mc.Validate(); err != nil {
+		return nil, fmt.Errorf("mock backend: %w", err)
+	}
+	srv := mockllm.New(mc)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("mock backend: listen: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Mock{server: srv, ln: ln, cancel: cancel, done: make(chan error, 1)}
+	go func() { m.done <- srv.Serve(ctx, ln) }()
+	m.OpenAI = NewOpenAI(OpenAIConfig{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: cfg.Model})
+	return m, nil
+}
+
+// Server returns the simulated server, for operator actions (take down,
+// throttle) in demos and tests.
+func (m *Mock) Server() *mockllm.Server { return m.server }
+
+// URL returns the simulated server's base URL.
+func (m *Mock) URL() string { return "http://" + m.ln.Addr().String() + "/v1" }
+
+// Close stops the simulated server.
+func (m *Mock) Close() error {
+	m.OpenAI.Close()
+	m.cancel()
+	err := <-m.done
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// localExecutor runs jobs on this region's backends.
+type localExecutor struct{ g *Gateway }
+
+func (l localExecutor) backend(job *Job) (interface {
+	Complete(context.Context, *inference.Request) (*inference.Response, error)
+	Stream(context.Context, *inference.Request) (inference.Stream, error)
+}, error) {
+	b, ok := l.g.backends[job.Model]
+	if !ok {
+		return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "model " + job.Model + " has no backend in " + l.g.region}
+	}
+	return b, nil
+}
+
+func (l localExecutor) Complete(ctx context.Context, job *Job) (*inference.Response, error) {
+	b, err := l.backend(job)
+	if err != nil {
+		return nil, err
+	}
+	return b.Complete(ctx, job.Request)
+}
+
+func (l localExecutor) Stream(ctx context.Context, job *Job) (inference.Stream, error) {
+	b, err := l.backend(job)
+	if err != nil {
+		return nil, err
+	}
+	return b.Stream(ctx, job.Request)
+}
+
+// ServeForwarded serves a job that another region's node forwarded here.
+// It trusts nothing the source said about residency or permissions: the
+// profile is resolved from this node's own topology, which must include
+// this region (invariant 1), and the principal's own policies are checked
+// again for this destination (invariant 2).
+func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error) {
+	g.metrics.InFlight.Inc()
+	rec := g.newRecord(&Call{RequestID: job.RequestID, Operation: job.Operation, Principal: job.Principal, Request: job.Request}, "destination")
+	rec.SourceRegion, rec.ProfileID, rec.ProfileARN, rec.Model = job.SourceRegion, job.ProfileID, job.ProfileARN, job.Model
+	deny := func(msg string, err error) (*Outcome, error) {
+		g.metrics.ResidencyRejections.WithLabelValues("destination").Inc()
+		rec.Allowed, rec.DenyReason = false, msg
+		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindPermissionDenied, Message: msg, Err: err})
+	}
+	if job.DestinationRegion != g.region {
+		return deny("this node is "+g.region+", not the requested destination "+job.DestinationRegion, nil)
+	}
+	cat := g.Catalog()
+	if err := cat.CheckDestination(job.ProfileID, job.SourceRegion, g.region); err != nil {
+		return deny("refused by the destination's residency check: "+strings.TrimPrefix(err.Error(), profile.ErrResidency.Error()+": "), err)
+	}
+	res, err := cat.Resolve(job.SourceRegion, job.ProfileID)
+	if err != nil {
+		return deny("refused by the destination: profile does not resolve here", err)
+	}
+	principal, ok := g.auth.Principal(job.Principal.ID)
+	if !ok {
+		return deny("refused by the destination: unknown principal", nil)
+	}
+	principal.Method, principal.KeyID = job.Principal.Method, job.Principal.KeyID
+	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: principal, Source: job.SourceRegion, Resolution: res, Stream: job.Request.Stream, Now: g.now()})
+	if err != nil || !contains(allowed, g.region) {
+		if err == nil {
+			err = errors.New("destination not allowed")
+		}
+		rec.Allowed, rec.DenyReason = false, inference.AsError(err).Message
+		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindPermissionDenied, Message: inference.AsError(err).Message, Err: err})
+	}
+	rec.InferenceRegion, rec.Route = g.region, "forwarded"
+	start := g.now()
+	if job.Request.Stream {
+		s, err := g.local.Stream(ctx, job)
+		g.planner.Observe(g.region, job.Model, observation(g.now().Sub(start), err))
+		if err != nil {
+			rec.InferenceRegion = ""
+			return nil, g.fail(ctx, rec, err)
+		}
+		return &Outcome{Stream: g.recordingStream(ctx, s, rec)}, nil
+	}
+	resp, err := g.local.Complete(ctx, job)
+	g.planner.Observe(g.region, job.Model, observation(g.now().Sub(start), err))
+	if err != nil {
+		rec.InferenceRegion = ""
+		return nil, g.fail(ctx, rec, err)
+	}
+	rec.Status, rec.Usage, rec.TTFT = 200, resp.Usage, g.now().Sub(rec.Started)
+	if g.recordBody {
+		rec.Completion = resp.Message.Text()
+	}
+	g.finish(ctx, rec)
+	return &Outcome{Response: resp}, nil
+}
+
+func observation(took time.Duration, err error) Observation {
+	o := Observation{Took: took}
+	if err != nil {
+		o.Err = inference.AsError(err)
+	}
+	return o
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// recordingStream records the request when the stream ends: time to first
+// token, usage, and an in-stream error if one happened.
+type recordingStream struct {
+	inference.Stream
+	g       *Gateway
+	ctx     context.Context
+	rec     *Record
+	gotText bool
+	ended   bool
+	text    strings.Builder
+	once    sync.Once
+}
+
+func (g *Gateway) recordingStream(ctx context.Context, s inference.Stream, rec *Record) inference.Stream {
+	rec.Status = 200
+	return &recordingStream{Stream: s, g: g, ctx: ctx, rec: rec}
+}
+
+func (s *recordingStream) Recv() (inference.Event, error) {
+	ev, err := s.Stream.Recv()
+	switch {
+	case err == nil:
+		switch ev.Kind {
+		case inference.EventDelta:
+			if !s.gotText {
+				s.gotText = true
+				s.rec.TTFT = s.g.now().Sub(s.rec.Started)
+			}
+			if s.g.recordBody {
+				s.text.WriteString(ev.Text)
+			}
+		case inference.EventUsage:
+			s.rec.Usage = *ev.Usage
+		}
+	case errors.Is(err, io.EOF):
+		s.ended = true
+	default:
+		s.ended = true
+		// Headers are sent: the error is reported in-stream (invariant 3).
+		s.rec.ErrorCode = "stream_" + inference.AsError(err).Kind.String()
+		s.g.log.Warn("stream failed after first byte", telemetry.AttrRequestID, s.rec.RequestID, telemetry.AttrError, err)
+	}
+	return ev, err
+}
+
+func (s *recordingStream) Close() error {
+	err := s.Stream.Close()
+	s.once.Do(func() {
+		if !s.ended {
+			s.rec.ErrorCode = "client_closed"
+		}
+		if s.g.recordBody {
+			s.rec.Completion = s.text.String()
+		}
+		s.g.finish(s.ctx, s.rec)
+	})
+	return err
+}

@@ -1,0 +1,435 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// Job is one execution of a request in one destination region: what the
+// local backend or the remote node needs to serve it.
+type Job struct {
+	RequestID         string
+	Operation         string
+	SourceRegion      string
+	DestinationRegion string
+	// ProfileID is the invoked profile id (or model id for a bare model).
+	ProfileID  string
+	ProfileARN string
+	// Model is the logical model to run.
+	Model     string
+	Principal auth.Principal
+	Request   *inference.Request
+}
+
+// Executor runs jobs in one region: the local backends, or a peer node over
+// the link.
+type Executor interface {
+	Complete(ctx context.Context, job *Job) (*inference.Response, error)
+	// Stream returns once the first event is available; an error it returns
+	// happened before any byte reached the client.
+	Stream(ctx context.Context, job *Job) (inference.Stream, error)
+}
+
+// Link reaches the other regions' nodes.
+type Link interface {
+	// Executor returns the executor that forwards to region's node.
+	Executor(region string) Executor
+	// PeerHealthy reports whether region's node currently answers.
+	PeerHealthy(region string) bool
+}
+
+// Options configure a Gateway.
+type Options struct {
+	// Region is this node's region.
+	Region string
+	Config *topology.Config
+	// Catalog is the profile catalog; if nil it is derived from Config.
+	Catalog *profile.Catalog
+	Auth    *auth.Authenticator
+	// Backends serve this region's deployments, by model id.
+	Backends map[string]backend.Backend
+	// Link forwards to other regions; nil for a single-region node.
+	Link Link
+	// Authorizer decides who may invoke what where. If nil, every
+	// authenticated principal may invoke every profile (single-tenant use).
+	Authorizer Authorizer
+	// Planner orders destinations. If nil, the nearest-first planner.
+	Planner Planner
+	// Recorder receives every finished request. May be nil.
+	Recorder Recorder
+	Metrics  *telemetry.Metrics
+	Logger   *slog.Logger
+	// Now returns the current time. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Gateway is one region's request path. It is safe for concurrent use.
+type Gateway struct {
+	region     string
+	geo        string
+	cfg        *topology.Config
+	catalog    atomic.Pointer[profile.Catalog]
+	auth       *auth.Authenticator
+	backends   map[string]backend.Backend
+	local      Executor
+	link       Link
+	authz      Authorizer
+	planner    Planner
+	recorder   Recorder
+	metrics    *telemetry.Metrics
+	log        *slog.Logger
+	now        func() time.Time
+	maxAttempt int
+	deadline   time.Duration
+	recordBody bool
+}
+
+// New returns a Gateway for opts.Region.
+func New(opts Options) (*Gateway, error) {
+	r, ok := opts.Config.Region(opts.Region)
+	if !ok {
+		return nil, fmt.Errorf("region %q is not in the topology", opts.Region)
+	}
+	g := &Gateway{
+		region: opts.Region, geo: r.Geography, cfg: opts.Config, auth: opts.Auth, backends: opts.Backends,
+		link: opts.Link, authz: opts.Authorizer, planner: opts.Planner, recorder: opts.Recorder,
+		metrics: opts.Metrics, log: opts.Logger, now: opts.Now,
+		maxAttempt: opts.Config.Routing.MaxAttempts, deadline: opts.Config.Routing.FailoverDeadline.Or(10 * time.Second),
+		recordBody: opts.Config.Audit.RecordContent,
+	}
+	if g.maxAttempt == 0 {
+		g.maxAttempt = 3
+	}
+	cat := opts.Catalog
+	if cat == nil {
+		var err error
+		if cat, err = profile.New(opts.Config); err != nil {
+			return nil, err
+		}
+	}
+	g.catalog.Store(cat)
+	if g.authz == nil {
+		g.authz = AllowAll{}
+	}
+	if g.planner == nil {
+		g.planner = NewNearestPlanner(opts.Config, g.now)
+	}
+	if g.metrics == nil {
+		g.metrics = telemetry.NewMetrics(opts.Region)
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.auth == nil {
+		g.auth, _ = auth.New(opts.Config)
+	}
+	g.local = localExecutor{g: g}
+	return g, nil
+}
+
+// Region returns this node's region.
+func (g *Gateway) Region() string { return g.region }
+
+// Config returns the topology this node runs.
+func (g *Gateway) Config() *topology.Config { return g.cfg }
+
+// Catalog returns the current profile catalog.
+func (g *Gateway) Catalog() *profile.Catalog { return g.catalog.Load() }
+
+// SetCatalog replaces the profile catalog (application profiles created
+// through the API, or received from peers).
+func (g *Gateway) SetCatalog(c *profile.Catalog) { g.catalog.Store(c) }
+
+// Authenticator returns the node's authenticator.
+func (g *Gateway) Authenticator() *auth.Authenticator { return g.auth }
+
+// Metrics returns the node's metrics.
+func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
+
+// Planner returns the node's planner (the live view reads its state).
+func (g *Gateway) Planner() Planner { return g.planner }
+
+// Invoke serves a call that entered in this (the source) region. On error,
+// the request has been recorded and the error is an *inference.Error for the
+// front end to render.
+func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
+	g.metrics.InFlight.Inc()
+	rec := g.newRecord(call, "source")
+	res, err := g.Catalog().Resolve(g.region, call.Request.Model)
+	if err != nil {
+		return nil, g.fail(ctx, rec, resolveError(err))
+	}
+	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, res.ProfileARN, res.Model
+	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: call.Principal, Source: g.region, Resolution: res,
+		Stream: call.Request.Stream, SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: g.now()})
+	if err != nil {
+		rec.Allowed, rec.DenyReason = false, inference.AsError(err).Message
+		return nil, g.fail(ctx, rec, err)
+	}
+	route := Route{RequestID: call.RequestID, SourceRegion: g.region, ProfileID: res.ProfileID, ProfileARN: res.ProfileARN, Model: res.Model}
+	plan, err := g.planner.Plan(PlanInput{Source: g.region, Model: res.Model, ProfileID: res.ProfileID, Destinations: allowed,
+		EstimatedTokens: call.Request.EstimatedInputTokens() + call.Request.MaxTokens, PeerHealthy: g.peerHealthy})
+	if err != nil {
+		return nil, g.fail(ctx, rec, err)
+	}
+	job := &Job{RequestID: call.RequestID, Operation: call.Operation, SourceRegion: g.region, ProfileID: res.ProfileID,
+		ProfileARN: res.ProfileARN, Model: res.Model, Principal: call.Principal, Request: call.Request}
+	out, err := g.execute(ctx, job, plan, &route)
+	rec.Attempts, rec.Route = route.Attempts, route.Reason
+	if err != nil {
+		return nil, g.fail(ctx, rec, err)
+	}
+	rec.InferenceRegion = route.InferenceRegion
+	out.Route = route
+	if out.Stream != nil {
+		out.Stream = g.recordingStream(ctx, out.Stream, rec)
+		return out, nil
+	}
+	rec.Status, rec.Usage, rec.TTFT = 200, out.Response.Usage, g.now().Sub(rec.Started)
+	if g.recordBody {
+		rec.Completion = out.Response.Message.Text()
+	}
+	g.finish(ctx, rec)
+	return out, nil
+}
+
+// execute tries the plan's candidates in order until one serves the job,
+// failing over on retryable errors before the first byte (invariant 3).
+func (g *Gateway) execute(ctx context.Context, job *Job, plan []Candidate, route *Route) (*Outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.deadline)
+	defer func() {
+		if cancel != nil {
+			cancel()
+		}
+	}()
+	cat := g.Catalog()
+	var failures []string
+	var lastErr *inference.Error
+	for i, c := range plan {
+		if i >= g.maxAttempt {
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		// Invariant 1, checked again right before execution: nothing the
+		// planner or a peer said can move a request outside its profile.
+		if err := cat.CheckDestination(job.ProfileID, job.SourceRegion, c.Region); err != nil {
+			g.metrics.ResidencyRejections.WithLabelValues("source").Inc()
+			g.log.Error("planner proposed a destination outside the profile; skipped", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, err)
+			continue
+		}
+		j := *job
+		j.DestinationRegion = c.Region
+		exec := g.executorFor(c.Region)
+		start := g.now()
+		var resp *inference.Response
+		var stream inference.Stream
+		var err error
+		if job.Request.Stream {
+			stream, err = exec.Stream(ctx, &j)
+		} else {
+			resp, err = exec.Complete(ctx, &j)
+		}
+		took := g.now().Sub(start)
+		if err == nil {
+			route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: "ok", Status: 200, Duration: took})
+			route.InferenceRegion = c.Region
+			route.Reason = c.Reason
+			if len(failures) > 0 {
+				route.Reason = "failover:" + failures[len(failures)-1]
+			}
+			g.planner.Observe(c.Region, job.Model, Observation{Took: took})
+			g.metrics.RouteDecisions.WithLabelValues(reasonLabel(route.Reason)).Inc()
+			if stream != nil {
+				// The stream outlives this function: its context must too.
+				c := cancel
+				cancel = nil
+				return &Outcome{Stream: &cancelStream{Stream: stream, cancel: c}}, nil
+			}
+			return &Outcome{Response: resp}, nil
+		}
+		e := inference.AsError(err)
+		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) && e.Kind != inference.KindThrottled {
+			e = &inference.Error{Kind: inference.KindTimeout, Message: "no destination answered within the failover deadline", Err: err}
+		}
+		route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
+		g.planner.Observe(c.Region, job.Model, Observation{Took: took, Err: e})
+		lastErr = e
+		if !e.Kind.Retryable() {
+			return nil, e
+		}
+		failures = append(failures, e.Kind.String()+":"+c.Region)
+		if i+1 < len(plan) && i+1 < g.maxAttempt {
+			g.metrics.Failovers.WithLabelValues(c.Region, plan[i+1].Region, e.Kind.String()).Inc()
+		}
+		g.log.Warn("destination failed before first byte", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, e)
+	}
+	if ctx.Err() != nil && lastErr == nil {
+		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled or timed out before a destination answered", Err: ctx.Err()}
+	}
+	return nil, exhausted(job.ProfileID, route.Attempts, lastErr)
+}
+
+// exhausted builds the error returned when every candidate failed: 429 with
+// the soonest Retry-After when they were all throttled, else 503.
+func exhausted(profileID string, attempts []Attempt, last *inference.Error) *inference.Error {
+	if last == nil {
+		return &inference.Error{Kind: inference.KindUnavailable, Message: fmt.Sprintf("no region of %s can serve the request now", profileID)}
+	}
+	parts := make([]string, len(attempts))
+	throttled := true
+	for i, a := range attempts {
+		parts[i] = a.Region + " " + a.Outcome
+		if a.Outcome != inference.KindThrottled.String() {
+			throttled = false
+		}
+	}
+	e := &inference.Error{Kind: inference.KindUnavailable, RetryAfter: last.RetryAfter, Err: last,
+		Message: fmt.Sprintf("no region of %s could serve the request (%s)", profileID, strings.Join(parts, ", "))}
+	if throttled {
+		e.Kind = inference.KindThrottled
+		if e.RetryAfter == 0 {
+			e.RetryAfter = time.Second
+		}
+	}
+	return e
+}
+
+func reasonLabel(reason string) string {
+	if r, _, ok := strings.Cut(reason, ":"); ok {
+		return r
+	}
+	return reason
+}
+
+func (g *Gateway) executorFor(region string) Executor {
+	if region == g.region || g.link == nil {
+		return g.local
+	}
+	return g.link.Executor(region)
+}
+
+func (g *Gateway) peerHealthy(region string) bool {
+	if region == g.region {
+		return true
+	}
+	return g.link != nil && g.link.PeerHealthy(region)
+}
+
+// resolveError maps profile resolution errors to client errors.
+func resolveError(err error) *inference.Error {
+	switch {
+	case errors.Is(err, profile.ErrNotFound):
+		return &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Message: trimSentinel(err, profile.ErrNotFound)}
+	case errors.Is(err, profile.ErrNotCallable), errors.Is(err, profile.ErrInvalidARN):
+		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "profile_not_callable_here", Message: err.Error()}
+	}
+	return inference.AsError(err)
+}
+
+func trimSentinel(err, sentinel error) string {
+	msg := err.Error()
+	if m, ok := strings.CutPrefix(msg, sentinel.Error()+": "); ok {
+		return "inference profile not found: " + m
+	}
+	return msg
+}
+
+func (g *Gateway) newRecord(call *Call, side string) *Record {
+	started := call.Received
+	if started.IsZero() {
+		started = g.now()
+	}
+	rec := &Record{RequestID: call.RequestID, Operation: call.Operation, Side: side,
+		PrincipalID: call.Principal.ID, AuthMethod: call.Principal.Method.String(), KeyID: call.Principal.KeyID,
+		SourceIP: call.SourceIP, UserAgent: call.UserAgent, SourceRegion: g.region, Allowed: true,
+		Started: started}
+	if call.Request != nil {
+		rec.Stream = call.Request.Stream
+		if g.recordBody {
+			rec.Prompt = call.Request.Messages
+		}
+	}
+	return rec
+}
+
+// fail records a failed request and returns its client error.
+func (g *Gateway) fail(ctx context.Context, rec *Record, err error) *inference.Error {
+	e := inference.AsError(err)
+	rec.Status, rec.ErrorCode = e.Kind.Status(), e.Kind.String()
+	if e.Kind == inference.KindPermissionDenied {
+		rec.Allowed = false
+		if rec.DenyReason == "" {
+			rec.DenyReason = e.Message
+		}
+	}
+	g.finish(ctx, rec)
+	return e
+}
+
+// Reject records a request that a front end refused before it reached the
+// gateway's path (bad credentials, malformed body), so that every request
+// leaves a record (invariant 4).
+func (g *Gateway) Reject(ctx context.Context, call *Call, err error) *inference.Error {
+	g.metrics.InFlight.Inc()
+	rec := g.newRecord(call, "source")
+	if call.Request != nil {
+		rec.Model = call.Request.Model
+	}
+	return g.fail(ctx, rec, err)
+}
+
+// finish writes metrics and the record of a finished request.
+func (g *Gateway) finish(ctx context.Context, rec *Record) {
+	g.metrics.InFlight.Dec()
+	rec.Latency = g.now().Sub(rec.Started)
+	status := strconv.Itoa(rec.Status)
+	if rec.Side == "destination" {
+		g.metrics.Forwarded.WithLabelValues(rec.SourceRegion, rec.ProfileID, status).Inc()
+	} else {
+		g.metrics.Requests.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, rec.ProfileID, status).Inc()
+		g.metrics.Duration.WithLabelValues(rec.SourceRegion, rec.ProfileID).Observe(rec.Latency.Seconds())
+		if rec.Status == 200 && rec.TTFT > 0 {
+			g.metrics.TTFT.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, rec.ProfileID).Observe(rec.TTFT.Seconds())
+		}
+	}
+	if g.recorder != nil {
+		// The record must not be lost because the client went away.
+		if err := g.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+			g.log.Error("request not recorded", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
+		}
+	}
+	g.log.Info("request finished", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrPrincipal, rec.PrincipalID,
+		telemetry.AttrProfile, rec.ProfileID, telemetry.AttrSourceRegion, rec.SourceRegion,
+		telemetry.AttrDestinationRegion, rec.InferenceRegion, telemetry.AttrRoute, rec.Route,
+		telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side)
+}
+
+// cancelStream releases the execution context when the stream is closed.
+type cancelStream struct {
+	inference.Stream
+	cancel context.CancelFunc
+}
+
+func (s *cancelStream) Close() error {
+	err := s.Stream.Close()
+	s.cancel()
+	return err
+}

@@ -1,0 +1,357 @@
+package interregion
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// Signer adds authentication to a forwarded request (the signed envelope).
+type Signer interface {
+	SignForwarded(req *http.Request, job *gateway.Job, body []byte) error
+}
+
+// Peer is another region's node as the link reaches it.
+type Peer struct {
+	Region string
+	// Addr is the peer's link address (host:port).
+	Addr string
+}
+
+// ClientOptions configure the link client.
+type ClientOptions struct {
+	// Region is this node's region.
+	Region string
+	Peers  []Peer
+	// TLS returns the client TLS config for dialling region; nil means
+	// plain HTTP (insecure_dev_link only).
+	TLS func(region string) *tls.Config
+	// Signer, if set, signs every forwarded request.
+	Signer Signer
+	// ConnectTimeout bounds connection set-up. If zero, 3s.
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait for the peer's response headers.
+	// If zero, 60s.
+	FirstByteTimeout time.Duration
+	// ProbeInterval is how often peers are probed. If zero, 1s.
+	ProbeInterval time.Duration
+	// DownAfter marks a peer down when it has not answered for this long.
+	// If zero, 3s.
+	DownAfter time.Duration
+	// OnState receives each peer's published state (load exchange).
+	OnState func(region string, state json.RawMessage)
+	Metrics *telemetry.Metrics
+	Logger  *slog.Logger
+}
+
+// Client forwards jobs to peers and tracks their health. It implements
+// gateway.Link and is safe for concurrent use.
+type Client struct {
+	opts  ClientOptions
+	peers map[string]*peer
+}
+
+type peer struct {
+	Peer
+	base   string
+	client *http.Client
+	tr     *http.Transport
+
+	mu       sync.Mutex
+	lastOK   time.Time
+	healthy  bool
+	failures int
+}
+
+var _ gateway.Link = (*Client)(nil)
+
+// NewClient returns a link client. Peers start healthy until a probe or a
+// forward says otherwise.
+func NewClient(opts ClientOptions) *Client {
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = 3 * time.Second
+	}
+	if opts.FirstByteTimeout == 0 {
+		opts.FirstByteTimeout = 60 * time.Second
+	}
+	if opts.ProbeInterval == 0 {
+		opts.ProbeInterval = time.Second
+	}
+	if opts.DownAfter == 0 {
+		opts.DownAfter = 3 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{opts: opts, peers: map[string]*peer{}}
+	for _, p := range opts.Peers {
+		if p.Region == opts.Region {
+			continue
+		}
+		tr := &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          512,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   opts.ConnectTimeout,
+			ResponseHeaderTimeout: opts.FirstByteTimeout,
+			ForceAttemptHTTP2:     true,
+		}
+		scheme := "http"
+		if opts.TLS != nil {
+			if cfg := opts.TLS(p.Region); cfg != nil {
+				tr.TLSClientConfig = cfg
+				scheme = "https"
+			}
+		}
+		c.peers[p.Region] = &peer{Peer: p, base: scheme + "://" + p.Addr, tr: tr, client: &http.Client{Transport: tr}, healthy: true, lastOK: time.Now()}
+	}
+	return c
+}
+
+// PeerHealthy implements gateway.Link.
+func (c *Client) PeerHealthy(region string) bool {
+	p, ok := c.peers[region]
+	if !ok {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.healthy
+}
+
+// PeerStatus reports a peer's health and when it last answered.
+func (c *Client) PeerStatus(region string) (healthy bool, lastOK time.Time, known bool) {
+	p, ok := c.peers[region]
+	if !ok {
+		return false, time.Time{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.healthy, p.lastOK, true
+}
+
+func (p *peer) mark(ok bool, now time.Time, downAfter time.Duration, m *telemetry.Metrics, log *slog.Logger) {
+	p.mu.Lock()
+	was := p.healthy
+	if ok {
+		p.lastOK, p.failures, p.healthy = now, 0, true
+	} else {
+		p.failures++
+		// A connection refused is definite; silence is judged by time.
+		if now.Sub(p.lastOK) >= downAfter || p.failures >= 2 {
+			p.healthy = false
+		}
+	}
+	now2 := p.healthy
+	p.mu.Unlock()
+	if m != nil {
+		v := 0.0
+		if now2 {
+			v = 1
+		}
+		m.PeerUp.WithLabelValues(p.Region).Set(v)
+	}
+	if was != now2 {
+		if now2 {
+			log.Info("peer is up", telemetry.AttrPeer, p.Region)
+		} else {
+			log.Warn("peer is down", telemetry.AttrPeer, p.Region)
+		}
+	}
+}
+
+// Run probes every peer until ctx ends; each probe also delivers the peer's
+// published state to OnState.
+func (c *Client) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range c.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(c.opts.ProbeInterval)
+			defer t.Stop()
+			for {
+				c.probe(ctx, p)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (c *Client) probe(ctx context.Context, p *peer) {
+	ctx, cancel := context.WithTimeout(ctx, max(c.opts.ProbeInterval, time.Second))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+PathState, nil)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			p.mark(false, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+		}
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		p.mark(false, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+		return
+	}
+	p.mark(true, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+	if c.opts.OnState != nil {
+		c.opts.OnState(p.Region, body)
+	}
+}
+
+// Close releases idle connections.
+func (c *Client) Close() {
+	for _, p := range c.peers {
+		p.tr.CloseIdleConnections()
+	}
+}
+
+// Executor implements gateway.Link.
+func (c *Client) Executor(region string) gateway.Executor {
+	p, ok := c.peers[region]
+	if !ok {
+		return unknownPeer(region)
+	}
+	return &remote{c: c, p: p}
+}
+
+type unknownPeer string
+
+func (u unknownPeer) Complete(context.Context, *gateway.Job) (*inference.Response, error) {
+	return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "no link to region " + string(u)}
+}
+
+func (u unknownPeer) Stream(context.Context, *gateway.Job) (inference.Stream, error) {
+	return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "no link to region " + string(u)}
+}
+
+// remote forwards jobs to one peer.
+type remote struct {
+	c *Client
+	p *peer
+}
+
+func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, error) {
+	body, err := json.Marshal(job.Request)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.p.base+PathInvoke, bytes.NewReader(body))
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	setJobHeaders(req.Header, job)
+	if r.c.opts.Signer != nil {
+		if err := r.c.opts.Signer.SignForwarded(req, job, body); err != nil {
+			return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("sign forwarded request: %w", err)}
+		}
+	}
+	resp, err := r.p.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.p.mark(false, time.Now(), 0, r.c.opts.Metrics, r.c.opts.Logger)
+		}
+		return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "region " + r.p.Region + " is unreachable", Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var we wireError
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we); err != nil || we.Kind == "" {
+			return nil, &inference.Error{Kind: inference.KindUpstream, Message: fmt.Sprintf("region %s answered status %d", r.p.Region, resp.StatusCode)}
+		}
+		return nil, we.err(r.p.Region)
+	}
+	return resp, nil
+}
+
+func (r *remote) Complete(ctx context.Context, job *gateway.Job) (*inference.Response, error) {
+	resp, err := r.send(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out inference.Response
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "region " + r.p.Region + " sent a malformed answer", Err: err}
+	}
+	return &out, nil
+}
+
+func (r *remote) Stream(ctx context.Context, job *gateway.Job) (inference.Stream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	resp, err := r.send(ctx, job)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &remoteStream{region: r.p.Region, body: resp.Body, cancel: cancel, sc: bufio.NewReaderSize(resp.Body, 8192)}, nil
+}
+
+// remoteStream reads an NDJSON stream from a peer.
+type remoteStream struct {
+	region string
+	body   io.ReadCloser
+	cancel context.CancelFunc
+	sc     *bufio.Reader
+	done   bool
+	once   sync.Once
+}
+
+func (s *remoteStream) Recv() (inference.Event, error) {
+	if s.done {
+		return inference.Event{}, io.EOF
+	}
+	line, err := s.sc.ReadBytes('\n')
+	if err != nil {
+		s.done = true
+		return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "the stream from region " + s.region + " was cut off", Err: err}
+	}
+	var l streamLine
+	if err := json.Unmarshal(line, &l); err != nil {
+		s.done = true
+		return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent a malformed stream", Err: err}
+	}
+	switch {
+	case l.End:
+		s.done = true
+		return inference.Event{}, io.EOF
+	case l.Error != nil:
+		s.done = true
+		return inference.Event{}, l.Error.err(s.region)
+	case l.Event != nil:
+		return *l.Event, nil
+	}
+	s.done = true
+	return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent an empty stream line"}
+}
+
+func (s *remoteStream) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		s.body.Close()
+	})
+	return nil
+}

@@ -1,0 +1,14 @@
+// Package interregion is the node-to-node link: the client that forwards a
+// job to another region's node and streams the answer back, the server that
+// hands forwarded jobs to the local gateway, and the peer prober that tells
+// the gateway which peers answer. Transport security (mutual TLS 1.3 with
+// region identities) comes from package pki and request signing from
+// package interregion/envelope.
+//
+// Wire format (HTTP/1.1 or HTTP/2, JSON): POST /link/v1/invoke carries the
+// canonical request as the body and the job's metadata in Meridian-* headers.
+// A non-streaming answer is the canonical response; a streaming one is
+// application/x-ndjson, one {"event":...} per line, ending with {"end":true}
+// or {"error":...}. Errors before the first byte use the HTTP status of their
+// kind and a JSON body {"kind","message","retryAfterMs"}.
+package interregion

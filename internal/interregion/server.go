@@ -1,0 +1,124 @@
+package interregion
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// Local serves jobs forwarded to this node; *gateway.Gateway implements it.
+type Local interface {
+	ServeForwarded(ctx context.Context, job *gateway.Job) (*gateway.Outcome, error)
+}
+
+// Verifier checks a forwarded request before it is served (mTLS peer
+// identity, signed envelope, replay). It returns an error with a public
+// message when the request must be refused.
+type Verifier interface {
+	VerifyForwarded(r *http.Request, job *gateway.Job, body []byte) error
+}
+
+// ServerOptions configure the link server.
+type ServerOptions struct {
+	Local Local
+	// Verifier, if set, must accept every forwarded request.
+	Verifier Verifier
+	// State returns this node's published state (health and load).
+	State func() any
+	// MaxRequestBytes bounds forwarded bodies. If zero, 8 MiB.
+	MaxRequestBytes int64
+	Logger          *slog.Logger
+}
+
+// NewServer returns the link's HTTP handler.
+func NewServer(opts ServerOptions) http.Handler {
+	if opts.MaxRequestBytes == 0 {
+		opts.MaxRequestBytes = 8 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{opts: opts}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathInvoke, s.invoke)
+	mux.HandleFunc("GET "+PathState, s.state)
+	return mux
+}
+
+type server struct{ opts ServerOptions }
+
+func (s *server) state(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	var v any = struct{}{}
+	if s.opts.State != nil {
+		v = s.opts.State()
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
+	if err != nil {
+		writeWireError(w, &inference.Error{Kind: inference.KindPayloadTooLarge, Message: "forwarded request too large", Err: err})
+		return
+	}
+	var req inference.Request
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeWireError(w, &inference.Error{Kind: inference.KindInvalidRequest, Message: "malformed forwarded request", Err: err})
+		return
+	}
+	job := jobFromHeaders(r.Header, &req)
+	if s.opts.Verifier != nil {
+		if err := s.opts.Verifier.VerifyForwarded(r, job, body); err != nil {
+			writeWireError(w, inference.AsError(err))
+			return
+		}
+	}
+	out, err := s.opts.Local.ServeForwarded(r.Context(), job)
+	if err != nil {
+		writeWireError(w, inference.AsError(err))
+		return
+	}
+	if out.Stream == nil {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out.Response)
+		return
+	}
+	s.relay(w, out.Stream)
+}
+
+// relay writes a stream as NDJSON lines, flushing each.
+func (s *server) relay(w http.ResponseWriter, st inference.Stream) {
+	defer st.Close()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 4096)
+	enc := json.NewEncoder(bw)
+	for {
+		ev, err := st.Recv()
+		var line streamLine
+		switch {
+		case err == nil:
+			line.Event = &ev
+		case errors.Is(err, io.EOF):
+			line.End = true
+		default:
+			we := toWire(inference.AsError(err))
+			line.Error = &we
+		}
+		if enc.Encode(line) != nil || bw.Flush() != nil || rc.Flush() != nil {
+			return // the source went away; closing the stream cancels the backend
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package node
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// buildBackends creates the backends of region's deployments. Secrets come
+// from the environment variables the topology names.
+func buildBackends(cfg *topology.Config, region string, getenv func(string) string) (map[string]backend.Backend, error) {
+	out := map[string]backend.Backend{}
+	closeAll := func() {
+		for _, b := range out {
+			b.Close()
+		}
+	}
+	for i, d := range cfg.Deployments {
+		if d.Region != region {
+			continue
+		}
+		field := fmt.Sprintf("%s: deployments[%d].backend", cfg.File, i)
+		b := d.Backend
+		switch b.Type {
+		case topology.BackendOpenAI:
+			key := ""
+			if b.APIKeyEnv != "" {
+				key = getenv(b.APIKeyEnv)
+				if key == "" {
+					closeAll()
+					return nil, fmt.Errorf("%s.api_key_env: environment variable %s is empty or not set (fix: export it with the upstream API key, or remove api_key_env)", field, b.APIKeyEnv)
+				}
+			}
+			out[d.Model] = backend.NewOpenAI(backend.OpenAIConfig{BaseURL: b.URL, Model: b.Model, APIKey: key,
+				ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D()})
+		case topology.BackendMock:
+			model := b.Model
+			if model == "" {
+				model = d.Model
+			}
+			m, err := backend.NewMock(backend.MockConfig{Model: model, TTFT: b.TTFT.D(), TokensPerSecond: b.TokensPerSecond,
+				MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute(),
+				FailRate: b.FailRate, Seed: b.Seed})
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("%s: %w", field, err)
+			}
+			out[d.Model] = m
+		case topology.BackendBedrock:
+			bb, err := newBedrockBackend(d)
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("%s: %w", field, err)
+			}
+			out[d.Model] = bb
+		default:
+			closeAll()
+			return nil, fmt.Errorf("%s.type: %q is not a backend type", field, b.Type)
+		}
+	}
+	return out, nil
+}
+
+// getenv is os.Getenv, replaceable in tests.
+var getenv = os.Getenv

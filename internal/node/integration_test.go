@@ -1,0 +1,440 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/mockllm"
+	"github.com/meridian-gateway/meridian/internal/topology"
+	oa "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// cluster is a set of real nodes on loopback, each with a mockllm upstream.
+type cluster struct {
+	t        *testing.T
+	cfg      *topology.Config
+	key      string
+	nodes    map[string]*Node
+	upstream map[string]*httptest.Server
+	mocks    map[string]*mockllm.Server
+}
+
+type regionSpec struct{ id, geo string }
+
+func startCluster(t *testing.T, regions []regionSpec, extraYAML string) *cluster {
+	t.Helper()
+	key, _ := auth.NewKey()
+	c := &cluster{t: t, key: key, nodes: map[string]*Node{}, upstream: map[string]*httptest.Server{}, mocks: map[string]*mockllm.Server{}}
+	var y strings.Builder
+	fmt.Fprintf(&y, "account: \"111122223333\"\nlink: { insecure_dev_link: true }\ngeographies:\n  us: {name: US}\n  eu: {name: EU}\n  apac: {name: APAC}\nregions:\n")
+	clientLns, linkLns := map[string]net.Listener{}, map[string]net.Listener{}
+	for i, r := range regions {
+		cl, _ := net.Listen("tcp", "127.0.0.1:0")
+		ll, _ := net.Listen("tcp", "127.0.0.1:0")
+		clientLns[r.id], linkLns[r.id] = cl, ll
+		fmt.Fprintf(&y, "  - {id: %s, geography: %s, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r.id, r.geo, 10*i, 10*i, cl.Addr(), ll.Addr())
+	}
+	y.WriteString("models:\n  - {id: demo.chat-small}\ndeployments:\n")
+	for _, r := range regions {
+		srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 20 * time.Millisecond, TokensPerSecond: 200, CompletionTokens: 12, Seed: 7})
+		hs := httptest.NewServer(srv.Handler())
+		c.upstream[r.id], c.mocks[r.id] = hs, srv
+		t.Cleanup(hs.Close)
+		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: openai, url: %q, model: chat-small}, capacity: {max_concurrency: 64}}\n", r.id, hs.URL+"/v1")
+	}
+	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q]}\n", auth.HashKey(key))
+	y.WriteString(extraYAML)
+	cfg, err := topology.Parse([]byte(y.String()), "cluster.yaml")
+	if err != nil {
+		t.Fatalf("topology: %v\n%s", err, y.String())
+	}
+	c.cfg = cfg
+	for _, r := range regions {
+		n, err := New(Options{Config: cfg, Region: r.id, Dev: true, ClientListener: clientLns[r.id], LinkListener: linkLns[r.id],
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		c.nodes[r.id] = n
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n.Shutdown(ctx)
+		})
+	}
+	return c
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+
+func (c *cluster) url(region string) string { return "http://" + c.nodes[region].ClientAddr() }
+
+func (c *cluster) client(region string) oa.Client {
+	return oa.NewClient(option.WithBaseURL(c.url(region)+"/v1"), option.WithAPIKey(c.key), option.WithMaxRetries(0))
+}
+
+// post sends a raw chat completion and returns status, headers and body.
+func (c *cluster) post(region, body, key string) (int, http.Header, []byte) {
+	c.t.Helper()
+	req, _ := http.NewRequest("POST", c.url(region)+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func chatBody(model string, stream bool) string {
+	return fmt.Sprintf(`{"model":%q,"stream":%v,"messages":[{"role":"user","content":"Where does my data go?"}],"max_tokens":8}`, model, stream)
+}
+
+var threeRegions = []regionSpec{{"us-east-1", "us"}, {"eu-west-1", "eu"}, {"eu-central-1", "eu"}}
+
+func TestProfilesEndToEnd(t *testing.T) {
+	c := startCluster(t, threeRegions, "")
+	eu := []string{"eu-west-1", "eu-central-1"}
+
+	t.Run("eu profile served in the EU with route headers", func(t *testing.T) {
+		var raw *http.Response
+		cl := c.client("eu-west-1")
+		resp, err := cl.Chat.Completions.New(t.Context(), oa.ChatCompletionNewParams{
+			Model:    "eu.demo.chat-small",
+			Messages: []oa.ChatCompletionMessageParamUnion{oa.UserMessage("hello")},
+		}, option.WithResponseInto(&raw))
+		if err != nil {
+			t.Fatalf("eu.demo.chat-small on eu-west-1: %v", err)
+		}
+		if got := raw.Header.Get("X-Meridian-Inference-Region"); !slices.Contains(eu, got) {
+			t.Errorf("x-meridian-inference-region = %q, want one of %v", got, eu)
+		}
+		for _, h := range []string{"X-Meridian-Request-Id", "X-Meridian-Source-Region", "X-Meridian-Inference-Profile", "X-Meridian-Route"} {
+			if raw.Header.Get(h) == "" {
+				t.Errorf("response lacks %s", h)
+			}
+		}
+		if raw.Header.Get("X-Meridian-Source-Region") != "eu-west-1" || raw.Header.Get("X-Meridian-Inference-Profile") != "eu.demo.chat-small" {
+			t.Errorf("headers %v", raw.Header)
+		}
+		if len(resp.Choices) != 1 || resp.Choices[0].Message.Content == "" || resp.Usage.CompletionTokens == 0 {
+			t.Errorf("response = %+v", resp)
+		}
+	})
+
+	t.Run("us profile from the EU is a 4xx that says why", func(t *testing.T) {
+		status, _, body := c.post("eu-west-1", chatBody("us.demo.chat-small", false), c.key)
+		if status != 400 || !strings.Contains(string(body), "geography us") || !strings.Contains(string(body), "invalid_request_error") {
+			t.Errorf("status %d body %s, want 400 naming geography us", status, body)
+		}
+	})
+
+	t.Run("global profile is served", func(t *testing.T) {
+		for _, r := range []string{"us-east-1", "eu-west-1"} {
+			status, h, body := c.post(r, chatBody("global.demo.chat-small", false), c.key)
+			if status != 200 || h.Get("X-Meridian-Inference-Region") == "" {
+				t.Errorf("global from %s: %d %s", r, status, body)
+			}
+		}
+	})
+
+	t.Run("throttled source region fails over inside the geography", func(t *testing.T) {
+		c.mocks["eu-west-1"].SetThrottled(5 * time.Second)
+		defer c.mocks["eu-west-1"].SetThrottled(0)
+		for _, stream := range []bool{false, true} {
+			status, h, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", stream), c.key)
+			if status != 200 || h.Get("X-Meridian-Inference-Region") != "eu-central-1" {
+				t.Fatalf("stream=%v: status %d region %q body %s, want 200 from eu-central-1", stream, status, h.Get("X-Meridian-Inference-Region"), body)
+			}
+			// The first call fails over; later ones skip the cooling region.
+			if r := h.Get("X-Meridian-Route"); r != "failover:throttled:eu-west-1" && r != "nearest" {
+				t.Errorf("stream=%v: route %q", stream, r)
+			}
+		}
+	})
+
+	t.Run("errors in OpenAI's shape", func(t *testing.T) {
+		big := `{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"` + strings.Repeat("x", 5<<20) + `"}]}`
+		tests := []struct {
+			name, body, key string
+			status          int
+			errType         string
+		}{
+			{"malformed JSON", `{"model":`, c.key, 400, "invalid_request_error"},
+			{"unknown profile", chatBody("eu.gpt-9", false), c.key, 404, "invalid_request_error"},
+			{"missing key", chatBody("eu.demo.chat-small", false), "", 401, "authentication_error"},
+			{"wrong key", chatBody("eu.demo.chat-small", false), "mk-wrong", 401, "authentication_error"},
+			{"body over the limit", big, c.key, 413, "invalid_request_error"},
+			{"no messages", `{"model":"eu.demo.chat-small","messages":[]}`, c.key, 400, "invalid_request_error"},
+			{"tools", `{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}`, c.key, 400, "invalid_request_error"},
+		}
+		for _, tc := range tests {
+			status, h, body := c.post("eu-west-1", tc.body, tc.key)
+			var e struct {
+				Error struct {
+					Message string  `json:"message"`
+					Type    string  `json:"type"`
+					Code    *string `json:"code"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Errorf("%s: body %q is not JSON", tc.name, body)
+			}
+			if status != tc.status || e.Error.Type != tc.errType || e.Error.Message == "" {
+				t.Errorf("%s: status %d type %q message %q, want %d %s", tc.name, status, e.Error.Type, e.Error.Message, tc.status, tc.errType)
+			}
+			if h.Get("X-Meridian-Request-Id") == "" {
+				t.Errorf("%s: no request id", tc.name)
+			}
+		}
+		// The official client maps the status to its typed error.
+		bad := oa.NewClient(option.WithBaseURL(c.url("eu-west-1")+"/v1"), option.WithAPIKey("mk-wrong"), option.WithMaxRetries(0))
+		_, err := bad.Chat.Completions.New(t.Context(), oa.ChatCompletionNewParams{Model: "eu.demo.chat-small", Messages: []oa.ChatCompletionMessageParamUnion{oa.UserMessage("x")}})
+		var apiErr *oa.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
+			t.Errorf("openai-go error = %v, want *openai.Error 401", err)
+		}
+	})
+
+	t.Run("models lists what the region may call", func(t *testing.T) {
+		cl := c.client("eu-west-1")
+		page, err := cl.Models.List(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range page.Data {
+			ids = append(ids, m.ID)
+		}
+		for _, want := range []string{"eu.demo.chat-small", "global.demo.chat-small", "demo.chat-small"} {
+			if !slices.Contains(ids, want) {
+				t.Errorf("models %v lack %s", ids, want)
+			}
+		}
+		if slices.Contains(ids, "us.demo.chat-small") {
+			t.Errorf("models %v list us.demo.chat-small, which eu-west-1 may not call", ids)
+		}
+	})
+}
+
+func TestStreamingEndToEnd(t *testing.T) {
+	c := startCluster(t, threeRegions, "")
+	cl := c.client("eu-west-1")
+	for _, model := range []string{"eu.demo.chat-small", "global.demo.chat-small"} {
+		stream := cl.Chat.Completions.NewStreaming(t.Context(), oa.ChatCompletionNewParams{
+			Model:         oa.ChatModel(model),
+			Messages:      []oa.ChatCompletionMessageParamUnion{oa.UserMessage("stream please")},
+			StreamOptions: oa.ChatCompletionStreamOptionsParam{IncludeUsage: oa.Bool(true)},
+		})
+		var text strings.Builder
+		var arrivals []time.Time
+		var usage int64
+		finish := ""
+		for stream.Next() {
+			ch := stream.Current()
+			if len(ch.Choices) > 0 {
+				if ch.Choices[0].Delta.Content != "" {
+					text.WriteString(ch.Choices[0].Delta.Content)
+					arrivals = append(arrivals, time.Now())
+				}
+				if ch.Choices[0].FinishReason != "" {
+					finish = ch.Choices[0].FinishReason
+				}
+			}
+			if ch.Usage.TotalTokens > 0 {
+				usage = ch.Usage.CompletionTokens
+			}
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatalf("%s: stream error %v", model, err)
+		}
+		if text.Len() == 0 || len(arrivals) < 3 || finish == "" {
+			t.Fatalf("%s: text %q in %d chunks, finish %q", model, text.String(), len(arrivals), finish)
+		}
+		if usage != int64(len(arrivals)) {
+			t.Errorf("%s: usage says %d completion tokens, %d content chunks arrived", model, usage, len(arrivals))
+		}
+		// Paced at 200 tokens/s: the chunks must not all arrive at once.
+		if spread := arrivals[len(arrivals)-1].Sub(arrivals[0]); spread < 10*time.Millisecond {
+			t.Errorf("%s: chunks arrived within %v, want them spread over time", model, spread)
+		}
+	}
+
+	// The raw wire ends with data: [DONE].
+	status, h, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", true), c.key)
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream status %d content-type %q", status, h.Get("Content-Type"))
+	}
+	if !bytes.HasSuffix(bytes.TrimSpace(body), []byte("data: [DONE]")) || !bytes.Contains(body, []byte(`"object":"chat.completion.chunk"`)) {
+		t.Errorf("stream body does not end with [DONE]:\n%s", body)
+	}
+	if h.Get("X-Meridian-Inference-Region") == "" {
+		t.Error("stream response lacks x-meridian-inference-region")
+	}
+}
+
+func TestResidencyWhenGeographyIsDown(t *testing.T) {
+	c := startCluster(t, threeRegions, "")
+	// Kill both EU upstreams: connections are refused from now on.
+	c.upstream["eu-west-1"].Close()
+	c.upstream["eu-central-1"].Close()
+	for i := 0; i < 5; i++ {
+		for _, stream := range []bool{false, true} {
+			status, h, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", stream), c.key)
+			if status < 429 || (status != 429 && status < 500) {
+				t.Fatalf("eu request with both EU backends down: status %d body %s, want 429 or 5xx", status, body)
+			}
+			if got := h.Get("X-Meridian-Inference-Region"); got != "" {
+				t.Fatalf("eu request served in %q with both EU backends down", got)
+			}
+			var e struct{ Error struct{ Message string } }
+			json.Unmarshal(body, &e)
+			if e.Error.Message == "" || strings.Contains(e.Error.Message, "us-east-1") {
+				t.Errorf("error message %q should explain without naming non-EU regions", e.Error.Message)
+			}
+		}
+	}
+	// The global profile still answers, from the US.
+	status, h, body := c.post("eu-west-1", chatBody("global.demo.chat-small", false), c.key)
+	if status != 200 || h.Get("X-Meridian-Inference-Region") != "us-east-1" {
+		t.Fatalf("global with EU down: status %d region %q body %s, want 200 from us-east-1", status, h.Get("X-Meridian-Inference-Region"), body)
+	}
+	// Every request counted by the EU node's metrics ran in the EU or nowhere.
+	resp, err := http.Get(c.url("eu-west-1") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(m), "\n") {
+		if strings.HasPrefix(line, "meridian_requests_total{") && strings.Contains(line, `profile="eu.demo.chat-small"`) && strings.Contains(line, `inference_region="us-`) {
+			t.Errorf("eu profile served in the US: %s", line)
+		}
+	}
+}
+
+func TestOperationalEndpoints(t *testing.T) {
+	c := startCluster(t, threeRegions, "")
+	get := func(path string) (int, string) {
+		resp, err := http.Get(c.url("eu-west-1") + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if s, _ := get("/healthz"); s != 200 {
+		t.Errorf("/healthz = %d", s)
+	}
+	if s, _ := get("/readyz"); s != 200 {
+		t.Errorf("/readyz = %d", s)
+	}
+	c.post("eu-west-1", chatBody("eu.demo.chat-small", false), c.key)
+	if s, body := get("/metrics"); s != 200 || !strings.Contains(body, "meridian_requests_total{") || !strings.Contains(body, "meridian_request_duration_seconds_bucket") ||
+		!strings.Contains(body, "meridian_time_to_first_token_seconds_bucket") {
+		t.Errorf("/metrics = %d, missing request metrics", s)
+	}
+	s, body := get("/meridian/v1/regions")
+	var v RegionsView
+	if s != 200 || json.Unmarshal([]byte(body), &v) != nil || len(v.Regions) != 3 || v.Region != "eu-west-1" {
+		t.Fatalf("/meridian/v1/regions = %d %s", s, body)
+	}
+	for _, r := range v.Regions {
+		if !r.Healthy || r.Geography == "" || r.Endpoint == "" {
+			t.Errorf("region view %+v", r)
+		}
+	}
+}
+
+func TestDrainLetsStreamsFinish(t *testing.T) {
+	c := startCluster(t, threeRegions, "")
+	n := c.nodes["eu-west-1"]
+	body := `{"model":"demo.chat-small","stream":true,"messages":[{"role":"user","content":"long"}],"max_tokens":12}`
+	req, _ := http.NewRequest("POST", c.url("eu-west-1")+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- n.Shutdown(ctx)
+	}()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Contains(b, []byte("data: [DONE]")) {
+		t.Fatalf("in-flight stream during drain: err %v body %s", err, b)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	if n.Ready() {
+		t.Error("node still ready after drain")
+	}
+}
+
+func TestDestinationRechecksResidency(t *testing.T) {
+	c := startCluster(t, threeRegions, "")
+	link := "http://" + c.nodes["eu-west-1"].LinkAddr() + "/link/v1/invoke"
+	tests := []struct {
+		name, profile, source, destination string
+		want                               int
+	}{
+		{"us profile asked of an EU destination", "us.demo.chat-small", "us-east-1", "eu-west-1", 403},
+		{"eu profile from a US source", "eu.demo.chat-small", "us-east-1", "eu-west-1", 403},
+		{"destination other than the receiver", "eu.demo.chat-small", "eu-central-1", "eu-central-1", 403},
+		{"unknown principal", "eu.demo.chat-small", "eu-central-1", "eu-west-1", 403},
+		{"valid forward", "eu.demo.chat-small", "eu-central-1", "eu-west-1", 200},
+	}
+	before := c.mocks["eu-west-1"].Stats()
+	for _, tc := range tests {
+		req, _ := http.NewRequest("POST", link, strings.NewReader(`{"model":"x","messages":[{"role":"user","content":[{"text":"hi"}]}]}`))
+		req.Header.Set("Meridian-Request-Id", "req-test")
+		req.Header.Set("Meridian-Source-Region", tc.source)
+		req.Header.Set("Meridian-Destination-Region", tc.destination)
+		req.Header.Set("Meridian-Profile", tc.profile)
+		req.Header.Set("Meridian-Model", "demo.chat-small")
+		principal := "tester"
+		if tc.name == "unknown principal" {
+			principal = "mallory"
+		}
+		req.Header.Set("Meridian-Principal", principal)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d body %s, want %d", tc.name, resp.StatusCode, b, tc.want)
+		}
+	}
+	// Only the valid forward reached the model.
+	if got := c.mocks["eu-west-1"].Stats().Requests - before.Requests; got != 1 {
+		t.Errorf("upstream saw %d requests, want 1 (refused forwards must leave no inference)", got)
+	}
+}

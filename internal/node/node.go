@@ -1,0 +1,259 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/api/openai"
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/interregion"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// Options configure a node.
+type Options struct {
+	Config *topology.Config
+	Region string
+	// Listen and Link override the region's addresses from the topology
+	// (several replicas of one region on one host).
+	Listen, Link string
+	// ClientListener and LinkListener, when set, are used instead of
+	// binding the addresses (tests pre-bind random ports).
+	ClientListener, LinkListener net.Listener
+	// Dev allows development-only settings such as insecure_dev_link.
+	Dev    bool
+	Logger *slog.Logger
+	// Getenv reads secrets' environment variables. If nil, os.Getenv.
+	Getenv func(string) string
+}
+
+// Node is one region's running Meridian node.
+type Node struct {
+	opts     Options
+	cfg      *topology.Config
+	region   topology.Region
+	log      *slog.Logger
+	metrics  *telemetry.Metrics
+	backends map[string]backend.Backend
+	gw       *gateway.Gateway
+	link     *interregion.Client
+
+	clientLn, linkLn net.Listener
+	clientSrv        *http.Server
+	linkSrv          *http.Server
+	ready            atomic.Bool
+	draining         atomic.Bool
+	cancel           context.CancelFunc
+	wg               sync.WaitGroup
+	peerState        sync.Map // region -> json.RawMessage
+}
+
+// New builds a node without binding any socket.
+func New(opts Options) (*Node, error) {
+	cfg := opts.Config
+	region, ok := cfg.Region(opts.Region)
+	if !ok {
+		return nil, fmt.Errorf("region %q is not in %s (regions: %s)", opts.Region, cfg.File, regionIDs(cfg))
+	}
+	if cfg.Link.InsecureDevLink && !opts.Dev {
+		return nil, fmt.Errorf("%s: link.insecure_dev_link is true, which sends prompts between regions unencrypted; serve refuses it unless started with --dev", cfg.File)
+	}
+	if opts.Listen != "" {
+		region.Listen = opts.Listen
+	}
+	if opts.Link != "" {
+		region.Link = opts.Link
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = getenv
+	}
+	log := opts.Logger.With(telemetry.AttrRegion, region.ID)
+	n := &Node{opts: opts, cfg: cfg, region: region, log: log, metrics: telemetry.NewMetrics(region.ID)}
+	cat, err := profile.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.backends, err = buildBackends(cfg, region.ID, opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	var peers []interregion.Peer
+	for _, r := range cfg.Regions {
+		if r.ID != region.ID {
+			peers = append(peers, interregion.Peer{Region: r.ID, Addr: r.Link})
+		}
+	}
+	n.link = interregion.NewClient(interregion.ClientOptions{Region: region.ID, Peers: peers,
+		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS,
+		OnState: func(r string, s json.RawMessage) { n.peerState.Store(r, s) },
+		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
+	n.gw, err = gateway.New(gateway.Options{Region: region.ID, Config: cfg, Catalog: cat, Auth: authn, Backends: n.backends,
+		Link: n.link, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
+	if err != nil {
+		n.closeBackends()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) linkClientTLS(region string) *tls.Config { return nil }
+
+// Gateway returns the node's gateway.
+func (n *Node) Gateway() *gateway.Gateway { return n.gw }
+
+// Backends returns the node's backends by model id.
+func (n *Node) Backends() map[string]backend.Backend { return n.backends }
+
+// Region returns the node's region.
+func (n *Node) Region() topology.Region { return n.region }
+
+// ClientAddr returns the bound client listener address (after Start).
+func (n *Node) ClientAddr() string { return n.clientLn.Addr().String() }
+
+// LinkAddr returns the bound link listener address (after Start).
+func (n *Node) LinkAddr() string { return n.linkLn.Addr().String() }
+
+// Ready reports whether the node serves requests.
+func (n *Node) Ready() bool { return n.ready.Load() && !n.draining.Load() }
+
+// Start binds both listeners and serves in the background. Listening errors
+// are returned here, before anything is served.
+func (n *Node) Start(ctx context.Context) error {
+	var err error
+	n.clientLn, n.linkLn = n.opts.ClientListener, n.opts.LinkListener
+	if n.clientLn == nil {
+		if n.clientLn, err = net.Listen("tcp", n.region.Listen); err != nil {
+			return fmt.Errorf("listen on %s (region %s listen): %w", n.region.Listen, n.region.ID, err)
+		}
+	}
+	if n.linkLn == nil {
+		if n.linkLn, err = net.Listen("tcp", n.region.Link); err != nil {
+			n.clientLn.Close()
+			return fmt.Errorf("listen on %s (region %s link): %w", n.region.Link, n.region.ID, err)
+		}
+	}
+	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
+	n.clientSrv = &http.Server{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+	n.linkSrv = &http.Server{Handler: n.linkHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	n.serve(n.clientSrv, n.clientLn)
+	n.serve(n.linkSrv, n.linkLn)
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.link.Run(runCtx) }()
+	n.ready.Store(true)
+	n.log.Info("node started", "listen", n.ClientAddr(), "link", n.LinkAddr(), "deployments", len(n.backends))
+	return nil
+}
+
+func (n *Node) serve(srv *http.Server, ln net.Listener) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("listener stopped", telemetry.AttrAddr, ln.Addr().String(), telemetry.AttrError, err)
+		}
+	}()
+}
+
+// Shutdown drains the node: /readyz turns 503, listeners stop accepting,
+// in-flight requests (streams included) may finish until ctx ends, then
+// remaining connections are closed.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.draining.Store(true)
+	n.log.Info("node draining")
+	var errs []error
+	if n.clientSrv != nil {
+		if err := n.clientSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain client listener: %w", err))
+			n.clientSrv.Close()
+		}
+	}
+	if n.linkSrv != nil {
+		if err := n.linkSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain link listener: %w", err))
+			n.linkSrv.Close()
+		}
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	n.link.Close()
+	n.closeBackends()
+	n.log.Info("node stopped")
+	return errors.Join(errs...)
+}
+
+func (n *Node) closeBackends() {
+	for _, b := range n.backends {
+		b.Close()
+	}
+}
+
+// Run starts the node and serves until ctx ends, then drains for at most
+// the configured drain timeout.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Start(ctx); err != nil {
+		n.closeBackends()
+		return err
+	}
+	<-ctx.Done()
+	dctx, cancel := context.WithTimeout(context.Background(), n.cfg.Server.DrainTimeout.Or(30*time.Second))
+	defer cancel()
+	return n.Shutdown(dctx)
+}
+
+func regionIDs(cfg *topology.Config) string {
+	s := ""
+	for i, r := range cfg.Regions {
+		if i > 0 {
+			s += ", "
+		}
+		s += r.ID
+	}
+	return s
+}
+
+func (n *Node) clientHandler() http.Handler {
+	mux := http.NewServeMux()
+	openai.New(n.gw, openai.Options{MaxRequestBytes: n.cfg.Server.MaxRequestBytes}).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !n.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", n.metrics.Handler())
+	mux.HandleFunc("GET /meridian/v1/regions", n.regions)
+	return mux
+}
+
+func (n *Node) linkHandler() http.Handler {
+	return interregion.NewServer(interregion.ServerOptions{Local: n.gw, State: n.state,
+		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytes, 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
+}
