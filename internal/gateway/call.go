@@ -9,16 +9,16 @@ import (
 
 // Operations name the API call in records and audit events.
 const (
-	OpChatCompletions                = "ChatCompletions"
-	OpConverse                       = "Converse"
-	OpConverseStream                 = "ConverseStream"
-	OpInvokeModel                    = "InvokeModel"
-	OpInvokeModelWithResponseStream  = "InvokeModelWithResponseStream"
-	OpListModels                     = "ListModels"
-	OpListInferenceProfiles          = "ListInferenceProfiles"
-	OpGetInferenceProfile            = "GetInferenceProfile"
-	OpCreateInferenceProfile         = "CreateInferenceProfile"
-	OpDeleteInferenceProfile         = "DeleteInferenceProfile"
+	OpChatCompletions               = "ChatCompletions"
+	OpConverse                      = "Converse"
+	OpConverseStream                = "ConverseStream"
+	OpInvokeModel                   = "InvokeModel"
+	OpInvokeModelWithResponseStream = "InvokeModelWithResponseStream"
+	OpListModels                    = "ListModels"
+	OpListInferenceProfiles         = "ListInferenceProfiles"
+	OpGetInferenceProfile           = "GetInferenceProfile"
+	OpCreateInferenceProfile        = "CreateInferenceProfile"
+	OpDeleteInferenceProfile        = "DeleteInferenceProfile"
 )
 
 // Call is one inference request as a front end hands it to the gateway.

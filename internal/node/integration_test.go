@@ -84,7 +84,10 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string) *cluster
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func (c *cluster) url(region string) string { return "http://" + c.nodes[region].ClientAddr() }
 

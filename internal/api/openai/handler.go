@@ -209,7 +209,7 @@ func responseBody(requestID, model string, resp *inference.Response) chatRespons
 	return chatResponse{
 		ID: completionID(requestID), Object: "chat.completion", Created: time.Now().Unix(), Model: model,
 		Choices: []chatChoice{{Index: 0, Message: &respMessage{Role: "assistant", Content: &text}, FinishReason: &fr}},
-		Usage: &chatUsage{PromptTokens: resp.Usage.InputTokens, CompletionTokens: resp.Usage.OutputTokens, TotalTokens: resp.Usage.Total()},
+		Usage:   &chatUsage{PromptTokens: resp.Usage.InputTokens, CompletionTokens: resp.Usage.OutputTokens, TotalTokens: resp.Usage.Total()},
 	}
 }
 
