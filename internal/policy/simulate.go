@@ -95,7 +95,14 @@ func parseDocuments(docs []Document) ([]*Policy, error) {
 	for _, d := range docs {
 		p, err := Parse(d.Name, d.JSON)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("policy %q: %w", d.Name, err))
+			// Name the policy on every problem, not just the first line.
+			list := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				list = j.Unwrap()
+			}
+			for _, e := range list {
+				errs = append(errs, fmt.Errorf("policy %q: %w", d.Name, e))
+			}
 			continue
 		}
 		out = append(out, p)

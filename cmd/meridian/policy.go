@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/policy"
+)
+
+func init() {
+	register("policy", "evaluate IAM-style policies offline (policy simulate ...)", runPolicy)
+}
+
+func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "Usage: meridian policy simulate --policy FILE [--policy FILE ...] [--guardrail FILE ...] --action ACTION --resource ARN [--context-file FILE.json] [--context KEY=VALUE ...] [--output text|json]")
+		if len(args) == 0 {
+			return usageError("policy: missing subcommand (want simulate)")
+		}
+		return nil
+	}
+	switch args[0] {
+	case "simulate":
+		return runPolicySimulate(args[1:], stdout, stderr)
+	}
+	return usageError("policy: unknown subcommand %q (want simulate)", args[0])
+}
+
+// policyFlagList is a repeatable string flag.
+type policyFlagList []string
+
+func (l *policyFlagList) String() string { return strings.Join(*l, ",") }
+
+func (l *policyFlagList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// runPolicySimulate evaluates one request. It exits 0 whatever the decision,
+// so that CI pipelines read the decision from the output; only bad input
+// fails.
+func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("policy simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var policies, guardrails, contexts policyFlagList
+	fs.Var(&policies, "policy", "identity policy JSON `FILE` (repeatable)")
+	fs.Var(&guardrails, "guardrail", "guardrail policy JSON `FILE`, evaluated like an SCP (repeatable)")
+	fs.Var(&contexts, "context", "request context `KEY=VALUE` (repeat a key for several values)")
+	action := fs.String("action", "", "the `ACTION` to evaluate, e.g. bedrock:InvokeModel")
+	resource := fs.String("resource", "", "the resource `ARN` (use * for actions without a resource)")
+	contextFile := fs.String("context-file", "", "JSON `FILE` mapping context keys to a string or an array of strings")
+	output := fs.String("output", "text", "output format: text or json")
+	config := fs.String("config", "", "topology config (form 2; not available yet)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError("policy simulate: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("policy simulate: unexpected argument %q", fs.Arg(0))
+	}
+	if *config != "" {
+		return usageError("policy simulate: --config/--principal/--profile is not available yet; use --policy, --action and --resource")
+	}
+	if *action == "" || *resource == "" {
+		return usageError("policy simulate: --action and --resource are required")
+	}
+	if *output != "text" && *output != "json" {
+		return usageError("policy simulate: --output %q is not text or json", *output)
+	}
+	in := policy.SimulateInput{Action: *action, Resource: *resource, Context: map[string][]string{}}
+	var err error
+	if in.Policies, err = readPolicyDocuments(policies); err != nil {
+		return usageError("policy simulate: %v", err)
+	}
+	if in.Guardrails, err = readPolicyDocuments(guardrails); err != nil {
+		return usageError("policy simulate: %v", err)
+	}
+	if *contextFile != "" {
+		data, err := os.ReadFile(*contextFile)
+		if err != nil {
+			return usageError("policy simulate: read context file: %v", err)
+		}
+		m, err := policy.ParseContextJSON(data)
+		if err != nil {
+			return usageError("policy simulate: %s: %v", *contextFile, err)
+		}
+		in.Context = m
+	}
+	for _, kv := range contexts {
+		if err := policy.ParseContextPair(in.Context, kv); err != nil {
+			return usageError("policy simulate: --context: %v", err)
+		}
+	}
+	rep, err := policy.Simulate(in)
+	if err != nil {
+		return usageError("policy simulate: %v", err)
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	_, err = io.WriteString(stdout, rep.Text())
+	return err
+}
+
+// readPolicyDocuments reads policy files; each policy is named after its
+// file, without the extension.
+func readPolicyDocuments(files []string) ([]policy.Document, error) {
+	docs := make([]policy.Document, 0, len(files))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read policy: %w", err)
+		}
+		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+		docs = append(docs, policy.Document{Name: name, JSON: data})
+	}
+	return docs, nil
+}
