@@ -107,3 +107,20 @@ func (c LinkConfig) StoreOptions(region string) StoreOptions {
 		ExpiryWarning: time.Duration(c.ExpiryWarning),
 	}
 }
+
+// ParseLifetime parses a certificate lifetime: a Go duration ("2160h") or
+// a whole number of days ("90d").
+func ParseLifetime(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || fmt.Sprint(n) != days || n <= 0 {
+			return 0, fmt.Errorf("lifetime %q: want a positive number of days such as 90d, or a Go duration such as 2160h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("lifetime %q: want a positive number of days such as 90d, or a Go duration such as 2160h", s)
+	}
+	return d, nil
+}
