@@ -2,6 +2,8 @@ package audit
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -103,6 +105,27 @@ func FuzzParseLine(f *testing.F) {
 		}
 		if diff := cmp.Diff(e, e2); diff != "" {
 			t.Fatalf("re-encoding changed the event (-first +second):\n%s", diff)
+		}
+	})
+}
+
+// FuzzParseDigest feeds arbitrary digest files to the parser verify uses: it
+// must not panic, and must not accept a signature that is not the key's.
+func FuzzParseDigest(f *testing.F) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	other, _, _ := ed25519.GenerateKey(rand.Reader)
+	good, err := signDigest(&Digest{DigestVersion: DigestVersion, Region: testRegion, Sequence: 1, FirstEventSeq: 1, LastEventSeq: 2,
+		Files: []FileCoverage{{Name: "audit-x.jsonl", FirstSeq: 1, Lines: 2, Size: 10, SHA256: GenesisHash}}, PreviousDigestHash: GenesisHash}, priv)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"signature":""}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parseDigest(b, nil)
+		if _, _, err := parseDigest(b, other); err == nil {
+			t.Fatalf("parseDigest accepted a signature by another key: %q", b)
 		}
 	})
 }

@@ -181,6 +181,17 @@ func TestRotation(t *testing.T) {
 			t.Errorf("%s is %d bytes, want at most rotate_bytes 4000", lf.name, fi.Size())
 		}
 	}
+	// The first event of each file links to the last event of the previous one.
+	for i := 1; i < len(logs); i++ {
+		prev := readLines(t, filepath.Join(w.Dir(), logs[i-1].name))
+		next := readLines(t, filepath.Join(w.Dir(), logs[i].name))
+		if got, want := parsed(t, next[0]).PrevHash, parsed(t, prev[len(prev)-1]).Hash; got != want {
+			t.Errorf("%s:1 prevHash = %s, want the hash of %s's last event %s", logs[i].name, got, logs[i-1].name, want)
+		}
+		if want := logs[i-1].seq + uint64(len(prev)); logs[i].seq != want {
+			t.Errorf("%s starts at event %d, want %d", logs[i].name, logs[i].seq, want)
+		}
+	}
 	rep := mustVerify(t, w.Dir(), w)
 	if rep.Events != 31 || rep.Files != len(logs) {
 		t.Errorf("Verify = %d events in %d files, want 31 in %d", rep.Events, rep.Files, len(logs))
@@ -393,4 +404,13 @@ func TestConfigValidate(t *testing.T) {
 	if err := d.Validate(); err != nil || d.Fsync != SyncInterval || d.QueueSize != 4096 || d.RotateBytes != 64<<20 {
 		t.Errorf("Default() = %+v, %v", d, err)
 	}
+}
+
+func parsed(t *testing.T, line string) *Event {
+	t.Helper()
+	e, err := ParseLine([]byte(strings.TrimSuffix(line, "\n")))
+	if err != nil {
+		t.Fatalf("ParseLine(%q) = %v", line, err)
+	}
+	return e
 }
