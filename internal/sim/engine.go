@@ -101,7 +101,7 @@ type world struct {
 
 	regions   []string
 	regionIdx map[string]int
-	rtt       [][]int64 // ns
+	rtt       [][]int64  // ns
 	backends  []*backend // by region; nil where the model is not deployed
 	nodes     []*node
 	dests     []string // profile destinations

@@ -1,0 +1,236 @@
+package sim_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/sim"
+)
+
+const scenarioDir = "../../scenarios"
+
+func load(t testing.TB, name string) *sim.Scenario {
+	t.Helper()
+	path := filepath.Join(scenarioDir, name)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc, err := sim.ParseScenario(f, path)
+	if err != nil {
+		t.Fatalf("ParseScenario(%s): %v", path, err)
+	}
+	return sc
+}
+
+func byStrategy(rep *sim.Report) map[string]*sim.Result {
+	m := map[string]*sim.Result{}
+	for _, r := range rep.Results {
+		m[r.Strategy] = r
+	}
+	return m
+}
+
+// TestEUBurstTargets checks issue 4's "done when" on the shipped EU burst.
+func TestEUBurstTargets(t *testing.T) {
+	t.Parallel()
+	sc := load(t, "eu-burst.yaml")
+	rep, err := sim.Compare(t.Context(), sc, []string{"locality-first", "least-loaded", sim.InRegionOnly, sim.Oracle}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_ = sim.Write(&buf, rep, sim.Table)
+	t.Logf("\n%s", buf.String())
+	r := byStrategy(rep)
+	def, iro, oracle, ll := r["locality-first"], r[sim.InRegionOnly], r[sim.Oracle], r["least-loaded"]
+
+	if iro.Throttled == 0 {
+		t.Fatalf("in-region-only throttled nothing: the scenario does not exceed one region")
+	}
+	if def.Throttled*10 > iro.Throttled {
+		t.Errorf("locality-first throttled %d requests, want at most a tenth of in-region-only's %d", def.Throttled, iro.Throttled)
+	}
+	if limit := time.Duration(1.2 * float64(oracle.TTFT.P99)); def.TTFT.P99 > limit {
+		t.Errorf("locality-first p99 TTFT %v, want within 1.2x of oracle's %v (%v)", def.TTFT.P99, oracle.TTFT.P99, limit)
+	}
+	// "No more traffic cross-region than needed": reported next to
+	// least-loaded's, and far below it.
+	t.Logf("cross-region share: locality-first %.1f%%, least-loaded %.1f%%, oracle %.1f%%",
+		100*def.CrossRegionShare, 100*ll.CrossRegionShare, 100*oracle.CrossRegionShare)
+	if def.CrossRegionShare >= ll.CrossRegionShare {
+		t.Errorf("locality-first cross-region share %.3f, want below least-loaded's %.3f", def.CrossRegionShare, ll.CrossRegionShare)
+	}
+}
+
+// TestResidency: no Meridian strategy ever serves a request outside the
+// profile's destination set, on any shipped scenario.
+func TestResidency(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join(scenarioDir, "*.yaml"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("found scenarios %v (%v), want at least 4", files, err)
+	}
+	var meridian []string
+	for _, s := range sim.Strategies() {
+		if sim.Meridian(s) {
+			meridian = append(meridian, s)
+		}
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			sc := load(t, filepath.Base(f))
+			if testing.Short() || raceEnabled {
+				// Keep the test quick: a few minutes still cover bursts,
+				// outages and part of the diurnal cycle.
+				sc.Duration = min(sc.Duration, 8*60*1e9)
+			}
+			rep, err := sim.Compare(t.Context(), sc, meridian, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rep.Results {
+				if r.ResidencyViolations != 0 {
+					t.Errorf("%s: %s served %d requests outside the profile", sc.Name, r.Strategy, r.ResidencyViolations)
+				}
+				if r.Completed == 0 {
+					t.Errorf("%s: %s completed nothing", sc.Name, r.Strategy)
+				}
+			}
+		})
+	}
+}
+
+// TestResidencyCounted proves the counter works: in-region-only serves a
+// source region that is not a destination.
+func TestResidencyCounted(t *testing.T) {
+	t.Parallel()
+	sc := load(t, "eu-burst.yaml")
+	sc.Duration = 30 * 1e9
+	sc.Traffic[0].Source = "us-east-1"
+	r, err := sim.Run(sc, sim.InRegionOnly, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ResidencyViolations == 0 {
+		t.Errorf("in-region-only from us-east-1 on an EU profile: 0 violations, want > 0")
+	}
+	r, _ = sim.Run(sc, "locality-first", 1)
+	if r.ResidencyViolations != 0 {
+		t.Errorf("locality-first from us-east-1 on an EU profile: %d violations, want 0", r.ResidencyViolations)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	t.Parallel()
+	sc := load(t, "us-outage.yaml")
+	sc.Duration = 4 * 60 * 1e9
+	out := func(seed uint64) string {
+		rep, err := sim.Compare(t.Context(), sc, sim.Strategies(), seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := sim.Write(&b, rep, sim.JSON); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	a, b := out(7), out(7)
+	if a != b {
+		t.Errorf("seed 7 gave two different reports:\n%s\n%s", a, b)
+	}
+	if c := out(8); c == a {
+		t.Errorf("seeds 7 and 8 gave the same report")
+	}
+}
+
+func TestWriteFormats(t *testing.T) {
+	t.Parallel()
+	sc := load(t, "token-heavy.yaml")
+	sc.Duration = 60 * 1e9
+	rep, err := sim.Compare(t.Context(), sc, []string{"locality-first", sim.Oracle}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []sim.Format{sim.Table, sim.CSV, sim.JSON} {
+		var b bytes.Buffer
+		if err := sim.Write(&b, rep, f); err != nil {
+			t.Fatalf("Write(%s): %v", f, err)
+		}
+		if !strings.Contains(b.String(), "locality-first") || !strings.Contains(b.String(), "oracle") {
+			t.Errorf("Write(%s) = %q, want both strategies", f, b.String())
+		}
+	}
+	if err := sim.Write(&bytes.Buffer{}, rep, "xml"); err == nil {
+		t.Error("Write(xml) = nil, want an error")
+	}
+}
+
+func TestParseScenarioErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown field", "name: x\nduraton: 1m\n", []string{"field duraton not found"}},
+		{"empty", "name: x\n", []string{"duration: must be positive", "regions: at least one", "profile.id: is empty", "traffic: at least one"}},
+		{"undefined regions", `
+duration: 1m
+profile: { id: p, destinations: [mars-1] }
+regions: [{ id: eu-west-1 }]
+deployments: [{ region: venus-1 }]
+traffic: [{ source: eu-west-1, rate: 1, prompt_tokens: { fixed: 1 }, output_tokens: {} }]
+events: [{ at: 1s, region: eu-west-1, kind: explode }]
+`, []string{`profile.destinations[0]: "mars-1" is not a defined region`, `deployments[0].region: "venus-1"`,
+			"traffic[0].output_tokens: set fixed", `events[0].kind: "explode"`}},
+		{"bad routing", "duration: 1m\nrouting: { strategy: fastest }\n", []string{`unknown strategy "fastest"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := sim.ParseScenario(strings.NewReader(tc.yaml), "test.yaml")
+			if err == nil {
+				t.Fatalf("ParseScenario(%q) = nil error, want %q", tc.yaml, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("ParseScenario error %q, want it to contain %q", err, w)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "test.yaml: ") {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+	if _, err := sim.Run(load(t, "eu-burst.yaml"), "fastest", 1); err == nil {
+		t.Error("Run(unknown strategy) = nil error")
+	}
+}
+
+// BenchmarkMillion simulates about a million requests of the follow-the-sun
+// scenario (six regions, global profile) under the default strategy.
+func BenchmarkMillion(b *testing.B) {
+	sc := load(b, "follow-the-sun.yaml")
+	sc.Duration = 264 * 60 * 1e9 // 11 simulated days: ~1.0M requests
+	for _, s := range []string{"locality-first", sim.Oracle} {
+		b.Run(s, func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				r, err := sim.Run(sc, s, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += r.Requests
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "requests/s")
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
+		})
+	}
+}
