@@ -47,7 +47,7 @@ func main() {
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errSilentSuccess):
 	case errors.Is(err, errSilentFailure):
 		os.Exit(1)
 	case errors.Is(err, errUsage):
@@ -58,6 +58,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// errSilentSuccess ends a verb successfully without printing (after -h).
+var errSilentSuccess = errors.New("done")
 
 // errSilentFailure makes main exit 1 without printing: the verb already
 // printed what went wrong (for example `config validate`).

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+func init() {
+	register("config", "check a topology file: meridian config validate FILE", runConfig)
+}
+
+func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 2 || args[0] != "validate" {
+		return usageError("usage: meridian config validate FILE")
+	}
+	cfg, err := topology.Load(args[1])
+	var ve *topology.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			fmt.Fprintln(stderr, p.Error())
+		}
+		fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(ve.Problems), args[1])
+		return errSilentFailure
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s is valid: %d geographies, %d regions, %d models, %d deployments, %d principals\n",
+		args[1], len(cfg.Geographies), len(cfg.Regions), len(cfg.Models), len(cfg.Deployments), len(cfg.Principals))
+	return nil
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+
+	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+func init() {
+	register("serve", "run the node of one region", runServe)
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "topology file (required)")
+	region := fs.String("region", "", "region this node serves (required)")
+	listen := fs.String("listen", "", "override the region's client listen address (replicas of one region)")
+	link := fs.String("link", "", "override the region's link listen address (replicas of one region)")
+	dev := fs.Bool("dev", false, "allow development-only settings such as link.insecure_dev_link")
+	var lf logFlags
+	lf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *configPath == "" || *region == "" {
+		return usageError("serve needs --config FILE and --region ID")
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := topology.Load(*configPath)
+	if err != nil {
+		// A node never starts with a config that fails validation.
+		return err
+	}
+	n, err := node.New(node.Options{Config: cfg, Region: *region, Listen: *listen, Link: *link, Dev: *dev, Logger: log})
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx)
+}

@@ -1,0 +1,167 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// Options configure a demo run.
+type Options struct {
+	// BasePort is the first region's client port. If zero, 8080.
+	BasePort int
+	// APIKey is the demo principal's key; if empty one is generated.
+	APIKey string
+	// Dir holds the demo's state (audit trail); if empty a temporary
+	// directory is used and removed afterwards.
+	Dir    string
+	Logger *slog.Logger
+}
+
+// Demo is a running demo.
+type Demo struct {
+	Config *topology.Config
+	APIKey string
+	Nodes  []*node.Node
+	dir    string
+	rmDir  bool
+}
+
+// Start builds the demo topology and starts every region's node. It returns
+// once every node is ready.
+func Start(ctx context.Context, opts Options) (*Demo, error) {
+	if opts.BasePort == 0 {
+		opts.BasePort = 8080
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Demo{APIKey: opts.APIKey, dir: opts.Dir}
+	if d.APIKey == "" {
+		k, err := auth.NewKey()
+		if err != nil {
+			return nil, err
+		}
+		d.APIKey = k
+	}
+	if d.dir == "" {
+		dir, err := os.MkdirTemp("", "meridian-demo-")
+		if err != nil {
+			return nil, err
+		}
+		d.dir, d.rmDir = dir, true
+	}
+	_, cfg, err := Topology(TopologyOptions{BasePort: opts.BasePort, KeyHash: auth.HashKey(d.APIKey), AuditDir: filepath.Join(d.dir, "audit")})
+	if err != nil {
+		d.cleanup()
+		return nil, err
+	}
+	d.Config = cfg
+	for _, r := range cfg.Regions {
+		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Dev: true, Logger: opts.Logger})
+		if err == nil {
+			err = n.Start(ctx)
+		}
+		if err != nil {
+			d.Stop(context.Background())
+			if strings.Contains(err.Error(), "address already in use") {
+				err = fmt.Errorf("%w (fix: stop what uses the port, or pass --base-port with a free range of %d ports and their link ports +1000)", err, len(cfg.Regions))
+			}
+			return nil, err
+		}
+		d.Nodes = append(d.Nodes, n)
+	}
+	if err := d.waitReady(ctx); err != nil {
+		d.Stop(context.Background())
+		return nil, err
+	}
+	return d, nil
+}
+
+// waitReady polls every node's /readyz over its real listener.
+func (d *Demo) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := range d.Nodes {
+		for {
+			resp, err := http.Get("http://" + n.ClientAddr() + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("region %s not ready after 10s", n.Region().ID)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// Node returns the node of a region.
+func (d *Demo) Node(region string) *node.Node {
+	for _, n := range d.Nodes {
+		if n.Region().ID == region {
+			return n
+		}
+	}
+	return nil
+}
+
+// Stop drains every node.
+func (d *Demo) Stop(ctx context.Context) error {
+	var errs []error
+	for _, n := range d.Nodes {
+		if err := n.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.cleanup()
+	return errors.Join(errs...)
+}
+
+func (d *Demo) cleanup() {
+	if d.rmDir {
+		os.RemoveAll(d.dir)
+	}
+}
+
+// PrintIntro writes the table of regions and a curl command that works as
+// pasted.
+func (d *Demo) PrintIntro(w io.Writer) {
+	fmt.Fprintf(w, "Meridian demo: %d regions in %d geographies, simulated model servers, all on localhost.\n\n", len(d.Nodes), len(d.Config.Geographies))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tGEOGRAPHY\tAPI ENDPOINT\tLINK\tMODELS")
+	for _, n := range d.Nodes {
+		r := n.Region()
+		var models []string
+		for _, dep := range d.Config.DeploymentsIn(r.ID) {
+			models = append(models, fmt.Sprintf("%s (%d conc.)", dep.Model, dep.Capacity.Concurrency()))
+		}
+		fmt.Fprintf(tw, "%s\t%s\thttp://%s\t%s\t%s\n", r.ID, r.Geography, n.ClientAddr(), n.LinkAddr(), strings.Join(models, ", "))
+	}
+	tw.Flush()
+	eu := d.Node("eu-west-1")
+	fmt.Fprintf(w, "\nAPI key: %s\n\n", d.APIKey)
+	fmt.Fprintf(w, "Try it (enters in eu-west-1, stays in the EU):\n\n")
+	fmt.Fprintf(w, "  curl -sS -i http://%s/v1/chat/completions \\\n    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"model\":\"eu.demo.chat-small\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello from Dublin\"}]}'\n\n", eu.ClientAddr(), d.APIKey)
+	fmt.Fprintf(w, "Streaming: add \"stream\":true and use curl -N. Profiles: GET /v1/models. Regions: GET /meridian/v1/regions.\n")
+	fmt.Fprintf(w, "Press Ctrl-C to stop.\n")
+}
