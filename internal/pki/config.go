@@ -124,3 +124,12 @@ func ParseLifetime(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// CheckMode refuses insecure_dev_link unless dev is true (serve's --dev).
+// It returns nil when the link runs with mTLS and envelopes.
+func (c LinkConfig) CheckMode(dev bool) error {
+	if c.InsecureDevLink && !dev {
+		return ErrInsecureDevLink
+	}
+	return nil
+}

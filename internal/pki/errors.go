@@ -15,6 +15,9 @@ var (
 	ErrKeyMismatch = errors.New("private key does not match certificate")
 	// ErrNoCertificate means a PEM file held no certificate.
 	ErrNoCertificate = errors.New("no certificate found")
+	// ErrInsecureDevLink means link.insecure_dev_link is set without the
+	// --dev flag.
+	ErrInsecureDevLink = errors.New("link.insecure_dev_link: true turns off mTLS and envelope checks between regions; it is for development only and needs `serve --dev`")
 )
 
 // Peer rejection reasons, the bounded label values of

@@ -224,7 +224,7 @@ func TestRotationDuringLoad(t *testing.T) {
 	// created before the rotation and used throughout it.
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := make(chan struct{}, 1024)
+	done := make(chan struct{}) // unbuffered: waitRequests counts only requests completed while it waits
 	var errMu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup

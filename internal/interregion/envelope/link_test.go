@@ -206,7 +206,7 @@ func TestRotationWithEnvelopes(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	progress := make(chan struct{}, 64)
+	progress := make(chan struct{}) // unbuffered: wait counts only requests completed while it waits
 	var errMu sync.Mutex
 	var failures []string
 	var wg sync.WaitGroup
