@@ -31,7 +31,7 @@ type apiError struct {
 	param   string // empty: null
 	code    string // empty: null
 	// retryAfter, when positive, is sent as Retry-After in whole seconds,
-	// rounded up.
+	// rounded up, and as retry-after-ms in milliseconds.
 	retryAfter time.Duration
 	// reason, when set, is sent as HeaderThrottleReason.
 	reason string
@@ -42,6 +42,7 @@ func (e *apiError) write(w http.ResponseWriter) {
 	h := w.Header()
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(e.retryAfter), 10))
+		h.Set("Retry-After-Ms", strconv.FormatInt(max(e.retryAfter.Milliseconds(), 1), 10))
 	}
 	if e.reason != "" {
 		h.Set(HeaderThrottleReason, e.reason)

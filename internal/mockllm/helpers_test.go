@@ -185,3 +185,5 @@ func (c *fakeClock) Advance(d time.Duration) {
 	}
 	c.timers = kept
 }
+
+func newHTTPTest(srv *mockllm.Server) *httptest.Server { return httptest.NewServer(srv.Handler()) }

@@ -31,7 +31,7 @@ type Server struct {
 	created          int64           // the models' "created" timestamp
 	handler          http.Handler
 
-	mu  sync.Mutex                // serializes writers of cur
+	mu  sync.Mutex               // serializes writers of cur
 	cur atomic.Pointer[settings] // read by every request without locking
 
 	win   window
