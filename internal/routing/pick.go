@@ -13,6 +13,7 @@ const (
 // lets the strategy choose the first fresh candidate: power-of-two-choices
 // for locality-first, a weighted draw for weighted.
 func pick(p *Plan, in *Input) {
+	r := newRNG(in)
 	c := p.entries[:p.n]
 	for i := range c {
 		c[i].group = groupFresh
@@ -21,7 +22,7 @@ func pick(p *Plan, in *Input) {
 		}
 	}
 	if p.Strategy == LocalityFirst {
-		preferLocal(c, in)
+		preferLocal(c, in, &r)
 	}
 	sortCandidates(c)
 
@@ -32,13 +33,13 @@ func pick(p *Plan, in *Input) {
 	for hi > lo && c[hi-1].group == groupStale {
 		hi--
 	}
-	if in.Rand != nil && hi-lo > 1 {
+	if r.ok() && hi-lo > 1 {
 		var w int
 		switch p.Strategy {
 		case LocalityFirst:
-			w = lo + powerOfTwo(in.Rand, hi-lo)
+			w = lo + powerOfTwo(&r, hi-lo)
 		case Weighted:
-			w = lo + weightedDraw(in.Rand, c[lo:hi])
+			w = lo + weightedDraw(&r, c[lo:hi])
 		default:
 			w = lo
 		}
@@ -65,7 +66,7 @@ func pick(p *Plan, in *Input) {
 
 // preferLocal puts the source region first while it is fresh, has at least
 // the reserve of headroom, and (after a circuit closed) wins the ramp draw.
-func preferLocal(c []Candidate, in *Input) {
+func preferLocal(c []Candidate, in *Input, r *rng) {
 	reserve := in.Options.LocalReserve
 	if reserve <= 0 {
 		reserve = DefaultLocalReserve
@@ -81,7 +82,7 @@ func preferLocal(c []Candidate, in *Input) {
 			x.group = groupPreferred
 			return
 		}
-		if x.ramp > 0 && x.ramp < 1 && in.Rand != nil && unitFloat(in.Rand) >= x.ramp {
+		if x.ramp > 0 && x.ramp < 1 && r.ok() && unitFloat(r) >= x.ramp {
 			return // recently recovered: only a ramp's share stays local
 		}
 		if x.Headroom >= reserve {
@@ -135,7 +136,7 @@ func sortCandidates(c []Candidate) {
 // returns the better (lower) one: each node's choice is good but not the
 // same as every other node's, so nodes acting on the same snapshot spread
 // their load instead of herding onto one region.
-func powerOfTwo(r Rand, n int) int {
+func powerOfTwo(r *rng, n int) int {
 	i := int(r.Uint64() % uint64(n))
 	j := int(r.Uint64() % uint64(n-1))
 	if j >= i {
@@ -145,7 +146,7 @@ func powerOfTwo(r Rand, n int) int {
 }
 
 // weightedDraw returns a position with probability proportional to its score.
-func weightedDraw(r Rand, c []Candidate) int {
+func weightedDraw(r *rng, c []Candidate) int {
 	total := 0.0
 	for i := range c {
 		total += c[i].Score
@@ -164,4 +165,26 @@ func weightedDraw(r Rand, c []Candidate) int {
 }
 
 // unitFloat returns a uniform float64 in [0,1).
-func unitFloat(r Rand) float64 { return float64(r.Uint64()>>11) / (1 << 53) }
+func unitFloat(r *rng) float64 { return float64(r.Uint64()>>11) / (1 << 53) }
+
+// rng is the plan's random source: Input.Rand, or else SplitMix64 seeded by
+// Input.Seed. A concrete type, so that it lives on the stack: Route does not
+// allocate.
+type rng struct {
+	src   Rand
+	state uint64
+}
+
+func newRNG(in *Input) rng { return rng{src: in.Rand, state: in.Seed} }
+
+// ok reports whether there is any randomness; without it, plans are
+// deterministic and always take the best candidate.
+func (r *rng) ok() bool { return r.src != nil || r.state != 0 }
+
+func (r *rng) Uint64() uint64 {
+	if r.src != nil {
+		return r.src.Uint64()
+	}
+	r.state += 0x9e3779b97f4a7c15
+	return splitmix(r.state)
+}

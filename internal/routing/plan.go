@@ -25,10 +25,16 @@ type Input struct {
 	EstimatedTokens int
 	// Options are the profile's settings ([Config.Options]).
 	Options Options
-	// Rand breaks ties and drives power-of-two-choices and weighted draws.
-	// If nil, Route is deterministic and always takes the best candidate.
-	// A math/rand/v2 source (*rand.PCG, *rand.ChaCha8, *rand.Rand) fits.
+	// Rand drives power-of-two-choices, weighted draws and the ramp draw. A
+	// math/rand/v2 source (*rand.PCG, *rand.ChaCha8, *rand.Rand) fits; the
+	// simulator passes a seeded one per node.
 	Rand Rand
+	// Seed, when Rand is nil, seeds a SplitMix64 generator on the stack: the
+	// cheapest per-request randomness (no allocation), e.g. a hash of the
+	// request id or a per-node counter. With neither Rand nor Seed, Route is
+	// deterministic and always takes the best candidate; many nodes doing
+	// that herd, so the gateway should set one.
+	Seed uint64
 	// Now is the time of the decision.
 	Now time.Time
 }
@@ -173,10 +179,16 @@ func Route(p *Plan, in *Input) error {
 }
 
 // seen reports whether region is in done; destination sets are small, so a
-// scan beats a map.
+// scan beats a map. Region ids often share their length and prefix
+// ("eu-west-1", "eu-west-3"), so the last byte is compared first.
 func seen(done []string, region string) bool {
+	n := len(region)
+	if n == 0 {
+		return false
+	}
+	last := region[n-1]
 	for _, d := range done {
-		if d == region {
+		if len(d) == n && d[n-1] == last && d == region {
 			return true
 		}
 	}

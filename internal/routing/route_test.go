@@ -452,3 +452,21 @@ func TestRouteDeterministic(t *testing.T) {
 		t.Errorf("same seed gave %v and %v", regions(a.Candidates()), regions(b.Candidates()))
 	}
 }
+
+func TestSeedRandomizes(t *testing.T) {
+	t.Parallel()
+	in := baseInput(routing.LocalityFirst,
+		mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 10 }),
+		mod(healthy("eu-central-1"), func(s *routing.State) { s.InFlight = 1 }),
+		mod(healthy("eu-north-1"), func(s *routing.State) { s.InFlight = 4 }))
+	counts := map[string]int{}
+	var p routing.Plan
+	for i := range 3000 {
+		in.Seed = uint64(i + 1)
+		_ = routing.Route(&p, in)
+		counts[p.Candidates()[0].Region]++
+	}
+	if c := counts["eu-central-1"]; c < 1800 || c > 2200 {
+		t.Errorf("best picked first %d/3000 times with per-request seeds, want about 2000", c)
+	}
+}
