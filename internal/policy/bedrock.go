@@ -56,14 +56,11 @@ type Denial struct {
 
 // Message returns the public message for a 403 response, e.g.
 // "not authorized to perform bedrock:InvokeModel on resource
-// arn:aws:bedrock:us-east-1::foundation-model/m". It does not say which
-// policy or guardrail decided; log [DestinationResult.Result] for that.
+// arn:aws:bedrock:us-east-1::foundation-model/m". It names only the action
+// and the ARN: not the policy, guardrail or statement that decided, nor
+// whether the denial was explicit (log [DestinationResult.Result] for that).
 func (d Denial) Message() string {
-	msg := "not authorized to perform " + d.Action + " on resource " + d.Resource
-	if d.Decision == ExplicitDeny {
-		msg += " because of an explicit deny"
-	}
-	return msg
+	return "not authorized to perform " + d.Action + " on resource " + d.Resource
 }
 
 // DestinationResult is the verdict for one destination of an invocation.
@@ -92,12 +89,14 @@ func (r *DestinationResult) Allowed() bool { return r.Result.Decision == Allow }
 //     not set). This check is made once; if it fails every destination is
 //     denied with a Denial naming the profile ARN.
 //  2. inv.Action on the destination's ModelARN, with c,
-//     aws:RequestedRegion = the destination region and
-//     bedrock:InferenceProfileArn = inv.ProfileARN.
+//     aws:RequestedRegion = the destination region,
+//     bedrock:InferenceProfileArn = inv.ProfileARN, and no
+//     aws:ResourceTag/* keys: those describe the profile (an application
+//     profile's tags), and a foundation model has no tags.
 //
 // For a single-region invocation (ProfileARN empty) only check 2 is made,
-// with aws:RequestedRegion = the destination region and no
-// bedrock:InferenceProfileArn.
+// with aws:RequestedRegion = the destination region, no
+// bedrock:InferenceProfileArn and no aws:ResourceTag/* keys.
 //
 // In both checks the values of aws:RequestedRegion and
 // bedrock:InferenceProfileArn in c are replaced, not added to; every other
@@ -121,7 +120,7 @@ func (s *Set) AuthorizeInvoke(inv *Invocation, c *Context, dst []DestinationResu
 			dst = append(dst, r)
 			continue
 		}
-		v := view{c: c, region: d.Region, hasRegion: true}
+		v := view{c: c, region: d.Region, hasRegion: true, noResourceTags: true}
 		if inv.ProfileARN != "" {
 			v.profile, v.hasProfile = inv.ProfileARN, true
 		}
@@ -139,7 +138,8 @@ type CheckReport struct {
 	// Action and Resource are what was checked.
 	Action   string `json:"action"`
 	Resource string `json:"resource"`
-	// Context lists the keys that were replaced for this check.
+	// Context lists the keys that were replaced for this check. (The
+	// foundation-model check also drops aws:ResourceTag/* keys.)
 	Context map[string]string `json:"contextOverrides,omitempty"`
 	// Decision is the check's verdict.
 	Decision Decision `json:"decision"`
@@ -189,7 +189,7 @@ func (s *Set) ExplainInvoke(inv *Invocation, c *Context) []DestinationReport {
 			rep.Checks = append(rep.Checks, *profileCheck)
 		}
 		if profileCheck == nil || profileCheck.Decision == Allow {
-			v := view{c: c, region: d.Region, hasRegion: true}
+			v := view{c: c, region: d.Region, hasRegion: true, noResourceTags: true}
 			over := map[string]string{KeyRequestedRegion: d.Region}
 			if inv.ProfileARN != "" {
 				v.profile, v.hasProfile = inv.ProfileARN, true

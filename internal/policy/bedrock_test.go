@@ -159,6 +159,20 @@ func TestAuthorizeInvoke(t *testing.T) {
 			},
 		},
 		{
+			name: "application profile tags apply to the profile check only",
+			identity: []string{`{"Version":"2012-10-17","Statement":[
+				{"Sid":"OwnApp","Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:*:*:application-inference-profile/*","Condition":{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"}}},
+				{"Sid":"TaggedAnything","Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:*::foundation-model/*","Condition":{"StringEquals":{"aws:ResourceTag/team":"claims"}}},
+				{"Sid":"ModelsViaApp","Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:eu-west-1::foundation-model/*","Condition":{"ArnLike":{"bedrock:InferenceProfileArn":"arn:aws:bedrock:*:*:application-inference-profile/*"}}}]}`},
+			ctx: ctx{"aws:ResourceTag/team": {"claims"}, "aws:PrincipalTag/team": {"claims"}},
+			inv: Invocation{Action: ActionInvokeModel, SourceRegion: "eu-west-1", ProfileARN: "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/claims-eu", Destinations: globalDestinations[2:]},
+			// TaggedAnything never applies to a foundation model: it has no tags.
+			allowed: []string{"eu-west-1"},
+			denials: map[string]Denial{
+				"eu-central-1": {Action: ActionInvokeModel, Resource: "arn:aws:bedrock:eu-central-1::foundation-model/demo.chat-small", Decision: ImplicitDeny},
+			},
+		},
+		{
 			name: "meridian:SourceRegion and principal tags pass through",
 			identity: []string{`{"Version":"2012-10-17","Statement":[
 				{"Effect":"Allow","Action":"bedrock:InvokeModel*","Resource":"*","Condition":{
@@ -233,11 +247,11 @@ func TestDenialMessage(t *testing.T) {
 	inv := Invocation{Action: ActionInvokeModel, SourceRegion: "eu-west-1", ProfileARN: profileGlob, Destinations: globalDestinations[:1]}
 	r := set.AuthorizeInvoke(&inv, nil, nil)[0]
 	msg := r.Denial.Message()
-	want := "not authorized to perform bedrock:InvokeModel on resource arn:aws:bedrock:us-east-1::foundation-model/demo.chat-small because of an explicit deny"
+	want := "not authorized to perform bedrock:InvokeModel on resource arn:aws:bedrock:us-east-1::foundation-model/demo.chat-small"
 	if msg != want {
 		t.Errorf("Message() = %q, want %q", msg, want)
 	}
-	for _, leak := range []string{"secret-org-guardrail", "DenyOutsideEU", "eu-west-1", "eu-central-1"} {
+	for _, leak := range []string{"secret-org-guardrail", "DenyOutsideEU", "eu-west-1", "eu-central-1", "deny", "guardrail"} {
 		if strings.Contains(msg, leak) {
 			t.Errorf("Message() = %q reveals %q", msg, leak)
 		}

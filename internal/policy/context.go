@@ -95,11 +95,18 @@ func identify(key string) keyID {
 
 // keyRef is a context key named in a policy, identified once at load time.
 type keyRef struct {
-	name string
-	id   keyID
+	name        string
+	id          keyID
+	resourceTag bool // an aws:ResourceTag/<key> key
 }
 
-func newKeyRef(name string) keyRef { return keyRef{name: name, id: identify(name)} }
+func newKeyRef(name string) keyRef {
+	return keyRef{
+		name:        name,
+		id:          identify(name),
+		resourceTag: len(name) > len(PrefixResourceTag) && equalFoldASCII(name[:len(PrefixResourceTag)], PrefixResourceTag),
+	}
+}
 
 // pair is one value of one context key.
 type pair struct {
@@ -223,11 +230,12 @@ func formatTime(id keyID, t time.Time) string {
 // bedrock:InferenceProfileArn replaced. It lets one Context serve every check
 // of an invocation without being copied or modified.
 type view struct {
-	c          *Context
-	region     string
-	hasRegion  bool
-	profile    string
-	hasProfile bool
+	c              *Context
+	region         string
+	hasRegion      bool
+	profile        string
+	hasProfile     bool
+	noResourceTags bool // hide aws:ResourceTag/* (the checked resource has no tags)
 }
 
 // override returns the replacement value of a key the view replaces.
@@ -256,6 +264,9 @@ func (v *view) values(k *keyRef) valueIter { return valueIter{v: v, k: k} }
 // values are formatted here, which allocates; Date operators avoid that
 // through view.time.
 func (it *valueIter) next() (string, bool) {
+	if it.state == 0 && it.v.noResourceTags && it.k.resourceTag {
+		it.state = 2
+	}
 	if it.state == 0 {
 		if val, ok := it.v.override(it.k); ok {
 			it.state = 2
@@ -284,6 +295,9 @@ func (it *valueIter) next() (string, bool) {
 
 // has reports whether k has at least one value.
 func (v *view) has(k *keyRef) bool {
+	if v.noResourceTags && k.resourceTag {
+		return false
+	}
 	if _, ok := v.override(k); ok {
 		return true
 	}

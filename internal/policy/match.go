@@ -158,7 +158,9 @@ func (p *pattern) match(s string, v *view) bool {
 
 // matchTokens runs the glob algorithm: greedy matching that, on a mismatch,
 // backtracks only to the most recent star and lets it absorb one more
-// character. Literal tokens are compared whole. Runs in O(len(s)·len(toks)).
+// character. Literal tokens are compared whole. The worst case is
+// O(len(s)·len(pattern)); patterns come from policies and are short, so
+// this is linear in the request's value.
 func (p *pattern) matchTokens(s string, v *view, resolved *[maxResolved]string) bool {
 	toks := p.toks
 	ti, si := 0, 0
@@ -403,9 +405,14 @@ func splitARN(s string, variables bool) []string {
 	for i := 0; i < len(s) && len(parts) < arnSegments-1; i++ {
 		switch {
 		case variables && s[i] == '$' && i+1 < len(s) && s[i+1] == '{':
-			if end := strings.IndexByte(s[i:], '}'); end > 0 {
-				i += end
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				// No variable can close: stop looking, so that a run of
+				// "${" costs linear time, not quadratic.
+				variables = false
+				continue
 			}
+			i += end
 		case s[i] == ':':
 			parts = append(parts, s[start:i])
 			start = i + 1
