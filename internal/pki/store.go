@@ -377,7 +377,11 @@ func (s *Store) checkExpiryLocked() {
 			return
 		}
 		s.warnedAt[key] = now
-		s.log.Warn("link certificate expires soon",
+		msg := "link certificate expires soon"
+		if left <= 0 {
+			msg = "link certificate expired"
+		}
+		s.log.Warn(msg,
 			"certificate", kind, "file", file,
 			"subject", c.Subject.CommonName,
 			"not_after", c.NotAfter,

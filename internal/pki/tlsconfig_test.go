@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -236,4 +237,39 @@ func TestLinkMutualTLS(t *testing.T) {
 			t.Errorf("handler ran for a plain HTTP request")
 		}
 	})
+}
+
+// TestServeTLSWiring checks the production wiring: an http.Server with
+// ServerTLSConfig and ServeTLS(ln, "", "") (no certificate files), and a
+// Transport with ClientTLSConfig and ForceAttemptHTTP2, speak HTTP/2 over
+// TLS 1.3.
+func TestServeTLSWiring(t *testing.T) {
+	t.Parallel()
+	f := pkitest.New(t, "")
+	server, client := f.Store(t, "eu-west-1"), f.Store(t, "us-east-1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			region, _ := pki.PeerRegion(r)
+			io.WriteString(w, region)
+		}),
+		TLSConfig: server.ServerTLSConfig(func(r string) bool { return r == "us-east-1" }),
+		ErrorLog:  log.New(tWriter{t}, "", 0),
+	}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: client.ClientTLSConfig("eu-west-1"), ForceAttemptHTTP2: true}}
+	resp, err := c.Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "us-east-1" || resp.ProtoMajor != 2 || resp.TLS.Version != tls.VersionTLS13 {
+		t.Fatalf("got %q over %s TLS %x; want us-east-1 over HTTP/2, TLS 1.3", body, resp.Proto, resp.TLS.Version)
+	}
 }

@@ -17,7 +17,8 @@ const DefaultReplayCapacity = 1 << 18
 // before. Memory is bounded: at most capacity nonces (window × maximum
 // rate), about 60 bytes each; when full it refuses new nonces
 // ([ReasonReplayCacheFull]) rather than forget one that could be replayed.
-// Add and Len are O(1) (amortized) and safe for concurrent use.
+// Add and Len are O(1) (amortized), Add does not allocate once the cache
+// has grown to its working size, and both are safe for concurrent use.
 //
 // Nonces are kept for 2×window after they are added: an envelope accepted
 // at receiver time t was issued no later than t+window, so any copy of it
@@ -66,7 +67,8 @@ func (c *ReplayCache) Add(n Nonce, now time.Time) error {
 	defer c.mu.Unlock()
 	c.evict(t)
 	if _, dup := c.seen[n]; dup {
-		return &Error{ReasonReplay, fmt.Errorf("nonce %x already used within the window", n[:4])}
+		prefix := n // a copy, so that only this path makes a nonce escape
+		return &Error{ReasonReplay, fmt.Errorf("nonce starting %x already used within the window", prefix[:4])}
 	}
 	if c.size == c.max {
 		return &Error{ReasonReplayCacheFull, fmt.Errorf("replay cache holds %d live nonces (its capacity)", c.max)}
