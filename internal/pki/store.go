@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // Defaults for [StoreOptions] fields left zero.
@@ -243,7 +245,7 @@ func (s *Store) Reload() (changed bool, err error) {
 		s.reloadErr.Inc()
 		if msg := err.Error(); msg != s.lastErr {
 			s.lastErr = msg
-			s.log.Warn("link certificate reload refused; keeping the previous material", "err", err)
+			s.log.Warn("link certificate reload refused; keeping the previous material", telemetry.AttrError, err)
 		}
 	} else {
 		s.lastErr = ""
@@ -354,7 +356,7 @@ func (s *Store) warnIfUntrusted(m *material) {
 	_, err := m.cert.Leaf.Verify(x509.VerifyOptions{Roots: m.pool, CurrentTime: s.clock.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
 		s.log.Warn("link certificate does not chain to the configured CA bundle; peers using the same bundle will refuse it",
-			"cert_file", s.opts.CertFile, "ca_file", s.opts.CAFile, "err", err)
+			"cert_file", s.opts.CertFile, "ca_file", s.opts.CAFile, telemetry.AttrError, err)
 	}
 }
 
