@@ -3,13 +3,27 @@ package policy
 // Bedrock actions Meridian authorizes. The OpenAI front end maps to the same
 // actions: a streaming chat completion is InvokeModelWithResponseStream.
 const (
-	ActionInvokeModel                   = "bedrock:InvokeModel"
+	// ActionInvokeModel is a non-streaming inference call (Converse, Invoke,
+	// a chat completion without stream), checked with [Set.AuthorizeInvoke].
+	ActionInvokeModel = "bedrock:InvokeModel"
+	// ActionInvokeModelWithResponseStream is a streaming inference call
+	// (ConverseStream, InvokeWithResponseStream, a chat completion with
+	// stream: true), checked with [Set.AuthorizeInvoke].
 	ActionInvokeModelWithResponseStream = "bedrock:InvokeModelWithResponseStream"
-	ActionListInferenceProfiles         = "bedrock:ListInferenceProfiles"
-	ActionGetInferenceProfile           = "bedrock:GetInferenceProfile"
-	ActionCreateInferenceProfile        = "bedrock:CreateInferenceProfile"
-	ActionDeleteInferenceProfile        = "bedrock:DeleteInferenceProfile"
-	ActionTagResource                   = "bedrock:TagResource"
+	// ActionListInferenceProfiles lists profiles; it has no resource, so it
+	// is evaluated on "*".
+	ActionListInferenceProfiles = "bedrock:ListInferenceProfiles"
+	// ActionGetInferenceProfile reads a profile; evaluated on the profile ARN.
+	ActionGetInferenceProfile = "bedrock:GetInferenceProfile"
+	// ActionCreateInferenceProfile creates an application profile; evaluated
+	// on the new profile's ARN with aws:RequestTag/* and aws:TagKeys.
+	ActionCreateInferenceProfile = "bedrock:CreateInferenceProfile"
+	// ActionDeleteInferenceProfile deletes an application profile; evaluated
+	// on its ARN with aws:ResourceTag/*.
+	ActionDeleteInferenceProfile = "bedrock:DeleteInferenceProfile"
+	// ActionTagResource tags an application profile; evaluated on its ARN
+	// with aws:RequestTag/*, aws:TagKeys and aws:ResourceTag/*.
+	ActionTagResource = "bedrock:TagResource"
 )
 
 // FoundationModelARN returns the ARN of model in region, as Bedrock names

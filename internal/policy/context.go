@@ -14,7 +14,8 @@ const (
 	// profile ARN, the destination region for the foundation-model ARN), as
 	// Bedrock evaluates it.
 	KeyRequestedRegion = "aws:RequestedRegion"
-	// KeySourceIP is aws:SourceIp, the client's IP address.
+	// KeySourceIP is aws:SourceIp, the client's IP address without a port
+	// (IPv4-mapped IPv6 addresses match IPv4 blocks).
 	KeySourceIP = "aws:SourceIp"
 	// KeyCurrentTime is aws:CurrentTime, an RFC 3339 time. See
 	// [Context.SetCurrentTime] for an allocation-free way to provide it.

@@ -11,10 +11,13 @@ import (
 	"strings"
 )
 
-// Policy versions IAM accepts. Policy variables are recognised only in
-// Version2012; a document without a Version is Version2008.
+// Policy versions IAM accepts.
 const (
+	// Version2012 is the current policy language; policy variables are
+	// recognised only in it.
 	Version2012 = "2012-10-17"
+	// Version2008 is the old policy language, also assumed when a document
+	// has no Version; `${...}` is literal text in it.
 	Version2008 = "2008-10-17"
 )
 
