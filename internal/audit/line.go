@@ -31,10 +31,7 @@ func marshalEvent(e *Event) ([]byte, error) {
 	if c.Attempts == nil {
 		c.Attempts = []Attempt{}
 	}
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return nil, fmt.Errorf("encode event %q: %w", e.EventID, err)
-	}
+	b := appendEvent(make([]byte, 0, 1024), &c)
 	if !bytes.HasSuffix(b, []byte(`"prevHash":"`+GenesisHash+unsealedTail)) {
 		// Event's last two fields are prevHash and hash; anything else is a
 		// programmer error in this file.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,9 @@ type Writer struct {
 	digestSum string // hex SHA-256 of the last digest file
 	digested  uint64 // last event seq covered by a digest
 	firstID   string // id of the first event after the last digest
+	commits   int64  // group commits, for benchmarks
+	syncing   bool   // a background fsync is running
+	syncRes   chan syncResult
 }
 
 // item is one queued event, already encoded by the caller's goroutine.
@@ -118,6 +122,7 @@ func open(cfg Config, region string, opts Options, beforeCommit func()) (*Writer
 		done:     make(chan struct{}),
 		lastHash: GenesisHash,
 		hook:     beforeCommit,
+		syncRes:  make(chan syncResult, 1),
 	}
 	if w.clock == nil {
 		w.clock = SystemClock{}
@@ -267,12 +272,17 @@ func (w *Writer) run() {
 	for {
 		select {
 		case it := <-w.queue:
+			if len(w.queue) == 0 {
+				// Let callers that are about to append join this group
+				// commit: one yield costs far less than a write per event.
+				runtime.Gosched()
+			}
 			batch = w.collect(append(batch[:0], it))
 			w.commit(batch)
 		case <-syncC:
-			if err := w.sync(); err != nil {
-				w.log.Error("audit fsync failed", "file", w.cur.name, "err", err)
-			}
+			w.startSync()
+		case r := <-w.syncRes:
+			w.syncDone(r)
 		case <-digestT.C():
 			w.drain(batch)
 			if err := w.writeDigest(); err != nil {
@@ -334,6 +344,7 @@ func (w *Writer) commit(items []*item) {
 	if w.hook != nil {
 		w.hook()
 	}
+	w.commits++
 	now := w.clock.Now()
 	for _, it := range items {
 		lineLen := int64(len(it.body) + hashHexLen + 1)
@@ -411,8 +422,43 @@ func (w *Writer) flush() {
 	w.lastID = w.bufItems[len(w.bufItems)-1].id
 }
 
-// sync fsyncs the current file if it has unsynced writes.
+// syncResult is the outcome of a background fsync.
+type syncResult struct {
+	name string
+	err  error
+}
+
+// startSync fsyncs the current file in the background under SyncInterval,
+// so that writes (and the Appends waiting on them) do not stall behind a
+// slow fsync. At most one background fsync runs; run waits for it in
+// syncDone, and sync waits for it before a rotation, digest or close.
+func (w *Writer) startSync() {
+	if w.syncing || !w.dirty || w.cur == nil {
+		return
+	}
+	w.syncing, w.dirty = true, false
+	f, name := w.cur.f, w.cur.name
+	go func() {
+		w.syncRes <- syncResult{name, f.Sync()}
+	}()
+}
+
+func (w *Writer) syncDone(r syncResult) {
+	w.syncing = false
+	if r.err != nil {
+		w.log.Error("audit fsync failed", "file", r.name, "err", r.err)
+		if w.cur != nil && w.cur.name == r.name {
+			w.dirty = true // try again at the next tick
+		}
+	}
+}
+
+// sync waits for a background fsync, then fsyncs the current file if it has
+// unsynced writes.
 func (w *Writer) sync() error {
+	if w.syncing {
+		w.syncDone(<-w.syncRes)
+	}
 	if !w.dirty || w.cur == nil {
 		return nil
 	}

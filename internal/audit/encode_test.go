@@ -1,0 +1,51 @@
+package audit
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func checkEncoding(t *testing.T, e *Event) {
+	t.Helper()
+	want, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := appendEvent(nil, e); string(got) != string(want) {
+		t.Errorf("appendEvent(%+v)\n got %s\nwant %s", e, got, want)
+	}
+}
+
+func TestAppendEventMatchesJSON(t *testing.T) {
+	t.Parallel()
+	tricky := "quote\" backslash\\ <script>&amp; \b\f\n\r\t \x00\x1f\x7f é 日本 \u2028\u2029 \xff\xfe invalid \xe2\x82"
+	for i := range 6 {
+		checkEncoding(t, testEvent(i))
+	}
+	e := testEvent(1)
+	e.EventID, e.UserAgent, e.Decision.Reason, e.UserIdentity.AccessKeyID = tricky, tricky, tricky, tricky
+	e.Content = &Content{Prompt: tricky, Completion: ""}
+	e.Attempts = append(e.Attempts, Attempt{Region: tricky, Outcome: "throttled", DurationMs: -1})
+	e.EventTime = Time{time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))}
+	e.Usage = Usage{InputTokens: 1 << 62, OutputTokens: -5}
+	checkEncoding(t, e)
+	checkEncoding(t, &Event{})
+	checkEncoding(t, &Event{Attempts: []Attempt{}})
+}
+
+// FuzzAppendEvent holds the hand-written encoder to encoding/json's output.
+func FuzzAppendEvent(f *testing.F) {
+	f.Add("req-1", "curl/8.5.0", "explicit deny", "hello", int64(12), 200, true)
+	f.Add("\u2028<>&\"\\", "\xff", "", "\x00", int64(-1), 0, false)
+	f.Fuzz(func(t *testing.T, id, agent, reason, prompt string, tokens int64, status int, allowed bool) {
+		e := testEvent(int(tokens & 7))
+		e.EventID, e.UserAgent, e.Decision = id, agent, Decision{Allowed: allowed, Reason: reason}
+		e.Usage.InputTokens, e.StatusCode = tokens, status
+		e.Attempts = []Attempt{{Region: reason, Outcome: id, Status: status}}
+		if prompt != "" {
+			e.Content = &Content{Prompt: prompt, Completion: agent}
+		}
+		checkEncoding(t, e)
+	})
+}
