@@ -155,7 +155,9 @@ func NewVerifier(opts VerifierOptions) *Verifier {
 // (body_hash); the [Checker]; and last the nonce, recorded only for an
 // envelope that passed everything else (replay, replay_cache_full).
 //
-// It returns the verified envelope, or an [*Error].
+// It returns the verified envelope, or an [*Error]. A refusal made after
+// the signature verified also returns the envelope (authentic, but refused),
+// so the caller can log its request id, source and profile.
 func (v *Verifier) Verify(s Sealed, peer *x509.Certificate, body Digest, now time.Time) (*Envelope, error) {
 	payload, err := decodeB64("envelope", s.Envelope, maxEnvelopeHeader)
 	if err != nil {
