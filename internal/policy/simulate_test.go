@@ -188,3 +188,46 @@ func TestExplainInvoke(t *testing.T) {
 		}
 	}
 }
+
+func TestSimulateInvoke(t *testing.T) {
+	t.Parallel()
+	identity := mustParseAll(t, "claims", []string{`{"Version":"2012-10-17","Statement":[
+		{"Sid":"Profiles","Effect":"Allow","Action":"bedrock:InvokeModel*","Resource":"arn:aws:bedrock:*:111122223333:*inference-profile/*",
+		 "Condition":{"StringEquals":{"aws:PrincipalTag/team":"claims","meridian:Geography":"eu"}}},
+		{"Sid":"Models","Effect":"Allow","Action":"bedrock:InvokeModel*","Resource":"arn:aws:bedrock:*::foundation-model/*",
+		 "Condition":{"StringLike":{"aws:RequestedRegion":"eu-*"},"StringEquals":{"aws:username":"claims-service"}}}]}`})
+	rep := SimulateInvoke(InvokeSimulation{
+		Policies:      identity,
+		Guardrails:    mustParseAll(t, "eu-only", []string{euOnlyGuardrail}),
+		Username:      "claims-service",
+		UserID:        "claims-service",
+		PrincipalTags: map[string]string{"team": "claims"},
+		Geography:     "eu",
+		Invocation:    Invocation{SourceRegion: "eu-west-1", ProfileARN: profileGlob, Destinations: globalDestinations},
+		Context:       map[string][]string{"aws:SourceIp": {"203.0.113.9"}},
+	})
+	if diff := cmp.Diff([]string{"eu-west-1", "eu-central-1"}, rep.AllowedRegions); diff != "" {
+		t.Errorf("AllowedRegions (-want +got):\n%s", diff)
+	}
+	if rep.Action != ActionInvokeModel {
+		t.Errorf("Action = %q, want the default %q", rep.Action, ActionInvokeModel)
+	}
+	text := rep.Text()
+	for _, want := range []string{
+		"allowed:        eu-west-1, eu-central-1",
+		"us-east-1: explicitDeny",
+		"denied by guardrail eu-only0/DenyOutsideEU",
+		"client sees: not authorized to perform bedrock:InvokeModel on resource arn:aws:bedrock:us-east-1::foundation-model/demo.chat-small",
+		"allow bedrock:InvokeModel on " + profileGlob + ": allowed by claims0/Profiles",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Text() =\n%s\nwant it to contain %q", text, want)
+		}
+	}
+	// Without the principal's tag nothing is allowed.
+	rep = SimulateInvoke(InvokeSimulation{Policies: identity, Username: "claims-service", Geography: "eu",
+		Invocation: Invocation{SourceRegion: "eu-west-1", ProfileARN: profileGlob, Destinations: globalDestinations}})
+	if len(rep.AllowedRegions) != 0 || !strings.Contains(rep.Text(), "allowed:        none") {
+		t.Errorf("without the team tag AllowedRegions = %v, want none", rep.AllowedRegions)
+	}
+}

@@ -1,0 +1,141 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// InvokeSimulation is the input of [SimulateInvoke]: everything `meridian
+// policy simulate --config F --principal ID --profile ID --region SOURCE`
+// knows once the topology is loaded, as plain values.
+type InvokeSimulation struct {
+	// Policies and Guardrails are the principal's identity policies and the
+	// organisation's guardrails, parsed at config load.
+	Policies   []*Policy
+	Guardrails []*Policy
+	// Username and UserID become aws:username and aws:userid when not empty.
+	Username string
+	UserID   string
+	// PrincipalTags become aws:PrincipalTag/<key>.
+	PrincipalTags map[string]string
+	// ProfileTags are an application profile's tags; they become
+	// aws:ResourceTag/<key> on the profile check only.
+	ProfileTags map[string]string
+	// Geography is the source region's geography (meridian:Geography).
+	Geography string
+	// Invocation is the call. Action defaults to ActionInvokeModel;
+	// SourceRegion also becomes meridian:SourceRegion.
+	Invocation Invocation
+	// Context adds or overrides other keys (aws:SourceIp, aws:CurrentTime…).
+	Context map[string][]string
+}
+
+// InvokeReport is the verdict of [SimulateInvoke] for every destination.
+type InvokeReport struct {
+	// Action, SourceRegion and ProfileARN describe the call.
+	Action       string `json:"action"`
+	SourceRegion string `json:"sourceRegion"`
+	ProfileARN   string `json:"profileArn,omitempty"`
+	// AllowedRegions lists the destinations that may serve the call, in
+	// destination order; empty when the caller would get 403.
+	AllowedRegions []string `json:"allowedRegions"`
+	// Destinations explains each destination.
+	Destinations []DestinationReport `json:"destinations"`
+}
+
+// SimulateInvoke evaluates an inference call as the gateway would: it builds
+// the request context from the principal and the source region, applies
+// [Set.AuthorizeInvoke]'s cross-Region rule, and explains every check. It is
+// the pure core of the `--config` form of `meridian policy simulate`.
+func SimulateInvoke(in InvokeSimulation) *InvokeReport {
+	inv := in.Invocation
+	if inv.Action == "" {
+		inv.Action = ActionInvokeModel
+	}
+	c := NewContext(8 + len(in.PrincipalTags) + len(in.ProfileTags) + len(in.Context))
+	add := func(key, value string) {
+		if value != "" {
+			c.Add(key, value)
+		}
+	}
+	add(KeyUsername, in.Username)
+	add(KeyUserID, in.UserID)
+	add(KeySourceRegion, inv.SourceRegion)
+	add(KeyGeography, in.Geography)
+	for _, k := range sortedStringKeys(in.PrincipalTags) {
+		c.Add(PrefixPrincipalTag+k, in.PrincipalTags[k])
+	}
+	for _, k := range sortedStringKeys(in.ProfileTags) {
+		c.Add(PrefixResourceTag+k, in.ProfileTags[k])
+	}
+	keys := make([]string, 0, len(in.Context))
+	for k := range in.Context {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		c.Del(k)
+		for _, v := range in.Context[k] {
+			c.Add(k, v)
+		}
+	}
+	set := NewSet(in.Policies, in.Guardrails)
+	rep := &InvokeReport{
+		Action:         inv.Action,
+		SourceRegion:   inv.SourceRegion,
+		ProfileARN:     inv.ProfileARN,
+		AllowedRegions: []string{},
+		Destinations:   set.ExplainInvoke(&inv, c),
+	}
+	for _, d := range rep.Destinations {
+		if d.Decision == Allow {
+			rep.AllowedRegions = append(rep.AllowedRegions, d.Region)
+		}
+	}
+	return rep
+}
+
+func sortedStringKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Text renders the report for people: one block per destination with its
+// checks and the statements that decided.
+func (r *InvokeReport) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "action:         %s\n", r.Action)
+	fmt.Fprintf(&b, "source region:  %s\n", r.SourceRegion)
+	if r.ProfileARN != "" {
+		fmt.Fprintf(&b, "profile:        %s\n", r.ProfileARN)
+	}
+	if len(r.AllowedRegions) == 0 {
+		b.WriteString("allowed:        none (the caller gets 403)\n")
+	} else {
+		fmt.Fprintf(&b, "allowed:        %s\n", strings.Join(r.AllowedRegions, ", "))
+	}
+	for _, d := range r.Destinations {
+		fmt.Fprintf(&b, "\n%s: %s\n", d.Region, d.Decision)
+		for _, c := range d.Checks {
+			why := "no statement allows it"
+			switch {
+			case c.Statement != nil && c.Decision == Allow:
+				why = "allowed by " + c.Statement.String()
+			case c.Statement != nil:
+				why = "denied by " + c.Statement.String()
+			case c.Guardrail != "":
+				why = fmt.Sprintf("guardrail %q allows nothing here", c.Guardrail)
+			}
+			fmt.Fprintf(&b, "  %s %s on %s: %s\n", c.Decision, c.Action, c.Resource, why)
+		}
+		if d.Denial != nil {
+			fmt.Fprintf(&b, "  client sees: %s\n", d.Denial.Message())
+		}
+	}
+	return b.String()
+}
