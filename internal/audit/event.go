@@ -55,8 +55,8 @@ type Event struct {
 	// as [].
 	Attempts   []Attempt `json:"attempts"`
 	StatusCode int       `json:"statusCode"`
-	// ErrorCode is the error type returned to the client (e.g.
-	// ThrottlingException), empty on success.
+	// ErrorCode is the error returned to the client (the error kind, e.g.
+	// "throttled"), empty on success.
 	ErrorCode string `json:"errorCode"`
 	Usage     Usage  `json:"usage"`
 	LatencyMs int64  `json:"latencyMs"`
@@ -74,8 +74,9 @@ type Event struct {
 // UserIdentity is who made the request. It never holds a secret.
 type UserIdentity struct {
 	PrincipalID string `json:"principalId"`
-	// Type is the authentication method: "apiKey", "sigv4", "mtls" or
-	// "anonymous" (rejected before authentication).
+	// Type is the authentication method as auth.Method names it: "apiKey",
+	// "sigv4", "mtls", "link" (forwarded by another region's node for the
+	// principal), or "" when the request was rejected before authentication.
 	Type string `json:"type"`
 	// APIKeyID identifies the API key used (its id, never the key).
 	APIKeyID string `json:"apiKeyId,omitempty"`
@@ -94,8 +95,8 @@ type Decision struct {
 // Attempt is one destination region tried for a request.
 type Attempt struct {
 	Region string `json:"region"`
-	// Outcome is "ok", "throttled", "unavailable", "error", "timeout" or
-	// "canceled".
+	// Outcome is "ok" or the error kind (inference.ErrorKind's name, e.g.
+	// "throttled", "unavailable", "timeout", "upstream_error").
 	Outcome    string `json:"outcome"`
 	DurationMs int64  `json:"durationMs"`
 	// Status is the HTTP status the destination answered, 0 when none.

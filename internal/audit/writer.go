@@ -171,13 +171,12 @@ func (w *Writer) Dir() string { return w.dir }
 // Config.RecordContent is set, and computes PrevHash and Hash.
 //
 // When the queue is full, Append returns [ErrBackpressure] at once and the
-// event is not recorded; after Close it returns [ErrClosed]. If ctx ends
-// while waiting, Append returns ctx.Err(), but the event is already queued
-// and will be written.
+// event is not recorded; after Close it returns [ErrClosed]; any other error
+// (disk full, I/O error) also means the event was not recorded. ctx bounds
+// only the wait: a canceled ctx (a client that went away) never keeps the
+// event out of the log, and if ctx ends while waiting Append returns
+// ctx.Err() while the queued event is still written.
 func (w *Writer) Append(ctx context.Context, e *Event) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	c := *e
 	if c.EventVersion == "" {
 		c.EventVersion = EventVersion
@@ -286,7 +285,7 @@ func (w *Writer) run() {
 		case <-digestT.C():
 			w.drain(batch)
 			if err := w.writeDigest(); err != nil {
-				w.log.Error("audit digest failed", "err", err)
+				w.log.Error("audit digest failed", "error", err)
 			}
 		case reply := <-w.digestC:
 			w.drain(batch)
@@ -446,7 +445,7 @@ func (w *Writer) startSync() {
 func (w *Writer) syncDone(r syncResult) {
 	w.syncing = false
 	if r.err != nil {
-		w.log.Error("audit fsync failed", "file", r.name, "err", r.err)
+		w.log.Error("audit fsync failed", "file", r.name, "error", r.err)
 		if w.cur != nil && w.cur.name == r.name {
 			w.dirty = true // try again at the next tick
 		}
@@ -489,10 +488,10 @@ func (w *Writer) openFile(now time.Time) error {
 // under SyncInterval), and a digest fsyncs nothing of a closed file.
 func (w *Writer) closeCurrent() {
 	if err := w.sync(); err != nil {
-		w.log.Error("audit fsync before rotation failed", "file", w.cur.name, "err", err)
+		w.log.Error("audit fsync before rotation failed", "file", w.cur.name, "error", err)
 	}
 	if err := w.cur.f.Close(); err != nil {
-		w.log.Error("audit log close failed", "file", w.cur.name, "err", err)
+		w.log.Error("audit log close failed", "file", w.cur.name, "error", err)
 	}
 	w.cur.f = nil
 	w.cur = nil

@@ -414,3 +414,22 @@ func parsed(t *testing.T, line string) *Event {
 	}
 	return e
 }
+
+// A client that went away must not keep its request out of the trail
+// (invariant 4): a canceled context bounds only the wait.
+func TestAppendCanceledContextStillRecords(t *testing.T) {
+	t.Parallel()
+	w := openTest(t, t.TempDir(), newFakeClock(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := w.Append(ctx, testEvent(0))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Append(canceled ctx) = %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if evs := readEvents(t, w.Dir()); len(evs) != 1 {
+		t.Errorf("log holds %d events, want the one appended with a canceled context", len(evs))
+	}
+}
