@@ -44,6 +44,9 @@ func (k OutcomeKind) String() string {
 	return fmt.Sprintf("outcome(%d)", uint8(k))
 }
 
+// MarshalText implements [encoding.TextMarshaler].
+func (k OutcomeKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // Failure reports whether the kind counts against the deployment's health
 // (error rate, circuit breaker).
 func (k OutcomeKind) Failure() bool {

@@ -53,6 +53,10 @@ func (r Reason) String() string {
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }
 
+// MarshalText implements [encoding.TextMarshaler], for JSON logs and audit
+// events.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
 // Exclusion says why a destination is not a candidate of a [Plan].
 type Exclusion uint8
 
@@ -106,3 +110,6 @@ func (e Exclusion) String() string {
 	}
 	return fmt.Sprintf("exclusion(%d)", uint8(e))
 }
+
+// MarshalText implements [encoding.TextMarshaler].
+func (e Exclusion) MarshalText() ([]byte, error) { return []byte(e.String()), nil }

@@ -136,7 +136,7 @@ func Run(sc *Scenario, strategy string, seed uint64) (*Result, error) {
 		w.now = e.at
 		w.handle(e)
 	}
-	return w.stats.result(strategy), nil
+	return w.stats.result(strategy, w.regions), nil
 }
 
 func newWorld(sc *Scenario, strategy string, seed uint64) (*world, error) {

@@ -38,6 +38,8 @@ type Result struct {
 	// ResidencyViolations counts requests served outside the profile's
 	// destination set; it must be 0 for Meridian's strategies.
 	ResidencyViolations int `json:"residency_violations"`
+	// ServedByRegion counts completed requests per serving region.
+	ServedByRegion map[string]int `json:"served_by_region"`
 }
 
 // Quantiles of a latency distribution.
@@ -54,6 +56,7 @@ type collector struct {
 	cross, violations           int
 	addedRTT                    int64
 	failovers                   int
+	byRegion                    []int
 }
 
 func (c *collector) served(r *request, d int, done int64, w *world) {
@@ -67,15 +70,25 @@ func (c *collector) served(r *request, d int, done int64, w *world) {
 		c.violations++
 	}
 	c.failovers += int(r.attempts) - 1
+	if c.byRegion == nil {
+		c.byRegion = make([]int, len(w.regions))
+	}
+	c.byRegion[d]++
 }
 
-func (c *collector) result(strategy string) *Result {
+func (c *collector) result(strategy string, regions []string) *Result {
 	done := len(c.ttft)
 	r := &Result{
 		Strategy: strategy, Meridian: Meridian(strategy),
 		Requests: c.requests, Completed: done, Throttled: c.throttled, Failed: c.failed,
 		TTFT: quantiles(c.ttft), E2E: quantiles(c.e2e),
 		Failovers: c.failovers, ResidencyViolations: c.violations,
+		ServedByRegion: map[string]int{},
+	}
+	for i, n := range c.byRegion {
+		if n > 0 {
+			r.ServedByRegion[regions[i]] = n
+		}
 	}
 	if c.requests > 0 {
 		r.ThrottledPct = 100 * float64(c.throttled) / float64(c.requests)

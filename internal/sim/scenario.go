@@ -172,6 +172,12 @@ func (s *Scenario) Validate() error {
 	if s.Duration <= 0 {
 		bad("duration", "must be positive, e.g. 10m")
 	}
+	if s.ExchangeInterval != 0 && s.ExchangeInterval.D() < 10*time.Millisecond {
+		bad("exchange_interval", "%s is below 10ms (Meridian sends snapshots about once a second)", s.ExchangeInterval)
+	}
+	if s.AttemptTimeout < 0 {
+		bad("attempt_timeout", "must not be negative")
+	}
 	regions := map[string]bool{}
 	for i, r := range s.Regions {
 		if r.ID == "" {
@@ -207,6 +213,9 @@ func (s *Scenario) Validate() error {
 			bad(fmt.Sprintf("rtt[%d].between", i), "needs exactly two regions")
 			continue
 		}
+		if r.RTT < 0 {
+			bad(fmt.Sprintf("rtt[%d].rtt", i), "must not be negative")
+		}
 		known(fmt.Sprintf("rtt[%d].between[0]", i), r.Between[0])
 		known(fmt.Sprintf("rtt[%d].between[1]", i), r.Between[1])
 	}
@@ -239,17 +248,34 @@ func (s *Scenario) Validate() error {
 		if t.Rate < 0 {
 			bad(f+".rate", "must not be negative")
 		}
+		for j, b := range t.Bursts {
+			if b.At < 0 || b.Duration < 0 || b.Rate < 0 || b.Factor < 0 {
+				bad(fmt.Sprintf("%s.bursts[%d]", f, j), "at, duration, rate and factor must not be negative")
+			}
+		}
+		if t.Diurnal != nil && t.Diurnal.Period < 0 {
+			bad(f+".diurnal.period", "must not be negative")
+		}
 		if t.Diurnal != nil && (t.Diurnal.Amplitude < 0 || t.Diurnal.Amplitude > 1) {
 			bad(f+".diurnal.amplitude", "%v is not in [0,1]", t.Diurnal.Amplitude)
 		}
-		for name, d := range map[string]Dist{"prompt_tokens": t.PromptTokens, "output_tokens": t.OutputTokens} {
-			if d.Fixed <= 0 && d.Max <= 0 && d.Mean <= 0 {
-				bad(f+"."+name, "set fixed, min/max, or mean (and sigma)")
+		for _, d := range []struct {
+			name string
+			dist Dist
+		}{{"prompt_tokens", t.PromptTokens}, {"output_tokens", t.OutputTokens}} {
+			if d.dist.Fixed <= 0 && d.dist.Max <= 0 && d.dist.Mean <= 0 {
+				bad(f+"."+d.name, "set fixed, min/max, or mean (and sigma)")
+			}
+			if d.dist.Sigma < 0 || d.dist.Min < 0 || (d.dist.Max > 0 && d.dist.Max < d.dist.Min) {
+				bad(f+"."+d.name, "needs sigma >= 0 and 0 <= min <= max")
 			}
 		}
 	}
 	for i, e := range s.Events {
 		f := fmt.Sprintf("events[%d]", i)
+		if e.At < 0 {
+			bad(f+".at", "must not be negative")
+		}
 		known(f+".region", e.Region)
 		switch e.Kind {
 		case "outage":

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/sim"
 )
 
@@ -247,3 +248,57 @@ func BenchmarkMillion(b *testing.B) {
 		})
 	}
 }
+
+// TestOutageRecovery: after us-east-1 recovers, a probe closes its circuit
+// and traffic ramps back to it.
+func TestOutageRecovery(t *testing.T) {
+	t.Parallel()
+	sc := load(t, "us-outage.yaml")
+	served := func(d time.Duration) int {
+		sc := *sc
+		sc.Duration = routingDuration(d)
+		r, err := sim.Run(&sc, "locality-first", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.ServedByRegion["us-east-1"]
+	}
+	atRecovery, later := served(6*time.Minute), served(9*time.Minute)
+	// us-east-1's own clients alone send 14 requests/s: most of three
+	// minutes' worth must come back home.
+	if got := later - atRecovery; got < 2000 {
+		t.Errorf("us-east-1 served %d requests in the 3 minutes after recovery, want at least 2000", got)
+	}
+	during := served(3*time.Minute+30*time.Second) - served(3*time.Minute+10*time.Second)
+	if during > 30 {
+		t.Errorf("us-east-1 served %d requests 10-30s into its outage, want almost none", during)
+	}
+}
+
+func FuzzParseScenario(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(scenarioDir, "*.yaml"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			f.Add(string(b))
+		}
+	}
+	f.Add("duration: 1m\nregions: [{id: a}]\nprofile: {id: p, destinations: [a]}\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		sc, err := sim.ParseScenario(strings.NewReader(data), "fuzz.yaml")
+		if err != nil {
+			return
+		}
+		// A valid scenario must run without panicking; keep it short.
+		sc.Duration = min(sc.Duration, routingDuration(2*time.Second))
+		for i := range sc.Traffic {
+			sc.Traffic[i].Rate = min(sc.Traffic[i].Rate, 50)
+			sc.Traffic[i].Bursts = nil
+		}
+		if _, err := sim.Run(sc, "locality-first", 1); err != nil {
+			t.Fatalf("Run of a valid scenario: %v", err)
+		}
+	})
+}
+
+func routingDuration(d time.Duration) routing.Duration { return routing.Duration(d) }
