@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -50,7 +51,7 @@ type Writer struct {
 	closing chan struct{}
 	done    chan struct{}
 	runErr  error // set by run before done is closed
-	hook    func()
+	hooks   testHooks
 
 	// Owned by the run goroutine.
 	seq       uint64 // sequence of the last event written (0: none)
@@ -76,6 +77,8 @@ type Writer struct {
 type item struct {
 	id   string
 	body []byte
+	hash string // set when sealed
+	end  int    // offset in the writer's buffer after this event's line
 	err  error
 	done chan error // buffered; receives err once
 }
@@ -87,7 +90,7 @@ type logFile struct {
 	lines    int64
 	size     int64     // bytes of complete lines
 	sha      hash.Hash // over the first size bytes
-	f        *os.File  // nil once closed, or for a file found on start-up
+	f        logHandle // nil once closed, or for a file found on start-up
 	created  time.Time
 	touched  bool
 }
@@ -97,12 +100,25 @@ type logFile struct {
 // event on disk; a torn tail left by a crash is logged and left in place, and
 // the writer starts a new file rather than appending after it.
 func Open(cfg Config, region string, opts Options) (*Writer, error) {
-	return open(cfg, region, opts, nil)
+	return open(cfg, region, opts, testHooks{})
 }
 
-// open is Open with a hook that the writer goroutine calls before each group
-// commit (tests use it to hold the writer and fill the queue).
-func open(cfg Config, region string, opts Options, beforeCommit func()) (*Writer, error) {
+// logHandle is the part of *os.File the writer uses for log files.
+type logHandle interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+// testHooks let tests hold the writer goroutine before each group commit
+// (to fill the queue) and wrap log files (to inject write failures).
+type testHooks struct {
+	beforeCommit func()
+	wrapFile     func(*os.File) logHandle
+}
+
+// open is Open with test hooks.
+func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -121,7 +137,7 @@ func open(cfg Config, region string, opts Options, beforeCommit func()) (*Writer
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 		lastHash: GenesisHash,
-		hook:     beforeCommit,
+		hooks:    hooks,
 		syncRes:  make(chan syncResult, 1),
 	}
 	if w.clock == nil {
@@ -340,16 +356,18 @@ func (w *Writer) drain(batch []*item) {
 // commit chains, writes (and under SyncAlways fsyncs) a group of events, then
 // releases their callers.
 func (w *Writer) commit(items []*item) {
-	if w.hook != nil {
-		w.hook()
+	if w.hooks.beforeCommit != nil {
+		w.hooks.beforeCommit()
 	}
 	w.commits++
 	now := w.clock.Now()
 	for _, it := range items {
 		lineLen := int64(len(it.body) + hashHexLen + 1)
 		if w.cur != nil && w.needRotate(now, lineLen) {
-			w.flush()
-			w.closeCurrent()
+			w.flush() // closes the file itself if the write fails
+			if w.cur != nil {
+				w.closeCurrent()
+			}
 		}
 		if w.cur == nil {
 			if err := w.openFile(now); err != nil {
@@ -362,6 +380,7 @@ func (w *Writer) commit(items []*item) {
 		}
 		w.buf, w.lastHash = seal(w.buf, it.body, w.lastHash)
 		w.seq++
+		it.hash, it.end = w.lastHash, len(w.buf)
 		w.bufItems = append(w.bufItems, it)
 	}
 	w.flush()
@@ -386,9 +405,10 @@ func (w *Writer) needRotate(now time.Time, lineLen int64) bool {
 }
 
 // flush writes the buffered lines to the current file with one write. If the
-// write fails, the events in it are failed, the chain is rolled back to the
-// last event written, and the file is abandoned: whatever part of the write
-// reached it becomes a torn tail, and the next event starts a new file.
+// write fails, the events whose lines were written completely stay in the
+// chain; the others fail, the chain is rolled back to the last complete line,
+// and the file is abandoned: a partial line becomes a torn tail, and the next
+// event starts a new file.
 func (w *Writer) flush() {
 	if len(w.bufItems) == 0 {
 		return
@@ -398,27 +418,42 @@ func (w *Writer) flush() {
 		clear(w.bufItems)
 		w.bufItems = w.bufItems[:0]
 	}()
-	if _, err := w.cur.f.Write(w.buf); err != nil {
+	n, err := w.cur.f.Write(w.buf)
+	done := w.bufItems
+	if err != nil {
 		err = fmt.Errorf("write audit log %s: %w", w.cur.name, err)
-		for _, it := range w.bufItems {
+		k := 0
+		for k < len(done) && done[k].end <= n {
+			k++
+		}
+		for _, it := range done[k:] {
 			it.err = err
 		}
-		w.seq, w.lastHash = w.bufSeq, w.bufHash
+		done = done[:k]
+		w.seq, w.lastHash = w.bufSeq+uint64(k), w.bufHash
+		if k > 0 {
+			w.lastHash = done[k-1].hash
+		}
+	}
+	if len(done) > 0 {
+		end := done[len(done)-1].end
+		w.dirty = true
+		w.cur.sha.Write(w.buf[:end])
+		w.cur.size += int64(end)
+		w.cur.lines += int64(len(done))
+		if !w.cur.touched {
+			w.cur.touched = true
+			w.touched = append(w.touched, w.cur)
+		}
+		if w.firstID == "" {
+			w.firstID = done[0].id
+		}
+		w.lastID = done[len(done)-1].id
+	}
+	if err != nil {
+		w.log.Error("audit write failed; starting a new file", "file", w.cur.name, "events_failed", len(w.bufItems)-len(done), "error", err)
 		w.closeCurrent()
-		return
 	}
-	w.dirty = true
-	w.cur.sha.Write(w.buf)
-	w.cur.size += int64(len(w.buf))
-	w.cur.lines += int64(len(w.bufItems))
-	if !w.cur.touched {
-		w.cur.touched = true
-		w.touched = append(w.touched, w.cur)
-	}
-	if w.firstID == "" {
-		w.firstID = w.bufItems[0].id
-	}
-	w.lastID = w.bufItems[len(w.bufItems)-1].id
 }
 
 // syncResult is the outcome of a background fsync.
@@ -469,17 +504,33 @@ func (w *Writer) sync() error {
 }
 
 func (w *Writer) openFile(now time.Time) error {
-	name := logName(w.region, now, w.seq+1)
-	f, err := os.OpenFile(filepath.Join(w.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	var (
+		name string
+		f    *os.File
+		err  error
+	)
+	// A file abandoned after a failed write may hold the same first
+	// sequence; step the name's time until the name is free.
+	for i := range 1000 {
+		name = logName(w.region, now.Add(time.Duration(i)*time.Millisecond), w.seq+1)
+		f, err = os.OpenFile(filepath.Join(w.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("create audit log: %w", err)
+	}
+	var h logHandle = f
+	if w.hooks.wrapFile != nil {
+		h = w.hooks.wrapFile(f)
 	}
 	// The new name must survive a crash as surely as the events in it.
 	if err := syncDir(w.dir); err != nil {
 		f.Close()
 		return fmt.Errorf("create audit log %s: %w", name, err)
 	}
-	w.cur = &logFile{name: name, firstSeq: w.seq + 1, sha: sha256.New(), f: f, created: now}
+	w.cur = &logFile{name: name, firstSeq: w.seq + 1, sha: sha256.New(), f: h, created: now}
 	return nil
 }
 

@@ -315,10 +315,10 @@ func TestBackpressure(t *testing.T) {
 	entered := make(chan struct{}, 16)
 	release := make(chan struct{})
 	cfg := Config{Dir: root, QueueSize: 1}
-	w, err := open(cfg, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t)}, func() {
+	w, err := open(cfg, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t)}, testHooks{beforeCommit: func() {
 		entered <- struct{}{}
 		<-release
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,5 +431,88 @@ func TestAppendCanceledContextStillRecords(t *testing.T) {
 	}
 	if evs := readEvents(t, w.Dir()); len(evs) != 1 {
 		t.Errorf("log holds %d events, want the one appended with a canceled context", len(evs))
+	}
+}
+
+// failingFile writes only the first limit bytes it is given over its life,
+// then fails, as a full disk does.
+type failingFile struct {
+	*os.File
+	limit *int
+}
+
+func (f failingFile) Write(p []byte) (int, error) {
+	if len(p) <= *f.limit {
+		*f.limit -= len(p)
+		return f.File.Write(p)
+	}
+	n, _ := f.File.Write(p[:*f.limit])
+	*f.limit = 0
+	return n, errors.New("no space left on device")
+}
+
+// TestWriteFailure: a write that fails part-way keeps the complete lines it
+// wrote in the chain, fails the other events, and continues in a new file;
+// verify then reports only the torn tail.
+func TestWriteFailure(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	limit := 3*900 + 450 // about three and a half events of the first batch
+	first := true
+	hold := make(chan struct{})
+	entered := make(chan struct{}, 64)
+	hooks := testHooks{
+		beforeCommit: func() {
+			if first {
+				first = false
+				entered <- struct{}{}
+				<-hold
+			}
+		},
+		wrapFile: func(f *os.File) logHandle {
+			if limit < 0 {
+				return f
+			}
+			ff := failingFile{f, new(int)}
+			*ff.limit = limit
+			limit = -1 // only the first file fails
+			return ff
+		},
+	}
+	w, err := open(Config{Dir: root}, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t)}, hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Event 0 is held in its own commit; events 1..8 queue up and are
+	// written with one write, which fails part-way.
+	errs := make(chan error, 9)
+	go func() { errs <- w.Append(context.Background(), testEvent(0)) }()
+	<-entered
+	for i := 1; i <= 8; i++ {
+		go func() { errs <- w.Append(context.Background(), testEvent(i)) }()
+	}
+	for len(w.queue) != 8 {
+		runtimeGosched()
+	}
+	close(hold)
+	failed := 0
+	for range 9 {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if failed == 0 || failed == 9 {
+		t.Fatalf("%d of 9 appends failed, want some to fail and some to succeed", failed)
+	}
+	appendN(t, w, 9, 3) // continues in a new file
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if got := kinds(rep.Warnings); !strings.HasPrefix(got, "torn tail@") {
+		t.Errorf("warnings = %s, want a torn tail", got)
+	}
+	if want := int64(9 - failed + 3); rep.Events != want || rep.Files != 2 {
+		t.Errorf("Verify = %d events in %d files, want %d in 2", rep.Events, rep.Files, want)
 	}
 }
