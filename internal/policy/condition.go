@@ -318,8 +318,10 @@ func (c *condition) eval(v *view) bool {
 	if c.neg && c.hasVar && !c.variablesResolve(v) {
 		return false
 	}
-	if t, ok := v.time(&c.key); ok && c.times != nil {
-		return c.matchTime(t) != c.neg
+	if c.times != nil {
+		if t, ok := v.time(&c.key); ok {
+			return c.matchTime(t) != c.neg
+		}
 	}
 	it := v.values(&c.key)
 	val, ok := it.next()
@@ -430,11 +432,10 @@ func (c *condition) match(val string, v *view) bool {
 			}
 		}
 	case opIPAddress:
-		a, err := netip.ParseAddr(val)
-		if err != nil {
+		a, ok := v.c.addr(val)
+		if !ok {
 			return false
 		}
-		a = a.Unmap()
 		for _, n := range c.nets {
 			if n.Contains(a) {
 				return true

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"iter"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -130,6 +131,11 @@ type Context struct {
 	pairs  []pair
 	now    time.Time
 	hasNow bool
+	// sourceIP caches the parsed aws:SourceIp, which IpAddress conditions
+	// would otherwise parse once per statement.
+	sourceIP    netip.Addr
+	sourceIPStr string
+	hasSourceIP bool
 }
 
 // NewContext returns an empty context with room for n values.
@@ -140,11 +146,31 @@ func (c *Context) Reset() {
 	clear(c.pairs) // drop references to the old strings
 	c.pairs = c.pairs[:0]
 	c.now, c.hasNow = time.Time{}, false
+	c.sourceIP, c.sourceIPStr, c.hasSourceIP = netip.Addr{}, "", false
 }
 
 // Add adds value to key's values.
 func (c *Context) Add(key, value string) {
-	c.pairs = append(c.pairs, pair{key: key, id: identify(key), value: value})
+	id := identify(key)
+	c.pairs = append(c.pairs, pair{key: key, id: id, value: value})
+	if id == keySourceIP && !c.hasSourceIP {
+		if a, err := netip.ParseAddr(value); err == nil {
+			c.sourceIP, c.sourceIPStr, c.hasSourceIP = a.Unmap(), value, true
+		}
+	}
+}
+
+// addr parses an IP address, using the cached aws:SourceIp when it is that
+// value.
+func (c *Context) addr(s string) (netip.Addr, bool) {
+	if c.hasSourceIP && s == c.sourceIPStr {
+		return c.sourceIP, true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }
 
 // Set replaces all of key's values with value.
@@ -156,6 +182,9 @@ func (c *Context) Set(key, value string) {
 // Del removes key and all its values.
 func (c *Context) Del(key string) {
 	k := newKeyRef(key)
+	if k.id == keySourceIP {
+		c.sourceIP, c.sourceIPStr, c.hasSourceIP = netip.Addr{}, "", false
+	}
 	out := c.pairs[:0]
 	for _, p := range c.pairs {
 		if !k.matches(&p) {

@@ -323,3 +323,27 @@ func TestContext(t *testing.T) {
 		t.Errorf("Get after Reset found a value")
 	}
 }
+
+func TestContextSourceIPCache(t *testing.T) {
+	t.Parallel()
+	set := NewSet([]*Policy{MustParse("p", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}}`)}, nil)
+	c := NewContext(2)
+	for _, tc := range []struct {
+		ip   string
+		want Decision
+	}{
+		{"203.0.113.7", Allow},
+		{"198.51.100.7", ImplicitDeny},
+		{"::ffff:203.0.113.9", Allow},
+		{"not-an-ip", ImplicitDeny},
+	} {
+		c.Set(KeySourceIP, tc.ip)
+		if got := set.Evaluate("x:y", "*", c).Decision; got != tc.want {
+			t.Errorf("aws:SourceIp %s: Evaluate = %v, want %v", tc.ip, got, tc.want)
+		}
+	}
+	c.Reset()
+	if got := set.Evaluate("x:y", "*", c).Decision; got != ImplicitDeny {
+		t.Errorf("after Reset: Evaluate = %v, want implicitDeny", got)
+	}
+}

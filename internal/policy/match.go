@@ -351,15 +351,16 @@ type arnParts struct {
 
 func splitParts(s string) arnParts {
 	p := arnParts{s: s}
-	off := 0
-	for p.colons < arnSegments-1 {
-		j := strings.IndexByte(s[off:], ':')
-		if j < 0 {
-			break
+	// One pass over the short prefix of the ARN; cheaper than repeated
+	// IndexByte calls on these lengths.
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			p.at[p.colons] = i
+			p.colons++
+			if p.colons == arnSegments-1 {
+				break
+			}
 		}
-		p.at[p.colons] = off + j
-		p.colons++
-		off += j + 1
 	}
 	return p
 }
