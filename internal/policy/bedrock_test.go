@@ -272,3 +272,33 @@ func TestAuthorizeInvokeAppends(t *testing.T) {
 		t.Errorf("AuthorizeInvoke did not append to dst in place: %d results, first %q", len(out), out[0].Region)
 	}
 }
+
+// TestReferenceConfigPolicy checks the invoke-eu-only policy of
+// design/config.example.yaml against the reference topology.
+func TestReferenceConfigPolicy(t *testing.T) {
+	t.Parallel()
+	set := NewSet([]*Policy{MustParse("invoke-eu-only", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"],
+		"Resource":["arn:aws:bedrock:eu-*:111122223333:inference-profile/eu.*","arn:aws:bedrock:eu-*::foundation-model/*"]}]}`)}, nil)
+	c := NewContext(4)
+	c.Add(KeyUsername, "claims-service")
+	c.Add(PrefixPrincipalTag+"team", "claims")
+	tests := []struct {
+		name    string
+		inv     Invocation
+		allowed []string
+	}{
+		{"eu profile from eu-west-1", Invocation{Action: ActionInvokeModel, SourceRegion: "eu-west-1", ProfileARN: profileEU, Destinations: globalDestinations[2:]}, []string{"eu-west-1", "eu-central-1"}},
+		{"global profile is not covered", Invocation{Action: ActionInvokeModel, SourceRegion: "eu-west-1", ProfileARN: profileGlob, Destinations: globalDestinations}, nil},
+		// As in AWS, inference-profile/… does not cover application-inference-profile/….
+		{"application profile claims-eu is not covered", Invocation{Action: ActionInvokeModel, SourceRegion: "eu-west-1", ProfileARN: "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/claims-eu", Destinations: globalDestinations[2:]}, nil},
+		{"model id in eu-central-1", Invocation{Action: ActionInvokeModelWithResponseStream, SourceRegion: "eu-central-1", Destinations: globalDestinations[3:]}, []string{"eu-central-1"}},
+		{"model id in us-east-1", Invocation{Action: ActionInvokeModel, SourceRegion: "us-east-1", Destinations: globalDestinations[:1]}, nil},
+	}
+	for _, tc := range tests {
+		got := allowedRegions(set.AuthorizeInvoke(&tc.inv, c, nil))
+		if diff := cmp.Diff(tc.allowed, got); diff != "" {
+			t.Errorf("%s: allowed regions (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
