@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -190,13 +189,4 @@ func BenchmarkAuditCost(b *testing.B) {
 	b.ReportMetric(pct(allInterval, 0.99), "interval-p99-µs")
 	b.ReportMetric(pct(allAlways, 0.50), "always-p50-µs")
 	b.ReportMetric(pct(allAlways, 0.99), "always-p99-µs")
-}
-
-// cpuTime returns the user and system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -52,6 +52,7 @@ type Writer struct {
 	done    chan struct{}
 	runErr  error // set by run before done is closed
 	hooks   testHooks
+	lock    *os.File // held until run ends
 
 	// Owned by the run goroutine.
 	seq       uint64 // sequence of the last event written (0: none)
@@ -103,6 +104,13 @@ func Open(cfg Config, region string, opts Options) (*Writer, error) {
 	return open(cfg, region, opts, testHooks{})
 }
 
+func (w *Writer) unlock() {
+	if w.lock != nil {
+		w.lock.Close() // releases the flock
+		w.lock = nil
+	}
+}
+
 // logHandle is the part of *os.File the writer uses for log files.
 type logHandle interface {
 	Write(p []byte) (int, error)
@@ -150,8 +158,14 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 	if err := os.MkdirAll(w.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create audit directory: %w", err)
 	}
+	lock, err := lockDir(w.dir)
+	if err != nil {
+		return nil, err
+	}
+	w.lock = lock
 	priv, keyPath, created, err := loadKey(cfg)
 	if err != nil {
+		w.unlock()
 		return nil, err
 	}
 	w.priv = priv
@@ -160,6 +174,7 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 		w.log.Warn("audit key created; give auditors the public key", "key_file", keyPath, "public_key_file", keyPath+".pub", "key_id", w.keyID)
 	}
 	if err := w.recover(); err != nil {
+		w.unlock()
 		return nil, err
 	}
 	go w.run()
@@ -275,6 +290,7 @@ func (w *Writer) Close() error {
 
 func (w *Writer) run() {
 	defer close(w.done)
+	defer w.unlock()
 	var syncC <-chan time.Time
 	if w.cfg.Fsync == SyncInterval {
 		t := w.clock.NewTicker(w.cfg.FsyncInterval)

@@ -516,3 +516,20 @@ func TestWriteFailure(t *testing.T) {
 		t.Errorf("Verify = %d events in %d files, want %d in 2", rep.Events, rep.Files, want)
 	}
 }
+
+func TestOneWriterPerDirectory(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	w := openTest(t, root, newFakeClock(), nil)
+	if _, err := Open(Config{Dir: root}, testRegion, Options{}); err == nil || !strings.Contains(err.Error(), "another writer") {
+		t.Errorf("second Open of the same region = %v, want refusal", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := Open(Config{Dir: root}, testRegion, Options{})
+	if err != nil {
+		t.Fatalf("Open after Close = %v", err)
+	}
+	w2.Close()
+}
