@@ -27,7 +27,7 @@ func benchInput(n int) *routing.Input {
 		s := healthy(r)
 		s.InFlight = i % 10
 		if i == 0 {
-			s.InFlight = 10
+			s.InFlight, s.QueueDepth = 9, 1 // busy: every candidate is scored
 		}
 		if i%7 == 3 {
 			s.CooldownUntil = t0.Add(time.Second)

@@ -24,6 +24,9 @@ func filter(in *Input, strategy Strategy, s *State, fresh bool, region string) E
 	if !fresh {
 		return Included
 	}
+	if s.MaxConcurrency > 0 && s.InFlight >= s.MaxConcurrency {
+		return ExcludedSaturated
+	}
 	if s.RPMLimit > 0 && s.RPMRemaining < 1 {
 		return ExcludedRPM
 	}
@@ -62,7 +65,9 @@ func recovery(in *Input, s *State, x Exclusion) time.Duration {
 	switch x {
 	case ExcludedCircuitOpen, ExcludedCooldown:
 		d = s.CooldownUntil.Sub(in.Now)
-	case ExcludedProbeInFlight:
+	case ExcludedProbeInFlight, ExcludedSaturated:
+		// A slot frees when an attempt ends; the queue's Notify wakes
+		// waiters sooner than this.
 		d = time.Second
 	case ExcludedRPM:
 		// Without the window's shape, assume even use: one request frees

@@ -83,6 +83,10 @@ const (
 	// ExcludedCooldown: the deployment is cooling down after a failure or a
 	// 429 (Retry-After).
 	ExcludedCooldown
+	// ExcludedSaturated: the deployment runs its max_concurrency of requests
+	// already (fresh state only); it would answer 429. Requests queued in
+	// the gateway do not count, so that they can take the next free slot.
+	ExcludedSaturated
 	// ExcludedRPM: the deployment has no requests left in its per-minute
 	// window (fresh state only).
 	ExcludedRPM
@@ -99,6 +103,7 @@ var exclusionNames = [...]string{
 	ExcludedCircuitOpen:    "circuit-open",
 	ExcludedProbeInFlight:  "probe-in-flight",
 	ExcludedCooldown:       "cooldown",
+	ExcludedSaturated:      "saturated",
 	ExcludedRPM:            "rpm-exhausted",
 	ExcludedTPM:            "tpm-exhausted",
 }

@@ -83,10 +83,10 @@ func TestRouteRules(t *testing.T) {
 			reasons: []routing.Reason{routing.ReasonLocal, routing.ReasonHeadroom},
 		},
 		{
-			name: "local-first leaves a saturated source region",
+			name: "local-first leaves a busy source region",
 			in: func() *routing.Input {
 				return baseInput(routing.LocalityFirst,
-					mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 10 }),
+					mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 8; s.QueueDepth = 2 }),
 					healthy("eu-central-1"))
 			},
 			want:    []string{"eu-central-1", "eu-west-1"},
@@ -233,6 +233,16 @@ func TestRouteRules(t *testing.T) {
 			reasons: []routing.Reason{routing.ReasonStale},
 		},
 		{
+			name: "saturated concurrency excluded",
+			in: func() *routing.Input {
+				return baseInput(routing.LocalityFirst,
+					mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 10 }),
+					mod(healthy("eu-central-1"), func(s *routing.State) { s.InFlight = 9; s.QueueDepth = 5 }))
+			},
+			want:     []string{"eu-central-1"},
+			excluded: map[string]routing.Exclusion{"eu-west-1": routing.ExcludedSaturated},
+		},
+		{
 			name: "RPM exhausted",
 			in: func() *routing.Input {
 				return baseInput(routing.LocalityFirst,
@@ -267,7 +277,7 @@ func TestRouteRules(t *testing.T) {
 			name: "latency puts saturated last",
 			in: func() *routing.Input {
 				return baseInput(routing.Latency,
-					mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 10 }),
+					mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 5; s.QueueDepth = 5 }),
 					mod(healthy("eu-central-1"), func(s *routing.State) { s.TTFT = time.Second }))
 			},
 			want: []string{"eu-central-1", "eu-west-1"},
@@ -383,7 +393,7 @@ func TestRouteNoCandidateRetryAfter(t *testing.T) {
 func TestPowerOfTwoChoices(t *testing.T) {
 	t.Parallel()
 	in := baseInput(routing.LocalityFirst,
-		mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 10 }), // source saturated
+		mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 9; s.QueueDepth = 1 }), // source busy
 		mod(healthy("eu-central-1"), func(s *routing.State) { s.InFlight = 1 }),
 		mod(healthy("eu-north-1"), func(s *routing.State) { s.InFlight = 4 }),
 	)
@@ -456,7 +466,7 @@ func TestRouteDeterministic(t *testing.T) {
 func TestSeedRandomizes(t *testing.T) {
 	t.Parallel()
 	in := baseInput(routing.LocalityFirst,
-		mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 10 }),
+		mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight = 9; s.QueueDepth = 1 }),
 		mod(healthy("eu-central-1"), func(s *routing.State) { s.InFlight = 1 }),
 		mod(healthy("eu-north-1"), func(s *routing.State) { s.InFlight = 4 }))
 	counts := map[string]int{}

@@ -38,7 +38,8 @@ type TrackerConfig struct {
 	// consecutive failure. If zero, 250ms.
 	FailureBackoff time.Duration
 	// ThrottleBackoff is the cooldown after a 429 without Retry-After,
-	// doubled per consecutive 429. If zero, 1s.
+	// doubled per consecutive 429. If zero, 250ms: such a 429 usually means
+	// "all slots busy", and a slot frees as soon as any request ends.
 	ThrottleBackoff time.Duration
 	// MaxBackoff caps every computed cooldown (not Retry-After). If zero, 1m.
 	MaxBackoff time.Duration
@@ -54,7 +55,7 @@ func (c *TrackerConfig) withDefaults() {
 	c.ErrorWeight = firstNonZero(c.ErrorWeight, 0.1)
 	c.FailureThreshold = firstNonZero(c.FailureThreshold, 3)
 	c.FailureBackoff = firstNonZero(c.FailureBackoff, 250*time.Millisecond)
-	c.ThrottleBackoff = firstNonZero(c.ThrottleBackoff, time.Second)
+	c.ThrottleBackoff = firstNonZero(c.ThrottleBackoff, 250*time.Millisecond)
 	c.MaxBackoff = firstNonZero(c.MaxBackoff, time.Minute)
 	c.RampUp = firstNonZero(c.RampUp, 10*time.Second)
 }

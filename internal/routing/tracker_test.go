@@ -78,8 +78,8 @@ func TestTrackerRetryAfterCooldown(t *testing.T) {
 func TestTrackerThrottleBackoff(t *testing.T) {
 	t.Parallel()
 	tr, clk := newTracker(t, "eu-west-1")
-	// Without Retry-After: 1s·2^(n-1) with equal jitter, i.e. in [half, full].
-	for n, full := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+	// Without Retry-After: 250ms·2^(n-1) with equal jitter, i.e. in [half, full].
+	for n, full := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second} {
 		a := mustStart(t, tr, kLocal, 1)
 		tr.Observe(a, routing.Outcome{Kind: routing.Throttled})
 		cd := state(t, tr, kLocal).CooldownUntil.Sub(clk.Now())
@@ -343,9 +343,12 @@ func ExampleRoute() {
 		fmt.Println(err)
 	}
 	for _, c := range p.Candidates() {
-		fmt.Printf("%s %s headroom=%.2f rtt=%v\n", c.Region, c.Reason, c.Headroom, c.RTT.Round(time.Millisecond))
+		fmt.Printf("try %s (%s) headroom=%.2f rtt=%v\n", c.Region, c.Reason, c.Headroom, c.RTT.Round(time.Millisecond))
 	}
+	fmt.Println("eu-west-1 excluded:", p.WhyExcluded("eu-west-1"))
+	fmt.Println("us-east-1 excluded:", p.WhyExcluded("us-east-1"))
 	// Output:
-	// eu-central-1 headroom headroom=0.88 rtt=17ms
-	// eu-west-1 headroom headroom=0.00 rtt=0s
+	// try eu-central-1 (headroom) headroom=0.88 rtt=17ms
+	// eu-west-1 excluded: saturated
+	// us-east-1 excluded: not-destination
 }

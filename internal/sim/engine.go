@@ -48,6 +48,7 @@ const (
 	evExchange                    // node a publishes its snapshot
 	evDeliver                     // snap reaches node a
 	evScenario                    // scenario event a
+	evQueueTimeout                // req's wait with sequence number a ends
 )
 
 type event struct {
@@ -75,6 +76,9 @@ type request struct {
 	dstAttempt     routing.Attempt // Meridian: the destination node's attempt
 	dstStarted     bool
 	firstToken     int64
+	queued         bool  // waiting in its source node's admission queue
+	queueSeq       int32 // matches the pending evQueueTimeout
+	queueDeadline  int64 // set when the request first waits
 }
 
 // node is the Meridian node of one region.
@@ -87,6 +91,7 @@ type node struct {
 	plan    routing.Plan
 	states  []routing.State
 	rr      int
+	waiting []*request // admission queue, FIFO; entries no longer queued are skipped
 }
 
 type world struct {
@@ -113,6 +118,8 @@ type world struct {
 	maxTries  int
 	deadline  int64
 	timeout   int64
+	queueMax  int
+	queueWait int64
 	stats     *collector
 }
 
@@ -163,6 +170,8 @@ func newWorld(sc *Scenario, strategy string, seed uint64) (*world, error) {
 		w.opts.Strategy = st
 	}
 	w.maxTries = min(w.opts.MaxAttempts, maxOrder)
+	qmax, qwait := sc.Routing.QueueLimits()
+	w.queueMax, w.queueWait = qmax, int64(qwait)
 	w.deadline = int64(w.opts.FailoverDeadline)
 
 	locs := map[string]routing.Location{}
@@ -249,6 +258,12 @@ func (w *world) handle(e event) {
 	case evDeliver:
 		if nd := w.nodes[e.a]; !nd.down {
 			_ = nd.tracker.Apply(*e.snap)
+			w.notify(int(e.a)) // the peer may have capacity again
+		}
+	case evQueueTimeout:
+		if r := e.req; r.queued && r.queueSeq == e.a {
+			r.queued = false
+			w.stats.throttled++ // 429 with Retry-After
 		}
 	case evScenario:
 		w.scenarioEvent(w.sc.Events[e.a])
@@ -411,7 +426,47 @@ func (w *world) tryNext(r *request) {
 		w.schedule(event{at: w.now + w.rtt[r.src][d]/2, kind: evAttemptArrive, a: int32(d), req: r})
 		return
 	}
+	w.giveUp(r)
+}
+
+// giveUp ends a request that has no attempt left: a Meridian node queues it
+// (bounded, with a deadline) when nothing could take it or every attempt was
+// throttled, as the gateway's routing.Queue does; anything else fails.
+func (w *world) giveUp(r *request) {
+	nd := w.nodes[r.src]
+	if w.meridian && w.queueMax > 0 && (r.attempts == 0 || r.lastKind == routing.Throttled) {
+		if r.queueDeadline == 0 {
+			r.queueDeadline = w.now + w.queueWait
+			w.stats.queued++
+		}
+		if w.now < r.queueDeadline && len(nd.waiting) < w.queueMax {
+			r.queued = true
+			r.queueSeq++
+			nd.waiting = append(nd.waiting, r)
+			w.schedule(event{at: r.queueDeadline, kind: evQueueTimeout, a: r.queueSeq, req: r})
+			return
+		}
+	}
 	w.finish(r, false, r.lastKind)
+}
+
+// notify wakes the oldest request waiting at node i (routing.Queue.Notify):
+// it re-plans with a fresh attempt budget.
+func (w *world) notify(i int) {
+	nd := w.nodes[i]
+	for len(nd.waiting) > 0 {
+		r := nd.waiting[0]
+		nd.waiting[0] = nil
+		nd.waiting = nd.waiting[1:]
+		if !r.queued {
+			continue // timed out already
+		}
+		r.queued = false
+		r.n, r.next, r.attempts = 0, 0, 0
+		w.order(r)
+		w.tryNext(r)
+		return
+	}
 }
 
 func (w *world) key(region int) routing.Key {
@@ -481,6 +536,13 @@ func (w *world) backendDone(r *request, d int, o routing.Outcome) {
 		w.nodes[r.src].tracker.Observe(r.srcAttempt, o)
 	}
 	w.stats.served(r, d, w.now+w.rtt[r.src][d]/2, w)
+	if w.meridian {
+		// A slot freed: the nodes' queues re-plan their oldest waiter.
+		w.notify(r.src)
+		if d != r.src {
+			w.notify(d)
+		}
+	}
 }
 
 // result handles a failed attempt's outcome at the source node.

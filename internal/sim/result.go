@@ -22,6 +22,9 @@ type Result struct {
 	// no destination could take them.
 	Throttled    int     `json:"throttled"`
 	ThrottledPct float64 `json:"throttled_pct"`
+	// Queued requests waited in their node's admission queue at least once
+	// (Meridian's strategies only); those that timed out there are throttled.
+	Queued int `json:"queued"`
 	// Failed requests ended with another error (5xx, time-out, connect).
 	Failed    int       `json:"failed"`
 	FailedPct float64   `json:"failed_pct"`
@@ -52,6 +55,7 @@ type Quantiles struct {
 // collector accumulates one run's statistics.
 type collector struct {
 	requests, throttled, failed int
+	queued                      int
 	ttft, e2e                   []float32 // ms
 	cross, violations           int
 	addedRTT                    int64
@@ -80,7 +84,7 @@ func (c *collector) result(strategy string, regions []string) *Result {
 	done := len(c.ttft)
 	r := &Result{
 		Strategy: strategy, Meridian: Meridian(strategy),
-		Requests: c.requests, Completed: done, Throttled: c.throttled, Failed: c.failed,
+		Requests: c.requests, Completed: done, Throttled: c.throttled, Failed: c.failed, Queued: c.queued,
 		TTFT: quantiles(c.ttft), E2E: quantiles(c.e2e),
 		Failovers: c.failovers, ResidencyViolations: c.violations,
 		ServedByRegion: map[string]int{},
@@ -123,7 +127,7 @@ const (
 	JSON  Format = "json"
 )
 
-var header = []string{"strategy", "completed", "throttled%", "failed%",
+var header = []string{"strategy", "completed", "queued", "throttled%", "failed%",
 	"ttft_p50", "ttft_p95", "ttft_p99", "e2e_p50", "e2e_p95", "e2e_p99",
 	"cross_region%", "added_rtt", "failovers", "residency_violations"}
 
@@ -133,7 +137,7 @@ func (r *Result) row() []string {
 	if !r.Meridian {
 		name += " (baseline)"
 	}
-	return []string{name, strconv.Itoa(r.Completed),
+	return []string{name, strconv.Itoa(r.Completed), strconv.Itoa(r.Queued),
 		fmt.Sprintf("%.2f", r.ThrottledPct), fmt.Sprintf("%.2f", r.FailedPct),
 		ms(r.TTFT.P50), ms(r.TTFT.P95), ms(r.TTFT.P99), ms(r.E2E.P50), ms(r.E2E.P95), ms(r.E2E.P99),
 		fmt.Sprintf("%.1f", 100*r.CrossRegionShare), ms(r.MeanAddedRTT),

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/meridian-gateway/meridian/internal/routing"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // Scenario is a simulation input, written in YAML (see scenarios/*.yaml).
@@ -22,7 +24,15 @@ type Scenario struct {
 	Seed uint64 `yaml:"seed"`
 	// StartHour is the UTC hour of day at time 0, for diurnal curves.
 	StartHour float64 `yaml:"start_hour"`
-	// Model is the model id the profile serves. If empty, "model".
+	// TopologyFile names a Meridian topology file (relative to the scenario
+	// file) to take regions, deployment capacities, the profile's
+	// destination set and the routing config from; see [Scenario.applyTopology].
+	TopologyFile string `yaml:"topology_file"`
+	// DeploymentDefaults gives the latency model of topology deployments
+	// that the scenario does not list in Deployments.
+	DeploymentDefaults *Deployment `yaml:"deployment_defaults"`
+	// Model is the model id the profile serves. If empty, "model" (or the
+	// profile's model when TopologyFile is set).
 	Model   string  `yaml:"model"`
 	Profile Profile `yaml:"profile"`
 	// Routing is the `routing:` configuration Meridian's strategies use.
@@ -149,13 +159,27 @@ type Event struct {
 }
 
 // ParseScenario decodes a scenario from r and validates it; name (a file
-// name) prefixes error messages.
+// name) prefixes error messages, and a relative topology_file is read from
+// name's directory.
 func ParseScenario(r io.Reader, name string) (*Scenario, error) {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
 	var s Scenario
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if s.TopologyFile != "" {
+		path := s.TopologyFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(name), path)
+		}
+		cfg, err := topology.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: topology_file: %w", name, err)
+		}
+		if err := s.applyTopology(cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

@@ -302,3 +302,26 @@ func FuzzParseScenario(f *testing.F) {
 }
 
 func routingDuration(d time.Duration) routing.Duration { return routing.Duration(d) }
+
+// TestTopologyScenario: a scenario can simulate a Meridian topology file as
+// written; the profile catalog gives the destination set.
+func TestTopologyScenario(t *testing.T) {
+	t.Parallel()
+	sc := load(t, "example-topology.yaml")
+	if got, want := strings.Join(sc.Profile.Destinations, ","), "eu-central-1,eu-west-1"; got != want {
+		t.Errorf("claims-eu destinations = %s, want %s", got, want)
+	}
+	if sc.Model != "demo.chat-small" || len(sc.Regions) != 4 || len(sc.Deployments) != 4 {
+		t.Errorf("model %q, %d regions, %d deployments; want demo.chat-small, 4, 4", sc.Model, len(sc.Regions), len(sc.Deployments))
+	}
+	for _, d := range sc.Deployments {
+		if d.Capacity.MaxConcurrency == 0 || d.TokensPerSecond != 60 {
+			t.Errorf("deployment %s = %+v, want the topology's capacity and the defaults' latency model", d.Region, d)
+		}
+	}
+	bad := "name: x\ntopology_file: topology/config.example.yaml\nduration: 1m\nprofile: { id: apac.demo.chat-small }\n"
+	_, err := sim.ParseScenario(strings.NewReader(bad), filepath.Join(scenarioDir, "bad.yaml"))
+	if err == nil || !strings.Contains(err.Error(), `"apac.demo.chat-small" is not a profile of the topology`) {
+		t.Errorf("unknown profile: error %v", err)
+	}
+}
