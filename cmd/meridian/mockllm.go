@@ -44,6 +44,7 @@ func runMockLLM(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&cfg.TPM, "tpm", 0, "tokens per sliding minute; more get 429 (0: unlimited)")
 	fs.Float64Var(&cfg.FailRate, "fail-rate", 0, "probability in [0,1] that a request fails with --fail-status")
 	fs.IntVar(&cfg.FailStatus, "fail-status", cfg.FailStatus, "HTTP status of injected failures")
+	fs.IntVar(&cfg.AbortAfterTokens, "abort-after-tokens", 0, "abort the connection after this many tokens of every longer completion (0: never)")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "seed for completions and injected failures")
 	models := stringList{}
 	fs.Var(&models, "model", "model `id` to serve; repeat or separate with commas (default: accept any)")
@@ -90,7 +91,8 @@ func runMockLLM(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	log.Info("mockllm listening", "addr", ln.Addr().String(), "models", cfg.Models,
 		"ttft", cfg.TTFT, "tokens_per_second", cfg.TokensPerSecond, "max_concurrency", cfg.MaxConcurrency,
-		"rpm", cfg.RPM, "tpm", cfg.TPM, "fail_rate", cfg.FailRate, "fail_status", cfg.FailStatus, "seed", cfg.Seed)
+		"rpm", cfg.RPM, "tpm", cfg.TPM, "fail_rate", cfg.FailRate, "fail_status", cfg.FailStatus,
+		"abort_after_tokens", cfg.AbortAfterTokens, "seed", cfg.Seed)
 	err = mockllm.New(cfg).Serve(ctx, ln)
 	if err == nil {
 		log.Info("mockllm stopped")

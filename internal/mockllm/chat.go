@@ -103,27 +103,63 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 
 	g := generation{s: s, st: st, req: &req, c: c, prompt: prompt, start: start, id: uint64(newHasher(s.seed).uint64(uint64(id)))}
 	var produced int
-	var ok bool
+	var end outcome
 	if req.Stream {
-		produced, ok = g.stream(r.Context(), w)
+		produced, end = g.stream(r.Context(), w)
 	} else {
-		produced, ok = g.respond(r.Context(), w)
+		produced, end = g.respond(r.Context(), w)
 	}
 	if st.limits.any() && produced != len(c.tokens) {
 		s.win.settle(seq, prompt+produced)
 	}
 	s.stats.promptTokens.Add(int64(prompt))
 	s.stats.completionTokens.Add(int64(produced))
-	if ok {
+	switch end {
+	case completed:
 		s.stats.served.Add(1)
-	} else {
+	case canceled:
 		s.stats.canceled.Add(1)
+	case aborted:
+		s.stats.failed.Add(1)
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.Debug("chat completion served", "model", req.Model, "stream", req.Stream, "completed", ok,
+		s.log.Debug("chat completion served", "model", req.Model, "stream", req.Stream, "outcome", end.String(),
 			"prompt_tokens", prompt, "completion_tokens", produced, "finish_reason", string(c.finish),
 			"duration", s.clock.Now().Sub(start))
 	}
+	if end == aborted {
+		// net/http closes the connection without a response or, mid-stream,
+		// without the terminating chunk.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// outcome is how an admitted completion ended.
+type outcome uint8
+
+const (
+	completed outcome = iota // the client got the whole answer
+	canceled                 // the client went away or a write failed
+	aborted                  // AbortAfterTokens cut it; the connection must be aborted
+)
+
+func (o outcome) String() string {
+	switch o {
+	case completed:
+		return "completed"
+	case canceled:
+		return "canceled"
+	}
+	return "aborted"
+}
+
+// abortAt returns the number of tokens after which the completion is cut, or
+// -1 if it is not.
+func (g *generation) abortAt() int {
+	if n := g.st.abortAfter; n > 0 && n < len(g.c.tokens) {
+		return n
+	}
+	return -1
 }
 
 // generation is one admitted chat completion being answered.
@@ -169,13 +205,18 @@ func (g *generation) waitUntil(ctx context.Context, t time.Time) error {
 
 // respond writes the non-streaming answer after the whole completion's
 // simulated generation time. It returns the completion tokens produced (none
-// if the client left before the answer was ready) and whether the client got
-// the answer.
-func (g *generation) respond(ctx context.Context, w http.ResponseWriter) (int, bool) {
+// if the client left before the answer was ready) and how it ended.
+func (g *generation) respond(ctx context.Context, w http.ResponseWriter) (int, outcome) {
 	n := len(g.c.tokens)
+	if cut := g.abortAt(); cut > 0 {
+		if g.paced() && g.waitUntil(ctx, g.due(cut-1)) != nil {
+			return 0, canceled
+		}
+		return cut, aborted
+	}
 	if g.paced() {
 		if err := g.waitUntil(ctx, g.due(max(n-1, 0))); err != nil {
-			return 0, false
+			return 0, canceled
 		}
 	}
 	bp := g.s.bufs.Get().(*[]byte)
@@ -194,8 +235,10 @@ func (g *generation) respond(ctx context.Context, w http.ResponseWriter) (int, b
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	_, err := w.Write(b)
-	return n, err == nil
+	if _, err := w.Write(b); err != nil {
+		return n, canceled
+	}
+	return n, completed
 }
 
 var (
@@ -207,9 +250,9 @@ var (
 // stream writes the answer as server-sent events: headers at once, then at
 // TTFT a chunk with the role, one chunk per token paced by tokens per second,
 // a chunk with the finish reason, a usage chunk if asked, and [DONE]. Every
-// event is flushed. It returns the content deltas written and whether the
-// stream completed; it stops as soon as ctx ends or a write fails.
-func (g *generation) stream(ctx context.Context, w http.ResponseWriter) (int, bool) {
+// event is flushed. It returns the content deltas written and how the stream
+// ended; it stops as soon as ctx ends or a write fails.
+func (g *generation) stream(ctx context.Context, w http.ResponseWriter) (int, outcome) {
 	h := w.Header()
 	h["Content-Type"] = contentTypeSSE
 	h["Cache-Control"] = noCache
@@ -242,27 +285,30 @@ func (g *generation) stream(ctx context.Context, w http.ResponseWriter) (int, bo
 		return true
 	}
 
-	paced := g.paced()
+	paced, cut := g.paced(), g.abortAt()
 	if paced && g.waitUntil(ctx, g.due(0)) != nil {
-		return 0, false
+		return 0, canceled
 	}
 	b := append((*bp)[:headLen], `"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]`...)
 	if !send(b) {
-		return 0, false
+		return 0, canceled
 	}
 	for i, t := range g.c.tokens {
+		if i == cut {
+			return i, aborted
+		}
 		if paced {
 			if g.waitUntil(ctx, g.due(i)) != nil {
-				return i, false
+				return i, canceled
 			}
 		} else if ctx.Err() != nil {
-			return i, false
+			return i, canceled
 		}
 		b := append((*bp)[:headLen], `"choices":[{"index":0,"delta":{"content":"`...)
 		b = appendEscaped(b, t)
 		b = append(b, `"},"logprobs":null,"finish_reason":null}]`...)
 		if !send(b) {
-			return i, false
+			return i, canceled
 		}
 	}
 	n := len(g.c.tokens)
@@ -270,23 +316,23 @@ func (g *generation) stream(ctx context.Context, w http.ResponseWriter) (int, bo
 	b = append(b, g.c.finish...)
 	b = append(b, `"}]`...)
 	if !send(b) {
-		return n, false
+		return n, canceled
 	}
 	if usageNull {
 		usageNull = false // the usage chunk carries the usage instead
 		b = append((*bp)[:headLen], `"choices":[],`...)
 		b = g.appendUsage(b, n)
 		if !send(b) {
-			return n, false
+			return n, canceled
 		}
 	}
 	b = append((*bp)[:0], "data: [DONE]\n\n"...)
 	*bp = b
 	if _, err := w.Write(b); err != nil {
-		return n, false
+		return n, canceled
 	}
 	flusher.Flush()
-	return n, true
+	return n, completed
 }
 
 type flushFunc func()

@@ -49,6 +49,12 @@ type Config struct {
 	// FailStatus is the HTTP status of injected failures, 400 to 599.
 	// If zero, 500 is used.
 	FailStatus int
+	// AbortAfterTokens, if positive, cuts every completion longer than that
+	// many tokens by aborting the connection once they are produced: a
+	// stream stops after that many content deltas with no finish chunk and
+	// no [DONE]; a non-streaming request gets no response at all. It
+	// simulates a backend that dies after the first byte. Zero disables it.
+	AbortAfterTokens int
 
 	// Seed makes completions and injected failures reproducible: servers with
 	// the same seed answer the same request with the same text.
@@ -112,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FailStatus != 0 && (c.FailStatus < 400 || c.FailStatus > 599) {
 		bad("fail_status", "%d is not an HTTP error status; use 400 to 599 (for example 500, 503 or 429)", c.FailStatus)
+	}
+	if c.AbortAfterTokens < 0 {
+		bad("abort_after_tokens", "%d is negative; use 0 to disable", c.AbortAfterTokens)
 	}
 	seen := make(map[string]bool, len(c.Models))
 	for i, m := range c.Models {

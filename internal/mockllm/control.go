@@ -47,6 +47,8 @@ type Control struct {
 	// [Config.FailStatus].
 	FailRate   *float64 `json:"fail_rate,omitempty"`
 	FailStatus *int     `json:"fail_status,omitempty"`
+	// AbortAfterTokens replaces [Config.AbortAfterTokens]; 0 disables it.
+	AbortAfterTokens *int `json:"abort_after_tokens,omitempty"`
 	// TTFT and TokensPerSecond replace the pacing of requests admitted
 	// from now on.
 	TTFT            *Duration `json:"ttft,omitempty"`
@@ -62,15 +64,16 @@ type Control struct {
 
 // State is the current value of every knob a [Control] can change.
 type State struct {
-	Down            bool     `json:"down"`
-	Throttle        Duration `json:"throttle"`
-	FailRate        float64  `json:"fail_rate"`
-	FailStatus      int      `json:"fail_status"`
-	TTFT            Duration `json:"ttft"`
-	TokensPerSecond float64  `json:"tokens_per_second"`
-	MaxConcurrency  int      `json:"max_concurrency"`
-	RPM             int      `json:"rpm"`
-	TPM             int      `json:"tpm"`
+	Down             bool     `json:"down"`
+	Throttle         Duration `json:"throttle"`
+	FailRate         float64  `json:"fail_rate"`
+	FailStatus       int      `json:"fail_status"`
+	AbortAfterTokens int      `json:"abort_after_tokens"`
+	TTFT             Duration `json:"ttft"`
+	TokensPerSecond  float64  `json:"tokens_per_second"`
+	MaxConcurrency   int      `json:"max_concurrency"`
+	RPM              int      `json:"rpm"`
+	TPM              int      `json:"tpm"`
 }
 
 // Apply changes the server's knobs as c says, atomically: if any field is
@@ -117,12 +120,13 @@ func (s *Server) Apply(c Control) error {
 		name string
 		v    *int
 		dst  *int
-	}{{"max_concurrency", c.MaxConcurrency, &next.maxConcurrency}, {"rpm", c.RPM, &next.limits.rpm}, {"tpm", c.TPM, &next.limits.tpm}} {
+	}{{"max_concurrency", c.MaxConcurrency, &next.maxConcurrency}, {"rpm", c.RPM, &next.limits.rpm}, {"tpm", c.TPM, &next.limits.tpm},
+		{"abort_after_tokens", c.AbortAfterTokens, &next.abortAfter}} {
 		if f.v == nil {
 			continue
 		}
 		if *f.v < 0 {
-			bad(f.name, "%d is negative; use 0 for unlimited", *f.v)
+			bad(f.name, "%d is negative; use 0 for none", *f.v)
 		}
 		*f.dst = *f.v
 	}
@@ -140,15 +144,16 @@ func (s *Server) Apply(c Control) error {
 func (s *Server) State() State {
 	st := s.cur.Load()
 	return State{
-		Down:            st.down,
-		Throttle:        Duration(st.throttle),
-		FailRate:        st.failRate,
-		FailStatus:      st.failStatus,
-		TTFT:            Duration(st.ttft),
-		TokensPerSecond: st.tps,
-		MaxConcurrency:  st.maxConcurrency,
-		RPM:             st.limits.rpm,
-		TPM:             st.limits.tpm,
+		Down:             st.down,
+		Throttle:         Duration(st.throttle),
+		FailRate:         st.failRate,
+		FailStatus:       st.failStatus,
+		AbortAfterTokens: st.abortAfter,
+		TTFT:             Duration(st.ttft),
+		TokensPerSecond:  st.tps,
+		MaxConcurrency:   st.maxConcurrency,
+		RPM:              st.limits.rpm,
+		TPM:              st.limits.tpm,
 	}
 }
 
@@ -171,6 +176,14 @@ func (s *Server) SetFailRate(rate float64) {
 	}
 	rate = min(max(rate, 0), 1)
 	s.mustApply(Control{FailRate: &rate})
+}
+
+// SetAbortAfterTokens makes completions longer than n tokens die after n
+// tokens by aborting the connection (see [Config.AbortAfterTokens]); zero or
+// negative disables it.
+func (s *Server) SetAbortAfterTokens(n int) {
+	n = max(n, 0)
+	s.mustApply(Control{AbortAfterTokens: &n})
 }
 
 // SetLimits replaces the concurrency, RPM and TPM limits; zero or negative

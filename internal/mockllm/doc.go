@@ -11,8 +11,9 @@
 //   - capacity: a concurrency limit and sliding 60-second request (RPM) and
 //     token (TPM) windows, answered with 429, Retry-After and OpenAI's
 //     x-ratelimit-* headers;
-//   - faults: a deterministic failure rate, a manual outage (503) and a
-//     manual throttle (429), switchable at run time.
+//   - faults: a deterministic failure rate, connections aborted after some
+//     tokens (a backend dying mid-stream), a manual outage (503) and a
+//     manual throttle (429), all switchable at run time.
 //
 // Completions are deterministic: the same seed and the same request give the
 // same text, and the usage it reports equals what it streamed (one token per

@@ -278,3 +278,36 @@ func TestAPIKey(t *testing.T) {
 		})
 	}
 }
+
+func TestAbortAfterTokens(t *testing.T) {
+	t.Parallel()
+	srv, url := start(t, mockllm.Config{CompletionTokens: 10, AbortAfterTokens: 3})
+	client := newClient(url)
+
+	stream := client.Chat.Completions.NewStreaming(t.Context(), chatParams("m", "die young"))
+	var deltas int
+	var finished bool
+	for stream.Next() {
+		for _, c := range stream.Current().Choices {
+			if c.Delta.Content != "" {
+				deltas++
+			}
+			finished = finished || c.FinishReason != ""
+		}
+	}
+	if stream.Err() == nil || deltas != 3 || finished {
+		t.Errorf("stream: %d deltas, finish seen %v, err %v; want 3 deltas, no finish, an error", deltas, finished, stream.Err())
+	}
+
+	if _, err := client.Chat.Completions.New(t.Context(), chatParams("m", "die young")); err == nil {
+		t.Errorf("non-streaming request: no error, want the connection aborted")
+	}
+
+	srv.SetAbortAfterTokens(0)
+	if _, err := client.Chat.Completions.New(t.Context(), chatParams("m", "live long")); err != nil {
+		t.Errorf("after SetAbortAfterTokens(0): %v, want success", err)
+	}
+	if st := srv.Stats(); st.Failed != 2 || st.Served != 1 || st.CompletionTokens != 3+3+10 {
+		t.Errorf("Stats() = %+v, want 2 failed, 1 served, 16 completion tokens", st)
+	}
+}

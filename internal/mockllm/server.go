@@ -56,6 +56,7 @@ type settings struct {
 	limits         limits
 	failRate       float64
 	failStatus     int
+	abortAfter     int
 	down           bool
 	throttle       time.Duration // > 0: answer every request with 429
 }
@@ -77,8 +78,8 @@ type Stats struct {
 	InFlight int64 `json:"in_flight"`
 	// Throttled is the number refused with 429 by a limit or SetThrottled.
 	Throttled int64 `json:"throttled"`
-	// Failed is the number answered with an injected failure or, while
-	// down, with 503.
+	// Failed is the number answered with an injected failure, cut by
+	// AbortAfterTokens or, while down, answered with 503.
 	Failed int64 `json:"failed"`
 	// Invalid is the number rejected as malformed, unauthenticated or for
 	// an unknown model.
@@ -125,6 +126,7 @@ func New(cfg Config) *Server {
 		limits:         limits{rpm: cfg.RPM, tpm: cfg.TPM},
 		failRate:       cfg.FailRate,
 		failStatus:     failStatus,
+		abortAfter:     cfg.AbortAfterTokens,
 	})
 	s.created = s.clock.Now().Unix()
 	type model struct {
