@@ -352,3 +352,27 @@ func ExampleRoute() {
 	// eu-west-1 excluded: saturated
 	// us-east-1 excluded: not-destination
 }
+
+// TestPeerCooldown: a cooldown a peer reports for its own deployment (its
+// backend sent Retry-After) holds on this node too, rebased to this clock.
+func TestPeerCooldown(t *testing.T) {
+	t.Parallel()
+	tr, clk := newTracker(t, "eu-west-1")
+	peerNow := t0.Add(-time.Hour) // the peer's clock is an hour behind
+	err := tr.Apply(routing.Snapshot{Region: "eu-central-1", SentAt: peerNow, Deployments: []routing.State{{
+		Region: "eu-central-1", Model: "m", MaxConcurrency: 8, ObservedAt: peerNow, CooldownUntil: peerNow.Add(2 * time.Second),
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := state(t, tr, kRemote)
+	if !s.CooldownUntil.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("rebased cooldown = %v, want t0+2s", s.CooldownUntil)
+	}
+	if _, err := tr.Start(kRemote, 1); !errors.Is(err, routing.ErrUnavailable) {
+		t.Errorf("Start during the peer's cooldown = %v, want ErrUnavailable", err)
+	}
+	clk.Advance(2 * time.Second)
+	a := mustStart(t, tr, kRemote, 1)
+	tr.Observe(a, routing.Outcome{Kind: routing.Success, TTFT: time.Millisecond})
+}
