@@ -533,3 +533,34 @@ func TestOneWriterPerDirectory(t *testing.T) {
 	}
 	w2.Close()
 }
+
+// Lines longer than the scanner's buffer (large recorded prompts) verify,
+// query and recover like short ones.
+func TestLongLines(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	clk := newFakeClock()
+	w := openTest(t, root, clk, func(c *Config) { c.RecordContent = true })
+	big := testEvent(1)
+	big.Content = &Content{Prompt: strings.Repeat("x", 3<<20), Completion: "ok"}
+	appendN(t, w, 0, 1)
+	if err := w.Append(t.Context(), big); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, w, 2, 1)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = openTest(t, root, clk, func(c *Config) { c.RecordContent = true })
+	appendN(t, w, 3, 1)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustVerify(t, w.Dir(), w); rep.Events != 4 {
+		t.Errorf("Verify counted %d events, want 4", rep.Events)
+	}
+	evs := readEvents(t, w.Dir())
+	if len(evs) != 4 || evs[1].Content == nil || len(evs[1].Content.Prompt) != 3<<20 {
+		t.Errorf("Query returned %d events, the long one intact: %v", len(evs), len(evs) == 4 && evs[1].Content != nil)
+	}
+}
