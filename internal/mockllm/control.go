@@ -62,7 +62,8 @@ type Control struct {
 	ResetWindow bool `json:"reset_window,omitempty"`
 }
 
-// State is the current value of every knob a [Control] can change.
+// State is the current value of every knob a [Control] can change; each
+// field means what the [Control] field of the same name sets.
 type State struct {
 	Down             bool     `json:"down"`
 	Throttle         Duration `json:"throttle"`
