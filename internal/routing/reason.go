@@ -108,6 +108,13 @@ var exclusionNames = [...]string{
 	ExcludedTPM:            "tpm-exhausted",
 }
 
+// Exclusions lists every exclusion but Included, for pre-registering metric
+// labels.
+func Exclusions() []Exclusion {
+	return []Exclusion{ExcludedNotDestination, ExcludedUnauthorized, ExcludedZeroWeight, ExcludedCircuitOpen,
+		ExcludedProbeInFlight, ExcludedCooldown, ExcludedSaturated, ExcludedRPM, ExcludedTPM}
+}
+
 // String returns the exclusion's short name, e.g. "cooldown"; Included is "".
 func (e Exclusion) String() string {
 	if int(e) < len(exclusionNames) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -132,13 +133,19 @@ func (w *world) schedule(e event) {
 	w.events.push(e)
 }
 
-// Run simulates sc under one strategy with seed and returns the result.
-func Run(sc *Scenario, strategy string, seed uint64) (*Result, error) {
+// Run simulates sc under one strategy with seed (zero: the scenario's) and
+// returns the result. It stops early with ctx's error when ctx ends.
+func Run(ctx context.Context, sc *Scenario, strategy string, seed uint64) (*Result, error) {
 	w, err := newWorld(sc, strategy, seed)
 	if err != nil {
 		return nil, err
 	}
-	for len(w.events) > 0 {
+	for n := 0; len(w.events) > 0; n++ {
+		if n&0xffff == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		e := w.events.pop()
 		w.now = e.at
 		w.handle(e)

@@ -2,6 +2,8 @@ package sim_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,14 +118,14 @@ func TestResidencyCounted(t *testing.T) {
 	sc := load(t, "eu-burst.yaml")
 	sc.Duration = 30 * 1e9
 	sc.Traffic[0].Source = "us-east-1"
-	r, err := sim.Run(sc, sim.InRegionOnly, 1)
+	r, err := sim.Run(t.Context(), sc, sim.InRegionOnly, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.ResidencyViolations == 0 {
 		t.Errorf("in-region-only from us-east-1 on an EU profile: 0 violations, want > 0")
 	}
-	r, _ = sim.Run(sc, "locality-first", 1)
+	r, _ = sim.Run(t.Context(), sc, "locality-first", 1)
 	if r.ResidencyViolations != 0 {
 		t.Errorf("locality-first from us-east-1 on an EU profile: %d violations, want 0", r.ResidencyViolations)
 	}
@@ -211,7 +213,7 @@ events: [{ at: 1s, region: eu-west-1, kind: explode }]
 			}
 		})
 	}
-	if _, err := sim.Run(load(t, "eu-burst.yaml"), "fastest", 1); err == nil {
+	if _, err := sim.Run(t.Context(), load(t, "eu-burst.yaml"), "fastest", 1); err == nil {
 		t.Error("Run(unknown strategy) = nil error")
 	}
 }
@@ -235,7 +237,7 @@ func BenchmarkMillion(b *testing.B) {
 			var n int
 			cpu := cpuTime()
 			for b.Loop() {
-				r, err := sim.Run(sc, s, 1)
+				r, err := sim.Run(b.Context(), sc, s, 1)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -257,7 +259,7 @@ func TestOutageRecovery(t *testing.T) {
 	served := func(d time.Duration) int {
 		sc := *sc
 		sc.Duration = routingDuration(d)
-		r, err := sim.Run(&sc, "locality-first", 1)
+		r, err := sim.Run(t.Context(), &sc, "locality-first", 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +297,7 @@ func FuzzParseScenario(f *testing.F) {
 			sc.Traffic[i].Rate = min(sc.Traffic[i].Rate, 50)
 			sc.Traffic[i].Bursts = nil
 		}
-		if _, err := sim.Run(sc, "locality-first", 1); err != nil {
+		if _, err := sim.Run(t.Context(), sc, "locality-first", 1); err != nil {
 			t.Fatalf("Run of a valid scenario: %v", err)
 		}
 	})
@@ -323,5 +325,14 @@ func TestTopologyScenario(t *testing.T) {
 	_, err := sim.ParseScenario(strings.NewReader(bad), filepath.Join(scenarioDir, "bad.yaml"))
 	if err == nil || !strings.Contains(err.Error(), `"apac.demo.chat-small" is not a profile of the topology`) {
 		t.Errorf("unknown profile: error %v", err)
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := sim.Compare(ctx, load(t, "eu-burst.yaml"), sim.Strategies(), 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("Compare with a canceled context = %v, want context.Canceled", err)
 	}
 }
