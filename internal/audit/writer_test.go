@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -328,7 +329,7 @@ func TestBackpressure(t *testing.T) {
 	go func() { errs <- w.Append(context.Background(), testEvent(1)) }()
 	// Event 1 fills the one-slot queue; wait until it is there.
 	for len(w.queue) != 1 {
-		runtimeGosched()
+		runtime.Gosched()
 	}
 	if err := w.Append(context.Background(), testEvent(2)); !errors.Is(err, ErrBackpressure) {
 		t.Errorf("Append with a full queue = %v, want ErrBackpressure", err)
@@ -492,7 +493,7 @@ func TestWriteFailure(t *testing.T) {
 		go func() { errs <- w.Append(context.Background(), testEvent(i)) }()
 	}
 	for len(w.queue) != 8 {
-		runtimeGosched()
+		runtime.Gosched()
 	}
 	close(hold)
 	failed := 0

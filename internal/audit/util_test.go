@@ -1,5 +1,0 @@
-package audit
-
-import "runtime"
-
-func runtimeGosched() { runtime.Gosched() }
