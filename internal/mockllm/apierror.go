@@ -75,6 +75,10 @@ func retryAfterSeconds(d time.Duration) int64 {
 	return max(s, 1)
 }
 
+// errDown answers every /v1 request while the server is down.
+var errDown = &apiError{status: http.StatusServiceUnavailable, typ: "server_error", code: "service_unavailable",
+	message: "The server is down (simulated outage). Please try again later."}
+
 // failure returns the injected (or outage) error for an HTTP status, with the
 // message and type OpenAI uses for it.
 func failure(status int, retryAfter time.Duration) *apiError {

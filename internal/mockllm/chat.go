@@ -54,7 +54,7 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case st.down:
 		s.stats.failed.Add(1)
-		reject(failure(http.StatusServiceUnavailable, 0))
+		reject(errDown)
 		return
 	case st.throttle > 0:
 		s.stats.throttled.Add(1)

@@ -170,7 +170,7 @@ func TestOpenAIClientErrors(t *testing.T) {
 	stream := client.Chat.Completions.NewStreaming(t.Context(), chatParams("m", "hi"))
 	for stream.Next() {
 	}
-	if !errors.As(stream.Err(), &apiErr) || apiErr.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("down, streaming: err = %v, want 503", stream.Err())
+	if !errors.As(stream.Err(), &apiErr) || apiErr.StatusCode != http.StatusServiceUnavailable || apiErr.Code != "service_unavailable" {
+		t.Errorf("down, streaming: err = %v, want 503 service_unavailable", stream.Err())
 	}
 }

@@ -285,7 +285,7 @@ func (s *Server) gate(r *http.Request) *apiError {
 		}
 	}
 	if s.cur.Load().down {
-		return failure(http.StatusServiceUnavailable, 0)
+		return errDown
 	}
 	return nil
 }
