@@ -147,6 +147,7 @@ func runAuditQuery(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.Profile, "profile", "", "inference profile id or ARN (pattern)")
 	fs.StringVar(&f.Status, "status", "", "status codes or classes, e.g. 429 or 4xx,5xx or !200")
 	side := fs.String("side", "", "source or destination")
+	fs.StringVar(&f.EventID, "event-id", "", "event id = request id (pattern); finds both sides of a forwarded request")
 	output := fs.String("output", "table", "table or jsonl")
 	dir, err := parseWithDir(fs, args)
 	if err != nil {

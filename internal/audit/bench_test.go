@@ -81,7 +81,7 @@ func BenchmarkAppend(b *testing.B) {
 			if w != nil {
 				b.StopTimer()
 				w.Close()
-				b.ReportMetric(float64(b.N)/float64(max(w.commits, 1)), "events/commit")
+				b.ReportMetric(float64(b.N)/float64(max(w.Stats().Commits, 1)), "events/commit")
 			}
 		})
 	}

@@ -40,6 +40,9 @@ type Filter struct {
 	Status string
 	// Side, when set, keeps only events of that side.
 	Side Side
+	// EventID matches eventId (a pattern): with Side unset it finds both
+	// sides of a forwarded request.
+	EventID string
 }
 
 // Validate reports malformed patterns, naming the flag.
@@ -47,7 +50,7 @@ func (f Filter) Validate() error {
 	var errs []error
 	for _, p := range []struct{ name, v string }{
 		{"principal", f.Principal}, {"source-region", f.SourceRegion},
-		{"inference-region", f.InferenceRegion}, {"profile", f.Profile},
+		{"inference-region", f.InferenceRegion}, {"profile", f.Profile}, {"event-id", f.EventID},
 	} {
 		for _, pat := range splitPatterns(p.v) {
 			if _, err := path.Match(strings.TrimPrefix(pat, "!"), ""); err != nil {
@@ -79,6 +82,9 @@ func (f Filter) Match(e *Event) bool {
 		return false
 	}
 	if f.Side != "" && e.Side != f.Side {
+		return false
+	}
+	if f.EventID != "" && !matchAny(f.EventID, e.EventID) {
 		return false
 	}
 	u := e.UserIdentity

@@ -48,6 +48,7 @@ func TestQuery(t *testing.T) {
 		{"profile by id", Filter{Profile: "eu.demo.*", Since: nov(25, 14), Until: nov(25, 16)}, []int{14}},
 		{"profile by ARN", Filter{Profile: "arn:aws:bedrock:eu-west-1:000000000000:inference-profile/eu.demo.chat-small", Until: nov(25, 1)}, []int{0}},
 		{"destination side", Filter{Side: SideDestination}, []int{101}},
+		{"event id", Filter{EventID: "req-00010*"}, []int{100, 101}},
 		{"inference region list", Filter{InferenceRegion: "us-east-1,eu-west-1", Until: nov(25, 7)}, []int{0, 3, 6}},
 	}
 	for _, tc := range tests {

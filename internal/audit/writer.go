@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,8 +70,8 @@ type Writer struct {
 	digestSum string // hex SHA-256 of the last digest file
 	digested  uint64 // last event seq covered by a digest
 	firstID   string // id of the first event after the last digest
-	commits   int64  // group commits, for benchmarks
-	syncing   bool   // a background fsync is running
+	stats     stats
+	syncing   bool // a background fsync is running
 	syncRes   chan syncResult
 }
 
@@ -184,6 +185,33 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 // Region returns the recording region the writer writes for.
 func (w *Writer) Region() string { return w.region }
 
+// Stats are counters of a [Writer] since Open, for metrics.
+type Stats struct {
+	// Written counts events written to the log; Failed counts events whose
+	// Append returned an I/O error; Rejected counts [ErrBackpressure].
+	Written, Failed, Rejected int64
+	// Commits counts group commits (writes); Written/Commits is the
+	// average group size.
+	Commits int64
+	// Digests counts digests written; Files counts log files created.
+	Digests, Files int64
+	// Queued is the number of events waiting now, out of Capacity.
+	Queued, Capacity int
+}
+
+type stats struct {
+	written, failed, rejected, commits, digests, files atomic.Int64
+}
+
+// Stats returns the writer's counters. It is safe to call at any time.
+func (w *Writer) Stats() Stats {
+	return Stats{
+		Written: w.stats.written.Load(), Failed: w.stats.failed.Load(), Rejected: w.stats.rejected.Load(),
+		Commits: w.stats.commits.Load(), Digests: w.stats.digests.Load(), Files: w.stats.files.Load(),
+		Queued: len(w.queue), Capacity: cap(w.queue),
+	}
+}
+
 // PublicKey returns the public half of the key that signs digests, for
 // auditors.
 func (w *Writer) PublicKey() ed25519.PublicKey { return w.priv.Public().(ed25519.PublicKey) }
@@ -236,6 +264,7 @@ func (w *Writer) Append(ctx context.Context, e *Event) error {
 	case w.queue <- it:
 	default:
 		w.mu.RUnlock()
+		w.stats.rejected.Add(1)
 		return ErrBackpressure
 	}
 	w.mu.RUnlock()
@@ -375,7 +404,6 @@ func (w *Writer) commit(items []*item) {
 	if w.hooks.beforeCommit != nil {
 		w.hooks.beforeCommit()
 	}
-	w.commits++
 	now := w.clock.Now()
 	for _, it := range items {
 		lineLen := int64(len(it.body) + hashHexLen + 1)
@@ -409,9 +437,16 @@ func (w *Writer) commit(items []*item) {
 			}
 		}
 	}
+	var failed int64
 	for _, it := range items {
+		if it.err != nil {
+			failed++
+		}
 		it.done <- it.err
 	}
+	w.stats.commits.Add(1)
+	w.stats.failed.Add(failed)
+	w.stats.written.Add(int64(len(items)) - failed)
 }
 
 func (w *Writer) needRotate(now time.Time, lineLen int64) bool {
@@ -546,6 +581,7 @@ func (w *Writer) openFile(now time.Time) error {
 		f.Close()
 		return fmt.Errorf("create audit log %s: %w", name, err)
 	}
+	w.stats.files.Add(1)
 	w.cur = &logFile{name: name, firstSeq: w.seq + 1, sha: sha256.New(), f: h, created: now}
 	return nil
 }
@@ -607,6 +643,7 @@ func (w *Writer) writeDigest() error {
 	if err := writeFileAtomic(w.dir, name, b); err != nil {
 		return fmt.Errorf("write digest %s: %w", name, err)
 	}
+	w.stats.digests.Add(1)
 	sum := sha256.Sum256(b)
 	w.digestSeq, w.digestSum, w.digested = d.Sequence, hex.EncodeToString(sum[:]), w.seq
 	w.firstID = ""

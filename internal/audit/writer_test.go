@@ -346,6 +346,9 @@ func TestBackpressure(t *testing.T) {
 	if n := len(readEvents(t, w.Dir())); n != 2 {
 		t.Errorf("log holds %d events, want the 2 accepted", n)
 	}
+	if st := w.Stats(); st.Written != 2 || st.Rejected != 1 || st.Failed != 0 || st.Capacity != 1 || st.Digests != 1 || st.Files != 1 {
+		t.Errorf("Stats() = %+v, want 2 written, 1 rejected, 1 digest, 1 file", st)
+	}
 }
 
 func TestConcurrentAppend(t *testing.T) {
