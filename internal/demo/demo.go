@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -63,14 +65,24 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		}
 		d.dir, d.rmDir = dir, true
 	}
-	_, cfg, err := Topology(TopologyOptions{BasePort: opts.BasePort, KeyHash: auth.HashKey(d.APIKey), AuditDir: filepath.Join(d.dir, "audit")})
+	// The demo runs the real link: its own CA and a certificate per region.
+	ids := make([]string, len(Regions))
+	for i, r := range Regions {
+		ids[i] = r.ID
+	}
+	link, err := pki.Provision(filepath.Join(d.dir, "certs"), pki.DefaultTrustDomain, ids...)
+	if err != nil {
+		d.cleanup()
+		return nil, fmt.Errorf("demo certificates: %w", err)
+	}
+	_, cfg, err := Topology(TopologyOptions{BasePort: opts.BasePort, KeyHash: auth.HashKey(d.APIKey), AuditDir: filepath.Join(d.dir, "audit"), Link: link})
 	if err != nil {
 		d.cleanup()
 		return nil, err
 	}
 	d.Config = cfg
 	for _, r := range cfg.Regions {
-		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Dev: true, Logger: opts.Logger})
+		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Logger: opts.Logger})
 		if err == nil {
 			err = n.Start(ctx)
 		}
@@ -127,12 +139,14 @@ func (d *Demo) Node(region string) *node.Node {
 
 // Stop drains every node.
 func (d *Demo) Stop(ctx context.Context) error {
-	var errs []error
-	for _, n := range d.Nodes {
-		if err := n.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	// Nodes drain concurrently: each may wait for in-flight streams and for
+	// its HTTP/2 peers to acknowledge the shutdown.
+	errs := make([]error, len(d.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range d.Nodes {
+		wg.Go(func() { errs[i] = n.Shutdown(ctx) })
 	}
+	wg.Wait()
 	d.cleanup()
 	return errors.Join(errs...)
 }
@@ -146,7 +160,8 @@ func (d *Demo) cleanup() {
 // PrintIntro writes the table of regions and a curl command that works as
 // pasted.
 func (d *Demo) PrintIntro(w io.Writer) {
-	fmt.Fprintf(w, "Meridian demo: %d regions in %d geographies, simulated model servers, all on localhost.\n\n", len(d.Nodes), len(d.Config.Geographies))
+	fmt.Fprintf(w, "Meridian demo: %d regions in %d geographies, simulated model servers, all on localhost.\n", len(d.Nodes), len(d.Config.Geographies))
+	fmt.Fprintf(w, "Regions talk over mutual TLS 1.3 with signed envelopes (demo CA in %s).\n\n", filepath.Join(d.dir, "certs"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGION\tGEOGRAPHY\tAPI ENDPOINT\tLINK\tMODELS")
 	for _, n := range d.Nodes {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"text/template"
 
+	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -56,9 +57,9 @@ type TopologyOptions struct {
 	// KeyHash is the demo principal's API key hash.
 	KeyHash  string
 	AuditDir string
-	// CertDir holds the demo's CA and node certificates; empty runs the
-	// link without TLS (development only).
-	CertDir string
+	// Link names the demo's CA and node certificates; a zero value runs
+	// the link without TLS (development only).
+	Link pki.LinkConfig
 }
 
 // Topology returns the demo topology's YAML and its parsed config.
@@ -70,7 +71,7 @@ func Topology(opts TopologyOptions) ([]byte, *topology.Config, error) {
 	var buf bytes.Buffer
 	err = t.Execute(&buf, map[string]any{
 		"BasePort": opts.BasePort, "Regions": Regions, "Deployments": deployments, "KeyHash": opts.KeyHash,
-		"AuditDir": opts.AuditDir, "CertDir": opts.CertDir, "InsecureLink": opts.CertDir == "",
+		"AuditDir": opts.AuditDir, "Link": opts.Link, "InsecureLink": opts.Link.CAFile == "",
 	})
 	if err != nil {
 		return nil, nil, err

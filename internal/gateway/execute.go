@@ -68,6 +68,9 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	if err != nil {
 		return deny("refused by the destination: profile does not resolve here", err)
 	}
+	// The model comes from this node's own resolution, not from the wire.
+	job.Model = res.Model
+	rec.Model = res.Model
 	principal, ok := g.auth.Principal(job.Principal.ID)
 	if !ok {
 		return deny("refused by the destination: unknown principal", nil)

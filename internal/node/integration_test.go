@@ -13,11 +13,14 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
+	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/topology"
 	oa "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -31,6 +34,7 @@ type cluster struct {
 	nodes    map[string]*Node
 	upstream map[string]*httptest.Server
 	mocks    map[string]*mockllm.Server
+	link     pki.LinkConfig
 }
 
 type regionSpec struct{ id, geo string }
@@ -40,7 +44,17 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string) *cluster
 	key, _ := auth.NewKey()
 	c := &cluster{t: t, key: key, nodes: map[string]*Node{}, upstream: map[string]*httptest.Server{}, mocks: map[string]*mockllm.Server{}}
 	var y strings.Builder
-	fmt.Fprintf(&y, "account: \"111122223333\"\nlink: { insecure_dev_link: true }\ngeographies:\n  us: {name: US}\n  eu: {name: EU}\n  apac: {name: APAC}\nregions:\n")
+	ids := make([]string, len(regions))
+	for i, r := range regions {
+		ids[i] = r.id
+	}
+	// Every test cluster runs the real link: mutual TLS and signed envelopes.
+	lc, err := pki.Provision(t.TempDir(), "", ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.link = lc
+	fmt.Fprintf(&y, "account: \"111122223333\"\nlink: {ca_file: %q, cert_file: %q, key_file: %q}\ngeographies:\n  us: {name: US}\n  eu: {name: EU}\n  apac: {name: APAC}\nregions:\n", lc.CAFile, lc.CertFile, lc.KeyFile)
 	clientLns, linkLns := map[string]net.Listener{}, map[string]net.Listener{}
 	for i, r := range regions {
 		cl, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -64,7 +78,7 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string) *cluster
 	}
 	c.cfg = cfg
 	for _, r := range regions {
-		n, err := New(Options{Config: cfg, Region: r.id, Dev: true, ClientListener: clientLns[r.id], LinkListener: linkLns[r.id],
+		n, err := New(Options{Config: cfg, Region: r.id, ClientListener: clientLns[r.id], LinkListener: linkLns[r.id],
 			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
 			t.Fatal(err)
@@ -73,12 +87,18 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string) *cluster
 			t.Fatal(err)
 		}
 		c.nodes[r.id] = n
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			n.Shutdown(ctx)
-		})
 	}
+	t.Cleanup(func() {
+		// Drain every node at once: each waits up to a second for HTTP/2
+		// peers to acknowledge its GOAWAY.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, n := range c.nodes {
+			wg.Go(func() { n.Shutdown(ctx) })
+		}
+		wg.Wait()
+	})
 	return c
 }
 
@@ -400,44 +420,163 @@ func TestDrainLetsStreamsFinish(t *testing.T) {
 	}
 }
 
+// peerClient speaks to a node's link as region's genuine node would: mutual
+// TLS with region's certificate, and envelopes signed with its key.
+type peerClient struct {
+	t      *testing.T
+	region string
+	store  *pki.Store
+	http   *http.Client
+}
+
+func (c *cluster) peer(t *testing.T, region, dialled string) *peerClient {
+	store, err := pki.NewStore(c.link.StoreOptions(region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &peerClient{t: t, region: region, store: store,
+		http: &http.Client{Transport: &http.Transport{TLSClientConfig: store.ClientTLSConfig(dialled), ForceAttemptHTTP2: true}}}
+}
+
+// forward sends a signed forward; mutate may alter the request after
+// signing (attacks).
+func (p *peerClient) forward(addr string, env envelope.Envelope, body string, mutate func(*http.Request)) (int, string) {
+	p.t.Helper()
+	env.IssuedAt = time.Now()
+	env.BodySHA256 = envelope.HashBody([]byte(body))
+	sealed, err := envelope.Sign(env, p.store.Certificate())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "https://"+addr+"/link/v1/invoke", strings.NewReader(body))
+	sealed.SetHeaders(req.Header)
+	req.Header.Set("Meridian-Principal", env.PrincipalID)
+	if mutate != nil {
+		mutate(req)
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func TestDestinationRechecksResidency(t *testing.T) {
 	c := startCluster(t, threeRegions, "")
-	link := "http://" + c.nodes["eu-west-1"].LinkAddr() + "/link/v1/invoke"
-	tests := []struct {
-		name, profile, source, destination string
-		want                               int
-	}{
-		{"us profile asked of an EU destination", "us.demo.chat-small", "us-east-1", "eu-west-1", 403},
-		{"eu profile from a US source", "eu.demo.chat-small", "us-east-1", "eu-west-1", 403},
-		{"destination other than the receiver", "eu.demo.chat-small", "eu-central-1", "eu-central-1", 403},
-		{"unknown principal", "eu.demo.chat-small", "eu-central-1", "eu-west-1", 403},
-		{"valid forward", "eu.demo.chat-small", "eu-central-1", "eu-west-1", 200},
+	addr := c.nodes["eu-west-1"].LinkAddr()
+	arn := func(region, id string) string {
+		return "arn:aws:bedrock:" + region + ":111122223333:inference-profile/" + id
 	}
+	body := `{"model":"x","messages":[{"role":"user","content":[{"text":"hi"}]}],"maxTokens":4}`
+	fromCentral := c.peer(t, "eu-central-1", "eu-west-1")
+	fromUS := c.peer(t, "us-east-1", "eu-west-1")
+	// A rogue: connected with eu-central-1's certificate, signing as us-east-1.
+	rogue := &peerClient{t: t, region: "us-east-1", store: fromUS.store, http: fromCentral.http}
+	valid := envelope.Envelope{RequestID: "req-valid", SourceRegion: "eu-central-1", DestinationRegion: "eu-west-1", PrincipalID: "tester", ProfileARN: arn("eu-central-1", "eu.demo.chat-small")}
 	before := c.mocks["eu-west-1"].Stats()
+
+	if status, b := fromCentral.forward(addr, valid, body, nil); status != 200 {
+		t.Fatalf("valid forward: %d %s", status, b)
+	}
+	replayed := valid
+	replayed.RequestID = "req-replay"
+	tests := []struct {
+		name   string
+		peer   *peerClient
+		env    envelope.Envelope
+		body   string
+		mutate func(*http.Request)
+		want   string
+	}{
+		{"a us. profile asked of an EU destination", fromUS, envelope.Envelope{RequestID: "r1", SourceRegion: "us-east-1", DestinationRegion: "eu-west-1", PrincipalID: "tester", ProfileARN: arn("us-east-1", "us.demo.chat-small")}, body, nil, "profile_excludes_destination"},
+		{"an eu. profile from a US source", fromUS, envelope.Envelope{RequestID: "r2", SourceRegion: "us-east-1", DestinationRegion: "eu-west-1", PrincipalID: "tester", ProfileARN: arn("us-east-1", "eu.demo.chat-small")}, body, nil, "geography_mismatch"},
+		{"a destination other than the receiver", fromCentral, envelope.Envelope{RequestID: "r3", SourceRegion: "eu-central-1", DestinationRegion: "eu-central-1", PrincipalID: "tester", ProfileARN: arn("eu-central-1", "eu.demo.chat-small")}, body, nil, "wrong_destination"},
+		{"a source region that is not the connection's", rogue, envelope.Envelope{RequestID: "r4", SourceRegion: "us-east-1", DestinationRegion: "eu-west-1", PrincipalID: "tester", ProfileARN: arn("us-east-1", "global.demo.chat-small")}, body, nil, "region_mismatch"},
+		{"an altered body", fromCentral, envelope.Envelope{RequestID: "r5", SourceRegion: "eu-central-1", DestinationRegion: "eu-west-1", PrincipalID: "tester", ProfileARN: arn("eu-central-1", "eu.demo.chat-small")}, body,
+			func(r *http.Request) { r.Body = io.NopCloser(strings.NewReader(strings.Replace(body, "hi", "ho", 1))) }, "body_hash"},
+		{"a replayed envelope", fromCentral, valid, body, nil, "replay"},
+		{"an unknown principal", fromCentral, envelope.Envelope{RequestID: "r6", SourceRegion: "eu-central-1", DestinationRegion: "eu-west-1", PrincipalID: "mallory", ProfileARN: arn("eu-central-1", "eu.demo.chat-small")}, body, nil, "unknown principal"},
+	}
 	for _, tc := range tests {
-		req, _ := http.NewRequest("POST", link, strings.NewReader(`{"model":"x","messages":[{"role":"user","content":[{"text":"hi"}]}]}`))
-		req.Header.Set("Meridian-Request-Id", "req-test")
-		req.Header.Set("Meridian-Source-Region", tc.source)
-		req.Header.Set("Meridian-Destination-Region", tc.destination)
-		req.Header.Set("Meridian-Profile", tc.profile)
-		req.Header.Set("Meridian-Model", "demo.chat-small")
-		principal := "tester"
-		if tc.name == "unknown principal" {
-			principal = "mallory"
+		var status int
+		var b string
+		if tc.name == "a replayed envelope" {
+			// Resend the exact bytes of an accepted envelope.
+			status, b = replay(t, fromCentral, addr, valid, body)
+		} else {
+			status, b = tc.peer.forward(addr, tc.env, tc.body, tc.mutate)
 		}
-		req.Header.Set("Meridian-Principal", principal)
-		resp, err := http.DefaultClient.Do(req)
+		if status != 403 || !strings.Contains(b, tc.want) {
+			t.Errorf("%s: status %d body %s, want 403 mentioning %q", tc.name, status, b, tc.want)
+		}
+	}
+	// Only the valid forward and the first send of the replayed envelope
+	// reached the model.
+	if got := c.mocks["eu-west-1"].Stats().Requests - before.Requests; got != 2 {
+		t.Errorf("upstream saw %d requests, want 2 (refused forwards must leave no inference)", got)
+	}
+	// Plain HTTP is refused.
+	resp, err := http.Post("http://"+addr+"/link/v1/invoke", "application/json", strings.NewReader(body))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP forward accepted")
+		}
+	}
+}
+
+// replay signs one envelope and sends it twice; it returns the second answer.
+func replay(t *testing.T, p *peerClient, addr string, env envelope.Envelope, body string) (int, string) {
+	env.RequestID = "req-replayed"
+	env.IssuedAt = time.Now()
+	env.BodySHA256 = envelope.HashBody([]byte(body))
+	sealed, err := envelope.Sign(env, p.store.Certificate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status int
+	var text string
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest("POST", "https://"+addr+"/link/v1/invoke", strings.NewReader(body))
+		sealed.SetHeaders(req.Header)
+		req.Header.Set("Meridian-Principal", env.PrincipalID)
+		resp, err := p.http.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s: status %d body %s, want %d", tc.name, resp.StatusCode, b, tc.want)
+		status, text = resp.StatusCode, string(b)
+		if i == 0 && status != 200 {
+			t.Fatalf("first send of the replayed envelope: %d %s", status, text)
 		}
 	}
-	// Only the valid forward reached the model.
-	if got := c.mocks["eu-west-1"].Stats().Requests - before.Requests; got != 1 {
-		t.Errorf("upstream saw %d requests, want 1 (refused forwards must leave no inference)", got)
+	return status, text
+}
+
+func TestNodeRefusesInsecureLinkWithoutDev(t *testing.T) {
+	cfg, err := topology.Parse([]byte(`account: "111122223333"
+link: { insecure_dev_link: true }
+geographies: { eu: {name: EU} }
+regions: [{id: eu-west-1, geography: eu, location: {lat: 1, lon: 1}, listen: "127.0.0.1:0", link: "127.0.0.1:1"}]
+models: [{id: m}]
+deployments: [{model: m, region: eu-west-1, backend: {type: mock}}]
+`), "insecure.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Config: cfg, Region: "eu-west-1"}); err == nil || !strings.Contains(err.Error(), "--dev") {
+		t.Errorf("New with insecure_dev_link and no --dev = %v, want a refusal naming --dev", err)
+	}
+	n, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true})
+	if err != nil {
+		t.Fatalf("New with --dev = %v", err)
+	}
+	n.closeBackends()
+	cfg.Link.InsecureDevLink = false
+	if _, err := New(Options{Config: cfg, Region: "eu-west-1"}); err == nil || !strings.Contains(err.Error(), "meridian certs init") {
+		t.Errorf("New without link certificates = %v, want an error with the fix", err)
 	}
 }

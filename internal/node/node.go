@@ -18,6 +18,8 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/interregion"
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
+	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -50,6 +52,10 @@ type Node struct {
 	backends map[string]backend.Backend
 	gw       *gateway.Gateway
 	link     *interregion.Client
+	// linkStore serves and reloads the link's certificates; nil only with
+	// insecure_dev_link.
+	linkStore  *pki.Store
+	rejections *envelope.Rejections
 
 	clientLn, linkLn net.Listener
 	clientSrv        *http.Server
@@ -67,9 +73,6 @@ func New(opts Options) (*Node, error) {
 	region, ok := cfg.Region(opts.Region)
 	if !ok {
 		return nil, fmt.Errorf("region %q is not in %s (regions: %s)", opts.Region, cfg.File, regionIDs(cfg))
-	}
-	if cfg.Link.InsecureDevLink && !opts.Dev {
-		return nil, fmt.Errorf("%s: link.insecure_dev_link is true, which sends prompts between regions unencrypted; serve refuses it unless started with --dev", cfg.File)
 	}
 	if opts.Listen != "" {
 		region.Listen = opts.Listen
@@ -97,14 +100,22 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.setupLinkSecurity(); err != nil {
+		n.closeBackends()
+		return nil, err
+	}
 	var peers []interregion.Peer
 	for _, r := range cfg.Regions {
 		if r.ID != region.ID {
 			peers = append(peers, interregion.Peer{Region: r.ID, Addr: r.Link})
 		}
 	}
+	var signer interregion.Signer
+	if n.linkStore != nil {
+		signer = interregion.EnvelopeSigner{Store: n.linkStore}
+	}
 	n.link = interregion.NewClient(interregion.ClientOptions{Region: region.ID, Peers: peers,
-		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS,
+		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS, Signer: signer,
 		OnState: func(r string, s json.RawMessage) { n.peerState.Store(r, s) },
 		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
 	n.gw, err = gateway.New(gateway.Options{Region: region.ID, Config: cfg, Catalog: cat, Auth: authn, Backends: n.backends,
@@ -116,7 +127,51 @@ func New(opts Options) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) linkClientTLS(region string) *tls.Config { return nil }
+// setupLinkSecurity loads the link's certificates: mutual TLS 1.3 with
+// region identities is on unless insecure_dev_link (with --dev) turns it off.
+func (n *Node) setupLinkSecurity() error {
+	lc := linkConfig(n.cfg.Link)
+	if err := lc.CheckMode(n.opts.Dev); err != nil {
+		return fmt.Errorf("%s: link: %w", n.cfg.File, err)
+	}
+	if lc.InsecureDevLink {
+		n.log.Warn("inter-region link runs WITHOUT TLS or signed envelopes (insecure_dev_link, --dev)")
+		return nil
+	}
+	if err := lc.Validate(n.cfg.File + ": link"); err != nil {
+		return fmt.Errorf("%w (fix: run `meridian certs init --dir D` and `meridian certs issue --dir D --region R` for each region, then set link.ca_file, link.cert_file and link.key_file)", err)
+	}
+	rej, err := envelope.NewRejections(n.metrics.Registry)
+	if err != nil {
+		return err
+	}
+	opts := lc.StoreOptions(n.region.ID)
+	opts.Logger = n.log.With(telemetry.AttrComponent, "pki")
+	opts.Registerer = n.metrics.Registry
+	opts.PeerRejected = func(e *pki.PeerError) {
+		rej.Peer(e)
+		n.log.Warn("link peer refused at handshake", "reason", e.Reason, telemetry.AttrError, e.Err)
+	}
+	store, err := pki.NewStore(opts)
+	if err != nil {
+		return fmt.Errorf("%s: link certificates for %s: %w", n.cfg.File, n.region.ID, err)
+	}
+	n.linkStore, n.rejections = store, rej
+	return nil
+}
+
+// linkConfig maps the topology's link section to the pki package's.
+func linkConfig(l topology.Link) pki.LinkConfig {
+	return pki.LinkConfig{TrustDomain: l.TrustDomain, CAFile: l.CAFile, CertFile: l.CertFile, KeyFile: l.KeyFile,
+		EnvelopeWindow: pki.Duration(l.EnvelopeWindow), ExpiryWarning: pki.Duration(l.ExpiryWarning), InsecureDevLink: l.InsecureDevLink}
+}
+
+func (n *Node) linkClientTLS(region string) *tls.Config {
+	if n.linkStore == nil {
+		return nil
+	}
+	return n.linkStore.ClientTLSConfig(region)
+}
 
 // Gateway returns the node's gateway.
 func (n *Node) Gateway() *gateway.Gateway { return n.gw }
@@ -155,10 +210,23 @@ func (n *Node) Start(ctx context.Context) error {
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
 	n.clientSrv = &http.Server{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
 	n.linkSrv = &http.Server{Handler: n.linkHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+	if n.linkStore != nil {
+		known := map[string]bool{}
+		for _, r := range n.cfg.Regions {
+			if r.ID != n.region.ID {
+				known[r.ID] = true
+			}
+		}
+		n.linkSrv.TLSConfig = n.linkStore.ServerTLSConfig(func(region string) bool { return known[region] })
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	n.serve(n.clientSrv, n.clientLn)
-	n.serve(n.linkSrv, n.linkLn)
+	n.serve(n.clientSrv, n.clientLn, false)
+	n.serve(n.linkSrv, n.linkLn, n.linkStore != nil)
+	if n.linkStore != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.linkStore.Run(runCtx) }()
+	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.link.Run(runCtx) }()
 	n.ready.Store(true)
@@ -166,11 +234,17 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) serve(srv *http.Server, ln net.Listener) {
+func (n *Node) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if useTLS {
+			err = srv.ServeTLS(ln, "", "") // certificates come from the link store
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("listener stopped", telemetry.AttrAddr, ln.Addr().String(), telemetry.AttrError, err)
 		}
 	}()
@@ -254,6 +328,12 @@ func (n *Node) clientHandler() http.Handler {
 }
 
 func (n *Node) linkHandler() http.Handler {
-	return interregion.NewServer(interregion.ServerOptions{Local: n.gw, State: n.state,
+	var verifier interregion.Verifier
+	if n.linkStore != nil {
+		verifier = interregion.EnvelopeVerifier{Rejections: n.rejections, Logger: n.log.With(telemetry.AttrComponent, "link"),
+			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: n.region.ID, Window: n.cfg.Link.EnvelopeWindow.D(),
+				Checker: interregion.TopologyChecker(n.gw.Catalog), VerifySigner: n.linkStore.VerifyPeer})}
+	}
+	return interregion.NewServer(interregion.ServerOptions{Local: n.gw, State: n.state, Verifier: verifier,
 		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytes, 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
 }
