@@ -1,8 +1,8 @@
 package demo
 
 import (
-	_ "embed"
 	"bytes"
+	_ "embed"
 	"fmt"
 	"text/template"
 
