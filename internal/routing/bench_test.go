@@ -125,3 +125,39 @@ func TestRouteNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRouterPlan is the gateway's per-request cost with 20 destinations:
+// reading the tracker's states and planning.
+func BenchmarkRouterPlan(b *testing.B) {
+	var deps []routing.Deployment
+	var regions []string
+	locs := map[string]routing.Location{}
+	for i := range 20 {
+		r := fmt.Sprintf("r%02d", i)
+		regions = append(regions, r)
+		locs[r] = routing.Location{Lat: float64(i * 3), Lon: float64(i * 7)}
+		deps = append(deps, routing.Deployment{Key: routing.Key{Region: r, Model: "m"}, MaxConcurrency: 10, RPM: 600, TPM: 100000})
+	}
+	clk := fixedClock{t0}
+	tr, _ := routing.NewTracker(routing.TrackerConfig{Region: "r00", Deployments: deps}, clk)
+	for _, r := range regions[1:] {
+		_ = tr.Apply(routing.Snapshot{Region: r, SentAt: t0, Deployments: []routing.State{{
+			Region: r, Model: "m", MaxConcurrency: 10, InFlight: len(r) % 7, RPMLimit: 600, RPMRemaining: 500,
+			TPMLimit: 100000, TPMRemaining: 90000, TTFT: 300 * time.Millisecond, ObservedAt: t0}}})
+	}
+	for range 9 {
+		_, _ = tr.Start(routing.Key{Region: "r00", Model: "m"}, 100) // busy source
+	}
+	rt := &routing.Router{Tracker: tr, RTT: routing.NewRTTMatrix(locs)}
+	req := &routing.Request{SourceRegion: "r00", ProfileID: "p", Model: "m", Destinations: regions, Authorized: all, EstimatedTokens: 1200}
+	var p routing.Plan
+	b.ReportAllocs()
+	cpu := cpuTime()
+	for b.Loop() {
+		req.Seed++
+		if _, err := rt.Plan(&p, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}

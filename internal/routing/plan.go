@@ -82,6 +82,7 @@ type Plan struct {
 	entries    []Candidate
 	n          int
 	retryAfter time.Duration
+	states     []State // Router.Plan's reusable buffer
 }
 
 // Candidates returns the destinations to try, best first. The caller tries at

@@ -376,3 +376,34 @@ func TestPeerCooldown(t *testing.T) {
 	a := mustStart(t, tr, kRemote, 1)
 	tr.Observe(a, routing.Outcome{Kind: routing.Success, TTFT: time.Millisecond})
 }
+
+func TestRouter(t *testing.T) {
+	tr, clk := newTracker(t, "eu-west-1")
+	cfg := routing.Config{Profiles: map[string]routing.ProfileConfig{"eu.m": {MaxAttempts: 2}}}
+	r := &routing.Router{Config: cfg, Tracker: tr, RTT: rtts{"eu-central-1": 20 * time.Millisecond}}
+	req := &routing.Request{SourceRegion: "eu-west-1", ProfileID: "eu.m", Model: "m",
+		Destinations: []string{"eu-west-1", "eu-central-1"}, Authorized: all, EstimatedTokens: 10, Seed: 1}
+	_ = tr.Apply(routing.Snapshot{Region: "eu-central-1", SentAt: clk.Now(), Deployments: []routing.State{{
+		Region: "eu-central-1", Model: "m", MaxConcurrency: 8, ObservedAt: clk.Now()}}})
+	var p routing.Plan
+	opts, err := r.Plan(&p, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.MaxAttempts != 2 {
+		t.Errorf("Options.MaxAttempts = %d, want the profile's 2", opts.MaxAttempts)
+	}
+	if got := regions(p.Candidates()); !equal(got, []string{"eu-west-1", "eu-central-1"}) || p.Candidates()[0].Reason != routing.ReasonLocal {
+		t.Errorf("plan = %v, want eu-west-1 (local) then eu-central-1", p.Candidates())
+	}
+	// Fill the local deployment (max 4): the plan moves away.
+	for range 4 {
+		mustStart(t, tr, kLocal, 1)
+	}
+	if _, err := r.Plan(&p, req); err != nil || p.Candidates()[0].Region != "eu-central-1" || p.WhyExcluded("eu-west-1") != routing.ExcludedSaturated {
+		t.Errorf("plan with a full source region = %v (%v), want eu-central-1 and eu-west-1 saturated", p.Candidates(), err)
+	}
+	if n := testing.AllocsPerRun(50, func() { _, _ = r.Plan(&p, req) }); n != 0 && !raceEnabled {
+		t.Errorf("Router.Plan with a reused Plan: %v allocs, want 0", n)
+	}
+}
