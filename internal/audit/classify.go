@@ -12,11 +12,19 @@ type indexed struct {
 	prevHash string
 }
 
-// index reads every line of the log, in walk order, for classifying a broken
-// link. It runs at most once per Verify, after the first break.
-func (v *verifier) index() ([]indexed, error) {
+// index reads the lines of the file named around and of the files on either
+// side of it, in walk order, for classifying a broken link. It runs at most
+// once per Verify, after the first break; the window keeps its memory bounded
+// by the rotation size rather than by the size of the log.
+func (v *verifier) index(around string) ([]indexed, error) {
 	var out []indexed
-	for _, lf := range v.logs {
+	at := 0
+	for i, lf := range v.logs {
+		if lf.name == around {
+			at = i
+		}
+	}
+	for _, lf := range v.logs[max(at-1, 0):min(at+2, len(v.logs))] {
 		_, err := scanLog(filepath.Join(v.dir, lf.name), 0, func(n int64, line []byte) error {
 			x := indexed{ref: lineRef{file: lf.name, line: n}}
 			if e, _ := ParseLine(line); e != nil {
@@ -42,7 +50,7 @@ func (v *verifier) classify(ref lineRef, line []byte) *TamperError {
 	if err != nil {
 		return &TamperError{Kind: EditedEvent, File: ref.file, Line: ref.line, Detail: err.Error()}
 	}
-	idx, ierr := v.index()
+	idx, ierr := v.index(ref.file)
 	if ierr != nil {
 		return &TamperError{Kind: DeletedEvent, File: ref.file, Line: ref.line, Detail: fmt.Sprintf("prevHash %s does not match the previous event (%v)", e.PrevHash, ierr)}
 	}
@@ -93,5 +101,5 @@ func (v *verifier) classify(ref lineRef, line []byte) *TamperError {
 			Detail: fmt.Sprintf("the event before this one is at %s, earlier in the log (expected it at %s)", at(idx[found].ref), prev)}
 	}
 	return &TamperError{Kind: DeletedEvent, File: ref.file, Line: ref.line,
-		Detail: fmt.Sprintf("the event before this one (hash %s) is not in the log: deleted after %s", e.PrevHash, prev)}
+		Detail: fmt.Sprintf("the event before this one (hash %s) is not in this file or the files beside it: deleted after %s", e.PrevHash, prev)}
 }
