@@ -1,0 +1,445 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// SigV4 errors. Their messages are safe for clients; none names a secret.
+var (
+	// ErrSigV4Missing: the request carries no SigV4 Authorization header.
+	ErrSigV4Missing = errors.New("missing authentication token: sign the request with AWS Signature Version 4 or send an API key as \"Authorization: Bearer <key>\"")
+	// ErrSigV4Malformed: the Authorization header or X-Amz-Date is not
+	// well-formed SigV4.
+	ErrSigV4Malformed = errors.New("malformed AWS Signature Version 4 authorization")
+	// ErrSigV4UnknownKey: the access key id is not configured.
+	ErrSigV4UnknownKey = errors.New("the security token included in the request is invalid")
+	// ErrSigV4Scope: the credential scope names another region or service.
+	ErrSigV4Scope = errors.New("credential scope does not match this endpoint")
+	// ErrSigV4Skew: X-Amz-Date is outside the accepted clock-skew window.
+	ErrSigV4Skew = errors.New("signature expired or not yet valid: X-Amz-Date is outside the accepted clock skew")
+	// ErrSigV4Mismatch: the signature does not verify.
+	ErrSigV4Mismatch = errors.New("the request signature we calculated does not match the signature you provided; check your AWS secret access key and signing method")
+	// ErrSigV4Presigned: a presigned URL was presented while they are disabled.
+	ErrSigV4Presigned = errors.New("presigned URLs are not accepted by this endpoint")
+	// ErrSigV4Unsigned: UNSIGNED-PAYLOAD was presented while it is disabled.
+	ErrSigV4Unsigned = errors.New("unsigned payloads are not accepted by this endpoint; sign the request body")
+)
+
+// Signing constants of AWS Signature Version 4.
+const (
+	sigV4Algorithm  = "AWS4-HMAC-SHA256"
+	sigV4Terminator = "aws4_request"
+	amzDateFormat   = "20060102T150405Z"
+	unsignedPayload = "UNSIGNED-PAYLOAD"
+	// SigV4Service is the signing name of both Bedrock APIs.
+	SigV4Service = "bedrock"
+)
+
+// SigV4Options configure a SigV4 verifier.
+type SigV4Options struct {
+	// Region is the region credential scopes must name (this node's region).
+	Region string
+	// Service is the signing name credential scopes must name. If empty,
+	// "bedrock".
+	Service string
+	// MaxSkew bounds |now - X-Amz-Date|. If zero, 5 minutes.
+	MaxSkew time.Duration
+	// AllowUnsignedPayload accepts X-Amz-Content-Sha256: UNSIGNED-PAYLOAD.
+	AllowUnsignedPayload bool
+	// AllowPresigned accepts presigned URLs (X-Amz-Signature in the query).
+	AllowPresigned bool
+	// Now returns the current time. If nil, time.Now.
+	Now func() time.Time
+	// Getenv and ReadFile load secrets named by access_keys[].secret_env and
+	// secret_file. If nil, secrets of that kind cannot be loaded.
+	Getenv   func(string) string
+	ReadFile func(string) ([]byte, error)
+}
+
+type sigV4Key struct {
+	secret    []byte // "AWS4" + secret
+	principal *Principal
+}
+
+// SigV4 verifies AWS Signature Version 4 requests against the access keys
+// of a topology's principals. It is immutable after construction and safe
+// for concurrent use. Secrets are held in memory only and never logged.
+type SigV4 struct {
+	opts SigV4Options
+	keys map[string]sigV4Key
+}
+
+// NewSigV4 loads the secret of every principals[].access_keys[] entry. A
+// secret that cannot be loaded is an error naming the config field and the
+// variable or file, never its content.
+func NewSigV4(cfg *topology.Config, opts SigV4Options) (*SigV4, error) {
+	if opts.Service == "" {
+		opts.Service = SigV4Service
+	}
+	if opts.MaxSkew == 0 {
+		opts.MaxSkew = 5 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	v := &SigV4{opts: opts, keys: map[string]sigV4Key{}}
+	var errs []error
+	for i, p := range cfg.Principals {
+		tmpl := fromConfig(p)
+		for k, ak := range p.AccessKeys {
+			field := fmt.Sprintf("%s: principals[%d].access_keys[%d]", cfg.File, i, k)
+			secret, err := loadSecret(ak, opts.Getenv, opts.ReadFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", field, err))
+				continue
+			}
+			if _, dup := v.keys[ak.ID]; dup {
+				errs = append(errs, fmt.Errorf("%s.id: access key id %s is used twice (fix: give every access key its own id)", field, ak.ID))
+				continue
+			}
+			v.keys[ak.ID] = sigV4Key{secret: []byte("AWS4" + secret), principal: &tmpl}
+		}
+	}
+	return v, errors.Join(errs...)
+}
+
+func loadSecret(ak topology.AccessKey, getenv func(string) string, readFile func(string) ([]byte, error)) (string, error) {
+	switch {
+	case ak.SecretEnv != "":
+		if getenv == nil {
+			return "", fmt.Errorf("secret_env: environment variables are not available here")
+		}
+		s := strings.TrimSpace(getenv(ak.SecretEnv))
+		if s == "" {
+			return "", fmt.Errorf("secret_env: environment variable %s is empty or not set (fix: export it with the secret access key)", ak.SecretEnv)
+		}
+		return s, nil
+	case ak.SecretFile != "":
+		if readFile == nil {
+			return "", fmt.Errorf("secret_file: files are not available here")
+		}
+		b, err := readFile(ak.SecretFile)
+		if err != nil {
+			return "", fmt.Errorf("secret_file: read %s: %w", ak.SecretFile, errors.Unwrap(err))
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", fmt.Errorf("secret_file: %s is empty", ak.SecretFile)
+		}
+		return s, nil
+	}
+	return "", errors.New("set secret_env or secret_file")
+}
+
+// Len returns the number of access keys the verifier knows.
+func (v *SigV4) Len() int { return len(v.keys) }
+
+// IsSigV4 reports whether r carries SigV4 credentials (header or query).
+func IsSigV4(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Authorization"), sigV4Algorithm+" ") || r.URL.Query().Has("X-Amz-Signature")
+}
+
+// sigV4Request is a parsed SigV4 authorization.
+type sigV4Request struct {
+	accessKey, date, region, service string
+	signedHeaders                    []string
+	signature                        string
+	amzDate                          time.Time
+	presigned                        bool
+	expires                          time.Duration
+}
+
+// Verify authenticates r, whose complete body is body. It returns the
+// principal with Method MethodSigV4 and KeyID the access key id. Errors wrap
+// one of the ErrSigV4* sentinels.
+func (v *SigV4) Verify(r *http.Request, body []byte) (Principal, error) {
+	sr, err := v.parse(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	key, ok := v.keys[sr.accessKey]
+	if !ok {
+		return Principal{}, ErrSigV4UnknownKey
+	}
+	if sr.region != v.opts.Region || sr.service != v.opts.Service {
+		return Principal{}, fmt.Errorf("%w: the scope names region %q and service %q, this endpoint is region %q service %q (fix: configure the client with region %s)",
+			ErrSigV4Scope, sr.region, sr.service, v.opts.Region, v.opts.Service, v.opts.Region)
+	}
+	if sr.amzDate.Format("20060102") != sr.date {
+		return Principal{}, fmt.Errorf("%w: the credential scope date does not match X-Amz-Date", ErrSigV4Malformed)
+	}
+	now := v.opts.Now()
+	skew := now.Sub(sr.amzDate)
+	if sr.presigned {
+		if skew < -v.opts.MaxSkew || skew > sr.expires {
+			return Principal{}, ErrSigV4Skew
+		}
+	} else if skew < -v.opts.MaxSkew || skew > v.opts.MaxSkew {
+		return Principal{}, ErrSigV4Skew
+	}
+	payloadHash, err := v.payloadHash(r, body, sr.presigned)
+	if err != nil {
+		return Principal{}, err
+	}
+	canonical, err := canonicalRequest(r, sr, payloadHash)
+	if err != nil {
+		return Principal{}, err
+	}
+	scope := sr.date + "/" + sr.region + "/" + sr.service + "/" + sigV4Terminator
+	sum := sha256.Sum256([]byte(canonical))
+	toSign := sigV4Algorithm + "\n" + sr.amzDate.Format(amzDateFormat) + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
+	k := hmacSHA256(key.secret, sr.date)
+	k = hmacSHA256(k, sr.region)
+	k = hmacSHA256(k, sr.service)
+	k = hmacSHA256(k, sigV4Terminator)
+	want := hex.EncodeToString(hmacSHA256(k, toSign))
+	if subtle.ConstantTimeCompare([]byte(want), []byte(sr.signature)) != 1 {
+		return Principal{}, ErrSigV4Mismatch
+	}
+	p := *key.principal
+	p.Method, p.KeyID = MethodSigV4, sr.accessKey
+	return p, nil
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// parse reads the Authorization header, or the query of a presigned URL.
+func (v *SigV4) parse(r *http.Request) (*sigV4Request, error) {
+	q := r.URL.Query()
+	if q.Has("X-Amz-Signature") {
+		if !v.opts.AllowPresigned {
+			return nil, ErrSigV4Presigned
+		}
+		if q.Get("X-Amz-Algorithm") != sigV4Algorithm {
+			return nil, fmt.Errorf("%w: X-Amz-Algorithm must be %s", ErrSigV4Malformed, sigV4Algorithm)
+		}
+		sr := &sigV4Request{presigned: true, signature: q.Get("X-Amz-Signature")}
+		if err := sr.setCredential(q.Get("X-Amz-Credential")); err != nil {
+			return nil, err
+		}
+		sr.signedHeaders = strings.Split(q.Get("X-Amz-SignedHeaders"), ";")
+		secs, err := time.ParseDuration(q.Get("X-Amz-Expires") + "s")
+		if err != nil || secs <= 0 || secs > 7*24*time.Hour {
+			return nil, fmt.Errorf("%w: X-Amz-Expires must be 1..604800 seconds", ErrSigV4Malformed)
+		}
+		sr.expires = secs
+		if sr.amzDate, err = time.Parse(amzDateFormat, q.Get("X-Amz-Date")); err != nil {
+			return nil, fmt.Errorf("%w: X-Amz-Date %q is not yyyyMMddTHHmmssZ", ErrSigV4Malformed, q.Get("X-Amz-Date"))
+		}
+		return sr, sr.checkSignedHeaders()
+	}
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, ErrSigV4Missing
+	}
+	rest, ok := strings.CutPrefix(h, sigV4Algorithm+" ")
+	if !ok {
+		return nil, fmt.Errorf("%w: the Authorization header must start with %s", ErrSigV4Malformed, sigV4Algorithm)
+	}
+	sr := &sigV4Request{}
+	var haveCred, haveSH, haveSig bool
+	for part := range strings.SplitSeq(rest, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("%w: Authorization component %q has no '='", ErrSigV4Malformed, strings.TrimSpace(name))
+		}
+		switch name {
+		case "Credential":
+			if err := sr.setCredential(val); err != nil {
+				return nil, err
+			}
+			haveCred = true
+		case "SignedHeaders":
+			sr.signedHeaders, haveSH = strings.Split(val, ";"), true
+		case "Signature":
+			sr.signature, haveSig = val, true
+		}
+	}
+	if !haveCred || !haveSH || !haveSig {
+		return nil, fmt.Errorf("%w: the Authorization header needs Credential, SignedHeaders and Signature", ErrSigV4Malformed)
+	}
+	d := r.Header.Get("X-Amz-Date")
+	var err error
+	if sr.amzDate, err = time.Parse(amzDateFormat, d); err != nil {
+		return nil, fmt.Errorf("%w: X-Amz-Date %q is not yyyyMMddTHHmmssZ", ErrSigV4Malformed, d)
+	}
+	return sr, sr.checkSignedHeaders()
+}
+
+func (sr *sigV4Request) setCredential(val string) error {
+	parts := strings.Split(val, "/")
+	if len(parts) != 5 || parts[4] != sigV4Terminator || parts[0] == "" {
+		return fmt.Errorf("%w: Credential must be <access key id>/<date>/<region>/<service>/aws4_request", ErrSigV4Malformed)
+	}
+	sr.accessKey, sr.date, sr.region, sr.service = parts[0], parts[1], parts[2], parts[3]
+	return nil
+}
+
+// checkSignedHeaders requires host to be signed and the list to be the
+// sorted, lower-case list the signer produces.
+func (sr *sigV4Request) checkSignedHeaders() error {
+	host := false
+	for i, h := range sr.signedHeaders {
+		if h == "" || h != strings.ToLower(h) || i > 0 && sr.signedHeaders[i-1] >= h {
+			return fmt.Errorf("%w: SignedHeaders must be sorted, lower-case and unique", ErrSigV4Malformed)
+		}
+		if h == "host" {
+			host = true
+		}
+	}
+	if !host {
+		return fmt.Errorf("%w: SignedHeaders must include host", ErrSigV4Malformed)
+	}
+	return nil
+}
+
+// payloadHash is the hash the client signed: the SHA-256 of the body,
+// which a present X-Amz-Content-Sha256 must equal, or UNSIGNED-PAYLOAD when
+// allowed.
+func (v *SigV4) payloadHash(r *http.Request, body []byte, presigned bool) (string, error) {
+	sum := sha256.Sum256(body)
+	actual := hex.EncodeToString(sum[:])
+	claimed := r.Header.Get("X-Amz-Content-Sha256")
+	switch {
+	case claimed == "" && presigned:
+		// Presigned URLs sign UNSIGNED-PAYLOAD unless the header was hoisted.
+		if !v.opts.AllowUnsignedPayload && len(body) > 0 {
+			return "", ErrSigV4Unsigned
+		}
+		return unsignedPayload, nil
+	case claimed == "":
+		return actual, nil
+	case claimed == unsignedPayload:
+		if !v.opts.AllowUnsignedPayload {
+			return "", ErrSigV4Unsigned
+		}
+		return unsignedPayload, nil
+	case subtle.ConstantTimeCompare([]byte(strings.ToLower(claimed)), []byte(actual)) != 1:
+		return "", fmt.Errorf("%w: X-Amz-Content-Sha256 does not match the body", ErrSigV4Mismatch)
+	}
+	return actual, nil
+}
+
+// canonicalRequest rebuilds the canonical request exactly as aws-sdk-go-v2's
+// signer does: the escaped path escaped once more (bedrock-api.md §4), the
+// query sorted after encoding, and the signed headers' values trimmed.
+func canonicalRequest(r *http.Request, sr *sigV4Request, payloadHash string) (string, error) {
+	var b strings.Builder
+	b.WriteString(r.Method)
+	b.WriteByte('\n')
+	path := r.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	b.WriteString(escapePath(path))
+	b.WriteByte('\n')
+	q := r.URL.Query()
+	if sr.presigned {
+		q.Del("X-Amz-Signature")
+	}
+	b.WriteString(canonicalQuery(q))
+	b.WriteByte('\n')
+	for _, name := range sr.signedHeaders {
+		var val string
+		switch name {
+		case "host":
+			val = r.Host
+		case "content-length":
+			if r.ContentLength < 0 {
+				return "", fmt.Errorf("%w: content-length is signed but the request has no length", ErrSigV4Mismatch)
+			}
+			val = fmt.Sprint(r.ContentLength)
+		default:
+			vals, ok := r.Header[http.CanonicalHeaderKey(name)]
+			if !ok {
+				return "", fmt.Errorf("%w: signed header %s is missing", ErrSigV4Mismatch, name)
+			}
+			for i, v := range vals {
+				if i > 0 {
+					val += ","
+				}
+				val += strings.TrimSpace(stripExcessSpaces(v))
+			}
+		}
+		b.WriteString(name)
+		b.WriteByte(':')
+		b.WriteString(stripExcessSpaces(val))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	b.WriteString(strings.Join(sr.signedHeaders, ";"))
+	b.WriteByte('\n')
+	b.WriteString(payloadHash)
+	return b.String(), nil
+}
+
+// escapePath escapes every byte but unreserved ones and '/', as
+// smithy-go's httpbinding.EscapePath(path, false) does.
+func escapePath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// canonicalQuery encodes names and values, then sorts by name and value
+// (the SigV4 specification sorts after encoding).
+func canonicalQuery(q url.Values) string {
+	type pair struct{ k, v string }
+	var ps []pair
+	for k, vs := range q {
+		ek := queryEscape(k)
+		for _, v := range vs {
+			ps = append(ps, pair{ek, queryEscape(v)})
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].k != ps[j].k {
+			return ps[i].k < ps[j].k
+		}
+		return ps[i].v < ps[j].v
+	})
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.k + "=" + p.v)
+	}
+	return b.String()
+}
+
+func queryEscape(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// stripExcessSpaces trims s and collapses runs of spaces, as the signer does.
+func stripExcessSpaces(s string) string {
+	s = strings.Trim(s, " ")
+	for strings.Contains(s, "  ") {
+		s = strings.ReplaceAll(s, "  ", " ")
+	}
+	return s
+}
