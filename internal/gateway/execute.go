@@ -50,7 +50,8 @@ func (l localExecutor) Stream(ctx context.Context, job *Job) (inference.Stream, 
 // again for this destination (invariant 2).
 func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error) {
 	g.metrics.InFlight.Inc()
-	rec := g.newRecord(&Call{RequestID: job.RequestID, Operation: job.Operation, Principal: job.Principal, Request: job.Request}, "destination")
+	rec := g.newRecord(&Call{RequestID: job.RequestID, Operation: job.Operation, Principal: job.Principal, Request: job.Request,
+		SourceIP: job.SourceIP}, "destination")
 	rec.SourceRegion, rec.ProfileID, rec.ProfileARN, rec.Model = job.SourceRegion, job.ProfileID, job.ProfileARN, job.Model
 	deny := func(msg string, err error) (*Outcome, error) {
 		g.metrics.ResidencyRejections.WithLabelValues("destination").Inc()
@@ -76,7 +77,8 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		return deny("refused by the destination: unknown principal", nil)
 	}
 	principal.Method, principal.KeyID = job.Principal.Method, job.Principal.KeyID
-	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: principal, Source: job.SourceRegion, Resolution: res, Stream: job.Request.Stream, Now: g.now()})
+	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: principal, Source: job.SourceRegion, Resolution: res, Stream: job.Request.Stream,
+		SourceIP: job.SourceIP, SecureTransport: job.SecureTransport, Now: g.now()})
 	if err != nil || !contains(allowed, g.region) {
 		if err == nil {
 			err = errors.New("destination not allowed")

@@ -32,6 +32,12 @@ type Job struct {
 	Model     string
 	Principal auth.Principal
 	Request   *inference.Request
+	// SourceIP and SecureTransport describe the client connection in the
+	// source region; the destination's authorization re-check uses them so
+	// it decides on the same context (they cross the link inside mTLS,
+	// asserted by the authenticated source node).
+	SourceIP        string
+	SecureTransport bool
 }
 
 // Executor runs jobs in one region: the local backends, or a peer node over
@@ -189,7 +195,8 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 		return nil, g.fail(ctx, rec, err)
 	}
 	job := &Job{RequestID: call.RequestID, Operation: call.Operation, SourceRegion: g.region, ProfileID: res.ProfileID,
-		ProfileARN: res.ProfileARN, Model: res.Model, Principal: call.Principal, Request: call.Request}
+		ProfileARN: res.ProfileARN, Model: res.Model, Principal: call.Principal, Request: call.Request,
+		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport}
 	out, err := g.execute(ctx, job, plan, &route)
 	rec.Attempts, rec.Route = route.Attempts, route.Reason
 	if err != nil {

@@ -29,6 +29,8 @@ const (
 	hProfile     = "Meridian-Profile"
 	hProfileARN  = "Meridian-Profile-Arn"
 	hModel       = "Meridian-Model"
+	hSourceIP    = "Meridian-Client-Ip"
+	hSecure      = "Meridian-Client-Tls"
 )
 
 func setJobHeaders(h http.Header, job *gateway.Job) {
@@ -42,6 +44,8 @@ func setJobHeaders(h http.Header, job *gateway.Job) {
 	h.Set(hProfile, job.ProfileID)
 	h.Set(hProfileARN, job.ProfileARN)
 	h.Set(hModel, job.Model)
+	h.Set(hSourceIP, job.SourceIP)
+	h.Set(hSecure, strconv.FormatBool(job.SecureTransport))
 }
 
 func jobFromHeaders(h http.Header, req *inference.Request) *gateway.Job {
@@ -52,6 +56,7 @@ func jobFromHeaders(h http.Header, req *inference.Request) *gateway.Job {
 		ProfileID: h.Get(hProfile), ProfileARN: h.Get(hProfileARN), Model: h.Get(hModel),
 		Principal: auth.Principal{ID: h.Get(hPrincipal), Method: auth.Method(m), KeyID: h.Get(hKeyID)},
 		Request:   req,
+		SourceIP:  h.Get(hSourceIP), SecureTransport: h.Get(hSecure) == "true",
 	}
 }
 

@@ -118,8 +118,19 @@ func New(opts Options) (*Node, error) {
 		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS, Signer: signer,
 		OnState: func(r string, s json.RawMessage) { n.peerState.Store(r, s) },
 		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
+	policies, err := gateway.NewPolicyAuthorizer(cfg)
+	if err != nil {
+		n.closeBackends()
+		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	var authz gateway.Authorizer
+	if policies != nil {
+		authz = policies
+	} else {
+		log.Warn("the topology defines no policies: every authenticated principal may invoke every profile")
+	}
 	n.gw, err = gateway.New(gateway.Options{Region: region.ID, Config: cfg, Catalog: cat, Auth: authn, Backends: n.backends,
-		Link: n.link, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
+		Link: n.link, Authorizer: authz, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
 	if err != nil {
 		n.closeBackends()
 		return nil, err

@@ -133,6 +133,8 @@ func TestValidationProblems(t *testing.T) {
 			field: "routing.strategy", msg: `"fastest" is not a routing strategy`},
 		{name: "bad quota store", old: "policies:\n  invoke", new: "quota: { store: etcd }\npolicies:\n  invoke",
 			field: "quota.store", msg: `"etcd" is not a quota store`},
+		{name: "invalid policy names the statement", old: "      - Effect: Allow\n", new: "      - Effect: Permit\n",
+			field: "policies.invoke-eu-only", msg: "Statement[0]"},
 		{name: "invalid yaml", old: "  us: { name: United States }", new: "  us: { name: United States",
 			msg: "invalid YAML"},
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/policy"
 )
 
 var (
@@ -239,8 +241,22 @@ func (c *Config) Validate() error {
 			c.validateLimits(p, f+".limits", *pr.Limits, modelIdx, sources, appIdx)
 		}
 	}
+	for _, name := range sortedKeys(c.Policies) {
+		if _, err := policy.Parse(name, c.Policies[name].JSON); err != nil {
+			for _, e := range unjoin(err) {
+				p.add("policies."+name, "fix the statement as described; docs/policies.md lists the grammar", "policy %q: %v", name, e)
+			}
+		}
+	}
 	for i, g := range c.Guardrails {
 		f := fmt.Sprintf("guardrails[%d]", i)
+		if g.Policy != nil {
+			if _, err := policy.Parse(g.Name, g.Policy.JSON); err != nil {
+				for _, e := range unjoin(err) {
+					p.add(f+".policy", "fix the statement as described; docs/policies.md lists the grammar", "guardrail %q: %v", g.Name, e)
+				}
+			}
+		}
 		if g.Policy == nil {
 			if _, ok := c.Policies[g.Name]; !ok {
 				p.add(f, "name an entry of policies, or write {name, policy} inline", "guardrail policy %q is not defined", g.Name)
@@ -290,6 +306,14 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return &ValidationError{Problems: p.out}
+}
+
+// unjoin splits an errors.Join result into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func (c *Config) validateRouting(p *problems, f, strategy string, attempts int) {

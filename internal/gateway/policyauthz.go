@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/policy"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// PolicyAuthorizer evaluates the topology's IAM-style policies and
+// guardrails with Bedrock's cross-Region rule (invariant 2). Policies are
+// compiled once; a decision allocates nothing beyond the returned slice.
+type PolicyAuthorizer struct {
+	partition string
+	geoOf     map[string]string
+	subjects  map[string]*subject
+	ctxPool   sync.Pool
+}
+
+// subject is a principal's compiled policies and precomputed context keys.
+type subject struct {
+	set  *policy.Set
+	tags [][2]string // "aws:PrincipalTag/k", v
+}
+
+// NewPolicyAuthorizer compiles every principal's policies and the
+// guardrails. It returns nil, nil when the topology has no policies and no
+// guardrails at all: such a topology is single-tenant and every
+// authenticated principal may invoke everything.
+func NewPolicyAuthorizer(cfg *topology.Config) (*PolicyAuthorizer, error) {
+	if len(cfg.Policies) == 0 && len(cfg.Guardrails) == 0 {
+		return nil, nil
+	}
+	compiled := map[string]*policy.Policy{}
+	for name, doc := range cfg.Policies {
+		p, err := policy.Parse(name, doc.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("policy %q: %w", name, err)
+		}
+		compiled[name] = p
+	}
+	var guardrails []*policy.Policy
+	for i, g := range cfg.Guardrails {
+		if g.Policy == nil {
+			guardrails = append(guardrails, compiled[g.Name])
+			continue
+		}
+		p, err := policy.Parse(g.Name, g.Policy.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("guardrails[%d] %q: %w", i, g.Name, err)
+		}
+		guardrails = append(guardrails, p)
+	}
+	a := &PolicyAuthorizer{partition: cfg.PartitionOrDefault(), geoOf: map[string]string{}, subjects: map[string]*subject{}}
+	a.ctxPool.New = func() any { return policy.NewContext(16) }
+	for _, r := range cfg.Regions {
+		a.geoOf[r.ID] = r.Geography
+	}
+	for _, p := range cfg.Principals {
+		var identity []*policy.Policy
+		for _, name := range p.Policies {
+			identity = append(identity, compiled[name])
+		}
+		s := &subject{set: policy.NewSet(identity, guardrails)}
+		for k, v := range p.Tags {
+			s.tags = append(s.tags, [2]string{policy.PrefixPrincipalTag + k, v})
+		}
+		a.subjects[p.ID] = s
+	}
+	return a, nil
+}
+
+// AuthorizeInvoke implements Authorizer.
+func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
+	res := in.Resolution
+	action := policy.ActionInvokeModel
+	if in.Stream {
+		action = policy.ActionInvokeModelWithResponseStream
+	}
+	s, ok := a.subjects[in.Principal.ID]
+	if !ok {
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Message: fmt.Sprintf("not authorized to perform %s on %s", action, res.ProfileARN)}
+	}
+	c := a.ctxPool.Get().(*policy.Context)
+	defer a.ctxPool.Put(c)
+	c.Reset()
+	a.fillContext(c, s, in)
+	inv := policy.Invocation{Action: action, SourceRegion: in.Source, Destinations: make([]policy.Destination, len(res.Destinations))}
+	if res.Profile != nil {
+		inv.ProfileARN = res.ProfileARN
+	}
+	for i, r := range res.Destinations {
+		inv.Destinations[i] = policy.Destination{Region: r, ModelARN: profile.FoundationModelARN(a.partition, r, res.Model)}
+	}
+	var buf [8]policy.DestinationResult
+	results := s.set.AuthorizeInvoke(&inv, c, buf[:0])
+	allowed := make([]string, 0, len(results))
+	var denial *policy.Denial
+	for i := range results {
+		if results[i].Allowed() {
+			allowed = append(allowed, results[i].Region)
+		} else if denial == nil {
+			denial = &results[i].Denial
+		}
+	}
+	if len(allowed) == 0 {
+		msg := "not authorized to invoke " + res.ProfileID
+		if denial != nil {
+			msg = denial.Message()
+		}
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied", Message: msg}
+	}
+	return allowed, nil
+}
+
+func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzInput) {
+	p := in.Principal
+	c.Set(policy.KeyUsername, p.Username)
+	c.Set(policy.KeyUserID, p.ID)
+	for _, t := range s.tags {
+		c.Set(t[0], t[1])
+	}
+	c.SetCurrentTime(in.Now)
+	c.Set(policy.KeySecureTransport, strconv.FormatBool(in.SecureTransport))
+	if ip, err := netip.ParseAddr(in.SourceIP); err == nil {
+		c.Set(policy.KeySourceIP, ip.Unmap().String())
+	}
+	c.Set(policy.KeySourceRegion, in.Source)
+	c.Set(policy.KeyGeography, a.geoOf[in.Source])
+	if pr := in.Resolution.Profile; pr != nil && pr.Type == profile.Application {
+		for k, v := range pr.Tags {
+			c.Set(policy.PrefixResourceTag+k, v)
+		}
+	}
+}
+
+// Decide evaluates a non-invoke action (profile management) on a resource
+// ARN for in.Principal calling in.Source, with aws:RequestedRegion = the
+// source region. A nil authorizer (a topology without policies) allows it.
+func (a *PolicyAuthorizer) Decide(in AuthzInput, action, resource string) error {
+	if a == nil {
+		return nil
+	}
+	s, ok := a.subjects[in.Principal.ID]
+	if !ok {
+		return &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied", Message: fmt.Sprintf("not authorized to perform %s on %s", action, resource)}
+	}
+	c := a.ctxPool.Get().(*policy.Context)
+	defer a.ctxPool.Put(c)
+	c.Reset()
+	if in.Resolution == nil {
+		in.Resolution = &profile.Resolution{}
+	}
+	a.fillContext(c, s, in)
+	c.Set(policy.KeyRequestedRegion, in.Source)
+	if r := s.set.Evaluate(action, resource, c); r.Decision != policy.Allow {
+		return &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied",
+			Message: fmt.Sprintf("not authorized to perform %s on %s", action, resource)}
+	}
+	return nil
+}
