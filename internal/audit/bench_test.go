@@ -204,3 +204,35 @@ func BenchmarkAuditCost(b *testing.B) {
 	b.ReportMetric(pct(allAlways, 0.50), "always-p50-µs")
 	b.ReportMetric(pct(allAlways, 0.99), "always-p99-µs")
 }
+
+// BenchmarkVerify reports events/s that Verify checks (hash, link, digest
+// coverage) on a log of 20,000 events in several files.
+func BenchmarkVerify(b *testing.B) {
+	w, err := Open(Config{Dir: b.TempDir(), RotateBytes: 4 << 20}, testRegion, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 20000
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range n / 8 {
+				if err := w.Append(context.Background(), testEvent(g*n+i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		rep, err := Verify(w.Dir(), w.PublicKey())
+		if err != nil || rep.Events != n {
+			b.Fatalf("Verify = %v, %v", rep, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 )
@@ -27,8 +28,8 @@ func (v *verifier) index(around string) ([]indexed, error) {
 	for _, lf := range v.logs[max(at-1, 0):min(at+2, len(v.logs))] {
 		_, err := scanLog(filepath.Join(v.dir, lf.name), 0, func(n int64, line []byte) error {
 			x := indexed{ref: lineRef{file: lf.name, line: n}}
-			if e, _ := ParseLine(line); e != nil {
-				x.hash, x.prevHash = e.Hash, e.PrevHash
+			if c, err := parseChainLine(line); err == nil || errors.Is(err, errHashMismatch) {
+				x.hash, x.prevHash = c.hash, c.prevHash
 			}
 			out = append(out, x)
 			return nil
@@ -43,13 +44,14 @@ func (v *verifier) index(around string) ([]indexed, error) {
 // classify explains why the event on line ref does not link to the event
 // walked before it (v.prevHash), and says where the first broken place is.
 func (v *verifier) classify(ref lineRef, line []byte) *TamperError {
-	e, err := ParseLine(line)
-	if e == nil {
-		return &TamperError{Kind: MalformedEvent, File: ref.file, Line: ref.line, Detail: err.Error()}
-	}
-	if err != nil {
+	c, err := parseChainLine(line)
+	if errors.Is(err, errHashMismatch) {
 		return &TamperError{Kind: EditedEvent, File: ref.file, Line: ref.line, Detail: err.Error()}
 	}
+	if err != nil {
+		return &TamperError{Kind: MalformedEvent, File: ref.file, Line: ref.line, Detail: err.Error()}
+	}
+	e := &Event{Hash: c.hash, PrevHash: c.prevHash}
 	idx, ierr := v.index(ref.file)
 	if ierr != nil {
 		return &TamperError{Kind: DeletedEvent, File: ref.file, Line: ref.line, Detail: fmt.Sprintf("prevHash %s does not match the previous event (%v)", e.PrevHash, ierr)}

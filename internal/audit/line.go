@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // GenesisHash is the prevHash of the first event of a log.
@@ -109,4 +110,52 @@ func ParseLine(line []byte) (*Event, error) {
 		return &e, fmt.Errorf("%w: computed %s, line says %s", errHashMismatch, computed, claimed)
 	}
 	return &e, nil
+}
+
+// chainLine is what the verify walk needs of a line.
+type chainLine struct {
+	hash, prevHash string
+	eventTime      time.Time // zero if the line has no readable eventTime
+}
+
+// chainTail is how every sealed line ends; the 64-digit values follow
+// prevHashKey and sealedKey.
+const prevHashKey = `,"prevHash":"`
+
+// parseChainLine is the verify walk's parser: it checks that line (without
+// its newline) is valid JSON ending in "prevHash":"<hex>","hash":"<hex>"},
+// and that its bytes match its hash, without decoding the whole event. It
+// reads the two hashes from their fixed place at the end of the line, which
+// is also where JSON semantics take them from (the last of duplicate keys
+// wins), and eventTime from its first occurrence, for the report only.
+// Errors wrap errHashMismatch when only the hash is wrong.
+func parseChainLine(line []byte) (chainLine, error) {
+	computed, claimed, err := lineHash(line)
+	if err != nil {
+		return chainLine{}, err
+	}
+	if !json.Valid(line) {
+		return chainLine{}, errors.New("line is not valid JSON")
+	}
+	n := len(line)
+	tail := len(prevHashKey) + hashHexLen + len(`",`) + len(sealedKey) + hashHexLen + len(`"}`)
+	if n < tail || !bytes.Equal(line[n-tail:n-tail+len(prevHashKey)], []byte(prevHashKey)) ||
+		!bytes.Equal(line[n-tail+len(prevHashKey)+hashHexLen:n-tail+len(prevHashKey)+hashHexLen+2], []byte(`",`)) {
+		return chainLine{}, errors.New(`line does not end with "prevHash":"<hex>","hash":"<hex>"}`)
+	}
+	prev := line[n-tail+len(prevHashKey) : n-tail+len(prevHashKey)+hashHexLen]
+	if !isLowerHex(prev) {
+		return chainLine{}, errors.New("prevHash is not 64 lower-case hex digits")
+	}
+	c := chainLine{hash: claimed, prevHash: string(prev)}
+	if i := bytes.Index(line, []byte(`"eventTime":"`)); i >= 0 {
+		rest := line[i+len(`"eventTime":"`):]
+		if j := bytes.IndexByte(rest, '"'); j >= 0 {
+			c.eventTime, _ = time.Parse(time.RFC3339Nano, string(rest[:j]))
+		}
+	}
+	if computed != claimed {
+		return c, fmt.Errorf("%w: computed %s, line says %s", errHashMismatch, computed, claimed)
+	}
+	return c, nil
 }

@@ -77,8 +77,9 @@ func TestEventJSONFields(t *testing.T) {
 	}
 }
 
-// FuzzParseLine feeds arbitrary lines to the parser verify uses. It must not
-// panic; a line it accepts must re-encode to a line it accepts with the same
+// FuzzParseLine feeds arbitrary lines to the parsers verify and query use.
+// They must not panic; a line ParseLine accepts must be read the same way by
+// verify's fast parser, and re-encode to a line it accepts with the same
 // event.
 func FuzzParseLine(f *testing.F) {
 	for i := range 5 {
@@ -89,9 +90,14 @@ func FuzzParseLine(f *testing.F) {
 	f.Add([]byte(`{"eventVersion":"1.0","eventId":"req-torn","eventTi`))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, line []byte) {
+		c, cerr := parseChainLine(line)
 		e, err := ParseLine(line)
 		if err != nil {
 			return
+		}
+		// What verify's fast parser reads agrees with the full decoding.
+		if cerr != nil || c.hash != e.Hash || c.prevHash != e.PrevHash || !c.eventTime.Equal(e.EventTime.Time) {
+			t.Fatalf("parseChainLine(%q) = %+v, %v; ParseLine = hash %s prev %s time %v", line, c, cerr, e.Hash, e.PrevHash, e.EventTime)
 		}
 		again := sealed(t, e, e.PrevHash)
 		e2, err := ParseLine(again)

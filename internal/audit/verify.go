@@ -195,7 +195,7 @@ func (v *verifier) file(lf dirFile, newest bool) error {
 			}
 			return tamper
 		}
-		e, err := ParseLine(line)
+		e, err := parseChainLine(line)
 		if err != nil {
 			kind := MalformedEvent
 			if errors.Is(err, errHashMismatch) {
@@ -204,15 +204,13 @@ func (v *verifier) file(lf dirFile, newest bool) error {
 			tamper = &TamperError{Kind: kind, File: lf.name, Line: n, Detail: err.Error()}
 			return tamper
 		}
-		if e.PrevHash != v.prevHash {
+		if e.prevHash != v.prevHash {
 			tamper = v.classify(ref, line)
 			return tamper
 		}
-		if d, ok := v.checkpoint[ref.seq]; ok {
-			if e.Hash != d.LastEventHash || e.EventID != d.LastEventID {
-				tamper = &TamperError{Kind: EditedEvent, File: lf.name, Line: n, Detail: fmt.Sprintf("event %d has hash %s, digest %d says %s: the chain was rewritten at or before this line", ref.seq, e.Hash, d.Sequence, d.LastEventHash)}
-				return tamper
-			}
+		if d, ok := v.checkpoint[ref.seq]; ok && e.hash != d.LastEventHash {
+			tamper = &TamperError{Kind: EditedEvent, File: lf.name, Line: n, Detail: fmt.Sprintf("event %d has hash %s, digest %d says %s: the chain was rewritten at or before this line", ref.seq, e.hash, d.Sequence, d.LastEventHash)}
+			return tamper
 		}
 		if ref.seq == v.digested()+1 {
 			detail := "this event and the ones after it were written after the newest digest"
@@ -222,9 +220,12 @@ func (v *verifier) file(lf dirFile, newest bool) error {
 			v.rep.Warnings = append(v.rep.Warnings, &TamperError{Kind: NotCovered, File: lf.name, Line: n, Detail: detail})
 		}
 		v.seq++
-		v.prevPrev, v.prevHash, v.prevRef = e.PrevHash, e.Hash, ref
+		v.prevPrev, v.prevHash, v.prevRef = e.prevHash, e.hash, ref
 		v.rep.Events++
-		t := e.EventTime.Time
+		t := e.eventTime
+		if t.IsZero() {
+			return nil
+		}
 		if v.rep.First.IsZero() || t.Before(v.rep.First) {
 			v.rep.First = t
 		}
