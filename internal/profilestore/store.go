@@ -1,0 +1,191 @@
+// Package profilestore persists the application inference profiles created
+// through the Bedrock control-plane API: one small JSON file per region
+// directory under the node's data directory, replaced atomically on every
+// change. Deleted profiles are kept as tombstones so that changes received
+// from other regions merge deterministically (last writer wins, see Merge).
+// It does not resolve or validate profiles; package profile does.
+package profilestore
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FileName is the store's file inside a region directory.
+const FileName = "profiles.json"
+
+// formatVersion is the version of the file's layout.
+const formatVersion = 1
+
+// Record is one application profile created through the API, or the
+// tombstone of one that was deleted.
+type Record struct {
+	// ID is the profile id (the last element of its ARN).
+	ID string `json:"id"`
+	// Name is the inferenceProfileName the caller chose.
+	Name string `json:"name"`
+	// CopyFrom is the modelSource.copyFrom ARN or id, as given.
+	CopyFrom    string            `json:"copyFrom"`
+	Description string            `json:"description,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	// HomeRegion is the region where the profile was created.
+	HomeRegion string    `json:"homeRegion"`
+	CreatedAt  time.Time `json:"createdAt"`
+	// UpdatedAt orders changes to one id across regions (Merge).
+	UpdatedAt time.Time `json:"updatedAt"`
+	// ClientRequestToken makes CreateInferenceProfile idempotent.
+	ClientRequestToken string `json:"clientRequestToken,omitempty"`
+	// Deleted marks a tombstone.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// newer reports whether r supersedes o (same id): a later UpdatedAt wins,
+// and on a tie a tombstone wins, then the larger home region, so that every
+// node picks the same record whatever the order changes arrive in.
+func (r Record) newer(o Record) bool {
+	if !r.UpdatedAt.Equal(o.UpdatedAt) {
+		return r.UpdatedAt.After(o.UpdatedAt)
+	}
+	if r.Deleted != o.Deleted {
+		return r.Deleted
+	}
+	return r.HomeRegion > o.HomeRegion
+}
+
+// Merge returns the union of local and remote with, for each id, the record
+// that supersedes the others, sorted by id, and whether the result differs
+// from local. It is commutative and idempotent.
+func Merge(local, remote []Record) ([]Record, bool) {
+	byID := make(map[string]Record, len(local)+len(remote))
+	for _, r := range local {
+		if cur, ok := byID[r.ID]; !ok || r.newer(cur) {
+			byID[r.ID] = r
+		}
+	}
+	changed := false
+	for _, r := range remote {
+		if r.ID == "" {
+			continue
+		}
+		if cur, ok := byID[r.ID]; !ok || r.newer(cur) {
+			byID[r.ID] = r
+			changed = true
+		}
+	}
+	out := make([]Record, 0, len(byID))
+	for _, r := range byID {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
+	return out, changed
+}
+
+type file struct {
+	Version  int      `json:"version"`
+	Region   string   `json:"region"`
+	Profiles []Record `json:"profiles"`
+}
+
+// Store is the file-backed store of one region. It is safe for concurrent
+// use within one process; one node owns a region directory.
+type Store struct {
+	region string
+	dir    string
+	mu     sync.Mutex
+}
+
+// Open returns the store of region under dataDir (dataDir/region/profiles.json).
+// It touches no file until Load or Save.
+func Open(dataDir, region string) *Store {
+	return &Store{region: region, dir: filepath.Join(dataDir, region)}
+}
+
+// Path returns the store's file.
+func (s *Store) Path() string { return filepath.Join(s.dir, FileName) }
+
+// Load reads every record. A missing file is an empty store.
+func (s *Store) Load() ([]Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := os.ReadFile(s.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read profile store: %w", err)
+	}
+	return Decode(b)
+}
+
+// Decode parses a store file.
+func Decode(b []byte) ([]Record, error) {
+	var f file
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("decode profile store: %w", err)
+	}
+	if f.Version != formatVersion {
+		return nil, fmt.Errorf("decode profile store: version %d is not supported (want %d)", f.Version, formatVersion)
+	}
+	seen := map[string]bool{}
+	for i, r := range f.Profiles {
+		if r.ID == "" {
+			return nil, fmt.Errorf("decode profile store: profiles[%d] has no id", i)
+		}
+		if seen[r.ID] {
+			return nil, fmt.Errorf("decode profile store: profile %q appears twice", r.ID)
+		}
+		seen[r.ID] = true
+	}
+	return f.Profiles, nil
+}
+
+// Save replaces the store's content with recs: it writes a temporary file
+// in the same directory, syncs it, renames it over the old file and syncs
+// the directory, so a crash leaves either the old or the new content.
+func (s *Store) Save(recs []Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := json.MarshalIndent(file{Version: formatVersion, Region: s.region, Profiles: recs}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode profile store: %w", err)
+	}
+	b = append(b, '\n')
+	if err := os.MkdirAll(s.dir, 0o750); err != nil {
+		return fmt.Errorf("create profile store directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.dir, FileName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create profile store file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write profile store: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync profile store: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close profile store: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.Path()); err != nil {
+		return fmt.Errorf("replace profile store: %w", err)
+	}
+	if d, err := os.Open(s.dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
