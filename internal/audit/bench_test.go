@@ -95,7 +95,10 @@ func BenchmarkAppend(b *testing.B) {
 // authenticates, routes and calls a backend), then Append. It reports
 // requests/s per sink, each writer's throughput relative to the no-op
 // baseline (the audit's throughput cost is 1 minus that ratio), and the
-// p50/p99 latency of Append itself.
+// p50/p99 latency of Append itself. (Process CPU per request is not reported
+// here: the scheduler spins more when nothing blocks, which makes the no-op
+// run look more expensive than it is; BenchmarkAppend's cpu-µs/event is the
+// audit's own CPU cost.)
 func BenchmarkAuditCost(b *testing.B) {
 	const callers, each = 64, 128
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -120,21 +123,8 @@ func BenchmarkAuditCost(b *testing.B) {
 	interval, always := openBench(b, SyncInterval), openBench(b, SyncAlways)
 	defer interval.Close()
 	defer always.Close()
-	var cpuNoop, cpuInterval, cpuAlways time.Duration
 	run := func(sink appender, lat []time.Duration) time.Duration {
 		start := time.Now()
-		cpu0 := cpuTime()
-		defer func() {
-			d := cpuTime() - cpu0
-			switch sink {
-			case appender(noopSink{}):
-				cpuNoop += d
-			case appender(interval):
-				cpuInterval += d
-			case appender(always):
-				cpuAlways += d
-			}
-		}()
 		var wg sync.WaitGroup
 		for c := range callers {
 			wg.Go(func() {
@@ -189,12 +179,6 @@ func BenchmarkAuditCost(b *testing.B) {
 	b.ReportMetric(reqs/tAlways.Seconds(), "always-req/s")
 	b.ReportMetric(tNoop.Seconds()/tInterval.Seconds(), "interval/off")
 	b.ReportMetric(tNoop.Seconds()/tAlways.Seconds(), "always/off")
-	// CPU per request is the throughput cost on a saturated node, and does
-	// not depend on what else the machine runs.
-	b.ReportMetric(float64(cpuNoop)/reqs/1e3, "off-cpu-µs/req")
-	b.ReportMetric(float64(cpuInterval)/reqs/1e3, "interval-cpu-µs/req")
-	b.ReportMetric(float64(cpuAlways)/reqs/1e3, "always-cpu-µs/req")
-	b.ReportMetric(float64(cpuNoop)/float64(cpuInterval), "interval/off-cpu")
 	pct := func(d []time.Duration, p float64) float64 {
 		slices.Sort(d)
 		return float64(d[int(p*float64(len(d)-1))]) / 1e3
