@@ -1,0 +1,99 @@
+package quota
+
+import (
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// benchRequest carries a typical set of limits: the principal's rpm, tpm,
+// concurrency and daily budget, and the deployment's capacity (7 rules).
+var benchRequest = Request{
+	Principal: "bench", Limits: Limits{RPM: 1 << 40, TPM: 1 << 50, MaxConcurrency: 1 << 30, TokensPerDay: 1 << 50},
+	Model: "demo.chat-small", Profile: "eu.demo.chat-small",
+	Deployment: "eu-west-1/demo.chat-small", Capacity: Capacity{MaxConcurrency: 1 << 30, RPM: 1 << 40, TPM: 1 << 50},
+	InputTokens: 200, MaxTokens: 256,
+}
+
+// benchAdmission measures one request's quota cost: Admit, then Commit. It
+// reports the Admit part alone as ns/admit.
+func benchAdmission(b *testing.B, s Store) {
+	l, err := New(Config{}, s, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	var admit time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		r, err := l.Admit(ctx, benchRequest)
+		admit += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Commit(ctx, inference.Usage{InputTokens: 200, OutputTokens: 100}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(admit.Nanoseconds())/float64(b.N), "ns/admit")
+}
+
+func BenchmarkAdmission(b *testing.B) {
+	b.Run("memory", func(b *testing.B) { benchAdmission(b, NewMemory(nil)) })
+	b.Run("redis", func(b *testing.B) {
+		srv := startRedis(b)
+		s := srv.newClient(b, "bench:", nil)
+		// The memory store is the baseline, measured in the same run (a
+		// nested testing.Benchmark would deadlock on the benchmark lock).
+		memNs := baselineNs(b, NewMemory(nil), 20000)
+		b.ResetTimer()
+		benchAdmission(b, s)
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/memNs, "x-memory")
+	})
+}
+
+// baselineNs returns the mean time of n Admit+Commit cycles on s.
+func baselineNs(b *testing.B, s Store, n int) float64 {
+	l, err := New(Config{}, s, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	start := time.Now()
+	for range n {
+		r, err := l.Admit(ctx, benchRequest)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Commit(ctx, inference.Usage{InputTokens: 200, OutputTokens: 100})
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
+// BenchmarkAdmissionParallel measures throughput with many requests at once
+// (the Redis client pipelines nothing; each admission is one round trip).
+func BenchmarkAdmissionParallel(b *testing.B) {
+	run := func(b *testing.B, s Store) {
+		l, err := New(Config{}, s, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := b.Context()
+			for pb.Next() {
+				r, err := l.Admit(ctx, benchRequest)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				r.Commit(ctx, inference.Usage{InputTokens: 200, OutputTokens: 100})
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+	}
+	b.Run("memory", func(b *testing.B) { run(b, NewMemory(nil)) })
+	b.Run("redis", func(b *testing.B) { run(b, startRedis(b).newClient(b, "benchp:", nil)) })
+}
