@@ -10,6 +10,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -87,18 +88,31 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindPermissionDenied, Message: inference.AsError(err).Message, Err: err})
 	}
 	rec.InferenceRegion, rec.Route = g.region, "forwarded"
+	// The local deployment's tracker counts forwarded load too, so the
+	// snapshot this node publishes reflects every source's traffic.
+	tokens := job.Request.EstimatedInputTokens() + max(job.Request.MaxTokens, 0)
+	if job.Request.MaxTokens == 0 {
+		tokens += g.defaultMaxTokens
+	}
+	att, err := g.routing.Tracker.Start(routing.Key{Region: g.region, Model: job.Model}, tokens)
+	if err != nil {
+		rec.InferenceRegion = ""
+		st, _ := g.routing.Tracker.State(routing.Key{Region: g.region, Model: job.Model})
+		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(st.CooldownUntil.Sub(g.now()), time.Second),
+			Message: "the destination's deployment is cooling down", Err: err})
+	}
 	start := g.now()
 	if job.Request.Stream {
 		s, err := g.local.Stream(ctx, job)
-		g.planner.Observe(g.region, job.Model, observation(g.now().Sub(start), err))
 		if err != nil {
+			g.observe(att, outcomeOf(err, 0))
 			rec.InferenceRegion = ""
 			return nil, g.fail(ctx, rec, err)
 		}
-		return &Outcome{Stream: g.recordingStream(ctx, s, rec)}, nil
+		return &Outcome{Stream: g.recordingStream(ctx, g.trackedStream(s, att, g.now().Sub(start)), rec)}, nil
 	}
 	resp, err := g.local.Complete(ctx, job)
-	g.planner.Observe(g.region, job.Model, observation(g.now().Sub(start), err))
+	g.observe(att, outcomeOf(err, g.now().Sub(start)))
 	if err != nil {
 		rec.InferenceRegion = ""
 		return nil, g.fail(ctx, rec, err)
@@ -111,14 +125,6 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	return &Outcome{Response: resp}, nil
 }
 
-func observation(took time.Duration, err error) Observation {
-	o := Observation{Took: took}
-	if err != nil {
-		o.Err = inference.AsError(err)
-	}
-	return o
-}
-
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -126,6 +132,36 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// trackedStream reports a streaming attempt to the tracker when the stream
+// ends: its in-flight slot lasts as long as the stream, and an error after
+// the first byte counts against the deployment (it is never retried).
+type trackedStream struct {
+	inference.Stream
+	g    *Gateway
+	att  routing.Attempt
+	ttft time.Duration
+	err  error
+	once sync.Once
+}
+
+func (g *Gateway) trackedStream(s inference.Stream, att routing.Attempt, ttft time.Duration) inference.Stream {
+	return &trackedStream{Stream: s, g: g, att: att, ttft: ttft}
+}
+
+func (s *trackedStream) Recv() (inference.Event, error) {
+	ev, err := s.Stream.Recv()
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.err = err
+	}
+	return ev, err
+}
+
+func (s *trackedStream) Close() error {
+	err := s.Stream.Close()
+	s.once.Do(func() { s.g.observe(s.att, outcomeOf(s.err, s.ttft)) })
+	return err
 }
 
 // recordingStream records the request when the stream ends: time to first

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -72,8 +74,9 @@ type Options struct {
 	// Authorizer decides who may invoke what where. If nil, every
 	// authenticated principal may invoke every profile (single-tenant use).
 	Authorizer Authorizer
-	// Planner orders destinations. If nil, the nearest-first planner.
-	Planner Planner
+	// Routing is the node's routing state. If nil, it is built from
+	// Config with the wall clock.
+	Routing *Routing
 	// Recorder receives every finished request. May be nil.
 	Recorder Recorder
 	Metrics  *telemetry.Metrics
@@ -93,14 +96,15 @@ type Gateway struct {
 	local      Executor
 	link       Link
 	authz      Authorizer
-	planner    Planner
+	routing    *Routing
 	recorder   Recorder
 	metrics    *telemetry.Metrics
 	log        *slog.Logger
 	now        func() time.Time
-	maxAttempt int
-	deadline   time.Duration
 	recordBody bool
+	// defaultMaxTokens is the output a request without max_tokens is
+	// expected to need, for token-aware routing.
+	defaultMaxTokens int
 }
 
 // New returns a Gateway for opts.Region.
@@ -111,13 +115,12 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{
 		region: opts.Region, geo: r.Geography, cfg: opts.Config, auth: opts.Auth, backends: opts.Backends,
-		link: opts.Link, authz: opts.Authorizer, planner: opts.Planner, recorder: opts.Recorder,
+		link: opts.Link, authz: opts.Authorizer, routing: opts.Routing, recorder: opts.Recorder,
 		metrics: opts.Metrics, log: opts.Logger, now: opts.Now,
-		maxAttempt: opts.Config.Routing.MaxAttempts, deadline: opts.Config.Routing.FailoverDeadline.Or(10 * time.Second),
-		recordBody: opts.Config.Audit.RecordContent,
+		recordBody: opts.Config.Audit.RecordContent, defaultMaxTokens: opts.Config.Quota.DefaultMaxTokens,
 	}
-	if g.maxAttempt == 0 {
-		g.maxAttempt = 3
+	if g.defaultMaxTokens == 0 {
+		g.defaultMaxTokens = 1024
 	}
 	cat := opts.Catalog
 	if cat == nil {
@@ -130,8 +133,11 @@ func New(opts Options) (*Gateway, error) {
 	if g.authz == nil {
 		g.authz = AllowAll{}
 	}
-	if g.planner == nil {
-		g.planner = NewNearestPlanner(opts.Config, g.now)
+	if g.routing == nil {
+		var err error
+		if g.routing, err = NewRouting(opts.Config, opts.Region, nil); err != nil {
+			return nil, err
+		}
 	}
 	if g.metrics == nil {
 		g.metrics = telemetry.NewMetrics(opts.Region)
@@ -168,8 +174,9 @@ func (g *Gateway) Authenticator() *auth.Authenticator { return g.auth }
 // Metrics returns the node's metrics.
 func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
 
-// Planner returns the node's planner (the live view reads its state).
-func (g *Gateway) Planner() Planner { return g.planner }
+// Routing returns the node's routing state (the live view and the load
+// exchange read and feed it).
+func (g *Gateway) Routing() *Routing { return g.routing }
 
 // Invoke serves a call that entered in this (the source) region. On error,
 // the request has been recorded and the error is an *inference.Error for the
@@ -189,15 +196,10 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 		return nil, g.fail(ctx, rec, err)
 	}
 	route := Route{RequestID: call.RequestID, SourceRegion: g.region, ProfileID: res.ProfileID, ProfileARN: res.ProfileARN, Model: res.Model}
-	plan, err := g.planner.Plan(PlanInput{Source: g.region, Model: res.Model, ProfileID: res.ProfileID, Destinations: allowed,
-		EstimatedTokens: call.Request.EstimatedInputTokens() + call.Request.MaxTokens, PeerHealthy: g.peerHealthy})
-	if err != nil {
-		return nil, g.fail(ctx, rec, err)
-	}
 	job := &Job{RequestID: call.RequestID, Operation: call.Operation, SourceRegion: g.region, ProfileID: res.ProfileID,
 		ProfileARN: res.ProfileARN, Model: res.Model, Principal: call.Principal, Request: call.Request,
 		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport}
-	out, err := g.execute(ctx, job, plan, &route)
+	out, err := g.execute(ctx, job, res.Destinations, allowed, &route)
 	rec.Attempts, rec.Route = route.Attempts, route.Reason
 	if err != nil {
 		return nil, g.fail(ctx, rec, err)
@@ -216,39 +218,59 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	return out, nil
 }
 
-// execute tries the plan's candidates in order until one serves the job,
-// failing over on retryable errors before the first byte (invariant 3).
-func (g *Gateway) execute(ctx context.Context, job *Job, plan []Candidate, route *Route) (*Outcome, error) {
-	ctx, cancel := context.WithTimeout(ctx, g.deadline)
-	defer func() {
-		if cancel != nil {
-			cancel()
-		}
-	}()
+// execute plans the job's destinations and tries them in order until one
+// serves it, failing over on retryable errors before the first byte
+// (invariant 3) within the profile's attempt and deadline budget. When every
+// destination is saturated it waits in the bounded admission queue.
+func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed []string, route *Route) (*Outcome, error) {
+	maxTokens := job.Request.MaxTokens
+	if maxTokens == 0 {
+		maxTokens = g.defaultMaxTokens
+	}
+	tokens := job.Request.EstimatedInputTokens() + maxTokens
+	req := routing.Request{SourceRegion: g.region, ProfileID: job.ProfileID, Model: job.Model, Destinations: destinations,
+		Authorized: func(r string) bool { return slices.Contains(allowed, r) }, EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
+	var plan routing.Plan
+	opts, err := g.plan(ctx, &plan, &req)
+	if err != nil {
+		return nil, err
+	}
 	cat := g.Catalog()
+	var first time.Time
 	var failures []string
 	var lastErr *inference.Error
-	for i, c := range plan {
-		if i >= g.maxAttempt {
+	attempts := 0
+	for _, c := range plan.Candidates() {
+		if attempts >= opts.MaxAttempts || ctx.Err() != nil {
 			break
 		}
-		if ctx.Err() != nil {
+		if !first.IsZero() && g.now().Sub(first) >= opts.FailoverDeadline {
 			break
 		}
 		// Invariant 1, checked again right before execution: nothing the
-		// planner or a peer said can move a request outside its profile.
+		// router or a peer said can move a request outside its profile.
 		if err := cat.CheckDestination(job.ProfileID, job.SourceRegion, c.Region); err != nil {
 			g.metrics.ResidencyRejections.WithLabelValues("source").Inc()
-			g.log.Error("planner proposed a destination outside the profile; skipped", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, err)
+			g.log.Error("router proposed a destination outside the profile; skipped", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, err)
 			continue
+		}
+		if !g.peerHealthy(c.Region) {
+			continue // the link says the peer's node does not answer
+		}
+		att, err := g.routing.Tracker.Start(routing.Key{Region: c.Region, Model: job.Model}, tokens)
+		if err != nil {
+			continue // cooled down or its probe taken since the plan was made
+		}
+		attempts++
+		start := g.now()
+		if first.IsZero() {
+			first = start
 		}
 		j := *job
 		j.DestinationRegion = c.Region
 		exec := g.executorFor(c.Region)
-		start := g.now()
 		var resp *inference.Response
 		var stream inference.Stream
-		var err error
 		if job.Request.Stream {
 			stream, err = exec.Stream(ctx, &j)
 		} else {
@@ -258,40 +280,95 @@ func (g *Gateway) execute(ctx context.Context, job *Job, plan []Candidate, route
 		if err == nil {
 			route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: "ok", Status: 200, Duration: took})
 			route.InferenceRegion = c.Region
-			route.Reason = c.Reason
+			route.Reason = c.Reason.String()
 			if len(failures) > 0 {
 				route.Reason = "failover:" + failures[len(failures)-1]
 			}
-			g.planner.Observe(c.Region, job.Model, Observation{Took: took})
 			g.metrics.RouteDecisions.WithLabelValues(reasonLabel(route.Reason)).Inc()
 			if stream != nil {
-				// The stream outlives this function: its context must too.
-				c := cancel
-				cancel = nil
-				return &Outcome{Stream: &cancelStream{Stream: stream, cancel: c}}, nil
+				// The attempt lasts as long as the stream: in-flight counts
+				// and the outcome are recorded when it ends.
+				return &Outcome{Stream: g.trackedStream(stream, att, took)}, nil
 			}
+			g.observe(att, outcomeOf(nil, took))
 			return &Outcome{Response: resp}, nil
 		}
 		e := inference.AsError(err)
-		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded) && e.Kind != inference.KindThrottled {
-			e = &inference.Error{Kind: inference.KindTimeout, Message: "no destination answered within the failover deadline", Err: err}
-		}
+		g.observe(att, outcomeOf(e, 0))
 		route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
-		g.planner.Observe(c.Region, job.Model, Observation{Took: took, Err: e})
 		lastErr = e
-		if !e.Kind.Retryable() {
+		if !e.Kind.Retryable() || ctx.Err() != nil {
 			return nil, e
 		}
 		failures = append(failures, e.Kind.String()+":"+c.Region)
-		if i+1 < len(plan) && i+1 < g.maxAttempt {
-			g.metrics.Failovers.WithLabelValues(c.Region, plan[i+1].Region, e.Kind.String()).Inc()
-		}
+		g.metrics.Failovers.WithLabelValues(c.Region, nextRegion(plan.Candidates(), c.Region), e.Kind.String()).Inc()
 		g.log.Warn("destination failed before first byte", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, e)
 	}
-	if ctx.Err() != nil && lastErr == nil {
-		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled or timed out before a destination answered", Err: ctx.Err()}
+	if ctx.Err() != nil {
+		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled before a destination answered", Err: ctx.Err()}
+	}
+	if attempts == 0 {
+		return nil, noCandidate(job.ProfileID, &plan)
 	}
 	return nil, exhausted(job.ProfileID, route.Attempts, lastErr)
+}
+
+// plan plans req, waiting in the bounded admission queue while no
+// destination can take it; it never hangs past the queue timeout.
+func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Request) (routing.Options, error) {
+	var deadline time.Time
+	for {
+		opts, err := g.routing.Router.Plan(plan, req)
+		if err == nil {
+			return opts, nil
+		}
+		if !errors.Is(err, routing.ErrNoCandidate) {
+			return opts, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+		}
+		now := g.now()
+		if deadline.IsZero() {
+			deadline = now.Add(g.routing.QueueTimeout)
+		}
+		if !now.Before(deadline) || !worthWaiting(plan, deadline.Sub(now)) {
+			return opts, noCandidate(req.ProfileID, plan)
+		}
+		if werr := g.routing.Queue.Wait(ctx, deadline.Sub(now)); werr != nil {
+			if ctx.Err() != nil {
+				return opts, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled while waiting for capacity", Err: ctx.Err()}
+			}
+			return opts, noCandidate(req.ProfileID, plan)
+		}
+	}
+}
+
+// worthWaiting reports whether queueing can help: a destination is
+// saturated (a slot frees as soon as any of its requests ends) or its probe is
+// taken, or capacity is expected back within the time left. A geography
+// whose backends are down answers at once instead of after the queue
+// timeout.
+func worthWaiting(plan *routing.Plan, left time.Duration) bool {
+	for _, c := range plan.Excluded() {
+		if c.Exclusion == routing.ExcludedSaturated || c.Exclusion == routing.ExcludedProbeInFlight {
+			return true
+		}
+	}
+	ra := plan.RetryAfter()
+	return ra > 0 && ra <= left
+}
+
+// observe records an attempt's outcome and wakes a queued request.
+func (g *Gateway) observe(a routing.Attempt, o routing.Outcome) {
+	g.routing.Tracker.Observe(a, o)
+	g.routing.Queue.Notify()
+}
+
+func nextRegion(cands []routing.Candidate, after string) string {
+	for i, c := range cands {
+		if c.Region == after && i+1 < len(cands) {
+			return cands[i+1].Region
+		}
+	}
+	return ""
 }
 
 // exhausted builds the error returned when every candidate failed: 429 with
@@ -427,16 +504,4 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) {
 		telemetry.AttrProfile, rec.ProfileID, telemetry.AttrSourceRegion, rec.SourceRegion,
 		telemetry.AttrDestinationRegion, rec.InferenceRegion, telemetry.AttrRoute, rec.Route,
 		telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side)
-}
-
-// cancelStream releases the execution context when the stream is closed.
-type cancelStream struct {
-	inference.Stream
-	cancel context.CancelFunc
-}
-
-func (s *cancelStream) Close() error {
-	err := s.Stream.Close()
-	s.cancel()
-	return err
 }

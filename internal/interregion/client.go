@@ -52,8 +52,9 @@ type ClientOptions struct {
 	// DownAfter marks a peer down when it has not answered for this long.
 	// If zero, 3s.
 	DownAfter time.Duration
-	// OnState receives each peer's published state (load exchange).
-	OnState func(region string, state json.RawMessage)
+	// OnState receives each peer's published state (load exchange) and
+	// the round trip of the probe that fetched it.
+	OnState func(region string, state json.RawMessage, rtt time.Duration)
 	Metrics *telemetry.Metrics
 	Logger  *slog.Logger
 }
@@ -202,7 +203,9 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	ctx, cancel := context.WithTimeout(ctx, max(c.opts.ProbeInterval, time.Second))
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+PathState, nil)
+	start := time.Now()
 	resp, err := p.client.Do(req)
+	rtt := time.Since(start)
 	if err != nil {
 		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			p.mark(false, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
@@ -217,7 +220,7 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	}
 	p.mark(true, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 	if c.opts.OnState != nil {
-		c.opts.OnState(p.Region, body)
+		c.opts.OnState(p.Region, body, rtt)
 	}
 }
 

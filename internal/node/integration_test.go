@@ -191,7 +191,7 @@ func TestProfilesEndToEnd(t *testing.T) {
 				t.Fatalf("stream=%v: status %d region %q body %s, want 200 from eu-central-1", stream, status, h.Get("X-Meridian-Inference-Region"), body)
 			}
 			// The first call fails over; later ones skip the cooling region.
-			if r := h.Get("X-Meridian-Route"); r != "failover:throttled:eu-west-1" && r != "nearest" {
+			if r := h.Get("X-Meridian-Route"); r != "failover:throttled:eu-west-1" && r != "headroom" {
 				t.Errorf("stream=%v: route %q", stream, r)
 			}
 		}

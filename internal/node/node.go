@@ -21,6 +21,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -64,7 +65,6 @@ type Node struct {
 	draining         atomic.Bool
 	cancel           context.CancelFunc
 	wg               sync.WaitGroup
-	peerState        sync.Map // region -> json.RawMessage
 }
 
 // New builds a node without binding any socket.
@@ -116,7 +116,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n.link = interregion.NewClient(interregion.ClientOptions{Region: region.ID, Peers: peers,
 		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS, Signer: signer,
-		OnState: func(r string, s json.RawMessage) { n.peerState.Store(r, s) },
+		OnState: n.onPeerState,
 		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
 	policies, err := gateway.NewPolicyAuthorizer(cfg)
 	if err != nil {
@@ -182,6 +182,27 @@ func (n *Node) linkClientTLS(region string) *tls.Config {
 		return nil
 	}
 	return n.linkStore.ClientTLSConfig(region)
+}
+
+// onPeerState applies a peer's load snapshot to the routing tracker (the
+// load exchange) and records the link's measured RTT.
+func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duration) {
+	var snap routing.Snapshot
+	if err := json.Unmarshal(body, &snap); err != nil {
+		n.log.Warn("peer sent an unreadable load snapshot", telemetry.AttrPeer, region, telemetry.AttrError, err)
+		return
+	}
+	if snap.Region != region {
+		n.log.Warn("peer sent a snapshot for another region; ignored", telemetry.AttrPeer, region, "claimed", snap.Region)
+		return
+	}
+	r := n.gw.Routing()
+	if err := r.Tracker.Apply(snap); err != nil {
+		n.log.Warn("peer load snapshot refused", telemetry.AttrPeer, region, telemetry.AttrError, err)
+		return
+	}
+	r.RTT.Observe(n.region.ID, region, rtt)
+	r.Queue.Notify()
 }
 
 // Gateway returns the node's gateway.

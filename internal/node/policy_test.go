@@ -68,7 +68,9 @@ policies:
 		t.Errorf("bob on eu.: %d %s, want 403 naming a foundation-model ARN", status, body)
 	}
 	status, _, body = c.post("eu-west-1", chatBody("global.demo.chat-small", false), keys["carol"])
-	var e struct{ Error struct{ Message, Type string } }
+	var e struct {
+		Error struct{ Message, Type string }
+	}
 	json.Unmarshal(body, &e)
 	if status != 403 || e.Error.Type != "permission_denied" || !strings.Contains(e.Error.Message, "bedrock:InvokeModel") ||
 		!strings.Contains(e.Error.Message, "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/global.demo.chat-small") {

@@ -5,37 +5,21 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/routing"
 )
 
-// DeploymentState is a deployment's live state as a node publishes it.
-type DeploymentState struct {
-	Model          string    `json:"model"`
-	MaxConcurrency int       `json:"maxConcurrency,omitempty"`
-	RPM            int       `json:"rpm,omitempty"`
-	TPM            int       `json:"tpm,omitempty"`
-	CoolingUntil   time.Time `json:"coolingUntil,omitzero"`
-}
+func (n *Node) state() any { return n.gw.Routing().Tracker.Snapshot() }
 
-// NodeState is what a node publishes to its peers over the link.
-type NodeState struct {
-	Region      string            `json:"region"`
-	Time        time.Time         `json:"time"`
-	Ready       bool              `json:"ready"`
-	Deployments []DeploymentState `json:"deployments"`
-}
-
-func (n *Node) state() any {
-	s := NodeState{Region: n.region.ID, Time: time.Now().UTC(), Ready: n.Ready(), Deployments: []DeploymentState{}}
-	np, _ := n.gw.Planner().(*gateway.NearestPlanner)
-	for _, d := range n.cfg.DeploymentsIn(n.region.ID) {
-		ds := DeploymentState{Model: d.Model, MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute()}
-		if np != nil {
-			ds.CoolingUntil = np.CoolingUntil(n.region.ID, d.Model)
-		}
-		s.Deployments = append(s.Deployments, ds)
-	}
-	return s
+// DeploymentView is a deployment's live state as this node sees it.
+type DeploymentView struct {
+	routing.State
+	// Fresh is false when the state is unknown or older than the
+	// staleness bound.
+	Fresh bool `json:"fresh"`
+	// Headroom is the scarcest free fraction of concurrency, RPM and TPM.
+	Headroom float64 `json:"headroom"`
+	// CooldownRemainingMs is how long the deployment stays in cooldown.
+	CooldownRemainingMs int64 `json:"cooldown_remaining_ms,omitempty"`
 }
 
 // RegionView is one region as GET /meridian/v1/regions shows it.
@@ -48,9 +32,12 @@ type RegionView struct {
 	Endpoint string `json:"endpoint"`
 	Self     bool   `json:"self"`
 	// Healthy is this node's view: itself, or whether the peer answers.
-	Healthy     bool              `json:"healthy"`
-	LastSeen    time.Time         `json:"lastSeen,omitzero"`
-	Deployments []DeploymentState `json:"deployments"`
+	Healthy     bool             `json:"healthy"`
+	LastSeen    time.Time        `json:"lastSeen,omitzero"`
+	Deployments []DeploymentView `json:"deployments"`
+	// RTTMs is the round trip from this node to the region (measured on
+	// the link, else estimated from locations).
+	RTTMs float64 `json:"rtt_ms"`
 }
 
 // RegionsView is the body of GET /meridian/v1/regions.
@@ -66,21 +53,29 @@ func (n *Node) regions(w http.ResponseWriter, r *http.Request) {
 	for id, g := range n.cfg.Geographies {
 		v.Geographies[id] = g.Name
 	}
+	rt := n.gw.Routing()
+	staleness := n.cfg.Routing.Staleness.Or(3 * time.Second)
+	now := time.Now()
 	for _, reg := range n.cfg.Regions {
 		rv := RegionView{ID: reg.ID, Geography: reg.Geography, Lat: reg.Location.Lat, Lon: reg.Location.Lon,
-			Endpoint: "http://" + reg.Listen, Self: reg.ID == n.region.ID, Deployments: []DeploymentState{}}
+			Endpoint: "http://" + reg.Listen, Self: reg.ID == n.region.ID, Deployments: []DeploymentView{},
+			RTTMs: float64(rt.RTT.RTT(n.region.ID, reg.ID).Microseconds()) / 1000}
 		if rv.Self {
 			rv.Endpoint = "http://" + n.ClientAddr()
-			rv.Healthy, rv.LastSeen = n.Ready(), time.Now().UTC()
-			rv.Deployments = n.state().(NodeState).Deployments
+			rv.Healthy, rv.LastSeen = n.Ready(), now.UTC()
 		} else {
 			rv.Healthy, rv.LastSeen, _ = n.link.PeerStatus(reg.ID)
-			if raw, ok := n.peerState.Load(reg.ID); ok {
-				var ps NodeState
-				if json.Unmarshal(raw.(json.RawMessage), &ps) == nil {
-					rv.Deployments = ps.Deployments
-				}
+		}
+		for _, d := range n.cfg.DeploymentsIn(reg.ID) {
+			st, ok := rt.Tracker.State(routing.Key{Region: reg.ID, Model: d.Model})
+			if !ok {
+				continue
 			}
+			dv := DeploymentView{State: st, Fresh: st.Fresh(now, staleness), Headroom: st.Headroom()}
+			if st.CooldownUntil.After(now) {
+				dv.CooldownRemainingMs = st.CooldownUntil.Sub(now).Milliseconds()
+			}
+			rv.Deployments = append(rv.Deployments, dv)
 		}
 		v.Regions = append(v.Regions, rv)
 	}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -92,7 +91,7 @@ func (s *Scenario) applyTopology(cfg *topology.Config) error {
 	}
 
 	if isZeroRouting(&s.Routing) {
-		rc, err := routingConfig(cfg.Routing)
+		rc, err := cfg.RoutingConfig()
 		if err != nil {
 			return fmt.Errorf("topology_file: routing: %w", err)
 		}
@@ -106,35 +105,3 @@ func isZeroRouting(c *routing.Config) bool {
 		c.Staleness == 0 && c.Queue == (routing.QueueConfig{}) && len(c.Profiles) == 0
 }
 
-// routingConfig converts the topology's `routing:` section (strategy names as
-// strings) into a [routing.Config].
-func routingConfig(t topology.Routing) (routing.Config, error) {
-	var errs []error
-	strategy := func(field, name string) routing.Strategy {
-		st, err := routing.ParseStrategy(name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", field, err))
-		}
-		return st
-	}
-	c := routing.Config{
-		Strategy:         strategy("strategy", t.Strategy),
-		MaxAttempts:      t.MaxAttempts,
-		FailoverDeadline: routing.Duration(t.FailoverDeadline.D()),
-		Staleness:        routing.Duration(t.Staleness.D()),
-		Queue:            routing.QueueConfig{Max: t.Queue.Max, Timeout: routing.Duration(t.Queue.Timeout.D())},
-	}
-	for _, id := range slices.Sorted(maps.Keys(t.Profiles)) {
-		p := t.Profiles[id]
-		if c.Profiles == nil {
-			c.Profiles = map[string]routing.ProfileConfig{}
-		}
-		c.Profiles[id] = routing.ProfileConfig{
-			Strategy:         strategy("profiles."+id+".strategy", p.Strategy),
-			MaxAttempts:      p.MaxAttempts,
-			FailoverDeadline: routing.Duration(p.FailoverDeadline.D()),
-			Weights:          p.Weights,
-		}
-	}
-	return c, errors.Join(errs...)
-}

@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"hash/fnv"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/routing"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// Routing bundles a node's routing state: the router that plans, the
+// tracker of every deployment's health and load (local, measured here; remote,
+// learned from peers' snapshots and this node's own attempts), the RTTs
+// between regions, and the admission queue for when everything is saturated.
+type Routing struct {
+	Router       *routing.Router
+	Tracker      *routing.Tracker
+	RTT          *routing.RTTMatrix
+	Queue        *routing.Queue
+	QueueTimeout time.Duration
+}
+
+// NewRouting builds region's routing state from the topology.
+func NewRouting(cfg *topology.Config, region string, clock routing.TimerClock) (*Routing, error) {
+	if clock == nil {
+		clock = WallClock{}
+	}
+	rc, err := cfg.RoutingConfig()
+	if err != nil {
+		return nil, err
+	}
+	tracker, err := routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: cfg.RoutingDeployments()}, clock)
+	if err != nil {
+		return nil, err
+	}
+	rtt := routing.NewRTTMatrix(cfg.RoutingLocations())
+	qmax, qtimeout := rc.QueueLimits()
+	return &Routing{
+		Router:  &routing.Router{Config: rc, Tracker: tracker, RTT: rtt},
+		Tracker: tracker, RTT: rtt, Queue: routing.NewQueue(qmax, clock), QueueTimeout: qtimeout,
+	}, nil
+}
+
+// WallClock is the system clock for the routing package.
+type WallClock struct{}
+
+// Now returns time.Now().
+func (WallClock) Now() time.Time { return time.Now() }
+
+// AfterFunc runs f after d, like time.AfterFunc.
+func (WallClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+
+// outcomeOf classifies an attempt's error for the tracker.
+func outcomeOf(err error, ttft time.Duration) routing.Outcome {
+	if err == nil {
+		return routing.Outcome{Kind: routing.Success, TTFT: ttft}
+	}
+	e := inference.AsError(err)
+	switch e.Kind {
+	case inference.KindThrottled:
+		return routing.Outcome{Kind: routing.Throttled, RetryAfter: e.RetryAfter}
+	case inference.KindTimeout:
+		return routing.Outcome{Kind: routing.Timeout}
+	case inference.KindUnavailable:
+		if e.UpstreamStatus == 503 {
+			return routing.Outcome{Kind: routing.ServerError, RetryAfter: e.RetryAfter}
+		}
+		return routing.Outcome{Kind: routing.ConnectError}
+	case inference.KindUpstream, inference.KindInternal:
+		return routing.Outcome{Kind: routing.ServerError}
+	}
+	// The request itself was at fault (or the caller went away): the
+	// deployment is not to blame.
+	return routing.Outcome{Kind: routing.Canceled}
+}
+
+// seedOf spreads plans of different requests (power of two choices).
+func seedOf(requestID string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(requestID))
+	return h.Sum64()
+}
+
+// noCandidate is the error when no destination can take a request now.
+func noCandidate(profileID string, plan *routing.Plan) *inference.Error {
+	if ra := plan.RetryAfter(); ra > 0 {
+		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(ra, time.Second),
+			Message: "every region of " + profileID + " is at capacity; retry later"}
+	}
+	return &inference.Error{Kind: inference.KindUnavailable, RetryAfter: time.Second,
+		Message: "no region of " + profileID + " can serve the request now"}
+}
