@@ -104,4 +104,3 @@ func isZeroRouting(c *routing.Config) bool {
 	return c.Strategy == routing.StrategyUnset && c.MaxAttempts == 0 && c.FailoverDeadline == 0 &&
 		c.Staleness == 0 && c.Queue == (routing.QueueConfig{}) && len(c.Profiles) == 0
 }
-
