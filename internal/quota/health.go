@@ -105,6 +105,9 @@ type metrics struct {
 	storeErrors *prometheus.CounterVec
 	storeUp     prometheus.Gauge
 	duration    prometheus.Histogram
+
+	pending            prometheus.Gauge
+	droppedSettlements prometheus.Counter
 }
 
 // Admission results (label result of meridian_quota_admissions_total).
@@ -138,9 +141,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time to decide a quota admission, store round trip included.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1},
 		}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meridian_quota_pending_settlements",
+			Help: "Commits and releases that failed while the store was unavailable, waiting to be retried.",
+		}),
+		droppedSettlements: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meridian_quota_dropped_settlements_total",
+			Help: "Pending settlements dropped because too many were waiting.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.admissions, m.rejections, m.storeErrors, m.storeUp, m.duration} {
+		for _, c := range []prometheus.Collector{m.admissions, m.rejections, m.storeErrors, m.storeUp, m.duration, m.pending, m.droppedSettlements} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -48,6 +48,28 @@ type Limiter struct {
 
 	idPrefix string
 	idSeq    atomic.Uint64
+
+	// Settlements that failed while the store was unavailable, retried in
+	// the background once it answers again (see flush).
+	pmu      sync.Mutex
+	pending  []settlement
+	flushing bool
+	closed   bool
+	npending atomic.Int64
+	wg       sync.WaitGroup
+}
+
+// maxPending bounds the settlements kept for retry; beyond it the oldest
+// are dropped (their tokens stay counted until their window passes, their
+// concurrency slots until their lease ends).
+const maxPending = 10000
+
+// settlement is a Commit or Release to apply to the store.
+type settlement struct {
+	claim   Claim
+	windows []int64
+	actual  int64
+	release bool
 }
 
 // Open validates cfg, creates the store it names (a [Memory] store, or a
@@ -110,8 +132,13 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 	}, nil
 }
 
-// Close closes the store if the limiter created it ([Open]).
+// Close stops retrying pending settlements, waits for a retry in progress,
+// and closes the store if the limiter created it ([Open]).
 func (l *Limiter) Close() error {
+	l.pmu.Lock()
+	l.closed = true
+	l.pmu.Unlock()
+	l.wg.Wait()
 	if l.owned {
 		return l.store.Close()
 	}
@@ -133,8 +160,76 @@ func (l *Limiter) Check(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
-	l.health.ok()
+	l.storeOK()
 	return nil
+}
+
+// storeOK records a successful store operation and, if settlements wait
+// for the store, starts retrying them.
+func (l *Limiter) storeOK() {
+	l.health.ok()
+	if l.npending.Load() == 0 {
+		return
+	}
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if l.flushing || l.closed || len(l.pending) == 0 {
+		return
+	}
+	l.flushing = true
+	l.wg.Add(1)
+	go l.flush()
+}
+
+// deferSettlement keeps s for a retry once the store answers again.
+func (l *Limiter) deferSettlement(s settlement) {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if len(l.pending) >= maxPending {
+		l.pending = l.pending[1:]
+		l.metrics.droppedSettlements.Inc()
+	}
+	l.pending = append(l.pending, s)
+	l.npending.Store(int64(len(l.pending)))
+	l.metrics.pending.Set(float64(len(l.pending)))
+}
+
+// flush applies the pending settlements in order until none is left, the
+// store fails again (the rest wait for the next success) or the limiter
+// closes. Close waits for it.
+func (l *Limiter) flush() {
+	defer l.wg.Done()
+	for {
+		l.pmu.Lock()
+		if len(l.pending) == 0 || l.closed {
+			l.flushing = false
+			l.pmu.Unlock()
+			return
+		}
+		s := l.pending[0]
+		l.pmu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		var err error
+		if s.release {
+			err = l.store.Release(ctx, s.claim, s.windows)
+		} else {
+			err = l.store.Commit(ctx, s.claim, s.windows, s.actual)
+		}
+		cancel()
+
+		l.pmu.Lock()
+		if err != nil {
+			l.flushing = false
+			l.pmu.Unlock()
+			l.health.fail("retry", err)
+			return
+		}
+		l.pending = l.pending[1:]
+		l.npending.Store(int64(len(l.pending)))
+		l.metrics.pending.Set(float64(len(l.pending)))
+		l.pmu.Unlock()
+	}
 }
 
 // Request is what [Limiter.Admit] needs to know about a request. The gateway
@@ -237,7 +332,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		l.health.fail("reserve", err)
 		return l.storeFailed(c, err)
 	}
-	l.health.ok()
+	l.storeOK()
 	status := statusOf(c.Rules, out.Rules, c.Tokens, out.Admitted)
 	if !out.Admitted {
 		e := l.rejection(c, out, status)
@@ -368,8 +463,10 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 			return
 		}
 		l := r.l
+		s := settlement{claim: r.claim, windows: r.windows, actual: actual, release: release}
 		if !l.health.allow() {
-			err = fmt.Errorf("%s quota: %w", op, ErrStoreUnavailable)
+			l.deferSettlement(s)
+			err = fmt.Errorf("%s quota (retried when the store is back): %w", op, ErrStoreUnavailable)
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
@@ -381,10 +478,11 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 		}
 		if err != nil {
 			l.health.fail(op, err)
-			err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			l.deferSettlement(s)
+			err = fmt.Errorf("%w (retried when the store is back): %w", ErrStoreUnavailable, err)
 			return
 		}
-		l.health.ok()
+		l.storeOK()
 	})
 	return err
 }
@@ -438,6 +536,6 @@ func (l *Limiter) do(ctx context.Context, op string, f func(context.Context) err
 		l.health.fail(op, err)
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
-	l.health.ok()
+	l.storeOK()
 	return nil
 }

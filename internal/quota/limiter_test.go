@@ -406,3 +406,43 @@ func ExampleLimiter() {
 	// admitted: remaining requests 0 tokens 9426
 	// rejected: rpm limit 2 remaining 0
 }
+
+// TestPendingSettlementsRetried checks that a Commit that failed while the
+// store was down is applied once it answers again, so a concurrency slot
+// does not stay held until its lease ends.
+func TestPendingSettlementsRetried(t *testing.T) {
+	clock := newFakeClock(suiteStart)
+	fs := &faultyStore{Store: NewMemory(clock)}
+	reg := prometheus.NewRegistry()
+	l, err := New(Config{}, fs, Options{Clock: clock, Logger: testLogger(t), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	req := Request{Principal: "p", Limits: Limits{MaxConcurrency: 1, TokensPerDay: 1000}, InputTokens: 100, MaxTokens: 400}
+	r := mustAdmit(t, l, req)
+
+	fs.down.Store(true)
+	if err := r.Commit(t.Context(), inference.Usage{InputTokens: 100, OutputTokens: 50}); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("Commit while down = %v, want ErrStoreUnavailable", err)
+	}
+	if got := metricValue(t, reg, "meridian_quota_pending_settlements", ""); got != 1 {
+		t.Errorf("meridian_quota_pending_settlements = %v, want 1", got)
+	}
+
+	fs.down.Store(false)
+	clock.Advance(probeInterval)
+	// The probe finds the slot still held, and starts the retry.
+	if le := mustReject(t, l, req); le.Kind != Concurrency {
+		t.Fatalf("probe rejected by %v, want max_concurrency", le.Kind)
+	}
+	l.wg.Wait()
+	if got := metricValue(t, reg, "meridian_quota_pending_settlements", ""); got != 0 {
+		t.Errorf("meridian_quota_pending_settlements after the retry = %v, want 0", got)
+	}
+	mustAdmit(t, l, req) // slot freed, 150 + 500 of the day's 1000 used
+	small := req
+	small.Limits.MaxConcurrency = 0
+	small.InputTokens, small.MaxTokens = 100, 250
+	mustAdmit(t, l, small) // exactly 1000: the commit replaced 500 by 150
+}
