@@ -184,6 +184,12 @@ func (g *Gateway) Routing() *Routing { return g.routing }
 func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	g.metrics.InFlight.Inc()
 	rec := g.newRecord(call, "source")
+	if a, ok := g.recorder.(Admitter); ok {
+		// Refuse work that could not be recorded (invariant 4).
+		if err := a.Admit(); err != nil {
+			return nil, g.fail(ctx, rec, err)
+		}
+	}
 	res, err := g.Catalog().Resolve(g.region, call.Request.Model)
 	if err != nil {
 		return nil, g.fail(ctx, rec, resolveError(err))

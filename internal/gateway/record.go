@@ -67,6 +67,18 @@ func (rs Recorders) Record(ctx context.Context, rec *Record) error {
 	return first
 }
 
+// Admit asks every recorder that can refuse work.
+func (rs Recorders) Admit() error {
+	for _, r := range rs {
+		if a, ok := r.(Admitter); ok {
+			if err := a.Admit(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // RecorderFunc adapts a function to Recorder.
 type RecorderFunc func(ctx context.Context, rec *Record) error
 

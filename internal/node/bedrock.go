@@ -1,7 +1,7 @@
 package node
 
 import (
-	"errors"
+	"context"
 
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -9,5 +9,7 @@ import (
 
 // newBedrockBackend creates an Amazon Bedrock backend.
 func newBedrockBackend(d topology.Deployment) (backend.Backend, error) {
-	return nil, errors.New("type bedrock: the Amazon Bedrock backend is not available in this build yet (fix: use type openai or mock for this deployment)")
+	b := d.Backend
+	return backend.NewBedrock(context.Background(), backend.BedrockConfig{Region: b.AWSRegion, Model: b.Model, Endpoint: b.Endpoint,
+		ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D()})
 }

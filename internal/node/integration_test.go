@@ -35,12 +35,27 @@ type cluster struct {
 	upstream map[string]*httptest.Server
 	mocks    map[string]*mockllm.Server
 	link     pki.LinkConfig
+	auditDir string
 }
 
 type regionSpec struct{ id, geo string }
 
-func startCluster(t *testing.T, regions []regionSpec, extraYAML string) *cluster {
+// clusterOption adjusts a test cluster's topology.
+type clusterOption func(*clusterSettings)
+
+type clusterSettings struct{ testerPolicies []string }
+
+// withTesterPolicies attaches policies to the default "tester" principal.
+func withTesterPolicies(names ...string) clusterOption {
+	return func(s *clusterSettings) { s.testerPolicies = names }
+}
+
+func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...clusterOption) *cluster {
 	t.Helper()
+	var settings clusterSettings
+	for _, o := range opts {
+		o(&settings)
+	}
 	key, _ := auth.NewKey()
 	c := &cluster{t: t, key: key, nodes: map[string]*Node{}, upstream: map[string]*httptest.Server{}, mocks: map[string]*mockllm.Server{}}
 	var y strings.Builder
@@ -54,7 +69,8 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string) *cluster
 		t.Fatal(err)
 	}
 	c.link = lc
-	fmt.Fprintf(&y, "account: \"111122223333\"\nlink: {ca_file: %q, cert_file: %q, key_file: %q}\ngeographies:\n  us: {name: US}\n  eu: {name: EU}\n  apac: {name: APAC}\nregions:\n", lc.CAFile, lc.CertFile, lc.KeyFile)
+	c.auditDir = t.TempDir()
+	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q, digest_interval: 1s}\nlink: {ca_file: %q, cert_file: %q, key_file: %q}\ngeographies:\n  us: {name: US}\n  eu: {name: EU}\n  apac: {name: APAC}\nregions:\n", c.auditDir, lc.CAFile, lc.CertFile, lc.KeyFile)
 	clientLns, linkLns := map[string]net.Listener{}, map[string]net.Listener{}
 	for i, r := range regions {
 		cl, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -70,7 +86,7 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string) *cluster
 		t.Cleanup(hs.Close)
 		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: openai, url: %q, model: chat-small}, capacity: {max_concurrency: 64}}\n", r.id, hs.URL+"/v1")
 	}
-	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q]}\n", auth.HashKey(key))
+	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], policies: [%s]}\n", auth.HashKey(key), strings.Join(settings.testerPolicies, ", "))
 	y.WriteString(extraYAML)
 	cfg, err := topology.Parse([]byte(y.String()), "cluster.yaml")
 	if err != nil {
@@ -558,6 +574,7 @@ func replay(t *testing.T, p *peerClient, addr string, env envelope.Envelope, bod
 
 func TestNodeRefusesInsecureLinkWithoutDev(t *testing.T) {
 	cfg, err := topology.Parse([]byte(`account: "111122223333"
+audit: { disabled: true }
 link: { insecure_dev_link: true }
 geographies: { eu: {name: EU} }
 regions: [{id: eu-west-1, geography: eu, location: {lat: 1, lon: 1}, listen: "127.0.0.1:0", link: "127.0.0.1:1"}]

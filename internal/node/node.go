@@ -13,7 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gateway/meridian/internal/api/bedrock"
 	"github.com/meridian-gateway/meridian/internal/api/openai"
+	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -57,6 +61,8 @@ type Node struct {
 	// insecure_dev_link.
 	linkStore  *pki.Store
 	rejections *envelope.Rejections
+	// audit is the node's audit trail writer; nil when disabled.
+	audit *audit.Writer
 
 	clientLn, linkLn net.Listener
 	clientSrv        *http.Server
@@ -129,9 +135,24 @@ func New(opts Options) (*Node, error) {
 	} else {
 		log.Warn("the topology defines no policies: every authenticated principal may invoke every profile")
 	}
+	var recorders gateway.Recorders
+	if !cfg.Audit.Disabled {
+		n.audit, err = audit.Open(auditConfig(cfg.Audit), region.ID, audit.Options{Logger: log.With(telemetry.AttrComponent, "audit")})
+		if err != nil {
+			n.closeBackends()
+			return nil, fmt.Errorf("%s: audit: %w", cfg.File, err)
+		}
+		recorders = append(recorders, gateway.AuditRecorder{W: n.audit})
+		n.registerAuditMetrics()
+	} else {
+		log.Warn("the audit trail is disabled (audit.disabled: true)")
+	}
 	n.gw, err = gateway.New(gateway.Options{Region: region.ID, Config: cfg, Catalog: cat, Auth: authn, Backends: n.backends,
-		Link: n.link, Authorizer: authz, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
+		Link: n.link, Authorizer: authz, Recorder: recorders, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
 	if err != nil {
+		if n.audit != nil {
+			n.audit.Close()
+		}
 		n.closeBackends()
 		return nil, err
 	}
@@ -307,8 +328,40 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.wg.Wait()
 	n.link.Close()
 	n.closeBackends()
+	if n.audit != nil {
+		// Everything answered is flushed and covered by a final digest.
+		if err := n.audit.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close audit trail: %w", err))
+		}
+	}
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
+}
+
+// auditConfig maps the topology's audit section.
+func auditConfig(a topology.Audit) audit.Config {
+	dir := a.Dir
+	if dir == "" {
+		dir = "./audit"
+	}
+	return audit.Config{Dir: dir, RecordContent: a.RecordContent, Fsync: audit.SyncPolicy(a.Fsync),
+		FsyncInterval: a.FsyncInterval.D(), DigestInterval: a.DigestInterval.D(), RotateBytes: a.RotateBytes,
+		RotateInterval: a.RotateInterval.D(), KeyFile: a.KeyFile, QueueSize: a.QueueSize}
+}
+
+// registerAuditMetrics exports the audit writer's counters.
+func (n *Node) registerAuditMetrics() {
+	w := n.audit
+	n.metrics.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "meridian_audit_events_written_total", Help: "Audit events written.",
+			ConstLabels: prometheus.Labels{"region": n.region.ID}}, func() float64 { return float64(w.Stats().Written) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "meridian_audit_events_rejected_total", Help: "Audit events refused because the queue was full (the request got 429).",
+			ConstLabels: prometheus.Labels{"region": n.region.ID}}, func() float64 { return float64(w.Stats().Rejected) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "meridian_audit_events_failed_total", Help: "Audit events that could not be written (I/O errors).",
+			ConstLabels: prometheus.Labels{"region": n.region.ID}}, func() float64 { return float64(w.Stats().Failed) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "meridian_audit_queue_depth", Help: "Audit events waiting to be written.",
+			ConstLabels: prometheus.Labels{"region": n.region.ID}}, func() float64 { return float64(w.Stats().Queued) }),
+	)
 }
 
 func (n *Node) closeBackends() {
@@ -344,6 +397,7 @@ func regionIDs(cfg *topology.Config) string {
 func (n *Node) clientHandler() http.Handler {
 	mux := http.NewServeMux()
 	openai.New(n.gw, openai.Options{MaxRequestBytes: n.cfg.Server.MaxRequestBytes}).Register(mux)
+	bedrock.New(n.gw, bedrock.Options{MaxRequestBytes: n.cfg.Server.MaxRequestBytes, DataDir: n.cfg.Server.DataDir, Getenv: n.opts.Getenv, Logger: n.log.With(telemetry.AttrComponent, "bedrock")}).Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
