@@ -257,7 +257,7 @@ type Request struct {
 	MaxTokens int
 }
 
-// Tokens returns the tokens reserved for r: its input plus its max_tokens
+// tokens returns the tokens reserved for r: its input plus its max_tokens
 // (or def when it sets none).
 func (r Request) tokens(def int64) int64 {
 	out := int64(r.MaxTokens)

@@ -13,7 +13,11 @@ import "github.com/redis/go-redis/v9"
 // Kinds: 1 rpm, 2 tpm, 3 concurrency, 4 tokens per day, 5 tokens per month.
 
 const luaCommon = `
-local function num(x) return string.format('%.0f', x) end
+-- num formats an integer for a command; never "-0", which Redis rejects.
+local function num(x)
+  if x == 0 then return '0' end
+  return string.format('%.0f', x)
+end
 local floor = math.floor
 
 local function clock(arg)
@@ -205,7 +209,7 @@ return out
 `
 
 // luaSettle commits (ARGV[2] == "c") or releases ("r") a reservation.
-const luaSettle = `
+const luaSettle = luaCommon + `
 local id = ARGV[1]
 local release = ARGV[2] == 'r'
 local reserved = tonumber(ARGV[3])
@@ -223,10 +227,10 @@ for r = 0, n - 1 do
       if release then
         redis.call('ZREM', k1, id)
         redis.call('HDEL', k2, id)
-        redis.call('HINCRBY', k2, '_sum', string.format('%.0f', -v))
+        redis.call('HINCRBY', k2, '_sum', num(-v))
       else
-        redis.call('HSET', k2, id, string.format('%.0f', actual))
-        redis.call('HINCRBY', k2, '_sum', string.format('%.0f', actual - v))
+        redis.call('HSET', k2, id, num(actual))
+        redis.call('HINCRBY', k2, '_sum', num(actual - v))
       end
     end
   elseif kind == 3 then
@@ -235,7 +239,7 @@ for r = 0, n - 1 do
     if tonumber(redis.call('HGET', k1, 'w')) == window then
       local d = actual - reserved
       if release then d = -reserved end
-      redis.call('HINCRBY', k1, 'n', string.format('%.0f', d))
+      redis.call('HINCRBY', k1, 'n', num(d))
     end
   end
 end
