@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // Health of the store. While the store is down, one operation a second is
@@ -73,11 +75,11 @@ func (h *health) fail(op string, err error) {
 		h.lastLog = now
 		h.failures = 0
 		h.metrics.storeUp.Set(0)
-		h.log.Error("quota store unavailable", "op", op, "error", err, "on_store_error", h.mode)
+		h.log.Error("quota store unavailable", "op", op, telemetry.AttrError, err, "on_store_error", h.mode)
 		return
 	}
 	if now.Sub(h.lastLog) >= logInterval {
-		h.log.Warn("quota store still unavailable", "op", op, "error", err, "on_store_error", h.mode,
+		h.log.Warn("quota store still unavailable", "op", op, telemetry.AttrError, err, "on_store_error", h.mode,
 			"down_for", now.Sub(h.downSince).Round(time.Second), "failures", h.failures)
 		h.lastLog = now
 		h.failures = 0

@@ -15,12 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
-
-// settleTimeout bounds Commit and Release, which run detached from the
-// request's context (a cancelled request must still give back what it held).
-const settleTimeout = 5 * time.Second
 
 // Options are a [Limiter]'s collaborators. The zero value is usable.
 type Options struct {
@@ -59,19 +55,6 @@ type Limiter struct {
 	wg       sync.WaitGroup
 }
 
-// maxPending bounds the settlements kept for retry; beyond it the oldest
-// are dropped (their tokens stay counted until their window passes, their
-// concurrency slots until their lease ends).
-const maxPending = 10000
-
-// settlement is a Commit or Release to apply to the store.
-type settlement struct {
-	claim   Claim
-	windows []int64
-	actual  int64
-	release bool
-}
-
 // Open validates cfg, creates the store it names (a [Memory] store, or a
 // [Redis] store, which it does not contact yet) and returns a limiter that
 // owns it.
@@ -107,7 +90,7 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	log = log.With("component", "quota")
+	log = log.With(telemetry.AttrComponent, "quota")
 	clock := o.Clock
 	if clock == nil {
 		clock = systemClock{}
@@ -162,74 +145,6 @@ func (l *Limiter) Check(ctx context.Context) error {
 	}
 	l.storeOK()
 	return nil
-}
-
-// storeOK records a successful store operation and, if settlements wait
-// for the store, starts retrying them.
-func (l *Limiter) storeOK() {
-	l.health.ok()
-	if l.npending.Load() == 0 {
-		return
-	}
-	l.pmu.Lock()
-	defer l.pmu.Unlock()
-	if l.flushing || l.closed || len(l.pending) == 0 {
-		return
-	}
-	l.flushing = true
-	l.wg.Add(1)
-	go l.flush()
-}
-
-// deferSettlement keeps s for a retry once the store answers again.
-func (l *Limiter) deferSettlement(s settlement) {
-	l.pmu.Lock()
-	defer l.pmu.Unlock()
-	if len(l.pending) >= maxPending {
-		l.pending = l.pending[1:]
-		l.metrics.droppedSettlements.Inc()
-	}
-	l.pending = append(l.pending, s)
-	l.npending.Store(int64(len(l.pending)))
-	l.metrics.pending.Set(float64(len(l.pending)))
-}
-
-// flush applies the pending settlements in order until none is left, the
-// store fails again (the rest wait for the next success) or the limiter
-// closes. Close waits for it.
-func (l *Limiter) flush() {
-	defer l.wg.Done()
-	for {
-		l.pmu.Lock()
-		if len(l.pending) == 0 || l.closed {
-			l.flushing = false
-			l.pmu.Unlock()
-			return
-		}
-		s := l.pending[0]
-		l.pmu.Unlock()
-
-		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-		var err error
-		if s.release {
-			err = l.store.Release(ctx, s.claim, s.windows)
-		} else {
-			err = l.store.Commit(ctx, s.claim, s.windows, s.actual)
-		}
-		cancel()
-
-		l.pmu.Lock()
-		if err != nil {
-			l.flushing = false
-			l.pmu.Unlock()
-			l.health.fail("retry", err)
-			return
-		}
-		l.pending = l.pending[1:]
-		l.npending.Store(int64(len(l.pending)))
-		l.metrics.pending.Set(float64(len(l.pending)))
-		l.pmu.Unlock()
-	}
 }
 
 // Request is what [Limiter.Admit] needs to know about a request. The gateway
@@ -333,7 +248,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		return l.storeFailed(c, err)
 	}
 	l.storeOK()
-	status := statusOf(c.Rules, out.Rules, c.Tokens, out.Admitted)
+	status := statusOf(c.Rules, out.Rules)
 	if !out.Admitted {
 		e := l.rejection(c, out, status)
 		l.metrics.admissions.WithLabelValues(resultRejected).Inc()
@@ -389,7 +304,7 @@ func (l *Limiter) rejection(c Claim, out Outcome, status Status) *LimitError {
 }
 
 // statusOf picks the caller's tightest rpm and tpm rules for the headers.
-func statusOf(rules []Rule, states []RuleState, tokens int64, admitted bool) Status {
+func statusOf(rules []Rule, states []RuleState) Status {
 	var s Status
 	for i, r := range rules {
 		if !r.Scope.Caller() {
@@ -410,132 +325,4 @@ func statusOf(rules []Rule, states []RuleState, tokens int64, admitted bool) Sta
 		}
 	}
 	return s
-}
-
-// Reservation is what an admitted request holds. Settle it exactly once
-// with Commit or Release; later calls do nothing and return nil, so
-// `defer res.Release(ctx)` after an explicit Commit is safe. It is safe for
-// concurrent use.
-type Reservation struct {
-	l        *Limiter
-	claim    Claim
-	windows  []int64
-	status   Status
-	enforced bool // limits were checked
-	stored   bool // something is held in the store
-
-	once sync.Once
-}
-
-// Status returns the caller's rate-limit header values at admission.
-func (r *Reservation) Status() Status { return r.status }
-
-// Tokens returns the tokens reserved (estimated input plus max_tokens).
-func (r *Reservation) Tokens() int64 { return r.claim.Tokens }
-
-// Enforced reports whether limits were checked; false when the request was
-// admitted under fail_open while the store was unavailable.
-func (r *Reservation) Enforced() bool { return r.enforced }
-
-// Commit settles the reservation with the usage the backend reported
-// (for a stream, the final usage; for a stream cut short, what was counted
-// so far): the actual tokens replace the reserved estimate in every token
-// limit, and the concurrency slots are freed. It runs even if ctx is
-// cancelled (bounded by its own 5s time-out) and keeps ctx's values.
-func (r *Reservation) Commit(ctx context.Context, u inference.Usage) error {
-	return r.settle(ctx, "commit", int64(max(u.Total(), 0)), false)
-}
-
-// Release undoes the reservation: the request slot, its tokens and its
-// concurrency slots are returned, as if the request had never been
-// admitted. Use it when the request failed or was cancelled before the
-// backend did any work (including a failover to another deployment, which
-// admits again); once the backend has produced tokens, use Commit. Like
-// Commit, it runs even if ctx is cancelled.
-func (r *Reservation) Release(ctx context.Context) error {
-	return r.settle(ctx, "release", 0, true)
-}
-
-func (r *Reservation) settle(ctx context.Context, op string, actual int64, release bool) error {
-	var err error
-	r.once.Do(func() {
-		if !r.stored {
-			return
-		}
-		l := r.l
-		s := settlement{claim: r.claim, windows: r.windows, actual: actual, release: release}
-		if !l.health.allow() {
-			l.deferSettlement(s)
-			err = fmt.Errorf("%s quota (retried when the store is back): %w", op, ErrStoreUnavailable)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-		defer cancel()
-		if release {
-			err = l.store.Release(ctx, r.claim, r.windows)
-		} else {
-			err = l.store.Commit(ctx, r.claim, r.windows, actual)
-		}
-		if err != nil {
-			l.health.fail(op, err)
-			l.deferSettlement(s)
-			err = fmt.Errorf("%w (retried when the store is back): %w", ErrStoreUnavailable, err)
-			return
-		}
-		l.storeOK()
-	})
-	return err
-}
-
-// SetCooldown marks key (a deployment key) as cooling down for d, for every
-// replica sharing the store. A longer cooldown in place is kept.
-func (l *Limiter) SetCooldown(ctx context.Context, key string, d time.Duration) error {
-	return l.do(ctx, "cooldown", func(ctx context.Context) error { return l.store.SetCooldown(ctx, key, d) })
-}
-
-// Cooldowns returns the remaining cooldown of each of keys that is cooling
-// down, in one store round trip. Routing can call it per decision or poll
-// it; keys not cooling down are absent.
-func (l *Limiter) Cooldowns(ctx context.Context, keys []string) (map[string]time.Duration, error) {
-	var out map[string]time.Duration
-	err := l.do(ctx, "cooldown", func(ctx context.Context) (err error) {
-		out, err = l.store.Cooldowns(ctx, keys)
-		return err
-	})
-	return out, err
-}
-
-// SetState stores a small shared value (e.g. a circuit state) under key for
-// ttl, for every replica sharing the store; an empty value deletes it.
-func (l *Limiter) SetState(ctx context.Context, key, value string, ttl time.Duration) error {
-	return l.do(ctx, "state", func(ctx context.Context) error { return l.store.SetState(ctx, key, value, ttl) })
-}
-
-// States returns the values of those of keys that are set, in one round
-// trip.
-func (l *Limiter) States(ctx context.Context, keys []string) (map[string]string, error) {
-	var out map[string]string
-	err := l.do(ctx, "state", func(ctx context.Context) (err error) {
-		out, err = l.store.States(ctx, keys)
-		return err
-	})
-	return out, err
-}
-
-// do runs a shared-state operation with health tracking. Errors match
-// [ErrStoreUnavailable]; the caller (routing) falls back to what it knows
-// locally.
-func (l *Limiter) do(ctx context.Context, op string, f func(context.Context) error) error {
-	if !l.health.allow() {
-		return fmt.Errorf("%s: %w", op, ErrStoreUnavailable)
-	}
-	if err := f(ctx); err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		l.health.fail(op, err)
-		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
-	}
-	l.storeOK()
-	return nil
 }
