@@ -1,0 +1,150 @@
+package bedrock_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsbedrock "github.com/aws/aws-sdk-go-v2/service/bedrock"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+const (
+	testAKID   = "AKIDMERIDIANTEST"
+	testSecret = "meridian-test-secret-key/0123456789"
+	secretEnv  = "MERIDIAN_TEST_AWS_SECRET"
+)
+
+// cluster is a set of real nodes on loopback with embedded mock models.
+type cluster struct {
+	t        *testing.T
+	cfg      *topology.Config
+	yaml     string
+	key      string
+	dataDir  string
+	auditDir string
+	nodes    map[string]*node.Node
+}
+
+type regionSpec struct{ id, geo string }
+
+// startCluster starts one node per region. Every region serves
+// demo.chat-small; the first also serves demo.throttled. extra is appended
+// to the topology.
+func startCluster(t *testing.T, regions []regionSpec, extra string) *cluster {
+	t.Helper()
+	// The SDK switches to bearer auth when this is set (bedrock-api.md §4).
+	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
+	os.Unsetenv("AWS_BEARER_TOKEN_BEDROCK")
+	key, _ := auth.NewKey()
+	c := &cluster{t: t, key: key, dataDir: t.TempDir(), auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
+	var y strings.Builder
+	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, c.dataDir)
+	y.WriteString("geographies:\n  us: {name: US}\n  eu: {name: EU}\nregions:\n")
+	lns := map[string][2]net.Listener{}
+	for i, r := range regions {
+		cl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ll, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[r.id] = [2]net.Listener{cl, ll}
+		fmt.Fprintf(&y, "  - {id: %s, geography: %s, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r.id, r.geo, 10*i, 10*i, cl.Addr(), ll.Addr())
+	}
+	y.WriteString("models:\n  - {id: demo.chat-small}\n  - {id: demo.throttled}\ndeployments:\n")
+	for _, r := range regions {
+		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", r.id)
+	}
+	fmt.Fprintf(&y, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", regions[0].id)
+	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]}\n", auth.HashKey(key), testAKID, secretEnv)
+	y.WriteString(extra)
+	c.yaml = y.String()
+	cfg, err := topology.Parse([]byte(c.yaml), "cluster.yaml")
+	if err != nil {
+		t.Fatalf("topology: %v\n%s", err, c.yaml)
+	}
+	c.cfg = cfg
+	for _, r := range regions {
+		c.start(r.id, lns[r.id][0], lns[r.id][1])
+	}
+	return c
+}
+
+func (c *cluster) getenv(k string) string {
+	if k == secretEnv {
+		return testSecret
+	}
+	return ""
+}
+
+func (c *cluster) start(region string, cl, ll net.Listener) *node.Node {
+	c.t.Helper()
+	n, err := node.New(node.Options{Config: c.cfg, Region: region, ClientListener: cl, LinkListener: ll, Dev: true, Getenv: c.getenv,
+		Logger: slog.New(slog.NewTextHandler(testWriter{c.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := n.Start(c.t.Context()); err != nil {
+		c.t.Fatal(err)
+	}
+	c.nodes[region] = n
+	c.t.Cleanup(func() { c.stop(region) })
+	return n
+}
+
+// stop drains a node (idempotent).
+func (c *cluster) stop(region string) {
+	n := c.nodes[region]
+	if n == nil {
+		return
+	}
+	delete(c.nodes, region)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n.Shutdown(ctx)
+}
+
+// restart stops region's node and starts a new one on fresh ports.
+func (c *cluster) restart(region string) *node.Node {
+	c.t.Helper()
+	c.stop(region)
+	cl, _ := net.Listen("tcp", "127.0.0.1:0")
+	ll, _ := net.Listen("tcp", "127.0.0.1:0")
+	return c.start(region, cl, ll)
+}
+
+func (c *cluster) url(region string) string { return "http://" + c.nodes[region].ClientAddr() }
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// runtimeClient is the official Bedrock Runtime client, unmodified but for
+// the endpoint, static credentials and no retries.
+func (c *cluster) runtimeClient(region string, optFns ...func(*bedrockruntime.Options)) *bedrockruntime.Client {
+	return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.url(region)), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")}, optFns...)
+}
+
+// controlClient is the official Bedrock control-plane client.
+func (c *cluster) controlClient(region string) *awsbedrock.Client {
+	return awsbedrock.New(awsbedrock.Options{Region: region, BaseEndpoint: aws.String(c.url(region)), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")})
+}

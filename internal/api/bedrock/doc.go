@@ -1,0 +1,18 @@
+// Package bedrock is Meridian's Amazon Bedrock front end, shaped so that the
+// official AWS SDK clients work against a node with only the endpoint and
+// credentials changed (design/bedrock-api.md):
+//
+//   - Bedrock Runtime: POST /model/{modelId}/converse, /converse-stream,
+//     /invoke and /invoke-with-response-stream (Anthropic Messages bodies),
+//     streams in the AWS event-stream framing;
+//   - the inference-profile control plane: GET/POST /inference-profiles and
+//     GET/DELETE /inference-profiles/{id}, with API-created application
+//     profiles persisted by package profilestore.
+//
+// It authenticates with AWS Signature Version 4 (package auth) or an API key
+// sent as "Authorization: Bearer", translates to and from the canonical
+// model of package inference, and renders errors as Bedrock does: an
+// x-amzn-ErrorType header naming the exception shape and {"message": ...}.
+// It does not route, authorize invocations or record requests itself; the
+// gateway does.
+package bedrock

@@ -1,0 +1,63 @@
+package bedrock
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+)
+
+// ContentTypeEventStream is the media type of AWS event-stream bodies.
+const ContentTypeEventStream = "application/vnd.amazon.eventstream"
+
+// eventWriter writes AWS event-stream frames (bedrock-api.md §2) and
+// flushes each one, so that a client sees every event as it happens.
+type eventWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	enc *eventstream.Encoder
+	err error
+}
+
+func newEventWriter(w http.ResponseWriter) *eventWriter {
+	return &eventWriter{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder()}
+}
+
+// event writes one event of the union member eventType with a JSON payload.
+// It reports false once the client is gone; later calls do nothing.
+func (ew *eventWriter) event(eventType string, payload any) bool {
+	var m eventstream.Message
+	m.Headers.Set(":event-type", eventstream.StringValue(eventType))
+	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	m.Headers.Set(":message-type", eventstream.StringValue("event"))
+	return ew.write(m, payload)
+}
+
+// exception writes a modeled exception frame: the SDK returns it from the
+// stream's Err() as the typed exception (bedrock-api.md §2).
+func (ew *eventWriter) exception(member, message string) bool {
+	var m eventstream.Message
+	m.Headers.Set(":exception-type", eventstream.StringValue(member))
+	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	m.Headers.Set(":message-type", eventstream.StringValue("exception"))
+	return ew.write(m, errorBody{Message: message})
+}
+
+func (ew *eventWriter) write(m eventstream.Message, payload any) bool {
+	if ew.err != nil {
+		return false
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		ew.err = err
+		return false
+	}
+	m.Payload = b
+	if ew.err = ew.enc.Encode(ew.w, m); ew.err != nil {
+		return false
+	}
+	if ew.err = ew.rc.Flush(); ew.err != nil {
+		return false
+	}
+	return true
+}

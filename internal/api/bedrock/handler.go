@@ -1,0 +1,183 @@
+package bedrock
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/profilestore"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// HeaderRequestID is the request id header the AWS SDK reads
+// (aws/middleware/request_id_retriever.go).
+const HeaderRequestID = "X-Amzn-Requestid"
+
+// Options configure the front end. The zero value serves API keys only,
+// keeps created profiles in memory, and lets every authenticated principal
+// manage profiles.
+type Options struct {
+	// MaxRequestBytes bounds request bodies (413 beyond). If zero, 4 MiB.
+	MaxRequestBytes int64
+	// SigV4 verifies signed requests. If nil, New builds one from the
+	// topology's access keys (secrets read with Getenv and ReadFile).
+	SigV4 *auth.SigV4
+	// SigV4Options tune the verifier New builds (skew window, presigned
+	// URLs, unsigned payloads); Region, Getenv and ReadFile are filled in.
+	SigV4Options auth.SigV4Options
+	// DataDir is the node's data directory; created application profiles
+	// persist in DataDir/<region>/profiles.json. If empty, "./data".
+	DataDir string
+	// Store overrides the profile store built from DataDir.
+	Store *profilestore.Store
+	// Peers distributes profile changes to other regions. May be nil.
+	Peers Peers
+	// Authorizer decides control-plane actions. If nil, AllowAll.
+	Authorizer Authorizer
+	// Getenv and ReadFile load SigV4 secrets. If nil, os.Getenv and
+	// os.ReadFile.
+	Getenv   func(string) string
+	ReadFile func(string) ([]byte, error)
+	Logger   *slog.Logger
+	// Now returns the current time. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the Bedrock Runtime API and the inference-profile control
+// plane for one gateway. It is safe for concurrent use.
+type Handler struct {
+	g     *gateway.Gateway
+	opts  Options
+	sigv4 *auth.SigV4
+	log   *slog.Logger
+	store *profilestore.Store
+
+	// mu guards the application-profile state below and serialises
+	// changes to the gateway's catalog.
+	mu sync.Mutex
+	// base is the catalog without API-created profiles.
+	base *profile.Catalog
+	// records are the API-created profiles and tombstones, sorted by id.
+	records []profilestore.Record
+	// storeErr is set when the store could not be read at start-up;
+	// changes are refused so that they cannot overwrite it.
+	storeErr error
+}
+
+// New returns the front end for g. It loads the access keys' secrets and
+// the persisted application profiles and applies them to g's catalog.
+// Problems are logged, never fatal: a key whose secret cannot be read is
+// not accepted, and a store that cannot be read refuses changes.
+func New(g *gateway.Gateway, opts Options) *Handler {
+	if opts.MaxRequestBytes == 0 {
+		opts.MaxRequestBytes = 4 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
+	}
+	if opts.Authorizer == nil {
+		opts.Authorizer = AllowAll{}
+	}
+	if opts.DataDir == "" {
+		opts.DataDir = "./data"
+	}
+	h := &Handler{g: g, opts: opts, log: opts.Logger, sigv4: opts.SigV4, store: opts.Store, base: g.Catalog()}
+	if h.sigv4 == nil {
+		so := opts.SigV4Options
+		so.Region, so.Getenv, so.ReadFile = g.Region(), opts.Getenv, opts.ReadFile
+		if so.Now == nil {
+			so.Now = opts.Now
+		}
+		v, err := auth.NewSigV4(g.Config(), so)
+		if err != nil {
+			h.log.Error("some SigV4 access keys are disabled", telemetry.AttrError, err)
+		}
+		h.sigv4 = v
+	}
+	if h.store == nil {
+		h.store = profilestore.Open(opts.DataDir, g.Region())
+	}
+	recs, err := h.store.Load()
+	if err != nil {
+		h.storeErr = err
+		h.log.Error("application profile store unreadable; profile changes are refused until it is fixed", "path", h.store.Path(), telemetry.AttrError, err)
+	}
+	h.mu.Lock()
+	h.apply(recs)
+	h.mu.Unlock()
+	return h
+}
+
+// Register adds the front end's routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /model/{modelId}/converse", h.converse)
+	mux.HandleFunc("POST /model/{modelId}/converse-stream", h.converseStream)
+	mux.HandleFunc("POST /model/{modelId}/invoke", h.invoke)
+	mux.HandleFunc("POST /model/{modelId}/invoke-with-response-stream", h.invokeStream)
+	mux.HandleFunc("GET /inference-profiles", h.listProfiles)
+	mux.HandleFunc("POST /inference-profiles", h.createProfile)
+	mux.HandleFunc("GET /inference-profiles/{id}", h.getProfile)
+	mux.HandleFunc("DELETE /inference-profiles/{id}", h.deleteProfile)
+}
+
+// begin creates the call of a request and sets the headers every answer
+// carries: the AWS request id (= the Meridian request id) and the source.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) *gateway.Call {
+	call := &gateway.Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
+		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Now()}
+	hd := w.Header()
+	hd.Set(HeaderRequestID, call.RequestID)
+	hd.Set(gateway.HeaderRequestID, call.RequestID)
+	hd.Set(gateway.HeaderSourceRegion, h.g.Region())
+	return call
+}
+
+// readAuthenticated reads the body and authenticates the request: SigV4
+// when it is signed, else an API key as "Authorization: Bearer" (the form
+// Bedrock API keys take). The body is needed first: SigV4 signs its hash.
+func (h *Handler) readAuthenticated(w http.ResponseWriter, r *http.Request, call *gateway.Call) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxRequestBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &inference.Error{Kind: inference.KindPayloadTooLarge, Message: "request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+		}
+		return nil, &inference.Error{Kind: inference.KindInvalidRequest, Message: "request body could not be read", Err: err}
+	}
+	var p auth.Principal
+	if auth.IsSigV4(r) {
+		p, err = h.sigv4.Verify(r, body)
+	} else if key := auth.BearerKey(r); key != "" {
+		p, err = h.g.Authenticator().APIKey(key)
+	} else {
+		err = auth.ErrSigV4Missing
+	}
+	if err != nil {
+		return nil, authError(err)
+	}
+	call.Principal = p
+	return body, nil
+}
+
+// reject records a request refused before the gateway's path and renders it.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.Call, err error) {
+	writeError(w, h.g.Reject(r.Context(), call, err))
+}

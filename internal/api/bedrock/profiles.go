@@ -1,0 +1,491 @@
+package bedrock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/profilestore"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// Bedrock's patterns for names and descriptions [CP].
+var (
+	profileNameRE = regexp.MustCompile(`^([0-9a-zA-Z][ _-]?)+$`)
+	descriptionRE = regexp.MustCompile(`^([0-9a-zA-Z:.][ _-]?)+$`)
+)
+
+// Bedrock's limits on tags [CP].
+const (
+	maxTags        = 200
+	maxTagKey      = 128
+	maxTagValue    = 256
+	defaultResults = 1000
+)
+
+// timeFormat is the iso8601 form the SDK parses for timestamps.
+const timeFormat = "2006-01-02T15:04:05.000Z"
+
+type modelRef struct {
+	ModelArn string `json:"modelArn"`
+}
+
+// profileSummary is InferenceProfileSummary, which is also the body of
+// GetInferenceProfile.
+type profileSummary struct {
+	InferenceProfileName string     `json:"inferenceProfileName"`
+	InferenceProfileArn  string     `json:"inferenceProfileArn"`
+	InferenceProfileID   string     `json:"inferenceProfileId"`
+	Description          string     `json:"description,omitempty"`
+	Models               []modelRef `json:"models"`
+	Status               string     `json:"status"`
+	Type                 string     `json:"type"`
+	CreatedAt            string     `json:"createdAt,omitempty"`
+	UpdatedAt            string     `json:"updatedAt,omitempty"`
+}
+
+type listResponse struct {
+	InferenceProfileSummaries []profileSummary `json:"inferenceProfileSummaries"`
+	NextToken                 string           `json:"nextToken,omitempty"`
+}
+
+type tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+type createRequest struct {
+	InferenceProfileName string `json:"inferenceProfileName"`
+	Description          string `json:"description"`
+	ClientRequestToken   string `json:"clientRequestToken"`
+	ModelSource          *struct {
+		CopyFrom string `json:"copyFrom"`
+	} `json:"modelSource"`
+	Tags []tag `json:"tags"`
+}
+
+type createResponse struct {
+	InferenceProfileArn string `json:"inferenceProfileArn"`
+	Status              string `json:"status"`
+}
+
+// apply makes recs the API-created profiles and rebuilds the gateway's
+// catalog from the base catalog. A record whose copy source this topology
+// lacks is skipped with a warning. The caller holds h.mu.
+func (h *Handler) apply(recs []profilestore.Record) {
+	h.records = recs
+	cat := h.base
+	for _, rec := range recs {
+		if rec.Deleted {
+			continue
+		}
+		next, _, err := cat.WithApplication(profile.Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, Description: rec.Description,
+			Tags: rec.Tags, CreatedAt: rec.CreatedAt, HomeRegion: rec.HomeRegion})
+		if err != nil {
+			h.log.Warn("application profile not applied", telemetry.AttrProfile, rec.ID, telemetry.AttrError, err)
+			continue
+		}
+		cat = next
+	}
+	h.g.SetCatalog(cat)
+}
+
+// Records returns the API-created profiles and tombstones, sorted by id,
+// for peers that catch up (anti-entropy).
+func (h *Handler) Records() []profilestore.Record {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.records)
+}
+
+// Merge applies profile changes received from another region: for each id
+// the newest record wins (profilestore.Merge), the result is persisted and
+// the catalog rebuilt. It reports whether anything changed.
+func (h *Handler) Merge(remote []profilestore.Record) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.storeErr != nil {
+		return false, h.storeErr
+	}
+	merged, changed := profilestore.Merge(h.records, remote)
+	if !changed {
+		return false, nil
+	}
+	if err := h.store.Save(merged); err != nil {
+		return false, err
+	}
+	h.apply(merged)
+	return true, nil
+}
+
+// record returns the live API-created record of id.
+func (h *Handler) record(id string) (profilestore.Record, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i, ok := slices.BinarySearchFunc(h.records, id, func(r profilestore.Record, id string) int { return strings.Compare(r.ID, id) })
+	if !ok || h.records[i].Deleted {
+		return profilestore.Record{}, false
+	}
+	return h.records[i], true
+}
+
+// controlCall authenticates a control-plane request and authorizes action
+// on resource. It renders the error and returns nil on failure.
+func (h *Handler) controlCall(w http.ResponseWriter, r *http.Request, op string) (*gateway.Call, []byte) {
+	call := h.begin(w, r, op)
+	body, err := h.readAuthenticated(w, r, call)
+	if err != nil {
+		h.reject(w, r, call, err)
+		return nil, nil
+	}
+	return call, body
+}
+
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, call *gateway.Call, in ControlInput) bool {
+	in.Principal, in.Region, in.SourceIP, in.SecureTransport, in.Now = call.Principal, h.g.Region(), call.SourceIP, call.SecureTransport, h.opts.Now()
+	if err := h.opts.Authorizer.AuthorizeControl(r.Context(), in); err != nil {
+		h.reject(w, r, call, err)
+		return false
+	}
+	return true
+}
+
+func (h *Handler) arn(typ, id string) string {
+	cat := h.g.Catalog()
+	return profile.ARN{Partition: cat.Partition(), Service: "bedrock", Region: h.g.Region(), Account: cat.Account(), Type: typ, ID: id}.String()
+}
+
+// summary renders a profile as Bedrock does.
+func (h *Handler) summary(cat *profile.Catalog, p *profile.Profile) profileSummary {
+	region := h.g.Region()
+	s := profileSummary{InferenceProfileName: p.ID, InferenceProfileArn: p.ARN(cat.Partition(), region, cat.Account()),
+		InferenceProfileID: p.ID, Description: p.Description, Status: "ACTIVE", Type: p.Type.String()}
+	dst := p.Destinations
+	if p.SingleRegion() {
+		dst = []string{region}
+	}
+	for _, d := range dst {
+		s.Models = append(s.Models, modelRef{ModelArn: profile.FoundationModelARN(cat.Partition(), d, p.Model)})
+	}
+	if rec, ok := h.record(p.ID); ok {
+		s.InferenceProfileName = rec.Name
+		s.CreatedAt, s.UpdatedAt = rec.CreatedAt.UTC().Format(timeFormat), rec.UpdatedAt.UTC().Format(timeFormat)
+	} else if !p.CreatedAt.IsZero() {
+		s.CreatedAt = p.CreatedAt.UTC().Format(timeFormat)
+	}
+	return s
+}
+
+func (h *Handler) listProfiles(w http.ResponseWriter, r *http.Request) {
+	call, _ := h.controlCall(w, r, gateway.OpListInferenceProfiles)
+	if call == nil {
+		return
+	}
+	if !h.authorize(w, r, call, ControlInput{Action: ActionListInferenceProfiles, Resource: h.arn(profile.ResourceInferenceProfile, "*")}) {
+		return
+	}
+	q := r.URL.Query()
+	var want profile.Type
+	switch t := q.Get("type"); t {
+	case "":
+	case "SYSTEM_DEFINED":
+		want = profile.SystemDefined
+	case "APPLICATION":
+		want = profile.Application
+	default:
+		h.reject(w, r, call, invalid("type must be SYSTEM_DEFINED or APPLICATION"))
+		return
+	}
+	limit := defaultResults
+	if s := q.Get("maxResults"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			h.reject(w, r, call, invalid("maxResults must be between 1 and 1000"))
+			return
+		}
+		limit = n
+	}
+	after := ""
+	if tok := q.Get("nextToken"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || len(b) == 0 {
+			h.reject(w, r, call, invalid("nextToken is not a token this API returned"))
+			return
+		}
+		after = string(b)
+	}
+	cat := h.g.Catalog()
+	resp := listResponse{InferenceProfileSummaries: []profileSummary{}}
+	for _, p := range cat.CallableFrom(h.g.Region()) { // sorted by id
+		if want != 0 && p.Type != want || p.ID <= after {
+			continue
+		}
+		if len(resp.InferenceProfileSummaries) == limit {
+			last := resp.InferenceProfileSummaries[limit-1].InferenceProfileID
+			resp.NextToken = base64.RawURLEncoding.EncodeToString([]byte(last))
+			break
+		}
+		resp.InferenceProfileSummaries = append(resp.InferenceProfileSummaries, h.summary(cat, p))
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// lookup finds the profile an identifier (id or ARN) names, as visible from
+// this region.
+func (h *Handler) lookup(cat *profile.Catalog, ident string) (*profile.Profile, error) {
+	notFound := &inference.Error{Kind: inference.KindNotFound, Message: "inference profile " + ident + " was not found"}
+	id := ident
+	if strings.HasPrefix(ident, "arn:") {
+		a, err := profile.ParseARN(ident)
+		if err != nil {
+			return nil, invalid(err.Error())
+		}
+		if a.Type != profile.ResourceInferenceProfile && a.Type != profile.ResourceApplicationInferenceProfile {
+			return nil, invalid("the identifier must be an inference-profile or application-inference-profile ARN, or a profile id")
+		}
+		id = a.ID
+	}
+	p, ok := cat.Get(id)
+	if !ok || !p.CallableFrom(h.g.Region()) {
+		return nil, notFound
+	}
+	if id != ident && p.ARN(cat.Partition(), h.g.Region(), cat.Account()) != ident {
+		return nil, notFound
+	}
+	return p, nil
+}
+
+func (h *Handler) getProfile(w http.ResponseWriter, r *http.Request) {
+	call, _ := h.controlCall(w, r, gateway.OpGetInferenceProfile)
+	if call == nil {
+		return
+	}
+	cat := h.g.Catalog()
+	p, err := h.lookup(cat, r.PathValue("id"))
+	resource := r.PathValue("id")
+	if err == nil {
+		resource = p.ARN(cat.Partition(), h.g.Region(), cat.Account())
+	}
+	in := ControlInput{Action: ActionGetInferenceProfile, Resource: resource}
+	if err == nil {
+		in.ResourceTags = p.Tags
+	}
+	if !h.authorize(w, r, call, in) {
+		return
+	}
+	if err != nil {
+		h.reject(w, r, call, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.summary(cat, p))
+}
+
+func (h *Handler) createProfile(w http.ResponseWriter, r *http.Request) {
+	call, body := h.controlCall(w, r, gateway.OpCreateInferenceProfile)
+	if call == nil {
+		return
+	}
+	var cr createRequest
+	if err := json.Unmarshal(body, &cr); err != nil {
+		h.reject(w, r, call, invalid("request body is not valid JSON: "+err.Error()))
+		return
+	}
+	tags := map[string]string{}
+	for _, t := range cr.Tags {
+		tags[t.Key] = t.Value
+	}
+	id, err := newProfileID()
+	if err != nil {
+		h.reject(w, r, call, err)
+		return
+	}
+	arn := h.arn(profile.ResourceApplicationInferenceProfile, id)
+	if !h.authorize(w, r, call, ControlInput{Action: ActionCreateInferenceProfile, Resource: arn, RequestTags: tags}) {
+		return
+	}
+	if len(tags) > 0 && !h.authorize(w, r, call, ControlInput{Action: ActionTagResource, Resource: arn, RequestTags: tags}) {
+		return
+	}
+	if err := validateCreate(&cr); err != nil {
+		h.reject(w, r, call, err)
+		return
+	}
+	now := h.opts.Now().UTC()
+	rec := profilestore.Record{ID: id, Name: cr.InferenceProfileName, CopyFrom: cr.ModelSource.CopyFrom, Description: cr.Description,
+		Tags: tags, HomeRegion: h.g.Region(), CreatedAt: now, UpdatedAt: now, ClientRequestToken: cr.ClientRequestToken}
+	if len(rec.Tags) == 0 {
+		rec.Tags = nil
+	}
+	rec, created, err := h.create(rec)
+	if err != nil {
+		h.reject(w, r, call, err)
+		return
+	}
+	if created && h.opts.Peers != nil {
+		h.opts.Peers.Publish(context.WithoutCancel(r.Context()), []profilestore.Record{rec})
+	}
+	cat := h.g.Catalog()
+	p := profile.Profile{ID: rec.ID, Type: profile.Application, HomeRegion: rec.HomeRegion}
+	writeJSON(w, http.StatusCreated, createResponse{InferenceProfileArn: p.ARN(cat.Partition(), h.g.Region(), cat.Account()), Status: "ACTIVE"})
+}
+
+func validateCreate(cr *createRequest) error {
+	switch n := cr.InferenceProfileName; {
+	case n == "":
+		return invalid("inferenceProfileName is required")
+	case len(n) > 64 || !profileNameRE.MatchString(n):
+		return invalid("inferenceProfileName must be 1 to 64 letters, digits, and single spaces, '_' or '-' between them")
+	case cr.ModelSource == nil || cr.ModelSource.CopyFrom == "":
+		return invalid("modelSource.copyFrom is required: the ARN of an inference profile or foundation model to copy")
+	case cr.Description != "" && (len(cr.Description) > 200 || !descriptionRE.MatchString(cr.Description)):
+		return invalid("description must be 1 to 200 letters, digits, ':' or '.', with single spaces, '_' or '-' between them")
+	case len(cr.Tags) > maxTags:
+		return &inference.Error{Kind: inference.KindInvalidRequest, Code: ExcTooManyTags, Message: fmt.Sprintf("at most %d tags are allowed", maxTags)}
+	case len(cr.ClientRequestToken) > 256:
+		return invalid("clientRequestToken must be at most 256 characters")
+	}
+	seen := map[string]bool{}
+	for i, t := range cr.Tags {
+		if t.Key == "" || len(t.Key) > maxTagKey || len(t.Value) > maxTagValue {
+			return invalid(fmt.Sprintf("tags[%d]: keys are 1 to %d characters, values at most %d", i, maxTagKey, maxTagValue))
+		}
+		if seen[t.Key] {
+			return invalid(fmt.Sprintf("tags[%d]: key %q appears twice", i, t.Key))
+		}
+		seen[t.Key] = true
+	}
+	return nil
+}
+
+// create adds rec unless its client token was already used (then it returns
+// the earlier record and created=false). It persists before applying, so a
+// profile a client was told about survives a restart.
+func (h *Handler) create(rec profilestore.Record) (profilestore.Record, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.storeErr != nil {
+		return rec, false, &inference.Error{Kind: inference.KindInternal, Message: "the profile store is unavailable", Err: h.storeErr}
+	}
+	for _, o := range h.records {
+		if rec.ClientRequestToken != "" && o.ClientRequestToken == rec.ClientRequestToken && o.HomeRegion == rec.HomeRegion {
+			if o.Name != rec.Name || o.CopyFrom != rec.CopyFrom || o.Deleted {
+				return rec, false, &inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict,
+					Message: "clientRequestToken was already used for a different request"}
+			}
+			return o, false, nil
+		}
+		if !o.Deleted && o.Name == rec.Name {
+			return rec, false, &inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict,
+				Message: "an inference profile named " + strconv.Quote(rec.Name) + " already exists"}
+		}
+	}
+	cat := h.g.Catalog()
+	if _, err := cat.Resolve(h.g.Region(), rec.CopyFrom); err != nil {
+		return rec, false, copyError(err)
+	}
+	if _, _, err := cat.WithApplication(profile.Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, HomeRegion: rec.HomeRegion}); err != nil {
+		return rec, false, copyError(err)
+	}
+	merged, _ := profilestore.Merge(h.records, []profilestore.Record{rec})
+	if err := h.store.Save(merged); err != nil {
+		return rec, false, &inference.Error{Kind: inference.KindInternal, Message: "the profile could not be stored", Err: err}
+	}
+	h.apply(merged)
+	return rec, true, nil
+}
+
+func copyError(err error) *inference.Error {
+	msg := "modelSource.copyFrom: " + err.Error()
+	if errors.Is(err, profile.ErrNotFound) {
+		return &inference.Error{Kind: inference.KindNotFound, Message: msg}
+	}
+	return invalid(msg)
+}
+
+func (h *Handler) deleteProfile(w http.ResponseWriter, r *http.Request) {
+	call, _ := h.controlCall(w, r, gateway.OpDeleteInferenceProfile)
+	if call == nil {
+		return
+	}
+	cat := h.g.Catalog()
+	ident := r.PathValue("id")
+	p, err := h.lookup(cat, ident)
+	resource := ident
+	in := ControlInput{Action: ActionDeleteInferenceProfile}
+	if err == nil {
+		resource, in.ResourceTags = p.ARN(cat.Partition(), h.g.Region(), cat.Account()), p.Tags
+	}
+	in.Resource = resource
+	if !h.authorize(w, r, call, in) {
+		return
+	}
+	if err != nil {
+		h.reject(w, r, call, err)
+		return
+	}
+	if p.Type != profile.Application {
+		h.reject(w, r, call, invalid(p.ID+" is a system-defined inference profile; only application profiles can be deleted"))
+		return
+	}
+	rec, err := h.delete(p.ID)
+	if err != nil {
+		h.reject(w, r, call, err)
+		return
+	}
+	if h.opts.Peers != nil {
+		h.opts.Peers.Publish(context.WithoutCancel(r.Context()), []profilestore.Record{rec})
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// delete replaces id's record with a tombstone.
+func (h *Handler) delete(id string) (profilestore.Record, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.storeErr != nil {
+		return profilestore.Record{}, &inference.Error{Kind: inference.KindInternal, Message: "the profile store is unavailable", Err: h.storeErr}
+	}
+	i, ok := slices.BinarySearchFunc(h.records, id, func(r profilestore.Record, id string) int { return strings.Compare(r.ID, id) })
+	if !ok || h.records[i].Deleted {
+		return profilestore.Record{}, invalid(id + " is defined in the topology file; remove it there")
+	}
+	tomb := h.records[i]
+	tomb.Deleted, tomb.Tags = true, maps.Clone(tomb.Tags)
+	tomb.UpdatedAt = h.opts.Now().UTC()
+	if !tomb.UpdatedAt.After(h.records[i].UpdatedAt) {
+		tomb.UpdatedAt = h.records[i].UpdatedAt.Add(time.Millisecond)
+	}
+	merged, _ := profilestore.Merge(h.records, []profilestore.Record{tomb})
+	if err := h.store.Save(merged); err != nil {
+		return profilestore.Record{}, &inference.Error{Kind: inference.KindInternal, Message: "the deletion could not be stored", Err: err}
+	}
+	h.apply(merged)
+	return tomb, nil
+}
+
+// newProfileID returns a 12-character lower-case alphanumeric id, the form
+// Bedrock's application profile ids take.
+func newProfileID() (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b), nil
+}

@@ -1,0 +1,302 @@
+package bedrock_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/profile"
+)
+
+var euRegions = []regionSpec{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}, {"us-east-1", "us"}}
+
+// rawHeader returns a response header from an SDK result's metadata.
+func rawHeader(md middleware.Metadata, name string) string {
+	if r, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response); ok {
+		return r.Header.Get(name)
+	}
+	return ""
+}
+
+func userMessage(text string) []rttypes.Message {
+	return []rttypes.Message{{Role: rttypes.ConversationRoleUser, Content: []rttypes.ContentBlock{&rttypes.ContentBlockMemberText{Value: text}}}}
+}
+
+func TestRuntimeWithOfficialClient(t *testing.T) {
+	c := startCluster(t, euRegions, "")
+	rt := c.runtimeClient("eu-west-1")
+	ctx := t.Context()
+	euARN := profile.ProfileARN("aws", "eu-west-1", "111122223333", "eu.demo.chat-small")
+
+	for _, model := range []string{"eu.demo.chat-small", euARN, "demo.chat-small"} {
+		t.Run("Converse "+model, func(t *testing.T) {
+			out, err := rt.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(model), Messages: userMessage("Where does my data go?"),
+				System:          []rttypes.SystemContentBlock{&rttypes.SystemContentBlockMemberText{Value: "be brief"}},
+				InferenceConfig: &rttypes.InferenceConfiguration{MaxTokens: aws.Int32(8), Temperature: aws.Float32(0.5)}})
+			if err != nil {
+				t.Fatalf("Converse(%s): %v", model, err)
+			}
+			msg, ok := out.Output.(*rttypes.ConverseOutputMemberMessage)
+			if !ok || len(msg.Value.Content) == 0 {
+				t.Fatalf("Converse(%s) output = %#v, want a message", model, out.Output)
+			}
+			if txt, _ := msg.Value.Content[0].(*rttypes.ContentBlockMemberText); txt == nil || txt.Value == "" {
+				t.Errorf("Converse(%s) first block = %#v, want text", model, msg.Value.Content[0])
+			}
+			if out.Usage == nil || aws.ToInt32(out.Usage.OutputTokens) == 0 || aws.ToInt32(out.Usage.TotalTokens) != aws.ToInt32(out.Usage.InputTokens)+aws.ToInt32(out.Usage.OutputTokens) {
+				t.Errorf("Converse(%s) usage = %+v", model, out.Usage)
+			}
+			if out.StopReason == "" || out.Metrics == nil {
+				t.Errorf("Converse(%s) stopReason %q metrics %+v", model, out.StopReason, out.Metrics)
+			}
+			region := rawHeader(out.ResultMetadata, gateway.HeaderInferenceRegion)
+			if region != "eu-west-1" && region != "eu-central-1" {
+				t.Errorf("Converse(%s) %s = %q, want an EU region", model, gateway.HeaderInferenceRegion, region)
+			}
+			if model == "demo.chat-small" && region != "eu-west-1" {
+				t.Errorf("model id served in %s, want the source region", region)
+			}
+			rid, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+			if rid == "" || rid != rawHeader(out.ResultMetadata, gateway.HeaderRequestID) {
+				t.Errorf("SDK request id %q, x-meridian-request-id %q: want equal and set", rid, rawHeader(out.ResultMetadata, gateway.HeaderRequestID))
+			}
+		})
+	}
+
+	t.Run("ConverseStream reads every event", func(t *testing.T) {
+		out, err := rt.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("eu.demo.chat-small"), Messages: userMessage("stream please"),
+			InferenceConfig: &rttypes.InferenceConfiguration{MaxTokens: aws.Int32(10)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := rawHeader(out.ResultMetadata, gateway.HeaderInferenceRegion); !strings.HasPrefix(r, "eu-") {
+			t.Errorf("ConverseStream %s = %q", gateway.HeaderInferenceRegion, r)
+		}
+		s := out.GetStream()
+		defer s.Close()
+		var kinds []string
+		var text strings.Builder
+		var meta *rttypes.ConverseStreamMetadataEvent
+		for ev := range s.Events() {
+			switch v := ev.(type) {
+			case *rttypes.ConverseStreamOutputMemberMessageStart:
+				kinds = append(kinds, "messageStart")
+			case *rttypes.ConverseStreamOutputMemberContentBlockDelta:
+				if len(kinds) == 0 || kinds[len(kinds)-1] != "contentBlockDelta" {
+					kinds = append(kinds, "contentBlockDelta")
+				}
+				text.WriteString(v.Value.Delta.(*rttypes.ContentBlockDeltaMemberText).Value)
+			case *rttypes.ConverseStreamOutputMemberContentBlockStop:
+				kinds = append(kinds, "contentBlockStop")
+			case *rttypes.ConverseStreamOutputMemberMessageStop:
+				kinds = append(kinds, "messageStop:"+string(v.Value.StopReason))
+			case *rttypes.ConverseStreamOutputMemberMetadata:
+				kinds = append(kinds, "metadata")
+				meta = &v.Value
+			default:
+				t.Errorf("unexpected event %T", ev)
+			}
+		}
+		if err := s.Err(); err != nil {
+			t.Fatalf("stream error: %v", err)
+		}
+		got := strings.Join(kinds, ",")
+		if !strings.HasPrefix(got, "messageStart,contentBlockDelta,contentBlockStop,messageStop:") || !strings.HasSuffix(got, ",metadata") {
+			t.Errorf("events = %s, want messageStart, deltas, contentBlockStop, messageStop, metadata", got)
+		}
+		if text.Len() == 0 || meta == nil || meta.Usage == nil || aws.ToInt32(meta.Usage.OutputTokens) == 0 || meta.Metrics == nil {
+			t.Errorf("text %q metadata %+v", text.String(), meta)
+		}
+	})
+
+	t.Run("InvokeModel Anthropic body", func(t *testing.T) {
+		body := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":8,"system":"be brief","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","content":"hello"},{"role":"user","content":"again"}]}`
+		out, err := rt.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String("eu.demo.chat-small"), Body: []byte(body),
+			ContentType: aws.String("application/json"), Accept: aws.String("application/json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg struct {
+			Type       string `json:"type"`
+			Role       string `json:"role"`
+			StopReason string `json:"stop_reason"`
+			Content    []struct{ Type, Text string }
+			Usage      struct {
+				InputTokens  int `json:"input_tokens"`
+				OutputTokens int `json:"output_tokens"`
+			}
+		}
+		if err := json.Unmarshal(out.Body, &msg); err != nil {
+			t.Fatalf("InvokeModel body %s: %v", out.Body, err)
+		}
+		if aws.ToString(out.ContentType) != "application/json" || msg.Type != "message" || msg.Role != "assistant" || len(msg.Content) != 1 ||
+			msg.Content[0].Type != "text" || msg.Content[0].Text == "" || msg.StopReason == "" || msg.Usage.OutputTokens == 0 {
+			t.Errorf("InvokeModel = content type %q body %s", aws.ToString(out.ContentType), out.Body)
+		}
+	})
+
+	t.Run("InvokeModelWithResponseStream", func(t *testing.T) {
+		body := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`
+		out, err := rt.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String("eu.demo.chat-small"),
+			Body: []byte(body), ContentType: aws.String("application/json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := out.GetStream()
+		defer s.Close()
+		var types []string
+		var text strings.Builder
+		outputTokens := 0
+		for ev := range s.Events() {
+			chunk, ok := ev.(*rttypes.ResponseStreamMemberChunk)
+			if !ok {
+				t.Fatalf("event %T, want chunk", ev)
+			}
+			var e struct {
+				Type  string `json:"type"`
+				Delta struct {
+					Text       string `json:"text"`
+					StopReason string `json:"stop_reason"`
+				} `json:"delta"`
+				Usage struct {
+					OutputTokens int `json:"output_tokens"`
+				} `json:"usage"`
+			}
+			if err := json.Unmarshal(chunk.Value.Bytes, &e); err != nil {
+				t.Fatalf("chunk %q: %v", chunk.Value.Bytes, err)
+			}
+			if len(types) == 0 || types[len(types)-1] != e.Type {
+				types = append(types, e.Type)
+			}
+			switch e.Type {
+			case "content_block_delta":
+				text.WriteString(e.Delta.Text)
+			case "message_delta":
+				outputTokens = e.Usage.OutputTokens
+			}
+		}
+		if err := s.Err(); err != nil {
+			t.Fatal(err)
+		}
+		want := "message_start,content_block_start,content_block_delta,content_block_stop,message_delta,message_stop"
+		if got := strings.Join(types, ","); got != want || text.Len() == 0 || outputTokens == 0 {
+			t.Errorf("chunks = %s (text %q, output tokens %d), want %s", got, text.String(), outputTokens, want)
+		}
+	})
+
+	t.Run("API key as bearer token", func(t *testing.T) {
+		// The SDK sends bearer tokens only over HTTPS, so this is a plain
+		// request with the same body the SDK sends.
+		req, _ := http.NewRequestWithContext(ctx, "POST", c.url("eu-west-1")+"/model/eu.demo.chat-small/converse",
+			strings.NewReader(`{"messages":[{"content":[{"text":"hi"}],"role":"user"}]}`))
+		req.Header.Set("Authorization", "Bearer "+c.key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			StopReason string `json:"stopReason"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != 200 || out.StopReason == "" {
+			t.Fatalf("Converse with bearer API key: status %d, stopReason %q", resp.StatusCode, out.StopReason)
+		}
+	})
+}
+
+func TestRuntimeTypedErrors(t *testing.T) {
+	c := startCluster(t, euRegions, "")
+	ctx := t.Context()
+	rt := c.runtimeClient("eu-west-1")
+	badSig := bedrockruntime.New(bedrockruntime.Options{Region: "eu-west-1", BaseEndpoint: aws.String(c.url("eu-west-1")), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, "not-the-secret", "")})
+	mock := c.nodes["eu-west-1"].Backends()["demo.throttled"].(*backend.Mock)
+	mock.Server().SetThrottled(7 * time.Second)
+
+	tests := []struct {
+		name   string
+		client *bedrockruntime.Client
+		model  string
+		msgs   []rttypes.Message
+		check  func(error) bool
+		want   string
+	}{
+		{"throttled", rt, "demo.throttled", userMessage("hi"), func(err error) bool { var e *rttypes.ThrottlingException; return errors.As(err, &e) }, "ThrottlingException"},
+		{"bad signature", badSig, "eu.demo.chat-small", userMessage("hi"), func(err error) bool { var e *rttypes.AccessDeniedException; return errors.As(err, &e) }, "AccessDeniedException"},
+		{"empty messages", rt, "eu.demo.chat-small", nil, func(err error) bool { var e *rttypes.ValidationException; return errors.As(err, &e) }, "ValidationException"},
+		{"profile outside its geography", rt, "us.demo.chat-small", userMessage("hi"), func(err error) bool { var e *rttypes.ValidationException; return errors.As(err, &e) }, "ValidationException"},
+		{"unknown model", rt, "nope.model-x", userMessage("hi"), func(err error) bool { var e *rttypes.ResourceNotFoundException; return errors.As(err, &e) }, "ResourceNotFoundException"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(tc.model), Messages: tc.msgs})
+			if err == nil || !tc.check(err) {
+				t.Fatalf("Converse(%s) error = %v (%T), want *types.%s", tc.model, err, err, tc.want)
+			}
+			var re *smithyhttp.ResponseError
+			if errors.As(err, &re) && re.Response.Header.Get("X-Amzn-Requestid") == "" {
+				t.Errorf("error response has no X-Amzn-RequestId")
+			}
+			if tc.name == "throttled" && re != nil && re.Response.Header.Get("Retry-After") != "7" {
+				t.Errorf("throttled Retry-After = %q, want 7", re.Response.Header.Get("Retry-After"))
+			}
+		})
+	}
+
+	t.Run("stream throttled before the first byte", func(t *testing.T) {
+		_, err := rt.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("demo.throttled"), Messages: userMessage("hi")})
+		var e *rttypes.ThrottlingException
+		if !errors.As(err, &e) {
+			t.Fatalf("ConverseStream error = %v, want *types.ThrottlingException", err)
+		}
+	})
+
+	t.Run("invoke with an unsupported body", func(t *testing.T) {
+		_, err := rt.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String("eu.demo.chat-small"), Body: []byte(`{"inputText":"titan"}`), ContentType: aws.String("application/json")})
+		var e *rttypes.ValidationException
+		if !errors.As(err, &e) || !strings.Contains(e.ErrorMessage(), "anthropic_version") {
+			t.Fatalf("InvokeModel(titan body) error = %v, want ValidationException naming anthropic_version", err)
+		}
+	})
+}
+
+// TestInStreamErrorIsAnException: after the first event an upstream failure
+// arrives as an exception frame that the SDK returns from Err() (invariant 3).
+func TestInStreamErrorIsAnException(t *testing.T) {
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "")
+	c.nodes["eu-west-1"].Backends()["demo.chat-small"].(*backend.Mock).Server().SetAbortAfterTokens(2)
+	out, err := c.runtimeClient("eu-west-1").ConverseStream(t.Context(), &bedrockruntime.ConverseStreamInput{ModelId: aws.String("demo.chat-small"),
+		Messages: userMessage("hi"), InferenceConfig: &rttypes.InferenceConfiguration{MaxTokens: aws.Int32(20)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.GetStream()
+	defer s.Close()
+	n := 0
+	for range s.Events() {
+		n++
+	}
+	err = s.Err()
+	var mse *rttypes.ModelStreamErrorException
+	var ise *rttypes.InternalServerException
+	if n == 0 || !(errors.As(err, &mse) || errors.As(err, &ise)) {
+		t.Fatalf("after %d events Err() = %v (%T), want a modeled stream exception", n, err, err)
+	}
+	fmt.Fprintf(testWriter{t}, "in-stream error after %d events: %v", n, err)
+}

@@ -1,0 +1,329 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// BedrockConfig configures an Amazon Bedrock deployment.
+type BedrockConfig struct {
+	// Region is the AWS region to call (topology aws_region).
+	Region string
+	// Model is the Bedrock model id or inference profile id (or ARN) sent
+	// as modelId.
+	Model string
+	// Endpoint overrides the Bedrock Runtime endpoint, e.g. a VPC endpoint
+	// or another Meridian node. If empty, the SDK resolves it from Region.
+	Endpoint string
+	// Credentials overrides the default credential chain (environment,
+	// shared config, web identity, ECS/EC2 roles). Tests set it.
+	Credentials aws.CredentialsProvider
+	// ConnectTimeout bounds connection set-up. If zero, 5s.
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait for response headers. If zero, 60s.
+	FirstByteTimeout time.Duration
+	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing).
+	HTTPClient bedrockruntime.HTTPClient
+}
+
+// Bedrock is a Backend that calls Amazon Bedrock's Converse and
+// ConverseStream APIs through aws-sdk-go-v2. The SDK does not retry: a
+// throttled or unavailable deployment is reported at once as a typed
+// *inference.Error so that routing cools it down and fails over.
+type Bedrock struct {
+	cfg       BedrockConfig
+	client    *bedrockruntime.Client
+	transport *http.Transport
+}
+
+var _ Backend = (*Bedrock)(nil)
+
+// NewBedrock loads the AWS configuration (default credential chain unless
+// cfg.Credentials is set) and returns the adapter. It makes no request.
+func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.FirstByteTimeout == 0 {
+		cfg.FirstByteTimeout = 60 * time.Second
+	}
+	b := &Bedrock{cfg: cfg}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region), config.WithRetryMaxAttempts(1)}
+	if cfg.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
+	}
+	var hc bedrockruntime.HTTPClient = cfg.HTTPClient
+	if hc == nil {
+		b.transport = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   512,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   cfg.ConnectTimeout,
+			ResponseHeaderTimeout: cfg.FirstByteTimeout,
+		}
+		hc = &http.Client{Transport: b.transport}
+	}
+	opts = append(opts, config.WithHTTPClient(hc))
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	b.client = bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.RetryMaxAttempts = 1
+	})
+	return b, nil
+}
+
+// Close releases idle connections.
+func (b *Bedrock) Close() error {
+	if b.transport != nil {
+		b.transport.CloseIdleConnections()
+	}
+	return nil
+}
+
+// converseParts translates the canonical request into Converse's members.
+func (b *Bedrock) converseParts(req *inference.Request) ([]types.SystemContentBlock, []types.Message, *types.InferenceConfiguration) {
+	var system []types.SystemContentBlock
+	var msgs []types.Message
+	for _, m := range req.Messages {
+		if m.Role == inference.RoleSystem {
+			system = append(system, &types.SystemContentBlockMemberText{Value: m.Text()})
+			continue
+		}
+		role := types.ConversationRoleUser
+		if m.Role == inference.RoleAssistant {
+			role = types.ConversationRoleAssistant
+		}
+		content := make([]types.ContentBlock, 0, len(m.Content))
+		for _, bl := range m.Content {
+			content = append(content, &types.ContentBlockMemberText{Value: bl.Text})
+		}
+		msgs = append(msgs, types.Message{Role: role, Content: content})
+	}
+	var ic *types.InferenceConfiguration
+	if req.MaxTokens > 0 || req.Temperature != nil || req.TopP != nil || len(req.Stop) > 0 {
+		ic = &types.InferenceConfiguration{StopSequences: req.Stop}
+		if req.MaxTokens > 0 {
+			ic.MaxTokens = aws.Int32(int32(min(req.MaxTokens, 1<<31-1)))
+		}
+		if req.Temperature != nil {
+			ic.Temperature = aws.Float32(float32(*req.Temperature))
+		}
+		if req.TopP != nil {
+			ic.TopP = aws.Float32(float32(*req.TopP))
+		}
+	}
+	return system, msgs, ic
+}
+
+// Complete implements Backend with Converse.
+func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	system, msgs, ic := b.converseParts(req)
+	start := time.Now()
+	out, err := b.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic})
+	if err != nil {
+		return nil, bedrockError(ctx, err)
+	}
+	resp := &inference.Response{Model: b.cfg.Model, StopReason: stopReasonOf(out.StopReason), Latency: time.Since(start)}
+	resp.Message.Role = inference.RoleAssistant
+	if m, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
+		for _, c := range m.Value.Content {
+			if t, ok := c.(*types.ContentBlockMemberText); ok {
+				resp.Message.Content = append(resp.Message.Content, inference.Block{Text: t.Value})
+			}
+		}
+	}
+	if out.Usage != nil {
+		resp.Usage = inference.Usage{InputTokens: int(aws.ToInt32(out.Usage.InputTokens)), OutputTokens: int(aws.ToInt32(out.Usage.OutputTokens))}
+	}
+	if out.Metrics != nil && out.Metrics.LatencyMs != nil {
+		resp.Latency = time.Duration(*out.Metrics.LatencyMs) * time.Millisecond
+	}
+	return resp, nil
+}
+
+func stopReasonOf(s types.StopReason) inference.StopReason {
+	switch s {
+	case types.StopReasonMaxTokens, types.StopReasonModelContextWindowExceeded:
+		return inference.StopMaxTokens
+	case types.StopReasonStopSequence:
+		return inference.StopSequence
+	case types.StopReasonContentFiltered, types.StopReasonGuardrailIntervened:
+		return inference.StopContentFiltered
+	}
+	return inference.StopEndTurn
+}
+
+// Stream implements Backend with ConverseStream. It returns once the first
+// event has arrived, so that a failure before it can fail over.
+func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+	system, msgs, ic := b.converseParts(req)
+	ctx, cancel := context.WithCancel(ctx)
+	out, err := b.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic})
+	if err != nil {
+		cancel()
+		return nil, bedrockError(ctx, err)
+	}
+	s := &bedrockStream{ctx: ctx, cancel: cancel, es: out.GetStream()}
+	first, err := s.Recv()
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.Close()
+		return nil, err
+	}
+	s.first, s.firstErr, s.primed = first, err, true
+	return s, nil
+}
+
+// eventSource is the part of the SDK's ConverseStreamEventStream that
+// bedrockStream reads.
+type eventSource interface {
+	Events() <-chan types.ConverseStreamOutput
+	Err() error
+	Close() error
+}
+
+// bedrockStream adapts the SDK's event stream to inference.Stream.
+type bedrockStream struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	es     eventSource
+
+	primed   bool // first/firstErr hold the event read by Stream
+	first    inference.Event
+	firstErr error
+	once     sync.Once
+}
+
+// Recv implements inference.Stream.
+func (s *bedrockStream) Recv() (inference.Event, error) {
+	if s.primed {
+		s.primed = false
+		return s.first, s.firstErr
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return inference.Event{}, bedrockError(s.ctx, s.ctx.Err())
+		case ev, ok := <-s.es.Events():
+			if !ok {
+				if err := s.es.Err(); err != nil {
+					return inference.Event{}, bedrockError(s.ctx, err)
+				}
+				return inference.Event{}, io.EOF
+			}
+			if e, ok := CanonicalEvent(ev); ok {
+				return e, nil
+			}
+		}
+	}
+}
+
+// Close implements inference.Stream.
+func (s *bedrockStream) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		s.es.Close()
+	})
+	return nil
+}
+
+// CanonicalEvent turns one ConverseStream event into a canonical event.
+// Events without a canonical counterpart (content block start and stop,
+// unknown members) report false.
+func CanonicalEvent(ev types.ConverseStreamOutput) (inference.Event, bool) {
+	switch v := ev.(type) {
+	case *types.ConverseStreamOutputMemberMessageStart:
+		return inference.Event{Kind: inference.EventStart}, true
+	case *types.ConverseStreamOutputMemberContentBlockDelta:
+		if t, ok := v.Value.Delta.(*types.ContentBlockDeltaMemberText); ok {
+			return inference.Event{Kind: inference.EventDelta, Text: t.Value}, true
+		}
+	case *types.ConverseStreamOutputMemberMessageStop:
+		return inference.Event{Kind: inference.EventStop, StopReason: stopReasonOf(v.Value.StopReason)}, true
+	case *types.ConverseStreamOutputMemberMetadata:
+		u := &inference.Usage{}
+		if v.Value.Usage != nil {
+			u.InputTokens, u.OutputTokens = int(aws.ToInt32(v.Value.Usage.InputTokens)), int(aws.ToInt32(v.Value.Usage.OutputTokens))
+		}
+		return inference.Event{Kind: inference.EventUsage, Usage: u}, true
+	}
+	return inference.Event{}, false
+}
+
+// bedrockError maps an SDK error to a typed *inference.Error, so that
+// throttling cools the deployment down (with Retry-After when Bedrock sent
+// one) and failover skips it.
+func bedrockError(ctx context.Context, err error) error {
+	e := &inference.Error{Kind: inference.KindUpstream, Message: "Amazon Bedrock returned an error", Err: err}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		e.UpstreamStatus = re.Response.StatusCode
+		if s := re.Response.Header.Get("Retry-After"); s != "" {
+			if secs, perr := strconv.Atoi(s); perr == nil && secs >= 0 {
+				e.RetryAfter = time.Duration(secs) * time.Second
+			}
+		}
+	}
+	var (
+		throttling  *types.ThrottlingException
+		quota       *types.ServiceQuotaExceededException
+		unavailable *types.ServiceUnavailableException
+		notReady    *types.ModelNotReadyException
+		timeout     *types.ModelTimeoutException
+		validation  *types.ValidationException
+		internal    *types.InternalServerException
+		api         smithy.APIError
+	)
+	switch {
+	case errors.As(err, &throttling), errors.As(err, &quota):
+		e.Kind, e.Message = inference.KindThrottled, "Amazon Bedrock throttled the request"
+	case errors.As(err, &unavailable), errors.As(err, &notReady):
+		e.Kind, e.Message = inference.KindUnavailable, "Amazon Bedrock is unavailable for this model"
+	case errors.As(err, &timeout):
+		e.Kind, e.Message = inference.KindTimeout, "Amazon Bedrock did not answer in time"
+	case errors.As(err, &validation):
+		// The caller's request was translated faithfully, so Bedrock's
+		// reason is the caller's to see.
+		e.Kind, e.Message = inference.KindInvalidRequest, "Amazon Bedrock rejected the request: "+validation.ErrorMessage()
+	case errors.As(err, &internal):
+		e.Message = "Amazon Bedrock had an internal error"
+	case errors.As(err, &api):
+		// AccessDenied, ResourceNotFound and the like describe the
+		// deployment's credentials or model id, not the caller: another
+		// destination may serve, and the caller must not learn details.
+		e.Message = "Amazon Bedrock refused the deployment's request (" + api.ErrorCode() + ")"
+	case ctx.Err() != nil:
+		e.Kind, e.Message = inference.KindTimeout, "the Amazon Bedrock call was cancelled or timed out"
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			e.Kind, e.Message = inference.KindTimeout, "Amazon Bedrock did not answer in time"
+		} else {
+			e.Kind, e.Message = inference.KindUnavailable, "Amazon Bedrock could not be reached"
+		}
+	}
+	return e
+}
