@@ -105,3 +105,22 @@ func retryAfterSeconds(d time.Duration) int64 {
 	s := int64((d + time.Second - 1) / time.Second)
 	return max(s, 1)
 }
+
+// storeRetryAfter is the Retry-After of a request refused because the
+// store is unavailable (fail_closed): the limiter probes it every second.
+const storeRetryAfter = time.Second
+
+// AsInferenceError returns an error of [Limiter.Admit] as the error the front
+// ends render: a [*LimitError] as throttled (429), [ErrStoreUnavailable] as
+// unavailable (503, Retry-After 1s, the cause kept for logs only). It returns
+// nil for any other error (a cancelled context: the client is gone).
+func AsInferenceError(err error) *inference.Error {
+	var le *LimitError
+	switch {
+	case errors.As(err, &le):
+		return le.InferenceError()
+	case errors.Is(err, ErrStoreUnavailable):
+		return &inference.Error{Kind: inference.KindUnavailable, Message: "Rate limiting is temporarily unavailable; retry shortly.", RetryAfter: storeRetryAfter, Err: err}
+	}
+	return nil
+}

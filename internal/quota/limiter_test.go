@@ -446,3 +446,35 @@ func TestPendingSettlementsRetried(t *testing.T) {
 	small.InputTokens, small.MaxTokens = 100, 250
 	mustAdmit(t, l, small) // exactly 1000: the commit replaced 500 by 150
 }
+
+func TestAsInferenceError(t *testing.T) {
+	le := &LimitError{Scope: ScopePrincipal, Name: "p", Kind: RequestsPerMinute, Limit: 1, RetryAfter: 3 * time.Second}
+	tests := []struct {
+		name  string
+		err   error
+		kind  inference.ErrorKind
+		retry time.Duration
+		isNil bool
+	}{
+		{"limit", fmt.Errorf("admit: %w", le), inference.KindThrottled, 3 * time.Second, false},
+		{"store", fmt.Errorf("%w: %w", ErrStoreUnavailable, errConnRefused), inference.KindUnavailable, time.Second, false},
+		{"cancelled", context.Canceled, 0, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ie := AsInferenceError(tc.err)
+			if tc.isNil {
+				if ie != nil {
+					t.Errorf("AsInferenceError(%v) = %v, want nil", tc.err, ie)
+				}
+				return
+			}
+			if ie == nil || ie.Kind != tc.kind || ie.RetryAfter != tc.retry {
+				t.Fatalf("AsInferenceError(%v) = %+v, want kind %v, RetryAfter %v", tc.err, ie, tc.kind, tc.retry)
+			}
+			if strings.Contains(ie.Message, "refused") {
+				t.Errorf("public message %q leaks the internal cause", ie.Message)
+			}
+		})
+	}
+}
