@@ -24,6 +24,10 @@ const (
 	testAKID   = "AKIDMERIDIANTEST"
 	testSecret = "meridian-test-secret-key/0123456789"
 	secretEnv  = "MERIDIAN_TEST_AWS_SECRET"
+
+	deniedAKID      = "AKIDMERIDIANDENIED"
+	deniedSecret    = "meridian-denied-secret"
+	deniedSecretEnv = "MERIDIAN_TEST_AWS_SECRET_DENIED"
 )
 
 // cluster is a set of real nodes on loopback with embedded mock models.
@@ -70,7 +74,7 @@ func startCluster(t *testing.T, regions []regionSpec, extra string) *cluster {
 		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", r.id)
 	}
 	fmt.Fprintf(&y, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", regions[0].id)
-	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]}\n", auth.HashKey(key), testAKID, secretEnv)
+	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]%s}\n", auth.HashKey(key), testAKID, secretEnv, testerPolicies(extra))
 	y.WriteString(extra)
 	c.yaml = y.String()
 	cfg, err := topology.Parse([]byte(c.yaml), "cluster.yaml")
@@ -84,12 +88,36 @@ func startCluster(t *testing.T, regions []regionSpec, extra string) *cluster {
 	return c
 }
 
-func (c *cluster) getenv(k string) string {
-	if k == secretEnv {
-		return testSecret
+// testerPolicies attaches the "all" policy to the tester when the extra
+// topology defines policies (with policies, no policy means no access).
+func testerPolicies(extra string) string {
+	if strings.Contains(extra, "\npolicies:") {
+		return ", policies: [all]"
 	}
 	return ""
 }
+
+func (c *cluster) getenv(k string) string {
+	switch k {
+	case secretEnv:
+		return testSecret
+	case deniedSecretEnv:
+		return deniedSecret
+	}
+	return ""
+}
+
+// withPolicies adds a principal "denied" (access key deniedAKID) that may
+// only list profiles, and gives the tester every bedrock action.
+const withPolicies = `  - {id: denied, access_keys: [{id: ` + deniedAKID + `, secret_env: ` + deniedSecretEnv + `}], policies: [list-only]}
+policies:
+  list-only:
+    Version: "2012-10-17"
+    Statement: [{ Effect: Allow, Action: "bedrock:ListInferenceProfiles", Resource: "*" }]
+  all:
+    Version: "2012-10-17"
+    Statement: [{ Effect: Allow, Action: "bedrock:*", Resource: "*" }]
+`
 
 func (c *cluster) start(region string, cl, ll net.Listener) *node.Node {
 	c.t.Helper()
@@ -141,6 +169,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 func (c *cluster) runtimeClient(region string, optFns ...func(*bedrockruntime.Options)) *bedrockruntime.Client {
 	return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.url(region)), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")}, optFns...)
+}
+
+// clientAs returns a Bedrock Runtime client with other credentials.
+func (c *cluster) clientAs(region, akid, secret string) *bedrockruntime.Client {
+	return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.url(region)), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})
 }
 
 // controlClient is the official Bedrock control-plane client.

@@ -221,9 +221,10 @@ func TestRuntimeWithOfficialClient(t *testing.T) {
 }
 
 func TestRuntimeTypedErrors(t *testing.T) {
-	c := startCluster(t, euRegions, "")
+	c := startCluster(t, euRegions, withPolicies)
 	ctx := t.Context()
 	rt := c.runtimeClient("eu-west-1")
+	denied := c.clientAs("eu-west-1", deniedAKID, deniedSecret)
 	badSig := bedrockruntime.New(bedrockruntime.Options{Region: "eu-west-1", BaseEndpoint: aws.String(c.url("eu-west-1")), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(testAKID, "not-the-secret", "")})
 	mock := c.nodes["eu-west-1"].Backends()["demo.throttled"].(*backend.Mock)
@@ -239,6 +240,7 @@ func TestRuntimeTypedErrors(t *testing.T) {
 	}{
 		{"throttled", rt, "demo.throttled", userMessage("hi"), func(err error) bool { var e *rttypes.ThrottlingException; return errors.As(err, &e) }, "ThrottlingException"},
 		{"bad signature", badSig, "eu.demo.chat-small", userMessage("hi"), func(err error) bool { var e *rttypes.AccessDeniedException; return errors.As(err, &e) }, "AccessDeniedException"},
+		{"denied by policy", denied, "eu.demo.chat-small", userMessage("hi"), func(err error) bool { var e *rttypes.AccessDeniedException; return errors.As(err, &e) }, "AccessDeniedException"},
 		{"empty messages", rt, "eu.demo.chat-small", nil, func(err error) bool { var e *rttypes.ValidationException; return errors.As(err, &e) }, "ValidationException"},
 		{"profile outside its geography", rt, "us.demo.chat-small", userMessage("hi"), func(err error) bool { var e *rttypes.ValidationException; return errors.As(err, &e) }, "ValidationException"},
 		{"unknown model", rt, "nope.model-x", userMessage("hi"), func(err error) bool { var e *rttypes.ResourceNotFoundException; return errors.As(err, &e) }, "ResourceNotFoundException"},
