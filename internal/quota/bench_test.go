@@ -47,7 +47,7 @@ func BenchmarkAdmission(b *testing.B) {
 		s := srv.newClient(b, "bench:", nil)
 		// The memory store is the baseline, measured in the same run (a
 		// nested testing.Benchmark would deadlock on the benchmark lock).
-		memNs := baselineNs(b, NewMemory(nil), 20000)
+		memNs := min(baselineNs(b, NewMemory(nil), 20000), baselineNs(b, NewMemory(nil), 20000), baselineNs(b, NewMemory(nil), 20000))
 		b.ResetTimer()
 		benchAdmission(b, s)
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/memNs, "x-memory")
