@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
@@ -47,9 +48,8 @@ type BedrockConfig struct {
 // throttled or unavailable deployment is reported at once as a typed
 // *inference.Error so that routing cools it down and fails over.
 type Bedrock struct {
-	cfg       BedrockConfig
-	client    *bedrockruntime.Client
-	transport *http.Transport
+	cfg    BedrockConfig
+	client *bedrockruntime.Client
 }
 
 var _ Backend = (*Bedrock)(nil)
@@ -68,39 +68,39 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 	if cfg.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
 	}
-	var hc bedrockruntime.HTTPClient = cfg.HTTPClient
-	if hc == nil {
-		b.transport = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   512,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   cfg.ConnectTimeout,
-			ResponseHeaderTimeout: cfg.FirstByteTimeout,
-		}
-		hc = &http.Client{Transport: b.transport}
-	}
-	opts = append(opts, config.WithHTTPClient(hc))
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		// Keep the SDK's buildable client (it carries AWS_CA_BUNDLE and
+		// proxy settings) and add the deployment's timeouts.
+		bc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient)
+		if !ok {
+			bc = awshttp.NewBuildableClient()
+		}
+		hc = bc.WithDialerOptions(func(d *net.Dialer) { d.Timeout = cfg.ConnectTimeout }).
+			WithTransportOptions(func(tr *http.Transport) {
+				tr.ResponseHeaderTimeout = cfg.FirstByteTimeout
+				tr.TLSHandshakeTimeout = cfg.ConnectTimeout
+				tr.MaxIdleConnsPerHost = 512
+			})
 	}
 	b.client = bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
+		o.HTTPClient = hc
 		o.RetryMaxAttempts = 1
 	})
 	return b, nil
 }
 
-// Close releases idle connections.
+// Close implements Backend.
 func (b *Bedrock) Close() error {
-	if b.transport != nil {
-		b.transport.CloseIdleConnections()
-	}
+	// The SDK's buildable client owns its transport; idle connections
+	// close after its idle timeout.
 	return nil
 }
 
