@@ -244,6 +244,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 	cat := g.Catalog()
 	var first time.Time
 	var failures []string
+	var skipped map[string]string
 	var lastErr *inference.Error
 	attempts := 0
 	for _, c := range plan.Candidates() {
@@ -261,11 +262,13 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			continue
 		}
 		if !g.peerHealthy(c.Region) {
-			continue // the link says the peer's node does not answer
+			skipped = addSkip(skipped, c.Region, "node-down") // the link says the peer's node does not answer
+			continue
 		}
 		att, err := g.routing.Tracker.Start(routing.Key{Region: c.Region, Model: job.Model}, tokens)
 		if err != nil {
-			continue // cooled down or its probe taken since the plan was made
+			skipped = addSkip(skipped, c.Region, "unavailable") // cooled down or its probe taken since the plan was made
+			continue
 		}
 		attempts++
 		start := g.now()
@@ -314,7 +317,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled before a destination answered", Err: ctx.Err()}
 	}
 	if attempts == 0 {
-		return nil, noCandidate(job.ProfileID, &plan)
+		return nil, noCandidate(job.ProfileID, &plan, skipped)
 	}
 	return nil, exhausted(job.ProfileID, route.Attempts, lastErr)
 }
@@ -336,15 +339,23 @@ func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Req
 			deadline = now.Add(g.routing.QueueTimeout)
 		}
 		if !now.Before(deadline) || !worthWaiting(plan, deadline.Sub(now)) {
-			return opts, noCandidate(req.ProfileID, plan)
+			return opts, noCandidate(req.ProfileID, plan, nil)
 		}
 		if werr := g.routing.Queue.Wait(ctx, deadline.Sub(now)); werr != nil {
 			if ctx.Err() != nil {
 				return opts, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled while waiting for capacity", Err: ctx.Err()}
 			}
-			return opts, noCandidate(req.ProfileID, plan)
+			return opts, noCandidate(req.ProfileID, plan, nil)
 		}
 	}
+}
+
+func addSkip(m map[string]string, region, why string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[region] = why
+	return m
 }
 
 // worthWaiting reports whether queueing can help: a destination is

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -82,12 +83,31 @@ func seedOf(requestID string) uint64 {
 	return h.Sum64()
 }
 
-// noCandidate is the error when no destination can take a request now.
-func noCandidate(profileID string, plan *routing.Plan) *inference.Error {
+// noCandidate is the error when no destination can take a request now. It
+// says why each destination the caller may use was left out (skipped lists
+// regions the plan offered but that could not be tried, e.g. a peer that
+// does not answer); unauthorized ones are not named.
+func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string) *inference.Error {
+	var why []string
+	for _, c := range plan.Excluded() {
+		if c.Exclusion == routing.ExcludedUnauthorized || c.Exclusion == routing.ExcludedNotDestination {
+			continue
+		}
+		why = append(why, c.Region+" "+c.Exclusion.String())
+	}
+	for _, c := range plan.Candidates() {
+		if r, ok := skipped[c.Region]; ok {
+			why = append(why, c.Region+" "+r)
+		}
+	}
+	detail := ""
+	if len(why) > 0 {
+		detail = " (" + strings.Join(why, ", ") + ")"
+	}
 	if ra := plan.RetryAfter(); ra > 0 {
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(ra, time.Second),
-			Message: "every region of " + profileID + " is at capacity; retry later"}
+			Message: "every region of " + profileID + " is at capacity; retry later" + detail}
 	}
 	return &inference.Error{Kind: inference.KindUnavailable, RetryAfter: time.Second,
-		Message: "no region of " + profileID + " can serve the request now"}
+		Message: "no region of " + profileID + " can serve the request now" + detail}
 }

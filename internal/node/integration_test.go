@@ -43,7 +43,16 @@ type regionSpec struct{ id, geo string }
 // clusterOption adjusts a test cluster's topology.
 type clusterOption func(*clusterSettings)
 
-type clusterSettings struct{ testerPolicies []string }
+type clusterSettings struct {
+	testerPolicies []string
+	concurrency    map[string]int
+}
+
+// withConcurrency sets regions' deployment max_concurrency (default 64),
+// enforced by both the topology's capacity and the region's mockllm.
+func withConcurrency(c map[string]int) clusterOption {
+	return func(s *clusterSettings) { s.concurrency = c }
+}
 
 // withTesterPolicies attaches policies to the default "tester" principal.
 func withTesterPolicies(names ...string) clusterOption {
@@ -80,11 +89,15 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 	}
 	y.WriteString("models:\n  - {id: demo.chat-small}\ndeployments:\n")
 	for _, r := range regions {
-		srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 20 * time.Millisecond, TokensPerSecond: 200, CompletionTokens: 12, Seed: 7})
+		conc := 64
+		if v, ok := settings.concurrency[r.id]; ok {
+			conc = v
+		}
+		srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 20 * time.Millisecond, TokensPerSecond: 200, CompletionTokens: 12, Seed: 7, MaxConcurrency: conc})
 		hs := httptest.NewServer(srv.Handler())
 		c.upstream[r.id], c.mocks[r.id] = hs, srv
 		t.Cleanup(hs.Close)
-		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: openai, url: %q, model: chat-small}, capacity: {max_concurrency: 64}}\n", r.id, hs.URL+"/v1")
+		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: openai, url: %q, model: chat-small}, capacity: {max_concurrency: %d}}\n", r.id, hs.URL+"/v1", conc)
 	}
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], policies: [%s]}\n", auth.HashKey(key), strings.Join(settings.testerPolicies, ", "))
 	y.WriteString(extraYAML)

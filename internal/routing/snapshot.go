@@ -73,6 +73,8 @@ func (t *Tracker) Apply(s Snapshot) error {
 		if !d.hasRemote || !st.ObservedAt.Before(d.remote.ObservedAt) {
 			d.remote, d.hasRemote = st, true
 			d.sentSince, d.tokensSince = 0, 0
+			d.epoch++
+			d.liveSince, d.endedSince = 0, 0
 		}
 		d.mu.Unlock()
 	}

@@ -41,7 +41,8 @@ type TrackerConfig struct {
 	// doubled per consecutive 429. If zero, 250ms: such a 429 usually means
 	// "all slots busy", and a slot frees as soon as any request ends.
 	ThrottleBackoff time.Duration
-	// MaxBackoff caps every computed cooldown (not Retry-After). If zero, 1m.
+	// MaxBackoff caps every computed cooldown (not Retry-After), and so how
+	// long a failed deployment waits for its next probe. If zero, 30s.
 	MaxBackoff time.Duration
 	// RampUp is how long traffic takes to ramp back to a full share after a
 	// circuit closes. If zero, 10s.
@@ -56,7 +57,7 @@ func (c *TrackerConfig) withDefaults() {
 	c.FailureThreshold = firstNonZero(c.FailureThreshold, 3)
 	c.FailureBackoff = firstNonZero(c.FailureBackoff, 250*time.Millisecond)
 	c.ThrottleBackoff = firstNonZero(c.ThrottleBackoff, 250*time.Millisecond)
-	c.MaxBackoff = firstNonZero(c.MaxBackoff, time.Minute)
+	c.MaxBackoff = firstNonZero(c.MaxBackoff, 30*time.Second)
 	c.RampUp = firstNonZero(c.RampUp, 10*time.Second)
 }
 
@@ -97,8 +98,18 @@ type deployment struct {
 
 	remote      State // the peer's last report; remote only
 	hasRemote   bool
-	sentSince   int // attempts started since the last report
+	sentSince   int // attempts started since the last report (RPM)
 	tokensSince int
+	// A remote deployment's in-flight is estimated as the last report's,
+	// minus this node's attempts that began before the report and have
+	// ended since (endedSince), plus this node's attempts begun since the
+	// report and still running (liveSince). A short request thus stops
+	// counting when it ends, not at the next report, and an attempt the
+	// report never saw (hung, lost) does not inflate it. epoch counts
+	// applied reports.
+	epoch      uint64
+	liveSince  int
+	endedSince int
 }
 
 // NewTracker returns a tracker of cfg.Deployments reading time from clock.
@@ -130,6 +141,7 @@ type Attempt struct {
 	Probe   bool
 	Started time.Time
 	d       *deployment
+	epoch   uint64 // the deployment's report epoch when the attempt began
 }
 
 // States appends to dst the state of model's deployment in each region,
@@ -186,7 +198,7 @@ func (t *Tracker) stateLocked(d *deployment, now time.Time) State {
 		if d.hasRemote {
 			s = d.remote
 			// Attempts this node started since the report are not in it yet.
-			s.InFlight += d.sentSince
+			s.InFlight = max(s.InFlight-d.endedSince, 0) + d.liveSince
 			s.RPMRemaining = max(s.RPMRemaining-d.sentSince, 0)
 			s.TPMRemaining = max(s.TPMRemaining-d.tokensSince, 0)
 		} else {
@@ -259,14 +271,22 @@ func (t *Tracker) Start(k Key, tokens int) (Attempt, error) {
 	} else {
 		d.sentSince++
 		d.tokensSince += tokens
+		d.liveSince++
+		a.epoch = d.epoch
 	}
 	return a, nil
 }
 
+// ProbeRetryAfter is the shortest Retry-After that makes a throttled
+// deployment wait for a single probe once its cooldown ends.
+const ProbeRetryAfter = time.Second
+
 // Observe records how attempt a ended and releases its in-flight slot (and
 // its probe). Success feeds the TTFT EWMA, closes a half-open circuit and
 // starts the ramp. Throttled cools the deployment down for its Retry-After,
-// or for exponential back-off with jitter. A failure (5xx, time-out, connect
+// or for exponential back-off with jitter; a Retry-After of at least
+// [ProbeRetryAfter] also opens the circuit, so one probe goes first when it
+// ends. A failure (5xx, time-out, connect
 // error) cools it down with back-off and, after FailureThreshold in a row or
 // on a failed probe, opens the circuit. Canceled only releases the slot.
 func (t *Tracker) Observe(a Attempt, o Outcome) {
@@ -278,6 +298,13 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.inFlight = max(d.inFlight-1, 0)
+	if !d.isLocal {
+		if a.epoch == d.epoch {
+			d.liveSince = max(d.liveSince-1, 0)
+		} else {
+			d.endedSince++
+		}
+	}
 	if a.Probe {
 		d.probeInFlight = false
 	}
@@ -299,7 +326,11 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 			cd = t.backoff(t.cfg.ThrottleBackoff, d.throttles)
 		}
 		d.cooldownUntil = laterOf(d.cooldownUntil, now.Add(cd))
-		if a.Probe {
+		// A Retry-After of a second or more is a rate-limit window: when it
+		// ends, one probe goes first (half-open) rather than every waiting
+		// request at once. Shorter waits (a slot about to free) stay plain
+		// cooldowns, so saturation recovers at full speed.
+		if a.Probe || o.RetryAfter >= ProbeRetryAfter {
 			d.circuit = CircuitOpen
 		}
 	case k.Failure():

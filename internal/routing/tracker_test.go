@@ -69,9 +69,36 @@ func TestTrackerRetryAfterCooldown(t *testing.T) {
 		t.Errorf("Start at t0+4.999s = %v, want ErrUnavailable", err)
 	}
 	clk.Advance(time.Millisecond)
+	// Issue 4: after a Retry-After of 5 s, a single probe goes first.
 	a = mustStart(t, tr, kLocal, 10)
-	if a.Probe {
-		t.Errorf("a 429 opened the circuit; want only a cooldown")
+	if !a.Probe {
+		t.Errorf("first Start after Retry-After: not a probe; want a single half-open probe")
+	}
+	if _, err := tr.Start(kLocal, 10); !errors.Is(err, routing.ErrUnavailable) {
+		t.Errorf("second Start while the probe runs = %v, want ErrUnavailable", err)
+	}
+	tr.Observe(a, routing.Outcome{Kind: routing.Success, TTFT: 10 * time.Millisecond})
+	if s := state(t, tr, kLocal); s.Circuit != routing.CircuitClosed {
+		t.Errorf("after a successful probe the circuit is %v, want closed", s.Circuit)
+	}
+	b := mustStart(t, tr, kLocal, 10)
+	c := mustStart(t, tr, kLocal, 10)
+	if b.Probe || c.Probe {
+		t.Error("after recovery, attempts are still probes")
+	}
+}
+
+func TestTrackerShortRetryAfterIsAPlainCooldown(t *testing.T) {
+	t.Parallel()
+	tr, clk := newTracker(t, "eu-west-1")
+	a := mustStart(t, tr, kLocal, 10)
+	// A slot about to free: no probe, full speed afterwards.
+	tr.Observe(a, routing.Outcome{Kind: routing.Throttled, RetryAfter: 300 * time.Millisecond})
+	clk.Advance(300 * time.Millisecond)
+	b := mustStart(t, tr, kLocal, 10)
+	c := mustStart(t, tr, kLocal, 10)
+	if b.Probe || c.Probe {
+		t.Error("a sub-second Retry-After opened the circuit; want only a cooldown")
 	}
 }
 
@@ -405,5 +432,48 @@ func TestRouter(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(50, func() { _, _ = r.Plan(&p, req) }); n != 0 && !raceEnabled {
 		t.Errorf("Router.Plan with a reused Plan: %v allocs, want 0", n)
+	}
+}
+
+// TestRemoteInFlightEndsWithTheAttempt: a remote deployment's in-flight is
+// the peer's report, less this node's attempts that ended since, plus its
+// attempts begun since and still running; RPM counts every attempt started.
+func TestRemoteInFlightEndsWithTheAttempt(t *testing.T) {
+	t.Parallel()
+	tr, clk := newTracker(t, "eu-west-1")
+	remote := routing.Key{Region: "eu-central-1", Model: kLocal.Model}
+	if err := tr.Apply(routing.Snapshot{Region: "eu-central-1", SentAt: clk.Now(), Deployments: []routing.State{
+		{Region: "eu-central-1", Model: kLocal.Model, InFlight: 1, MaxConcurrency: 8, RPMLimit: 100, RPMRemaining: 50, ObservedAt: clk.Now()},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	var atts []routing.Attempt
+	for i := 0; i < 5; i++ {
+		atts = append(atts, mustStart(t, tr, remote, 1))
+	}
+	if s := state(t, tr, remote); s.InFlight != 6 || s.RPMRemaining != 45 {
+		t.Fatalf("after 5 starts: in flight %d, RPM remaining %d; want 6 and 45", s.InFlight, s.RPMRemaining)
+	}
+	for _, a := range atts[:4] {
+		tr.Observe(a, routing.Outcome{Kind: routing.Success, TTFT: time.Millisecond})
+	}
+	if s := state(t, tr, remote); s.InFlight != 2 || s.RPMRemaining != 45 {
+		t.Errorf("after 4 ended: in flight %d, RPM remaining %d; want 2 and 45", s.InFlight, s.RPMRemaining)
+	}
+	// A new report includes the still-running attempt; ending it later must
+	// not subtract it from the new report's count.
+	if err := tr.Apply(routing.Snapshot{Region: "eu-central-1", SentAt: clk.Now(), Deployments: []routing.State{
+		{Region: "eu-central-1", Model: kLocal.Model, InFlight: 2, MaxConcurrency: 8, ObservedAt: clk.Now()},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// The report's 2 are this node's running attempt and one from another
+	// node: when ours ends, only the other remains.
+	if s := state(t, tr, remote); s.InFlight != 2 {
+		t.Errorf("after the next report: in flight %d, want the report's 2", s.InFlight)
+	}
+	tr.Observe(atts[4], routing.Outcome{Kind: routing.Success, TTFT: time.Millisecond})
+	if s := state(t, tr, remote); s.InFlight != 1 {
+		t.Errorf("after our last attempt ended: in flight %d, want the other node's 1", s.InFlight)
 	}
 }
