@@ -101,21 +101,28 @@ policies:
 	stop("eu-west-1")
 	stop("eu-central-1")
 	events := map[string]string{}
+	names := map[string]int{}
 	files, _ := filepath.Glob(filepath.Join(auditDir, "eu-west-1", "*.jsonl"))
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
 		for line := range strings.SplitSeq(string(b), "\n") {
 			var ev struct {
-				EventID, Side, InferenceRegion string
+				EventID, EventName, Side, InferenceRegion string
 			}
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.Side == "source" {
 				events[ev.EventID] = ev.InferenceRegion
+				names[ev.EventName]++
 			}
 		}
 	}
 	for i, id := range res.RequestIDs {
 		if got := events[id]; got != res.InferenceRegions[i] {
 			t.Errorf("audit event %s inferenceRegion = %q, want %q (header)", id, got, res.InferenceRegions[i])
+		}
+	}
+	for _, op := range []string{"ListInferenceProfiles", "CreateInferenceProfile", "Converse", "ConverseStream", "DeleteInferenceProfile"} {
+		if names[op] == 0 {
+			t.Errorf("no audit event for %s (events by name: %v)", op, names)
 		}
 	}
 }

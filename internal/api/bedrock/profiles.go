@@ -240,6 +240,7 @@ func (h *Handler) listProfiles(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.InferenceProfileSummaries = append(resp.InferenceProfileSummaries, h.summary(cat, p))
 	}
+	h.g.RecordControl(r.Context(), call, "", "", http.StatusOK)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -290,6 +291,7 @@ func (h *Handler) getProfile(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, call, err)
 		return
 	}
+	h.g.RecordControl(r.Context(), call, p.ID, resource, http.StatusOK)
 	writeJSON(w, http.StatusOK, h.summary(cat, p))
 }
 
@@ -339,7 +341,9 @@ func (h *Handler) createProfile(w http.ResponseWriter, r *http.Request) {
 	}
 	cat := h.g.Catalog()
 	p := profile.Profile{ID: rec.ID, Type: profile.Application, HomeRegion: rec.HomeRegion}
-	writeJSON(w, http.StatusCreated, createResponse{InferenceProfileArn: p.ARN(cat.Partition(), h.g.Region(), cat.Account()), Status: "ACTIVE"})
+	arn = p.ARN(cat.Partition(), h.g.Region(), cat.Account())
+	h.g.RecordControl(r.Context(), call, rec.ID, arn, http.StatusCreated)
+	writeJSON(w, http.StatusCreated, createResponse{InferenceProfileArn: arn, Status: "ACTIVE"})
 }
 
 func validateCreate(cr *createRequest) error {
@@ -448,6 +452,7 @@ func (h *Handler) deleteProfile(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Peers != nil {
 		h.opts.Peers.Publish(context.WithoutCancel(r.Context()), []profilestore.Record{rec})
 	}
+	h.g.RecordControl(r.Context(), call, p.ID, resource, http.StatusOK)
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
