@@ -1,19 +1,25 @@
 package bedrock_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/auth/bearer"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -198,24 +204,39 @@ func TestRuntimeWithOfficialClient(t *testing.T) {
 		}
 	})
 
-	t.Run("API key as bearer token", func(t *testing.T) {
-		// The SDK sends bearer tokens only over HTTPS, so this is a plain
-		// request with the same body the SDK sends.
-		req, _ := http.NewRequestWithContext(ctx, "POST", c.url("eu-west-1")+"/model/eu.demo.chat-small/converse",
-			strings.NewReader(`{"messages":[{"content":[{"text":"hi"}],"role":"user"}]}`))
-		req.Header.Set("Authorization", "Bearer "+c.key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+	t.Run("endpoint from AWS_ENDPOINT_URL_BEDROCK_RUNTIME", func(t *testing.T) {
+		t.Setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", c.url("eu-west-1"))
+		t.Setenv("AWS_MAX_ATTEMPTS", "1")
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("eu-west-1"),
+			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		var out struct {
-			StopReason string `json:"stopReason"`
+		out, err := bedrockruntime.NewFromConfig(cfg).Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("eu.demo.chat-small"), Messages: userMessage("hi")})
+		if err != nil || rawHeader(out.ResultMetadata, gateway.HeaderInferenceRegion) == "" {
+			t.Fatalf("Converse with the endpoint from the environment: %v", err)
 		}
-		json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode != 200 || out.StopReason == "" {
-			t.Fatalf("Converse with bearer API key: status %d, stopReason %q", resp.StatusCode, out.StopReason)
+	})
+
+	t.Run("API key as bearer token", func(t *testing.T) {
+		// The SDK sends bearer tokens only over HTTPS: put a TLS proxy in
+		// front of the node, as a deployment would.
+		target, _ := url.Parse(c.url("eu-west-1"))
+		proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+		defer proxy.Close()
+		bt := bedrockruntime.New(bedrockruntime.Options{Region: "eu-west-1", BaseEndpoint: aws.String(proxy.URL), RetryMaxAttempts: 1,
+			HTTPClient: proxy.Client(), AuthSchemePreference: []string{"httpBearerAuth"},
+			BearerAuthTokenProvider: bearer.TokenProviderFunc(func(context.Context) (bearer.Token, error) { return bearer.Token{Value: c.key}, nil })})
+		if _, err := bt.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("eu.demo.chat-small"), Messages: userMessage("hi")}); err != nil {
+			t.Fatalf("Converse with a bearer API key: %v", err)
+		}
+		bad := bedrockruntime.New(bedrockruntime.Options{Region: "eu-west-1", BaseEndpoint: aws.String(proxy.URL), RetryMaxAttempts: 1,
+			HTTPClient: proxy.Client(), AuthSchemePreference: []string{"httpBearerAuth"},
+			BearerAuthTokenProvider: bearer.TokenProviderFunc(func(context.Context) (bearer.Token, error) { return bearer.Token{Value: "mk-wrong"}, nil })})
+		_, err := bad.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("eu.demo.chat-small"), Messages: userMessage("hi")})
+		var api smithy.APIError
+		if !errors.As(err, &api) || api.ErrorCode() != "UnrecognizedClientException" {
+			t.Fatalf("Converse with a wrong bearer key = %v, want UnrecognizedClientException", err)
 		}
 	})
 }
