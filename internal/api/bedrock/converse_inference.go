@@ -20,10 +20,16 @@ type converseRequest struct {
 		TopP          *float64 `json:"topP"`
 		StopSequences []string `json:"stopSequences"`
 	} `json:"inferenceConfig"`
-	ToolConfig      json.RawMessage   `json:"toolConfig"`
-	GuardrailConfig json.RawMessage   `json:"guardrailConfig"`
-	PromptVariables json.RawMessage   `json:"promptVariables"`
-	RequestMetadata map[string]string `json:"requestMetadata"`
+	ToolConfig      json.RawMessage `json:"toolConfig"`
+	GuardrailConfig json.RawMessage `json:"guardrailConfig"`
+	PromptVariables json.RawMessage `json:"promptVariables"`
+	// AdditionalModelRequestFields and OutputConfig change what the model
+	// does; they are refused. PerformanceConfig, ServiceTier,
+	// RequestMetadata and AdditionalModelResponseFieldPaths are hints or
+	// metadata, accepted and not acted on.
+	AdditionalModelRequestFields json.RawMessage   `json:"additionalModelRequestFields"`
+	OutputConfig                 json.RawMessage   `json:"outputConfig"`
+	RequestMetadata              map[string]string `json:"requestMetadata"`
 }
 
 type converseMessage struct {
@@ -81,6 +87,10 @@ func decodeConverse(model string, body []byte, stream bool) (*inference.Request,
 		return req, invalid("guardrailConfig is not supported by this gateway")
 	case isSet(cr.PromptVariables):
 		return req, invalid("promptVariables is not supported by this gateway")
+	case isSet(cr.AdditionalModelRequestFields) && string(bytes.TrimSpace(cr.AdditionalModelRequestFields)) != "{}":
+		return req, invalid("additionalModelRequestFields is not supported by this gateway; use inferenceConfig")
+	case isSet(cr.OutputConfig):
+		return req, invalid("outputConfig is not supported by this gateway")
 	}
 	if ic := cr.InferenceConfig; ic != nil {
 		if ic.MaxTokens != nil {

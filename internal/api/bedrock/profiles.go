@@ -494,3 +494,32 @@ func newProfileID() (string, error) {
 	}
 	return string(b), nil
 }
+
+// PeerState is the part of a node's published link state that carries its
+// API-created application profiles, so that every region resolves them the
+// same way. A node embeds it in the state it publishes over the link (the
+// load exchange) and hands each peer's state to [Handler.MergePeerState];
+// because every publication carries the full set (tombstones included), a
+// peer that was down catches up on its next probe.
+type PeerState struct {
+	Profiles []profilestore.Record `json:"profiles,omitempty"`
+}
+
+// PeerState returns this node's application profiles for publication.
+func (h *Handler) PeerState() PeerState { return PeerState{Profiles: h.Records()} }
+
+// MergePeerState merges the profiles of a peer's published state (raw is
+// the whole state document; other members are ignored). It reports whether
+// this node's profiles changed. Residency is unaffected by what a peer
+// sends: an application profile's destinations always come from the local
+// catalog's copy source (invariant 1).
+func (h *Handler) MergePeerState(raw []byte) (bool, error) {
+	var ps PeerState
+	if err := json.Unmarshal(raw, &ps); err != nil {
+		return false, fmt.Errorf("decode peer profiles: %w", err)
+	}
+	if len(ps.Profiles) == 0 {
+		return false, nil
+	}
+	return h.Merge(ps.Profiles)
+}

@@ -153,6 +153,9 @@ func decodeInvoke(r *http.Request) decodeFunc {
 		if err := checkInvokeContentType(r); err != nil {
 			return &inference.Request{Model: model, Stream: stream}, err
 		}
+		if r.Header.Get("X-Amzn-Bedrock-Guardrailidentifier") != "" {
+			return &inference.Request{Model: model, Stream: stream}, invalid("guardrails (X-Amzn-Bedrock-GuardrailIdentifier) are not supported by this gateway")
+		}
 		return decodeAnthropic(model, body, stream)
 	}
 }

@@ -72,6 +72,7 @@ func TestDecodeConverse(t *testing.T) {
 		{name: "temperature", body: `{"messages":[{"role":"user","content":[{"text":"a"}]}],"inferenceConfig":{"temperature":1.5}}`, wantErr: "temperature"},
 		{name: "maxTokens", body: `{"messages":[{"role":"user","content":[{"text":"a"}]}],"inferenceConfig":{"maxTokens":0}}`, wantErr: "maxTokens"},
 		{name: "not JSON", body: `{`, wantErr: "not valid JSON"},
+		{name: "model fields", body: `{"messages":[{"role":"user","content":[{"text":"a"}]}],"additionalModelRequestFields":{"top_k":5}}`, wantErr: "additionalModelRequestFields"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,8 +204,13 @@ deployments:
 	if _, created, err := a.create(rec); err != nil || !created {
 		t.Fatalf("create = %v, %v", created, err)
 	}
-	if changed, err := b.Merge(a.Records()); err != nil || !changed {
-		t.Fatalf("Merge(new profile) = %v, %v; want changed", changed, err)
+	// The profiles travel inside a node's published state document.
+	state, _ := json.Marshal(struct {
+		Region string `json:"region"`
+		PeerState
+	}{"eu-west-1", a.PeerState()})
+	if changed, err := b.MergePeerState(state); err != nil || !changed {
+		t.Fatalf("MergePeerState(%s) = %v, %v; want changed", state, changed, err)
 	}
 	res, err := b.g.Catalog().Resolve("eu-central-1", "abc123def456")
 	if err != nil || len(res.Destinations) != 2 {
