@@ -26,7 +26,7 @@ const (
 
 var sigNow = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
-func newTestSigV4(t *testing.T, mutate func(*SigV4Options)) *SigV4 {
+func newTestSigV4(t testing.TB, mutate func(*SigV4Options)) *SigV4 {
 	t.Helper()
 	cfg := &topology.Config{File: "t.yaml", Principals: []topology.Principal{
 		{ID: "alice", Tags: map[string]string{"team": "a"}, AccessKeys: []topology.AccessKey{{ID: testAKID, SecretEnv: "ALICE_SECRET"}}},
@@ -56,7 +56,7 @@ func newTestSigV4(t *testing.T, mutate func(*SigV4Options)) *SigV4 {
 }
 
 // signed returns a request signed by the SDK's signer, as the server sees it.
-func signed(t *testing.T, method, target string, body []byte, region string, at time.Time, secret string, edit func(*http.Request)) *http.Request {
+func signed(t testing.TB, method, target string, body []byte, region string, at time.Time, secret string, edit func(*http.Request)) *http.Request {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://127.0.0.1:8080"+target, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
