@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -67,4 +68,6 @@ type Outcome struct {
 	Route    Route
 	Response *inference.Response
 	Stream   inference.Stream
+	// Header holds extra response headers (the caller's x-ratelimit-*).
+	Header http.Header
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
@@ -101,22 +102,33 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(st.CooldownUntil.Sub(g.now()), time.Second),
 			Message: "the destination's deployment is cooling down", Err: err})
 	}
+	// The caller's limits were admitted at the source; here, only this
+	// deployment's capacity.
+	resv, err := g.admission.admit(ctx, "", job, g.region+"/"+job.Model)
+	if err != nil {
+		g.observe(att, routing.Outcome{Kind: routing.Canceled})
+		rec.InferenceRegion = ""
+		return nil, g.fail(ctx, rec, err)
+	}
 	start := g.now()
 	if job.Request.Stream {
 		s, err := g.local.Stream(ctx, job)
 		if err != nil {
 			g.observe(att, outcomeOf(err, 0))
+			settle(resv, nil)
 			rec.InferenceRegion = ""
 			return nil, g.fail(ctx, rec, err)
 		}
-		return &Outcome{Stream: g.recordingStream(ctx, g.trackedStream(s, att, g.now().Sub(start)), rec)}, nil
+		return &Outcome{Stream: g.recordingStream(ctx, g.trackedStream(s, att, g.now().Sub(start), resv), rec)}, nil
 	}
 	resp, err := g.local.Complete(ctx, job)
 	g.observe(att, outcomeOf(err, g.now().Sub(start)))
 	if err != nil {
+		settle(resv, nil)
 		rec.InferenceRegion = ""
 		return nil, g.fail(ctx, rec, err)
 	}
+	settle(resv, &resp.Usage)
 	rec.Status, rec.Usage, rec.TTFT = 200, resp.Usage, g.now().Sub(rec.Started)
 	if g.recordBody {
 		rec.Completion = resp.Message.Text()
@@ -139,15 +151,17 @@ func contains(list []string, s string) bool {
 // the first byte counts against the deployment (it is never retried).
 type trackedStream struct {
 	inference.Stream
-	g    *Gateway
-	att  routing.Attempt
-	ttft time.Duration
-	err  error
-	once sync.Once
+	g     *Gateway
+	att   routing.Attempt
+	ttft  time.Duration
+	res   *quota.Reservation
+	usage *inference.Usage
+	err   error
+	once  sync.Once
 }
 
-func (g *Gateway) trackedStream(s inference.Stream, att routing.Attempt, ttft time.Duration) inference.Stream {
-	return &trackedStream{Stream: s, g: g, att: att, ttft: ttft}
+func (g *Gateway) trackedStream(s inference.Stream, att routing.Attempt, ttft time.Duration, res *quota.Reservation) inference.Stream {
+	return &trackedStream{Stream: s, g: g, att: att, ttft: ttft, res: res}
 }
 
 func (s *trackedStream) Recv() (inference.Event, error) {
@@ -155,12 +169,22 @@ func (s *trackedStream) Recv() (inference.Event, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.err = err
 	}
+	if err == nil && ev.Kind == inference.EventUsage && ev.Usage != nil {
+		u := *ev.Usage
+		s.usage = &u
+	}
 	return ev, err
 }
 
+// Close settles the attempt: the tracker learns its outcome, and the quota
+// reservation is committed with the usage the backend reported (released
+// when the stream ended without one).
 func (s *trackedStream) Close() error {
 	err := s.Stream.Close()
-	s.once.Do(func() { s.g.observe(s.att, outcomeOf(s.err, s.ttft)) })
+	s.once.Do(func() {
+		s.g.observe(s.att, outcomeOf(s.err, s.ttft))
+		settle(s.res, s.usage)
+	})
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -77,6 +78,9 @@ type Options struct {
 	// Routing is the node's routing state. If nil, it is built from
 	// Config with the wall clock.
 	Routing *Routing
+	// Limiter admits requests against the callers' quotas and the
+	// deployments' capacity. If nil, nothing is limited beyond routing.
+	Limiter *quota.Limiter
 	// Recorder receives every finished request. May be nil.
 	Recorder Recorder
 	Metrics  *telemetry.Metrics
@@ -97,6 +101,7 @@ type Gateway struct {
 	link       Link
 	authz      Authorizer
 	routing    *Routing
+	admission  *admission
 	recorder   Recorder
 	metrics    *telemetry.Metrics
 	log        *slog.Logger
@@ -105,6 +110,11 @@ type Gateway struct {
 	// defaultMaxTokens is the output a request without max_tokens is
 	// expected to need, for token-aware routing.
 	defaultMaxTokens int
+
+	// OnThrottle, if set, is told of every deployment cooldown caused by a
+	// 429, so replicas of this region can share it. It must not block.
+	// Set it before serving.
+	OnThrottle func(k routing.Key, wait time.Duration)
 }
 
 // New returns a Gateway for opts.Region.
@@ -118,6 +128,7 @@ func New(opts Options) (*Gateway, error) {
 		link: opts.Link, authz: opts.Authorizer, routing: opts.Routing, recorder: opts.Recorder,
 		metrics: opts.Metrics, log: opts.Logger, now: opts.Now,
 		recordBody: opts.Config.Audit.RecordContent, defaultMaxTokens: opts.Config.Quota.DefaultMaxTokens,
+		admission: newAdmission(opts.Config, opts.Limiter),
 	}
 	if g.defaultMaxTokens == 0 {
 		g.defaultMaxTokens = 1024
@@ -270,6 +281,21 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			skipped = addSkip(skipped, c.Region, "unavailable") // cooled down or its probe taken since the plan was made
 			continue
 		}
+		// Quota: the caller's limits here; the deployment's capacity here
+		// when it runs here, else at the destination node.
+		deployment := ""
+		if c.Region == g.region {
+			deployment = c.Region + "/" + job.Model
+		}
+		res, err := g.admission.admit(ctx, job.Principal.ID, job, deployment)
+		if err != nil {
+			g.observe(att, routing.Outcome{Kind: routing.Canceled})
+			if deploymentLimited(err) {
+				skipped = addSkip(skipped, c.Region, "at-capacity")
+				continue
+			}
+			return nil, err // the caller's own limit: no destination will do better
+		}
 		attempts++
 		start := g.now()
 		if first.IsZero() {
@@ -295,15 +321,18 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			}
 			g.metrics.RouteDecisions.WithLabelValues(reasonLabel(route.Reason)).Inc()
 			if stream != nil {
-				// The attempt lasts as long as the stream: in-flight counts
-				// and the outcome are recorded when it ends.
-				return &Outcome{Stream: g.trackedStream(stream, att, took)}, nil
+				// The attempt lasts as long as the stream: in-flight counts,
+				// the outcome and the real token usage are recorded when it
+				// ends.
+				return &Outcome{Stream: g.trackedStream(stream, att, took, res), Header: rateHeaders(res)}, nil
 			}
 			g.observe(att, outcomeOf(nil, took))
-			return &Outcome{Response: resp}, nil
+			settle(res, &resp.Usage)
+			return &Outcome{Response: resp, Header: rateHeaders(res)}, nil
 		}
 		e := inference.AsError(err)
 		g.observe(att, outcomeOf(e, 0))
+		settle(res, nil)
 		route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
 		lastErr = e
 		if !e.Kind.Retryable() || ctx.Err() != nil {
@@ -373,10 +402,20 @@ func worthWaiting(plan *routing.Plan, left time.Duration) bool {
 	return ra > 0 && ra <= left
 }
 
-// observe records an attempt's outcome and wakes a queued request.
+// observe records an attempt's outcome and wakes a queued request. A
+// throttle is also shared with the other replicas of this region.
 func (g *Gateway) observe(a routing.Attempt, o routing.Outcome) {
 	g.routing.Tracker.Observe(a, o)
 	g.routing.Queue.Notify()
+	if o.Kind == routing.Throttled && g.OnThrottle != nil {
+		wait := o.RetryAfter
+		if st, ok := g.routing.Tracker.State(a.Key); ok && st.CooldownUntil.After(g.now()) {
+			wait = st.CooldownUntil.Sub(g.now())
+		}
+		if wait > 0 {
+			g.OnThrottle(a.Key, wait)
+		}
+	}
 }
 
 func nextRegion(cands []routing.Candidate, after string) string {

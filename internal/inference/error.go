@@ -96,6 +96,9 @@ type Error struct {
 	RetryAfter time.Duration
 	// UpstreamStatus is the HTTP status a backend answered with, if any.
 	UpstreamStatus int
+	// Header holds extra response headers for the client, e.g. the
+	// x-ratelimit-* headers of a quota rejection.
+	Header http.Header
 	// Err is the internal cause; never shown to clients.
 	Err error
 }

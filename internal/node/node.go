@@ -25,9 +25,11 @@ import (
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/topology"
+	"github.com/meridian-gateway/meridian/internal/ui"
 )
 
 // Options configure a node.
@@ -40,11 +42,17 @@ type Options struct {
 	// ClientListener and LinkListener, when set, are used instead of
 	// binding the addresses (tests pre-bind random ports).
 	ClientListener, LinkListener net.Listener
+	// AuditDir overrides the topology's audit.dir: each replica of a region
+	// keeps its own hash chain, so replicas need their own directories.
+	AuditDir string
 	// Dev allows development-only settings such as insecure_dev_link.
 	Dev    bool
 	Logger *slog.Logger
 	// Getenv reads secrets' environment variables. If nil, os.Getenv.
 	Getenv func(string) string
+	// Demo is set by `meridian demo` only: the console's operator actions
+	// (take a region down, throttle it, restore it) act through it.
+	Demo ui.DemoControl
 }
 
 // Node is one region's running Meridian node.
@@ -63,6 +71,10 @@ type Node struct {
 	rejections *envelope.Rejections
 	// audit is the node's audit trail writer; nil when disabled.
 	audit *audit.Writer
+	// limiter admits requests against quotas and capacity.
+	limiter *quota.Limiter
+	// live is the console's live view of the requests this node sees.
+	live *ui.Live
 
 	clientLn, linkLn net.Listener
 	clientSrv        *http.Server
@@ -135,10 +147,20 @@ func New(opts Options) (*Node, error) {
 	} else {
 		log.Warn("the topology defines no policies: every authenticated principal may invoke every profile")
 	}
+	n.limiter, err = quota.Open(quotaConfig(cfg.Quota), quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registry})
+	if err != nil {
+		n.closeBackends()
+		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
+	}
 	var recorders gateway.Recorders
 	if !cfg.Audit.Disabled {
-		n.audit, err = audit.Open(auditConfig(cfg.Audit), region.ID, audit.Options{Logger: log.With(telemetry.AttrComponent, "audit")})
+		ac := auditConfig(cfg.Audit)
+		if opts.AuditDir != "" {
+			ac.Dir = opts.AuditDir
+		}
+		n.audit, err = audit.Open(ac, region.ID, audit.Options{Logger: log.With(telemetry.AttrComponent, "audit")})
 		if err != nil {
+			n.limiter.Close()
 			n.closeBackends()
 			return nil, fmt.Errorf("%s: audit: %w", cfg.File, err)
 		}
@@ -147,14 +169,29 @@ func New(opts Options) (*Node, error) {
 	} else {
 		log.Warn("the audit trail is disabled (audit.disabled: true)")
 	}
-	n.gw, err = gateway.New(gateway.Options{Region: region.ID, Config: cfg, Catalog: cat, Auth: authn, Backends: n.backends,
-		Link: n.link, Authorizer: authz, Recorder: recorders, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
+	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Catalog: func() *profile.Catalog { return n.gw.Catalog() }})
 	if err != nil {
 		if n.audit != nil {
 			n.audit.Close()
 		}
 		n.closeBackends()
 		return nil, err
+	}
+	recorders = append(recorders, n.live)
+	n.gw, err = gateway.New(gateway.Options{Region: region.ID, Config: cfg, Catalog: cat, Auth: authn, Backends: n.backends,
+		Link: n.link, Authorizer: authz, Limiter: n.limiter, Recorder: recorders, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
+	if err != nil {
+		n.limiter.Close()
+		if n.audit != nil {
+			n.audit.Close()
+		}
+		n.closeBackends()
+		return nil, err
+	}
+	if cfg.Quota.Store == "redis" {
+		// Replicas of a region share cooldowns through the quota store: a
+		// 429 seen by one cools the deployment for all.
+		n.gw.OnThrottle = n.shareCooldown
 	}
 	return n, nil
 }
@@ -205,6 +242,48 @@ func (n *Node) linkClientTLS(region string) *tls.Config {
 	return n.linkStore.ClientTLSConfig(region)
 }
 
+// shareCooldown publishes a deployment cooldown to the shared store without
+// holding up the request that saw the 429.
+func (n *Node) shareCooldown(k routing.Key, wait time.Duration) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := n.limiter.SetCooldown(ctx, k.String(), wait); err != nil {
+			n.log.Debug("cooldown not shared", telemetry.AttrError, err)
+		}
+	}()
+}
+
+// syncCooldowns applies the cooldowns other replicas shared, twice a second.
+func (n *Node) syncCooldowns(ctx context.Context) {
+	keys := make([]string, 0, len(n.cfg.Deployments))
+	byName := map[string]routing.Key{}
+	for _, d := range n.cfg.Deployments {
+		k := routing.Key{Region: d.Region, Model: d.Model}
+		keys = append(keys, k.String())
+		byName[k.String()] = k
+	}
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cds, err := n.limiter.Cooldowns(ctx, keys)
+		if err != nil {
+			continue // the limiter logs store outages itself
+		}
+		now := time.Now()
+		for name, left := range cds {
+			if left > 0 {
+				n.gw.Routing().Tracker.CoolDown(byName[name], now.Add(left))
+			}
+		}
+	}
+}
+
 // onPeerState applies a peer's load snapshot to the routing tracker (the
 // load exchange) and records the link's measured RTT.
 func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duration) {
@@ -217,6 +296,8 @@ func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duratio
 		n.log.Warn("peer sent a snapshot for another region; ignored", telemetry.AttrPeer, region, "claimed", snap.Region)
 		return
 	}
+	// The console shows the flows peers publish beside their load.
+	n.live.ApplyPeer(region, body)
 	r := n.gw.Routing()
 	if err := r.Tracker.Apply(snap); err != nil {
 		n.log.Warn("peer load snapshot refused", telemetry.AttrPeer, region, telemetry.AttrError, err)
@@ -282,6 +363,10 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.link.Run(runCtx) }()
+	if n.cfg.Quota.Store == "redis" {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.syncCooldowns(runCtx) }()
+	}
 	n.ready.Store(true)
 	n.log.Info("node started", "listen", n.ClientAddr(), "link", n.LinkAddr(), "deployments", len(n.backends))
 	return nil
@@ -328,6 +413,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.wg.Wait()
 	n.link.Close()
 	n.closeBackends()
+	if err := n.limiter.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close quota store: %w", err))
+	}
 	if n.audit != nil {
 		// Everything answered is flushed and covered by a final digest.
 		if err := n.audit.Close(); err != nil {
@@ -336,6 +424,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
+}
+
+// quotaConfig maps the topology's quota section.
+func quotaConfig(q topology.Quota) quota.Config {
+	return quota.Config{Store: q.Store, Redis: quota.RedisConfig{URL: q.Redis.URL, KeyPrefix: q.Redis.KeyPrefix},
+		OnStoreError: q.OnStoreError, DefaultMaxTokens: q.DefaultMaxTokens}
 }
 
 // auditConfig maps the topology's audit section.
@@ -406,10 +500,18 @@ func (n *Node) clientHandler() http.Handler {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		if !n.limiter.Healthy() && n.cfg.Quota.OnStoreError != quota.FailOpen {
+			// Admission would refuse every request while the store is away.
+			http.Error(w, "not ready: quota store unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.HandleFunc("GET /meridian/v1/regions", n.regions)
+	ui.NewHandler(ui.Options{Live: n.live, Auth: n.gw.Authenticator(), State: func() any { return n.regionsView() },
+		Demo: n.opts.Demo, Closing: n.draining.Load, AuditDir: n.cfg.Audit.Dir,
+		Logger: n.log.With(telemetry.AttrComponent, "ui")}).Register(mux)
 	return mux
 }
 

@@ -6,9 +6,20 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/routing"
+	"github.com/meridian-gateway/meridian/internal/ui"
 )
 
-func (n *Node) state() any { return n.gw.Routing().Tracker.Snapshot() }
+// publishedState is what a node publishes to its peers: its load snapshot
+// (the load exchange) and the flows of the requests that entered it (for
+// peers' consoles). Peers that read only the snapshot ignore the flows.
+type publishedState struct {
+	routing.Snapshot
+	Flows []ui.FlowStat `json:"flows,omitempty"`
+}
+
+func (n *Node) state() any {
+	return publishedState{Snapshot: n.gw.Routing().Tracker.Snapshot(), Flows: n.live.Published()}
+}
 
 // DeploymentView is a deployment's live state as this node sees it.
 type DeploymentView struct {
@@ -49,6 +60,15 @@ type RegionsView struct {
 }
 
 func (n *Node) regions(w http.ResponseWriter, r *http.Request) {
+	v := n.regionsView()
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// regionsView returns every region as this node sees it now.
+func (n *Node) regionsView() RegionsView {
 	v := RegionsView{Region: n.region.ID, Geography: n.region.Geography, Geographies: map[string]string{}}
 	for id, g := range n.cfg.Geographies {
 		v.Geographies[id] = g.Name
@@ -79,8 +99,5 @@ func (n *Node) regions(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Regions = append(v.Regions, rv)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	return v
 }

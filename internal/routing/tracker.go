@@ -352,6 +352,18 @@ func (t *Tracker) backoff(base time.Duration, n int) time.Duration {
 	return time.Duration(d/2 + u*d/2)
 }
 
+// CoolDown extends deployment k's cooldown to at least until: a cooldown
+// learned from elsewhere (another replica of this region saw a 429, shared
+// through the quota store). It never shortens a cooldown. Unknown keys are
+// ignored.
+func (t *Tracker) CoolDown(k Key, until time.Time) {
+	if d, ok := t.byKey[k]; ok {
+		d.mu.Lock()
+		d.cooldownUntil = laterOf(d.cooldownUntil, until)
+		d.mu.Unlock()
+	}
+}
+
 // SetQueueDepth records how many requests wait for deployment k (see
 // [Queue]); it is published in the local snapshot. Unknown keys are ignored.
 func (t *Tracker) SetQueueDepth(k Key, n int) {

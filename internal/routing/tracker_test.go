@@ -477,3 +477,19 @@ func TestRemoteInFlightEndsWithTheAttempt(t *testing.T) {
 		t.Errorf("after our last attempt ended: in flight %d, want the other node's 1", s.InFlight)
 	}
 }
+
+func TestTrackerCoolDownFromElsewhere(t *testing.T) {
+	t.Parallel()
+	tr, clk := newTracker(t, "eu-west-1")
+	tr.CoolDown(kLocal, clk.Now().Add(2*time.Second))
+	if _, err := tr.Start(kLocal, 1); !errors.Is(err, routing.ErrUnavailable) {
+		t.Errorf("Start during a shared cooldown = %v, want ErrUnavailable", err)
+	}
+	tr.CoolDown(kLocal, clk.Now().Add(time.Second)) // never shortens
+	clk.Advance(1500 * time.Millisecond)
+	if _, err := tr.Start(kLocal, 1); !errors.Is(err, routing.ErrUnavailable) {
+		t.Errorf("a later, shorter cooldown shortened the first: %v", err)
+	}
+	clk.Advance(time.Second)
+	mustStart(t, tr, kLocal, 1)
+}

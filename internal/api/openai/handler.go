@@ -114,6 +114,9 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.Route.SetHeaders(w.Header())
+	for k, v := range out.Header {
+		w.Header()[k] = v
+	}
 	if out.Stream != nil {
 		h.writeStream(w, r, req, out, includeUsage)
 		return
@@ -325,6 +328,9 @@ func detail(e *inference.Error) errorDetail {
 
 // writeError renders an error in OpenAI's shape, with Retry-After for 429s.
 func writeError(w http.ResponseWriter, e *inference.Error) {
+	for k, v := range e.Header {
+		w.Header()[k] = v
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
