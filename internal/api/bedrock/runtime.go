@@ -114,6 +114,9 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 			return // client went away; Close cancels the backend call
 		}
 	}
+	if !started {
+		ew.event("messageStart", messageStartEvent{Role: "assistant"})
+	}
 	if !stopped {
 		if inBlock {
 			ew.event("contentBlockStop", contentBlockStopEvent{})
