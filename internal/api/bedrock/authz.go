@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/profilestore"
 )
 
@@ -36,8 +39,8 @@ type ControlInput struct {
 	Now                       time.Time
 }
 
-// Authorizer decides control-plane actions. The policy integration
-// (issue 5) implements it; AllowAll is the behaviour without policies.
+// Authorizer decides control-plane actions. PolicyAuthorizer implements it
+// with the topology's policies; AllowAll is the behaviour without policies.
 type Authorizer interface {
 	// AuthorizeControl returns nil to allow, or an *inference.Error of kind
 	// KindPermissionDenied naming the action and ARN that lacked an allow.
@@ -56,4 +59,31 @@ func (AllowAll) AuthorizeControl(context.Context, ControlInput) error { return n
 // [Handler.Records] (anti-entropy), so delivery may be best-effort.
 type Peers interface {
 	Publish(ctx context.Context, changed []profilestore.Record)
+}
+
+// PolicyAuthorizer decides control-plane actions with the topology's
+// IAM-style policies and guardrails (gateway.PolicyAuthorizer.Decide), with
+// aws:RequestedRegion the node's region and aws:ResourceTag/* the tags of
+// the application profile acted on. A nil P allows everything (a topology
+// without policies).
+type PolicyAuthorizer struct {
+	P *gateway.PolicyAuthorizer
+}
+
+// AuthorizeControl implements Authorizer.
+func (a PolicyAuthorizer) AuthorizeControl(_ context.Context, in ControlInput) error {
+	res := &profile.Resolution{}
+	if len(in.ResourceTags) > 0 {
+		res.Profile = &profile.Profile{Type: profile.Application, Tags: in.ResourceTags}
+	}
+	return a.P.Decide(gateway.AuthzInput{Principal: in.Principal, Source: in.Region, Resolution: res,
+		SourceIP: in.SourceIP, SecureTransport: in.SecureTransport, Now: in.Now}, in.Action, in.Resource)
+}
+
+// denyAll refuses every control-plane action; it stands in when the
+// policies cannot be compiled, so that a broken policy never opens access.
+type denyAll struct{ err error }
+
+func (d denyAll) AuthorizeControl(_ context.Context, in ControlInput) error {
+	return &inference.Error{Kind: inference.KindPermissionDenied, Message: "not authorized to perform " + in.Action + " on " + in.Resource, Err: d.err}
 }

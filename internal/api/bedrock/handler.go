@@ -41,7 +41,9 @@ type Options struct {
 	Store *profilestore.Store
 	// Peers distributes profile changes to other regions. May be nil.
 	Peers Peers
-	// Authorizer decides control-plane actions. If nil, AllowAll.
+	// Authorizer decides control-plane actions. If nil, the topology's
+	// policies decide (PolicyAuthorizer); without policies, everything
+	// authenticated is allowed.
 	Authorizer Authorizer
 	// Getenv and ReadFile load SigV4 secrets. If nil, os.Getenv and
 	// os.ReadFile.
@@ -74,7 +76,8 @@ type Handler struct {
 }
 
 // New returns the front end for g. It loads the access keys' secrets and
-// the persisted application profiles and applies them to g's catalog.
+// the persisted application profiles and applies them to g's catalog, and
+// compiles the topology's policies for the control plane.
 // Problems are logged, never fatal: a key whose secret cannot be read is
 // not accepted, and a store that cannot be read refuses changes.
 func New(g *gateway.Gateway, opts Options) *Handler {
@@ -93,13 +96,19 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
 	}
-	if opts.Authorizer == nil {
-		opts.Authorizer = AllowAll{}
-	}
 	if opts.DataDir == "" {
 		opts.DataDir = "./data"
 	}
 	h := &Handler{g: g, opts: opts, log: opts.Logger, sigv4: opts.SigV4, store: opts.Store, base: g.Catalog()}
+	if h.opts.Authorizer == nil {
+		p, err := gateway.NewPolicyAuthorizer(g.Config())
+		if err != nil {
+			h.log.Error("policies do not compile; profile management is refused", telemetry.AttrError, err)
+			h.opts.Authorizer = denyAll{err: err}
+		} else {
+			h.opts.Authorizer = PolicyAuthorizer{P: p}
+		}
+	}
 	if h.sigv4 == nil {
 		so := opts.SigV4Options
 		so.Region, so.Getenv, so.ReadFile = g.Region(), opts.Getenv, opts.ReadFile

@@ -16,6 +16,8 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsbedrock "github.com/aws/aws-sdk-go-v2/service/bedrock"
+	cptypes "github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/smithy-go"
@@ -281,6 +283,23 @@ func TestRuntimeTypedErrors(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("control plane follows the policies", func(t *testing.T) {
+		deniedCP := awsbedrock.New(awsbedrock.Options{Region: "eu-west-1", BaseEndpoint: aws.String(c.url("eu-west-1")), RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider(deniedAKID, deniedSecret, "")})
+		if _, err := deniedCP.ListInferenceProfiles(ctx, &awsbedrock.ListInferenceProfilesInput{}); err != nil {
+			t.Errorf("List with bedrock:ListInferenceProfiles allowed: %v", err)
+		}
+		_, err := deniedCP.CreateInferenceProfile(ctx, &awsbedrock.CreateInferenceProfileInput{InferenceProfileName: aws.String("nope"),
+			ModelSource: &cptypes.InferenceProfileModelSourceMemberCopyFrom{Value: "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.demo.chat-small"}})
+		var ade *cptypes.AccessDeniedException
+		if !errors.As(err, &ade) || !strings.Contains(ade.ErrorMessage(), "bedrock:CreateInferenceProfile") {
+			t.Errorf("Create without bedrock:CreateInferenceProfile = %v, want *types.AccessDeniedException naming the action", err)
+		}
+		if _, err := deniedCP.GetInferenceProfile(ctx, &awsbedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String("eu.demo.chat-small")}); !errors.As(err, &ade) {
+			t.Errorf("Get without bedrock:GetInferenceProfile = %v, want *types.AccessDeniedException", err)
+		}
+	})
 
 	t.Run("stream throttled before the first byte", func(t *testing.T) {
 		_, err := rt.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("demo.throttled"), Messages: userMessage("hi")})
