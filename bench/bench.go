@@ -1,0 +1,322 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"runtime"
+	"runtime/pprof"
+	"time"
+)
+
+// Scenario names, in report order.
+const (
+	Direct            = "direct"
+	BareProxy         = "bare-proxy"
+	MeridianLocal     = "meridian-local"
+	MeridianForwarded = "meridian-forwarded"
+)
+
+// Options configure [Run]. The zero value of each field picks the default
+// run of `meridian bench` (a few minutes).
+type Options struct {
+	// Step is how long each open-loop rate step sends. If zero, 2s.
+	Step time.Duration
+	// Sequential is the number of one-at-a-time requests per scenario.
+	// If zero, 400.
+	Sequential int
+	// StartRate is the sweep's first rate, in requests per second. If zero, 500.
+	StartRate float64
+	// MaxRate caps the sweep. If zero, 20000.
+	MaxRate float64
+	// MaxSweep bounds the time one scenario's sweep may take. If zero, 40s.
+	MaxSweep time.Duration
+	// Refine is the number of bisection steps between the last sustained
+	// and the first failed rate. If zero, 2; negative disables refinement.
+	Refine int
+	// Rate, if positive, skips the sweep: every scenario runs at Rate only
+	// and the comparison happens there.
+	Rate float64
+	// Timeout bounds each request; a slower one is an error. If zero, 2s.
+	Timeout time.Duration
+	// MaxInFlight caps outstanding requests per scenario; a request due
+	// beyond it is dropped and counts as an error. If zero, 2048.
+	MaxInFlight int
+	// MaxTokens is each request's max_tokens and the upstream's completion
+	// length. If zero, 16.
+	MaxTokens int
+	// Modes lists "non-streaming" and/or "streaming". If empty, both.
+	Modes []string
+	// Streams is the number of concurrent slow streams of the memory
+	// scenario. Zero skips it.
+	Streams int
+	// Peers are other gateways to measure on the same load (see
+	// bench/peers). Their upstream must be [Cluster.Upstream]: PeerSetup
+	// receives it.
+	Peers []Peer
+	// Logs receives the nodes' JSON logs. If nil, they are discarded
+	// after formatting.
+	Logs io.Writer
+	// Progress receives one line per measurement. May be nil.
+	Progress io.Writer
+	// CPUProfile, if set, receives a pprof CPU profile of the load phases.
+	CPUProfile io.Writer
+}
+
+// Peer is another gateway measured on the same requests.
+type Peer struct {
+	Name string
+	// Start starts the peer in front of upstream (a base URL such as
+	// http://127.0.0.1:port) and returns the base URL to send requests to,
+	// headers to add, and a function that stops it.
+	Start func(ctx context.Context, upstream string) (base string, header http.Header, stop func(), err error)
+}
+
+func (o *Options) defaults() {
+	def := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	def(&o.Step, 2*time.Second)
+	def(&o.MaxSweep, 40*time.Second)
+	def(&o.Timeout, 2*time.Second)
+	if o.Sequential == 0 {
+		o.Sequential = 400
+	}
+	if o.StartRate == 0 {
+		o.StartRate = 500
+	}
+	if o.MaxRate == 0 {
+		o.MaxRate = 20000
+	}
+	if o.Refine == 0 {
+		o.Refine = 2
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 2048
+	}
+	if o.MaxTokens == 0 {
+		o.MaxTokens = 16
+	}
+	if len(o.Modes) == 0 {
+		o.Modes = []string{"non-streaming", "streaming"}
+	}
+}
+
+// Validate reports every problem with the options at once.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Step < 0 || o.MaxSweep < 0 || o.Timeout < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if o.Sequential < 0 || o.StartRate < 0 || o.MaxRate < 0 || o.Rate < 0 || o.MaxInFlight < 0 || o.Streams < 0 || o.MaxTokens < 0 {
+		errs = append(errs, errors.New("counts and rates must not be negative"))
+	}
+	if o.MaxRate > 0 && o.StartRate > o.MaxRate {
+		errs = append(errs, fmt.Errorf("start rate %g is above the max rate %g", o.StartRate, o.MaxRate))
+	}
+	if o.Rate > 100000 || o.MaxRate > 100000 {
+		errs = append(errs, errors.New("rates above 100000/s are refused (loopback benchmark bound)"))
+	}
+	if o.Streams > 20000 {
+		errs = append(errs, errors.New("streams above 20000 are refused"))
+	}
+	for _, m := range o.Modes {
+		if m != "non-streaming" && m != "streaming" {
+			errs = append(errs, fmt.Errorf("mode %q: use non-streaming or streaming", m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts a cluster, measures every scenario and returns the report.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	opts.defaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := StartCluster(ctx, ClusterOptions{Upstream: UpstreamConfig(opts.MaxTokens), Logs: opts.Logs})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	targets := []*Target{
+		newTarget(Direct, c.Upstream, "", opts.MaxInFlight, opts.Timeout),
+		newTarget(BareProxy, c.Proxy, "", opts.MaxInFlight, opts.Timeout),
+		newTarget(MeridianLocal, c.Source, c.LocalKey, opts.MaxInFlight, opts.Timeout),
+		newTarget(MeridianForwarded, c.Source, c.ForwardedKey, opts.MaxInFlight, opts.Timeout),
+	}
+	for _, p := range opts.Peers {
+		base, hdr, stop, err := p.Start(ctx, c.Upstream)
+		if err != nil {
+			opts.progress("peer %s not measured: %v", p.Name, err)
+			continue
+		}
+		defer stop()
+		t := newTarget(p.Name, base, "", opts.MaxInFlight, opts.Timeout)
+		t.Header = hdr
+		targets = append(targets, t)
+	}
+	defer func() {
+		for _, t := range targets {
+			t.close()
+		}
+	}()
+	if opts.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep := &Report{Machine: machine(), Started: time.Now().UTC(), Settings: settingsOf(opts)}
+	for _, mode := range opts.Modes {
+		mr, err := runMode(ctx, targets, mode == "streaming", opts)
+		if err != nil {
+			return nil, err
+		}
+		rep.Modes = append(rep.Modes, *mr)
+	}
+	if opts.Streams > 0 {
+		for _, t := range targets {
+			t.close()
+		}
+		sr, err := concurrentStreams(ctx, opts.Streams, opts.Progress)
+		if err != nil {
+			return nil, err
+		}
+		rep.Streams = sr
+	}
+	rep.Targets = evaluate(rep)
+	return rep, ctx.Err()
+}
+
+func (o *Options) progress(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format+"\n", args...)
+	}
+}
+
+func runMode(ctx context.Context, targets []*Target, stream bool, opts Options) (*ModeReport, error) {
+	name := "non-streaming"
+	if stream {
+		name = "streaming"
+	}
+	body := RequestBody(stream, opts.MaxTokens)
+	mr := &ModeReport{Mode: name}
+	// Warm every path: connections, TLS sessions on the link, pools.
+	for _, t := range targets {
+		for _, s := range t.sequential(ctx, body, stream, 50) {
+			if s.err != nil {
+				return nil, fmt.Errorf("%s %s warm-up: %w", name, t.Name, s.err)
+			}
+		}
+		t.openLoop(ctx, body, stream, opts.StartRate, 300*time.Millisecond, opts.MaxInFlight)
+	}
+	// Sequential latency, interleaved in rounds so that noise from other
+	// processes spreads over every scenario alike.
+	seq := make([][]sample, len(targets))
+	const rounds = 10
+	for r := range rounds {
+		for i, t := range targets {
+			n := opts.Sequential / rounds
+			if r < opts.Sequential%rounds {
+				n++
+			}
+			seq[i] = append(seq[i], t.sequential(ctx, body, stream, n)...)
+		}
+	}
+	for i, t := range targets {
+		sr := ScenarioReport{Name: t.Name, Sequential: summarize(seq[i], stream)}
+		opts.progress("%s %-20s sequential p50 %s", name, t.Name, us(sr.Sequential.Latency.P50))
+		mr.Scenarios = append(mr.Scenarios, sr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Rate sweep, then every scenario at the bare proxy's highest rate.
+	for i, t := range targets {
+		sr := &mr.Scenarios[i]
+		if opts.Rate > 0 {
+			sr.MaxRate = opts.Rate
+			continue
+		}
+		sr.MaxRate, sr.Sweep = sweep(ctx, t, body, stream, opts, name)
+	}
+	mr.CompareRate = opts.Rate
+	if mr.CompareRate == 0 {
+		mr.CompareRate = mr.scenario(BareProxy).MaxRate
+		if mr.CompareRate == 0 {
+			mr.CompareRate = opts.StartRate
+		}
+	}
+	for i, t := range targets {
+		st := t.openLoop(ctx, body, stream, mr.CompareRate, opts.Step, opts.MaxInFlight)
+		mr.Scenarios[i].AtRate = stepReport(st, stream)
+		if opts.Rate > 0 && !mr.Scenarios[i].AtRate.Sustained {
+			mr.Scenarios[i].MaxRate = 0
+		}
+		opts.progress("%s %-20s at %.0f/s: %s", name, t.Name, mr.CompareRate, mr.Scenarios[i].AtRate.brief())
+	}
+	mr.derive()
+	return mr, ctx.Err()
+}
+
+// sweep raises the rate geometrically until a step is not sustained, then
+// bisects; it returns the highest sustained rate (0 if none).
+func sweep(ctx context.Context, t *Target, body []byte, stream bool, opts Options, mode string) (float64, []StepReport) {
+	deadline := time.Now().Add(opts.MaxSweep)
+	var steps []StepReport
+	run := func(rate float64) bool {
+		st := stepReport(t.openLoop(ctx, body, stream, rate, opts.Step, opts.MaxInFlight), stream)
+		steps = append(steps, st)
+		opts.progress("%s %-20s sweep %.0f/s: %s", mode, t.Name, rate, st.brief())
+		time.Sleep(100 * time.Millisecond) // let the previous step's stragglers and GC settle
+		return st.Sustained
+	}
+	best, failed := 0.0, 0.0
+	for r := opts.StartRate; ctx.Err() == nil && time.Now().Before(deadline); {
+		if !run(r) {
+			failed = r
+			break
+		}
+		best = r
+		if r >= opts.MaxRate {
+			break
+		}
+		r = math.Min(r*2, opts.MaxRate)
+	}
+	if best == 0 && failed > 0 {
+		// Not even the start rate: walk down.
+		for r := failed / 2; r >= 1 && ctx.Err() == nil && time.Now().Before(deadline); r /= 2 {
+			if run(r) {
+				best = r
+				break
+			}
+			failed = r
+		}
+	}
+	for range max(opts.Refine, 0) {
+		if best == 0 || failed == 0 || ctx.Err() != nil || !time.Now().Before(deadline) {
+			break
+		}
+		mid := math.Round(math.Sqrt(best*failed)/10) * 10
+		if mid <= best || mid >= failed {
+			break
+		}
+		if run(mid) {
+			best = mid
+		} else {
+			failed = mid
+		}
+	}
+	return best, steps
+}
+
+func machine() Machine {
+	return Machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(),
+		GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+}

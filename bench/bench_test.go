@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSmoke runs the whole harness with tiny durations at a low rate: the
+// report must be well formed, hold all four scenarios in both modes, and
+// show no errors. Nothing here depends on how fast the machine is.
+func TestSmoke(t *testing.T) {
+	rep, err := Run(t.Context(), Options{Step: 200 * time.Millisecond, Sequential: 20, StartRate: 40, MaxRate: 80, MaxSweep: 5 * time.Second,
+		Refine: -1, Timeout: 30 * time.Second, MaxTokens: 8})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(rep.Modes) != 2 {
+		t.Fatalf("modes = %d, want 2", len(rep.Modes))
+	}
+	want := []string{Direct, BareProxy, MeridianLocal, MeridianForwarded}
+	for _, m := range rep.Modes {
+		if len(m.Scenarios) != len(want) {
+			t.Fatalf("%s: %d scenarios, want %d", m.Mode, len(m.Scenarios), len(want))
+		}
+		if m.CompareRate <= 0 {
+			t.Errorf("%s: compare rate = %g, want > 0", m.Mode, m.CompareRate)
+		}
+		for i, s := range m.Scenarios {
+			if s.Name != want[i] {
+				t.Errorf("%s: scenario %d = %q, want %q", m.Mode, i, s.Name, want[i])
+			}
+			if s.Sequential.Requests != 20 || s.Sequential.Errors != 0 {
+				t.Errorf("%s %s: sequential %d requests, %d errors; want 20, 0", m.Mode, s.Name, s.Sequential.Requests, s.Sequential.Errors)
+			}
+			if s.AtRate.Requests == 0 || s.AtRate.Errors != 0 {
+				t.Errorf("%s %s at %g/s: %d requests, %d errors (%s); want some, 0", m.Mode, s.Name, m.CompareRate, s.AtRate.Requests, s.AtRate.Errors, s.AtRate.FirstError)
+			}
+			if s.Sequential.Latency.P50 <= 0 || s.Sequential.Latency.P999 < s.Sequential.Latency.P50 {
+				t.Errorf("%s %s: sequential latency %+v is not a distribution", m.Mode, s.Name, s.Sequential.Latency)
+			}
+			if len(s.Sweep) == 0 {
+				t.Errorf("%s %s: no sweep steps", m.Mode, s.Name)
+			}
+		}
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatalf("report JSON does not parse: %v", err)
+	}
+	if len(back.Modes) != 2 || len(back.Targets) == 0 || back.Machine.CPUs == 0 {
+		t.Errorf("report JSON lost data: %d modes, %d targets, %d CPUs", len(back.Modes), len(back.Targets), back.Machine.CPUs)
+	}
+	var tab bytes.Buffer
+	if err := rep.WriteTable(&tab); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range append(want, "non-streaming", "streaming", "targets:") {
+		if !strings.Contains(tab.String(), w) {
+			t.Errorf("table lacks %q:\n%s", w, tab.String())
+		}
+	}
+	t.Logf("\n%s", tab.String())
+}
+
+// TestConcurrentStreams holds 1,000 slow streams open through one node and
+// checks that no goroutine outlives them.
+func TestConcurrentStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 1,000 streams; skipped with -short")
+	}
+	r, err := ConcurrentStreams(t.Context(), StreamsOptions{Streams: 1000, TTFT: 100 * time.Millisecond, TokensPerSecond: 4, Tokens: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d streams (%d open at the sample): RSS %s (baseline %s), heap %s, goroutines %d (baseline %d, after %d)",
+		r.Streams, r.Open, mb(r.RSSBytes), mb(r.BaselineRSSBytes), mb(r.HeapBytes), r.Goroutines, r.BaselineGoroutines, r.GoroutinesAfter)
+	if r.Errors != 0 {
+		t.Errorf("%d of %d streams failed; first: %s", r.Errors, r.Streams, r.FirstError)
+	}
+	if r.Goroutines < r.BaselineGoroutines+r.Streams {
+		t.Errorf("goroutines while streaming = %d, want at least baseline %d + %d streams (were they concurrent?)", r.Goroutines, r.BaselineGoroutines, r.Streams)
+	}
+	if leaked := r.Leaked(); leaked > 0 {
+		t.Errorf("goroutines after the streams = %d, want <= baseline %d (%d leaked)", r.GoroutinesAfter, r.BaselineGoroutines, leaked)
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range v {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	tests := []struct {
+		name string
+		in   []time.Duration
+		want Latency
+	}{
+		{"empty", nil, Latency{}},
+		{"one", ms(7), Latency{7, 7, 7, 7}},
+		{"ten unsorted", ms(10, 9, 8, 7, 6, 5, 4, 3, 2, 1), Latency{5, 9, 10, 10}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := percentiles(tc.in); got != tc.want {
+				t.Errorf("percentiles(%v) = %+v, want %+v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHasContent(t *testing.T) {
+	tests := []struct {
+		line string
+		want bool
+	}{
+		{`data: {"choices":[{"delta":{"role":"assistant","content":""}}]}`, false},
+		{`data: {"choices":[{"delta":{"content":"Hi"}}]}`, true},
+		{`data: {"choices":[{"delta":{},"finish_reason":"stop"}]}`, false},
+		{`data: [DONE]`, false},
+	}
+	for _, tc := range tests {
+		if got := hasContent([]byte(tc.line)); got != tc.want {
+			t.Errorf("hasContent(%q) = %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		ok   bool
+	}{
+		{"defaults", Options{}, true},
+		{"negative step", Options{Step: -time.Second}, false},
+		{"rate above the bound", Options{Rate: 1e6}, false},
+		{"start above max", Options{StartRate: 100, MaxRate: 50}, false},
+		{"unknown mode", Options{Modes: []string{"bidi"}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			o.defaults()
+			if err := o.Validate(); (err == nil) != tc.ok {
+				t.Errorf("Validate(%+v) = %v, want ok=%v", tc.o, err, tc.ok)
+			}
+		})
+	}
+}

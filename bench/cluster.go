@@ -1,0 +1,259 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/mockllm"
+	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/pki"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// The regions of the benchmark topology: the client calls the source
+// region's node; "forwarded" requests are served by the peer's.
+const (
+	sourceRegion = "eu-west-1"
+	peerRegion   = "eu-central-1"
+	// profileID is the model every request names. mockllm echoes any model,
+	// so the direct and bare-proxy requests carry the very same bytes.
+	profileID = "eu.demo.chat-small"
+)
+
+// UpstreamConfig is the mockllm configuration of a run: zero think time
+// (TTFT 0, unpaced tokens), a fixed completion length.
+func UpstreamConfig(completionTokens int) mockllm.Config {
+	return mockllm.Config{CompletionTokens: completionTokens, Seed: 1}
+}
+
+// ClusterOptions configure [StartCluster].
+type ClusterOptions struct {
+	// Upstream configures the shared mockllm.
+	Upstream mockllm.Config
+	// Logs receives the nodes' Info logs as JSON. If nil, they are
+	// formatted and discarded (the cost of logging is still paid).
+	Logs io.Writer
+	// Capacity is each deployment's max_concurrency. If zero, 4096.
+	Capacity int
+	// Dir holds the link certificates and the audit trail. If empty, a
+	// temporary directory removed by Close.
+	Dir string
+}
+
+// Cluster is everything a run targets: the mockllm upstream, a bare reverse
+// proxy in front of it, and two Meridian nodes, all on 127.0.0.1.
+type Cluster struct {
+	// Upstream, Proxy, Source are base URLs (no trailing slash).
+	Upstream, Proxy, Source string
+	// LocalKey and ForwardedKey are API keys of principals whose policies
+	// let them run inference only in the source region, or only in the peer
+	// region (so the source node forwards over the link).
+	LocalKey, ForwardedKey string
+	// Nodes are the source and peer nodes.
+	Nodes []*node.Node
+	// Mock is the upstream server.
+	Mock *mockllm.Server
+
+	servers []*http.Server
+	dir     string
+	tmp     bool
+}
+
+// StartCluster starts the upstream, the bare proxy and both nodes, and waits
+// until the source node forwards to its peer.
+func StartCluster(ctx context.Context, opts ClusterOptions) (c *Cluster, err error) {
+	if opts.Capacity == 0 {
+		opts.Capacity = 4096
+	}
+	c = &Cluster{dir: opts.Dir}
+	if c.dir == "" {
+		if c.dir, err = os.MkdirTemp("", "meridian-bench-"); err != nil {
+			return nil, err
+		}
+		c.tmp = true
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+			c = nil
+		}
+	}()
+	c.Mock = mockllm.New(opts.Upstream)
+	if c.Upstream, err = c.serve(c.Mock.Handler()); err != nil {
+		return nil, err
+	}
+	target, _ := url.Parse(c.Upstream)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = newTransport(1024)
+	proxy.FlushInterval = -1
+	if c.Proxy, err = c.serve(proxy); err != nil {
+		return nil, err
+	}
+	if err := c.startNodes(ctx, opts); err != nil {
+		return nil, err
+	}
+	if err := c.waitForwarding(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	c.servers = append(c.servers, srv)
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), nil
+}
+
+func (c *Cluster) startNodes(ctx context.Context, opts ClusterOptions) error {
+	lc, err := pki.Provision(c.dir+"/pki", "", sourceRegion, peerRegion)
+	if err != nil {
+		return err
+	}
+	var lns []net.Listener
+	for range 4 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return err
+		}
+		lns = append(lns, ln)
+	}
+	localKey, _ := auth.NewKey()
+	fwdKey, _ := auth.NewKey()
+	c.LocalKey, c.ForwardedKey = localKey, fwdKey
+	var y strings.Builder
+	fmt.Fprintf(&y, "account: \"111122223333\"\n")
+	fmt.Fprintf(&y, "audit: {dir: %q, fsync: interval, fsync_interval: 100ms}\n", c.dir+"/audit")
+	fmt.Fprintf(&y, "link: {ca_file: %q, cert_file: %q, key_file: %q}\n", lc.CAFile, lc.CertFile, lc.KeyFile)
+	y.WriteString("geographies:\n  eu: {name: EU}\nregions:\n")
+	fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: 53, lon: -6}, listen: %q, link: %q}\n", sourceRegion, lns[0].Addr(), lns[1].Addr())
+	fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: 50, lon: 8}, listen: %q, link: %q}\n", peerRegion, lns[2].Addr(), lns[3].Addr())
+	y.WriteString("models:\n  - {id: demo.chat-small}\ndeployments:\n")
+	for _, r := range []string{sourceRegion, peerRegion} {
+		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: openai, url: %q, model: chat-small}, capacity: {max_concurrency: %d}}\n",
+			r, c.Upstream+"/v1", opts.Capacity)
+	}
+	// Limits far above any benchmark rate: quota admission runs on every
+	// request but never refuses one.
+	const limits = "{rpm: 100000000, tpm: 1000000000, max_concurrency: 100000}"
+	y.WriteString("principals:\n")
+	fmt.Fprintf(&y, "  - {id: bench-local, api_keys: [%q], policies: [invoke-in-source], limits: %s}\n", auth.HashKey(localKey), limits)
+	fmt.Fprintf(&y, "  - {id: bench-forwarded, api_keys: [%q], policies: [invoke-in-peer], limits: %s}\n", auth.HashKey(fwdKey), limits)
+	y.WriteString("policies:\n")
+	for name, region := range map[string]string{"invoke-in-source": sourceRegion, "invoke-in-peer": peerRegion} {
+		fmt.Fprintf(&y, `  %s:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Allow
+        Action: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+        Resource: ["arn:aws:bedrock:*:111122223333:inference-profile/eu.*", "arn:aws:bedrock:%s::foundation-model/*"]
+`, name, region)
+	}
+	cfg, err := topology.Parse([]byte(y.String()), "bench.yaml")
+	if err != nil {
+		return fmt.Errorf("bench topology: %w", err)
+	}
+	logs := opts.Logs
+	if logs == nil {
+		logs = io.Discard
+	}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	for i, r := range []string{sourceRegion, peerRegion} {
+		n, err := node.New(node.Options{Config: cfg, Region: r, ClientListener: lns[2*i], LinkListener: lns[2*i+1], Logger: logger})
+		if err != nil {
+			lns[2*i].Close()
+			lns[2*i+1].Close()
+			return err
+		}
+		if err := n.Start(ctx); err != nil {
+			return err
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+	c.Source = "http://" + c.Nodes[0].ClientAddr()
+	return nil
+}
+
+// waitForwarding sends forwarded requests until one is served by the peer:
+// the link's connection is up and its TLS session warm.
+func (c *Cluster) waitForwarding(ctx context.Context) error {
+	cl := &http.Client{Transport: newTransport(4), Timeout: 5 * time.Second}
+	defer cl.CloseIdleConnections()
+	deadline := time.Now().Add(15 * time.Second)
+	var last error
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, "POST", c.Source+"/v1/chat/completions", strings.NewReader(string(RequestBody(false, 4))))
+		req.Header.Set("Authorization", "Bearer "+c.ForwardedKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := cl.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && resp.Header.Get("X-Meridian-Inference-Region") == peerRegion {
+				return nil
+			}
+			err = fmt.Errorf("status %d, inference region %q: %s", resp.StatusCode, resp.Header.Get("X-Meridian-Inference-Region"), b)
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("source node does not forward to %s: %w", peerRegion, errors.Join(last, ctx.Err()))
+}
+
+// Close stops everything the cluster started and removes its temporary
+// directory.
+func (c *Cluster) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, n := range c.Nodes {
+		wg.Go(func() { n.Shutdown(ctx) })
+	}
+	wg.Wait()
+	for _, s := range c.servers {
+		s.Shutdown(ctx)
+	}
+	if c.tmp {
+		return os.RemoveAll(c.dir)
+	}
+	return nil
+}
+
+// newTransport returns a keep-alive HTTP/1.1 transport for loopback
+// keeping up to idle connections.
+func newTransport(idle int) *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        idle,
+		MaxIdleConnsPerHost: idle,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+}
+
+// RequestBody is the chat completion every scenario sends.
+func RequestBody(stream bool, maxTokens int) []byte {
+	return fmt.Appendf(nil, `{"model":%q,"stream":%t,"messages":[{"role":"system","content":"You are a benchmark."},{"role":"user","content":"Where does my data go when I call this gateway?"}],"max_tokens":%d}`,
+		profileID, stream, maxTokens)
+}

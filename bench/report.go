@@ -1,0 +1,293 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the result of a run; it marshals to the JSON of --out.
+type Report struct {
+	Machine  Machine      `json:"machine"`
+	Started  time.Time    `json:"started"`
+	Settings Settings     `json:"settings"`
+	Modes    []ModeReport `json:"modes"`
+	// Streams is the concurrent-streams memory scenario; nil when skipped.
+	Streams *StreamsReport `json:"streams,omitempty"`
+	// Targets are the issue's goals, evaluated on this run.
+	Targets []Goal `json:"targets"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPUModel   string `json:"cpu_model"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+}
+
+// Settings are the options a run used.
+type Settings struct {
+	Step        string  `json:"step"`
+	Sequential  int     `json:"sequential"`
+	StartRate   float64 `json:"start_rate"`
+	MaxRate     float64 `json:"max_rate"`
+	Rate        float64 `json:"rate,omitempty"`
+	Timeout     string  `json:"timeout"`
+	MaxInFlight int     `json:"max_in_flight"`
+	MaxTokens   int     `json:"max_tokens"`
+}
+
+func settingsOf(o Options) Settings {
+	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
+		Timeout: o.Timeout.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens}
+}
+
+// ModeReport holds every scenario of one mode (non-streaming or streaming).
+type ModeReport struct {
+	Mode string `json:"mode"`
+	// CompareRate is the rate every scenario ran at for AtRate: the bare
+	// proxy's highest sustained rate (or --rate).
+	CompareRate float64          `json:"compare_rate"`
+	Scenarios   []ScenarioReport `json:"scenarios"`
+}
+
+func (m *ModeReport) scenario(name string) *ScenarioReport {
+	for i := range m.Scenarios {
+		if m.Scenarios[i].Name == name {
+			return &m.Scenarios[i]
+		}
+	}
+	return &ScenarioReport{}
+}
+
+// ScenarioReport is one path's measurements. "Added" values are the
+// scenario's minus direct's at the same percentile; "Ratio" values divide
+// by the bare proxy's.
+type ScenarioReport struct {
+	Name string `json:"name"`
+	// Sequential is one request at a time, timed from the send.
+	Sequential      Summary `json:"sequential"`
+	SequentialAdded Latency `json:"sequential_added"`
+	// SequentialRatio is added p50 over the bare proxy's added p50.
+	SequentialRatio float64 `json:"sequential_ratio"`
+	// MaxRate is the highest sustained rate of the sweep, in requests/s.
+	MaxRate      float64      `json:"max_rate"`
+	MaxRateRatio float64      `json:"max_rate_ratio"`
+	Sweep        []StepReport `json:"sweep,omitempty"`
+	// AtRate is the open-loop step at the mode's CompareRate.
+	AtRate      StepReport `json:"at_rate"`
+	AtRateAdded Latency    `json:"at_rate_added"`
+	// AddedCPUPer1k is CPU seconds per 1,000 requests above direct's.
+	AddedCPUPer1k float64 `json:"added_cpu_seconds_per_1k"`
+	CPURatio      float64 `json:"cpu_ratio"`
+}
+
+// Summary is a latency distribution: for streams Latency is the time to the
+// first content token and Total the whole response.
+type Summary struct {
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"`
+	Latency  Latency `json:"latency"`
+	Total    Latency `json:"total"`
+}
+
+// Latency holds percentiles in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p99_9_ms"`
+}
+
+func (l Latency) minus(o Latency) Latency {
+	return Latency{l.P50 - o.P50, l.P90 - o.P90, l.P99 - o.P99, l.P999 - o.P999}
+}
+
+// StepReport is one open-loop step at a constant arrival rate.
+type StepReport struct {
+	Rate       float64 `json:"rate"`
+	Throughput float64 `json:"throughput"`
+	Summary
+	FirstError string `json:"first_error,omitempty"`
+	// Sustained: no errors and throughput at least 90% of the rate.
+	Sustained       bool    `json:"sustained"`
+	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
+	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
+}
+
+func (s StepReport) brief() string {
+	verdict := "sustained"
+	if !s.Sustained {
+		verdict = "NOT sustained"
+	}
+	e := ""
+	if s.FirstError != "" {
+		e = " (first error: " + s.FirstError + ")"
+	}
+	return fmt.Sprintf("%s, %.0f/s, p50 %s p99 %s, %d errors, %.3f CPU s/1k%s", verdict, s.Throughput, us(s.Latency.P50), us(s.Latency.P99), s.Errors, s.CPUSecondsPer1k, e)
+}
+
+func summarize(samples []sample, stream bool) Summary {
+	var lat, tot []time.Duration
+	s := Summary{Requests: len(samples)}
+	for _, x := range samples {
+		if x.err != nil {
+			s.Errors++
+			continue
+		}
+		tot = append(tot, x.latency)
+		if stream {
+			lat = append(lat, x.ttft)
+		} else {
+			lat = append(lat, x.latency)
+		}
+	}
+	s.Latency, s.Total = percentiles(lat), percentiles(tot)
+	return s
+}
+
+func percentiles(d []time.Duration) Latency {
+	if len(d) == 0 {
+		return Latency{}
+	}
+	slices.Sort(d)
+	at := func(q float64) float64 {
+		i := int(q*float64(len(d))+0.999999) - 1 // nearest rank
+		i = min(max(i, 0), len(d)-1)
+		return float64(d[i]) / float64(time.Millisecond)
+	}
+	return Latency{at(0.50), at(0.90), at(0.99), at(0.999)}
+}
+
+func stepReport(st step, stream bool) StepReport {
+	r := StepReport{Rate: st.rate, Summary: summarize(st.samples, stream), PeakRSSBytes: st.peakRSS}
+	for _, x := range st.samples {
+		if x.err != nil {
+			r.FirstError = x.err.Error()
+			break
+		}
+	}
+	ok := r.Requests - r.Errors
+	if st.elapsed > 0 {
+		r.Throughput = float64(ok) / st.elapsed.Seconds()
+	}
+	if r.Requests > 0 {
+		r.CPUSecondsPer1k = st.cpu.Seconds() / float64(r.Requests) * 1000
+	}
+	r.Sustained = r.Errors == 0 && r.Throughput >= 0.9*st.rate
+	return r
+}
+
+// derive fills the added latencies and ratios.
+func (m *ModeReport) derive() {
+	direct, bare := m.scenario(Direct), m.scenario(BareProxy)
+	bareSeq := bare.Sequential.Latency.minus(direct.Sequential.Latency).P50
+	bareCPU := bare.AtRate.CPUSecondsPer1k - direct.AtRate.CPUSecondsPer1k
+	for i := range m.Scenarios {
+		s := &m.Scenarios[i]
+		s.SequentialAdded = s.Sequential.Latency.minus(direct.Sequential.Latency)
+		s.AtRateAdded = s.AtRate.Latency.minus(direct.AtRate.Latency)
+		s.AddedCPUPer1k = s.AtRate.CPUSecondsPer1k - direct.AtRate.CPUSecondsPer1k
+		s.SequentialRatio = ratio(s.SequentialAdded.P50, bareSeq)
+		s.MaxRateRatio = ratio(s.MaxRate, bare.MaxRate)
+		s.CPURatio = ratio(s.AddedCPUPer1k, bareCPU)
+	}
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the human-readable tables: per mode, sequential and
+// sweep results, then every scenario at the comparison rate, with ratios to
+// the bare proxy; then the streams scenario and the targets.
+func (r *Report) WriteTable(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	m := r.Machine
+	fmt.Fprintf(bw, "machine: %d CPUs (GOMAXPROCS %d), %s, %s %s/%s\n", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.GoVersion, m.OS, m.Arch)
+	for _, mr := range r.Modes {
+		lat := "latency"
+		if mr.Mode == "streaming" {
+			lat = "time to first token"
+		}
+		fmt.Fprintf(bw, "\n%s (%s; + is added over direct; x is the ratio to the bare proxy)\n", mr.Mode, lat)
+		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "scenario\tseq p50\t+seq p50\tx\tmax rate/s\tx\t\t+p50\t+p90\t+p99\t+p99.9\terrors\tCPU s/1k\t+CPU s/1k\tx\tpeak RSS\t")
+		for _, s := range mr.Scenarios {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\t@%.0f/s\t%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t%s\t%s\t\n", s.Name,
+				us(s.Sequential.Latency.P50), us(s.SequentialAdded.P50), x(s.SequentialRatio), s.MaxRate, x(s.MaxRateRatio),
+				mr.CompareRate, us(s.AtRateAdded.P50), us(s.AtRateAdded.P90), us(s.AtRateAdded.P99), us(s.AtRateAdded.P999),
+				s.AtRate.Errors, s.AtRate.CPUSecondsPer1k, s.AddedCPUPer1k, x(s.CPURatio), mb(s.AtRate.PeakRSSBytes))
+		}
+		tw.Flush()
+	}
+	if s := r.Streams; s != nil {
+		fmt.Fprintf(bw, "\nconcurrent streams: %d open through one node (%d errors): RSS %s (baseline %s), Go heap %s, goroutines %d (baseline %d, %d after they ended)\n",
+			s.Streams, s.Errors, mb(s.RSSBytes), mb(s.BaselineRSSBytes), mb(s.HeapBytes), s.Goroutines, s.BaselineGoroutines, s.GoroutinesAfter)
+	}
+	if len(r.Targets) > 0 {
+		fmt.Fprintln(bw, "\ntargets:")
+		for _, t := range r.Targets {
+			v := "met"
+			if !t.Met {
+				v = "MISSED"
+			}
+			fmt.Fprintf(bw, "  %-6s %s: %s (target %s)\n", v, t.Name, t.Value, t.Want)
+		}
+	}
+	return bw.Flush()
+}
+
+func us(ms float64) string {
+	if ms == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fµs", ms*1000)
+}
+
+func x(r float64) string {
+	if r == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", r)
+}
+
+func mb(b int64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fMB", float64(b)/(1<<20))
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for line := range bytes.Lines(b) {
+		if k, v, ok := strings.Cut(string(line), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
