@@ -391,14 +391,18 @@ func (h *Handler) create(rec profilestore.Record) (profilestore.Record, bool, er
 			}
 			return o, false, nil
 		}
-		if !o.Deleted && o.Name == rec.Name {
+		if !o.Deleted && o.Name == rec.Name && o.HomeRegion == rec.HomeRegion {
 			return rec, false, &inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict,
 				Message: "an inference profile named " + strconv.Quote(rec.Name) + " already exists"}
 		}
 	}
 	cat := h.g.Catalog()
-	if _, err := cat.Resolve(h.g.Region(), rec.CopyFrom); err != nil {
+	res, err := cat.Resolve(h.g.Region(), rec.CopyFrom)
+	if err != nil {
 		return rec, false, copyError(err)
+	}
+	if res.Profile != nil && res.Profile.Type == profile.Application {
+		return rec, false, invalid("modelSource.copyFrom must be a system inference profile or a foundation model, not an application profile")
 	}
 	if _, _, err := cat.WithApplication(profile.Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, HomeRegion: rec.HomeRegion}); err != nil {
 		return rec, false, copyError(err)
