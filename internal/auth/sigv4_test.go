@@ -187,7 +187,9 @@ func TestNewSigV4SecretErrors(t *testing.T) {
 		{ID: "a", AccessKeys: []topology.AccessKey{{ID: "K1", SecretEnv: "MISSING"}, {ID: "K2", SecretFile: "/nope"}, {ID: "K3"}}},
 	}}
 	_, err := NewSigV4(cfg, SigV4Options{Region: "r", Getenv: func(string) string { return "" },
-		ReadFile: func(string) ([]byte, error) { return nil, &fs.PathError{Op: "open", Path: "/nope", Err: fs.ErrNotExist} }})
+		ReadFile: func(string) ([]byte, error) {
+			return nil, &fs.PathError{Op: "open", Path: "/nope", Err: fs.ErrNotExist}
+		}})
 	if err == nil {
 		t.Fatal("NewSigV4 with unloadable secrets = nil error")
 	}
