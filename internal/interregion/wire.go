@@ -86,7 +86,12 @@ func (w wireError) err(region string) *inference.Error {
 	if !ok {
 		k = inference.KindUpstream
 	}
-	return &inference.Error{Kind: k, Message: w.Message, Code: w.Code, RetryAfter: time.Duration(w.RetryAfterMs) * time.Millisecond,
+	msg := w.Message
+	if k == inference.KindPermissionDenied {
+		// A destination's own re-check refused: say which one.
+		msg = "refused by destination region " + region + ": " + msg
+	}
+	return &inference.Error{Kind: k, Message: msg, Code: w.Code, RetryAfter: time.Duration(w.RetryAfterMs) * time.Millisecond,
 		UpstreamStatus: w.UpstreamStatus, Err: &PeerError{Region: region, Msg: w.Message}}
 }
 

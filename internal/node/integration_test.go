@@ -21,6 +21,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 	"github.com/meridian-gateway/meridian/internal/pki"
+	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/topology"
 	oa "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -608,5 +609,60 @@ deployments: [{model: m, region: eu-west-1, backend: {type: mock}}]
 	cfg.Link.InsecureDevLink = false
 	if _, err := New(Options{Config: cfg, Region: "eu-west-1"}); err == nil || !strings.Contains(err.Error(), "meridian certs init") {
 		t.Errorf("New without link certificates = %v, want an error with the fix", err)
+	}
+}
+
+// TestTopologyMismatchIsReported: a node whose peers run a different
+// residency topology says so (metric, regions endpoint) and still serves
+// only what its own topology allows.
+func TestTopologyMismatchIsReported(t *testing.T) {
+	c := startCluster(t, threeRegions, "")
+	n := c.nodes["eu-west-1"]
+	// Simulate a rollout that reached only eu-west-1: a new profile there.
+	cat, _, err := n.Gateway().Catalog().WithApplication(profile.Profile{ID: "only-here", CopyFrom: "eu.demo.chat-small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Gateway().SetCatalog(cat)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(c.url("eu-west-1") + "/meridian/v1/regions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v RegionsView
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		mismatched := 0
+		for _, r := range v.Regions {
+			if r.TopologyMismatch {
+				mismatched++
+			}
+		}
+		if mismatched == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("regions view never reported the mismatch: %+v", v.Regions)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, _ := http.Get(c.url("eu-west-1") + "/metrics")
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), `meridian_topology_mismatch{peer="eu-central-1",region="eu-west-1"} 1`) {
+		t.Error("meridian_topology_mismatch not 1 for eu-central-1")
+	}
+	// The profile only eu-west-1 knows runs only where the destination's
+	// own topology agrees: with eu-west-1 busy, eu-central-1 is asked and
+	// refuses it; nothing runs there.
+	before := c.mocks["eu-central-1"].Stats().Requests
+	c.mocks["eu-west-1"].SetThrottled(10 * time.Second)
+	status, h, body := c.post("eu-west-1", chatBody("only-here", false), c.key)
+	if status != 403 || h.Get("X-Meridian-Inference-Region") != "" || !strings.Contains(string(body), "destination") {
+		t.Errorf("only-here with eu-west-1 busy: %d %q %s, want 403 refused by the destination", status, h.Get("X-Meridian-Inference-Region"), body)
+	}
+	if got := c.mocks["eu-central-1"].Stats().Requests - before; got != 0 {
+		t.Errorf("eu-central-1 ran %d requests of a profile its topology does not have", got)
 	}
 }

@@ -73,6 +73,8 @@ type Node struct {
 	audit *audit.Writer
 	// limiter admits requests against quotas and capacity.
 	limiter *quota.Limiter
+	// mismatch maps a peer region to whether its residency digest differs.
+	mismatch sync.Map
 	// live is the console's live view of the requests this node sees.
 	live *ui.Live
 
@@ -284,14 +286,43 @@ func (n *Node) syncCooldowns(ctx context.Context) {
 	}
 }
 
+// checkTopology compares a peer's residency digest with this node's. A
+// mismatch is reported loudly (log, metric, regions endpoint); while it
+// lasts nothing changes in what this node serves, because every node
+// already serves only what its own topology allows.
+func (n *Node) checkTopology(peer, digest string) {
+	mine := n.gw.Catalog().ResidencyDigest()
+	mismatch := digest != mine
+	prev, seen := n.mismatch.Swap(peer, mismatch)
+	v := 0.0
+	if mismatch {
+		v = 1
+	}
+	n.metrics.TopologyMismatch.WithLabelValues(peer).Set(v)
+	switch {
+	case mismatch && (!seen || !prev.(bool)):
+		n.log.Error("peer runs a different residency topology: roll the same topology file out to every region", telemetry.AttrPeer, peer,
+			"peer_digest", digest, "own_digest", mine)
+	case !mismatch && seen && prev.(bool):
+		n.log.Info("peer topology agrees again", telemetry.AttrPeer, peer)
+	}
+}
+
+func (n *Node) topologyMismatch(peer string) bool {
+	v, ok := n.mismatch.Load(peer)
+	return ok && v.(bool)
+}
+
 // onPeerState applies a peer's load snapshot to the routing tracker (the
 // load exchange) and records the link's measured RTT.
 func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duration) {
-	var snap routing.Snapshot
-	if err := json.Unmarshal(body, &snap); err != nil {
+	var st publishedState
+	if err := json.Unmarshal(body, &st); err != nil {
 		n.log.Warn("peer sent an unreadable load snapshot", telemetry.AttrPeer, region, telemetry.AttrError, err)
 		return
 	}
+	n.checkTopology(region, st.Topology)
+	snap := st.Snapshot
 	if snap.Region != region {
 		n.log.Warn("peer sent a snapshot for another region; ignored", telemetry.AttrPeer, region, "claimed", snap.Region)
 		return

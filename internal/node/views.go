@@ -15,10 +15,13 @@ import (
 type publishedState struct {
 	routing.Snapshot
 	Flows []ui.FlowStat `json:"flows,omitempty"`
+	// Topology is the digest of the node's residency-relevant topology;
+	// peers compare it with their own.
+	Topology string `json:"topology"`
 }
 
 func (n *Node) state() any {
-	return publishedState{Snapshot: n.gw.Routing().Tracker.Snapshot(), Flows: n.live.Published()}
+	return publishedState{Snapshot: n.gw.Routing().Tracker.Snapshot(), Flows: n.live.Published(), Topology: n.gw.Catalog().ResidencyDigest()}
 }
 
 // DeploymentView is a deployment's live state as this node sees it.
@@ -49,6 +52,9 @@ type RegionView struct {
 	// RTTMs is the round trip from this node to the region (measured on
 	// the link, else estimated from locations).
 	RTTMs float64 `json:"rtt_ms"`
+	// TopologyMismatch is true while the region's node runs a topology
+	// whose residency rules differ from this node's.
+	TopologyMismatch bool `json:"topologyMismatch"`
 }
 
 // RegionsView is the body of GET /meridian/v1/regions.
@@ -85,6 +91,7 @@ func (n *Node) regionsView() RegionsView {
 			rv.Healthy, rv.LastSeen = n.Ready(), now.UTC()
 		} else {
 			rv.Healthy, rv.LastSeen, _ = n.link.PeerStatus(reg.ID)
+			rv.TopologyMismatch = n.topologyMismatch(reg.ID)
 		}
 		for _, d := range n.cfg.DeploymentsIn(reg.ID) {
 			st, ok := rt.Tracker.State(routing.Key{Region: reg.ID, Model: d.Model})

@@ -259,3 +259,32 @@ func ExampleCatalog_Resolve() {
 	// [eu-central-1 eu-west-1]
 	// true
 }
+
+func TestResidencyDigest(t *testing.T) {
+	t.Parallel()
+	cfg, err := topology.Load("testdata/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := New(cfg)
+	c2, _ := New(cfg)
+	if c1.ResidencyDigest() != c2.ResidencyDigest() {
+		t.Fatal("the same topology gives different digests")
+	}
+	// Moving a region to another geography, adding a profile, or opting a
+	// geography out of global routing each change it.
+	moved := *cfg
+	moved.Regions = append([]topology.Region(nil), cfg.Regions...)
+	moved.Regions[4].Geography = "us"
+	c3, _ := New(&moved)
+	c4, _, _ := c1.WithApplication(Profile{ID: "x", CopyFrom: "eu.demo.chat-small"})
+	f := false
+	optOut := *cfg
+	optOut.Geographies = map[string]topology.Geography{"us": {}, "eu": {Global: &f}, "gov": {Global: &f}}
+	c5, _ := New(&optOut)
+	for name, c := range map[string]*Catalog{"moved region": c3, "new profile": c4, "global opt-out": c5} {
+		if c.ResidencyDigest() == c1.ResidencyDigest() {
+			t.Errorf("%s: digest unchanged", name)
+		}
+	}
+}

@@ -33,6 +33,9 @@ type Metrics struct {
 	PeerUp *prometheus.GaugeVec
 	// InFlight is the number of requests being served.
 	InFlight prometheus.Gauge
+	// TopologyMismatch is 1 while a peer's residency topology differs from
+	// this node's.
+	TopologyMismatch *prometheus.GaugeVec
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -64,8 +67,10 @@ func NewMetrics(region string) *Metrics {
 			Help: "1 while the peer region's node answers on the link."}, []string{"peer"}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_in_flight_requests", ConstLabels: constLabels,
 			Help: "Requests being served by this node."}),
+		TopologyMismatch: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "meridian_topology_mismatch", ConstLabels: constLabels,
+			Help: "1 while the peer's residency-relevant topology differs from this node's."}, []string{"peer"}),
 	}
-	reg.MustRegister(m.Requests, m.Duration, m.TTFT, m.Forwarded, m.RouteDecisions, m.Failovers, m.ResidencyRejections, m.PeerUp, m.InFlight)
+	reg.MustRegister(m.Requests, m.Duration, m.TTFT, m.Forwarded, m.RouteDecisions, m.Failovers, m.ResidencyRejections, m.PeerUp, m.InFlight, m.TopologyMismatch)
 	return m
 }
 

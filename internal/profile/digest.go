@@ -1,0 +1,34 @@
+package profile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// ResidencyDigest is a hash of everything in the catalog that decides where
+// a request may run: each region's geography, which geographies take part in
+// global routing, and every profile's destinations and sources. Nodes
+// exchange it over the link; two nodes with different digests disagree
+// about residency (a topology rolled out to only some regions).
+func (c *Catalog) ResidencyDigest() string {
+	var b strings.Builder
+	b.WriteString("meridian residency v1\n")
+	for _, r := range slices.Sorted(maps.Keys(c.geoOf)) {
+		g := c.geoOf[r]
+		b.WriteString("region " + r + " " + g)
+		if c.globalOK[g] {
+			b.WriteString(" global")
+		}
+		b.WriteByte('\n')
+	}
+	for _, id := range c.ids {
+		p := c.profiles[id]
+		b.WriteString("profile " + id + " " + p.Type.String() + " " + p.Scope + " " + p.Model +
+			" dst=" + strings.Join(p.Destinations, ",") + " src=" + strings.Join(p.Sources, ",") + "\n")
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:16])
+}
