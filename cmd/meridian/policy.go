@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/policy"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 func init() {
@@ -21,6 +23,7 @@ func init() {
 func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, "Usage: meridian policy simulate --policy FILE [--policy FILE ...] [--guardrail FILE ...] --action ACTION --resource ARN [--context-file FILE.json] [--context KEY=VALUE ...] [--output text|json]")
+		fmt.Fprintln(stderr, "   or: meridian policy simulate --config FILE --principal ID --profile ID --region SOURCE [--action ACTION] [--context KEY=VALUE ...] [--output text|json]")
 		if len(args) == 0 {
 			return usageError("policy: missing subcommand (want simulate)")
 		}
@@ -57,7 +60,10 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 	resource := fs.String("resource", "", "the resource `ARN` (use * for actions without a resource)")
 	contextFile := fs.String("context-file", "", "JSON `FILE` mapping context keys to a string or an array of strings")
 	output := fs.String("output", "text", "output format: text or json")
-	config := fs.String("config", "", "topology config (form 2; not available yet)")
+	config := fs.String("config", "", "topology `FILE`: simulate a principal invoking a profile from a source region (form 2)")
+	principal := fs.String("principal", "", "with --config: the principal `ID`")
+	profileID := fs.String("profile", "", "with --config: the profile `ID` (or ARN, or model id)")
+	region := fs.String("region", "", "with --config: the source `REGION`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -67,8 +73,11 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError("policy simulate: unexpected argument %q", fs.Arg(0))
 	}
+	if *output != "text" && *output != "json" {
+		return usageError("policy simulate: --output %q is not text or json", *output)
+	}
 	if *config != "" {
-		return usageError("policy simulate: --config/--principal/--profile is not available yet; use --policy, --action and --resource")
+		return simulateFromConfig(*config, *principal, *profileID, *region, *action, contexts, *output, stdout)
 	}
 	if *action == "" || *resource == "" {
 		return usageError("policy simulate: --action and --resource are required")
@@ -126,4 +135,89 @@ func readPolicyDocuments(files []string) ([]policy.Document, error) {
 		docs = append(docs, policy.Document{Name: name, JSON: data})
 	}
 	return docs, nil
+}
+
+// simulateFromConfig is form 2: for every destination of the profile as
+// resolved in the source region, the decision and why.
+func simulateFromConfig(path, principalID, profileID, region, action string, contexts []string, output string, stdout io.Writer) error {
+	if principalID == "" || profileID == "" || region == "" {
+		return usageError("policy simulate --config needs --principal, --profile and --region")
+	}
+	cfg, err := topology.Load(path)
+	if err != nil {
+		return err
+	}
+	var principal *topology.Principal
+	for i := range cfg.Principals {
+		if cfg.Principals[i].ID == principalID {
+			principal = &cfg.Principals[i]
+		}
+	}
+	if principal == nil {
+		return usageError("policy simulate: principal %q is not in %s", principalID, path)
+	}
+	if _, ok := cfg.Region(region); !ok {
+		return usageError("policy simulate: region %q is not in %s", region, path)
+	}
+	cat, err := profile.New(cfg)
+	if err != nil {
+		return err
+	}
+	res, err := cat.Resolve(region, profileID)
+	if err != nil {
+		return usageError("policy simulate: %v", err)
+	}
+	compile := func(name string, doc topology.PolicyDocument) (*policy.Policy, error) {
+		p, err := policy.Parse(name, doc.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("policy %q: %w", name, err)
+		}
+		return p, nil
+	}
+	in := policy.InvokeSimulation{Username: principal.Name(), UserID: principal.ID, PrincipalTags: principal.Tags,
+		Geography: cfg.GeographyOf(region), Context: map[string][]string{}}
+	for _, name := range principal.Policies {
+		p, err := compile(name, cfg.Policies[name])
+		if err != nil {
+			return err
+		}
+		in.Policies = append(in.Policies, p)
+	}
+	for _, g := range cfg.Guardrails {
+		doc := cfg.Policies[g.Name]
+		if g.Policy != nil {
+			doc = *g.Policy
+		}
+		p, err := compile(g.Name, doc)
+		if err != nil {
+			return err
+		}
+		in.Guardrails = append(in.Guardrails, p)
+	}
+	if res.Profile != nil && res.Profile.Type == profile.Application {
+		in.ProfileTags = res.Profile.Tags
+	}
+	if action == "" {
+		action = policy.ActionInvokeModel
+	}
+	in.Invocation = policy.Invocation{Action: action, SourceRegion: region}
+	if res.Profile != nil {
+		in.Invocation.ProfileARN = res.ProfileARN
+	}
+	for _, r := range res.Destinations {
+		in.Invocation.Destinations = append(in.Invocation.Destinations, policy.Destination{Region: r, ModelARN: profile.FoundationModelARN(cat.Partition(), r, res.Model)})
+	}
+	for _, kv := range contexts {
+		if err := policy.ParseContextPair(in.Context, kv); err != nil {
+			return usageError("policy simulate: --context: %v", err)
+		}
+	}
+	rep := policy.SimulateInvoke(in)
+	if output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	_, err = io.WriteString(stdout, rep.Text())
+	return err
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const exampleConfig = "../../docs/config.example.yaml"
+
+func runCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(t.Context(), args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestCLI(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	data, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(data), "geography: eu\n", "geography: europe\n", 1)
+	broken = strings.Replace(broken, "rpm: 1200", "rpm: 0", 1)
+	os.WriteFile(bad, []byte(broken), 0o644)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr error // nil, errUsage or errSilentFailure
+		out     []string
+		stderr  []string
+	}{
+		{name: "help", args: []string{"help"}, out: []string{"serve", "demo", "mockllm", "config", "profiles", "policy"}},
+		{name: "unknown verb", args: []string{"frobnicate"}, wantErr: errUsage},
+		{name: "validate the reference config", args: []string{"config", "validate", exampleConfig}, out: []string{"is valid"}},
+		{name: "validate reports every problem", args: []string{"config", "validate", bad}, wantErr: errSilentFailure,
+			stderr: []string{`"europe" is not a defined geography`, "capacity must be positive", "2 problem(s)", "bad.yaml:"}},
+		{name: "profiles list", args: []string{"profiles", "list", "--config", exampleConfig}, out: []string{"eu.demo.chat-small", "global.demo.chat-small", "claims-eu", "APPLICATION"}},
+		{name: "profiles list for a region", args: []string{"profiles", "list", "--config", exampleConfig, "--region", "us-east-1"},
+			out: []string{"us.demo.chat-small", "arn:aws:bedrock:us-east-1:111122223333:inference-profile/global.demo.chat-small"}},
+		{name: "profiles list bad region", args: []string{"profiles", "list", "--config", exampleConfig, "--region", "mars-1"}, wantErr: errUsage},
+		{name: "keys new", args: []string{"keys", "new"}, out: []string{"key:  mk-", "hash: sha256:"}},
+		{name: "keys hash", args: []string{"keys", "hash", "mk-test"}, out: []string{"sha256:"}},
+		{name: "policy simulate from the config", args: []string{"policy", "simulate", "--config", exampleConfig, "--principal", "claims-service", "--profile", "eu.demo.chat-small", "--region", "eu-west-1"},
+			out: []string{"allowed:", "eu-central-1", "eu-west-1"}},
+		{name: "policy simulate unknown principal", args: []string{"policy", "simulate", "--config", exampleConfig, "--principal", "nobody", "--profile", "eu.demo.chat-small", "--region", "eu-west-1"}, wantErr: errUsage},
+		{name: "serve without flags", args: []string{"serve"}, wantErr: errUsage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, err := runCLI(t, tc.args...)
+			if tc.wantErr == nil && err != nil {
+				t.Fatalf("run(%v) = %v\nstderr: %s", tc.args, err, stderr)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("run(%v) = %v, want %v", tc.args, err, tc.wantErr)
+			}
+			for _, w := range tc.out {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestPolicySimulateJSONDecision(t *testing.T) {
+	out, _, err := runCLI(t, "policy", "simulate", "--config", exampleConfig, "--principal", "claims-service", "--profile", "global.demo.chat-small", "--region", "eu-west-1", "--output", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		AllowedRegions []string `json:"allowedRegions"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	// invoke-eu-only allows only eu.* profiles: a global profile is denied.
+	if len(rep.AllowedRegions) != 0 {
+		t.Errorf("global profile under invoke-eu-only allowed in %v", rep.AllowedRegions)
+	}
+}
