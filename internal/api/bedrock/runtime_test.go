@@ -322,7 +322,10 @@ func TestRuntimeTypedErrors(t *testing.T) {
 // arrives as an exception frame that the SDK returns from Err() (invariant 3).
 func TestInStreamErrorIsAnException(t *testing.T) {
 	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "")
-	c.nodes["eu-west-1"].Backends()["demo.chat-small"].(*backend.Mock).Server().SetAbortAfterTokens(2)
+	// One model per call: a failed deployment cools down.
+	for _, m := range []string{"demo.chat-small", "demo.throttled"} {
+		c.nodes["eu-west-1"].Backends()[m].(*backend.Mock).Server().SetAbortAfterTokens(2)
+	}
 	out, err := c.runtimeClient("eu-west-1").ConverseStream(t.Context(), &bedrockruntime.ConverseStreamInput{ModelId: aws.String("demo.chat-small"),
 		Messages: userMessage("hi"), InferenceConfig: &rttypes.InferenceConfiguration{MaxTokens: aws.Int32(20)}})
 	if err != nil {
@@ -341,4 +344,20 @@ func TestInStreamErrorIsAnException(t *testing.T) {
 		t.Fatalf("after %d events Err() = %v (%T), want a modeled stream exception", n, err, err)
 	}
 	fmt.Fprintf(testWriter{t}, "in-stream error after %d events: %v", n, err)
+
+	inv, err := c.runtimeClient("eu-west-1").InvokeModelWithResponseStream(t.Context(), &bedrockruntime.InvokeModelWithResponseStreamInput{
+		ModelId: aws.String("demo.throttled"), ContentType: aws.String("application/json"),
+		Body: []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := inv.GetStream()
+	defer is.Close()
+	n = 0
+	for range is.Events() {
+		n++
+	}
+	if err := is.Err(); n == 0 || !errors.As(err, &mse) {
+		t.Fatalf("InvokeModelWithResponseStream: after %d chunks Err() = %v (%T), want *types.ModelStreamErrorException", n, err, err)
+	}
 }
