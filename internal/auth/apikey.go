@@ -48,16 +48,20 @@ type storedKey struct {
 // Authenticator checks credentials against a topology's principals. It is
 // immutable and safe for concurrent use.
 type Authenticator struct {
-	keys []storedKey
-	byID map[string]*Principal
+	keys      []storedKey
+	byID      map[string]*Principal
+	bySubject map[string]*Principal // client certificate identities
 }
 
 // New builds an Authenticator from the topology's principals.
 func New(cfg *topology.Config) (*Authenticator, error) {
-	a := &Authenticator{byID: map[string]*Principal{}}
+	a := &Authenticator{byID: map[string]*Principal{}, bySubject: map[string]*Principal{}}
 	for _, p := range cfg.Principals {
 		tmpl := fromConfig(p)
 		a.byID[p.ID] = &tmpl
+		for _, s := range p.ClientCertSubjects {
+			a.bySubject[s] = &tmpl
+		}
 		for _, h := range p.APIKeys {
 			raw, err := hex.DecodeString(strings.TrimPrefix(h, "sha256:"))
 			if err != nil || len(raw) != 32 {

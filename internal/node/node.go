@@ -3,12 +3,14 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,6 +233,30 @@ func (n *Node) setupLinkSecurity() error {
 	return nil
 }
 
+// clientTLSConfig builds the client listener's TLS: the region's
+// certificate, and when client_ca_file is set, client certificates verified
+// against it (a verified certificate authenticates as the principal whose
+// client_cert_subjects names it; requests may still use API keys).
+func clientTLSConfig(t topology.ClientTLS) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate: %w", err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if t.ClientCAFile != "" {
+		pem, err := os.ReadFile(t.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read client_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client_ca_file %s holds no PEM certificate", t.ClientCAFile)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
 // linkConfig maps the topology's link section to the pki package's.
 func linkConfig(l topology.Link) pki.LinkConfig {
 	return pki.LinkConfig{TrustDomain: l.TrustDomain, CAFile: l.CAFile, CertFile: l.CertFile, KeyFile: l.KeyFile,
@@ -386,7 +412,17 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
-	n.serve(n.clientSrv, n.clientLn, false)
+	clientTLS := false
+	if n.region.TLS != nil {
+		cfg, err := clientTLSConfig(*n.region.TLS)
+		if err != nil {
+			n.clientLn.Close()
+			n.linkLn.Close()
+			return fmt.Errorf("%s: regions[%s].tls: %w", n.cfg.File, n.region.ID, err)
+		}
+		n.clientSrv.TLSConfig, clientTLS = cfg, true
+	}
+	n.serve(n.clientSrv, n.clientLn, clientTLS)
 	n.serve(n.linkSrv, n.linkLn, n.linkStore != nil)
 	if n.linkStore != nil {
 		n.wg.Add(1)

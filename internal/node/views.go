@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/routing"
+	"github.com/meridian-gateway/meridian/internal/topology"
 	"github.com/meridian-gateway/meridian/internal/ui"
 )
 
@@ -84,10 +85,10 @@ func (n *Node) regionsView() RegionsView {
 	now := time.Now()
 	for _, reg := range n.cfg.Regions {
 		rv := RegionView{ID: reg.ID, Geography: reg.Geography, Lat: reg.Location.Lat, Lon: reg.Location.Lon,
-			Endpoint: "http://" + reg.Listen, Self: reg.ID == n.region.ID, Deployments: []DeploymentView{},
+			Endpoint: scheme(reg) + reg.Listen, Self: reg.ID == n.region.ID, Deployments: []DeploymentView{},
 			RTTMs: float64(rt.RTT.RTT(n.region.ID, reg.ID).Microseconds()) / 1000}
 		if rv.Self {
-			rv.Endpoint = "http://" + n.ClientAddr()
+			rv.Endpoint = scheme(reg) + n.ClientAddr()
 			rv.Healthy, rv.LastSeen = n.Ready(), now.UTC()
 		} else {
 			rv.Healthy, rv.LastSeen, _ = n.link.PeerStatus(reg.ID)
@@ -107,4 +108,12 @@ func (n *Node) regionsView() RegionsView {
 		v.Regions = append(v.Regions, rv)
 	}
 	return v
+}
+
+// scheme is the URL scheme of a region's client API.
+func scheme(r topology.Region) string {
+	if r.TLS != nil {
+		return "https://"
+	}
+	return "http://"
 }

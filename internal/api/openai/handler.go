@@ -47,7 +47,7 @@ func (h *Handler) call(r *http.Request, op string) *gateway.Call {
 }
 
 func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
-	p, err := h.g.Authenticator().APIKey(auth.BearerKey(r))
+	p, err := h.g.Authenticator().Request(r)
 	if err != nil {
 		return p, &inference.Error{Kind: inference.KindUnauthenticated, Code: "invalid_api_key", Message: err.Error()}
 	}

@@ -1,0 +1,50 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"net/http"
+)
+
+// ErrUnknownClientCertificate: the TLS client certificate verified against
+// the client CA but names no principal.
+var ErrUnknownClientCertificate = errors.New("client certificate names no principal")
+
+// ClientCertificate authenticates a verified TLS client certificate: its
+// URI SANs, then its DNS SANs, then its subject common name are looked up in
+// the principals' client_cert_subjects. The caller (the TLS listener) has
+// already verified the chain against the configured client CA.
+func (a *Authenticator) ClientCertificate(cert *x509.Certificate) (Principal, error) {
+	var names []string
+	for _, u := range cert.URIs {
+		names = append(names, u.String())
+	}
+	names = append(names, cert.DNSNames...)
+	if cert.Subject.CommonName != "" {
+		names = append(names, cert.Subject.CommonName)
+	}
+	for _, n := range names {
+		if p, ok := a.bySubject[n]; ok {
+			out := *p
+			sum := sha256.Sum256(cert.Raw)
+			out.Method, out.KeyID = MethodMTLS, "cert-"+hex.EncodeToString(sum[:6])
+			return out, nil
+		}
+	}
+	return Principal{}, ErrUnknownClientCertificate
+}
+
+// Request authenticates an HTTP request by API key ("Authorization:
+// Bearer" or "x-api-key"), or, when it carries none, by its verified TLS
+// client certificate.
+func (a *Authenticator) Request(r *http.Request) (Principal, error) {
+	if key := BearerKey(r); key != "" {
+		return a.APIKey(key)
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
+		return a.ClientCertificate(r.TLS.PeerCertificates[0])
+	}
+	return Principal{}, ErrMissingCredentials
+}
