@@ -38,37 +38,36 @@ type exception struct {
 
 // exceptionFor maps an error to its Bedrock exception. An *inference.Error
 // whose Code names a Bedrock shape (set by authentication and the control
-// plane) keeps it; otherwise the kind decides.
+// plane) keeps it; otherwise the kind decides. The status is always the
+// kind's, so that the status a client saw is the one its request record and
+// audit event carry; it differs from Amazon Bedrock's in two places, which
+// the SDK does not use to pick the exception type: authentication failures
+// are 401 (AWS: 403) and ModelErrorException is 502 (AWS: 424).
 func exceptionFor(e *inference.Error) exception {
+	status := e.Kind.Status()
 	switch e.Code {
-	case ExcUnrecognizedClient, ExcMissingAuthenticationTk, ExcAccessDenied:
-		// AWS answers authentication failures with 403.
-		return exception{e.Code, http.StatusForbidden}
-	case ExcConflict, ExcTooManyTags:
-		return exception{e.Code, http.StatusBadRequest}
+	case ExcUnrecognizedClient, ExcMissingAuthenticationTk, ExcAccessDenied, ExcConflict, ExcTooManyTags:
+		return exception{e.Code, status}
 	}
 	switch e.Kind {
-	case inference.KindInvalidRequest:
-		return exception{ExcValidation, http.StatusBadRequest}
-	case inference.KindPayloadTooLarge:
-		return exception{ExcValidation, http.StatusRequestEntityTooLarge}
+	case inference.KindInvalidRequest, inference.KindPayloadTooLarge:
+		return exception{ExcValidation, status}
 	case inference.KindUnauthenticated:
-		return exception{ExcUnrecognizedClient, http.StatusForbidden}
+		return exception{ExcUnrecognizedClient, status}
 	case inference.KindPermissionDenied:
-		return exception{ExcAccessDenied, http.StatusForbidden}
+		return exception{ExcAccessDenied, status}
 	case inference.KindNotFound:
-		return exception{ExcResourceNotFound, http.StatusNotFound}
+		return exception{ExcResourceNotFound, status}
 	case inference.KindTimeout:
-		return exception{ExcModelTimeout, http.StatusRequestTimeout}
+		return exception{ExcModelTimeout, status}
 	case inference.KindThrottled:
-		return exception{ExcThrottling, http.StatusTooManyRequests}
+		return exception{ExcThrottling, status}
 	case inference.KindUnavailable:
-		return exception{ExcServiceUnavailable, http.StatusServiceUnavailable}
+		return exception{ExcServiceUnavailable, status}
 	case inference.KindUpstream:
-		// Bedrock's "the model returned an error": 424, not retried.
-		return exception{ExcModelError, http.StatusFailedDependency}
+		return exception{ExcModelError, status}
 	}
-	return exception{ExcInternalServer, http.StatusInternalServerError}
+	return exception{ExcInternalServer, status}
 }
 
 // streamException returns the event-stream exception member for an error

@@ -25,14 +25,14 @@ func TestExceptionFor(t *testing.T) {
 	}{
 		{&inference.Error{Kind: inference.KindInvalidRequest}, ExcValidation, 400, "validationException"},
 		{&inference.Error{Kind: inference.KindPayloadTooLarge}, ExcValidation, 413, "validationException"},
-		{&inference.Error{Kind: inference.KindUnauthenticated}, ExcUnrecognizedClient, 403, "internalServerException"},
-		{&inference.Error{Kind: inference.KindUnauthenticated, Code: ExcAccessDenied}, ExcAccessDenied, 403, "internalServerException"},
+		{&inference.Error{Kind: inference.KindUnauthenticated}, ExcUnrecognizedClient, 401, "internalServerException"},
+		{&inference.Error{Kind: inference.KindUnauthenticated, Code: ExcAccessDenied}, ExcAccessDenied, 401, "internalServerException"},
 		{&inference.Error{Kind: inference.KindPermissionDenied}, ExcAccessDenied, 403, "internalServerException"},
 		{&inference.Error{Kind: inference.KindNotFound}, ExcResourceNotFound, 404, "internalServerException"},
 		{&inference.Error{Kind: inference.KindTimeout}, ExcModelTimeout, 408, "modelStreamErrorException"},
 		{&inference.Error{Kind: inference.KindThrottled}, ExcThrottling, 429, "throttlingException"},
 		{&inference.Error{Kind: inference.KindUnavailable}, ExcServiceUnavailable, 503, "serviceUnavailableException"},
-		{&inference.Error{Kind: inference.KindUpstream}, ExcModelError, 424, "modelStreamErrorException"},
+		{&inference.Error{Kind: inference.KindUpstream}, ExcModelError, 502, "modelStreamErrorException"},
 		{&inference.Error{Kind: inference.KindInternal}, ExcInternalServer, 500, "internalServerException"},
 		{&inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict}, ExcConflict, 400, "validationException"},
 	}
