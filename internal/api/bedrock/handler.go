@@ -22,9 +22,10 @@ import (
 // (aws/middleware/request_id_retriever.go).
 const HeaderRequestID = "X-Amzn-Requestid"
 
-// Options configure the front end. The zero value serves API keys only,
-// keeps created profiles in memory, and lets every authenticated principal
-// manage profiles.
+// Options configure the front end. With the zero value, New accepts the
+// topology's access keys (secrets from the environment and files) and API
+// keys, stores created profiles under ./data, authorizes profile management
+// with the topology's policies, and distributes nothing.
 type Options struct {
 	// MaxRequestBytes bounds request bodies (413 beyond). If zero, 4 MiB.
 	MaxRequestBytes int64
