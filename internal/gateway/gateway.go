@@ -115,6 +115,10 @@ type Gateway struct {
 	// 429, so replicas of this region can share it. It must not block.
 	// Set it before serving.
 	OnThrottle func(k routing.Key, wait time.Duration)
+	// OnSharpChange, if set, is called when a local deployment is
+	// throttled or fails, so the node can publish its state to peers at
+	// once rather than at their next fetch. It must not block.
+	OnSharpChange func()
 }
 
 // New returns a Gateway for opts.Region.
@@ -407,6 +411,9 @@ func worthWaiting(plan *routing.Plan, left time.Duration) bool {
 func (g *Gateway) observe(a routing.Attempt, o routing.Outcome) {
 	g.routing.Tracker.Observe(a, o)
 	g.routing.Queue.Notify()
+	if (o.Kind.Failure() || o.Kind == routing.Throttled) && a.Key.Region == g.region && g.OnSharpChange != nil {
+		g.OnSharpChange()
+	}
 	if o.Kind == routing.Throttled && g.OnThrottle != nil {
 		wait := o.RetryAfter
 		if st, ok := g.routing.Tracker.State(a.Key); ok && st.CooldownUntil.After(g.now()) {

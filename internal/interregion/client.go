@@ -224,6 +224,30 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	}
 }
 
+// Push sends this node's state to every healthy peer at once, after a sharp
+// change (a deployment throttled or failing) that should not wait for the
+// peers' next fetch. It is best effort and returns when every peer answered
+// or the short deadline passed.
+func (c *Client) Push(ctx context.Context, state []byte) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, p := range c.peers {
+		if !c.PeerHealthy(p.Region) {
+			continue
+		}
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.base+PathState, bytes.NewReader(state))
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := p.client.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // Close releases idle connections.
 func (c *Client) Close() {
 	for _, p := range c.peers {

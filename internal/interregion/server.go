@@ -11,6 +11,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/pki"
 )
 
 // Local serves jobs forwarded to this node; *gateway.Gateway implements it.
@@ -32,6 +33,10 @@ type ServerOptions struct {
 	Verifier Verifier
 	// State returns this node's published state (health and load).
 	State func() any
+	// OnPush receives a state a peer pushed after a sharp change, with the
+	// region that sent it (from its certificate; "" on an insecure dev
+	// link, where the caller must rely on the state's own claim).
+	OnPush func(peerRegion string, state json.RawMessage)
 	// MaxRequestBytes bounds forwarded bodies. If zero, 8 MiB.
 	MaxRequestBytes int64
 	Logger          *slog.Logger
@@ -49,6 +54,7 @@ func NewServer(opts ServerOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathInvoke, s.invoke)
 	mux.HandleFunc("GET "+PathState, s.state)
+	mux.HandleFunc("POST "+PathState, s.push)
 	return mux
 }
 
@@ -61,6 +67,19 @@ func (s *server) state(w http.ResponseWriter, r *http.Request) {
 		v = s.opts.State()
 	}
 	json.NewEncoder(w).Encode(v)
+}
+
+func (s *server) push(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil || !json.Valid(body) {
+		http.Error(w, "malformed state", http.StatusBadRequest)
+		return
+	}
+	if s.opts.OnPush != nil {
+		region, _ := pki.PeerRegion(r)
+		s.opts.OnPush(region, body)
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *server) invoke(w http.ResponseWriter, r *http.Request) {

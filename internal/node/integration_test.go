@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,12 @@ type clusterOption func(*clusterSettings)
 type clusterSettings struct {
 	testerPolicies []string
 	concurrency    map[string]int
+	loadInterval   string
+}
+
+// withLoadInterval sets link.load_interval (how often peers fetch state).
+func withLoadInterval(d string) clusterOption {
+	return func(s *clusterSettings) { s.loadInterval = d }
 }
 
 // withConcurrency sets regions' deployment max_concurrency (default 64),
@@ -80,7 +87,7 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 	}
 	c.link = lc
 	c.auditDir = t.TempDir()
-	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q, digest_interval: 1s}\nlink: {ca_file: %q, cert_file: %q, key_file: %q}\ngeographies:\n  us: {name: US}\n  eu: {name: EU}\n  apac: {name: APAC}\nregions:\n", c.auditDir, lc.CAFile, lc.CertFile, lc.KeyFile)
+	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q, digest_interval: 1s}\nlink: {ca_file: %q, cert_file: %q, key_file: %q, load_interval: %s}\ngeographies:\n  us: {name: US}\n  eu: {name: EU}\n  apac: {name: APAC}\nregions:\n", c.auditDir, lc.CAFile, lc.CertFile, lc.KeyFile, cmp.Or(settings.loadInterval, "1s"))
 	clientLns, linkLns := map[string]net.Listener{}, map[string]net.Listener{}
 	for i, r := range regions {
 		cl, _ := net.Listen("tcp", "127.0.0.1:0")

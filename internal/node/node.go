@@ -77,6 +77,8 @@ type Node struct {
 	limiter *quota.Limiter
 	// mismatch maps a peer region to whether its residency digest differs.
 	mismatch sync.Map
+	// lastPush is when the state was last pushed to peers (UnixNano).
+	lastPush atomic.Int64
 	// live is the console's live view of the requests this node sees.
 	live *ui.Live
 
@@ -197,6 +199,7 @@ func New(opts Options) (*Node, error) {
 		// 429 seen by one cools the deployment for all.
 		n.gw.OnThrottle = n.shareCooldown
 	}
+	n.gw.OnSharpChange = n.pushState
 	return n, nil
 }
 
@@ -268,6 +271,35 @@ func (n *Node) linkClientTLS(region string) *tls.Config {
 		return nil
 	}
 	return n.linkStore.ClientTLSConfig(region)
+}
+
+// pushState publishes this node's state to its peers at once after a sharp
+// change, at most once per 200 ms.
+func (n *Node) pushState() {
+	now := time.Now().UnixNano()
+	last := n.lastPush.Load()
+	if now-last < int64(200*time.Millisecond) || !n.lastPush.CompareAndSwap(last, now) {
+		return
+	}
+	body, err := json.Marshal(n.state())
+	if err != nil {
+		return
+	}
+	go n.link.Push(context.Background(), body)
+}
+
+// onPush applies a state a peer pushed. The region comes from the peer's
+// certificate; a state claiming another region is refused.
+func (n *Node) onPush(certRegion string, body json.RawMessage) {
+	var st publishedState
+	if err := json.Unmarshal(body, &st); err != nil {
+		return
+	}
+	if n.linkStore != nil && certRegion != st.Region {
+		n.log.Warn("peer pushed a state for another region; ignored", telemetry.AttrPeer, certRegion, "claimed", st.Region)
+		return
+	}
+	n.onPeerState(st.Region, body, 0)
 }
 
 // shareCooldown publishes a deployment cooldown to the shared store without
@@ -360,7 +392,9 @@ func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duratio
 		n.log.Warn("peer load snapshot refused", telemetry.AttrPeer, region, telemetry.AttrError, err)
 		return
 	}
-	r.RTT.Observe(n.region.ID, region, rtt)
+	if rtt > 0 {
+		r.RTT.Observe(n.region.ID, region, rtt)
+	}
 	r.Queue.Notify()
 }
 
@@ -589,6 +623,6 @@ func (n *Node) linkHandler() http.Handler {
 			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: n.region.ID, Window: n.cfg.Link.EnvelopeWindow.D(),
 				Checker: interregion.TopologyChecker(n.gw.Catalog), VerifySigner: n.linkStore.VerifyPeer})}
 	}
-	return interregion.NewServer(interregion.ServerOptions{Local: n.gw, State: n.state, Verifier: verifier,
+	return interregion.NewServer(interregion.ServerOptions{Local: n.gw, State: n.state, Verifier: verifier, OnPush: n.onPush,
 		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytes, 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
 }

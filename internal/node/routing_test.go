@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -126,5 +128,42 @@ func TestKillingADestinationMidLoad(t *testing.T) {
 	}
 	if got := c.mocks["eu-central-1"].Stats().Requests - killedAt; got > 0 {
 		t.Logf("%d requests reached eu-central-1's backend after its node died (in flight at the kill)", got)
+	}
+}
+
+// TestSharpChangesArePushed: a throttled local deployment is published to
+// peers at once, not at their next fetch. With a 10 s load interval, a peer
+// learns of the cooldown within well under a second.
+func TestSharpChangesArePushed(t *testing.T) {
+	c := startCluster(t, euRegions, "", withLoadInterval("10s"))
+	cooling := func() int64 {
+		resp, err := http.Get(c.url("eu-west-1") + "/meridian/v1/regions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v RegionsView
+		json.NewDecoder(resp.Body).Decode(&v)
+		for _, r := range v.Regions {
+			if r.ID == "eu-central-1" && len(r.Deployments) > 0 {
+				return r.Deployments[0].CooldownRemainingMs
+			}
+		}
+		return 0
+	}
+	time.Sleep(300 * time.Millisecond) // the peers' first fetch, at start
+	if cooling() != 0 {
+		t.Fatal("eu-central-1 cooling before any throttle")
+	}
+	c.mocks["eu-central-1"].SetThrottled(5 * time.Second)
+	c.mocks["eu-west-1"].SetThrottled(5 * time.Second) // keep the request in eu-central-1's node
+	c.mocks["eu-north-1"].SetThrottled(5 * time.Second)
+	c.post("eu-central-1", chatBody("demo.chat-small", false), c.key)
+	deadline := time.Now().Add(2 * time.Second)
+	for cooling() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("eu-west-1 did not learn of eu-central-1's cooldown within 2 s; with a 10 s load interval only a push can tell it")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
