@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -71,14 +72,37 @@ type SigV4Options struct {
 type sigV4Key struct {
 	secret    []byte // "AWS4" + secret
 	principal *Principal
+	// derived caches the signing key of the last scope seen: deriving it
+	// costs four HMACs and a scope changes once a day.
+	derived atomic.Pointer[derivedKey]
+}
+
+type derivedKey struct {
+	scope string // date/region/service
+	key   []byte
+}
+
+// signingKey returns the key for date/region/service, derived once per scope.
+func (k *sigV4Key) signingKey(date, region, service string) []byte {
+	scope := date + "/" + region + "/" + service
+	if d := k.derived.Load(); d != nil && d.scope == scope {
+		return d.key
+	}
+	key := hmacSHA256(k.secret, date)
+	key = hmacSHA256(key, region)
+	key = hmacSHA256(key, service)
+	key = hmacSHA256(key, sigV4Terminator)
+	k.derived.Store(&derivedKey{scope: scope, key: key})
+	return key
 }
 
 // SigV4 verifies AWS Signature Version 4 requests against the access keys
-// of a topology's principals. It is immutable after construction and safe
-// for concurrent use. Secrets are held in memory only and never logged.
+// of a topology's principals. It is safe for concurrent use; its keys do
+// not change after construction. Secrets are held in memory only and never
+// logged.
 type SigV4 struct {
 	opts SigV4Options
-	keys map[string]sigV4Key
+	keys map[string]*sigV4Key
 }
 
 // NewSigV4 loads the secret of every principals[].access_keys[] entry. A
@@ -94,7 +118,7 @@ func NewSigV4(cfg *topology.Config, opts SigV4Options) (*SigV4, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	v := &SigV4{opts: opts, keys: map[string]sigV4Key{}}
+	v := &SigV4{opts: opts, keys: map[string]*sigV4Key{}}
 	var errs []error
 	for i, p := range cfg.Principals {
 		tmpl := fromConfig(p)
@@ -109,7 +133,7 @@ func NewSigV4(cfg *topology.Config, opts SigV4Options) (*SigV4, error) {
 				errs = append(errs, fmt.Errorf("%s.id: access key id %s is used twice (fix: give every access key its own id)", field, ak.ID))
 				continue
 			}
-			v.keys[ak.ID] = sigV4Key{secret: []byte("AWS4" + secret), principal: &tmpl}
+			v.keys[ak.ID] = &sigV4Key{secret: []byte("AWS4" + secret), principal: &tmpl}
 		}
 	}
 	return v, errors.Join(errs...)
@@ -200,11 +224,7 @@ func (v *SigV4) Verify(r *http.Request, body []byte) (Principal, error) {
 	scope := sr.date + "/" + sr.region + "/" + sr.service + "/" + sigV4Terminator
 	sum := sha256.Sum256([]byte(canonical))
 	toSign := sigV4Algorithm + "\n" + sr.amzDate.Format(amzDateFormat) + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
-	k := hmacSHA256(key.secret, sr.date)
-	k = hmacSHA256(k, sr.region)
-	k = hmacSHA256(k, sr.service)
-	k = hmacSHA256(k, sigV4Terminator)
-	want := hex.EncodeToString(hmacSHA256(k, toSign))
+	want := hex.EncodeToString(hmacSHA256(key.signingKey(sr.date, sr.region, sr.service), toSign))
 	if subtle.ConstantTimeCompare([]byte(want), []byte(sr.signature)) != 1 {
 		return Principal{}, ErrSigV4Mismatch
 	}
