@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/quota"
+	"github.com/meridian-gateway/meridian/internal/routing"
+)
+
+func TestOutcomeOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want routing.OutcomeKind
+	}{
+		{"success", nil, routing.Success},
+		{"throttled", &inference.Error{Kind: inference.KindThrottled, RetryAfter: 5 * time.Second}, routing.Throttled},
+		{"timeout", &inference.Error{Kind: inference.KindTimeout}, routing.Timeout},
+		{"unreachable", &inference.Error{Kind: inference.KindUnavailable}, routing.ConnectError},
+		{"upstream 503", &inference.Error{Kind: inference.KindUnavailable, UpstreamStatus: 503}, routing.ServerError},
+		{"upstream 500", &inference.Error{Kind: inference.KindUpstream}, routing.ServerError},
+		{"bad request is not the deployment's fault", &inference.Error{Kind: inference.KindInvalidRequest}, routing.Canceled},
+		{"denied is not the deployment's fault", &inference.Error{Kind: inference.KindPermissionDenied}, routing.Canceled},
+		{"plain error", errors.New("boom"), routing.ServerError},
+	}
+	for _, tc := range tests {
+		o := outcomeOf(tc.err, time.Millisecond)
+		if o.Kind != tc.want {
+			t.Errorf("%s: outcomeOf = %v, want %v", tc.name, o.Kind, tc.want)
+		}
+		if tc.want == routing.Throttled && o.RetryAfter != 5*time.Second {
+			t.Errorf("%s: Retry-After %v lost", tc.name, o.RetryAfter)
+		}
+	}
+}
+
+func TestExhausted(t *testing.T) {
+	t.Parallel()
+	throttled := &inference.Error{Kind: inference.KindThrottled, RetryAfter: 3 * time.Second}
+	e := exhausted("eu.m", []Attempt{{Region: "eu-west-1", Outcome: "throttled"}, {Region: "eu-central-1", Outcome: "throttled"}}, throttled)
+	if e.Kind != inference.KindThrottled || e.RetryAfter != 3*time.Second || !strings.Contains(e.Message, "eu-west-1 throttled, eu-central-1 throttled") {
+		t.Errorf("all throttled: %+v", e)
+	}
+	e = exhausted("eu.m", []Attempt{{Region: "eu-west-1", Outcome: "throttled"}, {Region: "eu-central-1", Outcome: "unavailable"}}, &inference.Error{Kind: inference.KindUnavailable})
+	if e.Kind != inference.KindUnavailable {
+		t.Errorf("mixed failures: kind %v, want unavailable (503)", e.Kind)
+	}
+}
+
+func TestReasonLabelIsBounded(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"local": "local", "failover:throttled:eu-west-1": "failover", "headroom": "headroom"} {
+		if got := reasonLabel(in); got != want {
+			t.Errorf("reasonLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestAdmitErrorCarriesRateLimitHeaders(t *testing.T) {
+	t.Parallel()
+	le := &quota.LimitError{Scope: quota.ScopePrincipal, Name: "alice", Kind: quota.RequestsPerMinute, Limit: 60, RetryAfter: 7 * time.Second,
+		Status: quota.Status{Requests: quota.Meter{Limit: 60, Remaining: 0, Reset: 7 * time.Second}}}
+	err := admitError(le)
+	var e *inference.Error
+	if !errors.As(err, &e) || e.Kind != inference.KindThrottled || e.RetryAfter != 7*time.Second {
+		t.Fatalf("admitError = %v", err)
+	}
+	if e.Header.Get("X-Ratelimit-Limit-Requests") != "60" || e.Header.Get("Retry-After") != "" {
+		t.Errorf("headers %v: want x-ratelimit-* and no duplicate Retry-After", e.Header)
+	}
+	if deploymentLimited(err) {
+		t.Error("a principal's limit reported as a deployment's")
+	}
+	dep := admitError(&quota.LimitError{Scope: quota.ScopeDeployment, Name: "eu-west-1/m", Kind: quota.Concurrency, RetryAfter: time.Second})
+	if !deploymentLimited(dep) {
+		t.Error("a deployment's capacity not recognised: failover would stop")
+	}
+}
