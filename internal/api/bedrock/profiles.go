@@ -26,6 +26,7 @@ import (
 var (
 	profileNameRE = regexp.MustCompile(`^([0-9a-zA-Z][ _-]?)+$`)
 	descriptionRE = regexp.MustCompile(`^([0-9a-zA-Z:.][ _-]?)+$`)
+	profileIDRE   = regexp.MustCompile(`^[a-zA-Z0-9-:.]+$`)
 )
 
 // Bedrock's limits on tags [CP].
@@ -120,7 +121,15 @@ func (h *Handler) Merge(remote []profilestore.Record) (bool, error) {
 	if h.storeErr != nil {
 		return false, h.storeErr
 	}
-	merged, changed := profilestore.Merge(h.records, remote)
+	valid := remote[:0:0]
+	for _, r := range remote {
+		if len(r.ID) <= 64 && profileIDRE.MatchString(r.ID) && r.CopyFrom != "" {
+			valid = append(valid, r)
+		} else {
+			h.log.Warn("peer sent a malformed application profile; ignored", telemetry.AttrProfile, r.ID)
+		}
+	}
+	merged, changed := profilestore.Merge(h.records, valid)
 	if !changed {
 		return false, nil
 	}
