@@ -309,6 +309,23 @@ func TestRuntimeTypedErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("every destination down", func(t *testing.T) {
+		// Last: it takes the EU deployments down for the rest of the test.
+		defer func() {
+			for _, r := range []string{"eu-west-1", "eu-central-1"} {
+				c.nodes[r].Backends()["demo.chat-small"].(*backend.Mock).Server().SetDown(false)
+			}
+		}()
+		for _, r := range []string{"eu-west-1", "eu-central-1"} {
+			c.nodes[r].Backends()["demo.chat-small"].(*backend.Mock).Server().SetDown(true)
+		}
+		_, err := rt.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("eu.demo.chat-small"), Messages: userMessage("hi")})
+		var e *rttypes.ServiceUnavailableException
+		if !errors.As(err, &e) {
+			t.Fatalf("Converse with every EU deployment down = %v, want *types.ServiceUnavailableException", err)
+		}
+	})
+
 	t.Run("invoke with an unsupported body", func(t *testing.T) {
 		_, err := rt.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String("eu.demo.chat-small"), Body: []byte(`{"inputText":"titan"}`), ContentType: aws.String("application/json")})
 		var e *rttypes.ValidationException
