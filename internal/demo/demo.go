@@ -82,7 +82,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	}
 	d.Config = cfg
 	for _, r := range cfg.Regions {
-		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Logger: opts.Logger})
+		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Logger: opts.Logger, Demo: d})
 		if err == nil {
 			err = n.Start(ctx)
 		}

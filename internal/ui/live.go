@@ -1,0 +1,258 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+const (
+	// windowSeconds is how far back flows, destination mixes and the
+	// residency matrix look.
+	windowSeconds = 300
+	// rateSeconds is the window over which a flow's rate is measured.
+	rateSeconds = 10
+	// peerTTL is how long a peer's published flows count after they
+	// arrived; a peer that stops answering drops off the map.
+	peerTTL = 10 * time.Second
+	// defaultRecent is how many records the ring buffer keeps.
+	defaultRecent = 512
+)
+
+// LiveOptions configure a [Live].
+type LiveOptions struct {
+	// Region is the node's region.
+	Region string
+	Config *topology.Config
+	// Catalog returns the current profile catalog (to tell geographic
+	// profiles apart). If nil, the catalog is derived from Config once.
+	Catalog func() *profile.Catalog
+	// Recent is how many records are kept for the request feed and the
+	// record view. If zero, 512.
+	Recent int
+	// Clock is the time source. If nil, the wall clock.
+	Clock Clock
+}
+
+// Live is a node's live view: a [gateway.Recorder] that counts flows per
+// (source region, destination region, profile) in one-second buckets over
+// the last five minutes, keeps the latest records in a ring buffer, and
+// merges the flows peers publish. It is safe for concurrent use.
+type Live struct {
+	region  string
+	geoOf   map[string]string
+	catalog func() *profile.Catalog
+	clock   Clock
+
+	mu      sync.Mutex
+	buckets [windowSeconds]bucket
+	ring    []*gateway.Record
+	next    int
+	byID    map[string]*gateway.Record
+	peers   map[string]peerFlows
+	// cumulative counts since start, over every record this node saw.
+	total, failed, violations int64
+	lastViolation             string
+}
+
+var _ gateway.Recorder = (*Live)(nil)
+
+type flowKey struct{ Source, Destination, Profile string }
+
+type flowCount struct {
+	n, errors  int
+	geographic bool
+}
+
+type bucket struct {
+	sec   int64
+	flows map[flowKey]*flowCount
+}
+
+type peerFlows struct {
+	at    time.Time
+	flows []FlowStat
+}
+
+// NewLive returns an empty live view.
+func NewLive(opts LiveOptions) (*Live, error) {
+	if opts.Recent <= 0 {
+		opts.Recent = defaultRecent
+	}
+	if opts.Clock == nil {
+		opts.Clock = wallClock{}
+	}
+	if opts.Catalog == nil {
+		cat, err := profile.New(opts.Config)
+		if err != nil {
+			return nil, err
+		}
+		opts.Catalog = func() *profile.Catalog { return cat }
+	}
+	l := &Live{region: opts.Region, geoOf: map[string]string{}, catalog: opts.Catalog, clock: opts.Clock,
+		ring: make([]*gateway.Record, opts.Recent), byID: map[string]*gateway.Record{}, peers: map[string]peerFlows{}}
+	for _, r := range opts.Config.Regions {
+		l.geoOf[r.ID] = r.Geography
+	}
+	return l, nil
+}
+
+// Record implements [gateway.Recorder]. It keeps a copy of rec without its
+// prompt and completion, and never fails.
+func (l *Live) Record(_ context.Context, rec *gateway.Record) error {
+	c := *rec
+	c.Prompt, c.Completion = nil, ""
+	c.Attempts = slices.Clone(rec.Attempts)
+	geographic := false
+	if p, ok := l.catalog().Get(c.ProfileID); ok {
+		geographic = p.Geographic()
+	}
+	failed := c.Status >= 400 || c.ErrorCode != ""
+	sec := l.clock.Now().Unix()
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old := l.ring[l.next]; old != nil && l.byID[old.RequestID] == old {
+		delete(l.byID, old.RequestID)
+	}
+	l.ring[l.next] = &c
+	l.next = (l.next + 1) % len(l.ring)
+	l.byID[c.RequestID] = &c
+	l.total++
+	if failed {
+		l.failed++
+	}
+	if c.InferenceRegion == "" {
+		return nil
+	}
+	if geographic && l.geoOf[c.SourceRegion] != l.geoOf[c.InferenceRegion] {
+		// Invariant 1 says this cannot happen; the console shows it if it does.
+		l.violations++
+		l.lastViolation = c.RequestID
+	}
+	if c.Side != "source" {
+		// The source node publishes this flow; counting it here too would
+		// count it twice once peers' flows are merged.
+		return nil
+	}
+	b := &l.buckets[sec%windowSeconds]
+	if b.sec != sec {
+		b.sec, b.flows = sec, map[flowKey]*flowCount{}
+	}
+	k := flowKey{c.SourceRegion, c.InferenceRegion, c.ProfileID}
+	fc := b.flows[k]
+	if fc == nil {
+		fc = &flowCount{geographic: geographic}
+		b.flows[k] = fc
+	}
+	fc.n++
+	if failed {
+		fc.errors++
+	}
+	return nil
+}
+
+// FlowStat is the traffic from one source region to one destination region
+// for one profile: a row of the flows a node publishes to its peers and of
+// the console's frame.
+type FlowStat struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Profile     string `json:"profile"`
+	// Geographic is true for a profile bound to one geography.
+	Geographic bool `json:"geographic,omitempty"`
+	// Rate is requests per second over the last ten seconds.
+	Rate float64 `json:"rate"`
+	// Count is the number of requests in the last five minutes; Errors
+	// how many of them failed.
+	Count  int `json:"count"`
+	Errors int `json:"errors,omitempty"`
+}
+
+// Published returns the flows of the requests that entered this node in
+// the last five minutes, for its published state; peers merge them with
+// [Live.ApplyPeer].
+func (l *Live) Published() []FlowStat {
+	now := l.clock.Now().Unix()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ownFlowsLocked(now)
+}
+
+func (l *Live) ownFlowsLocked(now int64) []FlowStat {
+	agg := map[flowKey]*FlowStat{}
+	for i := range l.buckets {
+		b := &l.buckets[i]
+		age := now - b.sec
+		if b.flows == nil || age < 0 || age >= windowSeconds {
+			continue
+		}
+		for k, fc := range b.flows {
+			fs := agg[k]
+			if fs == nil {
+				fs = &FlowStat{Source: k.Source, Destination: k.Destination, Profile: k.Profile, Geographic: fc.geographic}
+				agg[k] = fs
+			}
+			fs.Count += fc.n
+			fs.Errors += fc.errors
+			if age < rateSeconds {
+				fs.Rate += float64(fc.n) / rateSeconds
+			}
+		}
+	}
+	out := make([]FlowStat, 0, len(agg))
+	for _, fs := range agg {
+		out = append(out, *fs)
+	}
+	sortFlows(out)
+	return out
+}
+
+// ApplyPeer merges the flows in a peer's published state (the JSON body of
+// its link state; other fields are ignored). A peer speaks only for
+// requests that entered it: rows with another source are dropped.
+func (l *Live) ApplyPeer(region string, state json.RawMessage) error {
+	var body struct {
+		Flows []FlowStat `json:"flows"`
+	}
+	if err := json.Unmarshal(state, &body); err != nil {
+		return fmt.Errorf("read flows of %s: %w", region, err)
+	}
+	kept := body.Flows[:0]
+	for _, f := range body.Flows {
+		if f.Source == region {
+			kept = append(kept, f)
+		}
+	}
+	now := l.clock.Now()
+	l.mu.Lock()
+	l.peers[region] = peerFlows{at: now, flows: kept}
+	l.mu.Unlock()
+	return nil
+}
+
+// Lookup returns a copy of a recent record by request id; ok is false when
+// it is unknown or has left the ring buffer.
+func (l *Live) Lookup(requestID string) (rec gateway.Record, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.byID[requestID]
+	if !ok {
+		return gateway.Record{}, false
+	}
+	return *r, true
+}
+
+func sortFlows(fs []FlowStat) {
+	slices.SortFunc(fs, func(a, b FlowStat) int {
+		return strings.Compare(a.Source+"\x00"+a.Destination+"\x00"+a.Profile, b.Source+"\x00"+b.Destination+"\x00"+b.Profile)
+	})
+}
