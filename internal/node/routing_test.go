@@ -167,3 +167,51 @@ func TestSharpChangesArePushed(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSpilloverVersusInRegionOnly: a burst larger than the source region's
+// capacity. Called by bare model id (served only in the source region:
+// in-region-only), much of it is throttled; called through the eu. profile,
+// Meridian spreads it over the geography and throttles at most a tenth as
+// much, never leaving the EU.
+func TestSpilloverVersusInRegionOnly(t *testing.T) {
+	// A short admission queue, so that a burst beyond capacity shows up as
+	// 429s rather than waiting.
+	c := startCluster(t, euRegions, "routing: { queue: { max: 2, timeout: 100ms } }\n",
+		withConcurrency(map[string]int{"eu-west-1": 3, "eu-central-1": 6, "eu-north-1": 6}))
+	burst := func(model string) (ok, throttled int, regions map[string]int) {
+		var mu sync.Mutex
+		regions = map[string]int{}
+		var wg sync.WaitGroup
+		for w := 0; w < 12; w++ {
+			wg.Go(func() {
+				for i := 0; i < 10; i++ {
+					status, h, _ := c.post("eu-west-1", chatBody(model, false), c.key)
+					mu.Lock()
+					switch status {
+					case 200:
+						ok++
+						regions[h.Get("X-Meridian-Inference-Region")]++
+					case 429:
+						throttled++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return ok, throttled, regions
+	}
+	_, inRegion, _ := burst("demo.chat-small")
+	time.Sleep(1500 * time.Millisecond) // let cooldowns from the first burst pass
+	ok, meridian, regions := burst("eu.demo.chat-small")
+	t.Logf("in-region-only: %d of 120 throttled; Meridian: %d of 120 throttled, served in %v", inRegion, meridian, regions)
+	if inRegion < 30 {
+		t.Fatalf("in-region-only throttled only %d of 120: the burst does not exceed the region", inRegion)
+	}
+	if meridian*10 > inRegion {
+		t.Errorf("Meridian throttled %d, more than a tenth of in-region-only's %d", meridian, inRegion)
+	}
+	if regions["us-east-1"] != 0 || ok+meridian != 120 {
+		t.Errorf("served %v (%d ok, %d throttled of 120): want EU only and no other errors", regions, ok, meridian)
+	}
+}
