@@ -1,0 +1,147 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/audit"
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// TestCrashNodeChild is the node that TestSIGKILLLosesOnlyUnansweredEvents
+// starts in a child process and kills. It does nothing in a normal run.
+func TestCrashNodeChild(t *testing.T) {
+	cfgPath := os.Getenv("MERIDIAN_CRASH_NODE_CONFIG")
+	if cfgPath == "" {
+		t.Skip("child process of TestSIGKILLLosesOnlyUnansweredEvents")
+	}
+	cfg, err := topology.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {} // serve until killed
+}
+
+// TestSIGKILLLosesOnlyUnansweredEvents kills a node with SIGKILL during
+// load: every request that got an answer has its audit event, and verify
+// reports at most a torn tail, never tampering.
+func TestSIGKILLLosesOnlyUnansweredEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	key, _ := auth.NewKey()
+	cfgPath := filepath.Join(dir, "crash.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`account: "111122223333"
+link: { insecure_dev_link: true }
+audit: { dir: %q, fsync: interval, fsync_interval: 50ms, digest_interval: 200ms }
+geographies: { eu: { name: EU } }
+regions:
+  - { id: eu-west-1, geography: eu, location: { lat: 53, lon: -6 }, listen: %q, link: "127.0.0.1:0" }
+models: [ { id: demo.chat-small } ]
+deployments: [ { model: demo.chat-small, region: eu-west-1, backend: { type: mock, tokens_per_second: 0 } } ]
+principals: [ { id: tester, api_keys: [%q] } ]
+`, filepath.Join(dir, "audit"), addr, auth.HashKey(key))), 0o644)
+	child := exec.Command(os.Args[0], "-test.run=^TestCrashNodeChild$", "-test.v")
+	child.Env = append(os.Environ(), "MERIDIAN_CRASH_NODE_CONFIG="+cfgPath)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("child node did not become ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var mu sync.Mutex
+	var answered []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("POST", "http://"+addr+"/v1/chat/completions",
+					strings.NewReader(`{"model":"eu.demo.chat-small","max_tokens":4,"messages":[{"role":"user","content":"x"}]}`))
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := client.Do(req)
+				if err != nil {
+					continue // the node died mid-request: unanswered
+				}
+				var body map[string]any
+				derr := json.NewDecoder(resp.Body).Decode(&body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 && derr == nil {
+					mu.Lock()
+					answered = append(answered, resp.Header.Get("X-Meridian-Request-Id"))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(800 * time.Millisecond)
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	close(stop)
+	wg.Wait()
+	if len(answered) < 50 {
+		t.Fatalf("only %d requests answered before the kill: the load did not run", len(answered))
+	}
+	logged := map[string]bool{}
+	if err := audit.Query(filepath.Join(dir, "audit"), audit.Filter{}, func(e *audit.Event) error {
+		logged[e.EventID] = true
+		return nil
+	}); err != nil {
+		t.Fatalf("query after SIGKILL: %v", err)
+	}
+	missing := 0
+	for _, id := range answered {
+		if !logged[id] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d answered requests have no audit event after SIGKILL", missing, len(answered))
+	}
+	rep, err := audit.Verify(filepath.Join(dir, "audit", "eu-west-1"), nil)
+	if err != nil {
+		t.Fatalf("verify after SIGKILL reports tampering: %v", err)
+	}
+	t.Logf("%d answered, %d events, %d digests, warnings: %v", len(answered), rep.Events, rep.Digests, rep.Warnings)
+}
