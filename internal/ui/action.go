@@ -29,6 +29,16 @@ func (a Action) String() string {
 // MarshalText implements [encoding.TextMarshaler].
 func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
+// UnmarshalText implements [encoding.TextUnmarshaler] with [ParseAction].
+func (a *Action) UnmarshalText(b []byte) error {
+	v, err := ParseAction(string(b))
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
+
 // ParseAction parses an action as the console sends it: "down",
 // "throttle" (or "throttled"), "restore" (or "normal").
 func ParseAction(s string) (Action, error) {
