@@ -205,7 +205,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 	// Wait for the first event within the first-byte budget, so that a
 	// silent upstream is a failover-able time-out rather than a hung stream.
 	timer := time.AfterFunc(o.cfg.FirstByteTimeout, func() { s.timedOut.Store(true); cancel() })
-	ev, err := s.Recv()
+	_, err = s.Recv()
 	timer.Stop()
 	if err != nil {
 		s.Close()
@@ -217,17 +217,24 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		}
 		return nil, err
 	}
-	s.pending = append(s.pending, ev)
+	s.head-- // put the first event back, in its place, for the caller
 	return s, nil
 }
 
 // sseStream reads an OpenAI chat.completion.chunk SSE stream.
 type sseStream struct {
-	ctx      context.Context
-	cancel   context.CancelFunc
-	body     io.ReadCloser
-	r        *bufio.Reader
-	pending  []inference.Event
+	ctx    context.Context
+	cancel context.CancelFunc
+	body   io.ReadCloser
+	r      *bufio.Reader
+	// pending[head:] are events read but not yet received; the buffer is
+	// reused once drained.
+	pending []inference.Event
+	head    int
+	// chunk is reused for every event after the first, so that a token
+	// costs one allocation (its text), not a slice and the repeated id and
+	// model strings (issue 10).
+	chunk    streamChunk
 	started  bool
 	stopped  bool
 	done     bool
@@ -236,7 +243,8 @@ type sseStream struct {
 }
 
 func (s *sseStream) Recv() (inference.Event, error) {
-	for len(s.pending) == 0 {
+	for s.head == len(s.pending) {
+		s.pending, s.head = s.pending[:0], 0
 		if s.done {
 			return inference.Event{}, io.EOF
 		}
@@ -244,9 +252,31 @@ func (s *sseStream) Recv() (inference.Event, error) {
 			return inference.Event{}, err
 		}
 	}
-	ev := s.pending[0]
-	s.pending = s.pending[1:]
+	ev := s.pending[s.head]
+	s.head++
 	return ev, nil
+}
+
+// streamChunk is the part of a chat.completion.chunk the stream reads.
+type streamChunk struct {
+	Choices []struct {
+		Delta struct {
+			Content string `json:"content"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *oaUsage `json:"usage"`
+	Error *struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+	} `json:"error"`
+}
+
+// firstChunk adds what is read from the first chunk only.
+type firstChunk struct {
+	ID    string `json:"id"`
+	Model string `json:"model"`
+	streamChunk
 }
 
 // readEvent reads one SSE event and appends what it means to pending.
@@ -277,14 +307,20 @@ func (s *sseStream) readEvent() error {
 			}
 			return nil
 		}
-		var chunk struct {
-			oaResponse
-			Error *struct {
-				Message string `json:"message"`
-				Type    string `json:"type"`
-			} `json:"error"`
+		// Reset the reused chunk: json.Unmarshal keeps fields and slice
+		// elements that the new event does not mention.
+		chunk := &s.chunk
+		choices := chunk.Choices[:cap(chunk.Choices)]
+		clear(choices)
+		*chunk = streamChunk{Choices: choices[:0]}
+		var first firstChunk
+		if s.started {
+			err = json.Unmarshal(data, chunk)
+		} else {
+			err = json.Unmarshal(data, &first)
+			*chunk = first.streamChunk
 		}
-		if err := json.Unmarshal(data, &chunk); err != nil {
+		if err != nil {
 			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a malformed stream event", Err: err}
 		}
 		if chunk.Error != nil {
@@ -292,7 +328,7 @@ func (s *sseStream) readEvent() error {
 		}
 		if !s.started {
 			s.started = true
-			s.pending = append(s.pending, inference.Event{Kind: inference.EventStart, ID: chunk.ID, Model: chunk.Model})
+			s.pending = append(s.pending, inference.Event{Kind: inference.EventStart, ID: first.ID, Model: first.Model})
 		}
 		for _, c := range chunk.Choices {
 			if c.Delta.Content != "" {

@@ -229,11 +229,17 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	bw := bufio.NewWriterSize(w, 4096)
 	id, created := completionID(out.Route.RequestID), time.Now().Unix()
 	chunk := chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model}
+	// One chunk, choice and delta serve every event, and the encoder writes
+	// straight into bw: a token costs no allocation (issue 10). Encode
+	// produces json.Marshal's bytes followed by "\n".
+	enc := json.NewEncoder(bw)
+	var choice [1]chatChoice
+	var delta respMessage
+	var text, fr string
 	send := func(c *chatResponse) bool {
-		b, _ := json.Marshal(c)
 		bw.WriteString("data: ")
-		bw.Write(b)
-		bw.WriteString("\n\n")
+		enc.Encode(c)
+		bw.WriteString("\n")
 		if bw.Flush() != nil || rc.Flush() != nil {
 			return false
 		}
@@ -260,25 +266,29 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		}
 		switch ev.Kind {
 		case inference.EventStart:
-			chunk.Choices = []chatChoice{{Delta: &respMessage{Role: "assistant", Content: &empty}}}
+			delta = respMessage{Role: "assistant", Content: &empty}
+			choice[0] = chatChoice{Delta: &delta}
 		case inference.EventDelta:
-			t := ev.Text
-			chunk.Choices = []chatChoice{{Delta: &respMessage{Content: &t}}}
+			text = ev.Text
+			delta = respMessage{Content: &text}
+			choice[0] = chatChoice{Delta: &delta}
 		case inference.EventStop:
-			fr := finishReason(ev.StopReason)
-			chunk.Choices = []chatChoice{{Delta: &respMessage{}, FinishReason: &fr}}
+			fr = finishReason(ev.StopReason)
+			delta = respMessage{}
+			choice[0] = chatChoice{Delta: &delta, FinishReason: &fr}
 		case inference.EventUsage:
 			usage = ev.Usage
 			continue
 		default:
 			continue
 		}
+		chunk.Choices = choice[:]
 		if !send(&chunk) {
 			return // client went away; Close cancels the backend call
 		}
 	}
 	if includeUsage && usage != nil {
-		chunk.Choices = []chatChoice{}
+		chunk.Choices = choice[:0]
 		chunk.Usage = &chatUsage{PromptTokens: usage.InputTokens, CompletionTokens: usage.OutputTokens, TotalTokens: usage.Total()}
 		if !send(&chunk) {
 			return

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/bench"
+)
+
+func init() {
+	register("bench", "measure the latency and CPU Meridian adds on loopback, against a bare proxy", runBench)
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o bench.Options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.Step, "step", 0, "duration of each open-loop rate step (default 2s)")
+	fs.IntVar(&o.Sequential, "sequential", 0, "one-at-a-time requests per scenario (default 400)")
+	fs.Float64Var(&o.StartRate, "start-rate", 0, "first rate of the sweep, requests/s (default 500)")
+	fs.Float64Var(&o.MaxRate, "max-rate", 0, "highest rate the sweep tries, requests/s (default 20000)")
+	fs.DurationVar(&o.MaxSweep, "max-sweep", 0, "time bound of each scenario's sweep (default 40s)")
+	fs.IntVar(&o.Refine, "refine", 0, "bisection steps after the sweep (default 2; -1: none)")
+	fs.Float64Var(&o.Rate, "rate", 0, "skip the sweep and compare every scenario at this rate")
+	fs.DurationVar(&o.Timeout, "timeout", 0, "per-request timeout; a slower request is an error (default 2s)")
+	fs.IntVar(&o.MaxInFlight, "max-in-flight", 0, "outstanding requests per scenario before the generator drops (default 2048)")
+	fs.IntVar(&o.MaxTokens, "max-tokens", 0, "tokens per completion (default 16)")
+	mode := fs.String("mode", "both", "non-streaming, streaming or both")
+	fs.IntVar(&o.Streams, "streams", 1000, "concurrent slow streams of the memory scenario (0: skip)")
+	quick := fs.Bool("quick", false, "a smoke run of a few seconds (tiny steps, low rates, no memory scenario)")
+	out := fs.String("out", "", "write the report as JSON to `file`")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	logs := fs.String("logs", "", "write the nodes' JSON logs to `file` (default: formatted and discarded)")
+	verbose := fs.Bool("v", false, "print each measurement as it finishes")
+	var peers, peerHeaders stringList
+	fs.Var(&peers, "peer", "another gateway to measure, `name=http://127.0.0.1:port` (repeatable; see bench/peers)")
+	fs.Var(&peerHeaders, "peer-header", "a header for a peer, `name:Header: value` ({upstream} is replaced by mockllm's URL)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: meridian bench [--quick] [--out FILE] [flags]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Starts a zero-think-time mockllm, a bare reverse proxy and two Meridian nodes on")
+		fmt.Fprintln(stderr, "127.0.0.1 and measures direct, bare-proxy, meridian-local and meridian-forwarded")
+		fmt.Fprintln(stderr, "on identical requests. Load goes to loopback only and every run is bounded.")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errSilentSuccess
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("bench: unexpected argument %q", fs.Arg(0))
+	}
+	switch *mode {
+	case "both":
+	case "non-streaming", "streaming":
+		o.Modes = []string{*mode}
+	default:
+		return usageError("bench: --mode %q: use non-streaming, streaming or both", *mode)
+	}
+	if *quick {
+		o.Step, o.Sequential, o.StartRate, o.MaxRate, o.Refine = 300e6, 50, 100, 400, -1
+		o.Streams = 0
+	}
+	if err := o.Validate(); err != nil {
+		return usageError("bench: %v", err)
+	}
+	headers := map[string]http.Header{}
+	for _, ph := range peerHeaders {
+		name, kv, ok := strings.Cut(ph, ":")
+		k, v, ok2 := strings.Cut(kv, ":")
+		if !ok || !ok2 {
+			return usageError("bench: --peer-header %q: use name:Header: value", ph)
+		}
+		if headers[name] == nil {
+			headers[name] = http.Header{}
+		}
+		headers[name].Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	for _, p := range peers {
+		name, base, ok := strings.Cut(p, "=")
+		if !ok {
+			return usageError("bench: --peer %q: use name=http://127.0.0.1:port", p)
+		}
+		peer, err := bench.ExternalPeer(name, base, headers[name])
+		if err != nil {
+			return usageError("bench: %v", err)
+		}
+		o.Peers = append(o.Peers, peer)
+	}
+	if *verbose {
+		o.Progress = stderr
+	}
+	if *logs != "" {
+		f, err := os.Create(*logs)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.Logs = f
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.CPUProfile = f
+	}
+	rep, err := bench.Run(ctx, o)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		if err := rep.WriteJSON(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	return nil
+}
