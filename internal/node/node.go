@@ -79,6 +79,9 @@ type Node struct {
 	mismatch sync.Map
 	// lastPush is when the state was last pushed to peers (UnixNano).
 	lastPush atomic.Int64
+	// bedrock is the Bedrock front end, which also keeps the application
+	// profiles created through its API.
+	bedrock *bedrock.Handler
 	// live is the console's live view of the requests this node sees.
 	live *ui.Live
 
@@ -200,6 +203,10 @@ func New(opts Options) (*Node, error) {
 		n.gw.OnThrottle = n.shareCooldown
 	}
 	n.gw.OnSharpChange = n.pushState
+	// The Bedrock front end owns API-created application profiles; they
+	// travel with the published link state to every region.
+	n.bedrock = bedrock.New(n.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, DataDir: cfg.Server.DataDir,
+		Getenv: opts.Getenv, Logger: log.With(telemetry.AttrComponent, "bedrock")})
 	return n, nil
 }
 
@@ -387,6 +394,9 @@ func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duratio
 	}
 	// The console shows the flows peers publish beside their load.
 	n.live.ApplyPeer(region, body)
+	if _, err := n.bedrock.MergePeerState(body); err != nil {
+		n.log.Warn("peer's application profiles not merged", telemetry.AttrPeer, region, telemetry.AttrError, err)
+	}
 	r := n.gw.Routing()
 	if err := r.Tracker.Apply(snap); err != nil {
 		n.log.Warn("peer load snapshot refused", telemetry.AttrPeer, region, telemetry.AttrError, err)
@@ -592,7 +602,7 @@ func regionIDs(cfg *topology.Config) string {
 func (n *Node) clientHandler() http.Handler {
 	mux := http.NewServeMux()
 	openai.New(n.gw, openai.Options{MaxRequestBytes: n.cfg.Server.MaxRequestBytes}).Register(mux)
-	bedrock.New(n.gw, bedrock.Options{MaxRequestBytes: n.cfg.Server.MaxRequestBytes, DataDir: n.cfg.Server.DataDir, Getenv: n.opts.Getenv, Logger: n.log.With(telemetry.AttrComponent, "bedrock")}).Register(mux)
+	n.bedrock.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/api/bedrock"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
 	"github.com/meridian-gateway/meridian/internal/ui"
@@ -15,6 +16,8 @@ import (
 // peers' consoles). Peers that read only the snapshot ignore the flows.
 type publishedState struct {
 	routing.Snapshot
+	// PeerState carries the node's API-created application profiles.
+	bedrock.PeerState
 	Flows []ui.FlowStat `json:"flows,omitempty"`
 	// Topology is the digest of the node's residency-relevant topology;
 	// peers compare it with their own.
@@ -22,7 +25,8 @@ type publishedState struct {
 }
 
 func (n *Node) state() any {
-	return publishedState{Snapshot: n.gw.Routing().Tracker.Snapshot(), Flows: n.live.Published(), Topology: n.gw.Catalog().ResidencyDigest()}
+	return publishedState{Snapshot: n.gw.Routing().Tracker.Snapshot(), PeerState: n.bedrock.PeerState(), Flows: n.live.Published(),
+		Topology: n.gw.Catalog().ResidencyDigest()}
 }
 
 // DeploymentView is a deployment's live state as this node sees it.

@@ -1,9 +1,3 @@
-//go:build meridian_profile_sync
-
-// This test needs the node to carry bedrock.PeerState in its published link
-// state (see the wiring described in docs/bedrock.md); remove the build tag
-// once internal/node does.
-
 package bedrock_test
 
 import (
