@@ -2,6 +2,8 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -36,9 +38,11 @@ type Options struct {
 type Demo struct {
 	Config *topology.Config
 	APIKey string
-	Nodes  []*node.Node
-	dir    string
-	rmDir  bool
+	// AccessKeyID and SecretAccessKey sign AWS SDK (SigV4) requests.
+	AccessKeyID, SecretAccessKey string
+	Nodes                        []*node.Node
+	dir                          string
+	rmDir                        bool
 }
 
 // Start builds the demo topology and starts every region's node. It returns
@@ -75,14 +79,16 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		d.cleanup()
 		return nil, fmt.Errorf("demo certificates: %w", err)
 	}
-	_, cfg, err := Topology(TopologyOptions{BasePort: opts.BasePort, KeyHash: auth.HashKey(d.APIKey), AuditDir: filepath.Join(d.dir, "audit"), Link: link})
+	d.AccessKeyID, d.SecretAccessKey = "AKIAMERIDIANDEMO0001", randomSecret()
+	_, cfg, err := Topology(TopologyOptions{BasePort: opts.BasePort, KeyHash: auth.HashKey(d.APIKey), AccessKeyID: d.AccessKeyID,
+		AuditDir: filepath.Join(d.dir, "audit"), Link: link})
 	if err != nil {
 		d.cleanup()
 		return nil, err
 	}
 	d.Config = cfg
 	for _, r := range cfg.Regions {
-		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Logger: opts.Logger, Demo: d})
+		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Logger: opts.Logger, Demo: d, Getenv: d.getenv})
 		if err == nil {
 			err = n.Start(ctx)
 		}
@@ -100,6 +106,21 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// getenv gives nodes the demo's generated secrets, as a deployment's
+// environment would.
+func (d *Demo) getenv(name string) string {
+	if name == "MERIDIAN_DEMO_SECRET_ACCESS_KEY" {
+		return d.SecretAccessKey
+	}
+	return os.Getenv(name)
+}
+
+func randomSecret() string {
+	b := make([]byte, 30)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // waitReady polls every node's /readyz over its real listener.
@@ -178,5 +199,6 @@ func (d *Demo) PrintIntro(w io.Writer) {
 	fmt.Fprintf(w, "Try it (enters in eu-west-1, stays in the EU):\n\n")
 	fmt.Fprintf(w, "  curl -sS -i http://%s/v1/chat/completions \\\n    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"model\":\"eu.demo.chat-small\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello from Dublin\"}]}'\n\n", eu.ClientAddr(), d.APIKey)
 	fmt.Fprintf(w, "Streaming: add \"stream\":true and use curl -N. Profiles: GET /v1/models. Regions: GET /meridian/v1/regions.\n")
+	fmt.Fprintf(w, "AWS SDK (Bedrock API): endpoint http://%s, region eu-west-1, access key %s, secret %s\n", eu.ClientAddr(), d.AccessKeyID, d.SecretAccessKey)
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n")
 }

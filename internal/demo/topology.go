@@ -55,8 +55,10 @@ var deployments = []deployment{
 type TopologyOptions struct {
 	BasePort int
 	// KeyHash is the demo principal's API key hash.
-	KeyHash  string
-	AuditDir string
+	KeyHash string
+	// AccessKeyID is the demo principal's AWS-style access key id.
+	AccessKeyID string
+	AuditDir    string
 	// Link names the demo's CA and node certificates; a zero value runs
 	// the link without TLS (development only).
 	Link pki.LinkConfig
@@ -71,7 +73,7 @@ func Topology(opts TopologyOptions) ([]byte, *topology.Config, error) {
 	var buf bytes.Buffer
 	err = t.Execute(&buf, map[string]any{
 		"BasePort": opts.BasePort, "Regions": Regions, "Deployments": deployments, "KeyHash": opts.KeyHash,
-		"AuditDir": opts.AuditDir, "Link": opts.Link, "InsecureLink": opts.Link.CAFile == "",
+		"AuditDir": opts.AuditDir, "AccessKeyID": opts.AccessKeyID, "Link": opts.Link, "InsecureLink": opts.Link.CAFile == "",
 	})
 	if err != nil {
 		return nil, nil, err
