@@ -351,7 +351,14 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	if s.done {
 		return inference.Event{}, io.EOF
 	}
-	line, err := s.sc.ReadBytes('\n')
+	// ReadSlice avoids a copy per event (json.Unmarshal copies what it
+	// keeps); a line longer than the buffer is assembled by ReadBytes.
+	line, err := s.sc.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		var rest []byte
+		rest, err = s.sc.ReadBytes('\n')
+		line = append(append([]byte(nil), line...), rest...)
+	}
 	if err != nil {
 		s.done = true
 		return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "the stream from region " + s.region + " was cut off", Err: err}

@@ -121,9 +121,14 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream) {
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 4096)
 	enc := json.NewEncoder(bw)
+	// ev and line are reused, and line is encoded through a pointer, so an
+	// event costs no allocation here.
+	var ev inference.Event
+	var line streamLine
 	for {
-		ev, err := st.Recv()
-		var line streamLine
+		var err error
+		ev, err = st.Recv()
+		line = streamLine{}
 		switch {
 		case err == nil:
 			line.Event = &ev
@@ -133,7 +138,7 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream) {
 			we := toWire(inference.AsError(err))
 			line.Error = &we
 		}
-		if enc.Encode(line) != nil || bw.Flush() != nil || rc.Flush() != nil {
+		if enc.Encode(&line) != nil || bw.Flush() != nil || rc.Flush() != nil {
 			return // the source went away; closing the stream cancels the backend
 		}
 		if err != nil {
