@@ -52,6 +52,7 @@ var loadMix = []loadRoute{
 	{"eu-west-1", "eu.demo.chat-small", 3},
 	{"eu-central-1", "eu.demo.chat-small", 2},
 	{"eu-west-1", "claims-eu", 2},
+	{"eu-west-1", "global.demo.chat-large", 1},
 	{"eu-central-1", "eu.demo.chat-large", 1},
 	{"us-east-1", "us.demo.chat-small", 3},
 	{"us-west-2", "us.demo.chat-small", 3},

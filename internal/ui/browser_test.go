@@ -108,13 +108,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	screenshot(t, bctx, artifacts, "2-request.png")
 	step(t, bctx, "close the record", chromedp.Click(chromedp.ID("detail-close")))
 
-	// Take us-east-1 down from the console.
-	const down = "us-east-1"
+	// Take the viewed node's own region down from the console: its feed
+	// then shows requests served elsewhere.
+	const down = "eu-west-1"
 	waitJS(t, bctx, "traffic into "+down, fmt.Sprintf(`document.querySelectorAll('#flows path.flow[data-destination=%q]').length > 0`, down))
 	step(t, bctx, "take "+down+" down", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#demo-regions [data-region=%q] button.down`, down))))
 	waitJS(t, bctx, "the operator action on the marker", fmt.Sprintf(`document.querySelector('#map g.region[data-region=%q]').dataset.action === 'down'`, down))
 	waitJS(t, bctx, "the marker to leave the healthy state", fmt.Sprintf(`document.querySelector('#map g.region[data-region=%q]').dataset.status !== 'ok'`, down))
 	waitJS(t, bctx, "traffic entering "+down+" to be served elsewhere", fmt.Sprintf(`[...document.querySelectorAll('#flows path.flow[data-source=%q]')].some(p => p.dataset.destination !== %q)`, down, down))
+	waitJS(t, bctx, "the feed to show requests that entered "+down+" served elsewhere", fmt.Sprintf(`[...document.querySelectorAll('#feed tbody tr td:nth-child(5)')].some(td => td.textContent.startsWith(%q) && !td.textContent.endsWith(%q))`, down+" →", "→ "+down))
 	screenshot(t, bctx, artifacts, "3-region-down.png")
 	waitJS(t, bctx, "no more flows into "+down+" (10 s rate window)", fmt.Sprintf(`document.querySelectorAll('#flows path.flow[data-destination=%q]').length === 0`, down))
 	if out := os.Getenv("MERIDIAN_CONSOLE_SCREENSHOT"); out != "" {
@@ -130,6 +132,9 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	step(t, bctx, "restore "+down, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#demo-regions [data-region=%q] button.restore`, down))))
 	waitJS(t, bctx, "the marker's operator action to clear", fmt.Sprintf(`document.querySelector('#map g.region[data-region=%q]').dataset.action === 'normal'`, down))
+
+	eval[bool](t, bctx, `document.getElementById('deployments').scrollIntoView(), true`)
+	capture(t, bctx, filepath.Join(artifacts, "5-deployments.png"))
 
 	// A narrow screen: no horizontal scrolling, the map still drawn.
 	step(t, bctx, "switch to a narrow screen", chromedp.EmulateViewport(390, 844))
@@ -194,6 +199,11 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 func screenshotTo(t *testing.T, ctx context.Context, path string) {
 	t.Helper()
 	eval[bool](t, ctx, `window.scrollTo(0, 0), true`)
+	capture(t, ctx, path)
+}
+
+func capture(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", path, err)

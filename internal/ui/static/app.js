@@ -14,7 +14,6 @@ const ui = {
   frame: null,
   regions: new Map(), // region id -> {g, x, y, geo}
   flows: new Map(),   // "src>dst" -> path
-  seen: new Set(),    // request ids already in the feed
   drawnTopology: '',
   retry: 0,
 };
@@ -221,6 +220,15 @@ function renderRegions(f, st) {
   }
 }
 
+// arc is a quadratic curve from (x1,y1) to (x2,y2) bent to its left, so
+// that the two directions of a pair stay apart.
+function arc(x1, y1, x2, y2) {
+  const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
+  const bend = Math.min(120, 0.22 * len + 10);
+  const cx = (x1 + x2) / 2 + (dy / len) * bend, cy = (y1 + y2) / 2 - (dx / len) * bend;
+  return `M${x1.toFixed(1)},${y1.toFixed(1)}Q${cx.toFixed(1)},${cy.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`;
+}
+
 function renderFlows(f) {
   const byPair = new Map();
   const violating = new Set();
@@ -248,12 +256,13 @@ function renderFlows(f) {
     let dpath;
     if (src === dst) {
       dpath = `M${s.x - 15},${s.y}a15,15 0 1,0 30,0a15,15 0 1,0 -30,0`;
+    } else if (Math.abs(d.x - s.x) > W / 2) {
+      // The short way crosses the date line: draw it off one edge of the
+      // map and back in from the other.
+      const shift = d.x > s.x ? -W : W;
+      dpath = arc(s.x, s.y, d.x + shift, d.y) + arc(s.x - shift, s.y, d.x, d.y);
     } else {
-      const mx = (s.x + d.x) / 2, my = (s.y + d.y) / 2;
-      const dx = d.x - s.x, dy = d.y - s.y, len = Math.hypot(dx, dy);
-      // Bend every arc to its left, so that the two directions of a pair stay apart.
-      const bend = Math.min(120, 0.22 * len + 10);
-      dpath = `M${s.x},${s.y}Q${mx + (dy / len) * bend},${my - (dx / len) * bend} ${d.x},${d.y}`;
+      dpath = arc(s.x, s.y, d.x, d.y);
     }
     path.setAttribute('d', dpath);
     path.setAttribute('class', `flow to-${geoClass(d.geo)}` + (src === dst ? ' local' : '') + (violating.has(k) ? ' violation' : ''));
@@ -335,28 +344,36 @@ function alertOnce(msg) { $('reporting').textContent = msg; }
 
 function routeClass(route) { return 'route' + (route && route.startsWith('failover') ? ' failover' : ''); }
 
+function feedRow(s) {
+  const tr = el('tr', { 'data-request-id': s.request_id, tabindex: '0', role: 'button', 'aria-label': `Explain request ${s.request_id}` });
+  el('td', { class: 'dim', text: new Date(s.time).toLocaleTimeString([], { hour12: false }) }, tr);
+  el('td', { class: 'mono', text: s.request_id.replace(/^req-/, '').slice(0, 10), title: s.request_id }, tr);
+  el('td', { text: s.principal || '–' }, tr);
+  el('td', { text: s.profile || '–' }, tr);
+  el('td', { text: `${s.source} → ${s.destination || 'nowhere'}` }, tr);
+  el('td', { class: routeClass(s.route), text: s.route || (s.error_code || '–'), title: s.route || s.error_code || '' }, tr);
+  el('td', { class: s.status >= 400 || s.error_code ? 'st-err' : 'st-ok', text: String(s.status || '–') }, tr);
+  el('td', { class: 'num', text: fmtMs(s.latency_ms) }, tr);
+  tr.addEventListener('click', () => explain(s.request_id));
+  tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); explain(s.request_id); } });
+  return tr;
+}
+
+// renderFeed keeps the rows of requests already shown (a record never
+// changes), so that focus and hover survive each frame.
 function renderFeed(f) {
   const body = $('feed').tBodies[0];
-  const frag = document.createDocumentFragment();
-  const fresh = new Set();
-  for (const s of f.recent) {
-    const tr = el('tr', { 'data-request-id': s.request_id, tabindex: '0', role: 'button', 'aria-label': `Explain request ${s.request_id}` });
-    if (!ui.seen.has(s.request_id) && ui.seen.size) tr.classList.add('new');
-    fresh.add(s.request_id);
-    el('td', { class: 'dim', text: new Date(s.time).toLocaleTimeString([], { hour12: false }) }, tr);
-    el('td', { class: 'mono', text: s.request_id.slice(0, 12) }, tr);
-    el('td', { text: s.principal || '–' }, tr);
-    el('td', { text: s.profile || '–' }, tr);
-    el('td', { text: `${s.source} → ${s.destination || 'nowhere'}` }, tr);
-    el('td', { class: routeClass(s.route), text: s.route || (s.error_code || '–') }, tr);
-    el('td', { class: s.status >= 400 || s.error_code ? 'st-err' : 'st-ok', text: String(s.status || '–') }, tr);
-    el('td', { class: 'num', text: fmtMs(s.latency_ms) }, tr);
-    tr.addEventListener('click', () => explain(s.request_id));
-    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); explain(s.request_id); } });
-    frag.appendChild(tr);
-  }
-  body.replaceChildren(frag);
-  ui.seen = fresh;
+  const old = new Map([...body.rows].map((tr) => [tr.dataset.requestId, tr]));
+  const first = old.size === 0;
+  const rows = f.recent.map((s) => {
+    const tr = old.get(s.request_id);
+    if (tr) { tr.classList.remove('new'); return tr; }
+    const n = feedRow(s);
+    if (!first) n.classList.add('new');
+    return n;
+  });
+  rows.forEach((tr, i) => { if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] || null); });
+  while (body.rows.length > rows.length) body.deleteRow(-1);
 }
 
 function renderMix(f, st) {
