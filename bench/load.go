@@ -21,6 +21,8 @@ type Target struct {
 	APIKey string // empty: no Authorization header
 	// Header is added to every request (peers' routing headers).
 	Header http.Header
+	// pid is another process serving this target, whose CPU counts.
+	pid    int
 	client *http.Client
 }
 
@@ -156,7 +158,7 @@ func (t *Target) openLoop(ctx context.Context, body []byte, stream bool, rate fl
 	var dropped atomic.Int64
 	var wg sync.WaitGroup
 	resetPeakRSS()
-	cpu0 := cpuTime()
+	cpu0 := cpuTime() + procCPU(t.pid)
 	start := time.Now()
 	for i := 0; i < n && ctx.Err() == nil; {
 		now := time.Now()
@@ -186,7 +188,7 @@ func (t *Target) openLoop(ctx context.Context, body []byte, stream bool, rate fl
 	}
 	wg.Wait()
 	st.elapsed = time.Since(start)
-	st.cpu = cpuTime() - cpu0
+	st.cpu = cpuTime() + procCPU(t.pid) - cpu0
 	st.peakRSS = peakRSS()
 	st.dropped = int(dropped.Load())
 	return st

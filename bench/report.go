@@ -59,6 +59,8 @@ type ModeReport struct {
 	// proxy's highest sustained rate (or --rate).
 	CompareRate float64          `json:"compare_rate"`
 	Scenarios   []ScenarioReport `json:"scenarios"`
+	// Skipped lists peer gateways that failed their warm-up, with why.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 func (m *ModeReport) scenario(name string) *ScenarioReport {
@@ -240,6 +242,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 				s.AtRate.Errors, s.AtRate.CPUSecondsPer1k, s.AddedCPUPer1k, x(s.CPURatio), mb(s.AtRate.PeakRSSBytes))
 		}
 		tw.Flush()
+		for _, sk := range mr.Skipped {
+			fmt.Fprintf(bw, "not measured: %s\n", sk)
+		}
 	}
 	if s := r.Streams; s != nil {
 		fmt.Fprintf(bw, "\nconcurrent streams: %d open through one node (%d errors): RSS %s (baseline %s), Go heap %s, goroutines %d (baseline %d, %d after they ended)\n",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/bench"
@@ -38,8 +39,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
 	logs := fs.String("logs", "", "write the nodes' JSON logs to `file` (default: formatted and discarded)")
 	verbose := fs.Bool("v", false, "print each measurement as it finishes")
-	var peers, peerHeaders stringList
+	var peers, peerHeaders, peerPIDs stringList
 	fs.Var(&peers, "peer", "another gateway to measure, `name=http://127.0.0.1:port` (repeatable; see bench/peers)")
+	fs.Var(&peerPIDs, "peer-pid", "a peer's process, `name=PID`, whose CPU time counts in its column")
 	fs.Var(&peerHeaders, "peer-header", "a header for a peer, `name:Header: value` ({upstream} is replaced by mockllm's URL)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meridian bench [--quick] [--out FILE] [flags]")
@@ -85,12 +87,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		headers[name].Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
+	pids := map[string]int{}
+	for _, pp := range peerPIDs {
+		name, v, _ := strings.Cut(pp, "=")
+		pid, err := strconv.Atoi(v)
+		if err != nil || pid <= 0 {
+			return usageError("bench: --peer-pid %q: use name=PID", pp)
+		}
+		pids[name] = pid
+	}
 	for _, p := range peers {
 		name, base, ok := strings.Cut(p, "=")
 		if !ok {
 			return usageError("bench: --peer %q: use name=http://127.0.0.1:port", p)
 		}
-		peer, err := bench.ExternalPeer(name, base, headers[name])
+		peer, err := bench.ExternalPeer(name, base, headers[name], pids[name])
 		if err != nil {
 			return usageError("bench: %v", err)
 		}
