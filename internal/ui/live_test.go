@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/demo"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -30,7 +29,11 @@ func rec(id, side, src, dst, profile string) *gateway.Record {
 
 func demoConfig(t testing.TB) *topology.Config {
 	t.Helper()
-	_, cfg, err := demo.Topology(demo.TopologyOptions{BasePort: 20000, KeyHash: auth.HashKey("k"), AuditDir: t.TempDir()})
+	b, err := os.ReadFile("testdata/live/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := topology.Parse(b, "testdata/live/topology.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
