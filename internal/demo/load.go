@@ -74,7 +74,8 @@ var loadPrompts = []string{
 // Load runs the demo's load generator: a bounded stream of chat
 // completions from several source regions with a mix of geographic,
 // global and application profiles. It returns when ctx ends or after
-// opts.Requests requests, once every request it sent has finished.
+// opts.Requests requests, once every request it sent has finished (those
+// in flight when ctx ends are allowed to finish).
 func (d *Demo) Load(ctx context.Context, opts LoadOptions) (LoadStats, error) {
 	if opts.Rate <= 0 {
 		opts.Rate = 5
@@ -125,7 +126,10 @@ func (d *Demo) Load(ctx context.Context, opts LoadOptions) (LoadStats, error) {
 		sent.Add(1)
 		wg.Go(func() {
 			defer func() { <-inFlight }()
-			err := send(ctx, client, endpoints[route.Source], d.APIKey, route.Profile, prompt, stream)
+			// A request already sent finishes even when ctx ends (the
+			// client's timeout bounds it): stopping the demo then drains
+			// instead of cutting streams off.
+			err := send(context.WithoutCancel(ctx), client, endpoints[route.Source], d.APIKey, route.Profile, prompt, stream)
 			if err != nil {
 				atomic.AddInt64(&st.Failed, 1)
 				if ctx.Err() == nil {
