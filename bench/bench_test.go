@@ -79,8 +79,9 @@ func TestConcurrentStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d streams (%d open at the sample): RSS %s (baseline %s), heap %s, goroutines %d (baseline %d, after %d)",
-		r.Streams, r.Open, mb(r.RSSBytes), mb(r.BaselineRSSBytes), mb(r.HeapBytes), r.Goroutines, r.BaselineGoroutines, r.GoroutinesAfter)
+	t.Logf("%d streams (%d open at the sample): RSS %s, node's share %s (without the node %s, baseline %s), heap %s, goroutines %d (without the node %d, baseline %d, after %d)",
+		r.Streams, r.Open, mb(r.RSSBytes), mb(r.NodeRSSBytes()), mb(r.DirectRSSBytes), mb(r.BaselineRSSBytes), mb(r.HeapBytes),
+		r.Goroutines, r.DirectGoroutines, r.BaselineGoroutines, r.GoroutinesAfter)
 	if r.Errors != 0 {
 		t.Errorf("%d of %d streams failed; first: %s", r.Errors, r.Streams, r.FirstError)
 	}

@@ -247,8 +247,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	if s := r.Streams; s != nil {
-		fmt.Fprintf(bw, "\nconcurrent streams: %d open through one node (%d errors): RSS %s (baseline %s), Go heap %s, goroutines %d (baseline %d, %d after they ended)\n",
-			s.Streams, s.Errors, mb(s.RSSBytes), mb(s.BaselineRSSBytes), mb(s.HeapBytes), s.Goroutines, s.BaselineGoroutines, s.GoroutinesAfter)
+		fmt.Fprintf(bw, "\nconcurrent streams: %d open through one node (%d errors): process RSS %s, %s of it the node's (%s without the node; baseline %s);\n  Go heap %s; goroutines %d (%d without the node; baseline %d, %d after they ended)\n",
+			s.Open, s.Errors, mb(s.RSSBytes), mb(s.NodeRSSBytes()), mb(s.DirectRSSBytes), mb(s.BaselineRSSBytes), mb(s.HeapBytes),
+			s.Goroutines, s.DirectGoroutines, s.BaselineGoroutines, s.GoroutinesAfter)
 	}
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(bw, "\ntargets:")

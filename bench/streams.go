@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,16 +23,26 @@ type StreamsReport struct {
 	Open   int `json:"open"`
 	Errors int `json:"errors"`
 	// FirstError describes one failed stream.
-	FirstError         string `json:"first_error,omitempty"`
-	BaselineRSSBytes   int64  `json:"baseline_rss_bytes"`
-	RSSBytes           int64  `json:"rss_bytes"`
-	HeapBytes          int64  `json:"heap_bytes"`
-	BaselineGoroutines int    `json:"baseline_goroutines"`
-	Goroutines         int    `json:"goroutines"`
+	FirstError       string `json:"first_error,omitempty"`
+	BaselineRSSBytes int64  `json:"baseline_rss_bytes"`
+	RSSBytes         int64  `json:"rss_bytes"`
+	// DirectRSSBytes and DirectGoroutines are the same streams sent
+	// straight to mockllm: the client's and upstream's share. RSSBytes
+	// minus DirectRSSBytes approximates the node's share.
+	DirectRSSBytes     int64 `json:"direct_rss_bytes"`
+	DirectGoroutines   int   `json:"direct_goroutines"`
+	HeapBytes          int64 `json:"heap_bytes"`
+	BaselineGoroutines int   `json:"baseline_goroutines"`
+	Goroutines         int   `json:"goroutines"`
 	// GoroutinesAfter is the count once the streams ended and idle
 	// keep-alive connections were closed.
 	GoroutinesAfter int `json:"goroutines_after"`
 }
+
+// NodeRSSBytes approximates the node's own resident memory for the streams:
+// the process's RSS with them flowing through the node, minus with them
+// going straight to mockllm.
+func (s *StreamsReport) NodeRSSBytes() int64 { return s.RSSBytes - s.DirectRSSBytes }
 
 // Leaked returns how many goroutines outlived the streams.
 func (s *StreamsReport) Leaked() int { return s.GoroutinesAfter - s.BaselineGoroutines }
@@ -45,6 +57,9 @@ type StreamsOptions struct {
 	TokensPerSecond float64
 	Tokens          int
 	Progress        io.Writer
+	// HeapProfile, if set, receives a pprof heap profile taken while every
+	// stream is open.
+	HeapProfile io.Writer
 }
 
 func concurrentStreams(ctx context.Context, n int, progress io.Writer) (*StreamsReport, error) {
@@ -70,13 +85,18 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 		return nil, err
 	}
 	defer c.Close()
+	direct := newTarget(Direct, c.Upstream, "", opts.Streams, time.Minute)
 	t := newTarget(MeridianLocal, c.Source, c.LocalKey, opts.Streams, time.Minute)
+	defer direct.close()
 	defer t.close()
 	body := RequestBody(true, opts.Tokens)
-	if s := t.do(ctx, body, true, time.Now()); s.err != nil {
-		return nil, fmt.Errorf("warm-up stream: %w", s.err)
+	for _, x := range []*Target{direct, t} {
+		if s := x.do(ctx, body, true, time.Now()); s.err != nil {
+			return nil, fmt.Errorf("%s warm-up stream: %w", x.Name, s.err)
+		}
 	}
 	quiesce := func() {
+		direct.close()
 		t.close()
 		for _, nd := range c.Nodes {
 			for _, b := range nd.Backends() {
@@ -87,27 +107,55 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	quiesce()
 	r := &StreamsReport{Streams: opts.Streams}
 	r.BaselineGoroutines = settle(ctx, 0)
-	runtime.GC()
+	debug.FreeOSMemory()
 	r.BaselineRSSBytes = currentRSS()
 
+	// The same streams without the node first: the client's and mockllm's
+	// share, to subtract.
+	w := wave(ctx, direct, body, opts.Streams, nil)
+	r.DirectRSSBytes, r.DirectGoroutines = w.rss, w.goroutines
+	quiesce()
+	settle(ctx, r.BaselineGoroutines)
+	debug.FreeOSMemory()
+
+	w = wave(ctx, t, body, opts.Streams, opts.HeapProfile)
+	r.Open, r.RSSBytes, r.Goroutines, r.HeapBytes, r.Errors, r.FirstError = w.open, w.rss, w.goroutines, w.heap, w.errors, w.firstError
+	if opts.Progress != nil {
+		fmt.Fprintf(opts.Progress, "streams: %d open, RSS %s (without the node %s), goroutines %d\n", r.Open, mb(r.RSSBytes), mb(r.DirectRSSBytes), r.Goroutines)
+	}
+	quiesce()
+	r.GoroutinesAfter = settle(ctx, r.BaselineGoroutines)
+	return r, ctx.Err()
+}
+
+type waveResult struct {
+	open, goroutines, errors int
+	rss, heap                int64
+	firstError               string
+}
+
+// wave runs n streams to t at once, samples memory and goroutines once all
+// have their first token (or have ended), and returns when all have ended.
+func wave(ctx context.Context, t *Target, body []byte, n int, heapProfile io.Writer) waveResult {
+	var r waveResult
 	var opened, finished atomic.Int64
 	allOpen := make(chan struct{})
 	var once sync.Once
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for range opts.Streams {
+	for range n {
 		wg.Go(func() {
 			s := t.doStream(ctx, body, func() {
-				if opened.Add(1) == int64(opts.Streams) {
+				if opened.Add(1) == int64(n) {
 					once.Do(func() { close(allOpen) })
 				}
 			})
 			finished.Add(1)
 			if s.err != nil {
 				mu.Lock()
-				r.Errors++
-				if r.FirstError == "" {
-					r.FirstError = s.err.Error()
+				r.errors++
+				if r.firstError == "" {
+					r.firstError = s.err.Error()
 				}
 				mu.Unlock()
 			}
@@ -120,19 +168,17 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	case <-done:
 	case <-ctx.Done():
 	}
-	r.Open = int(opened.Load() - finished.Load())
-	r.RSSBytes = currentRSS()
-	r.Goroutines = runtime.NumGoroutine()
+	r.open = int(opened.Load() - finished.Load())
+	r.rss = currentRSS()
+	r.goroutines = runtime.NumGoroutine()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	r.HeapBytes = int64(ms.HeapInuse)
-	if opts.Progress != nil {
-		fmt.Fprintf(opts.Progress, "streams: %d open, RSS %s, goroutines %d\n", r.Open, mb(r.RSSBytes), r.Goroutines)
+	r.heap = int64(ms.HeapInuse)
+	if heapProfile != nil {
+		pprof.Lookup("heap").WriteTo(heapProfile, 0)
 	}
 	<-done
-	quiesce()
-	r.GoroutinesAfter = settle(ctx, r.BaselineGoroutines)
-	return r, ctx.Err()
+	return r
 }
 
 // settle waits (up to 10s, a hang guard) for the goroutine count to fall to
