@@ -312,8 +312,9 @@ function renderDemo(f) {
       const card = el('div', { class: 'op', 'data-region': id, role: 'group', 'aria-label': 'Operator actions for ' + id }, box);
       el('span', { class: 'rname', text: id }, card);
       el('span', { class: 'state' }, card);
+      const btns = el('span', { class: 'btns' }, card);
       for (const [action, label] of [['down', 'Down'], ['throttle', 'Throttle'], ['restore', 'Restore']]) {
-        const b = el('button', { type: 'button', class: action, 'data-action': action, text: label, 'aria-label': `${label} ${id}` }, card);
+        const b = el('button', { type: 'button', class: action, 'data-action': action, text: label, 'aria-label': `${label} ${id}` }, btns);
         b.addEventListener('click', () => operate(id, action));
       }
     }
