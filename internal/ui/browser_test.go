@@ -134,6 +134,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	step(t, bctx, "restore "+down, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#demo-regions [data-region=%q] button.restore`, down))))
 	waitJS(t, bctx, "the marker's operator action to clear", fmt.Sprintf(`document.querySelector('#map g.region[data-region=%q]').dataset.action === 'normal'`, down))
 
+	// Throttle another region: its deployments cool down (429 with
+	// Retry-After) and its marker leaves the healthy state.
+	const throttled = "us-east-1"
+	step(t, bctx, "throttle "+throttled, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#demo-regions [data-region=%q] button.throttle`, throttled))))
+	waitJS(t, bctx, "the throttled marker", fmt.Sprintf(`(m => m.dataset.action === 'throttled' && m.dataset.status !== 'ok')(document.querySelector('#map g.region[data-region=%q]'))`, throttled))
+	waitJS(t, bctx, "a cooldown in the deployments panel", fmt.Sprintf(`[...document.querySelectorAll('#deployments tr[data-deployment^=%q] td:last-child')].some(td => td.textContent.endsWith(' s'))`, throttled+"/"))
+	step(t, bctx, "restore "+throttled, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#demo-regions [data-region=%q] button.restore`, throttled))))
+
 	eval[bool](t, bctx, `document.getElementById('deployments').scrollIntoView(), true`)
 	capture(t, bctx, filepath.Join(artifacts, "5-deployments.png"))
 
