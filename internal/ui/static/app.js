@@ -294,9 +294,15 @@ function renderResidency(f, st) {
       td.title = `${sg} → ${dg}: ${c.geographic} of geographic profiles, ${c.other} of global profiles` + (c.violation ? ' — RESIDENCY VIOLATION' : '');
     }
   }
+  // Two sources, either of which must stay zero: violating cells in the
+  // last 5 min of every region's flows, and violating requests this node
+  // saw since it started.
+  const seen = f.residency.violations, cellCount = violations - seen;
   const b = $('res-badge');
   b.className = 'badge ' + (violations ? 'bad' : 'ok');
-  b.textContent = violations ? violations + ' violation' + (violations > 1 ? 's' : '') : 'no violation';
+  b.textContent = violations ? 'VIOLATION' : 'no violation';
+  b.title = violations ? `${cellCount} violating cell(s) in the last 5 min; ${seen} violating request(s) seen by this node since it started` +
+    (f.residency.last_violation ? ` (latest: ${f.residency.last_violation})` : '') : 'Every geographic profile stayed in its geography.';
   b.dataset.violations = String(violations);
 }
 
@@ -351,7 +357,7 @@ function feedRow(s) {
   el('td', { class: 'mono', text: s.request_id.replace(/^req-/, '').slice(0, 10), title: s.request_id }, tr);
   el('td', { text: s.principal || '–' }, tr);
   el('td', { text: s.profile || '–' }, tr);
-  el('td', { text: `${s.source} → ${s.destination || 'nowhere'}` }, tr);
+  el('td', { text: `${s.source} → ${s.destination || 'nowhere'}`, title: s.side === 'destination' ? 'served here for a request that entered ' + s.source : 'entered here' }, tr);
   el('td', { class: routeClass(s.route), text: s.route || (s.error_code || '–'), title: s.route || s.error_code || '' }, tr);
   el('td', { class: s.status >= 400 || s.error_code ? 'st-err' : 'st-ok', text: String(s.status || '–') }, tr);
   el('td', { class: 'num', text: fmtMs(s.latency_ms) }, tr);
