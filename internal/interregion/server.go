@@ -133,6 +133,9 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream) {
 		case err == nil:
 			line.Event = &ev
 		case errors.Is(err, io.EOF):
+			// The destination's record is written before the source learns
+			// that the stream ended.
+			st.Close()
 			line.End = true
 		default:
 			we := toWire(inference.AsError(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -89,6 +90,7 @@ principals: [ { id: tester, api_keys: [%q] } ]
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
+		stream := w%2 == 1 // half the workers stream: answered means [DONE] arrived
 		wg.Go(func() {
 			client := &http.Client{Timeout: 5 * time.Second}
 			for {
@@ -98,16 +100,22 @@ principals: [ { id: tester, api_keys: [%q] } ]
 				default:
 				}
 				req, _ := http.NewRequest("POST", "http://"+addr+"/v1/chat/completions",
-					strings.NewReader(`{"model":"eu.demo.chat-small","max_tokens":4,"messages":[{"role":"user","content":"x"}]}`))
+					strings.NewReader(fmt.Sprintf(`{"model":"eu.demo.chat-small","stream":%v,"max_tokens":4,"messages":[{"role":"user","content":"x"}]}`, stream)))
 				req.Header.Set("Authorization", "Bearer "+key)
 				resp, err := client.Do(req)
 				if err != nil {
 					continue // the node died mid-request: unanswered
 				}
-				var body map[string]any
-				derr := json.NewDecoder(resp.Body).Decode(&body)
+				ok := false
+				if stream {
+					b, rerr := io.ReadAll(resp.Body)
+					ok = rerr == nil && strings.HasSuffix(strings.TrimSpace(string(b)), "data: [DONE]")
+				} else {
+					var body map[string]any
+					ok = json.NewDecoder(resp.Body).Decode(&body) == nil
+				}
 				resp.Body.Close()
-				if resp.StatusCode == 200 && derr == nil {
+				if resp.StatusCode == 200 && ok {
 					mu.Lock()
 					answered = append(answered, resp.Header.Get("X-Meridian-Request-Id"))
 					mu.Unlock()

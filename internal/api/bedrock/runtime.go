@@ -71,6 +71,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	ew := newEventWriter(w)
 	var usage inference.Usage
+	var stop inference.StopReason
 	started, inBlock, stopped := false, false, false
 	for {
 		ev, err := s.Recv()
@@ -99,12 +100,8 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 			inBlock = true
 			ok = ok && ew.event("contentBlockDelta", contentBlockDeltaEvent{Delta: textBlock{Text: ev.Text}})
 		case inference.EventStop:
-			if inBlock {
-				ok = ew.event("contentBlockStop", contentBlockStopEvent{})
-				inBlock = false
-			}
-			stopped = true
-			ok = ok && ew.event("messageStop", messageStopEvent{StopReason: stopReason(ev.StopReason)})
+			// Held back until the request is recorded (below).
+			stop, stopped = ev.StopReason, true
 		case inference.EventUsage:
 			if ev.Usage != nil {
 				usage = *ev.Usage
@@ -114,15 +111,19 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 			return // client went away; Close cancels the backend call
 		}
 	}
+	// Record the request (audit) before the client sees its end: a node
+	// that dies after this loses no answered request's event.
+	s.Close()
 	if !started {
 		ew.event("messageStart", messageStartEvent{Role: "assistant"})
 	}
-	if !stopped {
-		if inBlock {
-			ew.event("contentBlockStop", contentBlockStopEvent{})
-		}
-		ew.event("messageStop", messageStopEvent{StopReason: stopReason("")})
+	if inBlock {
+		ew.event("contentBlockStop", contentBlockStopEvent{})
 	}
+	if !stopped {
+		stop = ""
+	}
+	ew.event("messageStop", messageStopEvent{StopReason: stopReason(stop)})
 	ew.event("metadata", metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Now().Sub(call.Received).Milliseconds()}})
 }
 
@@ -237,6 +238,8 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Record the request (audit) before the client sees its end.
+	s.Close()
 	if !started && !start() {
 		return
 	}

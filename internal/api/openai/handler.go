@@ -287,6 +287,9 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 			return // client went away; Close cancels the backend call
 		}
 	}
+	// Record the request (audit) before the client sees its end: a node
+	// that dies after this loses no answered request's event.
+	s.Close()
 	if includeUsage && usage != nil {
 		chunk.Choices = choice[:0]
 		chunk.Usage = &chatUsage{PromptTokens: usage.InputTokens, CompletionTokens: usage.OutputTokens, TotalTokens: usage.Total()}
