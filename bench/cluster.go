@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,10 @@ type ClusterOptions struct {
 	// Dir holds the link certificates and the audit trail. If empty, a
 	// temporary directory removed by Close.
 	Dir string
+	// Without turns features off to attribute their cost: "quota" (no
+	// limits), "audit" (audit.disabled) and "logs" (no log handler). The
+	// default, empty, keeps every feature on.
+	Without []string
 }
 
 // Cluster is everything a run targets: the mockllm upstream, a bare reverse
@@ -99,6 +104,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (c *Cluster, err err
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.Transport = newTransport(1024)
 	proxy.FlushInterval = -1
+	proxy.ErrorLog = log.New(io.Discard, "", 0) // its failures reach the client as errors
 	if c.Proxy, err = c.serve(proxy); err != nil {
 		return nil, err
 	}
@@ -144,7 +150,11 @@ func (c *Cluster) startNodes(ctx context.Context, opts ClusterOptions) error {
 	c.LocalKey, c.ForwardedKey = localKey, fwdKey
 	var y strings.Builder
 	fmt.Fprintf(&y, "account: \"111122223333\"\n")
-	fmt.Fprintf(&y, "audit: {dir: %q, fsync: interval, fsync_interval: 100ms}\n", c.dir+"/audit")
+	if slices.Contains(opts.Without, "audit") {
+		y.WriteString("audit: {disabled: true}\n")
+	} else {
+		fmt.Fprintf(&y, "audit: {dir: %q, fsync: interval, fsync_interval: 100ms}\n", c.dir+"/audit")
+	}
 	fmt.Fprintf(&y, "link: {ca_file: %q, cert_file: %q, key_file: %q}\n", lc.CAFile, lc.CertFile, lc.KeyFile)
 	y.WriteString("geographies:\n  eu: {name: EU}\nregions:\n")
 	fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: 53, lon: -6}, listen: %q, link: %q}\n", sourceRegion, lns[0].Addr(), lns[1].Addr())
@@ -156,7 +166,10 @@ func (c *Cluster) startNodes(ctx context.Context, opts ClusterOptions) error {
 	}
 	// Limits far above any benchmark rate: quota admission runs on every
 	// request but never refuses one.
-	const limits = "{rpm: 100000000, tpm: 1000000000, max_concurrency: 100000}"
+	limits := "{rpm: 100000000, tpm: 1000000000, max_concurrency: 100000}"
+	if slices.Contains(opts.Without, "quota") {
+		limits = "null"
+	}
 	y.WriteString("principals:\n")
 	fmt.Fprintf(&y, "  - {id: bench-local, api_keys: [%q], policies: [invoke-in-source], limits: %s}\n", auth.HashKey(localKey), limits)
 	fmt.Fprintf(&y, "  - {id: bench-forwarded, api_keys: [%q], policies: [invoke-in-peer], limits: %s}\n", auth.HashKey(fwdKey), limits)
@@ -179,6 +192,9 @@ func (c *Cluster) startNodes(ctx context.Context, opts ClusterOptions) error {
 		logs = io.Discard
 	}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if slices.Contains(opts.Without, "logs") {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	for i, r := range []string{sourceRegion, peerRegion} {
 		n, err := node.New(node.Options{Config: cfg, Region: r, ClientListener: lns[2*i], LinkListener: lns[2*i+1], Logger: logger})
 		if err != nil {

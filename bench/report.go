@@ -43,13 +43,17 @@ type Settings struct {
 	MaxRate     float64 `json:"max_rate"`
 	Rate        float64 `json:"rate,omitempty"`
 	Timeout     string  `json:"timeout"`
+	SLO         string  `json:"slo"`
 	MaxInFlight int     `json:"max_in_flight"`
 	MaxTokens   int     `json:"max_tokens"`
+	// Without lists Meridian features turned off for this run; empty means
+	// every feature was on.
+	Without []string `json:"without,omitempty"`
 }
 
 func settingsOf(o Options) Settings {
 	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
-		Timeout: o.Timeout.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens}
+		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without}
 }
 
 // ModeReport holds every scenario of one mode (non-streaming or streaming).
@@ -121,8 +125,12 @@ type StepReport struct {
 	Throughput float64 `json:"throughput"`
 	Summary
 	FirstError string `json:"first_error,omitempty"`
-	// Sustained: no errors and throughput at least 90% of the rate.
-	Sustained       bool    `json:"sustained"`
+	// Sustained: no errors, throughput at least 90% of the rate and p99
+	// within the SLO.
+	Sustained bool `json:"sustained"`
+	// RecoverySeconds is how long the path took to answer again after an
+	// unsustained step (0 when sustained).
+	RecoverySeconds float64 `json:"recovery_seconds,omitempty"`
 	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
 }
@@ -135,6 +143,9 @@ func (s StepReport) brief() string {
 	e := ""
 	if s.FirstError != "" {
 		e = " (first error: " + s.FirstError + ")"
+	}
+	if s.RecoverySeconds > 0.5 {
+		e += fmt.Sprintf(" (answered again after %.1fs)", s.RecoverySeconds)
 	}
 	return fmt.Sprintf("%s, %.0f/s, p50 %s p99 %s, %d errors, %.3f CPU s/1k%s", verdict, s.Throughput, us(s.Latency.P50), us(s.Latency.P99), s.Errors, s.CPUSecondsPer1k, e)
 }
@@ -171,7 +182,7 @@ func percentiles(d []time.Duration) Latency {
 	return Latency{at(0.50), at(0.90), at(0.99), at(0.999)}
 }
 
-func stepReport(st step, stream bool) StepReport {
+func stepReport(st step, stream bool, slo time.Duration) StepReport {
 	r := StepReport{Rate: st.rate, Summary: summarize(st.samples, stream), PeakRSSBytes: st.peakRSS}
 	for _, x := range st.samples {
 		if x.err != nil {
@@ -186,7 +197,7 @@ func stepReport(st step, stream bool) StepReport {
 	if r.Requests > 0 {
 		r.CPUSecondsPer1k = st.cpu.Seconds() / float64(r.Requests) * 1000
 	}
-	r.Sustained = r.Errors == 0 && r.Throughput >= 0.9*st.rate
+	r.Sustained = r.Errors == 0 && r.Throughput >= 0.9*st.rate && r.Latency.P99 <= float64(slo)/float64(time.Millisecond)
 	return r
 }
 
@@ -227,6 +238,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	m := r.Machine
 	fmt.Fprintf(bw, "machine: %d CPUs (GOMAXPROCS %d), %s, %s %s/%s\n", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.GoVersion, m.OS, m.Arch)
+	if len(r.Settings.Without) > 0 {
+		fmt.Fprintf(bw, "MERIDIAN FEATURES OFF for attribution: %s (the targets need every feature on)\n", strings.Join(r.Settings.Without, ", "))
+	}
 	for _, mr := range r.Modes {
 		lat := "latency"
 		if mr.Mode == "streaming" {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -30,6 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Refine, "refine", 0, "bisection steps after the sweep (default 2; -1: none)")
 	fs.Float64Var(&o.Rate, "rate", 0, "skip the sweep and compare every scenario at this rate")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "per-request timeout; a slower request is an error (default 2s)")
+	fs.DurationVar(&o.SLO, "slo", 0, "p99 latency (time to first token for streams) a rate step must keep to count as sustained (default 50ms)")
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", 0, "outstanding requests per scenario before the generator drops (default 2048)")
 	fs.IntVar(&o.MaxTokens, "max-tokens", 0, "tokens per completion (default 16)")
 	mode := fs.String("mode", "both", "non-streaming, streaming or both")
@@ -37,9 +40,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds (tiny steps, low rates, no memory scenario)")
 	out := fs.String("out", "", "write the report as JSON to `file`")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	mutexprofile := fs.String("mutexprofile", "", "write a mutex contention profile of the run to `file`")
+	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run to `file`")
 	logs := fs.String("logs", "", "write the nodes' JSON logs to `file` (default: formatted and discarded)")
 	verbose := fs.Bool("v", false, "print each measurement as it finishes")
-	var peers, peerHeaders, peerPIDs stringList
+	var peers, peerHeaders, peerPIDs, without stringList
+	fs.Var(&without, "without", "turn Meridian features off to attribute their cost: quota, audit, logs (comma-separated)")
 	fs.Var(&peers, "peer", "another gateway to measure, `name=http://127.0.0.1:port` (repeatable; see bench/peers)")
 	fs.Var(&peerPIDs, "peer-pid", "a peer's process, `name=PID`, whose CPU time counts in its column")
 	fs.Var(&peerHeaders, "peer-header", "a header for a peer, `name:Header: value` ({upstream} is replaced by mockllm's URL)")
@@ -68,6 +74,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return usageError("bench: --mode %q: use non-streaming, streaming or both", *mode)
 	}
+	o.Without = without
 	if *quick {
 		o.Step, o.Sequential, o.StartRate, o.MaxRate, o.Refine = 300e6, 50, 100, 400, -1
 		o.Streams = 0
@@ -125,6 +132,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer f.Close()
 		o.CPUProfile = f
+	}
+	for _, p := range []struct {
+		file, name string
+		rate       func(on bool)
+	}{
+		{*mutexprofile, "mutex", func(on bool) { runtime.SetMutexProfileFraction(map[bool]int{true: 5}[on]) }},
+		{*blockprofile, "block", func(on bool) { runtime.SetBlockProfileRate(map[bool]int{true: 10000}[on]) }},
+	} {
+		if p.file == "" {
+			continue
+		}
+		f, err := os.Create(p.file)
+		if err != nil {
+			return err
+		}
+		p.rate(true)
+		defer func() {
+			pprof.Lookup(p.name).WriteTo(f, 0)
+			p.rate(false)
+			f.Close()
+		}()
 	}
 	rep, err := bench.Run(ctx, o)
 	if err != nil {
