@@ -3,7 +3,6 @@ package ui_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/meridian-gateway/meridian/internal/demo"
+	"github.com/meridian-gateway/meridian/internal/demo/demotest"
 	"github.com/meridian-gateway/meridian/internal/testenv"
 )
 
@@ -36,7 +36,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A hang guard, not a speed assertion.
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	d := startDemo(t, ctx)
+	d := demotest.Start(t, ctx)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var loadWG sync.WaitGroup
 	loadWG.Go(func() { d.Load(loadCtx, demo.LoadOptions{Rate: 12, Seed: 1}) })
@@ -250,62 +250,4 @@ func loopbackURL(u string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
-}
-
-// startDemo runs the demo on a free range of loopback ports.
-func startDemo(t *testing.T, ctx context.Context) *demo.Demo {
-	t.Helper()
-	var last error
-	for range 8 {
-		base := freeBase(t)
-		d, err := demo.Start(ctx, demo.Options{BasePort: base, Dir: t.TempDir()})
-		if err == nil {
-			t.Cleanup(func() {
-				sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				d.Stop(sctx)
-			})
-			return d
-		}
-		last = err
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	t.Fatalf("start demo: %v", last)
-	return nil
-}
-
-// freeBase returns a port p such that p..p+5 and p+1000..p+1005 were free.
-// It picks below Linux's ephemeral range (32768+), where outgoing
-// connections of other tests would take ports at random.
-func freeBase(t *testing.T) int {
-	t.Helper()
-	for range 200 {
-		p := 20000 + rand.IntN(11000)
-		if portsFree(p) {
-			return p
-		}
-	}
-	t.Fatal("no free port range for the demo")
-	return 0
-}
-
-func portsFree(base int) bool {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for i := range 6 {
-		for _, p := range []int{base + i, base + 1000 + i} {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				return false
-			}
-			lns = append(lns, l)
-		}
-	}
-	return true
 }
