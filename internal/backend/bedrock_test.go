@@ -19,6 +19,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/node/nodetest"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -50,24 +51,13 @@ principals:
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.New(node.Options{Config: cfg, Region: "eu-central-1", ClientListener: cl, LinkListener: ll, Dev: true,
+	n := nodetest.Start(t, node.Options{Config: cfg, Region: "eu-central-1", ClientListener: cl, LinkListener: ll, Dev: true,
 		Getenv: func(k string) string {
 			if k == "UP_SECRET" {
 				return upSecret
 			}
 			return ""
 		}, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		n.Shutdown(ctx)
-	})
 	return n
 }
 

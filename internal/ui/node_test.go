@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -10,10 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/node/nodetest"
 	"github.com/meridian-gateway/meridian/internal/topology"
 	"github.com/meridian-gateway/meridian/internal/ui"
 )
@@ -38,18 +37,7 @@ principals:
 		t.Fatal(err)
 	}
 	client, link := listen(t), listen(t)
-	n, err := node.New(node.Options{Config: cfg, Region: "eu-west-1", ClientListener: client, LinkListener: link, Dev: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		n.Shutdown(ctx)
-	})
+	n := nodetest.Start(t, node.Options{Config: cfg, Region: "eu-west-1", ClientListener: client, LinkListener: link, Dev: true})
 	base := "http://" + n.ClientAddr()
 
 	resp, body := do(t, "POST", base+"/v1/chat/completions", "app-key",

@@ -1,7 +1,6 @@
 package bedrock_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/node/nodetest"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -31,19 +31,8 @@ func startNode(t *testing.T, yaml, region string, getenv func(string) string) *n
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.New(node.Options{Config: cfg, Region: region, ClientListener: cl, LinkListener: ll, Dev: true, Getenv: getenv,
+	n := nodetest.Start(t, node.Options{Config: cfg, Region: region, ClientListener: cl, LinkListener: ll, Dev: true, Getenv: getenv,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		n.Shutdown(ctx)
-	})
 	return n
 }
 
