@@ -18,6 +18,9 @@ type AuthzInput struct {
 	SourceIP        string
 	SecureTransport bool
 	Now             time.Time
+	// RequestTags are the tags a create or tag call asks for
+	// (aws:RequestTag/*, aws:TagKeys).
+	RequestTags map[string]string
 }
 
 // Authorizer decides which of a resolved profile's destinations a principal

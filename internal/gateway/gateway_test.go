@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 func TestOutcomeOf(t *testing.T) {
@@ -79,5 +81,54 @@ func TestAdmitErrorCarriesRateLimitHeaders(t *testing.T) {
 	dep := admitError(&quota.LimitError{Scope: quota.ScopeDeployment, Name: "eu-west-1/m", Kind: quota.Concurrency, RetryAfter: time.Second})
 	if !deploymentLimited(dep) {
 		t.Error("a deployment's capacity not recognised: failover would stop")
+	}
+}
+
+// TestDecideSeesRequestTags: a create call's tags reach the policy context
+// as aws:RequestTag/* and aws:TagKeys.
+func TestDecideSeesRequestTags(t *testing.T) {
+	t.Parallel()
+	cfg, err := topology.Parse([]byte(`account: "111122223333"
+geographies: { eu: { name: EU } }
+regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
+models: [ { id: m } ]
+deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
+principals: [ { id: p, policies: [tagged-creates] } ]
+policies:
+  tagged-creates:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Allow
+        Action: bedrock:CreateInferenceProfile
+        Resource: "*"
+        Condition:
+          StringEquals: { "aws:RequestTag/team": claims }
+          ForAllValues:StringEquals: { "aws:TagKeys": [team, cost-center] }
+`), "tags.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewPolicyAuthorizer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := auth.New(cfg)
+	principal, _ := p.Principal("p")
+	arn := "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/x"
+	tests := []struct {
+		tags map[string]string
+		ok   bool
+	}{
+		{map[string]string{"team": "claims"}, true},
+		{map[string]string{"team": "claims", "cost-center": "4711"}, true},
+		{map[string]string{"team": "fraud"}, false},
+		{map[string]string{"team": "claims", "owner": "me"}, false},
+		{nil, false},
+	}
+	for _, tc := range tests {
+		err := a.Decide(AuthzInput{Principal: principal, Source: "eu-west-1", Now: time.Now(), RequestTags: tc.tags}, "bedrock:CreateInferenceProfile", arn)
+		if (err == nil) != tc.ok {
+			t.Errorf("create with tags %v: %v, want allowed=%v", tc.tags, err, tc.ok)
+		}
 	}
 }

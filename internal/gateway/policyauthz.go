@@ -132,6 +132,10 @@ func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzIn
 	}
 	c.Set(policy.KeySourceRegion, in.Source)
 	c.Set(policy.KeyGeography, a.geoOf[in.Source])
+	for k, v := range in.RequestTags {
+		c.Set(policy.PrefixRequestTag+k, v)
+		c.Add(policy.KeyTagKeys, k)
+	}
 	if pr := in.Resolution.Profile; pr != nil && pr.Type == profile.Application {
 		for k, v := range pr.Tags {
 			c.Set(policy.PrefixResourceTag+k, v)

@@ -77,7 +77,7 @@ func (a PolicyAuthorizer) AuthorizeControl(_ context.Context, in ControlInput) e
 		res.Profile = &profile.Profile{Type: profile.Application, Tags: in.ResourceTags}
 	}
 	return a.P.Decide(gateway.AuthzInput{Principal: in.Principal, Source: in.Region, Resolution: res,
-		SourceIP: in.SourceIP, SecureTransport: in.SecureTransport, Now: in.Now}, in.Action, in.Resource)
+		SourceIP: in.SourceIP, SecureTransport: in.SecureTransport, Now: in.Now, RequestTags: in.RequestTags}, in.Action, in.Resource)
 }
 
 // denyAll refuses every control-plane action; it stands in when the
