@@ -131,6 +131,8 @@ type StepReport struct {
 	// RecoverySeconds is how long the path took to answer again after an
 	// unsustained step (0 when sustained).
 	RecoverySeconds float64 `json:"recovery_seconds,omitempty"`
+	// Retry marks the second try of a rate whose first try failed.
+	Retry           bool    `json:"retry,omitempty"`
 	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
 }
