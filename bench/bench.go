@@ -33,7 +33,7 @@ type Options struct {
 	StartRate float64
 	// MaxRate caps the sweep. If zero, 20000.
 	MaxRate float64
-	// MaxSweep bounds the time one scenario's sweep may take. If zero, 40s.
+	// MaxSweep bounds the time one scenario's sweep may take. If zero, 25s.
 	MaxSweep time.Duration
 	// Refine is the number of bisection steps between the last sustained
 	// and the first failed rate. If zero, 2; negative disables refinement.
@@ -93,7 +93,7 @@ func (o *Options) defaults() {
 		}
 	}
 	def(&o.Step, 2*time.Second)
-	def(&o.MaxSweep, 40*time.Second)
+	def(&o.MaxSweep, 25*time.Second)
 	def(&o.Timeout, 2*time.Second)
 	def(&o.SLO, 50*time.Millisecond)
 	if o.Sequential == 0 {
@@ -356,7 +356,7 @@ func sweep(ctx context.Context, t *Target, body []byte, stream bool, opts Option
 		if r >= opts.MaxRate {
 			break
 		}
-		r = math.Min(r*2, opts.MaxRate)
+		r = math.Min(r*1.5, opts.MaxRate) // a gentle climb: overshooting far past capacity disturbs what follows
 	}
 	if best == 0 && failed > 0 {
 		// Not even the start rate: walk down.
@@ -391,10 +391,10 @@ func machine() Machine {
 }
 
 // recoverTarget sends one request every 100ms until one succeeds (at most
-// 30s) and returns how long that took.
+// 20s) and returns how long that took.
 func recoverTarget(ctx context.Context, t *Target, body []byte, stream bool) time.Duration {
 	start := time.Now()
-	for time.Since(start) < 30*time.Second && ctx.Err() == nil {
+	for time.Since(start) < 20*time.Second && ctx.Err() == nil {
 		if s := t.do(ctx, body, stream, time.Now()); s.err == nil {
 			return time.Since(start)
 		}

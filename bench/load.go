@@ -169,7 +169,10 @@ func (t *Target) openLoop(ctx context.Context, body []byte, stream bool, rate fl
 			if intended.After(now) {
 				break
 			}
-			if inFlight.Add(1) > int64(maxInFlight) {
+			if inFlight.Add(1) > int64(maxInFlight) || dropped.Load() > int64(n/100) {
+				// Past the cap, and for the rest of a step that already
+				// dropped 1%, nothing more is sent: the step has failed,
+				// and piling on would only slow the next measurements.
 				inFlight.Add(-1)
 				dropped.Add(1)
 				st.samples[i] = sample{err: errDropped}

@@ -28,7 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Sequential, "sequential", 0, "one-at-a-time requests per scenario (default 400)")
 	fs.Float64Var(&o.StartRate, "start-rate", 0, "first rate of the sweep, requests/s (default 500)")
 	fs.Float64Var(&o.MaxRate, "max-rate", 0, "highest rate the sweep tries, requests/s (default 20000)")
-	fs.DurationVar(&o.MaxSweep, "max-sweep", 0, "time bound of each scenario's sweep (default 40s)")
+	fs.DurationVar(&o.MaxSweep, "max-sweep", 0, "time bound of each scenario's sweep (default 25s)")
 	fs.IntVar(&o.Refine, "refine", 0, "bisection steps after the sweep (default 2; -1: none)")
 	fs.Float64Var(&o.Rate, "rate", 0, "skip the sweep and compare every scenario at this rate")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "per-request timeout; a slower request is an error (default 2s)")
