@@ -441,20 +441,28 @@ func exhausted(profileID string, attempts []Attempt, last *inference.Error) *inf
 		return &inference.Error{Kind: inference.KindUnavailable, Message: fmt.Sprintf("no region of %s can serve the request now", profileID)}
 	}
 	parts := make([]string, len(attempts))
-	throttled := true
+	throttled, timedOut := true, true
 	for i, a := range attempts {
 		parts[i] = a.Region + " " + a.Outcome
 		if a.Outcome != inference.KindThrottled.String() {
 			throttled = false
 		}
+		if a.Outcome != inference.KindTimeout.String() {
+			timedOut = false
+		}
 	}
 	e := &inference.Error{Kind: inference.KindUnavailable, RetryAfter: last.RetryAfter, Err: last,
 		Message: fmt.Sprintf("no region of %s could serve the request (%s)", profileID, strings.Join(parts, ", "))}
-	if throttled {
+	switch {
+	case throttled:
 		e.Kind = inference.KindThrottled
 		if e.RetryAfter == 0 {
 			e.RetryAfter = time.Second
 		}
+	case timedOut:
+		// Every destination's model failed to answer in time: 408 (Bedrock's
+		// ModelTimeoutException), not a generic 503.
+		e.Kind = inference.KindTimeout
 	}
 	return e
 }

@@ -52,6 +52,10 @@ func TestExhausted(t *testing.T) {
 	if e.Kind != inference.KindUnavailable {
 		t.Errorf("mixed failures: kind %v, want unavailable (503)", e.Kind)
 	}
+	e = exhausted("eu.m", []Attempt{{Region: "eu-west-1", Outcome: "timeout"}, {Region: "eu-central-1", Outcome: "timeout"}}, &inference.Error{Kind: inference.KindTimeout})
+	if e.Kind != inference.KindTimeout || e.Kind.Status() != 408 {
+		t.Errorf("all timed out: kind %v, want timeout (408)", e.Kind)
+	}
 }
 
 func TestReasonLabelIsBounded(t *testing.T) {

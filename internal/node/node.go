@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -156,7 +157,12 @@ func New(opts Options) (*Node, error) {
 	} else {
 		log.Warn("the topology defines no policies: every authenticated principal may invoke every profile")
 	}
-	n.limiter, err = quota.Open(quotaConfig(cfg.Quota), quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registry})
+	qc, err := quotaConfig(cfg.Quota, opts.Getenv)
+	if err != nil {
+		n.closeBackends()
+		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
+	}
+	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registry})
 	if err != nil {
 		n.closeBackends()
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
@@ -537,10 +543,28 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// quotaConfig maps the topology's quota section.
-func quotaConfig(q topology.Quota) quota.Config {
-	return quota.Config{Store: q.Store, Redis: quota.RedisConfig{URL: q.Redis.URL, KeyPrefix: q.Redis.KeyPrefix},
-		OnStoreError: q.OnStoreError, DefaultMaxTokens: q.DefaultMaxTokens}
+// quotaConfig maps the topology's quota section, putting the Redis
+// password from its environment variable into the URL.
+func quotaConfig(q topology.Quota, getenv func(string) string) (quota.Config, error) {
+	u := q.Redis.URL
+	if q.Redis.PasswordEnv != "" {
+		pw := getenv(q.Redis.PasswordEnv)
+		if pw == "" {
+			return quota.Config{}, fmt.Errorf("password_env: environment variable %s is empty or not set (fix: export it, or remove password_env)", q.Redis.PasswordEnv)
+		}
+		parsed, err := url.Parse(u)
+		if err != nil {
+			return quota.Config{}, fmt.Errorf("url: %w", err)
+		}
+		user := ""
+		if parsed.User != nil {
+			user = parsed.User.Username()
+		}
+		parsed.User = url.UserPassword(user, pw)
+		u = parsed.String()
+	}
+	return quota.Config{Store: q.Store, Redis: quota.RedisConfig{URL: u, KeyPrefix: q.Redis.KeyPrefix},
+		OnStoreError: q.OnStoreError, DefaultMaxTokens: q.DefaultMaxTokens, LeaseTTL: q.LeaseTTL.D()}, nil
 }
 
 // auditConfig maps the topology's audit section.

@@ -288,3 +288,22 @@ func TestReplicasShareCooldowns(t *testing.T) {
 		t.Errorf("Retry-After %q, want the remaining cooldown (1..5 s)", h.Get("Retry-After"))
 	}
 }
+
+func TestRedisPasswordFromEnvironment(t *testing.T) {
+	q := topology.Quota{Store: "redis", Redis: topology.QuotaRedis{URL: "redis://127.0.0.1:6379/0", PasswordEnv: "PW"}}
+	cfg, err := quotaConfig(q, func(k string) string {
+		if k == "PW" {
+			return "s3cret/with:chars"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cfg.Redis.URL, "s3cret") || !strings.HasPrefix(cfg.Redis.URL, "redis://:") {
+		t.Errorf("URL %q does not carry the password", cfg.Redis.URL)
+	}
+	if _, err := quotaConfig(q, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "PW") {
+		t.Errorf("missing password variable: %v, want an error naming it", err)
+	}
+}

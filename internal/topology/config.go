@@ -340,12 +340,18 @@ type Quota struct {
 	// DefaultMaxTokens is reserved for a request that sets no max_tokens.
 	// If zero, 1024 is used.
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// LeaseTTL bounds how long a concurrency slot outlives a replica that
+	// crashed mid-request. If zero, 15m; it must exceed the longest request.
+	LeaseTTL Duration `yaml:"lease_ttl"`
 }
 
 // QuotaRedis locates the Redis (or Valkey) server of a clustered region.
 type QuotaRedis struct {
 	URL       string `yaml:"url"`
 	KeyPrefix string `yaml:"key_prefix"`
+	// PasswordEnv names the environment variable holding the Redis
+	// password, so that it stays out of the file (and out of url).
+	PasswordEnv string `yaml:"password_env"`
 }
 
 // Audit configures the hash-chained audit trail.

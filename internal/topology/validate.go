@@ -277,6 +277,9 @@ func (c *Config) Validate() error {
 	default:
 		p.add("quota.store", "use memory (one replica) or redis (several replicas)", "%q is not a quota store", c.Quota.Store)
 	}
+	if e := c.Quota.Redis.PasswordEnv; e != "" && !envNameRE.MatchString(e) {
+		p.add("quota.redis.password_env", "name an environment variable, e.g. MERIDIAN_REDIS_PASSWORD (never the password itself)", "%q is not an environment variable name", e)
+	}
 	if s := c.Quota.OnStoreError; s != "" && s != "fail_closed" && s != "fail_open" {
 		p.add("quota.on_store_error", "use fail_closed or fail_open", "%q is not a store-error policy", s)
 	}
