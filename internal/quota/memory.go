@@ -86,7 +86,12 @@ func (m *Memory) trim(k logKey, now int64) *windowLog {
 		i++
 	}
 	if i > 0 {
-		l.entries = append(l.entries[:0], l.entries[i:]...)
+		// Re-slice rather than copy: at a steady rate one entry leaves per
+		// admission, and copying the rest of a full window every time made
+		// admission cost grow with the rate. append reallocates (copying
+		// only the live entries) once the dropped front is used up, so the
+		// backing array stays within twice the live entries.
+		l.entries = l.entries[i:]
 	}
 	if len(l.entries) == 0 {
 		delete(m.logs, k)
