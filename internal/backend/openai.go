@@ -227,6 +227,8 @@ type sseStream struct {
 	cancel context.CancelFunc
 	body   io.ReadCloser
 	r      *bufio.Reader
+	// long assembles a line longer than r's buffer.
+	long []byte
 	// pending[head:] are events read but not yet received; the buffer is
 	// reused once drained.
 	pending []inference.Event
@@ -280,9 +282,33 @@ type firstChunk struct {
 }
 
 // readEvent reads one SSE event and appends what it means to pending.
+// maxSSELine bounds one line of an upstream stream.
+const maxSSELine = 4 << 20
+
+// readLine returns the next line of the stream, however long (up to
+// maxSSELine): a chunk larger than the read buffer is assembled rather than
+// ending the stream. The slice is valid until the next call.
+func (s *sseStream) readLine() ([]byte, error) {
+	line, err := s.r.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	s.long = append(s.long[:0], line...)
+	for {
+		line, err = s.r.ReadSlice('\n')
+		s.long = append(s.long, line...)
+		if len(s.long) > maxSSELine {
+			return nil, &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a stream line over 4 MiB"}
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return s.long, err
+		}
+	}
+}
+
 func (s *sseStream) readEvent() error {
 	for {
-		line, err := s.r.ReadSlice('\n')
+		line, err := s.readLine()
 		if err != nil {
 			if errors.Is(err, io.EOF) && s.stopped {
 				s.done = true

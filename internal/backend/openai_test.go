@@ -160,3 +160,35 @@ func TestOpenAIStream(t *testing.T) {
 		t.Errorf("upstream body = %s", gotBody)
 	}
 }
+
+func TestOpenAIStreamLongLines(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 20000) // one delta far over the read buffer
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":%q}}]}\n\n", big)
+		fmt.Fprintf(w, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n")
+		io.WriteString(w, "data: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m"})
+	s, err := b.Stream(t.Context(), req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var text strings.Builder
+	for {
+		ev, err := s.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("stream with a 20 KB line: %v", err)
+		}
+		text.WriteString(ev.Text)
+	}
+	if text.String() != big {
+		t.Errorf("got %d bytes of text, want %d", text.Len(), len(big))
+	}
+}
