@@ -88,8 +88,14 @@ type deployment struct {
 	queueDepth    int
 	ttft          float64 // EWMA in ns; 0 = no sample
 	errRate       float64
-	failures      int // consecutive failures
+	failures      int // consecutive failures (opens the circuit)
 	throttles     int // consecutive 429s
+	// level is the back-off escalation: it rises once per incident, not
+	// once per request that was already in flight when the incident began,
+	// so a burst of concurrent failures does not jump straight to
+	// MaxBackoff. incidentAt is when the current cooldown was set.
+	level      int
+	incidentAt time.Time
 	circuit       CircuitState
 	probeInFlight bool
 	cooldownUntil time.Time
@@ -314,16 +320,17 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 			d.ttft = ewma(d.ttft, float64(o.TTFT), t.cfg.TTFTWeight)
 		}
 		d.errRate += t.cfg.ErrorWeight * (0 - d.errRate)
-		d.failures, d.throttles = 0, 0
+		d.failures, d.throttles, d.level = 0, 0, 0
 		if d.circuit != CircuitClosed {
 			d.circuit = CircuitClosed
 			d.closedAt = now
 		}
 	case k == Throttled:
 		d.throttles++
+		t.escalate(d, a)
 		cd := o.RetryAfter
 		if cd <= 0 {
-			cd = t.backoff(t.cfg.ThrottleBackoff, d.throttles)
+			cd = t.backoff(t.cfg.ThrottleBackoff, d.level)
 		}
 		d.cooldownUntil = laterOf(d.cooldownUntil, now.Add(cd))
 		// A Retry-After of a second or more is a rate-limit window: when it
@@ -336,11 +343,23 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 	case k.Failure():
 		d.errRate += t.cfg.ErrorWeight * (1 - d.errRate)
 		d.failures++
-		d.cooldownUntil = laterOf(d.cooldownUntil, now.Add(t.backoff(t.cfg.FailureBackoff, d.failures)))
+		t.escalate(d, a)
+		d.cooldownUntil = laterOf(d.cooldownUntil, now.Add(t.backoff(t.cfg.FailureBackoff, d.level)))
 		if a.Probe || d.failures >= t.cfg.FailureThreshold {
 			d.circuit = CircuitOpen
 		}
 	}
+}
+
+// escalate raises d's back-off level for a failed attempt, unless the
+// attempt began before the current incident did (it was already in flight
+// when the deployment started failing: the same incident, not a new one).
+func (t *Tracker) escalate(d *deployment, a Attempt) {
+	if d.level > 0 && a.Started.Before(d.incidentAt) {
+		return
+	}
+	d.level++
+	d.incidentAt = t.clock.Now()
 }
 
 // backoff returns base·2^(n-1), capped at MaxBackoff, with equal jitter: a

@@ -493,3 +493,31 @@ func TestTrackerCoolDownFromElsewhere(t *testing.T) {
 	clk.Advance(time.Second)
 	mustStart(t, tr, kLocal, 1)
 }
+
+// TestBurstOfFailuresIsOneIncident: attempts already in flight when a
+// deployment starts failing are one incident. Fifty concurrent failures
+// cool it down for the first back-off step, not for MaxBackoff; failures
+// of later attempts (probes) escalate as before.
+func TestBurstOfFailuresIsOneIncident(t *testing.T) {
+	t.Parallel()
+	tr, clk := newTracker(t, "eu-west-1")
+	var atts []routing.Attempt
+	for range 50 {
+		atts = append(atts, mustStart(t, tr, kLocal, 1))
+	}
+	clk.Advance(10 * time.Millisecond)
+	for _, a := range atts {
+		tr.Observe(a, routing.Outcome{Kind: routing.Timeout})
+	}
+	cd := state(t, tr, kLocal).CooldownUntil.Sub(clk.Now())
+	if cd <= 0 || cd > 250*time.Millisecond {
+		t.Fatalf("after a burst of 50 concurrent failures: cooldown %v, want the first step (at most 250ms)", cd)
+	}
+	// The probe after it fails: the next step (at most 500ms).
+	clk.Advance(cd)
+	p := mustStart(t, tr, kLocal, 1)
+	tr.Observe(p, routing.Outcome{Kind: routing.Timeout})
+	if cd2 := state(t, tr, kLocal).CooldownUntil.Sub(clk.Now()); cd2 <= 0 || cd2 > 500*time.Millisecond {
+		t.Errorf("after the failed probe: cooldown %v, want the second step (at most 500ms)", cd2)
+	}
+}
