@@ -83,19 +83,19 @@ type deployment struct {
 	Deployment
 	isLocal bool
 
-	mu            sync.Mutex
-	inFlight      int
-	queueDepth    int
-	ttft          float64 // EWMA in ns; 0 = no sample
-	errRate       float64
-	failures      int // consecutive failures (opens the circuit)
-	throttles     int // consecutive 429s
+	mu         sync.Mutex
+	inFlight   int
+	queueDepth int
+	ttft       float64 // EWMA in ns; 0 = no sample
+	errRate    float64
+	failures   int // consecutive failures (opens the circuit)
+	throttles  int // consecutive 429s
 	// level is the back-off escalation: it rises once per incident, not
 	// once per request that was already in flight when the incident began,
 	// so a burst of concurrent failures does not jump straight to
 	// MaxBackoff. incidentAt is when the current cooldown was set.
-	level      int
-	incidentAt time.Time
+	level         int
+	incidentAt    time.Time
 	circuit       CircuitState
 	probeInFlight bool
 	cooldownUntil time.Time
