@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/atomicfile"
 )
 
 // Options are the dependencies of a [Writer] that are not configuration.
@@ -655,30 +657,8 @@ func (w *Writer) writeDigest() error {
 	return nil
 }
 
-// writeFileAtomic writes dir/name through a synced temporary file and a
-// rename, so the name never holds a partial file.
+// writeFileAtomic writes dir/name so that the name never holds a partial
+// file.
 func writeFileAtomic(dir, name string, b []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return atomicfile.Write(filepath.Join(dir, name), b, 0o644)
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/atomicfile"
 )
 
 // FileName is the store's file inside a region directory.
@@ -164,28 +166,8 @@ func (s *Store) Save(recs []Record) error {
 	if err := os.MkdirAll(s.dir, 0o750); err != nil {
 		return fmt.Errorf("create profile store directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(s.dir, FileName+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create profile store file: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write profile store: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync profile store: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close profile store: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.Path()); err != nil {
+	if err := atomicfile.Write(s.Path(), b, 0o600); err != nil {
 		return fmt.Errorf("replace profile store: %w", err)
-	}
-	if d, err := os.Open(s.dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
