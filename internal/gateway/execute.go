@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -81,7 +82,7 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	principal.Method, principal.KeyID = job.Principal.Method, job.Principal.KeyID
 	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: principal, Source: job.SourceRegion, Resolution: res, Stream: job.Request.Stream,
 		SourceIP: job.SourceIP, SecureTransport: job.SecureTransport, Now: g.now()})
-	if err != nil || !contains(allowed, g.region) {
+	if err != nil || !slices.Contains(allowed, g.region) {
 		if err == nil {
 			err = errors.New("destination not allowed")
 		}
@@ -135,15 +136,6 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	}
 	g.finish(ctx, rec)
 	return &Outcome{Response: resp}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // trackedStream reports a streaming attempt to the tracker when the stream

@@ -5,10 +5,12 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/policy"
+	"github.com/meridian-gateway/meridian/internal/routing"
 )
 
 var (
@@ -20,7 +22,6 @@ var (
 	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	profileIDRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,63}$`)
 	partitions  = []string{"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"}
-	strategies  = []string{"locality-first", "least-loaded", "latency", "weighted"}
 )
 
 // globalPrefix cannot be a geography id: "global" names the set of all
@@ -47,7 +48,7 @@ func (c *Config) Validate() error {
 	if c.File == "" {
 		c.File = "config"
 	}
-	if c.Partition != "" && !contains(partitions, c.Partition) {
+	if c.Partition != "" && !slices.Contains(partitions, c.Partition) {
 		p.add("partition", "use one of "+strings.Join(partitions, ", "), "%q is not an ARN partition", c.Partition)
 	}
 	if c.Account == "" {
@@ -320,8 +321,12 @@ func unjoin(err error) []error {
 }
 
 func (c *Config) validateRouting(p *problems, f, strategy string, attempts int) {
-	if strategy != "" && !contains(strategies, strategy) {
-		p.add(f+".strategy", "use one of "+strings.Join(strategies, ", "), "%q is not a routing strategy", strategy)
+	if _, err := routing.ParseStrategy(strategy); strategy != "" && err != nil {
+		var names []string
+		for _, st := range routing.Strategies() {
+			names = append(names, st.String())
+		}
+		p.add(f+".strategy", "use one of "+strings.Join(names, ", "), "%q is not a routing strategy", strategy)
 	}
 	if attempts < 0 {
 		p.add(f+".max_attempts", "use 1 or more, or leave it out for 3", "must not be negative")
@@ -427,15 +432,6 @@ func exampleSource(sources map[string]bool) string {
 		return keys[0]
 	}
 	return "eu.<model>"
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func hasKey[V any](m map[string]V, k string) bool {
