@@ -19,6 +19,7 @@ type Catalog struct {
 	globalOK           map[string]bool     // geography -> allows global routing
 	profiles           map[string]*Profile
 	ids                []string // sorted
+	digest             string   // ResidencyDigest, computed once per catalog
 }
 
 // New derives the system profiles of cfg and adds its application profiles.
@@ -75,14 +76,17 @@ func New(cfg *topology.Config) (*Catalog, error) {
 		}
 		c.add(p)
 	}
-	c.sortIDs()
+	c.seal()
 	return c, nil
 }
 
 func (c *Catalog) add(p *Profile) { c.profiles[p.ID] = p }
 
-func (c *Catalog) sortIDs() {
+// seal finishes a catalog after its profiles changed: the sorted ids and
+// the residency digest, which nodes publish every load interval.
+func (c *Catalog) seal() {
 	c.ids = slices.Sorted(maps.Keys(c.profiles))
+	c.digest = c.residencyDigest()
 }
 
 func (c *Catalog) globalSources() []string {
@@ -143,7 +147,7 @@ func (c *Catalog) WithApplication(p Profile) (*Catalog, *Profile, error) {
 	np.CopyFrom, np.CreatedAt, np.HomeRegion = p.CopyFrom, p.CreatedAt, p.HomeRegion
 	out := c.clone()
 	out.add(np)
-	out.sortIDs()
+	out.seal()
 	return out, np, nil
 }
 
@@ -156,7 +160,7 @@ func (c *Catalog) WithoutApplication(id string) (*Catalog, bool) {
 	}
 	out := c.clone()
 	delete(out.profiles, id)
-	out.sortIDs()
+	out.seal()
 	return out, true
 }
 

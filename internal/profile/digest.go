@@ -12,8 +12,11 @@ import (
 // a request may run: each region's geography, which geographies take part in
 // global routing, and every profile's destinations and sources. Nodes
 // exchange it over the link; two nodes with different digests disagree
-// about residency (a topology rolled out to only some regions).
-func (c *Catalog) ResidencyDigest() string {
+// about residency (a topology rolled out to only some regions). It is
+// computed once, when the catalog is built.
+func (c *Catalog) ResidencyDigest() string { return c.digest }
+
+func (c *Catalog) residencyDigest() string {
 	var b strings.Builder
 	b.WriteString("meridian residency v1\n")
 	for _, r := range slices.Sorted(maps.Keys(c.geoOf)) {
