@@ -95,14 +95,9 @@ func decodeAnthropic(model string, body []byte, stream bool) (*inference.Request
 	}
 	for i, m := range ar.Messages {
 		field := "messages[" + strconv.Itoa(i) + "]"
-		var role inference.Role
-		switch m.Role {
-		case "user":
-			role = inference.RoleUser
-		case "assistant":
-			role = inference.RoleAssistant
-		default:
-			return req, invalid(field + ".role must be user or assistant")
+		role, err := messageRole(m.Role, field)
+		if err != nil {
+			return req, err
 		}
 		text, err := anthropicText(m.Content, field+".content")
 		if err != nil {

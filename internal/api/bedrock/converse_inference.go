@@ -121,14 +121,9 @@ func decodeConverse(model string, body []byte, stream bool) (*inference.Request,
 	}
 	for i, m := range cr.Messages {
 		field := "messages[" + strconv.Itoa(i) + "]"
-		var role inference.Role
-		switch m.Role {
-		case "user":
-			role = inference.RoleUser
-		case "assistant":
-			role = inference.RoleAssistant
-		default:
-			return req, invalid(field + ".role must be user or assistant")
+		role, err := messageRole(m.Role, field)
+		if err != nil {
+			return req, err
 		}
 		msg := inference.Message{Role: role}
 		for j, b := range m.Content {
@@ -217,3 +212,15 @@ type (
 		Metrics metrics    `json:"metrics"`
 	}
 )
+
+// messageRole maps a Bedrock message role (Converse and the Anthropic
+// Messages body use the same two) to the canonical one.
+func messageRole(role, field string) (inference.Role, error) {
+	switch role {
+	case "user":
+		return inference.RoleUser, nil
+	case "assistant":
+		return inference.RoleAssistant, nil
+	}
+	return "", invalid(field + ".role must be user or assistant")
+}
