@@ -64,15 +64,7 @@ func NewCA(opts CAOptions) (*CA, error) {
 	if validFor < 0 {
 		return nil, fmt.Errorf("create CA: validity %v is negative", validFor)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate CA key: %w", err)
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	skid, err := subjectKeyID(&key.PublicKey)
+	key, serial, skid, err := newKeyMaterial("CA")
 	if err != nil {
 		return nil, err
 	}
@@ -156,15 +148,7 @@ func (ca *CA) Issue(opts NodeOptions) (*Issued, error) {
 		return nil, fmt.Errorf("issue certificate for %s: it would expire %s, after the CA (%s); shorten --valid-for or rotate the CA",
 			opts.Region, notAfter.UTC().Format(time.RFC3339), ca.Cert.NotAfter.UTC().Format(time.RFC3339))
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate node key: %w", err)
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	skid, err := subjectKeyID(&key.PublicKey)
+	key, serial, skid, err := newKeyMaterial("node")
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +201,25 @@ func encodeKey(k *ecdsa.PrivateKey) ([]byte, error) {
 		return nil, fmt.Errorf("encode private key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// newKeyMaterial returns what every certificate needs: a new P-256 key,
+// a random serial and the key's subject key id. what names the
+// certificate in errors ("CA", "node").
+func newKeyMaterial(what string) (*ecdsa.PrivateKey, *big.Int, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("generate %s key: %w", what, err)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	skid, err := subjectKeyID(&key.PublicKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, serial, skid, nil
 }
 
 func randomSerial() (*big.Int, error) {
