@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -113,6 +114,15 @@ func (e *Error) Error() string {
 
 // Unwrap returns the internal cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// SetRetryAfter sets the Retry-After header from RetryAfter, rounded up to
+// whole seconds (a client must not come back before capacity frees); it
+// sets nothing when RetryAfter is zero.
+func (e *Error) SetRetryAfter(h http.Header) {
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+}
 
 // Errorf returns an *Error of the given kind with a formatted public message.
 func Errorf(kind ErrorKind, format string, args ...any) *Error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -102,9 +101,7 @@ func writeError(w http.ResponseWriter, e *inference.Error) {
 	x := exceptionFor(e)
 	h := w.Header()
 	h.Set("X-Amzn-Errortype", x.Type)
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
-	}
+	e.SetRetryAfter(w.Header())
 	writeJSON(w, x.Status, errorBody{Message: e.Message})
 }
 

@@ -344,9 +344,7 @@ func writeError(w http.ResponseWriter, e *inference.Error) {
 	for k, v := range e.Header {
 		w.Header()[k] = v
 	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
-	}
+	e.SetRetryAfter(w.Header())
 	writeJSON(w, e.Kind.Status(), errorBody{Error: detail(e)})
 }
 
