@@ -153,18 +153,11 @@ func (c *cluster) client(region string) oa.Client {
 }
 
 // post sends a raw chat completion and returns status, headers and body.
+// post sends a chat completion to region's node. It may be called from
+// worker goroutines: a transport error is reported with Errorf and status 0.
 func (c *cluster) post(region, body, key string) (int, http.Header, []byte) {
 	c.t.Helper()
-	req, _ := http.NewRequest("POST", c.url(region)+"/v1/chat/completions", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b
+	return postTo(c.t, c.url(region), key, body)
 }
 
 func chatBody(model string, stream bool) string {

@@ -135,9 +135,13 @@ principals:
 	return urls, key, upstream
 }
 
+// postTo sends a chat completion to the node at url; safe to call from
+// worker goroutines.
 func postTo(t *testing.T, url, key, body string) (int, http.Header, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Errorf("post: %v", err)
