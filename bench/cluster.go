@@ -105,7 +105,19 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (c *Cluster, err err
 	proxy.Transport = newTransport(1024)
 	proxy.FlushInterval = -1
 	proxy.ErrorLog = log.New(io.Discard, "", 0) // its failures reach the client as errors
-	if c.Proxy, err = c.serve(proxy); err != nil {
+	// Full duplex: otherwise, when the upstream answers a stream before
+	// the transport's final read of the request body (it reads once more
+	// to check the body is not longer than its Content-Length), writing
+	// the response headers drains and closes that body, the read fails,
+	// and the transport cuts the upstream connection mid-stream. On a busy
+	// machine that race is lost now and then, and the client sees an
+	// unexpected EOF. Meridian is not exposed: it reads the whole body
+	// before it sends anything upstream.
+	duplex := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).EnableFullDuplex()
+		proxy.ServeHTTP(w, r)
+	})
+	if c.Proxy, err = c.serve(duplex); err != nil {
 		return nil, err
 	}
 	if err := c.startNodes(ctx, opts); err != nil {
