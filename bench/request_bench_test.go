@@ -33,9 +33,9 @@ func BenchmarkRequestPath(b *testing.B) {
 				errs := 0
 				for b.Loop() {
 					if s := t.do(b.Context(), body, mode.stream, time.Now()); s.err != nil {
-						// Go's ReverseProxy in front of mockllm's streams
-						// aborts about one stream in thousands (see
-						// docs/performance.md); count, do not stop.
+						// A few errors are counted, not fatal: on a
+						// busy machine a benchmark measures, it does
+						// not judge.
 						if errs++; errs > 10 {
 							b.Fatalf("%d errors; last: %v", errs, s.err)
 						}
