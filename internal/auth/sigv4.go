@@ -213,24 +213,46 @@ func (v *SigV4) Verify(r *http.Request, body []byte) (Principal, error) {
 	} else if skew < -v.opts.MaxSkew || skew > v.opts.MaxSkew {
 		return Principal{}, ErrSigV4Skew
 	}
-	payloadHash, err := v.payloadHash(r, body, sr.presigned)
+	payloadHash, err := v.payloadHash(r, body)
 	if err != nil {
 		return Principal{}, err
 	}
-	canonical, err := canonicalRequest(r, sr, payloadHash)
+	ok, err = v.signatureMatches(r, sr, key, payloadHash)
 	if err != nil {
 		return Principal{}, err
 	}
-	scope := sr.date + "/" + sr.region + "/" + sr.service + "/" + sigV4Terminator
-	sum := sha256.Sum256([]byte(canonical))
-	toSign := sigV4Algorithm + "\n" + sr.amzDate.Format(amzDateFormat) + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
-	want := hex.EncodeToString(hmacSHA256(key.signingKey(sr.date, sr.region, sr.service), toSign))
-	if subtle.ConstantTimeCompare([]byte(want), []byte(sr.signature)) != 1 {
+	if !ok && sr.presigned && r.Header.Get("X-Amz-Content-Sha256") == "" {
+		// A presigned URL carries no body hash: presigners sign either
+		// the body's hash or UNSIGNED-PAYLOAD. The second covers no body,
+		// so it is accepted only when unsigned payloads are, or when there
+		// is no body to cover.
+		if ok, err = v.signatureMatches(r, sr, key, unsignedPayload); err != nil {
+			return Principal{}, err
+		}
+		if ok && len(body) > 0 && !v.opts.AllowUnsignedPayload {
+			return Principal{}, ErrSigV4Unsigned
+		}
+	}
+	if !ok {
 		return Principal{}, ErrSigV4Mismatch
 	}
 	p := *key.principal
 	p.Method, p.KeyID = MethodSigV4, sr.accessKey
 	return p, nil
+}
+
+// signatureMatches reports whether sr's signature is key's over r with the
+// given payload hash.
+func (v *SigV4) signatureMatches(r *http.Request, sr *sigV4Request, key *sigV4Key, payloadHash string) (bool, error) {
+	canonical, err := canonicalRequest(r, sr, payloadHash)
+	if err != nil {
+		return false, err
+	}
+	scope := sr.date + "/" + sr.region + "/" + sr.service + "/" + sigV4Terminator
+	sum := sha256.Sum256([]byte(canonical))
+	toSign := sigV4Algorithm + "\n" + sr.amzDate.Format(amzDateFormat) + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
+	want := hex.EncodeToString(hmacSHA256(key.signingKey(sr.date, sr.region, sr.service), toSign))
+	return subtle.ConstantTimeCompare([]byte(want), []byte(sr.signature)) == 1, nil
 }
 
 func hmacSHA256(key []byte, data string) []byte {
@@ -332,17 +354,11 @@ func (sr *sigV4Request) checkSignedHeaders() error {
 // payloadHash is the hash the client signed: the SHA-256 of the body,
 // which a present X-Amz-Content-Sha256 must equal, or UNSIGNED-PAYLOAD when
 // allowed.
-func (v *SigV4) payloadHash(r *http.Request, body []byte, presigned bool) (string, error) {
+func (v *SigV4) payloadHash(r *http.Request, body []byte) (string, error) {
 	sum := sha256.Sum256(body)
 	actual := hex.EncodeToString(sum[:])
 	claimed := r.Header.Get("X-Amz-Content-Sha256")
 	switch {
-	case claimed == "" && presigned:
-		// Presigned URLs sign UNSIGNED-PAYLOAD unless the header was hoisted.
-		if !v.opts.AllowUnsignedPayload && len(body) > 0 {
-			return "", ErrSigV4Unsigned
-		}
-		return unsignedPayload, nil
 	case claimed == "":
 		return actual, nil
 	case claimed == unsignedPayload:

@@ -211,8 +211,10 @@ func New(opts Options) (*Node, error) {
 	n.gw.OnSharpChange = n.pushState
 	// The Bedrock front end owns API-created application profiles; they
 	// travel with the published link state to every region.
+	sv := cfg.Server.SigV4
 	n.bedrock = bedrock.New(n.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, DataDir: cfg.Server.DataDir,
-		Getenv: opts.Getenv, Logger: log.With(telemetry.AttrComponent, "bedrock")})
+		SigV4Options: auth.SigV4Options{MaxSkew: sv.MaxSkew.D(), AllowPresigned: sv.AllowPresigned, AllowUnsignedPayload: sv.AllowUnsignedPayload},
+		Getenv:       opts.Getenv, Logger: log.With(telemetry.AttrComponent, "bedrock")})
 	return n, nil
 }
 

@@ -439,7 +439,26 @@ type Server struct {
 	// DataDir holds node state (application profiles created through the
 	// API). If empty, "./data" is used.
 	DataDir string `yaml:"data_dir"`
+	// SigV4 tunes how the Bedrock API verifies AWS Signature Version 4.
+	SigV4 SigV4 `yaml:"sigv4"`
 }
+
+// SigV4 tunes the verification of AWS Signature Version 4 requests. The
+// defaults are AWS's own and the strictest: a 5-minute clock skew, a signed
+// body hash, no presigned URLs.
+type SigV4 struct {
+	// MaxSkew bounds |now - X-Amz-Date|. If zero, 5m; at most 15m.
+	MaxSkew Duration `yaml:"max_skew"`
+	// AllowPresigned accepts presigned URLs (X-Amz-Signature in the query,
+	// valid for their X-Amz-Expires, at most 7 days).
+	AllowPresigned bool `yaml:"allow_presigned"`
+	// AllowUnsignedPayload accepts X-Amz-Content-Sha256: UNSIGNED-PAYLOAD,
+	// a signature that does not cover the body.
+	AllowUnsignedPayload bool `yaml:"allow_unsigned_payload"`
+}
+
+// MaxSigV4Skew is the widest clock-skew window server.sigv4.max_skew may set.
+const MaxSigV4Skew = 15 * time.Minute
 
 // PartitionOrDefault returns the ARN partition.
 func (c *Config) PartitionOrDefault() string {

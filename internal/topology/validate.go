@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/policy"
 	"github.com/meridian-gateway/meridian/internal/routing"
@@ -286,6 +287,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Quota.DefaultMaxTokens < 0 {
 		p.add("quota.default_max_tokens", "use a positive number of tokens", "must not be negative")
+	}
+	if sk := c.Server.SigV4.MaxSkew.D(); sk < 0 || (sk > 0 && sk < time.Second) || sk > MaxSigV4Skew {
+		p.add("server.sigv4.max_skew", "use a window between 1s and 15m; AWS uses 5m", "%s is not an accepted clock-skew window", sk)
 	}
 	if s := c.Audit.Fsync; s != "" && s != "interval" && s != "always" {
 		p.add("audit.fsync", "use interval or always", "%q is not an fsync policy", s)

@@ -48,13 +48,20 @@ type regionSpec struct{ id, geo string }
 // to the topology.
 func startCluster(t *testing.T, regions []regionSpec, extra string) *cluster {
 	t.Helper()
+	return startClusterWith(t, regions, extra, "")
+}
+
+// startClusterWith is startCluster with more fields for the server section,
+// e.g. ", sigv4: {allow_presigned: true}".
+func startClusterWith(t *testing.T, regions []regionSpec, extra, server string) *cluster {
+	t.Helper()
 	// The SDK switches to bearer auth when this is set (bedrock-api.md §4).
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
 	os.Unsetenv("AWS_BEARER_TOKEN_BEDROCK")
 	key, _ := auth.NewKey()
 	c := &cluster{t: t, key: key, dataDir: t.TempDir(), auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
 	var y strings.Builder
-	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, c.dataDir)
+	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q%s}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, c.dataDir, server)
 	y.WriteString("geographies:\n  us: {name: US}\n  eu: {name: EU}\nregions:\n")
 	lns := map[string][2]net.Listener{}
 	for i, r := range regions {
