@@ -155,6 +155,46 @@ principals:
 	if status, body := call(client(rogueCA.issue(t, "batch.internal", false)), ""); status != 0 && status != 401 {
 		t.Errorf("certificate from another CA: %d %s, want 401 or a refused handshake", status, body)
 	}
+
+	// Rotation: a new server certificate from another CA and a new client
+	// CA bundle, written over the old files, serve the next handshakes
+	// without a restart; a connection opened before keeps working.
+	kept := client(clientCA.issue(t, "batch.internal", false))
+	if status, body := call(kept, ""); status != 200 {
+		t.Fatalf("before rotation: %d %s", status, body)
+	}
+	serverCA2, clientCA2 := newTestCA(t, "server ca 2"), newTestCA(t, "client ca 2")
+	writePair(t, dir, "server", serverCA2.issue(t, "eu-west-1.example", true))
+	os.WriteFile(clientCAPath, clientCA2.pem, 0o644)
+	if changed, err := n.clientCerts.Reload(); !changed || err != nil {
+		t.Fatalf("Reload() = %v, %v; want changed", changed, err)
+	}
+	roots2 := x509.NewCertPool()
+	roots2.AppendCertsFromPEM(serverCA2.pem)
+	client2 := func(certs ...tls.Certificate) *http.Client {
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots2, Certificates: certs}}}
+	}
+	if status, body := call(kept, ""); status != 200 {
+		t.Errorf("connection from before the rotation: %d %s, want 200", status, body)
+	}
+	if status, body := call(client2(clientCA2.issue(t, "batch.internal", false)), ""); status != 200 {
+		t.Errorf("after rotation, new server CA and a certificate of the new client CA: %d %s, want 200", status, body)
+	}
+	if status, body := call(client(), key); status != 0 {
+		t.Errorf("after rotation, a client trusting only the old server CA: %d %s, want a refused handshake", status, body)
+	}
+	if status, body := call(client2(clientCA.issue(t, "batch.internal", false)), ""); status != 0 && status != 401 {
+		t.Errorf("after rotation, a certificate of the old client CA: %d %s, want 401 or a refused handshake", status, body)
+	}
+	// A broken file keeps the previous material.
+	os.WriteFile(filepath.Join(dir, "server.crt"), []byte("not a certificate"), 0o644)
+	if changed, err := n.clientCerts.Reload(); changed || err == nil {
+		t.Errorf("Reload(broken certificate) = %v, %v; want unchanged and an error", changed, err)
+	}
+	if status, body := call(client2(), key); status != 200 {
+		t.Errorf("after a broken rotation: %d %s, want 200 with the previous certificate", status, body)
+	}
+
 	// Plain HTTP to the TLS listener gets nowhere.
 	resp, err := http.Post("http://"+cl.Addr().String()+"/v1/chat/completions", "application/json", strings.NewReader("{}"))
 	if err == nil {

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +66,9 @@ type Node struct {
 	backends map[string]backend.Backend
 	gw       *gateway.Gateway
 	link     *interregion.Client
+	// clientCerts serves and reloads the client listener's certificate;
+	// nil without regions[].tls.
+	clientCerts *pki.ServingStore
 	// linkStore serves and reloads the link's certificates; nil only with
 	// insecure_dev_link.
 	linkStore  *pki.Store
@@ -249,30 +250,6 @@ func (n *Node) setupLinkSecurity() error {
 	}
 	n.linkStore, n.rejections = store, rej
 	return nil
-}
-
-// clientTLSConfig builds the client listener's TLS: the region's
-// certificate, and when client_ca_file is set, client certificates verified
-// against it (a verified certificate authenticates as the principal whose
-// client_cert_subjects names it; requests may still use API keys).
-func clientTLSConfig(t topology.ClientTLS) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("load certificate: %w", err)
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	if t.ClientCAFile != "" {
-		pem, err := os.ReadFile(t.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client_ca_file %s holds no PEM certificate", t.ClientCAFile)
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
-	}
-	return cfg, nil
 }
 
 // linkConfig maps the topology's link section to the pki package's.
@@ -465,14 +442,23 @@ func (n *Node) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.cancel = cancel
 	clientTLS := false
-	if n.region.TLS != nil {
-		cfg, err := clientTLSConfig(*n.region.TLS)
+	if t := n.region.TLS; t != nil {
+		// The client listener's certificate and client CA bundle are
+		// reread from disk like the link's, so a renewal needs no restart.
+		// A verified client certificate authenticates as the principal
+		// whose client_cert_subjects names it; API keys still work.
+		store, err := pki.NewServingStore(pki.ServingOptions{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile,
+			NextProtos: []string{"h2", "http/1.1"}, ExpiryWarning: n.cfg.Link.ExpiryWarning.D(),
+			Logger: n.log.With(telemetry.AttrComponent, "client-tls"), Registerer: n.metrics.Registry})
 		if err != nil {
 			n.clientLn.Close()
 			n.linkLn.Close()
 			return fmt.Errorf("%s: regions[%s].tls: %w", n.cfg.File, n.region.ID, err)
 		}
-		n.clientSrv.TLSConfig, clientTLS = cfg, true
+		n.clientSrv.TLSConfig, clientTLS = store.TLSConfig(), true
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); store.Run(runCtx) }()
+		n.clientCerts = store
 	}
 	n.serve(n.clientSrv, n.clientLn, clientTLS)
 	n.serve(n.linkSrv, n.linkLn, n.linkStore != nil)
