@@ -22,6 +22,9 @@ type MockConfig struct {
 	TPM             int
 	FailRate        float64
 	Seed            int64
+	// ConnectTimeout and FirstByteTimeout apply to the adapter as they do to
+	// a real upstream's (zero: the adapter's defaults).
+	ConnectTimeout, FirstByteTimeout time.Duration
 }
 
 // Mock is a Backend backed by an in-process `meridian mockllm` server on a
@@ -55,7 +58,8 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Mock{server: srv, ln: ln, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- srv.Serve(ctx, ln) }()
-	m.OpenAI = NewOpenAI(OpenAIConfig{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: cfg.Model})
+	m.OpenAI = NewOpenAI(OpenAIConfig{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: cfg.Model,
+		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout})
 	return m, nil
 }
 

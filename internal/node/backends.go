@@ -42,7 +42,7 @@ func buildBackends(cfg *topology.Config, region string, getenv func(string) stri
 			}
 			m, err := backend.NewMock(backend.MockConfig{Model: model, TTFT: b.TTFT.D(), TokensPerSecond: b.TokensPerSecond,
 				MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute(),
-				FailRate: b.FailRate, Seed: b.Seed})
+				FailRate: b.FailRate, Seed: b.Seed, ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D()})
 			if err != nil {
 				closeAll()
 				return nil, fmt.Errorf("%s: %w", field, err)

@@ -44,7 +44,8 @@ type cluster struct {
 type regionSpec struct{ id, geo string }
 
 // startCluster starts one node per region. Every region serves
-// demo.chat-small; the first also serves demo.throttled. extra is appended
+// demo.chat-small; the first also serves demo.throttled (first-byte
+// time-out 2s). extra is appended
 // to the topology.
 func startCluster(t *testing.T, regions []regionSpec, extra string) *cluster {
 	t.Helper()
@@ -80,7 +81,7 @@ func startClusterWith(t *testing.T, regions []regionSpec, extra, server string) 
 	for _, r := range regions {
 		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", r.id)
 	}
-	fmt.Fprintf(&y, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", regions[0].id)
+	fmt.Fprintf(&y, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000, first_byte_timeout: 2s}}\n", regions[0].id)
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]%s}\n", auth.HashKey(key), testAKID, secretEnv, testerPolicies(extra))
 	y.WriteString(extra)
 	c.yaml = y.String()

@@ -335,6 +335,24 @@ func TestRuntimeTypedErrors(t *testing.T) {
 	})
 }
 
+// TestModelTimeoutException: a model that does not answer within its
+// deployment's first_byte_timeout, with nowhere else to go, is the SDK's
+// *types.ModelTimeoutException (408), not a generic 503.
+func TestModelTimeoutException(t *testing.T) {
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "")
+	mock := c.nodes["eu-west-1"].Backends()["demo.throttled"].(*backend.Mock)
+	mock.Server().SetPacing(5*time.Second, 5000)
+	start := time.Now()
+	_, err := c.runtimeClient("eu-west-1").Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: aws.String("demo.throttled"), Messages: userMessage("hi")})
+	var e *rttypes.ModelTimeoutException
+	if !errors.As(err, &e) {
+		t.Fatalf("Converse with a model past its first_byte_timeout = %v (%T), want *types.ModelTimeoutException", err, err)
+	}
+	if d := time.Since(start); d > 4500*time.Millisecond {
+		t.Errorf("the time-out took %s; first_byte_timeout is 2s", d)
+	}
+}
+
 // TestInStreamErrorIsAnException: after the first event an upstream failure
 // arrives as an exception frame that the SDK returns from Err() (invariant 3).
 func TestInStreamErrorIsAnException(t *testing.T) {
