@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // ServingOptions configure [NewServingStore].
@@ -67,11 +65,9 @@ type ServingStore struct {
 	cur   atomic.Pointer[servingMaterial]
 
 	mu        sync.Mutex // serializes reloads; guards the fields below
-	lastErr   string
 	warnedAt  time.Time
 	warnedFor []byte // Raw of the certificate last warned about
-	reloadsOK prometheus.Counter
-	reloadErr prometheus.Counter
+	reloads   reloadLog
 }
 
 // NewServingStore loads the files named in opts. Unlike later reloads, a
@@ -82,18 +78,7 @@ func NewServingStore(opts ServingOptions) (*ServingStore, error) {
 		return nil, errors.New("serving certificate: set both cert_file and key_file")
 	}
 	s := &ServingStore{opts: opts, log: opts.Logger, clock: opts.Clock}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.clock == nil {
-		s.clock = systemClock{}
-	}
-	if s.opts.PollInterval <= 0 {
-		s.opts.PollInterval = DefaultPollInterval
-	}
-	if s.opts.ExpiryWarning <= 0 {
-		s.opts.ExpiryWarning = DefaultExpiryWarning
-	}
+	s.log, s.clock, s.opts.PollInterval, s.opts.ExpiryWarning = watchDefaults(s.log, s.clock, s.opts.PollInterval, s.opts.ExpiryWarning)
 	m, err := s.load(nil)
 	if err != nil {
 		return nil, err
@@ -103,7 +88,8 @@ func NewServingStore(opts ServingOptions) (*ServingStore, error) {
 		Name: "meridian_client_certificate_reloads_total",
 		Help: "Client listener certificate, key and client CA reloads that changed the served material (changed) or were refused (error).",
 	}, []string{"result"})
-	s.reloadsOK, s.reloadErr = reloads.WithLabelValues("changed"), reloads.WithLabelValues("error")
+	s.reloads = reloadLog{log: s.log, what: "client listener certificate",
+		changed: reloads.WithLabelValues("changed"), refused: reloads.WithLabelValues("error")}
 	if reg := opts.Registerer; reg != nil {
 		expiry := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "meridian_client_certificate_expiry_seconds",
@@ -141,16 +127,7 @@ func (s *ServingStore) Certificate() *tls.Certificate { return s.cur.Load().cert
 // Run rereads the files every PollInterval until ctx is done, then returns
 // ctx.Err(). Reload failures are logged, never returned.
 func (s *ServingStore) Run(ctx context.Context) error {
-	t := time.NewTicker(s.opts.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			_, _ = s.Reload()
-		}
-	}
+	return pollReload(ctx, s.opts.PollInterval, s.Reload)
 }
 
 // Reload rereads the files now. If their content changed and is valid, it
@@ -165,19 +142,10 @@ func (s *ServingStore) Reload() (changed bool, err error) {
 	if m != old {
 		s.cur.Store(m)
 		changed = true
-		s.reloadsOK.Inc()
 		s.log.Info("client listener certificates reloaded",
 			"cert_file", s.opts.CertFile, "serial", fmt.Sprintf("%x", m.cert.Leaf.SerialNumber), "not_after", m.cert.Leaf.NotAfter)
 	}
-	if err != nil {
-		s.reloadErr.Inc()
-		if msg := err.Error(); msg != s.lastErr {
-			s.lastErr = msg
-			s.log.Warn("client listener certificate reload refused; keeping the previous material", telemetry.AttrError, err)
-		}
-	} else {
-		s.lastErr = ""
-	}
+	s.reloads.record(changed, err)
 	s.checkExpiryLocked()
 	return changed, err
 }

@@ -100,11 +100,9 @@ type Store struct {
 
 	cur atomic.Pointer[material]
 
-	mu        sync.Mutex // serializes reloads; guards the fields below
-	lastErr   string
-	warnedAt  map[string]time.Time // expiry warnings, by certificate fingerprint
-	reloadsOK prometheus.Counter
-	reloadErr prometheus.Counter
+	mu       sync.Mutex           // serializes reloads; guards the fields below
+	warnedAt map[string]time.Time // expiry warnings, by certificate fingerprint
+	reloads  reloadLog
 }
 
 // NewStore loads the files named in opts and returns a Store serving them.
@@ -127,18 +125,7 @@ func NewStore(opts StoreOptions) (*Store, error) {
 	if err := checkName("trust domain", s.td, 255, true); err != nil {
 		return nil, err
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.clock == nil {
-		s.clock = systemClock{}
-	}
-	if s.opts.PollInterval <= 0 {
-		s.opts.PollInterval = DefaultPollInterval
-	}
-	if s.opts.ExpiryWarning <= 0 {
-		s.opts.ExpiryWarning = DefaultExpiryWarning
-	}
+	s.log, s.clock, s.opts.PollInterval, s.opts.ExpiryWarning = watchDefaults(s.log, s.clock, s.opts.PollInterval, s.opts.ExpiryWarning)
 	m, err := s.load(nil)
 	if err != nil {
 		return nil, err
@@ -156,8 +143,8 @@ func (s *Store) register(reg prometheus.Registerer) error {
 		Name: "meridian_link_certificate_reloads_total",
 		Help: "Link certificate, key and CA bundle reloads that changed the served material (changed) or were refused (error).",
 	}, []string{"result"})
-	s.reloadsOK = reloads.WithLabelValues("changed")
-	s.reloadErr = reloads.WithLabelValues("error")
+	s.reloads = reloadLog{log: s.log, what: "link certificate",
+		changed: reloads.WithLabelValues("changed"), refused: reloads.WithLabelValues("error")}
 	if reg == nil {
 		return nil
 	}
@@ -206,18 +193,7 @@ func (s *Store) Pool() *x509.CertPool { return s.cur.Load().pool }
 
 // Run rereads the files every PollInterval until ctx is done, then returns
 // ctx.Err(). Reload failures are logged, never returned.
-func (s *Store) Run(ctx context.Context) error {
-	t := time.NewTicker(s.opts.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			_, _ = s.Reload()
-		}
-	}
-}
+func (s *Store) Run(ctx context.Context) error { return pollReload(ctx, s.opts.PollInterval, s.Reload) }
 
 // Reload rereads the files now. If their content changed and is valid, it
 // becomes the material for new handshakes and changed is true. If a file is
@@ -234,22 +210,13 @@ func (s *Store) Reload() (changed bool, err error) {
 	if m != old {
 		s.cur.Store(m)
 		changed = true
-		s.reloadsOK.Inc()
 		s.log.Info("link certificates reloaded",
 			"identity", m.id.String(),
 			"serial", fmt.Sprintf("%x", m.cert.Leaf.SerialNumber),
 			"not_after", m.cert.Leaf.NotAfter,
 			"cas", len(m.cas))
 	}
-	if err != nil {
-		s.reloadErr.Inc()
-		if msg := err.Error(); msg != s.lastErr {
-			s.lastErr = msg
-			s.log.Warn("link certificate reload refused; keeping the previous material", telemetry.AttrError, err)
-		}
-	} else {
-		s.lastErr = ""
-	}
+	s.reloads.record(changed, err)
 	s.checkExpiryLocked()
 	return changed, err
 }

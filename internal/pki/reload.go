@@ -1,0 +1,72 @@
+package pki
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// watchDefaults fills in what a store of watched files left zero: a
+// discarding logger, the system clock, [DefaultPollInterval] and
+// [DefaultExpiryWarning].
+func watchDefaults(log *slog.Logger, clock Clock, poll, warn time.Duration) (*slog.Logger, Clock, time.Duration, time.Duration) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if clock == nil {
+		clock = systemClock{}
+	}
+	if poll <= 0 {
+		poll = DefaultPollInterval
+	}
+	if warn <= 0 {
+		warn = DefaultExpiryWarning
+	}
+	return log, clock, poll, warn
+}
+
+// pollReload calls reload every interval until ctx is done, then returns
+// ctx.Err(). Reload failures are the reloader's to log.
+func pollReload(ctx context.Context, every time.Duration, reload func() (bool, error)) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			_, _ = reload()
+		}
+	}
+}
+
+// reloadLog counts the reloads of one set of files and logs a refused one
+// once per distinct problem, however often the files are polled. The
+// caller serializes its use.
+type reloadLog struct {
+	log     *slog.Logger
+	what    string // e.g. "link certificate"
+	changed prometheus.Counter
+	refused prometheus.Counter
+	lastErr string
+}
+
+// record notes the outcome of one reload.
+func (r *reloadLog) record(changed bool, err error) {
+	if changed {
+		r.changed.Inc()
+	}
+	if err == nil {
+		r.lastErr = ""
+		return
+	}
+	r.refused.Inc()
+	if msg := err.Error(); msg != r.lastErr {
+		r.lastErr = msg
+		r.log.Warn(r.what+" reload refused; keeping the previous material", telemetry.AttrError, err)
+	}
+}
