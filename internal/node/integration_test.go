@@ -409,6 +409,25 @@ func TestOperationalEndpoints(t *testing.T) {
 		!strings.Contains(body, "meridian_time_to_first_token_seconds_bucket") {
 		t.Errorf("/metrics = %d, missing request metrics", s)
 	}
+	// Every Meridian series carries the node's region, including those of
+	// the quota, link and certificate stores (docs/operations.md).
+	_, metrics := get("/metrics")
+	seen := map[string]bool{}
+	for line := range strings.SplitSeq(metrics, "\n") {
+		if !strings.HasPrefix(line, "meridian_") {
+			continue
+		}
+		name, _, _ := strings.Cut(line, "{")
+		seen[strings.Fields(name)[0]] = true
+		if !strings.Contains(line, `region="eu-west-1"`) {
+			t.Errorf("series without the region label: %s", line)
+		}
+	}
+	for _, want := range []string{"meridian_link_certificate_expiry_seconds", "meridian_quota_store_up"} {
+		if !seen[want] {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	s, body := get("/meridian/v1/regions")
 	var v RegionsView
 	if s != 200 || json.Unmarshal([]byte(body), &v) != nil || len(v.Regions) != 3 || v.Region != "eu-west-1" {

@@ -163,7 +163,7 @@ func New(opts Options) (*Node, error) {
 		n.closeBackends()
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
 	}
-	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registry})
+	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registerer})
 	if err != nil {
 		n.closeBackends()
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
@@ -233,13 +233,13 @@ func (n *Node) setupLinkSecurity() error {
 	if err := lc.Validate(n.cfg.File + ": link"); err != nil {
 		return fmt.Errorf("%w (fix: run `meridian certs init --dir D` and `meridian certs issue --dir D --region R` for each region, then set link.ca_file, link.cert_file and link.key_file)", err)
 	}
-	rej, err := envelope.NewRejections(n.metrics.Registry)
+	rej, err := envelope.NewRejections(n.metrics.Registerer)
 	if err != nil {
 		return err
 	}
 	opts := lc.StoreOptions(n.region.ID)
 	opts.Logger = n.log.With(telemetry.AttrComponent, "pki")
-	opts.Registerer = n.metrics.Registry
+	opts.Registerer = n.metrics.Registerer
 	opts.PeerRejected = func(e *pki.PeerError) {
 		rej.Peer(e)
 		n.log.Warn("link peer refused at handshake", "reason", e.Reason, telemetry.AttrError, e.Err)
@@ -449,7 +449,7 @@ func (n *Node) Start(ctx context.Context) error {
 		// whose client_cert_subjects names it; API keys still work.
 		store, err := pki.NewServingStore(pki.ServingOptions{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile,
 			NextProtos: []string{"h2", "http/1.1"}, ExpiryWarning: n.cfg.Link.ExpiryWarning.D(),
-			Logger: n.log.With(telemetry.AttrComponent, "client-tls"), Registerer: n.metrics.Registry})
+			Logger: n.log.With(telemetry.AttrComponent, "client-tls"), Registerer: n.metrics.Registerer})
 		if err != nil {
 			n.clientLn.Close()
 			n.linkLn.Close()

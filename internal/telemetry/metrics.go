@@ -11,6 +11,10 @@ import (
 // Metrics are one node's Prometheus metrics.
 type Metrics struct {
 	Registry *prometheus.Registry
+	// Registerer registers other packages' collectors (quota, link and
+	// certificate stores) on Registry with the node's region label added,
+	// like every metric above.
+	Registerer prometheus.Registerer
 
 	// Requests counts finished requests by source region, inference region
 	// ("" when nothing ran), profile and HTTP status.
@@ -47,7 +51,8 @@ func NewMetrics(region string) *Metrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	constLabels := prometheus.Labels{"region": region}
 	m := &Metrics{
-		Registry: reg,
+		Registry:   reg,
+		Registerer: prometheus.WrapRegistererWith(constLabels, reg),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_requests_total", ConstLabels: constLabels,
 			Help: "Inference requests by source region, inference region, profile and status."},
 			[]string{"source_region", "inference_region", "profile", "status"}),
