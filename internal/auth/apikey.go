@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -51,6 +53,8 @@ type Authenticator struct {
 	keys      []storedKey
 	byID      map[string]*Principal
 	bySubject map[string]*Principal // client certificate identities
+	// chainCheck re-verifies client certificate chains per request.
+	chainCheck atomic.Pointer[func([]*x509.Certificate) error]
 }
 
 // New builds an Authenticator from the topology's principals.

@@ -5,12 +5,28 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 )
 
-// ErrUnknownClientCertificate: the TLS client certificate verified against
-// the client CA but names no principal.
-var ErrUnknownClientCertificate = errors.New("client certificate names no principal")
+var (
+	// ErrUnknownClientCertificate: the TLS client certificate verified
+	// against the client CA but names no principal.
+	ErrUnknownClientCertificate = errors.New("client certificate names no principal")
+	// ErrClientCertificateUntrusted: the connection's client certificate
+	// verified at the handshake but no longer chains to the current client
+	// CA bundle (rotated since) or has expired.
+	ErrClientCertificateUntrusted = errors.New("client certificate is no longer trusted by this listener's client CA bundle; reconnect with a certificate from a current CA")
+)
+
+// SetClientChainCheck installs a check of the connection's certificate
+// chain against the listener's current client CA bundle, run on every
+// request authenticated by a client certificate. A connection outlives a CA
+// rotation; this keeps a removed CA from authenticating its requests. Call
+// it before the listener serves.
+func (a *Authenticator) SetClientChainCheck(check func(chain []*x509.Certificate) error) {
+	a.chainCheck.Store(&check)
+}
 
 // ClientCertificate authenticates a verified TLS client certificate: its
 // URI SANs, then its DNS SANs, then its subject common name are looked up in
@@ -44,6 +60,11 @@ func (a *Authenticator) Request(r *http.Request) (Principal, error) {
 		return a.APIKey(key)
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
+		if check := a.chainCheck.Load(); check != nil {
+			if err := (*check)(r.TLS.PeerCertificates); err != nil {
+				return Principal{}, fmt.Errorf("%w: %v", ErrClientCertificateUntrusted, err)
+			}
+		}
 		return a.ClientCertificate(r.TLS.PeerCertificates[0])
 	}
 	return Principal{}, ErrMissingCredentials

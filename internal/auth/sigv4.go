@@ -29,7 +29,7 @@ var (
 	// ErrSigV4Scope: the credential scope names another region or service.
 	ErrSigV4Scope = errors.New("credential scope does not match this endpoint")
 	// ErrSigV4Skew: X-Amz-Date is outside the accepted clock-skew window.
-	ErrSigV4Skew = errors.New("signature expired or not yet valid: X-Amz-Date is outside the accepted clock skew")
+	ErrSigV4Skew = errors.New("signature expired or not yet valid: X-Amz-Date is outside the accepted clock skew (fix: sync the client's clock, e.g. with NTP, or presign again)")
 	// ErrSigV4Mismatch: the signature does not verify.
 	ErrSigV4Mismatch = errors.New("the request signature we calculated does not match the signature you provided; check your AWS secret access key and signing method")
 	// ErrSigV4Presigned: a presigned URL was presented while they are disabled.

@@ -181,6 +181,60 @@ func TestSigV4Presigned(t *testing.T) {
 	}
 }
 
+// TestSigV4PresignedBody: a presigned POST signs the body's hash or
+// UNSIGNED-PAYLOAD; a changed body never verifies, and an unsigned one only
+// when unsigned payloads are allowed.
+func TestSigV4PresignedBody(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"messages":[]}`)
+	sum := sha256.Sum256(body)
+	presign := func(payloadHash string, sent []byte, forgedHeader string) *http.Request {
+		req, _ := http.NewRequest("POST", "http://h/model/m/converse?X-Amz-Expires=300", nil)
+		u, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret},
+			req, payloadHash, "bedrock", "eu-west-1", sigNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr := httptest.NewRequest("POST", strings.TrimPrefix(u, "http://h"), bytes.NewReader(sent))
+		sr.Host = "h"
+		for k, v := range hdr {
+			if k != "Host" {
+				sr.Header[k] = v
+			}
+		}
+		if forgedHeader != "" {
+			sr.Header.Set("X-Amz-Content-Sha256", forgedHeader)
+		}
+		return sr
+	}
+	changed := []byte(`{"messages":[{"role":"user"}]}`)
+	changedSum := sha256.Sum256(changed)
+	tests := []struct {
+		name          string
+		payloadHash   string
+		sent          []byte
+		forged        string
+		allowUnsigned bool
+		want          error
+	}{
+		{"body hash, same body", hex.EncodeToString(sum[:]), body, "", false, nil},
+		{"body hash, changed body", hex.EncodeToString(sum[:]), changed, "", false, ErrSigV4Mismatch},
+		{"body hash, changed body and a matching forged header", hex.EncodeToString(sum[:]), changed, hex.EncodeToString(changedSum[:]), false, ErrSigV4Mismatch},
+		{"unsigned payload, refused", "UNSIGNED-PAYLOAD", body, "", false, ErrSigV4Unsigned},
+		{"unsigned payload, allowed", "UNSIGNED-PAYLOAD", changed, "", true, nil},
+		{"unsigned payload, empty body", "UNSIGNED-PAYLOAD", nil, "", false, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newTestSigV4(t, func(o *SigV4Options) { o.AllowPresigned, o.AllowUnsignedPayload = true, tc.allowUnsigned })
+			_, err := v.Verify(presign(tc.payloadHash, tc.sent, tc.forged), tc.sent)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Errorf("Verify = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestNewSigV4SecretErrors(t *testing.T) {
 	t.Parallel()
 	cfg := &topology.Config{File: "t.yaml", Principals: []topology.Principal{

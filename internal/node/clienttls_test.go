@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,24 +160,44 @@ principals:
 
 	// Rotation: a new server certificate from another CA and a new client
 	// CA bundle, written over the old files, serve the next handshakes
-	// without a restart; a connection opened before keeps working.
-	kept := client(clientCA.issue(t, "batch.internal", false))
-	if status, body := call(kept, ""); status != 200 {
-		t.Fatalf("before rotation: %d %s", status, body)
+	// without a restart. A connection opened before keeps working for API
+	// keys, but its certificate of the removed client CA no longer
+	// authenticates.
+	keptKey := client()
+	oldCert := clientCA.issue(t, "batch.internal", false)
+	keptCert := client(oldCert)
+	for name, c := range map[string]struct {
+		c   *http.Client
+		key string
+	}{"API key": {keptKey, key}, "certificate": {keptCert, ""}} {
+		if status, body := call(c.c, c.key); status != 200 {
+			t.Fatalf("before rotation, %s: %d %s", name, status, body)
+		}
 	}
 	serverCA2, clientCA2 := newTestCA(t, "server ca 2"), newTestCA(t, "client ca 2")
-	writePair(t, dir, "server", serverCA2.issue(t, "eu-west-1.example", true))
-	os.WriteFile(clientCAPath, clientCA2.pem, 0o644)
-	if changed, err := n.clientCerts.Reload(); !changed || err != nil {
-		t.Fatalf("Reload() = %v, %v; want changed", changed, err)
+	newServer := serverCA2.issue(t, "eu-west-1.example", true)
+	writePair(t, dir, "server", newServer)
+	if err := os.WriteFile(clientCAPath, clientCA2.pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The background poll may get there first; either way the new
+	// certificate must be the one served.
+	if _, err := n.clientCerts.Reload(); err != nil {
+		t.Fatalf("Reload() = %v", err)
+	}
+	if got := n.clientCerts.Certificate().Certificate[0]; !bytes.Equal(got, newServer.Certificate[0]) {
+		t.Fatal("after Reload, the listener still holds the old certificate")
 	}
 	roots2 := x509.NewCertPool()
 	roots2.AppendCertsFromPEM(serverCA2.pem)
 	client2 := func(certs ...tls.Certificate) *http.Client {
 		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots2, Certificates: certs}}}
 	}
-	if status, body := call(kept, ""); status != 200 {
-		t.Errorf("connection from before the rotation: %d %s, want 200", status, body)
+	if status, body := call(keptKey, key); status != 200 {
+		t.Errorf("API key on a connection from before the rotation: %d %s, want 200", status, body)
+	}
+	if status, body := call(keptCert, ""); status != 401 || !strings.Contains(body, "no longer trusted") {
+		t.Errorf("old-CA certificate on a connection from before the rotation: %d %s, want 401 no longer trusted", status, body)
 	}
 	if status, body := call(client2(clientCA2.issue(t, "batch.internal", false)), ""); status != 200 {
 		t.Errorf("after rotation, new server CA and a certificate of the new client CA: %d %s, want 200", status, body)
@@ -183,11 +205,17 @@ principals:
 	if status, body := call(client(), key); status != 0 {
 		t.Errorf("after rotation, a client trusting only the old server CA: %d %s, want a refused handshake", status, body)
 	}
-	if status, body := call(client2(clientCA.issue(t, "batch.internal", false)), ""); status != 0 && status != 401 {
-		t.Errorf("after rotation, a certificate of the old client CA: %d %s, want 401 or a refused handshake", status, body)
+	// A client that presents its old-CA certificate whatever the server
+	// asks for: the handshake itself refuses it.
+	forced := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots2,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &oldCert, nil }}}}
+	if status, body := call(forced, ""); status != 0 {
+		t.Errorf("after rotation, a forced certificate of the old client CA: %d %s, want a refused handshake", status, body)
 	}
 	// A broken file keeps the previous material.
-	os.WriteFile(filepath.Join(dir, "server.crt"), []byte("not a certificate"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "server.crt"), []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if changed, err := n.clientCerts.Reload(); changed || err == nil {
 		t.Errorf("Reload(broken certificate) = %v, %v; want unchanged and an error", changed, err)
 	}
@@ -202,5 +230,28 @@ principals:
 		if resp.StatusCode == 200 {
 			t.Error("plain HTTP accepted on a TLS listener")
 		}
+	}
+}
+
+// TestServerProtocolsFollowGODEBUG: the client listener's ALPN list and its
+// protocols agree, and HTTP/2 is off when GODEBUG turns net/http's off.
+func TestServerProtocolsFollowGODEBUG(t *testing.T) {
+	tests := []struct {
+		godebug string
+		h2      bool
+		alpn    []string
+	}{
+		{"", true, []string{"h2", "http/1.1"}},
+		{"http2client=0", true, []string{"h2", "http/1.1"}},
+		{"madvdontneed=1,http2server=0", false, []string{"http/1.1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", tc.godebug)
+			p, alpn := serverProtocols()
+			if !p.HTTP1() || p.HTTP2() != tc.h2 || !slices.Equal(alpn, tc.alpn) {
+				t.Errorf("serverProtocols() = HTTP/1 %v, HTTP/2 %v, %v; want HTTP/1, HTTP/2 %v, %v", p.HTTP1(), p.HTTP2(), alpn, tc.h2, tc.alpn)
+			}
+		})
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -252,6 +255,19 @@ func (n *Node) setupLinkSecurity() error {
 	return nil
 }
 
+// serverProtocols returns the protocols net/http serves by default (HTTP/1,
+// and HTTP/2 unless GODEBUG has http2server=0) and the matching ALPN list.
+func serverProtocols() (http.Protocols, []string) {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	alpn := []string{"http/1.1"}
+	if !slices.Contains(strings.Split(os.Getenv("GODEBUG"), ","), "http2server=0") {
+		p.SetHTTP2(true)
+		alpn = []string{"h2", "http/1.1"}
+	}
+	return p, alpn
+}
+
 // linkConfig maps the topology's link section to the pki package's.
 func linkConfig(l topology.Link) pki.LinkConfig {
 	return pki.LinkConfig{TrustDomain: l.TrustDomain, CAFile: l.CAFile, CertFile: l.CertFile, KeyFile: l.KeyFile,
@@ -447,8 +463,15 @@ func (n *Node) Start(ctx context.Context) error {
 		// reread from disk like the link's, so a renewal needs no restart.
 		// A verified client certificate authenticates as the principal
 		// whose client_cert_subjects names it; API keys still work.
+		//
+		// Every handshake gets the store's configuration, whose ALPN list
+		// net/http cannot adjust: the protocols are therefore fixed here,
+		// for both, from net/http's own default (HTTP/2 unless
+		// GODEBUG=http2server=0).
+		protos, alpn := serverProtocols()
+		n.clientSrv.Protocols = &protos
 		store, err := pki.NewServingStore(pki.ServingOptions{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile,
-			NextProtos: []string{"h2", "http/1.1"}, ExpiryWarning: n.cfg.Link.ExpiryWarning.D(),
+			NextProtos: alpn, ExpiryWarning: n.cfg.Link.ExpiryWarning.D(),
 			Logger: n.log.With(telemetry.AttrComponent, "client-tls"), Registerer: n.metrics.Registerer})
 		if err != nil {
 			n.clientLn.Close()
@@ -456,6 +479,11 @@ func (n *Node) Start(ctx context.Context) error {
 			return fmt.Errorf("%s: regions[%s].tls: %w", n.cfg.File, n.region.ID, err)
 		}
 		n.clientSrv.TLSConfig, clientTLS = store.TLSConfig(), true
+		if t.ClientCAFile != "" {
+			// A connection outlives a rotation of the client CA bundle:
+			// each request re-checks its chain against the current one.
+			n.gw.Authenticator().SetClientChainCheck(store.CheckClientChain)
+		}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); store.Run(runCtx) }()
 		n.clientCerts = store
@@ -483,7 +511,7 @@ func (n *Node) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 		defer n.wg.Done()
 		var err error
 		if useTLS {
-			err = srv.ServeTLS(ln, "", "") // certificates come from the link store
+			err = srv.ServeTLS(ln, "", "") // certificates come from the link or serving store
 		} else {
 			err = srv.Serve(ln)
 		}

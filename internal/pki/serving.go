@@ -3,6 +3,7 @@ package pki
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -50,7 +51,15 @@ type servingMaterial struct {
 	certPEM, keyPEM, caPEM []byte
 	pool                   *x509.CertPool
 	cfg                    *tls.Config
+	// verified caches CheckClientChain's results for this pool: leaf
+	// SHA-256 → when the verified chain's first certificate expires.
+	verifiedMu sync.Mutex
+	verified   map[[32]byte]time.Time
 }
+
+// maxVerifiedChains bounds the chain cache of one client CA bundle; past
+// it the cache starts over.
+const maxVerifiedChains = 4096
 
 // ServingStore serves a client-facing listener's certificate and client CA
 // bundle from disk, rereading them so that a rotation (a renewed
@@ -120,6 +129,51 @@ func (s *ServingStore) TLSConfig() *tls.Config {
 	}
 }
 
+// CheckClientChain verifies a client's certificate chain (leaf first, as
+// presented at the handshake) against the current client CA bundle, for
+// client authentication, at the current time. Results are cached per
+// bundle, so a request on an established connection costs a hash and a map
+// lookup; a rotated bundle starts a new cache.
+func (s *ServingStore) CheckClientChain(chain []*x509.Certificate) error {
+	m := s.cur.Load()
+	if m.pool == nil {
+		return errors.New("this listener has no client CA bundle")
+	}
+	if len(chain) == 0 {
+		return errors.New("no client certificate")
+	}
+	now := s.clock.Now()
+	key := sha256.Sum256(chain[0].Raw)
+	m.verifiedMu.Lock()
+	until, ok := m.verified[key]
+	m.verifiedMu.Unlock()
+	if ok && now.Before(until) {
+		return nil
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	chains, err := chain[0].Verify(x509.VerifyOptions{Roots: m.pool, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		return err
+	}
+	until = chain[0].NotAfter
+	for _, c := range chains[0] {
+		if c.NotAfter.Before(until) {
+			until = c.NotAfter
+		}
+	}
+	m.verifiedMu.Lock()
+	if m.verified == nil || len(m.verified) >= maxVerifiedChains {
+		m.verified = map[[32]byte]time.Time{}
+	}
+	m.verified[key] = until
+	m.verifiedMu.Unlock()
+	return nil
+}
+
 // Certificate returns the current certificate (Leaf set). It must not be
 // modified.
 func (s *ServingStore) Certificate() *tls.Certificate { return s.cur.Load().cert }
@@ -166,11 +220,11 @@ func (s *ServingStore) load(old *servingMaterial) (*servingMaterial, error) {
 		if err != nil {
 			// Often a rotation caught between writing the key and the
 			// certificate: the next poll sees both.
-			errs = append(errs, fmt.Errorf("certificate %s and key %s: %w", s.opts.CertFile, s.opts.KeyFile, err))
+			errs = append(errs, fmt.Errorf("certificate %s and key %s: %w (fix: install a PEM certificate and its matching private key)", s.opts.CertFile, s.opts.KeyFile, err))
 			break
 		}
 		if now := s.clock.Now(); now.After(pair.Leaf.NotAfter) {
-			errs = append(errs, fmt.Errorf("certificate %s expired at %s", s.opts.CertFile, pair.Leaf.NotAfter.Format(time.RFC3339)))
+			errs = append(errs, fmt.Errorf("certificate %s expired at %s (fix: install a renewed certificate; it is picked up without a restart)", s.opts.CertFile, pair.Leaf.NotAfter.Format(time.RFC3339)))
 			break
 		}
 		next.cert, next.certPEM, next.keyPEM = &pair, certPEM, keyPEM
@@ -183,7 +237,7 @@ func (s *ServingStore) load(old *servingMaterial) (*servingMaterial, error) {
 		case old == nil || !bytes.Equal(caPEM, old.caPEM):
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(caPEM) {
-				errs = append(errs, fmt.Errorf("client_ca_file %s holds no PEM certificate", s.opts.ClientCAFile))
+				errs = append(errs, fmt.Errorf("client_ca_file %s holds no PEM certificate (fix: point it at the PEM bundle of the CAs that issue client certificates)", s.opts.ClientCAFile))
 				break
 			}
 			next.pool, next.caPEM = pool, caPEM

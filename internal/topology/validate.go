@@ -338,6 +338,14 @@ func (c *Config) validateRouting(p *problems, f, strategy string, attempts int) 
 }
 
 func (c *Config) validateBackend(p *problems, f string, b Backend) {
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"connect_timeout", b.ConnectTimeout}, {"first_byte_timeout", b.FirstByteTimeout}, {"ttft", b.TTFT}} {
+		if d.v < 0 {
+			p.add(f+"."+d.name, "use a positive duration such as 5s, or leave it out for the default", "must not be negative, got %s", d.v.D())
+		}
+	}
 	switch b.Type {
 	case BackendOpenAI:
 		if b.URL == "" {
