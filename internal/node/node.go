@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -49,6 +50,10 @@ type Options struct {
 	// AuditDir overrides the topology's audit.dir: each replica of a region
 	// keeps its own hash chain, so replicas need their own directories.
 	AuditDir string
+	// DataDir overrides the topology's server.data_dir, where the node keeps
+	// its copy of the application profiles (replicas on one host need
+	// their own; with a Redis quota store they share the profiles there).
+	DataDir string
 	// Dev allows development-only settings such as insecure_dev_link.
 	Dev    bool
 	Logger *slog.Logger
@@ -69,6 +74,9 @@ type Node struct {
 	backends map[string]backend.Backend
 	gw       *gateway.Gateway
 	link     *interregion.Client
+	// profileSync asks for an immediate profile sync with the other
+	// replicas (nil without a shared store).
+	profileSync chan struct{}
 	// clientCerts serves and reloads the client listener's certificate;
 	// nil without regions[].tls.
 	clientCerts *pki.ServingStore
@@ -216,7 +224,14 @@ func New(opts Options) (*Node, error) {
 	// The Bedrock front end owns API-created application profiles; they
 	// travel with the published link state to every region.
 	sv := cfg.Server.SigV4
-	n.bedrock = bedrock.New(n.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, DataDir: cfg.Server.DataDir,
+	var replicas bedrock.Peers
+	if cfg.Quota.Store == "redis" {
+		// Replicas of a region share API-created profiles through the
+		// store; a change is pushed at once, and every load interval.
+		n.profileSync = make(chan struct{}, 1)
+		replicas = replicaPeers{n.profileSync}
+	}
+	n.bedrock = bedrock.New(n.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, DataDir: cmp.Or(opts.DataDir, cfg.Server.DataDir), Peers: replicas,
 		SigV4Options: auth.SigV4Options{MaxSkew: sv.MaxSkew.D(), AllowPresigned: sv.AllowPresigned, AllowUnsignedPayload: sv.AllowUnsignedPayload},
 		Getenv:       opts.Getenv, Logger: log.With(telemetry.AttrComponent, "bedrock")})
 	return n, nil
@@ -499,6 +514,8 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.cfg.Quota.Store == "redis" {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.syncCooldowns(runCtx) }()
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.syncProfilesLoop(runCtx) }()
 	}
 	n.ready.Store(true)
 	n.log.Info("node started", "listen", n.ClientAddr(), "link", n.LinkAddr(), "deployments", len(n.backends))

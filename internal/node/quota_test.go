@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -109,7 +110,7 @@ principals:
 	for i := 0; i < n; i++ {
 		cl, _ := net.Listen("tcp", "127.0.0.1:0")
 		ll, _ := net.Listen("tcp", "127.0.0.1:0")
-		nd, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true, ClientListener: cl, LinkListener: ll, AuditDir: t.TempDir(),
+		nd, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true, ClientListener: cl, LinkListener: ll, AuditDir: t.TempDir(), DataDir: t.TempDir(),
 			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))})
 		if err != nil {
 			t.Fatal(err)
@@ -310,4 +311,57 @@ func TestRedisPasswordFromEnvironment(t *testing.T) {
 	if _, err := quotaConfig(q, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "PW") {
 		t.Errorf("missing password variable: %v, want an error naming it", err)
 	}
+}
+
+// TestReplicasShareApplicationProfiles: an application profile created
+// through one replica is served by the other within a load interval, and a
+// deletion through the second reaches the first; each replica keeps its own
+// data directory.
+func TestReplicasShareApplicationProfiles(t *testing.T) {
+	redis := startRedis(t)
+	urls, key := replicas(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
+	do := func(method, url, body string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	status, body := do("POST", urls[0]+"/inference-profiles", `{"inferenceProfileName":"claims-eu",`+
+		`"modelSource":{"copyFrom":"arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.demo.chat-small"}}`)
+	var created struct {
+		InferenceProfileArn string `json:"inferenceProfileArn"`
+	}
+	if status != http.StatusCreated && status != http.StatusOK || json.Unmarshal(body, &created) != nil || created.InferenceProfileArn == "" {
+		t.Fatalf("create through replica 0 = %d %s", status, body)
+	}
+	id := created.InferenceProfileArn[strings.LastIndex(created.InferenceProfileArn, "/")+1:]
+	waitFor := func(what, url string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			s, b := do("GET", url+"/inference-profiles/"+id, "")
+			if s == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: GET = %d %s, want %d within 5s", what, s, b, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("replica 1 learns the profile", urls[1], http.StatusOK)
+	if s, _, b := postTo(t, urls[1], key, chatBody(created.InferenceProfileArn, false)); s != http.StatusOK {
+		t.Errorf("chat through replica 1 with the profile created on replica 0 = %d %s, want 200", s, b)
+	}
+	if s, b := do("DELETE", urls[1]+"/inference-profiles/"+id, ""); s != http.StatusOK {
+		t.Fatalf("delete through replica 1 = %d %s", s, b)
+	}
+	waitFor("replica 0 learns the deletion", urls[0], http.StatusNotFound)
 }

@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 )
@@ -19,6 +20,7 @@ type Memory struct {
 	budgets   map[logKey]*budget
 	cooldowns map[string]int64 // key → until (µs)
 	states    map[string]state
+	records   map[string]map[string]string // record set → field → value
 }
 
 var _ Store = (*Memory)(nil)
@@ -380,6 +382,33 @@ func (m *Memory) States(ctx context.Context, keys []string) (map[string]string, 
 			continue
 		}
 		out[k] = s.value
+	}
+	return out, nil
+}
+
+// PutRecords implements [Store].
+func (m *Memory) PutRecords(ctx context.Context, name string, fields map[string]string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.records == nil {
+		m.records = map[string]map[string]string{}
+	}
+	set := m.records[name]
+	if set == nil {
+		set = map[string]string{}
+		m.records[name] = set
+	}
+	maps.Copy(set, fields)
+	return nil
+}
+
+// Records implements [Store].
+func (m *Memory) Records(ctx context.Context, name string) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := maps.Clone(m.records[name])
+	if out == nil {
+		out = map[string]string{}
 	}
 	return out, nil
 }

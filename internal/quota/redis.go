@@ -211,6 +211,26 @@ func (r *Redis) States(ctx context.Context, keys []string) (map[string]string, e
 	return out, nil
 }
 
+// PutRecords implements [Store]: one hash per record set, without expiry.
+func (r *Redis) PutRecords(ctx context.Context, name string, fields map[string]string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	if err := r.client.HSet(ctx, r.prefix+"rec:"+name, fields).Err(); err != nil {
+		return fmt.Errorf("put records %q: %w", name, err)
+	}
+	return nil
+}
+
+// Records implements [Store].
+func (r *Redis) Records(ctx context.Context, name string) (map[string]string, error) {
+	out, err := r.client.HGetAll(ctx, r.prefix+"rec:"+name).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read records %q: %w", name, err)
+	}
+	return out, nil
+}
+
 // Ping implements [Store].
 func (r *Redis) Ping(ctx context.Context) error {
 	if err := r.client.Ping(ctx).Err(); err != nil {

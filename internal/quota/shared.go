@@ -41,6 +41,22 @@ func (l *Limiter) States(ctx context.Context, keys []string) (map[string]string,
 	return out, err
 }
 
+// PutRecords sets fields of the durable record set name for every replica
+// sharing the store (application profiles). Records do not expire.
+func (l *Limiter) PutRecords(ctx context.Context, name string, fields map[string]string) error {
+	return l.do(ctx, "records", func(ctx context.Context) error { return l.store.PutRecords(ctx, name, fields) })
+}
+
+// Records returns every field of the record set name, in one round trip.
+func (l *Limiter) Records(ctx context.Context, name string) (map[string]string, error) {
+	var out map[string]string
+	err := l.do(ctx, "records", func(ctx context.Context) (err error) {
+		out, err = l.store.Records(ctx, name)
+		return err
+	})
+	return out, err
+}
+
 // do runs a shared-state operation with health tracking. Errors match
 // [ErrStoreUnavailable]; the caller (routing) falls back to what it knows
 // locally.

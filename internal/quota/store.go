@@ -43,6 +43,13 @@ type Store interface {
 	// expired.
 	States(ctx context.Context, keys []string) (map[string]string, error)
 
+	// PutRecords sets fields of the durable record set name (for state
+	// replicas share that must outlive restarts, e.g. application
+	// profiles). Fields not given are kept. Records do not expire.
+	PutRecords(ctx context.Context, name string, fields map[string]string) error
+	// Records returns every field of the record set name.
+	Records(ctx context.Context, name string) (map[string]string, error)
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

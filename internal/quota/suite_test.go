@@ -37,6 +37,7 @@ func runStoreSuite(t *testing.T, mk storeMaker) {
 		{"Budgets", testBudgets},
 		{"Scopes", testScopes},
 		{"SharedState", testSharedState},
+		{"Records", testRecords},
 		{"ReplicasExactRPM", testReplicasExactRPM},
 		{"ReplicasExactTokens", testReplicasExactTokens},
 	}
@@ -356,6 +357,33 @@ func testSharedState(t *testing.T, clients func() Store, clock *fakeClock) {
 	got, _ = b.States(ctx, []string{"circuit/eu-west-1", "circuit/us-east-1"})
 	if len(got) != 0 {
 		t.Errorf("States after expiry and delete = %v, want none", got)
+	}
+}
+
+// testRecords: a record set written by one replica is read whole by
+// another, fields merge, and records do not expire.
+func testRecords(t *testing.T, clients func() Store, clock *fakeClock) {
+	ctx := t.Context()
+	a, b := clients(), clients()
+	got, err := b.Records(ctx, "profiles:eu-west-1")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("Records(empty) = %v, %v; want none", got, err)
+	}
+	if err := a.PutRecords(ctx, "profiles:eu-west-1", map[string]string{"p1": `{"id":"p1"}`, "p2": `{"id":"p2"}`}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutRecords(ctx, "profiles:eu-west-1", map[string]string{"p2": `{"id":"p2","deleted":true}`}); err != nil {
+		t.Fatal(err)
+	}
+	a.PutRecords(ctx, "profiles:us-east-1", map[string]string{"p9": "{}"})
+	clock.Advance(48 * time.Hour)
+	got, err = a.Records(ctx, "profiles:eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"p1": `{"id":"p1"}`, "p2": `{"id":"p2","deleted":true}`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Records (-want +got):\n%s", diff)
 	}
 }
 
