@@ -146,7 +146,7 @@ for r = 0, n - 1 do
     used = redis.call('ZCARD', k1)
     if used + 1 > limit then
       rejected = 1
-      retry = 1000000
+      retry = 250000 -- concurrencyRetry
     end
   else
     local wend

@@ -124,8 +124,11 @@ type RuleState struct {
 }
 
 // concurrencyRetry is the Retry-After of a full concurrency limit: a slot
-// frees when any request in flight ends, which no store can predict.
-const concurrencyRetry = time.Second
+// frees when any request in flight ends, which no store can predict. It is
+// short so that a source node that forwarded into a full destination treats
+// the refusal as a brief cooldown, not as an outage (routing opens a circuit
+// for a Retry-After of a second or more); the HTTP header still says 1.
+const concurrencyRetry = 250 * time.Millisecond
 
 // dayWindow returns the UTC day number of t (days since 1970-01-01) and the
 // time at which that day ends.

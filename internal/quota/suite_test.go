@@ -199,8 +199,8 @@ func testConcurrency(t *testing.T, clients func() Store, clock *fakeClock) {
 	r1 := mustAdmit(t, l, req)
 	mustAdmit(t, l, req)
 	le := mustReject(t, l, req)
-	if le.Kind != Concurrency || le.RetryAfter != time.Second || le.Limit != 2 {
-		t.Errorf("third request: %+v, want max_concurrency limit 2, retry 1s", le)
+	if le.Kind != Concurrency || le.RetryAfter != concurrencyRetry || le.Limit != 2 {
+		t.Errorf("third request: %+v, want max_concurrency limit 2, retry %s", le, concurrencyRetry)
 	}
 	if err := r1.Commit(t.Context(), inference.Usage{OutputTokens: 5}); err != nil {
 		t.Fatal(err)

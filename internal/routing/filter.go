@@ -22,6 +22,11 @@ func filter(in *Input, strategy Strategy, s *State, fresh bool, region string) E
 		return ExcludedCooldown
 	}
 	if !fresh {
+		// Stale numbers are unknown, but this node's own attempts are
+		// not: a deployment it alone already fills is saturated.
+		if s.MaxConcurrency > 0 && s.OwnInFlight >= s.MaxConcurrency {
+			return ExcludedSaturated
+		}
 		return Included
 	}
 	if s.MaxConcurrency > 0 && s.InFlight >= s.MaxConcurrency {

@@ -233,6 +233,16 @@ func TestRouteRules(t *testing.T) {
 			reasons: []routing.Reason{routing.ReasonStale},
 		},
 		{
+			name: "stale state still counts this node's own attempts",
+			in: func() *routing.Input {
+				return baseInput(routing.LocalityFirst,
+					mod(healthy("eu-west-1"), func(s *routing.State) { s.InFlight, s.OwnInFlight, s.ObservedAt = 0, 10, t0.Add(-time.Minute) }),
+					mod(healthy("eu-central-1"), func(s *routing.State) { s.InFlight, s.OwnInFlight, s.ObservedAt = 0, 9, t0.Add(-time.Minute) }))
+			},
+			want:     []string{"eu-central-1"},
+			excluded: map[string]routing.Exclusion{"eu-west-1": routing.ExcludedSaturated},
+		},
+		{
 			name: "saturated concurrency excluded",
 			in: func() *routing.Input {
 				return baseInput(routing.LocalityFirst,

@@ -65,11 +65,14 @@ type State struct {
 
 	InFlight       int `json:"in_flight"`
 	MaxConcurrency int `json:"max_concurrency,omitempty"`
-	QueueDepth     int `json:"queue_depth,omitempty"`
-	RPMLimit       int `json:"rpm_limit,omitempty"`
-	RPMRemaining   int `json:"rpm_remaining"`
-	TPMLimit       int `json:"tpm_limit,omitempty"`
-	TPMRemaining   int `json:"tpm_remaining"`
+	// OwnInFlight is how many of InFlight this node started itself: exact
+	// even when the rest of the state is stale. Never sent to peers.
+	OwnInFlight  int `json:"-"`
+	QueueDepth   int `json:"queue_depth,omitempty"`
+	RPMLimit     int `json:"rpm_limit,omitempty"`
+	RPMRemaining int `json:"rpm_remaining"`
+	TPMLimit     int `json:"tpm_limit,omitempty"`
+	TPMRemaining int `json:"tpm_remaining"`
 
 	// TTFT is the EWMA of time to first token at the deployment, without
 	// inter-region RTT; zero means unknown.

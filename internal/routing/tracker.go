@@ -224,6 +224,9 @@ func (t *Tracker) stateLocked(d *deployment, now time.Time) State {
 		}
 	}
 	s.Region, s.Model = d.Region, d.Model
+	if !d.isLocal {
+		s.OwnInFlight = d.inFlight // a local state is always fresh
+	}
 	s.ProbeInFlight = d.probeInFlight
 	s.Ramp = t.rampLocked(d, now)
 	return s
