@@ -77,6 +77,9 @@ type Node struct {
 	// profileSync asks for an immediate profile sync with the other
 	// replicas (nil without a shared store).
 	profileSync chan struct{}
+	// badShared remembers malformed shared records already logged (used by
+	// the sync goroutine only).
+	badShared map[string]bool
 	// clientCerts serves and reloads the client listener's certificate;
 	// nil without regions[].tls.
 	clientCerts *pki.ServingStore

@@ -31,6 +31,7 @@ func (p replicaPeers) Publish(context.Context, []profilestore.Record) {
 // shared store's in step: after every local change and every load
 // interval.
 func (n *Node) syncProfilesLoop(ctx context.Context) {
+	n.badShared = map[string]bool{}
 	t := time.NewTicker(n.cfg.Link.LoadInterval.Or(time.Second))
 	defer t.Stop()
 	for {
@@ -59,7 +60,10 @@ func (n *Node) syncProfiles(ctx context.Context) {
 	for id, v := range raw {
 		var r profilestore.Record
 		if err := json.Unmarshal([]byte(v), &r); err != nil || r.ID != id {
-			n.log.Warn("shared store holds a malformed application profile; ignored", telemetry.AttrProfile, id)
+			if !n.badShared[id] { // once per id, not every second
+				n.badShared[id] = true
+				n.log.Warn("shared store holds a malformed application profile; ignored", telemetry.AttrProfile, id)
+			}
 			continue
 		}
 		remote = append(remote, r)
