@@ -57,7 +57,9 @@ func parseWithDir(fs *flag.FlagSet, args []string) (string, error) {
 func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	pubFile := fs.String("public-key", "", "the node's audit public key (PEM or base64); default: audit-key.pub in DIR or its parent")
+	var pubFiles []string
+	fs.Func("public-key", "the node's audit public key (PEM or base64); repeat it for a log whose key was rotated; default: audit-key.pub in DIR or its parent",
+		func(v string) error { pubFiles = append(pubFiles, v); return nil })
 	dir, err := parseWithDir(fs, args)
 	if err != nil {
 		return err
@@ -69,26 +71,30 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	if len(dirs) == 0 {
 		return usageError("%s holds no audit log (no audit-*.jsonl or digest-*.json files here or in its subdirectories)", dir)
 	}
-	var pub ed25519.PublicKey
-	if *pubFile != "" {
-		if pub, err = audit.ReadPublicKey(*pubFile); err != nil {
+	var given []ed25519.PublicKey
+	for _, f := range pubFiles {
+		k, err := audit.ReadPublicKey(f)
+		if err != nil {
 			return usageError("%v", err)
 		}
+		given = append(given, k)
 	}
 	failed := false
 	for _, d := range dirs {
-		key := pub
-		if key == nil {
+		keys := given
+		if len(keys) == 0 {
 			path, found := findPublicKey(d, dir)
 			if !found {
 				return usageError("no public key for %s: pass --public-key FILE (the key the node's operator gave you)", d)
 			}
-			if key, err = audit.ReadPublicKey(path); err != nil {
+			key, err := audit.ReadPublicKey(path)
+			if err != nil {
 				return usageError("%v", err)
 			}
+			keys = []ed25519.PublicKey{key}
 			fmt.Fprintf(stderr, "note: using %s found beside the log; for an independent check pass --public-key with the key you were given\n", path)
 		}
-		rep, err := audit.Verify(d, key)
+		rep, err := audit.Verify(d, keys...)
 		var te *audit.TamperError
 		switch {
 		case errors.As(err, &te):
@@ -102,8 +108,12 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 			if rep.Events > 0 {
 				span = rep.First.UTC().Format(time.RFC3339) + " .. " + rep.Last.UTC().Format(time.RFC3339)
 			}
+			ids := make([]string, len(keys))
+			for i, k := range keys {
+				ids[i] = audit.KeyID(k)
+			}
 			fmt.Fprintf(stdout, "%s: intact: region %s, %s in %s, %s, %s, signatures checked with key %s\n",
-				d, rep.Region, plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"), span, audit.KeyID(key))
+				d, rep.Region, plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"), span, strings.Join(ids, ", "))
 		}
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(stdout, "  warning: %s\n", w)

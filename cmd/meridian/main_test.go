@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/audit"
 )
 
 const exampleConfig = "../../docs/config.example.yaml"
@@ -88,5 +92,39 @@ func TestPolicySimulateJSONDecision(t *testing.T) {
 	// invoke-eu-only allows only eu.* profiles: a global profile is denied.
 	if len(rep.AllowedRegions) != 0 {
 		t.Errorf("global profile under invoke-eu-only allowed in %v", rep.AllowedRegions)
+	}
+}
+
+// TestAuditVerifyAcrossKeyRotation: `audit verify` takes --public-key once
+// per key a log was signed with; with one of two it reports the break.
+func TestAuditVerifyAcrossKeyRotation(t *testing.T) {
+	root, keys := t.TempDir(), t.TempDir()
+	var pubs []string
+	for i, id := range []string{"old", "new"} {
+		priv, pub, err := audit.GenerateKey(filepath.Join(keys, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, pub)
+		w, err := audit.Open(audit.Config{Dir: root, KeyFile: priv}, "eu-west-1", audit.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &audit.Event{EventID: fmt.Sprintf("req-%d", i), EventName: "ChatCompletions", SourceRegion: "eu-west-1", StatusCode: 200}
+		if err := w.Append(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // file names carry the second
+	}
+	out, stderr, err := runCLI(t, "audit", "verify", root, "--public-key", pubs[0], "--public-key", pubs[1])
+	if err != nil || !strings.Contains(out, "intact") || !strings.Contains(out, "2 events") {
+		t.Fatalf("audit verify with both keys = %v\n%s%s", err, out, stderr)
+	}
+	out, _, err = runCLI(t, "audit", "verify", root, "--public-key", pubs[0])
+	if !errors.Is(err, errSilentFailure) || !strings.Contains(out, "TAMPERED") || !strings.Contains(out, "pass every key") {
+		t.Errorf("audit verify with the old key only = %v\n%s", err, out)
 	}
 }

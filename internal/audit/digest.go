@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // DigestVersion is the version of the digest format written by this package.
@@ -81,9 +82,10 @@ func signDigest(d *Digest, priv ed25519.PrivateKey) ([]byte, error) {
 	return out, nil
 }
 
-// parseDigest decodes a digest file and checks its signature when pub is not
-// nil. It returns the digest and the hex SHA-256 of the file's bytes.
-func parseDigest(b []byte, pub ed25519.PublicKey) (*Digest, string, error) {
+// parseDigest decodes a digest file and checks its signature with the key
+// among keys whose [KeyID] the digest names (no check when keys is empty).
+// It returns the digest and the hex SHA-256 of the file's bytes.
+func parseDigest(b []byte, keys []ed25519.PublicKey) (*Digest, string, error) {
 	sum := sha256.Sum256(b)
 	fileHash := hex.EncodeToString(sum[:])
 	line := bytes.TrimSuffix(b, []byte{'\n'})
@@ -91,8 +93,14 @@ func parseDigest(b []byte, pub ed25519.PublicKey) (*Digest, string, error) {
 	if err := json.Unmarshal(line, &d); err != nil {
 		return nil, fileHash, fmt.Errorf("decode digest: %w", err)
 	}
-	if pub == nil {
+	if len(keys) == 0 {
 		return &d, fileHash, nil
+	}
+	pub := keys[0]
+	for _, k := range keys {
+		if KeyID(k) == d.KeyID {
+			pub = k
+		}
 	}
 	n := len(line)
 	const key = `"signature":"`
@@ -109,7 +117,11 @@ func parseDigest(b []byte, pub ed25519.PublicKey) (*Digest, string, error) {
 	msg = append(msg, '"', '}')
 	if !ed25519.Verify(pub, msg, sig) {
 		if d.KeyID != KeyID(pub) {
-			return &d, fileHash, fmt.Errorf("signature does not verify: digest names key %s, the public key is %s", d.KeyID, KeyID(pub))
+			ids := make([]string, len(keys))
+			for i, k := range keys {
+				ids[i] = KeyID(k)
+			}
+			return &d, fileHash, fmt.Errorf("signature does not verify: digest names key %s, the public key is %s (after a key rotation, pass every key the log was signed with)", d.KeyID, strings.Join(ids, ", "))
 		}
 		return &d, fileHash, errors.New("signature does not verify with the public key")
 	}

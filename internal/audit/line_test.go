@@ -130,7 +130,7 @@ func FuzzParseDigest(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseDigest(b, nil)
-		if _, _, err := parseDigest(b, other); err == nil {
+		if _, _, err := parseDigest(b, []ed25519.PublicKey{other}); err == nil {
 			t.Fatalf("parseDigest accepted a signature by another key: %q", b)
 		}
 	})

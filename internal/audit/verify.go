@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -37,7 +38,7 @@ type lineRef struct {
 // verifier holds the state of one Verify run.
 type verifier struct {
 	dir    string
-	pub    ed25519.PublicKey
+	keys   []ed25519.PublicKey
 	rep    *Report
 	logs   []dirFile
 	onDisk map[string]bool
@@ -58,17 +59,19 @@ type verifier struct {
 
 // Verify checks the log of one recording region in dir: every event's hash
 // and its link to the event before it, across files; every digest's
-// signature (when pub is not nil), the digest chain, and that the digests
-// cover the files as they are. It returns a [Report]; when the log was
+// signature with the key among keys that it names (none checked without a
+// key; several keys verify a log whose signing key was rotated), the digest
+// chain, and that the digests cover the files as they are. It returns a [Report]; when the log was
 // altered, it also returns a [*TamperError] for the first broken place.
 // Torn tails and events after the newest digest are warnings in the report,
 // unless a digest vouched for more than the file holds. Other errors are I/O
 // errors.
-func Verify(dir string, pub ed25519.PublicKey) (*Report, error) {
+func Verify(dir string, keys ...ed25519.PublicKey) (*Report, error) {
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k ed25519.PublicKey) bool { return k == nil })
 	v := &verifier{
 		dir:        dir,
-		pub:        pub,
-		rep:        &Report{Dir: dir, SignaturesChecked: pub != nil},
+		keys:       keys,
+		rep:        &Report{Dir: dir, SignaturesChecked: len(keys) > 0},
 		onDisk:     map[string]bool{},
 		cover:      map[string]FileCoverage{},
 		coverBy:    map[string]string{},
@@ -114,7 +117,7 @@ func (v *verifier) digests(ds []dirFile) error {
 		if err != nil {
 			return fmt.Errorf("read digest: %w", err)
 		}
-		d, sum, err := parseDigest(b, v.pub)
+		d, sum, err := parseDigest(b, v.keys)
 		forged := func(format string, args ...any) error {
 			return &TamperError{Kind: ForgedDigest, File: df.name, Detail: fmt.Sprintf(format, args...)}
 		}

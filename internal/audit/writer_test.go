@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -571,5 +572,44 @@ func TestLongLines(t *testing.T) {
 	evs := readEvents(t, w.Dir())
 	if len(evs) != 4 || evs[1].Content == nil || len(evs[1].Content.Prompt) != 3<<20 {
 		t.Errorf("Query returned %d events, the long one intact: %v", len(evs), len(evs) == 4 && evs[1].Content != nil)
+	}
+}
+
+// TestVerifyAcrossKeyRotation: a node restarted with a new audit key keeps
+// one chain; verify needs both public keys, and with only one it points at
+// the first digest signed by the other and says to pass every key.
+func TestVerifyAcrossKeyRotation(t *testing.T) {
+	t.Parallel()
+	root, keys := t.TempDir(), t.TempDir()
+	clk := newFakeClock()
+	var pubs []ed25519.PublicKey
+	for i := range 2 {
+		priv, pub, err := GenerateKey(filepath.Join(keys, strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := ReadPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, k)
+		w := openTest(t, root, clk, func(c *Config) { c.KeyFile = priv })
+		appendN(t, w, 10*i, 10)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Second)
+	}
+	dir := filepath.Join(root, testRegion)
+	rep, err := Verify(dir, pubs...)
+	if err != nil || rep.Events != 20 || rep.Digests != 2 || !rep.SignaturesChecked {
+		t.Fatalf("Verify(both keys) = %+v, %v; want 20 events, 2 digests, signatures checked", rep, err)
+	}
+	for i, k := range pubs {
+		_, err := Verify(dir, k)
+		var te *TamperError
+		if !errors.As(err, &te) || te.Kind != ForgedDigest || !strings.Contains(te.Detail, "pass every key") {
+			t.Errorf("Verify(key %d only) = %v, want a forged digest that says to pass every key", i, err)
+		}
 	}
 }
