@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/jsonesc"
 )
 
 // serveChat answers POST /v1/chat/completions. Checks run in this order:
@@ -224,7 +226,7 @@ func (g *generation) respond(ctx context.Context, w http.ResponseWriter) (int, o
 	b := g.appendHead((*bp)[:0], "chat.completion")
 	b = append(b, `"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
 	for _, t := range g.c.tokens {
-		b = appendEscaped(b, t)
+		b = jsonesc.AppendEscaped(b, t)
 	}
 	b = append(b, `","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
 	b = append(b, g.c.finish...)
@@ -305,7 +307,7 @@ func (g *generation) stream(ctx context.Context, w http.ResponseWriter) (int, ou
 			return i, canceled
 		}
 		b := append((*bp)[:headLen], `"choices":[{"index":0,"delta":{"content":"`...)
-		b = appendEscaped(b, t)
+		b = jsonesc.AppendEscaped(b, t)
 		b = append(b, `"},"logprobs":null,"finish_reason":null}]`...)
 		if !send(b) {
 			return i, canceled
@@ -348,7 +350,7 @@ func (g *generation) appendHead(b []byte, object string) []byte {
 	b = append(b, `","created":`...)
 	b = strconv.AppendInt(b, g.start.Unix(), 10)
 	b = append(b, `,"model":"`...)
-	b = appendEscaped(b, g.req.Model)
+	b = jsonesc.AppendEscaped(b, g.req.Model)
 	return append(b, `",`...)
 }
 
@@ -361,31 +363,4 @@ func (g *generation) appendUsage(b []byte, n int) []byte {
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, int64(g.prompt+n), 10)
 	return append(b, '}')
-}
-
-// appendEscaped appends s escaped for the inside of a JSON string.
-func appendEscaped(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	return append(b, s[start:]...)
 }
