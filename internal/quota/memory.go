@@ -66,6 +66,7 @@ func NewMemory(clock Clock) *Memory {
 		budgets:   make(map[logKey]*budget),
 		cooldowns: make(map[string]int64),
 		states:    make(map[string]state),
+		records:   make(map[string]map[string]string),
 	}
 }
 
@@ -390,9 +391,6 @@ func (m *Memory) States(ctx context.Context, keys []string) (map[string]string, 
 func (m *Memory) PutRecords(ctx context.Context, name string, fields map[string]string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.records == nil {
-		m.records = map[string]map[string]string{}
-	}
 	set := m.records[name]
 	if set == nil {
 		set = map[string]string{}
