@@ -13,11 +13,11 @@ import (
 // AuditRecorder writes every record to the hash-chained audit trail.
 type AuditRecorder struct {
 	W *audit.Writer
-	// High is the queue fill fraction at which new requests are refused
-	// with 429, so that the audit trail never has to drop an event. If
-	// zero, 0.9.
-	High float64
 }
+
+// auditHigh is the audit queue's fill fraction at which new requests are
+// refused with 429, so that the trail never has to drop an event.
+const auditHigh = 0.9
 
 // Admitter is implemented by recorders that can refuse new requests when
 // they could not record them (invariant 4).
@@ -28,11 +28,7 @@ type Admitter interface {
 // Admit refuses new work while the audit queue is nearly full.
 func (a AuditRecorder) Admit() error {
 	st := a.W.Stats()
-	high := a.High
-	if high == 0 {
-		high = 0.9
-	}
-	if st.Capacity > 0 && float64(st.Queued) >= high*float64(st.Capacity) {
+	if st.Capacity > 0 && float64(st.Queued) >= auditHigh*float64(st.Capacity) {
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second,
 			Message: "the audit trail is saturated; retry shortly", Err: audit.ErrBackpressure}
 	}

@@ -78,17 +78,3 @@ func (rs Recorders) Admit() error {
 	}
 	return nil
 }
-
-// RecorderFunc adapts a function to Recorder.
-type RecorderFunc func(ctx context.Context, rec *Record) error
-
-// Record implements Recorder.
-func (f RecorderFunc) Record(ctx context.Context, rec *Record) error { return f(ctx, rec) }
-
-// errorCode returns the record's error code for an error.
-func errorCode(err error) string {
-	if err == nil {
-		return ""
-	}
-	return inference.AsError(err).Kind.String()
-}

@@ -17,18 +17,13 @@ import (
 // certificate.
 type EnvelopeSigner struct {
 	Store *pki.Store
-	Now   func() time.Time
 }
 
 // SignForwarded implements Signer.
 func (s EnvelopeSigner) SignForwarded(req *http.Request, job *gateway.Job, body []byte) error {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
 	sealed, err := envelope.Sign(envelope.Envelope{
 		RequestID: job.RequestID, SourceRegion: job.SourceRegion, DestinationRegion: job.DestinationRegion,
-		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: now(), BodySHA256: envelope.HashBody(body),
+		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: time.Now(), BodySHA256: envelope.HashBody(body),
 	}, s.Store.Certificate())
 	if err != nil {
 		return err
@@ -44,16 +39,11 @@ type EnvelopeVerifier struct {
 	Verifier   *envelope.Verifier
 	Rejections *envelope.Rejections
 	Logger     *slog.Logger
-	Now        func() time.Time
 }
 
 // VerifyForwarded implements Verifier.
 func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, job *gateway.Job, body []byte) error {
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	env, err := v.Verifier.Verify(envelope.FromHeaders(r.Header), pki.PeerCertificate(r), envelope.HashBody(body), now())
+	env, err := v.Verifier.Verify(envelope.FromHeaders(r.Header), pki.PeerCertificate(r), envelope.HashBody(body), time.Now())
 	if err != nil {
 		v.Rejections.Envelope(err)
 		reason, _ := envelope.ReasonOf(err)

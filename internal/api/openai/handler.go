@@ -57,24 +57,18 @@ func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
 func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
 	call := h.call(r, gateway.OpListModels)
 	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	p, err := h.authenticate(r)
-	if err != nil {
+	if _, err := h.authenticate(r); err != nil {
 		writeError(w, h.g.Reject(r.Context(), call, err))
 		return
 	}
-	_ = p
 	cat := h.g.Catalog()
 	list := modelList{Object: "list", Data: []modelEntry{}}
 	for _, pr := range cat.CallableFrom(h.g.Region()) {
-		list.Data = append(list.Data, modelEntry{ID: pr.ID, Object: "model", Created: pr.CreatedAt.Unix(), OwnedBy: "meridian"})
+		// A profile without a creation time (zero time) reports 0.
+		list.Data = append(list.Data, modelEntry{ID: pr.ID, Object: "model", Created: max(pr.CreatedAt.Unix(), 0), OwnedBy: "meridian"})
 	}
 	for _, d := range h.g.Config().DeploymentsIn(h.g.Region()) {
 		list.Data = append(list.Data, modelEntry{ID: d.Model, Object: "model", OwnedBy: "meridian"})
-	}
-	for i := range list.Data {
-		if list.Data[i].Created < 0 {
-			list.Data[i].Created = 0
-		}
 	}
 	writeJSON(w, http.StatusOK, list)
 }

@@ -77,17 +77,6 @@ type Digest [32]byte
 // link.
 func HashBody(body []byte) Digest { return sha256.Sum256(body) }
 
-// HashReader returns the SHA-256 of everything read from r.
-func HashReader(r io.Reader) (Digest, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return Digest{}, err
-	}
-	var d Digest
-	h.Sum(d[:0])
-	return d, nil
-}
-
 // MarshalText writes d as lower-case hex.
 func (d Digest) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(d[:])), nil }
 
