@@ -9,14 +9,17 @@ import (
 )
 
 // buildBackends creates the backends of region's deployments. Secrets come
-// from the environment variables the topology names.
-func buildBackends(cfg *topology.Config, region string, getenv func(string) string) (map[string]backend.Backend, error) {
+// from the environment variables the topology names. On failure it closes
+// those it had created.
+func buildBackends(cfg *topology.Config, region string, getenv func(string) string) (_ map[string]backend.Backend, err error) {
 	out := map[string]backend.Backend{}
-	closeAll := func() {
-		for _, b := range out {
-			b.Close()
+	defer func() {
+		if err != nil {
+			for _, b := range out {
+				b.Close()
+			}
 		}
-	}
+	}()
 	for i, d := range cfg.Deployments {
 		if d.Region != region {
 			continue
@@ -29,7 +32,6 @@ func buildBackends(cfg *topology.Config, region string, getenv func(string) stri
 			if b.APIKeyEnv != "" {
 				key = getenv(b.APIKeyEnv)
 				if key == "" {
-					closeAll()
 					return nil, fmt.Errorf("%s.api_key_env: environment variable %s is empty or not set (fix: export it with the upstream API key, or remove api_key_env)", field, b.APIKeyEnv)
 				}
 			}
@@ -44,19 +46,16 @@ func buildBackends(cfg *topology.Config, region string, getenv func(string) stri
 				MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute(),
 				FailRate: b.FailRate, Seed: b.Seed, ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D()})
 			if err != nil {
-				closeAll()
 				return nil, fmt.Errorf("%s: %w", field, err)
 			}
 			out[d.Model] = m
 		case topology.BackendBedrock:
 			bb, err := newBedrockBackend(d)
 			if err != nil {
-				closeAll()
 				return nil, fmt.Errorf("%s: %w", field, err)
 			}
 			out[d.Model] = bb
 		default:
-			closeAll()
 			return nil, fmt.Errorf("%s.type: %q is not a backend type", field, b.Type)
 		}
 	}

@@ -110,8 +110,9 @@ type Node struct {
 	wg               sync.WaitGroup
 }
 
-// New builds a node without binding any socket.
-func New(opts Options) (*Node, error) {
+// New builds a node without binding any socket. On failure it closes
+// whatever it had opened (backends, quota store, audit writer).
+func New(opts Options) (_ *Node, err error) {
 	cfg := opts.Config
 	region, ok := cfg.Region(opts.Region)
 	if !ok {
@@ -131,6 +132,11 @@ func New(opts Options) (*Node, error) {
 	}
 	log := opts.Logger.With(telemetry.AttrRegion, region.ID)
 	n := &Node{opts: opts, cfg: cfg, region: region, log: log, metrics: telemetry.NewMetrics(region.ID)}
+	defer func() {
+		if err != nil {
+			n.closeOpened()
+		}
+	}()
 	cat, err := profile.New(cfg)
 	if err != nil {
 		return nil, err
@@ -144,7 +150,6 @@ func New(opts Options) (*Node, error) {
 		return nil, err
 	}
 	if err := n.setupLinkSecurity(); err != nil {
-		n.closeBackends()
 		return nil, err
 	}
 	var peers []interregion.Peer
@@ -163,7 +168,6 @@ func New(opts Options) (*Node, error) {
 		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
 	policies, err := gateway.NewPolicyAuthorizer(cfg)
 	if err != nil {
-		n.closeBackends()
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
 	var authz gateway.Authorizer
@@ -174,12 +178,10 @@ func New(opts Options) (*Node, error) {
 	}
 	qc, err := quotaConfig(cfg.Quota, opts.Getenv)
 	if err != nil {
-		n.closeBackends()
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
 	}
 	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registerer})
 	if err != nil {
-		n.closeBackends()
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
 	}
 	var recorders gateway.Recorders
@@ -190,8 +192,6 @@ func New(opts Options) (*Node, error) {
 		}
 		n.audit, err = audit.Open(ac, region.ID, audit.Options{Logger: log.With(telemetry.AttrComponent, "audit")})
 		if err != nil {
-			n.limiter.Close()
-			n.closeBackends()
 			return nil, fmt.Errorf("%s: audit: %w", cfg.File, err)
 		}
 		recorders = append(recorders, gateway.AuditRecorder{W: n.audit})
@@ -201,21 +201,12 @@ func New(opts Options) (*Node, error) {
 	}
 	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Catalog: func() *profile.Catalog { return n.gw.Catalog() }})
 	if err != nil {
-		if n.audit != nil {
-			n.audit.Close()
-		}
-		n.closeBackends()
 		return nil, err
 	}
 	recorders = append(recorders, n.live)
 	n.gw, err = gateway.New(gateway.Options{Region: region.ID, Config: cfg, Catalog: cat, Auth: authn, Backends: n.backends,
 		Link: n.link, Authorizer: authz, Limiter: n.limiter, Recorder: recorders, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
 	if err != nil {
-		n.limiter.Close()
-		if n.audit != nil {
-			n.audit.Close()
-		}
-		n.closeBackends()
 		return nil, err
 	}
 	if cfg.Quota.Store == "redis" {
@@ -633,6 +624,17 @@ func (n *Node) closeBackends() {
 	for _, b := range n.backends {
 		b.Close()
 	}
+}
+
+// closeOpened releases what New opened before it failed.
+func (n *Node) closeOpened() {
+	if n.audit != nil {
+		n.audit.Close()
+	}
+	if n.limiter != nil {
+		n.limiter.Close()
+	}
+	n.closeBackends()
 }
 
 // Run starts the node and serves until ctx ends, then drains for at most
