@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -281,11 +280,7 @@ func bedrockError(ctx context.Context, err error) error {
 	var re *smithyhttp.ResponseError
 	if errors.As(err, &re) && re.Response != nil {
 		e.UpstreamStatus = re.Response.StatusCode
-		if s := re.Response.Header.Get("Retry-After"); s != "" {
-			if secs, perr := strconv.Atoi(s); perr == nil && secs >= 0 {
-				e.RetryAfter = time.Duration(secs) * time.Second
-			}
-		}
+		e.RetryAfter = RetryAfter(re.Response.Header, time.Now())
 	}
 	var (
 		throttling  *types.ThrottlingException
