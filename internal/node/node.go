@@ -226,6 +226,7 @@ func New(opts Options) (_ *Node, err error) {
 		replicas = replicaPeers{n.profileSync}
 	}
 	n.bedrock = bedrock.New(n.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, DataDir: cmp.Or(opts.DataDir, cfg.Server.DataDir), Peers: replicas,
+		Authorizer:   bedrock.PolicyAuthorizer{P: policies}, // compiled once, above
 		SigV4Options: auth.SigV4Options{MaxSkew: sv.MaxSkew.D(), AllowPresigned: sv.AllowPresigned, AllowUnsignedPayload: sv.AllowUnsignedPayload},
 		Getenv:       opts.Getenv, Logger: log.With(telemetry.AttrComponent, "bedrock")})
 	return n, nil

@@ -40,18 +40,12 @@ type ControlInput struct {
 }
 
 // Authorizer decides control-plane actions. PolicyAuthorizer implements it
-// with the topology's policies; AllowAll is the behaviour without policies.
+// with the topology's policies (allowing everything when there are none).
 type Authorizer interface {
 	// AuthorizeControl returns nil to allow, or an *inference.Error of kind
 	// KindPermissionDenied naming the action and ARN that lacked an allow.
 	AuthorizeControl(ctx context.Context, in ControlInput) error
 }
-
-// AllowAll lets every authenticated principal manage profiles.
-type AllowAll struct{}
-
-// AuthorizeControl implements Authorizer.
-func (AllowAll) AuthorizeControl(context.Context, ControlInput) error { return nil }
 
 // Peers distributes application-profile changes to the other regions'
 // nodes, which apply them with [Handler.Merge]. Publish must not block on
