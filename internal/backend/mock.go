@@ -33,7 +33,6 @@ type MockConfig struct {
 type Mock struct {
 	*OpenAI
 	server *mockllm.Server
-	ln     net.Listener
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -56,7 +55,7 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 		return nil, fmt.Errorf("mock backend: listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Mock{server: srv, ln: ln, cancel: cancel, done: make(chan error, 1)}
+	m := &Mock{server: srv, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- srv.Serve(ctx, ln) }()
 	m.OpenAI = NewOpenAI(OpenAIConfig{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: cfg.Model,
 		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout})
@@ -66,9 +65,6 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 // Server returns the simulated server, for operator actions (take down,
 // throttle) in demos and tests.
 func (m *Mock) Server() *mockllm.Server { return m.server }
-
-// URL returns the simulated server's base URL.
-func (m *Mock) URL() string { return "http://" + m.ln.Addr().String() + "/v1" }
 
 // Close stops the simulated server.
 func (m *Mock) Close() error {

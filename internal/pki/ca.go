@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -177,12 +176,6 @@ func (ca *CA) Issue(opts NodeOptions) (*Issued, error) {
 		return nil, fmt.Errorf("parse certificate for %s: %w", opts.Region, err)
 	}
 	return &Issued{Cert: cert, Key: key}, nil
-}
-
-// TLSCertificate returns the certificate and key as a [tls.Certificate] with
-// Leaf set.
-func (i *Issued) TLSCertificate() tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{i.Cert.Raw}, PrivateKey: i.Key, Leaf: i.Cert}
 }
 
 // CertPEM returns the certificate in PEM.

@@ -75,14 +75,13 @@ type StoreOptions struct {
 
 // material is one consistent snapshot of the files.
 type material struct {
-	cert     *tls.Certificate // Leaf set
-	id       Identity
-	pool     *x509.CertPool
-	cas      []*x509.Certificate
-	certPEM  []byte
-	keyPEM   []byte
-	caPEM    []byte
-	loadedAt time.Time
+	cert    *tls.Certificate // Leaf set
+	id      Identity
+	pool    *x509.CertPool
+	cas     []*x509.Certificate
+	certPEM []byte
+	keyPEM  []byte
+	caPEM   []byte
 }
 
 // Store holds the node's link certificate, key and CA bundle, rereads them
@@ -230,7 +229,7 @@ func (s *Store) load(old *material) (*material, error) {
 	caPEM, errA := os.ReadFile(s.opts.CAFile)
 	now := s.clock.Now()
 
-	next := &material{loadedAt: now}
+	next := &material{}
 	var errs []error
 	pairChanged := old == nil || !bytes.Equal(certPEM, old.certPEM) || !bytes.Equal(keyPEM, old.keyPEM)
 	switch {

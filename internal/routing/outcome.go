@@ -35,12 +35,6 @@ var outcomeNames = [...]string{
 	Canceled:     "canceled",
 }
 
-// OutcomeKinds lists every outcome kind, for pre-registering metric labels
-// (the cause of meridian_failovers_total).
-func OutcomeKinds() []OutcomeKind {
-	return []OutcomeKind{Success, Throttled, ServerError, Timeout, ConnectError, Canceled}
-}
-
 // String returns the kind's snake_case name, used as the cause label of
 // meridian_failovers_total and in x-meridian-route ("failover:throttled:...").
 func (k OutcomeKind) String() string {

@@ -40,11 +40,6 @@ var reasonNames = [...]string{
 	ReasonStale:       "stale",
 }
 
-// Reasons lists every non-zero reason, for pre-registering metric labels.
-func Reasons() []Reason {
-	return []Reason{ReasonLocal, ReasonHeadroom, ReasonLeastLoaded, ReasonLatency, ReasonWeighted, ReasonProbe, ReasonStale}
-}
-
 // String returns the reason's short name, e.g. "headroom".
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
@@ -106,13 +101,6 @@ var exclusionNames = [...]string{
 	ExcludedSaturated:      "saturated",
 	ExcludedRPM:            "rpm-exhausted",
 	ExcludedTPM:            "tpm-exhausted",
-}
-
-// Exclusions lists every exclusion but Included, for pre-registering metric
-// labels.
-func Exclusions() []Exclusion {
-	return []Exclusion{ExcludedNotDestination, ExcludedUnauthorized, ExcludedZeroWeight, ExcludedCircuitOpen,
-		ExcludedProbeInFlight, ExcludedCooldown, ExcludedSaturated, ExcludedRPM, ExcludedTPM}
 }
 
 // String returns the exclusion's short name, e.g. "cooldown"; Included is "".

@@ -89,7 +89,6 @@ type deployment struct {
 	ttft       float64 // EWMA in ns; 0 = no sample
 	errRate    float64
 	failures   int // consecutive failures (opens the circuit)
-	throttles  int // consecutive 429s
 	// level is the back-off escalation: it rises once per incident, not
 	// once per request that was already in flight when the incident began,
 	// so a burst of concurrent failures does not jump straight to
@@ -323,13 +322,12 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 			d.ttft = ewma(d.ttft, float64(o.TTFT), t.cfg.TTFTWeight)
 		}
 		d.errRate += t.cfg.ErrorWeight * (0 - d.errRate)
-		d.failures, d.throttles, d.level = 0, 0, 0
+		d.failures, d.level = 0, 0
 		if d.circuit != CircuitClosed {
 			d.circuit = CircuitClosed
 			d.closedAt = now
 		}
 	case k == Throttled:
-		d.throttles++
 		t.escalate(d, a)
 		cd := o.RetryAfter
 		if cd <= 0 {

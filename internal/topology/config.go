@@ -3,7 +3,6 @@ package topology
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -513,9 +512,4 @@ func (c *Config) Deployment(region, model string) (Deployment, bool) {
 		}
 	}
 	return Deployment{}, false
-}
-
-// ExpandRegion replaces "{region}" in a path template.
-func ExpandRegion(template, region string) string {
-	return strings.ReplaceAll(template, "{region}", region)
 }
