@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -126,7 +127,7 @@ func FromValue(name string, doc any) (*Policy, error) {
 	}
 	var stmts []any
 	haveStatement := false
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		val := m[k]
 		switch k {
 		case "Version":
@@ -196,7 +197,7 @@ func compileStatement(policy string, i int, raw any, variables bool) (statement,
 		errs = append(errs, &ParseError{Statement: i, Sid: st.ref.Sid, Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	var actionKey, resourceKey string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		val := m[k]
 		switch k {
 		case "Sid":
@@ -296,7 +297,7 @@ func compileConditionBlock(raw any, variables bool) ([]condition, []error) {
 	}
 	var conds []condition
 	var errs []error
-	for _, op := range sortedKeys(ops) {
+	for _, op := range slices.Sorted(maps.Keys(ops)) {
 		keys, ok := asObject(ops[op])
 		if !ok {
 			errs = append(errs, &fieldError{field: op, msg: fmt.Sprintf("must be an object of condition keys, not %s", kindOf(ops[op]))})
@@ -306,7 +307,7 @@ func compileConditionBlock(raw any, variables bool) ([]condition, []error) {
 			errs = append(errs, &fieldError{field: op, msg: "no condition keys"})
 			continue
 		}
-		for _, key := range sortedKeys(keys) {
+		for _, key := range slices.Sorted(maps.Keys(keys)) {
 			values, err := scalarList(keys[key])
 			if err != nil {
 				errs = append(errs, &fieldError{field: op + "." + key, msg: err.Error()})
@@ -445,15 +446,6 @@ func asObject(v any) (map[string]any, bool) {
 		return m, true
 	}
 	return nil, false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // listField names the j-th entry of an element for errors: "Action[2]" when

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -177,7 +178,7 @@ func ParseContextJSON(data []byte) (map[string][]string, error) {
 		return nil, fmt.Errorf("%w: want a JSON object, not null", ErrInvalidContext)
 	}
 	out := make(map[string][]string, len(raw))
-	for _, k := range sortedKeys(raw) {
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if !validKeyName(k) {
 			return nil, fmt.Errorf("%w: %q is not a context key (want service:name, e.g. aws:SourceIp)", ErrInvalidContext, k)
 		}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -63,18 +64,13 @@ func SimulateInvoke(in InvokeSimulation) *InvokeReport {
 	add(KeyUserID, in.UserID)
 	add(KeySourceRegion, inv.SourceRegion)
 	add(KeyGeography, in.Geography)
-	for _, k := range sortedStringKeys(in.PrincipalTags) {
+	for _, k := range slices.Sorted(maps.Keys(in.PrincipalTags)) {
 		c.Add(PrefixPrincipalTag+k, in.PrincipalTags[k])
 	}
-	for _, k := range sortedStringKeys(in.ProfileTags) {
+	for _, k := range slices.Sorted(maps.Keys(in.ProfileTags)) {
 		c.Add(PrefixResourceTag+k, in.ProfileTags[k])
 	}
-	keys := make([]string, 0, len(in.Context))
-	for k := range in.Context {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(in.Context)) {
 		c.Del(k)
 		for _, v := range in.Context[k] {
 			c.Add(k, v)
@@ -94,15 +90,6 @@ func SimulateInvoke(in InvokeSimulation) *InvokeReport {
 		}
 	}
 	return rep
-}
-
-func sortedStringKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Text renders the report for people: one block per destination with its

@@ -3,8 +3,9 @@ package quota
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -169,10 +170,10 @@ type Capacity struct {
 func (l Limits) Validate(field string) error {
 	var errs []error
 	errs = append(errs, l.scoped().validate(field))
-	for _, m := range sortedKeys(l.PerModel) {
+	for _, m := range slices.Sorted(maps.Keys(l.PerModel)) {
 		errs = append(errs, l.PerModel[m].validate(field+".per_model."+m))
 	}
-	for _, p := range sortedKeys(l.PerProfile) {
+	for _, p := range slices.Sorted(maps.Keys(l.PerProfile)) {
 		errs = append(errs, l.PerProfile[p].validate(field+".per_profile."+p))
 	}
 	return errors.Join(errs...)
@@ -193,13 +194,4 @@ func (s ScopedLimits) validate(field string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,11 +2,11 @@ package topology
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -58,7 +58,7 @@ func (c *Config) Validate() error {
 		p.add("account", `quote it and use 12 digits, e.g. account: "111122223333"`, "%q is not a 12-digit account id", c.Account)
 	}
 
-	geos := sortedKeys(c.Geographies)
+	geos := slices.Sorted(maps.Keys(c.Geographies))
 	if len(geos) == 0 {
 		p.add("geographies", "define at least one, e.g. geographies: {eu: {name: European Union}}", "no geographies are defined")
 	}
@@ -146,10 +146,10 @@ func (c *Config) Validate() error {
 	for i, d := range c.Deployments {
 		f := fmt.Sprintf("deployments[%d]", i)
 		if _, ok := modelIdx[d.Model]; !ok {
-			p.add(f+".model", "use one of the models ids ("+strings.Join(sortedKeys(modelIdx), ", ")+") or add it under models", "%q is not a defined model", d.Model)
+			p.add(f+".model", "use one of the models ids ("+strings.Join(slices.Sorted(maps.Keys(modelIdx)), ", ")+") or add it under models", "%q is not a defined model", d.Model)
 		}
 		if _, ok := regionIdx[d.Region]; !ok {
-			p.add(f+".region", "use one of the region ids ("+strings.Join(sortedKeys(regionIdx), ", ")+")", "%q is not a defined region", d.Region)
+			p.add(f+".region", "use one of the region ids ("+strings.Join(slices.Sorted(maps.Keys(regionIdx)), ", ")+")", "%q is not a defined region", d.Region)
 		}
 		if j, dup := seenDep[d.Key()]; dup {
 			p.add(f, fmt.Sprintf("merge deployments[%d] and deployments[%d]", j, i), "model %q is deployed twice in region %q", d.Model, d.Region)
@@ -236,14 +236,14 @@ func (c *Config) Validate() error {
 		}
 		for k, name := range pr.Policies {
 			if _, ok := c.Policies[name]; !ok {
-				p.add(fmt.Sprintf("%s.policies[%d]", f, k), "define it under policies, or use one of: "+strings.Join(sortedKeys(c.Policies), ", "), "policy %q is not defined", name)
+				p.add(fmt.Sprintf("%s.policies[%d]", f, k), "define it under policies, or use one of: "+strings.Join(slices.Sorted(maps.Keys(c.Policies)), ", "), "policy %q is not defined", name)
 			}
 		}
 		if pr.Limits != nil {
 			c.validateLimits(p, f+".limits", *pr.Limits, modelIdx, sources, appIdx)
 		}
 	}
-	for _, name := range sortedKeys(c.Policies) {
+	for _, name := range slices.Sorted(maps.Keys(c.Policies)) {
 		if _, err := policy.Parse(name, c.Policies[name].JSON); err != nil {
 			for _, e := range unjoin(err) {
 				p.add("policies."+name, "fix the statement as described; docs/policies.md lists the grammar", "policy %q: %v", name, e)
@@ -295,7 +295,7 @@ func (c *Config) Validate() error {
 		p.add("audit.fsync", "use interval or always", "%q is not an fsync policy", s)
 	}
 	c.validateRouting(p, "routing", c.Routing.Strategy, c.Routing.MaxAttempts)
-	for _, id := range sortedKeys(c.Routing.Profiles) {
+	for _, id := range slices.Sorted(maps.Keys(c.Routing.Profiles)) {
 		f := "routing.profiles." + id
 		pr := c.Routing.Profiles[id]
 		if !sources[id] && !hasKey(appIdx, id) {
@@ -397,13 +397,13 @@ func (c *Config) validateLimits(p *problems, f string, l Limits, models map[stri
 		}
 	}
 	check(f, ScopedLimits{l.RPM, l.TPM, l.MaxConcurrency, l.TokensPerDay, l.TokensPerMonth})
-	for _, m := range sortedKeys(l.PerModel) {
+	for _, m := range slices.Sorted(maps.Keys(l.PerModel)) {
 		if !hasKey(models, m) {
 			p.add(f+".per_model."+m, "use a model id", "%q is not a defined model", m)
 		}
 		check(f+".per_model."+m, l.PerModel[m])
 	}
-	for _, id := range sortedKeys(l.PerProfile) {
+	for _, id := range slices.Sorted(maps.Keys(l.PerProfile)) {
 		if !hasKey(apps, id) && !sources[id] {
 			p.add(f+".per_profile."+id, "use a profile id", "%q is not a profile", id)
 		}
@@ -434,7 +434,7 @@ func (c *Config) profileSources() map[string]bool {
 }
 
 func exampleSource(sources map[string]bool) string {
-	keys := sortedKeys(sources)
+	keys := slices.Sorted(maps.Keys(sources))
 	for _, k := range keys {
 		if strings.Contains(k, ".") && !strings.HasPrefix(k, globalPrefix) {
 			return k
@@ -449,13 +449,4 @@ func exampleSource(sources map[string]bool) string {
 func hasKey[V any](m map[string]V, k string) bool {
 	_, ok := m[k]
 	return ok
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
