@@ -317,7 +317,7 @@ func (n *Node) onPush(certRegion string, body json.RawMessage) {
 		n.log.Warn("peer pushed a state for another region; ignored", telemetry.AttrPeer, certRegion, "claimed", st.Region)
 		return
 	}
-	n.onPeerState(st.Region, body, 0)
+	n.applyPeerState(st.Region, body, &st, 0)
 }
 
 // shareCooldown publishes a deployment cooldown to the shared store without
@@ -397,6 +397,11 @@ func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duratio
 		n.log.Warn("peer sent an unreadable load snapshot", telemetry.AttrPeer, region, telemetry.AttrError, err)
 		return
 	}
+	n.applyPeerState(region, body, &st, rtt)
+}
+
+// applyPeerState applies a peer's state, decoded as st from body.
+func (n *Node) applyPeerState(region string, body json.RawMessage, st *publishedState, rtt time.Duration) {
 	n.checkTopology(region, st.Topology)
 	snap := st.Snapshot
 	if snap.Region != region {
