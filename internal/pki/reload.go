@@ -2,6 +2,7 @@ package pki
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"time"
 
@@ -69,4 +70,36 @@ func (r *reloadLog) record(changed bool, err error) {
 		r.lastErr = msg
 		r.log.Warn(r.what+" reload refused; keeping the previous material", telemetry.AttrError, err)
 	}
+}
+
+// expiryWarner logs that a certificate expires soon, or has expired, from
+// within before its expiry and at most once per warnEvery per certificate,
+// however often the files are polled. The caller serializes its use.
+type expiryWarner struct {
+	log      *slog.Logger
+	what     string // e.g. "link certificate"
+	within   time.Duration
+	warnedAt map[string]time.Time // by kind and the certificate's last bytes
+}
+
+// check warns about c (of the given kind, read from file) if it is due.
+func (w *expiryWarner) check(now time.Time, kind, file string, c *x509.Certificate) {
+	left := c.NotAfter.Sub(now)
+	if left > w.within {
+		return
+	}
+	key := kind + string(c.Raw[len(c.Raw)-16:])
+	if t, ok := w.warnedAt[key]; ok && now.Sub(t) < warnEvery {
+		return
+	}
+	if w.warnedAt == nil {
+		w.warnedAt = map[string]time.Time{}
+	}
+	w.warnedAt[key] = now
+	msg := w.what + " expires soon"
+	if left <= 0 {
+		msg = w.what + " expired"
+	}
+	w.log.Warn(msg, "certificate", kind, "file", file, "subject", c.Subject.CommonName,
+		"not_after", c.NotAfter, "days_left", int(left.Hours()/24))
 }

@@ -73,10 +73,9 @@ type ServingStore struct {
 	clock Clock
 	cur   atomic.Pointer[servingMaterial]
 
-	mu        sync.Mutex // serializes reloads; guards the fields below
-	warnedAt  time.Time
-	warnedFor []byte // Raw of the certificate last warned about
-	reloads   reloadLog
+	mu      sync.Mutex // serializes reloads; guards the fields below
+	expiry  expiryWarner
+	reloads reloadLog
 }
 
 // NewServingStore loads the files named in opts. Unlike later reloads, a
@@ -88,6 +87,7 @@ func NewServingStore(opts ServingOptions) (*ServingStore, error) {
 	}
 	s := &ServingStore{opts: opts, log: opts.Logger, clock: opts.Clock}
 	s.log, s.clock, s.opts.PollInterval, s.opts.ExpiryWarning = watchDefaults(s.log, s.clock, s.opts.PollInterval, s.opts.ExpiryWarning)
+	s.expiry = expiryWarner{log: s.log, what: "client listener certificate", within: s.opts.ExpiryWarning}
 	m, err := s.load(nil)
 	if err != nil {
 		return nil, err
@@ -271,16 +271,5 @@ func (s *ServingStore) load(old *servingMaterial) (*servingMaterial, error) {
 }
 
 func (s *ServingStore) checkExpiryLocked() {
-	c := s.cur.Load().cert.Leaf
-	now := s.clock.Now()
-	left := c.NotAfter.Sub(now)
-	if left > s.opts.ExpiryWarning {
-		return
-	}
-	if bytes.Equal(s.warnedFor, c.Raw) && now.Sub(s.warnedAt) < warnEvery {
-		return
-	}
-	s.warnedFor, s.warnedAt = c.Raw, now
-	s.log.Warn("client listener certificate expires soon", "file", s.opts.CertFile,
-		"subject", c.Subject.CommonName, "not_after", c.NotAfter, "days_left", int(left.Hours()/24))
+	s.expiry.check(s.clock.Now(), "listener", s.opts.CertFile, s.cur.Load().cert.Leaf)
 }

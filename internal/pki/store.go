@@ -99,9 +99,9 @@ type Store struct {
 
 	cur atomic.Pointer[material]
 
-	mu       sync.Mutex           // serializes reloads; guards the fields below
-	warnedAt map[string]time.Time // expiry warnings, by certificate fingerprint
-	reloads  reloadLog
+	mu      sync.Mutex // serializes reloads; guards the fields below
+	expiry  expiryWarner
+	reloads reloadLog
 }
 
 // NewStore loads the files named in opts and returns a Store serving them.
@@ -117,7 +117,7 @@ func NewStore(opts StoreOptions) (*Store, error) {
 	if err := errors.Join(missing...); err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, td: opts.TrustDomain, log: opts.Logger, clock: opts.Clock, warnedAt: map[string]time.Time{}}
+	s := &Store{opts: opts, td: opts.TrustDomain, log: opts.Logger, clock: opts.Clock}
 	if s.td == "" {
 		s.td = DefaultTrustDomain
 	}
@@ -125,6 +125,7 @@ func NewStore(opts StoreOptions) (*Store, error) {
 		return nil, err
 	}
 	s.log, s.clock, s.opts.PollInterval, s.opts.ExpiryWarning = watchDefaults(s.log, s.clock, s.opts.PollInterval, s.opts.ExpiryWarning)
+	s.expiry = expiryWarner{log: s.log, what: "link certificate", within: s.opts.ExpiryWarning}
 	m, err := s.load(nil)
 	if err != nil {
 		return nil, err
@@ -335,28 +336,8 @@ func (s *Store) checkExpiry() {
 func (s *Store) checkExpiryLocked() {
 	m := s.cur.Load()
 	now := s.clock.Now()
-	check := func(kind, file string, c *x509.Certificate) {
-		left := c.NotAfter.Sub(now)
-		if left > s.opts.ExpiryWarning {
-			return
-		}
-		key := kind + string(c.Raw[len(c.Raw)-16:])
-		if t, ok := s.warnedAt[key]; ok && now.Sub(t) < warnEvery {
-			return
-		}
-		s.warnedAt[key] = now
-		msg := "link certificate expires soon"
-		if left <= 0 {
-			msg = "link certificate expired"
-		}
-		s.log.Warn(msg,
-			"certificate", kind, "file", file,
-			"subject", c.Subject.CommonName,
-			"not_after", c.NotAfter,
-			"days_left", int(left.Hours()/24))
-	}
-	check("node", s.opts.CertFile, m.cert.Leaf)
+	s.expiry.check(now, "node", s.opts.CertFile, m.cert.Leaf)
 	for _, c := range m.cas {
-		check("ca", s.opts.CAFile, c)
+		s.expiry.check(now, "ca", s.opts.CAFile, c)
 	}
 }
