@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -183,6 +184,7 @@ type sigV4Request struct {
 	amzDate                          time.Time
 	presigned                        bool
 	expires                          time.Duration
+	query                            url.Values // the request's, parsed once
 }
 
 // Verify authenticates r, whose complete body is body. It returns the
@@ -217,18 +219,19 @@ func (v *SigV4) Verify(r *http.Request, body []byte) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}
-	ok, err = v.signatureMatches(r, sr, key, payloadHash)
+	// The canonical request is built once; only its last line, the
+	// payload hash, differs between the candidates below.
+	canonical, err := canonicalRequest(r, sr)
 	if err != nil {
 		return Principal{}, err
 	}
+	ok = v.signatureMatches(sr, key, canonical, payloadHash)
 	if !ok && sr.presigned && r.Header.Get("X-Amz-Content-Sha256") == "" {
 		// A presigned URL carries no body hash: presigners sign either
 		// the body's hash or UNSIGNED-PAYLOAD. The second covers no body,
 		// so it is accepted only when unsigned payloads are, or when there
 		// is no body to cover.
-		if ok, err = v.signatureMatches(r, sr, key, unsignedPayload); err != nil {
-			return Principal{}, err
-		}
+		ok = v.signatureMatches(sr, key, canonical, unsignedPayload)
 		if ok && len(body) > 0 && !v.opts.AllowUnsignedPayload {
 			return Principal{}, ErrSigV4Unsigned
 		}
@@ -241,18 +244,14 @@ func (v *SigV4) Verify(r *http.Request, body []byte) (Principal, error) {
 	return p, nil
 }
 
-// signatureMatches reports whether sr's signature is key's over r with the
-// given payload hash.
-func (v *SigV4) signatureMatches(r *http.Request, sr *sigV4Request, key *sigV4Key, payloadHash string) (bool, error) {
-	canonical, err := canonicalRequest(r, sr, payloadHash)
-	if err != nil {
-		return false, err
-	}
+// signatureMatches reports whether sr's signature is key's over the
+// canonical request (without its payload line) completed by payloadHash.
+func (v *SigV4) signatureMatches(sr *sigV4Request, key *sigV4Key, canonical, payloadHash string) bool {
 	scope := sr.date + "/" + sr.region + "/" + sr.service + "/" + sigV4Terminator
-	sum := sha256.Sum256([]byte(canonical))
+	sum := sha256.Sum256([]byte(canonical + payloadHash))
 	toSign := sigV4Algorithm + "\n" + sr.amzDate.Format(amzDateFormat) + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
 	want := hex.EncodeToString(hmacSHA256(key.signingKey(sr.date, sr.region, sr.service), toSign))
-	return subtle.ConstantTimeCompare([]byte(want), []byte(sr.signature)) == 1, nil
+	return subtle.ConstantTimeCompare([]byte(want), []byte(sr.signature)) == 1
 }
 
 func hmacSHA256(key []byte, data string) []byte {
@@ -271,7 +270,7 @@ func (v *SigV4) parse(r *http.Request) (*sigV4Request, error) {
 		if q.Get("X-Amz-Algorithm") != sigV4Algorithm {
 			return nil, fmt.Errorf("%w: X-Amz-Algorithm must be %s", ErrSigV4Malformed, sigV4Algorithm)
 		}
-		sr := &sigV4Request{presigned: true, signature: q.Get("X-Amz-Signature")}
+		sr := &sigV4Request{presigned: true, signature: q.Get("X-Amz-Signature"), query: q}
 		if err := sr.setCredential(q.Get("X-Amz-Credential")); err != nil {
 			return nil, err
 		}
@@ -294,7 +293,7 @@ func (v *SigV4) parse(r *http.Request) (*sigV4Request, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: the Authorization header must start with %s", ErrSigV4Malformed, sigV4Algorithm)
 	}
-	sr := &sigV4Request{}
+	sr := &sigV4Request{query: q}
 	var haveCred, haveSH, haveSig bool
 	for part := range strings.SplitSeq(rest, ",") {
 		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
@@ -374,8 +373,9 @@ func (v *SigV4) payloadHash(r *http.Request, body []byte) (string, error) {
 
 // canonicalRequest rebuilds the canonical request exactly as aws-sdk-go-v2's
 // signer does: the escaped path escaped once more (bedrock-api.md §4), the
-// query sorted after encoding, and the signed headers' values trimmed.
-func canonicalRequest(r *http.Request, sr *sigV4Request, payloadHash string) (string, error) {
+// query sorted after encoding, and the signed headers' values trimmed. It
+// stops before the last line, the payload hash, which the caller appends.
+func canonicalRequest(r *http.Request, sr *sigV4Request) (string, error) {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
@@ -385,8 +385,9 @@ func canonicalRequest(r *http.Request, sr *sigV4Request, payloadHash string) (st
 	}
 	b.WriteString(escapePath(path))
 	b.WriteByte('\n')
-	q := r.URL.Query()
+	q := sr.query
 	if sr.presigned {
+		q = maps.Clone(q)
 		q.Del("X-Amz-Signature")
 	}
 	b.WriteString(canonicalQuery(q))
@@ -421,7 +422,6 @@ func canonicalRequest(r *http.Request, sr *sigV4Request, payloadHash string) (st
 	b.WriteByte('\n')
 	b.WriteString(strings.Join(sr.signedHeaders, ";"))
 	b.WriteByte('\n')
-	b.WriteString(payloadHash)
 	return b.String(), nil
 }
 
