@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -43,20 +42,6 @@ func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		usage()
 		return usageError("certs: unknown subcommand %q (init, issue or inspect)", args[0])
 	}
-}
-
-// certNames is a repeatable flag that also splits on commas.
-type certNames []string
-
-func (l *certNames) String() string { return strings.Join(*l, ",") }
-
-func (l *certNames) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*l = append(*l, s)
-		}
-	}
-	return nil
 }
 
 // lifetimeFlag is a --valid-for value: "90d" or a Go duration.
@@ -115,7 +100,7 @@ func runCertsIssue(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "`directory` holding the CA (from certs init); the certificate is written there as REGION.crt and REGION.key")
 	region := fs.String("region", "", "region `id` the certificate speaks for")
-	var dns, ips certNames
+	var dns, ips stringList
 	fs.Var(&dns, "dns", "extra DNS `name` for the certificate; repeat or separate with commas (localhost is always included)")
 	fs.Var(&ips, "ip", "extra IP `address`; repeat or separate with commas (127.0.0.1 and ::1 are always included)")
 	var life lifetimeFlag

@@ -8,27 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
 func init() {
 	register("mockllm", "run a simulated OpenAI-compatible model server", runMockLLM)
-}
-
-// stringList is a repeatable flag that also splits on commas.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*l = append(*l, s)
-		}
-	}
-	return nil
 }
 
 func runMockLLM(ctx context.Context, args []string, stdout, stderr io.Writer) error {

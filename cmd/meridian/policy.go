@@ -82,9 +82,6 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 	if *action == "" || *resource == "" {
 		return usageError("policy simulate: --action and --resource are required")
 	}
-	if *output != "text" && *output != "json" {
-		return usageError("policy simulate: --output %q is not text or json", *output)
-	}
 	in := policy.SimulateInput{Action: *action, Resource: *resource, Context: map[string][]string{}}
 	var err error
 	if in.Policies, err = readPolicyDocuments(policies); err != nil {
