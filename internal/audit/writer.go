@@ -69,7 +69,7 @@ type Writer struct {
 	bufHash   string // restored if the write fails
 	dirty     bool   // written but not fsynced
 	digestSeq uint64 // sequence of the last digest (0: none)
-	digestSum string // hex SHA-256 of the last digest file
+	digestSum string // hex SHA-256 of the last digest file (GenesisHash before the first)
 	digested  uint64 // last event seq covered by a digest
 	firstID   string // id of the first event after the last digest
 	stats     stats
@@ -138,18 +138,19 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 	}
 	cfg = cfg.withDefaults()
 	w := &Writer{
-		cfg:      cfg,
-		region:   region,
-		dir:      filepath.Join(cfg.Dir, region),
-		clock:    opts.Clock,
-		log:      opts.Logger,
-		queue:    make(chan *item, cfg.QueueSize),
-		digestC:  make(chan chan error),
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
-		lastHash: GenesisHash,
-		hooks:    hooks,
-		syncRes:  make(chan syncResult, 1),
+		cfg:       cfg,
+		region:    region,
+		dir:       filepath.Join(cfg.Dir, region),
+		clock:     opts.Clock,
+		log:       opts.Logger,
+		queue:     make(chan *item, cfg.QueueSize),
+		digestC:   make(chan chan error),
+		closing:   make(chan struct{}),
+		done:      make(chan struct{}),
+		lastHash:  GenesisHash,
+		digestSum: GenesisHash,
+		hooks:     hooks,
+		syncRes:   make(chan syncResult, 1),
 	}
 	if w.clock == nil {
 		w.clock = SystemClock{}
@@ -615,9 +616,6 @@ func (w *Writer) writeDigest() error {
 	}
 	now := w.clock.Now()
 	prev := w.digestSum
-	if prev == "" {
-		prev = GenesisHash
-	}
 	d := &Digest{
 		DigestVersion:      DigestVersion,
 		Region:             w.region,

@@ -72,7 +72,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	ew := newEventWriter(w)
 	var usage inference.Usage
 	var stop inference.StopReason
-	started, inBlock, stopped := false, false, false
+	started, inBlock := false, false
 	for {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -101,7 +101,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 			ok = ok && ew.event("contentBlockDelta", contentBlockDeltaEvent{Delta: textBlock{Text: ev.Text}})
 		case inference.EventStop:
 			// Held back until the request is recorded (below).
-			stop, stopped = ev.StopReason, true
+			stop = ev.StopReason
 		case inference.EventUsage:
 			if ev.Usage != nil {
 				usage = *ev.Usage
@@ -119,9 +119,6 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	}
 	if inBlock {
 		ew.event("contentBlockStop", contentBlockStopEvent{})
-	}
-	if !stopped {
-		stop = ""
 	}
 	ew.event("messageStop", messageStopEvent{StopReason: stopReason(stop)})
 	ew.event("metadata", metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Now().Sub(call.Received).Milliseconds()}})
