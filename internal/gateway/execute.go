@@ -92,11 +92,7 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	rec.InferenceRegion, rec.Route = g.region, "forwarded"
 	// The local deployment's tracker counts forwarded load too, so the
 	// snapshot this node publishes reflects every source's traffic.
-	tokens := job.Request.EstimatedInputTokens() + max(job.Request.MaxTokens, 0)
-	if job.Request.MaxTokens == 0 {
-		tokens += g.defaultMaxTokens
-	}
-	att, err := g.routing.Tracker.Start(routing.Key{Region: g.region, Model: job.Model}, tokens)
+	att, err := g.routing.Tracker.Start(routing.Key{Region: g.region, Model: job.Model}, g.estimatedTokens(job.Request))
 	if err != nil {
 		rec.InferenceRegion = ""
 		st, _ := g.routing.Tracker.State(routing.Key{Region: g.region, Model: job.Model})

@@ -135,7 +135,7 @@ func New(opts Options) (*Gateway, error) {
 		admission: newAdmission(opts.Config, opts.Limiter),
 	}
 	if g.defaultMaxTokens == 0 {
-		g.defaultMaxTokens = 1024
+		g.defaultMaxTokens = quota.DefaultMaxTokens
 	}
 	cat := opts.Catalog
 	if cat == nil {
@@ -239,16 +239,23 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	return out, nil
 }
 
+// estimatedTokens is what routing and capacity count a request for before
+// it runs: its prompt's estimate plus max_tokens, or the configured default
+// when it sets none.
+func (g *Gateway) estimatedTokens(req *inference.Request) int {
+	maxTokens := req.MaxTokens
+	if maxTokens == 0 {
+		maxTokens = g.defaultMaxTokens
+	}
+	return req.EstimatedInputTokens() + max(maxTokens, 0)
+}
+
 // execute plans the job's destinations and tries them in order until one
 // serves it, failing over on retryable errors before the first byte
 // (invariant 3) within the profile's attempt and deadline budget. When every
 // destination is saturated it waits in the bounded admission queue.
 func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed []string, route *Route) (*Outcome, error) {
-	maxTokens := job.Request.MaxTokens
-	if maxTokens == 0 {
-		maxTokens = g.defaultMaxTokens
-	}
-	tokens := job.Request.EstimatedInputTokens() + maxTokens
+	tokens := g.estimatedTokens(job.Request)
 	req := routing.Request{SourceRegion: g.region, ProfileID: job.ProfileID, Model: job.Model, Destinations: destinations,
 		Authorized: func(r string) bool { return slices.Contains(allowed, r) }, EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
 	var plan routing.Plan
