@@ -86,15 +86,13 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		if err == nil {
 			err = errors.New("destination not allowed")
 		}
-		rec.Allowed, rec.DenyReason = false, inference.AsError(err).Message
 		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindPermissionDenied, Message: inference.AsError(err).Message, Err: err})
 	}
-	rec.InferenceRegion, rec.Route = g.region, "forwarded"
+	rec.Route = "forwarded"
 	// The local deployment's tracker counts forwarded load too, so the
 	// snapshot this node publishes reflects every source's traffic.
 	att, err := g.routing.Tracker.Start(routing.Key{Region: g.region, Model: job.Model}, g.estimatedTokens(job.Request))
 	if err != nil {
-		rec.InferenceRegion = ""
 		st, _ := g.routing.Tracker.State(routing.Key{Region: g.region, Model: job.Model})
 		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(st.CooldownUntil.Sub(g.now()), time.Second),
 			Message: "the destination's deployment is cooling down", Err: err})
@@ -104,7 +102,6 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	resv, err := g.admission.admit(ctx, "", job, g.region+"/"+job.Model)
 	if err != nil {
 		g.observe(att, routing.Outcome{Kind: routing.Canceled})
-		rec.InferenceRegion = ""
 		return nil, g.fail(ctx, rec, err)
 	}
 	start := g.now()
@@ -113,24 +110,20 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		if err != nil {
 			g.observe(att, outcomeOf(err, 0))
 			settle(resv, nil)
-			rec.InferenceRegion = ""
 			return nil, g.fail(ctx, rec, err)
 		}
+		rec.InferenceRegion = g.region
 		return &Outcome{Stream: g.recordingStream(ctx, g.trackedStream(s, att, g.now().Sub(start), resv), rec)}, nil
 	}
 	resp, err := g.local.Complete(ctx, job)
 	g.observe(att, outcomeOf(err, g.now().Sub(start)))
 	if err != nil {
 		settle(resv, nil)
-		rec.InferenceRegion = ""
 		return nil, g.fail(ctx, rec, err)
 	}
 	settle(resv, &resp.Usage)
-	rec.Status, rec.Usage, rec.TTFT = 200, resp.Usage, g.now().Sub(rec.Started)
-	if g.recordBody {
-		rec.Completion = resp.Message.Text()
-	}
-	g.finish(ctx, rec)
+	rec.InferenceRegion = g.region
+	g.succeed(ctx, rec, resp)
 	return &Outcome{Response: resp}, nil
 }
 

@@ -231,12 +231,17 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 		out.Stream = g.recordingStream(ctx, out.Stream, rec)
 		return out, nil
 	}
-	rec.Status, rec.Usage, rec.TTFT = 200, out.Response.Usage, g.now().Sub(rec.Started)
+	g.succeed(ctx, rec, out.Response)
+	return out, nil
+}
+
+// succeed records a request answered in full (non-streaming).
+func (g *Gateway) succeed(ctx context.Context, rec *Record, resp *inference.Response) {
+	rec.Status, rec.Usage, rec.TTFT = 200, resp.Usage, g.now().Sub(rec.Started)
 	if g.recordBody {
-		rec.Completion = out.Response.Message.Text()
+		rec.Completion = resp.Message.Text()
 	}
 	g.finish(ctx, rec)
-	return out, nil
 }
 
 // estimatedTokens is what routing and capacity count a request for before
