@@ -1,18 +1,14 @@
 package bedrock
 
 import (
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/gateway"
-	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/profilestore"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
@@ -164,15 +160,12 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) *gate
 // when it is signed, else an API key as "Authorization: Bearer" (the form
 // Bedrock API keys take). The body is needed first: SigV4 signs its hash.
 func (h *Handler) readAuthenticated(w http.ResponseWriter, r *http.Request, call *gateway.Call) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxRequestBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &inference.Error{Kind: inference.KindPayloadTooLarge, Message: "request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
-		}
-		return nil, &inference.Error{Kind: inference.KindInvalidRequest, Message: "request body could not be read", Err: err}
+	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
+	if rerr != nil {
+		return nil, rerr
 	}
 	var p auth.Principal
+	var err error
 	if auth.IsSigV4(r) {
 		p, err = h.sigv4.Verify(r, body)
 	} else if key := auth.BearerKey(r); key != "" {

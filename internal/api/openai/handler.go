@@ -83,16 +83,12 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call.Principal = p
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxRequestBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			err = &inference.Error{Kind: inference.KindPayloadTooLarge, Code: "request_too_large",
-				Message: "request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
-		} else {
-			err = &inference.Error{Kind: inference.KindInvalidRequest, Message: "request body could not be read", Err: err}
+	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
+	if rerr != nil {
+		if rerr.Kind == inference.KindPayloadTooLarge {
+			rerr.Code = "request_too_large"
 		}
-		writeError(w, h.g.Reject(r.Context(), call, err))
+		writeError(w, h.g.Reject(r.Context(), call, rerr))
 		return
 	}
 	req, includeUsage, err := decodeChat(body)
