@@ -122,7 +122,7 @@ func (s *Set) AuthorizeInvoke(inv *Invocation, c *Context, dst []DestinationResu
 	}
 	var profile Result
 	if inv.ProfileARN != "" {
-		v := view{c: c, region: inv.SourceRegion, hasRegion: true}
+		v := profileView(inv, c)
 		profile = s.eval(inv.Action, inv.ProfileARN, &v)
 	}
 	for i := range inv.Destinations {
@@ -134,10 +134,7 @@ func (s *Set) AuthorizeInvoke(inv *Invocation, c *Context, dst []DestinationResu
 			dst = append(dst, r)
 			continue
 		}
-		v := view{c: c, region: d.Region, hasRegion: true, noResourceTags: true}
-		if inv.ProfileARN != "" {
-			v.profile, v.hasProfile = inv.ProfileARN, true
-		}
+		v := modelView(inv, c, d.Region)
 		r.Result = s.eval(inv.Action, d.ModelARN, &v)
 		if r.Result.Decision != Allow {
 			r.Denial = Denial{Action: inv.Action, Resource: d.ModelARN, Decision: r.Result.Decision}
@@ -145,6 +142,23 @@ func (s *Set) AuthorizeInvoke(inv *Invocation, c *Context, dst []DestinationResu
 		dst = append(dst, r)
 	}
 	return dst
+}
+
+// profileView is the context of the profile check: aws:RequestedRegion is
+// the source region.
+func profileView(inv *Invocation, c *Context) view {
+	return view{c: c, region: inv.SourceRegion, hasRegion: true}
+}
+
+// modelView is the context of the foundation-model check in region:
+// aws:RequestedRegion is the destination, bedrock:InferenceProfileArn the
+// profile (for a profile invocation), and aws:ResourceTag/* keys are gone.
+func modelView(inv *Invocation, c *Context, region string) view {
+	v := view{c: c, region: region, hasRegion: true, noResourceTags: true}
+	if inv.ProfileARN != "" {
+		v.profile, v.hasProfile = inv.ProfileARN, true
+	}
+	return v
 }
 
 // CheckReport explains one check of an invocation.
@@ -190,7 +204,7 @@ func (s *Set) ExplainInvoke(inv *Invocation, c *Context) []DestinationReport {
 	results := s.AuthorizeInvoke(inv, c, nil)
 	var profileCheck *CheckReport
 	if inv.ProfileARN != "" {
-		v := view{c: c, region: inv.SourceRegion, hasRegion: true}
+		v := profileView(inv, c)
 		r, matched := s.explain(inv.Action, inv.ProfileARN, &v)
 		cr := newCheckReport(inv.Action, inv.ProfileARN, map[string]string{KeyRequestedRegion: inv.SourceRegion}, r, matched)
 		profileCheck = &cr
@@ -203,10 +217,9 @@ func (s *Set) ExplainInvoke(inv *Invocation, c *Context) []DestinationReport {
 			rep.Checks = append(rep.Checks, *profileCheck)
 		}
 		if profileCheck == nil || profileCheck.Decision == Allow {
-			v := view{c: c, region: d.Region, hasRegion: true, noResourceTags: true}
+			v := modelView(inv, c, d.Region)
 			over := map[string]string{KeyRequestedRegion: d.Region}
 			if inv.ProfileARN != "" {
-				v.profile, v.hasProfile = inv.ProfileARN, true
 				over[KeyInferenceProfileARN] = inv.ProfileARN
 			}
 			r, matched := s.explain(inv.Action, d.ModelARN, &v)
