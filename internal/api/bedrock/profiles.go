@@ -133,10 +133,9 @@ func (h *Handler) Merge(remote []profilestore.Record) (bool, error) {
 	if !changed {
 		return false, nil
 	}
-	if err := h.store.Save(merged); err != nil {
+	if err := h.saveLocked(merged); err != nil {
 		return false, err
 	}
-	h.apply(merged)
 	return true, nil
 }
 
@@ -144,11 +143,27 @@ func (h *Handler) Merge(remote []profilestore.Record) (bool, error) {
 func (h *Handler) record(id string) (profilestore.Record, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	i, ok := slices.BinarySearchFunc(h.records, id, func(r profilestore.Record, id string) int { return strings.Compare(r.ID, id) })
-	if !ok || h.records[i].Deleted {
+	i, ok := h.indexLocked(id)
+	if !ok {
 		return profilestore.Record{}, false
 	}
 	return h.records[i], true
+}
+
+// indexLocked returns the index of id's live (not deleted) record.
+func (h *Handler) indexLocked(id string) (int, bool) {
+	i, ok := slices.BinarySearchFunc(h.records, id, func(r profilestore.Record, id string) int { return strings.Compare(r.ID, id) })
+	return i, ok && !h.records[i].Deleted
+}
+
+// saveLocked persists records, then serves them: a change a client was
+// told about survives a restart.
+func (h *Handler) saveLocked(records []profilestore.Record) error {
+	if err := h.store.Save(records); err != nil {
+		return err
+	}
+	h.apply(records)
+	return nil
 }
 
 // controlCall authenticates a control-plane request and authorizes action
@@ -278,26 +293,36 @@ func (h *Handler) lookup(cat *profile.Catalog, ident string) (*profile.Profile, 
 	return p, nil
 }
 
+// authorizeProfile looks up the profile the path's {id} names and
+// authorizes action on its ARN, with its tags; when it names no profile,
+// action is authorized on the id as given first, so that a caller without
+// the right cannot tell which profiles exist. It renders any refusal and
+// then returns ok=false.
+func (h *Handler) authorizeProfile(w http.ResponseWriter, r *http.Request, call *gateway.Call, cat *profile.Catalog, action string) (p *profile.Profile, resource string, ok bool) {
+	ident := r.PathValue("id")
+	p, err := h.lookup(cat, ident)
+	in := ControlInput{Action: action, Resource: ident}
+	if err == nil {
+		in.Resource, in.ResourceTags = p.ARN(cat.Partition(), h.g.Region(), cat.Account()), p.Tags
+	}
+	if !h.authorize(w, r, call, in) {
+		return nil, "", false
+	}
+	if err != nil {
+		h.reject(w, r, call, err)
+		return nil, "", false
+	}
+	return p, in.Resource, true
+}
+
 func (h *Handler) getProfile(w http.ResponseWriter, r *http.Request) {
 	call, _ := h.controlCall(w, r, gateway.OpGetInferenceProfile)
 	if call == nil {
 		return
 	}
 	cat := h.g.Catalog()
-	p, err := h.lookup(cat, r.PathValue("id"))
-	resource := r.PathValue("id")
-	if err == nil {
-		resource = p.ARN(cat.Partition(), h.g.Region(), cat.Account())
-	}
-	in := ControlInput{Action: ActionGetInferenceProfile, Resource: resource}
-	if err == nil {
-		in.ResourceTags = p.Tags
-	}
-	if !h.authorize(w, r, call, in) {
-		return
-	}
-	if err != nil {
-		h.reject(w, r, call, err)
+	p, resource, ok := h.authorizeProfile(w, r, call, cat, ActionGetInferenceProfile)
+	if !ok {
 		return
 	}
 	h.g.RecordControl(r.Context(), call, p.ID, resource, http.StatusOK)
@@ -417,10 +442,9 @@ func (h *Handler) create(rec profilestore.Record) (profilestore.Record, bool, er
 		return rec, false, copyError(err)
 	}
 	merged, _ := profilestore.Merge(h.records, []profilestore.Record{rec})
-	if err := h.store.Save(merged); err != nil {
+	if err := h.saveLocked(merged); err != nil {
 		return rec, false, &inference.Error{Kind: inference.KindInternal, Message: "the profile could not be stored", Err: err}
 	}
-	h.apply(merged)
 	return rec, true, nil
 }
 
@@ -438,19 +462,8 @@ func (h *Handler) deleteProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cat := h.g.Catalog()
-	ident := r.PathValue("id")
-	p, err := h.lookup(cat, ident)
-	resource := ident
-	in := ControlInput{Action: ActionDeleteInferenceProfile}
-	if err == nil {
-		resource, in.ResourceTags = p.ARN(cat.Partition(), h.g.Region(), cat.Account()), p.Tags
-	}
-	in.Resource = resource
-	if !h.authorize(w, r, call, in) {
-		return
-	}
-	if err != nil {
-		h.reject(w, r, call, err)
+	p, resource, ok := h.authorizeProfile(w, r, call, cat, ActionDeleteInferenceProfile)
+	if !ok {
 		return
 	}
 	if p.Type != profile.Application {
@@ -476,8 +489,8 @@ func (h *Handler) delete(id string) (profilestore.Record, error) {
 	if h.storeErr != nil {
 		return profilestore.Record{}, &inference.Error{Kind: inference.KindInternal, Message: "the profile store is unavailable", Err: h.storeErr}
 	}
-	i, ok := slices.BinarySearchFunc(h.records, id, func(r profilestore.Record, id string) int { return strings.Compare(r.ID, id) })
-	if !ok || h.records[i].Deleted {
+	i, ok := h.indexLocked(id)
+	if !ok {
 		return profilestore.Record{}, invalid(id + " is defined in the topology file; remove it there")
 	}
 	tomb := h.records[i]
@@ -487,10 +500,9 @@ func (h *Handler) delete(id string) (profilestore.Record, error) {
 		tomb.UpdatedAt = h.records[i].UpdatedAt.Add(time.Millisecond)
 	}
 	merged, _ := profilestore.Merge(h.records, []profilestore.Record{tomb})
-	if err := h.store.Save(merged); err != nil {
+	if err := h.saveLocked(merged); err != nil {
 		return profilestore.Record{}, &inference.Error{Kind: inference.KindInternal, Message: "the deletion could not be stored", Err: err}
 	}
-	h.apply(merged)
 	return tomb, nil
 }
 
