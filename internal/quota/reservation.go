@@ -72,12 +72,7 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 		defer cancel()
-		if release {
-			err = l.store.Release(ctx, r.claim, r.windows)
-		} else {
-			err = l.store.Commit(ctx, r.claim, r.windows, actual)
-		}
-		if err != nil {
+		if err = s.apply(ctx, l.store); err != nil {
 			l.health.fail(op, err)
 			l.deferSettlement(s)
 			err = fmt.Errorf("%w (retried when the store is back): %w", ErrStoreUnavailable, err)
@@ -99,6 +94,14 @@ type settlement struct {
 	windows []int64
 	actual  int64
 	release bool
+}
+
+// apply runs s against store.
+func (s settlement) apply(ctx context.Context, store Store) error {
+	if s.release {
+		return store.Release(ctx, s.claim, s.windows)
+	}
+	return store.Commit(ctx, s.claim, s.windows, s.actual)
 }
 
 // storeOK records a successful store operation and, if settlements wait
@@ -147,12 +150,7 @@ func (l *Limiter) flush() {
 		l.pmu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-		var err error
-		if s.release {
-			err = l.store.Release(ctx, s.claim, s.windows)
-		} else {
-			err = l.store.Commit(ctx, s.claim, s.windows, s.actual)
-		}
+		err := s.apply(ctx, l.store)
 		cancel()
 
 		l.pmu.Lock()
