@@ -120,7 +120,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestFromValueYAMLShapes(t *testing.T) {
 	t.Parallel()
-	// What gopkg.in/yaml.v3 yields for the config's inline policy.
+	// What the YAML decoder (go.yaml.in/yaml/v3) yields for the config's inline policy.
 	doc := map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{map[string]any{
