@@ -541,7 +541,7 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 // fail records a failed request and returns its client error.
 func (g *Gateway) fail(ctx context.Context, rec *Record, err error) *inference.Error {
 	e := inference.AsError(err)
-	rec.Status, rec.ErrorCode = e.Kind.Status(), e.Kind.String()
+	rec.Status, rec.ErrorCode = statusOf(e), e.Kind.String()
 	if e.Kind == inference.KindPermissionDenied {
 		rec.Allowed = false
 		if rec.DenyReason == "" {

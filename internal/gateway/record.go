@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -93,6 +94,19 @@ func (rs Recorders) Admit() error {
 		}
 	}
 	return nil
+}
+
+// codeConflict is Bedrock's ConflictException, which the Bedrock front end
+// answers with 409 whatever the error's kind.
+const codeConflict = "ConflictException"
+
+// statusOf is the HTTP status the client got for e, so that the record and
+// the audit event carry it: the kind's, except for a conflict (409).
+func statusOf(e *inference.Error) int {
+	if e.Code == codeConflict {
+		return http.StatusConflict
+	}
+	return e.Kind.Status()
 }
 
 // maxRequestedModel bounds Record.RequestedModel (invariant: never echo or

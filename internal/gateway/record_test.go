@@ -223,3 +223,15 @@ func TestProfileLabelIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestConflictIsRecordedAs409: the Bedrock front end answers a
+// ConflictException with 409, as AWS does; the record must say the same.
+func TestConflictIsRecordedAs409(t *testing.T) {
+	t.Parallel()
+	g, sink, _, p := newRefusalGateway(t, "eu-west-1")
+	g.Reject(t.Context(), &Call{RequestID: "r", Operation: OpCreateInferenceProfile, Principal: p},
+		&inference.Error{Kind: inference.KindInvalidRequest, Code: codeConflict, Message: "exists"})
+	if got := sink.last(t).Status; got != 409 {
+		t.Errorf("conflict recorded with status %d, want 409", got)
+	}
+}
