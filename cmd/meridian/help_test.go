@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -25,5 +26,20 @@ func TestSubcommandHelp(t *testing.T) {
 	_, _, err := runCLI(t, "config", "frobnicate")
 	if err == nil || strings.Count(err.Error(), "usage") != 1 {
 		t.Errorf("config with a bad subcommand: %v, want one usage error saying \"usage\" once", err)
+	}
+}
+
+// TestJSONLogKeysAreUnique: logs of the audit component repeated the
+// component and region keys, which some log pipelines reject.
+func TestJSONLogKeysAreUnique(t *testing.T) {
+	var buf bytes.Buffer
+	lf := logFlags{format: "json", level: "info"}
+	log, err := lf.logger(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.With("component", "audit", "region", "eu-west-1").With("component", "audit", "region", "eu-west-1").Info("audit key created")
+	if n := strings.Count(buf.String(), `"component"`) + strings.Count(buf.String(), `"region"`); n != 2 {
+		t.Errorf("log line %s: component and region appear %d times in all, want once each", buf.String(), n)
 	}
 }
