@@ -210,7 +210,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 		noteRefusal(rec, g.Catalog(), err)
 		return nil, g.fail(ctx, rec, resolveError(err))
 	}
-	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, res.ProfileARN, res.Model
+	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, sourceARN(g.Catalog(), res, g.region), res.Model
 	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: call.Principal, Source: g.region, Resolution: res,
 		Stream: call.Request.Stream, SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: g.now()})
 	if err != nil {

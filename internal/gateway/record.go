@@ -157,6 +157,17 @@ func noteDenial(rec *Record, err error) {
 	}
 }
 
+// sourceARN is the ARN a request's record names: the resolved profile's
+// ARN in the source region. An application profile created through the API
+// in another region is named by its home region's ARN elsewhere, but it was
+// called here, under this region's ARN (the one resolution accepts).
+func sourceARN(cat *profile.Catalog, res *profile.Resolution, source string) string {
+	if p := res.Profile; p != nil && p.Type == profile.Application && p.HomeRegion != "" && p.HomeRegion != source {
+		return profile.ApplicationProfileARN(cat.Partition(), source, cat.Account(), p.ID)
+	}
+	return res.ProfileARN
+}
+
 // logDenial logs a refused request at info with the deciding statement,
 // which the client's message never names (docs/policies.md).
 func (g *Gateway) logDenial(ctx context.Context, rec *Record) {

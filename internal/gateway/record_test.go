@@ -235,3 +235,22 @@ func TestConflictIsRecordedAs409(t *testing.T) {
 		t.Errorf("conflict recorded with status %d, want 409", got)
 	}
 }
+
+// TestApplicationProfileARNIsTheSourceRegions: an application profile
+// created in one region and called in another was audited with its home
+// region's ARN.
+func TestApplicationProfileARNIsTheSourceRegions(t *testing.T) {
+	t.Parallel()
+	g, sink, _, p := newRefusalGateway(t, "eu-west-1")
+	cat, _, err := g.Catalog().WithApplication(profile.Profile{ID: "app-1", CopyFrom: "eu.m", HomeRegion: "us-east-1", CreatedAt: time.Unix(1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetCatalog(cat)
+	_, _ = g.Invoke(t.Context(), &Call{RequestID: "r", Operation: OpChatCompletions, Principal: p,
+		Request: &inference.Request{Model: "app-1"}, Received: time.Unix(0, 0)})
+	want := "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/app-1"
+	if got := sink.last(t).ProfileARN; got != want {
+		t.Errorf("record's profile ARN = %q, want the source region's %q", got, want)
+	}
+}
