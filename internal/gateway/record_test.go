@@ -254,3 +254,17 @@ func TestApplicationProfileARNIsTheSourceRegions(t *testing.T) {
 		t.Errorf("record's profile ARN = %q, want the source region's %q", got, want)
 	}
 }
+
+// TestForwardedRecordKeepsTheCallersIdentity: docs/audit.md said a
+// destination-side event has userIdentity.type "link"; it carries the
+// source caller's method and key id, as the source authenticated them.
+func TestForwardedRecordKeepsTheCallersIdentity(t *testing.T) {
+	t.Parallel()
+	g, sink, _, p := newRefusalGateway(t, "eu-west-1")
+	_, _ = g.ServeForwarded(t.Context(), &Job{RequestID: "r", Operation: OpChatCompletions, SourceRegion: "eu-west-1",
+		DestinationRegion: "eu-west-1", ProfileID: "eu.m", Model: "m", Principal: p, Request: &inference.Request{Model: "eu.m"}})
+	e := EventOf(sink.last(t))
+	if e.Side != "destination" || e.UserIdentity.Type != "apiKey" || e.UserIdentity.APIKeyID != "key-0" {
+		t.Errorf("destination event identity %+v (side %s), want the caller's apiKey key-0", e.UserIdentity, e.Side)
+	}
+}
