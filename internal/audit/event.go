@@ -93,7 +93,8 @@ type UserIdentity struct {
 type Decision struct {
 	Allowed bool `json:"allowed"`
 	// Reason says why the request was denied (empty when allowed), e.g.
-	// "explicit deny in policy eu-only" or "residency".
+	// "explicitDeny by guardrail eu-only/DenyOutsideEU: bedrock:InvokeModel
+	// on arn:…" or "residency: us.m is a us profile and …".
 	Reason string `json:"reason,omitempty"`
 	// DecidingStatement is the policy statement that decided a denial (for
 	// a guardrail, the guardrail's name); nil when no statement decided
