@@ -23,6 +23,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) == 0 {
 		return usageError("audit needs a subcommand: verify DIR | query DIR | keygen --out DIR")
 	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: meridian audit verify DIR | query DIR | keygen --out DIR (meridian audit SUBCOMMAND -h for its flags)")
+		return errHelpShown
+	}
 	switch args[0] {
 	case "verify":
 		return runAuditVerify(args[1:], stdout, stderr)

@@ -14,8 +14,12 @@ func init() {
 }
 
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (isHelp(args[0]) || len(args) > 1 && isHelp(args[1])) {
+		fmt.Fprintln(stdout, "usage: meridian config validate FILE")
+		return errHelpShown
+	}
 	if len(args) != 2 || args[0] != "validate" {
-		return usageError("usage: meridian config validate FILE")
+		return usageError("meridian config validate FILE")
 	}
 	cfg, err := topology.Load(args[1])
 	var ve *topology.ValidationError

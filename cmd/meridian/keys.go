@@ -16,9 +16,15 @@ func init() {
 	register("keys", "create API keys and the hashes that topology files store", runKeys)
 }
 
+const keysUsage = "usage: meridian keys new | meridian keys hash [KEY] (without KEY, the key is read from standard input)"
+
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError("keys needs a subcommand: new | hash")
+	}
+	if isHelp(args[0]) || args[0] == "hash" && len(args) > 1 && isHelp(args[1]) {
+		fmt.Fprintln(stdout, keysUsage)
+		return errHelpShown
 	}
 	switch args[0] {
 	case "new":
@@ -49,4 +55,13 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	return usageError("unknown keys subcommand %q (want new or hash)", args[0])
+}
+
+// isHelp reports whether arg asks for help rather than naming an operand.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }

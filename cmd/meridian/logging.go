@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // logFlags are the logging flags shared by long-running verbs.
@@ -25,11 +27,13 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 		return nil, usageError("--log-level %q: use debug, info, warn or error", l.level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	// UniqueKeys: a component that adds a key its parent logger set (the
+	// audit writer's component and region) must not write it twice.
 	switch l.format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(telemetry.UniqueKeys(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(telemetry.UniqueKeys(slog.NewJSONHandler(w, opts))), nil
 	}
 	return nil, usageError("--log-format %q: use text or json", l.format)
 }

@@ -51,12 +51,31 @@ func appendEvent(dst []byte, e *Event) []byte {
 	dst = jsonesc.AppendString(dst, e.InferenceProfileARN)
 	dst = append(dst, `,"modelId":`...)
 	dst = jsonesc.AppendString(dst, e.ModelID)
+	if e.RequestParameters != nil {
+		dst = append(dst, `,"requestParameters":{"modelId":`...)
+		dst = jsonesc.AppendString(dst, e.RequestParameters.ModelID)
+		dst = append(dst, '}')
+	}
 
 	dst = append(dst, `,"decision":{"allowed":`...)
 	dst = strconv.AppendBool(dst, e.Decision.Allowed)
 	if e.Decision.Reason != "" {
 		dst = append(dst, `,"reason":`...)
 		dst = jsonesc.AppendString(dst, e.Decision.Reason)
+	}
+	if s := e.Decision.DecidingStatement; s != nil {
+		dst = append(dst, `,"decidingStatement":{"policy":`...)
+		dst = jsonesc.AppendString(dst, s.Policy)
+		if s.Sid != "" {
+			dst = append(dst, `,"sid":`...)
+			dst = jsonesc.AppendString(dst, s.Sid)
+		}
+		dst = append(dst, `,"index":`...)
+		dst = strconv.AppendInt(dst, int64(s.Index), 10)
+		if s.Guardrail {
+			dst = append(dst, `,"guardrail":true`...)
+		}
+		dst = append(dst, '}')
 	}
 	dst = append(dst, `},"routeReason":`...)
 	dst = jsonesc.AppendString(dst, e.RouteReason)

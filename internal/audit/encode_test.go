@@ -30,6 +30,11 @@ func TestAppendEventMatchesJSON(t *testing.T) {
 	e.EventTime = Time{time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))}
 	e.Usage = Usage{InputTokens: 1 << 62, OutputTokens: -5}
 	checkEncoding(t, e)
+	e.RequestParameters = &RequestParameters{ModelID: tricky}
+	e.Decision.DecidingStatement = &Statement{Policy: tricky, Sid: tricky, Index: 3, Guardrail: true}
+	checkEncoding(t, e)
+	e.Decision.DecidingStatement = &Statement{Policy: "p"}
+	checkEncoding(t, e)
 	checkEncoding(t, &Event{})
 	checkEncoding(t, &Event{Attempts: []Attempt{}})
 }
@@ -43,6 +48,10 @@ func FuzzAppendEvent(f *testing.F) {
 		e.EventID, e.UserAgent, e.Decision = id, agent, Decision{Allowed: allowed, Reason: reason}
 		e.Usage.InputTokens, e.StatusCode = tokens, status
 		e.Attempts = []Attempt{{Region: reason, Outcome: id, Status: status}}
+		if status&1 == 1 {
+			e.RequestParameters = &RequestParameters{ModelID: prompt}
+			e.Decision.DecidingStatement = &Statement{Policy: reason, Sid: agent, Index: status, Guardrail: allowed}
+		}
 		if prompt != "" {
 			e.Content = &Content{Prompt: prompt, Completion: agent}
 		}

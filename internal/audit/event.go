@@ -45,9 +45,13 @@ type Event struct {
 	InferenceRegion string `json:"inferenceRegion"`
 	// InferenceProfileARN is the resolved profile's ARN; empty when the
 	// request named no resolvable profile.
-	InferenceProfileARN string   `json:"inferenceProfileArn"`
-	ModelID             string   `json:"modelId"`
-	Decision            Decision `json:"decision"`
+	InferenceProfileARN string `json:"inferenceProfileArn"`
+	// ModelID is the resolved logical model id; empty when nothing resolved.
+	ModelID string `json:"modelId"`
+	// RequestParameters is what the caller asked for, as sent (bounded in
+	// length); nil when the request named nothing.
+	RequestParameters *RequestParameters `json:"requestParameters,omitempty"`
+	Decision          Decision           `json:"decision"`
 	// RouteReason is the x-meridian-route value, e.g. "headroom" or
 	// "failover:throttled:eu-central-1".
 	RouteReason string `json:"routeReason"`
@@ -75,8 +79,9 @@ type Event struct {
 type UserIdentity struct {
 	PrincipalID string `json:"principalId"`
 	// Type is the authentication method as auth.Method names it: "apiKey",
-	// "sigv4", "mtls", "link" (forwarded by another region's node for the
-	// principal), or "" when the request was rejected before authentication.
+	// "sigv4", "mtls", or "" when the request was rejected before
+	// authentication. A destination-side event of a forwarded request
+	// carries the source caller's method and key id.
 	Type string `json:"type"`
 	// APIKeyID identifies the API key used (its id, never the key).
 	APIKeyID string `json:"apiKeyId,omitempty"`
@@ -88,9 +93,39 @@ type UserIdentity struct {
 type Decision struct {
 	Allowed bool `json:"allowed"`
 	// Reason says why the request was denied (empty when allowed), e.g.
-	// "explicit deny in policy eu-only" or "residency".
+	// "explicitDeny by guardrail eu-only/DenyOutsideEU: bedrock:InvokeModel
+	// on arn:…" or "residency: us.m is a us profile and …".
 	Reason string `json:"reason,omitempty"`
+	// DecidingStatement is the policy statement that decided a denial (for
+	// a guardrail, the guardrail's name); nil when no statement decided
+	// (allowed, an implicit deny, or a residency refusal).
+	DecidingStatement *Statement `json:"decidingStatement,omitempty"`
 }
+
+// Statement names a policy statement, as `meridian policy simulate` does.
+type Statement struct {
+	// Policy is the policy's name (the guardrail's name for a guardrail).
+	Policy string `json:"policy"`
+	// Sid is the statement's Sid, empty when it has none.
+	Sid string `json:"sid,omitempty"`
+	// Index is the statement's position in the policy's Statement array.
+	Index int `json:"index"`
+	// Guardrail is true for a guardrail statement.
+	Guardrail bool `json:"guardrail,omitempty"`
+}
+
+// RequestParameters is what the caller sent, before resolution.
+type RequestParameters struct {
+	// ModelID is the model id, profile id or ARN as the caller gave it,
+	// cut to [MaxRequestedModelID] bytes.
+	ModelID string `json:"modelId"`
+}
+
+// MaxRequestedModelID bounds [RequestParameters.ModelID]: a longer value is
+// cut (at a UTF-8 boundary) so that a caller cannot grow the trail at will.
+// Bedrock's own limit on a modelId is 2048; the ids Meridian serves are far
+// shorter.
+const MaxRequestedModelID = 256
 
 // Attempt is one destination region tried for a request.
 type Attempt struct {

@@ -33,7 +33,8 @@ type Filter struct {
 	SourceRegion    string
 	InferenceRegion string
 	// Profile matches inferenceProfileArn, or the profile id after its last
-	// '/' (a pattern).
+	// '/' (a pattern), or requestParameters.modelId and its id likewise, so
+	// that refused requests are found by the profile they asked for.
 	Profile string
 	// Status is a status code ("429"), a class ("4xx"), or a comma-separated
 	// list of them; '!' excludes.
@@ -96,7 +97,13 @@ func (f Filter) Match(e *Event) bool {
 	}
 	if f.Profile != "" {
 		id := e.InferenceProfileARN[strings.LastIndexByte(e.InferenceProfileARN, '/')+1:]
-		if !matchAny(f.Profile, e.InferenceProfileARN, id) {
+		// A refused request resolved nothing: match what the caller asked for.
+		var asked, askedID string
+		if e.RequestParameters != nil {
+			asked = e.RequestParameters.ModelID
+			askedID = asked[strings.LastIndexByte(asked, '/')+1:]
+		}
+		if !matchAny(f.Profile, e.InferenceProfileARN, id, asked, askedID) {
 			return false
 		}
 	}

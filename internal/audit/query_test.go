@@ -30,6 +30,15 @@ func TestQuery(t *testing.T) {
 	if err := w.Append(t.Context(), dst); err != nil {
 		t.Fatal(err)
 	}
+	// A cross-geography attempt refused before anything resolved: found by
+	// the profile it asked for.
+	refused := testEvent(102)
+	refused.InferenceRegion, refused.InferenceProfileARN, refused.ModelID, refused.StatusCode = "", "", "", 400
+	refused.RequestParameters = &RequestParameters{ModelID: "arn:aws:bedrock:eu-west-1:000000000000:inference-profile/us.demo.chat-small"}
+	refused.Decision = Decision{Allowed: false, Reason: "residency"}
+	if err := w.Append(t.Context(), refused); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -40,15 +49,16 @@ func TestQuery(t *testing.T) {
 		want   []int // testEvent numbers
 	}{
 		{"served outside the EU", Filter{SourceRegion: "eu-west-1", InferenceRegion: "!eu-*"}, []int{100}},
-		{"nothing ran", Filter{InferenceRegion: "none"}, []int{4, 9, 14}},
-		{"denied", Filter{Status: "4xx"}, []int{4, 9, 14}},
+		{"nothing ran", Filter{InferenceRegion: "none"}, []int{4, 9, 14, 102}},
+		{"denied", Filter{Status: "4xx"}, []int{4, 9, 14, 102}},
 		{"status list with exclusion", Filter{Status: "200,!403"}, []int{0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 100, 101}},
 		{"time range", Filter{Since: nov(25, 3), Until: nov(25, 6)}, []int{3, 4, 5}},
 		{"principal by key id", Filter{Principal: "key-1", Until: nov(25, 8)}, []int{1, 3, 5, 7}},
+		{"refusal by the profile it asked for", Filter{Profile: "us.demo.*"}, []int{102}},
 		{"profile by id", Filter{Profile: "eu.demo.*", Since: nov(25, 14), Until: nov(25, 16)}, []int{14}},
 		{"profile by ARN", Filter{Profile: "arn:aws:bedrock:eu-west-1:000000000000:inference-profile/eu.demo.chat-small", Until: nov(25, 1)}, []int{0}},
 		{"destination side", Filter{Side: SideDestination}, []int{101}},
-		{"event id", Filter{EventID: "req-00010*"}, []int{100, 101}},
+		{"event id", Filter{EventID: "req-00010*"}, []int{100, 101, 102}},
 		{"inference region list", Filter{InferenceRegion: "us-east-1,eu-west-1", Until: nov(25, 7)}, []int{0, 3, 6}},
 	}
 	for _, tc := range tests {

@@ -81,7 +81,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	}
 	d.AccessKeyID, d.SecretAccessKey = "AKIAMERIDIANDEMO0001", randomSecret()
 	_, cfg, err := Topology(TopologyOptions{BasePort: opts.BasePort, KeyHash: auth.HashKey(d.APIKey), AccessKeyID: d.AccessKeyID,
-		AuditDir: filepath.Join(d.dir, "audit"), Link: link})
+		AuditDir: filepath.Join(d.dir, "audit"), DataDir: filepath.Join(d.dir, "data"), Link: link})
 	if err != nil {
 		d.cleanup()
 		return nil, err

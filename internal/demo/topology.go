@@ -59,6 +59,10 @@ type TopologyOptions struct {
 	// AccessKeyID is the demo principal's AWS-style access key id.
 	AccessKeyID string
 	AuditDir    string
+	// DataDir is the nodes' data directory (server.data_dir), where
+	// created application profiles persist. The demo keeps it in its own
+	// directory, never in the current one.
+	DataDir string
 	// Link names the demo's CA and node certificates; a zero value runs
 	// the link without TLS (development only).
 	Link pki.LinkConfig
@@ -73,7 +77,7 @@ func Topology(opts TopologyOptions) ([]byte, *topology.Config, error) {
 	var buf bytes.Buffer
 	err = t.Execute(&buf, map[string]any{
 		"BasePort": opts.BasePort, "Regions": Regions, "Deployments": deployments, "KeyHash": opts.KeyHash,
-		"AuditDir": opts.AuditDir, "AccessKeyID": opts.AccessKeyID, "Link": opts.Link, "InsecureLink": opts.Link.CAFile == "",
+		"AuditDir": opts.AuditDir, "DataDir": opts.DataDir, "AccessKeyID": opts.AccessKeyID, "Link": opts.Link, "InsecureLink": opts.Link.CAFile == "",
 	})
 	if err != nil {
 		return nil, nil, err

@@ -61,6 +61,12 @@ func EventOf(rec *Record) *audit.Event {
 		Usage:     audit.Usage{InputTokens: int64(rec.Usage.InputTokens), OutputTokens: int64(rec.Usage.OutputTokens)},
 		LatencyMs: rec.Latency.Milliseconds(), TTFTMs: rec.TTFT.Milliseconds(),
 	}
+	if rec.RequestedModel != "" {
+		e.RequestParameters = &audit.RequestParameters{ModelID: rec.RequestedModel}
+	}
+	if d := rec.Deciding; d != nil {
+		e.Decision.DecidingStatement = &audit.Statement{Policy: d.Policy, Sid: d.Sid, Index: d.Index, Guardrail: d.Guardrail}
+	}
 	if rec.PrincipalID == "" {
 		e.UserIdentity.Type = ""
 	}

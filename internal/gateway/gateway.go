@@ -207,9 +207,10 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	}
 	res, err := g.Catalog().Resolve(g.region, call.Request.Model)
 	if err != nil {
+		noteRefusal(rec, g.Catalog(), err)
 		return nil, g.fail(ctx, rec, resolveError(err))
 	}
-	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, res.ProfileARN, res.Model
+	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, sourceARN(g.Catalog(), res, g.region), res.Model
 	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: call.Principal, Source: g.region, Resolution: res,
 		Stream: call.Request.Stream, SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: g.now()})
 	if err != nil {
@@ -529,7 +530,7 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 		SourceIP: call.SourceIP, UserAgent: call.UserAgent, SourceRegion: g.region, Allowed: true,
 		Started: started}
 	if call.Request != nil {
-		rec.Stream = call.Request.Stream
+		rec.Stream, rec.RequestedModel = call.Request.Stream, boundedModel(call.Request.Model)
 		if g.recordBody {
 			rec.Prompt = call.Request.Messages
 		}
@@ -540,12 +541,16 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 // fail records a failed request and returns its client error.
 func (g *Gateway) fail(ctx context.Context, rec *Record, err error) *inference.Error {
 	e := inference.AsError(err)
-	rec.Status, rec.ErrorCode = e.Kind.Status(), e.Kind.String()
+	rec.Status, rec.ErrorCode = statusOf(e), e.Kind.String()
 	if e.Kind == inference.KindPermissionDenied {
 		rec.Allowed = false
 		if rec.DenyReason == "" {
 			rec.DenyReason = e.Message
 		}
+		noteDenial(rec, err)
+	}
+	if !rec.Allowed {
+		g.logDenial(ctx, rec)
 	}
 	g.finish(ctx, rec)
 	return e
@@ -557,9 +562,6 @@ func (g *Gateway) fail(ctx context.Context, rec *Record, err error) *inference.E
 func (g *Gateway) Reject(ctx context.Context, call *Call, err error) *inference.Error {
 	g.metrics.InFlight.Inc()
 	rec := g.newRecord(call, "source")
-	if call.Request != nil {
-		rec.Model = call.Request.Model
-	}
 	return g.fail(ctx, rec, err)
 }
 
@@ -568,13 +570,14 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) {
 	g.metrics.InFlight.Dec()
 	rec.Latency = g.now().Sub(rec.Started)
 	status := strconv.Itoa(rec.Status)
+	label := profileLabel(g.Catalog(), rec.ProfileID)
 	if rec.Side == "destination" {
-		g.metrics.Forwarded.WithLabelValues(rec.SourceRegion, rec.ProfileID, status).Inc()
+		g.metrics.Forwarded.WithLabelValues(rec.SourceRegion, label, status).Inc()
 	} else {
-		g.metrics.Requests.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, rec.ProfileID, status).Inc()
-		g.metrics.Duration.WithLabelValues(rec.SourceRegion, rec.ProfileID).Observe(rec.Latency.Seconds())
+		g.metrics.Requests.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label, status).Inc()
+		g.metrics.Duration.WithLabelValues(rec.SourceRegion, label).Observe(rec.Latency.Seconds())
 		if rec.Status == 200 && rec.TTFT > 0 {
-			g.metrics.TTFT.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, rec.ProfileID).Observe(rec.TTFT.Seconds())
+			g.metrics.TTFT.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label).Observe(rec.TTFT.Seconds())
 		}
 	}
 	if g.recorder != nil {

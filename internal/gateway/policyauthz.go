@@ -100,22 +100,60 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 	var buf [8]policy.DestinationResult
 	results := s.set.AuthorizeInvoke(&inv, c, buf[:0])
 	allowed := make([]string, 0, len(results))
-	var denial *policy.Denial
+	var denied *policy.DestinationResult
 	for i := range results {
 		if results[i].Allowed() {
 			allowed = append(allowed, results[i].Region)
-		} else if denial == nil {
-			denial = &results[i].Denial
+		} else if denied == nil {
+			denied = &results[i]
 		}
 	}
 	if len(allowed) == 0 {
 		msg := "not authorized to invoke " + res.ProfileID
-		if denial != nil {
-			msg = denial.Message()
+		var cause error
+		if denied != nil {
+			msg = denied.Denial.Message()
+			cause = causeOf(denied.Result, action, denied.Denial.Resource)
 		}
-		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied", Message: msg}
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied", Message: msg, Err: cause}
 	}
 	return allowed, nil
+}
+
+// DenyCause is the internal cause of a policy denial: which statement
+// decided. It goes to the log and the audit event, never to the client,
+// whose message names only the action and the ARN (docs/policies.md).
+type DenyCause struct {
+	// Decision is policy.ExplicitDeny or policy.ImplicitDeny.
+	Decision policy.Decision
+	// Statement is the deciding Deny statement of an explicit deny; zero
+	// for an implicit deny.
+	Statement policy.StatementRef
+	// Guardrail names the guardrail that allowed nothing, for an implicit
+	// deny caused by one.
+	Guardrail string
+	// Action and Resource are the check that did not allow.
+	Action, Resource string
+}
+
+// Error describes the denial for logs and the audit trail, e.g.
+// "explicitDeny by guardrail eu-only/DenyOutsideEU: bedrock:InvokeModel on
+// arn:...".
+func (d *DenyCause) Error() string {
+	by := ""
+	switch {
+	case d.Statement != (policy.StatementRef{}):
+		by = " by " + d.Statement.String()
+	case d.Guardrail != "":
+		by = " by guardrail " + d.Guardrail + " (allows nothing here)"
+	case d.Decision == policy.ImplicitDeny:
+		by = " (no identity policy allows it)"
+	}
+	return d.Decision.String() + by + ": " + d.Action + " on " + d.Resource
+}
+
+func causeOf(r policy.Result, action, resource string) *DenyCause {
+	return &DenyCause{Decision: r.Decision, Statement: r.Statement, Guardrail: r.Guardrail, Action: action, Resource: resource}
 }
 
 func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzInput) {
@@ -164,7 +202,7 @@ func (a *PolicyAuthorizer) Decide(in AuthzInput, action, resource string) error 
 	c.Set(policy.KeyRequestedRegion, in.Source)
 	if r := s.set.Evaluate(action, resource, c); r.Decision != policy.Allow {
 		return &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied",
-			Message: fmt.Sprintf("not authorized to perform %s on %s", action, resource)}
+			Message: fmt.Sprintf("not authorized to perform %s on %s", action, resource), Err: causeOf(r, action, resource)}
 	}
 	return nil
 }

@@ -17,4 +17,12 @@ const (
 	AttrDuration          = "duration"
 	AttrPeer              = "peer"
 	AttrAddr              = "addr"
+	// AttrReason is why a request was refused.
+	AttrReason = "reason"
+	// AttrPolicy, AttrStatementIndex, AttrSid and AttrGuardrail name the
+	// policy statement that decided a denial.
+	AttrPolicy         = "policy"
+	AttrStatementIndex = "statement_index"
+	AttrSid            = "sid"
+	AttrGuardrail      = "guardrail"
 )

@@ -45,7 +45,9 @@ type exception struct {
 func exceptionFor(e *inference.Error) exception {
 	status := e.Kind.Status()
 	switch e.Code {
-	case ExcUnrecognizedClient, ExcMissingAuthenticationTk, ExcAccessDenied, ExcConflict, ExcTooManyTags:
+	case ExcConflict:
+		return exception{e.Code, http.StatusConflict} // as AWS: 409, whatever the kind
+	case ExcUnrecognizedClient, ExcMissingAuthenticationTk, ExcAccessDenied, ExcTooManyTags:
 		return exception{e.Code, status}
 	}
 	switch e.Kind {

@@ -34,7 +34,7 @@ func TestExceptionFor(t *testing.T) {
 		{&inference.Error{Kind: inference.KindUnavailable}, ExcServiceUnavailable, 503, "serviceUnavailableException"},
 		{&inference.Error{Kind: inference.KindUpstream}, ExcModelError, 502, "modelStreamErrorException"},
 		{&inference.Error{Kind: inference.KindInternal}, ExcInternalServer, 500, "internalServerException"},
-		{&inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict}, ExcConflict, 400, "validationException"},
+		{&inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict}, ExcConflict, 409, "validationException"},
 	}
 	for _, tc := range tests {
 		x := exceptionFor(tc.in)

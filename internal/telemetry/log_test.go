@@ -1,0 +1,51 @@
+package telemetry
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// TestUniqueKeys: the audit writer's logger added component and region on
+// top of the node's, and JSON lines carried each key twice.
+func TestUniqueKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		log  func(*slog.Logger)
+		want string
+	}{
+		{"with twice", func(l *slog.Logger) {
+			l.With(AttrComponent, "node", AttrRegion, "eu-west-1").With(AttrComponent, "audit", AttrRegion, "eu-west-1").Info("m", "k", 1)
+		}, `{"level":"INFO","msg":"m","component":"audit","region":"eu-west-1","k":1}`},
+		{"call repeats a with key", func(l *slog.Logger) {
+			l.With(AttrComponent, "audit").Info("m", AttrComponent, "quota")
+		}, `{"level":"INFO","msg":"m","component":"quota"}`},
+		{"groups keep their own keys", func(l *slog.Logger) {
+			l.With(AttrComponent, "a").WithGroup("g").With(AttrComponent, "b").With(AttrComponent, "c").Info("m")
+		}, `{"level":"INFO","msg":"m","component":"a","g":{"component":"c"}}`},
+		{"nothing to merge", func(l *slog.Logger) { l.Info("m", "k", "v") }, `{"level":"INFO","msg":"m","k":"v"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			h := slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey && len(groups) == 0 {
+					return slog.Attr{}
+				}
+				return a
+			}})
+			tc.log(slog.New(UniqueKeys(h)))
+			got := strings.TrimSpace(buf.String())
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+			if !json.Valid([]byte(got)) {
+				t.Errorf("not JSON: %s", got)
+			}
+		})
+	}
+}
