@@ -40,6 +40,7 @@ func runStoreSuite(t *testing.T, mk storeMaker) {
 		{"Records", testRecords},
 		{"ReplicasExactRPM", testReplicasExactRPM},
 		{"ReplicasExactTokens", testReplicasExactTokens},
+		{"Overflow", testOverflow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -462,4 +463,124 @@ func testReplicasExactTokens(t *testing.T, clients func() Store, clock *fakeCloc
 	day := Request{Principal: "stream-key", Limits: Limits{TokensPerDay: int(want.Load()) + 2 + 1}, InputTokens: 1, MaxTokens: 1}
 	mustAdmit(t, replicas[1], day)
 	mustReject(t, replicas[2], day)
+}
+
+// testOverflow: hostile or broken token counts (max_tokens of max int64,
+// 2^62, 2^53+1, negative; absurd usage reported back by a backend) admit
+// nothing beyond the limits, settle cleanly and leave the store healthy for
+// everyone else. A caller limited to 2,000 tokens a minute and 5,000 a day
+// once got 9,030 tokens in under a minute with max_tokens = max int64.
+func testOverflow(t *testing.T, clients func() Store, clock *fakeClock) {
+	const maxInt = int(^uint(0) >> 1)
+	limits := Limits{TPM: 2000, TokensPerDay: 5000}
+	tests := []struct {
+		name  string
+		input int
+		max   int
+		// usage, when set, is reported at the commit of an honest request
+		// (input 30, max_tokens 970) instead of sending a hostile one.
+		usage *inference.Usage
+		// invalid: Admit refuses the request as nonsense rather than
+		// as too large for a limit.
+		invalid bool
+	}{
+		{name: "max_tokens=maxint64", input: 30, max: maxInt},
+		{name: "max_tokens=2^62", input: 30, max: 1 << 62},
+		{name: "max_tokens=2^53+1", input: 30, max: 1<<53 + 1},
+		{name: "max_tokens=negative", input: 30, max: -5, invalid: true},
+		{name: "max_tokens=minint64", input: 30, max: -maxInt - 1, invalid: true},
+		{name: "input=maxint64", input: maxInt, max: 100},
+		{name: "input=negative", input: -1 << 62, max: 970, invalid: true},
+		{name: "input+max=maxint64", input: maxInt - 970, max: 970},
+		{name: "usage=maxint64", usage: &inference.Usage{InputTokens: maxInt}},
+		{name: "usage=maxint64+maxint64", usage: &inference.Usage{InputTokens: maxInt, OutputTokens: maxInt}},
+		{name: "usage=2^62+2^62", usage: &inference.Usage{InputTokens: 1 << 62, OutputTokens: 1 << 62}},
+		{name: "usage=2^53+1", usage: &inference.Usage{OutputTokens: 1<<53 + 1}},
+		{name: "usage=negative", usage: &inference.Usage{InputTokens: -maxInt, OutputTokens: 1000}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			clock.Set(suiteStart.Add(time.Duration(i) * 24 * time.Hour)) // a fresh day per case
+			l := newTestLimiter(t, clients(), clock, Config{})
+			who := fmt.Sprintf("mallory%d", i)
+			honest := Request{Principal: who, Limits: limits, InputTokens: 30, MaxTokens: 970}
+			var got int64 // tokens the caller was served, saturating
+			add := func(n int) { got += min(int64(max(n, 0)), 1<<62-got) }
+			if tc.usage == nil {
+				hostile := honest
+				hostile.InputTokens, hostile.MaxTokens = tc.input, tc.max
+				r, err := l.Admit(ctx, hostile)
+				if err == nil {
+					t.Errorf("Admit(input %d, max_tokens %d) admitted, reserving %d tokens; want it refused", tc.input, tc.max, r.Tokens())
+					if err := r.Commit(ctx, inference.Usage{InputTokens: 30, OutputTokens: 1000}); err != nil {
+						t.Errorf("Commit of the hostile request = %v", err)
+					}
+					add(1030)
+				} else {
+					checkOverflowRefusal(t, err, tc.invalid)
+				}
+			} else {
+				r := mustAdmit(t, l, honest)
+				if err := r.Commit(ctx, *tc.usage); err != nil {
+					t.Errorf("Commit(%+v) = %v, want nil", *tc.usage, err)
+				}
+				add(tc.usage.InputTokens)
+				add(tc.usage.OutputTokens)
+			}
+			if !l.Healthy() {
+				t.Fatalf("store marked down after the request")
+			}
+			// Honest traffic for the rest of the minute, then for half an
+			// hour, where only the day budget binds. Whatever the caller got
+			// first, every later admission must fit under the limits.
+			admitted := func(n int, step time.Duration) (extra int64) {
+				for range n {
+					r, err := l.Admit(ctx, honest)
+					if err == nil {
+						if err := r.Commit(ctx, inference.Usage{InputTokens: 30, OutputTokens: 970}); err != nil {
+							t.Fatalf("Commit = %v", err)
+						}
+						extra += 1000
+					} else if !errors.Is(err, ErrLimited) {
+						t.Fatalf("Admit(honest) = %v, want admitted or limited", err)
+					}
+					clock.Advance(step)
+				}
+				return extra
+			}
+			minute := admitted(30, time.Second)
+			if minute > 0 && got+minute > 2000 {
+				t.Errorf("after %d tokens, %d more admitted in the same minute; limit 2000", got, minute)
+			}
+			day := admitted(30, time.Minute)
+			if minute+day > 0 && got+minute+day > 5000 {
+				t.Errorf("after %d tokens, %d more admitted in the day; budget 5000", got, minute+day)
+			}
+			if le := mustReject(t, l, honest); le.Remaining < 0 || le.Remaining > le.Limit {
+				t.Errorf("rejection reports %d remaining of %d", le.Remaining, le.Limit)
+			}
+			// Everyone else is unaffected.
+			other := Request{Principal: who + "-neighbour", Limits: limits, InputTokens: 30, MaxTokens: 970}
+			if r := mustAdmit(t, l, other); r.Status().Tokens.Remaining != 1000 {
+				t.Errorf("neighbour's remaining tokens = %d, want 1000", r.Status().Tokens.Remaining)
+			}
+			if !l.Healthy() {
+				t.Error("store marked down at the end")
+			}
+		})
+	}
+}
+
+// checkOverflowRefusal checks the error of a request with absurd token
+// counts: a typed refusal, never a store error.
+func checkOverflowRefusal(t *testing.T, err error, invalid bool) {
+	t.Helper()
+	if errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("Admit = %v, want a refusal, not a store error", err)
+	}
+	var le *LimitError
+	if !invalid && (!errors.As(err, &le) || !le.TooLarge) {
+		t.Errorf("Admit = %v, want a *LimitError with TooLarge", err)
+	}
 }
