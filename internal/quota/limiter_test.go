@@ -32,6 +32,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad url", Config{Store: StoreRedis, Redis: RedisConfig{URL: "http://x"}}, []string{"quota.redis.url"}},
 		{"everything wrong", Config{Store: "etcd", OnStoreError: "panic", DefaultMaxTokens: -1, LeaseTTL: -time.Second},
 			[]string{"quota.store", "quota.on_store_error", "quota.default_max_tokens", "quota.lease_ttl"}},
+		{"out of bounds", Config{DefaultMaxTokens: MaxRequestTokens + 1, LeaseTTL: 31 * 24 * time.Hour},
+			[]string{"quota.default_max_tokens", "quota.lease_ttl"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

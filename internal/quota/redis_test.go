@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,7 +67,11 @@ func TestRedisServerTime(t *testing.T) {
 func TestRedisKeysExpire(t *testing.T) {
 	srv := startRedis(t)
 	s := srv.newClient(t, "ttl:", nil)
-	l := newTestLimiter(t, s, nil, Config{})
+	l, err := New(Config{}, s, Options{Logger: testLogger(t), DataDir: t.TempDir()}) // with a replica id: its lease index too
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.wg.Wait()
 	req := Request{
 		Principal: "p", Limits: Limits{RPM: 10, TPM: 1000, MaxConcurrency: 2, TokensPerDay: 1000, TokensPerMonth: 1000,
 			PerModel: map[string]ScopedLimits{"m": {RPM: 5}}, PerProfile: map[string]ScopedLimits{"f": {TPM: 500}}},
@@ -82,6 +87,9 @@ func TestRedisKeysExpire(t *testing.T) {
 	keys, err := s.client.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, "ttl:own:") }) {
+		t.Errorf("keys %v lack the replica's lease index", keys)
 	}
 	if len(keys) < 10 {
 		t.Errorf("found %d keys (%v), want the rules' and shared-state keys", len(keys), keys)
@@ -232,5 +240,47 @@ func TestRedisCheckRecovers(t *testing.T) {
 	eventually(t, "Check() to succeed after redis returned", func() bool { return l.Check(ctx) == nil })
 	if !l.Healthy() {
 		t.Error("Healthy() = false after Check() succeeded")
+	}
+}
+
+// TestRedisReplicaRestart: a replica's restart frees the slots its dead
+// run held in Redis (the server's own TIME), not another replica's.
+func TestRedisReplicaRestart(t *testing.T) {
+	srv := startRedis(t)
+	testReplicaRestart(t, func() Store { return srv.newClient(t, "restart:", nil) }, nil)
+}
+
+// TestRedisSettlementRefused: a settlement whose script fails in Redis (a
+// key of the wrong type) is refused, logged once and dropped; the store
+// stays up for everyone and nothing is retried.
+func TestRedisSettlementRefused(t *testing.T) {
+	srv := startRedis(t)
+	s := srv.newClient(t, "refused:", nil)
+	reg := prometheus.NewRegistry()
+	l, err := New(Config{}, s, Options{Logger: testLogger(t), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := t.Context()
+	req := Request{Principal: "p", Limits: Limits{TokensPerDay: 10000}, InputTokens: 10, MaxTokens: 10}
+	r := mustAdmit(t, l, req)
+	if err := s.client.Set(ctx, "refused:q:p/p:tokens_per_day", "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(ctx, inference.Usage{OutputTokens: 5}); !errors.Is(err, ErrStoreRefused) || errors.Is(err, ErrStoreUnavailable) {
+		t.Errorf("Commit = %v, want ErrStoreRefused", err)
+	}
+	if !l.Healthy() {
+		t.Error("a refused settlement marked the store down")
+	}
+	if got := metricValue(t, reg, "meridian_quota_pending_settlements", ""); got != 0 {
+		t.Errorf("meridian_quota_pending_settlements = %v, want 0 (nothing kept for retry)", got)
+	}
+	other := Request{Principal: "q", Limits: Limits{RPM: 1}}
+	mustAdmit(t, l, other)
+	// A reservation refused by the script is a refusal, not an outage.
+	if _, err := l.Admit(ctx, req); !errors.Is(err, ErrStoreRefused) || !l.Healthy() {
+		t.Errorf("Admit on a corrupt key = %v (healthy %v), want ErrStoreRefused and healthy", err, l.Healthy())
 	}
 }

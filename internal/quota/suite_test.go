@@ -41,6 +41,8 @@ func runStoreSuite(t *testing.T, mk storeMaker) {
 		{"ReplicasExactRPM", testReplicasExactRPM},
 		{"ReplicasExactTokens", testReplicasExactTokens},
 		{"Overflow", testOverflow},
+		{"StoreBounds", testStoreBounds},
+		{"ReleaseLeases", testReleaseLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -580,7 +582,148 @@ func checkOverflowRefusal(t *testing.T, err error, invalid bool) {
 		t.Fatalf("Admit = %v, want a refusal, not a store error", err)
 	}
 	var le *LimitError
-	if !invalid && (!errors.As(err, &le) || !le.TooLarge) {
+	var re *RequestError
+	switch {
+	case invalid && !errors.As(err, &re):
+		t.Errorf("Admit = %v, want a *RequestError", err)
+	case invalid && AsInferenceError(err).Kind.Status() >= 500 && re.Field == "max_tokens":
+		t.Errorf("AsInferenceError(%v) = %v, want a 400", err, AsInferenceError(err))
+	case !invalid && (!errors.As(err, &le) || !le.TooLarge):
 		t.Errorf("Admit = %v, want a *LimitError with TooLarge", err)
+	case !invalid && le.Requested > MaxRequestTokens:
+		t.Errorf("TooLarge rejection requested %d tokens, want at most MaxRequestTokens", le.Requested)
+	}
+}
+
+// testStoreBounds holds the stores themselves to the bounds, for claims
+// that did not come through the limiter: out-of-range claims are refused
+// with ErrStoreRefused and change nothing; an absurd actual is clamped;
+// counters never wrap.
+func testStoreBounds(t *testing.T, clients func() Store, clock *fakeClock) {
+	ctx := t.Context()
+	s := clients()
+	const maxInt64 = int64(^uint64(0) >> 1)
+	tpm := Rule{Key: "p/bounds", Kind: TokensPerMinute, Limit: 2000}
+	day := Rule{Key: "p/bounds", Kind: TokensPerDay, Limit: 5000}
+	bad := []struct {
+		name string
+		c    Claim
+	}{
+		{"tokens=maxint64", Claim{ID: "b1", Tokens: maxInt64, Rules: []Rule{tpm, day}}},
+		{"tokens=2^53+1", Claim{ID: "b2", Tokens: 1<<53 + 1, Rules: []Rule{tpm, day}}},
+		{"tokens=negative", Claim{ID: "b3", Tokens: -maxInt64, Rules: []Rule{tpm, day}}},
+		{"limit=maxint64", Claim{ID: "b4", Tokens: 10, Rules: []Rule{{Key: "p/bounds", Kind: TokensPerMinute, Limit: maxInt64}}}},
+		{"limit=0", Claim{ID: "b5", Tokens: 10, Rules: []Rule{{Key: "p/bounds", Kind: TokensPerDay}}}},
+		{"lease=none", Claim{ID: "b6", Rules: []Rule{{Key: "p/bounds", Kind: Concurrency, Limit: 1}}}},
+		{"no id", Claim{Tokens: 10, Rules: []Rule{tpm}}},
+	}
+	for _, tc := range bad {
+		if out, err := s.Reserve(ctx, tc.c); !errors.Is(err, ErrStoreRefused) {
+			t.Errorf("%s: Reserve = %+v, %v; want ErrStoreRefused", tc.name, out, err)
+		}
+		if err := s.Commit(ctx, tc.c, make([]int64, len(tc.c.Rules)), 5); !errors.Is(err, ErrStoreRefused) {
+			t.Errorf("%s: Commit = %v; want ErrStoreRefused", tc.name, err)
+		}
+	}
+	// Nothing was recorded: a full-size claim still fits.
+	c := Claim{ID: "ok1", Tokens: 2000, Rules: []Rule{tpm, day}}
+	out, err := s.Reserve(ctx, c)
+	if err != nil || !out.Admitted || out.Rules[0].Used != 2000 || out.Rules[1].Used != 2000 {
+		t.Fatalf("Reserve(2000 of 2000) after refused claims = %+v, %v; want admitted, 2000 used", out, err)
+	}
+	// An absurd actual counts as MaxRequestTokens, without an error.
+	for _, actual := range []int64{maxInt64, 1<<53 + 1, -maxInt64} {
+		if err := s.Commit(ctx, c, out.Windows, actual); err != nil {
+			t.Errorf("Commit(actual %d) = %v, want nil", actual, err)
+		}
+	}
+	probe := Claim{ID: "ok2", Tokens: 1, Rules: []Rule{{Key: "p/bounds", Kind: TokensPerMinute, Limit: maxCount}, {Key: "p/bounds", Kind: TokensPerDay, Limit: maxCount}}}
+	out, err = s.Reserve(ctx, probe)
+	if err != nil || !out.Admitted {
+		t.Fatalf("Reserve(probe) = %+v, %v", out, err)
+	}
+	// The first commit of a claim replaced its reservation; later ones
+	// found it replaced (per minute) or moved the budget again.
+	if got := out.Rules[0].Used; got < 1 || got > MaxRequestTokens+1 {
+		t.Errorf("tpm used after absurd commits = %d, want within 1..MaxRequestTokens+1", got)
+	}
+	if got := out.Rules[1].Used; got < 1 || got > maxCount {
+		t.Errorf("day used after absurd commits = %d, want within 1..maxCount", got)
+	}
+	// Durations are bounded too: a cooldown of max int64 lasts 30 days.
+	if err := s.SetCooldown(ctx, "r/huge", time.Duration(maxInt64)); err != nil {
+		t.Errorf("SetCooldown(max) = %v", err)
+	}
+	if cd, err := s.Cooldowns(ctx, []string{"r/huge"}); err != nil || cd["r/huge"] != maxDuration {
+		t.Errorf("Cooldowns after SetCooldown(max) = %v, %v; want %v", cd, err, maxDuration)
+	}
+	if err := s.SetState(ctx, "circuit/huge", "open", time.Duration(maxInt64)); err != nil {
+		t.Errorf("SetState(max ttl) = %v", err)
+	}
+	// Counters saturate at maxCount rather than wrap.
+	big := Claim{ID: "sat", Tokens: MaxRequestTokens, Rules: []Rule{{Key: "p/sat", Kind: TokensPerDay, Limit: maxCount}}}
+	out, err = s.Reserve(ctx, big)
+	if err != nil || !out.Admitted {
+		t.Fatalf("Reserve(2^40 of 2^52) = %+v, %v", out, err)
+	}
+	for range 5000 {
+		if err := s.Commit(ctx, big, out.Windows, MaxRequestTokens*2); err != nil { // +2^40 each
+			t.Fatalf("Commit = %v", err)
+		}
+		big.Tokens = 0 // later commits move the budget by the full actual
+	}
+	out, err = s.Reserve(ctx, Claim{ID: "sat2", Tokens: 0, Rules: big.Rules})
+	if err != nil || out.Rules[0].Used != maxCount {
+		t.Errorf("budget after 5000 commits of 2^40 = %+v, %v; want saturated at %d", out, err, int64(maxCount))
+	}
+}
+
+// testReleaseLeases: a replica's restart frees the concurrency leases of
+// its previous incarnations, exactly: not its current incarnation's, not
+// another replica's (not even one whose id it prefixes).
+func testReleaseLeases(t *testing.T, clients func() Store, clock *fakeClock) {
+	ctx := t.Context()
+	s := clients()
+	rule := Rule{Key: "d/r/m", Kind: Concurrency, Limit: 10}
+	for _, h := range []struct{ owner, id string }{
+		{"r1", "r1/old-1"}, {"r1", "r1/old-2"}, {"r1", "r1/older-1"}, // dead incarnations of r1
+		{"r1", "r1/new-1"},   // r1 now
+		{"r2", "r2/x-1"},     // another replica
+		{"r10", "r10/old-1"}, // a replica whose id r1 prefixes
+		{"", "anon-1"},       // a limiter without an identity
+	} {
+		c := Claim{ID: h.id, Owner: h.owner, Rules: []Rule{rule, {Key: "p/" + h.owner, Kind: Concurrency, Limit: 10}}, Lease: time.Hour}
+		if out, err := s.Reserve(ctx, c); err != nil || !out.Admitted {
+			t.Fatalf("Reserve(%s) = %+v, %v", h.id, out, err)
+		}
+	}
+	n, err := s.ReleaseLeases(ctx, "r1", "r1/new-")
+	if err != nil || n != 6 {
+		// 3 dead claims × 2 concurrency rules each.
+		t.Errorf("ReleaseLeases(r1) = %d, %v; want 6", n, err)
+	}
+	used := func(key string) int64 {
+		t.Helper()
+		out, err := s.Reserve(ctx, Claim{ID: "probe-" + key, Rules: []Rule{{Key: key, Kind: Concurrency, Limit: 1}}, Lease: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Admitted {
+			s.Release(ctx, Claim{ID: "probe-" + key, Rules: []Rule{{Key: key, Kind: Concurrency, Limit: 1}}}, out.Windows)
+			return 0
+		}
+		return out.Rules[0].Used
+	}
+	if got := used("d/r/m"); got != 4 { // r1/new-1, r2, r10, anon
+		t.Errorf("deployment leases after the release = %d, want 4", got)
+	}
+	if got := used("p/r1"); got != 1 {
+		t.Errorf("r1's own leases after the release = %d, want 1 (its current run's)", got)
+	}
+	if n, err := s.ReleaseLeases(ctx, "r1", "r1/new-"); err != nil || n != 0 {
+		t.Errorf("second ReleaseLeases(r1) = %d, %v; want 0", n, err)
+	}
+	if n, err := s.ReleaseLeases(ctx, "nobody", "nobody/x-"); err != nil || n != 0 {
+		t.Errorf("ReleaseLeases(nobody) = %d, %v; want 0", n, err)
 	}
 }
