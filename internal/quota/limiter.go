@@ -74,7 +74,7 @@ type Limiter struct {
 	// reclaimWaiting is set while releasing the previous run's leases
 	// waits for the store to answer.
 	reclaimWaiting atomic.Bool
-	wg       sync.WaitGroup
+	wg             sync.WaitGroup
 }
 
 // Open validates cfg, creates the store it names (a [Memory] store, or a
