@@ -90,11 +90,26 @@ func (r *Redis) ownerKey(owner string) string { return r.prefix + "own:" + owner
 // unavailable, not the request wrong.
 func refused(err error) error {
 	var re redis.Error
-	if errors.As(err, &re) && (strings.Contains(err.Error(), "user_script") || redis.HasErrorPrefix(err, "WRONGTYPE")) {
+	if !errors.As(err, &re) {
+		return err // no reply: connection, time-out, context
+	}
+	for _, p := range transientReplies {
+		if redis.HasErrorPrefix(re, p) {
+			return err
+		}
+	}
+	if strings.Contains(re.Error(), "user_script") || redis.HasErrorPrefix(re, "WRONGTYPE") {
 		return fmt.Errorf("%w: %w", ErrStoreRefused, err)
 	}
 	return err
 }
+
+// transientReplies are the prefixes of the errors a server replies while
+// it cannot serve anyone (loading, busy with a script, a read-only replica
+// during a failover, out of memory, ...), also when a script's command got
+// them, or when an ACL forbids a command (a misconfiguration every request
+// hits). They make the store unavailable rather than refuse one request.
+var transientReplies = []string{"LOADING", "BUSY", "READONLY", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "OOM", "NOPERM", "NOAUTH", "WRONGPASS", "MISCONF"}
 
 // Reserve implements [Store].
 func (r *Redis) Reserve(ctx context.Context, c Claim) (Outcome, error) {

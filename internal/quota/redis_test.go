@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -282,5 +283,39 @@ func TestRedisSettlementRefused(t *testing.T) {
 	// A reservation refused by the script is a refusal, not an outage.
 	if _, err := l.Admit(ctx, req); !errors.Is(err, ErrStoreRefused) || !l.Healthy() {
 		t.Errorf("Admit on a corrupt key = %v (healthy %v), want ErrStoreRefused and healthy", err, l.Healthy())
+	}
+}
+
+// replyError is a server's error reply, as go-redis returns it.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+// TestRedisRefusedClassification: only an error the same request would get
+// again is a refusal; the server's transient states and connection errors
+// make the store unavailable.
+func TestRedisRefusedClassification(t *testing.T) {
+	tests := []struct {
+		err     error
+		refused bool
+	}{
+		{replyError("ERR value is not an integer or out of range script: 86c7, on @user_script:38."), true},
+		{replyError("ERR Error running script (call to f_86c7): @user_script:38: ERR increment or decrement would overflow"), true},
+		{replyError("WRONGTYPE Operation against a key holding the wrong kind of value"), true},
+		{replyError("OOM command not allowed when used memory > 'maxmemory'. script: 86c7, on @user_script:38."), false},
+		{replyError("READONLY You can't write against a read only replica. script: 86c7, on @user_script:40."), false},
+		{replyError("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."), false},
+		{replyError("LOADING Redis is loading the dataset in memory"), false},
+		{replyError("NOPERM User quota has no permissions to run the 'hset' command script: 86c7, on @user_script:38."), false},
+		{replyError("ERR max number of clients reached"), false},
+		{errConnRefused, false},
+		{context.DeadlineExceeded, false},
+	}
+	for _, tc := range tests {
+		got := refused(fmt.Errorf("commit quota: %w", tc.err))
+		if errors.Is(got, ErrStoreRefused) != tc.refused {
+			t.Errorf("refused(%q) = %v, want refused %v", tc.err, got, tc.refused)
+		}
 	}
 }

@@ -283,3 +283,42 @@ func testReplicaRestart(t *testing.T, newStore func() Store, clock Clock) {
 	mustAdmit(t, a3, req)
 	mustReject(t, a3, req) // b's slot is still held
 }
+
+func (f *faultyStore) ReleaseLeases(ctx context.Context, owner, keep string) (int, error) {
+	if err := f.fail(); err != nil {
+		return 0, err
+	}
+	return f.Store.ReleaseLeases(ctx, owner, keep)
+}
+
+// TestReplicaRestartStoreDown: a replica that restarts while the store is
+// down frees its dead run's slots once the store answers again.
+func TestReplicaRestartStoreDown(t *testing.T) {
+	clock := newFakeClock(suiteStart)
+	fs := &faultyStore{Store: NewMemory(clock)}
+	dir := t.TempDir()
+	req := Request{Principal: "p", Limits: Limits{MaxConcurrency: 1}}
+	a, err := New(Config{}, fs, Options{Clock: clock, Logger: testLogger(t), DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.wg.Wait()
+	mustAdmit(t, a, req)
+	a.Close() // dies holding the slot
+
+	fs.down.Store(true)
+	b, err := New(Config{}, fs, Options{Clock: clock, Logger: testLogger(t), DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.wg.Wait()
+	if b.Healthy() {
+		t.Fatal("Healthy() = true after the release failed on a down store")
+	}
+	fs.down.Store(false)
+	clock.Advance(probeInterval)
+	mustReject(t, b, req) // the probe: the dead run's slot still counts; the release starts
+	b.wg.Wait()
+	mustAdmit(t, b, req)
+}
