@@ -38,7 +38,8 @@ type Options struct {
 	// that this replica's previous run left in the store when it died, so
 	// they do not count until lease_ttl. If empty, or if the id cannot be
 	// read or locked (logged), reservations carry no replica id and such
-	// leases expire after lease_ttl.
+	// leases expire after lease_ttl. [Open] ignores it for the memory
+	// store, whose leases die with the process.
 	DataDir string
 }
 
@@ -93,6 +94,10 @@ func Open(cfg Config, o Options) (*Limiter, error) {
 		s = r
 	} else {
 		s = NewMemory(o.Clock)
+		// A memory store dies with the process, and its leases with it:
+		// there is nothing a restarted replica could release, so no
+		// identity to keep (nor to lock against another process).
+		o.DataDir = ""
 	}
 	l, err := New(cfg, s, o)
 	if err != nil {

@@ -319,3 +319,26 @@ func TestRedisRefusedClassification(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenReplicaIdentity: Open keeps a replica id for the Redis store
+// (whose leases outlive the process), and none for the memory store.
+func TestOpenReplicaIdentity(t *testing.T) {
+	srv := startRedis(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{}, false},
+		{Config{Store: StoreRedis, Redis: RedisConfig{URL: srv.url(), KeyPrefix: "open:"}}, true},
+	} {
+		l, err := Open(tc.cfg, Options{Logger: testLogger(t), DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Replica() != ""; got != tc.want {
+			t.Errorf("Open(store %q) with a data directory: Replica() = %q, want an id %v", tc.cfg.Store, l.Replica(), tc.want)
+		}
+		l.Close()
+	}
+}

@@ -34,7 +34,8 @@ type Reservation struct {
 // Status returns the caller's rate-limit header values at admission.
 func (r *Reservation) Status() Status { return r.status }
 
-// Tokens returns the tokens reserved (estimated input plus max_tokens).
+// Tokens returns the tokens reserved (estimated input plus max_tokens,
+// at most [MaxRequestTokens]).
 func (r *Reservation) Tokens() int64 { return r.claim.Tokens }
 
 // Enforced reports whether limits were checked; false when the request was
