@@ -103,6 +103,9 @@ func (e *LimitError) Is(target error) bool { return target == ErrLimited }
 // limits; a deployment's capacity is described without naming it.
 func (e *LimitError) Message() string {
 	if !e.Scope.Caller() {
+		if e.TooLarge {
+			return fmt.Sprintf("Request too large for the model's capacity: the request reserves %d tokens (prompt plus max_tokens); lower max_tokens.", e.Requested)
+		}
 		return fmt.Sprintf("The model is at capacity; retry after %ds.", retryAfterSeconds(e.RetryAfter))
 	}
 	what := "Rate limit"

@@ -493,6 +493,8 @@ func TestTooLargeIsARefusal(t *testing.T) {
 			[]string{"Request too large", "tpm is 1000", "reserves 5000 tokens", "lower max_tokens"}},
 		{"day", &LimitError{Scope: ScopeProfile, Name: "p/f", Kind: TokensPerDay, Limit: 5000, Requested: MaxRequestTokens, TooLarge: true, RetryAfter: time.Hour},
 			[]string{"Daily token budget", "tokens_per_day is 5000", "reserves 1099511627776 tokens"}},
+		{"deployment", &LimitError{Scope: ScopeDeployment, Name: "eu-west-1/m", Kind: TokensPerMinute, Limit: 1000, Requested: 5000, TooLarge: true, RetryAfter: time.Minute},
+			[]string{"Request too large for the model's capacity", "reserves 5000 tokens", "lower max_tokens"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -504,6 +506,9 @@ func TestTooLargeIsARefusal(t *testing.T) {
 				if !strings.Contains(ie.Message, c) {
 					t.Errorf("Message = %q, want it to contain %q", ie.Message, c)
 				}
+			}
+			if strings.Contains(ie.Message, "eu-west-1") || strings.Contains(ie.Message, "retry") {
+				t.Errorf("Message = %q names the deployment or suggests retrying", ie.Message)
 			}
 			if !errors.Is(ie, ErrLimited) {
 				t.Error("the refusal does not wrap the LimitError")
