@@ -220,8 +220,12 @@ type Request struct {
 	// (inference.Request.EstimatedInputTokens).
 	InputTokens int
 	// MaxTokens is the request's max_tokens; if zero, the configured
-	// default_max_tokens is reserved.
+	// default_max_tokens is reserved. Negative is refused
+	// ([*RequestError]).
 	MaxTokens int
+	// RequestID, if set, names the request in the limiter's logs (a
+	// settlement given up); it is not stored.
+	RequestID string
 }
 
 // tokens returns the tokens reserved for r: its input plus its max_tokens
@@ -331,7 +335,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		return nil, e
 	}
 	l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
-	ref := requestRef{principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
+	ref := requestRef{id: req.RequestID, principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
 	return &Reservation{l: l, claim: c, windows: out.Windows, status: status, enforced: true, stored: true, req: ref}, nil
 }
 

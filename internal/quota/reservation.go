@@ -127,7 +127,7 @@ type settlement struct {
 // requestRef names the request a reservation was made for, for the log
 // line of a settlement given up.
 type requestRef struct {
-	principal, model, profile, deployment string
+	id, principal, model, profile, deployment string
 }
 
 // apply runs s against store.
@@ -144,7 +144,7 @@ func (s settlement) apply(ctx context.Context, store Store) error {
 func (l *Limiter) dropSettlement(s settlement, reason string, err error) {
 	l.metrics.droppedSettlements.WithLabelValues(reason).Inc()
 	l.log.Error("quota settlement dropped", "op", s.op, "reason", reason, "reservation", s.claim.ID,
-		telemetry.AttrPrincipal, s.req.principal, "model", s.req.model, telemetry.AttrProfile, s.req.profile, "deployment", s.req.deployment,
+		telemetry.AttrRequestID, s.req.id, telemetry.AttrPrincipal, s.req.principal, "model", s.req.model, telemetry.AttrProfile, s.req.profile, "deployment", s.req.deployment,
 		"reserved_tokens", s.claim.Tokens, "actual_tokens", s.actual, telemetry.AttrAttempts, s.attempts, telemetry.AttrError, err)
 }
 
@@ -168,16 +168,16 @@ func (l *Limiter) storeOK() {
 // deferSettlement keeps s for a retry once the store answers again.
 func (l *Limiter) deferSettlement(s settlement) {
 	l.pmu.Lock()
-	var dropped *settlement
+	dropped := false
 	if len(l.pending) >= maxPending {
-		dropped = &l.pending[0]
+		dropped = true
 		l.pending = l.pending[1:]
 	}
 	l.pending = append(l.pending, s)
 	l.npending.Store(int64(len(l.pending)))
 	l.metrics.pending.Set(float64(len(l.pending)))
 	l.pmu.Unlock()
-	if dropped != nil {
+	if dropped {
 		l.metrics.droppedSettlements.WithLabelValues(dropOverflow).Inc()
 	}
 }

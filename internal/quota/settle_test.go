@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -66,15 +67,15 @@ func TestSettlementFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newFakeClock(suiteStart)
 			fs := &settleFaults{Store: NewMemory(clock)}
-			logs := &logRecorder{}
+			logs := &lockedBuffer{}
 			reg := prometheus.NewRegistry()
-			l, err := New(Config{}, fs, Options{Clock: clock, Logger: slog.New(logs), Registerer: reg})
+			l, err := New(Config{}, fs, Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(logs, nil)), Registerer: reg})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer l.Close()
 			ctx := t.Context()
-			req := Request{Principal: "mallory", Limits: Limits{RPM: 1000, TokensPerDay: 100000}, Model: "m", InputTokens: 10, MaxTokens: 10}
+			req := Request{Principal: "mallory", Limits: Limits{RPM: 1000, TokensPerDay: 100000}, Model: "m", InputTokens: 10, MaxTokens: 10, RequestID: "req-7"}
 			r := mustAdmit(t, l, req)
 			fs.err.Store(&tc.err)
 			var got error
@@ -108,25 +109,38 @@ func TestSettlementFailures(t *testing.T) {
 			if got := metricValue(t, reg, "meridian_quota_dropped_settlements_total", "reason="+tc.wantDropped); got != 1 {
 				t.Errorf("meridian_quota_dropped_settlements_total{reason=%s} = %v, want 1", tc.wantDropped, got)
 			}
-			msgs := logs.messages()
-			if n := countOf(msgs, "ERROR quota settlement dropped"); n != 1 {
-				t.Errorf("logs %q: want the dropped settlement logged once", msgs)
+			out := logs.String()
+			if n := strings.Count(out, `msg="quota settlement dropped"`); n != 1 {
+				t.Errorf("logs:\n%s\nwant the dropped settlement logged once", out)
 			}
-			if tc.wantErr == ErrStoreRefused && slices.Contains(msgs, "ERROR quota store unavailable") {
-				t.Errorf("logs %q: a refused settlement reported as a store outage", msgs)
+			for _, attr := range []string{"request_id=req-7", "principal=mallory", "model=m", "reason=" + tc.wantDropped} {
+				if !strings.Contains(out, attr) {
+					t.Errorf("logs:\n%s\nwant the dropped settlement logged with %s", out, attr)
+				}
+			}
+			if tc.wantErr == ErrStoreRefused && strings.Contains(out, "quota store unavailable") {
+				t.Errorf("logs:\n%s\na refused settlement reported as a store outage", out)
 			}
 		})
 	}
 }
 
-func countOf(msgs []string, m string) int {
-	n := 0
-	for _, x := range msgs {
-		if x == m {
-			n++
-		}
-	}
-	return n
+// lockedBuffer is an io.Writer safe for the limiter's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 // TestAdmitRefusedByStore: a reservation the store refuses is refused (a
