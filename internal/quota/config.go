@@ -49,7 +49,8 @@ type Config struct {
 	DefaultMaxTokens int `yaml:"default_max_tokens" json:"default_max_tokens,omitempty"`
 	// LeaseTTL bounds how long a concurrency slot stays held when its
 	// request is never settled (a replica that crashed mid-request). If
-	// zero, 15m is used; it must exceed the longest request.
+	// zero, 15m is used; it must exceed the longest request, and be at
+	// most 720h (30 days).
 	LeaseTTL time.Duration `yaml:"lease_ttl" json:"lease_ttl,omitempty"`
 }
 
@@ -80,7 +81,7 @@ func (c Config) defaultMaxTokens() int64 {
 
 func (c Config) leaseTTL() time.Duration {
 	if c.LeaseTTL > 0 {
-		return c.LeaseTTL
+		return min(c.LeaseTTL, maxDuration)
 	}
 	return DefaultLeaseTTL
 }
@@ -127,8 +128,14 @@ func (c *Config) Validate() error {
 	if c.DefaultMaxTokens < 0 {
 		errs = append(errs, configErr("quota.default_max_tokens", "use a positive number of tokens, or 0 for 1024", "must not be negative"))
 	}
+	if c.DefaultMaxTokens > MaxRequestTokens {
+		errs = append(errs, configErr("quota.default_max_tokens", "use a number of tokens a model can produce, or 0 for 1024", "%d is more than %d", c.DefaultMaxTokens, MaxRequestTokens))
+	}
 	if c.LeaseTTL < 0 {
 		errs = append(errs, configErr("quota.lease_ttl", "use a duration longer than the longest request, or 0 for 15m", "must not be negative"))
+	}
+	if c.LeaseTTL > maxDuration {
+		errs = append(errs, configErr("quota.lease_ttl", "use a duration longer than the longest request, at most 720h, or 0 for 15m", "%s is longer than 720h", c.LeaseTTL))
 	}
 	return errors.Join(errs...)
 }

@@ -20,6 +20,14 @@
 // in no rolling 60-second window does a key admit more than its limit.
 // Budgets use UTC calendar days and months. See docs/quotas.md.
 //
+// Token arithmetic is bounded: negative counts are refused
+// ([*RequestError]), reservations and commits saturate at
+// [MaxRequestTokens], and counters never wrap or go negative, so no request
+// can lower a caller's counters or break a store. A settlement the store
+// refuses ([ErrStoreRefused]) is logged and dropped, never retried, and
+// never marks the store down. With [Options.DataDir], a replica that
+// restarts releases the concurrency slots its dead run held.
+//
 // The package does I/O only through its Store; it never logs a prompt, a
 // completion or an API key.
 package quota

@@ -19,7 +19,44 @@ var (
 	// on_store_error is fail_closed. The gateway answers 503 (or 429 with
 	// a short Retry-After); it is not the caller's fault.
 	ErrStoreUnavailable = errors.New("quota store unavailable")
+	// ErrStoreRefused means the store answered but refused the operation
+	// itself: an invalid claim, a script error. Retrying it fails again,
+	// and it says nothing about the store's health: it never marks the
+	// store down, and a settlement refused this way is logged and dropped.
+	// Stores wrap it; the gateway answers 500.
+	ErrStoreRefused = errors.New("quota store refused the operation")
+	// ErrInvalidRequest is matched by every [*RequestError]: the request's
+	// token counts are nonsense (negative).
+	ErrInvalidRequest = errors.New("invalid quota request")
 )
+
+// RequestError refuses a [Request] whose token counts are nonsense, before
+// anything is reserved.
+type RequestError struct {
+	// Field is "max_tokens" (the caller's) or "input_tokens" (the
+	// gateway's estimate of the prompt).
+	Field string
+	// Value is the value refused.
+	Value int64
+}
+
+// Error implements error.
+func (e *RequestError) Error() string {
+	return fmt.Sprintf("%s is %d; it must not be negative", e.Field, e.Value)
+}
+
+// Is reports whether target is [ErrInvalidRequest].
+func (e *RequestError) Is(target error) bool { return target == ErrInvalidRequest }
+
+// InferenceError returns the refusal as the error the front ends render: a
+// negative max_tokens is the caller's mistake (400, naming the field); a
+// negative prompt estimate is the gateway's (500).
+func (e *RequestError) InferenceError() *inference.Error {
+	if e.Field == "max_tokens" {
+		return &inference.Error{Kind: inference.KindInvalidRequest, Message: "max_tokens must be a positive integer.", Code: "invalid_value", Err: e}
+	}
+	return &inference.Error{Kind: inference.KindInternal, Message: "The request could not be accounted for.", Err: e}
+}
 
 // LimitError is a rejection: the limit that refused a request, and when to
 // retry. When several limits refuse, it names the one that frees last (or
@@ -45,7 +82,7 @@ type LimitError struct {
 	RetryAfter time.Duration
 	// TooLarge means the request alone exceeds the limit (e.g. more tokens
 	// than the tpm or daily budget); retrying the same request will not
-	// help.
+	// help, so it renders as a refusal (400), not a throttle (429).
 	TooLarge bool
 	// Status holds the caller's rate-limit header values.
 	Status Status
@@ -66,6 +103,9 @@ func (e *LimitError) Is(target error) bool { return target == ErrLimited }
 // limits; a deployment's capacity is described without naming it.
 func (e *LimitError) Message() string {
 	if !e.Scope.Caller() {
+		if e.TooLarge {
+			return fmt.Sprintf("Request too large for the model's capacity: the request reserves %d tokens (prompt plus max_tokens); lower max_tokens.", e.Requested)
+		}
 		return fmt.Sprintf("The model is at capacity; retry after %ds.", retryAfterSeconds(e.RetryAfter))
 	}
 	what := "Rate limit"
@@ -78,14 +118,21 @@ func (e *LimitError) Message() string {
 		what = "Concurrent request limit"
 	}
 	if e.TooLarge {
-		return fmt.Sprintf("Request too large: %s %s is %d, the request needs %d tokens.", what, e.Kind, e.Limit, e.Requested)
+		return fmt.Sprintf("Request too large: %s %s is %d, the request reserves %d tokens (prompt plus max_tokens); lower max_tokens.", what, e.Kind, e.Limit, e.Requested)
 	}
 	return fmt.Sprintf("%s reached (%s: limit %d, remaining %d, requested %d); retry after %ds.", what, e.Kind, e.Limit, e.Remaining, e.Requested, retryAfterSeconds(e.RetryAfter))
 }
 
 // InferenceError returns the rejection as the error that the front ends
 // render: throttled (429; Bedrock ThrottlingException), with Retry-After.
+// A request larger than a limit's whole window or period (TooLarge) will
+// never be admitted, so retrying it after any delay is pointless: it is an
+// invalid request (400; Bedrock ValidationException), without Retry-After,
+// whose message names the limit and says to lower max_tokens.
 func (e *LimitError) InferenceError() *inference.Error {
+	if e.TooLarge {
+		return &inference.Error{Kind: inference.KindInvalidRequest, Message: e.Message(), Code: "request_too_large", Err: e}
+	}
 	code := "rate_limit_exceeded"
 	if e.Kind == TokensPerDay || e.Kind == TokensPerMonth {
 		code = "insufficient_quota"
@@ -111,14 +158,21 @@ func retryAfterSeconds(d time.Duration) int64 {
 const storeRetryAfter = time.Second
 
 // AsInferenceError returns an error of [Limiter.Admit] as the error the front
-// ends render: a [*LimitError] as throttled (429), [ErrStoreUnavailable] as
-// unavailable (503, Retry-After 1s, the cause kept for logs only). It returns
-// nil for any other error (a cancelled context: the client is gone).
+// ends render: a [*LimitError] as throttled (429; 400 when TooLarge), a
+// [*RequestError] as invalid (400), [ErrStoreUnavailable] as unavailable
+// (503, Retry-After 1s, the cause kept for logs only), [ErrStoreRefused] as
+// internal (500). It returns nil for any other error (a cancelled context:
+// the client is gone).
 func AsInferenceError(err error) *inference.Error {
 	var le *LimitError
+	var re *RequestError
 	switch {
 	case errors.As(err, &le):
 		return le.InferenceError()
+	case errors.As(err, &re):
+		return re.InferenceError()
+	case errors.Is(err, ErrStoreRefused):
+		return &inference.Error{Kind: inference.KindInternal, Message: "The request could not be accounted for.", Err: err}
 	case errors.Is(err, ErrStoreUnavailable):
 		return &inference.Error{Kind: inference.KindUnavailable, Message: "Rate limiting is temporarily unavailable; retry shortly.", RetryAfter: storeRetryAfter, Err: err}
 	}

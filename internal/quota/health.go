@@ -109,7 +109,7 @@ type metrics struct {
 	duration    prometheus.Histogram
 
 	pending            prometheus.Gauge
-	droppedSettlements prometheus.Counter
+	droppedSettlements *prometheus.CounterVec
 }
 
 // Admission results (label result of meridian_quota_admissions_total).
@@ -118,13 +118,23 @@ const (
 	resultRejected     = "rejected"
 	resultFailedOpen   = "store_error_admitted"
 	resultFailedClosed = "store_error_rejected"
+	resultInvalid      = "invalid"       // a *RequestError
+	resultRefused      = "store_refused" // ErrStoreRefused
+)
+
+// Reasons a settlement is dropped (label reason of
+// meridian_quota_dropped_settlements_total).
+const (
+	dropOverflow = "overflow" // more than maxPending waited for the store
+	dropRefused  = "refused"  // the store refused it (ErrStoreRefused)
+	dropAttempts = "attempts" // maxSettleAttempts transient failures
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		admissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_quota_admissions_total",
-			Help: "Quota admissions by result: admitted, rejected, store_error_admitted (fail_open), store_error_rejected (fail_closed).",
+			Help: "Quota admissions by result: admitted, rejected, store_error_admitted (fail_open), store_error_rejected (fail_closed), invalid (negative token counts), store_refused (the store refused the request itself).",
 		}, []string{"result"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_quota_rejections_total",
@@ -147,10 +157,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "meridian_quota_pending_settlements",
 			Help: "Commits and releases that failed while the store was unavailable, waiting to be retried.",
 		}),
-		droppedSettlements: prometheus.NewCounter(prometheus.CounterOpts{
+		droppedSettlements: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_quota_dropped_settlements_total",
-			Help: "Pending settlements dropped because too many were waiting.",
-		}),
+			Help: "Commits and releases given up, by reason: overflow (too many waited for the store), refused (the store refused it; retrying would fail again), attempts (failed too many times).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.admissions, m.rejections, m.storeErrors, m.storeUp, m.duration, m.pending, m.droppedSettlements} {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,16 @@ type Options struct {
 	// ResetAt) and for the memory store that [Open] creates. If nil, the
 	// system clock is used.
 	Clock Clock
+	// DataDir is this replica's own data directory (the node's
+	// server.data_dir or --data-dir). If set, the limiter keeps a stable
+	// replica id there (file quota-replica-id, created on the first start),
+	// locks it while open, and on start releases the concurrency leases
+	// that this replica's previous run left in the store when it died, so
+	// they do not count until lease_ttl. If empty, or if the id cannot be
+	// read or locked (logged), reservations carry no replica id and such
+	// leases expire after lease_ttl. [Open] ignores it for the memory
+	// store, whose leases die with the process.
+	DataDir string
 }
 
 // Limiter admits requests against their limits. It is safe for concurrent
@@ -42,17 +53,29 @@ type Limiter struct {
 	health  *health
 	metrics *metrics
 
+	log *slog.Logger
+
+	// replica is this replica's stable id (Options.DataDir), or empty;
+	// idPrefix starts every reservation id: replica + "/" + a random
+	// incarnation + "-", or the incarnation alone.
+	replica  string
+	idLock   *os.File
 	idPrefix string
 	idSeq    atomic.Uint64
 
 	// Settlements that failed while the store was unavailable, retried in
-	// the background once it answers again (see flush).
+	// the background once it answers again (see flush), and the release of
+	// a previous incarnation's leases while it has not succeeded.
 	pmu      sync.Mutex
+	reclaim  bool
 	pending  []settlement
 	flushing bool
 	closed   bool
 	npending atomic.Int64
-	wg       sync.WaitGroup
+	// reclaimWaiting is set while releasing the previous run's leases
+	// waits for the store to answer.
+	reclaimWaiting atomic.Bool
+	wg             sync.WaitGroup
 }
 
 // Open validates cfg, creates the store it names (a [Memory] store, or a
@@ -71,6 +94,10 @@ func Open(cfg Config, o Options) (*Limiter, error) {
 		s = r
 	} else {
 		s = NewMemory(o.Clock)
+		// A memory store dies with the process, and its leases with it:
+		// there is nothing a restarted replica could release, so no
+		// identity to keep (nor to lock against another process).
+		o.DataDir = ""
 	}
 	l, err := New(cfg, s, o)
 	if err != nil {
@@ -105,15 +132,37 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 	if mode == "" {
 		mode = FailClosed
 	}
-	return &Limiter{
+	l := &Limiter{
 		cfg:      cfg,
 		store:    store,
 		clock:    clock,
 		health:   newHealth(clock, log, m, mode),
 		metrics:  m,
+		log:      log,
 		idPrefix: hex.EncodeToString(b[:]) + "-",
-	}, nil
+	}
+	if o.DataDir != "" {
+		id, lock, err := replicaIdentity(o.DataDir)
+		if err != nil {
+			log.Warn("quota reservations carry no replica id; concurrency slots held by a crashed run are freed only after lease_ttl",
+				telemetry.AttrError, err, "lease_ttl", cfg.leaseTTL())
+		} else {
+			l.replica, l.idLock = id, lock
+			l.idPrefix = id + "/" + l.idPrefix
+			// Free what the previous run held, in the background (the
+			// store may be down; then at its first success).
+			l.reclaim = true
+			l.flushing = true
+			l.wg.Add(1)
+			go l.flush()
+		}
+	}
+	return l, nil
 }
+
+// Replica returns this replica's stable id (see [Options.DataDir]), or ""
+// when it has none.
+func (l *Limiter) Replica() string { return l.replica }
 
 // Close stops retrying pending settlements, waits for a retry in progress,
 // and closes the store if the limiter created it ([Open]).
@@ -122,6 +171,9 @@ func (l *Limiter) Close() error {
 	l.closed = true
 	l.pmu.Unlock()
 	l.wg.Wait()
+	if l.idLock != nil {
+		l.idLock.Close() // releases the lock
+	}
 	if l.owned {
 		return l.store.Close()
 	}
@@ -168,18 +220,30 @@ type Request struct {
 	// (inference.Request.EstimatedInputTokens).
 	InputTokens int
 	// MaxTokens is the request's max_tokens; if zero, the configured
-	// default_max_tokens is reserved.
+	// default_max_tokens is reserved. Negative is refused
+	// ([*RequestError]).
 	MaxTokens int
+	// RequestID, if set, names the request in the limiter's logs (a
+	// settlement given up); it is not stored.
+	RequestID string
 }
 
 // tokens returns the tokens reserved for r: its input plus its max_tokens
-// (or def when it sets none).
-func (r Request) tokens(def int64) int64 {
-	out := int64(r.MaxTokens)
-	if out <= 0 {
-		out = def
+// (or def when it sets none), saturating at [MaxRequestTokens] (a request
+// that large fits no token limit and is refused as TooLarge). A negative
+// count is a [*RequestError].
+func (r Request) tokens(def int64) (int64, error) {
+	if r.MaxTokens < 0 {
+		return 0, &RequestError{Field: "max_tokens", Value: int64(r.MaxTokens)}
 	}
-	return int64(max(r.InputTokens, 0)) + out
+	if r.InputTokens < 0 {
+		return 0, &RequestError{Field: "input_tokens", Value: int64(r.InputTokens)}
+	}
+	out := clampTokens(r.MaxTokens)
+	if out == 0 {
+		out = clampTokens(def)
+	}
+	return addTokens(clampTokens(r.InputTokens), out), nil
 }
 
 // rules returns the rules that apply to r, caller limits first.
@@ -194,7 +258,9 @@ func (r Request) rules() []Rule {
 			{TokensPerDay, l.TokensPerDay}, {TokensPerMonth, l.TokensPerMonth},
 		} {
 			if x.limit > 0 {
-				rules = append(rules, Rule{Key: key, Kind: x.kind, Limit: int64(x.limit), Scope: scope, Name: name})
+				// A limit beyond maxCount is unlimited in practice; the
+				// stores count no further.
+				rules = append(rules, Rule{Key: key, Kind: x.kind, Limit: min(int64(x.limit), maxCount), Scope: scope, Name: name})
 			}
 		}
 	}
@@ -229,7 +295,12 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	start := time.Now()
 	defer func() { l.metrics.duration.Observe(time.Since(start).Seconds()) }()
 
-	c := Claim{Rules: req.rules(), Tokens: req.tokens(l.cfg.defaultMaxTokens()), Lease: l.cfg.leaseTTL()}
+	tokens, err := req.tokens(l.cfg.defaultMaxTokens())
+	if err != nil {
+		l.metrics.admissions.WithLabelValues(resultInvalid).Inc()
+		return nil, err
+	}
+	c := Claim{Rules: req.rules(), Tokens: tokens, Lease: l.cfg.leaseTTL(), Owner: l.replica}
 	if len(c.Rules) == 0 {
 		l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
 		return &Reservation{l: l, claim: c, enforced: true}, nil
@@ -244,6 +315,14 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("admit: %w", ctx.Err())
 		}
+		if errors.Is(err, ErrStoreRefused) {
+			// The store answered: it is up, and this request would fail
+			// again. Refused under fail_open too: a request that breaks
+			// the accounting must not pass unaccounted.
+			l.storeOK()
+			l.metrics.admissions.WithLabelValues(resultRefused).Inc()
+			return nil, fmt.Errorf("admit: %w", err)
+		}
 		l.health.fail("reserve", err)
 		return l.storeFailed(c, err)
 	}
@@ -256,7 +335,8 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		return nil, e
 	}
 	l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
-	return &Reservation{l: l, claim: c, windows: out.Windows, status: status, enforced: true, stored: true}, nil
+	ref := requestRef{id: req.RequestID, principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
+	return &Reservation{l: l, claim: c, windows: out.Windows, status: status, enforced: true, stored: true, req: ref}, nil
 }
 
 func (l *Limiter) storeFailed(c Claim, cause error) (*Reservation, error) {

@@ -32,6 +32,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad url", Config{Store: StoreRedis, Redis: RedisConfig{URL: "http://x"}}, []string{"quota.redis.url"}},
 		{"everything wrong", Config{Store: "etcd", OnStoreError: "panic", DefaultMaxTokens: -1, LeaseTTL: -time.Second},
 			[]string{"quota.store", "quota.on_store_error", "quota.default_max_tokens", "quota.lease_ttl"}},
+		{"out of bounds", Config{DefaultMaxTokens: MaxRequestTokens + 1, LeaseTTL: 31 * 24 * time.Hour},
+			[]string{"quota.default_max_tokens", "quota.lease_ttl"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,7 +185,6 @@ func TestLimitErrorInferenceError(t *testing.T) {
 		{"rpm", &LimitError{Scope: ScopePrincipal, Name: "p", Kind: RequestsPerMinute, Limit: 60, Requested: 1, RetryAfter: 2 * time.Second}, "rate_limit_exceeded", "rpm: limit 60"},
 		{"budget", &LimitError{Scope: ScopeModel, Name: "p/m", Kind: TokensPerDay, Limit: 1000, Requested: 600, RetryAfter: time.Hour}, "insufficient_quota", "Daily token budget"},
 		{"deployment", &LimitError{Scope: ScopeDeployment, Name: "eu-west-1/m", Kind: Concurrency, Limit: 8, RetryAfter: time.Second}, "rate_limit_exceeded", "at capacity"},
-		{"too large", &LimitError{Scope: ScopePrincipal, Name: "p", Kind: TokensPerMinute, Limit: 1000, Requested: 5000, TooLarge: true, RetryAfter: time.Minute}, "rate_limit_exceeded", "Request too large"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -474,6 +475,43 @@ func TestAsInferenceError(t *testing.T) {
 			}
 			if strings.Contains(ie.Message, "refused") {
 				t.Errorf("public message %q leaks the internal cause", ie.Message)
+			}
+		})
+	}
+}
+
+// TestTooLargeIsARefusal: a request larger than a limit's whole window or
+// period never fits, whenever it is retried, so it is a 400 that says so
+// (naming the limit and the fix), without Retry-After, not a 429.
+func TestTooLargeIsARefusal(t *testing.T) {
+	tests := []struct {
+		name     string
+		e        *LimitError
+		contains []string
+	}{
+		{"tpm", &LimitError{Scope: ScopePrincipal, Name: "p", Kind: TokensPerMinute, Limit: 1000, Requested: 5000, TooLarge: true, RetryAfter: time.Minute},
+			[]string{"Request too large", "tpm is 1000", "reserves 5000 tokens", "lower max_tokens"}},
+		{"day", &LimitError{Scope: ScopeProfile, Name: "p/f", Kind: TokensPerDay, Limit: 5000, Requested: MaxRequestTokens, TooLarge: true, RetryAfter: time.Hour},
+			[]string{"Daily token budget", "tokens_per_day is 5000", "reserves 1099511627776 tokens"}},
+		{"deployment", &LimitError{Scope: ScopeDeployment, Name: "eu-west-1/m", Kind: TokensPerMinute, Limit: 1000, Requested: 5000, TooLarge: true, RetryAfter: time.Minute},
+			[]string{"Request too large for the model's capacity", "reserves 5000 tokens", "lower max_tokens"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ie := AsInferenceError(fmt.Errorf("admit: %w", tc.e))
+			if ie.Kind != inference.KindInvalidRequest || ie.Kind.Status() != http.StatusBadRequest || ie.RetryAfter != 0 || ie.Code != "request_too_large" {
+				t.Errorf("AsInferenceError(%v) = %+v, want invalid_request (400), code request_too_large, no RetryAfter", tc.e, ie)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(ie.Message, c) {
+					t.Errorf("Message = %q, want it to contain %q", ie.Message, c)
+				}
+			}
+			if strings.Contains(ie.Message, "eu-west-1") || strings.Contains(ie.Message, "retry") {
+				t.Errorf("Message = %q names the deployment or suggests retrying", ie.Message)
+			}
+			if !errors.Is(ie, ErrLimited) {
+				t.Error("the refusal does not wrap the LimitError")
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 )
@@ -85,7 +86,7 @@ func (m *Memory) trim(k logKey, now int64) *windowLog {
 	}
 	i := 0
 	for i < len(l.entries) && l.entries[i].at <= now-windowMicros {
-		l.sum -= l.entries[i].amount
+		l.sum = addCount(l.sum, -l.entries[i].amount)
 		i++
 	}
 	if i > 0 {
@@ -106,6 +107,9 @@ func (m *Memory) trim(k logKey, now int64) *windowLog {
 // Reserve implements [Store].
 func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 	if err := ctx.Err(); err != nil {
+		return Outcome{}, err
+	}
+	if err := c.validate(); err != nil {
 		return Outcome{}, err
 	}
 	m.mu.Lock()
@@ -216,7 +220,7 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 				b = &budget{window: out.Windows[i]}
 				m.budgets[k] = b
 			}
-			b.used += c.Tokens
+			b.used = addCount(b.used, c.Tokens)
 			st.Used = b.used
 			_, end := calendarWindow(r.Kind, now)
 			if st.Used > 0 {
@@ -237,7 +241,7 @@ func (l *windowLog) insert(e logEntry) {
 	l.entries = append(l.entries, logEntry{})
 	copy(l.entries[i+1:], l.entries[i:])
 	l.entries[i] = e
-	l.sum += e.amount
+	l.sum = addCount(l.sum, e.amount)
 }
 
 // find returns the index of the entry of id, or -1.
@@ -274,6 +278,10 @@ func (m *Memory) Release(ctx context.Context, c Claim, windows []int64) error {
 }
 
 func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	actual = clampTokens(actual)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, r := range c.Rules {
@@ -290,13 +298,13 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 			}
 			switch {
 			case release:
-				l.sum -= l.entries[j].amount
+				l.sum = addCount(l.sum, -l.entries[j].amount)
 				l.entries = append(l.entries[:j], l.entries[j+1:]...)
 				if len(l.entries) == 0 {
 					delete(m.logs, k)
 				}
 			case r.Kind == TokensPerMinute:
-				l.sum += actual - l.entries[j].amount
+				l.sum = addCount(l.sum, actual-l.entries[j].amount)
 				l.entries[j].amount = actual
 			}
 		case Concurrency:
@@ -312,13 +320,35 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 				continue
 			}
 			if release {
-				b.used -= c.Tokens
+				b.used = addCount(b.used, -c.Tokens)
 			} else {
-				b.used += actual - c.Tokens
+				b.used = addCount(b.used, actual-c.Tokens)
 			}
 		}
 	}
 	return nil
+}
+
+// ReleaseLeases implements [Store].
+func (m *Memory) ReleaseLeases(ctx context.Context, owner, keep string) (int, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for key, ls := range m.leases {
+		for id := range ls {
+			if strings.HasPrefix(id, owner+"/") && !strings.HasPrefix(id, keep) {
+				delete(ls, id)
+				n++
+			}
+		}
+		if len(ls) == 0 {
+			delete(m.leases, key)
+		}
+	}
+	return n, nil
 }
 
 // SetCooldown implements [Store].
@@ -326,6 +356,7 @@ func (m *Memory) SetCooldown(ctx context.Context, key string, d time.Duration) e
 	if d <= 0 {
 		return nil
 	}
+	d = clampDuration(d)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	until := m.now() + d.Microseconds()
@@ -363,7 +394,7 @@ func (m *Memory) SetState(ctx context.Context, key, value string, ttl time.Durat
 		delete(m.states, key)
 		return nil
 	}
-	m.states[key] = state{value: value, until: m.now() + ttl.Microseconds()}
+	m.states[key] = state{value: value, until: m.now() + clampDuration(ttl).Microseconds()}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,22 +78,63 @@ func (r *Redis) ruleKeys(rule Rule) (string, string) {
 	return k, k
 }
 
+// ownerKey is the index of the concurrency keys in which owner holds
+// leases (see ReleaseLeases).
+func (r *Redis) ownerKey(owner string) string { return r.prefix + "own:" + owner }
+
+// refused reports whether err is the server refusing the command itself
+// (a script's runtime error, a key of the wrong type), which would fail
+// again if retried, and wraps it with [ErrStoreRefused]. Connection errors,
+// time-outs and the server's transient states (LOADING, BUSY, READONLY
+// during a failover, OOM, ...) are returned as they are: the store is
+// unavailable, not the request wrong.
+func refused(err error) error {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return err // no reply: connection, time-out, context
+	}
+	for _, p := range transientReplies {
+		if redis.HasErrorPrefix(re, p) {
+			return err
+		}
+	}
+	if strings.Contains(re.Error(), "user_script") || redis.HasErrorPrefix(re, "WRONGTYPE") {
+		return fmt.Errorf("%w: %w", ErrStoreRefused, err)
+	}
+	return err
+}
+
+// transientReplies are the prefixes of the errors a server replies while
+// it cannot serve anyone (loading, busy with a script, a read-only replica
+// during a failover, out of memory, ...), also when a script's command got
+// them, or when an ACL forbids a command (a misconfiguration every request
+// hits). They make the store unavailable rather than refuse one request.
+var transientReplies = []string{"LOADING", "BUSY", "READONLY", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "OOM", "NOPERM", "NOAUTH", "WRONGPASS", "MISCONF"}
+
 // Reserve implements [Store].
 func (r *Redis) Reserve(ctx context.Context, c Claim) (Outcome, error) {
-	keys := make([]string, 0, 2*len(c.Rules))
+	if err := c.validate(); err != nil {
+		return Outcome{}, err
+	}
+	keys := make([]string, 0, 2*len(c.Rules)+1)
 	args := make([]any, 0, 5+2*len(c.Rules))
 	args = append(args, r.nowArg(), c.ID, c.Tokens, c.Lease.Microseconds(), Window.Microseconds())
+	leases := false
 	for _, rule := range c.Rules {
 		k1, k2 := r.ruleKeys(rule)
 		keys = append(keys, k1, k2)
 		args = append(args, int(rule.Kind), rule.Limit)
+		leases = leases || rule.Kind == Concurrency
+	}
+	if leases && c.Owner != "" {
+		keys = append(keys, r.ownerKey(c.Owner)) // last, after every rule's pair
 	}
 	res, err := scriptReserve.Run(ctx, r.client, keys, args...).Int64Slice()
 	if err != nil {
-		return Outcome{}, fmt.Errorf("reserve quota: %w", err)
+		return Outcome{}, fmt.Errorf("reserve quota: %w", refused(err))
 	}
 	if len(res) != 1+6*len(c.Rules) {
-		return Outcome{}, fmt.Errorf("reserve quota: script returned %d values, want %d", len(res), 1+6*len(c.Rules))
+		return Outcome{}, fmt.Errorf("reserve quota: %w: script returned %d values, want %d", ErrStoreRefused, len(res), 1+6*len(c.Rules))
 	}
 	out := Outcome{Admitted: res[0] == 1, Rules: make([]RuleState, len(c.Rules)), Windows: make([]int64, len(c.Rules))}
 	for i := range c.Rules {
@@ -126,18 +168,42 @@ func (r *Redis) Release(ctx context.Context, c Claim, windows []int64) error {
 }
 
 func (r *Redis) settle(ctx context.Context, mode string, c Claim, windows []int64, actual int64) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
 	if len(windows) != len(c.Rules) {
-		return errors.New("windows do not match the claim's rules")
+		return fmt.Errorf("%w: windows do not match the claim's rules", ErrStoreRefused)
 	}
 	keys := make([]string, 0, 2*len(c.Rules))
 	args := make([]any, 0, 4+2*len(c.Rules))
-	args = append(args, c.ID, mode, c.Tokens, actual)
+	args = append(args, c.ID, mode, c.Tokens, clampTokens(actual))
 	for i, rule := range c.Rules {
 		k1, k2 := r.ruleKeys(rule)
 		keys = append(keys, k1, k2)
 		args = append(args, int(rule.Kind), windows[i])
 	}
-	return scriptSettle.Run(ctx, r.client, keys, args...).Err()
+	return refused(scriptSettle.Run(ctx, r.client, keys, args...).Err())
+}
+
+// ReleaseLeases implements [Store]: the owner's index names the
+// concurrency keys where it may hold leases; one script frees them there.
+func (r *Redis) ReleaseLeases(ctx context.Context, owner, keep string) (int, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	idx := r.ownerKey(owner)
+	keys, err := r.client.SMembers(ctx, idx).Result()
+	if err != nil {
+		return 0, fmt.Errorf("release leases of %q: %w", owner, refused(err))
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	n, err := scriptRelease.Run(ctx, r.client, append(keys, idx), owner+"/", keep).Int()
+	if err != nil {
+		return 0, fmt.Errorf("release leases of %q: %w", owner, refused(err))
+	}
+	return n, nil
 }
 
 // SetCooldown implements [Store].
@@ -145,7 +211,7 @@ func (r *Redis) SetCooldown(ctx context.Context, key string, d time.Duration) er
 	if d <= 0 {
 		return nil
 	}
-	err := scriptSetCooldown.Run(ctx, r.client, []string{r.prefix + "cd:" + key}, r.nowArg(), d.Microseconds()).Err()
+	err := scriptSetCooldown.Run(ctx, r.client, []string{r.prefix + "cd:" + key}, r.nowArg(), clampDuration(d).Microseconds()).Err()
 	if err != nil {
 		return fmt.Errorf("set cooldown %q: %w", key, err)
 	}
@@ -181,7 +247,7 @@ func (r *Redis) SetState(ctx context.Context, key, value string, ttl time.Durati
 	if value == "" || ttl <= 0 {
 		err = r.client.Del(ctx, k).Err()
 	} else {
-		err = scriptSetState.Run(ctx, r.client, []string{k}, r.nowArg(), ttl.Microseconds(), value).Err()
+		err = scriptSetState.Run(ctx, r.client, []string{k}, r.nowArg(), clampDuration(ttl).Microseconds(), value).Err()
 	}
 	if err != nil {
 		return fmt.Errorf("set state %q: %w", key, err)

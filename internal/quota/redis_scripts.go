@@ -11,6 +11,12 @@ import "github.com/redis/go-redis/v9"
 // the shared suite checks that they agree.
 //
 // Kinds: 1 rpm, 2 tpm, 3 concurrency, 4 tokens per day, 5 tokens per month.
+//
+// Lua numbers are doubles, exact up to 2^53. The Go side hands the scripts
+// tokens within 0..2^40 (MaxRequestTokens) and limits within 1..2^52
+// (maxCount), and the scripts clamp again, so every sum below stays exact;
+// counters move by bump, which saturates at 2^52 and never goes negative,
+// instead of HINCRBY, which errors (and failed every retry) on overflow.
 
 const luaCommon = `
 -- num formats an integer for a command; never "-0", which Redis rejects.
@@ -19,6 +25,24 @@ local function num(x)
   return string.format('%.0f', x)
 end
 local floor = math.floor
+local MAXTOKENS = 1099511627776 -- 2^40, MaxRequestTokens
+local MAXCOUNT = 4503599627370496 -- 2^52, maxCount
+
+-- clamp returns x within 0..hi (0 for a missing or non-numeric x).
+local function clamp(x, hi)
+  x = tonumber(x) or 0
+  if x ~= x or x < 0 then return 0 end
+  if x > hi then return hi end
+  return floor(x)
+end
+
+-- bump adds d to the counter field f of hash k, within 0..MAXCOUNT, and
+-- returns the new value.
+local function bump(k, f, d)
+  local v = clamp((tonumber(redis.call('HGET', k, f)) or 0) + d, MAXCOUNT)
+  redis.call('HSET', k, f, num(v))
+  return v
+end
 
 local function clock(arg)
   local now = tonumber(arg)
@@ -33,11 +57,15 @@ end
 const luaReserve = luaCommon + `
 local now = clock(ARGV[1])
 local id = ARGV[2]
-local tokens = tonumber(ARGV[3])
+local tokens = clamp(ARGV[3], MAXTOKENS)
 local lease = tonumber(ARGV[4])
 local win = tonumber(ARGV[5])
 local n = (#ARGV - 5) / 2
 local DAY = 86400000000
+-- An extra last key is the owner's index of the concurrency keys it holds
+-- leases in (Claim.Owner), for ReleaseLeases after a restart.
+local owner = nil
+if #KEYS > 2 * n then owner = KEYS[#KEYS] end
 
 local function days_from_civil(y, m, d)
   if m <= 2 then y = y - 1 end
@@ -91,7 +119,7 @@ local function trim_tokens(z, h)
     for k = 1, #vals do freed = freed + (tonumber(vals[k]) or 0) end
     redis.call('HDEL', h, unpack(old, i, j))
   end
-  redis.call('HINCRBY', h, '_sum', num(-freed))
+  bump(h, '_sum', -freed)
   redis.call('ZREMRANGEBYSCORE', z, '-inf', num(now - win))
 end
 
@@ -99,7 +127,7 @@ local out = {1}
 local windows = {}
 for r = 0, n - 1 do
   local kind = tonumber(ARGV[6 + 2 * r])
-  local limit = tonumber(ARGV[7 + 2 * r])
+  local limit = clamp(ARGV[7 + 2 * r], MAXCOUNT)
   local k1, k2 = KEYS[1 + 2 * r], KEYS[2 + 2 * r]
   local used, reset, rejected, retry, toolarge, window = 0, 0, 0, 0, 0, 0
   if kind == 1 then
@@ -113,7 +141,7 @@ for r = 0, n - 1 do
     end
   elseif kind == 2 then
     trim_tokens(k1, k2)
-    used = tonumber(redis.call('HGET', k2, '_sum')) or 0
+    used = clamp(redis.call('HGET', k2, '_sum'), MAXCOUNT)
     local nw = newest(k1)
     if nw then reset = nw + win - now end
     if used + tokens > limit then
@@ -152,7 +180,7 @@ for r = 0, n - 1 do
     local wend
     window, wend = calendar(kind)
     local h = redis.call('HMGET', k1, 'w', 'n')
-    if tonumber(h[1]) == window then used = tonumber(h[2]) or 0 end
+    if tonumber(h[1]) == window then used = clamp(h[2], MAXCOUNT) end
     if used > 0 then reset = wend - now end
     if used + tokens > limit then
       rejected = 1
@@ -184,7 +212,7 @@ for r = 0, n - 1 do
   elseif kind == 2 then
     redis.call('ZADD', k1, num(now), id)
     redis.call('HSET', k2, id, num(tokens))
-    out[o] = redis.call('HINCRBY', k2, '_sum', num(tokens))
+    out[o] = bump(k2, '_sum', tokens)
     redis.call('PEXPIRE', k1, winms)
     redis.call('PEXPIRE', k2, winms)
     out[o + 1] = newest(k1) + win - now
@@ -192,11 +220,15 @@ for r = 0, n - 1 do
     redis.call('ZADD', k1, num(now + lease), id)
     redis.call('PEXPIRE', k1, floor(lease / 1000) + 1000)
     out[o] = out[o] + 1
+    if owner then
+      redis.call('SADD', owner, k1)
+      redis.call('PEXPIRE', owner, floor(lease / 1000) + 1000)
+    end
   else
     local window, wend = calendar(kind)
     local w = tonumber(redis.call('HGET', k1, 'w'))
     if w == window then
-      out[o] = redis.call('HINCRBY', k1, 'n', num(tokens))
+      out[o] = bump(k1, 'n', tokens)
     else
       redis.call('HSET', k1, 'w', num(window), 'n', num(tokens))
       out[o] = tokens
@@ -212,8 +244,8 @@ return out
 const luaSettle = luaCommon + `
 local id = ARGV[1]
 local release = ARGV[2] == 'r'
-local reserved = tonumber(ARGV[3])
-local actual = tonumber(ARGV[4])
+local reserved = clamp(ARGV[3], MAXTOKENS)
+local actual = clamp(ARGV[4], MAXTOKENS)
 local n = (#ARGV - 4) / 2
 for r = 0, n - 1 do
   local kind = tonumber(ARGV[5 + 2 * r])
@@ -227,10 +259,10 @@ for r = 0, n - 1 do
       if release then
         redis.call('ZREM', k1, id)
         redis.call('HDEL', k2, id)
-        redis.call('HINCRBY', k2, '_sum', num(-v))
+        bump(k2, '_sum', -v)
       else
         redis.call('HSET', k2, id, num(actual))
-        redis.call('HINCRBY', k2, '_sum', num(actual - v))
+        bump(k2, '_sum', actual - v)
       end
     end
   elseif kind == 3 then
@@ -239,11 +271,37 @@ for r = 0, n - 1 do
     if tonumber(redis.call('HGET', k1, 'w')) == window then
       local d = actual - reserved
       if release then d = -reserved end
-      redis.call('HINCRBY', k1, 'n', num(d))
+      bump(k1, 'n', d)
     end
   end
 end
 return 1
+`
+
+// luaReleaseLeases frees, in the concurrency keys KEYS[1..#KEYS-1] listed
+// by the owner's index KEYS[#KEYS], the leases whose reservation id starts
+// with ARGV[1] (the owner's prefix) but not with ARGV[2] (its current
+// incarnation), and forgets the keys where the owner holds nothing more.
+const luaReleaseLeases = `
+local owner, keep = ARGV[1], ARGV[2]
+local idx = KEYS[#KEYS]
+local freed = 0
+local function starts(s, p) return string.sub(s, 1, #p) == p end
+for i = 1, #KEYS - 1 do
+  local mine = 0
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    if starts(id, owner) then
+      if keep ~= '' and starts(id, keep) then
+        mine = mine + 1
+      else
+        redis.call('ZREM', KEYS[i], id)
+        freed = freed + 1
+      end
+    end
+  end
+  if mine == 0 then redis.call('SREM', idx, KEYS[i]) end
+end
+return freed
 `
 
 // luaSetCooldown keeps the later of the current and the new cooldown end.
@@ -295,6 +353,7 @@ return out
 var (
 	scriptReserve     = redis.NewScript(luaReserve)
 	scriptSettle      = redis.NewScript(luaSettle)
+	scriptRelease     = redis.NewScript(luaReleaseLeases)
 	scriptSetCooldown = redis.NewScript(luaSetCooldown)
 	scriptCooldowns   = redis.NewScript(luaCooldowns)
 	scriptSetState    = redis.NewScript(luaSetState)

@@ -3,6 +3,8 @@ package quota
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,7 +68,11 @@ func TestRedisServerTime(t *testing.T) {
 func TestRedisKeysExpire(t *testing.T) {
 	srv := startRedis(t)
 	s := srv.newClient(t, "ttl:", nil)
-	l := newTestLimiter(t, s, nil, Config{})
+	l, err := New(Config{}, s, Options{Logger: testLogger(t), DataDir: t.TempDir()}) // with a replica id: its lease index too
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.wg.Wait()
 	req := Request{
 		Principal: "p", Limits: Limits{RPM: 10, TPM: 1000, MaxConcurrency: 2, TokensPerDay: 1000, TokensPerMonth: 1000,
 			PerModel: map[string]ScopedLimits{"m": {RPM: 5}}, PerProfile: map[string]ScopedLimits{"f": {TPM: 500}}},
@@ -82,6 +88,9 @@ func TestRedisKeysExpire(t *testing.T) {
 	keys, err := s.client.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, "ttl:own:") }) {
+		t.Errorf("keys %v lack the replica's lease index", keys)
 	}
 	if len(keys) < 10 {
 		t.Errorf("found %d keys (%v), want the rules' and shared-state keys", len(keys), keys)
@@ -232,5 +241,104 @@ func TestRedisCheckRecovers(t *testing.T) {
 	eventually(t, "Check() to succeed after redis returned", func() bool { return l.Check(ctx) == nil })
 	if !l.Healthy() {
 		t.Error("Healthy() = false after Check() succeeded")
+	}
+}
+
+// TestRedisReplicaRestart: a replica's restart frees the slots its dead
+// run held in Redis (the server's own TIME), not another replica's.
+func TestRedisReplicaRestart(t *testing.T) {
+	srv := startRedis(t)
+	testReplicaRestart(t, func() Store { return srv.newClient(t, "restart:", nil) }, nil)
+}
+
+// TestRedisSettlementRefused: a settlement whose script fails in Redis (a
+// key of the wrong type) is refused, logged once and dropped; the store
+// stays up for everyone and nothing is retried.
+func TestRedisSettlementRefused(t *testing.T) {
+	srv := startRedis(t)
+	s := srv.newClient(t, "refused:", nil)
+	reg := prometheus.NewRegistry()
+	l, err := New(Config{}, s, Options{Logger: testLogger(t), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := t.Context()
+	req := Request{Principal: "p", Limits: Limits{TokensPerDay: 10000}, InputTokens: 10, MaxTokens: 10}
+	r := mustAdmit(t, l, req)
+	if err := s.client.Set(ctx, "refused:q:p/p:tokens_per_day", "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(ctx, inference.Usage{OutputTokens: 5}); !errors.Is(err, ErrStoreRefused) || errors.Is(err, ErrStoreUnavailable) {
+		t.Errorf("Commit = %v, want ErrStoreRefused", err)
+	}
+	if !l.Healthy() {
+		t.Error("a refused settlement marked the store down")
+	}
+	if got := metricValue(t, reg, "meridian_quota_pending_settlements", ""); got != 0 {
+		t.Errorf("meridian_quota_pending_settlements = %v, want 0 (nothing kept for retry)", got)
+	}
+	other := Request{Principal: "q", Limits: Limits{RPM: 1}}
+	mustAdmit(t, l, other)
+	// A reservation refused by the script is a refusal, not an outage.
+	if _, err := l.Admit(ctx, req); !errors.Is(err, ErrStoreRefused) || !l.Healthy() {
+		t.Errorf("Admit on a corrupt key = %v (healthy %v), want ErrStoreRefused and healthy", err, l.Healthy())
+	}
+}
+
+// replyError is a server's error reply, as go-redis returns it.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+// TestRedisRefusedClassification: only an error the same request would get
+// again is a refusal; the server's transient states and connection errors
+// make the store unavailable.
+func TestRedisRefusedClassification(t *testing.T) {
+	tests := []struct {
+		err     error
+		refused bool
+	}{
+		{replyError("ERR value is not an integer or out of range script: 86c7, on @user_script:38."), true},
+		{replyError("ERR Error running script (call to f_86c7): @user_script:38: ERR increment or decrement would overflow"), true},
+		{replyError("WRONGTYPE Operation against a key holding the wrong kind of value"), true},
+		{replyError("OOM command not allowed when used memory > 'maxmemory'. script: 86c7, on @user_script:38."), false},
+		{replyError("READONLY You can't write against a read only replica. script: 86c7, on @user_script:40."), false},
+		{replyError("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."), false},
+		{replyError("LOADING Redis is loading the dataset in memory"), false},
+		{replyError("NOPERM User quota has no permissions to run the 'hset' command script: 86c7, on @user_script:38."), false},
+		{replyError("ERR max number of clients reached"), false},
+		{errConnRefused, false},
+		{context.DeadlineExceeded, false},
+	}
+	for _, tc := range tests {
+		got := refused(fmt.Errorf("commit quota: %w", tc.err))
+		if errors.Is(got, ErrStoreRefused) != tc.refused {
+			t.Errorf("refused(%q) = %v, want refused %v", tc.err, got, tc.refused)
+		}
+	}
+}
+
+// TestOpenReplicaIdentity: Open keeps a replica id for the Redis store
+// (whose leases outlive the process), and none for the memory store.
+func TestOpenReplicaIdentity(t *testing.T) {
+	srv := startRedis(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{}, false},
+		{Config{Store: StoreRedis, Redis: RedisConfig{URL: srv.url(), KeyPrefix: "open:"}}, true},
+	} {
+		l, err := Open(tc.cfg, Options{Logger: testLogger(t), DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Replica() != ""; got != tc.want {
+			t.Errorf("Open(store %q) with a data directory: Replica() = %q, want an id %v", tc.cfg.Store, l.Replica(), tc.want)
+		}
+		l.Close()
 	}
 }

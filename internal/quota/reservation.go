@@ -2,11 +2,13 @@ package quota
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // settleTimeout bounds Commit and Release, which run detached from the
@@ -24,6 +26,7 @@ type Reservation struct {
 	status   Status
 	enforced bool // limits were checked
 	stored   bool // something is held in the store
+	req      requestRef
 
 	once sync.Once
 }
@@ -31,7 +34,8 @@ type Reservation struct {
 // Status returns the caller's rate-limit header values at admission.
 func (r *Reservation) Status() Status { return r.status }
 
-// Tokens returns the tokens reserved (estimated input plus max_tokens).
+// Tokens returns the tokens reserved (estimated input plus max_tokens,
+// at most [MaxRequestTokens]).
 func (r *Reservation) Tokens() int64 { return r.claim.Tokens }
 
 // Enforced reports whether limits were checked; false when the request was
@@ -44,7 +48,7 @@ func (r *Reservation) Enforced() bool { return r.enforced }
 // limit, and the concurrency slots are freed. It runs even if ctx is
 // cancelled (bounded by its own 5s time-out) and keeps ctx's values.
 func (r *Reservation) Commit(ctx context.Context, u inference.Usage) error {
-	return r.settle(ctx, "commit", int64(max(u.Total(), 0)), false)
+	return r.settle(ctx, "commit", usageTokens(u), false)
 }
 
 // Release undoes the reservation: the request slot, its tokens and its
@@ -53,6 +57,12 @@ func (r *Reservation) Commit(ctx context.Context, u inference.Usage) error {
 // backend did any work (including a failover to another deployment, which
 // admits again); once the backend has produced tokens, use Commit. Like
 // Commit, it runs even if ctx is cancelled.
+//
+// Commit and Release return an error matching [ErrStoreUnavailable] when
+// the store could not be reached: the settlement is kept and retried once
+// it answers. An error matching [ErrStoreRefused] means the store refused
+// it (it would fail again): it has been logged, with the request, and
+// dropped; its concurrency slots are freed when their lease ends.
 func (r *Reservation) Release(ctx context.Context) error {
 	return r.settle(ctx, "release", 0, true)
 }
@@ -64,7 +74,7 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 			return
 		}
 		l := r.l
-		s := settlement{claim: r.claim, windows: r.windows, actual: actual, release: release}
+		s := settlement{op: op, claim: r.claim, windows: r.windows, actual: actual, release: release, req: r.req}
 		if !l.health.allow() {
 			l.deferSettlement(s)
 			err = fmt.Errorf("%s quota (retried when the store is back): %w", op, ErrStoreUnavailable)
@@ -72,13 +82,21 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 		defer cancel()
-		if err = s.apply(ctx, l.store); err != nil {
+		err = s.apply(ctx, l.store)
+		switch {
+		case err == nil:
+			l.storeOK()
+		case errors.Is(err, ErrStoreRefused):
+			// The store answered; this settlement will never apply.
+			l.storeOK()
+			l.dropSettlement(s, dropRefused, err)
+			err = fmt.Errorf("%s quota (dropped): %w", op, err)
+		default:
 			l.health.fail(op, err)
+			s.attempts++
 			l.deferSettlement(s)
 			err = fmt.Errorf("%w (retried when the store is back): %w", ErrStoreUnavailable, err)
-			return
 		}
-		l.storeOK()
 	})
 	return err
 }
@@ -88,12 +106,28 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 // concurrency slots until their lease ends).
 const maxPending = 10000
 
+// maxSettleAttempts bounds how often one settlement is tried against a
+// store that fails with a transient error (a connection that drops); then
+// it is dropped, so that a settlement the store cannot take never keeps it
+// marked down. Attempts are only made while the store is believed up, so
+// an outage, however long, costs one attempt.
+const maxSettleAttempts = 5
+
 // settlement is a Commit or Release to apply to the store.
 type settlement struct {
-	claim   Claim
-	windows []int64
-	actual  int64
-	release bool
+	op       string // "commit" or "release", for logs
+	claim    Claim
+	windows  []int64
+	actual   int64
+	release  bool
+	req      requestRef
+	attempts int // failed transiently so far
+}
+
+// requestRef names the request a reservation was made for, for the log
+// line of a settlement given up.
+type requestRef struct {
+	id, principal, model, profile, deployment string
 }
 
 // apply runs s against store.
@@ -104,16 +138,26 @@ func (s settlement) apply(ctx context.Context, store Store) error {
 	return store.Commit(ctx, s.claim, s.windows, s.actual)
 }
 
-// storeOK records a successful store operation and, if settlements wait
-// for the store, starts retrying them.
+// dropSettlement gives s up, logging it once with its request: its tokens
+// stay as reserved until their window or period passes, its concurrency
+// slots are held until their lease ends.
+func (l *Limiter) dropSettlement(s settlement, reason string, err error) {
+	l.metrics.droppedSettlements.WithLabelValues(reason).Inc()
+	l.log.Error("quota settlement dropped", "op", s.op, "reason", reason, "reservation", s.claim.ID,
+		telemetry.AttrRequestID, s.req.id, telemetry.AttrPrincipal, s.req.principal, "model", s.req.model, telemetry.AttrProfile, s.req.profile, "deployment", s.req.deployment,
+		"reserved_tokens", s.claim.Tokens, "actual_tokens", s.actual, telemetry.AttrAttempts, s.attempts, telemetry.AttrError, err)
+}
+
+// storeOK records a successful store operation and, if settlements (or the
+// release of a previous run's leases) wait for the store, starts them.
 func (l *Limiter) storeOK() {
 	l.health.ok()
-	if l.npending.Load() == 0 {
+	if l.npending.Load() == 0 && !l.reclaimWaiting.Load() {
 		return
 	}
 	l.pmu.Lock()
 	defer l.pmu.Unlock()
-	if l.flushing || l.closed || len(l.pending) == 0 {
+	if l.flushing || l.closed || (len(l.pending) == 0 && !l.reclaim) {
 		return
 	}
 	l.flushing = true
@@ -124,21 +168,30 @@ func (l *Limiter) storeOK() {
 // deferSettlement keeps s for a retry once the store answers again.
 func (l *Limiter) deferSettlement(s settlement) {
 	l.pmu.Lock()
-	defer l.pmu.Unlock()
+	dropped := false
 	if len(l.pending) >= maxPending {
+		dropped = true
 		l.pending = l.pending[1:]
-		l.metrics.droppedSettlements.Inc()
 	}
 	l.pending = append(l.pending, s)
 	l.npending.Store(int64(len(l.pending)))
 	l.metrics.pending.Set(float64(len(l.pending)))
+	l.pmu.Unlock()
+	if dropped {
+		l.metrics.droppedSettlements.WithLabelValues(dropOverflow).Inc()
+	}
 }
 
-// flush applies the pending settlements in order until none is left, the
-// store fails again (the rest wait for the next success) or the limiter
-// closes. Close waits for it.
+// flush releases the leases of this replica's previous run if that is
+// still to do, then applies the pending settlements in order until none is
+// left, the store fails again (the rest wait for the next success) or the
+// limiter closes. A settlement the store refuses, or one that failed
+// maxSettleAttempts times, is logged and dropped. Close waits for it.
 func (l *Limiter) flush() {
 	defer l.wg.Done()
+	if !l.releasePrevious() {
+		return
+	}
 	for {
 		l.pmu.Lock()
 		if len(l.pending) == 0 || l.closed {
@@ -153,8 +206,13 @@ func (l *Limiter) flush() {
 		err := s.apply(ctx, l.store)
 		cancel()
 
+		refused := errors.Is(err, ErrStoreRefused)
+		if err != nil && !refused {
+			s.attempts++
+		}
 		l.pmu.Lock()
-		if err != nil {
+		if err != nil && !refused && s.attempts < maxSettleAttempts {
+			l.pending[0].attempts = s.attempts
 			l.flushing = false
 			l.pmu.Unlock()
 			l.health.fail("retry", err)
@@ -163,6 +221,55 @@ func (l *Limiter) flush() {
 		l.pending = l.pending[1:]
 		l.npending.Store(int64(len(l.pending)))
 		l.metrics.pending.Set(float64(len(l.pending)))
+		if err != nil && !refused {
+			l.flushing = false // the rest wait for the next success
+		}
 		l.pmu.Unlock()
+		switch {
+		case refused:
+			l.dropSettlement(s, dropRefused, err)
+		case err != nil:
+			l.dropSettlement(s, dropAttempts, err)
+			l.health.fail("retry", err)
+			return
+		}
 	}
+}
+
+// releasePrevious frees the concurrency leases that this replica's
+// previous run held when it died, if that is still to do, and reports
+// whether flush may go on (false: the store failed; flushing has been
+// reset and the next success starts again).
+func (l *Limiter) releasePrevious() bool {
+	l.pmu.Lock()
+	todo := l.reclaim && !l.closed
+	l.pmu.Unlock()
+	if !todo {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	n, err := l.store.ReleaseLeases(ctx, l.replica, l.idPrefix)
+	cancel()
+	if err != nil && !errors.Is(err, ErrStoreRefused) {
+		l.pmu.Lock()
+		l.flushing = false
+		l.reclaimWaiting.Store(true)
+		l.pmu.Unlock()
+		l.health.fail("release_leases", err)
+		return false
+	}
+	l.pmu.Lock()
+	l.reclaim = false
+	l.reclaimWaiting.Store(false)
+	l.pmu.Unlock()
+	switch {
+	case err != nil:
+		l.log.Error("could not release the concurrency slots of this replica's previous run; they are freed after lease_ttl", "replica", l.replica, telemetry.AttrError, err)
+	case n > 0:
+		l.health.ok()
+		l.log.Info("released the concurrency slots held by this replica's previous run", "replica", l.replica, "slots", n)
+	default:
+		l.health.ok()
+	}
+	return true
 }

@@ -92,6 +92,11 @@ type Claim struct {
 	// Lease bounds how long a concurrency slot is held if the reservation
 	// is never settled (a replica that crashed mid-request).
 	Lease time.Duration
+	// Owner is the replica that made the claim (see [Options.DataDir]), or
+	// empty. When set, ID starts with Owner + "/", and the store indexes
+	// the claim's concurrency leases by owner so that
+	// [Store.ReleaseLeases] can free them after the replica restarts.
+	Owner string
 }
 
 // Outcome is a [Store]'s answer to a [Claim].

@@ -14,8 +14,15 @@ import (
 // clocks disagree still agree on windows, budgets and cooldowns.
 //
 // An error from a Store means the store could not be consulted (network,
-// server down, context done); a limit being exceeded is not an error but an
+// server down, context done), or, when it matches [ErrStoreRefused], that
+// the store refused the operation itself (an invalid claim, a script error),
+// which would fail again. A limit being exceeded is not an error but an
 // [Outcome] with Admitted false.
+//
+// Stores validate what they are given: a claim whose tokens, limits or
+// lease are out of bounds is refused, and an actual token count is clamped
+// to 0..[MaxRequestTokens]; counters saturate rather than wrap and never go
+// negative.
 type Store interface {
 	// Reserve checks every rule of c and, only if all pass, records c
 	// against all of them, atomically. It reports the state of each rule.
@@ -29,6 +36,11 @@ type Store interface {
 	// tokens and its concurrency leases are returned, as if it had never
 	// been admitted.
 	Release(ctx context.Context, c Claim, windows []int64) error
+	// ReleaseLeases frees the concurrency leases of every claim of owner
+	// ([Claim.Owner]) whose ID does not start with keep (the prefix of the
+	// owner's current incarnation), and returns how many it freed: the
+	// slots a previous incarnation of this replica held when it died.
+	ReleaseLeases(ctx context.Context, owner, keep string) (int, error)
 
 	// SetCooldown marks key as cooling down for d from now. A longer
 	// cooldown already in place is kept.

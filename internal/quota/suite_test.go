@@ -40,6 +40,9 @@ func runStoreSuite(t *testing.T, mk storeMaker) {
 		{"Records", testRecords},
 		{"ReplicasExactRPM", testReplicasExactRPM},
 		{"ReplicasExactTokens", testReplicasExactTokens},
+		{"Overflow", testOverflow},
+		{"StoreBounds", testStoreBounds},
+		{"ReleaseLeases", testReleaseLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -462,4 +465,265 @@ func testReplicasExactTokens(t *testing.T, clients func() Store, clock *fakeCloc
 	day := Request{Principal: "stream-key", Limits: Limits{TokensPerDay: int(want.Load()) + 2 + 1}, InputTokens: 1, MaxTokens: 1}
 	mustAdmit(t, replicas[1], day)
 	mustReject(t, replicas[2], day)
+}
+
+// testOverflow: hostile or broken token counts (max_tokens of max int64,
+// 2^62, 2^53+1, negative; absurd usage reported back by a backend) admit
+// nothing beyond the limits, settle cleanly and leave the store healthy for
+// everyone else. A caller limited to 2,000 tokens a minute and 5,000 a day
+// once got 9,030 tokens in under a minute with max_tokens = max int64.
+func testOverflow(t *testing.T, clients func() Store, clock *fakeClock) {
+	const maxInt = int(^uint(0) >> 1)
+	limits := Limits{TPM: 2000, TokensPerDay: 5000}
+	tests := []struct {
+		name  string
+		input int
+		max   int
+		// usage, when set, is reported at the commit of an honest request
+		// (input 30, max_tokens 970) instead of sending a hostile one.
+		usage *inference.Usage
+		// invalid: Admit refuses the request as nonsense rather than
+		// as too large for a limit.
+		invalid bool
+	}{
+		{name: "max_tokens=maxint64", input: 30, max: maxInt},
+		{name: "max_tokens=2^62", input: 30, max: 1 << 62},
+		{name: "max_tokens=2^53+1", input: 30, max: 1<<53 + 1},
+		{name: "max_tokens=negative", input: 30, max: -5, invalid: true},
+		{name: "max_tokens=minint64", input: 30, max: -maxInt - 1, invalid: true},
+		{name: "input=maxint64", input: maxInt, max: 100},
+		{name: "input=negative", input: -1 << 62, max: 970, invalid: true},
+		{name: "input+max=maxint64", input: maxInt - 970, max: 970},
+		{name: "usage=maxint64", usage: &inference.Usage{InputTokens: maxInt}},
+		{name: "usage=maxint64+maxint64", usage: &inference.Usage{InputTokens: maxInt, OutputTokens: maxInt}},
+		{name: "usage=2^62+2^62", usage: &inference.Usage{InputTokens: 1 << 62, OutputTokens: 1 << 62}},
+		{name: "usage=2^53+1", usage: &inference.Usage{OutputTokens: 1<<53 + 1}},
+		{name: "usage=negative", usage: &inference.Usage{InputTokens: -maxInt, OutputTokens: 1000}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			clock.Set(suiteStart.Add(time.Duration(i) * 24 * time.Hour)) // a fresh day per case
+			l := newTestLimiter(t, clients(), clock, Config{})
+			who := fmt.Sprintf("mallory%d", i)
+			honest := Request{Principal: who, Limits: limits, InputTokens: 30, MaxTokens: 970}
+			var got int64 // tokens the caller was served, saturating
+			add := func(n int) { got += min(int64(max(n, 0)), 1<<62-got) }
+			if tc.usage == nil {
+				hostile := honest
+				hostile.InputTokens, hostile.MaxTokens = tc.input, tc.max
+				r, err := l.Admit(ctx, hostile)
+				if err == nil {
+					t.Errorf("Admit(input %d, max_tokens %d) admitted, reserving %d tokens; want it refused", tc.input, tc.max, r.Tokens())
+					if err := r.Commit(ctx, inference.Usage{InputTokens: 30, OutputTokens: 1000}); err != nil {
+						t.Errorf("Commit of the hostile request = %v", err)
+					}
+					add(1030)
+				} else {
+					checkOverflowRefusal(t, err, tc.invalid)
+				}
+			} else {
+				r := mustAdmit(t, l, honest)
+				if err := r.Commit(ctx, *tc.usage); err != nil {
+					t.Errorf("Commit(%+v) = %v, want nil", *tc.usage, err)
+				}
+				add(tc.usage.InputTokens)
+				add(tc.usage.OutputTokens)
+			}
+			if !l.Healthy() {
+				t.Fatalf("store marked down after the request")
+			}
+			// Honest traffic for the rest of the minute, then for half an
+			// hour, where only the day budget binds. Whatever the caller got
+			// first, every later admission must fit under the limits.
+			admitted := func(n int, step time.Duration) (extra int64) {
+				for range n {
+					r, err := l.Admit(ctx, honest)
+					if err == nil {
+						if err := r.Commit(ctx, inference.Usage{InputTokens: 30, OutputTokens: 970}); err != nil {
+							t.Fatalf("Commit = %v", err)
+						}
+						extra += 1000
+					} else if !errors.Is(err, ErrLimited) {
+						t.Fatalf("Admit(honest) = %v, want admitted or limited", err)
+					}
+					clock.Advance(step)
+				}
+				return extra
+			}
+			minute := admitted(30, time.Second)
+			if minute > 0 && got+minute > 2000 {
+				t.Errorf("after %d tokens, %d more admitted in the same minute; limit 2000", got, minute)
+			}
+			day := admitted(30, time.Minute)
+			if minute+day > 0 && got+minute+day > 5000 {
+				t.Errorf("after %d tokens, %d more admitted in the day; budget 5000", got, minute+day)
+			}
+			if le := mustReject(t, l, honest); le.Remaining < 0 || le.Remaining > le.Limit {
+				t.Errorf("rejection reports %d remaining of %d", le.Remaining, le.Limit)
+			}
+			// Everyone else is unaffected.
+			other := Request{Principal: who + "-neighbour", Limits: limits, InputTokens: 30, MaxTokens: 970}
+			if r := mustAdmit(t, l, other); r.Status().Tokens.Remaining != 1000 {
+				t.Errorf("neighbour's remaining tokens = %d, want 1000", r.Status().Tokens.Remaining)
+			}
+			if !l.Healthy() {
+				t.Error("store marked down at the end")
+			}
+		})
+	}
+}
+
+// checkOverflowRefusal checks the error of a request with absurd token
+// counts: a typed refusal, never a store error.
+func checkOverflowRefusal(t *testing.T, err error, invalid bool) {
+	t.Helper()
+	if errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("Admit = %v, want a refusal, not a store error", err)
+	}
+	var le *LimitError
+	var re *RequestError
+	switch {
+	case invalid && !errors.As(err, &re):
+		t.Errorf("Admit = %v, want a *RequestError", err)
+	case invalid && AsInferenceError(err).Kind.Status() >= 500 && re.Field == "max_tokens":
+		t.Errorf("AsInferenceError(%v) = %v, want a 400", err, AsInferenceError(err))
+	case !invalid && (!errors.As(err, &le) || !le.TooLarge):
+		t.Errorf("Admit = %v, want a *LimitError with TooLarge", err)
+	case !invalid && le.Requested > MaxRequestTokens:
+		t.Errorf("TooLarge rejection requested %d tokens, want at most MaxRequestTokens", le.Requested)
+	}
+}
+
+// testStoreBounds holds the stores themselves to the bounds, for claims
+// that did not come through the limiter: out-of-range claims are refused
+// with ErrStoreRefused and change nothing; an absurd actual is clamped;
+// counters never wrap.
+func testStoreBounds(t *testing.T, clients func() Store, clock *fakeClock) {
+	ctx := t.Context()
+	s := clients()
+	const maxInt64 = int64(^uint64(0) >> 1)
+	tpm := Rule{Key: "p/bounds", Kind: TokensPerMinute, Limit: 2000}
+	day := Rule{Key: "p/bounds", Kind: TokensPerDay, Limit: 5000}
+	bad := []struct {
+		name string
+		c    Claim
+	}{
+		{"tokens=maxint64", Claim{ID: "b1", Tokens: maxInt64, Rules: []Rule{tpm, day}}},
+		{"tokens=2^53+1", Claim{ID: "b2", Tokens: 1<<53 + 1, Rules: []Rule{tpm, day}}},
+		{"tokens=negative", Claim{ID: "b3", Tokens: -maxInt64, Rules: []Rule{tpm, day}}},
+		{"limit=maxint64", Claim{ID: "b4", Tokens: 10, Rules: []Rule{{Key: "p/bounds", Kind: TokensPerMinute, Limit: maxInt64}}}},
+		{"limit=0", Claim{ID: "b5", Tokens: 10, Rules: []Rule{{Key: "p/bounds", Kind: TokensPerDay}}}},
+		{"lease=none", Claim{ID: "b6", Rules: []Rule{{Key: "p/bounds", Kind: Concurrency, Limit: 1}}}},
+		{"no id", Claim{Tokens: 10, Rules: []Rule{tpm}}},
+	}
+	for _, tc := range bad {
+		if out, err := s.Reserve(ctx, tc.c); !errors.Is(err, ErrStoreRefused) {
+			t.Errorf("%s: Reserve = %+v, %v; want ErrStoreRefused", tc.name, out, err)
+		}
+		if err := s.Commit(ctx, tc.c, make([]int64, len(tc.c.Rules)), 5); !errors.Is(err, ErrStoreRefused) {
+			t.Errorf("%s: Commit = %v; want ErrStoreRefused", tc.name, err)
+		}
+	}
+	// Nothing was recorded: a full-size claim still fits.
+	c := Claim{ID: "ok1", Tokens: 2000, Rules: []Rule{tpm, day}}
+	out, err := s.Reserve(ctx, c)
+	if err != nil || !out.Admitted || out.Rules[0].Used != 2000 || out.Rules[1].Used != 2000 {
+		t.Fatalf("Reserve(2000 of 2000) after refused claims = %+v, %v; want admitted, 2000 used", out, err)
+	}
+	// An absurd actual counts as MaxRequestTokens, without an error.
+	for _, actual := range []int64{maxInt64, 1<<53 + 1, -maxInt64} {
+		if err := s.Commit(ctx, c, out.Windows, actual); err != nil {
+			t.Errorf("Commit(actual %d) = %v, want nil", actual, err)
+		}
+	}
+	probe := Claim{ID: "ok2", Tokens: 1, Rules: []Rule{{Key: "p/bounds", Kind: TokensPerMinute, Limit: maxCount}, {Key: "p/bounds", Kind: TokensPerDay, Limit: maxCount}}}
+	out, err = s.Reserve(ctx, probe)
+	if err != nil || !out.Admitted {
+		t.Fatalf("Reserve(probe) = %+v, %v", out, err)
+	}
+	// The first commit of a claim replaced its reservation; later ones
+	// found it replaced (per minute) or moved the budget again.
+	if got := out.Rules[0].Used; got < 1 || got > MaxRequestTokens+1 {
+		t.Errorf("tpm used after absurd commits = %d, want within 1..MaxRequestTokens+1", got)
+	}
+	if got := out.Rules[1].Used; got < 1 || got > maxCount {
+		t.Errorf("day used after absurd commits = %d, want within 1..maxCount", got)
+	}
+	// Durations are bounded too: a cooldown of max int64 lasts 30 days.
+	if err := s.SetCooldown(ctx, "r/huge", time.Duration(maxInt64)); err != nil {
+		t.Errorf("SetCooldown(max) = %v", err)
+	}
+	if cd, err := s.Cooldowns(ctx, []string{"r/huge"}); err != nil || cd["r/huge"] != maxDuration {
+		t.Errorf("Cooldowns after SetCooldown(max) = %v, %v; want %v", cd, err, maxDuration)
+	}
+	if err := s.SetState(ctx, "circuit/huge", "open", time.Duration(maxInt64)); err != nil {
+		t.Errorf("SetState(max ttl) = %v", err)
+	}
+	// Counters saturate at maxCount rather than wrap.
+	big := Claim{ID: "sat", Tokens: MaxRequestTokens, Rules: []Rule{{Key: "p/sat", Kind: TokensPerDay, Limit: maxCount}}}
+	out, err = s.Reserve(ctx, big)
+	if err != nil || !out.Admitted {
+		t.Fatalf("Reserve(2^40 of 2^52) = %+v, %v", out, err)
+	}
+	for range 5000 {
+		if err := s.Commit(ctx, big, out.Windows, MaxRequestTokens*2); err != nil { // +2^40 each
+			t.Fatalf("Commit = %v", err)
+		}
+		big.Tokens = 0 // later commits move the budget by the full actual
+	}
+	out, err = s.Reserve(ctx, Claim{ID: "sat2", Tokens: 0, Rules: big.Rules})
+	if err != nil || out.Rules[0].Used != maxCount {
+		t.Errorf("budget after 5000 commits of 2^40 = %+v, %v; want saturated at %d", out, err, int64(maxCount))
+	}
+}
+
+// testReleaseLeases: a replica's restart frees the concurrency leases of
+// its previous incarnations, exactly: not its current incarnation's, not
+// another replica's (not even one whose id it prefixes).
+func testReleaseLeases(t *testing.T, clients func() Store, clock *fakeClock) {
+	ctx := t.Context()
+	s := clients()
+	rule := Rule{Key: "d/r/m", Kind: Concurrency, Limit: 10}
+	for _, h := range []struct{ owner, id string }{
+		{"r1", "r1/old-1"}, {"r1", "r1/old-2"}, {"r1", "r1/older-1"}, // dead incarnations of r1
+		{"r1", "r1/new-1"},   // r1 now
+		{"r2", "r2/x-1"},     // another replica
+		{"r10", "r10/old-1"}, // a replica whose id r1 prefixes
+		{"", "anon-1"},       // a limiter without an identity
+	} {
+		c := Claim{ID: h.id, Owner: h.owner, Rules: []Rule{rule, {Key: "p/" + h.owner, Kind: Concurrency, Limit: 10}}, Lease: time.Hour}
+		if out, err := s.Reserve(ctx, c); err != nil || !out.Admitted {
+			t.Fatalf("Reserve(%s) = %+v, %v", h.id, out, err)
+		}
+	}
+	n, err := s.ReleaseLeases(ctx, "r1", "r1/new-")
+	if err != nil || n != 6 {
+		// 3 dead claims × 2 concurrency rules each.
+		t.Errorf("ReleaseLeases(r1) = %d, %v; want 6", n, err)
+	}
+	used := func(key string) int64 {
+		t.Helper()
+		out, err := s.Reserve(ctx, Claim{ID: "probe-" + key, Rules: []Rule{{Key: key, Kind: Concurrency, Limit: 1}}, Lease: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Admitted {
+			s.Release(ctx, Claim{ID: "probe-" + key, Rules: []Rule{{Key: key, Kind: Concurrency, Limit: 1}}}, out.Windows)
+			return 0
+		}
+		return out.Rules[0].Used
+	}
+	if got := used("d/r/m"); got != 4 { // r1/new-1, r2, r10, anon
+		t.Errorf("deployment leases after the release = %d, want 4", got)
+	}
+	if got := used("p/r1"); got != 1 {
+		t.Errorf("r1's own leases after the release = %d, want 1 (its current run's)", got)
+	}
+	if n, err := s.ReleaseLeases(ctx, "r1", "r1/new-"); err != nil || n != 0 {
+		t.Errorf("second ReleaseLeases(r1) = %d, %v; want 0", n, err)
+	}
+	if n, err := s.ReleaseLeases(ctx, "nobody", "nobody/x-"); err != nil || n != 0 {
+		t.Errorf("ReleaseLeases(nobody) = %d, %v; want 0", n, err)
+	}
 }
