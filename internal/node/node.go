@@ -180,7 +180,8 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
 	}
-	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registerer})
+	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registerer,
+		DataDir: cmp.Or(opts.DataDir, cfg.Server.DataDir)})
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
 	}
