@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"os"
 	"slices"
 	"strings"
@@ -181,7 +182,7 @@ func New(opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
 	}
 	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registerer,
-		DataDir: cmp.Or(opts.DataDir, cfg.Server.DataDir)})
+		DataDir: regionDataDir(cmp.Or(opts.DataDir, cfg.Server.DataDir), region.ID)})
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
 	}
@@ -704,4 +705,14 @@ func (n *Node) linkHandler() http.Handler {
 	}
 	return interregion.NewServer(interregion.ServerOptions{Local: n.gw, State: n.state, Verifier: verifier, OnPush: n.onPush,
 		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytes, 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
+}
+
+// regionDataDir is this region's directory under the node's data directory
+// (the layout the Bedrock profile store uses too), so that nodes of several
+// regions sharing one data directory keep apart; "" stays "" (no state kept).
+func regionDataDir(dataDir, region string) string {
+	if dataDir == "" {
+		return ""
+	}
+	return filepath.Join(dataDir, region)
 }
