@@ -1,0 +1,294 @@
+package audit
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// openFault opens a writer on root whose disk is fsys.
+func openFault(t *testing.T, root string, clk *fakeClock, fsys *faultFS, mutate func(*Config)) *Writer {
+	t.Helper()
+	cfg := Config{Dir: root}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	w, err := Open(cfg, testRegion, Options{Clock: clk, Logger: testLogger(t), FS: fsys})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return w
+}
+
+// checkNoLeftovers fails if a log file is empty or ends in a partial line.
+func checkNoLeftovers(t *testing.T, dir, stage string) {
+	t.Helper()
+	logs, _, err := listDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lf := range logs {
+		b, err := os.ReadFile(filepath.Join(dir, lf.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 || b[len(b)-1] != '\n' {
+			t.Errorf("%s: %s holds %d bytes ending in %q, want no empty file and no partial line", stage, lf.name, len(b), b[max(len(b)-1, 0):])
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("%s: temporary file %s left behind", stage, e.Name())
+		}
+	}
+}
+
+// TestOutage: a write failure (full disk, failed fsync, failed rotation)
+// makes the writer unavailable at once, so that nothing more is admitted;
+// it leaves no empty or partial file; the writer probes with backoff,
+// recovers when the disk has room again, and writes a gap marker that
+// verify reports with the lost requests.
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fsync SyncPolicy
+		// fault breaks the disk; failing says whether the next Append fails
+		// (false: the fault is found by a background fsync).
+		fault    func(f *faultFS, clk *fakeClock)
+		failing  bool
+		wantLost int64
+	}{
+		{"disk full mid-line, fsync interval", SyncInterval, func(f *faultFS, _ *fakeClock) {
+			f.set(func(f *faultFS) { f.full, f.room = true, 100 })
+		}, true, 2},
+		{"disk full, fsync always", SyncAlways, func(f *faultFS, _ *fakeClock) {
+			f.set(func(f *faultFS) { f.full, f.room = true, 300 })
+		}, true, 2},
+		{"fsync fails, fsync always", SyncAlways, func(f *faultFS, _ *fakeClock) {
+			f.set(func(f *faultFS) { f.syncErr = syscall.EIO })
+		}, true, 2},
+		{"rotation cannot create a file", SyncInterval, func(f *faultFS, clk *fakeClock) {
+			f.set(func(f *faultFS) { f.createErr = syscall.ENOSPC; f.full = true })
+			clk.Advance(time.Hour) // the next event rotates
+		}, true, 2},
+		{"background fsync fails, fsync interval", SyncInterval, func(f *faultFS, _ *fakeClock) {
+			f.set(func(f *faultFS) { f.syncErr = syscall.EIO })
+		}, false, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+			w := openFault(t, root, clk, fsys, func(c *Config) { c.Fsync = tc.fsync; c.DigestInterval = 24 * time.Hour })
+			ctx := t.Context()
+			appendN(t, w, 0, 3)
+			tc.fault(fsys, clk)
+			if tc.failing {
+				if err := w.Append(ctx, testEvent(3)); !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("Append on a failing disk = %v, want ErrUnavailable", err)
+				}
+			} else {
+				appendN(t, w, 3, 1)
+				clk.Advance(w.cfg.FsyncInterval)
+				if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("Digest after a failed background fsync = %v, want ErrUnavailable", err)
+				}
+			}
+			// From now on nothing is admitted.
+			var ue *UnavailableError
+			if err := w.Err(); !errors.As(err, &ue) || ue.RetryAfter < time.Second || ue.Cause == nil {
+				t.Fatalf("Err() = %v, want an *UnavailableError with its cause and a Retry-After", err)
+			}
+			if !w.Stats().Unavailable {
+				t.Error("Stats().Unavailable = false during the outage")
+			}
+			if err := w.Append(ctx, testEvent(4)); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("Append during the outage = %v, want ErrUnavailable", err)
+			}
+			if err := w.Begin(ctx, testEvent(40)); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("Begin during the outage = %v, want ErrUnavailable", err)
+			}
+			checkNoLeftovers(t, w.Dir(), "after the failure")
+
+			// A probe while the disk is still broken fails and leaves nothing.
+			clk.Advance(probeMin)
+			if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("after a probe on a broken disk: Digest = %v, want ErrUnavailable", err)
+			}
+			checkNoLeftovers(t, w.Dir(), "after a failed probe")
+
+			fsys.heal()
+			clk.Advance(2 * probeMin) // the backoff doubled
+			if err := w.Digest(ctx); err != nil {
+				t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+			}
+			if err := w.Err(); err != nil {
+				t.Fatalf("Err() after recovery = %v", err)
+			}
+			appendN(t, w, 5, 1)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			checkNoLeftovers(t, w.Dir(), "after recovery")
+
+			rep := mustVerify(t, w.Dir(), w)
+			if len(rep.Warnings) != 0 {
+				t.Errorf("warnings = %s, want none (no torn tail is left)", kinds(rep.Warnings))
+			}
+			if len(rep.Gaps) != 1 {
+				t.Fatalf("Verify reports %d gaps, want 1", len(rep.Gaps))
+			}
+			g := rep.Gaps[0]
+			if g.Gap.LostEvents != tc.wantLost || rep.Complete() || g.Gap.Cause == "" || g.Gap.AfterSeq+1 != g.Seq {
+				t.Errorf("gap = %+v at event %d, complete %v; want %d lost, the cause, right after event %d", g.Gap, g.Seq, rep.Complete(), tc.wantLost, g.Gap.AfterSeq)
+			}
+			if !slices.Contains(g.Gap.LostEventIDs, testEvent(4).EventID) || !strings.Contains(g.String(), "requests have no event") {
+				t.Errorf("gap %q does not name the lost request %s", g, testEvent(4).EventID)
+			}
+			var ids []string
+			for _, e := range readEvents(t, w.Dir()) {
+				ids = append(ids, e.EventID)
+			}
+			want := []string{"req-000000", "req-000001", "req-000002", "audit-gap-4", "req-000005"}
+			if !tc.failing {
+				want = []string{"req-000000", "req-000001", "req-000002", "req-000003", "audit-gap-5", "req-000005"}
+			}
+			if !slices.Equal(ids, want) {
+				t.Errorf("log holds %v, want %v", ids, want)
+			}
+			if st := w.Stats(); st.Lost != tc.wantLost || st.Outages != 1 || st.Unavailable {
+				t.Errorf("Stats() = %+v, want %d lost in 1 outage", st, tc.wantLost)
+			}
+		})
+	}
+}
+
+// TestStreamEventKeptAcrossOutage: a stream begun before the disk filled
+// keeps its event, written after the gap marker once the disk has room.
+func TestStreamEventKeptAcrossOutage(t *testing.T) {
+	t.Parallel()
+	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+	w := openFault(t, root, clk, fsys, nil)
+	ctx := t.Context()
+	stream := testEvent(1)
+	if err := w.Begin(ctx, stream); err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	fsys.set(func(f *faultFS) { f.full = true })
+	if err := w.Append(ctx, testEvent(2)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+	}
+	if err := w.Append(ctx, stream); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "kept") {
+		t.Fatalf("Append of the stream's event during the outage = %v, want ErrUnavailable saying it is kept", err)
+	}
+	fsys.heal()
+	clk.Advance(probeMin)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs := readEvents(t, w.Dir())
+	if len(evs) != 2 || evs[0].Gap == nil || evs[1].EventID != stream.EventID || evs[1].ErrorCode != "" || evs[1].StatusCode != 200 {
+		t.Fatalf("log = %v, want the gap marker then the stream's own event", eventIDs(evs))
+	}
+	if g := evs[0].Gap; g.LostEvents != 1 || g.DeferredEvents != 1 {
+		t.Errorf("gap = %+v, want 1 lost, 1 deferred", g)
+	}
+	mustVerify(t, w.Dir(), w)
+}
+
+func eventIDs(evs []*Event) []string {
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, e.EventID+"/"+e.ErrorCode)
+	}
+	return ids
+}
+
+// snapshotDir copies a writer's directory as it is now: what a process
+// killed at this moment leaves behind.
+func snapshotDir(t *testing.T, src, dst string) {
+	t.Helper()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(dst, 0o755)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestInterruptedStreams: a stream begun with Begin always ends as exactly
+// one event: its own when it ends, an interrupted one written by Close, or
+// one written by the next Open when the process died mid-stream (also when
+// the journal lost the stream's end record).
+func TestInterruptedStreams(t *testing.T) {
+	t.Parallel()
+	root, clk := t.TempDir(), newFakeClock()
+	w := openTest(t, root, clk, nil)
+	ctx := t.Context()
+	ended, running := testEvent(1), testEvent(2)
+	for _, e := range []*Event{ended, running} {
+		if err := w.Begin(ctx, e); err != nil {
+			t.Fatalf("Begin(%s): %v", e.EventID, err)
+		}
+	}
+	if err := w.Append(ctx, ended); err != nil {
+		t.Fatal(err)
+	}
+	// A crash now: copy the directory as a killed process leaves it.
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+	noEnd := filepath.Join(t.TempDir(), "no-end")
+	snapshotDir(t, w.Dir(), filepath.Join(noEnd, testRegion))
+	j := filepath.Join(noEnd, testRegion, journalName)
+	b, _ := os.ReadFile(j)
+	var kept [][]byte
+	for _, l := range bytes.SplitAfter(b, []byte{'\n'}) {
+		if !bytes.Contains(l, []byte(`"op":"end"`)) {
+			kept = append(kept, l)
+		}
+	}
+	os.WriteFile(j, bytes.Join(kept, nil), 0o644)
+
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"req-000001/", "req-000002/interrupted"}
+	if got := eventIDs(readEvents(t, w.Dir())); !slices.Equal(got, want) {
+		t.Errorf("after Close with a stream running: log = %v, want %v", got, want)
+	}
+	for _, dir := range []string{crashed, noEnd} {
+		w2 := openTest(t, dir, clk, nil)
+		if err := w2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := eventIDs(readEvents(t, w2.Dir())); !slices.Equal(got, want) {
+			t.Errorf("%s: after restart: log = %v, want %v", filepath.Base(dir), got, want)
+		}
+		if b, _ := os.ReadFile(filepath.Join(w2.Dir(), journalName)); len(b) != 0 {
+			t.Errorf("%s: journal after restart holds %q, want it empty", filepath.Base(dir), b)
+		}
+		e := readEvents(t, w2.Dir())[1]
+		if e.StatusCode != 200 || e.InferenceRegion != running.InferenceRegion || e.UserIdentity.PrincipalID != running.UserIdentity.PrincipalID {
+			t.Errorf("interrupted event = %+v, want what was known at the first byte", e)
+		}
+		if _, err := Verify(w2.Dir(), w2.PublicKey()); err != nil {
+			t.Errorf("verify after restart: %v", err)
+		}
+	}
+}
