@@ -150,7 +150,7 @@ func TestOutage(t *testing.T) {
 			if g.Gap.LostEvents != tc.wantLost || rep.Complete() || g.Gap.Cause == "" || g.Gap.AfterSeq+1 != g.Seq {
 				t.Errorf("gap = %+v at event %d, complete %v; want %d lost, the cause, right after event %d", g.Gap, g.Seq, rep.Complete(), tc.wantLost, g.Gap.AfterSeq)
 			}
-			if !slices.Contains(g.Gap.LostEventIDs, testEvent(4).EventID) || !strings.Contains(g.String(), "requests have no event") {
+			if !slices.Contains(g.Gap.LostEventIDs, testEvent(4).EventID) || !strings.Contains(g.String(), "have no event") {
 				t.Errorf("gap %q does not name the lost request %s", g, testEvent(4).EventID)
 			}
 			var ids []string

@@ -64,7 +64,11 @@ func (g *GapReport) String() string {
 	if d.LostEvents == 0 {
 		b.WriteString("no request went unrecorded")
 	} else {
-		fmt.Fprintf(&b, "%d requests have no event (refused or failed while it lasted)", d.LostEvents)
+		if d.LostEvents == 1 {
+			b.WriteString("1 request has no event (refused or failed during the outage)")
+		} else {
+			fmt.Fprintf(&b, "%d requests have no event (refused or failed during the outage)", d.LostEvents)
+		}
 		if len(d.LostEventIDs) > 0 {
 			more := ""
 			if int64(len(d.LostEventIDs)) < d.LostEvents {
