@@ -20,6 +20,8 @@ type faultFS struct {
 	syncErr error
 	// createErr makes creating a file fail (a failed rotation).
 	createErr error
+	// truncErr makes truncating a file fail.
+	truncErr error
 }
 
 func (f *faultFS) set(mutate func(*faultFS)) {
@@ -30,7 +32,7 @@ func (f *faultFS) set(mutate func(*faultFS)) {
 
 // heal gives the disk room again.
 func (f *faultFS) heal() {
-	f.set(func(f *faultFS) { f.full, f.room, f.syncErr, f.createErr = false, 0, nil, nil })
+	f.set(func(f *faultFS) { f.full, f.room, f.syncErr, f.createErr, f.truncErr = false, 0, nil, nil, nil })
 }
 
 func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
@@ -72,4 +74,14 @@ func (f *faultFile) Sync() error {
 		return err
 	}
 	return f.File.Sync()
+}
+
+func (f *faultFile) Truncate(size int64) error {
+	f.fs.mu.Lock()
+	err := f.fs.truncErr
+	f.fs.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return f.File.Truncate(size)
 }

@@ -150,7 +150,7 @@ func TestOutage(t *testing.T) {
 			if g.Gap.LostEvents != tc.wantLost || rep.Complete() || g.Gap.Cause == "" || g.Gap.AfterSeq+1 != g.Seq {
 				t.Errorf("gap = %+v at event %d, complete %v; want %d lost, the cause, right after event %d", g.Gap, g.Seq, rep.Complete(), tc.wantLost, g.Gap.AfterSeq)
 			}
-			if !slices.Contains(g.Gap.LostEventIDs, testEvent(4).EventID) || !strings.Contains(g.String(), "have no event") {
+			if !slices.Contains(g.Gap.LostEventIDs, testEvent(4).EventID) || !strings.Contains(g.String(), "no event") {
 				t.Errorf("gap %q does not name the lost request %s", g, testEvent(4).EventID)
 			}
 			var ids []string
@@ -290,5 +290,33 @@ func TestInterruptedStreams(t *testing.T) {
 		if _, err := Verify(w2.Dir(), w2.PublicKey()); err != nil {
 			t.Errorf("verify after restart: %v", err)
 		}
+	}
+}
+
+// TestOutageTornTailExplained: when a failed write cannot even be truncated
+// back, its partial line stays, and verify explains the torn tail by the
+// gap marker instead of by a crash.
+func TestOutageTornTailExplained(t *testing.T) {
+	t.Parallel()
+	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+	w := openFault(t, root, clk, fsys, nil)
+	appendN(t, w, 0, 2)
+	fsys.set(func(f *faultFS) { f.full, f.room, f.truncErr = true, 100, syscall.EIO })
+	if err := w.Append(t.Context(), testEvent(2)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append = %v, want ErrUnavailable", err)
+	}
+	fsys.heal()
+	clk.Advance(probeMin)
+	appendN(t, w, 3, 1)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 1 || len(rep.Gaps[0].Gap.TornFiles) != 1 {
+		t.Fatalf("gaps = %v, want one naming the torn file", rep.Gaps)
+	}
+	if len(rep.Warnings) != 1 || rep.Warnings[0].Kind != TornTail || rep.Warnings[0].File != rep.Gaps[0].Gap.TornFiles[0] ||
+		!strings.Contains(rep.Warnings[0].Detail, "failed write of the outage") {
+		t.Errorf("warnings = %v, want the torn tail explained by the gap marker", rep.Warnings)
 	}
 }
