@@ -56,6 +56,7 @@ type journal struct {
 	path   string
 	f      File  // open for appending; nil until the first rewrite
 	size   int64 // bytes of complete records
+	base   int64 // size right after the last rewrite
 	broken bool  // a failed write left bytes that could not be taken back
 	open   map[intentKey]*openIntent
 }
@@ -132,7 +133,9 @@ func (w *Writer) journalCommit(items []*item) {
 			}
 		}
 	}
-	if err == nil && j.size > journalCompactBytes {
+	// Compact once the journal is large and mostly ends and begins of
+	// finished streams (not when many streams are simply running).
+	if err == nil && j.size > journalCompactBytes && j.size > 2*j.base {
 		if err = w.rewriteJournal(); err != nil {
 			w.fail(err)
 		}
@@ -180,7 +183,7 @@ func (w *Writer) rewriteJournal() error {
 	if err != nil {
 		return fmt.Errorf("open audit journal: %w", err)
 	}
-	j.f, j.size, j.broken = f, int64(len(buf)), false
+	j.f, j.size, j.base, j.broken = f, int64(len(buf)), int64(len(buf)), false
 	return nil
 }
 

@@ -320,3 +320,57 @@ func TestOutageTornTailExplained(t *testing.T) {
 		t.Errorf("warnings = %v, want the torn tail explained by the gap marker", rep.Warnings)
 	}
 }
+
+// TestJournalCompacts: the journal of a long-running writer stays bounded,
+// and what it holds after compaction still recovers exactly the streams
+// that were running.
+func TestJournalCompacts(t *testing.T) {
+	t.Parallel()
+	root, clk := t.TempDir(), newFakeClock()
+	w := openTest(t, root, clk, nil)
+	ctx := t.Context()
+	running := testEvent(0)
+	if err := w.Begin(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 1500; i++ {
+		e := testEvent(i)
+		if err := w.Begin(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(w.Dir(), journalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > journalCompactBytes {
+		t.Errorf("journal is %d bytes after 1500 streams, want it compacted below %d", fi.Size(), journalCompactBytes)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w2 := openTest(t, crashed, clk, nil)
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range readEvents(t, w2.Dir()) {
+		seen[e.EventID]++
+		if e.EventID == running.EventID && e.ErrorCode != InterruptedErrorCode {
+			t.Errorf("running stream's event = %+v, want interrupted", e)
+		}
+	}
+	if len(seen) != 1501 {
+		t.Errorf("log holds events of %d requests, want 1501", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("request %s has %d events, want 1", id, n)
+		}
+	}
+}

@@ -475,6 +475,7 @@ func (w *Writer) startup() {
 // shutdown is the end of run: streams still open are written as
 // interrupted, the log is fsynced and digested, the files closed.
 func (w *Writer) shutdown() error {
+	w.waitSync()
 	if w.out != nil {
 		w.probe() // one last attempt, so that the gap marker is written
 	}
