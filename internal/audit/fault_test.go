@@ -46,18 +46,21 @@ func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error
 	if err != nil {
 		return nil, err
 	}
-	return &faultFile{File: h, fs: f}, nil
+	return &faultFile{File: h, fs: f, inPlace: flag&(os.O_APPEND|os.O_CREATE|os.O_TRUNC) == 0}, nil
 }
 
 type faultFile struct {
 	File
 	fs *faultFS
+	// inPlace: the file was opened to overwrite blocks it already owns,
+	// which a full disk (ext4, XFS) still allows.
+	inPlace bool
 }
 
 func (f *faultFile) Write(p []byte) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if !f.fs.full {
+	if !f.fs.full || f.inPlace {
 		return f.File.Write(p)
 	}
 	n := min(f.fs.room, len(p))

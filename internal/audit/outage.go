@@ -47,6 +47,7 @@ type outage struct {
 	// the first maxGapIDs of their ids.
 	lost    int64
 	lostIDs []string
+	saved   int64 // lost as last saved to the outage file
 	// unconfirmed counts events whose lines stayed in the log although
 	// their Append failed (the write could not be taken back).
 	unconfirmed int64
@@ -67,6 +68,7 @@ func (w *Writer) fail(err error) {
 	w.publish()
 	w.stats.outages.Add(1)
 	w.log.Error("audit trail cannot be written; refusing requests until it recovers", "error", err, "after_event", w.seq)
+	w.saveOutage() // logged by the probes if it keeps failing
 }
 
 // publish makes the outage state visible to Err.
@@ -135,12 +137,19 @@ func (w *Writer) probe() {
 		w.armProbe()
 		w.publish()
 		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff)
+		if serr := w.saveOutage(); serr != nil {
+			w.log.Warn("audit outage not saved: a restart before recovery would not record the gap", "error", serr)
+		}
 		return
 	}
 	o := w.out
 	w.out = nil
 	w.stopProbe()
 	w.publish()
+	if err := w.preallocateOutage(); err != nil {
+		w.fail(err)
+		return
+	}
 	w.log.Info("audit trail recovered; a gap marker records the outage", "since", o.since, "lost_events", o.lost,
 		"marker_event", w.markerSeq)
 	if err := w.writeDigest(); err != nil {

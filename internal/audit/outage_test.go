@@ -374,3 +374,49 @@ func TestJournalCompacts(t *testing.T) {
 		}
 	}
 }
+
+// TestOutageRecordedAfterRestart: a writer closed (or killed) while its disk
+// is full cannot write the gap marker; the next start writes it from the
+// outage file, so the gap is not mistaken for a crash.
+func TestOutageRecordedAfterRestart(t *testing.T) {
+	t.Parallel()
+	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+	w := openFault(t, root, clk, fsys, nil)
+	appendN(t, w, 0, 2)
+	fsys.set(func(f *faultFS) { f.full = true })
+	for i := 2; i < 4; i++ {
+		if err := w.Append(t.Context(), testEvent(i)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Append(%d) on a full disk = %v, want ErrUnavailable", i, err)
+		}
+	}
+	// A crash now leaves the same directory as the failed Close below.
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+	if err := w.Close(); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Close on a full disk = %v, want ErrUnavailable", err)
+	}
+	fsys.heal()
+	for _, r := range []string{root, crashed} {
+		w2 := openTest(t, r, clk, nil)
+		appendN(t, w2, 4, 1)
+		if err := w2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rep := mustVerify(t, w2.Dir(), w2)
+		if len(rep.Gaps) != 1 {
+			t.Fatalf("%s: verify reports %d gaps after the restart, want 1", r, len(rep.Gaps))
+		}
+		g := rep.Gaps[0].Gap
+		if g.LostEvents != 2 || g.AfterSeq != 2 || !slices.Equal(g.LostEventIDs, []string{"req-000002", "req-000003"}) || !strings.Contains(g.Cause, "stopped") {
+			t.Errorf("%s: gap = %+v, want the 2 requests lost before the restart, after event 2", r, g)
+		}
+		// The next start finds nothing more to record.
+		w3 := openTest(t, r, clk, nil)
+		if err := w3.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, w3.Dir(), w3); len(rep.Gaps) != 1 {
+			t.Errorf("%s: %d gaps after a second restart, want still 1", r, len(rep.Gaps))
+		}
+	}
+}

@@ -209,6 +209,7 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 		w.unlock()
 		return nil, err
 	}
+	w.recoverOutage()
 	go w.run()
 	return w, nil
 }
@@ -464,10 +465,21 @@ func (w *Writer) run() {
 // startup writes the events Open recovered from the journal (streams a
 // crash interrupted) and starts a fresh journal.
 func (w *Writer) startup() {
+	if w.out != nil {
+		// The previous writer stopped during an outage: record it first.
+		w.backoff = probeMin
+		w.publish()
+		w.probe()
+		return
+	}
 	if err := w.writeKept(nil); err != nil {
 		return // the writer is unavailable and probes
 	}
 	if err := w.rewriteJournal(); err != nil {
+		w.fail(err)
+		return
+	}
+	if err := w.preallocateOutage(); err != nil {
 		w.fail(err)
 	}
 }
@@ -495,7 +507,8 @@ func (w *Writer) shutdown() error {
 	if w.out != nil {
 		// The journal keeps the intents of streams whose events are not
 		// written; the next Open writes them.
-		w.log.Error("audit trail closed while unavailable: the gap is not recorded in the log", "since", w.out.since,
+		w.saveOutage() // the next start writes the gap marker
+		w.log.Error("audit trail closed while unavailable: the next start records the gap", "since", w.out.since,
 			"lost_events", w.out.lost, "error", w.out.cause)
 		err = w.unavail.Load()
 	} else {
@@ -587,6 +600,12 @@ func (w *Writer) commit(items []*item) {
 	}
 	w.writeBuffered(durable)
 	w.journalCommit(items)
+	if w.out != nil && w.out.lost != w.out.saved {
+		// Before the callers hear of it: a restart must not forget a loss.
+		if err := w.saveOutage(); err == nil {
+			w.out.saved = w.out.lost
+		}
+	}
 	var failed, written int64
 	for _, it := range items {
 		if it.kind == kindEvent {
