@@ -396,6 +396,10 @@ func TestOutageRecordedAfterRestart(t *testing.T) {
 		t.Fatalf("Close on a full disk = %v, want ErrUnavailable", err)
 	}
 	fsys.heal()
+	during, err := os.ReadFile(filepath.Join(crashed, testRegion, outageName))
+	if err != nil || !bytes.Contains(during, []byte(`"lostEvents":2`)) {
+		t.Fatalf("outage file during the outage = %q, %v; want it to count 2 lost", bytes.TrimSpace(during), err)
+	}
 	for _, r := range []string{root, crashed} {
 		w2 := openTest(t, r, clk, nil)
 		appendN(t, w2, 4, 1)
@@ -410,7 +414,9 @@ func TestOutageRecordedAfterRestart(t *testing.T) {
 		if g.LostEvents != 2 || g.AfterSeq != 2 || !slices.Equal(g.LostEventIDs, []string{"req-000002", "req-000003"}) || !strings.Contains(g.Cause, "stopped") {
 			t.Errorf("%s: gap = %+v, want the 2 requests lost before the restart, after event 2", r, g)
 		}
-		// The next start finds nothing more to record.
+		// The next start finds nothing more to record, even if the writer
+		// had stopped between writing the marker and clearing the file.
+		os.WriteFile(filepath.Join(r, testRegion, outageName), during, 0o644)
 		w3 := openTest(t, r, clk, nil)
 		if err := w3.Close(); err != nil {
 			t.Fatal(err)

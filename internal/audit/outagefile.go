@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // The outage file keeps what an outage lost across a restart: a node
@@ -103,7 +104,36 @@ func (w *Writer) recoverOutage() {
 		w.log.Warn("audit outage file unreadable; ignored", "file", outageName, "error", err)
 		return
 	}
+	if w.markerAfter(r.AfterSeq, r.Since.Time) {
+		return // the marker was written; the writer stopped before blanking the file
+	}
 	w.out = &outage{since: r.Since.Time, afterSeq: r.AfterSeq, lost: r.LostEvents, lostIDs: r.LostEventIDs, unconfirmed: r.UnconfirmedEvents,
 		cause: fmt.Errorf("%s; the node stopped during the outage, so requests lost after the last count may be missing", r.Cause)}
 	w.log.Warn("audit trail was unavailable when the node stopped; the gap marker is written now", "since", r.Since.Time, "lost_events", r.LostEvents)
+}
+
+// markerAfter reports whether the log holds, after event afterSeq, the gap
+// marker of the outage that began at since.
+func (w *Writer) markerAfter(afterSeq uint64, since time.Time) bool {
+	logs, _, err := listDir(w.dir)
+	if err != nil {
+		return false
+	}
+	logs = onlyRegion(logs, w.region)
+	found := false
+	for i, lf := range logs {
+		if i+1 < len(logs) && logs[i+1].seq <= afterSeq+1 {
+			continue
+		}
+		scanLog(filepath.Join(w.dir, lf.name), 0, func(n int64, line []byte) error {
+			if lf.seq+uint64(n)-1 <= afterSeq || !bytes.Contains(line, gapKey) {
+				return nil
+			}
+			if e, err := ParseLine(line); err == nil && e.Gap != nil && e.Gap.Since.Equal(Time{since}.Truncate(time.Millisecond)) {
+				found = true
+			}
+			return nil
+		})
+	}
+	return found
 }
