@@ -426,3 +426,36 @@ func TestOutageRecordedAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryShowsGaps: a query whose window overlaps an outage shows the
+// gap marker whatever else it filters on, except a single request's id.
+func TestQueryShowsGaps(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	marker := &Event{EventID: "audit-gap-7", EventName: GapEventName, EventTime: Time{since},
+		Gap: &Gap{Since: Time{since}, Until: Time{since.Add(time.Hour)}, LostEvents: 3, Cause: "no space left on device"}}
+	tests := []struct {
+		name string
+		f    Filter
+		want bool
+	}{
+		{"no filter", Filter{}, true},
+		{"a principal", Filter{Principal: "team-0"}, true},
+		{"window inside the outage", Filter{Since: since.Add(10 * time.Minute), Until: since.Add(20 * time.Minute)}, true},
+		{"window after the outage", Filter{Since: since.Add(2 * time.Hour)}, false},
+		{"window before the outage", Filter{Until: since}, false},
+		{"one request", Filter{EventID: "req-000001"}, false},
+	}
+	for _, tc := range tests {
+		if got := tc.f.Match(marker); got != tc.want {
+			t.Errorf("%s: Match(gap marker) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	var b strings.Builder
+	p, _ := NewPrinter(&b, "table")
+	p.Print(marker)
+	p.Flush()
+	if !strings.Contains(b.String(), "GAP until") || !strings.Contains(b.String(), "3 requests not recorded") {
+		t.Errorf("table row of a gap marker = %q, want it to say GAP and what was lost", b.String())
+	}
+}

@@ -76,10 +76,14 @@ func (f Filter) Validate() error {
 }
 
 // Match reports whether e passes the filter. A gap marker passes every
-// filter whose time window overlaps its outage: whatever the question, the
-// answer may be incomplete there.
+// filter whose time window overlaps its outage, whatever the other criteria:
+// the answer may be incomplete there. Only EventID, which asks for one
+// request, leaves it out.
 func (f Filter) Match(e *Event) bool {
 	if g := e.Gap; g != nil {
+		if f.EventID != "" && !matchAny(f.EventID, e.EventID) {
+			return false
+		}
 		return (f.Until.IsZero() || g.Since.Before(f.Until)) && (f.Since.IsZero() || !g.Until.Before(f.Since))
 	}
 	t := e.EventTime.Time
