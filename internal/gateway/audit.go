@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // AuditRecorder writes every record to the hash-chained audit trail.
@@ -146,4 +148,16 @@ func promptText(msgs []inference.Message) string {
 	}
 	b, _ := json.Marshal(msgs)
 	return string(b)
+}
+
+// logUnrecorded logs a request whose record failed. While the audit trail
+// is unavailable every request fails so: the writer logs the outage once
+// and its gap marker counts and names what it lost, so each is only a debug
+// line, not a flood of errors.
+func (g *Gateway) logUnrecorded(rec *Record, err error) {
+	level := slog.LevelError
+	if errors.Is(err, audit.ErrUnavailable) {
+		level = slog.LevelDebug
+	}
+	g.log.Log(context.Background(), level, "request not recorded", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
 }

@@ -589,7 +589,7 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 	if g.recorder != nil {
 		// The record must not be lost because the client went away.
 		if err = g.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
-			g.log.Error("request not recorded", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
+			g.logUnrecorded(rec, err)
 		}
 	}
 	// Debug, not Info: the audit trail already records every request, and
