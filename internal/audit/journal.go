@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/jsonesc"
 )
 
 // journalName is the write-ahead journal of stream intents, beside the log
@@ -22,7 +25,7 @@ const journalCompactBytes = 1 << 20
 
 // The journal holds one JSON record per line:
 //
-//	{"op":"begin","id":"<eventId>","side":"source","seq":<events in the log>,"event":{...}}
+//	{"op":"begin","id":"<eventId>","side":"source","event":{...},"seq":<events in the log>}
 //	{"op":"end","id":"<eventId>","side":"source"}
 //
 // A begin is written before a stream's first byte goes out; an end once
@@ -46,6 +49,7 @@ type intentKey struct {
 type openIntent struct {
 	seq uint64 // events in the log when the stream began
 	ev  *Event // what was known at the first byte
+	rec []byte // its begin record up to the seq (beginPrefix)
 	// final is the stream's event (unsealed) when it could not be written
 	// yet: its Append came during an outage, or the stream was interrupted.
 	final []byte
@@ -86,12 +90,34 @@ func (j *journal) close() {
 	}
 }
 
-func appendRecord(dst []byte, r *journalRecord) []byte {
-	b, err := json.Marshal(r)
-	if err != nil {
-		panic("audit: journal record does not encode: " + err.Error()) // Event always encodes
-	}
-	return append(append(dst, b...), '\n')
+// beginPrefix encodes a begin record up to its seq value, on the caller's
+// goroutine (as Append encodes events), with the hand-written event
+// encoder: the writer goroutine only appends the seq.
+func beginPrefix(ev *Event) []byte {
+	b := make([]byte, 0, 1024)
+	b = append(b, `{"op":"begin","id":`...)
+	b = jsonesc.AppendString(b, ev.EventID)
+	b = append(b, `,"side":`...)
+	b = jsonesc.AppendString(b, string(ev.Side))
+	b = append(b, `,"event":`...)
+	b = appendEvent(b, ev)
+	return append(b, `,"seq":`...)
+}
+
+// appendBegin appends a complete begin record.
+func appendBegin(dst, prefix []byte, seq uint64) []byte {
+	dst = append(dst, prefix...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	return append(dst, '}', '\n')
+}
+
+// appendEnd appends an end record.
+func appendEnd(dst []byte, k intentKey) []byte {
+	dst = append(dst, `{"op":"end","id":`...)
+	dst = jsonesc.AppendString(dst, k.id)
+	dst = append(dst, `,"side":`...)
+	dst = jsonesc.AppendString(dst, string(k.side))
+	return append(dst, '}', '\n')
 }
 
 // journalCommit journals what a group commit changed: an end for each
@@ -109,13 +135,13 @@ func (w *Writer) journalCommit(items []*item) {
 		case it.kind == kindEvent && it.written && len(j.open) > 0:
 			if _, ok := j.open[k]; ok {
 				delete(j.open, k)
-				buf = appendRecord(buf, &journalRecord{Op: "end", ID: it.id, Side: it.side})
+				buf = appendEnd(buf, k)
 			}
 		case it.kind == kindBegin && w.out != nil:
 			it.err = w.unavail.Load()
 		case it.kind == kindBegin:
-			j.open[k] = &openIntent{seq: w.seq, ev: it.ev}
-			buf = appendRecord(buf, &journalRecord{Op: "begin", ID: it.id, Side: it.side, Seq: w.seq, Event: it.ev})
+			j.open[k] = &openIntent{seq: w.seq, ev: it.ev, rec: it.body}
+			buf = appendBegin(buf, it.body, w.seq)
 			begins = append(begins, it)
 		}
 	}
@@ -173,7 +199,10 @@ func (w *Writer) rewriteJournal() error {
 	var buf []byte
 	for _, k := range j.sorted() {
 		oi := j.open[k]
-		buf = appendRecord(buf, &journalRecord{Op: "begin", ID: k.id, Side: k.side, Seq: oi.seq, Event: oi.ev})
+		if oi.rec == nil {
+			oi.rec = beginPrefix(oi.ev)
+		}
+		buf = appendBegin(buf, oi.rec, oi.seq)
 	}
 	if err := writeFileAtomic(w.fs, w.dir, journalName, buf); err != nil {
 		return fmt.Errorf("write audit journal: %w", err)

@@ -103,7 +103,7 @@ type item struct {
 	kind    itemKind
 	id      string
 	side    Side
-	body    []byte // kindEvent: the unsealed line
+	body    []byte // kindEvent: the unsealed line; kindBegin: beginPrefix
 	ev      *Event // kindBegin: the event as known at the first byte
 	hash    string // set when sealed
 	end     int    // offset in the writer's buffer after this event's line
@@ -337,7 +337,7 @@ func (w *Writer) Begin(ctx context.Context, e *Event) error {
 	}
 	c := w.prepare(e)
 	c.Content = nil // the journal is no place for prompts
-	return w.enqueue(ctx, &item{kind: kindBegin, id: c.EventID, side: c.Side, ev: &c, done: make(chan error, 1)})
+	return w.enqueue(ctx, &item{kind: kindBegin, id: c.EventID, side: c.Side, ev: &c, body: beginPrefix(&c), done: make(chan error, 1)})
 }
 
 // enqueue hands it to the writer goroutine and waits for the outcome.
