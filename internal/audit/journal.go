@@ -62,6 +62,7 @@ type journal struct {
 	size   int64 // bytes of complete records
 	base   int64 // size right after the last rewrite
 	broken bool  // a failed write left bytes that could not be taken back
+	buf    []byte
 	open   map[intentKey]*openIntent
 }
 
@@ -127,7 +128,8 @@ func appendEnd(dst []byte, k intentKey) []byte {
 // because recovery checks the log before writing an interrupted event.
 func (w *Writer) journalCommit(items []*item) {
 	j := &w.journal
-	var buf []byte
+	buf := j.buf[:0]
+	defer func() { j.buf = buf[:0] }()
 	var begins []*item
 	for _, it := range items {
 		k := intentKey{it.id, it.side}
