@@ -459,3 +459,34 @@ func TestQueryShowsGaps(t *testing.T) {
 		t.Errorf("table row of a gap marker = %q, want it to say GAP and what was lost", b.String())
 	}
 }
+
+// TestBeginOnFullDisk: a stream whose intent cannot be journaled must not
+// start: Begin fails, and the writer is unavailable until the disk has
+// room.
+func TestBeginOnFullDisk(t *testing.T) {
+	t.Parallel()
+	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+	w := openFault(t, root, clk, fsys, nil)
+	if err := w.Digest(t.Context()); err != nil { // the start-up is done
+		t.Fatal(err)
+	}
+	fsys.set(func(f *faultFS) { f.full, f.room = true, 10 })
+	if err := w.Begin(t.Context(), testEvent(1)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Begin on a full disk = %v, want ErrUnavailable", err)
+	}
+	if w.Err() == nil {
+		t.Fatal("Err() = nil after the journal write failed")
+	}
+	if b, _ := os.ReadFile(filepath.Join(w.Dir(), journalName)); len(b) != 0 {
+		t.Errorf("journal holds %q after the failed write, want it taken back", b)
+	}
+	fsys.heal()
+	clk.Advance(probeMin)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 1 || !rep.Complete() || rep.Events != 1 {
+		t.Errorf("verify = %d events, gaps %v, complete %v; want only the marker, nothing lost", rep.Events, rep.Gaps, rep.Complete())
+	}
+}
