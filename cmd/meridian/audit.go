@@ -116,8 +116,17 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 			for i, k := range keys {
 				ids[i] = audit.KeyID(k)
 			}
-			fmt.Fprintf(stdout, "%s: intact: region %s, %s in %s, %s, %s, signatures checked with key %s\n",
-				d, rep.Region, plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"), span, strings.Join(ids, ", "))
+			// A gap that lost events is no tampering, but the trail is not
+			// complete: say so, and fail, so that no script reads it as intact.
+			status := "intact"
+			if !rep.Complete() {
+				status, failed = "INCOMPLETE", true
+			}
+			fmt.Fprintf(stdout, "%s: %s: region %s, %s in %s, %s, %s, signatures checked with key %s\n",
+				d, status, rep.Region, plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"), span, strings.Join(ids, ", "))
+		}
+		for _, g := range rep.Gaps {
+			fmt.Fprintf(stdout, "  gap: %s\n", g)
 		}
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(stdout, "  warning: %s\n", w)

@@ -220,3 +220,49 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkStreamEvent reports what a stream's journaled intent costs: a
+// stream's Begin and Append against an Append alone, from concurrent
+// requests under SyncInterval, as a ratio measured in the same run.
+func BenchmarkStreamEvent(b *testing.B) {
+	run := func(b *testing.B, begin bool) float64 {
+		w := openBench(b, SyncInterval)
+		defer w.Close()
+		var n sync.Mutex
+		i := 0
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.SetParallelism(64)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				n.Lock()
+				i++
+				e := testEvent(i)
+				n.Unlock()
+				if begin {
+					if err := w.Begin(context.Background(), e); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+				if err := w.Append(context.Background(), e); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		return float64(b.N) / b.Elapsed().Seconds()
+	}
+	var plain float64
+	b.Run("append", func(b *testing.B) {
+		plain = run(b, false)
+		b.ReportMetric(plain, "requests/s")
+	})
+	b.Run("begin+append", func(b *testing.B) {
+		r := run(b, true)
+		b.ReportMetric(r, "requests/s")
+		if plain > 0 {
+			b.ReportMetric(r/plain, "ratio")
+		}
+	})
+}

@@ -10,6 +10,12 @@
 // gateway builds an [Event] and calls [Writer.Append] before it answers the
 // client. A full queue is reported as [ErrBackpressure], never by dropping an
 // event (issue 7, "it never drops an event silently"; architecture invariant 4).
+// A write that fails (a full disk, an I/O error) makes the writer unavailable
+// at once ([Writer.Err], [ErrUnavailable]) so that the gateway refuses what it
+// could not record; the writer probes, and on recovery writes a gap marker
+// (an event with a [Gap]) that [Verify] reports. Streams journal an intent
+// with [Writer.Begin] before their first byte, so that a process killed
+// mid-stream still leaves one (interrupted) event per request.
 //
 // The package does not decide what goes into an event (that is the gateway's
 // job), does not ship logs anywhere, and never logs prompts, completions or

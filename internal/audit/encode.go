@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/json"
 	"strconv"
 
 	"github.com/meridian-gateway/meridian/internal/jsonesc"
@@ -122,6 +123,15 @@ func appendEvent(dst []byte, e *Event) []byte {
 		dst = append(dst, `,"completion":`...)
 		dst = jsonesc.AppendString(dst, e.Content.Completion)
 		dst = append(dst, '}')
+	}
+	if e.Gap != nil {
+		// Gap markers are rare (one per outage): encoding/json is fine.
+		b, err := json.Marshal(e.Gap)
+		if err != nil {
+			panic("audit: gap does not encode: " + err.Error())
+		}
+		dst = append(dst, `,"gap":`...)
+		dst = append(dst, b...)
 	}
 	dst = append(dst, `,"prevHash":`...)
 	dst = jsonesc.AppendString(dst, e.PrevHash)

@@ -13,6 +13,12 @@ var (
 
 	// ErrClosed is returned by [Writer.Append] after [Writer.Close] started.
 	ErrClosed = errors.New("audit writer closed")
+
+	// ErrUnavailable is matched by the errors of a [Writer] that cannot write
+	// its trail (a full disk, an I/O error): see [Writer.Err] and
+	// [UnavailableError]. The gateway answers 503 with Retry-After rather
+	// than serve requests it cannot record.
+	ErrUnavailable = errors.New("audit trail unavailable")
 )
 
 // TamperError is the first broken place [Verify] found in a log. File and

@@ -69,6 +69,10 @@ type Event struct {
 	// Content holds the prompt and completion. It is written only when
 	// [Config.RecordContent] is set; otherwise [Writer.Append] drops it.
 	Content *Content `json:"content,omitempty"`
+	// Gap is set only on a gap marker, the writer's own event (eventName
+	// [GapEventName]) recording that the trail could not be written for a
+	// while and what was lost. [Writer.Append] drops it from callers' events.
+	Gap *Gap `json:"gap,omitempty"`
 	// PrevHash and Hash chain the event to the log; [Writer.Append] ignores
 	// the caller's values and sets them when the event is written.
 	PrevHash string `json:"prevHash"`
@@ -149,6 +153,34 @@ type Usage struct {
 type Content struct {
 	Prompt     string `json:"prompt"`
 	Completion string `json:"completion"`
+}
+
+// Gap is what a gap marker states about an outage of the trail.
+type Gap struct {
+	// Since is when the first write failed; Until is when the writer
+	// recovered and wrote the marker.
+	Since Time `json:"since"`
+	Until Time `json:"until"`
+	// AfterSeq is the sequence of the last event in the log when the
+	// outage began: what was lost belongs between it and the marker.
+	AfterSeq uint64 `json:"afterSeq"`
+	// LostEvents counts requests that have no event: they were refused
+	// (503) or failed while the trail could not be written. LostEventIDs
+	// lists the first 100 of their ids.
+	LostEvents   int64    `json:"lostEvents"`
+	LostEventIDs []string `json:"lostEventIds"`
+	// DeferredEvents counts events of streams that were running when the
+	// trail failed; they follow the marker.
+	DeferredEvents int64 `json:"deferredEvents"`
+	// UnconfirmedEvents counts events whose lines are in the log although
+	// the write that put them there failed and could not be taken back (the
+	// client may have been refused).
+	UnconfirmedEvents int64 `json:"unconfirmedEvents"`
+	// TornFiles names log files a failed write left with a partial last
+	// line that could not be truncated.
+	TornFiles []string `json:"tornFiles"`
+	// Cause is the first error of the outage.
+	Cause string `json:"cause"`
 }
 
 // Side says which node wrote an event.

@@ -76,8 +76,17 @@ func (f Filter) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Match reports whether e passes the filter.
+// Match reports whether e passes the filter. A gap marker passes every
+// filter whose time window overlaps its outage, whatever the other criteria:
+// the answer may be incomplete there. Only EventID, which asks for one
+// request, leaves it out.
 func (f Filter) Match(e *Event) bool {
+	if g := e.Gap; g != nil {
+		if f.EventID != "" && !matchAny(f.EventID, e.EventID) {
+			return false
+		}
+		return (f.Until.IsZero() || g.Since.Before(f.Until)) && (f.Since.IsZero() || !g.Until.Before(f.Since))
+	}
 	t := e.EventTime.Time
 	if !f.Since.IsZero() && t.Before(f.Since) || !f.Until.IsZero() && !t.Before(f.Until) {
 		return false
@@ -275,6 +284,9 @@ func (p *Printer) Print(e *Event) error {
 	route := e.RouteReason
 	if !e.Decision.Allowed && e.Decision.Reason != "" {
 		route = "denied: " + e.Decision.Reason
+	}
+	if g := e.Gap; g != nil {
+		route = fmt.Sprintf("GAP until %s: %d requests not recorded (%s)", g.Until.UTC().Format(timeLayout), g.LostEvents, g.Cause)
 	}
 	_, err := fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
 		e.EventTime.UTC().Format(timeLayout), dash(e.EventID), dash(e.EventName), dash(string(e.Side)),

@@ -1,12 +1,14 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -26,6 +28,62 @@ type Report struct {
 	// Warnings lists torn tails and events not yet covered by a digest: a
 	// crash or a log still being written, not tampering.
 	Warnings []*TamperError
+	// Gaps lists the gap markers in the log: times the writer could not
+	// write the trail, with what was lost. A log with a gap that lost
+	// events is not complete, although nothing was altered.
+	Gaps []*GapReport
+}
+
+// Complete reports whether the log holds an event for every request: no
+// gap marker counts a lost or unconfirmed event.
+func (r *Report) Complete() bool {
+	for _, g := range r.Gaps {
+		if g.Lost() {
+			return false
+		}
+	}
+	return true
+}
+
+// GapReport is one gap marker found by [Verify].
+type GapReport struct {
+	File string // file name inside the verified directory
+	Line int64
+	Seq  uint64 // the marker's sequence in the log
+	Gap  Gap
+}
+
+// Lost reports whether requests went unrecorded in the gap.
+func (g *GapReport) Lost() bool { return g.Gap.LostEvents > 0 || g.Gap.UnconfirmedEvents > 0 }
+
+func (g *GapReport) String() string {
+	d := &g.Gap
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%d: gap after event %d: the trail could not be written from %s to %s (%s); ",
+		g.File, g.Line, d.AfterSeq, d.Since.UTC().Format(timeLayout), d.Until.UTC().Format(timeLayout), d.Cause)
+	if d.LostEvents == 0 {
+		b.WriteString("no request went unrecorded")
+	} else {
+		if d.LostEvents == 1 {
+			b.WriteString("1 request has no event (refused or failed during the outage)")
+		} else {
+			fmt.Fprintf(&b, "%d requests have no event (refused or failed during the outage)", d.LostEvents)
+		}
+		if len(d.LostEventIDs) > 0 {
+			more := ""
+			if int64(len(d.LostEventIDs)) < d.LostEvents {
+				more = ", ..."
+			}
+			fmt.Fprintf(&b, ": %s%s", strings.Join(d.LostEventIDs, ", "), more)
+		}
+	}
+	if d.UnconfirmedEvents > 0 {
+		fmt.Fprintf(&b, "; %d events are in the log although their write failed (their clients may have been refused)", d.UnconfirmedEvents)
+	}
+	if d.DeferredEvents > 0 {
+		fmt.Fprintf(&b, "; %d events of streams running at the time follow the marker", d.DeferredEvents)
+	}
+	return b.String()
 }
 
 // lineRef locates one event of the log.
@@ -105,8 +163,20 @@ func Verify(dir string, keys ...ed25519.PublicKey) (*Report, error) {
 	if err := v.end(); err != nil {
 		return v.rep, err
 	}
+	// A torn tail a gap marker names was left by the outage's failed write,
+	// not by a crash.
+	for _, w := range v.rep.Warnings {
+		for _, g := range v.rep.Gaps {
+			if w.Kind == TornTail && slices.Contains(g.Gap.TornFiles, w.File) {
+				w.Detail += fmt.Sprintf("; left by the failed write of the outage recorded at %s:%d", g.File, g.Line)
+			}
+		}
+	}
 	return v.rep, nil
 }
+
+// gapKey is how a gap marker's gap object starts in its line.
+var gapKey = []byte(`,"gap":{`)
 
 // digests checks the digest chain and collects what the digests vouch for.
 func (v *verifier) digests(ds []dirFile) error {
@@ -214,6 +284,14 @@ func (v *verifier) file(lf dirFile, newest bool) error {
 		if d, ok := v.checkpoint[ref.seq]; ok && e.hash != d.LastEventHash {
 			tamper = &TamperError{Kind: EditedEvent, File: lf.name, Line: n, Detail: fmt.Sprintf("event %d has hash %s, digest %d says %s: the chain was rewritten at or before this line", ref.seq, e.hash, d.Sequence, d.LastEventHash)}
 			return tamper
+		}
+		if bytes.Contains(line, gapKey) {
+			// Quotes inside JSON strings are escaped: only a gap marker's own
+			// key can hold these bytes.
+			g, err := ParseLine(line)
+			if err == nil && g.Gap != nil {
+				v.rep.Gaps = append(v.rep.Gaps, &GapReport{File: lf.name, Line: n, Seq: ref.seq, Gap: *g.Gap})
+			}
 		}
 		if ref.seq == v.digested()+1 {
 			detail := "this event and the ones after it were written after the newest digest"

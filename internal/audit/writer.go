@@ -13,12 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/meridian-gateway/meridian/internal/atomicfile"
 )
 
 // Options are the dependencies of a [Writer] that are not configuration.
@@ -29,6 +28,9 @@ type Options struct {
 	// Logger receives the writer's own events (key created, torn tail found,
 	// digest failed). If nil, nothing is logged.
 	Logger *slog.Logger
+	// FS is the file system the writer writes through. If nil, [OSFS] is
+	// used; tests inject a full or failing disk here.
+	FS FS
 }
 
 // Writer appends events of one recording region to the audit trail under
@@ -46,6 +48,7 @@ type Writer struct {
 	log    *slog.Logger
 	priv   ed25519.PrivateKey
 	keyID  string
+	fs     FS
 
 	mu      sync.RWMutex // orders Append's send before Close's drain
 	closed  bool
@@ -75,16 +78,40 @@ type Writer struct {
 	stats     stats
 	syncing   bool // a background fsync is running
 	syncRes   chan syncResult
+	journal   journal // intents of streams whose first byte went out
+	out       *outage // non-nil while the trail cannot be written
+	probeT    Ticker  // fires the next recovery attempt during an outage
+	backoff   time.Duration
+	markerSeq uint64   // sequence of the last gap marker written
+	cleanup   []string // empty files a failed write left and could not remove yet
+	torn      []string // files a failed write left with a partial line
+
+	unavail atomic.Pointer[UnavailableError] // published copy of out, for Err
 }
 
-// item is one queued event, already encoded by the caller's goroutine.
+// itemKind says what a queued item asks of the writer.
+type itemKind uint8
+
+const (
+	kindEvent itemKind = iota // append an event to the log
+	kindBegin                 // journal a stream's intent
+)
+
+// item is one queued event (already encoded by the caller's goroutine) or
+// stream intent.
 type item struct {
-	id   string
-	body []byte
-	hash string // set when sealed
-	end  int    // offset in the writer's buffer after this event's line
-	err  error
-	done chan error // buffered; receives err once
+	kind    itemKind
+	id      string
+	side    Side
+	body    []byte // kindEvent: the unsealed line; kindBegin: beginPrefix
+	ev      *Event // kindBegin: the event as known at the first byte
+	hash    string // set when sealed
+	end     int    // offset in the writer's buffer after this event's line
+	written bool   // the event's line is in the log
+	err     error
+	// done is buffered and receives err once; nil for the writer's own
+	// items (gap markers, deferred and interrupted events).
+	done chan error
 }
 
 // logFile is a log file the writer wrote, or found on start-up.
@@ -94,7 +121,7 @@ type logFile struct {
 	lines    int64
 	size     int64     // bytes of complete lines
 	sha      hash.Hash // over the first size bytes
-	f        logHandle // nil once closed, or for a file found on start-up
+	f        File      // nil once closed, or for a file found on start-up
 	created  time.Time
 	touched  bool
 }
@@ -114,18 +141,10 @@ func (w *Writer) unlock() {
 	}
 }
 
-// logHandle is the part of *os.File the writer uses for log files.
-type logHandle interface {
-	Write(p []byte) (int, error)
-	Sync() error
-	Close() error
-}
-
 // testHooks let tests hold the writer goroutine before each group commit
-// (to fill the queue) and wrap log files (to inject write failures).
+// (to fill the queue). Failures are injected through [Options.FS].
 type testHooks struct {
 	beforeCommit func()
-	wrapFile     func(*os.File) logHandle
 }
 
 // open is Open with test hooks.
@@ -143,6 +162,7 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 		dir:       filepath.Join(cfg.Dir, region),
 		clock:     opts.Clock,
 		log:       opts.Logger,
+		fs:        opts.FS,
 		queue:     make(chan *item, cfg.QueueSize),
 		digestC:   make(chan chan error),
 		closing:   make(chan struct{}),
@@ -155,6 +175,10 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 	if w.clock == nil {
 		w.clock = SystemClock{}
 	}
+	if w.fs == nil {
+		w.fs = OSFS{}
+	}
+	w.journal = journal{path: filepath.Join(w.dir, journalName), open: map[intentKey]*openIntent{}}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -181,6 +205,11 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 		w.unlock()
 		return nil, err
 	}
+	if err := w.recoverIntents(); err != nil {
+		w.unlock()
+		return nil, err
+	}
+	w.recoverOutage()
 	go w.run()
 	return w, nil
 }
@@ -191,7 +220,8 @@ func (w *Writer) Region() string { return w.region }
 // Stats are counters of a [Writer] since Open, for metrics.
 type Stats struct {
 	// Written counts events written to the log; Failed counts events whose
-	// Append returned an I/O error; Rejected counts [ErrBackpressure].
+	// Append returned an error other than back-pressure; Rejected counts
+	// [ErrBackpressure].
 	Written, Failed, Rejected int64
 	// Commits counts group commits (writes); Written/Commits is the
 	// average group size.
@@ -200,10 +230,18 @@ type Stats struct {
 	Digests, Files int64
 	// Queued is the number of events waiting now, out of Capacity.
 	Queued, Capacity int
+	// Unavailable is true while the trail cannot be written (see
+	// [Writer.Err]); Outages counts the times it became so.
+	Unavailable bool
+	Outages     int64
+	// Lost counts events not recorded because of an outage: their
+	// requests were refused or answered with an error, and a gap marker
+	// counts them in the log.
+	Lost int64
 }
 
 type stats struct {
-	written, failed, rejected, commits, digests, files atomic.Int64
+	written, failed, rejected, commits, digests, files, outages, lost atomic.Int64
 }
 
 // Stats returns the writer's counters. It is safe to call at any time.
@@ -212,7 +250,20 @@ func (w *Writer) Stats() Stats {
 		Written: w.stats.written.Load(), Failed: w.stats.failed.Load(), Rejected: w.stats.rejected.Load(),
 		Commits: w.stats.commits.Load(), Digests: w.stats.digests.Load(), Files: w.stats.files.Load(),
 		Queued: len(w.queue), Capacity: cap(w.queue),
+		Unavailable: w.unavail.Load() != nil, Outages: w.stats.outages.Load(), Lost: w.stats.lost.Load(),
 	}
+}
+
+// Err returns nil while the trail can be written, and an
+// [*UnavailableError] (which matches [ErrUnavailable]) from the moment a
+// write, fsync, file creation or digest failed until the writer has
+// recovered. The gateway refuses new requests while it is non-nil. It is
+// safe to call at any time and costs one atomic load.
+func (w *Writer) Err() error {
+	if u := w.unavail.Load(); u != nil {
+		return u
+	}
+	return nil
 }
 
 // PublicKey returns the public half of the key that signs digests, for
@@ -222,23 +273,8 @@ func (w *Writer) PublicKey() ed25519.PublicKey { return w.priv.Public().(ed25519
 // Dir returns the directory the writer writes to: Config.Dir/<region>.
 func (w *Writer) Dir() string { return w.dir }
 
-// Append records e and returns when it is written: under [SyncAlways] once it
-// is on stable storage, under [SyncInterval] once it is written to the OS
-// (it is fsynced within Config.FsyncInterval). Call it before answering the
-// client, so that a crash can lose only events of unanswered requests.
-//
-// Append copies e and does not modify it. It sets EventVersion, Side (to
-// [SideSource]) and EventTime (to now) when they are empty, sets
-// RecordingRegion to the writer's region, drops Content unless
-// Config.RecordContent is set, and computes PrevHash and Hash.
-//
-// When the queue is full, Append returns [ErrBackpressure] at once and the
-// event is not recorded; after Close it returns [ErrClosed]; any other error
-// (disk full, I/O error) also means the event was not recorded. ctx bounds
-// only the wait: a canceled ctx (a client that went away) never keeps the
-// event out of the log, and if ctx ends while waiting Append returns
-// ctx.Err() while the queued event is still written.
-func (w *Writer) Append(ctx context.Context, e *Event) error {
+// prepare copies e and fills what the writer owns.
+func (w *Writer) prepare(e *Event) Event {
 	c := *e
 	if c.EventVersion == "" {
 		c.EventVersion = EventVersion
@@ -253,11 +289,59 @@ func (w *Writer) Append(ctx context.Context, e *Event) error {
 	if !w.cfg.RecordContent {
 		c.Content = nil
 	}
+	c.Gap = nil // only the writer writes gap markers
+	return c
+}
+
+// Append records e and returns when it is written: under [SyncAlways] once it
+// is on stable storage, under [SyncInterval] once it is written to the OS
+// (it is fsynced within Config.FsyncInterval). Call it before answering the
+// client, so that a crash can lose only events of unanswered requests.
+//
+// Append copies e and does not modify it. It sets EventVersion, Side (to
+// [SideSource]) and EventTime (to now) when they are empty, sets
+// RecordingRegion to the writer's region, drops Content unless
+// Config.RecordContent is set, and computes PrevHash and Hash.
+//
+// When the queue is full, Append returns [ErrBackpressure] at once and the
+// event is not recorded; after Close it returns [ErrClosed]. While the trail
+// cannot be written (a full disk, an I/O error) it returns an error matching
+// [ErrUnavailable]: the event is not recorded and the gap marker written on
+// recovery counts it; except that the event of a stream begun with
+// [Writer.Begin] is kept and written once the trail recovers (the error
+// says so). ctx bounds only the wait: a canceled ctx (a client that went
+// away) never keeps the event out of the log, and if ctx ends while waiting
+// Append returns ctx.Err() while the queued event is still written.
+func (w *Writer) Append(ctx context.Context, e *Event) error {
+	c := w.prepare(e)
 	body, err := marshalEvent(&c)
 	if err != nil {
 		return err
 	}
-	it := &item{id: c.EventID, body: body, done: make(chan error, 1)}
+	return w.enqueue(ctx, &item{kind: kindEvent, id: c.EventID, side: c.Side, body: body, done: make(chan error, 1)})
+}
+
+// Begin records, in a journal beside the log, that the response to e's
+// request has started: call it before a stream's first byte goes out, and
+// [Writer.Append] the request's event when the stream ends. If the process
+// dies in between, the next Open writes e (as known at Begin) with
+// ErrorCode [InterruptedErrorCode]; if the writer is closed in between,
+// Close does. Either way exactly one event per request reaches the log.
+//
+// Begin returns once the intent is written (under [SyncAlways], fsynced).
+// While the trail is unavailable it returns the [*UnavailableError] at once:
+// the stream must not start. Errors are those of Append.
+func (w *Writer) Begin(ctx context.Context, e *Event) error {
+	if u := w.unavail.Load(); u != nil {
+		return u
+	}
+	c := w.prepare(e)
+	c.Content = nil // the journal is no place for prompts
+	return w.enqueue(ctx, &item{kind: kindBegin, id: c.EventID, side: c.Side, ev: &c, body: beginPrefix(&c), done: make(chan error, 1)})
+}
+
+// enqueue hands it to the writer goroutine and waits for the outcome.
+func (w *Writer) enqueue(ctx context.Context, it *item) error {
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -280,8 +364,9 @@ func (w *Writer) Append(ctx context.Context, e *Event) error {
 }
 
 // Digest writes a signed digest now, covering every event appended before
-// the call (it is a no-op when no event arrived since the last digest). The
-// writer also writes one every Config.DigestInterval and on Close.
+// the call (it is a no-op when no event arrived since the last one). The
+// writer also writes one every Config.DigestInterval and on Close. While the
+// trail is unavailable it returns the [*UnavailableError].
 func (w *Writer) Digest(ctx context.Context) error {
 	w.mu.RLock()
 	closed := w.closed
@@ -306,9 +391,12 @@ func (w *Writer) Digest(ctx context.Context) error {
 }
 
 // Close stops accepting events, writes and fsyncs every queued event, writes
-// a final digest and closes the files. Appends waiting on queued events
-// return once those are written. Close returns the first error of that
-// shutdown; calling it again returns the same error.
+// the event of every stream begun but not ended (as interrupted), writes a
+// final digest and closes the files. Appends waiting on queued events
+// return once those are written. If the trail is unavailable, Close makes
+// one more attempt to recover it and otherwise returns the
+// [*UnavailableError]. Close returns the first error of that shutdown;
+// calling it again returns the same error.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	if !w.closed {
@@ -331,8 +419,14 @@ func (w *Writer) run() {
 	}
 	digestT := w.clock.NewTicker(w.cfg.DigestInterval)
 	defer digestT.Stop()
+	defer w.stopProbe()
+	w.startup()
 	batch := make([]*item, 0, 256)
 	for {
+		var probeC <-chan time.Time
+		if w.probeT != nil {
+			probeC = w.probeT.C()
+		}
 		select {
 		case it := <-w.queue:
 			if len(w.queue) == 0 {
@@ -346,32 +440,103 @@ func (w *Writer) run() {
 			w.startSync()
 		case r := <-w.syncRes:
 			w.syncDone(r)
+		case <-probeC:
+			w.probe()
 		case <-digestT.C():
 			w.drain(batch)
-			if err := w.writeDigest(); err != nil {
-				w.log.Error("audit digest failed", "error", err)
+			if w.out == nil {
+				if err := w.writeDigest(); err != nil {
+					w.fail(err)
+				}
 			}
 		case reply := <-w.digestC:
 			w.drain(batch)
-			reply <- w.writeDigest()
+			reply <- w.digestNow()
 		case <-w.closing:
 			// Append sends only while holding mu.RLock and seeing !closed, so
 			// after closing is closed the queue only shrinks.
 			w.drain(batch)
-			err := w.sync()
-			if derr := w.writeDigest(); derr != nil {
-				err = errors.Join(err, derr)
-			}
-			if w.cur != nil {
-				if cerr := w.cur.f.Close(); cerr != nil {
-					err = errors.Join(err, fmt.Errorf("close %s: %w", w.cur.name, cerr))
-				}
-				w.cur = nil
-			}
-			w.runErr = err
+			w.runErr = w.shutdown()
 			return
 		}
 	}
+}
+
+// startup writes the events Open recovered from the journal (streams a
+// crash interrupted) and starts a fresh journal.
+func (w *Writer) startup() {
+	if w.out != nil {
+		// The previous writer stopped during an outage: record it first.
+		w.backoff = probeMin
+		w.publish()
+		w.probe()
+		return
+	}
+	if err := w.writeKept(nil); err != nil {
+		return // the writer is unavailable and probes
+	}
+	if err := w.rewriteJournal(); err != nil {
+		w.fail(err)
+		return
+	}
+	if err := w.preallocateOutage(); err != nil {
+		w.fail(err)
+	}
+}
+
+// shutdown is the end of run: streams still open are written as
+// interrupted, the log is fsynced and digested, the files closed.
+func (w *Writer) shutdown() error {
+	w.waitSync()
+	if w.out != nil {
+		w.probe() // one last attempt, so that the gap marker is written
+	}
+	if w.out == nil {
+		for _, oi := range w.journal.open {
+			if oi.final == nil {
+				oi.final = interruptedBody(oi.ev, w.region)
+			}
+		}
+		if err := w.writeKept(nil); err == nil && len(w.journal.open) == 0 {
+			if err := w.rewriteJournal(); err != nil {
+				w.fail(err)
+			}
+		}
+	}
+	var err error
+	if w.out != nil {
+		// The journal keeps the intents of streams whose events are not
+		// written; the next Open writes them.
+		w.saveOutage() // the next start writes the gap marker
+		w.log.Error("audit trail closed while unavailable: the next start records the gap", "since", w.out.since,
+			"lost_events", w.out.lost, "error", w.out.cause)
+		err = w.unavail.Load()
+	} else {
+		err = w.sync()
+		if derr := w.writeDigest(); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
+	if w.cur != nil {
+		if cerr := w.cur.f.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close %s: %w", w.cur.name, cerr))
+		}
+		w.cur = nil
+	}
+	w.journal.close()
+	return err
+}
+
+// digestNow answers Writer.Digest.
+func (w *Writer) digestNow() error {
+	if u := w.unavail.Load(); u != nil {
+		return u
+	}
+	if err := w.writeDigest(); err != nil {
+		w.fail(err)
+		return err
+	}
+	return nil
 }
 
 // collect adds the events already queued to batch, up to a bound that keeps
@@ -401,55 +566,71 @@ func (w *Writer) drain(batch []*item) {
 	}
 }
 
-// commit chains, writes (and under SyncAlways fsyncs) a group of events, then
-// releases their callers.
+// commit chains, writes (and under SyncAlways fsyncs) a group of events,
+// journals the stream intents among them, then releases their callers.
 func (w *Writer) commit(items []*item) {
 	if w.hooks.beforeCommit != nil {
 		w.hooks.beforeCommit()
 	}
 	now := w.clock.Now()
+	durable := w.cfg.Fsync == SyncAlways
 	for _, it := range items {
+		if it.kind != kindEvent {
+			continue
+		}
 		lineLen := int64(len(it.body) + hashHexLen + 1)
-		if w.cur != nil && w.needRotate(now, lineLen) {
-			w.flush() // closes the file itself if the write fails
-			if w.cur != nil {
-				w.closeCurrent()
-			}
-		}
-		if w.cur == nil {
-			if err := w.openFile(now); err != nil {
-				it.err = err
-				continue
-			}
-		}
-		if len(w.bufItems) == 0 {
-			w.bufSeq, w.bufHash = w.seq, w.lastHash
-		}
-		w.buf, w.lastHash = seal(w.buf, it.body, w.lastHash)
-		w.seq++
-		it.hash, it.end = w.lastHash, len(w.buf)
-		w.bufItems = append(w.bufItems, it)
-	}
-	w.flush()
-	if w.cfg.Fsync == SyncAlways {
-		if err := w.sync(); err != nil {
-			for _, it := range items {
-				if it.err == nil {
-					it.err = err
+		if w.out == nil && w.cur != nil && w.needRotate(now, lineLen) {
+			w.writeBuffered(durable)
+			if w.out == nil {
+				if err := w.closeCurrent(); err != nil {
+					w.fail(err)
 				}
 			}
 		}
+		if w.out == nil && w.cur == nil {
+			if err := w.openFile(now); err != nil {
+				w.fail(err)
+			}
+		}
+		if w.out != nil {
+			w.unrecorded(it)
+			continue
+		}
+		w.buffer(it)
 	}
-	var failed int64
+	w.writeBuffered(durable)
+	w.journalCommit(items)
+	if w.out != nil && w.out.lost != w.out.saved {
+		// Before the callers hear of it: a restart must not forget a loss.
+		if err := w.saveOutage(); err == nil {
+			w.out.saved = w.out.lost
+		}
+	}
+	var failed, written int64
 	for _, it := range items {
-		if it.err != nil {
-			failed++
+		if it.kind == kindEvent {
+			if it.err != nil {
+				failed++
+			} else {
+				written++
+			}
 		}
 		it.done <- it.err
 	}
 	w.stats.commits.Add(1)
 	w.stats.failed.Add(failed)
-	w.stats.written.Add(int64(len(items)) - failed)
+	w.stats.written.Add(written)
+}
+
+// buffer seals it onto the chain in the write buffer.
+func (w *Writer) buffer(it *item) {
+	if len(w.bufItems) == 0 {
+		w.bufSeq, w.bufHash = w.seq, w.lastHash
+	}
+	w.buf, w.lastHash = seal(w.buf, it.body, w.lastHash)
+	w.seq++
+	it.hash, it.end = w.lastHash, len(w.buf)
+	w.bufItems = append(w.bufItems, it)
 }
 
 func (w *Writer) needRotate(now time.Time, lineLen int64) bool {
@@ -458,56 +639,107 @@ func (w *Writer) needRotate(now time.Time, lineLen int64) bool {
 	return (lines > 0 && size+lineLen > w.cfg.RotateBytes) || now.Sub(w.cur.created) >= w.cfg.RotateInterval
 }
 
-// flush writes the buffered lines to the current file with one write. If the
-// write fails, the events whose lines were written completely stay in the
-// chain; the others fail, the chain is rolled back to the last complete line,
-// and the file is abandoned: a partial line becomes a torn tail, and the next
-// event starts a new file.
-func (w *Writer) flush() {
-	if len(w.bufItems) == 0 {
-		return
+// writeBuffered writes the buffered lines to the current file with one
+// write and, when durable, fsyncs them. It marks the items whose lines are
+// in the log as written.
+//
+// On failure the writer becomes unavailable at once and abandons the file,
+// after taking back what it must not keep: a partial line always, and under
+// durable every line of the write (none was confirmed), so the file ends at
+// a complete line and an empty file is removed. The chain is rolled back to
+// the last line kept. Items not kept are unrecorded (see unrecorded). If
+// the file cannot be truncated, its complete lines stay in the chain (under
+// durable they still fail, counted as unconfirmed in the gap marker) and a
+// partial line stays as a torn tail that the gap marker names.
+func (w *Writer) writeBuffered(durable bool) error {
+	items := w.bufItems
+	if len(items) == 0 {
+		return nil
 	}
 	defer func() {
 		w.buf = w.buf[:0]
 		clear(w.bufItems)
 		w.bufItems = w.bufItems[:0]
 	}()
-	n, err := w.cur.f.Write(w.buf)
-	done := w.bufItems
+	cur := w.cur
+	n, err := cur.f.Write(w.buf)
+	inLog := len(items) // items whose complete lines are in the file
 	if err != nil {
-		err = fmt.Errorf("write audit log %s: %w", w.cur.name, err)
-		k := 0
-		for k < len(done) && done[k].end <= n {
-			k++
+		err = fmt.Errorf("write audit log %s: %w", cur.name, err)
+		inLog = 0
+		for inLog < len(items) && items[inLog].end <= n {
+			inLog++
 		}
-		for _, it := range done[k:] {
-			it.err = err
-		}
-		done = done[:k]
-		w.seq, w.lastHash = w.bufSeq+uint64(k), w.bufHash
-		if k > 0 {
-			w.lastHash = done[k-1].hash
+	} else if durable {
+		if serr := cur.f.Sync(); serr != nil {
+			err = fmt.Errorf("fsync audit log %s: %w", cur.name, serr)
 		}
 	}
-	if len(done) > 0 {
-		end := done[len(done)-1].end
-		w.dirty = true
-		w.cur.sha.Write(w.buf[:end])
-		w.cur.size += int64(end)
-		w.cur.lines += int64(len(done))
-		if !w.cur.touched {
-			w.cur.touched = true
-			w.touched = append(w.touched, w.cur)
+	confirmed := inLog
+	if err != nil {
+		if durable {
+			confirmed = 0
+		}
+		keep := 0
+		if confirmed > 0 {
+			keep = items[confirmed-1].end
+		}
+		if terr := cur.f.Truncate(cur.size + int64(keep)); terr == nil {
+			inLog = confirmed
+		} else {
+			tornAt := 0
+			if inLog > 0 {
+				tornAt = items[inLog-1].end
+			}
+			if n > tornAt {
+				w.torn = append(w.torn, cur.name)
+			}
+			w.log.Error("audit log not truncated after a failed write", "file", cur.name, "error", terr)
+		}
+	}
+	if inLog < len(items) {
+		w.seq, w.lastHash = w.bufSeq+uint64(inLog), w.bufHash
+		if inLog > 0 {
+			w.lastHash = items[inLog-1].hash
+		}
+	}
+	if inLog > 0 {
+		done := items[:inLog]
+		end := done[inLog-1].end
+		w.dirty = w.dirty || !durable || err != nil
+		cur.sha.Write(w.buf[:end])
+		cur.size += int64(end)
+		cur.lines += int64(inLog)
+		if !cur.touched {
+			cur.touched = true
+			w.touched = append(w.touched, cur)
 		}
 		if w.firstID == "" {
 			w.firstID = done[0].id
 		}
-		w.lastID = done[len(done)-1].id
+		w.lastID = done[inLog-1].id
+		for _, it := range done {
+			it.written = true
+		}
 	}
-	if err != nil {
-		w.log.Error("audit write failed; starting a new file", "file", w.cur.name, "events_failed", len(w.bufItems)-len(done), "error", err)
-		w.closeCurrent()
+	if err == nil {
+		if durable {
+			w.dirty = false
+		}
+		return nil
 	}
+	w.fail(err)
+	for _, it := range items[confirmed:inLog] {
+		if it.done != nil {
+			it.err = w.unavail.Load()
+			w.out.unconfirmed++
+		}
+	}
+	for _, it := range items[inLog:] {
+		w.unrecorded(it)
+	}
+	w.abandon()
+	return err
 }
 
 // syncResult is the outcome of a background fsync.
@@ -516,36 +748,53 @@ type syncResult struct {
 	err  error
 }
 
-// startSync fsyncs the current file in the background under SyncInterval,
-// so that writes (and the Appends waiting on them) do not stall behind a
-// slow fsync. At most one background fsync runs; run waits for it in
-// syncDone, and sync waits for it before a rotation, digest or close.
+// startSync fsyncs the current file (and the journal) in the background
+// under SyncInterval, so that writes (and the Appends waiting on them) do
+// not stall behind a slow fsync. At most one background fsync runs; run
+// waits for it in syncDone, and sync waits for it before a rotation,
+// digest, journal rewrite or close.
 func (w *Writer) startSync() {
-	if w.syncing || !w.dirty || w.cur == nil {
+	if w.syncing || !w.dirty || w.cur == nil || w.out != nil {
 		return
 	}
 	w.syncing, w.dirty = true, false
-	f, name := w.cur.f, w.cur.name
+	f, name, jf := w.cur.f, w.cur.name, w.journal.f
 	go func() {
-		w.syncRes <- syncResult{name, f.Sync()}
+		err := f.Sync()
+		if err != nil {
+			err = fmt.Errorf("fsync audit log %s: %w", name, err)
+		} else if jf != nil {
+			if jerr := jf.Sync(); jerr != nil {
+				err = fmt.Errorf("fsync audit journal: %w", jerr)
+			}
+		}
+		w.syncRes <- syncResult{name, err}
 	}()
 }
 
+// syncDone takes the result of a background fsync. A failed fsync makes
+// the trail unavailable: the kernel may have dropped the unsynced pages, so
+// the writer cannot vouch for them, and it stops admitting requests.
 func (w *Writer) syncDone(r syncResult) {
 	w.syncing = false
 	if r.err != nil {
-		w.log.Error("audit fsync failed", "file", r.name, "error", r.err)
-		if w.cur != nil && w.cur.name == r.name {
-			w.dirty = true // try again at the next tick
-		}
+		w.fail(r.err)
+	}
+}
+
+// waitSync waits for a background fsync to finish.
+func (w *Writer) waitSync() {
+	if w.syncing {
+		w.syncDone(<-w.syncRes)
 	}
 }
 
 // sync waits for a background fsync, then fsyncs the current file if it has
 // unsynced writes.
 func (w *Writer) sync() error {
-	if w.syncing {
-		w.syncDone(<-w.syncRes)
+	w.waitSync()
+	if u := w.unavail.Load(); u != nil {
+		return u
 	}
 	if !w.dirty || w.cur == nil {
 		return nil
@@ -557,17 +806,19 @@ func (w *Writer) sync() error {
 	return nil
 }
 
+// openFile creates the next log file. A file it created but could not make
+// durable is removed again, so a failed rotation leaves no empty file.
 func (w *Writer) openFile(now time.Time) error {
 	var (
 		name string
-		f    *os.File
+		f    File
 		err  error
 	)
 	// A file abandoned after a failed write may hold the same first
 	// sequence; step the name's time until the name is free.
 	for i := range 1000 {
 		name = logName(w.region, now.Add(time.Duration(i)*time.Millisecond), w.seq+1)
-		f, err = os.OpenFile(filepath.Join(w.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+		f, err = w.fs.OpenFile(filepath.Join(w.dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 		if !errors.Is(err, fs.ErrExist) {
 			break
 		}
@@ -575,33 +826,58 @@ func (w *Writer) openFile(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("create audit log: %w", err)
 	}
-	var h logHandle = f
-	if w.hooks.wrapFile != nil {
-		h = w.hooks.wrapFile(f)
-	}
 	// The new name must survive a crash as surely as the events in it.
-	if err := syncDir(w.dir); err != nil {
+	if err := w.fs.SyncDir(w.dir); err != nil {
 		f.Close()
+		w.removeEmpty(name)
 		return fmt.Errorf("create audit log %s: %w", name, err)
 	}
 	w.stats.files.Add(1)
-	w.cur = &logFile{name: name, firstSeq: w.seq + 1, sha: sha256.New(), f: h, created: now}
+	w.cur = &logFile{name: name, firstSeq: w.seq + 1, sha: sha256.New(), f: f, created: now}
 	return nil
 }
 
-// closeCurrent fsyncs and closes the current file; the next event opens a
-// new one. Errors are logged: the events were already written (and answered
-// under SyncInterval), and a digest fsyncs nothing of a closed file.
-func (w *Writer) closeCurrent() {
-	if err := w.sync(); err != nil {
-		w.log.Error("audit fsync before rotation failed", "file", w.cur.name, "error", err)
+// removeEmpty removes a log file that holds no event; if that fails too,
+// the next recovery attempt removes it.
+func (w *Writer) removeEmpty(name string) {
+	path := filepath.Join(w.dir, name)
+	if err := removeFile(w.fs, path); err != nil {
+		w.cleanup = append(w.cleanup, path)
+		return
 	}
-	if err := w.cur.f.Close(); err != nil {
-		w.log.Error("audit log close failed", "file", w.cur.name, "error", err)
+	w.fs.SyncDir(w.dir) // best effort: a crash now leaves an empty file at worst
+}
+
+// closeCurrent fsyncs and closes the current file; the next event opens a
+// new one.
+func (w *Writer) closeCurrent() error {
+	err := w.sync()
+	if cerr := w.cur.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close audit log %s: %w", w.cur.name, cerr)
 	}
 	w.cur.f = nil
 	w.cur = nil
 	w.dirty = false
+	return err
+}
+
+// abandon closes the current file after a failure, without trusting it
+// further, and removes it if it holds no event.
+func (w *Writer) abandon() {
+	if w.cur == nil {
+		return
+	}
+	w.waitSync()
+	cur := w.cur
+	w.cur, w.dirty = nil, false
+	cur.f.Sync() // best effort for the lines kept; the outage is already declared
+	cur.f.Close()
+	cur.f = nil
+	if cur.lines == 0 {
+		// Nothing of the chain is in it (at most a partial line).
+		w.torn = slices.DeleteFunc(w.torn, func(n string) bool { return n == cur.name })
+		w.removeEmpty(cur.name)
+	}
 }
 
 // writeDigest signs and writes a digest of the events since the last one.
@@ -640,7 +916,7 @@ func (w *Writer) writeDigest() error {
 		return err
 	}
 	name := digestName(w.region, now, d.Sequence)
-	if err := writeFileAtomic(w.dir, name, b); err != nil {
+	if err := writeFileAtomic(w.fs, w.dir, name, b); err != nil {
 		return fmt.Errorf("write digest %s: %w", name, err)
 	}
 	w.stats.digests.Add(1)
@@ -653,10 +929,4 @@ func (w *Writer) writeDigest() error {
 	clear(w.touched)
 	w.touched = w.touched[:0]
 	return nil
-}
-
-// writeFileAtomic writes dir/name so that the name never holds a partial
-// file.
-func writeFileAtomic(dir, name string, b []byte) error {
-	return atomicfile.Write(filepath.Join(dir, name), b, 0o644)
 }

@@ -444,30 +444,13 @@ func TestAppendCanceledContextStillRecords(t *testing.T) {
 	}
 }
 
-// failingFile writes only the first limit bytes it is given over its life,
-// then fails, as a full disk does.
-type failingFile struct {
-	*os.File
-	limit *int
-}
-
-func (f failingFile) Write(p []byte) (int, error) {
-	if len(p) <= *f.limit {
-		*f.limit -= len(p)
-		return f.File.Write(p)
-	}
-	n, _ := f.File.Write(p[:*f.limit])
-	*f.limit = 0
-	return n, errors.New("no space left on device")
-}
-
-// TestWriteFailure: a write that fails part-way keeps the complete lines it
-// wrote in the chain, fails the other events, and continues in a new file;
-// verify then reports only the torn tail.
+// TestWriteFailure: a group commit whose write fails part-way keeps the
+// complete lines it wrote, takes the partial line back, fails the other
+// events, and makes the writer unavailable; once the disk has room it
+// continues after a gap marker, and verify finds no torn tail.
 func TestWriteFailure(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	limit := 3*900 + 450 // about three and a half events of the first batch
 	first := true
 	hold := make(chan struct{})
 	entered := make(chan struct{}, 64)
@@ -479,17 +462,10 @@ func TestWriteFailure(t *testing.T) {
 				<-hold
 			}
 		},
-		wrapFile: func(f *os.File) logHandle {
-			if limit < 0 {
-				return f
-			}
-			ff := failingFile{f, new(int)}
-			*ff.limit = limit
-			limit = -1 // only the first file fails
-			return ff
-		},
 	}
-	w, err := open(Config{Dir: root}, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t)}, hooks)
+	fsys := &faultFS{}
+	clk := newFakeClock()
+	w, err := open(Config{Dir: root}, testRegion, Options{Clock: clk, Logger: testLogger(t), FS: fsys}, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,26 +480,33 @@ func TestWriteFailure(t *testing.T) {
 	for len(w.queue) != 8 {
 		runtime.Gosched()
 	}
+	// About three and a half events of the first batch fit.
+	fsys.set(func(f *faultFS) { f.full, f.room = true, 3*900+450 })
 	close(hold)
 	failed := 0
 	for range 9 {
 		if err := <-errs; err != nil {
+			if !errors.Is(err, ErrUnavailable) {
+				t.Errorf("Append = %v, want ErrUnavailable", err)
+			}
 			failed++
 		}
 	}
 	if failed == 0 || failed == 9 {
 		t.Fatalf("%d of 9 appends failed, want some to fail and some to succeed", failed)
 	}
-	appendN(t, w, 9, 3) // continues in a new file
+	fsys.heal()
+	clk.Advance(probeMin)
+	appendN(t, w, 9, 3) // continues in a new file, after the gap marker
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	rep := mustVerify(t, w.Dir(), w)
-	if got := kinds(rep.Warnings); !strings.HasPrefix(got, "torn tail@") {
-		t.Errorf("warnings = %s, want a torn tail", got)
+	if len(rep.Warnings) != 0 {
+		t.Errorf("warnings = %s, want none: the partial line was taken back", kinds(rep.Warnings))
 	}
-	if want := int64(9 - failed + 3); rep.Events != want || rep.Files != 2 {
-		t.Errorf("Verify = %d events in %d files, want %d in 2", rep.Events, rep.Files, want)
+	if want := int64(9 - failed + 1 + 3); rep.Events != want || rep.Files != 2 || len(rep.Gaps) != 1 || rep.Gaps[0].Gap.LostEvents != int64(failed) {
+		t.Errorf("Verify = %d events in %d files, gaps %v; want %d in 2 and a gap of %d", rep.Events, rep.Files, rep.Gaps, want, failed)
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // AuditRecorder writes every record to the hash-chained audit trail.
@@ -25,8 +27,12 @@ type Admitter interface {
 	Admit() error
 }
 
-// Admit refuses new work while the audit queue is nearly full.
+// Admit refuses new work while the audit trail cannot be written (503 with
+// Retry-After) or its queue is nearly full (429).
 func (a AuditRecorder) Admit() error {
+	if err := a.W.Err(); err != nil {
+		return auditError(err)
+	}
 	st := a.W.Stats()
 	if st.Capacity > 0 && float64(st.Queued) >= auditHigh*float64(st.Capacity) {
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second,
@@ -35,13 +41,71 @@ func (a AuditRecorder) Admit() error {
 	return nil
 }
 
-// Record implements Recorder.
+// Record implements Recorder. An error means the event is not in the
+// trail: for a request answered in full the gateway then answers 503
+// instead of the body.
 func (a AuditRecorder) Record(ctx context.Context, rec *Record) error {
-	err := a.W.Append(ctx, EventOf(rec))
-	if errors.Is(err, audit.ErrBackpressure) {
-		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second, Message: "the audit trail is saturated", Err: err}
+	return auditError(a.W.Append(ctx, EventOf(rec)))
+}
+
+// BeginStream implements StreamRecorder: it journals the stream's intent,
+// so that its event survives the process dying mid-stream.
+func (a AuditRecorder) BeginStream(ctx context.Context, rec *Record) error {
+	e := EventOf(rec)
+	e.StatusCode = 200 // the stream's headers are about to go out
+	return auditError(a.W.Begin(ctx, e))
+}
+
+// auditError maps the audit writer's refusals to client errors: a full
+// queue is 429, an unwritable trail 503, both with Retry-After.
+func auditError(err error) error {
+	var ue *audit.UnavailableError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, audit.ErrBackpressure):
+		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second, Message: "the audit trail is saturated; retry shortly", Err: err}
+	case errors.As(err, &ue):
+		return &inference.Error{Kind: inference.KindUnavailable, RetryAfter: max(ue.RetryAfter, time.Second),
+			Message: "the audit trail cannot be written, so the request was not served; retry shortly", Err: err}
 	}
 	return err
+}
+
+// StreamRecorder is implemented by recorders that must hear of a stream
+// before its first byte goes out (the audit trail's write-ahead journal).
+// An error refuses the stream: nothing has been sent yet.
+type StreamRecorder interface {
+	BeginStream(ctx context.Context, rec *Record) error
+}
+
+// BeginStream tells every recorder that can hear of streams; the first
+// error wins.
+func (rs Recorders) BeginStream(ctx context.Context, rec *Record) error {
+	for _, r := range rs {
+		if s, ok := r.(StreamRecorder); ok {
+			if err := s.BeginStream(ctx, rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// beginStream is called once a stream is ready and before its first byte.
+func (g *Gateway) beginStream(ctx context.Context, rec *Record) error {
+	if s, ok := g.recorder.(StreamRecorder); ok {
+		return s.BeginStream(ctx, rec)
+	}
+	return nil
+}
+
+// admit asks the recorder whether it could record a new request.
+func (g *Gateway) admit() error {
+	if a, ok := g.recorder.(Admitter); ok {
+		return a.Admit()
+	}
+	return nil
 }
 
 // EventOf maps a request record to its audit event.
@@ -90,4 +154,16 @@ func promptText(msgs []inference.Message) string {
 	}
 	b, _ := json.Marshal(msgs)
 	return string(b)
+}
+
+// logUnrecorded logs a request whose record failed. While the audit trail
+// is unavailable every request fails so: the writer logs the outage once
+// and its gap marker counts and names what it lost, so each is only a debug
+// line, not a flood of errors.
+func (g *Gateway) logUnrecorded(rec *Record, err error) {
+	level := slog.LevelError
+	if errors.Is(err, audit.ErrUnavailable) {
+		level = slog.LevelDebug
+	}
+	g.log.Log(context.Background(), level, "request not recorded", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
 }

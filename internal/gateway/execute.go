@@ -61,6 +61,9 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		rec.Allowed, rec.DenyReason = false, msg
 		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindPermissionDenied, Message: msg, Err: err})
 	}
+	if err := g.admit(); err != nil {
+		return nil, g.fail(ctx, rec, err) // 503: the source fails over
+	}
 	if job.DestinationRegion != g.region {
 		return deny("this node is "+g.region+", not the requested destination "+job.DestinationRegion, nil)
 	}
@@ -113,7 +116,12 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 			return nil, g.fail(ctx, rec, err)
 		}
 		rec.InferenceRegion = g.region
-		return &Outcome{Stream: g.recordingStream(ctx, g.trackedStream(s, att, g.now().Sub(start), resv), rec)}, nil
+		ts := g.trackedStream(s, att, g.now().Sub(start), resv)
+		if err := g.beginStream(ctx, rec); err != nil {
+			ts.Close()
+			return nil, g.fail(ctx, rec, err)
+		}
+		return &Outcome{Stream: g.recordingStream(ctx, ts, rec)}, nil
 	}
 	resp, err := g.local.Complete(ctx, job)
 	g.observe(att, outcomeOf(err, g.now().Sub(start)))
@@ -123,7 +131,9 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	}
 	settle(resv, &resp.Usage)
 	rec.InferenceRegion = g.region
-	g.succeed(ctx, rec, resp)
+	if err := g.succeed(ctx, rec, resp); err != nil {
+		return nil, inference.AsError(err)
+	}
 	return &Outcome{Response: resp}, nil
 }
 

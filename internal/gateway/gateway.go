@@ -229,20 +229,28 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	rec.InferenceRegion = route.InferenceRegion
 	out.Route = route
 	if out.Stream != nil {
+		// Journaled before the first byte, or refused (invariant 4).
+		if err := g.beginStream(ctx, rec); err != nil {
+			out.Stream.Close()
+			return nil, g.fail(ctx, rec, err)
+		}
 		out.Stream = g.recordingStream(ctx, out.Stream, rec)
 		return out, nil
 	}
-	g.succeed(ctx, rec, out.Response)
+	if err := g.succeed(ctx, rec, out.Response); err != nil {
+		return nil, inference.AsError(err) // not recorded: not served
+	}
 	return out, nil
 }
 
-// succeed records a request answered in full (non-streaming).
-func (g *Gateway) succeed(ctx context.Context, rec *Record, resp *inference.Response) {
+// succeed records a request answered in full (non-streaming). An error
+// means it could not be recorded, and the body must not be sent.
+func (g *Gateway) succeed(ctx context.Context, rec *Record, resp *inference.Response) error {
 	rec.Status, rec.Usage, rec.TTFT = 200, resp.Usage, g.now().Sub(rec.Started)
 	if g.recordBody {
 		rec.Completion = resp.Message.Text()
 	}
-	g.finish(ctx, rec)
+	return g.finish(ctx, rec)
 }
 
 // estimatedTokens is what routing and capacity count a request for before
@@ -565,8 +573,9 @@ func (g *Gateway) Reject(ctx context.Context, call *Call, err error) *inference.
 	return g.fail(ctx, rec, err)
 }
 
-// finish writes metrics and the record of a finished request.
-func (g *Gateway) finish(ctx context.Context, rec *Record) {
+// finish writes metrics and the record of a finished request, and returns
+// the recorder's error.
+func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 	g.metrics.InFlight.Dec()
 	rec.Latency = g.now().Sub(rec.Started)
 	status := strconv.Itoa(rec.Status)
@@ -582,8 +591,8 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) {
 	}
 	if g.recorder != nil {
 		// The record must not be lost because the client went away.
-		if err := g.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
-			g.log.Error("request not recorded", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
+		if err = g.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+			g.logUnrecorded(rec, err)
 		}
 	}
 	// Debug, not Info: the audit trail already records every request, and
@@ -596,4 +605,5 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) {
 			telemetry.AttrDestinationRegion, rec.InferenceRegion, telemetry.AttrRoute, rec.Route,
 			telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side)
 	}
+	return err
 }

@@ -3,13 +3,22 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // TestAuditRecordsWhereInferenceRan sends allowed, denied, throttled and
@@ -140,5 +149,193 @@ policies:
 		if rep.Events == 0 || rep.Digests == 0 {
 			t.Errorf("verify %s: %+v, want events covered by digests", region, rep)
 		}
+	}
+}
+
+// manualClock is an audit.Clock that moves only when told to; Advance
+// returns once the audit writer has received the ticks that came due.
+type manualClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	tickers []*manualTicker
+}
+
+type manualTicker struct {
+	c    chan time.Time
+	stop chan struct{}
+	once sync.Once
+	d    time.Duration
+	next time.Time
+}
+
+func (t *manualTicker) C() <-chan time.Time { return t.c }
+func (t *manualTicker) Stop()               { t.once.Do(func() { close(t.stop) }) }
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) NewTicker(d time.Duration) audit.Ticker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &manualTicker{c: make(chan time.Time), stop: make(chan struct{}), d: d, next: c.now.Add(d)}
+	c.tickers = append(c.tickers, t)
+	return t
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	now := c.now
+	var due []*manualTicker
+	for _, t := range c.tickers {
+		if !now.Before(t.next) {
+			for !now.Before(t.next) {
+				t.next = t.next.Add(t.d)
+			}
+			due = append(due, t)
+		}
+	}
+	c.mu.Unlock()
+	for _, t := range due {
+		select {
+		case t.c <- now:
+		case <-t.stop:
+		}
+	}
+}
+
+// fullDisk is the real file system with a switch that fills it: writes
+// fail with ENOSPC, as on a full audit volume.
+type fullDisk struct {
+	audit.OSFS
+	full atomic.Bool
+}
+
+func (d *fullDisk) OpenFile(name string, flag int, perm fs.FileMode) (audit.File, error) {
+	f, err := d.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return fullDiskFile{f, d}, nil
+}
+
+type fullDiskFile struct {
+	audit.File
+	d *fullDisk
+}
+
+func (f fullDiskFile) Write(p []byte) (int, error) {
+	if f.d.full.Load() {
+		return 0, syscall.ENOSPC
+	}
+	return f.File.Write(p)
+}
+
+// TestAuditFullDiskRefusesThenRecovers: with the audit volume full, the
+// node answers no request it cannot record: a request admitted just before
+// the failure was known gets 503 instead of its body, later ones (streams
+// too) 503 with Retry-After, /readyz says 503 naming the audit trail, and
+// the gauge shows it. Once the disk has room the node serves again, and
+// verify reports the gap with the requests it lost.
+func TestAuditFullDiskRefusesThenRecovers(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := auth.NewKey()
+	cl, _ := net.Listen("tcp", "127.0.0.1:0")
+	ll, _ := net.Listen("tcp", "127.0.0.1:0")
+	cfg, err := topology.Parse([]byte(fmt.Sprintf(`account: "111122223333"
+link: { insecure_dev_link: true }
+audit: { dir: %q }
+geographies: { eu: { name: EU } }
+regions:
+  - { id: eu-west-1, geography: eu, location: { lat: 53, lon: -6 }, listen: %q, link: %q }
+models: [ { id: demo.chat-small } ]
+deployments: [ { model: demo.chat-small, region: eu-west-1, backend: { type: mock, tokens_per_second: 0 } } ]
+principals: [ { id: tester, api_keys: [%q] } ]
+`, filepath.Join(dir, "audit"), cl.Addr(), ll.Addr(), auth.HashKey(key))), "full-disk.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := &fullDisk{}
+	clk := &manualClock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	n, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true, ClientListener: cl, LinkListener: ll, AuditOptions: audit.Options{Clock: clk, FS: disk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + n.ClientAddr()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	send := func(stream bool) (int, http.Header, []byte) {
+		return postTo(t, url, key, chatBody("eu.demo.chat-small", stream))
+	}
+	if st, _, body := send(false); st != 200 {
+		t.Fatalf("before the disk filled: %d %s", st, body)
+	}
+
+	disk.full.Store(true)
+	var refused []string
+	for i, stream := range []bool{false, false, true} {
+		st, h, body := send(stream)
+		if st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(string(body), "audit trail") {
+			t.Errorf("request %d (stream %v) on a full audit disk: %d, Retry-After %q, %s; want 503 with Retry-After naming the audit trail", i, stream, st, h.Get("Retry-After"), body)
+		}
+		refused = append(refused, h.Get("X-Meridian-Request-Id"))
+	}
+	if st, body := get("/readyz"); st != http.StatusServiceUnavailable || !strings.Contains(body, "audit") {
+		t.Errorf("/readyz on a full audit disk = %d %q, want 503 naming the audit trail", st, body)
+	}
+	if _, m := get("/metrics"); !strings.Contains(m, `meridian_audit_available{region="eu-west-1"} 0`) {
+		t.Error("metrics do not show meridian_audit_available 0 during the outage")
+	}
+
+	disk.full.Store(false)
+	clk.Advance(time.Second) // the writer's next probe is due
+	if err := n.audit.Digest(t.Context()); err != nil {
+		t.Fatalf("after the disk recovered: %v", err)
+	}
+	if st, body := get("/readyz"); st != 200 {
+		t.Errorf("/readyz after recovery = %d %q, want 200", st, body)
+	}
+	for _, stream := range []bool{false, true} {
+		if st, _, body := send(stream); st != 200 {
+			t.Errorf("after recovery (stream %v): %d %s, want 200", stream, st, body)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := audit.Verify(filepath.Join(dir, "audit", "eu-west-1"), n.audit.PublicKey())
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if len(rep.Gaps) != 1 || rep.Complete() {
+		t.Fatalf("verify reports %d gaps (complete %v), want the outage's gap", len(rep.Gaps), rep.Complete())
+	}
+	g := rep.Gaps[0]
+	if g.Gap.LostEvents != int64(len(refused)) {
+		t.Errorf("gap %s counts %d lost requests, want the %d refused", g, g.Gap.LostEvents, len(refused))
+	}
+	for _, id := range refused {
+		if !slices.Contains(g.Gap.LostEventIDs, id) {
+			t.Errorf("gap does not name refused request %s: %s", id, g)
+		}
+	}
+	if rep.Events != 1+1+2 { // before, the marker, after
+		t.Errorf("log holds %d events, want 4", rep.Events)
 	}
 }

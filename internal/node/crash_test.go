@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -152,4 +153,104 @@ principals: [ { id: tester, api_keys: [%q] } ]
 		t.Fatalf("verify after SIGKILL reports tampering: %v", err)
 	}
 	t.Logf("%d answered, %d events, %d digests, warnings: %v", len(answered), rep.Events, rep.Digests, rep.Warnings)
+}
+
+// TestCrashMidStreamKeepsEvents kills a node while streams are partly
+// delivered (their first chunks reached the clients): each of them still
+// ends as exactly one audit event, written as interrupted by the next
+// start from the journal of stream intents, and the log verifies.
+func TestCrashMidStreamKeepsEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	key, _ := auth.NewKey()
+	cfgPath := filepath.Join(dir, "crash.yaml")
+	// Two tokens a second: a stream of 40 tokens runs for 20 seconds.
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`account: "111122223333"
+link: { insecure_dev_link: true }
+audit: { dir: %q, fsync: interval }
+geographies: { eu: { name: EU } }
+regions:
+  - { id: eu-west-1, geography: eu, location: { lat: 53, lon: -6 }, listen: %q, link: "127.0.0.1:0" }
+models: [ { id: demo.chat-small } ]
+deployments: [ { model: demo.chat-small, region: eu-west-1, backend: { type: mock, tokens_per_second: 2 } } ]
+principals: [ { id: tester, api_keys: [%q] } ]
+`, filepath.Join(dir, "audit"), addr, auth.HashKey(key))), 0o644)
+	child := exec.Command(os.Args[0], "-test.run=^TestCrashNodeChild$", "-test.v")
+	child.Env = append(os.Environ(), "MERIDIAN_CRASH_NODE_CONFIG="+cfgPath)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	deadline := time.Now().Add(20 * time.Second) // hang guard
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("child node did not become ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	const streams = 4
+	var ids []string
+	client := &http.Client{Timeout: 30 * time.Second}
+	for range streams {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/chat/completions",
+			strings.NewReader(`{"model":"eu.demo.chat-small","stream":true,"max_tokens":40,"messages":[{"role":"user","content":"x"}]}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream: %v %v", resp, err)
+		}
+		defer resp.Body.Close()
+		// The first chunk arrived: the stream is partly delivered.
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "data: ") {
+			t.Fatalf("first chunk = %q, %v", line, err)
+		}
+		ids = append(ids, resp.Header.Get("X-Meridian-Request-Id"))
+	}
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+
+	// The next start recovers the interrupted streams.
+	w, err := audit.Open(audit.Config{Dir: filepath.Join(dir, "audit")}, "eu-west-1", audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	events := map[string][]*audit.Event{}
+	if err := audit.Query(filepath.Join(dir, "audit"), audit.Filter{}, func(e *audit.Event) error {
+		events[e.EventID] = append(events[e.EventID], e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		evs := events[id]
+		if len(evs) != 1 {
+			t.Errorf("partly delivered stream %s has %d audit events after SIGKILL, want exactly 1", id, len(evs))
+			continue
+		}
+		if e := evs[0]; e.ErrorCode != audit.InterruptedErrorCode || e.StatusCode != 200 || e.InferenceRegion != "eu-west-1" || e.UserIdentity.PrincipalID != "tester" {
+			t.Errorf("stream %s: event %+v, want status 200, errorCode interrupted, where it ran and who asked", id, e)
+		}
+	}
+	if len(events) != streams {
+		t.Errorf("log holds events of %d requests, want %d (one per request)", len(events), streams)
+	}
+	if _, err := audit.Verify(filepath.Join(dir, "audit", "eu-west-1"), w.PublicKey()); err != nil {
+		t.Errorf("verify after recovery: %v", err)
+	}
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// AuditDir overrides the topology's audit.dir: each replica of a region
 	// keeps its own hash chain, so replicas need their own directories.
 	AuditDir string
+	// AuditOptions are the audit writer's test seams (its clock and file
+	// system); the node sets the logger. The zero value is production's.
+	AuditOptions audit.Options
 	// DataDir overrides the topology's server.data_dir, where the node keeps
 	// its copy of the application profiles (replicas on one host need
 	// their own; with a Redis quota store they share the profiles there).
@@ -192,7 +195,9 @@ func New(opts Options) (_ *Node, err error) {
 		if opts.AuditDir != "" {
 			ac.Dir = opts.AuditDir
 		}
-		n.audit, err = audit.Open(ac, region.ID, audit.Options{Logger: log.With(telemetry.AttrComponent, "audit")})
+		ao := opts.AuditOptions
+		ao.Logger = log.With(telemetry.AttrComponent, "audit")
+		n.audit, err = audit.Open(ac, region.ID, ao)
 		if err != nil {
 			return nil, fmt.Errorf("%s: audit: %w", cfg.File, err)
 		}
@@ -625,6 +630,15 @@ func (n *Node) registerAuditMetrics() {
 			ConstLabels: prometheus.Labels{"region": n.region.ID}}, func() float64 { return float64(w.Stats().Failed) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "meridian_audit_queue_depth", Help: "Audit events waiting to be written.",
 			ConstLabels: prometheus.Labels{"region": n.region.ID}}, func() float64 { return float64(w.Stats().Queued) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "meridian_audit_available", Help: "1 while the audit trail can be written; 0 while it cannot (the node refuses requests with 503).",
+			ConstLabels: prometheus.Labels{"region": n.region.ID}}, func() float64 {
+			if w.Err() != nil {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "meridian_audit_events_lost_total", Help: "Requests left without an audit event because the trail could not be written (each gap marker counts them).",
+			ConstLabels: prometheus.Labels{"region": n.region.ID}}, func() float64 { return float64(w.Stats().Lost) }),
 	)
 }
 
@@ -679,6 +693,11 @@ func (n *Node) clientHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !n.Ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if n.audit != nil && n.audit.Err() != nil {
+			// Every request would be refused: it could not be recorded.
+			http.Error(w, "not ready: audit trail cannot be written", http.StatusServiceUnavailable)
 			return
 		}
 		if !n.limiter.Healthy() && n.cfg.Quota.OnStoreError != quota.FailOpen {

@@ -1,0 +1,307 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/jsonesc"
+)
+
+// journalName is the write-ahead journal of stream intents, beside the log
+// files (its name is not a log or digest name, so verify and query skip it).
+const journalName = "journal.jsonl"
+
+// journalCompactBytes is the size past which the journal is rewritten with
+// only the intents still open.
+const journalCompactBytes = 1 << 20
+
+// The journal holds one JSON record per line:
+//
+//	{"op":"begin","id":"<eventId>","side":"source","event":{...},"seq":<events in the log>}
+//	{"op":"end","id":"<eventId>","side":"source"}
+//
+// A begin is written before a stream's first byte goes out; an end once
+// the stream's event is in the log. An incomplete last line is a begin that
+// was never acknowledged (its stream never started) and is ignored.
+type journalRecord struct {
+	Op    string `json:"op"`
+	ID    string `json:"id"`
+	Side  Side   `json:"side"`
+	Seq   uint64 `json:"seq,omitempty"`
+	Event *Event `json:"event,omitempty"`
+}
+
+// intentKey identifies a stream: its request id and the side writing it.
+type intentKey struct {
+	id   string
+	side Side
+}
+
+// openIntent is a stream begun and not yet in the log.
+type openIntent struct {
+	seq uint64 // events in the log when the stream began
+	ev  *Event // what was known at the first byte
+	rec []byte // its begin record up to the seq (beginPrefix)
+	// final is the stream's event (unsealed) when it could not be written
+	// yet: its Append came during an outage, or the stream was interrupted.
+	final []byte
+}
+
+// journal is the writer goroutine's view of the journal file.
+type journal struct {
+	path   string
+	f      File  // open for appending; nil until the first rewrite
+	size   int64 // bytes of complete records
+	base   int64 // size right after the last rewrite
+	broken bool  // a failed write left bytes that could not be taken back
+	buf    []byte
+	open   map[intentKey]*openIntent
+}
+
+// sorted returns the open intents in the order their streams began.
+func (j *journal) sorted() []intentKey {
+	keys := make([]intentKey, 0, len(j.open))
+	for k := range j.open {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b intentKey) int {
+		if sa, sb := j.open[a].seq, j.open[b].seq; sa != sb {
+			if sa < sb {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.id+string(a.side), b.id+string(b.side))
+	})
+	return keys
+}
+
+func (j *journal) close() {
+	if j.f != nil {
+		j.f.Close()
+		j.f = nil
+	}
+}
+
+// beginPrefix encodes a begin record up to its seq value, on the caller's
+// goroutine (as Append encodes events), with the hand-written event
+// encoder: the writer goroutine only appends the seq.
+func beginPrefix(ev *Event) []byte {
+	b := make([]byte, 0, 1024)
+	b = append(b, `{"op":"begin","id":`...)
+	b = jsonesc.AppendString(b, ev.EventID)
+	b = append(b, `,"side":`...)
+	b = jsonesc.AppendString(b, string(ev.Side))
+	b = append(b, `,"event":`...)
+	b = appendEvent(b, ev)
+	return append(b, `,"seq":`...)
+}
+
+// appendBegin appends a complete begin record.
+func appendBegin(dst, prefix []byte, seq uint64) []byte {
+	dst = append(dst, prefix...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	return append(dst, '}', '\n')
+}
+
+// appendEnd appends an end record.
+func appendEnd(dst []byte, k intentKey) []byte {
+	dst = append(dst, `{"op":"end","id":`...)
+	dst = jsonesc.AppendString(dst, k.id)
+	dst = append(dst, `,"side":`...)
+	dst = jsonesc.AppendString(dst, string(k.side))
+	return append(dst, '}', '\n')
+}
+
+// journalCommit journals what a group commit changed: an end for each
+// event now in the log whose stream had an intent, and a begin for each
+// intent in items (refused during an outage). A failed journal write makes
+// the trail unavailable and fails the begins; a lost end is harmless,
+// because recovery checks the log before writing an interrupted event.
+func (w *Writer) journalCommit(items []*item) {
+	j := &w.journal
+	buf := j.buf[:0]
+	defer func() { j.buf = buf[:0] }()
+	var begins []*item
+	for _, it := range items {
+		k := intentKey{it.id, it.side}
+		switch {
+		case it.kind == kindEvent && it.written && len(j.open) > 0:
+			if _, ok := j.open[k]; ok {
+				delete(j.open, k)
+				buf = appendEnd(buf, k)
+			}
+		case it.kind == kindBegin && w.out != nil:
+			it.err = w.unavail.Load()
+		case it.kind == kindBegin:
+			j.open[k] = &openIntent{seq: w.seq, ev: it.ev, rec: it.body}
+			buf = appendBegin(buf, it.body, w.seq)
+			begins = append(begins, it)
+		}
+	}
+	if len(buf) == 0 {
+		return
+	}
+	var err error
+	if j.f == nil || j.broken {
+		err = w.rewriteJournal() // writes the open set, these begins included
+	} else {
+		err = w.appendJournal(buf)
+		if err == nil && len(begins) > 0 && w.cfg.Fsync == SyncAlways {
+			if serr := j.f.Sync(); serr != nil {
+				err = fmt.Errorf("fsync audit journal: %w", serr)
+			}
+		}
+	}
+	// Compact once the journal is large and mostly ends and begins of
+	// finished streams (not when many streams are simply running).
+	if err == nil && j.size > journalCompactBytes && j.size > 2*j.base {
+		if err = w.rewriteJournal(); err != nil {
+			w.fail(err)
+		}
+		return
+	}
+	if err != nil {
+		w.fail(err)
+		for _, it := range begins {
+			delete(j.open, intentKey{it.id, it.side})
+			it.err = w.unavail.Load()
+		}
+	}
+}
+
+// appendJournal appends records; a failed write is truncated back.
+func (w *Writer) appendJournal(b []byte) error {
+	j := &w.journal
+	n, err := j.f.Write(b)
+	if err == nil {
+		j.size += int64(n)
+		return nil
+	}
+	if terr := j.f.Truncate(j.size); terr != nil {
+		j.broken = true // rewritten before the next record
+	}
+	return fmt.Errorf("write audit journal: %w", err)
+}
+
+// rewriteJournal replaces the journal with the begins of the open intents
+// (an atomic rename), which compacts it and repairs a torn record, and
+// reopens it for appending.
+func (w *Writer) rewriteJournal() error {
+	w.waitSync() // a background fsync may hold the old file
+	j := &w.journal
+	var buf []byte
+	for _, k := range j.sorted() {
+		oi := j.open[k]
+		if oi.rec == nil {
+			oi.rec = beginPrefix(oi.ev)
+		}
+		buf = appendBegin(buf, oi.rec, oi.seq)
+	}
+	if err := writeFileAtomic(w.fs, w.dir, journalName, buf); err != nil {
+		return fmt.Errorf("write audit journal: %w", err)
+	}
+	j.close()
+	f, err := w.fs.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("open audit journal: %w", err)
+	}
+	j.f, j.size, j.base, j.broken = f, int64(len(buf)), int64(len(buf)), false
+	return nil
+}
+
+// recoverIntents reads the journal a previous writer left and keeps, as
+// interrupted events to write first, the streams that began and whose event
+// is not in the log: the process died while they were running.
+func (w *Writer) recoverIntents() error {
+	b, err := os.ReadFile(w.journal.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read audit journal: %w", err)
+	}
+	open := map[intentKey]*openIntent{}
+	lines := bytes.Split(b, []byte{'\n'})
+	for i, line := range lines[:len(lines)-1] { // the last piece is empty or a torn record
+		var r journalRecord
+		if err := json.Unmarshal(line, &r); err != nil || (r.Op == "begin" && r.Event == nil) {
+			w.log.Warn("audit journal record unreadable; skipped", "file", journalName, "line", i+1)
+			continue
+		}
+		k := intentKey{r.ID, r.Side}
+		switch r.Op {
+		case "begin":
+			open[k] = &openIntent{seq: r.Seq, ev: r.Event}
+		case "end":
+			delete(open, k)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	inLog, err := w.eventsAfter(open)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for k, oi := range open {
+		if inLog[k] {
+			continue
+		}
+		oi.final = interruptedBody(oi.ev, w.region)
+		w.journal.open[k] = oi
+		n++
+	}
+	if n > 0 {
+		w.log.Warn("audit: streams interrupted by a crash are recorded as interrupted", "streams", n)
+	}
+	return nil
+}
+
+// eventsAfter reports which of the intents' streams already have their
+// event in the log, after the position the intent was journaled at.
+func (w *Writer) eventsAfter(open map[intentKey]*openIntent) (map[intentKey]bool, error) {
+	from := ^uint64(0)
+	for _, oi := range open {
+		from = min(from, oi.seq)
+	}
+	logs, _, err := listDir(w.dir)
+	if err != nil {
+		return nil, fmt.Errorf("read audit directory: %w", err)
+	}
+	logs = onlyRegion(logs, w.region)
+	found := map[intentKey]bool{}
+	for i, lf := range logs {
+		if i+1 < len(logs) && logs[i+1].seq <= from+1 {
+			continue // every event in it was in the log before the oldest intent
+		}
+		_, err := scanLog(filepath.Join(w.dir, lf.name), 0, func(n int64, line []byte) error {
+			if lf.seq+uint64(n)-1 <= from {
+				return nil
+			}
+			var e struct {
+				EventID string `json:"eventId"`
+				Side    Side   `json:"side"`
+			}
+			if json.Unmarshal(line, &e) == nil {
+				if _, ok := open[intentKey{e.EventID, e.Side}]; ok {
+					found[intentKey{e.EventID, e.Side}] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read audit log %s: %w", lf.name, err)
+		}
+	}
+	return found, nil
+}

@@ -1,0 +1,271 @@
+package audit
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Bounds of the recovery probe's backoff during an outage.
+const (
+	probeMin = 250 * time.Millisecond
+	probeMax = 10 * time.Second
+	// maxGapIDs bounds the event ids a gap marker lists.
+	maxGapIDs = 100
+)
+
+// UnavailableError is [Writer.Err] while the trail cannot be written, and
+// the error of Append and Begin calls it refused. It matches
+// [ErrUnavailable] and unwraps to the first I/O error of the outage.
+type UnavailableError struct {
+	// Since is when the first write of the outage failed.
+	Since time.Time
+	// Cause is that failure (ENOSPC, EIO, a failed fsync or file creation).
+	Cause error
+	// RetryAfter is how long clients should wait before trying again: the
+	// writer's current probe interval, at least a second.
+	RetryAfter time.Duration
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("%v since %s: %v", ErrUnavailable, e.Since.UTC().Format(timeLayout), e.Cause)
+}
+
+// Is reports whether target is [ErrUnavailable].
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap returns the cause.
+func (e *UnavailableError) Unwrap() error { return e.Cause }
+
+// outage is what the writer remembers of a time the trail could not be
+// written, for the gap marker it writes when it recovers.
+type outage struct {
+	since    time.Time
+	cause    error
+	afterSeq uint64 // the last event in the log when the outage began
+	// lost counts events not recorded (their Append failed); lostIDs holds
+	// the first maxGapIDs of their ids.
+	lost    int64
+	lostIDs []string
+	saved   int64 // lost as last saved to the outage file
+	// unconfirmed counts events whose lines stayed in the log although
+	// their Append failed (the write could not be taken back).
+	unconfirmed int64
+}
+
+// fail makes the trail unavailable from now on: every Append and Begin is
+// refused until a probe succeeds. The first cause of an outage is kept.
+func (w *Writer) fail(err error) {
+	if w.out != nil {
+		w.log.Debug("audit write failed during an outage", "error", err)
+		return
+	}
+	w.out = &outage{since: w.clock.Now(), cause: err, afterSeq: w.seq}
+	w.backoff = probeMin
+	// Arm the probe before publishing: whoever sees the outage may move a
+	// test clock, and the tick must find the ticker.
+	w.armProbe()
+	w.publish()
+	w.stats.outages.Add(1)
+	w.log.Error("audit trail cannot be written; refusing requests until it recovers", "error", err, "after_event", w.seq)
+	w.saveOutage() // logged by the probes if it keeps failing
+}
+
+// publish makes the outage state visible to Err.
+func (w *Writer) publish() {
+	if w.out == nil {
+		w.unavail.Store(nil)
+		return
+	}
+	w.unavail.Store(&UnavailableError{Since: w.out.since, Cause: w.out.cause, RetryAfter: max(w.backoff, time.Second)})
+}
+
+func (w *Writer) armProbe() {
+	w.stopProbe()
+	w.probeT = w.clock.NewTicker(w.backoff)
+}
+
+func (w *Writer) stopProbe() {
+	if w.probeT != nil {
+		w.probeT.Stop()
+		w.probeT = nil
+	}
+}
+
+// unrecorded fails an event that the outage keeps out of the log. The
+// event of a stream with a journaled intent is kept instead and written on
+// recovery (or, after a crash, its intent is). The writer's own items are
+// left to their caller.
+func (w *Writer) unrecorded(it *item) {
+	if it.done == nil {
+		return
+	}
+	u := w.unavail.Load()
+	if oi := w.journal.open[intentKey{it.id, it.side}]; oi != nil {
+		oi.final = it.body
+		it.err = fmt.Errorf("%w (the stream's event is kept and written when the trail recovers)", u)
+		return
+	}
+	w.out.lost++
+	w.stats.lost.Add(1)
+	if len(w.out.lostIDs) < maxGapIDs {
+		w.out.lostIDs = append(w.out.lostIDs, it.id)
+	}
+	it.err = u
+}
+
+// probe tries to end the outage: it removes files a failed write left,
+// rewrites the journal, and writes the gap marker and the kept stream
+// events to a new file with an fsync. Success proves the disk takes writes
+// again; the writer then admits requests and signs a digest at once.
+// Failure doubles the wait before the next probe, up to probeMax.
+func (w *Writer) probe() {
+	w.stopProbe()
+	if w.out == nil {
+		return
+	}
+	w.abandon()
+	err := w.removeLeftovers()
+	if err == nil {
+		err = w.rewriteJournal()
+	}
+	if err == nil {
+		err = w.writeKept(w.gapEvent(w.clock.Now()))
+	}
+	if err != nil {
+		w.backoff = min(2*w.backoff, probeMax)
+		w.armProbe()
+		w.publish()
+		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff)
+		if serr := w.saveOutage(); serr != nil {
+			w.log.Warn("audit outage not saved: a restart before recovery would not record the gap", "error", serr)
+		}
+		return
+	}
+	o := w.out
+	w.out = nil
+	w.stopProbe()
+	w.publish()
+	if err := w.preallocateOutage(); err != nil {
+		w.fail(err)
+		return
+	}
+	w.log.Info("audit trail recovered; a gap marker records the outage", "since", o.since, "lost_events", o.lost,
+		"marker_event", w.markerSeq)
+	if err := w.writeDigest(); err != nil {
+		w.fail(err)
+	}
+}
+
+// removeLeftovers removes empty files that failed writes left behind.
+func (w *Writer) removeLeftovers() error {
+	for len(w.cleanup) > 0 {
+		if err := removeFile(w.fs, w.cleanup[0]); err != nil {
+			return fmt.Errorf("remove empty audit log: %w", err)
+		}
+		w.cleanup = w.cleanup[1:]
+	}
+	return nil
+}
+
+// writeKept writes marker (if not nil), then every kept stream event (in
+// the order their streams began), to the log with an fsync, and journals
+// their ends. It returns the write's error; the events not written stay
+// kept. A marker that reached the log starts a fresh outage count, so that
+// no loss is reported twice.
+func (w *Writer) writeKept(marker *Event) error {
+	var items []*item
+	if marker != nil {
+		body, err := marshalEvent(marker)
+		if err != nil {
+			return err
+		}
+		items = append(items, &item{kind: kindEvent, id: marker.EventID, body: body})
+	}
+	for _, k := range w.journal.sorted() {
+		if oi := w.journal.open[k]; oi.final != nil {
+			items = append(items, &item{kind: kindEvent, id: k.id, side: k.side, body: oi.final})
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	now := w.clock.Now()
+	if w.cur == nil {
+		if err := w.openFile(now); err != nil {
+			w.fail(err)
+			return err
+		}
+	}
+	for _, it := range items {
+		w.buffer(it)
+	}
+	if marker != nil {
+		w.markerSeq = w.seq - uint64(len(items)) + 1
+	}
+	err := w.writeBuffered(true)
+	w.stats.written.Add(int64(countWritten(items)))
+	if marker != nil && items[0].written && err != nil {
+		// The marker is in the log although a later part failed: what it
+		// counts is recorded; count afresh from here.
+		w.out.since, w.out.lost, w.out.lostIDs, w.out.unconfirmed, w.out.afterSeq = now, 0, nil, 0, w.seq
+		w.torn = nil
+	}
+	if marker != nil && items[0].written {
+		w.torn = nil
+	}
+	w.journalCommit(items)
+	return err
+}
+
+func countWritten(items []*item) int {
+	n := 0
+	for _, it := range items {
+		if it.written {
+			n++
+		}
+	}
+	return n
+}
+
+// GapEventName is the eventName of a gap marker.
+const GapEventName = "AuditGap"
+
+// InterruptedErrorCode is the errorCode of the event the writer writes for
+// a stream begun with [Writer.Begin] whose own event never came: the
+// process died, or the writer was closed, while the stream was running.
+const InterruptedErrorCode = "interrupted"
+
+// gapEvent builds the marker of the current outage, as the writer's own
+// event in the chain: the next digest signs it like any event.
+func (w *Writer) gapEvent(now time.Time) *Event {
+	o := w.out
+	var kept int64
+	for _, oi := range w.journal.open {
+		if oi.final != nil {
+			kept++
+		}
+	}
+	seq := w.seq + 1
+	return &Event{
+		EventVersion: EventVersion, EventID: fmt.Sprintf("audit-gap-%d", seq), EventTime: Time{o.since},
+		EventName: GapEventName, RecordingRegion: w.region, SourceRegion: w.region,
+		Attempts: []Attempt{}, ErrorCode: "audit_unavailable",
+		Gap: &Gap{Since: Time{o.since}, Until: Time{now}, AfterSeq: o.afterSeq, LostEvents: o.lost,
+			LostEventIDs: slices.Clone(o.lostIDs), DeferredEvents: kept, UnconfirmedEvents: o.unconfirmed,
+			TornFiles: slices.Clone(w.torn), Cause: o.cause.Error()},
+	}
+}
+
+// interruptedBody is the event of a stream whose own event never came: what
+// was known at its first byte, with ErrorCode [InterruptedErrorCode].
+func interruptedBody(ev *Event, region string) []byte {
+	c := *ev
+	c.RecordingRegion = region
+	if c.ErrorCode == "" {
+		c.ErrorCode = InterruptedErrorCode
+	}
+	c.Gap = nil
+	b, _ := marshalEvent(&c)
+	return b
+}

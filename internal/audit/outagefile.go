@@ -1,0 +1,139 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The outage file keeps what an outage lost across a restart: a node
+// stopped (or killed) while its disk is full cannot write a gap marker, and
+// without this record the next start would see only a log that ends, as
+// after a crash. The file is preallocated at start (outageSize bytes of
+// spaces), and during an outage it is overwritten in place: rewriting
+// blocks a file already owns needs no free space on the file systems
+// Meridian targets (ext4, XFS; not copy-on-write ones such as btrfs or ZFS,
+// where the record is best effort).
+const (
+	outageName = "outage.json"
+	outageSize = 16 << 10
+)
+
+// outageRecord is the outage file's content while an outage lasts.
+type outageRecord struct {
+	Since             Time     `json:"since"`
+	Cause             string   `json:"cause"`
+	AfterSeq          uint64   `json:"afterSeq"`
+	LostEvents        int64    `json:"lostEvents"`
+	LostEventIDs      []string `json:"lostEventIds"`
+	UnconfirmedEvents int64    `json:"unconfirmedEvents"`
+}
+
+// preallocateOutage makes sure the outage file exists at its full size.
+func (w *Writer) preallocateOutage() error {
+	if fi, err := os.Stat(filepath.Join(w.dir, outageName)); err == nil && fi.Size() == outageSize {
+		return w.saveOutage() // clear a record a recovered outage left
+	}
+	if err := writeFileAtomic(w.fs, w.dir, outageName, blankOutage()); err != nil {
+		return fmt.Errorf("write audit outage file: %w", err)
+	}
+	return nil
+}
+
+func blankOutage() []byte {
+	b := bytes.Repeat([]byte{' '}, outageSize)
+	b[outageSize-1] = '\n'
+	return b
+}
+
+// saveOutage overwrites the outage file in place with the current outage
+// (or blanks it when there is none).
+func (w *Writer) saveOutage() error {
+	b := blankOutage()
+	if o := w.out; o != nil {
+		r := outageRecord{Since: Time{o.since}, Cause: o.cause.Error(), AfterSeq: o.afterSeq, LostEvents: o.lost,
+			LostEventIDs: o.lostIDs, UnconfirmedEvents: o.unconfirmed}
+		for {
+			j, err := json.Marshal(&r)
+			if err != nil {
+				return err
+			}
+			if len(j) < outageSize || len(r.LostEventIDs) == 0 {
+				copy(b, j[:min(len(j), outageSize-1)])
+				break
+			}
+			r.LostEventIDs = r.LostEventIDs[:len(r.LostEventIDs)/2]
+		}
+	}
+	f, err := w.fs.OpenFile(filepath.Join(w.dir, outageName), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open audit outage file: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write audit outage file: %w", err)
+	}
+	return nil
+}
+
+// recoverOutage reads the outage file a previous writer left: if it records
+// an outage, the writer starts in it, and its first probe writes the gap
+// marker.
+func (w *Writer) recoverOutage() {
+	b, err := os.ReadFile(filepath.Join(w.dir, outageName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	b = bytes.TrimSpace(b)
+	if err != nil || len(b) == 0 {
+		return
+	}
+	var r outageRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		w.log.Warn("audit outage file unreadable; ignored", "file", outageName, "error", err)
+		return
+	}
+	if w.markerAfter(r.AfterSeq, r.Since.Time) {
+		return // the marker was written; the writer stopped before blanking the file
+	}
+	w.out = &outage{since: r.Since.Time, afterSeq: r.AfterSeq, lost: r.LostEvents, lostIDs: r.LostEventIDs, unconfirmed: r.UnconfirmedEvents,
+		cause: fmt.Errorf("%s; the node stopped during the outage, so requests lost after the last count may be missing", r.Cause)}
+	w.log.Warn("audit trail was unavailable when the node stopped; the gap marker is written now", "since", r.Since.Time, "lost_events", r.LostEvents)
+}
+
+// markerAfter reports whether the log holds, after event afterSeq, the gap
+// marker of the outage that began at since.
+func (w *Writer) markerAfter(afterSeq uint64, since time.Time) bool {
+	logs, _, err := listDir(w.dir)
+	if err != nil {
+		return false
+	}
+	logs = onlyRegion(logs, w.region)
+	found := false
+	for i, lf := range logs {
+		if i+1 < len(logs) && logs[i+1].seq <= afterSeq+1 {
+			continue
+		}
+		scanLog(filepath.Join(w.dir, lf.name), 0, func(n int64, line []byte) error {
+			if lf.seq+uint64(n)-1 <= afterSeq || !bytes.Contains(line, gapKey) {
+				return nil
+			}
+			if e, err := ParseLine(line); err == nil && e.Gap != nil && e.Gap.Since.Equal(Time{since}.Truncate(time.Millisecond)) {
+				found = true
+			}
+			return nil
+		})
+	}
+	return found
+}
