@@ -232,3 +232,42 @@ func reloadCount(n *Node, result string) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestReadinessTurnsOffBeforeListenersClose: while a node drains, /readyz
+// answers 503 (a load balancer's probe sees "not ready", not "connection
+// refused") and requests are still served, until the listeners close.
+func TestReadinessTurnsOffBeforeListenersClose(t *testing.T) {
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "")
+	n := c.nodes["eu-west-1"]
+	n.BeginDrain()
+	resp, err := http.Get(c.url("eu-west-1") + "/readyz")
+	if err != nil {
+		t.Fatalf("GET /readyz while draining: %v, want a 503 answer", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz while draining = %d, want 503", resp.StatusCode)
+	}
+	if st, _, b := c.post("eu-west-1", chatBody("eu.demo.chat-small", false), c.key); st != http.StatusOK {
+		t.Errorf("request during the grace = %d %s, want 200", st, b)
+	}
+	if err := n.Reload(withoutDeployment(n.Config(), "nowhere", topology.ApplicationProfile{ID: "late", CopyFrom: "eu.demo.chat-small"})); err == nil {
+		t.Error("Reload while draining = nil, want refused")
+	}
+}
+
+func TestDrainGraceDefault(t *testing.T) {
+	t.Parallel()
+	zero := topology.Duration(0)
+	for _, tc := range []struct {
+		s    topology.Server
+		want time.Duration
+	}{
+		{topology.Server{}, topology.DefaultDrainGrace},
+		{topology.Server{DrainGrace: &zero}, 0},
+	} {
+		if got := tc.s.DrainGraceOrDefault(); got != tc.want {
+			t.Errorf("DrainGraceOrDefault(%v) = %v, want %v", tc.s.DrainGrace, got, tc.want)
+		}
+	}
+}

@@ -44,8 +44,10 @@ func TestCompare(t *testing.T) {
 				Principals: Diff{Added: []string{"ops"}}, Routing: true, Server: true},
 		},
 		{
-			name:    "this region's listener",
-			mutate:  func(s string) string { return strings.Replace(s, "listen: 127.0.0.1:8081", "listen: 127.0.0.1:8091", 1) },
+			name: "this region's listener",
+			mutate: func(s string) string {
+				return strings.Replace(s, "listen: 127.0.0.1:8081", "listen: 127.0.0.1:8091", 1)
+			},
 			restart: []string{"regions[0]"},
 		},
 		{
@@ -54,13 +56,17 @@ func TestCompare(t *testing.T) {
 			restart: []string{"regions", "regions[0]"},
 		},
 		{
-			name:    "link identity, audit, quota store and body limit",
-			mutate:  func(s string) string { return s + "link: {trust_domain: other}\naudit: {dir: /elsewhere}\nquota: {store: memory}\nserver: {max_request_bytes: 1024}\n" },
+			name: "link identity, audit, quota store and body limit",
+			mutate: func(s string) string {
+				return s + "link: {trust_domain: other}\naudit: {dir: /elsewhere}\nquota: {store: memory}\nserver: {max_request_bytes: 1024}\n"
+			},
 			restart: []string{"link", "audit", "quota", "server"},
 		},
 		{
-			name:    "geography opts out of global routing",
-			mutate:  func(s string) string { return strings.Replace(s, "eu: { name: European Union }", "eu: { name: European Union, global: false }", 1) },
+			name: "geography opts out of global routing",
+			mutate: func(s string) string {
+				return strings.Replace(s, "eu: { name: European Union }", "eu: { name: European Union, global: false }", 1)
+			},
 			restart: []string{"geographies"},
 		},
 	}
