@@ -64,7 +64,10 @@ type Options struct {
 
 // Node is one region's running Meridian node.
 type Node struct {
-	opts    Options
+	opts Options
+	// cfg is the topology the node started with. Only settings that need a
+	// restart (regions, link, quota, audit, listeners) are read from it;
+	// the topology in force is n.config().
 	cfg     *topology.Config
 	region  topology.Region
 	log     *slog.Logger

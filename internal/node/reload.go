@@ -164,7 +164,6 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 		}
 	}()
 	maps.Copy(g.backends, reused)
-	n.trackBackends(g.backends)
 	policies, err := gateway.NewPolicyAuthorizer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
@@ -211,6 +210,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 		}
 	}
 	g.client = n.clientHandler(g)
+	n.trackBackends(g.backends)
 	return g, nil
 }
 
