@@ -144,8 +144,12 @@ func (c *Config) profileRegions(id string) (map[string]bool, string) {
 		geoOf[r.ID] = r.Geography
 	}
 	for _, a := range c.Profiles.Application {
-		if a.ID == id && a.CopyFrom != id {
-			return c.profileRegions(a.CopyFrom)
+		if a.ID == id {
+			// An application profile runs where its copy source does (a
+			// system profile or a model, never another application profile:
+			// no recursion).
+			id = a.CopyFrom
+			break
 		}
 	}
 	out := map[string]bool{}

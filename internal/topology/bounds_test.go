@@ -110,3 +110,14 @@ func TestReservedProfilePrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateCopyCycle: application profiles copying each other are
+// reported, not followed.
+func TestValidateCopyCycle(t *testing.T) {
+	t.Parallel()
+	cyc := strings.Replace(base, "    - id: claims-eu\n      copy_from: eu.demo.chat-small\n",
+		"    - id: a\n      copy_from: b\n    - id: b\n      copy_from: a\n", 1) + "routing: {profiles: {a: {strategy: weighted, weights: {eu-west-1: 1}}}}\n"
+	if _, err := Parse([]byte(cyc), "cycle.yaml"); err == nil || !strings.Contains(err.Error(), "profiles.application[0].copy_from") {
+		t.Errorf("Parse(copy cycle) = %v, want copy_from reported", err)
+	}
+}
