@@ -107,6 +107,15 @@ func TestReloadUnderLoad(t *testing.T) {
 	if len(c.nodes["eu-central-1"].Backends()) != 0 {
 		t.Errorf("eu-central-1 backends after its deployment was removed = %v, want none", c.nodes["eu-central-1"].Backends())
 	}
+	// The removed deployment's backend is closed once the requests that
+	// entered under v1 have ended.
+	central := c.nodes["eu-central-1"]
+	for deadline := time.Now().Add(30 * time.Second); central.openBackends() != 0; { // a hang guard only
+		if time.Now().After(deadline) {
+			t.Fatalf("eu-central-1 still holds %d open backends after its deployment was removed", central.openBackends())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	waitDone(350)
 	phase.Store(3)
 	reloadAll(v1)
@@ -270,4 +279,11 @@ func TestDrainGraceDefault(t *testing.T) {
 			t.Errorf("DrainGraceOrDefault(%v) = %v, want %v", tc.s.DrainGrace, got, tc.want)
 		}
 	}
+}
+
+// openBackends counts the backends built and not yet closed.
+func (n *Node) openBackends() int {
+	n.backendsMu.Lock()
+	defer n.backendsMu.Unlock()
+	return len(n.allBackends)
 }
