@@ -527,7 +527,7 @@ func (n *Node) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 // in-flight requests (streams included) may finish until ctx ends, then
 // remaining connections are closed.
 func (n *Node) Shutdown(ctx context.Context) error {
-	n.draining.Store(true)
+	n.stopReloads()
 	n.log.Info("node draining")
 	var errs []error
 	if n.clientSrv != nil {

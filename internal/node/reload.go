@@ -400,7 +400,16 @@ func newReloadCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 // grace of server.drain_grace, see [Node.Run]). Reloads are refused from
 // then on.
 func (n *Node) BeginDrain() {
-	if !n.draining.Swap(true) {
+	if !n.stopReloads() {
 		n.log.Info("node draining: /readyz answers 503; listeners close after the grace")
 	}
+}
+
+// stopReloads marks the node draining once no reload is under way, so that
+// no reload starts a goroutine while Shutdown waits for them. It reports
+// whether the node was draining already.
+func (n *Node) stopReloads() bool {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
+	return n.draining.Swap(true)
 }
