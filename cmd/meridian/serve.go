@@ -16,11 +16,12 @@ func init() {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "topology file (required)")
+	configPath := fs.String("config", "", "topology file (required); SIGHUP reloads it")
 	region := fs.String("region", "", "region this node serves (required)")
 	listen := fs.String("listen", "", "override the region's client listen address (replicas of one region)")
 	link := fs.String("link", "", "override the region's link listen address (replicas of one region)")
 	auditDir := fs.String("audit-dir", "", "override audit.dir (each replica of a region needs its own)")
+	dataDir := fs.String("data-dir", "", "override server.data_dir, where the node keeps its state such as API-created application profiles (each replica of a region needs its own)")
 	dev := fs.Bool("dev", false, "allow development-only settings such as link.insecure_dev_link")
 	var lf logFlags
 	lf.register(fs)
@@ -39,9 +40,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// A node never starts with a config that fails validation.
 		return err
 	}
-	n, err := node.New(node.Options{Config: cfg, Region: *region, Listen: *listen, Link: *link, AuditDir: *auditDir, Dev: *dev, Logger: log})
+	n, err := node.New(node.Options{Config: cfg, Region: *region, Listen: *listen, Link: *link, AuditDir: *auditDir, DataDir: *dataDir, Dev: *dev, Logger: log})
 	if err != nil {
 		return err
 	}
+	reloads := reloadRequests(ctx)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-reloads:
+				// Reload logs and counts the outcome itself; the running
+				// topology is kept on any problem.
+				_ = n.ReloadFile(*configPath)
+			}
+		}
+	}()
 	return n.Run(ctx)
 }

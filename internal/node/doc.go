@@ -2,4 +2,10 @@
 // backends of the region's deployments, the gateway, the OpenAI front end,
 // the operational endpoints, and the inter-region link (client and server).
 // `meridian serve` runs one node; `meridian demo` runs several in one process.
+//
+// What a topology determines for requests (profiles, principals, policies,
+// limits, routing, backends, front ends) is built as one generation;
+// [Node.Reload] swaps in a new one while requests in flight finish on the
+// generation they entered (reload.go). Listeners, the link, the quota store
+// and the audit trail are built once and need a restart to change.
 package node

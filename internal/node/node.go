@@ -1,9 +1,9 @@
 package node
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,10 +21,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meridian-gateway/meridian/internal/api/bedrock"
 	"github.com/meridian-gateway/meridian/internal/api/openai"
 	"github.com/meridian-gateway/meridian/internal/audit"
-	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/interregion"
@@ -70,14 +68,31 @@ type Options struct {
 
 // Node is one region's running Meridian node.
 type Node struct {
-	opts     Options
-	cfg      *topology.Config
-	region   topology.Region
-	log      *slog.Logger
-	metrics  *telemetry.Metrics
-	backends map[string]backend.Backend
-	gw       *gateway.Gateway
-	link     *interregion.Client
+	opts Options
+	// cfg is the topology the node started with. Only settings that need a
+	// restart (regions, link, quota, audit, listeners) are read from it;
+	// the topology in force is n.config().
+	cfg     *topology.Config
+	region  topology.Region
+	log     *slog.Logger
+	metrics *telemetry.Metrics
+	// gen is the generation of the request path in force (see reload.go);
+	// a reload swaps it.
+	gen atomic.Pointer[generation]
+	// reloadMu serialises reloads; reloads counts them by result.
+	reloadMu sync.Mutex
+	reloads  *prometheus.CounterVec
+	// recorders receive every finished request, whatever the generation.
+	recorders gateway.Recorders
+	// clientChainCheck re-checks client certificate chains (client CA).
+	clientChainCheck func([]*x509.Certificate) error
+	// allBackends holds every backend not yet closed, of any generation.
+	backendsMu  sync.Mutex
+	allBackends map[backend.Backend]bool
+	// life ends when the node shuts down.
+	life    context.Context
+	endLife context.CancelFunc
+	link    *interregion.Client
 	// profileSync asks for an immediate profile sync with the other
 	// replicas (nil without a shared store).
 	profileSync chan struct{}
@@ -99,9 +114,6 @@ type Node struct {
 	mismatch sync.Map
 	// lastPush is when the state was last pushed to peers (UnixNano).
 	lastPush atomic.Int64
-	// bedrock is the Bedrock front end, which also keeps the application
-	// profiles created through its API.
-	bedrock *bedrock.Handler
 	// live is the console's live view of the requests this node sees.
 	live *ui.Live
 
@@ -136,23 +148,12 @@ func New(opts Options) (_ *Node, err error) {
 	}
 	log := opts.Logger.With(telemetry.AttrRegion, region.ID)
 	n := &Node{opts: opts, cfg: cfg, region: region, log: log, metrics: telemetry.NewMetrics(region.ID)}
+	n.life, n.endLife = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			n.closeOpened()
 		}
 	}()
-	cat, err := profile.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	authn, err := auth.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	n.backends, err = buildBackends(cfg, region.ID, opts.Getenv)
-	if err != nil {
-		return nil, err
-	}
 	if err := n.setupLinkSecurity(); err != nil {
 		return nil, err
 	}
@@ -170,16 +171,6 @@ func New(opts Options) (_ *Node, err error) {
 		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS, Signer: signer,
 		OnState: n.onPeerState,
 		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
-	policies, err := gateway.NewPolicyAuthorizer(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.File, err)
-	}
-	var authz gateway.Authorizer
-	if policies != nil {
-		authz = policies
-	} else {
-		log.Warn("the topology defines no policies: every authenticated principal may invoke every profile")
-	}
 	qc, err := quotaConfig(cfg.Quota, opts.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
@@ -206,36 +197,22 @@ func New(opts Options) (_ *Node, err error) {
 	} else {
 		log.Warn("the audit trail is disabled (audit.disabled: true)")
 	}
-	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Catalog: func() *profile.Catalog { return n.gw.Catalog() }})
+	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Catalog: func() *profile.Catalog { return n.gateway().Catalog() }})
 	if err != nil {
 		return nil, err
 	}
-	recorders = append(recorders, n.live)
-	n.gw, err = gateway.New(gateway.Options{Region: region.ID, Config: cfg, Catalog: cat, Auth: authn, Backends: n.backends,
-		Link: n.link, Authorizer: authz, Limiter: n.limiter, Recorder: recorders, Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "gateway")})
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Quota.Store == "redis" {
-		// Replicas of a region share cooldowns through the quota store: a
-		// 429 seen by one cools the deployment for all.
-		n.gw.OnThrottle = n.shareCooldown
-	}
-	n.gw.OnSharpChange = n.pushState
-	// The Bedrock front end owns API-created application profiles; they
-	// travel with the published link state to every region.
-	sv := cfg.Server.SigV4
-	var replicas bedrock.Peers
+	n.recorders = append(recorders, n.live)
+	n.reloads = newReloadCounter(n.metrics.Registerer)
 	if cfg.Quota.Store == "redis" {
 		// Replicas of a region share API-created profiles through the
 		// store; a change is pushed at once, and every load interval.
 		n.profileSync = make(chan struct{}, 1)
-		replicas = replicaPeers{n.profileSync}
 	}
-	n.bedrock = bedrock.New(n.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, DataDir: cmp.Or(opts.DataDir, cfg.Server.DataDir), Peers: replicas,
-		Authorizer:   bedrock.PolicyAuthorizer{P: policies}, // compiled once, above
-		SigV4Options: auth.SigV4Options{MaxSkew: sv.MaxSkew.D(), AllowPresigned: sv.AllowPresigned, AllowUnsignedPayload: sv.AllowUnsignedPayload},
-		Getenv:       opts.Getenv, Logger: log.With(telemetry.AttrComponent, "bedrock")})
+	g, err := n.newGeneration(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	n.gen.Store(g)
 	return n, nil
 }
 
@@ -341,13 +318,6 @@ func (n *Node) shareCooldown(k routing.Key, wait time.Duration) {
 
 // syncCooldowns applies the cooldowns other replicas shared, twice a second.
 func (n *Node) syncCooldowns(ctx context.Context) {
-	keys := make([]string, 0, len(n.cfg.Deployments))
-	byName := map[string]routing.Key{}
-	for _, d := range n.cfg.Deployments {
-		k := routing.Key{Region: d.Region, Model: d.Model}
-		keys = append(keys, k.String())
-		byName[k.String()] = k
-	}
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -356,6 +326,15 @@ func (n *Node) syncCooldowns(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		// The deployments of the topology in force (it may be reloaded).
+		deps := n.config().Deployments
+		keys := make([]string, 0, len(deps))
+		byName := map[string]routing.Key{}
+		for _, d := range deps {
+			k := routing.Key{Region: d.Region, Model: d.Model}
+			keys = append(keys, k.String())
+			byName[k.String()] = k
+		}
 		cds, err := n.limiter.Cooldowns(ctx, keys)
 		if err != nil {
 			continue // the limiter logs store outages itself
@@ -363,7 +342,7 @@ func (n *Node) syncCooldowns(ctx context.Context) {
 		now := time.Now()
 		for name, left := range cds {
 			if left > 0 {
-				n.gw.Routing().Tracker.CoolDown(byName[name], now.Add(left))
+				n.gateway().Routing().Tracker.CoolDown(byName[name], now.Add(left))
 			}
 		}
 	}
@@ -374,7 +353,7 @@ func (n *Node) syncCooldowns(ctx context.Context) {
 // lasts nothing changes in what this node serves, because every node
 // already serves only what its own topology allows.
 func (n *Node) checkTopology(peer, digest string) {
-	mine := n.gw.Catalog().ResidencyDigest()
+	mine := n.gateway().Catalog().ResidencyDigest()
 	mismatch := digest != mine
 	prev, seen := n.mismatch.Swap(peer, mismatch)
 	v := 0.0
@@ -417,10 +396,10 @@ func (n *Node) applyPeerState(region string, body json.RawMessage, st *published
 	}
 	// The console shows the flows peers publish beside their load.
 	n.live.ApplyPeer(region, body)
-	if _, err := n.bedrock.MergePeerState(body); err != nil {
+	if _, err := n.current().bedrock.MergePeerState(body); err != nil {
 		n.log.Warn("peer's application profiles not merged", telemetry.AttrPeer, region, telemetry.AttrError, err)
 	}
-	r := n.gw.Routing()
+	r := n.gateway().Routing()
 	if err := r.Tracker.Apply(snap); err != nil {
 		n.log.Warn("peer load snapshot refused", telemetry.AttrPeer, region, telemetry.AttrError, err)
 		return
@@ -431,11 +410,16 @@ func (n *Node) applyPeerState(region string, body json.RawMessage, st *published
 	r.Queue.Notify()
 }
 
-// Gateway returns the node's gateway.
-func (n *Node) Gateway() *gateway.Gateway { return n.gw }
+// Gateway returns the node's gateway for the topology in force; a reload
+// replaces it.
+func (n *Node) Gateway() *gateway.Gateway { return n.gateway() }
 
-// Backends returns the node's backends by model id.
-func (n *Node) Backends() map[string]backend.Backend { return n.backends }
+// Backends returns the node's backends by model id, for the topology in
+// force.
+func (n *Node) Backends() map[string]backend.Backend { return n.current().backends }
+
+// Config returns the topology in force.
+func (n *Node) Config() *topology.Config { return n.config() }
 
 // Region returns the node's region.
 func (n *Node) Region() topology.Region { return n.region }
@@ -466,8 +450,8 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
-	n.clientSrv = &http.Server{Handler: n.clientHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
-	n.linkSrv = &http.Server{Handler: n.linkHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+	n.clientSrv = &http.Server{Handler: http.HandlerFunc(n.serveClient), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+	n.linkSrv = &http.Server{Handler: n.trackLink(n.linkHandler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
 	if n.linkStore != nil {
 		known := map[string]bool{}
 		for _, r := range n.cfg.Regions {
@@ -504,7 +488,8 @@ func (n *Node) Start(ctx context.Context) error {
 		if t.ClientCAFile != "" {
 			// A connection outlives a rotation of the client CA bundle:
 			// each request re-checks its chain against the current one.
-			n.gw.Authenticator().SetClientChainCheck(store.CheckClientChain)
+			n.clientChainCheck = store.CheckClientChain
+			n.gateway().Authenticator().SetClientChainCheck(store.CheckClientChain)
 		}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); store.Run(runCtx) }()
@@ -525,7 +510,7 @@ func (n *Node) Start(ctx context.Context) error {
 		go func() { defer n.wg.Done(); n.syncProfilesLoop(runCtx) }()
 	}
 	n.ready.Store(true)
-	n.log.Info("node started", "listen", n.ClientAddr(), "link", n.LinkAddr(), "deployments", len(n.backends))
+	n.log.Info("node started", "listen", n.ClientAddr(), "link", n.LinkAddr(), "deployments", len(n.current().backends))
 	return nil
 }
 
@@ -549,7 +534,7 @@ func (n *Node) serve(srv *http.Server, ln net.Listener, useTLS bool) {
 // in-flight requests (streams included) may finish until ctx ends, then
 // remaining connections are closed.
 func (n *Node) Shutdown(ctx context.Context) error {
-	n.draining.Store(true)
+	n.stopReloads()
 	n.log.Info("node draining")
 	var errs []error
 	if n.clientSrv != nil {
@@ -567,6 +552,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.cancel != nil {
 		n.cancel()
 	}
+	n.endLife()
 	n.wg.Wait()
 	n.link.Close()
 	n.closeBackends()
@@ -642,12 +628,6 @@ func (n *Node) registerAuditMetrics() {
 	)
 }
 
-func (n *Node) closeBackends() {
-	for _, b := range n.backends {
-		b.Close()
-	}
-}
-
 // closeOpened releases what New opened before it failed.
 func (n *Node) closeOpened() {
 	if n.audit != nil {
@@ -667,7 +647,15 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	<-ctx.Done()
-	dctx, cancel := context.WithTimeout(context.Background(), n.cfg.Server.DrainTimeout.Or(30*time.Second))
+	// Readiness turns 503 first while the listeners keep serving, so
+	// load balancers stop sending work before connections are refused.
+	n.BeginDrain()
+	srv := n.config().Server
+	if grace := srv.DrainGraceOrDefault(); grace > 0 {
+		t := time.NewTimer(grace)
+		<-t.C
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), srv.DrainTimeout.Or(30*time.Second))
 	defer cancel()
 	return n.Shutdown(dctx)
 }
@@ -683,10 +671,11 @@ func regionIDs(cfg *topology.Config) string {
 	return s
 }
 
-func (n *Node) clientHandler() http.Handler {
+// clientHandler builds the client listener's routes for generation g.
+func (n *Node) clientHandler(g *generation) http.Handler {
 	mux := http.NewServeMux()
-	openai.New(n.gw, openai.Options{MaxRequestBytes: n.cfg.Server.MaxRequestBytes}).Register(mux)
-	n.bedrock.Register(mux)
+	openai.New(g.gw, openai.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes}).Register(mux)
+	g.bedrock.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -709,7 +698,7 @@ func (n *Node) clientHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.HandleFunc("GET /meridian/v1/regions", n.regions)
-	ui.NewHandler(ui.Options{Live: n.live, Auth: n.gw.Authenticator(), State: func() any { return n.regionsView() },
+	ui.NewHandler(ui.Options{Live: n.live, Auth: g.gw.Authenticator(), State: func() any { return n.regionsView() },
 		Demo: n.opts.Demo, Closing: n.draining.Load, AuditDir: n.cfg.Audit.Dir,
 		Logger: n.log.With(telemetry.AttrComponent, "ui")}).Register(mux)
 	return mux
@@ -720,9 +709,9 @@ func (n *Node) linkHandler() http.Handler {
 	if n.linkStore != nil {
 		verifier = interregion.EnvelopeVerifier{Rejections: n.rejections, Logger: n.log.With(telemetry.AttrComponent, "link"),
 			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: n.region.ID, Window: n.cfg.Link.EnvelopeWindow.D(),
-				Checker: interregion.TopologyChecker(n.gw.Catalog), VerifySigner: n.linkStore.VerifyPeer})}
+				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer})}
 	}
-	return interregion.NewServer(interregion.ServerOptions{Local: n.gw, State: n.state, Verifier: verifier, OnPush: n.onPush,
+	return interregion.NewServer(interregion.ServerOptions{Local: forwardedLocal{n}, State: n.state, Verifier: verifier, OnPush: n.onPush,
 		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytes, 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
 }
 

@@ -69,13 +69,13 @@ func (n *Node) syncProfiles(ctx context.Context) {
 		remote = append(remote, r)
 	}
 	if len(remote) > 0 {
-		if _, err := n.bedrock.Merge(remote); err != nil {
+		if _, err := n.current().bedrock.Merge(remote); err != nil {
 			n.log.Error("could not apply application profiles from the shared store", telemetry.AttrError, err)
 			return
 		}
 	}
 	put := map[string]string{}
-	for _, r := range n.bedrock.Records() {
+	for _, r := range n.current().bedrock.Records() {
 		b, err := json.Marshal(r)
 		if err != nil {
 			continue

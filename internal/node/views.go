@@ -25,8 +25,9 @@ type publishedState struct {
 }
 
 func (n *Node) state() any {
-	return publishedState{Snapshot: n.gw.Routing().Tracker.Snapshot(), PeerState: n.bedrock.PeerState(), Flows: n.live.Published(),
-		Topology: n.gw.Catalog().ResidencyDigest()}
+	g := n.current()
+	return publishedState{Snapshot: g.gw.Routing().Tracker.Snapshot(), PeerState: g.bedrock.PeerState(), Flows: n.live.Published(),
+		Topology: g.gw.Catalog().ResidencyDigest()}
 }
 
 // DeploymentView is a deployment's live state as this node sees it.
@@ -84,8 +85,9 @@ func (n *Node) regionsView() RegionsView {
 	for id, g := range n.cfg.Geographies {
 		v.Geographies[id] = g.Name
 	}
-	rt := n.gw.Routing()
-	staleness := n.cfg.Routing.Staleness.Or(3 * time.Second)
+	g := n.current()
+	rt := g.gw.Routing()
+	staleness := g.cfg.Routing.Staleness.Or(3 * time.Second)
 	now := time.Now()
 	for _, reg := range n.cfg.Regions {
 		rv := RegionView{ID: reg.ID, Geography: reg.Geography, Lat: reg.Location.Lat, Lon: reg.Location.Lon,
@@ -98,7 +100,7 @@ func (n *Node) regionsView() RegionsView {
 			rv.Healthy, rv.LastSeen, _ = n.link.PeerStatus(reg.ID)
 			rv.TopologyMismatch = n.topologyMismatch(reg.ID)
 		}
-		for _, d := range n.cfg.DeploymentsIn(reg.ID) {
+		for _, d := range g.cfg.DeploymentsIn(reg.ID) {
 			st, ok := rt.Tracker.State(routing.Key{Region: reg.ID, Model: d.Model})
 			if !ok {
 				continue

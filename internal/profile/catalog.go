@@ -70,6 +70,9 @@ func New(cfg *topology.Config) (*Catalog, error) {
 		}
 	}
 	for _, a := range cfg.Profiles.Application {
+		if err := c.CheckApplicationID(a.ID); err != nil {
+			return nil, fmt.Errorf("profiles.application %q: %w", a.ID, err)
+		}
 		p, err := c.application(a.ID, a.CopyFrom, a.Description, a.Tags)
 		if err != nil {
 			return nil, fmt.Errorf("profiles.application %q: %w", a.ID, err)
@@ -129,6 +132,9 @@ func (c *Catalog) WithApplication(p Profile) (*Catalog, *Profile, error) {
 	if _, isModel := c.hosts[p.ID]; isModel {
 		return nil, nil, fmt.Errorf("%w: %q is a model id", ErrExists, p.ID)
 	}
+	if err := c.CheckApplicationID(p.ID); err != nil {
+		return nil, nil, err
+	}
 	src := p.CopyFrom
 	if strings.HasPrefix(src, "arn:") {
 		a, err := ParseARN(src)
@@ -149,6 +155,18 @@ func (c *Catalog) WithApplication(p Profile) (*Catalog, *Profile, error) {
 	out.add(np)
 	out.seal()
 	return out, np, nil
+}
+
+// CheckApplicationID refuses an application profile id that starts with a
+// system profile's prefix ("global." or a geography's, see
+// [topology.ReservedProfilePrefix]): "eu.claims" copying a global profile
+// would read as an EU profile while serving anywhere. The error wraps
+// [ErrReservedID].
+func (c *Catalog) CheckApplicationID(id string) error {
+	if prefix, ok := topology.ReservedProfilePrefix(id, func(g string) bool { _, ok := c.globalOK[g]; return ok }); ok {
+		return fmt.Errorf("%w: %q starts with %q, the prefix of system profiles; choose an id without it", ErrReservedID, id, prefix)
+	}
+	return nil
 }
 
 // WithoutApplication returns a new catalog without the application profile

@@ -18,4 +18,7 @@ var (
 	ErrResidency = errors.New("destination outside the profile's allowed regions")
 	// ErrExists: an application profile with that id already exists.
 	ErrExists = errors.New("inference profile already exists")
+	// ErrReservedID: an application profile id starts with a geography or
+	// global prefix, so it would read as a system profile (invariant 1).
+	ErrReservedID = errors.New("inference profile id is reserved for system profiles")
 )

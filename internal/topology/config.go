@@ -435,6 +435,11 @@ type Server struct {
 	// DrainTimeout bounds how long in-flight requests may finish after
 	// SIGTERM. If zero, 30s.
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// DrainGrace is how long /readyz answers 503 on SIGTERM, while requests
+	// are still served, before the listeners close, so that load balancers
+	// stop sending new work first. If unset, 5s; 0 closes at once; at most
+	// 5m. It is not part of drain_timeout.
+	DrainGrace *Duration `yaml:"drain_grace"`
 	// DataDir holds node state (application profiles created through the
 	// API). If empty, "./data" is used.
 	DataDir string `yaml:"data_dir"`

@@ -184,6 +184,8 @@ func (c *Config) Validate() error {
 			p.add(f+".id", "use letters, digits, '.', '-', '_' and ':' (at most 64)", "%q is not a valid profile id", a.ID)
 		case sources[a.ID] || hasKey(modelIdx, a.ID):
 			p.add(f+".id", "choose an id that is not a system profile or model id", "%q collides with a system profile or model", a.ID)
+		case reservedPrefix(c, a.ID) != "":
+			p.add(f+".id", "choose an id without a geography or global prefix, e.g. claims-eu", "%q starts with %q, which names system profiles: it would read as one while serving wherever %s does", a.ID, reservedPrefix(c, a.ID), a.CopyFrom)
 		default:
 			if j, dup := appIdx[a.ID]; dup {
 				p.add(f+".id", fmt.Sprintf("rename one of profiles.application[%d] and [%d]", j, i), "duplicate profile id %q", a.ID)
@@ -310,10 +312,45 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateBounds(p, regionIdx)
+	c.validateRoutingCore(p)
 	if len(p.out) == 0 {
 		return nil
 	}
 	return &ValidationError{Problems: p.out}
+}
+
+// reservedPrefix returns the system-profile prefix id starts with, or "".
+func reservedPrefix(c *Config, id string) string {
+	prefix, _ := ReservedProfilePrefix(id, func(g string) bool { return hasKey(c.Geographies, g) })
+	return prefix
+}
+
+// validateRoutingCore runs the routing package's own validation of the
+// routing section, so that nothing `config validate` accepts is refused by
+// the router at start-up. Problems already reported for a field are not
+// repeated.
+func (c *Config) validateRoutingCore(p *problems) {
+	rc, err := c.RoutingConfig()
+	if err != nil {
+		return // unknown strategies are reported above
+	}
+	reported := map[string]bool{}
+	for _, e := range p.out {
+		reported[e.Field] = true
+	}
+	if err := rc.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			field, msg, ok := strings.Cut(e.Error(), ": ")
+			if !ok {
+				field, msg = "routing", e.Error()
+			}
+			if !reported[field] {
+				reported[field] = true
+				p.add(field, "see docs/routing.md for the field's range", "%s", msg)
+			}
+		}
+	}
 }
 
 // unjoin splits an errors.Join result into its parts.

@@ -122,11 +122,17 @@ func (h *Handler) Merge(remote []profilestore.Record) (bool, error) {
 		return false, h.storeErr
 	}
 	valid := remote[:0:0]
+	cat := h.g.Catalog()
 	for _, r := range remote {
-		if len(r.ID) <= 64 && profileIDRE.MatchString(r.ID) && r.CopyFrom != "" {
-			valid = append(valid, r)
-		} else {
+		switch {
+		case len(r.ID) > 64 || !profileIDRE.MatchString(r.ID) || r.CopyFrom == "":
 			h.log.Warn("peer sent a malformed application profile; ignored", telemetry.AttrProfile, r.ID)
+		case cat.CheckApplicationID(r.ID) != nil:
+			// "eu.x" copying a global profile would read as an EU profile
+			// (invariant 1); this API never creates such ids.
+			h.log.Warn("peer sent an application profile whose id looks like a system profile; ignored", telemetry.AttrProfile, r.ID)
+		default:
+			valid = append(valid, r)
 		}
 	}
 	merged, changed := profilestore.Merge(h.records, valid)
