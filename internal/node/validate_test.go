@@ -42,6 +42,7 @@ deployments:
 		"audit: {fsync_interval: 0s, digest_interval: 0s, rotate_interval: 0s, rotate_bytes: 0, queue_size: 0}\n",
 		"audit: {fsync_interval: 1ms, rotate_bytes: 1, queue_size: 1}\n",
 		"quota: {lease_ttl: 0s, default_max_tokens: 0}\nlink: {envelope_window: 5m, expiry_warning: 0s}\n",
+		"quota: {lease_ttl: 720h, default_max_tokens: 1099511627776}\n",
 		"routing: {max_attempts: 1, failover_deadline: 0s, staleness: 1ms, queue: {max: -1, timeout: 0s}}\n",
 	}
 	for _, extra := range accepted {
@@ -57,7 +58,7 @@ deployments:
 	refused := []string{
 		"audit: {fsync_interval: -100ms}\n", "audit: {queue_size: -5}\n", "audit: {rotate_bytes: -1}\n",
 		"audit: {digest_interval: -1s}\n", "audit: {rotate_interval: -1s}\n", "quota: {lease_ttl: -1m}\n",
-		"quota: {default_max_tokens: -1}\n", "link: {envelope_window: -1s}\n", "link: {expiry_warning: -1s}\n",
+		"quota: {default_max_tokens: -1}\n", "quota: {lease_ttl: 721h}\n", "quota: {default_max_tokens: 1099511627777}\n", "link: {envelope_window: -1s}\n", "link: {expiry_warning: -1s}\n",
 		"routing: {failover_deadline: -5s}\n", "routing: {staleness: -1s}\n", "routing: {queue: {timeout: -2s}}\n",
 	}
 	for _, extra := range refused {

@@ -41,6 +41,14 @@ func (p *problems) add(field, hint, format string, args ...any) {
 
 // Validate checks the whole file and returns a *ValidationError listing
 // every problem, or nil. It also fills defaults that other checks rely on.
+// Bounds of the quota stores (internal/quota), repeated here because the pure
+// topology may not import an adapter; node.TestValidateAgreesWithServe keeps
+// them equal.
+const (
+	maxQuotaTokens = 1 << 40
+	maxLeaseTTL    = 720 * time.Hour
+)
+
 func (c *Config) Validate() error {
 	p := &problems{c: c}
 	if c.lines == nil {
@@ -289,6 +297,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Quota.DefaultMaxTokens < 0 {
 		p.add("quota.default_max_tokens", "use a positive number of tokens", "must not be negative")
+	} else if c.Quota.DefaultMaxTokens > maxQuotaTokens {
+		// The quota stores' bound (internal/quota/bounds.go); checked here so
+		// that validate and serve agree.
+		p.add("quota.default_max_tokens", "use a number of tokens a model can produce, or 0 for 1024", "%d is more than %d", c.Quota.DefaultMaxTokens, maxQuotaTokens)
+	}
+	if c.Quota.LeaseTTL.D() > maxLeaseTTL {
+		p.add("quota.lease_ttl", "use a duration longer than the longest request, at most 720h, or 0 for 15m", "%s is longer than 720h", c.Quota.LeaseTTL.D())
 	}
 	if sk := c.Server.SigV4.MaxSkew.D(); sk < 0 || (sk > 0 && sk < time.Second) || sk > MaxSigV4Skew {
 		p.add("server.sigv4.max_skew", "use a window between 1s and 15m; AWS uses 5m", "%s is not an accepted clock-skew window", sk)
