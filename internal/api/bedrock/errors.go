@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -132,6 +133,13 @@ func authError(err error) *inference.Error {
 		e.Code = ExcAccessDenied
 	}
 	return e
+}
+
+// unauthenticatedLimit is the refusal of a request whose client address
+// has too many requests reading their bodies before they authenticate.
+func unauthenticatedLimit() *inference.Error {
+	return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second, Err: auth.ErrUnauthenticatedLimit,
+		Message: "too many requests from this address are sending bodies before they authenticate; retry later, or sign X-Amz-Content-Sha256 so that the signature verifies before the body is sent"}
 }
 
 func invalid(format string) *inference.Error {
