@@ -440,6 +440,33 @@ type Server struct {
 	DataDir string `yaml:"data_dir"`
 	// SigV4 tunes how the Bedrock API verifies AWS Signature Version 4.
 	SigV4 SigV4 `yaml:"sigv4"`
+	// OpsListen, when set, is the address (host:port) of a separate
+	// listener that serves /metrics, /healthz, /readyz and
+	// /meridian/v1/regions without authentication, for Prometheus scrapes
+	// and probes. Bind it to localhost or a private network. If empty,
+	// there is none, and the client listener serves /metrics and the
+	// regions view to authenticated principals only.
+	OpsListen string `yaml:"ops_listen"`
+	// Limits bound what a client may make the client listener do before
+	// it authenticates, and how long it may take to send a request.
+	Limits ClientLimits `yaml:"limits"`
+}
+
+// ClientLimits bound the work of the client listener on behalf of callers
+// that have not authenticated. The defaults never hold up a client that
+// sends its request at network speed.
+type ClientLimits struct {
+	// MaxUnauthenticatedPerIP bounds the requests from one client address
+	// that read their body before they have authenticated (a SigV4
+	// signature over the body's hash verifies only once the body is read).
+	// One more is refused with 429. If zero, 64.
+	MaxUnauthenticatedPerIP int `yaml:"max_unauthenticated_per_ip"`
+	// ReadHeaderTimeout bounds the reading of a request's headers. If
+	// zero, 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// BodyReadTimeout bounds the reading of a request's body, from the
+	// end of its headers. If zero, 60s.
+	BodyReadTimeout Duration `yaml:"body_read_timeout"`
 }
 
 // SigV4 tunes the verification of AWS Signature Version 4 requests. The

@@ -291,6 +291,23 @@ func (c *Config) Validate() error {
 	if sk := c.Server.SigV4.MaxSkew.D(); sk < 0 || (sk > 0 && sk < time.Second) || sk > MaxSigV4Skew {
 		p.add("server.sigv4.max_skew", "use a window between 1s and 15m; AWS uses 5m", "%s is not an accepted clock-skew window", sk)
 	}
+	if a := c.Server.OpsListen; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			p.add("server.ops_listen", `use host:port, e.g. "127.0.0.1:9090"`, "%q is not a listen address", a)
+		}
+	}
+	if l := c.Server.Limits; l.MaxUnauthenticatedPerIP < 0 {
+		p.add("server.limits.max_unauthenticated_per_ip", "use a positive number, or 0 for the default (64)", "must not be negative")
+	}
+	for _, t := range []struct {
+		field string
+		d     Duration
+	}{{"read_header_timeout", c.Server.Limits.ReadHeaderTimeout}, {"body_read_timeout", c.Server.Limits.BodyReadTimeout}} {
+		field, d := t.field, t.d
+		if d.D() < 0 || (d.D() > 0 && d.D() < 100*time.Millisecond) {
+			p.add("server.limits."+field, "use a duration of at least 100ms, e.g. 10s, or leave it out for the default", "%s is too short", d.D())
+		}
+	}
 	if s := c.Audit.Fsync; s != "" && s != "interval" && s != "always" {
 		p.add("audit.fsync", "use interval or always", "%q is not an fsync policy", s)
 	}
