@@ -112,6 +112,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Pri
 		writeError(w, http.StatusUnauthorized, "a valid API key is required (Authorization: Bearer <key>)")
 		return auth.Principal{}, false
 	}
+	auth.Authenticated(r.Context())
 	return p, true
 }
 

@@ -1,0 +1,371 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+const (
+	limitsAKID   = "AKIDLIMITSTEST"
+	limitsSecret = "limits-test-secret"
+)
+
+// limitsNode is one node on loopback with an API key, a viewer key and a
+// SigV4 access key.
+type limitsNode struct {
+	n              *Node
+	key, viewerKey string
+	read           *atomic.Int64 // bytes the client listener read
+}
+
+func startLimitsNode(t *testing.T, server string, ops bool) *limitsNode {
+	t.Helper()
+	key, _ := auth.NewKey()
+	viewer, _ := auth.NewKey()
+	cl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := fmt.Sprintf(`account: "111122223333"
+link: { insecure_dev_link: true }
+audit: { disabled: true }
+server: { data_dir: %q %s }
+geographies: { eu: { name: EU } }
+regions:
+  - { id: eu-west-1, geography: eu, location: { lat: 53, lon: -6 }, listen: %q, link: "127.0.0.1:0" }
+models: [ { id: demo.chat-small } ]
+deployments: [ { model: demo.chat-small, region: eu-west-1, backend: { type: mock, ttft: 1ms, tokens_per_second: 5000 } } ]
+principals:
+  - { id: tester, api_keys: [%q], access_keys: [ { id: %s, secret_env: LIMITS_SECRET } ] }
+  - { id: watcher, viewer: true, api_keys: [%q] }
+`, t.TempDir(), server, cl.Addr(), auth.HashKey(key), limitsAKID, auth.HashKey(viewer))
+	cfg, err := topology.Parse([]byte(y), "limits.yaml")
+	if err != nil {
+		t.Fatalf("topology: %v\n%s", err, y)
+	}
+	ln := &limitsNode{key: key, viewerKey: viewer, read: &atomic.Int64{}}
+	opts := Options{Config: cfg, Region: "eu-west-1", ClientListener: countingListener{cl, ln.read}, Dev: true,
+		Getenv: func(k string) string {
+			if k == "LIMITS_SECRET" {
+				return limitsSecret
+			}
+			return ""
+		},
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if ops {
+		if opts.OpsListener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n.Shutdown(ctx)
+	})
+	ln.n = n
+	return ln
+}
+
+// countingListener counts the bytes the server reads from its connections.
+type countingListener struct {
+	net.Listener
+	read *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.read}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func get(t *testing.T, url, key string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestOpsEndpointsNeedAPrincipal: on the client listener, metrics and the
+// regions view need an authenticated principal (a viewer is enough) and
+// probes stay open; the ops listener serves all four without one.
+func TestOpsEndpointsNeedAPrincipal(t *testing.T) {
+	ln := startLimitsNode(t, "", true)
+	client, ops := "http://"+ln.n.ClientAddr(), "http://"+ln.n.OpsAddr()
+	tests := []struct {
+		name, url, path, key string
+		want                 int
+	}{
+		{"healthz open", client, "/healthz", "", 200},
+		{"readyz open", client, "/readyz", "", 200},
+		{"metrics without a key", client, "/metrics", "", 401},
+		{"metrics with a wrong key", client, "/metrics", "mk-wrong", 401},
+		{"regions without a key", client, "/meridian/v1/regions", "", 401},
+		{"metrics with a key", client, "/metrics", ln.key, 200},
+		{"regions with a viewer key", client, "/meridian/v1/regions", ln.viewerKey, 200},
+		{"ops metrics", ops, "/metrics", "", 200},
+		{"ops regions", ops, "/meridian/v1/regions", "", 200},
+		{"ops healthz", ops, "/healthz", "", 200},
+		{"ops readyz", ops, "/readyz", "", 200},
+		{"ops serves no API", ops, "/v1/models", ln.key, 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := get(t, tc.url+tc.path, tc.key)
+			if status != tc.want {
+				t.Fatalf("GET %s = %d %s, want %d", tc.path, status, body, tc.want)
+			}
+			if status == 401 && !strings.Contains(body, "ops listener") {
+				t.Errorf("GET %s 401 body %q does not say how to authenticate", tc.path, body)
+			}
+			if tc.path == "/metrics" && status == 200 && !strings.Contains(body, "meridian_unauthenticated_refused_total") {
+				t.Errorf("GET /metrics lacks meridian_unauthenticated_refused_total")
+			}
+		})
+	}
+}
+
+// stalledRequest sends head and the first KiB of a body that is declared
+// to be 4 MiB, then holds the connection. It returns the connection and a
+// channel that delivers the response (or an error).
+func stalledRequest(t *testing.T, addr, head string) (net.Conn, <-chan *http.Response) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard
+	io.WriteString(conn, head)
+	conn.Write([]byte(strings.Repeat("a", 1024)))
+	ch := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			ch <- nil
+			return
+		}
+		resp.Body.Close()
+		ch <- resp
+	}()
+	return conn, ch
+}
+
+// sigV4Head is the header block of a Converse request signed with the
+// node's access key over a 4 MiB body's hash, without
+// X-Amz-Content-Sha256: its signature verifies only once the body is read.
+func sigV4Head(t *testing.T, host string) string {
+	t.Helper()
+	const n = 4 << 20
+	body := strings.Repeat("a", n)
+	req, _ := http.NewRequest("POST", "http://"+host+"/model/eu.demo.chat-small/converse", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: limitsAKID, SecretAccessKey: limitsSecret},
+		req, hex.EncodeToString(sum[:]), "bedrock", "eu-west-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "POST /model/eu.demo.chat-small/converse HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", host, n)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+func noCredentialsHead(host, path string) string {
+	return fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, host, 4<<20)
+}
+
+// watchReads makes a's changes observable to waitReads.
+func watchReads(a *admission) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.changed = make(chan struct{}, 1)
+}
+
+// waitReads waits until ip has want unauthenticated body reads in flight;
+// the timeout is a hang guard only.
+func waitReads(t *testing.T, a *admission, ip string, want int) {
+	t.Helper()
+	guard := time.After(20 * time.Second)
+	for {
+		a.mu.Lock()
+		got := a.inFlight[ip]
+		a.mu.Unlock()
+		if got == want {
+			return
+		}
+		select {
+		case <-a.changed:
+		case <-guard:
+			t.Fatalf("%s has %d unauthenticated body reads in flight, want %d", ip, got, want)
+		}
+	}
+}
+
+// TestSlowUnauthenticatedBodiesDoNotStarveCallers: 200 connections that
+// stall mid-body without authenticating (half without credentials, half
+// signed over a body hash they never finish sending) hold at most
+// max_unauthenticated_per_ip body reads; the others are answered at once
+// (401, or 429 in Bedrock's shape, counted in a metric), the server reads
+// a few KiB of each, and an authenticated caller from the same address is
+// served meanwhile.
+func TestSlowUnauthenticatedBodiesDoNotStarveCallers(t *testing.T) {
+	const limit = 8
+	ln := startLimitsNode(t, fmt.Sprintf(", limits: { max_unauthenticated_per_ip: %d }", limit), false)
+	addr := ln.n.ClientAddr()
+	head := sigV4Head(t, addr)
+	watchReads(ln.n.admission)
+
+	// The first `limit` signed requests take the address's slots.
+	var held []<-chan *http.Response
+	var heldConns []net.Conn
+	for range limit {
+		c, ch := stalledRequest(t, addr, head)
+		held, heldConns = append(held, ch), append(heldConns, c)
+	}
+	waitReads(t, ln.n.admission, "127.0.0.1", limit)
+
+	type result struct {
+		kind string
+		resp *http.Response
+	}
+	results := make(chan result, 200)
+	var wg sync.WaitGroup
+	for i := range 200 - limit {
+		wg.Go(func() {
+			kind, h := "signed", head
+			switch i % 3 {
+			case 0:
+				kind, h = "bedrock without credentials", noCredentialsHead(addr, "/model/eu.demo.chat-small/converse")
+			case 1:
+				kind, h = "openai without credentials", noCredentialsHead(addr, "/v1/chat/completions")
+			}
+			_, ch := stalledRequest(t, addr, h)
+			results <- result{kind, <-ch}
+		})
+	}
+	wg.Wait()
+	close(results)
+	refused := 0
+	for r := range results {
+		if r.resp == nil {
+			t.Errorf("%s: no answer while stalled mid-body", r.kind)
+			continue
+		}
+		want := 401
+		if r.kind == "signed" {
+			want = 429
+			refused++
+			if got := r.resp.Header.Get("X-Amzn-Errortype"); got != "ThrottlingException" {
+				t.Errorf("%s: x-amzn-ErrorType = %q, want ThrottlingException", r.kind, got)
+			}
+		}
+		if r.resp.StatusCode != want {
+			t.Errorf("%s: status %d, want %d", r.kind, r.resp.StatusCode, want)
+		}
+	}
+	if n := ln.read.Load(); n > 200*(16<<10) {
+		t.Errorf("server read %d bytes of 200 stalled requests, want a few KiB each", n)
+	}
+
+	// An authenticated caller from the same address is served, through
+	// both front ends, while the slots are taken.
+	for _, c := range []struct{ path, body string }{
+		{"/v1/chat/completions", `{"model":"eu.demo.chat-small","max_tokens":4,"messages":[{"role":"user","content":"hi"}]}`},
+		{"/model/eu.demo.chat-small/converse", `{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":4}}`},
+	} {
+		req, _ := http.NewRequest("POST", "http://"+addr+c.path, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer "+ln.key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("authenticated POST %s: %v", c.path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("authenticated POST %s = %d %s, want 200", c.path, resp.StatusCode, b)
+		}
+	}
+	_, metrics := get(t, "http://"+addr+"/metrics", ln.key)
+	if want := fmt.Sprintf("meridian_unauthenticated_refused_total{region=\"eu-west-1\"} %d", refused); !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %q", want)
+	}
+
+	// Closing the held connections gives the slots back.
+	for _, c := range heldConns {
+		c.Close()
+	}
+	waitReads(t, ln.n.admission, "127.0.0.1", 0)
+}
+
+// TestBodyReadTimeout: a body that stops arriving is cut at
+// server.limits.body_read_timeout, and its connection closed.
+func TestBodyReadTimeout(t *testing.T) {
+	ln := startLimitsNode(t, ", limits: { body_read_timeout: 200ms }", false)
+	addr := ln.n.ClientAddr()
+	watchReads(ln.n.admission)
+	conn, ch := stalledRequest(t, addr, sigV4Head(t, addr))
+	resp := <-ch
+	if resp == nil {
+		t.Fatal("no answer after the body read timeout")
+	}
+	if resp.StatusCode != 400 || !resp.Close {
+		t.Errorf("stalled body: status %d close %v, want 400 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Error("connection still open after the refusal")
+	}
+	waitReads(t, ln.n.admission, "127.0.0.1", 0)
+}
