@@ -108,15 +108,16 @@ type Node struct {
 	clientLn, linkLn net.Listener
 	clientSrv        *http.Server
 	linkSrv          *http.Server
+	ready            atomic.Bool
+	draining         atomic.Bool
+	cancel           context.CancelFunc
+	wg               sync.WaitGroup
+
 	// opsLn and opsSrv serve server.ops_listen; nil without one.
 	opsLn  net.Listener
 	opsSrv *http.Server
 	// admission bounds unauthenticated work on the client listener.
 	admission *admission
-	ready            atomic.Bool
-	draining         atomic.Bool
-	cancel           context.CancelFunc
-	wg               sync.WaitGroup
 }
 
 // New builds a node without binding any socket. On failure it closes
