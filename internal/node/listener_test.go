@@ -369,3 +369,14 @@ func TestBodyReadTimeout(t *testing.T) {
 	}
 	waitReads(t, ln.n.admission, "127.0.0.1", 0)
 }
+
+// authGet is http.Get with an API key, for the operational views the
+// client listener serves to principals only.
+func authGet(url, key string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	return http.DefaultClient.Do(req)
+}
