@@ -486,7 +486,7 @@ func canonicalRequest(r *http.Request, sr *sigV4Request) (string, error) {
 		default:
 			vals, ok := r.Header[http.CanonicalHeaderKey(name)]
 			if !ok {
-				return "", fmt.Errorf("%w: signed header %s is missing", ErrSigV4Mismatch, name)
+				return "", fmt.Errorf("%w: signed header %s is missing", ErrSigV4Mismatch, Truncate(name, 64))
 			}
 			for i, v := range vals {
 				if i > 0 {

@@ -92,6 +92,16 @@ func streamException(e *inference.Error, invoke bool) string {
 	return "internalServerException"
 }
 
+// Bounds of what an error quotes. Bedrock's modelId may be 2048 bytes
+// long; messages quote at most maxQuoted bytes of any input, and a whole
+// message is cut at maxMessageBytes, so that an error never echoes
+// unbounded input (package auth's Truncate marks the cut).
+const (
+	maxModelIDBytes = 2048
+	maxQuoted       = 256
+	maxMessageBytes = 2048
+)
+
 type errorBody struct {
 	Message string `json:"message"`
 }
@@ -103,7 +113,7 @@ func writeError(w http.ResponseWriter, e *inference.Error) {
 	h := w.Header()
 	h.Set("X-Amzn-Errortype", x.Type)
 	e.SetRetryAfter(w.Header())
-	writeJSON(w, x.Status, errorBody{Message: e.Message})
+	writeJSON(w, x.Status, errorBody{Message: auth.Truncate(e.Message, maxMessageBytes)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
