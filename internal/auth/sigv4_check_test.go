@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // failingBody fails the test if anything reads it: Check must decide from
@@ -117,4 +118,70 @@ func TestTruncate(t *testing.T) {
 			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
 	}
+}
+
+// FuzzSigV4Check feeds arbitrary Authorization, X-Amz-Date,
+// X-Amz-Content-Sha256 and query strings to the checks that run before the
+// body: they never panic, every refusal wraps a sentinel, and a request
+// they accept as signed never verifies with another body.
+func FuzzSigV4Check(f *testing.F) {
+	v := newTestSigV4(f, func(o *SigV4Options) { o.AllowPresigned, o.AllowUnsignedPayload = true, true })
+	body := []byte("{}")
+	sum := sha256.Sum256(body)
+	good := signed(f, "POST", "/model/x/converse", body, "eu-west-1", sigNow, testSecret, nil,
+		func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:])) })
+	f.Add(good.Header.Get("Authorization"), good.Header.Get("X-Amz-Date"), good.Header.Get("X-Amz-Content-Sha256"), "")
+	f.Add(good.Header.Get("Authorization"), good.Header.Get("X-Amz-Date"), "UNSIGNED-PAYLOAD", "")
+	f.Add(good.Header.Get("Authorization"), good.Header.Get("X-Amz-Date"), "", "")
+	f.Add("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, SignedHeaders=host;x-amz-date, Signature="+strings.Repeat("a", 64), "20261125T100000Z", strings.Repeat("F", 64), "")
+	f.Add("", "", "", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDMERIDIANTEST%2F20261125%2Feu-west-1%2Fbedrock%2Faws4_request&X-Amz-Date=20261125T100000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=ab")
+	sentinels := []error{ErrSigV4Missing, ErrSigV4Malformed, ErrSigV4UnknownKey, ErrSigV4Scope, ErrSigV4Skew, ErrSigV4Mismatch, ErrSigV4Presigned, ErrSigV4Unsigned}
+	f.Fuzz(func(t *testing.T, authz, date, contentHash, query string) {
+		r, _ := http.NewRequest("POST", "/model/x/converse", nil)
+		r.Host, r.ContentLength, r.Body = "127.0.0.1:8080", int64(len(body)), failingBody{t}
+		r.URL.RawQuery = query
+		r.Header = good.Header.Clone()
+		r.Header.Set("Authorization", authz)
+		r.Header.Set("X-Amz-Date", date)
+		r.Header.Set("X-Amz-Content-Sha256", contentHash)
+		c, err := v.Check(r)
+		if err != nil {
+			for _, s := range sentinels {
+				if errors.Is(err, s) {
+					return
+				}
+			}
+			t.Fatalf("Check error %v wraps no sentinel", err)
+		}
+		if c.Signed() && contentHash != "UNSIGNED-PAYLOAD" {
+			if _, err := c.Verify([]byte("{ }")); err == nil {
+				t.Fatalf("Check accepted Authorization %q, X-Amz-Content-Sha256 %q and another body verified", authz, contentHash)
+			}
+		}
+	})
+}
+
+// FuzzTruncate: the result is s when short enough, else a prefix of s of
+// at most n bytes, cut at a rune boundary, followed by the marker.
+func FuzzTruncate(f *testing.F) {
+	f.Add("hello", 3)
+	f.Add("ééé", 1)
+	f.Add("", 0)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		n = n % 1024
+		got := Truncate(s, n)
+		if len(s) <= n {
+			if got != s {
+				t.Fatalf("Truncate(%q, %d) = %q, want it unchanged", s, n, got)
+			}
+			return
+		}
+		prefix, _, ok := strings.Cut(got, "…(+")
+		if !ok || !strings.HasPrefix(s, prefix) || len(prefix) > max(n, 0) {
+			t.Fatalf("Truncate(%q, %d) = %q, want a prefix of at most %d bytes and the marker", s, n, got, n)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("Truncate(%q, %d) = %q cuts a rune", s, n, got)
+		}
+	})
 }
