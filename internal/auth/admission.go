@@ -6,10 +6,10 @@ import (
 )
 
 // ErrUnauthenticatedLimit is returned by reads of a request body while
-// its request has not authenticated and its client address already has
-// as many unauthenticated body reads in flight as the listener allows.
+// its request has not authenticated and its client address already has as
+// many unauthenticated body bytes being read as the listener allows.
 // Front ends answer it with 429 in their API's shape.
-var ErrUnauthenticatedLimit = errors.New("too many unauthenticated requests in flight from this address")
+var ErrUnauthenticatedLimit = errors.New("too many unauthenticated request bodies in flight from this address")
 
 // onAuthenticatedKey is the context key of the hook [OnAuthenticated] sets.
 type onAuthenticatedKey struct{}

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,52 +22,84 @@ import (
 
 // Defaults of server.limits.
 const (
-	defaultMaxUnauthenticatedPerIP = 64
+	defaultMaxUnauthenticatedBytes = 64 << 20
+	defaultMaxUnauthenticatedConns = 256
 	defaultReadHeaderTimeout       = 10 * time.Second
 	defaultBodyReadTimeout         = 60 * time.Second
+	// connectionGrace is how long a new connection may stay
+	// unauthenticated before it counts against its address.
+	connectionGrace = time.Second
 )
 
-// admission bounds the work the client listener does for requests that
-// have not authenticated, per client address. Front ends authenticate from
-// headers and the connection before they read a body; the one exception is
-// a SigV4 signature over the body's hash, which verifies only once the
-// body is read. Such reads are what admission counts: a request's first
-// body read before it authenticates takes one of its address's
-// MaxUnauthenticatedPerIP slots, and authentication (auth.Authenticated)
-// or the end of the request gives it back. A read that finds no free slot
-// fails with auth.ErrUnauthenticatedLimit, which front ends answer with
-// 429. Every request body must arrive within BodyReadTimeout, and a
-// request with a body that never authenticates is answered with
-// "Connection: close", so that its unread body is not drained.
+// admission bounds the work the client listener does for callers that
+// have not authenticated, per client address.
+//
+// Bodies: front ends authenticate from headers and the connection before
+// they read a body; the one exception is a SigV4 signature over the body's
+// hash, which verifies only once the body is read. A request's first body
+// read before it authenticates charges its declared length (or
+// max_request_bytes) to its address's MaxUnauthenticatedBytesPerIP, and
+// authentication (auth.Authenticated) or the end of the request gives it
+// back. A read that does not fit fails with auth.ErrUnauthenticatedLimit,
+// which front ends answer with 429. Every request body must arrive within
+// BodyReadTimeout, and a request with a body that never authenticates is
+// answered with "Connection: close", so that its unread body is not
+// drained.
+//
+// Connections: each costs a socket and a goroutine while it sends headers
+// slowly or idles, and ReadHeaderTimeout bounds only for how long. A new
+// connection is refused when its address already has
+// MaxUnauthenticatedConnectionsPerIP connections open for more than
+// connectionGrace on which no request has authenticated. Younger ones do
+// not count, so that a burst of new connections that authenticate at once
+// is never refused.
 //
 // It is safe for concurrent use.
 type admission struct {
-	max         int
+	maxBytes    int64 // per address
+	maxBody     int64 // what a body of unknown or excessive length counts
+	maxConns    int
+	grace       time.Duration
 	bodyTimeout time.Duration
 	now         func() time.Time
 
-	mu       sync.Mutex
-	inFlight map[string]int // client address -> unauthenticated body reads
+	mu      sync.Mutex
+	reading map[string]int64                       // address -> bytes of unauthenticated body reads
+	conns   map[string]map[*admittedConn]time.Time // address -> unauthenticated connections, by opening time
 	// changed, when set (tests), is signalled after every change of
-	// inFlight.
+	// reading or conns.
 	changed chan struct{}
 
-	reading prometheus.Gauge
-	refused prometheus.Counter
+	readingBytes prometheus.Gauge
+	pendingConns prometheus.Gauge
+	// refused counts refusals by reason: "body_bytes" or "connections".
+	refused *prometheus.CounterVec
 }
 
-func newAdmission(l topology.ClientLimits, reg prometheus.Registerer) (*admission, error) {
-	a := &admission{max: l.MaxUnauthenticatedPerIP, bodyTimeout: l.BodyReadTimeout.Or(defaultBodyReadTimeout), now: time.Now,
-		inFlight: map[string]int{},
-		reading: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_unauthenticated_body_reads",
-			Help: "Request bodies being read before their request authenticated (SigV4 over the body's hash)."}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_unauthenticated_refused_total",
-			Help: "Requests refused with 429 because their client address had server.limits.max_unauthenticated_per_ip unauthenticated body reads in flight."}),
+func newAdmission(l topology.ClientLimits, maxRequestBytes int64, reg prometheus.Registerer) (*admission, error) {
+	a := &admission{maxBytes: l.MaxUnauthenticatedBytesPerIP, maxBody: maxRequestBytes, maxConns: l.MaxUnauthenticatedConnectionsPerIP,
+		grace: connectionGrace, bodyTimeout: l.BodyReadTimeout.Or(defaultBodyReadTimeout), now: time.Now,
+		reading: map[string]int64{}, conns: map[string]map[*admittedConn]time.Time{},
+		readingBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_unauthenticated_body_bytes",
+			Help: "Declared bytes of the request bodies being read before their request authenticated (SigV4 over the body's hash)."}),
+		pendingConns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_unauthenticated_connections",
+			Help: "Open client connections on which no request has authenticated yet."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_unauthenticated_refused_total",
+			Help: "Refused for too much unauthenticated work from one client address: reason body_bytes (429, server.limits.max_unauthenticated_bytes_per_ip) or connections (server.limits.max_unauthenticated_connections_per_ip)."},
+			[]string{"reason"}),
 	}
-	if a.max == 0 {
-		a.max = defaultMaxUnauthenticatedPerIP
+	if a.maxBody <= 0 {
+		a.maxBody = 4 << 20
 	}
-	for _, c := range []prometheus.Collector{a.reading, a.refused} {
+	if a.maxBytes == 0 {
+		a.maxBytes = max(defaultMaxUnauthenticatedBytes, a.maxBody)
+	}
+	if a.maxConns == 0 {
+		a.maxConns = defaultMaxUnauthenticatedConns
+	}
+	a.refused.WithLabelValues("body_bytes")
+	a.refused.WithLabelValues("connections")
+	for _, c := range []prometheus.Collector{a.readingBytes, a.pendingConns, a.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register admission metrics: %w", err)
 		}
@@ -72,27 +107,37 @@ func newAdmission(l topology.ClientLimits, reg prometheus.Registerer) (*admissio
 	return a, nil
 }
 
-// acquire takes a slot of ip; false when it has none left.
-func (a *admission) acquire(ip string) bool {
+// charge is what a body counts against its address while it is read
+// unauthenticated: its declared length, or max_request_bytes when it
+// declares none or more (the front end reads no more than that).
+func (a *admission) charge(contentLength int64) int64 {
+	if contentLength < 0 || contentLength > a.maxBody {
+		return a.maxBody
+	}
+	return contentLength
+}
+
+// acquire charges n bytes to ip; false when they do not fit.
+func (a *admission) acquire(ip string, n int64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.inFlight[ip] >= a.max {
-		a.refused.Inc()
+	if a.reading[ip]+n > a.maxBytes {
+		a.refused.WithLabelValues("body_bytes").Inc()
 		return false
 	}
-	a.inFlight[ip]++
-	a.reading.Inc()
+	a.reading[ip] += n
+	a.readingBytes.Add(float64(n))
 	a.signalLocked()
 	return true
 }
 
-func (a *admission) release(ip string) {
+func (a *admission) release(ip string, n int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.inFlight[ip]--; a.inFlight[ip] <= 0 {
-		delete(a.inFlight, ip)
+	if a.reading[ip] -= n; a.reading[ip] <= 0 {
+		delete(a.reading, ip)
 	}
-	a.reading.Dec()
+	a.readingBytes.Sub(float64(n))
 	a.signalLocked()
 }
 
@@ -105,12 +150,17 @@ func (a *admission) signalLocked() {
 	}
 }
 
-// wrap applies admission to next. Requests without a body pass through
-// untouched: they do no work before authentication beyond their headers,
+// wrap applies admission to next. A request that authenticates marks its
+// connection authenticated. Requests without a body are not limited
+// further: they do no work before authentication beyond their headers,
 // which ReadHeaderTimeout bounds.
 func (a *admission) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _ := r.Context().Value(connKey{}).(*admittedConn)
 		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			if conn != nil {
+				r = r.WithContext(auth.OnAuthenticated(r.Context(), conn.authenticated))
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -124,7 +174,7 @@ func (a *admission) wrap(next http.Handler) http.Handler {
 		if err != nil {
 			ip = r.RemoteAddr
 		}
-		p := &pending{a: a, ip: ip, header: w.Header()}
+		p := &pending{a: a, ip: ip, charge: a.charge(r.ContentLength), header: w.Header(), conn: conn}
 		// Until the request authenticates, its answer closes the
 		// connection: net/http would otherwise drain up to 256 KiB of an
 		// unread body to reuse it.
@@ -140,7 +190,9 @@ func (a *admission) wrap(next http.Handler) http.Handler {
 type pending struct {
 	a      *admission
 	ip     string
+	charge int64
 	header http.Header
+	conn   *admittedConn // nil when the listener is not admission's
 
 	mu      sync.Mutex
 	authed  bool
@@ -159,6 +211,9 @@ func (p *pending) authenticated() {
 	p.authed = true
 	p.header.Del("Connection")
 	p.releaseLocked()
+	if p.conn != nil {
+		p.conn.authenticated()
+	}
 }
 
 // admit reports whether the body may be read now.
@@ -168,7 +223,7 @@ func (p *pending) admit() bool {
 	if p.authed || p.holding {
 		return true
 	}
-	if p.ended || !p.a.acquire(p.ip) {
+	if p.ended || !p.a.acquire(p.ip, p.charge) {
 		return false
 	}
 	p.holding = true
@@ -185,7 +240,7 @@ func (p *pending) done() {
 func (p *pending) releaseLocked() {
 	if p.holding {
 		p.holding = false
-		p.a.release(p.ip)
+		p.a.release(p.ip, p.charge)
 	}
 }
 
@@ -295,4 +350,129 @@ func (n *Node) listenOps() error {
 	}
 	n.opsLn = ln
 	return nil
+}
+
+// connKey is the context key of a request's *admittedConn.
+type connKey struct{}
+
+// connContext is the client server's ConnContext: it makes the
+// connection's admission state reachable from its requests.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if ac, ok := c.(*admittedConn); ok {
+		return context.WithValue(ctx, connKey{}, ac)
+	}
+	return ctx
+}
+
+// listener returns ln bounded by admission's per-address limit on
+// connections not yet authenticated. A connection beyond it is answered
+// 429 in the shape of Meridian's own API and closed; on a TLS listener
+// (useTLS), where no plain answer is possible, it is closed at once. Both
+// are counted in meridian_unauthenticated_refused_total{reason="connections"}.
+func (a *admission) listener(ln net.Listener, useTLS bool) net.Listener {
+	return &admittedListener{Listener: ln, a: a, tls: useTLS}
+}
+
+type admittedListener struct {
+	net.Listener
+	a   *admission
+	tls bool
+}
+
+func (l *admittedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip, _, err := net.SplitHostPort(c.RemoteAddr().String())
+		if err != nil {
+			ip = c.RemoteAddr().String()
+		}
+		if ac := (&admittedConn{Conn: c, a: l.a, ip: ip}); l.a.openConn(ac) {
+			return ac, nil
+		}
+		refuseConn(c, l.tls)
+	}
+}
+
+// refusedBody is the answer to a connection beyond the limit.
+var refusedBody = []byte(`{"error":{"code":429,"message":"too many connections from this address have not authenticated (server.limits.max_unauthenticated_connections_per_ip); authenticate on the connections you have, or retry later"}}` + "\n")
+
+// refuseConn answers c 429 (unless it is to speak TLS) and closes it,
+// without reading anything from it. The answer fits in a fresh socket's
+// send buffer; the short deadline keeps the accept loop from waiting on a
+// peer that does not read.
+func refuseConn(c net.Conn, useTLS bool) {
+	defer c.Close()
+	if useTLS {
+		return
+	}
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n", len(refusedBody))
+	c.Write(refusedBody)
+}
+
+// openConn counts c; false when its address already has maxConns
+// connections older than the grace period that have not authenticated.
+func (a *admission) openConn(c *admittedConn) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	old := 0
+	for _, opened := range a.conns[c.ip] {
+		if now.Sub(opened) >= a.grace {
+			old++
+		}
+	}
+	if old >= a.maxConns {
+		a.refused.WithLabelValues("connections").Inc()
+		return false
+	}
+	if a.conns[c.ip] == nil {
+		a.conns[c.ip] = map[*admittedConn]time.Time{}
+	}
+	a.conns[c.ip][c] = now
+	a.pendingConns.Inc()
+	a.signalLocked()
+	return true
+}
+
+// forgetConn stops counting c.
+func (a *admission) forgetConn(c *admittedConn) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.conns[c.ip], c)
+	if len(a.conns[c.ip]) == 0 {
+		delete(a.conns, c.ip)
+	}
+	a.pendingConns.Dec()
+	a.signalLocked()
+}
+
+// admittedConn is a client connection counted until a request on it
+// authenticates or it closes.
+type admittedConn struct {
+	net.Conn
+	a  *admission
+	ip string
+	// uncounted is set once the connection no longer counts: a request on
+	// it authenticated, or it closed.
+	uncounted atomic.Bool
+}
+
+// authenticated stops counting the connection: a request on it proved
+// who it is.
+func (c *admittedConn) authenticated() {
+	if c.uncounted.CompareAndSwap(false, true) {
+		c.a.forgetConn(c)
+	}
+}
+
+func (c *admittedConn) Close() error {
+	c.authenticated() // a closed connection no longer counts either way
+	return c.Conn.Close()
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -232,14 +234,14 @@ func watchReads(a *admission) {
 	a.changed = make(chan struct{}, 1)
 }
 
-// waitReads waits until ip has want unauthenticated body reads in flight;
-// the timeout is a hang guard only.
-func waitReads(t *testing.T, a *admission, ip string, want int) {
+// waitReads waits until ip has want bytes of unauthenticated body reads
+// in flight; the timeout is a hang guard only.
+func waitReads(t *testing.T, a *admission, ip string, want int64) {
 	t.Helper()
 	guard := time.After(20 * time.Second)
 	for {
 		a.mu.Lock()
-		got := a.inFlight[ip]
+		got := a.reading[ip]
 		a.mu.Unlock()
 		if got == want {
 			return
@@ -247,21 +249,24 @@ func waitReads(t *testing.T, a *admission, ip string, want int) {
 		select {
 		case <-a.changed:
 		case <-guard:
-			t.Fatalf("%s has %d unauthenticated body reads in flight, want %d", ip, got, want)
+			t.Fatalf("%s has %d bytes of unauthenticated body reads in flight, want %d", ip, got, want)
 		}
 	}
 }
 
 // TestSlowUnauthenticatedBodiesDoNotStarveCallers: 200 connections that
-// stall mid-body without authenticating (half without credentials, half
-// signed over a body hash they never finish sending) hold at most
-// max_unauthenticated_per_ip body reads; the others are answered at once
-// (401, or 429 in Bedrock's shape, counted in a metric), the server reads
-// a few KiB of each, and an authenticated caller from the same address is
-// served meanwhile.
+// stall mid-body without authenticating (a third without credentials on
+// each front end, a third signed over a body hash they never finish
+// sending) hold at most max_unauthenticated_bytes_per_ip of body reads
+// (8 bodies of 4 MiB here); the others are answered at once (401, or 429
+// in Bedrock's shape, counted in a metric), the server reads a few KiB of
+// each, and an authenticated caller from the same address is served
+// meanwhile.
 func TestSlowUnauthenticatedBodiesDoNotStarveCallers(t *testing.T) {
 	const limit = 8
-	ln := startLimitsNode(t, fmt.Sprintf(", limits: { max_unauthenticated_per_ip: %d }", limit), false)
+	// The connection limit is raised out of the way: this test is about
+	// body reads (TestUnauthenticatedConnectionsPerIP is about connections).
+	ln := startLimitsNode(t, fmt.Sprintf(", limits: { max_unauthenticated_bytes_per_ip: %d, max_unauthenticated_connections_per_ip: 1000 }", limit*4<<20), false)
 	addr := ln.n.ClientAddr()
 	head := sigV4Head(t, addr)
 	watchReads(ln.n.admission)
@@ -273,7 +278,7 @@ func TestSlowUnauthenticatedBodiesDoNotStarveCallers(t *testing.T) {
 		c, ch := stalledRequest(t, addr, head)
 		held, heldConns = append(held, ch), append(heldConns, c)
 	}
-	waitReads(t, ln.n.admission, "127.0.0.1", limit)
+	waitReads(t, ln.n.admission, "127.0.0.1", limit*4<<20)
 
 	type result struct {
 		kind string
@@ -338,7 +343,7 @@ func TestSlowUnauthenticatedBodiesDoNotStarveCallers(t *testing.T) {
 		}
 	}
 	_, metrics := get(t, "http://"+addr+"/metrics", ln.key)
-	if want := fmt.Sprintf("meridian_unauthenticated_refused_total{region=\"eu-west-1\"} %d", refused); !strings.Contains(metrics, want) {
+	if want := fmt.Sprintf("meridian_unauthenticated_refused_total{reason=\"body_bytes\",region=\"eu-west-1\"} %d", refused); !strings.Contains(metrics, want) {
 		t.Errorf("/metrics lacks %q", want)
 	}
 
@@ -379,4 +384,174 @@ func authGet(url, key string) (*http.Response, error) {
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	return http.DefaultClient.Do(req)
+}
+
+func (a *admission) connsOf(ip string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.conns[ip])
+}
+
+// waitConns waits until ip has want connections not yet authenticated;
+// the timeout is a hang guard only.
+func waitConns(t *testing.T, a *admission, ip string, want int) {
+	t.Helper()
+	guard := time.After(20 * time.Second)
+	for {
+		got := a.connsOf(ip)
+		if got == want {
+			return
+		}
+		select {
+		case <-a.changed:
+		case <-guard:
+			t.Fatalf("%s has %d connections not yet authenticated, want %d", ip, got, want)
+		}
+	}
+}
+
+// TestUnauthenticatedConnectionsPerIP: an address may hold at most
+// max_unauthenticated_connections_per_ip connections on which nothing has
+// authenticated (idle, or sending headers slowly); one more is answered 429
+// and closed without being read, and counted. A connection that
+// authenticates stops counting, so a caller's keep-alive connection, or a
+// new one once a slot frees, is served. (The grace period of new
+// connections is zero here; TestConnectionGrace covers it.)
+func TestUnauthenticatedConnectionsPerIP(t *testing.T) {
+	const limit = 4
+	ln := startLimitsNode(t, fmt.Sprintf(", limits: { max_unauthenticated_connections_per_ip: %d, read_header_timeout: 1m }", limit), false)
+	addr := ln.n.ClientAddr()
+	watchReads(ln.n.admission)
+	ln.n.admission.mu.Lock()
+	ln.n.admission.grace = 0
+	ln.n.admission.mu.Unlock()
+
+	// An authenticated caller's keep-alive connection, opened first.
+	tr := &http.Transport{MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	caller := &http.Client{Transport: tr}
+	call := func() int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/models", nil)
+		req.Header.Set("Authorization", "Bearer "+ln.key)
+		resp, err := caller.Do(req)
+		if err != nil {
+			t.Fatalf("authenticated GET /v1/models: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := call(); s != 200 {
+		t.Fatalf("authenticated GET /v1/models = %d", s)
+	}
+	waitConns(t, ln.n.admission, "127.0.0.1", 0)
+
+	// limit idle connections that never send a byte.
+	var idle []net.Conn
+	for range limit {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		idle = append(idle, c)
+	}
+	waitConns(t, ln.n.admission, "127.0.0.1", limit)
+
+	// One more is refused at once, before it sends anything.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second)) // hang guard
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("connection beyond the limit: %v, want a 429 answer", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 429 || !strings.Contains(string(b), "max_unauthenticated_connections_per_ip") {
+		t.Errorf("connection beyond the limit: %d %s, want 429 naming the limit", resp.StatusCode, b)
+	}
+
+	// The caller's authenticated connection is still served.
+	if s := call(); s != 200 {
+		t.Errorf("authenticated GET on the keep-alive connection = %d, want 200", s)
+	}
+	// An idle connection that authenticates frees its slot for a new one.
+	fmt.Fprintf(idle[0], "GET /v1/models HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", addr, ln.key)
+	if resp, err := http.ReadResponse(bufio.NewReader(idle[0]), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("authenticating on an idle connection: %v %v", resp, err)
+	}
+	waitConns(t, ln.n.admission, "127.0.0.1", limit-1)
+	tr.CloseIdleConnections()
+	if s := call(); s != 200 {
+		t.Errorf("authenticated GET on a new connection after a slot freed = %d, want 200", s)
+	}
+	// Closing connections frees their slots.
+	for _, c := range idle[1:] {
+		c.Close()
+	}
+	waitConns(t, ln.n.admission, "127.0.0.1", 0)
+
+	_, metrics := get(t, "http://"+addr+"/metrics", ln.key)
+	if want := `meridian_unauthenticated_refused_total{reason="connections",region="eu-west-1"} 1`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %q", want)
+	}
+}
+
+// TestConnectionGrace: connections younger than the grace period do not
+// count against their address, so a burst of new connections is accepted;
+// once they are older and still unauthenticated, they do.
+func TestConnectionGrace(t *testing.T) {
+	t.Parallel()
+	a, err := newAdmission(topology.ClientLimits{MaxUnauthenticatedConnectionsPerIP: 2}, 0, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { return now }
+	conn := func(ip string) *admittedConn { return &admittedConn{a: a, ip: ip} }
+	var burst []*admittedConn
+	for i := range 10 {
+		c := conn("192.0.2.1")
+		if !a.openConn(c) {
+			t.Fatalf("burst connection %d refused within the grace period", i)
+		}
+		burst = append(burst, c)
+	}
+	now = now.Add(connectionGrace)
+	if a.openConn(conn("192.0.2.1")) {
+		t.Error("connection accepted while 10 older unauthenticated ones are open, limit 2")
+	}
+	if !a.openConn(conn("192.0.2.2")) {
+		t.Error("another address refused")
+	}
+	for _, c := range burst[:9] {
+		c.authenticated()
+	}
+	if !a.openConn(conn("192.0.2.1")) {
+		t.Error("connection refused with 1 older unauthenticated one open, limit 2")
+	}
+	var m dto.Metric
+	a.refused.WithLabelValues("connections").Write(&m)
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Errorf("refused{connections} = %v, want 1", got)
+	}
+}
+
+func TestBodyCharge(t *testing.T) {
+	t.Parallel()
+	a, err := newAdmission(topology.ClientLimits{}, 1000, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ cl, want int64 }{{10, 10}, {1000, 1000}, {5000, 1000}, {-1, 1000}} {
+		if got := a.charge(tc.cl); got != tc.want {
+			t.Errorf("charge(%d) = %d, want %d", tc.cl, got, tc.want)
+		}
+	}
+	if a.maxBytes != 64<<20 {
+		t.Errorf("default budget = %d, want 64 MiB", a.maxBytes)
+	}
 }

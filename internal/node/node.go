@@ -155,7 +155,7 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.admission, err = newAdmission(cfg.Server.Limits, n.metrics.Registerer); err != nil {
+	if n.admission, err = newAdmission(cfg.Server.Limits, cfg.Server.MaxRequestBytes, n.metrics.Registerer); err != nil {
 		return nil, err
 	}
 	n.backends, err = buildBackends(cfg, region.ID, opts.Getenv)
@@ -478,7 +478,7 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
 	n.clientSrv = &http.Server{Handler: n.clientHandler(), ReadHeaderTimeout: n.cfg.Server.Limits.ReadHeaderTimeout.Or(defaultReadHeaderTimeout),
-		IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+		IdleTimeout: 120 * time.Second, ErrorLog: errLog, ConnContext: connContext}
 	n.linkSrv = &http.Server{Handler: n.linkHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
 	if n.linkStore != nil {
 		known := map[string]bool{}
@@ -525,7 +525,7 @@ func (n *Node) Start(ctx context.Context) error {
 		go func() { defer n.wg.Done(); store.Run(runCtx) }()
 		n.clientCerts = store
 	}
-	n.serve(n.clientSrv, n.clientLn, clientTLS)
+	n.serve(n.clientSrv, n.admission.listener(n.clientLn, clientTLS), clientTLS)
 	if n.opsLn != nil {
 		n.opsSrv = &http.Server{Handler: n.opsHandler(), ReadHeaderTimeout: defaultReadHeaderTimeout, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
 		n.serve(n.opsSrv, n.opsLn, false)

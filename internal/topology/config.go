@@ -456,11 +456,21 @@ type Server struct {
 // that have not authenticated. The defaults never hold up a client that
 // sends its request at network speed.
 type ClientLimits struct {
-	// MaxUnauthenticatedPerIP bounds the requests from one client address
-	// that read their body before they have authenticated (a SigV4
+	// MaxUnauthenticatedBytesPerIP bounds the bodies one client address
+	// may have read before their requests authenticated (a SigV4
 	// signature over the body's hash verifies only once the body is read).
-	// One more is refused with 429. If zero, 64.
-	MaxUnauthenticatedPerIP int `yaml:"max_unauthenticated_per_ip"`
+	// Each such read counts its Content-Length, or max_request_bytes when
+	// the length is not declared or larger. A request beyond is refused
+	// with 429. If zero, 64 MiB; at least max_request_bytes.
+	MaxUnauthenticatedBytesPerIP int64 `yaml:"max_unauthenticated_bytes_per_ip"`
+	// MaxUnauthenticatedConnectionsPerIP bounds the connections from one
+	// client address that have been open for more than a second without a
+	// request on them authenticating (idle, or sending headers slowly). A
+	// new connection beyond is refused with 429 (closed at once on a TLS
+	// listener). Connections younger than a second do not count, so a
+	// burst of new connections that authenticate at once never is. If
+	// zero, 256.
+	MaxUnauthenticatedConnectionsPerIP int `yaml:"max_unauthenticated_connections_per_ip"`
 	// ReadHeaderTimeout bounds the reading of a request's headers. If
 	// zero, 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`

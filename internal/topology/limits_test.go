@@ -14,10 +14,12 @@ func TestServerLimitsAndOpsListen(t *testing.T) {
 		name, server, field, msg string
 	}{
 		{"ops_listen without port", `ops_listen: "localhost"`, "server.ops_listen", "is not a listen address"},
-		{"negative per-IP limit", `limits: {max_unauthenticated_per_ip: -1}`, "server.limits.max_unauthenticated_per_ip", "must not be negative"},
+		{"negative per-IP byte budget", `limits: {max_unauthenticated_bytes_per_ip: -1}`, "server.limits.max_unauthenticated_bytes_per_ip", "would refuse a body"},
+		{"byte budget below one body", `max_request_bytes: 8388608, limits: {max_unauthenticated_bytes_per_ip: 4194304}`, "server.limits.max_unauthenticated_bytes_per_ip", "would refuse a body"},
+		{"negative per-IP connection limit", `limits: {max_unauthenticated_connections_per_ip: -2}`, "server.limits.max_unauthenticated_connections_per_ip", "must not be negative"},
 		{"header timeout too short", `limits: {read_header_timeout: 1ms}`, "server.limits.read_header_timeout", "too short"},
 		{"body timeout too short", `limits: {body_read_timeout: 10ms}`, "server.limits.body_read_timeout", "too short"},
-		{"valid", `ops_listen: "127.0.0.1:9090", limits: {max_unauthenticated_per_ip: 8, read_header_timeout: 5s, body_read_timeout: 30s}`, "", ""},
+		{"valid", `ops_listen: "127.0.0.1:9090", limits: {max_unauthenticated_bytes_per_ip: 33554432, read_header_timeout: 5s, body_read_timeout: 30s}`, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -28,7 +30,7 @@ func TestServerLimitsAndOpsListen(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Parse(%s) = %v, want nil", tc.server, err)
 				}
-				if c.Server.OpsListen != "127.0.0.1:9090" || c.Server.Limits.MaxUnauthenticatedPerIP != 8 || c.Server.Limits.BodyReadTimeout.D().Seconds() != 30 {
+				if c.Server.OpsListen != "127.0.0.1:9090" || c.Server.Limits.MaxUnauthenticatedBytesPerIP != 32<<20 || c.Server.Limits.BodyReadTimeout.D().Seconds() != 30 {
 					t.Errorf("Parse(%s) server = %+v", tc.server, c.Server)
 				}
 				return

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net"
@@ -296,8 +297,12 @@ func (c *Config) Validate() error {
 			p.add("server.ops_listen", `use host:port, e.g. "127.0.0.1:9090"`, "%q is not a listen address", a)
 		}
 	}
-	if l := c.Server.Limits; l.MaxUnauthenticatedPerIP < 0 {
-		p.add("server.limits.max_unauthenticated_per_ip", "use a positive number, or 0 for the default (64)", "must not be negative")
+	if b, m := c.Server.Limits.MaxUnauthenticatedBytesPerIP, max(c.Server.MaxRequestBytes, 0); b < 0 || (b > 0 && b < cmp.Or(m, 4<<20)) {
+		p.add("server.limits.max_unauthenticated_bytes_per_ip", "use at least server.max_request_bytes (one body must fit), or 0 for the default (64 MiB)",
+			"%d bytes would refuse a body of server.max_request_bytes (%d)", b, cmp.Or(m, 4<<20))
+	}
+	if c.Server.Limits.MaxUnauthenticatedConnectionsPerIP < 0 {
+		p.add("server.limits.max_unauthenticated_connections_per_ip", "use a positive number, or 0 for the default (256)", "must not be negative")
 	}
 	for _, t := range []struct {
 		field string
