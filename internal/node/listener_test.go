@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -553,5 +556,73 @@ func TestBodyCharge(t *testing.T) {
 	}
 	if a.maxBytes != 64<<20 {
 		t.Errorf("default budget = %d, want 64 MiB", a.maxBytes)
+	}
+}
+
+// TestTLSAdmission: on a TLS client listener (HTTP/2), a client
+// certificate authenticates a Bedrock call before its body is read, and
+// the connection stops counting as unauthenticated (the admission state
+// is found under the TLS layer); an unauthenticated one is refused in
+// Bedrock's shape.
+func TestTLSAdmission(t *testing.T) {
+	dir := t.TempDir()
+	serverCA, clientCA := newTestCA(t, "server ca"), newTestCA(t, "client ca")
+	srvCert, srvKey := writePair(t, dir, "server", serverCA.issue(t, "eu-west-1.example", true))
+	clientCAPath := dir + "/client-ca.pem"
+	if err := os.WriteFile(clientCAPath, clientCA.pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := net.Listen("tcp", "127.0.0.1:0")
+	ll, _ := net.Listen("tcp", "127.0.0.1:0")
+	y := fmt.Sprintf(`account: "111122223333"
+link: { insecure_dev_link: true }
+audit: { disabled: true }
+server: { data_dir: %q }
+geographies: { eu: { name: EU } }
+regions:
+  - { id: eu-west-1, geography: eu, location: { lat: 53, lon: -6 }, listen: %q, link: "127.0.0.1:0",
+      tls: { cert_file: %q, key_file: %q, client_ca_file: %q } }
+models: [ { id: demo.chat-small } ]
+deployments: [ { model: demo.chat-small, region: eu-west-1, backend: { type: mock, ttft: 1ms, tokens_per_second: 5000 } } ]
+principals:
+  - { id: batch-job, client_cert_subjects: ["batch.internal"] }
+`, t.TempDir(), cl.Addr(), srvCert, srvKey, clientCAPath)
+	cfg, err := topology.Parse([]byte(y), "tls.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true, ClientListener: cl, LinkListener: ll,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watchReads(n.admission)
+	if err := n.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(t.Context())
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(serverCA.pem)
+	client := func(certs ...tls.Certificate) *http.Client {
+		return &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: certs}}}
+	}
+	converse := func(c *http.Client) *http.Response {
+		req, _ := http.NewRequest("POST", "https://"+cl.Addr().String()+"/model/eu.demo.chat-small/converse",
+			strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":4}}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("POST converse: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := converse(client(clientCA.issue(t, "batch.internal", false))); resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Errorf("converse with a client certificate: %d over HTTP/%d, want 200 over HTTP/2", resp.StatusCode, resp.ProtoMajor)
+	}
+	waitConns(t, n.admission, "127.0.0.1", 0)
+	if resp := converse(client()); resp.StatusCode != 401 || resp.Header.Get("X-Amzn-Errortype") != "MissingAuthenticationTokenException" {
+		t.Errorf("converse without credentials: %d %q, want 401 MissingAuthenticationTokenException", resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"))
 	}
 }
