@@ -1,6 +1,7 @@
 package node
 
 import (
+	"container/list"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -29,6 +30,10 @@ const (
 	// connectionGrace is how long a new connection may stay
 	// unauthenticated before it counts against its address.
 	connectionGrace = time.Second
+	// connectionBurst bounds the unauthenticated connections of an
+	// address, young ones included, at this multiple of
+	// max_unauthenticated_connections_per_ip.
+	connectionBurst = 16
 )
 
 // admission bounds the work the client listener does for callers that
@@ -52,7 +57,7 @@ const (
 // MaxUnauthenticatedConnectionsPerIP connections open for more than
 // connectionGrace on which no request has authenticated. Younger ones do
 // not count, so that a burst of new connections that authenticate at once
-// is never refused.
+// is not refused, up to connectionBurst times the limit.
 //
 // It is safe for concurrent use.
 type admission struct {
@@ -65,7 +70,7 @@ type admission struct {
 
 	mu      sync.Mutex
 	reading map[string]int64                       // address -> bytes of unauthenticated body reads
-	conns   map[string]map[*admittedConn]time.Time // address -> unauthenticated connections, by opening time
+	conns   map[string]*list.List // address -> its unauthenticated *admittedConn, in opening order
 	// changed, when set (tests), is signalled after every change of
 	// reading or conns.
 	changed chan struct{}
@@ -79,7 +84,7 @@ type admission struct {
 func newAdmission(l topology.ClientLimits, maxRequestBytes int64, reg prometheus.Registerer) (*admission, error) {
 	a := &admission{maxBytes: l.MaxUnauthenticatedBytesPerIP, maxBody: maxRequestBytes, maxConns: l.MaxUnauthenticatedConnectionsPerIP,
 		grace: connectionGrace, bodyTimeout: l.BodyReadTimeout.Or(defaultBodyReadTimeout), now: time.Now,
-		reading: map[string]int64{}, conns: map[string]map[*admittedConn]time.Time{},
+		reading: map[string]int64{}, conns: map[string]*list.List{},
 		readingBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_unauthenticated_body_bytes",
 			Help: "Declared bytes of the request bodies being read before their request authenticated (SigV4 over the body's hash)."}),
 		pendingConns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_unauthenticated_connections",
@@ -417,25 +422,32 @@ func refuseConn(c net.Conn, useTLS bool) {
 }
 
 // openConn counts c; false when its address already has maxConns
-// connections older than the grace period that have not authenticated.
+// connections older than the grace period, or connectionBurst times as
+// many in all, that have not authenticated. Connections are kept in
+// opening order, so the old ones are a prefix: at most maxConns of them
+// are looked at.
 func (a *admission) openConn(c *admittedConn) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	old := 0
-	for _, opened := range a.conns[c.ip] {
-		if now.Sub(opened) >= a.grace {
-			old++
-		}
+	conns := a.conns[c.ip]
+	if conns == nil {
+		conns = list.New()
 	}
-	if old >= a.maxConns {
+	old := 0
+	for e := conns.Front(); e != nil && old < a.maxConns; e = e.Next() {
+		if now.Sub(e.Value.(*admittedConn).opened) < a.grace {
+			break
+		}
+		old++
+	}
+	if old >= a.maxConns || conns.Len() >= connectionBurst*a.maxConns {
 		a.refused.WithLabelValues("connections").Inc()
 		return false
 	}
-	if a.conns[c.ip] == nil {
-		a.conns[c.ip] = map[*admittedConn]time.Time{}
-	}
-	a.conns[c.ip][c] = now
+	c.opened = now
+	c.elem = conns.PushBack(c)
+	a.conns[c.ip] = conns
 	a.pendingConns.Inc()
 	a.signalLocked()
 	return true
@@ -445,8 +457,9 @@ func (a *admission) openConn(c *admittedConn) bool {
 func (a *admission) forgetConn(c *admittedConn) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.conns[c.ip], c)
-	if len(a.conns[c.ip]) == 0 {
+	conns := a.conns[c.ip]
+	conns.Remove(c.elem)
+	if conns.Len() == 0 {
 		delete(a.conns, c.ip)
 	}
 	a.pendingConns.Dec()
@@ -459,6 +472,9 @@ type admittedConn struct {
 	net.Conn
 	a  *admission
 	ip string
+	// opened and elem are set by openConn and guarded by a.mu.
+	opened time.Time
+	elem   *list.Element
 	// uncounted is set once the connection no longer counts: a request on
 	// it authenticated, or it closed.
 	uncounted atomic.Bool

@@ -392,7 +392,10 @@ func authGet(url, key string) (*http.Response, error) {
 func (a *admission) connsOf(ip string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.conns[ip])
+	if l := a.conns[ip]; l != nil {
+		return l.Len()
+	}
+	return 0
 }
 
 // waitConns waits until ip has want connections not yet authenticated;
@@ -540,6 +543,16 @@ func TestConnectionGrace(t *testing.T) {
 	a.refused.WithLabelValues("connections").Write(&m)
 	if got := m.GetCounter().GetValue(); got != 1 {
 		t.Errorf("refused{connections} = %v, want 1", got)
+	}
+
+	// A burst, however young, is bounded at connectionBurst times the limit.
+	for i := range connectionBurst * 2 {
+		if !a.openConn(conn("192.0.2.3")) {
+			t.Fatalf("young connection %d of a burst refused below %d", i, connectionBurst*2)
+		}
+	}
+	if a.openConn(conn("192.0.2.3")) {
+		t.Errorf("connection accepted beyond %d young unauthenticated ones", connectionBurst*2)
 	}
 }
 

@@ -468,8 +468,8 @@ type ClientLimits struct {
 	// request on them authenticating (idle, or sending headers slowly). A
 	// new connection beyond is refused with 429 (closed at once on a TLS
 	// listener). Connections younger than a second do not count, so a
-	// burst of new connections that authenticate at once never is. If
-	// zero, 256.
+	// burst of new connections that authenticate at once is not refused,
+	// up to 16 times this many in all. If zero, 256.
 	MaxUnauthenticatedConnectionsPerIP int `yaml:"max_unauthenticated_connections_per_ip"`
 	// ReadHeaderTimeout bounds the reading of a request's headers. If
 	// zero, 10s.
