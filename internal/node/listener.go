@@ -346,14 +346,16 @@ func (n *Node) listenOps() error {
 	if addr == "" {
 		addr = n.cfg.Server.OpsListen
 	}
-	if n.opsLn != nil || addr == "" {
-		return nil
+	if n.opsLn == nil && addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (%s: server.ops_listen): %w", addr, n.cfg.File, err)
+		}
+		n.opsLn = ln
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (%s: server.ops_listen): %w", addr, n.cfg.File, err)
+	if n.opsLn != nil {
+		n.log.Info("ops listener serves metrics, probes and the regions view without authentication", "ops", n.OpsAddr())
 	}
-	n.opsLn = ln
 	return nil
 }
 
