@@ -54,8 +54,18 @@ func (a *Authenticator) ClientCertificate(cert *x509.Certificate) (Principal, er
 
 // Request authenticates an HTTP request by API key ("Authorization:
 // Bearer" or "x-api-key"), or, when it carries none, by its verified TLS
-// client certificate.
+// client certificate. On success it calls [Authenticated] with the
+// request's context. It reads headers and the connection only, never the
+// body.
 func (a *Authenticator) Request(r *http.Request) (Principal, error) {
+	p, err := a.request(r)
+	if err == nil {
+		Authenticated(r.Context())
+	}
+	return p, err
+}
+
+func (a *Authenticator) request(r *http.Request) (Principal, error) {
 	if key := BearerKey(r); key != "" {
 		return a.APIKey(key)
 	}

@@ -189,59 +189,158 @@ type sigV4Request struct {
 
 // Verify authenticates r, whose complete body is body. It returns the
 // principal with Method MethodSigV4 and KeyID the access key id. Errors wrap
-// one of the ErrSigV4* sentinels.
+// one of the ErrSigV4* sentinels. It is [SigV4.Check] followed by
+// [SigV4Check.Verify].
 func (v *SigV4) Verify(r *http.Request, body []byte) (Principal, error) {
-	sr, err := v.parse(r)
+	c, err := v.Check(r)
 	if err != nil {
 		return Principal{}, err
 	}
+	return c.Verify(body)
+}
+
+// SigV4Check is a request whose SigV4 checks that need no body passed. It
+// belongs to one request and is not safe for concurrent use.
+type SigV4Check struct {
+	v         *SigV4
+	r         *http.Request
+	sr        *sigV4Request
+	key       *sigV4Key
+	canonical string
+	// claimed is the lower-case payload hash X-Amz-Content-Sha256 carries
+	// (or UNSIGNED-PAYLOAD); empty when the header is absent.
+	claimed string
+	// signed is set when the signature verified before the body was read.
+	signed bool
+}
+
+// Check runs every SigV4 check that needs no body, so that a request that
+// cannot authenticate is refused before its body is read: the
+// authorization's format (signature 64 lower-case hex digits), the
+// credential scope (region, service, date), a known access key and the
+// clock skew. When X-Amz-Content-Sha256 carries the payload hash (or an
+// accepted UNSIGNED-PAYLOAD), or the request has no body, the signature
+// itself is verified too ([SigV4Check.Signed]); otherwise the signature
+// covers the body's hash and only [SigV4Check.Verify] can decide. Errors
+// wrap one of the ErrSigV4* sentinels.
+func (v *SigV4) Check(r *http.Request) (*SigV4Check, error) {
+	sr, err := v.parse(r)
+	if err != nil {
+		return nil, err
+	}
 	key, ok := v.keys[sr.accessKey]
 	if !ok {
-		return Principal{}, ErrSigV4UnknownKey
+		return nil, ErrSigV4UnknownKey
 	}
 	if sr.region != v.opts.Region || sr.service != v.opts.Service {
-		return Principal{}, fmt.Errorf("%w: the scope names region %q and service %q, this endpoint is region %q service %q (fix: configure the client with region %s)",
-			ErrSigV4Scope, sr.region, sr.service, v.opts.Region, v.opts.Service, v.opts.Region)
+		return nil, fmt.Errorf("%w: the scope names region %q and service %q, this endpoint is region %q service %q (fix: configure the client with region %s)",
+			ErrSigV4Scope, Truncate(sr.region, 64), Truncate(sr.service, 64), v.opts.Region, v.opts.Service, v.opts.Region)
 	}
 	if sr.amzDate.Format("20060102") != sr.date {
-		return Principal{}, fmt.Errorf("%w: the credential scope date does not match X-Amz-Date", ErrSigV4Malformed)
+		return nil, fmt.Errorf("%w: the credential scope date does not match X-Amz-Date", ErrSigV4Malformed)
 	}
 	now := v.opts.Now()
 	skew := now.Sub(sr.amzDate)
 	if sr.presigned {
 		if skew < -v.opts.MaxSkew || skew > sr.expires {
-			return Principal{}, ErrSigV4Skew
+			return nil, ErrSigV4Skew
 		}
 	} else if skew < -v.opts.MaxSkew || skew > v.opts.MaxSkew {
-		return Principal{}, ErrSigV4Skew
+		return nil, ErrSigV4Skew
 	}
-	payloadHash, err := v.payloadHash(r, body)
-	if err != nil {
-		return Principal{}, err
+	c := &SigV4Check{v: v, r: r, sr: sr, key: key}
+	switch claimed := r.Header.Get("X-Amz-Content-Sha256"); {
+	case claimed == "":
+	case claimed == unsignedPayload:
+		if !v.opts.AllowUnsignedPayload {
+			return nil, ErrSigV4Unsigned
+		}
+		c.claimed = unsignedPayload
+	case isHexDigest(claimed):
+		c.claimed = strings.ToLower(claimed)
+	default:
+		return nil, fmt.Errorf("%w: X-Amz-Content-Sha256 must be 64 hex digits or UNSIGNED-PAYLOAD", ErrSigV4Malformed)
 	}
 	// The canonical request is built once; only its last line, the
-	// payload hash, differs between the candidates below.
-	canonical, err := canonicalRequest(r, sr)
-	if err != nil {
-		return Principal{}, err
+	// payload hash, differs between the candidates.
+	if c.canonical, err = canonicalRequest(r, sr); err != nil {
+		return nil, err
 	}
-	ok = v.signatureMatches(sr, key, canonical, payloadHash)
-	if !ok && sr.presigned && r.Header.Get("X-Amz-Content-Sha256") == "" {
-		// A presigned URL carries no body hash: presigners sign either
-		// the body's hash or UNSIGNED-PAYLOAD. The second covers no body,
-		// so it is accepted only when unsigned payloads are, or when there
-		// is no body to cover.
-		ok = v.signatureMatches(sr, key, canonical, unsignedPayload)
-		if ok && len(body) > 0 && !v.opts.AllowUnsignedPayload {
-			return Principal{}, ErrSigV4Unsigned
+	switch {
+	case c.claimed != "":
+		if !v.signatureMatches(sr, key, c.canonical, c.claimed) {
+			return nil, ErrSigV4Mismatch
+		}
+		c.signed = true
+	case r.ContentLength == 0:
+		// No body: its hash is known without reading anything.
+		if _, err := c.Verify(nil); err != nil {
+			return nil, err
+		}
+		c.signed = true
+	}
+	return c, nil
+}
+
+// Signed reports whether the signature verified before the body was read:
+// the request is then authenticated, and [SigV4Check.Verify] only checks
+// that the body is the one whose hash was signed.
+func (c *SigV4Check) Signed() bool { return c.signed }
+
+// Verify completes the check with the request's complete body: the
+// signature over the body's hash, or, when it verified already, the body
+// against the signed X-Amz-Content-Sha256.
+func (c *SigV4Check) Verify(body []byte) (Principal, error) {
+	sum := sha256.Sum256(body)
+	actual := hex.EncodeToString(sum[:])
+	var ok bool
+	switch {
+	case c.claimed == unsignedPayload:
+		ok = c.signed || c.v.signatureMatches(c.sr, c.key, c.canonical, unsignedPayload)
+	case c.claimed != "":
+		if subtle.ConstantTimeCompare([]byte(c.claimed), []byte(actual)) != 1 {
+			return Principal{}, fmt.Errorf("%w: X-Amz-Content-Sha256 does not match the body", ErrSigV4Mismatch)
+		}
+		ok = c.signed || c.v.signatureMatches(c.sr, c.key, c.canonical, actual)
+	default:
+		ok = c.v.signatureMatches(c.sr, c.key, c.canonical, actual)
+		if !ok && c.sr.presigned {
+			// A presigned URL carries no body hash: presigners sign
+			// either the body's hash or UNSIGNED-PAYLOAD. The second
+			// covers no body, so it is accepted only when unsigned
+			// payloads are, or when there is no body to cover.
+			ok = c.v.signatureMatches(c.sr, c.key, c.canonical, unsignedPayload)
+			if ok && len(body) > 0 && !c.v.opts.AllowUnsignedPayload {
+				return Principal{}, ErrSigV4Unsigned
+			}
 		}
 	}
 	if !ok {
 		return Principal{}, ErrSigV4Mismatch
 	}
-	p := *key.principal
-	p.Method, p.KeyID = MethodSigV4, sr.accessKey
+	p := *c.key.principal
+	p.Method, p.KeyID = MethodSigV4, c.sr.accessKey
 	return p, nil
+}
+
+// isSignature reports whether s has the form of a SigV4 signature: a
+// lower-case hex HMAC-SHA256, as every signer writes it.
+func isSignature(s string) bool {
+	return isHexDigest(s) && strings.ToLower(s) == s
+}
+
+// isHexDigest reports whether s is a SHA-256 digest in hex.
+func isHexDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // signatureMatches reports whether sr's signature is key's over the
@@ -281,7 +380,7 @@ func (v *SigV4) parse(r *http.Request) (*sigV4Request, error) {
 		}
 		sr.expires = secs
 		if sr.amzDate, err = time.Parse(amzDateFormat, q.Get("X-Amz-Date")); err != nil {
-			return nil, fmt.Errorf("%w: X-Amz-Date %q is not yyyyMMddTHHmmssZ", ErrSigV4Malformed, q.Get("X-Amz-Date"))
+			return nil, fmt.Errorf("%w: X-Amz-Date %q is not yyyyMMddTHHmmssZ", ErrSigV4Malformed, Truncate(q.Get("X-Amz-Date"), 32))
 		}
 		return sr, sr.checkSignedHeaders()
 	}
@@ -298,7 +397,7 @@ func (v *SigV4) parse(r *http.Request) (*sigV4Request, error) {
 	for part := range strings.SplitSeq(rest, ",") {
 		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return nil, fmt.Errorf("%w: Authorization component %q has no '='", ErrSigV4Malformed, strings.TrimSpace(name))
+			return nil, fmt.Errorf("%w: Authorization component %q has no '='", ErrSigV4Malformed, Truncate(strings.TrimSpace(name), 32))
 		}
 		switch name {
 		case "Credential":
@@ -318,7 +417,7 @@ func (v *SigV4) parse(r *http.Request) (*sigV4Request, error) {
 	d := r.Header.Get("X-Amz-Date")
 	var err error
 	if sr.amzDate, err = time.Parse(amzDateFormat, d); err != nil {
-		return nil, fmt.Errorf("%w: X-Amz-Date %q is not yyyyMMddTHHmmssZ", ErrSigV4Malformed, d)
+		return nil, fmt.Errorf("%w: X-Amz-Date %q is not yyyyMMddTHHmmssZ", ErrSigV4Malformed, Truncate(d, 32))
 	}
 	return sr, sr.checkSignedHeaders()
 }
@@ -335,6 +434,9 @@ func (sr *sigV4Request) setCredential(val string) error {
 // checkSignedHeaders requires host to be signed and the list to be the
 // sorted, lower-case list the signer produces.
 func (sr *sigV4Request) checkSignedHeaders() error {
+	if !isSignature(sr.signature) {
+		return fmt.Errorf("%w: the signature must be 64 lower-case hex digits", ErrSigV4Malformed)
+	}
 	host := false
 	for i, h := range sr.signedHeaders {
 		if h == "" || h != strings.ToLower(h) || i > 0 && sr.signedHeaders[i-1] >= h {
@@ -348,27 +450,6 @@ func (sr *sigV4Request) checkSignedHeaders() error {
 		return fmt.Errorf("%w: SignedHeaders must include host", ErrSigV4Malformed)
 	}
 	return nil
-}
-
-// payloadHash is the hash the client signed: the SHA-256 of the body,
-// which a present X-Amz-Content-Sha256 must equal, or UNSIGNED-PAYLOAD when
-// allowed.
-func (v *SigV4) payloadHash(r *http.Request, body []byte) (string, error) {
-	sum := sha256.Sum256(body)
-	actual := hex.EncodeToString(sum[:])
-	claimed := r.Header.Get("X-Amz-Content-Sha256")
-	switch {
-	case claimed == "":
-		return actual, nil
-	case claimed == unsignedPayload:
-		if !v.opts.AllowUnsignedPayload {
-			return "", ErrSigV4Unsigned
-		}
-		return unsignedPayload, nil
-	case subtle.ConstantTimeCompare([]byte(strings.ToLower(claimed)), []byte(actual)) != 1:
-		return "", fmt.Errorf("%w: X-Amz-Content-Sha256 does not match the body", ErrSigV4Mismatch)
-	}
-	return actual, nil
 }
 
 // canonicalRequest rebuilds the canonical request exactly as aws-sdk-go-v2's
@@ -405,7 +486,7 @@ func canonicalRequest(r *http.Request, sr *sigV4Request) (string, error) {
 		default:
 			vals, ok := r.Header[http.CanonicalHeaderKey(name)]
 			if !ok {
-				return "", fmt.Errorf("%w: signed header %s is missing", ErrSigV4Mismatch, name)
+				return "", fmt.Errorf("%w: signed header %s is missing", ErrSigV4Mismatch, Truncate(name, 64))
 			}
 			for i, v := range vals {
 				if i > 0 {

@@ -56,11 +56,15 @@ func newTestSigV4(t testing.TB, mutate func(*SigV4Options)) *SigV4 {
 }
 
 // signed returns a request signed by the SDK's signer, as the server sees it.
-func signed(t testing.TB, method, target string, body []byte, region string, at time.Time, secret string, edit func(*http.Request)) *http.Request {
+// before edits the request before it is signed.
+func signed(t testing.TB, method, target string, body []byte, region string, at time.Time, secret string, edit func(*http.Request), before ...func(*http.Request)) *http.Request {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://127.0.0.1:8080"+target, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Amz-Sdk-Invocation-Id", "abc")
+	for _, f := range before {
+		f(req)
+	}
 	sum := sha256.Sum256(body)
 	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: secret},
 		req, hex.EncodeToString(sum[:]), "bedrock", region, at)

@@ -198,7 +198,7 @@ func (d *Demo) PrintIntro(w io.Writer) {
 	fmt.Fprintf(w, "\nAPI key: %s\n\n", d.APIKey)
 	fmt.Fprintf(w, "Try it (enters in eu-west-1, stays in the EU):\n\n")
 	fmt.Fprintf(w, "  curl -sS -i http://%s/v1/chat/completions \\\n    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n    -d '{\"model\":\"eu.demo.chat-small\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello from Dublin\"}]}'\n\n", eu.ClientAddr(), d.APIKey)
-	fmt.Fprintf(w, "Streaming: add \"stream\":true and use curl -N. Profiles: GET /v1/models. Regions: GET /meridian/v1/regions.\n")
+	fmt.Fprintf(w, "Streaming: add \"stream\":true and use curl -N. Profiles: GET /v1/models. Regions: GET /meridian/v1/regions (with the same Authorization header).\n")
 	fmt.Fprintf(w, "AWS SDK (Bedrock API): endpoint http://%s, region eu-west-1, access key %s, secret %s\n", eu.ClientAddr(), d.AccessKeyID, d.SecretAccessKey)
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n")
 }

@@ -374,7 +374,7 @@ func TestResidencyWhenGeographyIsDown(t *testing.T) {
 		t.Fatalf("global with EU down: status %d region %q body %s, want 200 from us-east-1", status, h.Get("X-Meridian-Inference-Region"), body)
 	}
 	// Every request counted by the EU node's metrics ran in the EU or nowhere.
-	resp, err := http.Get(c.url("eu-west-1") + "/metrics")
+	resp, err := authGet(c.url("eu-west-1")+"/metrics", c.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestResidencyWhenGeographyIsDown(t *testing.T) {
 func TestOperationalEndpoints(t *testing.T) {
 	c := startCluster(t, threeRegions, "")
 	get := func(path string) (int, string) {
-		resp, err := http.Get(c.url("eu-west-1") + path)
+		resp, err := authGet(c.url("eu-west-1")+path, c.key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -645,7 +645,7 @@ func TestTopologyMismatchIsReported(t *testing.T) {
 	n.Gateway().SetCatalog(cat)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		resp, err := http.Get(c.url("eu-west-1") + "/meridian/v1/regions")
+		resp, err := authGet(c.url("eu-west-1")+"/meridian/v1/regions", c.key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -666,7 +666,7 @@ func TestTopologyMismatchIsReported(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	resp, _ := http.Get(c.url("eu-west-1") + "/metrics")
+	resp, _ := authGet(c.url("eu-west-1")+"/metrics", c.key)
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(m), `meridian_topology_mismatch{peer="eu-central-1",region="eu-west-1"} 1`) {

@@ -47,6 +47,10 @@ type Options struct {
 	// ClientListener and LinkListener, when set, are used instead of
 	// binding the addresses (tests pre-bind random ports).
 	ClientListener, LinkListener net.Listener
+	// OpsListen overrides server.ops_listen; OpsListener, when set, is
+	// used instead of binding it.
+	OpsListen   string
+	OpsListener net.Listener
 	// AuditDir overrides the topology's audit.dir: each replica of a region
 	// keeps its own hash chain, so replicas need their own directories.
 	AuditDir string
@@ -125,6 +129,12 @@ type Node struct {
 	draining         atomic.Bool
 	cancel           context.CancelFunc
 	wg               sync.WaitGroup
+
+	// opsLn and opsSrv serve server.ops_listen; nil without one.
+	opsLn  net.Listener
+	opsSrv *http.Server
+	// admission bounds unauthenticated work on the client listener.
+	admission *admission
 }
 
 // New builds a node without binding any socket. On failure it closes
@@ -155,6 +165,9 @@ func New(opts Options) (_ *Node, err error) {
 			n.closeOpened()
 		}
 	}()
+	if n.admission, err = newAdmission(cfg.Server.Limits, cfg.Server.MaxRequestBytes, n.metrics.Registerer); err != nil {
+		return nil, err
+	}
 	if err := n.setupLinkSecurity(); err != nil {
 		return nil, err
 	}
@@ -450,8 +463,14 @@ func (n *Node) Start(ctx context.Context) error {
 			return fmt.Errorf("listen on %s (region %s link): %w", n.region.Link, n.region.ID, err)
 		}
 	}
+	if err := n.listenOps(); err != nil {
+		n.clientLn.Close()
+		n.linkLn.Close()
+		return err
+	}
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
-	n.clientSrv = &http.Server{Handler: http.HandlerFunc(n.serveClient), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+	n.clientSrv = &http.Server{Handler: http.HandlerFunc(n.serveClient), ReadHeaderTimeout: n.cfg.Server.Limits.ReadHeaderTimeout.Or(defaultReadHeaderTimeout),
+		IdleTimeout: 120 * time.Second, ErrorLog: errLog, ConnContext: connContext}
 	n.linkSrv = &http.Server{Handler: n.trackLink(n.linkHandler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
 	if n.linkStore != nil {
 		known := map[string]bool{}
@@ -483,6 +502,9 @@ func (n *Node) Start(ctx context.Context) error {
 		if err != nil {
 			n.clientLn.Close()
 			n.linkLn.Close()
+			if n.opsLn != nil {
+				n.opsLn.Close()
+			}
 			return fmt.Errorf("%s: regions[%s].tls: %w", n.cfg.File, n.region.ID, err)
 		}
 		n.clientSrv.TLSConfig, clientTLS = store.TLSConfig(), true
@@ -496,7 +518,11 @@ func (n *Node) Start(ctx context.Context) error {
 		go func() { defer n.wg.Done(); store.Run(runCtx) }()
 		n.clientCerts = store
 	}
-	n.serve(n.clientSrv, n.clientLn, clientTLS)
+	n.serve(n.clientSrv, n.admission.listener(n.clientLn, clientTLS), clientTLS)
+	if n.opsLn != nil {
+		n.opsSrv = &http.Server{Handler: n.opsHandler(), ReadHeaderTimeout: defaultReadHeaderTimeout, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
+		n.serve(n.opsSrv, n.opsLn, false)
+	}
 	n.serve(n.linkSrv, n.linkLn, n.linkStore != nil)
 	if n.linkStore != nil {
 		n.wg.Add(1)
@@ -542,6 +568,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if err := n.clientSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain client listener: %w", err))
 			n.clientSrv.Close()
+		}
+	}
+	if n.opsSrv != nil {
+		if err := n.opsSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain ops listener: %w", err))
+			n.opsSrv.Close()
 		}
 	}
 	if n.linkSrv != nil {
@@ -677,32 +709,13 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 	mux := http.NewServeMux()
 	openai.New(g.gw, openai.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes}).Register(mux)
 	g.bedrock.Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !n.Ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		if n.audit != nil && n.audit.Err() != nil {
-			// Every request would be refused: it could not be recorded.
-			http.Error(w, "not ready: audit trail cannot be written", http.StatusServiceUnavailable)
-			return
-		}
-		if !n.limiter.Healthy() && n.cfg.Quota.OnStoreError != quota.FailOpen {
-			// Admission would refuse every request while the store is away.
-			http.Error(w, "not ready: quota store unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ready\n"))
-	})
-	mux.Handle("GET /metrics", n.metrics.Handler())
-	mux.HandleFunc("GET /meridian/v1/regions", n.regions)
+	// Probes stay open; metrics and the regions view need a principal
+	// here (the ops listener serves them without one).
+	n.registerOps(mux, n.requirePrincipal)
 	ui.NewHandler(ui.Options{Live: n.live, Auth: g.gw.Authenticator(), State: func() any { return n.regionsView() },
 		Demo: n.opts.Demo, Closing: n.draining.Load, AuditDir: n.cfg.Audit.Dir,
 		Logger: n.log.With(telemetry.AttrComponent, "ui")}).Register(mux)
-	return mux
+	return n.admission.wrap(mux)
 }
 
 func (n *Node) linkHandler() http.Handler {

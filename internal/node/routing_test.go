@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -137,7 +136,7 @@ func TestKillingADestinationMidLoad(t *testing.T) {
 func TestSharpChangesArePushed(t *testing.T) {
 	c := startCluster(t, euRegions, "", withLoadInterval("10s"))
 	cooling := func() int64 {
-		resp, err := http.Get(c.url("eu-west-1") + "/meridian/v1/regions")
+		resp, err := authGet(c.url("eu-west-1")+"/meridian/v1/regions", c.key)
 		if err != nil {
 			t.Fatal(err)
 		}

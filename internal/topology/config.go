@@ -445,6 +445,43 @@ type Server struct {
 	DataDir string `yaml:"data_dir"`
 	// SigV4 tunes how the Bedrock API verifies AWS Signature Version 4.
 	SigV4 SigV4 `yaml:"sigv4"`
+	// OpsListen, when set, is the address (host:port) of a separate
+	// listener that serves /metrics, /healthz, /readyz and
+	// /meridian/v1/regions without authentication, for Prometheus scrapes
+	// and probes. Bind it to localhost or a private network. If empty,
+	// there is none, and the client listener serves /metrics and the
+	// regions view to authenticated principals only.
+	OpsListen string `yaml:"ops_listen"`
+	// Limits bound what a client may make the client listener do before
+	// it authenticates, and how long it may take to send a request.
+	Limits ClientLimits `yaml:"limits"`
+}
+
+// ClientLimits bound the work of the client listener on behalf of callers
+// that have not authenticated. The defaults never hold up a client that
+// sends its request at network speed.
+type ClientLimits struct {
+	// MaxUnauthenticatedBytesPerIP bounds the bodies one client address
+	// may have read before their requests authenticated (a SigV4
+	// signature over the body's hash verifies only once the body is read).
+	// Each such read counts its Content-Length, or max_request_bytes when
+	// the length is not declared or larger. A request beyond is refused
+	// with 429. If zero, 64 MiB; at least max_request_bytes.
+	MaxUnauthenticatedBytesPerIP int64 `yaml:"max_unauthenticated_bytes_per_ip"`
+	// MaxUnauthenticatedConnectionsPerIP bounds the connections from one
+	// client address that have been open for more than a second without a
+	// request on them authenticating (idle, or sending headers slowly). A
+	// new connection beyond is refused with 429 (closed at once on a TLS
+	// listener). Connections younger than a second do not count, so a
+	// burst of new connections that authenticate at once is not refused,
+	// up to 16 times this many in all. If zero, 256.
+	MaxUnauthenticatedConnectionsPerIP int `yaml:"max_unauthenticated_connections_per_ip"`
+	// ReadHeaderTimeout bounds the reading of a request's headers. If
+	// zero, 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// BodyReadTimeout bounds the reading of a request's body, from the
+	// end of its headers. If zero, 60s.
+	BodyReadTimeout Duration `yaml:"body_read_timeout"`
 }
 
 // SigV4 tunes the verification of AWS Signature Version 4 requests. The

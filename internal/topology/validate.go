@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net"
@@ -307,6 +308,27 @@ func (c *Config) Validate() error {
 	}
 	if sk := c.Server.SigV4.MaxSkew.D(); sk < 0 || (sk > 0 && sk < time.Second) || sk > MaxSigV4Skew {
 		p.add("server.sigv4.max_skew", "use a window between 1s and 15m; AWS uses 5m", "%s is not an accepted clock-skew window", sk)
+	}
+	if a := c.Server.OpsListen; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			p.add("server.ops_listen", `use host:port, e.g. "127.0.0.1:9090"`, "%q is not a listen address", a)
+		}
+	}
+	if b, m := c.Server.Limits.MaxUnauthenticatedBytesPerIP, max(c.Server.MaxRequestBytes, 0); b < 0 || (b > 0 && b < cmp.Or(m, 4<<20)) {
+		p.add("server.limits.max_unauthenticated_bytes_per_ip", "use at least server.max_request_bytes (one body must fit), or 0 for the default (64 MiB)",
+			"%d bytes would refuse a body of server.max_request_bytes (%d)", b, cmp.Or(m, 4<<20))
+	}
+	if c.Server.Limits.MaxUnauthenticatedConnectionsPerIP < 0 {
+		p.add("server.limits.max_unauthenticated_connections_per_ip", "use a positive number, or 0 for the default (256)", "must not be negative")
+	}
+	for _, t := range []struct {
+		field string
+		d     Duration
+	}{{"read_header_timeout", c.Server.Limits.ReadHeaderTimeout}, {"body_read_timeout", c.Server.Limits.BodyReadTimeout}} {
+		field, d := t.field, t.d
+		if d.D() < 0 || (d.D() > 0 && d.D() < 100*time.Millisecond) {
+			p.add("server.limits."+field, "use a duration of at least 100ms, e.g. 10s, or leave it out for the default", "%s is too short", d.D())
+		}
 	}
 	if s := c.Audit.Fsync; s != "" && s != "interval" && s != "always" {
 		p.add("audit.fsync", "use interval or always", "%q is not an fsync policy", s)

@@ -1,6 +1,10 @@
 package ui
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+)
 
 // Action is an operator action on a demo region's simulated backends.
 type Action uint8
@@ -50,7 +54,7 @@ func ParseAction(s string) (Action, error) {
 	case "restore", "normal":
 		return ActionRestore, nil
 	}
-	return 0, fmt.Errorf("unknown action %q (want down, throttle or restore)", s)
+	return 0, fmt.Errorf("unknown action %q (want down, throttle or restore)", auth.Truncate(s, 32))
 }
 
 // DemoControl acts on the demo's simulated backends. Only `meridian demo`

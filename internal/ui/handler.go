@@ -112,6 +112,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Pri
 		writeError(w, http.StatusUnauthorized, "a valid API key is required (Authorization: Bearer <key>)")
 		return auth.Principal{}, false
 	}
+	auth.Authenticated(r.Context())
 	return p, true
 }
 
@@ -204,7 +205,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rec, ok := h.opts.Live.Lookup(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("request %q is not among this node's recent requests", id))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("request %q is not among this node's recent requests", auth.Truncate(id, 64)))
 		return
 	}
 	ev := gateway.EventOf(&rec)
@@ -252,10 +253,10 @@ func (h *Handler) operate(w http.ResponseWriter, r *http.Request) {
 	region := r.PathValue("region")
 	if err := h.opts.Demo.Operate(region, a); err != nil {
 		if errors.Is(err, ErrUnknownRegion) {
-			writeError(w, http.StatusNotFound, err.Error())
+			writeError(w, http.StatusNotFound, fmt.Sprintf("unknown region %q: not in this demo", auth.Truncate(region, 64)))
 			return
 		}
-		h.opts.Logger.Error("demo operator action failed", telemetry.AttrRegion, region, "action", a.String(), telemetry.AttrError, err)
+		h.opts.Logger.Error("demo operator action failed", telemetry.AttrRegion, auth.Truncate(region, 64), "action", a.String(), telemetry.AttrError, err)
 		writeError(w, http.StatusInternalServerError, "the action could not be applied")
 		return
 	}

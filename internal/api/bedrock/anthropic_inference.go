@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -53,7 +54,7 @@ func anthropicText(raw json.RawMessage, field string) (string, error) {
 	var b []byte
 	for i, bl := range blocks {
 		if bl.Type != "text" {
-			return "", invalid(fmt.Sprintf("%s[%d]: content block type %q is not supported by this gateway; only text is", field, i, bl.Type))
+			return "", invalid(fmt.Sprintf("%s[%d]: content block type %q is not supported by this gateway; only text is", field, i, auth.Truncate(bl.Type, maxQuoted)))
 		}
 		b = append(b, bl.Text...)
 	}
@@ -65,13 +66,13 @@ func decodeAnthropic(model string, body []byte, stream bool) (*inference.Request
 	req := &inference.Request{Model: model, Stream: stream}
 	var ar anthropicRequest
 	if err := json.Unmarshal(body, &ar); err != nil {
-		return req, invalid("request body is not valid JSON for the Anthropic Messages API: " + err.Error())
+		return req, invalid("request body is not valid JSON for the Anthropic Messages API: " + auth.Truncate(err.Error(), maxQuoted))
 	}
 	switch {
 	case ar.AnthropicVersion == "":
 		return req, invalid("anthropic_version is required (use " + AnthropicVersion + "); this gateway serves Anthropic Messages bodies on InvokeModel")
 	case ar.AnthropicVersion != AnthropicVersion:
-		return req, invalid("anthropic_version " + strconv.Quote(ar.AnthropicVersion) + " is not supported (use " + AnthropicVersion + ")")
+		return req, invalid("anthropic_version " + strconv.Quote(auth.Truncate(ar.AnthropicVersion, maxQuoted)) + " is not supported (use " + AnthropicVersion + ")")
 	case ar.MaxTokens == nil:
 		return req, invalid("max_tokens is required")
 	case *ar.MaxTokens < 1:

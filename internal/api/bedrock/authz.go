@@ -79,5 +79,5 @@ func (a PolicyAuthorizer) AuthorizeControl(_ context.Context, in ControlInput) e
 type denyAll struct{ err error }
 
 func (d denyAll) AuthorizeControl(_ context.Context, in ControlInput) error {
-	return &inference.Error{Kind: inference.KindPermissionDenied, Message: "not authorized to perform " + in.Action + " on " + in.Resource, Err: d.err}
+	return &inference.Error{Kind: inference.KindPermissionDenied, Message: "not authorized to perform " + in.Action + " on " + auth.Truncate(in.Resource, maxQuoted), Err: d.err}
 }

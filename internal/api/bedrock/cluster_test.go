@@ -39,6 +39,8 @@ type cluster struct {
 	dataDir  string
 	auditDir string
 	nodes    map[string]*node.Node
+	// wrap, when set, wraps each client listener (tests count bytes).
+	wrap func(net.Listener) net.Listener
 }
 
 type regionSpec struct{ id, geo string }
@@ -54,13 +56,16 @@ func startCluster(t *testing.T, regions []regionSpec, extra string) *cluster {
 
 // startClusterWith is startCluster with more fields for the server section,
 // e.g. ", sigv4: {allow_presigned: true}".
-func startClusterWith(t *testing.T, regions []regionSpec, extra, server string) *cluster {
+func startClusterWith(t *testing.T, regions []regionSpec, extra, server string, opts ...func(*cluster)) *cluster {
 	t.Helper()
 	// The SDK switches to bearer auth when this is set (bedrock-api.md §4).
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
 	os.Unsetenv("AWS_BEARER_TOKEN_BEDROCK")
 	key, _ := auth.NewKey()
 	c := &cluster{t: t, key: key, dataDir: t.TempDir(), auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
+	for _, o := range opts {
+		o(c)
+	}
 	var y strings.Builder
 	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q%s}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, c.dataDir, server)
 	y.WriteString("geographies:\n  us: {name: US}\n  eu: {name: EU}\nregions:\n")
@@ -129,6 +134,9 @@ policies:
 
 func (c *cluster) start(region string, cl, ll net.Listener) *node.Node {
 	c.t.Helper()
+	if c.wrap != nil {
+		cl = c.wrap(cl)
+	}
 	n, err := node.New(node.Options{Config: c.cfg, Region: region, ClientListener: cl, LinkListener: ll, Dev: true, Getenv: c.getenv,
 		Logger: slog.New(slog.NewTextHandler(testWriter{c.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {

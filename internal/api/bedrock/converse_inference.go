@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -57,7 +58,7 @@ func (b contentBlock) text(field string) (string, bool, error) {
 		case "cachePoint":
 			return "", false, nil
 		default:
-			return "", false, invalid(fmt.Sprintf("%s: content block %q is not supported by this gateway; only text is", field, k))
+			return "", false, invalid(fmt.Sprintf("%s: content block %q is not supported by this gateway; only text is", field, auth.Truncate(k, maxQuoted)))
 		}
 	}
 	return "", false, nil
@@ -76,7 +77,7 @@ func decodeConverse(model string, body []byte, stream bool) (*inference.Request,
 		body = []byte("{}")
 	}
 	if err := json.Unmarshal(body, &cr); err != nil {
-		return req, invalid("request body is not valid JSON: " + err.Error())
+		return req, invalid("request body is not valid JSON: " + auth.Truncate(err.Error(), maxQuoted))
 	}
 	switch {
 	case len(cr.Messages) == 0:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -93,6 +94,16 @@ func streamException(e *inference.Error, invoke bool) string {
 	return "internalServerException"
 }
 
+// Bounds of what an error quotes. Bedrock's modelId may be 2048 bytes
+// long; messages quote at most maxQuoted bytes of any input, and a whole
+// message is cut at maxMessageBytes, so that an error never echoes
+// unbounded input (package auth's Truncate marks the cut).
+const (
+	maxModelIDBytes = 2048
+	maxQuoted       = 256
+	maxMessageBytes = 2048
+)
+
 type errorBody struct {
 	Message string `json:"message"`
 }
@@ -104,7 +115,7 @@ func writeError(w http.ResponseWriter, e *inference.Error) {
 	h := w.Header()
 	h.Set("X-Amzn-Errortype", x.Type)
 	e.SetRetryAfter(w.Header())
-	writeJSON(w, x.Status, errorBody{Message: e.Message})
+	writeJSON(w, x.Status, errorBody{Message: auth.Truncate(e.Message, maxMessageBytes)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -134,6 +145,13 @@ func authError(err error) *inference.Error {
 		e.Code = ExcAccessDenied
 	}
 	return e
+}
+
+// unauthenticatedLimit is the refusal of a request whose client address
+// has too many requests reading their bodies before they authenticate.
+func unauthenticatedLimit() *inference.Error {
+	return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second, Err: auth.ErrUnauthenticatedLimit,
+		Message: "too many requests from this address are sending bodies before they authenticate; retry later, or sign X-Amz-Content-Sha256 so that the signature verifies before the body is sent"}
 }
 
 func invalid(format string) *inference.Error {

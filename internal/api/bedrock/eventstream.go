@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
 )
 
 // ContentTypeEventStream is the media type of AWS event-stream bodies.
@@ -40,7 +42,7 @@ func (ew *eventWriter) exception(member, message string) bool {
 	m.Headers.Set(":exception-type", eventstream.StringValue(member))
 	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
 	m.Headers.Set(":message-type", eventstream.StringValue("exception"))
-	return ew.write(m, errorBody{Message: message})
+	return ew.write(m, errorBody{Message: auth.Truncate(message, maxMessageBytes)})
 }
 
 func (ew *eventWriter) write(m eventstream.Message, payload any) bool {

@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -156,28 +157,65 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) *gate
 	return call
 }
 
-// readAuthenticated reads the body and authenticates the request: SigV4
-// when it is signed, else an API key as "Authorization: Bearer" (the form
-// Bedrock API keys take). The body is needed first: SigV4 signs its hash.
+// readAuthenticated authenticates the request, then reads its body. Every
+// check that needs no body runs first (API key, client certificate, and
+// SigV4's format, scope, access key and clock skew), so that a request that
+// cannot authenticate is refused before a byte of its body is read. A
+// SigV4 signature over the body's hash (no signed X-Amz-Content-Sha256)
+// is verified after a read bounded by MaxRequestBytes; until then the
+// request counts as unauthenticated against its address's limits.
 func (h *Handler) readAuthenticated(w http.ResponseWriter, r *http.Request, call *gateway.Call) ([]byte, error) {
+	check, err := h.authenticate(r, call)
+	if err != nil {
+		// The unread body is not drained for the next request: the
+		// connection closes after the answer.
+		w.Header().Set("Connection", "close")
+		return nil, err
+	}
 	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
 	if rerr != nil {
+		if errors.Is(rerr, auth.ErrUnauthenticatedLimit) {
+			w.Header().Set("Connection", "close")
+			return nil, unauthenticatedLimit()
+		}
 		return nil, rerr
 	}
-	var p auth.Principal
-	var err error
+	if check != nil {
+		p, err := check.Verify(body)
+		if err != nil {
+			return nil, authError(err)
+		}
+		call.Principal = p
+		auth.Authenticated(r.Context())
+	}
+	return body, nil
+}
+
+// authenticate checks the request's credentials from its headers and
+// connection: SigV4 when it is signed, else an API key as "Authorization:
+// Bearer" (the form Bedrock API keys take) or a verified client
+// certificate. It returns the pending SigV4 check when the signature can
+// only be verified with the body; call.Principal is set otherwise.
+func (h *Handler) authenticate(r *http.Request, call *gateway.Call) (*auth.SigV4Check, error) {
 	if auth.IsSigV4(r) {
-		p, err = h.sigv4.Verify(r, body)
-	} else if key := auth.BearerKey(r); key != "" {
-		p, err = h.g.Authenticator().APIKey(key)
-	} else {
+		c, err := h.sigv4.Check(r)
+		if err != nil {
+			return nil, authError(err)
+		}
+		if c.Signed() {
+			auth.Authenticated(r.Context())
+		}
+		return c, nil
+	}
+	p, err := h.g.Authenticator().Request(r)
+	if errors.Is(err, auth.ErrMissingCredentials) {
 		err = auth.ErrSigV4Missing
 	}
 	if err != nil {
 		return nil, authError(err)
 	}
 	call.Principal = p
-	return body, nil
+	return nil, nil
 }
 
 // reject records a request refused before the gateway's path and renders it.

@@ -8,8 +8,10 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
@@ -29,8 +31,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 	model := r.PathValue("modelId") // decoded: an ARN's "/" arrives as %2F
 	req, err := decode(model, body, stream)
 	call.Request = req
-	if err == nil && model == "" {
+	switch {
+	case err != nil:
+	case model == "":
 		err = invalid("modelId is required")
+	case len(model) > maxModelIDBytes:
+		err = invalid("modelId " + strconv.Quote(auth.Truncate(model, maxQuoted)) + " is longer than " + strconv.Itoa(maxModelIDBytes) + " bytes")
 	}
 	if err != nil {
 		h.reject(w, r, call, err)
@@ -38,7 +44,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 	}
 	out, err := h.g.Invoke(r.Context(), call)
 	if err != nil {
-		writeError(w, inference.AsError(err))
+		e := inference.AsError(err)
+		if len(model) > maxQuoted {
+			// The gateway's messages name the model id the caller sent.
+			e.Message = strings.ReplaceAll(e.Message, model, auth.Truncate(model, maxQuoted))
+		}
+		writeError(w, e)
 		return nil, nil
 	}
 	out.Route.SetHeaders(w.Header())
@@ -133,7 +144,7 @@ func checkInvokeContentType(r *http.Request) error {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return invalid("Content-Type " + ct + " is not supported; send application/json")
+		return invalid("Content-Type " + strconv.Quote(auth.Truncate(ct, maxQuoted)) + " is not supported; send application/json")
 	}
 	return nil
 }

@@ -1,0 +1,502 @@
+package node
+
+import (
+	"container/list"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/quota"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// Defaults of server.limits.
+const (
+	defaultMaxUnauthenticatedBytes = 64 << 20
+	defaultMaxUnauthenticatedConns = 256
+	defaultReadHeaderTimeout       = 10 * time.Second
+	defaultBodyReadTimeout         = 60 * time.Second
+	// connectionGrace is how long a new connection may stay
+	// unauthenticated before it counts against its address.
+	connectionGrace = time.Second
+	// connectionBurst bounds the unauthenticated connections of an
+	// address, young ones included, at this multiple of
+	// max_unauthenticated_connections_per_ip.
+	connectionBurst = 16
+)
+
+// admission bounds the work the client listener does for callers that
+// have not authenticated, per client address.
+//
+// Bodies: front ends authenticate from headers and the connection before
+// they read a body; the one exception is a SigV4 signature over the body's
+// hash, which verifies only once the body is read. A request's first body
+// read before it authenticates charges its declared length (or
+// max_request_bytes) to its address's MaxUnauthenticatedBytesPerIP, and
+// authentication (auth.Authenticated) or the end of the request gives it
+// back. A read that does not fit fails with auth.ErrUnauthenticatedLimit,
+// which front ends answer with 429. Every request body must arrive within
+// BodyReadTimeout, and a request with a body that never authenticates is
+// answered with "Connection: close", so that its unread body is not
+// drained.
+//
+// Connections: each costs a socket and a goroutine while it sends headers
+// slowly or idles, and ReadHeaderTimeout bounds only for how long. A new
+// connection is refused when its address already has
+// MaxUnauthenticatedConnectionsPerIP connections open for more than
+// connectionGrace on which no request has authenticated. Younger ones do
+// not count, so that a burst of new connections that authenticate at once
+// is not refused, up to connectionBurst times the limit.
+//
+// It is safe for concurrent use.
+type admission struct {
+	maxBytes    int64 // per address
+	maxBody     int64 // what a body of unknown or excessive length counts
+	maxConns    int
+	grace       time.Duration
+	bodyTimeout time.Duration
+	now         func() time.Time
+
+	mu      sync.Mutex
+	reading map[string]int64                       // address -> bytes of unauthenticated body reads
+	conns   map[string]*list.List // address -> its unauthenticated *admittedConn, in opening order
+	// changed, when set (tests), is signalled after every change of
+	// reading or conns.
+	changed chan struct{}
+
+	readingBytes prometheus.Gauge
+	pendingConns prometheus.Gauge
+	// refused counts refusals by reason: "body_bytes" or "connections".
+	refused *prometheus.CounterVec
+}
+
+func newAdmission(l topology.ClientLimits, maxRequestBytes int64, reg prometheus.Registerer) (*admission, error) {
+	a := &admission{maxBytes: l.MaxUnauthenticatedBytesPerIP, maxBody: maxRequestBytes, maxConns: l.MaxUnauthenticatedConnectionsPerIP,
+		grace: connectionGrace, bodyTimeout: l.BodyReadTimeout.Or(defaultBodyReadTimeout), now: time.Now,
+		reading: map[string]int64{}, conns: map[string]*list.List{},
+		readingBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_unauthenticated_body_bytes",
+			Help: "Declared bytes of the request bodies being read before their request authenticated (SigV4 over the body's hash)."}),
+		pendingConns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_unauthenticated_connections",
+			Help: "Open client connections on which no request has authenticated yet."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_unauthenticated_refused_total",
+			Help: "Refused for too much unauthenticated work from one client address: reason body_bytes (429, server.limits.max_unauthenticated_bytes_per_ip) or connections (server.limits.max_unauthenticated_connections_per_ip)."},
+			[]string{"reason"}),
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = 4 << 20
+	}
+	if a.maxBytes == 0 {
+		a.maxBytes = max(defaultMaxUnauthenticatedBytes, a.maxBody)
+	}
+	if a.maxConns == 0 {
+		a.maxConns = defaultMaxUnauthenticatedConns
+	}
+	a.refused.WithLabelValues("body_bytes")
+	a.refused.WithLabelValues("connections")
+	for _, c := range []prometheus.Collector{a.readingBytes, a.pendingConns, a.refused} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register admission metrics: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// charge is what a body counts against its address while it is read
+// unauthenticated: its declared length, or max_request_bytes when it
+// declares none or more (the front end reads no more than that).
+func (a *admission) charge(contentLength int64) int64 {
+	if contentLength < 0 || contentLength > a.maxBody {
+		return a.maxBody
+	}
+	return contentLength
+}
+
+// acquire charges n bytes to ip; false when they do not fit.
+func (a *admission) acquire(ip string, n int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.reading[ip]+n > a.maxBytes {
+		a.refused.WithLabelValues("body_bytes").Inc()
+		return false
+	}
+	a.reading[ip] += n
+	a.readingBytes.Add(float64(n))
+	a.signalLocked()
+	return true
+}
+
+func (a *admission) release(ip string, n int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.reading[ip] -= n; a.reading[ip] <= 0 {
+		delete(a.reading, ip)
+	}
+	a.readingBytes.Sub(float64(n))
+	a.signalLocked()
+}
+
+func (a *admission) signalLocked() {
+	if a.changed != nil {
+		select {
+		case a.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wrap applies admission to next. A request that authenticates marks its
+// connection authenticated. Requests without a body are not limited
+// further: they do no work before authentication beyond their headers,
+// which ReadHeaderTimeout bounds.
+func (a *admission) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _ := r.Context().Value(connKey{}).(*admittedConn)
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			if conn != nil {
+				r = r.WithContext(auth.OnAuthenticated(r.Context(), conn.authenticated))
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if a.bodyTimeout > 0 {
+			// Not every ResponseWriter supports deadlines (tests' recorders);
+			// without one the body is still bounded by its size.
+			_ = rc.SetReadDeadline(a.now().Add(a.bodyTimeout))
+		}
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		p := &pending{a: a, ip: ip, charge: a.charge(r.ContentLength), header: w.Header(), conn: conn}
+		// Until the request authenticates, its answer closes the
+		// connection: net/http would otherwise drain up to 256 KiB of an
+		// unread body to reuse it.
+		p.header.Set("Connection", "close")
+		r = r.WithContext(auth.OnAuthenticated(r.Context(), p.authenticated))
+		r.Body = &admittedBody{ReadCloser: r.Body, p: p, rc: rc}
+		defer p.done()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// pending is the admission state of one request.
+type pending struct {
+	a      *admission
+	ip     string
+	charge int64
+	header http.Header
+	conn   *admittedConn // nil when the listener is not admission's
+
+	mu      sync.Mutex
+	authed  bool
+	holding bool
+	ended   bool
+}
+
+// authenticated is the request's auth.OnAuthenticated hook. It runs on the
+// handler's goroutine before the response is written.
+func (p *pending) authenticated() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.authed {
+		return
+	}
+	p.authed = true
+	p.header.Del("Connection")
+	p.releaseLocked()
+	if p.conn != nil {
+		p.conn.authenticated()
+	}
+}
+
+// admit reports whether the body may be read now.
+func (p *pending) admit() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.authed || p.holding {
+		return true
+	}
+	if p.ended || !p.a.acquire(p.ip, p.charge) {
+		return false
+	}
+	p.holding = true
+	return true
+}
+
+func (p *pending) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ended = true
+	p.releaseLocked()
+}
+
+func (p *pending) releaseLocked() {
+	if p.holding {
+		p.holding = false
+		p.a.release(p.ip, p.charge)
+	}
+}
+
+// admittedBody is a request body read under admission.
+type admittedBody struct {
+	io.ReadCloser
+	p    *pending
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *admittedBody) Read(q []byte) (int, error) {
+	if !b.p.admit() {
+		return 0, auth.ErrUnauthenticatedLimit
+	}
+	n, err := b.ReadCloser.Read(q)
+	if err != nil && !b.done {
+		// The body is read (or failed): lift its deadline, so that it
+		// does not cut a long response that follows.
+		b.done = true
+		if errors.Is(err, io.EOF) {
+			_ = b.rc.SetReadDeadline(time.Time{})
+		}
+	}
+	return n, err
+}
+
+// requirePrincipal serves next to authenticated principals only (an API
+// key or a client certificate; viewers included). The client listener
+// guards the operational views with it; the ops listener does not.
+func (n *Node) requirePrincipal(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := n.gateway().Authenticator().Request(r); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="meridian"`)
+			writeOpsError(w, http.StatusUnauthorized, "authentication required: send an API key as \"Authorization: Bearer <key>\" (a viewer's is enough), or scrape the ops listener (server.ops_listen)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeOpsError answers in the shape of Meridian's own API (the console's).
+func writeOpsError(w http.ResponseWriter, code int, msg string) {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+// registerOps adds the operational endpoints to mux. guard wraps the ones
+// that reveal the node's state (metrics, regions); probes stay open.
+func (n *Node) registerOps(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", n.readyz)
+	mux.Handle("GET /metrics", guard(n.metrics.Handler()))
+	mux.Handle("GET /meridian/v1/regions", guard(http.HandlerFunc(n.regions)))
+}
+
+// opsHandler serves the ops listener: metrics, probes and the regions
+// view, without authentication. It is meant for localhost or a private
+// network (server.ops_listen).
+func (n *Node) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	n.registerOps(mux, func(h http.Handler) http.Handler { return h })
+	return mux
+}
+
+// OpsAddr returns the bound ops listener address, or "" without one.
+func (n *Node) OpsAddr() string {
+	if n.opsLn == nil {
+		return ""
+	}
+	return n.opsLn.Addr().String()
+}
+
+// readyz answers 200 while the node serves, 503 while it drains or while
+// its audit trail cannot be written, or while its quota store is away
+// (unless quota.on_store_error is fail_open).
+func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
+	if !n.Ready() {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	if n.audit != nil && n.audit.Err() != nil {
+		// Every request would be refused: it could not be recorded.
+		http.Error(w, "not ready: audit trail cannot be written", http.StatusServiceUnavailable)
+		return
+	}
+	if !n.limiter.Healthy() && n.cfg.Quota.OnStoreError != quota.FailOpen {
+		// Admission would refuse every request while the store is away.
+		http.Error(w, "not ready: quota store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// listenOps binds the ops listener when server.ops_listen (or
+// Options.OpsListen) names one.
+func (n *Node) listenOps() error {
+	n.opsLn = n.opts.OpsListener
+	addr := n.opts.OpsListen
+	if addr == "" {
+		addr = n.cfg.Server.OpsListen
+	}
+	if n.opsLn == nil && addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (%s: server.ops_listen): %w", addr, n.cfg.File, err)
+		}
+		n.opsLn = ln
+	}
+	if n.opsLn != nil {
+		n.log.Info("ops listener serves metrics, probes and the regions view without authentication", "ops", n.OpsAddr())
+	}
+	return nil
+}
+
+// connKey is the context key of a request's *admittedConn.
+type connKey struct{}
+
+// connContext is the client server's ConnContext: it makes the
+// connection's admission state reachable from its requests.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if ac, ok := c.(*admittedConn); ok {
+		return context.WithValue(ctx, connKey{}, ac)
+	}
+	return ctx
+}
+
+// listener returns ln bounded by admission's per-address limit on
+// connections not yet authenticated. A connection beyond it is answered
+// 429 in the shape of Meridian's own API and closed; on a TLS listener
+// (useTLS), where no plain answer is possible, it is closed at once. Both
+// are counted in meridian_unauthenticated_refused_total{reason="connections"}.
+func (a *admission) listener(ln net.Listener, useTLS bool) net.Listener {
+	return &admittedListener{Listener: ln, a: a, tls: useTLS}
+}
+
+type admittedListener struct {
+	net.Listener
+	a   *admission
+	tls bool
+}
+
+func (l *admittedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip, _, err := net.SplitHostPort(c.RemoteAddr().String())
+		if err != nil {
+			ip = c.RemoteAddr().String()
+		}
+		if ac := (&admittedConn{Conn: c, a: l.a, ip: ip}); l.a.openConn(ac) {
+			return ac, nil
+		}
+		refuseConn(c, l.tls)
+	}
+}
+
+// refusedBody is the answer to a connection beyond the limit.
+var refusedBody = []byte(`{"error":{"code":429,"message":"too many connections from this address have not authenticated (server.limits.max_unauthenticated_connections_per_ip); authenticate on the connections you have, or retry later"}}` + "\n")
+
+// refuseConn answers c 429 (unless it is to speak TLS) and closes it,
+// without reading anything from it. The answer fits in a fresh socket's
+// send buffer; the short deadline keeps the accept loop from waiting on a
+// peer that does not read.
+func refuseConn(c net.Conn, useTLS bool) {
+	defer c.Close()
+	if useTLS {
+		return
+	}
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n", len(refusedBody))
+	c.Write(refusedBody)
+}
+
+// openConn counts c; false when its address already has maxConns
+// connections older than the grace period, or connectionBurst times as
+// many in all, that have not authenticated. Connections are kept in
+// opening order, so the old ones are a prefix: at most maxConns of them
+// are looked at.
+func (a *admission) openConn(c *admittedConn) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	conns := a.conns[c.ip]
+	if conns == nil {
+		conns = list.New()
+	}
+	old := 0
+	for e := conns.Front(); e != nil && old < a.maxConns; e = e.Next() {
+		if now.Sub(e.Value.(*admittedConn).opened) < a.grace {
+			break
+		}
+		old++
+	}
+	if old >= a.maxConns || conns.Len() >= connectionBurst*a.maxConns {
+		a.refused.WithLabelValues("connections").Inc()
+		return false
+	}
+	c.opened = now
+	c.elem = conns.PushBack(c)
+	a.conns[c.ip] = conns
+	a.pendingConns.Inc()
+	a.signalLocked()
+	return true
+}
+
+// forgetConn stops counting c.
+func (a *admission) forgetConn(c *admittedConn) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	conns := a.conns[c.ip]
+	conns.Remove(c.elem)
+	if conns.Len() == 0 {
+		delete(a.conns, c.ip)
+	}
+	a.pendingConns.Dec()
+	a.signalLocked()
+}
+
+// admittedConn is a client connection counted until a request on it
+// authenticates or it closes.
+type admittedConn struct {
+	net.Conn
+	a  *admission
+	ip string
+	// opened and elem are set by openConn and guarded by a.mu.
+	opened time.Time
+	elem   *list.Element
+	// uncounted is set once the connection no longer counts: a request on
+	// it authenticated, or it closed.
+	uncounted atomic.Bool
+}
+
+// authenticated stops counting the connection: a request on it proved
+// who it is.
+func (c *admittedConn) authenticated() {
+	if c.uncounted.CompareAndSwap(false, true) {
+		c.a.forgetConn(c)
+	}
+}
+
+func (c *admittedConn) Close() error {
+	c.authenticated() // a closed connection no longer counts either way
+	return c.Conn.Close()
+}
