@@ -207,9 +207,12 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	}
 	res, err := g.Catalog().Resolve(g.region, call.Request.Model)
 	if err != nil {
-		return nil, g.fail(ctx, rec, resolveError(err))
+		return nil, g.fail(ctx, rec, resolveError(err, call.Request.Model))
 	}
 	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, res.ProfileARN, res.Model
+	if err := g.checkMaxTokens(call.Operation, call.Request, res.Model); err != nil {
+		return nil, g.fail(ctx, rec, err)
+	}
 	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: call.Principal, Source: g.region, Resolution: res,
 		Stream: call.Request.Stream, SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: g.now()})
 	if err != nil {
@@ -228,7 +231,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	rec.InferenceRegion = route.InferenceRegion
 	out.Route = route
 	if out.Stream != nil {
-		out.Stream = g.recordingStream(ctx, out.Stream, rec)
+		out.Stream = g.recordingStream(ctx, out.Stream, rec, call.Request)
 		return out, nil
 	}
 	g.succeed(ctx, rec, out.Response)
@@ -249,10 +252,10 @@ func (g *Gateway) succeed(ctx context.Context, rec *Record, resp *inference.Resp
 // when it sets none.
 func (g *Gateway) estimatedTokens(req *inference.Request) int {
 	maxTokens := req.MaxTokens
-	if maxTokens == 0 {
+	if maxTokens <= 0 {
 		maxTokens = g.defaultMaxTokens
 	}
-	return req.EstimatedInputTokens() + max(maxTokens, 0)
+	return inference.SaturatingAdd(req.EstimatedInputTokens(), maxTokens)
 }
 
 // execute plans the job's destinations and tries them in order until one
@@ -289,12 +292,12 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			continue
 		}
 		if !g.peerHealthy(c.Region) {
-			skipped = addSkip(skipped, c.Region, "node-down") // the link says the peer's node does not answer
+			skipped = addSkip(skipped, c.Region, skipNodeDown) // the link says the peer's node does not answer
 			continue
 		}
 		att, err := g.routing.Tracker.Start(routing.Key{Region: c.Region, Model: job.Model}, tokens)
 		if err != nil {
-			skipped = addSkip(skipped, c.Region, "unavailable") // cooled down or its probe taken since the plan was made
+			skipped = addSkip(skipped, c.Region, skipUnavailable) // cooled down or its probe taken since the plan was made
 			continue
 		}
 		// Quota: the caller's limits here; the deployment's capacity here
@@ -307,7 +310,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		if err != nil {
 			g.observe(att, routing.Outcome{Kind: routing.Canceled})
 			if deploymentLimited(err) {
-				skipped = addSkip(skipped, c.Region, "at-capacity")
+				skipped = addSkip(skipped, c.Region, skipAtCapacity)
 				continue
 			}
 			return nil, err // the caller's own limit: no destination will do better
@@ -340,15 +343,18 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 				// The attempt lasts as long as the stream: in-flight counts,
 				// the outcome and the real token usage are recorded when it
 				// ends.
-				return &Outcome{Stream: g.trackedStream(stream, att, took, res), Header: rateHeaders(res)}, nil
+				return &Outcome{Stream: g.trackedStream(ctx, stream, att, took, res, job.Request), Header: rateHeaders(res)}, nil
 			}
-			g.observe(att, outcomeOf(nil, took))
+			// Quota first, then the tracker: observing wakes a queued
+			// request, which must find both capacity counters free, or it
+			// is refused as at capacity although a slot just freed.
 			settle(res, &resp.Usage)
+			g.observe(att, outcomeOf(nil, took))
 			return &Outcome{Response: resp, Header: rateHeaders(res)}, nil
 		}
 		e := inference.AsError(err)
-		g.observe(att, outcomeOf(e, 0))
 		settle(res, nil)
+		g.observe(att, attemptOutcome(ctx, e, 0))
 		route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
 		lastErr = e
 		if !e.Kind.Retryable() || ctx.Err() != nil {
@@ -394,6 +400,16 @@ func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Req
 		}
 	}
 }
+
+// Why a planned destination was skipped without an attempt.
+const (
+	skipNodeDown = "node-down"
+	// skipUnavailable: cooled down or its probe taken since the plan was
+	// made (another request got there first).
+	skipUnavailable = "unavailable"
+	// skipAtCapacity: the deployment's quota capacity is taken.
+	skipAtCapacity = "at-capacity"
+)
 
 func addSkip(m map[string]string, region, why string) map[string]string {
 	if m == nil {
@@ -500,15 +516,31 @@ func (g *Gateway) peerHealthy(region string) bool {
 	return g.link != nil && g.link.PeerHealthy(region)
 }
 
-// resolveError maps profile resolution errors to client errors.
-func resolveError(err error) *inference.Error {
+// resolveError maps profile resolution errors to client errors. The
+// messages quote name, the caller's model field, only clipped.
+func resolveError(err error, name string) *inference.Error {
 	switch {
 	case errors.Is(err, profile.ErrNotFound):
-		return &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Message: trimSentinel(err, profile.ErrNotFound)}
+		return &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Param: "model", Message: clipEcho(trimSentinel(err, profile.ErrNotFound), name), Err: err}
 	case errors.Is(err, profile.ErrNotCallable), errors.Is(err, profile.ErrInvalidARN):
-		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "profile_not_callable_here", Message: err.Error()}
+		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "profile_not_callable_here", Param: "model", Message: clipEcho(err.Error(), name), Err: err}
 	}
 	return inference.AsError(err)
+}
+
+// maxMessage bounds any client error message, whatever it quotes.
+const maxMessage = 2048
+
+// clipEcho replaces the caller's value in msg, quoted or not, by its clipped
+// form, and bounds msg as a whole: error messages never echo unbounded
+// caller input.
+func clipEcho(msg, value string) string {
+	if len(value) > inference.EchoLimit {
+		clipped := inference.Clip(value, inference.EchoLimit)
+		msg = strings.ReplaceAll(msg, strconv.Quote(value), strconv.Quote(clipped))
+		msg = strings.ReplaceAll(msg, value, clipped)
+	}
+	return inference.Clip(msg, maxMessage)
 }
 
 func trimSentinel(err, sentinel error) string {
@@ -541,6 +573,12 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 func (g *Gateway) fail(ctx context.Context, rec *Record, err error) *inference.Error {
 	e := inference.AsError(err)
 	rec.Status, rec.ErrorCode = e.Kind.Status(), e.Kind.String()
+	if hungUp(ctx) {
+		// The caller went away before an answer: what failed is the
+		// connection, not the request or a deployment.
+		rec.ErrorCode = errClientClosed
+	}
+	e.Message = inference.Clip(e.Message, maxMessage)
 	if e.Kind == inference.KindPermissionDenied {
 		rec.Allowed = false
 		if rec.DenyReason == "" {

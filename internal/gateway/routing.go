@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -76,6 +78,28 @@ func outcomeOf(err error, ttft time.Duration) routing.Outcome {
 	return routing.Outcome{Kind: routing.Canceled}
 }
 
+// errClientClosed is the record's error code of a request whose caller
+// went away before its answer ended.
+const errClientClosed = "client_closed"
+
+// hungUp reports whether ctx, a request's context, ended because the
+// caller went away (rather than a deadline passing).
+func hungUp(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
+
+// attemptOutcome classifies an attempt's error for the tracker, knowing the
+// request's context: when the caller hung up, whatever the backend's read
+// failed with says nothing about the deployment (a cancelled read looks
+// like a time-out or a broken connection), so it never counts against its
+// health.
+func attemptOutcome(ctx context.Context, err error, ttft time.Duration) routing.Outcome {
+	if err != nil && hungUp(ctx) {
+		return routing.Outcome{Kind: routing.Canceled}
+	}
+	return outcomeOf(err, ttft)
+}
+
 // seedOf spreads plans of different requests (power of two choices).
 func seedOf(requestID string) uint64 {
 	h := fnv.New64a()
@@ -89,14 +113,25 @@ func seedOf(requestID string) uint64 {
 // does not answer); unauthorized ones are not named.
 func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string) *inference.Error {
 	var why []string
+	// busy: a destination is only full (saturated, its probe taken, its
+	// RPM/TPM window or its quota capacity used up): the caller should come
+	// back, which is a 429 with Retry-After, never a 5xx.
+	busy := false
 	for _, c := range plan.Excluded() {
 		if c.Exclusion == routing.ExcludedUnauthorized || c.Exclusion == routing.ExcludedNotDestination {
 			continue
+		}
+		switch c.Exclusion {
+		case routing.ExcludedSaturated, routing.ExcludedProbeInFlight, routing.ExcludedRPM, routing.ExcludedTPM:
+			busy = true
 		}
 		why = append(why, c.Region+" "+c.Exclusion.String())
 	}
 	for _, c := range plan.Candidates() {
 		if r, ok := skipped[c.Region]; ok {
+			if r == skipAtCapacity {
+				busy = true
+			}
 			why = append(why, c.Region+" "+r)
 		}
 	}
@@ -104,7 +139,7 @@ func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string
 	if len(why) > 0 {
 		detail = " (" + strings.Join(why, ", ") + ")"
 	}
-	if ra := plan.RetryAfter(); ra > 0 {
+	if ra := plan.RetryAfter(); ra > 0 || busy {
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(ra, time.Second),
 			Message: "every region of " + profileID + " is at capacity; retry later" + detail}
 	}
