@@ -95,8 +95,8 @@ func (s *fakeStream) Close() error {
 // backends, as the inter-region link would.
 type fakeLink struct{ exec Executor }
 
-func (l fakeLink) Executor(string) Executor  { return l.exec }
-func (l fakeLink) PeerHealthy(string) bool { return true }
+func (l fakeLink) Executor(string) Executor { return l.exec }
+func (l fakeLink) PeerHealthy(string) bool  { return true }
 
 // backendExecutor runs jobs on a fake backend (a peer region's node).
 type backendExecutor struct{ b *fakeBackend }

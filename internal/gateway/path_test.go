@@ -113,7 +113,9 @@ func TestCancelBeforeFirstByteIsNotBlamed(t *testing.T) {
 			return &inference.Error{Kind: inference.KindUnavailable, Message: "request cancelled", Err: ctx.Err()}
 		}
 		h.local.stream = func(ctx context.Context, _ *inference.Request) (inference.Stream, error) { return nil, cancelled(ctx) }
-		h.local.complete = func(ctx context.Context, _ *inference.Request) (*inference.Response, error) { return nil, cancelled(ctx) }
+		h.local.complete = func(ctx context.Context, _ *inference.Request) (*inference.Response, error) {
+			return nil, cancelled(ctx)
+		}
 		for i := range 4 {
 			ctx, cancel := context.WithCancel(t.Context())
 			go func() { <-started; cancel() }()
