@@ -5,10 +5,13 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
@@ -282,5 +285,38 @@ func TestResolveErrorClipsModel(t *testing.T) {
 		if len(e.Message) > 1024 || strings.Contains(e.Message, strings.Repeat(model[len(model)-1:], inference.EchoLimit+1)) {
 			t.Errorf("Invoke(%d-byte model): message of %d bytes, want it clipped with a marker: %.200q", len(model), len(e.Message), e.Message)
 		}
+	}
+}
+
+// TestStallAfterHeadersFailsOver: a local upstream that sends its response
+// headers and then nothing is abandoned after the stream idle time-out and
+// the request is served by the next destination: no byte had reached the
+// caller. The upstream is a real socket; the behaviour, not the timing, is
+// asserted.
+func TestStallAfterHeadersFailsOver(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	stalling := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: time.Hour, StreamIdleTimeout: 50 * time.Millisecond})
+	defer stalling.Close()
+	h.g.backends["m"] = stalling
+	h.remote.stream = func(ctx context.Context, _ *inference.Request) (inference.Stream, error) {
+		return newFakeStream(ctx, false, streamEvents()...), nil
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // hang guard only
+	defer cancel()
+	out, err := h.g.Invoke(ctx, h.call("stall", "eu.m", true))
+	if err != nil {
+		t.Fatalf("Invoke: %v, want served by eu-central-1", err)
+	}
+	defer out.Stream.Close()
+	if out.Route.InferenceRegion != "eu-central-1" || !strings.HasPrefix(out.Route.Reason, "failover:timeout:eu-west-1") {
+		t.Errorf("served in %s, route %q; want eu-central-1 after a time-out in eu-west-1", out.Route.InferenceRegion, out.Route.Reason)
 	}
 }
