@@ -13,7 +13,15 @@ import (
 func TestTrackerTokenSumsSaturate(t *testing.T) {
 	t.Parallel()
 	for _, k := range []routing.Key{kLocal, kRemote} {
-		tr, _ := newTracker(t, "eu-west-1")
+		tr, clk := newTracker(t, "eu-west-1")
+		if k == kRemote {
+			// The peer's report: spare TPM, which this node's own sends
+			// since then use up.
+			rep := routing.State{Region: k.Region, Model: k.Model, TPMLimit: 2000, TPMRemaining: 2000, RPMLimit: 20, RPMRemaining: 20, MaxConcurrency: 8, ObservedAt: clk.Now()}
+			if err := tr.Apply(routing.Snapshot{Region: k.Region, SentAt: clk.Now(), Deployments: []routing.State{rep}}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for range 3 {
 			a := mustStart(t, tr, k, math.MaxInt)
 			tr.Observe(a, routing.Outcome{Kind: routing.Success})
