@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // streamEvents is a stream's start and three deltas of 40 bytes (10
@@ -318,5 +320,35 @@ func TestStallAfterHeadersFailsOver(t *testing.T) {
 	defer out.Stream.Close()
 	if out.Route.InferenceRegion != "eu-central-1" || !strings.HasPrefix(out.Route.Reason, "failover:timeout:eu-west-1") {
 		t.Errorf("served in %s, route %q; want eu-central-1 after a time-out in eu-west-1", out.Route.InferenceRegion, out.Route.Reason)
+	}
+}
+
+// TestDecideClipsResource: a denial of a control-plane action on a
+// caller-named resource does not echo a huge name.
+func TestDecideClipsResource(t *testing.T) {
+	t.Parallel()
+	cfg, err := topology.Parse([]byte(`account: "111122223333"
+geographies: { eu: { name: EU } }
+regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
+models: [ { id: m } ]
+deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
+principals: [ { id: p, policies: [none] } ]
+policies:
+  none: { Version: "2012-10-17", Statement: [ { Effect: Allow, Action: "bedrock:ListInferenceProfiles", Resource: "*" } ] }
+`), "decide.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewPolicyAuthorizer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := auth.New(cfg)
+	principal, _ := p.Principal("p")
+	for _, in := range []AuthzInput{{Principal: principal, Source: "eu-west-1", Now: time.Now()}, {Principal: auth.Principal{ID: "stranger"}, Source: "eu-west-1", Now: time.Now()}} {
+		err := a.Decide(in, "bedrock:GetInferenceProfile", "arn:aws:bedrock:eu-west-1:111122223333:application-inference-profile/"+strings.Repeat("q", 1<<20))
+		if e := inference.AsError(err); e.Kind != inference.KindPermissionDenied || len(e.Message) > 1024 {
+			t.Errorf("Decide for %s = %d-byte message (kind %v), want a clipped denial", in.Principal.ID, len(e.Message), e.Kind)
+		}
 	}
 }
