@@ -63,6 +63,8 @@ type fakeStream struct {
 	end    error
 	closed chan struct{}
 	once   sync.Once
+	// blocked, if set, is told when Recv starts to hang.
+	blocked chan struct{}
 }
 
 func newFakeStream(ctx context.Context, hang bool, events ...inference.Event) *fakeStream {
@@ -77,6 +79,12 @@ func (s *fakeStream) Recv() (inference.Event, error) {
 	}
 	if !s.hang {
 		return inference.Event{}, s.end
+	}
+	if s.blocked != nil {
+		select {
+		case s.blocked <- struct{}{}:
+		default:
+		}
 	}
 	select {
 	case <-s.ctx.Done():

@@ -340,6 +340,11 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			}
 			g.metrics.RouteDecisions.WithLabelValues(reasonLabel(route.Reason)).Inc()
 			if stream != nil {
+				if c.Region != g.region {
+					// The destination bounds its backend's silences; this
+					// bounds a silent node or link.
+					stream = watchIdle(stream, g.routing.clock(), g.linkIdleTimeout(job.Model))
+				}
 				// The attempt lasts as long as the stream: in-flight counts,
 				// the outcome and the real token usage are recorded when it
 				// ends.

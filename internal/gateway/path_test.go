@@ -352,3 +352,60 @@ policies:
 		}
 	}
 }
+
+// TestSilentLinkEndsForwardedStream: a forwarded stream whose destination
+// node or link goes silent mid-stream is ended with a time-out (reported
+// in-stream by the front end) once the destination's own idle time-out
+// plus a margin has passed, on the gateway's clock; the caller is not held.
+func TestSilentLinkEndsForwardedStream(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	h.local.stream = func(context.Context, *inference.Request) (inference.Stream, error) {
+		return nil, &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Minute, Message: "busy"}
+	}
+	blocked := make(chan struct{}, 1)
+	h.remote.stream = func(ctx context.Context, _ *inference.Request) (inference.Stream, error) {
+		s := newFakeStream(ctx, true, streamEvents()...)
+		s.blocked = blocked
+		return s, nil
+	}
+	out, err := h.g.Invoke(t.Context(), h.call("silent", "eu.m", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Route.InferenceRegion != "eu-central-1" {
+		t.Fatalf("served in %s, want eu-central-1", out.Route.InferenceRegion)
+	}
+	for range 4 {
+		if _, err := out.Stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() {
+		<-blocked
+		h.clock.Advance(h.g.linkIdleTimeout("m"))
+	}()
+	errc := make(chan error, 1)
+	go func() { _, err := out.Stream.Recv(); errc <- err }()
+	select {
+	case err = <-errc:
+	case <-time.After(time.Minute): // hang guard only
+		out.Stream.Close()
+		t.Fatal("a silent forwarded stream held the caller")
+	}
+	out.Stream.Close()
+	if e := inference.AsError(err); e.Kind != inference.KindTimeout {
+		t.Errorf("Recv on a silent link = %v, want a time-out", err)
+	}
+	if rec := h.recorder.last(t); rec.ErrorCode != "stream_timeout" || rec.Usage.OutputTokens != 30 {
+		t.Errorf("record errorCode %q usage %+v, want stream_timeout with the 30 tokens delivered", rec.ErrorCode, rec.Usage)
+	}
+}
+
+func TestLinkIdleTimeout(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	if got, want := h.g.linkIdleTimeout("m"), backend.DefaultStreamIdleTimeout+linkIdleMargin; got != want {
+		t.Errorf("linkIdleTimeout(m) = %v, want %v", got, want)
+	}
+}

@@ -22,6 +22,9 @@ type Routing struct {
 	RTT          *routing.RTTMatrix
 	Queue        *routing.Queue
 	QueueTimeout time.Duration
+	// Clock times the routing state's waits, and the gateway's watch on
+	// forwarded streams. If nil, the wall clock.
+	Clock routing.TimerClock
 }
 
 // NewRouting builds region's routing state from the topology.
@@ -41,8 +44,15 @@ func NewRouting(cfg *topology.Config, region string, clock routing.TimerClock) (
 	qmax, qtimeout := rc.QueueLimits()
 	return &Routing{
 		Router:  &routing.Router{Config: rc, Tracker: tracker, RTT: rtt},
-		Tracker: tracker, RTT: rtt, Queue: routing.NewQueue(qmax, clock), QueueTimeout: qtimeout,
+		Tracker: tracker, RTT: rtt, Queue: routing.NewQueue(qmax, clock), QueueTimeout: qtimeout, Clock: clock,
 	}, nil
+}
+
+func (r *Routing) clock() routing.TimerClock {
+	if r.Clock == nil {
+		return WallClock{}
+	}
+	return r.Clock
 }
 
 // WallClock is the system clock for the routing package.
