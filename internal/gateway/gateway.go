@@ -526,9 +526,9 @@ func (g *Gateway) peerHealthy(region string) bool {
 func resolveError(err error, name string) *inference.Error {
 	switch {
 	case errors.Is(err, profile.ErrNotFound):
-		return &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Param: "model", Message: clipEcho(trimSentinel(err, profile.ErrNotFound), name), Err: err}
+		return &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Param: "model", Message: clipEcho(trimSentinel(err, profile.ErrNotFound), name)}
 	case errors.Is(err, profile.ErrNotCallable), errors.Is(err, profile.ErrInvalidARN):
-		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "profile_not_callable_here", Param: "model", Message: clipEcho(err.Error(), name), Err: err}
+		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "profile_not_callable_here", Param: "model", Message: clipEcho(err.Error(), name)}
 	}
 	return inference.AsError(err)
 }
