@@ -17,18 +17,20 @@ import (
 )
 
 // pathTopology has two EU regions serving m (context window 8192) and n
-// (none set), and one, eu-west-1, serving c with a single slot.
+// (none set), eu-west-1 serving c with a single slot, and eu-central-1
+// serving r.
 const pathTopology = `account: "111122223333"
 geographies: { eu: { name: EU } }
 regions:
   - { id: eu-west-1, geography: eu, location: { lat: 53, lon: -6 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" }
   - { id: eu-central-1, geography: eu, location: { lat: 50, lon: 8 }, listen: "127.0.0.1:3", link: "127.0.0.1:4" }
-models: [ { id: m, context_window: 8192 }, { id: n }, { id: c } ]
+models: [ { id: m, context_window: 8192 }, { id: n }, { id: c }, { id: r } ]
 deployments:
   - { model: m, region: eu-west-1, backend: { type: mock } }
   - { model: m, region: eu-central-1, backend: { type: mock } }
   - { model: n, region: eu-west-1, backend: { type: mock } }
   - { model: c, region: eu-west-1, backend: { type: mock }, capacity: { max_concurrency: 1 } }
+  - { model: r, region: eu-central-1, backend: { type: mock } }
 principals: [ { id: p, limits: { tokens_per_day: 100000000 } } ]
 `
 
@@ -101,10 +103,21 @@ func (s *fakeStream) Close() error {
 
 // fakeLink reaches eu-central-1 through an executor backed by fake
 // backends, as the inter-region link would.
-type fakeLink struct{ exec Executor }
+type fakeLink struct {
+	exec Executor
+	// beforeAttempt, if set, runs when the gateway checks a peer right
+	// before its attempt (after the plan was made).
+	beforeAttempt *func(region string)
+}
 
 func (l fakeLink) Executor(string) Executor { return l.exec }
-func (l fakeLink) PeerHealthy(string) bool  { return true }
+
+func (l fakeLink) PeerHealthy(region string) bool {
+	if l.beforeAttempt != nil && *l.beforeAttempt != nil {
+		(*l.beforeAttempt)(region)
+	}
+	return true
+}
 
 // backendExecutor runs jobs on a fake backend (a peer region's node).
 type backendExecutor struct{ b *fakeBackend }
@@ -205,6 +218,9 @@ type pathHarness struct {
 	limiter   *quota.Limiter
 	recorder  *fakeRecorder
 	principal auth.Principal
+	// beforeRemoteAttempt, if set, runs between the plan and an attempt at
+	// a remote region.
+	beforeRemoteAttempt func(region string)
 }
 
 func newPathHarness(t *testing.T) *pathHarness {
@@ -227,7 +243,7 @@ func newPathHarness(t *testing.T) *pathHarness {
 	}
 	h.g, err = New(Options{Region: "eu-west-1", Config: cfg, Routing: rt, Limiter: h.limiter, Recorder: h.recorder, Now: h.clock.Now,
 		Backends: map[string]backend.Backend{"m": h.local, "n": h.local, "c": h.local},
-		Link:     fakeLink{exec: backendExecutor{b: h.remote}}})
+		Link:     fakeLink{exec: backendExecutor{b: h.remote}, beforeAttempt: &h.beforeRemoteAttempt}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -275,6 +275,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 	var first time.Time
 	var failures []string
 	var skipped map[string]string
+	var skipWait time.Duration // the soonest cooldown end of a destination skipped as unavailable
 	var lastErr *inference.Error
 	attempts := 0
 	for _, c := range plan.Candidates() {
@@ -295,9 +296,18 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			skipped = addSkip(skipped, c.Region, skipNodeDown) // the link says the peer's node does not answer
 			continue
 		}
-		att, err := g.routing.Tracker.Start(routing.Key{Region: c.Region, Model: job.Model}, tokens)
+		key := routing.Key{Region: c.Region, Model: job.Model}
+		att, err := g.routing.Tracker.Start(key, tokens)
 		if err != nil {
-			skipped = addSkip(skipped, c.Region, skipUnavailable) // cooled down or its probe taken since the plan was made
+			// Cooled down (another request's 429 or failure) or its probe
+			// taken since the plan was made: the caller should come back
+			// when the cooldown ends, as if the plan had seen it.
+			skipped = addSkip(skipped, c.Region, skipUnavailable)
+			if st, ok := g.routing.Tracker.State(key); ok {
+				if wait := st.CooldownUntil.Sub(g.now()); wait > 0 && (skipWait == 0 || wait < skipWait) {
+					skipWait = wait
+				}
+			}
 			continue
 		}
 		// Quota: the caller's limits here; the deployment's capacity here
@@ -373,7 +383,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled before a destination answered", Err: ctx.Err()}
 	}
 	if attempts == 0 {
-		return nil, noCandidate(job.ProfileID, &plan, skipped)
+		return nil, noCandidate(job.ProfileID, &plan, skipped, skipWait)
 	}
 	return nil, exhausted(job.ProfileID, route.Attempts, lastErr)
 }
@@ -395,13 +405,13 @@ func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Req
 			deadline = now.Add(g.routing.QueueTimeout)
 		}
 		if !now.Before(deadline) || !worthWaiting(plan, deadline.Sub(now)) {
-			return opts, noCandidate(req.ProfileID, plan, nil)
+			return opts, noCandidate(req.ProfileID, plan, nil, 0)
 		}
 		if werr := g.routing.Queue.Wait(ctx, deadline.Sub(now)); werr != nil {
 			if ctx.Err() != nil {
 				return opts, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled while waiting for capacity", Err: ctx.Err()}
 			}
-			return opts, noCandidate(req.ProfileID, plan, nil)
+			return opts, noCandidate(req.ProfileID, plan, nil, 0)
 		}
 	}
 }

@@ -409,3 +409,19 @@ func TestLinkIdleTimeout(t *testing.T) {
 		t.Errorf("linkIdleTimeout(m) = %v, want %v", got, want)
 	}
 }
+
+// TestCooledDownSincePlanIsThrottled: a destination that another request's
+// 429 cooled down after this request's plan was made is skipped; with
+// nowhere else to go the caller gets 429 with the cooldown's Retry-After,
+// not a 503.
+func TestCooledDownSincePlanIsThrottled(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	k := routing.Key{Region: "eu-central-1", Model: "r"}
+	h.beforeRemoteAttempt = func(string) { h.g.Routing().Tracker.CoolDown(k, h.clock.Now().Add(5*time.Second)) }
+	_, err := h.g.Invoke(t.Context(), h.call("raced", "eu.r", false))
+	e := inference.AsError(err)
+	if e.Kind != inference.KindThrottled || e.RetryAfter != 5*time.Second {
+		t.Errorf("Invoke = %v (status %d, Retry-After %v), want 429 with Retry-After 5s", err, e.Kind.Status(), e.RetryAfter)
+	}
+}

@@ -120,8 +120,9 @@ func seedOf(requestID string) uint64 {
 // noCandidate is the error when no destination can take a request now. It
 // says why each destination the caller may use was left out (skipped lists
 // regions the plan offered but that could not be tried, e.g. a peer that
-// does not answer); unauthorized ones are not named.
-func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string) *inference.Error {
+// does not answer; skipWait is the soonest end of a cooldown that began
+// since the plan was made); unauthorized ones are not named.
+func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string, skipWait time.Duration) *inference.Error {
 	var why []string
 	// busy: a destination is only full (saturated, its probe taken, its
 	// RPM/TPM window or its quota capacity used up): the caller should come
@@ -139,7 +140,7 @@ func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string
 	}
 	for _, c := range plan.Candidates() {
 		if r, ok := skipped[c.Region]; ok {
-			if r == skipAtCapacity {
+			if r == skipAtCapacity || r == skipUnavailable {
 				busy = true
 			}
 			why = append(why, c.Region+" "+r)
@@ -149,7 +150,11 @@ func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string
 	if len(why) > 0 {
 		detail = " (" + strings.Join(why, ", ") + ")"
 	}
-	if ra := plan.RetryAfter(); ra > 0 || busy {
+	ra := plan.RetryAfter()
+	if ra == 0 || (skipWait > 0 && skipWait < ra) {
+		ra = skipWait
+	}
+	if ra > 0 || busy {
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(ra, time.Second),
 			Message: "every region of " + profileID + " is at capacity; retry later" + detail}
 	}
