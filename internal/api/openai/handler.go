@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -121,6 +122,16 @@ const maxModelBytes = 2048
 func decodeChat(body []byte) (*inference.Request, bool, error) {
 	var cr chatRequest
 	if err := json.Unmarshal(body, &cr); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Valid JSON with a field of the wrong type (or a number out
+			// of range): name the field.
+			if te.Field == "" {
+				return nil, false, invalid("", typeProblem("the request body", te))
+			}
+			field := inference.Clip(te.Field, inference.EchoLimit)
+			return nil, false, invalid(field, typeProblem(field, te))
+		}
 		return nil, false, invalid("", "request body is not valid JSON: "+jsonProblem(err))
 	}
 	req := &inference.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, User: cr.User, Stream: cr.Stream}
@@ -179,22 +190,21 @@ func decodeChat(body []byte) (*inference.Request, bool, error) {
 	return req, includeUsage, nil
 }
 
-// jsonProblem describes a decoding error. A type error's text quotes the
-// caller's literal (a number can be megabytes long), so it is clipped.
+// jsonProblem describes a syntax error, or any other decoding error
+// clipped.
 func jsonProblem(err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return err.Error() + " at byte " + strconv.FormatInt(se.Offset, 10)
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := te.Field
-		if field == "" {
-			field = "the body"
-		}
-		return inference.Clip(field, inference.EchoLimit) + " must be " + jsonType(te.Type.Kind().String()) + ", not " + inference.Clip(te.Value, inference.EchoLimit)
-	}
 	return inference.Clip(err.Error(), 2*inference.EchoLimit)
+}
+
+// typeProblem says what field should have been, without the caller's
+// literal (te.Value is "number 1e400", with the number in full).
+func typeProblem(field string, te *json.UnmarshalTypeError) string {
+	got, _, _ := strings.Cut(te.Value, " ")
+	return field + " must be " + jsonType(te.Type.Kind().String()) + ", not " + inference.Clip(got, 16)
 }
 
 // jsonType names a Go kind in JSON's words.
