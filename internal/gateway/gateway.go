@@ -611,7 +611,9 @@ func (g *Gateway) Reject(ctx context.Context, call *Call, err error) *inference.
 	g.metrics.InFlight.Inc()
 	rec := g.newRecord(call, "source")
 	if call.Request != nil {
-		rec.Model = call.Request.Model
+		// Unresolved caller input: the record (and the audit trail) keeps
+		// it clipped.
+		rec.Model = inference.Clip(call.Request.Model, 2*inference.EchoLimit)
 	}
 	return g.fail(ctx, rec, err)
 }

@@ -425,3 +425,15 @@ func TestCooledDownSincePlanIsThrottled(t *testing.T) {
 		t.Errorf("Invoke = %v (status %d, Retry-After %v), want 429 with Retry-After 5s", err, e.Kind.Status(), e.RetryAfter)
 	}
 }
+
+// TestRejectClipsRecordedModel: a request refused by its front end keeps
+// the caller's model name in its record (and audit event) only clipped.
+func TestRejectClipsRecordedModel(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	call := h.call("rej", strings.Repeat("m", 3<<20), false)
+	h.g.Reject(t.Context(), call, &inference.Error{Kind: inference.KindInvalidRequest, Message: "bad"})
+	if rec := h.recorder.last(t); len(rec.Model) > 512 {
+		t.Errorf("recorded model of %d bytes, want it clipped", len(rec.Model))
+	}
+}
