@@ -38,6 +38,10 @@ type BedrockConfig struct {
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for response headers. If zero, 60s.
 	FirstByteTimeout time.Duration
+	// StreamIdleTimeout bounds the silence before a stream's first event
+	// and between two events (see [OpenAIConfig.StreamIdleTimeout]). If
+	// zero, DefaultStreamIdleTimeout.
+	StreamIdleTimeout time.Duration
 	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing).
 	HTTPClient bedrockruntime.HTTPClient
 }
@@ -61,6 +65,9 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 	}
 	if cfg.FirstByteTimeout == 0 {
 		cfg.FirstByteTimeout = 60 * time.Second
+	}
+	if cfg.StreamIdleTimeout == 0 {
+		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
 	}
 	b := &Bedrock{cfg: cfg}
 	opts := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region), config.WithRetryMaxAttempts(1)}
@@ -186,14 +193,23 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 		cancel()
 		return nil, bedrockError(ctx, err)
 	}
-	s := &bedrockStream{ctx: ctx, cancel: cancel, es: out.GetStream()}
+	// The first event is awaited within the idle time-out too: the
+	// response headers were the last sign of life.
+	s := newBedrockStream(ctx, cancel, out.GetStream(), min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout))
 	first, err := s.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.Close()
 		return nil, err
 	}
+	s.idle = b.cfg.StreamIdleTimeout
 	s.first, s.firstErr, s.primed = first, err, true
 	return s, nil
+}
+
+func newBedrockStream(ctx context.Context, cancel context.CancelFunc, es eventSource, idle time.Duration) *bedrockStream {
+	s := &bedrockStream{ctx: ctx, cancel: cancel, es: es, idle: idle, timer: time.NewTimer(time.Hour)}
+	s.timer.Stop()
+	return s
 }
 
 // eventSource is the part of the SDK's ConverseStreamEventStream that
@@ -213,7 +229,10 @@ type bedrockStream struct {
 	primed   bool // first/firstErr hold the event read by Stream
 	first    inference.Event
 	firstErr error
-	once     sync.Once
+	// idle bounds each wait for an event.
+	idle  time.Duration
+	timer *time.Timer
+	once  sync.Once
 }
 
 // Recv implements inference.Stream.
@@ -222,10 +241,15 @@ func (s *bedrockStream) Recv() (inference.Event, error) {
 		s.primed = false
 		return s.first, s.firstErr
 	}
+	s.timer.Reset(s.idle)
+	defer s.timer.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return inference.Event{}, bedrockError(s.ctx, s.ctx.Err())
+		case <-s.timer.C:
+			s.cancel()
+			return inference.Event{}, &inference.Error{Kind: inference.KindTimeout, Message: "Amazon Bedrock stopped sending (no event for " + s.idle.String() + ")"}
 		case ev, ok := <-s.es.Events():
 			if !ok {
 				if err := s.es.Err(); err != nil {
@@ -243,6 +267,7 @@ func (s *bedrockStream) Recv() (inference.Event, error) {
 // Close implements inference.Stream.
 func (s *bedrockStream) Close() error {
 	s.once.Do(func() {
+		s.timer.Stop()
 		s.cancel()
 		s.es.Close()
 	})

@@ -8,9 +8,17 @@ package backend
 
 import (
 	"context"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
+
+// DefaultStreamIdleTimeout is how long a stream may stay silent (after its
+// response headers, or between two events) before the adapter gives up on
+// it, when the deployment's stream_idle_timeout is unset. Model servers
+// send tokens many times a second; a gap this long is a stall, and a
+// stall before the first event fails over to another destination.
+const DefaultStreamIdleTimeout = 15 * time.Second
 
 // Backend runs inference for one deployment. Implementations are safe for
 // concurrent use.

@@ -25,6 +25,8 @@ type MockConfig struct {
 	// ConnectTimeout and FirstByteTimeout apply to the adapter as they do to
 	// a real upstream's (zero: the adapter's defaults).
 	ConnectTimeout, FirstByteTimeout time.Duration
+	// StreamIdleTimeout applies to the adapter as for OpenAI.
+	StreamIdleTimeout time.Duration
 }
 
 // Mock is a Backend backed by an in-process `meridian mockllm` server on a
@@ -58,7 +60,7 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	m := &Mock{server: srv, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- srv.Serve(ctx, ln) }()
 	m.OpenAI = NewOpenAI(OpenAIConfig{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: cfg.Model,
-		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout})
+		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout})
 	return m, nil
 }
 

@@ -32,6 +32,12 @@ type OpenAIConfig struct {
 	// FirstByteTimeout bounds the wait for the response headers and, for
 	// streams, the first event. If zero, 60s.
 	FirstByteTimeout time.Duration
+	// StreamIdleTimeout bounds the silence between a stream's response
+	// headers and its first event, and between two events. A stall before
+	// the first event fails Stream with a retryable time-out (the gateway
+	// fails over); a stall later ends the stream with a time-out error. If
+	// zero, DefaultStreamIdleTimeout.
+	StreamIdleTimeout time.Duration
 	// Transport overrides the pooled transport (tests).
 	Transport http.RoundTripper
 }
@@ -53,6 +59,9 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 	}
 	if cfg.FirstByteTimeout == 0 {
 		cfg.FirstByteTimeout = 60 * time.Second
+	}
+	if cfg.StreamIdleTimeout == 0 {
+		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
 	}
 	o := &OpenAI{cfg: cfg, url: strings.TrimSuffix(cfg.BaseURL, "/") + "/chat/completions"}
 	rt := cfg.Transport
@@ -202,18 +211,21 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		return nil, err
 	}
 	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192)}
-	// Wait for the first event within the first-byte budget, so that a
-	// silent upstream is a failover-able time-out rather than a hung stream.
-	timer := time.AfterFunc(o.cfg.FirstByteTimeout, func() { s.timedOut.Store(true); cancel() })
+	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
+	s.timer.Stop()
+	// Wait for the first event within the first-byte budget and the idle
+	// time-out (the headers were the last sign of life), so that a silent
+	// upstream is a failover-able time-out rather than a hung stream.
+	s.idle = min(o.cfg.FirstByteTimeout, o.cfg.StreamIdleTimeout)
 	_, err = s.Recv()
-	timer.Stop()
+	s.idle = o.cfg.StreamIdleTimeout
 	if err != nil {
 		s.Close()
 		if errors.Is(err, io.EOF) {
 			return nil, &inference.Error{Kind: inference.KindUpstream, Message: "upstream stream ended before any event"}
 		}
 		if s.timedOut.Load() {
-			return nil, &inference.Error{Kind: inference.KindTimeout, Message: "model did not start answering in time", Err: err}
+			return nil, &inference.Error{Kind: inference.KindTimeout, Message: "the model did not start answering in time", Err: err}
 		}
 		return nil, err
 	}
@@ -236,10 +248,14 @@ type sseStream struct {
 	// chunk is reused for every event after the first, so that a token
 	// costs one allocation (its text), not a slice and the repeated id and
 	// model strings (issue 10).
-	chunk    streamChunk
-	started  bool
-	stopped  bool
-	done     bool
+	chunk   streamChunk
+	started bool
+	stopped bool
+	done    bool
+	// idle bounds each wait for an event; timer enforces it by cancelling
+	// ctx, and timedOut tells that cancellation from the caller's.
+	idle     time.Duration
+	timer    *time.Timer
 	timedOut atomic.Bool
 	once     sync.Once
 }
@@ -250,7 +266,7 @@ func (s *sseStream) Recv() (inference.Event, error) {
 		if s.done {
 			return inference.Event{}, io.EOF
 		}
-		if err := s.readEvent(); err != nil {
+		if err := s.readEventWithin(); err != nil {
 			return inference.Event{}, err
 		}
 	}
@@ -281,7 +297,17 @@ type firstChunk struct {
 	streamChunk
 }
 
-// readEvent reads one SSE event and appends what it means to pending.
+// readEventWithin reads one event within the idle time-out.
+func (s *sseStream) readEventWithin() error {
+	s.timer.Reset(s.idle)
+	err := s.readEvent()
+	s.timer.Stop()
+	if err != nil && s.timedOut.Load() {
+		return &inference.Error{Kind: inference.KindTimeout, Message: "the model stopped sending (no event for " + s.idle.String() + ")", Err: err}
+	}
+	return err
+}
+
 // maxSSELine bounds one line of an upstream stream.
 const maxSSELine = 4 << 20
 
@@ -306,6 +332,7 @@ func (s *sseStream) readLine() ([]byte, error) {
 	}
 }
 
+// readEvent reads one SSE event and appends what it means to pending.
 func (s *sseStream) readEvent() error {
 	for {
 		line, err := s.readLine()
@@ -377,6 +404,7 @@ func (s *sseStream) readEvent() error {
 
 func (s *sseStream) Close() error {
 	s.once.Do(func() {
+		s.timer.Stop()
 		s.cancel()
 		s.body.Close()
 	})

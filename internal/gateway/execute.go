@@ -91,6 +91,9 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		}
 		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindPermissionDenied, Message: inference.AsError(err).Message, Err: err})
 	}
+	if err := g.checkMaxTokens(job.Operation, job.Request, job.Model); err != nil {
+		return nil, g.fail(ctx, rec, err)
+	}
 	rec.Route = "forwarded"
 	// The local deployment's tracker counts forwarded load too, so the
 	// snapshot this node publishes reflects every source's traffic.
@@ -107,29 +110,32 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		g.observe(att, routing.Outcome{Kind: routing.Canceled})
 		return nil, g.fail(ctx, rec, err)
 	}
+	// Quota is settled before the tracker is told (see execute): a queued
+	// request woken by observe must find both counters free.
 	start := g.now()
 	if job.Request.Stream {
 		s, err := g.local.Stream(ctx, job)
 		if err != nil {
-			g.observe(att, outcomeOf(err, 0))
 			settle(resv, nil)
+			g.observe(att, attemptOutcome(ctx, err, 0))
 			return nil, g.fail(ctx, rec, err)
 		}
 		rec.InferenceRegion = g.region
-		ts := g.trackedStream(s, att, g.now().Sub(start), resv)
+		ts := g.trackedStream(ctx, s, att, g.now().Sub(start), resv, job.Request)
 		if err := g.beginStream(ctx, rec); err != nil {
 			ts.Close()
 			return nil, g.fail(ctx, rec, err)
 		}
-		return &Outcome{Stream: g.recordingStream(ctx, ts, rec)}, nil
+		return &Outcome{Stream: g.recordingStream(ctx, ts, rec, job.Request)}, nil
 	}
 	resp, err := g.local.Complete(ctx, job)
-	g.observe(att, outcomeOf(err, g.now().Sub(start)))
 	if err != nil {
 		settle(resv, nil)
+		g.observe(att, attemptOutcome(ctx, err, 0))
 		return nil, g.fail(ctx, rec, err)
 	}
 	settle(resv, &resp.Usage)
+	g.observe(att, outcomeOf(nil, g.now().Sub(start)))
 	rec.InferenceRegion = g.region
 	if err := g.succeed(ctx, rec, resp); err != nil {
 		return nil, inference.AsError(err)
@@ -139,20 +145,22 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 
 // trackedStream reports a streaming attempt to the tracker when the stream
 // ends: its in-flight slot lasts as long as the stream, and an error after
-// the first byte counts against the deployment (it is never retried).
+// the first byte counts against the deployment (it is never retried) unless
+// the caller hung up.
 type trackedStream struct {
 	inference.Stream
 	g     *Gateway
+	ctx   context.Context
 	att   routing.Attempt
 	ttft  time.Duration
 	res   *quota.Reservation
-	usage *inference.Usage
+	count delivered
 	err   error
 	once  sync.Once
 }
 
-func (g *Gateway) trackedStream(s inference.Stream, att routing.Attempt, ttft time.Duration, res *quota.Reservation) inference.Stream {
-	return &trackedStream{Stream: s, g: g, att: att, ttft: ttft, res: res}
+func (g *Gateway) trackedStream(ctx context.Context, s inference.Stream, att routing.Attempt, ttft time.Duration, res *quota.Reservation, req *inference.Request) inference.Stream {
+	return &trackedStream{Stream: s, g: g, ctx: ctx, att: att, ttft: ttft, res: res, count: delivered{input: req.EstimatedInputTokens()}}
 }
 
 func (s *trackedStream) Recv() (inference.Event, error) {
@@ -160,23 +168,55 @@ func (s *trackedStream) Recv() (inference.Event, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.err = err
 	}
-	if err == nil && ev.Kind == inference.EventUsage && ev.Usage != nil {
-		u := *ev.Usage
-		s.usage = &u
+	if err == nil {
+		s.count.see(ev)
 	}
 	return ev, err
 }
 
-// Close settles the attempt: the tracker learns its outcome, and the quota
-// reservation is committed with the usage the backend reported (released
-// when the stream ended without one).
+// Close settles the attempt: the quota reservation is committed with the
+// usage the backend reported, or, when the stream ended without one (the
+// caller hung up, the model or the link broke), with what was delivered so
+// far; then the tracker learns the outcome (quota first: see execute). A
+// hang-up is never the deployment's failure.
 func (s *trackedStream) Close() error {
 	err := s.Stream.Close()
 	s.once.Do(func() {
-		s.g.observe(s.att, outcomeOf(s.err, s.ttft))
-		settle(s.res, s.usage)
+		u := s.count.usage()
+		settle(s.res, &u)
+		s.g.observe(s.att, attemptOutcome(s.ctx, s.err, s.ttft))
 	})
 	return err
+}
+
+// delivered counts what a stream delivered, for the usage of a stream that
+// ended without the backend's own count.
+type delivered struct {
+	input     int // the prompt's estimate
+	textBytes int
+	reported  *inference.Usage
+}
+
+func (d *delivered) see(ev inference.Event) {
+	switch ev.Kind {
+	case inference.EventDelta:
+		d.textBytes = inference.SaturatingAdd(d.textBytes, len(ev.Text))
+	case inference.EventUsage:
+		if ev.Usage != nil {
+			u := *ev.Usage
+			d.reported = &u
+		}
+	}
+}
+
+// usage returns the backend's usage when it reported one, else the prompt's
+// estimate plus the estimate of the text delivered: a stream cut short is
+// charged what it streamed, never nothing.
+func (d *delivered) usage() inference.Usage {
+	if d.reported != nil {
+		return *d.reported
+	}
+	return inference.Usage{InputTokens: d.input, OutputTokens: inference.EstimateTokens(d.textBytes)}
 }
 
 // recordingStream records the request when the stream ends: time to first
@@ -188,21 +228,22 @@ type recordingStream struct {
 	rec     *Record
 	gotText bool
 	ended   bool
+	count   delivered
 	text    strings.Builder
 	once    sync.Once
 }
 
-func (g *Gateway) recordingStream(ctx context.Context, s inference.Stream, rec *Record) inference.Stream {
+func (g *Gateway) recordingStream(ctx context.Context, s inference.Stream, rec *Record, req *inference.Request) inference.Stream {
 	rec.Status = 200
-	return &recordingStream{Stream: s, g: g, ctx: ctx, rec: rec}
+	return &recordingStream{Stream: s, g: g, ctx: ctx, rec: rec, count: delivered{input: req.EstimatedInputTokens()}}
 }
 
 func (s *recordingStream) Recv() (inference.Event, error) {
 	ev, err := s.Stream.Recv()
 	switch {
 	case err == nil:
-		switch ev.Kind {
-		case inference.EventDelta:
+		s.count.see(ev)
+		if ev.Kind == inference.EventDelta {
 			if !s.gotText {
 				s.gotText = true
 				s.rec.TTFT = s.g.now().Sub(s.rec.Started)
@@ -210,11 +251,14 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 			if s.g.recordBody {
 				s.text.WriteString(ev.Text)
 			}
-		case inference.EventUsage:
-			s.rec.Usage = *ev.Usage
 		}
 	case errors.Is(err, io.EOF):
 		s.ended = true
+	case hungUp(s.ctx):
+		// The caller went away and the backend's read failed first
+		// (cancelled): a hang-up, not the model's time-out.
+		s.ended = true
+		s.rec.ErrorCode = errClientClosed
 	default:
 		s.ended = true
 		// Headers are sent: the error is reported in-stream (invariant 3).
@@ -224,12 +268,15 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 	return ev, err
 }
 
+// Close records the request. Its usage is the one the quota was settled
+// with (see trackedStream).
 func (s *recordingStream) Close() error {
 	err := s.Stream.Close()
 	s.once.Do(func() {
 		if !s.ended {
-			s.rec.ErrorCode = "client_closed"
+			s.rec.ErrorCode = errClientClosed
 		}
+		s.rec.Usage = s.count.usage()
 		if s.g.recordBody {
 			s.rec.Completion = s.text.String()
 		}

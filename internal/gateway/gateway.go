@@ -208,9 +208,12 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	res, err := g.Catalog().Resolve(g.region, call.Request.Model)
 	if err != nil {
 		noteRefusal(rec, g.Catalog(), err)
-		return nil, g.fail(ctx, rec, resolveError(err))
+		return nil, g.fail(ctx, rec, resolveError(err, call.Request.Model))
 	}
 	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, sourceARN(g.Catalog(), res, g.region), res.Model
+	if err := g.checkMaxTokens(call.Operation, call.Request, res.Model); err != nil {
+		return nil, g.fail(ctx, rec, err)
+	}
 	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: call.Principal, Source: g.region, Resolution: res,
 		Stream: call.Request.Stream, SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: g.now()})
 	if err != nil {
@@ -234,7 +237,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 			out.Stream.Close()
 			return nil, g.fail(ctx, rec, err)
 		}
-		out.Stream = g.recordingStream(ctx, out.Stream, rec)
+		out.Stream = g.recordingStream(ctx, out.Stream, rec, call.Request)
 		return out, nil
 	}
 	if err := g.succeed(ctx, rec, out.Response); err != nil {
@@ -258,10 +261,10 @@ func (g *Gateway) succeed(ctx context.Context, rec *Record, resp *inference.Resp
 // when it sets none.
 func (g *Gateway) estimatedTokens(req *inference.Request) int {
 	maxTokens := req.MaxTokens
-	if maxTokens == 0 {
+	if maxTokens <= 0 {
 		maxTokens = g.defaultMaxTokens
 	}
-	return req.EstimatedInputTokens() + max(maxTokens, 0)
+	return inference.SaturatingAdd(req.EstimatedInputTokens(), maxTokens)
 }
 
 // execute plans the job's destinations and tries them in order until one
@@ -281,6 +284,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 	var first time.Time
 	var failures []string
 	var skipped map[string]string
+	var skipWait time.Duration // the soonest cooldown end of a destination skipped as unavailable
 	var lastErr *inference.Error
 	attempts := 0
 	for _, c := range plan.Candidates() {
@@ -298,12 +302,21 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			continue
 		}
 		if !g.peerHealthy(c.Region) {
-			skipped = addSkip(skipped, c.Region, "node-down") // the link says the peer's node does not answer
+			skipped = addSkip(skipped, c.Region, skipNodeDown) // the link says the peer's node does not answer
 			continue
 		}
-		att, err := g.routing.Tracker.Start(routing.Key{Region: c.Region, Model: job.Model}, tokens)
+		key := routing.Key{Region: c.Region, Model: job.Model}
+		att, err := g.routing.Tracker.Start(key, tokens)
 		if err != nil {
-			skipped = addSkip(skipped, c.Region, "unavailable") // cooled down or its probe taken since the plan was made
+			// Cooled down (another request's 429 or failure) or its probe
+			// taken since the plan was made: the caller should come back
+			// when the cooldown ends, as if the plan had seen it.
+			skipped = addSkip(skipped, c.Region, skipUnavailable)
+			if st, ok := g.routing.Tracker.State(key); ok {
+				if wait := st.CooldownUntil.Sub(g.now()); wait > 0 && (skipWait == 0 || wait < skipWait) {
+					skipWait = wait
+				}
+			}
 			continue
 		}
 		// Quota: the caller's limits here; the deployment's capacity here
@@ -316,7 +329,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		if err != nil {
 			g.observe(att, routing.Outcome{Kind: routing.Canceled})
 			if deploymentLimited(err) {
-				skipped = addSkip(skipped, c.Region, "at-capacity")
+				skipped = addSkip(skipped, c.Region, skipAtCapacity)
 				continue
 			}
 			return nil, err // the caller's own limit: no destination will do better
@@ -346,18 +359,26 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			}
 			g.metrics.RouteDecisions.WithLabelValues(reasonLabel(route.Reason)).Inc()
 			if stream != nil {
+				if c.Region != g.region {
+					// The destination bounds its backend's silences; this
+					// bounds a silent node or link.
+					stream = watchIdle(stream, g.routing.clock(), g.linkIdleTimeout(job.Model))
+				}
 				// The attempt lasts as long as the stream: in-flight counts,
 				// the outcome and the real token usage are recorded when it
 				// ends.
-				return &Outcome{Stream: g.trackedStream(stream, att, took, res), Header: rateHeaders(res)}, nil
+				return &Outcome{Stream: g.trackedStream(ctx, stream, att, took, res, job.Request), Header: rateHeaders(res)}, nil
 			}
-			g.observe(att, outcomeOf(nil, took))
+			// Quota first, then the tracker: observing wakes a queued
+			// request, which must find both capacity counters free, or it
+			// is refused as at capacity although a slot just freed.
 			settle(res, &resp.Usage)
+			g.observe(att, outcomeOf(nil, took))
 			return &Outcome{Response: resp, Header: rateHeaders(res)}, nil
 		}
 		e := inference.AsError(err)
-		g.observe(att, outcomeOf(e, 0))
 		settle(res, nil)
+		g.observe(att, attemptOutcome(ctx, e, 0))
 		route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
 		lastErr = e
 		if !e.Kind.Retryable() || ctx.Err() != nil {
@@ -371,7 +392,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled before a destination answered", Err: ctx.Err()}
 	}
 	if attempts == 0 {
-		return nil, noCandidate(job.ProfileID, &plan, skipped)
+		return nil, noCandidate(job.ProfileID, &plan, skipped, skipWait)
 	}
 	return nil, exhausted(job.ProfileID, route.Attempts, lastErr)
 }
@@ -393,16 +414,26 @@ func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Req
 			deadline = now.Add(g.routing.QueueTimeout)
 		}
 		if !now.Before(deadline) || !worthWaiting(plan, deadline.Sub(now)) {
-			return opts, noCandidate(req.ProfileID, plan, nil)
+			return opts, noCandidate(req.ProfileID, plan, nil, 0)
 		}
 		if werr := g.routing.Queue.Wait(ctx, deadline.Sub(now)); werr != nil {
 			if ctx.Err() != nil {
 				return opts, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled while waiting for capacity", Err: ctx.Err()}
 			}
-			return opts, noCandidate(req.ProfileID, plan, nil)
+			return opts, noCandidate(req.ProfileID, plan, nil, 0)
 		}
 	}
 }
+
+// Why a planned destination was skipped without an attempt.
+const (
+	skipNodeDown = "node-down"
+	// skipUnavailable: cooled down or its probe taken since the plan was
+	// made (another request got there first).
+	skipUnavailable = "unavailable"
+	// skipAtCapacity: the deployment's quota capacity is taken.
+	skipAtCapacity = "at-capacity"
+)
 
 func addSkip(m map[string]string, region, why string) map[string]string {
 	if m == nil {
@@ -509,15 +540,31 @@ func (g *Gateway) peerHealthy(region string) bool {
 	return g.link != nil && g.link.PeerHealthy(region)
 }
 
-// resolveError maps profile resolution errors to client errors.
-func resolveError(err error) *inference.Error {
+// resolveError maps profile resolution errors to client errors. The
+// messages quote name, the caller's model field, only clipped.
+func resolveError(err error, name string) *inference.Error {
 	switch {
 	case errors.Is(err, profile.ErrNotFound):
-		return &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Message: trimSentinel(err, profile.ErrNotFound)}
+		return &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Param: "model", Message: clipEcho(trimSentinel(err, profile.ErrNotFound), name)}
 	case errors.Is(err, profile.ErrNotCallable), errors.Is(err, profile.ErrInvalidARN):
-		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "profile_not_callable_here", Message: err.Error()}
+		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "profile_not_callable_here", Param: "model", Message: clipEcho(err.Error(), name)}
 	}
 	return inference.AsError(err)
+}
+
+// maxMessage bounds any client error message, whatever it quotes.
+const maxMessage = 2048
+
+// clipEcho replaces the caller's value in msg, quoted or not, by its clipped
+// form, and bounds msg as a whole: error messages never echo unbounded
+// caller input.
+func clipEcho(msg, value string) string {
+	if len(value) > inference.EchoLimit {
+		clipped := inference.Clip(value, inference.EchoLimit)
+		msg = strings.ReplaceAll(msg, strconv.Quote(value), strconv.Quote(clipped))
+		msg = strings.ReplaceAll(msg, value, clipped)
+	}
+	return inference.Clip(msg, maxMessage)
 }
 
 func trimSentinel(err, sentinel error) string {
@@ -550,6 +597,12 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 func (g *Gateway) fail(ctx context.Context, rec *Record, err error) *inference.Error {
 	e := inference.AsError(err)
 	rec.Status, rec.ErrorCode = statusOf(e), e.Kind.String()
+	if hungUp(ctx) {
+		// The caller went away before an answer: what failed is the
+		// connection, not the request or a deployment.
+		rec.ErrorCode = errClientClosed
+	}
+	e.Message = inference.Clip(e.Message, maxMessage)
 	if e.Kind == inference.KindPermissionDenied {
 		rec.Allowed = false
 		if rec.DenyReason == "" {

@@ -190,7 +190,7 @@ func (a *PolicyAuthorizer) Decide(in AuthzInput, action, resource string) error 
 	}
 	s, ok := a.subjects[in.Principal.ID]
 	if !ok {
-		return &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied", Message: fmt.Sprintf("not authorized to perform %s on %s", action, resource)}
+		return notAuthorized(action, resource)
 	}
 	c := a.ctxPool.Get().(*policy.Context)
 	defer a.ctxPool.Put(c)
@@ -201,8 +201,16 @@ func (a *PolicyAuthorizer) Decide(in AuthzInput, action, resource string) error 
 	a.fillContext(c, s, in)
 	c.Set(policy.KeyRequestedRegion, in.Source)
 	if r := s.set.Evaluate(action, resource, c); r.Decision != policy.Allow {
-		return &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied",
-			Message: fmt.Sprintf("not authorized to perform %s on %s", action, resource), Err: causeOf(r, action, resource)}
+		e := notAuthorized(action, resource)
+		e.Err = causeOf(r, action, resource)
+		return e
 	}
 	return nil
+}
+
+// notAuthorized is Decide's denial. The resource ARN may carry a
+// caller-chosen id of any length, so it is quoted clipped.
+func notAuthorized(action, resource string) *inference.Error {
+	return &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied",
+		Message: fmt.Sprintf("not authorized to perform %s on %s", action, inference.Clip(resource, 4*inference.EchoLimit))}
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -20,6 +22,9 @@ type Routing struct {
 	RTT          *routing.RTTMatrix
 	Queue        *routing.Queue
 	QueueTimeout time.Duration
+	// Clock times the routing state's waits, and the gateway's watch on
+	// forwarded streams. If nil, the wall clock.
+	Clock routing.TimerClock
 }
 
 // NewRouting builds region's routing state from the topology.
@@ -39,8 +44,15 @@ func NewRouting(cfg *topology.Config, region string, clock routing.TimerClock) (
 	qmax, qtimeout := rc.QueueLimits()
 	return &Routing{
 		Router:  &routing.Router{Config: rc, Tracker: tracker, RTT: rtt},
-		Tracker: tracker, RTT: rtt, Queue: routing.NewQueue(qmax, clock), QueueTimeout: qtimeout,
+		Tracker: tracker, RTT: rtt, Queue: routing.NewQueue(qmax, clock), QueueTimeout: qtimeout, Clock: clock,
 	}, nil
+}
+
+func (r *Routing) clock() routing.TimerClock {
+	if r.Clock == nil {
+		return WallClock{}
+	}
+	return r.Clock
 }
 
 // WallClock is the system clock for the routing package.
@@ -76,6 +88,28 @@ func outcomeOf(err error, ttft time.Duration) routing.Outcome {
 	return routing.Outcome{Kind: routing.Canceled}
 }
 
+// errClientClosed is the record's error code of a request whose caller
+// went away before its answer ended.
+const errClientClosed = "client_closed"
+
+// hungUp reports whether ctx, a request's context, ended because the
+// caller went away (rather than a deadline passing).
+func hungUp(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
+
+// attemptOutcome classifies an attempt's error for the tracker, knowing the
+// request's context: when the caller hung up, whatever the backend's read
+// failed with says nothing about the deployment (a cancelled read looks
+// like a time-out or a broken connection), so it never counts against its
+// health.
+func attemptOutcome(ctx context.Context, err error, ttft time.Duration) routing.Outcome {
+	if err != nil && hungUp(ctx) {
+		return routing.Outcome{Kind: routing.Canceled}
+	}
+	return outcomeOf(err, ttft)
+}
+
 // seedOf spreads plans of different requests (power of two choices).
 func seedOf(requestID string) uint64 {
 	h := fnv.New64a()
@@ -86,17 +120,29 @@ func seedOf(requestID string) uint64 {
 // noCandidate is the error when no destination can take a request now. It
 // says why each destination the caller may use was left out (skipped lists
 // regions the plan offered but that could not be tried, e.g. a peer that
-// does not answer); unauthorized ones are not named.
-func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string) *inference.Error {
+// does not answer; skipWait is the soonest end of a cooldown that began
+// since the plan was made); unauthorized ones are not named.
+func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string, skipWait time.Duration) *inference.Error {
 	var why []string
+	// busy: a destination is only full (saturated, its probe taken, its
+	// RPM/TPM window or its quota capacity used up): the caller should come
+	// back, which is a 429 with Retry-After, never a 5xx.
+	busy := false
 	for _, c := range plan.Excluded() {
 		if c.Exclusion == routing.ExcludedUnauthorized || c.Exclusion == routing.ExcludedNotDestination {
 			continue
+		}
+		switch c.Exclusion {
+		case routing.ExcludedSaturated, routing.ExcludedProbeInFlight, routing.ExcludedRPM, routing.ExcludedTPM:
+			busy = true
 		}
 		why = append(why, c.Region+" "+c.Exclusion.String())
 	}
 	for _, c := range plan.Candidates() {
 		if r, ok := skipped[c.Region]; ok {
+			if r == skipAtCapacity || r == skipUnavailable {
+				busy = true
+			}
 			why = append(why, c.Region+" "+r)
 		}
 	}
@@ -104,7 +150,11 @@ func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string
 	if len(why) > 0 {
 		detail = " (" + strings.Join(why, ", ") + ")"
 	}
-	if ra := plan.RetryAfter(); ra > 0 {
+	ra := plan.RetryAfter()
+	if ra == 0 || (skipWait > 0 && skipWait < ra) {
+		ra = skipWait
+	}
+	if ra > 0 || busy {
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(ra, time.Second),
 			Message: "every region of " + profileID + " is at capacity; retry later" + detail}
 	}

@@ -55,7 +55,13 @@ type Request struct {
 	// Messages is the conversation, system messages first.
 	Messages []Message `json:"messages"`
 	// MaxTokens bounds the completion; zero means the backend's default.
+	// The gateway refuses a negative value or one above the model's
+	// context window (see gateway.MaxTokensBound).
 	MaxTokens int `json:"maxTokens,omitempty"`
+	// MaxTokensParam names the caller's field that set MaxTokens in the
+	// front end's dialect (e.g. "max_completion_tokens"), for the 400 that
+	// refuses it. If empty, the gateway names the operation's usual field.
+	MaxTokensParam string `json:"-"`
 	// Temperature and TopP are nil when the caller did not set them.
 	Temperature *float64 `json:"temperature,omitempty"`
 	TopP        *float64 `json:"topP,omitempty"`
@@ -75,12 +81,21 @@ type Request struct {
 func (r *Request) EstimatedInputTokens() int {
 	n := 0
 	for _, m := range r.Messages {
-		n += 4
+		n = SaturatingAdd(n, 4)
 		for _, b := range m.Content {
-			n += (len(b.Text) + 3) / 4
+			n = SaturatingAdd(n, EstimateTokens(len(b.Text)))
 		}
 	}
 	return n
+}
+
+// EstimateTokens is the token estimate of n bytes of text (about four bytes
+// a token), used wherever a backend reported no usage.
+func EstimateTokens(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return n/4 + min(n%4, 1)
 }
 
 // StopReason says why a completion ended, in Bedrock's vocabulary
@@ -101,8 +116,9 @@ type Usage struct {
 	OutputTokens int `json:"outputTokens"`
 }
 
-// Total returns input plus output tokens.
-func (u Usage) Total() int { return u.InputTokens + u.OutputTokens }
+// Total returns input plus output tokens, saturating rather than wrapping
+// when an upstream reports absurd counts.
+func (u Usage) Total() int { return SaturatingAdd(u.InputTokens, u.OutputTokens) }
 
 // Response is a complete (non-streaming) inference result.
 type Response struct {

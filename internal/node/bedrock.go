@@ -11,5 +11,5 @@ import (
 func newBedrockBackend(d topology.Deployment) (backend.Backend, error) {
 	b := d.Backend
 	return backend.NewBedrock(context.Background(), backend.BedrockConfig{Region: b.AWSRegion, Model: b.Model, Endpoint: b.Endpoint,
-		ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D()})
+		ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(), StreamIdleTimeout: b.StreamIdleTimeout.D()})
 }

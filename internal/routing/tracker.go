@@ -278,7 +278,7 @@ func (t *Tracker) Start(k Key, tokens int) (Attempt, error) {
 		d.win.add(now.Unix(), tokens)
 	} else {
 		d.sentSince++
-		d.tokensSince += tokens
+		d.tokensSince = satAdd(d.tokensSince, max(tokens, 0))
 		d.liveSince++
 		a.epoch = d.epoch
 	}

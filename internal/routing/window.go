@@ -1,5 +1,7 @@
 package routing
 
+import "math"
+
 // windowSeconds is the length of the sliding RPM/TPM window.
 const windowSeconds = 60
 
@@ -28,7 +30,7 @@ func (w *window) advance(sec int64) {
 			i += windowSeconds
 		}
 		w.sumReq -= int(w.reqs[i])
-		w.sumTok -= int(w.toks[i])
+		w.sumTok = max(w.sumTok-int(w.toks[i]), 0) // a saturated sum must not go negative
 		w.reqs[i], w.toks[i] = 0, 0
 	}
 	w.last = sec
@@ -47,8 +49,19 @@ func (w *window) add(sec int64, tokens int) {
 			i += windowSeconds
 		}
 	}
+	tokens = max(tokens, 0)
 	w.reqs[i]++
-	w.toks[i] += int64(tokens)
+	w.toks[i] = int64(satAdd(int(w.toks[i]), tokens))
 	w.sumReq++
-	w.sumTok += tokens
+	w.sumTok = satAdd(w.sumTok, tokens)
+}
+
+// satAdd returns a+b for non-negative a and b, or the largest int when
+// the sum would overflow: token counts fill a window, they never wrap it
+// to a negative sum that reads as spare capacity.
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }

@@ -128,6 +128,10 @@ type Backend struct {
 	// FirstByteTimeout bounds the wait for response headers (first token of
 	// a stream). If zero, 60s is used.
 	FirstByteTimeout Duration `yaml:"first_byte_timeout"`
+	// StreamIdleTimeout bounds the silence of a streamed answer: after the
+	// response headers (then the request fails over) and between two events
+	// (then the stream ends with an in-stream error). If zero, 15s is used.
+	StreamIdleTimeout Duration `yaml:"stream_idle_timeout"`
 	// Mock settings (mock): simulated time to first token, tokens per
 	// second, failure rate and seed.
 	TTFT            Duration `yaml:"ttft"`

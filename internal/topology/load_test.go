@@ -135,6 +135,8 @@ func TestValidationProblems(t *testing.T) {
 			field: "quota.store", msg: `"etcd" is not a quota store`},
 		{name: "negative first-byte time-out", old: "backend: { type: mock }", new: "backend: { type: mock, first_byte_timeout: -1s }",
 			field: "deployments[1].backend.first_byte_timeout", msg: "must not be negative, got -1s"},
+		{name: "negative stream idle time-out", old: "backend: { type: mock }", new: "backend: { type: mock, stream_idle_timeout: -1s }",
+			field: "deployments[1].backend.stream_idle_timeout", msg: "must not be negative, got -1s"},
 		{name: "sigv4 skew beyond 15m", old: "policies:\n  invoke", new: "server: { sigv4: { max_skew: 1h } }\npolicies:\n  invoke",
 			field: "server.sigv4.max_skew", msg: "1h0m0s is not an accepted clock-skew window", hint: "between 1s and 15m"},
 		{name: "sigv4 skew below a second", old: "policies:\n  invoke", new: "server: { sigv4: { max_skew: 10ms } }\npolicies:\n  invoke",

@@ -415,7 +415,7 @@ func (c *Config) validateBackend(p *problems, f string, b Backend) {
 	for _, d := range []struct {
 		name string
 		v    Duration
-	}{{"connect_timeout", b.ConnectTimeout}, {"first_byte_timeout", b.FirstByteTimeout}, {"ttft", b.TTFT}} {
+	}{{"connect_timeout", b.ConnectTimeout}, {"first_byte_timeout", b.FirstByteTimeout}, {"stream_idle_timeout", b.StreamIdleTimeout}, {"ttft", b.TTFT}} {
 		if d.v < 0 {
 			p.add(f+"."+d.name, "use a positive duration such as 5s, or leave it out for the default", "must not be negative, got %s", d.v.D())
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -114,16 +115,31 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, responseBody(call.RequestID, req.Model, out.Response))
 }
 
+// maxModelBytes bounds the model field: the longest ARN is far shorter.
+const maxModelBytes = 2048
+
 // decodeChat validates an OpenAI request body and translates it.
 func decodeChat(body []byte) (*inference.Request, bool, error) {
 	var cr chatRequest
 	if err := json.Unmarshal(body, &cr); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Valid JSON with a field of the wrong type (or a number out
+			// of range): name the field.
+			if te.Field == "" {
+				return nil, false, invalid("", typeProblem("the request body", te))
+			}
+			field := inference.Clip(te.Field, inference.EchoLimit)
+			return nil, false, invalid(field, typeProblem(field, te))
+		}
 		return nil, false, invalid("", "request body is not valid JSON: "+jsonProblem(err))
 	}
 	req := &inference.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, User: cr.User, Stream: cr.Stream}
 	switch {
 	case cr.Model == "":
 		return req, false, invalid("model", "you must provide a model: an inference profile id (e.g. eu.demo.chat-small), a profile ARN or a model id")
+	case len(cr.Model) > maxModelBytes:
+		return req, false, invalid("model", "model is "+strconv.Itoa(len(cr.Model))+" bytes long; a profile id, profile ARN or model id is at most "+strconv.Itoa(maxModelBytes))
 	case len(cr.Messages) == 0:
 		return req, false, invalid("messages", "messages must be a non-empty array")
 	case cr.N != nil && *cr.N != 1:
@@ -138,12 +154,14 @@ func decodeChat(body []byte) (*inference.Request, bool, error) {
 	}
 	switch {
 	case cr.MaxCompletionTokens != nil:
-		req.MaxTokens = *cr.MaxCompletionTokens
+		req.MaxTokens, req.MaxTokensParam = *cr.MaxCompletionTokens, "max_completion_tokens"
 	case cr.MaxTokens != nil:
-		req.MaxTokens = *cr.MaxTokens
+		req.MaxTokens, req.MaxTokensParam = *cr.MaxTokens, "max_tokens"
 	}
+	// The upper bound (the model's context window) is the gateway's check,
+	// once the model is resolved.
 	if req.MaxTokens < 0 {
-		return req, false, invalid("max_tokens", "max_tokens must be positive")
+		return req, false, invalid(req.MaxTokensParam, req.MaxTokensParam+" must not be negative")
 	}
 	stop, err := stops(cr.Stop)
 	if err != nil {
@@ -160,7 +178,7 @@ func decodeChat(body []byte) (*inference.Request, bool, error) {
 		case "assistant":
 			role = inference.RoleAssistant
 		default:
-			return req, false, invalid("messages["+strconv.Itoa(i)+"].role", "role "+strconv.Quote(m.Role)+" is not supported (use system, developer, user or assistant)")
+			return req, false, invalid("messages["+strconv.Itoa(i)+"].role", "role "+strconv.Quote(inference.Clip(m.Role, inference.EchoLimit))+" is not supported (use system, developer, user or assistant)")
 		}
 		text, err := m.text()
 		if err != nil {
@@ -172,12 +190,40 @@ func decodeChat(body []byte) (*inference.Request, bool, error) {
 	return req, includeUsage, nil
 }
 
+// jsonProblem describes a syntax error, or any other decoding error
+// clipped.
 func jsonProblem(err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return err.Error() + " at byte " + strconv.FormatInt(se.Offset, 10)
 	}
-	return err.Error()
+	return inference.Clip(err.Error(), 2*inference.EchoLimit)
+}
+
+// typeProblem says what field should have been, without the caller's
+// literal (te.Value is "number 1e400", with the number in full).
+func typeProblem(field string, te *json.UnmarshalTypeError) string {
+	got, _, _ := strings.Cut(te.Value, " ")
+	return field + " must be " + jsonType(te.Type.Kind().String()) + ", not " + inference.Clip(got, 16)
+}
+
+// jsonType names a Go kind in JSON's words.
+func jsonType(kind string) string {
+	switch kind {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer in range"
+	case "float32", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return "of another type"
 }
 
 func invalid(param, msg string) *inference.Error {

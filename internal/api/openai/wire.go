@@ -3,6 +3,9 @@ package openai
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
 // chatRequest is the subset of OpenAI's chat completions request that
@@ -49,14 +52,14 @@ func (m chatMessage) text() (string, error) {
 	if err := json.Unmarshal(m.Content, &parts); err != nil {
 		return "", fmt.Errorf("content must be a string or an array of content parts")
 	}
-	out := ""
+	var out strings.Builder
 	for i, p := range parts {
 		if p.Type != "text" {
-			return "", fmt.Errorf("content[%d] has type %q; only text parts are supported", i, p.Type)
+			return "", fmt.Errorf("content[%d] has type %q; only text parts are supported", i, inference.Clip(p.Type, inference.EchoLimit))
 		}
-		out += p.Text
+		out.WriteString(p.Text)
 	}
-	return out, nil
+	return out.String(), nil
 }
 
 // stops parses "stop": a string or an array of strings.

@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/routing"
+)
+
+// linkIdleMargin is how much longer than the destination's own stream idle
+// time-out the source waits on a forwarded stream: the destination's
+// in-stream error must have time to arrive, so the source's watch only
+// ends streams whose node or link went silent.
+const linkIdleMargin = 10 * time.Second
+
+// linkIdleTimeout is the longest silence of a forwarded stream of model:
+// the largest stream_idle_timeout of its deployments, plus linkIdleMargin.
+func (g *Gateway) linkIdleTimeout(model string) time.Duration {
+	longest := time.Duration(0)
+	for _, d := range g.cfg.Deployments {
+		if d.Model != model {
+			continue
+		}
+		t := d.Backend.StreamIdleTimeout.D()
+		if t <= 0 {
+			t = backend.DefaultStreamIdleTimeout
+		}
+		longest = max(longest, t)
+	}
+	if longest == 0 {
+		longest = backend.DefaultStreamIdleTimeout
+	}
+	return longest + linkIdleMargin
+}
+
+// idleStream ends a stream that stays silent for longer than idle while
+// its reader waits: it closes the stream under the blocked Recv, which then
+// returns a time-out. One timer runs per idle period, not per event.
+type idleStream struct {
+	inference.Stream
+	clock routing.TimerClock
+	idle  time.Duration
+
+	mu       sync.Mutex
+	waiting  time.Time // when the pending Recv began; zero when none is pending
+	stop     func() bool
+	closed   bool
+	timedOut atomic.Bool
+}
+
+func watchIdle(s inference.Stream, clock routing.TimerClock, idle time.Duration) inference.Stream {
+	w := &idleStream{Stream: s, clock: clock, idle: idle}
+	w.mu.Lock()
+	w.stop = clock.AfterFunc(idle, w.check)
+	w.mu.Unlock()
+	return w
+}
+
+func (w *idleStream) Recv() (inference.Event, error) {
+	w.mu.Lock()
+	w.waiting = w.clock.Now()
+	w.mu.Unlock()
+	ev, err := w.Stream.Recv()
+	w.mu.Lock()
+	w.waiting = time.Time{}
+	w.mu.Unlock()
+	if err != nil && w.timedOut.Load() {
+		return ev, &inference.Error{Kind: inference.KindTimeout, Message: "the destination region stopped sending (no event for " + w.idle.String() + ")", Err: err}
+	}
+	return ev, err
+}
+
+// check runs when a period ends: it closes the stream if the pending Recv
+// has waited idle or longer, and otherwise re-arms for the rest.
+func (w *idleStream) check() {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	next := w.idle
+	if !w.waiting.IsZero() {
+		waited := w.clock.Now().Sub(w.waiting)
+		if waited >= w.idle {
+			w.timedOut.Store(true)
+			w.mu.Unlock()
+			w.Stream.Close()
+			return
+		}
+		next = w.idle - waited
+	}
+	w.stop = w.clock.AfterFunc(next, w.check)
+	w.mu.Unlock()
+}
+
+func (w *idleStream) Close() error {
+	w.mu.Lock()
+	w.closed = true
+	if w.stop != nil {
+		w.stop()
+	}
+	w.mu.Unlock()
+	return w.Stream.Close()
+}
