@@ -269,7 +269,12 @@ principals: [ { id: tester, api_keys: [%q] } ]
 	}
 	url := "http://" + n.ClientAddr()
 	get := func(path string) (int, string) {
-		resp, err := http.Get(url + path)
+		req, err := http.NewRequest(http.MethodGet, url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key) // /metrics needs a principal
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
