@@ -6,7 +6,10 @@
 // package interregion/envelope.
 //
 // Wire format (HTTP/1.1 or HTTP/2, JSON): POST /link/v1/invoke carries the
-// canonical request as the body and the job's metadata in Meridian-* headers.
+// canonical request as the body and the job's metadata in the envelope
+// (Meridian-Link-Envelope, signed; see package envelope). The destination
+// reads the job's metadata from the envelope only; testdata/wire pins the
+// exact headers and envelope fields.
 // A non-streaming answer is the canonical response; a streaming one is
 // application/x-ndjson, one {"event":...} per line, ending with {"end":true}
 // or {"error":...}. Errors before the first byte use the HTTP status of their

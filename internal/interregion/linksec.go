@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -20,11 +19,8 @@ type EnvelopeSigner struct {
 }
 
 // SignForwarded implements Signer.
-func (s EnvelopeSigner) SignForwarded(req *http.Request, job *gateway.Job, body []byte) error {
-	sealed, err := envelope.Sign(envelope.Envelope{
-		RequestID: job.RequestID, SourceRegion: job.SourceRegion, DestinationRegion: job.DestinationRegion,
-		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: time.Now(), BodySHA256: envelope.HashBody(body),
-	}, s.Store.Certificate())
+func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) error {
+	sealed, err := envelope.Sign(e, s.Store.Certificate())
 	if err != nil {
 		return err
 	}
@@ -33,35 +29,42 @@ func (s EnvelopeSigner) SignForwarded(req *http.Request, job *gateway.Job, body 
 }
 
 // EnvelopeVerifier refuses forwarded requests whose envelope does not
-// verify, and replaces the job's identity fields with the envelope's: the
-// destination acts only on what the source signed.
+// verify, and returns the envelope otherwise: the destination acts only on
+// what the source signed.
 type EnvelopeVerifier struct {
 	Verifier   *envelope.Verifier
 	Rejections *envelope.Rejections
 	Logger     *slog.Logger
+	// Now is the receiver's clock. If nil, time.Now.
+	Now func() time.Time
 }
 
 // VerifyForwarded implements Verifier.
-func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, job *gateway.Job, body []byte) error {
-	env, err := v.Verifier.Verify(envelope.FromHeaders(r.Header), pki.PeerCertificate(r), envelope.HashBody(body), time.Now())
+func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelope.Envelope, error) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	env, err := v.Verifier.Verify(envelope.FromHeaders(r.Header), pki.PeerCertificate(r), envelope.HashBody(body), now())
 	if err != nil {
-		v.Rejections.Envelope(err)
+		if v.Rejections != nil {
+			v.Rejections.Envelope(err)
+		}
 		reason, _ := envelope.ReasonOf(err)
 		peer, _ := pki.PeerRegion(r)
 		if v.Logger != nil {
+			// The request id is logged only from an authentic envelope.
+			var id string
+			if env != nil {
+				id = env.RequestID
+			}
 			v.Logger.Warn("link request refused", "reason", reason.String(), telemetry.AttrPeer, peer,
-				telemetry.AttrRequestID, job.RequestID, telemetry.AttrError, err)
+				telemetry.AttrRequestID, id, telemetry.AttrError, err)
 		}
-		return &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_" + reason.String(),
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_" + reason.String(),
 			Message: "link request refused: " + reason.String(), Err: err}
 	}
-	id, err := ProfileIDFromARN(env.ProfileARN)
-	if err != nil {
-		return &inference.Error{Kind: inference.KindPermissionDenied, Message: "link request refused: malformed profile ARN", Err: err}
-	}
-	job.RequestID, job.SourceRegion, job.DestinationRegion = env.RequestID, env.SourceRegion, env.DestinationRegion
-	job.Principal.ID, job.ProfileARN, job.ProfileID = env.PrincipalID, env.ProfileARN, id
-	return nil
+	return env, nil
 }
 
 // ProfileIDFromARN returns the profile or model id an ARN names.

@@ -14,8 +14,23 @@ import (
 	"time"
 )
 
-// Version is the envelope format version this package writes and accepts.
-const Version = 1
+// Version is the envelope format version this package writes. A version
+// changes whenever the set of fields, or the meaning of one, changes; see
+// "Versions and rolling upgrades" in docs/security.md.
+//
+//   - 1: request id, regions, principal id, profile ARN, issued-at, nonce,
+//     body hash.
+//   - 2: adds what the destination authorizes and audits on that version 1
+//     carried in plain headers: operation, authentication method, key id,
+//     client IP, client TLS, model.
+const Version = 2
+
+// MinVersion is the oldest version [Verifier.Verify] and [Decode] accept.
+// A version 1 envelope (from a node not yet upgraded) is served with the
+// fields of version 2 absent: no operation, method or key id, no client IP
+// and client TLS false, so policy conditions on them fail closed. Versions
+// outside [MinVersion, Version] are refused as [ReasonMalformed].
+const MinVersion = 1
 
 // HTTP headers carrying a sealed envelope.
 const (
@@ -118,12 +133,35 @@ type Envelope struct {
 	Nonce Nonce `json:"nonce"`
 	// BodySHA256 is [HashBody] of the request body sent with it.
 	BodySHA256 Digest `json:"body_sha256"`
+
+	// The fields below are version 2. The destination authorizes and
+	// audits on them, so they travel here, signed, and nowhere else.
+
+	// Operation is the API operation the caller invoked in the source
+	// region (Converse, ConverseStream, chat.completions, ...).
+	Operation string `json:"operation"`
+	// AuthMethod is how the principal authenticated in the source region,
+	// as written in audit events (apiKey, sigv4, mtls); empty for an
+	// anonymous principal.
+	AuthMethod string `json:"auth_method"`
+	// KeyID names the credential the principal used, never the credential.
+	KeyID string `json:"key_id"`
+	// ClientIP is the caller's address as the source region saw it
+	// (aws:SourceIp); empty if unknown.
+	ClientIP string `json:"client_ip"`
+	// ClientTLS reports whether the caller reached the source region over
+	// TLS (aws:SecureTransport).
+	ClientTLS bool `json:"client_tls"`
+	// Model is the logical model the source resolved; the destination
+	// resolves its own and uses this one only to audit a refusal made
+	// before that.
+	Model string `json:"model"`
 }
 
 // validate checks that the required fields are present and bounded.
 func (e *Envelope) validate() error {
-	if e.Version != Version {
-		return fmt.Errorf("version %d, want %d", e.Version, Version)
+	if e.Version < MinVersion || e.Version > Version {
+		return fmt.Errorf("unsupported version %d (this node accepts %d to %d)", e.Version, MinVersion, Version)
 	}
 	var errs []error
 	for _, f := range []struct{ name, val string }{
@@ -137,6 +175,7 @@ func (e *Envelope) validate() error {
 	for _, f := range []struct{ name, val string }{
 		{"request_id", e.RequestID}, {"source_region", e.SourceRegion},
 		{"destination_region", e.DestinationRegion}, {"principal_id", e.PrincipalID}, {"profile_arn", e.ProfileARN},
+		{"operation", e.Operation}, {"auth_method", e.AuthMethod}, {"key_id", e.KeyID}, {"client_ip", e.ClientIP}, {"model", e.Model},
 	} {
 		if len(f.val) > maxField {
 			errs = append(errs, fmt.Errorf("%s is longer than %d bytes", f.name, maxField))
@@ -159,11 +198,34 @@ type Sealed struct {
 	Certificate string // base64url DER signer certificate
 }
 
-// SetHeaders sets the three link headers on h.
+// SetHeaders sets the link headers of s on h; empty fields are left out.
 func (s Sealed) SetHeaders(h http.Header) {
-	h.Set(HeaderEnvelope, s.Envelope)
-	h.Set(HeaderSignature, s.Signature)
-	h.Set(HeaderCertificate, s.Certificate)
+	for _, f := range [...]struct{ name, val string }{
+		{HeaderEnvelope, s.Envelope}, {HeaderSignature, s.Signature}, {HeaderCertificate, s.Certificate},
+	} {
+		if f.val != "" {
+			h.Set(f.name, f.val)
+		}
+	}
+}
+
+// Unsigned returns e encoded but not signed, for a link that runs without
+// TLS (insecure_dev_link): the receiver reads it with [Decode], and nothing
+// proves who wrote it. Like [Sign], it sets Version, and Nonce if it is
+// zero, and refuses an incomplete envelope.
+func Unsigned(e Envelope) (Sealed, error) {
+	e.Version = Version
+	if e.Nonce.IsZero() {
+		e.Nonce = NewNonce()
+	}
+	if err := e.validate(); err != nil {
+		return Sealed{}, fmt.Errorf("encode envelope: %w", err)
+	}
+	payload, err := encode(&e)
+	if err != nil {
+		return Sealed{}, fmt.Errorf("encode envelope: %w", err)
+	}
+	return Sealed{Envelope: base64.RawURLEncoding.EncodeToString(payload)}, nil
 }
 
 // FromHeaders reads the three link headers from h. Missing headers give
