@@ -21,10 +21,10 @@ import (
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
-// Signer seals a forwarded request's envelope onto it (the signed envelope
-// headers).
+// Signer seals a forwarded request's envelope onto it. It returns the
+// request to send: req, or a copy of it with another context.
 type Signer interface {
-	SignForwarded(req *http.Request, e envelope.Envelope) error
+	SignForwarded(req *http.Request, e envelope.Envelope) (*http.Request, error)
 }
 
 // Peer is another region's node as the link reaches it.
@@ -300,7 +300,7 @@ func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, er
 	req.Header.Set("Content-Type", "application/json")
 	env := envelopeOf(job, body, r.c.opts.Now())
 	if r.c.opts.Signer != nil {
-		err = r.c.opts.Signer.SignForwarded(req, env)
+		req, err = r.c.opts.Signer.SignForwarded(req, env)
 	} else {
 		var sealed envelope.Sealed
 		if sealed, err = envelope.Unsigned(env); err == nil {

@@ -1,6 +1,7 @@
 package interregion
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,36 +73,83 @@ type link struct {
 	headers []http.Header
 	// source is the source region's store (nil on an insecure link).
 	source *pki.Store
+	// protoMajor is the HTTP major version of the last request.
+	protoMajor int
+	// us is a store of region us-east-1, under the same CA.
+	us *pki.Store
+	// skew is the destination's clock minus t0.
+	skew atomic.Int64
+	// fixture is the link CA (nil on an insecure link).
+	fixture *pkitest.Fixture
+	// peers records the serial of the client certificate of every
+	// request's connection.
+	peers []string
 }
+
+func (l *link) now() time.Time { return t0.Add(time.Duration(l.skew.Load())) }
+
+// euChecker stands in for the destination's topology checks: "eu.*"
+// profiles, global ones and models may run here, "eu.*" only for a source
+// in eu-*.
+var euChecker = envelope.CheckerFunc(func(e *envelope.Envelope) error {
+	id, err := ProfileIDFromARN(e.ProfileARN)
+	if err != nil {
+		return envelope.Rejectf(envelope.ReasonMalformed, "profile ARN: %v", err)
+	}
+	geo, _, _ := strings.Cut(id, ".")
+	switch geo {
+	case "eu", "us", "apac":
+	default:
+		return nil // a model, or a global profile
+	}
+	switch {
+	case geo != "eu":
+		return envelope.Rejectf(envelope.ReasonProfileExcludesDestination, "%s excludes %s", id, dst)
+	case !strings.HasPrefix(e.SourceRegion, "eu-"):
+		return envelope.Rejectf(envelope.ReasonGeographyMismatch, "%s is bound to eu; source %s", id, e.SourceRegion)
+	}
+	return nil
+})
 
 // startLink starts a destination listener for dst. With secure false it is
 // an insecure development link: plain HTTP, no verifier, no signer.
 func startLink(t *testing.T, secure bool) *link {
+	t.Helper()
+	return startLinkProto(t, secure, true)
+}
+
+// startLinkProto is startLink with HTTP/2 offered (h2) or not.
+func startLinkProto(t *testing.T, secure, h2 bool) *link {
 	t.Helper()
 	l := &link{local: &recorder{}}
 	opts := ServerOptions{Local: l.local}
 	var serverTLS *tls.Config
 	if secure {
 		f := pkitest.New(t, "")
+		l.fixture = f
 		l.source = f.Store(t, src)
 		dstStore := f.Store(t, dst)
+		l.us = f.Store(t, "us-east-1")
 		opts.Verifier = EnvelopeVerifier{
-			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer,
-				Checker: envelope.CheckerFunc(func(*envelope.Envelope) error { return nil })}),
-			Now: func() time.Time { return t0 },
+			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker}),
+			Now:      func() time.Time { return l.now() },
 		}
-		serverTLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src })
+		serverTLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src || r == "us-east-1" })
 	}
 	h := NewServer(opts)
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l.mu.Lock()
 		l.headers = append(l.headers, r.Header.Clone())
+		l.protoMajor = r.ProtoMajor
+		if c := pki.PeerCertificate(r); c != nil {
+			l.peers = append(l.peers, c.SerialNumber.String())
+		}
 		l.mu.Unlock()
 		h.ServeHTTP(w, r)
 	}))
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if secure {
-		ts.EnableHTTP2 = true
+		ts.EnableHTTP2 = h2
 		ts.TLS = serverTLS
 		ts.StartTLS()
 	} else {
@@ -110,12 +160,13 @@ func startLink(t *testing.T, secure bool) *link {
 	return l
 }
 
-// client returns the source node's link client to l.
-func (l *link) client(t *testing.T) *Client {
+// client returns the source node's link client to l; withCertificate
+// signs envelopes with the certificate instead of the session MAC.
+func (l *link) client(t *testing.T, withCertificate bool) *Client {
 	opts := ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: l.addr}}, Now: func() time.Time { return t0 }}
 	if l.source != nil {
 		opts.TLS = l.source.ClientTLSConfig
-		opts.Signer = EnvelopeSigner{Store: l.source}
+		opts.Signer = EnvelopeSigner{Store: l.source, SignWithCertificate: withCertificate}
 	}
 	c := NewClient(opts)
 	t.Cleanup(c.Close)
@@ -138,12 +189,14 @@ func (l *link) lastHeader() http.Header {
 func TestWireGolden(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name   string
-		secure bool
+		name            string
+		secure          bool
+		withCertificate bool
 	}{
-		{"apikey-over-tls", true},
-		{"sigv4-ipv6-plain-http-client", true},
-		{"insecure-dev-link", false},
+		{"apikey-over-tls", true, false},
+		{"sigv4-ipv6-plain-http-client", true, false},
+		{"signed-with-certificate", true, true},
+		{"insecure-dev-link", false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,7 +212,7 @@ func TestWireGolden(t *testing.T) {
 			}
 			l := startLink(t, tc.secure)
 			sent := job
-			if _, err := l.client(t).Executor(dst).Complete(t.Context(), &sent); err != nil {
+			if _, err := l.client(t, tc.withCertificate).Executor(dst).Complete(t.Context(), &sent); err != nil {
 				t.Fatalf("Complete: %v", err)
 			}
 			got := wireText(t, l.lastHeader())
@@ -218,6 +271,11 @@ func wireText(t *testing.T, h http.Header) string {
 				t.Errorf("%s: %q is not a bounded base64url value", k, v)
 			}
 			v = "<ECDSA P-256 signature, ASN.1 DER, base64url>"
+		case envelope.HeaderMAC:
+			if !b64url.MatchString(v) || len(v) != 43 {
+				t.Errorf("%s: %q is not 32 bytes in base64url", k, v)
+			}
+			v = "<HMAC-SHA256 under the connection's session key, base64url>"
 		case envelope.HeaderCertificate:
 			if !b64url.MatchString(v) {
 				t.Errorf("%s: %q is not base64url", k, v)
@@ -252,31 +310,103 @@ func forwardJob() *gateway.Job {
 	}
 }
 
-// signedRequest returns the request the source node would send for job,
-// sealed with its certificate, and its body.
-func signedRequest(t *testing.T, l *link, job *gateway.Job) (http.Header, []byte) {
+// sealing is how the source seals an envelope on a connection.
+type sealing struct {
+	name string
+	seal func(t *testing.T, l *link, e envelope.Envelope, cs *tls.ConnectionState) envelope.Sealed
+}
+
+var sealings = []sealing{
+	{"session MAC", func(t *testing.T, _ *link, e envelope.Envelope, cs *tls.ConnectionState) envelope.Sealed {
+		k, err := envelope.SessionKeyFrom(cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := envelope.Seal(e, &k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+	{"certificate signature", func(t *testing.T, l *link, e envelope.Envelope, _ *tls.ConnectionState) envelope.Sealed {
+		s, err := envelope.Sign(e, l.source.Certificate())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+}
+
+// conn is one link connection from the source to l, driven by hand so a
+// test can change what is sent after it is sealed: an attacker on the link.
+type conn struct {
+	t  *testing.T
+	tc *tls.Conn
+	br *bufio.Reader
+}
+
+func (l *link) dial(t *testing.T) *conn {
+	t.Helper()
+	cfg := l.source.ClientTLSConfig(dst)
+	cfg.NextProtos = []string{"http/1.1"}
+	tc, err := tls.Dial("tcp", l.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tc.Close() })
+	return &conn{t: t, tc: tc, br: bufio.NewReader(tc)}
+}
+
+func (c *conn) state() *tls.ConnectionState {
+	cs := c.tc.ConnectionState()
+	return &cs
+}
+
+// send writes one request with header h and body on c and reads the answer.
+func (c *conn) send(h http.Header, body []byte) (int, wireError) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "https://"+dst+PathInvoke, bytes.NewReader(body))
+	req.Header = h
+	if err := req.Write(c.tc); err != nil {
+		c.t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(c.br, req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var we wireError
+	if resp.StatusCode != http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&we); err != nil {
+			c.t.Fatalf("status %d with an undecodable body: %v", resp.StatusCode, err)
+		}
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	return resp.StatusCode, we
+}
+
+// sealedRequest returns the headers and body the source sends for job on
+// c, sealed as s does.
+func sealedRequest(t *testing.T, l *link, c *conn, s sealing, job *gateway.Job) (http.Header, []byte) {
 	t.Helper()
 	body, err := json.Marshal(job.Request)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, "https://"+l.addr+PathInvoke, nil)
-	req.Header.Set("Content-Type", "application/json")
-	if err := (EnvelopeSigner{Store: l.source}).SignForwarded(req, envelopeOf(job, body, t0)); err != nil {
-		t.Fatal(err)
-	}
-	return req.Header, body
+	h := http.Header{"Content-Type": {"application/json"}}
+	s.seal(t, l, envelopeOf(job, body, t0), c.state()).SetHeaders(h)
+	return h, body
 }
 
 // alterEnvelope rewrites one field of the envelope JSON in h, keeping the
-// signature: what an attacker who could change bytes in flight would send.
+// seal: what an attacker who could change bytes in flight would send.
 func alterEnvelope(t *testing.T, h http.Header, field string, value any) {
 	t.Helper()
 	payload, err := base64.RawURLEncoding.DecodeString(h.Get(envelope.HeaderEnvelope))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Decode into an ordered form so only the one value changes.
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &fields); err != nil {
 		t.Fatal(err)
@@ -291,26 +421,6 @@ func alterEnvelope(t *testing.T, h http.Header, field string, value any) {
 		t.Fatalf("altering %s to %s changed nothing", field, v)
 	}
 	h.Set(envelope.HeaderEnvelope, base64.RawURLEncoding.EncodeToString(altered))
-}
-
-func send(t *testing.T, l *link, h http.Header, body []byte) (int, wireError) {
-	t.Helper()
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: l.source.ClientTLSConfig(dst), ForceAttemptHTTP2: true}}
-	defer c.CloseIdleConnections()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://"+l.addr+PathInvoke, bytes.NewReader(body))
-	req.Header = h
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var we wireError
-	if resp.StatusCode != http.StatusOK {
-		if err := json.NewDecoder(resp.Body).Decode(&we); err != nil {
-			t.Fatalf("status %d with an undecodable body: %v", resp.StatusCode, err)
-		}
-	}
-	return resp.StatusCode, we
 }
 
 // TestAlteredEnvelopeFieldsRefused: an attacker on the link who changes any
@@ -334,22 +444,25 @@ func TestAlteredEnvelopeFieldsRefused(t *testing.T) {
 		{"model", "model", "demo.chat-large"},
 		{"version downgraded to 1", "v", 1},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			job := forwardJob()
-			job.RequestID = "req-" + tc.field
-			h, body := signedRequest(t, l, job)
-			alterEnvelope(t, h, tc.field, tc.value)
-			code, we := send(t, l, h, body)
-			if code != http.StatusForbidden || we.Code != "link_bad_signature" {
-				t.Errorf("envelope with %s altered to %v: status %d %+v, want 403 link_bad_signature", tc.field, tc.value, code, we)
-			}
-			for _, j := range l.local.served() {
-				if j.RequestID == job.RequestID {
-					t.Errorf("destination served the altered request: %+v", j)
+	for _, s := range sealings {
+		for _, tc := range tests {
+			t.Run(s.name+"/"+tc.name, func(t *testing.T) {
+				c := l.dial(t)
+				job := forwardJob()
+				job.RequestID = "req-" + s.name + "-" + tc.field
+				h, body := sealedRequest(t, l, c, s, job)
+				alterEnvelope(t, h, tc.field, tc.value)
+				code, we := c.send(h, body)
+				if code != http.StatusForbidden || we.Code != "link_bad_signature" {
+					t.Errorf("envelope with %s altered to %v: status %d %+v, want 403 link_bad_signature", tc.field, tc.value, code, we)
 				}
-			}
-		})
+				for _, j := range l.local.served() {
+					if j.RequestID == job.RequestID {
+						t.Errorf("destination served the altered request: %+v", j)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -359,26 +472,34 @@ func TestAlteredEnvelopeFieldsRefused(t *testing.T) {
 func TestPlainJobHeadersIgnored(t *testing.T) {
 	t.Parallel()
 	l := startLink(t, true)
-	job := forwardJob()
-	h, body := signedRequest(t, l, job)
-	for k, v := range map[string]string{
-		"Meridian-Request-Id": "req-forged", "Meridian-Operation": "ConverseStream",
-		"Meridian-Source-Region": "us-east-1", "Meridian-Destination-Region": "us-east-1",
-		"Meridian-Principal": "admin", "Meridian-Auth-Method": "3", "Meridian-Key-Id": "key-ffffffffffff",
-		"Meridian-Profile": "us.demo.chat-small", "Meridian-Profile-Arn": "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.demo.chat-small",
-		"Meridian-Model": "demo.chat-large", "Meridian-Client-Ip": "10.0.0.1", "Meridian-Client-Tls": "false",
-	} {
-		h.Set(k, v)
-	}
-	if code, we := send(t, l, h, body); code != http.StatusOK {
-		t.Fatalf("genuine envelope with extra headers: status %d %+v", code, we)
-	}
-	served := l.local.served()
-	if len(served) != 1 {
-		t.Fatalf("served %d jobs, want 1", len(served))
-	}
-	if diff := cmp.Diff(job, served[0]); diff != "" {
-		t.Errorf("served job differs from the signed one (-signed +served):\n%s", diff)
+	for i, s := range sealings {
+		t.Run(s.name, func(t *testing.T) {
+			c := l.dial(t)
+			job := forwardJob()
+			job.RequestID = fmt.Sprintf("req-%d", i)
+			h, body := sealedRequest(t, l, c, s, job)
+			for k, v := range map[string]string{
+				"Meridian-Request-Id": "req-forged", "Meridian-Operation": "ConverseStream",
+				"Meridian-Source-Region": "us-east-1", "Meridian-Destination-Region": "us-east-1",
+				"Meridian-Principal": "admin", "Meridian-Auth-Method": "3", "Meridian-Key-Id": "key-ffffffffffff",
+				"Meridian-Profile": "us.demo.chat-small", "Meridian-Profile-Arn": "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.demo.chat-small",
+				"Meridian-Model": "demo.chat-large", "Meridian-Client-Ip": "10.0.0.1", "Meridian-Client-Tls": "false",
+			} {
+				h.Set(k, v)
+			}
+			if code, we := c.send(h, body); code != http.StatusOK {
+				t.Fatalf("genuine envelope with extra headers: status %d %+v", code, we)
+			}
+			var served *gateway.Job
+			for _, j := range l.local.served() {
+				if j.RequestID == job.RequestID {
+					served = j
+				}
+			}
+			if diff := cmp.Diff(job, served); diff != "" {
+				t.Errorf("served job differs from the sealed one (-sealed +served):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -390,7 +511,7 @@ func TestEnvelopeRefusals(t *testing.T) {
 	l := startLink(t, true)
 	job := forwardJob()
 	job.Principal.Method = auth.Method(200)
-	_, err := l.client(t).Executor(dst).Complete(t.Context(), job)
+	_, err := l.client(t, false).Executor(dst).Complete(t.Context(), job)
 	var ie *inference.Error
 	if !errors.As(err, &ie) || ie.Kind != inference.KindPermissionDenied || ie.Code != "link_malformed" {
 		t.Fatalf("forward with an unknown auth method = %v, want permission denied link_malformed", err)

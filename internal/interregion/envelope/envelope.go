@@ -196,12 +196,15 @@ type Sealed struct {
 	Envelope    string // base64url JSON
 	Signature   string // base64url ASN.1 ECDSA signature
 	Certificate string // base64url DER signer certificate
+	// MAC is the session MAC ([Seal]); a sealed envelope has either MAC
+	// or Signature and Certificate.
+	MAC string
 }
 
 // SetHeaders sets the link headers of s on h; empty fields are left out.
 func (s Sealed) SetHeaders(h http.Header) {
 	for _, f := range [...]struct{ name, val string }{
-		{HeaderEnvelope, s.Envelope}, {HeaderSignature, s.Signature}, {HeaderCertificate, s.Certificate},
+		{HeaderEnvelope, s.Envelope}, {HeaderSignature, s.Signature}, {HeaderCertificate, s.Certificate}, {HeaderMAC, s.MAC},
 	} {
 		if f.val != "" {
 			h.Set(f.name, f.val)
@@ -228,13 +231,14 @@ func Unsigned(e Envelope) (Sealed, error) {
 	return Sealed{Envelope: base64.RawURLEncoding.EncodeToString(payload)}, nil
 }
 
-// FromHeaders reads the three link headers from h. Missing headers give
+// FromHeaders reads the link headers from h. Missing headers give
 // empty fields, which [Verifier.Verify] refuses as malformed.
 func FromHeaders(h http.Header) Sealed {
 	return Sealed{
 		Envelope:    h.Get(HeaderEnvelope),
 		Signature:   h.Get(HeaderSignature),
 		Certificate: h.Get(HeaderCertificate),
+		MAC:         h.Get(HeaderMAC),
 	}
 }
 

@@ -192,7 +192,12 @@ func (v *Verifier) Verify(s Sealed, peer *x509.Certificate, body Digest, now tim
 	if !ecdsa.VerifyASN1(pub, digest(payload), sig) {
 		return nil, &Error{ReasonBadSignature, fmt.Errorf("signature does not verify with the key of %s", peerID)}
 	}
+	return v.check(payload, peerID, body, now)
+}
 
+// check runs every check after authentication: the payload came from
+// peerID (signature or connection MAC verified).
+func (v *Verifier) check(payload []byte, peerID pki.Identity, body Digest, now time.Time) (*Envelope, error) {
 	e, err := parse(payload)
 	if err != nil {
 		return nil, &Error{ReasonMalformed, err}
