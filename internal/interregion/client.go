@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -76,6 +77,10 @@ type peer struct {
 	base   string
 	client *http.Client
 	tr     *http.Transport
+
+	// envelopeVersion is the newest envelope version the peer accepts,
+	// from its last answered probe; 0 until one answers.
+	envelopeVersion atomic.Int32
 
 	mu       sync.Mutex
 	lastOK   time.Time
@@ -227,6 +232,7 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 		return
 	}
 	p.mark(true, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+	p.envelopeVersion.Store(int32(advertisedVersion(resp.Header)))
 	if c.opts.OnState != nil {
 		c.opts.OnState(p.Region, body, rtt)
 	}
@@ -299,6 +305,11 @@ func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, er
 	}
 	req.Header.Set("Content-Type", "application/json")
 	env := envelopeOf(job, body, r.c.opts.Now())
+	// A peer that accepts no newer version gets the newest it does (in a
+	// rolling upgrade); until its first probe answers, the newest.
+	if v := int(r.p.envelopeVersion.Load()); v != 0 {
+		env.Version = min(v, envelope.Version)
+	}
 	if r.c.opts.Signer != nil {
 		req, err = r.c.opts.Signer.SignForwarded(req, env)
 	} else {

@@ -73,6 +73,9 @@ type link struct {
 	headers []http.Header
 	// source is the source region's store (nil on an insecure link).
 	source *pki.Store
+	// version1 makes the state endpoint answer as a node of envelope
+	// version 1 did.
+	version1 atomic.Bool
 	// protoMajor is the HTTP major version of the last request.
 	protoMajor int
 	// us is a store of region us-east-1, under the same CA.
@@ -138,6 +141,10 @@ func startLinkProto(t *testing.T, secure, h2 bool) *link {
 	}
 	h := NewServer(opts)
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == PathState && l.version1.Load() {
+			io.WriteString(w, "{}") // a version 1 node's state: no envelope version
+			return
+		}
 		l.mu.Lock()
 		l.headers = append(l.headers, r.Header.Clone())
 		l.protoMajor = r.ProtoMajor

@@ -2,6 +2,7 @@ package interregion
 
 import (
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptrace"
@@ -36,9 +37,14 @@ type EnvelopeSigner struct {
 // hook, which runs before anything of the request is written to that
 // connection, again for each retry on another one); the request it returns
 // carries that hook. A connection without a TLS 1.3 session gets no MAC,
-// and the destination refuses the request as malformed.
+// and the destination refuses the request as malformed. A version 1
+// envelope (for a peer not yet upgraded) is always signed.
 func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) (*http.Request, error) {
-	if s.SignWithCertificate {
+	// A version 1 envelope goes to a node that predates the session MAC.
+	if s.SignWithCertificate || (e.Version != 0 && e.Version < 2) {
+		if s.Store == nil {
+			return nil, errors.New("no link certificate to sign the envelope with")
+		}
 		sealed, err := envelope.Sign(e, s.Store.Certificate())
 		if err != nil {
 			return nil, err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -65,6 +66,7 @@ type server struct{ opts ServerOptions }
 
 func (s *server) state(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(HeaderEnvelopeVersion, strconv.Itoa(envelope.Version))
 	var v any = struct{}{}
 	if s.opts.State != nil {
 		v = s.opts.State()

@@ -3,10 +3,15 @@ package interregion
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
@@ -222,6 +227,98 @@ func TestSessionMACNeedsTLS13(t *testing.T) {
 	for _, cs := range []*tls.ConnectionState{nil, {}, {HandshakeComplete: true, Version: tls.VersionTLS12}} {
 		if _, err := envelope.SessionKeyFrom(cs); err == nil {
 			t.Errorf("SessionKeyFrom(%+v) succeeded", cs)
+		}
+	}
+}
+
+// TestForwardToVersion1Peer: in a rolling upgrade, a node learns from a
+// peer's state probe which envelope version it accepts, and sends a node
+// still on version 1 a version 1 envelope (signed, without the version 2
+// fields, which that node would refuse), pinned in
+// testdata/wire/to-a-version-1-peer. An upgraded peer, or one not probed
+// yet, gets version 2 with a session MAC.
+func TestForwardToVersion1Peer(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("testdata", "wire", "to-a-version-1-peer")
+	in, err := os.ReadFile(filepath.Join(dir, "job.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLink(t, true)
+	c := l.client(t, false)
+	p := c.peers[dst]
+	forward := func(id string) (http.Header, *gateway.Job) {
+		t.Helper()
+		var job gateway.Job
+		if err := json.Unmarshal(in, &job); err != nil {
+			t.Fatal(err)
+		}
+		job.RequestID = id
+		if _, err := c.Executor(dst).Complete(t.Context(), &job); err != nil {
+			t.Fatalf("forward %s: %v", id, err)
+		}
+		served := l.local.served()
+		return l.lastHeader(), served[len(served)-1]
+	}
+	macV2 := func(what string, h http.Header) {
+		t.Helper()
+		e, err := envelope.Decode(h.Get(envelope.HeaderEnvelope))
+		if err != nil || e.Version != envelope.Version || h.Get(envelope.HeaderMAC) == "" {
+			t.Errorf("%s: envelope version %d (%v), MAC %q; want version %d with a MAC", what, e.Version, err, h.Get(envelope.HeaderMAC), envelope.Version)
+		}
+	}
+
+	h, _ := forward("01JDQ6W4Z8K3T9N2M5P7R1S0W0")
+	macV2("before any probe", h)
+	c.probe(t.Context(), p)
+	h, _ = forward("01JDQ6W4Z8K3T9N2M5P7R1S0W1")
+	macV2("to an upgraded peer", h)
+
+	l.version1.Store(true)
+	c.probe(t.Context(), p)
+	h, served := forward("01JDQ6W4Z8K3T9N2M5P7R1S0W2")
+	got := wireText(t, h)
+	goldenPath := filepath.Join(dir, "request.golden")
+	if *update {
+		if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("forward to a version 1 peer differs from %s (-want +got):\n%s", goldenPath, diff)
+	}
+	// This (upgraded) destination serves the version 1 envelope with the
+	// version 2 fields absent, as the old node would.
+	var job gateway.Job
+	if err := json.Unmarshal(in, &job); err != nil {
+		t.Fatal(err)
+	}
+	job.RequestID = "01JDQ6W4Z8K3T9N2M5P7R1S0W2"
+	job.Operation, job.Model, job.SourceIP, job.SecureTransport = "", "", "", false
+	job.Principal.Method, job.Principal.KeyID = 0, ""
+	if diff := cmp.Diff(&job, served); diff != "" {
+		t.Errorf("job served from a version 1 envelope (-want +got):\n%s", diff)
+	}
+}
+
+func TestAdvertisedVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		header string
+		want   int
+	}{
+		{"", 1}, {"1", 1}, {"2", 2}, {"3", envelope.Version}, {"0", 1}, {"-1", 1}, {"two", 1}, {"99999999999999999999", 1},
+	} {
+		h := http.Header{}
+		if tc.header != "" {
+			h.Set(HeaderEnvelopeVersion, tc.header)
+		}
+		if got := advertisedVersion(h); got != tc.want {
+			t.Errorf("advertisedVersion(%q) = %d, want %d", tc.header, got, tc.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -17,6 +18,22 @@ const (
 	PathInvoke = "/link/v1/invoke"
 	PathState  = "/link/v1/state"
 )
+
+// HeaderEnvelopeVersion is set on the answers of the state endpoint: the
+// newest envelope version this node accepts. A node from before envelope
+// version 2 does not set it.
+const HeaderEnvelopeVersion = "Meridian-Link-Envelope-Version"
+
+// advertisedVersion reads a peer's HeaderEnvelopeVersion: its absence means
+// a version 1 node; a value that is not a version this node knows is taken
+// as 1, the version every node accepts.
+func advertisedVersion(h http.Header) int {
+	v, err := strconv.Atoi(h.Get(HeaderEnvelopeVersion))
+	if err != nil || v < envelope.MinVersion {
+		return envelope.MinVersion
+	}
+	return min(v, envelope.Version)
+}
 
 // envelopeOf returns the envelope that describes job on the link: every
 // field the destination authorizes, audits or routes on. It travels signed

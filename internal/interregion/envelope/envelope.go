@@ -214,13 +214,10 @@ func (s Sealed) SetHeaders(h http.Header) {
 
 // Unsigned returns e encoded but not signed, for a link that runs without
 // TLS (insecure_dev_link): the receiver reads it with [Decode], and nothing
-// proves who wrote it. Like [Sign], it sets Version, and Nonce if it is
-// zero, and refuses an incomplete envelope.
+// proves who wrote it. Like [Sign], it sets Version if it is zero, and
+// Nonce, and refuses an incomplete envelope.
 func Unsigned(e Envelope) (Sealed, error) {
-	e.Version = Version
-	if e.Nonce.IsZero() {
-		e.Nonce = NewNonce()
-	}
+	e.prepare()
 	if err := e.validate(); err != nil {
 		return Sealed{}, fmt.Errorf("encode envelope: %w", err)
 	}
@@ -242,8 +239,40 @@ func FromHeaders(h http.Header) Sealed {
 	}
 }
 
-// encode returns the JSON payload of e.
+// prepare fills what a sealing function fills: Version if it is zero (a
+// caller sets an older one for a peer that accepts no newer), and Nonce if
+// it is zero.
+func (e *Envelope) prepare() {
+	if e.Version == 0 {
+		e.Version = Version
+	}
+	if e.Nonce.IsZero() {
+		e.Nonce = NewNonce()
+	}
+}
+
+// envelopeV1 is the version 1 form: a version 1 receiver refuses unknown
+// fields, so the version 2 fields are left out, not sent empty.
+type envelopeV1 struct {
+	Version           int       `json:"v"`
+	RequestID         string    `json:"request_id"`
+	SourceRegion      string    `json:"source_region"`
+	DestinationRegion string    `json:"destination_region"`
+	PrincipalID       string    `json:"principal_id"`
+	ProfileARN        string    `json:"profile_arn"`
+	IssuedAt          time.Time `json:"issued_at"`
+	Nonce             Nonce     `json:"nonce"`
+	BodySHA256        Digest    `json:"body_sha256"`
+}
+
+// encode returns the JSON payload of e in the form of e.Version. A version
+// 1 payload drops the version 2 fields.
 func encode(e *Envelope) ([]byte, error) {
+	if e.Version == 1 {
+		return json.Marshal(envelopeV1{Version: 1, RequestID: e.RequestID, SourceRegion: e.SourceRegion,
+			DestinationRegion: e.DestinationRegion, PrincipalID: e.PrincipalID, ProfileARN: e.ProfileARN,
+			IssuedAt: e.IssuedAt, Nonce: e.Nonce, BodySHA256: e.BodySHA256})
+	}
 	return json.Marshal(e)
 }
 

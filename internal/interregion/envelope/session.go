@@ -63,14 +63,11 @@ type Prepared struct {
 	header  string
 }
 
-// Prepare encodes e for a session MAC. Like [Sign], it sets Version, and
-// Nonce if it is zero, and refuses an incomplete envelope; IssuedAt must be
+// Prepare encodes e for a session MAC. Like [Sign], it sets Version if it
+// is zero, and Nonce, and refuses an incomplete envelope; IssuedAt must be
 // set by the caller from its clock.
 func Prepare(e Envelope) (Prepared, error) {
-	e.Version = Version
-	if e.Nonce.IsZero() {
-		e.Nonce = NewNonce()
-	}
+	e.prepare()
 	if err := e.validate(); err != nil {
 		return Prepared{}, fmt.Errorf("prepare envelope: %w", err)
 	}
