@@ -122,7 +122,7 @@ func startLink(t *testing.T, secure bool) *link {
 }
 
 // startLinkProto is startLink with HTTP/2 offered (h2) or not.
-func startLinkProto(t *testing.T, secure, h2 bool) *link {
+func startLinkProto(t testing.TB, secure, h2 bool) *link {
 	t.Helper()
 	l := &link{local: &recorder{}}
 	opts := ServerOptions{Local: l.local}
@@ -169,7 +169,7 @@ func startLinkProto(t *testing.T, secure, h2 bool) *link {
 
 // client returns the source node's link client to l; withCertificate
 // signs envelopes with the certificate instead of the session MAC.
-func (l *link) client(t *testing.T, withCertificate bool) *Client {
+func (l *link) client(t testing.TB, withCertificate bool) *Client {
 	opts := ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: l.addr}}, Now: func() time.Time { return t0 }}
 	if l.source != nil {
 		opts.TLS = l.source.ClientTLSConfig
