@@ -14,6 +14,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // Local serves jobs forwarded to this node; *gateway.Gateway implements it.
@@ -107,7 +108,10 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	job, err := jobFromEnvelope(env, &req)
 	if err != nil {
-		writeWireError(w, err.(*inference.Error))
+		peer, _ := pki.PeerRegion(r)
+		s.opts.Logger.Warn("link request refused", "reason", "malformed", telemetry.AttrPeer, peer,
+			telemetry.AttrRequestID, env.RequestID, telemetry.AttrError, err)
+		writeWireError(w, inference.AsError(err))
 		return
 	}
 	out, err := s.opts.Local.ServeForwarded(r.Context(), job)
