@@ -34,4 +34,3 @@ func BenchmarkForward(b *testing.B) {
 		})
 	}
 }
-
