@@ -13,16 +13,19 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
-// Signer adds authentication to a forwarded request (the signed envelope).
+// Signer seals a forwarded request's envelope onto it. It returns the
+// request to send: req, or a copy of it with another context.
 type Signer interface {
-	SignForwarded(req *http.Request, job *gateway.Job, body []byte) error
+	SignForwarded(req *http.Request, e envelope.Envelope) (*http.Request, error)
 }
 
 // Peer is another region's node as the link reaches it.
@@ -40,8 +43,11 @@ type ClientOptions struct {
 	// TLS returns the client TLS config for dialling region; nil means
 	// plain HTTP (insecure_dev_link only).
 	TLS func(region string) *tls.Config
-	// Signer, if set, signs every forwarded request.
+	// Signer, if set, signs every forwarded request's envelope. If nil
+	// (insecure_dev_link only), the envelope is sent unsigned.
 	Signer Signer
+	// Now is the clock that dates envelopes. If nil, time.Now.
+	Now func() time.Time
 	// ConnectTimeout bounds connection set-up. If zero, 3s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the peer's response headers.
@@ -72,6 +78,10 @@ type peer struct {
 	client *http.Client
 	tr     *http.Transport
 
+	// envelopeVersion is the newest envelope version the peer accepts,
+	// from its last answered probe; 0 until one answers.
+	envelopeVersion atomic.Int32
+
 	mu       sync.Mutex
 	lastOK   time.Time
 	healthy  bool
@@ -97,6 +107,9 @@ func NewClient(opts ClientOptions) *Client {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	c := &Client{opts: opts, peers: map[string]*peer{}}
 	for _, p := range opts.Peers {
@@ -219,6 +232,7 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 		return
 	}
 	p.mark(true, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+	p.envelopeVersion.Store(int32(advertisedVersion(resp.Header)))
 	if c.opts.OnState != nil {
 		c.opts.OnState(p.Region, body, rtt)
 	}
@@ -290,11 +304,22 @@ func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, er
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	setJobHeaders(req.Header, job)
+	env := envelopeOf(job, body, r.c.opts.Now())
+	// A peer that accepts no newer version gets the newest it does (in a
+	// rolling upgrade); until its first probe answers, the newest.
+	if v := int(r.p.envelopeVersion.Load()); v != 0 {
+		env.Version = min(v, envelope.Version)
+	}
 	if r.c.opts.Signer != nil {
-		if err := r.c.opts.Signer.SignForwarded(req, job, body); err != nil {
-			return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("sign forwarded request: %w", err)}
+		req, err = r.c.opts.Signer.SignForwarded(req, env)
+	} else {
+		var sealed envelope.Sealed
+		if sealed, err = envelope.Unsigned(env); err == nil {
+			sealed.SetHeaders(req.Header)
 		}
+	}
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("seal forwarded request: %w", err)}
 	}
 	resp, err := r.p.client.Do(req)
 	if err != nil {

@@ -6,7 +6,14 @@
 // package interregion/envelope.
 //
 // Wire format (HTTP/1.1 or HTTP/2, JSON): POST /link/v1/invoke carries the
-// canonical request as the body and the job's metadata in Meridian-* headers.
+// canonical request as the body and the job's metadata in the envelope
+// (Meridian-Link-Envelope, sealed by Meridian-Link-Mac or
+// Meridian-Link-Signature; see package envelope). The destination reads the
+// job's metadata from the envelope only; testdata/wire pins the exact
+// headers and envelope fields. GET /link/v1/state answers the node's
+// published state, with the newest envelope version it accepts in
+// Meridian-Link-Envelope-Version; the client writes each peer the newest
+// version both know.
 // A non-streaming answer is the canonical response; a streaming one is
 // application/x-ndjson, one {"event":...} per line, ending with {"end":true}
 // or {"error":...}. Errors before the first byte use the HTTP status of their

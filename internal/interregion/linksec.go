@@ -1,11 +1,13 @@
 package interregion
 
 import (
+	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -13,55 +15,100 @@ import (
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
-// EnvelopeSigner signs every forwarded request with the node's current link
-// certificate.
+// EnvelopeSigner seals every forwarded request's envelope. By default it
+// seals with a MAC under the key of the TLS connection that carries the
+// request ([envelope.SessionKey]): the connection is mutually authenticated
+// by the node's certificate, so the MAC proves as much as a signature by
+// that certificate's key, at a fraction of the cost (docs/security.md,
+// "Why a session MAC").
 type EnvelopeSigner struct {
+	// Store holds the node's link certificate. It is used only with
+	// SignWithCertificate.
 	Store *pki.Store
+	// SignWithCertificate seals with an ECDSA signature by the node's
+	// current certificate instead, with the certificate in the request:
+	// the format every version 2 receiver also accepts, and the one to
+	// verify without the connection.
+	SignWithCertificate bool
 }
 
-// SignForwarded implements Signer.
-func (s EnvelopeSigner) SignForwarded(req *http.Request, job *gateway.Job, body []byte) error {
-	sealed, err := envelope.Sign(envelope.Envelope{
-		RequestID: job.RequestID, SourceRegion: job.SourceRegion, DestinationRegion: job.DestinationRegion,
-		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: time.Now(), BodySHA256: envelope.HashBody(body),
-	}, s.Store.Certificate())
-	if err != nil {
-		return err
+// SignForwarded implements Signer. With a session MAC, the MAC is computed
+// once net/http has chosen the connection for req (its GotConn trace
+// hook, which runs before anything of the request is written to that
+// connection, again for each retry on another one); the request it returns
+// carries that hook. A connection without a TLS 1.3 session gets no MAC,
+// and the destination refuses the request as malformed. A version 1
+// envelope (for a peer not yet upgraded) is always signed.
+func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) (*http.Request, error) {
+	// A version 1 envelope goes to a node that predates the session MAC.
+	if s.SignWithCertificate || (e.Version != 0 && e.Version < 2) {
+		if s.Store == nil {
+			return nil, errors.New("no link certificate to sign the envelope with")
+		}
+		sealed, err := envelope.Sign(e, s.Store.Certificate())
+		if err != nil {
+			return nil, err
+		}
+		sealed.SetHeaders(req.Header)
+		return req, nil
 	}
-	sealed.SetHeaders(req.Header)
-	return nil
+	p, err := envelope.Prepare(e)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(envelope.HeaderEnvelope, p.Header())
+	h := req.Header
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		h.Del(envelope.HeaderMAC)
+		c, ok := info.Conn.(interface{ ConnectionState() tls.ConnectionState })
+		if !ok {
+			return
+		}
+		cs := c.ConnectionState()
+		if k, err := envelope.SessionKeyFrom(&cs); err == nil {
+			h.Set(envelope.HeaderMAC, p.MAC(&k))
+		}
+	}}
+	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace)), nil
 }
 
 // EnvelopeVerifier refuses forwarded requests whose envelope does not
-// verify, and replaces the job's identity fields with the envelope's: the
-// destination acts only on what the source signed.
+// verify, and returns the envelope otherwise: the destination acts only on
+// what the source signed.
 type EnvelopeVerifier struct {
 	Verifier   *envelope.Verifier
 	Rejections *envelope.Rejections
 	Logger     *slog.Logger
+	// Now is the receiver's clock. If nil, time.Now.
+	Now func() time.Time
 }
 
 // VerifyForwarded implements Verifier.
-func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, job *gateway.Job, body []byte) error {
-	env, err := v.Verifier.Verify(envelope.FromHeaders(r.Header), pki.PeerCertificate(r), envelope.HashBody(body), time.Now())
+func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelope.Envelope, error) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	env, err := v.Verifier.VerifyConnection(envelope.FromHeaders(r.Header), r.TLS, envelope.HashBody(body), now())
 	if err != nil {
-		v.Rejections.Envelope(err)
+		if v.Rejections != nil {
+			v.Rejections.Envelope(err)
+		}
 		reason, _ := envelope.ReasonOf(err)
 		peer, _ := pki.PeerRegion(r)
 		if v.Logger != nil {
+			// The request id is logged only from an authentic envelope.
+			var id string
+			if env != nil {
+				id = env.RequestID
+			}
 			v.Logger.Warn("link request refused", "reason", reason.String(), telemetry.AttrPeer, peer,
-				telemetry.AttrRequestID, job.RequestID, telemetry.AttrError, err)
+				telemetry.AttrRequestID, id, telemetry.AttrError, err)
 		}
-		return &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_" + reason.String(),
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_" + reason.String(),
 			Message: "link request refused: " + reason.String(), Err: err}
 	}
-	id, err := ProfileIDFromARN(env.ProfileARN)
-	if err != nil {
-		return &inference.Error{Kind: inference.KindPermissionDenied, Message: "link request refused: malformed profile ARN", Err: err}
-	}
-	job.RequestID, job.SourceRegion, job.DestinationRegion = env.RequestID, env.SourceRegion, env.DestinationRegion
-	job.Principal.ID, job.ProfileARN, job.ProfileID = env.PrincipalID, env.ProfileARN, id
-	return nil
+	return env, nil
 }
 
 // ProfileIDFromARN returns the profile or model id an ARN names.

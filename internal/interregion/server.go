@@ -8,10 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // Local serves jobs forwarded to this node; *gateway.Gateway implements it.
@@ -20,16 +23,18 @@ type Local interface {
 }
 
 // Verifier checks a forwarded request before it is served (mTLS peer
-// identity, signed envelope, replay). It returns an error with a public
-// message when the request must be refused.
+// identity, signed envelope, replay) and returns the envelope it verified:
+// the destination builds the job from it alone. It returns an error with a
+// public message when the request must be refused.
 type Verifier interface {
-	VerifyForwarded(r *http.Request, job *gateway.Job, body []byte) error
+	VerifyForwarded(r *http.Request, body []byte) (*envelope.Envelope, error)
 }
 
 // ServerOptions configure the link server.
 type ServerOptions struct {
 	Local Local
-	// Verifier, if set, must accept every forwarded request.
+	// Verifier, if set, must accept every forwarded request. If nil
+	// (insecure_dev_link only), the envelope is read without any check.
 	Verifier Verifier
 	// State returns this node's published state (health and load).
 	State func() any
@@ -62,6 +67,7 @@ type server struct{ opts ServerOptions }
 
 func (s *server) state(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(HeaderEnvelopeVersion, strconv.Itoa(envelope.Version))
 	var v any = struct{}{}
 	if s.opts.State != nil {
 		v = s.opts.State()
@@ -88,17 +94,25 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeWireError(w, &inference.Error{Kind: inference.KindPayloadTooLarge, Message: "forwarded request too large", Err: err})
 		return
 	}
+	// The envelope is checked before the body is parsed: nothing an
+	// unauthenticated sender wrote is decoded beyond the envelope itself.
+	env, err := s.envelope(r, body)
+	if err != nil {
+		writeWireError(w, inference.AsError(err))
+		return
+	}
 	var req inference.Request
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeWireError(w, &inference.Error{Kind: inference.KindInvalidRequest, Message: "malformed forwarded request", Err: err})
 		return
 	}
-	job := jobFromHeaders(r.Header, &req)
-	if s.opts.Verifier != nil {
-		if err := s.opts.Verifier.VerifyForwarded(r, job, body); err != nil {
-			writeWireError(w, inference.AsError(err))
-			return
-		}
+	job, err := jobFromEnvelope(env, &req)
+	if err != nil {
+		peer, _ := pki.PeerRegion(r)
+		s.opts.Logger.Warn("link request refused", "reason", "malformed", telemetry.AttrPeer, peer,
+			telemetry.AttrRequestID, env.RequestID, telemetry.AttrError, err)
+		writeWireError(w, inference.AsError(err))
+		return
 	}
 	out, err := s.opts.Local.ServeForwarded(r.Context(), job)
 	if err != nil {
@@ -111,6 +125,19 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.relay(w, out.Stream)
+}
+
+// envelope returns the forwarded request's envelope: verified, or on an
+// insecure development link (no Verifier) merely decoded.
+func (s *server) envelope(r *http.Request, body []byte) (*envelope.Envelope, error) {
+	if s.opts.Verifier != nil {
+		return s.opts.Verifier.VerifyForwarded(r, body)
+	}
+	e, err := envelope.Decode(r.Header.Get(envelope.HeaderEnvelope))
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed", Message: "link request refused: malformed", Err: err}
+	}
+	return &e, nil
 }
 
 // relay writes a stream as NDJSON lines, flushing each.

@@ -2,6 +2,7 @@ package interregion
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 )
 
 // Paths served on the link listener.
@@ -17,48 +19,77 @@ const (
 	PathState  = "/link/v1/state"
 )
 
-// Job metadata headers.
-const (
-	hRequestID   = "Meridian-Request-Id"
-	hOperation   = "Meridian-Operation"
-	hSource      = "Meridian-Source-Region"
-	hDestination = "Meridian-Destination-Region"
-	hPrincipal   = "Meridian-Principal"
-	hAuthMethod  = "Meridian-Auth-Method"
-	hKeyID       = "Meridian-Key-Id"
-	hProfile     = "Meridian-Profile"
-	hProfileARN  = "Meridian-Profile-Arn"
-	hModel       = "Meridian-Model"
-	hSourceIP    = "Meridian-Client-Ip"
-	hSecure      = "Meridian-Client-Tls"
-)
+// HeaderEnvelopeVersion is set on the answers of the state endpoint: the
+// newest envelope version this node accepts. A node from before envelope
+// version 2 does not set it.
+const HeaderEnvelopeVersion = "Meridian-Link-Envelope-Version"
 
-func setJobHeaders(h http.Header, job *gateway.Job) {
-	h.Set(hRequestID, job.RequestID)
-	h.Set(hOperation, job.Operation)
-	h.Set(hSource, job.SourceRegion)
-	h.Set(hDestination, job.DestinationRegion)
-	h.Set(hPrincipal, job.Principal.ID)
-	h.Set(hAuthMethod, strconv.Itoa(int(job.Principal.Method)))
-	h.Set(hKeyID, job.Principal.KeyID)
-	h.Set(hProfile, job.ProfileID)
-	h.Set(hProfileARN, job.ProfileARN)
-	h.Set(hModel, job.Model)
-	h.Set(hSourceIP, job.SourceIP)
-	h.Set(hSecure, strconv.FormatBool(job.SecureTransport))
+// advertisedVersion reads a peer's HeaderEnvelopeVersion: its absence means
+// a version 1 node; a value that is not a version this node knows is taken
+// as 1, the version every node accepts.
+func advertisedVersion(h http.Header) int {
+	v, err := strconv.Atoi(h.Get(HeaderEnvelopeVersion))
+	if err != nil || v < envelope.MinVersion {
+		return envelope.MinVersion
+	}
+	return min(v, envelope.Version)
 }
 
-func jobFromHeaders(h http.Header, req *inference.Request) *gateway.Job {
-	m, _ := strconv.Atoi(h.Get(hAuthMethod))
-	return &gateway.Job{
-		RequestID: h.Get(hRequestID), Operation: h.Get(hOperation),
-		SourceRegion: h.Get(hSource), DestinationRegion: h.Get(hDestination),
-		ProfileID: h.Get(hProfile), ProfileARN: h.Get(hProfileARN), Model: h.Get(hModel),
-		Principal: auth.Principal{ID: h.Get(hPrincipal), Method: auth.Method(m), KeyID: h.Get(hKeyID)},
-		Request:   req,
-		SourceIP:  h.Get(hSourceIP), SecureTransport: h.Get(hSecure) == "true",
+// envelopeOf returns the envelope that describes job on the link: every
+// field the destination authorizes, audits or routes on. It travels signed
+// (see [EnvelopeSigner]) and is the only place the destination reads them
+// from; there are no other job headers.
+func envelopeOf(job *gateway.Job, body []byte, now time.Time) envelope.Envelope {
+	return envelope.Envelope{
+		RequestID: job.RequestID, SourceRegion: job.SourceRegion, DestinationRegion: job.DestinationRegion,
+		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: now, BodySHA256: envelope.HashBody(body),
+		Operation: job.Operation, AuthMethod: methodName(job.Principal.Method), KeyID: job.Principal.KeyID,
+		ClientIP: job.SourceIP, ClientTLS: job.SecureTransport, Model: job.Model,
 	}
 }
+
+// jobFromEnvelope returns the job a destination serves for an envelope it
+// accepted (verified, or read from an insecure development link) and the
+// request decoded from the body the envelope hashes.
+func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*gateway.Job, error) {
+	id, err := ProfileIDFromARN(e.ProfileARN)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
+			Message: "link request refused: malformed profile ARN", Err: err}
+	}
+	m, ok := methodByName[e.AuthMethod]
+	if !ok {
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
+			Message: "link request refused: unknown authentication method", Err: fmt.Errorf("envelope auth_method %.64q", e.AuthMethod)}
+	}
+	return &gateway.Job{
+		RequestID: e.RequestID, Operation: e.Operation,
+		SourceRegion: e.SourceRegion, DestinationRegion: e.DestinationRegion,
+		ProfileID: id, ProfileARN: e.ProfileARN, Model: e.Model,
+		Principal: auth.Principal{ID: e.PrincipalID, Method: m, KeyID: e.KeyID},
+		Request:   req,
+		SourceIP:  e.ClientIP, SecureTransport: e.ClientTLS,
+	}, nil
+}
+
+// methodName is m as the envelope writes it: its audit name, or "" for
+// none.
+func methodName(m auth.Method) string {
+	if m == 0 {
+		return ""
+	}
+	return m.String()
+}
+
+// methodByName maps the envelope's auth_method back; "" is no method (an
+// anonymous principal, or a version 1 envelope).
+var methodByName = func() map[string]auth.Method {
+	m := map[string]auth.Method{"": 0}
+	for k := auth.MethodAPIKey; k.String() != "unknown"; k++ {
+		m[k.String()] = k
+	}
+	return m
+}()
 
 // wireError is an error as it crosses the link.
 type wireError struct {

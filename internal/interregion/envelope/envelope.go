@@ -14,8 +14,23 @@ import (
 	"time"
 )
 
-// Version is the envelope format version this package writes and accepts.
-const Version = 1
+// Version is the envelope format version this package writes. A version
+// changes whenever the set of fields, or the meaning of one, changes; see
+// "Versions and rolling upgrades" in docs/security.md.
+//
+//   - 1: request id, regions, principal id, profile ARN, issued-at, nonce,
+//     body hash.
+//   - 2: adds what the destination authorizes and audits on that version 1
+//     carried in plain headers: operation, authentication method, key id,
+//     client IP, client TLS, model.
+const Version = 2
+
+// MinVersion is the oldest version [Verifier.Verify] and [Decode] accept.
+// A version 1 envelope (from a node not yet upgraded) is served with the
+// fields of version 2 absent: no operation, method or key id, no client IP
+// and client TLS false, so policy conditions on them fail closed. Versions
+// outside [MinVersion, Version] are refused as [ReasonMalformed].
+const MinVersion = 1
 
 // HTTP headers carrying a sealed envelope.
 const (
@@ -118,12 +133,35 @@ type Envelope struct {
 	Nonce Nonce `json:"nonce"`
 	// BodySHA256 is [HashBody] of the request body sent with it.
 	BodySHA256 Digest `json:"body_sha256"`
+
+	// The fields below are version 2. The destination authorizes and
+	// audits on them, so they travel here, signed, and nowhere else.
+
+	// Operation is the API operation the caller invoked in the source
+	// region (Converse, ConverseStream, chat.completions, ...).
+	Operation string `json:"operation"`
+	// AuthMethod is how the principal authenticated in the source region,
+	// as written in audit events (apiKey, sigv4, mtls); empty for an
+	// anonymous principal.
+	AuthMethod string `json:"auth_method"`
+	// KeyID names the credential the principal used, never the credential.
+	KeyID string `json:"key_id"`
+	// ClientIP is the caller's address as the source region saw it
+	// (aws:SourceIp); empty if unknown.
+	ClientIP string `json:"client_ip"`
+	// ClientTLS reports whether the caller reached the source region over
+	// TLS (aws:SecureTransport).
+	ClientTLS bool `json:"client_tls"`
+	// Model is the logical model the source resolved; the destination
+	// resolves its own and uses this one only to audit a refusal made
+	// before that.
+	Model string `json:"model"`
 }
 
 // validate checks that the required fields are present and bounded.
 func (e *Envelope) validate() error {
-	if e.Version != Version {
-		return fmt.Errorf("version %d, want %d", e.Version, Version)
+	if e.Version < MinVersion || e.Version > Version {
+		return fmt.Errorf("unsupported version %d (this node accepts %d to %d)", e.Version, MinVersion, Version)
 	}
 	var errs []error
 	for _, f := range []struct{ name, val string }{
@@ -137,6 +175,7 @@ func (e *Envelope) validate() error {
 	for _, f := range []struct{ name, val string }{
 		{"request_id", e.RequestID}, {"source_region", e.SourceRegion},
 		{"destination_region", e.DestinationRegion}, {"principal_id", e.PrincipalID}, {"profile_arn", e.ProfileARN},
+		{"operation", e.Operation}, {"auth_method", e.AuthMethod}, {"key_id", e.KeyID}, {"client_ip", e.ClientIP}, {"model", e.Model},
 	} {
 		if len(f.val) > maxField {
 			errs = append(errs, fmt.Errorf("%s is longer than %d bytes", f.name, maxField))
@@ -157,27 +196,83 @@ type Sealed struct {
 	Envelope    string // base64url JSON
 	Signature   string // base64url ASN.1 ECDSA signature
 	Certificate string // base64url DER signer certificate
+	// MAC is the session MAC ([Seal]); a sealed envelope has either MAC
+	// or Signature and Certificate.
+	MAC string
 }
 
-// SetHeaders sets the three link headers on h.
+// SetHeaders sets the link headers of s on h; empty fields are left out.
 func (s Sealed) SetHeaders(h http.Header) {
-	h.Set(HeaderEnvelope, s.Envelope)
-	h.Set(HeaderSignature, s.Signature)
-	h.Set(HeaderCertificate, s.Certificate)
+	for _, f := range [...]struct{ name, val string }{
+		{HeaderEnvelope, s.Envelope}, {HeaderSignature, s.Signature}, {HeaderCertificate, s.Certificate}, {HeaderMAC, s.MAC},
+	} {
+		if f.val != "" {
+			h.Set(f.name, f.val)
+		}
+	}
 }
 
-// FromHeaders reads the three link headers from h. Missing headers give
+// Unsigned returns e encoded but not signed, for a link that runs without
+// TLS (insecure_dev_link): the receiver reads it with [Decode], and nothing
+// proves who wrote it. Like [Sign], it sets Version if it is zero, and
+// Nonce, and refuses an incomplete envelope.
+func Unsigned(e Envelope) (Sealed, error) {
+	e.prepare()
+	if err := e.validate(); err != nil {
+		return Sealed{}, fmt.Errorf("encode envelope: %w", err)
+	}
+	payload, err := encode(&e)
+	if err != nil {
+		return Sealed{}, fmt.Errorf("encode envelope: %w", err)
+	}
+	return Sealed{Envelope: base64.RawURLEncoding.EncodeToString(payload)}, nil
+}
+
+// FromHeaders reads the link headers from h. Missing headers give
 // empty fields, which [Verifier.Verify] refuses as malformed.
 func FromHeaders(h http.Header) Sealed {
 	return Sealed{
 		Envelope:    h.Get(HeaderEnvelope),
 		Signature:   h.Get(HeaderSignature),
 		Certificate: h.Get(HeaderCertificate),
+		MAC:         h.Get(HeaderMAC),
 	}
 }
 
-// encode returns the JSON payload of e.
+// prepare fills what a sealing function fills: Version if it is zero (a
+// caller sets an older one for a peer that accepts no newer), and Nonce if
+// it is zero.
+func (e *Envelope) prepare() {
+	if e.Version == 0 {
+		e.Version = Version
+	}
+	if e.Nonce.IsZero() {
+		e.Nonce = NewNonce()
+	}
+}
+
+// envelopeV1 is the version 1 form: a version 1 receiver refuses unknown
+// fields, so the version 2 fields are left out, not sent empty.
+type envelopeV1 struct {
+	Version           int       `json:"v"`
+	RequestID         string    `json:"request_id"`
+	SourceRegion      string    `json:"source_region"`
+	DestinationRegion string    `json:"destination_region"`
+	PrincipalID       string    `json:"principal_id"`
+	ProfileARN        string    `json:"profile_arn"`
+	IssuedAt          time.Time `json:"issued_at"`
+	Nonce             Nonce     `json:"nonce"`
+	BodySHA256        Digest    `json:"body_sha256"`
+}
+
+// encode returns the JSON payload of e in the form of e.Version. A version
+// 1 payload drops the version 2 fields.
 func encode(e *Envelope) ([]byte, error) {
+	if e.Version == 1 {
+		return json.Marshal(envelopeV1{Version: 1, RequestID: e.RequestID, SourceRegion: e.SourceRegion,
+			DestinationRegion: e.DestinationRegion, PrincipalID: e.PrincipalID, ProfileARN: e.ProfileARN,
+			IssuedAt: e.IssuedAt, Nonce: e.Nonce, BodySHA256: e.BodySHA256})
+	}
 	return json.Marshal(e)
 }
 

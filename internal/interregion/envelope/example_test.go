@@ -58,7 +58,9 @@ func Example_linkServer() {
 				http.Error(w, "body", http.StatusBadRequest)
 				return
 			}
-			env, err := verifier.Verify(envelope.FromHeaders(r.Header), pki.PeerCertificate(r), envelope.HashBody(body), time.Now())
+			// Either seal: a session MAC checked with this connection's
+			// key, or a signature by the peer's certificate.
+			env, err := verifier.VerifyConnection(envelope.FromHeaders(r.Header), r.TLS, envelope.HashBody(body), time.Now())
 			if err != nil {
 				rejections.Envelope(err)
 				reason, _ := envelope.ReasonOf(err)
@@ -72,9 +74,10 @@ func Example_linkServer() {
 	_ = srv.ListenAndServeTLS("", "") // certificates come from the store
 }
 
-// Example_linkClient shows how a source node forwards a request: one
-// transport per destination region, and an envelope signed with the
-// node's current certificate for every request.
+// Example_linkClient shows how a source node forwards a request with an
+// envelope signed by the node's current certificate: one transport per
+// destination region. (Nodes seal with the session MAC instead, once
+// net/http has picked the connection: see interregion.EnvelopeSigner.)
 func Example_linkClient() {
 	store, err := pki.NewStore(pki.LinkConfig{CAFile: "certs/ca.crt", CertFile: "certs/{region}.crt", KeyFile: "certs/{region}.key"}.StoreOptions("eu-west-1"))
 	if err != nil {

@@ -29,7 +29,9 @@ func digest(payload []byte) []byte {
 }
 
 // Sign seals e with the key of cert, the node's current link certificate
-// (pki.Store.Certificate). It sets Version, and Nonce if it is zero;
+// (pki.Store.Certificate). It sets Version to [Version] if it is zero (a
+// non-zero one in [MinVersion, Version] writes that version, for a peer
+// that accepts no newer), and Nonce if it is zero;
 // IssuedAt must be set by the caller from its clock. cert must name
 // e.SourceRegion, so a node cannot sign for another region by mistake.
 func Sign(e Envelope, cert *tls.Certificate) (Sealed, error) {
@@ -47,10 +49,7 @@ func Sign(e Envelope, cert *tls.Certificate) (Sealed, error) {
 	if !ok {
 		return Sealed{}, errors.New("sign envelope: private key cannot sign")
 	}
-	e.Version = Version
-	if e.Nonce.IsZero() {
-		e.Nonce = NewNonce()
-	}
+	e.prepare()
 	if err := e.validate(); err != nil {
 		return Sealed{}, fmt.Errorf("sign envelope: %w", err)
 	}
@@ -192,7 +191,12 @@ func (v *Verifier) Verify(s Sealed, peer *x509.Certificate, body Digest, now tim
 	if !ecdsa.VerifyASN1(pub, digest(payload), sig) {
 		return nil, &Error{ReasonBadSignature, fmt.Errorf("signature does not verify with the key of %s", peerID)}
 	}
+	return v.check(payload, peerID, body, now)
+}
 
+// check runs every check after authentication: the payload came from
+// peerID (signature or connection MAC verified).
+func (v *Verifier) check(payload []byte, peerID pki.Identity, body Digest, now time.Time) (*Envelope, error) {
 	e, err := parse(payload)
 	if err != nil {
 		return nil, &Error{ReasonMalformed, err}

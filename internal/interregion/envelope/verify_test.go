@@ -97,10 +97,25 @@ func TestVerify(t *testing.T) {
 				f["admin"] = true
 				return forge(t, f, w.cert(src))
 			}},
-		{name: "version 2", want: envelope.ReasonMalformed,
+		{name: "version newer than this node knows", want: envelope.ReasonMalformed,
 			sealed: func(t *testing.T) envelope.Sealed {
 				f := fields(t, good())
-				f["v"] = 2
+				f["v"] = envelope.Version + 1
+				return forge(t, f, w.cert(src))
+			}},
+		{name: "version 0", want: envelope.ReasonMalformed,
+			sealed: func(t *testing.T) envelope.Sealed {
+				f := fields(t, good())
+				f["v"] = 0
+				return forge(t, f, w.cert(src))
+			}},
+		{name: "version 1 from a node not yet upgraded",
+			sealed: func(t *testing.T) envelope.Sealed {
+				f := fields(t, good())
+				f["v"] = 1
+				for _, k := range []string{"operation", "auth_method", "key_id", "client_ip", "client_tls", "model"} {
+					delete(f, k)
+				}
 				return forge(t, f, w.cert(src))
 			}},
 		{name: "trailing data", want: envelope.ReasonMalformed,

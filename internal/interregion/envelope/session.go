@@ -1,0 +1,168 @@
+package envelope
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/pki"
+)
+
+// HeaderMAC holds an envelope's session MAC (HMAC-SHA256 under the
+// connection's [SessionKey]), base64url without padding. A request carries
+// either HeaderMAC or HeaderSignature with HeaderCertificate, never both.
+const HeaderMAC = "Meridian-Link-Mac"
+
+// ExporterLabel is the TLS exporter label (RFC 8446 section 7.5) of the
+// session key. It names its one use, so no other exported key can equal it.
+const ExporterLabel = "EXPORTER-meridian-link-envelope"
+
+// macContext is prefixed to the payload under the MAC: a session MAC is
+// never valid for anything else keyed the same way.
+const macContext = "meridian link envelope mac v1\x00"
+
+// maxMACHeader bounds the MAC header: 32 bytes are 43 characters.
+const maxMACHeader = 64
+
+// SessionKey is the key that seals envelopes on one link connection: 32
+// bytes exported from its TLS 1.3 session. Both ends derive the same key;
+// nobody else can, and no other connection has it.
+type SessionKey [32]byte
+
+// SessionKeyFrom exports the session key of a TLS connection, on either
+// end. The connection must have completed a TLS 1.3 handshake (the link
+// refuses older versions, and a TLS 1.2 exporter is not bound to the
+// handshake without extended master secret).
+func SessionKeyFrom(cs *tls.ConnectionState) (SessionKey, error) {
+	var k SessionKey
+	if cs == nil || !cs.HandshakeComplete {
+		return k, errors.New("session key: no completed TLS handshake")
+	}
+	if cs.Version != tls.VersionTLS13 {
+		return k, fmt.Errorf("session key: TLS version %#04x, want TLS 1.3", cs.Version)
+	}
+	b, err := cs.ExportKeyingMaterial(ExporterLabel, nil, len(k))
+	if err != nil {
+		return k, fmt.Errorf("session key: %w", err)
+	}
+	copy(k[:], b)
+	return k, nil
+}
+
+// Prepared is an envelope encoded for sending but not yet sealed: the
+// source prepares it before it knows which connection will carry the
+// request, and seals it with that connection's key ([Prepared.MAC]) once
+// it does. The zero value is not usable; use [Prepare].
+type Prepared struct {
+	payload []byte
+	header  string
+}
+
+// Prepare encodes e for a session MAC. Like [Sign], it sets Version if it
+// is zero, and Nonce, and refuses an incomplete envelope; IssuedAt must be
+// set by the caller from its clock.
+func Prepare(e Envelope) (Prepared, error) {
+	e.prepare()
+	if err := e.validate(); err != nil {
+		return Prepared{}, fmt.Errorf("prepare envelope: %w", err)
+	}
+	payload, err := encode(&e)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("prepare envelope: %w", err)
+	}
+	return Prepared{payload: payload, header: base64.RawURLEncoding.EncodeToString(payload)}, nil
+}
+
+// Header returns the value of [HeaderEnvelope].
+func (p Prepared) Header() string { return p.header }
+
+// MAC returns the value of [HeaderMAC] for sending p on the connection
+// whose session key is k.
+func (p Prepared) MAC(k *SessionKey) string {
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(mac(k, p.payload, sum[:0]))
+}
+
+// Seal prepares e and seals it with k: [Prepare] then [Prepared.MAC].
+func Seal(e Envelope, k *SessionKey) (Sealed, error) {
+	p, err := Prepare(e)
+	if err != nil {
+		return Sealed{}, err
+	}
+	return Sealed{Envelope: p.header, MAC: p.MAC(k)}, nil
+}
+
+func mac(k *SessionKey, payload, dst []byte) []byte {
+	h := hmac.New(sha256.New, k[:])
+	h.Write([]byte(macContext))
+	h.Write(payload)
+	return h.Sum(dst)
+}
+
+// VerifyConnection checks a sealed envelope received on the TLS connection
+// cs (the request's r.TLS), sealed either way: a session MAC is checked
+// with the key of cs itself; a signature is checked as [Verifier.Verify]
+// does, against the connection's client certificate. Every check after
+// authentication is the same for both, in the order [Verifier.Verify]
+// gives. A MAC that does not verify (made on another connection, or over
+// other bytes) is [ReasonBadSignature]; a request carrying both a MAC and a
+// signature is [ReasonMalformed].
+func (v *Verifier) VerifyConnection(s Sealed, cs *tls.ConnectionState, body Digest, now time.Time) (*Envelope, error) {
+	var peer *x509.Certificate
+	if cs != nil && cs.HandshakeComplete && len(cs.PeerCertificates) > 0 {
+		peer = cs.PeerCertificates[0]
+	}
+	if s.MAC == "" {
+		return v.Verify(s, peer, body, now)
+	}
+	if s.Signature != "" || s.Certificate != "" {
+		return nil, &Error{ReasonMalformed, errors.New("both a session MAC and a signature")}
+	}
+	payload, err := decodeB64("envelope", s.Envelope, maxEnvelopeHeader)
+	if err != nil {
+		return nil, &Error{ReasonMalformed, err}
+	}
+	var got [sha256.Size]byte
+	if n, err := decodeB64Into(got[:], "mac", s.MAC, maxMACHeader); err != nil || n != len(got) {
+		if err == nil {
+			err = fmt.Errorf("mac header: %d bytes, want %d", n, len(got))
+		}
+		return nil, &Error{ReasonMalformed, err}
+	}
+	if peer == nil {
+		return nil, &Error{ReasonUnauthenticated, errors.New("no verified peer certificate (plain HTTP or no client certificate)")}
+	}
+	peerID, err := pki.IdentityFromCertificate(peer)
+	if err != nil {
+		return nil, &Error{ReasonUnauthenticated, err}
+	}
+	key, err := SessionKeyFrom(cs)
+	if err != nil {
+		return nil, &Error{ReasonUnauthenticated, err}
+	}
+	var want [sha256.Size]byte
+	if !hmac.Equal(mac(&key, payload, want[:0]), got[:]) {
+		return nil, &Error{ReasonBadSignature, fmt.Errorf("session MAC does not verify on this connection with %s", peerID)}
+	}
+	return v.check(payload, peerID, body, now)
+}
+
+// decodeB64Into decodes base64url s into dst, which must be large enough.
+func decodeB64Into(dst []byte, what, s string, maxLen int) (int, error) {
+	if s == "" {
+		return 0, fmt.Errorf("%s header is missing", what)
+	}
+	if len(s) > maxLen || base64.RawURLEncoding.DecodedLen(len(s)) > len(dst) {
+		return 0, fmt.Errorf("%s header is %d bytes, limit %d", what, len(s), base64.RawURLEncoding.EncodedLen(len(dst)))
+	}
+	n, err := base64.RawURLEncoding.Strict().Decode(dst, []byte(s))
+	if err != nil {
+		return 0, fmt.Errorf("%s header: %w", what, err)
+	}
+	return n, nil
+}

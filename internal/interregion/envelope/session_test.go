@@ -1,0 +1,215 @@
+package envelope_test
+
+import (
+	"crypto/tls"
+	"net"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
+)
+
+// connPair makes one link connection from region src to region dst over
+// loopback and returns its state at the client and at the server.
+func connPair(t testing.TB, w *world, src, dst string) (client, server *tls.ConnectionState) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		cs  tls.ConnectionState
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		sc := tls.Server(c, w.stores[dst].ServerTLSConfig(func(r string) bool { return r == src }))
+		err = sc.Handshake()
+		done <- result{sc.ConnectionState(), err}
+	}()
+	cc, err := tls.Dial("tcp", ln.Addr().String(), w.stores[src].ClientTLSConfig(dst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	ccs := cc.ConnectionState()
+	return &ccs, &r.cs
+}
+
+func sessionKey(t testing.TB, cs *tls.ConnectionState) *envelope.SessionKey {
+	t.Helper()
+	k, err := envelope.SessionKeyFrom(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &k
+}
+
+func TestVerifyConnection(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "eu-west-1", "eu-central-1", "us-east-1")
+	src, dst := "eu-west-1", "eu-central-1"
+	body := []byte(`{"messages":[]}`)
+	client, server := connPair(t, w, src, dst)
+	otherClient, otherServer := connPair(t, w, src, dst)
+	if *sessionKey(t, client) != *sessionKey(t, server) {
+		t.Fatal("the two ends of a connection derived different session keys")
+	}
+	if *sessionKey(t, client) == *sessionKey(t, otherClient) {
+		t.Fatal("two connections derived the same session key")
+	}
+	seal := func(t *testing.T, cs *tls.ConnectionState) envelope.Sealed {
+		s, err := envelope.Seal(request(src, dst, body, t0), sessionKey(t, cs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		name   string
+		sealed func(t *testing.T) envelope.Sealed
+		conn   *tls.ConnectionState
+		want   envelope.Reason
+	}{
+		{name: "genuine", sealed: func(t *testing.T) envelope.Sealed { return seal(t, client) }},
+		{name: "signed with the certificate instead, on this connection",
+			sealed: func(t *testing.T) envelope.Sealed { return mustSign(t, request(src, dst, body, t0), w.cert(src)) }},
+		{name: "sealed for another connection", want: envelope.ReasonBadSignature,
+			sealed: func(t *testing.T) envelope.Sealed { return seal(t, otherClient) }},
+		{name: "received on another connection", conn: otherServer, want: envelope.ReasonBadSignature,
+			sealed: func(t *testing.T) envelope.Sealed { return seal(t, client) }},
+		{name: "plain HTTP", conn: &tls.ConnectionState{}, want: envelope.ReasonUnauthenticated,
+			sealed: func(t *testing.T) envelope.Sealed { return seal(t, client) }},
+		{name: "envelope of another sealed request", want: envelope.ReasonBadSignature,
+			sealed: func(t *testing.T) envelope.Sealed {
+				s := seal(t, client)
+				other := request(src, dst, body, t0)
+				other.PrincipalID = "key/mallory"
+				o, err := envelope.Seal(other, sessionKey(t, client))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Envelope = o.Envelope
+				return s
+			}},
+		{name: "MAC with padding", want: envelope.ReasonMalformed,
+			sealed: func(t *testing.T) envelope.Sealed {
+				s := seal(t, client)
+				s.MAC += "="
+				return s
+			}},
+		{name: "MAC too long", want: envelope.ReasonMalformed,
+			sealed: func(t *testing.T) envelope.Sealed {
+				s := seal(t, client)
+				s.MAC += "AAAA"
+				return s
+			}},
+		{name: "MAC and certificate", want: envelope.ReasonMalformed,
+			sealed: func(t *testing.T) envelope.Sealed {
+				s := seal(t, client)
+				s.Certificate = mustSign(t, request(src, dst, body, t0), w.cert(src)).Certificate
+				return s
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := envelope.NewVerifier(envelope.VerifierOptions{Region: dst, Checker: geoChecker(dst), VerifySigner: w.stores[dst].VerifyPeer})
+			cs := tc.conn
+			if cs == nil {
+				cs = server
+			}
+			sealed := tc.sealed(t)
+			e, err := v.VerifyConnection(sealed, cs, envelope.HashBody(body), t0)
+			if got, _ := envelope.ReasonOf(err); got != tc.want {
+				t.Fatalf("VerifyConnection = %v, reason %v; want reason %v", err, got, tc.want)
+			}
+			if tc.want != 0 {
+				return
+			}
+			if e == nil || e.RequestID != "req-1" {
+				t.Fatalf("VerifyConnection returned %+v", e)
+			}
+			if _, err := v.VerifyConnection(sealed, cs, envelope.HashBody(body), t0); !isReason(err, envelope.ReasonReplay) {
+				t.Fatalf("second VerifyConnection = %v, want replay", err)
+			}
+		})
+	}
+}
+
+func isReason(err error, r envelope.Reason) bool {
+	got, _ := envelope.ReasonOf(err)
+	return got == r
+}
+
+// TestSealVerifyAllocs pins the allocations of one forwarded request's
+// envelope with a session MAC: the key derived at both ends, Seal at the
+// source, VerifyConnection at the destination.
+func TestSealVerifyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	w := newWorld(t, "eu-west-1", "eu-central-1")
+	client, server := connPair(t, w, "eu-west-1", "eu-central-1")
+	v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1"), ReplayCapacity: 1 << 20})
+	e := request("eu-west-1", "eu-central-1", nil, t0)
+	// 2 × 26 for the session key (TLS exporter, HKDF), the rest JSON and
+	// base64 both ways and the two HMACs. A change here is a change of
+	// the cost of every forwarded request: look before raising it.
+	const maxAllocs = 96
+	allocs := testing.AllocsPerRun(200, func() {
+		k, err := envelope.SessionKeyFrom(client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := envelope.Seal(e, &k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.VerifyConnection(s, server, e.BodySHA256, t0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > maxAllocs {
+		t.Errorf("session-MAC seal and verify allocate %v times per request, want at most %d", allocs, maxAllocs)
+	}
+}
+
+// FuzzVerifyConnection feeds arbitrary envelope and MAC header values to
+// the verifier on a genuine connection: it must not panic, every refusal
+// has a reason, and nothing but the genuine seal is accepted.
+func FuzzVerifyConnection(f *testing.F) {
+	w := newWorld(f, "eu-west-1", "eu-central-1")
+	client, server := connPair(f, w, "eu-west-1", "eu-central-1")
+	body := []byte("body")
+	sealed, err := envelope.Seal(request("eu-west-1", "eu-central-1", body, t0), sessionKey(f, client))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sealed.Envelope, sealed.MAC)
+	f.Add(sealed.Envelope, sealed.MAC+"A")
+	f.Add(sealed.Envelope, sealed.MAC[:42])
+	f.Add(sealed.Envelope+"A", sealed.MAC)
+	f.Add("", "")
+	f.Add(sealed.Envelope, "!!!")
+	f.Fuzz(func(t *testing.T, env, mac string) {
+		v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1")})
+		_, err := v.VerifyConnection(envelope.Sealed{Envelope: env, MAC: mac}, server, envelope.HashBody(body), t0)
+		if err == nil && (env != sealed.Envelope || mac != sealed.MAC) {
+			t.Fatalf("VerifyConnection accepted envelope %q with MAC %q", env, mac)
+		}
+		if err != nil {
+			if _, ok := envelope.ReasonOf(err); !ok {
+				t.Fatalf("VerifyConnection error without reason: %v", err)
+			}
+		}
+	})
+}
