@@ -113,8 +113,19 @@ type oaRequest struct {
 }
 
 type oaUsage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+func (u *oaUsage) usage() inference.Usage {
+	out := inference.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
+	if u.PromptTokensDetails != nil {
+		out.CacheReadTokens = u.PromptTokensDetails.CachedTokens
+	}
+	return out
 }
 
 type oaResponse struct {
@@ -132,22 +143,53 @@ type oaResponse struct {
 	Usage *oaUsage `json:"usage"`
 }
 
+// body returns the upstream request body: the client's own bytes with the
+// model (and, for a stream, stream_options.include_usage) set when it is an
+// OpenAI chat body (pass-through), else the canonical request encoded.
 func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
-	r := oaRequest{Model: o.cfg.Model, MaxTokens: req.MaxTokens, Temperature: req.Temperature, TopP: req.TopP,
-		Stop: req.Stop, Seed: req.Seed, User: req.User, Stream: stream}
+	if req.Dialect == inference.DialectOpenAIChat && req.Body != nil {
+		return PassThroughOpenAI(req.Body, o.cfg.Model, stream), nil
+	}
+	c, err := req.Canonical(inference.DialectOpenAIChat)
+	if err != nil {
+		return nil, err
+	}
+	r := oaRequest{Model: o.cfg.Model, MaxTokens: c.MaxTokens, Temperature: c.Temperature, TopP: c.TopP,
+		Stop: c.Stop, Seed: c.Seed, User: c.User, Stream: stream}
 	if stream {
 		r.StreamOptions = &oaStreamOptions{IncludeUsage: true}
 	}
-	r.Messages = make([]oaMessage, len(req.Messages))
-	for i, m := range req.Messages {
+	r.Messages = make([]oaMessage, len(c.Messages))
+	for i, m := range c.Messages {
 		r.Messages[i] = oaMessage{Role: string(m.Role), Content: m.Text()}
 	}
 	return json.Marshal(r)
 }
 
+// PassThroughOpenAI returns body with its model set to model and, for a
+// stream, stream_options.include_usage set to true (Meridian settles quota
+// with the final usage); every other byte is kept as the client sent it.
+func PassThroughOpenAI(body []byte, model string, stream bool) []byte {
+	out := inference.AppendSetString(make([]byte, 0, len(body)+len(model)+48), body, "model", model)
+	if !stream {
+		return out
+	}
+	so := inference.Field(out, "stream_options")
+	if so == nil || bytes.Equal(bytes.TrimSpace(so), []byte("null")) {
+		return inference.AppendSetField(nil, out, "stream_options", []byte(`{"include_usage":true}`))
+	}
+	if v := inference.Field(so, "include_usage"); bytes.Equal(v, []byte("true")) {
+		return out
+	}
+	return inference.AppendSetField(nil, out, "stream_options", inference.AppendSetField(nil, so, "include_usage", []byte("true")))
+}
+
 func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*http.Response, error) {
 	body, err := o.body(req, stream)
 	if err != nil {
+		if e, ok := err.(*inference.Error); ok {
+			return nil, e
+		}
 		return nil, &inference.Error{Kind: inference.KindInvalidRequest, Message: "request cannot be encoded", Err: err}
 	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
@@ -182,6 +224,16 @@ func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inferen
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if req.Dialect == inference.DialectOpenAIChat && req.Body != nil {
+		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+		if err != nil {
+			return nil, readError(ctx, "read upstream response", err)
+		}
+		if len(raw) > maxResponseBytes {
+			return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 64 MiB"}
+		}
+		return passThroughResponse(raw, time.Since(start))
+	}
 	var r oaResponse
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		return nil, readError(ctx, "decode upstream response", err)
@@ -202,6 +254,29 @@ func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inferen
 	return out, nil
 }
 
+// maxResponseBytes bounds a non-streaming answer read for pass-through.
+const maxResponseBytes = 64 << 20
+
+// passThroughResponse wraps an OpenAI chat completion as received, reading
+// only its id, model and usage.
+func passThroughResponse(raw []byte, latency time.Duration) (*inference.Response, error) {
+	var head struct {
+		ID    string   `json:"id"`
+		Model string   `json:"model"`
+		Usage *oaUsage `json:"usage"`
+	}
+	// Only the top-level members are decoded; choices are skipped as raw.
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model sent a malformed answer", Err: err}
+	}
+	out := &inference.Response{ID: head.ID, Model: head.Model, Dialect: inference.DialectOpenAIChat, Body: raw, Latency: latency,
+		StopReason: inference.StopEndTurn}
+	if head.Usage != nil {
+		out.Usage = head.Usage.usage()
+	}
+	return out, nil
+}
+
 // Stream implements Backend. It returns after the upstream's first event.
 func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -210,7 +285,8 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		cancel()
 		return nil, err
 	}
-	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192)}
+	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
+		raw: req.Dialect == inference.DialectOpenAIChat && req.Body != nil}
 	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle
@@ -252,6 +328,9 @@ type sseStream struct {
 	started bool
 	stopped bool
 	done    bool
+	// raw is set in pass-through: every event is delivered with its bytes
+	// (see readRaw).
+	raw bool
 	// idle bounds each wait for an event; timer enforces it by cancelling
 	// ctx, and timedOut tells that cancellation from the caller's.
 	idle     time.Duration
@@ -352,6 +431,12 @@ func (s *sseStream) readEvent() error {
 			continue // comments, event names, blank separators
 		}
 		data = bytes.TrimSpace(data)
+		if s.raw {
+			if ok, err := s.readRaw(data); ok || err != nil {
+				return err
+			}
+			continue
+		}
 		if bytes.Equal(data, []byte("[DONE]")) {
 			s.done = true
 			if !s.stopped {
@@ -400,6 +485,45 @@ func (s *sseStream) readEvent() error {
 			return nil
 		}
 	}
+}
+
+// readRaw appends the event of one data line in pass-through: the line's
+// bytes, classified by a look at them (no decode but of the one event that
+// carries usage). ok is false for a line that is no event.
+func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
+	if bytes.Equal(data, []byte("[DONE]")) {
+		s.done = true
+		return true, nil // the front end writes its own end marker
+	}
+	if len(data) == 0 {
+		return false, nil
+	}
+	ev := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat, Raw: data}
+	if bytes.Contains(data, []byte(`"error"`)) {
+		if e := inference.Field(data, "error"); e != nil && !bytes.Equal(e, []byte("null")) {
+			var we struct {
+				Message string `json:"message"`
+			}
+			json.Unmarshal(e, &we)
+			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + truncate(we.Message, 300)}
+		}
+	}
+	if u := inference.Field(data, "usage"); u != nil && !bytes.Equal(u, []byte("null")) {
+		var ou oaUsage
+		if err := json.Unmarshal(u, &ou); err != nil {
+			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a malformed stream event", Err: err}
+		}
+		usage := ou.usage()
+		ev.Kind, ev.Usage = inference.EventUsage, &usage
+	} else if fr := inference.StringAfter(data, `"finish_reason":`); fr != nil {
+		ev.Kind, ev.StopReason = inference.EventStop, StopReasonFromOpenAI(string(fr))
+		s.stopped = true
+	} else if !s.started && len(inference.StringAfter(data, `"content":`)) == 0 {
+		ev.Kind = inference.EventStart
+	}
+	s.started = true
+	s.pending = append(s.pending, ev)
+	return true, nil
 }
 
 func (s *sseStream) Close() error {

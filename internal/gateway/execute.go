@@ -200,7 +200,7 @@ type delivered struct {
 func (d *delivered) see(ev inference.Event) {
 	switch ev.Kind {
 	case inference.EventDelta:
-		d.textBytes = inference.SaturatingAdd(d.textBytes, len(ev.Text))
+		d.textBytes = inference.SaturatingAdd(d.textBytes, ev.TextLen())
 	case inference.EventUsage:
 		if ev.Usage != nil {
 			u := *ev.Usage
@@ -249,7 +249,7 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 				s.rec.TTFT = s.g.now().Sub(s.rec.Started)
 			}
 			if s.g.recordBody {
-				s.text.WriteString(ev.Text)
+				s.text.WriteString(ev.DeltaText())
 			}
 		}
 	case errors.Is(err, io.EOF):

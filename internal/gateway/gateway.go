@@ -251,7 +251,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 func (g *Gateway) succeed(ctx context.Context, rec *Record, resp *inference.Response) error {
 	rec.Status, rec.Usage, rec.TTFT = 200, resp.Usage, g.now().Sub(rec.Started)
 	if g.recordBody {
-		rec.Completion = resp.Message.Text()
+		rec.Completion = resp.Text()
 	}
 	return g.finish(ctx, rec)
 }
@@ -587,7 +587,7 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 	if call.Request != nil {
 		rec.Stream, rec.RequestedModel = call.Request.Stream, boundedModel(call.Request.Model)
 		if g.recordBody {
-			rec.Prompt = call.Request.Messages
+			rec.Prompt = call.Request.PromptMessages()
 		}
 	}
 	return rec

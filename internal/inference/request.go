@@ -45,13 +45,37 @@ func TextMessage(role Role, text string) Message {
 	return Message{Role: role, Content: []Block{{Text: text}}}
 }
 
-// Request is a canonical inference request. Front ends fill it from their
-// dialect; the gateway fills Model with the model id that a deployment serves.
+// Request is an inference request as the gateway acts on it. Front ends
+// fill it by peeking at the client's body (see [Peek]): the fields the
+// gateway routes, admits and audits on, plus the body itself, which the
+// backend forwards as received when it speaks the request's dialect.
+//
+// Messages and the sampling fields below it are the canonical, text-only
+// form of the conversation: requests built in code (tests, the simulator)
+// set them instead of Body, and [Request.Canonical] derives them from Body
+// when a backend of another dialect must re-encode the request.
 type Request struct {
 	// Model is what the caller named in its request: a profile id, a profile
 	// ARN or a model id. Backends receive the deployment's upstream model
 	// instead (see backend adapters).
 	Model string `json:"model"`
+	// Dialect is the wire format of Body.
+	Dialect Dialect `json:"-"`
+	// Body is the client's request body as received, in Dialect. Nil for a
+	// request built in code.
+	Body []byte `json:"-"`
+	// Features are the capabilities the request uses; routing sends it only
+	// to deployments that have them all.
+	Features Features `json:"-"`
+	// InputTokens is the estimate of the prompt's size that the front end
+	// computed from Body; zero means derive it from Messages.
+	InputTokens int `json:"-"`
+	// IncludeUsage is true when an OpenAI streaming caller asked for the
+	// final usage chunk (stream_options.include_usage).
+	IncludeUsage bool `json:"-"`
+	// FeatureFields names, per feature, the caller's field that uses it,
+	// for the 400 that refuses it.
+	FeatureFields map[Feature]string `json:"-"`
 	// Messages is the conversation, system messages first.
 	Messages []Message `json:"messages"`
 	// MaxTokens bounds the completion; zero means the backend's default.
@@ -75,10 +99,34 @@ type Request struct {
 	User string `json:"user,omitempty"`
 }
 
+// Use records that the request uses f through the caller's field.
+func (r *Request) Use(f Feature, field string) {
+	r.Features = r.Features.With(f)
+	if _, ok := r.FeatureFields[f]; ok {
+		return
+	}
+	if r.FeatureFields == nil {
+		r.FeatureFields = map[Feature]string{}
+	}
+	r.FeatureFields[f] = field
+}
+
+// FeatureField names the caller's field that uses f ("tools",
+// "messages[2].content[0].image_url"), or f's name when none was recorded.
+func (r *Request) FeatureField(f Feature) string {
+	if field, ok := r.FeatureFields[f]; ok {
+		return field
+	}
+	return f.String()
+}
+
 // EstimatedInputTokens is a cheap, deterministic estimate of the prompt's size
 // in tokens (about four bytes a token, plus a few per message), used for
 // admission and token-aware routing before the backend reports real usage.
 func (r *Request) EstimatedInputTokens() int {
+	if r.InputTokens > 0 {
+		return r.InputTokens
+	}
 	n := 0
 	for _, m := range r.Messages {
 		n = SaturatingAdd(n, 4)
@@ -114,6 +162,11 @@ const (
 type Usage struct {
 	InputTokens  int `json:"inputTokens"`
 	OutputTokens int `json:"outputTokens"`
+	// CacheReadTokens and CacheWriteTokens are the prompt tokens read from
+	// and written to the model's prompt cache, where the backend reports
+	// them (included in InputTokens for OpenAI, not for Bedrock).
+	CacheReadTokens  int `json:"cacheReadTokens,omitempty"`
+	CacheWriteTokens int `json:"cacheWriteTokens,omitempty"`
 }
 
 // Total returns input plus output tokens, saturating rather than wrapping
@@ -121,14 +174,33 @@ type Usage struct {
 func (u Usage) Total() int { return SaturatingAdd(u.InputTokens, u.OutputTokens) }
 
 // Response is a complete (non-streaming) inference result.
+//
+// A backend that served the request in its own dialect sets Dialect and
+// Body (the upstream's answer, byte for byte) and reads Usage from it; one
+// that re-encoded a request of another dialect fills Message and
+// StopReason instead, and leaves Body nil.
 type Response struct {
 	// ID is the backend's completion id, if it gave one.
 	ID string `json:"id,omitempty"`
 	// Model is the upstream model that produced the answer.
-	Model      string     `json:"model,omitempty"`
+	Model string `json:"model,omitempty"`
+	// Dialect is the format of Body.
+	Dialect Dialect `json:"dialect,omitempty"`
+	// Body is the upstream's answer as received, when it is in the
+	// request's dialect.
+	Body       []byte     `json:"body,omitempty"`
 	Message    Message    `json:"message"`
 	StopReason StopReason `json:"stopReason"`
 	Usage      Usage      `json:"usage"`
 	// Latency is the time the backend took, as measured by the executor.
 	Latency time.Duration `json:"latency,omitempty"`
+}
+
+// Text returns the answer's text, for content recording: the Message's, or
+// the text extracted from Body.
+func (r *Response) Text() string {
+	if r.Body == nil {
+		return r.Message.Text()
+	}
+	return answerText(r.Dialect, r.Body)
 }

@@ -28,6 +28,12 @@ func (k EventKind) String() string {
 }
 
 // Event is one element of a streamed completion.
+//
+// A backend that streams in the request's dialect sets Dialect, Name and
+// Raw on every event (the upstream's event, byte for byte) and Kind from a
+// cheap look at it: the front end writes Raw on without decoding it. Text
+// is then empty and [Event.TextLen] measures the delta in Raw. A backend
+// that re-encoded the request sets Kind and Text instead.
 type Event struct {
 	Kind EventKind `json:"kind"`
 	// Text is the new text of a Delta event.
@@ -39,6 +45,33 @@ type Event struct {
 	// ID and Model are set on the Start event when the backend names them.
 	ID    string `json:"id,omitempty"`
 	Model string `json:"model,omitempty"`
+	// Dialect is the format of Raw.
+	Dialect Dialect `json:"dialect,omitempty"`
+	// Name is the event's type where the dialect names events outside the
+	// payload (Converse's :event-type, e.g. "contentBlockDelta").
+	Name string `json:"name,omitempty"`
+	// Raw is the event's payload as the upstream sent it: the JSON of an
+	// SSE data line or of an event-stream message. It is valid until the
+	// next Recv.
+	Raw []byte `json:"raw,omitempty"`
+}
+
+// TextLen returns the length of the text the event adds: len(Text), or the
+// length of the delta text inside Raw, read without decoding it.
+func (e *Event) TextLen() int {
+	if e.Raw == nil {
+		return len(e.Text)
+	}
+	return deltaTextLen(e.Dialect, e.Raw)
+}
+
+// DeltaText returns the text the event adds, decoding Raw when needed (for
+// content recording only: it allocates).
+func (e *Event) DeltaText() string {
+	if e.Raw == nil {
+		return e.Text
+	}
+	return deltaText(e.Dialect, e.Raw)
 }
 
 // Stream delivers a completion incrementally. Recv returns io.EOF after the

@@ -295,7 +295,13 @@ type remote struct {
 }
 
 func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, error) {
-	body, err := json.Marshal(job.Request)
+	// The client's body travels as received: the envelope's hash covers
+	// these bytes, and the destination reads them itself.
+	dialect := job.Request.Dialect
+	if dialect == inference.DialectUnknown {
+		dialect = dialectOf(job.Operation, job.Model, nil)
+	}
+	body, err := inference.EncodeCanonical(job.Request, dialect)
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
@@ -303,7 +309,7 @@ func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, er
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", bodyContentType(dialect))
 	env := envelopeOf(job, body, r.c.opts.Now())
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.

@@ -217,6 +217,7 @@ func TestWireGolden(t *testing.T) {
 			if err := json.Unmarshal(in, &job); err != nil {
 				t.Fatalf("job.json: %v", err)
 			}
+			job.Request = clientRequest(t, &job)
 			l := startLink(t, tc.secure)
 			sent := job
 			if _, err := l.client(t, tc.withCertificate).Executor(dst).Complete(t.Context(), &sent); err != nil {
@@ -306,8 +307,30 @@ func wireText(t *testing.T, h http.Header) string {
 	return b.String()
 }
 
+// clientRequest returns job's request as a front end hands it over: the
+// client's body in the operation's dialect, peeked at.
+func clientRequest(t testing.TB, job *gateway.Job) *inference.Request {
+	t.Helper()
+	d := dialectOf(job.Operation, job.Model, nil)
+	body, err := inference.EncodeCanonical(job.Request, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := requestOf(bodyContentType(d), job.Operation, job.ProfileID, job.Model, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
 // forwardJob is the job the attack tests forward.
 func forwardJob() *gateway.Job {
+	job := forwardJobCanonical()
+	job.Request = clientRequest(&testing.T{}, job)
+	return job
+}
+
+func forwardJobCanonical() *gateway.Job {
 	return &gateway.Job{
 		RequestID: "req-attack", Operation: "Converse", SourceRegion: src, DestinationRegion: dst,
 		ProfileID: "eu.demo.chat-small", ProfileARN: "arn:aws:bedrock:" + src + ":111122223333:inference-profile/eu.demo.chat-small",
@@ -397,11 +420,8 @@ func (c *conn) send(h http.Header, body []byte) (int, wireError) {
 // c, sealed as s does.
 func sealedRequest(t *testing.T, l *link, c *conn, s sealing, job *gateway.Job) (http.Header, []byte) {
 	t.Helper()
-	body, err := json.Marshal(job.Request)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := http.Header{"Content-Type": {"application/json"}}
+	body := job.Request.Body
+	h := http.Header{"Content-Type": {bodyContentType(job.Request.Dialect)}}
 	s.seal(t, l, envelopeOf(job, body, t0), c.state()).SetHeaders(h)
 	return h, body
 }

@@ -101,16 +101,17 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeWireError(w, inference.AsError(err))
 		return
 	}
-	var req inference.Request
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeWireError(w, &inference.Error{Kind: inference.KindInvalidRequest, Message: "malformed forwarded request", Err: err})
-		return
-	}
-	job, err := jobFromEnvelope(env, &req)
+	job, err := jobFromEnvelope(env, nil)
 	if err != nil {
 		peer, _ := pki.PeerRegion(r)
 		s.opts.Logger.Warn("link request refused", "reason", "malformed", telemetry.AttrPeer, peer,
 			telemetry.AttrRequestID, env.RequestID, telemetry.AttrError, err)
+		writeWireError(w, inference.AsError(err))
+		return
+	}
+	// The body is the client's, as the source received it: the
+	// destination peeks at it itself, in the dialect of the operation.
+	if job.Request, err = requestOf(r.Header.Get("Content-Type"), env.Operation, job.ProfileID, env.Model, body); err != nil {
 		writeWireError(w, inference.AsError(err))
 		return
 	}

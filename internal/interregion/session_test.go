@@ -298,6 +298,8 @@ func TestForwardToVersion1Peer(t *testing.T) {
 		t.Fatal(err)
 	}
 	job.RequestID = "01JDQ6W4Z8K3T9N2M5P7R1S0W2"
+	// The destination reads the client's body that the source sent.
+	job.Request = clientRequest(t, &job)
 	job.Operation, job.Model, job.SourceIP, job.SecureTransport = "", "", "", false
 	job.Principal.Method, job.Principal.KeyID = 0, ""
 	if diff := cmp.Diff(&job, served); diff != "" {

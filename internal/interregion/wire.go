@@ -3,6 +3,7 @@ package interregion
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -90,6 +91,62 @@ var methodByName = func() map[string]auth.Method {
 	}
 	return m
 }()
+
+// dialectOf returns the dialect of a client body for operation op on model
+// (InvokeModel bodies are told apart by a look at body).
+func dialectOf(op, model string, body []byte) inference.Dialect {
+	switch op {
+	case gateway.OpChatCompletions:
+		return inference.DialectOpenAIChat
+	case gateway.OpConverse, gateway.OpConverseStream:
+		return inference.DialectConverse
+	case gateway.OpInvokeModel, gateway.OpInvokeModelWithResponseStream:
+		if body == nil {
+			return inference.DialectAnthropic
+		}
+		return inference.InvokeDialect(model, body)
+	}
+	return inference.DialectOpenAIChat
+}
+
+// ContentTypeClientBody marks a forwarded body that is the client's own,
+// as the source received it; its dialect parameter names its format. A
+// node from before it sends the canonical request as application/json.
+const ContentTypeClientBody = "application/vnd.meridian.client-body+json"
+
+func bodyContentType(d inference.Dialect) string {
+	return ContentTypeClientBody + "; dialect=" + d.String()
+}
+
+// requestOf reads a forwarded body: the client's, peeked at as the
+// source's front end did (in the dialect of the operation, or of the
+// Content-Type when the envelope names no operation), or the canonical
+// request a node from before client bodies sends.
+// The request's model is what the caller named: the profile id for the
+// Bedrock operations (their model travels in the URL, not the body).
+func requestOf(contentType, op, profileID, model string, body []byte) (*inference.Request, error) {
+	mt, params, _ := mime.ParseMediaType(contentType)
+	if mt != ContentTypeClientBody {
+		var req inference.Request
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, &inference.Error{Kind: inference.KindInvalidRequest, Message: "malformed forwarded request", Err: err}
+		}
+		return &req, nil
+	}
+	d := dialectOf(op, model, body)
+	if op == "" {
+		if pd, ok := inference.ParseDialect(params["dialect"]); ok {
+			d = pd
+		}
+	}
+	stream := op == gateway.OpConverseStream || op == gateway.OpInvokeModelWithResponseStream
+	req, err := inference.Peek(d, profileID, body, stream)
+	if err != nil {
+		e := inference.AsError(err)
+		return nil, &inference.Error{Kind: inference.KindInvalidRequest, Message: "malformed forwarded request: " + e.Message, Param: e.Param, Err: err}
+	}
+	return req, nil
+}
 
 // wireError is an error as it crosses the link.
 type wireError struct {

@@ -1,15 +1,17 @@
 package openai
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
-// FuzzDecodeChat: decoding any body never panics; a body it accepts has a
-// model, messages and a non-negative max_tokens; a body it refuses gets a
-// 400 naming a field, with a bounded message.
+// FuzzDecodeChat: peeking at any body never panics; a body it accepts has a
+// model, is kept byte for byte, and has a non-negative max_tokens and a
+// positive token estimate; a body it refuses gets a 400 naming a field,
+// with a bounded message.
 func FuzzDecodeChat(f *testing.F) {
 	for _, s := range []string{
 		`{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"Hello"}]}`,
@@ -27,7 +29,7 @@ func FuzzDecodeChat(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, _, err := decodeChat(body)
 		if err == nil {
-			if req.Model == "" || len(req.Messages) == 0 || req.MaxTokens < 0 {
+			if req.Model == "" || !bytes.Equal(req.Body, body) || req.MaxTokens < 0 || req.EstimatedInputTokens() < 1 {
 				t.Fatalf("accepted an invalid request: %+v", req)
 			}
 			return

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -112,118 +111,35 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		h.writeStream(w, r, req, out, includeUsage)
 		return
 	}
+	if resp := out.Response; resp.Body != nil && resp.Dialect == inference.DialectOpenAIChat {
+		writeRaw(w, rewriteChunk(nil, nil, resp.Body, completionID(call.RequestID), req.Model))
+		return
+	}
 	writeJSON(w, http.StatusOK, responseBody(call.RequestID, req.Model, out.Response))
 }
 
-// maxModelBytes bounds the model field: the longest ARN is far shorter.
-const maxModelBytes = 2048
+// rewriteChunk returns raw (a completion or a chunk as the upstream sent
+// it) with its top-level id and model set to the gateway's, every other
+// byte kept; buf and tmp are reused buffers.
+func rewriteChunk(buf, tmp, raw []byte, id, model string) []byte {
+	tmp = inference.AppendSetString(tmp[:0], raw, "id", id)
+	return inference.AppendSetString(buf[:0], tmp, "model", model)
+}
 
-// decodeChat validates an OpenAI request body and translates it.
+// writeRaw writes a JSON body as the upstream sent it (rewritten).
+func writeRaw(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// decodeChat peeks at an OpenAI chat completions body: it reads the model,
+// streaming, max tokens and the features used, and keeps the body to be
+// forwarded as received.
 func decodeChat(body []byte) (*inference.Request, bool, error) {
-	var cr chatRequest
-	if err := json.Unmarshal(body, &cr); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			// Valid JSON with a field of the wrong type (or a number out
-			// of range): name the field.
-			if te.Field == "" {
-				return nil, false, invalid("", typeProblem("the request body", te))
-			}
-			field := inference.Clip(te.Field, inference.EchoLimit)
-			return nil, false, invalid(field, typeProblem(field, te))
-		}
-		return nil, false, invalid("", "request body is not valid JSON: "+jsonProblem(err))
-	}
-	req := &inference.Request{Model: cr.Model, Temperature: cr.Temperature, TopP: cr.TopP, Seed: cr.Seed, User: cr.User, Stream: cr.Stream}
-	switch {
-	case cr.Model == "":
-		return req, false, invalid("model", "you must provide a model: an inference profile id (e.g. eu.demo.chat-small), a profile ARN or a model id")
-	case len(cr.Model) > maxModelBytes:
-		return req, false, invalid("model", "model is "+strconv.Itoa(len(cr.Model))+" bytes long; a profile id, profile ARN or model id is at most "+strconv.Itoa(maxModelBytes))
-	case len(cr.Messages) == 0:
-		return req, false, invalid("messages", "messages must be a non-empty array")
-	case cr.N != nil && *cr.N != 1:
-		return req, false, invalid("n", "only n=1 is supported")
-	case len(cr.Tools) > 0 && string(cr.Tools) != "null" && string(cr.Tools) != "[]",
-		len(cr.Functions) > 0 && string(cr.Functions) != "null" && string(cr.Functions) != "[]":
-		return req, false, invalid("tools", "tool calling is not supported by this gateway yet")
-	case cr.Temperature != nil && (*cr.Temperature < 0 || *cr.Temperature > 2):
-		return req, false, invalid("temperature", "temperature must be between 0 and 2")
-	case cr.TopP != nil && (*cr.TopP < 0 || *cr.TopP > 1):
-		return req, false, invalid("top_p", "top_p must be between 0 and 1")
-	}
-	switch {
-	case cr.MaxCompletionTokens != nil:
-		req.MaxTokens, req.MaxTokensParam = *cr.MaxCompletionTokens, "max_completion_tokens"
-	case cr.MaxTokens != nil:
-		req.MaxTokens, req.MaxTokensParam = *cr.MaxTokens, "max_tokens"
-	}
-	// The upper bound (the model's context window) is the gateway's check,
-	// once the model is resolved.
-	if req.MaxTokens < 0 {
-		return req, false, invalid(req.MaxTokensParam, req.MaxTokensParam+" must not be negative")
-	}
-	stop, err := stops(cr.Stop)
-	if err != nil {
-		return req, false, invalid("stop", err.Error())
-	}
-	req.Stop = stop
-	for i, m := range cr.Messages {
-		var role inference.Role
-		switch m.Role {
-		case "system", "developer":
-			role = inference.RoleSystem
-		case "user":
-			role = inference.RoleUser
-		case "assistant":
-			role = inference.RoleAssistant
-		default:
-			return req, false, invalid("messages["+strconv.Itoa(i)+"].role", "role "+strconv.Quote(inference.Clip(m.Role, inference.EchoLimit))+" is not supported (use system, developer, user or assistant)")
-		}
-		text, err := m.text()
-		if err != nil {
-			return req, false, invalid("messages["+strconv.Itoa(i)+"].content", err.Error())
-		}
-		req.Messages = append(req.Messages, inference.TextMessage(role, text))
-	}
-	includeUsage := cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage
-	return req, includeUsage, nil
-}
-
-// jsonProblem describes a syntax error, or any other decoding error
-// clipped.
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return err.Error() + " at byte " + strconv.FormatInt(se.Offset, 10)
-	}
-	return inference.Clip(err.Error(), 2*inference.EchoLimit)
-}
-
-// typeProblem says what field should have been, without the caller's
-// literal (te.Value is "number 1e400", with the number in full).
-func typeProblem(field string, te *json.UnmarshalTypeError) string {
-	got, _, _ := strings.Cut(te.Value, " ")
-	return field + " must be " + jsonType(te.Type.Kind().String()) + ", not " + inference.Clip(got, 16)
-}
-
-// jsonType names a Go kind in JSON's words.
-func jsonType(kind string) string {
-	switch kind {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer in range"
-	case "float32", "float64":
-		return "a number"
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return "of another type"
+	req, err := inference.Peek(inference.DialectOpenAIChat, "", body, false)
+	return req, req.IncludeUsage, err
 }
 
 func invalid(param, msg string) *inference.Error {
@@ -283,6 +199,16 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	}
 	empty := ""
 	var usage *inference.Usage
+	// Pass-through: events go out as the upstream sent them, with the id
+	// and model rewritten into reused buffers (no allocation per token).
+	var buf, tmp, held []byte
+	sendRaw := func(raw []byte) bool {
+		buf = rewriteChunk(buf, tmp, raw, id, req.Model)
+		bw.WriteString("data: ")
+		bw.Write(buf)
+		bw.WriteString("\n\n")
+		return bw.Flush() == nil && rc.Flush() == nil
+	}
 	for {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -299,6 +225,17 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 			bw.Flush()
 			rc.Flush()
 			return
+		}
+		if ev.Raw != nil {
+			if ev.Kind == inference.EventUsage {
+				// Held back until the request is recorded (below).
+				usage, held = ev.Usage, append(held[:0], ev.Raw...)
+				continue
+			}
+			if !sendRaw(ev.Raw) {
+				return
+			}
+			continue
 		}
 		switch ev.Kind {
 		case inference.EventStart:
@@ -326,7 +263,20 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	// Record the request (audit) before the client sees its end: a node
 	// that dies after this loses no answered request's event.
 	s.Close()
-	if includeUsage && usage != nil {
+	if held != nil {
+		if !includeUsage {
+			// The caller did not ask for usage: keep the chunk only for
+			// the choices it may carry.
+			if c := inference.Field(held, "choices"); c == nil || string(c) == "[]" {
+				held = nil
+			} else {
+				held = inference.AppendSetField(nil, held, "usage", []byte("null"))
+			}
+		}
+		if held != nil && !sendRaw(held) {
+			return
+		}
+	} else if includeUsage && usage != nil {
 		chunk.Choices = choice[:0]
 		chunk.Usage = &chatUsage{PromptTokens: usage.InputTokens, CompletionTokens: usage.OutputTokens, TotalTokens: usage.Total()}
 		if !send(&chunk) {

@@ -1,0 +1,289 @@
+package inference
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
+// This file reads and edits JSON bodies in place, without decoding them:
+// pass-through changes only the bytes of the fields Meridian must set and
+// keeps every other byte as the client sent it.
+
+// skipSpace returns the index of the first non-space byte at or after i.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the JSON string starting at i
+// (b[i] == '"'), or -1.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index just past the JSON value starting at i, or
+// -1 when the value is malformed or truncated.
+func skipValue(b []byte, i int) int {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = skipString(b, j)
+				if j < 0 {
+					return -1
+				}
+				j--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+// field returns the span [start, end) of the value of key in the JSON
+// object b (top level only), or ok=false.
+func field(b []byte, key string) (start, end int, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return 0, 0, false
+	}
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] == '}' {
+			return 0, 0, false
+		}
+		if b[i] != '"' {
+			return 0, 0, false
+		}
+		ke := skipString(b, i)
+		if ke < 0 {
+			return 0, 0, false
+		}
+		k := b[i+1 : ke-1]
+		i = skipSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return 0, 0, false
+		}
+		vs := skipSpace(b, i+1)
+		ve := skipValue(b, vs)
+		if ve < 0 {
+			return 0, 0, false
+		}
+		if string(k) == key { // no allocation: the compiler compares in place
+			return vs, ve, true
+		}
+		i = skipSpace(b, ve)
+		if i < len(b) && b[i] == ',' {
+			i++
+		}
+	}
+}
+
+// Field returns the raw value of the top-level key of the JSON object b,
+// or nil.
+func Field(b []byte, key string) []byte {
+	s, e, ok := field(b, key)
+	if !ok {
+		return nil
+	}
+	return b[s:e]
+}
+
+// AppendSetField appends to dst the object b with the top-level key set to
+// the raw JSON value: replaced in place when present (every other byte
+// kept), else inserted first.
+func AppendSetField(dst, b []byte, key string, value []byte) []byte {
+	if s, e, ok := field(b, key); ok {
+		dst = append(dst, b[:s]...)
+		dst = append(dst, value...)
+		return append(dst, b[e:]...)
+	}
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return append(dst, b...)
+	}
+	dst = append(dst, b[:i+1]...)
+	dst = strconv.AppendQuote(dst, key)
+	dst = append(dst, ':')
+	dst = append(dst, value...)
+	if j := skipSpace(b, i+1); j < len(b) && b[j] != '}' {
+		dst = append(dst, ',')
+	}
+	return append(dst, b[i+1:]...)
+}
+
+// AppendSetString is AppendSetField with a string value.
+func AppendSetString(dst, b []byte, key, value string) []byte {
+	var buf [128]byte
+	return AppendSetField(dst, b, key, appendJSONString(buf[:0], value))
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s)
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// isNull reports whether raw is absent or JSON null.
+func isNull(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
+}
+
+// isSet reports whether raw is present and neither null nor an empty array
+// or object.
+func isSet(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return !isNull(raw) && !bytes.Equal(raw, []byte("[]")) && !bytes.Equal(raw, []byte("{}"))
+}
+
+// StringAfter returns the raw (still escaped) content of the first JSON
+// string value that follows key ("\"text\":") in b, or nil.
+func StringAfter(b []byte, key string) []byte {
+	for off := 0; off < len(b); {
+		i := bytes.Index(b[off:], []byte(key))
+		if i < 0 {
+			return nil
+		}
+		j := skipSpace(b, off+i+len(key))
+		if j < len(b) && b[j] == '"' {
+			e := skipString(b, j)
+			if e < 0 {
+				return nil
+			}
+			return b[j+1 : e-1]
+		}
+		off += i + len(key)
+	}
+	return nil
+}
+
+// deltaKey is the key whose string value is a stream event's new text.
+func deltaKey(d Dialect) string {
+	switch d {
+	case DialectOpenAIChat:
+		return `"content":`
+	case DialectInvoke:
+		return `"generation":`
+	}
+	return `"text":`
+}
+
+func deltaTextLen(d Dialect, raw []byte) int {
+	s := StringAfter(raw, deltaKey(d))
+	if s == nil && d == DialectInvoke {
+		s = StringAfter(raw, `"outputText":`)
+	}
+	return len(s)
+}
+
+func deltaText(d Dialect, raw []byte) string {
+	s := StringAfter(raw, deltaKey(d))
+	if s == nil && d == DialectInvoke {
+		s = StringAfter(raw, `"outputText":`)
+	}
+	return unquote(s)
+}
+
+// unquote decodes the content of a JSON string.
+func unquote(s []byte) string {
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s)
+	}
+	var out string
+	q := make([]byte, 0, len(s)+2)
+	q = append(append(append(q, '"'), s...), '"')
+	if json.Unmarshal(q, &out) != nil {
+		return string(s)
+	}
+	return out
+}
+
+// answerText extracts the text of a complete answer in dialect d, for
+// content recording.
+func answerText(d Dialect, body []byte) string {
+	var buf bytes.Buffer
+	switch d {
+	case DialectOpenAIChat:
+		var r struct {
+			Choices []struct {
+				Message struct {
+					Content string `json:"content"`
+				} `json:"message"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal(body, &r) == nil && len(r.Choices) > 0 {
+			return r.Choices[0].Message.Content
+		}
+	case DialectConverse:
+		var r struct {
+			Output struct {
+				Message struct {
+					Content []struct {
+						Text string `json:"text"`
+					} `json:"content"`
+				} `json:"message"`
+			} `json:"output"`
+		}
+		if json.Unmarshal(body, &r) == nil {
+			for _, c := range r.Output.Message.Content {
+				buf.WriteString(c.Text)
+			}
+		}
+	case DialectAnthropic:
+		var r struct {
+			Content []struct {
+				Text string `json:"text"`
+			} `json:"content"`
+		}
+		if json.Unmarshal(body, &r) == nil {
+			for _, c := range r.Content {
+				buf.WriteString(c.Text)
+			}
+		}
+	default:
+		return deltaText(d, body)
+	}
+	return buf.String()
+}

@@ -1,0 +1,445 @@
+package inference
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// MaxModelBytes bounds a model field: the longest profile ARN is far
+// shorter.
+const MaxModelBytes = 2048
+
+// Peek reads, from a client's body in dialect d, only what the gateway acts
+// on: the model (OpenAI carries it in the body; model names it otherwise),
+// streaming, max tokens, the features used and an estimate of the prompt's
+// tokens. It decodes no content and keeps body as the request's Body. An
+// error is an *Error of kind KindInvalidRequest naming the field at fault;
+// the returned request is never nil, so the refusal can be recorded.
+//
+// For DialectAnthropic and DialectInvoke (InvokeModel bodies), use
+// [PeekInvoke], which tells the two apart.
+func Peek(d Dialect, model string, body []byte, stream bool) (*Request, error) {
+	req := &Request{Model: model, Dialect: d, Body: body, Stream: stream}
+	var err error
+	switch d {
+	case DialectOpenAIChat:
+		err = peekOpenAI(req)
+	case DialectConverse:
+		err = peekConverse(req)
+	case DialectAnthropic:
+		err = peekAnthropic(req)
+	case DialectInvoke:
+		err = peekInvoke(req)
+	default:
+		err = Errorf(KindInternal, "request dialect %s cannot be read", d)
+	}
+	return req, err
+}
+
+// PeekInvoke peeks at an InvokeModel body: an Anthropic Messages body (it
+// carries anthropic_version, or the model is an Anthropic one) or another
+// family's, carried unchanged.
+func PeekInvoke(model string, body []byte, stream bool) (*Request, error) {
+	return Peek(InvokeDialect(model, body), model, body, stream)
+}
+
+// InvokeDialect tells an Anthropic Messages InvokeModel body from another
+// family's.
+func InvokeDialect(model string, body []byte) Dialect {
+	if Field(body, "anthropic_version") != nil || strings.Contains(model, "anthropic.") {
+		return DialectAnthropic
+	}
+	return DialectInvoke
+}
+
+// Invalid returns a KindInvalidRequest error naming param.
+func Invalid(param, msg string) *Error {
+	return &Error{Kind: KindInvalidRequest, Message: msg, Param: param}
+}
+
+// decodeError describes a JSON decoding error of body, naming the field
+// when the JSON is valid but a field has the wrong type.
+func decodeError(err error, what string) *Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return Invalid("", typeProblem("the request body", te))
+		}
+		f := Clip(te.Field, EchoLimit)
+		return Invalid(f, typeProblem(f, te))
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return Invalid("", what+" is not valid JSON: "+err.Error()+" at byte "+strconv.FormatInt(se.Offset, 10))
+	}
+	return Invalid("", what+" is not valid JSON: "+Clip(err.Error(), 2*EchoLimit))
+}
+
+// typeProblem says what field should have been, without the caller's
+// literal (te.Value is "number 1e400", with the number in full).
+func typeProblem(field string, te *json.UnmarshalTypeError) string {
+	got, _, _ := strings.Cut(te.Value, " ")
+	return field + " must be " + jsonType(te.Type.Kind().String()) + ", not " + Clip(got, 16)
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer in range"
+	case "float32", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// openaiPeek is the part of a chat completions request the gateway reads.
+type openaiPeek struct {
+	Model    string `json:"model"`
+	Messages []struct {
+		Role       string          `json:"role"`
+		Content    json.RawMessage `json:"content"`
+		ToolCalls  json.RawMessage `json:"tool_calls"`
+		ToolCallID json.RawMessage `json:"tool_call_id"`
+	} `json:"messages"`
+	MaxTokens           *int     `json:"max_tokens"`
+	MaxCompletionTokens *int     `json:"max_completion_tokens"`
+	Temperature         *float64 `json:"temperature"`
+	TopP                *float64 `json:"top_p"`
+	Stream              bool     `json:"stream"`
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	N              *int            `json:"n"`
+	Tools          json.RawMessage `json:"tools"`
+	Functions      json.RawMessage `json:"functions"`
+	ToolChoice     json.RawMessage `json:"tool_choice"`
+	ResponseFormat *struct {
+		Type string `json:"type"`
+	} `json:"response_format"`
+	Logprobs        *bool           `json:"logprobs"`
+	TopLogprobs     *int            `json:"top_logprobs"`
+	ReasoningEffort json.RawMessage `json:"reasoning_effort"`
+	Stop            json.RawMessage `json:"stop"`
+}
+
+// contentPart is the part of a content part (any dialect) peek reads.
+type contentPart struct {
+	Type         string          `json:"type"`
+	CacheControl json.RawMessage `json:"cache_control"`
+}
+
+func peekOpenAI(req *Request) error {
+	var p openaiPeek
+	if err := json.Unmarshal(req.Body, &p); err != nil {
+		return decodeError(err, "request body")
+	}
+	req.Model, req.Stream = p.Model, p.Stream
+	req.IncludeUsage = p.StreamOptions != nil && p.StreamOptions.IncludeUsage
+	switch {
+	case p.Model == "":
+		return Invalid("model", "you must provide a model: an inference profile id (e.g. eu.demo.chat-small), a profile ARN or a model id")
+	case len(p.Model) > MaxModelBytes:
+		req.Model = Clip(p.Model, MaxModelBytes)
+		return Invalid("model", "model is "+strconv.Itoa(len(p.Model))+" bytes long; a profile id, profile ARN or model id is at most "+strconv.Itoa(MaxModelBytes))
+	case len(p.Messages) == 0:
+		return Invalid("messages", "messages must be a non-empty array")
+	case p.N != nil && *p.N < 1:
+		return Invalid("n", "n must be at least 1")
+	case p.Temperature != nil && (*p.Temperature < 0 || *p.Temperature > 2):
+		return Invalid("temperature", "temperature must be between 0 and 2")
+	case p.TopP != nil && (*p.TopP < 0 || *p.TopP > 1):
+		return Invalid("top_p", "top_p must be between 0 and 1")
+	case !isNull(p.Stop) && p.Stop[0] != '"' && p.Stop[0] != '[':
+		return Invalid("stop", "stop must be a string or an array of strings")
+	}
+	switch {
+	case p.MaxCompletionTokens != nil:
+		req.MaxTokens, req.MaxTokensParam = *p.MaxCompletionTokens, "max_completion_tokens"
+	case p.MaxTokens != nil:
+		req.MaxTokens, req.MaxTokensParam = *p.MaxTokens, "max_tokens"
+	}
+	if req.MaxTokens < 0 {
+		return Invalid(req.MaxTokensParam, req.MaxTokensParam+" must not be negative")
+	}
+	if p.N != nil && *p.N > 1 {
+		req.Use(FeatureN, "n")
+	}
+	if isSet(p.Tools) {
+		req.Use(FeatureTools, "tools")
+	}
+	if isSet(p.Functions) {
+		req.Use(FeatureTools, "functions")
+	}
+	if p.ResponseFormat != nil && (p.ResponseFormat.Type == "json_schema" || p.ResponseFormat.Type == "json_object") {
+		req.Use(FeatureJSONSchema, "response_format")
+	}
+	if (p.Logprobs != nil && *p.Logprobs) || p.TopLogprobs != nil {
+		req.Use(FeatureLogprobs, "logprobs")
+	}
+	if isSet(p.ReasoningEffort) {
+		req.Use(FeatureReasoning, "reasoning_effort")
+	}
+	n := 0
+	for i, m := range p.Messages {
+		field := "messages[" + strconv.Itoa(i) + "]"
+		switch m.Role {
+		case "system", "developer", "user", "assistant":
+		case "tool", "function":
+			req.Use(FeatureTools, field+".role")
+		default:
+			return Invalid(field+".role", "role "+strconv.Quote(Clip(m.Role, EchoLimit))+" is not supported (use system, developer, user, assistant or tool)")
+		}
+		if isSet(m.ToolCalls) {
+			req.Use(FeatureTools, field+".tool_calls")
+		}
+		n = SaturatingAdd(n, 4+EstimateTokens(len(m.Content)))
+		c := bytes.TrimSpace(m.Content)
+		if len(c) == 0 || c[0] != '[' {
+			continue
+		}
+		var parts []contentPart
+		if err := json.Unmarshal(c, &parts); err != nil {
+			return Invalid(field+".content", "content must be a string or an array of content parts")
+		}
+		for j, part := range parts {
+			pf := field + ".content[" + strconv.Itoa(j) + "]"
+			switch part.Type {
+			case "image_url":
+				req.Use(FeatureVision, pf)
+			case "file":
+				req.Use(FeatureDocuments, pf)
+			}
+		}
+	}
+	req.InputTokens = max(n, 1)
+	return nil
+}
+
+// conversePeek is the part of a Converse request the gateway reads.
+type conversePeek struct {
+	Messages []struct {
+		Role    string            `json:"role"`
+		Content []json.RawMessage `json:"content"`
+	} `json:"messages"`
+	System          []json.RawMessage `json:"system"`
+	InferenceConfig *struct {
+		MaxTokens   *int     `json:"maxTokens"`
+		Temperature *float64 `json:"temperature"`
+		TopP        *float64 `json:"topP"`
+	} `json:"inferenceConfig"`
+	ToolConfig                   json.RawMessage `json:"toolConfig"`
+	AdditionalModelRequestFields json.RawMessage `json:"additionalModelRequestFields"`
+	OutputConfig                 json.RawMessage `json:"outputConfig"`
+}
+
+// converseBlockFeatures maps a Converse content block member to the
+// feature it uses.
+var converseBlockFeatures = map[string]Feature{
+	"image": FeatureVision, "video": FeatureVision, "document": FeatureDocuments,
+	"toolUse": FeatureTools, "toolResult": FeatureTools, "cachePoint": FeaturePromptCaching,
+	"reasoningContent": FeatureReasoning,
+}
+
+func peekConverse(req *Request) error {
+	body := req.Body
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	var p conversePeek
+	if err := json.Unmarshal(body, &p); err != nil {
+		return decodeError(err, "request body")
+	}
+	if len(p.Messages) == 0 {
+		return Invalid("messages", "messages must be a non-empty list")
+	}
+	if ic := p.InferenceConfig; ic != nil {
+		if ic.MaxTokens != nil {
+			if *ic.MaxTokens < 1 {
+				return Invalid("inferenceConfig.maxTokens", "inferenceConfig.maxTokens must be at least 1")
+			}
+			req.MaxTokens = *ic.MaxTokens
+		}
+		if t := ic.Temperature; t != nil && (*t < 0 || *t > 1) {
+			return Invalid("inferenceConfig.temperature", "inferenceConfig.temperature must be between 0 and 1")
+		}
+		if t := ic.TopP; t != nil && (*t < 0 || *t > 1) {
+			return Invalid("inferenceConfig.topP", "inferenceConfig.topP must be between 0 and 1")
+		}
+	}
+	if isSet(p.ToolConfig) {
+		req.Use(FeatureTools, "toolConfig")
+	}
+	if a := p.AdditionalModelRequestFields; isSet(a) && (Field(a, "thinking") != nil || Field(a, "reasoning_config") != nil || Field(a, "reasoningConfig") != nil) {
+		req.Use(FeatureReasoning, "additionalModelRequestFields")
+	}
+	if isSet(p.OutputConfig) {
+		req.Use(FeatureJSONSchema, "outputConfig")
+	}
+	block := func(b json.RawMessage, field string) {
+		for member, f := range converseBlockFeatures {
+			if Field(b, member) != nil {
+				req.Use(f, field+"."+member)
+			}
+		}
+	}
+	n := 0
+	for i, b := range p.System {
+		block(b, "system["+strconv.Itoa(i)+"]")
+		n = SaturatingAdd(n, EstimateTokens(len(b)))
+	}
+	for i, m := range p.Messages {
+		field := "messages[" + strconv.Itoa(i) + "]"
+		if m.Role != "user" && m.Role != "assistant" {
+			return Invalid(field+".role", field+".role "+strconv.Quote(Clip(m.Role, EchoLimit))+" is not supported (use user or assistant)")
+		}
+		if len(m.Content) == 0 {
+			return Invalid(field+".content", field+".content must hold at least one content block")
+		}
+		n = SaturatingAdd(n, 4)
+		for j, b := range m.Content {
+			block(b, field+".content["+strconv.Itoa(j)+"]")
+			n = SaturatingAdd(n, EstimateTokens(len(b)))
+		}
+	}
+	req.InputTokens = max(n, 1)
+	return nil
+}
+
+// anthropicPeek is the part of an Anthropic Messages body the gateway
+// reads.
+type anthropicPeek struct {
+	AnthropicVersion *string `json:"anthropic_version"`
+	Messages         []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	System      json.RawMessage `json:"system"`
+	MaxTokens   *int            `json:"max_tokens"`
+	Temperature *float64        `json:"temperature"`
+	TopP        *float64        `json:"top_p"`
+	Tools       json.RawMessage `json:"tools"`
+	ToolChoice  json.RawMessage `json:"tool_choice"`
+	Thinking    json.RawMessage `json:"thinking"`
+}
+
+var anthropicBlockFeatures = map[string]Feature{
+	"image": FeatureVision, "document": FeatureDocuments, "tool_use": FeatureTools, "tool_result": FeatureTools,
+	"thinking": FeatureReasoning, "redacted_thinking": FeatureReasoning,
+}
+
+func peekAnthropic(req *Request) error {
+	var p anthropicPeek
+	if err := json.Unmarshal(req.Body, &p); err != nil {
+		return decodeError(err, "request body for the Anthropic Messages API")
+	}
+	switch {
+	case p.AnthropicVersion == nil || *p.AnthropicVersion == "":
+		return Invalid("anthropic_version", "anthropic_version is required (e.g. bedrock-2023-05-31)")
+	case p.MaxTokens == nil:
+		return Invalid("max_tokens", "max_tokens is required")
+	case *p.MaxTokens < 1:
+		return Invalid("max_tokens", "max_tokens must be at least 1")
+	case len(p.Messages) == 0:
+		return Invalid("messages", "messages must be a non-empty list")
+	case p.Temperature != nil && (*p.Temperature < 0 || *p.Temperature > 1):
+		return Invalid("temperature", "temperature must be between 0 and 1")
+	case p.TopP != nil && (*p.TopP < 0 || *p.TopP > 1):
+		return Invalid("top_p", "top_p must be between 0 and 1")
+	}
+	req.MaxTokens, req.MaxTokensParam = *p.MaxTokens, "max_tokens"
+	if isSet(p.Tools) {
+		req.Use(FeatureTools, "tools")
+	}
+	if isSet(p.ToolChoice) {
+		req.Use(FeatureTools, "tool_choice")
+	}
+	if isSet(p.Thinking) {
+		req.Use(FeatureReasoning, "thinking")
+	}
+	blocks := func(raw json.RawMessage, field string) error {
+		c := bytes.TrimSpace(raw)
+		if len(c) == 0 || c[0] != '[' {
+			return nil
+		}
+		var parts []contentPart
+		if err := json.Unmarshal(c, &parts); err != nil {
+			return Invalid(field, field+" must be a string or a list of content blocks")
+		}
+		for j, part := range parts {
+			pf := field + "[" + strconv.Itoa(j) + "]"
+			if f, ok := anthropicBlockFeatures[part.Type]; ok {
+				req.Use(f, pf)
+			}
+			if isSet(part.CacheControl) {
+				req.Use(FeaturePromptCaching, pf+".cache_control")
+			}
+		}
+		return nil
+	}
+	if err := blocks(p.System, "system"); err != nil {
+		return err
+	}
+	n := EstimateTokens(len(p.System))
+	for i, m := range p.Messages {
+		field := "messages[" + strconv.Itoa(i) + "]"
+		if m.Role != "user" && m.Role != "assistant" {
+			return Invalid(field+".role", field+".role "+strconv.Quote(Clip(m.Role, EchoLimit))+" is not supported (use user or assistant)")
+		}
+		if err := blocks(m.Content, field+".content"); err != nil {
+			return err
+		}
+		n = SaturatingAdd(n, 4+EstimateTokens(len(m.Content)))
+	}
+	req.InputTokens = max(n, 1)
+	return nil
+}
+
+// invokeMaxTokens lists, per model family, where an InvokeModel body bounds
+// its output.
+var invokeMaxTokens = [][]string{
+	{"max_tokens"},  // Anthropic, Mistral, Cohere, AI21 Jamba
+	{"max_gen_len"}, // Meta Llama
+	{"maxTokens"},   // AI21 Jurassic
+	{"textGenerationConfig", "maxTokenCount"}, // Amazon Titan
+	{"inferenceConfig", "max_new_tokens"},     // Amazon Nova
+	{"inferenceConfig", "maxTokens"},          // Amazon Nova (camel case)
+	{"parameters", "max_new_tokens"},          // imported models
+}
+
+func peekInvoke(req *Request) error {
+	b := bytes.TrimSpace(req.Body)
+	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+		return Invalid("", "request body is not a valid JSON object")
+	}
+	for _, path := range invokeMaxTokens {
+		v := b
+		for _, k := range path {
+			if v = Field(v, k); v == nil {
+				break
+			}
+		}
+		if v == nil {
+			continue
+		}
+		n, err := strconv.Atoi(string(v))
+		param := strings.Join(path, ".")
+		if err != nil || n < 1 {
+			return Invalid(param, param+" must be a positive integer")
+		}
+		req.MaxTokens, req.MaxTokensParam = n, param
+		break
+	}
+	req.InputTokens = max(EstimateTokens(len(b)), 1)
+	return nil
+}
