@@ -53,6 +53,9 @@ type BedrockConfig struct {
 type Bedrock struct {
 	cfg    BedrockConfig
 	client *bedrockruntime.Client
+	// creds and http serve the pass-through calls (see bedrock_raw.go).
+	creds aws.CredentialsProvider
+	http  bedrockruntime.HTTPClient
 }
 
 var _ Backend = (*Bedrock)(nil)
@@ -92,6 +95,10 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 				tr.TLSHandshakeTimeout = cfg.ConnectTimeout
 				tr.MaxIdleConnsPerHost = 512
 			})
+	}
+	b.creds, b.http = awsCfg.Credentials, hc
+	if b.creds == nil {
+		b.creds = aws.AnonymousCredentials{}
 	}
 	b.client = bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) {
 		if cfg.Endpoint != "" {
@@ -147,6 +154,13 @@ func (b *Bedrock) converseParts(req *inference.Request) ([]types.SystemContentBl
 
 // Complete implements Backend with Converse.
 func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	if op := passThrough(req, false); op != "" {
+		return b.completeRaw(ctx, req, op)
+	}
+	req, err := req.Canonical(inference.DialectConverse)
+	if err != nil {
+		return nil, err
+	}
 	system, msgs, ic := b.converseParts(req)
 	start := time.Now()
 	out, err := b.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic})
@@ -186,6 +200,13 @@ func stopReasonOf(s types.StopReason) inference.StopReason {
 // Stream implements Backend with ConverseStream. It returns once the first
 // event has arrived, so that a failure before it can fail over.
 func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+	if op := passThrough(req, true); op != "" {
+		return b.streamRaw(ctx, req, op)
+	}
+	req, err := req.Canonical(inference.DialectConverse)
+	if err != nil {
+		return nil, err
+	}
 	system, msgs, ic := b.converseParts(req)
 	ctx, cancel := context.WithCancel(ctx)
 	out, err := b.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic})

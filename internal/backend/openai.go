@@ -582,6 +582,12 @@ func upstreamMessage(body []byte) string {
 	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
 		return truncate(e.Error.Message, 300)
 	}
+	var b struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &b) == nil && b.Message != "" {
+		return truncate(b.Message, 300) // Bedrock's shape
+	}
 	return "invalid request"
 }
 

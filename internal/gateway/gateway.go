@@ -220,6 +220,9 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 		rec.Allowed, rec.DenyReason = false, inference.AsError(err).Message
 		return nil, g.fail(ctx, rec, err)
 	}
+	if err := g.checkCapabilities(call.Request, res.Model, allowed); err != nil {
+		return nil, g.fail(ctx, rec, err)
+	}
 	route := Route{RequestID: call.RequestID, SourceRegion: g.region, ProfileID: res.ProfileID, ProfileARN: res.ProfileARN, Model: res.Model}
 	job := &Job{RequestID: call.RequestID, Operation: call.Operation, SourceRegion: g.region, ProfileID: res.ProfileID,
 		ProfileARN: res.ProfileARN, Model: res.Model, Principal: call.Principal, Request: call.Request,
@@ -274,7 +277,8 @@ func (g *Gateway) estimatedTokens(req *inference.Request) int {
 func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed []string, route *Route) (*Outcome, error) {
 	tokens := g.estimatedTokens(job.Request)
 	req := routing.Request{SourceRegion: g.region, ProfileID: job.ProfileID, Model: job.Model, Destinations: destinations,
-		Authorized: func(r string) bool { return slices.Contains(allowed, r) }, EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
+		Authorized: func(r string) bool { return slices.Contains(allowed, r) }, Capable: g.capable(job.Request, job.Model),
+		EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
 	var plan routing.Plan
 	opts, err := g.plan(ctx, &plan, &req)
 	if err != nil {

@@ -27,8 +27,10 @@ func (r *Request) Canonical(target Dialect) (*Request, error) {
 		err = canonicalConverse(&c)
 	case DialectAnthropic:
 		err = canonicalAnthropic(&c)
+	case DialectInvoke:
+		return nil, Invalid("", "this InvokeModel body is not an Anthropic Messages body (it has no anthropic_version) and only an Amazon Bedrock deployment can serve it as is; the chosen deployment speaks "+target.String())
 	default:
-		return nil, Invalid("", "a "+r.Dialect.String()+" body cannot be translated to "+target.String()+"; send it to a deployment that speaks "+r.Dialect.String())
+		return nil, Invalid("", "a "+r.Dialect.String()+" body cannot be translated to "+target.String())
 	}
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Kind == KindInvalidRequest {

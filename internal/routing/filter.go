@@ -9,6 +9,9 @@ func filter(in *Input, strategy Strategy, s *State, fresh bool, region string) E
 	if in.Authorized == nil || !in.Authorized(region) {
 		return ExcludedUnauthorized
 	}
+	if x := capabilityFilter(in, region); x != Included {
+		return x
+	}
 	if strategy == Weighted && len(in.Options.Weights) > 0 && in.Options.Weights[region] <= 0 {
 		return ExcludedZeroWeight
 	}

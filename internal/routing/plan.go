@@ -17,6 +17,9 @@ type Input struct {
 	// Authorized reports whether the caller may invoke the model in a region
 	// (invariant 2). Nil authorizes no region.
 	Authorized func(region string) bool
+	// Capable reports whether the deployment in a region has every
+	// capability the request uses (see [capabilityFilter]). Nil: all do.
+	Capable func(region string) bool
 	// RTT gives round-trip times from SourceRegion. If nil, every other
 	// region is [UnknownRTT] away.
 	RTT RTTSource

@@ -88,6 +88,10 @@ const (
 	// ExcludedTPM: the request needs more tokens than the deployment has
 	// left this minute (fresh state only).
 	ExcludedTPM
+	// ExcludedIncapable: the deployment lacks a capability the request
+	// uses (tools, vision, ...). It applies right after
+	// ExcludedUnauthorized; it is last only to keep the values stable.
+	ExcludedIncapable
 )
 
 var exclusionNames = [...]string{
@@ -101,6 +105,7 @@ var exclusionNames = [...]string{
 	ExcludedSaturated:      "saturated",
 	ExcludedRPM:            "rpm-exhausted",
 	ExcludedTPM:            "tpm-exhausted",
+	ExcludedIncapable:      "lacks-capability",
 }
 
 // String returns the exclusion's short name, e.g. "cooldown"; Included is "".

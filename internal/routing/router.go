@@ -29,6 +29,9 @@ type Request struct {
 	// Authorized reports whether the caller may invoke the model in a
 	// region (invariant 2). Nil authorizes no region.
 	Authorized func(region string) bool
+	// Capable reports whether the model's deployment in a region has every
+	// capability the request uses. Nil: every deployment is capable.
+	Capable func(region string) bool
 	// EstimatedTokens is prompt plus expected output tokens.
 	EstimatedTokens int
 	// Seed randomizes the plan (see [Input.Seed]); use a different value per
@@ -53,6 +56,7 @@ func (r *Router) Plan(p *Plan, req *Request) (Options, error) {
 		Destinations:    req.Destinations,
 		States:          p.states,
 		Authorized:      req.Authorized,
+		Capable:         req.Capable,
 		RTT:             r.RTT,
 		EstimatedTokens: req.EstimatedTokens,
 		Options:         opts,

@@ -95,6 +95,12 @@ type Deployment struct {
 	Region   string   `yaml:"region"`
 	Backend  Backend  `yaml:"backend"`
 	Capacity Capacity `yaml:"capacity"`
+	// Capabilities lists what the deployment's model can do (tools,
+	// vision, json_schema, reasoning, n, logprobs, documents,
+	// prompt_caching, embeddings); a request using another is routed
+	// elsewhere. If nil, the backend type's defaults apply (see
+	// [DefaultCapabilities]); an empty list declares none.
+	Capabilities []string `yaml:"capabilities"`
 }
 
 // Key returns the deployment's identity, "region/model".

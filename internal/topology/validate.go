@@ -167,6 +167,7 @@ func (c *Config) Validate() error {
 		}
 		deployed[d.Model] = true
 		c.validateBackend(p, f+".backend", d.Backend)
+		validateCapabilities(p, f+".capabilities", d.Capabilities)
 		for _, q := range []struct {
 			name string
 			v    *int

@@ -28,7 +28,7 @@ func TestErrorsDoNotEchoUnboundedInput(t *testing.T) {
 		{name: "content type", url: invoke, body: `{}`, header: map[string]string{"Content-Type": "text/" + long}},
 		{name: "converse content block", url: converse, body: `{"messages":[{"role":"user","content":[{"` + long + `":{}}]}]}`},
 		{name: "anthropic block type", url: invoke, body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"user","content":[{"type":"` + long + `"}]}]}`},
-		{name: "anthropic version", url: invoke, body: `{"anthropic_version":"` + long + `","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`},
+		{name: "anthropic role", url: invoke, body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[{"role":"` + long + `","content":"hi"}]}`},
 		{name: "json error", url: converse, body: `{"messages":{"` + long + `":1}}`},
 		{name: "sigv4 date", url: converse, body: okConverse, noKey: true, header: map[string]string{
 			"Authorization": "AWS4-HMAC-SHA256 Credential=" + testAKID + "/20261125/eu-west-1/bedrock/aws4_request, SignedHeaders=host, Signature=" + strings.Repeat("0", 64),

@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 
@@ -43,6 +44,36 @@ func (ew *eventWriter) exception(member, message string) bool {
 	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
 	m.Headers.Set(":message-type", eventstream.StringValue("exception"))
 	return ew.write(m, errorBody{Message: auth.Truncate(message, maxMessageBytes)})
+}
+
+// raw writes one event of the union member eventType whose JSON payload
+// is already encoded (an upstream's event, passed through).
+func (ew *eventWriter) raw(eventType string, payload []byte) bool {
+	if ew.err != nil {
+		return false
+	}
+	var m eventstream.Message
+	m.Headers.Set(":event-type", eventstream.StringValue(eventType))
+	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	m.Headers.Set(":message-type", eventstream.StringValue("event"))
+	m.Payload = payload
+	if ew.err = ew.enc.Encode(ew.w, m); ew.err != nil {
+		return false
+	}
+	if ew.err = ew.rc.Flush(); ew.err != nil {
+		return false
+	}
+	return true
+}
+
+// chunk writes an InvokeModelWithResponseStream chunk event whose bytes
+// member is body (base64-encoded into buf, reused).
+func (ew *eventWriter) chunk(buf *[]byte, body []byte) bool {
+	b := append((*buf)[:0], `{"bytes":"`...)
+	b = base64.StdEncoding.AppendEncode(b, body)
+	b = append(b, `"}`...)
+	*buf = b
+	return ew.raw("chunk", b)
 }
 
 func (ew *eventWriter) write(m eventstream.Message, payload any) bool {

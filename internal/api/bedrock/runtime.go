@@ -57,8 +57,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 }
 
 func (h *Handler) converse(w http.ResponseWriter, r *http.Request) {
-	call, out := h.serve(w, r, gateway.OpConverse, false, decodeConverse)
+	call, out := h.serve(w, r, gateway.OpConverse, false, peekConverse)
 	if out == nil {
+		return
+	}
+	if resp := out.Response; resp.Body != nil && resp.Dialect == inference.DialectConverse {
+		writeRawJSON(w, resp.Body) // passed through as the model answered
 		return
 	}
 	writeJSON(w, http.StatusOK, converseBody(out.Response, h.latencyMs(call, out.Response)))
@@ -72,7 +76,7 @@ func (h *Handler) latencyMs(call *gateway.Call, resp *inference.Response) int64 
 }
 
 func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
-	call, out := h.serve(w, r, gateway.OpConverseStream, true, decodeConverse)
+	call, out := h.serve(w, r, gateway.OpConverseStream, true, peekConverse)
 	if out == nil {
 		return
 	}
@@ -84,6 +88,11 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	var usage inference.Usage
 	var stop inference.StopReason
 	started, inBlock := false, false
+	// Pass-through: the upstream's events go out as sent, except the
+	// messageStop and metadata that end the stream, held until the
+	// request is recorded.
+	var held []heldEvent
+	passed := false
 	for {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -95,6 +104,17 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 			e := inference.AsError(err)
 			ew.exception(streamException(e, false), e.Message)
 			return
+		}
+		if ev.Raw != nil && ev.Dialect == inference.DialectConverse {
+			passed = true
+			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage {
+				held = append(held, heldEvent{ev.Name, append([]byte(nil), ev.Raw...)})
+				continue
+			}
+			if !ew.raw(ev.Name, ev.Raw) {
+				return
+			}
+			continue
 		}
 		ok := true
 		switch ev.Kind {
@@ -125,6 +145,14 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	// Record the request (audit) before the client sees its end: a node
 	// that dies after this loses no answered request's event.
 	s.Close()
+	if passed {
+		for _, e := range held {
+			if !ew.raw(e.name, e.payload) {
+				return
+			}
+		}
+		return
+	}
 	if !started {
 		ew.event("messageStart", messageStartEvent{Role: "assistant"})
 	}
@@ -154,6 +182,13 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	if out == nil {
 		return
 	}
+	if resp := out.Response; resp.Body != nil && (resp.Dialect == inference.DialectAnthropic || resp.Dialect == inference.DialectInvoke) {
+		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(resp.Usage.InputTokens))
+		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", itoa(resp.Usage.OutputTokens))
+		w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", itoa64(h.latencyMs(call, resp)))
+		writeRawJSON(w, resp.Body)
+		return
+	}
 	w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(out.Response.Usage.InputTokens))
 	w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", itoa(out.Response.Usage.OutputTokens))
 	w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", itoa64(h.latencyMs(call, out.Response)))
@@ -168,8 +203,38 @@ func decodeInvoke(r *http.Request) decodeFunc {
 		if r.Header.Get("X-Amzn-Bedrock-Guardrailidentifier") != "" {
 			return &inference.Request{Model: model, Stream: stream}, invalid("guardrails (X-Amzn-Bedrock-GuardrailIdentifier) are not supported by this gateway")
 		}
-		return decodeAnthropic(model, body, stream)
+		return inference.PeekInvoke(model, body, stream)
 	}
+}
+
+// peekConverse reads what the gateway acts on from a Converse body.
+func peekConverse(model string, body []byte, stream bool) (*inference.Request, error) {
+	req, err := inference.Peek(inference.DialectConverse, model, body, stream)
+	return req, bedrockInvalid(err)
+}
+
+// bedrockInvalid renders a peek error in Bedrock's words: a
+// ValidationException's message names the field itself.
+func bedrockInvalid(err error) error {
+	if e, ok := err.(*inference.Error); ok && e.Kind == inference.KindInvalidRequest {
+		return invalid(e.Message)
+	}
+	return err
+}
+
+// heldEvent is a pass-through event held back until the request is
+// recorded.
+type heldEvent struct {
+	name    string
+	payload []byte
+}
+
+// writeRawJSON writes an upstream's JSON answer as received.
+func writeRawJSON(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
 }
 
 func messageID(requestID string) string { return "msg_" + requestID }
@@ -199,6 +264,9 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	}
 	var firstByte time.Duration
 	var usage inference.Usage
+	var buf []byte
+	var held [][]byte
+	passed := false
 	stop := inference.StopEndTurn
 	started, inBlock := false, false
 	start := func() bool {
@@ -217,6 +285,19 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			e := inference.AsError(err)
 			ew.exception(streamException(e, true), e.Message)
 			return
+		}
+		if ev.Raw != nil && (ev.Dialect == inference.DialectAnthropic || ev.Dialect == inference.DialectInvoke) {
+			// Pass-through: each chunk as the model sent it; the ones that
+			// end the stream wait for the record.
+			passed = true
+			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil {
+				held = append(held, append([]byte(nil), ev.Raw...))
+				continue
+			}
+			if !ew.chunk(&buf, ev.Raw) {
+				return
+			}
+			continue
 		}
 		ok := true
 		switch ev.Kind {
@@ -248,6 +329,14 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	}
 	// Record the request (audit) before the client sees its end.
 	s.Close()
+	if passed {
+		for _, c := range held {
+			if !ew.chunk(&buf, c) {
+				return
+			}
+		}
+		return
+	}
 	if !started && !start() {
 		return
 	}

@@ -1,0 +1,378 @@
+package backend
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// This file is the Bedrock adapter's pass-through: a Converse body goes to
+// Converse, an InvokeModel body (Anthropic Messages of any
+// anthropic_version, or another family's) to InvokeModel, as the client
+// sent it, signed with the deployment's credentials; the answer and every
+// stream event come back as received, with usage read from the event that
+// carries it.
+
+// passThrough returns the Bedrock operation that serves req's body as is,
+// or "" when req must be translated.
+func passThrough(req *inference.Request, stream bool) string {
+	if req.Body == nil {
+		return ""
+	}
+	switch req.Dialect {
+	case inference.DialectConverse:
+		if stream {
+			return "converse-stream"
+		}
+		return "converse"
+	case inference.DialectAnthropic, inference.DialectInvoke:
+		if stream {
+			return "invoke-with-response-stream"
+		}
+		return "invoke"
+	}
+	return ""
+}
+
+// rawCall signs and sends body to the operation op of the deployment's
+// model and returns the 200 response.
+func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Response, error) {
+	base := b.cfg.Endpoint
+	if base == "" {
+		base = "https://bedrock-runtime." + b.cfg.Region + ".amazonaws.com"
+	}
+	escaped := url.PathEscape(b.cfg.Model)
+	u, err := url.Parse(strings.TrimSuffix(base, "/") + "/model/" + escaped + "/" + op)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("bedrock endpoint: %w", err)}
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if strings.HasSuffix(op, "stream") {
+		hr.Header.Set("Accept", "application/vnd.amazon.eventstream")
+		hr.Header.Set("X-Amzn-Bedrock-Accept", "application/json")
+	} else {
+		hr.Header.Set("Accept", "application/json")
+	}
+	creds, err := b.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "the deployment's AWS credentials are unavailable", Err: err}
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, hr, hex.EncodeToString(sum[:]), "bedrock", b.cfg.Region, time.Now()); err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("sign bedrock request: %w", err)}
+	}
+	resp, err := b.http.Do(hr)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, bedrockStatusError(resp)
+	}
+	return resp, nil
+}
+
+// bedrockStatusError maps a Bedrock error answer (x-amzn-ErrorType and a
+// {"message"} body) to a typed error.
+func bedrockStatusError(resp *http.Response) *inference.Error {
+	e := StatusError(resp)
+	typ, _, _ := strings.Cut(resp.Header.Get("X-Amzn-Errortype"), ":")
+	switch typ {
+	case "ThrottlingException", "ServiceQuotaExceededException":
+		e.Kind, e.Message = inference.KindThrottled, "Amazon Bedrock throttled the request"
+	case "ServiceUnavailableException", "ModelNotReadyException":
+		e.Kind, e.Message = inference.KindUnavailable, "Amazon Bedrock is unavailable for this model"
+	case "ModelTimeoutException":
+		e.Kind, e.Message = inference.KindTimeout, "Amazon Bedrock did not answer in time"
+	case "AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException":
+		// The deployment's credentials or model id, not the caller's fault.
+		e.Kind, e.Message = inference.KindUpstream, "Amazon Bedrock refused the deployment's request ("+typ+")"
+	}
+	if e.Kind == inference.KindInvalidRequest {
+		e.Message = strings.Replace(e.Message, "the model rejected the request", "Amazon Bedrock rejected the request", 1)
+	}
+	return e
+}
+
+// converseUsage is Converse's TokenUsage.
+type converseUsage struct {
+	InputTokens           int `json:"inputTokens"`
+	OutputTokens          int `json:"outputTokens"`
+	CacheReadInputTokens  int `json:"cacheReadInputTokens"`
+	CacheWriteInputTokens int `json:"cacheWriteInputTokens"`
+}
+
+func (u converseUsage) usage() inference.Usage {
+	return inference.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheWriteInputTokens}
+}
+
+// anthropicUsage is the Anthropic Messages usage.
+type anthropicUsage struct {
+	InputTokens              int `json:"input_tokens"`
+	OutputTokens             int `json:"output_tokens"`
+	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
+	CacheCreationInputTokens int `json:"cache_creation_input_tokens"`
+}
+
+func (u anthropicUsage) usage() inference.Usage {
+	return inference.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheCreationInputTokens}
+}
+
+// completeRaw serves a non-streaming pass-through request.
+func (b *Bedrock) completeRaw(ctx context.Context, req *inference.Request, op string) (*inference.Response, error) {
+	start := time.Now()
+	resp, err := b.rawCall(ctx, op, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, readError(ctx, "read Bedrock response", err)
+	}
+	if len(raw) > maxResponseBytes {
+		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 64 MiB"}
+	}
+	out := &inference.Response{Model: b.cfg.Model, Dialect: req.Dialect, Body: raw, Latency: time.Since(start), StopReason: inference.StopEndTurn}
+	switch req.Dialect {
+	case inference.DialectConverse:
+		var u converseUsage
+		if f := inference.Field(raw, "usage"); f != nil && json.Unmarshal(f, &u) == nil {
+			out.Usage = u.usage()
+		}
+	case inference.DialectAnthropic:
+		var u anthropicUsage
+		if f := inference.Field(raw, "usage"); f != nil && json.Unmarshal(f, &u) == nil {
+			out.Usage = u.usage()
+		}
+	}
+	// Bedrock reports the counts of every InvokeModel in headers.
+	if n, err := strconv.Atoi(resp.Header.Get("X-Amzn-Bedrock-Input-Token-Count")); err == nil {
+		out.Usage.InputTokens = n
+	}
+	if n, err := strconv.Atoi(resp.Header.Get("X-Amzn-Bedrock-Output-Token-Count")); err == nil {
+		out.Usage.OutputTokens = n
+	}
+	return out, nil
+}
+
+// streamRaw serves a streaming pass-through request; it returns after the
+// first event.
+func (b *Bedrock) streamRaw(ctx context.Context, req *inference.Request, op string) (inference.Stream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	resp, err := b.rawCall(ctx, op, req.Body)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s := &rawEventStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
+		dec: eventstream.NewDecoder(), dialect: req.Dialect}
+	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
+	s.timer.Stop()
+	s.idle = min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout)
+	first, err := s.Recv()
+	s.idle = b.cfg.StreamIdleTimeout
+	if err != nil {
+		s.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, &inference.Error{Kind: inference.KindUpstream, Message: "Amazon Bedrock's stream ended before any event"}
+		}
+		if s.timedOut.Load() {
+			return nil, &inference.Error{Kind: inference.KindTimeout, Message: "the model did not start answering in time", Err: err}
+		}
+		return nil, err
+	}
+	s.first, s.primed = first, true
+	return s, nil
+}
+
+// rawEventStream reads an AWS event stream and delivers each event's
+// payload as received (an InvokeModel chunk's bytes decoded from base64).
+type rawEventStream struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	body    io.ReadCloser
+	r       *bufio.Reader
+	dec     *eventstream.Decoder
+	dialect inference.Dialect
+	// payload and chunk are reused for every event.
+	payload []byte
+	chunk   []byte
+	primed  bool
+	first   inference.Event
+	stopped bool
+	started bool
+
+	idle     time.Duration
+	timer    *time.Timer
+	timedOut atomic.Bool
+	once     sync.Once
+}
+
+// Recv implements inference.Stream.
+func (s *rawEventStream) Recv() (inference.Event, error) {
+	if s.primed {
+		s.primed = false
+		return s.first, nil
+	}
+	for {
+		s.timer.Reset(s.idle)
+		m, err := s.dec.Decode(s.r, s.payload[:0])
+		s.timer.Stop()
+		if err != nil {
+			if errors.Is(err, io.EOF) && s.stopped {
+				return inference.Event{}, io.EOF
+			}
+			if s.timedOut.Load() {
+				return inference.Event{}, &inference.Error{Kind: inference.KindTimeout, Message: "Amazon Bedrock stopped sending (no event for " + s.idle.String() + ")", Err: err}
+			}
+			if errors.Is(err, io.EOF) {
+				return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "Amazon Bedrock's stream ended early", Err: io.ErrUnexpectedEOF}
+			}
+			return inference.Event{}, readError(s.ctx, "read Bedrock stream", err)
+		}
+		s.payload = m.Payload
+		if h := m.Headers.Get(":message-type"); h != nil && h.String() != "event" {
+			return inference.Event{}, streamException(m)
+		}
+		name := ""
+		if h := m.Headers.Get(":event-type"); h != nil {
+			name = h.String()
+		}
+		ev, ok, err := s.classify(name, m.Payload)
+		if err != nil {
+			return inference.Event{}, err
+		}
+		if ok {
+			return ev, nil
+		}
+	}
+}
+
+// classify turns one event's payload into an Event, reading only what
+// the gateway needs (stop, usage).
+func (s *rawEventStream) classify(name string, payload []byte) (inference.Event, bool, error) {
+	ev := inference.Event{Kind: inference.EventDelta, Dialect: s.dialect, Name: name, Raw: payload}
+	if s.dialect == inference.DialectConverse {
+		switch name {
+		case "messageStart":
+			ev.Kind = inference.EventStart
+		case "messageStop":
+			ev.Kind, ev.StopReason = inference.EventStop, converseStop(string(inference.StringAfter(payload, `"stopReason":`)))
+			s.stopped = true
+		case "metadata":
+			var u converseUsage
+			if f := inference.Field(payload, "usage"); f != nil && json.Unmarshal(f, &u) == nil {
+				usage := u.usage()
+				ev.Kind, ev.Usage = inference.EventUsage, &usage
+			}
+		}
+		return ev, true, nil
+	}
+	if name != "chunk" {
+		return ev, false, nil
+	}
+	b64 := inference.StringAfter(payload, `"bytes":`)
+	n := base64.StdEncoding.DecodedLen(len(b64))
+	if cap(s.chunk) < n {
+		s.chunk = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(s.chunk[:n], b64)
+	if err != nil {
+		return ev, false, &inference.Error{Kind: inference.KindUpstream, Message: "Amazon Bedrock sent a malformed chunk", Err: err}
+	}
+	ev.Raw = s.chunk[:n]
+	switch typ := string(inference.StringAfter(ev.Raw, `"type":`)); {
+	case bytes.Contains(ev.Raw, []byte(`"amazon-bedrock-invocationMetrics"`)):
+		var m struct {
+			Metrics struct {
+				InputTokenCount  int `json:"inputTokenCount"`
+				OutputTokenCount int `json:"outputTokenCount"`
+			} `json:"amazon-bedrock-invocationMetrics"`
+		}
+		json.Unmarshal(ev.Raw, &m)
+		ev.Kind, ev.Usage = inference.EventUsage, &inference.Usage{InputTokens: m.Metrics.InputTokenCount, OutputTokens: m.Metrics.OutputTokenCount}
+		s.stopped = true
+	case typ == "message_start" && !s.started:
+		ev.Kind = inference.EventStart
+	case typ == "message_delta":
+		ev.Kind = inference.EventStop
+		s.stopped = true
+	case typ == "message_stop":
+		ev.Kind = inference.EventStop
+		s.stopped = true
+	}
+	s.started = true
+	return ev, true, nil
+}
+
+// converseStop maps a Converse stopReason.
+func converseStop(s string) inference.StopReason {
+	switch s {
+	case "max_tokens", "model_context_window_exceeded":
+		return inference.StopMaxTokens
+	case "stop_sequence":
+		return inference.StopSequence
+	case "content_filtered", "guardrail_intervened":
+		return inference.StopContentFiltered
+	}
+	return inference.StopEndTurn
+}
+
+// streamException maps an exception message of an event stream.
+func streamException(m eventstream.Message) *inference.Error {
+	typ := ""
+	if h := m.Headers.Get(":exception-type"); h != nil {
+		typ = h.String()
+	}
+	var body struct {
+		Message string `json:"message"`
+	}
+	json.Unmarshal(m.Payload, &body)
+	e := &inference.Error{Kind: inference.KindUpstream, Message: "Amazon Bedrock failed mid-stream (" + truncate(typ, 64) + ")",
+		Err: fmt.Errorf("bedrock stream exception %s: %s", typ, truncate(body.Message, 300))}
+	switch typ {
+	case "throttlingException", "serviceQuotaExceededException":
+		e.Kind = inference.KindThrottled
+	case "serviceUnavailableException":
+		e.Kind = inference.KindUnavailable
+	case "modelTimeoutException":
+		e.Kind = inference.KindTimeout
+	case "validationException":
+		e.Kind, e.Message = inference.KindInvalidRequest, "Amazon Bedrock rejected the request: "+truncate(body.Message, 300)
+	}
+	return e
+}
+
+// Close implements inference.Stream.
+func (s *rawEventStream) Close() error {
+	s.once.Do(func() {
+		s.timer.Stop()
+		s.cancel()
+		s.body.Close()
+	})
+	return nil
+}

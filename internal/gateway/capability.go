@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// deploymentFeatures returns the features the deployment of model in
+// region has (its declared or default capabilities), and whether it can
+// serve a body of dialect d at all.
+func deploymentFeatures(cfg *topology.Config, region, model string, d inference.Dialect) (inference.Features, bool) {
+	dep, ok := cfg.Deployment(region, model)
+	if !ok {
+		return 0, false
+	}
+	if d == inference.DialectInvoke && dep.Backend.Type != topology.BackendBedrock {
+		// Another family's InvokeModel body goes through unchanged; only
+		// Bedrock's InvokeModel can take it.
+		return 0, false
+	}
+	var f inference.Features
+	for _, c := range dep.EffectiveCapabilities() {
+		if feat, ok := inference.ParseFeature(c); ok {
+			f = f.With(feat)
+		}
+	}
+	return f, true
+}
+
+// capable returns the routing filter for req's features on model, or nil
+// when the request uses none (every deployment serves it).
+func (g *Gateway) capable(req *inference.Request, model string) func(region string) bool {
+	if req.Features == 0 && req.Dialect != inference.DialectInvoke {
+		return nil
+	}
+	cfg := g.Config()
+	return func(region string) bool {
+		have, ok := deploymentFeatures(cfg, region, model, req.Dialect)
+		return ok && req.Features.Missing(have) == 0
+	}
+}
+
+// checkCapabilities refuses, with a 400 naming the field, a request that
+// no destination it may use can honour: routing would otherwise report
+// "no capacity" for what is the request's own limit.
+func (g *Gateway) checkCapabilities(req *inference.Request, model string, allowed []string) *inference.Error {
+	if len(allowed) == 0 {
+		return nil // the authorizer's refusal is the answer
+	}
+	capable := g.capable(req, model)
+	if capable == nil || slices.ContainsFunc(allowed, capable) {
+		return nil
+	}
+	cfg := g.Config()
+	if req.Dialect == inference.DialectInvoke {
+		return inference.Invalid("", "this InvokeModel body is not an Anthropic Messages body (it has no anthropic_version) and only an Amazon Bedrock deployment can serve it as is; "+
+			"no region this request may use has one of model "+model)
+	}
+	// Name the first feature that no allowed deployment has.
+	for _, f := range req.Features.List() {
+		if slices.ContainsFunc(allowed, func(region string) bool {
+			have, _ := deploymentFeatures(cfg, region, model, req.Dialect)
+			return have.Has(f)
+		}) {
+			continue
+		}
+		field := req.FeatureField(f)
+		return inference.Invalid(field, inference.Clip(field, inference.EchoLimit)+" uses "+f.String()+", which no deployment of model "+model+
+			" in the regions this request may use ("+strings.Join(allowed, ", ")+") supports; remove it or use a profile whose deployments declare the "+
+			f.String()+" capability")
+	}
+	field := req.FeatureField(req.Features.List()[0])
+	return inference.Invalid(field, "no deployment of model "+model+" in the regions this request may use supports all of "+req.Features.String())
+}

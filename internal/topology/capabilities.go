@@ -1,0 +1,57 @@
+package topology
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Capabilities a deployment may declare under deployments[].capabilities.
+// A request that uses one is routed only to deployments that have it.
+const (
+	CapabilityTools         = "tools"
+	CapabilityVision        = "vision"
+	CapabilityJSONSchema    = "json_schema"
+	CapabilityReasoning     = "reasoning"
+	CapabilityN             = "n"
+	CapabilityLogprobs      = "logprobs"
+	CapabilityDocuments     = "documents"
+	CapabilityPromptCaching = "prompt_caching"
+	CapabilityEmbeddings    = "embeddings"
+)
+
+// KnownCapabilities lists every capability name, sorted.
+var KnownCapabilities = []string{CapabilityDocuments, CapabilityEmbeddings, CapabilityJSONSchema, CapabilityLogprobs,
+	CapabilityN, CapabilityPromptCaching, CapabilityReasoning, CapabilityTools, CapabilityVision}
+
+// DefaultCapabilities returns what a deployment of backend type typ has
+// when its capabilities are not listed: what the API it speaks can
+// express. Bedrock's Converse has neither n nor logprobs.
+func DefaultCapabilities(typ string) []string {
+	switch typ {
+	case BackendBedrock:
+		return []string{CapabilityDocuments, CapabilityJSONSchema, CapabilityPromptCaching, CapabilityReasoning, CapabilityTools, CapabilityVision}
+	case BackendOpenAI:
+		return []string{CapabilityDocuments, CapabilityJSONSchema, CapabilityLogprobs, CapabilityN, CapabilityPromptCaching,
+			CapabilityReasoning, CapabilityTools, CapabilityVision}
+	}
+	return slices.Clone(KnownCapabilities) // mock: the simulator serves every feature
+}
+
+// EffectiveCapabilities returns the deployment's capabilities: the listed
+// ones, or its backend type's defaults when none are listed.
+func (d Deployment) EffectiveCapabilities() []string {
+	if d.Capabilities != nil {
+		return d.Capabilities
+	}
+	return DefaultCapabilities(d.Backend.Type)
+}
+
+// validateCapabilities checks the names listed at field.
+func validateCapabilities(p *problems, field string, caps []string) {
+	for i, c := range caps {
+		if !slices.Contains(KnownCapabilities, c) {
+			p.add(field+"["+strconv.Itoa(i)+"]", "use one of "+strings.Join(KnownCapabilities, ", "), "%q is not a capability", c)
+		}
+	}
+}
