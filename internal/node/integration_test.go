@@ -240,7 +240,7 @@ func TestProfilesEndToEnd(t *testing.T) {
 			{"wrong key", chatBody("eu.demo.chat-small", false), "mk-wrong", 401, "authentication_error"},
 			{"body over the limit", big, c.key, 413, "invalid_request_error"},
 			{"no messages", `{"model":"eu.demo.chat-small","messages":[]}`, c.key, 400, "invalid_request_error"},
-			{"tools", `{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}`, c.key, 400, "invalid_request_error"},
+			{"n=0", `{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"x"}],"n":0}`, c.key, 400, "invalid_request_error"},
 		}
 		for _, tc := range tests {
 			status, h, body := c.post("eu-west-1", tc.body, tc.key)
