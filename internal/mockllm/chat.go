@@ -106,9 +106,14 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	g := generation{s: s, st: st, req: &req, c: c, prompt: prompt, start: start, id: uint64(newHasher(s.seed).uint64(uint64(id)))}
 	var produced int
 	var end outcome
-	if req.Stream {
+	switch {
+	case req.rich() && req.Stream:
+		produced, end = g.streamRich(r.Context(), w)
+	case req.rich():
+		produced, end = g.respondRich(r.Context(), w)
+	case req.Stream:
 		produced, end = g.stream(r.Context(), w)
-	} else {
+	default:
 		produced, end = g.respond(r.Context(), w)
 	}
 	if st.limits.any() && produced != len(c.tokens) {

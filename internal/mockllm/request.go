@@ -20,6 +20,13 @@ type chatRequest struct {
 	StreamOptions       *streamOptions `json:"stream_options"`
 	Stop                stopList       `json:"stop"`
 	Seed                *int64         `json:"seed"`
+	// The fields of rich answers (see features.go).
+	Tools             []toolDef       `json:"tools"`
+	ToolChoice        json.RawMessage `json:"tool_choice"`
+	ParallelToolCalls *bool           `json:"parallel_tool_calls"`
+	ResponseFormat    *responseFormat `json:"response_format"`
+	Logprobs          bool            `json:"logprobs"`
+	ReasoningEffort   string          `json:"reasoning_effort"`
 }
 
 type streamOptions struct {
@@ -178,8 +185,8 @@ func decodeChatRequest(body []byte, req *chatRequest) *apiError {
 				"Invalid '%s': integer below minimum value. Expected a value >= 1, but got %d instead.", p.name, *p.v))
 		}
 	}
-	if req.N != nil && *req.N != 1 {
-		return invalidRequest("n", "unsupported_value", fmt.Sprintf("Unsupported value: 'n' must be 1 for this simulated model, but got %d.", *req.N))
+	if req.N != nil && (*req.N < 1 || *req.N > 8) {
+		return invalidRequest("n", "unsupported_value", fmt.Sprintf("Unsupported value: 'n' must be between 1 and 8 for this simulated model, but got %d.", *req.N))
 	}
 	if len(req.Stop) > 4 {
 		return invalidRequest("stop", "array_above_max_length", fmt.Sprintf(

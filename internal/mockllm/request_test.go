@@ -29,7 +29,7 @@ func TestValidation(t *testing.T) {
 		{"bad role", `{"model":"m","messages":[{"role":"user","content":"a"},{"role":"robot","content":"hi"}]}`, 400, "messages[1].role", "invalid_value"},
 		{"content a number", `{"model":"m","messages":[{"role":"user","content":7}]}`, 400, "content", "invalid_type"},
 		{"max_tokens zero", `{"model":"m","max_tokens":0,"messages":[{"role":"user","content":"hi"}]}`, 400, "max_tokens", "integer_below_min_value"},
-		{"n of two", `{"model":"m","n":2,"messages":[{"role":"user","content":"hi"}]}`, 400, "n", "unsupported_value"},
+		{"n of nine", `{"model":"m","n":9,"messages":[{"role":"user","content":"hi"}]}`, 400, "n", "unsupported_value"},
 		{"five stops", `{"model":"m","stop":["a","b","c","d","e"],"messages":[{"role":"user","content":"hi"}]}`, 400, "stop", "array_above_max_length"},
 		{"stop a number", `{"model":"m","stop":3,"messages":[{"role":"user","content":"hi"}]}`, 400, "stop", "invalid_type"},
 		{"stream_options without stream", `{"model":"m","stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, 400, "stream_options", "invalid_value"},
