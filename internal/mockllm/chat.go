@@ -367,5 +367,10 @@ func (g *generation) appendUsage(b []byte, n int) []byte {
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, int64(g.prompt+n), 10)
+	if c := cachedTokens(g.req); c > 0 {
+		b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+		b = strconv.AppendInt(b, int64(c), 10)
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
