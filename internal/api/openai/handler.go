@@ -120,10 +120,18 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 
 // rewriteChunk returns raw (a completion or a chunk as the upstream sent
 // it) with its top-level id and model set to the gateway's, every other
-// byte kept; buf and tmp are reused buffers.
-func rewriteChunk(buf, tmp, raw []byte, id, model string) []byte {
-	tmp = inference.AppendSetString(tmp[:0], raw, "id", id)
-	return inference.AppendSetString(buf[:0], tmp, "model", model)
+// byte kept; buf and tmp are reused buffers (nil for one-off use).
+func rewriteChunk(buf, tmp *[]byte, raw []byte, id, model string) []byte {
+	var b, t []byte
+	if buf != nil {
+		b, t = (*buf)[:0], (*tmp)[:0]
+	}
+	t = inference.AppendSetString(t, raw, "id", id)
+	b = inference.AppendSetString(b, t, "model", model)
+	if buf != nil {
+		*buf, *tmp = b, t
+	}
+	return b
 }
 
 // writeRaw writes a JSON body as the upstream sent it (rewritten).
@@ -203,7 +211,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	// and model rewritten into reused buffers (no allocation per token).
 	var buf, tmp, held []byte
 	sendRaw := func(raw []byte) bool {
-		buf = rewriteChunk(buf, tmp, raw, id, req.Model)
+		buf = rewriteChunk(&buf, &tmp, raw, id, req.Model)
 		bw.WriteString("data: ")
 		bw.Write(buf)
 		bw.WriteString("\n\n")
