@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
@@ -27,13 +29,17 @@ type MockConfig struct {
 	ConnectTimeout, FirstByteTimeout time.Duration
 	// StreamIdleTimeout applies to the adapter as for OpenAI.
 	StreamIdleTimeout time.Duration
+	// API is how the simulated server is reached: "openai" (the OpenAI
+	// adapter, chat completions) or "bedrock" (the Bedrock adapter,
+	// Converse and InvokeModel). If empty, "openai".
+	API string
 }
 
 // Mock is a Backend backed by an in-process `meridian mockllm` server on a
-// loopback port, reached through the same OpenAI adapter as a real upstream,
-// so demos and tests exercise the real wire path.
+// loopback port, reached through the same OpenAI or Bedrock adapter as a
+// real upstream, so demos and tests exercise the real wire path.
 type Mock struct {
-	*OpenAI
+	Backend
 	server *mockllm.Server
 	cancel context.CancelFunc
 	done   chan error
@@ -59,7 +65,19 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Mock{server: srv, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- srv.Serve(ctx, ln) }()
-	m.OpenAI = NewOpenAI(OpenAIConfig{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: cfg.Model,
+	base := "http://" + ln.Addr().String()
+	if cfg.API == "bedrock" {
+		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base,
+			Credentials:    credentials.NewStaticCredentialsProvider("AKIDMOCKLLM", "mockllm", ""),
+			ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout})
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("mock backend: %w", err)
+		}
+		m.Backend = b
+		return m, nil
+	}
+	m.Backend = NewOpenAI(OpenAIConfig{BaseURL: base + "/v1", Model: cfg.Model,
 		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout})
 	return m, nil
 }
@@ -70,7 +88,9 @@ func (m *Mock) Server() *mockllm.Server { return m.server }
 
 // Close stops the simulated server.
 func (m *Mock) Close() error {
-	m.OpenAI.Close()
+	if m.Backend != nil {
+		m.Backend.Close()
+	}
 	m.cancel()
 	err := <-m.done
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.Canceled) {

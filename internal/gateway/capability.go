@@ -16,7 +16,8 @@ func deploymentFeatures(cfg *topology.Config, region, model string, d inference.
 	if !ok {
 		return 0, false
 	}
-	if d == inference.DialectInvoke && dep.Backend.Type != topology.BackendBedrock {
+	speaksBedrock := dep.Backend.Type == topology.BackendBedrock || dep.Backend.Type == topology.BackendMock && dep.Backend.API == topology.BackendBedrock
+	if d == inference.DialectInvoke && !speaksBedrock {
 		// Another family's InvokeModel body goes through unchanged; only
 		// Bedrock's InvokeModel can take it.
 		return 0, false

@@ -154,6 +154,7 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("POST /v1/chat/completions", s.serveChat)
 	mux.HandleFunc("GET /v1/models", s.serveModels)
 	mux.HandleFunc("GET /v1/models/{model...}", s.serveModel)
+	mux.HandleFunc("POST /model/{modelId}/{op}", s.serveBedrock)
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("GET /mockllm/v1/control", s.serveControl)
 	mux.HandleFunc("POST /mockllm/v1/control", s.serveControl)

@@ -55,3 +55,10 @@ func validateCapabilities(p *problems, field string, caps []string) {
 		}
 	}
 }
+
+// validateMockAPI checks a mock deployment's api.
+func validateMockAPI(p *problems, field string, b Backend) {
+	if b.API != "" && (b.Type != BackendMock || (b.API != BackendOpenAI && b.API != BackendBedrock)) {
+		p.add(field+".api", "use openai or bedrock on a mock backend, or leave it out", "%q is not an API of a %s backend", b.API, b.Type)
+	}
+}

@@ -144,6 +144,10 @@ type Backend struct {
 	TokensPerSecond float64  `yaml:"tokens_per_second"`
 	FailRate        float64  `yaml:"fail_rate"`
 	Seed            int64    `yaml:"seed"`
+	// API is the API the simulated server is reached through (mock):
+	// "openai" (chat completions) or "bedrock" (Converse and InvokeModel,
+	// through the Bedrock adapter). If empty, "openai".
+	API string `yaml:"api"`
 }
 
 // Capacity is what a deployment can take. A nil field means unlimited.

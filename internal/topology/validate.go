@@ -168,6 +168,7 @@ func (c *Config) Validate() error {
 		deployed[d.Model] = true
 		c.validateBackend(p, f+".backend", d.Backend)
 		validateCapabilities(p, f+".capabilities", d.Capabilities)
+		validateMockAPI(p, f+".backend", d.Backend)
 		for _, q := range []struct {
 			name string
 			v    *int

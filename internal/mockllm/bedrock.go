@@ -1,0 +1,403 @@
+package mockllm
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+)
+
+// This file serves the simulated model in Amazon Bedrock's shapes:
+// Converse and ConverseStream, and InvokeModel (and its response stream)
+// with Anthropic Messages bodies, so that Meridian's Bedrock adapter and
+// its cross-dialect paths are testable without AWS. It answers like the
+// OpenAI mode (same words, pacing, outage and throttling), with tool use
+// blocks for requests that offer tools, cached-token usage and Bedrock's
+// error shape (x-amzn-ErrorType, {"message"}). SigV4 is not checked.
+
+// bedrockTool is a tool the request offers, in either shape.
+type bedrockTool struct {
+	name   string
+	schema json.RawMessage
+}
+
+// bedrockRequest is what the simulator reads from a Converse or Anthropic
+// body.
+type bedrockRequest struct {
+	chat       chatRequest
+	tools      []bedrockTool
+	toolResult bool // the conversation ends with tool results
+}
+
+func (r *bedrockRequest) wantsTools() bool { return len(r.tools) > 0 && !r.toolResult }
+
+// decodeConverse reads a Converse body.
+func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
+	var c struct {
+		Messages []struct {
+			Role    string                       `json:"role"`
+			Content []map[string]json.RawMessage `json:"content"`
+		} `json:"messages"`
+		System          []map[string]json.RawMessage `json:"system"`
+		InferenceConfig *struct {
+			MaxTokens *int `json:"maxTokens"`
+		} `json:"inferenceConfig"`
+		ToolConfig *struct {
+			Tools []struct {
+				ToolSpec *struct {
+					Name        string `json:"name"`
+					InputSchema struct {
+						JSON json.RawMessage `json:"json"`
+					} `json:"inputSchema"`
+				} `json:"toolSpec"`
+			} `json:"tools"`
+		} `json:"toolConfig"`
+	}
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, err
+	}
+	r := &bedrockRequest{chat: chatRequest{Model: model}}
+	text := func(b map[string]json.RawMessage) string {
+		var s string
+		json.Unmarshal(b["text"], &s)
+		return s
+	}
+	for _, b := range c.System {
+		r.chat.Messages = append(r.chat.Messages, chatMessage{Role: "system", Content: textContent{parts: []string{text(b)}}})
+	}
+	for _, m := range c.Messages {
+		cm := chatMessage{Role: m.Role}
+		r.toolResult = false
+		for _, b := range m.Content {
+			if _, ok := b["toolResult"]; ok {
+				r.toolResult = true
+			}
+			cm.Content.parts = append(cm.Content.parts, text(b))
+		}
+		r.chat.Messages = append(r.chat.Messages, cm)
+	}
+	if ic := c.InferenceConfig; ic != nil {
+		r.chat.MaxTokens = ic.MaxTokens
+	}
+	if tc := c.ToolConfig; tc != nil {
+		for _, t := range tc.Tools {
+			if t.ToolSpec != nil {
+				r.tools = append(r.tools, bedrockTool{t.ToolSpec.Name, t.ToolSpec.InputSchema.JSON})
+			}
+		}
+	}
+	return r, nil
+}
+
+// decodeAnthropic reads an Anthropic Messages body.
+func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
+	var a struct {
+		Messages []struct {
+			Role    string          `json:"role"`
+			Content json.RawMessage `json:"content"`
+		} `json:"messages"`
+		System    json.RawMessage `json:"system"`
+		MaxTokens *int            `json:"max_tokens"`
+		Tools     []struct {
+			Name        string          `json:"name"`
+			InputSchema json.RawMessage `json:"input_schema"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, err
+	}
+	r := &bedrockRequest{chat: chatRequest{Model: model, MaxTokens: a.MaxTokens}}
+	blocks := func(raw json.RawMessage) (parts []string, toolResult bool) {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return []string{s}, false
+		}
+		var bs []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}
+		json.Unmarshal(raw, &bs)
+		for _, b := range bs {
+			parts = append(parts, b.Text)
+			toolResult = toolResult || b.Type == "tool_result"
+		}
+		return parts, toolResult
+	}
+	if len(a.System) > 0 {
+		p, _ := blocks(a.System)
+		r.chat.Messages = append(r.chat.Messages, chatMessage{Role: "system", Content: textContent{parts: p}})
+	}
+	for _, m := range a.Messages {
+		p, tr := blocks(m.Content)
+		r.toolResult = tr
+		r.chat.Messages = append(r.chat.Messages, chatMessage{Role: m.Role, Content: textContent{parts: p}})
+	}
+	for _, t := range a.Tools {
+		r.tools = append(r.tools, bedrockTool{t.Name, t.InputSchema})
+	}
+	return r, nil
+}
+
+// bedrockError writes an error in Bedrock's shape.
+func bedrockError(w http.ResponseWriter, status int, typ, msg string, retryAfter time.Duration) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-Errortype", typ)
+	if retryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(retryAfter), 10))
+	}
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]string{"message": msg})
+	w.Write(b)
+}
+
+// serveBedrock answers the four Bedrock runtime operations.
+func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
+	id := s.stats.requests.Add(1)
+	st := s.cur.Load()
+	start := s.clock.Now()
+	model, op := r.PathValue("modelId"), r.PathValue("op")
+	switch op {
+	case "converse", "converse-stream", "invoke", "invoke-with-response-stream":
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	bp, e := s.readBody(w, r)
+	defer s.bufs.Put(bp)
+	if e != nil {
+		s.stats.invalid.Add(1)
+		bedrockError(w, e.status, "ValidationException", e.message, 0)
+		return
+	}
+	var req *bedrockRequest
+	var err error
+	anthropic := strings.HasPrefix(op, "invoke")
+	if anthropic {
+		req, err = decodeAnthropic(model, *bp)
+	} else {
+		req, err = decodeConverse(model, *bp)
+	}
+	if err == nil && len(req.chat.Messages) == 0 {
+		err = errEmpty
+	}
+	if err == nil && s.models != nil && !s.models[model] {
+		s.stats.invalid.Add(1)
+		bedrockError(w, http.StatusNotFound, "ResourceNotFoundException", "The model "+model+" does not exist.", 0)
+		return
+	}
+	if err != nil {
+		s.stats.invalid.Add(1)
+		bedrockError(w, http.StatusBadRequest, "ValidationException", "Malformed input request: "+err.Error(), 0)
+		return
+	}
+	switch {
+	case st.down:
+		s.stats.failed.Add(1)
+		bedrockError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "The service is down (simulated outage).", 0)
+		return
+	case st.throttle > 0:
+		s.stats.throttled.Add(1)
+		bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests (throttled by the operator).", st.throttle)
+		return
+	}
+	inFlight := s.stats.inFlight.Add(1)
+	defer s.stats.inFlight.Add(-1)
+	if st.maxConcurrency > 0 && inFlight > int64(st.maxConcurrency) {
+		s.stats.throttled.Add(1)
+		bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many concurrent requests.", time.Second)
+		return
+	}
+	tp := s.tokens.Get().(*[]string)
+	defer s.tokens.Put(tp)
+	c := planCompletion(s.seed, s.completionTokens, &req.chat, *tp)
+	*tp = c.tokens[:0]
+	g := &bedrockGeneration{generation: generation{s: s, st: st, req: &req.chat, c: c, prompt: promptTokens(&req.chat), start: start,
+		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic}
+	var produced int
+	var end outcome
+	if strings.HasSuffix(op, "stream") {
+		produced, end = g.stream(r.Context(), w)
+	} else {
+		produced, end = g.respond(r.Context(), w)
+	}
+	s.stats.promptTokens.Add(int64(g.prompt))
+	s.stats.completionTokens.Add(int64(produced))
+	switch end {
+	case completed:
+		s.stats.served.Add(1)
+	case canceled:
+		s.stats.canceled.Add(1)
+	}
+}
+
+var errEmpty = jsonError("messages must be a non-empty list")
+
+type jsonError string
+
+func (e jsonError) Error() string { return string(e) }
+
+type bedrockGeneration struct {
+	generation
+	breq      *bedrockRequest
+	anthropic bool
+}
+
+func (g *bedrockGeneration) text() string { return strings.Join(g.c.tokens, "") }
+
+func (g *bedrockGeneration) toolID(i int) string {
+	return "tooluse_mock" + strconv.FormatUint(g.id, 16) + "_" + strconv.Itoa(i)
+}
+
+func (g *bedrockGeneration) stopReason() string {
+	switch {
+	case g.breq.wantsTools():
+		return "tool_use"
+	case g.c.finish == finishLength:
+		return "max_tokens"
+	}
+	return "end_turn"
+}
+
+func (g *bedrockGeneration) usage(n int) map[string]int {
+	cached := cachedTokens(g.req)
+	if g.anthropic {
+		return map[string]int{"input_tokens": g.prompt - cached, "output_tokens": n, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}
+	}
+	return map[string]int{"inputTokens": g.prompt - cached, "outputTokens": n, "totalTokens": g.prompt + n, "cacheReadInputTokens": cached, "cacheWriteInputTokens": 0}
+}
+
+func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) (int, outcome) {
+	n := len(g.c.tokens)
+	if g.paced() && g.waitUntil(ctx, g.due(max(n-1, 0))) != nil {
+		return 0, canceled
+	}
+	var content []any
+	if g.breq.wantsTools() {
+		for i, t := range g.breq.tools {
+			input := json.RawMessage(Instance(t.schema))
+			if g.anthropic {
+				content = append(content, map[string]any{"type": "tool_use", "id": g.toolID(i), "name": t.name, "input": input})
+			} else {
+				content = append(content, map[string]any{"toolUse": map[string]any{"toolUseId": g.toolID(i), "name": t.name, "input": input}})
+			}
+		}
+	} else if g.anthropic {
+		content = append(content, map[string]any{"type": "text", "text": g.text()})
+	} else {
+		content = append(content, map[string]any{"text": g.text()})
+	}
+	var body any
+	if g.anthropic {
+		body = map[string]any{"id": "msg_mock" + strconv.FormatUint(g.id, 16), "type": "message", "role": "assistant", "model": g.req.Model,
+			"content": content, "stop_reason": g.stopReason(), "stop_sequence": nil, "usage": g.usage(n)}
+		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(g.prompt))
+		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(n))
+	} else {
+		body = map[string]any{"output": map[string]any{"message": map[string]any{"role": "assistant", "content": content}},
+			"stopReason": g.stopReason(), "usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}}
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	if _, err := w.Write(b); err != nil {
+		return n, canceled
+	}
+	return n, completed
+}
+
+// stream writes the answer as an AWS event stream, paced like the OpenAI
+// mode: Converse events, or Anthropic events in InvokeModel chunks.
+func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (int, outcome) {
+	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := eventstream.NewEncoder()
+	send := func(typ string, v any) bool {
+		b, _ := json.Marshal(v)
+		if g.anthropic {
+			b, _ = json.Marshal(map[string]string{"bytes": base64.StdEncoding.EncodeToString(b)})
+			typ = "chunk"
+		}
+		var m eventstream.Message
+		m.Headers.Set(":event-type", eventstream.StringValue(typ))
+		m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+		m.Headers.Set(":message-type", eventstream.StringValue("event"))
+		m.Payload = b
+		if enc.Encode(w, m) != nil {
+			return false
+		}
+		rc.Flush()
+		return true
+	}
+	if g.paced() && g.waitUntil(ctx, g.due(0)) != nil {
+		return 0, canceled
+	}
+	n := len(g.c.tokens)
+	ok := true
+	if g.anthropic {
+		ok = send("", map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_mock" + strconv.FormatUint(g.id, 16), "type": "message",
+			"role": "assistant", "model": g.req.Model, "content": []any{}, "stop_reason": nil, "usage": map[string]int{"input_tokens": g.prompt, "output_tokens": 1}}})
+	} else {
+		ok = send("messageStart", map[string]string{"role": "assistant"})
+	}
+	if !ok {
+		return 0, canceled
+	}
+	if g.breq.wantsTools() {
+		for i, t := range g.breq.tools {
+			args := string(Instance(t.schema))
+			if g.anthropic {
+				ok = send("", map[string]any{"type": "content_block_start", "index": i, "content_block": map[string]any{"type": "tool_use", "id": g.toolID(i), "name": t.name, "input": map[string]any{}}}) &&
+					send("", map[string]any{"type": "content_block_delta", "index": i, "delta": map[string]any{"type": "input_json_delta", "partial_json": args}}) &&
+					send("", map[string]any{"type": "content_block_stop", "index": i})
+			} else {
+				ok = send("contentBlockStart", map[string]any{"contentBlockIndex": i, "start": map[string]any{"toolUse": map[string]any{"toolUseId": g.toolID(i), "name": t.name}}}) &&
+					send("contentBlockDelta", map[string]any{"contentBlockIndex": i, "delta": map[string]any{"toolUse": map[string]any{"input": args}}}) &&
+					send("contentBlockStop", map[string]any{"contentBlockIndex": i})
+			}
+			if !ok {
+				return 0, canceled
+			}
+		}
+	} else {
+		if g.anthropic && !send("", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}}) {
+			return 0, canceled
+		}
+		for i, t := range g.c.tokens {
+			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
+				return i, canceled
+			}
+			if g.anthropic {
+				ok = send("", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": t}})
+			} else {
+				ok = send("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]any{"text": t}})
+			}
+			if !ok {
+				return i, canceled
+			}
+		}
+		if g.anthropic {
+			ok = send("", map[string]any{"type": "content_block_stop", "index": 0})
+		} else {
+			ok = send("contentBlockStop", map[string]any{"contentBlockIndex": 0})
+		}
+	}
+	if g.anthropic {
+		u := g.usage(n)
+		ok = ok && send("", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": g.stopReason(), "stop_sequence": nil}, "usage": map[string]int{"output_tokens": n}}) &&
+			send("", map[string]any{"type": "message_stop", "amazon-bedrock-invocationMetrics": map[string]any{"inputTokenCount": g.prompt, "outputTokenCount": n,
+				"invocationLatency": g.s.clock.Now().Sub(g.start).Milliseconds(), "firstByteLatency": 1, "cacheReadInputTokenCount": u["cache_read_input_tokens"]}})
+	} else {
+		ok = ok && send("messageStop", map[string]string{"stopReason": g.stopReason()}) &&
+			send("metadata", map[string]any{"usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}})
+	}
+	if !ok {
+		return n, canceled
+	}
+	return n, completed
+}
