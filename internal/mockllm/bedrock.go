@@ -341,7 +341,7 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 	ok := true
 	if g.anthropic {
 		ok = send("", map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_mock" + strconv.FormatUint(g.id, 16), "type": "message",
-			"role": "assistant", "model": g.req.Model, "content": []any{}, "stop_reason": nil, "usage": map[string]int{"input_tokens": g.prompt, "output_tokens": 1}}})
+			"role": "assistant", "model": g.req.Model, "content": []any{}, "stop_reason": nil, "usage": g.usage(1)}})
 	} else {
 		ok = send("messageStart", map[string]string{"role": "assistant"})
 	}
