@@ -89,6 +89,8 @@ type redisServer struct {
 	bin  string
 	dir  string
 	port int
+	// extra are more command-line options (cluster mode).
+	extra []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -113,13 +115,16 @@ func startRedis(t testing.TB) *redisServer {
 
 func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
 
+func (s *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+
 // start runs the server and waits until it says it accepts connections.
 func (s *redisServer) start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin, "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", "")
+	args := []string{"--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", ""}
+	cmd := exec.Command(s.bin, append(args, s.extra...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)

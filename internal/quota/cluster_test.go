@@ -1,0 +1,491 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/testenv"
+)
+
+// redisCluster is a three-master Redis Cluster that a test started on
+// loopback: three redis-server processes in cluster mode, joined by
+// redis-cli --cluster create, without persistence or replicas.
+type redisCluster struct {
+	nodes []*redisServer
+}
+
+// startRedisCluster starts a cluster for t and waits until every node
+// reports it healthy, or skips t when redis-server or redis-cli is missing
+// (fails under MERIDIAN_INTEGRATION=required). The processes are killed
+// when t ends.
+func startRedisCluster(t testing.TB) *redisCluster {
+	t.Helper()
+	bin := testenv.LookPath(t, "redis-server", "valkey-server")
+	cli := testenv.LookPath(t, "redis-cli", "valkey-cli")
+	c := &redisCluster{}
+	for range 3 {
+		dir := t.TempDir()
+		port, bus := freePort(t), freePort(t)
+		s := &redisServer{t: t, bin: bin, dir: dir, port: port, extra: []string{
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, port),
+			// The bus port is set, not port+10000, which may be taken or
+			// beyond 65535 for an ephemeral port.
+			"--cluster-port", fmt.Sprint(bus),
+		}}
+		s.start()
+		t.Cleanup(s.stop)
+		c.nodes = append(c.nodes, s)
+	}
+	args := []string{"--cluster", "create"}
+	for _, s := range c.nodes {
+		args = append(args, s.addr())
+	}
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // hang guard only
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", cli, strings.Join(args, " "), err, out)
+	}
+	// Every node must agree before use: all slots served, three nodes
+	// known. redis-cli returns once the nodes have joined, which can be
+	// before each has heard of every slot's owner.
+	for _, s := range c.nodes {
+		rc := redis.NewClient(&redis.Options{Addr: s.addr(), DialerRetries: 1})
+		eventually(t, "cluster_state:ok on "+s.addr(), func() bool {
+			info, err := rc.ClusterInfo(context.Background()).Result()
+			return err == nil && strings.Contains(info, "cluster_state:ok") &&
+				strings.Contains(info, "cluster_slots_ok:16384") && strings.Contains(info, "cluster_known_nodes:3")
+		})
+		rc.Close()
+	}
+	return c
+}
+
+// freePort returns a TCP port free on loopback now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// url names the cluster as go-redis's ParseClusterURL reads it: one node
+// in the URL, the others as addr parameters.
+func (c *redisCluster) url() string {
+	u := "redis://" + c.nodes[0].addr()
+	for i, s := range c.nodes[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		u += sep + "addr=" + s.addr()
+	}
+	return u
+}
+
+// newClient returns a cluster store on c with prefix; clock, when not nil,
+// replaces the server's TIME.
+func (c *redisCluster) newClient(t testing.TB, prefix string, clock Clock) *Redis {
+	t.Helper()
+	r, err := NewRedis(RedisConfig{URL: c.url(), KeyPrefix: prefix, Cluster: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.clock = clock
+	t.Cleanup(func() { r.Close() })
+	if err := r.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRedisClusterStore runs the whole store suite against a real
+// three-master Redis Cluster: the same exactness, with every replica a
+// separate cluster client. Each subtest has its own key prefix, hence its
+// own slot, so the suite spreads over the three masters.
+func TestRedisClusterStore(t *testing.T) {
+	c := startRedisCluster(t)
+	start := time.Now()
+	runStoreSuite(t, func(t *testing.T, clock Clock) func() Store {
+		prefix := "test:" + t.Name() + ":"
+		return func() Store { return c.newClient(t, prefix, clock) }
+	})
+	t.Logf("store suite on the cluster took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestRedisClusterServerTime: three replicas, 200 concurrent requests and
+// a 60 rpm key on the cluster, time from the server's TIME: exactly 60.
+func TestRedisClusterServerTime(t *testing.T) {
+	c := startRedisCluster(t)
+	testServerTimeExact(t, func() Store { return c.newClient(t, "srvtime:", nil) })
+}
+
+// TestRedisClusterReplicaRestart: a replica's restart frees the slots its
+// dead run held, through the lease index, on the cluster.
+func TestRedisClusterReplicaRestart(t *testing.T) {
+	c := startRedisCluster(t)
+	testReplicaRestart(t, func() Store { return c.newClient(t, "restart:", nil) }, nil)
+}
+
+// TestRedisClusterLayout admits a request touching every kind of key on
+// the cluster, with a recorder on the client, and checks on the servers
+// themselves that every key the store wrote is in the one slot of its
+// prefix (CLUSTER KEYSLOT agrees with keySlot), carries the prefix and a
+// TTL, and that the script cache lost on every master is refilled.
+func TestRedisClusterLayout(t *testing.T) {
+	c := startRedisCluster(t)
+	s := c.newClient(t, "layout:", nil)
+	rec := &keyRecorder{pass: true}
+	s.client.AddHook(rec)
+	l, err := New(Config{}, s, Options{Logger: testLogger(t), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.wg.Wait()
+	ctx := t.Context()
+	req := everyKindOfRequest("alice")
+	mustAdmit(t, l, req)
+	r := mustAdmit(t, l, req)
+	if err := r.Commit(ctx, inference.Usage{OutputTokens: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.client.(*redis.ClusterClient).ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	mustAdmit(t, l, req).Release(ctx) // EVAL after NOSCRIPT, on the right node
+	s.SetCooldown(ctx, "r/m", time.Minute)
+	s.SetState(ctx, "circuit/r", "open", time.Minute)
+	if err := s.PutRecords(ctx, "profiles", map[string]string{"p": "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	rec.check(t)
+
+	want := keySlot("{layout:}")
+	var mu sync.Mutex
+	var keys []string
+	err = s.client.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		ks, err := n.Keys(ctx, "*").Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			slot, err := n.ClusterKeySlot(ctx, k).Result()
+			if err != nil {
+				return err
+			}
+			ttl, err := n.PTTL(ctx, k).Result()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			keys = append(keys, k)
+			if int(slot) != want || keySlot(k) != want {
+				t.Errorf("key %q: server slot %d, keySlot %d; want %d, the prefix's", k, slot, keySlot(k), want)
+			}
+			if !strings.HasPrefix(k, "{layout:}") {
+				t.Errorf("key %q lacks the prefix in braces", k)
+			}
+			if ttl <= 0 && !strings.HasPrefix(k, "{layout:}rec:") {
+				t.Errorf("key %q has TTL %v, want one that expires", k, ttl)
+			}
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 10 {
+		t.Errorf("found %d keys (%v), want the rules', the lease index and shared state", len(keys), keys)
+	}
+}
+
+// keySlot is the Redis Cluster slot of key: CRC16 (XMODEM) of its hash tag
+// (the text between the first "{" and the next "}", if not empty) or of the
+// whole key, modulo 16384.
+func keySlot(key string) int {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc ^= uint16(key[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % 16384
+}
+
+// TestKeySlot pins keySlot to the values of Redis's own documentation and
+// CRC16 reference.
+func TestKeySlot(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		want int
+	}{
+		{"123456789", 0x31C3 % 16384},
+		{"somekey", 11058},
+		{"foo{hash_tag}", 2515},
+		{"{hash_tag}bar", 2515},
+		{"{}foo", keySlot("{}foo")}, // an empty tag: the whole key
+		{"foo{}{bar}", keySlot("foo{}{bar}")},
+	} {
+		if got := keySlot(tc.key); got != tc.want {
+			t.Errorf("keySlot(%q) = %d, want %d", tc.key, got, tc.want)
+		}
+	}
+	if keySlot("{}foo") == keySlot("foo") || keySlot("foo{}{bar}") == keySlot("bar") {
+		t.Error("an empty hash tag must hash the whole key")
+	}
+}
+
+// errRecorded ends a command that keyRecorder recorded without sending it.
+var errRecorded = errors.New("recorded, not sent")
+
+// keyRecorder is a go-redis hook that records the keys of every command a
+// store sends. Unless pass is set it sends nothing: commands fail with
+// errRecorded, except SMEMBERS of a lease index, which answers with the
+// concurrency keys recorded so far, so that ReleaseLeases reaches its
+// script.
+type keyRecorder struct {
+	pass bool
+
+	mu   sync.Mutex
+	cmds []recordedCmd
+}
+
+type recordedCmd struct {
+	name string
+	keys []string
+	err  string // a command the recorder does not know
+}
+
+func (h *keyRecorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *keyRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		rc := h.record(cmd)
+		if h.pass {
+			return next(ctx, cmd)
+		}
+		if rc.name == "smembers" {
+			cmd.(*redis.StringSliceCmd).SetVal(h.leaseKeys())
+			return nil
+		}
+		return errRecorded
+	}
+}
+
+func (h *keyRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			h.record(cmd)
+		}
+		if h.pass {
+			return next(ctx, cmds)
+		}
+		return errRecorded
+	}
+}
+
+// record notes the keys of cmd. Every command the store sends must be
+// known here, so that a new one cannot escape the check.
+func (h *keyRecorder) record(cmd redis.Cmder) recordedCmd {
+	args := cmd.Args()
+	rc := recordedCmd{name: strings.ToLower(fmt.Sprint(args[0]))}
+	str := func(a []any) []string {
+		out := make([]string, len(a))
+		for i, v := range a {
+			out[i] = fmt.Sprint(v)
+		}
+		return out
+	}
+	switch rc.name {
+	case "eval", "evalsha", "eval_ro", "evalsha_ro":
+		var n int
+		fmt.Sscan(fmt.Sprint(args[2]), &n)
+		rc.keys = str(args[3 : 3+n])
+	case "smembers", "del", "hset", "hgetall", "get", "set", "pttl", "keys":
+		if rc.name != "keys" {
+			rc.keys = str(args[1:2])
+		}
+	case "ping", "script", "cluster", "command", "hello", "client":
+	default:
+		rc.err = fmt.Sprintf("command %q: the store never sent it before; add its keys to keyRecorder.record", rc.name)
+	}
+	h.mu.Lock()
+	h.cmds = append(h.cmds, rc)
+	h.mu.Unlock()
+	return rc
+}
+
+func (h *keyRecorder) leaseKeys() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, c := range h.cmds {
+		for _, k := range c.keys {
+			if strings.HasSuffix(k, ":"+Concurrency.String()) {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// check fails t unless every recorded command's keys hash to one slot, and
+// every key to the same slot (the layout puts a store in one slot).
+func (h *keyRecorder) check(t *testing.T) (nkeys int) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	store := -1
+	for _, c := range h.cmds {
+		if c.err != "" {
+			t.Error(c.err)
+		}
+		for _, k := range c.keys {
+			nkeys++
+			if s := keySlot(k); s != keySlot(c.keys[0]) {
+				t.Errorf("%s with %d keys: %q is in slot %d, %q in %d; a cluster refuses it (CROSSSLOT)", c.name, len(c.keys), c.keys[0], keySlot(c.keys[0]), k, s)
+				break
+			} else if store >= 0 && s != store {
+				t.Errorf("%s: key %q is in slot %d, the store's other keys in %d", c.name, k, s, store)
+				break
+			}
+			store = keySlot(k)
+		}
+	}
+	return nkeys
+}
+
+// everyKindOfRequest limits principal in every kind, per model and per
+// profile, and a deployment's capacity: the most keys one admission
+// touches.
+func everyKindOfRequest(principal string) Request {
+	all := ScopedLimits{RPM: 10, TPM: 1000, MaxConcurrency: 2, TokensPerDay: 1000, TokensPerMonth: 1000}
+	return Request{
+		Principal: principal,
+		Limits: Limits{RPM: 10, TPM: 1000, MaxConcurrency: 2, TokensPerDay: 1000, TokensPerMonth: 1000,
+			PerModel: map[string]ScopedLimits{"m": all}, PerProfile: map[string]ScopedLimits{"f": all}},
+		Model: "m", Profile: "f", Deployment: "eu-west-1/m", Capacity: Capacity{RPM: 10, TPM: 1000, MaxConcurrency: 2},
+		InputTokens: 10, MaxTokens: 10,
+	}
+}
+
+// TestRedisClusterKeySlots holds the key layout to what Redis Cluster
+// requires: every command the store sends, scripts first, names keys of
+// one slot, and every key of a store is in the slot of its prefix. It
+// records the commands of representative requests and of every other
+// operation without a server, so a key added later cannot break cluster
+// mode unnoticed, even where no cluster runs.
+func TestRedisClusterKeySlots(t *testing.T) {
+	odd := Request{
+		Principal: "{team}:a/b", Model: "{m}", Profile: "x}{y", Deployment: "{eu-west-1}/m",
+		Limits: Limits{RPM: 1, MaxConcurrency: 1, TokensPerDay: 1,
+			PerModel: map[string]ScopedLimits{"{m}": {TPM: 5, MaxConcurrency: 1}}, PerProfile: map[string]ScopedLimits{"x}{y": {TokensPerMonth: 5}}},
+		Capacity: Capacity{MaxConcurrency: 1, TPM: 100},
+	}
+	requests := []struct {
+		name  string
+		req   Request
+		owner string
+	}{
+		{"principal rpm", Request{Principal: "alice", Limits: Limits{RPM: 60}}, ""},
+		{"everything", everyKindOfRequest("alice"), "r1"},
+		{"everything without a replica id", everyKindOfRequest("bob"), ""},
+		{"source node: caller limits only", Request{Principal: "carol", Limits: Limits{TPM: 100, MaxConcurrency: 3, TokensPerMonth: 9}}, "r1"},
+		{"destination node: capacity only", Request{Deployment: "us-east-1/m", Capacity: Capacity{RPM: 5, TPM: 50, MaxConcurrency: 1}}, "r2"},
+		{"braces and colons in names", odd, "r.3-x_"},
+		{"unicode", Request{Principal: "zoë/東京", Model: "m", Limits: Limits{PerModel: map[string]ScopedLimits{"m": {RPM: 1, MaxConcurrency: 1}}}}, "r1"},
+	}
+	for _, prefix := range []string{"", "eu-west-1:", "x", "a:b:c/", "prefix with spaces "} {
+		t.Run("prefix="+prefix, func(t *testing.T) {
+			r, err := NewRedis(RedisConfig{URL: "redis://127.0.0.1:1?addr=127.0.0.1:2", KeyPrefix: prefix, Cluster: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			rec := &keyRecorder{}
+			r.client.AddHook(rec)
+			ctx := t.Context()
+			for i, tc := range requests {
+				rules := tc.req.rules()
+				if len(rules) == 0 {
+					t.Fatalf("%s: no rules", tc.name)
+				}
+				id := fmt.Sprintf("x-%d", i)
+				if tc.owner != "" {
+					id = tc.owner + "/" + id
+				}
+				c := Claim{ID: id, Owner: tc.owner, Rules: rules, Tokens: 20, Lease: time.Minute}
+				if _, err := r.Reserve(ctx, c); !errors.Is(err, errRecorded) {
+					t.Fatalf("%s: Reserve = %v, want the recorder's error", tc.name, err)
+				}
+				windows := make([]int64, len(rules))
+				r.Commit(ctx, c, windows, 7)
+				r.Release(ctx, c, windows)
+				if tc.owner != "" {
+					r.ReleaseLeases(ctx, tc.owner, tc.owner+"/y-")
+				}
+				if d := tc.req.Deployment; d != "" {
+					r.SetCooldown(ctx, d, time.Second)
+					r.Cooldowns(ctx, []string{d, "other/" + d})
+					r.SetState(ctx, "circuit/"+d, "open", time.Second)
+					r.SetState(ctx, "circuit/"+d, "", 0)
+					r.States(ctx, []string{"circuit/" + d, "circuit/x"})
+				}
+			}
+			r.PutRecords(ctx, "profiles", map[string]string{"p": "{}"})
+			r.Records(ctx, "profiles:{eu}")
+			r.Ping(ctx)
+			if n := rec.check(t); n < 50 {
+				t.Errorf("recorded %d keys, want those of every operation", n)
+			}
+			p := prefix
+			if p == "" {
+				p = DefaultKeyPrefix
+			}
+			want := keySlot("{" + p + "}")
+			seen := map[string]bool{}
+			for _, c := range rec.cmds {
+				seen[c.name] = true
+				for _, k := range c.keys {
+					if keySlot(k) != want {
+						t.Errorf("%s key %q in slot %d, want %d (the prefix's)", c.name, k, keySlot(k), want)
+						break
+					}
+				}
+			}
+			// The reserve script with an owner carries the lease index,
+			// and the release script the keys the index listed.
+			for _, name := range []string{"evalsha", "smembers", "hset", "hgetall", "del"} {
+				if !seen[name] {
+					t.Errorf("no %s recorded; the table no longer covers it", name)
+				}
+			}
+		})
+	}
+}
