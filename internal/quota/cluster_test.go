@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -487,5 +488,120 @@ func TestRedisClusterKeySlots(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNewRedisCluster: a cluster URL names its nodes as go-redis's
+// ParseClusterURL reads them, carries a password (as password_env puts it
+// in), and gets the store's time-outs unless it sets its own.
+func TestNewRedisCluster(t *testing.T) {
+	tests := []struct {
+		url      string
+		addrs    []string
+		password string
+		dial     time.Duration
+	}{
+		{"redis://10.0.0.5:6379?addr=10.0.0.6:6379&addr=10.0.0.7:6380", []string{"10.0.0.5:6379", "10.0.0.6:6379", "10.0.0.7:6380"}, "", time.Second},
+		{"rediss://:s3cret%2Fwith%3Achars@cfg.example:6379/0?dial_timeout=250ms", []string{"cfg.example:6379"}, "s3cret/with:chars", 250 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		r, err := NewRedis(RedisConfig{URL: tc.url, Cluster: true})
+		if err != nil {
+			t.Fatalf("NewRedis(%q) = %v", tc.url, err)
+		}
+		o := r.client.(*redis.ClusterClient).Options()
+		if !slices.Equal(o.Addrs, tc.addrs) || o.Password != tc.password || o.DialTimeout != tc.dial || o.ReadTimeout != time.Second || o.DialerRetries != 1 {
+			t.Errorf("NewRedis(%q): addrs %v, password %q, dial %v, read %v, dial attempts %d; want %v, %q, %v, 1s, 1",
+				tc.url, o.Addrs, o.Password, o.DialTimeout, o.ReadTimeout, o.DialerRetries, tc.addrs, tc.password, tc.dial)
+		}
+		if r.prefix != "{"+DefaultKeyPrefix+"}" {
+			t.Errorf("prefix %q, want the default in braces", r.prefix)
+		}
+		r.Close()
+	}
+	// A single server keeps its layout: no braces, no migration.
+	r, err := NewRedis(RedisConfig{URL: "redis://10.0.0.5:6379/2", KeyPrefix: "eu:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, ok := r.client.(*redis.Client); !ok || r.prefix != "eu:" {
+		t.Errorf("single server: client %T, prefix %q; want *redis.Client and \"eu:\"", r.client, r.prefix)
+	}
+}
+
+// TestRedisClusterOutage kills the master that holds a region's slot and
+// starts it again (empty, as without persistence): under fail_closed the
+// limiter refuses with ErrStoreUnavailable meanwhile, and recovers by
+// itself once the node is back, without a restart. A store whose slot is
+// on another master is not affected.
+func TestRedisClusterOutage(t *testing.T) {
+	c := startRedisCluster(t)
+	clock := newFakeClock(suiteStart) // drives health probes only
+	ctx := t.Context()
+	open := func(prefix string) *Limiter {
+		l, err := Open(Config{Store: StoreRedis, Redis: RedisConfig{URL: c.url(), KeyPrefix: prefix, Cluster: true}},
+			Options{Clock: clock, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	l := open("outage:")
+	req := Request{Principal: "p", Limits: Limits{RPM: 1000, MaxConcurrency: 10}, Deployment: "r/m", Capacity: Capacity{RPM: 1000}}
+	mustAdmit(t, l, req).Release(ctx)
+
+	// The node that holds the slot of "{outage:}", and a prefix whose slot
+	// another node holds.
+	probe := c.newClient(t, "probe:", nil)
+	master := func(prefix string) string {
+		m, err := probe.client.(*redis.ClusterClient).MasterForKey(ctx, "{"+prefix+"}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Options().Addr
+	}
+	var victim *redisServer
+	for _, s := range c.nodes {
+		if s.addr() == master("outage:") {
+			victim = s
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no node at %s", master("outage:"))
+	}
+	other := ""
+	for i := range 100 {
+		if p := fmt.Sprintf("other%d:", i); master(p) != victim.addr() {
+			other = p
+			break
+		}
+	}
+	bystander := open(other)
+
+	victim.stop()
+	clock.Advance(probeInterval)
+	if r, err := l.Admit(ctx, req); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("Admit with the slot's master down = %v, %v; want ErrStoreUnavailable", r, err)
+	}
+	if l.Healthy() {
+		t.Error("Healthy() = true with the slot's master down")
+	}
+	// The other masters still serve their slots.
+	mustAdmit(t, bystander, req).Release(ctx)
+
+	victim.start()
+	eventually(t, "an admission after the master returned", func() bool {
+		clock.Advance(probeInterval)
+		r, err := l.Admit(ctx, req)
+		if err != nil {
+			return false
+		}
+		r.Release(ctx)
+		return true
+	})
+	if !l.Healthy() {
+		t.Error("Healthy() = false after recovery")
 	}
 }
