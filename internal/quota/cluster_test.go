@@ -590,6 +590,16 @@ func TestRedisClusterOutage(t *testing.T) {
 	}
 	// The other masters still serve their slots.
 	mustAdmit(t, bystander, req).Release(ctx)
+	// Readiness asks the node of the store's own slot, whichever node a
+	// keyless command would reach.
+	for i := range 10 {
+		if err := l.Check(ctx); !errors.Is(err, ErrStoreUnavailable) {
+			t.Fatalf("Check() #%d with the slot's master down = %v, want ErrStoreUnavailable", i, err)
+		}
+		if err := bystander.Check(ctx); err != nil {
+			t.Fatalf("Check() #%d of a store on a live master = %v", i, err)
+		}
+	}
 
 	victim.start()
 	eventually(t, "an admission after the master returned", func() bool {

@@ -342,9 +342,17 @@ func (r *Redis) Records(ctx context.Context, name string) (map[string]string, er
 	return out, nil
 }
 
-// Ping implements [Store].
+// Ping implements [Store]. On a cluster it asks the node that holds the
+// store's slot (a keyless PING would reach any node, and readiness would
+// follow a node the store does not use).
 func (r *Redis) Ping(ctx context.Context) error {
-	if err := r.client.Ping(ctx).Err(); err != nil {
+	var err error
+	if _, ok := r.client.(*redis.ClusterClient); ok {
+		err = scriptPing.Run(ctx, r.client, []string{r.prefix + "ping"}).Err()
+	} else {
+		err = r.client.Ping(ctx).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("ping redis: %w", err)
 	}
 	return nil

@@ -356,7 +356,12 @@ end
 return out
 `
 
+// luaPing answers from the node that holds KEYS[1] (a cluster routes the
+// script there), without touching the key.
+const luaPing = `return 1`
+
 var (
+	scriptPing        = redis.NewScript(luaPing)
 	scriptReserve     = redis.NewScript(luaReserve)
 	scriptSettle      = redis.NewScript(luaSettle)
 	scriptRelease     = redis.NewScript(luaReleaseLeases)
