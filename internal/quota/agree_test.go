@@ -15,7 +15,7 @@ import (
 // every step: the differential form of "identical semantics".
 func TestStoresAgree(t *testing.T) {
 	srv := startRedis(t)
-	cluster := startRedisCluster(t)
+	cluster := sharedRedisCluster(t)
 	names := []string{"memory", "redis", "cluster"}
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {

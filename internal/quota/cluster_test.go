@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,28 +27,87 @@ type redisCluster struct {
 	nodes []*redisServer
 }
 
-// startRedisCluster starts a cluster for t and waits until every node
-// reports it healthy, or skips t when redis-server or redis-cli is missing
-// (fails under MERIDIAN_INTEGRATION=required). The processes are killed
-// when t ends.
+// startRedisCluster starts a cluster of t's own (for a test that stops its
+// nodes) and waits until every node reports it healthy, or skips t when
+// redis-server or redis-cli is missing (fails under
+// MERIDIAN_INTEGRATION=required). The processes are killed when t ends.
 func startRedisCluster(t testing.TB) *redisCluster {
 	t.Helper()
 	bin := testenv.LookPath(t, "redis-server", "valkey-server")
 	cli := testenv.LookPath(t, "redis-cli", "valkey-cli")
+	c, err := newRedisCluster(bin, cli, t.TempDir())
+	t.Cleanup(c.stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.nodes {
+		s.t = t
+	}
+	return c
+}
+
+// shared is the cluster of the tests that only use their own key prefix:
+// the first of them starts it, TestMain stops it after the last.
+var shared struct {
+	once sync.Once
+	c    *redisCluster
+	dir  string
+	err  error
+}
+
+// sharedRedisCluster returns the shared cluster, started by the first
+// caller, or skips t like startRedisCluster.
+func sharedRedisCluster(t testing.TB) *redisCluster {
+	t.Helper()
+	bin := testenv.LookPath(t, "redis-server", "valkey-server")
+	cli := testenv.LookPath(t, "redis-cli", "valkey-cli")
+	shared.once.Do(func() {
+		shared.dir, shared.err = os.MkdirTemp("", "meridian-quota-cluster-")
+		if shared.err == nil {
+			shared.c, shared.err = newRedisCluster(bin, cli, shared.dir)
+		}
+	})
+	if shared.err != nil {
+		t.Fatalf("shared redis cluster: %v", shared.err)
+	}
+	return shared.c
+}
+
+func stopSharedCluster() {
+	if shared.c != nil {
+		shared.c.stop()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+}
+
+// newRedisCluster starts three redis-server processes in cluster mode with
+// their files under dir, joins them with redis-cli --cluster create, and
+// waits until every node reports the cluster healthy. On an error, the
+// processes it started are still to be stopped (stop).
+func newRedisCluster(bin, cli, dir string) (*redisCluster, error) {
 	c := &redisCluster{}
-	for range 3 {
-		dir := t.TempDir()
-		port, bus := freePort(t), freePort(t)
-		s := &redisServer{t: t, bin: bin, dir: dir, port: port, extra: []string{
+	for i := range 3 {
+		ports, err := freePorts(2)
+		if err != nil {
+			return c, err
+		}
+		d := filepath.Join(dir, fmt.Sprint("node", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return c, err
+		}
+		s := &redisServer{bin: bin, dir: d, port: ports[0], extra: []string{
 			"--cluster-enabled", "yes",
-			"--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, port),
+			"--cluster-config-file", filepath.Join(d, fmt.Sprintf("nodes-%d.conf", ports[0])),
 			// The bus port is set, not port+10000, which may be taken or
 			// beyond 65535 for an ephemeral port.
-			"--cluster-port", fmt.Sprint(bus),
+			"--cluster-port", fmt.Sprint(ports[1]),
 		}}
-		s.start()
-		t.Cleanup(s.stop)
 		c.nodes = append(c.nodes, s)
+		if err := s.run(); err != nil {
+			return c, err
+		}
 	}
 	args := []string{"--cluster", "create"}
 	for _, s := range c.nodes {
@@ -56,32 +117,45 @@ func startRedisCluster(t testing.TB) *redisCluster {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // hang guard only
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", cli, strings.Join(args, " "), err, out)
+		return c, fmt.Errorf("%s %s: %v\n%s", cli, strings.Join(args, " "), err, out)
 	}
 	// Every node must agree before use: all slots served, three nodes
 	// known. redis-cli returns once the nodes have joined, which can be
 	// before each has heard of every slot's owner.
 	for _, s := range c.nodes {
 		rc := redis.NewClient(&redis.Options{Addr: s.addr(), DialerRetries: 1})
-		eventually(t, "cluster_state:ok on "+s.addr(), func() bool {
+		err := waitFor("cluster_state:ok on "+s.addr(), func() bool {
 			info, err := rc.ClusterInfo(context.Background()).Result()
 			return err == nil && strings.Contains(info, "cluster_state:ok") &&
 				strings.Contains(info, "cluster_slots_ok:16384") && strings.Contains(info, "cluster_known_nodes:3")
 		})
 		rc.Close()
+		if err != nil {
+			return c, err
+		}
 	}
-	return c
+	return c, nil
 }
 
-// freePort returns a TCP port free on loopback now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// stop kills every node.
+func (c *redisCluster) stop() {
+	for _, s := range c.nodes {
+		s.stop()
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freePorts returns n distinct TCP ports free on loopback now.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // url names the cluster as go-redis's ParseClusterURL reads it: one node
@@ -119,7 +193,7 @@ func (c *redisCluster) newClient(t testing.TB, prefix string, clock Clock) *Redi
 // separate cluster client. Each subtest has its own key prefix, hence its
 // own slot, so the suite spreads over the three masters.
 func TestRedisClusterStore(t *testing.T) {
-	c := startRedisCluster(t)
+	c := sharedRedisCluster(t)
 	start := time.Now()
 	runStoreSuite(t, func(t *testing.T, clock Clock) func() Store {
 		prefix := "test:" + t.Name() + ":"
@@ -131,14 +205,14 @@ func TestRedisClusterStore(t *testing.T) {
 // TestRedisClusterServerTime: three replicas, 200 concurrent requests and
 // a 60 rpm key on the cluster, time from the server's TIME: exactly 60.
 func TestRedisClusterServerTime(t *testing.T) {
-	c := startRedisCluster(t)
+	c := sharedRedisCluster(t)
 	testServerTimeExact(t, func() Store { return c.newClient(t, "srvtime:", nil) })
 }
 
 // TestRedisClusterReplicaRestart: a replica's restart frees the slots its
 // dead run held, through the lease index, on the cluster.
 func TestRedisClusterReplicaRestart(t *testing.T) {
-	c := startRedisCluster(t)
+	c := sharedRedisCluster(t)
 	testReplicaRestart(t, func() Store { return c.newClient(t, "restart:", nil) }, nil)
 }
 
@@ -148,7 +222,7 @@ func TestRedisClusterReplicaRestart(t *testing.T) {
 // prefix (CLUSTER KEYSLOT agrees with keySlot), carries the prefix and a
 // TTL, and that the script cache lost on every master is refilled.
 func TestRedisClusterLayout(t *testing.T) {
-	c := startRedisCluster(t)
+	c := sharedRedisCluster(t)
 	s := c.newClient(t, "layout:", nil)
 	rec := &keyRecorder{pass: true}
 	s.client.AddHook(rec)
@@ -180,7 +254,9 @@ func TestRedisClusterLayout(t *testing.T) {
 	var mu sync.Mutex
 	var keys []string
 	err = s.client.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-		ks, err := n.Keys(ctx, "*").Result()
+		// The cluster is shared: this test's keys, and any that lost
+		// their braces.
+		ks, err := n.Keys(ctx, "*layout:*").Result()
 		if err != nil {
 			return err
 		}

@@ -24,7 +24,7 @@ func TestReplicasOverHTTP(t *testing.T) {
 
 // TestRedisClusterReplicasOverHTTP is the same on a Redis Cluster.
 func TestRedisClusterReplicasOverHTTP(t *testing.T) {
-	c := startRedisCluster(t)
+	c := sharedRedisCluster(t)
 	testReplicasOverHTTP(t, RedisConfig{URL: c.url(), KeyPrefix: "http:", Cluster: true})
 }
 
