@@ -691,3 +691,36 @@ func TestRedisClusterOutage(t *testing.T) {
 		t.Error("Healthy() = false after recovery")
 	}
 }
+
+// TestRedisClusterNodeWithoutClusterMode: a store configured for a single
+// server but pointed at a cluster node whose slot for the prefix is on
+// another node gets MOVED: the store is unavailable (not the request
+// refused), and the error says to set quota.redis.cluster.
+func TestRedisClusterNodeWithoutClusterMode(t *testing.T) {
+	c := sharedRedisCluster(t)
+	probe := c.newClient(t, "probe:", nil)
+	ctx := t.Context()
+	prefix := ""
+	for i := range 100 {
+		p := fmt.Sprintf("plain%d:", i)
+		// Without braces, the keys of a single-server layout spread over
+		// the slots; any rule's key on another node answers MOVED.
+		m, err := probe.client.(*redis.ClusterClient).MasterForKey(ctx, p+"q:p/p:rpm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Options().Addr != c.nodes[0].addr() {
+			prefix = p
+			break
+		}
+	}
+	l, err := Open(Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://" + c.nodes[0].addr(), KeyPrefix: prefix}}, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = l.Admit(ctx, Request{Principal: "p", Limits: Limits{RPM: 5}})
+	if !errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrStoreRefused) || !strings.Contains(err.Error(), "quota.redis.cluster: true") {
+		t.Errorf("Admit through a cluster node without cluster mode = %v; want ErrStoreUnavailable naming quota.redis.cluster", err)
+	}
+}

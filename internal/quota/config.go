@@ -93,6 +93,11 @@ func (c RedisConfig) validate() error {
 		if db := strings.Trim(u.Path, "/"); u.Scheme != "unix" && db != "" && db != "0" {
 			errs = append(errs, configErr("quota.redis.url", "drop the database from the URL: a Redis Cluster has database 0 only", "database %q on a cluster", truncate(db, 20)))
 		}
+		for _, q := range []string{"read_only", "route_by_latency", "route_randomly"} {
+			if v := u.Query().Get(q); v != "" && v != "false" && v != "0" {
+				errs = append(errs, configErr("quota.redis.url", "remove "+q+": the quota store reads what it writes, on the primaries", "%s sends reads to replicas, which lag", q))
+			}
+		}
 		if strings.ContainsAny(c.KeyPrefix, "{}") {
 			errs = append(errs, configErr("quota.redis.key_prefix", `use a prefix without "{" and "}": the cluster store puts it in braces itself, as the hash tag of every key`, "contains a brace"))
 		}

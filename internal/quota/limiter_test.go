@@ -37,6 +37,8 @@ func TestConfigValidate(t *testing.T) {
 		{"cluster braces", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379", KeyPrefix: "{eu}:", Cluster: true}}, []string{"quota.redis.key_prefix"}},
 		{"cluster everything wrong", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379/1", KeyPrefix: "}", Cluster: true}},
 			[]string{"quota.redis.url", "quota.redis.key_prefix"}},
+		{"cluster reads from replicas", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379?route_by_latency=true", Cluster: true}}, []string{"quota.redis.url"}},
+		{"cluster reads from primaries", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379?read_only=false", Cluster: true}}, nil},
 		{"addr without cluster", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379?addr=10.0.0.6:6379"}}, []string{"quota.redis.url"}},
 		{"braces without cluster", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379", KeyPrefix: "{eu}:"}}, nil},
 		{"everything wrong", Config{Store: "etcd", OnStoreError: "panic", DefaultMaxTokens: -1, LeaseTTL: -time.Second},

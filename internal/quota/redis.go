@@ -141,6 +141,12 @@ func refused(err error) error {
 			return err
 		}
 	}
+	if redis.HasErrorPrefix(re, "MOVED") || redis.HasErrorPrefix(re, "ASK") {
+		// A single-server client does not follow a cluster's redirects
+		// (the cluster client does, and gives up only while slots keep
+		// moving): every request whose key lives on another node fails.
+		return fmt.Errorf("%w (a Redis Cluster node answered: set quota.redis.cluster: true)", err)
+	}
 	// CROSSSLOT: a command's keys are in several slots of a cluster, which
 	// no retry changes (the key layout keeps them in one; see keyPrefix).
 	if strings.Contains(re.Error(), "user_script") || redis.HasErrorPrefix(re, "WRONGTYPE") || redis.HasErrorPrefix(re, "CROSSSLOT") {

@@ -311,6 +311,8 @@ func TestRedisRefusedClassification(t *testing.T) {
 		{replyError("ERR Error running script (call to f_86c7): @user_script:38: ERR increment or decrement would overflow"), true},
 		{replyError("WRONGTYPE Operation against a key holding the wrong kind of value"), true},
 		{replyError("CROSSSLOT Keys in request don't hash to the same slot"), true},
+		{replyError("MOVED 10840 127.0.0.1:7001"), false},
+		{replyError("ASK 10840 127.0.0.1:7001"), false},
 		{replyError("CLUSTERDOWN The cluster is down"), false},
 		{replyError("TRYAGAIN Multiple keys request during rehashing of slot"), false},
 		{replyError("OOM command not allowed when used memory > 'maxmemory'. script: 86c7, on @user_script:38."), false},
