@@ -610,7 +610,9 @@ func TestNewRedisCluster(t *testing.T) {
 // starts it again (empty, as without persistence): under fail_closed the
 // limiter refuses with ErrStoreUnavailable meanwhile, and recovers by
 // itself once the node is back, without a restart. A store whose slot is
-// on another master is not affected.
+// on another master is served meanwhile (the outage is shorter than the
+// cluster's node time-out, after which a cluster without replicas would
+// refuse everyone).
 func TestRedisClusterOutage(t *testing.T) {
 	c := startRedisCluster(t)
 	clock := newFakeClock(suiteStart) // drives health probes only
