@@ -57,34 +57,30 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse quota.redis.url: %w", err)
 		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.DialerRetries = dialDefaults(opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.DialerRetries)
+		dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
 		return &Redis{client: redis.NewClusterClient(opt), prefix: prefix}, nil
 	}
 	opt, err := redis.ParseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("parse quota.redis.url: %w", err)
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.DialerRetries = dialDefaults(opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.DialerRetries)
+	dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
 	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
 }
 
-// dialDefaults fills the timeouts and dial attempts the URL left unset.
-func dialDefaults(dial, read, write time.Duration, retries int) (time.Duration, time.Duration, time.Duration, int) {
-	if dial == 0 {
-		dial = time.Second
+// dialDefaults fills the timeouts (1s) and dial attempts (1) the URL left
+// unset.
+func dialDefaults(dial, read, write *time.Duration, retries *int) {
+	for _, d := range []*time.Duration{dial, read, write} {
+		if *d == 0 {
+			*d = time.Second
+		}
 	}
-	if read == 0 {
-		read = time.Second
-	}
-	if write == 0 {
-		write = time.Second
-	}
-	if retries == 0 {
+	if *retries == 0 {
 		// The limiter probes a down store once a second; go-redis's own
 		// five dial attempts would only make the probing request wait.
-		retries = 1
+		*retries = 1
 	}
-	return dial, read, write, retries
 }
 
 // keyPrefix returns what every key of the store starts with: the key
