@@ -601,8 +601,12 @@ func TestNewRedisCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, ok := r.client.(*redis.Client); !ok || r.prefix != "eu:" {
-		t.Errorf("single server: client %T, prefix %q; want *redis.Client and \"eu:\"", r.client, r.prefix)
+	sc, ok := r.client.(*redis.Client)
+	if !ok || r.prefix != "eu:" {
+		t.Fatalf("single server: client %T, prefix %q; want *redis.Client and \"eu:\"", r.client, r.prefix)
+	}
+	if o := sc.Options(); o.DB != 2 || o.DialTimeout != time.Second || o.ReadTimeout != time.Second || o.WriteTimeout != time.Second || o.DialerRetries != 1 {
+		t.Errorf("single server: db %d, time-outs %v/%v/%v, dial attempts %d; want 2, 1s each, 1", o.DB, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.DialerRetries)
 	}
 }
 
