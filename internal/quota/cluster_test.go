@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -728,5 +729,182 @@ func TestRedisClusterNodeWithoutClusterMode(t *testing.T) {
 	_, err = l.Admit(ctx, Request{Principal: "p", Limits: Limits{RPM: 5}})
 	if !errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrStoreRefused) || !strings.Contains(err.Error(), "quota.redis.cluster: true") {
 		t.Errorf("Admit through a cluster node without cluster mode = %v; want ErrStoreUnavailable naming quota.redis.cluster", err)
+	}
+}
+
+// TestRedisClusterSlotMoves moves the slot of a region's keys to another
+// master while three replicas admit against a 100 rpm key (and a
+// deployment's capacity, a day budget and a concurrency limit in the same
+// script): the client follows MOVED and ASK, the servers answer TRYAGAIN
+// while the keys are split, and in the end exactly 100 were admitted,
+// counted once each, on the new master. Time is the fake clock's, so the
+// minute never ends.
+func TestRedisClusterSlotMoves(t *testing.T) {
+	c := startRedisCluster(t)
+	ctx := t.Context()
+	clock := newFakeClock(suiteStart)
+	const prefix = "moving:"
+	req := Request{Principal: "p", Limits: Limits{RPM: 100, TokensPerDay: 1 << 30, MaxConcurrency: 1000},
+		Deployment: "r/m", Capacity: Capacity{RPM: 1000, TPM: 1 << 30}, InputTokens: 1, MaxTokens: 1}
+	var replicas []*Limiter
+	for range 3 {
+		// The limiters' own clock is the system's, so that a store marked
+		// down during the move is probed again.
+		replicas = append(replicas, newTestLimiter(t, c.newClient(t, prefix, clock), nil, Config{}))
+	}
+	var admitted atomic.Int64
+	admit := func(l *Limiter) (rejected bool) {
+		r, err := l.Admit(ctx, req)
+		var le *LimitError
+		switch {
+		case err == nil:
+			admitted.Add(1)
+			if err := r.Commit(ctx, inference.Usage{InputTokens: 1, OutputTokens: 1}); err != nil && !errors.Is(err, ErrStoreUnavailable) {
+				t.Errorf("Commit: %v", err)
+			}
+		case errors.As(err, &le):
+			if le.Kind != RequestsPerMinute {
+				t.Errorf("rejected by %s, want rpm", le.Kind)
+			}
+			return true
+		case !errors.Is(err, ErrStoreUnavailable):
+			t.Errorf("Admit: %v", err)
+		}
+		return false
+	}
+	for range 30 {
+		admit(replicas[0])
+	}
+
+	slot := keySlot("{" + prefix + "}")
+	node := func(addr string) *redis.Client {
+		rc := redis.NewClient(&redis.Options{Addr: addr, DialerRetries: 1})
+		t.Cleanup(func() { rc.Close() })
+		return rc
+	}
+	var clients []*redis.Client
+	var ids []string
+	src := -1
+	for i, s := range c.nodes {
+		rc := node(s.addr())
+		id, err := rc.Do(ctx, "cluster", "myid").Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := rc.ClusterCountKeysInSlot(ctx, slot).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			src = i
+		}
+		clients, ids = append(clients, rc), append(ids, id)
+	}
+	if src < 0 {
+		t.Fatalf("no node holds keys of slot %d", slot)
+	}
+	dst := (src + 1) % 3
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, l := range replicas {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					admit(l)
+				}
+			}
+		})
+	}
+	// Move the slot as redis-cli --cluster reshard does, a key at a time,
+	// with admissions running.
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			close(stop)
+			wg.Wait()
+			t.Fatal(err)
+		}
+	}
+	// Besides the replicas' traffic, one claim straight to the store at
+	// each step (a limiter that failed waits for its next probe), so that
+	// every state of the move is met: keys all on the old master, split
+	// between the two, all on the new one before (ASK) and after (MOVED)
+	// the slot is handed over. A held lease keeps every key of the claim
+	// in existence: while a slot moves, a script naming a key that exists
+	// on neither side (a first request, a concurrency limit with nothing in
+	// flight) gets TRYAGAIN, which is the store being unavailable.
+	held, err := replicas[0].Admit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admitted.Add(1)
+	direct := c.newClient(t, prefix, clock)
+	seq := 0
+	const served, unavailable, either = "served", "unavailable", "either"
+	step := func(what string, r Request, want string) {
+		t.Helper()
+		seq++
+		claim := Claim{ID: fmt.Sprint("direct-", seq), Rules: r.rules(), Tokens: 2, Lease: time.Minute}
+		out, err := direct.Reserve(ctx, claim)
+		switch {
+		case errors.Is(err, ErrStoreRefused):
+			t.Errorf("%s: Reserve = %v, want no refusal", what, err)
+		case err != nil && want == served:
+			t.Errorf("%s: Reserve = %v, want it served", what, err)
+		case err == nil && want == unavailable:
+			t.Errorf("%s: Reserve = %+v, want TRYAGAIN (unavailable)", what, out)
+		case err == nil && out.Admitted && r.Principal == req.Principal:
+			admitted.Add(1)
+		case err == nil && r.Principal == req.Principal && out.Rules[0].Used != 100:
+			t.Errorf("%s: rejected with %d of 100 used", what, out.Rules[0].Used)
+		}
+	}
+	newcomer := Request{Principal: "newcomer", Limits: Limits{RPM: 5, MaxConcurrency: 5}, Deployment: req.Deployment, Capacity: req.Capacity}
+	must(clients[dst].Do(ctx, "cluster", "setslot", slot, "importing", ids[src]).Err())
+	must(clients[src].Do(ctx, "cluster", "setslot", slot, "migrating", ids[dst]).Err())
+	step("migrating, no key moved", req, served)
+	step("migrating, a first request", newcomer, unavailable)
+	moved := 0
+	for {
+		keys, err := clients[src].ClusterGetKeysInSlot(ctx, slot, 1).Result()
+		must(err)
+		if len(keys) == 0 {
+			break
+		}
+		must(clients[src].Do(ctx, "migrate", "127.0.0.1", c.nodes[dst].port, keys[0], 0, 5000).Err())
+		moved++
+		step(fmt.Sprintf("%d keys moved", moved), req, either)
+	}
+	if moved < 3 {
+		t.Errorf("moved %d keys, want the rules' keys", moved)
+	}
+	step("every key moved, slot not handed over", req, served)
+	for _, i := range []int{dst, src, 3 - src - dst} {
+		must(clients[i].Do(ctx, "cluster", "setslot", slot, "node", ids[dst]).Err())
+	}
+	step("slot handed over, a first request", newcomer, served)
+	step("slot handed over", req, served)
+	close(stop)
+	wg.Wait()
+
+	// Now fill the minute through every replica: exactly 100 in all.
+	for _, l := range replicas {
+		eventually(t, "a rejection after the move", func() bool { return admit(l) })
+	}
+	if err := held.Commit(ctx, inference.Usage{OutputTokens: 1}); err != nil {
+		t.Errorf("Commit of the lease held across the move: %v", err)
+	}
+	if got := admitted.Load(); got != 100 {
+		t.Errorf("admitted %d, want exactly 100 (the limit), each counted once", got)
+	}
+	if n, err := clients[dst].ClusterCountKeysInSlot(ctx, slot).Result(); err != nil || n == 0 {
+		t.Errorf("keys in slot %d on the new master: %d, %v; want them all there", slot, n, err)
+	}
+	if n, err := clients[src].ClusterCountKeysInSlot(ctx, slot).Result(); err != nil || n != 0 {
+		t.Errorf("keys in slot %d left on the old master: %d, %v; want none", slot, n, err)
 	}
 }
