@@ -57,12 +57,16 @@ var shared struct {
 }
 
 // sharedRedisCluster returns the shared cluster, started by the first
-// caller, or skips t like startRedisCluster.
+// caller and emptied for every later one, as a fresh server would be (the
+// tests that use it do not run in parallel; with -count=2 a test meets its
+// own keys again otherwise). It skips t like startRedisCluster.
 func sharedRedisCluster(t testing.TB) *redisCluster {
 	t.Helper()
 	bin := testenv.LookPath(t, "redis-server", "valkey-server")
 	cli := testenv.LookPath(t, "redis-cli", "valkey-cli")
+	fresh := false
 	shared.once.Do(func() {
+		fresh = true
 		shared.dir, shared.err = os.MkdirTemp("", "meridian-quota-cluster-")
 		if shared.err == nil {
 			shared.c, shared.err = newRedisCluster(bin, cli, shared.dir)
@@ -70,6 +74,16 @@ func sharedRedisCluster(t testing.TB) *redisCluster {
 	})
 	if shared.err != nil {
 		t.Fatalf("shared redis cluster: %v", shared.err)
+	}
+	if !fresh {
+		for _, s := range shared.c.nodes {
+			rc := redis.NewClient(&redis.Options{Addr: s.addr(), DialerRetries: 1})
+			err := rc.FlushAll(context.Background()).Err()
+			rc.Close()
+			if err != nil {
+				t.Fatalf("empty the shared redis cluster: %v", err)
+			}
+		}
 	}
 	return shared.c
 }
