@@ -622,7 +622,7 @@ func quotaConfig(q topology.Quota, getenv func(string) string) (quota.Config, er
 		parsed.User = url.UserPassword(user, pw)
 		u = parsed.String()
 	}
-	return quota.Config{Store: q.Store, Redis: quota.RedisConfig{URL: u, KeyPrefix: q.Redis.KeyPrefix},
+	return quota.Config{Store: q.Store, Redis: quota.RedisConfig{URL: u, KeyPrefix: q.Redis.KeyPrefix, Cluster: q.Redis.Cluster},
 		OnStoreError: q.OnStoreError, DefaultMaxTokens: q.DefaultMaxTokens, LeaseTTL: q.LeaseTTL.D()}, nil
 }
 

@@ -355,6 +355,10 @@ type QuotaRedis struct {
 	// PasswordEnv names the environment variable holding the Redis
 	// password, so that it stays out of the file (and out of url).
 	PasswordEnv string `yaml:"password_env"`
+	// Cluster is true when url names nodes of a Redis Cluster:
+	// redis://host:port?addr=host2:port2&addr=... (go-redis's
+	// ParseClusterURL), or one configuration endpoint.
+	Cluster bool `yaml:"cluster"`
 }
 
 // Audit configures the hash-chained audit trail.

@@ -133,6 +133,8 @@ func TestValidationProblems(t *testing.T) {
 			field: "routing.strategy", msg: `"fastest" is not a routing strategy`},
 		{name: "bad quota store", old: "policies:\n  invoke", new: "quota: { store: etcd }\npolicies:\n  invoke",
 			field: "quota.store", msg: `"etcd" is not a quota store`},
+		{name: "quota cluster prefix with braces", old: "policies:\n  invoke", new: "quota: { store: redis, redis: { url: \"redis://10.0.0.5:6379\", cluster: true, key_prefix: \"{eu}\" } }\npolicies:\n  invoke",
+			field: "quota.redis.key_prefix", msg: "contains a brace"},
 		{name: "negative first-byte time-out", old: "backend: { type: mock }", new: "backend: { type: mock, first_byte_timeout: -1s }",
 			field: "deployments[1].backend.first_byte_timeout", msg: "must not be negative, got -1s"},
 		{name: "negative stream idle time-out", old: "backend: { type: mock }", new: "backend: { type: mock, stream_idle_timeout: -1s }",
