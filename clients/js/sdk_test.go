@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/node"
 	"github.com/meridian-gateway/meridian/internal/node/nodetest"
@@ -66,7 +67,7 @@ func TestBedrockRuntimeJavaScriptSDK(t *testing.T) {
 		{"h2 over TLS", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			endpoint, caFile := startCluster(t, tc.tls)
+			endpoint, caFile, apiKey := startCluster(t, tc.tls)
 			env := []string{
 				"PATH=" + os.Getenv("PATH"),
 				"HOME=" + t.TempDir(), // no ~/.aws of the machine's user
@@ -75,31 +76,90 @@ func TestBedrockRuntimeJavaScriptSDK(t *testing.T) {
 				"AWS_ACCESS_KEY_ID=" + accessKeyID,
 				"AWS_SECRET_ACCESS_KEY=" + secret,
 				"AWS_EC2_METADATA_DISABLED=true",
+				"MERIDIAN_API_KEY=" + apiKey,
 				"NODE_NO_WARNINGS=1",
 			}
 			if caFile != "" {
 				env = append(env, "NODE_EXTRA_CA_CERTS="+caFile)
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // hang guard
-			defer cancel()
-			cmd := exec.CommandContext(ctx, nodeBin, "--test", "--test-reporter=spec", filepath.Join("test", "bedrock.test.mjs"))
-			cmd.Env = env
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			t.Logf("node --test (%s):\n%s", endpoint, out.String())
+			if out, err := runNode(t, nodeBin, env, "--test", "--test-reporter=spec", filepath.Join("test", "bedrock.test.mjs")); err != nil {
+				t.Fatalf("the JavaScript SDK's checks failed: %v\n%s", err, out)
+			}
+			// The example docs/bedrock.md shows runs as it is.
+			out, err := runNode(t, nodeBin, env, filepath.Join("examples", "converse.mjs"))
 			if err != nil {
-				t.Fatalf("the JavaScript SDK's checks failed: %v", err)
+				t.Fatalf("examples/converse.mjs: %v\n%s", err, out)
+			}
+			// So does the README's, pointed at this node.
+			readme := readmeExample(t)
+			out2, err := runNode(t, nodeBin, env, "--input-type=module", "-e", strings.ReplaceAll(readme, demoEndpoint, endpoint))
+			if err != nil || !strings.Contains(out2, " req-") {
+				t.Errorf("README.md's example: %v, printed %q; want a text and a request id", err, out2)
+			}
+			if n := strings.Count(out, "served in eu-"); n != 2 || !strings.Contains(out, "request id req-") ||
+				!strings.Contains(out, "\n[end_turn]") && !strings.Contains(out, "\n[max_tokens]") {
+				t.Errorf("examples/converse.mjs printed %q: want two EU regions, a request id and a stop reason", out)
 			}
 		})
 	}
 }
 
+// runNode runs node with args in this directory and env, and returns its
+// combined output.
+func runNode(t *testing.T, nodeBin string, env []string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // hang guard
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, args...)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	t.Logf("node %s:\n%s", strings.Join(args, " "), out.String())
+	return out.String(), err
+}
+
+// TestDocsShowTheExample: docs/bedrock.md shows examples/converse.mjs,
+// which TestBedrockRuntimeJavaScriptSDK runs, as it is.
+func TestDocsShowTheExample(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join("examples", "converse.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "bedrock.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, example) {
+		t.Errorf("docs/bedrock.md does not show clients/js/examples/converse.mjs as it is (fix: copy the file into its js code block)")
+	}
+}
+
+// demoEndpoint is the endpoint README.md's example names: the demo's
+// eu-west-1.
+const demoEndpoint = "http://127.0.0.1:8082"
+
+// readmeExample returns the JavaScript example of README.md.
+func readmeExample(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```js\n")
+	code, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !strings.Contains(code, demoEndpoint) {
+		t.Fatalf("README.md has no js code block naming %s", demoEndpoint)
+	}
+	return code
+}
+
 // startCluster starts eu-west-1, eu-central-1 and us-east-1 on loopback
 // with mock backends. eu-west-1 is the entry: its client listener serves
 // TLS when useTLS is set (caFile is then the CA that signed it), and its
-// demo.throttled deployment answers 429. It returns eu-west-1's endpoint.
-func startCluster(t *testing.T, useTLS bool) (endpoint, caFile string) {
+// demo.throttled deployment answers 429. It returns eu-west-1's endpoint
+// and an API key of the principal whose access key the checks use.
+func startCluster(t *testing.T, useTLS bool) (endpoint, caFile, apiKey string) {
 	t.Helper()
 	regions := []struct{ id, geo string }{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}, {"us-east-1", "us"}}
 	var entryTLS string
@@ -134,7 +194,11 @@ func startCluster(t *testing.T, useTLS bool) (endpoint, caFile string) {
 		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", r.id)
 	}
 	fmt.Fprintf(&y, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", regions[0].id)
-	fmt.Fprintf(&y, "principals:\n  - {id: js-check, access_keys: [{id: %s, secret_env: %s}]}\n", accessKeyID, secretEnv)
+	apiKey, err := auth.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&y, "principals:\n  - {id: js-check, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]}\n", auth.HashKey(apiKey), accessKeyID, secretEnv)
 	cfg, err := topology.Parse([]byte(y.String()), "cluster.yaml")
 	if err != nil {
 		t.Fatalf("topology: %v\n%s", err, y.String())
@@ -155,7 +219,7 @@ func startCluster(t *testing.T, useTLS bool) (endpoint, caFile string) {
 	if useTLS {
 		scheme = "https"
 	}
-	return scheme + "://" + nodes["eu-west-1"].ClientAddr(), caFile
+	return scheme + "://" + nodes["eu-west-1"].ClientAddr(), caFile, apiKey
 }
 
 type testWriter struct{ t *testing.T }

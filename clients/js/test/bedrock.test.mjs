@@ -193,3 +193,14 @@ test("a throttled stream is a ThrottlingException", async () => {
 test("an unknown model is a ResourceNotFoundException", async () => {
   await expectException(client({ maxAttempts: 1 }), new ConverseCommand({ modelId: "nope.model-x", messages: hi }), "ResourceNotFoundException", 404);
 });
+
+test("a Meridian API key as a Bedrock bearer token", async () => {
+  const token = requireEnv("MERIDIAN_API_KEY");
+  const c = client({ token: { token }, authSchemePreference: ["httpBearerAuth"] });
+  const out = await c.send(new ConverseCommand({ modelId: profile, messages: hi }));
+  assert.equal(out.$metadata.httpStatusCode, 200);
+  assertEURoute(lastHeaders);
+  c.destroy();
+  const bad = client({ maxAttempts: 1, token: { token: "mk-not-a-key" }, authSchemePreference: ["httpBearerAuth"] });
+  await expectException(bad, new ConverseCommand({ modelId: profile, messages: hi }), "UnrecognizedClientException", 401);
+});
