@@ -129,3 +129,26 @@ func TestClientListenerH2CUpgrade(t *testing.T) {
 		t.Errorf("upgrade request answered %s %d, x-request-id %q; want HTTP/1.1 200 with an id", resp.Proto, resp.StatusCode, resp.Header.Get("X-Request-Id"))
 	}
 }
+
+// TestCleartextProtocolsFollowGODEBUG: a plain client listener serves
+// HTTP/1.1 always, and HTTP/2 with prior knowledge unless GODEBUG turns
+// net/http's HTTP/2 server off; it never offers HTTP/2 over TLS, which it
+// has not.
+func TestCleartextProtocolsFollowGODEBUG(t *testing.T) {
+	for _, tc := range []struct {
+		godebug string
+		h2c     bool
+	}{
+		{"", true},
+		{"http2client=0", true},
+		{"madvdontneed=1,http2server=0", false},
+	} {
+		t.Run(tc.godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", tc.godebug)
+			p := cleartextProtocols()
+			if !p.HTTP1() || p.UnencryptedHTTP2() != tc.h2c || p.HTTP2() {
+				t.Errorf("cleartextProtocols() = %v, want HTTP1 and, if %v, UnencryptedHTTP2", p, tc.h2c)
+			}
+		})
+	}
+}
