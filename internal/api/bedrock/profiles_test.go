@@ -16,7 +16,9 @@ import (
 	"github.com/meridian-gateway/meridian/internal/profile"
 )
 
-func TestInferenceProfilesWithOfficialClient(t *testing.T) { overTransports(t, testInferenceProfilesWithOfficialClient) }
+func TestInferenceProfilesWithOfficialClient(t *testing.T) {
+	overTransports(t, testInferenceProfilesWithOfficialClient)
+}
 
 func testInferenceProfilesWithOfficialClient(t *testing.T) {
 	c := startCluster(t, euRegions, "")
