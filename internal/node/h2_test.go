@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +149,55 @@ func TestCleartextProtocolsFollowGODEBUG(t *testing.T) {
 			p := cleartextProtocols()
 			if !p.HTTP1() || p.UnencryptedHTTP2() != tc.h2c || p.HTTP2() {
 				t.Errorf("cleartextProtocols() = %v, want HTTP1 and, if %v, UnencryptedHTTP2", p, tc.h2c)
+			}
+		})
+	}
+}
+
+// TestWithRequestID: whatever a handler does first (write the header,
+// write the body, flush, nothing at all), the response carries
+// x-request-id equal to x-meridian-request-id, and a x-request-id the
+// handler copied from elsewhere (a backend's) does not survive.
+func TestWithRequestID(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		wantID  string // "" for a fresh one
+	}{
+		{"front end id, WriteHeader", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Meridian-Request-Id", "req-1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, "req-1"},
+		{"front end id, Write", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Meridian-Request-Id", "req-2")
+			w.Write([]byte("{}"))
+		}, "req-2"},
+		{"front end id, flush first", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Meridian-Request-Id", "req-3")
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				t.Errorf("Flush through the wrapper: %v", err)
+			}
+		}, "req-3"},
+		{"backend's x-request-id replaced", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Request-Id", "upstream-id")
+			w.Header().Set("X-Meridian-Request-Id", "req-4")
+			w.WriteHeader(http.StatusOK)
+		}, "req-4"},
+		{"no front end: unknown path", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, ""},
+		{"handler writes nothing", func(w http.ResponseWriter, r *http.Request) {}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			withRequestID(tc.handler).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			got, meridian := rec.Result().Header.Get("X-Request-Id"), rec.Result().Header.Get("X-Meridian-Request-Id")
+			if got == "" || got != meridian {
+				t.Fatalf("x-request-id %q, x-meridian-request-id %q: want equal and set", got, meridian)
+			}
+			if tc.wantID != "" && got != tc.wantID {
+				t.Errorf("x-request-id %q, want the front end's %q", got, tc.wantID)
+			}
+			if tc.wantID == "" && !strings.HasPrefix(got, "req-") {
+				t.Errorf("fresh id %q, want a Meridian request id", got)
 			}
 		})
 	}
