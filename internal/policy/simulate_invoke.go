@@ -118,7 +118,12 @@ func (r *InvokeReport) Text() string {
 			case c.Guardrail != "":
 				why = fmt.Sprintf("guardrail %q allows nothing here", c.Guardrail)
 			}
-			fmt.Fprintf(&b, "  %s %s on %s: %s\n", c.Decision, c.Action, c.Resource, why)
+			on := c.Resource
+			if c.Context[KeyRequestedRegion] == RequestedRegionUnspecified {
+				// The region-less check of a global profile.
+				on += " (aws:RequestedRegion = " + RequestedRegionUnspecified + ")"
+			}
+			fmt.Fprintf(&b, "  %s %s on %s: %s\n", c.Decision, c.Action, on, why)
 		}
 		if d.Denial != nil {
 			fmt.Fprintf(&b, "  client sees: %s\n", d.Denial.Message())
