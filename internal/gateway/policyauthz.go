@@ -20,9 +20,9 @@ type PolicyAuthorizer struct {
 	// allDestinations is authorization: all-destinations: one denied
 	// destination fails the call, as in Bedrock.
 	allDestinations bool
-	geoOf     map[string]string
-	subjects  map[string]*subject
-	ctxPool   sync.Pool
+	geoOf           map[string]string
+	subjects        map[string]*subject
+	ctxPool         sync.Pool
 }
 
 // subject is a principal's compiled policies and precomputed context keys.
