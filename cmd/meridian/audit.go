@@ -172,6 +172,9 @@ func runAuditQuery(args []string, stdout, stderr io.Writer) error {
 	side := fs.String("side", "", "source or destination")
 	fs.StringVar(&f.EventID, "event-id", "", "event id = request id (pattern); finds both sides of a forwarded request")
 	output := fs.String("output", "table", "table or jsonl")
+	f.Metadata = map[string]string{}
+	fs.Func("metadata", "KEY=VALUE: requestMetadata KEY matches VALUE (a pattern); repeat to require several",
+		func(v string) error { return audit.ParseMetadataFilter(f.Metadata, v) })
 	dir, err := parseWithDir(fs, args)
 	if err != nil {
 		return err

@@ -128,6 +128,9 @@ func EventOf(rec *Record) *audit.Event {
 	if rec.RequestedModel != "" {
 		e.RequestParameters = &audit.RequestParameters{ModelID: rec.RequestedModel}
 	}
+	if len(rec.RequestMetadata) > 0 {
+		e.RequestMetadata = rec.RequestMetadata
+	}
 	if d := rec.Deciding; d != nil {
 		e.Decision.DecidingStatement = &audit.Statement{Policy: d.Policy, Sid: d.Sid, Index: d.Index, Guardrail: d.Guardrail}
 	}
