@@ -199,6 +199,7 @@ func simulateFromConfig(path, principalID, profileID, region, action string, con
 		action = policy.ActionInvokeModel
 	}
 	in.Invocation = gateway.InvocationFor(cat.Partition(), action, region, res)
+	in.AllDestinations = cfg.AuthorizationOrDefault() == topology.AuthorizationAllDestinations
 	for _, kv := range contexts {
 		if err := policy.ParseContextPair(in.Context, kv); err != nil {
 			return usageError("policy simulate: --context: %v", err)

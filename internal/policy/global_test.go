@@ -252,3 +252,20 @@ func TestSimulateShowsRegionlessCheck(t *testing.T) {
 		t.Errorf("text does not show the region-less check:\n%s", txt)
 	}
 }
+
+// TestSimulateAllDestinations: under authorization: all-destinations one
+// denied destination fails the call, and the report names it.
+func TestSimulateAllDestinations(t *testing.T) {
+	t.Parallel()
+	only := MustParse("us-east-1-only", `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":["arn:aws:bedrock:*:111122223333:inference-profile/us.*","arn:aws:bedrock:us-east-1::foundation-model/*"]}]}`)
+	inv := geoInvocation("us", "us-east-1", "us-east-1", "us-east-2")
+	filter := SimulateInvoke(InvokeSimulation{Policies: []*Policy{only}, Invocation: inv})
+	if d := cmp.Diff([]string{"us-east-1"}, filter.AllowedRegions); d != "" || filter.FailedBy != "" {
+		t.Errorf("filter: allowed %v failedBy %q", filter.AllowedRegions, filter.FailedBy)
+	}
+	all := SimulateInvoke(InvokeSimulation{Policies: []*Policy{only}, Invocation: inv, AllDestinations: true})
+	if len(all.AllowedRegions) != 0 || all.FailedBy != "us-east-2" || !strings.Contains(all.Text(), "us-east-2 is denied") {
+		t.Errorf("all-destinations: allowed %v failedBy %q\n%s", all.AllowedRegions, all.FailedBy, all.Text())
+	}
+}
