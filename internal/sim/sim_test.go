@@ -363,3 +363,19 @@ func TestPerSourceDestinations(t *testing.T) {
 		t.Error("nothing served in eu-central-1")
 	}
 }
+
+// TestPerSourceValidation: a per-source destination must be one of the
+// profile's destinations.
+func TestPerSourceValidation(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(scenarioDir, "eu-burst.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Replace(string(b), "  destinations: [eu-west-1, eu-central-1, eu-west-3, eu-north-1]\n",
+		"  destinations: [eu-west-1, eu-central-1, eu-west-3, eu-north-1]\n  sources: { eu-west-1: [us-east-1] }\n", 1)
+	_, err = sim.ParseScenario(strings.NewReader(in), filepath.Join(scenarioDir, "bad.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "profile.sources.eu-west-1[0]") {
+		t.Errorf("per-source destination outside the set: error %v", err)
+	}
+}
