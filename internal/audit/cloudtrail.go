@@ -66,7 +66,9 @@ type CloudTrailRequestParameters struct {
 }
 
 // CloudTrailAdditionalEventData is additionalEventData: where inference ran
-// and, as a Meridian addition, the token usage and route reason.
+// when it ran outside the source region (Bedrock omits inferenceRegion for
+// a call served where it entered) and, as a Meridian addition, the token
+// usage and route reason.
 type CloudTrailAdditionalEventData struct {
 	InferenceRegion string           `json:"inferenceRegion,omitempty"`
 	Usage           *CloudTrailUsage `json:"usage,omitempty"`
@@ -124,8 +126,14 @@ func CloudTrailRecordOf(e *Event, acct CloudTrailAccount) (*CloudTrailRecord, bo
 			r.RequestParameters.ModelID = e.RequestParameters.ModelID
 		}
 	}
-	if e.InferenceRegion != "" || e.Usage != (Usage{}) || e.RouteReason != "" {
-		r.AdditionalEventData = &CloudTrailAdditionalEventData{InferenceRegion: e.InferenceRegion, RouteReason: e.RouteReason}
+	// As Bedrock, inferenceRegion is present only when the call ran
+	// outside its source region.
+	inferenceRegion := e.InferenceRegion
+	if inferenceRegion == e.SourceRegion {
+		inferenceRegion = ""
+	}
+	if inferenceRegion != "" || e.Usage != (Usage{}) || e.RouteReason != "" {
+		r.AdditionalEventData = &CloudTrailAdditionalEventData{InferenceRegion: inferenceRegion, RouteReason: e.RouteReason}
 		if e.Usage != (Usage{}) {
 			r.AdditionalEventData.Usage = &CloudTrailUsage{InputTokens: e.Usage.InputTokens, OutputTokens: e.Usage.OutputTokens}
 		}

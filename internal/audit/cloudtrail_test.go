@@ -113,6 +113,11 @@ func TestCloudTrailRecordOf(t *testing.T) {
 	if _, ok := CloudTrailRecordOf(gap, CloudTrailAccount{}); ok {
 		t.Error("a gap marker exported as an API call")
 	}
+	local := testEvent(5)
+	local.SourceRegion, local.InferenceRegion = "eu-west-1", "eu-west-1"
+	if r, _ := CloudTrailRecordOf(local, CloudTrailAccount{}); r.AdditionalEventData != nil && r.AdditionalEventData.InferenceRegion != "" {
+		t.Errorf("a call served in its source region has inferenceRegion %q; Bedrock omits it", r.AdditionalEventData.InferenceRegion)
+	}
 	denied := testEvent(4)
 	denied.StatusCode, denied.ErrorCode, denied.Decision = 403, "permission_denied", Decision{Reason: "not authorized"}
 	r, _ := CloudTrailRecordOf(denied, CloudTrailAccount{})
