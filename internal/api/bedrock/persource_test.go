@@ -9,6 +9,8 @@ import (
 	awsbedrock "github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/meridian-gateway/meridian/internal/audit"
 )
 
 // TestPerSourceProfiles: with per-source destination sets, GetInferenceProfile
@@ -56,5 +58,31 @@ func TestPerSourceProfiles(t *testing.T) {
 	_, err := c.runtimeClient("eu-north-1").Converse(ctx, msg)
 	if err == nil || !strings.Contains(err.Error(), "eu-central-1, eu-west-1") {
 		t.Errorf("Converse from eu-north-1 = %v, want a refusal naming the sources", err)
+	}
+}
+
+// TestConverseRequestMetadataAudited: Converse requestMetadata sent with
+// the official client is in the request's audit event and found by
+// `audit query --metadata`.
+func TestConverseRequestMetadataAudited(t *testing.T) {
+	c := startCluster(t, euRegions, "")
+	ctx := t.Context()
+	out, err := c.runtimeClient("eu-west-1").Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("eu.demo.chat-small"),
+		Messages: []rttypes.Message{{Role: rttypes.ConversationRoleUser, Content: []rttypes.ContentBlock{&rttypes.ContentBlockMemberText{Value: "hello"}}}},
+		RequestMetadata: map[string]string{"team": "claims", "ticket": "CLM-42"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := rawHeader(out.ResultMetadata, "X-Amzn-Requestid")
+	var found []*audit.Event
+	err = audit.Query(c.auditDir, audit.Filter{Metadata: map[string]string{"team": "claims"}, Side: audit.SideSource}, func(e *audit.Event) error {
+		found = append(found, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].EventID != id || found[0].RequestMetadata["ticket"] != "CLM-42" {
+		t.Fatalf("events with team=claims = %+v, want the one of request %s", found, id)
 	}
 }
