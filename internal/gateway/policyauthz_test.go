@@ -132,3 +132,57 @@ func TestEventOfRequestMetadata(t *testing.T) {
 		t.Errorf("oversized metadata recorded: %d pairs", len(e.RequestMetadata))
 	}
 }
+
+// TestPerSourceChecks: the foundation-model checks are made for the
+// destinations of the caller's source region only: us.…claude-3-haiku
+// from us-west-2 reaches {us-east-1, us-west-2}, so a policy denying
+// us-east-2 does not matter there, while from us-east-2 it removes
+// us-east-2 (filter) or fails the call naming it (all-destinations).
+func TestPerSourceChecks(t *testing.T) {
+	t.Parallel()
+	const haikuProfile = "us.anthropic.claude-3-haiku-20240307-v1:0"
+	for _, tc := range []struct {
+		source, mode string
+		allowed      []string
+		errHas       string
+	}{
+		{source: "us-west-2", mode: "all-destinations", allowed: []string{"us-east-1", "us-west-2"}},
+		{source: "us-east-2", mode: "filter", allowed: []string{"us-east-1", "us-west-2"}},
+		{source: "us-east-2", mode: "all-destinations", errHas: "destination region us-east-2"},
+	} {
+		cfg, err := topology.Load("../profile/testdata/persource.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Authorization = tc.mode
+		cfg.Principals = append(cfg.Principals, topology.Principal{ID: "p", Policies: []string{"no-us-east-2"}})
+		cfg.Policies = map[string]topology.PolicyDocument{"no-us-east-2": {JSON: []byte(`{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"},
+			{"Effect":"Deny","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:us-east-2::foundation-model/*"}]}`)}}
+		a, err := NewPolicyAuthorizer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, err := profile.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := cat.Resolve(tc.source, haikuProfile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.AuthorizeInvoke(AuthzInput{Principal: auth.Principal{ID: "p"}, Source: tc.source, Resolution: res, Now: time.Unix(1.7e9, 0)})
+		if tc.errHas != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Errorf("%s, %s: %v, %v; want an error naming %q", tc.source, tc.mode, got, err, tc.errHas)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s, %s: %v", tc.source, tc.mode, err)
+		}
+		if d := cmp.Diff(tc.allowed, got); d != "" {
+			t.Errorf("%s, %s: allowed (-want +got):\n%s", tc.source, tc.mode, d)
+		}
+	}
+}
