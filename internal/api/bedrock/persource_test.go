@@ -68,7 +68,7 @@ func TestConverseRequestMetadataAudited(t *testing.T) {
 	c := startCluster(t, euRegions, "")
 	ctx := t.Context()
 	out, err := c.runtimeClient("eu-west-1").Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("eu.demo.chat-small"),
-		Messages: []rttypes.Message{{Role: rttypes.ConversationRoleUser, Content: []rttypes.ContentBlock{&rttypes.ContentBlockMemberText{Value: "hello"}}}},
+		Messages:        []rttypes.Message{{Role: rttypes.ConversationRoleUser, Content: []rttypes.ContentBlock{&rttypes.ContentBlockMemberText{Value: "hello"}}}},
 		RequestMetadata: map[string]string{"team": "claims", "ticket": "CLM-42"}})
 	if err != nil {
 		t.Fatal(err)
