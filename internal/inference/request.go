@@ -73,6 +73,10 @@ type Request struct {
 	Stream bool `json:"stream,omitempty"`
 	// User is an opaque end-user identifier passed through to backends.
 	User string `json:"user,omitempty"`
+	// Metadata is the caller's request metadata (Converse requestMetadata,
+	// OpenAI metadata), checked with [ValidateMetadata]. It is recorded in
+	// the audit trail and never sent to backends.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // EstimatedInputTokens is a cheap, deterministic estimate of the prompt's size

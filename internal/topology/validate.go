@@ -207,6 +207,11 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	c.validateSystemProfiles(p)
+	if !ValidAuthorization(c.Authorization) {
+		p.add("authorization", `use "filter" (routing sees only allowed destinations) or "all-destinations" (one denied destination fails the call, as in Bedrock)`, "%q is not an authorization mode", c.Authorization)
+	}
+
 	principalIdx := map[string]int{}
 	keyOwner := map[string]string{}
 	for i, pr := range c.Principals {
