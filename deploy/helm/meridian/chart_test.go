@@ -364,6 +364,27 @@ reloader: { enabled: true }
 			},
 		},
 		{
+			name: "link behind an internal load balancer",
+			values: `
+region: eu-west-1
+service:
+  link:
+    type: LoadBalancer
+    annotations: { service.beta.kubernetes.io/aws-load-balancer-internal: "true" }
+    loadBalancerSourceRanges: [10.20.0.0/16]
+`,
+			check: func(t *testing.T, r *rendered) {
+				s := r.m.service(t, "-link")
+				if s.Spec.Type != corev1.ServiceTypeLoadBalancer || !slices.Equal(s.Spec.LoadBalancerSourceRanges, []string{"10.20.0.0/16"}) ||
+					s.Annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] != "true" {
+					t.Errorf("link Service = %s %v %v, want an internal LoadBalancer limited to 10.20.0.0/16", s.Spec.Type, s.Spec.LoadBalancerSourceRanges, s.Annotations)
+				}
+				if c := r.m.service(t, ""); c.Spec.Type != corev1.ServiceTypeClusterIP {
+					t.Errorf("client Service type = %s, want ClusterIP", c.Spec.Type)
+				}
+			},
+		},
+		{
 			name: "existing topology in a Secret",
 			values: `
 region: eu-west-1
@@ -428,11 +449,17 @@ func TestRenderRefuses(t *testing.T) {
 		{"three replicas with the memory store", "region: eu-west-1\nreplicaCount: 3", "replicaCount: 3 replicas need the redis quota store"},
 		{"three replicas of an existing topology", "region: eu-west-1\nreplicaCount: 3\nexistingTopology: { name: t }", "replicaCount: 3 replicas need the redis quota store"},
 		{"redis store without a URL", "region: eu-west-1\nreplicaCount: 2\nquota: { store: redis }", "quota.redis.url: the redis quota store needs a URL"},
-		{"unknown store", "region: eu-west-1\nquota: { store: etcd }", `quota.store: "etcd" is not a quota store`},
+		{"unknown store in the topology", "region: eu-west-1\ntopology: { regions: [{ id: eu-west-1 }], quota: { store: etcd } }", `quota.store: "etcd" is not a quota store`},
 		{"two Redis", "region: eu-west-1\nredis: { enabled: true }\nquota: { redis: { url: redis://r:6379/0 } }", "quota.redis.url and redis.enabled=true both name a Redis"},
 		{"grace shorter than the drain", "region: eu-west-1\nterminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 30 does not exceed server.drain_timeout + server.drain_grace (35s)"},
-		{"bad drain duration", "region: eu-west-1\nexistingTopology: { name: t }\ndrain: { timeout: soon }", `server.drain_timeout: "soon" is not a duration`},
+		{"bad drain duration in the topology", "region: eu-west-1\ntopology: { regions: [{ id: eu-west-1 }], server: { drain_timeout: soon } }", `server.drain_timeout: "soon" is not a duration`},
+		{"bad drain duration in the values", "region: eu-west-1\nexistingTopology: { name: t }\ndrain: { timeout: soon }", "/drain/timeout"},
 		{"ServiceMonitor without ops", "region: eu-west-1\nops: { enabled: false }\nserviceMonitor: { enabled: true }", "serviceMonitor.enabled=true needs ops.enabled=true"},
+		// values.schema.json: typos and wrong types fail before any template runs.
+		{"misspelt value", "region: eu-west-1\nreplicas: 3", "replicas"},
+		{"replicas as a string", "region: eu-west-1\nreplicaCount: \"3\"", "replicaCount"},
+		{"unknown store in the values", "region: eu-west-1\nquota: { store: Redis }", "/quota/store"},
+		{"bad log level", "region: eu-west-1\nlogLevel: verbose", "logLevel"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
