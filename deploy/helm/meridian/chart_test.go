@@ -364,6 +364,30 @@ reloader: { enabled: true }
 			},
 		},
 		{
+			name: "client TLS without the ops listener",
+			values: `
+region: eu-west-1
+ops: { enabled: false }
+clientTLS: { enabled: true, secretName: meridian-eu-west-1-api-tls }
+`,
+			check: func(t *testing.T, r *rendered) {
+				for name, p := range map[string]*corev1.Probe{"readiness": r.container.ReadinessProbe, "liveness": r.container.LivenessProbe} {
+					if p.HTTPGet.Scheme != corev1.URISchemeHTTPS || p.HTTPGet.Port.StrVal != "client" {
+						t.Errorf("%s probe = %s on %q, want HTTPS on the client port", name, p.HTTPGet.Scheme, p.HTTPGet.Port.StrVal)
+					}
+				}
+				if v := volume(r.pod, "client-tls"); v == nil || v.Secret == nil || v.Secret.SecretName != "meridian-eu-west-1-api-tls" {
+					t.Errorf("client-tls volume = %+v, want the Secret", v)
+				}
+				if m := mount(r.container, "client-tls"); m == nil || m.MountPath != "/etc/meridian/client-tls" {
+					t.Errorf("client-tls mount = %+v, want /etc/meridian/client-tls", m)
+				}
+				if p := r.m.service(t, "").Spec.Ports[0]; p.Name != "https" {
+					t.Errorf("client Service port is named %q, want https", p.Name)
+				}
+			},
+		},
+		{
 			name: "link behind an internal load balancer",
 			values: `
 region: eu-west-1
@@ -434,6 +458,27 @@ persistence: { enabled: false }
 			r := checkRegion(t, decode(t, files), tc.values)
 			tc.check(t, r)
 		})
+	}
+}
+
+// TestChartFiles checks that the packaged chart holds no test files (the
+// .helmignore) and that it declares what `helm install` checks.
+func TestChartFiles(t *testing.T) {
+	t.Parallel()
+	ch, err := loadChart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Validate(); err != nil {
+		t.Errorf("Chart.yaml: %v", err)
+	}
+	if ch.Schema == nil {
+		t.Error("the chart has no values.schema.json")
+	}
+	for _, f := range append(ch.Raw, ch.Files...) {
+		if strings.HasSuffix(f.Name, ".go") || strings.HasPrefix(f.Name, "testdata/") {
+			t.Errorf("the packaged chart holds %s", f.Name)
+		}
 	}
 }
 
