@@ -8,8 +8,11 @@ package chart
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -220,10 +223,38 @@ redis: { enabled: true }
 				if len(r.m.deployments) != 1 || r.m.deployments[0].Name != release+"-redis" {
 					t.Fatalf("want one Deployment %s-redis, got %d", release, len(r.m.deployments))
 				}
-				checkContainerSecurity(t, &r.m.deployments[0].Spec.Template.Spec)
+				redis := r.m.deployments[0].Spec.Template.Spec
+				checkContainerSecurity(t, &redis)
+				if args := strings.Join(redis.Containers[0].Args, " "); !strings.Contains(args, "--maxmemory-policy noeviction") {
+					t.Errorf("redis args = %q, want noeviction (an evicted counter loses admissions)", args)
+				}
 				r.m.service(t, "-redis")
 				if r.pdb.Spec.MaxUnavailable == nil || r.pdb.Spec.MaxUnavailable.IntValue() != 1 {
 					t.Errorf("PDB maxUnavailable = %v, want 1", r.pdb.Spec.MaxUnavailable)
+				}
+			},
+		},
+		{
+			name: "three replicas with the release's Redis and a password",
+			values: `
+region: eu-west-1
+replicaCount: 3
+redis: { enabled: true }
+quota: { redis: { passwordSecret: { name: meridian-redis, key: password } } }
+`,
+			check: func(t *testing.T, r *rendered) {
+				if r.cfg.Quota.Redis.PasswordEnv != "MERIDIAN_REDIS_PASSWORD" {
+					t.Errorf("quota.redis.password_env = %q, want MERIDIAN_REDIS_PASSWORD", r.cfg.Quota.Redis.PasswordEnv)
+				}
+				redis := r.m.deployments[0].Spec.Template.Spec.Containers[0]
+				if args := strings.Join(redis.Args, " "); !strings.Contains(args, "--requirepass $(REDIS_PASSWORD)") {
+					t.Errorf("redis args = %q, want --requirepass $(REDIS_PASSWORD)", args)
+				}
+				if e := envVar(&redis, "REDIS_PASSWORD"); e == nil || e.ValueFrom.SecretKeyRef.Name != "meridian-redis" {
+					t.Errorf("redis REDIS_PASSWORD = %+v, want from Secret meridian-redis", e)
+				}
+				if e := envVar(r.container, "MERIDIAN_REDIS_PASSWORD"); e == nil || e.ValueFrom.SecretKeyRef.Name != "meridian-redis" {
+					t.Errorf("meridian MERIDIAN_REDIS_PASSWORD = %+v, want from Secret meridian-redis", e)
 				}
 			},
 		},
@@ -459,6 +490,77 @@ persistence: { enabled: false }
 			tc.check(t, r)
 		})
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/render")
+
+// TestRenderGolden renders each testdata/render/<case>/values.yaml and
+// compares the manifests with manifests.golden.yaml beside it (as `helm
+// template` prints them), so that a review sees every change a template
+// edit makes. Run with -update to rewrite them.
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	dirs, err := filepath.Glob("testdata/render/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden cases under testdata/render (%v)", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			values, err := os.ReadFile(filepath.Join(dir, "values.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := render(t, string(values))
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			checkRegion(t, decode(t, files), string(values))
+			names := make([]string, 0, len(files))
+			for name, body := range files {
+				if path.Base(name) != "NOTES.txt" && strings.TrimSpace(body) != "" {
+					names = append(names, name)
+				}
+			}
+			sort.Strings(names)
+			var got strings.Builder
+			for _, name := range names {
+				fmt.Fprintf(&got, "---\n# Source: %s\n%s\n", name, strings.TrimSpace(files[name]))
+			}
+			golden := filepath.Join(dir, "manifests.golden.yaml")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got.String() != string(want) {
+				t.Errorf("render of %s differs from %s (run go test -update and review the diff):\n%s", dir, golden, lineDiff(string(want), got.String()))
+			}
+		})
+	}
+}
+
+// lineDiff shows the first lines where got departs from want.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, wl, gl)
+		}
+	}
+	return "(no line differs)"
 }
 
 // TestChartFiles checks that the packaged chart holds no test files (the
