@@ -28,6 +28,7 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -74,6 +75,7 @@ type manifests struct {
 	services       []*corev1.Service
 	configMaps     []*corev1.ConfigMap
 	pdbs           []*policyv1.PodDisruptionBudget
+	netpols        []*networkingv1.NetworkPolicy
 	serviceMonitor []map[string]any
 	notes          string
 }
@@ -126,6 +128,9 @@ func decode(t *testing.T, files map[string]string) *manifests {
 			case "policy/v1/PodDisruptionBudget":
 				o := &policyv1.PodDisruptionBudget{}
 				m.pdbs, obj = append(m.pdbs, o), o
+			case "networking.k8s.io/v1/NetworkPolicy":
+				o := &networkingv1.NetworkPolicy{}
+				m.netpols, obj = append(m.netpols, o), o
 			case "monitoring.coreos.com/v1/ServiceMonitor":
 				// A CRD: no Go type here; its fields are checked by hand.
 				o := map[string]any{}
@@ -415,6 +420,41 @@ clientTLS: { enabled: true, secretName: meridian-eu-west-1-api-tls }
 				}
 				if p := r.m.service(t, "").Spec.Ports[0]; p.Name != "https" {
 					t.Errorf("client Service port is named %q, want https", p.Name)
+				}
+			},
+		},
+		{
+			name: "network policies",
+			values: `
+region: eu-west-1
+replicaCount: 2
+redis: { enabled: true }
+networkPolicy:
+  enabled: true
+  linkFrom: [{ ipBlock: { cidr: 10.30.0.0/16 } }]
+  opsFrom: [{ namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: monitoring } } }]
+`,
+			check: func(t *testing.T, r *rendered) {
+				if len(r.m.netpols) != 2 {
+					t.Fatalf("%d NetworkPolicies, want 2 (gateway, redis)", len(r.m.netpols))
+				}
+				gw, rd := r.m.netpols[0], r.m.netpols[1]
+				if !matchesStr(gw.Spec.PodSelector.MatchLabels, r.sts.Spec.Template.Labels) {
+					t.Errorf("gateway policy selects %v, not the gateway pods", gw.Spec.PodSelector.MatchLabels)
+				}
+				from := map[string]int{}
+				for _, rule := range gw.Spec.Ingress {
+					for _, p := range rule.Ports {
+						from[p.Port.StrVal] = len(rule.From)
+					}
+				}
+				if want := map[string]int{"client": 0, "link": 1, "ops": 1}; fmt.Sprint(from) != fmt.Sprint(want) {
+					t.Errorf("gateway ingress sources per port = %v, want %v (client from anywhere)", from, want)
+				}
+				redis := r.m.deployments[0].Spec.Template.Labels
+				if !matchesStr(rd.Spec.PodSelector.MatchLabels, redis) || len(rd.Spec.Ingress) != 1 || len(rd.Spec.Ingress[0].From) != 1 ||
+					!matchesStr(rd.Spec.Ingress[0].From[0].PodSelector.MatchLabels, r.sts.Spec.Template.Labels) {
+					t.Errorf("redis policy = %+v, want ingress from the gateway pods only", rd.Spec)
 				}
 			},
 		},
