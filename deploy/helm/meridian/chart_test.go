@@ -480,6 +480,19 @@ service:
 			},
 		},
 		{
+			name: "drain grace shorter than readiness",
+			values: `
+region: eu-west-1
+existingTopology: { name: meridian-topology }
+drain: { timeout: 30s, grace: 1s }
+`,
+			check: func(t *testing.T, r *rendered) {
+				if !strings.Contains(r.m.notes, "WARNING: server.drain_grace (1s) is shorter than the readiness probe needs to see a draining pod (4s)") {
+					t.Errorf("notes lack the drain-grace warning:\n%s", r.m.notes)
+				}
+			},
+		},
+		{
 			name: "existing topology in a Secret",
 			values: `
 region: eu-west-1
@@ -641,6 +654,7 @@ func TestRenderRefuses(t *testing.T) {
 		{"grace shorter than the drain", "region: eu-west-1\nterminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 30 does not exceed server.drain_timeout + server.drain_grace (35s)"},
 		{"bad drain duration in the topology", "region: eu-west-1\ntopology: { regions: [{ id: eu-west-1 }], server: { drain_timeout: soon } }", `server.drain_timeout: "soon" is not a duration`},
 		{"bad drain duration in the values", "region: eu-west-1\nexistingTopology: { name: t }\ndrain: { timeout: soon }", "/drain/timeout"},
+		{"dev link", "region: eu-west-1\ntopology: { regions: [{ id: eu-west-1 }], link: { insecure_dev_link: true } }", "link.insecure_dev_link: the link would run over plain HTTP"},
 		{"ServiceMonitor without ops", "region: eu-west-1\nops: { enabled: false }\nserviceMonitor: { enabled: true }", "serviceMonitor.enabled=true needs ops.enabled=true"},
 		// values.schema.json: typos and wrong types fail before any template runs.
 		{"misspelt value", "region: eu-west-1\nreplicas: 3", "replicas"},
@@ -757,15 +771,26 @@ func checkRegion(t *testing.T, m *manifests, values string) *rendered {
 		if r.cfg.Server.DrainGrace != nil {
 			grace = r.cfg.Server.DrainGrace.D()
 		}
-	} else if strings.Contains(values, "drain:") {
-		timeout = 45 * time.Second // the existing-topology case declares drain.timeout: 45s
+	} else {
+		var v struct {
+			Drain struct{ Timeout, Grace string }
+		}
+		if err := k8syaml.Unmarshal([]byte(values), &v); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := time.ParseDuration(v.Drain.Timeout); err == nil {
+			timeout = d
+		}
+		if d, err := time.ParseDuration(v.Drain.Grace); err == nil {
+			grace = d
+		}
 	}
 	if tgp := time.Duration(*r.pod.TerminationGracePeriodSeconds) * time.Second; tgp <= timeout+grace {
 		t.Errorf("terminationGracePeriodSeconds = %s, want above drain_timeout + drain_grace = %s", tgp, timeout+grace)
 	}
 	rp := r.container.ReadinessProbe
-	if unready := time.Duration(rp.PeriodSeconds*rp.FailureThreshold) * time.Second; unready > grace {
-		t.Errorf("readiness probe needs %s to see a draining pod, longer than drain_grace %s", unready, grace)
+	if unready := time.Duration(rp.PeriodSeconds*rp.FailureThreshold) * time.Second; unready > grace && !strings.Contains(m.notes, "WARNING: server.drain_grace") {
+		t.Errorf("readiness probe needs %s to see a draining pod, longer than drain_grace %s, and the notes do not warn", unready, grace)
 	}
 
 	// Security.

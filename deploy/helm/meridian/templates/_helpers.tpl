@@ -168,6 +168,10 @@ cut the drain short.
 {{- fail (printf "region: %q is not a region of the topology (its regions: %s); set region to one of them or add it to topology.regions" .Values.region (join ", " $ids)) -}}
 {{- end -}}
 {{- end -}}
+{{- $link := default dict $topo.link -}}
+{{- if and $link.insecure_dev_link (not (has "--dev" .Values.extraArgs)) -}}
+{{- fail "topology link.insecure_dev_link: the link would run over plain HTTP, which serve refuses without --dev; remove it (the chart mounts the link certificates from link.secretName)" -}}
+{{- end -}}
 {{- $store := include "meridian.quotaStore" . -}}
 {{- if and $store (not (has $store (list "memory" "redis"))) -}}
 {{- fail (printf "quota.store: %q is not a quota store; use memory (one replica) or redis (several replicas)" $store) -}}
@@ -199,22 +203,33 @@ cut the drain short.
 {{- end -}}
 
 {{/*
-meridian.drainSeconds is server.drain_timeout + server.drain_grace in
-seconds, from the rendered topology (defaults 30s and 5s) or drain.*.
+meridian.drainTimeoutSeconds and meridian.drainGraceSeconds are
+server.drain_timeout (default 30s) and server.drain_grace (default 5s) in
+seconds, from the rendered topology, or drain.* with existingTopology.
 */}}
-{{- define "meridian.drainSeconds" -}}
+{{- define "meridian.drainTimeoutSeconds" -}}
 {{- $timeout := .Values.drain.timeout -}}
+{{- if include "meridian.rendered" . -}}
+{{- $server := default dict (include "meridian.baseTopology" . | fromYaml).server -}}
+{{- $timeout = "30s" -}}
+{{- if and (hasKey $server "drain_timeout") (not (kindIs "invalid" $server.drain_timeout)) -}}{{- $timeout = $server.drain_timeout -}}{{- end -}}
+{{- end -}}
+{{- $s := include "meridian.seconds" (dict "d" $timeout "field" "server.drain_timeout") | float64 -}}
+{{- if eq $s 0.0 -}}30{{- else -}}{{ $s }}{{- end -}}
+{{- end -}}
+
+{{- define "meridian.drainGraceSeconds" -}}
 {{- $grace := .Values.drain.grace -}}
 {{- if include "meridian.rendered" . -}}
-{{- $topo := include "meridian.baseTopology" . | fromYaml -}}
-{{- $server := default dict $topo.server -}}
-{{- $timeout = "30s" -}}
-{{- if hasKey $server "drain_timeout" -}}{{- $timeout = $server.drain_timeout -}}{{- end -}}
-{{- if or (eq (toString $timeout) "0") (eq (toString $timeout) "0s") -}}{{- $timeout = "30s" -}}{{- end -}}
+{{- $server := default dict (include "meridian.baseTopology" . | fromYaml).server -}}
 {{- $grace = "5s" -}}
 {{- if and (hasKey $server "drain_grace") (not (kindIs "invalid" $server.drain_grace)) -}}{{- $grace = $server.drain_grace -}}{{- end -}}
 {{- end -}}
-{{- addf (include "meridian.seconds" (dict "d" $timeout "field" "server.drain_timeout") | float64) (include "meridian.seconds" (dict "d" $grace "field" "server.drain_grace") | float64) -}}
+{{- include "meridian.seconds" (dict "d" $grace "field" "server.drain_grace") -}}
+{{- end -}}
+
+{{- define "meridian.drainSeconds" -}}
+{{- addf (include "meridian.drainTimeoutSeconds" . | float64) (include "meridian.drainGraceSeconds" . | float64) -}}
 {{- end -}}
 
 {{- define "meridian.terminationGracePeriodSeconds" -}}
