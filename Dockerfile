@@ -13,7 +13,7 @@
 
 ARG GO_VERSION=1.26.8
 
-FROM golang:${GO_VERSION}-bookworm AS build
+FROM golang:${GO_VERSION} AS build
 WORKDIR /src
 # go build fetches only the modules the binary needs (the test-only
 # modules, such as the Helm SDK, stay out); the cache mounts keep them and
@@ -29,7 +29,10 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # (relative audit.dir and server.data_dir land here when no volume is given).
 RUN mkdir -p /out/var/lib/meridian
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static:nonroot
+LABEL org.opencontainers.image.title="meridian" \
+      org.opencontainers.image.description="Meridian cross-region LLM inference gateway" \
+      org.opencontainers.image.source="https://github.com/meridian-gateway/meridian"
 COPY --from=build /out/meridian /meridian
 COPY --from=build --chown=65532:65532 /out/var/lib/meridian /var/lib/meridian
 WORKDIR /var/lib/meridian
