@@ -627,6 +627,11 @@ func TestChartFiles(t *testing.T) {
 	if err := ch.Validate(); err != nil {
 		t.Errorf("Chart.yaml: %v", err)
 	}
+	for _, v := range []string{"v1.27.0", "v1.33.2"} {
+		if !chartv2util.IsCompatibleRange(ch.Metadata.KubeVersion, v) {
+			t.Errorf("Chart.yaml kubeVersion %q refuses Kubernetes %s", ch.Metadata.KubeVersion, v)
+		}
+	}
 	if ch.Schema == nil {
 		t.Error("the chart has no values.schema.json")
 	}
