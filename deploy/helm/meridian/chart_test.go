@@ -228,6 +228,15 @@ redis: { enabled: true }
 				if len(r.m.deployments) != 1 || r.m.deployments[0].Name != release+"-redis" {
 					t.Fatalf("want one Deployment %s-redis, got %d", release, len(r.m.deployments))
 				}
+				var spread []string
+				for _, c := range r.pod.TopologySpreadConstraints {
+					if matchesStr(c.LabelSelector.MatchLabels, r.sts.Spec.Template.Labels) {
+						spread = append(spread, c.TopologyKey)
+					}
+				}
+				if !slices.Equal(spread, []string{"topology.kubernetes.io/zone", "kubernetes.io/hostname"}) {
+					t.Errorf("replicas spread over %v, want zones and nodes by default", spread)
+				}
 				redis := r.m.deployments[0].Spec.Template.Spec
 				checkContainerSecurity(t, &redis)
 				if args := strings.Join(redis.Containers[0].Args, " "); !strings.Contains(args, "--maxmemory-policy noeviction") {
