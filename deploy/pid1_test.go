@@ -74,14 +74,7 @@ server: {data_dir: %q, drain_grace: 0s}
 		return resp.StatusCode == 200
 	})
 	// The node is unshare's only child, and PID 1 in its namespace.
-	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(children)))
-	if err != nil {
-		t.Fatalf("unshare's children = %q, want one", children)
-	}
+	pid := childOf(t, cmd.Process.Pid)
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +100,33 @@ server: {data_dir: %q, drain_grace: 0s}
 	if l := logs.String(); !strings.Contains(l, "node draining") || !strings.Contains(l, "node stopped") {
 		t.Errorf("SIGTERM did not drain:\n%s", l)
 	}
+}
+
+// childOf returns the only child process of parent, from /proc.
+func childOf(t *testing.T, parent int) int {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(parent)+"\n") {
+			kids = append(kids, pid)
+		}
+	}
+	if len(kids) != 1 {
+		t.Fatalf("process %d has children %v, want one", parent, kids)
+	}
+	return kids[0]
 }
 
 func freeAddr(t *testing.T) string {
