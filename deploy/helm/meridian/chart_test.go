@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -623,6 +624,38 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return "(no line differs)"
+}
+
+// TestRegionsAgree renders the same topology for two regions with
+// different per-region values (the chart writes each release's quota store
+// and audit key into its copy) and checks that their nodes agree on
+// residency: peers compare these digests and report a mismatch otherwise.
+func TestRegionsAgree(t *testing.T) {
+	t.Parallel()
+	digest := func(values string) string {
+		files, err := render(t, values)
+		if err != nil {
+			t.Fatalf("render(%q): %v", values, err)
+		}
+		m := decode(t, files)
+		if len(m.configMaps) != 1 {
+			t.Fatalf("render(%q): %d ConfigMaps, want 1", values, len(m.configMaps))
+		}
+		cfg, err := topology.Parse([]byte(m.configMaps[0].Data["topology.yaml"]), "rendered")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, err := profile.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cat.ResidencyDigest()
+	}
+	west := digest("region: eu-west-1\nreplicaCount: 3\nredis: { enabled: true }\naudit: { keySecret: audit-key }\n")
+	central := digest("region: eu-central-1\nquota: { store: redis, redis: { url: \"redis://redis.eu-central-1:6379/0\", keyPrefix: \"c:\" } }\n")
+	if west != central {
+		t.Errorf("residency digests differ between the regions' rendered topologies: %s vs %s", west, central)
+	}
 }
 
 // TestChartFiles checks that the packaged chart holds no test files (the
