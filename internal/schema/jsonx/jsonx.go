@@ -128,3 +128,29 @@ func (e Extra) Keys() []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Ensure returns the encoded object b with member key set to raw when b has
+// no such member. Encoders use it for members the wire requires even when
+// empty (an empty "text" of a text block).
+func Ensure(b []byte, key, raw string) []byte {
+	found := false
+	Members(b, func(k, _ []byte) error {
+		if KeyIs(k, key) {
+			found = true
+		}
+		return nil
+	})
+	if found || len(b) < 2 {
+		return b
+	}
+	kb, _ := json.Marshal(key)
+	out := make([]byte, 0, len(b)+len(kb)+len(raw)+2)
+	out = append(out, b[:len(b)-1]...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, kb...)
+	out = append(out, ':')
+	out = append(out, raw...)
+	return append(out, '}')
+}
