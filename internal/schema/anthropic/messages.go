@@ -161,6 +161,7 @@ type Tool struct {
 	Name         string          `json:"name"`
 	Description  string          `json:"description,omitempty"`
 	InputSchema  json.RawMessage `json:"input_schema,omitempty"`
+	Strict       *bool           `json:"strict,omitempty"`
 	CacheControl *CacheControl   `json:"cache_control,omitempty"`
 	Extra        jsonx.Extra     `json:"-"`
 }

@@ -7,15 +7,15 @@ type Feature uint32
 
 // Features a Converse request can use.
 const (
-	FeatureTools      Feature = 1 << iota // toolConfig
-	FeatureImages                         // image blocks
-	FeatureDocuments                      // document blocks
-	FeatureVideo                          // video blocks
-	FeatureJSONSchema                     // outputConfig.textFormat
-	FeatureReasoning                      // reasoning in additionalModelRequestFields, outputConfig.effort, reasoningContent blocks
-	FeatureCache                          // cachePoint anywhere
-	FeatureGuardrail                      // guardrailConfig, guardContent
-	FeatureAdditionalFields               // additionalModelRequestFields
+	FeatureTools            Feature = 1 << iota // toolConfig
+	FeatureImages                               // image blocks
+	FeatureDocuments                            // document blocks
+	FeatureVideo                                // video blocks
+	FeatureJSONSchema                           // outputConfig.textFormat
+	FeatureReasoning                            // reasoning in additionalModelRequestFields, outputConfig.effort, reasoningContent blocks
+	FeatureCache                                // cachePoint anywhere
+	FeatureGuardrail                            // guardrailConfig, guardContent
+	FeatureAdditionalFields                     // additionalModelRequestFields
 )
 
 var featureNames = []string{"tools", "images", "documents", "video", "json_schema", "reasoning", "cache", "guardrail", "additional_fields"}

@@ -67,7 +67,11 @@ type Message struct {
 	FunctionCall *FunctionCall   `json:"function_call,omitempty"`
 	Audio        json.RawMessage `json:"audio,omitempty"`       // {"id"} on requests; audio output on responses
 	Annotations  json.RawMessage `json:"annotations,omitempty"` // responses: url_citation list
-	Extra        jsonx.Extra     `json:"-"`
+	// ReasoningContent is the model's reasoning text on responses: not part
+	// of the OpenAI API, but the member OpenAI-compatible servers (vLLM,
+	// DeepSeek) use, and where translators put Claude's thinking.
+	ReasoningContent *string     `json:"reasoning_content,omitempty"`
+	Extra            jsonx.Extra `json:"-"`
 }
 
 // Content is a message's content: a string (Parts nil) or an array of parts.

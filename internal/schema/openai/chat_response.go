@@ -116,12 +116,14 @@ type ChunkChoice struct {
 // Delta is the incremental message of a chunk choice. Tool call deltas carry
 // Index; ID, Type and Function.Name come only with a call's first delta.
 type Delta struct {
-	Role         string        `json:"role,omitempty"`
-	Content      *string       `json:"content,omitempty"`
-	Refusal      *string       `json:"refusal,omitempty"`
-	ToolCalls    []ToolCall    `json:"tool_calls,omitempty"`
-	FunctionCall *FunctionCall `json:"function_call,omitempty"`
-	Extra        jsonx.Extra   `json:"-"`
+	Role      string     `json:"role,omitempty"`
+	Content   *string    `json:"content,omitempty"`
+	Refusal   *string    `json:"refusal,omitempty"`
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ReasoningContent is a reasoning text delta; see Message.ReasoningContent.
+	ReasoningContent *string       `json:"reasoning_content,omitempty"`
+	FunctionCall     *FunctionCall `json:"function_call,omitempty"`
+	Extra            jsonx.Extra   `json:"-"`
 }
 
 // ErrorResponse is the body of an error response: {"error":{...}}.
