@@ -70,7 +70,49 @@ func encodeConverseEvents(evs []converse.Event) ([]map[string]json.RawMessage, e
 	return out, nil
 }
 
+func anthropicEvents(b []byte) ([]*anthropic.Event, error) {
+	var evs []*anthropic.Event
+	return evs, json.Unmarshal(b, &evs)
+}
+
+func openAIChunks(b []byte) ([]*openai.ChatCompletionChunk, error) {
+	var cs []*openai.ChatCompletionChunk
+	return cs, json.Unmarshal(b, &cs)
+}
+
 var directions = map[string]direction{
+	"openai_anthropic": {
+		request: func(b []byte) (any, error) {
+			req, err := decode[openai.ChatCompletionRequest](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.OpenAIToAnthropicRequest(req, translate.Options{})
+		},
+		response: func(b []byte) (any, error) {
+			resp, err := decode[anthropic.Response](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.AnthropicToOpenAIResponse(resp, meta)
+		},
+		stream: func(b []byte) (any, error) {
+			evs, err := anthropicEvents(b)
+			if err != nil {
+				return nil, err
+			}
+			s := translate.NewAnthropicToOpenAIStream(meta)
+			out := []openai.ChatCompletionChunk{}
+			for _, e := range evs {
+				cs, err := s.Event(e)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, cs...)
+			}
+			return out, nil
+		},
+	},
 	"openai_converse": {
 		request: func(b []byte) (any, error) {
 			req, err := decode[openai.ChatCompletionRequest](b)
@@ -175,7 +217,6 @@ func TestUnsupportedErrorIs(t *testing.T) {
 	}
 }
 
-var _ = anthropic.Request{}
 
 func TestDeps(t *testing.T) {
 	t.Parallel()

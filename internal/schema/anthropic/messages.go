@@ -175,3 +175,6 @@ type OutputFormat struct {
 	Schema json.RawMessage `json:"schema,omitempty"`
 	Extra  jsonx.Extra     `json:"-"`
 }
+
+// IsBlocks reports whether the content is an array of blocks.
+func (c *Content) IsBlocks() bool { return c != nil && c.Blocks != nil }
