@@ -150,6 +150,9 @@ func documentMediaType(format string) string {
 // documentName makes a Converse document name (alphanumerics, single spaces,
 // hyphens, parentheses, brackets) from a title or file name.
 func documentName(title string, i int) string {
+	if dot := strings.LastIndexByte(title, '.'); dot > 0 && len(title)-dot <= 5 {
+		title = title[:dot]
+	}
 	var b strings.Builder
 	space := false
 	for _, c := range title {

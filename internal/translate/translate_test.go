@@ -81,6 +81,70 @@ func openAIChunks(b []byte) ([]*openai.ChatCompletionChunk, error) {
 }
 
 var directions = map[string]direction{
+	"anthropic_converse": {
+		request: func(b []byte) (any, error) {
+			req, err := decode[anthropic.Request](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.AnthropicToConverseRequest(req)
+		},
+		response: func(b []byte) (any, error) {
+			resp, err := decode[converse.Response](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.ConverseToAnthropicResponse(resp, meta)
+		},
+		stream: func(b []byte) (any, error) {
+			evs, err := converseEvents(b)
+			if err != nil {
+				return nil, err
+			}
+			s := translate.NewConverseToAnthropicStream(meta)
+			out := []*anthropic.Event{}
+			for _, e := range evs {
+				as, err := s.Event(e)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, as...)
+			}
+			return out, nil
+		},
+	},
+	"converse_anthropic": {
+		request: func(b []byte) (any, error) {
+			req, err := decode[converse.Request](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.ConverseToAnthropicRequest(req, translate.Options{})
+		},
+		response: func(b []byte) (any, error) {
+			resp, err := decode[anthropic.Response](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.AnthropicToConverseResponse(resp, meta)
+		},
+		stream: func(b []byte) (any, error) {
+			evs, err := anthropicEvents(b)
+			if err != nil {
+				return nil, err
+			}
+			s := translate.NewAnthropicToConverseStream(meta)
+			out := []converse.Event{}
+			for _, e := range evs {
+				cs, err := s.Event(e)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, cs...)
+			}
+			return out, nil
+		},
+	},
 	"openai_anthropic": {
 		request: func(b []byte) (any, error) {
 			req, err := decode[openai.ChatCompletionRequest](b)
@@ -216,7 +280,6 @@ func TestUnsupportedErrorIs(t *testing.T) {
 		t.Errorf("OpenAIToConverseRequest(logit_bias) = %v, want UnsupportedError for logit_bias", err)
 	}
 }
-
 
 func TestDeps(t *testing.T) {
 	t.Parallel()
