@@ -81,6 +81,70 @@ func openAIChunks(b []byte) ([]*openai.ChatCompletionChunk, error) {
 }
 
 var directions = map[string]direction{
+	"converse_openai": {
+		request: func(b []byte) (any, error) {
+			req, err := decode[converse.Request](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.ConverseToOpenAIRequest(req, "gpt-4o", true)
+		},
+		response: func(b []byte) (any, error) {
+			resp, err := decode[openai.ChatCompletion](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.OpenAIToConverseResponse(resp, meta)
+		},
+		stream: func(b []byte) (any, error) {
+			cs, err := openAIChunks(b)
+			if err != nil {
+				return nil, err
+			}
+			s := translate.NewOpenAIToConverseStream(meta)
+			out := []converse.Event{}
+			for _, c := range cs {
+				evs, err := s.Chunk(c)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, evs...)
+			}
+			return append(out, s.Finish()...), nil
+		},
+	},
+	"anthropic_openai": {
+		request: func(b []byte) (any, error) {
+			req, err := decode[anthropic.Request](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.AnthropicToOpenAIRequest(req, "gpt-4o")
+		},
+		response: func(b []byte) (any, error) {
+			resp, err := decode[openai.ChatCompletion](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.OpenAIToAnthropicResponse(resp, meta)
+		},
+		stream: func(b []byte) (any, error) {
+			cs, err := openAIChunks(b)
+			if err != nil {
+				return nil, err
+			}
+			s := translate.NewOpenAIToAnthropicStream(meta)
+			out := []*anthropic.Event{}
+			for _, c := range cs {
+				evs, err := s.Chunk(c)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, evs...)
+			}
+			return append(out, s.Finish()...), nil
+		},
+	},
 	"anthropic_converse": {
 		request: func(b []byte) (any, error) {
 			req, err := decode[anthropic.Request](b)
