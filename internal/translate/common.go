@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 )
 
@@ -15,6 +16,18 @@ type Options struct {
 	// (Anthropic max_tokens) when the source request has none.
 	// If zero, 4096 is used.
 	DefaultMaxTokens int64
+
+	// AnthropicBedrock shapes Anthropic Messages request bodies for Bedrock
+	// InvokeModel: anthropic_version "bedrock-2023-05-31" instead of model,
+	// and no stream member (the operation says whether to stream).
+	AnthropicBedrock bool
+}
+
+// shapeAnthropic applies AnthropicBedrock to a translated request.
+func (o Options) shapeAnthropic(req *anthropic.Request) {
+	if o.AnthropicBedrock {
+		req.Model, req.Stream, req.AnthropicVersion = "", nil, anthropic.BedrockVersion
+	}
 }
 
 func (o Options) defaultMaxTokens() int64 {

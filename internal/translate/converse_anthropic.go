@@ -10,8 +10,9 @@ import (
 )
 
 // ConverseToAnthropicRequest translates a Converse request for an Anthropic
-// Messages backend. The caller sets Model (for /v1/messages) or
-// AnthropicVersion (for Bedrock InvokeModel) and Stream. A cachePoint becomes
+// Messages backend. The caller sets Model and Stream for /v1/messages; with
+// opts.AnthropicBedrock the body carries anthropic_version for Bedrock
+// InvokeModel. A cachePoint becomes
 // cache_control on the block, system block or tool before it.
 // additionalModelRequestFields merge into the body, as Bedrock does for
 // Claude: a member that conflicts with a translated one, or that the
@@ -176,6 +177,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 		}
 		out = merged
 	}
+	opts.shapeAnthropic(out)
 	return out, nil
 }
 

@@ -12,7 +12,8 @@ import (
 // Anthropic Messages backend. The model is copied to model; a Bedrock
 // InvokeModel caller clears it and sets AnthropicVersion instead. max_tokens
 // is required by Anthropic: without max_completion_tokens or max_tokens,
-// opts.DefaultMaxTokens is sent.
+// opts.DefaultMaxTokens is sent. With opts.AnthropicBedrock the body is
+// shaped for Bedrock InvokeModel instead.
 func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (*anthropic.Request, error) {
 	r := refuser(targetAnthropic)
 	if err := refuseOpenAICommon(r, req); err != nil {
@@ -169,6 +170,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 	if out.Messages == nil {
 		out.Messages = []anthropic.Message{}
 	}
+	opts.shapeAnthropic(out)
 	return out, nil
 }
 
