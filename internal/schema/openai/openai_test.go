@@ -177,3 +177,13 @@ func TestDeps(t *testing.T) {
 		}
 	}
 }
+
+func TestSetModel(t *testing.T) {
+	t.Parallel()
+	in := `{"model":"alias", "messages":[{"role":"user","content":"model"}],"x_vendor":{"a":1.50e3}}`
+	got, err := openai.SetModel([]byte(in), "gpt-4o-2024-08-06")
+	want := `{"model":"gpt-4o-2024-08-06", "messages":[{"role":"user","content":"model"}],"x_vendor":{"a":1.50e3}}`
+	if err != nil || string(got) != want {
+		t.Errorf("SetModel = %s, %v; want %s", got, err, want)
+	}
+}
