@@ -335,6 +335,12 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 		return anthropic.Block{}, r.field(p + ".citationsContent")
 	case b.SearchResult != nil:
 		return anthropic.Block{}, r.field(p + ".searchResult")
+	case b.Audio != nil:
+		return anthropic.Block{}, r.field(p + ".audio")
+	case b.ToolAddition != nil:
+		return anthropic.Block{}, r.field(p + ".toolAddition")
+	case b.ToolRemoval != nil:
+		return anthropic.Block{}, r.field(p + ".toolRemoval")
 	}
 	return anthropic.Block{}, r.because(p, "empty content block")
 }

@@ -257,7 +257,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 		case b.CachePoint != nil:
 			return nil, r.because(q+".cachePoint", "OpenAI caches prompts on its own and has no cache markers")
 		default:
-			return nil, r.because(q, "content block has no Chat Completions form")
+			return nil, r.because(q+"."+converseMember(&b), "content block has no Chat Completions form here")
 		}
 	}
 	switch m.Role {
@@ -279,6 +279,24 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 		return nil, r.field(p + ".role")
 	}
 	return out, nil
+}
+
+// converseMember names the member set in a content block union.
+func converseMember(b *converse.ContentBlock) string {
+	for _, m := range []struct {
+		name string
+		set  bool
+	}{
+		{"text", b.Text != nil}, {"image", b.Image != nil}, {"document", b.Document != nil}, {"video", b.Video != nil},
+		{"toolUse", b.ToolUse != nil}, {"toolResult", b.ToolResult != nil}, {"reasoningContent", b.ReasoningContent != nil},
+		{"cachePoint", b.CachePoint != nil}, {"guardContent", b.GuardContent != nil}, {"citationsContent", b.CitationsContent != nil},
+		{"searchResult", b.SearchResult != nil}, {"audio", b.Audio != nil}, {"toolAddition", b.ToolAddition != nil}, {"toolRemoval", b.ToolRemoval != nil},
+	} {
+		if m.set {
+			return m.name
+		}
+	}
+	return "(empty)"
 }
 
 // openAIChoice returns the only choice of a response, refusing n > 1.

@@ -218,6 +218,12 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 		return r.field("store")
 	case req.PromptCacheKey != "":
 		return r.field("prompt_cache_key")
+	case req.PromptCacheOptions != nil:
+		return r.field("prompt_cache_options")
+	case req.PromptCacheRetention != "":
+		return r.field("prompt_cache_retention")
+	case req.Moderation != nil:
+		return r.field("moderation")
 	case req.SafetyIdentifier != "":
 		return r.field("safety_identifier")
 	case req.Verbosity != "":

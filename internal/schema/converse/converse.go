@@ -50,6 +50,9 @@ type ContentBlock struct {
 	GuardContent     json.RawMessage   `json:"guardContent,omitempty"`
 	CitationsContent json.RawMessage   `json:"citationsContent,omitempty"`
 	SearchResult     json.RawMessage   `json:"searchResult,omitempty"`
+	Audio            json.RawMessage   `json:"audio,omitempty"`
+	ToolAddition     json.RawMessage   `json:"toolAddition,omitempty"`
+	ToolRemoval      json.RawMessage   `json:"toolRemoval,omitempty"`
 	Extra            jsonx.Extra       `json:"-"`
 }
 

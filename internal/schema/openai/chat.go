@@ -9,41 +9,44 @@ import (
 // ChatCompletionRequest is the body of POST /v1/chat/completions.
 // Optional scalars are pointers: nil means the member was absent (or null).
 type ChatCompletionRequest struct {
-	Model               string             `json:"model"`
-	Messages            []Message          `json:"messages"`
-	Audio               *AudioOutput       `json:"audio,omitempty"`
-	FrequencyPenalty    *float64           `json:"frequency_penalty,omitempty"`
-	FunctionCall        json.RawMessage    `json:"function_call,omitempty"` // deprecated: "none", "auto" or {"name"}
-	Functions           []FunctionDef      `json:"functions,omitempty"`     // deprecated form of Tools
-	LogitBias           map[string]float64 `json:"logit_bias,omitempty"`
-	Logprobs            *bool              `json:"logprobs,omitempty"`
-	MaxCompletionTokens *int64             `json:"max_completion_tokens,omitempty"`
-	MaxTokens           *int64             `json:"max_tokens,omitempty"` // deprecated alias of MaxCompletionTokens
-	Metadata            map[string]string  `json:"metadata,omitempty"`
-	Modalities          []string           `json:"modalities,omitempty"`
-	N                   *int64             `json:"n,omitempty"`
-	ParallelToolCalls   *bool              `json:"parallel_tool_calls,omitempty"`
-	Prediction          *Prediction        `json:"prediction,omitempty"`
-	PresencePenalty     *float64           `json:"presence_penalty,omitempty"`
-	PromptCacheKey      string             `json:"prompt_cache_key,omitempty"`
-	ReasoningEffort     string             `json:"reasoning_effort,omitempty"` // minimal, low, medium, high
-	ResponseFormat      *ResponseFormat    `json:"response_format,omitempty"`
-	SafetyIdentifier    string             `json:"safety_identifier,omitempty"`
-	Seed                *int64             `json:"seed,omitempty"`
-	ServiceTier         string             `json:"service_tier,omitempty"`
-	Stop                *Stop              `json:"stop,omitempty"`
-	Store               *bool              `json:"store,omitempty"`
-	Stream              *bool              `json:"stream,omitempty"`
-	StreamOptions       *StreamOptions     `json:"stream_options,omitempty"`
-	Temperature         *float64           `json:"temperature,omitempty"`
-	ToolChoice          *ToolChoice        `json:"tool_choice,omitempty"`
-	Tools               []Tool             `json:"tools,omitempty"`
-	TopLogprobs         *int64             `json:"top_logprobs,omitempty"`
-	TopP                *float64           `json:"top_p,omitempty"`
-	User                string             `json:"user,omitempty"`
-	Verbosity           string             `json:"verbosity,omitempty"`
-	WebSearchOptions    *WebSearchOptions  `json:"web_search_options,omitempty"`
-	Extra               jsonx.Extra        `json:"-"`
+	Model                string             `json:"model"`
+	Messages             []Message          `json:"messages"`
+	Audio                *AudioOutput       `json:"audio,omitempty"`
+	FrequencyPenalty     *float64           `json:"frequency_penalty,omitempty"`
+	FunctionCall         json.RawMessage    `json:"function_call,omitempty"` // deprecated: "none", "auto" or {"name"}
+	Functions            []FunctionDef      `json:"functions,omitempty"`     // deprecated form of Tools
+	LogitBias            map[string]float64 `json:"logit_bias,omitempty"`
+	Logprobs             *bool              `json:"logprobs,omitempty"`
+	MaxCompletionTokens  *int64             `json:"max_completion_tokens,omitempty"`
+	MaxTokens            *int64             `json:"max_tokens,omitempty"` // deprecated alias of MaxCompletionTokens
+	Metadata             map[string]string  `json:"metadata,omitempty"`
+	Modalities           []string           `json:"modalities,omitempty"`
+	Moderation           json.RawMessage    `json:"moderation,omitempty"`
+	N                    *int64             `json:"n,omitempty"`
+	ParallelToolCalls    *bool              `json:"parallel_tool_calls,omitempty"`
+	Prediction           *Prediction        `json:"prediction,omitempty"`
+	PresencePenalty      *float64           `json:"presence_penalty,omitempty"`
+	PromptCacheKey       string             `json:"prompt_cache_key,omitempty"`
+	PromptCacheOptions   json.RawMessage    `json:"prompt_cache_options,omitempty"`
+	PromptCacheRetention string             `json:"prompt_cache_retention,omitempty"`
+	ReasoningEffort      string             `json:"reasoning_effort,omitempty"` // minimal, low, medium, high
+	ResponseFormat       *ResponseFormat    `json:"response_format,omitempty"`
+	SafetyIdentifier     string             `json:"safety_identifier,omitempty"`
+	Seed                 *int64             `json:"seed,omitempty"`
+	ServiceTier          string             `json:"service_tier,omitempty"`
+	Stop                 *Stop              `json:"stop,omitempty"`
+	Store                *bool              `json:"store,omitempty"`
+	Stream               *bool              `json:"stream,omitempty"`
+	StreamOptions        *StreamOptions     `json:"stream_options,omitempty"`
+	Temperature          *float64           `json:"temperature,omitempty"`
+	ToolChoice           *ToolChoice        `json:"tool_choice,omitempty"`
+	Tools                []Tool             `json:"tools,omitempty"`
+	TopLogprobs          *int64             `json:"top_logprobs,omitempty"`
+	TopP                 *float64           `json:"top_p,omitempty"`
+	User                 string             `json:"user,omitempty"`
+	Verbosity            string             `json:"verbosity,omitempty"`
+	WebSearchOptions     *WebSearchOptions  `json:"web_search_options,omitempty"`
+	Extra                jsonx.Extra        `json:"-"`
 }
 
 // Message roles.
