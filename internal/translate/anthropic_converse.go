@@ -26,6 +26,8 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 		return nil, r.field("container")
 	case req.MCPServers != nil:
 		return nil, r.field("mcp_servers")
+	case req.ContextManagement != nil:
+		return nil, r.field("context_management")
 	}
 	out := &converse.Request{}
 	ic := converse.InferenceConfig{Temperature: req.Temperature, TopP: req.TopP, StopSequences: req.StopSequences}
@@ -58,15 +60,16 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 	default:
 		return nil, r.field("service_tier")
 	}
-	if of := req.OutputFormat; of != nil {
-		if err := r.extra("output_format", of.Extra.Keys()); err != nil {
-			return nil, err
+	format, effort, err := anthropicOutput(r, req)
+	if err != nil {
+		return nil, err
+	}
+	if format != nil || effort != "" {
+		out.OutputConfig = &converse.OutputConfig{Effort: effort}
+		if format != nil {
+			out.OutputConfig.TextFormat = &converse.OutputFormat{Type: "json_schema",
+				Structure: converse.OutputStructure{JSONSchema: &converse.JSONSchemaDefinition{Schema: compactJSON(objectOrEmpty(format.Schema))}}}
 		}
-		if of.Type != "json_schema" {
-			return nil, r.field("output_format.type")
-		}
-		out.OutputConfig = &converse.OutputConfig{TextFormat: &converse.OutputFormat{Type: "json_schema",
-			Structure: converse.OutputStructure{JSONSchema: &converse.JSONSchemaDefinition{Schema: compactJSON(objectOrEmpty(of.Schema))}}}}
 	}
 	if len(req.Tools) > 0 {
 		tc := &converse.ToolConfig{}
@@ -158,6 +161,35 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 		out.Messages = appendConverse(out.Messages, m.Role, blocks)
 	}
 	return out, nil
+}
+
+// anthropicOutput reads the structured output format (output_config.format,
+// or the beta output_format) and the effort of a Messages request.
+func anthropicOutput(r refuser, req *anthropic.Request) (*anthropic.OutputFormat, string, error) {
+	var format *anthropic.OutputFormat
+	var effort string
+	path := "output_format"
+	if oc := req.OutputConfig; oc != nil {
+		if err := r.extra("output_config", oc.Extra.Keys()); err != nil {
+			return nil, "", err
+		}
+		if oc.Format != nil && req.OutputFormat != nil {
+			return nil, "", r.because("output_format", "give output_config.format or output_format, not both")
+		}
+		format, effort, path = oc.Format, oc.Effort, "output_config.format"
+	}
+	if req.OutputFormat != nil {
+		format, path = req.OutputFormat, "output_format"
+	}
+	if format != nil {
+		if err := r.extra(path, format.Extra.Keys()); err != nil {
+			return nil, "", err
+		}
+		if format.Type != "json_schema" {
+			return nil, "", r.field(path + ".type")
+		}
+	}
+	return format, effort, nil
 }
 
 func cachePointFrom(r refuser, p string, cc *anthropic.CacheControl) (*converse.CachePoint, error) {

@@ -27,6 +27,8 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 		return nil, r.field("container")
 	case req.MCPServers != nil:
 		return nil, r.field("mcp_servers")
+	case req.ContextManagement != nil:
+		return nil, r.field("context_management")
 	case len(req.StopSequences) > 4:
 		return nil, r.because("stop_sequences", "at most 4 stop sequences")
 	}
@@ -68,14 +70,22 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 	default:
 		return nil, r.field("service_tier")
 	}
-	if of := req.OutputFormat; of != nil {
-		if err := r.extra("output_format", of.Extra.Keys()); err != nil {
-			return nil, err
+	format, effort, err := anthropicOutput(r, req)
+	if err != nil {
+		return nil, err
+	}
+	if format != nil {
+		out.ResponseFormat = &openai.ResponseFormat{Type: openai.FormatJSONSchema, JSONSchema: &openai.JSONSchema{Name: "output", Schema: objectOrEmpty(format.Schema), Strict: ptr(true)}}
+	}
+	switch effort {
+	case "":
+	case "low", "medium", "high":
+		if out.ReasoningEffort != "" && out.ReasoningEffort != effort {
+			return nil, r.because("output_config.effort", "conflicts with the thinking budget")
 		}
-		if of.Type != "json_schema" {
-			return nil, r.field("output_format.type")
-		}
-		out.ResponseFormat = &openai.ResponseFormat{Type: openai.FormatJSONSchema, JSONSchema: &openai.JSONSchema{Name: "output", Schema: objectOrEmpty(of.Schema), Strict: ptr(true)}}
+		out.ReasoningEffort = effort
+	default:
+		return nil, r.because("output_config.effort", "expressible: low, medium, high")
 	}
 	for i, t := range req.Tools {
 		p := at("tools", i)

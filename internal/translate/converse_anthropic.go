@@ -55,7 +55,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 			return nil, err
 		}
 		if oc.Effort != "" {
-			return nil, r.field("outputConfig.effort")
+			out.OutputConfig = &anthropic.OutputConfig{Effort: oc.Effort}
 		}
 		if tf := oc.TextFormat; tf != nil {
 			js := tf.Structure.JSONSchema
@@ -65,7 +65,10 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 			if !json.Valid([]byte(js.Schema)) {
 				return nil, r.because("outputConfig.textFormat.structure.jsonSchema.schema", "not valid JSON")
 			}
-			out.OutputFormat = &anthropic.OutputFormat{Type: "json_schema", Schema: json.RawMessage(js.Schema)}
+			if out.OutputConfig == nil {
+				out.OutputConfig = &anthropic.OutputConfig{}
+			}
+			out.OutputConfig.Format = &anthropic.OutputFormat{Type: "json_schema", Schema: json.RawMessage(js.Schema)}
 		}
 	}
 	if tc := req.ToolConfig; tc != nil {

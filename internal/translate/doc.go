@@ -24,8 +24,9 @@
 // Mechanisms chosen where the dialects differ:
 //   - Structured output: OpenAI response_format json_schema becomes Converse
 //     outputConfig.textFormat (Bedrock structured outputs) and Anthropic
-//     output_format (Anthropic structured outputs); json_object becomes the
-//     same with the schema {"type":"object"}. No forced tool is used.
+//     output_config.format (Anthropic structured outputs; the beta
+//     output_format is read too); json_object becomes the same with the
+//     schema {"type":"object"}. No forced tool is used.
 //   - Reasoning: OpenAI reasoning_effort maps to an Anthropic thinking budget
 //     (see EffortBudget); Converse carries it as the Claude-native
 //     additionalModelRequestFields.thinking. Reasoning text comes back to

@@ -57,7 +57,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 			return nil, err
 		}
 		if tf != nil {
-			out.OutputFormat = &anthropic.OutputFormat{Type: "json_schema", Schema: []byte(tf.Structure.JSONSchema.Schema)}
+			out.OutputConfig = &anthropic.OutputConfig{Format: &anthropic.OutputFormat{Type: "json_schema", Schema: []byte(tf.Structure.JSONSchema.Schema)}}
 		}
 	}
 	for i, t := range req.Tools {

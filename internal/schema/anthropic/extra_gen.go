@@ -113,6 +113,18 @@ func (v OutputFormat) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the object and keeps undeclared members in Extra.
+func (v *OutputConfig) UnmarshalJSON(b []byte) error {
+	type plain OutputConfig
+	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)
+}
+
+// MarshalJSON encodes the object with the members of Extra.
+func (v OutputConfig) MarshalJSON() ([]byte, error) {
+	type plain OutputConfig
+	return jsonx.MarshalObject(plain(v), v.Extra)
+}
+
+// UnmarshalJSON decodes the object and keeps undeclared members in Extra.
 func (v *Response) UnmarshalJSON(b []byte) error {
 	type plain Response
 	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)

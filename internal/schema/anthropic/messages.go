@@ -11,26 +11,28 @@ const BedrockVersion = "bedrock-2023-05-31"
 
 // Request is a Messages request body.
 type Request struct {
-	Model            string          `json:"model,omitempty"`             // /v1/messages
-	AnthropicVersion string          `json:"anthropic_version,omitempty"` // Bedrock InvokeModel
-	AnthropicBeta    []string        `json:"anthropic_beta,omitempty"`    // Bedrock InvokeModel
-	MaxTokens        int64           `json:"max_tokens"`
-	Messages         []Message       `json:"messages"`
-	System           *System         `json:"system,omitempty"`
-	Metadata         *Metadata       `json:"metadata,omitempty"`
-	StopSequences    []string        `json:"stop_sequences,omitempty"`
-	Stream           *bool           `json:"stream,omitempty"`
-	Temperature      *float64        `json:"temperature,omitempty"`
-	TopP             *float64        `json:"top_p,omitempty"`
-	TopK             *int64          `json:"top_k,omitempty"`
-	Thinking         *Thinking       `json:"thinking,omitempty"`
-	ToolChoice       *ToolChoice     `json:"tool_choice,omitempty"`
-	Tools            []Tool          `json:"tools,omitempty"`
-	ServiceTier      string          `json:"service_tier,omitempty"`
-	Container        json.RawMessage `json:"container,omitempty"`
-	MCPServers       json.RawMessage `json:"mcp_servers,omitempty"`
-	OutputFormat     *OutputFormat   `json:"output_format,omitempty"`
-	Extra            jsonx.Extra     `json:"-"`
+	Model             string          `json:"model,omitempty"`             // /v1/messages
+	AnthropicVersion  string          `json:"anthropic_version,omitempty"` // Bedrock InvokeModel
+	AnthropicBeta     []string        `json:"anthropic_beta,omitempty"`    // Bedrock InvokeModel
+	MaxTokens         int64           `json:"max_tokens"`
+	Messages          []Message       `json:"messages"`
+	System            *System         `json:"system,omitempty"`
+	Metadata          *Metadata       `json:"metadata,omitempty"`
+	StopSequences     []string        `json:"stop_sequences,omitempty"`
+	Stream            *bool           `json:"stream,omitempty"`
+	Temperature       *float64        `json:"temperature,omitempty"`
+	TopP              *float64        `json:"top_p,omitempty"`
+	TopK              *int64          `json:"top_k,omitempty"`
+	Thinking          *Thinking       `json:"thinking,omitempty"`
+	ToolChoice        *ToolChoice     `json:"tool_choice,omitempty"`
+	Tools             []Tool          `json:"tools,omitempty"`
+	ServiceTier       string          `json:"service_tier,omitempty"`
+	Container         json.RawMessage `json:"container,omitempty"`
+	MCPServers        json.RawMessage `json:"mcp_servers,omitempty"`
+	OutputFormat      *OutputFormat   `json:"output_format,omitempty"` // beta form of OutputConfig.Format
+	OutputConfig      *OutputConfig   `json:"output_config,omitempty"`
+	ContextManagement json.RawMessage `json:"context_management,omitempty"`
+	Extra             jsonx.Extra     `json:"-"`
 }
 
 // Roles.
@@ -169,7 +171,15 @@ type Tool struct {
 // IsCustom reports whether the tool is a client (custom) tool.
 func (t Tool) IsCustom() bool { return t.Type == "" || t.Type == "custom" }
 
-// OutputFormat is output_format (structured outputs): Type "json_schema" with Schema.
+// OutputConfig is output_config: structured output format and effort
+// (low, medium, high, max).
+type OutputConfig struct {
+	Format *OutputFormat `json:"format,omitempty"`
+	Effort string        `json:"effort,omitempty"`
+	Extra  jsonx.Extra   `json:"-"`
+}
+
+// OutputFormat is output_config.format (and the beta output_format) (structured outputs): Type "json_schema" with Schema.
 type OutputFormat struct {
 	Type   string          `json:"type"`
 	Schema json.RawMessage `json:"schema,omitempty"`
