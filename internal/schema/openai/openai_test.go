@@ -89,11 +89,12 @@ func TestPeek(t *testing.T) {
 		in   string
 		want openai.Peeked
 	}{
-		{"full", string(full), openai.Peeked{Model: "gpt-4o", Stream: true, MaxTokens: 1024,
+		{"full", string(full), openai.Peeked{Model: "gpt-4o", Stream: true, IncludeUsage: true, MaxTokens: 1024,
 			Features: openai.FeatureTools | openai.FeatureImages | openai.FeatureAudio | openai.FeatureFiles | openai.FeatureJSONSchema | openai.FeatureReasoning | openai.FeatureLogprobs | openai.FeatureLogitBias | openai.FeaturePrediction | openai.FeatureWebSearch}},
 		{"minimal", `{"model":"m","messages":[{"role":"user","content":"image_url"}]}`, openai.Peeked{Model: "m"}},
 		{"escaped and duplicate", `{"model":"a","\u006dodel":"b","stream":false,"max_tokens":5,"n":2}`, openai.Peeked{Model: "b", MaxTokens: 5, Features: openai.FeatureMultipleChoices}},
 		{"json object", `{"model":"m","response_format":{"type":"json_object"},"stream":true}`, openai.Peeked{Model: "m", Stream: true, Features: openai.FeatureJSONObject}},
+		{"audio out", `{"model":"m","modalities":["text","audio"],"stream_options":{"include_usage":false}}`, openai.Peeked{Model: "m", Features: openai.FeatureAudio}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,10 +41,11 @@ func (f Feature) Has(g Feature) bool { return f&g == g }
 
 // Peeked is what Peek reads from a request body.
 type Peeked struct {
-	Model     string
-	Stream    bool
-	MaxTokens int64 // max_completion_tokens, else max_tokens; 0 when absent
-	Features  Feature
+	Model        string
+	Stream       bool
+	IncludeUsage bool  // stream_options.include_usage: the stream must end with a usage chunk
+	MaxTokens    int64 // max_completion_tokens, else max_tokens; 0 when absent
+	Features     Feature
 }
 
 // Peek reads model, stream, the token limit and the features used from a
@@ -102,6 +103,25 @@ func Peek(body []byte) (Peeked, error) {
 		case jsonx.KeyIs(k, "audio"):
 			if !jsonx.IsNull(v) {
 				p.Features |= FeatureAudio
+			}
+		case jsonx.KeyIs(k, "stream_options"):
+			p.IncludeUsage = false
+			if v[0] == '{' {
+				return jsonx.Members(v, func(k2, v2 []byte) error {
+					if jsonx.KeyIs(k2, "include_usage") {
+						p.IncludeUsage = jsonx.IsTrue(v2)
+					}
+					return nil
+				})
+			}
+		case jsonx.KeyIs(k, "modalities"):
+			if v[0] == '[' {
+				return jsonx.Elements(v, func(m []byte) error {
+					if jsonx.StringIs(m, "audio") {
+						p.Features |= FeatureAudio
+					}
+					return nil
+				})
 			}
 		case jsonx.KeyIs(k, "response_format"):
 			if v[0] == '{' {
