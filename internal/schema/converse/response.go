@@ -227,3 +227,14 @@ type ErrorResponse struct {
 	Message string      `json:"message"`
 	Extra   jsonx.Extra `json:"-"`
 }
+
+// Exception types: the :exception-type of an in-stream error frame (whose
+// payload is an ErrorResponse) and, capitalised, the X-Amzn-ErrorType of an
+// error response.
+const (
+	ExceptionInternalServer     = "internalServerException"
+	ExceptionModelStreamError   = "modelStreamErrorException"
+	ExceptionValidation         = "validationException"
+	ExceptionThrottling         = "throttlingException"
+	ExceptionServiceUnavailable = "serviceUnavailableException"
+)

@@ -375,3 +375,27 @@ func (v ErrorBody) MarshalJSON() ([]byte, error) {
 	type plain ErrorBody
 	return jsonx.MarshalObject(plain(v), v.Extra)
 }
+
+// UnmarshalJSON decodes the object and keeps undeclared members in Extra.
+func (v *ModelList) UnmarshalJSON(b []byte) error {
+	type plain ModelList
+	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)
+}
+
+// MarshalJSON encodes the object with the members of Extra.
+func (v ModelList) MarshalJSON() ([]byte, error) {
+	type plain ModelList
+	return jsonx.MarshalObject(plain(v), v.Extra)
+}
+
+// UnmarshalJSON decodes the object and keeps undeclared members in Extra.
+func (v *Model) UnmarshalJSON(b []byte) error {
+	type plain Model
+	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)
+}
+
+// MarshalJSON encodes the object with the members of Extra.
+func (v Model) MarshalJSON() ([]byte, error) {
+	type plain Model
+	return jsonx.MarshalObject(plain(v), v.Extra)
+}

@@ -188,3 +188,15 @@ func TestSetModel(t *testing.T) {
 		t.Errorf("SetModel = %s, %v; want %s", got, err, want)
 	}
 }
+
+func TestNewErrorResponse(t *testing.T) {
+	t.Parallel()
+	b, _ := json.Marshal(openai.NewErrorResponse("bad", "invalid_request_error", "", ""))
+	if want := `{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":null}}`; string(b) != want {
+		t.Errorf("NewErrorResponse = %s, want %s", b, want)
+	}
+	b, _ = json.Marshal(openai.NewErrorResponse("bad", "invalid_request_error", "n", "unsupported_parameter"))
+	if want := `{"error":{"message":"bad","type":"invalid_request_error","param":"n","code":"unsupported_parameter"}}`; string(b) != want {
+		t.Errorf("NewErrorResponse = %s, want %s", b, want)
+	}
+}
