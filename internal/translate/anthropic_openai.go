@@ -346,8 +346,12 @@ func (s *OpenAIToAnthropicStream) open(out []*anthropic.Event, kind string, b an
 	return append(out, startEvent(s.blocks.current, b)), s.blocks.current
 }
 
-// Chunk translates one chunk into zero or more events.
+// Chunk translates one chunk into zero or more events. An error chunk
+// returns a *StreamError.
 func (s *OpenAIToAnthropicStream) Chunk(c *openai.ChatCompletionChunk) ([]*anthropic.Event, error) {
+	if err := openAIStreamError(c); err != nil {
+		return nil, err
+	}
 	var out []*anthropic.Event
 	if !s.started {
 		s.started = true

@@ -422,8 +422,26 @@ func (s *OpenAIToConverseStream) open(out []converse.Event, kind string) ([]conv
 	return out, s.blocks.current
 }
 
-// Chunk translates one chunk into zero or more events.
+// openAIStreamError returns the error an OpenAI-compatible server sends as
+// a chunk ({"error":{...}}) mid-stream, or nil.
+func openAIStreamError(c *openai.ChatCompletionChunk) error {
+	raw, ok := c.Extra["error"]
+	if !ok {
+		return nil
+	}
+	var body openai.ErrorBody
+	if json.Unmarshal(raw, &body) != nil || body.Type == "" {
+		body.Type = "server_error"
+	}
+	return &StreamError{Type: body.Type, Message: body.Message}
+}
+
+// Chunk translates one chunk into zero or more events. An error chunk
+// returns a *StreamError.
 func (s *OpenAIToConverseStream) Chunk(c *openai.ChatCompletionChunk) ([]converse.Event, error) {
+	if err := openAIStreamError(c); err != nil {
+		return nil, err
+	}
 	var out []converse.Event
 	if !s.started {
 		s.started = true
