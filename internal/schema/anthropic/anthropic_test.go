@@ -119,7 +119,14 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		anthropic.Peek(data)
+		p, perr := anthropic.Peek(data)
+		var req anthropic.Request
+		if json.Unmarshal(data, &req) == nil && len(req.Extra) == 0 && perr == nil {
+			// Peek reads what a full decode reads.
+			if p.Model != req.Model || p.Stream != (req.Stream != nil && *req.Stream) || p.MaxTokens != req.MaxTokens {
+				t.Fatalf("Peek(%q) = %+v, decode = model %q stream %v max %d", data, p, req.Model, req.Stream, req.MaxTokens)
+			}
+		}
 		for _, v := range []any{new(anthropic.Request), new(anthropic.Response), new(anthropic.Event)} {
 			if json.Unmarshal(data, v) != nil {
 				continue

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // ErrSyntax reports malformed JSON found while scanning.
@@ -269,7 +270,9 @@ func String(raw []byte) (s string, ok bool) {
 	}
 	inner := raw[1 : len(raw)-1]
 	for _, c := range inner {
-		if c == '\\' {
+		if c == '\\' || c >= utf8.RuneSelf {
+			// Escapes and non-ASCII (possibly invalid UTF-8, which a
+			// decoder replaces) take the decoder's path.
 			if json.Unmarshal(raw, &s) != nil {
 				return "", false
 			}

@@ -93,6 +93,7 @@ func TestPeek(t *testing.T) {
 			Features: openai.FeatureTools | openai.FeatureImages | openai.FeatureAudio | openai.FeatureFiles | openai.FeatureJSONSchema | openai.FeatureReasoning | openai.FeatureLogprobs | openai.FeatureLogitBias | openai.FeaturePrediction | openai.FeatureWebSearch}},
 		{"minimal", `{"model":"m","messages":[{"role":"user","content":"image_url"}]}`, openai.Peeked{Model: "m"}},
 		{"escaped and duplicate", `{"model":"a","\u006dodel":"b","stream":false,"max_tokens":5,"n":2}`, openai.Peeked{Model: "b", MaxTokens: 5, Features: openai.FeatureMultipleChoices}},
+		{"invalid utf-8 model", "{\"model\":\"a\xffb\"}", openai.Peeked{Model: "a\ufffdb"}},
 		{"json object", `{"model":"m","response_format":{"type":"json_object"},"stream":true}`, openai.Peeked{Model: "m", Stream: true, Features: openai.FeatureJSONObject}},
 		{"audio out", `{"model":"m","modalities":["text","audio"],"stream_options":{"include_usage":false}}`, openai.Peeked{Model: "m", Features: openai.FeatureAudio}},
 	}
@@ -146,7 +147,18 @@ func FuzzDecodeRequest(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		openai.Peek(data)
+		p, perr := openai.Peek(data)
+		var req openai.ChatCompletionRequest
+		if json.Unmarshal(data, &req) == nil && len(req.Extra) == 0 && perr == nil {
+			// Peek reads what a full decode reads.
+			max := req.MaxTokens
+			if req.MaxCompletionTokens != nil && *req.MaxCompletionTokens > 0 {
+				max = req.MaxCompletionTokens
+			}
+			if p.Model != req.Model || p.Stream != (req.Stream != nil && *req.Stream) || (max != nil && p.MaxTokens != *max && *max > 0) {
+				t.Fatalf("Peek(%q) = %+v, decode = model %q stream %v max %v", data, p, req.Model, req.Stream, max)
+			}
+		}
 		for _, v := range []any{new(openai.ChatCompletionRequest), new(openai.ChatCompletion), new(openai.ChatCompletionChunk)} {
 			if json.Unmarshal(data, v) != nil {
 				continue
