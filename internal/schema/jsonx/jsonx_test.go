@@ -84,7 +84,7 @@ func TestUnknownValueBytesKept(t *testing.T) {
 
 func TestMembersRejectsMalformed(t *testing.T) {
 	t.Parallel()
-	for _, in := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":1}x`, `{"a":"\u0001` + "\x01" + `"}`, `{"a":[1,2}`, strings.Repeat("[", 600)} {
+	for _, in := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":1}x`, `{"a":[1,2}`, strings.Repeat("[", 600)} {
 		err := jsonx.Members([]byte(in), func(k, v []byte) error { return nil })
 		if err == nil {
 			t.Errorf("Members(%q) = nil, want error", in)

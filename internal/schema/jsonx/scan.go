@@ -1,6 +1,7 @@
 package jsonx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,21 +24,27 @@ func skipSpace(data []byte, i int) int {
 }
 
 // skipString returns the index just past the string starting at data[i] == '"'.
+// It finds the closing quote with bytes.IndexByte (fast over long base64
+// strings) and does not look inside: escapes and control characters are
+// left to the decoder.
 func skipString(data []byte, i int) (int, error) {
 	i++
-	for i < len(data) {
-		switch c := data[i]; {
-		case c == '"':
-			return i + 1, nil
-		case c == '\\':
-			i += 2
-		case c < 0x20:
+	for {
+		j := bytes.IndexByte(data[i:], '"')
+		if j < 0 {
 			return 0, ErrSyntax
-		default:
-			i++
 		}
+		end := i + j
+		// The quote is escaped when an odd number of backslashes precede it.
+		k := end - 1
+		for k >= i && data[k] == '\\' {
+			k--
+		}
+		if (end-1-k)%2 == 0 {
+			return end + 1, nil
+		}
+		i = end + 1
 	}
-	return 0, ErrSyntax
 }
 
 // skipValue returns the index just past the value starting at data[i].
@@ -112,8 +119,8 @@ func skipValue(data []byte, i, depth int) (int, error) {
 // Members calls fn with the raw key (quotes included, escapes unresolved) and
 // raw value of each member of the JSON object data, in document order, without
 // allocating. It stops at the first error fn returns and returns it. Members
-// checks the syntax it walks over but does not validate string escapes or
-// number formats.
+// checks the structure it walks over (nesting, separators, string ends) but
+// not the contents of strings or the format of numbers; a decoder does.
 func Members(data []byte, fn func(key, value []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
@@ -198,41 +205,92 @@ func Elements(data []byte, fn func(value []byte) error) error {
 	}
 }
 
-// Walk calls fn with the raw key and raw value of every object member at any
-// depth of data, parents before children, without allocating. Keys are as
-// Members gives them.
+// Walk calls fn with the raw key and value of every object member at any
+// depth of data, in document order, in one pass and without allocating.
+// Keys are as Members gives them. A scalar value is given whole; for an
+// object or array value only its first byte ("{" or "[") is given, and its
+// members follow in later calls. Walk checks nesting and separators but,
+// unlike Members, not every detail of the syntax.
 func Walk(data []byte, fn func(key, value []byte) error) error {
-	return walk(data, fn, 0)
-}
-
-func walk(data []byte, fn func(key, value []byte) error, depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("%w: nesting deeper than %d", ErrSyntax, maxDepth)
-	}
-	i := skipSpace(data, 0)
-	if i >= len(data) {
-		return ErrSyntax
-	}
-	switch data[i] {
-	case '{':
-		return Members(data, func(k, v []byte) error {
-			if err := fn(k, v); err != nil {
+	var stack [maxDepth]bool // true: object
+	depth := 0
+	expectKey := false
+	i := 0
+	for {
+		i = skipSpace(data, i)
+		if i >= len(data) {
+			if depth != 0 {
+				return ErrSyntax
+			}
+			return nil
+		}
+		switch c := data[i]; c {
+		case '{', '[':
+			if depth == maxDepth {
+				return fmt.Errorf("%w: nesting deeper than %d", ErrSyntax, maxDepth)
+			}
+			stack[depth] = c == '{'
+			depth++
+			expectKey = c == '{'
+			i++
+		case '}', ']':
+			if depth == 0 || stack[depth-1] != (c == '}') {
+				return ErrSyntax
+			}
+			depth--
+			expectKey = false
+			i++
+		case ',':
+			if depth == 0 {
+				return ErrSyntax
+			}
+			expectKey = stack[depth-1]
+			i++
+		case '"':
+			end, err := skipString(data, i)
+			if err != nil {
 				return err
 			}
-			if v[0] == '{' || v[0] == '[' {
-				return walk(v, fn, depth+1)
+			if !expectKey {
+				i = end
+				continue
 			}
-			return nil
-		})
-	case '[':
-		return Elements(data, func(v []byte) error {
-			if v[0] == '{' || v[0] == '[' {
-				return walk(v, fn, depth+1)
+			key := data[i:end]
+			j := skipSpace(data, end)
+			if j >= len(data) || data[j] != ':' {
+				return ErrSyntax
 			}
-			return nil
-		})
+			vs := skipSpace(data, j+1)
+			if vs >= len(data) {
+				return ErrSyntax
+			}
+			expectKey = false
+			if data[vs] == '{' || data[vs] == '[' {
+				if err := fn(key, data[vs:vs+1]); err != nil {
+					return err
+				}
+				i = vs
+				continue
+			}
+			ve, err := skipValue(data, vs, depth)
+			if err != nil {
+				return err
+			}
+			if err := fn(key, data[vs:ve]); err != nil {
+				return err
+			}
+			i = ve
+		default:
+			if expectKey || depth == 0 {
+				return ErrSyntax
+			}
+			ve, err := skipValue(data, i, depth)
+			if err != nil {
+				return err
+			}
+			i = ve
+		}
 	}
-	return nil
 }
 
 // KeyIs reports whether the raw key (as Members gives it) names want. Escaped

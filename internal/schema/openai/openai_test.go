@@ -212,3 +212,17 @@ func TestNewErrorResponse(t *testing.T) {
 		t.Errorf("NewErrorResponse = %s, want %s", b, want)
 	}
 }
+
+// BenchmarkPeekLargeImage peeks a request carrying a 1 MiB base64 image:
+// the scan must not cost more than a pass over the bytes.
+func BenchmarkPeekLargeImage(b *testing.B) {
+	img := strings.Repeat("iVBORw0KGgoAAAANSUhEUgAA", 1<<20/24)
+	body := []byte(`{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"what?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` + img + `"}}]}],"stream":true}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if p, err := openai.Peek(body); err != nil || p.Features&openai.FeatureImages == 0 {
+			b.Fatal(p, err)
+		}
+	}
+}
