@@ -16,6 +16,12 @@ import (
 // block or tool becomes a cachePoint after it.
 func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, error) {
 	r := refuser(targetConverse)
+	if err := refuseAnthropicKinds(r, req); err != nil {
+		return nil, err
+	}
+	if err := refuseUnknown(r, req); err != nil {
+		return nil, err
+	}
 	if err := r.extra("", req.Extra.Keys()); err != nil {
 		return nil, err
 	}
@@ -117,7 +123,7 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 		out.ToolConfig.ToolChoice = choice
 	}
 	if s := req.System; s != nil {
-		if !s.IsBlocks() {
+		if s.IsText() {
 			out.System = []converse.SystemBlock{{Text: ptr(s.Text)}}
 		}
 		for i, b := range s.Blocks {
@@ -148,7 +154,7 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 			return nil, r.field(p + ".role")
 		}
 		var blocks []converse.ContentBlock
-		if !m.Content.IsBlocks() {
+		if m.Content.IsText() {
 			blocks = []converse.ContentBlock{converse.TextBlock(m.Content.Text)}
 		}
 		for j, b := range m.Content.Blocks {
@@ -254,7 +260,7 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 			tr.Status = "error"
 		}
 		if c := b.Content; c != nil {
-			if !c.IsBlocks() {
+			if c.IsText() {
 				tr.Content = append(tr.Content, converse.ToolResultContent{Text: ptr(c.Text)})
 			}
 			for k, rb := range c.Blocks {

@@ -15,6 +15,12 @@ import (
 // usage chunk.
 func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.ChatCompletionRequest, error) {
 	r := refuser(targetOpenAI)
+	if err := refuseAnthropicKinds(r, req); err != nil {
+		return nil, err
+	}
+	if err := refuseUnknown(r, req); err != nil {
+		return nil, err
+	}
 	if err := r.extra("", req.Extra.Keys()); err != nil {
 		return nil, err
 	}
@@ -121,7 +127,7 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 		}
 	}
 	if s := req.System; s != nil {
-		if !s.IsBlocks() {
+		if s.IsText() {
 			out.Messages = append(out.Messages, openai.Message{Role: openai.RoleSystem, Content: openai.TextContent(s.Text)})
 		}
 		for i, b := range s.Blocks {
@@ -156,7 +162,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 	if m.Role != anthropic.RoleUser && m.Role != anthropic.RoleAssistant {
 		return nil, r.field(p + ".role")
 	}
-	if !m.Content.IsBlocks() {
+	if m.Content.IsText() {
 		return []openai.Message{{Role: m.Role, Content: openai.TextContent(m.Content.Text)}}, nil
 	}
 	var out []openai.Message
@@ -213,7 +219,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			}
 			var content strings.Builder
 			if c := b.Content; c != nil {
-				if !c.IsBlocks() {
+				if c.IsText() {
 					content.WriteString(c.Text)
 				}
 				for k, rb := range c.Blocks {

@@ -19,6 +19,9 @@ import (
 // Messages API does not define, is refused.
 func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic.Request, error) {
 	r := refuser(targetAnthropic)
+	if err := refuseUnknown(r, req); err != nil {
+		return nil, err
+	}
 	if err := r.extra("", req.Extra.Keys()); err != nil {
 		return nil, err
 	}

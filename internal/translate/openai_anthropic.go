@@ -16,6 +16,9 @@ import (
 // shaped for Bedrock InvokeModel instead.
 func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (*anthropic.Request, error) {
 	r := refuser(targetAnthropic)
+	if err := refuseUnknown(r, req); err != nil {
+		return nil, err
+	}
 	if err := refuseOpenAICommon(r, req); err != nil {
 		return nil, err
 	}

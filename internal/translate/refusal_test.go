@@ -163,3 +163,37 @@ func assertEquivalent(t *testing.T, want string, got any) {
 		t.Errorf("round trip:\n got  %s\n want %s", gb, wb)
 	}
 }
+
+// TestUnknownMembersAtAnyDepth checks that translation refuses members the
+// schema does not declare wherever they are, naming their path.
+func TestUnknownMembersAtAnyDepth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		client translate.Dialect
+		body   string
+		field  string
+	}{
+		{"converse tool choice", translate.Converse, `{"messages":[{"role":"user","content":[{"text":"x"}]}],"toolConfig":{"tools":[{"toolSpec":{"name":"f","inputSchema":{"json":{}}}}],"toolChoice":{"any":{"x_new":1}}}}`, "toolConfig.toolChoice.any.x_new"},
+		{"converse image source", translate.Converse, `{"messages":[{"role":"user","content":[{"image":{"format":"png","source":{"bytes":"AA==","x_src":true}}}]}]}`, "messages[0].content[0].image.source.x_src"},
+		{"openai tool choice function", translate.OpenAI, `{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"f","x_fc":1}}}`, "tool_choice.function.x_fc"},
+		{"openai content part", translate.OpenAI, `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x","x_p":1}]}]}`, "messages[0].content[0].x_p"},
+		{"anthropic cache control", translate.Anthropic, `{"max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"ephemeral","x_cc":1}}]}]}`, "messages[0].content[0].cache_control.x_cc"},
+		{"anthropic block type", translate.Anthropic, `{"max_tokens":5,"messages":[{"role":"user","content":[{"type":"search_result","source":"s","title":"t","content":[]}]}]}`, "messages[0].content[0].type"},
+	}
+	for _, tc := range tests {
+		for _, backend := range []translate.Dialect{translate.OpenAI, translate.Converse, translate.Anthropic} {
+			if backend == tc.client {
+				continue
+			}
+			t.Run(tc.name+"/"+backend.String(), func(t *testing.T) {
+				t.Parallel()
+				_, err := translate.Request(tc.client, backend, []byte(tc.body), "m", false, translate.Options{})
+				var ue *translate.UnsupportedError
+				if !errors.As(err, &ue) || ue.Field != tc.field {
+					t.Errorf("Request(%v -> %v, %s) = %v, want UnsupportedError for %s", tc.client, backend, tc.body, err, tc.field)
+				}
+			})
+		}
+	}
+}

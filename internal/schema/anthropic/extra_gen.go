@@ -29,18 +29,6 @@ func (v Message) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the object and keeps undeclared members in Extra.
-func (v *Source) UnmarshalJSON(b []byte) error {
-	type plain Source
-	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)
-}
-
-// MarshalJSON encodes the object with the members of Extra.
-func (v Source) MarshalJSON() ([]byte, error) {
-	type plain Source
-	return jsonx.MarshalObject(plain(v), v.Extra)
-}
-
-// UnmarshalJSON decodes the object and keeps undeclared members in Extra.
 func (v *CacheControl) UnmarshalJSON(b []byte) error {
 	type plain CacheControl
 	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)

@@ -48,28 +48,37 @@ type Message struct {
 	Extra   jsonx.Extra `json:"-"`
 }
 
-// Content is a string (Blocks nil) or an array of content blocks.
+// Content is a string (Blocks nil), an array of content blocks, or (Raw
+// set) another JSON value: server tool result blocks carry objects here.
 type Content struct {
 	Text   string
 	Blocks []Block
+	Raw    json.RawMessage
 }
 
-// MarshalJSON encodes the string or the blocks.
+// MarshalJSON encodes the raw value, the blocks or the string.
 func (c Content) MarshalJSON() ([]byte, error) {
-	if c.Blocks != nil {
+	switch {
+	case c.Raw != nil:
+		return c.Raw, nil
+	case c.Blocks != nil:
 		return json.Marshal(c.Blocks)
 	}
 	return json.Marshal(c.Text)
 }
 
-// UnmarshalJSON accepts a string or an array of blocks.
+// UnmarshalJSON accepts a string, an array of blocks or any other value.
 func (c *Content) UnmarshalJSON(b []byte) error {
 	*c = Content{}
-	if len(b) > 0 && b[0] == '[' {
+	switch {
+	case len(b) > 0 && b[0] == '[':
 		c.Blocks = []Block{}
 		return json.Unmarshal(b, &c.Blocks)
+	case len(b) > 0 && b[0] == '"':
+		return json.Unmarshal(b, &c.Text)
 	}
-	return json.Unmarshal(b, &c.Text)
+	c.Raw = append(json.RawMessage(nil), b...)
+	return nil
 }
 
 // System is system: a string (Blocks nil) or an array of text blocks.
@@ -117,7 +126,8 @@ type Block struct {
 }
 
 // Source is an image or document source: base64 (MediaType, Data), url
-// (URL), text (MediaType text/plain, Data), content (Content) or file (FileID).
+// (URL), text (MediaType text/plain, Data), content (Content) or file
+// (FileID). A search_result block's source is a string, held in Name.
 type Source struct {
 	Type      string          `json:"type"`
 	MediaType string          `json:"media_type,omitempty"`
@@ -125,7 +135,30 @@ type Source struct {
 	URL       string          `json:"url,omitempty"`
 	FileID    string          `json:"file_id,omitempty"`
 	Content   json.RawMessage `json:"content,omitempty"`
+	Name      string          `json:"-"`
 	Extra     jsonx.Extra     `json:"-"`
+}
+
+// IsName reports whether the source is a string (search_result blocks).
+func (s *Source) IsName() bool { return s != nil && s.Type == "" && s.Name != "" }
+
+// UnmarshalJSON accepts a source object or a string.
+func (s *Source) UnmarshalJSON(b []byte) error {
+	*s = Source{}
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &s.Name)
+	}
+	type plain Source
+	return jsonx.UnmarshalObject(b, (*plain)(s), &s.Extra)
+}
+
+// MarshalJSON encodes the string or the object with the members of Extra.
+func (s Source) MarshalJSON() ([]byte, error) {
+	if s.Type == "" && s.Name != "" {
+		return json.Marshal(s.Name)
+	}
+	type plain Source
+	return jsonx.MarshalObject(plain(s), s.Extra)
 }
 
 // CacheControl marks a cache breakpoint. Type is "ephemeral".
@@ -188,3 +221,6 @@ type OutputFormat struct {
 
 // IsBlocks reports whether the content is an array of blocks.
 func (c *Content) IsBlocks() bool { return c != nil && c.Blocks != nil }
+
+// IsText reports whether the content is a string.
+func (c *Content) IsText() bool { return c != nil && c.Blocks == nil && c.Raw == nil }
