@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
@@ -33,7 +34,7 @@ func (d Dialect) String() string {
 
 // ErrSameDialect is returned when asked to translate a dialect to itself:
 // the gateway forwards those bytes unchanged.
-var ErrSameDialect = fmt.Errorf("translate: same dialect; forward the bytes")
+var ErrSameDialect = errors.New("translate: same dialect; forward the bytes")
 
 // DecodeError reports a body that does not decode as its dialect's schema.
 // Its message names the dialect only, never body content.
@@ -42,7 +43,13 @@ type DecodeError struct {
 	Err     error
 }
 
-func (e *DecodeError) Error() string { return "decode " + e.Dialect.String() + " body: malformed JSON" }
+func (e *DecodeError) Error() string {
+	var te *json.UnmarshalTypeError
+	if errors.As(e.Err, &te) && te.Field != "" && len(te.Field) <= 200 {
+		return "decode " + e.Dialect.String() + " body: " + te.Field + ": wrong type (" + te.Value + ")"
+	}
+	return "decode " + e.Dialect.String() + " body: malformed JSON"
+}
 
 // Unwrap returns the decoder's error, for logs.
 func (e *DecodeError) Unwrap() error { return e.Err }

@@ -55,6 +55,10 @@ func TestRequestBytes(t *testing.T) {
 	if _, err := translate.Request(translate.OpenAI, translate.Converse, []byte(`{"messages":`), "m", false, translate.Options{}); !errors.As(err, &de) {
 		t.Errorf("Request(malformed) = %v, want *DecodeError", err)
 	}
+	_, err := translate.Request(translate.OpenAI, translate.Converse, []byte(`{"model":"m","messages":[],"n":"two"}`), "m", false, translate.Options{})
+	if want := "decode openai body: n: wrong type (string)"; err == nil || err.Error() != want {
+		t.Errorf("Request(wrong type) = %v, want %s", err, want)
+	}
 	out, err := translate.Request(translate.OpenAI, translate.Anthropic, []byte(small[translate.OpenAI]), "ignored", true, translate.Options{AnthropicBedrock: true})
 	if err != nil {
 		t.Fatal(err)
