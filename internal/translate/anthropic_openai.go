@@ -422,8 +422,10 @@ func (s *OpenAIToAnthropicStream) end(u *openai.Usage) []*anthropic.Event {
 		&anthropic.Event{Type: anthropic.EventMessageStop})
 }
 
-// Finish ends the stream with message_delta and message_stop when the
-// backend sent no usage chunk; it returns nothing otherwise.
+// Finish ends the stream after the backend's stream ended cleanly (with
+// data: [DONE]): message_delta and message_stop when the backend sent no
+// usage chunk, nothing otherwise. After a broken backend stream, report an
+// error to the client instead.
 func (s *OpenAIToAnthropicStream) Finish() []*anthropic.Event {
 	if s.done || !s.started {
 		return nil

@@ -496,8 +496,10 @@ func (s *OpenAIToConverseStream) Chunk(c *openai.ChatCompletionChunk) ([]convers
 	return out, nil
 }
 
-// Finish ends the stream: it stops an open message and emits metadata
-// (zero usage) when the backend sent none.
+// Finish ends the stream after the backend's stream ended cleanly (with
+// data: [DONE]): it stops an open message and emits metadata (zero usage)
+// when the backend sent none. After a broken backend stream, report an
+// error to the client instead.
 func (s *OpenAIToConverseStream) Finish() []converse.Event {
 	var out []converse.Event
 	if !s.stopped && s.started {

@@ -432,8 +432,10 @@ func converseUsageToOpenAI(u converse.Usage) *openai.Usage {
 
 // ConverseToOpenAIResponse translates a Converse response to a Chat
 // Completion. Text blocks join into the message content, toolUse blocks
-// become tool_calls, reasoning text becomes reasoning_content (its signature
-// and redacted reasoning have no place in Chat Completions and are left out).
+// become tool_calls, reasoning text becomes reasoning_content. Reasoning
+// signatures, redacted reasoning, metrics, trace and
+// additionalModelResponseFields have no Chat Completions member and are
+// left out; they describe the answer, they are not part of it.
 func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*openai.ChatCompletion, error) {
 	msg := openai.Message{Role: openai.RoleAssistant}
 	var text, reasoning strings.Builder
