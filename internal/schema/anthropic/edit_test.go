@@ -20,3 +20,19 @@ func TestBodyShapes(t *testing.T) {
 		t.Errorf("ToMessagesBody = %s, %v; want %s", back, err, want)
 	}
 }
+
+func TestBedrockChunk(t *testing.T) {
+	t.Parallel()
+	ev := []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}`)
+	payload, err := anthropic.WrapBedrockChunk(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"bytes":"eyJ0eXBlIjoiY29udGVudF9ibG9ja19kZWx0YSIsImluZGV4IjowLCJkZWx0YSI6eyJ0eXBlIjoidGV4dF9kZWx0YSIsInRleHQiOiJIaSJ9fQ=="}`; string(payload) != want {
+		t.Errorf("WrapBedrockChunk = %s, want %s", payload, want)
+	}
+	got, err := anthropic.UnwrapBedrockChunk(payload)
+	if err != nil || string(got) != string(ev) {
+		t.Errorf("UnwrapBedrockChunk = %s, %v; want %s", got, err, ev)
+	}
+}
