@@ -3,6 +3,11 @@
 // dialects, for when a client's dialect differs from its backend's. When they
 // match the gateway forwards the client's bytes and never calls this package.
 //
+// The gateway calls the byte-level seam in dialect.go: Request, Response
+// and NewStream (events without framing), plus ParseBackendError and
+// RenderError for backend error responses. The typed functions below are
+// what those call.
+//
 // Each file <client>_<backend>.go holds one direction: the request from the
 // client's dialect to the backend's, and the response and stream events back.
 // Exported names say which way each function goes:
@@ -31,6 +36,12 @@
 //     (see EffortBudget); Converse carries it as the Claude-native
 //     additionalModelRequestFields.thinking. Reasoning text comes back to
 //     OpenAI clients in message.reasoning_content (as vLLM and DeepSeek do).
+//   - Tool results: OpenAI tool messages become toolResult/tool_result
+//     blocks of one user turn; Chat Completions has no error flag, so a
+//     result marked as an error is refused towards OpenAI.
+//   - Stop reasons: end_turn and stop_sequence are OpenAI "stop", max_tokens
+//     "length", tool_use "tool_calls", guardrail and refusal stops
+//     "content_filter"; back the other way the nearest stop reason.
 //   - Prompt caching: Anthropic cache_control on a block equals a Converse
 //     cachePoint after that block. OpenAI caches on its own and has no
 //     marker, so markers sent to an OpenAI backend are refused. Cached input
