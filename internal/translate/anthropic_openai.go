@@ -155,6 +155,9 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 		}
 		out.Messages = append(out.Messages, msgs...)
 	}
+	if n := len(req.Messages); n > 0 && req.Messages[len(req.Messages)-1].Role == anthropic.RoleAssistant {
+		return nil, r.because(at("messages", n-1)+".role", "Chat Completions does not continue a partial assistant turn")
+	}
 	return out, nil
 }
 

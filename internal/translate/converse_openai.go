@@ -169,6 +169,9 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 		}
 		out.Messages = append(out.Messages, msgs...)
 	}
+	if n := len(req.Messages); n > 0 && req.Messages[len(req.Messages)-1].Role == converse.RoleAssistant {
+		return nil, r.because(at("messages", n-1)+".role", "Chat Completions does not continue a partial assistant turn")
+	}
 	return out, nil
 }
 

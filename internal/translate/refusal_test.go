@@ -197,3 +197,17 @@ func TestUnknownMembersAtAnyDepth(t *testing.T) {
 		}
 	}
 }
+
+func TestPrefillRefusedTowardsOpenAI(t *testing.T) {
+	t.Parallel()
+	for client, body := range map[translate.Dialect]string{
+		translate.Anthropic: `{"max_tokens":5,"messages":[{"role":"user","content":"Name a colour."},{"role":"assistant","content":"The colour is"}]}`,
+		translate.Converse:  `{"messages":[{"role":"user","content":[{"text":"Name a colour."}]},{"role":"assistant","content":[{"text":"The colour is"}]}]}`,
+	} {
+		_, err := translate.Request(client, translate.OpenAI, []byte(body), "m", false, translate.Options{})
+		var ue *translate.UnsupportedError
+		if !errors.As(err, &ue) || ue.Field != "messages[1].role" {
+			t.Errorf("Request(%v prefill -> openai) = %v, want refusal of messages[1].role", client, err)
+		}
+	}
+}
