@@ -236,3 +236,15 @@ func compactJSON(raw json.RawMessage) string {
 	}
 	return b.String()
 }
+
+// refuseSamplingWithThinking refuses sampling members Claude rejects when
+// extended thinking is on: temperature other than 1, top_p below 0.95.
+func refuseSamplingWithThinking(r refuser, temperature, topP *float64) error {
+	if temperature != nil && *temperature != 1 {
+		return r.because("temperature", "with reasoning_effort, Claude accepts only temperature 1")
+	}
+	if topP != nil && *topP < 0.95 {
+		return r.because("top_p", "with reasoning_effort, Claude accepts top_p from 0.95 to 1")
+	}
+	return nil
+}

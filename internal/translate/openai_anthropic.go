@@ -39,6 +39,9 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 		out.Metadata = &anthropic.Metadata{UserID: req.User}
 	}
 	if req.ReasoningEffort != "" {
+		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
+			return nil, err
+		}
 		budget, err := thinkingBudget(r, req.ReasoningEffort, out.MaxTokens)
 		if err != nil {
 			return nil, err

@@ -40,6 +40,9 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 		out.InferenceConfig = &ic
 	}
 	if req.ReasoningEffort != "" {
+		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
+			return nil, err
+		}
 		limit := maxTokens
 		if limit == 0 {
 			limit = opts.defaultMaxTokens()
