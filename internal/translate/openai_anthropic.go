@@ -106,6 +106,9 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 		}
 	}
 	var system []anthropic.Block
+	if req.ReasoningEffort != "" && out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
+		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
+	}
 	for i, m := range req.Messages {
 		p := at("messages", i)
 		if err := refuseOpenAIMessage(r, p, &m); err != nil {

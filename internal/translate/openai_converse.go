@@ -109,6 +109,9 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	} else if req.ToolChoice != nil && req.ToolChoice.Mode != "none" && req.ToolChoice.Mode != "auto" {
 		return nil, r.because("tool_choice", "no tools declared")
 	}
+	if req.ReasoningEffort != "" && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
+		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
+	}
 	for i, m := range req.Messages {
 		p := at("messages", i)
 		if err := refuseOpenAIMessage(r, p, &m); err != nil {

@@ -99,7 +99,7 @@ func TestMessageRefusals(t *testing.T) {
 func TestRoundTripThroughOtherDialect(t *testing.T) {
 	t.Parallel()
 	t.Run("openai via anthropic", func(t *testing.T) {
-		in := `{"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Weather?"},{"role":"assistant","content":"Checking.","tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{\"city\":\"Paris\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"18C"}],"tools":[{"type":"function","function":{"name":"w","description":"d","parameters":{"type":"object"}}}],"tool_choice":"required","max_completion_tokens":4000,"temperature":1,"top_p":0.96,"stop":["END"],"user":"u1","reasoning_effort":"low","parallel_tool_calls":false}`
+		in := `{"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Weather?"},{"role":"assistant","content":"Checking.","tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{\"city\":\"Paris\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"18C"}],"tools":[{"type":"function","function":{"name":"w","description":"d","parameters":{"type":"object"}}}],"tool_choice":"auto","max_completion_tokens":4000,"temperature":1,"top_p":0.96,"stop":["END"],"user":"u1","reasoning_effort":"low","parallel_tool_calls":false}`
 		var req openai.ChatCompletionRequest
 		if err := json.Unmarshal([]byte(in), &req); err != nil {
 			t.Fatal(err)
