@@ -119,6 +119,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		anthropic.PeekUsage(data)
 		p, perr := anthropic.Peek(data)
 		var req anthropic.Request
 		if json.Unmarshal(data, &req) == nil && len(req.Extra) == 0 && perr == nil {

@@ -121,6 +121,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		converse.Peek(data)
+		converse.PeekUsage(data)
 		for _, v := range []any{new(converse.Request), new(converse.Response), new(converse.ContentBlockDelta), new(converse.Metadata)} {
 			if json.Unmarshal(data, v) != nil {
 				continue

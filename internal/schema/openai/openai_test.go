@@ -147,6 +147,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		openai.PeekUsage(data)
 		p, perr := openai.Peek(data)
 		var req openai.ChatCompletionRequest
 		if json.Unmarshal(data, &req) == nil && len(req.Extra) == 0 && perr == nil {
