@@ -13,18 +13,19 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/audit"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 func init() {
-	register("audit", "verify, query and sign the tamper-evident audit trail (verify | query | keygen)", runAudit)
+	register("audit", "verify, query, export and sign the tamper-evident audit trail (verify | query | export | keygen)", runAudit)
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError("audit needs a subcommand: verify DIR | query DIR | keygen --out DIR")
+		return usageError("audit needs a subcommand: verify DIR | query DIR | export DIR --format cloudtrail | keygen --out DIR")
 	}
 	if isHelp(args[0]) {
-		fmt.Fprintln(stdout, "usage: meridian audit verify DIR | query DIR | keygen --out DIR (meridian audit SUBCOMMAND -h for its flags)")
+		fmt.Fprintln(stdout, "usage: meridian audit verify DIR | query DIR | export DIR --format cloudtrail | keygen --out DIR (meridian audit SUBCOMMAND -h for its flags)")
 		return errHelpShown
 	}
 	switch args[0] {
@@ -32,10 +33,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAuditVerify(args[1:], stdout, stderr)
 	case "query":
 		return runAuditQuery(args[1:], stdout, stderr)
+	case "export":
+		return runAuditExport(args[1:], stdout, stderr)
 	case "keygen":
 		return runAuditKeygen(args[1:], stdout, stderr)
 	}
-	return usageError("unknown audit subcommand %q (want verify, query or keygen)", args[0])
+	return usageError("unknown audit subcommand %q (want verify, query, export or keygen)", args[0])
 }
 
 // parseWithDir parses flags that may come before or after the one DIR
@@ -172,6 +175,9 @@ func runAuditQuery(args []string, stdout, stderr io.Writer) error {
 	side := fs.String("side", "", "source or destination")
 	fs.StringVar(&f.EventID, "event-id", "", "event id = request id (pattern); finds both sides of a forwarded request")
 	output := fs.String("output", "table", "table or jsonl")
+	f.Metadata = map[string]string{}
+	fs.Func("metadata", "KEY=VALUE: requestMetadata KEY matches VALUE (a pattern); repeat to require several",
+		func(v string) error { return audit.ParseMetadataFilter(f.Metadata, v) })
 	dir, err := parseWithDir(fs, args)
 	if err != nil {
 		return err
@@ -232,5 +238,79 @@ func runAuditKeygen(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "private key: %s (set audit.key_file to it; keep it off the log's disk if you can)\npublic key:  %s (give it to auditors: meridian audit verify DIR --public-key %s)\nkey id:      %s\n", priv, pub, filepath.Base(pub), audit.KeyID(k))
+	return nil
+}
+
+// runAuditExport writes a verified trail as Bedrock-shaped CloudTrail
+// records, for SIEM rules written against Amazon Bedrock.
+func runAuditExport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "", "output format: cloudtrail (a CloudTrail log file, {\"Records\":[...]})")
+	configPath := fs.String("config", "", "topology file: its account and partition name the records (recipientAccountId, userIdentity)")
+	account := fs.String("account", "", "12-digit account id for the records, when --config is not given")
+	unverified := fs.Bool("unverified", false, "export even if the trail does not verify (tampered or incomplete)")
+	since := fs.String("since", "", "events at or after this time (RFC 3339, 2006-01-02 or 2006-01; UTC)")
+	until := fs.String("until", "", "events before this time")
+	var pubFiles []string
+	fs.Func("public-key", "the node's audit public key (PEM or base64), repeatable; default: audit-key.pub in DIR or its parent",
+		func(v string) error { pubFiles = append(pubFiles, v); return nil })
+	dir, err := parseWithDir(fs, args)
+	if err != nil {
+		return err
+	}
+	if *format != "cloudtrail" {
+		return usageError("audit export: --format %q: use cloudtrail", *format)
+	}
+	opts := audit.ExportOptions{Unverified: *unverified, Account: audit.CloudTrailAccount{Account: *account}}
+	if *configPath != "" {
+		cfg, err := topology.Load(*configPath)
+		if err != nil {
+			return err
+		}
+		opts.Account = audit.CloudTrailAccount{Partition: cfg.PartitionOrDefault(), Account: cfg.Account}
+	}
+	if opts.Account.Account == "" {
+		return usageError("audit export: pass --config FILE or --account ID: records name the account (recipientAccountId)")
+	}
+	var f audit.Filter
+	for _, t := range []struct {
+		flag, in string
+		out      *time.Time
+	}{{"since", *since, &f.Since}, {"until", *until, &f.Until}} {
+		if t.in == "" {
+			continue
+		}
+		v, err := audit.ParseTime(t.in)
+		if err != nil {
+			return usageError("--%s: %v", t.flag, err)
+		}
+		*t.out = v
+	}
+	for _, p := range pubFiles {
+		k, err := audit.ReadPublicKey(p)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		opts.Keys = append(opts.Keys, k)
+	}
+	if len(opts.Keys) == 0 && !*unverified {
+		path, found := findPublicKey(dir, dir)
+		if !found {
+			return usageError("no public key for %s: pass --public-key FILE (the key the node's operator gave you), or --unverified", dir)
+		}
+		k, err := audit.ReadPublicKey(path)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		opts.Keys = append(opts.Keys, k)
+		fmt.Fprintf(stderr, "note: verifying with %s found beside the log; for an independent check pass --public-key with the key you were given\n", path)
+	}
+	// ExportCloudTrail verifies every region before it writes a byte.
+	n, err := audit.ExportCloudTrail(dir, f, stdout, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%d records\n", n)
 	return nil
 }

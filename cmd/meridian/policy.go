@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/gateway"
 	"io"
 	"os"
 	"path/filepath"
@@ -197,13 +198,8 @@ func simulateFromConfig(path, principalID, profileID, region, action string, con
 	if action == "" {
 		action = policy.ActionInvokeModel
 	}
-	in.Invocation = policy.Invocation{Action: action, SourceRegion: region}
-	if res.Profile != nil {
-		in.Invocation.ProfileARN = res.ProfileARN
-	}
-	for _, r := range res.Destinations {
-		in.Invocation.Destinations = append(in.Invocation.Destinations, policy.Destination{Region: r, ModelARN: profile.FoundationModelARN(cat.Partition(), r, res.Model)})
-	}
+	in.Invocation = gateway.InvocationFor(cat.Partition(), action, region, res)
+	in.AllDestinations = cfg.AuthorizationOrDefault() == topology.AuthorizationAllDestinations
 	for _, kv := range contexts {
 		if err := policy.ParseContextPair(in.Context, kv); err != nil {
 			return usageError("policy simulate: --context: %v", err)

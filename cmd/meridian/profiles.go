@@ -18,9 +18,12 @@ func init() {
 }
 
 type profileRow struct {
-	ID           string            `json:"id"`
-	Type         string            `json:"type"`
-	Model        string            `json:"model"`
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	Model string `json:"model"`
+	// Source is the source region of this row; Destinations are the
+	// regions a call from it may be served in.
+	Source       string            `json:"sourceRegion"`
 	Sources      []string          `json:"sourceRegions"`
 	Destinations []string          `json:"destinationRegions"`
 	ARN          string            `json:"arn"`
@@ -65,8 +68,16 @@ func runProfiles(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	rows := []profileRow{}
 	for _, p := range list {
-		rows = append(rows, profileRow{ID: p.ID, Type: p.Type.String(), Model: p.Model, Sources: p.Sources, Destinations: p.Destinations,
-			ARN: p.ARN(cat.Partition(), arnRegion, cat.Account()), Tags: p.Tags})
+		// One row per source: a profile's destinations depend on where it
+		// is called from.
+		sources := p.Sources
+		if *region != "" {
+			sources = []string{*region}
+		}
+		for _, src := range sources {
+			rows = append(rows, profileRow{ID: p.ID, Type: p.Type.String(), Model: p.Model, Source: src, Sources: p.Sources,
+				Destinations: p.DestinationsFrom(src), ARN: p.ARN(cat.Partition(), arnRegion, cat.Account()), Tags: p.Tags})
+		}
 	}
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
@@ -74,9 +85,9 @@ func runProfiles(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return enc.Encode(rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tSOURCE REGIONS\tDESTINATION REGIONS\tARN")
+	fmt.Fprintln(tw, "ID\tTYPE\tSOURCE REGION\tDESTINATION REGIONS\tARN")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, strings.Join(r.Sources, ","), strings.Join(r.Destinations, ","), r.ARN)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Source, strings.Join(r.Destinations, ","), r.ARN)
 	}
 	tw.Flush()
 	if *region == "" {

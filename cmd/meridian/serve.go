@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	region := fs.String("region", "", "region this node serves (required)")
 	listen := fs.String("listen", "", "override the region's client listen address (replicas of one region)")
 	link := fs.String("link", "", "override the region's link listen address (replicas of one region)")
+	opsListen := fs.String("ops-listen", "", "override server.ops_listen, the unauthenticated /metrics and probe listener (e.g. 0.0.0.0:9090 in a pod)")
 	auditDir := fs.String("audit-dir", "", "override audit.dir (each replica of a region needs its own)")
 	dataDir := fs.String("data-dir", "", "override server.data_dir, where the node keeps its state such as API-created application profiles (each replica of a region needs its own)")
 	dev := fs.Bool("dev", false, "allow development-only settings such as link.insecure_dev_link")
@@ -40,7 +41,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// A node never starts with a config that fails validation.
 		return err
 	}
-	n, err := node.New(node.Options{Config: cfg, Region: *region, Listen: *listen, Link: *link, AuditDir: *auditDir, DataDir: *dataDir, Dev: *dev, Logger: log})
+	n, err := node.New(node.Options{Config: cfg, Region: *region, Listen: *listen, Link: *link, OpsListen: *opsListen, AuditDir: *auditDir, DataDir: *dataDir, Dev: *dev, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package audit
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/meridian-gateway/meridian/internal/jsonesc"
@@ -55,6 +57,20 @@ func appendEvent(dst []byte, e *Event) []byte {
 	if e.RequestParameters != nil {
 		dst = append(dst, `,"requestParameters":{"modelId":`...)
 		dst = jsonesc.AppendString(dst, e.RequestParameters.ModelID)
+		dst = append(dst, '}')
+	}
+
+	if len(e.RequestMetadata) > 0 {
+		// encoding/json writes map keys sorted.
+		dst = append(dst, `,"requestMetadata":{`...)
+		for i, k := range slices.Sorted(maps.Keys(e.RequestMetadata)) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonesc.AppendString(dst, k)
+			dst = append(dst, ':')
+			dst = jsonesc.AppendString(dst, e.RequestMetadata[k])
+		}
 		dst = append(dst, '}')
 	}
 

@@ -35,6 +35,10 @@ func TestAppendEventMatchesJSON(t *testing.T) {
 	checkEncoding(t, e)
 	e.Decision.DecidingStatement = &Statement{Policy: "p"}
 	checkEncoding(t, e)
+	e.RequestMetadata = map[string]string{"team": "claims", tricky: tricky, "a": ""}
+	checkEncoding(t, e)
+	e.RequestMetadata = map[string]string{}
+	checkEncoding(t, e)
 	checkEncoding(t, &Event{})
 	checkEncoding(t, &Event{Attempts: []Attempt{}})
 }
@@ -54,6 +58,9 @@ func FuzzAppendEvent(f *testing.F) {
 		}
 		if prompt != "" {
 			e.Content = &Content{Prompt: prompt, Completion: agent}
+		}
+		if status&2 == 2 {
+			e.RequestMetadata = map[string]string{id: agent, reason: prompt}
 		}
 		checkEncoding(t, e)
 	})

@@ -51,7 +51,12 @@ type Event struct {
 	// RequestParameters is what the caller asked for, as sent (bounded in
 	// length); nil when the request named nothing.
 	RequestParameters *RequestParameters `json:"requestParameters,omitempty"`
-	Decision          Decision           `json:"decision"`
+	// RequestMetadata is the caller's request metadata (Converse
+	// requestMetadata, OpenAI metadata): at most 16 pairs of at most 256
+	// characters each, validated by the front end. Nil when none was sent;
+	// events without it encode as before.
+	RequestMetadata map[string]string `json:"requestMetadata,omitempty"`
+	Decision        Decision          `json:"decision"`
 	// RouteReason is the x-meridian-route value, e.g. "headroom" or
 	// "failover:throttled:eu-central-1".
 	RouteReason string `json:"routeReason"`

@@ -44,6 +44,30 @@ type Filter struct {
 	// EventID matches eventId (a pattern): with Side unset it finds both
 	// sides of a forwarded request.
 	EventID string
+	// Metadata keeps events whose requestMetadata has every key given with
+	// a value matching its pattern (`audit query --metadata team=claims`).
+	Metadata map[string]string
+}
+
+// ParseMetadataFilter parses one --metadata argument, KEY=VALUE (VALUE a
+// pattern), into m.
+func ParseMetadataFilter(m map[string]string, arg string) error {
+	k, v, ok := strings.Cut(arg, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("--metadata: %q is not KEY=VALUE", cutArg(arg))
+	}
+	if _, err := path.Match(v, ""); err != nil {
+		return fmt.Errorf("--metadata: %q is not a pattern: %w", cutArg(v), err)
+	}
+	m[k] = v
+	return nil
+}
+
+func cutArg(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // Validate reports malformed patterns, naming the flag.
@@ -103,6 +127,12 @@ func (f Filter) Match(e *Event) bool {
 	}
 	if !matchRegion(f.SourceRegion, e.SourceRegion) || !matchRegion(f.InferenceRegion, e.InferenceRegion) {
 		return false
+	}
+	for k, pat := range f.Metadata {
+		v, ok := e.RequestMetadata[k]
+		if m, _ := path.Match(pat, v); !ok || !m {
+			return false
+		}
 	}
 	if f.Profile != "" {
 		id := e.InferenceProfileARN[strings.LastIndexByte(e.InferenceProfileARN, '/')+1:]

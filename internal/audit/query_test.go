@@ -39,6 +39,12 @@ func TestQuery(t *testing.T) {
 	if err := w.Append(t.Context(), refused); err != nil {
 		t.Fatal(err)
 	}
+	// Converse requestMetadata, for SIEM rules that filter on it.
+	tagged := testEvent(103)
+	tagged.RequestMetadata = map[string]string{"team": "claims", "ticket": "CLM-42"}
+	if err := w.Append(t.Context(), tagged); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +57,17 @@ func TestQuery(t *testing.T) {
 		{"served outside the EU", Filter{SourceRegion: "eu-west-1", InferenceRegion: "!eu-*"}, []int{100}},
 		{"nothing ran", Filter{InferenceRegion: "none"}, []int{4, 9, 14, 102}},
 		{"denied", Filter{Status: "4xx"}, []int{4, 9, 14, 102}},
-		{"status list with exclusion", Filter{Status: "200,!403"}, []int{0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 100, 101}},
+		{"status list with exclusion", Filter{Status: "200,!403"}, []int{0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 100, 101, 103}},
 		{"time range", Filter{Since: nov(25, 3), Until: nov(25, 6)}, []int{3, 4, 5}},
 		{"principal by key id", Filter{Principal: "key-1", Until: nov(25, 8)}, []int{1, 3, 5, 7}},
 		{"refusal by the profile it asked for", Filter{Profile: "us.demo.*"}, []int{102}},
 		{"profile by id", Filter{Profile: "eu.demo.*", Since: nov(25, 14), Until: nov(25, 16)}, []int{14}},
 		{"profile by ARN", Filter{Profile: "arn:aws:bedrock:eu-west-1:000000000000:inference-profile/eu.demo.chat-small", Until: nov(25, 1)}, []int{0}},
 		{"destination side", Filter{Side: SideDestination}, []int{101}},
-		{"event id", Filter{EventID: "req-00010*"}, []int{100, 101, 102}},
+		{"event id", Filter{EventID: "req-00010*"}, []int{100, 101, 102, 103}},
+		{"request metadata", Filter{Metadata: map[string]string{"team": "claims"}}, []int{103}},
+		{"request metadata, every key", Filter{Metadata: map[string]string{"team": "claims", "ticket": "CLM-*"}}, []int{103}},
+		{"request metadata, no match", Filter{Metadata: map[string]string{"team": "fraud"}}, nil},
 		{"inference region list", Filter{InferenceRegion: "us-east-1,eu-west-1", Until: nov(25, 7)}, []int{0, 3, 6}},
 	}
 	for _, tc := range tests {

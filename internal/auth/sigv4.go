@@ -431,29 +431,36 @@ func (sr *sigV4Request) setCredential(val string) error {
 	return nil
 }
 
-// checkSignedHeaders requires host to be signed and the list to be the
-// sorted, lower-case list the signer produces.
+// authorityHeader is the HTTP/2 pseudo-header that carries the request's
+// authority. Over HTTP/2, AWS accepts it signed in place of host, and the
+// AWS SDK for JavaScript signs it so: its host-header middleware replaces
+// host with ":authority" = hostname[:port] when the request handler speaks
+// h2, and its signer signs every header but a fixed deny list.
+const authorityHeader = ":authority"
+
+// checkSignedHeaders requires host or :authority to be signed and the list
+// to be the sorted, lower-case list the signer produces.
 func (sr *sigV4Request) checkSignedHeaders() error {
 	if !isSignature(sr.signature) {
 		return fmt.Errorf("%w: the signature must be 64 lower-case hex digits", ErrSigV4Malformed)
 	}
-	host := false
+	authority := false
 	for i, h := range sr.signedHeaders {
 		if h == "" || h != strings.ToLower(h) || i > 0 && sr.signedHeaders[i-1] >= h {
 			return fmt.Errorf("%w: SignedHeaders must be sorted, lower-case and unique", ErrSigV4Malformed)
 		}
-		if h == "host" {
-			host = true
+		if h == "host" || h == authorityHeader {
+			authority = true
 		}
 	}
-	if !host {
-		return fmt.Errorf("%w: SignedHeaders must include host", ErrSigV4Malformed)
+	if !authority {
+		return fmt.Errorf("%w: SignedHeaders must include host (HTTP/1.1) or :authority (HTTP/2)", ErrSigV4Malformed)
 	}
 	return nil
 }
 
 // canonicalRequest rebuilds the canonical request exactly as aws-sdk-go-v2's
-// signer does: the escaped path escaped once more (bedrock-api.md §4), the
+// signer (and, over HTTP/2, the JavaScript SDK's) does: the escaped path escaped once more (bedrock-api.md §4), the
 // query sorted after encoding, and the signed headers' values trimmed. It
 // stops before the last line, the payload hash, which the caller appends.
 func canonicalRequest(r *http.Request, sr *sigV4Request) (string, error) {
@@ -476,7 +483,11 @@ func canonicalRequest(r *http.Request, sr *sigV4Request) (string, error) {
 	for _, name := range sr.signedHeaders {
 		var val string
 		switch name {
-		case "host":
+		case "host", authorityHeader:
+			// net/http puts the authority in r.Host whichever carried
+			// it: Host over HTTP/1.1, :authority over HTTP/2. A proxy
+			// that turns HTTP/2 into HTTP/1.1 moves :authority to Host,
+			// so a signed :authority still verifies behind it.
 			val = r.Host
 		case "content-length":
 			if r.ContentLength < 0 {

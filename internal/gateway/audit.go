@@ -128,6 +128,11 @@ func EventOf(rec *Record) *audit.Event {
 	if rec.RequestedModel != "" {
 		e.RequestParameters = &audit.RequestParameters{ModelID: rec.RequestedModel}
 	}
+	// Front ends refuse metadata outside Bedrock's limits; checking again
+	// here keeps the trail bounded whatever a front end or a peer passed.
+	if len(rec.RequestMetadata) > 0 && inference.ValidateMetadata(rec.RequestMetadata) == nil {
+		e.RequestMetadata = rec.RequestMetadata
+	}
 	if d := rec.Deciding; d != nil {
 		e.Decision.DecidingStatement = &audit.Statement{Policy: d.Policy, Sid: d.Sid, Index: d.Index, Guardrail: d.Guardrail}
 	}

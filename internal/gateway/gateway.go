@@ -590,6 +590,7 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 		Started: started}
 	if call.Request != nil {
 		rec.Stream, rec.RequestedModel = call.Request.Stream, boundedModel(call.Request.Model)
+		rec.RequestMetadata = call.Request.Metadata
 		if g.recordBody {
 			rec.Prompt = call.Request.PromptMessages()
 		}

@@ -17,9 +17,12 @@ import (
 // compiled once; a decision allocates nothing beyond the returned slice.
 type PolicyAuthorizer struct {
 	partition string
-	geoOf     map[string]string
-	subjects  map[string]*subject
-	ctxPool   sync.Pool
+	// allDestinations is authorization: all-destinations: one denied
+	// destination fails the call, as in Bedrock.
+	allDestinations bool
+	geoOf           map[string]string
+	subjects        map[string]*subject
+	ctxPool         sync.Pool
 }
 
 // subject is a principal's compiled policies and precomputed context keys.
@@ -56,7 +59,8 @@ func NewPolicyAuthorizer(cfg *topology.Config) (*PolicyAuthorizer, error) {
 		}
 		guardrails = append(guardrails, p)
 	}
-	a := &PolicyAuthorizer{partition: cfg.PartitionOrDefault(), geoOf: map[string]string{}, subjects: map[string]*subject{}}
+	a := &PolicyAuthorizer{partition: cfg.PartitionOrDefault(), geoOf: map[string]string{}, subjects: map[string]*subject{},
+		allDestinations: cfg.AuthorizationOrDefault() == topology.AuthorizationAllDestinations}
 	a.ctxPool.New = func() any { return policy.NewContext(16) }
 	for _, r := range cfg.Regions {
 		a.geoOf[r.ID] = r.Geography
@@ -90,13 +94,7 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 	defer a.ctxPool.Put(c)
 	c.Reset()
 	a.fillContext(c, s, in)
-	inv := policy.Invocation{Action: action, SourceRegion: in.Source, Destinations: make([]policy.Destination, len(res.Destinations))}
-	if res.Profile != nil {
-		inv.ProfileARN = res.ProfileARN
-	}
-	for i, r := range res.Destinations {
-		inv.Destinations[i] = policy.Destination{Region: r, ModelARN: profile.FoundationModelARN(a.partition, r, res.Model)}
-	}
+	inv := InvocationFor(a.partition, action, in.Source, res)
 	var buf [8]policy.DestinationResult
 	results := s.set.AuthorizeInvoke(&inv, c, buf[:0])
 	allowed := make([]string, 0, len(results))
@@ -108,6 +106,13 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 			denied = &results[i]
 		}
 	}
+	if a.allDestinations && denied != nil && len(allowed) > 0 {
+		// Bedrock's behaviour: a candidate the caller may not use fails the
+		// call rather than being routed around. The message names the region.
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied",
+			Message: denied.Denial.Message() + " (destination region " + denied.Region + "; authorization is all-destinations)",
+			Err:     causeOf(denied.Result, action, denied.Denial.Resource)}
+	}
 	if len(allowed) == 0 {
 		msg := "not authorized to invoke " + res.ProfileID
 		var cause error
@@ -118,6 +123,26 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied", Message: msg, Err: cause}
 	}
 	return allowed, nil
+}
+
+// InvocationFor is the policy invocation of res called from source: the
+// profile ARN for a profile, the foundation model in each destination, and
+// for a global profile the checks Bedrock makes instead (the model in the
+// source region and the region-less model ARN).
+func InvocationFor(partition, action, source string, res *profile.Resolution) policy.Invocation {
+	inv := policy.Invocation{Action: action, SourceRegion: source, Destinations: make([]policy.Destination, len(res.Destinations))}
+	if res.Profile != nil {
+		inv.ProfileARN = res.ProfileARN
+		if res.Profile.Scope == profile.Global {
+			inv.Global = true
+			inv.SourceModelARN = profile.FoundationModelARN(partition, source, res.Model)
+			inv.RegionlessModelARN = policy.RegionlessFoundationModelARN(partition, res.Model)
+		}
+	}
+	for i, r := range res.Destinations {
+		inv.Destinations[i] = policy.Destination{Region: r, ModelARN: profile.FoundationModelARN(partition, r, res.Model)}
+	}
+	return inv
 }
 
 // DenyCause is the internal cause of a policy denial: which statement

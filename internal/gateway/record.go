@@ -39,6 +39,9 @@ type Record struct {
 	// RequestedModel is the model, profile id or ARN as the caller sent
 	// it, cut to maxRequestedModel bytes.
 	RequestedModel string
+	// RequestMetadata is the caller's request metadata (Converse
+	// requestMetadata, OpenAI metadata), validated by the front end.
+	RequestMetadata map[string]string
 	// Allowed is false when a policy or residency refused the request;
 	// DenyReason says why.
 	Allowed    bool

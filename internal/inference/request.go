@@ -97,6 +97,10 @@ type Request struct {
 	Stream bool `json:"stream,omitempty"`
 	// User is an opaque end-user identifier passed through to backends.
 	User string `json:"user,omitempty"`
+	// Metadata is the caller's request metadata (Converse requestMetadata,
+	// OpenAI metadata), checked with [ValidateMetadata]. It is recorded in
+	// the audit trail and never sent to backends.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // Use records that the request uses f through the caller's field.

@@ -69,7 +69,7 @@ type admission struct {
 	now         func() time.Time
 
 	mu      sync.Mutex
-	reading map[string]int64                       // address -> bytes of unauthenticated body reads
+	reading map[string]int64      // address -> bytes of unauthenticated body reads
 	conns   map[string]*list.List // address -> its unauthenticated *admittedConn, in opening order
 	// changed, when set (tests), is signalled after every change of
 	// reading or conns.

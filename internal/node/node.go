@@ -469,7 +469,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
-	n.clientSrv = &http.Server{Handler: http.HandlerFunc(n.serveClient), ReadHeaderTimeout: n.cfg.Server.Limits.ReadHeaderTimeout.Or(defaultReadHeaderTimeout),
+	n.clientSrv = &http.Server{Handler: withRequestID(http.HandlerFunc(n.serveClient)), ReadHeaderTimeout: n.cfg.Server.Limits.ReadHeaderTimeout.Or(defaultReadHeaderTimeout),
 		IdleTimeout: 120 * time.Second, ErrorLog: errLog, ConnContext: connContext}
 	n.linkSrv = &http.Server{Handler: n.trackLink(n.linkHandler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
 	if n.linkStore != nil {
@@ -517,6 +517,8 @@ func (n *Node) Start(ctx context.Context) error {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); store.Run(runCtx) }()
 		n.clientCerts = store
+	} else {
+		n.clientSrv.Protocols = cleartextProtocols() // HTTP/2 with prior knowledge too (h2.go)
 	}
 	n.serve(n.clientSrv, n.admission.listener(n.clientLn, clientTLS), clientTLS)
 	if n.opsLn != nil {
@@ -622,7 +624,7 @@ func quotaConfig(q topology.Quota, getenv func(string) string) (quota.Config, er
 		parsed.User = url.UserPassword(user, pw)
 		u = parsed.String()
 	}
-	return quota.Config{Store: q.Store, Redis: quota.RedisConfig{URL: u, KeyPrefix: q.Redis.KeyPrefix},
+	return quota.Config{Store: q.Store, Redis: quota.RedisConfig{URL: u, KeyPrefix: q.Redis.KeyPrefix, Cluster: q.Redis.Cluster},
 		OnStoreError: q.OnStoreError, DefaultMaxTokens: q.DefaultMaxTokens, LeaseTTL: q.LeaseTTL.D()}, nil
 }
 

@@ -32,6 +32,17 @@ func FoundationModelARN(partition, region, model string) string {
 	return "arn:" + partition + ":bedrock:" + region + "::foundation-model/" + model
 }
 
+// RegionlessFoundationModelARN returns the foundation-model ARN with no
+// region, arn:{partition}:bedrock:::foundation-model/{model}, which Bedrock
+// checks for a global profile with aws:RequestedRegion = "unspecified".
+func RegionlessFoundationModelARN(partition, model string) string {
+	return "arn:" + partition + ":bedrock:::foundation-model/" + model
+}
+
+// RequestedRegionUnspecified is the value of aws:RequestedRegion in the
+// region-less check of a global profile.
+const RequestedRegionUnspecified = "unspecified"
+
 // Destination is one region that may serve an invocation and the resource
 // that is checked there.
 type Destination struct {
@@ -53,6 +64,14 @@ type Invocation struct {
 	ProfileARN string
 	// Destinations are the regions that may serve the call, in any order.
 	Destinations []Destination
+	// Global marks the invocation of a global profile. Bedrock does not
+	// check the foundation model in each destination for those: it checks
+	// SourceModelARN (the model in the source region) and
+	// RegionlessModelARN (see [RegionlessFoundationModelARN]), and the
+	// verdict is the same for every destination. Both must be set.
+	Global             bool
+	SourceModelARN     string
+	RegionlessModelARN string
 }
 
 // Denial names what a caller lacked: the action and the ARN of the check
@@ -95,8 +114,8 @@ func (r *DestinationResult) Allowed() bool { return r.Result.Decision == Allow }
 // result per destination of inv to dst, in order, returning the extended
 // slice. With a dst of sufficient capacity it does not allocate.
 //
-// For a profile invocation (ProfileARN set) a destination is allowed when
-// both checks allow:
+// For a geographic profile invocation (ProfileARN set, Global false) a
+// destination is allowed when both checks allow:
 //
 //  1. inv.Action on inv.ProfileARN, with the caller's context c and
 //     aws:RequestedRegion = inv.SourceRegion (bedrock:InferenceProfileArn is
@@ -108,11 +127,24 @@ func (r *DestinationResult) Allowed() bool { return r.Result.Decision == Allow }
 //     aws:ResourceTag/* keys: those describe the profile (an application
 //     profile's tags), and a foundation model has no tags.
 //
-// For a single-region invocation (ProfileARN empty) only check 2 is made,
-// with aws:RequestedRegion = the destination region, no
-// bedrock:InferenceProfileArn and no aws:ResourceTag/* keys.
+// For a global profile invocation (Global true) Bedrock checks, once:
 //
-// In both checks the values of aws:RequestedRegion and
+//  1. inv.Action on inv.ProfileARN as above;
+//  2. inv.Action on inv.SourceModelARN with aws:RequestedRegion =
+//     inv.SourceRegion and bedrock:InferenceProfileArn = inv.ProfileARN;
+//  3. inv.Action on inv.RegionlessModelARN with aws:RequestedRegion =
+//     "unspecified" and bedrock:InferenceProfileArn = inv.ProfileARN.
+//
+// Every destination gets the verdict of the first check that fails, or
+// allow: AWS's documented three-statement identity policy serves every
+// global destination, and its "disable global cross-Region inference" SCP
+// (deny when aws:RequestedRegion is "unspecified") refuses them all.
+//
+// For a single-region invocation (ProfileARN empty) only check 2 of the
+// geographic rule is made, with aws:RequestedRegion = the destination
+// region, no bedrock:InferenceProfileArn and no aws:ResourceTag/* keys.
+//
+// In every check the values of aws:RequestedRegion and
 // bedrock:InferenceProfileArn in c are replaced, not added to; every other
 // key (meridian:SourceRegion, aws:SourceIp, tags, …) is as the caller set
 // it. c is not modified.
@@ -124,6 +156,25 @@ func (s *Set) AuthorizeInvoke(inv *Invocation, c *Context, dst []DestinationResu
 	if inv.ProfileARN != "" {
 		v := profileView(inv, c)
 		profile = s.eval(inv.Action, inv.ProfileARN, &v)
+	}
+	if inv.Global && inv.ProfileARN != "" {
+		res, den := profile, Denial{Action: inv.Action, Resource: inv.ProfileARN, Decision: profile.Decision}
+		for _, chk := range globalChecks(inv) {
+			if res.Decision != Allow {
+				break
+			}
+			v := globalModelView(inv, c, chk.region)
+			res = s.eval(inv.Action, chk.arn, &v)
+			den = Denial{Action: inv.Action, Resource: chk.arn, Decision: res.Decision}
+		}
+		for i := range inv.Destinations {
+			r := DestinationResult{Region: inv.Destinations[i].Region, Result: res}
+			if res.Decision != Allow {
+				r.Denial = den
+			}
+			dst = append(dst, r)
+		}
+		return dst
 	}
 	for i := range inv.Destinations {
 		d := &inv.Destinations[i]
@@ -144,6 +195,19 @@ func (s *Set) AuthorizeInvoke(inv *Invocation, c *Context, dst []DestinationResu
 	return dst
 }
 
+// globalCheck is one foundation-model check of a global invocation: the
+// ARN and the value of aws:RequestedRegion.
+type globalCheck struct{ arn, region string }
+
+// globalChecks returns the foundation-model checks of a global invocation,
+// in order: the model in the source region, then the region-less model.
+func globalChecks(inv *Invocation) [2]globalCheck {
+	return [2]globalCheck{
+		{inv.SourceModelARN, inv.SourceRegion},
+		{inv.RegionlessModelARN, RequestedRegionUnspecified},
+	}
+}
+
 // profileView is the context of the profile check: aws:RequestedRegion is
 // the source region.
 func profileView(inv *Invocation, c *Context) view {
@@ -159,6 +223,13 @@ func modelView(inv *Invocation, c *Context, region string) view {
 		v.profile, v.hasProfile = inv.ProfileARN, true
 	}
 	return v
+}
+
+// globalModelView is the context of a foundation-model check of a global
+// invocation: aws:RequestedRegion is region (the source, or "unspecified"
+// for the region-less ARN) and bedrock:InferenceProfileArn the profile.
+func globalModelView(inv *Invocation, c *Context, region string) view {
+	return view{c: c, region: region, hasRegion: true, noResourceTags: true, profile: inv.ProfileARN, hasProfile: true}
 }
 
 // CheckReport explains one check of an invocation.
@@ -187,7 +258,10 @@ type DestinationReport struct {
 	Decision Decision `json:"decision"`
 	// Checks are the checks made for this destination, in order: the
 	// profile check (for a profile invocation), then the foundation-model
-	// check unless the profile check already failed.
+	// check unless the profile check already failed. For a global profile
+	// the foundation-model checks are the model in the source region and
+	// the region-less model (aws:RequestedRegion "unspecified"), the same
+	// for every destination.
 	Checks []CheckReport `json:"checks"`
 	// Denial is the public denial, when not allowed.
 	Denial *Denial `json:"denial,omitempty"`
@@ -209,6 +283,18 @@ func (s *Set) ExplainInvoke(inv *Invocation, c *Context) []DestinationReport {
 		cr := newCheckReport(inv.Action, inv.ProfileARN, map[string]string{KeyRequestedRegion: inv.SourceRegion}, r, matched)
 		profileCheck = &cr
 	}
+	var globalReports []CheckReport
+	if inv.Global && profileCheck != nil && profileCheck.Decision == Allow {
+		for _, chk := range globalChecks(inv) {
+			v := globalModelView(inv, c, chk.region)
+			r, matched := s.explain(inv.Action, chk.arn, &v)
+			over := map[string]string{KeyRequestedRegion: chk.region, KeyInferenceProfileARN: inv.ProfileARN}
+			globalReports = append(globalReports, newCheckReport(inv.Action, chk.arn, over, r, matched))
+			if r.Decision != Allow {
+				break
+			}
+		}
+	}
 	out := make([]DestinationReport, 0, len(results))
 	for i, res := range results {
 		d := inv.Destinations[i]
@@ -216,7 +302,10 @@ func (s *Set) ExplainInvoke(inv *Invocation, c *Context) []DestinationReport {
 		if profileCheck != nil {
 			rep.Checks = append(rep.Checks, *profileCheck)
 		}
-		if profileCheck == nil || profileCheck.Decision == Allow {
+		switch {
+		case inv.Global && profileCheck != nil:
+			rep.Checks = append(rep.Checks, globalReports...)
+		case profileCheck == nil || profileCheck.Decision == Allow:
 			v := modelView(inv, c, d.Region)
 			over := map[string]string{KeyRequestedRegion: d.Region}
 			if inv.ProfileARN != "" {

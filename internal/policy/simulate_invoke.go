@@ -30,6 +30,9 @@ type InvokeSimulation struct {
 	Invocation Invocation
 	// Context adds or overrides other keys (aws:SourceIp, aws:CurrentTime…).
 	Context map[string][]string
+	// AllDestinations is the topology's authorization: all-destinations:
+	// one denied destination fails the call.
+	AllDestinations bool
 }
 
 // InvokeReport is the verdict of [SimulateInvoke] for every destination.
@@ -43,6 +46,9 @@ type InvokeReport struct {
 	AllowedRegions []string `json:"allowedRegions"`
 	// Destinations explains each destination.
 	Destinations []DestinationReport `json:"destinations"`
+	// FailedBy is the denied destination that failed the whole call under
+	// authorization: all-destinations; empty otherwise.
+	FailedBy string `json:"failedBy,omitempty"`
 }
 
 // SimulateInvoke evaluates an inference call as the gateway would: it builds
@@ -87,7 +93,12 @@ func SimulateInvoke(in InvokeSimulation) *InvokeReport {
 	for _, d := range rep.Destinations {
 		if d.Decision == Allow {
 			rep.AllowedRegions = append(rep.AllowedRegions, d.Region)
+		} else if in.AllDestinations && rep.FailedBy == "" {
+			rep.FailedBy = d.Region
 		}
+	}
+	if rep.FailedBy != "" {
+		rep.AllowedRegions = []string{}
 	}
 	return rep
 }
@@ -101,9 +112,12 @@ func (r *InvokeReport) Text() string {
 	if r.ProfileARN != "" {
 		fmt.Fprintf(&b, "profile:        %s\n", r.ProfileARN)
 	}
-	if len(r.AllowedRegions) == 0 {
+	switch {
+	case r.FailedBy != "":
+		fmt.Fprintf(&b, "allowed:        none (authorization all-destinations: %s is denied, so the caller gets 403)\n", r.FailedBy)
+	case len(r.AllowedRegions) == 0:
 		b.WriteString("allowed:        none (the caller gets 403)\n")
-	} else {
+	default:
 		fmt.Fprintf(&b, "allowed:        %s\n", strings.Join(r.AllowedRegions, ", "))
 	}
 	for _, d := range r.Destinations {
@@ -118,7 +132,12 @@ func (r *InvokeReport) Text() string {
 			case c.Guardrail != "":
 				why = fmt.Sprintf("guardrail %q allows nothing here", c.Guardrail)
 			}
-			fmt.Fprintf(&b, "  %s %s on %s: %s\n", c.Decision, c.Action, c.Resource, why)
+			on := c.Resource
+			if c.Context[KeyRequestedRegion] == RequestedRegionUnspecified {
+				// The region-less check of a global profile.
+				on += " (aws:RequestedRegion = " + RequestedRegionUnspecified + ")"
+			}
+			fmt.Fprintf(&b, "  %s %s on %s: %s\n", c.Decision, c.Action, on, why)
 		}
 		if d.Denial != nil {
 			fmt.Fprintf(&b, "  client sees: %s\n", d.Denial.Message())

@@ -69,6 +69,15 @@ func New(cfg *topology.Config) (*Catalog, error) {
 				Destinations: global, Sources: c.globalSources()})
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(cfg.Profiles.System)) {
+		p, ok := c.profiles[id]
+		if !ok || p.Type != SystemDefined {
+			return nil, fmt.Errorf("profiles.system %q: %w: not a system profile of this topology", id, ErrNotFound)
+		}
+		if err := c.setPerSource(p, cfg.Profiles.System[id].Sources); err != nil {
+			return nil, fmt.Errorf("profiles.system %q: %w", id, err)
+		}
+	}
 	for _, a := range cfg.Profiles.Application {
 		if err := c.CheckApplicationID(a.ID); err != nil {
 			return nil, fmt.Errorf("profiles.application %q: %w", a.ID, err)
@@ -84,6 +93,54 @@ func New(cfg *topology.Config) (*Catalog, error) {
 }
 
 func (c *Catalog) add(p *Profile) { c.profiles[p.ID] = p }
+
+// setPerSource replaces p's derived sets with the topology's per-source
+// sets. It re-checks what validation checks, so a config built in code
+// cannot move a profile out of its scope: every region must lie in the
+// profile's geography (or a global one) and every destination host the
+// model. The error wraps [ErrResidency].
+func (c *Catalog) setPerSource(p *Profile, sets map[string][]string) error {
+	if len(sets) == 0 {
+		return fmt.Errorf("%w: no sources listed", ErrResidency)
+	}
+	inScope := func(r string) bool {
+		g, ok := c.geoOf[r]
+		if !ok {
+			return false
+		}
+		if p.Scope == Global {
+			return c.globalOK[g]
+		}
+		return g == p.Scope
+	}
+	per := make(map[string][]string, len(sets))
+	union := map[string]bool{}
+	for src, dsts := range sets {
+		if !inScope(src) {
+			return fmt.Errorf("%w: source %s is outside %s", ErrResidency, src, p.Scope)
+		}
+		if len(dsts) == 0 {
+			return fmt.Errorf("%w: source %s has no destinations", ErrResidency, src)
+		}
+		out := slices.Clone(dsts)
+		sort.Strings(out)
+		out = slices.Compact(out)
+		for _, d := range out {
+			if !inScope(d) {
+				return fmt.Errorf("%w: destination %s (from %s) is outside %s", ErrResidency, d, src, p.Scope)
+			}
+			if !slices.Contains(c.hosts[p.Model], d) {
+				return fmt.Errorf("%w: destination %s (from %s) does not host %s", ErrResidency, d, src, p.Model)
+			}
+			union[d] = true
+		}
+		per[src] = out
+	}
+	p.PerSource = per
+	p.Sources = slices.Sorted(maps.Keys(per))
+	p.Destinations = slices.Sorted(maps.Keys(union))
+	return nil
+}
 
 // seal finishes a catalog after its profiles changed: the sorted ids and
 // the residency digest, which nodes publish every load interval.
@@ -109,7 +166,7 @@ func (c *Catalog) application(id, copyFrom, description string, tags map[string]
 	p := &Profile{ID: id, Type: Application, CopyFrom: copyFrom, Description: description, Tags: maps.Clone(tags)}
 	if src, ok := c.profiles[copyFrom]; ok && src.Type == SystemDefined {
 		p.Model, p.Scope = src.Model, src.Scope
-		p.Destinations, p.Sources = src.Destinations, src.Sources
+		p.Destinations, p.Sources, p.PerSource = src.Destinations, src.Sources, src.PerSource
 		return p, nil
 	}
 	if regions, ok := c.hosts[copyFrom]; ok {

@@ -42,10 +42,16 @@ type Profile struct {
 	// global one, and for an application profile its source's scope ("" when
 	// it copies a model id: single-region).
 	Scope string
-	// Destinations are the regions the profile may run in, sorted.
+	// Destinations are the regions the profile may run in from some
+	// source, sorted: the union of the per-source sets. Routing uses
+	// [Profile.DestinationsFrom], never this union.
 	Destinations []string
 	// Sources are the regions that may invoke the profile, sorted.
 	Sources []string
+	// PerSource maps each source to the destinations it may reach, sorted,
+	// when the topology sets them (profiles.system.<id>.sources). When nil,
+	// every source reaches every region of Destinations.
+	PerSource map[string][]string
 	// CopyFrom is what an application profile copies.
 	CopyFrom    string
 	Description string
@@ -68,6 +74,31 @@ func (p *Profile) Geographic() bool { return p.Scope != "" && p.Scope != Global 
 // Includes reports whether region is one of the profile's destinations.
 func (p *Profile) Includes(region string) bool {
 	_, ok := slices.BinarySearch(p.Destinations, region)
+	return ok
+}
+
+// DestinationsFrom returns the regions the profile may run in when invoked
+// from source, sorted; nil when source may not invoke it. A single-region
+// profile runs only in source. The slice is shared: do not modify it.
+func (p *Profile) DestinationsFrom(source string) []string {
+	if !p.CallableFrom(source) {
+		return nil
+	}
+	if p.SingleRegion() {
+		return []string{source}
+	}
+	if p.PerSource != nil {
+		return p.PerSource[source]
+	}
+	return p.Destinations
+}
+
+// Reaches reports whether a call from source may be served in destination.
+func (p *Profile) Reaches(source, destination string) bool {
+	if p.SingleRegion() {
+		return p.CallableFrom(source) && source == destination
+	}
+	_, ok := slices.BinarySearch(p.DestinationsFrom(source), destination)
 	return ok
 }
 

@@ -66,20 +66,28 @@ func (c *Catalog) Resolve(source, name string) (*Resolution, error) {
 
 func (c *Catalog) resolveProfile(source string, p *Profile) (*Resolution, error) {
 	if !p.CallableFrom(source) {
-		if p.Geographic() {
-			return nil, fmt.Errorf("%w: %s is a %s profile and can only be invoked from a source region in geography %s (%s); %s is in geography %s",
-				ErrNotCallable, p.ID, p.Scope, p.Scope, strings.Join(p.Sources, ", "), source, c.geoOf[source])
-		}
-		if p.Scope == Global {
-			return nil, fmt.Errorf("%w: %s is a global profile, and geography %s of %s does not take part in global routing", ErrNotCallable, p.ID, c.geoOf[source], source)
-		}
-		return nil, fmt.Errorf("%w: %s is served only in %s; call it from there", ErrNotCallable, p.ID, strings.Join(p.Sources, ", "))
+		return nil, c.notCallable(source, p)
 	}
-	r := &Resolution{Profile: p, Model: p.Model, Destinations: p.Destinations, ProfileARN: p.ARN(c.partition, source, c.account), ProfileID: p.ID}
-	if p.SingleRegion() {
-		r.Destinations = []string{source}
-	}
+	r := &Resolution{Profile: p, Model: p.Model, Destinations: p.DestinationsFrom(source), ProfileARN: p.ARN(c.partition, source, c.account), ProfileID: p.ID}
 	return r, nil
+}
+
+// notCallable explains why source may not invoke p, naming the sources
+// that may.
+func (c *Catalog) notCallable(source string, p *Profile) error {
+	from := strings.Join(p.Sources, ", ")
+	switch {
+	case p.Geographic() && c.geoOf[source] != p.Scope:
+		return fmt.Errorf("%w: %s is a %s profile and can only be invoked from a source region in geography %s (%s); %s is in geography %s",
+			ErrNotCallable, p.ID, p.Scope, p.Scope, from, source, c.geoOf[source])
+	case p.Geographic():
+		return fmt.Errorf("%w: %s is not offered in source region %s; it can be invoked from %s", ErrNotCallable, p.ID, source, from)
+	case p.Scope == Global && !c.globalOK[c.geoOf[source]]:
+		return fmt.Errorf("%w: %s is a global profile, and geography %s of %s does not take part in global routing", ErrNotCallable, p.ID, c.geoOf[source], source)
+	case p.Scope == Global:
+		return fmt.Errorf("%w: %s is not offered in source region %s; it can be invoked from %s", ErrNotCallable, p.ID, source, from)
+	}
+	return fmt.Errorf("%w: %s is served only in %s; call it from there", ErrNotCallable, p.ID, from)
 }
 
 func (c *Catalog) resolveModel(source, model string, regions []string) (*Resolution, error) {
@@ -102,17 +110,19 @@ func (c *Catalog) resolveModel(source, model string, regions []string) (*Resolut
 }
 
 // CheckDestination is the residency re-check that every node, including the
-// destination, applies before serving (invariant 1): the profile, resolved
-// from this catalog, must include destination, and a geographic profile's
-// source must lie in its geography. profileID may be a model id, which is
-// served only where it was invoked.
+// destination, applies before serving (invariant 1): source must be a
+// source of the profile, resolved from this catalog, and destination one
+// of the regions that source may reach (the per-source set, not the
+// union), and a geographic profile's source and destination must lie in its
+// geography. profileID may be a model id, which is served only where it was
+// invoked.
 func (c *Catalog) CheckDestination(profileID, source, destination string) error {
 	if p, ok := c.profiles[profileID]; ok {
-		if !p.Includes(destination) {
-			return fmt.Errorf("%w: %s does not include %s", ErrResidency, profileID, destination)
-		}
 		if !p.CallableFrom(source) {
 			return fmt.Errorf("%w: %s may not be invoked from %s", ErrResidency, profileID, source)
+		}
+		if !p.SingleRegion() && !p.Reaches(source, destination) {
+			return fmt.Errorf("%w: %s called from %s may not be served in %s (it may be served in %s)", ErrResidency, profileID, source, destination, strings.Join(p.DestinationsFrom(source), ", "))
 		}
 		if p.Geographic() && (c.geoOf[source] != p.Scope || c.geoOf[destination] != p.Scope) {
 			return fmt.Errorf("%w: %s is bound to geography %s", ErrResidency, profileID, p.Scope)

@@ -9,17 +9,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestStoresAgree drives Memory and Redis with the same random sequence of
-// reservations, commits, releases and clock moves (crossing a day and a
-// month boundary) and requires identical outcomes at every step: the
-// differential form of "identical semantics".
+// TestStoresAgree drives Memory, Redis and a Redis Cluster with the same
+// random sequence of reservations, commits, releases and clock moves
+// (crossing a day and a month boundary) and requires identical outcomes at
+// every step: the differential form of "identical semantics".
 func TestStoresAgree(t *testing.T) {
 	srv := startRedis(t)
+	cluster := sharedRedisCluster(t)
+	names := []string{"memory", "redis", "cluster"}
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			ctx := t.Context()
 			clock := newFakeClock(time.Date(2026, 11, 30, 23, 40, 0, 0, time.UTC))
-			stores := []Store{NewMemory(clock), srv.newClient(t, fmt.Sprintf("agree%d:", seed), clock)}
+			stores := []Store{NewMemory(clock), srv.newClient(t, fmt.Sprintf("agree%d:", seed), clock), cluster.newClient(t, fmt.Sprintf("agree%d:", seed), clock)}
 			rng := rand.New(rand.NewPCG(seed, 9))
 
 			type slot struct {
@@ -53,7 +55,7 @@ func TestStoresAgree(t *testing.T) {
 						s := slots[i]
 						c.Rules = append(c.Rules, Rule{Key: s.key, Kind: s.kind, Limit: limits[s]})
 					}
-					var outs [2]Outcome
+					outs := make([]Outcome, len(stores))
 					for i, s := range stores {
 						o, err := s.Reserve(ctx, c)
 						if err != nil {
@@ -61,8 +63,10 @@ func TestStoresAgree(t *testing.T) {
 						}
 						outs[i] = o
 					}
-					if diff := cmp.Diff(outs[0], outs[1]); diff != "" {
-						t.Fatalf("step %d: Reserve(%+v) memory vs redis (-memory +redis):\n%s", step, c, diff)
+					for i := 1; i < len(stores); i++ {
+						if diff := cmp.Diff(outs[0], outs[i]); diff != "" {
+							t.Fatalf("step %d: Reserve(%+v) memory vs %s (-memory +%[3]s):\n%s", step, c, names[i], diff)
+						}
 					}
 					if outs[0].Admitted {
 						live = append(live, held{c, outs[0].Windows})

@@ -52,6 +52,13 @@ func BenchmarkAdmission(b *testing.B) {
 		benchAdmission(b, s)
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/memNs, "x-memory")
 	})
+	b.Run("cluster", func(b *testing.B) {
+		s := sharedRedisCluster(b).newClient(b, "bench:", nil)
+		memNs := min(baselineNs(b, NewMemory(nil), 20000), baselineNs(b, NewMemory(nil), 20000), baselineNs(b, NewMemory(nil), 20000))
+		b.ResetTimer()
+		benchAdmission(b, s)
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/memNs, "x-memory")
+	})
 }
 
 // baselineNs returns the mean time of n Admit+Commit cycles on s.
@@ -96,6 +103,9 @@ func BenchmarkAdmissionParallel(b *testing.B) {
 	}
 	b.Run("memory", func(b *testing.B) { run(b, NewMemory(nil)) })
 	b.Run("redis", func(b *testing.B) { run(b, startRedis(b).newClient(b, "benchp:", nil)) })
+	// One store, one slot: a cluster serves it from one primary, like a
+	// single server (docs/quotas.md, Redis Cluster).
+	b.Run("cluster", func(b *testing.B) { run(b, sharedRedisCluster(b).newClient(b, "benchp:", nil)) })
 }
 
 // BenchmarkAdmissionFullWindow measures admission at a steady rate with the

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -54,15 +55,64 @@ type Config struct {
 	LeaseTTL time.Duration `yaml:"lease_ttl" json:"lease_ttl,omitempty"`
 }
 
-// RedisConfig locates the Redis (or Valkey) server of a multi-replica region.
+// RedisConfig locates the Redis (or Valkey) server, or Redis Cluster, of a
+// multi-replica region.
 type RedisConfig struct {
 	// URL is redis://[user:password@]host:port/db, rediss:// for TLS, or
 	// unix:///path. Timeouts may be set as query parameters
-	// (?dial_timeout=500ms&read_timeout=500ms); they default to 1s.
+	// (?dial_timeout=500ms&read_timeout=500ms); they default to 1s. For a
+	// cluster it names one or more of its nodes, as go-redis's
+	// ParseClusterURL reads it: redis://host:port?addr=host2:port2&addr=...
+	// (database 0 only; the client finds the other nodes itself).
 	URL string `yaml:"url" json:"url,omitempty"`
 	// KeyPrefix starts every key. If empty, "meridian:" is used. Give each
-	// region sharing one server its own prefix.
+	// region sharing one server its own prefix. On a cluster it is put in
+	// braces (a hash tag), so it must not contain "{" or "}".
 	KeyPrefix string `yaml:"key_prefix" json:"key_prefix,omitempty"`
+	// Cluster is true when URL names nodes of a Redis Cluster (cluster
+	// mode enabled) rather than a single server or a failover endpoint.
+	Cluster bool `yaml:"cluster" json:"cluster,omitempty"`
+}
+
+// validate reports every problem of the Redis configuration of a redis
+// store, with field paths under "quota.redis".
+func (c RedisConfig) validate() error {
+	if c.URL == "" {
+		return configErr("quota.redis.url", `set e.g. redis: {url: "redis://127.0.0.1:6379/0"}`, "the redis store needs a URL")
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+		// The URL may carry a password: name the field, not the value.
+		return configErr("quota.redis.url", "use redis://host:port/db, rediss:// for TLS, or unix:///path", "not a Redis URL")
+	}
+	var errs []error
+	if c.Cluster {
+		if u.Scheme == "unix" {
+			errs = append(errs, configErr("quota.redis.url", "name cluster nodes as redis://host:port?addr=host2:port2 (rediss:// for TLS)", "a Redis Cluster is not reached through a unix socket"))
+		}
+		if db := strings.Trim(u.Path, "/"); u.Scheme != "unix" && db != "" && db != "0" {
+			errs = append(errs, configErr("quota.redis.url", "drop the database from the URL: a Redis Cluster has database 0 only", "database %q on a cluster", truncate(db, 20)))
+		}
+		for _, q := range []string{"read_only", "route_by_latency", "route_randomly"} {
+			if v := u.Query().Get(q); v != "" && v != "false" && v != "0" {
+				errs = append(errs, configErr("quota.redis.url", "remove "+q+": the quota store reads what it writes, on the primaries", "%s sends reads to replicas, which lag", q))
+			}
+		}
+		if strings.ContainsAny(c.KeyPrefix, "{}") {
+			errs = append(errs, configErr("quota.redis.key_prefix", `use a prefix without "{" and "}": the cluster store puts it in braces itself, as the hash tag of every key`, "contains a brace"))
+		}
+	} else if u.Query().Has("addr") {
+		errs = append(errs, configErr("quota.redis.url", "set quota.redis.cluster: true for a Redis Cluster, or drop the addr parameters", "addr parameters list the nodes of a Redis Cluster"))
+	}
+	return errors.Join(errs...)
+}
+
+// truncate returns s cut to at most n bytes, for error messages.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // Default returns the default configuration: a memory store, fail_closed.
@@ -114,10 +164,8 @@ func (c *Config) Validate() error {
 	switch c.Store {
 	case "", StoreMemory:
 	case StoreRedis:
-		if c.Redis.URL == "" {
-			errs = append(errs, configErr("quota.redis.url", `set e.g. redis: {url: "redis://127.0.0.1:6379/0"}`, "the redis store needs a URL"))
-		} else if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			errs = append(errs, configErr("quota.redis.url", "use redis://host:port/db, rediss:// for TLS, or unix:///path", "%q is not a Redis URL", c.Redis.URL))
+		if err := c.Redis.validate(); err != nil {
+			errs = append(errs, err)
 		}
 	default:
 		errs = append(errs, configErr("quota.store", "use memory (one replica) or redis (several replicas)", "%q is not a quota store", c.Store))

@@ -11,8 +11,9 @@
 // backend did any work. A rejection is a [*LimitError] that names the limit
 // and says when capacity frees.
 //
-// State lives in a [Store]: [Memory] for a single replica, [Redis] for any
-// number of replicas of one region, with identical semantics. The store also
+// State lives in a [Store]: [Memory] for a single replica, [Redis] (one
+// server or a Redis Cluster) for any number of replicas of one region, with
+// identical semantics. The store also
 // carries the small shared state that routing needs to agree on across
 // replicas (deployment cooldowns and circuit states).
 //

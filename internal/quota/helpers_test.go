@@ -3,6 +3,7 @@ package quota
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,22 +52,32 @@ func TestMain(m *testing.M) {
 	// go-redis logs dial failures on its own global logger; the limiter
 	// reports outages itself.
 	redis.SetLogger(&logging.VoidLogger{})
-	os.Exit(m.Run())
+	code := m.Run()
+	stopSharedCluster()
+	os.Exit(code)
 }
 
 // eventually polls cond until it holds, for conditions that depend on an
 // external process (a restarted redis-server); the deadline is a hang guard.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	if err := waitFor(what, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor is eventually, returning its error.
+func waitFor(what string, cond func() bool) error {
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
+			return fmt.Errorf("gave up waiting for %s", what)
 		}
 		<-tick.C
 	}
+	return nil
 }
 
 // testLogger returns a logger whose output attaches to t.
@@ -89,6 +100,8 @@ type redisServer struct {
 	bin  string
 	dir  string
 	port int
+	// extra are more command-line options (cluster mode).
+	extra []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -113,19 +126,30 @@ func startRedis(t testing.TB) *redisServer {
 
 func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
 
+func (s *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+
 // start runs the server and waits until it says it accepts connections.
 func (s *redisServer) start() {
 	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin, "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", "")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
+	if err := s.run(); err != nil {
 		s.t.Fatal(err)
 	}
+}
+
+// run is start, returning its error (for servers that outlive a test).
+func (s *redisServer) run() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	args := []string{"--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", ""}
+	cmd := exec.Command(s.bin, append(args, s.extra...)...)
+	dieWithTest(cmd)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start %s: %v", s.bin, err)
+		return fmt.Errorf("start %s: %v", s.bin, err)
 	}
 	ready := make(chan error, 1)
 	go func() {
@@ -145,14 +169,15 @@ func (s *redisServer) start() {
 	case err := <-ready:
 		if err != nil {
 			cmd.Wait()
-			s.t.Fatal(err)
+			return err
 		}
 	case <-time.After(30 * time.Second): // hang guard only
 		cmd.Process.Kill()
 		cmd.Wait()
-		s.t.Fatal("redis-server did not become ready in 30s")
+		return errors.New("redis-server did not become ready in 30s")
 	}
 	s.cmd = cmd
+	return nil
 }
 
 // stop kills the server (as a crash would) and waits for it to exit.

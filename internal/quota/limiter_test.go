@@ -30,6 +30,17 @@ func TestConfigValidate(t *testing.T) {
 		{"redis", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://127.0.0.1:6379/0"}, OnStoreError: FailOpen}, nil},
 		{"redis without url", Config{Store: StoreRedis}, []string{"quota.redis.url"}},
 		{"bad url", Config{Store: StoreRedis, Redis: RedisConfig{URL: "http://x"}}, []string{"quota.redis.url"}},
+		{"cluster", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379?addr=10.0.0.6:6379&addr=10.0.0.7:6379", Cluster: true}}, nil},
+		{"cluster one seed", Config{Store: StoreRedis, Redis: RedisConfig{URL: "rediss://u:pw@cfg.example:6379/0", KeyPrefix: "eu-west-1:", Cluster: true}}, nil},
+		{"cluster socket", Config{Store: StoreRedis, Redis: RedisConfig{URL: "unix:///run/redis.sock", Cluster: true}}, []string{"quota.redis.url"}},
+		{"cluster database", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379/3", Cluster: true}}, []string{"quota.redis.url"}},
+		{"cluster braces", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379", KeyPrefix: "{eu}:", Cluster: true}}, []string{"quota.redis.key_prefix"}},
+		{"cluster everything wrong", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379/1", KeyPrefix: "}", Cluster: true}},
+			[]string{"quota.redis.url", "quota.redis.key_prefix"}},
+		{"cluster reads from replicas", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379?route_by_latency=true", Cluster: true}}, []string{"quota.redis.url"}},
+		{"cluster reads from primaries", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379?read_only=false", Cluster: true}}, nil},
+		{"addr without cluster", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379?addr=10.0.0.6:6379"}}, []string{"quota.redis.url"}},
+		{"braces without cluster", Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://10.0.0.5:6379", KeyPrefix: "{eu}:"}}, nil},
 		{"everything wrong", Config{Store: "etcd", OnStoreError: "panic", DefaultMaxTokens: -1, LeaseTTL: -time.Second},
 			[]string{"quota.store", "quota.on_store_error", "quota.default_max_tokens", "quota.lease_ttl"}},
 		{"out of bounds", Config{DefaultMaxTokens: MaxRequestTokens + 1, LeaseTTL: 31 * 24 * time.Hour},
@@ -109,6 +120,32 @@ capacity: {max_concurrency: 16, rpm: 1200, tpm: 400000}
 	}
 	if err := got.Quota.Validate(); err != nil {
 		t.Error(err)
+	}
+	var cluster struct {
+		Quota Config `yaml:"quota"`
+	}
+	if err := yaml.Unmarshal([]byte(`quota: {store: redis, redis: {url: "redis://10.0.0.5:6379", cluster: true}}`), &cluster); err != nil {
+		t.Fatal(err)
+	}
+	if !cluster.Quota.Redis.Cluster {
+		t.Errorf("quota.redis.cluster: true decoded as %+v", cluster.Quota.Redis)
+	}
+}
+
+// TestConfigErrorHidesURL: a URL may carry a password (password_env puts
+// it there), so an error about it names the field, never the value.
+func TestConfigErrorHidesURL(t *testing.T) {
+	for _, u := range []string{"http://user:s3cret@x", "redis://user:s3cret@x:6379/7", "unix://user:s3cret@/x"} {
+		cfg := Config{Store: StoreRedis, Redis: RedisConfig{URL: u, Cluster: true}}
+		err := cfg.Validate()
+		if err == nil {
+			t.Errorf("Validate(%q) = nil, want an error", u)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Validate(%q) = %v, echoes the password", u, err)
+		}
+		if _, err := NewRedis(cfg.Redis); err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("NewRedis(%q) = %v, want an error without the password", u, err)
+		}
 	}
 }
 

@@ -11,16 +11,24 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis is a [Store] in a Redis (or Valkey, or managed Redis) server shared
-// by every replica of a region. Each admission is one Lua script run with
-// EVALSHA (falling back to EVAL when the server lost its script cache), so it
-// is atomic and costs one round trip. Time is the server's TIME, so replicas
-// with skewed clocks agree. Every key carries a TTL and expires on its own.
+// Redis is a [Store] in a Redis (or Valkey, or managed Redis) server, or a
+// Redis Cluster, shared by every replica of a region. Each admission is one
+// Lua script run with EVALSHA (falling back to EVAL when the server lost its
+// script cache), so it is atomic and costs one round trip. Time is the
+// server's TIME, so replicas with skewed clocks agree. Every key carries a
+// TTL and expires on its own.
+//
+// On a cluster, every key starts with the key prefix in braces, a hash tag:
+// all of a store's keys live in one slot, so that each script, which
+// touches a caller's limits and a deployment's capacity at once, runs on one
+// node and stays atomic (see docs/quotas.md).
 //
 // It is safe for concurrent use; go-redis reconnects by itself after the
-// server returns.
+// server returns, and follows a cluster's slots when they move.
 type Redis struct {
-	client *redis.Client
+	client redis.UniversalClient
+	// prefix starts every key: the configured key prefix, in braces on a
+	// cluster (see keyPrefix).
 	prefix string
 	// clock, when set (tests only), replaces the server's TIME.
 	clock Clock
@@ -32,34 +40,65 @@ var _ Store = (*Redis)(nil)
 // configuration sets none.
 const DefaultKeyPrefix = "meridian:"
 
-// NewRedis returns a Redis store for cfg. It does not contact the server;
-// use [Redis.Ping] for that. Timeouts not set in the URL (dial_timeout,
-// read_timeout, write_timeout query parameters) default to 1s, so that a
-// server that is down is noticed quickly.
+// NewRedis returns a Redis store for cfg: a single server, or with
+// cfg.Cluster a Redis Cluster whose URL names one or more of its nodes
+// (redis.ParseClusterURL: redis://host:port?addr=host2:port2&addr=...).
+// It does not contact the server; use [Redis.Ping] for that. Timeouts not
+// set in the URL (dial_timeout, read_timeout, write_timeout query
+// parameters) default to 1s, so that a server that is down is noticed
+// quickly.
 func NewRedis(cfg RedisConfig) (*Redis, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	prefix := keyPrefix(cfg)
+	if cfg.Cluster {
+		opt, err := redis.ParseClusterURL(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("parse quota.redis.url: %w", err)
+		}
+		dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
+		return &Redis{client: redis.NewClusterClient(opt), prefix: prefix}, nil
+	}
 	opt, err := redis.ParseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("parse quota.redis.url: %w", err)
 	}
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = time.Second
+	dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
+	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
+}
+
+// dialDefaults fills the timeouts (1s) and dial attempts (1) the URL left
+// unset.
+func dialDefaults(dial, read, write *time.Duration, retries *int) {
+	for _, d := range []*time.Duration{dial, read, write} {
+		if *d == 0 {
+			*d = time.Second
+		}
 	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = time.Second
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = time.Second
-	}
-	if opt.DialerRetries == 0 {
+	if *retries == 0 {
 		// The limiter probes a down store once a second; go-redis's own
 		// five dial attempts would only make the probing request wait.
-		opt.DialerRetries = 1
+		*retries = 1
 	}
-	prefix := cfg.KeyPrefix
-	if prefix == "" {
-		prefix = DefaultKeyPrefix
+}
+
+// keyPrefix returns what every key of the store starts with: the key
+// prefix (DefaultKeyPrefix if unset), and on a cluster that prefix in
+// braces. The braces are a hash tag: a cluster places a key by the text
+// between its first "{" and the next "}", so every key of the store hashes
+// to the slot of the prefix (which validate keeps free of braces). A
+// single server keeps the layout it always had, so that upgrading does not
+// restart anyone's counters.
+func keyPrefix(cfg RedisConfig) string {
+	p := cfg.KeyPrefix
+	if p == "" {
+		p = DefaultKeyPrefix
 	}
-	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
+	if cfg.Cluster {
+		return "{" + p + "}"
+	}
+	return p
 }
 
 func (r *Redis) nowArg() string {
@@ -98,7 +137,15 @@ func refused(err error) error {
 			return err
 		}
 	}
-	if strings.Contains(re.Error(), "user_script") || redis.HasErrorPrefix(re, "WRONGTYPE") {
+	if redis.HasErrorPrefix(re, "MOVED") || redis.HasErrorPrefix(re, "ASK") {
+		// A single-server client does not follow a cluster's redirects
+		// (the cluster client does, and gives up only while slots keep
+		// moving): every request whose key lives on another node fails.
+		return fmt.Errorf("%w (a Redis Cluster node answered: set quota.redis.cluster: true)", err)
+	}
+	// CROSSSLOT: a command's keys are in several slots of a cluster, which
+	// no retry changes (the key layout keeps them in one; see keyPrefix).
+	if strings.Contains(re.Error(), "user_script") || redis.HasErrorPrefix(re, "WRONGTYPE") || redis.HasErrorPrefix(re, "CROSSSLOT") {
 		return fmt.Errorf("%w: %w", ErrStoreRefused, err)
 	}
 	return err
@@ -297,9 +344,17 @@ func (r *Redis) Records(ctx context.Context, name string) (map[string]string, er
 	return out, nil
 }
 
-// Ping implements [Store].
+// Ping implements [Store]. On a cluster it asks the node that holds the
+// store's slot (a keyless PING would reach any node, and readiness would
+// follow a node the store does not use).
 func (r *Redis) Ping(ctx context.Context) error {
-	if err := r.client.Ping(ctx).Err(); err != nil {
+	var err error
+	if _, ok := r.client.(*redis.ClusterClient); ok {
+		err = scriptPing.Run(ctx, r.client, []string{r.prefix + "ping"}).Err()
+	} else {
+		err = r.client.Ping(ctx).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("ping redis: %w", err)
 	}
 	return nil

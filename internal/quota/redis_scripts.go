@@ -10,6 +10,12 @@ import "github.com/redis/go-redis/v9"
 // kinds repeat the first key). The logic mirrors memory.go step for step;
 // the shared suite checks that they agree.
 //
+// A script touches only the keys it is given in KEYS, never a key name it
+// builds or reads (the lease index's members come back as KEYS of the
+// release script): a Redis Cluster routes a script by its keys, which the
+// key layout keeps in one slot (keyPrefix in redis.go;
+// TestRedisClusterKeySlots checks every command).
+//
 // Kinds: 1 rpm, 2 tpm, 3 concurrency, 4 tokens per day, 5 tokens per month.
 //
 // Lua numbers are doubles, exact up to 2^53. The Go side hands the scripts
@@ -350,7 +356,12 @@ end
 return out
 `
 
+// luaPing answers from the node that holds KEYS[1] (a cluster routes the
+// script there), without touching the key.
+const luaPing = `return 1`
+
 var (
+	scriptPing        = redis.NewScript(luaPing)
 	scriptReserve     = redis.NewScript(luaReserve)
 	scriptSettle      = redis.NewScript(luaSettle)
 	scriptRelease     = redis.NewScript(luaReleaseLeases)

@@ -30,9 +30,16 @@ func TestRedisStore(t *testing.T) {
 // three replicas, 200 concurrent requests, a 60 rpm key: exactly 60.
 func TestRedisServerTime(t *testing.T) {
 	srv := startRedis(t)
+	testServerTimeExact(t, func() Store { return srv.newClient(t, "srvtime:", nil) })
+}
+
+// testServerTimeExact runs 200 concurrent requests of a 60 rpm key through
+// three replicas on clients of one store that reads the server's TIME, and
+// wants exactly 60 admitted.
+func testServerTimeExact(t *testing.T, clients func() Store) {
 	var replicas []*Limiter
 	for range 3 {
-		replicas = append(replicas, newTestLimiter(t, srv.newClient(t, "srvtime:", nil), nil, Config{}))
+		replicas = append(replicas, newTestLimiter(t, clients(), nil, Config{}))
 	}
 	req := Request{Principal: "key-60rpm", Limits: Limits{RPM: 60, TPM: 1_000_000}, InputTokens: 10, MaxTokens: 10}
 	var admitted atomic.Int64
@@ -303,6 +310,11 @@ func TestRedisRefusedClassification(t *testing.T) {
 		{replyError("ERR value is not an integer or out of range script: 86c7, on @user_script:38."), true},
 		{replyError("ERR Error running script (call to f_86c7): @user_script:38: ERR increment or decrement would overflow"), true},
 		{replyError("WRONGTYPE Operation against a key holding the wrong kind of value"), true},
+		{replyError("CROSSSLOT Keys in request don't hash to the same slot"), true},
+		{replyError("MOVED 10840 127.0.0.1:7001"), false},
+		{replyError("ASK 10840 127.0.0.1:7001"), false},
+		{replyError("CLUSTERDOWN The cluster is down"), false},
+		{replyError("TRYAGAIN Multiple keys request during rehashing of slot"), false},
 		{replyError("OOM command not allowed when used memory > 'maxmemory'. script: 86c7, on @user_script:38."), false},
 		{replyError("READONLY You can't write against a read only replica. script: 86c7, on @user_script:40."), false},
 		{replyError("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."), false},

@@ -19,11 +19,21 @@ import (
 // handler, belongs to the gateway.)
 func TestReplicasOverHTTP(t *testing.T) {
 	srv := startRedis(t)
+	testReplicasOverHTTP(t, RedisConfig{URL: srv.url(), KeyPrefix: "http:"})
+}
+
+// TestRedisClusterReplicasOverHTTP is the same on a Redis Cluster.
+func TestRedisClusterReplicasOverHTTP(t *testing.T) {
+	c := sharedRedisCluster(t)
+	testReplicasOverHTTP(t, RedisConfig{URL: c.url(), KeyPrefix: "http:", Cluster: true})
+}
+
+func testReplicasOverHTTP(t *testing.T, rc RedisConfig) {
 	req := Request{Principal: "key-60rpm", Limits: Limits{RPM: 60, TPM: 100000}, Model: "demo.chat-small",
 		Deployment: "eu-west-1/demo.chat-small", Capacity: Capacity{MaxConcurrency: 500}, InputTokens: 50, MaxTokens: 100}
 	var urls []string
 	for range 3 {
-		l, err := Open(Config{Store: StoreRedis, Redis: RedisConfig{URL: srv.url(), KeyPrefix: "http:"}}, Options{Logger: testLogger(t)})
+		l, err := Open(Config{Store: StoreRedis, Redis: rc}, Options{Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

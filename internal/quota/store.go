@@ -7,7 +7,8 @@ import (
 
 // Store holds quota counters and shared routing state. [Memory] and [Redis]
 // implement it with identical semantics; the shared test suite runs against
-// both. Implementations are safe for concurrent use.
+// both (Redis as one server and as a cluster). Implementations are safe for
+// concurrent use.
 //
 // Every method that reads time uses the store's own clock: the injected
 // [Clock] for [Memory], the server's TIME for [Redis], so that replicas whose

@@ -15,8 +15,9 @@ import (
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
-// The store suite: every test here runs against Memory (memory_test.go) and
-// against a real redis-server (redis_test.go), through a Limiter, with the
+// The store suite: every test here runs against Memory (memory_test.go),
+// against a real redis-server (redis_test.go) and against a real
+// three-master Redis Cluster (cluster_test.go), through a Limiter, with the
 // same expected numbers. That is what "identical semantics" means.
 
 // storeMaker returns a function that creates clients of one fresh shared

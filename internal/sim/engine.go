@@ -113,15 +113,21 @@ type world struct {
 	dests     []string // profile destinations
 	destIdx   []int
 	isDest    []bool
-	traffic   []*arrivals
-	tokenRNG  []*rand.Rand
-	end       int64
-	maxTries  int
-	deadline  int64
-	timeout   int64
-	queueMax  int
-	queueWait int64
-	stats     *collector
+	// srcDests, srcDestIdx and srcIsDest are the destinations per source
+	// region index, when the profile sets them per source; nil entries
+	// use dests.
+	srcDests   [][]string
+	srcDestIdx [][]int
+	srcIsDest  [][]bool
+	traffic    []*arrivals
+	tokenRNG   []*rand.Rand
+	end        int64
+	maxTries   int
+	deadline   int64
+	timeout    int64
+	queueMax   int
+	queueWait  int64
+	stats      *collector
 }
 
 // Now implements [routing.Clock] with simulated time.
@@ -205,6 +211,21 @@ func newWorld(sc *Scenario, strategy string, seed uint64) (*world, error) {
 			w.dests = append(w.dests, d)
 			w.destIdx = append(w.destIdx, w.regionIdx[d])
 			w.isDest[w.regionIdx[d]] = true
+		}
+	}
+	w.srcDests, w.srcDestIdx, w.srcIsDest = make([][]string, n), make([][]int, n), make([][]bool, n)
+	for src, ds := range sc.Profile.Sources {
+		si, ok := w.regionIdx[src]
+		if !ok {
+			continue
+		}
+		w.srcIsDest[si] = make([]bool, n)
+		for _, d := range ds {
+			if di, ok := w.regionIdx[d]; ok && !w.srcIsDest[si][di] {
+				w.srcDests[si] = append(w.srcDests[si], d)
+				w.srcDestIdx[si] = append(w.srcDestIdx[si], di)
+				w.srcIsDest[si][di] = true
+			}
 		}
 	}
 	model := cmp.Or(sc.Model, "model")
@@ -302,6 +323,23 @@ func (w *world) arrive(stream int) {
 
 func (r *request) tokens() int { return r.prompt + r.output }
 
+// destsFrom returns the destinations a request from source index src may
+// use: its per-source set when the profile gives one, else the profile's.
+func (w *world) destsFrom(src int) ([]string, []int) {
+	if w.srcIsDest[src] != nil {
+		return w.srcDests[src], w.srcDestIdx[src]
+	}
+	return w.dests, w.destIdx
+}
+
+// reaches reports whether a request from src may be served in d.
+func (w *world) reaches(src, d int) bool {
+	if w.srcIsDest[src] != nil {
+		return w.srcIsDest[src][d]
+	}
+	return w.isDest[d]
+}
+
 // order fills r.order with the destinations to try, by strategy.
 func (w *world) order(r *request) {
 	nd := w.nodes[r.src]
@@ -317,13 +355,15 @@ func (w *world) order(r *request) {
 			add(r.src)
 		}
 	case RoundRobin:
-		k := len(w.destIdx)
+		_, idx := w.destsFrom(r.src)
+		k := len(idx)
 		for j := range k {
-			add(w.destIdx[(nd.rr+j)%k])
+			add(idx[(nd.rr+j)%k])
 		}
 		nd.rr++
 	case Random:
-		for _, d := range w.destIdx {
+		_, idx := w.destsFrom(r.src)
+		for _, d := range idx {
 			add(d)
 		}
 		o := r.order[:r.n]
@@ -339,10 +379,11 @@ func (w *world) order(r *request) {
 func (w *world) route(r *request) {
 	nd := w.nodes[r.src]
 	model := cmp.Or(w.sc.Model, "model")
-	nd.states = nd.tracker.States(nd.states[:0], model, w.dests)
+	dests, _ := w.destsFrom(r.src)
+	nd.states = nd.tracker.States(nd.states[:0], model, dests)
 	in := routing.Input{
 		SourceRegion:    w.regions[r.src],
-		Destinations:    w.dests,
+		Destinations:    dests,
 		States:          nd.states,
 		Authorized:      authorizeAll,
 		RTT:             w,
@@ -385,7 +426,8 @@ func (w *world) oracleOrder(r *request) {
 	}
 	var opts [maxOrder]option
 	k := 0
-	for _, d := range w.destIdx {
+	_, idx := w.destsFrom(r.src)
+	for _, d := range idx {
 		b := w.backends[d]
 		if b == nil || k == maxOrder {
 			continue

@@ -70,7 +70,7 @@ func (c *collector) served(r *request, d int, done int64, w *world) {
 		c.cross++
 		c.addedRTT += w.rtt[r.src][d]
 	}
-	if !w.isDest[d] {
+	if !w.reaches(r.src, d) {
 		c.violations++
 	}
 	c.failovers += int(r.attempts) - 1

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"time"
@@ -55,6 +56,11 @@ type Profile struct {
 	ID string `yaml:"id"`
 	// Destinations is the profile's destination set.
 	Destinations []string `yaml:"destinations"`
+	// Sources optionally narrows the set per source region, as a
+	// topology's profiles.system.<id>.sources does: a request from a
+	// listed source may use only that source's destinations (each of them
+	// also in Destinations). A source not listed uses Destinations.
+	Sources map[string][]string `yaml:"sources"`
 }
 
 // Region is a simulated region with one Meridian node.
@@ -228,6 +234,15 @@ func (s *Scenario) Validate() error {
 	}
 	for i, d := range s.Profile.Destinations {
 		known(fmt.Sprintf("profile.destinations[%d]", i), d)
+	}
+	for _, src := range slices.Sorted(maps.Keys(s.Profile.Sources)) {
+		known("profile.sources."+src, src)
+		for i, d := range s.Profile.Sources[src] {
+			f := fmt.Sprintf("profile.sources.%s[%d]", src, i)
+			if !slices.Contains(s.Profile.Destinations, d) {
+				bad(f, "%q is not in profile.destinations", d)
+			}
+		}
 	}
 	if err := s.Routing.Validate(); err != nil {
 		errs = append(errs, err)

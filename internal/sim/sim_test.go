@@ -336,3 +336,46 @@ func TestCanceled(t *testing.T) {
 		t.Errorf("Compare with a canceled context = %v, want context.Canceled", err)
 	}
 }
+
+// TestPerSourceDestinations: a profile's per-source sets (as a topology's
+// profiles.system.<id>.sources gives them) bound where each source's
+// requests run, even when the profile's union is wider.
+func TestPerSourceDestinations(t *testing.T) {
+	t.Parallel()
+	sc := load(t, "eu-burst.yaml")
+	sc.Profile.Sources = map[string][]string{}
+	for _, src := range []string{"eu-west-1", "eu-central-1", "eu-west-3", "eu-north-1"} {
+		sc.Profile.Sources[src] = []string{"eu-central-1", "eu-north-1"}
+	}
+	res, err := sim.Run(t.Context(), sc, "locality-first", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ResidencyViolations != 0 {
+		t.Errorf("residency violations = %d, want 0", res.ResidencyViolations)
+	}
+	for _, r := range []string{"eu-west-1", "eu-west-3"} {
+		if n := res.ServedByRegion[r]; n != 0 {
+			t.Errorf("%d requests served in %s, which no source may reach", n, r)
+		}
+	}
+	if res.ServedByRegion["eu-central-1"] == 0 {
+		t.Error("nothing served in eu-central-1")
+	}
+}
+
+// TestPerSourceValidation: a per-source destination must be one of the
+// profile's destinations.
+func TestPerSourceValidation(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(scenarioDir, "eu-burst.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Replace(string(b), "  destinations: [eu-west-1, eu-central-1, eu-west-3, eu-north-1]\n",
+		"  destinations: [eu-west-1, eu-central-1, eu-west-3, eu-north-1]\n  sources: { eu-west-1: [us-east-1] }\n", 1)
+	_, err = sim.ParseScenario(strings.NewReader(in), filepath.Join(scenarioDir, "bad.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "profile.sources.eu-west-1[0]") {
+		t.Errorf("per-source destination outside the set: error %v", err)
+	}
+}

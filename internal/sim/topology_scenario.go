@@ -41,6 +41,9 @@ func (s *Scenario) applyTopology(cfg *topology.Config) error {
 	s.Model = p.Model
 	if len(s.Profile.Destinations) == 0 {
 		s.Profile.Destinations = slices.Clone(p.Destinations)
+		if p.PerSource != nil && s.Profile.Sources == nil {
+			s.Profile.Sources = maps.Clone(p.PerSource)
+		}
 	}
 
 	inline := map[string]Region{}

@@ -30,6 +30,12 @@ type Config struct {
 	// control policies: they can only take permissions away.
 	Guardrails []Guardrail `yaml:"guardrails"`
 
+	// Authorization is how a denied destination of a cross-Region call is
+	// treated: "filter" (routing sees only the allowed destinations) or
+	// "all-destinations" (Bedrock's behaviour: one denied candidate fails
+	// the call, naming its region). If empty, "filter".
+	Authorization string `yaml:"authorization"`
+
 	Quota   Quota   `yaml:"quota"`
 	Audit   Audit   `yaml:"audit"`
 	Routing Routing `yaml:"routing"`
@@ -48,6 +54,20 @@ type Geography struct {
 	// Global says whether the geography's regions serve global.* profiles.
 	// If unset, true.
 	Global *bool `yaml:"global"`
+}
+
+// Authorization modes; see Config.Authorization.
+const (
+	AuthorizationFilter          = "filter"
+	AuthorizationAllDestinations = "all-destinations"
+)
+
+// AuthorizationOrDefault returns Authorization, or "filter" when empty.
+func (c *Config) AuthorizationOrDefault() string {
+	if c.Authorization == "" {
+		return AuthorizationFilter
+	}
+	return c.Authorization
 }
 
 // AllowsGlobal reports whether the geography takes part in global routing.
@@ -173,10 +193,28 @@ func deref(p *int) int {
 	return *p
 }
 
-// Profiles holds the application inference profiles of the file. System
-// profiles are derived from deployments and never written by hand.
+// Profiles holds the application inference profiles of the file and,
+// optionally, the destination sets of system profiles. System profiles
+// themselves are derived from deployments.
 type Profiles struct {
-	Application []ApplicationProfile `yaml:"application"`
+	// System sets, per system profile id ("us.demo.chat-small"), which
+	// source regions may call it and where each may be served. A profile
+	// not listed keeps the derived sets: every source of its geography (or
+	// of the global geographies) reaches every destination.
+	System      map[string]SystemProfile `yaml:"system"`
+	Application []ApplicationProfile     `yaml:"application"`
+}
+
+// SystemProfile gives a system profile's destinations per source region,
+// as Bedrock does: "us.m" called from us-west-2 may run in {us-east-1,
+// us-west-2} while from us-east-2 it may run in {us-east-1, us-east-2,
+// us-west-2}. A source need not be a destination.
+type SystemProfile struct {
+	// Sources maps a source region to the destinations it may reach. Only
+	// the listed sources may call the profile. Every region must lie in the
+	// profile's geography (for a global profile: in a geography that takes
+	// part in global routing) and every destination must host the model.
+	Sources map[string][]string `yaml:"sources"`
 }
 
 // ApplicationProfile copies the destinations of a system profile or of a
@@ -365,6 +403,10 @@ type QuotaRedis struct {
 	// PasswordEnv names the environment variable holding the Redis
 	// password, so that it stays out of the file (and out of url).
 	PasswordEnv string `yaml:"password_env"`
+	// Cluster is true when url names nodes of a Redis Cluster:
+	// redis://host:port?addr=host2:port2&addr=... (go-redis's
+	// ParseClusterURL), or one configuration endpoint.
+	Cluster bool `yaml:"cluster"`
 }
 
 // Audit configures the hash-chained audit trail.

@@ -38,9 +38,14 @@ type Change struct {
 	Models      Diff
 	Deployments Diff // by "region/model"
 	Profiles    Diff // application profiles, by id
-	Principals  Diff
-	Policies    Diff
-	Guardrails  Diff // by name
+	// SystemProfiles are the per-source destination sets of
+	// profiles.system, by profile id.
+	SystemProfiles Diff
+	Principals     Diff
+	Policies       Diff
+	Guardrails     Diff // by name
+	// Authorization reports whether the authorization mode changed.
+	Authorization bool
 	// Routing reports whether the routing section changed.
 	Routing bool
 	// Server reports whether server.drain_timeout or drain_grace changed.
@@ -49,8 +54,8 @@ type Change struct {
 
 // Empty reports whether the new topology changes nothing.
 func (c Change) Empty() bool {
-	return c.Models.Empty() && c.Deployments.Empty() && c.Profiles.Empty() && c.Principals.Empty() &&
-		c.Policies.Empty() && c.Guardrails.Empty() && !c.Routing && !c.Server
+	return c.Models.Empty() && c.Deployments.Empty() && c.Profiles.Empty() && c.SystemProfiles.Empty() && c.Principals.Empty() &&
+		c.Policies.Empty() && c.Guardrails.Empty() && !c.Authorization && !c.Routing && !c.Server
 }
 
 // LogAttrs returns the non-empty parts of the change as slog-style
@@ -60,11 +65,14 @@ func (c Change) LogAttrs() []any {
 	for _, d := range []struct {
 		key string
 		d   Diff
-	}{{"models", c.Models}, {"deployments", c.Deployments}, {"profiles", c.Profiles}, {"principals", c.Principals},
-		{"policies", c.Policies}, {"guardrails", c.Guardrails}} {
+	}{{"models", c.Models}, {"deployments", c.Deployments}, {"profiles", c.Profiles}, {"system_profiles", c.SystemProfiles},
+		{"principals", c.Principals}, {"policies", c.Policies}, {"guardrails", c.Guardrails}} {
 		if !d.d.Empty() {
 			out = append(out, d.key, d.d.String())
 		}
+	}
+	if c.Authorization {
+		out = append(out, "authorization", "changed")
 	}
 	if c.Routing {
 		out = append(out, "routing", "changed")
@@ -129,14 +137,16 @@ func Compare(old, next *Config, region string) (Change, error) {
 	}
 
 	ch := Change{
-		Models:      diffBy(old.Models, next.Models, func(m Model) string { return m.ID }),
-		Deployments: diffBy(old.Deployments, next.Deployments, Deployment.Key),
-		Profiles:    diffBy(old.Profiles.Application, next.Profiles.Application, func(a ApplicationProfile) string { return a.ID }),
-		Principals:  diffBy(old.Principals, next.Principals, func(p Principal) string { return p.ID }),
-		Policies:    diffMaps(old.Policies, next.Policies),
-		Guardrails:  diffBy(old.Guardrails, next.Guardrails, func(g Guardrail) string { return g.Name }),
-		Routing:     !reflect.DeepEqual(old.Routing, next.Routing),
-		Server:      !reflect.DeepEqual(old.Server, next.Server),
+		Models:         diffBy(old.Models, next.Models, func(m Model) string { return m.ID }),
+		Deployments:    diffBy(old.Deployments, next.Deployments, Deployment.Key),
+		Profiles:       diffBy(old.Profiles.Application, next.Profiles.Application, func(a ApplicationProfile) string { return a.ID }),
+		SystemProfiles: diffMaps(old.Profiles.System, next.Profiles.System),
+		Authorization:  old.AuthorizationOrDefault() != next.AuthorizationOrDefault(),
+		Principals:     diffBy(old.Principals, next.Principals, func(p Principal) string { return p.ID }),
+		Policies:       diffMaps(old.Policies, next.Policies),
+		Guardrails:     diffBy(old.Guardrails, next.Guardrails, func(g Guardrail) string { return g.Name }),
+		Routing:        !reflect.DeepEqual(old.Routing, next.Routing),
+		Server:         !reflect.DeepEqual(old.Server, next.Server),
 	}
 	return ch, nil
 }

@@ -44,6 +44,14 @@ func TestCompare(t *testing.T) {
 				Principals: Diff{Added: []string{"ops"}}, Routing: true, Server: true},
 		},
 		{
+			name: "per-source destination sets and the authorization mode change live",
+			mutate: func(s string) string {
+				s = strings.Replace(s, "profiles:\n", "profiles:\n  system:\n    us.demo.chat-small:\n      sources: { us-east-1: [us-east-1] }\n", 1)
+				return "authorization: all-destinations\n" + s
+			},
+			want: Change{SystemProfiles: Diff{Added: []string{"us.demo.chat-small"}}, Authorization: true},
+		},
+		{
 			name: "this region's listener",
 			mutate: func(s string) string {
 				return strings.Replace(s, "listen: 127.0.0.1:8081", "listen: 127.0.0.1:8091", 1)

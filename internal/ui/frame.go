@@ -60,7 +60,8 @@ type ResidencyCell struct {
 	// global and single-region ones.
 	Geographic int `json:"geographic"`
 	Other      int `json:"other"`
-	// Violation is true when a geographic profile left its geography.
+	// Violation is true when a geographic profile left its geography, or
+	// any request ran outside the set its source may reach.
 	Violation bool `json:"violation"`
 }
 
@@ -143,6 +144,7 @@ func (l *Live) Frame(state any) *Frame {
 		} else {
 			c.Other += fl.Count
 		}
+		c.Violation = c.Violation || fl.Outside
 	}
 	for _, k := range slices.Sorted(maps.Keys(mixes)) {
 		f.Profiles = append(f.Profiles, *mixes[k])

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,6 +71,7 @@ type flowKey struct{ Source, Destination, Profile string }
 type flowCount struct {
 	n, errors  int
 	geographic bool
+	outside    bool // served outside the set its source may reach
 }
 
 type bucket struct {
@@ -111,9 +113,16 @@ func (l *Live) Record(_ context.Context, rec *gateway.Record) error {
 	c := *rec
 	c.Prompt, c.Completion = nil, ""
 	c.Attempts = slices.Clone(rec.Attempts)
-	geographic := false
-	if p, ok := l.catalog().Get(c.ProfileID); ok {
+	geographic, outside := false, false
+	cat := l.catalog()
+	if p, ok := cat.Get(c.ProfileID); ok {
 		geographic = p.Geographic()
+	}
+	if c.InferenceRegion != "" && c.ProfileID != "" {
+		// Judged on the set the source may reach, not on the prefix: a
+		// per-source set can be narrower than the geography.
+		err := cat.CheckDestination(c.ProfileID, c.SourceRegion, c.InferenceRegion)
+		outside = err != nil && !errors.Is(err, profile.ErrNotFound)
 	}
 	failed := c.Status >= 400 || c.ErrorCode != ""
 	sec := l.clock.Now().Unix()
@@ -133,7 +142,7 @@ func (l *Live) Record(_ context.Context, rec *gateway.Record) error {
 	if c.InferenceRegion == "" {
 		return nil
 	}
-	if geographic && l.geoOf[c.SourceRegion] != l.geoOf[c.InferenceRegion] {
+	if outside || geographic && l.geoOf[c.SourceRegion] != l.geoOf[c.InferenceRegion] {
 		// Invariant 1 says this cannot happen; the console shows it if it does.
 		l.violations++
 		l.lastViolation = c.RequestID
@@ -150,7 +159,7 @@ func (l *Live) Record(_ context.Context, rec *gateway.Record) error {
 	k := flowKey{c.SourceRegion, c.InferenceRegion, c.ProfileID}
 	fc := b.flows[k]
 	if fc == nil {
-		fc = &flowCount{geographic: geographic}
+		fc = &flowCount{geographic: geographic, outside: outside}
 		b.flows[k] = fc
 	}
 	fc.n++
@@ -169,6 +178,9 @@ type FlowStat struct {
 	Profile     string `json:"profile"`
 	// Geographic is true for a profile bound to one geography.
 	Geographic bool `json:"geographic,omitempty"`
+	// Outside is true when the destination is not in the set the
+	// profile's source may reach (a residency violation).
+	Outside bool `json:"outside,omitempty"`
 	// Rate is requests per second over the last ten seconds.
 	Rate float64 `json:"rate"`
 	// Count is the number of requests in the last five minutes; Errors
@@ -198,7 +210,7 @@ func (l *Live) ownFlowsLocked(now int64) []FlowStat {
 		for k, fc := range b.flows {
 			fs := agg[k]
 			if fs == nil {
-				fs = &FlowStat{Source: k.Source, Destination: k.Destination, Profile: k.Profile, Geographic: fc.geographic}
+				fs = &FlowStat{Source: k.Source, Destination: k.Destination, Profile: k.Profile, Geographic: fc.geographic, Outside: fc.outside}
 				agg[k] = fs
 			}
 			fs.Count += fc.n

@@ -237,3 +237,35 @@ func FuzzParseAction(f *testing.F) {
 func attempt(region, outcome string, status int) gateway.Attempt {
 	return gateway.Attempt{Region: region, Outcome: outcome, Status: status, Duration: 30 * time.Millisecond}
 }
+
+// TestLiveResidencyPerSource: the matrix judges residency on the set the
+// source may reach, not on the profile's prefix: with eu-west-1 limited to
+// itself, eu-west-1 → eu-central-1 is a violation although both are in the
+// EU.
+func TestLiveResidencyPerSource(t *testing.T) {
+	t.Parallel()
+	cfg := demoConfig(t)
+	cfg.Profiles.System = map[string]topology.SystemProfile{"eu.demo.chat-small": {Sources: map[string][]string{
+		"eu-west-1": {"eu-west-1"}, "eu-central-1": {"eu-central-1", "eu-west-1"}}}}
+	for _, tc := range []struct {
+		src, dst  string
+		violation bool
+	}{
+		{"eu-west-1", "eu-west-1", false},
+		{"eu-west-1", "eu-central-1", true},
+		{"eu-central-1", "eu-west-1", false},
+	} {
+		l, err := ui.NewLive(ui.LiveOptions{Region: tc.src, Config: cfg, Clock: newClock()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		record(t, l, rec("r1", "source", tc.src, tc.dst, "eu.demo.chat-small"))
+		f := l.Frame(nil)
+		if got := f.Residency.Violations > 0; got != tc.violation {
+			t.Errorf("%s → %s: Violations = %d, want violation %v", tc.src, tc.dst, f.Residency.Violations, tc.violation)
+		}
+		if len(f.Residency.Cells) != 1 || f.Residency.Cells[0].Violation != tc.violation {
+			t.Errorf("%s → %s: cells = %+v, want one with violation %v", tc.src, tc.dst, f.Residency.Cells, tc.violation)
+		}
+	}
+}

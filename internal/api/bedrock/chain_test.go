@@ -39,7 +39,9 @@ func startNode(t *testing.T, yaml, region string, getenv func(string) string) *n
 // TestBedrockBackendChain: node A's deployment has `backend.type: bedrock`
 // pointing at node B's Bedrock front end; the official client calls A. The
 // adapter uses the default credential chain (here: environment variables).
-func TestBedrockBackendChain(t *testing.T) {
+func TestBedrockBackendChain(t *testing.T) { overTransports(t, testBedrockBackendChain) }
+
+func testBedrockBackendChain(t *testing.T) {
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDNODEA")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "node-a-secret")

@@ -184,17 +184,17 @@ func (w testWriter) Write(p []byte) (int, error) {
 // the endpoint, static credentials and no retries.
 func (c *cluster) runtimeClient(region string, optFns ...func(*bedrockruntime.Options)) *bedrockruntime.Client {
 	return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.url(region)), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")}, optFns...)
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, ""), HTTPClient: c.httpClient()}, optFns...)
 }
 
 // clientAs returns a Bedrock Runtime client with other credentials.
 func (c *cluster) clientAs(region, akid, secret string) *bedrockruntime.Client {
 	return bedrockruntime.New(bedrockruntime.Options{Region: region, BaseEndpoint: aws.String(c.url(region)), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})
+		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""), HTTPClient: c.httpClient()})
 }
 
 // controlClient is the official Bedrock control-plane client.
 func (c *cluster) controlClient(region string) *awsbedrock.Client {
 	return awsbedrock.New(awsbedrock.Options{Region: region, BaseEndpoint: aws.String(c.url(region)), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, "")})
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, testSecret, ""), HTTPClient: c.httpClient()})
 }

@@ -25,9 +25,10 @@ type converseRequest struct {
 	GuardrailConfig json.RawMessage `json:"guardrailConfig"`
 	PromptVariables json.RawMessage `json:"promptVariables"`
 	// AdditionalModelRequestFields and OutputConfig change what the model
-	// does; they are refused. PerformanceConfig, ServiceTier,
-	// RequestMetadata and AdditionalModelResponseFieldPaths are hints or
-	// metadata, accepted and not acted on.
+	// does; they are refused. PerformanceConfig, ServiceTier and
+	// AdditionalModelResponseFieldPaths are hints, accepted and not acted
+	// on. RequestMetadata is validated as Bedrock does and recorded in the
+	// audit trail.
 	AdditionalModelRequestFields json.RawMessage   `json:"additionalModelRequestFields"`
 	OutputConfig                 json.RawMessage   `json:"outputConfig"`
 	RequestMetadata              map[string]string `json:"requestMetadata"`
@@ -92,6 +93,14 @@ func decodeConverse(model string, body []byte, stream bool) (*inference.Request,
 		return req, invalid("additionalModelRequestFields is not supported by this gateway; use inferenceConfig")
 	case isSet(cr.OutputConfig):
 		return req, invalid("outputConfig is not supported by this gateway")
+	}
+	if err := inference.ValidateMetadata(cr.RequestMetadata); err != nil {
+		return req, invalid("requestMetadata " + err.Error())
+	}
+	if len(cr.RequestMetadata) > 0 {
+		// Recorded in the audit trail (requestMetadata), as Bedrock's
+		// invocation logs record it.
+		req.Metadata = cr.RequestMetadata
 	}
 	if ic := cr.InferenceConfig; ic != nil {
 		if ic.MaxTokens != nil {

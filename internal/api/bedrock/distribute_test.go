@@ -32,7 +32,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // TestProfilesReachOtherRegions: a profile created through one region's
 // node is resolved by the other regions' nodes, and its deletion too.
-func TestProfilesReachOtherRegions(t *testing.T) {
+func TestProfilesReachOtherRegions(t *testing.T) { overTransports(t, testProfilesReachOtherRegions) }
+
+func testProfilesReachOtherRegions(t *testing.T) {
 	c := startCluster(t, euRegions, "")
 	ctx := t.Context()
 	out, err := c.controlClient("eu-west-1").CreateInferenceProfile(ctx, &awsbedrock.CreateInferenceProfileInput{InferenceProfileName: aws.String("shared"),

@@ -203,9 +203,11 @@ func (h *Handler) summary(cat *profile.Catalog, p *profile.Profile) profileSumma
 	region := h.g.Region()
 	s := profileSummary{InferenceProfileName: p.ID, InferenceProfileArn: p.ARN(cat.Partition(), region, cat.Account()),
 		InferenceProfileID: p.ID, Description: p.Description, Status: "ACTIVE", Type: p.Type.String()}
-	dst := p.Destinations
-	if p.SingleRegion() {
-		dst = []string{region}
+	// As Bedrock does, models lists the destinations of the region asked:
+	// a profile's set depends on the source region.
+	dst := p.DestinationsFrom(region)
+	if dst == nil {
+		dst = p.Destinations
 	}
 	for _, d := range dst {
 		s.Models = append(s.Models, modelRef{ModelArn: profile.FoundationModelARN(cat.Partition(), d, p.Model)})

@@ -17,6 +17,10 @@ import (
 )
 
 func TestInferenceProfilesWithOfficialClient(t *testing.T) {
+	overTransports(t, testInferenceProfilesWithOfficialClient)
+}
+
+func testInferenceProfilesWithOfficialClient(t *testing.T) {
 	c := startCluster(t, euRegions, "")
 	ctx := t.Context()
 	cp := c.controlClient("eu-west-1")

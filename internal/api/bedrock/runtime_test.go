@@ -44,7 +44,9 @@ func userMessage(text string) []rttypes.Message {
 	return []rttypes.Message{{Role: rttypes.ConversationRoleUser, Content: []rttypes.ContentBlock{&rttypes.ContentBlockMemberText{Value: text}}}}
 }
 
-func TestRuntimeWithOfficialClient(t *testing.T) {
+func TestRuntimeWithOfficialClient(t *testing.T) { overTransports(t, testRuntimeWithOfficialClient) }
+
+func testRuntimeWithOfficialClient(t *testing.T) {
 	c := startCluster(t, euRegions, "")
 	rt := c.runtimeClient("eu-west-1")
 	ctx := t.Context()
@@ -243,13 +245,15 @@ func TestRuntimeWithOfficialClient(t *testing.T) {
 	})
 }
 
-func TestRuntimeTypedErrors(t *testing.T) {
+func TestRuntimeTypedErrors(t *testing.T) { overTransports(t, testRuntimeTypedErrors) }
+
+func testRuntimeTypedErrors(t *testing.T) {
 	c := startCluster(t, euRegions, withPolicies)
 	ctx := t.Context()
 	rt := c.runtimeClient("eu-west-1")
 	denied := c.clientAs("eu-west-1", deniedAKID, deniedSecret)
 	badSig := bedrockruntime.New(bedrockruntime.Options{Region: "eu-west-1", BaseEndpoint: aws.String(c.url("eu-west-1")), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(testAKID, "not-the-secret", "")})
+		Credentials: credentials.NewStaticCredentialsProvider(testAKID, "not-the-secret", ""), HTTPClient: c.httpClient()})
 	mock := c.nodes["eu-west-1"].Backends()["demo.throttled"].(*backend.Mock)
 	mock.Server().SetThrottled(7 * time.Second)
 
@@ -286,7 +290,7 @@ func TestRuntimeTypedErrors(t *testing.T) {
 
 	t.Run("control plane follows the policies", func(t *testing.T) {
 		deniedCP := awsbedrock.New(awsbedrock.Options{Region: "eu-west-1", BaseEndpoint: aws.String(c.url("eu-west-1")), RetryMaxAttempts: 1,
-			Credentials: credentials.NewStaticCredentialsProvider(deniedAKID, deniedSecret, "")})
+			Credentials: credentials.NewStaticCredentialsProvider(deniedAKID, deniedSecret, ""), HTTPClient: c.httpClient()})
 		if _, err := deniedCP.ListInferenceProfiles(ctx, &awsbedrock.ListInferenceProfilesInput{}); err != nil {
 			t.Errorf("List with bedrock:ListInferenceProfiles allowed: %v", err)
 		}
@@ -338,7 +342,9 @@ func TestRuntimeTypedErrors(t *testing.T) {
 // TestModelTimeoutException: a model that does not answer within its
 // deployment's first_byte_timeout, with nowhere else to go, is the SDK's
 // *types.ModelTimeoutException (408), not a generic 503.
-func TestModelTimeoutException(t *testing.T) {
+func TestModelTimeoutException(t *testing.T) { overTransports(t, testModelTimeoutException) }
+
+func testModelTimeoutException(t *testing.T) {
 	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "")
 	mock := c.nodes["eu-west-1"].Backends()["demo.throttled"].(*backend.Mock)
 	mock.Server().SetPacing(5*time.Second, 5000)
@@ -355,7 +361,9 @@ func TestModelTimeoutException(t *testing.T) {
 
 // TestInStreamErrorIsAnException: after the first event an upstream failure
 // arrives as an exception frame that the SDK returns from Err() (invariant 3).
-func TestInStreamErrorIsAnException(t *testing.T) {
+func TestInStreamErrorIsAnException(t *testing.T) { overTransports(t, testInStreamErrorIsAnException) }
+
+func testInStreamErrorIsAnException(t *testing.T) {
 	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "")
 	// One model per call: a failed deployment cools down.
 	for _, m := range []string{"demo.chat-small", "demo.throttled"} {

@@ -1,0 +1,3 @@
+package converse
+
+//go:generate ../jsonx/gen_extra.sh converse extra_gen.go Request Message ContentBlock Source S3Location ImageBlock DocumentBlock VideoBlock ToolUseBlock ToolResultBlock ToolResultContent ReasoningContent ReasoningText CachePoint SystemBlock InferenceConfig ToolConfig Tool ToolSpec InputSchema ToolChoice Empty SpecificTool GuardrailConfig PerformanceConfig ServiceTier OutputConfig OutputFormat OutputStructure JSONSchemaDefinition Response Output Usage Metrics MessageStart ContentBlockStart BlockStart ToolUseStart ContentBlockDelta BlockDelta ToolUseDelta ReasoningDelta ContentBlockStop MessageStop Metadata ErrorResponse

@@ -1,0 +1,155 @@
+package jsonx_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
+)
+
+type inner struct {
+	A     string      `json:"a"`
+	Extra jsonx.Extra `json:"-"`
+}
+
+func (v *inner) UnmarshalJSON(b []byte) error {
+	type plain inner
+	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)
+}
+
+func (v inner) MarshalJSON() ([]byte, error) {
+	type plain inner
+	return jsonx.MarshalObject(plain(v), v.Extra)
+}
+
+type outer struct {
+	Name  string      `json:"name"`
+	In    *inner      `json:"in,omitempty"`
+	List  []inner     `json:"list,omitempty"`
+	Extra jsonx.Extra `json:"-"`
+}
+
+func (v *outer) UnmarshalJSON(b []byte) error {
+	type plain outer
+	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)
+}
+
+func (v outer) MarshalJSON() ([]byte, error) {
+	type plain outer
+	return jsonx.MarshalObject(plain(v), v.Extra)
+}
+
+func TestRoundTripKeepsUnknownMembers(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in string }{
+		{"top", `{"name":"n","zz":[1,{"q":null}],"aa":"x"}`},
+		{"nested", `{"name":"n","in":{"a":"b","u":{"deep":[true]}}}`},
+		{"list", `{"name":"n","list":[{"a":"1","k":1.50e3},{"a":"2"}]}`},
+		{"escaped key", `{"name":"n","\u00e9t\u00e9":"summer"}`},
+		{"empty", `{"name":""}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var v outer
+			if err := json.Unmarshal([]byte(tc.in), &v); err != nil {
+				t.Fatalf("Unmarshal(%s): %v", tc.in, err)
+			}
+			out, err := json.Marshal(v)
+			if err != nil {
+				t.Fatalf("Marshal: %v", err)
+			}
+			eq, err := jsonx.Equivalent([]byte(tc.in), out)
+			if err != nil || !eq {
+				t.Errorf("round trip of %s = %s (err %v), want equivalent", tc.in, out, err)
+			}
+		})
+	}
+}
+
+func TestUnknownValueBytesKept(t *testing.T) {
+	t.Parallel()
+	var v outer
+	if err := json.Unmarshal([]byte(`{"name":"n","k":1.50e3,"z":null}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(v)
+	if want := `{"name":"n","k":1.50e3,"z":null}`; string(out) != want {
+		t.Errorf("Marshal = %s, want %s", out, want)
+	}
+}
+
+func TestMembersRejectsMalformed(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":1}x`, `{"a":[1,2}`, strings.Repeat("[", 600)} {
+		err := jsonx.Members([]byte(in), func(k, v []byte) error { return nil })
+		if err == nil {
+			t.Errorf("Members(%q) = nil, want error", in)
+		}
+	}
+	var stop = errors.New("stop")
+	if err := jsonx.Members([]byte(`{"a":1}`), func(k, v []byte) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("Members with failing callback = %v, want %v", err, stop)
+	}
+}
+
+func TestScalars(t *testing.T) {
+	t.Parallel()
+	if n, ok := jsonx.Int([]byte("9223372036854775807")); !ok || n != 1<<63-1 {
+		t.Errorf("Int(max) = %d, %v", n, ok)
+	}
+	for _, in := range []string{"9223372036854775808", "1.0", "1e3", "-", "", "\"1\""} {
+		if _, ok := jsonx.Int([]byte(in)); ok {
+			t.Errorf("Int(%q) ok, want not ok", in)
+		}
+	}
+	if !jsonx.KeyIs([]byte(`"\u006dodel"`), "model") {
+		t.Error(`KeyIs("\u006dodel", "model") = false`)
+	}
+	if s, ok := jsonx.String([]byte(`"a\"b"`)); !ok || s != `a"b` {
+		t.Errorf(`String("a\"b") = %q, %v`, s, ok)
+	}
+}
+
+func FuzzMembers(f *testing.F) {
+	f.Add([]byte(`{"a":[1,{"b":"c"}],"d":null}`))
+	f.Add([]byte(`{"model":"x","stream":true}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := jsonx.Walk(data, func(k, v []byte) error { return nil })
+		if json.Valid(data) && err != nil && data[skip(data)] == '{' && !strings.Contains(string(data), strings.Repeat("[", 500)) {
+			t.Errorf("Walk(%q) = %v on valid JSON", data, err)
+		}
+	})
+}
+
+func skip(b []byte) int {
+	i := 0
+	for i < len(b)-1 && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func TestDeps(t *testing.T) {
+	t.Parallel()
+	checkDeps(t, "github.com/meridian-gateway/meridian/internal/schema/jsonx")
+}
+
+func checkDeps(t *testing.T, self string) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p != self {
+			t.Errorf("%s depends on %s; it may import only the standard library", self, p)
+		}
+	}
+}

@@ -1,0 +1,474 @@
+package translate
+
+import (
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/converse"
+)
+
+// AnthropicToConverseRequest translates a Messages request for a Converse
+// backend. model, anthropic_version and stream are the caller's (Converse
+// carries them in the URL). top_k, thinking and anthropic_beta, which
+// Converse has no member for, travel in additionalModelRequestFields as
+// Bedrock documents for Claude models. cache_control on a block, system
+// block or tool becomes a cachePoint after it.
+func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, error) {
+	r := refuser(targetConverse)
+	if err := refuseAnthropicKinds(r, req); err != nil {
+		return nil, err
+	}
+	if err := refuseUnknown(r, req); err != nil {
+		return nil, err
+	}
+	if err := r.extra("", req.Extra.Keys()); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.Metadata != nil:
+		return nil, r.field("metadata")
+	case req.Container != nil:
+		return nil, r.field("container")
+	case req.MCPServers != nil:
+		return nil, r.field("mcp_servers")
+	case req.ContextManagement != nil:
+		return nil, r.field("context_management")
+	}
+	out := &converse.Request{}
+	ic := converse.InferenceConfig{Temperature: req.Temperature, TopP: req.TopP, StopSequences: req.StopSequences}
+	if req.MaxTokens > 0 {
+		ic.MaxTokens = ptr(req.MaxTokens)
+	}
+	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || ic.StopSequences != nil {
+		out.InferenceConfig = &ic
+	}
+	fields := map[string]any{}
+	if req.TopK != nil {
+		fields["top_k"] = *req.TopK
+	}
+	if req.Thinking != nil {
+		if err := r.extra("thinking", req.Thinking.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		fields["thinking"] = req.Thinking
+	}
+	if len(req.AnthropicBeta) > 0 {
+		fields["anthropic_beta"] = req.AnthropicBeta
+	}
+	if len(fields) > 0 {
+		out.AdditionalModelRequestFields, _ = json.Marshal(fields)
+	}
+	switch req.ServiceTier {
+	case "", "auto":
+	case "standard_only":
+		out.ServiceTier = &converse.ServiceTier{Type: "default"}
+	default:
+		return nil, r.field("service_tier")
+	}
+	format, effort, err := anthropicOutput(r, req)
+	if err != nil {
+		return nil, err
+	}
+	if format != nil || effort != "" {
+		out.OutputConfig = &converse.OutputConfig{Effort: effort}
+		if format != nil {
+			out.OutputConfig.TextFormat = &converse.OutputFormat{Type: "json_schema",
+				Structure: converse.OutputStructure{JSONSchema: &converse.JSONSchemaDefinition{Schema: compactJSON(objectOrEmpty(format.Schema))}}}
+		}
+	}
+	if len(req.Tools) > 0 {
+		tc := &converse.ToolConfig{}
+		for i, t := range req.Tools {
+			p := at("tools", i)
+			if !t.IsCustom() {
+				return nil, r.because(p+".type", "server tools run only on Anthropic's API")
+			}
+			if err := r.extra(p, t.Extra.Keys()); err != nil {
+				return nil, err
+			}
+			tc.Tools = append(tc.Tools, converse.Tool{ToolSpec: &converse.ToolSpec{Name: t.Name, Description: t.Description, Strict: t.Strict,
+				InputSchema: converse.InputSchema{JSON: objectOrEmpty(t.InputSchema)}}})
+			if t.CacheControl != nil {
+				cp, err := cachePointFrom(r, p+".cache_control", t.CacheControl)
+				if err != nil {
+					return nil, err
+				}
+				tc.Tools = append(tc.Tools, converse.Tool{CachePoint: cp})
+			}
+		}
+		out.ToolConfig = tc
+	}
+	if c := req.ToolChoice; c != nil {
+		if err := r.extra("tool_choice", c.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		if c.DisableParallelToolUse != nil && *c.DisableParallelToolUse {
+			return nil, r.field("tool_choice.disable_parallel_tool_use")
+		}
+		var choice *converse.ToolChoice
+		switch c.Type {
+		case "auto":
+			choice = &converse.ToolChoice{Auto: &converse.Empty{}}
+		case "any":
+			choice = &converse.ToolChoice{Any: &converse.Empty{}}
+		case "tool":
+			choice = &converse.ToolChoice{Tool: &converse.SpecificTool{Name: c.Name}}
+		default:
+			return nil, r.because("tool_choice.type", "expressible: auto, any, tool")
+		}
+		if out.ToolConfig == nil {
+			return nil, r.because("tool_choice", "no tools declared")
+		}
+		out.ToolConfig.ToolChoice = choice
+	}
+	if s := req.System; s != nil {
+		if s.IsText() {
+			out.System = []converse.SystemBlock{{Text: ptr(s.Text)}}
+		}
+		for i, b := range s.Blocks {
+			p := at("system", i)
+			if err := r.extra(p, b.Extra.Keys()); err != nil {
+				return nil, err
+			}
+			if b.Type != anthropic.BlockText || b.Citations != nil {
+				return nil, r.because(p+".type", "system blocks must be text")
+			}
+			out.System = append(out.System, converse.SystemBlock{Text: ptr(b.Text)})
+			if b.CacheControl != nil {
+				cp, err := cachePointFrom(r, p+".cache_control", b.CacheControl)
+				if err != nil {
+					return nil, err
+				}
+				out.System = append(out.System, converse.SystemBlock{CachePoint: cp})
+			}
+		}
+	}
+	out.Messages = []converse.Message{}
+	for i, m := range req.Messages {
+		p := at("messages", i)
+		if err := r.extra(p, m.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		if m.Role != anthropic.RoleUser && m.Role != anthropic.RoleAssistant {
+			return nil, r.field(p + ".role")
+		}
+		var blocks []converse.ContentBlock
+		if m.Content.IsText() {
+			blocks = []converse.ContentBlock{converse.TextBlock(m.Content.Text)}
+		}
+		for j, b := range m.Content.Blocks {
+			cb, err := anthropicBlockToConverse(r, at(p+".content", j), &b)
+			if err != nil {
+				return nil, err
+			}
+			blocks = append(blocks, cb...)
+		}
+		out.Messages = appendConverse(out.Messages, m.Role, blocks)
+	}
+	return out, nil
+}
+
+// anthropicOutput reads the structured output format (output_config.format,
+// or the beta output_format) and the effort of a Messages request.
+func anthropicOutput(r refuser, req *anthropic.Request) (*anthropic.OutputFormat, string, error) {
+	var format *anthropic.OutputFormat
+	var effort string
+	path := "output_format"
+	if oc := req.OutputConfig; oc != nil {
+		if err := r.extra("output_config", oc.Extra.Keys()); err != nil {
+			return nil, "", err
+		}
+		if oc.Format != nil && req.OutputFormat != nil {
+			return nil, "", r.because("output_format", "give output_config.format or output_format, not both")
+		}
+		format, effort, path = oc.Format, oc.Effort, "output_config.format"
+	}
+	if req.OutputFormat != nil {
+		format, path = req.OutputFormat, "output_format"
+	}
+	if format != nil {
+		if err := r.extra(path, format.Extra.Keys()); err != nil {
+			return nil, "", err
+		}
+		if format.Type != "json_schema" {
+			return nil, "", r.field(path + ".type")
+		}
+	}
+	return format, effort, nil
+}
+
+func cachePointFrom(r refuser, p string, cc *anthropic.CacheControl) (*converse.CachePoint, error) {
+	if err := r.extra(p, cc.Extra.Keys()); err != nil {
+		return nil, err
+	}
+	if cc.Type != "ephemeral" {
+		return nil, r.field(p + ".type")
+	}
+	return &converse.CachePoint{Type: "default", TTL: cc.TTL}, nil
+}
+
+// anthropicBlockToConverse converts one block, followed by a cachePoint
+// when it carries cache_control.
+func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]converse.ContentBlock, error) {
+	if err := r.extra(p, b.Extra.Keys()); err != nil {
+		return nil, err
+	}
+	var cb converse.ContentBlock
+	switch b.Type {
+	case anthropic.BlockText:
+		if b.Citations != nil {
+			return nil, r.field(p + ".citations")
+		}
+		cb.Text = ptr(b.Text)
+	case anthropic.BlockImage:
+		img, err := anthropicImageToConverse(r, p+".source", b.Source)
+		if err != nil {
+			return nil, err
+		}
+		cb.Image = img
+	case anthropic.BlockDocument:
+		s := b.Source
+		if s == nil {
+			return nil, r.because(p+".source", "missing")
+		}
+		if err := r.extra(p+".source", s.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		doc := &converse.DocumentBlock{Name: documentName(b.Title, 0), Context: b.Context, Citations: b.Citations}
+		switch {
+		case s.Type == "base64" && s.MediaType == "application/pdf":
+			data, err := base64.StdEncoding.DecodeString(s.Data)
+			if err != nil {
+				return nil, r.because(p+".source.data", "invalid base64")
+			}
+			doc.Format, doc.Source.Bytes = "pdf", data
+		case s.Type == "text":
+			doc.Format, doc.Source.Bytes = "txt", []byte(s.Data)
+		default:
+			return nil, r.because(p+".source.type", "documents: base64 PDF or text")
+		}
+		cb.Document = doc
+	case anthropic.BlockToolUse:
+		cb.ToolUse = &converse.ToolUseBlock{ToolUseID: b.ID, Name: b.Name, Input: objectOrEmpty(b.Input)}
+		if jsonNull(b.Input) {
+			cb.ToolUse.Input = json.RawMessage(`{}`)
+		}
+	case anthropic.BlockToolResult:
+		tr := &converse.ToolResultBlock{ToolUseID: b.ToolUseID, Content: []converse.ToolResultContent{}}
+		if b.IsError != nil && *b.IsError {
+			tr.Status = "error"
+		}
+		if c := b.Content; c != nil {
+			if c.IsText() {
+				tr.Content = append(tr.Content, converse.ToolResultContent{Text: ptr(c.Text)})
+			}
+			for k, rb := range c.Blocks {
+				q := at(p+".content", k)
+				if err := r.extra(q, rb.Extra.Keys()); err != nil {
+					return nil, err
+				}
+				switch rb.Type {
+				case anthropic.BlockText:
+					tr.Content = append(tr.Content, converse.ToolResultContent{Text: ptr(rb.Text)})
+				case anthropic.BlockImage:
+					img, err := anthropicImageToConverse(r, q+".source", rb.Source)
+					if err != nil {
+						return nil, err
+					}
+					tr.Content = append(tr.Content, converse.ToolResultContent{Image: img})
+				default:
+					return nil, r.field(q + ".type")
+				}
+				if rb.CacheControl != nil {
+					return nil, r.field(q + ".cache_control")
+				}
+			}
+		}
+		cb.ToolResult = tr
+	case anthropic.BlockThinking:
+		cb.ReasoningContent = &converse.ReasoningContent{ReasoningText: &converse.ReasoningText{Text: b.Thinking, Signature: b.Signature}}
+	case anthropic.BlockRedactedThinking:
+		data, err := base64.StdEncoding.DecodeString(b.Data)
+		if err != nil {
+			return nil, r.because(p+".data", "redacted thinking must be base64")
+		}
+		cb.ReasoningContent = &converse.ReasoningContent{RedactedContent: data}
+	default:
+		return nil, r.field(p + ".type")
+	}
+	out := []converse.ContentBlock{cb}
+	if b.CacheControl != nil {
+		cp, err := cachePointFrom(r, p+".cache_control", b.CacheControl)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, converse.ContentBlock{CachePoint: cp})
+	}
+	return out, nil
+}
+
+func jsonNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+
+func anthropicImageToConverse(r refuser, p string, s *anthropic.Source) (*converse.ImageBlock, error) {
+	if s == nil {
+		return nil, r.because(p, "missing")
+	}
+	if err := r.extra(p, s.Extra.Keys()); err != nil {
+		return nil, err
+	}
+	if s.Type != "base64" {
+		return nil, r.because(p+".type", "images must be base64; the gateway does not fetch URLs")
+	}
+	format, ok := imageFormat(s.MediaType)
+	if !ok {
+		return nil, r.field(p + ".media_type")
+	}
+	data, err := base64.StdEncoding.DecodeString(s.Data)
+	if err != nil {
+		return nil, r.because(p+".data", "invalid base64")
+	}
+	return &converse.ImageBlock{Format: format, Source: converse.Source{Bytes: data}}, nil
+}
+
+// converseStopToAnthropic maps a Converse stop reason to Anthropic's.
+func converseStopToAnthropic(reason string) string {
+	switch reason {
+	case converse.StopGuardrailIntervened, converse.StopContentFiltered:
+		return anthropic.StopRefusal
+	case converse.StopMalformedModelOutput, converse.StopMalformedToolUse:
+		return anthropic.StopEndTurn
+	}
+	return reason
+}
+
+// converseStopSequence reads the stop sequence Claude reported, which
+// Converse returns only in additionalModelResponseFields.
+func converseStopSequence(fields json.RawMessage) *string {
+	var f struct {
+		StopSequence *string `json:"stop_sequence"`
+	}
+	if json.Unmarshal(fields, &f) != nil {
+		return nil
+	}
+	return f.StopSequence
+}
+
+func converseUsageToAnthropic(u converse.Usage) anthropic.Usage {
+	return anthropic.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
+		CacheReadInputTokens: u.CacheReadInputTokens, CacheCreationInputTokens: u.CacheWriteInputTokens}
+}
+
+// ConverseToAnthropicResponse translates a Converse response to a Messages
+// response. Block types Anthropic has no form for are refused.
+func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*anthropic.Response, error) {
+	out := &anthropic.Response{ID: meta.ID, Type: "message", Role: anthropic.RoleAssistant, Model: meta.Model, Content: []anthropic.Block{},
+		StopReason: ptr(converseStopToAnthropic(resp.StopReason)), StopSequence: converseStopSequence(resp.AdditionalModelResponseFields),
+		Usage: converseUsageToAnthropic(resp.Usage)}
+	if m := resp.Output.Message; m != nil {
+		for i, b := range m.Content {
+			switch {
+			case b.Text != nil:
+				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockText, Text: *b.Text})
+			case b.ToolUse != nil:
+				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockToolUse, ID: b.ToolUse.ToolUseID, Name: b.ToolUse.Name, Input: objectOrEmpty(b.ToolUse.Input)})
+			case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
+				rt := b.ReasoningContent.ReasoningText
+				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockThinking, Thinking: rt.Text, Signature: rt.Signature})
+			case b.ReasoningContent != nil && b.ReasoningContent.RedactedContent != nil:
+				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)})
+			default:
+				return nil, refuser(targetAnthropic).because(at("output.message.content", i), "response block has no Messages form")
+			}
+		}
+	}
+	return out, nil
+}
+
+// ConverseToAnthropicStream turns ConverseStream events into Messages
+// stream events. Not safe for concurrent use; one per stream. The final
+// metadata event yields message_delta (stop reason, usage) and message_stop.
+type ConverseToAnthropicStream struct {
+	meta         ResponseMeta
+	open         map[int64]bool
+	stopReason   string
+	stopSequence *string
+}
+
+// NewConverseToAnthropicStream returns a stream translator.
+func NewConverseToAnthropicStream(meta ResponseMeta) *ConverseToAnthropicStream {
+	return &ConverseToAnthropicStream{meta: meta, open: map[int64]bool{}}
+}
+
+func startEvent(idx int64, b anthropic.Block) *anthropic.Event {
+	return &anthropic.Event{Type: anthropic.EventContentBlockStart, Index: ptr(idx), ContentBlock: &b}
+}
+
+func deltaEvent(idx int64, d anthropic.EventDelta) *anthropic.Event {
+	return &anthropic.Event{Type: anthropic.EventContentBlockDelta, Index: ptr(idx), Delta: &d}
+}
+
+// Event translates one event into zero or more Messages events.
+func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event, error) {
+	var out []*anthropic.Event
+	// ensureOpen starts a block that Converse opened implicitly.
+	ensureOpen := func(idx int64, b anthropic.Block) {
+		if !s.open[idx] {
+			s.open[idx] = true
+			out = append(out, startEvent(idx, b))
+		}
+	}
+	switch {
+	case e.MessageStart != nil:
+		out = append(out, &anthropic.Event{Type: anthropic.EventMessageStart, Message: &anthropic.Response{ID: s.meta.ID, Type: "message",
+			Role: anthropic.RoleAssistant, Model: s.meta.Model, Content: []anthropic.Block{}}})
+	case e.ContentBlockStart != nil:
+		idx := e.ContentBlockStart.ContentBlockIndex
+		tu := e.ContentBlockStart.Start.ToolUse
+		if tu == nil {
+			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Messages form"}
+		}
+		ensureOpen(idx, anthropic.Block{Type: anthropic.BlockToolUse, ID: tu.ToolUseID, Name: tu.Name, Input: json.RawMessage(`{}`)})
+	case e.ContentBlockDelta != nil:
+		idx, d := e.ContentBlockDelta.ContentBlockIndex, e.ContentBlockDelta.Delta
+		switch {
+		case d.Text != nil:
+			ensureOpen(idx, anthropic.Block{Type: anthropic.BlockText})
+			out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaText, Text: *d.Text}))
+		case d.ToolUse != nil:
+			if !s.open[idx] {
+				return nil, &StreamError{Type: "protocol", Message: "tool input delta without a tool use start"}
+			}
+			out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaInputJSON, PartialJSON: ptr(d.ToolUse.Input)}))
+		case d.ReasoningContent != nil:
+			rc := d.ReasoningContent
+			switch {
+			case rc.RedactedContent != nil:
+				ensureOpen(idx, anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(rc.RedactedContent)})
+			case rc.Text != nil:
+				ensureOpen(idx, anthropic.Block{Type: anthropic.BlockThinking})
+				out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaThinking, Thinking: *rc.Text}))
+			case rc.Signature != nil:
+				ensureOpen(idx, anthropic.Block{Type: anthropic.BlockThinking})
+				out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaSignature, Signature: *rc.Signature}))
+			}
+		default:
+			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Messages form"}
+		}
+	case e.ContentBlockStop != nil:
+		idx := e.ContentBlockStop.ContentBlockIndex
+		if s.open[idx] {
+			out = append(out, &anthropic.Event{Type: anthropic.EventContentBlockStop, Index: ptr(idx)})
+		}
+	case e.MessageStop != nil:
+		s.stopReason = converseStopToAnthropic(e.MessageStop.StopReason)
+		s.stopSequence = converseStopSequence(e.MessageStop.AdditionalModelResponseFields)
+	case e.Metadata != nil:
+		u := e.Metadata.Usage
+		out = append(out,
+			&anthropic.Event{Type: anthropic.EventMessageDelta, Delta: &anthropic.EventDelta{StopReason: ptr(s.stopReason), StopSequence: s.stopSequence},
+				Usage: &anthropic.DeltaUsage{InputTokens: ptr(u.InputTokens), OutputTokens: u.OutputTokens, CacheReadInputTokens: u.CacheReadInputTokens, CacheCreationInputTokens: u.CacheWriteInputTokens}},
+			&anthropic.Event{Type: anthropic.EventMessageStop})
+	}
+	return out, nil
+}

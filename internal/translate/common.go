@@ -1,0 +1,250 @@
+package translate
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
+)
+
+// Options tunes request translation. The zero value is ready to use.
+type Options struct {
+	// DefaultMaxTokens is the token limit sent to a target that requires one
+	// (Anthropic max_tokens) when the source request has none.
+	// If zero, 4096 is used.
+	DefaultMaxTokens int64
+
+	// AnthropicBedrock shapes Anthropic Messages request bodies for Bedrock
+	// InvokeModel: anthropic_version "bedrock-2023-05-31" instead of model,
+	// and no stream member (the operation says whether to stream).
+	AnthropicBedrock bool
+}
+
+// shapeAnthropic applies AnthropicBedrock to a translated request.
+func (o Options) shapeAnthropic(req *anthropic.Request) {
+	if o.AnthropicBedrock {
+		req.Model, req.Stream, req.AnthropicVersion = "", nil, anthropic.BedrockVersion
+	}
+}
+
+func (o Options) defaultMaxTokens() int64 {
+	if o.DefaultMaxTokens > 0 {
+		return o.DefaultMaxTokens
+	}
+	return 4096
+}
+
+// ResponseMeta holds what a translated response needs but the backend's
+// dialect lacks. The caller supplies it; this package reads no clock.
+type ResponseMeta struct {
+	ID        string // response id to present ("chatcmpl-...", "msg_...")
+	Model     string // model name to present to the client
+	Created   int64  // Unix seconds, for OpenAI responses
+	LatencyMs int64  // for Converse metrics
+	// IncludeUsage makes an OpenAI stream end with a usage chunk, as the
+	// client's stream_options.include_usage asked.
+	IncludeUsage bool
+}
+
+// Reasoning budgets for OpenAI reasoning_effort values.
+var effortBudgets = []struct {
+	effort string
+	budget int64
+}{
+	{"minimal", 1024},
+	{"low", 2048},
+	{"medium", 8192},
+	{"high", 16384},
+}
+
+// EffortBudget returns the thinking budget in tokens for an OpenAI
+// reasoning_effort: minimal 1024, low 2048, medium 8192, high 16384.
+// ok is false for other values (including "none").
+func EffortBudget(effort string) (budget int64, ok bool) {
+	for _, e := range effortBudgets {
+		if e.effort == effort {
+			return e.budget, true
+		}
+	}
+	return 0, false
+}
+
+// BudgetEffort returns the OpenAI reasoning_effort for a thinking budget:
+// below 4096 low, below 16384 medium, else high.
+func BudgetEffort(budget int64) string {
+	switch {
+	case budget < 4096:
+		return "low"
+	case budget < 16384:
+		return "medium"
+	}
+	return "high"
+}
+
+// thinkingBudget returns the budget for effort fitting under maxTokens
+// (thinking counts against the limit and must leave room for an answer).
+func thinkingBudget(r refuser, effort string, maxTokens int64) (int64, error) {
+	budget, ok := EffortBudget(effort)
+	if !ok {
+		return 0, r.because("reasoning_effort", "expressible values: minimal, low, medium, high")
+	}
+	if budget >= maxTokens {
+		budget = maxTokens - 1
+		if budget < 1024 {
+			return 0, r.because("reasoning_effort", "thinking needs a token limit above 1024")
+		}
+	}
+	return budget, nil
+}
+
+// dataURL splits a data: URL with base64 payload.
+func dataURL(u string) (mediaType string, data []byte, ok bool) {
+	rest, found := strings.CutPrefix(u, "data:")
+	if !found {
+		return "", nil, false
+	}
+	meta, payload, found := strings.Cut(rest, ",")
+	if !found {
+		return "", nil, false
+	}
+	mediaType, isB64 := strings.CutSuffix(meta, ";base64")
+	if !isB64 {
+		return "", nil, false
+	}
+	data, err := base64.StdEncoding.DecodeString(payload)
+	if err != nil {
+		return "", nil, false
+	}
+	return mediaType, data, true
+}
+
+func makeDataURL(mediaType string, data []byte) string {
+	return "data:" + mediaType + ";base64," + base64.StdEncoding.EncodeToString(data)
+}
+
+// imageFormats maps media types to Converse image formats.
+var imageFormats = map[string]string{
+	"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif", "image/webp": "webp",
+}
+
+func imageFormat(mediaType string) (string, bool) {
+	f, ok := imageFormats[strings.ToLower(mediaType)]
+	return f, ok
+}
+
+func imageMediaType(format string) string {
+	if format == "jpeg" {
+		return "image/jpeg"
+	}
+	return "image/" + format
+}
+
+// documentFormats maps media types to Converse document formats.
+var documentFormats = map[string]string{
+	"application/pdf": "pdf", "text/csv": "csv", "application/msword": "doc",
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+	"application/vnd.ms-excel": "xls",
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+	"text/html": "html", "text/plain": "txt", "text/markdown": "md",
+}
+
+func documentMediaType(format string) string {
+	for m, f := range documentFormats {
+		if f == format && m != "image/jpg" {
+			return m
+		}
+	}
+	return ""
+}
+
+// documentName makes a Converse document name (alphanumerics, single spaces,
+// hyphens, parentheses, brackets) from a title or file name.
+func documentName(title string, i int) string {
+	if dot := strings.LastIndexByte(title, '.'); dot > 0 && len(title)-dot <= 5 {
+		title = title[:dot]
+	}
+	var b strings.Builder
+	space := false
+	for _, c := range title {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '(', c == ')', c == '[', c == ']':
+			b.WriteRune(c)
+			space = false
+		default:
+			if !space && b.Len() > 0 {
+				b.WriteByte(' ')
+				space = true
+			}
+		}
+		if b.Len() >= 100 {
+			break
+		}
+	}
+	name := strings.TrimSpace(b.String())
+	if name == "" {
+		return "document-" + itoa(i)
+	}
+	return name
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+// objectOrEmpty returns schema, or {"type":"object"} when absent.
+func objectOrEmpty(schema json.RawMessage) json.RawMessage {
+	if jsonx.IsNull(schema) {
+		return json.RawMessage(`{"type":"object","properties":{}}`)
+	}
+	return schema
+}
+
+// validJSONObject reports whether s holds a JSON object (tool arguments).
+func validJSONObject(s string) (json.RawMessage, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return json.RawMessage(`{}`), true
+	}
+	if s[0] != '{' || !json.Valid([]byte(s)) {
+		return nil, false
+	}
+	return json.RawMessage(s), true
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// compactJSON returns raw in compact form for use as a string (tool arguments).
+func compactJSON(raw json.RawMessage) string {
+	if jsonx.IsNull(raw) {
+		return "{}"
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// refuseSamplingWithThinking refuses sampling members Claude rejects when
+// extended thinking is on: temperature other than 1, top_p below 0.95.
+func refuseSamplingWithThinking(r refuser, temperature, topP *float64) error {
+	if temperature != nil && *temperature != 1 {
+		return r.because("temperature", "with reasoning_effort, Claude accepts only temperature 1")
+	}
+	if topP != nil && *topP < 0.95 {
+		return r.because("top_p", "with reasoning_effort, Claude accepts top_p from 0.95 to 1")
+	}
+	return nil
+}

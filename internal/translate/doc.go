@@ -1,0 +1,53 @@
+// Package translate converts requests, responses and stream events between
+// the OpenAI Chat Completions, Bedrock Converse and Anthropic Messages
+// dialects, for when a client's dialect differs from its backend's. When they
+// match the gateway forwards the client's bytes and never calls this package.
+//
+// The gateway calls the byte-level seam in dialect.go: Request, Response
+// and NewStream (events without framing), plus ParseBackendError and
+// RenderError for backend error responses. The typed functions below are
+// what those call.
+//
+// Each file <client>_<backend>.go holds one direction: the request from the
+// client's dialect to the backend's, and the response and stream events back.
+// Exported names say which way each function goes:
+//
+//	OpenAIToConverseRequest  (openai_converse.go)  ConverseToOpenAIResponse, ConverseToOpenAIStream
+//	ConverseToOpenAIRequest  (converse_openai.go)  OpenAIToConverseResponse, OpenAIToConverseStream
+//	OpenAIToAnthropicRequest (openai_anthropic.go) AnthropicToOpenAIResponse, AnthropicToOpenAIStream
+//	AnthropicToOpenAIRequest (anthropic_openai.go) OpenAIToAnthropicResponse, OpenAIToAnthropicStream
+//	AnthropicToConverseRequest (anthropic_converse.go) ConverseToAnthropicResponse, ConverseToAnthropicStream
+//	ConverseToAnthropicRequest (converse_anthropic.go) AnthropicToConverseResponse, AnthropicToConverseStream
+//
+// A request member the target cannot express is refused with an
+// *UnsupportedError naming its field path in the client's dialect, never
+// dropped; so is any member the client's schema does not know (its Extra).
+// Response translation is lenient where the client's dialect has no place
+// for a backend detail that does not change the answer (signatures of
+// reasoning, latency metrics); each such case is documented on the function.
+//
+// Mechanisms chosen where the dialects differ:
+//   - Structured output: OpenAI response_format json_schema becomes Converse
+//     outputConfig.textFormat (Bedrock structured outputs) and Anthropic
+//     output_config.format (Anthropic structured outputs; the beta
+//     output_format is read too); json_object becomes the same with the
+//     schema {"type":"object"}. No forced tool is used.
+//   - Reasoning: OpenAI reasoning_effort maps to an Anthropic thinking budget
+//     (see EffortBudget); Converse carries it as the Claude-native
+//     additionalModelRequestFields.thinking. Reasoning text comes back to
+//     OpenAI clients in message.reasoning_content (as vLLM and DeepSeek do).
+//   - Tool results: OpenAI tool messages become toolResult/tool_result
+//     blocks of one user turn; Chat Completions has no error flag, so a
+//     result marked as an error is refused towards OpenAI.
+//   - Stop reasons: end_turn and stop_sequence are OpenAI "stop", max_tokens
+//     "length", tool_use "tool_calls", guardrail and refusal stops
+//     "content_filter"; back the other way the nearest stop reason.
+//   - Prompt caching: Anthropic cache_control on a block equals a Converse
+//     cachePoint after that block. OpenAI caches on its own and has no
+//     marker, so markers sent to an OpenAI backend are refused. Cached input
+//     tokens map between usage.prompt_tokens_details.cached_tokens,
+//     cacheReadInputTokens and cache_read_input_tokens; OpenAI prompt_tokens
+//     include cached tokens while the other two count them apart.
+//
+// The package is pure: standard library and the schema packages only, no I/O.
+package translate

@@ -1,0 +1,73 @@
+package translate
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnsupported matches every *UnsupportedError with errors.Is.
+var ErrUnsupported = errors.New("not supported by the target API")
+
+// UnsupportedError reports a request member the target dialect cannot
+// express. Field is the member's path in the source body, such as
+// "logit_bias" or "messages[2].content[0].image_url.url". Its message is
+// safe to return to the client: it holds no caller-supplied text other
+// than member names (truncated).
+type UnsupportedError struct {
+	Field  string // path of the member in the source request
+	Target string // "OpenAI Chat Completions", "Bedrock Converse" or "Anthropic Messages"
+	Reason string // optional, fixed text saying why or what would work
+}
+
+func (e *UnsupportedError) Error() string {
+	field := e.Field
+	if len(field) > 200 {
+		field = field[:200] + "..."
+	}
+	msg := fmt.Sprintf("%s: not supported when the model is served through the %s API", field, e.Target)
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	return msg
+}
+
+// Is reports whether target is ErrUnsupported.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// StreamError is a backend's in-stream error event carried through a stream
+// translator. The caller renders it in the client's dialect.
+type StreamError struct {
+	Type    string // backend's error type, such as "overloaded_error"
+	Message string
+}
+
+func (e *StreamError) Error() string { return "backend stream error " + e.Type + ": " + e.Message }
+
+const (
+	targetOpenAI    = "OpenAI Chat Completions"
+	targetConverse  = "Bedrock Converse"
+	targetAnthropic = "Anthropic Messages"
+)
+
+// refuser builds UnsupportedErrors for one target.
+type refuser string
+
+func (r refuser) field(path string) error { return &UnsupportedError{Field: path, Target: string(r)} }
+
+func (r refuser) because(path, reason string) error {
+	return &UnsupportedError{Field: path, Target: string(r), Reason: reason}
+}
+
+// extra refuses the first unknown member of an object at path.
+func (r refuser) extra(path string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	p := keys[0]
+	if path != "" {
+		p = path + "." + keys[0]
+	}
+	return r.because(p, "unknown member")
+}
+
+func at(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }

@@ -1,0 +1,538 @@
+package translate
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/schema/converse"
+	"github.com/meridian-gateway/meridian/internal/schema/openai"
+)
+
+// OpenAIToConverseRequest translates a Chat Completions request for a
+// Converse backend. The model id and the choice of Converse or
+// ConverseStream are the caller's (they travel in the URL); stream and
+// stream_options are accepted and otherwise ignored here.
+func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*converse.Request, error) {
+	r := refuser(targetConverse)
+	if err := refuseUnknown(r, req); err != nil {
+		return nil, err
+	}
+	if err := refuseOpenAICommon(r, req); err != nil {
+		return nil, err
+	}
+	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls {
+		return nil, r.field("parallel_tool_calls")
+	}
+	if req.User != "" {
+		return nil, r.field("user")
+	}
+	out := &converse.Request{RequestMetadata: req.Metadata}
+	var ic converse.InferenceConfig
+	maxTokens := openAIMaxTokens(req)
+	if maxTokens > 0 {
+		ic.MaxTokens = &maxTokens
+	}
+	ic.Temperature, ic.TopP = req.Temperature, req.TopP
+	if req.Stop != nil {
+		ic.StopSequences = req.Stop.Sequences()
+	}
+	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || ic.StopSequences != nil {
+		out.InferenceConfig = &ic
+	}
+	if req.ReasoningEffort != "" {
+		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
+			return nil, err
+		}
+		limit := maxTokens
+		if limit == 0 {
+			limit = opts.defaultMaxTokens()
+			out.InferenceConfig = cmpOr(out.InferenceConfig, &ic)
+			out.InferenceConfig.MaxTokens = &limit
+		}
+		budget, err := thinkingBudget(r, req.ReasoningEffort, limit)
+		if err != nil {
+			return nil, err
+		}
+		out.AdditionalModelRequestFields = thinkingFields(budget)
+	}
+	switch req.ServiceTier {
+	case "", "auto":
+	case "default", "flex", "priority":
+		out.ServiceTier = &converse.ServiceTier{Type: req.ServiceTier}
+	default:
+		return nil, r.field("service_tier")
+	}
+	if rf := req.ResponseFormat; rf != nil {
+		tf, err := openAIFormatToConverse(r, rf)
+		if err != nil {
+			return nil, err
+		}
+		if tf != nil {
+			out.OutputConfig = &converse.OutputConfig{TextFormat: tf}
+		}
+	}
+	if len(req.Tools) > 0 {
+		tc := &converse.ToolConfig{}
+		for i, t := range req.Tools {
+			p := at("tools", i)
+			if err := r.extra(p, t.Extra.Keys()); err != nil {
+				return nil, err
+			}
+			if t.Type != "function" || t.Function == nil {
+				return nil, r.because(p+".type", "only function tools")
+			}
+			f := t.Function
+			if err := r.extra(p+".function", f.Extra.Keys()); err != nil {
+				return nil, err
+			}
+			tc.Tools = append(tc.Tools, converse.Tool{ToolSpec: &converse.ToolSpec{
+				Name: f.Name, Description: f.Description, Strict: f.Strict,
+				InputSchema: converse.InputSchema{JSON: objectOrEmpty(f.Parameters)},
+			}})
+		}
+		if c := req.ToolChoice; c != nil {
+			if err := r.extra("tool_choice", c.Extra.Keys()); err != nil {
+				return nil, err
+			}
+			switch {
+			case c.Mode == "auto":
+				tc.ToolChoice = &converse.ToolChoice{Auto: &converse.Empty{}}
+			case c.Mode == "required":
+				tc.ToolChoice = &converse.ToolChoice{Any: &converse.Empty{}}
+			case c.Type == "function" && c.Function != nil:
+				tc.ToolChoice = &converse.ToolChoice{Tool: &converse.SpecificTool{Name: c.Function.Name}}
+			default:
+				return nil, r.because("tool_choice", "expressible: auto, required, a named function")
+			}
+		}
+		out.ToolConfig = tc
+	} else if req.ToolChoice != nil && req.ToolChoice.Mode != "none" && req.ToolChoice.Mode != "auto" {
+		return nil, r.because("tool_choice", "no tools declared")
+	}
+	if req.ReasoningEffort != "" && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
+		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
+	}
+	for i, m := range req.Messages {
+		p := at("messages", i)
+		if err := refuseOpenAIMessage(r, p, &m); err != nil {
+			return nil, err
+		}
+		switch m.Role {
+		case openai.RoleSystem, openai.RoleDeveloper:
+			if len(out.Messages) > 0 {
+				return nil, r.because(p+".role", "system messages must come before the conversation")
+			}
+			texts, err := openAIText(r, p+".content", m.Content)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range texts {
+				out.System = append(out.System, converse.SystemBlock{Text: ptr(t)})
+			}
+		case openai.RoleUser:
+			blocks, err := openAIPartsToConverse(r, p+".content", m.Content)
+			if err != nil {
+				return nil, err
+			}
+			out.Messages = appendConverse(out.Messages, converse.RoleUser, blocks)
+		case openai.RoleAssistant:
+			var blocks []converse.ContentBlock
+			if m.Content != nil {
+				texts, err := openAIText(r, p+".content", m.Content)
+				if err != nil {
+					return nil, err
+				}
+				for _, t := range texts {
+					if t != "" {
+						blocks = append(blocks, converse.TextBlock(t))
+					}
+				}
+			}
+			for j, tc := range m.ToolCalls {
+				q := at(p+".tool_calls", j)
+				input, err := openAIToolCallInput(r, q, &tc)
+				if err != nil {
+					return nil, err
+				}
+				blocks = append(blocks, converse.ContentBlock{ToolUse: &converse.ToolUseBlock{ToolUseID: tc.ID, Name: tc.Function.Name, Input: input}})
+			}
+			if len(blocks) == 0 {
+				return nil, r.because(p, "an assistant message needs content or tool calls")
+			}
+			out.Messages = appendConverse(out.Messages, converse.RoleAssistant, blocks)
+		case openai.RoleTool:
+			texts, err := openAIText(r, p+".content", m.Content)
+			if err != nil {
+				return nil, err
+			}
+			var content []converse.ToolResultContent
+			for _, t := range texts {
+				content = append(content, converse.ToolResultContent{Text: ptr(t)})
+			}
+			if content == nil {
+				content = []converse.ToolResultContent{}
+			}
+			out.Messages = appendConverse(out.Messages, converse.RoleUser, []converse.ContentBlock{{ToolResult: &converse.ToolResultBlock{ToolUseID: m.ToolCallID, Content: content}}})
+		default:
+			return nil, r.field(p + ".role")
+		}
+	}
+	return out, nil
+}
+
+func cmpOr[T any](p, alt *T) *T {
+	if p != nil {
+		return p
+	}
+	return alt
+}
+
+func thinkingFields(budget int64) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": budget}})
+	return b
+}
+
+// refuseOpenAICommon refuses the Chat Completions members that neither
+// Converse nor Anthropic can express.
+func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
+	if err := r.extra("", req.Extra.Keys()); err != nil {
+		return err
+	}
+	switch {
+	case req.N != nil && *req.N != 1:
+		return r.field("n")
+	case len(req.LogitBias) > 0:
+		return r.field("logit_bias")
+	case req.Logprobs != nil && *req.Logprobs:
+		return r.field("logprobs")
+	case req.TopLogprobs != nil:
+		return r.field("top_logprobs")
+	case req.Seed != nil:
+		return r.field("seed")
+	case req.FrequencyPenalty != nil && *req.FrequencyPenalty != 0:
+		return r.field("frequency_penalty")
+	case req.PresencePenalty != nil && *req.PresencePenalty != 0:
+		return r.field("presence_penalty")
+	case req.Audio != nil:
+		return r.field("audio")
+	case req.Prediction != nil:
+		return r.field("prediction")
+	case req.WebSearchOptions != nil:
+		return r.field("web_search_options")
+	case req.Functions != nil:
+		return r.because("functions", "use tools")
+	case req.FunctionCall != nil:
+		return r.because("function_call", "use tool_choice")
+	case req.Store != nil && *req.Store:
+		return r.field("store")
+	case req.PromptCacheKey != "":
+		return r.field("prompt_cache_key")
+	case req.PromptCacheOptions != nil:
+		return r.field("prompt_cache_options")
+	case req.PromptCacheRetention != "":
+		return r.field("prompt_cache_retention")
+	case req.Moderation != nil:
+		return r.field("moderation")
+	case req.SafetyIdentifier != "":
+		return r.field("safety_identifier")
+	case req.Verbosity != "":
+		return r.field("verbosity")
+	}
+	for i, m := range req.Modalities {
+		if m != "text" {
+			return r.field(at("modalities", i))
+		}
+	}
+	if so := req.StreamOptions; so != nil {
+		if err := r.extra("stream_options", so.Extra.Keys()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func openAIMaxTokens(req *openai.ChatCompletionRequest) int64 {
+	if req.MaxCompletionTokens != nil {
+		return *req.MaxCompletionTokens
+	}
+	return deref(req.MaxTokens)
+}
+
+func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
+	switch {
+	case len(m.Extra) > 0:
+		return r.extra(p, m.Extra.Keys())
+	case m.Name != "":
+		return r.field(p + ".name")
+	case m.Refusal != nil:
+		return r.field(p + ".refusal")
+	case m.FunctionCall != nil:
+		return r.field(p + ".function_call")
+	case m.Audio != nil:
+		return r.field(p + ".audio")
+	case m.Annotations != nil:
+		return r.field(p + ".annotations")
+	case m.ReasoningContent != nil:
+		return r.because(p+".reasoning_content", "reasoning cannot be sent back without its signature")
+	case m.ToolCallID != "" && m.Role != openai.RoleTool:
+		return r.field(p + ".tool_call_id")
+	case len(m.ToolCalls) > 0 && m.Role != openai.RoleAssistant:
+		return r.field(p + ".tool_calls")
+	}
+	return nil
+}
+
+// openAIText returns the texts of string or text-part content.
+func openAIText(r refuser, p string, c *openai.Content) ([]string, error) {
+	if c == nil {
+		return nil, nil
+	}
+	if !c.IsParts() {
+		return []string{c.Text}, nil
+	}
+	var out []string
+	for j, part := range c.Parts {
+		q := at(p, j)
+		if err := r.extra(q, part.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		if part.Type != openai.PartText {
+			return nil, r.because(q+".type", "only text parts here")
+		}
+		out = append(out, part.Text)
+	}
+	return out, nil
+}
+
+func openAIToolCallInput(r refuser, q string, tc *openai.ToolCall) (json.RawMessage, error) {
+	if err := r.extra(q, tc.Extra.Keys()); err != nil {
+		return nil, err
+	}
+	if err := r.extra(q+".function", tc.Function.Extra.Keys()); err != nil {
+		return nil, err
+	}
+	if tc.Type != "" && tc.Type != "function" || tc.Custom != nil {
+		return nil, r.field(q + ".type")
+	}
+	input, ok := validJSONObject(tc.Function.Arguments)
+	if !ok {
+		return nil, r.because(q+".function.arguments", "arguments must be a JSON object")
+	}
+	return input, nil
+}
+
+func openAIPartsToConverse(r refuser, p string, c *openai.Content) ([]converse.ContentBlock, error) {
+	if c == nil {
+		return nil, r.because(p, "missing")
+	}
+	if !c.IsParts() {
+		return []converse.ContentBlock{converse.TextBlock(c.Text)}, nil
+	}
+	var out []converse.ContentBlock
+	for j, part := range c.Parts {
+		q := at(p, j)
+		if err := r.extra(q, part.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		switch part.Type {
+		case openai.PartText:
+			out = append(out, converse.TextBlock(part.Text))
+		case openai.PartImageURL:
+			if part.ImageURL == nil {
+				return nil, r.because(q+".image_url", "missing")
+			}
+			if err := r.extra(q+".image_url", part.ImageURL.Extra.Keys()); err != nil {
+				return nil, err
+			}
+			if part.ImageURL.Detail != "" && part.ImageURL.Detail != "auto" {
+				return nil, r.field(q + ".image_url.detail")
+			}
+			mt, data, ok := dataURL(part.ImageURL.URL)
+			if !ok {
+				return nil, r.because(q+".image_url.url", "only data: URLs with base64 images; the gateway does not fetch URLs")
+			}
+			format, ok := imageFormat(mt)
+			if !ok {
+				return nil, r.because(q+".image_url.url", "image formats: png, jpeg, gif, webp")
+			}
+			out = append(out, converse.ContentBlock{Image: &converse.ImageBlock{Format: format, Source: converse.Source{Bytes: data}}})
+		case openai.PartFile:
+			f := part.File
+			if f == nil {
+				return nil, r.because(q+".file", "missing")
+			}
+			if err := r.extra(q+".file", f.Extra.Keys()); err != nil {
+				return nil, err
+			}
+			if f.FileID != "" {
+				return nil, r.field(q + ".file.file_id")
+			}
+			mt, data, ok := dataURL(f.FileData)
+			format := documentFormats[strings.ToLower(mt)]
+			if !ok || format == "" {
+				return nil, r.because(q+".file.file_data", "a data: URL of a document (pdf, csv, doc, docx, xls, xlsx, html, txt, md)")
+			}
+			out = append(out, converse.ContentBlock{Document: &converse.DocumentBlock{Format: format, Name: documentName(strings.TrimSuffix(f.Filename, "."+format), j), Source: converse.Source{Bytes: data}}})
+		default:
+			return nil, r.field(q + ".type")
+		}
+	}
+	return out, nil
+}
+
+// appendConverse appends blocks as a turn of role, merging into the last
+// message when it has the same role (Converse requires alternation).
+func appendConverse(msgs []converse.Message, role string, blocks []converse.ContentBlock) []converse.Message {
+	if n := len(msgs); n > 0 && msgs[n-1].Role == role {
+		msgs[n-1].Content = append(msgs[n-1].Content, blocks...)
+		return msgs
+	}
+	return append(msgs, converse.Message{Role: role, Content: blocks})
+}
+
+func openAIFormatToConverse(r refuser, rf *openai.ResponseFormat) (*converse.OutputFormat, error) {
+	if err := r.extra("response_format", rf.Extra.Keys()); err != nil {
+		return nil, err
+	}
+	switch rf.Type {
+	case openai.FormatText:
+		return nil, nil
+	case openai.FormatJSONObject:
+		return &converse.OutputFormat{Type: "json_schema", Structure: converse.OutputStructure{JSONSchema: &converse.JSONSchemaDefinition{Schema: `{"type":"object"}`}}}, nil
+	case openai.FormatJSONSchema:
+		js := rf.JSONSchema
+		if js == nil {
+			return nil, r.because("response_format.json_schema", "missing")
+		}
+		if err := r.extra("response_format.json_schema", js.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		return &converse.OutputFormat{Type: "json_schema", Structure: converse.OutputStructure{JSONSchema: &converse.JSONSchemaDefinition{
+			Schema: compactJSON(objectOrEmpty(js.Schema)), Name: js.Name, Description: js.Description,
+		}}}, nil
+	}
+	return nil, r.field("response_format.type")
+}
+
+// converseFinish maps a Converse stop reason to an OpenAI finish reason.
+func converseFinish(reason string) string {
+	switch reason {
+	case converse.StopMaxTokens, converse.StopModelContextWindowExceeded:
+		return openai.FinishLength
+	case converse.StopToolUse:
+		return openai.FinishToolCalls
+	case converse.StopGuardrailIntervened, converse.StopContentFiltered:
+		return openai.FinishContentFilter
+	}
+	return openai.FinishStop
+}
+
+func converseUsageToOpenAI(u converse.Usage) *openai.Usage {
+	cached := deref(u.CacheReadInputTokens)
+	prompt := u.InputTokens + cached + deref(u.CacheWriteInputTokens)
+	return &openai.Usage{
+		PromptTokens: prompt, CompletionTokens: u.OutputTokens, TotalTokens: prompt + u.OutputTokens,
+		PromptTokensDetails: &openai.PromptTokensDetails{CachedTokens: cached},
+	}
+}
+
+// ConverseToOpenAIResponse translates a Converse response to a Chat
+// Completion. Text blocks join into the message content, toolUse blocks
+// become tool_calls, reasoning text becomes reasoning_content. Reasoning
+// signatures, redacted reasoning, metrics, trace and
+// additionalModelResponseFields have no Chat Completions member and are
+// left out; they describe the answer, they are not part of it.
+func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*openai.ChatCompletion, error) {
+	msg := openai.Message{Role: openai.RoleAssistant}
+	var text, reasoning strings.Builder
+	hasText, hasReasoning := false, false
+	if m := resp.Output.Message; m != nil {
+		for _, b := range m.Content {
+			switch {
+			case b.Text != nil:
+				text.WriteString(*b.Text)
+				hasText = true
+			case b.ToolUse != nil:
+				msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ToolUse.ToolUseID, Type: "function",
+					Function: openai.FunctionCall{Name: b.ToolUse.Name, Arguments: compactJSON(b.ToolUse.Input)}})
+			case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
+				reasoning.WriteString(b.ReasoningContent.ReasoningText.Text)
+				hasReasoning = true
+			}
+		}
+	}
+	if hasText || len(msg.ToolCalls) == 0 {
+		msg.Content = openai.TextContent(text.String())
+	}
+	if hasReasoning {
+		msg.ReasoningContent = ptr(reasoning.String())
+	}
+	return &openai.ChatCompletion{
+		ID: meta.ID, Object: "chat.completion", Created: meta.Created, Model: meta.Model,
+		Choices: []openai.Choice{{Index: 0, Message: msg, FinishReason: converseFinish(resp.StopReason)}},
+		Usage:   converseUsageToOpenAI(resp.Usage),
+	}, nil
+}
+
+// ConverseToOpenAIStream turns ConverseStream events into Chat Completions
+// chunks. It is not safe for concurrent use; use one per stream.
+type ConverseToOpenAIStream struct {
+	meta      ResponseMeta
+	toolIndex map[int64]int64 // contentBlockIndex -> tool_calls index
+	finish    string
+}
+
+// NewConverseToOpenAIStream returns a stream translator.
+func NewConverseToOpenAIStream(meta ResponseMeta) *ConverseToOpenAIStream {
+	return &ConverseToOpenAIStream{meta: meta, toolIndex: map[int64]int64{}}
+}
+
+func (s *ConverseToOpenAIStream) chunk(d openai.Delta, finish *string) openai.ChatCompletionChunk {
+	return openai.ChatCompletionChunk{ID: s.meta.ID, Object: "chat.completion.chunk", Created: s.meta.Created, Model: s.meta.Model,
+		Choices: []openai.ChunkChoice{{Index: 0, Delta: d, FinishReason: finish}}}
+}
+
+// Event translates one event into zero or more chunks. The metadata event
+// yields the usage chunk when meta.IncludeUsage is set.
+func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletionChunk, error) {
+	switch {
+	case e.MessageStart != nil:
+		return []openai.ChatCompletionChunk{s.chunk(openai.Delta{Role: openai.RoleAssistant, Content: ptr("")}, nil)}, nil
+	case e.ContentBlockStart != nil:
+		tu := e.ContentBlockStart.Start.ToolUse
+		if tu == nil {
+			return nil, nil
+		}
+		idx := int64(len(s.toolIndex))
+		s.toolIndex[e.ContentBlockStart.ContentBlockIndex] = idx
+		return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ToolCalls: []openai.ToolCall{{Index: ptr(idx), ID: tu.ToolUseID, Type: "function",
+			Function: openai.FunctionCall{Name: tu.Name}}}}, nil)}, nil
+	case e.ContentBlockDelta != nil:
+		d := e.ContentBlockDelta.Delta
+		switch {
+		case d.Text != nil:
+			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{Content: ptr(*d.Text)}, nil)}, nil
+		case d.ToolUse != nil:
+			idx, ok := s.toolIndex[e.ContentBlockDelta.ContentBlockIndex]
+			if !ok {
+				return nil, &StreamError{Type: "protocol", Message: "tool input delta without a tool use start"}
+			}
+			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ToolCalls: []openai.ToolCall{{Index: ptr(idx), Function: openai.FunctionCall{Arguments: d.ToolUse.Input}}}}, nil)}, nil
+		case d.ReasoningContent != nil && d.ReasoningContent.Text != nil:
+			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ReasoningContent: ptr(*d.ReasoningContent.Text)}, nil)}, nil
+		}
+		return nil, nil
+	case e.MessageStop != nil:
+		s.finish = converseFinish(e.MessageStop.StopReason)
+		return []openai.ChatCompletionChunk{s.chunk(openai.Delta{}, ptr(s.finish))}, nil
+	case e.Metadata != nil:
+		if !s.meta.IncludeUsage {
+			return nil, nil
+		}
+		c := s.chunk(openai.Delta{}, nil)
+		c.Choices = []openai.ChunkChoice{}
+		c.Usage = converseUsageToOpenAI(e.Metadata.Usage)
+		return []openai.ChatCompletionChunk{c}, nil
+	}
+	return nil, nil
+}
