@@ -42,6 +42,10 @@ type BedrockConfig struct {
 	// and between two events (see [OpenAIConfig.StreamIdleTimeout]). If
 	// zero, DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration
+	// AnthropicModel says the model takes Anthropic Messages bodies on
+	// InvokeModel (they pass through; other dialects are translated to
+	// Converse). If false, it is derived from Model (anthropic.*, claude).
+	AnthropicModel bool
 	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing).
 	HTTPClient bedrockruntime.HTTPClient
 }
@@ -154,8 +158,11 @@ func (b *Bedrock) converseParts(req *inference.Request) ([]types.SystemContentBl
 
 // Complete implements Backend with Converse.
 func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
-	if op := passThrough(req, false); op != "" {
-		return b.completeRaw(ctx, req, op)
+	if op, body, d, err := b.plan(req, false); err != nil || op != "" {
+		if err != nil {
+			return nil, err
+		}
+		return b.completeRaw(ctx, op, body, d)
 	}
 	req, err := req.Canonical(inference.DialectConverse)
 	if err != nil {
@@ -200,8 +207,11 @@ func stopReasonOf(s types.StopReason) inference.StopReason {
 // Stream implements Backend with ConverseStream. It returns once the first
 // event has arrived, so that a failure before it can fail over.
 func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
-	if op := passThrough(req, true); op != "" {
-		return b.streamRaw(ctx, req, op)
+	if op, body, d, err := b.plan(req, true); err != nil || op != "" {
+		if err != nil {
+			return nil, err
+		}
+		return b.streamRaw(ctx, op, body, d)
 	}
 	req, err := req.Canonical(inference.DialectConverse)
 	if err != nil {

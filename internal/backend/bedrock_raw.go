@@ -23,6 +23,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
 // This file is the Bedrock adapter's pass-through: a Converse body goes to
@@ -32,25 +33,32 @@ import (
 // stream event come back as received, with usage read from the event that
 // carries it.
 
-// passThrough returns the Bedrock operation that serves req's body as is,
-// or "" when req must be translated.
-func passThrough(req *inference.Request, stream bool) string {
+// plan returns the Bedrock operation that serves req, the body to send and
+// its dialect: the client's body as is when Bedrock takes it (Converse, an
+// InvokeModel body for a model of its family), else the body translated to
+// Converse. op is "" for a request built in code (canonical path).
+func (b *Bedrock) plan(req *inference.Request, stream bool) (op string, body []byte, d inference.Dialect, err error) {
 	if req.Body == nil {
-		return ""
+		return "", nil, 0, nil
 	}
-	switch req.Dialect {
-	case inference.DialectConverse:
-		if stream {
-			return "converse-stream"
-		}
-		return "converse"
-	case inference.DialectAnthropic, inference.DialectInvoke:
-		if stream {
-			return "invoke-with-response-stream"
-		}
-		return "invoke"
+	converseOp, invokeOp := "converse", "invoke"
+	if stream {
+		converseOp, invokeOp = "converse-stream", "invoke-with-response-stream"
 	}
-	return ""
+	switch {
+	case req.Dialect == inference.DialectConverse:
+		return converseOp, req.Body, req.Dialect, nil
+	case req.Dialect == inference.DialectInvoke, req.Dialect == inference.DialectAnthropic && b.takesAnthropic():
+		return invokeOp, req.Body, req.Dialect, nil
+	}
+	body, err = translateRequest(req, translate.Converse, "", stream, translate.Options{})
+	return converseOp, body, inference.DialectConverse, err
+}
+
+// takesAnthropic reports whether the deployment's model takes Anthropic
+// Messages bodies on InvokeModel.
+func (b *Bedrock) takesAnthropic() bool {
+	return b.cfg.AnthropicModel || strings.Contains(b.cfg.Model, "anthropic.") || strings.Contains(b.cfg.Model, "claude")
 }
 
 // rawCall signs and sends body to the operation op of the deployment's
@@ -142,9 +150,9 @@ func (u anthropicUsage) usage() inference.Usage {
 }
 
 // completeRaw serves a non-streaming pass-through request.
-func (b *Bedrock) completeRaw(ctx context.Context, req *inference.Request, op string) (*inference.Response, error) {
+func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect) (*inference.Response, error) {
 	start := time.Now()
-	resp, err := b.rawCall(ctx, op, req.Body)
+	resp, err := b.rawCall(ctx, op, body)
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +164,8 @@ func (b *Bedrock) completeRaw(ctx context.Context, req *inference.Request, op st
 	if len(raw) > maxResponseBytes {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 64 MiB"}
 	}
-	out := &inference.Response{Model: b.cfg.Model, Dialect: req.Dialect, Body: raw, Latency: time.Since(start), StopReason: inference.StopEndTurn}
-	switch req.Dialect {
+	out := &inference.Response{Model: b.cfg.Model, Dialect: dialect, Body: raw, Latency: time.Since(start), StopReason: inference.StopEndTurn}
+	switch dialect {
 	case inference.DialectConverse:
 		var u converseUsage
 		if f := inference.Field(raw, "usage"); f != nil && json.Unmarshal(f, &u) == nil {
@@ -181,15 +189,15 @@ func (b *Bedrock) completeRaw(ctx context.Context, req *inference.Request, op st
 
 // streamRaw serves a streaming pass-through request; it returns after the
 // first event.
-func (b *Bedrock) streamRaw(ctx context.Context, req *inference.Request, op string) (inference.Stream, error) {
+func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect) (inference.Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	resp, err := b.rawCall(ctx, op, req.Body)
+	resp, err := b.rawCall(ctx, op, body)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	s := &rawEventStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
-		dec: eventstream.NewDecoder(), dialect: req.Dialect}
+		dec: eventstream.NewDecoder(), dialect: dialect}
 	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	s.idle = min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout)

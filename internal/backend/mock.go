@@ -67,7 +67,7 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	go func() { m.done <- srv.Serve(ctx, ln) }()
 	base := "http://" + ln.Addr().String()
 	if cfg.API == "bedrock" {
-		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base,
+		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base, AnthropicModel: true,
 			Credentials:    credentials.NewStaticCredentialsProvider("AKIDMOCKLLM", "mockllm", ""),
 			ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout})
 		if err != nil {

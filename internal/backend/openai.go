@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
 // OpenAIConfig configures an OpenAI-compatible upstream.
@@ -150,6 +151,13 @@ func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 	if req.Dialect == inference.DialectOpenAIChat && req.Body != nil {
 		return PassThroughOpenAI(req.Body, o.cfg.Model, stream), nil
 	}
+	if req.Body != nil {
+		body, err := translateRequest(req, translate.OpenAI, o.cfg.Model, stream, translate.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return PassThroughOpenAI(body, o.cfg.Model, stream), nil
+	}
 	c, err := req.Canonical(inference.DialectOpenAIChat)
 	if err != nil {
 		return nil, err
@@ -224,7 +232,9 @@ func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inferen
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if req.Dialect == inference.DialectOpenAIChat && req.Body != nil {
+	if req.Body != nil {
+		// In the request's dialect or translated from it: the answer is
+		// OpenAI's, as received; the front end translates it back.
 		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 		if err != nil {
 			return nil, readError(ctx, "read upstream response", err)
@@ -286,7 +296,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		return nil, err
 	}
 	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
-		raw: req.Dialect == inference.DialectOpenAIChat && req.Body != nil}
+		raw: req.Body != nil}
 	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle

@@ -238,9 +238,10 @@ type conversePeek struct {
 		Temperature *float64 `json:"temperature"`
 		TopP        *float64 `json:"topP"`
 	} `json:"inferenceConfig"`
-	ToolConfig                   json.RawMessage `json:"toolConfig"`
-	AdditionalModelRequestFields json.RawMessage `json:"additionalModelRequestFields"`
-	OutputConfig                 json.RawMessage `json:"outputConfig"`
+	ToolConfig                   json.RawMessage   `json:"toolConfig"`
+	AdditionalModelRequestFields json.RawMessage   `json:"additionalModelRequestFields"`
+	OutputConfig                 json.RawMessage   `json:"outputConfig"`
+	RequestMetadata              map[string]string `json:"requestMetadata"`
 }
 
 // converseBlockFeatures maps a Converse content block member to the
@@ -262,6 +263,13 @@ func peekConverse(req *Request) error {
 	}
 	if len(p.Messages) == 0 {
 		return Invalid("messages", "messages must be a non-empty list")
+	}
+	if err := ValidateMetadata(p.RequestMetadata); err != nil {
+		return Invalid("requestMetadata", "requestMetadata "+err.Error())
+	}
+	if len(p.RequestMetadata) > 0 {
+		// Recorded in the audit trail, as Bedrock's invocation logs do.
+		req.Metadata = p.RequestMetadata
 	}
 	if ic := p.InferenceConfig; ic != nil {
 		if ic.MaxTokens != nil {

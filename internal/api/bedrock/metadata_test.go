@@ -13,7 +13,7 @@ import (
 func TestConverseRequestMetadata(t *testing.T) {
 	t.Parallel()
 	msgs := `"messages":[{"role":"user","content":[{"text":"hi"}]}]`
-	req, err := decodeConverse("us.m", []byte(`{`+msgs+`,"requestMetadata":{"team":"claims","ticket":"CLM-42"}}`), false)
+	req, err := peekConverse("us.m", []byte(`{`+msgs+`,"requestMetadata":{"team":"claims","ticket":"CLM-42"}}`), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestConverseRequestMetadata(t *testing.T) {
 		t.Errorf("metadata (-want +got):\n%s", d)
 	}
 	for _, bad := range []string{`{"k;":"v"}`, `{"k":"` + strings.Repeat("v", 257) + `"}`, `{"":"v"}`} {
-		_, err := decodeConverse("us.m", []byte(`{`+msgs+`,"requestMetadata":`+bad+`}`), false)
+		_, err := peekConverse("us.m", []byte(`{`+msgs+`,"requestMetadata":`+bad+`}`), false)
 		if err == nil || !strings.Contains(err.Error(), "requestMetadata") {
 			t.Errorf("requestMetadata %.40s: %v, want a 400 naming requestMetadata", bad, err)
 		}

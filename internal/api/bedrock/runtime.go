@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
 // decodeFunc translates a request body for modelID.
@@ -61,8 +63,17 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) {
 	if out == nil {
 		return
 	}
-	if resp := out.Response; resp.Body != nil && resp.Dialect == inference.DialectConverse {
-		writeRawJSON(w, resp.Body) // passed through as the model answered
+	if resp := out.Response; resp.Body != nil {
+		if resp.Dialect == inference.DialectConverse {
+			writeRawJSON(w, resp.Body) // passed through as the model answered
+			return
+		}
+		b, err := backend.TranslateResponse(resp, inference.DialectConverse, translate.ResponseMeta{LatencyMs: h.latencyMs(call, resp)})
+		if err != nil {
+			writeError(w, inference.AsError(err))
+			return
+		}
+		writeRawJSON(w, b)
 		return
 	}
 	writeJSON(w, http.StatusOK, converseBody(out.Response, h.latencyMs(call, out.Response)))
@@ -93,6 +104,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	// request is recorded.
 	var held []heldEvent
 	passed := false
+	var tr *backend.StreamTranslator
 	for {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -104,6 +116,36 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 			e := inference.AsError(err)
 			ew.exception(streamException(e, false), e.Message)
 			return
+		}
+		if ev.Raw != nil && ev.Dialect != inference.DialectConverse {
+			// Translated: the backend's events become Converse events; those
+			// that end the stream wait for the record.
+			passed = true
+			if tr == nil {
+				if tr, err = backend.NewStreamTranslator(ev.Dialect, inference.DialectConverse, translate.ResponseMeta{LatencyMs: h.latencyMs(call, nil)}); err != nil {
+					e := inference.AsError(err)
+					ew.exception(streamException(e, false), e.Message)
+					return
+				}
+			}
+			outs, err := tr.Next(&ev)
+			if err != nil {
+				e := inference.AsError(err)
+				ew.exception(streamException(e, false), e.Message)
+				return
+			}
+			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil {
+				for _, o := range outs {
+					held = append(held, heldEvent{o.Type, append([]byte(nil), o.Data...)})
+				}
+				continue
+			}
+			for _, o := range outs {
+				if !ew.raw(o.Type, o.Data) {
+					return
+				}
+			}
+			continue
 		}
 		if ev.Raw != nil && ev.Dialect == inference.DialectConverse {
 			passed = true
@@ -146,6 +188,17 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	// that dies after this loses no answered request's event.
 	s.Close()
 	if passed {
+		if tr != nil {
+			fin, err := tr.Finish()
+			if err != nil {
+				e := inference.AsError(err)
+				ew.exception(streamException(e, false), e.Message)
+				return
+			}
+			for _, o := range fin {
+				held = append(held, heldEvent{o.Type, o.Data})
+			}
+		}
 		for _, e := range held {
 			if !ew.raw(e.name, e.payload) {
 				return
@@ -182,11 +235,19 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	if out == nil {
 		return
 	}
-	if resp := out.Response; resp.Body != nil && (resp.Dialect == inference.DialectAnthropic || resp.Dialect == inference.DialectInvoke) {
+	if resp := out.Response; resp.Body != nil {
+		body := resp.Body
+		if resp.Dialect != inference.DialectAnthropic && resp.Dialect != inference.DialectInvoke {
+			var err error
+			if body, err = backend.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
+				writeError(w, inference.AsError(err))
+				return
+			}
+		}
 		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(resp.Usage.InputTokens))
 		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", itoa(resp.Usage.OutputTokens))
 		w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", itoa64(h.latencyMs(call, resp)))
-		writeRawJSON(w, resp.Body)
+		writeRawJSON(w, body)
 		return
 	}
 	w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(out.Response.Usage.InputTokens))
@@ -267,6 +328,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	var buf []byte
 	var held [][]byte
 	passed := false
+	var tr *backend.StreamTranslator
 	stop := inference.StopEndTurn
 	started, inBlock := false, false
 	start := func() bool {
@@ -285,6 +347,36 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			e := inference.AsError(err)
 			ew.exception(streamException(e, true), e.Message)
 			return
+		}
+		if ev.Raw != nil && ev.Dialect != inference.DialectAnthropic && ev.Dialect != inference.DialectInvoke {
+			// Translated: the backend's events become Anthropic events in
+			// chunks; those that end the stream wait for the record.
+			passed = true
+			if tr == nil {
+				if tr, err = backend.NewStreamTranslator(ev.Dialect, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
+					e := inference.AsError(err)
+					ew.exception(streamException(e, true), e.Message)
+					return
+				}
+			}
+			outs, err := tr.Next(&ev)
+			if err != nil {
+				e := inference.AsError(err)
+				ew.exception(streamException(e, true), e.Message)
+				return
+			}
+			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil {
+				for _, o := range outs {
+					held = append(held, append([]byte(nil), o.Data...))
+				}
+				continue
+			}
+			for _, o := range outs {
+				if !ew.chunk(&buf, o.Data) {
+					return
+				}
+			}
+			continue
 		}
 		if ev.Raw != nil && (ev.Dialect == inference.DialectAnthropic || ev.Dialect == inference.DialectInvoke) {
 			// Pass-through: each chunk as the model sent it; the ones that
@@ -330,6 +422,17 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	// Record the request (audit) before the client sees its end.
 	s.Close()
 	if passed {
+		if tr != nil {
+			fin, err := tr.Finish()
+			if err != nil {
+				e := inference.AsError(err)
+				ew.exception(streamException(e, true), e.Message)
+				return
+			}
+			for _, o := range fin {
+				held = append(held, o.Data)
+			}
+		}
 		for _, c := range held {
 			if !ew.chunk(&buf, c) {
 				return

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
+	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
 // Options configure the front end.
@@ -111,8 +113,17 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		h.writeStream(w, r, req, out, includeUsage)
 		return
 	}
-	if resp := out.Response; resp.Body != nil && resp.Dialect == inference.DialectOpenAIChat {
-		writeRaw(w, rewriteChunk(nil, nil, resp.Body, completionID(call.RequestID), req.Model))
+	if resp := out.Response; resp.Body != nil {
+		if resp.Dialect == inference.DialectOpenAIChat {
+			writeRaw(w, rewriteChunk(nil, nil, resp.Body, completionID(call.RequestID), req.Model))
+			return
+		}
+		b, err := backend.TranslateResponse(resp, inference.DialectOpenAIChat, translate.ResponseMeta{ID: completionID(call.RequestID), Model: req.Model, Created: time.Now().Unix()})
+		if err != nil {
+			writeError(w, inference.AsError(err))
+			return
+		}
+		writeRaw(w, b)
 		return
 	}
 	writeJSON(w, http.StatusOK, responseBody(call.RequestID, req.Model, out.Response))
@@ -217,22 +228,55 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		bw.WriteString("\n\n")
 		return bw.Flush() == nil && rc.Flush() == nil
 	}
+	// Translation: events of another dialect become OpenAI chunks; those
+	// that end the stream wait for the record like the usage chunk.
+	var tr *backend.StreamTranslator
+	var heldT []translate.Event
+	sendPlain := func(data []byte) bool {
+		bw.WriteString("data: ")
+		bw.Write(data)
+		bw.WriteString("\n\n")
+		return bw.Flush() == nil && rc.Flush() == nil
+	}
+	inStreamError := func(err error) {
+		// After the first byte an error is reported in-stream, never
+		// retried (invariant 3).
+		e := inference.AsError(err)
+		b, _ := json.Marshal(errorBody{Error: detail(e)})
+		sendPlain(b)
+	}
 	for {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			// After the first byte an error is reported in-stream, never
-			// retried (invariant 3).
-			e := inference.AsError(err)
-			b, _ := json.Marshal(errorBody{Error: detail(e)})
-			bw.WriteString("data: ")
-			bw.Write(b)
-			bw.WriteString("\n\n")
-			bw.Flush()
-			rc.Flush()
+			inStreamError(err)
 			return
+		}
+		if ev.Raw != nil && ev.Dialect != inference.DialectOpenAIChat {
+			if tr == nil {
+				if tr, err = backend.NewStreamTranslator(ev.Dialect, inference.DialectOpenAIChat,
+					translate.ResponseMeta{ID: id, Model: req.Model, Created: created, IncludeUsage: includeUsage}); err != nil {
+					inStreamError(err)
+					return
+				}
+			}
+			outs, err := tr.Next(&ev)
+			if err != nil {
+				inStreamError(err)
+				return
+			}
+			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || heldT != nil {
+				heldT = backend.CopyEvents(heldT, outs)
+				continue
+			}
+			for _, o := range outs {
+				if !sendPlain(o.Data) {
+					return
+				}
+			}
+			continue
 		}
 		if ev.Raw != nil {
 			if ev.Kind == inference.EventUsage {
@@ -271,7 +315,18 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	// Record the request (audit) before the client sees its end: a node
 	// that dies after this loses no answered request's event.
 	s.Close()
-	if held != nil {
+	if tr != nil {
+		fin, err := tr.Finish()
+		if err != nil {
+			inStreamError(err)
+			return
+		}
+		for _, o := range append(heldT, fin...) {
+			if !sendPlain(o.Data) {
+				return
+			}
+		}
+	} else if held != nil {
 		if !includeUsage {
 			// The caller did not ask for usage: keep the chunk only for
 			// the choices it may carry.

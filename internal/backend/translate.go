@@ -1,0 +1,135 @@
+package backend
+
+import (
+	"errors"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+// WireDialect returns the translator's name of d, or false for a dialect
+// that is never translated (another family's InvokeModel body).
+func WireDialect(d inference.Dialect) (translate.Dialect, bool) {
+	switch d {
+	case inference.DialectOpenAIChat:
+		return translate.OpenAI, true
+	case inference.DialectConverse:
+		return translate.Converse, true
+	case inference.DialectAnthropic:
+		return translate.Anthropic, true
+	}
+	return 0, false
+}
+
+// TranslateError maps a translator's error to the client's 400: a field
+// the target API cannot express is named, never dropped.
+func TranslateError(err error) *inference.Error {
+	var ue *translate.UnsupportedError
+	if errors.As(err, &ue) {
+		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "unsupported_field", Param: inference.Clip(ue.Field, inference.EchoLimit),
+			Message: inference.Clip(ue.Error(), 2*inference.EchoLimit), Err: err}
+	}
+	var de *translate.DecodeError
+	if errors.As(err, &de) {
+		return &inference.Error{Kind: inference.KindInvalidRequest, Message: de.Error(), Err: err}
+	}
+	return &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+}
+
+// translateRequest returns req's body translated for a backend speaking
+// target, with model set where the target body carries one.
+func translateRequest(req *inference.Request, target translate.Dialect, model string, stream bool, opts translate.Options) ([]byte, error) {
+	from, ok := WireDialect(req.Dialect)
+	if !ok {
+		return nil, inference.Invalid("", "this InvokeModel body is not an Anthropic Messages body (it has no anthropic_version) and only an Amazon Bedrock deployment can serve it as is")
+	}
+	body, err := translate.Request(from, target, req.Body, model, stream, opts)
+	if err != nil {
+		return nil, TranslateError(err)
+	}
+	return body, nil
+}
+
+// TranslateResponse returns a backend's answer (resp.Body, in
+// resp.Dialect) in the client's dialect.
+func TranslateResponse(resp *inference.Response, client inference.Dialect, meta translate.ResponseMeta) ([]byte, error) {
+	from, ok1 := WireDialect(resp.Dialect)
+	to, ok2 := WireDialect(client)
+	if !ok1 || !ok2 {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: errors.New("answer in " + resp.Dialect.String() + " cannot be shown as " + client.String())}
+	}
+	out, err := translate.Response(from, to, resp.Body, meta)
+	if err != nil {
+		return nil, answerError(err)
+	}
+	return out, nil
+}
+
+// answerError maps a translator's error about an answer: the model said
+// something the client's API cannot show.
+func answerError(err error) *inference.Error {
+	var se *translate.StreamError
+	if errors.As(err, &se) {
+		return &inference.Error{Kind: inference.KindUpstream, Message: "the model failed mid-answer (" + inference.Clip(se.Type, 64) + ")", Err: err}
+	}
+	var ue *translate.UnsupportedError
+	if errors.As(err, &ue) {
+		return &inference.Error{Kind: inference.KindUpstream, Message: inference.Clip(ue.Error(), 2*inference.EchoLimit), Err: err}
+	}
+	return &inference.Error{Kind: inference.KindUpstream, Message: "the model sent an answer that cannot be translated", Err: err}
+}
+
+// StreamTranslator turns a backend's events into the client's dialect.
+type StreamTranslator struct {
+	tr   translate.Stream
+	from inference.Dialect
+}
+
+// NewStreamTranslator returns a translator of events in dialect from into
+// client's.
+func NewStreamTranslator(from, client inference.Dialect, meta translate.ResponseMeta) (*StreamTranslator, error) {
+	f, ok1 := WireDialect(from)
+	c, ok2 := WireDialect(client)
+	if !ok1 || !ok2 {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: errors.New("stream in " + from.String() + " cannot be shown as " + client.String())}
+	}
+	tr, err := translate.NewStream(f, c, meta)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	return &StreamTranslator{tr: tr, from: from}, nil
+}
+
+// Next translates one backend event into zero or more client events.
+func (t *StreamTranslator) Next(ev *inference.Event) ([]translate.Event, error) {
+	e := translate.Event{Type: ev.Name, Data: ev.Raw}
+	if t.from == inference.DialectAnthropic {
+		// InvokeModel chunks carry the Anthropic event's type inside.
+		if f := inference.Field(ev.Raw, "type"); len(f) >= 2 {
+			e.Type = string(f[1 : len(f)-1])
+		}
+	}
+	out, err := t.tr.Next(e)
+	if err != nil {
+		return nil, answerError(err)
+	}
+	return out, nil
+}
+
+// Finish returns the events that end the client's stream when the
+// backend's ended without them.
+func (t *StreamTranslator) Finish() ([]translate.Event, error) {
+	out, err := t.tr.Finish()
+	if err != nil {
+		return nil, answerError(err)
+	}
+	return out, nil
+}
+
+// CopyEvents copies events whose Data must outlive the next Recv.
+func CopyEvents(dst []translate.Event, evs []translate.Event) []translate.Event {
+	for _, e := range evs {
+		dst = append(dst, translate.Event{Type: e.Type, Data: append([]byte(nil), e.Data...)})
+	}
+	return dst
+}
