@@ -22,6 +22,20 @@ import (
 // InvokeModel), demo.br in both regions, demo.brfar only in eu-central-1.
 func bedrockCluster(t *testing.T) *cluster {
 	t.Helper()
+	return dialectCluster(t, `models:
+  - {id: demo.br}
+  - {id: demo.brfar}
+deployments:
+  - {model: demo.br, region: eu-west-1, backend: {type: mock, api: bedrock, ttft: 1ms, tokens_per_second: 5000}}
+  - {model: demo.br, region: eu-central-1, backend: {type: mock, api: bedrock, ttft: 1ms, tokens_per_second: 5000}}
+  - {model: demo.brfar, region: eu-central-1, backend: {type: mock, api: bedrock, ttft: 1ms, tokens_per_second: 5000}}
+`)
+}
+
+// dialectCluster starts eu-west-1 and eu-central-1 with the models and
+// deployments given.
+func dialectCluster(t *testing.T, deployments string) *cluster {
+	t.Helper()
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
 	key, _ := auth.NewKey()
 	c := &cluster{t: t, key: key, dataDir: t.TempDir(), auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
@@ -35,14 +49,7 @@ func bedrockCluster(t *testing.T) *cluster {
 		lns[r] = [2]net.Listener{cl, ll}
 		fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r, 10*i, 10*i, cl.Addr(), ll.Addr())
 	}
-	y.WriteString(`models:
-  - {id: demo.br}
-  - {id: demo.brfar}
-deployments:
-  - {model: demo.br, region: eu-west-1, backend: {type: mock, api: bedrock, ttft: 1ms, tokens_per_second: 5000}}
-  - {model: demo.br, region: eu-central-1, backend: {type: mock, api: bedrock, ttft: 1ms, tokens_per_second: 5000}}
-  - {model: demo.brfar, region: eu-central-1, backend: {type: mock, api: bedrock, ttft: 1ms, tokens_per_second: 5000}}
-`)
+	y.WriteString(deployments)
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]}\n", auth.HashKey(key), testAKID, secretEnv)
 	c.yaml = y.String()
 	cfg, err := topology.Parse([]byte(c.yaml), "bedrock-whole.yaml")
