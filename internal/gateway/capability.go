@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -75,4 +76,20 @@ func (g *Gateway) checkCapabilities(req *inference.Request, model string, allowe
 	}
 	field := req.FeatureField(req.Features.List()[0])
 	return inference.Invalid(field, "no deployment of model "+model+" in the regions this request may use supports all of "+req.Features.String())
+}
+
+// capabilityNote explains, for x-meridian-route, the destinations routing
+// excluded because their deployment lacks a capability the request uses:
+// " (eu-west-1 lacks-capability)", or "".
+func capabilityNote(plan *routing.Plan) string {
+	var regions []string
+	for _, c := range plan.Excluded() {
+		if c.Exclusion == routing.ExcludedIncapable {
+			regions = append(regions, c.Region+" "+c.Exclusion.String())
+		}
+	}
+	if len(regions) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(regions, ", ") + ")"
 }

@@ -362,6 +362,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 				route.Reason = "failover:" + failures[len(failures)-1]
 			}
 			g.metrics.RouteDecisions.WithLabelValues(reasonLabel(route.Reason)).Inc()
+			route.Reason += capabilityNote(&plan)
 			if stream != nil {
 				if c.Region != g.region {
 					// The destination bounds its backend's silences; this

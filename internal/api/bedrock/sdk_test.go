@@ -41,11 +41,14 @@ func wholeCluster(t *testing.T) *cluster {
   - {id: demo.chat-small}
   - {id: demo.far}
   - {id: demo.plain}
+  - {id: demo.cap}
 deployments:
   - {model: demo.chat-small, region: eu-west-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.chat-small, region: eu-central-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.far, region: eu-central-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.plain, region: eu-west-1, backend: {type: mock}, capabilities: []}
+  - {model: demo.cap, region: eu-west-1, backend: {type: mock}, capabilities: [json_schema]}
+  - {model: demo.cap, region: eu-central-1, backend: {type: mock}}
 `)
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]}\n", auth.HashKey(key), testAKID, secretEnv)
 	c.yaml = y.String()
@@ -201,3 +204,29 @@ func TestCapabilityRefusal(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestCapabilityRouting: a request using tools skips the nearer deployment
+// that lacks them, and x-meridian-route says why; one without goes there.
+func TestCapabilityRouting(t *testing.T) {
+	c := wholeCluster(t)
+	client := c.openaiClient("eu-west-1")
+	for _, tc := range []struct {
+		name        string
+		tools       []openai.ChatCompletionToolUnionParam
+		region, why string
+	}{
+		{"plain", nil, "eu-west-1", ""},
+		{"tools", []openai.ChatCompletionToolUnionParam{weatherTool}, "eu-central-1", "eu-west-1 lacks-capability"},
+	} {
+		var hr *http.Response
+		_, err := client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{Model: "eu.demo.cap", Tools: tc.tools,
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("weather?")}}, option.WithResponseInto(&hr))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		route := hr.Header.Get("X-Meridian-Route")
+		if got := hr.Header.Get("X-Meridian-Inference-Region"); got != tc.region || (tc.why != "" && !strings.Contains(route, tc.why)) || (tc.why == "" && strings.Contains(route, "lacks")) {
+			t.Errorf("%s: served in %s with route %q, want %s and %q", tc.name, got, route, tc.region, tc.why)
+		}
+	}
+}
