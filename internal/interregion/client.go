@@ -81,6 +81,10 @@ type peer struct {
 	// envelopeVersion is the newest envelope version the peer accepts,
 	// from its last answered probe; 0 until one answers.
 	envelopeVersion atomic.Int32
+	// legacyBodies is set when the peer's last answered probe did not
+	// advertise client bodies: a node from before them takes only the
+	// canonical request.
+	legacyBodies atomic.Bool
 
 	mu       sync.Mutex
 	lastOK   time.Time
@@ -233,6 +237,7 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	}
 	p.mark(true, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 	p.envelopeVersion.Store(int32(advertisedVersion(resp.Header)))
+	p.legacyBodies.Store(resp.Header.Get(HeaderLinkBody) != linkBodyClient)
 	if c.opts.OnState != nil {
 		c.opts.OnState(p.Region, body, rtt)
 	}
@@ -302,6 +307,14 @@ func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, er
 		dialect = dialectOf(job.Operation, job.Model, nil)
 	}
 	body, err := inference.EncodeCanonical(job.Request, dialect)
+	contentType := bodyContentType(dialect)
+	if err == nil && r.p.legacyBodies.Load() {
+		if body, err = legacyBody(job.Request); err != nil {
+			// In a rolling upgrade: another destination may be upgraded.
+			return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "region " + r.p.Region + " runs an older Meridian that cannot take this request", Err: err}
+		}
+		contentType = "application/json"
+	}
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
@@ -309,7 +322,7 @@ func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, er
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
-	req.Header.Set("Content-Type", bodyContentType(dialect))
+	req.Header.Set("Content-Type", contentType)
 	env := envelopeOf(job, body, r.c.opts.Now())
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.

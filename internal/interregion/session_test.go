@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
 )
@@ -298,8 +300,8 @@ func TestForwardToVersion1Peer(t *testing.T) {
 		t.Fatal(err)
 	}
 	job.RequestID = "01JDQ6W4Z8K3T9N2M5P7R1S0W2"
-	// The destination reads the client's body that the source sent.
-	job.Request = clientRequest(t, &job)
+	// A node that does not advertise client bodies (as a version 1 node
+	// does not) is sent the canonical request, as before them.
 	job.Operation, job.Model, job.SourceIP, job.SecureTransport = "", "", "", false
 	job.Principal.Method, job.Principal.KeyID = 0, ""
 	if diff := cmp.Diff(&job, served); diff != "" {
@@ -322,5 +324,30 @@ func TestAdvertisedVersion(t *testing.T) {
 		if got := advertisedVersion(h); got != tc.want {
 			t.Errorf("advertisedVersion(%q) = %d, want %d", tc.header, got, tc.want)
 		}
+	}
+}
+
+// TestLegacyPeerGetsCanonicalOrFailover: a peer that does not advertise
+// client bodies (a node from before them) is sent the canonical request;
+// a request the canonical form cannot carry (tools) is not sent there but
+// fails as unavailable, so that the source fails over to another region.
+func TestLegacyPeerGetsCanonicalOrFailover(t *testing.T) {
+	t.Parallel()
+	l := startLink(t, true)
+	c := l.client(t, false)
+	p := c.peers[dst]
+	l.version1.Store(true)
+	c.probe(t.Context(), p)
+	job := forwardJobCanonical()
+	body := `{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}`
+	req, err := inference.Peek(inference.DialectOpenAIChat, "", []byte(body), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.Operation, job.Request = "ChatCompletions", req
+	_, err = c.Executor(dst).Complete(t.Context(), job)
+	var e *inference.Error
+	if !errors.As(err, &e) || e.Kind != inference.KindUnavailable || !e.Kind.Retryable() {
+		t.Fatalf("forward with tools to a legacy peer: %v, want a retryable unavailable", err)
 	}
 }

@@ -109,6 +109,22 @@ func dialectOf(op, model string, body []byte) inference.Dialect {
 	return inference.DialectOpenAIChat
 }
 
+// HeaderLinkBody is set on the answers of the state endpoint by a node
+// that takes client bodies on the link (see [ContentTypeClientBody]).
+const HeaderLinkBody = "Meridian-Link-Body"
+
+const linkBodyClient = "client"
+
+// legacyBody encodes req as a node from before client bodies reads it:
+// the canonical, text-only request. A request it cannot carry fails.
+func legacyBody(req *inference.Request) ([]byte, error) {
+	c, err := req.Canonical(inference.DialectUnknown)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(c)
+}
+
 // ContentTypeClientBody marks a forwarded body that is the client's own,
 // as the source received it; its dialect parameter names its format. A
 // node from before it sends the canonical request as application/json.
