@@ -38,6 +38,10 @@ type DeploymentView struct {
 	Fresh bool `json:"fresh"`
 	// Headroom is the scarcest free fraction of concurrency, RPM and TPM.
 	Headroom float64 `json:"headroom"`
+	// Capabilities are what the deployment's model can do (declared, or
+	// its backend type's defaults); routing excludes it for requests that
+	// use another.
+	Capabilities []string `json:"capabilities"`
 	// CooldownRemainingMs is how long the deployment stays in cooldown.
 	CooldownRemainingMs int64 `json:"cooldown_remaining_ms,omitempty"`
 }
@@ -105,7 +109,7 @@ func (n *Node) regionsView() RegionsView {
 			if !ok {
 				continue
 			}
-			dv := DeploymentView{State: st, Fresh: st.Fresh(now, staleness), Headroom: st.Headroom()}
+			dv := DeploymentView{State: st, Fresh: st.Fresh(now, staleness), Headroom: st.Headroom(), Capabilities: d.EffectiveCapabilities()}
 			if st.CooldownUntil.After(now) {
 				dv.CooldownRemainingMs = st.CooldownUntil.Sub(now).Milliseconds()
 			}
