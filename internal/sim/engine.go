@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/routing"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // Strategy names accepted by [Run].
@@ -64,6 +65,7 @@ type event struct {
 
 // request is one client request in flight.
 type request struct {
+	stream         int // the traffic it belongs to
 	src            int
 	arrival        int64
 	prompt, output int
@@ -121,13 +123,16 @@ type world struct {
 	srcIsDest  [][]bool
 	traffic    []*arrivals
 	tokenRNG   []*rand.Rand
-	end        int64
-	maxTries   int
-	deadline   int64
-	timeout    int64
-	queueMax   int
-	queueWait  int64
-	stats      *collector
+	// lacking names, per region, the capabilities its deployment lacks;
+	// a request whose traffic uses one skips it (see capable).
+	lacking   map[string][]string
+	end       int64
+	maxTries  int
+	deadline  int64
+	timeout   int64
+	queueMax  int
+	queueWait int64
+	stats     *collector
 }
 
 // Now implements [routing.Clock] with simulated time.
@@ -233,6 +238,16 @@ func newWorld(sc *Scenario, strategy string, seed uint64) (*world, error) {
 	var deps []routing.Deployment
 	for i, d := range sc.Deployments {
 		ri := w.regionIdx[d.Region]
+		if d.Capabilities != nil {
+			if w.lacking == nil {
+				w.lacking = map[string][]string{}
+			}
+			for _, c := range topology.KnownCapabilities {
+				if !slices.Contains(d.Capabilities, c) {
+					w.lacking[d.Region] = append(w.lacking[d.Region], c)
+				}
+			}
+		}
 		w.backends[ri] = &backend{cfg: d, region: ri, factor: 1, rng: rand.New(rand.NewPCG(seed, 0x100+uint64(i)))}
 		deps = append(deps, routing.Deployment{
 			Key:            routing.Key{Region: d.Region, Model: model},
@@ -305,6 +320,7 @@ func (w *world) arrive(stream int) {
 	}
 	rng := w.tokenRNG[stream]
 	r := &request{
+		stream:  stream,
 		src:     w.regionIdx[t.t.Source],
 		arrival: w.now,
 		prompt:  t.t.PromptTokens.sample(rng),
@@ -386,6 +402,7 @@ func (w *world) route(r *request) {
 		Destinations:    dests,
 		States:          nd.states,
 		Authorized:      authorizeAll,
+		Capable:         w.capable(r),
 		RTT:             w,
 		EstimatedTokens: r.tokens(),
 		Options:         w.opts,
@@ -405,6 +422,23 @@ func (w *world) route(r *request) {
 }
 
 func authorizeAll(string) bool { return true }
+
+// capable returns the routing filter for r's traffic, or nil when it uses
+// no capability some deployment lacks.
+func (w *world) capable(r *request) func(string) bool {
+	uses := w.traffic[r.stream].t.Uses
+	if len(uses) == 0 || w.lacking == nil {
+		return nil
+	}
+	return func(region string) bool {
+		for _, c := range uses {
+			if slices.Contains(w.lacking[region], c) {
+				return false
+			}
+		}
+		return true
+	}
+}
 
 // RTT implements [routing.RTTSource] from the scenario's matrix.
 func (w *world) RTT(from, to string) time.Duration {

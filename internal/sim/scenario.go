@@ -89,6 +89,9 @@ type Deployment struct {
 	TokensPerSecond float64 `yaml:"tokens_per_second"`
 	// ErrorRate is the probability of a 5xx per attempt.
 	ErrorRate float64 `yaml:"error_rate"`
+	// Capabilities lists what the deployment's model can do (as
+	// deployments[].capabilities of a topology); nil means everything.
+	Capabilities []string `yaml:"capabilities"`
 }
 
 // Capacity is a deployment's limits; zero means none.
@@ -118,6 +121,9 @@ type Traffic struct {
 	Bursts       []Burst `yaml:"bursts"`
 	PromptTokens Dist    `yaml:"prompt_tokens"`
 	OutputTokens Dist    `yaml:"output_tokens"`
+	// Uses lists the capabilities every request of this traffic uses
+	// (tools, vision...): routing skips deployments that lack one.
+	Uses []string `yaml:"uses"`
 }
 
 // Diurnal: rate · (1 + amplitude · cos(2π (local hour − peak_hour) / 24)),

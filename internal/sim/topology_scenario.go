@@ -82,6 +82,7 @@ func (s *Scenario) applyTopology(cfg *topology.Config) error {
 		}
 		delete(models, d.Region)
 		sd.Region = d.Region
+		sd.Capabilities = d.EffectiveCapabilities()
 		sd.Capacity = Capacity{
 			MaxConcurrency: d.Capacity.Concurrency(),
 			RPM:            d.Capacity.RequestsPerMinute(),
