@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -197,7 +196,7 @@ func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect
 		return nil, err
 	}
 	s := &rawEventStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
-		dec: eventstream.NewDecoder(), dialect: dialect}
+		dialect: dialect}
 	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	s.idle = min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout)
@@ -224,7 +223,6 @@ type rawEventStream struct {
 	cancel  context.CancelFunc
 	body    io.ReadCloser
 	r       *bufio.Reader
-	dec     *eventstream.Decoder
 	dialect inference.Dialect
 	// payload and chunk are reused for every event.
 	payload []byte
@@ -248,7 +246,7 @@ func (s *rawEventStream) Recv() (inference.Event, error) {
 	}
 	for {
 		s.timer.Reset(s.idle)
-		m, err := s.dec.Decode(s.r, s.payload[:0])
+		m, err := readFrame(s.r, &s.payload)
 		s.timer.Stop()
 		if err != nil {
 			if errors.Is(err, io.EOF) && s.stopped {
@@ -262,15 +260,11 @@ func (s *rawEventStream) Recv() (inference.Event, error) {
 			}
 			return inference.Event{}, readError(s.ctx, "read Bedrock stream", err)
 		}
-		s.payload = m.Payload
-		if h := m.Headers.Get(":message-type"); h != nil && h.String() != "event" {
-			return inference.Event{}, streamException(m)
+		if m.messageType != nil && string(m.messageType) != "event" {
+			return inference.Event{}, streamException(string(m.exceptionType), m.payload)
 		}
-		name := ""
-		if h := m.Headers.Get(":event-type"); h != nil {
-			name = h.String()
-		}
-		ev, ok, err := s.classify(name, m.Payload)
+		name := eventName(m.eventType)
+		ev, ok, err := s.classify(name, m.payload)
 		if err != nil {
 			return inference.Event{}, err
 		}
@@ -351,15 +345,11 @@ func converseStop(s string) inference.StopReason {
 }
 
 // streamException maps an exception message of an event stream.
-func streamException(m eventstream.Message) *inference.Error {
-	typ := ""
-	if h := m.Headers.Get(":exception-type"); h != nil {
-		typ = h.String()
-	}
+func streamException(typ string, payload []byte) *inference.Error {
 	var body struct {
 		Message string `json:"message"`
 	}
-	json.Unmarshal(m.Payload, &body)
+	json.Unmarshal(payload, &body)
 	e := &inference.Error{Kind: inference.KindUpstream, Message: "Amazon Bedrock failed mid-stream (" + truncate(typ, 64) + ")",
 		Err: fmt.Errorf("bedrock stream exception %s: %s", typ, truncate(body.Message, 300))}
 	switch typ {

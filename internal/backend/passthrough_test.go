@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -159,4 +161,29 @@ func newStoppedTimer() *time.Timer {
 	t := time.AfterFunc(time.Hour, func() {})
 	t.Stop()
 	return t
+}
+
+// BenchmarkPassThroughConverseStream measures a streamed Converse event in
+// pass-through: decoding the event-stream frame and classifying it.
+func BenchmarkPassThroughConverseStream(b *testing.B) {
+	var frame bytes.Buffer
+	var m eventstream.Message
+	m.Headers.Set(":event-type", eventstream.StringValue("contentBlockDelta"))
+	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	m.Headers.Set(":message-type", eventstream.StringValue("event"))
+	m.Payload = []byte(`{"contentBlockIndex":0,"delta":{"text":" word"},"p":"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}`)
+	if err := eventstream.NewEncoder().Encode(&frame, m); err != nil {
+		b.Fatal(err)
+	}
+	src := &repeatReader{event: frame.Bytes()}
+	s := &rawEventStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, 8192),
+		dialect: inference.DialectConverse, timer: newStoppedTimer(), idle: time.Hour}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		ev, err := s.Recv()
+		if err != nil || ev.Kind != inference.EventDelta || ev.TextLen() != 5 {
+			b.Fatalf("event %+v, %v", ev, err)
+		}
+	}
 }
