@@ -32,6 +32,8 @@ type bedrockRequest struct {
 	chat       chatRequest
 	tools      []bedrockTool
 	toolResult bool // the conversation ends with tool results
+	// schema is the requested structured output's JSON schema, if any.
+	schema json.RawMessage
 }
 
 func (r *bedrockRequest) wantsTools() bool { return len(r.tools) > 0 && !r.toolResult }
@@ -47,6 +49,15 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 		InferenceConfig *struct {
 			MaxTokens *int `json:"maxTokens"`
 		} `json:"inferenceConfig"`
+		OutputConfig *struct {
+			TextFormat *struct {
+				Structure struct {
+					JSONSchema *struct {
+						Schema string `json:"schema"`
+					} `json:"jsonSchema"`
+				} `json:"structure"`
+			} `json:"textFormat"`
+		} `json:"outputConfig"`
 		ToolConfig *struct {
 			Tools []struct {
 				ToolSpec *struct {
@@ -84,6 +95,9 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 	if ic := c.InferenceConfig; ic != nil {
 		r.chat.MaxTokens = ic.MaxTokens
 	}
+	if oc := c.OutputConfig; oc != nil && oc.TextFormat != nil && oc.TextFormat.Structure.JSONSchema != nil {
+		r.schema = json.RawMessage(oc.TextFormat.Structure.JSONSchema.Schema)
+	}
 	if tc := c.ToolConfig; tc != nil {
 		for _, t := range tc.Tools {
 			if t.ToolSpec != nil {
@@ -107,6 +121,14 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 			Name        string          `json:"name"`
 			InputSchema json.RawMessage `json:"input_schema"`
 		} `json:"tools"`
+		OutputConfig *struct {
+			Format *struct {
+				Schema json.RawMessage `json:"schema"`
+			} `json:"format"`
+		} `json:"output_config"`
+		OutputFormat *struct {
+			Schema json.RawMessage `json:"schema"`
+		} `json:"output_format"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, err
@@ -139,6 +161,12 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 	}
 	for _, t := range a.Tools {
 		r.tools = append(r.tools, bedrockTool{t.Name, t.InputSchema})
+	}
+	switch {
+	case a.OutputConfig != nil && a.OutputConfig.Format != nil:
+		r.schema = a.OutputConfig.Format.Schema
+	case a.OutputFormat != nil:
+		r.schema = a.OutputFormat.Schema
 	}
 	return r, nil
 }
@@ -248,7 +276,22 @@ type bedrockGeneration struct {
 	anthropic bool
 }
 
-func (g *bedrockGeneration) text() string { return strings.Join(g.c.tokens, "") }
+// text is the answer: the generated words, or an instance of the
+// requested schema.
+func (g *bedrockGeneration) text() string {
+	if g.breq.schema != nil {
+		return string(Instance(g.breq.schema))
+	}
+	return strings.Join(g.c.tokens, "")
+}
+
+// pieces splits the text into as many deltas as there are tokens.
+func (g *bedrockGeneration) piece(i int) string {
+	if g.breq.schema == nil {
+		return g.c.tokens[i]
+	}
+	return slice(g.text(), i, len(g.c.tokens))
+}
 
 func (g *bedrockGeneration) toolID(i int) string {
 	return "tooluse_mock" + strconv.FormatUint(g.id, 16) + "_" + strconv.Itoa(i)
@@ -372,6 +415,7 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
 				return i, canceled
 			}
+			t = g.piece(i)
 			if g.anthropic {
 				ok = send("", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": t}})
 			} else {

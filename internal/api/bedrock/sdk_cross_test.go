@@ -67,6 +67,21 @@ func TestCrossDialectToolRoundTrip(t *testing.T) {
 					t.Fatalf("final answer = %+v, want text", final.Choices)
 				}
 			})
+			t.Run(name+"/OpenAI client structured output, Converse backend", func(t *testing.T) {
+				schema := map[string]any{"type": "object", "required": []string{"name", "age"}, "additionalProperties": false,
+					"properties": map[string]any{"name": map[string]any{"type": "string"}, "age": map[string]any{"type": "integer", "minimum": 18}}}
+				out, _ := complete(t, oa, openai.ChatCompletionNewParams{Model: "eu.demo.br" + far,
+					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Describe a person.")},
+					ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
+						JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: "person", Schema: schema}}}}, stream)
+				var p struct {
+					Name *string
+					Age  *int
+				}
+				if err := json.Unmarshal([]byte(out.Choices[0].Message.Content), &p); err != nil || p.Name == nil || p.Age == nil || *p.Age < 18 {
+					t.Fatalf("answer %q does not validate against the schema (%v)", out.Choices[0].Message.Content, err)
+				}
+			})
 			t.Run(name+"/Converse client, OpenAI chat backend", func(t *testing.T) {
 				in := &bedrockruntime.ConverseInput{ModelId: aws.String("eu.demo.oa" + far), ToolConfig: weatherToolConfig(), Messages: []types.Message{{Role: types.ConversationRoleUser,
 					Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Weather in Paris?"}}}}}
