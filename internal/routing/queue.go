@@ -38,6 +38,17 @@ func (q *Queue) Len() int {
 // returns [ErrQueueFull] at once when max requests already wait. The caller
 // answers the errors with a 429 whose Retry-After is [Plan.RetryAfter].
 func (q *Queue) Wait(ctx context.Context, timeout time.Duration) error {
+	return q.wait(ctx, timeout, false)
+}
+
+// Rewait is [Queue.Wait] for a request that was woken, re-planned and still
+// found no destination: it waits again at the head of the queue, keeping
+// its turn, rather than behind requests that arrived after it.
+func (q *Queue) Rewait(ctx context.Context, timeout time.Duration) error {
+	return q.wait(ctx, timeout, true)
+}
+
+func (q *Queue) wait(ctx context.Context, timeout time.Duration, front bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -47,7 +58,13 @@ func (q *Queue) Wait(ctx context.Context, timeout time.Duration) error {
 		q.mu.Unlock()
 		return ErrQueueFull
 	}
-	q.waiters = append(q.waiters, ch)
+	if front {
+		q.waiters = append(q.waiters, nil)
+		copy(q.waiters[1:], q.waiters)
+		q.waiters[0] = ch
+	} else {
+		q.waiters = append(q.waiters, ch)
+	}
 	q.mu.Unlock()
 
 	expired := make(chan struct{})
