@@ -38,17 +38,34 @@ func (q *Queue) Len() int {
 // returns [ErrQueueFull] at once when max requests already wait. The caller
 // answers the errors with a 429 whose Retry-After is [Plan.RetryAfter].
 func (q *Queue) Wait(ctx context.Context, timeout time.Duration) error {
-	return q.wait(ctx, timeout, false)
+	return q.wait(ctx, timeout, WaitOptions{})
 }
 
 // Rewait is [Queue.Wait] for a request that was woken, re-planned and still
 // found no destination: it waits again at the head of the queue, keeping
 // its turn, rather than behind requests that arrived after it.
 func (q *Queue) Rewait(ctx context.Context, timeout time.Duration) error {
-	return q.wait(ctx, timeout, true)
+	return q.wait(ctx, timeout, WaitOptions{Front: true})
 }
 
-func (q *Queue) wait(ctx context.Context, timeout time.Duration, front bool) error {
+// WaitOptions refine [Queue.WaitWith].
+type WaitOptions struct {
+	// Front waits at the head of the queue (see [Queue.Rewait]).
+	Front bool
+	// Hopeless, if set, is asked every CheckEvery while the request waits,
+	// with the number of waiters ahead of it; when it answers true the
+	// request leaves the queue at once with [ErrQueueHopeless], rather
+	// than at its timeout.
+	Hopeless   func(ahead int) bool
+	CheckEvery time.Duration
+}
+
+// WaitWith is [Queue.Wait] with options.
+func (q *Queue) WaitWith(ctx context.Context, timeout time.Duration, o WaitOptions) error {
+	return q.wait(ctx, timeout, o)
+}
+
+func (q *Queue) wait(ctx context.Context, timeout time.Duration, o WaitOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -58,7 +75,7 @@ func (q *Queue) wait(ctx context.Context, timeout time.Duration, front bool) err
 		q.mu.Unlock()
 		return ErrQueueFull
 	}
-	if front {
+	if o.Front {
 		q.waiters = append(q.waiters, nil)
 		copy(q.waiters[1:], q.waiters)
 		q.waiters[0] = ch
@@ -70,14 +87,39 @@ func (q *Queue) wait(ctx context.Context, timeout time.Duration, front bool) err
 	expired := make(chan struct{})
 	stop := q.clock.AfterFunc(timeout, func() { close(expired) })
 	defer stop()
+	var tick chan struct{}
+	stopTick := func() bool { return false }
+	arm := func() {
+		if o.Hopeless != nil && o.CheckEvery > 0 {
+			t := make(chan struct{})
+			tick, stopTick = t, q.clock.AfterFunc(o.CheckEvery, func() { close(t) })
+		}
+	}
+	arm()
+	defer func() { stopTick() }()
 	var err error
-	select {
-	case <-ch:
-		return nil
-	case <-expired:
-		err = ErrQueueTimeout
-	case <-ctx.Done():
-		err = ctx.Err()
+	for err == nil {
+		select {
+		case <-ch:
+			return nil
+		case <-expired:
+			err = ErrQueueTimeout
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-tick:
+			ahead := q.position(ch)
+			if ahead < 0 {
+				// Notify took this waiter off the queue: its wake-up is
+				// on the way.
+				<-ch
+				return nil
+			}
+			if o.Hopeless(ahead) {
+				err = ErrQueueHopeless
+			} else {
+				arm()
+			}
+		}
 	}
 	if !q.remove(ch) {
 		// Notify picked this waiter as it gave up: pass the wake-up on so
@@ -85,6 +127,19 @@ func (q *Queue) wait(ctx context.Context, timeout time.Duration, front bool) err
 		q.Notify()
 	}
 	return err
+}
+
+// position returns how many waiters are ahead of ch, or -1 if it is not
+// waiting any more.
+func (q *Queue) position(ch chan struct{}) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, w := range q.waiters {
+		if w == ch {
+			return i
+		}
+	}
+	return -1
 }
 
 // remove deletes ch from the waiters and reports whether it was still there.
