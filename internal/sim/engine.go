@@ -434,7 +434,7 @@ func (w *world) tryNext(r *request) {
 		}
 		d := int(r.order[r.next])
 		r.next++
-		if w.meridian && d == r.src && w.atCapacity(d, r.tokens()) {
+		if _, full := w.atCapacity(d, r.tokens()); w.meridian && d == r.src && full {
 			continue // the deployment's quota capacity is taken: skipped, as the gateway does
 		}
 		if w.meridian {
@@ -611,8 +611,8 @@ func (w *world) attemptArrive(r *request, d int) {
 		// The destination node admits the forwarded request against the
 		// deployment's capacity (the quota store, exact) and through its
 		// own tracker, as its gateway does.
-		if w.atCapacity(d, r.tokens()) {
-			reply(int64(time.Millisecond), routing.Outcome{Kind: routing.Throttled})
+		if retry, full := w.atCapacity(d, r.tokens()); full {
+			reply(int64(time.Millisecond), routing.Outcome{Kind: routing.Throttled, RetryAfter: retry})
 			return
 		}
 		a, err := dst.tracker.Start(w.key(d), r.tokens())
@@ -655,14 +655,23 @@ func (w *world) attemptArrive(r *request, d int) {
 // atCapacity reports whether node d's own deployment has its configured
 // capacity (concurrency, RPM, TPM) taken: the gateway's quota store refuses
 // the attempt before the backend sees it, and the deployment is not cooled
-// down for it.
-func (w *world) atCapacity(d int, tokens int) bool {
-	s, ok := w.nodes[d].tracker.State(w.key(d))
-	if !ok {
-		return false
+// down for it. retry is the Retry-After the destination answers a
+// forwarded request with, as the quota store does: 250ms for concurrency
+// (a slot frees as soon as a request ends), 1s for a used-up window.
+func (w *world) atCapacity(d int, tokens int) (retry time.Duration, full bool) {
+	if !w.meridian {
+		return 0, false
 	}
-	return (s.MaxConcurrency > 0 && s.InFlight >= s.MaxConcurrency) ||
-		(s.RPMLimit > 0 && s.RPMRemaining < 1) || (s.TPMLimit > 0 && s.TPMRemaining < tokens)
+	s, ok := w.nodes[d].tracker.State(w.key(d))
+	switch {
+	case !ok:
+		return 0, false
+	case s.MaxConcurrency > 0 && s.InFlight >= s.MaxConcurrency:
+		return 250 * time.Millisecond, true
+	case (s.RPMLimit > 0 && s.RPMRemaining < 1) || (s.TPMLimit > 0 && s.TPMRemaining < tokens):
+		return time.Second, true
+	}
+	return 0, false
 }
 
 // backendDone ends a successful attempt: the backend frees its slot, both
