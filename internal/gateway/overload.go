@@ -136,7 +136,10 @@ func (q *queueState) enter(profile string) int {
 	return q.waiting[profile]
 }
 
-func (q *queueState) leave(profile string, now time.Time, waited time.Duration) int {
+// leave records that a request of profile left the queue after waiting
+// waited (waitedInQueue false: it was refused as the queue was full, and
+// its zero wait says nothing about a standing queue); it returns the depth.
+func (q *queueState) leave(profile string, now time.Time, waited time.Duration, waitedInQueue bool) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.waiting[profile] = max(q.waiting[profile]-1, 0)
@@ -146,7 +149,9 @@ func (q *queueState) leave(profile string, now time.Time, waited time.Duration) 
 		q.standing[profile] = s
 	}
 	n := q.waiting[profile]
-	s.Left(now, waited, n)
+	if waitedInQueue {
+		s.Left(now, waited, n)
+	}
 	if n == 0 {
 		s.Empty()
 	}
@@ -207,6 +212,7 @@ func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *rout
 		g.metrics.QueueDepth.WithLabelValues(req.ProfileID).Set(float64(q.enter(req.ProfileID)))
 		werr := r.Queue.WaitWith(ctx, deadline.Sub(now), routing.WaitOptions{
 			Front:      woken,
+			Key:        req.ProfileID,
 			CheckEvery: min(max(wait/2, 10*time.Millisecond), 100*time.Millisecond),
 			Hopeless: func(ahead int) bool {
 				// Called on this goroutine: plan is ours to reuse.
@@ -219,15 +225,18 @@ func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *rout
 		})
 		left := g.now()
 		waited := left.Sub(now)
-		g.metrics.QueueDepth.WithLabelValues(req.ProfileID).Set(float64(q.leave(req.ProfileID, left, waited)))
-		g.metrics.QueueWait.Observe(waited.Seconds())
+		full := errors.Is(werr, routing.ErrQueueFull)
+		g.metrics.QueueDepth.WithLabelValues(req.ProfileID).Set(float64(q.leave(req.ProfileID, left, waited, !full)))
+		if !full {
+			g.metrics.QueueWait.Observe(waited.Seconds())
+		}
 		if werr != nil {
 			if ctx.Err() != nil {
 				return opts, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled while waiting for capacity", Err: ctx.Err()}
 			}
 			reason := rejectTimeout
 			switch {
-			case errors.Is(werr, routing.ErrQueueFull):
+			case full:
 				reason = rejectFull
 			case errors.Is(werr, routing.ErrQueueHopeless):
 				reason = rejectHopeless

@@ -183,3 +183,32 @@ func TestTrackerServiceTimeAndRefusals(t *testing.T) {
 		t.Errorf("after a 5xx: rpm %d, want 8 (the provider ran it)", s.RPMRemaining)
 	}
 }
+
+// TestQueueKeys: a freed slot wakes the oldest waiter of each key, so a
+// profile's waiter that cannot use it does not consume another profile's
+// wake-up.
+func TestQueueKeys(t *testing.T) {
+	t.Parallel()
+	clk := routingtest.NewClock(t0)
+	q := routing.NewQueue(4, clk)
+	ctx := t.Context()
+	res := map[string]chan error{"a1": make(chan error, 1), "a2": make(chan error, 1), "b1": make(chan error, 1)}
+	for i, name := range []string{"a1", "a2", "b1"} {
+		go func() { res[name] <- q.WaitWith(ctx, time.Minute, routing.WaitOptions{Key: name[:1]}) }()
+		waitFor(t, name, func() bool { return q.Len() == i+1 })
+	}
+	q.Notify()
+	if err := <-res["a1"]; err != nil {
+		t.Fatalf("a1 = %v", err)
+	}
+	if err := <-res["b1"]; err != nil {
+		t.Fatalf("b1 = %v, want woken with a1 (another key)", err)
+	}
+	if q.Len() != 1 {
+		t.Fatalf("Len = %d, want a2 still waiting", q.Len())
+	}
+	q.Notify()
+	if err := <-res["a2"]; err != nil {
+		t.Fatalf("a2 = %v", err)
+	}
+}
