@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/json"
 	"strconv"
 	"sync"
 	"testing"
@@ -99,4 +100,19 @@ func TestSustainedOverloadAnswersAtOnce(t *testing.T) {
 		t.Errorf("no request was refused at once (reasons predicted_wait, standing, full); %d throttled", throttled)
 	}
 	t.Logf("%d served, %d throttled (%v refused at once), %v queue waits", served, throttled, immediate, queued)
+
+	// /meridian/v1/regions shows the profile's queue: drained now, with
+	// the last predicted wait.
+	resp, err := authGet(c.url("eu-west-1")+"/meridian/v1/regions", c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v RegionsView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Queues) != 1 || v.Queues[0].Profile != "eu.demo.chat-small" || v.Queues[0].Depth != 0 {
+		t.Errorf("regions view queues = %+v, want eu.demo.chat-small's, drained", v.Queues)
+	}
 }
