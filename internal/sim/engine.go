@@ -453,14 +453,16 @@ func (w *world) tryNext(r *request) {
 }
 
 // giveUp ends a request that has no attempt left. When nothing could take
-// it or every attempt was throttled, a Meridian node predicts its wait
+// it (its plan was empty), a Meridian node predicts its wait
 // (routing.PredictWait, with the requests already waiting ahead of it) and
 // queues it only if that fits the wait budget; otherwise it answers 429 at
-// once with the predicted wait as Retry-After, as the gateway does. Anything
+// once with the predicted wait as Retry-After, as the gateway does. A
+// request whose attempts were all throttled ends in 429 with the last
+// Retry-After, as in the gateway (it queues only an empty plan); anything
 // else fails.
 func (w *world) giveUp(r *request) {
 	nd := w.nodes[r.src]
-	if w.meridian && w.queueMax > 0 && (r.attempts == 0 || r.lastKind == routing.Throttled) {
+	if w.meridian && w.queueMax > 0 && r.attempts == 0 {
 		ahead := w.live(nd)
 		if r.woken {
 			ahead = 0 // it keeps its turn at the head
