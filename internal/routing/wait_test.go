@@ -212,3 +212,21 @@ func TestQueueKeys(t *testing.T) {
 		t.Fatalf("a2 = %v", err)
 	}
 }
+
+func TestPredictWaitNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations differ under the race detector")
+	}
+	states := []routing.State{
+		{Region: "a", Model: "m", ObservedAt: t0, MaxConcurrency: 4, InFlight: 4, ServiceTime: time.Second},
+		{Region: "b", Model: "m", ObservedAt: t0, RPMLimit: 60, RPMRemaining: 0},
+		{Region: "c", Model: "m", ObservedAt: t0, CooldownUntil: t0.Add(time.Second)},
+	}
+	in := routing.Input{SourceRegion: "a", Destinations: []string{"a", "b", "c"}, States: states,
+		Authorized: func(string) bool { return true }, EstimatedTokens: 10, Now: t0}
+	var p routing.Plan
+	_ = routing.Route(&p, &in)
+	if n := testing.AllocsPerRun(100, func() { routing.PredictWait(&in, &p, 5) }); n != 0 {
+		t.Errorf("PredictWait allocates %v times, want 0", n)
+	}
+}
