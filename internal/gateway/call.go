@@ -36,6 +36,10 @@ type Call struct {
 	SecureTransport bool
 	// Received is when the request arrived.
 	Received time.Time
+	// MaxQueueWait lowers the admission queue's wait budget for this call
+	// (the x-meridian-max-queue-wait header, read by [MaxQueueWait]): zero
+	// keeps the configured budget, [NoQueueWait] does not wait at all.
+	MaxQueueWait time.Duration
 }
 
 // Attempt is one destination tried for a request.

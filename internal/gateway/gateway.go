@@ -41,6 +41,8 @@ type Job struct {
 	// asserted by the authenticated source node).
 	SourceIP        string
 	SecureTransport bool
+	// MaxQueueWait is the caller's [Call.MaxQueueWait].
+	MaxQueueWait time.Duration
 }
 
 // Executor runs jobs in one region: the local backends, or a peer node over
@@ -223,7 +225,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	route := Route{RequestID: call.RequestID, SourceRegion: g.region, ProfileID: res.ProfileID, ProfileARN: res.ProfileARN, Model: res.Model}
 	job := &Job{RequestID: call.RequestID, Operation: call.Operation, SourceRegion: g.region, ProfileID: res.ProfileID,
 		ProfileARN: res.ProfileARN, Model: res.Model, Principal: call.Principal, Request: call.Request,
-		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport}
+		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, MaxQueueWait: call.MaxQueueWait}
 	out, err := g.execute(ctx, job, res.Destinations, allowed, &route)
 	rec.Attempts, rec.Route = route.Attempts, route.Reason
 	if err != nil {
@@ -276,7 +278,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 	req := routing.Request{SourceRegion: g.region, ProfileID: job.ProfileID, Model: job.Model, Destinations: destinations,
 		Authorized: func(r string) bool { return slices.Contains(allowed, r) }, EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
 	var plan routing.Plan
-	opts, err := g.plan(ctx, &plan, &req)
+	opts, err := g.plan(ctx, &plan, &req, job.MaxQueueWait)
 	if err != nil {
 		return nil, err
 	}
@@ -398,31 +400,10 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 }
 
 // plan plans req, waiting in the bounded admission queue while no
-// destination can take it; it never hangs past the queue timeout.
-func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Request) (routing.Options, error) {
-	var deadline time.Time
-	for {
-		opts, err := g.routing.Router.Plan(plan, req)
-		if err == nil {
-			return opts, nil
-		}
-		if !errors.Is(err, routing.ErrNoCandidate) {
-			return opts, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
-		}
-		now := g.now()
-		if deadline.IsZero() {
-			deadline = now.Add(g.routing.QueueTimeout)
-		}
-		if !now.Before(deadline) || !worthWaiting(plan, deadline.Sub(now)) {
-			return opts, noCandidate(req.ProfileID, plan, nil, 0)
-		}
-		if werr := g.routing.Queue.Wait(ctx, deadline.Sub(now)); werr != nil {
-			if ctx.Err() != nil {
-				return opts, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled while waiting for capacity", Err: ctx.Err()}
-			}
-			return opts, noCandidate(req.ProfileID, plan, nil, 0)
-		}
-	}
+// destination can take it and the predicted wait fits the budget
+// (admitQueued, in overload.go); it never hangs past the queue timeout.
+func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Request, callerWait time.Duration) (routing.Options, error) {
+	return g.admitQueued(ctx, plan, req, callerWait)
 }
 
 // Why a planned destination was skipped without an attempt.
@@ -441,21 +422,6 @@ func addSkip(m map[string]string, region, why string) map[string]string {
 	}
 	m[region] = why
 	return m
-}
-
-// worthWaiting reports whether queueing can help: a destination is
-// saturated (a slot frees as soon as any of its requests ends) or its probe is
-// taken, or capacity is expected back within the time left. A geography
-// whose backends are down answers at once instead of after the queue
-// timeout.
-func worthWaiting(plan *routing.Plan, left time.Duration) bool {
-	for _, c := range plan.Excluded() {
-		if c.Exclusion == routing.ExcludedSaturated || c.Exclusion == routing.ExcludedProbeInFlight {
-			return true
-		}
-	}
-	ra := plan.RetryAfter()
-	return ra > 0 && ra <= left
 }
 
 // observe records an attempt's outcome and wakes a queued request. A
