@@ -85,6 +85,18 @@ func TestConcurrentStreams(t *testing.T) {
 	if r.Errors != 0 {
 		t.Errorf("%d of %d streams failed; first: %s", r.Errors, r.Streams, r.FirstError)
 	}
+	f := r.Forwarded
+	if f == nil {
+		t.Fatal("no forwarded streams in the report")
+	}
+	t.Logf("%d forwarded streams (%d open at the sample): RSS %s, the two nodes' share %s, heap %s, goroutines %d",
+		r.Streams, f.Open, mb(f.RSSBytes), mb(r.ForwardedRSSBytes()), mb(f.HeapBytes), f.Goroutines)
+	if f.Errors != 0 {
+		t.Errorf("%d of %d forwarded streams failed; first: %s", f.Errors, r.Streams, f.FirstError)
+	}
+	if f.Open == r.Streams && f.Goroutines < r.BaselineGoroutines+r.Streams {
+		t.Errorf("goroutines while forwarding = %d, want at least baseline %d + %d streams (were they concurrent?)", f.Goroutines, r.BaselineGoroutines, r.Streams)
+	}
 	// Only meaningful when every stream was open at the sample: on a slow
 	// machine the first ones may end before the last one starts.
 	if r.Open == r.Streams && r.Goroutines < r.BaselineGoroutines+r.Streams {

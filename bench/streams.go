@@ -37,6 +37,32 @@ type StreamsReport struct {
 	// GoroutinesAfter is the count once the streams ended and idle
 	// keep-alive connections were closed.
 	GoroutinesAfter int `json:"goroutines_after"`
+	// Forwarded is the same streams sent to the source node for a
+	// principal served only in the peer region: each crosses the mTLS
+	// link, so both nodes hold it. Nil when not measured.
+	Forwarded *Wave `json:"forwarded,omitempty"`
+}
+
+// Wave is one set of concurrent streams, sampled while all were open.
+type Wave struct {
+	// Open is how many streams were open when RSS was sampled.
+	Open       int    `json:"open"`
+	Errors     int    `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+	RSSBytes   int64  `json:"rss_bytes"`
+	HeapBytes  int64  `json:"heap_bytes"`
+	Goroutines int    `json:"goroutines"`
+}
+
+// ForwardedRSSBytes approximates the two nodes' resident memory for the
+// forwarded streams: the process's RSS with them flowing through both
+// nodes, minus with them going straight to mockllm. Zero when the
+// forwarded streams were not measured.
+func (s *StreamsReport) ForwardedRSSBytes() int64 {
+	if s.Forwarded == nil {
+		return 0
+	}
+	return s.Forwarded.RSSBytes - s.DirectRSSBytes
 }
 
 // NodeRSSBytes approximates the node's own resident memory for the streams:
@@ -58,8 +84,10 @@ type StreamsOptions struct {
 	Tokens          int
 	Progress        io.Writer
 	// HeapProfile, if set, receives a pprof heap profile taken while every
-	// stream is open.
+	// local stream is open.
 	HeapProfile io.Writer
+	// Local skips the forwarded streams: only direct and through one node.
+	Local bool
 }
 
 func concurrentStreams(ctx context.Context, n int, progress io.Writer) (*StreamsReport, error) {
@@ -87,17 +115,24 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	defer c.Close()
 	direct := newTarget(Direct, c.Upstream, "", opts.Streams, time.Minute)
 	t := newTarget(MeridianLocal, c.Source, c.LocalKey, opts.Streams, time.Minute)
+	fwd := newTarget(MeridianForwarded, c.Source, c.ForwardedKey, opts.Streams, time.Minute)
 	defer direct.close()
 	defer t.close()
+	defer fwd.close()
+	targets := []*Target{direct, t, fwd}
+	if opts.Local {
+		targets = targets[:2]
+	}
 	body := RequestBody(true, opts.Tokens)
-	for _, x := range []*Target{direct, t} {
+	for _, x := range targets {
 		if s := x.do(ctx, body, true, time.Now()); s.err != nil {
 			return nil, fmt.Errorf("%s warm-up stream: %w", x.Name, s.err)
 		}
 	}
 	quiesce := func() {
-		direct.close()
-		t.close()
+		for _, x := range targets {
+			x.close()
+		}
 		for _, nd := range c.Nodes {
 			for _, b := range nd.Backends() {
 				b.Close() // closes idle pooled connections only
@@ -122,6 +157,16 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	r.Open, r.RSSBytes, r.Goroutines, r.HeapBytes, r.Errors, r.FirstError = w.open, w.rss, w.goroutines, w.heap, w.errors, w.firstError
 	if opts.Progress != nil {
 		fmt.Fprintf(opts.Progress, "streams: %d open, RSS %s (without the node %s), goroutines %d\n", r.Open, mb(r.RSSBytes), mb(r.DirectRSSBytes), r.Goroutines)
+	}
+	if !opts.Local {
+		quiesce()
+		settle(ctx, r.BaselineGoroutines)
+		debug.FreeOSMemory()
+		w = wave(ctx, fwd, body, opts.Streams, nil)
+		r.Forwarded = &Wave{Open: w.open, Errors: w.errors, FirstError: w.firstError, RSSBytes: w.rss, HeapBytes: w.heap, Goroutines: w.goroutines}
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "streams: %d forwarded open, RSS %s (without the nodes %s), goroutines %d\n", w.open, mb(w.rss), mb(r.DirectRSSBytes), w.goroutines)
+		}
 	}
 	quiesce()
 	r.GoroutinesAfter = settle(ctx, r.BaselineGoroutines)
