@@ -132,6 +132,9 @@ func TestSmokeOneScenario(t *testing.T) {
 	if s := m.Scenarios[0]; s.Sequential.Requests != 10 || s.Sequential.Errors != 0 {
 		t.Errorf("sequential: %d requests, %d errors; want 10, 0", s.Sequential.Requests, s.Sequential.Errors)
 	}
+	if s := m.Scenarios[0]; s.SequentialAdded != (Latency{}) || s.AddedCPUPer1k != 0 {
+		t.Errorf("added over direct without direct: %+v, %g CPU s/1k; want none", s.SequentialAdded, s.AddedCPUPer1k)
+	}
 	checkConcurrency(t, m, []int{4}, []string{MeridianForwarded})
 	if len(rep.Targets) != 0 {
 		t.Errorf("targets of a one-scenario run = %+v, want none", rep.Targets)

@@ -218,6 +218,9 @@ func (m *ModeReport) derive() {
 	direct, bare := m.scenario(Direct), m.scenario(BareProxy)
 	bareSeq := bare.Sequential.Latency.minus(direct.Sequential.Latency).P50
 	bareCPU := bare.AtRate.CPUSecondsPer1k - direct.AtRate.CPUSecondsPer1k
+	if direct.Sequential.Requests == 0 {
+		return // a run restricted to other scenarios: nothing to subtract
+	}
 	for i := range m.Scenarios {
 		s := &m.Scenarios[i]
 		s.SequentialAdded = s.Sequential.Latency.minus(direct.Sequential.Latency)
