@@ -181,6 +181,9 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("without %q: use quota, audit or logs", w))
 		}
 	}
+	if o.ConcurrencyStep > maxConcurrencyStep {
+		errs = append(errs, fmt.Errorf("concurrency step %s is above the %s bound", o.ConcurrencyStep, maxConcurrencyStep))
+	}
 	for _, n := range o.Concurrency {
 		if n < 1 || n > maxConcurrency {
 			errs = append(errs, fmt.Errorf("concurrency %d: use counts from 1 to %d", n, maxConcurrency))

@@ -252,6 +252,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"peer scenario", Options{Scenarios: []string{"portkey"}, Peers: []Peer{{Name: "portkey"}}}, true},
 		{"concurrency skipped", Options{Concurrency: []int{}}, true},
 		{"concurrency zero", Options{Concurrency: []int{0}}, false},
+		{"concurrency step above the bound", Options{ConcurrencyStep: time.Hour}, false},
 		{"concurrency above the bound", Options{Concurrency: []int{1, 5000}}, false},
 	}
 	for _, tc := range tests {

@@ -18,6 +18,9 @@ var DefaultConcurrency = []int{1, 32, 256}
 // and every in-flight request holds a connection in each hop.
 const maxConcurrency = 4096
 
+// maxConcurrencyStep bounds how long one scenario runs at one level.
+const maxConcurrencyStep = 5 * time.Minute
+
 // maxClosedRequests bounds the requests of one closed-loop run, a guard
 // against a level that answers faster than anything this harness expects.
 const maxClosedRequests = 500_000
@@ -95,6 +98,7 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 			break
 		}
 		for _, t := range targets {
+			recoverTarget(ctx, t, body, stream) // the sweep or a higher level may have overloaded it
 			t.closedLoop(ctx, body, stream, n, min(opts.ConcurrencyStep/4, 200*time.Millisecond))
 		}
 		pooled := make([]step, len(targets))
