@@ -292,8 +292,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 			s.Open, s.Errors, mb(s.RSSBytes), mb(s.NodeRSSBytes()), mb(s.DirectRSSBytes), mb(s.BaselineRSSBytes), mb(s.HeapBytes),
 			s.Goroutines, s.DirectGoroutines, s.BaselineGoroutines, s.GoroutinesAfter)
 		if f := s.Forwarded; f != nil {
-			fmt.Fprintf(bw, "  forwarded: %d open through both nodes over the link (%d errors): process RSS %s, %s of it the two nodes'; Go heap %s; goroutines %d\n",
-				f.Open, f.Errors, mb(f.RSSBytes), mb(s.ForwardedRSSBytes()), mb(f.HeapBytes), f.Goroutines)
+			fmt.Fprintf(bw, "  forwarded: %d of %d open at once through both nodes over the link, %.1fs after the first send (%d errors): process RSS %s, %s of it the two nodes';\n  Go heap %s; goroutines %d (%d after they ended)\n",
+				f.Open, s.Streams, f.OpenSeconds, f.Errors, mb(f.RSSBytes), mb(s.ForwardedRSSBytes()), mb(f.HeapBytes), f.Goroutines, f.GoroutinesAfter)
+			if f.FirstError != "" {
+				fmt.Fprintf(bw, "  first forwarded stream error: %s\n", f.FirstError)
+			}
 		}
 	}
 	if len(r.Targets) > 0 {
