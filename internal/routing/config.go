@@ -118,7 +118,9 @@ func (c *Config) Validate() error {
 	if c.Queue.MaxWait < 0 {
 		bad("queue.max_wait", "%s is negative (use 0 for the default %s)", c.Queue.MaxWait, DefaultQueueMaxWait)
 	}
-	if _, timeout := c.QueueLimits(); c.Queue.MaxWait.D() > timeout {
+	// A negative timeout is reported above; comparing with it would only
+	// add a second, confusing problem.
+	if _, timeout := c.QueueLimits(); timeout >= 0 && c.Queue.MaxWait.D() > timeout {
 		bad("queue.max_wait", "%s is longer than queue.timeout (%s), which bounds every wait (lower max_wait or raise timeout)", c.Queue.MaxWait, timeout)
 	}
 	for _, id := range slices.Sorted(maps.Keys(c.Profiles)) {
@@ -133,7 +135,7 @@ func (c *Config) Validate() error {
 		if p.Queue.MaxWait < 0 {
 			bad(field+".queue.max_wait", "%s is negative (use 0 to inherit routing.queue.max_wait)", p.Queue.MaxWait)
 		}
-		if _, timeout := c.QueueLimits(); p.Queue.MaxWait.D() > timeout {
+		if _, timeout := c.QueueLimits(); timeout >= 0 && p.Queue.MaxWait.D() > timeout {
 			bad(field+".queue.max_wait", "%s is longer than routing.queue.timeout (%s), which bounds every wait (lower max_wait or raise timeout)", p.Queue.MaxWait, timeout)
 		}
 		total := 0.0
