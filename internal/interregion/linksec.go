@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -20,7 +20,7 @@ type EnvelopeSigner struct {
 }
 
 // SignForwarded implements Signer.
-func (s EnvelopeSigner) SignForwarded(req *http.Request, job *gateway.Job, body []byte) error {
+func (s EnvelopeSigner) SignForwarded(req *http.Request, job *dispatch.Job, body []byte) error {
 	sealed, err := envelope.Sign(envelope.Envelope{
 		RequestID: job.RequestID, SourceRegion: job.SourceRegion, DestinationRegion: job.DestinationRegion,
 		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: time.Now(), BodySHA256: envelope.HashBody(body),
@@ -42,7 +42,7 @@ type EnvelopeVerifier struct {
 }
 
 // VerifyForwarded implements Verifier.
-func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, job *gateway.Job, body []byte) error {
+func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, job *dispatch.Job, body []byte) error {
 	env, err := v.Verifier.Verify(envelope.FromHeaders(r.Header), pki.PeerCertificate(r), envelope.HashBody(body), time.Now())
 	if err != nil {
 		v.Rejections.Envelope(err)

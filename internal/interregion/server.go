@@ -9,21 +9,21 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/pki"
 )
 
 // Local serves jobs forwarded to this node; *gateway.Gateway implements it.
 type Local interface {
-	ServeForwarded(ctx context.Context, job *gateway.Job) (*gateway.Outcome, error)
+	ServeForwarded(ctx context.Context, job *dispatch.Job) (*dispatch.Outcome, error)
 }
 
 // Verifier checks a forwarded request before it is served (mTLS peer
 // identity, signed envelope, replay). It returns an error with a public
 // message when the request must be refused.
 type Verifier interface {
-	VerifyForwarded(r *http.Request, job *gateway.Job, body []byte) error
+	VerifyForwarded(r *http.Request, job *dispatch.Job, body []byte) error
 }
 
 // ServerOptions configure the link server.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -33,7 +33,7 @@ const (
 	hSecure      = "Meridian-Client-Tls"
 )
 
-func setJobHeaders(h http.Header, job *gateway.Job) {
+func setJobHeaders(h http.Header, job *dispatch.Job) {
 	h.Set(hRequestID, job.RequestID)
 	h.Set(hOperation, job.Operation)
 	h.Set(hSource, job.SourceRegion)
@@ -48,9 +48,9 @@ func setJobHeaders(h http.Header, job *gateway.Job) {
 	h.Set(hSecure, strconv.FormatBool(job.SecureTransport))
 }
 
-func jobFromHeaders(h http.Header, req *inference.Request) *gateway.Job {
+func jobFromHeaders(h http.Header, req *inference.Request) *dispatch.Job {
 	m, _ := strconv.Atoi(h.Get(hAuthMethod))
-	return &gateway.Job{
+	return &dispatch.Job{
 		RequestID: h.Get(hRequestID), Operation: h.Get(hOperation),
 		SourceRegion: h.Get(hSource), DestinationRegion: h.Get(hDestination),
 		ProfileID: h.Get(hProfile), ProfileARN: h.Get(hProfileARN), Model: h.Get(hModel),
