@@ -659,7 +659,7 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 	}
 	// Debug, not Info: the audit trail already records every request, and
 	// a formatted line per request cost about 8 allocations and 3% of the
-	// node's CPU at load (issue 10). The Enabled check skips boxing the
+	// node's CPU at load (docs/performance.md). The Enabled check skips boxing the
 	// attributes when debug logs are off.
 	if g.log.Enabled(ctx, slog.LevelDebug) {
 		g.log.Debug("request finished", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrPrincipal, rec.PrincipalID,
