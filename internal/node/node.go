@@ -91,6 +91,9 @@ type Node struct {
 	recorders gateway.Recorders
 	// clientChainCheck re-checks client certificate chains (client CA).
 	clientChainCheck func([]*x509.Certificate) error
+	// retiring counts the goroutines closing retired generations'
+	// backends (closeRetired); tests wait for them.
+	retiring sync.WaitGroup
 	// allBackends holds every backend not yet closed, of any generation.
 	backendsMu  sync.Mutex
 	allBackends map[backend.Backend]bool

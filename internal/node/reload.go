@@ -382,7 +382,8 @@ func (n *Node) reload(cfg *topology.Config) (string, topology.Change, error) {
 	n.gen.Store(next)
 	prev.retire()
 	n.wg.Add(1)
-	go func() { defer n.wg.Done(); n.closeRetired(n.life, prev, next) }()
+	n.retiring.Add(1)
+	go func() { defer n.wg.Done(); defer n.retiring.Done(); n.closeRetired(n.life, prev, next) }()
 	n.pushState()
 	return ReloadOK, change, nil
 }
