@@ -94,6 +94,9 @@ type Node struct {
 	// retiring counts the goroutines closing retired generations'
 	// backends (closeRetired); tests wait for them.
 	retiring sync.WaitGroup
+	// sharing counts the goroutines publishing a cooldown to the shared
+	// store (shareCooldown); tests wait for them.
+	sharing sync.WaitGroup
 	// allBackends holds every backend not yet closed, of any generation.
 	backendsMu  sync.Mutex
 	allBackends map[backend.Backend]bool
@@ -324,7 +327,9 @@ func (n *Node) onPush(certRegion string, body json.RawMessage) {
 // shareCooldown publishes a deployment cooldown to the shared store without
 // holding up the request that saw the 429.
 func (n *Node) shareCooldown(k routing.Key, wait time.Duration) {
+	n.sharing.Add(1)
 	go func() {
+		defer n.sharing.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := n.limiter.SetCooldown(ctx, k.String(), wait); err != nil {
@@ -343,24 +348,31 @@ func (n *Node) syncCooldowns(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		// The deployments of the topology in force (it may be reloaded).
-		deps := n.config().Deployments
-		keys := make([]string, 0, len(deps))
-		byName := map[string]routing.Key{}
-		for _, d := range deps {
-			k := routing.Key{Region: d.Region, Model: d.Model}
-			keys = append(keys, k.String())
-			byName[k.String()] = k
-		}
-		cds, err := n.limiter.Cooldowns(ctx, keys)
-		if err != nil {
-			continue // the limiter logs store outages itself
-		}
-		now := time.Now()
-		for name, left := range cds {
-			if left > 0 {
-				n.gateway().Routing().Tracker.CoolDown(byName[name], now.Add(left))
-			}
+		n.applySharedCooldowns(ctx)
+	}
+}
+
+// applySharedCooldowns reads the cooldowns other replicas shared for the
+// deployments of the topology in force and applies them to this node's
+// tracker. A store outage leaves the tracker as it is (the limiter logs
+// outages itself).
+func (n *Node) applySharedCooldowns(ctx context.Context) {
+	deps := n.config().Deployments
+	keys := make([]string, 0, len(deps))
+	byName := map[string]routing.Key{}
+	for _, d := range deps {
+		k := routing.Key{Region: d.Region, Model: d.Model}
+		keys = append(keys, k.String())
+		byName[k.String()] = k
+	}
+	cds, err := n.limiter.Cooldowns(ctx, keys)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for name, left := range cds {
+		if left > 0 {
+			n.gateway().Routing().Tracker.CoolDown(byName[name], now.Add(left))
 		}
 	}
 }

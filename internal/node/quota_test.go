@@ -86,6 +86,13 @@ func replicas(t *testing.T, redis *redisServer, n int, limits, onStoreError stri
 
 func replicasWithUpstream(t *testing.T, redis *redisServer, n int, limits, onStoreError string) (urls []string, key string, upstream *mockllm.Server) {
 	t.Helper()
+	_, urls, key, upstream = replicaNodes(t, redis, n, limits, onStoreError)
+	return urls, key, upstream
+}
+
+// replicaNodes is replicasWithUpstream, returning the nodes too.
+func replicaNodes(t *testing.T, redis *redisServer, n int, limits, onStoreError string) (nodes []*Node, urls []string, key string, upstream *mockllm.Server) {
+	t.Helper()
 	key, _ = auth.NewKey()
 	srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 5 * time.Millisecond, TokensPerSecond: 400, CompletionTokens: 8, Seed: 3})
 	up := httptest.NewServer(srv.Handler())
@@ -106,7 +113,6 @@ principals:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var nodes []*Node
 	for i := 0; i < n; i++ {
 		cl, _ := net.Listen("tcp", "127.0.0.1:0")
 		ll, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -133,7 +139,7 @@ principals:
 		}
 		wg.Wait()
 	})
-	return urls, key, upstream
+	return nodes, urls, key, upstream
 }
 
 // postTo sends a chat completion to the node at url; safe to call from
@@ -274,14 +280,17 @@ func TestQuotaStoreOutage(t *testing.T) {
 // deployment for all of them.
 func TestReplicasShareCooldowns(t *testing.T) {
 	redis := startRedis(t)
-	urls, key, up := replicasWithUpstream(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
+	nodes, urls, key, up := replicaNodes(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
 	up.SetThrottled(5 * time.Second)
 	body := chatBody("eu.demo.chat-small", false)
 	if s, _, b := postTo(t, urls[0], key, body); s != 429 {
 		t.Fatalf("through replica 0 with the upstream throttled: %d %s, want 429", s, b)
 	}
 	before := up.Stats().Requests
-	time.Sleep(1200 * time.Millisecond) // at least two sync rounds
+	// Replica 0 has published the cooldown; replica 1 applies what the
+	// store holds (as its sync loop does twice a second).
+	nodes[0].sharing.Wait()
+	nodes[1].applySharedCooldowns(t.Context())
 	s, h, b := postTo(t, urls[1], key, body)
 	if s != 429 {
 		t.Fatalf("through replica 1: %d %s, want 429 from the shared cooldown", s, b)
