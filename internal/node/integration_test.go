@@ -643,30 +643,32 @@ func TestTopologyMismatchIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Gateway().SetCatalog(cat)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, err := authGet(c.url("eu-west-1")+"/meridian/v1/regions", c.key)
+	// The peers' next states (fetched or pushed over the link) reach
+	// eu-west-1: deliver them now rather than wait for the exchange.
+	for _, peer := range []string{"us-east-1", "eu-central-1"} {
+		body, err := json.Marshal(c.nodes[peer].state())
 		if err != nil {
 			t.Fatal(err)
 		}
-		var v RegionsView
-		json.NewDecoder(resp.Body).Decode(&v)
-		resp.Body.Close()
-		mismatched := 0
-		for _, r := range v.Regions {
-			if r.TopologyMismatch {
-				mismatched++
-			}
-		}
-		if mismatched == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("regions view never reported the mismatch: %+v", v.Regions)
-		}
-		time.Sleep(100 * time.Millisecond)
+		n.onPeerState(peer, body, 0)
 	}
-	resp, _ := authGet(c.url("eu-west-1")+"/metrics", c.key)
+	resp, err := authGet(c.url("eu-west-1")+"/meridian/v1/regions", c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v RegionsView
+	json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	mismatched := 0
+	for _, r := range v.Regions {
+		if r.TopologyMismatch {
+			mismatched++
+		}
+	}
+	if mismatched != 2 {
+		t.Fatalf("regions view reports %d mismatched peers, want 2: %+v", mismatched, v.Regions)
+	}
+	resp, _ = authGet(c.url("eu-west-1")+"/metrics", c.key)
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(m), `meridian_topology_mismatch{peer="eu-central-1",region="eu-west-1"} 1`) {
