@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -51,20 +53,33 @@ func startRedis(t *testing.T) *redisServer {
 func (r *redisServer) start() {
 	r.t.Helper()
 	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir)
+	// redis-server logs "Ready to accept connections" once it listens:
+	// wait for that line, not for a dial to succeed.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.cmd.Stdout = pw
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", r.addr())
-		if err == nil {
-			c.Close()
-			return
+	pw.Close()
+	ready := make(chan struct{})
+	go func() {
+		defer pr.Close()
+		sc := bufio.NewScanner(pr)
+		said := false
+		for sc.Scan() { // read to the end, so redis never blocks logging
+			if !said && strings.Contains(sc.Text(), "Ready to accept connections") {
+				said = true
+				close(ready)
+			}
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server did not start on %s", r.addr())
-		}
-		time.Sleep(20 * time.Millisecond)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(time.Minute): // a hang guard only
+		r.t.Fatalf("redis-server did not start on %s", r.addr())
 	}
 }
 
@@ -261,6 +276,8 @@ func TestQuotaStoreOutage(t *testing.T) {
 				}
 			}
 			redis.start()
+			// The limiter probes a down store once per probe interval of
+			// its (here, the wall) clock: poll, with a hang guard.
 			deadline := time.Now().Add(15 * time.Second)
 			for {
 				s, _, _ := postTo(t, urls[0], key, body)
@@ -328,7 +345,7 @@ func TestRedisPasswordFromEnvironment(t *testing.T) {
 // data directory.
 func TestReplicasShareApplicationProfiles(t *testing.T) {
 	redis := startRedis(t)
-	urls, key := replicas(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
+	nodes, urls, key, _ := replicaNodes(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
 	do := func(method, url, body string) (int, []byte) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
@@ -351,18 +368,19 @@ func TestReplicasShareApplicationProfiles(t *testing.T) {
 		t.Fatalf("create through replica 0 = %d %s", status, body)
 	}
 	id := created.InferenceProfileArn[strings.LastIndex(created.InferenceProfileArn, "/")+1:]
+	// A change reaches the other replica through the shared store: the
+	// replica that made it writes it (its sync loop runs at once after a
+	// change), the other merges it (at its next sync). Run both syncs now.
 	waitFor := func(what, url string, want int) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			s, b := do("GET", url+"/inference-profiles/"+id, "")
-			if s == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: GET = %d %s, want %d within 5s", what, s, b, want)
-			}
-			time.Sleep(50 * time.Millisecond)
+		from, to := nodes[0], nodes[1]
+		if url == urls[0] {
+			from, to = nodes[1], nodes[0]
+		}
+		from.syncProfiles(t.Context())
+		to.syncProfiles(t.Context())
+		if s, b := do("GET", url+"/inference-profiles/"+id, ""); s != want {
+			t.Fatalf("%s: GET = %d %s, want %d", what, s, b, want)
 		}
 	}
 	waitFor("replica 1 learns the profile", urls[1], http.StatusOK)
