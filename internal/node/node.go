@@ -97,6 +97,9 @@ type Node struct {
 	// sharing counts the goroutines publishing a cooldown to the shared
 	// store (shareCooldown); tests wait for them.
 	sharing sync.WaitGroup
+	// pushing counts the goroutines pushing this node's state to its peers
+	// (pushState); tests wait for them.
+	pushing sync.WaitGroup
 	// allBackends holds every backend not yet closed, of any generation.
 	backendsMu  sync.Mutex
 	allBackends map[backend.Backend]bool
@@ -307,7 +310,11 @@ func (n *Node) pushState() {
 	if err != nil {
 		return
 	}
-	go n.link.Push(context.Background(), body)
+	n.pushing.Add(1)
+	go func() {
+		defer n.pushing.Done()
+		n.link.Push(context.Background(), body)
+	}()
 }
 
 // onPush applies a state a peer pushed. The region comes from the peer's

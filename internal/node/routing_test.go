@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -54,5 +55,55 @@ func TestThrottledRegionIsAvoided(t *testing.T) {
 	}
 	if got := throttled.Stats().Requests; got > 1 {
 		t.Errorf("the throttled deployment received %d requests, want at most 1 (the 429 that cooled it down)", got)
+	}
+}
+
+// TestSharpChangesArePushed: a throttled local deployment makes its node
+// push its state at once (the gateway's OnSharpChange is the node's
+// pushState), not leave it for the peers' next fetch (here ten minutes
+// away); the pushed state carries the cooldown, and a peer that receives it
+// shows the cooldown. Delivery is applied directly, so the test does not
+// depend on how fast the machine runs the push.
+func TestSharpChangesArePushed(t *testing.T) {
+	c := startCluster(t, euRegions, "", withLoadInterval("10m"))
+	src, peer := c.nodes["eu-central-1"], c.nodes["eu-west-1"]
+	cooling := func() int64 {
+		t.Helper()
+		resp, err := authGet(c.url("eu-west-1")+"/meridian/v1/regions", c.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v RegionsView
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range v.Regions {
+			if r.ID == "eu-central-1" && len(r.Deployments) > 0 {
+				return r.Deployments[0].CooldownRemainingMs
+			}
+		}
+		return 0
+	}
+	if cooling() != 0 || src.lastPush.Load() != 0 {
+		t.Fatal("eu-central-1 cooling or pushed before any throttle")
+	}
+	c.mocks["eu-central-1"].SetThrottled(time.Minute)
+	// The bare model runs only in the source region: the 429 is
+	// eu-central-1's own.
+	if status, _, body := c.post("eu-central-1", chatBody("demo.chat-small", false), c.key); status != 429 {
+		t.Fatalf("bare model in throttled eu-central-1: %d %s, want 429", status, body)
+	}
+	if src.lastPush.Load() == 0 {
+		t.Fatal("the throttle did not make eu-central-1 push its state")
+	}
+	src.pushing.Wait()
+	body, err := json.Marshal(src.state())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.onPush("eu-central-1", body)
+	if cooling() <= 0 {
+		t.Error("eu-west-1 does not show eu-central-1's cooldown after receiving its state")
 	}
 }
