@@ -69,6 +69,9 @@ type Options struct {
 	// Demo is set by `meridian demo` only: the console's operator actions
 	// (take a region down, throttle it, restore it) act through it.
 	Demo ui.DemoControl
+	// QuotaClock times the quota limiter: its windows and its probes of a
+	// store that is down. If nil, the wall clock. Tests set a manual one.
+	QuotaClock quota.Clock
 }
 
 // Node is one region's running Meridian node.
@@ -199,7 +202,7 @@ func New(opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
 	}
 	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registerer,
-		DataDir: regionDataDir(cmp.Or(opts.DataDir, cfg.Server.DataDir), region.ID)})
+		DataDir: regionDataDir(cmp.Or(opts.DataDir, cfg.Server.DataDir), region.ID), Clock: opts.QuotaClock})
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
 	}
