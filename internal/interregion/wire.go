@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 )
@@ -39,7 +39,7 @@ func advertisedVersion(h http.Header) int {
 // field the destination authorizes, audits or routes on. It travels signed
 // (see [EnvelopeSigner]) and is the only place the destination reads them
 // from; there are no other job headers.
-func envelopeOf(job *gateway.Job, body []byte, now time.Time) envelope.Envelope {
+func envelopeOf(job *dispatch.Job, body []byte, now time.Time) envelope.Envelope {
 	return envelope.Envelope{
 		RequestID: job.RequestID, SourceRegion: job.SourceRegion, DestinationRegion: job.DestinationRegion,
 		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: now, BodySHA256: envelope.HashBody(body),
@@ -51,7 +51,7 @@ func envelopeOf(job *gateway.Job, body []byte, now time.Time) envelope.Envelope 
 // jobFromEnvelope returns the job a destination serves for an envelope it
 // accepted (verified, or read from an insecure development link) and the
 // request decoded from the body the envelope hashes.
-func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*gateway.Job, error) {
+func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*dispatch.Job, error) {
 	id, err := ProfileIDFromARN(e.ProfileARN)
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
@@ -62,7 +62,7 @@ func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*gateway.Job
 		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
 			Message: "link request refused: unknown authentication method", Err: fmt.Errorf("envelope auth_method %.64q", e.AuthMethod)}
 	}
-	return &gateway.Job{
+	return &dispatch.Job{
 		RequestID: e.RequestID, Operation: e.Operation,
 		SourceRegion: e.SourceRegion, DestinationRegion: e.DestinationRegion,
 		ProfileID: id, ProfileARN: e.ProfileARN, Model: e.Model,
