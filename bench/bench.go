@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,6 +22,23 @@ const (
 	MeridianLocal     = "meridian-local"
 	MeridianForwarded = "meridian-forwarded"
 )
+
+// builtin are the scenarios every run has unless [Options.Scenarios]
+// leaves them out.
+var builtin = []string{Direct, BareProxy, MeridianLocal, MeridianForwarded}
+
+// canonicalScenario maps the short names a flag accepts to the report's.
+func canonicalScenario(s string) string {
+	switch s {
+	case "local":
+		return MeridianLocal
+	case "forwarded":
+		return MeridianForwarded
+	case "bare":
+		return BareProxy
+	}
+	return s
+}
 
 // Options configure [Run]. The zero value of each field picks the default
 // run of `meridian bench` (a few minutes).
@@ -56,8 +75,20 @@ type Options struct {
 	MaxTokens int
 	// Modes lists "non-streaming" and/or "streaming". If empty, both.
 	Modes []string
+	// Concurrency lists the in-flight counts of the closed-loop sweep,
+	// each run at the machine's GOMAXPROCS. If nil, [DefaultConcurrency];
+	// if empty but not nil, the sweep is skipped.
+	Concurrency []int
+	// ConcurrencyStep is how long each scenario runs at each level. If
+	// zero, Step.
+	ConcurrencyStep time.Duration
+	// Scenarios, if not empty, restricts the run to these scenarios
+	// (names as in the report, or local, forwarded, bare): one path can
+	// then be profiled on its own. Ratios and targets that need a missing
+	// scenario are left out of the report.
+	Scenarios []string
 	// Streams is the number of concurrent slow streams of the memory
-	// scenario. Zero skips it.
+	// scenario (local, then forwarded). Zero skips it.
 	Streams int
 	// Peers are other gateways to measure on the same load (see
 	// bench/peers). Their upstream must be [Cluster.Upstream]: PeerSetup
@@ -96,6 +127,14 @@ func (o *Options) defaults() {
 	def(&o.MaxSweep, 25*time.Second)
 	def(&o.Timeout, 2*time.Second)
 	def(&o.SLO, 50*time.Millisecond)
+	def(&o.ConcurrencyStep, o.Step)
+	if o.Concurrency == nil {
+		o.Concurrency = DefaultConcurrency
+	}
+	o.Scenarios = slices.Clone(o.Scenarios)
+	for i, sc := range o.Scenarios {
+		o.Scenarios[i] = canonicalScenario(sc)
+	}
 	if o.Sequential == 0 {
 		o.Sequential = 400
 	}
@@ -122,7 +161,7 @@ func (o *Options) defaults() {
 // Validate reports every problem with the options at once.
 func (o *Options) Validate() error {
 	var errs []error
-	if o.Step < 0 || o.MaxSweep < 0 || o.Timeout < 0 || o.SLO < 0 {
+	if o.Step < 0 || o.MaxSweep < 0 || o.Timeout < 0 || o.SLO < 0 || o.ConcurrencyStep < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	if o.Sequential < 0 || o.StartRate < 0 || o.MaxRate < 0 || o.Rate < 0 || o.MaxInFlight < 0 || o.Streams < 0 || o.MaxTokens < 0 {
@@ -140,6 +179,19 @@ func (o *Options) Validate() error {
 	for _, w := range o.Without {
 		if w != "quota" && w != "audit" && w != "logs" {
 			errs = append(errs, fmt.Errorf("without %q: use quota, audit or logs", w))
+		}
+	}
+	if o.ConcurrencyStep > maxConcurrencyStep {
+		errs = append(errs, fmt.Errorf("concurrency step %s is above the %s bound", o.ConcurrencyStep, maxConcurrencyStep))
+	}
+	for _, n := range o.Concurrency {
+		if n < 1 || n > maxConcurrency {
+			errs = append(errs, fmt.Errorf("concurrency %d: use counts from 1 to %d", n, maxConcurrency))
+		}
+	}
+	for _, sc := range o.Scenarios {
+		if !slices.Contains(builtin, canonicalScenario(sc)) && !slices.ContainsFunc(o.Peers, func(p Peer) bool { return p.Name == sc }) {
+			errs = append(errs, fmt.Errorf("scenario %q: use %s, local, forwarded, bare or a peer's name", sc, strings.Join(builtin, ", ")))
 		}
 	}
 	for _, m := range o.Modes {
@@ -183,13 +235,22 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 		return err
 	}
 	defer c.Close()
-	targets := []*Target{
+	selected := func(name string) bool { return len(opts.Scenarios) == 0 || slices.Contains(opts.Scenarios, name) }
+	var targets []*Target
+	for _, t := range []*Target{
 		newTarget(Direct, c.Upstream, "", opts.MaxInFlight, opts.Timeout),
 		newTarget(BareProxy, c.Proxy, "", opts.MaxInFlight, opts.Timeout),
 		newTarget(MeridianLocal, c.Source, c.LocalKey, opts.MaxInFlight, opts.Timeout),
 		newTarget(MeridianForwarded, c.Source, c.ForwardedKey, opts.MaxInFlight, opts.Timeout),
+	} {
+		if selected(t.Name) {
+			targets = append(targets, t)
+		}
 	}
 	for _, p := range opts.Peers {
+		if !selected(p.Name) {
+			continue
+		}
 		base, hdr, stop, err := p.Start(ctx, c.Upstream)
 		if err != nil {
 			opts.progress("peer %s not measured: %v", p.Name, err)
@@ -240,11 +301,11 @@ func runMode(ctx context.Context, targets []*Target, stream bool, opts Options) 
 	all := targets
 	targets = nil
 warm:
-	for i, t := range all {
+	for _, t := range all {
 		recoverTarget(ctx, t, body, stream) // a previous mode may have overloaded it
 		for _, s := range t.sequential(ctx, body, stream, 50) {
 			if s.err != nil {
-				if i < 4 {
+				if slices.Contains(builtin, t.Name) {
 					return nil, fmt.Errorf("%s %s warm-up: %w", name, t.Name, s.err)
 				}
 				mr.Skipped = append(mr.Skipped, fmt.Sprintf("%s: %v", t.Name, s.err))
@@ -317,6 +378,7 @@ warm:
 		opts.progress("%s %-20s at %.0f/s: %s", name, t.Name, mr.CompareRate, mr.Scenarios[i].AtRate.brief())
 	}
 	mr.derive()
+	mr.Concurrency = runConcurrency(ctx, targets, body, stream, opts, name)
 	return mr, ctx.Err()
 }
 

@@ -46,6 +46,13 @@ type Settings struct {
 	SLO         string  `json:"slo"`
 	MaxInFlight int     `json:"max_in_flight"`
 	MaxTokens   int     `json:"max_tokens"`
+	// Concurrency lists the closed-loop sweep's levels, each run for
+	// ConcurrencyStep per scenario.
+	Concurrency     []int  `json:"concurrency"`
+	ConcurrencyStep string `json:"concurrency_step"`
+	// Scenarios lists the scenarios the run was restricted to; empty
+	// means all.
+	Scenarios []string `json:"scenarios,omitempty"`
 	// Without lists Meridian features turned off for this run; empty means
 	// every feature was on.
 	Without []string `json:"without,omitempty"`
@@ -53,7 +60,8 @@ type Settings struct {
 
 func settingsOf(o Options) Settings {
 	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
-		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without}
+		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without,
+		Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios}
 }
 
 // ModeReport holds every scenario of one mode (non-streaming or streaming).
@@ -65,6 +73,8 @@ type ModeReport struct {
 	Scenarios   []ScenarioReport `json:"scenarios"`
 	// Skipped lists peer gateways that failed their warm-up, with why.
 	Skipped []string `json:"skipped,omitempty"`
+	// Concurrency is the closed-loop sweep, one entry per level.
+	Concurrency []LevelReport `json:"concurrency,omitempty"`
 }
 
 func (m *ModeReport) scenario(name string) *ScenarioReport {
@@ -208,6 +218,9 @@ func (m *ModeReport) derive() {
 	direct, bare := m.scenario(Direct), m.scenario(BareProxy)
 	bareSeq := bare.Sequential.Latency.minus(direct.Sequential.Latency).P50
 	bareCPU := bare.AtRate.CPUSecondsPer1k - direct.AtRate.CPUSecondsPer1k
+	if direct.Sequential.Requests == 0 {
+		return // a run restricted to other scenarios: nothing to subtract
+	}
 	for i := range m.Scenarios {
 		s := &m.Scenarios[i]
 		s.SequentialAdded = s.Sequential.Latency.minus(direct.Sequential.Latency)
@@ -261,11 +274,30 @@ func (r *Report) WriteTable(w io.Writer) error {
 		for _, sk := range mr.Skipped {
 			fmt.Fprintf(bw, "not measured: %s\n", sk)
 		}
+		if len(mr.Concurrency) > 0 {
+			fmt.Fprintf(bw, "\n%s, closed loop at GOMAXPROCS %d (N requests always in flight; x is the ratio to the bare proxy at the same N)\n", mr.Mode, m.GOMAXPROCS)
+			tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "scenario\tin flight\trequests/s\tx\tp50\tp99\terrors\tCPU s/1k\t+CPU s/1k\tx\t")
+			for _, l := range mr.Concurrency {
+				for _, s := range l.Scenarios {
+					fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t%s\t\n", s.Name, l.InFlight, s.Throughput, x(s.ThroughputRatio),
+						us(s.Latency.P50), us(s.Latency.P99), s.Errors, s.CPUSecondsPer1k, s.AddedCPUPer1k, x(s.CPURatio))
+				}
+			}
+			tw.Flush()
+		}
 	}
 	if s := r.Streams; s != nil {
 		fmt.Fprintf(bw, "\nconcurrent streams: %d open through one node (%d errors): process RSS %s, %s of it the node's (%s without the node; baseline %s);\n  Go heap %s; goroutines %d (%d without the node; baseline %d, %d after they ended)\n",
 			s.Open, s.Errors, mb(s.RSSBytes), mb(s.NodeRSSBytes()), mb(s.DirectRSSBytes), mb(s.BaselineRSSBytes), mb(s.HeapBytes),
 			s.Goroutines, s.DirectGoroutines, s.BaselineGoroutines, s.GoroutinesAfter)
+		if f := s.Forwarded; f != nil {
+			fmt.Fprintf(bw, "  forwarded: %d of %d open at once through both nodes over the link, %.1fs after the first send (%d errors): process RSS %s, %s of it the two nodes';\n  Go heap %s; goroutines %d (%d after they ended)\n",
+				f.Open, s.Streams, f.OpenSeconds, f.Errors, mb(f.RSSBytes), mb(s.ForwardedRSSBytes()), mb(f.HeapBytes), f.Goroutines, f.GoroutinesAfter)
+			if f.FirstError != "" {
+				fmt.Fprintf(bw, "  first forwarded stream error: %s\n", f.FirstError)
+			}
+		}
 	}
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(bw, "\ntargets:")

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -45,5 +46,74 @@ func BenchmarkRequestPath(b *testing.B) {
 				b.ReportMetric(float64(errs), "errors")
 			})
 		}
+	}
+}
+
+// heapAllocs returns the process's cumulative count of heap allocations
+// (cheap to read: it does not stop the world as ReadMemStats does).
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// BenchmarkOwnAllocs pins Meridian's own allocations: per request, and per
+// streamed token, on the local and the forwarded path (the forwarded figure
+// counts both nodes and the link). Each iteration sends the same request
+// straight to mockllm and through Meridian and subtracts: what remains is
+// what the node(s) allocate, since client and mockllm do the same work on
+// both. Per token, each iteration does so for a long and a short stream and
+// divides the difference by the tokens between them, which cancels the
+// per-request part.
+//
+//	go test -run XXX -bench OwnAllocs -benchtime 500x ./bench/
+func BenchmarkOwnAllocs(b *testing.B) {
+	const short, long = 16, 272
+	c, err := StartCluster(context.Background(), ClusterOptions{Upstream: UpstreamConfig(long)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	direct := newTarget(Direct, c.Upstream, "", 4, 30*time.Second)
+	defer direct.close()
+	for _, tc := range []struct{ name, key string }{{MeridianLocal, c.LocalKey}, {MeridianForwarded, c.ForwardedKey}} {
+		t := newTarget(tc.name, c.Source, tc.key, 4, 30*time.Second)
+		defer t.close()
+		// allocs sends body to target and returns the process's
+		// allocations during the request.
+		errs := 0
+		allocs := func(b *testing.B, target *Target, body []byte, stream bool) float64 {
+			a := heapAllocs()
+			if s := target.do(b.Context(), body, stream, time.Now()); s.err != nil {
+				if errs++; errs > 10 { // counted, not fatal: a busy machine is no reason to fail
+					b.Fatalf("%d errors; last: %v", errs, s.err)
+				}
+			}
+			return float64(heapAllocs() - a)
+		}
+		b.Run("request/"+tc.name, func(b *testing.B) {
+			body := RequestBody(false, short)
+			t.sequential(b.Context(), body, false, 20)
+			direct.sequential(b.Context(), body, false, 20)
+			var own float64
+			b.ReportAllocs()
+			for b.Loop() {
+				own += allocs(b, t, body, false) - allocs(b, direct, body, false)
+			}
+			b.ReportMetric(own/float64(b.N), "own-allocs/req")
+		})
+		b.Run("token/"+tc.name, func(b *testing.B) {
+			s, l := RequestBody(true, short), RequestBody(true, long)
+			for _, body := range [][]byte{s, l} {
+				t.sequential(b.Context(), body, true, 10)
+				direct.sequential(b.Context(), body, true, 10)
+			}
+			var own float64
+			b.ReportAllocs()
+			for b.Loop() {
+				own += (allocs(b, t, l, true) - allocs(b, direct, l, true)) - (allocs(b, t, s, true) - allocs(b, direct, s, true))
+			}
+			b.ReportMetric(own/float64(b.N)/(long-short), "own-allocs/token")
+		})
 	}
 }

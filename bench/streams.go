@@ -37,6 +37,58 @@ type StreamsReport struct {
 	// GoroutinesAfter is the count once the streams ended and idle
 	// keep-alive connections were closed.
 	GoroutinesAfter int `json:"goroutines_after"`
+	// OpenSeconds is as in [Wave], for the local streams.
+	OpenSeconds float64 `json:"open_seconds"`
+	// Forwarded is the same streams sent to the source node for a
+	// principal served only in the peer region: each crosses the mTLS
+	// link, so both nodes hold it. Nil when not measured.
+	Forwarded *Wave `json:"forwarded,omitempty"`
+}
+
+// Wave is one set of concurrent streams, sampled while all were open.
+type Wave struct {
+	// Open is how many streams were open when RSS was sampled.
+	Open       int    `json:"open"`
+	Errors     int    `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+	RSSBytes   int64  `json:"rss_bytes"`
+	HeapBytes  int64  `json:"heap_bytes"`
+	Goroutines int    `json:"goroutines"`
+	// OpenSeconds is how long after the first send every stream had its
+	// first token (or the first had ended): when it nears a stream's
+	// length, the path did not open the streams concurrently.
+	OpenSeconds float64 `json:"open_seconds"`
+	// GoroutinesAfter is the count once these streams ended and the
+	// client's idle connections were closed. The link keeps its own idle
+	// connections (one per few hundred concurrent streams) until its idle
+	// timeout, so a few goroutines above the local figure are expected; a
+	// leak per stream is not.
+	GoroutinesAfter int `json:"goroutines_after"`
+}
+
+// ForwardedLeaked returns how many goroutines outlived the forwarded
+// streams beyond what the local streams left, or 0 when not measured.
+func (s *StreamsReport) ForwardedLeaked() int {
+	if s.Forwarded == nil {
+		return 0
+	}
+	return s.Forwarded.GoroutinesAfter - s.GoroutinesAfter
+}
+
+// linkIdleAllowance is how many goroutines the forwarded streams may leave
+// behind: the link's idle connections, a few per connection and at most one
+// connection per hundred streams. A leak per stream is far above it.
+func linkIdleAllowance(streams int) int { return 8 + streams/25 }
+
+// ForwardedRSSBytes approximates the two nodes' resident memory for the
+// forwarded streams: the process's RSS with them flowing through both
+// nodes, minus with them going straight to mockllm. Zero when the
+// forwarded streams were not measured.
+func (s *StreamsReport) ForwardedRSSBytes() int64 {
+	if s.Forwarded == nil {
+		return 0
+	}
+	return s.Forwarded.RSSBytes - s.DirectRSSBytes
 }
 
 // NodeRSSBytes approximates the node's own resident memory for the streams:
@@ -58,8 +110,10 @@ type StreamsOptions struct {
 	Tokens          int
 	Progress        io.Writer
 	// HeapProfile, if set, receives a pprof heap profile taken while every
-	// stream is open.
+	// local stream is open.
 	HeapProfile io.Writer
+	// Local skips the forwarded streams: only direct and through one node.
+	Local bool
 }
 
 func concurrentStreams(ctx context.Context, n int, progress io.Writer) (*StreamsReport, error) {
@@ -87,17 +141,24 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	defer c.Close()
 	direct := newTarget(Direct, c.Upstream, "", opts.Streams, time.Minute)
 	t := newTarget(MeridianLocal, c.Source, c.LocalKey, opts.Streams, time.Minute)
+	fwd := newTarget(MeridianForwarded, c.Source, c.ForwardedKey, opts.Streams, time.Minute)
 	defer direct.close()
 	defer t.close()
+	defer fwd.close()
+	targets := []*Target{direct, t, fwd}
+	if opts.Local {
+		targets = targets[:2]
+	}
 	body := RequestBody(true, opts.Tokens)
-	for _, x := range []*Target{direct, t} {
+	for _, x := range targets {
 		if s := x.do(ctx, body, true, time.Now()); s.err != nil {
 			return nil, fmt.Errorf("%s warm-up stream: %w", x.Name, s.err)
 		}
 	}
 	quiesce := func() {
-		direct.close()
-		t.close()
+		for _, x := range targets {
+			x.close()
+		}
 		for _, nd := range c.Nodes {
 			for _, b := range nd.Backends() {
 				b.Close() // closes idle pooled connections only
@@ -123,8 +184,20 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	if opts.Progress != nil {
 		fmt.Fprintf(opts.Progress, "streams: %d open, RSS %s (without the node %s), goroutines %d\n", r.Open, mb(r.RSSBytes), mb(r.DirectRSSBytes), r.Goroutines)
 	}
+	r.OpenSeconds = w.openSeconds
 	quiesce()
 	r.GoroutinesAfter = settle(ctx, r.BaselineGoroutines)
+	if !opts.Local {
+		debug.FreeOSMemory()
+		w = wave(ctx, fwd, body, opts.Streams, nil)
+		f := &Wave{Open: w.open, Errors: w.errors, FirstError: w.firstError, RSSBytes: w.rss, HeapBytes: w.heap, Goroutines: w.goroutines, OpenSeconds: w.openSeconds}
+		r.Forwarded = f
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "streams: %d forwarded open after %.1fs, RSS %s (without the nodes %s), goroutines %d\n", f.Open, f.OpenSeconds, mb(f.RSSBytes), mb(r.DirectRSSBytes), f.Goroutines)
+		}
+		quiesce()
+		f.GoroutinesAfter = settle(ctx, r.GoroutinesAfter+linkIdleAllowance(opts.Streams))
+	}
 	return r, ctx.Err()
 }
 
@@ -132,25 +205,36 @@ type waveResult struct {
 	open, goroutines, errors int
 	rss, heap                int64
 	firstError               string
+	openSeconds              float64
 }
 
 // wave runs n streams to t at once, samples memory and goroutines once all
 // have their first token (or have ended), and returns when all have ended.
 func wave(ctx context.Context, t *Target, body []byte, n int, heapProfile io.Writer) waveResult {
 	var r waveResult
-	var opened, finished atomic.Int64
-	allOpen := make(chan struct{})
-	var once sync.Once
+	// A stream is settled once it has its first token or has ended
+	// without one; the sample is taken when every stream is settled.
+	var opened, closedAfterOpen, settled atomic.Int64
+	allSettled := make(chan struct{})
+	markSettled := func() {
+		if settled.Add(1) == int64(n) {
+			close(allSettled)
+		}
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	start := time.Now()
 	for range n {
 		wg.Go(func() {
 			s := t.doStream(ctx, body, func() {
-				if opened.Add(1) == int64(n) {
-					once.Do(func() { close(allOpen) })
-				}
+				opened.Add(1)
+				markSettled()
 			})
-			finished.Add(1)
+			if s.ttft != 0 {
+				closedAfterOpen.Add(1)
+			} else {
+				markSettled()
+			}
 			if s.err != nil {
 				mu.Lock()
 				r.errors++
@@ -164,11 +248,12 @@ func wave(ctx context.Context, t *Target, body []byte, n int, heapProfile io.Wri
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
-	case <-allOpen:
+	case <-allSettled:
 	case <-done:
 	case <-ctx.Done():
 	}
-	r.open = int(opened.Load() - finished.Load())
+	r.openSeconds = time.Since(start).Seconds()
+	r.open = int(opened.Load() - closedAfterOpen.Load())
 	r.rss = currentRSS()
 	r.goroutines = runtime.NumGoroutine()
 	var ms runtime.MemStats

@@ -36,15 +36,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", 0, "outstanding requests per scenario before the generator drops (default 2048)")
 	fs.IntVar(&o.MaxTokens, "max-tokens", 0, "tokens per completion (default 16)")
 	mode := fs.String("mode", "both", "non-streaming, streaming or both")
-	fs.IntVar(&o.Streams, "streams", 1000, "concurrent slow streams of the memory scenario (0: skip)")
+	fs.IntVar(&o.Streams, "streams", 1000, "concurrent slow streams of the memory scenario, local then forwarded (0: skip)")
+	concurrency := fs.String("concurrency", "1,32,256", "in-flight counts of the closed-loop sweep, comma-separated (none: skip)")
+	fs.DurationVar(&o.ConcurrencyStep, "concurrency-step", 0, "how long each scenario runs at each in-flight count (default: --step)")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds (tiny steps, low rates, no memory scenario)")
 	out := fs.String("out", "", "write the report as JSON to `file`")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load phases to `file` (see --scenario and --mode to profile one path)")
 	mutexprofile := fs.String("mutexprofile", "", "write a mutex contention profile of the run to `file`")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run to `file`")
 	logs := fs.String("logs", "", "write the nodes' JSON logs to `file` (default: formatted and discarded)")
 	verbose := fs.Bool("v", false, "print each measurement as it finishes")
-	var peers, peerHeaders, peerPIDs, without stringList
+	var peers, peerHeaders, peerPIDs, without, scenarios stringList
+	fs.Var(&scenarios, "scenario", "measure only these scenarios: direct, bare (bare-proxy), local (meridian-local), forwarded (meridian-forwarded) or a peer's name (comma-separated; with --cpuprofile, a profile of that path alone)")
 	fs.Var(&without, "without", "turn Meridian features off to attribute their cost: quota, audit, logs (comma-separated)")
 	fs.Var(&peers, "peer", "another gateway to measure, `name=http://127.0.0.1:port` (repeatable; see bench/peers)")
 	fs.Var(&peerPIDs, "peer-pid", "a peer's process, `name=PID`, whose CPU time counts in its column")
@@ -54,7 +57,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Starts a zero-think-time mockllm, a bare reverse proxy and two Meridian nodes on")
 		fmt.Fprintln(stderr, "127.0.0.1 and measures direct, bare-proxy, meridian-local and meridian-forwarded")
-		fmt.Fprintln(stderr, "on identical requests. Load goes to loopback only and every run is bounded.")
+		fmt.Fprintln(stderr, "on identical requests: sequential latency, an open-loop rate sweep, a closed-loop")
+		fmt.Fprintln(stderr, "concurrency sweep and 1,000 concurrent streams (local, then forwarded), with the")
+		fmt.Fprintln(stderr, "project's targets as ratios to the bare proxy. Load goes to loopback only and")
+		fmt.Fprintln(stderr, "every run is bounded.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -75,12 +81,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("bench: --mode %q: use non-streaming, streaming or both", *mode)
 	}
 	o.Without = without
+	o.Scenarios = scenarios
+	c, err := bench.ParseConcurrency(*concurrency)
+	if err != nil {
+		return usageError("bench: --concurrency: %v", err)
+	}
+	o.Concurrency = c
 	if *quick {
 		o.Step, o.Sequential, o.StartRate, o.MaxRate, o.Refine = 300e6, 50, 100, 400, -1
 		o.Streams = 0
-	}
-	if err := o.Validate(); err != nil {
-		return usageError("bench: %v", err)
 	}
 	headers := map[string]http.Header{}
 	for _, ph := range peerHeaders {
@@ -113,6 +122,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageError("bench: %v", err)
 		}
 		o.Peers = append(o.Peers, peer)
+	}
+	if err := o.Validate(); err != nil {
+		return usageError("bench: %v", err)
 	}
 	if *verbose {
 		o.Progress = stderr

@@ -35,7 +35,9 @@ type Authorizer interface {
 }
 
 // AllowAll lets every authenticated principal invoke every destination. It
-// is the behaviour of a topology without policies.
+// is the behaviour of a topology without policies; the node passes it
+// deliberately (and says so in its log at start), since a nil Authorizer
+// is refused.
 type AllowAll struct{}
 
 // AuthorizeInvoke implements Authorizer.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
-	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
@@ -19,10 +18,7 @@ import (
 // localExecutor runs jobs on this region's backends.
 type localExecutor struct{ g *Gateway }
 
-func (l localExecutor) backend(job *Job) (interface {
-	Complete(context.Context, *inference.Request) (*inference.Response, error)
-	Stream(context.Context, *inference.Request) (inference.Stream, error)
-}, error) {
+func (l localExecutor) backend(job *Job) (Backend, error) {
 	b, ok := l.g.backends[job.Model]
 	if !ok {
 		return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "model " + job.Model + " has no backend in " + l.g.region}
@@ -105,7 +101,7 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	}
 	// The caller's limits were admitted at the source; here, only this
 	// deployment's capacity.
-	resv, err := g.admission.admit(ctx, "", job, g.region+"/"+job.Model)
+	resv, err := g.admitQuota(ctx, "", job, g.region+"/"+job.Model)
 	if err != nil {
 		g.observe(att, routing.Outcome{Kind: routing.Canceled})
 		return nil, g.fail(ctx, rec, err)
@@ -153,13 +149,13 @@ type trackedStream struct {
 	ctx   context.Context
 	att   routing.Attempt
 	ttft  time.Duration
-	res   *quota.Reservation
+	res   Reservation
 	count delivered
 	err   error
 	once  sync.Once
 }
 
-func (g *Gateway) trackedStream(ctx context.Context, s inference.Stream, att routing.Attempt, ttft time.Duration, res *quota.Reservation, req *inference.Request) inference.Stream {
+func (g *Gateway) trackedStream(ctx context.Context, s inference.Stream, att routing.Attempt, ttft time.Duration, res Reservation, req *inference.Request) inference.Stream {
 	return &trackedStream{Stream: s, g: g, ctx: ctx, att: att, ttft: ttft, res: res, count: delivered{input: req.EstimatedInputTokens()}}
 }
 

@@ -3,14 +3,13 @@ package gateway
 import (
 	"context"
 	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/inference"
-	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/routing/routingtest"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -40,7 +39,7 @@ type fakeBackend struct {
 	complete func(ctx context.Context, req *inference.Request) (*inference.Response, error)
 }
 
-var _ backend.Backend = (*fakeBackend)(nil)
+var _ Backend = (*fakeBackend)(nil)
 
 func (b *fakeBackend) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
 	if b.complete == nil {
@@ -154,56 +153,110 @@ func (r *fakeRecorder) last(t *testing.T) *Record {
 	return r.recs[len(r.recs)-1]
 }
 
-// settlement is one Commit or Release the quota store saw.
+// settlement is one Commit or Release the quota saw.
 type settlement struct {
 	release bool
 	actual  int64
 }
 
-// recordingStore is the memory store, noting settlements; beforeSettle,
-// if set, runs before a commit or release is applied.
-type recordingStore struct {
-	*quota.Memory
+// fakeQuota admits against each deployment's max_concurrency of the
+// topology and notes every reservation and settlement; beforeSettle, if
+// set, runs before a commit or release is applied. refuse, if set for a
+// principal, is that caller's own limit's refusal.
+type fakeQuota struct {
 	mu           sync.Mutex
+	capacity     map[string]int // deployment key → max concurrency; 0: unlimited
+	inUse        map[string]int
+	refuse       map[string]error
+	requests     []QuotaRequest
 	settled      []settlement
 	beforeSettle func()
 }
 
-func (s *recordingStore) Commit(ctx context.Context, c quota.Claim, windows []int64, actual int64) error {
-	s.mu.Lock()
-	s.settled = append(s.settled, settlement{actual: actual})
-	s.mu.Unlock()
-	s.hook()
-	return s.Memory.Commit(ctx, c, windows, actual)
+var _ Quota = (*fakeQuota)(nil)
+
+func newFakeQuota(cfg *topology.Config) *fakeQuota {
+	q := &fakeQuota{capacity: map[string]int{}, inUse: map[string]int{}, refuse: map[string]error{}}
+	for _, d := range cfg.Deployments {
+		q.capacity[d.Key()] = d.Capacity.Concurrency()
+	}
+	return q
 }
 
-func (s *recordingStore) Release(ctx context.Context, c quota.Claim, windows []int64) error {
-	s.mu.Lock()
-	s.settled = append(s.settled, settlement{release: true})
-	s.mu.Unlock()
-	s.hook()
-	return s.Memory.Release(ctx, c, windows)
+func (q *fakeQuota) Reserve(_ context.Context, r QuotaRequest) (Reservation, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.requests = append(q.requests, r)
+	if err := q.refuse[r.Principal]; err != nil && r.Principal != "" {
+		return nil, err
+	}
+	if r.Deployment != "" {
+		if c := q.capacity[r.Deployment]; c > 0 && q.inUse[r.Deployment] >= c {
+			return nil, &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second, Message: "deployment at capacity", Err: ErrDeploymentLimited}
+		}
+		q.inUse[r.Deployment]++
+	}
+	return &fakeReservation{q: q, deployment: r.Deployment}, nil
 }
 
-func (s *recordingStore) hook() {
-	s.mu.Lock()
-	hook := s.beforeSettle
-	s.mu.Unlock()
+// hold takes one slot of deployment, as another replica would.
+func (q *fakeQuota) hold(deployment string) {
+	q.mu.Lock()
+	q.inUse[deployment]++
+	q.mu.Unlock()
+}
+
+func (q *fakeQuota) setBeforeSettle(f func()) {
+	q.mu.Lock()
+	q.beforeSettle = f
+	q.mu.Unlock()
+}
+
+func (q *fakeQuota) settlements() []settlement {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]settlement(nil), q.settled...)
+}
+
+func (q *fakeQuota) reserved() []QuotaRequest {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]QuotaRequest(nil), q.requests...)
+}
+
+func (q *fakeQuota) settle(deployment string, s settlement) {
+	q.mu.Lock()
+	q.settled = append(q.settled, s)
+	hook := q.beforeSettle
+	q.mu.Unlock()
 	if hook != nil {
 		hook()
 	}
+	q.mu.Lock()
+	if deployment != "" {
+		q.inUse[deployment]--
+	}
+	q.mu.Unlock()
 }
 
-func (s *recordingStore) setBeforeSettle(f func()) {
-	s.mu.Lock()
-	s.beforeSettle = f
-	s.mu.Unlock()
+type fakeReservation struct {
+	q          *fakeQuota
+	deployment string
+	once       sync.Once
 }
 
-func (s *recordingStore) settlements() []settlement {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]settlement(nil), s.settled...)
+func (r *fakeReservation) Commit(_ context.Context, u inference.Usage) error {
+	r.once.Do(func() { r.q.settle(r.deployment, settlement{actual: int64(u.Total())}) })
+	return nil
+}
+
+func (r *fakeReservation) Release(context.Context) error {
+	r.once.Do(func() { r.q.settle(r.deployment, settlement{release: true}) })
+	return nil
+}
+
+func (r *fakeReservation) Header() http.Header {
+	return http.Header{"X-Ratelimit-Limit-Requests": {"60"}}
 }
 
 // pathHarness is a gateway in eu-west-1 with fake backends (local and
@@ -214,8 +267,7 @@ type pathHarness struct {
 	clock     *routingtest.Clock
 	local     *fakeBackend // m, n and c in eu-west-1
 	remote    *fakeBackend // m in eu-central-1
-	store     *recordingStore
-	limiter   *quota.Limiter
+	quota     *fakeQuota
 	recorder  *fakeRecorder
 	principal auth.Principal
 	// beforeRemoteAttempt, if set, runs between the plan and an attempt at
@@ -231,18 +283,13 @@ func newPathHarness(t *testing.T) *pathHarness {
 	}
 	h := &pathHarness{cfg: cfg, clock: routingtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
 		local: &fakeBackend{}, remote: &fakeBackend{}, recorder: &fakeRecorder{}}
-	h.store = &recordingStore{Memory: quota.NewMemory(h.clock)}
-	h.limiter, err = quota.New(quota.Config{}, h.store, quota.Options{Clock: h.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.limiter.Close() })
+	h.quota = newFakeQuota(cfg)
 	rt, err := NewRouting(cfg, "eu-west-1", h.clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.g, err = New(Options{Region: "eu-west-1", Config: cfg, Routing: rt, Limiter: h.limiter, Recorder: h.recorder, Now: h.clock.Now,
-		Backends: map[string]backend.Backend{"m": h.local, "n": h.local, "c": h.local},
+	h.g, err = New(Options{Region: "eu-west-1", Config: cfg, Routing: rt, Quota: h.quota, Authorizer: AllowAll{}, Recorder: h.recorder, Now: h.clock.Now,
+		Backends: map[string]Backend{"m": h.local, "n": h.local, "c": h.local},
 		Link:     fakeLink{exec: backendExecutor{b: h.remote}, beforeAttempt: &h.beforeRemoteAttempt}})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,44 +13,32 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
-	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
-// Job is one execution of a request in one destination region: what the
-// local backend or the remote node needs to serve it.
-type Job struct {
-	RequestID         string
-	Operation         string
-	SourceRegion      string
-	DestinationRegion string
-	// ProfileID is the invoked profile id (or model id for a bare model).
-	ProfileID  string
-	ProfileARN string
-	// Model is the logical model to run.
-	Model     string
-	Principal auth.Principal
-	Request   *inference.Request
-	// SourceIP and SecureTransport describe the client connection in the
-	// source region; the destination's authorization re-check uses them so
-	// it decides on the same context (they cross the link inside mTLS,
-	// asserted by the authenticated source node).
-	SourceIP        string
-	SecureTransport bool
-}
+// Job and Executor are the dispatch package's (see [Outcome]).
+type (
+	// Job is one execution of a request in one destination region.
+	Job = dispatch.Job
+	// Executor runs jobs in one region: the local backends, or a peer
+	// node over the link.
+	Executor = dispatch.Executor
+)
 
-// Executor runs jobs in one region: the local backends, or a peer node over
-// the link.
-type Executor interface {
-	Complete(ctx context.Context, job *Job) (*inference.Response, error)
-	// Stream returns once the first event is available; an error it returns
-	// happened before any byte reached the client.
-	Stream(ctx context.Context, job *Job) (inference.Stream, error)
+// Backend runs inference for one model in this region. The backend
+// package's adapters implement it; the gateway calls nothing else of them.
+type Backend interface {
+	// Complete runs a non-streaming request.
+	Complete(ctx context.Context, req *inference.Request) (*inference.Response, error)
+	// Stream runs a streaming request. It returns once the first event is
+	// available, so an error it returns happened before any byte reached
+	// the client and the gateway may fail over (invariant 3).
+	Stream(ctx context.Context, req *inference.Request) (inference.Stream, error)
 }
 
 // Link reaches the other regions' nodes.
@@ -67,27 +56,42 @@ type Options struct {
 	Config *topology.Config
 	// Catalog is the profile catalog; if nil it is derived from Config.
 	Catalog *profile.Catalog
-	Auth    *auth.Authenticator
-	// Backends serve this region's deployments, by model id.
-	Backends map[string]backend.Backend
+	// Auth resolves principals (a forwarded job names its principal by
+	// id). If nil, it is built from Config.
+	Auth *auth.Authenticator
+	// Backends serve this region's deployments, by model id. A model
+	// without one is unavailable here (503, and the source fails over).
+	Backends map[string]Backend
 	// Link forwards to other regions; nil for a single-region node.
 	Link Link
-	// Authorizer decides who may invoke what where. If nil, every
-	// authenticated principal may invoke every profile (single-tenant use).
+	// Authorizer decides who may invoke what where. It is required: New
+	// refuses a nil Authorizer, so that no omission opens access. A
+	// topology without policies passes AllowAll deliberately.
 	Authorizer Authorizer
 	// Routing is the node's routing state. If nil, it is built from
 	// Config with the wall clock.
 	Routing *Routing
-	// Limiter admits requests against the callers' quotas and the
+	// Quota admits requests against the callers' limits and the
 	// deployments' capacity. If nil, nothing is limited beyond routing.
-	Limiter *quota.Limiter
+	Quota Quota
 	// Recorder receives every finished request. May be nil.
 	Recorder Recorder
 	Metrics  *telemetry.Metrics
 	Logger   *slog.Logger
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
+	// OnThrottle, if set, is told of every deployment cooldown caused by a
+	// 429, so that replicas of this region can share it. It must not
+	// block.
+	OnThrottle func(k routing.Key, wait time.Duration)
+	// OnSharpChange, if set, is called when a local deployment is
+	// throttled or fails, so that the node can publish its state to peers
+	// at once rather than at their next fetch. It must not block.
+	OnSharpChange func()
 }
+
+// ErrNoAuthorizer is returned by New when Options.Authorizer is nil.
+var ErrNoAuthorizer = errors.New("gateway: no authorizer (use gateway.AllowAll{} deliberately for a topology without policies)")
 
 // Gateway is one region's request path. It is safe for concurrent use.
 type Gateway struct {
@@ -96,12 +100,12 @@ type Gateway struct {
 	cfg        *topology.Config
 	catalog    atomic.Pointer[profile.Catalog]
 	auth       *auth.Authenticator
-	backends   map[string]backend.Backend
+	backends   map[string]Backend
 	local      Executor
 	link       Link
 	authz      Authorizer
 	routing    *Routing
-	admission  *admission
+	quota      Quota
 	recorder   Recorder
 	metrics    *telemetry.Metrics
 	log        *slog.Logger
@@ -110,32 +114,32 @@ type Gateway struct {
 	// defaultMaxTokens is the output a request without max_tokens is
 	// expected to need, for token-aware routing.
 	defaultMaxTokens int
-
-	// OnThrottle, if set, is told of every deployment cooldown caused by a
-	// 429, so replicas of this region can share it. It must not block.
-	// Set it before serving.
-	OnThrottle func(k routing.Key, wait time.Duration)
-	// OnSharpChange, if set, is called when a local deployment is
-	// throttled or fails, so the node can publish its state to peers at
-	// once rather than at their next fetch. It must not block.
-	OnSharpChange func()
+	onThrottle       func(k routing.Key, wait time.Duration)
+	onSharpChange    func()
 }
 
-// New returns a Gateway for opts.Region.
+// New returns a Gateway for opts.Region. It fails when the region is not
+// in the topology or opts.Authorizer is nil (ErrNoAuthorizer).
 func New(opts Options) (*Gateway, error) {
+	if opts.Config == nil {
+		return nil, errors.New("gateway: no topology")
+	}
 	r, ok := opts.Config.Region(opts.Region)
 	if !ok {
 		return nil, fmt.Errorf("region %q is not in the topology", opts.Region)
 	}
+	if isNil(opts.Authorizer) {
+		return nil, ErrNoAuthorizer
+	}
 	g := &Gateway{
 		region: opts.Region, geo: r.Geography, cfg: opts.Config, auth: opts.Auth, backends: opts.Backends,
 		link: opts.Link, authz: opts.Authorizer, routing: opts.Routing, recorder: opts.Recorder,
-		metrics: opts.Metrics, log: opts.Logger, now: opts.Now,
+		metrics: opts.Metrics, log: opts.Logger, now: opts.Now, quota: opts.Quota,
 		recordBody: opts.Config.Audit.RecordContent, defaultMaxTokens: opts.Config.Quota.DefaultMaxTokens,
-		admission: newAdmission(opts.Config, opts.Limiter),
+		onThrottle: opts.OnThrottle, onSharpChange: opts.OnSharpChange,
 	}
 	if g.defaultMaxTokens == 0 {
-		g.defaultMaxTokens = quota.DefaultMaxTokens
+		g.defaultMaxTokens = DefaultMaxTokens
 	}
 	cat := opts.Catalog
 	if cat == nil {
@@ -145,9 +149,6 @@ func New(opts Options) (*Gateway, error) {
 		}
 	}
 	g.catalog.Store(cat)
-	if g.authz == nil {
-		g.authz = AllowAll{}
-	}
 	if g.routing == nil {
 		var err error
 		if g.routing, err = NewRouting(opts.Config, opts.Region, nil); err != nil {
@@ -164,11 +165,19 @@ func New(opts Options) (*Gateway, error) {
 		g.now = time.Now
 	}
 	if g.auth == nil {
-		g.auth, _ = auth.New(opts.Config)
+		var err error
+		if g.auth, err = auth.New(opts.Config); err != nil {
+			return nil, err
+		}
 	}
 	g.local = localExecutor{g: g}
 	return g, nil
 }
+
+// DefaultMaxTokens is the completion size a request without max_tokens is
+// expected to need when the topology's quota.default_max_tokens is zero.
+// It equals the quota package's default (a node test keeps them equal).
+const DefaultMaxTokens = 1024
 
 // Region returns this node's region.
 func (g *Gateway) Region() string { return g.region }
@@ -226,7 +235,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	route := Route{RequestID: call.RequestID, SourceRegion: g.region, ProfileID: res.ProfileID, ProfileARN: res.ProfileARN, Model: res.Model}
 	job := &Job{RequestID: call.RequestID, Operation: call.Operation, SourceRegion: g.region, ProfileID: res.ProfileID,
 		ProfileARN: res.ProfileARN, Model: res.Model, Principal: call.Principal, Request: call.Request,
-		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport}
+		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, MaxQueueWait: call.MaxQueueWait}
 	out, err := g.execute(ctx, job, res.Destinations, allowed, &route)
 	rec.Attempts, rec.Route = route.Attempts, route.Reason
 	if err != nil {
@@ -280,7 +289,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		Authorized: func(r string) bool { return slices.Contains(allowed, r) }, Capable: g.capable(job.Request, job.Model),
 		EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
 	var plan routing.Plan
-	opts, err := g.plan(ctx, &plan, &req)
+	opts, err := g.plan(ctx, &plan, &req, job.MaxQueueWait)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +338,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		if c.Region == g.region {
 			deployment = c.Region + "/" + job.Model
 		}
-		res, err := g.admission.admit(ctx, job.Principal.ID, job, deployment)
+		res, err := g.admitQuota(ctx, job.Principal.ID, job, deployment)
 		if err != nil {
 			g.observe(att, routing.Outcome{Kind: routing.Canceled})
 			if deploymentLimited(err) {
@@ -403,31 +412,10 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 }
 
 // plan plans req, waiting in the bounded admission queue while no
-// destination can take it; it never hangs past the queue timeout.
-func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Request) (routing.Options, error) {
-	var deadline time.Time
-	for {
-		opts, err := g.routing.Router.Plan(plan, req)
-		if err == nil {
-			return opts, nil
-		}
-		if !errors.Is(err, routing.ErrNoCandidate) {
-			return opts, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
-		}
-		now := g.now()
-		if deadline.IsZero() {
-			deadline = now.Add(g.routing.QueueTimeout)
-		}
-		if !now.Before(deadline) || !worthWaiting(plan, deadline.Sub(now)) {
-			return opts, noCandidate(req.ProfileID, plan, nil, 0)
-		}
-		if werr := g.routing.Queue.Wait(ctx, deadline.Sub(now)); werr != nil {
-			if ctx.Err() != nil {
-				return opts, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled while waiting for capacity", Err: ctx.Err()}
-			}
-			return opts, noCandidate(req.ProfileID, plan, nil, 0)
-		}
-	}
+// destination can take it and the predicted wait fits the budget
+// (admitQueued, in overload.go); it never hangs past the queue timeout.
+func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Request, callerWait time.Duration) (routing.Options, error) {
+	return g.admitQueued(ctx, plan, req, callerWait)
 }
 
 // Why a planned destination was skipped without an attempt.
@@ -448,36 +436,21 @@ func addSkip(m map[string]string, region, why string) map[string]string {
 	return m
 }
 
-// worthWaiting reports whether queueing can help: a destination is
-// saturated (a slot frees as soon as any of its requests ends) or its probe is
-// taken, or capacity is expected back within the time left. A geography
-// whose backends are down answers at once instead of after the queue
-// timeout.
-func worthWaiting(plan *routing.Plan, left time.Duration) bool {
-	for _, c := range plan.Excluded() {
-		if c.Exclusion == routing.ExcludedSaturated || c.Exclusion == routing.ExcludedProbeInFlight {
-			return true
-		}
-	}
-	ra := plan.RetryAfter()
-	return ra > 0 && ra <= left
-}
-
 // observe records an attempt's outcome and wakes a queued request. A
 // throttle is also shared with the other replicas of this region.
 func (g *Gateway) observe(a routing.Attempt, o routing.Outcome) {
 	g.routing.Tracker.Observe(a, o)
 	g.routing.Queue.Notify()
-	if (o.Kind.Failure() || o.Kind == routing.Throttled) && a.Key.Region == g.region && g.OnSharpChange != nil {
-		g.OnSharpChange()
+	if (o.Kind.Failure() || o.Kind == routing.Throttled) && a.Key.Region == g.region && g.onSharpChange != nil {
+		g.onSharpChange()
 	}
-	if o.Kind == routing.Throttled && g.OnThrottle != nil {
+	if o.Kind == routing.Throttled && g.onThrottle != nil {
 		wait := o.RetryAfter
 		if st, ok := g.routing.Tracker.State(a.Key); ok && st.CooldownUntil.After(g.now()) {
 			wait = st.CooldownUntil.Sub(g.now())
 		}
 		if wait > 0 {
-			g.OnThrottle(a.Key, wait)
+			g.onThrottle(a.Key, wait)
 		}
 	}
 }
@@ -656,7 +629,7 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 	}
 	// Debug, not Info: the audit trail already records every request, and
 	// a formatted line per request cost about 8 allocations and 3% of the
-	// node's CPU at load (issue 10). The Enabled check skips boxing the
+	// node's CPU at load (docs/performance.md). The Enabled check skips boxing the
 	// attributes when debug logs are off.
 	if g.log.Enabled(ctx, slog.LevelDebug) {
 		g.log.Debug("request finished", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrPrincipal, rec.PrincipalID,
@@ -665,4 +638,14 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 			telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side)
 	}
 	return err
+}
+
+// isNil reports whether a is nil or a typed nil pointer: an Authorizer
+// holding a nil *PolicyAuthorizer must be refused like a nil one.
+func isNil(a Authorizer) bool {
+	if a == nil {
+		return true
+	}
+	v := reflect.ValueOf(a)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

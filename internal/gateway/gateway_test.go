@@ -8,7 +8,6 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
-	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -64,27 +63,6 @@ func TestReasonLabelIsBounded(t *testing.T) {
 		if got := reasonLabel(in); got != want {
 			t.Errorf("reasonLabel(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestAdmitErrorCarriesRateLimitHeaders(t *testing.T) {
-	t.Parallel()
-	le := &quota.LimitError{Scope: quota.ScopePrincipal, Name: "alice", Kind: quota.RequestsPerMinute, Limit: 60, RetryAfter: 7 * time.Second,
-		Status: quota.Status{Requests: quota.Meter{Limit: 60, Remaining: 0, Reset: 7 * time.Second}}}
-	err := admitError(le)
-	var e *inference.Error
-	if !errors.As(err, &e) || e.Kind != inference.KindThrottled || e.RetryAfter != 7*time.Second {
-		t.Fatalf("admitError = %v", err)
-	}
-	if e.Header.Get("X-Ratelimit-Limit-Requests") != "60" || e.Header.Get("Retry-After") != "" {
-		t.Errorf("headers %v: want x-ratelimit-* and no duplicate Retry-After", e.Header)
-	}
-	if deploymentLimited(err) {
-		t.Error("a principal's limit reported as a deployment's")
-	}
-	dep := admitError(&quota.LimitError{Scope: quota.ScopeDeployment, Name: "eu-west-1/m", Kind: quota.Concurrency, RetryAfter: time.Second})
-	if !deploymentLimited(dep) {
-		t.Error("a deployment's capacity not recognised: failover would stop")
 	}
 }
 

@@ -7,32 +7,19 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
-// Response headers on every inference response (ARCHITECTURE.md).
+// Response headers on every inference response (docs/architecture.md,
+// invariant 5). Route.SetHeaders writes them.
 const (
-	HeaderRequestID        = "X-Meridian-Request-Id"
-	HeaderSourceRegion     = "X-Meridian-Source-Region"
-	HeaderInferenceRegion  = "X-Meridian-Inference-Region"
-	HeaderInferenceProfile = "X-Meridian-Inference-Profile"
-	HeaderRoute            = "X-Meridian-Route"
+	HeaderRequestID        = dispatch.HeaderRequestID
+	HeaderSourceRegion     = dispatch.HeaderSourceRegion
+	HeaderInferenceRegion  = dispatch.HeaderInferenceRegion
+	HeaderInferenceProfile = dispatch.HeaderInferenceProfile
+	HeaderRoute            = dispatch.HeaderRoute
 )
-
-// SetHeaders writes the route's x-meridian-* headers.
-func (r Route) SetHeaders(h http.Header) {
-	h.Set(HeaderRequestID, r.RequestID)
-	h.Set(HeaderSourceRegion, r.SourceRegion)
-	if r.InferenceRegion != "" {
-		h.Set(HeaderInferenceRegion, r.InferenceRegion)
-	}
-	if r.ProfileID != "" {
-		h.Set(HeaderInferenceProfile, r.ProfileID)
-	}
-	if r.Reason != "" {
-		h.Set(HeaderRoute, r.Reason)
-	}
-}
 
 // ClientIP returns the IP address of the client connection.
 func ClientIP(r *http.Request) string {

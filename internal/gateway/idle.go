@@ -5,10 +5,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/routing"
 )
+
+// DefaultStreamIdleTimeout is a deployment's stream idle time-out when its
+// stream_idle_timeout is zero. It equals the backend package's default (a
+// node test keeps them equal).
+const DefaultStreamIdleTimeout = 15 * time.Second
 
 // linkIdleMargin is how much longer than the destination's own stream idle
 // time-out the source waits on a forwarded stream: the destination's
@@ -26,12 +30,12 @@ func (g *Gateway) linkIdleTimeout(model string) time.Duration {
 		}
 		t := d.Backend.StreamIdleTimeout.D()
 		if t <= 0 {
-			t = backend.DefaultStreamIdleTimeout
+			t = DefaultStreamIdleTimeout
 		}
 		longest = max(longest, t)
 	}
 	if longest == 0 {
-		longest = backend.DefaultStreamIdleTimeout
+		longest = DefaultStreamIdleTimeout
 	}
 	return longest + linkIdleMargin
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/inference"
-	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -61,7 +60,7 @@ func TestStreamHangUpIsChargedAndNotBlamed(t *testing.T) {
 		if rec.ErrorCode != "client_closed" || rec.Usage != wantUsage {
 			t.Errorf("hang-up %d: record errorCode %q usage %+v, want client_closed and %+v", i, rec.ErrorCode, rec.Usage, wantUsage)
 		}
-		st := h.store.settlements()
+		st := h.quota.settlements()
 		if got := st[len(st)-1]; got.release || got.actual != int64(wantUsage.Total()) {
 			t.Errorf("hang-up %d: quota settled with %+v, want a commit of %d tokens", i, got, wantUsage.Total())
 		}
@@ -95,7 +94,7 @@ func TestStreamCutWithoutUsageIsCharged(t *testing.T) {
 	}
 	out.Stream.Close()
 	want := int64(call.Request.EstimatedInputTokens() + 30)
-	if st := h.store.settlements(); len(st) != 1 || st[0].release || st[0].actual != want {
+	if st := h.quota.settlements(); len(st) != 1 || st[0].release || st[0].actual != want {
 		t.Errorf("settlements %+v, want one commit of %d tokens", st, want)
 	}
 	if rec := h.recorder.last(t); rec.ErrorCode != "stream_upstream_error" || rec.Usage.OutputTokens != 30 {
@@ -135,7 +134,7 @@ func TestCancelBeforeFirstByteIsNotBlamed(t *testing.T) {
 				t.Fatalf("stream=%v: after cancellation %d: error rate %v, circuit open %v, cooling down %v; want healthy", stream, i, errRate, open, cooling)
 			}
 		}
-		for _, s := range h.store.settlements() {
+		for _, s := range h.quota.settlements() {
 			if !s.release {
 				t.Errorf("stream=%v: a request cancelled before any answer was committed (%+v), want released", stream, s)
 			}
@@ -162,7 +161,7 @@ func TestQueuedRequestFindsQuotaFree(t *testing.T) {
 		ranB = true
 		_, bErr = h.g.Invoke(t.Context(), h.call("b", "c", false))
 	}
-	h.store.setBeforeSettle(func() {
+	h.quota.setBeforeSettle(func() {
 		// The window between the tracker's release and the quota's: a
 		// request that the tracker admits now must not be refused.
 		if st, _ := h.g.Routing().Tracker.State(routing.Key{Region: "eu-west-1", Model: "c"}); st.InFlight == 0 && !ranB {
@@ -175,7 +174,7 @@ func TestQueuedRequestFindsQuotaFree(t *testing.T) {
 		}
 	}
 	a.Stream.Close()
-	h.store.setBeforeSettle(nil)
+	h.quota.setBeforeSettle(nil)
 	if !ranB {
 		runB()
 	}
@@ -190,12 +189,8 @@ func TestQueuedRequestFindsQuotaFree(t *testing.T) {
 func TestAtCapacityIsThrottled(t *testing.T) {
 	t.Parallel()
 	h := newPathHarness(t)
-	held, err := h.limiter.Admit(t.Context(), quota.Request{Model: "c", Deployment: "eu-west-1/c", Capacity: quota.Capacity{MaxConcurrency: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Release(t.Context())
-	_, err = h.g.Invoke(t.Context(), h.call("busy", "c", false))
+	h.quota.hold("eu-west-1/c")
+	_, err := h.g.Invoke(t.Context(), h.call("busy", "c", false))
 	e := inference.AsError(err)
 	if e.Kind != inference.KindThrottled || e.RetryAfter < time.Second {
 		t.Errorf("Invoke with every destination at capacity = %v (status %d, Retry-After %v), want 429 with Retry-After", err, e.Kind.Status(), e.RetryAfter)
@@ -243,7 +238,7 @@ func TestMaxTokensBounded(t *testing.T) {
 			if e.Kind != inference.KindInvalidRequest || e.Param != tc.wantParam || !strings.Contains(e.Message, tc.wantParam) {
 				t.Fatalf("Invoke(max_tokens=%d) = %v (param %q), want 400 naming %q", tc.maxTokens, err, e.Param, tc.wantParam)
 			}
-			if st := h.store.settlements(); len(st) != 0 {
+			if st := h.quota.settlements(); len(st) != 0 {
 				t.Errorf("quota touched for a refused request: %+v", st)
 			}
 			// A destination node checks a forwarded job the same way.
@@ -405,7 +400,7 @@ func TestSilentLinkEndsForwardedStream(t *testing.T) {
 func TestLinkIdleTimeout(t *testing.T) {
 	t.Parallel()
 	h := newPathHarness(t)
-	if got, want := h.g.linkIdleTimeout("m"), backend.DefaultStreamIdleTimeout+linkIdleMargin; got != want {
+	if got, want := h.g.linkIdleTimeout("m"), DefaultStreamIdleTimeout+linkIdleMargin; got != want {
 		t.Errorf("linkIdleTimeout(m) = %v, want %v", got, want)
 	}
 }

@@ -16,6 +16,9 @@ import (
 // guardrails with Bedrock's cross-Region rule (invariant 2). Policies are
 // compiled once; a decision allocates nothing beyond the returned slice.
 type PolicyAuthorizer struct {
+	// open is set for a topology without policies and guardrails: it
+	// allows every authenticated principal everything (see AllowsAll).
+	open      bool
 	partition string
 	// allDestinations is authorization: all-destinations: one denied
 	// destination fails the call, as in Bedrock.
@@ -32,12 +35,13 @@ type subject struct {
 }
 
 // NewPolicyAuthorizer compiles every principal's policies and the
-// guardrails. It returns nil, nil when the topology has no policies and no
-// guardrails at all: such a topology is single-tenant and every
-// authenticated principal may invoke everything.
+// guardrails. It never returns a nil authorizer without an error. When the
+// topology has no policies and no guardrails at all (single-tenant), the
+// authorizer allows every authenticated principal everything and
+// AllowsAll reports so, for the node to say it at start.
 func NewPolicyAuthorizer(cfg *topology.Config) (*PolicyAuthorizer, error) {
 	if len(cfg.Policies) == 0 && len(cfg.Guardrails) == 0 {
-		return nil, nil
+		return &PolicyAuthorizer{open: true, partition: cfg.PartitionOrDefault()}, nil
 	}
 	compiled := map[string]*policy.Policy{}
 	for name, doc := range cfg.Policies {
@@ -79,14 +83,25 @@ func NewPolicyAuthorizer(cfg *topology.Config) (*PolicyAuthorizer, error) {
 	return a, nil
 }
 
-// AuthorizeInvoke implements Authorizer.
+// AllowsAll reports whether a allows every authenticated principal
+// everything (a topology without policies and guardrails).
+func (a *PolicyAuthorizer) AllowsAll() bool { return a != nil && a.open }
+
+// AuthorizeInvoke implements Authorizer. A nil a allows nothing.
 func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 	res := in.Resolution
+	if a.AllowsAll() {
+		return res.Destinations, nil
+	}
 	action := policy.ActionInvokeModel
 	if in.Stream {
 		action = policy.ActionInvokeModelWithResponseStream
 	}
-	s, ok := a.subjects[in.Principal.ID]
+	var s *subject
+	ok := false
+	if a != nil {
+		s, ok = a.subjects[in.Principal.ID]
+	}
 	if !ok {
 		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Message: fmt.Sprintf("not authorized to perform %s on %s", action, res.ProfileARN)}
 	}
@@ -208,9 +223,13 @@ func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzIn
 
 // Decide evaluates a non-invoke action (profile management) on a resource
 // ARN for in.Principal calling in.Source, with aws:RequestedRegion = the
-// source region. A nil authorizer (a topology without policies) allows it.
+// source region. An authorizer of a topology without policies allows it
+// (AllowsAll); a nil one allows nothing.
 func (a *PolicyAuthorizer) Decide(in AuthzInput, action, resource string) error {
 	if a == nil {
+		return notAuthorized(action, resource)
+	}
+	if a.open {
 		return nil
 	}
 	s, ok := a.subjects[in.Principal.ID]

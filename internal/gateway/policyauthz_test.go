@@ -119,20 +119,6 @@ func TestAuthorizationModes(t *testing.T) {
 	}
 }
 
-// TestEventOfRequestMetadata: request metadata reaches the audit event;
-// metadata outside Bedrock's limits never does, whoever passed it.
-func TestEventOfRequestMetadata(t *testing.T) {
-	t.Parallel()
-	ok := map[string]string{"team": "claims"}
-	if e := EventOf(&Record{RequestID: "r", RequestMetadata: ok}); e.RequestMetadata["team"] != "claims" {
-		t.Errorf("metadata = %v, want team=claims", e.RequestMetadata)
-	}
-	bad := map[string]string{"team": strings.Repeat("x", 300)}
-	if e := EventOf(&Record{RequestID: "r", RequestMetadata: bad}); e.RequestMetadata != nil {
-		t.Errorf("oversized metadata recorded: %d pairs", len(e.RequestMetadata))
-	}
-}
-
 // TestPerSourceChecks: the foundation-model checks are made for the
 // destinations of the caller's source region only: us.…claude-3-haiku
 // from us-west-2 reaches {us-east-1, us-west-2}, so a policy denying

@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/policy"
 	"github.com/meridian-gateway/meridian/internal/profile"
@@ -114,7 +113,12 @@ func statusOf(e *inference.Error) int {
 
 // maxRequestedModel bounds Record.RequestedModel (invariant: never echo or
 // store unbounded caller input).
-const maxRequestedModel = audit.MaxRequestedModelID
+const maxRequestedModel = MaxRequestedModel
+
+// MaxRequestedModel is the longest model field, in bytes, a record keeps
+// of what the caller sent. It equals the audit event's bound
+// (audit.MaxRequestedModelID; a node test keeps them equal).
+const MaxRequestedModel = 256
 
 // boundedModel cuts a caller's model id to maxRequestedModel bytes at a
 // UTF-8 boundary.

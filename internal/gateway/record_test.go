@@ -132,12 +132,13 @@ func TestRefusalsAreAuditedWithWhatTheCallerSent(t *testing.T) {
 			if len(want) > maxRequestedModel {
 				want = want[:maxRequestedModel]
 			}
-			e := EventOf(rec)
-			if e.RequestParameters == nil || e.RequestParameters.ModelID != want {
-				t.Errorf("Invoke(%q): requestParameters %+v, want modelId %q", tc.model, e.RequestParameters, want)
+			// The audit event copies these (audit.EventOf: requestParameters
+			// and modelId).
+			if rec.RequestedModel != want {
+				t.Errorf("Invoke(%q): requested model %q, want %q", tc.model, rec.RequestedModel, want)
 			}
-			if e.ModelID != tc.wantModel {
-				t.Errorf("Invoke(%q): modelId %q, want the resolved model %q", tc.model, e.ModelID, tc.wantModel)
+			if rec.Model != tc.wantModel {
+				t.Errorf("Invoke(%q): model %q, want the resolved model %q", tc.model, rec.Model, tc.wantModel)
 			}
 		})
 	}
@@ -152,10 +153,9 @@ func TestResolvedModelIDIsRecorded(t *testing.T) {
 	// execution fails after resolution and authorization.
 	_, _ = g.Invoke(t.Context(), &Call{RequestID: "r", Operation: OpChatCompletions, Principal: p,
 		Request: &inference.Request{Model: "eu.m"}, Received: time.Unix(0, 0)})
-	e := EventOf(sink.last(t))
-	if e.ModelID != "m" || e.RequestParameters == nil || e.RequestParameters.ModelID != "eu.m" ||
-		e.InferenceProfileARN != "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.m" {
-		t.Errorf("event modelId %q requestParameters %+v arn %q, want m, eu.m and the eu-west-1 profile ARN", e.ModelID, e.RequestParameters, e.InferenceProfileARN)
+	e := sink.last(t)
+	if e.Model != "m" || e.RequestedModel != "eu.m" || e.ProfileARN != "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.m" {
+		t.Errorf("record model %q requested %q arn %q, want m, eu.m and the eu-west-1 profile ARN", e.Model, e.RequestedModel, e.ProfileARN)
 	}
 }
 
@@ -181,12 +181,8 @@ func TestGuardrailDenialNamesTheDecidingStatement(t *testing.T) {
 	if rec.Deciding == nil || *rec.Deciding != want {
 		t.Errorf("record's deciding statement = %+v, want %+v", rec.Deciding, want)
 	}
-	ev := EventOf(rec)
-	if ds := ev.Decision.DecidingStatement; ds == nil || ds.Policy != "eu-only" || ds.Sid != "DenyOutsideEU" || ds.Index != 1 || !ds.Guardrail {
-		t.Errorf("event decision %+v, want the deciding statement eu-only/DenyOutsideEU #1", ev.Decision)
-	}
-	if ev.Decision.Allowed || !strings.Contains(ev.Decision.Reason, "guardrail eu-only/DenyOutsideEU") {
-		t.Errorf("event decision %+v, want a denial naming guardrail eu-only/DenyOutsideEU", ev.Decision)
+	if rec.Allowed || !strings.Contains(rec.DenyReason, "guardrail eu-only/DenyOutsideEU") {
+		t.Errorf("record allowed %v reason %q, want a denial naming guardrail eu-only/DenyOutsideEU", rec.Allowed, rec.DenyReason)
 	}
 	l := logs.String()
 	for _, want := range []string{`"level":"INFO"`, `"msg":"request denied"`, `"request_id":"req-deny"`, `"policy":"eu-only"`, `"sid":"DenyOutsideEU"`, `"statement_index":1`, `"guardrail":true`} {
@@ -263,8 +259,8 @@ func TestForwardedRecordKeepsTheCallersIdentity(t *testing.T) {
 	g, sink, _, p := newRefusalGateway(t, "eu-west-1")
 	_, _ = g.ServeForwarded(t.Context(), &Job{RequestID: "r", Operation: OpChatCompletions, SourceRegion: "eu-west-1",
 		DestinationRegion: "eu-west-1", ProfileID: "eu.m", Model: "m", Principal: p, Request: &inference.Request{Model: "eu.m"}})
-	e := EventOf(sink.last(t))
-	if e.Side != "destination" || e.UserIdentity.Type != "apiKey" || e.UserIdentity.APIKeyID != "key-0" {
-		t.Errorf("destination event identity %+v (side %s), want the caller's apiKey key-0", e.UserIdentity, e.Side)
+	e := sink.last(t)
+	if e.Side != "destination" || e.AuthMethod != "apiKey" || e.KeyID != "key-0" {
+		t.Errorf("destination record method %q key %q (side %s), want the caller's apiKey key-0", e.AuthMethod, e.KeyID, e.Side)
 	}
 }

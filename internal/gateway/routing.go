@@ -25,6 +25,8 @@ type Routing struct {
 	// Clock times the routing state's waits, and the gateway's watch on
 	// forwarded streams. If nil, the wall clock.
 	Clock routing.TimerClock
+
+	queues queueState // the admission queue's per-profile state (overload.go)
 }
 
 // NewRouting builds region's routing state from the topology.

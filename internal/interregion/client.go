@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
@@ -91,8 +91,6 @@ type peer struct {
 	healthy  bool
 	failures int
 }
-
-var _ gateway.Link = (*Client)(nil)
 
 // NewClient returns a link client. Peers start healthy until a probe or a
 // forward says otherwise.
@@ -275,7 +273,7 @@ func (c *Client) Close() {
 }
 
 // Executor implements gateway.Link.
-func (c *Client) Executor(region string) gateway.Executor {
+func (c *Client) Executor(region string) dispatch.Executor {
 	p, ok := c.peers[region]
 	if !ok {
 		return unknownPeer(region)
@@ -285,11 +283,11 @@ func (c *Client) Executor(region string) gateway.Executor {
 
 type unknownPeer string
 
-func (u unknownPeer) Complete(context.Context, *gateway.Job) (*inference.Response, error) {
+func (u unknownPeer) Complete(context.Context, *dispatch.Job) (*inference.Response, error) {
 	return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "no link to region " + string(u)}
 }
 
-func (u unknownPeer) Stream(context.Context, *gateway.Job) (inference.Stream, error) {
+func (u unknownPeer) Stream(context.Context, *dispatch.Job) (inference.Stream, error) {
 	return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "no link to region " + string(u)}
 }
 
@@ -299,7 +297,7 @@ type remote struct {
 	p *peer
 }
 
-func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, error) {
+func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, error) {
 	// The client's body travels as received: the envelope's hash covers
 	// these bytes, and the destination reads them itself.
 	dialect := job.Request.Dialect
@@ -358,7 +356,7 @@ func (r *remote) send(ctx context.Context, job *gateway.Job) (*http.Response, er
 	return resp, nil
 }
 
-func (r *remote) Complete(ctx context.Context, job *gateway.Job) (*inference.Response, error) {
+func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Response, error) {
 	resp, err := r.send(ctx, job)
 	if err != nil {
 		return nil, err
@@ -371,7 +369,7 @@ func (r *remote) Complete(ctx context.Context, job *gateway.Job) (*inference.Res
 	return &out, nil
 }
 
-func (r *remote) Stream(ctx context.Context, job *gateway.Job) (inference.Stream, error) {
+func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	resp, err := r.send(ctx, job)
 	if err != nil {

@@ -27,7 +27,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -47,17 +47,17 @@ const (
 // to serve and answers each with an empty response.
 type recorder struct {
 	mu   sync.Mutex
-	jobs []*gateway.Job
+	jobs []*dispatch.Job
 }
 
-func (r *recorder) ServeForwarded(_ context.Context, job *gateway.Job) (*gateway.Outcome, error) {
+func (r *recorder) ServeForwarded(_ context.Context, job *dispatch.Job) (*dispatch.Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.jobs = append(r.jobs, job)
-	return &gateway.Outcome{Response: &inference.Response{}}, nil
+	return &dispatch.Outcome{Response: &inference.Response{}}, nil
 }
 
-func (r *recorder) served() []*gateway.Job {
+func (r *recorder) served() []*dispatch.Job {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.jobs)
@@ -213,7 +213,7 @@ func TestWireGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var job gateway.Job
+			var job dispatch.Job
 			if err := json.Unmarshal(in, &job); err != nil {
 				t.Fatalf("job.json: %v", err)
 			}
@@ -309,7 +309,7 @@ func wireText(t *testing.T, h http.Header) string {
 
 // clientRequest returns job's request as a front end hands it over: the
 // client's body in the operation's dialect, peeked at.
-func clientRequest(t testing.TB, job *gateway.Job) *inference.Request {
+func clientRequest(t testing.TB, job *dispatch.Job) *inference.Request {
 	t.Helper()
 	d := dialectOf(job.Operation, job.Model, nil)
 	body, err := inference.EncodeCanonical(job.Request, d)
@@ -324,14 +324,14 @@ func clientRequest(t testing.TB, job *gateway.Job) *inference.Request {
 }
 
 // forwardJob is the job the attack tests forward.
-func forwardJob() *gateway.Job {
+func forwardJob() *dispatch.Job {
 	job := forwardJobCanonical()
 	job.Request = clientRequest(&testing.T{}, job)
 	return job
 }
 
-func forwardJobCanonical() *gateway.Job {
-	return &gateway.Job{
+func forwardJobCanonical() *dispatch.Job {
+	return &dispatch.Job{
 		RequestID: "req-attack", Operation: "Converse", SourceRegion: src, DestinationRegion: dst,
 		ProfileID: "eu.demo.chat-small", ProfileARN: "arn:aws:bedrock:" + src + ":111122223333:inference-profile/eu.demo.chat-small",
 		Model: "demo.chat-small", Principal: auth.Principal{ID: "alice", Method: auth.MethodAPIKey, KeyID: "key-0123456789ab"},
@@ -418,7 +418,7 @@ func (c *conn) send(h http.Header, body []byte) (int, wireError) {
 
 // sealedRequest returns the headers and body the source sends for job on
 // c, sealed as s does.
-func sealedRequest(t *testing.T, l *link, c *conn, s sealing, job *gateway.Job) (http.Header, []byte) {
+func sealedRequest(t *testing.T, l *link, c *conn, s sealing, job *dispatch.Job) (http.Header, []byte) {
 	t.Helper()
 	body := job.Request.Body
 	h := http.Header{"Content-Type": {bodyContentType(job.Request.Dialect)}}
@@ -517,7 +517,7 @@ func TestPlainJobHeadersIgnored(t *testing.T) {
 			if code, we := c.send(h, body); code != http.StatusOK {
 				t.Fatalf("genuine envelope with extra headers: status %d %+v", code, we)
 			}
-			var served *gateway.Job
+			var served *dispatch.Job
 			for _, j := range l.local.served() {
 				if j.RequestID == job.RequestID {
 					served = j

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -19,7 +19,7 @@ import (
 
 // Local serves jobs forwarded to this node; *gateway.Gateway implements it.
 type Local interface {
-	ServeForwarded(ctx context.Context, job *gateway.Job) (*gateway.Outcome, error)
+	ServeForwarded(ctx context.Context, job *dispatch.Job) (*dispatch.Outcome, error)
 }
 
 // Verifier checks a forwarded request before it is served (mTLS peer

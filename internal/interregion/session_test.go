@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
@@ -49,53 +49,53 @@ func TestLinkAttacksSessionMAC(t *testing.T) {
 
 	type attack struct {
 		// send makes the attack and returns the answer.
-		send func(t *testing.T, job *gateway.Job) (int, wireError)
+		send func(t *testing.T, job *dispatch.Job) (int, wireError)
 		want string
 	}
-	sealedOn := func(c *conn, job *gateway.Job) (http.Header, []byte) { return sealedRequest(t, l, c, mac, job) }
+	sealedOn := func(c *conn, job *dispatch.Job) (http.Header, []byte) { return sealedRequest(t, l, c, mac, job) }
 	tests := map[string]attack{
-		"replayed on the same connection": {want: "replay", send: func(t *testing.T, _ *gateway.Job) (int, wireError) {
+		"replayed on the same connection": {want: "replay", send: func(t *testing.T, _ *dispatch.Job) (int, wireError) {
 			return eu.send(gh.Clone(), gbody)
 		}},
-		"replayed on another connection": {want: "bad_signature", send: func(t *testing.T, _ *gateway.Job) (int, wireError) {
+		"replayed on another connection": {want: "bad_signature", send: func(t *testing.T, _ *dispatch.Job) (int, wireError) {
 			return l.dial(t).send(gh.Clone(), gbody)
 		}},
-		"body changed": {want: "body_hash", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"body changed": {want: "body_hash", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			h, _ := sealedOn(eu, job)
 			return eu.send(h, []byte(`{"model":"eu.demo.chat-small","messages":[{"role":"user","content":[{"text":"tampered"}]}]}`))
 		}},
-		"stale envelope": {want: "stale", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"stale envelope": {want: "stale", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			h, body := sealedOn(eu, job)
 			l.skew.Store(int64(31 * time.Second))
 			defer l.skew.Store(0)
 			return eu.send(h, body)
 		}},
-		"destination other than the receiver": {want: "wrong_destination", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"destination other than the receiver": {want: "wrong_destination", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			job.DestinationRegion = "eu-west-2"
 			h, body := sealedOn(eu, job)
 			return eu.send(h, body)
 		}},
-		"source region other than the connection's certificate": {want: "region_mismatch", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"source region other than the connection's certificate": {want: "region_mismatch", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			us := fromUS(t)
 			h, body := sealedOn(us, job) // claims eu-west-1 on us-east-1's connection
 			return us.send(h, body)
 		}},
-		"MAC made with another connection's key": {want: "bad_signature", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"MAC made with another connection's key": {want: "bad_signature", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			h, body := sealedOn(fromUS(t), job)
 			return eu.send(h, body)
 		}},
-		"us. profile asked of an EU destination": {want: "profile_excludes_destination", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"us. profile asked of an EU destination": {want: "profile_excludes_destination", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			job.ProfileARN = "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/us.demo.chat-small"
 			h, body := sealedOn(eu, job)
 			return eu.send(h, body)
 		}},
-		"eu. profile from a us region": {want: "geography_mismatch", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"eu. profile from a us region": {want: "geography_mismatch", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			us := fromUS(t)
 			job.SourceRegion = "us-east-1"
 			h, body := sealedOn(us, job)
 			return us.send(h, body)
 		}},
-		"MAC and signature both": {want: "malformed", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"MAC and signature both": {want: "malformed", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			h, body := sealedOn(eu, job)
 			e, _ := envelope.Decode(h.Get(envelope.HeaderEnvelope))
 			e.Nonce = envelope.Nonce{}
@@ -107,12 +107,12 @@ func TestLinkAttacksSessionMAC(t *testing.T) {
 			h.Set(envelope.HeaderCertificate, signed.Certificate)
 			return eu.send(h, body)
 		}},
-		"MAC cut short": {want: "malformed", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"MAC cut short": {want: "malformed", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			h, body := sealedOn(eu, job)
 			h.Set(envelope.HeaderMAC, h.Get(envelope.HeaderMAC)[:40])
 			return eu.send(h, body)
 		}},
-		"no seal": {want: "malformed", send: func(t *testing.T, job *gateway.Job) (int, wireError) {
+		"no seal": {want: "malformed", send: func(t *testing.T, job *dispatch.Job) (int, wireError) {
 			h, body := sealedOn(eu, job)
 			h.Del(envelope.HeaderMAC)
 			return eu.send(h, body)
@@ -249,9 +249,9 @@ func TestForwardToVersion1Peer(t *testing.T) {
 	l := startLink(t, true)
 	c := l.client(t, false)
 	p := c.peers[dst]
-	forward := func(id string) (http.Header, *gateway.Job) {
+	forward := func(id string) (http.Header, *dispatch.Job) {
 		t.Helper()
-		var job gateway.Job
+		var job dispatch.Job
 		if err := json.Unmarshal(in, &job); err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func TestForwardToVersion1Peer(t *testing.T) {
 	}
 	// This (upgraded) destination serves the version 1 envelope with the
 	// version 2 fields absent, as the old node would.
-	var job gateway.Job
+	var job dispatch.Job
 	if err := json.Unmarshal(in, &job); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 )
@@ -40,7 +40,7 @@ func advertisedVersion(h http.Header) int {
 // field the destination authorizes, audits or routes on. It travels signed
 // (see [EnvelopeSigner]) and is the only place the destination reads them
 // from; there are no other job headers.
-func envelopeOf(job *gateway.Job, body []byte, now time.Time) envelope.Envelope {
+func envelopeOf(job *dispatch.Job, body []byte, now time.Time) envelope.Envelope {
 	return envelope.Envelope{
 		RequestID: job.RequestID, SourceRegion: job.SourceRegion, DestinationRegion: job.DestinationRegion,
 		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: now, BodySHA256: envelope.HashBody(body),
@@ -52,7 +52,7 @@ func envelopeOf(job *gateway.Job, body []byte, now time.Time) envelope.Envelope 
 // jobFromEnvelope returns the job a destination serves for an envelope it
 // accepted (verified, or read from an insecure development link) and the
 // request decoded from the body the envelope hashes.
-func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*gateway.Job, error) {
+func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*dispatch.Job, error) {
 	id, err := ProfileIDFromARN(e.ProfileARN)
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
@@ -63,7 +63,7 @@ func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*gateway.Job
 		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
 			Message: "link request refused: unknown authentication method", Err: fmt.Errorf("envelope auth_method %.64q", e.AuthMethod)}
 	}
-	return &gateway.Job{
+	return &dispatch.Job{
 		RequestID: e.RequestID, Operation: e.Operation,
 		SourceRegion: e.SourceRegion, DestinationRegion: e.DestinationRegion,
 		ProfileID: id, ProfileARN: e.ProfileARN, Model: e.Model,
@@ -92,15 +92,25 @@ var methodByName = func() map[string]auth.Method {
 	return m
 }()
 
+// The operations whose bodies the link carries, as the envelope names them
+// (the gateway's Op* values).
+const (
+	opChatCompletions = "ChatCompletions"
+	opConverse        = "Converse"
+	opConverseStream  = "ConverseStream"
+	opInvoke          = "InvokeModel"
+	opInvokeStream    = "InvokeModelWithResponseStream"
+)
+
 // dialectOf returns the dialect of a client body for operation op on model
 // (InvokeModel bodies are told apart by a look at body).
 func dialectOf(op, model string, body []byte) inference.Dialect {
 	switch op {
-	case gateway.OpChatCompletions:
+	case opChatCompletions:
 		return inference.DialectOpenAIChat
-	case gateway.OpConverse, gateway.OpConverseStream:
+	case opConverse, opConverseStream:
 		return inference.DialectConverse
-	case gateway.OpInvokeModel, gateway.OpInvokeModelWithResponseStream:
+	case opInvoke, opInvokeStream:
 		if body == nil {
 			return inference.DialectAnthropic
 		}
@@ -155,7 +165,7 @@ func requestOf(contentType, op, profileID, model string, body []byte) (*inferenc
 			d = pd
 		}
 	}
-	stream := op == gateway.OpConverseStream || op == gateway.OpInvokeModelWithResponseStream
+	stream := op == opConverseStream || op == opInvokeStream
 	req, err := inference.Peek(d, profileID, body, stream)
 	if err != nil {
 		e := inference.AsError(err)

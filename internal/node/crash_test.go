@@ -40,7 +40,8 @@ func TestCrashNodeChild(t *testing.T) {
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	select {} // serve until killed
+	fmt.Println(crashChildReady) // the parent waits for this line
+	select {}                    // serve until killed
 }
 
 // TestSIGKILLLosesOnlyUnansweredEvents kills a node with SIGKILL during
@@ -66,28 +67,13 @@ models: [ { id: demo.chat-small } ]
 deployments: [ { model: demo.chat-small, region: eu-west-1, backend: { type: mock, tokens_per_second: 0 } } ]
 principals: [ { id: tester, api_keys: [%q] } ]
 `, filepath.Join(dir, "audit"), addr, auth.HashKey(key))), 0o644)
-	child := exec.Command(os.Args[0], "-test.run=^TestCrashNodeChild$", "-test.v")
-	child.Env = append(os.Environ(), "MERIDIAN_CRASH_NODE_CONFIG="+cfgPath)
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer child.Process.Kill()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("child node did not become ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	child := startCrashChild(t, cfgPath)
 	var mu sync.Mutex
 	var answered []string
+	// The node is killed once enough requests were answered under load
+	// (a count, not a time).
+	const beforeKill = 200
+	enough := make(chan struct{})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
@@ -119,12 +105,19 @@ principals: [ { id: tester, api_keys: [%q] } ]
 				if resp.StatusCode == 200 && ok {
 					mu.Lock()
 					answered = append(answered, resp.Header.Get("X-Meridian-Request-Id"))
+					if len(answered) == beforeKill {
+						close(enough)
+					}
 					mu.Unlock()
 				}
 			}
 		})
 	}
-	time.Sleep(800 * time.Millisecond)
+	select {
+	case <-enough:
+	case <-time.After(time.Minute): // a hang guard only
+		t.Fatal("the node answered too few requests under load")
+	}
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
 	close(stop)
@@ -180,26 +173,7 @@ models: [ { id: demo.chat-small } ]
 deployments: [ { model: demo.chat-small, region: eu-west-1, backend: { type: mock, tokens_per_second: 2 } } ]
 principals: [ { id: tester, api_keys: [%q] } ]
 `, filepath.Join(dir, "audit"), addr, auth.HashKey(key))), 0o644)
-	child := exec.Command(os.Args[0], "-test.run=^TestCrashNodeChild$", "-test.v")
-	child.Env = append(os.Environ(), "MERIDIAN_CRASH_NODE_CONFIG="+cfgPath)
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer child.Process.Kill()
-	deadline := time.Now().Add(20 * time.Second) // hang guard
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("child node did not become ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	child := startCrashChild(t, cfgPath)
 	const streams = 4
 	var ids []string
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -253,4 +227,47 @@ principals: [ { id: tester, api_keys: [%q] } ]
 	if _, err := audit.Verify(filepath.Join(dir, "audit", "eu-west-1"), w.PublicKey()); err != nil {
 		t.Errorf("verify after recovery: %v", err)
 	}
+}
+
+// crashChildReady is the line TestCrashNodeChild prints once its node
+// serves.
+const crashChildReady = "MERIDIAN_CRASH_NODE_READY"
+
+// startCrashChild starts TestCrashNodeChild on cfgPath in a child process
+// and returns once the child says its node serves. The child is killed at
+// the end of the test.
+func startCrashChild(t *testing.T, cfgPath string) *exec.Cmd {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(os.Args[0], "-test.run=^TestCrashNodeChild$", "-test.v")
+	child.Env = append(os.Environ(), "MERIDIAN_CRASH_NODE_CONFIG="+cfgPath)
+	child.Stdout, child.Stderr = pw, os.Stderr
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	t.Cleanup(func() {
+		child.Process.Kill()
+		pr.Close()
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		said := false
+		for sc.Scan() { // read to the end, so the child never blocks writing
+			if !said && strings.TrimSpace(sc.Text()) == crashChildReady {
+				said = true
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(time.Minute): // a hang guard only
+		t.Fatal("the child node never said it serves")
+	}
+	return child
 }

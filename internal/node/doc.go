@@ -8,4 +8,11 @@
 // [Node.Reload] swaps in a new one while requests in flight finish on the
 // generation they entered (reload.go). Listeners, the link, the quota store
 // and the audit trail are built once and need a restart to change.
+//
+// The node is where the adapters meet the gateway (docs/architecture.md,
+// "Package map and layering"): backends as gateway.Backend, the quota
+// limiter as gateway.Quota (reservation.go), the audit trail and the live
+// view as gateway.Recorder, the link client as gateway.Link, and the
+// topology's policies as gateway.Authorizer (gateway.AllowAll, said at start,
+// for a topology without policies).
 package node

@@ -69,6 +69,9 @@ type Options struct {
 	// Demo is set by `meridian demo` only: the console's operator actions
 	// (take a region down, throttle it, restore it) act through it.
 	Demo ui.DemoControl
+	// QuotaClock times the quota limiter: its windows and its probes of a
+	// store that is down. If nil, the wall clock. Tests set a manual one.
+	QuotaClock quota.Clock
 }
 
 // Node is one region's running Meridian node.
@@ -91,6 +94,15 @@ type Node struct {
 	recorders gateway.Recorders
 	// clientChainCheck re-checks client certificate chains (client CA).
 	clientChainCheck func([]*x509.Certificate) error
+	// retiring counts the goroutines closing retired generations'
+	// backends (closeRetired); tests wait for them.
+	retiring sync.WaitGroup
+	// sharing counts the goroutines publishing a cooldown to the shared
+	// store (shareCooldown); tests wait for them.
+	sharing sync.WaitGroup
+	// pushing counts the goroutines pushing this node's state to its peers
+	// (pushState); tests wait for them.
+	pushing sync.WaitGroup
 	// allBackends holds every backend not yet closed, of any generation.
 	backendsMu  sync.Mutex
 	allBackends map[backend.Backend]bool
@@ -190,7 +202,7 @@ func New(opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
 	}
 	n.limiter, err = quota.Open(qc, quota.Options{Logger: log.With(telemetry.AttrComponent, "quota"), Registerer: n.metrics.Registerer,
-		DataDir: regionDataDir(cmp.Or(opts.DataDir, cfg.Server.DataDir), region.ID)})
+		DataDir: regionDataDir(cmp.Or(opts.DataDir, cfg.Server.DataDir), region.ID), Clock: opts.QuotaClock})
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
 	}
@@ -206,7 +218,7 @@ func New(opts Options) (_ *Node, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: audit: %w", cfg.File, err)
 		}
-		recorders = append(recorders, gateway.AuditRecorder{W: n.audit})
+		recorders = append(recorders, audit.Recorder{W: n.audit})
 		n.registerAuditMetrics()
 	} else {
 		log.Warn("the audit trail is disabled (audit.disabled: true)")
@@ -301,7 +313,11 @@ func (n *Node) pushState() {
 	if err != nil {
 		return
 	}
-	go n.link.Push(context.Background(), body)
+	n.pushing.Add(1)
+	go func() {
+		defer n.pushing.Done()
+		n.link.Push(context.Background(), body)
+	}()
 }
 
 // onPush applies a state a peer pushed. The region comes from the peer's
@@ -321,7 +337,9 @@ func (n *Node) onPush(certRegion string, body json.RawMessage) {
 // shareCooldown publishes a deployment cooldown to the shared store without
 // holding up the request that saw the 429.
 func (n *Node) shareCooldown(k routing.Key, wait time.Duration) {
+	n.sharing.Add(1)
 	go func() {
+		defer n.sharing.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := n.limiter.SetCooldown(ctx, k.String(), wait); err != nil {
@@ -340,24 +358,31 @@ func (n *Node) syncCooldowns(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		// The deployments of the topology in force (it may be reloaded).
-		deps := n.config().Deployments
-		keys := make([]string, 0, len(deps))
-		byName := map[string]routing.Key{}
-		for _, d := range deps {
-			k := routing.Key{Region: d.Region, Model: d.Model}
-			keys = append(keys, k.String())
-			byName[k.String()] = k
-		}
-		cds, err := n.limiter.Cooldowns(ctx, keys)
-		if err != nil {
-			continue // the limiter logs store outages itself
-		}
-		now := time.Now()
-		for name, left := range cds {
-			if left > 0 {
-				n.gateway().Routing().Tracker.CoolDown(byName[name], now.Add(left))
-			}
+		n.applySharedCooldowns(ctx)
+	}
+}
+
+// applySharedCooldowns reads the cooldowns other replicas shared for the
+// deployments of the topology in force and applies them to this node's
+// tracker. A store outage leaves the tracker as it is (the limiter logs
+// outages itself).
+func (n *Node) applySharedCooldowns(ctx context.Context) {
+	deps := n.config().Deployments
+	keys := make([]string, 0, len(deps))
+	byName := map[string]routing.Key{}
+	for _, d := range deps {
+		k := routing.Key{Region: d.Region, Model: d.Model}
+		keys = append(keys, k.String())
+		byName[k.String()] = k
+	}
+	cds, err := n.limiter.Cooldowns(ctx, keys)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for name, left := range cds {
+		if left > 0 {
+			n.gateway().Routing().Tracker.CoolDown(byName[name], now.Add(left))
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -20,6 +22,8 @@ import (
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
+	"github.com/meridian-gateway/meridian/internal/quota"
+	"github.com/meridian-gateway/meridian/internal/routing/routingtest"
 	"github.com/meridian-gateway/meridian/internal/testenv"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -51,20 +55,33 @@ func startRedis(t *testing.T) *redisServer {
 func (r *redisServer) start() {
 	r.t.Helper()
 	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir)
+	// redis-server logs "Ready to accept connections" once it listens:
+	// wait for that line, not for a dial to succeed.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.cmd.Stdout = pw
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", r.addr())
-		if err == nil {
-			c.Close()
-			return
+	pw.Close()
+	ready := make(chan struct{})
+	go func() {
+		defer pr.Close()
+		sc := bufio.NewScanner(pr)
+		said := false
+		for sc.Scan() { // read to the end, so redis never blocks logging
+			if !said && strings.Contains(sc.Text(), "Ready to accept connections") {
+				said = true
+				close(ready)
+			}
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server did not start on %s", r.addr())
-		}
-		time.Sleep(20 * time.Millisecond)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(time.Minute): // a hang guard only
+		r.t.Fatalf("redis-server did not start on %s", r.addr())
 	}
 }
 
@@ -86,6 +103,20 @@ func replicas(t *testing.T, redis *redisServer, n int, limits, onStoreError stri
 
 func replicasWithUpstream(t *testing.T, redis *redisServer, n int, limits, onStoreError string) (urls []string, key string, upstream *mockllm.Server) {
 	t.Helper()
+	_, urls, key, upstream = replicaNodes(t, redis, n, limits, onStoreError)
+	return urls, key, upstream
+}
+
+// replicaNodes is replicasWithUpstream, returning the nodes too.
+func replicaNodes(t *testing.T, redis *redisServer, n int, limits, onStoreError string) (nodes []*Node, urls []string, key string, upstream *mockllm.Server) {
+	t.Helper()
+	return replicaNodesWithClock(t, redis, n, limits, onStoreError, nil)
+}
+
+// replicaNodesWithClock is replicaNodes with the quota limiters timed by
+// clock (nil: the wall clock).
+func replicaNodesWithClock(t *testing.T, redis *redisServer, n int, limits, onStoreError string, clock quota.Clock) (nodes []*Node, urls []string, key string, upstream *mockllm.Server) {
+	t.Helper()
 	key, _ = auth.NewKey()
 	srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 5 * time.Millisecond, TokensPerSecond: 400, CompletionTokens: 8, Seed: 3})
 	up := httptest.NewServer(srv.Handler())
@@ -106,11 +137,10 @@ principals:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var nodes []*Node
 	for i := 0; i < n; i++ {
 		cl, _ := net.Listen("tcp", "127.0.0.1:0")
 		ll, _ := net.Listen("tcp", "127.0.0.1:0")
-		nd, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true, ClientListener: cl, LinkListener: ll, AuditDir: t.TempDir(), DataDir: t.TempDir(),
+		nd, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true, ClientListener: cl, LinkListener: ll, AuditDir: t.TempDir(), DataDir: t.TempDir(), QuotaClock: clock,
 			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))})
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +163,7 @@ principals:
 		}
 		wg.Wait()
 	})
-	return urls, key, upstream
+	return nodes, urls, key, upstream
 }
 
 // postTo sends a chat completion to the node at url; safe to call from
@@ -227,7 +257,8 @@ func TestQuotaStoreOutage(t *testing.T) {
 	for _, mode := range []string{"fail_closed", "fail_open"} {
 		t.Run(mode, func(t *testing.T) {
 			redis := startRedis(t)
-			urls, key := replicas(t, redis, 1, "{ rpm: 100000 }", mode)
+			clock := routingtest.NewClock(time.Now())
+			_, urls, key, _ := replicaNodesWithClock(t, redis, 1, "{ rpm: 100000 }", mode, clock)
 			body := chatBody("eu.demo.chat-small", false)
 			if s, _, b := postTo(t, urls[0], key, body); s != 200 {
 				t.Fatalf("before the outage: %d %s", s, b)
@@ -255,16 +286,20 @@ func TestQuotaStoreOutage(t *testing.T) {
 				}
 			}
 			redis.start()
-			deadline := time.Now().Add(15 * time.Second)
-			for {
-				s, _, _ := postTo(t, urls[0], key, body)
-				if s == 200 {
+			// The limiter tries a down store again once per probe interval
+			// of its clock: let one pass, and the next request recovers it
+			// (go-redis may still spend a request or two on connections to
+			// the old server).
+			clock.Advance(time.Minute)
+			last := 0
+			for range 3 {
+				if last, _, _ = postTo(t, urls[0], key, body); last == 200 {
 					break
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("service did not recover within 15 s of Redis returning (last status %d)", s)
-				}
-				time.Sleep(100 * time.Millisecond)
+				clock.Advance(time.Minute)
+			}
+			if last != 200 {
+				t.Fatalf("service did not recover once Redis returned and a probe interval passed (last status %d)", last)
 			}
 		})
 	}
@@ -274,14 +309,17 @@ func TestQuotaStoreOutage(t *testing.T) {
 // deployment for all of them.
 func TestReplicasShareCooldowns(t *testing.T) {
 	redis := startRedis(t)
-	urls, key, up := replicasWithUpstream(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
+	nodes, urls, key, up := replicaNodes(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
 	up.SetThrottled(5 * time.Second)
 	body := chatBody("eu.demo.chat-small", false)
 	if s, _, b := postTo(t, urls[0], key, body); s != 429 {
 		t.Fatalf("through replica 0 with the upstream throttled: %d %s, want 429", s, b)
 	}
 	before := up.Stats().Requests
-	time.Sleep(1200 * time.Millisecond) // at least two sync rounds
+	// Replica 0 has published the cooldown; replica 1 applies what the
+	// store holds (as its sync loop does twice a second).
+	nodes[0].sharing.Wait()
+	nodes[1].applySharedCooldowns(t.Context())
 	s, h, b := postTo(t, urls[1], key, body)
 	if s != 429 {
 		t.Fatalf("through replica 1: %d %s, want 429 from the shared cooldown", s, b)
@@ -319,7 +357,7 @@ func TestRedisPasswordFromEnvironment(t *testing.T) {
 // data directory.
 func TestReplicasShareApplicationProfiles(t *testing.T) {
 	redis := startRedis(t)
-	urls, key := replicas(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
+	nodes, urls, key, _ := replicaNodes(t, redis, 2, "{ rpm: 100000 }", "fail_closed")
 	do := func(method, url, body string) (int, []byte) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
@@ -342,18 +380,19 @@ func TestReplicasShareApplicationProfiles(t *testing.T) {
 		t.Fatalf("create through replica 0 = %d %s", status, body)
 	}
 	id := created.InferenceProfileArn[strings.LastIndex(created.InferenceProfileArn, "/")+1:]
+	// A change reaches the other replica through the shared store: the
+	// replica that made it writes it (its sync loop runs at once after a
+	// change), the other merges it (at its next sync). Run both syncs now.
 	waitFor := func(what, url string, want int) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			s, b := do("GET", url+"/inference-profiles/"+id, "")
-			if s == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: GET = %d %s, want %d within 5s", what, s, b, want)
-			}
-			time.Sleep(50 * time.Millisecond)
+		from, to := nodes[0], nodes[1]
+		if url == urls[0] {
+			from, to = nodes[1], nodes[0]
+		}
+		from.syncProfiles(t.Context())
+		to.syncProfiles(t.Context())
+		if s, b := do("GET", url+"/inference-profiles/"+id, ""); s != want {
+			t.Fatalf("%s: GET = %d %s, want %d", what, s, b, want)
 		}
 	}
 	waitFor("replica 1 learns the profile", urls[1], http.StatusOK)

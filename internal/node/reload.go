@@ -16,9 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-gateway/meridian/internal/api/bedrock"
+	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/interregion"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
@@ -168,10 +170,12 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	var authz gateway.Authorizer
-	if policies != nil {
-		authz = policies
-	} else {
+	// A topology without policies is single-tenant: its gateway allows
+	// every authenticated principal everything, deliberately and said so
+	// at start, never by a nil authorizer (which gateway.New refuses).
+	var authz gateway.Authorizer = policies
+	if policies.AllowsAll() {
+		authz = gateway.AllowAll{}
 		n.log.Warn("the topology defines no policies: every authenticated principal may invoke every profile")
 	}
 	var rt *gateway.Routing
@@ -180,17 +184,26 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 			return nil, fmt.Errorf("%s: routing: %w", cfg.File, err)
 		}
 	}
-	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: g.backends, Routing: rt,
-		Link: n.link, Authorizer: authz, Limiter: n.limiter, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway")})
-	if err != nil {
-		return nil, err
+	var q gateway.Quota
+	if n.limiter != nil {
+		q = newQuotaReserver(cfg, n.limiter)
 	}
+	var onThrottle func(routing.Key, time.Duration)
 	if cfg.Quota.Store == "redis" {
 		// Replicas of a region share cooldowns through the quota store: a
 		// 429 seen by one cools the deployment for all.
-		g.gw.OnThrottle = n.shareCooldown
+		onThrottle = n.shareCooldown
 	}
-	g.gw.OnSharpChange = n.pushState
+	backends := make(map[string]gateway.Backend, len(g.backends))
+	for m, b := range g.backends {
+		backends[m] = b
+	}
+	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: backends, Routing: rt,
+		Link: n.link, Authorizer: authz, Quota: q, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
+		OnThrottle: onThrottle, OnSharpChange: n.pushState})
+	if err != nil {
+		return nil, err
+	}
 	// The Bedrock front end owns API-created application profiles; they
 	// travel with the published link state to every region.
 	sv := cfg.Server.SigV4
@@ -369,7 +382,8 @@ func (n *Node) reload(cfg *topology.Config) (string, topology.Change, error) {
 	n.gen.Store(next)
 	prev.retire()
 	n.wg.Add(1)
-	go func() { defer n.wg.Done(); n.closeRetired(n.life, prev, next) }()
+	n.retiring.Add(1)
+	go func() { defer n.wg.Done(); defer n.retiring.Done(); n.closeRetired(n.life, prev, next) }()
 	n.pushState()
 	return ReloadOK, change, nil
 }
@@ -413,3 +427,13 @@ func (n *Node) stopReloads() bool {
 	defer n.reloadMu.Unlock()
 	return n.draining.Swap(true)
 }
+
+// The adapters the node wires into the gateway (docs/architecture.md,
+// "Package map"): the link forwards, the audit trail records, and
+// forwarded jobs reach the generation's gateway.
+var (
+	_ gateway.Link      = (*interregion.Client)(nil)
+	_ gateway.Recorder  = audit.Recorder{}
+	_ gateway.Backend   = backend.Backend(nil)
+	_ interregion.Local = forwardedLocal{}
+)

@@ -60,6 +60,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	const total, workers = 600, 16
 	var sent, done atomic.Int64
+	// reached[n] closes when the n-th request has ended.
+	reached := map[int64]chan struct{}{150: make(chan struct{}), 350: make(chan struct{})}
 	results := make([]result, total)
 	var wg sync.WaitGroup
 	for range workers {
@@ -80,14 +82,17 @@ func TestReloadUnderLoad(t *testing.T) {
 				}
 				r.err, r.end = err, phase.Load()
 				results[i] = r
-				done.Add(1)
+				if ch, ok := reached[done.Add(1)]; ok {
+					close(ch)
+				}
 			}
 		})
 	}
 	waitDone := func(n int64) {
-		deadline := time.Now().Add(60 * time.Second) // a hang guard only
-		for done.Load() < n && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
+		select {
+		case <-reached[n]:
+		case <-time.After(time.Minute): // a hang guard only
+			t.Fatalf("only %d requests ended, want %d", done.Load(), n)
 		}
 	}
 
@@ -110,11 +115,9 @@ func TestReloadUnderLoad(t *testing.T) {
 	// The removed deployment's backend is closed once the requests that
 	// entered under v1 have ended.
 	central := c.nodes["eu-central-1"]
-	for deadline := time.Now().Add(30 * time.Second); central.openBackends() != 0; { // a hang guard only
-		if time.Now().After(deadline) {
-			t.Fatalf("eu-central-1 still holds %d open backends after its deployment was removed", central.openBackends())
-		}
-		time.Sleep(time.Millisecond)
+	central.retiring.Wait() // the v1 generation drained and its backends were closed
+	if n := central.openBackends(); n != 0 {
+		t.Fatalf("eu-central-1 still holds %d open backends after its deployment was removed", n)
 	}
 	waitDone(350)
 	phase.Store(3)
@@ -160,11 +163,9 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 
 	// Every answer is audited at the source (the two requests above too).
+	// A request's event is written before its answer is (Append returns
+	// once written): every answered request is in the trail by now.
 	want := int64(answered + 1)
-	deadline := time.Now().Add(30 * time.Second) // a hang guard only
-	for src.audit.Stats().Written < want && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
 	if got := src.audit.Stats().Written; got != want {
 		t.Errorf("audit events at the source = %d, want %d (one per answer)", got, want)
 	}

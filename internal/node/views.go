@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/api/bedrock"
+	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
 	"github.com/meridian-gateway/meridian/internal/ui"
@@ -73,6 +74,9 @@ type RegionsView struct {
 	Geography   string            `json:"geography"`
 	Geographies map[string]string `json:"geographies"`
 	Regions     []RegionView      `json:"regions"`
+	// Queues are this node's admission queues, by profile: depth and the
+	// last predicted wait.
+	Queues []gateway.QueueStat `json:"queues"`
 }
 
 func (n *Node) regions(w http.ResponseWriter, r *http.Request) {
@@ -93,6 +97,7 @@ func (n *Node) regionsView() RegionsView {
 	rt := g.gw.Routing()
 	staleness := g.cfg.Routing.Staleness.Or(3 * time.Second)
 	now := time.Now()
+	v.Queues = append([]gateway.QueueStat{}, rt.QueueStats()...)
 	for _, reg := range n.cfg.Regions {
 		rv := RegionView{ID: reg.ID, Geography: reg.Geography, Lat: reg.Location.Lat, Lon: reg.Location.Lon,
 			Endpoint: scheme(reg) + reg.Listen, Self: reg.ID == n.region.ID, Deployments: []DeploymentView{},

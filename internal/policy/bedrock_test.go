@@ -274,7 +274,7 @@ func TestAuthorizeInvokeAppends(t *testing.T) {
 }
 
 // TestReferenceConfigPolicy checks the invoke-eu-only policy of
-// design/config.example.yaml against the reference topology.
+// docs/config.example.yaml against the reference topology.
 func TestReferenceConfigPolicy(t *testing.T) {
 	t.Parallel()
 	set := NewSet([]*Policy{MustParse("invoke-eu-only", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",

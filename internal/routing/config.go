@@ -16,6 +16,9 @@ const (
 	DefaultStaleness        = 3 * time.Second
 	DefaultQueueMax         = 64
 	DefaultQueueTimeout     = 2 * time.Second
+	// DefaultQueueMaxWait is the longest predicted wait for which a request
+	// is queued rather than answered 429 at once.
+	DefaultQueueMaxWait = 300 * time.Millisecond
 	// DefaultLocalReserve is the headroom the source region keeps before
 	// locality-first looks elsewhere.
 	DefaultLocalReserve = 0.1
@@ -47,8 +50,21 @@ type QueueConfig struct {
 	// Max is how many requests may wait at once. If zero, 64; negative
 	// disables queueing.
 	Max int `yaml:"max,omitempty" json:"max,omitempty"`
-	// Timeout is the longest a request waits. If zero, 2s.
+	// Timeout is the longest a request waits, whatever its budget. If
+	// zero, 2s.
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// MaxWait is the wait budget: a request is queued only when its
+	// predicted wait ([PredictWait]) fits it, else answered 429 at once
+	// with that wait as Retry-After; a queued request whose wait has become
+	// hopeless is dropped early. A caller may lower it per request. If
+	// zero, 300ms; it never exceeds Timeout.
+	MaxWait Duration `yaml:"max_wait,omitempty" json:"max_wait,omitempty"`
+}
+
+// ProfileQueueConfig is `routing.profiles.<id>.queue`.
+type ProfileQueueConfig struct {
+	// MaxWait overrides [QueueConfig.MaxWait] for the profile.
+	MaxWait Duration `yaml:"max_wait,omitempty" json:"max_wait,omitempty"`
 }
 
 // ProfileConfig is `routing.profiles.<profile id>`. Zero fields inherit the
@@ -61,6 +77,8 @@ type ProfileConfig struct {
 	// missing from a non-empty map has weight 0 and is never chosen; an
 	// empty map weighs every region equally.
 	Weights map[string]float64 `yaml:"weights,omitempty" json:"weights,omitempty"`
+	// Queue overrides the admission queue's wait budget for the profile.
+	Queue ProfileQueueConfig `yaml:"queue,omitempty" json:"queue,omitzero"`
 }
 
 // Default returns the configuration with every default spelled out.
@@ -70,7 +88,7 @@ func Default() Config {
 		MaxAttempts:      DefaultMaxAttempts,
 		FailoverDeadline: Duration(DefaultFailoverDeadline),
 		Staleness:        Duration(DefaultStaleness),
-		Queue:            QueueConfig{Max: DefaultQueueMax, Timeout: Duration(DefaultQueueTimeout)},
+		Queue:            QueueConfig{Max: DefaultQueueMax, Timeout: Duration(DefaultQueueTimeout), MaxWait: Duration(DefaultQueueMaxWait)},
 	}
 }
 
@@ -97,6 +115,14 @@ func (c *Config) Validate() error {
 	if c.Queue.Timeout < 0 {
 		bad("queue.timeout", "%s is negative", c.Queue.Timeout)
 	}
+	if c.Queue.MaxWait < 0 {
+		bad("queue.max_wait", "%s is negative (use 0 for the default %s)", c.Queue.MaxWait, DefaultQueueMaxWait)
+	}
+	// A negative timeout is reported above; comparing with it would only
+	// add a second, confusing problem.
+	if _, timeout := c.QueueLimits(); timeout >= 0 && c.Queue.MaxWait.D() > timeout {
+		bad("queue.max_wait", "%s is longer than queue.timeout (%s), which bounds every wait (lower max_wait or raise timeout)", c.Queue.MaxWait, timeout)
+	}
 	for _, id := range slices.Sorted(maps.Keys(c.Profiles)) {
 		p := c.Profiles[id]
 		field := "profiles." + id
@@ -105,6 +131,12 @@ func (c *Config) Validate() error {
 		}
 		if p.FailoverDeadline < 0 {
 			bad(field+".failover_deadline", "%s is negative", p.FailoverDeadline)
+		}
+		if p.Queue.MaxWait < 0 {
+			bad(field+".queue.max_wait", "%s is negative (use 0 to inherit routing.queue.max_wait)", p.Queue.MaxWait)
+		}
+		if _, timeout := c.QueueLimits(); timeout >= 0 && p.Queue.MaxWait.D() > timeout {
+			bad(field+".queue.max_wait", "%s is longer than routing.queue.timeout (%s), which bounds every wait (lower max_wait or raise timeout)", p.Queue.MaxWait, timeout)
 		}
 		total := 0.0
 		for _, r := range slices.Sorted(maps.Keys(p.Weights)) {
@@ -158,6 +190,9 @@ type Options struct {
 	// LocalReserve is the headroom below which locality-first stops
 	// preferring the source region. If zero, 0.1.
 	LocalReserve float64
+	// QueueMaxWait is the admission queue's wait budget
+	// ([QueueConfig.MaxWait]), at most the queue timeout.
+	QueueMaxWait time.Duration
 }
 
 // Options resolves the settings of profile id: the profile's own values,
@@ -173,6 +208,8 @@ func (c *Config) Options(profileID string) Options {
 		Weights:          p.Weights,
 		LocalReserve:     DefaultLocalReserve,
 	}
+	_, timeout := c.QueueLimits()
+	o.QueueMaxWait = min(firstNonZero(p.Queue.MaxWait.D(), c.Queue.MaxWait.D(), DefaultQueueMaxWait), timeout)
 	return o
 }
 

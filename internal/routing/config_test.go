@@ -22,6 +22,7 @@ profiles:
     strategy: weighted
     max_attempts: 2
     weights: { eu-west-1: 3, eu-central-1: 1 }
+    queue: { max_wait: 250ms }
   global.demo.chat-small:
     failover_deadline: 20s
 `
@@ -37,13 +38,14 @@ func TestConfigYAML(t *testing.T) {
 	}
 	got := c.Options("claims-eu")
 	want := routing.Options{Strategy: routing.Weighted, MaxAttempts: 2, FailoverDeadline: 5 * time.Second, Staleness: 2 * time.Second,
-		Weights: map[string]float64{"eu-west-1": 3, "eu-central-1": 1}, LocalReserve: routing.DefaultLocalReserve}
+		Weights: map[string]float64{"eu-west-1": 3, "eu-central-1": 1}, LocalReserve: routing.DefaultLocalReserve,
+		QueueMaxWait: 250 * time.Millisecond}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Options(claims-eu) (-want +got):\n%s", diff)
 	}
 	got = c.Options("global.demo.chat-small")
-	if got.Strategy != routing.LocalityFirst || got.MaxAttempts != 4 || got.FailoverDeadline != 20*time.Second {
-		t.Errorf("Options(global) = %+v, want locality-first, 4, 20s", got)
+	if got.Strategy != routing.LocalityFirst || got.MaxAttempts != 4 || got.FailoverDeadline != 20*time.Second || got.QueueMaxWait != routing.DefaultQueueMaxWait {
+		t.Errorf("Options(global) = %+v, want locality-first, 4, 20s, the default queue max_wait", got)
 	}
 	if m, to := c.QueueLimits(); m != 10 || to != 1500*time.Millisecond {
 		t.Errorf("QueueLimits = %d, %v, want 10, 1.5s", m, to)
@@ -81,6 +83,9 @@ func TestConfigValidate(t *testing.T) {
 			[]string{"routing.max_attempts: -1 is negative", "routing.failover_deadline", "routing.profiles.p.max_attempts"}},
 		{"all weights zero", "profiles: {p: {strategy: weighted, weights: {a: 0}}}", []string{"routing.profiles.p.weights: every weight is 0"}},
 		{"negative weight", "profiles: {p: {weights: {a: -1, b: 1}}}", []string{"routing.profiles.p.weights.a"}},
+		{"queue max_wait", "queue: {timeout: 1s, max_wait: 2s}\nprofiles: {p: {queue: {max_wait: -1s}}, q: {queue: {max_wait: 3s}}}",
+			[]string{"routing.queue.max_wait: 2s is longer than queue.timeout (1s)", "routing.profiles.p.queue.max_wait: -1s is negative",
+				"routing.profiles.q.queue.max_wait: 3s is longer than routing.queue.timeout"}},
 		{"weights without weighted", "profiles: {p: {strategy: latency, weights: {a: 1}}}", []string{"only used by the weighted strategy"}},
 	}
 	for _, tc := range tests {

@@ -7,7 +7,7 @@ import (
 )
 
 // TestDeps keeps the routing core pure: it may import only the standard
-// library (STYLE.md, "The pure core must not import an adapter").
+// library (docs/architecture.md, "Package map and layering").
 func TestDeps(t *testing.T) {
 	t.Parallel()
 	goBin, err := exec.LookPath("go")

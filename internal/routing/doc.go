@@ -14,8 +14,11 @@
 //     request and token windows, cooldowns and circuit breakers, fed by
 //     [Tracker.Start] and [Tracker.Observe] and by load [Snapshot]s from peers.
 //     It reads time only from an injected [Clock].
-//   - [Queue] bounds waiting when every destination is saturated, and
-//     [Plan.RetryAfter] says when capacity is expected back.
+//   - Admission when every destination is saturated: [PredictWait] (pure)
+//     estimates when capacity frees for a request with others waiting ahead
+//     of it, [Standing] detects a standing queue (sustained overload), and
+//     [Queue] bounds the waiting itself; [Plan.RetryAfter] says when
+//     capacity is expected back when there is no prediction.
 //
 // Invariant 1 (residency) is enforced here: [Route] never returns a region
 // outside [Input.Destinations], whatever the states, peers or weights say.

@@ -11,6 +11,9 @@ var (
 	ErrQueueFull = errors.New("routing: admission queue full")
 	// ErrQueueTimeout means a waiter's deadline passed before capacity freed.
 	ErrQueueTimeout = errors.New("routing: admission queue timeout")
+	// ErrQueueHopeless means a waiter's predicted wait no longer fits what
+	// is left of its budget: it leaves the queue early.
+	ErrQueueHopeless = errors.New("routing: admission queue wait hopeless")
 	// ErrUnknownDeployment means a [Key] names no deployment the tracker knows.
 	ErrUnknownDeployment = errors.New("routing: unknown deployment")
 	// ErrUnavailable means [Tracker.Start] refused an attempt: the deployment

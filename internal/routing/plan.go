@@ -201,7 +201,7 @@ func seen(done []string, region string) bool {
 
 // stateFor finds the state of destination i, preferring the aligned index.
 func stateFor(in *Input, i int, region string) *State {
-	if i < len(in.States) && in.States[i].Region == region {
+	if i >= 0 && i < len(in.States) && in.States[i].Region == region {
 		return &in.States[i]
 	}
 	for j := range in.States {

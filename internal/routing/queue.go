@@ -2,15 +2,19 @@ package routing
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
 
 // Queue is the bounded admission queue for when every destination is
-// saturated (issue 4, point 4): at most Max requests wait, each at most its
-// timeout, in FIFO order. When capacity frees (an attempt ends), the caller
-// calls [Queue.Notify] and the oldest waiter re-plans. Queue never hangs: a
-// full queue refuses at once and every wait ends by its deadline.
+// saturated: at most Max requests wait, each at most its timeout, in FIFO
+// order per key (the gateway keys waiters by inference profile, whose
+// destination sets differ). When capacity frees (an attempt ends), the
+// caller calls [Queue.Notify] and the oldest waiter of each key re-plans:
+// a slot freed for one profile is never consumed by a waiter of another
+// that cannot use it. Queue never hangs: a full queue refuses at once and
+// every wait ends by its deadline.
 //
 // Queue is the only blocking type of the package; it reads time and sets
 // timers only through its [TimerClock]. It is safe for concurrent use.
@@ -18,7 +22,12 @@ type Queue struct {
 	clock   TimerClock
 	max     int
 	mu      sync.Mutex
-	waiters []chan struct{}
+	waiters []waiter
+}
+
+type waiter struct {
+	ch  chan struct{}
+	key string
 }
 
 // NewQueue returns a queue holding at most max waiters (max <= 0: none).
@@ -38,6 +47,37 @@ func (q *Queue) Len() int {
 // returns [ErrQueueFull] at once when max requests already wait. The caller
 // answers the errors with a 429 whose Retry-After is [Plan.RetryAfter].
 func (q *Queue) Wait(ctx context.Context, timeout time.Duration) error {
+	return q.wait(ctx, timeout, WaitOptions{})
+}
+
+// Rewait is [Queue.Wait] for a request that was woken, re-planned and still
+// found no destination: it waits again at the head of the queue, keeping
+// its turn, rather than behind requests that arrived after it.
+func (q *Queue) Rewait(ctx context.Context, timeout time.Duration) error {
+	return q.wait(ctx, timeout, WaitOptions{Front: true})
+}
+
+// WaitOptions refine [Queue.WaitWith].
+type WaitOptions struct {
+	// Front waits at the head of the queue (see [Queue.Rewait]).
+	Front bool
+	// Key groups waiters: [Queue.Notify] wakes the oldest of each key, and
+	// Hopeless counts only the waiters of the same key ahead.
+	Key string
+	// Hopeless, if set, is asked every CheckEvery while the request waits,
+	// with the number of waiters ahead of it; when it answers true the
+	// request leaves the queue at once with [ErrQueueHopeless], rather
+	// than at its timeout.
+	Hopeless   func(ahead int) bool
+	CheckEvery time.Duration
+}
+
+// WaitWith is [Queue.Wait] with options.
+func (q *Queue) WaitWith(ctx context.Context, timeout time.Duration, o WaitOptions) error {
+	return q.wait(ctx, timeout, o)
+}
+
+func (q *Queue) wait(ctx context.Context, timeout time.Duration, o WaitOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -47,27 +87,77 @@ func (q *Queue) Wait(ctx context.Context, timeout time.Duration) error {
 		q.mu.Unlock()
 		return ErrQueueFull
 	}
-	q.waiters = append(q.waiters, ch)
+	w := waiter{ch: ch, key: o.Key}
+	if o.Front {
+		q.waiters = append(q.waiters, waiter{})
+		copy(q.waiters[1:], q.waiters)
+		q.waiters[0] = w
+	} else {
+		q.waiters = append(q.waiters, w)
+	}
 	q.mu.Unlock()
 
 	expired := make(chan struct{})
 	stop := q.clock.AfterFunc(timeout, func() { close(expired) })
 	defer stop()
+	var tick chan struct{}
+	stopTick := func() bool { return false }
+	arm := func() {
+		if o.Hopeless != nil && o.CheckEvery > 0 {
+			t := make(chan struct{})
+			tick, stopTick = t, q.clock.AfterFunc(o.CheckEvery, func() { close(t) })
+		}
+	}
+	arm()
+	defer func() { stopTick() }()
 	var err error
-	select {
-	case <-ch:
-		return nil
-	case <-expired:
-		err = ErrQueueTimeout
-	case <-ctx.Done():
-		err = ctx.Err()
+	for err == nil {
+		select {
+		case <-ch:
+			return nil
+		case <-expired:
+			err = ErrQueueTimeout
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-tick:
+			ahead := q.position(ch)
+			if ahead < 0 {
+				// Notify took this waiter off the queue: its wake-up is
+				// on the way.
+				<-ch
+				return nil
+			}
+			if o.Hopeless(ahead) {
+				err = ErrQueueHopeless
+			} else {
+				arm()
+			}
+		}
 	}
 	if !q.remove(ch) {
-		// Notify picked this waiter as it gave up: pass the wake-up on so
-		// the capacity is not lost.
-		q.Notify()
+		// Notify picked this waiter as it gave up: pass the wake-up on to
+		// the next waiter of its key so the capacity is not lost.
+		q.notifyKey(o.Key)
 	}
 	return err
+}
+
+// position returns how many waiters of the same key are ahead of ch, or -1
+// if it is not waiting any more.
+func (q *Queue) position(ch chan struct{}) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.IndexFunc(q.waiters, func(w waiter) bool { return w.ch == ch })
+	if i < 0 {
+		return -1
+	}
+	ahead := 0
+	for _, w := range q.waiters[:i] {
+		if w.key == q.waiters[i].key {
+			ahead++
+		}
+	}
+	return ahead
 }
 
 // remove deletes ch from the waiters and reports whether it was still there.
@@ -75,7 +165,7 @@ func (q *Queue) remove(ch chan struct{}) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for i, w := range q.waiters {
-		if w == ch {
+		if w.ch == ch {
 			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
 			return true
 		}
@@ -83,15 +173,32 @@ func (q *Queue) remove(ch chan struct{}) bool {
 	return false
 }
 
-// Notify wakes the oldest waiter, if any; call it when an attempt ends and so
-// frees capacity.
+// Notify wakes the oldest waiter of each key, if any; call it when an
+// attempt ends and so frees capacity. With a single key (every
+// [Queue.Wait]), that is the oldest waiter.
 func (q *Queue) Notify() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.waiters) == 0 {
-		return
+	var woken []string // keys already woken; few
+	kept := q.waiters[:0]
+	for _, w := range q.waiters {
+		if slices.Contains(woken, w.key) {
+			kept = append(kept, w)
+			continue
+		}
+		woken = append(woken, w.key)
+		w.ch <- struct{}{}
 	}
-	ch := q.waiters[0]
-	q.waiters = q.waiters[1:]
-	ch <- struct{}{}
+	clear(q.waiters[len(kept):])
+	q.waiters = kept
+}
+
+// notifyKey wakes the oldest waiter of key, if any.
+func (q *Queue) notifyKey(key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if i := slices.IndexFunc(q.waiters, func(w waiter) bool { return w.key == key }); i >= 0 {
+		q.waiters[i].ch <- struct{}{}
+		q.waiters = slices.Delete(q.waiters, i, i+1)
+	}
 }

@@ -77,6 +77,11 @@ type State struct {
 	// TTFT is the EWMA of time to first token at the deployment, without
 	// inter-region RTT; zero means unknown.
 	TTFT time.Duration `json:"ttft_ns"`
+	// ServiceTime is the EWMA of how long a successful attempt holds its
+	// slot at the deployment (first byte to last, plus the time before the
+	// first byte), without RTT; zero means unknown. [PredictWait] derives
+	// from it the rate at which a saturated deployment frees slots.
+	ServiceTime time.Duration `json:"service_ns,omitempty"`
 	// ErrorRate is the EWMA of the failure ratio, in [0,1].
 	ErrorRate float64 `json:"error_rate"`
 

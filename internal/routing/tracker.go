@@ -87,6 +87,7 @@ type deployment struct {
 	inFlight   int
 	queueDepth int
 	ttft       float64 // EWMA in ns; 0 = no sample
+	service    float64 // EWMA of successful attempts' durations in ns; 0 = no sample
 	errRate    float64
 	failures   int // consecutive failures (opens the circuit)
 	// level is the back-off escalation: it rises once per incident, not
@@ -147,6 +148,7 @@ type Attempt struct {
 	Started time.Time
 	d       *deployment
 	epoch   uint64 // the deployment's report epoch when the attempt began
+	tokens  int    // counted in the local window at Started
 }
 
 // States appends to dst the state of model's deployment in each region,
@@ -194,6 +196,7 @@ func (t *Tracker) stateLocked(d *deployment, now time.Time) State {
 			TPMLimit:       d.TPM,
 			TPMRemaining:   max(d.TPM-d.win.sumTok, 0),
 			TTFT:           time.Duration(d.ttft),
+			ServiceTime:    time.Duration(d.service),
 			ErrorRate:      d.errRate,
 			Circuit:        d.circuit,
 			CooldownUntil:  d.cooldownUntil,
@@ -211,6 +214,9 @@ func (t *Tracker) stateLocked(d *deployment, now time.Time) State {
 		}
 		if s.TTFT == 0 {
 			s.TTFT = time.Duration(d.ttft)
+		}
+		if s.ServiceTime == 0 {
+			s.ServiceTime = time.Duration(d.service)
 		}
 		s.ErrorRate = max(s.ErrorRate, d.errRate)
 		if d.cooldownUntil.After(s.CooldownUntil) {
@@ -276,6 +282,7 @@ func (t *Tracker) Start(k Key, tokens int) (Attempt, error) {
 	d.inFlight++
 	if d.isLocal {
 		d.win.add(now.Unix(), tokens)
+		a.tokens = tokens
 	} else {
 		d.sentSince++
 		d.tokensSince = satAdd(d.tokensSince, max(tokens, 0))
@@ -316,10 +323,19 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 	if a.Probe {
 		d.probeInFlight = false
 	}
+	if d.isLocal && (o.Kind == Throttled || o.Kind == ConnectError) {
+		// The provider refused the request (or never saw it): it used
+		// none of the RPM/TPM window, and counting it would make an
+		// overloaded deployment look used up while it still has room.
+		d.win.remove(a.Started.Unix(), a.tokens)
+	}
 	switch k := o.Kind; {
 	case k == Success:
 		if o.TTFT > 0 {
 			d.ttft = ewma(d.ttft, float64(o.TTFT), t.cfg.TTFTWeight)
+		}
+		if took := now.Sub(a.Started); took > 0 && !a.Started.IsZero() {
+			d.service = ewma(d.service, float64(took), t.cfg.TTFTWeight)
 		}
 		d.errRate += t.cfg.ErrorWeight * (0 - d.errRate)
 		d.failures, d.level = 0, 0

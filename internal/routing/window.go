@@ -65,3 +65,23 @@ func satAdd(a, b int) int {
 	}
 	return a + b
 }
+
+// remove un-counts a request of tokens counted at second sec, if its bucket
+// is still in the window.
+func (w *window) remove(sec int64, tokens int) {
+	if sec > w.last || w.last-sec >= windowSeconds {
+		return
+	}
+	i := sec % windowSeconds
+	if i < 0 {
+		i += windowSeconds
+	}
+	if w.reqs[i] == 0 {
+		return
+	}
+	tokens = min(max(tokens, 0), int(w.toks[i]))
+	w.reqs[i]--
+	w.toks[i] -= int64(tokens)
+	w.sumReq--
+	w.sumTok = max(w.sumTok-tokens, 0)
+}

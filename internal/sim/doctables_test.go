@@ -138,3 +138,58 @@ func lineDiff(doc, sim string) string {
 	}
 	return out.String()
 }
+
+// TestDocResultTablesOverload: the targets table of docs/routing.md (between the
+// overload-targets markers) is the default strategy against the oracle on
+// every shipped scenario with its own seed, as TestOverloadTargets checks.
+// Regenerate it with -update, as the result tables.
+func TestDocResultTablesOverload(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the scenarios are run without the race detector")
+	}
+	file := filepath.Join(docsDir, "routing.md")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- overload-targets -->\n", "<!-- /overload-targets -->\n"
+	i, j := bytes.Index(b, []byte(begin)), bytes.Index(b, []byte(end))
+	if i < 0 || j < i {
+		t.Fatalf("%s has no %q ... %q block", file, strings.TrimSpace(begin), strings.TrimSpace(end))
+	}
+	files, err := filepath.Glob(filepath.Join(scenarioDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	out.WriteString("| scenario | p99 TTFT (default / oracle) | ratio | throttled % (default / oracle) | failed % (default / oracle) | queued | queue wait p99 | retry served % (default / oracle) |\n")
+	out.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, f := range files {
+		sc := load(t, filepath.Base(f))
+		rep, err := sim.Compare(t.Context(), sc, []string{"locality-first", sim.Oracle}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := byStrategy(rep)
+		d, o := r["locality-first"], r[sim.Oracle]
+		ms := func(q int64) string { return strconv.FormatInt(q, 10) + "ms" }
+		fmt.Fprintf(&out, "| %s | %s / %s | %.2f | %.2f / %.2f | %.2f / %.2f | %d | %s | %.1f / %.1f |\n",
+			sc.Name, ms(d.TTFT.P99.Milliseconds()), ms(o.TTFT.P99.Milliseconds()),
+			float64(d.TTFT.P99)/float64(max(o.TTFT.P99, 1)),
+			d.ThrottledPct, o.ThrottledPct, d.FailedPct, o.FailedPct, d.Queued, ms(d.QueueWait.P99.Milliseconds()),
+			d.RetryServedPct, o.RetryServedPct)
+	}
+	got := out.String()
+	doc := string(b[i+len(begin) : j])
+	if got == doc {
+		return
+	}
+	if !*update {
+		t.Fatalf("the overload targets table in %s is stale (-doc +simulator):\n%s\nregenerate with: go test ./internal/sim -run TestDocResultTables -update",
+			file, lineDiff(doc, got))
+	}
+	nb := append(append(append([]byte{}, b[:i+len(begin)]...), got...), b[j:]...)
+	if err := os.WriteFile(file, nb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -51,6 +51,7 @@ const (
 	evDeliver                     // snap reaches node a
 	evScenario                    // scenario event a
 	evQueueTimeout                // req's wait with sequence number a ends
+	evRetry                       // req's client retries after its Retry-After
 )
 
 type event struct {
@@ -82,6 +83,12 @@ type request struct {
 	queued         bool  // waiting in its source node's admission queue
 	queueSeq       int32 // matches the pending evQueueTimeout
 	queueDeadline  int64 // set when the request first waits
+	everQueued     bool
+	woken          bool  // woken from the queue: waits again at its head
+	queuedAt       int64 // when the current wait began
+	waited         int64 // total time spent queued
+	retryAfter     int64 // the Retry-After of its last 429
+	retry          bool  // the client's one retry after a 429
 }
 
 // node is the Meridian node of one region.
@@ -95,6 +102,7 @@ type node struct {
 	states  []routing.State
 	rr      int
 	waiting []*request // admission queue, FIFO; entries no longer queued are skipped
+	queue   routing.Standing
 }
 
 type world struct {
@@ -131,7 +139,8 @@ type world struct {
 	deadline  int64
 	timeout   int64
 	queueMax  int
-	queueWait int64
+	queueWait int64 // queue.timeout: the longest any wait may be
+	maxWait   int64 // the wait budget (queue.max_wait)
 	stats     *collector
 }
 
@@ -190,6 +199,7 @@ func newWorld(sc *Scenario, strategy string, seed uint64) (*world, error) {
 	w.maxTries = min(w.opts.MaxAttempts, maxOrder)
 	qmax, qwait := sc.Routing.QueueLimits()
 	w.queueMax, w.queueWait = qmax, int64(qwait)
+	w.maxWait = int64(min(w.opts.QueueMaxWait, qwait))
 	w.deadline = int64(w.opts.FailoverDeadline)
 
 	locs := map[string]routing.Location{}
@@ -305,9 +315,12 @@ func (w *world) handle(e event) {
 		}
 	case evQueueTimeout:
 		if r := e.req; r.queued && r.queueSeq == e.a {
-			r.queued = false
-			w.stats.throttled++ // 429 with Retry-After
+			w.unqueue(r)
+			wait, _ := w.predict(r, 0)
+			w.reject(r, wait)
 		}
+	case evRetry:
+		w.retry(e.req)
 	case evScenario:
 		w.scenarioEvent(w.sc.Events[e.a])
 	}
@@ -497,6 +510,9 @@ func (w *world) tryNext(r *request) {
 		}
 		d := int(r.order[r.next])
 		r.next++
+		if _, full := w.atCapacity(d, r.tokens()); w.meridian && d == r.src && full {
+			continue // the deployment's quota capacity is taken: skipped, as the gateway does
+		}
 		if w.meridian {
 			a, err := w.nodes[r.src].tracker.Start(w.key(d), r.tokens())
 			if err != nil {
@@ -512,25 +528,110 @@ func (w *world) tryNext(r *request) {
 	w.giveUp(r)
 }
 
-// giveUp ends a request that has no attempt left: a Meridian node queues it
-// (bounded, with a deadline) when nothing could take it or every attempt was
-// throttled, as the gateway's routing.Queue does; anything else fails.
+// giveUp ends a request that has no attempt left. When nothing could take
+// it (its plan was empty), a Meridian node predicts its wait
+// (routing.PredictWait, with the requests already waiting ahead of it) and
+// queues it only if that fits the wait budget; otherwise it answers 429 at
+// once with the predicted wait as Retry-After, as the gateway does. A
+// request whose attempts were all throttled ends in 429 with the last
+// Retry-After, as in the gateway (it queues only an empty plan); anything
+// else fails.
 func (w *world) giveUp(r *request) {
 	nd := w.nodes[r.src]
-	if w.meridian && w.queueMax > 0 && (r.attempts == 0 || r.lastKind == routing.Throttled) {
-		if r.queueDeadline == 0 {
-			r.queueDeadline = w.now + w.queueWait
-			w.stats.queued++
+	if w.meridian && w.queueMax > 0 && r.attempts == 0 {
+		ahead := w.live(nd)
+		if r.woken {
+			ahead = 0 // it keeps its turn at the head
 		}
-		if w.now < r.queueDeadline && len(nd.waiting) < w.queueMax {
-			r.queued = true
-			r.queueSeq++
-			nd.waiting = append(nd.waiting, r)
-			w.schedule(event{at: r.queueDeadline, kind: evQueueTimeout, a: r.queueSeq, req: r})
+		wait, ok := w.predict(r, ahead)
+		if !ok {
+			w.reject(r, 0)
 			return
 		}
+		deadline := r.queueDeadline
+		if deadline == 0 {
+			deadline = w.now + w.maxWait
+		}
+		if w.now+wait > deadline || w.now >= deadline || ahead >= w.queueMax || (!r.woken && nd.queue.Standing()) {
+			w.reject(r, wait)
+			return
+		}
+		if !r.everQueued && !r.retry {
+			w.stats.queued++
+		}
+		r.everQueued = true
+		r.queueDeadline = deadline
+		r.queued = true
+		r.queuedAt = w.now
+		r.queueSeq++
+		if r.woken {
+			nd.waiting = slices.Insert(nd.waiting, 0, r)
+		} else {
+			nd.waiting = append(nd.waiting, r)
+		}
+		w.schedule(event{at: r.queueDeadline, kind: evQueueTimeout, a: r.queueSeq, req: r})
+		w.dropHopeless(nd)
+		return
 	}
 	w.finish(r, false, r.lastKind)
+}
+
+// live returns how many requests wait at nd, compacting its queue.
+func (w *world) live(nd *node) int {
+	nd.waiting = slices.DeleteFunc(nd.waiting, func(r *request) bool { return !r.queued })
+	if len(nd.waiting) == 0 {
+		nd.queue.Empty()
+	}
+	return len(nd.waiting)
+}
+
+// dropHopeless answers 429 at once to the waiters at the tail of nd's queue
+// whose predicted wait (with the waiters ahead of each) no longer fits what
+// is left of their budget, instead of at their deadline.
+func (w *world) dropHopeless(nd *node) {
+	for n := w.live(nd); n > 0; n-- {
+		r := nd.waiting[n-1]
+		wait, ok := w.predict(r, n-1)
+		if ok && w.now+wait <= r.queueDeadline {
+			return
+		}
+		nd.waiting = nd.waiting[:n-1]
+		w.unqueue(r)
+		w.reject(r, wait)
+	}
+}
+
+// predict runs routing.PredictWait for r at its source node.
+func (w *world) predict(r *request, ahead int) (int64, bool) {
+	nd := w.nodes[r.src]
+	model := cmp.Or(w.sc.Model, "model")
+	nd.states = nd.tracker.States(nd.states[:0], model, w.dests)
+	in := routing.Input{
+		SourceRegion:    w.regions[r.src],
+		Destinations:    w.dests,
+		States:          nd.states,
+		Authorized:      authorizeAll,
+		RTT:             w,
+		EstimatedTokens: r.tokens(),
+		Options:         w.opts,
+		Now:             w.Now(),
+	}
+	_ = routing.Route(&nd.plan, &in)
+	d, ok := routing.PredictWait(&in, &nd.plan, ahead)
+	return int64(d), ok
+}
+
+func (w *world) unqueue(r *request) {
+	r.queued = false
+	r.waited += w.now - r.queuedAt
+	nd := w.nodes[r.src]
+	nd.queue.Left(w.Now(), time.Duration(r.waited), w.live(nd))
+}
+
+// reject answers r 429 with Retry-After wait (at least 1s, whole seconds).
+func (w *world) reject(r *request, wait int64) {
+	r.retryAfter = wait
+	w.finish(r, false, routing.Throttled)
 }
 
 // notify wakes the oldest request waiting at node i (routing.Queue.Notify):
@@ -544,12 +645,28 @@ func (w *world) notify(i int) {
 		if !r.queued {
 			continue // timed out already
 		}
-		r.queued = false
+		w.unqueue(r)
+		r.woken = true
 		r.n, r.next, r.attempts = 0, 0, 0
 		w.order(r)
 		w.tryNext(r)
+		w.dropHopeless(nd)
 		return
 	}
+}
+
+// retry is the client's one retry of a throttled request after its
+// Retry-After.
+func (w *world) retry(r *request) {
+	r.retry = true
+	r.n, r.next, r.attempts = 0, 0, 0
+	r.queueDeadline, r.woken, r.lastKind = 0, false, 0
+	if w.nodes[r.src].down {
+		w.finish(r, false, routing.ConnectError)
+		return
+	}
+	w.order(r)
+	w.tryNext(r)
 }
 
 func (w *world) key(region int) routing.Key {
@@ -569,8 +686,13 @@ func (w *world) attemptArrive(r *request, d int) {
 	dst := w.nodes[d]
 	r.dstStarted = false
 	if w.meridian && d != r.src {
-		// The destination node admits the forwarded request through its own
-		// tracker, as its gateway does.
+		// The destination node admits the forwarded request against the
+		// deployment's capacity (the quota store, exact) and through its
+		// own tracker, as its gateway does.
+		if retry, full := w.atCapacity(d, r.tokens()); full {
+			reply(int64(time.Millisecond), routing.Outcome{Kind: routing.Throttled, RetryAfter: retry})
+			return
+		}
 		a, err := dst.tracker.Start(w.key(d), r.tokens())
 		if err != nil {
 			s, _ := dst.tracker.State(w.key(d))
@@ -608,6 +730,28 @@ func (w *world) attemptArrive(r *request, d int) {
 	})
 }
 
+// atCapacity reports whether node d's own deployment has its configured
+// capacity (concurrency, RPM, TPM) taken: the gateway's quota store refuses
+// the attempt before the backend sees it, and the deployment is not cooled
+// down for it. retry is the Retry-After the destination answers a
+// forwarded request with, as the quota store does: 250ms for concurrency
+// (a slot frees as soon as a request ends), 1s for a used-up window.
+func (w *world) atCapacity(d int, tokens int) (retry time.Duration, full bool) {
+	if !w.meridian {
+		return 0, false
+	}
+	s, ok := w.nodes[d].tracker.State(w.key(d))
+	switch {
+	case !ok:
+		return 0, false
+	case s.MaxConcurrency > 0 && s.InFlight >= s.MaxConcurrency:
+		return 250 * time.Millisecond, true
+	case (s.RPMLimit > 0 && s.RPMRemaining < 1) || (s.TPMLimit > 0 && s.TPMRemaining < tokens):
+		return time.Second, true
+	}
+	return 0, false
+}
+
 // backendDone ends a successful attempt: the backend frees its slot, both
 // nodes observe the success, the client has its answer half an RTT later.
 func (w *world) backendDone(r *request, d int, o routing.Outcome) {
@@ -634,12 +778,25 @@ func (w *world) result(r *request, d int, o routing.Outcome) {
 		w.nodes[r.src].tracker.Observe(r.srcAttempt, o)
 	}
 	r.lastKind = o.Kind
+	if o.Kind == routing.Throttled {
+		r.retryAfter = int64(o.RetryAfter)
+	}
 	w.tryNext(r)
 }
 
+// finish ends r unserved. A throttled first try is retried once by its
+// client after the Retry-After (rounded up to whole seconds, as the header
+// carries it; at least 1s).
 func (w *world) finish(r *request, ok bool, kind routing.OutcomeKind) {
+	w.stats.ended(r)
+	if r.retry {
+		w.stats.retryFailed++
+		return
+	}
 	if r.attempts == 0 || kind == routing.Throttled {
 		w.stats.throttled++
+		ra := max((r.retryAfter+int64(time.Second)-1)/int64(time.Second), 1) * int64(time.Second)
+		w.schedule(event{at: w.now + ra, kind: evRetry, req: r})
 		return
 	}
 	w.stats.failed++

@@ -25,6 +25,13 @@ type Result struct {
 	// Queued requests waited in their node's admission queue at least once
 	// (Meridian's strategies only); those that timed out there are throttled.
 	Queued int `json:"queued"`
+	// QueueWait is the distribution of the total time queued requests
+	// spent waiting.
+	QueueWait Quantiles `json:"queue_wait"`
+	// Retries counts throttled requests whose client retried once after the
+	// Retry-After; RetryServedPct is the share of those retries served.
+	Retries        int     `json:"retries"`
+	RetryServedPct float64 `json:"retry_served_pct"`
 	// Failed requests ended with another error (5xx, time-out, connect).
 	Failed    int       `json:"failed"`
 	FailedPct float64   `json:"failed_pct"`
@@ -56,6 +63,8 @@ type Quantiles struct {
 type collector struct {
 	requests, throttled, failed int
 	queued                      int
+	queueWait                   []float32 // ms
+	retryServed, retryFailed    int
 	ttft, e2e                   []float32 // ms
 	cross, violations           int
 	addedRTT                    int64
@@ -63,15 +72,27 @@ type collector struct {
 	byRegion                    []int
 }
 
+// ended records the queue wait of a first try that queued.
+func (c *collector) ended(r *request) {
+	if r.everQueued && !r.retry {
+		c.queueWait = append(c.queueWait, float32(r.waited)/1e6)
+	}
+}
+
 func (c *collector) served(r *request, d int, done int64, w *world) {
+	c.ended(r)
+	if !w.reaches(r.src, d) {
+		c.violations++
+	}
+	if r.retry {
+		c.retryServed++
+		return
+	}
 	c.ttft = append(c.ttft, float32(r.firstToken-r.arrival)/1e6)
 	c.e2e = append(c.e2e, float32(done-r.arrival)/1e6)
 	if d != r.src {
 		c.cross++
 		c.addedRTT += w.rtt[r.src][d]
-	}
-	if !w.reaches(r.src, d) {
-		c.violations++
 	}
 	c.failovers += int(r.attempts) - 1
 	if c.byRegion == nil {
@@ -85,7 +106,8 @@ func (c *collector) result(strategy string, regions []string) *Result {
 	r := &Result{
 		Strategy: strategy, Meridian: Meridian(strategy),
 		Requests: c.requests, Completed: done, Throttled: c.throttled, Failed: c.failed, Queued: c.queued,
-		TTFT: quantiles(c.ttft), E2E: quantiles(c.e2e),
+		TTFT: quantiles(c.ttft), E2E: quantiles(c.e2e), QueueWait: quantiles(c.queueWait),
+		Retries:   c.retryServed + c.retryFailed,
 		Failovers: c.failovers, ResidencyViolations: c.violations,
 		ServedByRegion: map[string]int{},
 	}
@@ -97,6 +119,9 @@ func (c *collector) result(strategy string, regions []string) *Result {
 	if c.requests > 0 {
 		r.ThrottledPct = 100 * float64(c.throttled) / float64(c.requests)
 		r.FailedPct = 100 * float64(c.failed) / float64(c.requests)
+	}
+	if r.Retries > 0 {
+		r.RetryServedPct = 100 * float64(c.retryServed) / float64(r.Retries)
 	}
 	if done > 0 {
 		r.CrossRegionShare = float64(c.cross) / float64(done)
@@ -127,7 +152,7 @@ const (
 	JSON  Format = "json"
 )
 
-var header = []string{"strategy", "completed", "queued", "throttled%", "failed%",
+var header = []string{"strategy", "completed", "queued", "queue_wait_p99", "throttled%", "retry_served%", "failed%",
 	"ttft_p50", "ttft_p95", "ttft_p99", "e2e_p50", "e2e_p95", "e2e_p99",
 	"cross_region%", "added_rtt", "failovers", "residency_violations"}
 
@@ -137,8 +162,8 @@ func (r *Result) row() []string {
 	if !r.Meridian {
 		name += " (baseline)"
 	}
-	return []string{name, strconv.Itoa(r.Completed), strconv.Itoa(r.Queued),
-		fmt.Sprintf("%.2f", r.ThrottledPct), fmt.Sprintf("%.2f", r.FailedPct),
+	return []string{name, strconv.Itoa(r.Completed), strconv.Itoa(r.Queued), ms(r.QueueWait.P99),
+		fmt.Sprintf("%.2f", r.ThrottledPct), fmt.Sprintf("%.1f", r.RetryServedPct), fmt.Sprintf("%.2f", r.FailedPct),
 		ms(r.TTFT.P50), ms(r.TTFT.P95), ms(r.TTFT.P99), ms(r.E2E.P50), ms(r.E2E.P95), ms(r.E2E.P99),
 		fmt.Sprintf("%.1f", 100*r.CrossRegionShare), ms(r.MeanAddedRTT),
 		strconv.Itoa(r.Failovers), strconv.Itoa(r.ResidencyViolations)}

@@ -40,6 +40,12 @@ type Metrics struct {
 	// TopologyMismatch is 1 while a peer's residency topology differs from
 	// this node's.
 	TopologyMismatch *prometheus.GaugeVec
+	// QueueDepth is the number of requests waiting in the admission queue,
+	// by profile; QueueWait how long admitted waiters waited; and
+	// QueueRejections the requests answered 429 by the queue, by reason.
+	QueueDepth      *prometheus.GaugeVec
+	QueueWait       prometheus.Histogram
+	QueueRejections *prometheus.CounterVec
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -74,8 +80,15 @@ func NewMetrics(region string) *Metrics {
 			Help: "Requests being served by this node."}),
 		TopologyMismatch: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "meridian_topology_mismatch", ConstLabels: constLabels,
 			Help: "1 while the peer's residency-relevant topology differs from this node's."}, []string{"peer"}),
+		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "meridian_queue_depth", ConstLabels: constLabels,
+			Help: "Requests waiting in the admission queue, by profile."}, []string{"profile"}),
+		QueueWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "meridian_queue_wait_seconds", ConstLabels: constLabels,
+			Help: "Time requests spent in the admission queue.", Buckets: latencyBuckets}),
+		QueueRejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_queue_rejections_total", ConstLabels: constLabels,
+			Help: "Requests the admission queue answered 429, by reason."}, []string{"reason"}),
 	}
-	reg.MustRegister(m.Requests, m.Duration, m.TTFT, m.Forwarded, m.RouteDecisions, m.Failovers, m.ResidencyRejections, m.PeerUp, m.InFlight, m.TopologyMismatch)
+	reg.MustRegister(m.Requests, m.Duration, m.TTFT, m.Forwarded, m.RouteDecisions, m.Failovers, m.ResidencyRejections, m.PeerUp, m.InFlight, m.TopologyMismatch,
+		m.QueueDepth, m.QueueWait, m.QueueRejections)
 	return m
 }
 

@@ -451,6 +451,10 @@ type Queue struct {
 	Max int `yaml:"max"`
 	// Timeout is the longest a request waits. If zero, 2s.
 	Timeout Duration `yaml:"timeout"`
+	// MaxWait is the wait budget: a request is queued only if its
+	// predicted wait fits it, else answered 429 at once (docs/routing.md).
+	// If zero, 300ms; at most Timeout.
+	MaxWait Duration `yaml:"max_wait"`
 }
 
 // ProfileRouting overrides routing for one profile.
@@ -459,6 +463,10 @@ type ProfileRouting struct {
 	MaxAttempts      int                `yaml:"max_attempts"`
 	FailoverDeadline Duration           `yaml:"failover_deadline"`
 	Weights          map[string]float64 `yaml:"weights"`
+	// Queue.MaxWait overrides routing.queue.max_wait for the profile.
+	Queue struct {
+		MaxWait Duration `yaml:"max_wait"`
+	} `yaml:"queue"`
 }
 
 // Link configures the inter-region link.

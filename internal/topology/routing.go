@@ -26,7 +26,7 @@ func (c *Config) RoutingConfig() (routing.Config, error) {
 		MaxAttempts:      t.MaxAttempts,
 		FailoverDeadline: routing.Duration(t.FailoverDeadline.D()),
 		Staleness:        routing.Duration(t.Staleness.D()),
-		Queue:            routing.QueueConfig{Max: t.Queue.Max, Timeout: routing.Duration(t.Queue.Timeout.D())},
+		Queue:            routing.QueueConfig{Max: t.Queue.Max, Timeout: routing.Duration(t.Queue.Timeout.D()), MaxWait: routing.Duration(t.Queue.MaxWait.D())},
 	}
 	for _, id := range slices.Sorted(maps.Keys(t.Profiles)) {
 		p := t.Profiles[id]
@@ -38,6 +38,7 @@ func (c *Config) RoutingConfig() (routing.Config, error) {
 			MaxAttempts:      p.MaxAttempts,
 			FailoverDeadline: routing.Duration(p.FailoverDeadline.D()),
 			Weights:          p.Weights,
+			Queue:            routing.ProfileQueueConfig{MaxWait: routing.Duration(p.Queue.MaxWait.D())},
 		}
 	}
 	return rc, errors.Join(errs...)

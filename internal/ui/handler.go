@@ -14,7 +14,6 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -208,7 +207,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("request %q is not among this node's recent requests", auth.Truncate(id, 64)))
 		return
 	}
-	ev := gateway.EventOf(&rec)
+	ev := audit.EventOf(&rec)
 	// As the audit writer completes it; the hash-chain fields exist only
 	// in the trail.
 	ev.Content, ev.EventVersion, ev.RecordingRegion = nil, audit.EventVersion, h.opts.Live.region

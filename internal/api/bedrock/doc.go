@@ -1,6 +1,6 @@
 // Package bedrock is Meridian's Amazon Bedrock front end, shaped so that the
 // official AWS SDK clients work against a node with only the endpoint and
-// credentials changed (design/bedrock-api.md):
+// credentials changed (docs/bedrock.md):
 //
 //   - Bedrock Runtime: POST /model/{modelId}/converse, /converse-stream,
 //     /invoke and /invoke-with-response-stream (Anthropic Messages bodies),

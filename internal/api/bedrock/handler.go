@@ -149,7 +149,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // carries: the AWS request id (= the Meridian request id) and the source.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) *gateway.Call {
 	call := &gateway.Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Now()}
+		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
 	hd := w.Header()
 	hd.Set(HeaderRequestID, call.RequestID)
 	hd.Set(gateway.HeaderRequestID, call.RequestID)

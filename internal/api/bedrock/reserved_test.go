@@ -31,7 +31,7 @@ deployments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Options{Region: "us-east-1", Config: cfg})
+	g, err := gateway.New(gateway.Options{Region: "us-east-1", Config: cfg, Authorizer: gateway.AllowAll{}})
 	if err != nil {
 		t.Fatal(err)
 	}

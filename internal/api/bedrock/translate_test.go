@@ -66,7 +66,7 @@ deployments:
 	}
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	handler := func(region string) *Handler {
-		g, err := gateway.New(gateway.Options{Region: region, Config: cfg})
+		g, err := gateway.New(gateway.Options{Region: region, Config: cfg, Authorizer: gateway.AllowAll{}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,7 +45,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 func (h *Handler) call(r *http.Request, op string) *gateway.Call {
 	return &gateway.Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: time.Now()}
+		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: time.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
 }
 
 func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {

@@ -70,7 +70,7 @@ principals: [ { id: p, api_keys: [%q] } ]
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Backends: map[string]backend.Backend{"m": b}})
+	g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": b}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ principals: [ { id: p, api_keys: [%q] } ]
 	b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: upstream.URL + "/v1", Model: "m"})
 	defer b.Close()
 	recs := make(recordings, 1)
-	g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Backends: map[string]backend.Backend{"m": b}, Recorder: recs})
+	g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": b}, Recorder: recs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,9 @@ function render(f) {
   $('total').textContent = String(f.totals.requests);
   const missing = st.regions.map((r) => r.id).filter((id) => !f.reporting.includes(id));
   $('reporting').textContent = `Flows of the requests that entered ${f.reporting.length} of ${st.regions.length} regions: this node's own, plus what its peers publish on the link` +
-    (missing.length ? ` (not reporting: ${missing.join(', ')}).` : '.');
+    (missing.length ? ` (not reporting: ${missing.join(', ')}).` : '.') +
+    (st.queues || []).filter((q) => q.depth > 0 || q.standing)
+      .map((q) => ` Queue ${q.profile}: ${q.depth} waiting, next ~${Math.round(q.predicted_wait_ns / 1e6)}ms${q.standing ? ' (standing: 429 at once)' : ''}.`).join('');
   renderRegions(f, st);
   renderFlows(f);
   renderResidency(f, st);

@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/report/*/table.txt from the fixtures")
+
+// TestWriteTableGolden pins the printed report, columns and targets, for a
+// fixed run: a full one, and one restricted to the forwarded path.
+func TestWriteTableGolden(t *testing.T) {
+	full := modeFixture(0.34, 600, 0.25, 0.15)
+	full.CompareRate = 500
+	for i := range full.Scenarios {
+		full.Scenarios[i].MaxRate = 500 * float64(4-i)
+	}
+	full.derive()
+	// A run restricted to the forwarded path: nothing to subtract or
+	// divide by.
+	one := ModeReport{Mode: "streaming", CompareRate: 200, Scenarios: []ScenarioReport{{Name: MeridianForwarded,
+		Sequential: Summary{Requests: 100, Latency: Latency{P50: 0.9, P90: 1.1, P99: 1.5, P999: 2}}, MaxRate: 200,
+		AtRate: StepReport{Rate: 200, Throughput: 199, Summary: Summary{Requests: 200, Latency: Latency{P50: 1, P90: 2, P99: 3, P999: 4}}, CPUSecondsPer1k: 1.2}}},
+		Concurrency: []LevelReport{{InFlight: 32, Scenarios: []LevelScenario{{Name: MeridianForwarded, Requests: 500, Throughput: 250,
+			Latency: Latency{P50: 80, P99: 200}, CPUSecondsPer1k: 1.3}}}}}
+	one.derive()
+	one.Concurrency[0].derive()
+	machine := Machine{CPUs: 8, GOMAXPROCS: 8, CPUModel: "Test CPU", GoVersion: "go1.x", OS: "linux", Arch: "amd64"}
+	tests := []struct {
+		name string
+		rep  Report
+	}{
+		{"full", Report{Machine: machine, Modes: []ModeReport{full}, Streams: &StreamsReport{Streams: 1000, Open: 1000, RSSBytes: 200 << 20,
+			DirectRSSBytes: 100 << 20, BaselineRSSBytes: 20 << 20, HeapBytes: 90 << 20, BaselineGoroutines: 22, Goroutines: 9022, DirectGoroutines: 5022, GoroutinesAfter: 22,
+			Forwarded: &Wave{Open: 1000, OpenSeconds: 0.8, RSSBytes: 260 << 20, HeapBytes: 150 << 20, Goroutines: 13022, GoroutinesAfter: 40}}}},
+		{"forwarded-only", Report{Machine: machine, Modes: []ModeReport{one}, Settings: Settings{Scenarios: []string{MeridianForwarded}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.rep.Targets = evaluate(&tc.rep)
+			var got bytes.Buffer
+			if err := tc.rep.WriteTable(&got); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", "report", tc.name, "table.txt")
+			if *update {
+				os.MkdirAll(filepath.Dir(path), 0o755)
+				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("table differs from %s (run with -update after checking):\n%s", path, got.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,140 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// The audit trail is the gateway's recorder of record (invariant 4).
+var (
+	_ gateway.Recorder       = Recorder{}
+	_ gateway.Admitter       = Recorder{}
+	_ gateway.StreamRecorder = Recorder{}
+)
+
+// Recorder writes every request record of the gateway to the
+// hash-chained audit trail: it implements gateway.Recorder,
+// gateway.Admitter and gateway.StreamRecorder. It is safe for concurrent
+// use.
+type Recorder struct {
+	W *Writer
+}
+
+// auditHigh is the audit queue's fill fraction at which new requests are
+// refused with 429, so that the trail never has to drop an event.
+const auditHigh = 0.9
+
+// Admit refuses new work while the audit trail cannot be written (503 with
+// Retry-After) or its queue is nearly full (429).
+func (a Recorder) Admit() error {
+	if err := a.W.Err(); err != nil {
+		return auditError(err)
+	}
+	st := a.W.Stats()
+	if st.Capacity > 0 && float64(st.Queued) >= auditHigh*float64(st.Capacity) {
+		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second,
+			Message: "the audit trail is saturated; retry shortly", Err: ErrBackpressure}
+	}
+	return nil
+}
+
+// Record implements gateway.Recorder. An error means the event is not in the
+// trail: for a request answered in full the gateway then answers 503
+// instead of the body.
+func (a Recorder) Record(ctx context.Context, rec *gateway.Record) error {
+	return auditError(a.W.Append(ctx, EventOf(rec)))
+}
+
+// BeginStream implements gateway.StreamRecorder: it journals the stream's intent,
+// so that its event survives the process dying mid-stream.
+func (a Recorder) BeginStream(ctx context.Context, rec *gateway.Record) error {
+	e := EventOf(rec)
+	e.StatusCode = 200 // the stream's headers are about to go out
+	return auditError(a.W.Begin(ctx, e))
+}
+
+// auditError maps the audit writer's refusals to client errors: a full
+// queue is 429, an unwritable trail 503, both with Retry-After.
+func auditError(err error) error {
+	var ue *UnavailableError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrBackpressure):
+		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second, Message: "the audit trail is saturated; retry shortly", Err: err}
+	case errors.As(err, &ue):
+		return &inference.Error{Kind: inference.KindUnavailable, RetryAfter: max(ue.RetryAfter, time.Second),
+			Message: "the audit trail cannot be written, so the request was not served; retry shortly", Err: recorderOutage{err}}
+	case errors.Is(err, ErrUnavailable):
+		return recorderOutage{err}
+	}
+	return err
+}
+
+// EventOf maps a request record to its audit event.
+func EventOf(rec *gateway.Record) *Event {
+	side := SideSource
+	if rec.Side == "destination" {
+		side = SideDestination
+	}
+	e := &Event{
+		EventID: rec.RequestID, EventTime: Time{Time: rec.Started}, EventName: rec.Operation, Side: side,
+		UserIdentity:    UserIdentity{PrincipalID: rec.PrincipalID, Type: rec.AuthMethod},
+		SourceIPAddress: rec.SourceIP, UserAgent: rec.UserAgent,
+		SourceRegion: rec.SourceRegion, InferenceRegion: rec.InferenceRegion,
+		InferenceProfileARN: rec.ProfileARN, ModelID: rec.Model,
+		Decision:    Decision{Allowed: rec.Allowed, Reason: rec.DenyReason},
+		RouteReason: rec.Route, StatusCode: rec.Status, ErrorCode: rec.ErrorCode,
+		Usage:     Usage{InputTokens: int64(rec.Usage.InputTokens), OutputTokens: int64(rec.Usage.OutputTokens)},
+		LatencyMs: rec.Latency.Milliseconds(), TTFTMs: rec.TTFT.Milliseconds(),
+	}
+	if rec.RequestedModel != "" {
+		e.RequestParameters = &RequestParameters{ModelID: rec.RequestedModel}
+	}
+	// Front ends refuse metadata outside Bedrock's limits; checking again
+	// here keeps the trail bounded whatever a front end or a peer passed.
+	if len(rec.RequestMetadata) > 0 && inference.ValidateMetadata(rec.RequestMetadata) == nil {
+		e.RequestMetadata = rec.RequestMetadata
+	}
+	if d := rec.Deciding; d != nil {
+		e.Decision.DecidingStatement = &Statement{Policy: d.Policy, Sid: d.Sid, Index: d.Index, Guardrail: d.Guardrail}
+	}
+	if rec.PrincipalID == "" {
+		e.UserIdentity.Type = ""
+	}
+	if rec.AuthMethod == "sigv4" {
+		e.UserIdentity.AccessKeyID = rec.KeyID
+	} else {
+		e.UserIdentity.APIKeyID = rec.KeyID
+	}
+	for _, a := range rec.Attempts {
+		e.Attempts = append(e.Attempts, Attempt{Region: a.Region, Outcome: a.Outcome, DurationMs: a.Duration.Milliseconds(), Status: a.Status})
+	}
+	if rec.Prompt != nil || rec.Completion != "" {
+		e.Content = &Content{Prompt: promptText(rec.Prompt), Completion: rec.Completion}
+	}
+	return e
+}
+
+func promptText(msgs []inference.Message) string {
+	if msgs == nil {
+		return ""
+	}
+	b, _ := json.Marshal(msgs)
+	return string(b)
+}
+
+// recorderOutage marks an unwritable trail's error as part of an outage
+// the writer reports itself (gateway.ErrRecorderOutage), keeping its cause.
+type recorderOutage struct{ err error }
+
+func (o recorderOutage) Error() string { return o.err.Error() }
+
+func (o recorderOutage) Unwrap() error { return o.err }
+
+func (o recorderOutage) Is(target error) bool { return target == gateway.ErrRecorderOutage }

@@ -1,0 +1,89 @@
+package audit
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/policy"
+)
+
+// TestAuditError: the audit writer's refusals reach clients as 429 (queue
+// full) or 503 (trail unavailable), each with a Retry-After.
+func TestAuditError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		err        error
+		kind       inference.ErrorKind
+		retryAfter time.Duration
+	}{
+		{"queue full", ErrBackpressure, inference.KindThrottled, time.Second},
+		{"disk full", &UnavailableError{Cause: syscall.ENOSPC, RetryAfter: 4 * time.Second}, inference.KindUnavailable, 4 * time.Second},
+		{"retry after at least a second", &UnavailableError{Cause: syscall.EIO}, inference.KindUnavailable, time.Second},
+	}
+	for _, tc := range tests {
+		var e *inference.Error
+		if err := auditError(tc.err); !errors.As(err, &e) || e.Kind != tc.kind || e.RetryAfter != tc.retryAfter || !errors.Is(err, tc.err) {
+			t.Errorf("%s: auditError(%v) = %#v, want kind %v with Retry-After %v wrapping the cause", tc.name, tc.err, err, tc.kind, tc.retryAfter)
+		}
+	}
+	for _, err := range []error{&UnavailableError{Cause: syscall.EIO}, ErrUnavailable} {
+		if got := auditError(err); !errors.Is(got, gateway.ErrRecorderOutage) || !errors.Is(got, ErrUnavailable) {
+			t.Errorf("auditError(%v) = %v, want it to match gateway.ErrRecorderOutage and ErrUnavailable", err, got)
+		}
+	}
+	if err := auditError(ErrBackpressure); errors.Is(err, gateway.ErrRecorderOutage) {
+		t.Errorf("auditError(ErrBackpressure) matches gateway.ErrRecorderOutage; a full queue is no outage")
+	}
+	if err := auditError(nil); err != nil {
+		t.Errorf("auditError(nil) = %v", err)
+	}
+}
+
+// TestEventOf: a gateway record maps to the audit event field for field:
+// the caller's words in requestParameters, the resolved model in modelId,
+// the side, the caller's identity and the deciding statement of a denial.
+func TestEventOf(t *testing.T) {
+	t.Parallel()
+	rec := &gateway.Record{RequestID: "r", Operation: "ChatCompletions", Side: "destination", PrincipalID: "team",
+		AuthMethod: "apiKey", KeyID: "key-0", SourceRegion: "eu-west-1", ProfileID: "eu.m",
+		ProfileARN: "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.m", Model: "m", RequestedModel: "eu.m",
+		DenyReason: "guardrail eu-only/DenyOutsideEU", Deciding: &policy.StatementRef{Policy: "eu-only", Sid: "DenyOutsideEU", Index: 1, Guardrail: true},
+		Status: 403, Attempts: []gateway.Attempt{{Region: "eu-west-1", Outcome: "ok", Status: 200, Duration: 2 * time.Millisecond}}}
+	e := EventOf(rec)
+	if e.ModelID != "m" || e.RequestParameters == nil || e.RequestParameters.ModelID != "eu.m" || e.InferenceProfileARN != rec.ProfileARN {
+		t.Errorf("EventOf: modelId %q requestParameters %+v arn %q, want m, eu.m, %s", e.ModelID, e.RequestParameters, e.InferenceProfileARN, rec.ProfileARN)
+	}
+	if e.Side != SideDestination || e.UserIdentity.Type != "apiKey" || e.UserIdentity.APIKeyID != "key-0" || e.UserIdentity.AccessKeyID != "" {
+		t.Errorf("EventOf: side %s identity %+v, want destination and the caller's apiKey key-0", e.Side, e.UserIdentity)
+	}
+	if ds := e.Decision.DecidingStatement; ds == nil || ds.Policy != "eu-only" || ds.Sid != "DenyOutsideEU" || ds.Index != 1 || !ds.Guardrail || e.Decision.Allowed {
+		t.Errorf("EventOf: decision %+v, want a denial decided by eu-only/DenyOutsideEU #1", e.Decision)
+	}
+	if len(e.Attempts) != 1 || e.Attempts[0].Region != "eu-west-1" || e.Attempts[0].DurationMs != 2 {
+		t.Errorf("EventOf: attempts %+v, want eu-west-1 in 2ms", e.Attempts)
+	}
+	rec.AuthMethod, rec.Side = "sigv4", "source"
+	if e := EventOf(rec); e.UserIdentity.AccessKeyID != "key-0" || e.UserIdentity.APIKeyID != "" || e.Side != SideSource {
+		t.Errorf("EventOf(sigv4): identity %+v side %s, want accessKeyId key-0 on the source side", e.UserIdentity, e.Side)
+	}
+}
+
+// TestEventOfRequestMetadata: request metadata reaches the audit event;
+// metadata outside Bedrock's limits never does, whoever passed it.
+func TestEventOfRequestMetadata(t *testing.T) {
+	t.Parallel()
+	ok := map[string]string{"team": "claims"}
+	if e := EventOf(&gateway.Record{RequestID: "r", RequestMetadata: ok}); e.RequestMetadata["team"] != "claims" {
+		t.Errorf("metadata = %v, want team=claims", e.RequestMetadata)
+	}
+	bad := map[string]string{"team": strings.Repeat("x", 300)}
+	if e := EventOf(&gateway.Record{RequestID: "r", RequestMetadata: bad}); e.RequestMetadata != nil {
+		t.Errorf("oversized metadata recorded: %d pairs", len(e.RequestMetadata))
+	}
+}
