@@ -206,9 +206,14 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	var req *bedrockRequest
 	var err error
 	anthropic := strings.HasPrefix(op, "invoke")
-	if anthropic {
+	llama := anthropic && !strings.Contains(string(*bp), `"messages"`)
+	switch {
+	case llama:
+		req, err = decodeLlama(model, *bp)
+		anthropic = false
+	case anthropic:
 		req, err = decodeAnthropic(model, *bp)
-	} else {
+	default:
 		req, err = decodeConverse(model, *bp)
 	}
 	if err == nil && len(req.chat.Messages) == 0 {
@@ -246,7 +251,7 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	c := planCompletion(s.seed, s.completionTokens, &req.chat, *tp)
 	*tp = c.tokens[:0]
 	g := &bedrockGeneration{generation: generation{s: s, st: st, req: &req.chat, c: c, prompt: promptTokens(&req.chat), start: start,
-		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic}
+		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama}
 	var produced int
 	var end outcome
 	if strings.HasSuffix(op, "stream") {
@@ -274,6 +279,32 @@ type bedrockGeneration struct {
 	generation
 	breq      *bedrockRequest
 	anthropic bool
+	// llama answers in Meta Llama's InvokeModel shape (another family's
+	// body: a prompt, no messages).
+	llama bool
+}
+
+// decodeLlama reads a Meta Llama InvokeModel body.
+func decodeLlama(model string, body []byte) (*bedrockRequest, error) {
+	var l struct {
+		Prompt    string `json:"prompt"`
+		MaxGenLen *int   `json:"max_gen_len"`
+	}
+	if err := json.Unmarshal(body, &l); err != nil {
+		return nil, err
+	}
+	if l.Prompt == "" {
+		return nil, jsonError("prompt is required")
+	}
+	return &bedrockRequest{chat: chatRequest{Model: model, MaxTokens: l.MaxGenLen,
+		Messages: []chatMessage{{Role: "user", Content: textContent{parts: []string{l.Prompt}}}}}}, nil
+}
+
+func (g *bedrockGeneration) llamaStop() string {
+	if g.c.finish == finishLength {
+		return "length"
+	}
+	return "stop"
 }
 
 // text is the answer: the generated words, or an instance of the
@@ -336,7 +367,11 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 		content = append(content, map[string]any{"text": g.text()})
 	}
 	var body any
-	if g.anthropic {
+	if g.llama {
+		body = map[string]any{"generation": g.text(), "prompt_token_count": g.prompt, "generation_token_count": n, "stop_reason": g.llamaStop()}
+		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(g.prompt))
+		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(n))
+	} else if g.anthropic {
 		body = map[string]any{"id": "msg_mock" + strconv.FormatUint(g.id, 16), "type": "message", "role": "assistant", "model": g.req.Model,
 			"content": content, "stop_reason": g.stopReason(), "stop_sequence": nil, "usage": g.usage(n)}
 		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(g.prompt))
@@ -362,7 +397,7 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 	enc := eventstream.NewEncoder()
 	send := func(typ string, v any) bool {
 		b, _ := json.Marshal(v)
-		if g.anthropic {
+		if g.anthropic || g.llama {
 			b, _ = json.Marshal(map[string]string{"bytes": base64.StdEncoding.EncodeToString(b)})
 			typ = "chunk"
 		}
@@ -381,6 +416,26 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 		return 0, canceled
 	}
 	n := len(g.c.tokens)
+	if g.llama {
+		for i, t := range g.c.tokens {
+			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
+				return i, canceled
+			}
+			ev := map[string]any{"generation": t, "prompt_token_count": nil, "generation_token_count": i + 1, "stop_reason": nil}
+			if i == 0 {
+				ev["prompt_token_count"] = g.prompt
+			}
+			if i == n-1 {
+				ev["stop_reason"] = g.llamaStop()
+				ev["amazon-bedrock-invocationMetrics"] = map[string]any{"inputTokenCount": g.prompt, "outputTokenCount": n,
+					"invocationLatency": g.s.clock.Now().Sub(g.start).Milliseconds(), "firstByteLatency": 1}
+			}
+			if !send("", ev) {
+				return i, canceled
+			}
+		}
+		return n, completed
+	}
 	ok := true
 	if g.anthropic {
 		ok = send("", map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_mock" + strconv.FormatUint(g.id, 16), "type": "message",

@@ -182,6 +182,45 @@ func TestBedrockSDKWhole(t *testing.T) {
 					t.Fatalf("usage %+v, want cache read tokens", usage)
 				}
 			})
+			t.Run(name+"/InvokeModel Llama body", func(t *testing.T) {
+				body := []byte(`{"prompt":"<|begin_of_text|>Hello","max_gen_len":16,"temperature":0.2,"x_unknown":[1,2]}`)
+				if !stream {
+					out, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(sv.model), Body: body, ContentType: aws.String("application/json")})
+					if err != nil {
+						t.Fatalf("InvokeModel: %v", err)
+					}
+					var m struct {
+						Generation           string `json:"generation"`
+						GenerationTokenCount int    `json:"generation_token_count"`
+					}
+					if err := json.Unmarshal(out.Body, &m); err != nil || m.Generation == "" || m.GenerationTokenCount < 1 || m.GenerationTokenCount > 16 {
+						t.Fatalf("answer %s (%v), want a Llama generation of at most 16 tokens", out.Body, err)
+					}
+					return
+				}
+				out, err := rt.InvokeModelWithResponseStream(t.Context(), &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(sv.model), Body: body, ContentType: aws.String("application/json")})
+				if err != nil {
+					t.Fatalf("InvokeModelWithResponseStream: %v", err)
+				}
+				es := out.GetStream()
+				defer es.Close()
+				var text strings.Builder
+				var metrics bool
+				for ev := range es.Events() {
+					if ch, ok := ev.(*types.ResponseStreamMemberChunk); ok {
+						var e struct {
+							Generation string          `json:"generation"`
+							Metrics    json.RawMessage `json:"amazon-bedrock-invocationMetrics"`
+						}
+						json.Unmarshal(ch.Value.Bytes, &e)
+						text.WriteString(e.Generation)
+						metrics = metrics || e.Metrics != nil
+					}
+				}
+				if err := es.Err(); err != nil || text.Len() == 0 || !metrics {
+					t.Fatalf("stream text %q metrics %v err %v", text.String(), metrics, err)
+				}
+			})
 			for _, version := range []string{"bedrock-2023-05-31", "2023-06-01"} {
 				t.Run(name+"/InvokeModel anthropic_version "+version, func(t *testing.T) {
 					body := `{"anthropic_version":"` + version + `","max_tokens":64,"x_unknown":{"kept":true},` +
