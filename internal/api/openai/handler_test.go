@@ -60,6 +60,12 @@ func (s *fakeStream) Close() error { return nil }
 // real socket.
 func newServer(t *testing.T, b *fakeBackend) *httptest.Server {
 	t.Helper()
+	return newServerWith(t, b)
+}
+
+// newServerWith is newServer with any backend for model m.
+func newServerWith(t *testing.T, b backend.Backend) *httptest.Server {
+	t.Helper()
 	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
 geographies: { eu: { name: EU } }
 regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]

@@ -1,7 +1,14 @@
 package openai
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/gateway"
 )
 
 // TestRewriteChunkAllocatesNothing: relaying a passed-through chunk with
@@ -17,5 +24,62 @@ func TestRewriteChunkAllocatesNothing(t *testing.T) {
 	rewriteChunk(&b, &tmp, raw, "chatcmpl-req-1", "eu.demo.chat-small")
 	if n := testing.AllocsPerRun(100, func() { rewriteChunk(&b, &tmp, raw, "chatcmpl-req-1", "eu.demo.chat-small") }); n != 0 {
 		t.Errorf("rewriteChunk allocates %v times per chunk", n)
+	}
+}
+
+// TestPassThroughEndToEnd: through the front end, the gateway and the
+// OpenAI adapter, the upstream receives the client's body byte for byte
+// (but the model) and the client receives the upstream's answer and stream
+// events byte for byte (but the id and model), unknown fields included.
+func TestPassThroughEndToEnd(t *testing.T) {
+	t.Parallel()
+	const answer = `{"id":"up-1","object":"chat.completion","created":1,"model":"upstream-m","choices":[{"index":0,"message":{"role":"assistant","content":"hi","x_annotation":{"k":[1,2]}},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4},"x_vendor":"kept"}`
+	chunks := []string{
+		`{"id":"up-1","object":"chat.completion.chunk","model":"upstream-m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel","x_d":1}}],"x_vendor":"kept"}`,
+		`{"id":"up-1","object":"chat.completion.chunk","model":"upstream-m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`,
+		`{"id":"up-1","object":"chat.completion.chunk","model":"upstream-m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`,
+	}
+	got := make(chan string, 2)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+		if !strings.Contains(string(b), `"stream":true`) {
+			io.WriteString(w, answer)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, c := range chunks {
+			io.WriteString(w, "data: "+c+"\n\n")
+		}
+		io.WriteString(w, "data: [DONE]\n\n")
+	}))
+	defer up.Close()
+	b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: up.URL + "/v1", Model: "upstream-m"})
+	defer b.Close()
+	srv := newServerWith(t, b)
+
+	body := `{"model":"eu.m", "messages":[{"role":"user","content":"hi","name":"x"}],"x_client":{"keep":true},"logit_bias":{"1":2}}`
+	resp, out := post(t, srv, testKey, body)
+	if sent := <-got; sent != strings.Replace(body, `"eu.m"`, `"upstream-m"`, 1) {
+		t.Errorf("upstream received %s", sent)
+	}
+	id := resp.Header.Get(gateway.HeaderRequestID)
+	want := strings.Replace(strings.Replace(answer, `"up-1"`, `"chatcmpl-`+id+`"`, 1), `"upstream-m"`, `"eu.m"`, 1)
+	if resp.StatusCode != 200 || string(out) != want {
+		t.Errorf("client received %d %s\nwant %s", resp.StatusCode, out, want)
+	}
+
+	sbody := `{"model":"eu.m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`
+	resp, out = post(t, srv, testKey, sbody)
+	<-got
+	id = resp.Header.Get(gateway.HeaderRequestID)
+	var wantStream strings.Builder
+	for _, c := range chunks {
+		c = strings.Replace(strings.Replace(c, `"up-1"`, `"chatcmpl-`+id+`"`, 1), `"upstream-m"`, `"eu.m"`, 1)
+		wantStream.WriteString("data: " + c + "\n\n")
+	}
+	wantStream.WriteString("data: [DONE]\n\n")
+	if string(out) != wantStream.String() {
+		t.Errorf("client stream\n%s\nwant\n%s", out, wantStream.String())
 	}
 }
