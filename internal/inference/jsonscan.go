@@ -287,3 +287,39 @@ func answerText(d Dialect, body []byte) string {
 	}
 	return buf.String()
 }
+
+// MediaTokens is the estimate of one inline image or document (a long
+// base64 string or data URL): models count media by size in pixels or
+// pages, not by the bytes of its encoding.
+const MediaTokens = 1024
+
+// mediaMin is the length from which a string without spaces is taken for
+// inline media rather than text.
+const mediaMin = 2048
+
+// estimateJSON estimates the tokens of a JSON value: about four bytes a
+// token, but MediaTokens for each string that is inline media.
+func estimateJSON(b []byte) int {
+	n, i := 0, 0
+	for i < len(b) {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			n = SaturatingAdd(n, len(b)-i)
+			break
+		}
+		n = SaturatingAdd(n, j)
+		start := i + j
+		end := skipString(b, start)
+		if end < 0 {
+			n = SaturatingAdd(n, len(b)-start)
+			break
+		}
+		if l := end - start; l >= mediaMin && bytes.IndexByte(b[start:start+256], ' ') < 0 {
+			n = SaturatingAdd(n, 4*MediaTokens)
+		} else {
+			n = SaturatingAdd(n, l)
+		}
+		i = end
+	}
+	return EstimateTokens(n)
+}

@@ -203,7 +203,7 @@ func peekOpenAI(req *Request) error {
 		if isSet(m.ToolCalls) {
 			req.Use(FeatureTools, field+".tool_calls")
 		}
-		n = SaturatingAdd(n, 4+EstimateTokens(len(m.Content)))
+		n = SaturatingAdd(n, 4+estimateJSON(m.Content))
 		c := bytes.TrimSpace(m.Content)
 		if len(c) == 0 || c[0] != '[' {
 			continue
@@ -304,7 +304,7 @@ func peekConverse(req *Request) error {
 	n := 0
 	for i, b := range p.System {
 		block(b, "system["+strconv.Itoa(i)+"]")
-		n = SaturatingAdd(n, EstimateTokens(len(b)))
+		n = SaturatingAdd(n, estimateJSON(b))
 	}
 	for i, m := range p.Messages {
 		field := "messages[" + strconv.Itoa(i) + "]"
@@ -317,7 +317,7 @@ func peekConverse(req *Request) error {
 		n = SaturatingAdd(n, 4)
 		for j, b := range m.Content {
 			block(b, field+".content["+strconv.Itoa(j)+"]")
-			n = SaturatingAdd(n, EstimateTokens(len(b)))
+			n = SaturatingAdd(n, estimateJSON(b))
 		}
 	}
 	req.InputTokens = max(n, 1)
@@ -398,7 +398,7 @@ func peekAnthropic(req *Request) error {
 	if err := blocks(p.System, "system"); err != nil {
 		return err
 	}
-	n := EstimateTokens(len(p.System))
+	n := estimateJSON(p.System)
 	for i, m := range p.Messages {
 		field := "messages[" + strconv.Itoa(i) + "]"
 		if m.Role != "user" && m.Role != "assistant" {
@@ -407,7 +407,7 @@ func peekAnthropic(req *Request) error {
 		if err := blocks(m.Content, field+".content"); err != nil {
 			return err
 		}
-		n = SaturatingAdd(n, 4+EstimateTokens(len(m.Content)))
+		n = SaturatingAdd(n, 4+estimateJSON(m.Content))
 	}
 	req.InputTokens = max(n, 1)
 	return nil
@@ -448,6 +448,6 @@ func peekInvoke(req *Request) error {
 		req.MaxTokens, req.MaxTokensParam = n, param
 		break
 	}
-	req.InputTokens = max(EstimateTokens(len(b)), 1)
+	req.InputTokens = max(estimateJSON(b), 1)
 	return nil
 }

@@ -1,0 +1,54 @@
+package inference
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPeekFeatures: each dialect's peek finds the features a request uses
+// and names the field that uses them, and estimates inline media by count,
+// not by the bytes of its encoding.
+func TestPeekFeatures(t *testing.T) {
+	t.Parallel()
+	image := strings.Repeat("A", 200_000)
+	tests := []struct {
+		name    string
+		d       Dialect
+		body    string
+		want    Features
+		field   map[Feature]string
+		maxToks int
+	}{
+		{"openai plain", DialectOpenAIChat, `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, 0, nil, 10},
+		{"openai all", DialectOpenAIChat, `{"model":"m","n":2,"logprobs":true,"reasoning_effort":"low","response_format":{"type":"json_schema"},"tools":[{}],` +
+			`"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,` + image + `"}},{"type":"file"}]},{"role":"tool","content":"x"}]}`,
+			Features(FeatureN | FeatureLogprobs | FeatureReasoning | FeatureJSONSchema | FeatureTools | FeatureVision | FeatureDocuments),
+			map[Feature]string{FeatureVision: "messages[0].content[0]", FeatureTools: "tools"}, 1200},
+		{"converse all", DialectConverse, `{"messages":[{"role":"user","content":[{"text":"a"},{"image":{"format":"png","source":{"bytes":"` + image + `"}}},{"document":{}},{"cachePoint":{}}]}],` +
+			`"toolConfig":{"tools":[{}]},"outputConfig":{"textFormat":{}},"additionalModelRequestFields":{"thinking":{"type":"enabled"}}}`,
+			Features(FeatureVision | FeatureDocuments | FeaturePromptCaching | FeatureTools | FeatureJSONSchema | FeatureReasoning),
+			map[Feature]string{FeatureVision: "messages[0].content[1].image", FeatureTools: "toolConfig"}, 1200},
+		{"anthropic all", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"thinking":{"type":"enabled"},"tools":[{}],` +
+			`"messages":[{"role":"user","content":[{"type":"image","source":{"data":"` + image + `"}},{"type":"text","text":"x","cache_control":{"type":"ephemeral"}}]}]}`,
+			Features(FeatureReasoning | FeatureTools | FeatureVision | FeaturePromptCaching),
+			map[Feature]string{FeaturePromptCaching: "messages[0].content[1].cache_control"}, 1200},
+	}
+	for _, tc := range tests {
+		req, err := Peek(tc.d, "m", []byte(tc.body), false)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if req.Features != tc.want {
+			t.Errorf("%s: features %s, want %s", tc.name, req.Features, tc.want)
+		}
+		for f, field := range tc.field {
+			if got := req.FeatureField(f); got != field {
+				t.Errorf("%s: %s used by %q, want %q", tc.name, f, got, field)
+			}
+		}
+		if n := req.EstimatedInputTokens(); n < 1 || n > tc.maxToks {
+			t.Errorf("%s: estimate %d tokens, want 1..%d", tc.name, n, tc.maxToks)
+		}
+	}
+}
