@@ -187,3 +187,25 @@ func BenchmarkPassThroughConverseStream(b *testing.B) {
 		}
 	}
 }
+
+// FuzzPassThroughSSE: whatever an upstream streams, the pass-through reader
+// never panics and delivers only events whose bytes came from the stream.
+func FuzzPassThroughSSE(f *testing.F) {
+	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\ndata: [DONE]\n\n"))
+	f.Add([]byte("data: {\"error\":{\"message\":\"x\"}}\n\n"))
+	f.Add([]byte("data: {\"choices\":[{\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":\"x\"}}\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := bytes.NewReader(body)
+		s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(r), r: bufio.NewReaderSize(r, 64), raw: true,
+			timer: newStoppedTimer(), idle: time.Hour}
+		for range 64 {
+			ev, err := s.Recv()
+			if err != nil {
+				return
+			}
+			if !bytes.Contains(body, ev.Raw) || ev.TextLen() > len(body) {
+				t.Fatalf("event %q not from the stream", ev.Raw)
+			}
+		}
+	})
+}
