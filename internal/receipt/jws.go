@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -322,4 +323,27 @@ func (c *Claims) CheckAnswer(answer []byte) error {
 		return fmt.Errorf("%w: answer (%s) hashes to %s, receipt says %s", ErrMismatch, c.AnswerForm, got, c.AnswerSHA256)
 	}
 	return nil
+}
+
+// SignTLS is [Sign] with a node's link certificate as a TLS certificate
+// (pki.Store.Certificate(), read afresh for each receipt so that a rotated
+// certificate takes effect): its private key signs, and Leaf followed by
+// the rest of its chain goes into x5c.
+func SignTLS(claims Claims, cert *tls.Certificate) (string, error) {
+	if cert == nil || cert.Leaf == nil || len(cert.Certificate) == 0 {
+		return "", errors.New("sign receipt: certificate with Leaf required")
+	}
+	key, ok := cert.PrivateKey.(crypto.Signer)
+	if !ok {
+		return "", errors.New("sign receipt: private key cannot sign")
+	}
+	chain := []*x509.Certificate{cert.Leaf}
+	for i, der := range cert.Certificate[1:] {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return "", fmt.Errorf("sign receipt: chain certificate %d: %w", i+1, err)
+		}
+		chain = append(chain, c)
+	}
+	return Sign(claims, key, chain)
 }

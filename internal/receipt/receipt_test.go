@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
 	"github.com/meridian-gateway/meridian/internal/receipt"
 )
 
@@ -292,5 +293,26 @@ func TestAnswerHasherNoAllocs(t *testing.T) {
 	piece := strings.Repeat("delta ", 50)
 	if n := testing.AllocsPerRun(100, func() { h.WriteString(piece) }); n != 0 {
 		t.Errorf("AnswerHasher.WriteString allocates %v times per call, want 0", n)
+	}
+}
+
+// TestSignTLS signs with a node's link material as pki.Store serves it.
+func TestSignTLS(t *testing.T) {
+	t.Parallel()
+	f := pkitest.New(t, "")
+	store := f.Store(t, "eu-central-1")
+	c := claimsFor("eu-central-1", "req-1", []byte("q"), []byte("a"))
+	c.IssuedAt = time.Now()
+	tok, err := receipt.SignTLS(c, store.Certificate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := receipt.Verify(tok, store.Pool(), time.Now())
+	if err != nil || got.InferenceRegion != "eu-central-1" {
+		t.Fatalf("Verify(SignTLS(...)) = %+v, %v", got, err)
+	}
+	c.InferenceRegion = "eu-west-1"
+	if _, err := receipt.SignTLS(c, store.Certificate()); !errors.Is(err, receipt.ErrRegion) {
+		t.Errorf("SignTLS(claims for eu-west-1 with eu-central-1's certificate) = %v, want ErrRegion", err)
 	}
 }
