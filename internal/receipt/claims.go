@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meridian-gateway/meridian/internal/pki"
 )
@@ -110,6 +111,10 @@ func (c *Claims) validate() error {
 		if len(f.v) > maxField {
 			return fmt.Errorf("%w: %s is longer than %d bytes", ErrMalformed, f.name, maxField)
 		}
+		if !printable(f.v) {
+			// Verifiers print claims; control bytes could rewrite a terminal.
+			return fmt.Errorf("%w: %s holds control characters or invalid UTF-8", ErrMalformed, f.name)
+		}
 	}
 	for _, f := range []struct{ name, v string }{
 		{"request_sha256", c.RequestSHA256},
@@ -136,6 +141,18 @@ func (c *Claims) validate() error {
 		return fmt.Errorf("%w: inference_region %q is not a region name", ErrMalformed, truncate(c.InferenceRegion))
 	}
 	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
 }
 
 // truncate bounds a caller-controlled string before it goes into an error.

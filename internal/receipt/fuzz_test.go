@@ -2,6 +2,8 @@ package receipt_test
 
 import (
 	"crypto/x509"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,15 @@ func FuzzParse(f *testing.F) {
 	f.Add(p[0] + "." + p[1] + ".")
 	f.Add("eyJhbGciOiJub25lIn0." + p[1] + ".")
 	f.Add(good + " ")
+	if golden, _ := filepath.Glob(filepath.Join("testdata", "receipt", "*", "receipt.jws")); len(golden) > 0 {
+		for _, g := range golden {
+			b, err := os.ReadFile(g)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(string(b))
+		}
+	}
 	roots := poolOf(ca.Cert)
 	now := base.Add(2 * time.Hour)
 	f.Fuzz(func(t *testing.T, tok string) {

@@ -159,3 +159,5 @@ type issuedKey = pki.Issued
 func newExampleCA() (*pki.CA, error) { return pki.NewCA(pki.CAOptions{Now: base}) }
 
 func exampleNode(region string) pki.NodeOptions { return pki.NodeOptions{Region: region, Now: base} }
+
+func b64dec(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

@@ -219,6 +219,7 @@ func TestSignRefuses(t *testing.T) {
 		{name: "unknown answer form", claims: mut(func(c *receipt.Claims) { c.AnswerForm = "html" }), key: eu, chain: []*x509.Certificate{eu.Cert}, want: receipt.ErrMalformed},
 		{name: "no time", claims: mut(func(c *receipt.Claims) { c.IssuedAt = time.Time{} }), key: eu, chain: []*x509.Certificate{eu.Cert}, want: receipt.ErrMalformed},
 		{name: "audit event of another request", claims: mut(func(c *receipt.Claims) { c.Audit.EventID = "req-2" }), key: eu, chain: []*x509.Certificate{eu.Cert}, want: receipt.ErrMalformed},
+		{name: "control character", claims: mut(func(c *receipt.Claims) { c.Model = "demo\x1b[2J" }), key: eu, chain: []*x509.Certificate{eu.Cert}, want: receipt.ErrMalformed},
 		{name: "negative usage", claims: mut(func(c *receipt.Claims) { c.Usage.InputTokens = -1 }), key: eu, chain: []*x509.Certificate{eu.Cert}, want: receipt.ErrMalformed},
 	}
 	for _, tc := range tests {
