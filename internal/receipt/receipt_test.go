@@ -316,4 +316,20 @@ func TestSignTLS(t *testing.T) {
 	if _, err := receipt.SignTLS(c, store.Certificate()); !errors.Is(err, receipt.ErrRegion) {
 		t.Errorf("SignTLS(claims for eu-west-1 with eu-central-1's certificate) = %v, want ErrRegion", err)
 	}
+
+	// The Issuer a node holds: its clock sets iat.
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	iss := &receipt.Issuer{Certificate: store.Certificate, Now: func() time.Time { return at }}
+	c.InferenceRegion = "eu-central-1"
+	tok, err = iss.Issue(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receipt.Verify(tok, store.Pool(), time.Now()); err != nil || !got.IssuedAt.Equal(at) {
+		t.Errorf("Verify(Issuer.Issue(...)) = %v, %v; want iat %v", got, err, at)
+	}
+	var none *receipt.Issuer
+	if _, err := none.Issue(c); err == nil {
+		t.Error("(*Issuer)(nil).Issue() = nil error, want one")
+	}
 }
