@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/receipt"
 )
 
 // TrustView is the body of GET /meridian/v1/trust: what a client needs to
@@ -66,4 +69,15 @@ func (n *Node) trust(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, `format must be "json" (the default) or "pem"`, http.StatusBadRequest)
 	}
+}
+
+// receiptIssuer returns the signer of this node's residency receipts: its
+// current link certificate and the wall clock. It is nil when the node has
+// no link certificates (it then issues no receipts). The request path
+// passes it to the front ends (see docs/receipts.md, "the seam").
+func (n *Node) receiptIssuer() *receipt.Issuer {
+	if n.linkStore == nil {
+		return nil
+	}
+	return &receipt.Issuer{Certificate: n.linkStore.Certificate, Now: time.Now}
 }

@@ -71,8 +71,8 @@ func TestTrustEndpoint(t *testing.T) {
 	claims := receipt.Claims{RequestID: "req-1", ProfileARN: "arn:aws:bedrock:eu-central-1:111122223333:inference-profile/eu.demo.chat-small",
 		SourceRegion: "eu-central-1", InferenceRegion: "eu-central-1", Model: "demo.chat-small",
 		RequestSHA256: receipt.BodyHash([]byte("q")), AnswerForm: receipt.AnswerBody, AnswerSHA256: receipt.BodyHash([]byte("a")),
-		IssuedAt: time.Now(), Audit: receipt.AuditRef{EventID: "req-1", Hash: receipt.BodyHash([]byte("e"))}}
-	tok, err := receipt.SignTLS(claims, n.linkStore.Certificate())
+		Audit: receipt.AuditRef{EventID: "req-1", Hash: receipt.BodyHash([]byte("e"))}}
+	tok, err := n.receiptIssuer().Issue(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +90,8 @@ func TestTrustWithoutLinkPKI(t *testing.T) {
 	(&Node{}).trust(rec, httptest.NewRequest("GET", "/meridian/v1/trust", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("GET /meridian/v1/trust without link PKI = %d, want 404", rec.Code)
+	}
+	if iss := (&Node{}).receiptIssuer(); iss != nil {
+		t.Errorf("receiptIssuer() without link PKI = %v, want nil", iss)
 	}
 }
