@@ -110,3 +110,24 @@ func TestReceiptVerifyCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditVerifyReceiptTamperedLog: a receipt's event in an edited log is
+// not vouched for.
+func TestAuditVerifyReceiptTamperedLog(t *testing.T) {
+	f := newReceiptFixture(t)
+	logs, err := filepath.Glob(filepath.Join(f.auditDir, "audit-*.jsonl"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("audit logs: %v, %v", logs, err)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logs[0], []byte(strings.Replace(string(b), `"modelId":"demo"`, `"modelId":"dem0"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI(t, "audit", "verify", f.auditDir, "--receipt", f.receipt, "--ca", f.caFile)
+	if !errors.Is(err, errSilentFailure) || !strings.Contains(out, "TAMPERED") || !strings.Contains(out, "receipt: NOT CHECKED") {
+		t.Errorf("audit verify (edited log) --receipt = %v, printed %q; want exit 1, TAMPERED and the receipt not checked", err, out)
+	}
+}
