@@ -10,7 +10,9 @@
 // can check it with standard tools and without asking Meridian: see
 // docs/receipts.md for the format and a recipe with openssl.
 //
-// The package is pure: it does no I/O, reads no clock (callers pass now)
-// and keeps no state. It knows nothing of HTTP; the front ends and the
-// inter-region link decide where a receipt travels.
+// The package does no I/O, reads no clock (callers pass now, or an
+// [Issuer] holds the node's clock) and keeps no state. It does not touch
+// HTTP: the front ends and the inter-region link put receipts where
+// [Header], [StreamField] and [BedrockStreamField] say. It imports
+// internal/pki only for the region identity of link certificates.
 package receipt
