@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"maps"
 	"net/http"
 	"reflect"
@@ -264,7 +265,7 @@ func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region 
 	deps := next.RoutingDeployments()
 	tracker := prev.Tracker
 	if !slices.Equal(prevCfg.RoutingDeployments(), deps) {
-		if tracker, err = routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: deps}, gateway.WallClock{}); err != nil {
+		if tracker, err = routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: deps}, clock.Wall); err != nil {
 			return nil, err
 		}
 		now := time.Now()
@@ -277,7 +278,7 @@ func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region 
 	qmax, qtimeout := rc.QueueLimits()
 	queue := prev.Queue
 	if prc, err := prevCfg.RoutingConfig(); err != nil || prc.Queue != rc.Queue {
-		queue = routing.NewQueue(qmax, gateway.WallClock{})
+		queue = routing.NewQueue(qmax, clock.Wall)
 	}
 	return &gateway.Routing{Router: &routing.Router{Config: rc, Tracker: tracker, RTT: prev.RTT},
 		Tracker: tracker, RTT: prev.RTT, Queue: queue, QueueTimeout: qtimeout}, nil

@@ -32,10 +32,6 @@ const (
 // Clock tells the time; tests inject a fake one.
 type Clock interface{ Now() time.Time }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // StoreOptions configures [NewStore].
 type StoreOptions struct {
 	// CertFile and KeyFile hold the node's PEM certificate and private key;
