@@ -139,6 +139,9 @@ type ItemContent struct {
 	Parts []ItemPart
 }
 
+// IsParts reports whether the content is a list of parts.
+func (c *ItemContent) IsParts() bool { return c != nil && c.Parts != nil }
+
 // MarshalJSON encodes the string or the parts.
 func (c ItemContent) MarshalJSON() ([]byte, error) {
 	if c.Parts != nil {
