@@ -87,6 +87,9 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			case openai.FormatJSONObject:
 				out.ResponseFormat = &openai.ResponseFormat{Type: openai.FormatJSONObject}
 			case openai.FormatJSONSchema:
+				if jsonx.IsNull(f.Schema) {
+					return nil, r.because("text.format.schema", "missing")
+				}
 				out.ResponseFormat = &openai.ResponseFormat{Type: openai.FormatJSONSchema, JSONSchema: &openai.JSONSchema{
 					Name: f.Name, Description: f.Description, Schema: f.Schema, Strict: f.Strict}}
 			default:
@@ -113,11 +116,11 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 	}
 	for i, t := range req.Tools {
 		p := at("tools", i)
-		if err := r.extra(p, t.Extra.Keys()); err != nil {
-			return nil, err
-		}
 		if t.Type != "function" {
 			return nil, r.because(p+".type", "only function tools")
+		}
+		if err := r.extra(p, t.Extra.Keys()); err != nil {
+			return nil, err
 		}
 		out.Tools = append(out.Tools, openai.Tool{Type: "function", Function: &openai.FunctionDef{
 			Name: t.Name, Description: t.Description, Parameters: t.Parameters, Strict: t.Strict}})
@@ -318,6 +321,10 @@ var chatRenames = []struct{ chat, responses string }{
 	{"stream_options", "stream_options"},
 }
 
+// partRenames maps Chat content part member paths to Responses ones.
+var partRenames = strings.NewReplacer(".image_url.url", ".image_url", ".image_url.detail", ".detail",
+	".file.file_data", ".file_data", ".file.file_id", ".file_id", ".file.filename", ".filename")
+
 // remap rewrites the field path of an *UnsupportedError from the Chat
 // pivot's request to the Responses request.
 func (pv *chatPivot) remap(err error) error {
@@ -347,7 +354,7 @@ func (pv *chatPivot) path(f string) string {
 		}
 		mp := pv.paths[k]
 		if t, ok := strings.CutPrefix(tail, ".content"); ok {
-			return mp.path + mp.content + t
+			return mp.path + mp.content + partRenames.Replace(t)
 		}
 		return mp.path + tail
 	}

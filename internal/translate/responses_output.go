@@ -146,7 +146,7 @@ func OpenAIToResponsesResponse(req *openai.ResponsesRequest, resp *openai.ChatCo
 	}
 	if parts != nil {
 		out.Output = append(out.Output, openai.Item{Type: openai.ItemMessage, ID: ids.id("msg", len(out.Output)),
-			Status: openai.StatusCompleted, Role: openai.RoleAssistant, Content: &openai.ItemContent{Parts: parts}})
+			Status: out.Status, Role: openai.RoleAssistant, Content: &openai.ItemContent{Parts: parts}})
 	}
 	for _, tc := range m.ToolCalls {
 		out.Output = append(out.Output, openai.Item{Type: openai.ItemFunctionCall, ID: ids.id("fc", len(out.Output)),

@@ -209,6 +209,9 @@ func (s *OpenAIToResponsesStream) closeItem() {
 		return
 	}
 	status, _ := finishStatus(s.finish)
+	if !s.finished {
+		status = openai.StatusIncomplete
+	}
 	item := openai.Item{Type: o.kind, ID: o.id}
 	switch o.kind {
 	case openai.ItemReasoning:
