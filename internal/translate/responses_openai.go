@@ -1,7 +1,7 @@
 package translate
 
 import (
-		"errors"
+	"errors"
 	"strconv"
 	"strings"
 

@@ -23,7 +23,7 @@ func newResponse(req *openai.ResponsesRequest, meta ResponseMeta) *openai.Respon
 		return resp
 	}
 	if req.Instructions != "" {
-		resp.Instructions = ptr(req.Instructions)
+		resp.Instructions, _ = json.Marshal(req.Instructions)
 	}
 	resp.MaxOutputTokens, resp.Temperature, resp.TopP = req.MaxOutputTokens, req.Temperature, req.TopP
 	resp.Reasoning, resp.User, resp.ServiceTier = req.Reasoning, req.User, req.ServiceTier

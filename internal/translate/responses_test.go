@@ -159,7 +159,7 @@ var responsesDirections = map[string]caseDirection{
 		// response.in.json: {"request": ..., "responses": [...]}
 		"response": func(_ string, b []byte) (any, error) {
 			in, err := decode[struct {
-				Request   openai.EmbeddingRequest        `json:"request"`
+				Request   openai.EmbeddingRequest       `json:"request"`
 				Responses []*bedrockembed.TitanResponse `json:"responses"`
 			}](b)
 			if err != nil {

@@ -23,8 +23,8 @@ type CohereRequest struct {
 	Images          []string        `json:"images,omitempty"` // data: URLs
 	Inputs          json.RawMessage `json:"inputs,omitempty"` // v4 mixed content
 	InputType       string          `json:"input_type"`
-	Truncate        string          `json:"truncate,omitempty"`        // NONE, START, END
-	EmbeddingTypes  []string        `json:"embedding_types,omitempty"` // float, int8, uint8, binary, ubinary
+	Truncate        string          `json:"truncate,omitempty"`         // NONE, START, END
+	EmbeddingTypes  []string        `json:"embedding_types,omitempty"`  // float, int8, uint8, binary, ubinary
 	OutputDimension *int64          `json:"output_dimension,omitempty"` // v4 only
 	MaxTokens       *int64          `json:"max_tokens,omitempty"`       // v4 only
 	Extra           jsonx.Extra     `json:"-"`

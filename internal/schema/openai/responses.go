@@ -29,7 +29,7 @@ type ResponsesRequest struct {
 	PreviousResponseID   string              `json:"previous_response_id,omitempty"`
 	Conversation         json.RawMessage     `json:"conversation,omitempty"` // id string or {"id"}
 	Background           *bool               `json:"background,omitempty"`
-	Prompt               json.RawMessage     `json:"prompt,omitempty"` // stored prompt template reference
+	Prompt               json.RawMessage     `json:"prompt,omitempty"`     // stored prompt template reference
 	Truncation           string              `json:"truncation,omitempty"` // auto, disabled
 	User                 string              `json:"user,omitempty"`
 	ServiceTier          string              `json:"service_tier,omitempty"`
@@ -182,9 +182,9 @@ type ItemPart struct {
 	FileData    string            `json:"file_data,omitempty"` // input_file: data: URL or base64
 	FileURL     string            `json:"file_url,omitempty"`
 	Filename    string            `json:"filename,omitempty"`
-	Detail      string            `json:"detail,omitempty"`      // input_image: auto, low, high
-	Annotations []json.RawMessage `json:"annotations,omitzero"`  // output_text
-	Logprobs    json.RawMessage   `json:"logprobs,omitempty"`    // output_text
+	Detail      string            `json:"detail,omitempty"`     // input_image: auto, low, high
+	Annotations []json.RawMessage `json:"annotations,omitzero"` // output_text
+	Logprobs    json.RawMessage   `json:"logprobs,omitempty"`   // output_text
 	Extra       jsonx.Extra       `json:"-"`
 }
 
@@ -292,7 +292,7 @@ type Response struct {
 	Status             string              `json:"status"`
 	Error              *ResponseError      `json:"error"`
 	IncompleteDetails  *IncompleteDetails  `json:"incomplete_details"`
-	Instructions       *string             `json:"instructions"`
+	Instructions       json.RawMessage     `json:"instructions"` // string, item list or null
 	MaxOutputTokens    *int64              `json:"max_output_tokens"`
 	Model              string              `json:"model"`
 	Output             []Item              `json:"output"`
