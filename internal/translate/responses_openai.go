@@ -70,6 +70,13 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 		}
 		out.StreamOptions = so
 	}
+	if r != targetConverse {
+		// metadata belongs to the response object, which echoes it. Only
+		// Converse has a request member of the same meaning (requestMetadata,
+		// for invocation logs); Chat Completions takes metadata only with
+		// store, and Anthropic's holds only user_id.
+		out.Metadata = nil
+	}
 	if req.TopLogprobs != nil {
 		out.Logprobs, out.TopLogprobs = ptr(true), req.TopLogprobs
 	}
@@ -147,7 +154,7 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 		add(openai.Message{Role: openai.RoleSystem, Content: openai.TextContent(req.Instructions)}, msgPath{"instructions", ""})
 	}
 	if req.Input == nil {
-		return pv, nil
+		return nil, r.because("input", "missing")
 	}
 	if req.Input.Items == nil {
 		add(openai.Message{Role: openai.RoleUser, Content: openai.TextContent(req.Input.Text)}, msgPath{"input", ""})
