@@ -2,6 +2,7 @@ package translate
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,8 @@ import (
 //     back without encrypted_content, and reasoning items sent back as input
 //     are dropped (a reasoning signature cannot cross the Chat pivot; Claude
 //     accepts a conversation without its earlier thinking).
+//   - top_logprobs is accepted and not sent: logprobs show only with include
+//     "message.output_text.logprobs", which is refused.
 //   - reasoning.summary is accepted: the backend's reasoning text, when it
 //     returns one, is the summary.
 
@@ -76,9 +79,6 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 		// for invocation logs); Chat Completions takes metadata only with
 		// store, and Anthropic's holds only user_id.
 		out.Metadata = nil
-	}
-	if req.TopLogprobs != nil {
-		out.Logprobs, out.TopLogprobs = ptr(true), req.TopLogprobs
 	}
 	if t := req.Text; t != nil {
 		if err := r.extra("text", t.Extra.Keys()); err != nil {
@@ -200,6 +200,11 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			return nil, r.because(p+".type", "expressible items: message, function_call, function_call_output, reasoning")
 		}
 	}
+	if !slices.ContainsFunc(out.Messages, func(m openai.Message) bool {
+		return m.Role != openai.RoleSystem && m.Role != openai.RoleDeveloper
+	}) {
+		return nil, r.because("input", "no message to answer")
+	}
 	return pv, nil
 }
 
@@ -230,6 +235,8 @@ func refuseResponsesCommon(r refuser, req *openai.ResponsesRequest) error {
 			return r.because(at("include", i), "expressible: reasoning.encrypted_content")
 		}
 	}
+	// top_logprobs shows only with include "message.output_text.logprobs",
+	// refused above, so it is accepted and not sent.
 	return nil
 }
 
@@ -324,7 +331,6 @@ var chatRenames = []struct{ chat, responses string }{
 	{"response_format", "text.format"},
 	{"reasoning_effort", "reasoning.effort"},
 	{"verbosity", "text.verbosity"},
-	{"logprobs", "top_logprobs"},
 	{"stream_options", "stream_options"},
 }
 

@@ -312,6 +312,8 @@ func TestResponsesRefusals(t *testing.T) {
 		{"include logprobs", `{"model":"m","input":"hi","include":["reasoning.encrypted_content","message.output_text.logprobs"]}`, "include[1]"},
 		{"item reference", `{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}`, "input[0].type"},
 		{"built-in tool", `{"model":"m","input":"hi","tools":[{"type":"web_search"}]}`, "tools[0].type"},
+		{"only instructions", `{"model":"m","instructions":"x","input":[{"type":"reasoning","id":"rs","summary":[]}]}`, "input"},
+		{"missing input", `{"model":"m","instructions":"x"}`, "input"},
 		{"unknown member", `{"model":"m","input":"hi","x_new":1}`, "x_new"},
 		{"image file id", `{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_image","file_id":"file-1"}]}]}`, "input[0].content[1].file_id"},
 		{"remapped effort", `{"model":"m","input":"hi","max_output_tokens":100,"reasoning":{"effort":"high"}}`, "reasoning.effort"},
