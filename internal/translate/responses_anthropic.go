@@ -19,6 +19,7 @@ func ResponsesToAnthropicRequest(req *openai.ResponsesRequest, opts Options) (*a
 	if err != nil {
 		return nil, pv.remap(err)
 	}
+	pv.restoreAnthropic(out)
 	return out, nil
 }
 
@@ -30,7 +31,7 @@ func AnthropicToResponsesResponse(req *openai.ResponsesRequest, resp *anthropic.
 	if err != nil {
 		return nil, err
 	}
-	return OpenAIToResponsesResponse(req, chat, meta)
+	return chatToResponses(req, chat, meta, anthropicReasoning(resp.Content))
 }
 
 // AnthropicToResponsesStream translates Messages stream events into
@@ -38,13 +39,14 @@ func AnthropicToResponsesResponse(req *openai.ResponsesRequest, resp *anthropic.
 type AnthropicToResponsesStream struct {
 	chat *AnthropicToOpenAIStream
 	*OpenAIToResponsesStream
+	blocks map[int64]int // thinking block index -> index in carried
 }
 
 // NewAnthropicToResponsesStream returns a stream translator for a response
 // to req.
 func NewAnthropicToResponsesStream(req *openai.ResponsesRequest, meta ResponseMeta) *AnthropicToResponsesStream {
 	meta.IncludeUsage = true
-	return &AnthropicToResponsesStream{chat: NewAnthropicToOpenAIStream(meta), OpenAIToResponsesStream: NewOpenAIToResponsesStream(req, meta)}
+	return &AnthropicToResponsesStream{chat: NewAnthropicToOpenAIStream(meta), OpenAIToResponsesStream: NewOpenAIToResponsesStream(req, meta), blocks: map[int64]int{}}
 }
 
 // Event translates one event into zero or more events. message_delta, which
@@ -55,5 +57,44 @@ func (s *AnthropicToResponsesStream) Event(e *anthropic.Event) ([]openai.Respons
 	if err != nil {
 		return nil, err
 	}
-	return chunksToResponses(s.OpenAIToResponsesStream, chunks)
+	redacted := s.carry(e)
+	out, err := chunksToResponses(s.OpenAIToResponsesStream, chunks)
+	if err == nil && redacted && !s.done {
+		// Redacted reasoning has no text: open its item here.
+		s.start()
+		s.ensureReasoning()
+		out = append(out, s.flush()...)
+	}
+	return out, err
+}
+
+// carry records the reasoning blocks of e for encrypted_content, and
+// reports whether e started a redacted_thinking block.
+func (s *AnthropicToResponsesStream) carry(e *anthropic.Event) (redacted bool) {
+	if !s.encrypted || e.Index == nil {
+		return false
+	}
+	switch {
+	case e.Type == anthropic.EventContentBlockStart && e.ContentBlock != nil:
+		switch b := e.ContentBlock; b.Type {
+		case anthropic.BlockThinking:
+			s.blocks[*e.Index] = len(s.carried)
+			s.carried = append(s.carried, carriedReasoning{Text: b.Thinking, Signature: b.Signature})
+		case anthropic.BlockRedactedThinking:
+			s.carried = append(s.carried, carriedReasoning{Redacted: b.Data})
+			return true
+		}
+	case e.Type == anthropic.EventContentBlockDelta && e.Delta != nil:
+		i, ok := s.blocks[*e.Index]
+		if !ok || i >= len(s.carried) {
+			return false
+		}
+		switch e.Delta.Type {
+		case anthropic.DeltaThinking:
+			s.carried[i].Text += e.Delta.Thinking
+		case anthropic.DeltaSignature:
+			s.carried[i].Signature += e.Delta.Signature
+		}
+	}
+	return false
 }

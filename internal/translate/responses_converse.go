@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"encoding/base64"
+
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
 	"github.com/meridian-gateway/meridian/internal/schema/openai"
 )
@@ -17,6 +19,7 @@ func ResponsesToConverseRequest(req *openai.ResponsesRequest, opts Options) (*co
 	if err != nil {
 		return nil, pv.remap(err)
 	}
+	pv.restoreConverse(out)
 	return out, nil
 }
 
@@ -27,7 +30,7 @@ func ConverseToResponsesResponse(req *openai.ResponsesRequest, resp *converse.Re
 	if err != nil {
 		return nil, err
 	}
-	return OpenAIToResponsesResponse(req, chat, meta)
+	return chatToResponses(req, chat, meta, converseReasoning(resp))
 }
 
 // ConverseToResponsesStream translates ConverseStream events into
@@ -35,13 +38,14 @@ func ConverseToResponsesResponse(req *openai.ResponsesRequest, resp *converse.Re
 type ConverseToResponsesStream struct {
 	chat *ConverseToOpenAIStream
 	*OpenAIToResponsesStream
+	blocks map[int64]int // reasoning block index -> index in carried
 }
 
 // NewConverseToResponsesStream returns a stream translator for a response
 // to req.
 func NewConverseToResponsesStream(req *openai.ResponsesRequest, meta ResponseMeta) *ConverseToResponsesStream {
 	meta.IncludeUsage = true
-	return &ConverseToResponsesStream{chat: NewConverseToOpenAIStream(meta), OpenAIToResponsesStream: NewOpenAIToResponsesStream(req, meta)}
+	return &ConverseToResponsesStream{chat: NewConverseToOpenAIStream(meta), OpenAIToResponsesStream: NewOpenAIToResponsesStream(req, meta), blocks: map[int64]int{}}
 }
 
 // Event translates one event into zero or more events. The metadata event,
@@ -51,7 +55,38 @@ func (s *ConverseToResponsesStream) Event(e converse.Event) ([]openai.ResponseSt
 	if err != nil {
 		return nil, err
 	}
-	return chunksToResponses(s.OpenAIToResponsesStream, chunks)
+	redacted := s.carry(e)
+	out, err := chunksToResponses(s.OpenAIToResponsesStream, chunks)
+	if err == nil && redacted && !s.done {
+		// Redacted reasoning has no text: open its item here.
+		s.start()
+		s.ensureReasoning()
+		out = append(out, s.flush()...)
+	}
+	return out, err
+}
+
+// carry records the reasoning of e for encrypted_content, and reports
+// whether e carried redacted reasoning.
+func (s *ConverseToResponsesStream) carry(e converse.Event) (redacted bool) {
+	if !s.encrypted || e.ContentBlockDelta == nil || e.ContentBlockDelta.Delta.ReasoningContent == nil {
+		return false
+	}
+	idx, rd := e.ContentBlockDelta.ContentBlockIndex, e.ContentBlockDelta.Delta.ReasoningContent
+	if rd.RedactedContent != nil {
+		s.carried = append(s.carried, carriedReasoning{Redacted: base64.StdEncoding.EncodeToString(rd.RedactedContent)})
+		delete(s.blocks, idx)
+		return true
+	}
+	i, ok := s.blocks[idx]
+	if !ok || i >= len(s.carried) {
+		i = len(s.carried)
+		s.blocks[idx] = i
+		s.carried = append(s.carried, carriedReasoning{})
+	}
+	s.carried[i].Text += deref(rd.Text)
+	s.carried[i].Signature += deref(rd.Signature)
+	return false
 }
 
 func chunksToResponses(s *OpenAIToResponsesStream, chunks []openai.ChatCompletionChunk) ([]openai.ResponseStreamEvent, error) {

@@ -202,3 +202,40 @@ func jsonEquivalent(got []byte, want string) (bool, error) {
 	bb, _ := json.Marshal(b)
 	return string(ab) == string(bb), nil
 }
+
+// TestReasoningRoundTrip sends a response's output back as the next
+// request's input, as a client that stores nothing does, and checks
+// Claude's signed reasoning reaches the backend again.
+func TestReasoningRoundTrip(t *testing.T) {
+	t.Parallel()
+	req := &openai.ResponsesRequest{Model: "m", Include: []string{"reasoning.encrypted_content"}}
+	first, err := translate.ResponsesResponse(translate.Anthropic, req, []byte(`{"id":"msg_1","type":"message","role":"assistant","model":"c",
+		"content":[{"type":"thinking","thinking":"Plan.","signature":"SIG"},{"type":"redacted_thinking","data":"RED"},{"type":"tool_use","id":"toolu_1","name":"f","input":{}}],
+		"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`), rmeta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp openai.Response
+	if err := json.Unmarshal(first, &resp); err != nil {
+		t.Fatal(err)
+	}
+	items := append([]openai.Item{{Role: "user", Content: &openai.ItemContent{Text: "go"}}}, resp.Output...)
+	items = append(items, openai.Item{Type: "function_call_output", CallID: "toolu_1", Output: &openai.ItemContent{Text: "done"}})
+	next := openai.ResponsesRequest{Model: "m", Input: &openai.ResponseInput{Items: items}, Reasoning: &openai.ReasoningConfig{Effort: "low"}, Include: req.Include}
+	body, _ := json.Marshal(next)
+	for _, d := range []translate.Dialect{translate.Anthropic, translate.Converse} {
+		out, err := translate.ResponsesRequest(d, body, "m", false, translate.Options{})
+		if err != nil {
+			t.Fatalf("%v: %v", d, err)
+		}
+		if !strings.Contains(string(out), `"SIG"`) || !strings.Contains(string(out), `"Plan."`) {
+			t.Errorf("%v: reasoning not restored: %s", d, out)
+		}
+	}
+	// Without reasoning enabled, carried reasoning is not sent.
+	next.Reasoning = nil
+	body, _ = json.Marshal(next)
+	if out, err := translate.ResponsesRequest(translate.Anthropic, body, "m", false, translate.Options{}); err != nil || strings.Contains(string(out), "SIG") {
+		t.Errorf("without reasoning: %s, %v", out, err)
+	}
+}

@@ -25,10 +25,10 @@ import (
 //     side. item_reference input items are refused for the same reason.
 //   - store is accepted (the API's default is true) and ignored: nothing is
 //     stored and the response says "store": false.
-//   - include "reasoning.encrypted_content" is accepted: reasoning items come
-//     back without encrypted_content, and reasoning items sent back as input
-//     are dropped (a reasoning signature cannot cross the Chat pivot; Claude
-//     accepts a conversation without its earlier thinking).
+//   - include "reasoning.encrypted_content" is accepted: Claude's reasoning
+//     comes back in encrypted_content and goes back to Claude from it (see
+//     responses_reasoning.go); other reasoning items sent as input are
+//     dropped.
 //   - top_logprobs is accepted and not sent: logprobs show only with include
 //     "message.output_text.logprobs", which is refused.
 //   - reasoning.summary is accepted: the backend's reasoning text, when it
@@ -40,6 +40,9 @@ type chatPivot struct {
 	req   *openai.ChatCompletionRequest
 	paths []msgPath
 	calls map[[2]int]string // (message, tool call) -> source path
+	// reasoning is Claude's reasoning carried in reasoning items, to put
+	// back (see responses_reasoning.go).
+	reasoning []pendingReasoning
 }
 
 // msgPath is a message's source path and what its content member is called
@@ -193,7 +196,11 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			}
 			add(openai.Message{Role: openai.RoleTool, ToolCallID: it.CallID, Content: c}, msgPath{p, ".output"})
 		case openai.ItemReasoning:
-			// Dropped: see the package notes above.
+			// Kept only when it carries Claude's blocks (see
+			// responses_reasoning.go); otherwise dropped.
+			if blocks, ok := decodeReasoning(deref(it.EncryptedContent)); ok {
+				pv.reasoning = append(pv.reasoning, pendingReasoning{at: len(out.Messages), blocks: blocks})
+			}
 		case openai.ItemReference:
 			return nil, r.because(p+".type", noStorage)
 		default:

@@ -111,6 +111,12 @@ func chatAnnotations(raw json.RawMessage) []json.RawMessage {
 // item per tool call. Finish reason length or content_filter makes the
 // response incomplete. Logprobs are not carried.
 func OpenAIToResponsesResponse(req *openai.ResponsesRequest, resp *openai.ChatCompletion, meta ResponseMeta) (*openai.Response, error) {
+	return chatToResponses(req, resp, meta, nil)
+}
+
+// chatToResponses is OpenAIToResponsesResponse with Claude's reasoning
+// blocks to carry in the reasoning item's encrypted_content.
+func chatToResponses(req *openai.ResponsesRequest, resp *openai.ChatCompletion, meta ResponseMeta, carried []carriedReasoning) (*openai.Response, error) {
 	out := newResponse(req, meta)
 	if len(resp.Choices) > 1 {
 		return nil, &UnsupportedError{Field: "choices", Target: "OpenAI Responses", Reason: "a response has one output"}
@@ -123,9 +129,18 @@ func OpenAIToResponsesResponse(req *openai.ResponsesRequest, resp *openai.ChatCo
 	c := resp.Choices[0]
 	out.Status, out.IncompleteDetails = finishStatus(c.FinishReason)
 	ids, m := itemIDs(meta.ID), c.Message
-	if m.ReasoningContent != nil && *m.ReasoningContent != "" {
-		out.Output = append(out.Output, openai.Item{Type: openai.ItemReasoning, ID: ids.id("rs", len(out.Output)),
-			Summary: []openai.ItemPart{{Type: openai.PartSummaryText, Text: *m.ReasoningContent}}})
+	if !wantsEncrypted(req) {
+		carried = nil
+	}
+	if text := deref(m.ReasoningContent); text != "" || carried != nil {
+		item := openai.Item{Type: openai.ItemReasoning, ID: ids.id("rs", len(out.Output)), Summary: []openai.ItemPart{}}
+		if text != "" {
+			item.Summary = []openai.ItemPart{{Type: openai.PartSummaryText, Text: text}}
+		}
+		if carried != nil {
+			item.EncryptedContent = ptr(encodeReasoning(carried))
+		}
+		out.Output = append(out.Output, item)
 	}
 	var parts []openai.ItemPart
 	if m.Content != nil {

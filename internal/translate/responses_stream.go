@@ -26,6 +26,10 @@ type OpenAIToResponsesStream struct {
 	seen     map[int64]bool // chat tool call indices already opened
 	finish   string
 	finished bool
+	// encrypted says the client asked for reasoning encrypted_content;
+	// carried holds the reasoning blocks of the open or next reasoning item.
+	encrypted bool
+	carried   []carriedReasoning
 }
 
 // openItem is the output item being streamed.
@@ -45,7 +49,7 @@ type openItem struct {
 // req (whose settings the response objects echo). meta.ID names the
 // response ("resp_...") and its items.
 func NewOpenAIToResponsesStream(req *openai.ResponsesRequest, meta ResponseMeta) *OpenAIToResponsesStream {
-	return &OpenAIToResponsesStream{resp: newResponse(req, meta), ids: itemIDs(meta.ID), seen: map[int64]bool{}}
+	return &OpenAIToResponsesStream{resp: newResponse(req, meta), ids: itemIDs(meta.ID), seen: map[int64]bool{}, encrypted: wantsEncrypted(req)}
 }
 
 func (s *OpenAIToResponsesStream) emit(e openai.ResponseStreamEvent) {
@@ -125,12 +129,17 @@ func (s *OpenAIToResponsesStream) openNew(kind, prefix string, item openai.Item)
 	s.emit(openai.ResponseStreamEvent{Type: openai.EventOutputItemAdded, OutputIndex: ptr(idx), Item: &item})
 }
 
-func (s *OpenAIToResponsesStream) reasoningDelta(t string) {
+// ensureReasoning opens a reasoning item unless one is open.
+func (s *OpenAIToResponsesStream) ensureReasoning() {
 	if s.open == nil || s.open.kind != openai.ItemReasoning {
 		s.openNew(openai.ItemReasoning, "rs", openai.Item{Type: openai.ItemReasoning, Summary: []openai.ItemPart{}})
 		s.emit(openai.ResponseStreamEvent{Type: openai.EventReasoningPartAdded, ItemID: s.open.id, OutputIndex: ptr(s.open.index),
 			SummaryIndex: ptr(int64(0)), Part: &openai.ItemPart{Type: openai.PartSummaryText}})
 	}
+}
+
+func (s *OpenAIToResponsesStream) reasoningDelta(t string) {
+	s.ensureReasoning()
 	s.open.buf.WriteString(t)
 	s.emit(openai.ResponseStreamEvent{Type: openai.EventReasoningSummaryDelta, ItemID: s.open.id, OutputIndex: ptr(s.open.index),
 		SummaryIndex: ptr(int64(0)), Delta: ptr(t)})
@@ -220,6 +229,10 @@ func (s *OpenAIToResponsesStream) closeItem() {
 		s.emit(openai.ResponseStreamEvent{Type: openai.EventReasoningSummaryDone, ItemID: o.id, OutputIndex: ptr(o.index), SummaryIndex: ptr(int64(0)), Text: ptr(text)})
 		s.emit(openai.ResponseStreamEvent{Type: openai.EventReasoningPartDone, ItemID: o.id, OutputIndex: ptr(o.index), SummaryIndex: ptr(int64(0)), Part: &part})
 		item.Summary = []openai.ItemPart{part}
+		if s.encrypted && len(s.carried) > 0 {
+			item.EncryptedContent = ptr(encodeReasoning(s.carried))
+		}
+		s.carried = nil
 	case openai.ItemMessage:
 		s.closePart()
 		item.Status, item.Role, item.Content = status, openai.RoleAssistant, &openai.ItemContent{Parts: o.parts}
