@@ -301,7 +301,7 @@ func (s *OpenAIToResponsesStream) fail(err error, errorEvent bool) {
 	s.closeItem()
 	s.done = true
 	if errorEvent {
-		s.emit(openai.ResponseStreamEvent{Type: openai.EventError, Code: ptr(code), Message: msg, Param: nil})
+		s.emit(openai.ResponseStreamEvent{Type: openai.EventError, Code: ptr(code), Message: msg, Param: json.RawMessage("null")})
 	}
 	s.resp.Status = openai.StatusFailed
 	s.resp.Error = &openai.ResponseError{Code: code, Message: msg}

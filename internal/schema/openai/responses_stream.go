@@ -67,7 +67,7 @@ type ResponseStreamEvent struct {
 	Logprobs       json.RawMessage `json:"logprobs,omitempty"`
 	Code           *string         `json:"code,omitempty"`
 	Message        string          `json:"message,omitempty"`
-	Param          *string         `json:"param,omitempty"`
+	Param          json.RawMessage `json:"param,omitempty"` // error: string or null
 	Obfuscation    string          `json:"obfuscation,omitempty"`
 	Extra          jsonx.Extra     `json:"-"`
 }
