@@ -53,8 +53,8 @@ type msgPath struct {
 
 const noStorage = "Meridian does not store responses; send the whole conversation in input"
 
-// responsesToChat builds the Chat Completions request. target says which
-// backend the pivot heads for, to name it in refusals.
+// responsesToChat builds the Chat Completions request. r names the backend
+// API the pivot heads for, in refusals.
 func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error) {
 	if err := refuseResponsesCommon(r, req); err != nil {
 		return nil, err
@@ -111,11 +111,11 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 		if err := r.extra("reasoning", rc.Extra.Keys()); err != nil {
 			return nil, err
 		}
-		for name, v := range map[string]string{"reasoning.summary": rc.Summary, "reasoning.generate_summary": rc.GenerateSummary} {
-			switch v {
+		for _, s := range []struct{ name, v string }{{"reasoning.summary", rc.Summary}, {"reasoning.generate_summary", rc.GenerateSummary}} {
+			switch s.v {
 			case "", "auto", "concise", "detailed":
 			default:
-				return nil, r.because(name, "expressible: auto, concise, detailed")
+				return nil, r.because(s.name, "expressible: auto, concise, detailed")
 			}
 		}
 		switch {
