@@ -257,3 +257,14 @@ func FuzzDecodeResponses(f *testing.F) {
 		}
 	})
 }
+
+func TestPeekResponsesAllocs(t *testing.T) {
+	full, _ := os.ReadFile("testdata/responses/request_full.json")
+	if n := testing.AllocsPerRun(100, func() { openai.PeekResponses(full) }); n > 4 {
+		t.Errorf("PeekResponses allocates %v times, want at most 4 (model string and scan closures)", n)
+	}
+	emb, _ := os.ReadFile("testdata/embeddings/request_strings.json")
+	if n := testing.AllocsPerRun(100, func() { openai.PeekEmbeddings(emb) }); n > 4 {
+		t.Errorf("PeekEmbeddings allocates %v times, want at most 4", n)
+	}
+}
