@@ -126,7 +126,7 @@ func (f forwardedLocal) ServeForwarded(ctx context.Context, job *gateway.Job) (*
 	if !ok {
 		g = f.n.current()
 	}
-	return g.gw.ServeForwarded(ctx, job)
+	return g.gw.ServeForwarded(f.n.otel.Forwarded(ctx, job.TraceParent), job)
 }
 
 // newGeneration builds the request path for cfg. prev, when set, is the
@@ -180,8 +180,8 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 			return nil, fmt.Errorf("%s: routing: %w", cfg.File, err)
 		}
 	}
-	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: g.backends, Routing: rt,
-		Link: n.link, Authorizer: authz, Limiter: n.limiter, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway")})
+	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: n.otel.Backends(g.backends), Routing: rt,
+		Link: n.otel.Link(n.link), Authorizer: authz, Limiter: n.limiter, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway")})
 	if err != nil {
 		return nil, err
 	}
