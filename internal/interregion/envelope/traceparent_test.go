@@ -90,3 +90,28 @@ func TestTraceParentNeedsVersion3(t *testing.T) {
 		t.Errorf("Decode(version 2 with traceparent) error = %v, want a refusal", err)
 	}
 }
+
+// FuzzTraceParent: whatever a source puts in traceparent, sealing either
+// refuses it or carries it unchanged, and only a W3C version 00 form.
+func FuzzTraceParent(f *testing.F) {
+	f.Add(validTraceParent)
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+	f.Add("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tp string) {
+		sealed, err := envelope.Unsigned(traced(3, tp))
+		if err != nil {
+			return
+		}
+		e, err := envelope.Decode(sealed.Envelope)
+		if err != nil {
+			t.Fatalf("Decode of a sealed envelope: %v", err)
+		}
+		if e.TraceParent != tp {
+			t.Fatalf("traceparent %q came back as %q", tp, e.TraceParent)
+		}
+		if tp != "" && (len(tp) != 55 || strings.ToLower(tp) != tp || !strings.HasPrefix(tp, "00-")) {
+			t.Fatalf("sealed a malformed traceparent %q", tp)
+		}
+	})
+}

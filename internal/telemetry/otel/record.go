@@ -66,7 +66,7 @@ func (t *Telemetry) recordMetrics(ctx context.Context, rec *gateway.Record, base
 	// Time per output token after the first: measurable on a stream that
 	// ended well with more than one output token.
 	if rec.Stream && rec.ErrorCode == "" && rec.Usage.OutputTokens > 1 && rec.Latency > rec.TTFT {
-		t.inst.tpot.Record(ctx, (rec.Latency - rec.TTFT).Seconds()/float64(rec.Usage.OutputTokens-1), metric.WithAttributeSet(set))
+		t.inst.tpot.Record(ctx, (rec.Latency-rec.TTFT).Seconds()/float64(rec.Usage.OutputTokens-1), metric.WithAttributeSet(set))
 	}
 }
 
@@ -197,4 +197,3 @@ func contentAttrs(rec *gateway.Record) []attribute.KeyValue {
 	}
 	return out
 }
-
