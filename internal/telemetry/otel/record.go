@@ -116,20 +116,30 @@ func (t *Telemetry) recordSpans(ctx context.Context, rec *gateway.Record, op str
 		span.SetStatus(codes.Error, errType)
 	}
 	for i, c := range rt.snapshot() {
-		t.callSpan(sctx, rt, rec, op, base, i, c, end)
+		t.callSpan(sctx, rt, rec, op, i, c, end)
 	}
 	span.End(trace.WithTimestamp(end))
 }
 
 // callSpan writes the span of the i-th call of a request.
-func (t *Telemetry) callSpan(ctx context.Context, rt *requestTrace, rec *gateway.Record, op string, base []attribute.KeyValue, i int, c call, reqEnd time.Time) {
+func (t *Telemetry) callSpan(ctx context.Context, rt *requestTrace, rec *gateway.Record, op string, i int, c call, reqEnd time.Time) {
 	attrs := []attribute.KeyValue{attribute.String(attrRequestID, rec.RequestID), attribute.Int(attrAttempt, i+1),
 		attribute.String(attrDestinationRegion, c.region)}
 	name := spanName(op, rec.Model)
 	if c.remote {
 		name = "forward " + c.region
 	} else {
-		attrs = append(attrs, base...)
+		// A backend call: the GenAI client span of the model in c.region,
+		// whichever region finally answered the request.
+		attrs = append(attrs, semconv.GenAIOperationNameKey.String(op))
+		if t.topology != nil {
+			if p := t.providers.of(t.topology(), c.region, rec.Model); p != "" {
+				attrs = append(attrs, semconv.GenAIProviderNameKey.String(p))
+			}
+		}
+		if rec.Model != "" {
+			attrs = append(attrs, semconv.GenAIRequestModel(rec.Model))
+		}
 	}
 	outcome, status := "ok", 200
 	if rec.Side == "source" && i < len(rec.Attempts) && rec.Attempts[i].Region == c.region {
