@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -161,4 +162,65 @@ func (t *Telemetry) genAIAttrs(rec *gateway.Record, op string) []attribute.KeyVa
 	}
 	// Clipped: callers append their own attributes to copies.
 	return slices.Clip(attrs)
+}
+
+// seriesKey is the label values of one request's GenAI series, each from
+// a bounded set.
+type seriesKey struct {
+	op, provider, model, source, inference, profile, route, errType string
+	served                                                          bool
+}
+
+// series are the measurement options of one seriesKey, built once: a
+// request's metrics then cost no attribute set of their own.
+type series struct {
+	// plain has no error.type (time to first token, per output token);
+	// duration has it when the request failed; input and output add
+	// gen_ai.token.type.
+	plain, duration, input, output []metric.RecordOption
+}
+
+// seriesCache holds the series seen so far; it grows with the label sets
+// in use, which are bounded like the labels themselves.
+type seriesCache struct {
+	mu sync.RWMutex
+	m  map[seriesKey]*series
+}
+
+func (c *seriesCache) of(k seriesKey) *series {
+	c.mu.RLock()
+	s, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	attrs := []attribute.KeyValue{semconv.GenAIOperationNameKey.String(k.op), attribute.String(attrSourceRegion, k.source)}
+	for _, a := range []struct {
+		key attribute.Key
+		val string
+	}{{semconv.GenAIProviderNameKey, k.provider}, {semconv.GenAIRequestModelKey, k.model},
+		{attrInferenceRegion, k.inference}, {attrProfile, k.profile}, {attrRoute, k.route}} {
+		if a.val != "" {
+			attrs = append(attrs, a.key.String(a.val))
+		}
+	}
+	if k.served && k.model != "" {
+		attrs = append(attrs, semconv.GenAIResponseModel(k.model))
+	}
+	attrs = slices.Clip(attrs)
+	opt := func(extra ...attribute.KeyValue) []metric.RecordOption {
+		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(append(attrs, extra...)...))}
+	}
+	s = &series{plain: opt(), input: opt(semconv.GenAITokenTypeInput), output: opt(semconv.GenAITokenTypeOutput)}
+	s.duration = s.plain
+	if k.errType != "" {
+		s.duration = opt(semconv.ErrorTypeKey.String(k.errType))
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[seriesKey]*series{}
+	}
+	c.m[k] = s
+	c.mu.Unlock()
+	return s
 }

@@ -24,7 +24,7 @@ var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 // newTest returns a tracing Telemetry whose spans land in the returned
 // exporter, and its registry.
-func newTest(t *testing.T, ratio float64, recordContent bool) (*Telemetry, *tracetest.InMemoryExporter, *prometheus.Registry) {
+func newTest(t testing.TB, ratio float64, recordContent bool) (*Telemetry, *tracetest.InMemoryExporter, *prometheus.Registry) {
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	reg := prometheus.NewRegistry()

@@ -7,7 +7,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -24,49 +23,41 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 	if !ok {
 		return nil
 	}
-	base := t.genAIAttrs(rec, op)
 	if rec.Side == "source" {
-		t.recordMetrics(ctx, rec, base)
+		t.recordMetrics(ctx, rec, op)
 	}
 	if t.tracing {
-		t.recordSpans(ctx, rec, op, base)
+		t.recordSpans(ctx, rec, op, t.genAIAttrs(rec, op))
 	}
 	return nil
 }
 
 // recordMetrics records the GenAI histograms of a request that entered in
 // this region (a forwarded request is counted once, at its source).
-func (t *Telemetry) recordMetrics(ctx context.Context, rec *gateway.Record, base []attribute.KeyValue) {
-	attrs := append(base, attribute.String(attrSourceRegion, rec.SourceRegion))
-	if rec.InferenceRegion != "" {
-		attrs = append(attrs, attribute.String(attrInferenceRegion, rec.InferenceRegion))
+func (t *Telemetry) recordMetrics(ctx context.Context, rec *gateway.Record, op string) {
+	k := seriesKey{op: op, model: rec.Model, served: rec.Status == 200, source: rec.SourceRegion, inference: rec.InferenceRegion,
+		route: telemetry.RouteLabel(rec.Route)}
+	if t.topology != nil {
+		k.provider = t.providers.of(t.topology(), rec.InferenceRegion, rec.Model)
 	}
 	if t.catalog != nil {
-		if p := telemetry.ProfileLabel(t.catalog(), rec.ProfileID); p != "" {
-			attrs = append(attrs, attribute.String(attrProfile, p))
-		}
+		k.profile = telemetry.ProfileLabel(t.catalog(), rec.ProfileID)
 	}
-	if rec.Route != "" {
-		attrs = append(attrs, attribute.String(attrRoute, telemetry.RouteLabel(rec.Route)))
-	}
-	set := attribute.NewSet(attrs...)
-	if errType, bad := failed(rec); bad {
-		t.inst.duration.Record(ctx, rec.Latency.Seconds(), metric.WithAttributeSet(attribute.NewSet(append(attrs, semconv.ErrorTypeKey.String(errType))...)))
-	} else {
-		t.inst.duration.Record(ctx, rec.Latency.Seconds(), metric.WithAttributeSet(set))
-	}
+	k.errType, _ = failed(rec)
+	s := t.series.of(k)
+	t.inst.duration.Record(ctx, rec.Latency.Seconds(), s.duration...)
 	if u := rec.Usage; u.InputTokens > 0 || u.OutputTokens > 0 {
-		t.inst.tokens.Record(ctx, float64(u.InputTokens), metric.WithAttributeSet(attribute.NewSet(append(attrs, semconv.GenAITokenTypeInput)...)))
-		t.inst.tokens.Record(ctx, float64(u.OutputTokens), metric.WithAttributeSet(attribute.NewSet(append(attrs, semconv.GenAITokenTypeOutput)...)))
+		t.inst.tokens.Record(ctx, float64(u.InputTokens), s.input...)
+		t.inst.tokens.Record(ctx, float64(u.OutputTokens), s.output...)
 	}
 	if rec.Status != 200 || rec.TTFT <= 0 {
 		return
 	}
-	t.inst.ttft.Record(ctx, rec.TTFT.Seconds(), metric.WithAttributeSet(set))
+	t.inst.ttft.Record(ctx, rec.TTFT.Seconds(), s.plain...)
 	// Time per output token after the first: measurable on a stream that
 	// ended well with more than one output token.
 	if rec.Stream && rec.ErrorCode == "" && rec.Usage.OutputTokens > 1 && rec.Latency > rec.TTFT {
-		t.inst.tpot.Record(ctx, (rec.Latency-rec.TTFT).Seconds()/float64(rec.Usage.OutputTokens-1), metric.WithAttributeSet(set))
+		t.inst.tpot.Record(ctx, (rec.Latency-rec.TTFT).Seconds()/float64(rec.Usage.OutputTokens-1), s.plain...)
 	}
 }
 

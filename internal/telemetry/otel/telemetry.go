@@ -77,6 +77,7 @@ type Telemetry struct {
 	catalog       func() *profile.Catalog
 	topology      func() *topology.Config
 	providers     providerCache
+	series        seriesCache
 	now           func() time.Time
 }
 
