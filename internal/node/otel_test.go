@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -30,6 +31,10 @@ type otlpReceiver struct {
 	*httptest.Server
 	mu    sync.Mutex
 	spans []receivedSpan
+	// metrics holds the names of the metrics pushed, by region.
+	metrics map[string][]string
+	// auth is the Authorization header of the last export.
+	auth string
 }
 
 type receivedSpan struct {
@@ -38,9 +43,34 @@ type receivedSpan struct {
 }
 
 func startOTLPReceiver(t *testing.T) *otlpReceiver {
-	r := &otlpReceiver{}
+	r := &otlpReceiver{metrics: map[string][]string{}}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.auth = req.Header.Get("Authorization")
+		r.mu.Unlock()
+		if req.URL.Path == "/v1/metrics" && err == nil {
+			var export colmetricpb.ExportMetricsServiceRequest
+			if err := proto.Unmarshal(body, &export); err != nil {
+				t.Errorf("OTLP receiver: %v", err)
+				http.Error(w, "malformed", http.StatusBadRequest)
+				return
+			}
+			r.mu.Lock()
+			for _, rm := range export.ResourceMetrics {
+				region := attrString(rm.Resource.GetAttributes(), "meridian.region")
+				for _, sm := range rm.ScopeMetrics {
+					for _, m := range sm.Metrics {
+						r.metrics[region] = append(r.metrics[region], m.Name+" "+m.Unit)
+					}
+				}
+			}
+			r.mu.Unlock()
+			out, _ := proto.Marshal(&colmetricpb.ExportMetricsServiceResponse{})
+			w.Header().Set("Content-Type", "application/x-protobuf")
+			w.Write(out)
+			return
+		}
 		if req.URL.Path != "/v1/traces" || req.Header.Get("Content-Type") != "application/x-protobuf" || err != nil {
 			t.Errorf("OTLP receiver: %s %s (%s), %v", req.Method, req.URL.Path, req.Header.Get("Content-Type"), err)
 			http.Error(w, "unexpected", http.StatusBadRequest)
@@ -97,11 +127,14 @@ func attrString(kvs []*commonpb.KeyValue, key string) string {
 // arrives at an OTLP receiver as one trace: the source's server span (child
 // of the caller's span), a client span per attempt (the forward to
 // eu-central-1 among them), and the destination's server span, a child of
-// that forward span, with its backend call below it. Streams too.
+// that forward span, with its backend call below it. Streams too. The
+// GenAI metrics are pushed to the same receiver, with the header whose
+// value the environment holds.
 func TestTraceAcrossRegions(t *testing.T) {
 	rcv := startOTLPReceiver(t)
+	t.Setenv("MERIDIAN_TEST_OTLP_AUTH", "Bearer collector-token")
 	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}},
-		fmt.Sprintf("telemetry: {otlp: {endpoint: %q}, traces: {enabled: true}}\n", rcv.URL))
+		fmt.Sprintf("telemetry: {otlp: {endpoint: %q, headers_env: {authorization: MERIDIAN_TEST_OTLP_AUTH}}, traces: {enabled: true}, metrics: {otlp: true}}\n", rcv.URL))
 	c.mocks["eu-west-1"].SetThrottled(time.Minute)
 
 	for i, stream := range []bool{false, true} {
@@ -196,6 +229,18 @@ func TestTraceAcrossRegions(t *testing.T) {
 					t.Errorf("span %q carries %s without record_content", s.Name, kv.Key)
 				}
 			}
+		}
+	}
+
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if rcv.auth != "Bearer collector-token" {
+		t.Errorf("exports sent Authorization %q, want the value of MERIDIAN_TEST_OTLP_AUTH", rcv.auth)
+	}
+	for _, want := range []string{"gen_ai.client.token.usage {token}", "gen_ai.server.request.duration s",
+		"gen_ai.server.time_to_first_token s", "gen_ai.server.time_per_output_token s"} {
+		if !slices.Contains(rcv.metrics["eu-west-1"], want) {
+			t.Errorf("OTLP metrics from eu-west-1 %v lack %q", rcv.metrics["eu-west-1"], want)
 		}
 	}
 }
