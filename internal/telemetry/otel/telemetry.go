@@ -8,9 +8,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	otelapi "go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -99,6 +101,7 @@ func New(opts Options) (*Telemetry, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	setErrorHandler(opts.Logger)
 	headers, err := otlpHeaders(cfg.OTLP, opts.Getenv)
 	if err != nil {
 		return nil, err
@@ -180,6 +183,39 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, t.mp.Shutdown(ctx))
 	return errors.Join(errs...)
+}
+
+// exportErrors routes the OpenTelemetry SDK's errors (failed exports,
+// mostly) to a node's log, at most one line per errorLogInterval with the
+// number of errors since the last one: a collector that is down must not
+// flood the log. The SDK's error handler is global to the process; the
+// first node's logger gets it (the demo runs several nodes in one process).
+var exportErrors struct {
+	once   sync.Once
+	mu     sync.Mutex
+	last   time.Time
+	missed int
+}
+
+const errorLogInterval = 30 * time.Second
+
+func setErrorHandler(log *slog.Logger) {
+	exportErrors.once.Do(func() {
+		otelapi.SetErrorHandler(otelapi.ErrorHandlerFunc(func(err error) {
+			e := &exportErrors
+			e.mu.Lock()
+			now := time.Now()
+			if !e.last.IsZero() && now.Sub(e.last) < errorLogInterval {
+				e.missed++
+				e.mu.Unlock()
+				return
+			}
+			missed := e.missed
+			e.last, e.missed = now, 0
+			e.mu.Unlock()
+			log.Warn("telemetry export failed; spans or metrics were dropped", "error", err, "errors_since_last_line", missed)
+		}))
+	})
 }
 
 // endpointURL is the OTLP/HTTP URL of a signal under the collector's base.

@@ -73,6 +73,11 @@ func (t *Telemetry) begin(parent trace.SpanContext) *requestTrace {
 // it with its span id.
 func (rt *requestTrace) startCall(region string, remote bool, now time.Time) *call {
 	c := &call{span: newSpanID(), region: region, remote: remote, start: now}
+	if !rt.sc.IsSampled() {
+		// No span will be written; the id still travels, with the
+		// decision, so that the destination does not sample it either.
+		return c
+	}
 	rt.mu.Lock()
 	rt.calls = append(rt.calls, c)
 	rt.mu.Unlock()
