@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -402,5 +403,24 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 				return
 			}
 		}
+	}
+}
+
+// TestCollectorDown: a collector that does not answer costs requests
+// nothing: they are served, and only the export fails.
+func TestCollectorDown(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // its address now refuses connections
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}},
+		fmt.Sprintf("telemetry: {otlp: {endpoint: %q, timeout: 1s}, traces: {enabled: true}, metrics: {otlp: true}}\n", down.URL))
+	for _, stream := range []bool{false, true} {
+		if status, _, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", stream), c.key); status != 200 {
+			t.Fatalf("stream=%v: status %d %s, want 200 with the collector down", stream, status, body)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := c.nodes["eu-west-1"].FlushTelemetry(ctx); err == nil {
+		t.Error("FlushTelemetry succeeded with the collector down")
 	}
 }

@@ -79,8 +79,10 @@ type Telemetry struct {
 	catalog       func() *profile.Catalog
 	topology      func() *topology.Config
 	providers     providerCache
-	series        seriesCache
-	now           func() time.Time
+	// timeout bounds one export, and the final flush.
+	timeout time.Duration
+	series  seriesCache
+	now     func() time.Time
 }
 
 var _ gateway.Recorder = (*Telemetry)(nil)
@@ -114,6 +116,7 @@ func New(opts Options) (*Telemetry, error) {
 	}
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
 	timeout := cfg.OTLP.Timeout.Or(defaultTimeout)
+	t.timeout = timeout
 	if cfg.Metrics.OTLP && cfg.OTLP.Endpoint != "" {
 		exp, err := otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpointURL(endpointURL(cfg.OTLP.Endpoint, "/v1/metrics")),
 			otlpmetrichttp.WithHeaders(headers), otlpmetrichttp.WithTimeout(timeout))
@@ -175,8 +178,12 @@ func (t *Telemetry) ForceFlush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Shutdown flushes and stops the exporters; Record does nothing after it.
+// Shutdown flushes and stops the exporters, waiting at most for ctx or the
+// export timeout (a collector that is down must not hold up a drain); Record
+// does nothing after it.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
 	var errs []error
 	if t.tp != nil {
 		errs = append(errs, t.tp.Shutdown(ctx))
