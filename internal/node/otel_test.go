@@ -224,6 +224,15 @@ func TestTraceAcrossRegions(t *testing.T) {
 				t.Errorf("stream=%v: span %q in %s: %s = %q, want %q", stream, a.span.Name, a.span.region, a.key, got, a.want)
 			}
 		}
+		t.Logf("stream=%v: route %s, %d spans", stream, attrString(source.Attributes, "meridian.route"), len(spans))
+		if strings.HasPrefix(attrString(source.Attributes, "meridian.route"), "failover") {
+			// The local attempt failed first: its span says so.
+			local := find("local attempt", "eu-west-1", tracepb.Span_SPAN_KIND_CLIENT, "chat demo.chat-small")
+			if !bytes.Equal(local.ParentSpanId, source.SpanId) || attrString(local.Attributes, "error.type") != "throttled" ||
+				local.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || local.EndTimeUnixNano > forward.StartTimeUnixNano {
+				t.Errorf("stream=%v: local attempt span %v, want a throttled child of the source ending before the forward", stream, local)
+			}
+		}
 		for _, s := range spans {
 			for _, kv := range s.Attributes {
 				if kv.Key == "gen_ai.input.messages" || kv.Key == "gen_ai.output.messages" {
