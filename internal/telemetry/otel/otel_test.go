@@ -177,6 +177,19 @@ func TestAttemptParentsDestination(t *testing.T) {
 	}
 }
 
+// TestUnauthenticatedNotTraced: a request refused for want of credentials
+// writes no span, whatever its traceparent says.
+func TestUnauthenticatedNotTraced(t *testing.T) {
+	t.Parallel()
+	tel, exp, _ := newTest(t, 1, false)
+	rec := &gateway.Record{RequestID: "req-1", Operation: gateway.OpChatCompletions, Side: "source", SourceRegion: "eu-west-1",
+		Status: http.StatusUnauthorized, ErrorCode: "unauthenticated", Started: t0}
+	tel.Record(arrive(t, tel, "00-"+callerTrace+"-00f067aa0ba902b7-01"), rec)
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Errorf("an unauthenticated request wrote %d spans", n)
+	}
+}
+
 // TestContentOnlyWhenAllowed: prompts and completions reach spans only
 // with record_content; the record holds them whenever audit does.
 func TestContentOnlyWhenAllowed(t *testing.T) {

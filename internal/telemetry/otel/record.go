@@ -3,6 +3,7 @@ package otel
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -26,7 +27,10 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 	if rec.Side == "source" {
 		t.recordMetrics(ctx, rec, op)
 	}
-	if t.tracing {
+	// A caller that did not authenticate could otherwise have every one
+	// of its refused requests traced (its traceparent says "sampled"),
+	// and flood the collector; the metrics count it.
+	if t.tracing && rec.Status != http.StatusUnauthorized {
 		t.recordSpans(ctx, rec, op, t.genAIAttrs(rec, op))
 	}
 	return nil
