@@ -182,11 +182,19 @@ func TestAttemptParentsDestination(t *testing.T) {
 func TestUnauthenticatedNotTraced(t *testing.T) {
 	t.Parallel()
 	tel, exp, _ := newTest(t, 1, false)
-	rec := &gateway.Record{RequestID: "req-1", Operation: gateway.OpChatCompletions, Side: "source", SourceRegion: "eu-west-1",
-		Status: http.StatusUnauthorized, ErrorCode: "unauthenticated", Started: t0}
-	tel.Record(arrive(t, tel, "00-"+callerTrace+"-00f067aa0ba902b7-01"), rec)
+	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} { // 403: SigV4's refusals
+		rec := &gateway.Record{RequestID: "req-1", Operation: gateway.OpConverse, Side: "source", SourceRegion: "eu-west-1",
+			Status: status, ErrorCode: "unauthenticated", Started: t0}
+		tel.Record(arrive(t, tel, "00-"+callerTrace+"-00f067aa0ba902b7-01"), rec)
+	}
 	if n := len(exp.GetSpans()); n != 0 {
-		t.Errorf("an unauthenticated request wrote %d spans", n)
+		t.Errorf("unauthenticated requests wrote %d spans", n)
+	}
+	denied := served("source")
+	denied.PrincipalID, denied.Status, denied.ErrorCode = "alice", http.StatusForbidden, "permission_denied"
+	tel.Record(arrive(t, tel, "00-"+callerTrace+"-00f067aa0ba902b7-01"), denied)
+	if n := len(exp.GetSpans()); n != 1 {
+		t.Errorf("a principal's denied request wrote %d spans, want 1", n)
 	}
 }
 

@@ -30,7 +30,8 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 	// A caller that did not authenticate could otherwise have every one
 	// of its refused requests traced (its traceparent says "sampled"),
 	// and flood the collector; the metrics count it.
-	if t.tracing && rec.Status != http.StatusUnauthorized {
+	unauthenticated := rec.Status == http.StatusUnauthorized || (rec.Status == http.StatusForbidden && rec.PrincipalID == "")
+	if t.tracing && !unauthenticated {
 		t.recordSpans(ctx, rec, op, t.genAIAttrs(rec, op))
 	}
 	return nil
