@@ -404,6 +404,9 @@ type OTLP struct {
 	HeadersEnv map[string]string `yaml:"headers_env"`
 	// Timeout bounds one export. If zero, 10s.
 	Timeout Duration `yaml:"timeout"`
+	// CAFile is a PEM bundle of the CAs that sign an https endpoint's
+	// certificate (a private collector). If empty, the system's roots.
+	CAFile string `yaml:"ca_file"`
 }
 
 // Traces configures tracing.

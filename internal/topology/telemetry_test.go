@@ -26,6 +26,7 @@ func TestTelemetryValidation(t *testing.T) {
 		{"content without audit content", "telemetry: {otlp: {endpoint: \"http://otel:4318\"}, traces: {enabled: true, record_content: true}}\n", "telemetry.traces.record_content", "needs audit.record_content"},
 		{"secret instead of env name", "telemetry: {otlp: {endpoint: \"http://otel:4318\", headers_env: {authorization: \"Bearer abc\"}}}\n", "telemetry.otlp.headers_env.authorization", "is not an environment variable name"},
 		{"bad header name", "telemetry: {otlp: {endpoint: \"http://otel:4318\", headers_env: {\"x y\": OTLP_AUTH}}}\n", "telemetry.otlp.headers_env.x y", "is not an HTTP header name"},
+		{"CA bundle for plain http", "telemetry: {otlp: {endpoint: \"http://otel:4318\", ca_file: ca.pem}}\n", "telemetry.otlp.ca_file", "needs an https endpoint"},
 		{"interval too short", "telemetry: {otlp: {endpoint: \"http://otel:4318\"}, metrics: {otlp: true, interval: 10ms}}\n", "telemetry.metrics.interval", "is too short"},
 	}
 	for _, tc := range tests {

@@ -387,6 +387,9 @@ func (c *Config) validateTelemetry(p *problems) {
 			p.add(f, "name the environment variable that holds the value, e.g. OTLP_AUTHORIZATION", "%q is not an environment variable name", env)
 		}
 	}
+	if t.OTLP.CAFile != "" && !strings.HasPrefix(t.OTLP.Endpoint, "https://") {
+		p.add("telemetry.otlp.ca_file", "use an https endpoint, or remove ca_file", "a CA bundle needs an https endpoint")
+	}
 	if t.OTLP.Timeout.D() < 0 {
 		p.add("telemetry.otlp.timeout", "use a positive duration, e.g. 10s, or leave it out", "must not be negative")
 	}

@@ -2,10 +2,13 @@ package otel
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -108,6 +111,10 @@ func New(opts Options) (*Telemetry, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsConfig, err := otlpTLS(cfg.OTLP)
+	if err != nil {
+		return nil, err
+	}
 	res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName("meridian"), attribute.String(attrRegion, opts.Region))
 
 	prom, err := promexporter.New(promexporter.WithRegisterer(opts.Registerer), promexporter.WithoutScopeInfo(), promexporter.WithoutTargetInfo())
@@ -119,7 +126,7 @@ func New(opts Options) (*Telemetry, error) {
 	t.timeout = timeout
 	if cfg.Metrics.OTLP && cfg.OTLP.Endpoint != "" {
 		exp, err := otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpointURL(endpointURL(cfg.OTLP.Endpoint, "/v1/metrics")),
-			otlpmetrichttp.WithHeaders(headers), otlpmetrichttp.WithTimeout(timeout))
+			otlpmetrichttp.WithHeaders(headers), otlpmetrichttp.WithTimeout(timeout), otlpmetrichttp.WithTLSClientConfig(tlsConfig))
 		if err != nil {
 			return nil, fmt.Errorf("telemetry.otlp.endpoint: %w", err)
 		}
@@ -143,7 +150,7 @@ func New(opts Options) (*Telemetry, error) {
 			sp = sdktrace.NewSimpleSpanProcessor(opts.SpanExporter)
 		case cfg.OTLP.Endpoint != "":
 			exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(endpointURL(cfg.OTLP.Endpoint, "/v1/traces")),
-				otlptracehttp.WithHeaders(headers), otlptracehttp.WithTimeout(timeout))
+				otlptracehttp.WithHeaders(headers), otlptracehttp.WithTimeout(timeout), otlptracehttp.WithTLSClientConfig(tlsConfig))
 			if err != nil {
 				t.mp.Shutdown(context.Background())
 				return nil, fmt.Errorf("telemetry.otlp.endpoint: %w", err)
@@ -227,6 +234,25 @@ func setErrorHandler(log *slog.Logger) {
 
 // endpointURL is the OTLP/HTTP URL of a signal under the collector's base.
 func endpointURL(base, path string) string { return strings.TrimRight(base, "/") + path }
+
+// otlpTLS is the TLS configuration of the exports: TLS 1.2 or newer, with
+// the CA bundle of ca_file when set.
+func otlpTLS(o topology.OTLP) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile == "" {
+		return c, nil
+	}
+	pem, err := os.ReadFile(o.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry.otlp.ca_file: %w (fix: point it to a PEM bundle of the collector's CA)", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("telemetry.otlp.ca_file: %s holds no PEM certificate (fix: point it to a PEM bundle of the collector's CA)", o.CAFile)
+	}
+	c.RootCAs = pool
+	return c, nil
+}
 
 // otlpHeaders reads the export headers from their environment variables.
 func otlpHeaders(o topology.OTLP, getenv func(string) string) (map[string]string, error) {
