@@ -125,8 +125,12 @@ func New(opts Options) (*Telemetry, error) {
 	timeout := cfg.OTLP.Timeout.Or(defaultTimeout)
 	t.timeout = timeout
 	if cfg.Metrics.OTLP && cfg.OTLP.Endpoint != "" {
-		exp, err := otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpointURL(endpointURL(cfg.OTLP.Endpoint, "/v1/metrics")),
-			otlpmetrichttp.WithHeaders(headers), otlpmetrichttp.WithTimeout(timeout), otlpmetrichttp.WithTLSClientConfig(tlsConfig))
+		o := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpointURL(endpointURL(cfg.OTLP.Endpoint, "/v1/metrics")),
+			otlpmetrichttp.WithHeaders(headers), otlpmetrichttp.WithTimeout(timeout)}
+		if tlsConfig != nil {
+			o = append(o, otlpmetrichttp.WithTLSClientConfig(tlsConfig))
+		}
+		exp, err := otlpmetrichttp.New(context.Background(), o...)
 		if err != nil {
 			return nil, fmt.Errorf("telemetry.otlp.endpoint: %w", err)
 		}
@@ -149,8 +153,12 @@ func New(opts Options) (*Telemetry, error) {
 		case opts.SpanExporter != nil:
 			sp = sdktrace.NewSimpleSpanProcessor(opts.SpanExporter)
 		case cfg.OTLP.Endpoint != "":
-			exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(endpointURL(cfg.OTLP.Endpoint, "/v1/traces")),
-				otlptracehttp.WithHeaders(headers), otlptracehttp.WithTimeout(timeout), otlptracehttp.WithTLSClientConfig(tlsConfig))
+			o := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(endpointURL(cfg.OTLP.Endpoint, "/v1/traces")),
+				otlptracehttp.WithHeaders(headers), otlptracehttp.WithTimeout(timeout)}
+			if tlsConfig != nil {
+				o = append(o, otlptracehttp.WithTLSClientConfig(tlsConfig))
+			}
+			exp, err := otlptracehttp.New(context.Background(), o...)
 			if err != nil {
 				t.mp.Shutdown(context.Background())
 				return nil, fmt.Errorf("telemetry.otlp.endpoint: %w", err)
@@ -235,9 +243,12 @@ func setErrorHandler(log *slog.Logger) {
 // endpointURL is the OTLP/HTTP URL of a signal under the collector's base.
 func endpointURL(base, path string) string { return strings.TrimRight(base, "/") + path }
 
-// otlpTLS is the TLS configuration of the exports: TLS 1.2 or newer, with
-// the CA bundle of ca_file when set.
+// otlpTLS is the TLS configuration of exports to an https endpoint: TLS
+// 1.2 or newer, with the CA bundle of ca_file when set; nil for http.
 func otlpTLS(o topology.OTLP) (*tls.Config, error) {
+	if !strings.HasPrefix(o.Endpoint, "https://") {
+		return nil, nil
+	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile == "" {
 		return c, nil
