@@ -129,7 +129,7 @@ func (f forwardedLocal) ServeForwarded(ctx context.Context, job *gateway.Job) (*
 	if !ok {
 		g = f.n.current()
 	}
-	return g.gw.ServeForwarded(ctx, job)
+	return g.gw.ServeForwarded(f.n.otel.Forwarded(ctx, job.TraceParent), job)
 }
 
 // newGeneration builds the request path for cfg. prev, when set, is the
@@ -199,8 +199,8 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	for m, b := range g.backends {
 		backends[m] = b
 	}
-	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: backends, Routing: rt,
-		Link: n.link, Authorizer: authz, Quota: q, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
+	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: n.otel.Backends(backends), Routing: rt,
+		Link: n.otel.Link(n.link), Authorizer: authz, Quota: q, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
 		OnThrottle: onThrottle, OnSharpChange: n.pushState})
 	if err != nil {
 		return nil, err
