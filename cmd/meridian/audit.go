@@ -67,8 +67,13 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	var pubFiles []string
 	fs.Func("public-key", "the node's audit public key (PEM or base64); repeat it for a log whose key was rotated; default: audit-key.pub in DIR or its parent",
 		func(v string) error { pubFiles = append(pubFiles, v); return nil })
+	rc := receiptCheck{}
+	rc.flags(fs)
 	dir, err := parseWithDir(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := rc.load(stderr); err != nil {
 		return err
 	}
 	dirs, err := audit.LogDirs(dir)
@@ -127,6 +132,9 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "%s: %s: region %s, %s in %s, %s, %s, signatures checked with key %s\n",
 				d, status, rep.Region, plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"), span, strings.Join(ids, ", "))
+			if !rc.check(d, rep.Region, keys, stdout) {
+				failed = true
+			}
 		}
 		for _, g := range rep.Gaps {
 			fmt.Fprintf(stdout, "  gap: %s\n", g)
@@ -134,6 +142,9 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(stdout, "  warning: %s\n", w)
 		}
+	}
+	if !rc.done(stdout) {
+		failed = true
 	}
 	if failed {
 		return errSilentFailure

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"hash"
 	"io/fs"
 	"log/slog"
@@ -23,7 +24,7 @@ import (
 // Options are the dependencies of a [Writer] that are not configuration.
 type Options struct {
 	// Clock drives file names, rotation, fsync and digest intervals. If nil,
-	// [SystemClock] is used.
+	// [clock.Wall] is used.
 	Clock Clock
 	// Logger receives the writer's own events (key created, torn tail found,
 	// digest failed). If nil, nothing is logged.
@@ -173,7 +174,7 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 		syncRes:   make(chan syncResult, 1),
 	}
 	if w.clock == nil {
-		w.clock = SystemClock{}
+		w.clock = clock.Wall
 	}
 	if w.fs == nil {
 		w.fs = OSFS{}

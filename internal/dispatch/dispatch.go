@@ -36,6 +36,10 @@ type Job struct {
 	// asserted by the authenticated source node).
 	SourceIP        string
 	SecureTransport bool
+	// TraceParent is the W3C traceparent of the source's span for this
+	// attempt ("" when the request is not traced). It crosses the link in
+	// the signed envelope, so the destination's spans join the trace.
+	TraceParent string
 	// MaxQueueWait is the caller's own budget for waiting in the admission
 	// queue (gateway.Call.MaxQueueWait); zero means the profile's budget.
 	MaxQueueWait time.Duration

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -30,15 +31,15 @@ type Routing struct {
 }
 
 // NewRouting builds region's routing state from the topology.
-func NewRouting(cfg *topology.Config, region string, clock routing.TimerClock) (*Routing, error) {
-	if clock == nil {
-		clock = WallClock{}
+func NewRouting(cfg *topology.Config, region string, clk routing.TimerClock) (*Routing, error) {
+	if clk == nil {
+		clk = clock.Wall
 	}
 	rc, err := cfg.RoutingConfig()
 	if err != nil {
 		return nil, err
 	}
-	tracker, err := routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: cfg.RoutingDeployments()}, clock)
+	tracker, err := routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: cfg.RoutingDeployments()}, clk)
 	if err != nil {
 		return nil, err
 	}
@@ -46,25 +47,16 @@ func NewRouting(cfg *topology.Config, region string, clock routing.TimerClock) (
 	qmax, qtimeout := rc.QueueLimits()
 	return &Routing{
 		Router:  &routing.Router{Config: rc, Tracker: tracker, RTT: rtt},
-		Tracker: tracker, RTT: rtt, Queue: routing.NewQueue(qmax, clock), QueueTimeout: qtimeout, Clock: clock,
+		Tracker: tracker, RTT: rtt, Queue: routing.NewQueue(qmax, clk), QueueTimeout: qtimeout, Clock: clk,
 	}, nil
 }
 
 func (r *Routing) clock() routing.TimerClock {
 	if r.Clock == nil {
-		return WallClock{}
+		return clock.Wall
 	}
 	return r.Clock
 }
-
-// WallClock is the system clock for the routing package.
-type WallClock struct{}
-
-// Now returns time.Now().
-func (WallClock) Now() time.Time { return time.Now() }
-
-// AfterFunc runs f after d, like time.AfterFunc.
-func (WallClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // outcomeOf classifies an attempt's error for the tracker.
 func outcomeOf(err error, ttft time.Duration) routing.Outcome {

@@ -204,6 +204,7 @@ func TestWireGolden(t *testing.T) {
 		{"sigv4-ipv6-plain-http-client", true, false},
 		{"signed-with-certificate", true, true},
 		{"insecure-dev-link", false, false},
+		{"traced-attempt", true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

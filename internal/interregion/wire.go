@@ -45,7 +45,7 @@ func envelopeOf(job *dispatch.Job, body []byte, now time.Time) envelope.Envelope
 		RequestID: job.RequestID, SourceRegion: job.SourceRegion, DestinationRegion: job.DestinationRegion,
 		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: now, BodySHA256: envelope.HashBody(body),
 		Operation: job.Operation, AuthMethod: methodName(job.Principal.Method), KeyID: job.Principal.KeyID,
-		ClientIP: job.SourceIP, ClientTLS: job.SecureTransport, Model: job.Model,
+		ClientIP: job.SourceIP, ClientTLS: job.SecureTransport, Model: job.Model, TraceParent: job.TraceParent,
 	}
 }
 
@@ -69,7 +69,7 @@ func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*dispatch.Jo
 		ProfileID: id, ProfileARN: e.ProfileARN, Model: e.Model,
 		Principal: auth.Principal{ID: e.PrincipalID, Method: m, KeyID: e.KeyID},
 		Request:   req,
-		SourceIP:  e.ClientIP, SecureTransport: e.ClientTLS,
+		SourceIP:  e.ClientIP, SecureTransport: e.ClientTLS, TraceParent: e.TraceParent,
 	}, nil
 }
 

@@ -1,6 +1,10 @@
 package mockllm
 
-import "time"
+import (
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
+)
 
 // Clock tells time and makes timers. A [Server] uses it for pacing and for
 // its rate-limit windows, so tests and the simulator can control time.
@@ -12,19 +16,5 @@ type Clock interface {
 	NewTimer(d time.Duration) (Timer, <-chan time.Time)
 }
 
-// Timer is a timer made by a [Clock]. *time.Timer satisfies it.
-type Timer interface {
-	// Stop prevents the timer from firing; it reports whether it stopped the
-	// timer before it fired.
-	Stop() bool
-}
-
-// systemClock is the real clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
-	t := time.NewTimer(d)
-	return t, t.C
-}
+// Timer is a timer made by a [Clock].
+type Timer = clock.Timer

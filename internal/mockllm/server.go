@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"io"
 	"log/slog"
 	"net"
@@ -107,7 +108,7 @@ func New(cfg Config) *Server {
 		log:              cfg.Logger,
 	}
 	if s.clock == nil {
-		s.clock = systemClock{}
+		s.clock = clock.Wall
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

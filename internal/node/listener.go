@@ -304,6 +304,7 @@ func (n *Node) registerOps(mux *http.ServeMux, guard func(http.Handler) http.Han
 	mux.HandleFunc("GET /readyz", n.readyz)
 	mux.Handle("GET /metrics", guard(n.metrics.Handler()))
 	mux.Handle("GET /meridian/v1/regions", guard(http.HandlerFunc(n.regions)))
+	mux.HandleFunc("GET /meridian/v1/trust", n.trust) // public: what verifies receipts (trust.go)
 }
 
 // opsHandler serves the ops listener: metrics, probes and the regions

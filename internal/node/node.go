@@ -33,6 +33,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
+	"github.com/meridian-gateway/meridian/internal/telemetry/otel"
 	"github.com/meridian-gateway/meridian/internal/topology"
 	"github.com/meridian-gateway/meridian/internal/ui"
 )
@@ -133,6 +134,8 @@ type Node struct {
 	lastPush atomic.Int64
 	// live is the console's live view of the requests this node sees.
 	live *ui.Live
+	// otel records the GenAI metrics and the traces of every request.
+	otel *otel.Telemetry
 
 	clientLn, linkLn net.Listener
 	clientSrv        *http.Server
@@ -227,7 +230,13 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.recorders = append(recorders, n.live)
+	n.otel, err = otel.New(otel.Options{Region: region.ID, Config: cfg.Telemetry, Registerer: n.metrics.Registerer,
+		Catalog: func() *profile.Catalog { return n.gateway().Catalog() }, Topology: n.config, Getenv: opts.Getenv,
+		Logger: log.With(telemetry.AttrComponent, "telemetry")})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	n.recorders = append(recorders, n.live, n.otel)
 	n.reloads = newReloadCounter(n.metrics.Registerer)
 	if cfg.Quota.Store == "redis" {
 		// Replicas of a region share API-created profiles through the
@@ -494,7 +503,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
-	n.clientSrv = &http.Server{Handler: withRequestID(http.HandlerFunc(n.serveClient)), ReadHeaderTimeout: n.cfg.Server.Limits.ReadHeaderTimeout.Or(defaultReadHeaderTimeout),
+	n.clientSrv = &http.Server{Handler: n.otel.Handler(withRequestID(http.HandlerFunc(n.serveClient))), ReadHeaderTimeout: n.cfg.Server.Limits.ReadHeaderTimeout.Or(defaultReadHeaderTimeout),
 		IdleTimeout: 120 * time.Second, ErrorLog: errLog, ConnContext: connContext}
 	n.linkSrv = &http.Server{Handler: n.trackLink(n.linkHandler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog}
 	if n.linkStore != nil {
@@ -625,6 +634,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close audit trail: %w", err))
 		}
 	}
+	if err := n.otel.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush telemetry: %w", err))
+	}
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
 }
@@ -696,8 +708,15 @@ func (n *Node) closeOpened() {
 	if n.limiter != nil {
 		n.limiter.Close()
 	}
+	if n.otel != nil {
+		n.otel.Shutdown(context.Background())
+	}
 	n.closeBackends()
 }
+
+// FlushTelemetry exports the spans and metrics pending now (tests, and
+// embedding programs before they read their collector).
+func (n *Node) FlushTelemetry(ctx context.Context) error { return n.otel.ForceFlush(ctx) }
 
 // Run starts the node and serves until ctx ends, then drains for at most
 // the configured drain timeout.

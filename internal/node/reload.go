@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"maps"
 	"net/http"
 	"reflect"
@@ -128,7 +129,7 @@ func (f forwardedLocal) ServeForwarded(ctx context.Context, job *gateway.Job) (*
 	if !ok {
 		g = f.n.current()
 	}
-	return g.gw.ServeForwarded(ctx, job)
+	return g.gw.ServeForwarded(f.n.otel.Forwarded(ctx, job.TraceParent), job)
 }
 
 // newGeneration builds the request path for cfg. prev, when set, is the
@@ -198,8 +199,8 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	for m, b := range g.backends {
 		backends[m] = b
 	}
-	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: backends, Routing: rt,
-		Link: n.link, Authorizer: authz, Quota: q, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
+	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: n.otel.Backends(backends), Routing: rt,
+		Link: n.otel.Link(n.link), Authorizer: authz, Quota: q, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
 		OnThrottle: onThrottle, OnSharpChange: n.pushState})
 	if err != nil {
 		return nil, err
@@ -264,7 +265,7 @@ func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region 
 	deps := next.RoutingDeployments()
 	tracker := prev.Tracker
 	if !slices.Equal(prevCfg.RoutingDeployments(), deps) {
-		if tracker, err = routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: deps}, gateway.WallClock{}); err != nil {
+		if tracker, err = routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: deps}, clock.Wall); err != nil {
 			return nil, err
 		}
 		now := time.Now()
@@ -277,7 +278,7 @@ func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region 
 	qmax, qtimeout := rc.QueueLimits()
 	queue := prev.Queue
 	if prc, err := prevCfg.RoutingConfig(); err != nil || prc.Queue != rc.Queue {
-		queue = routing.NewQueue(qmax, gateway.WallClock{})
+		queue = routing.NewQueue(qmax, clock.Wall)
 	}
 	return &gateway.Routing{Router: &routing.Router{Config: rc, Tracker: tracker, RTT: prev.RTT},
 		Tracker: tracker, RTT: prev.RTT, Queue: queue, QueueTimeout: qtimeout}, nil

@@ -3,6 +3,7 @@ package pki
 import (
 	"context"
 	"crypto/x509"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"log/slog"
 	"time"
 
@@ -14,12 +15,12 @@ import (
 // watchDefaults fills in what a store of watched files left zero: a
 // discarding logger, the system clock, [DefaultPollInterval] and
 // [DefaultExpiryWarning].
-func watchDefaults(log *slog.Logger, clock Clock, poll, warn time.Duration) (*slog.Logger, Clock, time.Duration, time.Duration) {
+func watchDefaults(log *slog.Logger, clk Clock, poll, warn time.Duration) (*slog.Logger, Clock, time.Duration, time.Duration) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if clock == nil {
-		clock = systemClock{}
+	if clk == nil {
+		clk = clock.Wall
 	}
 	if poll <= 0 {
 		poll = DefaultPollInterval
@@ -27,7 +28,7 @@ func watchDefaults(log *slog.Logger, clock Clock, poll, warn time.Duration) (*sl
 	if warn <= 0 {
 		warn = DefaultExpiryWarning
 	}
-	return log, clock, poll, warn
+	return log, clk, poll, warn
 }
 
 // pollReload calls reload every interval until ctx is done, then returns

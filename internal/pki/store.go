@@ -32,10 +32,6 @@ const (
 // Clock tells the time; tests inject a fake one.
 type Clock interface{ Now() time.Time }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // StoreOptions configures [NewStore].
 type StoreOptions struct {
 	// CertFile and KeyFile hold the node's PEM certificate and private key;
@@ -187,6 +183,11 @@ func (s *Store) Identity() Identity { return s.cur.Load().id }
 
 // TrustDomain returns the trust domain the store enforces.
 func (s *Store) TrustDomain() string { return s.td }
+
+// CAs returns the CA certificates of the current bundle, in the file's
+// order (the link CA bundle GET /meridian/v1/trust publishes). The caller
+// must not modify the slice.
+func (s *Store) CAs() []*x509.Certificate { return s.cur.Load().cas }
 
 // Pool returns the current CA bundle as a pool. It must not be modified.
 func (s *Store) Pool() *x509.CertPool { return s.cur.Load().pool }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"io"
 	"log/slog"
 	"os"
@@ -118,9 +119,9 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log = log.With(telemetry.AttrComponent, "quota")
-	clock := o.Clock
-	if clock == nil {
-		clock = systemClock{}
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.Wall
 	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
@@ -135,8 +136,8 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 	l := &Limiter{
 		cfg:      cfg,
 		store:    store,
-		clock:    clock,
-		health:   newHealth(clock, log, m, mode),
+		clock:    clk,
+		health:   newHealth(clk, log, m, mode),
 		metrics:  m,
 		log:      log,
 		idPrefix: hex.EncodeToString(b[:]) + "-",

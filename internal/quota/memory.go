@@ -2,6 +2,7 @@ package quota
 
 import (
 	"context"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"maps"
 	"strings"
 	"sync"
@@ -56,12 +57,12 @@ type state struct {
 
 // NewMemory returns an empty memory store that reads time from clock
 // (nil means the system clock).
-func NewMemory(clock Clock) *Memory {
-	if clock == nil {
-		clock = systemClock{}
+func NewMemory(clk Clock) *Memory {
+	if clk == nil {
+		clk = clock.Wall
 	}
 	return &Memory{
-		clock:     clock,
+		clock:     clk,
 		logs:      make(map[logKey]*windowLog),
 		leases:    make(map[string]map[string]int64),
 		budgets:   make(map[logKey]*budget),

@@ -4,5 +4,7 @@
 // (regions, profiles, statuses, reasons), never from request ids. The
 // `profile` label holds the profiles and models the topology defines; an
 // application profile created through the API is labelled
-// "application:<what it copies>", so callers cannot grow the label set.
+// "application:<what it copies>" ([ProfileLabel]), so callers cannot grow
+// the label set. Subpackage otel adds the OpenTelemetry GenAI metrics and
+// the traces, in the same registry.
 package telemetry

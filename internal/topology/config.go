@@ -41,6 +41,9 @@ type Config struct {
 	Routing Routing `yaml:"routing"`
 	Link    Link    `yaml:"link"`
 	Server  Server  `yaml:"server"`
+	// Telemetry configures OpenTelemetry: traces, and pushing metrics over
+	// OTLP. The GenAI metrics are always on /metrics.
+	Telemetry Telemetry `yaml:"telemetry"`
 
 	// File is the name the config was read from, used in error messages.
 	File string `yaml:"-"`
@@ -426,6 +429,55 @@ type Audit struct {
 	QueueSize      int      `yaml:"queue_size"`
 	// Disabled turns the audit trail off (benchmarks only).
 	Disabled bool `yaml:"disabled"`
+}
+
+// Telemetry configures OpenTelemetry export. The zero value exports
+// nothing beyond /metrics.
+type Telemetry struct {
+	OTLP    OTLP             `yaml:"otlp"`
+	Traces  Traces           `yaml:"traces"`
+	Metrics TelemetryMetrics `yaml:"metrics"`
+}
+
+// OTLP is the collector that traces and metrics are pushed to, over
+// OTLP/HTTP with protobuf.
+type OTLP struct {
+	// Endpoint is the collector's base URL, e.g. "http://127.0.0.1:4318":
+	// traces go to <endpoint>/v1/traces, metrics to <endpoint>/v1/metrics.
+	// If empty, nothing is pushed.
+	Endpoint string `yaml:"endpoint"`
+	// HeadersEnv maps an HTTP header sent with every export to the
+	// environment variable that holds its value (e.g. authorization:
+	// OTLP_AUTHORIZATION), so that credentials stay out of the file.
+	HeadersEnv map[string]string `yaml:"headers_env"`
+	// Timeout bounds one export. If zero, 10s.
+	Timeout Duration `yaml:"timeout"`
+	// CAFile is a PEM bundle of the CAs that sign an https endpoint's
+	// certificate (a private collector). If empty, the system's roots.
+	CAFile string `yaml:"ca_file"`
+}
+
+// Traces configures tracing.
+type Traces struct {
+	// Enabled turns tracing on; spans are pushed to otlp.endpoint. Off by
+	// default.
+	Enabled bool `yaml:"enabled"`
+	// SampleRatio is the fraction of requests traced (0 to 1) among those
+	// whose caller sent no traceparent; a caller's traceparent decides by
+	// its sampled flag (parent-based). If unset, 1.
+	SampleRatio *float64 `yaml:"sample_ratio"`
+	// RecordContent puts prompts and completions on spans
+	// (gen_ai.input.messages, gen_ai.output.messages). It needs
+	// audit.record_content, which captures them.
+	RecordContent bool `yaml:"record_content"`
+}
+
+// TelemetryMetrics configures pushing the OpenTelemetry metrics.
+type TelemetryMetrics struct {
+	// OTLP pushes the GenAI metrics to otlp.endpoint too.
+	OTLP bool `yaml:"otlp"`
+	// Interval is the time between two pushes. If zero, 60s.
+	Interval Duration `yaml:"interval"`
 }
 
 // Routing configures destination choice and failover.

@@ -37,12 +37,27 @@ func Parse(data []byte, file string) (*Config, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var problems []*ConfigError
 	if err := dec.Decode(cfg); err != nil {
-		return nil, &ValidationError{Problems: decodeProblems(file, err)}
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, &ValidationError{Problems: decodeProblems(file, err, cfg.lines)}
+		}
+		// Unknown fields and mistyped values leave the rest of the file
+		// decoded: report them together with every other problem, so one
+		// run names them all.
+		problems = decodeProblems(file, err, cfg.lines)
 	}
 	cfg.File = file
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			return nil, err
+		}
+		problems = append(problems, ve.Problems...)
+	}
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
 	}
 	return cfg, nil
 }
@@ -64,7 +79,7 @@ var typeErrRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // decodeProblems turns yaml's decode errors into ConfigErrors, naming the
 // fields a mistyped key could have meant.
-func decodeProblems(file string, err error) []*ConfigError {
+func decodeProblems(file string, err error, lines map[string]int) []*ConfigError {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		return []*ConfigError{{File: file, Msg: err.Error()}}
@@ -73,7 +88,7 @@ func decodeProblems(file string, err error) []*ConfigError {
 	for _, e := range te.Errors {
 		if m := unknownFieldRE.FindStringSubmatch(e); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			out = append(out, &ConfigError{File: file, Line: line, Field: m[2],
+			out = append(out, &ConfigError{File: file, Line: line, Field: fieldPath(lines, line, m[2]),
 				Msg:  fmt.Sprintf("unknown field %q", m[2]),
 				Hint: "remove it or use one of: " + strings.Join(knownFields(m[3]), ", ")})
 			continue
@@ -86,6 +101,24 @@ func decodeProblems(file string, err error) []*ConfigError {
 		out = append(out, &ConfigError{File: file, Msg: e})
 	}
 	return out
+}
+
+// fieldPath returns the full path of the key named field on line (e.g.
+// "regions[0].bogus" for "bogus"), or field when the line index has none.
+func fieldPath(lines map[string]int, line int, field string) string {
+	best := ""
+	for p, l := range lines {
+		if l != line || (p != field && !strings.HasSuffix(p, "."+field)) {
+			continue
+		}
+		if best == "" || len(p) < len(best) || (len(p) == len(best) && p < best) {
+			best = p
+		}
+	}
+	if best == "" {
+		return field
+	}
+	return best
 }
 
 // knownFields lists the YAML keys of the named topology struct type

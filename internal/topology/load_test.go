@@ -118,7 +118,7 @@ func TestValidationProblems(t *testing.T) {
 		{name: "unknown backend type", old: "backend: { type: mock }", new: "backend: { type: tgi }",
 			field: "deployments[1].backend.type", msg: `"tgi" is not a backend type`},
 		{name: "unknown field", old: "  - id: eu-west-1\n", new: "  - id: eu-west-1\n    zone: a\n",
-			field: "zone", msg: `unknown field "zone"`, hint: "geography, id, link, listen, location, tls"},
+			field: "regions[1].zone", msg: `unknown field "zone"`, hint: "geography, id, link, listen, location, tls"},
 		{name: "plain api key instead of hash", old: `"sha256:3b9c358f36f6e1f4d3f1c1f3f2a1e0b7c7c5d2c6b8b4e5f6a7b8c9d0e1f2a3b4"`, new: `"mk-secret"`,
 			field: "principals[0].api_keys[0]", msg: "not a sha256:<hex> key hash", hint: "meridian keys hash"},
 		{name: "undefined policy", old: "policies: [invoke-eu-only]", new: "policies: [nope]",
@@ -244,4 +244,33 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestUnknownFieldsDoNotStopValidation: an unknown field is reported with
+// its full path, and every other problem of the file in the same run.
+func TestUnknownFieldsDoNotStopValidation(t *testing.T) {
+	t.Parallel()
+	const file = `account: "111122223333"
+geographies: {eu: {name: EU}}
+regions:
+  - {id: eu-west-1, geography: eu, location: {lat: 53, lon: -6}, listen: "127.0.0.1:1", link: "127.0.0.1:2", bogus: 1}
+models: [{id: demo.chat-small, colour: red}]
+deployments:
+  - {model: demo.chat-small, region: eu-west-9, backend: {type: mock}}
+routing: {max_attempts: 0}
+link: {insecure_dev_link: true}
+`
+	_, err := Parse([]byte(file), "t.yaml")
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Parse = %v, want a *ValidationError", err)
+	}
+	var got []string
+	for _, p := range ve.Problems {
+		got = append(got, p.Field)
+	}
+	want := []string{"regions[0].bogus", "models[0].colour", "deployments[0].region", "routing.max_attempts"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("problem fields = %q, want %q\n%v", got, want, err)
+	}
 }

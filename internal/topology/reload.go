@@ -129,6 +129,7 @@ func Compare(old, next *Config, region string) (Change, error) {
 	restart("link", old.Link, next.Link)
 	restart("quota", old.Quota, next.Quota)
 	restart("audit", old.Audit, next.Audit)
+	restart("telemetry", old.Telemetry, next.Telemetry)
 	oldSrv, nextSrv := old.Server, next.Server
 	oldSrv.DrainTimeout, oldSrv.DrainGrace, nextSrv.DrainTimeout, nextSrv.DrainGrace = 0, nil, 0, nil
 	restart("server", oldSrv, nextSrv)

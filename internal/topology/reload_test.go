@@ -71,6 +71,13 @@ func TestCompare(t *testing.T) {
 			restart: []string{"link", "audit", "quota", "server"},
 		},
 		{
+			name: "telemetry",
+			mutate: func(s string) string {
+				return s + "telemetry: {otlp: {endpoint: \"http://127.0.0.1:4318\"}, traces: {enabled: true}}\n"
+			},
+			restart: []string{"telemetry"},
+		},
+		{
 			name: "geography opts out of global routing",
 			mutate: func(s string) string {
 				return strings.Replace(s, "eu: { name: European Union }", "eu: { name: European Union, global: false }", 1)

@@ -365,10 +365,56 @@ func (c *Config) Validate() error {
 	}
 	c.validateBounds(p, regionIdx)
 	c.validateRoutingCore(p)
+	c.validateTelemetry(p)
 	if len(p.out) == 0 {
 		return nil
 	}
 	return &ValidationError{Problems: p.out}
+}
+
+// headerNameRE is an HTTP header name (an RFC 9110 token).
+var headerNameRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
+
+// validateTelemetry checks the telemetry section: an OTLP endpoint that is
+// an http(s) base URL, present when traces or metrics are pushed.
+func (c *Config) validateTelemetry(p *problems) {
+	t := c.Telemetry
+	if e := t.OTLP.Endpoint; e != "" {
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p.add("telemetry.otlp.endpoint", "use the collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318", "%q is not an http or https base URL", e)
+		}
+	}
+	for _, h := range slices.Sorted(maps.Keys(t.OTLP.HeadersEnv)) {
+		f := "telemetry.otlp.headers_env." + h
+		if !headerNameRE.MatchString(h) {
+			p.add(f, "use an HTTP header name such as authorization", "%q is not an HTTP header name", h)
+		}
+		if env := t.OTLP.HeadersEnv[h]; !envNameRE.MatchString(env) {
+			p.add(f, "name the environment variable that holds the value, e.g. OTLP_AUTHORIZATION", "%q is not an environment variable name", env)
+		}
+	}
+	if t.OTLP.CAFile != "" && !strings.HasPrefix(t.OTLP.Endpoint, "https://") {
+		p.add("telemetry.otlp.ca_file", "use an https endpoint, or remove ca_file", "a CA bundle needs an https endpoint")
+	}
+	if t.OTLP.Timeout.D() < 0 {
+		p.add("telemetry.otlp.timeout", "use a positive duration, e.g. 10s, or leave it out", "must not be negative")
+	}
+	if t.Traces.Enabled && t.OTLP.Endpoint == "" {
+		p.add("telemetry.traces.enabled", "set telemetry.otlp.endpoint to the collector, or turn tracing off", "traces need telemetry.otlp.endpoint")
+	}
+	if r := t.Traces.SampleRatio; r != nil && (*r < 0 || *r > 1 || *r != *r) {
+		p.add("telemetry.traces.sample_ratio", "use a fraction from 0 (only callers' sampled traces) to 1 (every request)", "%g is not between 0 and 1", *r)
+	}
+	if t.Traces.RecordContent && !c.Audit.RecordContent {
+		p.add("telemetry.traces.record_content", "set audit.record_content: true as well, or remove it", "needs audit.record_content, which captures prompts and completions")
+	}
+	if t.Metrics.OTLP && t.OTLP.Endpoint == "" {
+		p.add("telemetry.metrics.otlp", "set telemetry.otlp.endpoint to the collector, or remove it", "pushing metrics needs telemetry.otlp.endpoint")
+	}
+	if d := t.Metrics.Interval.D(); d < 0 || (d > 0 && d < time.Second) {
+		p.add("telemetry.metrics.interval", "use 1s or more, e.g. 60s, or leave it out", "%s is too short", d)
+	}
 }
 
 // reservedPrefix returns the system-profile prefix id starts with, or "".

@@ -2,11 +2,8 @@ package ui
 
 import "time"
 
-// Clock tells the live view the time; tests inject their own.
+// Clock tells the live view the time (clock.Wall unless a test injects a
+// clock.Manual).
 type Clock interface {
 	Now() time.Time
 }
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"slices"
 	"strings"
 	"sync"
@@ -90,7 +91,7 @@ func NewLive(opts LiveOptions) (*Live, error) {
 		opts.Recent = defaultRecent
 	}
 	if opts.Clock == nil {
-		opts.Clock = wallClock{}
+		opts.Clock = clock.Wall
 	}
 	if opts.Catalog == nil {
 		cat, err := profile.New(opts.Config)

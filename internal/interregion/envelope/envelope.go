@@ -23,7 +23,9 @@ import (
 //   - 2: adds what the destination authorizes and audits on that version 1
 //     carried in plain headers: operation, authentication method, key id,
 //     client IP, client TLS, model.
-const Version = 2
+//   - 3: adds the W3C trace context of the source's attempt (traceparent),
+//     so that the destination's spans join the request's trace.
+const Version = 3
 
 // MinVersion is the oldest version [Verifier.Verify] and [Decode] accept.
 // A version 1 envelope (from a node not yet upgraded) is served with the
@@ -156,6 +158,35 @@ type Envelope struct {
 	// resolves its own and uses this one only to audit a refusal made
 	// before that.
 	Model string `json:"model"`
+
+	// TraceParent is version 3: the W3C traceparent of the source's span
+	// for this attempt ("00-<trace id>-<span id>-<flags>"), the parent of
+	// the destination's spans; empty when the source does not trace. It
+	// travels signed, like every field, so a peer cannot attach a request
+	// to another trace in transit.
+	TraceParent string `json:"traceparent,omitempty"`
+}
+
+// maxTraceParent is the length of a version 00 traceparent.
+const maxTraceParent = 55
+
+// validTraceParent reports whether s is a W3C traceparent of version 00:
+// lower-case hex trace id and span id, neither all zeros, and flags.
+func validTraceParent(s string) bool {
+	if len(s) != maxTraceParent || s[2] != '-' || s[35] != '-' || s[52] != '-' || s[:2] != "00" {
+		return false
+	}
+	hex := func(t string) (nonZero bool) {
+		for i := 0; i < len(t); i++ {
+			c := t[i]
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+			nonZero = nonZero || c != '0'
+		}
+		return nonZero
+	}
+	return hex(s[3:35]) && hex(s[36:52]) && (s[53:] == "00" || hex(s[53:]))
 }
 
 // validate checks that the required fields are present and bounded.
@@ -186,6 +217,13 @@ func (e *Envelope) validate() error {
 	}
 	if e.Nonce.IsZero() {
 		errs = append(errs, errors.New("nonce is unset"))
+	}
+	switch {
+	case e.TraceParent == "":
+	case e.Version < 3:
+		errs = append(errs, fmt.Errorf("traceparent is not a field of version %d", e.Version))
+	case !validTraceParent(e.TraceParent):
+		errs = append(errs, fmt.Errorf("traceparent %.64q is not a W3C traceparent of version 00", e.TraceParent))
 	}
 	return errors.Join(errs...)
 }
@@ -241,13 +279,18 @@ func FromHeaders(h http.Header) Sealed {
 
 // prepare fills what a sealing function fills: Version if it is zero (a
 // caller sets an older one for a peer that accepts no newer), and Nonce if
-// it is zero.
+// it is zero; it drops TraceParent from an envelope older than version 3.
 func (e *Envelope) prepare() {
 	if e.Version == 0 {
 		e.Version = Version
 	}
 	if e.Nonce.IsZero() {
 		e.Nonce = NewNonce()
+	}
+	if e.Version < 3 {
+		// A peer that predates version 3 would refuse the field: it is
+		// left out, and that peer's spans start a trace of their own.
+		e.TraceParent = ""
 	}
 }
 

@@ -1,0 +1,162 @@
+package clock
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+var _ Clock = (*Manual)(nil)
+
+// Manual is a clock that moves only when told to. Timers, tickers and
+// AfterFunc callbacks come due, in time order, during the Advance or Set
+// that reaches them: AfterFunc callbacks run synchronously in that call,
+// timer and ticker channels receive without blocking (a ticker whose
+// previous tick was not read drops the new one, as time.Ticker does). It is
+// safe for concurrent use.
+type Manual struct {
+	mu      sync.Mutex
+	now     time.Time
+	pending []*event
+	seq     int
+}
+
+type event struct {
+	at     time.Time
+	seq    int
+	f      func()         // AfterFunc
+	ch     chan time.Time // timer or ticker
+	period time.Duration  // ticker
+}
+
+// NewManual returns a manual clock set to start.
+func NewManual(start time.Time) *Manual { return &Manual{now: start} }
+
+// Now returns the clock's time.
+func (c *Manual) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d and fires what came due.
+func (c *Manual) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// Set moves the clock to t (never backwards) and fires what came due.
+func (c *Manual) Set(t time.Time) {
+	c.mu.Lock()
+	if t.After(c.now) {
+		c.now = t
+	}
+	var due []*event
+	keep := c.pending[:0]
+	for _, x := range c.pending {
+		if !x.at.After(c.now) {
+			due = append(due, x)
+		} else {
+			keep = append(keep, x)
+		}
+	}
+	c.pending = keep
+	// A ticker fires once per Set however many periods passed (a reader
+	// that lags drops ticks, as with time.Ticker), then is re-armed.
+	for _, x := range due {
+		if x.period > 0 {
+			for !x.at.After(c.now) {
+				x.at = x.at.Add(x.period)
+			}
+			c.seq++
+			x.seq = c.seq
+			c.pending = append(c.pending, x)
+		}
+	}
+	now := c.now
+	c.mu.Unlock()
+	sort.Slice(due, func(i, j int) bool {
+		if !due[i].at.Equal(due[j].at) {
+			return due[i].at.Before(due[j].at)
+		}
+		return due[i].seq < due[j].seq
+	})
+	for _, x := range due {
+		if x.f != nil {
+			x.f()
+			continue
+		}
+		select {
+		case x.ch <- now:
+		default:
+		}
+	}
+}
+
+// Timers returns the number of pending timers, tickers and callbacks, so
+// that a test can wait until a goroutine has armed one before advancing.
+func (c *Manual) Timers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+// add arms x to come due d from now; reading now and arming are one step.
+func (c *Manual) add(x *event, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	x.seq = c.seq
+	x.at = c.now.Add(d)
+	c.pending = append(c.pending, x)
+}
+
+func (c *Manual) remove(x *event) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, y := range c.pending {
+		if y == x {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// AfterFunc calls f during the Advance or Set that reaches now+d.
+func (c *Manual) AfterFunc(d time.Duration, f func()) (stop func() bool) {
+	x := &event{f: f}
+	c.add(x, d)
+	return func() bool { return c.remove(x) }
+}
+
+// NewTimer returns a timer whose channel receives during the Advance or
+// Set that reaches now+d.
+func (c *Manual) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
+	x := &event{ch: make(chan time.Time, 1)}
+	c.add(x, d)
+	return manualTimer{c, x}, x.ch
+}
+
+type manualTimer struct {
+	c *Manual
+	x *event
+}
+
+func (t manualTimer) Stop() bool { return t.c.remove(t.x) }
+
+// NewTicker returns a ticker that receives every d of manual time. It
+// panics if d is not positive, as time.NewTicker does.
+func (c *Manual) NewTicker(d time.Duration) Ticker {
+	if d <= 0 {
+		panic("clock: non-positive interval for NewTicker")
+	}
+	x := &event{ch: make(chan time.Time, 1), period: d}
+	c.add(x, d)
+	return manualTicker{c, x}
+}
+
+type manualTicker struct {
+	c *Manual
+	x *event
+}
+
+func (t manualTicker) C() <-chan time.Time { return t.x.ch }
+func (t manualTicker) Stop()               { t.c.remove(t.x) }

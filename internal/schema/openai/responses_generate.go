@@ -1,0 +1,3 @@
+package openai
+
+//go:generate ../jsonx/gen_extra.sh openai responses_extra_gen.go ResponsesRequest ResponseTool TextConfig TextFormat ReasoningConfig Response ResponseError IncompleteDetails ResponseUsage InputTokensDetails OutputTokensDetails ResponseStreamEvent EmbeddingRequest EmbeddingResponse Embedding EmbeddingUsage

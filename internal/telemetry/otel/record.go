@@ -1,0 +1,205 @@
+package otel
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// Record implements [gateway.Recorder]: the GenAI metrics of a request
+// that entered here, and the spans of every sampled request. It never
+// fails: telemetry does not refuse work.
+func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
+	op, ok := operationName(rec.Operation)
+	if !ok {
+		return nil
+	}
+	if rec.Side == "source" {
+		t.recordMetrics(ctx, rec, op)
+	}
+	// A caller that did not authenticate could otherwise have every one
+	// of its refused requests traced (its traceparent says "sampled"),
+	// and flood the collector; the metrics count it.
+	unauthenticated := rec.Status == http.StatusUnauthorized || (rec.Status == http.StatusForbidden && rec.PrincipalID == "")
+	if t.tracing && !unauthenticated {
+		t.recordSpans(ctx, rec, op, t.genAIAttrs(rec, op))
+	}
+	return nil
+}
+
+// recordMetrics records the GenAI histograms of a request that entered in
+// this region (a forwarded request is counted once, at its source).
+func (t *Telemetry) recordMetrics(ctx context.Context, rec *gateway.Record, op string) {
+	k := seriesKey{op: op, model: rec.Model, served: rec.Status == 200, source: rec.SourceRegion, inference: rec.InferenceRegion,
+		route: telemetry.RouteLabel(rec.Route)}
+	if t.topology != nil {
+		k.provider = t.providers.of(t.topology(), rec.InferenceRegion, rec.Model)
+	}
+	if t.catalog != nil {
+		k.profile = telemetry.ProfileLabel(t.catalog(), rec.ProfileID)
+	}
+	k.errType, _ = failed(rec)
+	s := t.series.of(k)
+	t.inst.duration.Record(ctx, rec.Latency.Seconds(), s.duration...)
+	if u := rec.Usage; u.InputTokens > 0 || u.OutputTokens > 0 {
+		t.inst.tokens.Record(ctx, float64(u.InputTokens), s.input...)
+		t.inst.tokens.Record(ctx, float64(u.OutputTokens), s.output...)
+	}
+	if rec.Status != 200 || rec.TTFT <= 0 {
+		return
+	}
+	t.inst.ttft.Record(ctx, rec.TTFT.Seconds(), s.plain...)
+	// Time per output token after the first: measurable on a stream that
+	// ended well with more than one output token.
+	if rec.Stream && rec.ErrorCode == "" && rec.Usage.OutputTokens > 1 && rec.Latency > rec.TTFT {
+		t.inst.tpot.Record(ctx, (rec.Latency-rec.TTFT).Seconds()/float64(rec.Usage.OutputTokens-1), s.plain...)
+	}
+}
+
+// recordSpans writes the request's spans: the request span (server) and
+// one client span per call it made (an attempt forwarded to another region,
+// or a call of a local backend), with the ids chosen while it ran.
+func (t *Telemetry) recordSpans(ctx context.Context, rec *gateway.Record, op string, base []attribute.KeyValue) {
+	rt := traceFrom(ctx)
+	if rt == nil {
+		// Not begun on arrival (an embedding program calling the gateway
+		// directly): a root, sampled by ratio.
+		rt = t.begin(trace.SpanContext{})
+	}
+	if !rt.sc.IsSampled() {
+		return
+	}
+	pctx := context.Background()
+	if rt.parent.IsValid() {
+		pctx = trace.ContextWithRemoteSpanContext(pctx, rt.parent)
+	}
+	end := rec.Started.Add(rec.Latency)
+	attrs := append(base,
+		attribute.String(attrRequestID, rec.RequestID), attribute.String(attrSide, rec.Side), attribute.String(attrOperation, rec.Operation),
+		attribute.String(attrSourceRegion, rec.SourceRegion), attribute.Bool(attrStream, rec.Stream),
+		semconv.HTTPResponseStatusCode(rec.Status))
+	for _, a := range []struct{ k, v string }{{attrInferenceRegion, rec.InferenceRegion}, {attrProfile, rec.ProfileID},
+		{attrRoute, rec.Route}, {attrRequestedModel, rec.RequestedModel}} {
+		if a.v != "" {
+			attrs = append(attrs, attribute.String(a.k, a.v))
+		}
+	}
+	if u := rec.Usage; u.InputTokens > 0 || u.OutputTokens > 0 {
+		attrs = append(attrs, semconv.GenAIUsageInputTokens(u.InputTokens), semconv.GenAIUsageOutputTokens(u.OutputTokens))
+	}
+	errType, bad := failed(rec)
+	if bad {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+	}
+	if t.recordContent {
+		attrs = append(attrs, contentAttrs(rec)...)
+	}
+	sctx, span := t.tracer.Start(withPlanned(pctx, rt.sc.TraceID(), rt.sc.SpanID()), spanName(op, rec.Model),
+		trace.WithTimestamp(rec.Started), trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	if bad && (rec.Status >= 500 || rec.Status == 200) {
+		// A server error, or a stream that failed after its first byte;
+		// a refusal (4xx) is the caller's, not this server's.
+		span.SetStatus(codes.Error, errType)
+	}
+	for i, c := range rt.snapshot() {
+		t.callSpan(sctx, rt, rec, op, i, c, end)
+	}
+	span.End(trace.WithTimestamp(end))
+}
+
+// callSpan writes the span of the i-th call of a request.
+func (t *Telemetry) callSpan(ctx context.Context, rt *requestTrace, rec *gateway.Record, op string, i int, c call, reqEnd time.Time) {
+	attrs := []attribute.KeyValue{attribute.String(attrRequestID, rec.RequestID), attribute.Int(attrAttempt, i+1),
+		attribute.String(attrDestinationRegion, c.region)}
+	name := spanName(op, rec.Model)
+	if c.remote {
+		name = "forward " + c.region
+	} else {
+		// A backend call: the GenAI client span of the model in c.region,
+		// whichever region finally answered the request.
+		attrs = append(attrs, semconv.GenAIOperationNameKey.String(op))
+		if t.topology != nil {
+			if p := t.providers.of(t.topology(), c.region, rec.Model); p != "" {
+				attrs = append(attrs, semconv.GenAIProviderNameKey.String(p))
+			}
+		}
+		if rec.Model != "" {
+			attrs = append(attrs, semconv.GenAIRequestModel(rec.Model))
+		}
+	}
+	outcome, status := "ok", 200
+	if rec.Side == "source" && i < len(rec.Attempts) && rec.Attempts[i].Region == c.region {
+		outcome, status = rec.Attempts[i].Outcome, rec.Attempts[i].Status
+	} else if c.err != nil {
+		e := inference.AsError(c.err)
+		outcome, status = e.Kind.String(), e.Kind.Status()
+	}
+	attrs = append(attrs, attribute.String(attrAttemptOutcome, outcome))
+	if status != 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
+	}
+	if outcome != "ok" {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(outcome))
+	}
+	end := c.end
+	if end.IsZero() || end.Before(c.start) {
+		end = reqEnd
+	}
+	_, span := t.tracer.Start(withPlanned(ctx, rt.sc.TraceID(), c.span), name, trace.WithTimestamp(c.start),
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	if outcome != "ok" || c.err != nil {
+		span.SetStatus(codes.Error, outcome)
+	}
+	span.End(trace.WithTimestamp(end))
+}
+
+// spanName is the GenAI span name: "{operation} {model}".
+func spanName(op, model string) string {
+	if model == "" {
+		return op
+	}
+	return op + " " + model
+}
+
+// message is one message in the GenAI semantic conventions' JSON form of
+// gen_ai.input.messages and gen_ai.output.messages.
+type message struct {
+	Role  string `json:"role"`
+	Parts []part `json:"parts"`
+}
+
+type part struct {
+	Type    string `json:"type"`
+	Content string `json:"content"`
+}
+
+// contentAttrs are the prompt and completion of rec, when it holds them
+// (audit.record_content captures them).
+func contentAttrs(rec *gateway.Record) []attribute.KeyValue {
+	var out []attribute.KeyValue
+	if len(rec.Prompt) > 0 {
+		msgs := make([]message, len(rec.Prompt))
+		for i, m := range rec.Prompt {
+			msgs[i] = message{Role: string(m.Role), Parts: []part{{Type: "text", Content: m.Text()}}}
+		}
+		if b, err := json.Marshal(msgs); err == nil {
+			out = append(out, semconv.GenAIInputMessagesKey.String(string(b)))
+		}
+	}
+	if rec.Completion != "" {
+		if b, err := json.Marshal([]message{{Role: "assistant", Parts: []part{{Type: "text", Content: rec.Completion}}}}); err == nil {
+			out = append(out, semconv.GenAIOutputMessagesKey.String(string(b)))
+		}
+	}
+	return out
+}

@@ -1,0 +1,169 @@
+package translate
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/converse"
+	"github.com/meridian-gateway/meridian/internal/schema/openai"
+)
+
+// The byte-level seam for a client speaking the OpenAI Responses API
+// (POST /v1/responses) to a backend in any dialect. Decode errors of the
+// client's body say dialect "openai".
+
+// DecodeResponsesRequest decodes a Responses request body.
+// Errors: *DecodeError.
+func DecodeResponsesRequest(body []byte) (*openai.ResponsesRequest, error) {
+	return decodeAs[openai.ResponsesRequest](OpenAI, body)
+}
+
+// ResponsesRequest translates a Responses request body into a body for a
+// backend speaking dialect backend, as Request does for the other
+// dialects: model names the backend's model where the body carries it,
+// stream says whether the client asked for a stream. An OpenAI backend
+// gets a Chat Completions request. Errors: *DecodeError, *UnsupportedError.
+func ResponsesRequest(backend Dialect, body []byte, model string, stream bool, opts Options) ([]byte, error) {
+	req, err := DecodeResponsesRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	req.Model, req.Stream = model, nil
+	if stream {
+		req.Stream = ptr(true)
+	}
+	var out any
+	switch backend {
+	case OpenAI:
+		out, err = ResponsesToOpenAIRequest(req)
+	case Converse:
+		out, err = ResponsesToConverseRequest(req, opts)
+	case Anthropic:
+		out, err = ResponsesToAnthropicRequest(req, opts)
+	default:
+		return nil, fmt.Errorf("translate: unknown dialect %v", backend)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// ResponsesResponse translates a non-streaming backend response body into
+// a Responses response object for req (its settings are echoed).
+// meta.ID should be a "resp_" id; meta.Created is created_at.
+// Errors: *DecodeError, *UnsupportedError.
+func ResponsesResponse(backend Dialect, req *openai.ResponsesRequest, body []byte, meta ResponseMeta) ([]byte, error) {
+	var out *openai.Response
+	var err error
+	switch backend {
+	case OpenAI:
+		resp, derr := decodeAs[openai.ChatCompletion](OpenAI, body)
+		if derr != nil {
+			return nil, derr
+		}
+		out, err = OpenAIToResponsesResponse(req, resp, meta)
+	case Converse:
+		resp, derr := decodeAs[converse.Response](Converse, body)
+		if derr != nil {
+			return nil, derr
+		}
+		out, err = ConverseToResponsesResponse(req, resp, meta)
+	case Anthropic:
+		resp, derr := decodeAs[anthropic.Response](Anthropic, body)
+		if derr != nil {
+			return nil, derr
+		}
+		out, err = AnthropicToResponsesResponse(req, resp, meta)
+	default:
+		return nil, fmt.Errorf("translate: unknown dialect %v", backend)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// ResponsesStream is a Stream whose client events are Responses stream
+// events: Event.Type is the event name (the SSE "event:" line) and
+// Event.Data its JSON. Besides Next and Finish it has Fail, which ends the
+// client's stream after an error (a *StreamError from Next, or a backend
+// failure after the first byte) with an error event and response.failed.
+type ResponsesStream struct {
+	backend Dialect
+	s       *OpenAIToResponsesStream
+	conv    *ConverseToResponsesStream
+	anth    *AnthropicToResponsesStream
+}
+
+var _ Stream = (*ResponsesStream)(nil)
+
+// NewResponsesStream returns a translator of backend stream events into
+// Responses stream events for a response to req.
+func NewResponsesStream(backend Dialect, req *openai.ResponsesRequest, meta ResponseMeta) (*ResponsesStream, error) {
+	rs := &ResponsesStream{backend: backend}
+	switch backend {
+	case OpenAI:
+		rs.s = NewOpenAIToResponsesStream(req, meta)
+	case Converse:
+		rs.conv = NewConverseToResponsesStream(req, meta)
+		rs.s = rs.conv.OpenAIToResponsesStream
+	case Anthropic:
+		rs.anth = NewAnthropicToResponsesStream(req, meta)
+		rs.s = rs.anth.OpenAIToResponsesStream
+	default:
+		return nil, fmt.Errorf("translate: no stream from %v to Responses", backend)
+	}
+	return rs, nil
+}
+
+// Next translates one backend event (framed as for NewStream).
+func (rs *ResponsesStream) Next(e Event) ([]Event, error) {
+	var evs []openai.ResponseStreamEvent
+	var err error
+	switch rs.backend {
+	case OpenAI:
+		c, derr := decodeAs[openai.ChatCompletionChunk](OpenAI, e.Data)
+		if derr != nil {
+			return nil, derr
+		}
+		evs, err = rs.s.Chunk(c)
+	case Converse:
+		ce, derr := converse.DecodeEvent(e.Type, e.Data)
+		if derr != nil {
+			return nil, &DecodeError{Dialect: Converse, Err: derr}
+		}
+		evs, err = rs.conv.Event(ce)
+	default:
+		ae, derr := decodeAs[anthropic.Event](Anthropic, e.Data)
+		if derr != nil {
+			return nil, derr
+		}
+		evs, err = rs.anth.Event(ae)
+	}
+	out, eerr := encodeResponses(evs)
+	if err != nil {
+		return out, err
+	}
+	return out, eerr
+}
+
+// Finish returns the events that end the stream (see
+// OpenAIToResponsesStream.Finish).
+func (rs *ResponsesStream) Finish() ([]Event, error) { return encodeResponses(rs.s.Finish()) }
+
+// Fail returns the events that end the stream after err.
+func (rs *ResponsesStream) Fail(err error) ([]Event, error) { return encodeResponses(rs.s.Fail(err)) }
+
+func encodeResponses(evs []openai.ResponseStreamEvent) ([]Event, error) {
+	out := make([]Event, 0, len(evs))
+	for i := range evs {
+		p, err := json.Marshal(&evs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Event{Type: evs[i].Type, Data: p})
+	}
+	return out, nil
+}

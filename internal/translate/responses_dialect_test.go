@@ -1,0 +1,241 @@
+package translate_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/schema/openai"
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+// TestResponsesSeam drives the byte-level seam the front end calls: one
+// request, response and stream per backend dialect.
+func TestResponsesSeam(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"model":"alias","instructions":"Be brief.","input":"Hi","max_output_tokens":50,"store":true,"metadata":{"k":"v"}}`)
+	req, err := translate.DecodeResponsesRequest(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		backend  translate.Dialect
+		wantReq  string
+		response string
+		events   []translate.Event
+	}{
+		{translate.OpenAI,
+			`{"model":"gpt-4.1","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_completion_tokens":50,"stream":true,"stream_options":{"include_usage":true}}`,
+			`{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`,
+			[]translate.Event{
+				{Data: []byte(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}`)},
+				{Data: []byte(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`)},
+				{Data: []byte(`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)},
+			}},
+		{translate.Converse,
+			`{"messages":[{"role":"user","content":[{"text":"Hi"}]}],"system":[{"text":"Be brief."}],"inferenceConfig":{"maxTokens":50},"requestMetadata":{"k":"v"}}`,
+			`{"output":{"message":{"role":"assistant","content":[{"text":"Hello"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":1,"totalTokens":4},"metrics":{"latencyMs":1}}`,
+			[]translate.Event{
+				{Type: "messageStart", Data: []byte(`{"role":"assistant"}`)},
+				{Type: "contentBlockDelta", Data: []byte(`{"contentBlockIndex":0,"delta":{"text":"Hello"}}`)},
+				{Type: "contentBlockStop", Data: []byte(`{"contentBlockIndex":0}`)},
+				{Type: "messageStop", Data: []byte(`{"stopReason":"end_turn"}`)},
+				{Type: "metadata", Data: []byte(`{"usage":{"inputTokens":3,"outputTokens":1,"totalTokens":4},"metrics":{"latencyMs":1}}`)},
+			}},
+		{translate.Anthropic,
+			`{"model":"gpt-4.1","system":"Be brief.","messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}],"max_tokens":50,"stream":true}`,
+			`{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"Hello"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}`,
+			[]translate.Event{
+				{Type: "message_start", Data: []byte(`{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}`)},
+				{Type: "content_block_start", Data: []byte(`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)},
+				{Type: "content_block_delta", Data: []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}`)},
+				{Type: "content_block_stop", Data: []byte(`{"type":"content_block_stop","index":0}`)},
+				{Type: "message_delta", Data: []byte(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":1}}`)},
+				{Type: "message_stop", Data: []byte(`{"type":"message_stop"}`)},
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.backend.String(), func(t *testing.T) {
+			t.Parallel()
+			got, err := translate.ResponsesRequest(tc.backend, body, "gpt-4.1", true, translate.Options{})
+			if err != nil {
+				t.Fatalf("ResponsesRequest: %v", err)
+			}
+			if eq, err := jsonEquivalent(got, tc.wantReq); err != nil || !eq {
+				t.Errorf("ResponsesRequest = %s\nwant %s", got, tc.wantReq)
+			}
+			out, err := translate.ResponsesResponse(tc.backend, req, []byte(tc.response), rmeta)
+			if err != nil {
+				t.Fatalf("ResponsesResponse: %v", err)
+			}
+			var resp openai.Response
+			if err := json.Unmarshal(out, &resp); err != nil || resp.Status != "completed" || resp.Output[0].Content.Parts[0].Text != "Hello" ||
+				resp.Usage.InputTokens != 3 || string(resp.Instructions) != `"Be brief."` || resp.Metadata["k"] != "v" || *resp.Store {
+				t.Errorf("ResponsesResponse = %s, %v", out, err)
+			}
+			s, err := translate.NewResponsesStream(tc.backend, req, rmeta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, e := range tc.events {
+				evs, err := s.Next(e)
+				if err != nil {
+					t.Fatalf("Next(%s): %v", e.Data, err)
+				}
+				for _, ev := range evs {
+					types = append(types, ev.Type)
+				}
+			}
+			fin, _ := s.Finish()
+			for _, ev := range fin {
+				types = append(types, ev.Type)
+			}
+			want := "response.created response.in_progress response.output_item.added response.content_part.added response.output_text.delta response.output_text.done response.content_part.done response.output_item.done response.completed"
+			if strings.Join(types, " ") != want {
+				t.Errorf("stream events = %v\nwant %s", types, want)
+			}
+			if evs, _ := s.Fail(errors.New("late")); len(evs) != 0 {
+				t.Errorf("Fail after completion = %d events, want none", len(evs))
+			}
+		})
+	}
+}
+
+func TestResponsesStreamFail(t *testing.T) {
+	t.Parallel()
+	s, _ := translate.NewResponsesStream(translate.Anthropic, &openai.ResponsesRequest{Model: "m"}, rmeta)
+	_, err := s.Next(translate.Event{Type: "error", Data: []byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)})
+	var se *translate.StreamError
+	if !errors.As(err, &se) {
+		t.Fatalf("Next(error) = %v, want *StreamError", err)
+	}
+	evs, err := s.Fail(err)
+	if err != nil || len(evs) != 4 || evs[2].Type != "error" || evs[3].Type != "response.failed" {
+		t.Fatalf("Fail = %v, %v", evs, err)
+	}
+	if !strings.Contains(string(evs[2].Data), `"code":"overloaded_error"`) || !strings.Contains(string(evs[3].Data), `"sequence_number":3`) {
+		t.Errorf("Fail events = %s %s", evs[2].Data, evs[3].Data)
+	}
+	if fin, _ := s.Finish(); len(fin) != 0 {
+		t.Errorf("Finish after Fail = %d events, want none", len(fin))
+	}
+}
+
+func TestResponsesSeamErrors(t *testing.T) {
+	t.Parallel()
+	var de *translate.DecodeError
+	if _, err := translate.ResponsesRequest(translate.Converse, []byte(`{"model":1}`), "m", false, translate.Options{}); !errors.As(err, &de) {
+		t.Errorf("ResponsesRequest(bad body) = %v, want *DecodeError", err)
+	}
+	if _, err := translate.ResponsesResponse(translate.Anthropic, nil, []byte(`[`), rmeta); !errors.As(err, &de) {
+		t.Errorf("ResponsesResponse(bad body) = %v, want *DecodeError", err)
+	}
+	if _, err := translate.NewResponsesStream(translate.Dialect(9), nil, rmeta); err == nil {
+		t.Error("NewResponsesStream(unknown) = nil error")
+	}
+	// Bedrock-shaped Anthropic bodies carry no model and no stream.
+	b, err := translate.ResponsesRequest(translate.Anthropic, []byte(`{"model":"a","input":"hi"}`), "m", true, translate.Options{AnthropicBedrock: true})
+	if err != nil || strings.Contains(string(b), `"model"`) || !strings.Contains(string(b), `"anthropic_version"`) {
+		t.Errorf("ResponsesRequest(AnthropicBedrock) = %s, %v", b, err)
+	}
+}
+
+func TestEmbeddingsSeam(t *testing.T) {
+	t.Parallel()
+	req, err := translate.DecodeEmbeddingsRequest([]byte(`{"model":"e","input":["a","bb"],"encoding_format":"base64","dimensions":256}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies, err := translate.EmbeddingsRequest(translate.Titan, req, translate.EmbedOptions{})
+	if err != nil || len(bodies) != 2 || string(bodies[1]) != `{"inputText":"bb","dimensions":256,"normalize":true,"embeddingTypes":["float"]}` {
+		t.Fatalf("EmbeddingsRequest(Titan) = %q, %v", bodies, err)
+	}
+	out, err := translate.EmbeddingsResponse(translate.Titan, req, [][]byte{
+		[]byte(`{"embedding":[0.5],"inputTextTokenCount":1}`), []byte(`{"embedding":[1],"inputTextTokenCount":2}`)}, translate.EmbedMeta{Model: "e"})
+	want := `{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AAAAPw=="},{"object":"embedding","index":1,"embedding":"AACAPw=="}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}`
+	if err != nil || string(out) != want {
+		t.Errorf("EmbeddingsResponse(Titan) = %s, %v\nwant %s", out, err, want)
+	}
+	if _, err := translate.EmbeddingsResponse(translate.Titan, req, [][]byte{[]byte(`{"embedding":[0.5]}`)}, translate.EmbedMeta{}); err == nil {
+		t.Error("EmbeddingsResponse(one body for two inputs) = nil error")
+	}
+	if _, err := translate.EmbeddingsRequest(translate.Cohere, req, translate.EmbedOptions{}); !errors.Is(err, translate.ErrUnsupported) {
+		t.Errorf("EmbeddingsRequest(Cohere v3, dimensions) = %v, want refusal", err)
+	}
+	bodies, err = translate.EmbeddingsRequest(translate.Cohere, req, translate.EmbedOptions{CohereV4: true, InputType: "search_query"})
+	if err != nil || len(bodies) != 1 || string(bodies[0]) != `{"texts":["a","bb"],"input_type":"search_query","embedding_types":["float"],"output_dimension":256}` {
+		t.Fatalf("EmbeddingsRequest(Cohere v4) = %q, %v", bodies, err)
+	}
+	out, err = translate.EmbeddingsResponse(translate.Cohere, req, [][]byte{[]byte(`{"id":"x","response_type":"embeddings_by_type","embeddings":{"float":[[0.5],[1]]}}`)}, translate.EmbedMeta{Model: "e", InputTokens: 9})
+	if err != nil || !strings.Contains(string(out), `"prompt_tokens":9`) || !strings.Contains(string(out), `"AACAPw=="`) {
+		t.Errorf("EmbeddingsResponse(Cohere) = %s, %v", out, err)
+	}
+	big := &openai.EmbeddingRequest{Model: "e", Input: openai.EmbeddingInput{Strings: make([]string, translate.CohereMaxTexts+1)}}
+	for i := range big.Input.Strings {
+		big.Input.Strings[i] = "x"
+	}
+	if _, err := translate.EmbeddingsToCohereRequest(big, translate.EmbedOptions{}); !errors.Is(err, translate.ErrUnsupported) {
+		t.Errorf("EmbeddingsToCohereRequest(97 inputs) = %v, want refusal", err)
+	}
+	for _, body := range []string{`{"model":"e","input":["a",""]}`, `{"model":"e","input":"a","user":"u"}`, `{"model":"e","input":"a","encoding_format":"int8"}`, `{"model":"e","input":[]}`, `{"model":"e","input":"a","x":1}`} {
+		r, err := translate.DecodeEmbeddingsRequest([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := translate.EmbeddingsToTitanRequests(r); !errors.Is(err, translate.ErrUnsupported) {
+			t.Errorf("EmbeddingsToTitanRequests(%s) = %v, want refusal", body, err)
+		}
+	}
+}
+
+func jsonEquivalent(got []byte, want string) (bool, error) {
+	var a, b any
+	if err := json.Unmarshal(got, &a); err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal([]byte(want), &b); err != nil {
+		return false, err
+	}
+	ab, _ := json.Marshal(a)
+	bb, _ := json.Marshal(b)
+	return string(ab) == string(bb), nil
+}
+
+// TestReasoningRoundTrip sends a response's output back as the next
+// request's input, as a client that stores nothing does, and checks
+// Claude's signed reasoning reaches the backend again.
+func TestReasoningRoundTrip(t *testing.T) {
+	t.Parallel()
+	req := &openai.ResponsesRequest{Model: "m", Include: []string{"reasoning.encrypted_content"}}
+	first, err := translate.ResponsesResponse(translate.Anthropic, req, []byte(`{"id":"msg_1","type":"message","role":"assistant","model":"c",
+		"content":[{"type":"thinking","thinking":"Plan.","signature":"SIG"},{"type":"redacted_thinking","data":"RED"},{"type":"tool_use","id":"toolu_1","name":"f","input":{}}],
+		"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`), rmeta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp openai.Response
+	if err := json.Unmarshal(first, &resp); err != nil {
+		t.Fatal(err)
+	}
+	items := append([]openai.Item{{Role: "user", Content: &openai.ItemContent{Text: "go"}}}, resp.Output...)
+	items = append(items, openai.Item{Type: "function_call_output", CallID: "toolu_1", Output: &openai.ItemContent{Text: "done"}})
+	next := openai.ResponsesRequest{Model: "m", Input: &openai.ResponseInput{Items: items}, Reasoning: &openai.ReasoningConfig{Effort: "low"}, Include: req.Include}
+	body, _ := json.Marshal(next)
+	for _, d := range []translate.Dialect{translate.Anthropic, translate.Converse} {
+		out, err := translate.ResponsesRequest(d, body, "m", false, translate.Options{})
+		if err != nil {
+			t.Fatalf("%v: %v", d, err)
+		}
+		if !strings.Contains(string(out), `"SIG"`) || !strings.Contains(string(out), `"Plan."`) {
+			t.Errorf("%v: reasoning not restored: %s", d, out)
+		}
+	}
+	// Without reasoning enabled, carried reasoning is not sent.
+	next.Reasoning = nil
+	body, _ = json.Marshal(next)
+	if out, err := translate.ResponsesRequest(translate.Anthropic, body, "m", false, translate.Options{}); err != nil || strings.Contains(string(out), "SIG") {
+		t.Errorf("without reasoning: %s, %v", out, err)
+	}
+}

@@ -1,0 +1,131 @@
+package translate_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/schema/bedrockembed"
+	"github.com/meridian-gateway/meridian/internal/schema/openai"
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+func FuzzResponsesRequest(f *testing.F) {
+	seed(f, "request", "responses_openai", "responses_converse", "responses_anthropic")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var req openai.ResponsesRequest
+		if json.Unmarshal(data, &req) != nil {
+			return
+		}
+		o, err := translate.ResponsesToOpenAIRequest(&req)
+		redecode(t, o, err)
+		c, err := translate.ResponsesToConverseRequest(&req, translate.Options{})
+		redecode(t, c, err)
+		a, err := translate.ResponsesToAnthropicRequest(&req, translate.Options{})
+		redecode(t, a, err)
+		for _, d := range []translate.Dialect{translate.OpenAI, translate.Converse, translate.Anthropic} {
+			translate.ResponsesRequest(d, data, "m", true, translate.Options{})
+		}
+	})
+}
+
+// checkResponsesStream checks sequence numbers count up from 0 and every
+// event re-decodes.
+func checkResponsesStream(t *testing.T, evs []openai.ResponseStreamEvent, next *int64) {
+	t.Helper()
+	for i := range evs {
+		if evs[i].SequenceNumber != *next {
+			t.Fatalf("sequence_number %d, want %d", evs[i].SequenceNumber, *next)
+		}
+		*next++
+		redecode(t, &evs[i], nil)
+	}
+}
+
+// FuzzResponsesBackend feeds backend responses and event lists of every
+// dialect to the translators into the Responses API.
+func FuzzResponsesBackend(f *testing.F) {
+	for _, kind := range []string{"response", "stream"} {
+		seed(f, kind, "responses_openai", "responses_converse", "responses_anthropic")
+	}
+	req := &openai.ResponsesRequest{Model: "m"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, d := range []translate.Dialect{translate.OpenAI, translate.Converse, translate.Anthropic} {
+			if b, err := translate.ResponsesResponse(d, req, data, rmeta); err == nil {
+				if err := json.Unmarshal(b, new(openai.Response)); err != nil {
+					t.Fatalf("re-decode of %s: %v", b, err)
+				}
+			}
+		}
+		var next int64
+		if chunks, err := openAIChunks(data); err == nil {
+			s := translate.NewOpenAIToResponsesStream(req, rmeta)
+			for _, c := range chunks {
+				if c == nil {
+					continue
+				}
+				evs, err := s.Chunk(c)
+				checkResponsesStream(t, evs, &next)
+				if err != nil {
+					checkResponsesStream(t, s.Fail(err), &next)
+					break
+				}
+			}
+			checkResponsesStream(t, s.Finish(), &next)
+		}
+		next = 0
+		if evs, err := converseEvents(data); err == nil {
+			s := translate.NewConverseToResponsesStream(req, rmeta)
+			for _, e := range evs {
+				out, err := s.Event(e)
+				checkResponsesStream(t, out, &next)
+				if err != nil {
+					break
+				}
+			}
+			checkResponsesStream(t, s.Finish(), &next)
+		}
+		next = 0
+		if evs, err := anthropicEvents(data); err == nil {
+			s := translate.NewAnthropicToResponsesStream(req, rmeta)
+			for _, e := range evs {
+				if e == nil {
+					continue
+				}
+				out, err := s.Event(e)
+				checkResponsesStream(t, out, &next)
+				if err != nil {
+					checkResponsesStream(t, s.Fail(err), &next)
+					break
+				}
+			}
+			checkResponsesStream(t, s.Finish(), &next)
+		}
+	})
+}
+
+func FuzzEmbeddings(f *testing.F) {
+	seed(f, "request", "embeddings_titan", "embeddings_cohere")
+	seed(f, "response", "embeddings_titan", "embeddings_cohere")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if req, err := translate.DecodeEmbeddingsRequest(data); err == nil {
+			for _, fam := range []translate.EmbedFamily{translate.Titan, translate.Cohere} {
+				bodies, err := translate.EmbeddingsRequest(fam, req, translate.EmbedOptions{CohereV4: true})
+				if err == nil && fam == translate.Titan && len(bodies) != req.Input.Len() {
+					t.Fatalf("%d Titan bodies for %d inputs", len(bodies), req.Input.Len())
+				}
+			}
+		}
+		var ti struct {
+			Request   openai.EmbeddingRequest       `json:"request"`
+			Responses []*bedrockembed.TitanResponse `json:"responses"`
+			Response  bedrockembed.CohereResponse   `json:"response"`
+		}
+		if json.Unmarshal(data, &ti) != nil {
+			return
+		}
+		r, err := translate.TitanToEmbeddingsResponse(&ti.Request, ti.Responses, translate.EmbedMeta{})
+		redecode(t, r, err)
+		r, err = translate.CohereToEmbeddingsResponse(&ti.Request, &ti.Response, translate.EmbedMeta{})
+		redecode(t, r, err)
+	})
+}

@@ -1,0 +1,346 @@
+package translate_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/bedrockembed"
+	"github.com/meridian-gateway/meridian/internal/schema/converse"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
+	"github.com/meridian-gateway/meridian/internal/schema/openai"
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+var rmeta = translate.ResponseMeta{ID: "resp_1", Model: "test-model", Created: 1700000000}
+
+// clientRequest reads the optional client.json of a case: the Responses
+// request whose settings a response echoes.
+func clientRequest(dir string) (*openai.ResponsesRequest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "client.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return &openai.ResponsesRequest{Model: "test-model"}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decode[openai.ResponsesRequest](b)
+}
+
+// responsesEvents runs a stream translator over inputs and ends the stream
+// as a front end would: Fail after an error, else Finish.
+func responsesEvents[E any](in []E, next func(E) ([]openai.ResponseStreamEvent, error), s interface {
+	Finish() []openai.ResponseStreamEvent
+	Fail(error) []openai.ResponseStreamEvent
+}) []openai.ResponseStreamEvent {
+	out := []openai.ResponseStreamEvent{}
+	for _, e := range in {
+		evs, err := next(e)
+		out = append(out, evs...)
+		if err != nil {
+			return append(out, s.Fail(err)...)
+		}
+	}
+	return append(out, s.Finish()...)
+}
+
+// caseDirection is a direction whose translators read the case directory.
+type caseDirection map[string]func(dir string, in []byte) (any, error)
+
+var responsesDirections = map[string]caseDirection{
+	"responses_openai": {
+		"request": func(_ string, b []byte) (any, error) {
+			req, err := decode[openai.ResponsesRequest](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.ResponsesToOpenAIRequest(req)
+		},
+		"response": func(dir string, b []byte) (any, error) {
+			req, err := clientRequest(dir)
+			if err != nil {
+				return nil, err
+			}
+			resp, err := decode[openai.ChatCompletion](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.OpenAIToResponsesResponse(req, resp, rmeta)
+		},
+		"stream": func(dir string, b []byte) (any, error) {
+			req, err := clientRequest(dir)
+			if err != nil {
+				return nil, err
+			}
+			cs, err := openAIChunks(b)
+			if err != nil {
+				return nil, err
+			}
+			s := translate.NewOpenAIToResponsesStream(req, rmeta)
+			return responsesEvents(cs, s.Chunk, s), nil
+		},
+	},
+	"responses_converse": {
+		"request": func(_ string, b []byte) (any, error) {
+			req, err := decode[openai.ResponsesRequest](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.ResponsesToConverseRequest(req, translate.Options{})
+		},
+		"response": func(dir string, b []byte) (any, error) {
+			req, err := clientRequest(dir)
+			if err != nil {
+				return nil, err
+			}
+			resp, err := decode[converse.Response](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.ConverseToResponsesResponse(req, resp, rmeta)
+		},
+		"stream": func(dir string, b []byte) (any, error) {
+			req, err := clientRequest(dir)
+			if err != nil {
+				return nil, err
+			}
+			evs, err := converseEvents(b)
+			if err != nil {
+				return nil, err
+			}
+			s := translate.NewConverseToResponsesStream(req, rmeta)
+			return responsesEvents(evs, s.Event, s), nil
+		},
+	},
+	"responses_anthropic": {
+		"request": func(_ string, b []byte) (any, error) {
+			req, err := decode[openai.ResponsesRequest](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.ResponsesToAnthropicRequest(req, translate.Options{})
+		},
+		"response": func(dir string, b []byte) (any, error) {
+			req, err := clientRequest(dir)
+			if err != nil {
+				return nil, err
+			}
+			resp, err := decode[anthropic.Response](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.AnthropicToResponsesResponse(req, resp, rmeta)
+		},
+		"stream": func(dir string, b []byte) (any, error) {
+			req, err := clientRequest(dir)
+			if err != nil {
+				return nil, err
+			}
+			evs, err := anthropicEvents(b)
+			if err != nil {
+				return nil, err
+			}
+			s := translate.NewAnthropicToResponsesStream(req, rmeta)
+			return responsesEvents(evs, s.Event, s), nil
+		},
+	},
+	"embeddings_titan": {
+		"request": func(_ string, b []byte) (any, error) {
+			req, err := decode[openai.EmbeddingRequest](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.EmbeddingsToTitanRequests(req)
+		},
+		// response.in.json: {"request": ..., "responses": [...]}
+		"response": func(_ string, b []byte) (any, error) {
+			in, err := decode[struct {
+				Request   openai.EmbeddingRequest       `json:"request"`
+				Responses []*bedrockembed.TitanResponse `json:"responses"`
+			}](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.TitanToEmbeddingsResponse(&in.Request, in.Responses, translate.EmbedMeta{Model: "text-embedding-3-small"})
+		},
+	},
+	"embeddings_cohere": {
+		"request": func(_ string, b []byte) (any, error) {
+			req, err := decode[openai.EmbeddingRequest](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.EmbeddingsToCohereRequest(req, translate.EmbedOptions{})
+		},
+		// response.in.json: {"request": ..., "response": ..., "input_tokens": n}
+		"response": func(_ string, b []byte) (any, error) {
+			in, err := decode[struct {
+				Request     openai.EmbeddingRequest     `json:"request"`
+				Response    bedrockembed.CohereResponse `json:"response"`
+				InputTokens int64                       `json:"input_tokens"`
+			}](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.CohereToEmbeddingsResponse(&in.Request, &in.Response, translate.EmbedMeta{Model: "embed", InputTokens: in.InputTokens})
+		},
+	},
+}
+
+// TestGoldenResponses runs the cases of the Responses and embeddings
+// directions as TestGolden does for the Chat dialects.
+func TestGoldenResponses(t *testing.T) {
+	t.Parallel()
+	for name, d := range responsesDirections {
+		cases, _ := filepath.Glob(filepath.Join("testdata", name, "*"))
+		if len(cases) == 0 {
+			t.Errorf("%s: no golden cases", name)
+		}
+		for _, dir := range cases {
+			for kind, fn := range d {
+				in, err := os.ReadFile(filepath.Join(dir, kind+".in.json"))
+				if errors.Is(err, os.ErrNotExist) {
+					continue
+				}
+				t.Run(name+"/"+filepath.Base(dir)+"/"+kind, func(t *testing.T) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got []byte
+					v, err := fn(dir, in)
+					if err != nil {
+						got, _ = json.Marshal(map[string]string{"error": err.Error()})
+					} else if got, err = encodeOut(v); err != nil {
+						t.Fatalf("encode: %v", err)
+					}
+					outPath := filepath.Join(dir, kind+".out.json")
+					if *update {
+						var pretty any
+						json.Unmarshal(got, &pretty)
+						b, _ := json.MarshalIndent(pretty, "", "  ")
+						if err := os.WriteFile(outPath, append(b, '\n'), 0o644); err != nil {
+							t.Fatal(err)
+						}
+						return
+					}
+					want, err := os.ReadFile(outPath)
+					if err != nil {
+						t.Fatalf("read golden (run with -update): %v", err)
+					}
+					if eq, err := jsonx.Equivalent(want, got); err != nil || !eq {
+						t.Errorf("translate %s/%s:\n got  %s\n want %s", dir, kind, got, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestResponsesStreamInvariants checks every golden stream: sequence
+// numbers count from 0 without gaps, output indices count up from 0 as
+// items are added, each added item is done exactly once with the same id,
+// deltas name an open item, and exactly one terminal event ends the stream.
+func TestResponsesStreamInvariants(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob("testdata/responses_*/*/stream.out.json")
+	if len(files) == 0 {
+		t.Fatal("no stream goldens")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []openai.ResponseStreamEvent
+		if err := json.Unmarshal(b, &evs); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		open := map[string]int64{}
+		next, terminal := int64(0), 0
+		for i, e := range evs {
+			if e.SequenceNumber != int64(i) {
+				t.Errorf("%s: event %d has sequence_number %d", f, i, e.SequenceNumber)
+			}
+			if terminal > 0 {
+				t.Errorf("%s: event %d (%s) after the terminal event", f, i, e.Type)
+			}
+			switch e.Type {
+			case openai.EventOutputItemAdded:
+				if *e.OutputIndex != next {
+					t.Errorf("%s: item added at index %d, want %d", f, *e.OutputIndex, next)
+				}
+				open[e.Item.ID] = next
+				next++
+			case openai.EventOutputItemDone:
+				if idx, ok := open[e.Item.ID]; !ok || idx != *e.OutputIndex {
+					t.Errorf("%s: item %s done without being open at index %d", f, e.Item.ID, *e.OutputIndex)
+				}
+				delete(open, e.Item.ID)
+			case openai.EventResponseCompleted, openai.EventResponseIncomplete, openai.EventResponseFailed:
+				terminal++
+				if len(open) > 0 && e.Type != openai.EventResponseFailed {
+					t.Errorf("%s: response ended with items open: %v", f, open)
+				}
+			case openai.EventResponseCreated, openai.EventResponseInProgress, openai.EventError:
+			default:
+				if idx, ok := open[e.ItemID]; !ok || idx != *e.OutputIndex {
+					t.Errorf("%s: %s for item %s at %v, not open", f, e.Type, e.ItemID, e.OutputIndex)
+				}
+			}
+		}
+		if terminal != 1 {
+			t.Errorf("%s: %d terminal events, want 1", f, terminal)
+		}
+	}
+}
+
+// TestResponsesRefusals checks refusals name the Responses member, whichever
+// step of the pivot refused.
+func TestResponsesRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, field string
+	}{
+		{"previous response", `{"model":"m","input":"hi","previous_response_id":"resp_0"}`, "previous_response_id"},
+		{"conversation", `{"model":"m","input":"hi","conversation":"conv_1"}`, "conversation"},
+		{"background", `{"model":"m","input":"hi","background":true}`, "background"},
+		{"truncation auto", `{"model":"m","input":"hi","truncation":"auto"}`, "truncation"},
+		{"include logprobs", `{"model":"m","input":"hi","include":["reasoning.encrypted_content","message.output_text.logprobs"]}`, "include[1]"},
+		{"item reference", `{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}`, "input[0].type"},
+		{"built-in tool", `{"model":"m","input":"hi","tools":[{"type":"web_search"}]}`, "tools[0].type"},
+		{"only instructions", `{"model":"m","instructions":"x","input":[{"type":"reasoning","id":"rs","summary":[]}]}`, "input"},
+		{"missing input", `{"model":"m","instructions":"x"}`, "input"},
+		{"unknown member", `{"model":"m","input":"hi","x_new":1}`, "x_new"},
+		{"image file id", `{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_image","file_id":"file-1"}]}]}`, "input[0].content[1].file_id"},
+		{"remapped effort", `{"model":"m","input":"hi","max_output_tokens":100,"reasoning":{"effort":"high"}}`, "reasoning.effort"},
+		{"remapped message", `{"model":"m","input":[{"role":"user","content":"a"},{"role":"system","content":"late"}]}`, "input[1].role"},
+		{"remapped tool output", `{"model":"m","input":[{"type":"function_call","call_id":"c","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c","output":[{"type":"input_text","text":"a","x":1}]}]}`, "input[1].output[0].x"},
+		{"remapped call", `{"model":"m","input":[{"role":"user","content":"a"},{"type":"function_call","call_id":"c","name":"f","arguments":"[1]"}]}`, "input[1].arguments"},
+		{"format without schema", `{"model":"m","input":"a","text":{"format":{"type":"json_schema","name":"x"}}}`, "text.format.schema"},
+		{"effort none is no reasoning", `{"model":"m","input":"a","reasoning":{"effort":"none"},"temperature":0.5,"max_output_tokens":10}`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := translate.ResponsesRequest(translate.Converse, []byte(tc.body), "model", false, translate.Options{})
+			if tc.field == "" {
+				if err != nil {
+					t.Errorf("ResponsesRequest(%s) = %v, want no error", tc.body, err)
+				}
+				return
+			}
+			var ue *translate.UnsupportedError
+			if !errors.As(err, &ue) || ue.Field != tc.field {
+				t.Errorf("ResponsesRequest(%s) = %v, want refusal of %s", tc.body, err, tc.field)
+			}
+		})
+	}
+	_, err := translate.ResponsesRequest(translate.Converse, []byte(`{"model":"m","input":"hi","previous_response_id":"r"}`), "model", false, translate.Options{})
+	if err == nil || !strings.Contains(err.Error(), "does not store responses") {
+		t.Errorf("previous_response_id refusal = %v, want it to say nothing is stored", err)
+	}
+}
