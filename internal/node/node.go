@@ -102,6 +102,8 @@ type Node struct {
 	// profiles is the registry of API-created application profiles; it
 	// outlives generations (profiles.go).
 	profiles *profilestore.Registry
+	// refused remembers the peers' records already logged as refused.
+	refused refusedRecords
 	// profileSync asks for an immediate profile sync with the other
 	// replicas (nil without a shared store).
 	profileSync chan struct{}

@@ -284,3 +284,29 @@ func typeString(e ast.Expr) string {
 	}
 	return ""
 }
+
+// TestRefusedPeerProfileLoggedOnce: a peer publishes its full set every
+// load interval; a record this node refuses (a lookalike id) is logged
+// once, never stored, and the rest of the state still applies.
+func TestRefusedPeerProfileLoggedOnce(t *testing.T) {
+	t.Parallel()
+	n, logs := peerNode(t)
+	st := fullPeerState(n.Gateway().Catalog().ResidencyDigest())
+	st.Profiles = append(st.Profiles, profile.Record{ID: "eu.evil", Name: "evil", CopyFrom: "global.demo.chat-small", HomeRegion: "eu-central-1", UpdatedAt: peerT0})
+	body, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		n.onPeerState("eu-central-1", body, time.Millisecond)
+	}
+	if got := strings.Count(logs.String(), "profile=eu.evil"); got != 1 {
+		t.Errorf("the refused record was logged %d times in three states, want once:\n%s", got, logs)
+	}
+	if _, ok := n.profiles.Get("eu.evil"); ok {
+		t.Errorf("a lookalike id from a peer was stored")
+	}
+	if _, ok := n.profiles.Get("abc123def456"); !ok {
+		t.Errorf("the peer's valid record was not merged beside the refused one")
+	}
+}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"cmp"
+	"sync"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/profile"
@@ -50,10 +51,40 @@ func (n *Node) mergePeerProfiles(peer string, recs []profile.Record) {
 	}
 	_, rejected, err := n.profiles.Merge(n.gateway().Catalog(), recs)
 	for _, e := range rejected {
-		n.log.Warn("peer sent an application profile this node does not accept; ignored", telemetry.AttrPeer, peer,
-			telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
+		// Every publication carries the full set: log a refused record
+		// once, not every load interval.
+		if n.refused.first(peer, e.ID) {
+			n.log.Warn("peer sent an application profile this node does not accept; ignored", telemetry.AttrPeer, peer,
+				telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
+		}
 	}
 	if err != nil {
 		n.log.Warn("peer's application profiles not merged", telemetry.AttrPeer, peer, telemetry.AttrError, err)
 	}
+}
+
+// maxRefused bounds the refused records remembered; beyond it the memory
+// starts over (and each is logged once more).
+const maxRefused = 1024
+
+// refusedRecords remembers which peers' records were logged as refused.
+// The zero value is ready; it is safe for concurrent use.
+type refusedRecords struct {
+	mu   sync.Mutex
+	seen map[[2]string]bool
+}
+
+// first reports whether peer's record id is refused for the first time.
+func (r *refusedRecords) first(peer, id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := [2]string{peer, id}
+	if r.seen[k] {
+		return false
+	}
+	if r.seen == nil || len(r.seen) >= maxRefused {
+		r.seen = map[[2]string]bool{}
+	}
+	r.seen[k] = true
+	return true
 }
