@@ -310,3 +310,27 @@ func TestRefusedPeerProfileLoggedOnce(t *testing.T) {
 		t.Errorf("the peer's valid record was not merged beside the refused one")
 	}
 }
+
+// FuzzPeerState: whatever a peer sends, applying it does not panic, and no
+// record whose id reads as a system profile's is ever stored (invariant 1).
+func FuzzPeerState(f *testing.F) {
+	good, err := os.ReadFile(filepath.Join("testdata", "peerstate", "full", "state.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{`))
+	f.Add([]byte(`{"region":"eu-central-1","profiles":[{"id":"eu.evil","copyFrom":"global.demo.chat-small"}]}`))
+	f.Add([]byte(`{"region":"eu-west-1","deployments":[{"region":"eu-west-1","model":"demo.chat-small"}]}`))
+	f.Add([]byte(`{"region":"eu-central-1","flows":[{"source":"us-east-1","destination":"eu-west-1","count":-1}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, _ := peerNode(t)
+		n.onPeerState("eu-central-1", body, time.Millisecond)
+		n.onPush("eu-central-1", body)
+		for _, r := range n.profiles.Records() {
+			if err := n.Gateway().Catalog().CheckApplicationID(r.ID); err != nil {
+				t.Fatalf("stored %q from a peer: %v", r.ID, err)
+			}
+		}
+	})
+}
