@@ -7,7 +7,11 @@
 // limits, routing, backends, front ends) is built as one generation;
 // [Node.Reload] swaps in a new one while requests in flight finish on the
 // generation they entered (reload.go). Listeners, the link, the quota store
-// and the audit trail are built once and need a restart to change.
+// and the audit trail are built once and need a restart to change, and so
+// is the registry of API-created application profiles (profiles.go), which
+// feeds every generation's catalog. Peers' published states are decoded
+// once (peerstate.go) and their parts handed to routing, the console and
+// the registry.
 //
 // The node is where the adapters meet the gateway (docs/architecture.md,
 // "Package map and layering"): backends as gateway.Backend, the quota

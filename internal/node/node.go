@@ -30,6 +30,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/profilestore"
 	"github.com/meridian-gateway/meridian/internal/quota"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
@@ -111,12 +112,14 @@ type Node struct {
 	life    context.Context
 	endLife context.CancelFunc
 	link    *interregion.Client
+	// profiles is the registry of API-created application profiles; it
+	// outlives generations (profiles.go).
+	profiles *profilestore.Registry
+	// refused remembers the peers' records already logged as refused.
+	refused refusedRecords
 	// profileSync asks for an immediate profile sync with the other
 	// replicas (nil without a shared store).
 	profileSync chan struct{}
-	// badShared remembers malformed shared records already logged (used by
-	// the sync goroutine only).
-	badShared map[string]bool
 	// clientCerts serves and reloads the client listener's certificate;
 	// nil without regions[].tls.
 	clientCerts *pki.ServingStore
@@ -150,6 +153,9 @@ type Node struct {
 	opsSrv *http.Server
 	// admission bounds unauthenticated work on the client listener.
 	admission *admission
+	// shared is the replicas' profile sync state (replicas.go), made once.
+	shared     *profilestore.Shared
+	sharedOnce sync.Once
 }
 
 // New builds a node without binding any socket. On failure it closes
@@ -238,6 +244,7 @@ func New(opts Options) (_ *Node, err error) {
 	}
 	n.recorders = append(recorders, n.live, n.otel)
 	n.reloads = newReloadCounter(n.metrics.Registerer)
+	n.openProfiles(cmp.Or(opts.DataDir, cfg.Server.DataDir))
 	if cfg.Quota.Store == "redis" {
 		// Replicas of a region share API-created profiles through the
 		// store; a change is pushed at once, and every load interval.
@@ -332,15 +339,16 @@ func (n *Node) pushState() {
 // onPush applies a state a peer pushed. The region comes from the peer's
 // certificate; a state claiming another region is refused.
 func (n *Node) onPush(certRegion string, body json.RawMessage) {
-	var st publishedState
-	if err := json.Unmarshal(body, &st); err != nil {
+	st, err := decodePeerState(body)
+	if err != nil {
+		n.log.Warn("peer pushed an unreadable state; ignored", telemetry.AttrPeer, certRegion, telemetry.AttrError, err)
 		return
 	}
 	if n.linkStore != nil && certRegion != st.Region {
 		n.log.Warn("peer pushed a state for another region; ignored", telemetry.AttrPeer, certRegion, "claimed", st.Region)
 		return
 	}
-	n.applyPeerState(st.Region, body, &st, 0)
+	n.applyPeerState(st.Region, st, 0)
 }
 
 // shareCooldown publishes a deployment cooldown to the shared store without
@@ -423,19 +431,22 @@ func (n *Node) topologyMismatch(peer string) bool {
 	return ok && v.(bool)
 }
 
-// onPeerState applies a peer's load snapshot to the routing tracker (the
-// load exchange) and records the link's measured RTT.
+// onPeerState applies the state a peer published (fetched by the link's
+// probe) and records the link's measured RTT.
 func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duration) {
-	var st publishedState
-	if err := json.Unmarshal(body, &st); err != nil {
-		n.log.Warn("peer sent an unreadable load snapshot", telemetry.AttrPeer, region, telemetry.AttrError, err)
+	st, err := decodePeerState(body)
+	if err != nil {
+		n.log.Warn("peer sent an unreadable state; ignored", telemetry.AttrPeer, region, telemetry.AttrError, err)
 		return
 	}
-	n.applyPeerState(region, body, &st, rtt)
+	n.applyPeerState(region, st, rtt)
 }
 
-// applyPeerState applies a peer's state, decoded as st from body.
-func (n *Node) applyPeerState(region string, body json.RawMessage, st *publishedState, rtt time.Duration) {
+// applyPeerState hands the parts of a peer's decoded state to their
+// consumers: the residency check, the console, the application-profile
+// registry and routing. A state that claims another region is applied to
+// nothing but the residency check.
+func (n *Node) applyPeerState(region string, st peerState, rtt time.Duration) {
 	n.checkTopology(region, st.Topology)
 	snap := st.Snapshot
 	if snap.Region != region {
@@ -443,10 +454,8 @@ func (n *Node) applyPeerState(region string, body json.RawMessage, st *published
 		return
 	}
 	// The console shows the flows peers publish beside their load.
-	n.live.ApplyPeer(region, body)
-	if _, err := n.current().bedrock.MergePeerState(body); err != nil {
-		n.log.Warn("peer's application profiles not merged", telemetry.AttrPeer, region, telemetry.AttrError, err)
-	}
+	n.live.ApplyPeerFlows(region, st.Flows)
+	n.mergePeerProfiles(region, st.Profiles)
 	r := n.gateway().Routing()
 	if err := r.Tracker.Apply(snap); err != nil {
 		n.log.Warn("peer load snapshot refused", telemetry.AttrPeer, region, telemetry.AttrError, err)

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +51,8 @@ type generation struct {
 	gw       *gateway.Gateway
 	backends map[string]backend.Backend
 	bedrock  *bedrock.Handler
+	// unfeed stops keeping gw's catalog in step with the registry.
+	unfeed func()
 	// client is the client listener's handler for this generation.
 	client http.Handler
 
@@ -205,25 +206,21 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	if err != nil {
 		return nil, err
 	}
-	// The Bedrock front end owns API-created application profiles; they
+	// The Bedrock front end manages the node's application profiles; they
 	// travel with the published link state to every region.
 	sv := cfg.Server.SigV4
 	var replicas bedrock.Peers
 	if n.profileSync != nil {
 		replicas = replicaPeers{n.profileSync}
 	}
-	g.bedrock = bedrock.New(g.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, DataDir: cmp.Or(n.opts.DataDir, cfg.Server.DataDir), Peers: replicas,
+	g.bedrock = bedrock.New(g.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, Profiles: n.profiles, Peers: replicas,
 		Authorizer:   bedrock.PolicyAuthorizer{P: policies}, // compiled once, above
 		SigV4Options: auth.SigV4Options{MaxSkew: sv.MaxSkew.D(), AllowPresigned: sv.AllowPresigned, AllowUnsignedPayload: sv.AllowUnsignedPayload},
 		Getenv:       n.opts.Getenv, Logger: n.log.With(telemetry.AttrComponent, "bedrock")})
-	if prev != nil {
-		// Application profiles created or merged since prev's handler was
-		// built are in its records; nothing is lost in the swap.
-		if _, err := g.bedrock.Merge(prev.bedrock.Records()); err != nil {
-			n.log.Warn("application profiles not carried over to the reloaded topology", telemetry.AttrError, err)
-		}
-	}
 	g.client = n.clientHandler(g)
+	// Every generation serves the node's one registry: nothing to carry
+	// over in a swap.
+	g.unfeed = n.feedCatalog(g.gw, cat)
 	n.trackBackends(g.backends)
 	return g, nil
 }
@@ -315,10 +312,7 @@ func (n *Node) closeRetired(ctx context.Context, prev, next *generation) {
 	case <-ctx.Done():
 		return // Shutdown closes whatever is left
 	}
-	// Profiles created through prev's handler after the swap.
-	if _, err := next.bedrock.Merge(prev.bedrock.Records()); err != nil {
-		n.log.Warn("application profiles not carried over to the reloaded topology", telemetry.AttrError, err)
-	}
+	prev.unfeed()
 	keep := map[backend.Backend]bool{}
 	for _, b := range n.current().backends {
 		keep[b] = true

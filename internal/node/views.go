@@ -5,31 +5,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/api/bedrock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
-	"github.com/meridian-gateway/meridian/internal/ui"
 )
-
-// publishedState is what a node publishes to its peers: its load snapshot
-// (the load exchange) and the flows of the requests that entered it (for
-// peers' consoles). Peers that read only the snapshot ignore the flows.
-type publishedState struct {
-	routing.Snapshot
-	// PeerState carries the node's API-created application profiles.
-	bedrock.PeerState
-	Flows []ui.FlowStat `json:"flows,omitempty"`
-	// Topology is the digest of the node's residency-relevant topology;
-	// peers compare it with their own.
-	Topology string `json:"topology"`
-}
-
-func (n *Node) state() any {
-	g := n.current()
-	return publishedState{Snapshot: g.gw.Routing().Tracker.Snapshot(), PeerState: g.bedrock.PeerState(), Flows: n.live.Published(),
-		Topology: g.gw.Catalog().ResidencyDigest()}
-}
 
 // DeploymentView is a deployment's live state as this node sees it.
 type DeploymentView struct {

@@ -183,35 +183,45 @@ func (c *Catalog) application(id, copyFrom, description string, tags map[string]
 // foundation-model ARN). home is the region where it was created (its ARN
 // names it).
 func (c *Catalog) WithApplication(p Profile) (*Catalog, *Profile, error) {
+	np, err := c.newApplication(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := c.clone()
+	out.add(np)
+	out.seal()
+	return out, np, nil
+}
+
+// newApplication builds the application profile p describes, checked
+// against c's profiles, without adding it.
+func (c *Catalog) newApplication(p Profile) (*Profile, error) {
 	if _, exists := c.profiles[p.ID]; exists {
-		return nil, nil, fmt.Errorf("%w: %q", ErrExists, p.ID)
+		return nil, fmt.Errorf("%w: %q", ErrExists, p.ID)
 	}
 	if _, isModel := c.hosts[p.ID]; isModel {
-		return nil, nil, fmt.Errorf("%w: %q is a model id", ErrExists, p.ID)
+		return nil, fmt.Errorf("%w: %q is a model id", ErrExists, p.ID)
 	}
 	if err := c.CheckApplicationID(p.ID); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	src := p.CopyFrom
 	if strings.HasPrefix(src, "arn:") {
 		a, err := ParseARN(src)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if a.Type != ResourceInferenceProfile && a.Type != ResourceFoundationModel {
-			return nil, nil, fmt.Errorf("%w: copy source must be an inference-profile or foundation-model ARN", ErrInvalidARN)
+			return nil, fmt.Errorf("%w: copy source must be an inference-profile or foundation-model ARN", ErrInvalidARN)
 		}
 		src = a.ID
 	}
 	np, err := c.application(p.ID, src, p.Description, p.Tags)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	np.CopyFrom, np.CreatedAt, np.HomeRegion = p.CopyFrom, p.CreatedAt, p.HomeRegion
-	out := c.clone()
-	out.add(np)
-	out.seal()
-	return out, np, nil
+	return np, nil
 }
 
 // CheckApplicationID refuses an application profile id that starts with a

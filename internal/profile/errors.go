@@ -22,3 +22,21 @@ var (
 	// global prefix, so it would read as a system profile (invariant 1).
 	ErrReservedID = errors.New("inference profile id is reserved for system profiles")
 )
+
+// Errors of the application-profile [Registry].
+var (
+	// ErrNameTaken: a live application profile of the same home region
+	// already has that name.
+	ErrNameTaken = errors.New("inference profile name already in use")
+	// ErrTokenReused: a client request token was already used for a
+	// different create request.
+	ErrTokenReused = errors.New("client request token already used for a different request")
+	// ErrCopyApplication: an application profile may copy a system profile
+	// or a model, not another application profile.
+	ErrCopyApplication = errors.New("copy source is an application profile")
+	// ErrNoRecord: the registry holds no live record of that id (it may be
+	// defined in the topology file instead).
+	ErrNoRecord = errors.New("no API-created application profile with that id")
+	// ErrInvalidRecord: a record received from elsewhere is malformed.
+	ErrInvalidRecord = errors.New("malformed application profile record")
+)

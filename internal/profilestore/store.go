@@ -1,8 +1,11 @@
-// Package profilestore persists the application inference profiles created
-// through the Bedrock control-plane API: one small JSON file per region
+// Package profilestore is the persistence adapter of the application
+// profile registry ([profile.Registry]): one small JSON file per region
 // directory under the node's data directory, replaced atomically on every
-// change. Deleted profiles are kept as tombstones so that changes received
-// from other regions merge deterministically (last writer wins, see Merge).
+// change ([Store]); the registry kept on it ([Registry]), which saves every
+// change before it is served; and the record set that the replicas of a
+// region share in the quota store ([Shared]). Deleted profiles are kept as
+// tombstones so that changes received from other regions merge
+// deterministically (last writer wins, see [profile.MergeRecords]).
 // It does not resolve or validate profiles; package profile does.
 package profilestore
 
@@ -14,12 +17,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/atomicfile"
+	"github.com/meridian-gateway/meridian/internal/profile"
 )
 
 // FileName is the store's file inside a region directory.
@@ -29,67 +30,13 @@ const FileName = "profiles.json"
 const formatVersion = 1
 
 // Record is one application profile created through the API, or the
-// tombstone of one that was deleted.
-type Record struct {
-	// ID is the profile id (the last element of its ARN).
-	ID string `json:"id"`
-	// Name is the inferenceProfileName the caller chose.
-	Name string `json:"name"`
-	// CopyFrom is the modelSource.copyFrom ARN or id, as given.
-	CopyFrom    string            `json:"copyFrom"`
-	Description string            `json:"description,omitempty"`
-	Tags        map[string]string `json:"tags,omitempty"`
-	// HomeRegion is the region where the profile was created.
-	HomeRegion string    `json:"homeRegion"`
-	CreatedAt  time.Time `json:"createdAt"`
-	// UpdatedAt orders changes to one id across regions (Merge).
-	UpdatedAt time.Time `json:"updatedAt"`
-	// ClientRequestToken makes CreateInferenceProfile idempotent.
-	ClientRequestToken string `json:"clientRequestToken,omitempty"`
-	// Deleted marks a tombstone.
-	Deleted bool `json:"deleted,omitempty"`
-}
-
-// newer reports whether r supersedes o (same id): a later UpdatedAt wins,
-// and on a tie a tombstone wins, then the larger home region, so that every
-// node picks the same record whatever the order changes arrive in.
-func (r Record) newer(o Record) bool {
-	if !r.UpdatedAt.Equal(o.UpdatedAt) {
-		return r.UpdatedAt.After(o.UpdatedAt)
-	}
-	if r.Deleted != o.Deleted {
-		return r.Deleted
-	}
-	return r.HomeRegion > o.HomeRegion
-}
+// tombstone of one that was deleted ([profile.Record]).
+type Record = profile.Record
 
 // Merge returns the union of local and remote with, for each id, the record
 // that supersedes the others, sorted by id, and whether the result differs
-// from local. It is commutative and idempotent.
-func Merge(local, remote []Record) ([]Record, bool) {
-	byID := make(map[string]Record, len(local)+len(remote))
-	for _, r := range local {
-		if cur, ok := byID[r.ID]; !ok || r.newer(cur) {
-			byID[r.ID] = r
-		}
-	}
-	changed := false
-	for _, r := range remote {
-		if r.ID == "" {
-			continue
-		}
-		if cur, ok := byID[r.ID]; !ok || r.newer(cur) {
-			byID[r.ID] = r
-			changed = true
-		}
-	}
-	out := make([]Record, 0, len(byID))
-	for _, r := range byID {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.ID, b.ID) })
-	return out, changed
-}
+// from local ([profile.MergeRecords]).
+func Merge(local, remote []Record) ([]Record, bool) { return profile.MergeRecords(local, remote) }
 
 type file struct {
 	Version  int      `json:"version"`

@@ -239,8 +239,16 @@ func (l *Live) ApplyPeer(region string, state json.RawMessage) error {
 	if err := json.Unmarshal(state, &body); err != nil {
 		return fmt.Errorf("read flows of %s: %w", region, err)
 	}
-	kept := body.Flows[:0]
-	for _, f := range body.Flows {
+	l.ApplyPeerFlows(region, body.Flows)
+	return nil
+}
+
+// ApplyPeerFlows merges the flows a peer published, already decoded (the
+// node decodes each peer state once). A peer speaks only for requests that
+// entered it: rows with another source are dropped. flows is not retained.
+func (l *Live) ApplyPeerFlows(region string, flows []FlowStat) {
+	kept := make([]FlowStat, 0, len(flows))
+	for _, f := range flows {
 		if f.Source == region {
 			kept = append(kept, f)
 		}
@@ -249,7 +257,6 @@ func (l *Live) ApplyPeer(region string, state json.RawMessage) error {
 	l.mu.Lock()
 	l.peers[region] = peerFlows{at: now, flows: kept}
 	l.mu.Unlock()
-	return nil
 }
 
 // Lookup returns a copy of a recent record by request id; ok is false when

@@ -47,10 +47,12 @@ type Authorizer interface {
 	AuthorizeControl(ctx context.Context, in ControlInput) error
 }
 
-// Peers distributes application-profile changes to the other regions'
-// nodes, which apply them with [Handler.Merge]. Publish must not block on
-// slow peers for long; a peer that misses a change catches up from
-// [Handler.Records] (anti-entropy), so delivery may be best-effort.
+// Peers is told of every application-profile change this front end makes
+// (create, delete), so that it can hurry its distribution: the node kicks a
+// sync with the other replicas of its region. Other regions learn changes
+// from the state the node publishes, which carries every record
+// (anti-entropy), so delivery may be best-effort. Publish must not block
+// for long.
 type Peers interface {
 	Publish(ctx context.Context, changed []profilestore.Record)
 }

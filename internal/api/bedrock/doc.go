@@ -6,8 +6,10 @@
 //     /invoke and /invoke-with-response-stream (Anthropic Messages bodies),
 //     streams in the AWS event-stream framing;
 //   - the inference-profile control plane: GET/POST /inference-profiles and
-//     GET/DELETE /inference-profiles/{id}, with API-created application
-//     profiles persisted by package profilestore.
+//     GET/DELETE /inference-profiles/{id}, translated to calls of the
+//     application-profile registry (package profile's Registry, kept on
+//     disk by package profilestore). The front end holds no profile state;
+//     the node owns the registry and keeps the gateway's catalog in step.
 //
 // It authenticates with AWS Signature Version 4 (package auth) or an API key
 // sent as "Authorization: Bearer", translates to and from the canonical

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -32,10 +31,17 @@ type Options struct {
 	// SigV4Options tune the verifier New builds (skew window, presigned
 	// URLs, unsigned payloads); Region, Getenv and ReadFile are filled in.
 	SigV4Options auth.SigV4Options
-	// DataDir is the node's data directory; created application profiles
-	// persist in DataDir/<region>/profiles.json. If empty, "./data".
+	// Profiles is the node's application-profile registry: the handler
+	// translates the control-plane API to its calls, and whoever owns it
+	// (the node) keeps the gateway's catalog in step with it. If nil, New
+	// opens one on Store (or DataDir) and keeps g's catalog in step itself,
+	// for a handler used without a node.
+	Profiles *profilestore.Registry
+	// DataDir is the data directory of the registry New opens when
+	// Profiles is nil; created application profiles persist in
+	// DataDir/<region>/profiles.json. If empty, "./data".
 	DataDir string
-	// Store overrides the profile store built from DataDir.
+	// Store overrides the profile store built from DataDir (Profiles nil).
 	Store *profilestore.Store
 	// Peers distributes profile changes to other regions. May be nil.
 	Peers Peers
@@ -59,23 +65,14 @@ type Handler struct {
 	opts  Options
 	sigv4 *auth.SigV4
 	log   *slog.Logger
-	store *profilestore.Store
-
-	// mu guards the application-profile state below and serialises
-	// changes to the gateway's catalog.
-	mu sync.Mutex
-	// base is the catalog without API-created profiles.
-	base *profile.Catalog
-	// records are the API-created profiles and tombstones, sorted by id.
-	records []profilestore.Record
-	// storeErr is set when the store could not be read at start-up;
-	// changes are refused so that they cannot overwrite it.
-	storeErr error
+	// profiles holds the API-created application profiles.
+	profiles *profilestore.Registry
 }
 
-// New returns the front end for g. It loads the access keys' secrets and
-// the persisted application profiles and applies them to g's catalog, and
-// compiles the topology's policies for the control plane.
+// New returns the front end for g. It loads the access keys' secrets,
+// compiles the topology's policies for the control plane and, without
+// opts.Profiles, opens the persisted application profiles and keeps g's
+// catalog in step with them.
 // Problems are logged, never fatal: a key whose secret cannot be read is
 // not accepted, and a store that cannot be read refuses changes.
 func New(g *gateway.Gateway, opts Options) *Handler {
@@ -97,7 +94,7 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 	if opts.DataDir == "" {
 		opts.DataDir = "./data"
 	}
-	h := &Handler{g: g, opts: opts, log: opts.Logger, sigv4: opts.SigV4, store: opts.Store, base: g.Catalog()}
+	h := &Handler{g: g, opts: opts, log: opts.Logger, sigv4: opts.SigV4, profiles: opts.Profiles}
 	if h.opts.Authorizer == nil {
 		p, err := gateway.NewPolicyAuthorizer(g.Config())
 		if err != nil {
@@ -119,18 +116,33 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 		}
 		h.sigv4 = v
 	}
-	if h.store == nil {
-		h.store = profilestore.Open(opts.DataDir, g.Region())
+	if h.profiles == nil {
+		h.profiles = h.openProfiles()
 	}
-	recs, err := h.store.Load()
-	if err != nil {
-		h.storeErr = err
-		h.log.Error("application profile store unreadable; profile changes are refused until it is fixed", "path", h.store.Path(), telemetry.AttrError, err)
-	}
-	h.mu.Lock()
-	h.apply(recs)
-	h.mu.Unlock()
 	return h
+}
+
+// openProfiles opens the registry of a handler used without a node, and
+// keeps g's catalog (its base plus the registry's profiles) in step with
+// it, as a node does for its gateways.
+func (h *Handler) openProfiles() *profilestore.Registry {
+	store := h.opts.Store
+	if store == nil {
+		store = profilestore.Open(h.opts.DataDir, h.g.Region())
+	}
+	reg := profilestore.NewRegistry(store)
+	if err := reg.Err(); err != nil {
+		h.log.Error("application profile store unreadable; profile changes are refused until it is fixed", "path", store.Path(), telemetry.AttrError, err)
+	}
+	base := h.g.Catalog()
+	reg.Subscribe(func(r *profile.Registry) {
+		cat, skipped := r.Catalog(base)
+		for _, e := range skipped {
+			h.log.Warn("application profile not applied", telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
+		}
+		h.g.SetCatalog(cat)
+	})
+	return reg
 }
 
 // Register adds the front end's routes to mux.

@@ -7,13 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -26,7 +23,6 @@ import (
 var (
 	profileNameRE = regexp.MustCompile(`^([0-9a-zA-Z][ _-]?)+$`)
 	descriptionRE = regexp.MustCompile(`^([0-9a-zA-Z:.][ _-]?)+$`)
-	profileIDRE   = regexp.MustCompile(`^[a-zA-Z0-9-:.]+$`)
 )
 
 // Bedrock's limits on tags [CP].
@@ -83,92 +79,34 @@ type createResponse struct {
 	Status              string `json:"status"`
 }
 
-// apply makes recs the API-created profiles and rebuilds the gateway's
-// catalog from the base catalog. A record whose copy source this topology
-// lacks is skipped with a warning. The caller holds h.mu.
-func (h *Handler) apply(recs []profilestore.Record) {
-	h.records = recs
-	cat := h.base
-	for _, rec := range recs {
-		if rec.Deleted {
-			continue
-		}
-		next, _, err := cat.WithApplication(profile.Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, Description: rec.Description,
-			Tags: rec.Tags, CreatedAt: rec.CreatedAt, HomeRegion: rec.HomeRegion})
-		if err != nil {
-			h.log.Warn("application profile not applied", telemetry.AttrProfile, rec.ID, telemetry.AttrError, err)
-			continue
-		}
-		cat = next
-	}
-	h.g.SetCatalog(cat)
-}
+// Records returns the API-created profiles and tombstones, sorted by id.
+func (h *Handler) Records() []profilestore.Record { return h.profiles.Records() }
 
-// Records returns the API-created profiles and tombstones, sorted by id,
-// for peers that catch up (anti-entropy).
-func (h *Handler) Records() []profilestore.Record {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.records)
-}
-
-// Merge applies profile changes received from another region: for each id
-// the newest record wins (profilestore.Merge), the result is persisted and
-// the catalog rebuilt. It reports whether anything changed.
+// Merge merges records received from elsewhere into the registry: for each
+// id the newest record wins, the result is persisted and served. Records
+// this API could not have created are logged and left out. It reports
+// whether anything changed. Nodes merge what peers send into their
+// registry directly; this serves a handler used without a node.
 func (h *Handler) Merge(remote []profilestore.Record) (bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.storeErr != nil {
-		return false, h.storeErr
+	changed, rejected, err := h.profiles.Merge(h.g.Catalog(), remote)
+	for _, e := range rejected {
+		h.log.Warn("application profile from elsewhere not accepted; ignored", telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
 	}
-	valid := remote[:0:0]
-	cat := h.g.Catalog()
-	for _, r := range remote {
-		switch {
-		case len(r.ID) > 64 || !profileIDRE.MatchString(r.ID) || r.CopyFrom == "":
-			h.log.Warn("peer sent a malformed application profile; ignored", telemetry.AttrProfile, r.ID)
-		case cat.CheckApplicationID(r.ID) != nil:
-			// "eu.x" copying a global profile would read as an EU profile
-			// (invariant 1); this API never creates such ids.
-			h.log.Warn("peer sent an application profile whose id looks like a system profile; ignored", telemetry.AttrProfile, r.ID)
-		default:
-			valid = append(valid, r)
-		}
-	}
-	merged, changed := profilestore.Merge(h.records, valid)
-	if !changed {
-		return false, nil
-	}
-	if err := h.saveLocked(merged); err != nil {
-		return false, err
-	}
-	return true, nil
+	return changed, err
 }
 
 // record returns the live API-created record of id.
-func (h *Handler) record(id string) (profilestore.Record, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	i, ok := h.indexLocked(id)
-	if !ok {
-		return profilestore.Record{}, false
-	}
-	return h.records[i], true
-}
+func (h *Handler) record(id string) (profilestore.Record, bool) { return h.profiles.Get(id) }
 
-// indexLocked returns the index of id's live (not deleted) record.
-func (h *Handler) indexLocked(id string) (int, bool) {
-	i, ok := slices.BinarySearchFunc(h.records, id, func(r profilestore.Record, id string) int { return strings.Compare(r.ID, id) })
-	return i, ok && !h.records[i].Deleted
-}
-
-// saveLocked persists records, then serves them: a change a client was
-// told about survives a restart.
-func (h *Handler) saveLocked(records []profilestore.Record) error {
-	if err := h.store.Save(records); err != nil {
-		return err
+// registryError renders an error of the registry's changing methods for
+// the client; notSaved is the message when the change could not be saved.
+func registryError(err error, notSaved string) error {
+	switch {
+	case errors.Is(err, profilestore.ErrUnavailable):
+		return &inference.Error{Kind: inference.KindInternal, Message: "the profile store is unavailable", Err: err}
+	case errors.Is(err, profilestore.ErrNotSaved):
+		return &inference.Error{Kind: inference.KindInternal, Message: notSaved, Err: err}
 	}
-	h.apply(records)
 	return nil
 }
 
@@ -367,12 +305,8 @@ func (h *Handler) createProfile(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, call, err)
 		return
 	}
-	now := h.opts.Now().UTC()
 	rec := profilestore.Record{ID: id, Name: cr.InferenceProfileName, CopyFrom: cr.ModelSource.CopyFrom, Description: cr.Description,
-		Tags: tags, HomeRegion: h.g.Region(), CreatedAt: now, UpdatedAt: now, ClientRequestToken: cr.ClientRequestToken}
-	if len(rec.Tags) == 0 {
-		rec.Tags = nil
-	}
+		Tags: tags, HomeRegion: h.g.Region(), ClientRequestToken: cr.ClientRequestToken}
 	rec, created, err := h.create(rec)
 	if err != nil {
 		h.reject(w, r, call, err)
@@ -417,43 +351,26 @@ func validateCreate(cr *createRequest) error {
 }
 
 // create adds rec unless its client token was already used (then it returns
-// the earlier record and created=false). It persists before applying, so a
-// profile a client was told about survives a restart.
+// the earlier record and created=false). The registry persists before it
+// serves, so a profile a client was told about survives a restart.
 func (h *Handler) create(rec profilestore.Record) (profilestore.Record, bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.storeErr != nil {
-		return rec, false, &inference.Error{Kind: inference.KindInternal, Message: "the profile store is unavailable", Err: h.storeErr}
-	}
-	for _, o := range h.records {
-		if rec.ClientRequestToken != "" && o.ClientRequestToken == rec.ClientRequestToken && o.HomeRegion == rec.HomeRegion {
-			if o.Name != rec.Name || o.CopyFrom != rec.CopyFrom || o.Deleted {
-				return rec, false, &inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict,
-					Message: "clientRequestToken was already used for a different request"}
-			}
-			return o, false, nil
-		}
-		if !o.Deleted && o.Name == rec.Name && o.HomeRegion == rec.HomeRegion {
-			return rec, false, &inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict,
-				Message: "an inference profile named " + strconv.Quote(rec.Name) + " already exists"}
-		}
-	}
-	cat := h.g.Catalog()
-	res, err := cat.Resolve(h.g.Region(), rec.CopyFrom)
-	if err != nil {
-		return rec, false, copyError(err)
-	}
-	if res.Profile != nil && res.Profile.Type == profile.Application {
+	out, created, err := h.profiles.Create(h.g.Catalog(), rec, h.opts.Now())
+	switch {
+	case err == nil:
+		return out, created, nil
+	case errors.Is(err, profile.ErrTokenReused):
+		return rec, false, &inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict,
+			Message: "clientRequestToken was already used for a different request"}
+	case errors.Is(err, profile.ErrNameTaken):
+		return rec, false, &inference.Error{Kind: inference.KindInvalidRequest, Code: ExcConflict,
+			Message: "an inference profile named " + strconv.Quote(rec.Name) + " already exists"}
+	case errors.Is(err, profile.ErrCopyApplication):
 		return rec, false, invalid("modelSource.copyFrom must be a system inference profile or a foundation model, not an application profile")
 	}
-	if _, _, err := cat.WithApplication(profile.Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, HomeRegion: rec.HomeRegion}); err != nil {
-		return rec, false, copyError(err)
+	if e := registryError(err, "the profile could not be stored"); e != nil {
+		return rec, false, e
 	}
-	merged, _ := profilestore.Merge(h.records, []profilestore.Record{rec})
-	if err := h.saveLocked(merged); err != nil {
-		return rec, false, &inference.Error{Kind: inference.KindInternal, Message: "the profile could not be stored", Err: err}
-	}
-	return rec, true, nil
+	return rec, false, copyError(err)
 }
 
 func copyError(err error) *inference.Error {
@@ -492,26 +409,14 @@ func (h *Handler) deleteProfile(w http.ResponseWriter, r *http.Request) {
 
 // delete replaces id's record with a tombstone.
 func (h *Handler) delete(id string) (profilestore.Record, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.storeErr != nil {
-		return profilestore.Record{}, &inference.Error{Kind: inference.KindInternal, Message: "the profile store is unavailable", Err: h.storeErr}
-	}
-	i, ok := h.indexLocked(id)
-	if !ok {
+	tomb, err := h.profiles.Delete(id, h.opts.Now())
+	if errors.Is(err, profile.ErrNoRecord) {
 		return profilestore.Record{}, invalid(id + " is defined in the topology file; remove it there")
 	}
-	tomb := h.records[i]
-	tomb.Deleted, tomb.Tags = true, maps.Clone(tomb.Tags)
-	tomb.UpdatedAt = h.opts.Now().UTC()
-	if !tomb.UpdatedAt.After(h.records[i].UpdatedAt) {
-		tomb.UpdatedAt = h.records[i].UpdatedAt.Add(time.Millisecond)
+	if e := registryError(err, "the deletion could not be stored"); e != nil {
+		return profilestore.Record{}, e
 	}
-	merged, _ := profilestore.Merge(h.records, []profilestore.Record{tomb})
-	if err := h.saveLocked(merged); err != nil {
-		return profilestore.Record{}, &inference.Error{Kind: inference.KindInternal, Message: "the deletion could not be stored", Err: err}
-	}
-	return tomb, nil
+	return tomb, err
 }
 
 // newProfileID returns a 12-character lower-case alphanumeric id, the form
@@ -526,33 +431,4 @@ func newProfileID() (string, error) {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b), nil
-}
-
-// PeerState is the part of a node's published link state that carries its
-// API-created application profiles, so that every region resolves them the
-// same way. A node embeds it in the state it publishes over the link (the
-// load exchange) and hands each peer's state to [Handler.MergePeerState];
-// because every publication carries the full set (tombstones included), a
-// peer that was down catches up on its next probe.
-type PeerState struct {
-	Profiles []profilestore.Record `json:"profiles,omitempty"`
-}
-
-// PeerState returns this node's application profiles for publication.
-func (h *Handler) PeerState() PeerState { return PeerState{Profiles: h.Records()} }
-
-// MergePeerState merges the profiles of a peer's published state (raw is
-// the whole state document; other members are ignored). It reports whether
-// this node's profiles changed. Residency is unaffected by what a peer
-// sends: an application profile's destinations always come from the local
-// catalog's copy source (invariant 1).
-func (h *Handler) MergePeerState(raw []byte) (bool, error) {
-	var ps PeerState
-	if err := json.Unmarshal(raw, &ps); err != nil {
-		return false, fmt.Errorf("decode peer profiles: %w", err)
-	}
-	if len(ps.Profiles) == 0 {
-		return false, nil
-	}
-	return h.Merge(ps.Profiles)
 }

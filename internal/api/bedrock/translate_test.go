@@ -77,13 +77,10 @@ deployments:
 	if _, created, err := a.create(rec); err != nil || !created {
 		t.Fatalf("create = %v, %v", created, err)
 	}
-	// The profiles travel inside a node's published state document.
-	state, _ := json.Marshal(struct {
-		Region string `json:"region"`
-		PeerState
-	}{"eu-west-1", a.PeerState()})
-	if changed, err := b.MergePeerState(state); err != nil || !changed {
-		t.Fatalf("MergePeerState(%s) = %v, %v; want changed", state, changed, err)
+	// The records travel inside a node's published state document, which
+	// the node decodes once and merges into its registry (package node).
+	if changed, err := b.Merge(a.Records()); err != nil || !changed {
+		t.Fatalf("Merge(%+v) = %v, %v; want changed", a.Records(), changed, err)
 	}
 	res, err := b.g.Catalog().Resolve("eu-central-1", "abc123def456")
 	if err != nil || len(res.Destinations) != 2 {

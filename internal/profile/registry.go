@@ -1,0 +1,177 @@
+package profile
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Registry is the set of application profiles created through the
+// control-plane API, with the tombstones of deleted ones: one [Record] per
+// id, newest wins ([MergeRecords]). It is immutable: every change returns a
+// new Registry, so that its holder can persist the change first and serve
+// it after (a profile a client was told about survives a restart). A nil
+// *Registry is empty. It is safe for concurrent use.
+//
+// A Registry holds records, not profiles: [Registry.Catalog] derives the
+// profiles from a base catalog (the topology's), so that an application
+// profile's destinations always come from the local topology's copy source,
+// whatever a peer sent (invariant 1).
+type Registry struct {
+	records []Record // sorted by id, one per id
+}
+
+// NewRegistry returns a registry of recs (for each id the newest record).
+func NewRegistry(recs []Record) *Registry {
+	out, _ := MergeRecords(nil, recs)
+	return &Registry{records: out}
+}
+
+// Records returns every record, tombstones included, sorted by id: what a
+// node persists and publishes to its peers (anti-entropy). The slice is
+// the caller's.
+func (r *Registry) Records() []Record {
+	if r == nil {
+		return nil
+	}
+	return slices.Clone(r.records)
+}
+
+// Get returns the live (not deleted) record of id.
+func (r *Registry) Get(id string) (Record, bool) {
+	i, ok := r.index(id)
+	if !ok || r.records[i].Deleted {
+		return Record{}, false
+	}
+	return r.records[i], true
+}
+
+func (r *Registry) index(id string) (int, bool) {
+	if r == nil {
+		return 0, false
+	}
+	return slices.BinarySearchFunc(r.records, id, func(r Record, id string) int { return strings.Compare(r.ID, id) })
+}
+
+// Create adds rec, an application profile created in rec.HomeRegion, at
+// now (its CreatedAt and UpdatedAt). cat is the catalog in force in that
+// region: the copy source must resolve there to a system profile or a
+// deployed model. When rec.ClientRequestToken was already used in the same
+// home region for the same name and source, Create returns the earlier
+// record, r itself and created=false (an idempotent retry).
+//
+// Errors: [ErrTokenReused], [ErrNameTaken], [ErrCopyApplication], or the
+// copy source's resolution error (wrapping [ErrNotFound], [ErrNotCallable],
+// [ErrInvalidARN], ...).
+func (r *Registry) Create(cat *Catalog, rec Record, now time.Time) (next *Registry, out Record, created bool, err error) {
+	for _, o := range r.all() {
+		if rec.ClientRequestToken != "" && o.ClientRequestToken == rec.ClientRequestToken && o.HomeRegion == rec.HomeRegion {
+			if o.Name != rec.Name || o.CopyFrom != rec.CopyFrom || o.Deleted {
+				return r, rec, false, ErrTokenReused
+			}
+			return r, o, false, nil
+		}
+		if !o.Deleted && o.Name == rec.Name && o.HomeRegion == rec.HomeRegion {
+			return r, rec, false, ErrNameTaken
+		}
+	}
+	res, err := cat.Resolve(rec.HomeRegion, rec.CopyFrom)
+	if err != nil {
+		return r, rec, false, err
+	}
+	if res.Profile != nil && res.Profile.Type == Application {
+		return r, rec, false, ErrCopyApplication
+	}
+	if _, err := cat.newApplication(Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, HomeRegion: rec.HomeRegion}); err != nil {
+		return r, rec, false, err
+	}
+	rec.CreatedAt, rec.UpdatedAt, rec.Deleted = now.UTC(), now.UTC(), false
+	if len(rec.Tags) == 0 {
+		rec.Tags = nil
+	}
+	merged, _ := MergeRecords(r.all(), []Record{rec})
+	return &Registry{records: merged}, rec, true, nil
+}
+
+// Delete replaces id's live record with a tombstone dated now (or just
+// after the record's last change, should now not be later: the tombstone
+// must supersede it everywhere). It returns [ErrNoRecord] when id has no
+// live record (a profile of the topology file, or none).
+func (r *Registry) Delete(id string, now time.Time) (*Registry, Record, error) {
+	cur, ok := r.Get(id)
+	if !ok {
+		return r, Record{}, ErrNoRecord
+	}
+	tomb := cur
+	tomb.Deleted, tomb.Tags = true, maps.Clone(cur.Tags)
+	tomb.UpdatedAt = now.UTC()
+	if !tomb.UpdatedAt.After(cur.UpdatedAt) {
+		tomb.UpdatedAt = cur.UpdatedAt.Add(time.Millisecond)
+	}
+	merged, _ := MergeRecords(r.all(), []Record{tomb})
+	return &Registry{records: merged}, tomb, nil
+}
+
+// RecordError says why a record was not merged or not served.
+type RecordError struct {
+	ID  string
+	Err error
+}
+
+func (e *RecordError) Error() string { return "application profile " + e.ID + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// Merge applies records received from elsewhere (another region's
+// published state, the replicas' shared store, a previous generation):
+// for each id the newest record wins. A record that fails [CheckRecord]
+// against cat is left out and reported in rejected. changed reports
+// whether the result differs from r.
+func (r *Registry) Merge(cat *Catalog, remote []Record) (next *Registry, changed bool, rejected []*RecordError) {
+	valid := make([]Record, 0, len(remote))
+	for _, rec := range remote {
+		if err := CheckRecord(cat, rec); err != nil {
+			rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+			continue
+		}
+		valid = append(valid, rec)
+	}
+	merged, changed := MergeRecords(r.all(), valid)
+	if !changed {
+		return r, false, rejected
+	}
+	return &Registry{records: merged}, true, rejected
+}
+
+// Catalog returns base with every live record added as an application
+// profile. A record base cannot serve (its copy source is not in this
+// topology, its id clashes with one of base's) is left out and reported in
+// skipped; it stays in the registry, so a later topology may serve it.
+func (r *Registry) Catalog(base *Catalog) (cat *Catalog, skipped []*RecordError) {
+	out := base.clone()
+	for _, rec := range r.all() {
+		if rec.Deleted {
+			continue
+		}
+		p, err := out.newApplication(Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, Description: rec.Description,
+			Tags: rec.Tags, CreatedAt: rec.CreatedAt, HomeRegion: rec.HomeRegion})
+		if err != nil {
+			skipped = append(skipped, &RecordError{ID: rec.ID, Err: err})
+			continue
+		}
+		out.add(p)
+	}
+	out.seal()
+	return out, skipped
+}
+
+// all returns the records (nil for a nil registry); callers must not
+// modify them.
+func (r *Registry) all() []Record {
+	if r == nil {
+		return nil
+	}
+	return r.records
+}

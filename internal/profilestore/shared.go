@@ -1,0 +1,101 @@
+package profilestore
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// SharedSet is the name of the shared record set of application profiles:
+// one field per profile id holding its JSON record (tombstones included).
+const SharedSet = "profiles"
+
+// RecordSet is a named set of records that the replicas of a region share
+// (the quota store's, over Redis). Its methods report outages; they do not
+// retry.
+type RecordSet interface {
+	// Records returns every field of the set name.
+	Records(ctx context.Context, name string) (map[string]string, error)
+	// PutRecords sets fields of the set name.
+	PutRecords(ctx context.Context, name string, fields map[string]string) error
+}
+
+// Shared keeps a [Registry] and the record set the replicas of its region
+// share in step. Every replica reads and writes the same set; the
+// newest-wins merge makes the outcome independent of the order. It is not
+// safe for concurrent use: one goroutine (the node's sync loop) owns it.
+type Shared struct {
+	// Set is the shared record set.
+	Set RecordSet
+	// Logger receives the records left out, each once. If nil, nothing
+	// is logged.
+	Logger *slog.Logger
+	// bad remembers the ids already logged as left out.
+	bad map[string]bool
+}
+
+// Sync merges the shared set into reg (the newest record of each id wins,
+// tombstones included; cat checks the records, [profile.CheckRecord]) and
+// writes back every record the set lacks or holds an older version of.
+// Two replicas writing at once may overwrite each other's newer record;
+// the next sync of the replica holding it writes it again, so the set
+// converges. An outage of the set is not reported here (the set logs and
+// counts its own outages) and the next sync tries again. The error is the
+// registry's: the merge could not be saved, and nothing was written back.
+func (s *Shared) Sync(ctx context.Context, reg *Registry, cat *profile.Catalog) error {
+	raw, err := s.Set.Records(ctx, SharedSet)
+	if err != nil {
+		return nil
+	}
+	remote := make([]Record, 0, len(raw))
+	for id, v := range raw {
+		var r Record
+		if err := json.Unmarshal([]byte(v), &r); err != nil || r.ID != id {
+			s.leftOut(id, "shared store holds a malformed application profile; ignored", nil)
+			continue
+		}
+		remote = append(remote, r)
+	}
+	if len(remote) > 0 {
+		_, rejected, err := reg.Merge(cat, remote)
+		for _, e := range rejected {
+			s.leftOut(e.ID, "shared store holds an application profile this node does not accept; ignored", e.Err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	put := map[string]string{}
+	for _, r := range reg.Records() {
+		b, err := json.Marshal(r)
+		if err != nil {
+			continue
+		}
+		if raw[r.ID] != string(b) {
+			put[r.ID] = string(b)
+		}
+	}
+	if len(put) > 0 {
+		_ = s.Set.PutRecords(ctx, SharedSet, put)
+	}
+	return nil
+}
+
+// leftOut logs a record left out, once per id rather than every sync.
+func (s *Shared) leftOut(id, msg string, err error) {
+	if s.bad == nil {
+		s.bad = map[string]bool{}
+	}
+	if s.bad[id] || s.Logger == nil {
+		return
+	}
+	s.bad[id] = true
+	attrs := []any{telemetry.AttrProfile, id}
+	if err != nil {
+		attrs = append(attrs, telemetry.AttrError, err)
+	}
+	s.Logger.Warn(msg, attrs...)
+}

@@ -1,0 +1,90 @@
+package profilestore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// memSet is an in-memory RecordSet; down makes it fail like an outage.
+type memSet struct {
+	fields map[string]string
+	down   bool
+	puts   int
+}
+
+func (m *memSet) Records(_ context.Context, name string) (map[string]string, error) {
+	if m.down {
+		return nil, errors.New("store down")
+	}
+	out := map[string]string{}
+	for k, v := range m.fields {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (m *memSet) PutRecords(_ context.Context, name string, fields map[string]string) error {
+	if m.down {
+		return errors.New("store down")
+	}
+	m.puts++
+	for k, v := range fields {
+		m.fields[k] = v
+	}
+	return nil
+}
+
+func TestSharedSync(t *testing.T) {
+	t.Parallel()
+	cat := testCatalog(t)
+	remote := Record{ID: "bbbbbbbbbbbb", Name: "b", CopyFrom: "demo.chat-small", HomeRegion: "eu-west-1", CreatedAt: t0, UpdatedAt: t0}
+	rb, _ := json.Marshal(remote)
+	set := &memSet{fields: map[string]string{
+		remote.ID:      string(rb),
+		"broken":       "{",
+		"wrongid":      string(rb), // the field and the record disagree
+		"eu.lookalike": `{"id":"eu.lookalike","copyFrom":"global.demo.chat-small"}`,
+	}}
+	var logs bytes.Buffer
+	s := &Shared{Set: set, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	reg := NewRegistry(&failing{})
+	local, _, err := reg.Create(cat, Record{ID: "aaaaaaaaaaaa", Name: "a", CopyFrom: "eu.demo.chat-small", HomeRegion: "eu-west-1"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for range 3 {
+		if err := s.Sync(ctx, reg, cat); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := reg.Get(remote.ID); !ok {
+		t.Errorf("the shared record was not merged")
+	}
+	if _, ok := set.fields[local.ID]; !ok {
+		t.Errorf("the local record was not written to the shared set")
+	}
+	if set.puts != 1 {
+		t.Errorf("%d writes in three syncs, want 1 (only what the set lacks)", set.puts)
+	}
+	// Each bad field is logged once, not on every sync.
+	for _, id := range []string{"broken", "wrongid", "eu.lookalike"} {
+		if n := strings.Count(logs.String(), "profile="+id); n != 1 {
+			t.Errorf("%s logged %d times, want once:\n%s", id, n, logs.String())
+		}
+	}
+	if _, ok := reg.Get("eu.lookalike"); ok {
+		t.Errorf("a lookalike id from the shared set was merged")
+	}
+
+	// An outage is not an error of Sync: the next sync tries again.
+	set.down = true
+	if err := s.Sync(ctx, reg, cat); err != nil {
+		t.Errorf("Sync during an outage = %v, want nil", err)
+	}
+}
