@@ -1,7 +1,6 @@
 package bedrock
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
