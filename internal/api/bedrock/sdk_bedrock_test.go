@@ -169,6 +169,21 @@ func TestBedrockSDKWhole(t *testing.T) {
 					t.Fatalf("final block %#v, want text", final[0])
 				}
 			})
+			t.Run(name+"/parallel tool use", func(t *testing.T) {
+				tc := weatherToolConfig()
+				tc.Tools = append(tc.Tools, &types.ToolMemberToolSpec{Value: types.ToolSpecification{Name: aws.String("get_time"),
+					InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(map[string]any{"type": "object", "properties": map[string]any{}})}}})
+				blocks, stop, _ := converse(t, rt, &bedrockruntime.ConverseInput{ModelId: aws.String(sv.model), ToolConfig: tc, Messages: []types.Message{{Role: types.ConversationRoleUser,
+					Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Weather and time?"}}}}}, stream)
+				if stop != types.StopReasonToolUse || len(blocks) != 2 {
+					t.Fatalf("answer %+v stop %q, want two tool uses", blocks, stop)
+				}
+				a, _ := blocks[0].(*types.ContentBlockMemberToolUse)
+				b, _ := blocks[1].(*types.ContentBlockMemberToolUse)
+				if a == nil || b == nil || aws.ToString(a.Value.Name) != "get_weather" || aws.ToString(b.Value.Name) != "get_time" || aws.ToString(a.Value.ToolUseId) == aws.ToString(b.Value.ToolUseId) {
+					t.Fatalf("tool uses %#v %#v", blocks[0], blocks[1])
+				}
+			})
 			t.Run(name+"/image, document and cache point", func(t *testing.T) {
 				long := strings.Repeat("Clause 4 applies to every shipment. ", 60)
 				_, _, usage := converse(t, rt, &bedrockruntime.ConverseInput{ModelId: aws.String(sv.model),
