@@ -118,6 +118,12 @@ const (
 type Usage struct {
 	InputTokens  int `json:"inputTokens"`
 	OutputTokens int `json:"outputTokens"`
+	// CacheReadInputTokens and CacheWriteInputTokens are prompt tokens
+	// read from and written to the backend's prompt cache, in addition to
+	// InputTokens (Bedrock's convention); zero when the backend reports
+	// none. Quotas count writes and not reads.
+	CacheReadInputTokens  int `json:"cacheReadInputTokens,omitempty"`
+	CacheWriteInputTokens int `json:"cacheWriteInputTokens,omitempty"`
 }
 
 // Total returns input plus output tokens, saturating rather than wrapping

@@ -38,7 +38,7 @@ func FuzzTokenBounds(f *testing.F) {
 				if err := r.Commit(t.Context(), u); err != nil {
 					t.Fatalf("Commit(%+v) = %v", u, err)
 				}
-				counted += usageTokens(u)
+				counted += usageTokens(u, 1)
 			case errors.As(err, &le):
 				if le.Remaining < 0 || le.Remaining > le.Limit {
 					t.Fatalf("rejection reports %d remaining of %d", le.Remaining, le.Limit)
