@@ -53,6 +53,10 @@ type Record struct {
 	Status    int
 	ErrorCode string
 	Usage     inference.Usage
+	// ServiceTier is the tier the request was admitted in ("priority",
+	// "default", "flex"); empty when it was refused before its tier was
+	// read.
+	ServiceTier string
 	Stream    bool
 	Started   time.Time
 	Latency   time.Duration

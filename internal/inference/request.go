@@ -77,6 +77,10 @@ type Request struct {
 	// OpenAI metadata), checked with [ValidateMetadata]. It is recorded in
 	// the audit trail and never sent to backends.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// ServiceTier is the tier the gateway admits the request in (see
+	// [ParseServiceTier]); empty is default. It crosses the inter-region
+	// link with the request, so the destination admits it in the same tier.
+	ServiceTier ServiceTier `json:"serviceTier,omitempty"`
 }
 
 // EstimatedInputTokens is a cheap, deterministic estimate of the prompt's size
