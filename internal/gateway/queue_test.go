@@ -15,7 +15,7 @@ import (
 func newSaturatedEngine(t *testing.T) (*engine, []routing.Attempt) {
 	t.Helper()
 	e := newEngineWith(t, strings.ReplaceAll(engineTopology, "backend: { type: mock } }", "backend: { type: mock }, capacity: { max_concurrency: 1 } }"),
-		"routing: { queue: { max: 4, timeout: 2s } }\n")
+		"routing: { queue: { max: 4, timeout: 2s, max_wait: 2s } }\n")
 	var busy []routing.Attempt
 	for _, r := range euRegionsOfM {
 		a, err := e.g.Routing().Tracker.Start(routing.Key{Region: r, Model: "m"}, 1)
