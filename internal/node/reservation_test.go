@@ -116,3 +116,11 @@ principals:
 		t.Errorf("second global request = %v, want refused by the deployment's global pool", err)
 	}
 }
+
+func TestQuotaConfigDailyDefault(t *testing.T) {
+	t.Parallel()
+	qc, err := quotaConfig(topology.Quota{DailyDefault: "bedrock"}, func(string) string { return "" })
+	if err != nil || qc.DailyDefault != quota.DailyDefaultBedrock {
+		t.Errorf("quotaConfig = %+v, %v; want daily_default bedrock", qc, err)
+	}
+}
