@@ -57,10 +57,10 @@ type Record struct {
 	// "default", "flex"); empty when it was refused before its tier was
 	// read.
 	ServiceTier string
-	Stream    bool
-	Started   time.Time
-	Latency   time.Duration
-	TTFT      time.Duration
+	Stream      bool
+	Started     time.Time
+	Latency     time.Duration
+	TTFT        time.Duration
 	// Prompt and Completion are set only when content recording is on.
 	Prompt     []inference.Message
 	Completion string
