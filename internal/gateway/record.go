@@ -53,17 +53,18 @@ type Record struct {
 	Status    int
 	ErrorCode string
 	Usage     inference.Usage
+	Stream    bool
+	Started   time.Time
+	Latency   time.Duration
+	TTFT      time.Duration
+	// Prompt and Completion are set only when content recording is on.
+	Prompt     []inference.Message
+	Completion string
+
 	// ServiceTier is the tier the request was admitted in ("priority",
 	// "default", "flex"); empty when it was refused before its tier was
 	// read.
 	ServiceTier string
-	Stream      bool
-	Started     time.Time
-	Latency     time.Duration
-	TTFT        time.Duration
-	// Prompt and Completion are set only when content recording is on.
-	Prompt     []inference.Message
-	Completion string
 }
 
 // Recorder receives every finished request. The audit trail, the live view
