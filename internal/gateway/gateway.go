@@ -643,7 +643,7 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 		g.log.Debug("request finished", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrPrincipal, rec.PrincipalID,
 			telemetry.AttrProfile, rec.ProfileID, telemetry.AttrSourceRegion, rec.SourceRegion,
 			telemetry.AttrDestinationRegion, rec.InferenceRegion, telemetry.AttrRoute, rec.Route,
-			telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side)
+			telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side, "service_tier", rec.ServiceTier)
 	}
 	return err
 }

@@ -179,6 +179,32 @@ principals:
 			t.Errorf("%s: status %d, x-meridian-service-tier %q; want 200 and %s (%s)", prompt, a.status, a.tier, want, a.body)
 		}
 	}
+
+	// Bedrock's Converse with serviceTier in the body: a flex request is
+	// served from the spare capacity (the slot is free now), and the
+	// answer names its tier in Bedrock's header.
+	done := make(chan *http.Response, 1)
+	go func() {
+		body := `{"messages":[{"role":"user","content":[{"text":"converse-flex"}]}],"serviceTier":{"type":"flex"}}`
+		req, _ := http.NewRequest("POST", url+"/model/eu.demo.chat-small/converse", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("converse: %v", err)
+			done <- nil
+			return
+		}
+		resp.Body.Close()
+		done <- resp
+	}()
+	if got := backend.next(t); got != "converse-flex" {
+		t.Errorf("at the backend: %q, want converse-flex", got)
+	}
+	backend.release <- struct{}{}
+	if resp := <-done; resp != nil && (resp.StatusCode != 200 || resp.Header.Get("X-Amzn-Bedrock-Service-Tier") != "flex" || resp.Header.Get("X-Meridian-Service-Tier") != "flex") {
+		t.Errorf("converse flex: status %d, headers %v; want 200 served as flex", resp.StatusCode, resp.Header)
+	}
 }
 
 // TestPoolsAcrossReplicas: three replicas on one Redis share a principal's

@@ -31,6 +31,9 @@ func testPools(t *testing.T, clients func() Store, clock *fakeClock) {
 	if le.Scope != ScopeModelPool || le.Name != "gus/m1/in_region/eu-west-1" || le.Kind != RequestsPerMinute {
 		t.Errorf("second in-region request: %s %q %s, want model_pool \"gus/m1/in_region/eu-west-1\" rpm", le.Scope, le.Name, le.Kind)
 	}
+	if got, want := le.Message(), "Rate limit of the model's in_region quota pool from eu-west-1 reached (rpm: limit 1, remaining 0, requested 1); retry after 60s."; got != want {
+		t.Errorf("Message() = %q, want %q", got, want)
+	}
 	mustAdmit(t, l, req(PoolInRegion, "eu-central-1", 10)) // another source region: its own counter
 	mustAdmit(t, l, req(PoolGeographic, "eu-west-1", 10))
 	mustAdmit(t, l, req(PoolGeographic, "eu-west-1", 10))
