@@ -80,7 +80,7 @@ func (t RequestedTier) err() error {
 	if t.Invalid == "" {
 		return nil
 	}
-	return &inference.Error{Kind: inference.KindInvalidRequest, Code: "invalid_service_tier",
+	return &inference.Error{Kind: inference.KindInvalidRequest, Code: "invalid_service_tier", Param: t.Field,
 		Message: t.Field + ": " + strconv.Quote(t.Invalid) + " is not a service tier: use priority, default or flex"}
 }
 

@@ -105,7 +105,7 @@ func TestServiceTierServed(t *testing.T) {
 	}
 	before := e.records()
 	_, err = call("bad", ReadServiceTier(nil, []byte(`{"service_tier":"gold"}`)))
-	if ie := inference.AsError(err); ie.Kind != inference.KindInvalidRequest || !strings.Contains(ie.Message, `service_tier: "gold"`) {
+	if ie := inference.AsError(err); ie.Kind != inference.KindInvalidRequest || ie.Param != "service_tier" || !strings.Contains(ie.Message, `service_tier: "gold"`) {
 		t.Errorf("unknown tier = %v, want 400 naming service_tier", err)
 	}
 	if e.records() != before+1 {
