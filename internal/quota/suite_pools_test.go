@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -220,4 +222,46 @@ func testReplicasExactPools(t *testing.T, clients func() Store, clock *fakeClock
 	global := req
 	global.Pool = PoolGlobal
 	mustAdmit(t, replicas[1], global)
+}
+
+func TestPoolsValidate(t *testing.T) {
+	l := Limits{PerModel: map[string]ScopedLimits{"m": {Pools: &Pools{Global: &PoolLimits{RPM: -1}}}},
+		PerProfile: map[string]ScopedLimits{"f": {Pools: &Pools{}}}}
+	want := []string{"principals[0].limits.per_model.m.pools.global.rpm", "principals[0].limits.per_profile.f.pools"}
+	if diff := cmp.Diff(want, errorFields(l.Validate("principals[0].limits"))); diff != "" {
+		t.Errorf("Limits.Validate fields (-want +got):\n%s", diff)
+	}
+	c := Capacity{TPM: -1, FlexShare: 1.5, Pools: &Pools{InRegion: &PoolLimits{MaxConcurrency: -2}}}
+	want = []string{"deployments[0].capacity.tpm", "deployments[0].capacity.pools.in_region.max_concurrency", "deployments[0].capacity.flex_share"}
+	if diff := cmp.Diff(want, errorFields(c.Validate("deployments[0].capacity"))); diff != "" {
+		t.Errorf("Capacity.Validate fields (-want +got):\n%s", diff)
+	}
+	cfg := Config{DailyDefault: "aws"}
+	if diff := cmp.Diff([]string{"quota.daily_default"}, errorFields(cfg.Validate())); diff != "" {
+		t.Errorf("Config.Validate fields (-want +got):\n%s", diff)
+	}
+	for _, ok := range []Capacity{{}, {FlexShare: 1}, {FlexShare: 0.01}} {
+		if err := ok.Validate("c"); err != nil {
+			t.Errorf("Capacity%+v.Validate() = %v, want nil", ok, err)
+		}
+	}
+}
+
+// TestBurnTokensSaturates: output × burndown never wraps.
+func TestBurnTokensSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		out      int64
+		burndown int
+		want     int64
+	}{
+		{100, 0, 100}, {100, 1, 100}, {100, 5, 500}, {-3, 5, 0},
+		{MaxRequestTokens, 5, MaxRequestTokens}, {MaxRequestTokens/5 + 1, 5, MaxRequestTokens}, {1 << 62, 1 << 30, MaxRequestTokens},
+	} {
+		if got := burnTokens(tc.out, tc.burndown); got != tc.want {
+			t.Errorf("burnTokens(%d, %d) = %d, want %d", tc.out, tc.burndown, got, tc.want)
+		}
+	}
+	if got := usageTokens(inference.Usage{InputTokens: -1, CacheWriteInputTokens: MaxRequestTokens, OutputTokens: 1 << 40, CacheReadInputTokens: 1 << 40}, 5); got != MaxRequestTokens {
+		t.Errorf("usageTokens of absurd usage = %d, want %d", got, int64(MaxRequestTokens))
+	}
 }
