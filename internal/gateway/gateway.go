@@ -576,6 +576,9 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 			rec.Prompt = call.Request.Messages
 		}
 	}
+	if call.ServiceTier.Field != "" && call.ServiceTier.Invalid == "" {
+		rec.ServiceTier = call.ServiceTier.Tier.String() // what the caller asked for, even if refused early
+	}
 	return rec
 }
 

@@ -111,6 +111,13 @@ func TestServiceTierServed(t *testing.T) {
 	if e.records() != before+1 {
 		t.Errorf("%d records for the refused request, want 1", e.records()-before)
 	}
+	// A request a front end refuses (here, an unparsable body) is
+	// recorded with the tier it asked for.
+	e.g.Reject(t.Context(), &Call{RequestID: "early", Operation: OpChatCompletions, ServiceTier: ReadServiceTier(http.Header{"X-Amzn-Bedrock-Service-Tier": {"flex"}}, nil)},
+		&inference.Error{Kind: inference.KindInvalidRequest, Message: "bad body"})
+	if got := e.recorder.last(t).ServiceTier; got != "flex" {
+		t.Errorf("refused early: record ServiceTier = %q, want flex", got)
+	}
 }
 
 // TestPriorityOvertakesDefault: at a saturated deployment a priority request
