@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -170,4 +171,58 @@ func waitQueue(t *testing.T, e *engine, n int) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// TestQuotaRequestPoolAndTier: the quota hears the pool of the profile
+// called (in-region for a bare model id, geographic for a geography
+// profile, global for a global one), the source region and the tier, at
+// the source and, for a forwarded job, at the destination.
+func TestQuotaRequestPoolAndTier(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		model string
+		tier  inference.ServiceTier
+		pool  string
+	}{
+		{"m", inference.TierDefault, PoolInRegion},
+		{"eu.m", inference.TierFlex, PoolGeographic},
+		{"global.m", inference.TierPriority, PoolGlobal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.model, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, "")
+			_, err := e.g.Invoke(t.Context(), &Call{RequestID: "q", Operation: OpChatCompletions, Principal: e.principal,
+				Request: &inference.Request{Model: tc.model, ServiceTier: tc.tier, Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hi")}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.quota.mu.Lock()
+			reqs := slices.Clone(e.quota.requests)
+			e.quota.mu.Unlock()
+			if len(reqs) == 0 {
+				t.Fatal("the quota heard nothing")
+			}
+			if r := reqs[0]; r.Pool != tc.pool || r.SourceRegion != "eu-west-1" || r.Tier != tc.tier {
+				t.Errorf("QuotaRequest %+v, want pool %s from eu-west-1, tier %s", r, tc.pool, tc.tier)
+			}
+		})
+	}
+	t.Run("forwarded", func(t *testing.T) {
+		t.Parallel()
+		e := newEngine(t, "")
+		job := &Job{RequestID: "fwd", Operation: OpChatCompletions, SourceRegion: "eu-central-1", DestinationRegion: "eu-west-1",
+			ProfileID: "eu.m", Model: "m", Principal: e.principal, Request: &inference.Request{Model: "eu.m", ServiceTier: inference.TierFlex}}
+		if _, err := e.g.ServeForwarded(t.Context(), job); err != nil {
+			t.Fatal(err)
+		}
+		e.quota.mu.Lock()
+		defer e.quota.mu.Unlock()
+		if r := e.quota.requests[len(e.quota.requests)-1]; r.Deployment != "eu-west-1/m" || r.Pool != PoolGeographic || r.SourceRegion != "eu-central-1" || r.Tier != inference.TierFlex {
+			t.Errorf("destination QuotaRequest %+v, want eu-west-1/m, geographic from eu-central-1, flex", r)
+		}
+		if got := e.recorder.last(t).ServiceTier; got != "flex" {
+			t.Errorf("destination record ServiceTier = %q, want flex", got)
+		}
+	})
 }
