@@ -280,5 +280,8 @@ func (g *Gateway) queueReject(profileID string, plan *routing.Plan, reason strin
 	if e.Kind == inference.KindThrottled && wait > 0 {
 		e.RetryAfter = max(wait, time.Second)
 	}
+	if reason == rejectFlex && e.Kind == inference.KindThrottled {
+		e.Message += " (flex-tier requests are served from spare capacity only)"
+	}
 	return e
 }

@@ -141,7 +141,7 @@ func TestPriorityOvertakesDefault(t *testing.T) {
 		return err
 	}
 	// Flex: no spare capacity, so 429 at once, without queueing.
-	if err := invoke("flex", inference.TierFlex); inference.AsError(err).Kind != inference.KindThrottled {
+	if err := invoke("flex", inference.TierFlex); inference.AsError(err).Kind != inference.KindThrottled || !strings.Contains(inference.AsError(err).Message, "spare capacity") {
 		t.Fatalf("flex at saturation = %v, want 429", err)
 	}
 	done := make(chan error, 2)
