@@ -96,6 +96,10 @@ func appendEvent(dst []byte, e *Event) []byte {
 	}
 	dst = append(dst, `},"routeReason":`...)
 	dst = jsonesc.AppendString(dst, e.RouteReason)
+	if e.ServiceTier != "" {
+		dst = append(dst, `,"serviceTier":`...)
+		dst = jsonesc.AppendString(dst, e.ServiceTier)
+	}
 
 	if e.Attempts == nil {
 		dst = append(dst, `,"attempts":null`...)

@@ -39,6 +39,8 @@ func TestAppendEventMatchesJSON(t *testing.T) {
 	checkEncoding(t, e)
 	e.RequestMetadata = map[string]string{}
 	checkEncoding(t, e)
+	e.ServiceTier = "priority"
+	checkEncoding(t, e)
 	checkEncoding(t, &Event{})
 	checkEncoding(t, &Event{Attempts: []Attempt{}})
 }

@@ -60,6 +60,9 @@ type Event struct {
 	// RouteReason is the x-meridian-route value, e.g. "headroom" or
 	// "failover:throttled:eu-central-1".
 	RouteReason string `json:"routeReason"`
+	// ServiceTier is the tier the request was admitted in ("priority",
+	// "default", "flex"); empty on events written before tiers existed.
+	ServiceTier string `json:"serviceTier,omitempty"`
 	// Attempts lists each destination region tried, in order. Nil is written
 	// as [].
 	Attempts   []Attempt `json:"attempts"`

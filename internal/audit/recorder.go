@@ -89,7 +89,7 @@ func EventOf(rec *gateway.Record) *Event {
 		SourceRegion: rec.SourceRegion, InferenceRegion: rec.InferenceRegion,
 		InferenceProfileARN: rec.ProfileARN, ModelID: rec.Model,
 		Decision:    Decision{Allowed: rec.Allowed, Reason: rec.DenyReason},
-		RouteReason: rec.Route, StatusCode: rec.Status, ErrorCode: rec.ErrorCode,
+		RouteReason: rec.Route, ServiceTier: rec.ServiceTier, StatusCode: rec.Status, ErrorCode: rec.ErrorCode,
 		Usage:     Usage{InputTokens: int64(rec.Usage.InputTokens), OutputTokens: int64(rec.Usage.OutputTokens)},
 		LatencyMs: rec.Latency.Milliseconds(), TTFTMs: rec.TTFT.Milliseconds(),
 	}

@@ -54,8 +54,12 @@ func TestEventOf(t *testing.T) {
 		AuthMethod: "apiKey", KeyID: "key-0", SourceRegion: "eu-west-1", ProfileID: "eu.m",
 		ProfileARN: "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.m", Model: "m", RequestedModel: "eu.m",
 		DenyReason: "guardrail eu-only/DenyOutsideEU", Deciding: &policy.StatementRef{Policy: "eu-only", Sid: "DenyOutsideEU", Index: 1, Guardrail: true},
-		Status: 403, Attempts: []gateway.Attempt{{Region: "eu-west-1", Outcome: "ok", Status: 200, Duration: 2 * time.Millisecond}}}
+		Status: 403, Attempts: []gateway.Attempt{{Region: "eu-west-1", Outcome: "ok", Status: 200, Duration: 2 * time.Millisecond}},
+		ServiceTier: "flex"}
 	e := EventOf(rec)
+	if e.ServiceTier != "flex" {
+		t.Errorf("EventOf: serviceTier %q, want flex", e.ServiceTier)
+	}
 	if e.ModelID != "m" || e.RequestParameters == nil || e.RequestParameters.ModelID != "eu.m" || e.InferenceProfileARN != rec.ProfileARN {
 		t.Errorf("EventOf: modelId %q requestParameters %+v arn %q, want m, eu.m, %s", e.ModelID, e.RequestParameters, e.InferenceProfileARN, rec.ProfileARN)
 	}

@@ -184,7 +184,8 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 		}
 	}
 	if out.Usage != nil {
-		resp.Usage = inference.Usage{InputTokens: int(aws.ToInt32(out.Usage.InputTokens)), OutputTokens: int(aws.ToInt32(out.Usage.OutputTokens))}
+		resp.Usage = inference.Usage{InputTokens: int(aws.ToInt32(out.Usage.InputTokens)), OutputTokens: int(aws.ToInt32(out.Usage.OutputTokens)),
+			CacheReadInputTokens: int(aws.ToInt32(out.Usage.CacheReadInputTokens)), CacheWriteInputTokens: int(aws.ToInt32(out.Usage.CacheWriteInputTokens))}
 	}
 	if out.Metrics != nil && out.Metrics.LatencyMs != nil {
 		resp.Latency = time.Duration(*out.Metrics.LatencyMs) * time.Millisecond
@@ -322,6 +323,7 @@ func CanonicalEvent(ev types.ConverseStreamOutput) (inference.Event, bool) {
 		u := &inference.Usage{}
 		if v.Value.Usage != nil {
 			u.InputTokens, u.OutputTokens = int(aws.ToInt32(v.Value.Usage.InputTokens)), int(aws.ToInt32(v.Value.Usage.OutputTokens))
+			u.CacheReadInputTokens, u.CacheWriteInputTokens = int(aws.ToInt32(v.Value.Usage.CacheReadInputTokens)), int(aws.ToInt32(v.Value.Usage.CacheWriteInputTokens))
 		}
 		return inference.Event{Kind: inference.EventUsage, Usage: u}, true
 	}

@@ -133,7 +133,7 @@ type converseUsage struct {
 }
 
 func (u converseUsage) usage() inference.Usage {
-	return inference.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheWriteInputTokens}
+	return inference.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadInputTokens: u.CacheReadInputTokens, CacheWriteInputTokens: u.CacheWriteInputTokens}
 }
 
 // anthropicUsage is the Anthropic Messages usage.
@@ -145,7 +145,7 @@ type anthropicUsage struct {
 }
 
 func (u anthropicUsage) usage() inference.Usage {
-	return inference.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheCreationInputTokens}
+	return inference.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadInputTokens: u.CacheReadInputTokens, CacheWriteInputTokens: u.CacheCreationInputTokens}
 }
 
 // completeRaw serves a non-streaming pass-through request.

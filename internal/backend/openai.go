@@ -124,7 +124,10 @@ type oaUsage struct {
 func (u *oaUsage) usage() inference.Usage {
 	out := inference.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
 	if u.PromptTokensDetails != nil {
-		out.CacheReadTokens = u.PromptTokensDetails.CachedTokens
+		// OpenAI counts cached tokens inside prompt_tokens; Meridian's
+		// usage keeps them apart, as Bedrock does.
+		cached := min(max(u.PromptTokensDetails.CachedTokens, 0), max(u.PromptTokens, 0))
+		out.InputTokens, out.CacheReadInputTokens = u.PromptTokens-cached, cached
 	}
 	return out
 }

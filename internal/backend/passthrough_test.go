@@ -85,7 +85,7 @@ func TestPassThroughOpenAIRoundTrip(t *testing.T) {
 	if string(got) != strings.Replace(body, `"eu.m"`, `"upstream-1"`, 1) {
 		t.Errorf("upstream received %s", got)
 	}
-	if string(resp.Body) != answer || resp.Usage != (inference.Usage{InputTokens: 7, OutputTokens: 2, CacheReadTokens: 4}) {
+	if string(resp.Body) != answer || resp.Usage != (inference.Usage{InputTokens: 3, OutputTokens: 2, CacheReadInputTokens: 4}) {
 		t.Errorf("response body %s usage %+v; want the answer as sent and its usage", resp.Body, resp.Usage)
 	}
 

@@ -40,6 +40,10 @@ type Call struct {
 	// (the x-meridian-max-queue-wait header, read by [MaxQueueWait]): zero
 	// keeps the configured budget, [NoQueueWait] does not wait at all.
 	MaxQueueWait time.Duration
+	// ServiceTier is the tier the caller asked for ([ReadServiceTier]);
+	// the zero value asks for none (default, or what Request.ServiceTier
+	// already says).
+	ServiceTier RequestedTier
 }
 
 // Attempt, Route and Outcome are the dispatch package's, so that the link

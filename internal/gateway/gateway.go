@@ -214,6 +214,14 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 			return nil, g.fail(ctx, rec, err)
 		}
 	}
+	if err := call.ServiceTier.err(); err != nil {
+		return nil, g.fail(ctx, rec, err)
+	}
+	if call.ServiceTier.Field != "" {
+		call.Request.ServiceTier = call.ServiceTier.Tier
+	}
+	tier := tierOf(call.Request)
+	rec.ServiceTier = tier.String()
 	res, err := g.Catalog().Resolve(g.region, call.Request.Model)
 	if err != nil {
 		noteRefusal(rec, g.Catalog(), err)
@@ -243,6 +251,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	}
 	rec.InferenceRegion = route.InferenceRegion
 	out.Route = route
+	out.Header = withTier(out.Header, tier)
 	if out.Stream != nil {
 		// Journaled before the first byte, or refused (invariant 4).
 		if err := g.beginStream(ctx, rec); err != nil {
@@ -289,7 +298,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		Authorized: func(r string) bool { return slices.Contains(allowed, r) }, Capable: g.capable(job.Request, job.Model),
 		EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
 	var plan routing.Plan
-	opts, err := g.plan(ctx, &plan, &req, job.MaxQueueWait)
+	opts, err := g.plan(ctx, &plan, &req, job.MaxQueueWait, tierOf(job.Request))
 	if err != nil {
 		return nil, err
 	}
@@ -414,8 +423,8 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 // plan plans req, waiting in the bounded admission queue while no
 // destination can take it and the predicted wait fits the budget
 // (admitQueued, in overload.go); it never hangs past the queue timeout.
-func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Request, callerWait time.Duration) (routing.Options, error) {
-	return g.admitQueued(ctx, plan, req, callerWait)
+func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Request, callerWait time.Duration, tier inference.ServiceTier) (routing.Options, error) {
+	return g.admitQueued(ctx, plan, req, callerWait, tier)
 }
 
 // Why a planned destination was skipped without an attempt.
@@ -564,10 +573,16 @@ func (g *Gateway) newRecord(call *Call, side string) *Record {
 		Started: started}
 	if call.Request != nil {
 		rec.Stream, rec.RequestedModel = call.Request.Stream, boundedModel(call.Request.Model)
+		if t, ok := inference.ParseServiceTier(string(call.Request.ServiceTier)); ok {
+			rec.ServiceTier = t.String() // a forwarded job's tier, checked again
+		}
 		rec.RequestMetadata = call.Request.Metadata
 		if g.recordBody {
 			rec.Prompt = call.Request.PromptMessages()
 		}
+	}
+	if call.ServiceTier.Field != "" && call.ServiceTier.Invalid == "" {
+		rec.ServiceTier = call.ServiceTier.Tier.String() // what the caller asked for, even if refused early
 	}
 	return rec
 }
@@ -620,6 +635,7 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 		if rec.Status == 200 && rec.TTFT > 0 {
 			g.metrics.TTFT.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label).Observe(rec.TTFT.Seconds())
 		}
+		observeTier(g.metrics, rec)
 	}
 	if g.recorder != nil {
 		// The record must not be lost because the client went away.
@@ -635,7 +651,7 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 		g.log.Debug("request finished", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrPrincipal, rec.PrincipalID,
 			telemetry.AttrProfile, rec.ProfileID, telemetry.AttrSourceRegion, rec.SourceRegion,
 			telemetry.AttrDestinationRegion, rec.InferenceRegion, telemetry.AttrRoute, rec.Route,
-			telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side)
+			telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side, "service_tier", rec.ServiceTier)
 	}
 	return err
 }

@@ -62,6 +62,7 @@ const (
 	rejectStanding  = "standing"       // the queue is standing (sustained overload)
 	rejectFull      = "full"           // queue.max requests already wait
 	rejectTimeout   = "timeout"        // the budget passed while waiting
+	rejectFlex      = "flex"           // a flex request found no spare capacity: it never waits
 )
 
 // queueState is what the gateway's admission keeps per profile: waiting
@@ -70,6 +71,7 @@ const (
 type queueState struct {
 	mu        sync.Mutex
 	waiting   map[string]int
+	priority  map[string]int // of waiting, those in the priority lane
 	standing  map[string]*routing.Standing
 	predicted map[string]time.Duration
 }
@@ -104,15 +106,20 @@ func (r *Routing) QueueStats() []QueueStat {
 	return out
 }
 
-// peek returns how many requests of profile wait and whether its queue is
+// peek returns how many requests of profile wait ahead of a new one (with
+// priority, only those of the priority lane) and whether its queue is
 // standing.
-func (q *queueState) peek(profile string) (ahead int, standing bool) {
+func (q *queueState) peek(profile string, priority bool) (ahead int, standing bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.predicted == nil {
 		q.waiting, q.standing, q.predicted = map[string]int{}, map[string]*routing.Standing{}, map[string]time.Duration{}
+		q.priority = map[string]int{}
 	}
 	s := q.standing[profile]
+	if priority {
+		return q.priority[profile], s != nil && s.Standing()
+	}
 	return q.waiting[profile], s != nil && s.Standing()
 }
 
@@ -123,26 +130,26 @@ func (q *queueState) note(profile string, wait time.Duration) {
 	q.predicted[profile] = wait
 }
 
-func (q *queueState) depth(profile string) int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.waiting[profile]
-}
-
-func (q *queueState) enter(profile string) int {
+func (q *queueState) enter(profile string, priority bool) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.waiting[profile]++
+	if priority {
+		q.priority[profile]++
+	}
 	return q.waiting[profile]
 }
 
 // leave records that a request of profile left the queue after waiting
 // waited (waitedInQueue false: it was refused as the queue was full, and
 // its zero wait says nothing about a standing queue); it returns the depth.
-func (q *queueState) leave(profile string, now time.Time, waited time.Duration, waitedInQueue bool) int {
+func (q *queueState) leave(profile string, priority bool, now time.Time, waited time.Duration, waitedInQueue bool) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.waiting[profile] = max(q.waiting[profile]-1, 0)
+	if priority {
+		q.priority[profile] = max(q.priority[profile]-1, 0)
+	}
 	s := q.standing[profile]
 	if s == nil {
 		s = &routing.Standing{}
@@ -167,7 +174,14 @@ func (q *queueState) leave(profile string, now time.Time, waited time.Duration, 
 // Otherwise, or when the queue is standing, full, or the wait became
 // hopeless while waiting, the caller hears 429 at once with the predicted
 // wait as Retry-After. No wait exceeds the budget.
-func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *routing.Request, callerWait time.Duration) (routing.Options, error) {
+//
+// Service tiers (docs/quotas.md, "Service tiers"): a priority request waits
+// in the priority lane, ahead of every default one, and counts only the
+// priority requests ahead of it in its predicted wait; a standing queue
+// does not turn it away (the standing queue is the default lane's). A flex
+// request never waits: it is served from spare capacity or refused.
+func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *routing.Request, callerWait time.Duration, tier inference.ServiceTier) (routing.Options, error) {
+	priority := tier == inference.TierPriority
 	r := g.routing
 	q := &r.queues
 	var deadline time.Time
@@ -191,7 +205,7 @@ func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *rout
 		if deadline.IsZero() {
 			deadline = now.Add(budget)
 		}
-		ahead, standing := q.peek(req.ProfileID)
+		ahead, standing := q.peek(req.ProfileID, priority)
 		if woken {
 			ahead = 0 // it keeps its turn at the head
 		}
@@ -199,19 +213,22 @@ func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *rout
 		q.note(req.ProfileID, wait)
 		var reason string
 		switch {
+		case tier == inference.TierFlex:
+			reason = rejectFlex
 		case !ok:
 			reason = rejectHopeless
 		case budget <= 0 || now.Add(wait).After(deadline):
 			reason = rejectPredicted
-		case standing && !woken:
+		case standing && !woken && !priority:
 			reason = rejectStanding
 		}
 		if reason != "" {
 			return opts, g.queueReject(req.ProfileID, plan, reason, wait)
 		}
-		g.metrics.QueueDepth.WithLabelValues(req.ProfileID).Set(float64(q.enter(req.ProfileID)))
+		g.metrics.QueueDepth.WithLabelValues(req.ProfileID).Set(float64(q.enter(req.ProfileID, priority)))
 		werr := r.Queue.WaitWith(ctx, deadline.Sub(now), routing.WaitOptions{
 			Front:      woken,
+			Priority:   priority,
 			Key:        req.ProfileID,
 			CheckEvery: min(max(wait/2, 10*time.Millisecond), 100*time.Millisecond),
 			Hopeless: func(ahead int) bool {
@@ -226,7 +243,7 @@ func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *rout
 		left := g.now()
 		waited := left.Sub(now)
 		full := errors.Is(werr, routing.ErrQueueFull)
-		g.metrics.QueueDepth.WithLabelValues(req.ProfileID).Set(float64(q.leave(req.ProfileID, left, waited, !full)))
+		g.metrics.QueueDepth.WithLabelValues(req.ProfileID).Set(float64(q.leave(req.ProfileID, priority, left, waited, !full)))
 		if !full {
 			g.metrics.QueueWait.Observe(waited.Seconds())
 		}
@@ -245,7 +262,8 @@ func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *rout
 				// Capacity freed just as the wait ended.
 				return r.Router.Config.Options(req.ProfileID), nil
 			}
-			wait, _ = r.Router.PredictWait(plan, req, q.depth(req.ProfileID))
+			ahead, _ := q.peek(req.ProfileID, priority)
+			wait, _ = r.Router.PredictWait(plan, req, ahead)
 			return opts, g.queueReject(req.ProfileID, plan, reason, wait)
 		}
 		woken = true
@@ -261,6 +279,9 @@ func (g *Gateway) queueReject(profileID string, plan *routing.Plan, reason strin
 	e := noCandidate(profileID, plan, nil, 0)
 	if e.Kind == inference.KindThrottled && wait > 0 {
 		e.RetryAfter = max(wait, time.Second)
+	}
+	if reason == rejectFlex && e.Kind == inference.KindThrottled {
+		e.Message += " (flex-tier requests are served from spare capacity only)"
 	}
 	return e
 }

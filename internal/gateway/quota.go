@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/profile"
 )
 
 // Quota reserves capacity for attempts: the caller's limits at the source,
@@ -36,6 +37,37 @@ type QuotaRequest struct {
 	// on the completion (zero: the quota's default).
 	InputTokens int
 	MaxTokens   int
+	// Pool is the quota pool of the request's profile: PoolInRegion,
+	// PoolGeographic or PoolGlobal. SourceRegion is where it entered; the
+	// pool's limits are counted per source region.
+	Pool         string
+	SourceRegion string
+	// Tier is the request's service tier: a flex request is admitted only
+	// within the deployment's flex share of its capacity.
+	Tier inference.ServiceTier
+}
+
+// Quota pools ([QuotaRequest].Pool), named as in the topology file.
+const (
+	PoolInRegion   = "in_region"
+	PoolGeographic = "geographic"
+	PoolGlobal     = "global"
+)
+
+// poolOf returns the quota pool of a request for profileID: global for a
+// global profile, geographic for a geography profile (or an application
+// profile copying one), in-region for a bare model id or an application
+// profile copying one.
+func poolOf(cat *profile.Catalog, profileID string) string {
+	p, ok := cat.Get(profileID)
+	switch {
+	case !ok || p.SingleRegion():
+		return PoolInRegion
+	case p.Scope == profile.Global:
+		return PoolGlobal
+	default:
+		return PoolGeographic
+	}
 }
 
 // Reservation is an admitted attempt's hold on quota. Exactly one of
@@ -64,7 +96,8 @@ func (g *Gateway) admitQuota(ctx context.Context, principal string, job *Job, de
 		return nil, nil
 	}
 	return g.quota.Reserve(ctx, QuotaRequest{Principal: principal, Deployment: deployment, Model: job.Model, Profile: job.ProfileID,
-		InputTokens: job.Request.EstimatedInputTokens(), MaxTokens: job.Request.MaxTokens})
+		InputTokens: job.Request.EstimatedInputTokens(), MaxTokens: job.Request.MaxTokens,
+		Pool: poolOf(g.Catalog(), job.ProfileID), SourceRegion: job.SourceRegion, Tier: tierOf(job.Request)})
 }
 
 // deploymentLimited reports whether err is a rejection by a deployment's

@@ -60,6 +60,11 @@ type Record struct {
 	// Prompt and Completion are set only when content recording is on.
 	Prompt     []inference.Message
 	Completion string
+
+	// ServiceTier is the tier the request was admitted in ("priority",
+	// "default", "flex"); empty when it was refused before its tier was
+	// read.
+	ServiceTier string
 }
 
 // Recorder receives every finished request. The audit trail, the live view

@@ -101,6 +101,10 @@ type Request struct {
 	// OpenAI metadata), checked with [ValidateMetadata]. It is recorded in
 	// the audit trail and never sent to backends.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// ServiceTier is the tier the gateway admits the request in (see
+	// [ParseServiceTier]); empty is default. It crosses the inter-region
+	// link with the request, so the destination admits it in the same tier.
+	ServiceTier ServiceTier `json:"serviceTier,omitempty"`
 }
 
 // Use records that the request uses f through the caller's field.
@@ -166,11 +170,13 @@ const (
 type Usage struct {
 	InputTokens  int `json:"inputTokens"`
 	OutputTokens int `json:"outputTokens"`
-	// CacheReadTokens and CacheWriteTokens are the prompt tokens read from
-	// and written to the model's prompt cache, where the backend reports
-	// them (included in InputTokens for OpenAI, not for Bedrock).
-	CacheReadTokens  int `json:"cacheReadTokens,omitempty"`
-	CacheWriteTokens int `json:"cacheWriteTokens,omitempty"`
+	// CacheReadInputTokens and CacheWriteInputTokens are prompt tokens
+	// read from and written to the backend's prompt cache, in addition to
+	// InputTokens (Bedrock's and Anthropic's convention; the OpenAI backend
+	// moves OpenAI's cached_tokens out of prompt_tokens to match); zero
+	// when the backend reports none. Quotas count writes and not reads.
+	CacheReadInputTokens  int `json:"cacheReadInputTokens,omitempty"`
+	CacheWriteInputTokens int `json:"cacheWriteInputTokens,omitempty"`
 }
 
 // Total returns input plus output tokens, saturating rather than wrapping

@@ -671,7 +671,7 @@ func quotaConfig(q topology.Quota, getenv func(string) string) (quota.Config, er
 		u = parsed.String()
 	}
 	return quota.Config{Store: q.Store, Redis: quota.RedisConfig{URL: u, KeyPrefix: q.Redis.KeyPrefix, Cluster: q.Redis.Cluster},
-		OnStoreError: q.OnStoreError, DefaultMaxTokens: q.DefaultMaxTokens, LeaseTTL: q.LeaseTTL.D()}, nil
+		OnStoreError: q.OnStoreError, DefaultMaxTokens: q.DefaultMaxTokens, LeaseTTL: q.LeaseTTL.D(), DailyDefault: q.DailyDefault}, nil
 }
 
 // auditConfig maps the topology's audit section.

@@ -18,20 +18,27 @@ type quotaReserver struct {
 	lim      *quota.Limiter
 	limits   map[string]quota.Limits // by principal id
 	capacity map[string]quota.Capacity
+	burndown map[string]int // output-token burndown rate by model id
 }
 
 var _ gateway.Quota = (*quotaReserver)(nil)
 
 // newQuotaReserver returns the reserver of cfg's limits on lim.
 func newQuotaReserver(cfg *topology.Config, lim *quota.Limiter) *quotaReserver {
-	a := &quotaReserver{lim: lim, limits: map[string]quota.Limits{}, capacity: map[string]quota.Capacity{}}
+	a := &quotaReserver{lim: lim, limits: map[string]quota.Limits{}, capacity: map[string]quota.Capacity{}, burndown: map[string]int{}}
+	for _, m := range cfg.Models {
+		if m.OutputTokenBurndown > 1 {
+			a.burndown[m.ID] = m.OutputTokenBurndown
+		}
+	}
 	for _, p := range cfg.Principals {
 		if p.Limits != nil {
 			a.limits[p.ID] = quotaLimits(*p.Limits)
 		}
 	}
 	for _, d := range cfg.Deployments {
-		a.capacity[d.Key()] = quota.Capacity{MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute()}
+		a.capacity[d.Key()] = quota.Capacity{MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute(),
+			Pools: quotaPools(d.Capacity.Pools), FlexShare: d.Capacity.FlexShare}
 	}
 	return a
 }
@@ -43,7 +50,8 @@ func quotaLimits(l topology.Limits) quota.Limits {
 		}
 		out := make(map[string]quota.ScopedLimits, len(m))
 		for k, s := range m {
-			out[k] = quota.ScopedLimits{RPM: s.RPM, TPM: s.TPM, MaxConcurrency: s.MaxConcurrency, TokensPerDay: s.TokensPerDay, TokensPerMonth: s.TokensPerMonth}
+			out[k] = quota.ScopedLimits{RPM: s.RPM, TPM: s.TPM, MaxConcurrency: s.MaxConcurrency, TokensPerDay: s.TokensPerDay, TokensPerMonth: s.TokensPerMonth,
+				Pools: quotaPools(s.Pools)}
 		}
 		return out
 	}
@@ -51,9 +59,37 @@ func quotaLimits(l topology.Limits) quota.Limits {
 		TokensPerMonth: l.TokensPerMonth, PerModel: scoped(l.PerModel), PerProfile: scoped(l.PerProfile)}
 }
 
+// quotaPools maps the topology's pools.
+func quotaPools(ps *topology.QuotaPools) *quota.Pools {
+	if ps == nil {
+		return nil
+	}
+	one := func(l *topology.PoolLimits) *quota.PoolLimits {
+		if l == nil {
+			return nil
+		}
+		return &quota.PoolLimits{RPM: l.RPM, TPM: l.TPM, MaxConcurrency: l.MaxConcurrency, TokensPerDay: l.TokensPerDay, TokensPerMonth: l.TokensPerMonth}
+	}
+	return &quota.Pools{InRegion: one(ps.InRegion), Geographic: one(ps.Geographic), Global: one(ps.Global)}
+}
+
+// quotaPool maps the gateway's pool name.
+func quotaPool(p string) quota.Pool {
+	switch p {
+	case gateway.PoolInRegion:
+		return quota.PoolInRegion
+	case gateway.PoolGeographic:
+		return quota.PoolGeographic
+	case gateway.PoolGlobal:
+		return quota.PoolGlobal
+	}
+	return quota.PoolNone
+}
+
 // Reserve implements gateway.Quota.
 func (a *quotaReserver) Reserve(ctx context.Context, r gateway.QuotaRequest) (gateway.Reservation, error) {
-	req := quota.Request{Model: r.Model, Profile: r.Profile, InputTokens: r.InputTokens, MaxTokens: r.MaxTokens}
+	req := quota.Request{Model: r.Model, Profile: r.Profile, InputTokens: r.InputTokens, MaxTokens: r.MaxTokens,
+		Pool: quotaPool(r.Pool), SourceRegion: r.SourceRegion, OutputBurndown: a.burndown[r.Model], Flex: r.Tier == inference.TierFlex}
 	if r.Principal != "" {
 		req.Principal, req.Limits = r.Principal, a.limits[r.Principal]
 	}

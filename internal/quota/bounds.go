@@ -46,11 +46,13 @@ func addCount(c, d int64) int64 {
 	return min(max(c+d, 0), maxCount)
 }
 
-// usageTokens returns the tokens a backend reported: input plus output,
-// each negative field counted as zero, the sum saturating at
-// MaxRequestTokens (Usage.Total would wrap).
-func usageTokens(u inference.Usage) int64 {
-	return addTokens(clampTokens(u.InputTokens), clampTokens(u.OutputTokens))
+// usageTokens returns the tokens a backend reported, as they count against
+// token limits: input plus cache writes plus output × burndown (cache
+// reads do not count), each negative field counted as zero, the sum
+// saturating at MaxRequestTokens (Usage.Total would wrap).
+func usageTokens(u inference.Usage, burndown int) int64 {
+	in := addTokens(clampTokens(u.InputTokens), clampTokens(u.CacheWriteInputTokens))
+	return addTokens(in, burnTokens(clampTokens(u.OutputTokens), burndown))
 }
 
 // clampDuration returns d within 0..maxDuration.

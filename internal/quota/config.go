@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -53,6 +54,10 @@ type Config struct {
 	// zero, 15m is used; it must exceed the longest request, and be at
 	// most 720h (30 days).
 	LeaseTTL time.Duration `yaml:"lease_ttl" json:"lease_ttl,omitempty"`
+	// DailyDefault is what a caller limit with a tpm and no tokens_per_day
+	// gets as its daily budget: "bedrock" sets it to tpm × 1440, as
+	// Bedrock does; "none" leaves it unlimited. If empty, none is used.
+	DailyDefault string `yaml:"daily_default" json:"daily_default,omitempty"`
 }
 
 // RedisConfig locates the Redis (or Valkey) server, or Redis Cluster, of a
@@ -179,6 +184,9 @@ func (c *Config) Validate() error {
 	if c.DefaultMaxTokens > MaxRequestTokens {
 		errs = append(errs, configErr("quota.default_max_tokens", "use a number of tokens a model can produce, or 0 for 1024", "%d is more than %d", c.DefaultMaxTokens, MaxRequestTokens))
 	}
+	if d := c.DailyDefault; d != "" && d != DailyDefaultNone && d != DailyDefaultBedrock {
+		errs = append(errs, configErr("quota.daily_default", "use bedrock (tokens_per_day defaults to tpm × 1440) or none", "%q is not a daily-default policy", truncate(d, 40)))
+	}
 	if c.LeaseTTL < 0 {
 		errs = append(errs, configErr("quota.lease_ttl", "use a duration longer than the longest request, or 0 for 15m", "must not be negative"))
 	}
@@ -210,6 +218,10 @@ type ScopedLimits struct {
 	MaxConcurrency int `yaml:"max_concurrency" json:"max_concurrency,omitempty"`
 	TokensPerDay   int `yaml:"tokens_per_day" json:"tokens_per_day,omitempty"`
 	TokensPerMonth int `yaml:"tokens_per_month" json:"tokens_per_month,omitempty"`
+	// Pools add limits per quota pool (in-region, geographic, global use
+	// of the model), each counted per source region. Only a per_model
+	// entry has pools; they apply on top of the limits above.
+	Pools *Pools `yaml:"pools" json:"pools,omitempty"`
 }
 
 // Capacity is a deployment's capacity (the deployment's `capacity` in the
@@ -218,18 +230,32 @@ type Capacity struct {
 	MaxConcurrency int `yaml:"max_concurrency" json:"max_concurrency,omitempty"`
 	RPM            int `yaml:"rpm" json:"rpm,omitempty"`
 	TPM            int `yaml:"tpm" json:"tpm,omitempty"`
+	// Pools add capacity limits per quota pool, each counted per source
+	// region, on top of the limits above.
+	Pools *Pools `yaml:"pools" json:"pools,omitempty"`
+	// FlexShare is the share of every capacity limit (0 < share <= 1)
+	// that flex-tier requests may fill: a flex request is refused once the
+	// deployment's use plus the request passes share × limit. If zero,
+	// [DefaultFlexShare] is used.
+	FlexShare float64 `yaml:"flex_share" json:"flex_share,omitempty"`
 }
 
 // Validate reports every negative limit at once; field is the path of the
 // limits, e.g. "principals[0].limits".
+//
+// Capacity's own checks are [Capacity.Validate].
 func (l Limits) Validate(field string) error {
 	var errs []error
 	errs = append(errs, l.scoped().validate(field))
 	for _, m := range slices.Sorted(maps.Keys(l.PerModel)) {
 		errs = append(errs, l.PerModel[m].validate(field+".per_model."+m))
+		errs = append(errs, l.PerModel[m].Pools.validate(field+".per_model."+m+".pools"))
 	}
 	for _, p := range slices.Sorted(maps.Keys(l.PerProfile)) {
 		errs = append(errs, l.PerProfile[p].validate(field+".per_profile."+p))
+		if l.PerProfile[p].Pools != nil {
+			errs = append(errs, configErr(field+".per_profile."+p+".pools", "move the pools under per_model: a profile's pool is fixed by its kind", "pools are per model"))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -247,6 +273,18 @@ func (s ScopedLimits) validate(field string) error {
 		if f.v < 0 {
 			errs = append(errs, configErr(field+"."+f.name, "use a positive limit, or 0 (or omit it) for unlimited", "%d is negative", f.v))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem of a deployment's capacity at once; field
+// is its path, e.g. "deployments[0].capacity".
+func (c Capacity) Validate(field string) error {
+	var errs []error
+	errs = append(errs, ScopedLimits{RPM: c.RPM, TPM: c.TPM, MaxConcurrency: c.MaxConcurrency}.validate(field))
+	errs = append(errs, c.Pools.validate(field+".pools"))
+	if c.FlexShare < 0 || c.FlexShare > 1 || math.IsNaN(c.FlexShare) {
+		errs = append(errs, configErr(field+".flex_share", "use a share between 0 and 1 (e.g. 0.5), or 0 for the default 0.5", "%v is outside 0..1", c.FlexShare))
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -63,7 +64,9 @@ func (e *RequestError) InferenceError() *inference.Error {
 // one the request can never fit), since the request needs them all.
 type LimitError struct {
 	// Scope and Name say whose limit it is: the principal id, or
-	// "principal/model", "principal/profile", or the deployment key.
+	// "principal/model", "principal/profile", "principal/model/pool/
+	// source-region", or the deployment key (with "/pool/source-region"
+	// for a deployment's pool).
 	Scope Scope
 	Name  string
 	Kind  Kind
@@ -116,6 +119,12 @@ func (e *LimitError) Message() string {
 		what = "Monthly token budget"
 	case Concurrency:
 		what = "Concurrent request limit"
+	}
+	if e.Scope == ScopeModelPool {
+		// Name is principal/model/pool/source-region: say which pool.
+		if parts := strings.Split(e.Name, "/"); len(parts) >= 4 {
+			what += " of the model's " + parts[len(parts)-2] + " quota pool from " + parts[len(parts)-1]
+		}
 	}
 	if e.TooLarge {
 		return fmt.Sprintf("Request too large: %s %s is %d, the request reserves %d tokens (prompt plus max_tokens); lower max_tokens.", what, e.Kind, e.Limit, e.Requested)

@@ -227,6 +227,19 @@ type Request struct {
 	// RequestID, if set, names the request in the limiter's logs (a
 	// settlement given up); it is not stored.
 	RequestID string
+	// Pool is the quota pool the request draws from (see [PoolOf]) and
+	// SourceRegion the region it entered in: the pool limits of
+	// Limits.PerModel[Model] and of Capacity apply, counted per source
+	// region. With PoolNone or no SourceRegion, no pool limits apply.
+	Pool         Pool
+	SourceRegion string
+	// OutputBurndown is the model's output-token burndown rate: each
+	// output token counts this many times against every token limit, in
+	// the reservation's max_tokens part and at settlement. If zero, 1.
+	OutputBurndown int
+	// Flex marks a flex-tier request: the deployment's capacity limits
+	// admit it only up to Capacity.FlexShare of each limit.
+	Flex bool
 }
 
 // tokens returns the tokens reserved for r: its input plus its max_tokens
@@ -244,13 +257,18 @@ func (r Request) tokens(def int64) (int64, error) {
 	if out == 0 {
 		out = clampTokens(def)
 	}
-	return addTokens(clampTokens(r.InputTokens), out), nil
+	return addTokens(clampTokens(r.InputTokens), burnTokens(out, r.OutputBurndown)), nil
 }
 
-// rules returns the rules that apply to r, caller limits first.
-func (r Request) rules() []Rule {
+// rules returns the rules that apply to r, caller limits first. With
+// bedrockDaily, a caller limit with a tpm and no tokens_per_day gets
+// tpm × 1440 as its daily budget.
+func (r Request) rules(bedrockDaily bool) []Rule {
 	var rules []Rule
 	add := func(scope Scope, name, key string, l ScopedLimits) {
+		if bedrockDaily && scope.Caller() {
+			l = l.withDailyDefault()
+		}
 		for _, x := range []struct {
 			kind  Kind
 			limit int
@@ -270,6 +288,10 @@ func (r Request) rules() []Rule {
 		add(ScopePrincipal, r.Principal, p, r.Limits.scoped())
 		if l, ok := r.Limits.PerModel[r.Model]; ok && r.Model != "" {
 			add(ScopeModel, r.Principal+"/"+r.Model, p+"/m/"+r.Model, l)
+			if pl := l.Pools.Of(r.Pool); pl != nil && r.SourceRegion != "" {
+				sfx := "/" + r.Pool.String() + "/" + r.SourceRegion
+				add(ScopeModelPool, r.Principal+"/"+r.Model+sfx, p+"/m/"+r.Model+"/pool"+sfx, pl.scoped())
+			}
 		}
 		if l, ok := r.Limits.PerProfile[r.Profile]; ok && r.Profile != "" {
 			add(ScopeProfile, r.Principal+"/"+r.Profile, p+"/f/"+r.Profile, l)
@@ -277,7 +299,19 @@ func (r Request) rules() []Rule {
 	}
 	if r.Deployment != "" {
 		c := r.Capacity
+		n := len(rules)
 		add(ScopeDeployment, r.Deployment, "d/"+r.Deployment, ScopedLimits{RPM: c.RPM, TPM: c.TPM, MaxConcurrency: c.MaxConcurrency})
+		if pl := c.Pools.Of(r.Pool); pl != nil && r.SourceRegion != "" {
+			sfx := "/" + r.Pool.String() + "/" + r.SourceRegion
+			add(ScopeDeployment, r.Deployment+sfx, "d/"+r.Deployment+"/pool"+sfx, pl.scoped())
+		}
+		if r.Flex {
+			// Flex fills only spare capacity: the same counters, a
+			// lower limit.
+			for i := n; i < len(rules); i++ {
+				rules[i].Limit = flexLimit(rules[i].Limit, c.FlexShare)
+			}
+		}
 	}
 	return rules
 }
@@ -301,7 +335,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		l.metrics.admissions.WithLabelValues(resultInvalid).Inc()
 		return nil, err
 	}
-	c := Claim{Rules: req.rules(), Tokens: tokens, Lease: l.cfg.leaseTTL(), Owner: l.replica}
+	c := Claim{Rules: req.rules(l.cfg.DailyDefault == DailyDefaultBedrock), Tokens: tokens, Lease: l.cfg.leaseTTL(), Owner: l.replica}
 	if len(c.Rules) == 0 {
 		l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
 		return &Reservation{l: l, claim: c, enforced: true}, nil
@@ -337,7 +371,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	}
 	l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
 	ref := requestRef{id: req.RequestID, principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
-	return &Reservation{l: l, claim: c, windows: out.Windows, status: status, enforced: true, stored: true, req: ref}, nil
+	return &Reservation{l: l, claim: c, windows: out.Windows, status: status, enforced: true, stored: true, req: ref, burndown: req.OutputBurndown}, nil
 }
 
 func (l *Limiter) storeFailed(c Claim, cause error) (*Reservation, error) {

@@ -27,6 +27,7 @@ type Reservation struct {
 	enforced bool // limits were checked
 	stored   bool // something is held in the store
 	req      requestRef
+	burndown int // the model's output-token burndown rate
 
 	once sync.Once
 }
@@ -45,10 +46,12 @@ func (r *Reservation) Enforced() bool { return r.enforced }
 // Commit settles the reservation with the usage the backend reported
 // (for a stream, the final usage; for a stream cut short, what was counted
 // so far): the actual tokens replace the reserved estimate in every token
-// limit, and the concurrency slots are freed. It runs even if ctx is
+// limit, and the concurrency slots are freed. The tokens counted are, as
+// Bedrock counts them, input + cache writes + output × the model's
+// burndown rate; cache reads do not count. It runs even if ctx is
 // cancelled (bounded by its own 5s time-out) and keeps ctx's values.
 func (r *Reservation) Commit(ctx context.Context, u inference.Usage) error {
-	return r.settle(ctx, "commit", usageTokens(u), false)
+	return r.settle(ctx, "commit", usageTokens(u, r.burndown), false)
 }
 
 // Release undoes the reservation: the request slot, its tokens and its

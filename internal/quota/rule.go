@@ -48,6 +48,7 @@ const (
 	ScopeModel                       // the principal's limits for one model
 	ScopeProfile                     // the principal's limits for one profile
 	ScopeDeployment                  // a deployment's capacity
+	ScopeModelPool                   // the principal's limits for one model in one quota pool and source region
 )
 
 var scopeNames = [...]string{
@@ -55,6 +56,7 @@ var scopeNames = [...]string{
 	ScopeModel:      "model",
 	ScopeProfile:    "profile",
 	ScopeDeployment: "deployment",
+	ScopeModelPool:  "model_pool",
 }
 
 // String returns the scope's name.
@@ -67,7 +69,9 @@ func (s Scope) String() string {
 
 // Caller reports whether the scope is one of the caller's own limits (as
 // opposed to a deployment's capacity, which is the gateway's business).
-func (s Scope) Caller() bool { return s == ScopePrincipal || s == ScopeModel || s == ScopeProfile }
+func (s Scope) Caller() bool {
+	return s == ScopePrincipal || s == ScopeModel || s == ScopeProfile || s == ScopeModelPool
+}
 
 // Rule is one limit to check at admission.
 type Rule struct {

@@ -226,7 +226,7 @@ func TestRequestTokensSaturate(t *testing.T) {
 		}
 	}
 	for _, u := range []inference.Usage{{InputTokens: maxInt, OutputTokens: maxInt}, {InputTokens: 1 << 62, OutputTokens: 1 << 62}, {InputTokens: -maxInt - 1, OutputTokens: maxInt}} {
-		if got := usageTokens(u); got < 0 || got > MaxRequestTokens {
+		if got := usageTokens(u, 1); got < 0 || got > MaxRequestTokens {
 			t.Errorf("usageTokens(%+v) = %d, want within 0..MaxRequestTokens", u, got)
 		}
 	}

@@ -44,6 +44,12 @@ func runStoreSuite(t *testing.T, mk storeMaker) {
 		{"Overflow", testOverflow},
 		{"StoreBounds", testStoreBounds},
 		{"ReleaseLeases", testReleaseLeases},
+		{"Pools", testPools},
+		{"Burndown", testBurndown},
+		{"CacheRead", testCacheRead},
+		{"DailyDefault", testDailyDefault},
+		{"FlexShare", testFlexShare},
+		{"ReplicasExactPools", testReplicasExactPools},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

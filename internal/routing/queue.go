@@ -9,7 +9,8 @@ import (
 
 // Queue is the bounded admission queue for when every destination is
 // saturated: at most Max requests wait, each at most its timeout, in FIFO
-// order per key (the gateway keys waiters by inference profile, whose
+// order per key and lane (priority waiters, [WaitOptions.Priority], wait
+// ahead of all others) (the gateway keys waiters by inference profile, whose
 // destination sets differ). When capacity frees (an attempt ends), the
 // caller calls [Queue.Notify] and the oldest waiter of each key re-plans:
 // a slot freed for one profile is never consumed by a waiter of another
@@ -26,8 +27,9 @@ type Queue struct {
 }
 
 type waiter struct {
-	ch  chan struct{}
-	key string
+	ch       chan struct{}
+	key      string
+	priority bool
 }
 
 // NewQueue returns a queue holding at most max waiters (max <= 0: none).
@@ -59,8 +61,13 @@ func (q *Queue) Rewait(ctx context.Context, timeout time.Duration) error {
 
 // WaitOptions refine [Queue.WaitWith].
 type WaitOptions struct {
-	// Front waits at the head of the queue (see [Queue.Rewait]).
+	// Front waits at the head of the queue (see [Queue.Rewait]); for a
+	// waiter that is not Priority, at the head of the default lane,
+	// behind every priority waiter.
 	Front bool
+	// Priority waits in the priority lane: ahead of every waiter that is
+	// not, behind the priority waiters already there (unless Front).
+	Priority bool
 	// Key groups waiters: [Queue.Notify] wakes the oldest of each key, and
 	// Hopeless counts only the waiters of the same key ahead.
 	Key string
@@ -87,12 +94,18 @@ func (q *Queue) wait(ctx context.Context, timeout time.Duration, o WaitOptions) 
 		q.mu.Unlock()
 		return ErrQueueFull
 	}
-	w := waiter{ch: ch, key: o.Key}
-	if o.Front {
-		q.waiters = append(q.waiters, waiter{})
-		copy(q.waiters[1:], q.waiters)
-		q.waiters[0] = w
-	} else {
+	w := waiter{ch: ch, key: o.Key, priority: o.Priority}
+	switch {
+	case o.Front && o.Priority:
+		q.waiters = slices.Insert(q.waiters, 0, w)
+	case o.Front || o.Priority:
+		// The head of the default lane: behind every priority waiter.
+		i := slices.IndexFunc(q.waiters, func(w waiter) bool { return !w.priority })
+		if i < 0 {
+			i = len(q.waiters)
+		}
+		q.waiters = slices.Insert(q.waiters, i, w)
+	default:
 		q.waiters = append(q.waiters, w)
 	}
 	q.mu.Unlock()

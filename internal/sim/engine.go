@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -89,6 +90,7 @@ type request struct {
 	waited         int64 // total time spent queued
 	retryAfter     int64 // the Retry-After of its last 429
 	retry          bool  // the client's one retry after a 429
+	tier           inference.ServiceTier
 }
 
 // node is the Meridian node of one region.
@@ -340,6 +342,8 @@ func (w *world) arrive(stream int) {
 		output:  t.t.OutputTokens.sample(rng),
 		z:       rng.NormFloat64(),
 	}
+	r.tier, _ = inference.ParseServiceTier(t.t.Tier)
+	w.stats.arrived(r)
 	w.stats.requests++
 	if w.nodes[r.src].down {
 		// The client cannot reach its own region's node.
@@ -539,20 +543,27 @@ func (w *world) tryNext(r *request) {
 func (w *world) giveUp(r *request) {
 	nd := w.nodes[r.src]
 	if w.meridian && w.queueMax > 0 && r.attempts == 0 {
-		ahead := w.live(nd)
+		all := w.live(nd)
+		lane := w.priorityLane(nd) // the waiters of the priority lane, at the head
+		ahead := all
+		if r.tier == inference.TierPriority {
+			ahead = lane // only the priority lane is ahead of it
+		}
 		if r.woken {
-			ahead = 0 // it keeps its turn at the head
+			ahead = 0 // it keeps its turn at the head (of its lane)
 		}
 		wait, ok := w.predict(r, ahead)
-		if !ok {
-			w.reject(r, 0)
+		if !ok || r.tier == inference.TierFlex {
+			// Flex is served from spare capacity only: it never waits.
+			w.reject(r, wait)
 			return
 		}
 		deadline := r.queueDeadline
 		if deadline == 0 {
 			deadline = w.now + w.maxWait
 		}
-		if w.now+wait > deadline || w.now >= deadline || ahead >= w.queueMax || (!r.woken && nd.queue.Standing()) {
+		standing := !r.woken && r.tier != inference.TierPriority && nd.queue.Standing()
+		if w.now+wait > deadline || w.now >= deadline || all >= w.queueMax || standing {
 			w.reject(r, wait)
 			return
 		}
@@ -564,9 +575,12 @@ func (w *world) giveUp(r *request) {
 		r.queued = true
 		r.queuedAt = w.now
 		r.queueSeq++
-		if r.woken {
+		switch {
+		case r.woken && r.tier == inference.TierPriority:
 			nd.waiting = slices.Insert(nd.waiting, 0, r)
-		} else {
+		case r.woken || r.tier == inference.TierPriority:
+			nd.waiting = slices.Insert(nd.waiting, lane, r) // the head of the default lane
+		default:
 			nd.waiting = append(nd.waiting, r)
 		}
 		w.schedule(event{at: r.queueDeadline, kind: evQueueTimeout, a: r.queueSeq, req: r})
@@ -574,6 +588,16 @@ func (w *world) giveUp(r *request) {
 		return
 	}
 	w.finish(r, false, r.lastKind)
+}
+
+// priorityLane returns how many priority requests wait at the head of nd's
+// (compacted) queue, as routing.Queue keeps them.
+func (w *world) priorityLane(nd *node) int {
+	n := 0
+	for n < len(nd.waiting) && nd.waiting[n].tier == inference.TierPriority {
+		n++
+	}
+	return n
 }
 
 // live returns how many requests wait at nd, compacting its queue.
@@ -795,6 +819,7 @@ func (w *world) finish(r *request, ok bool, kind routing.OutcomeKind) {
 	}
 	if r.attempts == 0 || kind == routing.Throttled {
 		w.stats.throttled++
+		w.stats.tierThrot[tierIndex(r.tier)]++
 		ra := max((r.retryAfter+int64(time.Second)-1)/int64(time.Second), 1) * int64(time.Second)
 		w.schedule(event{at: w.now + ra, kind: evRetry, req: r})
 		return

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
 // Result is what clients saw under one strategy.
@@ -50,6 +52,32 @@ type Result struct {
 	ResidencyViolations int `json:"residency_violations"`
 	// ServedByRegion counts completed requests per serving region.
 	ServedByRegion map[string]int `json:"served_by_region"`
+	// Tiers breaks the first tries down by service tier, when the
+	// scenario's traffic has a tier other than default; nil otherwise.
+	Tiers []TierResult `json:"tiers,omitempty"`
+}
+
+// TierResult is what the requests of one service tier saw (first tries:
+// a client's retry after a 429 is not counted here).
+type TierResult struct {
+	Tier         string    `json:"tier"`
+	Requests     int       `json:"requests"`
+	Throttled    int       `json:"throttled"`
+	ThrottledPct float64   `json:"throttled_pct"`
+	TTFT         Quantiles `json:"ttft"`
+}
+
+// tierNames are the tiers in the order of [collector]'s arrays.
+var tierNames = [...]inference.ServiceTier{inference.TierPriority, inference.TierDefault, inference.TierFlex}
+
+func tierIndex(t inference.ServiceTier) int {
+	switch t {
+	case inference.TierPriority:
+		return 0
+	case inference.TierFlex:
+		return 2
+	}
+	return 1
 }
 
 // Quantiles of a latency distribution.
@@ -70,6 +98,18 @@ type collector struct {
 	addedRTT                    int64
 	failovers                   int
 	byRegion                    []int
+	// Per service tier (tierIndex), first tries only.
+	tiered                  bool
+	tierRequests, tierThrot [3]int
+	tierTTFT                [3][]float32
+}
+
+// arrived counts a new request under its tier.
+func (c *collector) arrived(r *request) {
+	c.tierRequests[tierIndex(r.tier)]++
+	if r.tier != inference.TierDefault {
+		c.tiered = true
+	}
 }
 
 // ended records the queue wait of a first try that queued.
@@ -89,6 +129,7 @@ func (c *collector) served(r *request, d int, done int64, w *world) {
 		return
 	}
 	c.ttft = append(c.ttft, float32(r.firstToken-r.arrival)/1e6)
+	c.tierTTFT[tierIndex(r.tier)] = append(c.tierTTFT[tierIndex(r.tier)], float32(r.firstToken-r.arrival)/1e6)
 	c.e2e = append(c.e2e, float32(done-r.arrival)/1e6)
 	if d != r.src {
 		c.cross++
@@ -126,6 +167,15 @@ func (c *collector) result(strategy string, regions []string) *Result {
 	if done > 0 {
 		r.CrossRegionShare = float64(c.cross) / float64(done)
 		r.MeanAddedRTT = time.Duration(c.addedRTT / int64(done))
+	}
+	if c.tiered {
+		for i, t := range tierNames {
+			if c.tierRequests[i] == 0 {
+				continue
+			}
+			r.Tiers = append(r.Tiers, TierResult{Tier: t.String(), Requests: c.tierRequests[i], Throttled: c.tierThrot[i],
+				ThrottledPct: 100 * float64(c.tierThrot[i]) / float64(c.tierRequests[i]), TTFT: quantiles(c.tierTTFT[i])})
+		}
 	}
 	return r
 }
@@ -204,7 +254,10 @@ func Write(out io.Writer, rep *Report, f Format) error {
 		for _, r := range rep.Results {
 			line(r.row())
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return writeTiers(out, rep)
 	}
 	return fmt.Errorf("unknown output format %q (use table, csv or json)", f)
 }
@@ -214,4 +267,34 @@ func requests(rep *Report) int {
 		return 0
 	}
 	return rep.Results[0].Requests
+}
+
+var tierHeader = []string{"strategy", "tier", "requests", "throttled%", "ttft_p50", "ttft_p95", "ttft_p99"}
+
+// writeTiers renders the per-tier table under the main one, when a result
+// has tiers.
+func writeTiers(out io.Writer, rep *Report) error {
+	if !slices.ContainsFunc(rep.Results, func(r *Result) bool { return r.Tiers != nil }) {
+		return nil
+	}
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	line := func(cells ...string) {
+		for _, c := range cells {
+			fmt.Fprint(tw, c, "\t")
+		}
+		fmt.Fprintln(tw)
+	}
+	line(tierHeader...)
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
+	for _, r := range rep.Results {
+		name := r.Strategy
+		if !r.Meridian {
+			name += " (baseline)"
+		}
+		for _, t := range r.Tiers {
+			line(name, t.Tier, strconv.Itoa(t.Requests), fmt.Sprintf("%.2f", t.ThrottledPct), ms(t.TTFT.P50), ms(t.TTFT.P95), ms(t.TTFT.P99))
+		}
+	}
+	return tw.Flush()
 }

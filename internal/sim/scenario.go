@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -124,6 +125,11 @@ type Traffic struct {
 	// Uses lists the capabilities every request of this traffic uses
 	// (tools, vision...): routing skips deployments that lack one.
 	Uses []string `yaml:"uses"`
+	// Tier is the service tier of the stream's requests: "priority",
+	// "default" or "flex" (docs/quotas.md, "Service tiers"). If empty,
+	// default. Meridian's strategies queue priority requests ahead of
+	// default ones and never queue flex ones; baselines ignore tiers.
+	Tier string `yaml:"tier"`
 }
 
 // Diurnal: rate · (1 + amplitude · cos(2π (local hour − peak_hour) / 24)),
@@ -297,6 +303,9 @@ func (s *Scenario) Validate() error {
 			if b.At < 0 || b.Duration < 0 || b.Rate < 0 || b.Factor < 0 {
 				bad(fmt.Sprintf("%s.bursts[%d]", f, j), "at, duration, rate and factor must not be negative")
 			}
+		}
+		if _, ok := inference.ParseServiceTier(t.Tier); !ok {
+			bad(f+".tier", "%q is not a service tier (use priority, default or flex)", t.Tier)
 		}
 		if t.Diurnal != nil && t.Diurnal.Period < 0 {
 			bad(f+".diurnal.period", "must not be negative")

@@ -195,6 +195,8 @@ events: [{ at: 1s, region: eu-west-1, kind: explode }]
 `, []string{`profile.destinations[0]: "mars-1" is not a defined region`, `deployments[0].region: "venus-1"`,
 			"traffic[0].output_tokens: set fixed", `events[0].kind: "explode"`}},
 		{"bad routing", "duration: 1m\nrouting: { strategy: fastest }\n", []string{`unknown strategy "fastest"`}},
+		{"unknown tier", "duration: 1m\nregions: [{ id: r }]\ntraffic: [{ source: r, tier: gold, prompt_tokens: { fixed: 1 }, output_tokens: { fixed: 1 } }]\n",
+			[]string{`traffic[0].tier: "gold" is not a service tier`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,6 +46,10 @@ type Metrics struct {
 	QueueDepth      *prometheus.GaugeVec
 	QueueWait       prometheus.Histogram
 	QueueRejections *prometheus.CounterVec
+	// TierRequests counts source-side requests by service tier and
+	// status; TierTTFT is their time to first token by tier.
+	TierRequests *prometheus.CounterVec
+	TierTTFT     *prometheus.HistogramVec
 }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -86,9 +90,13 @@ func NewMetrics(region string) *Metrics {
 			Help: "Time requests spent in the admission queue.", Buckets: latencyBuckets}),
 		QueueRejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_queue_rejections_total", ConstLabels: constLabels,
 			Help: "Requests the admission queue answered 429, by reason."}, []string{"reason"}),
+		TierRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_service_tier_requests_total", ConstLabels: constLabels,
+			Help: "Inference requests by service tier (priority, default, flex) and status."}, []string{"tier", "status"}),
+		TierTTFT: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "meridian_service_tier_time_to_first_token_seconds", ConstLabels: constLabels,
+			Help: "Time to first token by service tier.", Buckets: latencyBuckets}, []string{"tier"}),
 	}
 	reg.MustRegister(m.Requests, m.Duration, m.TTFT, m.Forwarded, m.RouteDecisions, m.Failovers, m.ResidencyRejections, m.PeerUp, m.InFlight, m.TopologyMismatch,
-		m.QueueDepth, m.QueueWait, m.QueueRejections)
+		m.QueueDepth, m.QueueWait, m.QueueRejections, m.TierRequests, m.TierTTFT)
 	return m
 }
 

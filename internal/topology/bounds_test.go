@@ -12,6 +12,9 @@ import (
 func TestValidateRejectsNonsense(t *testing.T) {
 	t.Parallel()
 	add := func(extra string) func(string) string { return func(s string) string { return s + extra } }
+	replace := func(old, new string) func(string) string {
+		return func(s string) string { return strings.Replace(s, old, new, 1) }
+	}
 	lookalike := func(id, from string) func(string) string {
 		return func(s string) string {
 			return strings.Replace(s, "    - id: claims-eu\n", "    - id: "+id+"\n      copy_from: "+from+"\n    - id: claims-eu\n", 1)
@@ -49,6 +52,12 @@ func TestValidateRejectsNonsense(t *testing.T) {
 		{"queue_size negative", add("audit: {queue_size: -5}\n"), "audit.queue_size"},
 		{"rotate_bytes negative", add("audit: {rotate_bytes: -1}\n"), "audit.rotate_bytes"},
 		{"lease_ttl negative", add("quota: {lease_ttl: -1m}\n"), "quota.lease_ttl"},
+		{"daily_default unknown", add("quota: {daily_default: aws}\n"), "quota.daily_default"},
+		{"burndown negative", replace("  - id: demo.chat-small\n", "  - id: demo.chat-small\n    output_token_burndown: -5\n"), "models[0].output_token_burndown"},
+		{"flex_share above 1", replace("capacity: { max_concurrency: 8 }", "capacity: { max_concurrency: 8, flex_share: 1.5 }"), "deployments[1].capacity.flex_share"},
+		{"capacity pool negative", replace("capacity: { max_concurrency: 8 }", "capacity: { max_concurrency: 8, pools: {global: {tpm: -1}} }"), "deployments[1].capacity.pools.global.tpm"},
+		{"principal pool negative", replace("    policies: [invoke-eu-only]\n", "    policies: [invoke-eu-only]\n    limits: {per_model: {demo.chat-small: {pools: {geographic: {rpm: -2}}}}}\n"), "principals[0].limits.per_model.demo.chat-small.pools.geographic.rpm"},
+		{"pools on a profile", replace("    policies: [invoke-eu-only]\n", "    policies: [invoke-eu-only]\n    limits: {per_profile: {claims-eu: {pools: {global: {rpm: 2}}}}}\n"), "principals[0].limits.per_profile.claims-eu.pools"},
 		{"application id with geography prefix", lookalike("eu.evil", "global.demo.chat-small"), "profiles.application[0].id"},
 		{"application id with global prefix", lookalike("global.evil", "eu.demo.chat-small"), "profiles.application[0].id"},
 		{"application id with undefined Bedrock geography", lookalike("apac.evil", "eu.demo.chat-small"), "profiles.application[0].id"},

@@ -110,6 +110,9 @@ type Model struct {
 	ID            string `yaml:"id"`
 	Name          string `yaml:"name"`
 	ContextWindow int    `yaml:"context_window"`
+	// OutputTokenBurndown is how many tokens of a quota each output token
+	// counts for (Bedrock's burndown rate, 5 for some models). If zero, 1.
+	OutputTokenBurndown int `yaml:"output_token_burndown"`
 }
 
 // Deployment is a model served in a region by a backend, with a capacity.
@@ -178,6 +181,12 @@ type Capacity struct {
 	MaxConcurrency *int `yaml:"max_concurrency"`
 	RPM            *int `yaml:"rpm"`
 	TPM            *int `yaml:"tpm"`
+	// Pools add limits per quota pool (in_region, geographic, global),
+	// each counted per source region.
+	Pools *QuotaPools `yaml:"pools"`
+	// FlexShare is the share of each capacity limit that flex-tier
+	// requests may fill (0 < share <= 1). If zero, 0.5 is used.
+	FlexShare float64 `yaml:"flex_share"`
 }
 
 // Concurrency returns the concurrency limit, or 0 when unlimited.
@@ -282,6 +291,27 @@ type Limits struct {
 
 // ScopedLimits are limits that apply to one model or profile.
 type ScopedLimits struct {
+	RPM            int `yaml:"rpm"`
+	TPM            int `yaml:"tpm"`
+	MaxConcurrency int `yaml:"max_concurrency"`
+	TokensPerDay   int `yaml:"tokens_per_day"`
+	TokensPerMonth int `yaml:"tokens_per_month"`
+	// Pools (per_model only) add limits per quota pool, each counted per
+	// source region (docs/quotas.md, "Quota pools").
+	Pools *QuotaPools `yaml:"pools"`
+}
+
+// QuotaPools are a model's limits per quota pool: in_region (a bare model
+// id served in its source region), geographic (a geography profile) and
+// global (a global profile).
+type QuotaPools struct {
+	InRegion   *PoolLimits `yaml:"in_region"`
+	Geographic *PoolLimits `yaml:"geographic"`
+	Global     *PoolLimits `yaml:"global"`
+}
+
+// PoolLimits are the limits of one quota pool. Zero fields are unlimited.
+type PoolLimits struct {
 	RPM            int `yaml:"rpm"`
 	TPM            int `yaml:"tpm"`
 	MaxConcurrency int `yaml:"max_concurrency"`
@@ -397,6 +427,9 @@ type Quota struct {
 	// LeaseTTL bounds how long a concurrency slot outlives a replica that
 	// crashed mid-request. If zero, 15m; it must exceed the longest request.
 	LeaseTTL Duration `yaml:"lease_ttl"`
+	// DailyDefault is "bedrock" (a caller limit with a tpm and no
+	// tokens_per_day gets tpm × 1440 a day) or "none" (the default).
+	DailyDefault string `yaml:"daily_default"`
 }
 
 // QuotaRedis locates the Redis (or Valkey) server of a clustered region.

@@ -177,6 +177,15 @@ func (c *Config) Validate() error {
 				p.add(f+".capacity."+q.name, "use a positive number, or leave the field out for no limit", "capacity must be positive, got %d", *q.v)
 			}
 		}
+		validatePools(p, f+".capacity.pools", d.Capacity.Pools)
+		if fs := d.Capacity.FlexShare; fs < 0 || fs > 1 || fs != fs {
+			p.add(f+".capacity.flex_share", "use a share between 0 and 1 (e.g. 0.5), or leave it out for 0.5", "%v is outside 0..1", fs)
+		}
+	}
+	for i, m := range c.Models {
+		if b := m.OutputTokenBurndown; b < 0 || b > maxBurndown {
+			p.add(fmt.Sprintf("models[%d].output_token_burndown", i), fmt.Sprintf("use the model's burndown rate (1..%d, e.g. 5), or leave it out for 1", maxBurndown), "%d is outside 0..%d", b, maxBurndown)
+		}
 	}
 	for i, m := range c.Models {
 		if m.ID != "" && !deployed[m.ID] {
@@ -316,6 +325,9 @@ func (c *Config) Validate() error {
 		// The quota stores' bound (internal/quota/bounds.go); checked here so
 		// that validate and serve agree.
 		p.add("quota.default_max_tokens", "use a number of tokens a model can produce, or 0 for 1024", "%d is more than %d", c.Quota.DefaultMaxTokens, maxQuotaTokens)
+	}
+	if d := c.Quota.DailyDefault; d != "" && d != "none" && d != "bedrock" {
+		p.add("quota.daily_default", "use bedrock (tokens_per_day defaults to tpm × 1440) or none", "%q is not a daily-default policy", d)
 	}
 	if c.Quota.LeaseTTL.D() > maxLeaseTTL {
 		p.add("quota.lease_ttl", "use a duration longer than the longest request, at most 720h, or 0 for 15m", "%s is longer than 720h", c.Quota.LeaseTTL.D())
@@ -530,18 +542,49 @@ func (c *Config) validateLimits(p *problems, f string, l Limits, models map[stri
 			}
 		}
 	}
-	check(f, ScopedLimits{l.RPM, l.TPM, l.MaxConcurrency, l.TokensPerDay, l.TokensPerMonth})
+	check(f, ScopedLimits{RPM: l.RPM, TPM: l.TPM, MaxConcurrency: l.MaxConcurrency, TokensPerDay: l.TokensPerDay, TokensPerMonth: l.TokensPerMonth})
 	for _, m := range slices.Sorted(maps.Keys(l.PerModel)) {
 		if !hasKey(models, m) {
 			p.add(f+".per_model."+m, "use a model id", "%q is not a defined model", m)
 		}
 		check(f+".per_model."+m, l.PerModel[m])
+		validatePools(p, f+".per_model."+m+".pools", l.PerModel[m].Pools)
 	}
 	for _, id := range slices.Sorted(maps.Keys(l.PerProfile)) {
 		if !hasKey(apps, id) && !sources[id] {
 			p.add(f+".per_profile."+id, "use a profile id", "%q is not a profile", id)
 		}
 		check(f+".per_profile."+id, l.PerProfile[id])
+		if l.PerProfile[id].Pools != nil {
+			p.add(f+".per_profile."+id+".pools", "move the pools under per_model.<model>: a profile's kind already fixes its pool", "pools are per model")
+		}
+	}
+}
+
+// maxBurndown bounds models[].output_token_burndown (Bedrock's rates are
+// 1 and 5).
+const maxBurndown = 1000
+
+// validatePools reports negative pool limits.
+func validatePools(p *problems, f string, ps *QuotaPools) {
+	if ps == nil {
+		return
+	}
+	for _, x := range []struct {
+		name string
+		l    *PoolLimits
+	}{{"in_region", ps.InRegion}, {"geographic", ps.Geographic}, {"global", ps.Global}} {
+		if x.l == nil {
+			continue
+		}
+		for _, q := range []struct {
+			n string
+			v int
+		}{{"rpm", x.l.RPM}, {"tpm", x.l.TPM}, {"max_concurrency", x.l.MaxConcurrency}, {"tokens_per_day", x.l.TokensPerDay}, {"tokens_per_month", x.l.TokensPerMonth}} {
+			if q.v < 0 {
+				p.add(f+"."+x.name+"."+q.n, "use a positive number, or leave it out for no limit", "must not be negative")
+			}
+		}
 	}
 }
 

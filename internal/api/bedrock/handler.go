@@ -200,6 +200,7 @@ func (h *Handler) readAuthenticated(w http.ResponseWriter, r *http.Request, call
 		call.Principal = p
 		auth.Authenticated(r.Context())
 	}
+	call.ServiceTier = gateway.ReadServiceTier(r.Header, body)
 	return body, nil
 }
 

@@ -55,6 +55,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 		return nil, nil
 	}
 	out.Route.SetHeaders(w.Header())
+	gateway.CopyServiceTier(w.Header(), out.Header)
 	return call, out
 }
 

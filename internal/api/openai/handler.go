@@ -93,6 +93,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, h.g.Reject(r.Context(), call, rerr))
 		return
 	}
+	call.ServiceTier = gateway.ReadServiceTier(r.Header, body)
 	req, includeUsage, err := decodeChat(body)
 	if err != nil {
 		call.Request = req

@@ -1,0 +1,228 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/routing"
+)
+
+func TestReadServiceTier(t *testing.T) {
+	t.Parallel()
+	hdr := func(v string) http.Header { return http.Header{"X-Amzn-Bedrock-Service-Tier": {v}} }
+	tests := []struct {
+		name    string
+		h       http.Header
+		body    string
+		want    inference.ServiceTier
+		field   string
+		invalid string
+	}{
+		{"nothing", nil, `{"model":"m"}`, inference.TierDefault, "", ""},
+		{"bedrock header", hdr("priority"), `{"model":"m"}`, inference.TierPriority, HeaderBedrockServiceTier, ""},
+		{"header wins over body", hdr("flex"), `{"service_tier":"priority"}`, inference.TierFlex, HeaderBedrockServiceTier, ""},
+		{"openai priority", nil, `{"model":"m","service_tier":"priority"}`, inference.TierPriority, "service_tier", ""},
+		{"openai flex", nil, `{"service_tier":"flex"}`, inference.TierFlex, "service_tier", ""},
+		{"openai auto", nil, `{"service_tier":"auto"}`, inference.TierDefault, "service_tier", ""},
+		{"openai scale is reserved capacity: default", nil, `{"service_tier":"scale"}`, inference.TierDefault, "service_tier", ""},
+		{"anthropic standard_only", nil, `{"service_tier":"standard_only"}`, inference.TierDefault, "service_tier", ""},
+		{"converse", nil, `{"messages":[],"serviceTier":{"type":"priority"}}`, inference.TierPriority, "serviceTier.type", ""},
+		{"converse reserved overflows to default", nil, `{"serviceTier":{"type":"reserved"}}`, inference.TierDefault, "serviceTier.type", ""},
+		{"unknown header", hdr("gold"), ``, inference.TierDefault, HeaderBedrockServiceTier, "gold"},
+		{"unknown body", nil, `{"service_tier":"Priority"}`, inference.TierDefault, "service_tier", "Priority"},
+		{"long value cut", nil, `{"service_tier":"` + strings.Repeat("x", 100) + `"}`, inference.TierDefault, "service_tier", strings.Repeat("x", 32) + "…[68 more bytes]"},
+		{"wrong type is no tier", nil, `{"service_tier":5}`, inference.TierDefault, "", ""},
+		{"the word in a prompt is no tier", nil, `{"messages":[{"content":"my service_tier"}]}`, inference.TierDefault, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ReadServiceTier(tc.h, []byte(tc.body))
+			if got.Tier != tc.want || got.Field != tc.field || got.Invalid != tc.invalid {
+				t.Errorf("ReadServiceTier = %+v, want tier %q field %q invalid %q", got, tc.want, tc.field, tc.invalid)
+			}
+			if (got.err() != nil) != (tc.invalid != "") {
+				t.Errorf("err() = %v, want an error only for an invalid tier", got.err())
+			}
+		})
+	}
+}
+
+// FuzzReadServiceTier: whatever a caller sends, the tier is one of the
+// three and an echoed value is bounded.
+func FuzzReadServiceTier(f *testing.F) {
+	f.Add("priority", []byte(`{"service_tier":"flex"}`))
+	f.Add("", []byte(`{"serviceTier":{"type":"reserved"}}`))
+	f.Add("", []byte(`{"service_tier":"\u00ff\u0000"}`))
+	f.Fuzz(func(t *testing.T, h string, body []byte) {
+		got := ReadServiceTier(http.Header{"X-Amzn-Bedrock-Service-Tier": {h}}, body)
+		switch got.Tier {
+		case inference.TierDefault, inference.TierPriority, inference.TierFlex:
+		default:
+			t.Fatalf("tier %q", got.Tier)
+		}
+		if len(got.Invalid) > maxTierEcho+32 {
+			t.Fatalf("echo of %d bytes", len(got.Invalid))
+		}
+		if e := got.err(); e != nil && !utf8.ValidString(strings.ToValidUTF8(e.Error(), "")) {
+			t.Fatal("invalid message")
+		}
+	})
+}
+
+// TestServiceTierServed: the served tier is in the outcome's headers and the
+// record; an unknown tier is a 400 that names the field, recorded once.
+func TestServiceTierServed(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, "")
+	call := func(id string, tier RequestedTier) (*Outcome, error) {
+		return e.g.Invoke(t.Context(), &Call{RequestID: id, Operation: OpChatCompletions, Principal: e.principal, ServiceTier: tier,
+			Request: &inference.Request{Model: "eu.m", Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hello")}}})
+	}
+	out, err := call("p", ReadServiceTier(http.Header{"X-Amzn-Bedrock-Service-Tier": {"priority"}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Header.Get(HeaderServiceTier); got != "priority" {
+		t.Errorf("%s = %q, want priority", HeaderServiceTier, got)
+	}
+	if got := e.recorder.last(t).ServiceTier; got != "priority" {
+		t.Errorf("record ServiceTier = %q, want priority", got)
+	}
+	bedrock := http.Header{}
+	CopyServiceTier(bedrock, out.Header)
+	if bedrock.Get(HeaderBedrockServiceTier) != "priority" || bedrock.Get(HeaderServiceTier) != "priority" {
+		t.Errorf("CopyServiceTier = %v, want both headers", bedrock)
+	}
+	out, err = call("d", RequestedTier{})
+	if err != nil || out.Header.Get(HeaderServiceTier) != "default" {
+		t.Errorf("no tier asked: %v, header %q; want served as default", err, out.Header.Get(HeaderServiceTier))
+	}
+	before := e.records()
+	_, err = call("bad", ReadServiceTier(nil, []byte(`{"service_tier":"gold"}`)))
+	if ie := inference.AsError(err); ie.Kind != inference.KindInvalidRequest || ie.Param != "service_tier" || !strings.Contains(ie.Message, `service_tier: "gold"`) {
+		t.Errorf("unknown tier = %v, want 400 naming service_tier", err)
+	}
+	if e.records() != before+1 {
+		t.Errorf("%d records for the refused request, want 1", e.records()-before)
+	}
+	// A request a front end refuses (here, an unparsable body) is
+	// recorded with the tier it asked for.
+	e.g.Reject(t.Context(), &Call{RequestID: "early", Operation: OpChatCompletions, ServiceTier: ReadServiceTier(http.Header{"X-Amzn-Bedrock-Service-Tier": {"flex"}}, nil)},
+		&inference.Error{Kind: inference.KindInvalidRequest, Message: "bad body"})
+	if got := e.recorder.last(t).ServiceTier; got != "flex" {
+		t.Errorf("refused early: record ServiceTier = %q, want flex", got)
+	}
+}
+
+// TestPriorityOvertakesDefault: at a saturated deployment a priority request
+// that arrives after a default one is served first; then the default one.
+// A flex request does not wait at all.
+func TestPriorityOvertakesDefault(t *testing.T) {
+	t.Parallel()
+	e, busy := newSaturatedEngine(t)
+	var mu sync.Mutex
+	var served []string
+	e.b.serve = func(ctx context.Context, region string, n int, req *inference.Request) (*inference.Response, inference.Stream, error) {
+		mu.Lock()
+		served = append(served, req.Messages[0].Text())
+		mu.Unlock()
+		return &inference.Response{Message: inference.TextMessage(inference.RoleAssistant, "ok")}, nil, nil
+	}
+	invoke := func(id string, tier inference.ServiceTier) error {
+		_, err := e.g.Invoke(t.Context(), &Call{RequestID: id, Operation: OpChatCompletions, Principal: e.principal,
+			Request: &inference.Request{Model: "eu.m", ServiceTier: tier, Messages: []inference.Message{inference.TextMessage(inference.RoleUser, id)}}})
+		return err
+	}
+	// Flex: no spare capacity, so 429 at once, without queueing.
+	if err := invoke("flex", inference.TierFlex); inference.AsError(err).Kind != inference.KindThrottled || !strings.Contains(inference.AsError(err).Message, "spare capacity") {
+		t.Fatalf("flex at saturation = %v, want 429", err)
+	}
+	done := make(chan error, 2)
+	go func() { done <- invoke("default", inference.TierDefault) }()
+	e.queued(t)
+	go func() { done <- invoke("priority", inference.TierPriority) }()
+	waitQueue(t, e, 2)
+	e.g.observe(busy[0], routing.Outcome{Kind: routing.Success, TTFT: 1})
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatalf("queued request = %v, want served", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(served, ",") != "priority,default" {
+		t.Errorf("served in order %v, want priority before default", served)
+	}
+}
+
+// waitQueue waits (a hang guard only) until n requests wait in the queue.
+func waitQueue(t *testing.T, e *engine, n int) {
+	t.Helper()
+	for e.g.Routing().Queue.Len() < n {
+		if t.Context().Err() != nil {
+			t.Fatal("test ended")
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestQuotaRequestPoolAndTier: the quota hears the pool of the profile
+// called (in-region for a bare model id, geographic for a geography
+// profile, global for a global one), the source region and the tier, at
+// the source and, for a forwarded job, at the destination.
+func TestQuotaRequestPoolAndTier(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		model string
+		tier  inference.ServiceTier
+		pool  string
+	}{
+		{"m", inference.TierDefault, PoolInRegion},
+		{"eu.m", inference.TierFlex, PoolGeographic},
+		{"global.m", inference.TierPriority, PoolGlobal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.model, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, "")
+			_, err := e.g.Invoke(t.Context(), &Call{RequestID: "q", Operation: OpChatCompletions, Principal: e.principal,
+				Request: &inference.Request{Model: tc.model, ServiceTier: tc.tier, Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hi")}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.quota.mu.Lock()
+			reqs := slices.Clone(e.quota.requests)
+			e.quota.mu.Unlock()
+			if len(reqs) == 0 {
+				t.Fatal("the quota heard nothing")
+			}
+			if r := reqs[0]; r.Pool != tc.pool || r.SourceRegion != "eu-west-1" || r.Tier != tc.tier {
+				t.Errorf("QuotaRequest %+v, want pool %s from eu-west-1, tier %s", r, tc.pool, tc.tier)
+			}
+		})
+	}
+	t.Run("forwarded", func(t *testing.T) {
+		t.Parallel()
+		e := newEngine(t, "")
+		job := &Job{RequestID: "fwd", Operation: OpChatCompletions, SourceRegion: "eu-central-1", DestinationRegion: "eu-west-1",
+			ProfileID: "eu.m", Model: "m", Principal: e.principal, Request: &inference.Request{Model: "eu.m", ServiceTier: inference.TierFlex}}
+		if _, err := e.g.ServeForwarded(t.Context(), job); err != nil {
+			t.Fatal(err)
+		}
+		e.quota.mu.Lock()
+		defer e.quota.mu.Unlock()
+		if r := e.quota.requests[len(e.quota.requests)-1]; r.Deployment != "eu-west-1/m" || r.Pool != PoolGeographic || r.SourceRegion != "eu-central-1" || r.Tier != inference.TierFlex {
+			t.Errorf("destination QuotaRequest %+v, want eu-west-1/m, geographic from eu-central-1, flex", r)
+		}
+		if got := e.recorder.last(t).ServiceTier; got != "flex" {
+			t.Errorf("destination record ServiceTier = %q, want flex", got)
+		}
+	})
+}
