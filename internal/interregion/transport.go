@@ -1,0 +1,243 @@
+package interregion
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The link's HTTP/2 settings. Both ends are Meridian nodes, so the server's
+// settings and the client's pooling are chosen together (docs/performance.md,
+// "The link's HTTP/2 settings").
+const (
+	// MaxStreamsPerConn is the link server's SETTINGS_MAX_CONCURRENT_STREAMS.
+	// net/http's default (250) made a source with more forwarded streams
+	// than that open a connection per waiting request, all at once: a storm
+	// of mutual TLS handshakes that starved both nodes' CPUs. A stream slot
+	// costs nothing until it is used; the destination's admission limits
+	// bound the streams it serves.
+	MaxStreamsPerConn = 4096
+	// streamsPerLane is how many requests the client puts on one
+	// connection before it opens the next (up to maxLanes): an HTTP/2
+	// server serves each connection's frames from one goroutine, so a few
+	// connections spread a busy link over the CPUs.
+	streamsPerLane = 256
+	// maxLanes is how many data connections the client keeps to one peer.
+	// Beyond maxLanes×streamsPerLane, requests share the least busy one.
+	maxLanes = 8
+	// maxReadFrameSize is the largest frame either end reads: HTTP/2's
+	// minimum. Stream events are small; a larger frame only grows the
+	// framer's read buffer, which every connection holds.
+	maxReadFrameSize = 16 << 10
+	// maxReceiveBufferPerStream is the flow-control window of one stream:
+	// how much of a response (at the source) or a request body (at the
+	// destination) may be in flight unread. It bounds what a stream can
+	// buffer, not what it allocates up front.
+	maxReceiveBufferPerStream = 256 << 10
+	// maxReceiveBufferPerConnection is the window of a whole connection.
+	maxReceiveBufferPerConnection = 4<<20 - 1
+	// sendPingTimeout is how long a connection may stay silent before a
+	// PING checks it; pingTimeout is how long the answer may take before
+	// the connection is closed (its streams fail, and new ones go to a new
+	// connection).
+	sendPingTimeout = 15 * time.Second
+	pingTimeout     = 10 * time.Second
+)
+
+// ServerHTTP2Config returns the HTTP/2 settings of the link's server. The
+// node sets them as its link listener's http.Server.HTTP2.
+func ServerHTTP2Config() *http.HTTP2Config {
+	return &http.HTTP2Config{
+		MaxConcurrentStreams:          MaxStreamsPerConn,
+		MaxReadFrameSize:              maxReadFrameSize,
+		MaxReceiveBufferPerStream:     maxReceiveBufferPerStream,
+		MaxReceiveBufferPerConnection: maxReceiveBufferPerConnection,
+		SendPingTimeout:               sendPingTimeout,
+		PingTimeout:                   pingTimeout,
+	}
+}
+
+// clientHTTP2Config returns the HTTP/2 settings of the link's client.
+func clientHTTP2Config() *http.HTTP2Config {
+	return &http.HTTP2Config{
+		MaxReadFrameSize:              maxReadFrameSize,
+		MaxReceiveBufferPerStream:     maxReceiveBufferPerStream,
+		MaxReceiveBufferPerConnection: maxReceiveBufferPerConnection,
+		SendPingTimeout:               sendPingTimeout,
+		PingTimeout:                   pingTimeout,
+	}
+}
+
+// lanes is the link client's RoundTripper to one peer: up to maxLanes
+// transports, each with at most one connection, filled in order. A request
+// goes to the first lane with fewer than streamsPerLane requests in flight
+// (or, all being full, the least busy), so connections are opened one at a
+// time as the load grows, never one per waiting request: with net/http's
+// own pooling, requests beyond a connection's stream limit each dialled a
+// connection of their own at once, and the handshakes starved both nodes.
+type lanes struct {
+	newTransport func() *http.Transport
+	// heard, if set, receives the time (Unix nanoseconds) of each
+	// response and each read of a response body.
+	heard *atomic.Int64
+	mu    sync.Mutex
+	lanes []*lane
+}
+
+type lane struct {
+	tr       *http.Transport
+	inFlight atomic.Int64
+}
+
+// RoundTrip implements http.RoundTripper. The request counts as in flight
+// until its response body is closed.
+func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
+	ln := l.pick()
+	resp, err := ln.tr.RoundTrip(req)
+	if err != nil {
+		ln.inFlight.Add(-1)
+		return nil, err
+	}
+	l.hear()
+	resp.Body = &laneBody{ReadCloser: resp.Body, lane: ln, l: l}
+	return resp, nil
+}
+
+// pick returns the lane for a new request, with the request counted.
+func (l *lanes) pick() *lane {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var least *lane
+	for _, ln := range l.lanes {
+		n := ln.inFlight.Load()
+		if n < streamsPerLane {
+			ln.inFlight.Add(1)
+			return ln
+		}
+		if least == nil || n < least.inFlight.Load() {
+			least = ln
+		}
+	}
+	if len(l.lanes) < maxLanes {
+		least = &lane{tr: l.newTransport()}
+		l.lanes = append(l.lanes, least)
+	}
+	least.inFlight.Add(1)
+	return least
+}
+
+func (l *lanes) hear() {
+	if l.heard != nil {
+		l.heard.Store(time.Now().UnixNano())
+	}
+}
+
+// connections returns how many lanes (data connections at most) exist.
+func (l *lanes) connections() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lanes)
+}
+
+// CloseIdleConnections closes every lane's idle connection.
+func (l *lanes) CloseIdleConnections() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ln := range l.lanes {
+		ln.tr.CloseIdleConnections()
+	}
+}
+
+// laneBody releases its lane's slot once, when closed.
+type laneBody struct {
+	io.ReadCloser
+	lane *lane
+	l    *lanes
+	once sync.Once
+}
+
+func (b *laneBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.l.hear()
+	}
+	return n, err
+}
+
+func (b *laneBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(func() { b.lane.inFlight.Add(-1) })
+	return err
+}
+
+// newTransport returns a transport to one peer. cfg is the client TLS
+// configuration, nil for plain HTTP (insecure_dev_link only).
+func newTransport(opts ClientOptions, cfg *tls.Config) *http.Transport {
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   opts.ConnectTimeout,
+		ResponseHeaderTimeout: opts.FirstByteTimeout,
+		ForceAttemptHTTP2:     true,
+		HTTP2:                 clientHTTP2Config(),
+		TLSClientConfig:       cfg,
+	}
+	if cfg != nil {
+		// One connection per transport (per lane): requests that arrive
+		// while it is being set up wait for it instead of each dialling
+		// one. Plain HTTP (insecure_dev_link) is HTTP/1.1, a connection
+		// per request, and is left unbounded.
+		tr.MaxConnsPerHost = 1
+	}
+	return tr
+}
+
+// verdict is what one attempt to reach a peer says about its health.
+type verdict int
+
+const (
+	// answered: the peer answered (a probe, or a forward's response).
+	answered verdict = iota
+	// silent: no answer in time. The peer may be busy or gone; it is
+	// down once it has been silent for ClientOptions.DownAfter.
+	silent
+	// refused: the peer refused the connection or answered a probe with
+	// an error. Two in a row mark it down.
+	refused
+)
+
+func (v verdict) String() string {
+	switch v {
+	case answered:
+		return "answered"
+	case silent:
+		return "silent"
+	case refused:
+		return "refused"
+	}
+	return "verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
+// verdictOf classifies a failed attempt to reach a peer: a refused or
+// unreachable address is definite; anything else (a timeout, a handshake
+// that did not finish, a connection cut) is silence, which a busy peer
+// also produces.
+func verdictOf(err error) verdict {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return refused
+	}
+	var cert *tls.CertificateVerificationError
+	if errors.As(err, &cert) {
+		return refused
+	}
+	return silent
+}
