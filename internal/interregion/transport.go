@@ -25,13 +25,17 @@ const (
 	// bound the streams it serves.
 	MaxStreamsPerConn = 4096
 	// streamsPerLane is how many requests the client puts on one
-	// connection before it opens the next (up to maxLanes): an HTTP/2
-	// server serves each connection's frames from one goroutine, so a few
-	// connections spread a busy link over the CPUs.
-	streamsPerLane = 256
+	// connection before it opens the next (up to maxLanes). It is the
+	// stream limit net/http's HTTP/2 client assumes until the server's
+	// SETTINGS arrive: above it, requests sent on a connection just opened
+	// would each dial another. A few connections also spread a busy link
+	// over the CPUs (an HTTP/2 server writes each connection's frames from
+	// one goroutine).
+	streamsPerLane = 100
 	// maxLanes is how many data connections the client keeps to one peer.
-	// Beyond maxLanes×streamsPerLane, requests share the least busy one.
-	maxLanes = 8
+	// Beyond maxLanes×streamsPerLane concurrent requests, each goes to the
+	// least busy one (the server allows MaxStreamsPerConn on each).
+	maxLanes = 16
 	// maxReadFrameSize is the largest frame either end reads: HTTP/2's
 	// minimum. Stream events are small; a larger frame only grows the
 	// framer's read buffer, which every connection holds.
