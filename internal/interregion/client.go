@@ -130,8 +130,8 @@ func NewClient(opts ClientOptions) *Client {
 			}
 		}
 		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: time.Now()}
-		pr.lanes = &lanes{newTransport: func() *http.Transport { return newTransport(opts, cfg) }, heard: &pr.heard}
-		pr.ctl = newTransport(opts, cfg)
+		pr.lanes = newLanes(opts, cfg, &pr.heard)
+		pr.ctl = newTransport(opts, cfg, false)
 		pr.client, pr.control = &http.Client{Transport: pr.lanes}, &http.Client{Transport: pr.ctl}
 		c.peers[p.Region] = pr
 	}

@@ -1,6 +1,7 @@
 package interregion
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -86,8 +87,15 @@ func clientHTTP2Config() *http.HTTP2Config {
 // time as the load grows, never one per waiting request: with net/http's
 // own pooling, requests beyond a connection's stream limit each dialled a
 // connection of their own at once, and the handshakes starved both nodes.
+//
+// A peer that answers in HTTP/1.1 (its link listener does not offer h2:
+// GODEBUG=http2server=0, or plain HTTP on an insecure_dev_link) gets a
+// connection per request from http1 instead, as HTTP/1.1 needs.
 type lanes struct {
-	newTransport func() *http.Transport
+	newTransport func(*lane) *http.Transport
+	http1        *http.Transport
+	// useHTTP1 is set once the peer answered in HTTP/1.1.
+	useHTTP1 atomic.Bool
 	// heard, if set, receives the time (Unix nanoseconds) of each
 	// response and each read of a response body.
 	heard *atomic.Int64
@@ -95,27 +103,99 @@ type lanes struct {
 	lanes []*lane
 }
 
+// newLanes returns the data lanes to a peer; cfg is the client TLS
+// configuration, nil for plain HTTP.
+func newLanes(opts ClientOptions, cfg *tls.Config, heard *atomic.Int64) *lanes {
+	l := &lanes{http1: newTransport(opts, cfg, false), heard: heard}
+	l.newTransport = func(ln *lane) *http.Transport { return l.laneTransport(opts, cfg, ln) }
+	l.useHTTP1.Store(cfg == nil)
+	return l
+}
+
+// laneTransport returns ln's transport: at most one connection, whose
+// handshake tells whether the peer speaks HTTP/2.
+func (l *lanes) laneTransport(opts ClientOptions, cfg *tls.Config, ln *lane) *http.Transport {
+	tr := newTransport(opts, cfg, true)
+	if cfg == nil {
+		return tr // plain HTTP: HTTP/1.1 from the start (newLanes)
+	}
+	cfg = cfg.Clone()
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: cfg}
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+		defer cancel()
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil && c.(*tls.Conn).ConnectionState().NegotiatedProtocol != "h2" {
+			l.useHTTP1.Store(true)
+		}
+		ln.open()
+		return c, err
+	}
+	return tr
+}
+
 type lane struct {
 	tr       *http.Transport
 	inFlight atomic.Int64
+	// opened is closed once the lane's first connection is set up (or
+	// its first request failed without one): until then the protocol of
+	// the connection is unknown, and the lane's other requests wait rather
+	// than queue behind what could be an HTTP/1.1 connection.
+	opened chan struct{}
+	once   sync.Once
 }
+
+func (ln *lane) open() { ln.once.Do(func() { close(ln.opened) }) }
 
 // RoundTrip implements http.RoundTripper. The request counts as in flight
 // until its response body is closed.
 func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
-	ln := l.pick()
+	if l.useHTTP1.Load() {
+		resp, err := l.http1.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		l.hear()
+		resp.Body = &laneBody{ReadCloser: resp.Body, l: l}
+		return resp, nil
+	}
+	ln, first := l.pick()
+	if !first {
+		select {
+		case <-ln.opened:
+		case <-req.Context().Done():
+			ln.inFlight.Add(-1)
+			return nil, req.Context().Err()
+		}
+		if l.useHTTP1.Load() {
+			// A lane holds one connection, which HTTP/1.1 would give
+			// to one request at a time.
+			ln.inFlight.Add(-1)
+			return l.RoundTrip(req)
+		}
+	}
 	resp, err := ln.tr.RoundTrip(req)
+	if first {
+		ln.open()
+	}
 	if err != nil {
 		ln.inFlight.Add(-1)
 		return nil, err
+	}
+	if resp.ProtoMajor < 2 {
+		l.useHTTP1.Store(true)
 	}
 	l.hear()
 	resp.Body = &laneBody{ReadCloser: resp.Body, lane: ln, l: l}
 	return resp, nil
 }
 
-// pick returns the lane for a new request, with the request counted.
-func (l *lanes) pick() *lane {
+// pick returns the lane for a new request, with the request counted, and
+// whether it is the lane's first.
+func (l *lanes) pick() (*lane, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var least *lane
@@ -123,31 +203,27 @@ func (l *lanes) pick() *lane {
 		n := ln.inFlight.Load()
 		if n < streamsPerLane {
 			ln.inFlight.Add(1)
-			return ln
+			return ln, false
 		}
 		if least == nil || n < least.inFlight.Load() {
 			least = ln
 		}
 	}
 	if len(l.lanes) < maxLanes {
-		least = &lane{tr: l.newTransport()}
-		l.lanes = append(l.lanes, least)
+		ln := &lane{opened: make(chan struct{})}
+		ln.tr = l.newTransport(ln)
+		l.lanes = append(l.lanes, ln)
+		ln.inFlight.Add(1)
+		return ln, true
 	}
 	least.inFlight.Add(1)
-	return least
+	return least, false
 }
 
 func (l *lanes) hear() {
 	if l.heard != nil {
 		l.heard.Store(time.Now().UnixNano())
 	}
-}
-
-// connections returns how many lanes (data connections at most) exist.
-func (l *lanes) connections() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.lanes)
 }
 
 // CloseIdleConnections closes every lane's idle connection.
@@ -157,9 +233,10 @@ func (l *lanes) CloseIdleConnections() {
 	for _, ln := range l.lanes {
 		ln.tr.CloseIdleConnections()
 	}
+	l.http1.CloseIdleConnections()
 }
 
-// laneBody releases its lane's slot once, when closed.
+// laneBody releases its lane's slot (if any) once, when closed.
 type laneBody struct {
 	io.ReadCloser
 	lane *lane
@@ -177,13 +254,18 @@ func (b *laneBody) Read(p []byte) (int, error) {
 
 func (b *laneBody) Close() error {
 	err := b.ReadCloser.Close()
-	b.once.Do(func() { b.lane.inFlight.Add(-1) })
+	b.once.Do(func() {
+		if b.lane != nil {
+			b.lane.inFlight.Add(-1)
+		}
+	})
 	return err
 }
 
 // newTransport returns a transport to one peer. cfg is the client TLS
-// configuration, nil for plain HTTP (insecure_dev_link only).
-func newTransport(opts ClientOptions, cfg *tls.Config) *http.Transport {
+// configuration, nil for plain HTTP (insecure_dev_link only). A oneConn
+// transport keeps at most one connection (a lane).
+func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Transport {
 	tr := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          512,
@@ -195,11 +277,9 @@ func newTransport(opts ClientOptions, cfg *tls.Config) *http.Transport {
 		HTTP2:                 clientHTTP2Config(),
 		TLSClientConfig:       cfg,
 	}
-	if cfg != nil {
-		// One connection per transport (per lane): requests that arrive
-		// while it is being set up wait for it instead of each dialling
-		// one. Plain HTTP (insecure_dev_link) is HTTP/1.1, a connection
-		// per request, and is left unbounded.
+	if oneConn {
+		// Requests that arrive while the lane's connection is being set
+		// up wait for it instead of each dialling one.
 		tr.MaxConnsPerHost = 1
 	}
 	return tr
