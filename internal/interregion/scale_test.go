@@ -238,3 +238,60 @@ func TestVerdictOf(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestForwardsToSilentPeerFailTogether: a peer that accepts connections
+// but never completes a handshake. The requests that wait for a lane's
+// first connection fail with its error, instead of each dialling again in
+// turn (the last would wait ConnectTimeout once per request before it).
+func TestForwardsToSilentPeerFailTogether(t *testing.T) {
+	const n = 100
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	f := pkitest.New(t, "")
+	source := f.Store(t, src)
+	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ln.Addr().String()}},
+		Now: func() time.Time { return t0 }, TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source},
+		ConnectTimeout: 500 * time.Millisecond})
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard, far below n × ConnectTimeout
+	defer cancel()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range n {
+		wg.Go(func() {
+			if _, err := c.Executor(dst).Stream(ctx, forwardJob()); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("forwards to a silent peer still waiting after the hang guard: they dialled one after another")
+	}
+	if got := failed.Load(); got != n {
+		t.Errorf("%d of %d forwards to a silent peer failed, want all", got, n)
+	}
+}

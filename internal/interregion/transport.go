@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -131,7 +132,13 @@ func (l *lanes) laneTransport(opts ClientOptions, cfg *tls.Config, ln *lane) *ht
 		if err == nil && c.(*tls.Conn).ConnectionState().NegotiatedProtocol != "h2" {
 			l.useHTTP1.Store(true)
 		}
-		ln.open()
+		if err != nil {
+			// The lane's waiting requests fail with this error rather
+			// than each dial again in turn (a peer that does not answer
+			// would hold the last of them ConnectTimeout times each).
+			l.drop(ln)
+		}
+		ln.open(err)
 		return c, err
 	}
 	return tr
@@ -146,9 +153,18 @@ type lane struct {
 	// than queue behind what could be an HTTP/1.1 connection.
 	opened chan struct{}
 	once   sync.Once
+	// dialErr is the error of the lane's first connection, if it failed;
+	// set before opened is closed.
+	dialErr error
 }
 
-func (ln *lane) open() { ln.once.Do(func() { close(ln.opened) }) }
+// open closes opened once, with err the first connection's error.
+func (ln *lane) open(err error) {
+	ln.once.Do(func() {
+		ln.dialErr = err
+		close(ln.opened)
+	})
+}
 
 // RoundTrip implements http.RoundTripper. The request counts as in flight
 // until its response body is closed.
@@ -170,6 +186,10 @@ func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
 			ln.inFlight.Add(-1)
 			return nil, req.Context().Err()
 		}
+		if ln.dialErr != nil {
+			ln.inFlight.Add(-1)
+			return nil, ln.dialErr
+		}
 		if l.useHTTP1.Load() {
 			// A lane holds one connection, which HTTP/1.1 would give
 			// to one request at a time.
@@ -179,7 +199,7 @@ func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := ln.tr.RoundTrip(req)
 	if first {
-		ln.open()
+		ln.open(nil) // the request ended before a connection was dialled
 	}
 	if err != nil {
 		ln.inFlight.Add(-1)
@@ -224,6 +244,13 @@ func (l *lanes) hear() {
 	if l.heard != nil {
 		l.heard.Store(time.Now().UnixNano())
 	}
+}
+
+// drop removes ln from the lanes, so that the next request opens a new one.
+func (l *lanes) drop(ln *lane) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lanes = slices.DeleteFunc(l.lanes, func(x *lane) bool { return x == ln })
 }
 
 // CloseIdleConnections closes every lane's idle connection.
