@@ -302,7 +302,9 @@ func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Trans
 		ResponseHeaderTimeout: opts.FirstByteTimeout,
 		ForceAttemptHTTP2:     true,
 		HTTP2:                 clientHTTP2Config(),
-		TLSClientConfig:       cfg,
+		// net/http adds its ALPN protocols to the configuration: each
+		// transport gets a copy of its own.
+		TLSClientConfig: cfg.Clone(),
 	}
 	if oneConn {
 		// Requests that arrive while the lane's connection is being set
