@@ -42,11 +42,15 @@ const (
 	// minimum. Stream events are small; a larger frame only grows the
 	// framer's read buffer, which every connection holds.
 	maxReadFrameSize = 16 << 10
-	// maxReceiveBufferPerStream is the flow-control window of one stream:
-	// how much of a response (at the source) or a request body (at the
-	// destination) may be in flight unread. It bounds what a stream can
-	// buffer, not what it allocates up front.
-	maxReceiveBufferPerStream = 256 << 10
+	// serverReceiveBufferPerStream and clientReceiveBufferPerStream are
+	// the flow-control windows of one stream: how much may be in flight
+	// unread. They bound what a stream can buffer, not what it allocates
+	// up front. The destination reads a forwarded body at once, so its
+	// window only sets the upload rate over a long round trip (1 MiB per
+	// RTT); the source's window is what a slow client, reading a stream
+	// slower than it is generated, can pin per stream.
+	serverReceiveBufferPerStream = 1 << 20
+	clientReceiveBufferPerStream = 256 << 10
 	// maxReceiveBufferPerConnection is the window of a whole connection.
 	maxReceiveBufferPerConnection = 4<<20 - 1
 	// sendPingTimeout is how long a connection may stay silent before a
@@ -63,7 +67,7 @@ func ServerHTTP2Config() *http.HTTP2Config {
 	return &http.HTTP2Config{
 		MaxConcurrentStreams:          MaxStreamsPerConn,
 		MaxReadFrameSize:              maxReadFrameSize,
-		MaxReceiveBufferPerStream:     maxReceiveBufferPerStream,
+		MaxReceiveBufferPerStream:     serverReceiveBufferPerStream,
 		MaxReceiveBufferPerConnection: maxReceiveBufferPerConnection,
 		SendPingTimeout:               sendPingTimeout,
 		PingTimeout:                   pingTimeout,
@@ -74,7 +78,7 @@ func ServerHTTP2Config() *http.HTTP2Config {
 func clientHTTP2Config() *http.HTTP2Config {
 	return &http.HTTP2Config{
 		MaxReadFrameSize:              maxReadFrameSize,
-		MaxReceiveBufferPerStream:     maxReceiveBufferPerStream,
+		MaxReceiveBufferPerStream:     clientReceiveBufferPerStream,
 		MaxReceiveBufferPerConnection: maxReceiveBufferPerConnection,
 		SendPingTimeout:               sendPingTimeout,
 		PingTimeout:                   pingTimeout,
