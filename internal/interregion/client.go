@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -74,9 +73,18 @@ type Client struct {
 
 type peer struct {
 	Peer
-	base   string
-	client *http.Client
-	tr     *http.Transport
+	base string
+	// client carries forwarded jobs over the data lanes; control carries
+	// probes and pushes over a connection of its own, so that they never
+	// wait behind busy data connections.
+	client  *http.Client
+	lanes   *lanes
+	control *http.Client
+	ctl     *http.Transport
+	// heard is when a data lane last received anything from the peer
+	// (Unix nanoseconds): a peer that streams is alive, however late
+	// its probes.
+	heard atomic.Int64
 
 	// envelopeVersion is the newest envelope version the peer accepts,
 	// from its last answered probe; 0 until one answers.
@@ -118,23 +126,18 @@ func NewClient(opts ClientOptions) *Client {
 		if p.Region == opts.Region {
 			continue
 		}
-		tr := &http.Transport{
-			DialContext:           (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          512,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   opts.ConnectTimeout,
-			ResponseHeaderTimeout: opts.FirstByteTimeout,
-			ForceAttemptHTTP2:     true,
-		}
+		var cfg *tls.Config
 		scheme := "http"
 		if opts.TLS != nil {
-			if cfg := opts.TLS(p.Region); cfg != nil {
-				tr.TLSClientConfig = cfg
+			if cfg = opts.TLS(p.Region); cfg != nil {
 				scheme = "https"
 			}
 		}
-		c.peers[p.Region] = &peer{Peer: p, base: scheme + "://" + p.Addr, tr: tr, client: &http.Client{Transport: tr}, healthy: true, lastOK: time.Now()}
+		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: time.Now()}
+		pr.lanes = newLanes(opts, cfg, &pr.heard)
+		pr.ctl = newTransport(opts, cfg, false)
+		pr.client, pr.control = &http.Client{Transport: pr.lanes}, &http.Client{Transport: pr.ctl}
+		c.peers[p.Region] = pr
 	}
 	return c
 }
@@ -161,15 +164,27 @@ func (c *Client) PeerStatus(region string) (healthy bool, lastOK time.Time, know
 	return p.healthy, p.lastOK, true
 }
 
-func (p *peer) mark(ok bool, now time.Time, downAfter time.Duration, m *telemetry.Metrics, log *slog.Logger) {
+func (p *peer) mark(v verdict, now time.Time, downAfter time.Duration, m *telemetry.Metrics, log *slog.Logger) {
 	p.mu.Lock()
 	was := p.healthy
-	if ok {
+	if heard := time.Unix(0, p.heard.Load()); heard.After(p.lastOK) {
+		p.lastOK = heard
+	}
+	switch v {
+	case answered:
 		p.lastOK, p.failures, p.healthy = now, 0, true
-	} else {
+	case refused:
+		// A refusal is definite; a second one in a row marks the peer
+		// down whatever it streamed last.
 		p.failures++
-		// A connection refused is definite; silence is judged by time.
 		if now.Sub(p.lastOK) >= downAfter || p.failures >= 2 {
+			p.healthy = false
+		}
+	case silent:
+		// No answer in time: busy or gone. A peer is down once nothing
+		// at all (probe answer, forward response, stream data) came from
+		// it for downAfter.
+		if now.Sub(p.lastOK) >= downAfter {
 			p.healthy = false
 		}
 	}
@@ -186,9 +201,14 @@ func (p *peer) mark(ok bool, now time.Time, downAfter time.Duration, m *telemetr
 		if now2 {
 			log.Info("peer is up", telemetry.AttrPeer, p.Region)
 		} else {
-			log.Warn("peer is down", telemetry.AttrPeer, p.Region)
+			log.Warn("peer is down", telemetry.AttrPeer, p.Region, "verdict", v.String())
 		}
 	}
+}
+
+// forwardFailed records a forward that got no response from p.
+func (c *Client) forwardFailed(p *peer, err error) {
+	p.mark(verdictOf(err), time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 }
 
 // Run probes every peer until ctx ends; each probe also delivers the peer's
@@ -219,21 +239,22 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+PathState, nil)
 	start := time.Now()
-	resp, err := p.client.Do(req)
+	resp, err := p.control.Do(req)
 	rtt := time.Since(start)
 	if err != nil {
 		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			p.mark(false, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+			p.mark(verdictOf(err), time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 		}
 		return
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || resp.StatusCode != http.StatusOK {
-		p.mark(false, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+		// It answered, but not with its state: broken, not busy.
+		p.mark(refused, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 		return
 	}
-	p.mark(true, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+	p.mark(answered, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 	p.envelopeVersion.Store(int32(advertisedVersion(resp.Header)))
 	p.legacyBodies.Store(resp.Header.Get(HeaderLinkBody) != linkBodyClient)
 	if c.opts.OnState != nil {
@@ -256,7 +277,7 @@ func (c *Client) Push(ctx context.Context, state []byte) {
 		wg.Go(func() {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.base+PathState, bytes.NewReader(state))
 			req.Header.Set("Content-Type", "application/json")
-			if resp, err := p.client.Do(req); err == nil {
+			if resp, err := p.control.Do(req); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
@@ -268,7 +289,8 @@ func (c *Client) Push(ctx context.Context, state []byte) {
 // Close releases idle connections.
 func (c *Client) Close() {
 	for _, p := range c.peers {
-		p.tr.CloseIdleConnections()
+		p.lanes.CloseIdleConnections()
+		p.ctl.CloseIdleConnections()
 	}
 }
 
@@ -341,7 +363,7 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 	resp, err := r.p.client.Do(req)
 	if err != nil {
 		if ctx.Err() == nil {
-			r.p.mark(false, time.Now(), 0, r.c.opts.Metrics, r.c.opts.Logger)
+			r.c.forwardFailed(r.p, err)
 		}
 		return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "region " + r.p.Region + " is unreachable", Err: err}
 	}

@@ -18,4 +18,11 @@
 // application/x-ndjson, one {"event":...} per line, ending with {"end":true}
 // or {"error":...}. Errors before the first byte use the HTTP status of their
 // kind and a JSON body {"kind","message","retryAfterMs"}.
+//
+// Connections (transport.go): the server allows MaxStreamsPerConn streams
+// per HTTP/2 connection; the client carries forwarded jobs on up to 16
+// connections per peer ("lanes", 100 streams each, opened one at a time)
+// and probes on a connection of its own. A peer is down once nothing has
+// come from it for ClientOptions.DownAfter, or after two refusals in a row:
+// a peer that is merely busy is not.
 package interregion
