@@ -65,3 +65,30 @@ func FuzzParseTiming(f *testing.F) {
 		}
 	})
 }
+
+// TestForwardedAnswerReportsTheDestinationsTime: over the real link, the
+// destination's own time reaches the source's job; an answer without it
+// (a node from before it) leaves the job's report nil.
+func TestForwardedAnswerReportsTheDestinationsTime(t *testing.T) {
+	t.Parallel()
+	l := startLink(t, true)
+	c := l.client(t, false)
+	job := forwardJob()
+	if _, err := c.Executor(dst).Complete(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	if job.Reported != nil {
+		t.Errorf("an answer without timing reported %+v", job.Reported)
+	}
+	l.local.mu.Lock()
+	l.local.overhead = dispatch.LocalOverhead(3*time.Millisecond, 2*time.Millisecond)
+	l.local.mu.Unlock()
+	job = forwardJob()
+	if _, err := c.Executor(dst).Complete(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	want := dispatch.Timing{Total: 3 * time.Millisecond, Upstream: 2 * time.Millisecond}
+	if job.Reported == nil || *job.Reported != want {
+		t.Errorf("reported %+v, want %+v", job.Reported, want)
+	}
+}
