@@ -185,3 +185,44 @@ func overheadSeries(t *testing.T, g *Gateway) int {
 	}
 	return n
 }
+
+// TestOverheadCountsFailedAttemptsAsTheSources: a failover's failed attempt
+// (7 ms here, plus its quota release) is time Meridian held the request
+// before the serving upstream answered: the source's part.
+func TestOverheadCountsFailedAttemptsAsTheSources(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	report := &dispatch.Timing{Total: 38 * time.Millisecond, Upstream: 35 * time.Millisecond}
+	h.g.link = fakeLink{exec: reportingExecutor{b: h.remote, report: report}}
+	calls := 0
+	complete := func(context.Context, *inference.Request) (*inference.Response, error) {
+		calls++
+		if calls == 1 {
+			h.clock.Advance(7 * time.Millisecond)
+			return nil, unavailable("first")
+		}
+		h.clock.Advance(50 * time.Millisecond)
+		return &inference.Response{Message: inference.TextMessage(inference.RoleAssistant, "ok")}, nil
+	}
+	h.local.complete, h.remote.complete = complete, complete
+	h.quota.setBeforeSettle(func() { h.clock.Advance(time.Millisecond) })
+	c := h.call("o", "eu.m", false)
+	c.Received = h.clock.Now()
+	h.clock.Advance(2 * time.Millisecond)
+	out, err := h.g.Invoke(t.Context(), c)
+	if err != nil {
+		t.Fatalf("Invoke: %v", err)
+	}
+	if len(out.Route.Attempts) != 2 {
+		t.Fatalf("attempts %+v, want a failover", out.Route.Attempts)
+	}
+	// 2 ms before, 7 ms failed attempt, 1 ms its release, 1 ms the
+	// serving attempt's settlement.
+	want := Overhead{Source: 11 * time.Millisecond, Upstream: 50 * time.Millisecond}
+	if out.Route.InferenceRegion != "eu-west-1" {
+		want = Overhead{Source: 11 * time.Millisecond, Link: 12 * time.Millisecond, Destination: 3 * time.Millisecond, Upstream: 35 * time.Millisecond, Forwarded: true}
+	}
+	if got := *out.Route.Overhead; got != want {
+		t.Errorf("served in %s: overhead %+v, want %+v", out.Route.InferenceRegion, got, want)
+	}
+}
