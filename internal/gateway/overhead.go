@@ -29,9 +29,8 @@ func withSource(route *Route, total time.Duration) {
 	if route.Overhead == nil || len(route.Attempts) == 0 {
 		return
 	}
-	o := *route.Overhead
-	o.Source = max(total-route.Attempts[len(route.Attempts)-1].Duration, 0)
-	route.Overhead = &o
+	// The overhead is this request's own (callOverhead's): set in place.
+	route.Overhead.Source = max(total-route.Attempts[len(route.Attempts)-1].Duration, 0)
 }
 
 // observeOverhead feeds the overhead histogram of a request answered to a
