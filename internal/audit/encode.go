@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 
@@ -137,6 +138,23 @@ func appendEvent(dst []byte, e *Event) []byte {
 	dst = strconv.AppendInt(dst, e.LatencyMs, 10)
 	dst = append(dst, `,"ttftMs":`...)
 	dst = strconv.AppendInt(dst, e.TTFTMs, 10)
+	if o := e.OverheadMs; o != nil {
+		dst = append(dst, `,"overheadMs":{`...)
+		for _, f := range [...]struct {
+			key string
+			v   *float64
+		}{{`"total":`, o.Total}, {`"source":`, o.Source}, {`"link":`, o.Link}, {`"destination":`, o.Destination}, {`"upstream":`, o.Upstream}} {
+			if f.v != nil {
+				dst = append(dst, f.key...)
+				dst = appendMs(dst, *f.v)
+				dst = append(dst, ',')
+			}
+		}
+		if dst[len(dst)-1] == ',' {
+			dst = dst[:len(dst)-1]
+		}
+		dst = append(dst, '}')
+	}
 	if e.Content != nil {
 		dst = append(dst, `,"content":{"prompt":`...)
 		dst = jsonesc.AppendString(dst, e.Content.Prompt)
@@ -158,4 +176,15 @@ func appendEvent(dst []byte, e *Event) []byte {
 	dst = append(dst, `,"hash":`...)
 	dst = jsonesc.AppendString(dst, e.Hash)
 	return append(dst, '}')
+}
+
+// appendMs appends a millisecond value as encoding/json writes a float64
+// (the values Meridian stores are rounded to the microsecond, so never in
+// the exponent range of very small or very large numbers).
+func appendMs(dst []byte, v float64) []byte {
+	if v != 0 && (math.Abs(v) < 1e-6 || math.Abs(v) >= 1e21) {
+		b, _ := json.Marshal(v)
+		return append(dst, b...)
+	}
+	return strconv.AppendFloat(dst, v, 'f', -1, 64)
 }

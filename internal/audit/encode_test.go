@@ -43,6 +43,12 @@ func TestAppendEventMatchesJSON(t *testing.T) {
 	checkEncoding(t, e)
 	checkEncoding(t, &Event{})
 	checkEncoding(t, &Event{Attempts: []Attempt{}})
+	f := func(v float64) *float64 { return &v }
+	for _, o := range []*Overhead{{}, {Source: f(0)}, {Total: f(0.41), Source: f(0.21), Link: f(0.12), Destination: f(0.08), Upstream: f(812.4)},
+		{Total: f(0.001), Destination: f(0.001), Upstream: f(123456789.123)}, {Source: f(1e-7)}, {Upstream: f(1e22)}} {
+		e.OverheadMs = o
+		checkEncoding(t, e)
+	}
 }
 
 // FuzzAppendEvent holds the hand-written encoder to encoding/json's output.

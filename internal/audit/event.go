@@ -74,6 +74,10 @@ type Event struct {
 	LatencyMs int64  `json:"latencyMs"`
 	// TTFTMs is the time to first token; 0 when no token was sent.
 	TTFTMs int64 `json:"ttftMs"`
+	// OverheadMs is the time Meridian itself spent on a served request,
+	// excluding the backend's, in milliseconds (docs/audit.md); nil when
+	// nothing was served. Events without it encode as before.
+	OverheadMs *Overhead `json:"overheadMs,omitempty"`
 	// Content holds the prompt and completion. It is written only when
 	// [Config.RecordContent] is set; otherwise [Writer.Append] drops it.
 	Content *Content `json:"content,omitempty"`
@@ -148,6 +152,21 @@ type Attempt struct {
 	DurationMs int64  `json:"durationMs"`
 	// Status is the HTTP status the destination answered, 0 when none.
 	Status int `json:"status,omitempty"`
+}
+
+// Overhead is the time Meridian itself spent on a request, in milliseconds
+// rounded to the microsecond, split by where it was spent
+// (docs/performance.md, "Overhead per request"). A source event has Source,
+// and for a forwarded request Link and Destination as well; a destination
+// event has only its own part, Destination. Total and Upstream are absent
+// when a forwarded request's destination reported no timing (an older
+// node).
+type Overhead struct {
+	Total       *float64 `json:"total,omitempty"`
+	Source      *float64 `json:"source,omitempty"`
+	Link        *float64 `json:"link,omitempty"`
+	Destination *float64 `json:"destination,omitempty"`
+	Upstream    *float64 `json:"upstream,omitempty"`
 }
 
 // Usage is the token count of a request.

@@ -93,6 +93,7 @@ func EventOf(rec *gateway.Record) *Event {
 		Usage:     Usage{InputTokens: int64(rec.Usage.InputTokens), OutputTokens: int64(rec.Usage.OutputTokens)},
 		LatencyMs: rec.Latency.Milliseconds(), TTFTMs: rec.TTFT.Milliseconds(),
 	}
+	e.OverheadMs = overheadOf(rec.Overhead, side == SideDestination)
 	if rec.RequestedModel != "" {
 		e.RequestParameters = &RequestParameters{ModelID: rec.RequestedModel}
 	}
@@ -138,3 +139,28 @@ func (o recorderOutage) Error() string { return o.err.Error() }
 func (o recorderOutage) Unwrap() error { return o.err }
 
 func (o recorderOutage) Is(target error) bool { return target == gateway.ErrRecorderOutage }
+
+// overheadOf maps a record's overhead to the event's, in milliseconds
+// rounded to the microsecond. A destination's record holds its own part.
+func overheadOf(o *gateway.Overhead, destination bool) *Overhead {
+	if o == nil {
+		return nil
+	}
+	ms := func(d time.Duration) *float64 {
+		v := float64(d.Round(time.Microsecond).Microseconds()) / 1000
+		return &v
+	}
+	if destination {
+		return &Overhead{Total: ms(o.Total()), Destination: ms(o.Total()), Upstream: ms(o.Upstream)}
+	}
+	out := &Overhead{Source: ms(o.Source)}
+	if o.Forwarded {
+		out.Link, out.Destination = ms(o.Link), ms(o.Destination)
+	}
+	if !o.Known() {
+		out.Link, out.Destination = nil, nil
+		return out
+	}
+	out.Total, out.Upstream = ms(o.Total()), ms(o.Upstream)
+	return out
+}

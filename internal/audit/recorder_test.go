@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/policy"
@@ -89,5 +91,34 @@ func TestEventOfRequestMetadata(t *testing.T) {
 	bad := map[string]string{"team": strings.Repeat("x", 300)}
 	if e := EventOf(&gateway.Record{RequestID: "r", RequestMetadata: bad}); e.RequestMetadata != nil {
 		t.Errorf("oversized metadata recorded: %d pairs", len(e.RequestMetadata))
+	}
+}
+
+// TestEventOfOverhead: the record's overhead maps to overheadMs in
+// milliseconds rounded to the microsecond: the source's parts on a source
+// event, the node's own part as destination on a destination event.
+func TestEventOfOverhead(t *testing.T) {
+	t.Parallel()
+	f := func(v float64) *float64 { return &v }
+	fwd := dispatch.ForwardedOverhead(20*time.Millisecond, 17*time.Millisecond, &dispatch.Timing{Total: 5*time.Millisecond + 400, Upstream: 4 * time.Millisecond})
+	tests := []struct {
+		name string
+		side string
+		o    *gateway.Overhead
+		want *Overhead
+	}{
+		{"nothing served", "source", nil, nil},
+		{"local", "source", dispatch.LocalOverhead(812*time.Millisecond+410*time.Microsecond, 812*time.Millisecond),
+			&Overhead{Total: f(0.41), Source: f(0.41), Upstream: f(812)}},
+		{"forwarded", "source", fwd, &Overhead{Total: f(16), Source: f(3), Link: f(12), Destination: f(1), Upstream: f(4)}},
+		{"forwarded, unreported", "source", dispatch.ForwardedOverhead(20*time.Millisecond, 17*time.Millisecond, nil), &Overhead{Source: f(3)}},
+		{"destination", "destination", dispatch.LocalOverhead(5*time.Millisecond, 4*time.Millisecond),
+			&Overhead{Total: f(1), Destination: f(1), Upstream: f(4)}},
+	}
+	for _, tc := range tests {
+		e := EventOf(&gateway.Record{Side: tc.side, Overhead: tc.o})
+		if diff := cmp.Diff(tc.want, e.OverheadMs); diff != "" {
+			t.Errorf("%s: overheadMs (-want +got):\n%s", tc.name, diff)
+		}
 	}
 }

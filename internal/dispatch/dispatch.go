@@ -43,6 +43,10 @@ type Job struct {
 	// MaxQueueWait is the caller's own budget for waiting in the admission
 	// queue (gateway.Call.MaxQueueWait); zero means the profile's budget.
 	MaxQueueWait time.Duration
+	// Reported is an output: an executor that runs the job on another node
+	// sets it to that node's own account of its time, read from the
+	// forwarded answer's headers (nil when the node sent none).
+	Reported *Timing
 }
 
 // Executor runs jobs in one region: the local backends, or a peer node over
@@ -76,6 +80,9 @@ type Route struct {
 	// "failover:throttled:eu-central-1".
 	Reason   string
 	Attempts []Attempt
+	// Overhead is the time Meridian itself spent on the request; nil when
+	// it was not measured.
+	Overhead *Overhead
 }
 
 // Outcome is a served request: exactly one of Response and Stream is set.
@@ -96,6 +103,12 @@ const (
 	HeaderInferenceRegion  = "X-Meridian-Inference-Region"
 	HeaderInferenceProfile = "X-Meridian-Inference-Profile"
 	HeaderRoute            = "X-Meridian-Route"
+	// HeaderOverhead is Overhead.Total in milliseconds (docs/performance.md,
+	// "Overhead per request").
+	HeaderOverhead = "X-Meridian-Overhead-Ms"
+	// HeaderServerTiming is the W3C Server-Timing header, which carries
+	// the overhead's parts and the upstream's time.
+	HeaderServerTiming = "Server-Timing"
 )
 
 // SetHeaders writes the route's x-meridian-* headers.
@@ -110,5 +123,11 @@ func (r Route) SetHeaders(h http.Header) {
 	}
 	if r.Reason != "" {
 		h.Set(HeaderRoute, r.Reason)
+	}
+	if o := r.Overhead; o != nil {
+		if o.Known() {
+			h.Set(HeaderOverhead, FormatMs(o.Total()))
+		}
+		h.Set(HeaderServerTiming, o.ServerTiming())
 	}
 }

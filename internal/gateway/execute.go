@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/routing"
@@ -117,26 +118,32 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 			return nil, g.fail(ctx, rec, err)
 		}
 		rec.InferenceRegion = g.region
-		ts := g.trackedStream(ctx, s, att, g.now().Sub(start), resv, job.Request)
+		ttfb := g.now().Sub(start)
+		ts := g.trackedStream(ctx, s, att, ttfb, resv, job.Request)
+		// The destination's own time, reported to the source on the
+		// forwarded answer's headers (which are written at the first event).
+		rec.Overhead = dispatch.LocalOverhead(g.now().Sub(rec.Started), ttfb)
 		if err := g.beginStream(ctx, rec); err != nil {
 			ts.Close()
 			return nil, g.fail(ctx, rec, err)
 		}
-		return &Outcome{Stream: g.recordingStream(ctx, ts, rec, job.Request)}, nil
+		return &Outcome{Route: Route{Overhead: rec.Overhead}, Stream: g.recordingStream(ctx, ts, rec, job.Request)}, nil
 	}
 	resp, err := g.local.Complete(ctx, job)
+	took := g.now().Sub(start)
 	if err != nil {
 		settle(resv, nil)
 		g.observe(att, attemptOutcome(ctx, err, 0))
 		return nil, g.fail(ctx, rec, err)
 	}
 	settle(resv, &resp.Usage)
-	g.observe(att, outcomeOf(nil, g.now().Sub(start)))
+	g.observe(att, outcomeOf(nil, took))
 	rec.InferenceRegion = g.region
+	rec.Overhead = dispatch.LocalOverhead(g.now().Sub(rec.Started), took)
 	if err := g.succeed(ctx, rec, resp); err != nil {
 		return nil, inference.AsError(err)
 	}
-	return &Outcome{Response: resp}, nil
+	return &Outcome{Route: Route{Overhead: rec.Overhead}, Response: resp}, nil
 }
 
 // trackedStream reports a streaming attempt to the tracker when the stream

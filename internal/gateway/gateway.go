@@ -250,6 +250,8 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 		return nil, g.fail(ctx, rec, err)
 	}
 	rec.InferenceRegion = route.InferenceRegion
+	withSource(&route, g.now().Sub(rec.Started))
+	rec.Overhead = route.Overhead
 	out.Route = route
 	out.Header = withTier(out.Header, tier)
 	if out.Stream != nil {
@@ -374,6 +376,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		took := g.now().Sub(start)
 		if err == nil {
 			route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: "ok", Status: 200, Duration: took})
+			route.Overhead = callOverhead(c.Region != g.region, took, j.Reported)
 			route.InferenceRegion = c.Region
 			route.Reason = c.Reason.String()
 			if len(failures) > 0 {
@@ -636,6 +639,9 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 			g.metrics.TTFT.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label).Observe(rec.TTFT.Seconds())
 		}
 		observeTier(g.metrics, rec)
+		if rec.Status == 200 {
+			g.observeOverhead(rec.Overhead)
+		}
 	}
 	if g.recorder != nil {
 		// The record must not be lost because the client went away.

@@ -57,6 +57,9 @@ type Record struct {
 	Started   time.Time
 	Latency   time.Duration
 	TTFT      time.Duration
+	// Overhead is the time Meridian itself spent on a served request, up
+	// to its response headers; nil when nothing was served.
+	Overhead *Overhead
 	// Prompt and Completion are set only when content recording is on.
 	Prompt     []inference.Message
 	Completion string

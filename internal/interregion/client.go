@@ -375,6 +375,7 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 		}
 		return nil, we.err(r.p.Region)
 	}
+	job.Reported = parseTiming(resp.Header.Get(HeaderTiming))
 	return resp, nil
 }
 

@@ -48,13 +48,15 @@ const (
 type recorder struct {
 	mu   sync.Mutex
 	jobs []*dispatch.Job
+	// overhead, if set, is the destination's own time on its answers.
+	overhead *dispatch.Overhead
 }
 
 func (r *recorder) ServeForwarded(_ context.Context, job *dispatch.Job) (*dispatch.Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.jobs = append(r.jobs, job)
-	return &dispatch.Outcome{Response: &inference.Response{}}, nil
+	return &dispatch.Outcome{Route: dispatch.Route{Overhead: r.overhead}, Response: &inference.Response{}}, nil
 }
 
 func (r *recorder) served() []*dispatch.Job {

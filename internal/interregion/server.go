@@ -121,6 +121,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeWireError(w, inference.AsError(err))
 		return
 	}
+	setTiming(w.Header(), out.Route.Overhead)
 	if out.Stream == nil {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(out.Response)

@@ -50,7 +50,15 @@ type Metrics struct {
 	// status; TierTTFT is their time to first token by tier.
 	TierRequests *prometheus.CounterVec
 	TierTTFT     *prometheus.HistogramVec
+	// Overhead is the time Meridian itself spent on a request, excluding
+	// the serving backend's time (docs/performance.md, "Overhead per
+	// request"), by part: "total" for every request answered here, and for
+	// forwarded ones also "source", "link" and "destination".
+	Overhead *prometheus.HistogramVec
 }
+
+// overheadBuckets resolve the sub-millisecond times a proxy hop costs.
+var overheadBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
 
@@ -94,9 +102,12 @@ func NewMetrics(region string) *Metrics {
 			Help: "Inference requests by service tier (priority, default, flex) and status."}, []string{"tier", "status"}),
 		TierTTFT: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "meridian_service_tier_time_to_first_token_seconds", ConstLabels: constLabels,
 			Help: "Time to first token by service tier.", Buckets: latencyBuckets}, []string{"tier"}),
+		Overhead: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "meridian_overhead_seconds", ConstLabels: constLabels,
+			Help: "Time Meridian itself spent on a request, excluding the backend's, by part (total, source, link, destination).", Buckets: overheadBuckets},
+			[]string{"part"}),
 	}
 	reg.MustRegister(m.Requests, m.Duration, m.TTFT, m.Forwarded, m.RouteDecisions, m.Failovers, m.ResidencyRejections, m.PeerUp, m.InFlight, m.TopologyMismatch,
-		m.QueueDepth, m.QueueWait, m.QueueRejections, m.TierRequests, m.TierTTFT)
+		m.QueueDepth, m.QueueWait, m.QueueRejections, m.TierRequests, m.TierTTFT, m.Overhead)
 	return m
 }
 
