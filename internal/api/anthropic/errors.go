@@ -34,8 +34,9 @@ type errorDetail struct {
 }
 
 type errorBody struct {
-	Type  string      `json:"type"`
-	Error errorDetail `json:"error"`
+	Type      string      `json:"type"`
+	Error     errorDetail `json:"error"`
+	RequestID string      `json:"request_id,omitempty"`
 }
 
 // errorType maps an error kind to Anthropic's error type. The status is
@@ -64,14 +65,15 @@ func errorType(k inference.ErrorKind) string {
 	return ErrAPI
 }
 
-// errorJSON is the body of an error response or of an in-stream error event.
-func errorJSON(e *inference.Error) []byte {
+// errorJSON is the body of an error response (with the request's id) or of
+// an in-stream error event (requestID empty).
+func errorJSON(e *inference.Error, requestID string) []byte {
 	typ := errorType(e.Kind)
 	msg := e.Message
 	if e.Param != "" && !strings.Contains(msg, e.Param) {
 		msg = e.Param + ": " + msg
 	}
-	b, _ := json.Marshal(errorBody{Type: "error", Error: errorDetail{Type: typ, Message: msg}})
+	b, _ := json.Marshal(errorBody{Type: "error", Error: errorDetail{Type: typ, Message: msg}, RequestID: requestID})
 	return b
 }
 
@@ -84,7 +86,7 @@ func writeError(w http.ResponseWriter, e *inference.Error, now time.Time) {
 	}
 	rateHeaders(h, now)
 	e.SetRetryAfter(h)
-	writeJSON(w, e.Kind.Status(), errorJSON(e))
+	writeJSON(w, e.Kind.Status(), errorJSON(e, h.Get(HeaderRequestID)))
 }
 
 func writeJSON(w http.ResponseWriter, status int, b []byte) {

@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -80,6 +81,13 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, call *gateway.Ca
 	if rerr != nil {
 		h.reject(w, r, call, rerr)
 		return nil
+	}
+	if call.Operation == OpCountTokens {
+		// A count_tokens body is a Messages body without max_tokens.
+		if body, err = setMaxTokens(body); err != nil {
+			h.reject(w, r, call, err)
+			return nil
+		}
 	}
 	req, err := decode(r.Header, body)
 	call.Request = req
@@ -190,6 +198,18 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, b)
 }
 
+// setMaxTokens gives a count_tokens body the max_tokens that the Messages
+// dialect requires, when it has none.
+func setMaxTokens(body []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(body)) == 0 || bytes.TrimSpace(body)[0] != '{' {
+		return body, inference.Invalid("", "the request body must be a JSON object")
+	}
+	if inference.Field(body, "max_tokens") != nil {
+		return body, inference.Invalid("max_tokens", "max_tokens: Extra inputs are not permitted")
+	}
+	return inference.AppendSetField(nil, body, "max_tokens", []byte("1")), nil
+}
+
 func messageID(requestID string) string { return "msg_" + requestID }
 
 // countTokens answers {"input_tokens": N} with the gateway's estimate of
@@ -218,11 +238,11 @@ func NotFound(w http.ResponseWriter, r *http.Request, allow []string) {
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		writeJSON(w, http.StatusMethodNotAllowed, errorJSON(&inference.Error{Kind: inference.KindInvalidRequest,
-			Message: "Method " + inference.Clip(r.Method, 16) + " is not allowed on " + inference.Clip(r.URL.Path, inference.EchoLimit) + "; use " + strings.Join(allow, " or ")}))
+			Message: "Method " + inference.Clip(r.Method, 16) + " is not allowed on " + inference.Clip(r.URL.Path, inference.EchoLimit) + "; use " + strings.Join(allow, " or ")}, id))
 		return
 	}
 	writeJSON(w, http.StatusNotFound, errorJSON(&inference.Error{Kind: inference.KindNotFound,
-		Message: "Not found: " + inference.Clip(r.Method, 16) + " " + inference.Clip(r.URL.Path, inference.EchoLimit)}))
+		Message: "Not found: " + inference.Clip(r.Method, 16) + " " + inference.Clip(r.URL.Path, inference.EchoLimit)}, id))
 }
 
 // writeStream relays a stream as Anthropic's server-sent events.
@@ -247,7 +267,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 	inStreamError := func(err error) {
 		// After the first byte an error is reported in-stream, never
 		// retried (invariant 3).
-		send("error", errorJSON(inference.AsError(err)))
+		send("error", errorJSON(inference.AsError(err), ""))
 	}
 	id := messageID(call.RequestID)
 	meta := translate.ResponseMeta{ID: id, Model: req.Model}
