@@ -14,6 +14,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	schema "github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -22,6 +23,9 @@ const (
 	OpMessages    = "Messages"
 	OpCountTokens = "CountTokens"
 )
+
+// bedrockMetrics is the member Bedrock adds to the message_stop event.
+const bedrockMetrics = "amazon-bedrock-invocationMetrics"
 
 // maxBetas bounds the anthropic-beta values a request may carry.
 const maxBetas = 32
@@ -305,9 +309,17 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 			passed = true
 			name := eventName(ev.Raw)
 			data := ev.Raw
-			if name == "message_start" {
+			switch name {
+			case "message_start":
 				buf = setMessageModel(buf[:0], data, req.Model)
 				data = buf
+			case "message_stop":
+				// Bedrock's metrics are not Anthropic's API.
+				if inference.Field(data, bedrockMetrics) != nil {
+					if d, err := jsonx.DeleteMember(data, bedrockMetrics); err == nil {
+						data = d
+					}
+				}
 			}
 			if ending {
 				held = append(held, translate.Event{Type: name, Data: append([]byte(nil), data...)})
