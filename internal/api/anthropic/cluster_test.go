@@ -18,6 +18,7 @@ import (
 type cluster struct {
 	t               *testing.T
 	key, limitedKey string
+	deniedKey       string // may only list profiles
 	auditDir        string
 	nodes           map[string]*node.Node
 }
@@ -27,12 +28,13 @@ type cluster struct {
 // demo.oa a mock of OpenAI's (they are translated); each is served in
 // eu-west-1 and us-east-1, and as demo.brfar and demo.oafar only in
 // eu-central-1 (forwarded from eu-west-1). The principal "limited" may
-// send one request a minute.
+// send one request a minute; "denied" may invoke nothing.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	key, _ := auth.NewKey()
 	limited, _ := auth.NewKey()
-	c := &cluster{t: t, key: key, limitedKey: limited, auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
+	denied, _ := auth.NewKey()
+	c := &cluster{t: t, key: key, limitedKey: limited, deniedKey: denied, auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
 	var y strings.Builder
 	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, t.TempDir())
 	y.WriteString("geographies:\n  eu: {name: EU}\n  us: {name: US}\nregions:\n")
@@ -63,7 +65,16 @@ deployments:
   - {model: demo.oa, region: us-east-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.oafar, region: eu-central-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
 `)
-	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q]}\n  - {id: limited, api_keys: [%q], limits: {rpm: 1}}\n", auth.HashKey(key), auth.HashKey(limited))
+	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], policies: [all]}\n  - {id: limited, api_keys: [%q], limits: {rpm: 1}, policies: [all]}\n  - {id: denied, api_keys: [%q], policies: [list-only]}\n",
+		auth.HashKey(key), auth.HashKey(limited), auth.HashKey(denied))
+	y.WriteString(`policies:
+  list-only:
+    Version: "2012-10-17"
+    Statement: [{ Effect: Allow, Action: "bedrock:ListInferenceProfiles", Resource: "*" }]
+  all:
+    Version: "2012-10-17"
+    Statement: [{ Effect: Allow, Action: "bedrock:*", Resource: "*" }]
+`)
 	cfg, err := topology.Parse([]byte(y.String()), "messages.yaml")
 	if err != nil {
 		t.Fatalf("topology: %v\n%s", err, y.String())

@@ -218,12 +218,17 @@ func messageID(requestID string) string { return "msg_" + requestID }
 
 // countTokens answers {"input_tokens": N} with the gateway's estimate of
 // the prompt's tokens (the length-based estimate that quotas reserve), not
-// a tokenizer's count. It authenticates and validates like a Messages
-// request and reaches no backend: no quota is charged.
+// a tokenizer's count. It authenticates, validates, resolves the model and
+// authorizes like a Messages request, and reaches no backend: no quota is
+// charged.
 func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 	call := h.call(w, r, OpCountTokens)
 	req := h.begin(w, r, call)
 	if req == nil {
+		return
+	}
+	if err := h.g.Authorize(r.Context(), call); err != nil {
+		writeError(w, err, h.opts.Now())
 		return
 	}
 	b, _ := json.Marshal(struct {

@@ -179,12 +179,27 @@ func TestMessagesCountTokens(t *testing.T) {
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hi"))}}); err != nil {
 		t.Fatalf("Messages.New after count_tokens: %v", err)
 	}
-	bad := c.client("eu-west-1", "mk-wrong")
-	_, err := bad.Messages.CountTokens(t.Context(), anthropic.MessageCountTokensParams{Model: "eu.demo.br",
-		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hi"))}})
-	var ae *anthropic.Error
-	if !errors.As(err, &ae) || ae.StatusCode != 401 || ae.Type() != "authentication_error" {
-		t.Fatalf("count_tokens with a wrong key = %v, want a 401 authentication_error", err)
+	// Refused like a Messages request.
+	tests := []struct {
+		name, key, model string
+		status           int
+		typ              string
+	}{
+		{"wrong key", "mk-wrong", "eu.demo.br", 401, "authentication_error"},
+		{"denied by policy", c.deniedKey, "eu.demo.br", 403, "permission_error"},
+		{"us profile from the EU", c.key, "us.demo.br", 400, "invalid_request_error"},
+		{"unknown model", c.key, "eu.nope", 404, "not_found_error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := c.client("eu-west-1", tc.key)
+			_, err := cl.Messages.CountTokens(t.Context(), anthropic.MessageCountTokensParams{Model: anthropic.Model(tc.model),
+				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hi"))}})
+			var ae *anthropic.Error
+			if !errors.As(err, &ae) || ae.StatusCode != tc.status || string(ae.Type()) != tc.typ {
+				t.Fatalf("count_tokens = %v, want a %d %s", err, tc.status, tc.typ)
+			}
+		})
 	}
 }
 
@@ -213,6 +228,7 @@ func TestMessagesErrors(t *testing.T) {
 		{"us profile from the EU", "", "us.demo.br", false, 400, "invalid_request_error", "us"},
 		{"us profile from the EU streamed", "", "us.demo.br", true, 400, "invalid_request_error", "us"},
 		{"unknown model", "", "eu.nope", false, 404, "not_found_error", ""},
+		{"denied by policy", "denied", "eu.demo.br", false, 403, "permission_error", ""},
 		{"throttled", "limited", "eu.demo.br", false, 429, "rate_limit_error", ""},
 		{"throttled streamed", "limited", "eu.demo.br", true, 429, "rate_limit_error", ""},
 	}
@@ -222,6 +238,8 @@ func TestMessagesErrors(t *testing.T) {
 			switch tc.key {
 			case "limited":
 				key = c.limitedKey
+			case "denied":
+				key = c.deniedKey
 			case "":
 			default:
 				key = tc.key
