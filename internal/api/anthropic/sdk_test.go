@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	"github.com/anthropics/anthropic-sdk-go/option"
@@ -213,8 +214,17 @@ func TestMessagesErrors(t *testing.T) {
 	}
 	// The limited principal spends its one request a minute.
 	limited := c.client("eu-west-1", c.limitedKey)
-	if _, err := limited.Messages.New(t.Context(), msg("eu.demo.br")); err != nil {
+	var resp *http.Response
+	if _, err := limited.Messages.New(t.Context(), msg("eu.demo.br"), option.WithResponseInto(&resp)); err != nil {
 		t.Fatal(err)
+	}
+	// Its limits, in Anthropic's headers.
+	if h := resp.Header; h.Get("Anthropic-Ratelimit-Requests-Limit") != "1" || h.Get("Anthropic-Ratelimit-Requests-Remaining") != "0" ||
+		h.Get("Anthropic-Ratelimit-Requests-Reset") == "" || h.Get("X-Ratelimit-Limit-Requests") != "" {
+		t.Errorf("headers %v, want anthropic-ratelimit-requests-* (limit 1, remaining 0, a reset) and no x-ratelimit-*", h)
+	}
+	if _, err := time.Parse(time.RFC3339, resp.Header.Get("Anthropic-Ratelimit-Requests-Reset")); err != nil {
+		t.Errorf("reset: %v, want an RFC 3339 time", err)
 	}
 	tests := []struct {
 		name, key, model string
