@@ -15,7 +15,7 @@ import (
 // Allow) for a served path asked with another method. Go's own answers are
 // plain text, which no API client can read.
 func registerNotFound(mux *http.ServeMux) {
-	for _, p := range []string{"/v1/", "/model/", "/inference-profiles", "/inference-profiles/"} {
+	for _, p := range []string{"/v1", "/v1/", "/model", "/model/", "/inference-profiles", "/inference-profiles/"} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			notFound(mux, w, r)
 		})
@@ -48,7 +48,7 @@ func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/v1/messages" || strings.HasPrefix(r.URL.Path, "/v1/messages/"):
 		anthropic.NotFound(w, r, allow)
-	case strings.HasPrefix(r.URL.Path, "/v1/"):
+	case r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/"):
 		// OpenAI's answer to an unknown URL.
 		msg := "Invalid URL (" + method + " " + path + ")"
 		if allow != nil {

@@ -121,6 +121,8 @@ func TestUnknownPaths(t *testing.T) {
 		{"GET", "/v1/messages", 405, "anthropic", "POST"},
 		{"GET", "/v1/messages/count_tokens", 405, "anthropic", "POST"},
 		{"POST", "/v1/nope", 404, "openai", ""},
+		{"GET", "/v1", 404, "openai", ""},
+		{"GET", "/model", 404, "bedrock", ""},
 		{"GET", "/v1/chat/completions", 405, "openai", "POST"},
 		{"DELETE", "/v1/models", 405, "openai", "GET"},
 		{"POST", "/model/eu.demo.br/nope", 404, "bedrock", ""},
