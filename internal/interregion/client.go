@@ -328,6 +328,11 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 	}
 	body, err := inference.EncodeCanonical(job.Request, dialect)
 	contentType := bodyContentType(dialect)
+	if job.Operation == opMessages && job.Request.Stream {
+		// The body does not say (its model and stream are the URL's and
+		// the operation's in Bedrock's form).
+		contentType += "; stream=true"
+	}
 	if err == nil && r.p.legacyBodies.Load() {
 		if body, err = legacyBody(job.Request); err != nil {
 			// In a rolling upgrade: another destination may be upgraded.

@@ -100,6 +100,9 @@ const (
 	opConverseStream  = "ConverseStream"
 	opInvoke          = "InvokeModel"
 	opInvokeStream    = "InvokeModelWithResponseStream"
+	// opMessages is Anthropic's /v1/messages: its body travels in the
+	// Anthropic dialect of InvokeModel, streaming said by the Content-Type.
+	opMessages = "Messages"
 )
 
 // dialectOf returns the dialect of a client body for operation op on model
@@ -110,6 +113,8 @@ func dialectOf(op, model string, body []byte) inference.Dialect {
 		return inference.DialectOpenAIChat
 	case opConverse, opConverseStream:
 		return inference.DialectConverse
+	case opMessages:
+		return inference.DialectAnthropic
 	case opInvoke, opInvokeStream:
 		if body == nil {
 			return inference.DialectAnthropic
@@ -165,7 +170,7 @@ func requestOf(contentType, op, profileID, model string, body []byte) (*inferenc
 			d = pd
 		}
 	}
-	stream := op == opConverseStream || op == opInvokeStream
+	stream := op == opConverseStream || op == opInvokeStream || (op == opMessages && params["stream"] == "true")
 	req, err := inference.Peek(d, profileID, body, stream)
 	if err != nil {
 		e := inference.AsError(err)

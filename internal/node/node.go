@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gateway/meridian/internal/api/anthropic"
 	"github.com/meridian-gateway/meridian/internal/api/openai"
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/backend"
@@ -765,6 +766,8 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 	mux := http.NewServeMux()
 	openai.New(g.gw, openai.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes}).Register(mux)
 	g.bedrock.Register(mux)
+	anthropic.New(g.gw, anthropic.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes}).Register(mux)
+	registerNotFound(mux)
 	// Probes stay open; metrics and the regions view need a principal
 	// here (the ops listener serves them without one).
 	n.registerOps(mux, n.requirePrincipal)

@@ -1,0 +1,422 @@
+package anthropic
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	schema "github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+// Operations, as request records, audit events and metrics name them.
+const (
+	OpMessages    = "Messages"
+	OpCountTokens = "CountTokens"
+)
+
+// bedrockMetrics is the member Bedrock adds to the message_stop event.
+const bedrockMetrics = "amazon-bedrock-invocationMetrics"
+
+// maxBetas bounds the anthropic-beta values a request may carry.
+const maxBetas = 32
+
+// Options configure the front end.
+type Options struct {
+	// MaxRequestBytes bounds request bodies (413 beyond). If zero, 4 MiB.
+	MaxRequestBytes int64
+	// Now returns the current time. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the Anthropic Messages API for one gateway.
+type Handler struct {
+	g    *gateway.Gateway
+	opts Options
+}
+
+// New returns the front end for g.
+func New(g *gateway.Gateway, opts Options) *Handler {
+	if opts.MaxRequestBytes == 0 {
+		opts.MaxRequestBytes = 4 << 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Handler{g: g, opts: opts}
+}
+
+// Register adds the front end's routes to mux. Other paths under
+// /v1/messages are answered by [NotFound] (the node routes them).
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/messages", h.messages)
+	mux.HandleFunc("POST /v1/messages/count_tokens", h.countTokens)
+}
+
+func (h *Handler) call(w http.ResponseWriter, r *http.Request, op string) *gateway.Call {
+	call := &gateway.Call{RequestID: newRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
+		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
+	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
+	w.Header().Set(HeaderRequestID, call.RequestID)
+	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
+	return call
+}
+
+// begin authenticates (before the body is read: the listener's limits on
+// unauthenticated work rely on it), then reads and peeks at the body. It
+// renders the error and returns nil on failure.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, call *gateway.Call) *inference.Request {
+	p, err := h.g.Authenticator().Request(r)
+	if err != nil {
+		h.reject(w, r, call, &inference.Error{Kind: inference.KindUnauthenticated, Message: err.Error()})
+		return nil
+	}
+	call.Principal = p
+	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
+	if rerr != nil {
+		h.reject(w, r, call, rerr)
+		return nil
+	}
+	if call.Operation == OpCountTokens {
+		// A count_tokens body is a Messages body without max_tokens.
+		if body, err = setMaxTokens(body); err != nil {
+			h.reject(w, r, call, err)
+			return nil
+		}
+	}
+	req, err := decode(r.Header, body)
+	call.Request = req
+	if err != nil {
+		h.reject(w, r, call, err)
+		return nil
+	}
+	return req
+}
+
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.Call, err error) {
+	writeError(w, h.g.Reject(r.Context(), call, err), h.opts.Now())
+}
+
+// decode turns a /v1/messages body into a request in the Anthropic
+// Messages dialect of InvokeModel: model and stream move out of the body,
+// anthropic_version is set, the anthropic-beta header becomes
+// anthropic_beta. The returned request is never nil.
+func decode(hdr http.Header, body []byte) (*inference.Request, error) {
+	if ct := hdr.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/json") {
+		return &inference.Request{Dialect: inference.DialectAnthropic}, inference.Invalid("", "Content-Type must be application/json")
+	}
+	p, err := schema.Peek(body)
+	if err != nil {
+		return &inference.Request{Dialect: inference.DialectAnthropic}, inference.Invalid("", "the request body is not a valid JSON object: "+inference.Clip(err.Error(), 2*inference.EchoLimit))
+	}
+	req := &inference.Request{Model: p.Model, Dialect: inference.DialectAnthropic, Stream: p.Stream}
+	switch {
+	case p.Model == "":
+		return req, inference.Invalid("model", "model: Field required (a profile id, profile ARN or model id)")
+	case len(p.Model) > inference.MaxModelBytes:
+		req.Model = inference.Clip(p.Model, inference.EchoLimit)
+		return req, inference.Invalid("model", "model is longer than the longest profile ARN")
+	case p.AnthropicVersion != "":
+		return req, inference.Invalid("anthropic_version", "anthropic_version: Extra inputs are not permitted (send the anthropic-version header)")
+	}
+	out, err := schema.ToBedrockBody(body)
+	if err != nil {
+		return req, inference.Invalid("", "the request body is not a valid JSON object")
+	}
+	betas, berr := betaHeader(hdr)
+	if berr != nil {
+		return req, berr
+	}
+	if len(betas) > 0 {
+		if inference.Field(out, "anthropic_beta") != nil {
+			return req, inference.Invalid("anthropic_beta", "anthropic_beta: Extra inputs are not permitted (send the anthropic-beta header)")
+		}
+		raw, _ := json.Marshal(betas)
+		out = inference.AppendSetField(nil, out, "anthropic_beta", raw)
+	}
+	return inference.Peek(inference.DialectAnthropic, p.Model, out, p.Stream)
+}
+
+// betaHeader returns the anthropic-beta values (comma-separated, one or
+// more headers).
+func betaHeader(hdr http.Header) ([]string, error) {
+	var out []string
+	for _, v := range hdr.Values("Anthropic-Beta") {
+		for _, b := range strings.Split(v, ",") {
+			b = strings.TrimSpace(b)
+			if b == "" {
+				continue
+			}
+			if len(b) > 128 || len(out) == maxBetas {
+				return nil, inference.Invalid("anthropic-beta", "anthropic-beta: at most "+itoa(maxBetas)+" values of at most 128 bytes each")
+			}
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
+	call := h.call(w, r, OpMessages)
+	req := h.begin(w, r, call)
+	if req == nil {
+		return
+	}
+	out, err := h.g.Invoke(r.Context(), call)
+	if err != nil {
+		writeError(w, inference.AsError(err), h.opts.Now())
+		return
+	}
+	out.Route.SetHeaders(w.Header())
+	for k, v := range out.Header {
+		w.Header()[k] = v
+	}
+	rateHeaders(w.Header(), h.opts.Now())
+	if out.Stream != nil {
+		h.writeStream(w, call, req, out)
+		return
+	}
+	resp := out.Response
+	id := messageID(call.RequestID)
+	var b []byte
+	switch {
+	case resp.Body != nil && resp.Dialect == inference.DialectAnthropic:
+		b = inference.AppendSetString(nil, resp.Body, "model", req.Model)
+	case resp.Body != nil:
+		if b, err = backend.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: id, Model: req.Model}); err != nil {
+			writeError(w, inference.AsError(err), h.opts.Now())
+			return
+		}
+	default:
+		b, _ = json.Marshal(canonicalBody(id, req.Model, resp))
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// setMaxTokens gives a count_tokens body the max_tokens that the Messages
+// dialect requires, when it has none.
+func setMaxTokens(body []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(body)) == 0 || bytes.TrimSpace(body)[0] != '{' {
+		return body, inference.Invalid("", "the request body must be a JSON object")
+	}
+	if inference.Field(body, "max_tokens") != nil {
+		return body, inference.Invalid("max_tokens", "max_tokens: Extra inputs are not permitted")
+	}
+	return inference.AppendSetField(nil, body, "max_tokens", []byte("1")), nil
+}
+
+func messageID(requestID string) string { return "msg_" + requestID }
+
+// countTokens answers {"input_tokens": N} with the gateway's estimate of
+// the prompt's tokens (the length-based estimate that quotas reserve), not
+// a tokenizer's count. It authenticates, validates, resolves the model and
+// authorizes like a Messages request, and reaches no backend: no quota is
+// charged.
+func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
+	call := h.call(w, r, OpCountTokens)
+	req := h.begin(w, r, call)
+	if req == nil {
+		return
+	}
+	if err := h.g.Authorize(r.Context(), call); err != nil {
+		writeError(w, err, h.opts.Now())
+		return
+	}
+	b, _ := json.Marshal(struct {
+		InputTokens int `json:"input_tokens"`
+	}{req.EstimatedInputTokens()})
+	writeJSON(w, http.StatusOK, b)
+}
+
+// NotFound answers a request for a path under /v1/messages that is not
+// served (404 not_found_error) or, when allow lists the methods it is
+// served with, for another method (405 invalid_request_error).
+func NotFound(w http.ResponseWriter, r *http.Request, allow []string) {
+	id := newRequestID()
+	w.Header().Set(gateway.HeaderRequestID, id)
+	w.Header().Set(HeaderRequestID, id)
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorJSON(&inference.Error{Kind: inference.KindInvalidRequest,
+			Message: "Method " + inference.Clip(r.Method, 16) + " is not allowed on " + inference.Clip(r.URL.Path, inference.EchoLimit) + "; use " + strings.Join(allow, " or ")}, id))
+		return
+	}
+	writeJSON(w, http.StatusNotFound, errorJSON(&inference.Error{Kind: inference.KindNotFound,
+		Message: "Not found: " + inference.Clip(r.Method, 16) + " " + inference.Clip(r.URL.Path, inference.EchoLimit)}, id))
+}
+
+// writeStream relays a stream as Anthropic's server-sent events.
+func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *inference.Request, out *gateway.Outcome) {
+	s := out.Stream
+	defer s.Close()
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 4096)
+	send := func(name string, data []byte) bool {
+		bw.WriteString("event: ")
+		bw.WriteString(name)
+		bw.WriteString("\ndata: ")
+		bw.Write(data)
+		bw.WriteString("\n\n")
+		return bw.Flush() == nil && rc.Flush() == nil
+	}
+	inStreamError := func(err error) {
+		// After the first byte an error is reported in-stream, never
+		// retried (invariant 3).
+		send("error", errorJSON(inference.AsError(err), ""))
+	}
+	id := messageID(call.RequestID)
+	meta := translate.ResponseMeta{ID: id, Model: req.Model}
+	var tr *backend.StreamTranslator
+	var held []translate.Event
+	var buf []byte
+	sc := newSynth(id, req)
+	pinged, passed := false, false
+	// relay sends one event, and a ping after message_start as Anthropic
+	// does.
+	relay := func(name string, data []byte) bool {
+		if !send(name, data) {
+			return false
+		}
+		if name == "message_start" && !pinged {
+			pinged = true
+			return send("ping", []byte(`{"type": "ping"}`))
+		}
+		return true
+	}
+	for {
+		ev, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			inStreamError(err)
+			return
+		}
+		ending := ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil
+		switch {
+		case ev.Raw != nil && ev.Dialect == inference.DialectAnthropic:
+			// Pass-through: each event as the model sent it; the ones
+			// that end the stream wait for the record.
+			passed = true
+			name := eventName(ev.Raw)
+			data := ev.Raw
+			switch name {
+			case "message_start":
+				buf = setMessageModel(buf[:0], data, req.Model)
+				data = buf
+			case "message_stop":
+				// Bedrock's metrics are not Anthropic's API.
+				if inference.Field(data, bedrockMetrics) != nil {
+					if d, err := jsonx.DeleteMember(data, bedrockMetrics); err == nil {
+						data = d
+					}
+				}
+			}
+			if ending {
+				held = append(held, translate.Event{Type: name, Data: append([]byte(nil), data...)})
+				continue
+			}
+			if !relay(name, data) {
+				return
+			}
+		case ev.Raw != nil:
+			if tr == nil {
+				if tr, err = backend.NewStreamTranslator(ev.Dialect, inference.DialectAnthropic, meta); err != nil {
+					inStreamError(err)
+					return
+				}
+			}
+			outs, err := tr.Next(&ev)
+			if err != nil {
+				inStreamError(err)
+				return
+			}
+			if ending {
+				held = backend.CopyEvents(held, outs)
+				continue
+			}
+			for _, o := range outs {
+				if !relay(eventType(o), o.Data) {
+					return
+				}
+			}
+		default:
+			for _, o := range sc.next(&ev) {
+				if !relay(o.Type, o.Data) {
+					return
+				}
+			}
+		}
+	}
+	// Record the request (audit) before the client sees its end: a node
+	// that dies after this loses no answered request's event.
+	s.Close()
+	if tr != nil {
+		fin, err := tr.Finish()
+		if err != nil {
+			inStreamError(err)
+			return
+		}
+		held = append(held, fin...)
+	}
+	if tr == nil && !passed {
+		held = sc.finish()
+	}
+	for _, o := range held {
+		if !relay(eventType(o), o.Data) {
+			return
+		}
+	}
+}
+
+// eventType is a translated event's name: its Type, or the type member of
+// its data.
+func eventType(e translate.Event) string {
+	if e.Type != "" {
+		return e.Type
+	}
+	return eventName(e.Data)
+}
+
+// eventName reads an Anthropic event's type member.
+func eventName(raw []byte) string {
+	var v struct {
+		Type string `json:"type"`
+	}
+	if s := inference.Field(raw, "type"); s != nil {
+		json.Unmarshal(s, &v.Type)
+	}
+	if v.Type == "" || len(v.Type) > 64 || strings.ContainsAny(v.Type, "\r\n") {
+		return "message"
+	}
+	return v.Type
+}
+
+// setMessageModel sets message.model in a message_start event to model.
+func setMessageModel(dst, raw []byte, model string) []byte {
+	m := inference.Field(raw, "message")
+	if m == nil || m[0] != '{' {
+		return append(dst, raw...)
+	}
+	nm := inference.AppendSetString(nil, m, "model", model)
+	return inference.AppendSetField(dst, raw, "message", nm)
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
