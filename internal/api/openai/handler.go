@@ -41,6 +41,7 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/models", h.models)
 	mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
+	mux.HandleFunc("POST /v1/responses", h.responses)
 }
 
 func (h *Handler) call(r *http.Request, op string) *gateway.Call {
