@@ -100,6 +100,7 @@ const (
 	opConverseStream  = "ConverseStream"
 	opInvoke          = "InvokeModel"
 	opInvokeStream    = "InvokeModelWithResponseStream"
+	opEmbeddings      = "Embeddings"
 )
 
 // dialectOf returns the dialect of a client body for operation op on model
@@ -110,6 +111,8 @@ func dialectOf(op, model string, body []byte) inference.Dialect {
 		return inference.DialectOpenAIChat
 	case opConverse, opConverseStream:
 		return inference.DialectConverse
+	case opEmbeddings:
+		return inference.DialectOpenAIEmbeddings
 	case opInvoke, opInvokeStream:
 		if body == nil {
 			return inference.DialectAnthropic
