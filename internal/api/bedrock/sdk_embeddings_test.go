@@ -10,6 +10,9 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
+
+	"github.com/meridian-gateway/meridian/internal/audit"
 )
 
 // TestOpenAISDKEmbeddings: the embeddings API with the official openai-go
@@ -96,4 +99,38 @@ func norm(v []float64) float64 {
 		s += f * f
 	}
 	return math.Sqrt(s)
+}
+
+// TestAuditNamesTheAPI: a Responses and an Embeddings call are audited at
+// the source under their API's eventName, with the request's id and the
+// input tokens an embeddings call used.
+func TestAuditNamesTheAPI(t *testing.T) {
+	c := wholeCluster(t)
+	client := c.openaiClient("eu-west-1")
+	var hr *http.Response
+	if _, err := client.Responses.New(t.Context(), responses.ResponseNewParams{Model: "eu.demo.far",
+		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}}, option.WithResponseInto(&hr)); err != nil {
+		t.Fatal(err)
+	}
+	respID := hr.Header.Get("X-Meridian-Request-Id")
+	emb, err := client.Embeddings.New(t.Context(), openai.EmbeddingNewParams{Model: "eu.demo.chat-small",
+		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hello world")}}, option.WithResponseInto(&hr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	embID := hr.Header.Get("X-Meridian-Request-Id")
+	events := map[string]*audit.Event{}
+	err = audit.Query(c.auditDir, audit.Filter{Side: audit.SideSource}, func(e *audit.Event) error {
+		events[e.EventID] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := events[respID]; e == nil || e.EventName != "Responses" || e.InferenceRegion != "eu-central-1" || e.Usage.OutputTokens <= 0 {
+		t.Errorf("event of the Responses call %s = %+v", respID, e)
+	}
+	if e := events[embID]; e == nil || e.EventName != "Embeddings" || e.Usage.InputTokens != emb.Usage.PromptTokens || e.Usage.OutputTokens != 0 {
+		t.Errorf("event of the Embeddings call %s = %+v, want %d input tokens", embID, e, emb.Usage.PromptTokens)
+	}
 }
