@@ -83,7 +83,9 @@ func TestBedrockEmbeddings(t *testing.T) {
 					Index     int
 					Embedding []float64
 				}
-				Usage struct{ PromptTokens int `json:"prompt_tokens"` }
+				Usage struct {
+					PromptTokens int `json:"prompt_tokens"`
+				}
 			}
 			if err := json.Unmarshal(resp.Body, &out); err != nil || resp.Dialect != inference.DialectOpenAIEmbeddings {
 				t.Fatalf("answer %s (%v)", resp.Body, err)
