@@ -134,3 +134,17 @@ func TestAuditNamesTheAPI(t *testing.T) {
 		t.Errorf("event of the Embeddings call %s = %+v, want %d input tokens", embID, e, emb.Usage.PromptTokens)
 	}
 }
+
+// TestEmbeddingsNeedTheCapability: a simulated model reached through the
+// Bedrock adapter is no embedding model, so routing refuses an embeddings
+// request for it with a 400 naming input, before any upstream call.
+func TestEmbeddingsNeedTheCapability(t *testing.T) {
+	c := bedrockCluster(t)
+	client := c.openaiClient("eu-west-1")
+	_, err := client.Embeddings.New(t.Context(), openai.EmbeddingNewParams{Model: "eu.demo.br",
+		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hello")}})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "input" {
+		t.Fatalf("err = %v, want a 400 naming input", err)
+	}
+}
