@@ -49,6 +49,9 @@ func peekEmbeddings(req *Request) error {
 		return Invalid("input", "input has "+strconv.Itoa(n)+" items, above "+strconv.Itoa(MaxEmbeddingInputs))
 	}
 	req.InputTokens = max(tokens, 1)
+	// An embedding generates no tokens: admission and quotas reserve the
+	// input (plus one), not the default completion budget.
+	req.MaxTokens = 1
 	return nil
 }
 

@@ -46,7 +46,7 @@ func TestPeekEmbeddings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if req.Model != "m" || !req.Features.Has(FeatureEmbeddings) || req.InputTokens != tc.tokens || req.Stream {
+			if req.Model != "m" || !req.Features.Has(FeatureEmbeddings) || req.InputTokens != tc.tokens || req.Stream || req.MaxTokens != 1 {
 				t.Errorf("request = model %q features %v tokens %d", req.Model, req.Features, req.InputTokens)
 			}
 		})
