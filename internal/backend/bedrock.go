@@ -158,6 +158,9 @@ func (b *Bedrock) converseParts(req *inference.Request) ([]types.SystemContentBl
 
 // Complete implements Backend with Converse.
 func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	if req.Dialect == inference.DialectOpenAIEmbeddings {
+		return b.embed(ctx, req)
+	}
 	if op, body, d, err := b.plan(req, false); err != nil || op != "" {
 		if err != nil {
 			return nil, err

@@ -229,6 +229,9 @@ func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*
 
 // Complete implements Backend.
 func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	if req.Dialect == inference.DialectOpenAIEmbeddings {
+		return o.embed(ctx, req)
+	}
 	start := time.Now()
 	resp, err := o.do(ctx, req, false)
 	if err != nil {

@@ -51,6 +51,10 @@ var deployments = []deployment{
 	{"demo.chat-large", "ap-northeast-1", "350ms", 25, 4, 120, 80000, 9},
 }
 
+// embeddingRegions serve demo.embed, an embedding model (POST
+// /v1/embeddings), in every geography.
+var embeddingRegions = []string{"us-east-1", "eu-west-1", "eu-central-1", "ap-northeast-1"}
+
 // TopologyOptions parameterise the demo topology.
 type TopologyOptions struct {
 	BasePort int
@@ -76,7 +80,7 @@ func Topology(opts TopologyOptions) ([]byte, *topology.Config, error) {
 	}
 	var buf bytes.Buffer
 	err = t.Execute(&buf, map[string]any{
-		"BasePort": opts.BasePort, "Regions": Regions, "Deployments": deployments, "KeyHash": opts.KeyHash,
+		"BasePort": opts.BasePort, "Regions": Regions, "Deployments": deployments, "Embeddings": embeddingRegions, "KeyHash": opts.KeyHash,
 		"AuditDir": opts.AuditDir, "DataDir": opts.DataDir, "AccessKeyID": opts.AccessKeyID, "Link": opts.Link, "InsecureLink": opts.Link.CAFile == "",
 	})
 	if err != nil {

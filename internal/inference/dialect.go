@@ -21,6 +21,8 @@ const (
 	// DialectInvoke is an InvokeModel body of another model family (Llama,
 	// Titan, Nova, Mistral...): carried unchanged, never translated.
 	DialectInvoke
+	// DialectOpenAIEmbeddings is OpenAI's embeddings request and response.
+	DialectOpenAIEmbeddings
 )
 
 var dialectNames = [...]string{
@@ -29,6 +31,8 @@ var dialectNames = [...]string{
 	DialectConverse:   "bedrock-converse",
 	DialectAnthropic:  "anthropic-messages",
 	DialectInvoke:     "bedrock-invoke-other",
+
+	DialectOpenAIEmbeddings: "openai-embeddings",
 }
 
 // String returns the dialect's name as configuration and docs write it.

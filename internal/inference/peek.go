@@ -33,6 +33,8 @@ func Peek(d Dialect, model string, body []byte, stream bool) (*Request, error) {
 		err = peekAnthropic(req)
 	case DialectInvoke:
 		err = peekInvoke(req)
+	case DialectOpenAIEmbeddings:
+		err = peekEmbeddings(req)
 	default:
 		err = Errorf(KindInternal, "request dialect %s cannot be read", d)
 	}

@@ -102,7 +102,8 @@ const (
 	opInvokeStream    = "InvokeModelWithResponseStream"
 	// opMessages is Anthropic's /v1/messages: its body travels in the
 	// Anthropic dialect of InvokeModel, streaming said by the Content-Type.
-	opMessages = "Messages"
+	opMessages   = "Messages"
+	opEmbeddings = "Embeddings"
 )
 
 // dialectOf returns the dialect of a client body for operation op on model
@@ -115,6 +116,8 @@ func dialectOf(op, model string, body []byte) inference.Dialect {
 		return inference.DialectConverse
 	case opMessages:
 		return inference.DialectAnthropic
+	case opEmbeddings:
+		return inference.DialectOpenAIEmbeddings
 	case opInvoke, opInvokeStream:
 		if body == nil {
 			return inference.DialectAnthropic

@@ -44,6 +44,11 @@ func (d Deployment) EffectiveCapabilities() []string {
 	if d.Capabilities != nil {
 		return d.Capabilities
 	}
+	if d.Backend.Type == BackendMock && d.Backend.API == BackendBedrock {
+		// Reached through the Bedrock adapter, the simulator's model is no
+		// Titan or Cohere embedding model.
+		return slices.DeleteFunc(DefaultCapabilities(d.Backend.Type), func(c string) bool { return c == CapabilityEmbeddings })
+	}
 	return DefaultCapabilities(d.Backend.Type)
 }
 

@@ -40,7 +40,10 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 // Register adds the front end's routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/models", h.models)
+	mux.HandleFunc("GET /v1/models/{id...}", h.model)
 	mux.HandleFunc("POST /v1/chat/completions", h.chatCompletions)
+	mux.HandleFunc("POST /v1/responses", h.responses)
+	mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 }
 
 func (h *Handler) call(r *http.Request, op string) *gateway.Call {

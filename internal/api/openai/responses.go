@@ -1,0 +1,275 @@
+package openai
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	schema "github.com/meridian-gateway/meridian/internal/schema/openai"
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+// Operations of the OpenAI front end beyond chat completions; records,
+// audit events and metrics name the API with them.
+const (
+	OpResponses  = "Responses"
+	OpEmbeddings = "Embeddings"
+)
+
+// responses serves POST /v1/responses, stateless: the request is
+// translated to a Chat Completions body at the door and routed, admitted,
+// authorized, metered and audited like a chat completion; the backend's
+// answer, in whatever dialect it speaks, is translated straight to a
+// Response (or to the typed Responses stream events).
+func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
+	call := h.call(r, OpResponses)
+	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
+	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
+	p, err := h.authenticate(r)
+	if err != nil {
+		writeError(w, h.g.Reject(r.Context(), call, err))
+		return
+	}
+	call.Principal = p
+	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
+	if rerr != nil {
+		if rerr.Kind == inference.KindPayloadTooLarge {
+			rerr.Code = "request_too_large"
+		}
+		writeError(w, h.g.Reject(r.Context(), call, rerr))
+		return
+	}
+	rreq, req, err := decodeResponses(body)
+	if err != nil {
+		call.Request = req
+		writeError(w, h.g.Reject(r.Context(), call, err))
+		return
+	}
+	call.Request = req
+	out, err := h.g.Invoke(r.Context(), call)
+	if err != nil {
+		writeError(w, inference.AsError(err))
+		return
+	}
+	out.Route.SetHeaders(w.Header())
+	for k, v := range out.Header {
+		w.Header()[k] = v
+	}
+	meta := translate.ResponseMeta{ID: responseID(call.RequestID), Model: rreq.Model, Created: time.Now().Unix()}
+	if out.Stream != nil {
+		h.writeResponsesStream(w, rreq, out, meta)
+		return
+	}
+	resp := out.Response
+	from, raw := translate.OpenAI, resp.Body
+	if raw != nil {
+		d, ok := backend.WireDialect(resp.Dialect)
+		if !ok {
+			writeError(w, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: errors.New("answer in " + resp.Dialect.String())})
+			return
+		}
+		from = d
+	} else {
+		raw, err = json.Marshal(responseBody(call.RequestID, rreq.Model, resp))
+		if err != nil {
+			writeError(w, inference.AsError(err))
+			return
+		}
+	}
+	b, err := translate.ResponsesResponse(from, rreq, raw, meta)
+	if err != nil {
+		writeError(w, backend.TranslateError(err))
+		return
+	}
+	writeRaw(w, b)
+}
+
+// decodeResponses reads a Responses body: it refuses what a stateless
+// gateway cannot serve (previous_response_id, stored prompts...) with a
+// 400 naming the field, translates the rest to a Chat Completions body
+// and peeks at that for routing. The chat body's model is the caller's,
+// as the gateway resolves it.
+func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request, error) {
+	rreq, err := translate.DecodeResponsesRequest(body)
+	if err != nil {
+		return nil, &inference.Request{Dialect: inference.DialectOpenAIChat}, backend.TranslateError(err)
+	}
+	refused := &inference.Request{Model: inference.Clip(rreq.Model, inference.MaxModelBytes), Dialect: inference.DialectOpenAIChat}
+	if rreq.Model == "" {
+		return rreq, refused, invalid("model", "model is required")
+	}
+	stream := rreq.Stream != nil && *rreq.Stream
+	chat, err := translate.ResponsesRequest(translate.OpenAI, body, rreq.Model, stream, translate.Options{})
+	if err != nil {
+		return rreq, refused, backend.TranslateError(err)
+	}
+	req, perr := inference.Peek(inference.DialectOpenAIChat, "", chat, false)
+	if perr != nil {
+		if e := inference.AsError(perr); e.Param == "max_completion_tokens" || e.Param == "max_tokens" {
+			e.Param = "max_output_tokens"
+		}
+		return rreq, req, perr
+	}
+	if req.MaxTokensParam == "" || req.MaxTokensParam == "max_completion_tokens" || req.MaxTokensParam == "max_tokens" {
+		req.MaxTokensParam = "max_output_tokens"
+	}
+	return rreq, req, nil
+}
+
+func responseID(requestID string) string { return "resp_" + requestID }
+
+// writeResponsesStream relays a stream as the Responses API's typed
+// server-sent events (an `event:` line naming each event's type).
+func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.ResponsesRequest, out *gateway.Outcome, meta translate.ResponseMeta) {
+	s := out.Stream
+	defer s.Close()
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 4096)
+	send := func(evs []translate.Event) bool {
+		for _, e := range evs {
+			bw.WriteString("event: ")
+			bw.WriteString(e.Type)
+			bw.WriteString("\ndata: ")
+			bw.Write(e.Data)
+			bw.WriteString("\n\n")
+		}
+		return bw.Flush() == nil && rc.Flush() == nil
+	}
+	var tr *translate.ResponsesStream
+	var from inference.Dialect
+	fail := func(err error) {
+		// After the first byte an error is reported in-stream, never
+		// retried (invariant 3).
+		if tr == nil {
+			if tr, _ = translate.NewResponsesStream(translate.OpenAI, rreq, meta); tr == nil {
+				return
+			}
+		}
+		evs, _ := tr.Fail(errors.New(inference.AsError(err).Message))
+		send(evs)
+	}
+	// Events without a raw body (a backend that re-encoded the request)
+	// become Chat Completions chunks for the translator.
+	chunk := chatResponse{ID: meta.ID, Object: "chat.completion.chunk", Created: meta.Created, Model: meta.Model}
+	var held []translate.Event
+	for {
+		ev, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		te, ok := canonicalChunk(&chunk, &ev)
+		d := inference.DialectOpenAIChat
+		if ev.Raw != nil {
+			d, te, ok = ev.Dialect, translate.Event{Type: ev.Name, Data: ev.Raw}, true
+			if d == inference.DialectAnthropic {
+				if f := inference.Field(ev.Raw, "type"); len(f) >= 2 {
+					te.Type = string(f[1 : len(f)-1])
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		if tr == nil {
+			wd, wok := backend.WireDialect(d)
+			if !wok {
+				fail(&inference.Error{Kind: inference.KindInternal, Message: "internal error"})
+				return
+			}
+			if tr, err = translate.NewResponsesStream(wd, rreq, meta); err != nil {
+				fail(err)
+				return
+			}
+			from = d
+		} else if d != from {
+			fail(&inference.Error{Kind: inference.KindInternal, Message: "internal error"})
+			return
+		}
+		evs, err := tr.Next(te)
+		if err != nil {
+			send(evs)
+			fail(backendAnswerError(err))
+			return
+		}
+		if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil {
+			// The events that end the stream wait until the request is
+			// recorded (below).
+			held = backend.CopyEvents(held, evs)
+			continue
+		}
+		if !send(evs) {
+			return // client went away; Close cancels the backend call
+		}
+	}
+	// Record the request (audit) before the client sees its end.
+	s.Close()
+	if tr == nil {
+		if tr, _ = translate.NewResponsesStream(translate.OpenAI, rreq, meta); tr == nil {
+			return
+		}
+	}
+	fin, err := tr.Finish()
+	if err != nil {
+		fail(backendAnswerError(err))
+		return
+	}
+	send(append(held, fin...))
+}
+
+// canonicalChunk encodes an event of a backend that re-encoded the
+// request as a Chat Completions chunk; ok is false for events that carry
+// nothing a chunk shows.
+func canonicalChunk(c *chatResponse, ev *inference.Event) (translate.Event, bool) {
+	if ev.Raw != nil {
+		return translate.Event{}, false
+	}
+	empty, text := "", ev.Text
+	c.Usage = nil
+	switch ev.Kind {
+	case inference.EventStart:
+		c.Choices = []chatChoice{{Delta: &respMessage{Role: "assistant", Content: &empty}}}
+	case inference.EventDelta:
+		c.Choices = []chatChoice{{Delta: &respMessage{Content: &text}}}
+	case inference.EventStop:
+		fr := finishReason(ev.StopReason)
+		c.Choices = []chatChoice{{Delta: &respMessage{}, FinishReason: &fr}}
+	case inference.EventUsage:
+		if ev.Usage == nil {
+			return translate.Event{}, false
+		}
+		c.Choices = []chatChoice{}
+		c.Usage = &chatUsage{PromptTokens: ev.Usage.InputTokens, CompletionTokens: ev.Usage.OutputTokens, TotalTokens: ev.Usage.Total()}
+	default:
+		return translate.Event{}, false
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return translate.Event{}, false
+	}
+	return translate.Event{Data: b}, true
+}
+
+// backendAnswerError is the in-stream error of an answer the translator
+// could not turn into Responses events.
+func backendAnswerError(err error) error {
+	var se *translate.StreamError
+	if errors.As(err, &se) {
+		return &inference.Error{Kind: inference.KindUpstream, Message: "the model failed mid-answer (" + inference.Clip(se.Type, 64) + ")", Err: err}
+	}
+	return &inference.Error{Kind: inference.KindUpstream, Message: "the model sent an answer that cannot be translated", Err: err}
+}

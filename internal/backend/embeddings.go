@@ -1,0 +1,138 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+// maxEmbeddingResponseBytes bounds an embeddings answer (2048 inputs of
+// 3072 floats fit).
+const maxEmbeddingResponseBytes = 256 << 20
+
+// embed serves an OpenAI embeddings request on an OpenAI-compatible
+// upstream's /embeddings: the client's body as received with the
+// deployment's model, the answer as received.
+func (o *OpenAI) embed(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	start := time.Now()
+	body := inference.AppendSetString(nil, req.Body, "model", o.cfg.Model)
+	u := strings.TrimSuffix(o.cfg.BaseURL, "/") + "/embeddings"
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json")
+	if o.cfg.APIKey != "" {
+		hr.Header.Set("Authorization", "Bearer "+o.cfg.APIKey)
+	}
+	resp, err := o.client.Do(hr)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, StatusError(resp)
+	}
+	raw, err := readBounded(ctx, resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		Model string `json:"model"`
+		Usage *struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model sent a malformed answer", Err: err}
+	}
+	out := &inference.Response{Model: head.Model, Dialect: inference.DialectOpenAIEmbeddings, Body: raw, Latency: time.Since(start), StopReason: inference.StopEndTurn}
+	if head.Usage != nil {
+		out.Usage.InputTokens = head.Usage.PromptTokens
+	} else {
+		out.Usage.InputTokens = req.EstimatedInputTokens()
+	}
+	return out, nil
+}
+
+func readBounded(ctx context.Context, r io.Reader) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, maxEmbeddingResponseBytes+1))
+	if err != nil {
+		return nil, readError(ctx, "read upstream response", err)
+	}
+	if len(raw) > maxEmbeddingResponseBytes {
+		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 256 MiB"}
+	}
+	return raw, nil
+}
+
+// embedFamily returns the Bedrock embedding family of a model id, or false.
+func embedFamily(model string) (translate.EmbedFamily, bool) {
+	switch {
+	case strings.Contains(model, "titan-embed"):
+		return translate.Titan, true
+	case strings.Contains(model, "cohere.embed"):
+		return translate.Cohere, true
+	}
+	return 0, false
+}
+
+// embed serves an OpenAI embeddings request with InvokeModel: the body is
+// translated to the model family's (Titan takes one text a call, Cohere a
+// batch) and the answers back to OpenAI's.
+func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	start := time.Now()
+	family, ok := embedFamily(b.cfg.Model)
+	if !ok {
+		return nil, inference.Invalid("model", "this deployment's model "+inference.Clip(b.cfg.Model, 128)+" is not a Titan or Cohere embedding model")
+	}
+	ereq, err := translate.DecodeEmbeddingsRequest(req.Body)
+	if err != nil {
+		return nil, TranslateError(err)
+	}
+	bodies, err := translate.EmbeddingsRequest(family, ereq, translate.EmbedOptions{CohereV4: strings.Contains(b.cfg.Model, "embed-v4")})
+	if err != nil {
+		return nil, TranslateError(err)
+	}
+	answers := make([][]byte, len(bodies))
+	var tokens int64
+	for i, body := range bodies {
+		resp, err := b.rawCall(ctx, "invoke", body)
+		if err != nil {
+			return nil, err
+		}
+		answers[i], err = readBounded(ctx, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if n, err := strconv.ParseInt(resp.Header.Get("X-Amzn-Bedrock-Input-Token-Count"), 10, 64); err == nil && n > 0 {
+			tokens += n
+		}
+	}
+	out, err := translate.EmbeddingsResponse(family, ereq, answers, translate.EmbedMeta{Model: req.Model, InputTokens: tokens})
+	if err != nil {
+		return nil, answerError(err)
+	}
+	resp := &inference.Response{Model: b.cfg.Model, Dialect: inference.DialectOpenAIEmbeddings, Body: out, Latency: time.Since(start), StopReason: inference.StopEndTurn}
+	var head struct {
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"usage"`
+	}
+	if json.Unmarshal(out, &head) == nil && head.Usage.PromptTokens > 0 {
+		resp.Usage.InputTokens = head.Usage.PromptTokens
+	} else {
+		resp.Usage.InputTokens = req.EstimatedInputTokens()
+	}
+	return resp, nil
+}
