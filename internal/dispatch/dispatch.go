@@ -43,6 +43,13 @@ type Job struct {
 	// MaxQueueWait is the caller's own budget for waiting in the admission
 	// queue (gateway.Call.MaxQueueWait); zero means the profile's budget.
 	MaxQueueWait time.Duration
+	// Receipt asks the inference node for a residency receipt
+	// (docs/receipts.md): the client's x-meridian-receipt: true, or its
+	// principal's receipts: true.
+	Receipt bool
+	// OnReceipt, when set, is given the receipt that a forwarded stream's
+	// inference region sent with the stream's end.
+	OnReceipt func(token string)
 }
 
 // Executor runs jobs in one region: the local backends, or a peer node over

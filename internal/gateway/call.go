@@ -40,6 +40,9 @@ type Call struct {
 	// (the x-meridian-max-queue-wait header, read by [MaxQueueWait]): zero
 	// keeps the configured budget, [NoQueueWait] does not wait at all.
 	MaxQueueWait time.Duration
+	// Receipt is true when the client asked for a residency receipt
+	// (x-meridian-receipt: true, read by [WantsReceipt]).
+	Receipt bool
 }
 
 // Attempt, Route and Outcome are the dispatch package's, so that the link

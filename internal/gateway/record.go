@@ -60,6 +60,9 @@ type Record struct {
 	// Prompt and Completion are set only when content recording is on.
 	Prompt     []inference.Message
 	Completion string
+	// AuditHash is the hash of the request's audit event in this region's
+	// chain, set by the audit recorder; "" when the trail is off.
+	AuditHash string
 }
 
 // Recorder receives every finished request. The audit trail, the live view

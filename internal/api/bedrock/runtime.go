@@ -15,6 +15,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/receipt"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -25,6 +26,7 @@ type decodeFunc func(modelID string, body []byte, stream bool) (*inference.Reque
 // invoke through the gateway. It returns nil after rendering an error.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, stream bool, decode decodeFunc) (*gateway.Call, *gateway.Outcome) {
 	call := h.begin(w, r, op)
+	call.Receipt = gateway.WantsReceipt(r.Header)
 	body, err := h.readAuthenticated(w, r, call)
 	if err != nil {
 		h.reject(w, r, call, err)
@@ -55,6 +57,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 		return nil, nil
 	}
 	out.Route.SetHeaders(w.Header())
+	if out.Response != nil && out.Response.Receipt != "" {
+		w.Header().Set(receipt.Header, out.Response.Receipt)
+	}
 	return call, out
 }
 
@@ -199,6 +204,13 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 				held = append(held, heldEvent{o.Type, o.Data})
 			}
 		}
+		if tok := gateway.StreamReceipt(s); tok != "" {
+			for i := range held {
+				if held[i].name == "metadata" {
+					held[i].payload = inference.AppendSetString(nil, held[i].payload, receipt.BedrockStreamField, tok)
+				}
+			}
+		}
 		for _, e := range held {
 			if !ew.raw(e.name, e.payload) {
 				return
@@ -213,7 +225,13 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 		ew.event("contentBlockStop", contentBlockStopEvent{})
 	}
 	ew.event("messageStop", messageStopEvent{StopReason: stopReason(stop)})
-	ew.event("metadata", metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Now().Sub(call.Received).Milliseconds()}})
+	meta := metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Now().Sub(call.Received).Milliseconds()}}
+	if tok := gateway.StreamReceipt(s); tok != "" {
+		b, _ := json.Marshal(meta)
+		ew.raw("metadata", inference.AppendSetString(nil, b, receipt.BedrockStreamField, tok))
+		return
+	}
+	ew.event("metadata", meta)
 }
 
 // checkInvokeContentType refuses bodies that are not JSON: Meridian serves
