@@ -1,0 +1,126 @@
+package node
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/receipt"
+	oa "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// capture records the request body the official client sent and the
+// response body it received.
+type capture struct{ req, resp []byte }
+
+func (c *capture) middleware(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	if r.Body != nil {
+		c.req, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(c.req))
+	}
+	resp, err := next(r)
+	if err == nil && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		c.resp, _ = io.ReadAll(resp.Body)
+		resp.Body = io.NopCloser(bytes.NewReader(c.resp))
+	}
+	return resp, err
+}
+
+func linkRoots(t *testing.T, c *cluster) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(c.link.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return pool
+}
+
+// A request served in another region than it entered carries a receipt
+// signed by the inference region, over the client's bytes and the answer
+// as delivered; a request that did not ask gets none.
+func TestReceiptForwardedOpenAI(t *testing.T) {
+	c := startCluster(t, threeRegions, "")
+	c.mocks["eu-west-1"].SetThrottled(time.Hour) // served in eu-central-1
+	roots := linkRoots(t, c)
+	cl := c.client("eu-west-1")
+	params := oa.ChatCompletionNewParams{Model: "eu.demo.chat-small", Messages: []oa.ChatCompletionMessageParamUnion{oa.UserMessage("where?")}}
+
+	t.Run("non-streaming", func(t *testing.T) {
+		var cp capture
+		var raw *http.Response
+		if _, err := cl.Chat.Completions.New(t.Context(), params, option.WithHeader(receipt.Header, "true"),
+			option.WithMiddleware(cp.middleware), option.WithResponseInto(&raw)); err != nil {
+			t.Fatal(err)
+		}
+		tok := raw.Header.Get(receipt.Header)
+		claims, err := receipt.Verify(tok, roots, time.Now())
+		if err != nil {
+			t.Fatalf("receipt %q: %v", tok, err)
+		}
+		if claims.InferenceRegion != "eu-central-1" || claims.SourceRegion != "eu-west-1" || claims.RequestID != raw.Header.Get("X-Meridian-Request-Id") {
+			t.Errorf("claims %+v", claims)
+		}
+		if claims.RequestSHA256 != receipt.BodyHash(cp.req) {
+			t.Errorf("request_sha256 %s, want the hash of the client's body %s", claims.RequestSHA256, receipt.BodyHash(cp.req))
+		}
+		if claims.AnswerForm != receipt.AnswerBody || claims.AnswerSHA256 != receipt.BodyHash(cp.resp) {
+			t.Errorf("answer %s %s, want body %s", claims.AnswerForm, claims.AnswerSHA256, receipt.BodyHash(cp.resp))
+		}
+		if claims.Audit.Hash == "" || claims.Audit.EventID != claims.RequestID || claims.Usage.OutputTokens == 0 {
+			t.Errorf("audit %+v usage %+v", claims.Audit, claims.Usage)
+		}
+	})
+
+	t.Run("streaming", func(t *testing.T) {
+		var cp capture
+		stream := cl.Chat.Completions.NewStreaming(t.Context(), params, option.WithHeader(receipt.Header, "true"), option.WithMiddleware(cp.middleware))
+		var text strings.Builder
+		var tok string
+		for stream.Next() {
+			ch := stream.Current()
+			for _, c := range ch.Choices {
+				text.WriteString(c.Delta.Content)
+			}
+			var m map[string]json.RawMessage
+			if json.Unmarshal([]byte(ch.RawJSON()), &m) == nil && m[receipt.StreamField] != nil {
+				json.Unmarshal(m[receipt.StreamField], &tok)
+			}
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		claims, err := receipt.Verify(tok, roots, time.Now())
+		if err != nil {
+			t.Fatalf("stream receipt %q: %v", tok, err)
+		}
+		h := receipt.NewAnswerHasher()
+		h.WriteString(text.String())
+		if claims.InferenceRegion != "eu-central-1" || claims.AnswerForm != receipt.AnswerText || claims.AnswerSHA256 != h.Sum() ||
+			claims.RequestSHA256 != receipt.BodyHash(cp.req) || text.Len() == 0 {
+			t.Errorf("claims %+v for text %q", claims, text.String())
+		}
+	})
+
+	t.Run("without opt-in", func(t *testing.T) {
+		var raw *http.Response
+		if _, err := cl.Chat.Completions.New(t.Context(), params, option.WithResponseInto(&raw)); err != nil {
+			t.Fatal(err)
+		}
+		if v := raw.Header.Get(receipt.Header); v != "" {
+			t.Errorf("unasked receipt %q", v)
+		}
+		status, _, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", true), c.key)
+		if status != 200 || bytes.Contains(body, []byte(receipt.StreamField)) {
+			t.Errorf("stream without opt-in: %d %s", status, body)
+		}
+	})
+}
