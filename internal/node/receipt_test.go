@@ -7,10 +7,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/audit"
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/receipt"
 	oa "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -78,6 +81,11 @@ func TestReceiptForwardedOpenAI(t *testing.T) {
 		if claims.Audit.Hash == "" || claims.Audit.EventID != claims.RequestID || claims.Usage.OutputTokens == 0 {
 			t.Errorf("audit %+v usage %+v", claims.Audit, claims.Usage)
 		}
+		// What meridian audit verify --receipt does: the event is in the
+		// inference region's verified chain.
+		if _, ev, err := audit.FindReceiptEvent(filepath.Join(c.auditDir, "eu-central-1"), claims.Audit.EventID, claims.Audit.Hash, claims.InferenceRegion); err != nil || ev == nil {
+			t.Errorf("receipt's audit event in eu-central-1's log: %v", err)
+		}
 	})
 
 	t.Run("streaming", func(t *testing.T) {
@@ -124,3 +132,24 @@ func TestReceiptForwardedOpenAI(t *testing.T) {
 		}
 	})
 }
+
+// A principal with receipts: true gets a receipt without asking, for a
+// request served where it entered.
+func TestReceiptPrincipalOptIn(t *testing.T) {
+	key, _ := auth.NewKey()
+	c := startCluster(t, []regionSpec{{"eu-central-1", "eu"}}, "  - {id: compliance, api_keys: ["+strconvQuote(auth.HashKey(key))+"], receipts: true}\n")
+	status, h, body := c.post("eu-central-1", chatBody("eu.demo.chat-small", false), key)
+	claims, err := receipt.Verify(h.Get(receipt.Header), linkRoots(t, c), time.Now())
+	if status != 200 || err != nil {
+		t.Fatalf("status %d, receipt: %v", status, err)
+	}
+	if claims.InferenceRegion != "eu-central-1" || claims.SourceRegion != "eu-central-1" || claims.AnswerSHA256 != receipt.BodyHash(body) ||
+		claims.RequestSHA256 != receipt.BodyHash([]byte(chatBody("eu.demo.chat-small", false))) {
+		t.Errorf("claims %+v", claims)
+	}
+	if status, h, _ := c.post("eu-central-1", chatBody("eu.demo.chat-small", false), c.key); status != 200 || h.Get(receipt.Header) != "" {
+		t.Errorf("tester (no opt-in): status %d receipt %q", status, h.Get(receipt.Header))
+	}
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
