@@ -451,6 +451,10 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 				held = append(held, o.Data)
 			}
 		}
+		if tok := gateway.StreamReceipt(s); tok != "" && len(held) > 0 {
+			last := len(held) - 1
+			held[last] = inference.AppendSetString(nil, held[last], receipt.BedrockStreamField, tok)
+		}
 		for _, c := range held {
 			if !ew.chunk(&buf, c) {
 				return
@@ -466,10 +470,19 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	}
 	md := anthropicMessageDelta{Type: "message_delta", Usage: anthropicUsage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}}
 	md.Delta.StopReason = anthropicStop(stop)
-	_ = chunk(anthropicBlockStop{Type: "content_block_stop"}) &&
-		chunk(md) &&
-		chunk(anthropicMessageStop{Type: "message_stop", Metrics: &invocationMetrics{InputTokenCount: usage.InputTokens, OutputTokenCount: usage.OutputTokens,
-			InvocationLatency: h.opts.Now().Sub(call.Received).Milliseconds(), FirstByteLatency: firstByte.Milliseconds()}})
+	if !chunk(anthropicBlockStop{Type: "content_block_stop"}) || !chunk(md) {
+		return
+	}
+	stopChunk := anthropicMessageStop{Type: "message_stop", Metrics: &invocationMetrics{InputTokenCount: usage.InputTokens, OutputTokenCount: usage.OutputTokens,
+		InvocationLatency: h.opts.Now().Sub(call.Received).Milliseconds(), FirstByteLatency: firstByte.Milliseconds()}}
+	if tok := gateway.StreamReceipt(s); tok != "" {
+		b, err := json.Marshal(stopChunk)
+		if err == nil {
+			ew.chunk(&buf, inference.AppendSetString(nil, b, receipt.BedrockStreamField, tok))
+		}
+		return
+	}
+	chunk(stopChunk)
 }
 
 func itoa(n int) string     { return strconv.Itoa(n) }
