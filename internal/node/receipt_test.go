@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"encoding/base64"
 	"crypto/x509"
 	"encoding/json"
 	"io"
@@ -115,6 +116,52 @@ func TestReceiptForwardedOpenAI(t *testing.T) {
 		if claims.InferenceRegion != "eu-central-1" || claims.AnswerForm != receipt.AnswerText || claims.AnswerSHA256 != h.Sum() ||
 			claims.RequestSHA256 != receipt.BodyHash(cp.req) || text.Len() == 0 {
 			t.Errorf("claims %+v for text %q", claims, text.String())
+		}
+	})
+
+	t.Run("tampered, swapped or signed elsewhere fails", func(t *testing.T) {
+		post := func(content string) (tok string, req, resp []byte) {
+			var cp capture
+			var raw *http.Response
+			p := params
+			p.Messages = []oa.ChatCompletionMessageParamUnion{oa.UserMessage(content)}
+			if _, err := cl.Chat.Completions.New(t.Context(), p, option.WithHeader(receipt.Header, "true"),
+				option.WithMiddleware(cp.middleware), option.WithResponseInto(&raw)); err != nil {
+				t.Fatal(err)
+			}
+			return raw.Header.Get(receipt.Header), cp.req, cp.resp
+		}
+		tokA, reqA, respA := post("first question")
+		tokB, reqB, _ := post("second question")
+		// Swapped: B's receipt is valid, but not for A's request.
+		b, err := receipt.Verify(tokB, roots, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.RequestSHA256 == receipt.BodyHash(reqA) || b.RequestSHA256 != receipt.BodyHash(reqB) {
+			t.Errorf("receipt B's request hash %s matches request A's (%s)", b.RequestSHA256, receipt.BodyHash(reqA))
+		}
+		// Edited: any claim changed breaks the signature.
+		parts := strings.Split(tokA, ".")
+		claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		for _, edit := range [][2]string{{`"eu-central-1"`, `"eu-west-1"`}, {receipt.BodyHash(respA), receipt.BodyHash(reqA)}} {
+			forged := bytes.Replace(claims, []byte(edit[0]), []byte(edit[1]), 1)
+			tok := parts[0] + "." + base64.RawURLEncoding.EncodeToString(forged) + "." + parts[2]
+			if _, err := receipt.Verify(tok, roots, time.Now()); err == nil || bytes.Equal(forged, claims) {
+				t.Errorf("receipt with %s replaced by %s verifies", edit[0], edit[1])
+			}
+		}
+		// Signed by the source region's key, claiming the destination.
+		a, err := receipt.Verify(tokA, roots, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The source's issuer refuses to sign it (a hand-made JWS with
+		// that key fails Verify: internal/receipt's TestVerify).
+		if forged, err := c.nodes["eu-west-1"].receiptIssuer().Issue(*a); err == nil {
+			if _, err := receipt.Verify(forged, roots, time.Now()); err == nil {
+				t.Error("a receipt for eu-central-1 signed with eu-west-1's link key verifies")
+			}
 		}
 	})
 
