@@ -115,6 +115,61 @@ func TestReceiptForwardedBedrock(t *testing.T) {
 		tok := metadataReceipt(t, cp.resp.Bytes())
 		check(t, tok, text.String())
 	})
+
+	invokeBody := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":20,"messages":[{"role":"user","content":"where?"}]}`)
+	t.Run("InvokeModel", func(t *testing.T) {
+		out, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: model, Body: invokeBody, ContentType: aws.String("application/json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg struct {
+			Content []struct{ Text string } `json:"content"`
+		}
+		if err := json.Unmarshal(out.Body, &msg); err != nil {
+			t.Fatal(err)
+		}
+		var text strings.Builder
+		for _, c := range msg.Content {
+			text.WriteString(c.Text)
+		}
+		check(t, cp.header.Get(receipt.Header), text.String())
+	})
+
+	t.Run("InvokeModelWithResponseStream", func(t *testing.T) {
+		out, err := rt.InvokeModelWithResponseStream(t.Context(), &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: model, Body: invokeBody,
+			ContentType: aws.String("application/json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		es := out.GetStream()
+		defer es.Close()
+		var text strings.Builder
+		var last map[string]json.RawMessage
+		for ev := range es.Events() {
+			ch, ok := ev.(*types.ResponseStreamMemberChunk)
+			if !ok {
+				continue
+			}
+			var e struct {
+				Type  string `json:"type"`
+				Delta struct {
+					Text string `json:"text"`
+				} `json:"delta"`
+			}
+			json.Unmarshal(ch.Value.Bytes, &e)
+			if e.Type == "content_block_delta" {
+				text.WriteString(e.Delta.Text)
+			}
+			last = nil
+			json.Unmarshal(ch.Value.Bytes, &last)
+		}
+		if err := es.Err(); err != nil {
+			t.Fatal(err)
+		}
+		var tok string
+		json.Unmarshal(last[receipt.BedrockStreamField], &tok)
+		check(t, tok, text.String())
+	})
 }
 
 // metadataReceipt decodes an eventstream body and returns the
