@@ -252,14 +252,11 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 				s.gotText = true
 				s.rec.TTFT = s.g.now().Sub(s.rec.Started)
 			}
-			if s.g.recordBody || s.receipt != nil {
-				t := ev.DeltaText()
-				if s.g.recordBody {
-					s.text.WriteString(t)
-				}
-				if s.receipt != nil {
-					s.receipt.see(t)
-				}
+			if s.g.recordBody {
+				s.text.WriteString(ev.DeltaText())
+			}
+			if s.receipt != nil {
+				s.receipt.see(&ev)
 			}
 		}
 	case errors.Is(err, io.EOF):

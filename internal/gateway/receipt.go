@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -134,9 +136,9 @@ func (g *Gateway) streamReceipt(rs inference.Stream, job *Job, inferenceRegion s
 	s.receipt = sr
 }
 
-func (r *streamReceipt) see(text string) {
+func (r *streamReceipt) see(ev *inference.Event) {
 	if r.hasher != nil {
-		r.hasher.WriteString(text)
+		r.hasher.WriteString(answerDelta(ev))
 	}
 }
 
@@ -170,4 +172,43 @@ func (s *recordingStream) receiptToken() string {
 		return *p
 	}
 	return ""
+}
+
+// answerDelta is the text a stream event adds to the answer a receipt
+// covers (docs/receipts.md, "Streams"): its content text and, for a raw
+// event, the tool-call arguments it carries.
+func answerDelta(ev *inference.Event) string {
+	t := ev.DeltaText()
+	if ev.Raw == nil {
+		return t
+	}
+	var key string
+	switch ev.Dialect {
+	case inference.DialectOpenAIChat:
+		key = `"arguments":`
+	case inference.DialectConverse:
+		key = `"input":`
+	case inference.DialectAnthropic:
+		key = `"partial_json":`
+	default:
+		return t
+	}
+	s := inference.StringAfter(ev.Raw, key)
+	if s == nil {
+		return t
+	}
+	return t + jsonUnquote(s)
+}
+
+// jsonUnquote decodes the content of a JSON string (as StringAfter returns
+// it), or returns it as is when it does not decode.
+func jsonUnquote(s []byte) string {
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s)
+	}
+	var out string
+	if json.Unmarshal(append(append([]byte{'"'}, s...), '"'), &out) != nil {
+		return string(s)
+	}
+	return out
 }
