@@ -2,8 +2,8 @@ package node
 
 import (
 	"bytes"
-	"encoding/base64"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
