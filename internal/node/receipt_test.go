@@ -194,6 +194,47 @@ func TestReceiptPrincipalOptIn(t *testing.T) {
 		claims.RequestSHA256 != receipt.BodyHash([]byte(chatBody("eu.demo.chat-small", false))) {
 		t.Errorf("claims %+v", claims)
 	}
+	// Streamed: the receipt is in the last chunk before [DONE], over the
+	// content the chunks carried.
+	status, _, body = c.post("eu-central-1", chatBody("eu.demo.chat-small", true), key)
+	var text strings.Builder
+	var tok, last string
+	for line := range strings.Lines(string(body)) {
+		data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: ")
+		if !ok {
+			continue
+		}
+		if data == "[DONE]" {
+			break
+		}
+		last = data
+		var ch struct {
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+			Receipt string `json:"meridian_receipt"`
+		}
+		if err := json.Unmarshal([]byte(data), &ch); err != nil {
+			t.Fatalf("chunk %s: %v", data, err)
+		}
+		for _, c := range ch.Choices {
+			text.WriteString(c.Delta.Content)
+		}
+		if ch.Receipt != "" {
+			tok = ch.Receipt
+		}
+	}
+	if status != 200 || !strings.Contains(last, receipt.StreamField) {
+		t.Fatalf("stream: status %d, last chunk before [DONE] %s", status, last)
+	}
+	claims, err = receipt.Verify(tok, linkRoots(t, c), time.Now())
+	h2 := receipt.NewAnswerHasher()
+	h2.WriteString(text.String())
+	if err != nil || claims.AnswerForm != receipt.AnswerText || claims.AnswerSHA256 != h2.Sum() || text.Len() == 0 {
+		t.Errorf("stream receipt: %v, claims %+v, text %q", err, claims, text.String())
+	}
 	if status, h, _ := c.post("eu-central-1", chatBody("eu.demo.chat-small", false), c.key); status != 200 || h.Get(receipt.Header) != "" {
 		t.Errorf("tester (no opt-in): status %d receipt %q", status, h.Get(receipt.Header))
 	}
