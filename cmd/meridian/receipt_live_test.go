@@ -24,13 +24,51 @@ import (
 // the client saved, and `meridian audit verify DIR --receipt` finds its
 // event in the node's audit log.
 func TestReceiptFromLiveNode(t *testing.T) {
-	dir := t.TempDir()
+	dir, auditDir, ca, _ := liveReceipt(t, "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"receipt", "verify", filepath.Join(dir, "receipt.jws"), "--ca", ca,
+			"--request", filepath.Join(dir, "request.json"), "--response", filepath.Join(dir, "response.json")}, "receipt: VALID: inference ran in eu-central-1"},
+		{[]string{"audit", "verify", filepath.Join(auditDir, "eu-central-1"), "--receipt", filepath.Join(dir, "receipt.jws"), "--ca", ca}, "of the verified log"},
+	} {
+		out, stderr, err := runCLI(t, tc.args...)
+		if err != nil || !strings.Contains(out, tc.want) {
+			t.Errorf("meridian %s = %v\nstdout: %s\nstderr: %s\nwant it to contain %q", strings.Join(tc.args, " "), err, out, stderr, tc.want)
+		}
+	}
+}
+
+// TestReceiptWithoutAuditTrail: a node whose audit trail is disabled still
+// signs receipts, with an empty audit hash, and says so.
+func TestReceiptWithoutAuditTrail(t *testing.T) {
+	dir, _, ca, tok := liveReceipt(t, "audit: {disabled: true}\n")
+	claims, err := receipt.Parse(tok)
+	if err != nil || claims.Claims.Audit.Hash != "" {
+		t.Fatalf("receipt %v, audit %+v: want an empty audit hash", err, claims)
+	}
+	out, stderr, err := runCLI(t, "receipt", "verify", filepath.Join(dir, "receipt.jws"), "--ca", ca)
+	if err != nil || !strings.Contains(out, "keeps no audit trail") {
+		t.Errorf("receipt verify = %v\nstdout: %s\nstderr: %s", err, out, stderr)
+	}
+}
+
+// liveReceipt starts a one-region node (auditYAML replaces its audit
+// section), asks it for an answer with a receipt and saves receipt,
+// request and response in dir.
+func liveReceipt(t *testing.T, auditYAML string) (dir, auditDir, ca, tok string) {
+	t.Helper()
+	dir = t.TempDir()
 	lc, err := pki.Provision(filepath.Join(dir, "pki"), "", "eu-central-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := auth.NewKey()
-	auditDir := filepath.Join(dir, "audit")
+	auditDir = filepath.Join(dir, "audit")
+	if auditYAML == "" {
+		auditYAML = fmt.Sprintf("audit: {dir: %q, digest_interval: 1s}\n", auditDir)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -40,8 +78,7 @@ func TestReceiptFromLiveNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := fmt.Sprintf(`account: "111122223333"
-audit: {dir: %q, digest_interval: 1s}
-server: {data_dir: %q}
+%sserver: {data_dir: %q}
 link: {ca_file: %q, cert_file: %q, key_file: %q}
 geographies: {eu: {name: EU}}
 regions:
@@ -51,7 +88,7 @@ deployments:
   - {model: demo.chat-small, region: eu-central-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
 principals:
   - {id: tester, api_keys: [%q]}
-`, auditDir, filepath.Join(dir, "data"), lc.CAFile, lc.CertFile, lc.KeyFile, ln.Addr(), linkLn.Addr(), auth.HashKey(key))
+`, auditYAML, filepath.Join(dir, "data"), lc.CAFile, lc.CertFile, lc.KeyFile, ln.Addr(), linkLn.Addr(), auth.HashKey(key))
 	cfg, err := topology.Parse([]byte(y), "live.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +106,7 @@ principals:
 	}
 	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	tok := resp.Header.Get(receipt.Header)
+	tok = resp.Header.Get(receipt.Header)
 	if resp.StatusCode != http.StatusOK || tok == "" {
 		t.Fatalf("status %d, receipt %q: %s", resp.StatusCode, tok, answer)
 	}
@@ -79,17 +116,5 @@ principals:
 			t.Fatal(err)
 		}
 	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"receipt", "verify", filepath.Join(dir, "receipt.jws"), "--ca", lc.CAFile,
-			"--request", filepath.Join(dir, "request.json"), "--response", filepath.Join(dir, "response.json")}, "receipt: VALID: inference ran in eu-central-1"},
-		{[]string{"audit", "verify", filepath.Join(auditDir, "eu-central-1"), "--receipt", filepath.Join(dir, "receipt.jws"), "--ca", lc.CAFile}, "of the verified log"},
-	} {
-		out, stderr, err := runCLI(t, tc.args...)
-		if err != nil || !strings.Contains(out, tc.want) {
-			t.Errorf("meridian %s = %v\nstdout: %s\nstderr: %s\nwant it to contain %q", strings.Join(tc.args, " "), err, out, stderr, tc.want)
-		}
-	}
+	return dir, auditDir, lc.CAFile, tok
 }
