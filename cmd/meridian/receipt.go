@@ -176,9 +176,16 @@ func printClaims(w io.Writer, c *receipt.Claims, checkedReq, checkedResp bool, m
 	row("usage", fmt.Sprintf("%d input tokens, %d output tokens", c.Usage.InputTokens, c.Usage.OutputTokens))
 	row("request sha256", c.RequestSHA256+checked(checkedReq, mismatches, "request"))
 	row("answer sha256", c.AnswerSHA256+" ("+c.AnswerForm.String()+")"+checked(checkedResp, mismatches, "answer"))
-	row("audit event", c.Audit.EventID+" hash "+c.Audit.Hash)
+	if c.Audit.Hash == "" {
+		row("audit event", "none: "+c.InferenceRegion+" keeps no audit trail (audit.disabled)")
+	} else {
+		row("audit event", c.Audit.EventID+" hash "+c.Audit.Hash)
+	}
 	for _, m := range mismatches {
 		fmt.Fprintf(w, "  MISMATCH: %s\n", m)
+	}
+	if c.Audit.Hash == "" {
+		return
 	}
 	fmt.Fprintf(w, "  (check the audit event with: meridian audit verify DIR --receipt RECEIPT, DIR being %s's audit log)\n", c.InferenceRegion)
 }
@@ -253,6 +260,10 @@ func (rc *receiptCheck) check(dir, region string, keys []ed25519.PublicKey, stdo
 	}
 	rc.found = true
 	c := rc.claims
+	if c.Audit.Hash == "" {
+		fmt.Fprintf(stdout, "  receipt: NOT IN LOG: the receipt names no audit event (%s kept no audit trail when it signed)\n", c.InferenceRegion)
+		return false
+	}
 	_, ev, err := audit.FindReceiptEvent(dir, c.Audit.EventID, c.Audit.Hash, c.InferenceRegion, keys...)
 	if err != nil {
 		fmt.Fprintf(stdout, "  receipt: NOT IN LOG: %v\n", err)

@@ -47,7 +47,9 @@ func (a Recorder) Admit() error {
 // trail: for a request answered in full the gateway then answers 503
 // instead of the body.
 func (a Recorder) Record(ctx context.Context, rec *gateway.Record) error {
-	return auditError(a.W.Append(ctx, EventOf(rec)))
+	h, err := a.W.AppendHashed(ctx, EventOf(rec))
+	rec.AuditHash = h // for the request's residency receipt
+	return auditError(err)
 }
 
 // BeginStream implements gateway.StreamRecorder: it journals the stream's intent,

@@ -47,6 +47,13 @@ type Job struct {
 	// sets it to that node's own account of its time, read from the
 	// forwarded answer's headers (nil when the node sent none).
 	Reported *Timing
+	// Receipt asks the inference node for a residency receipt
+	// (docs/receipts.md): the client's x-meridian-receipt: true, or its
+	// principal's receipts: true.
+	Receipt bool
+	// OnReceipt, when set, is given the receipt that a forwarded stream's
+	// inference region sent with the stream's end.
+	OnReceipt func(token string)
 }
 
 // Executor runs jobs in one region: the local backends, or a peer node over

@@ -44,6 +44,9 @@ type Call struct {
 	// the zero value asks for none (default, or what Request.ServiceTier
 	// already says).
 	ServiceTier RequestedTier
+	// Receipt is true when the client asked for a residency receipt
+	// (x-meridian-receipt: true, read by [WantsReceipt]).
+	Receipt bool
 }
 
 // Attempt, Route and Outcome are the dispatch package's, so that the link

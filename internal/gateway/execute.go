@@ -80,6 +80,7 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		return deny("refused by the destination: unknown principal", nil)
 	}
 	principal.Method, principal.KeyID = job.Principal.Method, job.Principal.KeyID
+	job.Receipt = job.Receipt || g.receiptPrincipals[principal.ID]
 	allowed, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: principal, Source: job.SourceRegion, Resolution: res, Stream: job.Request.Stream,
 		SourceIP: job.SourceIP, SecureTransport: job.SecureTransport, Now: g.now()})
 	if err != nil || !slices.Contains(allowed, g.region) {
@@ -127,7 +128,9 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 			ts.Close()
 			return nil, g.fail(ctx, rec, err)
 		}
-		return &Outcome{Route: Route{Overhead: rec.Overhead}, Stream: g.recordingStream(ctx, ts, rec, job.Request)}, nil
+		rs := g.recordingStream(ctx, ts, rec, job.Request)
+		g.streamReceipt(rs, job, g.region, nil)
+		return &Outcome{Route: Route{Overhead: rec.Overhead}, Stream: rs}, nil
 	}
 	resp, err := g.local.Complete(ctx, job)
 	took := g.now().Sub(start)
@@ -142,6 +145,9 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	rec.Overhead = dispatch.LocalOverhead(g.now().Sub(rec.Started), took)
 	if err := g.succeed(ctx, rec, resp); err != nil {
 		return nil, inference.AsError(err)
+	}
+	if job.Receipt {
+		g.signResponse(ctx, rec, job.Operation, job.Request, resp)
 	}
 	return &Outcome{Route: Route{Overhead: rec.Overhead}, Response: resp}, nil
 }
@@ -234,6 +240,8 @@ type recordingStream struct {
 	count   delivered
 	text    strings.Builder
 	once    sync.Once
+	// receipt is set when the stream's answer carries a receipt.
+	receipt *streamReceipt
 }
 
 func (g *Gateway) recordingStream(ctx context.Context, s inference.Stream, rec *Record, req *inference.Request) inference.Stream {
@@ -253,6 +261,9 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 			}
 			if s.g.recordBody {
 				s.text.WriteString(ev.DeltaText())
+			}
+			if s.receipt != nil {
+				s.receipt.see(&ev)
 			}
 		}
 	case errors.Is(err, io.EOF):
@@ -284,6 +295,9 @@ func (s *recordingStream) Close() error {
 			s.rec.Completion = s.text.String()
 		}
 		s.g.finish(s.ctx, s.rec)
+		if s.receipt != nil {
+			s.receipt.finish(s)
+		}
 	})
 	return err
 }

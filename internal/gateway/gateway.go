@@ -16,6 +16,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/receipt"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -88,6 +89,9 @@ type Options struct {
 	// throttled or fails, so that the node can publish its state to peers
 	// at once rather than at their next fetch. It must not block.
 	OnSharpChange func()
+	// Receipts signs residency receipts for answers served in this region;
+	// nil signs none (docs/receipts.md).
+	Receipts *receipt.Issuer
 }
 
 // ErrNoAuthorizer is returned by New when Options.Authorizer is nil.
@@ -116,6 +120,9 @@ type Gateway struct {
 	defaultMaxTokens int
 	onThrottle       func(k routing.Key, wait time.Duration)
 	onSharpChange    func()
+	receipts         *receipt.Issuer
+	// receiptPrincipals are the principals with receipts: true.
+	receiptPrincipals map[string]bool
 }
 
 // New returns a Gateway for opts.Region. It fails when the region is not
@@ -137,6 +144,15 @@ func New(opts Options) (*Gateway, error) {
 		metrics: opts.Metrics, log: opts.Logger, now: opts.Now, quota: opts.Quota,
 		recordBody: opts.Config.Audit.RecordContent, defaultMaxTokens: opts.Config.Quota.DefaultMaxTokens,
 		onThrottle: opts.OnThrottle, onSharpChange: opts.OnSharpChange,
+	}
+	g.receipts = opts.Receipts
+	for _, p := range opts.Config.Principals {
+		if p.Receipts {
+			if g.receiptPrincipals == nil {
+				g.receiptPrincipals = map[string]bool{}
+			}
+			g.receiptPrincipals[p.ID] = true
+		}
 	}
 	if g.defaultMaxTokens == 0 {
 		g.defaultMaxTokens = DefaultMaxTokens
@@ -243,7 +259,12 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	route := Route{RequestID: call.RequestID, SourceRegion: g.region, ProfileID: res.ProfileID, ProfileARN: res.ProfileARN, Model: res.Model}
 	job := &Job{RequestID: call.RequestID, Operation: call.Operation, SourceRegion: g.region, ProfileID: res.ProfileID,
 		ProfileARN: res.ProfileARN, Model: res.Model, Principal: call.Principal, Request: call.Request,
-		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, MaxQueueWait: call.MaxQueueWait}
+		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, MaxQueueWait: call.MaxQueueWait, Receipt: g.wantsReceipt(call)}
+	var forwardedReceipt *receiptSlot
+	if job.Receipt {
+		forwardedReceipt = &receiptSlot{}
+		job.OnReceipt = forwardedReceipt.set
+	}
 	out, err := g.execute(ctx, job, res.Destinations, allowed, &route)
 	rec.Attempts, rec.Route = route.Attempts, route.Reason
 	if err != nil {
@@ -260,11 +281,19 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 			out.Stream.Close()
 			return nil, g.fail(ctx, rec, err)
 		}
-		out.Stream = g.recordingStream(ctx, out.Stream, rec, call.Request)
+		rs := g.recordingStream(ctx, out.Stream, rec, call.Request)
+		g.streamReceipt(rs, job, route.InferenceRegion, forwardedReceipt)
+		out.Stream = rs
 		return out, nil
 	}
 	if err := g.succeed(ctx, rec, out.Response); err != nil {
 		return nil, inference.AsError(err) // not recorded: not served
+	}
+	switch {
+	case !job.Receipt:
+		out.Response.Receipt = "" // nothing new for a client that did not ask
+	case route.InferenceRegion == g.region:
+		g.signResponse(ctx, rec, call.Operation, call.Request, out.Response)
 	}
 	return out, nil
 }

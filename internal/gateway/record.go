@@ -68,6 +68,9 @@ type Record struct {
 	// "default", "flex"); empty when it was refused before its tier was
 	// read.
 	ServiceTier string
+	// AuditHash is the hash of the request's audit event in this region's
+	// chain, set by the audit recorder; "" when the trail is off.
+	AuditHash string
 }
 
 // Recorder receives every finished request. The audit trail, the live view

@@ -204,6 +204,10 @@ type Response struct {
 	Usage      Usage      `json:"usage"`
 	// Latency is the time the backend took, as measured by the executor.
 	Latency time.Duration `json:"latency,omitempty"`
+	// Receipt is the residency receipt the inference region signed for
+	// this answer (docs/receipts.md), when one was asked for; it travels
+	// back over the link with the answer.
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // Text returns the answer's text, for content recording: the Message's, or

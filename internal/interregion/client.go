@@ -18,6 +18,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
+	"github.com/meridian-gateway/meridian/internal/receipt"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -348,6 +349,11 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	req.Header.Set("Content-Type", contentType)
+	if job.Receipt {
+		// Not in the envelope: asking for a receipt grants nothing, and
+		// the destination adds its principals' own opt-in.
+		req.Header.Set(receipt.Header, "true")
+	}
 	env := envelopeOf(job, body, r.c.opts.Now())
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.
@@ -404,7 +410,7 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 		cancel()
 		return nil, err
 	}
-	return &remoteStream{region: r.p.Region, body: resp.Body, cancel: cancel, sc: bufio.NewReaderSize(resp.Body, 8192)}, nil
+	return &remoteStream{region: r.p.Region, body: resp.Body, cancel: cancel, sc: bufio.NewReaderSize(resp.Body, 8192), onReceipt: job.OnReceipt}, nil
 }
 
 // remoteStream reads an NDJSON stream from a peer.
@@ -415,6 +421,8 @@ type remoteStream struct {
 	sc     *bufio.Reader
 	done   bool
 	once   sync.Once
+	// onReceipt is given the receipt sent with the stream's end.
+	onReceipt func(string)
 }
 
 func (s *remoteStream) Recv() (inference.Event, error) {
@@ -441,6 +449,9 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	switch {
 	case l.End:
 		s.done = true
+		if l.Receipt != "" && s.onReceipt != nil {
+			s.onReceipt(l.Receipt)
+		}
 		return inference.Event{}, io.EOF
 	case l.Error != nil:
 		s.done = true

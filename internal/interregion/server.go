@@ -14,6 +14,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
+	"github.com/meridian-gateway/meridian/internal/receipt"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -116,6 +117,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeWireError(w, inference.AsError(err))
 		return
 	}
+	job.Receipt = r.Header.Get(receipt.Header) == "true"
 	out, err := s.opts.Local.ServeForwarded(r.Context(), job)
 	if err != nil {
 		writeWireError(w, inference.AsError(err))
@@ -167,6 +169,9 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream) {
 			// that the stream ended.
 			st.Close()
 			line.End = true
+			if rs, ok := st.(interface{ Receipt() string }); ok {
+				line.Receipt = rs.Receipt()
+			}
 		default:
 			we := toWire(inference.AsError(err))
 			line.Error = &we

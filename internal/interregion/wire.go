@@ -230,6 +230,9 @@ type streamLine struct {
 	Event *inference.Event `json:"event,omitempty"`
 	Error *wireError       `json:"error,omitempty"`
 	End   bool             `json:"end,omitempty"`
+	// Receipt is the inference region's residency receipt, on the end
+	// line of a stream that asked for one.
+	Receipt string `json:"receipt,omitempty"`
 }
 
 func writeWireError(w http.ResponseWriter, e *inference.Error) {

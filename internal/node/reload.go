@@ -202,7 +202,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	}
 	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: n.otel.Backends(backends), Routing: rt,
 		Link: n.otel.Link(n.link), Authorizer: authz, Quota: q, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
-		OnThrottle: onThrottle, OnSharpChange: n.pushState})
+		OnThrottle: onThrottle, OnSharpChange: n.pushState, Receipts: n.receiptIssuer()})
 	if err != nil {
 		return nil, err
 	}

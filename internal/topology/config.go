@@ -258,6 +258,10 @@ type Principal struct {
 	// operational endpoints without any inference permission.
 	Viewer bool    `yaml:"viewer"`
 	Limits *Limits `yaml:"limits"`
+	// Receipts signs a residency receipt for every answer to this
+	// principal, as if each request asked with x-meridian-receipt: true
+	// (docs/receipts.md).
+	Receipts bool `yaml:"receipts"`
 }
 
 // Name returns the principal's username, defaulting to its id.

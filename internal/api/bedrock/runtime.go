@@ -15,6 +15,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/receipt"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -25,6 +26,7 @@ type decodeFunc func(modelID string, body []byte, stream bool) (*inference.Reque
 // invoke through the gateway. It returns nil after rendering an error.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, stream bool, decode decodeFunc) (*gateway.Call, *gateway.Outcome) {
 	call := h.begin(w, r, op)
+	call.Receipt = gateway.WantsReceipt(r.Header)
 	body, err := h.readAuthenticated(w, r, call)
 	if err != nil {
 		h.reject(w, r, call, err)
@@ -56,6 +58,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 	}
 	out.Route.SetHeaders(w.Header())
 	gateway.CopyServiceTier(w.Header(), out.Header)
+	if out.Response != nil && out.Response.Receipt != "" {
+		w.Header().Set(receipt.Header, out.Response.Receipt)
+	}
 	return call, out
 }
 
@@ -200,6 +205,13 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 				held = append(held, heldEvent{o.Type, o.Data})
 			}
 		}
+		if tok := gateway.StreamReceipt(s); tok != "" {
+			for i := range held {
+				if held[i].name == "metadata" {
+					held[i].payload = inference.AppendSetString(nil, held[i].payload, receipt.BedrockStreamField, tok)
+				}
+			}
+		}
 		for _, e := range held {
 			if !ew.raw(e.name, e.payload) {
 				return
@@ -214,7 +226,13 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 		ew.event("contentBlockStop", contentBlockStopEvent{})
 	}
 	ew.event("messageStop", messageStopEvent{StopReason: stopReason(stop)})
-	ew.event("metadata", metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Now().Sub(call.Received).Milliseconds()}})
+	meta := metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Now().Sub(call.Received).Milliseconds()}}
+	if tok := gateway.StreamReceipt(s); tok != "" {
+		b, _ := json.Marshal(meta)
+		ew.raw("metadata", inference.AppendSetString(nil, b, receipt.BedrockStreamField, tok))
+		return
+	}
+	ew.event("metadata", meta)
 }
 
 // checkInvokeContentType refuses bodies that are not JSON: Meridian serves
@@ -434,6 +452,10 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 				held = append(held, o.Data)
 			}
 		}
+		if tok := gateway.StreamReceipt(s); tok != "" && len(held) > 0 {
+			last := len(held) - 1
+			held[last] = inference.AppendSetString(nil, held[last], receipt.BedrockStreamField, tok)
+		}
 		for _, c := range held {
 			if !ew.chunk(&buf, c) {
 				return
@@ -449,10 +471,19 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	}
 	md := anthropicMessageDelta{Type: "message_delta", Usage: anthropicUsage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}}
 	md.Delta.StopReason = anthropicStop(stop)
-	_ = chunk(anthropicBlockStop{Type: "content_block_stop"}) &&
-		chunk(md) &&
-		chunk(anthropicMessageStop{Type: "message_stop", Metrics: &invocationMetrics{InputTokenCount: usage.InputTokens, OutputTokenCount: usage.OutputTokens,
-			InvocationLatency: h.opts.Now().Sub(call.Received).Milliseconds(), FirstByteLatency: firstByte.Milliseconds()}})
+	if !chunk(anthropicBlockStop{Type: "content_block_stop"}) || !chunk(md) {
+		return
+	}
+	stopChunk := anthropicMessageStop{Type: "message_stop", Metrics: &invocationMetrics{InputTokenCount: usage.InputTokens, OutputTokenCount: usage.OutputTokens,
+		InvocationLatency: h.opts.Now().Sub(call.Received).Milliseconds(), FirstByteLatency: firstByte.Milliseconds()}}
+	if tok := gateway.StreamReceipt(s); tok != "" {
+		b, err := json.Marshal(stopChunk)
+		if err == nil {
+			ew.chunk(&buf, inference.AppendSetString(nil, b, receipt.BedrockStreamField, tok))
+		}
+		return
+	}
+	chunk(stopChunk)
 }
 
 func itoa(n int) string     { return strconv.Itoa(n) }

@@ -13,6 +13,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/receipt"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
@@ -104,6 +105,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call.Request = req
+	call.Receipt = gateway.WantsReceipt(r.Header)
 	out, err := h.g.Invoke(r.Context(), call)
 	if err != nil {
 		writeError(w, inference.AsError(err))
@@ -116,6 +118,9 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if out.Stream != nil {
 		h.writeStream(w, r, req, out, includeUsage)
 		return
+	}
+	if tok := out.Response.Receipt; tok != "" {
+		w.Header().Set(receipt.Header, tok)
 	}
 	if resp := out.Response; resp.Body != nil {
 		if resp.Dialect == inference.DialectOpenAIChat {
@@ -347,6 +352,15 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		chunk.Choices = choice[:0]
 		chunk.Usage = &chatUsage{PromptTokens: usage.InputTokens, CompletionTokens: usage.OutputTokens, TotalTokens: usage.Total()}
 		if !send(&chunk) {
+			return
+		}
+	}
+	if tok := gateway.StreamReceipt(s); tok != "" {
+		// The receipt rides in a last chunk of its own, before [DONE]
+		// (docs/receipts.md); clients ignore the unknown member.
+		fin := chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model, Choices: choice[:0]}
+		b, _ := json.Marshal(&fin)
+		if !sendPlain(inference.AppendSetString(nil, b, receipt.StreamField, tok)) {
 			return
 		}
 	}
