@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net"
 	"testing"
@@ -48,7 +49,7 @@ func TestAnthropicBodyToConverseModel(t *testing.T) {
 	if resp.Dialect != inference.DialectConverse || resp.Usage.InputTokens == 0 {
 		t.Fatalf("answer in %s with usage %+v, want Converse with usage", resp.Dialect, resp.Usage)
 	}
-	out, err := TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: "msg_1", Model: "m"})
+	out, err := dialect.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: "msg_1", Model: "m"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestAnthropicBodyToConverseModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	tr, err := NewStreamTranslator(inference.DialectConverse, inference.DialectAnthropic, translate.ResponseMeta{ID: "msg_1", Model: "m"})
+	tr, err := dialect.NewStreamTranslator(inference.DialectConverse, inference.DialectAnthropic, translate.ResponseMeta{ID: "msg_1", Model: "m"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net/http"
 	"net/url"
@@ -50,7 +51,7 @@ func (b *Bedrock) plan(req *inference.Request, stream bool) (op string, body []b
 	case req.Dialect == inference.DialectInvoke, req.Dialect == inference.DialectAnthropic && b.takesAnthropic():
 		return invokeOp, req.Body, req.Dialect, nil
 	}
-	body, err = translateRequest(req, translate.Converse, "", stream, translate.Options{})
+	body, err = dialect.Request(req, translate.Converse, "", stream, translate.Options{})
 	return converseOp, body, inference.DialectConverse, err
 }
 

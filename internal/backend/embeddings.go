@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net/http"
 	"strconv"
@@ -97,11 +98,11 @@ func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference
 	}
 	ereq, err := translate.DecodeEmbeddingsRequest(req.Body)
 	if err != nil {
-		return nil, TranslateError(err)
+		return nil, dialect.TranslateError(err)
 	}
 	bodies, err := translate.EmbeddingsRequest(family, ereq, translate.EmbedOptions{CohereV4: strings.Contains(b.cfg.Model, "embed-v4")})
 	if err != nil {
-		return nil, TranslateError(err)
+		return nil, dialect.TranslateError(err)
 	}
 	answers := make([][]byte, len(bodies))
 	var tokens int64
@@ -121,7 +122,7 @@ func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference
 	}
 	out, err := translate.EmbeddingsResponse(family, ereq, answers, translate.EmbedMeta{Model: req.Model, InputTokens: tokens})
 	if err != nil {
-		return nil, answerError(err)
+		return nil, dialect.AnswerError(err)
 	}
 	resp := &inference.Response{Model: b.cfg.Model, Dialect: inference.DialectOpenAIEmbeddings, Body: out, Latency: time.Since(start), StopReason: inference.StopEndTurn}
 	var head struct {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net"
 	"net/http"
@@ -155,7 +156,7 @@ func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 		return PassThroughOpenAI(req.Body, o.cfg.Model, stream), nil
 	}
 	if req.Body != nil {
-		body, err := translateRequest(req, translate.OpenAI, o.cfg.Model, stream, translate.Options{})
+		body, err := dialect.Request(req, translate.OpenAI, o.cfg.Model, stream, translate.Options{})
 		if err != nil {
 			return nil, err
 		}

@@ -46,6 +46,7 @@ var rules = []struct {
 		Why: "the topology is pure: the standard library, the pure core and the one YAML library"},
 	{Pattern: "internal/profile", Allowed: pureCore, Why: "profiles are pure: the standard library, the pure core and the one YAML library"},
 	{Pattern: "internal/schema/...", Allowed: []string{std, "internal/schema/..."}, Why: "wire schemas are pure: the standard library and each other (jsonx) only"},
+	{Pattern: "internal/dialect", Allowed: []string{std, "internal/inference", "internal/translate", "internal/schema/..."}, Why: "the dialect mapping is pure: the inference vocabulary and the translators only"},
 	{Pattern: "internal/translate/...", Allowed: []string{std, "internal/schema/..."}, Why: "translators are pure functions: the standard library and the wire schemas only"},
 	{Pattern: "internal/dispatch", Forbidden: append(adapters, "internal/gateway"),
 		Why: "the job types are a leaf between the gateway and the link"},

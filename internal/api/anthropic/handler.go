@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	schema "github.com/meridian-gateway/meridian/internal/schema/anthropic"
@@ -192,7 +192,7 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 	case resp.Body != nil && resp.Dialect == inference.DialectAnthropic:
 		b = inference.AppendSetString(nil, resp.Body, "model", req.Model)
 	case resp.Body != nil:
-		if b, err = backend.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: id, Model: req.Model}); err != nil {
+		if b, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: id, Model: req.Model}); err != nil {
 			writeError(w, inference.AsError(err), h.opts.Now())
 			return
 		}
@@ -280,7 +280,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 	}
 	id := messageID(call.RequestID)
 	meta := translate.ResponseMeta{ID: id, Model: req.Model}
-	var tr *backend.StreamTranslator
+	var tr *dialect.StreamTranslator
 	var held []translate.Event
 	var buf []byte
 	sc := newSynth(id, req)
@@ -335,7 +335,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 			}
 		case ev.Raw != nil:
 			if tr == nil {
-				if tr, err = backend.NewStreamTranslator(ev.Dialect, inference.DialectAnthropic, meta); err != nil {
+				if tr, err = dialect.NewStreamTranslator(ev.Dialect, inference.DialectAnthropic, meta); err != nil {
 					inStreamError(err)
 					return
 				}
@@ -346,7 +346,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 				return
 			}
 			if ending {
-				held = backend.CopyEvents(held, outs)
+				held = dialect.CopyEvents(held, outs)
 				continue
 			}
 			for _, o := range outs {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/receipt"
@@ -74,7 +74,7 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) {
 			writeRawJSON(w, resp.Body) // passed through as the model answered
 			return
 		}
-		b, err := backend.TranslateResponse(resp, inference.DialectConverse, translate.ResponseMeta{LatencyMs: h.latencyMs(call, resp)})
+		b, err := dialect.TranslateResponse(resp, inference.DialectConverse, translate.ResponseMeta{LatencyMs: h.latencyMs(call, resp)})
 		if err != nil {
 			writeError(w, inference.AsError(err))
 			return
@@ -110,7 +110,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	// request is recorded.
 	var held []heldEvent
 	passed := false
-	var tr *backend.StreamTranslator
+	var tr *dialect.StreamTranslator
 	for {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
@@ -128,7 +128,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 			// that end the stream wait for the record.
 			passed = true
 			if tr == nil {
-				if tr, err = backend.NewStreamTranslator(ev.Dialect, inference.DialectConverse, translate.ResponseMeta{LatencyMs: h.latencyMs(call, nil)}); err != nil {
+				if tr, err = dialect.NewStreamTranslator(ev.Dialect, inference.DialectConverse, translate.ResponseMeta{LatencyMs: h.latencyMs(call, nil)}); err != nil {
 					e := inference.AsError(err)
 					ew.exception(streamException(e, false), e.Message)
 					return
@@ -258,7 +258,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 		body := resp.Body
 		if resp.Dialect != inference.DialectAnthropic && resp.Dialect != inference.DialectInvoke {
 			var err error
-			if body, err = backend.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
+			if body, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
 				writeError(w, inference.AsError(err))
 				return
 			}
@@ -347,7 +347,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	var buf []byte
 	var held [][]byte
 	passed := false
-	var tr *backend.StreamTranslator
+	var tr *dialect.StreamTranslator
 	stop := inference.StopEndTurn
 	started, inBlock := false, false
 	start := func() bool {
@@ -372,7 +372,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			// chunks; those that end the stream wait for the record.
 			passed = true
 			if tr == nil {
-				if tr, err = backend.NewStreamTranslator(ev.Dialect, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
+				if tr, err = dialect.NewStreamTranslator(ev.Dialect, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
 					e := inference.AsError(err)
 					ew.exception(streamException(e, true), e.Message)
 					return

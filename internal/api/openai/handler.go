@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/receipt"
@@ -127,7 +127,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			writeRaw(w, rewriteChunk(nil, nil, resp.Body, completionID(call.RequestID), req.Model))
 			return
 		}
-		b, err := backend.TranslateResponse(resp, inference.DialectOpenAIChat, translate.ResponseMeta{ID: completionID(call.RequestID), Model: req.Model, Created: time.Now().Unix()})
+		b, err := dialect.TranslateResponse(resp, inference.DialectOpenAIChat, translate.ResponseMeta{ID: completionID(call.RequestID), Model: req.Model, Created: time.Now().Unix()})
 		if err != nil {
 			writeError(w, inference.AsError(err))
 			return
@@ -239,7 +239,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	}
 	// Translation: events of another dialect become OpenAI chunks; those
 	// that end the stream wait for the record like the usage chunk.
-	var tr *backend.StreamTranslator
+	var tr *dialect.StreamTranslator
 	var heldT []translate.Event
 	sendPlain := func(data []byte) bool {
 		bw.WriteString("data: ")
@@ -265,7 +265,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		}
 		if ev.Raw != nil && ev.Dialect != inference.DialectOpenAIChat {
 			if tr == nil {
-				if tr, err = backend.NewStreamTranslator(ev.Dialect, inference.DialectOpenAIChat,
+				if tr, err = dialect.NewStreamTranslator(ev.Dialect, inference.DialectOpenAIChat,
 					translate.ResponseMeta{ID: id, Model: req.Model, Created: created, IncludeUsage: includeUsage}); err != nil {
 					inStreamError(err)
 					return
@@ -277,7 +277,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 				return
 			}
 			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || heldT != nil {
-				heldT = backend.CopyEvents(heldT, outs)
+				heldT = dialect.CopyEvents(heldT, outs)
 				continue
 			}
 			for _, o := range outs {

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	schema "github.com/meridian-gateway/meridian/internal/schema/openai"
@@ -69,7 +69,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	resp := out.Response
 	from, raw := translate.OpenAI, resp.Body
 	if raw != nil {
-		d, ok := backend.WireDialect(resp.Dialect)
+		d, ok := dialect.WireDialect(resp.Dialect)
 		if !ok {
 			writeError(w, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: errors.New("answer in " + resp.Dialect.String())})
 			return
@@ -84,7 +84,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := translate.ResponsesResponse(from, rreq, raw, meta)
 	if err != nil {
-		writeError(w, backend.TranslateError(err))
+		writeError(w, dialect.TranslateError(err))
 		return
 	}
 	writeRaw(w, b)
@@ -98,7 +98,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request, error) {
 	rreq, err := translate.DecodeResponsesRequest(body)
 	if err != nil {
-		return nil, &inference.Request{Dialect: inference.DialectOpenAIChat}, backend.TranslateError(err)
+		return nil, &inference.Request{Dialect: inference.DialectOpenAIChat}, dialect.TranslateError(err)
 	}
 	refused := &inference.Request{Model: inference.Clip(rreq.Model, inference.MaxModelBytes), Dialect: inference.DialectOpenAIChat}
 	if rreq.Model == "" {
@@ -107,7 +107,7 @@ func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request,
 	stream := rreq.Stream != nil && *rreq.Stream
 	chat, err := translate.ResponsesRequest(translate.OpenAI, body, rreq.Model, stream, translate.Options{})
 	if err != nil {
-		return rreq, refused, backend.TranslateError(err)
+		return rreq, refused, dialect.TranslateError(err)
 	}
 	req, perr := inference.Peek(inference.DialectOpenAIChat, "", chat, false)
 	if perr != nil {
@@ -186,7 +186,7 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 			continue
 		}
 		if tr == nil {
-			wd, wok := backend.WireDialect(d)
+			wd, wok := dialect.WireDialect(d)
 			if !wok {
 				fail(&inference.Error{Kind: inference.KindInternal, Message: "internal error"})
 				return
@@ -209,7 +209,7 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 		if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil {
 			// The events that end the stream wait until the request is
 			// recorded (below).
-			held = backend.CopyEvents(held, evs)
+			held = dialect.CopyEvents(held, evs)
 			continue
 		}
 		if !send(evs) {

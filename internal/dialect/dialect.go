@@ -1,4 +1,10 @@
-package backend
+// Package dialect converts between the inference dialects at the edges of
+// the request path: the client's dialect a front end speaks and the
+// backend's a deployment speaks. It wraps the pure translators of package
+// translate with the inference package's types and errors, so front ends
+// and backends share one mapping without front ends importing backends
+// (docs/architecture.md, "Package map and layering"). It performs no I/O.
+package dialect
 
 import (
 	"errors"
@@ -36,9 +42,9 @@ func TranslateError(err error) *inference.Error {
 	return &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 }
 
-// translateRequest returns req's body translated for a backend speaking
+// Request returns req's body translated for a backend speaking
 // target, with model set where the target body carries one.
-func translateRequest(req *inference.Request, target translate.Dialect, model string, stream bool, opts translate.Options) ([]byte, error) {
+func Request(req *inference.Request, target translate.Dialect, model string, stream bool, opts translate.Options) ([]byte, error) {
 	from, ok := WireDialect(req.Dialect)
 	if !ok {
 		return nil, inference.Invalid("", "this InvokeModel body is not an Anthropic Messages body (it has no anthropic_version) and only an Amazon Bedrock deployment can serve it as is")
@@ -60,14 +66,14 @@ func TranslateResponse(resp *inference.Response, client inference.Dialect, meta 
 	}
 	out, err := translate.Response(from, to, resp.Body, meta)
 	if err != nil {
-		return nil, answerError(err)
+		return nil, AnswerError(err)
 	}
 	return out, nil
 }
 
-// answerError maps a translator's error about an answer: the model said
+// AnswerError maps a translator's error about an answer: the model said
 // something the client's API cannot show.
-func answerError(err error) *inference.Error {
+func AnswerError(err error) *inference.Error {
 	var se *translate.StreamError
 	if errors.As(err, &se) {
 		return &inference.Error{Kind: inference.KindUpstream, Message: "the model failed mid-answer (" + inference.Clip(se.Type, 64) + ")", Err: err}
@@ -111,7 +117,7 @@ func (t *StreamTranslator) Next(ev *inference.Event) ([]translate.Event, error) 
 	}
 	out, err := t.tr.Next(e)
 	if err != nil {
-		return nil, answerError(err)
+		return nil, AnswerError(err)
 	}
 	return out, nil
 }
@@ -121,7 +127,7 @@ func (t *StreamTranslator) Next(ev *inference.Event) ([]translate.Event, error) 
 func (t *StreamTranslator) Finish() ([]translate.Event, error) {
 	out, err := t.tr.Finish()
 	if err != nil {
-		return nil, answerError(err)
+		return nil, AnswerError(err)
 	}
 	return out, nil
 }
