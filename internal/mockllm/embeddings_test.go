@@ -39,7 +39,9 @@ func TestEmbeddings(t *testing.T) {
 			Index     int
 			Embedding []float64
 		}
-		Usage struct{ PromptTokens int `json:"prompt_tokens"` }
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		}
 	}
 	if status != 200 || json.Unmarshal(b, &out) != nil || out.Object != "list" || out.Model != "embed" || len(out.Data) != 3 || out.Usage.PromptTokens != 3 {
 		t.Fatalf("%d %s", status, b)
