@@ -58,7 +58,7 @@ func (g *Gateway) signResponse(ctx context.Context, rec *Record, op string, req 
 		c.AnswerForm, c.AnswerSHA256 = receipt.AnswerBody, receipt.BodyHash(body)
 	} else {
 		h := receipt.NewAnswerHasher()
-		h.WriteString(resp.Text())
+		h.WriteString(answerText(resp))
 		c.AnswerForm, c.AnswerSHA256 = receipt.AnswerText, h.Sum()
 	}
 	resp.Receipt = g.issue(ctx, c)
@@ -79,6 +79,11 @@ func deliveredBody(op, requestID string, req *inference.Request, resp *inference
 		}
 		t := inference.AppendSetString(nil, resp.Body, "id", "chatcmpl-"+requestID)
 		return inference.AppendSetString(nil, t, "model", req.Model), true
+	case opMessages:
+		if resp.Dialect != inference.DialectAnthropic {
+			return nil, false
+		}
+		return inference.AppendSetString(nil, resp.Body, "model", req.Model), true
 	case OpConverse:
 		return resp.Body, resp.Dialect == inference.DialectConverse
 	case OpInvokeModel:
@@ -86,6 +91,109 @@ func deliveredBody(op, requestID string, req *inference.Request, resp *inference
 	}
 	return nil, false
 }
+
+// answerText is the text a translated answer's receipt covers
+// (docs/receipts.md, "Answer text"): in order, each text block's text and
+// each tool call's arguments as compact JSON, like a stream's deltas.
+func answerText(resp *inference.Response) string {
+	if resp.Body == nil {
+		return resp.Message.Text()
+	}
+	var b strings.Builder
+	args := func(raw json.RawMessage, isString bool) {
+		if isString {
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return
+			}
+			raw = json.RawMessage(s)
+		}
+		var c bytes.Buffer
+		if json.Compact(&c, raw) == nil {
+			b.Write(c.Bytes())
+		} else {
+			b.Write(raw)
+		}
+	}
+	switch resp.Dialect {
+	case inference.DialectOpenAIChat:
+		var r struct {
+			Choices []struct {
+				Message struct {
+					Content   *string `json:"content"`
+					ToolCalls []struct {
+						Function struct {
+							Arguments json.RawMessage `json:"arguments"`
+						} `json:"function"`
+					} `json:"tool_calls"`
+				} `json:"message"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal(resp.Body, &r) != nil || len(r.Choices) == 0 {
+			return resp.Text()
+		}
+		m := r.Choices[0].Message
+		if m.Content != nil {
+			b.WriteString(*m.Content)
+		}
+		for _, tc := range m.ToolCalls {
+			if len(tc.Function.Arguments) > 0 {
+				args(tc.Function.Arguments, tc.Function.Arguments[0] == '"')
+			}
+		}
+	case inference.DialectConverse:
+		var r struct {
+			Output struct {
+				Message struct {
+					Content []struct {
+						Text    string `json:"text"`
+						ToolUse *struct {
+							Input json.RawMessage `json:"input"`
+						} `json:"toolUse"`
+					} `json:"content"`
+				} `json:"message"`
+			} `json:"output"`
+		}
+		if json.Unmarshal(resp.Body, &r) != nil {
+			return resp.Text()
+		}
+		for _, c := range r.Output.Message.Content {
+			b.WriteString(c.Text)
+			if c.ToolUse != nil && len(c.ToolUse.Input) > 0 {
+				args(c.ToolUse.Input, false)
+			}
+		}
+	case inference.DialectAnthropic:
+		var r struct {
+			Content []struct {
+				Type  string          `json:"type"`
+				Text  string          `json:"text"`
+				Input json.RawMessage `json:"input"`
+			} `json:"content"`
+		}
+		if json.Unmarshal(resp.Body, &r) != nil {
+			return resp.Text()
+		}
+		for _, c := range r.Content {
+			switch c.Type {
+			case "text":
+				b.WriteString(c.Text)
+			case "tool_use":
+				if len(c.Input) > 0 {
+					args(c.Input, false)
+				}
+			}
+		}
+	default:
+		return resp.Text()
+	}
+	return b.String()
+}
+
+// opMessages is the Anthropic Messages front end's operation
+// (internal/api/anthropic.OpMessages), which passes an Anthropic answer
+// through with the model set to the caller's.
+const opMessages = "Messages"
 
 // StreamReceipt returns the receipt of a stream the gateway returned in an
 // Outcome, once it is closed: the one this node signed, or the one the

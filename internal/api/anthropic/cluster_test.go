@@ -11,6 +11,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/node"
+	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -21,6 +22,7 @@ type cluster struct {
 	deniedKey       string // may only list profiles
 	auditDir        string
 	nodes           map[string]*node.Node
+	caFile          string // the link CA, which signs the receipts' certificates
 }
 
 // startCluster starts eu-west-1 and eu-central-1 (EU) and us-east-1 (US).
@@ -35,10 +37,17 @@ func startCluster(t *testing.T) *cluster {
 	limited, _ := auth.NewKey()
 	denied, _ := auth.NewKey()
 	c := &cluster{t: t, key: key, limitedKey: limited, deniedKey: denied, auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
-	var y strings.Builder
-	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, t.TempDir())
-	y.WriteString("geographies:\n  eu: {name: EU}\n  us: {name: US}\nregions:\n")
 	regions := [][2]string{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}, {"us-east-1", "us"}}
+	// The real link (mutual TLS, signed envelopes), whose certificates
+	// sign residency receipts.
+	lc, err := pki.Provision(t.TempDir(), "", regions[0][0], regions[1][0], regions[2][0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.caFile = lc.CAFile
+	var y strings.Builder
+	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q}\nlink: {ca_file: %q, cert_file: %q, key_file: %q, load_interval: 200ms}\n", c.auditDir, t.TempDir(), lc.CAFile, lc.CertFile, lc.KeyFile)
+	y.WriteString("geographies:\n  eu: {name: EU}\n  us: {name: US}\nregions:\n")
 	lns := map[string][2]net.Listener{}
 	for i, r := range regions {
 		cl, err := net.Listen("tcp", "127.0.0.1:0")

@@ -13,6 +13,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/receipt"
 	schema "github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 	"github.com/meridian-gateway/meridian/internal/translate"
@@ -167,6 +168,7 @@ func betaHeader(hdr http.Header) ([]string, error) {
 
 func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 	call := h.call(w, r, OpMessages)
+	call.Receipt = gateway.WantsReceipt(r.Header)
 	req := h.begin(w, r, call)
 	if req == nil {
 		return
@@ -198,6 +200,9 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		b, _ = json.Marshal(canonicalBody(id, req.Model, resp))
+	}
+	if resp.Receipt != "" {
+		w.Header().Set(receipt.Header, resp.Receipt)
 	}
 	writeJSON(w, http.StatusOK, b)
 }
@@ -375,6 +380,15 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 	}
 	if tr == nil && !passed {
 		held = sc.finish()
+	}
+	if tok := gateway.StreamReceipt(s); tok != "" {
+		// The receipt rides in the message_stop event's data
+		// (docs/receipts.md); clients ignore the unknown member.
+		for i := range held {
+			if eventType(held[i]) == "message_stop" {
+				held[i] = translate.Event{Type: "message_stop", Data: inference.AppendSetString(nil, held[i].Data, receipt.StreamField, tok)}
+			}
+		}
 	}
 	for _, o := range held {
 		if !relay(eventType(o), o.Data) {

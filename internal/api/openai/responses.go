@@ -11,6 +11,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/receipt"
 	schema "github.com/meridian-gateway/meridian/internal/schema/openai"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
@@ -29,6 +30,7 @@ const (
 // Response (or to the typed Responses stream events).
 func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	call := h.call(r, OpResponses)
+	call.Receipt = gateway.WantsReceipt(r.Header)
 	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
 	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
 	p, err := h.authenticate(r)
@@ -86,6 +88,9 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, dialect.TranslateError(err))
 		return
+	}
+	if resp.Receipt != "" {
+		w.Header().Set(receipt.Header, resp.Receipt)
 	}
 	writeRaw(w, b)
 }
@@ -228,7 +233,17 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 		fail(backendAnswerError(err))
 		return
 	}
-	send(append(held, fin...))
+	held = append(held, fin...)
+	if tok := gateway.StreamReceipt(s); tok != "" {
+		// The receipt rides in the response.completed event's data
+		// (docs/receipts.md); clients ignore the unknown member.
+		for i := range held {
+			if held[i].Type == "response.completed" {
+				held[i].Data = inference.AppendSetString(nil, held[i].Data, receipt.StreamField, tok)
+			}
+		}
+	}
+	send(held)
 }
 
 // canonicalChunk encodes an event of a backend that re-encoded the
