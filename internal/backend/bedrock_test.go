@@ -155,7 +155,11 @@ func TestBedrockAgainstMeridian(t *testing.T) {
 					_, err = b.Complete(ctx, req)
 				}
 				var e *inference.Error
-				if !errors.As(err, &e) || e.Kind != tc.wantKind || e.RetryAfter != tc.wantRA {
+				// The first call meets the upstream's 429 and its exact
+				// Retry-After; the second finds the deployment cooling down,
+				// whose remaining time the wall clock has shortened.
+				okRA := errors.As(err, &e) && (e.RetryAfter == tc.wantRA || stream && tc.wantRA > 0 && e.RetryAfter > 0 && e.RetryAfter <= tc.wantRA)
+				if e == nil || e.Kind != tc.wantKind || !okRA {
 					t.Errorf("stream=%v: error = %v, want kind %s retry-after %s", stream, err, tc.wantKind, tc.wantRA)
 				}
 			}
