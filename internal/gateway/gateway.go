@@ -411,7 +411,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			if len(failures) > 0 {
 				route.Reason = "failover:" + failures[len(failures)-1]
 			}
-			g.metrics.RouteDecisions.WithLabelValues(reasonLabel(route.Reason)).Inc()
+			g.metrics.RouteDecisions.WithLabelValues(telemetry.RouteLabel(route.Reason)).Inc()
 			route.Reason += capabilityNote(&plan)
 			if stream != nil {
 				if c.Region != g.region {
@@ -538,13 +538,6 @@ func exhausted(profileID string, attempts []Attempt, last *inference.Error) *inf
 	return e
 }
 
-func reasonLabel(reason string) string {
-	if r, _, ok := strings.Cut(reason, ":"); ok {
-		return r
-	}
-	return reason
-}
-
 func (g *Gateway) executorFor(region string) Executor {
 	if region == g.region || g.link == nil {
 		return g.local
@@ -658,7 +651,7 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 	g.metrics.InFlight.Dec()
 	rec.Latency = g.now().Sub(rec.Started)
 	status := strconv.Itoa(rec.Status)
-	label := profileLabel(g.Catalog(), rec.ProfileID)
+	label := telemetry.ProfileLabel(g.Catalog(), rec.ProfileID)
 	if rec.Side == "destination" {
 		g.metrics.Forwarded.WithLabelValues(rec.SourceRegion, label, status).Inc()
 	} else {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"strings"
 	"testing"
 	"time"
@@ -60,8 +61,8 @@ func TestExhausted(t *testing.T) {
 func TestReasonLabelIsBounded(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{"local": "local", "failover:throttled:eu-west-1": "failover", "headroom": "headroom"} {
-		if got := reasonLabel(in); got != want {
-			t.Errorf("reasonLabel(%q) = %q, want %q", in, got, want)
+		if got := telemetry.RouteLabel(in); got != want {
+			t.Errorf("RouteLabel(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

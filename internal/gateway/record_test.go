@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"log/slog"
 	"strings"
 	"sync"
@@ -214,8 +215,8 @@ func TestProfileLabelIsBounded(t *testing.T) {
 	}
 	for id, want := range map[string]string{"eu.m": "eu.m", "m": "m", "app-123": "application:eu.m", "app-model": "application:m",
 		"deleted-app": "other", "": ""} {
-		if got := profileLabel(cat, id); got != want {
-			t.Errorf("profileLabel(%q) = %q, want %q", id, got, want)
+		if got := telemetry.ProfileLabel(cat, id); got != want {
+			t.Errorf("ProfileLabel(%q) = %q, want %q", id, got, want)
 		}
 	}
 }
