@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
@@ -101,6 +102,10 @@ type Options struct {
 	Progress io.Writer
 	// CPUProfile, if set, receives a pprof CPU profile of the load phases.
 	CPUProfile io.Writer
+	// Trace, if set, receives a runtime execution trace of the load phases
+	// (go tool trace): where a sequential request waits, which a CPU
+	// profile does not show.
+	Trace io.Writer
 	// Without turns Meridian features off to attribute their cost (see
 	// [ClusterOptions.Without]); the report says so. Empty: all on.
 	Without []string
@@ -271,6 +276,12 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if opts.Trace != nil {
+		if err := trace.Start(opts.Trace); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	for _, mode := range opts.Modes {
 		mr, err := runMode(ctx, targets, mode == "streaming", opts)

@@ -41,6 +41,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&o.ConcurrencyStep, "concurrency-step", 0, "how long each scenario runs at each in-flight count (default: --step)")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds (tiny steps, low rates, no memory scenario)")
 	out := fs.String("out", "", "write the report as JSON to `file`")
+	tracefile := fs.String("trace", "", "write a runtime execution trace of the load phases to `file` (go tool trace; where a request waits)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the load phases to `file` (see --scenario and --mode to profile one path)")
 	mutexprofile := fs.String("mutexprofile", "", "write a mutex contention profile of the run to `file`")
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run to `file`")
@@ -144,6 +145,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer f.Close()
 		o.CPUProfile = f
+	}
+	if *tracefile != "" {
+		f, err := os.Create(*tracefile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.Trace = f
 	}
 	for _, p := range []struct {
 		file, name string

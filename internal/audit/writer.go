@@ -35,10 +35,14 @@ type Options struct {
 }
 
 // Writer appends events of one recording region to the audit trail under
-// Config.Dir/<region>/. It is safe for concurrent use. One goroutine owns
-// the files: it takes queued events in groups, chains and writes each group
-// with one write (and, under [SyncAlways], one fsync), rotates files, and
-// writes signed digests.
+// Config.Dir/<region>/. It is safe for concurrent use. Whoever holds state
+// owns the files: the writer's goroutine takes queued events in groups,
+// chains and writes each group with one write (and, under [SyncAlways], one
+// fsync), rotates files, and writes signed digests; a caller that finds the
+// writer idle and the queue empty commits its own event instead, in its own
+// goroutine, which spares an unloaded node two goroutine hand-offs per
+// request (the queue and the reply) while a loaded one still commits in
+// groups.
 //
 // Only one Writer may write a directory at a time.
 type Writer struct {
@@ -54,6 +58,7 @@ type Writer struct {
 	mu      sync.RWMutex // orders Append's send before Close's drain
 	closed  bool
 	queue   chan *item
+	pending atomic.Int64 // queued items the run goroutine has not begun to commit (see enqueue)
 	digestC chan chan error
 	closing chan struct{}
 	done    chan struct{}
@@ -61,7 +66,14 @@ type Writer struct {
 	hooks   testHooks
 	lock    *os.File // held until run ends
 
-	// Owned by the run goroutine.
+	// state guards everything below it: the run goroutine holds it while it
+	// handles anything, and an idle writer's caller while it commits inline
+	// (see enqueue).
+	state sync.Mutex
+	// wake tells the run goroutine to look again at what it waits for (a
+	// probe armed by an inline commit's failure).
+	wake chan struct{}
+
 	seq       uint64 // sequence of the last event written (0: none)
 	lastHash  string
 	lastID    string
@@ -77,8 +89,9 @@ type Writer struct {
 	digested  uint64 // last event seq covered by a digest
 	firstID   string // id of the first event after the last digest
 	stats     stats
-	syncing   bool // a background fsync is running
-	syncRes   chan syncResult
+	syncing   bool          // a background fsync is running
+	syncC     chan struct{} // closed when that fsync ends; its result is in syncR
+	syncR     syncResult
 	journal   journal // intents of streams whose first byte went out
 	out       *outage // non-nil while the trail cannot be written
 	probeT    Ticker  // fires the next recovery attempt during an outage
@@ -171,7 +184,7 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 		lastHash:  GenesisHash,
 		digestSum: GenesisHash,
 		hooks:     hooks,
-		syncRes:   make(chan syncResult, 1),
+		wake:      make(chan struct{}, 1),
 	}
 	if w.clock == nil {
 		w.clock = clock.Wall
@@ -211,6 +224,7 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 		return nil, err
 	}
 	w.recoverOutage()
+	w.state.Lock() // handed to run, which releases it after startup
 	go w.run()
 	return w, nil
 }
@@ -250,7 +264,7 @@ func (w *Writer) Stats() Stats {
 	return Stats{
 		Written: w.stats.written.Load(), Failed: w.stats.failed.Load(), Rejected: w.stats.rejected.Load(),
 		Commits: w.stats.commits.Load(), Digests: w.stats.digests.Load(), Files: w.stats.files.Load(),
-		Queued: len(w.queue), Capacity: cap(w.queue),
+		Queued: int(w.pending.Load()), Capacity: cap(w.queue),
 		Unavailable: w.unavail.Load() != nil, Outages: w.stats.outages.Load(), Lost: w.stats.lost.Load(),
 	}
 }
@@ -348,13 +362,34 @@ func (w *Writer) enqueue(ctx context.Context, it *item) error {
 		w.mu.RUnlock()
 		return ErrClosed
 	}
-	select {
-	case w.queue <- it:
-	default:
+	if len(w.queue) == 0 && w.unavail.Load() == nil && w.state.TryLock() {
+		// Idle: commit here. Close cannot finish meanwhile (its drain
+		// needs state), and the queue may fill behind us: the run
+		// goroutine commits it once state is free. During an outage
+		// everything goes through the queue, which the recovery probe
+		// orders itself with.
+		w.mu.RUnlock()
+		w.commit([]*item{it})
+		armed := w.probeT != nil
+		w.state.Unlock()
+		if armed {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+		return <-it.done
+	}
+	// pending counts the queue and the item the run goroutine may hold
+	// while it waits for an inline commit to end (see run), so the send
+	// below never blocks and the bound is exactly Config.QueueSize.
+	if w.pending.Add(1) > int64(cap(w.queue)) {
+		w.pending.Add(-1)
 		w.mu.RUnlock()
 		w.stats.rejected.Add(1)
 		return ErrBackpressure
 	}
+	w.queue <- it
 	w.mu.RUnlock()
 	select {
 	case err := <-it.done:
@@ -421,13 +456,15 @@ func (w *Writer) run() {
 	digestT := w.clock.NewTicker(w.cfg.DigestInterval)
 	defer digestT.Stop()
 	defer w.stopProbe()
-	w.startup()
+	w.startup() // state is held since Open
 	batch := make([]*item, 0, 256)
 	for {
 		var probeC <-chan time.Time
 		if w.probeT != nil {
 			probeC = w.probeT.C()
 		}
+		synced := w.syncC
+		w.state.Unlock()
 		select {
 		case it := <-w.queue:
 			if len(w.queue) == 0 {
@@ -435,15 +472,27 @@ func (w *Writer) run() {
 				// commit: one yield costs far less than a write per event.
 				runtime.Gosched()
 			}
+			w.state.Lock()
+			w.pending.Add(-1)
 			batch = w.collect(append(batch[:0], it))
 			w.commit(batch)
 		case <-syncC:
+			w.state.Lock()
 			w.startSync()
-		case r := <-w.syncRes:
-			w.syncDone(r)
+		case <-synced:
+			w.state.Lock()
+			if w.syncing && w.syncC == synced { // not already taken by waitSync
+				w.syncDone()
+			}
 		case <-probeC:
-			w.probe()
+			w.state.Lock()
+			if w.probeT != nil {
+				w.probe()
+			}
+		case <-w.wake:
+			w.state.Lock()
 		case <-digestT.C():
+			w.state.Lock()
 			w.drain(batch)
 			if w.out == nil {
 				if err := w.writeDigest(); err != nil {
@@ -451,13 +500,17 @@ func (w *Writer) run() {
 				}
 			}
 		case reply := <-w.digestC:
+			w.state.Lock()
 			w.drain(batch)
 			reply <- w.digestNow()
 		case <-w.closing:
 			// Append sends only while holding mu.RLock and seeing !closed, so
-			// after closing is closed the queue only shrinks.
+			// after closing is closed the queue only shrinks; an inline
+			// commit still running holds state until it is done.
+			w.state.Lock()
 			w.drain(batch)
 			w.runErr = w.shutdown()
+			w.state.Unlock()
 			return
 		}
 	}
@@ -546,6 +599,7 @@ func (w *Writer) collect(batch []*item) []*item {
 	for len(batch) < 4096 {
 		select {
 		case it := <-w.queue:
+			w.pending.Add(-1)
 			batch = append(batch, it)
 		default:
 			return batch
@@ -559,6 +613,7 @@ func (w *Writer) drain(batch []*item) {
 	for {
 		select {
 		case it := <-w.queue:
+			w.pending.Add(-1)
 			batch = w.collect(append(batch[:0], it))
 			w.commit(batch)
 		default:
@@ -760,6 +815,8 @@ func (w *Writer) startSync() {
 	}
 	w.syncing, w.dirty = true, false
 	f, name, jf := w.cur.f, w.cur.name, w.journal.f
+	done := make(chan struct{})
+	w.syncC = done
 	go func() {
 		err := f.Sync()
 		if err != nil {
@@ -769,15 +826,17 @@ func (w *Writer) startSync() {
 				err = fmt.Errorf("fsync audit journal: %w", jerr)
 			}
 		}
-		w.syncRes <- syncResult{name, err}
+		w.syncR = syncResult{name, err} // published by closing done
+		close(done)
 	}()
 }
 
 // syncDone takes the result of a background fsync. A failed fsync makes
 // the trail unavailable: the kernel may have dropped the unsynced pages, so
 // the writer cannot vouch for them, and it stops admitting requests.
-func (w *Writer) syncDone(r syncResult) {
-	w.syncing = false
+func (w *Writer) syncDone() {
+	r := w.syncR
+	w.syncing, w.syncC, w.syncR = false, nil, syncResult{}
 	if r.err != nil {
 		w.fail(r.err)
 	}
@@ -786,7 +845,8 @@ func (w *Writer) syncDone(r syncResult) {
 // waitSync waits for a background fsync to finish.
 func (w *Writer) waitSync() {
 	if w.syncing {
-		w.syncDone(<-w.syncRes)
+		<-w.syncC
+		w.syncDone()
 	}
 }
 

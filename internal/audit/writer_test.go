@@ -334,7 +334,7 @@ func TestBackpressure(t *testing.T) {
 	<-entered // the writer holds event 0 and waits
 	go func() { errs <- w.Append(context.Background(), testEvent(1)) }()
 	// Event 1 fills the one-slot queue; wait until it is there.
-	for len(w.queue) != 1 {
+	for w.pending.Load() != 1 {
 		runtime.Gosched()
 	}
 	if err := w.Append(context.Background(), testEvent(2)); !errors.Is(err, ErrBackpressure) {
@@ -477,7 +477,7 @@ func TestWriteFailure(t *testing.T) {
 	for i := 1; i <= 8; i++ {
 		go func() { errs <- w.Append(context.Background(), testEvent(i)) }()
 	}
-	for len(w.queue) != 8 {
+	for w.pending.Load() != 8 {
 		runtime.Gosched()
 	}
 	// About three and a half events of the first batch fit.
