@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
@@ -46,8 +47,9 @@ type ClientOptions struct {
 	// Signer, if set, signs every forwarded request's envelope. If nil
 	// (insecure_dev_link only), the envelope is sent unsigned.
 	Signer Signer
-	// Now is the clock that dates envelopes. If nil, time.Now.
-	Now func() time.Time
+	// Clock dates envelopes, times probes and tells how long a peer has
+	// been silent. If nil, clock.Wall.
+	Clock clock.Clock
 	// ConnectTimeout bounds connection set-up. If zero, 3s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the peer's response headers.
@@ -119,9 +121,7 @@ func NewClient(opts ClientOptions) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	c := &Client{opts: opts, peers: map[string]*peer{}}
 	for _, p := range opts.Peers {
 		if p.Region == opts.Region {
@@ -134,7 +134,7 @@ func NewClient(opts ClientOptions) *Client {
 				scheme = "https"
 			}
 		}
-		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: time.Now()}
+		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: opts.Clock.Now()}
 		pr.lanes = newLanes(opts, cfg, &pr.heard)
 		pr.ctl = newTransport(opts, cfg, false)
 		pr.client, pr.control = &http.Client{Transport: pr.lanes}, &http.Client{Transport: pr.ctl}
@@ -209,7 +209,7 @@ func (p *peer) mark(v verdict, now time.Time, downAfter time.Duration, m *teleme
 
 // forwardFailed records a forward that got no response from p.
 func (c *Client) forwardFailed(p *peer, err error) {
-	p.mark(verdictOf(err), time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+	p.mark(verdictOf(err), c.opts.Clock.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 }
 
 // Run probes every peer until ctx ends; each probe also delivers the peer's
@@ -220,14 +220,14 @@ func (c *Client) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t := time.NewTicker(c.opts.ProbeInterval)
+			t := c.opts.Clock.NewTicker(c.opts.ProbeInterval)
 			defer t.Stop()
 			for {
 				c.probe(ctx, p)
 				select {
 				case <-ctx.Done():
 					return
-				case <-t.C:
+				case <-t.C():
 				}
 			}
 		}()
@@ -239,12 +239,12 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	ctx, cancel := context.WithTimeout(ctx, max(c.opts.ProbeInterval, time.Second))
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+PathState, nil)
-	start := time.Now()
+	start := c.opts.Clock.Now()
 	resp, err := p.control.Do(req)
-	rtt := time.Since(start)
+	rtt := c.opts.Clock.Now().Sub(start)
 	if err != nil {
 		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			p.mark(verdictOf(err), time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+			p.mark(verdictOf(err), c.opts.Clock.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 		}
 		return
 	}
@@ -252,10 +252,10 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		// It answered, but not with its state: broken, not busy.
-		p.mark(refused, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+		p.mark(refused, c.opts.Clock.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 		return
 	}
-	p.mark(answered, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+	p.mark(answered, c.opts.Clock.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 	p.envelopeVersion.Store(int32(advertisedVersion(resp.Header)))
 	p.legacyBodies.Store(resp.Header.Get(HeaderLinkBody) != linkBodyClient)
 	if c.opts.OnState != nil {
@@ -354,7 +354,7 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 		// the destination adds its principals' own opt-in.
 		req.Header.Set(receipt.Header, "true")
 	}
-	env := envelopeOf(job, body, r.c.opts.Now())
+	env := envelopeOf(job, body, r.c.opts.Clock.Now())
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.
 	if v := int(r.p.envelopeVersion.Load()); v != 0 {
