@@ -1,6 +1,11 @@
 package interregion
 
-import "testing"
+import (
+	"io"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
 
 // BenchmarkForward measures one forwarded request end to end over a real
 // loopback mTLS (HTTP/2) link, source client to destination server and
@@ -30,6 +35,34 @@ func BenchmarkForward(b *testing.B) {
 				signatureNs = ns
 			} else if signatureNs > 0 {
 				b.ReportMetric(signatureNs/ns, "x-faster-than-signature")
+			}
+		})
+	}
+}
+
+// BenchmarkForwardStreamToken measures one streamed token as it crosses
+// the link: the destination's relay writes the upstream's event (flushing
+// it, as it does every event) and the source's remoteStream reads it back,
+// through an in-memory pipe so that only the link's own encoding and
+// decoding are counted. allocs/op is the allocations per forwarded token.
+func BenchmarkForwardStreamToken(b *testing.B) {
+	for _, tc := range streamFormats {
+		b.Run(tc.name, func(b *testing.B) {
+			ev := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat,
+				Raw: []byte(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":1764000000,"model":"m","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}`)}
+			st := pipeStream(b, tc.framed, &repeatStream{ev: ev, n: b.N})
+			defer st.Close()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(ev.Raw)))
+			b.ResetTimer()
+			for range b.N {
+				got, err := st.Recv()
+				if err != nil || len(got.Raw) != len(ev.Raw) {
+					b.Fatalf("Recv() = %d bytes, %v", len(got.Raw), err)
+				}
+			}
+			if _, err := st.Recv(); err != io.EOF {
+				b.Fatalf("Recv() at the end = %v, want io.EOF", err)
 			}
 		})
 	}

@@ -349,6 +349,10 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	req.Header.Set("Content-Type", contentType)
+	// A destination that knows stream frames answers a stream in them; an
+	// older one ignores this and writes NDJSON, which remoteStream reads
+	// as well.
+	req.Header.Set("Accept", acceptStream)
 	if job.Receipt {
 		// Not in the envelope: asking for a receipt grants nothing, and
 		// the destination adds its principals' own opt-in.
@@ -410,17 +414,32 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 		cancel()
 		return nil, err
 	}
-	return &remoteStream{region: r.p.Region, body: resp.Body, cancel: cancel, sc: bufio.NewReaderSize(resp.Body, 8192), onReceipt: job.OnReceipt}, nil
+	return newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt), nil
 }
 
-// remoteStream reads an NDJSON stream from a peer.
+func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFunc, framed bool, onReceipt func(string)) *remoteStream {
+	sc := bufio.NewReaderSize(body, 8192)
+	s := &remoteStream{region: region, body: body, cancel: cancel, sc: sc, onReceipt: onReceipt}
+	if framed {
+		s.frames = &frameReader{r: sc, max: maxFrameBytes}
+	}
+	return s
+}
+
+// remoteStream reads a stream from a peer: in stream frames when the peer
+// answered in them, else NDJSON.
 type remoteStream struct {
 	region string
 	body   io.ReadCloser
 	cancel context.CancelFunc
 	sc     *bufio.Reader
-	done   bool
-	once   sync.Once
+	// frames reads sc when the peer answered in stream frames; nil for
+	// NDJSON.
+	frames *frameReader
+	// long holds an NDJSON line longer than sc's buffer.
+	long []byte
+	done bool
+	once sync.Once
 	// onReceipt is given the receipt sent with the stream's end.
 	onReceipt func(string)
 }
@@ -429,30 +448,22 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	if s.done {
 		return inference.Event{}, io.EOF
 	}
-	// ReadSlice avoids a copy per event (json.Unmarshal copies what it
-	// keeps); a line longer than the buffer is assembled by ReadBytes.
-	line, err := s.sc.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		var rest []byte
-		rest, err = s.sc.ReadBytes('\n')
-		line = append(append([]byte(nil), line...), rest...)
+	if s.frames != nil {
+		return s.recvFrame()
 	}
+	// readLine avoids a copy per event (json.Unmarshal copies what it
+	// keeps).
+	line, err := readLine(s.sc, maxFrameBytes, &s.long)
 	if err != nil {
-		s.done = true
-		return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "the stream from region " + s.region + " was cut off", Err: err}
+		return inference.Event{}, s.fail(err)
 	}
 	var l streamLine
 	if err := json.Unmarshal(line, &l); err != nil {
-		s.done = true
-		return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent a malformed stream", Err: err}
+		return inference.Event{}, s.fail(fmt.Errorf("%w: %w", errMalformedFrame, err))
 	}
 	switch {
 	case l.End:
-		s.done = true
-		if l.Receipt != "" && s.onReceipt != nil {
-			s.onReceipt(l.Receipt)
-		}
-		return inference.Event{}, io.EOF
+		return inference.Event{}, s.end(l.Receipt)
 	case l.Error != nil:
 		s.done = true
 		return inference.Event{}, l.Error.err(s.region)
@@ -461,6 +472,50 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	}
 	s.done = true
 	return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent an empty stream line"}
+}
+
+func (s *remoteStream) recvFrame() (inference.Event, error) {
+	f, err := s.frames.next()
+	if err != nil {
+		return inference.Event{}, s.fail(err)
+	}
+	switch f.typ {
+	case frameEvent:
+		ev, err := s.frames.event(f.payload)
+		if err != nil {
+			return inference.Event{}, s.fail(err)
+		}
+		return ev, nil
+	case frameEnd:
+		return inference.Event{}, s.end(string(f.payload))
+	case frameError:
+		var we wireError
+		if err := json.Unmarshal(f.payload, &we); err != nil || we.Kind == "" {
+			return inference.Event{}, s.fail(fmt.Errorf("%w: error frame", errMalformedFrame))
+		}
+		s.done = true
+		return inference.Event{}, we.err(s.region)
+	}
+	return inference.Event{}, s.fail(fmt.Errorf("%w: frame type %d", errMalformedFrame, f.typ))
+}
+
+// end ends the stream at its end line or frame, with the destination's
+// receipt if it sent one.
+func (s *remoteStream) end(receipt string) error {
+	s.done = true
+	if receipt != "" && s.onReceipt != nil {
+		s.onReceipt(receipt)
+	}
+	return io.EOF
+}
+
+// fail ends the stream on a read that failed: malformed, or cut off.
+func (s *remoteStream) fail(err error) error {
+	s.done = true
+	if errors.Is(err, errMalformedFrame) {
+		return &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent a malformed stream", Err: err}
+	}
+	return &inference.Error{Kind: inference.KindUpstream, Message: "the stream from region " + s.region + " was cut off", Err: err}
 }
 
 func (s *remoteStream) Close() error {
