@@ -453,7 +453,7 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	}
 	// readLine avoids a copy per event (json.Unmarshal copies what it
 	// keeps).
-	line, err := readLine(s.sc, maxFrameBytes, &s.long)
+	line, err := readLine(s.sc, maxLineBytes, &s.long)
 	if err != nil {
 		return inference.Event{}, s.fail(err)
 	}

@@ -50,10 +50,13 @@
 // event crosses with a header of a few bytes and no encoding of Raw: the
 // destination writes it from the event, the source hands the event on with
 // Raw pointing into its read buffer (valid until the next Recv). The reader
-// buffers no more than 8 MiB for one frame (or one NDJSON line), growing its
-// buffer as bytes arrive rather than as a length announces; any frame that
-// does not parse ends the stream as "sent a malformed stream", and one that
-// stops short as "was cut off", both KindUpstream, as for NDJSON.
+// buffers no more than 17 MiB for one frame (24 MiB for one NDJSON line,
+// whose Raw is in base64), above the largest upstream event a backend
+// reads, and grows its buffer as bytes arrive rather than as a length
+// announces. A frame that does not parse ends the stream as "sent a
+// malformed stream", and one that stops short as "was cut off", both
+// KindUpstream, as for NDJSON. A destination whose upstream sent an event
+// above the bound writes an error frame instead.
 //
 // Connections (transport.go): the server allows MaxStreamsPerConn streams
 // per HTTP/2 connection; the client carries forwarded jobs on up to 16

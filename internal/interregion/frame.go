@@ -31,10 +31,15 @@ const ContentTypeNDJSON = "application/x-ndjson"
 // preferred, NDJSON (a stream) and JSON (a complete answer) as before.
 const acceptStream = ContentTypeStreamFrames + ", " + ContentTypeNDJSON + "; q=0.5, application/json; q=0.5"
 
-// maxFrameBytes bounds one frame's payload and one NDJSON line, the most a
-// reader of a forwarded stream buffers for an event. It is the link's
-// default bound on a forwarded body: no upstream event comes near it.
-const maxFrameBytes = 8 << 20
+// maxFrameBytes bounds one frame's payload: the most the source buffers for
+// one event of a framed stream. It is above the largest event a backend
+// reads from an upstream (a 16 MiB event-stream message; SSE lines stop at
+// 4 MiB) with room for the event's other fields.
+const maxFrameBytes = 17 << 20
+
+// maxLineBytes bounds one NDJSON line, which carries Raw in base64 (4 bytes
+// for every 3): the same events as maxFrameBytes.
+const maxLineBytes = 24 << 20
 
 // Frame types.
 const (

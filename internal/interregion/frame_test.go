@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -290,7 +291,7 @@ func TestStreamFramesMalformed(t *testing.T) {
 		{"payload cut", []byte{frameEvent, 9, 2, 1, 0}, cutOff},
 		{"large payload cut", []byte{frameEvent, 0x80, 0x80, 0x10, 2, 1, 0}, cutOff},
 		{"unknown frame type", []byte{9, 0}, malformed},
-		{"length beyond the bound", []byte{frameEvent, 0x81, 0x80, 0x80, 0x04}, malformed},
+		{"length beyond the bound", binary.AppendUvarint([]byte{frameEvent}, maxFrameBytes+1), malformed},
 		{"length overflows", []byte{frameEvent, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, malformed},
 		{"event too short", []byte{frameEvent, 2, 2, 1}, malformed},
 		{"unknown event field", []byte{frameEvent, 3, 2, 1, 0x40}, malformed},
@@ -321,14 +322,14 @@ func TestStreamFramesMalformed(t *testing.T) {
 // TestNDJSONLineBound: an NDJSON line longer than the bound is refused as
 // malformed instead of buffered whole.
 func TestNDJSONLineBound(t *testing.T) {
-	long := strings.Repeat("x", maxFrameBytes+10)
+	long := strings.Repeat("x", maxLineBytes+10)
 	st := newRemoteStream(dst, io.NopCloser(strings.NewReader(`{"event":{"kind":2,"text":"`+long+`"}}`+"\n")), func() {}, false, nil)
 	_, err := st.Recv()
 	var e *inference.Error
 	if !errors.As(err, &e) || e.Message != "region eu-central-1 sent a malformed stream" {
 		t.Fatalf("Recv(line of %d bytes) = %v, want malformed", len(long), err)
 	}
-	if n := cap(st.long); n > 2*maxFrameBytes {
+	if n := cap(st.long); n > 2*maxLineBytes {
 		t.Errorf("buffered %d bytes for the line", n)
 	}
 }
@@ -504,5 +505,21 @@ func TestAcceptsFrames(t *testing.T) {
 		if got := acceptsFrames(tc.accept); got != tc.want {
 			t.Errorf("acceptsFrames(%q) = %v, want %v", tc.accept, got, tc.want)
 		}
+	}
+}
+
+// TestStreamFramesEventTooLarge: a destination does not write a frame the
+// source would refuse; it ends the stream with an error frame that says
+// why, after the events before it.
+func TestStreamFramesEventTooLarge(t *testing.T) {
+	small := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectAnthropic, Raw: []byte(`{}`)}
+	huge := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectAnthropic, Raw: make([]byte, maxFrameBytes)}
+	got, _, err := readAll(pipeStreamReceipt(t, true, &sliceStream{events: []inference.Event{small, huge, small}}))
+	if diff := cmp.Diff([]inference.Event{small}, got); diff != "" {
+		t.Errorf("events (-want +read):\n%s", diff)
+	}
+	var e *inference.Error
+	if !errors.As(err, &e) || e.Kind != inference.KindUpstream || e.Message != "the upstream sent a stream event too large for the link" {
+		t.Errorf("error = %v, want the upstream's event too large", err)
 	}
 }
