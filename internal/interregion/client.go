@@ -320,7 +320,8 @@ type remote struct {
 	p *peer
 }
 
-func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, error) {
+// send forwards job; accept, if set, is the request's Accept header.
+func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*http.Response, error) {
 	// The client's body travels as received: the envelope's hash covers
 	// these bytes, and the destination reads them itself.
 	dialect := job.Request.Dialect
@@ -349,10 +350,9 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	req.Header.Set("Content-Type", contentType)
-	// A destination that knows stream frames answers a stream in them; an
-	// older one ignores this and writes NDJSON, which remoteStream reads
-	// as well.
-	req.Header.Set("Accept", acceptStream)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	if job.Receipt {
 		// Not in the envelope: asking for a receipt grants nothing, and
 		// the destination adds its principals' own opt-in.
@@ -395,7 +395,7 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 }
 
 func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Response, error) {
-	resp, err := r.send(ctx, job)
+	resp, err := r.send(ctx, job, "")
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +409,10 @@ func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Re
 
 func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	resp, err := r.send(ctx, job)
+	// A destination that knows stream frames answers in them; an older
+	// one ignores Accept and writes NDJSON, which remoteStream reads as
+	// well.
+	resp, err := r.send(ctx, job, acceptStream)
 	if err != nil {
 		cancel()
 		return nil, err

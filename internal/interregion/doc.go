@@ -21,7 +21,8 @@
 // # Forwarded streams
 //
 // The source sends "Accept: application/vnd.meridian.stream.v1,
-// application/x-ndjson; q=0.5, application/json; q=0.5" on every forward.
+// application/x-ndjson; q=0.5, application/json; q=0.5" on every stream it
+// forwards (JSON for an error before the first byte).
 // A destination that knows stream frames answers a stream in them, with
 // Content-Type application/vnd.meridian.stream.v1 ([ContentTypeStreamFrames]);
 // one from before them, or any destination not asked for them (a source from

@@ -27,8 +27,8 @@ const ContentTypeStreamFrames = "application/vnd.meridian.stream.v1"
 // before stream frames write it: one streamLine per line.
 const ContentTypeNDJSON = "application/x-ndjson"
 
-// acceptStream is the Accept header of a forwarded request: stream frames
-// preferred, NDJSON (a stream) and JSON (a complete answer) as before.
+// acceptStream is the Accept header of a forwarded stream: stream frames
+// preferred, NDJSON as before, and JSON for an error before the first byte.
 const acceptStream = ContentTypeStreamFrames + ", " + ContentTypeNDJSON + "; q=0.5, application/json; q=0.5"
 
 // maxFrameBytes bounds one frame's payload: the most the source buffers for
