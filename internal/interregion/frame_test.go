@@ -523,3 +523,49 @@ func TestStreamFramesEventTooLarge(t *testing.T) {
 		t.Errorf("error = %v, want the upstream's event too large", err)
 	}
 }
+
+// refill is a reader of the bytes last put in b.
+type refill struct{ b []byte }
+
+func (r *refill) Read(p []byte) (int, error) {
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// TestStreamFramesAllocs: a pass-through event (Raw, and the event name
+// Converse sets on every event) is written and read as a frame without an
+// allocation; BenchmarkForwardStreamToken measures the same with the
+// destination's relay and a pipe.
+func TestStreamFramesAllocs(t *testing.T) {
+	for _, ev := range []inference.Event{
+		{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat, Raw: []byte(`{"choices":[{"delta":{"content":" token"}}]}`)},
+		{Kind: inference.EventDelta, Dialect: inference.DialectConverse, Name: "contentBlockDelta", Raw: []byte(`{"delta":{"text":" token"}}`)},
+	} {
+		var out bytes.Buffer
+		bw := bufio.NewWriter(&out)
+		fw := frameWriter{w: bw}
+		src := &refill{}
+		st := newRemoteStream(dst, io.NopCloser(src), func() {}, true, nil)
+		var err error
+		n := testing.AllocsPerRun(100, func() {
+			out.Reset()
+			fw.writeEvent(&ev)
+			bw.Flush()
+			src.b = out.Bytes()
+			var got inference.Event
+			if got, err = st.Recv(); err == nil && (got.Name != ev.Name || !bytes.Equal(got.Raw, ev.Raw)) {
+				err = fmt.Errorf("read %+v", got)
+			}
+		})
+		if err != nil {
+			t.Fatalf("Recv() = %v", err)
+		}
+		if n > 0 {
+			t.Errorf("event %s: %v allocations per forwarded event, want 0", ev.Raw, n)
+		}
+	}
+}
