@@ -3,6 +3,7 @@ package interregion
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"testing"
 
@@ -40,7 +41,7 @@ func (p *pipeWriter) Flush()                      {}
 // NDJSON, into a pipe that a source's remoteStream reads.
 func pipeStream(tb testing.TB, framed bool, src inference.Stream) inference.Stream {
 	pr, pw := io.Pipe()
-	s := &server{}
+	s := &server{opts: ServerOptions{Logger: slog.New(slog.DiscardHandler)}}
 	w := &pipeWriter{h: http.Header{}, w: pw}
 	done := make(chan struct{})
 	go func() {

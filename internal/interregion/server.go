@@ -181,6 +181,7 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 		case framed && err == nil:
 			if werr = fw.writeEvent(&ev); errors.Is(werr, errFrameTooLarge) {
 				// The source would refuse it: say so in-stream instead.
+				s.opts.Logger.Warn("stream event too large for the link", "bytes", len(ev.Raw), "max_bytes", maxFrameBytes)
 				err = &inference.Error{Kind: inference.KindUpstream, Message: "the upstream sent a stream event too large for the link"}
 				werr = fw.writeError(toWire(inference.AsError(err)))
 			}
