@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
@@ -46,8 +47,9 @@ type ClientOptions struct {
 	// Signer, if set, signs every forwarded request's envelope. If nil
 	// (insecure_dev_link only), the envelope is sent unsigned.
 	Signer Signer
-	// Now is the clock that dates envelopes. If nil, time.Now.
-	Now func() time.Time
+	// Clock dates envelopes, times probes and tells how long a peer has
+	// been silent. If nil, clock.Wall.
+	Clock clock.Clock
 	// ConnectTimeout bounds connection set-up. If zero, 3s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the peer's response headers.
@@ -119,9 +121,7 @@ func NewClient(opts ClientOptions) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	c := &Client{opts: opts, peers: map[string]*peer{}}
 	for _, p := range opts.Peers {
 		if p.Region == opts.Region {
@@ -134,7 +134,7 @@ func NewClient(opts ClientOptions) *Client {
 				scheme = "https"
 			}
 		}
-		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: time.Now()}
+		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: opts.Clock.Now()}
 		pr.lanes = newLanes(opts, cfg, &pr.heard)
 		pr.ctl = newTransport(opts, cfg, false)
 		pr.client, pr.control = &http.Client{Transport: pr.lanes}, &http.Client{Transport: pr.ctl}
@@ -209,7 +209,7 @@ func (p *peer) mark(v verdict, now time.Time, downAfter time.Duration, m *teleme
 
 // forwardFailed records a forward that got no response from p.
 func (c *Client) forwardFailed(p *peer, err error) {
-	p.mark(verdictOf(err), time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+	p.mark(verdictOf(err), c.opts.Clock.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 }
 
 // Run probes every peer until ctx ends; each probe also delivers the peer's
@@ -220,14 +220,14 @@ func (c *Client) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t := time.NewTicker(c.opts.ProbeInterval)
+			t := c.opts.Clock.NewTicker(c.opts.ProbeInterval)
 			defer t.Stop()
 			for {
 				c.probe(ctx, p)
 				select {
 				case <-ctx.Done():
 					return
-				case <-t.C:
+				case <-t.C():
 				}
 			}
 		}()
@@ -239,12 +239,12 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	ctx, cancel := context.WithTimeout(ctx, max(c.opts.ProbeInterval, time.Second))
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+PathState, nil)
-	start := time.Now()
+	start := c.opts.Clock.Now()
 	resp, err := p.control.Do(req)
-	rtt := time.Since(start)
+	rtt := c.opts.Clock.Now().Sub(start)
 	if err != nil {
 		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			p.mark(verdictOf(err), time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+			p.mark(verdictOf(err), c.opts.Clock.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 		}
 		return
 	}
@@ -252,10 +252,10 @@ func (c *Client) probe(ctx context.Context, p *peer) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		// It answered, but not with its state: broken, not busy.
-		p.mark(refused, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+		p.mark(refused, c.opts.Clock.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 		return
 	}
-	p.mark(answered, time.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
+	p.mark(answered, c.opts.Clock.Now(), c.opts.DownAfter, c.opts.Metrics, c.opts.Logger)
 	p.envelopeVersion.Store(int32(advertisedVersion(resp.Header)))
 	p.legacyBodies.Store(resp.Header.Get(HeaderLinkBody) != linkBodyClient)
 	if c.opts.OnState != nil {
@@ -320,7 +320,8 @@ type remote struct {
 	p *peer
 }
 
-func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, error) {
+// send forwards job; accept, if set, is the request's Accept header.
+func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*http.Response, error) {
 	// The client's body travels as received: the envelope's hash covers
 	// these bytes, and the destination reads them itself.
 	dialect := job.Request.Dialect
@@ -349,12 +350,15 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	req.Header.Set("Content-Type", contentType)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	if job.Receipt {
 		// Not in the envelope: asking for a receipt grants nothing, and
 		// the destination adds its principals' own opt-in.
 		req.Header.Set(receipt.Header, "true")
 	}
-	env := envelopeOf(job, body, r.c.opts.Now())
+	env := envelopeOf(job, body, r.c.opts.Clock.Now())
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.
 	if v := int(r.p.envelopeVersion.Load()); v != 0 {
@@ -391,7 +395,7 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job) (*http.Response, e
 }
 
 func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Response, error) {
-	resp, err := r.send(ctx, job)
+	resp, err := r.send(ctx, job, "")
 	if err != nil {
 		return nil, err
 	}
@@ -405,22 +409,40 @@ func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Re
 
 func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	resp, err := r.send(ctx, job)
+	// A destination that knows stream frames answers in them; an older
+	// one ignores Accept and writes NDJSON, which remoteStream reads as
+	// well.
+	resp, err := r.send(ctx, job, acceptStream)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	return &remoteStream{region: r.p.Region, body: resp.Body, cancel: cancel, sc: bufio.NewReaderSize(resp.Body, 8192), onReceipt: job.OnReceipt}, nil
+	return newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt), nil
 }
 
-// remoteStream reads an NDJSON stream from a peer.
+func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFunc, framed bool, onReceipt func(string)) *remoteStream {
+	sc := bufio.NewReaderSize(body, 8192)
+	s := &remoteStream{region: region, body: body, cancel: cancel, sc: sc, onReceipt: onReceipt}
+	if framed {
+		s.frames = &frameReader{r: sc, max: maxFrameBytes}
+	}
+	return s
+}
+
+// remoteStream reads a stream from a peer: in stream frames when the peer
+// answered in them, else NDJSON.
 type remoteStream struct {
 	region string
 	body   io.ReadCloser
 	cancel context.CancelFunc
 	sc     *bufio.Reader
-	done   bool
-	once   sync.Once
+	// frames reads sc when the peer answered in stream frames; nil for
+	// NDJSON.
+	frames *frameReader
+	// long holds an NDJSON line longer than sc's buffer.
+	long []byte
+	done bool
+	once sync.Once
 	// onReceipt is given the receipt sent with the stream's end.
 	onReceipt func(string)
 }
@@ -429,30 +451,22 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	if s.done {
 		return inference.Event{}, io.EOF
 	}
-	// ReadSlice avoids a copy per event (json.Unmarshal copies what it
-	// keeps); a line longer than the buffer is assembled by ReadBytes.
-	line, err := s.sc.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		var rest []byte
-		rest, err = s.sc.ReadBytes('\n')
-		line = append(append([]byte(nil), line...), rest...)
+	if s.frames != nil {
+		return s.recvFrame()
 	}
+	// readLine avoids a copy per event (json.Unmarshal copies what it
+	// keeps).
+	line, err := readLine(s.sc, maxLineBytes, &s.long)
 	if err != nil {
-		s.done = true
-		return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "the stream from region " + s.region + " was cut off", Err: err}
+		return inference.Event{}, s.fail(err)
 	}
 	var l streamLine
 	if err := json.Unmarshal(line, &l); err != nil {
-		s.done = true
-		return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent a malformed stream", Err: err}
+		return inference.Event{}, s.fail(fmt.Errorf("%w: %w", errMalformedFrame, err))
 	}
 	switch {
 	case l.End:
-		s.done = true
-		if l.Receipt != "" && s.onReceipt != nil {
-			s.onReceipt(l.Receipt)
-		}
-		return inference.Event{}, io.EOF
+		return inference.Event{}, s.end(l.Receipt)
 	case l.Error != nil:
 		s.done = true
 		return inference.Event{}, l.Error.err(s.region)
@@ -461,6 +475,50 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	}
 	s.done = true
 	return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent an empty stream line"}
+}
+
+func (s *remoteStream) recvFrame() (inference.Event, error) {
+	f, err := s.frames.next()
+	if err != nil {
+		return inference.Event{}, s.fail(err)
+	}
+	switch f.typ {
+	case frameEvent:
+		ev, err := s.frames.event(f.payload)
+		if err != nil {
+			return inference.Event{}, s.fail(err)
+		}
+		return ev, nil
+	case frameEnd:
+		return inference.Event{}, s.end(string(f.payload))
+	case frameError:
+		var we wireError
+		if err := json.Unmarshal(f.payload, &we); err != nil || we.Kind == "" {
+			return inference.Event{}, s.fail(fmt.Errorf("%w: error frame", errMalformedFrame))
+		}
+		s.done = true
+		return inference.Event{}, we.err(s.region)
+	}
+	return inference.Event{}, s.fail(fmt.Errorf("%w: frame type %d", errMalformedFrame, f.typ))
+}
+
+// end ends the stream at its end line or frame, with the destination's
+// receipt if it sent one.
+func (s *remoteStream) end(receipt string) error {
+	s.done = true
+	if receipt != "" && s.onReceipt != nil {
+		s.onReceipt(receipt)
+	}
+	return io.EOF
+}
+
+// fail ends the stream on a read that failed: malformed, or cut off.
+func (s *remoteStream) fail(err error) error {
+	s.done = true
+	if errors.Is(err, errMalformedFrame) {
+		return &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent a malformed stream", Err: err}
+	}
+	return &inference.Error{Kind: inference.KindUpstream, Message: "the stream from region " + s.region + " was cut off", Err: err}
 }
 
 func (s *remoteStream) Close() error {

@@ -14,10 +14,50 @@
 // published state, with the newest envelope version it accepts in
 // Meridian-Link-Envelope-Version; the client writes each peer the newest
 // version both know.
-// A non-streaming answer is the canonical response; a streaming one is
-// application/x-ndjson, one {"event":...} per line, ending with {"end":true}
-// or {"error":...}. Errors before the first byte use the HTTP status of their
-// kind and a JSON body {"kind","message","retryAfterMs"}.
+// A non-streaming answer is the canonical response. Errors before the first
+// byte use the HTTP status of their kind and a JSON body
+// {"kind","message","code","retryAfterMs","upstreamStatus"}.
+//
+// # Forwarded streams
+//
+// The source sends "Accept: application/vnd.meridian.stream.v1,
+// application/x-ndjson; q=0.5, application/json; q=0.5" on every stream it
+// forwards (JSON for an error before the first byte).
+// A destination that knows stream frames answers a stream in them, with
+// Content-Type application/vnd.meridian.stream.v1 ([ContentTypeStreamFrames]);
+// one from before them, or any destination not asked for them (a source from
+// before them sends no such Accept), answers application/x-ndjson: one
+// {"event":...} per line (Raw in base64), ending with {"end":true,
+// "receipt":...} or {"error":...}. The source reads whichever Content-Type it
+// gets, so a rolling upgrade works both ways.
+//
+// A framed stream is a sequence of frames, each flushed as written:
+//
+//	frame   = type:byte length:uvarint payload[length]
+//	type    = 1 event | 2 end | 3 error
+//	event   = kind:byte dialect:byte flags:byte field* raw
+//	flags   = bit 0 text, 1 stopReason, 2 usage, 3 id, 4 model, 5 name
+//	          (the fields present, in this order; other bits are malformed)
+//	field   = len:uvarint bytes             (text, stopReason, id, model, name)
+//	        | input output cacheRead cacheWrite, each a zigzag varint (usage)
+//	raw     = the rest of the payload: Event.Raw byte for byte (none if empty)
+//	end     = the residency receipt, the whole payload (empty: none)
+//	error   = the wire error's JSON, as in an error before the first byte
+//
+// kind and dialect are inference.EventKind and inference.Dialect, the numbers
+// NDJSON carries too. Varints are encoding/binary's. A stream ends with one
+// end or error frame; one that ends otherwise was cut off.
+// testdata/stream-frames pins the bytes of each kind of frame. An upstream
+// event crosses with a header of a few bytes and no encoding of Raw: the
+// destination writes it from the event, the source hands the event on with
+// Raw pointing into its read buffer (valid until the next Recv). The reader
+// buffers no more than 17 MiB for one frame (24 MiB for one NDJSON line,
+// whose Raw is in base64), above the largest upstream event a backend
+// reads, and grows its buffer as bytes arrive rather than as a length
+// announces. A frame that does not parse ends the stream as "sent a
+// malformed stream", and one that stops short as "was cut off", both
+// KindUpstream, as for NDJSON. A destination whose upstream sent an event
+// above the bound writes an error frame instead.
 //
 // Connections (transport.go): the server allows MaxStreamsPerConn streams
 // per HTTP/2 connection; the client carries forwarded jobs on up to 16

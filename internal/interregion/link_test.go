@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
@@ -137,7 +138,7 @@ func startLinkProto(t testing.TB, secure, h2 bool) *link {
 		l.us = f.Store(t, "us-east-1")
 		opts.Verifier = EnvelopeVerifier{
 			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker}),
-			Now:      func() time.Time { return l.now() },
+			Clock:    nowClock(l.now),
 		}
 		serverTLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src || r == "us-east-1" })
 	}
@@ -172,7 +173,7 @@ func startLinkProto(t testing.TB, secure, h2 bool) *link {
 // client returns the source node's link client to l; withCertificate
 // signs envelopes with the certificate instead of the session MAC.
 func (l *link) client(t testing.TB, withCertificate bool) *Client {
-	opts := ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: l.addr}}, Now: func() time.Time { return t0 }}
+	opts := ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: l.addr}}, Clock: clock.NewManual(t0)}
 	if l.source != nil {
 		opts.TLS = l.source.ClientTLSConfig
 		opts.Signer = EnvelopeSigner{Store: l.source, SignWithCertificate: withCertificate}
@@ -550,3 +551,14 @@ func TestEnvelopeRefusals(t *testing.T) {
 		t.Errorf("destination served %d jobs", n)
 	}
 }
+
+// nowClock is a clock whose Now is now (the test's skewed destination
+// clock); its timers are the wall clock's.
+func nowClock(now func() time.Time) clock.Clock { return funcClock{clock.Wall, now} }
+
+type funcClock struct {
+	clock.Clock
+	now func() time.Time
+}
+
+func (c funcClock) Now() time.Time { return c.now() }

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptrace"
-	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -79,17 +79,14 @@ type EnvelopeVerifier struct {
 	Verifier   *envelope.Verifier
 	Rejections *envelope.Rejections
 	Logger     *slog.Logger
-	// Now is the receiver's clock. If nil, time.Now.
-	Now func() time.Time
+	// Clock is the receiver's clock, which judges an envelope's age. If
+	// nil, clock.Wall.
+	Clock clock.Clock
 }
 
 // VerifyForwarded implements Verifier.
 func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelope.Envelope, error) {
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	env, err := v.Verifier.VerifyConnection(envelope.FromHeaders(r.Header), r.TLS, envelope.HashBody(body), now())
+	env, err := v.Verifier.VerifyConnection(envelope.FromHeaders(r.Header), r.TLS, envelope.HashBody(body), clock.Or(v.Clock).Now())
 	if err != nil {
 		if v.Rejections != nil {
 			v.Rejections.Envelope(err)

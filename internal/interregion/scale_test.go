@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
@@ -95,7 +96,7 @@ func testConcurrentForwardedStreams(t *testing.T, n int, h2 bool, maxConns int64
 	local := &heldStreams{all: make(chan struct{}), want: int64(n), release: make(chan struct{})}
 	h := NewServer(ServerOptions{Local: local, Verifier: EnvelopeVerifier{
 		Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker}),
-		Now:      func() time.Time { return t0 },
+		Clock:    clock.NewManual(t0),
 	}})
 	var conns atomic.Int64
 	ts := httptest.NewUnstartedServer(h)
@@ -112,7 +113,7 @@ func testConcurrentForwardedStreams(t *testing.T, n int, h2 bool, maxConns int64
 	t.Cleanup(ts.Close)
 
 	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
-		Now: func() time.Time { return t0 }, TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
+		Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
 	t.Cleanup(c.Close)
 
 	var wg sync.WaitGroup
@@ -277,7 +278,7 @@ func TestForwardsToSilentPeerFailTogether(t *testing.T) {
 	f := pkitest.New(t, "")
 	source := f.Store(t, src)
 	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ln.Addr().String()}},
-		Now: func() time.Time { return t0 }, TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source},
+		Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source},
 		ConnectTimeout: 500 * time.Millisecond})
 	t.Cleanup(c.Close)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard, far below n × ConnectTimeout

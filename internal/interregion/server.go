@@ -129,7 +129,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(out.Response)
 		return
 	}
-	s.relay(w, out.Stream)
+	s.relay(w, out.Stream, acceptsFrames(r.Header.Get("Accept")))
 }
 
 // envelope returns the forwarded request's envelope: verified, or on an
@@ -145,13 +145,20 @@ func (s *server) envelope(r *http.Request, body []byte) (*envelope.Envelope, err
 	return &e, nil
 }
 
-// relay writes a stream as NDJSON lines, flushing each.
-func (s *server) relay(w http.ResponseWriter, st inference.Stream) {
+// relay writes a stream, flushing each event: in stream frames when the
+// source asked for them (framed), else as NDJSON lines, which every source
+// reads.
+func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) {
 	defer st.Close()
-	w.Header().Set("Content-Type", "application/x-ndjson")
+	if framed {
+		w.Header().Set("Content-Type", ContentTypeStreamFrames)
+	} else {
+		w.Header().Set("Content-Type", ContentTypeNDJSON)
+	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 4096)
+	fw := frameWriter{w: bw}
 	enc := json.NewEncoder(bw)
 	// ev and line are reused, and line is encoded through a pointer, so an
 	// event costs no allocation here.
@@ -160,23 +167,42 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream) {
 	for {
 		var err error
 		ev, err = st.Recv()
-		line = streamLine{}
-		switch {
-		case err == nil:
-			line.Event = &ev
-		case errors.Is(err, io.EOF):
+		var receipt string
+		if errors.Is(err, io.EOF) {
 			// The destination's record is written before the source learns
 			// that the stream ended.
 			st.Close()
-			line.End = true
 			if rs, ok := st.(interface{ Receipt() string }); ok {
-				line.Receipt = rs.Receipt()
+				receipt = rs.Receipt()
 			}
-		default:
-			we := toWire(inference.AsError(err))
-			line.Error = &we
 		}
-		if enc.Encode(&line) != nil || bw.Flush() != nil || rc.Flush() != nil {
+		var werr error
+		switch {
+		case framed && err == nil:
+			if werr = fw.writeEvent(&ev); errors.Is(werr, errFrameTooLarge) {
+				// The source would refuse it: say so in-stream instead.
+				s.opts.Logger.Warn("stream event too large for the link", "bytes", len(ev.Raw), "max_bytes", maxFrameBytes)
+				err = &inference.Error{Kind: inference.KindUpstream, Message: "the upstream sent a stream event too large for the link"}
+				werr = fw.writeError(toWire(inference.AsError(err)))
+			}
+		case framed && errors.Is(err, io.EOF):
+			werr = fw.writeEnd(receipt)
+		case framed:
+			werr = fw.writeError(toWire(inference.AsError(err)))
+		default:
+			line = streamLine{}
+			switch {
+			case err == nil:
+				line.Event = &ev
+			case errors.Is(err, io.EOF):
+				line.End, line.Receipt = true, receipt
+			default:
+				we := toWire(inference.AsError(err))
+				line.Error = &we
+			}
+			werr = enc.Encode(&line)
+		}
+		if werr != nil || bw.Flush() != nil || rc.Flush() != nil {
 			return // the source went away; closing the stream cancels the backend
 		}
 		if err != nil {

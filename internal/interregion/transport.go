@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
 )
 
 // The link's HTTP/2 settings. Both ends are Meridian nodes, so the server's
@@ -102,8 +104,9 @@ type lanes struct {
 	// useHTTP1 is set once the peer answered in HTTP/1.1.
 	useHTTP1 atomic.Bool
 	// heard, if set, receives the time (Unix nanoseconds) of each
-	// response and each read of a response body.
+	// response and each read of a response body, by clock.
 	heard *atomic.Int64
+	clock clock.Clock
 	mu    sync.Mutex
 	lanes []*lane
 }
@@ -111,7 +114,7 @@ type lanes struct {
 // newLanes returns the data lanes to a peer; cfg is the client TLS
 // configuration, nil for plain HTTP.
 func newLanes(opts ClientOptions, cfg *tls.Config, heard *atomic.Int64) *lanes {
-	l := &lanes{http1: newTransport(opts, cfg, false), heard: heard}
+	l := &lanes{http1: newTransport(opts, cfg, false), heard: heard, clock: clock.Or(opts.Clock)}
 	l.newTransport = func(ln *lane) *http.Transport { return l.laneTransport(opts, cfg, ln) }
 	l.useHTTP1.Store(cfg == nil)
 	return l
@@ -246,7 +249,7 @@ func (l *lanes) pick() (*lane, bool) {
 
 func (l *lanes) hear() {
 	if l.heard != nil {
-		l.heard.Store(time.Now().UnixNano())
+		l.heard.Store(l.clock.Now().UnixNano())
 	}
 }
 
