@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -84,5 +86,67 @@ func TestWallSatisfiesTheConsumers(t *testing.T) {
 	Wall.NewTicker(time.Hour).Stop()
 	if Or(nil) != Wall {
 		t.Error("Or(nil) is not Wall")
+	}
+}
+
+// TestManualAdvanceAndWait: AdvanceAndWait returns only once the receiver
+// holds the tick, so what the test does next is ordered after it, and it
+// does not wait for a ticker that was stopped.
+func TestManualAdvanceAndWait(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	tk := c.NewTicker(time.Second)
+	read := make(chan struct{})
+	var got time.Time
+	go func() {
+		got = <-tk.C()
+		close(read)
+	}()
+	if err := c.AdvanceAndWait(t.Context(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if len(tk.C()) != 0 {
+		t.Error("AdvanceAndWait returned with the tick still buffered")
+	}
+	<-read
+	if !got.Equal(t0.Add(time.Second)) {
+		t.Errorf("tick at %v, want %v", got, t0.Add(time.Second))
+	}
+
+	// Nobody reads: the wait ends with ctx, and names what it waited for.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.AdvanceAndWait(ctx, time.Second); err == nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("unread tick with a done ctx: %v, want context.Canceled", err)
+	}
+	// Stopped with the tick unread, before or during the wait: nothing to
+	// wait for.
+	tk.Stop()
+	tm, _ := c.NewTimer(time.Second)
+	go tm.Stop()
+	if err := c.AdvanceAndWait(t.Context(), time.Second); err != nil {
+		t.Errorf("with the timer stopped: %v", err)
+	}
+}
+
+// TestManualWaitTimers: WaitTimers returns once a goroutine has armed the
+// timers, and with ctx's error when it never does.
+func TestManualWaitTimers(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	go func() {
+		c.AfterFunc(time.Second, func() {})
+		c.NewTimer(time.Second)
+	}()
+	if err := c.WaitTimers(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if c.Timers() != 2 {
+		t.Errorf("Timers = %d, want 2", c.Timers())
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.WaitTimers(ctx, 3); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitTimers for a timer never armed: %v, want context.Canceled", err)
 	}
 }
