@@ -89,7 +89,7 @@ func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Re
 		return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "the deployment's AWS credentials are unavailable", Err: err}
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, hr, hex.EncodeToString(sum[:]), "bedrock", b.cfg.Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, hr, hex.EncodeToString(sum[:]), "bedrock", b.cfg.Region, b.cfg.Clock.Now()); err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("sign bedrock request: %w", err)}
 	}
 	resp, err := b.http.Do(hr)
@@ -98,15 +98,15 @@ func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Re
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, bedrockStatusError(resp)
+		return nil, bedrockStatusError(resp, b.cfg.Clock.Now())
 	}
 	return resp, nil
 }
 
 // bedrockStatusError maps a Bedrock error answer (x-amzn-ErrorType and a
 // {"message"} body) to a typed error.
-func bedrockStatusError(resp *http.Response) *inference.Error {
-	e := StatusError(resp)
+func bedrockStatusError(resp *http.Response, now time.Time) *inference.Error {
+	e := StatusError(resp, now)
 	typ, _, _ := strings.Cut(resp.Header.Get("X-Amzn-Errortype"), ":")
 	switch typ {
 	case "ThrottlingException", "ServiceQuotaExceededException":
@@ -151,7 +151,7 @@ func (u anthropicUsage) usage() inference.Usage {
 
 // completeRaw serves a non-streaming pass-through request.
 func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect) (*inference.Response, error) {
-	start := time.Now()
+	start := b.cfg.Clock.Now()
 	resp, err := b.rawCall(ctx, op, body)
 	if err != nil {
 		return nil, err
@@ -164,7 +164,7 @@ func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, diale
 	if len(raw) > maxResponseBytes {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 64 MiB"}
 	}
-	out := &inference.Response{Model: b.cfg.Model, Dialect: dialect, Body: raw, Latency: time.Since(start), StopReason: inference.StopEndTurn}
+	out := &inference.Response{Model: b.cfg.Model, Dialect: dialect, Body: raw, Latency: b.cfg.Clock.Now().Sub(start), StopReason: inference.StopEndTurn}
 	switch dialect {
 	case inference.DialectConverse:
 		var u converseUsage

@@ -247,7 +247,7 @@ func New(opts Options) (_ *Node, err error) {
 	} else {
 		log.Warn("the audit trail is disabled (audit.disabled: true)")
 	}
-	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Catalog: func() *profile.Catalog { return n.gateway().Catalog() }})
+	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Clock: n.clock, Catalog: func() *profile.Catalog { return n.gateway().Catalog() }})
 	if err != nil {
 		return nil, err
 	}
@@ -785,7 +785,7 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 	// Probes stay open; metrics and the regions view need a principal
 	// here (the ops listener serves them without one).
 	n.registerOps(mux, n.requirePrincipal)
-	ui.NewHandler(ui.Options{Live: n.live, Auth: g.gw.Authenticator(), State: func() any { return n.regionsView() },
+	ui.NewHandler(ui.Options{Live: n.live, Clock: n.clock, Auth: g.gw.Authenticator(), State: func() any { return n.regionsView() },
 		Demo: n.opts.Demo, Closing: n.draining.Load, AuditDir: n.cfg.Audit.Dir,
 		Logger: n.log.With(telemetry.AttrComponent, "ui")}).Register(mux)
 	return n.admission.wrap(mux)

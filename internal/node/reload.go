@@ -154,7 +154,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	if prev != nil {
 		reused = reusableBackends(prev.cfg, cfg, region, prev.backends)
 	}
-	g.backends, err = buildBackends(withoutDeployments(cfg, region, reused), region, n.opts.Getenv)
+	g.backends, err = buildBackends(withoutDeployments(cfg, region, reused), region, n.opts.Getenv, n.clock)
 	if err != nil {
 		return nil, err
 	}
