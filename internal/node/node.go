@@ -251,7 +251,7 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.otel, err = otel.New(otel.Options{Region: region.ID, Config: cfg.Telemetry, Registerer: n.metrics.Registerer,
+	n.otel, err = otel.New(otel.Options{Region: region.ID, Clock: n.clock, Config: cfg.Telemetry, Registerer: n.metrics.Registerer,
 		Catalog: func() *profile.Catalog { return n.gateway().Catalog() }, Topology: n.config, Getenv: opts.Getenv,
 		Logger: log.With(telemetry.AttrComponent, "telemetry")})
 	if err != nil {
@@ -294,6 +294,7 @@ func (n *Node) setupLinkSecurity() error {
 	opts := lc.StoreOptions(n.region.ID)
 	opts.Logger = n.log.With(telemetry.AttrComponent, "pki")
 	opts.Registerer = n.metrics.Registerer
+	opts.Clock = n.clock
 	opts.PeerRejected = func(e *pki.PeerError) {
 		rej.Peer(e)
 		n.log.Warn("link peer refused at handshake", "reason", e.Reason, telemetry.AttrError, e.Err)
@@ -557,7 +558,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.clientSrv.Protocols = &protos
 		store, err := pki.NewServingStore(pki.ServingOptions{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile,
 			NextProtos: alpn, ExpiryWarning: n.cfg.Link.ExpiryWarning.D(),
-			Logger: n.log.With(telemetry.AttrComponent, "client-tls"), Registerer: n.metrics.Registerer})
+			Logger: n.log.With(telemetry.AttrComponent, "client-tls"), Registerer: n.metrics.Registerer, Clock: n.clock})
 		if err != nil {
 			n.clientLn.Close()
 			n.linkLn.Close()
