@@ -5,9 +5,13 @@
 //
 // Consumers declare the subset they call as their own interface (routing
 // needs Now and AfterFunc, the audit writer Now and NewTicker, mockllm Now
-// and NewTimer); the method signatures here are the ones those interfaces
-// use, so one Wall or one Manual value satisfies them all. The package
-// imports only the standard library.
+// and NewTimer, quota, pki and the console's live view only Now); the
+// method signatures here are the ones those interfaces use, so one Wall or
+// one Manual value satisfies them all. Options that take the whole
+// interface name it Clock and treat nil as Wall ([Or]). A node has one
+// clock (node.Options.Clock) and hands it to everything it builds; cmd/
+// passes Wall. internal/depguard's TestNoWallClock keeps bare wall-clock
+// calls out of internal/. The package imports only the standard library.
 package clock
 
 import "time"
