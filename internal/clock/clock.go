@@ -31,11 +31,16 @@ type Clock interface {
 	NewTicker(d time.Duration) Ticker
 }
 
-// Timer is a pending one-shot timer.
+// Timer is a pending one-shot timer. As with [time.Timer] since Go 1.23,
+// no time sent before a Stop or Reset is received after it.
 type Timer interface {
 	// Stop prevents the timer from firing; it reports whether it stopped
 	// the timer before it fired.
 	Stop() bool
+	// Reset re-arms the timer to fire d from now, whether or not it had
+	// fired or was stopped; it reports whether it was pending. It lets a
+	// hot loop re-arm one timer instead of making one per wait.
+	Reset(d time.Duration) bool
 }
 
 // Ticker sends the time on C every period until stopped.

@@ -212,7 +212,31 @@ type manualTimer struct {
 	x *event
 }
 
-func (t manualTimer) Stop() bool { return t.c.remove(t.x) }
+// Stop disarms the timer and drops a time it sent that was not received.
+func (t manualTimer) Stop() bool {
+	pending := t.c.remove(t.x)
+	drain(t.x.ch)
+	return pending
+}
+
+// Reset re-arms the timer d from the clock's now, dropping a time it sent
+// that was not received.
+func (t manualTimer) Reset(d time.Duration) bool {
+	pending := t.c.remove(t.x)
+	drain(t.x.ch)
+	t.c.mu.Lock()
+	t.x.stopped = false
+	t.c.mu.Unlock()
+	t.c.add(t.x, d)
+	return pending
+}
+
+func drain(ch chan time.Time) {
+	select {
+	case <-ch:
+	default:
+	}
+}
 
 // NewTicker returns a ticker that receives every d of manual time. It
 // panics if d is not positive, as time.NewTicker does.

@@ -150,3 +150,41 @@ func TestManualWaitTimers(t *testing.T) {
 		t.Errorf("WaitTimers for a timer never armed: %v, want context.Canceled", err)
 	}
 }
+
+// TestManualTimerReset: Reset re-arms a fired, stopped or pending timer
+// from the clock's now and drops a time sent but not received, as
+// time.Timer does since Go 1.23.
+func TestManualTimerReset(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	tm, fired := c.NewTimer(time.Second)
+	if !tm.Reset(3 * time.Second) {
+		t.Error("Reset of a pending timer = false")
+	}
+	c.Advance(2 * time.Second)
+	select {
+	case <-fired:
+		t.Fatal("fired at the old deadline")
+	default:
+	}
+	c.Advance(time.Second) // fires at t0+3s; not received
+	if tm.Reset(time.Second) {
+		t.Error("Reset of a fired timer = true")
+	}
+	select {
+	case at := <-fired:
+		t.Fatalf("received %v sent before the Reset", at)
+	default:
+	}
+	c.Advance(time.Second)
+	if at := <-fired; !at.Equal(t0.Add(4 * time.Second)) {
+		t.Errorf("fired at %v, want %v", at, t0.Add(4*time.Second))
+	}
+	tm.Stop()
+	tm.Reset(time.Second) // a stopped timer re-arms too
+	if c.Timers() != 1 {
+		t.Errorf("Timers = %d after Reset of a stopped timer, want 1", c.Timers())
+	}
+	c.Advance(time.Second)
+	<-fired
+}
