@@ -235,8 +235,7 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 	}
 	// The first event is awaited within the idle time-out too: the
 	// response headers were the last sign of life.
-	s := newBedrockStream(ctx, cancel, out.GetStream(), min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout))
-	s.clock = b.cfg.Clock
+	s := newBedrockStream(ctx, cancel, out.GetStream(), min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout), b.cfg.Clock)
 	first, err := s.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.Close()
@@ -247,8 +246,11 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 	return s, nil
 }
 
-func newBedrockStream(ctx context.Context, cancel context.CancelFunc, es eventSource, idle time.Duration) *bedrockStream {
-	s := &bedrockStream{ctx: ctx, cancel: cancel, es: es, idle: idle, timer: time.NewTimer(time.Hour)}
+// newBedrockStream returns a stream whose idle timer runs on clk (nil:
+// clock.Wall).
+func newBedrockStream(ctx context.Context, cancel context.CancelFunc, es eventSource, idle time.Duration, clk clock.Clock) *bedrockStream {
+	s := &bedrockStream{ctx: ctx, cancel: cancel, es: es, idle: idle, clock: clock.Or(clk)}
+	s.timer, s.timedOut = s.clock.NewTimer(time.Hour)
 	s.timer.Stop()
 	return s
 }
@@ -271,15 +273,17 @@ type bedrockStream struct {
 	first    inference.Event
 	firstErr error
 	// idle bounds each wait for an event.
-	idle  time.Duration
-	timer *time.Timer
-	once  sync.Once
-	// clock is the base of a Retry-After date in a stream error. If nil,
-	// clock.Wall.
+	idle time.Duration
+	// timer, re-armed for each wait, sends on timedOut when it ends.
+	timer    clock.Timer
+	timedOut <-chan time.Time
+	once     sync.Once
+	// clock runs the idle timer and is the base of a Retry-After date in
+	// a stream error.
 	clock clock.Clock
 }
 
-func (s *bedrockStream) now() time.Time { return clock.Or(s.clock).Now() }
+func (s *bedrockStream) now() time.Time { return s.clock.Now() }
 
 // Recv implements inference.Stream.
 func (s *bedrockStream) Recv() (inference.Event, error) {
@@ -293,7 +297,7 @@ func (s *bedrockStream) Recv() (inference.Event, error) {
 		select {
 		case <-s.ctx.Done():
 			return inference.Event{}, bedrockError(s.ctx, s.ctx.Err(), s.now())
-		case <-s.timer.C:
+		case <-s.timedOut:
 			s.cancel()
 			return inference.Event{}, &inference.Error{Kind: inference.KindTimeout, Message: "Amazon Bedrock stopped sending (no event for " + s.idle.String() + ")"}
 		case ev, ok := <-s.es.Events():

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -100,17 +101,39 @@ func (s *stallingEvents) Err() error                                { return nil
 func (s *stallingEvents) Close() error                              { return nil }
 
 // TestBedrockStreamIdleTimeout: a ConverseStream that stops sending events
-// ends with a time-out error rather than holding the caller.
+// ends with a time-out error once the idle time-out passes on the
+// stream's clock (a manual one: nothing waits on the wall clock), rather
+// than holding the caller.
 func TestBedrockStreamIdleTimeout(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // hang guard only
 	defer cancel()
 	sctx, scancel := context.WithCancel(ctx)
-	s := newBedrockStream(sctx, scancel, newStallingEvents(&types.ConverseStreamOutputMemberMessageStart{}), idle)
+	clk := clock.NewManual(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	s := newBedrockStream(sctx, scancel, newStallingEvents(&types.ConverseStreamOutputMemberMessageStart{}), idle, clk)
 	defer s.Close()
 	if ev, err := s.Recv(); err != nil || ev.Kind != inference.EventStart {
 		t.Fatalf("first Recv = %v, %v; want the start event", ev, err)
 	}
-	_, err := s.Recv()
-	assertIdleTimeout(t, ctx, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Recv()
+		errc <- err
+	}()
+	if err := clk.WaitTimers(ctx, 1); err != nil { // Recv armed its idle timer
+		t.Fatal(err)
+	}
+	clk.Advance(idle - time.Millisecond)
+	select {
+	case err := <-errc:
+		t.Fatalf("Recv ended before the idle time-out: %v", err)
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	select {
+	case err := <-errc:
+		assertIdleTimeout(t, ctx, err)
+	case <-ctx.Done():
+		t.Fatal("Recv still waiting after the idle time-out passed")
+	}
 }
