@@ -46,7 +46,7 @@ func buildBackends(cfg *topology.Config, region string, getenv func(string) stri
 			m, err := backend.NewMock(backend.MockConfig{Model: model, TTFT: b.TTFT.D(), TokensPerSecond: b.TokensPerSecond,
 				MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute(),
 				FailRate: b.FailRate, Seed: b.Seed, ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(),
-				StreamIdleTimeout: b.StreamIdleTimeout.D(), API: b.API})
+				StreamIdleTimeout: b.StreamIdleTimeout.D(), API: b.API, Clock: clk})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", field, err)
 			}
