@@ -19,7 +19,7 @@ import (
 // clock.Clock instead (docs/architecture.md, "Time"); cmd/ is the edge
 // and passes clock.Wall.
 var wallClock = map[string]bool{"Now": true, "Since": true, "Until": true, "After": true, "AfterFunc": true,
-	"NewTimer": true, "NewTicker": true, "Tick": true}
+	"NewTimer": true, "NewTicker": true, "Tick": true, "Sleep": true}
 
 // wallClockAllowed lists the places that may still use them, each with
 // its reason. A key is a directory ending in "/" (everything under it), or
@@ -36,7 +36,7 @@ var wallClockAllowed = map[string]string{
 	"internal/backend/bedrock_raw.go:Bedrock.streamRaw": "stream idle timer: time.AfterFunc re-armed per event; clock.Clock's AfterFunc cannot be re-armed (follow-up: clock.Timer.Reset, as bedrockStream does)",
 }
 
-// TestNoWallClock fails on every bare wall-clock call (or reference, such
+// TestNoWallClock fails on every bare wall-clock call (or wait) (or reference, such
 // as a time.Now passed as a func) in non-test Go files under internal/
 // outside wallClockAllowed, naming file, line and function.
 func TestNoWallClock(t *testing.T) {
