@@ -24,6 +24,9 @@ type Clock interface {
 	// during the Advance that reaches it for Manual); stop cancels it and
 	// reports whether it was still pending.
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
+	// AfterFuncTimer is AfterFunc with a timer that can be re-armed
+	// ([Timer.Reset]): a hot loop arms one per stream, not one per wait.
+	AfterFuncTimer(d time.Duration, f func()) Timer
 	// NewTimer returns a timer that sends on the returned channel once d
 	// has elapsed.
 	NewTimer(d time.Duration) (Timer, <-chan time.Time)
@@ -57,6 +60,8 @@ type wall struct{}
 func (wall) Now() time.Time { return time.Now() }
 
 func (wall) AfterFunc(d time.Duration, f func()) (stop func() bool) { return time.AfterFunc(d, f).Stop }
+
+func (wall) AfterFuncTimer(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 func (wall) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
 	t := time.NewTimer(d)

@@ -199,6 +199,14 @@ func (c *Manual) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	return func() bool { return c.remove(x) }
 }
 
+// AfterFuncTimer calls f during the Advance or Set that reaches now+d;
+// the returned timer stops or re-arms it.
+func (c *Manual) AfterFuncTimer(d time.Duration, f func()) Timer {
+	x := &event{f: f}
+	c.add(x, d)
+	return manualTimer{c, x}
+}
+
 // NewTimer returns a timer whose channel receives during the Advance or
 // Set that reaches now+d.
 func (c *Manual) NewTimer(d time.Duration) (Timer, <-chan time.Time) {

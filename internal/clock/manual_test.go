@@ -188,3 +188,40 @@ func TestManualTimerReset(t *testing.T) {
 	c.Advance(time.Second)
 	<-fired
 }
+
+// TestManualAfterFuncTimer: a callback timer re-armed by Reset runs once
+// per arming, at the deadline of its last Reset, and not after Stop.
+func TestManualAfterFuncTimer(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	var runs []time.Time
+	tm := c.AfterFuncTimer(time.Hour, func() { runs = append(runs, c.Now()) })
+	tm.Stop()
+	c.Advance(2 * time.Hour)
+	if len(runs) != 0 {
+		t.Fatalf("stopped callback ran: %v", runs)
+	}
+	for range 3 { // re-armed before each deadline: never runs
+		tm.Reset(time.Second)
+		c.Advance(time.Second / 2)
+	}
+	if len(runs) != 0 {
+		t.Fatalf("callback re-armed before its deadline ran: %v", runs)
+	}
+	c.Advance(time.Second/2 - 1) // just before the last Reset's deadline
+	if len(runs) != 0 {
+		t.Fatalf("callback ran before its deadline: %v", runs)
+	}
+	c.Advance(1)
+	if len(runs) != 1 || !runs[0].Equal(t0.Add(2*time.Hour+2*time.Second)) {
+		t.Errorf("runs = %v, want one at %v", runs, t0.Add(2*time.Hour+2*time.Second))
+	}
+	if tm.Reset(time.Second) {
+		t.Error("Reset after the callback ran = true, want false")
+	}
+	c.Advance(time.Second)
+	if len(runs) != 2 {
+		t.Errorf("runs = %d after a Reset of a fired timer, want 2", len(runs))
+	}
+	var _ Timer = Wall.AfterFuncTimer(time.Hour, func() {}) // *time.Timer
+}
