@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net/http"
@@ -198,7 +199,7 @@ func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect
 	}
 	s := &rawEventStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
 		dialect: dialect}
-	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
+	s.timer = b.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	s.idle = min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout)
 	first, err := s.Recv()
@@ -234,7 +235,7 @@ type rawEventStream struct {
 	started bool
 
 	idle     time.Duration
-	timer    *time.Timer
+	timer    clock.Timer
 	timedOut atomic.Bool
 	once     sync.Once
 }

@@ -51,20 +51,42 @@ func TestOpenAIStreamIdleTimeout(t *testing.T) {
 				<-r.Context().Done() // stall until the client gives up
 			}))
 			defer srv.Close()
-			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: firstByte, StreamIdleTimeout: idle})
+			clk := clock.NewManual(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: firstByte, StreamIdleTimeout: idle, Clock: clk})
 			defer b.Close()
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // hang guard only
 			defer cancel()
-			s, err := b.Stream(ctx, req())
-			if tc.wantStream {
+			streamed, errc := make(chan error, 1), make(chan error, 1)
+			go func() {
+				s, err := b.Stream(ctx, req())
+				streamed <- err
 				if err != nil {
-					t.Fatalf("Stream: %v", err)
+					errc <- err
+					return
 				}
 				defer s.Close()
 				for err == nil {
 					_, err = s.Recv()
 				}
+				errc <- err
+			}()
+			if tc.wantStream {
+				// Stream returns with the first event; the stall is in the
+				// next Recv.
+				if err := <-streamed; err != nil {
+					t.Fatalf("Stream: %v", err)
+				}
 			}
+			// Time passes only while a timer is armed (the wait that
+			// stalls), one idle time-out at a time, until the stream ends.
+			actx, stop := context.WithCancel(ctx)
+			go func() {
+				for clk.WaitTimers(actx, 1) == nil {
+					clk.Advance(idle)
+				}
+			}()
+			err := <-errc
+			stop()
 			assertIdleTimeout(t, ctx, err)
 		})
 	}

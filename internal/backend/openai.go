@@ -309,7 +309,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 	}
 	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
 		raw: req.Body != nil}
-	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
+	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle
 	// time-out (the headers were the last sign of life), so that a silent
@@ -356,7 +356,7 @@ type sseStream struct {
 	// idle bounds each wait for an event; timer enforces it by cancelling
 	// ctx, and timedOut tells that cancellation from the caller's.
 	idle     time.Duration
-	timer    *time.Timer
+	timer    clock.Timer
 	timedOut atomic.Bool
 	once     sync.Once
 }
