@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/demo"
 )
 
@@ -38,7 +39,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	start := time.Now()
-	d, err := demo.Start(ctx, demo.Options{BasePort: *basePort, APIKey: *apiKey, Logger: log})
+	d, err := demo.Start(ctx, demo.Options{BasePort: *basePort, APIKey: *apiKey, Logger: log, Clock: clock.Wall})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/node"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -41,7 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// A node never starts with a config that fails validation.
 		return err
 	}
-	n, err := node.New(node.Options{Config: cfg, Region: *region, Listen: *listen, Link: *link, OpsListen: *opsListen, AuditDir: *auditDir, DataDir: *dataDir, Dev: *dev, Logger: log})
+	n, err := node.New(node.Options{Config: cfg, Region: *region, Listen: *listen, Link: *link, OpsListen: *opsListen, AuditDir: *auditDir, DataDir: *dataDir, Dev: *dev, Logger: log, Clock: clock.Wall})
 	if err != nil {
 		return err
 	}

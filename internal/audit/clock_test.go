@@ -1,67 +1,23 @@
 package audit
 
 import (
-	"sync"
+	"context"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
 )
 
-// fakeClock is a [Clock] that moves only when told to. Its tickers deliver
-// at most one tick per Advance, synchronously: Advance returns once the
-// writer goroutine has received the tick.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	tickers []*fakeTicker
-}
+// fakeClock is a clock.Manual whose Advance returns once the writer has
+// taken the ticks that came due (so what the test does next comes after
+// them in the writer's loop), as an unbuffered hand-off would.
+type fakeClock struct{ *clock.Manual }
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	return &fakeClock{clock.NewManual(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))}
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTicker(d time.Duration) Ticker {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTicker{c: make(chan time.Time), stop: make(chan struct{}), d: d, next: c.now.Add(d)}
-	c.tickers = append(c.tickers, t)
-	return t
-}
-
-// Advance moves the clock by d and fires the tickers that came due.
+// Advance moves the clock by d and waits until the ticks that came due
+// were taken (or their tickers stopped).
 func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	var due []*fakeTicker
-	for _, t := range c.tickers {
-		if !now.Before(t.next) {
-			for !now.Before(t.next) {
-				t.next = t.next.Add(t.d)
-			}
-			due = append(due, t)
-		}
-	}
-	c.mu.Unlock()
-	for _, t := range due {
-		select {
-		case t.c <- now:
-		case <-t.stop:
-		}
-	}
+	_ = c.AdvanceAndWait(context.Background(), d) // Background: the wait ends only with the hand-off
 }
-
-type fakeTicker struct {
-	c        chan time.Time
-	stop     chan struct{}
-	stopOnce sync.Once
-	d        time.Duration
-	next     time.Time
-}
-
-func (t *fakeTicker) C() <-chan time.Time { return t.c }
-func (t *fakeTicker) Stop()               { t.stopOnce.Do(func() { close(t.stop) }) }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -62,8 +63,9 @@ type SigV4Options struct {
 	AllowUnsignedPayload bool
 	// AllowPresigned accepts presigned URLs (X-Amz-Signature in the query).
 	AllowPresigned bool
-	// Now returns the current time. If nil, time.Now.
-	Now func() time.Time
+	// Clock tells the time a signature is checked against. If nil,
+	// clock.Wall.
+	Clock clock.Clock
 	// Getenv and ReadFile load secrets named by access_keys[].secret_env and
 	// secret_file. If nil, secrets of that kind cannot be loaded.
 	Getenv   func(string) string
@@ -116,9 +118,7 @@ func NewSigV4(cfg *topology.Config, opts SigV4Options) (*SigV4, error) {
 	if opts.MaxSkew == 0 {
 		opts.MaxSkew = 5 * time.Minute
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	v := &SigV4{opts: opts, keys: map[string]*sigV4Key{}}
 	var errs []error
 	for i, p := range cfg.Principals {
@@ -239,7 +239,7 @@ func (v *SigV4) Check(r *http.Request) (*SigV4Check, error) {
 	if sr.amzDate.Format("20060102") != sr.date {
 		return nil, fmt.Errorf("%w: the credential scope date does not match X-Amz-Date", ErrSigV4Malformed)
 	}
-	now := v.opts.Now()
+	now := v.opts.Clock.Now()
 	skew := now.Sub(sr.amzDate)
 	if sr.presigned {
 		if skew < -v.opts.MaxSkew || skew > sr.expires {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -62,9 +63,9 @@ func TestSigV4Authority(t *testing.T) {
 		{ID: "js", AccessKeys: []topology.AccessKey{{ID: js.AccessKeyID, SecretEnv: "JS"}}},
 	}}
 	secrets := map[string]string{"ALICE": testSecret, "JS": js.SecretAccessKey}
-	now := sigNow
+	clk := clock.NewManual(time.Time{}) // set to each case's time; cases are in time order
 	v, err := NewSigV4(cfg, SigV4Options{Region: "eu-west-1", Getenv: func(k string) string { return secrets[k] },
-		Now: func() time.Time { return now }})
+		Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,9 @@ func TestSigV4Authority(t *testing.T) {
 		{name: "js signer, neither host nor :authority signed", req: jsReplay(jsAuthority, dropSigned(":authority")), at: jsAt, tr: h2, wantErr: ErrSigV4Malformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			now = tc.at
+			if clk.Set(tc.at); !clk.Now().Equal(tc.at) {
+				t.Fatalf("case at %v after one at %v: keep the cases in time order", tc.at, clk.Now())
+			}
 			resp, err := tc.tr.RoundTrip(tc.req)
 			if err != nil {
 				t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -32,7 +33,7 @@ func newTestSigV4(t testing.TB, mutate func(*SigV4Options)) *SigV4 {
 		{ID: "alice", Tags: map[string]string{"team": "a"}, AccessKeys: []topology.AccessKey{{ID: testAKID, SecretEnv: "ALICE_SECRET"}}},
 		{ID: "bob", AccessKeys: []topology.AccessKey{{ID: "AKIDBOB", SecretFile: "/secrets/bob"}}},
 	}}
-	opts := SigV4Options{Region: "eu-west-1", Now: func() time.Time { return sigNow },
+	opts := SigV4Options{Region: "eu-west-1", Clock: clock.NewManual(sigNow),
 		Getenv: func(k string) string {
 			if k == "ALICE_SECRET" {
 				return testSecret + "\n"

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -48,6 +49,9 @@ type BedrockConfig struct {
 	AnthropicModel bool
 	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing).
 	HTTPClient bedrockruntime.HTTPClient
+	// Clock times requests, signs pass-through calls and is the base of a
+	// Retry-After date. If nil, clock.Wall.
+	Clock clock.Clock
 }
 
 // Bedrock is a Backend that calls Amazon Bedrock's Converse and
@@ -76,6 +80,7 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 	if cfg.StreamIdleTimeout == 0 {
 		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
 	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	b := &Bedrock{cfg: cfg}
 	opts := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region), config.WithRetryMaxAttempts(1)}
 	if cfg.Credentials != nil {
@@ -172,12 +177,12 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 		return nil, err
 	}
 	system, msgs, ic := b.converseParts(req)
-	start := time.Now()
+	start := b.cfg.Clock.Now()
 	out, err := b.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic})
 	if err != nil {
-		return nil, bedrockError(ctx, err)
+		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())
 	}
-	resp := &inference.Response{Model: b.cfg.Model, StopReason: stopReasonOf(out.StopReason), Latency: time.Since(start)}
+	resp := &inference.Response{Model: b.cfg.Model, StopReason: stopReasonOf(out.StopReason), Latency: b.cfg.Clock.Now().Sub(start)}
 	resp.Message.Role = inference.RoleAssistant
 	if m, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
 		for _, c := range m.Value.Content {
@@ -226,11 +231,11 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 	out, err := b.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic})
 	if err != nil {
 		cancel()
-		return nil, bedrockError(ctx, err)
+		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())
 	}
 	// The first event is awaited within the idle time-out too: the
 	// response headers were the last sign of life.
-	s := newBedrockStream(ctx, cancel, out.GetStream(), min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout))
+	s := newBedrockStream(ctx, cancel, out.GetStream(), min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout), b.cfg.Clock)
 	first, err := s.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {
 		s.Close()
@@ -241,8 +246,11 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 	return s, nil
 }
 
-func newBedrockStream(ctx context.Context, cancel context.CancelFunc, es eventSource, idle time.Duration) *bedrockStream {
-	s := &bedrockStream{ctx: ctx, cancel: cancel, es: es, idle: idle, timer: time.NewTimer(time.Hour)}
+// newBedrockStream returns a stream whose idle timer runs on clk (nil:
+// clock.Wall).
+func newBedrockStream(ctx context.Context, cancel context.CancelFunc, es eventSource, idle time.Duration, clk clock.Clock) *bedrockStream {
+	s := &bedrockStream{ctx: ctx, cancel: cancel, es: es, idle: idle, clock: clock.Or(clk)}
+	s.timer, s.timedOut = s.clock.NewTimer(time.Hour)
 	s.timer.Stop()
 	return s
 }
@@ -265,10 +273,17 @@ type bedrockStream struct {
 	first    inference.Event
 	firstErr error
 	// idle bounds each wait for an event.
-	idle  time.Duration
-	timer *time.Timer
-	once  sync.Once
+	idle time.Duration
+	// timer, re-armed for each wait, sends on timedOut when it ends.
+	timer    clock.Timer
+	timedOut <-chan time.Time
+	once     sync.Once
+	// clock runs the idle timer and is the base of a Retry-After date in
+	// a stream error.
+	clock clock.Clock
 }
+
+func (s *bedrockStream) now() time.Time { return s.clock.Now() }
 
 // Recv implements inference.Stream.
 func (s *bedrockStream) Recv() (inference.Event, error) {
@@ -281,14 +296,14 @@ func (s *bedrockStream) Recv() (inference.Event, error) {
 	for {
 		select {
 		case <-s.ctx.Done():
-			return inference.Event{}, bedrockError(s.ctx, s.ctx.Err())
-		case <-s.timer.C:
+			return inference.Event{}, bedrockError(s.ctx, s.ctx.Err(), s.now())
+		case <-s.timedOut:
 			s.cancel()
 			return inference.Event{}, &inference.Error{Kind: inference.KindTimeout, Message: "Amazon Bedrock stopped sending (no event for " + s.idle.String() + ")"}
 		case ev, ok := <-s.es.Events():
 			if !ok {
 				if err := s.es.Err(); err != nil {
-					return inference.Event{}, bedrockError(s.ctx, err)
+					return inference.Event{}, bedrockError(s.ctx, err, s.now())
 				}
 				return inference.Event{}, io.EOF
 			}
@@ -336,12 +351,12 @@ func CanonicalEvent(ev types.ConverseStreamOutput) (inference.Event, bool) {
 // bedrockError maps an SDK error to a typed *inference.Error, so that
 // throttling cools the deployment down (with Retry-After when Bedrock sent
 // one) and failover skips it.
-func bedrockError(ctx context.Context, err error) error {
+func bedrockError(ctx context.Context, err error, now time.Time) error {
 	e := &inference.Error{Kind: inference.KindUpstream, Message: "Amazon Bedrock returned an error", Err: err}
 	var re *smithyhttp.ResponseError
 	if errors.As(err, &re) && re.Response != nil {
 		e.UpstreamStatus = re.Response.StatusCode
-		e.RetryAfter = RetryAfter(re.Response.Header, time.Now())
+		e.RetryAfter = RetryAfter(re.Response.Header, now)
 	}
 	var (
 		throttling  *types.ThrottlingException

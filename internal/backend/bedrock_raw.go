@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net/http"
@@ -89,7 +90,7 @@ func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Re
 		return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "the deployment's AWS credentials are unavailable", Err: err}
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, hr, hex.EncodeToString(sum[:]), "bedrock", b.cfg.Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, hr, hex.EncodeToString(sum[:]), "bedrock", b.cfg.Region, b.cfg.Clock.Now()); err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("sign bedrock request: %w", err)}
 	}
 	resp, err := b.http.Do(hr)
@@ -98,15 +99,15 @@ func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Re
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, bedrockStatusError(resp)
+		return nil, bedrockStatusError(resp, b.cfg.Clock.Now())
 	}
 	return resp, nil
 }
 
 // bedrockStatusError maps a Bedrock error answer (x-amzn-ErrorType and a
 // {"message"} body) to a typed error.
-func bedrockStatusError(resp *http.Response) *inference.Error {
-	e := StatusError(resp)
+func bedrockStatusError(resp *http.Response, now time.Time) *inference.Error {
+	e := StatusError(resp, now)
 	typ, _, _ := strings.Cut(resp.Header.Get("X-Amzn-Errortype"), ":")
 	switch typ {
 	case "ThrottlingException", "ServiceQuotaExceededException":
@@ -151,7 +152,7 @@ func (u anthropicUsage) usage() inference.Usage {
 
 // completeRaw serves a non-streaming pass-through request.
 func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect) (*inference.Response, error) {
-	start := time.Now()
+	start := b.cfg.Clock.Now()
 	resp, err := b.rawCall(ctx, op, body)
 	if err != nil {
 		return nil, err
@@ -164,7 +165,7 @@ func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, diale
 	if len(raw) > maxResponseBytes {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 64 MiB"}
 	}
-	out := &inference.Response{Model: b.cfg.Model, Dialect: dialect, Body: raw, Latency: time.Since(start), StopReason: inference.StopEndTurn}
+	out := &inference.Response{Model: b.cfg.Model, Dialect: dialect, Body: raw, Latency: b.cfg.Clock.Now().Sub(start), StopReason: inference.StopEndTurn}
 	switch dialect {
 	case inference.DialectConverse:
 		var u converseUsage
@@ -198,7 +199,7 @@ func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect
 	}
 	s := &rawEventStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
 		dialect: dialect}
-	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
+	s.timer = b.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	s.idle = min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout)
 	first, err := s.Recv()
@@ -234,7 +235,7 @@ type rawEventStream struct {
 	started bool
 
 	idle     time.Duration
-	timer    *time.Timer
+	timer    clock.Timer
 	timedOut atomic.Bool
 	once     sync.Once
 }

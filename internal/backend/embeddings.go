@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/translate"
@@ -23,7 +22,7 @@ const maxEmbeddingResponseBytes = 256 << 20
 // upstream's /embeddings: the client's body as received with the
 // deployment's model, the answer as received.
 func (o *OpenAI) embed(ctx context.Context, req *inference.Request) (*inference.Response, error) {
-	start := time.Now()
+	start := o.cfg.Clock.Now()
 	body := inference.AppendSetString(nil, req.Body, "model", o.cfg.Model)
 	u := strings.TrimSuffix(o.cfg.BaseURL, "/") + "/embeddings"
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
@@ -41,7 +40,7 @@ func (o *OpenAI) embed(ctx context.Context, req *inference.Request) (*inference.
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, StatusError(resp)
+		return nil, StatusError(resp, o.cfg.Clock.Now())
 	}
 	raw, err := readBounded(ctx, resp.Body)
 	if err != nil {
@@ -56,7 +55,7 @@ func (o *OpenAI) embed(ctx context.Context, req *inference.Request) (*inference.
 	if err := json.Unmarshal(raw, &head); err != nil {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model sent a malformed answer", Err: err}
 	}
-	out := &inference.Response{Model: head.Model, Dialect: inference.DialectOpenAIEmbeddings, Body: raw, Latency: time.Since(start), StopReason: inference.StopEndTurn}
+	out := &inference.Response{Model: head.Model, Dialect: inference.DialectOpenAIEmbeddings, Body: raw, Latency: o.cfg.Clock.Now().Sub(start), StopReason: inference.StopEndTurn}
 	if head.Usage != nil {
 		out.Usage.InputTokens = head.Usage.PromptTokens
 	} else {
@@ -91,7 +90,7 @@ func embedFamily(model string) (translate.EmbedFamily, bool) {
 // translated to the model family's (Titan takes one text a call, Cohere a
 // batch) and the answers back to OpenAI's.
 func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference.Response, error) {
-	start := time.Now()
+	start := b.cfg.Clock.Now()
 	family, ok := embedFamily(b.cfg.Model)
 	if !ok {
 		return nil, inference.Invalid("model", "this deployment's model "+inference.Clip(b.cfg.Model, 128)+" is not a Titan or Cohere embedding model")
@@ -124,7 +123,7 @@ func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference
 	if err != nil {
 		return nil, dialect.AnswerError(err)
 	}
-	resp := &inference.Response{Model: b.cfg.Model, Dialect: inference.DialectOpenAIEmbeddings, Body: out, Latency: time.Since(start), StopReason: inference.StopEndTurn}
+	resp := &inference.Response{Model: b.cfg.Model, Dialect: inference.DialectOpenAIEmbeddings, Body: out, Latency: b.cfg.Clock.Now().Sub(start), StopReason: inference.StopEndTurn}
 	var head struct {
 		Usage struct {
 			PromptTokens int `json:"prompt_tokens"`

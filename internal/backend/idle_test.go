@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -50,20 +51,42 @@ func TestOpenAIStreamIdleTimeout(t *testing.T) {
 				<-r.Context().Done() // stall until the client gives up
 			}))
 			defer srv.Close()
-			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: firstByte, StreamIdleTimeout: idle})
+			clk := clock.NewManual(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: firstByte, StreamIdleTimeout: idle, Clock: clk})
 			defer b.Close()
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // hang guard only
 			defer cancel()
-			s, err := b.Stream(ctx, req())
-			if tc.wantStream {
+			streamed, errc := make(chan error, 1), make(chan error, 1)
+			go func() {
+				s, err := b.Stream(ctx, req())
+				streamed <- err
 				if err != nil {
-					t.Fatalf("Stream: %v", err)
+					errc <- err
+					return
 				}
 				defer s.Close()
 				for err == nil {
 					_, err = s.Recv()
 				}
+				errc <- err
+			}()
+			if tc.wantStream {
+				// Stream returns with the first event; the stall is in the
+				// next Recv.
+				if err := <-streamed; err != nil {
+					t.Fatalf("Stream: %v", err)
+				}
 			}
+			// Time passes only while a timer is armed (the wait that
+			// stalls), one idle time-out at a time, until the stream ends.
+			actx, stop := context.WithCancel(ctx)
+			go func() {
+				for clk.WaitTimers(actx, 1) == nil {
+					clk.Advance(idle)
+				}
+			}()
+			err := <-errc
+			stop()
 			assertIdleTimeout(t, ctx, err)
 		})
 	}
@@ -100,17 +123,39 @@ func (s *stallingEvents) Err() error                                { return nil
 func (s *stallingEvents) Close() error                              { return nil }
 
 // TestBedrockStreamIdleTimeout: a ConverseStream that stops sending events
-// ends with a time-out error rather than holding the caller.
+// ends with a time-out error once the idle time-out passes on the
+// stream's clock (a manual one: nothing waits on the wall clock), rather
+// than holding the caller.
 func TestBedrockStreamIdleTimeout(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // hang guard only
 	defer cancel()
 	sctx, scancel := context.WithCancel(ctx)
-	s := newBedrockStream(sctx, scancel, newStallingEvents(&types.ConverseStreamOutputMemberMessageStart{}), idle)
+	clk := clock.NewManual(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	s := newBedrockStream(sctx, scancel, newStallingEvents(&types.ConverseStreamOutputMemberMessageStart{}), idle, clk)
 	defer s.Close()
 	if ev, err := s.Recv(); err != nil || ev.Kind != inference.EventStart {
 		t.Fatalf("first Recv = %v, %v; want the start event", ev, err)
 	}
-	_, err := s.Recv()
-	assertIdleTimeout(t, ctx, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Recv()
+		errc <- err
+	}()
+	if err := clk.WaitTimers(ctx, 1); err != nil { // Recv armed its idle timer
+		t.Fatal(err)
+	}
+	clk.Advance(idle - time.Millisecond)
+	select {
+	case err := <-errc:
+		t.Fatalf("Recv ended before the idle time-out: %v", err)
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	select {
+	case err := <-errc:
+		assertIdleTimeout(t, ctx, err)
+	case <-ctx.Done():
+		t.Fatal("Recv still waiting after the idle time-out passed")
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
@@ -33,6 +34,9 @@ type MockConfig struct {
 	// adapter, chat completions) or "bedrock" (the Bedrock adapter,
 	// Converse and InvokeModel). If empty, "openai".
 	API string
+	// Clock paces the simulated server and times the adapter. If nil,
+	// clock.Wall.
+	Clock clock.Clock
 }
 
 // Mock is a Backend backed by an in-process `meridian mockllm` server on a
@@ -54,6 +58,7 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	mc.TTFT, mc.TokensPerSecond = cfg.TTFT, cfg.TokensPerSecond
 	mc.MaxConcurrency, mc.RPM, mc.TPM = cfg.MaxConcurrency, cfg.RPM, cfg.TPM
 	mc.FailRate, mc.Seed = cfg.FailRate, cfg.Seed
+	mc.Clock = clock.Or(cfg.Clock)
 	if err := mc.Validate(); err != nil {
 		return nil, fmt.Errorf("mock backend: %w", err)
 	}
@@ -69,7 +74,7 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	if cfg.API == "bedrock" {
 		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base, AnthropicModel: true,
 			Credentials:    credentials.NewStaticCredentialsProvider("AKIDMOCKLLM", "mockllm", ""),
-			ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout})
+			ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock})
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("mock backend: %w", err)
@@ -78,7 +83,7 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 		return m, nil
 	}
 	m.Backend = NewOpenAI(OpenAIConfig{BaseURL: base + "/v1", Model: cfg.Model,
-		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout})
+		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock})
 	return m, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net"
@@ -42,6 +43,9 @@ type OpenAIConfig struct {
 	StreamIdleTimeout time.Duration
 	// Transport overrides the pooled transport (tests).
 	Transport http.RoundTripper
+	// Clock times requests and is the base of a Retry-After date. If nil,
+	// clock.Wall.
+	Clock clock.Clock
 }
 
 // OpenAI is a Backend for an OpenAI-compatible chat completions API.
@@ -65,6 +69,7 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 	if cfg.StreamIdleTimeout == 0 {
 		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
 	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	o := &OpenAI{cfg: cfg, url: strings.TrimSuffix(cfg.BaseURL, "/") + "/chat/completions"}
 	rt := cfg.Transport
 	if rt == nil {
@@ -223,7 +228,7 @@ func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, StatusError(resp)
+		return nil, StatusError(resp, o.cfg.Clock.Now())
 	}
 	return resp, nil
 }
@@ -233,7 +238,7 @@ func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inferen
 	if req.Dialect == inference.DialectOpenAIEmbeddings {
 		return o.embed(ctx, req)
 	}
-	start := time.Now()
+	start := o.cfg.Clock.Now()
 	resp, err := o.do(ctx, req, false)
 	if err != nil {
 		return nil, err
@@ -249,7 +254,7 @@ func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inferen
 		if len(raw) > maxResponseBytes {
 			return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 64 MiB"}
 		}
-		return passThroughResponse(raw, time.Since(start))
+		return passThroughResponse(raw, o.cfg.Clock.Now().Sub(start))
 	}
 	var r oaResponse
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
@@ -258,7 +263,7 @@ func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inferen
 	if len(r.Choices) == 0 {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "upstream returned no choices"}
 	}
-	out := &inference.Response{ID: r.ID, Model: r.Model, Latency: time.Since(start),
+	out := &inference.Response{ID: r.ID, Model: r.Model, Latency: o.cfg.Clock.Now().Sub(start),
 		Message: inference.TextMessage(inference.RoleAssistant, r.Choices[0].Message.Content)}
 	if fr := r.Choices[0].FinishReason; fr != nil {
 		out.StopReason = StopReasonFromOpenAI(*fr)
@@ -304,7 +309,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 	}
 	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
 		raw: req.Body != nil}
-	s.timer = time.AfterFunc(time.Hour, func() { s.timedOut.Store(true); cancel() })
+	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle
 	// time-out (the headers were the last sign of life), so that a silent
@@ -351,7 +356,7 @@ type sseStream struct {
 	// idle bounds each wait for an event; timer enforces it by cancelling
 	// ctx, and timedOut tells that cancellation from the caller's.
 	idle     time.Duration
-	timer    *time.Timer
+	timer    clock.Timer
 	timedOut atomic.Bool
 	once     sync.Once
 }
@@ -566,11 +571,12 @@ func StopReasonFromOpenAI(fr string) inference.StopReason {
 }
 
 // StatusError maps a non-200 upstream response to a typed error, keeping
-// Retry-After. The body is read (bounded) for the internal cause only.
-func StatusError(resp *http.Response) *inference.Error {
+// Retry-After (a date in it is read relative to now). The body is read
+// (bounded) for the internal cause only.
+func StatusError(resp *http.Response, now time.Time) *inference.Error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	cause := fmt.Errorf("upstream status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
-	e := &inference.Error{UpstreamStatus: resp.StatusCode, RetryAfter: RetryAfter(resp.Header, time.Now()), Err: cause}
+	e := &inference.Error{UpstreamStatus: resp.StatusCode, RetryAfter: RetryAfter(resp.Header, now), Err: cause}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		e.Kind, e.Message = inference.KindThrottled, "the model is busy; retry later"

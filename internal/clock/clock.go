@@ -5,9 +5,13 @@
 //
 // Consumers declare the subset they call as their own interface (routing
 // needs Now and AfterFunc, the audit writer Now and NewTicker, mockllm Now
-// and NewTimer); the method signatures here are the ones those interfaces
-// use, so one Wall or one Manual value satisfies them all. The package
-// imports only the standard library.
+// and NewTimer, quota, pki and the console's live view only Now); the
+// method signatures here are the ones those interfaces use, so one Wall or
+// one Manual value satisfies them all. Options that take the whole
+// interface name it Clock and treat nil as Wall ([Or]). A node has one
+// clock (node.Options.Clock) and hands it to everything it builds; cmd/
+// passes Wall. internal/depguard's TestNoWallClock keeps bare wall-clock
+// calls out of internal/. The package imports only the standard library.
 package clock
 
 import "time"
@@ -20,6 +24,9 @@ type Clock interface {
 	// during the Advance that reaches it for Manual); stop cancels it and
 	// reports whether it was still pending.
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
+	// AfterFuncTimer is AfterFunc with a timer that can be re-armed
+	// ([Timer.Reset]): a hot loop arms one per stream, not one per wait.
+	AfterFuncTimer(d time.Duration, f func()) Timer
 	// NewTimer returns a timer that sends on the returned channel once d
 	// has elapsed.
 	NewTimer(d time.Duration) (Timer, <-chan time.Time)
@@ -27,11 +34,16 @@ type Clock interface {
 	NewTicker(d time.Duration) Ticker
 }
 
-// Timer is a pending one-shot timer.
+// Timer is a pending one-shot timer. As with [time.Timer] since Go 1.23,
+// no time sent before a Stop or Reset is received after it.
 type Timer interface {
 	// Stop prevents the timer from firing; it reports whether it stopped
 	// the timer before it fired.
 	Stop() bool
+	// Reset re-arms the timer to fire d from now, whether or not it had
+	// fired or was stopped; it reports whether it was pending. It lets a
+	// hot loop re-arm one timer instead of making one per wait.
+	Reset(d time.Duration) bool
 }
 
 // Ticker sends the time on C every period until stopped.
@@ -48,6 +60,8 @@ type wall struct{}
 func (wall) Now() time.Time { return time.Now() }
 
 func (wall) AfterFunc(d time.Duration, f func()) (stop func() bool) { return time.AfterFunc(d, f).Stop }
+
+func (wall) AfterFuncTimer(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 func (wall) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
 	t := time.NewTimer(d)

@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -19,14 +21,16 @@ type Manual struct {
 	now     time.Time
 	pending []*event
 	seq     int
+	armed   chan struct{} // closed and replaced whenever a timer is armed
 }
 
 type event struct {
-	at     time.Time
-	seq    int
-	f      func()         // AfterFunc
-	ch     chan time.Time // timer or ticker
-	period time.Duration  // ticker
+	at      time.Time
+	seq     int
+	f       func()         // AfterFunc
+	ch      chan time.Time // timer or ticker
+	period  time.Duration  // ticker
+	stopped bool           // Stop was called; guarded by Manual.mu
 }
 
 // NewManual returns a manual clock set to start.
@@ -43,7 +47,11 @@ func (c *Manual) Now() time.Time {
 func (c *Manual) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // Set moves the clock to t (never backwards) and fires what came due.
-func (c *Manual) Set(t time.Time) {
+func (c *Manual) Set(t time.Time) { c.set(t) }
+
+// set is Set; it returns the timer and ticker events whose channel it sent
+// to.
+func (c *Manual) set(t time.Time) (sent []*event) {
 	c.mu.Lock()
 	if t.After(c.now) {
 		c.now = t
@@ -85,7 +93,66 @@ func (c *Manual) Set(t time.Time) {
 		}
 		select {
 		case x.ch <- now:
+			sent = append(sent, x)
 		default:
+		}
+	}
+	return sent
+}
+
+// AdvanceAndWait is Advance, then it waits until every timer and ticker
+// channel that received during the advance has been read (the receiving
+// goroutine holds the tick, as with an unbuffered hand-off) or stopped, or
+// until ctx is done. A test uses it when what it does next must come after
+// the tick in the receiver's loop.
+func (c *Manual) AdvanceAndWait(ctx context.Context, d time.Duration) error {
+	sent := c.set(c.Now().Add(d))
+	// A read cannot be observed, only its effect on the buffer: poll with
+	// a short backoff. This is the clock package, the one place that may
+	// wait on the wall clock.
+	backoff := 10 * time.Microsecond
+	for _, x := range sent {
+		for len(x.ch) > 0 && !c.stopped(x) {
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("clock: wait for a tick to be read: %w", context.Cause(ctx))
+			case <-t.C:
+			}
+			backoff = min(2*backoff, time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// stopped reports whether x was stopped: a ticker no longer pending, or a
+// timer whose Stop was called after it fired.
+func (c *Manual) stopped(x *event) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return x.stopped
+}
+
+// WaitTimers waits until at least n timers, tickers and callbacks are
+// pending (a goroutine under test has armed its timer), or until ctx is
+// done.
+func (c *Manual) WaitTimers(ctx context.Context, n int) error {
+	for {
+		c.mu.Lock()
+		got := len(c.pending)
+		if c.armed == nil {
+			c.armed = make(chan struct{})
+		}
+		armed := c.armed
+		c.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clock: wait for %d timers (%d armed): %w", n, got, context.Cause(ctx))
+		case <-armed:
 		}
 	}
 }
@@ -106,11 +173,16 @@ func (c *Manual) add(x *event, d time.Duration) {
 	x.seq = c.seq
 	x.at = c.now.Add(d)
 	c.pending = append(c.pending, x)
+	if c.armed != nil {
+		close(c.armed)
+		c.armed = nil
+	}
 }
 
 func (c *Manual) remove(x *event) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	x.stopped = true
 	for i, y := range c.pending {
 		if y == x {
 			c.pending = append(c.pending[:i], c.pending[i+1:]...)
@@ -127,6 +199,14 @@ func (c *Manual) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	return func() bool { return c.remove(x) }
 }
 
+// AfterFuncTimer calls f during the Advance or Set that reaches now+d;
+// the returned timer stops or re-arms it.
+func (c *Manual) AfterFuncTimer(d time.Duration, f func()) Timer {
+	x := &event{f: f}
+	c.add(x, d)
+	return manualTimer{c, x}
+}
+
 // NewTimer returns a timer whose channel receives during the Advance or
 // Set that reaches now+d.
 func (c *Manual) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
@@ -140,7 +220,31 @@ type manualTimer struct {
 	x *event
 }
 
-func (t manualTimer) Stop() bool { return t.c.remove(t.x) }
+// Stop disarms the timer and drops a time it sent that was not received.
+func (t manualTimer) Stop() bool {
+	pending := t.c.remove(t.x)
+	drain(t.x.ch)
+	return pending
+}
+
+// Reset re-arms the timer d from the clock's now, dropping a time it sent
+// that was not received.
+func (t manualTimer) Reset(d time.Duration) bool {
+	pending := t.c.remove(t.x)
+	drain(t.x.ch)
+	t.c.mu.Lock()
+	t.x.stopped = false
+	t.c.mu.Unlock()
+	t.c.add(t.x, d)
+	return pending
+}
+
+func drain(ch chan time.Time) {
+	select {
+	case <-ch:
+	default:
+	}
+}
 
 // NewTicker returns a ticker that receives every d of manual time. It
 // panics if d is not positive, as time.NewTicker does.

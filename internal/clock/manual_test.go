@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -85,4 +87,141 @@ func TestWallSatisfiesTheConsumers(t *testing.T) {
 	if Or(nil) != Wall {
 		t.Error("Or(nil) is not Wall")
 	}
+}
+
+// TestManualAdvanceAndWait: AdvanceAndWait returns only once the receiver
+// holds the tick, so what the test does next is ordered after it, and it
+// does not wait for a ticker that was stopped.
+func TestManualAdvanceAndWait(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	tk := c.NewTicker(time.Second)
+	read := make(chan struct{})
+	var got time.Time
+	go func() {
+		got = <-tk.C()
+		close(read)
+	}()
+	if err := c.AdvanceAndWait(t.Context(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if len(tk.C()) != 0 {
+		t.Error("AdvanceAndWait returned with the tick still buffered")
+	}
+	<-read
+	if !got.Equal(t0.Add(time.Second)) {
+		t.Errorf("tick at %v, want %v", got, t0.Add(time.Second))
+	}
+
+	// Nobody reads: the wait ends with ctx, and names what it waited for.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.AdvanceAndWait(ctx, time.Second); err == nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("unread tick with a done ctx: %v, want context.Canceled", err)
+	}
+	// Stopped with the tick unread, before or during the wait: nothing to
+	// wait for.
+	tk.Stop()
+	tm, _ := c.NewTimer(time.Second)
+	go tm.Stop()
+	if err := c.AdvanceAndWait(t.Context(), time.Second); err != nil {
+		t.Errorf("with the timer stopped: %v", err)
+	}
+}
+
+// TestManualWaitTimers: WaitTimers returns once a goroutine has armed the
+// timers, and with ctx's error when it never does.
+func TestManualWaitTimers(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	go func() {
+		c.AfterFunc(time.Second, func() {})
+		c.NewTimer(time.Second)
+	}()
+	if err := c.WaitTimers(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if c.Timers() != 2 {
+		t.Errorf("Timers = %d, want 2", c.Timers())
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.WaitTimers(ctx, 3); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitTimers for a timer never armed: %v, want context.Canceled", err)
+	}
+}
+
+// TestManualTimerReset: Reset re-arms a fired, stopped or pending timer
+// from the clock's now and drops a time sent but not received, as
+// time.Timer does since Go 1.23.
+func TestManualTimerReset(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	tm, fired := c.NewTimer(time.Second)
+	if !tm.Reset(3 * time.Second) {
+		t.Error("Reset of a pending timer = false")
+	}
+	c.Advance(2 * time.Second)
+	select {
+	case <-fired:
+		t.Fatal("fired at the old deadline")
+	default:
+	}
+	c.Advance(time.Second) // fires at t0+3s; not received
+	if tm.Reset(time.Second) {
+		t.Error("Reset of a fired timer = true")
+	}
+	select {
+	case at := <-fired:
+		t.Fatalf("received %v sent before the Reset", at)
+	default:
+	}
+	c.Advance(time.Second)
+	if at := <-fired; !at.Equal(t0.Add(4 * time.Second)) {
+		t.Errorf("fired at %v, want %v", at, t0.Add(4*time.Second))
+	}
+	tm.Stop()
+	tm.Reset(time.Second) // a stopped timer re-arms too
+	if c.Timers() != 1 {
+		t.Errorf("Timers = %d after Reset of a stopped timer, want 1", c.Timers())
+	}
+	c.Advance(time.Second)
+	<-fired
+}
+
+// TestManualAfterFuncTimer: a callback timer re-armed by Reset runs once
+// per arming, at the deadline of its last Reset, and not after Stop.
+func TestManualAfterFuncTimer(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	var runs []time.Time
+	tm := c.AfterFuncTimer(time.Hour, func() { runs = append(runs, c.Now()) })
+	tm.Stop()
+	c.Advance(2 * time.Hour)
+	if len(runs) != 0 {
+		t.Fatalf("stopped callback ran: %v", runs)
+	}
+	for range 3 { // re-armed before each deadline: never runs
+		tm.Reset(time.Second)
+		c.Advance(time.Second / 2)
+	}
+	if len(runs) != 0 {
+		t.Fatalf("callback re-armed before its deadline ran: %v", runs)
+	}
+	c.Advance(time.Second/2 - 1) // just before the last Reset's deadline
+	if len(runs) != 0 {
+		t.Fatalf("callback ran before its deadline: %v", runs)
+	}
+	c.Advance(1)
+	if len(runs) != 1 || !runs[0].Equal(t0.Add(2*time.Hour+2*time.Second)) {
+		t.Errorf("runs = %v, want one at %v", runs, t0.Add(2*time.Hour+2*time.Second))
+	}
+	if tm.Reset(time.Second) {
+		t.Error("Reset after the callback ran = true, want false")
+	}
+	c.Advance(time.Second)
+	if len(runs) != 2 {
+		t.Errorf("runs = %d after a Reset of a fired timer, want 2", len(runs))
+	}
+	var _ Timer = Wall.AfterFuncTimer(time.Hour, func() {}) // *time.Timer
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/node"
 	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -32,6 +33,9 @@ type Options struct {
 	// directory is used and removed afterwards.
 	Dir    string
 	Logger *slog.Logger
+	// Clock is every node's clock and paces the readiness wait and the
+	// load generator. If nil, clock.Wall.
+	Clock clock.Clock
 }
 
 // Demo is a running demo.
@@ -43,6 +47,7 @@ type Demo struct {
 	Nodes                        []*node.Node
 	dir                          string
 	rmDir                        bool
+	clock                        clock.Clock
 }
 
 // Start builds the demo topology and starts every region's node. It returns
@@ -54,7 +59,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Demo{APIKey: opts.APIKey, dir: opts.Dir}
+	d := &Demo{APIKey: opts.APIKey, dir: opts.Dir, clock: clock.Or(opts.Clock)}
 	if d.APIKey == "" {
 		k, err := auth.NewKey()
 		if err != nil {
@@ -88,7 +93,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	}
 	d.Config = cfg
 	for _, r := range cfg.Regions {
-		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Logger: opts.Logger, Demo: d, Getenv: d.getenv})
+		n, err := node.New(node.Options{Config: cfg, Region: r.ID, Logger: opts.Logger, Demo: d, Getenv: d.getenv, Clock: d.clock})
 		if err == nil {
 			err = n.Start(ctx)
 		}
@@ -125,7 +130,7 @@ func randomSecret() string {
 
 // waitReady polls every node's /readyz over its real listener.
 func (d *Demo) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := d.clock.Now().Add(10 * time.Second)
 	for _, n := range d.Nodes {
 		for {
 			resp, err := http.Get("http://" + n.ClientAddr() + "/readyz")
@@ -135,13 +140,15 @@ func (d *Demo) waitReady(ctx context.Context) error {
 					break
 				}
 			}
-			if time.Now().After(deadline) {
+			if d.clock.Now().After(deadline) {
 				return fmt.Errorf("region %s not ready after 10s", n.Region().ID)
 			}
+			t, poll := d.clock.NewTimer(20 * time.Millisecond)
 			select {
 			case <-ctx.Done():
+				t.Stop()
 				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
+			case <-poll:
 			}
 		}
 	}

@@ -105,14 +105,14 @@ func (d *Demo) Load(ctx context.Context, opts LoadOptions) (LoadStats, error) {
 		inFlight = make(chan struct{}, opts.MaxInFlight)
 	)
 	defer wg.Wait()
-	t := time.NewTicker(time.Duration(float64(time.Second) / opts.Rate))
+	t := d.clock.NewTicker(time.Duration(float64(time.Second) / opts.Rate))
 	defer t.Stop()
 	for opts.Requests == 0 || int(sent.Load()) < opts.Requests {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return loadStats(&st, sent.Load()), nil
-		case <-t.C:
+		case <-t.C():
 		}
 		select {
 		case inFlight <- struct{}{}:

@@ -145,7 +145,7 @@ func newEngineWith(t *testing.T, topo, extra string) *engine {
 	}
 	local := regionExecutor{b: e.b, region: "eu-west-1"}
 	e.g, err = New(Options{Region: "eu-west-1", Config: cfg, Routing: rt, Quota: e.quota, Authorizer: AllowAll{}, Recorder: e.recorder,
-		Now: e.clock.Now, Backends: map[string]Backend{"m": &fakeBackend{complete: local.complete, stream: local.stream}}, Link: e.b,
+		Clock: e.clock, Backends: map[string]Backend{"m": &fakeBackend{complete: local.complete, stream: local.stream}}, Link: e.b,
 		OnThrottle:    func(k routing.Key, _ time.Duration) { e.mu.Lock(); e.throttles = append(e.throttles, k); e.mu.Unlock() },
 		OnSharpChange: func() { e.mu.Lock(); e.sharp++; e.mu.Unlock() }})
 	if err != nil {

@@ -288,7 +288,7 @@ func newPathHarness(t *testing.T) *pathHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.g, err = New(Options{Region: "eu-west-1", Config: cfg, Routing: rt, Quota: h.quota, Authorizer: AllowAll{}, Recorder: h.recorder, Now: h.clock.Now,
+	h.g, err = New(Options{Region: "eu-west-1", Config: cfg, Routing: rt, Quota: h.quota, Authorizer: AllowAll{}, Recorder: h.recorder, Clock: h.clock,
 		Backends: map[string]Backend{"m": h.local, "n": h.local, "c": h.local},
 		Link:     fakeLink{exec: backendExecutor{b: h.remote}, beforeAttempt: &h.beforeRemoteAttempt}})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
@@ -79,8 +80,9 @@ type Options struct {
 	Recorder Recorder
 	Metrics  *telemetry.Metrics
 	Logger   *slog.Logger
-	// Now returns the current time. If nil, time.Now.
-	Now func() time.Time
+	// Clock tells the time (and times the routing made here when Routing
+	// is nil). If nil, clock.Wall.
+	Clock clock.Clock
 	// OnThrottle, if set, is told of every deployment cooldown caused by a
 	// 429, so that replicas of this region can share it. It must not
 	// block.
@@ -141,7 +143,7 @@ func New(opts Options) (*Gateway, error) {
 	g := &Gateway{
 		region: opts.Region, geo: r.Geography, cfg: opts.Config, auth: opts.Auth, backends: opts.Backends,
 		link: opts.Link, authz: opts.Authorizer, routing: opts.Routing, recorder: opts.Recorder,
-		metrics: opts.Metrics, log: opts.Logger, now: opts.Now, quota: opts.Quota,
+		metrics: opts.Metrics, log: opts.Logger, now: clock.Or(opts.Clock).Now, quota: opts.Quota,
 		recordBody: opts.Config.Audit.RecordContent, defaultMaxTokens: opts.Config.Quota.DefaultMaxTokens,
 		onThrottle: opts.OnThrottle, onSharpChange: opts.OnSharpChange,
 	}
@@ -167,7 +169,7 @@ func New(opts Options) (*Gateway, error) {
 	g.catalog.Store(cat)
 	if g.routing == nil {
 		var err error
-		if g.routing, err = NewRouting(opts.Config, opts.Region, nil); err != nil {
+		if g.routing, err = NewRouting(opts.Config, opts.Region, opts.Clock); err != nil {
 			return nil, err
 		}
 	}
@@ -176,9 +178,6 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
-	}
-	if g.now == nil {
-		g.now = time.Now
 	}
 	if g.auth == nil {
 		var err error

@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
@@ -140,51 +140,9 @@ type usage struct {
 	TotalTokens      int `json:"total_tokens"`
 }
 
-// fakeClock is a Clock that moves only when told to.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at time.Time
-	c  chan time.Time
-}
-
-// Stop does nothing: a fired fakeTimer's channel is buffered, so nobody
-// blocks on it.
-func (t *fakeTimer) Stop() bool { return true }
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) (mockllm.Timer, <-chan time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), c: make(chan time.Time, 1)}
-	c.timers = append(c.timers, t)
-	return t, t.c
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			t.c <- c.now
-			continue
-		}
-		kept = append(kept, t)
-	}
-	c.timers = kept
+// newFakeClock returns the manual clock the tests drive.
+func newFakeClock() *clock.Manual {
+	return clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 func newHTTPTest(srv *mockllm.Server) *httptest.Server { return httptest.NewServer(srv.Handler()) }

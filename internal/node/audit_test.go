@@ -18,6 +18,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -152,61 +153,6 @@ policies:
 	}
 }
 
-// manualClock is an audit.Clock that moves only when told to; Advance
-// returns once the audit writer has received the ticks that came due.
-type manualClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	tickers []*manualTicker
-}
-
-type manualTicker struct {
-	c    chan time.Time
-	stop chan struct{}
-	once sync.Once
-	d    time.Duration
-	next time.Time
-}
-
-func (t *manualTicker) C() <-chan time.Time { return t.c }
-func (t *manualTicker) Stop()               { t.once.Do(func() { close(t.stop) }) }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) NewTicker(d time.Duration) audit.Ticker {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &manualTicker{c: make(chan time.Time), stop: make(chan struct{}), d: d, next: c.now.Add(d)}
-	c.tickers = append(c.tickers, t)
-	return t
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	var due []*manualTicker
-	for _, t := range c.tickers {
-		if !now.Before(t.next) {
-			for !now.Before(t.next) {
-				t.next = t.next.Add(t.d)
-			}
-			due = append(due, t)
-		}
-	}
-	c.mu.Unlock()
-	for _, t := range due {
-		select {
-		case t.c <- now:
-		case <-t.stop:
-		}
-	}
-}
-
 // fullDisk is the real file system with a switch that fills it: writes
 // fail with ENOSPC, as on a full audit volume.
 type fullDisk struct {
@@ -259,7 +205,7 @@ principals: [ { id: tester, api_keys: [%q] } ]
 		t.Fatal(err)
 	}
 	disk := &fullDisk{}
-	clk := &manualClock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	clk := clock.NewManual(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	n, err := New(Options{Config: cfg, Region: "eu-west-1", Dev: true, ClientListener: cl, LinkListener: ll, AuditOptions: audit.Options{Clock: clk, FS: disk}})
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +252,11 @@ principals: [ { id: tester, api_keys: [%q] } ]
 	}
 
 	disk.full.Store(false)
-	clk.Advance(time.Second) // the writer's next probe is due
+	// The writer's next probe is due; the digest below comes after the
+	// writer has taken the tick.
+	if err := clk.AdvanceAndWait(t.Context(), time.Second); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.audit.Digest(t.Context()); err != nil {
 		t.Fatalf("after the disk recovered: %v", err)
 	}

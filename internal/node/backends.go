@@ -5,13 +5,14 @@ import (
 	"os"
 
 	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // buildBackends creates the backends of region's deployments. Secrets come
 // from the environment variables the topology names. On failure it closes
 // those it had created.
-func buildBackends(cfg *topology.Config, region string, getenv func(string) string) (_ map[string]backend.Backend, err error) {
+func buildBackends(cfg *topology.Config, region string, getenv func(string) string, clk clock.Clock) (_ map[string]backend.Backend, err error) {
 	out := map[string]backend.Backend{}
 	defer func() {
 		if err != nil {
@@ -36,7 +37,7 @@ func buildBackends(cfg *topology.Config, region string, getenv func(string) stri
 				}
 			}
 			out[d.Model] = backend.NewOpenAI(backend.OpenAIConfig{BaseURL: b.URL, Model: b.Model, APIKey: key,
-				ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(), StreamIdleTimeout: b.StreamIdleTimeout.D()})
+				ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(), StreamIdleTimeout: b.StreamIdleTimeout.D(), Clock: clk})
 		case topology.BackendMock:
 			model := b.Model
 			if model == "" {
@@ -45,13 +46,13 @@ func buildBackends(cfg *topology.Config, region string, getenv func(string) stri
 			m, err := backend.NewMock(backend.MockConfig{Model: model, TTFT: b.TTFT.D(), TokensPerSecond: b.TokensPerSecond,
 				MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute(),
 				FailRate: b.FailRate, Seed: b.Seed, ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(),
-				StreamIdleTimeout: b.StreamIdleTimeout.D(), API: b.API})
+				StreamIdleTimeout: b.StreamIdleTimeout.D(), API: b.API, Clock: clk})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", field, err)
 			}
 			out[d.Model] = m
 		case topology.BackendBedrock:
-			bb, err := newBedrockBackend(d)
+			bb, err := newBedrockBackend(d, clk)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", field, err)
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/api/openai"
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/interregion"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
@@ -72,14 +73,21 @@ type Options struct {
 	// Demo is set by `meridian demo` only: the console's operator actions
 	// (take a region down, throttle it, restore it) act through it.
 	Demo ui.DemoControl
+	// Clock is the node's one source of time: request timestamps, timers,
+	// tickers, certificate validity, receipts, and the audit writer and
+	// quota limiter unless AuditOptions.Clock or QuotaClock is set. If nil,
+	// clock.Wall; cmd/ passes clock.Wall.
+	Clock clock.Clock
 	// QuotaClock times the quota limiter: its windows and its probes of a
-	// store that is down. If nil, the wall clock. Tests set a manual one.
+	// store that is down. If nil, Clock. Tests set a manual one.
 	QuotaClock quota.Clock
 }
 
 // Node is one region's running Meridian node.
 type Node struct {
 	opts Options
+	// clock is opts.Clock, or clock.Wall.
+	clock clock.Clock
 	// cfg is the topology the node started with. Only settings that need a
 	// restart (regions, link, quota, audit, listeners) are read from it;
 	// the topology in force is n.config().
@@ -180,7 +188,10 @@ func New(opts Options) (_ *Node, err error) {
 		opts.Getenv = getenv
 	}
 	log := opts.Logger.With(telemetry.AttrRegion, region.ID)
-	n := &Node{opts: opts, cfg: cfg, region: region, log: log, metrics: telemetry.NewMetrics(region.ID)}
+	n := &Node{opts: opts, clock: clock.Or(opts.Clock), cfg: cfg, region: region, log: log, metrics: telemetry.NewMetrics(region.ID)}
+	if opts.QuotaClock == nil {
+		opts.QuotaClock = n.clock
+	}
 	n.life, n.endLife = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -223,6 +234,9 @@ func New(opts Options) (_ *Node, err error) {
 			ac.Dir = opts.AuditDir
 		}
 		ao := opts.AuditOptions
+		if ao.Clock == nil {
+			ao.Clock = n.clock
+		}
 		ao.Logger = log.With(telemetry.AttrComponent, "audit")
 		n.audit, err = audit.Open(ac, region.ID, ao)
 		if err != nil {
@@ -233,11 +247,11 @@ func New(opts Options) (_ *Node, err error) {
 	} else {
 		log.Warn("the audit trail is disabled (audit.disabled: true)")
 	}
-	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Catalog: func() *profile.Catalog { return n.gateway().Catalog() }})
+	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Clock: n.clock, Catalog: func() *profile.Catalog { return n.gateway().Catalog() }})
 	if err != nil {
 		return nil, err
 	}
-	n.otel, err = otel.New(otel.Options{Region: region.ID, Config: cfg.Telemetry, Registerer: n.metrics.Registerer,
+	n.otel, err = otel.New(otel.Options{Region: region.ID, Clock: n.clock, Config: cfg.Telemetry, Registerer: n.metrics.Registerer,
 		Catalog: func() *profile.Catalog { return n.gateway().Catalog() }, Topology: n.config, Getenv: opts.Getenv,
 		Logger: log.With(telemetry.AttrComponent, "telemetry")})
 	if err != nil {
@@ -280,6 +294,7 @@ func (n *Node) setupLinkSecurity() error {
 	opts := lc.StoreOptions(n.region.ID)
 	opts.Logger = n.log.With(telemetry.AttrComponent, "pki")
 	opts.Registerer = n.metrics.Registerer
+	opts.Clock = n.clock
 	opts.PeerRejected = func(e *pki.PeerError) {
 		rej.Peer(e)
 		n.log.Warn("link peer refused at handshake", "reason", e.Reason, telemetry.AttrError, e.Err)
@@ -321,7 +336,7 @@ func (n *Node) linkClientTLS(region string) *tls.Config {
 // pushState publishes this node's state to its peers at once after a sharp
 // change, at most once per 200 ms.
 func (n *Node) pushState() {
-	now := time.Now().UnixNano()
+	now := n.clock.Now().UnixNano()
 	last := n.lastPush.Load()
 	if now-last < int64(200*time.Millisecond) || !n.lastPush.CompareAndSwap(last, now) {
 		return
@@ -368,13 +383,13 @@ func (n *Node) shareCooldown(k routing.Key, wait time.Duration) {
 
 // syncCooldowns applies the cooldowns other replicas shared, twice a second.
 func (n *Node) syncCooldowns(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
+	t := n.clock.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		n.applySharedCooldowns(ctx)
 	}
@@ -397,7 +412,7 @@ func (n *Node) applySharedCooldowns(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	now := time.Now()
+	now := n.clock.Now()
 	for name, left := range cds {
 		if left > 0 {
 			n.gateway().Routing().Tracker.CoolDown(byName[name], now.Add(left))
@@ -543,7 +558,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.clientSrv.Protocols = &protos
 		store, err := pki.NewServingStore(pki.ServingOptions{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile,
 			NextProtos: alpn, ExpiryWarning: n.cfg.Link.ExpiryWarning.D(),
-			Logger: n.log.With(telemetry.AttrComponent, "client-tls"), Registerer: n.metrics.Registerer})
+			Logger: n.log.With(telemetry.AttrComponent, "client-tls"), Registerer: n.metrics.Registerer, Clock: n.clock})
 		if err != nil {
 			n.clientLn.Close()
 			n.linkLn.Close()
@@ -742,8 +757,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.BeginDrain()
 	srv := n.config().Server
 	if grace := srv.DrainGraceOrDefault(); grace > 0 {
-		t := time.NewTimer(grace)
-		<-t.C
+		_, fired := n.clock.NewTimer(grace)
+		<-fired
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), srv.DrainTimeout.Or(30*time.Second))
 	defer cancel()
@@ -764,14 +779,14 @@ func regionIDs(cfg *topology.Config) string {
 // clientHandler builds the client listener's routes for generation g.
 func (n *Node) clientHandler(g *generation) http.Handler {
 	mux := http.NewServeMux()
-	openai.New(g.gw, openai.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes}).Register(mux)
+	openai.New(g.gw, openai.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes, Clock: n.clock}).Register(mux)
 	g.bedrock.Register(mux)
-	anthropic.New(g.gw, anthropic.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes}).Register(mux)
+	anthropic.New(g.gw, anthropic.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes, Clock: n.clock}).Register(mux)
 	registerNotFound(mux)
 	// Probes stay open; metrics and the regions view need a principal
 	// here (the ops listener serves them without one).
 	n.registerOps(mux, n.requirePrincipal)
-	ui.NewHandler(ui.Options{Live: n.live, Auth: g.gw.Authenticator(), State: func() any { return n.regionsView() },
+	ui.NewHandler(ui.Options{Live: n.live, Clock: n.clock, Auth: g.gw.Authenticator(), State: func() any { return n.regionsView() },
 		Demo: n.opts.Demo, Closing: n.draining.Load, AuditDir: n.cfg.Audit.Dir,
 		Logger: n.log.With(telemetry.AttrComponent, "ui")}).Register(mux)
 	return n.admission.wrap(mux)

@@ -154,7 +154,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	if prev != nil {
 		reused = reusableBackends(prev.cfg, cfg, region, prev.backends)
 	}
-	g.backends, err = buildBackends(withoutDeployments(cfg, region, reused), region, n.opts.Getenv)
+	g.backends, err = buildBackends(withoutDeployments(cfg, region, reused), region, n.opts.Getenv, n.clock)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	}
 	var rt *gateway.Routing
 	if prev != nil {
-		if rt, err = carryRouting(prev.gw.Routing(), prev.cfg, cfg, region); err != nil {
+		if rt, err = carryRouting(prev.gw.Routing(), prev.cfg, cfg, region, n.clock); err != nil {
 			return nil, fmt.Errorf("%s: routing: %w", cfg.File, err)
 		}
 	}
@@ -202,7 +202,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	}
 	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: n.otel.Backends(backends), Routing: rt,
 		Link: n.otel.Link(n.link), Authorizer: authz, Quota: q, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
-		OnThrottle: onThrottle, OnSharpChange: n.pushState, Receipts: n.receiptIssuer()})
+		OnThrottle: onThrottle, OnSharpChange: n.pushState, Receipts: n.receiptIssuer(), Clock: n.clock})
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	g.bedrock = bedrock.New(g.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, Profiles: n.profiles, Peers: replicas,
 		Authorizer:   bedrock.PolicyAuthorizer{P: policies}, // compiled once, above
 		SigV4Options: auth.SigV4Options{MaxSkew: sv.MaxSkew.D(), AllowPresigned: sv.AllowPresigned, AllowUnsignedPayload: sv.AllowUnsignedPayload},
-		Getenv:       n.opts.Getenv, Logger: n.log.With(telemetry.AttrComponent, "bedrock")})
+		Getenv:       n.opts.Getenv, Logger: n.log.With(telemetry.AttrComponent, "bedrock"), Clock: n.clock})
 	g.client = n.clientHandler(g)
 	// Every generation serves the node's one registry: nothing to carry
 	// over in a swap.
@@ -254,7 +254,7 @@ func withoutDeployments(cfg *topology.Config, region string, skip map[string]bac
 // deployments and the cooldowns of those that remain carry over (their
 // load is learned again from the next peer snapshots). RTTs are kept:
 // regions do not change on a running node.
-func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region string) (*gateway.Routing, error) {
+func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region string, clk clock.Clock) (*gateway.Routing, error) {
 	rc, err := next.RoutingConfig()
 	if err != nil {
 		return nil, err
@@ -262,10 +262,10 @@ func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region 
 	deps := next.RoutingDeployments()
 	tracker := prev.Tracker
 	if !slices.Equal(prevCfg.RoutingDeployments(), deps) {
-		if tracker, err = routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: deps}, clock.Wall); err != nil {
+		if tracker, err = routing.NewTracker(routing.TrackerConfig{Region: region, Deployments: deps}, clk); err != nil {
 			return nil, err
 		}
-		now := time.Now()
+		now := clk.Now()
 		for _, d := range deps {
 			if st, ok := prev.Tracker.State(d.Key); ok && st.CooldownUntil.After(now) {
 				tracker.CoolDown(d.Key, st.CooldownUntil)
@@ -275,7 +275,7 @@ func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region 
 	qmax, qtimeout := rc.QueueLimits()
 	queue := prev.Queue
 	if prc, err := prevCfg.RoutingConfig(); err != nil || prc.Queue != rc.Queue {
-		queue = routing.NewQueue(qmax, clock.Wall)
+		queue = routing.NewQueue(qmax, clk)
 	}
 	return &gateway.Routing{Router: &routing.Router{Config: rc, Tracker: tracker, RTT: prev.RTT},
 		Tracker: tracker, RTT: prev.RTT, Queue: queue, QueueTimeout: qtimeout}, nil

@@ -24,14 +24,14 @@ func (p replicaPeers) Publish(context.Context, []profilestore.Record) {
 // shared store's record set in step (profilestore.Shared): after every
 // local change and every load interval.
 func (n *Node) syncProfilesLoop(ctx context.Context) {
-	t := time.NewTicker(n.cfg.Link.LoadInterval.Or(time.Second))
+	t := n.clock.NewTicker(n.cfg.Link.LoadInterval.Or(time.Second))
 	defer t.Stop()
 	for {
 		n.syncProfiles(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-n.profileSync:
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/receipt"
 )
@@ -79,5 +78,5 @@ func (n *Node) receiptIssuer() *receipt.Issuer {
 	if n.linkStore == nil {
 		return nil
 	}
-	return &receipt.Issuer{Certificate: n.linkStore.Certificate, Now: time.Now}
+	return &receipt.Issuer{Certificate: n.linkStore.Certificate, Clock: n.clock}
 }

@@ -75,7 +75,7 @@ func (n *Node) regionsView() RegionsView {
 	g := n.current()
 	rt := g.gw.Routing()
 	staleness := g.cfg.Routing.Staleness.Or(3 * time.Second)
-	now := time.Now()
+	now := n.clock.Now()
 	v.Queues = append([]gateway.QueueStat{}, rt.QueueStats()...)
 	for _, reg := range n.cfg.Regions {
 		rv := RegionView{ID: reg.ID, Geography: reg.Geography, Lat: reg.Location.Lat, Lon: reg.Location.Lon,

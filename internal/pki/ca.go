@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/url"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
 )
 
 // Certificate lifetimes used when the options leave them zero.
@@ -39,7 +41,7 @@ type CAOptions struct {
 	TrustDomain string
 	// ValidFor is the CA's lifetime. If zero, [DefaultCAValidity].
 	ValidFor time.Duration
-	// Now is the issue time. If zero, time.Now() is used.
+	// Now is the issue time. If zero, clock.Wall's time is used.
 	Now time.Time
 }
 
@@ -54,7 +56,7 @@ func NewCA(opts CAOptions) (*CA, error) {
 	}
 	now := opts.Now
 	if now.IsZero() {
-		now = time.Now()
+		now = clock.Wall.Now()
 	}
 	validFor := opts.ValidFor
 	if validFor == 0 {
@@ -113,7 +115,7 @@ type NodeOptions struct {
 	// ValidFor is the certificate's lifetime. If zero,
 	// [DefaultNodeValidity]. It may not outlast the CA.
 	ValidFor time.Duration
-	// Now is the issue time. If zero, time.Now() is used.
+	// Now is the issue time. If zero, clock.Wall's time is used.
 	Now time.Time
 }
 
@@ -133,7 +135,7 @@ func (ca *CA) Issue(opts NodeOptions) (*Issued, error) {
 	}
 	now := opts.Now
 	if now.IsZero() {
-		now = time.Now()
+		now = clock.Wall.Now()
 	}
 	validFor := opts.ValidFor
 	if validFor == 0 {

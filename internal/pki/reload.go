@@ -31,16 +31,23 @@ func watchDefaults(log *slog.Logger, clk Clock, poll, warn time.Duration) (*slog
 	return log, clk, poll, warn
 }
 
-// pollReload calls reload every interval until ctx is done, then returns
-// ctx.Err(). Reload failures are the reloader's to log.
-func pollReload(ctx context.Context, every time.Duration, reload func() (bool, error)) error {
-	t := time.NewTicker(every)
+// pollReload calls reload every interval of clk until ctx is done, then
+// returns ctx.Err(). Reload failures are the reloader's to log. A clk that
+// only tells the time (a test's) is paced by clock.Wall.
+func pollReload(ctx context.Context, clk Clock, every time.Duration, reload func() (bool, error)) error {
+	tc, ok := clk.(interface {
+		NewTicker(time.Duration) clock.Ticker
+	})
+	if !ok {
+		tc = clock.Wall
+	}
+	t := tc.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		case <-t.C():
 			_, _ = reload()
 		}
 	}

@@ -181,7 +181,7 @@ func (s *ServingStore) Certificate() *tls.Certificate { return s.cur.Load().cert
 // Run rereads the files every PollInterval until ctx is done, then returns
 // ctx.Err(). Reload failures are logged, never returned.
 func (s *ServingStore) Run(ctx context.Context) error {
-	return pollReload(ctx, s.opts.PollInterval, s.Reload)
+	return pollReload(ctx, s.clock, s.opts.PollInterval, s.Reload)
 }
 
 // Reload rereads the files now. If their content changed and is valid, it

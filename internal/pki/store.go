@@ -194,7 +194,9 @@ func (s *Store) Pool() *x509.CertPool { return s.cur.Load().pool }
 
 // Run rereads the files every PollInterval until ctx is done, then returns
 // ctx.Err(). Reload failures are logged, never returned.
-func (s *Store) Run(ctx context.Context) error { return pollReload(ctx, s.opts.PollInterval, s.Reload) }
+func (s *Store) Run(ctx context.Context) error {
+	return pollReload(ctx, s.clock, s.opts.PollInterval, s.Reload)
+}
 
 // Reload rereads the files now. If their content changed and is valid, it
 // becomes the material for new handshakes and changed is true. If a file is

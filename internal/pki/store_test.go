@@ -17,26 +17,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
 )
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // nodeFiles copies region's certificate and key from f, and the CA
 // bundle, into a directory of their own, as a node's disk would hold
@@ -134,7 +118,7 @@ func TestStoreExpiryWarning(t *testing.T) {
 	f := pkitest.New(t, "")
 	f.Now = issued
 	opts := f.Options(t, "eu-west-1")
-	clock := &fakeClock{now: issued.Add(time.Hour)}
+	clock := clock.NewManual(issued.Add(time.Hour))
 	var logs bytes.Buffer
 	reg := prometheus.NewRegistry()
 	opts.Clock, opts.Registerer = clock, reg

@@ -327,8 +327,8 @@ func (r Request) rules(bedrockDaily bool) []Rule {
 // under fail_closed, and an unenforced reservation under fail_open. When
 // ctx is done, it returns ctx's error.
 func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) {
-	start := time.Now()
-	defer func() { l.metrics.duration.Observe(time.Since(start).Seconds()) }()
+	start := l.clock.Now()
+	defer func() { l.metrics.duration.Observe(l.clock.Now().Sub(start).Seconds()) }()
 
 	tokens, err := req.tokens(l.cfg.defaultMaxTokens())
 	if err != nil {

@@ -3,13 +3,14 @@ package receipt
 import (
 	"crypto/tls"
 	"errors"
-	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
 )
 
 // Issuer signs receipts for one node. It is what the request path holds:
 // the node builds it from its link store and clock, e.g.
 //
-//	receipt.Issuer{Certificate: linkStore.Certificate, Now: clock.Now}
+//	receipt.Issuer{Certificate: linkStore.Certificate, Clock: clk}
 //
 // and a nil *Issuer means the node issues no receipts (no link
 // certificates, development only). An Issuer is safe for concurrent use if
@@ -19,16 +20,16 @@ type Issuer struct {
 	// private key (pki.Store.Certificate); it is called for every receipt,
 	// so a rotated certificate takes effect at once.
 	Certificate func() *tls.Certificate
-	// Now tells the time for IssuedAt.
-	Now func() time.Time
+	// Clock tells the time for IssuedAt. If nil, clock.Wall.
+	Clock clock.Clock
 }
 
 // Issue sets c.IssuedAt to now and signs c with the current link
 // certificate (see [SignTLS]).
 func (i *Issuer) Issue(c Claims) (string, error) {
-	if i == nil || i.Certificate == nil || i.Now == nil {
+	if i == nil || i.Certificate == nil {
 		return "", errors.New("sign receipt: this node issues no receipts (no link certificate)")
 	}
-	c.IssuedAt = i.Now()
+	c.IssuedAt = clock.Or(i.Clock).Now()
 	return SignTLS(c, i.Certificate())
 }

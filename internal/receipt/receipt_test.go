@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
 	"github.com/meridian-gateway/meridian/internal/receipt"
 )
@@ -319,7 +320,7 @@ func TestSignTLS(t *testing.T) {
 
 	// The Issuer a node holds: its clock sets iat.
 	at := time.Now().Add(-time.Minute).Truncate(time.Second)
-	iss := &receipt.Issuer{Certificate: store.Certificate, Now: func() time.Time { return at }}
+	iss := &receipt.Issuer{Certificate: store.Certificate, Clock: clock.NewManual(at)}
 	c.InferenceRegion = "eu-central-1"
 	tok, err = iss.Issue(c)
 	if err != nil {

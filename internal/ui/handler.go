@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -53,6 +54,8 @@ type Options struct {
 	// Interval is how often a frame is built and sent. If zero, 1s.
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Clock paces the live stream and dates frames. If nil, clock.Wall.
+	Clock clock.Clock
 }
 
 // Handler serves the console and its API.
@@ -69,6 +72,7 @@ func NewHandler(opts Options) *Handler {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
+	opts.Clock = clock.Or(opts.Clock)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -120,7 +124,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Pri
 func (h *Handler) currentFrame() []byte {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := time.Now()
+	now := h.opts.Clock.Now()
 	if h.frame != nil && now.Sub(h.builtAt) < h.opts.Interval*9/10 {
 		return h.frame
 	}
@@ -154,7 +158,7 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	t := time.NewTicker(h.opts.Interval)
+	t := h.opts.Clock.NewTicker(h.opts.Interval)
 	defer t.Stop()
 	for {
 		if _, err := fmt.Fprintf(w, "event: frame\ndata: %s\n\n", h.currentFrame()); err != nil {
@@ -166,7 +170,7 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		if h.opts.Closing() {
 			return

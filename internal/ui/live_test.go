@@ -10,17 +10,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/topology"
 	"github.com/meridian-gateway/meridian/internal/ui"
 )
 
-type fakeClock struct{ t time.Time }
+func newClock() *clock.Manual { return clock.NewManual(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)) }
 
-func (c *fakeClock) Now() time.Time          { return c.t }
-func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-func newClock() *fakeClock                   { return &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)} }
 func rec(id, side, src, dst, profile string) *gateway.Record {
 	return &gateway.Record{RequestID: id, Side: side, SourceRegion: src, InferenceRegion: dst, ProfileID: profile,
 		PrincipalID: "demo-user", Route: "local", Status: 200, Latency: 420 * time.Millisecond,

@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -35,8 +35,9 @@ const maxBetas = 32
 type Options struct {
 	// MaxRequestBytes bounds request bodies (413 beyond). If zero, 4 MiB.
 	MaxRequestBytes int64
-	// Now returns the current time. If nil, time.Now.
-	Now func() time.Time
+	// Clock tells the time (request receipt, rate-limit headers). If nil,
+	// clock.Wall.
+	Clock clock.Clock
 }
 
 // Handler serves the Anthropic Messages API for one gateway.
@@ -50,9 +51,7 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 	if opts.MaxRequestBytes == 0 {
 		opts.MaxRequestBytes = 4 << 20
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	return &Handler{g: g, opts: opts}
 }
 
@@ -65,7 +64,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 func (h *Handler) call(w http.ResponseWriter, r *http.Request, op string) *gateway.Call {
 	call := &gateway.Call{RequestID: newRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
+		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Clock.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
 	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
 	w.Header().Set(HeaderRequestID, call.RequestID)
 	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
@@ -104,7 +103,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, call *gateway.Ca
 }
 
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.Call, err error) {
-	writeError(w, h.g.Reject(r.Context(), call, err), h.opts.Now())
+	writeError(w, h.g.Reject(r.Context(), call, err), h.opts.Clock.Now())
 }
 
 // decode turns a /v1/messages body into a request in the Anthropic
@@ -175,14 +174,14 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := h.g.Invoke(r.Context(), call)
 	if err != nil {
-		writeError(w, inference.AsError(err), h.opts.Now())
+		writeError(w, inference.AsError(err), h.opts.Clock.Now())
 		return
 	}
 	out.Route.SetHeaders(w.Header())
 	for k, v := range out.Header {
 		w.Header()[k] = v
 	}
-	rateHeaders(w.Header(), h.opts.Now())
+	rateHeaders(w.Header(), h.opts.Clock.Now())
 	if out.Stream != nil {
 		h.writeStream(w, call, req, out)
 		return
@@ -195,7 +194,7 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 		b = inference.AppendSetString(nil, resp.Body, "model", req.Model)
 	case resp.Body != nil:
 		if b, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: id, Model: req.Model}); err != nil {
-			writeError(w, inference.AsError(err), h.opts.Now())
+			writeError(w, inference.AsError(err), h.opts.Clock.Now())
 			return
 		}
 	default:
@@ -233,7 +232,7 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.g.Authorize(r.Context(), call); err != nil {
-		writeError(w, err, h.opts.Now())
+		writeError(w, err, h.opts.Clock.Now())
 		return
 	}
 	b, _ := json.Marshal(struct {

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/profilestore"
@@ -54,8 +54,9 @@ type Options struct {
 	Getenv   func(string) string
 	ReadFile func(string) ([]byte, error)
 	Logger   *slog.Logger
-	// Now returns the current time. If nil, time.Now.
-	Now func() time.Time
+	// Clock tells the time (request receipt, latencies, profile records,
+	// SigV4 skew unless SigV4Options.Clock is set). If nil, clock.Wall.
+	Clock clock.Clock
 }
 
 // Handler serves the Bedrock Runtime API and the inference-profile control
@@ -82,9 +83,7 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Clock = clock.Or(opts.Clock)
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
@@ -107,8 +106,8 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 	if h.sigv4 == nil {
 		so := opts.SigV4Options
 		so.Region, so.Getenv, so.ReadFile = g.Region(), opts.Getenv, opts.ReadFile
-		if so.Now == nil {
-			so.Now = opts.Now
+		if so.Clock == nil {
+			so.Clock = opts.Clock
 		}
 		v, err := auth.NewSigV4(g.Config(), so)
 		if err != nil {
@@ -161,7 +160,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // carries: the AWS request id (= the Meridian request id) and the source.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) *gateway.Call {
 	call := &gateway.Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
+		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Clock.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
 	hd := w.Header()
 	hd.Set(HeaderRequestID, call.RequestID)
 	hd.Set(gateway.HeaderRequestID, call.RequestID)

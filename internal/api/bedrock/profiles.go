@@ -123,7 +123,7 @@ func (h *Handler) controlCall(w http.ResponseWriter, r *http.Request, op string)
 }
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, call *gateway.Call, in ControlInput) bool {
-	in.Principal, in.Region, in.SourceIP, in.SecureTransport, in.Now = call.Principal, h.g.Region(), call.SourceIP, call.SecureTransport, h.opts.Now()
+	in.Principal, in.Region, in.SourceIP, in.SecureTransport, in.Now = call.Principal, h.g.Region(), call.SourceIP, call.SecureTransport, h.opts.Clock.Now()
 	if err := h.opts.Authorizer.AuthorizeControl(r.Context(), in); err != nil {
 		h.reject(w, r, call, err)
 		return false
@@ -354,7 +354,7 @@ func validateCreate(cr *createRequest) error {
 // the earlier record and created=false). The registry persists before it
 // serves, so a profile a client was told about survives a restart.
 func (h *Handler) create(rec profilestore.Record) (profilestore.Record, bool, error) {
-	out, created, err := h.profiles.Create(h.g.Catalog(), rec, h.opts.Now())
+	out, created, err := h.profiles.Create(h.g.Catalog(), rec, h.opts.Clock.Now())
 	switch {
 	case err == nil:
 		return out, created, nil
@@ -409,7 +409,7 @@ func (h *Handler) deleteProfile(w http.ResponseWriter, r *http.Request) {
 
 // delete replaces id's record with a tombstone.
 func (h *Handler) delete(id string) (profilestore.Record, error) {
-	tomb, err := h.profiles.Delete(id, h.opts.Now())
+	tomb, err := h.profiles.Delete(id, h.opts.Clock.Now())
 	if errors.Is(err, profile.ErrNoRecord) {
 		return profilestore.Record{}, invalid(id + " is defined in the topology file; remove it there")
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profilestore"
@@ -36,7 +37,7 @@ deployments:
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	h := New(g, Options{DataDir: t.TempDir(), Now: func() time.Time { return now }})
+	h := New(g, Options{DataDir: t.TempDir(), Clock: clock.NewManual(now)})
 
 	evil := profilestore.Record{ID: "eu.evil", Name: "evil", CopyFrom: "global.demo.chat-small", HomeRegion: "eu-west-1", CreatedAt: now, UpdatedAt: now}
 	if changed, err := h.Merge([]profilestore.Record{evil}); err != nil || changed {

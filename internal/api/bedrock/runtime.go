@@ -89,7 +89,7 @@ func (h *Handler) latencyMs(call *gateway.Call, resp *inference.Response) int64 
 	if resp != nil && resp.Latency > 0 {
 		return resp.Latency.Milliseconds()
 	}
-	return h.opts.Now().Sub(call.Received).Milliseconds()
+	return h.opts.Clock.Now().Sub(call.Received).Milliseconds()
 }
 
 func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +226,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 		ew.event("contentBlockStop", contentBlockStopEvent{})
 	}
 	ew.event("messageStop", messageStopEvent{StopReason: stopReason(stop)})
-	meta := metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Now().Sub(call.Received).Milliseconds()}}
+	meta := metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Clock.Now().Sub(call.Received).Milliseconds()}}
 	if tok := gateway.StreamReceipt(s); tok != "" {
 		b, _ := json.Marshal(meta)
 		ew.raw("metadata", inference.AppendSetString(nil, b, receipt.BedrockStreamField, tok))
@@ -352,7 +352,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	started, inBlock := false, false
 	start := func() bool {
 		started = true
-		firstByte = h.opts.Now().Sub(call.Received)
+		firstByte = h.opts.Clock.Now().Sub(call.Received)
 		msg := anthropicResponse{ID: messageID(call.RequestID), Type: "message", Role: "assistant", Model: out.Route.Model,
 			Content: []anthropicContent{}, Usage: anthropicUsage{InputTokens: call.Request.EstimatedInputTokens()}}
 		return chunk(anthropicMessageStart{Type: "message_start", Message: msg})
@@ -475,7 +475,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stopChunk := anthropicMessageStop{Type: "message_stop", Metrics: &invocationMetrics{InputTokenCount: usage.InputTokens, OutputTokenCount: usage.OutputTokens,
-		InvocationLatency: h.opts.Now().Sub(call.Received).Milliseconds(), FirstByteLatency: firstByte.Milliseconds()}}
+		InvocationLatency: h.opts.Clock.Now().Sub(call.Received).Milliseconds(), FirstByteLatency: firstByte.Milliseconds()}}
 	if tok := gateway.StreamReceipt(s); tok != "" {
 		b, err := json.Marshal(stopChunk)
 		if err == nil {

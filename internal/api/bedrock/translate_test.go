@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profilestore"
@@ -64,12 +65,13 @@ deployments:
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	clk := clock.NewManual(now)
 	handler := func(region string) *Handler {
 		g, err := gateway.New(gateway.Options{Region: region, Config: cfg, Authorizer: gateway.AllowAll{}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return New(g, Options{DataDir: t.TempDir(), Now: func() time.Time { return now }})
+		return New(g, Options{DataDir: t.TempDir(), Clock: clk})
 	}
 	a, b := handler("eu-west-1"), handler("eu-central-1")
 	rec := profilestore.Record{ID: "abc123def456", Name: "team-a", CopyFrom: "eu.demo.chat-small", HomeRegion: "eu-west-1", CreatedAt: now, UpdatedAt: now}
@@ -88,7 +90,7 @@ deployments:
 	if changed, _ := b.Merge(a.Records()); changed {
 		t.Errorf("Merge of the same records changed the catalog again")
 	}
-	now = now.Add(time.Second)
+	clk.Advance(time.Second)
 	if _, err := a.delete("abc123def456"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -22,6 +22,9 @@ import (
 type Options struct {
 	// MaxRequestBytes bounds request bodies (413 beyond). If zero, 4 MiB.
 	MaxRequestBytes int64
+	// Clock tells the time (request receipt, the created field). If nil,
+	// clock.Wall.
+	Clock clock.Clock
 }
 
 // Handler serves the OpenAI API for one gateway.
@@ -35,6 +38,7 @@ func New(g *gateway.Gateway, opts Options) *Handler {
 	if opts.MaxRequestBytes == 0 {
 		opts.MaxRequestBytes = 4 << 20
 	}
+	opts.Clock = clock.Or(opts.Clock)
 	return &Handler{g: g, opts: opts}
 }
 
@@ -49,7 +53,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 func (h *Handler) call(r *http.Request, op string) *gateway.Call {
 	return &gateway.Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: time.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
+		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Clock.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
 }
 
 func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
@@ -127,7 +131,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			writeRaw(w, rewriteChunk(nil, nil, resp.Body, completionID(call.RequestID), req.Model))
 			return
 		}
-		b, err := dialect.TranslateResponse(resp, inference.DialectOpenAIChat, translate.ResponseMeta{ID: completionID(call.RequestID), Model: req.Model, Created: time.Now().Unix()})
+		b, err := dialect.TranslateResponse(resp, inference.DialectOpenAIChat, translate.ResponseMeta{ID: completionID(call.RequestID), Model: req.Model, Created: h.opts.Clock.Now().Unix()})
 		if err != nil {
 			writeError(w, inference.AsError(err))
 			return
@@ -135,7 +139,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, b)
 		return
 	}
-	writeJSON(w, http.StatusOK, responseBody(call.RequestID, req.Model, out.Response))
+	writeJSON(w, http.StatusOK, responseBody(call.RequestID, req.Model, h.opts.Clock.Now().Unix(), out.Response))
 }
 
 // rewriteChunk returns raw (a completion or a chunk as the upstream sent
@@ -186,11 +190,11 @@ func finishReason(s inference.StopReason) string {
 
 func completionID(requestID string) string { return "chatcmpl-" + requestID }
 
-func responseBody(requestID, model string, resp *inference.Response) chatResponse {
+func responseBody(requestID, model string, created int64, resp *inference.Response) chatResponse {
 	text := resp.Message.Text()
 	fr := finishReason(resp.StopReason)
 	return chatResponse{
-		ID: completionID(requestID), Object: "chat.completion", Created: time.Now().Unix(), Model: model,
+		ID: completionID(requestID), Object: "chat.completion", Created: created, Model: model,
 		Choices: []chatChoice{{Index: 0, Message: &respMessage{Role: "assistant", Content: &text}, FinishReason: &fr}},
 		Usage:   &chatUsage{PromptTokens: resp.Usage.InputTokens, CompletionTokens: resp.Usage.OutputTokens, TotalTokens: resp.Usage.Total()},
 	}
@@ -207,7 +211,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 4096)
-	id, created := completionID(out.Route.RequestID), time.Now().Unix()
+	id, created := completionID(out.Route.RequestID), h.opts.Clock.Now().Unix()
 	chunk := chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model}
 	// One chunk, choice and delta serve every event, and the encoder writes
 	// straight into bw: a token costs no allocation (issue 10). Encode

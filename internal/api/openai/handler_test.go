@@ -13,6 +13,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -66,6 +67,13 @@ func newServer(t *testing.T, b *fakeBackend) *httptest.Server {
 // newServerWith is newServer with any backend for model m.
 func newServerWith(t *testing.T, b backend.Backend) *httptest.Server {
 	t.Helper()
+	return newServerClock(t, b, nil)
+}
+
+// newServerClock is newServerWith with the front end's clock (nil:
+// clock.Wall).
+func newServerClock(t *testing.T, b backend.Backend, clk clock.Clock) *httptest.Server {
+	t.Helper()
 	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
 geographies: { eu: { name: EU } }
 regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
@@ -81,7 +89,7 @@ principals: [ { id: p, api_keys: [%q] } ]
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	New(g, Options{MaxRequestBytes: 8 << 20}).Register(mux)
+	New(g, Options{MaxRequestBytes: 8 << 20, Clock: clk}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -63,7 +62,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	for k, v := range out.Header {
 		w.Header()[k] = v
 	}
-	meta := translate.ResponseMeta{ID: responseID(call.RequestID), Model: rreq.Model, Created: time.Now().Unix()}
+	meta := translate.ResponseMeta{ID: responseID(call.RequestID), Model: rreq.Model, Created: h.opts.Clock.Now().Unix()}
 	if out.Stream != nil {
 		h.writeResponsesStream(w, rreq, out, meta)
 		return
@@ -78,7 +77,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 		}
 		from = d
 	} else {
-		raw, err = json.Marshal(responseBody(call.RequestID, rreq.Model, resp))
+		raw, err = json.Marshal(responseBody(call.RequestID, rreq.Model, meta.Created, resp))
 		if err != nil {
 			writeError(w, inference.AsError(err))
 			return

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -28,7 +29,7 @@ func newTest(t testing.TB, ratio float64, recordContent bool) (*Telemetry, *trac
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	reg := prometheus.NewRegistry()
-	tel, err := New(Options{Region: "eu-west-1", Registerer: reg, SpanExporter: exp, Now: func() time.Time { return t0 },
+	tel, err := New(Options{Region: "eu-west-1", Registerer: reg, SpanExporter: exp, Clock: clock.NewManual(t0),
 		Config: topology.Telemetry{Traces: topology.Traces{Enabled: true, SampleRatio: &ratio, RecordContent: recordContent}}})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -62,8 +63,9 @@ type Options struct {
 	// SpanExporter, if set, receives the spans instead of the OTLP
 	// exporter (tests), synchronously.
 	SpanExporter sdktrace.SpanExporter
-	// Now is the clock that times attempts. If nil, time.Now.
-	Now    func() time.Time
+	// Clock times attempts (and paces the export-error log). If nil,
+	// clock.Wall.
+	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
@@ -99,14 +101,11 @@ func New(opts Options) (*Telemetry, error) {
 	}
 	cfg := opts.Config
 	t := &Telemetry{region: opts.Region, tracing: cfg.Traces.Enabled, recordContent: cfg.Traces.RecordContent,
-		catalog: opts.Catalog, topology: opts.Topology, now: opts.Now}
-	if t.now == nil {
-		t.now = time.Now
-	}
+		catalog: opts.Catalog, topology: opts.Topology, now: clock.Or(opts.Clock).Now}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	setErrorHandler(opts.Logger)
+	setErrorHandler(opts.Logger, t.now)
 	headers, err := otlpHeaders(cfg.OTLP, opts.Getenv)
 	if err != nil {
 		return nil, err
@@ -221,12 +220,12 @@ var exportErrors struct {
 
 const errorLogInterval = 30 * time.Second
 
-func setErrorHandler(log *slog.Logger) {
+func setErrorHandler(log *slog.Logger, timeNow func() time.Time) {
 	exportErrors.once.Do(func() {
 		otelapi.SetErrorHandler(otelapi.ErrorHandlerFunc(func(err error) {
 			e := &exportErrors
 			e.mu.Lock()
-			now := time.Now()
+			now := timeNow()
 			if !e.last.IsZero() && now.Sub(e.last) < errorLogInterval {
 				e.missed++
 				e.mu.Unlock()
