@@ -28,7 +28,6 @@ var wallClock = map[string]bool{"Now": true, "Since": true, "Until": true, "Afte
 // matches anything fails the test, so the table only shrinks.
 var wallClockAllowed = map[string]string{
 	"internal/clock/":                              "the wall clock itself (clock.Wall)",
-	"internal/interregion/":                        "owned by the link's own change, which moves it onto clock.Clock",
 	"internal/node/listener.go:newAdmission":       "net.Conn deadlines are read against the system clock, whatever the node's clock",
 	"internal/node/listener.go:refuseConn":         "net.Conn deadlines are read against the system clock, whatever the node's clock",
 	"internal/telemetry/requestid.go:NewRequestID": "the id's time prefix makes ids sortable across processes; it decides nothing",

@@ -216,7 +216,7 @@ func New(opts Options) (_ *Node, err error) {
 	}
 	n.link = interregion.NewClient(interregion.ClientOptions{Region: region.ID, Peers: peers,
 		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS, Signer: signer,
-		OnState: n.onPeerState,
+		OnState: n.onPeerState, Clock: n.clock,
 		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
 	qc, err := quotaConfig(cfg.Quota, opts.Getenv)
 	if err != nil {
@@ -795,7 +795,7 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 func (n *Node) linkHandler() http.Handler {
 	var verifier interregion.Verifier
 	if n.linkStore != nil {
-		verifier = interregion.EnvelopeVerifier{Rejections: n.rejections, Logger: n.log.With(telemetry.AttrComponent, "link"),
+		verifier = interregion.EnvelopeVerifier{Rejections: n.rejections, Clock: n.clock, Logger: n.log.With(telemetry.AttrComponent, "link"),
 			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: n.region.ID, Window: n.cfg.Link.EnvelopeWindow.D(),
 				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer})}
 	}
