@@ -282,13 +282,37 @@ const maxResponseBytes = 64 << 20
 // passThroughResponse wraps an OpenAI chat completion as received, reading
 // only its id, model and usage.
 func passThroughResponse(raw []byte, latency time.Duration) (*inference.Response, error) {
+	// One pass over the top level: choices are skipped, never decoded
+	// (the body goes to the caller as sent).
+	var id, model, usage []byte
+	ok := inference.Members(raw, func(k, v []byte) {
+		switch string(k) {
+		case "id":
+			id = v
+		case "model":
+			model = v
+		case "usage":
+			usage = v
+		}
+	})
 	var head struct {
-		ID    string   `json:"id"`
-		Model string   `json:"model"`
-		Usage *oaUsage `json:"usage"`
+		ID    string
+		Model string
+		Usage *oaUsage
 	}
-	// Only the top-level members are decoded; choices are skipped as raw.
-	if err := json.Unmarshal(raw, &head); err != nil {
+	var err error
+	if !ok {
+		err = errors.New("not a well-formed JSON object")
+	}
+	for _, f := range []struct {
+		raw []byte
+		dst any
+	}{{id, &head.ID}, {model, &head.Model}, {usage, &head.Usage}} {
+		if err == nil && f.raw != nil {
+			err = json.Unmarshal(f.raw, f.dst)
+		}
+	}
+	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model sent a malformed answer", Err: err}
 	}
 	out := &inference.Response{ID: head.ID, Model: head.Model, Dialect: inference.DialectOpenAIChat, Body: raw, Latency: latency,

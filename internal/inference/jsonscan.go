@@ -323,3 +323,48 @@ func estimateJSON(b []byte) int {
 	}
 	return EstimateTokens(n)
 }
+
+// Members calls fn with the key (still quoted and escaped, as sent) and the
+// raw value of every top-level member of the JSON object b, in order, and
+// reports whether b is an object whose top level is well formed. It reads
+// values only to skip them: a pass-through body is checked and its few
+// interesting members found in one pass, without decoding the rest.
+func Members(b []byte, fn func(key, value []byte)) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return skipSpace(b, i+1) == len(b)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		ke := skipString(b, i)
+		if ke < 0 {
+			return false
+		}
+		k := b[i+1 : ke-1]
+		i = skipSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		vs := skipSpace(b, i+1)
+		ve := skipValue(b, vs)
+		if ve < 0 {
+			return false
+		}
+		fn(k, b[vs:ve])
+		i = skipSpace(b, ve)
+		switch {
+		case i < len(b) && b[i] == ',':
+			i = skipSpace(b, i+1)
+		case i < len(b) && b[i] == '}':
+			return skipSpace(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
