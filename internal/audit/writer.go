@@ -369,7 +369,8 @@ func (w *Writer) enqueue(ctx context.Context, it *item) error {
 		// everything goes through the queue, which the recovery probe
 		// orders itself with.
 		w.mu.RUnlock()
-		w.commit([]*item{it})
+		// Events queued meanwhile join this commit (one write for all).
+		w.commit(w.collect([]*item{it}))
 		armed := w.probeT != nil
 		w.state.Unlock()
 		if armed {
