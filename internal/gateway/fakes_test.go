@@ -129,15 +129,19 @@ func (e backendExecutor) Stream(ctx context.Context, job *Job) (inference.Stream
 	return e.b.Stream(ctx, job.Request)
 }
 
-// fakeRecorder keeps every record.
+// fakeRecorder keeps every record, or refuses each with err when set.
 type fakeRecorder struct {
 	mu   sync.Mutex
 	recs []*Record
+	err  error
 }
 
 func (r *fakeRecorder) Record(_ context.Context, rec *Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
 	c := *rec
 	r.recs = append(r.recs, &c)
 	return nil

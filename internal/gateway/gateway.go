@@ -304,7 +304,7 @@ func (g *Gateway) succeed(ctx context.Context, rec *Record, resp *inference.Resp
 	if g.recordBody {
 		rec.Completion = resp.Text()
 	}
-	return g.finish(ctx, rec)
+	return g.finishAnswer(ctx, rec, true)
 }
 
 // estimatedTokens is what routing and capacity count a request for before
@@ -646,28 +646,40 @@ func (g *Gateway) Reject(ctx context.Context, call *Call, err error) *inference.
 
 // finish writes metrics and the record of a finished request, and returns
 // the recorder's error.
-func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
+func (g *Gateway) finish(ctx context.Context, rec *Record) error {
+	return g.finishAnswer(ctx, rec, false)
+}
+
+// finishAnswer is finish for a request whose answer waits on its record:
+// when withheld is set and the record cannot be written, the caller is
+// answered with the recorder's error instead (see succeed), and the
+// metrics count that status, not the 200 that was never sent.
+func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) (err error) {
 	g.metrics.InFlight.Dec()
 	rec.Latency = g.now().Sub(rec.Started)
-	status := strconv.Itoa(rec.Status)
+	if g.recorder != nil {
+		// The record must not be lost because the client went away.
+		if err = g.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+			g.logUnrecorded(rec, err)
+		}
+	}
+	sent := rec.Status
+	if err != nil && withheld {
+		sent = statusOf(inference.AsError(err))
+	}
+	status := strconv.Itoa(sent)
 	label := telemetry.ProfileLabel(g.Catalog(), rec.ProfileID)
 	if rec.Side == "destination" {
 		g.metrics.Forwarded.WithLabelValues(rec.SourceRegion, label, status).Inc()
 	} else {
 		g.metrics.Requests.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label, status).Inc()
 		g.metrics.Duration.WithLabelValues(rec.SourceRegion, label).Observe(rec.Latency.Seconds())
-		if rec.Status == 200 && rec.TTFT > 0 {
+		if sent == 200 && rec.TTFT > 0 {
 			g.metrics.TTFT.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label).Observe(rec.TTFT.Seconds())
 		}
-		observeTier(g.metrics, rec)
-		if rec.Status == 200 {
+		observeTier(g.metrics, rec, sent)
+		if sent == 200 {
 			g.observeOverhead(rec.Overhead)
-		}
-	}
-	if g.recorder != nil {
-		// The record must not be lost because the client went away.
-		if err = g.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
-			g.logUnrecorded(rec, err)
 		}
 	}
 	// Debug, not Info: the audit trail already records every request, and
@@ -678,7 +690,7 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) (err error) {
 		g.log.Debug("request finished", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrPrincipal, rec.PrincipalID,
 			telemetry.AttrProfile, rec.ProfileID, telemetry.AttrSourceRegion, rec.SourceRegion,
 			telemetry.AttrDestinationRegion, rec.InferenceRegion, telemetry.AttrRoute, rec.Route,
-			telemetry.AttrStatus, rec.Status, telemetry.AttrDuration, rec.Latency, "side", rec.Side, "service_tier", rec.ServiceTier)
+			telemetry.AttrStatus, sent, telemetry.AttrDuration, rec.Latency, "side", rec.Side, "service_tier", rec.ServiceTier)
 	}
 	return err
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/meridian-gateway/meridian/internal/policy"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/topology"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // recordSink keeps every record it is given.
@@ -264,4 +266,37 @@ func TestForwardedRecordKeepsTheCallersIdentity(t *testing.T) {
 	if e.Side != "destination" || e.AuthMethod != "apiKey" || e.KeyID != "key-0" {
 		t.Errorf("destination record method %q key %q (side %s), want the caller's apiKey key-0", e.AuthMethod, e.KeyID, e.Side)
 	}
+}
+
+// TestUnrecordedAnswerCountsAsRefused: a non-streaming answer whose record
+// cannot be written is withheld (the caller gets the recorder's 503), and
+// the request metrics count that 503, never a 200 that was not sent.
+func TestUnrecordedAnswerCountsAsRefused(t *testing.T) {
+	h := newPathHarness(t)
+	h.recorder.err = &inference.Error{Kind: inference.KindUnavailable, RetryAfter: time.Second, Message: "the audit trail cannot be written"}
+	if _, err := h.g.Invoke(t.Context(), h.call("r1", "eu.m", false)); inference.AsError(err).Kind != inference.KindUnavailable {
+		t.Fatalf("Invoke with the recorder down = %v, want the recorder's 503", err)
+	}
+	count := func(status string) float64 {
+		return counterValue(t, h.g.Metrics().Requests.WithLabelValues("eu-west-1", "eu-west-1", "eu.m", status))
+	}
+	if got, sent := count("200"), count("503"); got != 0 || sent != 1 {
+		t.Errorf("meridian_requests_total: %v with status 200 and %v with 503; want 0 and 1", got, sent)
+	}
+	tier := func(status string) float64 {
+		return counterValue(t, h.g.Metrics().TierRequests.WithLabelValues(inference.TierDefault.String(), status))
+	}
+	if tier("200") != 0 || tier("503") != 1 {
+		t.Errorf("service-tier requests: %v with 200, %v with 503; want 0 and 1", tier("200"), tier("503"))
+	}
+}
+
+// counterValue reads a counter of the gateway's metrics.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

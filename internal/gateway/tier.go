@@ -114,13 +114,13 @@ func tierOf(req *inference.Request) inference.ServiceTier {
 // observeTier counts a finished source-side request under its tier (a
 // bounded label: a record's tier is one of the three, or "default" when it
 // was refused before its tier was read).
-func observeTier(m *telemetry.Metrics, rec *Record) {
+func observeTier(m *telemetry.Metrics, rec *Record, status int) {
 	tier := rec.ServiceTier
 	if tier == "" {
 		tier = inference.TierDefault.String()
 	}
-	m.TierRequests.WithLabelValues(tier, strconv.Itoa(rec.Status)).Inc()
-	if rec.Status == 200 && rec.TTFT > 0 {
+	m.TierRequests.WithLabelValues(tier, strconv.Itoa(status)).Inc()
+	if status == 200 && rec.TTFT > 0 {
 		m.TierTTFT.WithLabelValues(tier).Observe(rec.TTFT.Seconds())
 	}
 }
