@@ -103,7 +103,8 @@ type Request struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// ServiceTier is the tier the gateway admits the request in (see
 	// [ParseServiceTier]); empty is default. It crosses the inter-region
-	// link with the request, so the destination admits it in the same tier.
+	// link in the signed envelope (the body may not name it: a header
+	// can), so the destination admits it in the same tier.
 	ServiceTier ServiceTier `json:"serviceTier,omitempty"`
 }
 

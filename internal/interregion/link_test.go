@@ -202,12 +202,16 @@ func TestWireGolden(t *testing.T) {
 		name            string
 		secure          bool
 		withCertificate bool
+		// tier is set on the job's request after it is decoded from
+		// job.json, as a front end does for a tier named in a header.
+		tier inference.ServiceTier
 	}{
-		{"apikey-over-tls", true, false},
-		{"sigv4-ipv6-plain-http-client", true, false},
-		{"signed-with-certificate", true, true},
-		{"insecure-dev-link", false, false},
-		{"traced-attempt", true, false},
+		{"apikey-over-tls", true, false, ""},
+		{"sigv4-ipv6-plain-http-client", true, false, ""},
+		{"signed-with-certificate", true, true, ""},
+		{"insecure-dev-link", false, false, ""},
+		{"traced-attempt", true, false, ""},
+		{"flex-tier-from-header", true, false, inference.TierFlex},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +226,9 @@ func TestWireGolden(t *testing.T) {
 				t.Fatalf("job.json: %v", err)
 			}
 			job.Request = clientRequest(t, &job)
+			if tc.tier != "" {
+				job.Request.ServiceTier = tc.tier
+			}
 			l := startLink(t, tc.secure)
 			sent := job
 			if _, err := l.client(t, tc.withCertificate).Executor(dst).Complete(t.Context(), &sent); err != nil {

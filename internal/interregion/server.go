@@ -117,6 +117,9 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeWireError(w, inference.AsError(err))
 		return
 	}
+	if tier, _ := envelopeTier(env); tier != "" { // checked by jobFromEnvelope
+		job.Request.ServiceTier = tier
+	}
 	job.Receipt = r.Header.Get(receipt.Header) == "true"
 	out, err := s.opts.Local.ServeForwarded(r.Context(), job)
 	if err != nil {

@@ -46,7 +46,17 @@ func envelopeOf(job *dispatch.Job, body []byte, now time.Time) envelope.Envelope
 		PrincipalID: job.Principal.ID, ProfileARN: job.ProfileARN, IssuedAt: now, BodySHA256: envelope.HashBody(body),
 		Operation: job.Operation, AuthMethod: methodName(job.Principal.Method), KeyID: job.Principal.KeyID,
 		ClientIP: job.SourceIP, ClientTLS: job.SecureTransport, Model: job.Model, TraceParent: job.TraceParent,
+		ServiceTier: serviceTierOf(job.Request),
 	}
+}
+
+// serviceTierOf is the request's tier as the envelope carries it: empty for
+// the default tier.
+func serviceTierOf(req *inference.Request) string {
+	if req == nil || req.ServiceTier == "" || req.ServiceTier == inference.TierDefault {
+		return ""
+	}
+	return string(req.ServiceTier)
 }
 
 // jobFromEnvelope returns the job a destination serves for an envelope it
@@ -63,6 +73,13 @@ func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*dispatch.Jo
 		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
 			Message: "link request refused: unknown authentication method", Err: fmt.Errorf("envelope auth_method %.64q", e.AuthMethod)}
 	}
+	tier, err := envelopeTier(e)
+	if err != nil {
+		return nil, err
+	}
+	if req != nil && tier != "" {
+		req.ServiceTier = tier
+	}
 	return &dispatch.Job{
 		RequestID: e.RequestID, Operation: e.Operation,
 		SourceRegion: e.SourceRegion, DestinationRegion: e.DestinationRegion,
@@ -71,6 +88,21 @@ func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*dispatch.Jo
 		Request:   req,
 		SourceIP:  e.ClientIP, SecureTransport: e.ClientTLS, TraceParent: e.TraceParent,
 	}, nil
+}
+
+// envelopeTier returns the service tier the envelope names ("" for none).
+// The signed tier is the one the source admitted the request in; it
+// overrides whatever the body says (the two agree unless a header set it).
+func envelopeTier(e *envelope.Envelope) (inference.ServiceTier, error) {
+	if e.ServiceTier == "" {
+		return "", nil
+	}
+	t, ok := inference.ParseServiceTier(e.ServiceTier)
+	if !ok || t == inference.TierDefault {
+		return "", &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
+			Message: "link request refused: unknown service tier", Err: fmt.Errorf("envelope service_tier %.64q", e.ServiceTier)}
+	}
+	return t, nil
 }
 
 // methodName is m as the envelope writes it: its audit name, or "" for

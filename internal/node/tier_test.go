@@ -1,6 +1,8 @@
 package node
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -239,5 +243,69 @@ func TestPoolsAcrossReplicas(t *testing.T) {
 		if status, _, body := postTo(t, urls[i], key, chatBody("demo.chat-small", false)); status != want {
 			t.Errorf("in-region request %d: status %d, want %d (its own pool of 2): %s", i, status, want, body)
 		}
+	}
+}
+
+// TestForwardedTierFromHeader: a tier the caller set in a header (the body
+// the link carries does not name it) reaches the destination signed in the
+// envelope: the destination admits and audits the request in that tier.
+func TestForwardedTierFromHeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	// tester may run inference only in eu-central-1, so eu-west-1 forwards.
+	extra := `policies:
+  invoke-in-central:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Allow
+        Action: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+        Resource: ["arn:aws:bedrock:*:111122223333:inference-profile/eu.*", "arn:aws:bedrock:eu-central-1::foundation-model/*"]
+`
+	c := startCluster(t, threeRegions, extra, withTesterPolicies("invoke-in-central"))
+	ids := map[string]string{} // request id -> tier sent
+	for _, tc := range []struct{ tier string }{{"flex"}, {"priority"}, {""}} {
+		req, _ := http.NewRequest("POST", c.url("eu-west-1")+"/v1/chat/completions", strings.NewReader(chatBody("eu.demo.chat-small", false)))
+		req.Header.Set("Authorization", "Bearer "+c.key)
+		req.Header.Set("Content-Type", "application/json")
+		if tc.tier != "" {
+			req.Header.Set(gateway.HeaderBedrockServiceTier, tc.tier)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("X-Meridian-Inference-Region") != "eu-central-1" {
+			t.Fatalf("tier %q: status %d, served in %q; want 200 from eu-central-1", tc.tier, resp.StatusCode, resp.Header.Get("X-Meridian-Inference-Region"))
+		}
+		ids[resp.Header.Get("X-Meridian-Request-Id")] = cmp.Or(tc.tier, "default")
+	}
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n.Shutdown(ctx)
+		})
+	}
+	wg.Wait()
+	seen := 0
+	if err := audit.Query(c.auditDir, audit.Filter{}, func(e *audit.Event) error {
+		want, ok := ids[e.EventID]
+		if !ok {
+			return nil
+		}
+		seen++
+		if got := cmp.Or(e.ServiceTier, "default"); got != want {
+			t.Errorf("%s event of a %s request: serviceTier %q", e.Side, want, got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 2*len(ids) {
+		t.Errorf("%d events for %d forwarded requests, want a source and a destination event each", seen, len(ids))
 	}
 }

@@ -25,7 +25,10 @@ import (
 //     client IP, client TLS, model.
 //   - 3: adds the W3C trace context of the source's attempt (traceparent),
 //     so that the destination's spans join the request's trace.
-const Version = 3
+//   - 4: adds the service tier the source admitted the request in
+//     (service_tier), which a caller may have set in a header rather than
+//     in the body the link carries.
+const Version = 4
 
 // MinVersion is the oldest version [Verifier.Verify] and [Decode] accept.
 // A version 1 envelope (from a node not yet upgraded) is served with the
@@ -165,7 +168,16 @@ type Envelope struct {
 	// travels signed, like every field, so a peer cannot attach a request
 	// to another trace in transit.
 	TraceParent string `json:"traceparent,omitempty"`
+
+	// ServiceTier is version 4: the service tier the source admitted the
+	// request in ("priority" or "flex"; empty for the default tier). The
+	// destination admits and audits the request in this tier, whether the
+	// caller named it in the body or in a header the body does not carry.
+	ServiceTier string `json:"service_tier,omitempty"`
 }
+
+// maxServiceTier bounds ServiceTier; the tiers' names are shorter.
+const maxServiceTier = 16
 
 // maxTraceParent is the length of a version 00 traceparent.
 const maxTraceParent = 55
@@ -224,6 +236,13 @@ func (e *Envelope) validate() error {
 		errs = append(errs, fmt.Errorf("traceparent is not a field of version %d", e.Version))
 	case !validTraceParent(e.TraceParent):
 		errs = append(errs, fmt.Errorf("traceparent %.64q is not a W3C traceparent of version 00", e.TraceParent))
+	}
+	switch {
+	case e.ServiceTier == "":
+	case e.Version < 4:
+		errs = append(errs, fmt.Errorf("service_tier is not a field of version %d", e.Version))
+	case len(e.ServiceTier) > maxServiceTier:
+		errs = append(errs, fmt.Errorf("service_tier is longer than %d bytes", maxServiceTier))
 	}
 	return errors.Join(errs...)
 }
@@ -291,6 +310,11 @@ func (e *Envelope) prepare() {
 		// A peer that predates version 3 would refuse the field: it is
 		// left out, and that peer's spans start a trace of their own.
 		e.TraceParent = ""
+	}
+	if e.Version < 4 {
+		// Likewise: such a peer admits the request in the tier its body
+		// names (the default when a header named it).
+		e.ServiceTier = ""
 	}
 }
 
