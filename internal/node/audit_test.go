@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -78,15 +77,7 @@ policies:
 		}
 	}
 	// Close the nodes so that every event is flushed with a final digest.
-	var wg sync.WaitGroup
-	for _, n := range c.nodes {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			n.Shutdown(ctx)
-		})
-	}
-	wg.Wait()
+	c.shutdown()
 
 	events := map[string][]*audit.Event{}
 	if err := audit.Query(c.auditDir, audit.Filter{}, func(e *audit.Event) error {

@@ -126,18 +126,21 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 		}
 		c.nodes[r.id] = n
 	}
-	t.Cleanup(func() {
-		// Drain every node at once: each waits up to a second for HTTP/2
-		// peers to acknowledge its GOAWAY.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		var wg sync.WaitGroup
-		for _, n := range c.nodes {
-			wg.Go(func() { n.Shutdown(ctx) })
-		}
-		wg.Wait()
-	})
+	t.Cleanup(c.shutdown)
 	return c
+}
+
+// shutdown drains every node at once (each waits up to a second for HTTP/2
+// peers to acknowledge its GOAWAY); their audit writers flush every event
+// and a final digest. Shutting a node down twice is harmless.
+func (c *cluster) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		wg.Go(func() { n.Shutdown(ctx) })
+	}
+	wg.Wait()
 }
 
 type testWriter struct{ t *testing.T }

@@ -1,11 +1,9 @@
 package node
 
 import (
-	"context"
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,15 +54,7 @@ func TestOverheadHeadersOnAForwardedRequest(t *testing.T) {
 	}
 
 	// Close the nodes so that every event is flushed.
-	var wg sync.WaitGroup
-	for _, n := range c.nodes {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			n.Shutdown(ctx)
-		})
-	}
-	wg.Wait()
+	c.shutdown()
 	seen := map[string]int{}
 	if err := audit.Query(c.auditDir, audit.Filter{}, func(e *audit.Event) error {
 		total, ok := headers[e.EventID]

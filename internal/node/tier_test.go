@@ -2,7 +2,6 @@ package node
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -282,15 +281,7 @@ func TestForwardedTierFromHeader(t *testing.T) {
 		}
 		ids[resp.Header.Get("X-Meridian-Request-Id")] = cmp.Or(tc.tier, "default")
 	}
-	var wg sync.WaitGroup
-	for _, n := range c.nodes {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			n.Shutdown(ctx)
-		})
-	}
-	wg.Wait()
+	c.shutdown()
 	seen := 0
 	if err := audit.Query(c.auditDir, audit.Filter{}, func(e *audit.Event) error {
 		want, ok := ids[e.EventID]
