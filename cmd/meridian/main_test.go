@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/audit"
+	"github.com/meridian-gateway/meridian/internal/clock"
 )
 
 const exampleConfig = "../../docs/config.example.yaml"
@@ -108,7 +109,10 @@ func TestAuditVerifyAcrossKeyRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		pubs = append(pubs, pub)
-		w, err := audit.Open(audit.Config{Dir: root, KeyFile: priv}, "eu-west-1", audit.Options{})
+		// Each writer runs a minute after the last: its file gets a name
+		// of its own (names carry the second), without waiting for one.
+		start := time.Date(2026, 11, 25, 9, i, 0, 0, time.UTC)
+		w, err := audit.Open(audit.Config{Dir: root, KeyFile: priv}, "eu-west-1", audit.Options{Clock: clock.NewManual(start)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +123,6 @@ func TestAuditVerifyAcrossKeyRotation(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1100 * time.Millisecond) // file names carry the second
 	}
 	out, stderr, err := runCLI(t, "audit", "verify", root, "--public-key", pubs[0], "--public-key", pubs[1])
 	if err != nil || !strings.Contains(out, "intact") || !strings.Contains(out, "2 events") {
