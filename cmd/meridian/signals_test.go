@@ -117,7 +117,11 @@ server: {data_dir: %q, drain_grace: 0s}
 	os.WriteFile(path, []byte(topo("profiles: {application: [{id: claims, copy_from: eu.demo.chat-small}]}\n")), 0o644)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	eventually(t, "the new profile to be served", func() bool { return strings.Contains(models(), `"claims"`) })
-	if l := logs.String(); !strings.Contains(l, "topology reloaded") || !strings.Contains(l, "+claims") {
+	// The node logs the reload once the new topology is in place, so the
+	// line may follow the first answer that shows it: wait for it, then
+	// check what it says.
+	eventually(t, "the reload to be logged", func() bool { return strings.Contains(logs.String(), "topology reloaded") })
+	if l := logs.String(); !strings.Contains(l, "+claims") {
 		t.Errorf("reload log lacks the change:\n%s", l)
 	}
 
