@@ -103,7 +103,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeWireError(w, inference.AsError(err))
 		return
 	}
-	job, err := jobFromEnvelope(env, nil)
+	job, tier, err := jobFromEnvelope(env)
 	if err != nil {
 		peer, _ := pki.PeerRegion(r)
 		s.opts.Logger.Warn("link request refused", "reason", "malformed", telemetry.AttrPeer, peer,
@@ -117,7 +117,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeWireError(w, inference.AsError(err))
 		return
 	}
-	if tier, _ := envelopeTier(env); tier != "" { // checked by jobFromEnvelope
+	if tier != "" {
 		job.Request.ServiceTier = tier
 	}
 	job.Receipt = r.Header.Get(receipt.Header) == "true"

@@ -60,34 +60,32 @@ func serviceTierOf(req *inference.Request) string {
 }
 
 // jobFromEnvelope returns the job a destination serves for an envelope it
-// accepted (verified, or read from an insecure development link) and the
-// request decoded from the body the envelope hashes.
-func jobFromEnvelope(e *envelope.Envelope, req *inference.Request) (*dispatch.Job, error) {
+// accepted (verified, or read from an insecure development link), without
+// its request (decoded afterwards from the body the envelope hashes), and
+// the service tier that request is to be admitted in ("" for the one its
+// body names).
+func jobFromEnvelope(e *envelope.Envelope) (*dispatch.Job, inference.ServiceTier, error) {
 	id, err := ProfileIDFromARN(e.ProfileARN)
 	if err != nil {
-		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
+		return nil, "", &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
 			Message: "link request refused: malformed profile ARN", Err: err}
 	}
 	m, ok := methodByName[e.AuthMethod]
 	if !ok {
-		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
+		return nil, "", &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
 			Message: "link request refused: unknown authentication method", Err: fmt.Errorf("envelope auth_method %.64q", e.AuthMethod)}
 	}
 	tier, err := envelopeTier(e)
 	if err != nil {
-		return nil, err
-	}
-	if req != nil && tier != "" {
-		req.ServiceTier = tier
+		return nil, "", err
 	}
 	return &dispatch.Job{
 		RequestID: e.RequestID, Operation: e.Operation,
 		SourceRegion: e.SourceRegion, DestinationRegion: e.DestinationRegion,
 		ProfileID: id, ProfileARN: e.ProfileARN, Model: e.Model,
 		Principal: auth.Principal{ID: e.PrincipalID, Method: m, KeyID: e.KeyID},
-		Request:   req,
 		SourceIP:  e.ClientIP, SecureTransport: e.ClientTLS, TraceParent: e.TraceParent,
-	}, nil
+	}, tier, nil
 }
 
 // envelopeTier returns the service tier the envelope names ("" for none).
