@@ -23,8 +23,12 @@ func deploymentFeatures(cfg *topology.Config, region, model string, d inference.
 		// Bedrock's InvokeModel can take it.
 		return 0, false
 	}
+	caps := dep.EffectiveCapabilities()
+	if !topology.Generates(caps) && !generationFree(d) {
+		return 0, false
+	}
 	var f inference.Features
-	for _, c := range dep.EffectiveCapabilities() {
+	for _, c := range caps {
 		if feat, ok := inference.ParseFeature(c); ok {
 			f = f.With(feat)
 		}
@@ -32,13 +36,33 @@ func deploymentFeatures(cfg *topology.Config, region, model string, d inference.
 	return f, true
 }
 
+// generationFree reports whether a body of dialect d may be served by an
+// embeddings-only deployment: an embeddings request, or an InvokeModel body
+// of another family, which may be an embedding model's own (Titan, Cohere)
+// and goes to the upstream unread.
+func generationFree(d inference.Dialect) bool {
+	return d == inference.DialectOpenAIEmbeddings || d == inference.DialectInvoke
+}
+
+// embeddingsOnly reports whether some deployment of model serves
+// embeddings only, so that a request for text generation must be kept
+// from it.
+func embeddingsOnly(cfg *topology.Config, model string) bool {
+	for _, d := range cfg.Deployments {
+		if d.Model == model && !d.Generates() {
+			return true
+		}
+	}
+	return false
+}
+
 // capable returns the routing filter for req's features on model, or nil
 // when the request uses none (every deployment serves it).
 func (g *Gateway) capable(req *inference.Request, model string) func(region string) bool {
-	if req.Features == 0 && req.Dialect != inference.DialectInvoke {
+	cfg := g.Config()
+	if req.Features == 0 && req.Dialect != inference.DialectInvoke && (generationFree(req.Dialect) || !embeddingsOnly(cfg, model)) {
 		return nil
 	}
-	cfg := g.Config()
 	return func(region string) bool {
 		have, ok := deploymentFeatures(cfg, region, model, req.Dialect)
 		return ok && req.Features.Missing(have) == 0
@@ -57,6 +81,13 @@ func (g *Gateway) checkCapabilities(req *inference.Request, model string, allowe
 		return nil
 	}
 	cfg := g.Config()
+	if !generationFree(req.Dialect) && !slices.ContainsFunc(allowed, func(region string) bool {
+		d, ok := cfg.Deployment(region, model)
+		return ok && d.Generates()
+	}) {
+		return inference.Invalid("model", "model "+inference.Clip(model, inference.EchoLimit)+" is an embedding model: its deployments in the regions this request may use ("+
+			strings.Join(allowed, ", ")+") declare embeddings without chat, so they generate no text; send embeddings requests to it, or use a model that generates text")
+	}
 	if req.Dialect == inference.DialectInvoke {
 		return inference.Invalid("", "this InvokeModel body is not an Anthropic Messages body (it has no anthropic_version) and only an Amazon Bedrock deployment can serve it as is; "+
 			"no region this request may use has one of model "+model)

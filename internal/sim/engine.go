@@ -255,6 +255,9 @@ func newWorld(sc *Scenario, strategy string, seed uint64) (*world, error) {
 				w.lacking = map[string][]string{}
 			}
 			for _, c := range topology.KnownCapabilities {
+				if c == topology.CapabilityChat && topology.Generates(d.Capabilities) {
+					continue // a list need not name chat to have it
+				}
 				if !slices.Contains(d.Capabilities, c) {
 					w.lacking[d.Region] = append(w.lacking[d.Region], c)
 				}
@@ -444,10 +447,16 @@ func authorizeAll(string) bool { return true }
 // no capability some deployment lacks.
 func (w *world) capable(r *request) func(string) bool {
 	uses := w.traffic[r.stream].t.Uses
-	if len(uses) == 0 || w.lacking == nil {
+	// Traffic that is not embeddings generates text, which an
+	// embeddings-only deployment lacks.
+	generates := !slices.Contains(uses, topology.CapabilityEmbeddings)
+	if (len(uses) == 0 && !generates) || w.lacking == nil {
 		return nil
 	}
 	return func(region string) bool {
+		if generates && slices.Contains(w.lacking[region], topology.CapabilityChat) {
+			return false
+		}
 		for _, c := range uses {
 			if slices.Contains(w.lacking[region], c) {
 				return false

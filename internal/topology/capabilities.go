@@ -9,6 +9,11 @@ import (
 // Capabilities a deployment may declare under deployments[].capabilities.
 // A request that uses one is routed only to deployments that have it.
 const (
+	// CapabilityChat is text generation: chat completions, Converse,
+	// Messages, Responses and InvokeModel. A deployment has it unless its
+	// list names embeddings without it (see [Generates]), so lists written
+	// for chat models need not name it.
+	CapabilityChat          = "chat"
 	CapabilityTools         = "tools"
 	CapabilityVision        = "vision"
 	CapabilityJSONSchema    = "json_schema"
@@ -21,7 +26,7 @@ const (
 )
 
 // KnownCapabilities lists every capability name, sorted.
-var KnownCapabilities = []string{CapabilityDocuments, CapabilityEmbeddings, CapabilityJSONSchema, CapabilityLogprobs,
+var KnownCapabilities = []string{CapabilityChat, CapabilityDocuments, CapabilityEmbeddings, CapabilityJSONSchema, CapabilityLogprobs,
 	CapabilityN, CapabilityPromptCaching, CapabilityReasoning, CapabilityTools, CapabilityVision}
 
 // DefaultCapabilities returns what a deployment of backend type typ has
@@ -30,9 +35,9 @@ var KnownCapabilities = []string{CapabilityDocuments, CapabilityEmbeddings, Capa
 func DefaultCapabilities(typ string) []string {
 	switch typ {
 	case BackendBedrock:
-		return []string{CapabilityDocuments, CapabilityJSONSchema, CapabilityPromptCaching, CapabilityReasoning, CapabilityTools, CapabilityVision}
+		return []string{CapabilityChat, CapabilityDocuments, CapabilityJSONSchema, CapabilityPromptCaching, CapabilityReasoning, CapabilityTools, CapabilityVision}
 	case BackendOpenAI:
-		return []string{CapabilityDocuments, CapabilityJSONSchema, CapabilityLogprobs, CapabilityN, CapabilityPromptCaching,
+		return []string{CapabilityChat, CapabilityDocuments, CapabilityJSONSchema, CapabilityLogprobs, CapabilityN, CapabilityPromptCaching,
 			CapabilityReasoning, CapabilityTools, CapabilityVision}
 	}
 	return slices.Clone(KnownCapabilities) // mock: the simulator serves every feature
@@ -52,11 +57,38 @@ func (d Deployment) EffectiveCapabilities() []string {
 	return DefaultCapabilities(d.Backend.Type)
 }
 
-// validateCapabilities checks the names listed at field.
+// Generates reports whether a deployment with capabilities caps (as
+// [Deployment.EffectiveCapabilities] returns them) generates text: it does
+// unless caps name embeddings and not chat. So an embedding model declared
+// with [embeddings] is never sent a chat request, which its upstream would
+// refuse in words of its own, and a list written for a chat model
+// ([tools, vision], or [] for none of the optional features) keeps serving
+// chat without naming it.
+func Generates(caps []string) bool {
+	return slices.Contains(caps, CapabilityChat) || !slices.Contains(caps, CapabilityEmbeddings)
+}
+
+// Generates reports whether the deployment serves text generation
+// ([Generates] of its effective capabilities).
+func (d Deployment) Generates() bool { return Generates(d.EffectiveCapabilities()) }
+
+// validateCapabilities checks the names listed at field, and that a list
+// naming embeddings without chat (an embeddings-only deployment) names no
+// capability of text generation, which such a deployment never uses.
 func validateCapabilities(p *problems, field string, caps []string) {
 	for i, c := range caps {
 		if !slices.Contains(KnownCapabilities, c) {
 			p.add(field+"["+strconv.Itoa(i)+"]", "use one of "+strings.Join(KnownCapabilities, ", "), "%q is not a capability", c)
+		}
+	}
+	if Generates(caps) {
+		return
+	}
+	for i, c := range caps {
+		if c != CapabilityEmbeddings && slices.Contains(KnownCapabilities, c) {
+			p.add(field+"["+strconv.Itoa(i)+"]", "add chat to the list if this model also generates text, or remove "+c,
+				"%q is a capability of text generation, but the list names embeddings without chat, so the deployment serves embeddings only", c)
+			return
 		}
 	}
 }

@@ -22,11 +22,23 @@ func TestCapabilities(t *testing.T) {
 	if got := c.Deployments[0].EffectiveCapabilities(); !slices.Contains(got, CapabilityN) || slices.Contains(got, CapabilityEmbeddings) {
 		t.Errorf("openai defaults = %v, want n and no embeddings", got)
 	}
+	for _, tc := range []struct {
+		caps []string
+		want bool
+	}{
+		{nil, true}, {[]string{}, true}, {[]string{"tools"}, true}, {[]string{"embeddings"}, false},
+		{[]string{"embeddings", "chat"}, true}, {DefaultCapabilities(BackendMock), true}, {DefaultCapabilities(BackendOpenAI), true},
+	} {
+		if got := Generates(tc.caps); got != tc.want {
+			t.Errorf("Generates(%v) = %v, want %v", tc.caps, got, tc.want)
+		}
+	}
 	if got := DefaultCapabilities(BackendBedrock); slices.Contains(got, CapabilityN) || slices.Contains(got, CapabilityLogprobs) {
 		t.Errorf("bedrock defaults = %v, want neither n nor logprobs", got)
 	}
 	for _, tc := range []struct{ mutate, field, hint string }{
-		{"    backend: { type: mock }\n    capabilities: [tools, telepathy]\n", "deployments[1].capabilities[1]", "use one of documents, embeddings"},
+		{"    backend: { type: mock }\n    capabilities: [tools, telepathy]\n", "deployments[1].capabilities[1]", "use one of chat, documents, embeddings"},
+		{"    backend: { type: mock }\n    capabilities: [embeddings, tools]\n", "deployments[1].capabilities[1]", "add chat to the list if this model also generates text, or remove tools"},
 		{"    backend: { type: mock, api: grpc }\n", "deployments[1].backend.api", "use openai or bedrock"},
 	} {
 		_, err := Parse([]byte(strings.Replace(base, "    backend: { type: mock }\n", tc.mutate, 1)), "caps.yaml")

@@ -121,11 +121,13 @@ type Deployment struct {
 	Region   string   `yaml:"region"`
 	Backend  Backend  `yaml:"backend"`
 	Capacity Capacity `yaml:"capacity"`
-	// Capabilities lists what the deployment's model can do (tools,
+	// Capabilities lists what the deployment's model can do (chat, tools,
 	// vision, json_schema, reasoning, n, logprobs, documents,
 	// prompt_caching, embeddings); a request using another is routed
 	// elsewhere. If nil, the backend type's defaults apply (see
-	// [DefaultCapabilities]); an empty list declares none.
+	// [DefaultCapabilities]); an empty list declares none of the optional
+	// features. A list that names embeddings without chat declares an
+	// embedding model, never sent text generation (see [Generates]).
 	Capabilities []string `yaml:"capabilities"`
 }
 
