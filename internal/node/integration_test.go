@@ -50,6 +50,20 @@ type clusterSettings struct {
 	testerPolicies []string
 	concurrency    map[string]int
 	loadInterval   string
+	models         []extraModel
+}
+
+// extraModel is a model besides demo.chat-small, served by the listed
+// regions' mockllm with the capabilities given per region ("" for the
+// backend's defaults).
+type extraModel struct {
+	id   string
+	caps map[string]string
+}
+
+// withModel adds a model served by the regions of caps.
+func withModel(id string, caps map[string]string) clusterOption {
+	return func(s *clusterSettings) { s.models = append(s.models, extraModel{id, caps}) }
 }
 
 // withLoadInterval sets link.load_interval (how often peers fetch state).
@@ -96,7 +110,11 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 		clientLns[r.id], linkLns[r.id] = cl, ll
 		fmt.Fprintf(&y, "  - {id: %s, geography: %s, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r.id, r.geo, 10*i, 10*i, cl.Addr(), ll.Addr())
 	}
-	y.WriteString("models:\n  - {id: demo.chat-small}\ndeployments:\n")
+	y.WriteString("models:\n  - {id: demo.chat-small}\n")
+	for _, m := range settings.models {
+		fmt.Fprintf(&y, "  - {id: %s}\n", m.id)
+	}
+	y.WriteString("deployments:\n")
 	for _, r := range regions {
 		conc := 64
 		if v, ok := settings.concurrency[r.id]; ok {
@@ -107,6 +125,16 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 		c.upstream[r.id], c.mocks[r.id] = hs, srv
 		t.Cleanup(hs.Close)
 		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: openai, url: %q, model: chat-small}, capacity: {max_concurrency: %d}}\n", r.id, hs.URL+"/v1", conc)
+		for _, m := range settings.models {
+			caps, ok := m.caps[r.id]
+			if !ok {
+				continue
+			}
+			if caps != "" {
+				caps = ", capabilities: " + caps
+			}
+			fmt.Fprintf(&y, "  - {model: %s, region: %s, backend: {type: openai, url: %q, model: chat-small}%s}\n", m.id, r.id, hs.URL+"/v1", caps)
+		}
 	}
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], policies: [%s]}\n", auth.HashKey(key), strings.Join(settings.testerPolicies, ", "))
 	y.WriteString(extraYAML)
