@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -72,7 +73,7 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	go func() { m.done <- srv.Serve(ctx, ln) }()
 	base := "http://" + ln.Addr().String()
 	if cfg.API == "bedrock" {
-		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base, AnthropicModel: true,
+		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base, AnthropicModel: !otherBedrockFamily(cfg.Model),
 			Credentials:    credentials.NewStaticCredentialsProvider("AKIDMOCKLLM", "mockllm", ""),
 			ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock})
 		if err != nil {
@@ -85,6 +86,25 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	m.Backend = NewOpenAI(OpenAIConfig{BaseURL: base + "/v1", Model: cfg.Model,
 		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock})
 	return m, nil
+}
+
+// otherBedrockProviders are the Bedrock model providers whose models take
+// no Anthropic Messages body on InvokeModel.
+var otherBedrockProviders = []string{"amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "qwen.", "openai.", "writer.", "twelvelabs."}
+
+// otherBedrockFamily reports whether a simulated Bedrock model is named
+// like one of another provider than Anthropic's ("amazon.nova-pro-v1:0",
+// "eu.meta.llama3-2-1b-instruct-v1:0"): the adapter then translates an
+// Anthropic body to Converse for it, as it would for the real model. Any
+// other name (a topology's own, "demo.chat") takes Anthropic bodies, so
+// that Anthropic clients pass through to the simulator.
+func otherBedrockFamily(model string) bool {
+	for _, p := range otherBedrockProviders {
+		if strings.HasPrefix(model, p) || strings.Contains(model, "."+p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Server returns the simulated server, for operator actions (take down,
