@@ -212,9 +212,9 @@ func TestBedrockEmbedForms(t *testing.T) {
 		[]byte(`{"texts":["forms"],"input_type":"clustering","output_dimension":256,"embedding_types":["float","int8","uint8","binary","ubinary"]}`))
 	var cohere struct {
 		Embeddings struct {
-			Float               [][]float32
-			Int8, Uint8         [][]int
-			Binary, Ubinary     [][]int
+			Float           [][]float32
+			Int8, Uint8     [][]int
+			Binary, Ubinary [][]int
 		}
 		ResponseType string `json:"response_type"`
 	}
