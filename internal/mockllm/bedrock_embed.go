@@ -1,6 +1,7 @@
 package mockllm
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -13,7 +14,8 @@ import (
 )
 
 // This file serves Bedrock's embedding models: InvokeModel with the bodies
-// of Amazon Titan Text Embeddings (v1 and v2) and Cohere Embed (v3 and v4).
+// of Amazon Titan Text Embeddings (v1 and v2), Amazon Titan Multimodal
+// Embeddings and Cohere Embed (v3 and v4).
 // As on Bedrock, the model id in the path says which body the model takes:
 // a Titan or Cohere id is an embedding model, and any other body sent to it
 // (a chat body, the other family's) is a ValidationException, as are
@@ -30,6 +32,7 @@ const (
 	notEmbedding embedFamily = iota
 	titanV1                  // amazon.titan-embed-text-v1: inputText only, 1536 dimensions
 	titanV2                  // amazon.titan-embed-text-v2:0
+	titanImage               // amazon.titan-embed-image-v1: inputText and/or inputImage, embeddingConfig
 	cohereV3                 // cohere.embed-english-v3, cohere.embed-multilingual-v3
 	cohereV4                 // cohere.embed-v4:0
 )
@@ -41,7 +44,9 @@ func bedrockEmbedFamily(model string) embedFamily {
 	switch {
 	case strings.Contains(model, "titan-embed-text-v2"):
 		return titanV2
-	case strings.Contains(model, "titan-embed-text-v1"), strings.Contains(model, "titan-embed-g1-text"):
+	case strings.Contains(model, "titan-embed-image"):
+		return titanImage
+	case strings.Contains(model, "titan-embed"):
 		return titanV1
 	case strings.Contains(model, "cohere.embed-v4"):
 		return cohereV4
@@ -55,6 +60,7 @@ func bedrockEmbedFamily(model string) embedFamily {
 const (
 	titanMaxChars   = 50000 // inputText
 	titanMaxTokens  = 8192
+	titanImageText  = 128 // tokens of a multimodal model's inputText
 	cohereMaxTexts  = 96
 	cohereV3MaxText = 2048 // characters per text
 	cohereV3Images  = 1
@@ -62,6 +68,7 @@ const (
 
 var (
 	titanV2Dimensions  = []int{256, 512, 1024}
+	titanImageLengths  = []int{256, 384, 1024}
 	titanEmbedTypes    = []string{"float", "binary"}
 	cohereV4Dimensions = []int{256, 512, 1024, 1536}
 	cohereEmbedTypes   = []string{"float", "int8", "uint8", "binary", "ubinary"}
@@ -235,6 +242,8 @@ func decodeEmbed(f embedFamily, model string, body []byte) (*embedJob, error) {
 	switch f {
 	case titanV1, titanV2:
 		return decodeTitanEmbed(f, body)
+	case titanImage:
+		return decodeTitanImageEmbed(body)
 	case cohereV3, cohereV4:
 		return decodeCohereEmbed(f, model, body)
 	}
@@ -286,6 +295,58 @@ func decodeTitanEmbed(f embedFamily, body []byte) (*embedJob, error) {
 	}
 	if job.types, err = embedTypes(m, "embeddingTypes", titanEmbedTypes); err != nil {
 		return nil, err
+	}
+	return job, nil
+}
+
+// decodeTitanImageEmbed reads a Titan Multimodal Embeddings body:
+// inputText, inputImage (base64) or both, which embed as one vector, and
+// embeddingConfig.outputEmbeddingLength.
+func decodeTitanImageEmbed(body []byte) (*embedJob, error) {
+	m, err := embedObject(body, "inputText", "inputImage", "embeddingConfig")
+	if err != nil {
+		return nil, err
+	}
+	text, hasText, err := embedString(m, "inputText")
+	if err != nil {
+		return nil, err
+	}
+	image, hasImage, err := embedString(m, "inputImage")
+	if err != nil {
+		return nil, err
+	}
+	if !hasText && !hasImage {
+		return nil, embedError("#: at least one of [inputText, inputImage] is required")
+	}
+	job := &embedJob{family: titanImage, dims: 1024, normalize: true, tokens: 1}
+	if hasText {
+		if job.tokens = estimateTokens(text); job.tokens > titanImageText {
+			return nil, embedErrorf("Too many input tokens. Max input tokens: %d, request input token count: %d", titanImageText, job.tokens)
+		}
+	}
+	if hasImage {
+		if _, err := base64.StdEncoding.DecodeString(image); err != nil || image == "" {
+			return nil, embedError("#/inputImage: expected a base64-encoded image")
+		}
+	}
+	input := text
+	if hasImage {
+		input += "\x00" + image
+	}
+	job.inputs = [][]byte{[]byte(input)}
+	if raw, ok := m["embeddingConfig"]; ok {
+		cfg, err := embedObject(raw, "outputEmbeddingLength")
+		if err != nil {
+			return nil, embedError("#/embeddingConfig" + strings.TrimPrefix(err.Error(), "#"))
+		}
+		if n, ok, err := embedInt(cfg, "outputEmbeddingLength"); err != nil {
+			return nil, embedError("#/embeddingConfig" + strings.TrimPrefix(err.Error(), "#"))
+		} else if ok {
+			if !slices.Contains(titanImageLengths, n) {
+				return nil, embedErrorf("#/embeddingConfig/outputEmbeddingLength: %d is not a valid enum value", n)
+			}
+			job.dims = n
+		}
 	}
 	return job, nil
 }
@@ -472,7 +533,7 @@ func cohereQuantize(v []float32, typ string) any {
 // titanAnswer is the InvokeModel answer of a Titan embedding model.
 func (j *embedJob) titanAnswer() any {
 	v := j.vector(0)
-	if j.family == titanV1 {
+	if j.family == titanV1 || j.family == titanImage {
 		return struct {
 			Embedding           []float32 `json:"embedding"`
 			InputTextTokenCount int       `json:"inputTextTokenCount"`
@@ -575,7 +636,7 @@ func (s *Server) serveBedrockEmbed(w http.ResponseWriter, f embedFamily, model, 
 	}
 	defer s.stats.inFlight.Add(-1)
 	var answer any
-	if f == titanV1 || f == titanV2 {
+	if f == titanV1 || f == titanV2 || f == titanImage {
 		answer = job.titanAnswer()
 	} else {
 		answer = job.cohereAnswer(body)

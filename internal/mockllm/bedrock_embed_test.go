@@ -22,7 +22,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the response.golden files under testdata/")
 
 // embedModels are the models the Bedrock embedding tests' server serves.
-var embedModels = []string{"amazon.titan-embed-text-v2:0", "amazon.titan-embed-text-v1", "cohere.embed-english-v3",
+var embedModels = []string{"amazon.titan-embed-text-v2:0", "amazon.titan-embed-text-v1", "amazon.titan-embed-image-v1", "cohere.embed-english-v3",
 	"cohere.embed-multilingual-v3", "cohere.embed-v4:0", "anthropic.claude-3-haiku"}
 
 func startEmbed(t *testing.T) string {
@@ -121,6 +121,8 @@ func TestBedrockEmbedVectors(t *testing.T) {
 		{"titan v2 256", "amazon.titan-embed-text-v2:0", `{"inputText":"hello","dimensions":256,"normalize":true,"embeddingTypes":["float"]}`,
 			titanVectors, [][]float32{unit("hello", 256)}, "2"},
 		{"titan v1", "amazon.titan-embed-text-v1", `{"inputText":"hello"}`, titanVectors, [][]float32{unit("hello", 1536)}, "2"},
+		{"titan multimodal text", "amazon.titan-embed-image-v1", `{"inputText":"hello","embeddingConfig":{"outputEmbeddingLength":384}}`,
+			titanVectors, [][]float32{unit("hello", 384)}, "2"},
 		{"cohere v3 list", "cohere.embed-english-v3", `{"texts":["hello","world","hello"],"input_type":"search_document"}`,
 			cohereVectors, [][]float32{unit("hello", 1024), unit("world", 1024), unit("hello", 1024)}, "6"},
 		{"cohere v3 by type", "cohere.embed-multilingual-v3", `{"texts":["a"],"input_type":"classification","embedding_types":["float","int8"],"truncate":"NONE"}`,

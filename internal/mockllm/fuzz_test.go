@@ -74,13 +74,14 @@ func FuzzBedrockEmbed(f *testing.F) {
 		`{"texts":["a"],"input_type":"clustering","output_dimension":256,"max_tokens":10,"truncate":"LEFT"}`,
 		`{"images":["data:image/png;base64,AAAA"],"input_type":"image"}`,
 		`{"inputs":[{"content":[{"type":"text","text":"x"}]}],"input_type":"classification"}`,
-		`{"inputs":[{}],"input_type":"classification"}`, `{"inputs":{},"input_type":"classification"}`,
+		`{"inputs":[{}],"input_type":"classification"}`,
+		`{"inputText":"a cat","inputImage":"AAAA","embeddingConfig":{"outputEmbeddingLength":384}}`, `{"inputImage":"%%"}`, `{"inputText":"a","embeddingConfig":[]}`, `{"inputs":{},"input_type":"classification"}`,
 		`{"messages":[{"role":"user","content":"hi"}]}`,
 		`{"inputText":null}`, `{"texts":null,"input_type":null}`, `{}`, `null`, `[]`, `"x"`, `{"a":`, ``,
 	} {
 		f.Add([]byte(seed))
 	}
-	models := map[embedFamily]string{titanV1: "amazon.titan-embed-text-v1", titanV2: "amazon.titan-embed-text-v2:0",
+	models := map[embedFamily]string{titanV1: "amazon.titan-embed-text-v1", titanV2: "amazon.titan-embed-text-v2:0", titanImage: "amazon.titan-embed-image-v1",
 		cohereV3: "cohere.embed-english-v3", cohereV4: "cohere.embed-v4:0"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for fam, model := range models {
@@ -95,7 +96,7 @@ func FuzzBedrockEmbed(f *testing.F) {
 				t.Fatalf("decodeEmbed(%s, %q) accepted %d inputs, %d tokens, %d dimensions", model, body, len(job.inputs), job.tokens, job.dims)
 			}
 			var answer any
-			if fam == titanV1 || fam == titanV2 {
+			if fam == titanV1 || fam == titanV2 || fam == titanImage {
 				answer = job.titanAnswer()
 			} else {
 				answer = job.cohereAnswer(body)
@@ -125,7 +126,7 @@ func FuzzBedrockEmbed(f *testing.F) {
 // answerVectors reads the vectors of an encoded Titan or Cohere answer by
 // type ("embedding" for Titan's top-level float vector).
 func answerVectors(t *testing.T, fam embedFamily, b []byte) map[string][][]json.RawMessage {
-	if fam == titanV1 || fam == titanV2 {
+	if fam == titanV1 || fam == titanV2 || fam == titanImage {
 		var r struct {
 			Embedding        []json.RawMessage
 			EmbeddingsByType map[string][]json.RawMessage
