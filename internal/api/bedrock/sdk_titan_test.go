@@ -3,11 +3,16 @@ package bedrock_test
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
@@ -211,4 +216,47 @@ func equalFloat32(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// TestBedrockSDKInvokeEmbeddingModel: the official Bedrock Runtime client's
+// InvokeModel with a Titan or Cohere body on an embedding model's profile
+// passes through to the model, locally and forwarded, and the model's own
+// ValidationException comes back for a body it refuses.
+func TestBedrockSDKInvokeEmbeddingModel(t *testing.T) {
+	c := embedCluster(t)
+	rt := c.runtimeClient("eu-west-1")
+	for _, tc := range []struct{ name, model, body, region string }{
+		{"titan/local", "eu.demo.titan", `{"inputText":"hello","dimensions":256}`, "eu-west-1"},
+		{"titan/forwarded", "eu.demo.titanfar", `{"inputText":"hello","dimensions":256}`, "eu-central-1"},
+		{"cohere v4/forwarded", "eu.demo.cohere4far", `{"texts":["hello"],"input_type":"search_query","output_dimension":256}`, "eu-central-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(tc.model), Body: []byte(tc.body),
+				ContentType: aws.String("application/json")})
+			if err != nil {
+				t.Fatalf("InvokeModel(%s, %s): %v", tc.model, tc.body, err)
+			}
+			var titan struct{ Embedding []float32 }
+			var cohere struct {
+				Embeddings struct{ Float [][]float32 }
+			}
+			var got []float32
+			if json.Unmarshal(out.Body, &titan) == nil && titan.Embedding != nil {
+				got = titan.Embedding
+			} else if json.Unmarshal(out.Body, &cohere) == nil && len(cohere.Embeddings.Float) == 1 {
+				got = cohere.Embeddings.Float[0]
+			}
+			if !equalFloat32(got, mockllm.Embedding([]byte("hello"), 256)) {
+				t.Errorf("InvokeModel(%s) answered %.200s, want mockllm.Embedding(hello, 256)", tc.model, out.Body)
+			}
+		})
+	}
+	t.Run("refused body", func(t *testing.T) {
+		_, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: aws.String("eu.demo.titan"),
+			Body: []byte(`{"inputText":"hello","dimensions":100}`), ContentType: aws.String("application/json")})
+		var ve *types.ValidationException
+		if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), "#/dimensions: 100 is not a valid enum value") {
+			t.Fatalf("err = %v, want the model's ValidationException naming dimensions", err)
+		}
+	})
 }
