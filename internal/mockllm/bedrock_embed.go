@@ -182,8 +182,11 @@ func embedInt(m map[string]json.RawMessage, key string) (int, bool, error) {
 		return 0, false, nil
 	}
 	var n int
-	if jsonType(raw) != "Integer" || json.Unmarshal(raw, &n) != nil {
+	if jsonType(raw) != "Integer" {
 		return 0, true, embedErrorf("#/%s: expected type: Integer, found: %s", key, jsonType(raw))
+	}
+	if json.Unmarshal(raw, &n) != nil {
+		return 0, true, embedErrorf("#/%s: %s is out of range", key, clipKey(string(raw)))
 	}
 	return n, true, nil
 }
