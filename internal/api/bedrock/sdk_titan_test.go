@@ -52,9 +52,9 @@ deployments:
 // the model takes them. It checks
 //   - the vectors: each equals, as float32, mockllm.Embedding of the same
 //     text and dimensions (Titan: the requested dimensions, else 1024;
-//     Cohere v3: its fixed 1024; Cohere v4: output_dimension), which is
-//     what mockllm's OpenAI face answers for that text and dimensions, and
-//     that face is asked too and must agree;
+//     Cohere v3: its fixed 1024; Cohere v4: output_dimension, else 1536,
+//     answered by type), which is what mockllm's OpenAI face answers for
+//     that text and dimensions, and that face is asked too and must agree;
 //   - the calls: Titan makes one InvokeModel call per input, Cohere one per
 //     request (mockllm's request count on the serving region's deployment);
 //   - the usage: prompt_tokens equals the sum of the
@@ -75,6 +75,7 @@ func TestOpenAISDKBedrockEmbeddings(t *testing.T) {
 		{"titan/forwarded/512", "eu.demo.titanfar", "eu-central-1", "demo.titanfar", 512, 512, true},
 		{"cohere v3/local", "eu.demo.cohere", "eu-west-1", "demo.cohere", 0, 1024, false},
 		{"cohere v3/forwarded", "eu.demo.coherefar", "eu-central-1", "demo.coherefar", 0, 1024, false},
+		{"cohere v4/forwarded", "eu.demo.cohere4far", "eu-central-1", "demo.cohere4far", 0, 1536, false},
 		{"cohere v4/forwarded/256", "eu.demo.cohere4far", "eu-central-1", "demo.cohere4far", 256, 256, false},
 	}
 	for _, tc := range tests {
