@@ -19,6 +19,7 @@ import (
 // OpenAI mode (same words, pacing, outage and throttling), with tool use
 // blocks for requests that offer tools, cached-token usage and Bedrock's
 // error shape (x-amzn-ErrorType, {"message"}). SigV4 is not checked.
+// Embedding models (Titan, Cohere) are served by bedrock_embed.go.
 
 // bedrockTool is a tool the request offers, in either shape.
 type bedrockTool struct {
@@ -203,6 +204,10 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		bedrockError(w, e.status, "ValidationException", e.message, 0)
 		return
 	}
+	if f := bedrockEmbedFamily(model); f != notEmbedding {
+		s.serveBedrockEmbed(w, f, model, op, *bp)
+		return
+	}
 	var req *bedrockRequest
 	var err error
 	anthropic := strings.HasPrefix(op, "invoke")
@@ -229,23 +234,10 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		bedrockError(w, http.StatusBadRequest, "ValidationException", "Malformed input request: "+err.Error(), 0)
 		return
 	}
-	switch {
-	case st.down:
-		s.stats.failed.Add(1)
-		bedrockError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "The service is down (simulated outage).", 0)
-		return
-	case st.throttle > 0:
-		s.stats.throttled.Add(1)
-		bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests (throttled by the operator).", st.throttle)
+	if !s.admitBedrock(w, st) {
 		return
 	}
-	inFlight := s.stats.inFlight.Add(1)
 	defer s.stats.inFlight.Add(-1)
-	if st.maxConcurrency > 0 && inFlight > int64(st.maxConcurrency) {
-		s.stats.throttled.Add(1)
-		bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many concurrent requests.", time.Second)
-		return
-	}
 	tp := s.tokens.Get().(*[]string)
 	defer s.tokens.Put(tp)
 	c := planCompletion(s.seed, s.completionTokens, &req.chat, *tp)
@@ -267,6 +259,30 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	case canceled:
 		s.stats.canceled.Add(1)
 	}
+}
+
+// admitBedrock refuses a request during an outage, a throttle or over the
+// concurrency limit, in Bedrock's shape. When it admits the request, the
+// caller holds one in-flight slot and releases it with
+// s.stats.inFlight.Add(-1).
+func (s *Server) admitBedrock(w http.ResponseWriter, st *settings) bool {
+	switch {
+	case st.down:
+		s.stats.failed.Add(1)
+		bedrockError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "The service is down (simulated outage).", 0)
+		return false
+	case st.throttle > 0:
+		s.stats.throttled.Add(1)
+		bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests (throttled by the operator).", st.throttle)
+		return false
+	}
+	if inFlight := s.stats.inFlight.Add(1); st.maxConcurrency > 0 && inFlight > int64(st.maxConcurrency) {
+		s.stats.inFlight.Add(-1)
+		s.stats.throttled.Add(1)
+		bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many concurrent requests.", time.Second)
+		return false
+	}
+	return true
 }
 
 var errEmpty = jsonError("messages must be a non-empty list")

@@ -3,9 +3,13 @@
 //
 // A [Server] answers GET /v1/models, GET /v1/models/{id} and
 // POST /v1/chat/completions (non-streaming, and streaming as server-sent
-// events) in OpenAI's wire shapes, plus GET /healthz and the operator endpoint
-// /mockllm/v1/control. It simulates what the gateway must cope with from a
-// real deployment:
+// events) and POST /v1/embeddings in OpenAI's wire shapes, plus GET /healthz
+// and the operator endpoint /mockllm/v1/control. Its Bedrock face,
+// POST /model/{modelId}/{op}, answers Converse and InvokeModel (Anthropic
+// Messages and Meta Llama bodies) and, for Amazon Titan Text Embeddings and
+// Cohere Embed model ids, their InvokeModel embedding bodies with the same
+// vectors as /v1/embeddings. It simulates what the gateway must cope with
+// from a real deployment:
 //
 //   - latency: a time to first token, then a steady tokens-per-second rate;
 //   - capacity: a concurrency limit and sliding 60-second request (RPM) and

@@ -99,8 +99,28 @@ func (s *Server) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 }
 
 // Embedding returns the deterministic unit vector of dims dimensions that
-// the simulator answers for input.
+// the simulator answers for input, on the OpenAI face and for Bedrock's
+// Titan and Cohere models alike.
 func Embedding(input []byte, dims int) []float32 {
+	v, norm := embeddingSequence(input, dims)
+	if norm = math.Sqrt(norm); norm > 0 {
+		for i := range v {
+			v[i] = float32(float64(v[i]) / norm)
+		}
+	}
+	return v
+}
+
+// rawEmbedding is Embedding before normalization (components in [-1, 1]):
+// Titan's answer to normalize false.
+func rawEmbedding(input []byte, dims int) []float32 {
+	v, _ := embeddingSequence(input, dims)
+	return v
+}
+
+// embeddingSequence returns the generator's dims values seeded by input,
+// and the sum of their squares.
+func embeddingSequence(input []byte, dims int) ([]float32, float64) {
 	h := fnv.New64a()
 	h.Write(input)
 	x := h.Sum64() | 1
@@ -115,12 +135,7 @@ func Embedding(input []byte, dims int) []float32 {
 		v[i] = float32(f)
 		norm += f * f
 	}
-	if norm = math.Sqrt(norm); norm > 0 {
-		for i := range v {
-			v[i] = float32(float64(v[i]) / norm)
-		}
-	}
-	return v
+	return v, norm
 }
 
 // embeddingInputs returns the inputs of an embeddings input member (a

@@ -1,6 +1,7 @@
 package mockllm
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -56,4 +57,106 @@ func FuzzChatRequest(f *testing.F) {
 			t.Fatalf("planCompletion is not deterministic for %q", body)
 		}
 	})
+}
+
+// FuzzBedrockEmbed feeds arbitrary bodies to the Titan and Cohere
+// decoders of every embedding family and, for those they accept, checks
+// the answer: one vector per input, of the requested dimensions, a
+// positive token count, and an answer that encodes. A refusal is an
+// embedError in the validator's words, bounded in length whatever the body.
+func FuzzBedrockEmbed(f *testing.F) {
+	for _, seed := range []string{
+		`{"inputText":"hello"}`,
+		`{"inputText":"hello","dimensions":256,"normalize":false,"embeddingTypes":["float","binary","float"]}`,
+		`{"inputText":"a","dimensions":1e3}`, `{"inputText":"a","dimensions":-256}`, `{"inputText":"\ud800"}`,
+		`{"texts":["a","b"],"input_type":"search_document"}`,
+		`{"texts":["a"],"input_type":"search_query","truncate":"END","embedding_types":["int8","uint8","binary","ubinary","float"]}`,
+		`{"texts":["a"],"input_type":"clustering","output_dimension":256,"max_tokens":10,"truncate":"LEFT"}`,
+		`{"images":["data:image/png;base64,AAAA"],"input_type":"image"}`,
+		`{"inputs":[{"content":[{"type":"text","text":"x"}]}],"input_type":"classification"}`,
+		`{"inputs":[{}],"input_type":"classification"}`,
+		`{"inputText":"a cat","inputImage":"AAAA","embeddingConfig":{"outputEmbeddingLength":384}}`, `{"inputImage":"%%"}`, `{"inputText":"a","embeddingConfig":[]}`, `{"inputs":{},"input_type":"classification"}`,
+		`{"messages":[{"role":"user","content":"hi"}]}`,
+		`{"inputText":null}`, `{"texts":null,"input_type":null}`, `{}`, `null`, `[]`, `"x"`, `{"a":`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	models := map[embedFamily]string{titanV1: "amazon.titan-embed-text-v1", titanV2: "amazon.titan-embed-text-v2:0", titanImage: "amazon.titan-embed-image-v1",
+		cohereV3: "cohere.embed-english-v3", cohereV4: "cohere.embed-v4:0"}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for fam, model := range models {
+			job, err := decodeEmbed(fam, model, body)
+			if err != nil {
+				if _, ok := err.(embedError); !ok || err.Error() == "" || len(err.Error()) > 200 {
+					t.Fatalf("decodeEmbed(%s, %q) = %T %q, want a short embedError", model, body, err, err)
+				}
+				continue
+			}
+			if len(job.inputs) == 0 || job.tokens <= 0 || job.dims <= 0 {
+				t.Fatalf("decodeEmbed(%s, %q) accepted %d inputs, %d tokens, %d dimensions", model, body, len(job.inputs), job.tokens, job.dims)
+			}
+			var answer any
+			if fam == titanV1 || fam == titanV2 || fam == titanImage {
+				answer = job.titanAnswer()
+			} else {
+				answer = job.cohereAnswer(body)
+			}
+			b, err := json.Marshal(answer)
+			if err != nil {
+				t.Fatalf("answer to %s %q does not encode: %v", model, body, err)
+			}
+			for typ, vecs := range answerVectors(t, fam, b) {
+				want := job.dims
+				if typ == "binary" && fam != titanV2 || typ == "ubinary" {
+					want = (job.dims + 7) / 8
+				}
+				if len(vecs) != len(job.inputs) {
+					t.Fatalf("answer to %s %q has %d %s vectors for %d inputs", model, body, len(vecs), typ, len(job.inputs))
+				}
+				for i, v := range vecs {
+					if len(v) != want {
+						t.Fatalf("answer to %s %q: %s vector %d has %d components, want %d", model, body, typ, i, len(v), want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// answerVectors reads the vectors of an encoded Titan or Cohere answer by
+// type ("embedding" for Titan's top-level float vector).
+func answerVectors(t *testing.T, fam embedFamily, b []byte) map[string][][]json.RawMessage {
+	if fam == titanV1 || fam == titanV2 || fam == titanImage {
+		var r struct {
+			Embedding        []json.RawMessage
+			EmbeddingsByType map[string][]json.RawMessage
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("decode %s: %v", b, err)
+		}
+		out := map[string][][]json.RawMessage{"embedding": {r.Embedding}}
+		for typ, v := range r.EmbeddingsByType {
+			out[typ] = [][]json.RawMessage{v}
+		}
+		return out
+	}
+	var r struct {
+		Embeddings   json.RawMessage
+		ResponseType string `json:"response_type"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	if r.ResponseType == "embeddings_floats" {
+		var v [][]json.RawMessage
+		if err := json.Unmarshal(r.Embeddings, &v); err != nil {
+			t.Fatalf("embeddings %s: %v", r.Embeddings, err)
+		}
+		return map[string][][]json.RawMessage{"float": v}
+	}
+	var byType map[string][][]json.RawMessage
+	if err := json.Unmarshal(r.Embeddings, &byType); err != nil || len(byType) == 0 {
+		t.Fatalf("embeddings by type %s: %v", r.Embeddings, err)
+	}
+	return byType
 }

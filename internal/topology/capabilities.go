@@ -49,12 +49,33 @@ func (d Deployment) EffectiveCapabilities() []string {
 	if d.Capabilities != nil {
 		return d.Capabilities
 	}
+	if d.Backend.Type == BackendBedrock && bedrockEmbeddingModel(d.Backend.Model) {
+		// A Titan or Cohere embedding model embeds and takes no chat body,
+		// whatever a chat model of its backend type can do.
+		return []string{CapabilityEmbeddings}
+	}
 	if d.Backend.Type == BackendMock && d.Backend.API == BackendBedrock {
-		// Reached through the Bedrock adapter, the simulator's model is no
-		// Titan or Cohere embedding model.
+		// Reached through the Bedrock adapter, the simulator answers as
+		// Bedrock does for the model id it serves (backend.model, else the
+		// deployment's model): a Titan or Cohere embedding model embeds
+		// and takes no chat body; any other model chats and cannot embed.
+		model := d.Backend.Model
+		if model == "" {
+			model = d.Model
+		}
+		if bedrockEmbeddingModel(model) {
+			return []string{CapabilityEmbeddings}
+		}
 		return slices.DeleteFunc(DefaultCapabilities(d.Backend.Type), func(c string) bool { return c == CapabilityEmbeddings })
 	}
 	return DefaultCapabilities(d.Backend.Type)
+}
+
+// bedrockEmbeddingModel reports whether a Bedrock model id (or inference
+// profile id) names an Amazon Titan or Cohere embedding model, by the
+// same test the Bedrock adapter uses to pick the embedding body.
+func bedrockEmbeddingModel(model string) bool {
+	return strings.Contains(model, "titan-embed") || strings.Contains(model, "cohere.embed")
 }
 
 // Generates reports whether a deployment with capabilities caps (as
