@@ -198,7 +198,7 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		b, _ = json.Marshal(canonicalBody(id, req.Model, resp))
+		b, _ = json.Marshal(dialect.AnthropicResponse(id, req.Model, resp))
 	}
 	if resp.Receipt != "" {
 		w.Header().Set(receipt.Header, resp.Receipt)

@@ -16,6 +16,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/receipt"
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -272,7 +273,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(out.Response.Usage.InputTokens))
 	w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", itoa(out.Response.Usage.OutputTokens))
 	w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", itoa64(h.latencyMs(call, out.Response)))
-	writeJSON(w, http.StatusOK, anthropicBody(messageID(call.RequestID), out.Route.Model, out.Response))
+	writeJSON(w, http.StatusOK, dialect.AnthropicResponse(messageID(call.RequestID), out.Route.Model, out.Response))
 }
 
 func decodeInvoke(r *http.Request) decodeFunc {
@@ -353,8 +354,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	start := func() bool {
 		started = true
 		firstByte = h.opts.Clock.Now().Sub(call.Received)
-		msg := anthropicResponse{ID: messageID(call.RequestID), Type: "message", Role: "assistant", Model: out.Route.Model,
-			Content: []anthropicContent{}, Usage: anthropicUsage{InputTokens: call.Request.EstimatedInputTokens()}}
+		msg := dialect.AnthropicMessageStart(messageID(call.RequestID), out.Route.Model, call.Request.EstimatedInputTokens())
 		return chunk(anthropicMessageStart{Type: "message_start", Message: msg})
 	}
 	for {
@@ -422,7 +422,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			}
 			if ok && !inBlock {
 				inBlock = true
-				ok = chunk(anthropicBlockStart{Type: "content_block_start", ContentBlock: anthropicContent{Type: "text"}})
+				ok = chunk(anthropicBlockStart{Type: "content_block_start", ContentBlock: anthropic.Block{Type: anthropic.BlockText}})
 			}
 			d := anthropicBlockDelta{Type: "content_block_delta"}
 			d.Delta.Type, d.Delta.Text = "text_delta", ev.Text
@@ -466,11 +466,11 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	if !started && !start() {
 		return
 	}
-	if !inBlock && !chunk(anthropicBlockStart{Type: "content_block_start", ContentBlock: anthropicContent{Type: "text"}}) {
+	if !inBlock && !chunk(anthropicBlockStart{Type: "content_block_start", ContentBlock: anthropic.Block{Type: anthropic.BlockText}}) {
 		return
 	}
-	md := anthropicMessageDelta{Type: "message_delta", Usage: anthropicUsage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}}
-	md.Delta.StopReason = anthropicStop(stop)
+	md := anthropicMessageDelta{Type: "message_delta", Usage: anthropic.Usage{InputTokens: int64(usage.InputTokens), OutputTokens: int64(usage.OutputTokens)}}
+	md.Delta.StopReason = dialect.AnthropicStopReason(stop)
 	if !chunk(anthropicBlockStop{Type: "content_block_stop"}) || !chunk(md) {
 		return
 	}
