@@ -14,7 +14,6 @@ import (
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/receipt"
-	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -51,9 +50,45 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 }
 
-func (h *Handler) call(r *http.Request, op string) *gateway.Call {
-	return &gateway.Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Clock.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
+// begin starts an inference request of operation op: it creates the
+// call, sets the headers every answer carries, then authenticates the
+// caller and reads the body, in that order
+// ([gateway.Gateway.ReadAuthenticated]). It renders the error in OpenAI's
+// shape and returns ok false on failure.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) (call *gateway.Call, body []byte, ok bool) {
+	call = gateway.NewCall(r, op, h.opts.Clock.Now())
+	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
+	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
+	body, err := h.g.ReadAuthenticated(w, r, call, h.opts.MaxRequestBytes)
+	if err != nil {
+		switch err.Kind {
+		case inference.KindUnauthenticated:
+			err.Code = "invalid_api_key"
+		case inference.KindPayloadTooLarge:
+			err.Code = "request_too_large"
+		}
+		h.reject(w, r, call, err)
+		return call, nil, false
+	}
+	return call, body, true
+}
+
+// reject records a request refused before the gateway's path and renders
+// the error.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.Call, err error) {
+	writeError(w, h.g.Reject(r.Context(), call, err))
+}
+
+// invoke serves call through the gateway and sets the answer's headers.
+// It renders the error and returns nil on failure.
+func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, call *gateway.Call) *gateway.Outcome {
+	out, err := h.g.Invoke(r.Context(), call)
+	if err != nil {
+		writeError(w, inference.AsError(err))
+		return nil
+	}
+	gateway.SetOutcomeHeaders(w.Header(), out)
+	return out
 }
 
 func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
@@ -65,10 +100,7 @@ func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
 }
 
 func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
-	call := h.call(r, gateway.OpListModels)
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	if _, err := h.authenticate(r); err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
+	if !h.beginListing(w, r) {
 		return
 	}
 	cat := h.g.Catalog()
@@ -84,40 +116,21 @@ func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	call := h.call(r, gateway.OpChatCompletions)
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
-	p, err := h.authenticate(r)
-	if err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
-		return
-	}
-	call.Principal = p
-	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
-	if rerr != nil {
-		if rerr.Kind == inference.KindPayloadTooLarge {
-			rerr.Code = "request_too_large"
-		}
-		writeError(w, h.g.Reject(r.Context(), call, rerr))
+	call, body, ok := h.begin(w, r, gateway.OpChatCompletions)
+	if !ok {
 		return
 	}
 	call.ServiceTier = gateway.ReadServiceTier(r.Header, body)
 	req, includeUsage, err := decodeChat(body)
-	if err != nil {
-		call.Request = req
-		writeError(w, h.g.Reject(r.Context(), call, err))
-		return
-	}
 	call.Request = req
-	call.Receipt = gateway.WantsReceipt(r.Header)
-	out, err := h.g.Invoke(r.Context(), call)
 	if err != nil {
-		writeError(w, inference.AsError(err))
+		h.reject(w, r, call, err)
 		return
 	}
-	out.Route.SetHeaders(w.Header())
-	for k, v := range out.Header {
-		w.Header()[k] = v
+	call.Receipt = gateway.WantsReceipt(r.Header)
+	out := h.invoke(w, r, call)
+	if out == nil {
+		return
 	}
 	if out.Stream != nil {
 		h.writeStream(w, r, req, out, includeUsage)

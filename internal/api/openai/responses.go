@@ -28,39 +28,20 @@ const (
 // answer, in whatever dialect it speaks, is translated straight to a
 // Response (or to the typed Responses stream events).
 func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
-	call := h.call(r, OpResponses)
+	call, body, ok := h.begin(w, r, OpResponses)
+	if !ok {
+		return
+	}
 	call.Receipt = gateway.WantsReceipt(r.Header)
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
-	p, err := h.authenticate(r)
-	if err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
-		return
-	}
-	call.Principal = p
-	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
-	if rerr != nil {
-		if rerr.Kind == inference.KindPayloadTooLarge {
-			rerr.Code = "request_too_large"
-		}
-		writeError(w, h.g.Reject(r.Context(), call, rerr))
-		return
-	}
 	rreq, req, err := decodeResponses(body)
-	if err != nil {
-		call.Request = req
-		writeError(w, h.g.Reject(r.Context(), call, err))
-		return
-	}
 	call.Request = req
-	out, err := h.g.Invoke(r.Context(), call)
 	if err != nil {
-		writeError(w, inference.AsError(err))
+		h.reject(w, r, call, err)
 		return
 	}
-	out.Route.SetHeaders(w.Header())
-	for k, v := range out.Header {
-		w.Header()[k] = v
+	out := h.invoke(w, r, call)
+	if out == nil {
+		return
 	}
 	meta := translate.ResponseMeta{ID: responseID(call.RequestID), Model: rreq.Model, Created: h.opts.Clock.Now().Unix()}
 	if out.Stream != nil {
