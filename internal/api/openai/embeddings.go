@@ -18,12 +18,7 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := inference.Peek(inference.DialectOpenAIEmbeddings, "", body, false)
-	call.Request = req
-	if err != nil {
-		h.reject(w, r, call, err)
-		return
-	}
-	out := h.invoke(w, r, call)
+	out := h.invoke(w, r, call, req, err)
 	if out == nil {
 		return
 	}

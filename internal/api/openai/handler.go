@@ -79,9 +79,16 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.C
 	writeError(w, h.g.Reject(r.Context(), call, err))
 }
 
-// invoke serves call through the gateway and sets the answer's headers.
-// It renders the error and returns nil on failure.
-func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, call *gateway.Call) *gateway.Outcome {
+// invoke makes req, as decoded from the body, the call's request and
+// serves it through the gateway, setting the answer's headers; a request
+// that did not decode (decodeErr) is rejected instead. It renders the
+// error and returns nil on failure.
+func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, call *gateway.Call, req *inference.Request, decodeErr error) *gateway.Outcome {
+	call.Request = req
+	if decodeErr != nil {
+		h.reject(w, r, call, decodeErr)
+		return nil
+	}
 	out, err := h.g.Invoke(r.Context(), call)
 	if err != nil {
 		writeError(w, inference.AsError(err))
@@ -121,14 +128,9 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call.ServiceTier = gateway.ReadServiceTier(r.Header, body)
-	req, includeUsage, err := decodeChat(body)
-	call.Request = req
-	if err != nil {
-		h.reject(w, r, call, err)
-		return
-	}
 	call.Receipt = gateway.WantsReceipt(r.Header)
-	out := h.invoke(w, r, call)
+	req, includeUsage, err := decodeChat(body)
+	out := h.invoke(w, r, call, req, err)
 	if out == nil {
 		return
 	}
@@ -217,13 +219,7 @@ func responseBody(requestID, model string, created int64, resp *inference.Respon
 func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *inference.Request, out *gateway.Outcome, includeUsage bool) {
 	s := out.Stream
 	defer s.Close()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 4096)
+	bw, flush := startEventStream(w)
 	id, created := completionID(out.Route.RequestID), h.opts.Clock.Now().Unix()
 	chunk := chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model}
 	// One chunk, choice and delta serve every event, and the encoder writes
@@ -237,10 +233,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		bw.WriteString("data: ")
 		enc.Encode(c)
 		bw.WriteString("\n")
-		if bw.Flush() != nil || rc.Flush() != nil {
-			return false
-		}
-		return true
+		return flush()
 	}
 	empty := ""
 	var usage *inference.Usage
@@ -252,7 +245,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		bw.WriteString("data: ")
 		bw.Write(buf)
 		bw.WriteString("\n\n")
-		return bw.Flush() == nil && rc.Flush() == nil
+		return flush()
 	}
 	// Translation: events of another dialect become OpenAI chunks; those
 	// that end the stream wait for the record like the usage chunk.
@@ -262,7 +255,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		bw.WriteString("data: ")
 		bw.Write(data)
 		bw.WriteString("\n\n")
-		return bw.Flush() == nil && rc.Flush() == nil
+		return flush()
 	}
 	inStreamError := func(err error) {
 		// After the first byte an error is reported in-stream, never
@@ -382,8 +375,22 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		}
 	}
 	bw.WriteString("data: [DONE]\n\n")
-	bw.Flush()
-	rc.Flush()
+	flush()
+}
+
+// startEventStream answers 200 with the headers of a server-sent event
+// stream, unbuffered by proxies, and returns a buffered writer to the
+// client with flush, which sends what is buffered and reports false once
+// the client is gone.
+func startEventStream(w http.ResponseWriter) (*bufio.Writer, func() bool) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 4096)
+	return bw, func() bool { return bw.Flush() == nil && rc.Flush() == nil }
 }
 
 func detail(e *inference.Error) errorDetail {

@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
@@ -34,12 +33,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	}
 	call.Receipt = gateway.WantsReceipt(r.Header)
 	rreq, req, err := decodeResponses(body)
-	call.Request = req
-	if err != nil {
-		h.reject(w, r, call, err)
-		return
-	}
-	out := h.invoke(w, r, call)
+	out := h.invoke(w, r, call, req, err)
 	if out == nil {
 		return
 	}
@@ -114,13 +108,7 @@ func responseID(requestID string) string { return "resp_" + requestID }
 func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.ResponsesRequest, out *gateway.Outcome, meta translate.ResponseMeta) {
 	s := out.Stream
 	defer s.Close()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 4096)
+	bw, flush := startEventStream(w)
 	send := func(evs []translate.Event) bool {
 		for _, e := range evs {
 			bw.WriteString("event: ")
@@ -129,7 +117,7 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 			bw.Write(e.Data)
 			bw.WriteString("\n\n")
 		}
-		return bw.Flush() == nil && rc.Flush() == nil
+		return flush()
 	}
 	var tr *translate.ResponsesStream
 	var from inference.Dialect
