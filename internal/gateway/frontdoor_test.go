@@ -52,13 +52,9 @@ func (b *countingBody) Close() error { return nil }
 func TestReadAuthenticated(t *testing.T) {
 	t.Parallel()
 	const key = "sk-front-door"
-	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
-geographies: { eu: { name: EU } }
-regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
-models: [ { id: m, context_window: 8192 } ]
-deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
-principals: [ { id: p, api_keys: [%q] } ]
-`, auth.HashKey(key)), "frontdoor.yaml")
+	// pathTopology, with an API key for principal p.
+	keyed := strings.Replace(pathTopology, "{ id: p, ", fmt.Sprintf("{ id: p, api_keys: [%q], ", auth.HashKey(key)), 1)
+	cfg, err := topology.Parse([]byte(keyed), "frontdoor.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
