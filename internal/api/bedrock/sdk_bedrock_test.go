@@ -52,7 +52,7 @@ func dialectCluster(t *testing.T, deployments string) *cluster {
 	y.WriteString(deployments)
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]}\n", auth.HashKey(key), testAKID, secretEnv)
 	c.yaml = y.String()
-	cfg, err := topology.Parse([]byte(c.yaml), "bedrock-whole.yaml")
+	cfg, err := topology.Parse([]byte(c.yaml), "cluster.yaml")
 	if err != nil {
 		t.Fatalf("topology: %v\n%s", err, c.yaml)
 	}
