@@ -63,8 +63,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 func (h *Handler) call(w http.ResponseWriter, r *http.Request, op string) *gateway.Call {
-	call := &gateway.Call{RequestID: newRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Clock.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
+	call := gateway.NewCall(r, op, h.opts.Clock.Now())
 	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
 	w.Header().Set(HeaderRequestID, call.RequestID)
 	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
@@ -75,19 +74,14 @@ func (h *Handler) call(w http.ResponseWriter, r *http.Request, op string) *gatew
 // unauthenticated work rely on it), then reads and peeks at the body. It
 // renders the error and returns nil on failure.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, call *gateway.Call) *inference.Request {
-	p, err := h.g.Authenticator().Request(r)
-	if err != nil {
-		h.reject(w, r, call, &inference.Error{Kind: inference.KindUnauthenticated, Message: err.Error()})
-		return nil
-	}
-	call.Principal = p
-	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
+	body, rerr := h.g.ReadAuthenticated(w, r, call, h.opts.MaxRequestBytes)
 	if rerr != nil {
 		h.reject(w, r, call, rerr)
 		return nil
 	}
 	if call.Operation == OpCountTokens {
 		// A count_tokens body is a Messages body without max_tokens.
+		var err error
 		if body, err = setMaxTokens(body); err != nil {
 			h.reject(w, r, call, err)
 			return nil
@@ -177,10 +171,7 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, inference.AsError(err), h.opts.Clock.Now())
 		return
 	}
-	out.Route.SetHeaders(w.Header())
-	for k, v := range out.Header {
-		w.Header()[k] = v
-	}
+	gateway.SetOutcomeHeaders(w.Header(), out)
 	rateHeaders(w.Header(), h.opts.Clock.Now())
 	if out.Stream != nil {
 		h.writeStream(w, call, req, out)
@@ -198,7 +189,7 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		b, _ = json.Marshal(canonicalBody(id, req.Model, resp))
+		b, _ = json.Marshal(dialect.AnthropicResponse(id, req.Model, resp))
 	}
 	if resp.Receipt != "" {
 		w.Header().Set(receipt.Header, resp.Receipt)

@@ -139,6 +139,67 @@ func anthropicAnswerText(t *testing.T, body []byte) string {
 	return b.String()
 }
 
+// eventStream is what the tests read of both SDKs' event streams.
+type eventStream[T any] interface {
+	Next() bool
+	Current() T
+	Err() error
+}
+
+// drain reads s to its end, giving each event to see, and fails t on the
+// stream's error.
+func drain[T any](t *testing.T, s eventStream[T], see func(T)) {
+	t.Helper()
+	for s.Next() {
+		see(s.Current())
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// streamedReceipt is the receipt member of a stream event's data.
+func streamedReceipt(raw string) string {
+	var m struct {
+		Receipt string `json:"meridian_receipt"`
+	}
+	json.Unmarshal([]byte(raw), &m)
+	return m.Receipt
+}
+
+// checkArguments fails t unless an answer's text carries the tool call's
+// arguments; streamed text has them in pieces, so only the key is looked
+// for.
+func checkArguments(t *testing.T, text string, streamed bool) {
+	t.Helper()
+	if !streamed && !strings.Contains(text, `"city":`) {
+		t.Fatalf("answer text %q lacks the tool call's arguments", text)
+	}
+	if streamed && !strings.Contains(text, `city`) {
+		t.Fatalf("streamed text %q lacks the tool call's arguments", text)
+	}
+}
+
+// checkUnasked fails t when an answer given without opt-in carries a
+// receipt header.
+func checkUnasked(t *testing.T, resp *http.Response) {
+	t.Helper()
+	if v := resp.Header.Get(receipt.Header); v != "" {
+		t.Errorf("unasked receipt %q", v)
+	}
+}
+
+// checkUnaskedStream fails t when an event of a stream asked for without
+// opt-in carries a receipt.
+func checkUnaskedStream[T interface{ RawJSON() string }](t *testing.T, s eventStream[T]) {
+	t.Helper()
+	drain(t, s, func(ev T) {
+		if raw := ev.RawJSON(); strings.Contains(raw, receipt.StreamField) {
+			t.Errorf("unasked receipt in %s", raw)
+		}
+	})
+}
+
 // TestMessagesReceipt: Anthropic's client asking for a receipt gets one
 // signed by the region where inference ran, streamed (on message_stop) and
 // not (header), over the body it received when the Anthropic answer passes
@@ -150,71 +211,45 @@ func TestMessagesReceipt(t *testing.T) {
 	for _, sv := range served {
 		for _, stream := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/stream=%v", sv.name, stream), func(t *testing.T) {
-				params := anthropic.MessageNewParams{Model: anthropic.Model(sv.model), MaxTokens: 64, Tools: []anthropic.ToolUnionParam{weatherTool},
-					Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("What is the weather in Paris?"))}}
+				params := weatherParams(sv.model)
 				var cp captured
 				opts := []option.RequestOption{option.WithHeader(receipt.Header, "true"), option.WithMiddleware(cp.capture)}
+				var resp *http.Response
 				if !stream {
-					var resp *http.Response
 					if _, err := client.Messages.New(t.Context(), params, append(opts, option.WithResponseInto(&resp))...); err != nil {
 						t.Fatal(err)
 					}
 					text := anthropicAnswerText(t, cp.resp)
-					if !strings.Contains(text, `"city":`) {
-						t.Fatalf("answer text %q lacks the tool call's arguments", text)
-					}
+					checkArguments(t, text, false)
 					form, hash := receipt.AnswerText, textHash(text)
 					if strings.Contains(sv.name, "bedrock") {
 						form, hash = receipt.AnswerBody, receipt.BodyHash(cp.resp)
 					}
 					checkReceipt(t, c, resp.Header.Get(receipt.Header), sv.region, messagesRouted(t, cp.req), form, hash)
-				} else {
-					s := client.Messages.NewStreaming(t.Context(), params, opts...)
-					var text strings.Builder
-					tok := ""
-					for s.Next() {
-						ev := s.Current()
-						switch ev.Type {
-						case "content_block_delta":
-							text.WriteString(ev.Delta.Text)
-							text.WriteString(ev.Delta.PartialJSON)
-						case "message_stop":
-							var m struct {
-								Receipt string `json:"meridian_receipt"`
-							}
-							json.Unmarshal([]byte(ev.RawJSON()), &m)
-							tok = m.Receipt
-						}
-					}
-					if err := s.Err(); err != nil {
-						t.Fatal(err)
-					}
-					if !strings.Contains(text.String(), `city`) {
-						t.Fatalf("streamed text %q lacks the tool call's arguments", text.String())
-					}
-					checkReceipt(t, c, tok, sv.region, messagesRouted(t, cp.req), receipt.AnswerText, textHash(text.String()))
-				}
 
-				// Without opt-in: no receipt.
-				var resp *http.Response
-				if !stream {
+					// Without opt-in: no receipt.
 					if _, err := client.Messages.New(t.Context(), params, option.WithResponseInto(&resp)); err != nil {
 						t.Fatal(err)
 					}
-					if v := resp.Header.Get(receipt.Header); v != "" {
-						t.Errorf("unasked receipt %q", v)
-					}
+					checkUnasked(t, resp)
 					return
 				}
-				s := client.Messages.NewStreaming(t.Context(), params)
-				for s.Next() {
-					if raw := s.Current().RawJSON(); strings.Contains(raw, receipt.StreamField) {
-						t.Errorf("unasked receipt in %s", raw)
+				var text strings.Builder
+				tok := ""
+				drain(t, client.Messages.NewStreaming(t.Context(), params, opts...), func(ev anthropic.MessageStreamEventUnion) {
+					switch ev.Type {
+					case "content_block_delta":
+						text.WriteString(ev.Delta.Text)
+						text.WriteString(ev.Delta.PartialJSON)
+					case "message_stop":
+						tok = streamedReceipt(ev.RawJSON())
 					}
-				}
-				if err := s.Err(); err != nil {
-					t.Fatal(err)
-				}
+				})
+				checkArguments(t, text.String(), true)
+				checkReceipt(t, c, tok, sv.region, messagesRouted(t, cp.req), receipt.AnswerText, textHash(text.String()))
+
+				// Without opt-in: no receipt.
+				checkUnaskedStream(t, client.Messages.NewStreaming(t.Context(), params))
 			})
 		}
 	}
@@ -271,61 +306,37 @@ func TestResponsesReceipt(t *testing.T) {
 					Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("What is the weather in Paris?")}}
 				var cp captured
 				opts := []oaoption.RequestOption{oaoption.WithHeader(receipt.Header, "true"), oaoption.WithMiddleware(cp.capture)}
+				var resp *http.Response
 				if !stream {
-					var resp *http.Response
 					if _, err := client.Responses.New(t.Context(), params, append(opts, oaoption.WithResponseInto(&resp))...); err != nil {
 						t.Fatal(err)
 					}
 					text := responsesAnswerText(t, cp.resp)
-					if !strings.Contains(text, `"city":`) {
-						t.Fatalf("answer text %q lacks the tool call's arguments", text)
-					}
+					checkArguments(t, text, false)
 					checkReceipt(t, c, resp.Header.Get(receipt.Header), sv.region, responsesRouted(t, cp.req, sv.model, false), receipt.AnswerText, textHash(text))
-				} else {
-					s := client.Responses.NewStreaming(t.Context(), params, opts...)
-					var text strings.Builder
-					tok := ""
-					for s.Next() {
-						ev := s.Current()
-						switch ev.Type {
-						case "response.output_text.delta", "response.function_call_arguments.delta":
-							text.WriteString(ev.Delta)
-						case "response.completed":
-							var m struct {
-								Receipt string `json:"meridian_receipt"`
-							}
-							json.Unmarshal([]byte(ev.RawJSON()), &m)
-							tok = m.Receipt
-						}
-					}
-					if err := s.Err(); err != nil {
-						t.Fatal(err)
-					}
-					if !strings.Contains(text.String(), `city`) {
-						t.Fatalf("streamed text %q lacks the tool call's arguments", text.String())
-					}
-					checkReceipt(t, c, tok, sv.region, responsesRouted(t, cp.req, sv.model, true), receipt.AnswerText, textHash(text.String()))
-				}
 
-				var resp *http.Response
-				if !stream {
+					// Without opt-in: no receipt.
 					if _, err := client.Responses.New(t.Context(), params, oaoption.WithResponseInto(&resp)); err != nil {
 						t.Fatal(err)
 					}
-					if v := resp.Header.Get(receipt.Header); v != "" {
-						t.Errorf("unasked receipt %q", v)
-					}
+					checkUnasked(t, resp)
 					return
 				}
-				s := client.Responses.NewStreaming(t.Context(), params)
-				for s.Next() {
-					if raw := s.Current().RawJSON(); strings.Contains(raw, receipt.StreamField) {
-						t.Errorf("unasked receipt in %s", raw)
+				var text strings.Builder
+				tok := ""
+				drain(t, client.Responses.NewStreaming(t.Context(), params, opts...), func(ev responses.ResponseStreamEventUnion) {
+					switch ev.Type {
+					case "response.output_text.delta", "response.function_call_arguments.delta":
+						text.WriteString(ev.Delta)
+					case "response.completed":
+						tok = streamedReceipt(ev.RawJSON())
 					}
-				}
-				if err := s.Err(); err != nil {
-					t.Fatal(err)
-				}
+				})
+				checkArguments(t, text.String(), true)
+				checkReceipt(t, c, tok, sv.region, responsesRouted(t, cp.req, sv.model, true), receipt.AnswerText, textHash(text.String()))
+
+				// Without opt-in: no receipt.
+				checkUnaskedStream(t, client.Responses.NewStreaming(t.Context(), params))
 			})
 		}
 	}

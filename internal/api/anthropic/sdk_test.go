@@ -67,6 +67,12 @@ var served = []struct{ name, model, region string }{
 	{"openai forwarded", "eu.demo.oafar", "eu-central-1"},
 }
 
+// weatherParams asks model for the weather in Paris, offering weatherTool.
+func weatherParams(model string) anthropic.MessageNewParams {
+	return anthropic.MessageNewParams{Model: anthropic.Model(model), MaxTokens: 64, Tools: []anthropic.ToolUnionParam{weatherTool},
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("What is the weather in Paris?"))}}
+}
+
 // TestMessagesToolConversationAudited is the done-when of the Messages
 // front end: Anthropic's client pointed at a node in the EU holds a
 // tool-using conversation (call, tool_result, final answer), streamed and
@@ -80,8 +86,7 @@ func TestMessagesToolConversationAudited(t *testing.T) {
 	for _, sv := range served {
 		for _, stream := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/stream=%v", sv.name, stream), func(t *testing.T) {
-				params := anthropic.MessageNewParams{Model: anthropic.Model(sv.model), MaxTokens: 64, Tools: []anthropic.ToolUnionParam{weatherTool},
-					Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("What is the weather in Paris?"))}}
+				params := weatherParams(sv.model)
 				m, resp := send(t, client, params, stream)
 				if m.StopReason != anthropic.StopReasonToolUse || len(m.Content) == 0 || m.Content[len(m.Content)-1].Type != "tool_use" {
 					t.Fatalf("answer %+v, want a get_weather tool use", m)

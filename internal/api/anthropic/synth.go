@@ -3,51 +3,12 @@ package anthropic
 import (
 	"encoding/json"
 
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	schema "github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
-
-// Canonical answers (a backend that produced neither a body nor events in a
-// dialect) are rendered in Anthropic's shape here.
-
-type usageJSON struct {
-	InputTokens  int `json:"input_tokens"`
-	OutputTokens int `json:"output_tokens"`
-}
-
-type textBlock struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
-}
-
-type messageJSON struct {
-	ID           string      `json:"id"`
-	Type         string      `json:"type"`
-	Role         string      `json:"role"`
-	Model        string      `json:"model"`
-	Content      []textBlock `json:"content"`
-	StopReason   *string     `json:"stop_reason"`
-	StopSequence *string     `json:"stop_sequence"`
-	Usage        usageJSON   `json:"usage"`
-}
-
-func stopReason(s inference.StopReason) string {
-	switch s {
-	case inference.StopMaxTokens:
-		return "max_tokens"
-	case inference.StopSequence:
-		return "stop_sequence"
-	}
-	return "end_turn"
-}
-
-func canonicalBody(id, model string, resp *inference.Response) messageJSON {
-	sr := stopReason(resp.StopReason)
-	return messageJSON{ID: id, Type: "message", Role: "assistant", Model: model,
-		Content:    []textBlock{{Type: "text", Text: resp.Message.Text()}},
-		StopReason: &sr, Usage: usageJSON{InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens}}
-}
 
 // synth renders canonical stream events as Anthropic's.
 type synth struct {
@@ -73,7 +34,7 @@ func (s *synth) start(out []translate.Event) []translate.Event {
 	}
 	s.started = true
 	return append(out, ev("message_start", map[string]any{"type": "message_start",
-		"message": messageJSON{ID: s.id, Type: "message", Role: "assistant", Model: s.model, Content: []textBlock{}, Usage: usageJSON{InputTokens: s.inputTokens}}}))
+		"message": dialect.AnthropicMessageStart(s.id, s.model, s.inputTokens)}))
 }
 
 func (s *synth) block(out []translate.Event) []translate.Event {
@@ -81,7 +42,7 @@ func (s *synth) block(out []translate.Event) []translate.Event {
 		return out
 	}
 	s.inBlock = true
-	return append(out, ev("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": textBlock{Type: "text", Text: ""}}))
+	return append(out, ev("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": schema.Block{Type: schema.BlockText}}))
 }
 
 // next renders one canonical event; stop and usage are kept for finish.
@@ -109,8 +70,8 @@ func (s *synth) finish() []translate.Event {
 	out := s.block(s.start(nil))
 	return append(out,
 		ev("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0}),
-		ev("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": stopReason(s.stop), "stop_sequence": nil},
-			"usage": usageJSON{InputTokens: s.usage.InputTokens, OutputTokens: s.usage.OutputTokens}}),
+		ev("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": dialect.AnthropicStopReason(s.stop), "stop_sequence": nil},
+			"usage": schema.Usage{InputTokens: int64(s.usage.InputTokens), OutputTokens: int64(s.usage.OutputTokens)}}),
 		ev("message_stop", map[string]string{"type": "message_stop"}))
 }
 

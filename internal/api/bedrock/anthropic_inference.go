@@ -1,64 +1,25 @@
 package bedrock
 
 import (
-	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 )
 
 // AnthropicVersion is the anthropic_version that InvokeModel bodies carry on
 // Bedrock.
-const AnthropicVersion = "bedrock-2023-05-31"
+const AnthropicVersion = anthropic.BedrockVersion
 
-type anthropicUsage struct {
-	InputTokens  int `json:"input_tokens"`
-	OutputTokens int `json:"output_tokens"`
-}
-
-type anthropicContent struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
-}
-
-// anthropicResponse is the Anthropic Messages response (and the message of
-// a message_start event, with empty content and a null stop reason).
-type anthropicResponse struct {
-	ID           string             `json:"id"`
-	Type         string             `json:"type"`
-	Role         string             `json:"role"`
-	Model        string             `json:"model"`
-	Content      []anthropicContent `json:"content"`
-	StopReason   *string            `json:"stop_reason"`
-	StopSequence *string            `json:"stop_sequence"`
-	Usage        anthropicUsage     `json:"usage"`
-}
-
-// anthropicStop maps a canonical stop reason to Anthropic's vocabulary.
-func anthropicStop(s inference.StopReason) string {
-	switch s {
-	case inference.StopMaxTokens:
-		return "max_tokens"
-	case inference.StopSequence:
-		return "stop_sequence"
-	}
-	return "end_turn"
-}
-
-func anthropicBody(id, model string, resp *inference.Response) anthropicResponse {
-	sr := anthropicStop(resp.StopReason)
-	return anthropicResponse{ID: id, Type: "message", Role: "assistant", Model: model,
-		Content:    []anthropicContent{{Type: "text", Text: resp.Message.Text()}},
-		StopReason: &sr, Usage: anthropicUsage{InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens}}
-}
-
-// Anthropic stream events, carried base64-encoded in `chunk` events.
+// Anthropic stream events, carried base64-encoded in `chunk` events; the
+// message, blocks and usage in them are the wire schema's, and a canonical
+// answer's body is [dialect.AnthropicResponse].
 type (
 	anthropicMessageStart struct {
-		Type    string            `json:"type"`
-		Message anthropicResponse `json:"message"`
+		Type    string             `json:"type"`
+		Message anthropic.Response `json:"message"`
 	}
 	anthropicBlockStart struct {
-		Type         string           `json:"type"`
-		Index        int              `json:"index"`
-		ContentBlock anthropicContent `json:"content_block"`
+		Type         string          `json:"type"`
+		Index        int             `json:"index"`
+		ContentBlock anthropic.Block `json:"content_block"`
 	}
 	anthropicBlockDelta struct {
 		Type  string `json:"type"`
@@ -78,7 +39,7 @@ type (
 			StopReason   string  `json:"stop_reason"`
 			StopSequence *string `json:"stop_sequence"`
 		} `json:"delta"`
-		Usage anthropicUsage `json:"usage"`
+		Usage anthropic.Usage `json:"usage"`
 	}
 	anthropicMessageStop struct {
 		Type    string             `json:"type"`

@@ -58,6 +58,20 @@ func startCluster(t *testing.T, regions []regionSpec, extra string) *cluster {
 // e.g. ", sigv4: {allow_presigned: true}".
 func startClusterWith(t *testing.T, regions []regionSpec, extra, server string, opts ...func(*cluster)) *cluster {
 	t.Helper()
+	var d strings.Builder
+	d.WriteString("models:\n  - {id: demo.chat-small}\n  - {id: demo.throttled}\ndeployments:\n")
+	for _, r := range regions {
+		fmt.Fprintf(&d, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", r.id)
+	}
+	fmt.Fprintf(&d, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000, first_byte_timeout: 2s}}\n", regions[0].id)
+	return bootCluster(t, regions, d.String(), extra, server, opts...)
+}
+
+// bootCluster starts one node per region serving deployments (the
+// topology's models and deployments sections). extra is appended to the
+// topology and server to its server section.
+func bootCluster(t *testing.T, regions []regionSpec, deployments, extra, server string, opts ...func(*cluster)) *cluster {
+	t.Helper()
 	// The SDK switches to bearer auth when this is set (bedrock-api.md §4).
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
 	os.Unsetenv("AWS_BEARER_TOKEN_BEDROCK")
@@ -82,11 +96,7 @@ func startClusterWith(t *testing.T, regions []regionSpec, extra, server string, 
 		lns[r.id] = [2]net.Listener{cl, ll}
 		fmt.Fprintf(&y, "  - {id: %s, geography: %s, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r.id, r.geo, 10*i, 10*i, cl.Addr(), ll.Addr())
 	}
-	y.WriteString("models:\n  - {id: demo.chat-small}\n  - {id: demo.throttled}\ndeployments:\n")
-	for _, r := range regions {
-		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", r.id)
-	}
-	fmt.Fprintf(&y, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000, first_byte_timeout: 2s}}\n", regions[0].id)
+	y.WriteString(deployments)
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]%s}\n", auth.HashKey(key), testAKID, secretEnv, testerPolicies(extra))
 	y.WriteString(extra)
 	c.yaml = y.String()

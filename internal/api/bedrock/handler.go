@@ -159,8 +159,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // begin creates the call of a request and sets the headers every answer
 // carries: the AWS request id (= the Meridian request id) and the source.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) *gateway.Call {
-	call := &gateway.Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Clock.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
+	call := gateway.NewCall(r, op, h.opts.Clock.Now())
 	hd := w.Header()
 	hd.Set(HeaderRequestID, call.RequestID)
 	hd.Set(gateway.HeaderRequestID, call.RequestID)

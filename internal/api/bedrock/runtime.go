@@ -16,6 +16,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/receipt"
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -105,46 +106,26 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	var usage inference.Usage
 	var stop inference.StopReason
 	started, inBlock := false, false
-	// Pass-through: the upstream's events go out as sent, except the
-	// messageStop and metadata that end the stream, held until the
-	// request is recorded.
-	var held []heldEvent
-	passed := false
-	var tr *dialect.StreamTranslator
+	// Events with a body: the upstream's go out as sent, another dialect's
+	// translated, except those that end the stream (messageStop,
+	// metadata), held until the request is recorded.
+	rl := &relay{client: inference.DialectConverse, meta: func() translate.ResponseMeta {
+		return translate.ResponseMeta{LatencyMs: h.latencyMs(call, nil)}
+	}}
 	for {
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			// After the first byte an error is reported in-stream, never
-			// retried (invariant 3).
-			e := inference.AsError(err)
-			ew.exception(streamException(e, false), e.Message)
+			ew.fail(err, false)
 			return
 		}
 		if ev.Raw != nil && ev.Dialect != inference.DialectConverse {
-			// Translated: the backend's events become Converse events; those
-			// that end the stream wait for the record.
-			passed = true
-			if tr == nil {
-				if tr, err = dialect.NewStreamTranslator(ev.Dialect, inference.DialectConverse, translate.ResponseMeta{LatencyMs: h.latencyMs(call, nil)}); err != nil {
-					e := inference.AsError(err)
-					ew.exception(streamException(e, false), e.Message)
-					return
-				}
-			}
-			outs, err := tr.Next(&ev)
+			outs, err := rl.translate(&ev)
 			if err != nil {
-				e := inference.AsError(err)
-				ew.exception(streamException(e, false), e.Message)
+				ew.fail(err, false)
 				return
-			}
-			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil {
-				for _, o := range outs {
-					held = append(held, heldEvent{o.Type, append([]byte(nil), o.Data...)})
-				}
-				continue
 			}
 			for _, o := range outs {
 				if !ew.raw(o.Type, o.Data) {
@@ -154,9 +135,9 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if ev.Raw != nil && ev.Dialect == inference.DialectConverse {
-			passed = true
-			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage {
-				held = append(held, heldEvent{ev.Name, append([]byte(nil), ev.Raw...)})
+			rl.passed = true
+			if ending(&ev) {
+				rl.hold(ev.Name, ev.Raw)
 				continue
 			}
 			if !ew.raw(ev.Name, ev.Raw) {
@@ -193,27 +174,21 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	// Record the request (audit) before the client sees its end: a node
 	// that dies after this loses no answered request's event.
 	s.Close()
-	if passed {
-		if tr != nil {
-			fin, err := tr.Finish()
-			if err != nil {
-				e := inference.AsError(err)
-				ew.exception(streamException(e, false), e.Message)
-				return
-			}
-			for _, o := range fin {
-				held = append(held, heldEvent{o.Type, o.Data})
-			}
+	if rl.passed {
+		held, err := rl.finish()
+		if err != nil {
+			ew.fail(err, false)
+			return
 		}
 		if tok := gateway.StreamReceipt(s); tok != "" {
 			for i := range held {
-				if held[i].name == "metadata" {
-					held[i].payload = inference.AppendSetString(nil, held[i].payload, receipt.BedrockStreamField, tok)
+				if held[i].Type == "metadata" {
+					held[i].Data = inference.AppendSetString(nil, held[i].Data, receipt.BedrockStreamField, tok)
 				}
 			}
 		}
 		for _, e := range held {
-			if !ew.raw(e.name, e.payload) {
+			if !ew.raw(e.Type, e.Data) {
 				return
 			}
 		}
@@ -272,7 +247,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(out.Response.Usage.InputTokens))
 	w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", itoa(out.Response.Usage.OutputTokens))
 	w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", itoa64(h.latencyMs(call, out.Response)))
-	writeJSON(w, http.StatusOK, anthropicBody(messageID(call.RequestID), out.Route.Model, out.Response))
+	writeJSON(w, http.StatusOK, dialect.AnthropicResponse(messageID(call.RequestID), out.Route.Model, out.Response))
 }
 
 func decodeInvoke(r *http.Request) decodeFunc {
@@ -300,13 +275,6 @@ func bedrockInvalid(err error) error {
 		return invalid(e.Message)
 	}
 	return err
-}
-
-// heldEvent is a pass-through event held back until the request is
-// recorded.
-type heldEvent struct {
-	name    string
-	payload []byte
 }
 
 // writeRawJSON writes an upstream's JSON answer as received.
@@ -345,16 +313,18 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	var firstByte time.Duration
 	var usage inference.Usage
 	var buf []byte
-	var held [][]byte
-	passed := false
-	var tr *dialect.StreamTranslator
+	// Events with a body: Anthropic's (or another family's) go out as
+	// sent, another dialect's translated to Anthropic's, each in a chunk;
+	// those that end the stream wait for the record.
+	rl := &relay{client: inference.DialectAnthropic, meta: func() translate.ResponseMeta {
+		return translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}
+	}}
 	stop := inference.StopEndTurn
 	started, inBlock := false, false
 	start := func() bool {
 		started = true
 		firstByte = h.opts.Clock.Now().Sub(call.Received)
-		msg := anthropicResponse{ID: messageID(call.RequestID), Type: "message", Role: "assistant", Model: out.Route.Model,
-			Content: []anthropicContent{}, Usage: anthropicUsage{InputTokens: call.Request.EstimatedInputTokens()}}
+		msg := dialect.AnthropicMessageStart(messageID(call.RequestID), out.Route.Model, call.Request.EstimatedInputTokens())
 		return chunk(anthropicMessageStart{Type: "message_start", Message: msg})
 	}
 	for {
@@ -363,32 +333,14 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			e := inference.AsError(err)
-			ew.exception(streamException(e, true), e.Message)
+			ew.fail(err, true)
 			return
 		}
 		if ev.Raw != nil && ev.Dialect != inference.DialectAnthropic && ev.Dialect != inference.DialectInvoke {
-			// Translated: the backend's events become Anthropic events in
-			// chunks; those that end the stream wait for the record.
-			passed = true
-			if tr == nil {
-				if tr, err = dialect.NewStreamTranslator(ev.Dialect, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
-					e := inference.AsError(err)
-					ew.exception(streamException(e, true), e.Message)
-					return
-				}
-			}
-			outs, err := tr.Next(&ev)
+			outs, err := rl.translate(&ev)
 			if err != nil {
-				e := inference.AsError(err)
-				ew.exception(streamException(e, true), e.Message)
+				ew.fail(err, true)
 				return
-			}
-			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil {
-				for _, o := range outs {
-					held = append(held, append([]byte(nil), o.Data...))
-				}
-				continue
 			}
 			for _, o := range outs {
 				if !ew.chunk(&buf, o.Data) {
@@ -398,11 +350,9 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if ev.Raw != nil && (ev.Dialect == inference.DialectAnthropic || ev.Dialect == inference.DialectInvoke) {
-			// Pass-through: each chunk as the model sent it; the ones that
-			// end the stream wait for the record.
-			passed = true
-			if ev.Kind == inference.EventStop || ev.Kind == inference.EventUsage || held != nil {
-				held = append(held, append([]byte(nil), ev.Raw...))
+			rl.passed = true
+			if ending(&ev) || rl.held != nil {
+				rl.hold("", ev.Raw)
 				continue
 			}
 			if !ew.chunk(&buf, ev.Raw) {
@@ -422,7 +372,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			}
 			if ok && !inBlock {
 				inBlock = true
-				ok = chunk(anthropicBlockStart{Type: "content_block_start", ContentBlock: anthropicContent{Type: "text"}})
+				ok = chunk(anthropicBlockStart{Type: "content_block_start", ContentBlock: anthropic.Block{Type: anthropic.BlockText}})
 			}
 			d := anthropicBlockDelta{Type: "content_block_delta"}
 			d.Delta.Type, d.Delta.Text = "text_delta", ev.Text
@@ -440,24 +390,18 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	}
 	// Record the request (audit) before the client sees its end.
 	s.Close()
-	if passed {
-		if tr != nil {
-			fin, err := tr.Finish()
-			if err != nil {
-				e := inference.AsError(err)
-				ew.exception(streamException(e, true), e.Message)
-				return
-			}
-			for _, o := range fin {
-				held = append(held, o.Data)
-			}
+	if rl.passed {
+		held, err := rl.finish()
+		if err != nil {
+			ew.fail(err, true)
+			return
 		}
 		if tok := gateway.StreamReceipt(s); tok != "" && len(held) > 0 {
 			last := len(held) - 1
-			held[last] = inference.AppendSetString(nil, held[last], receipt.BedrockStreamField, tok)
+			held[last].Data = inference.AppendSetString(nil, held[last].Data, receipt.BedrockStreamField, tok)
 		}
 		for _, c := range held {
-			if !ew.chunk(&buf, c) {
+			if !ew.chunk(&buf, c.Data) {
 				return
 			}
 		}
@@ -466,11 +410,11 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	if !started && !start() {
 		return
 	}
-	if !inBlock && !chunk(anthropicBlockStart{Type: "content_block_start", ContentBlock: anthropicContent{Type: "text"}}) {
+	if !inBlock && !chunk(anthropicBlockStart{Type: "content_block_start", ContentBlock: anthropic.Block{Type: anthropic.BlockText}}) {
 		return
 	}
-	md := anthropicMessageDelta{Type: "message_delta", Usage: anthropicUsage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}}
-	md.Delta.StopReason = anthropicStop(stop)
+	md := anthropicMessageDelta{Type: "message_delta", Usage: anthropic.Usage{InputTokens: int64(usage.InputTokens), OutputTokens: int64(usage.OutputTokens)}}
+	md.Delta.StopReason = dialect.AnthropicStopReason(stop)
 	if !chunk(anthropicBlockStop{Type: "content_block_stop"}) || !chunk(md) {
 		return
 	}

@@ -3,7 +3,6 @@ package bedrock_test
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -11,10 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/document"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
-
-	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/node"
-	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // bedrockCluster is wholeCluster with Bedrock-shaped deployments: the
@@ -36,31 +31,7 @@ deployments:
 // deployments given.
 func dialectCluster(t *testing.T, deployments string) *cluster {
 	t.Helper()
-	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
-	key, _ := auth.NewKey()
-	c := &cluster{t: t, key: key, dataDir: t.TempDir(), auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
-	var y strings.Builder
-	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, c.dataDir)
-	y.WriteString("geographies:\n  eu: {name: EU}\nregions:\n")
-	lns := map[string][2]net.Listener{}
-	for i, r := range []string{"eu-west-1", "eu-central-1"} {
-		cl, _ := net.Listen("tcp", "127.0.0.1:0")
-		ll, _ := net.Listen("tcp", "127.0.0.1:0")
-		lns[r] = [2]net.Listener{cl, ll}
-		fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r, 10*i, 10*i, cl.Addr(), ll.Addr())
-	}
-	y.WriteString(deployments)
-	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]}\n", auth.HashKey(key), testAKID, secretEnv)
-	c.yaml = y.String()
-	cfg, err := topology.Parse([]byte(c.yaml), "bedrock-whole.yaml")
-	if err != nil {
-		t.Fatalf("topology: %v\n%s", err, c.yaml)
-	}
-	c.cfg = cfg
-	for r, l := range lns {
-		c.start(r, l[0], l[1])
-	}
-	return c
+	return bootCluster(t, []regionSpec{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}}, deployments, "", "")
 }
 
 var servedBedrock = []struct{ name, model string }{

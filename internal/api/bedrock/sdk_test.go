@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,10 +11,6 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
-
-	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/node"
-	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // wholeCluster is two EU regions: demo.chat-small is deployed in both (a
@@ -24,20 +19,7 @@ import (
 // in eu-west-1 with no capabilities declared.
 func wholeCluster(t *testing.T) *cluster {
 	t.Helper()
-	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
-	key, _ := auth.NewKey()
-	c := &cluster{t: t, key: key, dataDir: t.TempDir(), auditDir: t.TempDir(), nodes: map[string]*node.Node{}}
-	var y strings.Builder
-	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, c.dataDir)
-	y.WriteString("geographies:\n  eu: {name: EU}\nregions:\n")
-	lns := map[string][2]net.Listener{}
-	for i, r := range []string{"eu-west-1", "eu-central-1"} {
-		cl, _ := net.Listen("tcp", "127.0.0.1:0")
-		ll, _ := net.Listen("tcp", "127.0.0.1:0")
-		lns[r] = [2]net.Listener{cl, ll}
-		fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r, 10*i, 10*i, cl.Addr(), ll.Addr())
-	}
-	y.WriteString(`models:
+	return dialectCluster(t, `models:
   - {id: demo.chat-small}
   - {id: demo.far}
   - {id: demo.plain}
@@ -50,17 +32,6 @@ deployments:
   - {model: demo.cap, region: eu-west-1, backend: {type: mock}, capabilities: [json_schema]}
   - {model: demo.cap, region: eu-central-1, backend: {type: mock}}
 `)
-	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], access_keys: [{id: %s, secret_env: %s}]}\n", auth.HashKey(key), testAKID, secretEnv)
-	c.yaml = y.String()
-	cfg, err := topology.Parse([]byte(c.yaml), "whole.yaml")
-	if err != nil {
-		t.Fatalf("topology: %v\n%s", err, c.yaml)
-	}
-	c.cfg = cfg
-	for r, l := range lns {
-		c.start(r, l[0], l[1])
-	}
-	return c
 }
 
 func (c *cluster) openaiClient(region string) openai.Client {

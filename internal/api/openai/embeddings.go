@@ -3,7 +3,6 @@ package openai
 import (
 	"net/http"
 
-	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -14,37 +13,14 @@ import (
 // produced it (an OpenAI upstream's as received, a Bedrock model's
 // translated), with the model the caller named.
 func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
-	call := h.call(r, OpEmbeddings)
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
-	p, err := h.authenticate(r)
-	if err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
-		return
-	}
-	call.Principal = p
-	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
-	if rerr != nil {
-		if rerr.Kind == inference.KindPayloadTooLarge {
-			rerr.Code = "request_too_large"
-		}
-		writeError(w, h.g.Reject(r.Context(), call, rerr))
+	call, body, ok := h.begin(w, r, OpEmbeddings)
+	if !ok {
 		return
 	}
 	req, err := inference.Peek(inference.DialectOpenAIEmbeddings, "", body, false)
-	call.Request = req
-	if err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
+	out := h.invoke(w, r, call, req, err)
+	if out == nil {
 		return
-	}
-	out, err := h.g.Invoke(r.Context(), call)
-	if err != nil {
-		writeError(w, inference.AsError(err))
-		return
-	}
-	out.Route.SetHeaders(w.Header())
-	for k, v := range out.Header {
-		w.Header()[k] = v
 	}
 	if out.Stream != nil {
 		out.Stream.Close()

@@ -14,7 +14,6 @@ import (
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/receipt"
-	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -51,9 +50,52 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/embeddings", h.embeddings)
 }
 
-func (h *Handler) call(r *http.Request, op string) *gateway.Call {
-	return &gateway.Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: h.opts.Clock.Now(), MaxQueueWait: gateway.MaxQueueWait(r.Header)}
+// begin starts an inference request of operation op: it creates the
+// call, sets the headers every answer carries, then authenticates the
+// caller and reads the body, in that order
+// ([gateway.Gateway.ReadAuthenticated]). It renders the error in OpenAI's
+// shape and returns ok false on failure.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) (call *gateway.Call, body []byte, ok bool) {
+	call = gateway.NewCall(r, op, h.opts.Clock.Now())
+	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
+	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
+	body, err := h.g.ReadAuthenticated(w, r, call, h.opts.MaxRequestBytes)
+	if err != nil {
+		switch err.Kind {
+		case inference.KindUnauthenticated:
+			err.Code = "invalid_api_key"
+		case inference.KindPayloadTooLarge:
+			err.Code = "request_too_large"
+		}
+		h.reject(w, r, call, err)
+		return call, nil, false
+	}
+	return call, body, true
+}
+
+// reject records a request refused before the gateway's path and renders
+// the error.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.Call, err error) {
+	writeError(w, h.g.Reject(r.Context(), call, err))
+}
+
+// invoke makes req, as decoded from the body, the call's request and
+// serves it through the gateway, setting the answer's headers; a request
+// that did not decode (decodeErr) is rejected instead. It renders the
+// error and returns nil on failure.
+func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, call *gateway.Call, req *inference.Request, decodeErr error) *gateway.Outcome {
+	call.Request = req
+	if decodeErr != nil {
+		h.reject(w, r, call, decodeErr)
+		return nil
+	}
+	out, err := h.g.Invoke(r.Context(), call)
+	if err != nil {
+		writeError(w, inference.AsError(err))
+		return nil
+	}
+	gateway.SetOutcomeHeaders(w.Header(), out)
+	return out
 }
 
 func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
@@ -65,10 +107,7 @@ func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
 }
 
 func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
-	call := h.call(r, gateway.OpListModels)
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	if _, err := h.authenticate(r); err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
+	if !h.beginListing(w, r) {
 		return
 	}
 	cat := h.g.Catalog()
@@ -84,40 +123,16 @@ func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	call := h.call(r, gateway.OpChatCompletions)
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
-	p, err := h.authenticate(r)
-	if err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
-		return
-	}
-	call.Principal = p
-	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
-	if rerr != nil {
-		if rerr.Kind == inference.KindPayloadTooLarge {
-			rerr.Code = "request_too_large"
-		}
-		writeError(w, h.g.Reject(r.Context(), call, rerr))
+	call, body, ok := h.begin(w, r, gateway.OpChatCompletions)
+	if !ok {
 		return
 	}
 	call.ServiceTier = gateway.ReadServiceTier(r.Header, body)
-	req, includeUsage, err := decodeChat(body)
-	if err != nil {
-		call.Request = req
-		writeError(w, h.g.Reject(r.Context(), call, err))
-		return
-	}
-	call.Request = req
 	call.Receipt = gateway.WantsReceipt(r.Header)
-	out, err := h.g.Invoke(r.Context(), call)
-	if err != nil {
-		writeError(w, inference.AsError(err))
+	req, includeUsage, err := decodeChat(body)
+	out := h.invoke(w, r, call, req, err)
+	if out == nil {
 		return
-	}
-	out.Route.SetHeaders(w.Header())
-	for k, v := range out.Header {
-		w.Header()[k] = v
 	}
 	if out.Stream != nil {
 		h.writeStream(w, r, req, out, includeUsage)
@@ -204,13 +219,7 @@ func responseBody(requestID, model string, created int64, resp *inference.Respon
 func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *inference.Request, out *gateway.Outcome, includeUsage bool) {
 	s := out.Stream
 	defer s.Close()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 4096)
+	bw, flush := startEventStream(w)
 	id, created := completionID(out.Route.RequestID), h.opts.Clock.Now().Unix()
 	chunk := chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model}
 	// One chunk, choice and delta serve every event, and the encoder writes
@@ -224,10 +233,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		bw.WriteString("data: ")
 		enc.Encode(c)
 		bw.WriteString("\n")
-		if bw.Flush() != nil || rc.Flush() != nil {
-			return false
-		}
-		return true
+		return flush()
 	}
 	empty := ""
 	var usage *inference.Usage
@@ -239,7 +245,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		bw.WriteString("data: ")
 		bw.Write(buf)
 		bw.WriteString("\n\n")
-		return bw.Flush() == nil && rc.Flush() == nil
+		return flush()
 	}
 	// Translation: events of another dialect become OpenAI chunks; those
 	// that end the stream wait for the record like the usage chunk.
@@ -249,7 +255,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		bw.WriteString("data: ")
 		bw.Write(data)
 		bw.WriteString("\n\n")
-		return bw.Flush() == nil && rc.Flush() == nil
+		return flush()
 	}
 	inStreamError := func(err error) {
 		// After the first byte an error is reported in-stream, never
@@ -369,8 +375,22 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		}
 	}
 	bw.WriteString("data: [DONE]\n\n")
-	bw.Flush()
-	rc.Flush()
+	flush()
+}
+
+// startEventStream answers 200 with the headers of a server-sent event
+// stream, unbuffered by proxies, and returns a buffered writer to the
+// client with flush, which sends what is buffered and reports false once
+// the client is gone.
+func startEventStream(w http.ResponseWriter) (*bufio.Writer, func() bool) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriterSize(w, 4096)
+	return bw, func() bool { return bw.Flush() == nil && rc.Flush() == nil }
 }
 
 func detail(e *inference.Error) errorDetail {

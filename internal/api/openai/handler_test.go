@@ -97,7 +97,14 @@ principals: [ { id: p, api_keys: [%q] } ]
 
 func post(t *testing.T, srv *httptest.Server, key, body string) (*http.Response, []byte) {
 	t.Helper()
-	r, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/chat/completions", strings.NewReader(body))
+	return postWith(t, srv, "/v1/chat/completions", key, body)
+}
+
+// postWith posts body to path with key as the bearer API key (none when
+// empty) and returns the response and its body.
+func postWith(t *testing.T, srv *httptest.Server, path, key, body string) (*http.Response, []byte) {
+	t.Helper()
+	r, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,14 +7,25 @@ import (
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
+// beginListing starts a request of the model list (GET /v1/models and
+// /v1/models/{id}, no body): it creates the call, sets the request id
+// header and authenticates the caller. It renders the error and returns
+// false on failure.
+func (h *Handler) beginListing(w http.ResponseWriter, r *http.Request) bool {
+	call := gateway.NewCall(r, gateway.OpListModels, h.opts.Clock.Now())
+	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
+	if _, err := h.authenticate(r); err != nil {
+		h.reject(w, r, call, err)
+		return false
+	}
+	return true
+}
+
 // model serves GET /v1/models/{id}: the entry GET /v1/models lists for
 // id, or a 404 in OpenAI's shape for an id that is unknown or not
 // callable from this region.
 func (h *Handler) model(w http.ResponseWriter, r *http.Request) {
-	call := h.call(r, gateway.OpListModels)
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	if _, err := h.authenticate(r); err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
+	if !h.beginListing(w, r) {
 		return
 	}
 	id := r.PathValue("id")

@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
@@ -28,39 +27,15 @@ const (
 // answer, in whatever dialect it speaks, is translated straight to a
 // Response (or to the typed Responses stream events).
 func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
-	call := h.call(r, OpResponses)
+	call, body, ok := h.begin(w, r, OpResponses)
+	if !ok {
+		return
+	}
 	call.Receipt = gateway.WantsReceipt(r.Header)
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
-	p, err := h.authenticate(r)
-	if err != nil {
-		writeError(w, h.g.Reject(r.Context(), call, err))
-		return
-	}
-	call.Principal = p
-	body, rerr := gateway.ReadBody(w, r, h.opts.MaxRequestBytes)
-	if rerr != nil {
-		if rerr.Kind == inference.KindPayloadTooLarge {
-			rerr.Code = "request_too_large"
-		}
-		writeError(w, h.g.Reject(r.Context(), call, rerr))
-		return
-	}
 	rreq, req, err := decodeResponses(body)
-	if err != nil {
-		call.Request = req
-		writeError(w, h.g.Reject(r.Context(), call, err))
+	out := h.invoke(w, r, call, req, err)
+	if out == nil {
 		return
-	}
-	call.Request = req
-	out, err := h.g.Invoke(r.Context(), call)
-	if err != nil {
-		writeError(w, inference.AsError(err))
-		return
-	}
-	out.Route.SetHeaders(w.Header())
-	for k, v := range out.Header {
-		w.Header()[k] = v
 	}
 	meta := translate.ResponseMeta{ID: responseID(call.RequestID), Model: rreq.Model, Created: h.opts.Clock.Now().Unix()}
 	if out.Stream != nil {
@@ -133,13 +108,7 @@ func responseID(requestID string) string { return "resp_" + requestID }
 func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.ResponsesRequest, out *gateway.Outcome, meta translate.ResponseMeta) {
 	s := out.Stream
 	defer s.Close()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 4096)
+	bw, flush := startEventStream(w)
 	send := func(evs []translate.Event) bool {
 		for _, e := range evs {
 			bw.WriteString("event: ")
@@ -148,7 +117,7 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 			bw.Write(e.Data)
 			bw.WriteString("\n\n")
 		}
-		return bw.Flush() == nil && rc.Flush() == nil
+		return flush()
 	}
 	var tr *translate.ResponsesStream
 	var from inference.Dialect

@@ -1,0 +1,46 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// NewCall returns the call of an inference request r that a front end
+// received at now, for operation op: a new request id, the client's
+// address and user agent, whether the connection used TLS, and the wait
+// budget the caller asked for ([MaxQueueWait]). The front end fills in
+// the principal, the request and whatever its API adds (service tier,
+// receipt).
+func NewCall(r *http.Request, op string, now time.Time) *Call {
+	return &Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: ClientIP(r),
+		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: now, MaxQueueWait: MaxQueueWait(r.Header)}
+}
+
+// ReadAuthenticated authenticates r with g's [Gateway.Authenticator] (API
+// key or client certificate) and sets call.Principal, then reads the body
+// with [ReadBody]. The body is read only once the caller is known: the
+// listener's limits on unauthenticated work rely on that order. A caller
+// that does not authenticate is KindUnauthenticated, with the
+// authenticator's message; the front end renders the error in its API's
+// shape (and records it with [Gateway.Reject]).
+func (g *Gateway) ReadAuthenticated(w http.ResponseWriter, r *http.Request, call *Call, limit int64) ([]byte, *inference.Error) {
+	p, err := g.Authenticator().Request(r)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindUnauthenticated, Message: err.Error()}
+	}
+	call.Principal = p
+	return ReadBody(w, r, limit)
+}
+
+// SetOutcomeHeaders sets on h the headers of a served request's answer:
+// the route's (request id, regions, profile, route; invariant 5) and the
+// ones the gateway adds to the outcome (rate limits, service tier).
+func SetOutcomeHeaders(h http.Header, out *Outcome) {
+	out.Route.SetHeaders(h)
+	for k, v := range out.Header {
+		h[k] = v
+	}
+}
