@@ -114,7 +114,9 @@ func replicaNodes(t *testing.T, redis *redisServer, n int, limits, onStoreError 
 }
 
 // replicaNodesWithClock is replicaNodes with the quota limiters timed by
-// clock (nil: the wall clock).
+// clock (nil: the wall clock). The store's read and write time-outs are
+// hang guards (30s, not the default 1s): a busy test machine is no outage,
+// and a stopped server is refused at once.
 func replicaNodesWithClock(t *testing.T, redis *redisServer, n int, limits, onStoreError string, clock quota.Clock) (nodes []*Node, urls []string, key string, upstream *mockllm.Server) {
 	t.Helper()
 	key, _ = auth.NewKey()
@@ -123,7 +125,7 @@ func replicaNodesWithClock(t *testing.T, redis *redisServer, n int, limits, onSt
 	t.Cleanup(up.Close)
 	y := fmt.Sprintf(`account: "111122223333"
 link: { insecure_dev_link: true }
-quota: { store: redis, redis: { url: "redis://%s/0", key_prefix: "test-%d:" }, on_store_error: %s }
+quota: { store: redis, redis: { url: "redis://%s/0?read_timeout=30s&write_timeout=30s", key_prefix: "test-%d:" }, on_store_error: %s }
 geographies: { eu: { name: EU } }
 regions:
   - { id: eu-west-1, geography: eu, location: { lat: 53, lon: -6 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" }

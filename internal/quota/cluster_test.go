@@ -184,7 +184,10 @@ func (c *redisCluster) url() string {
 		}
 		u += sep + "addr=" + s.addr()
 	}
-	return u
+	if len(c.nodes) == 1 {
+		return u + "?" + hangGuardTimeouts
+	}
+	return u + "&" + hangGuardTimeouts
 }
 
 // newClient returns a cluster store on c with prefix; clock, when not nil,

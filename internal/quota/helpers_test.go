@@ -124,7 +124,15 @@ func startRedis(t testing.TB) *redisServer {
 	return s
 }
 
-func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
+func (s *redisServer) url() string {
+	return fmt.Sprintf("redis://127.0.0.1:%d/0?%s", s.port, hangGuardTimeouts)
+}
+
+// hangGuardTimeouts replace the store's 1s read and write time-outs in
+// tests: a busy test machine may take longer than a second to run a
+// script, which would be no outage. A stopped server is refused at once,
+// so outage tests do not wait on them.
+const hangGuardTimeouts = "read_timeout=30s&write_timeout=30s"
 
 func (s *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
 
