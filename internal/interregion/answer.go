@@ -28,25 +28,33 @@ const ContentTypeAnswer = "application/vnd.meridian.answer.v1"
 // the answer form preferred, JSON as before (and for errors).
 const acceptAnswer = ContentTypeAnswer + ", application/json; q=0.5"
 
-// The headers of the answer form. Dialect, usage and latency are always
-// set; the others only when not empty.
+// The headers of the answer form. headerAnswer carries the Response's
+// metadata in one value (one header field costs HTTP/2 a few allocations
+// at each end, so one field, not one per member):
+//
+//	dialect=<name>[;id=<text>][;model=<text>][;stop=<stop reason>];usage=<n>,<n>,<n>,<n>;latency=<n>
+//
+// in this order, without white space: the dialect's name, the upstream's
+// id and model (when not empty), the stop reason (when set), the input,
+// output, cache-read and cache-write token counts, and the latency in
+// nanoseconds. headerAnswerReceipt carries the residency receipt, when the
+// source asked for one.
 const (
-	headerAnswerDialect    = "Meridian-Answer-Dialect"
-	headerAnswerID         = "Meridian-Answer-Id"
-	headerAnswerModel      = "Meridian-Answer-Model"
-	headerAnswerStopReason = "Meridian-Answer-Stop-Reason"
-	headerAnswerUsage      = "Meridian-Answer-Usage"
-	headerAnswerLatency    = "Meridian-Answer-Latency"
-	headerAnswerReceipt    = "Meridian-Answer-Receipt"
+	headerAnswer        = "Meridian-Answer"
+	headerAnswerReceipt = "Meridian-Answer-Receipt"
 )
+
+// maxAnswerMeta bounds headerAnswer: two texts of maxAnswerText and the
+// rest.
+const maxAnswerMeta = 2*maxAnswerText + 256
 
 // maxAnswerBytes bounds the body of the answer form: the largest answer a
 // backend reads from an upstream for pass-through (64 MiB). A destination
 // sends a larger one as JSON, which the source reads as it always has.
 const maxAnswerBytes = 64 << 20
 
-// maxAnswerText bounds the id and model headers; an upstream's are far
-// shorter, and a longer one goes as JSON.
+// maxAnswerText bounds the id and model; an upstream's are far shorter,
+// and a longer one goes as JSON.
 const maxAnswerText = 1024
 
 // maxCount bounds the digits of a usage count or a latency: 19 is the most
@@ -94,44 +102,46 @@ func answerFits(resp *inference.Response) bool {
 }
 
 // setAnswerHeaders sets the answer form's headers of resp, which fits:
-// Content-Type, Content-Length and the Meridian-Answer-* headers.
+// Content-Type, Content-Length, headerAnswer and (when set)
+// headerAnswerReceipt.
 func setAnswerHeaders(h http.Header, resp *inference.Response) {
-	// The numbers are written into one string and the values share one
-	// backing array: two allocations for all the headers.
-	var buf [160]byte
-	b := append(buf[:0], "input="...)
+	// The metadata and the length are written into one string, and the
+	// values share one backing array: two allocations for all the
+	// headers.
+	var buf [256]byte
+	b := append(buf[:0], "dialect="...)
+	b = append(b, resp.Dialect.String()...)
+	if resp.ID != "" {
+		b = append(append(b, ";id="...), resp.ID...)
+	}
+	if resp.Model != "" {
+		b = append(append(b, ";model="...), resp.Model...)
+	}
+	if resp.StopReason != "" {
+		b = append(append(b, ";stop="...), resp.StopReason...)
+	}
+	b = append(b, ";usage="...)
 	b = strconv.AppendInt(b, int64(resp.Usage.InputTokens), 10)
-	b = append(b, ";output="...)
+	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(resp.Usage.OutputTokens), 10)
-	b = append(b, ";cache_read="...)
+	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(resp.Usage.CacheReadInputTokens), 10)
-	b = append(b, ";cache_write="...)
+	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(resp.Usage.CacheWriteInputTokens), 10)
-	usageEnd := len(b)
+	b = append(b, ";latency="...)
 	b = strconv.AppendInt(b, int64(resp.Latency), 10)
-	latencyEnd := len(b)
+	metaEnd := len(b)
 	b = strconv.AppendInt(b, int64(len(resp.Body)), 10)
-	nums := string(b)
+	text := string(b)
 
-	vals := make([]string, 0, 9)
+	vals := make([]string, 0, 4)
 	set := func(k, v string) {
 		vals = append(vals, v)
 		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	set("Content-Type", ContentTypeAnswer)
-	set("Content-Length", nums[latencyEnd:])
-	set(headerAnswerDialect, resp.Dialect.String())
-	if resp.ID != "" {
-		set(headerAnswerID, resp.ID)
-	}
-	if resp.Model != "" {
-		set(headerAnswerModel, resp.Model)
-	}
-	if resp.StopReason != "" {
-		set(headerAnswerStopReason, string(resp.StopReason))
-	}
-	set(headerAnswerUsage, nums[:usageEnd])
-	set(headerAnswerLatency, nums[usageEnd:latencyEnd])
+	set("Content-Length", text[metaEnd:])
+	set(headerAnswer, text[:metaEnd])
 	if resp.Receipt != "" {
 		set(headerAnswerReceipt, resp.Receipt)
 	}
@@ -141,48 +151,22 @@ func setAnswerHeaders(h http.Header, resp *inference.Response) {
 var errMalformedAnswer = errors.New("malformed answer")
 
 // parseAnswerHeaders reads the Response of an answer form, but its Body,
-// from its headers. It is strict: each header at most once, never empty, a
-// known dialect and stop reason, usage and latency in exactly the form
-// setAnswerHeaders writes, id and model printable ASCII of bounded length,
-// and a receipt of receipt.MaxTokenBytes at most in the JWS alphabet.
-// Other headers are not its business and are ignored.
+// from its headers. It is strict: each header once at most and never
+// empty, headerAnswer exactly in the form setAnswerHeaders writes (its
+// members in order, each once, nothing else), a known dialect and stop
+// reason, counts as strconv writes them, an id and model of printable
+// ASCII without ';' of bounded length, and a receipt of
+// receipt.MaxTokenBytes at most in the JWS alphabet. Other headers are
+// not its business and are ignored.
 func parseAnswerHeaders(h http.Header) (inference.Response, error) {
-	var out inference.Response
-	v, err := answerHeader(h, headerAnswerDialect, true)
+	v, err := answerHeader(h, headerAnswer, true)
 	if err != nil {
 		return inference.Response{}, err
 	}
-	d, ok := inference.ParseDialect(v)
-	if !ok {
-		return inference.Response{}, fmt.Errorf("%w: unknown dialect %.32q", errMalformedAnswer, v)
-	}
-	out.Dialect = d
-	if out.ID, err = answerText(h, headerAnswerID); err != nil {
+	out, err := parseAnswerMeta(v)
+	if err != nil {
 		return inference.Response{}, err
 	}
-	if out.Model, err = answerText(h, headerAnswerModel); err != nil {
-		return inference.Response{}, err
-	}
-	if v, err = answerHeader(h, headerAnswerStopReason, false); err != nil {
-		return inference.Response{}, err
-	}
-	if out.StopReason = inference.StopReason(v); !knownStopReason(out.StopReason) {
-		return inference.Response{}, fmt.Errorf("%w: unknown stop reason %.32q", errMalformedAnswer, v)
-	}
-	if v, err = answerHeader(h, headerAnswerUsage, true); err != nil {
-		return inference.Response{}, err
-	}
-	if out.Usage, err = parseUsage(v); err != nil {
-		return inference.Response{}, err
-	}
-	if v, err = answerHeader(h, headerAnswerLatency, true); err != nil {
-		return inference.Response{}, err
-	}
-	n, ok := parseCount(v)
-	if !ok {
-		return inference.Response{}, fmt.Errorf("%w: latency %.32q", errMalformedAnswer, v)
-	}
-	out.Latency = time.Duration(n)
 	if v, err = answerHeader(h, headerAnswerReceipt, false); err != nil {
 		return inference.Response{}, err
 	}
@@ -210,49 +194,90 @@ func answerHeader(h http.Header, k string, required bool) (string, error) {
 	return vs[0], nil
 }
 
-// answerText returns the value of the optional id or model header k.
-func answerText(h http.Header, k string) (string, error) {
-	v, err := answerHeader(h, k, false)
-	if err == nil && !validText(v) {
-		err = fmt.Errorf("%w: %s is not printable ASCII of at most %d bytes", errMalformedAnswer, k, maxAnswerText)
+// metaReader reads the members of headerAnswer in order.
+type metaReader struct{ rest string }
+
+// member returns the value of the member name if it comes next (and
+// consumes it), or ok false. A value is never empty and ends at the next
+// ';', which must then be followed by another member.
+func (m *metaReader) member(name string) (v string, ok bool) {
+	if len(m.rest) <= len(name) || m.rest[len(name)] != '=' || m.rest[:len(name)] != name {
+		return "", false
 	}
-	return v, err
+	v = m.rest[len(name)+1:]
+	rest := ""
+	if end := strings.IndexByte(v, ';'); end >= 0 {
+		v, rest = v[:end], v[end+1:]
+		if rest == "" {
+			return "", false
+		}
+	}
+	if v == "" {
+		return "", false
+	}
+	m.rest = rest
+	return v, true
 }
 
-// parseUsage reads "input=N;output=N;cache_read=N;cache_write=N", the four
-// counts in this order, each once.
-func parseUsage(v string) (inference.Usage, error) {
-	var u inference.Usage
-	rest := v
-	for i, f := range [...]struct {
-		name string
-		dst  *int
-	}{{"input=", &u.InputTokens}, {"output=", &u.OutputTokens}, {"cache_read=", &u.CacheReadInputTokens}, {"cache_write=", &u.CacheWriteInputTokens}} {
-		if i > 0 {
-			if !strings.HasPrefix(rest, ";") {
-				return inference.Usage{}, fmt.Errorf("%w: usage %.64q", errMalformedAnswer, v)
-			}
-			rest = rest[1:]
-		}
-		if !strings.HasPrefix(rest, f.name) {
-			return inference.Usage{}, fmt.Errorf("%w: usage %.64q", errMalformedAnswer, v)
-		}
-		rest = rest[len(f.name):]
-		end := strings.IndexByte(rest, ';')
-		if end < 0 {
-			end = len(rest)
-		}
-		n, ok := parseCount(rest[:end])
-		if !ok || int64(int(n)) != n {
-			return inference.Usage{}, fmt.Errorf("%w: usage %.64q", errMalformedAnswer, v)
-		}
-		*f.dst = int(n)
-		rest = rest[end:]
+// parseAnswerMeta reads headerAnswer's value.
+func parseAnswerMeta(v string) (inference.Response, error) {
+	malformed := func(what string) error {
+		return fmt.Errorf("%w: %s in %s %.32q", errMalformedAnswer, what, headerAnswer, v)
 	}
-	if rest != "" {
-		return inference.Usage{}, fmt.Errorf("%w: usage %.64q", errMalformedAnswer, v)
+	if len(v) > maxAnswerMeta {
+		return inference.Response{}, fmt.Errorf("%w: %s of %d bytes exceeds %d", errMalformedAnswer, headerAnswer, len(v), maxAnswerMeta)
 	}
-	return u, nil
+	var out inference.Response
+	m := metaReader{rest: v}
+	name, ok := m.member("dialect")
+	if !ok {
+		return inference.Response{}, malformed("no dialect")
+	}
+	if out.Dialect, ok = inference.ParseDialect(name); !ok {
+		return inference.Response{}, malformed("unknown dialect")
+	}
+	if id, ok := m.member("id"); ok {
+		if !validText(id) {
+			return inference.Response{}, malformed("id not printable ASCII of at most 1024 bytes")
+		}
+		out.ID = id
+	}
+	if model, ok := m.member("model"); ok {
+		if !validText(model) {
+			return inference.Response{}, malformed("model not printable ASCII of at most 1024 bytes")
+		}
+		out.Model = model
+	}
+	if stop, ok := m.member("stop"); ok {
+		if out.StopReason = inference.StopReason(stop); !knownStopReason(out.StopReason) {
+			return inference.Response{}, malformed("unknown stop reason")
+		}
+	}
+	usage, ok := m.member("usage")
+	if !ok {
+		return inference.Response{}, malformed("no usage")
+	}
+	for i, dst := range [...]*int{&out.Usage.InputTokens, &out.Usage.OutputTokens, &out.Usage.CacheReadInputTokens, &out.Usage.CacheWriteInputTokens} {
+		n, rest, more := strings.Cut(usage, ",")
+		c, ok := parseCount(n)
+		if !ok || int64(int(c)) != c || more != (i < 3) {
+			return inference.Response{}, malformed("usage not four counts")
+		}
+		*dst, usage = int(c), rest
+	}
+	latency, ok := m.member("latency")
+	if !ok {
+		return inference.Response{}, malformed("no latency")
+	}
+	n, ok := parseCount(latency)
+	if !ok {
+		return inference.Response{}, malformed("latency not a count")
+	}
+	out.Latency = time.Duration(n)
+	if m.rest != "" {
+		return inference.Response{}, malformed("members out of order, repeated or unknown")
+	}
+	return out, nil
 }
 
 // parseCount reads a non-negative decimal as strconv writes it: digits
@@ -280,18 +305,18 @@ func knownStopReason(r inference.StopReason) bool {
 	return false
 }
 
-// validText reports whether s can be an id or model header: printable
-// ASCII, no space at either end (HTTP would trim it), bounded.
+// validText reports whether s can be the id or model in headerAnswer:
+// printable ASCII but ';' (the members' separator), bounded.
 func validText(s string) bool {
 	if len(s) > maxAnswerText {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
+		if s[i] < 0x20 || s[i] > 0x7e || s[i] == ';' {
 			return false
 		}
 	}
-	return s == "" || (s[0] != ' ' && s[len(s)-1] != ' ')
+	return true
 }
 
 // validReceipt reports whether s can be the receipt header: a compact JWS

@@ -54,10 +54,10 @@ func readGoldenResponse(tb testing.TB, dir string) *inference.Response {
 // byte.
 func answerWire(h http.Header, body []byte) string {
 	var b strings.Builder
-	b.WriteString("# Headers of a forwarded non-streaming answer (Content-*, Meridian-Answer-*),\n# a blank line, then the body byte for byte.\n")
+	b.WriteString("# Headers of a forwarded non-streaming answer (Content-*, Meridian-Answer*),\n# a blank line, then the body byte for byte.\n")
 	var names []string
 	for k := range h {
-		if strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "Meridian-Answer-") {
+		if strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "Meridian-Answer") {
 			names = append(names, k)
 		}
 	}
@@ -276,7 +276,8 @@ func TestAnswerFormOnlyWhenItFits(t *testing.T) {
 		{"unknown stop reason", func(r *inference.Response) { r.StopReason = "tool_use" }, false},
 		{"id with a newline", func(r *inference.Response) { r.ID = "a\nb" }, false},
 		{"id with non-ASCII", func(r *inference.Response) { r.ID = "réponse" }, false},
-		{"model with a trailing space", func(r *inference.Response) { r.Model = "m " }, false},
+		{"model with spaces at its ends", func(r *inference.Response) { r.Model = " m " }, true},
+		{"id with a semicolon", func(r *inference.Response) { r.ID = "a;usage=1" }, false},
 		{"model too long", func(r *inference.Response) { r.Model = strings.Repeat("m", maxAnswerText+1) }, false},
 		{"model as long as allowed", func(r *inference.Response) { r.Model = strings.Repeat("m", maxAnswerText) }, true},
 		{"receipt with padding", func(r *inference.Response) { r.Receipt = "YQ==" }, false},
@@ -322,59 +323,75 @@ func goodAnswerHeaders() http.Header {
 	return h
 }
 
-// TestAnswerHeadersMalformed: each header is read strictly, and a
+// TestAnswerHeadersMalformed: the headers are read strictly, and a
 // malformed one fails the answer as "sent a malformed answer", whatever
 // else it holds.
 func TestAnswerHeadersMalformed(t *testing.T) {
 	t.Parallel()
-	set := func(k, v string) func(http.Header) { return func(h http.Header) { h.Set(k, v) } }
-	del := func(k string) func(http.Header) { return func(h http.Header) { h.Del(k) } }
-	twice := func(k string) func(http.Header) { return func(h http.Header) { h.Add(k, h.Get(k)) } }
+	const good = "dialect=openai-chat;id=chatcmpl-9;model=gpt-4o-mini;stop=end_turn;usage=3,1,2,5;latency=1234567"
+	if got := goodAnswerHeaders().Get(headerAnswer); got != good {
+		t.Fatalf("%s of answerFixture = %q, want %q", headerAnswer, got, good)
+	}
+	meta := func(v string) func(http.Header) { return func(h http.Header) { h.Set(headerAnswer, v) } }
+	replace := func(old, new string) func(http.Header) {
+		return func(h http.Header) {
+			if !strings.Contains(good, old) {
+				t.Fatalf("%q is not in %q", old, good)
+			}
+			h.Set(headerAnswer, strings.Replace(good, old, new, 1))
+		}
+	}
 	tests := []struct {
 		name   string
 		change func(http.Header)
 	}{
-		{"dialect missing", del(headerAnswerDialect)},
-		{"dialect empty", set(headerAnswerDialect, "")},
-		{"dialect twice", twice(headerAnswerDialect)},
-		{"dialect unknown", set(headerAnswerDialect, "unknown")},
-		{"dialect as a number", set(headerAnswerDialect, "1")},
-		{"dialect in capitals", set(headerAnswerDialect, "OPENAI-CHAT")},
-		{"id empty", set(headerAnswerID, "")},
-		{"id twice", twice(headerAnswerID)},
-		{"id with a control character", set(headerAnswerID, "a\x01b")},
-		{"id with non-ASCII", set(headerAnswerID, "réponse")},
-		{"id too long", set(headerAnswerID, strings.Repeat("i", maxAnswerText+1))},
-		{"id with a leading space", set(headerAnswerID, " id")},
-		{"model with DEL", set(headerAnswerModel, "m\x7f")},
-		{"stop reason unknown", set(headerAnswerStopReason, "tool_use")},
-		{"stop reason in capitals", set(headerAnswerStopReason, "END_TURN")},
-		{"stop reason empty", set(headerAnswerStopReason, "")},
-		{"usage missing", del(headerAnswerUsage)},
-		{"usage twice", twice(headerAnswerUsage)},
-		{"usage short", set(headerAnswerUsage, "input=1;output=2;cache_read=0")},
-		{"usage with a fifth count", set(headerAnswerUsage, "input=1;output=2;cache_read=0;cache_write=0;reasoning=1")},
-		{"usage with a trailing separator", set(headerAnswerUsage, "input=1;output=2;cache_read=0;cache_write=0;")},
-		{"usage out of order", set(headerAnswerUsage, "output=2;input=1;cache_read=0;cache_write=0")},
-		{"usage with spaces", set(headerAnswerUsage, "input=1; output=2;cache_read=0;cache_write=0")},
-		{"usage negative", set(headerAnswerUsage, "input=-1;output=2;cache_read=0;cache_write=0")},
-		{"usage with a plus", set(headerAnswerUsage, "input=+1;output=2;cache_read=0;cache_write=0")},
-		{"usage with a leading zero", set(headerAnswerUsage, "input=01;output=2;cache_read=0;cache_write=0")},
-		{"usage empty count", set(headerAnswerUsage, "input=;output=2;cache_read=0;cache_write=0")},
-		{"usage in hex", set(headerAnswerUsage, "input=0x1;output=2;cache_read=0;cache_write=0")},
-		{"usage overflowing", set(headerAnswerUsage, "input=9223372036854775808;output=2;cache_read=0;cache_write=0")},
-		{"usage of 20 digits", set(headerAnswerUsage, "input=10000000000000000000;output=2;cache_read=0;cache_write=0")},
-		{"latency missing", del(headerAnswerLatency)},
-		{"latency negative", set(headerAnswerLatency, "-5")},
-		{"latency with a unit", set(headerAnswerLatency, "5ms")},
-		{"latency with an exponent", set(headerAnswerLatency, "1e9")},
-		{"latency with a leading zero", set(headerAnswerLatency, "05")},
-		{"latency overflowing", set(headerAnswerLatency, "9223372036854775808")},
-		{"receipt empty", set(headerAnswerReceipt, "")},
-		{"receipt twice", twice(headerAnswerReceipt)},
-		{"receipt with padding", set(headerAnswerReceipt, "YQ==.YQ.YQ")},
-		{"receipt with a space", set(headerAnswerReceipt, "a b")},
-		{"receipt too long", set(headerAnswerReceipt, strings.Repeat("a", receipt.MaxTokenBytes+1))},
+		{"metadata missing", func(h http.Header) { h.Del(headerAnswer) }},
+		{"metadata empty", meta("")},
+		{"metadata twice", func(h http.Header) { h.Add(headerAnswer, good) }},
+		{"metadata too long", replace("id=chatcmpl-9", "id="+strings.Repeat("i", maxAnswerText)+";model="+strings.Repeat("m", maxAnswerText)+";x="+strings.Repeat("x", 300))},
+		{"dialect missing", replace("dialect=openai-chat;", "")},
+		{"dialect unknown", replace("openai-chat", "unknown")},
+		{"dialect as a number", replace("openai-chat", "1")},
+		{"dialect in capitals", replace("openai-chat", "OPENAI-CHAT")},
+		{"dialect not first", meta("id=chatcmpl-9;dialect=openai-chat;usage=3,1,2,5;latency=1")},
+		{"dialect twice", replace("dialect=openai-chat", "dialect=openai-chat;dialect=openai-chat")},
+		{"id empty", replace("id=chatcmpl-9", "id=")},
+		{"id twice", replace("id=chatcmpl-9", "id=chatcmpl-9;id=chatcmpl-9")},
+		{"id with a control character", replace("chatcmpl-9", "chat\x01cmpl")},
+		{"id with non-ASCII", replace("chatcmpl-9", "réponse")},
+		{"id too long", replace("chatcmpl-9", strings.Repeat("i", maxAnswerText+1))},
+		{"model before id", replace("id=chatcmpl-9;model=gpt-4o-mini", "model=gpt-4o-mini;id=chatcmpl-9")},
+		{"model with DEL", replace("gpt-4o-mini", "gpt\x7f")},
+		{"stop reason unknown", replace("end_turn", "tool_use")},
+		{"stop reason in capitals", replace("end_turn", "END_TURN")},
+		{"stop reason empty", replace("stop=end_turn", "stop=")},
+		{"usage missing", replace("usage=3,1,2,5;", "")},
+		{"usage of three counts", replace("3,1,2,5", "3,1,2")},
+		{"usage of five counts", replace("3,1,2,5", "3,1,2,5,7")},
+		{"usage with a trailing comma", replace("3,1,2,5", "3,1,2,5,")},
+		{"usage with an empty count", replace("3,1,2,5", "3,,2,5")},
+		{"usage with a space", replace("3,1,2,5", "3, 1,2,5")},
+		{"usage negative", replace("3,1,2,5", "-3,1,2,5")},
+		{"usage with a plus", replace("3,1,2,5", "+3,1,2,5")},
+		{"usage with a leading zero", replace("3,1,2,5", "03,1,2,5")},
+		{"usage in hex", replace("3,1,2,5", "0x3,1,2,5")},
+		{"usage overflowing", replace("3,1,2,5", "9223372036854775808,1,2,5")},
+		{"usage of 20 digits", replace("3,1,2,5", "10000000000000000000,1,2,5")},
+		{"usage after latency", meta("dialect=openai-chat;latency=1;usage=3,1,2,5")},
+		{"latency missing", replace(";latency=1234567", "")},
+		{"latency negative", replace("1234567", "-5")},
+		{"latency with a unit", replace("1234567", "5ms")},
+		{"latency with an exponent", replace("1234567", "1e9")},
+		{"latency with a leading zero", replace("1234567", "05")},
+		{"latency overflowing", replace("1234567", "9223372036854775808")},
+		{"trailing separator", meta(good + ";")},
+		{"unknown member", meta(good + ";reasoning=5")},
+		{"white space around a member", replace(";usage=", "; usage=")},
+		{"receipt empty", func(h http.Header) { h[headerAnswerReceipt] = []string{""} }},
+		{"receipt twice", func(h http.Header) { h.Add(headerAnswerReceipt, h.Get(headerAnswerReceipt)) }},
+		{"receipt with padding", func(h http.Header) { h.Set(headerAnswerReceipt, "YQ==.YQ.YQ") }},
+		{"receipt with a space", func(h http.Header) { h.Set(headerAnswerReceipt, "a b") }},
+		{"receipt too long", func(h http.Header) { h.Set(headerAnswerReceipt, strings.Repeat("a", receipt.MaxTokenBytes+1)) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -382,19 +399,26 @@ func TestAnswerHeadersMalformed(t *testing.T) {
 			tc.change(h)
 			_, err := parseAnswerHeaders(h)
 			if !errors.Is(err, errMalformedAnswer) {
-				t.Fatalf("parseAnswerHeaders(%v) = %v, want a malformed answer", h, err)
+				t.Fatalf("parseAnswerHeaders(%.300q) = %v, want a malformed answer", h, err)
 			}
-			if len(err.Error()) > 200 {
+			if len(err.Error()) > 512 {
 				t.Errorf("error of %d bytes echoes the peer's input: %.80s…", len(err.Error()), err)
 			}
 		})
 	}
 	// The good headers, and what may be left out, read back.
-	for _, k := range []string{"", headerAnswerID, headerAnswerModel, headerAnswerStopReason, headerAnswerReceipt} {
+	for _, tc := range []struct{ name, meta string }{
+		{"every member", good},
+		{"no id, model or stop reason", "dialect=openai-chat;usage=3,1,2,5;latency=1234567"},
+		{"zero counts", "dialect=bedrock-converse;stop=max_tokens;usage=0,0,0,0;latency=0"},
+		{"the largest counts", "dialect=anthropic-messages;usage=9223372036854775807,0,0,0;latency=9223372036854775807"},
+		{"spaces, commas and = in id and model", "dialect=openai-chat;id= a=b, c ;model=m=1,2 ;usage=3,1,2,5;latency=1"},
+	} {
 		h := goodAnswerHeaders()
-		h.Del(k)
+		h.Set(headerAnswer, tc.meta)
+		h.Del(headerAnswerReceipt)
 		if _, err := parseAnswerHeaders(h); err != nil {
-			t.Errorf("parseAnswerHeaders without %q: %v", k, err)
+			t.Errorf("%s: parseAnswerHeaders(%q): %v", tc.name, tc.meta, err)
 		}
 	}
 }
@@ -445,7 +469,8 @@ func TestMalformedAnswerOverTheLink(t *testing.T) {
 		}},
 		{"answer form with an unknown stop reason", func(w http.ResponseWriter) {
 			h := goodAnswerHeaders()
-			h.Set(headerAnswerStopReason, "tool_use")
+			h.Set(headerAnswer, strings.Replace(h.Get(headerAnswer), "end_turn", "tool_use", 1))
+			h.Del("Content-Length")
 			maps(w.Header(), h)
 			io.WriteString(w, `{"id":"chatcmpl-9"}`)
 		}},
@@ -491,38 +516,35 @@ func maps(dst, src http.Header) {
 // FuzzAnswerHeaders feeds arbitrary answer headers, as a peer could send
 // them, to the source's reader: it must not panic, must refuse with a
 // malformed answer of bounded size, and whatever it accepts must be what
-// the destination writes for the Response it read, header for header.
+// the destination writes for the Response it read, byte for byte.
 func FuzzAnswerHeaders(f *testing.F) {
 	good := goodAnswerHeaders()
-	f.Add(good.Get(headerAnswerDialect), good.Get(headerAnswerID), good.Get(headerAnswerModel), good.Get(headerAnswerStopReason),
-		good.Get(headerAnswerUsage), good.Get(headerAnswerLatency), good.Get(headerAnswerReceipt), uint8(0))
-	f.Add("bedrock-converse", "", "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens", "input=0;output=0;cache_read=0;cache_write=0", "0", "", uint8(0))
-	f.Add("openai-chat", "a", "b", "end_turn", "input=1;output=2;cache_read=3;cache_write=4", "9223372036854775807", "a.b.c", uint8(1))
-	f.Add("unknown", " x", "\x00", "tool_use", "input=01;output=2", "-1", "a b", uint8(0xff))
-	f.Fuzz(func(t *testing.T, dialect, id, model, stop, usage, latency, rcpt string, twice uint8) {
+	f.Add(good.Get(headerAnswer), good.Get(headerAnswerReceipt), false)
+	f.Add("dialect=bedrock-converse;model=anthropic.claude-3-haiku-20240307-v1:0;stop=max_tokens;usage=0,0,0,0;latency=0", "", false)
+	f.Add("dialect=openai-embeddings;id= a=b, c ;usage=9223372036854775807,1,2,3;latency=9223372036854775807", "a.b.c", true)
+	f.Add("dialect=unknown;id=;stop=tool_use;usage=01,2;latency=-1;", "a b", false)
+	f.Add("dialect=openai-chat;usage=1,2,3,4,;latency=1", "", false)
+	f.Fuzz(func(t *testing.T, meta, rcpt string, twice bool) {
 		h := http.Header{}
-		for i, kv := range [...][2]string{
-			{headerAnswerDialect, dialect}, {headerAnswerID, id}, {headerAnswerModel, model}, {headerAnswerStopReason, stop},
-			{headerAnswerUsage, usage}, {headerAnswerLatency, latency}, {headerAnswerReceipt, rcpt},
-		} {
-			if kv[1] == "" {
-				continue
-			}
-			h[kv[0]] = []string{kv[1]}
-			if twice&(1<<i) != 0 {
-				h[kv[0]] = append(h[kv[0]], kv[1])
-			}
+		if meta != "" {
+			h[headerAnswer] = []string{meta}
+		}
+		if rcpt != "" {
+			h[headerAnswerReceipt] = []string{rcpt}
+		}
+		if twice && meta != "" {
+			h[headerAnswer] = append(h[headerAnswer], meta)
 		}
 		resp, err := parseAnswerHeaders(h)
 		if err != nil {
-			if !errors.Is(err, errMalformedAnswer) || len(err.Error()) > 200 {
+			if !errors.Is(err, errMalformedAnswer) || len(err.Error()) > 512 {
 				t.Fatalf("error %q", err)
 			}
 			return
 		}
 		resp.Body = []byte("{}")
 		if !answerFits(&resp) {
-			t.Fatalf("accepted %v as %+v, which the destination would not write", h, resp)
+			t.Fatalf("accepted %q as %+v, which the destination would not write", h, resp)
 		}
 		back := http.Header{}
 		setAnswerHeaders(back, &resp)
