@@ -17,7 +17,8 @@ import (
 // ContentTypeAnswer is the media type of a forwarded non-streaming answer
 // in the answer form: the upstream's answer bytes ([inference.Response]
 // Body) as the HTTP body, verbatim (no JSON, no base64), and the rest of
-// the Response in the Meridian-Answer-* headers. A source advertises it in
+// the Response in the headers Meridian-Answer and (for a residency
+// receipt) Meridian-Answer-Receipt. A source advertises it in
 // Accept, after which a destination that knows it answers in it when the
 // Response has a Body it can carry so; any other answer is the Response as
 // JSON (application/json), which every node reads and writes. The format is
