@@ -22,6 +22,8 @@ import (
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
+	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
 	"github.com/meridian-gateway/meridian/internal/receipt"
 )
 
@@ -248,6 +250,83 @@ func TestAnswerWithOlderPeers(t *testing.T) {
 				}
 				if diff := cmp.Diff(want, &old); diff != "" {
 					t.Errorf("an older source reads (-sent +read):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+// startAnswerLink starts a destination on a real loopback mTLS link (HTTP/2
+// offered if h2) that serves every job with answer, verifying envelopes as
+// a node does, and returns the source's client to it and a function that
+// reports the Content-Type of the last answer. olderSource drops the
+// request's Accept, as a source from before the answer form sent none.
+func startAnswerLink(tb testing.TB, answer *inference.Response, olderSource, h2 bool) (*Client, func() string) {
+	tb.Helper()
+	f := pkitest.New(tb, "")
+	source, dstStore := f.Store(tb, src), f.Store(tb, dst)
+	h := NewServer(ServerOptions{Local: answerLocal{answer}, Verifier: EnvelopeVerifier{
+		Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker, ReplayCapacity: 1 << 22}),
+		Clock:    clock.NewManual(t0),
+	}})
+	var mu sync.Mutex
+	var contentType string
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if olderSource {
+			r.Header.Del("Accept")
+		}
+		h.ServeHTTP(w, r)
+		if r.URL.Path == PathInvoke {
+			mu.Lock()
+			contentType = w.Header().Get("Content-Type")
+			mu.Unlock()
+		}
+	}))
+	ts.Config.HTTP2 = ServerHTTP2Config()
+	ts.EnableHTTP2 = h2
+	ts.TLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src })
+	ts.StartTLS()
+	tb.Cleanup(ts.Close)
+	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
+		Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
+	tb.Cleanup(c.Close)
+	return c, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return contentType
+	}
+}
+
+// TestAnswerOverTheLink: over the real mTLS link, HTTP/2 and HTTP/1.1, a
+// pass-through answer (with a receipt of a realistic size, the largest
+// header the answer form sends) crosses in the answer form and reads back
+// as sent; from a source that does not ask, as JSON.
+func TestAnswerOverTheLink(t *testing.T) {
+	t.Parallel()
+	want := answerFixture()
+	want.Receipt = strings.Repeat("eyJhbGciOiJFUzI1NiJ9", 100) + ".eyJ4IjoxfQ.c2ln" // about 2 KB, as a receipt with its certificate
+	for _, tc := range []struct {
+		name            string
+		h2, olderSource bool
+		wantType        string
+	}{
+		{"HTTP/2", true, false, ContentTypeAnswer},
+		{"HTTP/1.1", false, false, ContentTypeAnswer},
+		{"HTTP/2, older source", true, true, "application/json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, contentType := startAnswerLink(t, want, tc.olderSource, tc.h2)
+			for i := range 3 { // the second and third reuse the connection
+				got, err := c.Executor(dst).Complete(t.Context(), forwardJob())
+				if err != nil {
+					t.Fatalf("Complete #%d: %v", i, err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("answer #%d (-sent +read):\n%s", i, diff)
+				}
+				if ct := contentType(); ct != tc.wantType {
+					t.Errorf("answer #%d's Content-Type = %q, want %q", i, ct, tc.wantType)
 				}
 			}
 		})

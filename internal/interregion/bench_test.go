@@ -206,26 +206,7 @@ func BenchmarkForwardAnswerLink(b *testing.B) {
 		answerForm bool
 	}{{"json", false}, {"answer-v1", true}} {
 		b.Run(form.name, func(b *testing.B) {
-			f := pkitest.New(b, "")
-			source, dstStore := f.Store(b, src), f.Store(b, dst)
-			h := NewServer(ServerOptions{Local: answerLocal{answer}, Verifier: EnvelopeVerifier{
-				Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker, ReplayCapacity: 1 << 22}),
-				Clock:    clock.NewManual(t0),
-			}})
-			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if !form.answerForm {
-					r.Header.Del("Accept")
-				}
-				h.ServeHTTP(w, r)
-			}))
-			ts.Config.HTTP2 = ServerHTTP2Config()
-			ts.EnableHTTP2 = true
-			ts.TLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src })
-			ts.StartTLS()
-			b.Cleanup(ts.Close)
-			c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
-				Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
-			b.Cleanup(c.Close)
+			c, _ := startAnswerLink(b, answer, !form.answerForm, true)
 			ex := c.Executor(dst)
 			job := forwardJob()
 			b.ReportAllocs()
