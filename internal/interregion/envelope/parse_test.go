@@ -58,7 +58,7 @@ const v1Payload = `{"v":1,"request_id":"r","source_region":"a","destination_regi
 // v1With returns v1Payload with the member text added before its end.
 func v1With(members string) string { return v1Payload[:len(v1Payload)-1] + "," + members + "}" }
 
-// v1Without returns v1Payload with member's value replaced by value.
+// v1Replace returns v1Payload with the value of member replaced by value.
 func v1Replace(member, value string) string {
 	var m map[string]json.RawMessage
 	json.Unmarshal([]byte(v1Payload), &m)
