@@ -1,10 +1,12 @@
 package interregion
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
@@ -134,4 +136,91 @@ type repeatLocal struct {
 
 func (l repeatLocal) ServeForwarded(context.Context, *dispatch.Job) (*dispatch.Outcome, error) {
 	return &dispatch.Outcome{Stream: &repeatStream{ev: l.ev, n: l.n}}, nil
+}
+
+// benchAnswers are pass-through answers of two sizes: a short chat
+// completion, and one of about 8 KiB.
+func benchAnswers() []struct {
+	name string
+	resp *inference.Response
+} {
+	short := answerFixture()
+	long := answerFixture()
+	long.Body = []byte(`{"id":"chatcmpl-9","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"` +
+		strings.Repeat("All work and no play makes Jack a dull boy. ", 186) + `"},"finish_reason":"stop"}]}`)
+	return []struct {
+		name string
+		resp *inference.Response
+	}{{"short", short}, {"8KiB", long}}
+}
+
+// BenchmarkForwardAnswer measures one forwarded non-streaming answer's
+// encoding at the destination and decoding at the source, without the
+// connection (as BenchmarkForwardStreamToken does for a streamed token):
+// json is the Response as JSON with its Body in base64, as every answer
+// went before the answer form and still goes between a node and an older
+// one; answer-v1 is the answer form. answer-v1 reports its speed-up over
+// json of the same run; allocs/op is pinned by TestAnswerAllocs.
+func BenchmarkForwardAnswer(b *testing.B) {
+	for _, a := range benchAnswers() {
+		var jsonNs float64
+		for _, form := range []struct {
+			name       string
+			answerForm bool
+		}{{"json", false}, {"answer-v1", true}} {
+			b.Run(a.name+"/"+form.name, func(b *testing.B) {
+				w := &answerWriter{h: http.Header{}}
+				r := bytes.NewReader(nil)
+				hr := &http.Response{Body: io.NopCloser(r)}
+				b.ReportAllocs()
+				b.SetBytes(int64(len(a.resp.Body)))
+				for b.Loop() {
+					got, err := answerTrip(a.resp, form.answerForm, w, r, hr)
+					if err != nil || len(got.Body) != len(a.resp.Body) {
+						b.Fatalf("answer of %d bytes, %v", len(got.Body), err)
+					}
+				}
+				ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+				if !form.answerForm {
+					jsonNs = ns
+				} else if jsonNs > 0 {
+					b.ReportMetric(jsonNs/ns, "x-faster-than-json")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkForwardAnswerLink is BenchmarkForward with a pass-through answer
+// (the short one of BenchmarkForwardAnswer, without a receipt, which only
+// a caller that asks for one gets) over a real loopback mTLS (HTTP/2) link
+// with the session MAC: json is a source from before the answer form (no
+// Accept), answered as before; answer-v1 reports its speed-up over json of
+// the same run.
+func BenchmarkForwardAnswerLink(b *testing.B) {
+	answer := answerFixture()
+	answer.Receipt = ""
+	var jsonNs float64
+	for _, form := range []struct {
+		name       string
+		answerForm bool
+	}{{"json", false}, {"answer-v1", true}} {
+		b.Run(form.name, func(b *testing.B) {
+			c, _ := startAnswerLink(b, answer, !form.answerForm, true)
+			ex := c.Executor(dst)
+			job := forwardJob()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ex.Complete(b.Context(), job); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			if !form.answerForm {
+				jsonNs = ns
+			} else if jsonNs > 0 {
+				b.ReportMetric(jsonNs/ns, "x-faster-than-json")
+			}
+		})
+	}
 }

@@ -395,16 +395,18 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*h
 }
 
 func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Response, error) {
-	resp, err := r.send(ctx, job, "")
+	// A destination that knows the answer form answers in it; an older
+	// one ignores Accept and writes JSON, which readAnswer reads as well.
+	resp, err := r.send(ctx, job, acceptAnswer)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var out inference.Response
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	out, err := readAnswer(resp)
+	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "region " + r.p.Region + " sent a malformed answer", Err: err}
 	}
-	return &out, nil
+	return out, nil
 }
 
 func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Stream, error) {

@@ -14,9 +14,42 @@
 // published state, with the newest envelope version it accepts in
 // Meridian-Link-Envelope-Version; the client writes each peer the newest
 // version both know.
-// A non-streaming answer is the canonical response. Errors before the first
-// byte use the HTTP status of their kind and a JSON body
+// A non-streaming answer is the inference.Response: in the answer form
+// (below) or as JSON. Errors before the first byte use the HTTP status of
+// their kind and a JSON body
 // {"kind","message","code","retryAfterMs","upstreamStatus"}.
+//
+// # Forwarded answers
+//
+// The source sends "Accept: application/vnd.meridian.answer.v1,
+// application/json; q=0.5" on every non-streaming request it forwards. A
+// destination that knows the answer form ([ContentTypeAnswer]) answers in
+// it when the Response carries a pass-through Body (the upstream's answer,
+// in the request's dialect) and its metadata fits the grammar below:
+//
+//	Content-Type: application/vnd.meridian.answer.v1
+//	Content-Length: <length of Body>
+//	Meridian-Answer: dialect=<name>[;id=<text>][;model=<text>][;stop=<stop reason>];usage=<n>,<n>,<n>,<n>;latency=<n>
+//	Meridian-Answer-Receipt: <the residency receipt, only when one was asked for>
+//
+//	<Body, byte for byte>
+//
+// The members of Meridian-Answer come in this order, each at most once,
+// without white space: the dialect's name (inference.Dialect's String),
+// the upstream's id and model (printable ASCII but ';', at most 1024
+// bytes, left out when empty), the stop reason (one of inference's four,
+// left out when empty), the input, output, cache-read and cache-write token
+// counts and the latency in nanoseconds (digits as strconv writes them). A
+// Response without Body (a canonical Message), or one whose metadata does
+// not fit (an id with non-ASCII, say), or whose Body exceeds 64 MiB, is
+// answered as JSON, as is every source that did not ask (a source from
+// before the answer form sends no such Accept); a destination from before
+// it ignores Accept and answers JSON, which the source reads as it always
+// has. The source reads the answer form strictly: one that does not parse
+// (a header twice or empty, a member unknown, out of order or malformed, a
+// body shorter or longer than its Content-Length) fails as "sent a
+// malformed answer", KindUpstream, as malformed JSON does.
+// testdata/answer pins the bytes of each kind of answer.
 //
 // # Forwarded streams
 //

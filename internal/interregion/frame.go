@@ -61,13 +61,20 @@ const (
 
 // acceptsFrames reports whether an Accept header names
 // ContentTypeStreamFrames (with a q other than 0).
-func acceptsFrames(accept string) bool {
-	if !strings.Contains(accept, ContentTypeStreamFrames) {
+func acceptsFrames(accept string) bool { return accepts(accept, ContentTypeStreamFrames) }
+
+// accepts reports whether an Accept header names the media type mediaType
+// (with a q other than 0).
+func accepts(accept, mediaType string) bool {
+	if !strings.Contains(accept, mediaType) {
 		return false
 	}
 	for part := range strings.SplitSeq(accept, ",") {
+		if strings.TrimSpace(part) == mediaType {
+			return true // what nodes send: no parameters to parse
+		}
 		mt, params, err := mime.ParseMediaType(part)
-		if err != nil || mt != ContentTypeStreamFrames {
+		if err != nil || mt != mediaType {
 			continue
 		}
 		q, ok := params["q"]

@@ -128,8 +128,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	setTiming(w.Header(), out.Route.Overhead)
 	if out.Stream == nil {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out.Response)
+		writeAnswer(w, out.Response, accepts(r.Header.Get("Accept"), ContentTypeAnswer))
 		return
 	}
 	s.relay(w, out.Stream, acceptsFrames(r.Header.Get("Accept")))

@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 )
@@ -352,25 +350,6 @@ func Decode(header string) (Envelope, error) {
 		return Envelope{}, err
 	}
 	return parse(payload)
-}
-
-func parse(payload []byte) (Envelope, error) {
-	var e Envelope
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
-		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
-	}
-	if dec.More() {
-		return Envelope{}, errors.New("decode envelope: data after the JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Envelope{}, errors.New("decode envelope: data after the JSON object")
-	}
-	if err := e.validate(); err != nil {
-		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
-	}
-	return e, nil
 }
 
 func decodeB64(what, s string, maxLen int) ([]byte, error) {

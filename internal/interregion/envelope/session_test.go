@@ -162,9 +162,10 @@ func TestSealVerifyAllocs(t *testing.T) {
 	v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1"), ReplayCapacity: 1 << 20})
 	e := request("eu-west-1", "eu-central-1", nil, t0)
 	// 2 × 26 for the session key (TLS exporter, HKDF), the rest JSON and
-	// base64 both ways and the two HMACs. A change here is a change of
-	// the cost of every forwarded request: look before raising it.
-	const maxAllocs = 96
+	// base64 both ways and the two HMACs (the destination's parse of the
+	// envelope's JSON is 1 of them). A change here is a change of the cost
+	// of every forwarded request: look before raising it.
+	const maxAllocs = 84
 	allocs := testing.AllocsPerRun(200, func() {
 		k, err := envelope.SessionKeyFrom(client)
 		if err != nil {
