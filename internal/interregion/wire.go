@@ -219,7 +219,14 @@ type wireError struct {
 	Code           string `json:"code,omitempty"`
 	RetryAfterMs   int64  `json:"retryAfterMs,omitempty"`
 	UpstreamStatus int    `json:"upstreamStatus,omitempty"`
+	// Param names the request field a refusal is about, so that the
+	// client's error says it as a local refusal would. Older peers leave
+	// it out and ignore it.
+	Param string `json:"param,omitempty"`
 }
+
+// maxWireParam bounds the field name a peer may report.
+const maxWireParam = 256
 
 var kindByName = func() map[string]inference.ErrorKind {
 	m := map[string]inference.ErrorKind{}
@@ -230,7 +237,8 @@ var kindByName = func() map[string]inference.ErrorKind {
 }()
 
 func toWire(e *inference.Error) wireError {
-	return wireError{Kind: e.Kind.String(), Message: e.Message, Code: e.Code, RetryAfterMs: e.RetryAfter.Milliseconds(), UpstreamStatus: e.UpstreamStatus}
+	return wireError{Kind: e.Kind.String(), Message: e.Message, Code: e.Code, RetryAfterMs: e.RetryAfter.Milliseconds(), UpstreamStatus: e.UpstreamStatus,
+		Param: e.Param}
 }
 
 func (w wireError) err(region string) *inference.Error {
@@ -244,7 +252,7 @@ func (w wireError) err(region string) *inference.Error {
 		msg = "refused by destination region " + region + ": " + msg
 	}
 	return &inference.Error{Kind: k, Message: msg, Code: w.Code, RetryAfter: time.Duration(w.RetryAfterMs) * time.Millisecond,
-		UpstreamStatus: w.UpstreamStatus, Err: &PeerError{Region: region, Msg: w.Message}}
+		UpstreamStatus: w.UpstreamStatus, Param: inference.Clip(w.Param, maxWireParam), Err: &PeerError{Region: region, Msg: w.Message}}
 }
 
 // PeerError is the internal cause of an error a peer reported.

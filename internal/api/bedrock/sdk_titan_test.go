@@ -167,11 +167,9 @@ func TestOpenAISDKBedrockEmbeddingsRefused(t *testing.T) {
 			if !ok {
 				t.Fatalf("dimensions %d: err = %v, want a 400 naming dimensions", tc.dims, err)
 			}
-			// A refusal forwarded over the link names the field in its
-			// message only: the link's error (internal/interregion
-			// wireError) carries no param.
-			named := apiErr.Param == "dimensions" || tc.region != "eu-west-1" && strings.HasPrefix(apiErr.Message, "dimensions: ")
-			if apiErr.StatusCode != 400 || apiErr.Code != "unsupported_field" || !named {
+			// Served locally or refused by the destination over the link,
+			// the error names the field.
+			if apiErr.StatusCode != 400 || apiErr.Code != "unsupported_field" || apiErr.Param != "dimensions" {
 				t.Fatalf("dimensions %d: err = %v (%s), want a 400 naming dimensions", tc.dims, err, apiErr.RawJSON())
 			}
 			if n := mock.Stats().Requests - before; n != 0 {
