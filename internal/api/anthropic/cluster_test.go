@@ -29,7 +29,10 @@ type cluster struct {
 // demo.br is a mock of Bedrock's API (Anthropic bodies pass through),
 // demo.oa a mock of OpenAI's (they are translated); each is served in
 // eu-west-1 and us-east-1, and as demo.brfar and demo.oafar only in
-// eu-central-1 (forwarded from eu-west-1). The principal "limited" may
+// eu-central-1 (forwarded from eu-west-1). demo.nova (eu-west-1) and
+// demo.novafar (eu-central-1) are a mock of Bedrock's API serving a model
+// of another family (amazon.nova-lite), which takes no Anthropic body:
+// requests to it are translated to Converse. The principal "limited" may
 // send one request a minute; "denied" may invoke nothing.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
@@ -66,6 +69,8 @@ func startCluster(t *testing.T) *cluster {
   - {id: demo.brfar}
   - {id: demo.oa}
   - {id: demo.oafar}
+  - {id: demo.nova}
+  - {id: demo.novafar}
 deployments:
   - {model: demo.br, region: eu-west-1, backend: {type: mock, api: bedrock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.br, region: us-east-1, backend: {type: mock, api: bedrock, ttft: 1ms, tokens_per_second: 5000}}
@@ -73,6 +78,8 @@ deployments:
   - {model: demo.oa, region: eu-west-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.oa, region: us-east-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.oafar, region: eu-central-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
+  - {model: demo.nova, region: eu-west-1, backend: {type: mock, api: bedrock, model: amazon.nova-lite-v1:0, ttft: 1ms, tokens_per_second: 5000}}
+  - {model: demo.novafar, region: eu-central-1, backend: {type: mock, api: bedrock, model: amazon.nova-lite-v1:0, ttft: 1ms, tokens_per_second: 5000}}
 `)
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], policies: [all]}\n  - {id: limited, api_keys: [%q], limits: {rpm: 1}, policies: [all]}\n  - {id: denied, api_keys: [%q], policies: [list-only]}\n",
 		auth.HashKey(key), auth.HashKey(limited), auth.HashKey(denied))

@@ -58,13 +58,17 @@ var weatherTool = anthropic.ToolUnionParam{OfTool: &anthropic.ToolParam{Name: "g
 	InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"city": map[string]any{"type": "string"}}, Required: []string{"city"}}}}
 
 // served names the ways a request from eu-west-1 is served under an eu.
-// profile: by a Bedrock (pass-through) or OpenAI (translated) backend,
-// locally or forwarded over the link to eu-central-1.
+// profile: by a Bedrock backend whose model takes Anthropic bodies
+// (pass-through), an OpenAI backend (translated) or a Bedrock backend whose
+// model does not (translated to Converse), locally or forwarded over the
+// link to eu-central-1.
 var served = []struct{ name, model, region string }{
 	{"bedrock local", "eu.demo.br", "eu-west-1"},
 	{"bedrock forwarded", "eu.demo.brfar", "eu-central-1"},
 	{"openai local", "eu.demo.oa", "eu-west-1"},
 	{"openai forwarded", "eu.demo.oafar", "eu-central-1"},
+	{"converse local", "eu.demo.nova", "eu-west-1"},
+	{"converse forwarded", "eu.demo.novafar", "eu-central-1"},
 }
 
 // weatherParams asks model for the weather in Paris, offering weatherTool.
