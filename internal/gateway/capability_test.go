@@ -44,9 +44,9 @@ func TestCapabilityRouting(t *testing.T) {
 		return r
 	}
 	for _, tc := range []struct {
-		name                string
+		name                 string
 		west, central, north string
-		req                 func() *inference.Request
+		req                  func() *inference.Request
 		// serve lists where the request may be served; empty: refused
 		// with a 400 naming param, whose message has want.
 		serve       []string
