@@ -167,6 +167,61 @@ func (l answerLocal) ServeForwarded(context.Context, *dispatch.Job) (*dispatch.O
 	return &dispatch.Outcome{Response: &resp}, nil
 }
 
+// skewPeer is a destination for version-skew tests: newer, behind a proxy
+// that drops the source's Accept when the source is older (a source from
+// before a media type sent none), or an older destination that ignores
+// Accept and writes olderBody as olderType. It keeps what it saw.
+type skewPeer struct {
+	mu                  sync.Mutex
+	accept, contentType string
+	body                []byte // what the newer destination wrote
+}
+
+// start serves the link on a loopback test server and returns a client of
+// it in the source region.
+func (p *skewPeer) start(t *testing.T, newer http.Handler, olderSource, olderDestination bool, olderType, olderBody string) *Client {
+	t.Helper()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != PathInvoke {
+			http.NotFound(w, r)
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.accept = r.Header.Get("Accept")
+		if olderSource {
+			r.Header.Del("Accept")
+		}
+		if olderDestination {
+			w.Header().Set("Content-Type", olderType)
+			io.WriteString(w, olderBody)
+			p.contentType = olderType
+			return
+		}
+		rec := httptest.NewRecorder()
+		newer.ServeHTTP(rec, r)
+		p.contentType = rec.Header().Get("Content-Type")
+		p.body = rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(p.body)
+	}))
+	t.Cleanup(ts.Close)
+	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}}, Clock: clock.NewManual(t0)})
+	t.Cleanup(c.Close)
+	return c
+}
+
+// seen returns what the peer saw: the source's Accept, the answer's
+// Content-Type and the newer destination's body.
+func (p *skewPeer) seen() (accept, contentType string, body []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accept, p.contentType, p.body
+}
+
 // TestAnswerWithOlderPeers: a non-streaming answer between a node that
 // knows the answer form and one from before it, either way round, goes as
 // the JSON of before, and the source reads the same Response in every
@@ -191,39 +246,8 @@ func TestAnswerWithOlderPeers(t *testing.T) {
 		{"newer source, older destination", false, true, "application/json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var accept, contentType string
-			var body []byte
-			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != PathInvoke {
-					http.NotFound(w, r)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				accept = r.Header.Get("Accept")
-				if tc.olderSource {
-					r.Header.Del("Accept")
-				}
-				if tc.olderDestination {
-					w.Header().Set("Content-Type", "application/json")
-					io.WriteString(w, olderDestination)
-					contentType = w.Header().Get("Content-Type")
-					return
-				}
-				rec := httptest.NewRecorder()
-				newer.ServeHTTP(rec, r)
-				contentType = rec.Header().Get("Content-Type")
-				body = rec.Body.Bytes()
-				for k, v := range rec.Header() {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.Code)
-				w.Write(body)
-			}))
-			t.Cleanup(ts.Close)
-			c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}}, Clock: clock.NewManual(t0)})
-			t.Cleanup(c.Close)
+			var peer skewPeer
+			c := peer.start(t, newer, tc.olderSource, tc.olderDestination, "application/json", olderDestination)
 			got, err := c.Executor(dst).Complete(t.Context(), forwardJob())
 			if err != nil {
 				t.Fatal(err)
@@ -231,8 +255,7 @@ func TestAnswerWithOlderPeers(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("answer (-sent +read):\n%s", diff)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			accept, contentType, body := peer.seen()
 			if !accepts(accept, ContentTypeAnswer) {
 				t.Errorf("the source's Accept %q does not ask for %s", accept, ContentTypeAnswer)
 			}

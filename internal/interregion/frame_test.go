@@ -10,18 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
@@ -419,39 +415,8 @@ func TestStreamWithOlderPeers(t *testing.T) {
 		{"newer source, older destination", false, true, ContentTypeNDJSON},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var accept, contentType string
-			var body bytes.Buffer
-			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != PathInvoke {
-					http.NotFound(w, r)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				accept = r.Header.Get("Accept")
-				if tc.olderSource {
-					r.Header.Del("Accept")
-				}
-				if tc.olderDestination {
-					w.Header().Set("Content-Type", "application/x-ndjson")
-					io.WriteString(w, olderDestination)
-					contentType = w.Header().Get("Content-Type")
-					return
-				}
-				rec := httptest.NewRecorder()
-				newer.ServeHTTP(rec, r)
-				contentType = rec.Header().Get("Content-Type")
-				body.Write(rec.Body.Bytes())
-				for k, v := range rec.Header() {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(rec.Code)
-				w.Write(rec.Body.Bytes())
-			}))
-			t.Cleanup(ts.Close)
-			c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}}, Clock: clock.NewManual(t0)})
-			t.Cleanup(c.Close)
+			var peer skewPeer
+			c := peer.start(t, newer, tc.olderSource, tc.olderDestination, "application/x-ndjson", olderDestination)
 			job := forwardJob()
 			var receipt string
 			job.OnReceipt = func(r string) { receipt = r }
@@ -469,16 +434,15 @@ func TestStreamWithOlderPeers(t *testing.T) {
 			if receipt != "rcpt" {
 				t.Errorf("receipt = %q, want rcpt", receipt)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			accept, contentType, body := peer.seen()
 			if !acceptsFrames(accept) {
 				t.Errorf("the source's Accept %q does not ask for %s", accept, ContentTypeStreamFrames)
 			}
 			if contentType != tc.wantType {
 				t.Errorf("answer's Content-Type = %q, want %q", contentType, tc.wantType)
 			}
-			if tc.olderSource && body.String() != olderDestination {
-				t.Errorf("the newer destination wrote for an older source:\n%s\nwant, as before frames:\n%s", body.String(), olderDestination)
+			if tc.olderSource && string(body) != olderDestination {
+				t.Errorf("the newer destination wrote for an older source:\n%s\nwant, as before frames:\n%s", body, olderDestination)
 			}
 		})
 	}
