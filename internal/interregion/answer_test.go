@@ -122,18 +122,7 @@ func TestAnswerGolden(t *testing.T) {
 			writeAnswer(rec, resp, true)
 			got := answerWire(rec.Header(), rec.Body.Bytes())
 			goldenPath := filepath.Join(dir, "answer.golden")
-			if *update {
-				if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("answer differs from %s (-want +got):\n%s", goldenPath, diff)
-			}
+			want := checkGolden(t, goldenPath, got, "answer")
 			wantForm := strings.HasSuffix(dir, "-as-json")
 			if isAnswer(rec.Header().Get("Content-Type")) == wantForm {
 				t.Errorf("Content-Type %q; the case's name says as JSON: %v", rec.Header().Get("Content-Type"), wantForm)

@@ -103,18 +103,7 @@ func TestStreamFramesGolden(t *testing.T) {
 			}
 			got := hexDump(encodeLine(t, line))
 			goldenPath := filepath.Join(dir, "frame.golden")
-			if *update {
-				if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("frame of %s differs from %s (-want +got):\n%s", in, goldenPath, diff)
-			}
+			want := checkGolden(t, goldenPath, got, fmt.Sprintf("frame of %s", in))
 
 			// The golden bytes read back as the line.
 			var receipt string

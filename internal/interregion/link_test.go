@@ -236,18 +236,7 @@ func TestWireGolden(t *testing.T) {
 			}
 			got := wireText(t, l.lastHeader())
 			goldenPath := filepath.Join(dir, "request.golden")
-			if *update {
-				if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(goldenPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("forwarded request differs from %s (-want +got):\n%s", goldenPath, diff)
-			}
+			checkGolden(t, goldenPath, got, "forwarded request")
 			served := l.local.served()
 			if len(served) != 1 {
 				t.Fatalf("destination served %d jobs, want 1", len(served))
@@ -569,3 +558,23 @@ type funcClock struct {
 }
 
 func (c funcClock) Now() time.Time { return c.now() }
+
+// checkGolden compares got with the golden file at path (rewriting it
+// first under -update), reporting a difference as what's, and returns the
+// golden bytes.
+func checkGolden(t *testing.T, path, got, what string) []byte {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs from %s (-want +got):\n%s", what, path, diff)
+	}
+	return want
+}

@@ -281,18 +281,7 @@ func TestForwardToVersion1Peer(t *testing.T) {
 	h, served := forward("01JDQ6W4Z8K3T9N2M5P7R1S0W2")
 	got := wireText(t, h)
 	goldenPath := filepath.Join(dir, "request.golden")
-	if *update {
-		if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(goldenPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("forward to a version 1 peer differs from %s (-want +got):\n%s", goldenPath, diff)
-	}
+	checkGolden(t, goldenPath, got, "forward to a version 1 peer")
 	// This (upgraded) destination serves the version 1 envelope with the
 	// version 2 fields absent, as the old node would.
 	var job dispatch.Job
