@@ -90,7 +90,8 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 
 // otherBedrockProviders are the Bedrock model providers whose models take
 // no Anthropic Messages body on InvokeModel.
-var otherBedrockProviders = []string{"amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "qwen.", "openai.", "writer.", "twelvelabs."}
+var otherBedrockProviders = []string{"amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "qwen.", "openai.", "writer.", "twelvelabs.",
+	"google.", "nvidia.", "minimax.", "moonshot.", "stability."}
 
 // otherBedrockFamily reports whether a simulated Bedrock model is named
 // like one of another provider than Anthropic's ("amazon.nova-pro-v1:0",

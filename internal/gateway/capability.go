@@ -81,10 +81,7 @@ func (g *Gateway) checkCapabilities(req *inference.Request, model string, allowe
 		return nil
 	}
 	cfg := g.Config()
-	if !generationFree(req.Dialect) && !slices.ContainsFunc(allowed, func(region string) bool {
-		d, ok := cfg.Deployment(region, model)
-		return ok && d.Generates()
-	}) {
+	if !generationFree(req.Dialect) && embeddingsOnlyIn(cfg, model, allowed) {
 		return inference.Invalid("model", "model "+inference.Clip(model, inference.EchoLimit)+" is an embedding model: its deployments in the regions this request may use ("+
 			strings.Join(allowed, ", ")+") declare embeddings without chat, so they generate no text; send embeddings requests to it, or use a model that generates text")
 	}
@@ -105,8 +102,30 @@ func (g *Gateway) checkCapabilities(req *inference.Request, model string, allowe
 			" in the regions this request may use ("+strings.Join(allowed, ", ")+") supports; remove it or use a profile whose deployments declare the "+
 			f.String()+" capability")
 	}
+	if req.Features == 0 {
+		// No region it may use has a deployment of the model: routing
+		// says so.
+		return nil
+	}
 	field := req.FeatureField(req.Features.List()[0])
 	return inference.Invalid(field, "no deployment of model "+model+" in the regions this request may use supports all of "+req.Features.String())
+}
+
+// embeddingsOnlyIn reports whether model has deployments in the regions
+// allowed and every one of them serves embeddings only.
+func embeddingsOnlyIn(cfg *topology.Config, model string, allowed []string) bool {
+	deployed := false
+	for _, region := range allowed {
+		d, ok := cfg.Deployment(region, model)
+		if !ok {
+			continue
+		}
+		if d.Generates() {
+			return false
+		}
+		deployed = true
+	}
+	return deployed
 }
 
 // capabilityNote explains, for x-meridian-route, the destinations routing

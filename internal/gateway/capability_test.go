@@ -119,3 +119,33 @@ func TestCapabilityFilterIsNilForPlainChat(t *testing.T) {
 		t.Error("an InvokeModel body of another family is kept from an embeddings-only Bedrock deployment")
 	}
 }
+
+// TestEmbeddingModelRefusalNeedsADeployment: chat is refused as sent to an
+// embedding model only when the regions it may use have deployments of
+// the model and none generates text; with none there, routing answers,
+// and the check neither refuses nor fails.
+func TestEmbeddingModelRefusalNeedsADeployment(t *testing.T) {
+	t.Parallel()
+	e := newEngineWith(t, capabilityTopology("[embeddings]", "", ""), "")
+	cfg := e.g.Config()
+	for _, tc := range []struct {
+		allowed []string
+		want    bool
+	}{
+		{[]string{"eu-west-1"}, true},
+		{[]string{"eu-west-1", "eu-central-1"}, false},
+		{[]string{"ap-south-1"}, false},
+		{[]string{"ap-south-1", "eu-west-1"}, true},
+	} {
+		if got := embeddingsOnlyIn(cfg, "m", tc.allowed); got != tc.want {
+			t.Errorf("embeddingsOnlyIn(%v) = %v, want %v", tc.allowed, got, tc.want)
+		}
+	}
+	plain := &inference.Request{Model: "eu.m", Dialect: inference.DialectOpenAIChat}
+	if err := e.g.checkCapabilities(plain, "m", []string{"ap-south-1"}); err != nil {
+		t.Errorf("checkCapabilities with no deployment where the request may go = %v, want nil (routing answers)", err)
+	}
+	if err := e.g.checkCapabilities(plain, "m", []string{"eu-west-1"}); err == nil || err.Param != "model" {
+		t.Errorf("checkCapabilities on the embeddings-only deployment = %v, want a 400 on model", err)
+	}
+}

@@ -35,7 +35,8 @@
 //	<Body, byte for byte>
 //
 // The members of Meridian-Answer come in this order, each at most once,
-// without white space: the dialect's name (inference.Dialect's String),
+// with no white space around them (an id or model may hold a space inside,
+// never at an end of the header): the dialect's name (inference.Dialect's String),
 // the upstream's id and model (printable ASCII but ';', at most 1024
 // bytes, left out when empty), the stop reason (one of inference's four,
 // left out when empty), the input, output, cache-read and cache-write token

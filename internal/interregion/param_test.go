@@ -21,14 +21,15 @@ func (l refusingLocal) ServeForwarded(context.Context, *dispatch.Job) (*dispatch
 
 // TestRefusalKeepsItsParam: a destination's refusal that names the
 // request's field reaches the source with that field, streamed or not, so
-// the client's error names it as a local refusal would; a peer's field
-// name is clipped.
+// the client's error names it as a local refusal would; a field name too
+// long to be one is dropped.
 func TestRefusalKeepsItsParam(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ param, want string }{
 		{"dimensions", "dimensions"},
 		{"", ""},
-		{strings.Repeat("p", 300), inference.Clip(strings.Repeat("p", 300), maxWireParam)},
+		{strings.Repeat("p", maxWireParam), strings.Repeat("p", maxWireParam)},
+		{strings.Repeat("p", maxWireParam+1), ""},
 	} {
 		refusal := &inference.Error{Kind: inference.KindInvalidRequest, Message: "dimensions: 100 is not supported", Param: tc.param}
 		ts := httptest.NewServer(NewServer(ServerOptions{Local: refusingLocal{refusal}}))

@@ -228,6 +228,15 @@ type wireError struct {
 // maxWireParam bounds the field name a peer may report.
 const maxWireParam = 256
 
+// wireParam returns the field name a peer reported, or "" for one longer
+// than maxWireParam: a clipped name would name no field.
+func wireParam(p string) string {
+	if len(p) > maxWireParam {
+		return ""
+	}
+	return p
+}
+
 var kindByName = func() map[string]inference.ErrorKind {
 	m := map[string]inference.ErrorKind{}
 	for k := inference.KindInternal; k <= inference.KindUpstream; k++ {
@@ -252,7 +261,7 @@ func (w wireError) err(region string) *inference.Error {
 		msg = "refused by destination region " + region + ": " + msg
 	}
 	return &inference.Error{Kind: k, Message: msg, Code: w.Code, RetryAfter: time.Duration(w.RetryAfterMs) * time.Millisecond,
-		UpstreamStatus: w.UpstreamStatus, Param: inference.Clip(w.Param, maxWireParam), Err: &PeerError{Region: region, Msg: w.Message}}
+		UpstreamStatus: w.UpstreamStatus, Param: wireParam(w.Param), Err: &PeerError{Region: region, Msg: w.Message}}
 }
 
 // PeerError is the internal cause of an error a peer reported.

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,23 +50,17 @@ func (d Deployment) EffectiveCapabilities() []string {
 	if d.Capabilities != nil {
 		return d.Capabilities
 	}
-	if d.Backend.Type == BackendBedrock && bedrockEmbeddingModel(d.Backend.Model) {
+	if d.embeddingModelOnBedrock() {
 		// A Titan or Cohere embedding model embeds and takes no chat body,
-		// whatever a chat model of its backend type can do.
+		// whatever a chat model of its backend type can do; the simulator
+		// reached through the Bedrock adapter answers as Bedrock does for
+		// the model id it serves (backend.model, else the deployment's
+		// model).
 		return []string{CapabilityEmbeddings}
 	}
 	if d.Backend.Type == BackendMock && d.Backend.API == BackendBedrock {
-		// Reached through the Bedrock adapter, the simulator answers as
-		// Bedrock does for the model id it serves (backend.model, else the
-		// deployment's model): a Titan or Cohere embedding model embeds
-		// and takes no chat body; any other model chats and cannot embed.
-		model := d.Backend.Model
-		if model == "" {
-			model = d.Model
-		}
-		if bedrockEmbeddingModel(model) {
-			return []string{CapabilityEmbeddings}
-		}
+		// Any other model the simulator serves through the Bedrock adapter
+		// chats and cannot embed.
 		return slices.DeleteFunc(DefaultCapabilities(d.Backend.Type), func(c string) bool { return c == CapabilityEmbeddings })
 	}
 	return DefaultCapabilities(d.Backend.Type)
@@ -90,8 +85,28 @@ func Generates(caps []string) bool {
 }
 
 // Generates reports whether the deployment serves text generation
-// ([Generates] of its effective capabilities).
-func (d Deployment) Generates() bool { return Generates(d.EffectiveCapabilities()) }
+// ([Generates] of its effective capabilities), without building them: it is
+// asked for every chat request.
+func (d Deployment) Generates() bool {
+	if d.Capabilities != nil {
+		return Generates(d.Capabilities)
+	}
+	// Every default list has chat but an embedding model's on Bedrock.
+	return !d.embeddingModelOnBedrock()
+}
+
+// embeddingModelOnBedrock reports whether the deployment's defaults are
+// those of a Titan or Cohere embedding model reached through Bedrock's API:
+// embeddings only.
+func (d Deployment) embeddingModelOnBedrock() bool {
+	switch {
+	case d.Backend.Type == BackendBedrock:
+		return bedrockEmbeddingModel(d.Backend.Model)
+	case d.Backend.Type == BackendMock && d.Backend.API == BackendBedrock:
+		return bedrockEmbeddingModel(cmp.Or(d.Backend.Model, d.Model))
+	}
+	return false
+}
 
 // validateCapabilities checks the names listed at field, and that a list
 // naming embeddings without chat (an embeddings-only deployment) names no

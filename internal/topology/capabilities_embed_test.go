@@ -46,6 +46,12 @@ func TestMockBedrockEmbeddingCapabilities(t *testing.T) {
 			if got := tc.dep.EffectiveCapabilities(); !slices.Equal(got, want) {
 				t.Errorf("EffectiveCapabilities(%+v) = %v, want %v", tc.dep.Backend, got, want)
 			}
+			// Generates decides without building the list, as the list
+			// would.
+			if got, want := tc.dep.Generates(), Generates(want); got != want {
+				t.Errorf("Generates(%+v) = %v, want %v", tc.dep.Backend, got, want)
+			}
+
 		})
 	}
 	// A mock reached through the OpenAI adapter serves every feature,

@@ -84,6 +84,13 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.C
 // that did not decode (decodeErr) is rejected instead. It renders the
 // error and returns nil on failure.
 func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, call *gateway.Call, req *inference.Request, decodeErr error) *gateway.Outcome {
+	return h.invokeNaming(w, r, call, req, decodeErr, nil)
+}
+
+// invokeNaming is invoke for a front end whose body the gateway sees
+// translated: param renames the field an error names (in the translated
+// body) to the caller's.
+func (h *Handler) invokeNaming(w http.ResponseWriter, r *http.Request, call *gateway.Call, req *inference.Request, decodeErr error, param func(string) string) *gateway.Outcome {
 	call.Request = req
 	if decodeErr != nil {
 		h.reject(w, r, call, decodeErr)
@@ -91,7 +98,11 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, call *gateway.C
 	}
 	out, err := h.g.Invoke(r.Context(), call)
 	if err != nil {
-		writeError(w, inference.AsError(err))
+		e := inference.AsError(err)
+		if param != nil && e.Param != "" {
+			e.Param = param(e.Param)
+		}
+		writeError(w, e)
 		return nil
 	}
 	gateway.SetOutcomeHeaders(w.Header(), out)

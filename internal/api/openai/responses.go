@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -33,7 +34,7 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	}
 	call.Receipt = gateway.WantsReceipt(r.Header)
 	rreq, req, err := decodeResponses(body)
-	out := h.invoke(w, r, call, req, err)
+	out := h.invokeNaming(w, r, call, req, err, responsesParam)
 	if out == nil {
 		return
 	}
@@ -90,10 +91,9 @@ func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request,
 	}
 	req, perr := inference.Peek(inference.DialectOpenAIChat, "", chat, false)
 	if perr != nil {
-		if e := inference.AsError(perr); e.Param == "max_completion_tokens" || e.Param == "max_tokens" {
-			e.Param = "max_output_tokens"
-		}
-		return rreq, req, perr
+		e := inference.AsError(perr)
+		e.Param = responsesParam(e.Param)
+		return rreq, req, e
 	}
 	if req.MaxTokensParam == "" || req.MaxTokensParam == "max_completion_tokens" || req.MaxTokensParam == "max_tokens" {
 		req.MaxTokensParam = "max_output_tokens"
@@ -102,6 +102,32 @@ func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request,
 }
 
 func responseID(requestID string) string { return "resp_" + requestID }
+
+// responsesParam renames a field of the Chat Completions body a Responses
+// request is translated to (internal/translate, responses_openai.go) to
+// the Responses field it came from, so that a refusal, whether the source
+// or a destination over the link made it, names what the caller sent.
+// Fields of the same name in both APIs (tools, tool_choice, temperature,
+// top_p, metadata, ...) keep theirs.
+func responsesParam(p string) string {
+	for _, m := range [...]struct{ chat, responses string }{
+		{"max_completion_tokens", "max_output_tokens"},
+		{"max_tokens", "max_output_tokens"},
+		{"messages", "input"},
+		{"response_format", "text.format"},
+		{"reasoning_effort", "reasoning.effort"},
+	} {
+		if p == m.chat {
+			return m.responses
+		}
+		if rest, ok := strings.CutPrefix(p, m.chat); ok && (rest[0] == '[' || rest[0] == '.') {
+			// The index of a translated message is not the caller's
+			// item's: name the member only.
+			return m.responses
+		}
+	}
+	return p
+}
 
 // writeResponsesStream relays a stream as the Responses API's typed
 // server-sent events (an `event:` line naming each event's type).
