@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -88,21 +89,9 @@ func TestRegistrySavesBeforeServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Subscribe's first call, the create, the delete; nothing after stop.
-	if want := []int{0, 1, 1}; !slicesEqual(seen, want) {
+	if want := []int{0, 1, 1}; !slices.Equal(seen, want) {
 		t.Errorf("subscriber saw record counts %v, want %v", seen, want)
 	}
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestRegistryUnreadableStore: a store that cannot be read at start-up

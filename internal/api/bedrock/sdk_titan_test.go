@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,7 +104,7 @@ func TestOpenAISDKBedrockEmbeddings(t *testing.T) {
 				for i, d := range out.Data {
 					got := vectorOf(t, d, enc)
 					want := mockllm.Embedding([]byte(inputs[i]), tc.wantDims)
-					if d.Index != int64(i) || !equalFloat32(got, want) {
+					if d.Index != int64(i) || !slices.Equal(got, want) {
 						t.Errorf("vector %d (%q): index %d, %d dimensions; want %d dimensions equal to mockllm.Embedding's", i, inputs[i], d.Index, len(got), tc.wantDims)
 					}
 				}
@@ -138,7 +139,7 @@ func TestOpenAISDKBedrockEmbeddings(t *testing.T) {
 				t.Fatal(err)
 			}
 			a, b := vectorOf(t, oai.Data[0], ""), vectorOf(t, br.Data[0], "")
-			if len(a) != int(tc.dims) || !equalFloat32(a, b) {
+			if len(a) != int(tc.dims) || !slices.Equal(a, b) {
 				t.Errorf("%s: %d dimensions differ from the OpenAI face's %d", tc.model, len(b), len(a))
 			}
 		})
@@ -205,18 +206,6 @@ func vectorOf(t *testing.T, d openai.Embedding, enc openai.EmbeddingNewParamsEnc
 	return v
 }
 
-func equalFloat32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestBedrockSDKInvokeEmbeddingModel: the official Bedrock Runtime client's
 // InvokeModel with a Titan or Cohere body on an embedding model's profile
 // passes through to the model, locally and forwarded, and the model's own
@@ -245,7 +234,7 @@ func TestBedrockSDKInvokeEmbeddingModel(t *testing.T) {
 			} else if json.Unmarshal(out.Body, &cohere) == nil && len(cohere.Embeddings.Float) == 1 {
 				got = cohere.Embeddings.Float[0]
 			}
-			if !equalFloat32(got, mockllm.Embedding([]byte("hello"), 256)) {
+			if !slices.Equal(got, mockllm.Embedding([]byte("hello"), 256)) {
 				t.Errorf("InvokeModel(%s) answered %.200s, want mockllm.Embedding(hello, 256)", tc.model, out.Body)
 			}
 		})
