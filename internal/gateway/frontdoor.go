@@ -27,12 +27,23 @@ func NewCall(r *http.Request, op string, now time.Time) *Call {
 // authenticator's message; the front end renders the error in its API's
 // shape (and records it with [Gateway.Reject]).
 func (g *Gateway) ReadAuthenticated(w http.ResponseWriter, r *http.Request, call *Call, limit int64) ([]byte, *inference.Error) {
+	if err := g.Authenticate(r, call); err != nil {
+		return nil, err
+	}
+	return ReadBody(w, r, limit)
+}
+
+// Authenticate authenticates r with g's [Gateway.Authenticator] and sets
+// call.Principal, for a request without a body (a listing); a caller that
+// does not authenticate is KindUnauthenticated, with the authenticator's
+// message.
+func (g *Gateway) Authenticate(r *http.Request, call *Call) *inference.Error {
 	p, err := g.Authenticator().Request(r)
 	if err != nil {
-		return nil, &inference.Error{Kind: inference.KindUnauthenticated, Message: err.Error()}
+		return &inference.Error{Kind: inference.KindUnauthenticated, Message: err.Error()}
 	}
 	call.Principal = p
-	return ReadBody(w, r, limit)
+	return nil
 }
 
 // SetOutcomeHeaders sets on h the headers of a served request's answer:

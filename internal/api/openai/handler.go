@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -61,16 +60,22 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) (call
 	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
 	body, err := h.g.ReadAuthenticated(w, r, call, h.opts.MaxRequestBytes)
 	if err != nil {
-		switch err.Kind {
-		case inference.KindUnauthenticated:
-			err.Code = "invalid_api_key"
-		case inference.KindPayloadTooLarge:
-			err.Code = "request_too_large"
-		}
-		h.reject(w, r, call, err)
+		h.reject(w, r, call, doorError(err))
 		return call, nil, false
 	}
 	return call, body, true
+}
+
+// doorError gives an error of the front door (authentication, reading the
+// body) the code OpenAI's API answers it with.
+func doorError(err *inference.Error) *inference.Error {
+	switch err.Kind {
+	case inference.KindUnauthenticated:
+		err.Code = "invalid_api_key"
+	case inference.KindPayloadTooLarge:
+		err.Code = "request_too_large"
+	}
+	return err
 }
 
 // reject records a request refused before the gateway's path and renders
@@ -107,14 +112,6 @@ func (h *Handler) invokeNaming(w http.ResponseWriter, r *http.Request, call *gat
 	}
 	gateway.SetOutcomeHeaders(w.Header(), out)
 	return out
-}
-
-func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
-	p, err := h.g.Authenticator().Request(r)
-	if err != nil {
-		return p, &inference.Error{Kind: inference.KindUnauthenticated, Code: "invalid_api_key", Message: err.Error()}
-	}
-	return p, nil
 }
 
 func (h *Handler) models(w http.ResponseWriter, r *http.Request) {

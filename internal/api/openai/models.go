@@ -14,8 +14,8 @@ import (
 func (h *Handler) beginListing(w http.ResponseWriter, r *http.Request) bool {
 	call := gateway.NewCall(r, gateway.OpListModels, h.opts.Clock.Now())
 	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	if _, err := h.authenticate(r); err != nil {
-		h.reject(w, r, call, err)
+	if err := h.g.Authenticate(r, call); err != nil {
+		h.reject(w, r, call, doorError(err))
 		return false
 	}
 	return true
