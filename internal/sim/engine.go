@@ -447,12 +447,13 @@ func authorizeAll(string) bool { return true }
 // no capability some deployment lacks.
 func (w *world) capable(r *request) func(string) bool {
 	uses := w.traffic[r.stream].t.Uses
-	// Traffic that is not embeddings generates text, which an
-	// embeddings-only deployment lacks.
-	generates := !slices.Contains(uses, topology.CapabilityEmbeddings)
-	if (len(uses) == 0 && !generates) || w.lacking == nil {
+	if w.lacking == nil {
 		return nil
 	}
+	// Traffic that is not embeddings generates text, which an
+	// embeddings-only deployment lacks: even traffic that uses nothing
+	// needs the filter.
+	generates := !slices.Contains(uses, topology.CapabilityEmbeddings)
 	return func(region string) bool {
 		if generates && slices.Contains(w.lacking[region], topology.CapabilityChat) {
 			return false
