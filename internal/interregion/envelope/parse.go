@@ -309,19 +309,16 @@ func plainString(inner []byte) bool {
 	return true
 }
 
-// jsonString returns the value of raw, a JSON string (quotes included).
-// Escapes and non-ASCII bytes go through encoding/json, which resolves
-// them (and replaces invalid UTF-8) as it always has; the usual plain
-// string is copied out directly.
+// jsonString returns the value of raw, a JSON string (quotes included),
+// as jsonx.String reads it: escapes and non-ASCII bytes go through
+// encoding/json, which resolves them (and replaces invalid UTF-8) as it
+// always has; the usual plain string is copied out directly.
 func jsonString(raw []byte) (string, error) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
 		return "", errors.New("not a JSON string")
 	}
-	if inner := raw[1 : len(raw)-1]; plainString(inner) {
-		return string(inner), nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := jsonx.String(raw)
+	if !ok {
 		return "", errors.New("malformed JSON string")
 	}
 	return s, nil
