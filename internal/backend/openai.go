@@ -374,6 +374,7 @@ type sseStream struct {
 	started bool
 	stopped bool
 	done    bool
+	drained bool
 	// raw is set in pass-through: every event is delivered with its bytes
 	// (see readRaw).
 	raw bool
@@ -389,6 +390,7 @@ func (s *sseStream) Recv() (inference.Event, error) {
 	for s.head == len(s.pending) {
 		s.pending, s.head = s.pending[:0], 0
 		if s.done {
+			s.drain()
 			return inference.Event{}, io.EOF
 		}
 		if err := s.readEventWithin(); err != nil {
@@ -398,6 +400,27 @@ func (s *sseStream) Recv() (inference.Event, error) {
 	ev := s.pending[s.head]
 	s.head++
 	return ev, nil
+}
+
+// maxDrain bounds what drain reads after [DONE].
+const maxDrain = 64 << 10
+
+// drain reads what follows the stream's end ([DONE]) to the end of the HTTP
+// body, within the idle time-out, so that the connection goes back to the
+// pool: net/http drops a connection whose response body is closed before
+// its end, and the next request would dial (and shake hands) again. From a
+// well-behaved upstream what follows is only the body's terminator, which
+// may arrive in a write of its own; after more than maxDrain bytes, or an
+// error, the connection is let go (Close drops it). The stream's events are
+// all delivered by then: this only delays the EOF that follows them.
+func (s *sseStream) drain() {
+	if s.drained {
+		return
+	}
+	s.drained = true
+	s.timer.Reset(s.idle)
+	io.CopyN(io.Discard, s.r, maxDrain)
+	s.timer.Stop()
 }
 
 // streamChunk is the part of a chat.completion.chunk the stream reads.

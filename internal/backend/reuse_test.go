@@ -1,0 +1,127 @@
+package backend
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// TestOpenAIStreamKeepsItsConnection: a stream that ends with [DONE] leaves
+// its connection to the upstream in the pool, even when the end of the
+// HTTP body (the chunked terminator) arrives after [DONE] in a write of its
+// own: the stream reads the body to its end before it reports EOF. A stream
+// that dropped its connection made the next request dial (and, on TLS, shake
+// hands) again.
+func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		raw  bool
+	}{{"decoded", false}, {"pass-through", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// sawDone is sent to once the client's transport has read
+			// [DONE]; only then does the handler return, which writes the
+			// body's terminator in a write of its own.
+			sawDone := make(chan struct{}, 1)
+			var conns atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "text/event-stream")
+				for _, c := range []string{
+					`{"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`,
+					`{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}`,
+					`{"id":"c1","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}`,
+				} {
+					fmt.Fprintf(w, "data: %s\n\n", c)
+				}
+				io.WriteString(w, "data: [DONE]\n\n")
+				w.(http.Flusher).Flush()
+				select {
+				case <-sawDone:
+				case <-r.Context().Done():
+				}
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			tr := &http.Transport{MaxIdleConnsPerHost: 4}
+			defer tr.CloseIdleConnections()
+			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Transport: watchDone{tr, sawDone}})
+			const streams = 5
+			for i := range streams {
+				r := req()
+				if tc.raw {
+					var err error
+					if r, err = inference.Peek(inference.DialectOpenAIChat, "", []byte(`{"model":"x","stream":true,"messages":[{"role":"user","content":"hello"}]}`), false); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s, err := b.Stream(t.Context(), r)
+				if err != nil {
+					t.Fatalf("stream %d: %v", i, err)
+				}
+				n := 0
+				for {
+					_, err := s.Recv()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatalf("stream %d: %v", i, err)
+					}
+					n++
+				}
+				s.Close()
+				if n == 0 {
+					t.Fatalf("stream %d: no events", i)
+				}
+			}
+			if got := conns.Load(); got != 1 {
+				t.Errorf("%d streams opened %d connections to the upstream, want 1", streams, got)
+			}
+		})
+	}
+}
+
+// watchDone is a transport whose response bodies tell done once a read
+// returns [DONE].
+type watchDone struct {
+	http.RoundTripper
+	done chan<- struct{}
+}
+
+func (w watchDone) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := w.RoundTripper.RoundTrip(r)
+	if err == nil {
+		resp.Body = &doneBody{ReadCloser: resp.Body, done: w.done}
+	}
+	return resp, err
+}
+
+type doneBody struct {
+	io.ReadCloser
+	done chan<- struct{}
+}
+
+func (b *doneBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if bytes.Contains(p[:n], []byte("[DONE]")) {
+		select {
+		case b.done <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
+}
