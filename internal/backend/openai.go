@@ -423,6 +423,36 @@ func (s *sseStream) drain() {
 	s.timer.Stop()
 }
 
+// Ready implements inference.Readier: an event is pending, or, in
+// pass-through (where every data line is an event), the next data line is
+// buffered whole and is not [DONE] (after which Recv drains the body, which
+// may wait). A decoded stream tells only of pending events: a data line
+// there may carry nothing the gateway reads, and Recv would read on.
+func (s *sseStream) Ready() bool {
+	if s.head < len(s.pending) {
+		return true
+	}
+	if !s.raw || s.done {
+		return false
+	}
+	buf, _ := s.r.Peek(s.r.Buffered())
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			return false
+		}
+		line := buf[:i]
+		buf = buf[i+1:]
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue
+		}
+		if data = bytes.TrimSpace(data); len(data) > 0 {
+			return !bytes.Equal(data, []byte("[DONE]"))
+		}
+	}
+}
+
 // streamChunk is the part of a chat.completion.chunk the stream reads.
 type streamChunk struct {
 	Choices []struct {

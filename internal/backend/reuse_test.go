@@ -1,12 +1,14 @@
 package backend
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -124,4 +126,38 @@ func (b *doneBody) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// TestSSEStreamReady: a pass-through stream is Ready when the next data
+// line is buffered whole and is not [DONE] (after which Recv drains the
+// body); a decoded stream only with an event pending.
+func TestSSEStreamReady(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, buffered string
+		raw, pending   bool
+		want           bool
+	}{
+		{"nothing", "", true, false, false},
+		{"a whole event", "data: {\"a\":1}\n\n", true, false, true},
+		{"a line cut", "data: {\"a\":", true, false, false},
+		{"the end marker", "data: [DONE]\n\n", true, false, false},
+		{"a comment, then an event", ": keep-alive\n\ndata: {}\n", true, false, true},
+		{"an event name alone", "event: x\n", true, false, false},
+		{"empty data, then an event", "data:\r\n\r\ndata: {}\r\n", true, false, true},
+		{"decoded, a whole event", "data: {\"a\":1}\n\n", false, false, false},
+		{"decoded, an event pending", "", false, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &sseStream{raw: tc.raw, r: bufio.NewReaderSize(strings.NewReader(tc.buffered), 8192)}
+			s.r.Peek(1) // fill the buffer with what "arrived"
+			if tc.pending {
+				s.pending = append(s.pending, inference.Event{Kind: inference.EventDelta})
+			}
+			if got := s.Ready(); got != tc.want {
+				t.Errorf("Ready() = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -172,6 +172,9 @@ func (g *Gateway) trackedStream(ctx context.Context, s inference.Stream, att rou
 	return &trackedStream{Stream: s, g: g, ctx: ctx, att: att, ttft: ttft, res: res, count: delivered{input: req.EstimatedInputTokens()}}
 }
 
+// Ready implements inference.Readier.
+func (s *trackedStream) Ready() bool { return inference.Ready(s.Stream) }
+
 func (s *trackedStream) Recv() (inference.Event, error) {
 	ev, err := s.Stream.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -248,6 +251,9 @@ func (g *Gateway) recordingStream(ctx context.Context, s inference.Stream, rec *
 	rec.Status = 200
 	return &recordingStream{Stream: s, g: g, ctx: ctx, rec: rec, count: delivered{input: req.EstimatedInputTokens()}}
 }
+
+// Ready implements inference.Readier.
+func (s *recordingStream) Ready() bool { return inference.Ready(s.Stream) }
 
 func (s *recordingStream) Recv() (inference.Event, error) {
 	ev, err := s.Stream.Recv()

@@ -63,6 +63,9 @@ func watchIdle(s inference.Stream, clock routing.TimerClock, idle time.Duration)
 	return w
 }
 
+// Ready implements inference.Readier.
+func (w *idleStream) Ready() bool { return inference.Ready(w.Stream) }
+
 func (w *idleStream) Recv() (inference.Event, error) {
 	w.mu.Lock()
 	w.waiting = w.clock.Now()

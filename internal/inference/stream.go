@@ -82,3 +82,21 @@ type Stream interface {
 	Recv() (Event, error)
 	Close() error
 }
+
+// Readier is implemented by a Stream that can tell whether its next Recv
+// returns at once: the next event (or the stream's end) is already read
+// from the network, so Recv will not wait for it. A wrapper of a Stream
+// implements it by asking the stream it wraps (Ready).
+type Readier interface {
+	Ready() bool
+}
+
+// Ready reports whether s's next Recv returns at once; false when s cannot
+// tell. A relay that writes a stream's events to a client flushes only
+// before a Recv that may wait: events that arrived together leave together,
+// in one write instead of one each (as a byte-copying proxy sends them),
+// and none is held back waiting for one that has not arrived.
+func Ready(s Stream) bool {
+	r, ok := s.(Readier)
+	return ok && r.Ready()
+}

@@ -449,6 +449,19 @@ type remoteStream struct {
 	onReceipt func(string)
 }
 
+// Ready implements inference.Readier: the next frame (or NDJSON line) is
+// buffered whole, or the stream has ended.
+func (s *remoteStream) Ready() bool {
+	if s.done {
+		return true
+	}
+	if s.frames != nil {
+		return s.frames.ready()
+	}
+	buf, _ := s.sc.Peek(s.sc.Buffered())
+	return bytes.IndexByte(buf, '\n') >= 0
+}
+
 func (s *remoteStream) Recv() (inference.Event, error) {
 	if s.done {
 		return inference.Event{}, io.EOF

@@ -256,6 +256,24 @@ func (fr *frameReader) next() (frame, error) {
 	return frame{typ, fr.buf}, nil
 }
 
+// ready reports whether the next frame is buffered whole (or is malformed
+// in a way next reports at once), so that next returns without a read.
+func (fr *frameReader) ready() bool {
+	buf, _ := fr.r.Peek(fr.r.Buffered())
+	buf = buf[min(fr.pending, len(buf)):]
+	if len(buf) == 0 {
+		return false
+	}
+	n, k := binary.Uvarint(buf[1:])
+	switch {
+	case k < 0:
+		return true // an overlong length: malformed
+	case k == 0:
+		return false // the length is not all here yet
+	}
+	return n > uint64(fr.max) || uint64(len(buf)-1-k) >= n
+}
+
 // event decodes an event frame's payload.
 func (fr *frameReader) event(p []byte) (inference.Event, error) {
 	if len(p) < 3 {

@@ -147,9 +147,10 @@ func (s *server) envelope(r *http.Request, body []byte) (*envelope.Envelope, err
 	return &e, nil
 }
 
-// relay writes a stream, flushing each event: in stream frames when the
-// source asked for them (framed), else as NDJSON lines, which every source
-// reads.
+// relay writes a stream: in stream frames when the source asked for them
+// (framed), else as NDJSON lines, which every source reads. What is written
+// is flushed before a Recv that may wait: events that arrived together
+// cross the link in one write, and none waits for the next.
 func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) {
 	defer st.Close()
 	if framed {
@@ -166,7 +167,11 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 	// event costs no allocation here.
 	var ev inference.Event
 	var line streamLine
+	flush := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
 	for {
+		if !inference.Ready(st) && !flush() {
+			return // the source went away; closing the stream cancels the backend
+		}
 		var err error
 		ev, err = st.Recv()
 		var receipt string
@@ -204,10 +209,11 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 			}
 			werr = enc.Encode(&line)
 		}
-		if werr != nil || bw.Flush() != nil || rc.Flush() != nil {
+		if werr != nil {
 			return // the source went away; closing the stream cancels the backend
 		}
 		if err != nil {
+			flush()
 			return
 		}
 	}

@@ -260,18 +260,22 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 4096)
-	send := func(name string, data []byte) bool {
+	// Events are written to bw as they come and flushed before a Recv
+	// that may wait: events that arrived together leave in one write, and
+	// none waits for the next.
+	flush := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
+	send := func(name string, data []byte) {
 		bw.WriteString("event: ")
 		bw.WriteString(name)
 		bw.WriteString("\ndata: ")
 		bw.Write(data)
 		bw.WriteString("\n\n")
-		return bw.Flush() == nil && rc.Flush() == nil
 	}
 	inStreamError := func(err error) {
 		// After the first byte an error is reported in-stream, never
 		// retried (invariant 3).
 		send("error", errorJSON(inference.AsError(err), ""))
+		flush()
 	}
 	id := messageID(call.RequestID)
 	meta := translate.ResponseMeta{ID: id, Model: req.Model}
@@ -282,17 +286,17 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 	pinged, passed := false, false
 	// relay sends one event, and a ping after message_start as Anthropic
 	// does.
-	relay := func(name string, data []byte) bool {
-		if !send(name, data) {
-			return false
-		}
+	relay := func(name string, data []byte) {
+		send(name, data)
 		if name == "message_start" && !pinged {
 			pinged = true
-			return send("ping", []byte(`{"type": "ping"}`))
+			send("ping", []byte(`{"type": "ping"}`))
 		}
-		return true
 	}
 	for {
+		if !inference.Ready(s) && !flush() {
+			return // client went away; Close cancels the backend call
+		}
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
 			break
@@ -325,9 +329,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 				held = append(held, translate.Event{Type: name, Data: append([]byte(nil), data...)})
 				continue
 			}
-			if !relay(name, data) {
-				return
-			}
+			relay(name, data)
 		case ev.Raw != nil:
 			if tr == nil {
 				if tr, err = dialect.NewStreamTranslator(ev.Dialect, inference.DialectAnthropic, meta); err != nil {
@@ -345,15 +347,11 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 				continue
 			}
 			for _, o := range outs {
-				if !relay(eventType(o), o.Data) {
-					return
-				}
+				relay(eventType(o), o.Data)
 			}
 		default:
 			for _, o := range sc.next(&ev) {
-				if !relay(o.Type, o.Data) {
-					return
-				}
+				relay(o.Type, o.Data)
 			}
 		}
 	}
@@ -381,10 +379,9 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 		}
 	}
 	for _, o := range held {
-		if !relay(eventType(o), o.Data) {
-			return
-		}
+		relay(eventType(o), o.Data)
 	}
+	flush()
 }
 
 // eventType is a translated event's name: its Type, or the type member of

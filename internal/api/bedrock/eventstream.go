@@ -8,18 +8,41 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
 // ContentTypeEventStream is the media type of AWS event-stream bodies.
 const ContentTypeEventStream = "application/vnd.amazon.eventstream"
 
 // eventWriter writes AWS event-stream frames (bedrock-api.md §2) and
-// flushes each one, so that a client sees every event as it happens.
+// flushes each one, so that a client sees every event as it happens;
+// or, relaying a stream (relaying), flushes before a Recv that may wait
+// (flushIdle): events that arrived together leave in one write, and none
+// waits for the next. The handler's return flushes what is left.
 type eventWriter struct {
 	w   http.ResponseWriter
 	rc  *http.ResponseController
 	enc *eventstream.Encoder
 	err error
+	// relaying is the stream being relayed, if any.
+	relaying inference.Stream
+}
+
+// flushIdle flushes what is written unless the relayed stream's next event
+// is already here. It reports false once the client is gone.
+func (ew *eventWriter) flushIdle() bool {
+	if ew.err == nil && !inference.Ready(ew.relaying) {
+		ew.err = ew.rc.Flush()
+	}
+	return ew.err == nil
+}
+
+// flushEach flushes one event, unless a stream is relayed (flushIdle).
+func (ew *eventWriter) flushEach() bool {
+	if ew.relaying == nil {
+		ew.err = ew.rc.Flush()
+	}
+	return ew.err == nil
 }
 
 func newEventWriter(w http.ResponseWriter) *eventWriter {
@@ -60,10 +83,7 @@ func (ew *eventWriter) raw(eventType string, payload []byte) bool {
 	if ew.err = ew.enc.Encode(ew.w, m); ew.err != nil {
 		return false
 	}
-	if ew.err = ew.rc.Flush(); ew.err != nil {
-		return false
-	}
-	return true
+	return ew.flushEach()
 }
 
 // chunk writes an InvokeModelWithResponseStream chunk event whose bytes
@@ -89,8 +109,5 @@ func (ew *eventWriter) write(m eventstream.Message, payload any) bool {
 	if ew.err = ew.enc.Encode(ew.w, m); ew.err != nil {
 		return false
 	}
-	if ew.err = ew.rc.Flush(); ew.err != nil {
-		return false
-	}
-	return true
+	return ew.flushEach()
 }

@@ -112,7 +112,11 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	rl := &relay{client: inference.DialectConverse, meta: func() translate.ResponseMeta {
 		return translate.ResponseMeta{LatencyMs: h.latencyMs(call, nil)}
 	}}
+	ew.relaying = s
 	for {
+		if !ew.flushIdle() {
+			return // client went away; Close cancels the backend call
+		}
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
 			break
@@ -327,7 +331,11 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 		msg := dialect.AnthropicMessageStart(messageID(call.RequestID), out.Route.Model, call.Request.EstimatedInputTokens())
 		return chunk(anthropicMessageStart{Type: "message_start", Message: msg})
 	}
+	ew.relaying = s
 	for {
+		if !ew.flushIdle() {
+			return // client went away; Close cancels the backend call
+		}
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
 			break

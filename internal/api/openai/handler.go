@@ -237,33 +237,34 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	var choice [1]chatChoice
 	var delta respMessage
 	var text, fr string
-	send := func(c *chatResponse) bool {
+	// Events are written to bw as they come and flushed before a Recv
+	// that may wait (flushIdle): events that arrived together leave in one
+	// write, and none waits for the next.
+	flushIdle := func() bool { return inference.Ready(s) || flush() }
+	send := func(c *chatResponse) {
 		bw.WriteString("data: ")
 		enc.Encode(c)
 		bw.WriteString("\n")
-		return flush()
 	}
 	empty := ""
 	var usage *inference.Usage
 	// Pass-through: events go out as the upstream sent them, with the id
 	// and model rewritten into reused buffers (no allocation per token).
 	var buf, tmp, held []byte
-	sendRaw := func(raw []byte) bool {
+	sendRaw := func(raw []byte) {
 		buf = rewriteChunk(&buf, &tmp, raw, id, req.Model)
 		bw.WriteString("data: ")
 		bw.Write(buf)
 		bw.WriteString("\n\n")
-		return flush()
 	}
 	// Translation: events of another dialect become OpenAI chunks; those
 	// that end the stream wait for the record like the usage chunk.
 	var tr *dialect.StreamTranslator
 	var heldT []translate.Event
-	sendPlain := func(data []byte) bool {
+	sendPlain := func(data []byte) {
 		bw.WriteString("data: ")
 		bw.Write(data)
 		bw.WriteString("\n\n")
-		return flush()
 	}
 	inStreamError := func(err error) {
 		// After the first byte an error is reported in-stream, never
@@ -271,8 +272,12 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		e := inference.AsError(err)
 		b, _ := json.Marshal(errorBody{Error: detail(e)})
 		sendPlain(b)
+		flush()
 	}
 	for {
+		if !flushIdle() {
+			return // client went away; Close cancels the backend call
+		}
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
 			break
@@ -299,9 +304,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 				continue
 			}
 			for _, o := range outs {
-				if !sendPlain(o.Data) {
-					return
-				}
+				sendPlain(o.Data)
 			}
 			continue
 		}
@@ -311,9 +314,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 				usage, held = ev.Usage, append(held[:0], ev.Raw...)
 				continue
 			}
-			if !sendRaw(ev.Raw) {
-				return
-			}
+			sendRaw(ev.Raw)
 			continue
 		}
 		switch ev.Kind {
@@ -335,9 +336,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 			continue
 		}
 		chunk.Choices = choice[:]
-		if !send(&chunk) {
-			return // client went away; Close cancels the backend call
-		}
+		send(&chunk)
 	}
 	// Record the request (audit) before the client sees its end: a node
 	// that dies after this loses no answered request's event.
@@ -349,9 +348,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 			return
 		}
 		for _, o := range append(heldT, fin...) {
-			if !sendPlain(o.Data) {
-				return
-			}
+			sendPlain(o.Data)
 		}
 	} else if held != nil {
 		if !includeUsage {
@@ -363,24 +360,20 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 				held = inference.AppendSetField(nil, held, "usage", []byte("null"))
 			}
 		}
-		if held != nil && !sendRaw(held) {
-			return
+		if held != nil {
+			sendRaw(held)
 		}
 	} else if includeUsage && usage != nil {
 		chunk.Choices = choice[:0]
 		chunk.Usage = &chatUsage{PromptTokens: usage.InputTokens, CompletionTokens: usage.OutputTokens, TotalTokens: usage.Total()}
-		if !send(&chunk) {
-			return
-		}
+		send(&chunk)
 	}
 	if tok := gateway.StreamReceipt(s); tok != "" {
 		// The receipt rides in a last chunk of its own, before [DONE]
 		// (docs/receipts.md); clients ignore the unknown member.
 		fin := chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model, Choices: choice[:0]}
 		b, _ := json.Marshal(&fin)
-		if !sendPlain(inference.AppendSetString(nil, b, receipt.StreamField, tok)) {
-			return
-		}
+		sendPlain(inference.AppendSetString(nil, b, receipt.StreamField, tok))
 	}
 	bw.WriteString("data: [DONE]\n\n")
 	flush()

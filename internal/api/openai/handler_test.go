@@ -74,6 +74,12 @@ func newServerWith(t *testing.T, b backend.Backend) *httptest.Server {
 // clock.Wall).
 func newServerClock(t *testing.T, b backend.Backend, clk clock.Clock) *httptest.Server {
 	t.Helper()
+	return newServerWrapped(t, b, clk, func(h http.Handler) http.Handler { return h })
+}
+
+// newServerWrapped is newServerClock with the front end's handler wrapped.
+func newServerWrapped(t *testing.T, b backend.Backend, clk clock.Clock, wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
 	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
 geographies: { eu: { name: EU } }
 regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
@@ -90,7 +96,7 @@ principals: [ { id: p, api_keys: [%q] } ]
 	}
 	mux := http.NewServeMux()
 	New(g, Options{MaxRequestBytes: 8 << 20, Clock: clk}).Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(wrap(mux))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -135,7 +135,8 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 	s := out.Stream
 	defer s.Close()
 	bw, flush := startEventStream(w)
-	send := func(evs []translate.Event) bool {
+	// Events are flushed before a Recv that may wait (see writeStream).
+	send := func(evs []translate.Event) {
 		for _, e := range evs {
 			bw.WriteString("event: ")
 			bw.WriteString(e.Type)
@@ -143,7 +144,6 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 			bw.Write(e.Data)
 			bw.WriteString("\n\n")
 		}
-		return flush()
 	}
 	var tr *translate.ResponsesStream
 	var from inference.Dialect
@@ -157,12 +157,16 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 		}
 		evs, _ := tr.Fail(errors.New(inference.AsError(err).Message))
 		send(evs)
+		flush()
 	}
 	// Events without a raw body (a backend that re-encoded the request)
 	// become Chat Completions chunks for the translator.
 	chunk := chatResponse{ID: meta.ID, Object: "chat.completion.chunk", Created: meta.Created, Model: meta.Model}
 	var held []translate.Event
 	for {
+		if !inference.Ready(s) && !flush() {
+			return // client went away; Close cancels the backend call
+		}
 		ev, err := s.Recv()
 		if errors.Is(err, io.EOF) {
 			break
@@ -211,9 +215,7 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 			held = dialect.CopyEvents(held, evs)
 			continue
 		}
-		if !send(evs) {
-			return // client went away; Close cancels the backend call
-		}
+		send(evs)
 	}
 	// Record the request (audit) before the client sees its end.
 	s.Close()
@@ -238,6 +240,7 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 		}
 	}
 	send(held)
+	flush()
 }
 
 // canonicalChunk encodes an event of a backend that re-encoded the

@@ -145,6 +145,9 @@ type tracedStream struct {
 	once sync.Once
 }
 
+// Ready implements inference.Readier.
+func (s *tracedStream) Ready() bool { return inference.Ready(s.Stream) }
+
 func (s *tracedStream) Recv() (inference.Event, error) {
 	ev, err := s.Stream.Recv()
 	if err != nil && !errors.Is(err, io.EOF) {

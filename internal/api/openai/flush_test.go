@@ -1,0 +1,116 @@
+package openai
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// pipeBackend streams the events the test sends on events; its stream
+// is Ready when an event is waiting in the channel.
+type pipeBackend struct {
+	fakeBackend
+	events chan inference.Event
+}
+
+func (b *pipeBackend) Stream(context.Context, *inference.Request) (inference.Stream, error) {
+	return pipeStream(b.events), nil
+}
+
+type pipeStream chan inference.Event
+
+func (s pipeStream) Recv() (inference.Event, error) {
+	ev, ok := <-s
+	if !ok {
+		return inference.Event{}, io.EOF
+	}
+	return ev, nil
+}
+
+func (s pipeStream) Ready() bool  { return len(s) > 0 }
+func (s pipeStream) Close() error { return nil }
+
+// flushCounter counts the flushes of the responses it serves.
+type flushCounter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (f flushCounter) Flush() {
+	f.n.Add(1)
+	f.ResponseWriter.(http.Flusher).Flush()
+}
+
+func (f flushCounter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+// TestStreamFlushesBeforeWaiting: the front end writes a stream's events
+// as they come and flushes before a Recv that may wait. Events that are
+// already here leave together, in one flush, as a proxy copying bytes
+// sends them; an event is never held back waiting for the next: each
+// reaches the client while the stream has nothing more to give.
+func TestStreamFlushesBeforeWaiting(t *testing.T) {
+	t.Parallel()
+	t.Run("together", func(t *testing.T) {
+		t.Parallel()
+		var flushes atomic.Int64
+		events := make(chan inference.Event, 8)
+		for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
+			{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
+			events <- ev
+		}
+		close(events)
+		srv := newServerWrapped(t, &pipeBackend{events: events}, nil, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(flushCounter{w, &flushes}, r) })
+		})
+		resp, body := post(t, srv, testKey, `{"model":"eu.m","stream":true,`+hello+`}`)
+		if resp.StatusCode != 200 || strings.Count(string(body), `"content":`) != 4 || !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
+			t.Fatalf("status %d, body %q", resp.StatusCode, body)
+		}
+		// One flush when the channel runs dry (the stream's end is not
+		// Ready), one after [DONE].
+		if got := flushes.Load(); got > 2 {
+			t.Errorf("five events that were all here took %d flushes, want at most 2", got)
+		}
+	})
+	t.Run("one by one", func(t *testing.T) {
+		t.Parallel()
+		events := make(chan inference.Event, 8)
+		srv := newServerWith(t, &pipeBackend{events: events})
+		events <- inference.Event{Kind: inference.EventStart}
+		events <- inference.Event{Kind: inference.EventDelta, Text: "w0"}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/chat/completions",
+			strings.NewReader(`{"model":"eu.m","stream":true,`+hello+`}`))
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		// Each word is sent only once the client has read the one
+		// before: a front end that held an event until the next came
+		// would stall here (until the test's deadline).
+		sc := bufio.NewScanner(resp.Body)
+		words := []string{"w0", "w1", "w2", "w3"}
+		next := 1
+		for sc.Scan() {
+			line := sc.Text()
+			if next <= len(words) && strings.Contains(line, `"content":"`+words[next-1]+`"`) {
+				if next == len(words) {
+					close(events)
+				} else {
+					events <- inference.Event{Kind: inference.EventDelta, Text: words[next]}
+				}
+				next++
+			}
+		}
+		if next != len(words)+1 {
+			t.Errorf("the client read %d of %d words", next-1, len(words))
+		}
+	})
+}
