@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -239,6 +240,39 @@ type rawEventStream struct {
 	timedOut atomic.Bool
 	once     sync.Once
 }
+
+// Ready implements inference.Readier: the first event is held, or a whole
+// message is buffered that Recv delivers (or refuses) without reading on:
+// any message of a Converse stream; of an InvokeModel stream a chunk or an
+// exception (Recv skips other events and reads on).
+func (s *rawEventStream) Ready() bool {
+	if s.primed {
+		return true
+	}
+	buf, _ := s.r.Peek(s.r.Buffered())
+	if len(buf) < 12 {
+		return false
+	}
+	total, hlen := binary.BigEndian.Uint32(buf[0:4]), binary.BigEndian.Uint32(buf[4:8])
+	switch {
+	case total < 16 || total > maxFrame || hlen > total-16:
+		return true // malformed: refused at once
+	case uint32(len(buf)) < total:
+		return false
+	case s.dialect == inference.DialectConverse:
+		return true
+	}
+	h := buf[12 : 12+hlen]
+	return bytes.Contains(h, chunkHeader) || !bytes.Contains(h, eventHeader)
+}
+
+// chunkHeader and eventHeader are the encoded headers :event-type: chunk
+// and :message-type: event (name length, name, string type, value length,
+// value).
+var (
+	chunkHeader = []byte("\x0b:event-type\x07\x00\x05chunk")
+	eventHeader = []byte("\x0d:message-type\x07\x00\x05event")
+)
 
 // Recv implements inference.Stream.
 func (s *rawEventStream) Recv() (inference.Event, error) {

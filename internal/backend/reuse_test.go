@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -155,6 +157,48 @@ func TestSSEStreamReady(t *testing.T) {
 			if tc.pending {
 				s.pending = append(s.pending, inference.Event{Kind: inference.EventDelta})
 			}
+			if got := s.Ready(); got != tc.want {
+				t.Errorf("Ready() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRawEventStreamReady: a Bedrock stream is Ready with a whole message
+// buffered that Recv delivers without reading on (the AWS encoder's bytes).
+func TestRawEventStreamReady(t *testing.T) {
+	t.Parallel()
+	chunk := encodeFrame(t, "chunk", []byte(`{"bytes":"e30="}`))
+	other := encodeFrame(t, "somethingNew", []byte(`{}`))
+	delta := encodeFrame(t, "contentBlockDelta", []byte(`{"delta":{"text":"hi"}}`))
+	var exc bytes.Buffer
+	var m eventstream.Message
+	m.Headers.Set(":exception-type", eventstream.StringValue("throttlingException"))
+	m.Headers.Set(":message-type", eventstream.StringValue("exception"))
+	m.Payload = []byte(`{"message":"slow down"}`)
+	if err := eventstream.NewEncoder().Encode(&exc, m); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		dialect  inference.Dialect
+		buffered []byte
+		want     bool
+	}{
+		{"nothing", inference.DialectInvoke, nil, false},
+		{"a prelude cut", inference.DialectInvoke, chunk[:8], false},
+		{"a message cut", inference.DialectInvoke, chunk[:len(chunk)-1], false},
+		{"a whole chunk", inference.DialectInvoke, chunk, true},
+		{"an exception", inference.DialectInvoke, exc.Bytes(), true},
+		{"an event Recv skips", inference.DialectInvoke, other, false},
+		{"a Converse event", inference.DialectConverse, delta, true},
+		{"a Converse event cut", inference.DialectConverse, delta[:20], false},
+		{"a malformed prelude", inference.DialectConverse, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &rawEventStream{dialect: tc.dialect, r: bufio.NewReaderSize(bytes.NewReader(tc.buffered), 8192)}
+			s.r.Peek(1)
 			if got := s.Ready(); got != tc.want {
 				t.Errorf("Ready() = %v, want %v", got, tc.want)
 			}
