@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
+	"log/slog"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -80,3 +84,107 @@ func TestRemoteStreamReady(t *testing.T) {
 type nopCloser struct{ *strings.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// chanStream yields what is sent on it until it is closed; it is Ready
+// when an event waits in the channel.
+type chanStream chan inference.Event
+
+func (s chanStream) Recv() (inference.Event, error) {
+	ev, ok := <-s
+	if !ok {
+		return inference.Event{}, io.EOF
+	}
+	return ev, nil
+}
+
+func (s chanStream) Ready() bool  { return len(s) > 0 }
+func (s chanStream) Close() error { return nil }
+
+// countingPipe is a pipeWriter that counts the writes reaching the pipe.
+type countingPipe struct {
+	pipeWriter
+	writes atomic.Int64
+}
+
+func (c *countingPipe) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.pipeWriter.Write(b)
+}
+
+// TestRelayFlushesBeforeWaiting: the destination writes a stream's events
+// to the link as they come and flushes before a Recv that may wait. Events
+// that are already here cross in one write; an event is never held back
+// waiting for the next: each reaches the source while the stream has
+// nothing more to give (a relay that held it would stall this test).
+func TestRelayFlushesBeforeWaiting(t *testing.T) {
+	t.Parallel()
+	for _, f := range streamFormats {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			relay := func(src inference.Stream) (inference.Stream, *countingPipe) {
+				pr, pw := io.Pipe()
+				s := &server{opts: ServerOptions{Logger: slog.New(slog.DiscardHandler)}}
+				w := &countingPipe{pipeWriter: pipeWriter{h: http.Header{}, w: pw}}
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					s.relay(w, src, f.framed)
+					pw.Close()
+				}()
+				t.Cleanup(func() { pr.Close(); <-done })
+				return newRemoteStream(dst, pr, func() {}, f.framed, nil), w
+			}
+			delta := func(text string) inference.Event {
+				return inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat,
+					Raw: []byte(`{"choices":[{"delta":{"content":"` + text + `"}}]}`)}
+			}
+
+			// Together: five events already here, then the end.
+			together := make(chanStream, 8)
+			for _, w := range []string{"a", "b", "c", "d", "e"} {
+				together <- delta(w)
+			}
+			close(together)
+			rs, w := relay(together)
+			n := 0
+			for {
+				if _, err := rs.Recv(); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+			if n != 5 {
+				t.Fatalf("the source read %d events, want 5", n)
+			}
+			if got := w.writes.Load(); got > 2 {
+				t.Errorf("five events that were all here took %d writes to the link, want at most 2", got)
+			}
+
+			// One by one: each word is sent only once the source has
+			// read the one before.
+			lockstep := make(chanStream, 1)
+			rs, _ = relay(lockstep)
+			words := []string{"w0", "w1", "w2", "w3"}
+			lockstep <- delta(words[0])
+			for i := range words {
+				ev, err := rs.Recv()
+				if err != nil {
+					t.Fatalf("word %d: %v", i, err)
+				}
+				if !bytes.Contains(ev.Raw, []byte(words[i])) {
+					t.Fatalf("word %d: got %s", i, ev.Raw)
+				}
+				if i+1 < len(words) {
+					lockstep <- delta(words[i+1])
+				} else {
+					close(lockstep)
+				}
+			}
+			if _, err := rs.Recv(); err != io.EOF {
+				t.Errorf("after the last word: %v, want io.EOF", err)
+			}
+		})
+	}
+}
