@@ -158,6 +158,7 @@ func startLinkProto(t testing.TB, secure, h2 bool) *link {
 		h.ServeHTTP(w, r)
 	}))
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.Config.ConnContext = ConnContext
 	if secure {
 		ts.EnableHTTP2 = h2
 		ts.TLS = serverTLS

@@ -1,9 +1,11 @@
 package interregion
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 
@@ -84,9 +86,20 @@ type EnvelopeVerifier struct {
 	Clock clock.Clock
 }
 
+// connKeyCtx is the context key of a link connection's *envelope.ConnKey.
+type connKeyCtx struct{}
+
+// ConnContext is the link server's http.Server.ConnContext: it gives each
+// connection a place for its session key, which VerifyForwarded then
+// exports once per connection instead of once per request.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKeyCtx{}, new(envelope.ConnKey))
+}
+
 // VerifyForwarded implements Verifier.
 func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelope.Envelope, error) {
-	env, err := v.Verifier.VerifyConnection(envelope.FromHeaders(r.Header), r.TLS, envelope.HashBody(body), clock.Or(v.Clock).Now())
+	ck, _ := r.Context().Value(connKeyCtx{}).(*envelope.ConnKey) // nil without ConnContext: exported per request
+	env, err := v.Verifier.VerifyConnectionKey(envelope.FromHeaders(r.Header), r.TLS, ck, envelope.HashBody(body), clock.Or(v.Clock).Now())
 	if err != nil {
 		if v.Rejections != nil {
 			v.Rejections.Envelope(err)

@@ -531,7 +531,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.clientSrv = &http.Server{Handler: n.otel.Handler(withRequestID(http.HandlerFunc(n.serveClient))), ReadHeaderTimeout: n.cfg.Server.Limits.ReadHeaderTimeout.Or(defaultReadHeaderTimeout),
 		IdleTimeout: 120 * time.Second, ErrorLog: errLog, ConnContext: connContext}
 	n.linkSrv = &http.Server{Handler: n.trackLink(n.linkHandler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog,
-		HTTP2: interregion.ServerHTTP2Config()}
+		HTTP2: interregion.ServerHTTP2Config(), ConnContext: interregion.ConnContext}
 	if n.linkStore != nil {
 		known := map[string]bool{}
 		for _, r := range n.cfg.Regions {

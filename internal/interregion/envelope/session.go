@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -113,6 +114,28 @@ func mac(k *SessionKey, payload, dst []byte) []byte {
 // other bytes) is [ReasonBadSignature]; a request carrying both a MAC and a
 // signature is [ReasonMalformed].
 func (v *Verifier) VerifyConnection(s Sealed, cs *tls.ConnectionState, body Digest, now time.Time) (*Envelope, error) {
+	return v.VerifyConnectionKey(s, cs, nil, body, now)
+}
+
+// ConnKey holds the session key of one TLS connection once exported: a
+// destination that keeps one per connection (in the connection's context)
+// exports the key once, not once per request. It must only ever be given
+// the state of the connection it belongs to. The zero value is ready.
+type ConnKey struct {
+	once sync.Once
+	key  SessionKey
+	err  error
+}
+
+// Get returns the session key of cs, exported on the first call.
+func (c *ConnKey) Get(cs *tls.ConnectionState) (SessionKey, error) {
+	c.once.Do(func() { c.key, c.err = SessionKeyFrom(cs) })
+	return c.key, c.err
+}
+
+// VerifyConnectionKey is [Verifier.VerifyConnection] with the session key
+// of cs taken from ck, the connection's own (nil: exported from cs).
+func (v *Verifier) VerifyConnectionKey(s Sealed, cs *tls.ConnectionState, ck *ConnKey, body Digest, now time.Time) (*Envelope, error) {
 	var peer *x509.Certificate
 	if cs != nil && cs.HandshakeComplete && len(cs.PeerCertificates) > 0 {
 		peer = cs.PeerCertificates[0]
@@ -141,7 +164,12 @@ func (v *Verifier) VerifyConnection(s Sealed, cs *tls.ConnectionState, body Dige
 	if err != nil {
 		return nil, &Error{ReasonUnauthenticated, err}
 	}
-	key, err := SessionKeyFrom(cs)
+	var key SessionKey
+	if ck != nil {
+		key, err = ck.Get(cs)
+	} else {
+		key, err = SessionKeyFrom(cs)
+	}
 	if err != nil {
 		return nil, &Error{ReasonUnauthenticated, err}
 	}

@@ -120,28 +120,53 @@ func TestVerifyConnection(t *testing.T) {
 				return s
 			}},
 	}
+	// Each case runs with the key exported per request, and with the
+	// connection's key cached (a ConnKey already used on that connection),
+	// as a destination's link server does.
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			v := envelope.NewVerifier(envelope.VerifierOptions{Region: dst, Checker: geoChecker(dst), VerifySigner: w.stores[dst].VerifyPeer})
-			cs := tc.conn
-			if cs == nil {
-				cs = server
+		for _, cached := range []bool{false, true} {
+			name := tc.name
+			if cached {
+				name += ", key cached"
 			}
-			sealed := tc.sealed(t)
-			e, err := v.VerifyConnection(sealed, cs, envelope.HashBody(body), t0)
-			if got, _ := envelope.ReasonOf(err); got != tc.want {
-				t.Fatalf("VerifyConnection = %v, reason %v; want reason %v", err, got, tc.want)
-			}
-			if tc.want != 0 {
-				return
-			}
-			if e == nil || e.RequestID != "req-1" {
-				t.Fatalf("VerifyConnection returned %+v", e)
-			}
-			if _, err := v.VerifyConnection(sealed, cs, envelope.HashBody(body), t0); !isReason(err, envelope.ReasonReplay) {
-				t.Fatalf("second VerifyConnection = %v, want replay", err)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				verifyConnectionCase(t, w, dst, body, server, tc.conn, tc.sealed, tc.want, cached)
+			})
+		}
+	}
+}
+
+// verifyConnectionCase runs one case of TestVerifyConnection: the sealed
+// envelope received on conn (nil: server), with the connection's key
+// exported per request or cached in a ConnKey already used on it.
+func verifyConnectionCase(t *testing.T, w *world, dst string, body []byte, server, conn *tls.ConnectionState,
+	sealedFn func(t *testing.T) envelope.Sealed, want envelope.Reason, cached bool) {
+	v := envelope.NewVerifier(envelope.VerifierOptions{Region: dst, Checker: geoChecker(dst), VerifySigner: w.stores[dst].VerifyPeer})
+	cs := conn
+	if cs == nil {
+		cs = server
+	}
+	var ck *envelope.ConnKey
+	if cached {
+		ck = new(envelope.ConnKey)
+		ck.Get(cs)
+	}
+	verify := func(s envelope.Sealed) (*envelope.Envelope, error) {
+		return v.VerifyConnectionKey(s, cs, ck, envelope.HashBody(body), t0)
+	}
+	sealed := sealedFn(t)
+	e, err := verify(sealed)
+	if got, _ := envelope.ReasonOf(err); got != want {
+		t.Fatalf("VerifyConnection = %v, reason %v; want reason %v", err, got, want)
+	}
+	if want != 0 {
+		return
+	}
+	if e == nil || e.RequestID != "req-1" {
+		t.Fatalf("VerifyConnection returned %+v", e)
+	}
+	if _, err := verify(sealed); !isReason(err, envelope.ReasonReplay) {
+		t.Fatalf("second VerifyConnection = %v, want replay", err)
 	}
 }
 
