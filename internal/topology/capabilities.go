@@ -106,16 +106,21 @@ func (f EmbeddingFamily) String() string {
 // Text v2 nor Multimodal (amazon.titan-embed-text-v1,
 // amazon.titan-embed-g1-text-02) is Text v1.
 func BedrockEmbeddingFamily(model string) EmbeddingFamily {
+	// A chat model's id (every chat request asks, through Generates) costs
+	// two scans.
 	switch {
-	case strings.Contains(model, "titan-embed-text-v2"):
-		return EmbeddingTitanTextV2
-	case strings.Contains(model, "titan-embed-image"):
-		return EmbeddingTitanMultimodal
 	case strings.Contains(model, "titan-embed"):
+		switch {
+		case strings.Contains(model, "titan-embed-text-v2"):
+			return EmbeddingTitanTextV2
+		case strings.Contains(model, "titan-embed-image"):
+			return EmbeddingTitanMultimodal
+		}
 		return EmbeddingTitanTextV1
-	case strings.Contains(model, "cohere.embed-v4"):
-		return EmbeddingCohereV4
 	case strings.Contains(model, "cohere.embed"):
+		if strings.Contains(model, "cohere.embed-v4") {
+			return EmbeddingCohereV4
+		}
 		return EmbeddingCohereV3
 	}
 	return EmbeddingNone
