@@ -44,7 +44,6 @@ func DecodeEmbeddingsRequest(body []byte) (*openai.EmbeddingRequest, error) {
 // bodies to send, in order: one per input for the Titan families, one for
 // Cohere. Keep req for EmbeddingsResponse. Errors: *UnsupportedError.
 func EmbeddingsRequest(family EmbedFamily, req *openai.EmbeddingRequest, opts EmbedOptions) ([][]byte, error) {
-	var out [][]byte
 	switch family {
 	case Titan:
 		reqs, err := EmbeddingsToTitanRequests(req)
@@ -69,15 +68,9 @@ func EmbeddingsRequest(family EmbedFamily, req *openai.EmbeddingRequest, opts Em
 		if err != nil {
 			return nil, err
 		}
-		b, err := json.Marshal(c)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	default:
-		return nil, fmt.Errorf("translate: unknown embedding family %v", family)
+		return marshalEach([]*bedrockembed.CohereRequest{c})
 	}
-	return out, nil
+	return nil, fmt.Errorf("translate: unknown embedding family %v", family)
 }
 
 // EmbeddingsResponse translates the InvokeModel response bodies of the
