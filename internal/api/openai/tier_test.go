@@ -21,6 +21,7 @@ func TestServiceTierEveryGenerationAPI(t *testing.T) {
 	}
 	tests := []struct {
 		name, header, field string
+		stream              bool
 		want                string // served tier; empty for a refusal
 		param               string // the refusal's param
 	}{
@@ -32,6 +33,8 @@ func TestServiceTierEveryGenerationAPI(t *testing.T) {
 		{name: "header wins over body", header: "priority", field: `"flex"`, want: "priority"},
 		{name: "header unknown", header: "gold", param: "X-Amzn-Bedrock-Service-Tier"},
 		{name: "body unknown", field: `"gold"`, param: "service_tier"},
+		{name: "streamed body flex", field: `"flex"`, stream: true, want: "flex"},
+		{name: "streamed header unknown", header: "gold", stream: true, param: "X-Amzn-Bedrock-Service-Tier"},
 	}
 	for path, tmpl := range bodies {
 		for _, tc := range tests {
@@ -39,6 +42,9 @@ func TestServiceTierEveryGenerationAPI(t *testing.T) {
 				extra := ""
 				if tc.field != "" {
 					extra = `,"service_tier":` + tc.field
+				}
+				if tc.stream {
+					extra += `,"stream":true`
 				}
 				r, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+path, strings.NewReader(strings.Replace(tmpl, "%s", extra, 1)))
 				if err != nil {
