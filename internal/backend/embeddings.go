@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/topology"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -75,23 +76,33 @@ func readBounded(ctx context.Context, r io.Reader) ([]byte, error) {
 	return raw, nil
 }
 
-// embedFamily returns the Bedrock embedding family of a model id, or false.
-func embedFamily(model string) (translate.EmbedFamily, bool) {
-	switch {
-	case strings.Contains(model, "titan-embed"):
-		return translate.Titan, true
-	case strings.Contains(model, "cohere.embed"):
-		return translate.Cohere, true
+// embedFamily returns the translator's family of a Bedrock model id, and
+// the options that tell its versions apart, or false. The model id's
+// family is topology's (BedrockEmbeddingFamily), which also gives an
+// embedding model its default capabilities.
+func embedFamily(model string) (translate.EmbedFamily, translate.EmbedOptions, bool) {
+	switch topology.BedrockEmbeddingFamily(model) {
+	case topology.EmbeddingTitanTextV1:
+		return translate.TitanV1, translate.EmbedOptions{}, true
+	case topology.EmbeddingTitanTextV2:
+		return translate.Titan, translate.EmbedOptions{}, true
+	case topology.EmbeddingTitanMultimodal:
+		return translate.TitanMultimodal, translate.EmbedOptions{}, true
+	case topology.EmbeddingCohereV3:
+		return translate.Cohere, translate.EmbedOptions{}, true
+	case topology.EmbeddingCohereV4:
+		return translate.Cohere, translate.EmbedOptions{CohereV4: true}, true
 	}
-	return 0, false
+	return 0, translate.EmbedOptions{}, false
 }
 
 // embed serves an OpenAI embeddings request with InvokeModel: the body is
-// translated to the model family's (Titan takes one text a call, Cohere a
-// batch) and the answers back to OpenAI's.
+// translated to the model family's (Titan Text v1 and v2 and Titan
+// Multimodal take one text a call, Cohere a batch) and the answers back to
+// OpenAI's.
 func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference.Response, error) {
 	start := b.cfg.Clock.Now()
-	family, ok := embedFamily(b.cfg.Model)
+	family, opts, ok := embedFamily(b.cfg.Model)
 	if !ok {
 		return nil, inference.Invalid("model", "this deployment's model "+inference.Clip(b.cfg.Model, 128)+" is not a Titan or Cohere embedding model")
 	}
@@ -99,7 +110,7 @@ func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference
 	if err != nil {
 		return nil, dialect.TranslateError(err)
 	}
-	bodies, err := translate.EmbeddingsRequest(family, ereq, translate.EmbedOptions{CohereV4: strings.Contains(b.cfg.Model, "embed-v4")})
+	bodies, err := translate.EmbeddingsRequest(family, ereq, opts)
 	if err != nil {
 		return nil, dialect.TranslateError(err)
 	}

@@ -37,17 +37,30 @@ func TestBedrockEmbeddings(t *testing.T) {
 	}))
 	defer up.Close()
 	tests := []struct {
-		model, body string
-		calls       int
-		wantBody    string // first upstream body contains
-		status      int
+		name, model, body string
+		calls             int
+		wantBody          string // first upstream body, whole
+		status            int
+		param             string // the refusal's field
 	}{
-		{"amazon.titan-embed-text-v2:0", `{"model":"eu.e","input":["a","b"],"dimensions":256}`, 2, `"dimensions":256`, 0},
-		{"cohere.embed-english-v3", `{"model":"eu.e","input":["a","b"]}`, 1, `"texts":["a","b"]`, 0},
-		{"amazon.nova-pro-v1:0", `{"model":"eu.e","input":"a"}`, 0, "", 400},
+		{"titan v2", "amazon.titan-embed-text-v2:0", `{"model":"eu.e","input":["a","b"],"dimensions":256}`, 2,
+			`{"inputText":"a","dimensions":256,"normalize":true,"embeddingTypes":["float"]}`, 0, ""},
+		{"titan v1", "amazon.titan-embed-text-v1", `{"model":"eu.e","input":["a","b"]}`, 2, `{"inputText":"a"}`, 0, ""},
+		{"titan v1 dimensions", "amazon.titan-embed-text-v1", `{"model":"eu.e","input":["a","b"],"dimensions":1536}`, 2, `{"inputText":"a"}`, 0, ""},
+		{"titan v1 other dimensions", "amazon.titan-embed-text-v1", `{"model":"eu.e","input":"a","dimensions":256}`, 0, "", 400, "dimensions"},
+		{"titan multimodal", "amazon.titan-embed-image-v1", `{"model":"eu.e","input":["a","b"]}`, 2, `{"inputText":"a"}`, 0, ""},
+		{"titan multimodal dimensions", "amazon.titan-embed-image-v1", `{"model":"eu.e","input":["a","b"],"dimensions":384}`, 2,
+			`{"inputText":"a","embeddingConfig":{"outputEmbeddingLength":384}}`, 0, ""},
+		{"titan multimodal profile", "eu.amazon.titan-embed-image-v1:0", `{"model":"eu.e","input":["a","b"],"dimensions":256}`, 2,
+			`{"inputText":"a","embeddingConfig":{"outputEmbeddingLength":256}}`, 0, ""},
+		{"titan multimodal other dimensions", "amazon.titan-embed-image-v1", `{"model":"eu.e","input":"a","dimensions":512}`, 0, "", 400, "dimensions"},
+		{"cohere v3", "cohere.embed-english-v3", `{"model":"eu.e","input":["a","b"]}`, 1, `{"texts":["a","b"],"input_type":"search_document"}`, 0, ""},
+		{"cohere v4", "cohere.embed-v4:0", `{"model":"eu.e","input":["a","b"],"dimensions":512}`, 1,
+			`{"texts":["a","b"],"input_type":"search_document","embedding_types":["float"],"output_dimension":512}`, 0, ""},
+		{"not an embedding model", "amazon.nova-pro-v1:0", `{"model":"eu.e","input":"a"}`, 0, "", 400, "model"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.model, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			mu.Lock()
 			paths, bodies = nil, nil
 			mu.Unlock()
@@ -65,15 +78,15 @@ func TestBedrockEmbeddings(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			if tc.status != 0 {
-				if e := inference.AsError(err); err == nil || e.Kind.Status() != tc.status || len(paths) != 0 {
-					t.Fatalf("err = %v after %d calls, want a %d and no call", err, len(paths), tc.status)
+				if e := inference.AsError(err); err == nil || e.Kind.Status() != tc.status || e.Param != tc.param || len(paths) != 0 {
+					t.Fatalf("err = %v after %d calls, want a %d naming %s and no call", err, len(paths), tc.status, tc.param)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(paths) != tc.calls || !strings.HasSuffix(paths[0], "/invoke") || !strings.Contains(bodies[0], tc.wantBody) {
+			if len(paths) != tc.calls || !strings.HasSuffix(paths[0], "/invoke") || bodies[0] != tc.wantBody {
 				t.Fatalf("upstream calls %v %v", paths, bodies)
 			}
 			var out struct {

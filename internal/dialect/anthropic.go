@@ -5,19 +5,6 @@ import (
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 )
 
-// AnthropicStopReason returns the Anthropic Messages stop_reason of a
-// canonical stop reason: max_tokens and stop_sequence keep their names,
-// every other reason (content_filtered included) is end_turn.
-func AnthropicStopReason(s inference.StopReason) string {
-	switch s {
-	case inference.StopMaxTokens:
-		return anthropic.StopMaxTokens
-	case inference.StopSequence:
-		return anthropic.StopStopSequence
-	}
-	return anthropic.StopEndTurn
-}
-
 // AnthropicResponse renders a canonical answer (one a backend re-encoded,
 // with no Body in a dialect) as an Anthropic Messages response named id
 // and model: one text block, the stop reason and the usage. The Anthropic

@@ -26,8 +26,8 @@ func TestAnthropicResponse(t *testing.T) {
 		{"stop sequence, escaped text", inference.Response{Message: inference.Message{Content: []inference.Block{{Text: "<a&b>"}}}, StopReason: inference.StopSequence,
 			Usage: inference.Usage{InputTokens: 1, OutputTokens: 2, CacheReadInputTokens: 5}},
 			`{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"\u003ca\u0026b\u003e"}],"stop_reason":"stop_sequence","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2}}`},
-		{"content filtered ends the turn", inference.Response{StopReason: inference.StopContentFiltered},
-			`{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":""}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}`},
+		{"content filtered is a refusal", inference.Response{StopReason: inference.StopContentFiltered},
+			`{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":""}],"stop_reason":"refusal","stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,7 +39,9 @@ const (
 
 // bedrockEmbedFamily returns the embedding family of a model id (a
 // foundation model id, an inference profile id or an ARN holding one), or
-// notEmbedding for a chat model.
+// notEmbedding for a chat model. It is the simulator's own reading of
+// Bedrock, as the package imports only the standard library; a test holds
+// it to the gateway's (topology.BedrockEmbeddingFamily).
 func bedrockEmbedFamily(model string) embedFamily {
 	switch {
 	case strings.Contains(model, "titan-embed-text-v2"):

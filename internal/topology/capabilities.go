@@ -66,11 +66,70 @@ func (d Deployment) EffectiveCapabilities() []string {
 	return DefaultCapabilities(d.Backend.Type)
 }
 
+// EmbeddingFamily is the InvokeModel body a Bedrock embedding model takes.
+// The model id decides it, here only: the capabilities a deployment has by
+// default and the body the Bedrock adapter sends both read it.
+type EmbeddingFamily int
+
+// Embedding families.
+const (
+	EmbeddingNone            EmbeddingFamily = iota // not an embedding model: a chat model
+	EmbeddingTitanTextV1                            // amazon.titan-embed-text-v1: inputText only, 1536 dimensions
+	EmbeddingTitanTextV2                            // amazon.titan-embed-text-v2:0: inputText, dimensions, normalize
+	EmbeddingTitanMultimodal                        // amazon.titan-embed-image-v1: inputText and/or inputImage, embeddingConfig
+	EmbeddingCohereV3                               // cohere.embed-english-v3, cohere.embed-multilingual-v3
+	EmbeddingCohereV4                               // cohere.embed-v4:0: adds output_dimension
+)
+
+func (f EmbeddingFamily) String() string {
+	switch f {
+	case EmbeddingNone:
+		return "none"
+	case EmbeddingTitanTextV1:
+		return "titan-text-v1"
+	case EmbeddingTitanTextV2:
+		return "titan-text-v2"
+	case EmbeddingTitanMultimodal:
+		return "titan-multimodal"
+	case EmbeddingCohereV3:
+		return "cohere-v3"
+	case EmbeddingCohereV4:
+		return "cohere-v4"
+	}
+	return "EmbeddingFamily(" + strconv.Itoa(int(f)) + ")"
+}
+
+// BedrockEmbeddingFamily returns the embedding family of a Bedrock model
+// id (a foundation model id, an inference profile id such as
+// eu.amazon.titan-embed-image-v1:0, or an ARN holding one), or
+// EmbeddingNone for any other model. Any titan-embed id that is neither
+// Text v2 nor Multimodal (amazon.titan-embed-text-v1,
+// amazon.titan-embed-g1-text-02) is Text v1.
+func BedrockEmbeddingFamily(model string) EmbeddingFamily {
+	// A chat model's id (every chat request asks, through Generates) costs
+	// two scans.
+	switch {
+	case strings.Contains(model, "titan-embed"):
+		switch {
+		case strings.Contains(model, "titan-embed-text-v2"):
+			return EmbeddingTitanTextV2
+		case strings.Contains(model, "titan-embed-image"):
+			return EmbeddingTitanMultimodal
+		}
+		return EmbeddingTitanTextV1
+	case strings.Contains(model, "cohere.embed"):
+		if strings.Contains(model, "cohere.embed-v4") {
+			return EmbeddingCohereV4
+		}
+		return EmbeddingCohereV3
+	}
+	return EmbeddingNone
+}
+
 // bedrockEmbeddingModel reports whether a Bedrock model id (or inference
-// profile id) names an Amazon Titan or Cohere embedding model, by the
-// same test the Bedrock adapter uses to pick the embedding body.
+// profile id) names an Amazon Titan or Cohere embedding model.
 func bedrockEmbeddingModel(model string) bool {
-	return strings.Contains(model, "titan-embed") || strings.Contains(model, "cohere.embed")
+	return BedrockEmbeddingFamily(model) != EmbeddingNone
 }
 
 // Generates reports whether a deployment with capabilities caps (as

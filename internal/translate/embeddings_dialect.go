@@ -14,8 +14,10 @@ type EmbedFamily int
 
 // Embedding model families.
 const (
-	Titan  EmbedFamily = iota + 1 // amazon.titan-embed-text-v2:0
-	Cohere                        // cohere.embed-*
+	Titan           EmbedFamily = iota + 1 // Amazon Titan Text Embeddings v2: amazon.titan-embed-text-v2:0
+	Cohere                                 // Cohere Embed: cohere.embed-* (v4 with EmbedOptions.CohereV4)
+	TitanV1                                // Amazon Titan Text Embeddings v1: amazon.titan-embed-text-v1
+	TitanMultimodal                        // Amazon Titan Multimodal Embeddings: amazon.titan-embed-image-v1
 )
 
 func (f EmbedFamily) String() string {
@@ -24,6 +26,10 @@ func (f EmbedFamily) String() string {
 		return "titan"
 	case Cohere:
 		return "cohere"
+	case TitanV1:
+		return "titan-v1"
+	case TitanMultimodal:
+		return "titan-multimodal"
 	}
 	return fmt.Sprintf("EmbedFamily(%d)", int(f))
 }
@@ -35,37 +41,36 @@ func DecodeEmbeddingsRequest(body []byte) (*openai.EmbeddingRequest, error) {
 }
 
 // EmbeddingsRequest translates an embeddings request into the InvokeModel
-// bodies to send, in order: one per input for Titan, one for Cohere. Keep
-// req for EmbeddingsResponse. Errors: *UnsupportedError.
+// bodies to send, in order: one per input for the Titan families, one for
+// Cohere. Keep req for EmbeddingsResponse. Errors: *UnsupportedError.
 func EmbeddingsRequest(family EmbedFamily, req *openai.EmbeddingRequest, opts EmbedOptions) ([][]byte, error) {
-	var out [][]byte
 	switch family {
 	case Titan:
 		reqs, err := EmbeddingsToTitanRequests(req)
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range reqs {
-			b, err := json.Marshal(t)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, b)
+		return marshalEach(reqs)
+	case TitanV1:
+		reqs, err := EmbeddingsToTitanV1Requests(req)
+		if err != nil {
+			return nil, err
 		}
+		return marshalEach(reqs)
+	case TitanMultimodal:
+		reqs, err := EmbeddingsToTitanMultimodalRequests(req)
+		if err != nil {
+			return nil, err
+		}
+		return marshalEach(reqs)
 	case Cohere:
 		c, err := EmbeddingsToCohereRequest(req, opts)
 		if err != nil {
 			return nil, err
 		}
-		b, err := json.Marshal(c)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	default:
-		return nil, fmt.Errorf("translate: unknown embedding family %v", family)
+		return marshalEach([]*bedrockembed.CohereRequest{c})
 	}
-	return out, nil
+	return nil, fmt.Errorf("translate: unknown embedding family %v", family)
 }
 
 // EmbeddingsResponse translates the InvokeModel response bodies of the
@@ -75,7 +80,8 @@ func EmbeddingsResponse(family EmbedFamily, req *openai.EmbeddingRequest, bodies
 	var out *openai.EmbeddingResponse
 	var err error
 	switch family {
-	case Titan:
+	case Titan, TitanV1, TitanMultimodal:
+		// The three answer alike: embedding and inputTextTokenCount.
 		resps := make([]*bedrockembed.TitanResponse, len(bodies))
 		for i, b := range bodies {
 			if resps[i], err = decodeAs[bedrockembed.TitanResponse](Converse, b); err != nil {
@@ -99,4 +105,17 @@ func EmbeddingsResponse(family EmbedFamily, req *openai.EmbeddingRequest, bodies
 		return nil, err
 	}
 	return json.Marshal(out)
+}
+
+// marshalEach encodes each body in order.
+func marshalEach[T any](reqs []T) ([][]byte, error) {
+	out := make([][]byte, len(reqs))
+	for i, r := range reqs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
 }

@@ -9,9 +9,14 @@ import (
 )
 
 const (
-	targetTitan  = "Amazon Titan Text Embeddings v2"
-	targetCohere = "Cohere Embed"
+	targetTitan           = "Amazon Titan Text Embeddings v2"
+	targetTitanV1         = "Amazon Titan Text Embeddings v1"
+	targetTitanMultimodal = "Amazon Titan Multimodal Embeddings"
+	targetCohere          = "Cohere Embed"
 )
+
+// titanV1Dimensions is the fixed size of Titan Text Embeddings v1 vectors.
+const titanV1Dimensions = 1536
 
 // EmbedMeta holds what a translated embeddings response needs but the
 // backend's body lacks. The caller supplies it.
@@ -69,8 +74,52 @@ func EmbeddingsToTitanRequests(req *openai.EmbeddingRequest) ([]*bedrockembed.Ti
 	return out, nil
 }
 
+// EmbeddingsToTitanV1Requests translates an embeddings request into Titan
+// Text Embeddings v1 InvokeModel bodies, one per input, in input order. The
+// model takes inputText only and answers 1536 dimensions: dimensions is
+// refused unless it is 1536, which is then satisfied without being sent.
+func EmbeddingsToTitanV1Requests(req *openai.EmbeddingRequest) ([]*bedrockembed.TitanRequest, error) {
+	r := refuser(targetTitanV1)
+	if err := refuseEmbeddingsCommon(r, req); err != nil {
+		return nil, err
+	}
+	if req.Dimensions != nil && *req.Dimensions != titanV1Dimensions {
+		return nil, r.because("dimensions", "the model has a fixed size; expressible: 1536")
+	}
+	out := make([]*bedrockembed.TitanRequest, len(req.Input.Strings))
+	for i, s := range req.Input.Strings {
+		out[i] = &bedrockembed.TitanRequest{InputText: s}
+	}
+	return out, nil
+}
+
+// EmbeddingsToTitanMultimodalRequests translates an embeddings request into
+// Titan Multimodal Embeddings InvokeModel bodies, one per input, in input
+// order: each text as inputText (OpenAI's API sends no images). dimensions
+// maps to embeddingConfig.outputEmbeddingLength (256, 384 or 1024); other
+// values are refused.
+func EmbeddingsToTitanMultimodalRequests(req *openai.EmbeddingRequest) ([]*bedrockembed.TitanMultimodalRequest, error) {
+	r := refuser(targetTitanMultimodal)
+	if err := refuseEmbeddingsCommon(r, req); err != nil {
+		return nil, err
+	}
+	var cfg *bedrockembed.TitanEmbeddingConfig
+	if d := req.Dimensions; d != nil {
+		if !slices.Contains(bedrockembed.TitanMultimodalLengths, *d) {
+			return nil, r.because("dimensions", "expressible: 256, 384, 1024")
+		}
+		cfg = &bedrockembed.TitanEmbeddingConfig{OutputEmbeddingLength: d}
+	}
+	out := make([]*bedrockembed.TitanMultimodalRequest, len(req.Input.Strings))
+	for i, s := range req.Input.Strings {
+		out[i] = &bedrockembed.TitanMultimodalRequest{InputText: s, EmbeddingConfig: cfg}
+	}
+	return out, nil
+}
+
 // TitanToEmbeddingsResponse translates the Titan responses to the requests
-// EmbeddingsToTitanRequests made for req (same order) into one embeddings
+// EmbeddingsToTitanRequests (or the v1 and Multimodal ones, which answer
+// alike) made for req (same order) into one embeddings
 // response, encoding vectors as base64 when req asked for it. Usage is the
 // sum of inputTextTokenCount.
 func TitanToEmbeddingsResponse(req *openai.EmbeddingRequest, resps []*bedrockembed.TitanResponse, meta EmbedMeta) (*openai.EmbeddingResponse, error) {

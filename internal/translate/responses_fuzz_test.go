@@ -104,13 +104,13 @@ func FuzzResponsesBackend(f *testing.F) {
 }
 
 func FuzzEmbeddings(f *testing.F) {
-	seed(f, "request", "embeddings_titan", "embeddings_cohere")
-	seed(f, "response", "embeddings_titan", "embeddings_cohere")
+	seed(f, "request", "embeddings_titan", "embeddings_titan_v1", "embeddings_titan_multimodal", "embeddings_cohere")
+	seed(f, "response", "embeddings_titan", "embeddings_titan_multimodal", "embeddings_cohere")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if req, err := translate.DecodeEmbeddingsRequest(data); err == nil {
-			for _, fam := range []translate.EmbedFamily{translate.Titan, translate.Cohere} {
+			for _, fam := range []translate.EmbedFamily{translate.Titan, translate.TitanV1, translate.TitanMultimodal, translate.Cohere} {
 				bodies, err := translate.EmbeddingsRequest(fam, req, translate.EmbedOptions{CohereV4: true})
-				if err == nil && fam == translate.Titan && len(bodies) != req.Input.Len() {
+				if err == nil && fam != translate.Cohere && len(bodies) != req.Input.Len() {
 					t.Fatalf("%d Titan bodies for %d inputs", len(bodies), req.Input.Len())
 				}
 			}

@@ -168,6 +168,44 @@ var responsesDirections = map[string]caseDirection{
 			return translate.TitanToEmbeddingsResponse(&in.Request, in.Responses, translate.EmbedMeta{Model: "text-embedding-3-small"})
 		},
 	},
+	"embeddings_titan_v1": {
+		"request": func(_ string, b []byte) (any, error) {
+			req, err := decode[openai.EmbeddingRequest](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.EmbeddingsToTitanV1Requests(req)
+		},
+	},
+	"embeddings_titan_multimodal": {
+		"request": func(_ string, b []byte) (any, error) {
+			req, err := decode[openai.EmbeddingRequest](b)
+			if err != nil {
+				return nil, err
+			}
+			return translate.EmbeddingsToTitanMultimodalRequests(req)
+		},
+		// response.in.json: {"request": ..., "responses": [...]}, the
+		// bodies of the seam (EmbeddingsResponse) as the model sends them.
+		"response": func(_ string, b []byte) (any, error) {
+			in, err := decode[struct {
+				Request   openai.EmbeddingRequest `json:"request"`
+				Responses []json.RawMessage       `json:"responses"`
+			}](b)
+			if err != nil {
+				return nil, err
+			}
+			bodies := make([][]byte, len(in.Responses))
+			for i, r := range in.Responses {
+				bodies[i] = r
+			}
+			out, err := translate.EmbeddingsResponse(translate.TitanMultimodal, &in.Request, bodies, translate.EmbedMeta{Model: "text-embedding-3-small"})
+			if err != nil {
+				return nil, err
+			}
+			return json.RawMessage(out), nil
+		},
+	},
 	"embeddings_cohere": {
 		"request": func(_ string, b []byte) (any, error) {
 			req, err := decode[openai.EmbeddingRequest](b)

@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -37,12 +38,9 @@ func usageOf(u inference.Usage) tokenUsage {
 	return tokenUsage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, TotalTokens: u.Total()}
 }
 
-func stopReason(s inference.StopReason) string {
-	if s == "" {
-		return string(inference.StopEndTurn)
-	}
-	return string(s)
-}
+// stopReason is the stopReason of a canonical stop reason (the mapping
+// every path agrees on: internal/dialect, stop.go).
+func stopReason(s inference.StopReason) string { return dialect.ConverseStopReason(s) }
 
 func converseBody(resp *inference.Response, latencyMs int64) converseResponse {
 	var out converseResponse

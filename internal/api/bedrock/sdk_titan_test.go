@@ -23,7 +23,8 @@ import (
 
 // embedCluster starts eu-west-1 and eu-central-1 with mock deployments
 // reached through the Bedrock adapter whose models are Amazon Titan Text
-// Embeddings v2 and Cohere Embed (v3 and v4), in each region, and a mock
+// Embeddings (v1 and v2), Amazon Titan Multimodal Embeddings and Cohere
+// Embed (v3 and v4), in each region, and a mock
 // reached through the OpenAI adapter (mockllm's OpenAI face) to compare
 // vectors with.
 func embedCluster(t *testing.T) *cluster {
@@ -31,6 +32,9 @@ func embedCluster(t *testing.T) *cluster {
 	return dialectCluster(t, `models:
   - {id: demo.titan}
   - {id: demo.titanfar}
+  - {id: demo.titanv1}
+  - {id: demo.titanimg}
+  - {id: demo.titanimgfar}
   - {id: demo.cohere}
   - {id: demo.coherefar}
   - {id: demo.cohere4far}
@@ -38,6 +42,9 @@ func embedCluster(t *testing.T) *cluster {
 deployments:
   - {model: demo.titan, region: eu-west-1, backend: {type: mock, api: bedrock, model: "amazon.titan-embed-text-v2:0"}}
   - {model: demo.titanfar, region: eu-central-1, backend: {type: mock, api: bedrock, model: "amazon.titan-embed-text-v2:0"}}
+  - {model: demo.titanv1, region: eu-west-1, backend: {type: mock, api: bedrock, model: amazon.titan-embed-text-v1}}
+  - {model: demo.titanimg, region: eu-west-1, backend: {type: mock, api: bedrock, model: amazon.titan-embed-image-v1}}
+  - {model: demo.titanimgfar, region: eu-central-1, backend: {type: mock, api: bedrock, model: amazon.titan-embed-image-v1}}
   - {model: demo.cohere, region: eu-west-1, backend: {type: mock, api: bedrock, model: cohere.embed-english-v3}}
   - {model: demo.coherefar, region: eu-central-1, backend: {type: mock, api: bedrock, model: cohere.embed-multilingual-v3}}
   - {model: demo.cohere4far, region: eu-central-1, backend: {type: mock, api: bedrock, model: "cohere.embed-v4:0"}}
@@ -47,12 +54,16 @@ deployments:
 
 // TestOpenAISDKBedrockEmbeddings: the embeddings API with the official
 // openai-go client, served by Bedrock-speaking deployments of Titan Text
-// Embeddings v2 and Cohere Embed (simulated by mockllm's Bedrock face),
+// Embeddings (v1, v2), Titan Multimodal Embeddings and Cohere Embed
+// (simulated by mockllm's Bedrock face, which refuses a body its model
+// does not take),
 // locally and forwarded over the link to the other region. For each: an
 // array input with a repeat, float and base64 encodings, dimensions where
 // the model takes them. It checks
 //   - the vectors: each equals, as float32, mockllm.Embedding of the same
-//     text and dimensions (Titan: the requested dimensions, else 1024;
+//     text and dimensions (Titan v2: the requested dimensions, else 1024;
+//     Titan v1: its fixed 1536; Titan Multimodal: outputEmbeddingLength,
+//     else 1024;
 //     Cohere v3: its fixed 1024; Cohere v4: output_dimension, else 1536,
 //     answered by type), which is what mockllm's OpenAI face answers for
 //     that text and dimensions, and that face is asked too and must agree;
@@ -74,6 +85,11 @@ func TestOpenAISDKBedrockEmbeddings(t *testing.T) {
 		{"titan/local", "eu.demo.titan", "eu-west-1", "demo.titan", 0, 1024, true},
 		{"titan/local/256", "eu.demo.titan", "eu-west-1", "demo.titan", 256, 256, true},
 		{"titan/forwarded/512", "eu.demo.titanfar", "eu-central-1", "demo.titanfar", 512, 512, true},
+		{"titan v1/local", "eu.demo.titanv1", "eu-west-1", "demo.titanv1", 0, 1536, true},
+		{"titan v1/local/1536", "eu.demo.titanv1", "eu-west-1", "demo.titanv1", 1536, 1536, true},
+		{"titan multimodal/local", "eu.demo.titanimg", "eu-west-1", "demo.titanimg", 0, 1024, true},
+		{"titan multimodal/local/384", "eu.demo.titanimg", "eu-west-1", "demo.titanimg", 384, 384, true},
+		{"titan multimodal/forwarded/256", "eu.demo.titanimgfar", "eu-central-1", "demo.titanimgfar", 256, 256, true},
 		{"cohere v3/local", "eu.demo.cohere", "eu-west-1", "demo.cohere", 0, 1024, false},
 		{"cohere v3/forwarded", "eu.demo.coherefar", "eu-central-1", "demo.coherefar", 0, 1024, false},
 		{"cohere v4/forwarded", "eu.demo.cohere4far", "eu-central-1", "demo.cohere4far", 0, 1536, false},
@@ -156,6 +172,9 @@ func TestOpenAISDKBedrockEmbeddingsRefused(t *testing.T) {
 		dims                            int64
 	}{
 		{"titan dimensions", "eu.demo.titan", "demo.titan", "eu-west-1", 1536},
+		{"titan v1 dimensions", "eu.demo.titanv1", "demo.titanv1", "eu-west-1", 1024},
+		{"titan multimodal dimensions", "eu.demo.titanimg", "demo.titanimg", "eu-west-1", 512},
+		{"titan multimodal dimensions forwarded", "eu.demo.titanimgfar", "demo.titanimgfar", "eu-central-1", 1536},
 		{"cohere v3 dimensions", "eu.demo.cohere", "demo.cohere", "eu-west-1", 256},
 		{"cohere v4 dimensions forwarded", "eu.demo.cohere4far", "demo.cohere4far", "eu-central-1", 300},
 	} {

@@ -201,15 +201,9 @@ func invalid(param, msg string) *inference.Error {
 	return &inference.Error{Kind: inference.KindInvalidRequest, Message: msg, Param: param}
 }
 
-func finishReason(s inference.StopReason) string {
-	switch s {
-	case inference.StopMaxTokens:
-		return "length"
-	case inference.StopContentFiltered:
-		return "content_filter"
-	}
-	return "stop"
-}
+// finishReason is the finish_reason of a canonical stop reason (the
+// mapping every path agrees on: internal/dialect, stop.go).
+func finishReason(s inference.StopReason) string { return dialect.OpenAIFinishReason(s) }
 
 func completionID(requestID string) string { return "chatcmpl-" + requestID }
 

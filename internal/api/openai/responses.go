@@ -32,6 +32,9 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// The tier is read from the caller's Responses body, as chat reads
+	// its own: the header, else service_tier (the same name in both APIs).
+	call.ServiceTier = gateway.ReadServiceTier(r.Header, body)
 	call.Receipt = gateway.WantsReceipt(r.Header)
 	rreq, req, err := decodeResponses(body)
 	out := h.invokeNaming(w, r, call, req, err, responsesParam)

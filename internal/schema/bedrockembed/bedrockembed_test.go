@@ -15,6 +15,8 @@ import (
 
 func newFor(name string) any {
 	switch {
+	case strings.HasPrefix(name, "titan_multimodal_request"):
+		return new(bedrockembed.TitanMultimodalRequest)
 	case strings.HasPrefix(name, "titan_request"):
 		return new(bedrockembed.TitanRequest)
 	case strings.HasPrefix(name, "titan_response"):
@@ -82,7 +84,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, v := range []any{new(bedrockembed.TitanRequest), new(bedrockembed.TitanResponse), new(bedrockembed.CohereRequest), new(bedrockembed.CohereResponse)} {
+		for _, v := range []any{new(bedrockembed.TitanRequest), new(bedrockembed.TitanResponse), new(bedrockembed.TitanMultimodalRequest), new(bedrockembed.CohereRequest), new(bedrockembed.CohereResponse)} {
 			if json.Unmarshal(data, v) != nil {
 				continue
 			}

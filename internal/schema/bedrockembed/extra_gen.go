@@ -41,6 +41,30 @@ func (v TitanEmbeddingsByType) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the object and keeps undeclared members in Extra.
+func (v *TitanMultimodalRequest) UnmarshalJSON(b []byte) error {
+	type plain TitanMultimodalRequest
+	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)
+}
+
+// MarshalJSON encodes the object with the members of Extra.
+func (v TitanMultimodalRequest) MarshalJSON() ([]byte, error) {
+	type plain TitanMultimodalRequest
+	return jsonx.MarshalObject(plain(v), v.Extra)
+}
+
+// UnmarshalJSON decodes the object and keeps undeclared members in Extra.
+func (v *TitanEmbeddingConfig) UnmarshalJSON(b []byte) error {
+	type plain TitanEmbeddingConfig
+	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)
+}
+
+// MarshalJSON encodes the object with the members of Extra.
+func (v TitanEmbeddingConfig) MarshalJSON() ([]byte, error) {
+	type plain TitanEmbeddingConfig
+	return jsonx.MarshalObject(plain(v), v.Extra)
+}
+
+// UnmarshalJSON decodes the object and keeps undeclared members in Extra.
 func (v *CohereRequest) UnmarshalJSON(b []byte) error {
 	type plain CohereRequest
 	return jsonx.UnmarshalObject(b, (*plain)(v), &v.Extra)

@@ -40,3 +40,25 @@ func (r *TitanResponse) Floats() []float64 {
 	}
 	return nil
 }
+
+// Titan Multimodal Embeddings output lengths: the model accepts these and
+// no others.
+var TitanMultimodalLengths = []int64{256, 384, 1024}
+
+// TitanMultimodalRequest is the InvokeModel body of Titan Multimodal
+// Embeddings (amazon.titan-embed-image-v1): a text, an image or both,
+// embedded as one vector. Its answer is a [TitanResponse] (embedding and
+// inputTextTokenCount).
+type TitanMultimodalRequest struct {
+	InputText       string                `json:"inputText,omitempty"`
+	InputImage      string                `json:"inputImage,omitempty"` // base64
+	EmbeddingConfig *TitanEmbeddingConfig `json:"embeddingConfig,omitempty"`
+	Extra           jsonx.Extra           `json:"-"`
+}
+
+// TitanEmbeddingConfig is a Titan Multimodal Embeddings body's
+// embeddingConfig.
+type TitanEmbeddingConfig struct {
+	OutputEmbeddingLength *int64      `json:"outputEmbeddingLength,omitempty"` // 256, 384, 1024 (default)
+	Extra                 jsonx.Extra `json:"-"`
+}
