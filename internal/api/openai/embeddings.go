@@ -3,6 +3,7 @@ package openai
 import (
 	"net/http"
 
+	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -17,6 +18,9 @@ func (h *Handler) embeddings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// The tier is read as for every other API (OpenAI's embeddings body
+	// has no service_tier; the Bedrock header applies to any invocation).
+	call.ServiceTier = gateway.ReadServiceTier(r.Header, body)
 	req, err := inference.Peek(inference.DialectOpenAIEmbeddings, "", body, false)
 	out := h.invoke(w, r, call, req, err)
 	if out == nil {

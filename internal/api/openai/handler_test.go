@@ -27,7 +27,11 @@ type fakeBackend struct{ streamErr error }
 
 var _ backend.Backend = (*fakeBackend)(nil)
 
-func (b *fakeBackend) Complete(context.Context, *inference.Request) (*inference.Response, error) {
+func (b *fakeBackend) Complete(_ context.Context, req *inference.Request) (*inference.Response, error) {
+	if req.Dialect == inference.DialectOpenAIEmbeddings {
+		return &inference.Response{Dialect: inference.DialectOpenAIEmbeddings, Usage: inference.Usage{InputTokens: 1},
+			Body: []byte(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]}],"model":"m","usage":{"prompt_tokens":1,"total_tokens":1}}`)}, nil
+	}
 	return &inference.Response{Message: inference.TextMessage(inference.RoleAssistant, "hi"), StopReason: inference.StopEndTurn,
 		Usage: inference.Usage{InputTokens: 3, OutputTokens: 1}}, nil
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestServiceTierEveryGenerationAPI: chat completions and Responses read
-// the caller's service tier alike (gateway.ReadServiceTier): the
+// TestServiceTierEveryGenerationAPI: chat completions, Responses and
+// embeddings read the caller's service tier alike (gateway.ReadServiceTier): the
 // X-Amzn-Bedrock-Service-Tier header, else the body's service_tier; the
 // answer names the tier that served it, and a value that names no tier
 // is a 400 naming where the caller put it.
@@ -18,6 +18,7 @@ func TestServiceTierEveryGenerationAPI(t *testing.T) {
 	bodies := map[string]string{
 		"/v1/chat/completions": `{"model":"eu.m",` + hello + `%s}`,
 		"/v1/responses":        `{"model":"eu.m","input":"hello"%s}`,
+		"/v1/embeddings":       `{"model":"eu.m","input":"hello"%s}`,
 	}
 	tests := []struct {
 		name, header, field string
@@ -38,6 +39,9 @@ func TestServiceTierEveryGenerationAPI(t *testing.T) {
 	}
 	for path, tmpl := range bodies {
 		for _, tc := range tests {
+			if tc.stream && path == "/v1/embeddings" {
+				continue // embeddings do not stream
+			}
 			t.Run(strings.TrimPrefix(path, "/v1/")+"/"+tc.name, func(t *testing.T) {
 				extra := ""
 				if tc.field != "" {
