@@ -6,9 +6,10 @@
 // events) and POST /v1/embeddings in OpenAI's wire shapes, plus GET /healthz
 // and the operator endpoint /mockllm/v1/control. Its Bedrock face,
 // POST /model/{modelId}/{op}, answers Converse and InvokeModel (Anthropic
-// Messages and Meta Llama bodies) and, for Amazon Titan Text Embeddings and
-// Cohere Embed model ids, their InvokeModel embedding bodies with the same
-// vectors as /v1/embeddings. It simulates what the gateway must cope with
+// Messages and Meta Llama bodies) and, for Amazon Titan Text Embeddings
+// (v1 and v2), Titan Multimodal Embeddings and Cohere Embed (v3 and v4)
+// model ids, their InvokeModel embedding bodies with the same vectors as
+// /v1/embeddings. It simulates what the gateway must cope with
 // from a real deployment:
 //
 //   - latency: a time to first token, then a steady tokens-per-second rate;
