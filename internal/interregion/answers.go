@@ -21,8 +21,8 @@ const (
 	// multiplex, instead of queueing or dialling: a burst of forwards costs
 	// at most this many mutual TLS handshakes, never one per request (the
 	// storm the lanes exist to avoid). 64 is twice the 32 requests in
-	// flight that the closed-loop bench holds, and costs each node about
-	// 64 × 40 KiB of connection buffers per peer at most.
+	// flight that the closed-loop bench holds; each connection costs both
+	// ends a goroutine or two and a few tens of KiB of buffers.
 	answerConnsPerPeer = 64
 	// answerIdleTimeout closes a connection of the pool that carried
 	// nothing for this long: shorter than the link server's own idle
