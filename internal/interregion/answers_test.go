@@ -496,3 +496,28 @@ func TestAnswerTimeouts(t *testing.T) {
 		}
 	})
 }
+
+// TestAnswersKeepTheConnection: whatever the destination answers (a JSON
+// answer, a refusal, the answer form), the source reads it to its end and
+// the next forward reuses the connection.
+func TestAnswersKeepTheConnection(t *testing.T) {
+	t.Parallel()
+	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: &recorder{}})
+	refused := forwardJobCanonical()
+	refused.ProfileID = "us.demo.chat-small"
+	refused.ProfileARN = "arn:aws:bedrock:" + src + ":111122223333:inference-profile/us.demo.chat-small"
+	refused.Request = clientRequest(t, refused)
+	for i := range 3 {
+		if _, err := l.client.Executor(dst).Complete(t.Context(), forwardJob()); err != nil {
+			t.Fatalf("JSON answer #%d: %v", i, err)
+		}
+		_, err := l.client.Executor(dst).Complete(t.Context(), refused)
+		var ie *inference.Error
+		if !errors.As(err, &ie) || ie.Kind != inference.KindPermissionDenied {
+			t.Fatalf("refused forward #%d = %v, want a refusal", i, err)
+		}
+	}
+	if got := l.conns.Load(); got != 1 {
+		t.Errorf("6 sequential forwards opened %d connections, want 1", got)
+	}
+}
