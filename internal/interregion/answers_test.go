@@ -521,3 +521,32 @@ func TestAnswersKeepTheConnection(t *testing.T) {
 		t.Errorf("6 sequential forwards opened %d connections, want 1", got)
 	}
 }
+
+// TestAnswersVerifyTheDestination: the pool's connections verify the
+// destination as the lanes do: a listener that presents another region's
+// certificate for the region dialled is refused in the handshake, and
+// nothing is sent to it.
+func TestAnswersVerifyTheDestination(t *testing.T) {
+	t.Parallel()
+	f := pkitest.New(t, "")
+	source, other := f.Store(t, src), f.Store(t, "us-east-1")
+	local := &servingLocal{}
+	ts := httptest.NewUnstartedServer(NewServer(ServerOptions{Local: local}))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.EnableHTTP2 = true
+	ts.TLS = other.ServerTLSConfig(func(r string) bool { return r == src })
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
+		Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
+	t.Cleanup(c.Close)
+	if _, err := c.Executor(dst).Complete(t.Context(), forwardJob()); err == nil {
+		t.Errorf("Complete to us-east-1's listener dialled as %s succeeded", dst)
+	}
+	if _, err := c.Executor(dst).Stream(t.Context(), forwardJob()); err == nil {
+		t.Errorf("Stream to us-east-1's listener dialled as %s succeeded", dst)
+	}
+	if got := local.served.Load(); got != 0 {
+		t.Errorf("the impostor served %d forwards", got)
+	}
+}
