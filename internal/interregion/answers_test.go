@@ -51,6 +51,9 @@ type poolLinkOptions struct {
 	wrap func(http.Handler) http.Handler
 	// connectTimeout and firstByteTimeout are the client's.
 	connectTimeout, firstByteTimeout time.Duration
+	// closeIdle closes every connection as soon as it is idle, as a
+	// server whose idle time-out has just passed does.
+	closeIdle bool
 }
 
 func startPoolLink(t *testing.T, o poolLinkOptions) *poolLink {
@@ -89,9 +92,12 @@ func startPoolLink(t *testing.T, o poolLinkOptions) *poolLink {
 	}))
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
 	ts.Config.HTTP2 = ServerHTTP2Config()
-	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+	ts.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch {
+		case s == http.StateNew:
 			l.conns.Add(1)
+		case s == http.StateIdle && o.closeIdle:
+			c.Close()
 		}
 	}
 	ts.Listener = countingListener{ts.Listener, &l.writes}
@@ -150,14 +156,22 @@ func (c countingConn) Write(p []byte) (int, error) {
 // negative holding).
 type servingLocal struct {
 	served  atomic.Int64
+	mu      sync.Mutex
+	ids     map[string]int // times each request id was served
 	stream  atomic.Bool
 	holding int64
 	all     chan struct{} // closed when holding jobs have started
 	release chan struct{}
 }
 
-func (l *servingLocal) ServeForwarded(ctx context.Context, _ *dispatch.Job) (*dispatch.Outcome, error) {
+func (l *servingLocal) ServeForwarded(ctx context.Context, job *dispatch.Job) (*dispatch.Outcome, error) {
 	n := l.served.Add(1)
+	l.mu.Lock()
+	if l.ids == nil {
+		l.ids = map[string]int{}
+	}
+	l.ids[job.RequestID]++
+	l.mu.Unlock()
 	if l.holding != 0 {
 		if n == l.holding {
 			close(l.all)
@@ -420,6 +434,52 @@ func TestAnswerRetriedWhenConnectionClosed(t *testing.T) {
 				t.Errorf("peer marked down")
 			}
 		})
+	}
+}
+
+// TestAnswersWhenIdleConnectionsClose: the destination closes each
+// connection as soon as it has answered, without saying so, as a server
+// whose idle time-out has just passed does. The source either sees the
+// close before its next forward and dials, or sends the forward on the
+// closed connection and sends it again on a new one. A forward may also
+// reach the destination on a connection it is closing (its bytes were
+// already read) and be served without an answer: then the retry is
+// refused as a replay and the caller learns the region was unreachable.
+// Whichever happens, no forward is served twice, and every one that
+// succeeded was served.
+func TestAnswersWhenIdleConnectionsClose(t *testing.T) {
+	t.Parallel()
+	local := &servingLocal{}
+	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local, closeIdle: true})
+	const n = 40
+	succeeded := map[string]bool{}
+	for i := range n {
+		job := forwardJob()
+		job.RequestID = fmt.Sprintf("req-%d", i)
+		_, err := l.client.Executor(dst).Complete(t.Context(), job)
+		var ie *inference.Error
+		switch {
+		case err == nil:
+			succeeded[job.RequestID] = true
+		case errors.As(err, &ie) && ie.Kind == inference.KindUnavailable && strings.Contains(err.Error(), "refused as a replay"):
+		default:
+			t.Fatalf("forward %d: %v", i, err)
+		}
+	}
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	for id, times := range local.ids {
+		if times > 1 {
+			t.Errorf("%s served %d times", id, times)
+		}
+	}
+	for id := range succeeded {
+		if local.ids[id] != 1 {
+			t.Errorf("%s succeeded but was served %d times", id, local.ids[id])
+		}
+	}
+	if len(succeeded) == 0 {
+		t.Errorf("no forward succeeded")
 	}
 }
 
