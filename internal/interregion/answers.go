@@ -37,11 +37,13 @@ const (
 	answerWriteBuffer = 16 << 10
 )
 
-// idempotencyKey marks a forwarded request as one net/http may send again
-// on another connection when the connection it was sent on turns out to
-// have been closed by the destination before any byte of the answer was
-// read. A nil value is not sent on the wire (net/http's Transport
-// documentation). The retry carries the same envelope, so the same nonce:
+// idempotencyKey marks a forwarded request as one net/http's HTTP/1.1
+// client may send again on another connection when the kept-alive
+// connection it was sent on (one that carried a request before) turns out
+// to have been closed by the destination before any byte of the answer
+// was read. A nil value is not sent on the wire (net/http's Transport
+// documentation); HTTP/2 ignores it (its own retries, after GOAWAY or a
+// refused stream, likewise resend the same request). The retry carries the same envelope, so the same nonce:
 // the destination's replay cache refuses it if the first copy did reach
 // it, and a request is never served twice (send reports that refusal as
 // the connection lost, which is what happened).
