@@ -17,8 +17,10 @@ import (
 )
 
 // BenchmarkForward measures one forwarded request end to end over a real
-// loopback mTLS (HTTP/2) link, source client to destination server and
-// back, with the envelope sealed each way in the same run: the certificate
+// loopback mTLS link (a kept-alive HTTP/1.1 connection of the pool, as
+// every non-streaming forward takes below its bound), source client to
+// destination server and back, with the envelope sealed each way in the
+// same run: the certificate
 // signature, then the session MAC. The destination serves an empty
 // response; the difference between the two is the envelope's cost per
 // forwarded request. session-mac reports signature/mac.
@@ -193,7 +195,7 @@ func BenchmarkForwardAnswer(b *testing.B) {
 
 // BenchmarkForwardAnswerLink is BenchmarkForward with a pass-through answer
 // (the short one of BenchmarkForwardAnswer, without a receipt, which only
-// a caller that asks for one gets) over a real loopback mTLS (HTTP/2) link
+// a caller that asks for one gets) over a real loopback mTLS link (HTTP/1.1)
 // with the session MAC: json is a source from before the answer form (no
 // Accept), answered as before; answer-v1 reports its speed-up over json of
 // the same run.

@@ -77,10 +77,12 @@ type Client struct {
 type peer struct {
 	Peer
 	base string
-	// client carries forwarded jobs over the data lanes; control carries
-	// probes and pushes over a connection of its own, so that they never
-	// wait behind busy data connections.
+	// client carries forwarded streams over the data lanes, answers
+	// non-streaming forwards over the HTTP/1.1 pool (overflowing to the
+	// lanes); control carries probes and pushes over a connection of its
+	// own, so that they never wait behind busy data connections.
 	client  *http.Client
+	answers *http.Client
 	lanes   *lanes
 	control *http.Client
 	ctl     *http.Transport
@@ -138,6 +140,7 @@ func NewClient(opts ClientOptions) *Client {
 		pr.lanes = newLanes(opts, cfg, &pr.heard)
 		pr.ctl = newTransport(opts, cfg, false)
 		pr.client, pr.control = &http.Client{Transport: pr.lanes}, &http.Client{Transport: pr.ctl}
+		pr.answers = &http.Client{Transport: answers{pr.lanes}}
 		c.peers[p.Region] = pr
 	}
 	return c
@@ -320,8 +323,14 @@ type remote struct {
 	p *peer
 }
 
-// send forwards job; accept, if set, is the request's Accept header.
+// send forwards job over the lanes; accept, if set, is the request's
+// Accept header.
 func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*http.Response, error) {
+	return r.sendVia(ctx, r.p.client, job, accept)
+}
+
+// sendVia forwards job with client.
+func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch.Job, accept string) (*http.Response, error) {
 	// The client's body travels as received: the envelope's hash covers
 	// these bytes, and the destination reads them itself.
 	dialect := job.Request.Dialect
@@ -350,6 +359,10 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*h
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	req.Header.Set("Content-Type", contentType)
+	// Sent again, with the same envelope, only if the connection it went
+	// on was closed before any byte of the answer was read
+	// (idempotencyKey).
+	req.Header[idempotencyKey] = nil
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
@@ -375,7 +388,7 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*h
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("seal forwarded request: %w", err)}
 	}
-	resp, err := r.p.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.c.forwardFailed(r.p, err)
@@ -388,6 +401,15 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*h
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we); err != nil || we.Kind == "" {
 			return nil, &inference.Error{Kind: inference.KindUpstream, Message: fmt.Sprintf("region %s answered status %d", r.p.Region, resp.StatusCode)}
 		}
+		if we.Code == codeReplay {
+			// This node never sends a nonce twice: net/http sent the
+			// request again after the connection it first went on was
+			// lost, and the destination had received it (idempotencyKey).
+			// Whether it was served is unknown, as when a connection is
+			// cut while the destination works.
+			return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "region " + r.p.Region + " is unreachable",
+				Err: fmt.Errorf("connection lost after the request was sent; its retry was refused as a replay: %w", we.err(r.p.Region))}
+		}
 		return nil, we.err(r.p.Region)
 	}
 	job.Reported = parseTiming(resp.Header.Get(HeaderTiming))
@@ -397,7 +419,7 @@ func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*h
 func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Response, error) {
 	// A destination that knows the answer form answers in it; an older
 	// one ignores Accept and writes JSON, which readAnswer reads as well.
-	resp, err := r.send(ctx, job, acceptAnswer)
+	resp, err := r.sendVia(ctx, r.p.answers, job, acceptAnswer)
 	if err != nil {
 		return nil, err
 	}

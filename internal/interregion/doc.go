@@ -94,9 +94,11 @@
 // above the bound writes an error frame instead.
 //
 // Connections (transport.go): the server allows MaxStreamsPerConn streams
-// per HTTP/2 connection; the client carries forwarded jobs on up to 16
-// connections per peer ("lanes", 100 streams each, opened one at a time)
-// and probes on a connection of its own. A peer is down once nothing has
+// per HTTP/2 connection; the client carries forwarded streams on up to 16
+// connections per peer ("lanes", 100 streams each, opened one at a time),
+// non-streaming forwards on up to 64 HTTP/1.1 keep-alive connections
+// (answers.go; above that many in flight, on the lanes), and probes on a
+// connection of its own. A peer is down once nothing has
 // come from it for ClientOptions.DownAfter, or after two refusals in a row:
 // a peer that is merely busy is not.
 package interregion

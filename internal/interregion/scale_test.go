@@ -281,22 +281,38 @@ func TestForwardsToSilentPeerFailTogether(t *testing.T) {
 		Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source},
 		ConnectTimeout: 500 * time.Millisecond})
 	t.Cleanup(c.Close)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard, far below n × ConnectTimeout
-	defer cancel()
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for range n {
-		wg.Go(func() {
-			if _, err := c.Executor(dst).Stream(ctx, forwardJob()); err != nil {
-				failed.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		t.Fatalf("forwards to a silent peer still waiting after the hang guard: they dialled one after another")
-	}
-	if got := failed.Load(); got != n {
-		t.Errorf("%d of %d forwards to a silent peer failed, want all", got, n)
+	// Non-streaming forwards dial the HTTP/1.1 pool's connections at once
+	// (up to its bound) and overflow to the lanes: they fail together too.
+	for _, forward := range []struct {
+		name string
+		do   func(ctx context.Context) error
+	}{
+		{"streams", func(ctx context.Context) error {
+			_, err := c.Executor(dst).Stream(ctx, forwardJob())
+			return err
+		}},
+		{"non-streaming", func(ctx context.Context) error {
+			_, err := c.Executor(dst).Complete(ctx, forwardJob())
+			return err
+		}},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard, far below n × ConnectTimeout
+		defer cancel()
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for range n {
+			wg.Go(func() {
+				if err := forward.do(ctx); err != nil {
+					failed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			t.Fatalf("%s to a silent peer still waiting after the hang guard: they dialled one after another", forward.name)
+		}
+		if got := failed.Load(); got != n {
+			t.Errorf("%d of %d %s forwards to a silent peer failed, want all", got, n, forward.name)
+		}
 	}
 }

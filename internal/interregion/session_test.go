@@ -197,27 +197,49 @@ func TestRotationWithSessionMAC(t *testing.T) {
 
 // TestSessionMACOverBothProtocols forwards with the link client over
 // HTTP/2 and HTTP/1.1: the MAC is made on the connection net/http picks,
-// with either transport.
+// with either transport. A non-streaming forward goes over the HTTP/1.1
+// pool whatever the peer offers; a stream goes over HTTP/2 when the peer
+// offers it.
 func TestSessionMACOverBothProtocols(t *testing.T) {
 	t.Parallel()
 	for _, h2 := range []bool{true, false} {
 		l := startLinkProto(t, true, h2)
-		job := forwardJob()
-		if _, err := l.client(t, false).Executor(dst).Complete(t.Context(), job); err != nil {
-			t.Errorf("forward with HTTP/2 %v: %v", h2, err)
-		}
-		want := 1
+		c := l.client(t, false)
+		streamProto := 1
 		if h2 {
-			want = 2
+			streamProto = 2
 		}
-		l.mu.Lock()
-		got := l.protoMajor
-		l.mu.Unlock()
-		if got != want {
-			t.Errorf("request arrived over HTTP/%d, want HTTP/%d", got, want)
-		}
-		if h := l.lastHeader(); h.Get(envelope.HeaderMAC) == "" || h.Get(envelope.HeaderSignature) != "" {
-			t.Errorf("HTTP/2 %v: request headers %v, want a session MAC and no signature", h2, h)
+		for _, tc := range []struct {
+			name      string
+			forward   func() error
+			wantProto int
+		}{
+			{"non-streaming", func() error {
+				_, err := c.Executor(dst).Complete(t.Context(), forwardJob())
+				return err
+			}, 1},
+			{"stream", func() error {
+				// The recorder answers every job with a Response: only
+				// the request matters here.
+				st, err := c.Executor(dst).Stream(t.Context(), forwardJob())
+				if err == nil {
+					st.Close()
+				}
+				return err
+			}, streamProto},
+		} {
+			if err := tc.forward(); err != nil {
+				t.Errorf("HTTP/2 offered %v, %s forward: %v", h2, tc.name, err)
+			}
+			l.mu.Lock()
+			got := l.protoMajor
+			l.mu.Unlock()
+			if got != tc.wantProto {
+				t.Errorf("HTTP/2 offered %v: %s forward arrived over HTTP/%d, want HTTP/%d", h2, tc.name, got, tc.wantProto)
+			}
+			if h := l.lastHeader(); h.Get(envelope.HeaderMAC) == "" || h.Get(envelope.HeaderSignature) != "" {
+				t.Errorf("HTTP/2 offered %v, %s forward: request headers %v, want a session MAC and no signature", h2, tc.name, h)
+			}
 		}
 	}
 }

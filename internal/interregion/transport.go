@@ -101,6 +101,8 @@ func clientHTTP2Config() *http.HTTP2Config {
 type lanes struct {
 	newTransport func(*lane) *http.Transport
 	http1        *http.Transport
+	// pool carries non-streaming forwards (answers), up to its bound.
+	pool *answerPool
 	// useHTTP1 is set once the peer answered in HTTP/1.1.
 	useHTTP1 atomic.Bool
 	// heard, if set, receives the time (Unix nanoseconds) of each
@@ -114,7 +116,7 @@ type lanes struct {
 // newLanes returns the data lanes to a peer; cfg is the client TLS
 // configuration, nil for plain HTTP.
 func newLanes(opts ClientOptions, cfg *tls.Config, heard *atomic.Int64) *lanes {
-	l := &lanes{http1: newTransport(opts, cfg, false), heard: heard, clock: clock.Or(opts.Clock)}
+	l := &lanes{http1: newTransport(opts, cfg, false), pool: newAnswerPool(opts, cfg), heard: heard, clock: clock.Or(opts.Clock)}
 	l.newTransport = func(ln *lane) *http.Transport { return l.laneTransport(opts, cfg, ln) }
 	l.useHTTP1.Store(cfg == nil)
 	return l
@@ -260,7 +262,8 @@ func (l *lanes) drop(ln *lane) {
 	l.lanes = slices.DeleteFunc(l.lanes, func(x *lane) bool { return x == ln })
 }
 
-// CloseIdleConnections closes every lane's idle connection.
+// CloseIdleConnections closes every lane's idle connection, and the idle
+// connections of the HTTP/1.1 transports.
 func (l *lanes) CloseIdleConnections() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -268,12 +271,14 @@ func (l *lanes) CloseIdleConnections() {
 		ln.tr.CloseIdleConnections()
 	}
 	l.http1.CloseIdleConnections()
+	l.pool.tr.CloseIdleConnections()
 }
 
-// laneBody releases its lane's slot (if any) once, when closed.
+// laneBody releases its lane's or pool's slot (if any) once, when closed.
 type laneBody struct {
 	io.ReadCloser
 	lane *lane
+	pool *answerPool
 	l    *lanes
 	once sync.Once
 }
@@ -291,6 +296,9 @@ func (b *laneBody) Close() error {
 	b.once.Do(func() {
 		if b.lane != nil {
 			b.lane.inFlight.Add(-1)
+		}
+		if b.pool != nil {
+			b.pool.release()
 		}
 	})
 	return err

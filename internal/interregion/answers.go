@@ -1,0 +1,158 @@
+package interregion
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
+)
+
+// The pool of HTTP/1.1 connections that carries non-streaming forwards
+// (docs/performance.md, "Non-streaming forwards over HTTP/1.1").
+const (
+	// answerConnsPerPeer bounds the non-streaming forwards to one peer
+	// that go over HTTP/1.1 at once, and so its HTTP/1.1 connections (one
+	// request at a time each). Below it a forward takes an idle connection
+	// or dials one; at it, forwards go to the HTTP/2 lanes, which
+	// multiplex, instead of queueing or dialling: a burst of forwards costs
+	// at most this many mutual TLS handshakes, never one per request (the
+	// storm the lanes exist to avoid). 64 is twice the 32 requests in
+	// flight that the closed-loop bench holds; each connection costs both
+	// ends a goroutine or two and a few tens of KiB of buffers.
+	answerConnsPerPeer = 64
+	// answerIdleTimeout closes a connection of the pool that carried
+	// nothing for this long: shorter than the link server's own idle
+	// time-out (120s, internal/node/node.go), so that the source, not the
+	// destination, normally closes an idle connection, and a request
+	// seldom meets one the destination has just closed.
+	answerIdleTimeout = 60 * time.Second
+	// answerWriteBuffer is the write buffer of a pool connection: a
+	// request up to this size (headers, envelope and body) leaves in one
+	// write. net/http's default, 4 KiB, split a request with a few KiB of
+	// prompt in two.
+	answerWriteBuffer = 16 << 10
+)
+
+// idempotencyKey marks a forwarded request as one net/http's HTTP/1.1
+// client may send again on another connection when the kept-alive
+// connection it was sent on (one that carried a request before) turns out
+// to have been closed by the destination before any byte of the answer
+// was read. A nil value is not sent on the wire (net/http's Transport
+// documentation); HTTP/2 ignores it (its own retries, after GOAWAY or a
+// refused stream, likewise resend the same request). The retry carries the same envelope, so the same nonce:
+// the destination's replay cache refuses it if the first copy did reach
+// it, and a request is never served twice (send reports that refusal as
+// the connection lost, which is what happened).
+const idempotencyKey = "Idempotency-Key"
+
+// answerPool is the bounded pool of HTTP/1.1 keep-alive connections to one
+// peer that carries its non-streaming forwards: net/http's HTTP/1.1 client
+// writes a request's headers and body in one write, and its server writes
+// an answer with a known length in one write too, where HTTP/2 takes two
+// each way (docs/performance.md, "System calls per request"). Streams stay
+// on the lanes, whose one connection carries thousands of them.
+type answerPool struct {
+	tr       *http.Transport
+	inFlight atomic.Int64
+	// dial opens the TCP connection under a pool connection; tests count
+	// the writes on it.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// newAnswerPool returns the pool to a peer; cfg is the client TLS
+// configuration, nil for plain HTTP.
+func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
+	p := &answerPool{dial: (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext}
+	tr := &http.Transport{
+		MaxIdleConns:          answerConnsPerPeer,
+		MaxIdleConnsPerHost:   answerConnsPerPeer,
+		IdleConnTimeout:       answerIdleTimeout,
+		ResponseHeaderTimeout: opts.FirstByteTimeout,
+		WriteBufferSize:       answerWriteBuffer,
+		// A non-nil empty map: HTTP/1.1 only, whatever the peer offers.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+		defer cancel()
+		return p.dial(ctx, network, addr)
+	}
+	if cfg != nil {
+		cfg = cfg.Clone()
+		// The destination negotiates HTTP/1.1 on these connections.
+		cfg.NextProtos = []string{"http/1.1"}
+		// A link request is read whole: records as large as TLS allows,
+		// so that one write of a request is one record from the first
+		// request on (Go sizes the first 128 KiB of a connection's
+		// records to one TCP segment otherwise, a write each).
+		cfg.DynamicRecordSizingDisabled = true
+		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			// ConnectTimeout bounds the connection and its handshake
+			// together, as on the lanes.
+			ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+			defer cancel()
+			raw, err := p.dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			c := cfg
+			if c.ServerName == "" {
+				c = c.Clone()
+				c.ServerName, _, _ = net.SplitHostPort(addr)
+			}
+			tc := tls.Client(raw, c)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				raw.Close()
+				return nil, err
+			}
+			return tc, nil
+		}
+	}
+	p.tr = tr
+	return p
+}
+
+// take counts a request in flight on the pool and reports true, or
+// reports false when answerConnsPerPeer are.
+func (p *answerPool) take() bool {
+	for {
+		n := p.inFlight.Load()
+		if n >= answerConnsPerPeer {
+			return false
+		}
+		if p.inFlight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (p *answerPool) release() { p.inFlight.Add(-1) }
+
+// answers is the RoundTripper of a peer's non-streaming forwards: the
+// HTTP/1.1 pool below its bound, the lanes above it. The request counts as
+// in flight until its response body is closed.
+type answers struct{ l *lanes }
+
+// RoundTrip implements http.RoundTripper.
+func (a answers) RoundTrip(req *http.Request) (*http.Response, error) {
+	l := a.l
+	if !l.pool.take() {
+		return l.RoundTrip(req)
+	}
+	resp, err := l.pool.tr.RoundTrip(req)
+	if err != nil {
+		l.pool.release()
+		return nil, err
+	}
+	l.hear()
+	resp.Body = &laneBody{ReadCloser: resp.Body, l: l, pool: l.pool}
+	return resp, nil
+}
+
+// codeReplay is the code of a wire error that refuses an envelope as a
+// replay.
+var codeReplay = "link_" + envelope.ReasonReplay.String()

@@ -1,0 +1,612 @@
+package interregion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
+	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
+)
+
+// poolLink is a destination on loopback (mutual TLS with the real
+// verifier, or plain HTTP) that counts its connections, the writes on
+// them, and the protocol of each forwarded request.
+type poolLink struct {
+	addr   string
+	client *Client
+	// conns counts the connections the destination accepted.
+	conns atomic.Int64
+	// writes counts the writes on the destination's connections (TCP,
+	// under TLS).
+	writes atomic.Int64
+	// clientWrites counts the writes on the source's pool connections.
+	clientWrites atomic.Int64
+	mu           sync.Mutex
+	// protos holds the HTTP major version of each forwarded request.
+	protos []int
+}
+
+type poolLinkOptions struct {
+	secure, h2 bool
+	local      Local
+	// wrap, if set, wraps the link's handler.
+	wrap func(http.Handler) http.Handler
+	// connectTimeout and firstByteTimeout are the client's.
+	connectTimeout, firstByteTimeout time.Duration
+	// closeIdle closes every connection as soon as it is idle, as a
+	// server whose idle time-out has just passed does.
+	closeIdle bool
+}
+
+func startPoolLink(t *testing.T, o poolLinkOptions) *poolLink {
+	t.Helper()
+	l := &poolLink{}
+	opts := ServerOptions{Local: o.local}
+	copts := ClientOptions{Region: src, Clock: clock.NewManual(t0), ConnectTimeout: o.connectTimeout, FirstByteTimeout: o.firstByteTimeout}
+	var start func(*httptest.Server)
+	if o.secure {
+		f := pkitest.New(t, "")
+		source, dstStore := f.Store(t, src), f.Store(t, dst)
+		opts.Verifier = EnvelopeVerifier{
+			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker}),
+			Clock:    clock.NewManual(t0),
+		}
+		copts.TLS, copts.Signer = source.ClientTLSConfig, EnvelopeSigner{Store: source}
+		start = func(ts *httptest.Server) {
+			ts.EnableHTTP2 = o.h2
+			ts.TLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src })
+			ts.StartTLS()
+		}
+	} else {
+		start = (*httptest.Server).Start
+	}
+	var h http.Handler = NewServer(opts)
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == PathInvoke {
+			l.mu.Lock()
+			l.protos = append(l.protos, r.ProtoMajor)
+			l.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.Config.HTTP2 = ServerHTTP2Config()
+	ts.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch {
+		case s == http.StateNew:
+			l.conns.Add(1)
+		case s == http.StateIdle && o.closeIdle:
+			c.Close()
+		}
+	}
+	ts.Listener = countingListener{ts.Listener, &l.writes}
+	start(ts)
+	t.Cleanup(ts.Close)
+	l.addr = ts.Listener.Addr().String()
+	copts.Peers = []Peer{{Region: dst, Addr: l.addr}}
+	l.client = NewClient(copts)
+	t.Cleanup(l.client.Close)
+	pool := l.client.peers[dst].lanes.pool
+	dial := pool.dial
+	pool.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c, &l.clientWrites}, nil
+	}
+	return l
+}
+
+// forwarded returns the HTTP major versions of the forwarded requests.
+func (l *poolLink) forwarded() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int(nil), l.protos...)
+}
+
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// servingLocal is a destination gateway that answers every job with
+// answerFixture, or with a stream of one event while stream is set, and
+// counts the jobs it served. With holding set, every job waits for
+// release, and all is closed once holding jobs have started (never, for a
+// negative holding).
+type servingLocal struct {
+	served  atomic.Int64
+	mu      sync.Mutex
+	ids     map[string]int // times each request id was served
+	stream  atomic.Bool
+	holding int64
+	all     chan struct{} // closed when holding jobs have started
+	release chan struct{}
+}
+
+func (l *servingLocal) ServeForwarded(ctx context.Context, job *dispatch.Job) (*dispatch.Outcome, error) {
+	n := l.served.Add(1)
+	l.mu.Lock()
+	if l.ids == nil {
+		l.ids = map[string]int{}
+	}
+	l.ids[job.RequestID]++
+	l.mu.Unlock()
+	if l.holding != 0 {
+		if n == l.holding {
+			close(l.all)
+		}
+		select {
+		case <-l.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if l.stream.Load() {
+		return &dispatch.Outcome{Stream: &repeatStream{ev: inference.Event{Kind: inference.EventDelta, Text: "ok"}, n: 1}}, nil
+	}
+	return &dispatch.Outcome{Response: answerFixture()}, nil
+}
+
+// complete forwards a non-streaming job and checks its answer.
+func complete(t *testing.T, c *Client, job *dispatch.Job) {
+	t.Helper()
+	got, err := c.Executor(dst).Complete(t.Context(), job)
+	if err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	if diff := cmp.Diff(answerFixture(), got); diff != "" {
+		t.Fatalf("answer (-sent +read):\n%s", diff)
+	}
+}
+
+// stream forwards a streaming job and reads it to its end.
+func stream(t *testing.T, c *Client) {
+	t.Helper()
+	st, err := c.Executor(dst).Stream(t.Context(), forwardJob())
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	defer st.Close()
+	for {
+		if _, err := st.Recv(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("Recv: %v", err)
+			}
+			return
+		}
+	}
+}
+
+// TestAnswersOverHTTP1Pool: non-streaming forwards go over HTTP/1.1
+// whatever the peer offers, one after another on one kept-alive
+// connection, answered in the answer form and sealed with the session MAC
+// of that connection (the verifier refuses anything else); streams go over
+// the lanes (HTTP/2 when the peer offers it) and leave the pool's
+// connection to the next answer; Close closes the idle connections.
+func TestAnswersOverHTTP1Pool(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		secure, h2  bool
+		streamProto int
+	}{
+		{"mutual TLS, HTTP/2 offered", true, true, 2},
+		{"mutual TLS, peer without HTTP/2", true, false, 1},
+		{"insecure development link", false, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			local := &servingLocal{}
+			l := startPoolLink(t, poolLinkOptions{secure: tc.secure, h2: tc.h2, local: local})
+			const n = 5
+			for range n {
+				complete(t, l.client, forwardJob())
+			}
+			if got, want := l.forwarded(), slices.Repeat([]int{1}, n); !slices.Equal(got, want) {
+				t.Errorf("non-streaming forwards arrived over HTTP/%v, want %v", got, want)
+			}
+			if got := l.conns.Load(); got != 1 {
+				t.Errorf("%d sequential non-streaming forwards opened %d connections, want 1", n, got)
+			}
+			if got := l.client.peers[dst].heard.Load(); got != t0.UnixNano() {
+				t.Errorf("the peer's last word was heard at %v, want the answers' %v", time.Unix(0, got), t0)
+			}
+
+			local.stream.Store(true)
+			stream(t, l.client)
+			if got := l.forwarded(); got[len(got)-1] != tc.streamProto {
+				t.Errorf("a stream arrived over HTTP/%d, want HTTP/%d", got[len(got)-1], tc.streamProto)
+			}
+			if got := l.conns.Load(); got != 2 {
+				t.Errorf("after a stream, %d connections, want 2 (the pool's and the stream's)", got)
+			}
+			local.stream.Store(false)
+			complete(t, l.client, forwardJob())
+			if got := l.conns.Load(); got != 2 {
+				t.Errorf("a non-streaming forward after the stream opened a connection (%d in all), want it to reuse the pool's", got)
+			}
+
+			l.client.Close()
+			complete(t, l.client, forwardJob())
+			if got := l.conns.Load(); got != 3 {
+				t.Errorf("after Close, %d connections in all, want a new one (3)", got)
+			}
+			if got := l.client.peers[dst].lanes.pool.inFlight.Load(); got != 0 {
+				t.Errorf("%d requests still counted in flight on the pool", got)
+			}
+		})
+	}
+}
+
+// TestAnswersOverflowToLanes holds more non-streaming forwards open at once
+// than the pool takes: answerConnsPerPeer of them go over HTTP/1.1, one
+// connection each, the rest over one HTTP/2 lane rather than queue or dial
+// more, and all succeed. Afterwards the pool's connections are kept idle
+// for the next forwards.
+func TestAnswersOverflowToLanes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 65 mutual TLS connections; skipped with -short")
+	}
+	const over = 8
+	n := answerConnsPerPeer + over
+	local := &servingLocal{holding: int64(n), all: make(chan struct{}), release: make(chan struct{})}
+	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a hang guard only
+	defer cancel()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var first atomic.Value
+	for range n {
+		wg.Go(func() {
+			if _, err := l.client.Executor(dst).Complete(ctx, forwardJob()); err != nil {
+				failed.Add(1)
+				first.CompareAndSwap(nil, err)
+			}
+		})
+	}
+	select {
+	case <-local.all:
+	case <-ctx.Done():
+		t.Fatalf("%d of %d forwards reached the destination; %d failed, first: %v", local.served.Load(), n, failed.Load(), first.Load())
+	}
+	var h1, h2 int
+	for _, p := range l.forwarded() {
+		if p == 2 {
+			h2++
+		} else {
+			h1++
+		}
+	}
+	if h1 != answerConnsPerPeer || h2 != over {
+		t.Errorf("%d forwards at once went %d over HTTP/1.1 and %d over HTTP/2, want %d and %d", n, h1, h2, answerConnsPerPeer, over)
+	}
+	if got, want := l.conns.Load(), int64(answerConnsPerPeer+1); got != want {
+		t.Errorf("%d forwards at once opened %d connections, want %d (the pool's and one lane)", n, got, want)
+	}
+	close(local.release)
+	wg.Wait()
+	if got := failed.Load(); got != 0 {
+		t.Fatalf("%d of %d forwards failed; first: %v", got, n, first.Load())
+	}
+	local.holding = 0
+	conns := l.conns.Load()
+	for range 3 {
+		complete(t, l.client, forwardJob())
+	}
+	if got := l.conns.Load(); got != conns {
+		t.Errorf("forwards after the burst opened %d connections, want them to reuse the idle ones", got-conns)
+	}
+	if got := l.forwarded(); !slices.Equal(got[n:], []int{1, 1, 1}) {
+		t.Errorf("forwards after the burst arrived over HTTP/%v, want HTTP/1.1", got[n:])
+	}
+}
+
+// TestAnswerWritesPerRequest counts the writes on the link's TCP
+// connection: a non-streaming forward on a kept-alive connection is one
+// write from the source (headers, envelope and body together) and one
+// from the destination (its answer), with a prompt of a few KiB too.
+func TestAnswerWritesPerRequest(t *testing.T) {
+	t.Parallel()
+	small := forwardJob()
+	large := forwardJobCanonical()
+	large.Request.Messages[0].Content[0].Text = strings.Repeat("Ask me anything. ", 500) // 8.5 KB
+	large.Request = clientRequest(t, large)
+	for _, tc := range []struct {
+		name string
+		job  *dispatch.Job
+	}{{"short prompt", small}, {"prompt of 8.5 KB", large}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: &servingLocal{}})
+			complete(t, l.client, tc.job) // the handshake's writes
+			l.writes.Store(0)
+			l.clientWrites.Store(0)
+			const n = 20
+			for range n {
+				complete(t, l.client, tc.job)
+			}
+			if got := l.clientWrites.Load(); got != n {
+				t.Errorf("%d requests took %d writes at the source, want %d", n, got, n)
+			}
+			if got := l.writes.Load(); got != n {
+				t.Errorf("%d answers took %d writes at the destination, want %d", n, got, n)
+			}
+		})
+	}
+}
+
+// cutSecond wraps a link handler: the second forwarded request on the
+// first connection finds the connection closed by the destination, which
+// serves it first if served (and so records its nonce), or else closes
+// the connection without reading it, as a server closing an idle
+// connection just as the request arrives does.
+func cutSecond(served bool, cut *atomic.Int64) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen[r.RemoteAddr]++
+			second := seen[r.RemoteAddr] == 2 && len(seen) == 1
+			mu.Unlock()
+			if !second || r.URL.Path != PathInvoke {
+				h.ServeHTTP(w, r)
+				return
+			}
+			if served {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			c.Close()
+			cut.Add(1)
+		})
+	}
+}
+
+// TestAnswerRetriedWhenConnectionClosed: the destination closes a kept-alive
+// connection just as the source sends a forward on it, without reading it.
+// The forward is sent again on a new connection, with the same envelope
+// (a new session MAC), and succeeds: the caller never sees the race.
+func TestAnswerRetriedWhenConnectionClosed(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{true, false} {
+		t.Run(fmt.Sprintf("mutual TLS %v", secure), func(t *testing.T) {
+			t.Parallel()
+			var cut atomic.Int64
+			local := &servingLocal{}
+			l := startPoolLink(t, poolLinkOptions{secure: secure, h2: true, local: local, wrap: cutSecond(false, &cut)})
+			complete(t, l.client, forwardJob())
+			complete(t, l.client, forwardJob()) // on the reused connection, cut
+			if cut.Load() != 1 {
+				t.Fatalf("the destination cut %d forwards, want 1", cut.Load())
+			}
+			if got := local.served.Load(); got != 2 {
+				t.Errorf("the destination served %d forwards, want 2", got)
+			}
+			if got := l.conns.Load(); got != 2 {
+				t.Errorf("%d connections, want 2 (the retry's own)", got)
+			}
+			if !l.client.PeerHealthy(dst) {
+				t.Errorf("peer marked down")
+			}
+		})
+	}
+}
+
+// TestAnswersWhenIdleConnectionsClose: the destination closes each
+// connection as soon as it has answered, without saying so, as a server
+// whose idle time-out has just passed does. The source either sees the
+// close before its next forward and dials, or sends the forward on the
+// closed connection and sends it again on a new one. A forward may also
+// reach the destination on a connection it is closing (its bytes were
+// already read) and be served without an answer: then the retry is
+// refused as a replay and the caller learns the region was unreachable.
+// Whichever happens, no forward is served twice, and every one that
+// succeeded was served.
+func TestAnswersWhenIdleConnectionsClose(t *testing.T) {
+	t.Parallel()
+	local := &servingLocal{}
+	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local, closeIdle: true})
+	const n = 40
+	succeeded := map[string]bool{}
+	for i := range n {
+		job := forwardJob()
+		job.RequestID = fmt.Sprintf("req-%d", i)
+		_, err := l.client.Executor(dst).Complete(t.Context(), job)
+		var ie *inference.Error
+		switch {
+		case err == nil:
+			succeeded[job.RequestID] = true
+		case errors.As(err, &ie) && ie.Kind == inference.KindUnavailable && strings.Contains(err.Error(), "refused as a replay"):
+		default:
+			t.Fatalf("forward %d: %v", i, err)
+		}
+	}
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	for id, times := range local.ids {
+		if times > 1 {
+			t.Errorf("%s served %d times", id, times)
+		}
+	}
+	for id := range succeeded {
+		if local.ids[id] != 1 {
+			t.Errorf("%s succeeded but was served %d times", id, local.ids[id])
+		}
+	}
+	if len(succeeded) == 0 {
+		t.Errorf("no forward succeeded")
+	}
+}
+
+// TestAnswerServedThenCutIsNotServedTwice: the destination served a forward
+// and its connection was closed before the answer left. net/http sends
+// the request again, with the same envelope and so the same nonce: the
+// destination refuses it as a replay, so it is never served twice, and the
+// caller learns that the region could not be reached (whether the request
+// was served is unknown, as when any connection is cut), not that it was
+// refused.
+func TestAnswerServedThenCutIsNotServedTwice(t *testing.T) {
+	t.Parallel()
+	var cut atomic.Int64
+	local := &servingLocal{}
+	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local, wrap: cutSecond(true, &cut)})
+	complete(t, l.client, forwardJob())
+	_, err := l.client.Executor(dst).Complete(t.Context(), forwardJob())
+	var ie *inference.Error
+	if !errors.As(err, &ie) || ie.Kind != inference.KindUnavailable || ie.Message != "region "+dst+" is unreachable" {
+		t.Fatalf("Complete after a cut = %v, want the region unreachable", err)
+	}
+	if got := local.served.Load(); got != 2 {
+		t.Errorf("the destination served %d forwards, want 2 (the cut one once)", got)
+	}
+	if got := len(l.forwarded()); got != 3 {
+		t.Errorf("the destination received %d forwards, want 3 (the retry of the cut one refused)", got)
+	}
+	if !l.client.PeerHealthy(dst) {
+		t.Errorf("peer marked down")
+	}
+}
+
+// TestAnswerTimeouts: a destination that never answers fails the forward
+// at FirstByteTimeout, which is not sent again (the destination has it);
+// one that accepts connections but never completes a handshake fails it
+// at ConnectTimeout; a refused connection counts towards marking the peer
+// down, as on the lanes.
+func TestAnswerTimeouts(t *testing.T) {
+	t.Parallel()
+	t.Run("first byte", func(t *testing.T) {
+		t.Parallel()
+		local := &servingLocal{holding: -1, release: make(chan struct{})}
+		t.Cleanup(func() { close(local.release) })
+		l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local, firstByteTimeout: 50 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard only
+		defer cancel()
+		if _, err := l.client.Executor(dst).Complete(ctx, forwardJob()); err == nil || ctx.Err() != nil {
+			t.Fatalf("Complete to a destination that never answers = %v, want a time-out before the hang guard", err)
+		}
+		if got := len(l.forwarded()); got != 1 {
+			t.Errorf("the destination received %d forwards, want 1", got)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		t.Parallel()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		f := pkitest.New(t, "")
+		source := f.Store(t, src)
+		c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: addr}},
+			Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
+		t.Cleanup(c.Close)
+		for range 2 {
+			if _, err := c.Executor(dst).Complete(t.Context(), forwardJob()); !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("Complete to a closed port = %v, want connection refused", err)
+			}
+		}
+		if c.PeerHealthy(dst) {
+			t.Errorf("peer still up after two refused forwards")
+		}
+	})
+}
+
+// TestAnswersKeepTheConnection: whatever the destination answers (a JSON
+// answer, a refusal, the answer form), the source reads it to its end and
+// the next forward reuses the connection.
+func TestAnswersKeepTheConnection(t *testing.T) {
+	t.Parallel()
+	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: &recorder{}})
+	refused := forwardJobCanonical()
+	refused.ProfileID = "us.demo.chat-small"
+	refused.ProfileARN = "arn:aws:bedrock:" + src + ":111122223333:inference-profile/us.demo.chat-small"
+	refused.Request = clientRequest(t, refused)
+	for i := range 3 {
+		if _, err := l.client.Executor(dst).Complete(t.Context(), forwardJob()); err != nil {
+			t.Fatalf("JSON answer #%d: %v", i, err)
+		}
+		_, err := l.client.Executor(dst).Complete(t.Context(), refused)
+		var ie *inference.Error
+		if !errors.As(err, &ie) || ie.Kind != inference.KindPermissionDenied {
+			t.Fatalf("refused forward #%d = %v, want a refusal", i, err)
+		}
+	}
+	if got := l.conns.Load(); got != 1 {
+		t.Errorf("6 sequential forwards opened %d connections, want 1", got)
+	}
+}
+
+// TestAnswersVerifyTheDestination: the pool's connections verify the
+// destination as the lanes do: a listener that presents another region's
+// certificate for the region dialled is refused in the handshake, and
+// nothing is sent to it.
+func TestAnswersVerifyTheDestination(t *testing.T) {
+	t.Parallel()
+	f := pkitest.New(t, "")
+	source, other := f.Store(t, src), f.Store(t, "us-east-1")
+	local := &servingLocal{}
+	ts := httptest.NewUnstartedServer(NewServer(ServerOptions{Local: local}))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.EnableHTTP2 = true
+	ts.TLS = other.ServerTLSConfig(func(r string) bool { return r == src })
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
+		Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
+	t.Cleanup(c.Close)
+	if _, err := c.Executor(dst).Complete(t.Context(), forwardJob()); err == nil {
+		t.Errorf("Complete to us-east-1's listener dialled as %s succeeded", dst)
+	}
+	if _, err := c.Executor(dst).Stream(t.Context(), forwardJob()); err == nil {
+		t.Errorf("Stream to us-east-1's listener dialled as %s succeeded", dst)
+	}
+	if got := local.served.Load(); got != 0 {
+		t.Errorf("the impostor served %d forwards", got)
+	}
+}
