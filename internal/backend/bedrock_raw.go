@@ -263,15 +263,18 @@ func (s *rawEventStream) Ready() bool {
 		return true
 	}
 	h := buf[12 : 12+hlen]
-	return bytes.Contains(h, chunkHeader) || !bytes.Contains(h, eventHeader)
+	// Recv takes a message without a :message-type for an event.
+	exception := bytes.Contains(h, messageTypeHeader) && !bytes.Contains(h, eventHeader)
+	return exception || bytes.Contains(h, chunkHeader)
 }
 
 // chunkHeader and eventHeader are the encoded headers :event-type: chunk
 // and :message-type: event (name length, name, string type, value length,
-// value).
+// value); messageTypeHeader is the name of the latter.
 var (
-	chunkHeader = []byte("\x0b:event-type\x07\x00\x05chunk")
-	eventHeader = []byte("\x0d:message-type\x07\x00\x05event")
+	chunkHeader       = []byte("\x0b:event-type\x07\x00\x05chunk")
+	eventHeader       = []byte("\x0d:message-type\x07\x00\x05event")
+	messageTypeHeader = []byte("\x0d:message-type\x07")
 )
 
 // Recv implements inference.Stream.

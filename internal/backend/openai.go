@@ -374,7 +374,10 @@ type sseStream struct {
 	started bool
 	stopped bool
 	done    bool
-	drained bool
+	// ended is set once Recv has reported the stream's end (io.EOF after
+	// [DONE], or after the body's end): Close may then drain the body. It
+	// is atomic because Close may run on another goroutine than Recv.
+	ended atomic.Bool
 	// raw is set in pass-through: every event is delivered with its bytes
 	// (see readRaw).
 	raw bool
@@ -390,7 +393,7 @@ func (s *sseStream) Recv() (inference.Event, error) {
 	for s.head == len(s.pending) {
 		s.pending, s.head = s.pending[:0], 0
 		if s.done {
-			s.drain()
+			s.ended.Store(true)
 			return inference.Event{}, io.EOF
 		}
 		if err := s.readEventWithin(); err != nil {
@@ -406,33 +409,38 @@ func (s *sseStream) Recv() (inference.Event, error) {
 const maxDrain = 64 << 10
 
 // drain reads what follows the stream's end ([DONE]) to the end of the HTTP
-// body, within the idle time-out, so that the connection goes back to the
+// body, then releases the stream, so that the connection goes back to the
 // pool: net/http drops a connection whose response body is closed before
 // its end, and the next request would dial (and shake hands) again. From a
 // well-behaved upstream what follows is only the body's terminator, which
-// may arrive in a write of its own; after more than maxDrain bytes, or an
-// error, the connection is let go (Close drops it). The stream's events are
-// all delivered by then: this only delays the EOF that follows them.
+// may arrive in a write of its own. Close runs it on a goroutine of its
+// own, so the caller never waits for it; the idle time-out bounds it (the
+// timer cancels the request), and after more than maxDrain bytes, or an
+// error, the connection is let go.
 func (s *sseStream) drain() {
-	if s.drained {
-		return
-	}
-	s.drained = true
 	s.timer.Reset(s.idle)
 	io.CopyN(io.Discard, s.r, maxDrain)
-	s.timer.Stop()
+	s.release()
 }
 
-// Ready implements inference.Readier: an event is pending, or, in
-// pass-through (where every data line is an event), the next data line is
-// buffered whole and is not [DONE] (after which Recv drains the body, which
-// may wait). A decoded stream tells only of pending events: a data line
-// there may carry nothing the gateway reads, and Recv would read on.
+// release stops the stream's timer and ends its request.
+func (s *sseStream) release() {
+	s.timer.Stop()
+	s.cancel()
+	s.body.Close()
+}
+
+// Ready implements inference.Readier: an event is pending, the stream has
+// ended, or, in pass-through (where every data line is an event, and
+// [DONE] its end), the next data line is buffered whole. A decoded stream
+// tells only of pending events: a data line there may carry nothing the
+// gateway reads, and Recv would read on. Like Recv, it is called by the
+// stream's reader only.
 func (s *sseStream) Ready() bool {
-	if s.head < len(s.pending) {
+	if s.head < len(s.pending) || s.done {
 		return true
 	}
-	if !s.raw || s.done {
+	if !s.raw {
 		return false
 	}
 	buf, _ := s.r.Peek(s.r.Buffered())
@@ -448,7 +456,7 @@ func (s *sseStream) Ready() bool {
 			continue
 		}
 		if data = bytes.TrimSpace(data); len(data) > 0 {
-			return !bytes.Equal(data, []byte("[DONE]"))
+			return true
 		}
 	}
 }
@@ -625,11 +633,15 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 	return true, nil
 }
 
+// Close releases the stream; after the stream's end it first reads the
+// rest of the body, in the background (drain).
 func (s *sseStream) Close() error {
 	s.once.Do(func() {
-		s.timer.Stop()
-		s.cancel()
-		s.body.Close()
+		if s.ended.Load() {
+			go s.drain()
+			return
+		}
+		s.release()
 	})
 	return nil
 }

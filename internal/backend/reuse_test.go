@@ -11,17 +11,20 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
 // TestOpenAIStreamKeepsItsConnection: a stream that ends with [DONE] leaves
 // its connection to the upstream in the pool, even when the end of the
 // HTTP body (the chunked terminator) arrives after [DONE] in a write of its
-// own: the stream reads the body to its end before it reports EOF. A stream
-// that dropped its connection made the next request dial (and, on TLS, shake
+// own: closing the stream reads the body to its end (in the background;
+// the test waits for that read before the next stream). A stream that
+// dropped its connection made the next request dial (and, on TLS, shake
 // hands) again.
 func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 	t.Parallel()
@@ -35,6 +38,9 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 			// [DONE]; only then does the handler return, which writes the
 			// body's terminator in a write of its own.
 			sawDone := make(chan struct{}, 1)
+			// sawEnd is sent to once the body was read to its end: net/http
+			// has then put the connection back in its pool.
+			sawEnd := make(chan struct{}, 1)
 			var conns atomic.Int64
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.Copy(io.Discard, r.Body)
@@ -62,7 +68,7 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 			defer srv.Close()
 			tr := &http.Transport{MaxIdleConnsPerHost: 4}
 			defer tr.CloseIdleConnections()
-			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Transport: watchDone{tr, sawDone}})
+			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Transport: watchDone{tr, sawDone, sawEnd}})
 			const streams = 5
 			for i := range streams {
 				r := req()
@@ -91,6 +97,11 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 				if n == 0 {
 					t.Fatalf("stream %d: no events", i)
 				}
+				select {
+				case <-sawEnd:
+				case <-t.Context().Done():
+					t.Fatalf("stream %d: its body was never read to the end", i)
+				}
 			}
 			if got := conns.Load(); got != 1 {
 				t.Errorf("%d streams opened %d connections to the upstream, want 1", streams, got)
@@ -100,39 +111,46 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 }
 
 // watchDone is a transport whose response bodies tell done once a read
-// returns [DONE].
+// returns [DONE], and end once a read returns io.EOF.
 type watchDone struct {
 	http.RoundTripper
-	done chan<- struct{}
+	done, end chan<- struct{}
 }
 
 func (w watchDone) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := w.RoundTripper.RoundTrip(r)
 	if err == nil {
-		resp.Body = &doneBody{ReadCloser: resp.Body, done: w.done}
+		resp.Body = &doneBody{ReadCloser: resp.Body, done: w.done, end: w.end}
 	}
 	return resp, err
 }
 
 type doneBody struct {
 	io.ReadCloser
-	done chan<- struct{}
+	done, end chan<- struct{}
 }
 
 func (b *doneBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if bytes.Contains(p[:n], []byte("[DONE]")) {
-		select {
-		case b.done <- struct{}{}:
-		default:
-		}
+		notify(b.done)
+	}
+	if err == io.EOF {
+		notify(b.end)
 	}
 	return n, err
 }
 
+func notify(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 // TestSSEStreamReady: a pass-through stream is Ready when the next data
-// line is buffered whole and is not [DONE] (after which Recv drains the
-// body); a decoded stream only with an event pending.
+// line is buffered whole (an event, or [DONE]: its end); a decoded stream
+// only with an event pending.
 func TestSSEStreamReady(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -143,7 +161,7 @@ func TestSSEStreamReady(t *testing.T) {
 		{"nothing", "", true, false, false},
 		{"a whole event", "data: {\"a\":1}\n\n", true, false, true},
 		{"a line cut", "data: {\"a\":", true, false, false},
-		{"the end marker", "data: [DONE]\n\n", true, false, false},
+		{"the end marker", "data: [DONE]\n\n", true, false, true},
 		{"a comment, then an event", ": keep-alive\n\ndata: {}\n", true, false, true},
 		{"an event name alone", "event: x\n", true, false, false},
 		{"empty data, then an event", "data:\r\n\r\ndata: {}\r\n", true, false, true},
@@ -170,6 +188,13 @@ func TestRawEventStreamReady(t *testing.T) {
 	t.Parallel()
 	chunk := encodeFrame(t, "chunk", []byte(`{"bytes":"e30="}`))
 	other := encodeFrame(t, "somethingNew", []byte(`{}`))
+	var untyped bytes.Buffer
+	var um eventstream.Message
+	um.Headers.Set(":event-type", eventstream.StringValue("somethingNew"))
+	um.Payload = []byte(`{}`)
+	if err := eventstream.NewEncoder().Encode(&untyped, um); err != nil {
+		t.Fatal(err)
+	}
 	delta := encodeFrame(t, "contentBlockDelta", []byte(`{"delta":{"text":"hi"}}`))
 	var exc bytes.Buffer
 	var m eventstream.Message
@@ -191,6 +216,7 @@ func TestRawEventStreamReady(t *testing.T) {
 		{"a whole chunk", inference.DialectInvoke, chunk, true},
 		{"an exception", inference.DialectInvoke, exc.Bytes(), true},
 		{"an event Recv skips", inference.DialectInvoke, other, false},
+		{"an event without a message type, which Recv skips", inference.DialectInvoke, untyped.Bytes(), false},
 		{"a Converse event", inference.DialectConverse, delta, true},
 		{"a Converse event cut", inference.DialectConverse, delta[:20], false},
 		{"a malformed prelude", inference.DialectConverse, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, true},
@@ -203,5 +229,53 @@ func TestRawEventStreamReady(t *testing.T) {
 				t.Errorf("Ready() = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestOpenAIStreamEndsAtDoneWhateverTheBody: an upstream that keeps its
+// body open after [DONE] does not delay the stream's end: Recv reports it
+// at once, and Close's read of the rest of the body is bounded by the idle
+// time-out, after which the connection is let go.
+func TestOpenAIStreamEndsAtDoneWhateverTheBody(t *testing.T) {
+	t.Parallel()
+	gone := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the body stays open until the client lets go
+		close(gone)
+	}))
+	defer srv.Close()
+	clk := clock.NewManual(time.Unix(1_800_000_000, 0))
+	const idle = 15 * time.Second
+	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Clock: clk, StreamIdleTimeout: idle})
+	s, err := b.Stream(t.Context(), req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := s.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	// The drain's time-out is the only timer left.
+	if err := clk.WaitTimers(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gone:
+		t.Fatal("the connection was let go before the idle time-out")
+	default:
+	}
+	clk.Advance(idle)
+	select {
+	case <-gone:
+	case <-t.Context().Done():
+		t.Fatal("the connection was kept after the idle time-out")
 	}
 }

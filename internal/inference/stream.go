@@ -86,7 +86,10 @@ type Stream interface {
 // Readier is implemented by a Stream that can tell whether its next Recv
 // returns at once: the next event (or the stream's end) is already read
 // from the network, so Recv will not wait for it. A wrapper of a Stream
-// implements it by asking the stream it wraps (Ready).
+// implements it by asking the stream it wraps (Ready). Ready is called by
+// the stream's reader, between its calls of Recv, never concurrently with
+// one; it must not claim readiness when Recv could wait (an event held
+// back for it would wait too).
 type Readier interface {
 	Ready() bool
 }

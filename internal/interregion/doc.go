@@ -65,7 +65,10 @@
 // "receipt":...} or {"error":...}. The source reads whichever Content-Type it
 // gets, so a rolling upgrade works both ways.
 //
-// A framed stream is a sequence of frames, each flushed as written:
+// A framed stream is a sequence of frames (in either form, what is written
+// is flushed before the destination waits for its stream's next event, so
+// events that arrived together cross in one write and none waits for the
+// next):
 //
 //	frame   = type:byte length:uvarint payload[length]
 //	type    = 1 event | 2 end | 3 error

@@ -56,61 +56,74 @@ func (f flushCounter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 // reaches the client while the stream has nothing more to give.
 func TestStreamFlushesBeforeWaiting(t *testing.T) {
 	t.Parallel()
-	t.Run("together", func(t *testing.T) {
-		t.Parallel()
-		var flushes atomic.Int64
-		events := make(chan inference.Event, 8)
-		for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
-			{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
-			events <- ev
-		}
-		close(events)
-		srv := newServerWrapped(t, &pipeBackend{events: events}, nil, func(h http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(flushCounter{w, &flushes}, r) })
-		})
-		resp, body := post(t, srv, testKey, `{"model":"eu.m","stream":true,`+hello+`}`)
-		if resp.StatusCode != 200 || strings.Count(string(body), `"content":`) != 4 || !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
-			t.Fatalf("status %d, body %q", resp.StatusCode, body)
-		}
-		// One flush when the channel runs dry (the stream's end is not
-		// Ready), one after [DONE].
-		if got := flushes.Load(); got > 2 {
-			t.Errorf("five events that were all here took %d flushes, want at most 2", got)
-		}
-	})
-	t.Run("one by one", func(t *testing.T) {
-		t.Parallel()
-		events := make(chan inference.Event, 8)
-		srv := newServerWith(t, &pipeBackend{events: events})
-		events <- inference.Event{Kind: inference.EventStart}
-		events <- inference.Event{Kind: inference.EventDelta, Text: "w0"}
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/chat/completions",
-			strings.NewReader(`{"model":"eu.m","stream":true,`+hello+`}`))
-		req.Header.Set("Authorization", "Bearer "+testKey)
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		// Each word is sent only once the client has read the one
-		// before: a front end that held an event until the next came
-		// would stall here (until the test's deadline).
-		sc := bufio.NewScanner(resp.Body)
-		words := []string{"w0", "w1", "w2", "w3"}
-		next := 1
-		for sc.Scan() {
-			line := sc.Text()
-			if next <= len(words) && strings.Contains(line, `"content":"`+words[next-1]+`"`) {
-				if next == len(words) {
-					close(events)
-				} else {
-					events <- inference.Event{Kind: inference.EventDelta, Text: words[next]}
-				}
-				next++
+	apis := []struct {
+		path, body string
+		// word is how a delta's text shows in the API's events.
+		word func(w string) string
+	}{
+		{"/v1/chat/completions", `{"model":"eu.m","stream":true,` + hello + `}`, func(w string) string { return `"content":"` + w + `"` }},
+		{"/v1/responses", `{"model":"eu.m","stream":true,"input":"hello"}`, func(w string) string { return `"delta":"` + w + `"` }},
+	}
+	for _, api := range apis {
+		t.Run(strings.TrimPrefix(api.path, "/v1/")+"/together", func(t *testing.T) {
+			t.Parallel()
+			var flushes atomic.Int64
+			events := make(chan inference.Event, 8)
+			for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
+				{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
+				events <- ev
 			}
-		}
-		if next != len(words)+1 {
-			t.Errorf("the client read %d of %d words", next-1, len(words))
-		}
-	})
+			close(events)
+			srv := newServerWrapped(t, &pipeBackend{events: events}, nil, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(flushCounter{w, &flushes}, r) })
+			})
+			resp, body := postWith(t, srv, api.path, testKey, api.body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d, body %q", resp.StatusCode, body)
+			}
+			for _, w := range []string{"a", "b", "c"} {
+				if !strings.Contains(string(body), api.word(w)) {
+					t.Fatalf("body %q lacks %s", body, api.word(w))
+				}
+			}
+			// One flush when the channel runs dry (the stream's end is not
+			// Ready), one after the stream's last event.
+			if got := flushes.Load(); got > 2 {
+				t.Errorf("five events that were all here took %d flushes, want at most 2", got)
+			}
+		})
+		t.Run(strings.TrimPrefix(api.path, "/v1/")+"/one by one", func(t *testing.T) {
+			t.Parallel()
+			events := make(chan inference.Event, 8)
+			srv := newServerWith(t, &pipeBackend{events: events})
+			events <- inference.Event{Kind: inference.EventStart}
+			events <- inference.Event{Kind: inference.EventDelta, Text: "w0"}
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+api.path, strings.NewReader(api.body))
+			req.Header.Set("Authorization", "Bearer "+testKey)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			// Each word is sent only once the client has read the one
+			// before: a front end that held an event until the next came
+			// would stall here (until the test's deadline).
+			sc := bufio.NewScanner(resp.Body)
+			words := []string{"w0", "w1", "w2", "w3"}
+			next := 1
+			for sc.Scan() {
+				if next <= len(words) && strings.Contains(sc.Text(), api.word(words[next-1])) {
+					if next == len(words) {
+						close(events)
+					} else {
+						events <- inference.Event{Kind: inference.EventDelta, Text: words[next]}
+					}
+					next++
+				}
+			}
+			if next != len(words)+1 {
+				t.Errorf("the client read %d of %d words", next-1, len(words))
+			}
+		})
+	}
 }
