@@ -72,11 +72,11 @@ func Prepare(e Envelope) (Prepared, error) {
 	if err := e.validate(); err != nil {
 		return Prepared{}, fmt.Errorf("prepare envelope: %w", err)
 	}
-	payload, err := encode(&e)
+	payload, header, err := encodeB64(&e)
 	if err != nil {
 		return Prepared{}, fmt.Errorf("prepare envelope: %w", err)
 	}
-	return Prepared{payload: payload, header: base64.RawURLEncoding.EncodeToString(payload)}, nil
+	return Prepared{payload: payload, header: header}, nil
 }
 
 // Header returns the value of [HeaderEnvelope].

@@ -239,3 +239,19 @@ func FuzzVerifyConnection(f *testing.F) {
 		}
 	})
 }
+
+// TestPrepareAllocs pins Prepare to one allocation for an envelope of the
+// usual size: the payload and its header share it.
+func TestPrepareAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	e := request("eu-west-1", "eu-central-1", nil, t0)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if _, err := envelope.Prepare(e); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 1 {
+		t.Errorf("Prepare allocates %v times, want 1", allocs)
+	}
+}
