@@ -133,13 +133,19 @@ func (l *lanes) laneTransport(opts ClientOptions, cfg *tls.Config, ln *lane) *ht
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: cfg}
+	d := &net.Dialer{KeepAlive: 30 * time.Second}
 	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 		defer cancel()
-		c, err := d.DialContext(ctx, network, addr)
-		if err == nil && c.(*tls.Conn).ConnectionState().NegotiatedProtocol != "h2" {
-			l.useHTTP1.Store(true)
+		// net/http's HTTP/2 takes the connection only as a *tls.Conn;
+		// the session key is held by the linkConn under it.
+		tc, err := dialLink(ctx, d.DialContext, network, addr, cfg)
+		var c net.Conn
+		if err == nil {
+			c = tc
+			if tc.ConnectionState().NegotiatedProtocol != "h2" {
+				l.useHTTP1.Store(true)
+			}
 		}
 		if err != nil {
 			// The lane's waiting requests fail with this error rather
@@ -309,7 +315,9 @@ func (b *laneBody) Close() error {
 // transport keeps at most one connection (a lane).
 func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Transport {
 	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		// net/http runs TLS over the connection (the HTTP/1.1
+		// fallback): the linkConn under it holds its session key.
+		DialContext:           linkDialContext((&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext),
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
