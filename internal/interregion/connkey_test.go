@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"testing"
 
@@ -155,5 +156,33 @@ func TestSessionMACOfEachConnection(t *testing.T) {
 	}
 	if macs[0] == macs[1] {
 		t.Errorf("the same MAC on two connections")
+	}
+}
+
+// TestLinkConnKeyForItsTLSConnectionOnly: a linkConn gives its key only
+// for the TLS connection it was first asked for; no dialer makes a second
+// one over it, but if one did it would get no key (and its requests no
+// MAC), never the first one's.
+func TestLinkConnKeyForItsTLSConnectionOnly(t *testing.T) {
+	t.Parallel()
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	lc := &linkConn{Conn: a}
+	first := tls.Client(lc, &tls.Config{ServerName: "x"})
+	second := tls.Client(lc, &tls.Config{ServerName: "x"})
+	// No handshake: the first has no key either, but it is the one
+	// the linkConn answers for.
+	if _, err := lc.sessionKey(first); err == nil || !strings.Contains(err.Error(), "no completed TLS handshake") {
+		t.Fatalf("key of a connection without a handshake: %v", err)
+	}
+	if _, err := lc.sessionKey(second); err == nil || !strings.Contains(err.Error(), "other than the one") {
+		t.Fatalf("key of a second TLS connection over the linkConn: %v, want a refusal", err)
+	}
+	if _, err := connSessionKey(second); err == nil {
+		t.Fatal("connSessionKey gave a key for the second TLS connection")
+	}
+	if n := lc.exports.Load(); n != 1 {
+		t.Errorf("%d exports, want 1", n)
 	}
 }

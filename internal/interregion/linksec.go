@@ -108,20 +108,29 @@ func connSessionKey(c net.Conn) (envelope.SessionKey, error) {
 type linkConn struct {
 	net.Conn
 	once sync.Once
-	key  envelope.SessionKey
-	err  error
+	// tls is the TLS connection over c whose key was exported: the only
+	// one c's dialer made, and the only one the key is given for.
+	tls *tls.Conn
+	key envelope.SessionKey
+	err error
 	// exports counts the exports of the key (at most 1), for tests.
 	exports atomic.Int32
 }
 
 // sessionKey returns the session key of tc, whose NetConn is c, exported
-// on the first call.
+// on the first call. A dialer makes one TLS connection over a linkConn; a
+// key asked for any other (which no dialer makes) is refused rather than
+// given, and the request goes without a MAC, refused by the destination.
 func (c *linkConn) sessionKey(tc *tls.Conn) (envelope.SessionKey, error) {
 	c.once.Do(func() {
 		c.exports.Add(1)
+		c.tls = tc
 		cs := tc.ConnectionState()
 		c.key, c.err = envelope.SessionKeyFrom(&cs)
 	})
+	if tc != c.tls {
+		return envelope.SessionKey{}, errors.New("session key: asked for a TLS connection other than the one it was exported from")
+	}
 	return c.key, c.err
 }
 

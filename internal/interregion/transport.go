@@ -315,9 +315,7 @@ func (b *laneBody) Close() error {
 // transport keeps at most one connection (a lane).
 func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Transport {
 	tr := &http.Transport{
-		// net/http runs TLS over the connection (the HTTP/1.1
-		// fallback): the linkConn under it holds its session key.
-		DialContext:           linkDialContext((&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext),
+		DialContext:           (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
@@ -328,6 +326,11 @@ func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Trans
 		// net/http adds its ALPN protocols to the configuration: each
 		// transport gets a copy of its own.
 		TLSClientConfig: cfg.Clone(),
+	}
+	if cfg != nil {
+		// net/http runs TLS over the connection (the HTTP/1.1
+		// fallback): the linkConn under it holds its session key.
+		tr.DialContext = linkDialContext(tr.DialContext)
 	}
 	if oneConn {
 		// Requests that arrive while the lane's connection is being set
