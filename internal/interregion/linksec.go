@@ -39,8 +39,9 @@ type EnvelopeSigner struct {
 // SignForwarded implements Signer. With a session MAC, the MAC is computed
 // once net/http has chosen the connection for req (its GotConn trace
 // hook, which runs before anything of the request is written to that
-// connection, again for each retry on another one); the request it returns
-// carries that hook. A connection without a TLS 1.3 session gets no MAC,
+// connection, again for each retry on another one), under the key that
+// connection holds (linkConn: exported once per connection); the request
+// it returns carries that hook. A connection without a TLS 1.3 session gets no MAC,
 // and the destination refuses the request as malformed. A version 1
 // envelope (for a peer not yet upgraded) is always signed.
 func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) (*http.Request, error) {
