@@ -98,10 +98,19 @@ func TestSessionKeyOncePerConnection(t *testing.T) {
 		if len(conns) == 0 || len(conns) >= 2*rounds*parallel {
 			t.Errorf("HTTP/2 offered %v: %d connections for %d forwards, want some reused", h2, len(conns), 2*rounds*parallel)
 		}
+		protos := map[bool]bool{} // over HTTP/2
+
 		for _, conn := range conns {
-			if _, lc := linkConnOf(t, conn); lc.exports.Load() != 1 {
+			tc, lc := linkConnOf(t, conn)
+			if lc.exports.Load() != 1 {
 				t.Errorf("HTTP/2 offered %v: the key of connection %v exported %d times, want once", h2, conn.LocalAddr(), lc.exports.Load())
 			}
+			protos[tc.ConnectionState().NegotiatedProtocol == "h2"] = true
+		}
+		// The pool's HTTP/1.1 connections, and the lanes' HTTP/2 ones or
+		// the HTTP/1.1 fallback's: every dialer of the link was used.
+		if !protos[false] || protos[true] != h2 {
+			t.Errorf("HTTP/2 offered %v: connections over HTTP/2 and HTTP/1.1: %v", h2, protos)
 		}
 	}
 }
