@@ -95,21 +95,7 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 			// together, as on the lanes.
 			ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 			defer cancel()
-			raw, err := p.dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			c := cfg
-			if c.ServerName == "" {
-				c = c.Clone()
-				c.ServerName, _, _ = net.SplitHostPort(addr)
-			}
-			tc := tls.Client(raw, c)
-			if err := tc.HandshakeContext(ctx); err != nil {
-				raw.Close()
-				return nil, err
-			}
-			return tc, nil
+			return dialLink(ctx, p.dial, network, addr, cfg)
 		}
 	}
 	p.tr = tr

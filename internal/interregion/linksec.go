@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -37,8 +39,9 @@ type EnvelopeSigner struct {
 // SignForwarded implements Signer. With a session MAC, the MAC is computed
 // once net/http has chosen the connection for req (its GotConn trace
 // hook, which runs before anything of the request is written to that
-// connection, again for each retry on another one); the request it returns
-// carries that hook. A connection without a TLS 1.3 session gets no MAC,
+// connection, again for each retry on another one), under the key that
+// connection holds (linkConn: exported once per connection); the request
+// it returns carries that hook. A connection without a TLS 1.3 session gets no MAC,
 // and the destination refuses the request as malformed. A version 1
 // envelope (for a peer not yet upgraded) is always signed.
 func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) (*http.Request, error) {
@@ -62,16 +65,106 @@ func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) (*
 	h := req.Header
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		h.Del(envelope.HeaderMAC)
-		c, ok := info.Conn.(interface{ ConnectionState() tls.ConnectionState })
-		if !ok {
-			return
-		}
-		cs := c.ConnectionState()
-		if k, err := envelope.SessionKeyFrom(&cs); err == nil {
+		if k, err := connSessionKey(info.Conn); err == nil {
 			h.Set(envelope.HeaderMAC, p.MAC(&k))
 		}
 	}}
 	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace)), nil
+}
+
+// connSessionKey returns the session key of c, a connection net/http
+// chose for a request: the key its linkConn holds, exported on the
+// connection's first request, or, for a connection the link's dialers did
+// not make (a test's transport), exported now.
+func connSessionKey(c net.Conn) (envelope.SessionKey, error) {
+	if tc, ok := c.(*tls.Conn); ok {
+		if lc, ok := tc.NetConn().(*linkConn); ok {
+			return lc.sessionKey(tc)
+		}
+	}
+	sc, ok := c.(interface{ ConnectionState() tls.ConnectionState })
+	if !ok {
+		return envelope.SessionKey{}, errors.New("session key: not a TLS connection")
+	}
+	cs := sc.ConnectionState()
+	return envelope.SessionKeyFrom(&cs)
+}
+
+// linkConn is the network connection under each TLS connection the link
+// client dials (the HTTP/1.1 pool's, the HTTP/2 lanes', the HTTP/1.1
+// fallback's), and holds that connection's session key once exported, so
+// that the source exports it once per connection, as the destination does
+// (ConnContext), not once per request.
+//
+// The key lives in the connection itself rather than in a cache keyed by
+// the connection: net/http hands the trace hook the *tls.Conn it got from
+// the dialer (HTTP/2 requires a *tls.Conn, so that cannot be wrapped), and
+// tls.Conn.NetConn returns what lies under it, this linkConn. So the key
+// found for a connection is always the one exported from that
+// connection's own TLS state (a retry on another connection finds that
+// one's), and it is freed with the connection: there is no map to grow
+// with closed connections, to clean up (weak pointers, runtime cleanups)
+// or to lock, and no way for a key to outlive its connection and be found
+// for another that reuses its address.
+type linkConn struct {
+	net.Conn
+	once sync.Once
+	// tls is the TLS connection over c whose key was exported: the only
+	// one c's dialer made, and the only one the key is given for.
+	tls *tls.Conn
+	key envelope.SessionKey
+	err error
+	// exports counts the exports of the key (at most 1), for tests.
+	exports atomic.Int32
+}
+
+// sessionKey returns the session key of tc, whose NetConn is c, exported
+// on the first call. A dialer makes one TLS connection over a linkConn; a
+// key asked for any other (which no dialer makes) is refused rather than
+// given, and the request goes without a MAC, refused by the destination.
+func (c *linkConn) sessionKey(tc *tls.Conn) (envelope.SessionKey, error) {
+	c.once.Do(func() {
+		c.exports.Add(1)
+		c.tls = tc
+		cs := tc.ConnectionState()
+		c.key, c.err = envelope.SessionKeyFrom(&cs)
+	})
+	if tc != c.tls {
+		return envelope.SessionKey{}, errors.New("session key: asked for a TLS connection other than the one it was exported from")
+	}
+	return c.key, c.err
+}
+
+// dialLink dials addr with dial and runs the TLS handshake with cfg over
+// the connection, wrapped in a linkConn. It is the link client's dialer
+// for TLS, bounded by ctx.
+func dialLink(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), network, addr string, cfg *tls.Config) (*tls.Conn, error) {
+	raw, err := dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	tc := tls.Client(&linkConn{Conn: raw}, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// linkDialContext is dial with every connection it makes wrapped in a
+// linkConn: the DialContext of a transport that runs TLS over it itself.
+func linkDialContext(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &linkConn{Conn: c}, nil
+	}
 }
 
 // EnvelopeVerifier refuses forwarded requests whose envelope does not

@@ -133,13 +133,19 @@ func (l *lanes) laneTransport(opts ClientOptions, cfg *tls.Config, ln *lane) *ht
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	d := &tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: cfg}
+	d := &net.Dialer{KeepAlive: 30 * time.Second}
 	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 		defer cancel()
-		c, err := d.DialContext(ctx, network, addr)
-		if err == nil && c.(*tls.Conn).ConnectionState().NegotiatedProtocol != "h2" {
-			l.useHTTP1.Store(true)
+		// net/http's HTTP/2 takes the connection only as a *tls.Conn;
+		// the session key is held by the linkConn under it.
+		tc, err := dialLink(ctx, d.DialContext, network, addr, cfg)
+		var c net.Conn
+		if err == nil {
+			c = tc
+			if tc.ConnectionState().NegotiatedProtocol != "h2" {
+				l.useHTTP1.Store(true)
+			}
 		}
 		if err != nil {
 			// The lane's waiting requests fail with this error rather
@@ -320,6 +326,11 @@ func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Trans
 		// net/http adds its ALPN protocols to the configuration: each
 		// transport gets a copy of its own.
 		TLSClientConfig: cfg.Clone(),
+	}
+	if cfg != nil {
+		// net/http runs TLS over the connection (the HTTP/1.1
+		// fallback): the linkConn under it holds its session key.
+		tr.DialContext = linkDialContext(tr.DialContext)
 	}
 	if oneConn {
 		// Requests that arrive while the lane's connection is being set

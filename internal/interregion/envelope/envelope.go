@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -276,11 +275,11 @@ func Unsigned(e Envelope) (Sealed, error) {
 	if err := e.validate(); err != nil {
 		return Sealed{}, fmt.Errorf("encode envelope: %w", err)
 	}
-	payload, err := encode(&e)
+	_, header, err := encodeB64(&e)
 	if err != nil {
 		return Sealed{}, fmt.Errorf("encode envelope: %w", err)
 	}
-	return Sealed{Envelope: base64.RawURLEncoding.EncodeToString(payload)}, nil
+	return Sealed{Envelope: header}, nil
 }
 
 // FromHeaders reads the link headers from h. Missing headers give
@@ -314,31 +313,6 @@ func (e *Envelope) prepare() {
 		// names (the default when a header named it).
 		e.ServiceTier = ""
 	}
-}
-
-// envelopeV1 is the version 1 form: a version 1 receiver refuses unknown
-// fields, so the version 2 fields are left out, not sent empty.
-type envelopeV1 struct {
-	Version           int       `json:"v"`
-	RequestID         string    `json:"request_id"`
-	SourceRegion      string    `json:"source_region"`
-	DestinationRegion string    `json:"destination_region"`
-	PrincipalID       string    `json:"principal_id"`
-	ProfileARN        string    `json:"profile_arn"`
-	IssuedAt          time.Time `json:"issued_at"`
-	Nonce             Nonce     `json:"nonce"`
-	BodySHA256        Digest    `json:"body_sha256"`
-}
-
-// encode returns the JSON payload of e in the form of e.Version. A version
-// 1 payload drops the version 2 fields.
-func encode(e *Envelope) ([]byte, error) {
-	if e.Version == 1 {
-		return json.Marshal(envelopeV1{Version: 1, RequestID: e.RequestID, SourceRegion: e.SourceRegion,
-			DestinationRegion: e.DestinationRegion, PrincipalID: e.PrincipalID, ProfileARN: e.ProfileARN,
-			IssuedAt: e.IssuedAt, Nonce: e.Nonce, BodySHA256: e.BodySHA256})
-	}
-	return json.Marshal(e)
 }
 
 // Decode decodes the envelope header value without checking its signature

@@ -53,7 +53,7 @@ func Sign(e Envelope, cert *tls.Certificate) (Sealed, error) {
 	if err := e.validate(); err != nil {
 		return Sealed{}, fmt.Errorf("sign envelope: %w", err)
 	}
-	payload, err := encode(&e)
+	payload, header, err := encodeB64(&e)
 	if err != nil {
 		return Sealed{}, fmt.Errorf("sign envelope: %w", err)
 	}
@@ -62,7 +62,7 @@ func Sign(e Envelope, cert *tls.Certificate) (Sealed, error) {
 		return Sealed{}, fmt.Errorf("sign envelope: %w", err)
 	}
 	return Sealed{
-		Envelope:    base64.RawURLEncoding.EncodeToString(payload),
+		Envelope:    header,
 		Signature:   base64.RawURLEncoding.EncodeToString(sig),
 		Certificate: base64.RawURLEncoding.EncodeToString(cert.Certificate[0]),
 	}, nil
