@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"strconv"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // The envelope's JSON is written by hand, not by encoding/json: every
@@ -28,21 +27,26 @@ func encode(e *Envelope) ([]byte, error) {
 }
 
 // encodeB64 returns the JSON payload of e and its base64url form (the
-// value of [HeaderEnvelope]) in one allocation.
+// value of [HeaderEnvelope]): two allocations, the payload and the header.
 func encodeB64(e *Envelope) (payload []byte, header string, err error) {
 	var scratch [encodeScratch]byte
 	p, err := appendEnvelope(scratch[:0], e)
 	if err != nil {
 		return nil, "", err
 	}
-	n := base64.RawURLEncoding.EncodedLen(len(p))
-	buf := make([]byte, len(p)+n)
-	copy(buf, p)
-	base64.RawURLEncoding.Encode(buf[len(p):], p)
-	// The header aliases the tail of buf, which nothing writes again
-	// (as strings.Builder does with its buffer).
-	return buf[:len(p):len(p)], unsafe.String(&buf[len(p)], n), nil
+	var b64 [base64Scratch]byte
+	var h []byte
+	if n := base64.RawURLEncoding.EncodedLen(len(p)); n <= len(b64) {
+		h = b64[:n]
+	} else {
+		h = make([]byte, n)
+	}
+	base64.RawURLEncoding.Encode(h, p)
+	return append([]byte(nil), p...), string(h), nil
 }
+
+// base64Scratch is the stack buffer of an envelope's base64 form.
+const base64Scratch = 2048
 
 // appendEnvelope appends the JSON of e, as json.Marshal writes it, to b.
 // It fails, as json.Marshal does, only on an IssuedAt that RFC 3339 cannot

@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"crypto/fips140"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
@@ -104,56 +103,10 @@ func Seal(e Envelope, k *SessionKey) (Sealed, error) {
 	return Sealed{Envelope: p.header, MAC: p.MAC(k)}, nil
 }
 
-// macScratch bounds the envelopes whose MAC is computed without an
-// allocation: the HMAC's inner block, the context and a payload of up to
-// about 1.9 KiB (an envelope is about 600 bytes).
-const macScratch = 2048
-
-// mac appends HMAC-SHA256 under k of macContext followed by payload to dst.
-//
-// It is HMAC as RFC 2104 defines it, H((K ^ opad) || H((K ^ ipad) || m)),
-// written with sha256.Sum256 over buffers on the stack: hmac.New allocated
-// the HMAC and its two hashes and pads (five objects) for each MAC, at both
-// ends of every forwarded request. The key is 32 bytes, shorter than
-// SHA-256's 64-byte block, so it is only padded with zeros, never hashed.
-// TestMACMatchesCryptoHMAC and FuzzMACMatchesCryptoHMAC hold it to
-// crypto/hmac. In FIPS 140 mode (GODEBUG=fips140) it is crypto/hmac, the
-// module's own HMAC.
+// mac appends HMAC-SHA256 under k of macContext followed by payload to dst
+// (crypto/hmac: the link's integrity rests on the standard library's
+// validated HMAC, not on one of its own).
 func mac(k *SessionKey, payload, dst []byte) []byte {
-	if fips140.Enabled() {
-		return macHMAC(k, payload, dst)
-	}
-	var scratch [macScratch]byte
-	in := scratch[:]
-	if n := sha256.BlockSize + len(macContext) + len(payload); n <= len(in) {
-		in = in[:n]
-	} else {
-		in = make([]byte, n)
-	}
-	for i := range sha256.BlockSize {
-		in[i] = 0x36 // ipad
-	}
-	for i, b := range k {
-		in[i] ^= b
-	}
-	copy(in[sha256.BlockSize+copy(in[sha256.BlockSize:], macContext):], payload)
-	inner := sha256.Sum256(in)
-	var out [sha256.BlockSize + sha256.Size]byte
-	for i := range sha256.BlockSize {
-		out[i] = 0x5c // opad
-	}
-	for i, b := range k {
-		out[i] ^= b
-	}
-	copy(out[sha256.BlockSize:], inner[:])
-	sum := sha256.Sum256(out[:])
-	clear(scratch[:sha256.BlockSize])
-	clear(out[:sha256.BlockSize])
-	return append(dst, sum[:]...)
-}
-
-// macHMAC is mac by crypto/hmac.
-func macHMAC(k *SessionKey, payload, dst []byte) []byte {
 	h := hmac.New(sha256.New, k[:])
 	h.Write([]byte(macContext))
 	h.Write(payload)
