@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-
-	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 )
 
 // The pool of HTTP/1.1 connections that carries non-streaming forwards
@@ -20,7 +18,8 @@ const (
 	// or dials one; at it, forwards go to the HTTP/2 lanes, which
 	// multiplex, instead of queueing or dialling: a burst of forwards costs
 	// at most this many mutual TLS handshakes, never one per request (the
-	// storm the lanes exist to avoid). 64 is twice the 32 requests in
+	// storm the lanes exist to avoid). A peer that speaks only HTTP/1.1
+	// has no lanes: its overflow dials a connection each, as before. 64 is twice the 32 requests in
 	// flight that the closed-loop bench holds; each connection costs both
 	// ends a goroutine or two and a few tens of KiB of buffers.
 	answerConnsPerPeer = 64
@@ -37,17 +36,15 @@ const (
 	answerWriteBuffer = 16 << 10
 )
 
-// idempotencyKey marks a forwarded request as one net/http's HTTP/1.1
-// client may send again on another connection when the kept-alive
-// connection it was sent on (one that carried a request before) turns out
-// to have been closed by the destination before any byte of the answer
-// was read. A nil value is not sent on the wire (net/http's Transport
-// documentation); HTTP/2 ignores it (its own retries, after GOAWAY or a
-// refused stream, likewise resend the same request). The retry carries the same envelope, so the same nonce:
-// the destination's replay cache refuses it if the first copy did reach
-// it, and a request is never served twice (send reports that refusal as
-// the connection lost, which is what happened).
-const idempotencyKey = "Idempotency-Key"
+// A forward is never sent twice by the link itself. net/http's HTTP/1.1
+// client sends a request again on a new connection only when nothing of
+// it was written to the kept-alive connection it first took (a POST is not
+// idempotent); a forward cut after it was written fails as the region
+// unreachable, and the gateway fails over before the first byte, as for
+// any lost connection. A retry with the same envelope would be refused by
+// the replay cache of the replica that read the first copy, but not by
+// another replica behind the same link address, which would serve it
+// again.
 
 // answerPool is the bounded pool of HTTP/1.1 keep-alive connections to one
 // peer that carries its non-streaming forwards: net/http's HTTP/1.1 client
@@ -138,7 +135,3 @@ func (a answers) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = &laneBody{ReadCloser: resp.Body, l: l, pool: l.pool}
 	return resp, nil
 }
-
-// codeReplay is the code of a wire error that refuses an envelope as a
-// replay.
-var codeReplay = "link_" + envelope.ReasonReplay.String()

@@ -359,10 +359,6 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	req.Header.Set("Content-Type", contentType)
-	// Sent again, with the same envelope, only if the connection it went
-	// on was closed before any byte of the answer was read
-	// (idempotencyKey).
-	req.Header[idempotencyKey] = nil
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
@@ -400,15 +396,6 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 		var we wireError
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we); err != nil || we.Kind == "" {
 			return nil, &inference.Error{Kind: inference.KindUpstream, Message: fmt.Sprintf("region %s answered status %d", r.p.Region, resp.StatusCode)}
-		}
-		if we.Code == codeReplay {
-			// This node never sends a nonce twice: net/http sent the
-			// request again after the connection it first went on was
-			// lost, and the destination had received it (idempotencyKey).
-			// Whether it was served is unknown, as when a connection is
-			// cut while the destination works.
-			return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "region " + r.p.Region + " is unreachable",
-				Err: fmt.Errorf("connection lost after the request was sent; its retry was refused as a replay: %w", we.err(r.p.Region))}
 		}
 		return nil, we.err(r.p.Region)
 	}
