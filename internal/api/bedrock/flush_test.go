@@ -1,0 +1,154 @@
+package bedrock
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// pipeBackend streams the events the test sends on events; its stream is
+// Ready when an event waits in the channel.
+type pipeBackend struct{ events chan inference.Event }
+
+func (b *pipeBackend) Complete(context.Context, *inference.Request) (*inference.Response, error) {
+	return nil, &inference.Error{Kind: inference.KindInternal, Message: "streams only"}
+}
+
+func (b *pipeBackend) Stream(context.Context, *inference.Request) (inference.Stream, error) {
+	return pipeStream(b.events), nil
+}
+
+func (b *pipeBackend) Close() error { return nil }
+
+type pipeStream chan inference.Event
+
+func (s pipeStream) Recv() (inference.Event, error) {
+	ev, ok := <-s
+	if !ok {
+		return inference.Event{}, io.EOF
+	}
+	return ev, nil
+}
+
+func (s pipeStream) Ready() bool  { return len(s) > 0 }
+func (s pipeStream) Close() error { return nil }
+
+// flushCounter counts the flushes of the responses it serves.
+type flushCounter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (f flushCounter) Flush() {
+	f.n.Add(1)
+	f.ResponseWriter.(http.Flusher).Flush()
+}
+
+func (f flushCounter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+// TestStreamFlushesBeforeWaiting: ConverseStream writes a stream's events
+// as they come and flushes before a Recv that may wait. Events that are
+// already here leave together; an event is never held back waiting for the
+// next (a front end that held one would stall the one-by-one case).
+func TestStreamFlushesBeforeWaiting(t *testing.T) {
+	t.Parallel()
+	start := func(t *testing.T, events chan inference.Event, flushes *atomic.Int64) *http.Response {
+		key, _ := auth.NewKey()
+		cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
+geographies: { eu: { name: EU } }
+regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
+models: [ { id: m, context_window: 8192 } ]
+deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
+principals: [ { id: p, api_keys: [%q] } ]
+`, auth.HashKey(key)), "bedrock.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": &pipeBackend{events}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		New(g, Options{DataDir: t.TempDir()}).Register(mux)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(flushCounter{w, flushes}, r) }))
+		t.Cleanup(srv.Close)
+		r, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/model/eu.m/converse-stream",
+			strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"hello"}]}]}`))
+		r.Header.Set("Authorization", "Bearer "+key)
+		r.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("status %d: %s", resp.StatusCode, b)
+		}
+		return resp
+	}
+	t.Run("together", func(t *testing.T) {
+		t.Parallel()
+		var flushes atomic.Int64
+		events := make(chan inference.Event, 8)
+		for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
+			{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
+			events <- ev
+		}
+		close(events)
+		body, err := io.ReadAll(start(t, events, &flushes).Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []string{`"text":"a"`, `"text":"b"`, `"text":"c"`, "messageStop"} {
+			if !strings.Contains(string(body), w) {
+				t.Fatalf("body %q lacks %s", body, w)
+			}
+		}
+		// One flush when the channel runs dry; the handler's return
+		// flushes the rest.
+		if got := flushes.Load(); got > 2 {
+			t.Errorf("five events that were all here took %d flushes, want at most 2", got)
+		}
+	})
+	t.Run("one by one", func(t *testing.T) {
+		t.Parallel()
+		var flushes atomic.Int64
+		events := make(chan inference.Event, 8)
+		events <- inference.Event{Kind: inference.EventStart}
+		events <- inference.Event{Kind: inference.EventDelta, Text: "w0"}
+		resp := start(t, events, &flushes)
+		dec := eventstream.NewDecoder()
+		words := []string{"w0", "w1", "w2", "w3"}
+		next := 1
+		for {
+			m, err := dec.Decode(resp.Body, nil)
+			if err != nil {
+				break // io.EOF at the stream's end
+			}
+			if next <= len(words) && strings.Contains(string(m.Payload), `"text":"`+words[next-1]+`"`) {
+				if next == len(words) {
+					close(events)
+				} else {
+					events <- inference.Event{Kind: inference.EventDelta, Text: words[next]}
+				}
+				next++
+			}
+		}
+		if next != len(words)+1 {
+			t.Errorf("the client read %d of %d words", next-1, len(words))
+		}
+	})
+}
