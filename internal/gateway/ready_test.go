@@ -2,26 +2,11 @@ package gateway
 
 import (
 	"context"
-	"io"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/inference/inferencetest"
 )
-
-// readyStream yields what waits in its channel and is Ready when something
-// does.
-type readyStream chan inference.Event
-
-func (s readyStream) Recv() (inference.Event, error) {
-	ev, ok := <-s
-	if !ok {
-		return inference.Event{}, io.EOF
-	}
-	return ev, nil
-}
-
-func (s readyStream) Ready() bool  { return len(s) > 0 }
-func (s readyStream) Close() error { return nil }
 
 // TestOutcomeStreamTellsReadiness: the stream the gateway returns, served
 // here or in another region (wrapped for the link's idle time-out), and
@@ -36,7 +21,7 @@ func TestOutcomeStreamTellsReadiness(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEngine(t, "")
-			inner := make(readyStream, 4)
+			inner := make(inferencetest.ChanStream, 4)
 			e.b.serve = func(_ context.Context, region string, _ int, _ *inference.Request) (*inference.Response, inference.Stream, error) {
 				if region != tc.region {
 					return nil, nil, unavailable(region)

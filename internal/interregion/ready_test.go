@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/inference/inferencetest"
 )
 
 // TestFrameReaderReady: ready tells a frame buffered whole (or a length
@@ -85,21 +86,6 @@ type nopCloser struct{ *strings.Reader }
 
 func (nopCloser) Close() error { return nil }
 
-// chanStream yields what is sent on it until it is closed; it is Ready
-// when an event waits in the channel.
-type chanStream chan inference.Event
-
-func (s chanStream) Recv() (inference.Event, error) {
-	ev, ok := <-s
-	if !ok {
-		return inference.Event{}, io.EOF
-	}
-	return ev, nil
-}
-
-func (s chanStream) Ready() bool  { return len(s) > 0 }
-func (s chanStream) Close() error { return nil }
-
 // countingPipe is a pipeWriter that counts the writes reaching the pipe.
 type countingPipe struct {
 	pipeWriter
@@ -140,7 +126,7 @@ func TestRelayFlushesBeforeWaiting(t *testing.T) {
 			}
 
 			// Together: five events already here, then the end.
-			together := make(chanStream, 8)
+			together := make(inferencetest.ChanStream, 8)
 			for _, w := range []string{"a", "b", "c", "d", "e"} {
 				together <- delta(w)
 			}
@@ -164,7 +150,7 @@ func TestRelayFlushesBeforeWaiting(t *testing.T) {
 
 			// One by one: each word is sent only once the source has
 			// read the one before.
-			lockstep := make(chanStream, 1)
+			lockstep := make(inferencetest.ChanStream, 1)
 			rs, _ = relay(lockstep)
 			words := []string{"w0", "w1", "w2", "w3"}
 			lockstep <- delta(words[0])

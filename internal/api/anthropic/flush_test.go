@@ -2,7 +2,6 @@ package anthropic
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,52 +13,13 @@ import (
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/inference/inferencetest"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
-// pipeBackend streams the events the test sends on events; its stream is
-// Ready when an event waits in the channel.
-type pipeBackend struct{ events chan inference.Event }
-
-func (b *pipeBackend) Complete(context.Context, *inference.Request) (*inference.Response, error) {
-	return nil, &inference.Error{Kind: inference.KindInternal, Message: "streams only"}
-}
-
-func (b *pipeBackend) Stream(context.Context, *inference.Request) (inference.Stream, error) {
-	return pipeStream(b.events), nil
-}
-
-func (b *pipeBackend) Close() error { return nil }
-
-type pipeStream chan inference.Event
-
-func (s pipeStream) Recv() (inference.Event, error) {
-	ev, ok := <-s
-	if !ok {
-		return inference.Event{}, io.EOF
-	}
-	return ev, nil
-}
-
-func (s pipeStream) Ready() bool  { return len(s) > 0 }
-func (s pipeStream) Close() error { return nil }
-
-// flushCounter counts the flushes of the responses it serves.
-type flushCounter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (f flushCounter) Flush() {
-	f.n.Add(1)
-	f.ResponseWriter.(http.Flusher).Flush()
-}
-
-func (f flushCounter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
-
 // pipeServer serves the Messages API of a one-region gateway whose model m
 // streams from events, over a real socket, counting flushes.
-func pipeServer(t *testing.T, events chan inference.Event, flushes *atomic.Int64) (*httptest.Server, string) {
+func pipeServer(t *testing.T, events inferencetest.ChanStream, flushes *atomic.Int64) (*httptest.Server, string) {
 	t.Helper()
 	key, _ := auth.NewKey()
 	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
@@ -72,13 +32,13 @@ principals: [ { id: p, api_keys: [%q] } ]
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": &pipeBackend{events}}})
+	g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": &inferencetest.ChanBackend{Events: events}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	New(g, Options{}).Register(mux)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(flushCounter{w, flushes}, r) }))
+	srv := httptest.NewServer(inferencetest.CountFlushes(mux, flushes))
 	t.Cleanup(srv.Close)
 	return srv, key
 }
@@ -110,7 +70,7 @@ func TestStreamFlushesBeforeWaiting(t *testing.T) {
 	t.Run("together", func(t *testing.T) {
 		t.Parallel()
 		var flushes atomic.Int64
-		events := make(chan inference.Event, 8)
+		events := make(inferencetest.ChanStream, 8)
 		for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
 			{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
 			events <- ev
@@ -136,7 +96,7 @@ func TestStreamFlushesBeforeWaiting(t *testing.T) {
 	t.Run("one by one", func(t *testing.T) {
 		t.Parallel()
 		var flushes atomic.Int64
-		events := make(chan inference.Event, 8)
+		events := make(inferencetest.ChanStream, 8)
 		srv, key := pipeServer(t, events, &flushes)
 		events <- inference.Event{Kind: inference.EventStart}
 		events <- inference.Event{Kind: inference.EventDelta, Text: "w0"}

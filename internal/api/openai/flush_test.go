@@ -2,52 +2,14 @@ package openai
 
 import (
 	"bufio"
-	"context"
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/inference/inferencetest"
 )
-
-// pipeBackend streams the events the test sends on events; its stream
-// is Ready when an event is waiting in the channel.
-type pipeBackend struct {
-	fakeBackend
-	events chan inference.Event
-}
-
-func (b *pipeBackend) Stream(context.Context, *inference.Request) (inference.Stream, error) {
-	return pipeStream(b.events), nil
-}
-
-type pipeStream chan inference.Event
-
-func (s pipeStream) Recv() (inference.Event, error) {
-	ev, ok := <-s
-	if !ok {
-		return inference.Event{}, io.EOF
-	}
-	return ev, nil
-}
-
-func (s pipeStream) Ready() bool  { return len(s) > 0 }
-func (s pipeStream) Close() error { return nil }
-
-// flushCounter counts the flushes of the responses it serves.
-type flushCounter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (f flushCounter) Flush() {
-	f.n.Add(1)
-	f.ResponseWriter.(http.Flusher).Flush()
-}
-
-func (f flushCounter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 // TestStreamFlushesBeforeWaiting: the front end writes a stream's events
 // as they come and flushes before a Recv that may wait. Events that are
@@ -68,14 +30,14 @@ func TestStreamFlushesBeforeWaiting(t *testing.T) {
 		t.Run(strings.TrimPrefix(api.path, "/v1/")+"/together", func(t *testing.T) {
 			t.Parallel()
 			var flushes atomic.Int64
-			events := make(chan inference.Event, 8)
+			events := make(inferencetest.ChanStream, 8)
 			for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
 				{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
 				events <- ev
 			}
 			close(events)
-			srv := newServerWrapped(t, &pipeBackend{events: events}, nil, func(h http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(flushCounter{w, &flushes}, r) })
+			srv := newServerWrapped(t, &inferencetest.ChanBackend{Events: events}, nil, func(h http.Handler) http.Handler {
+				return inferencetest.CountFlushes(h, &flushes)
 			})
 			resp, body := postWith(t, srv, api.path, testKey, api.body)
 			if resp.StatusCode != 200 {
@@ -94,8 +56,8 @@ func TestStreamFlushesBeforeWaiting(t *testing.T) {
 		})
 		t.Run(strings.TrimPrefix(api.path, "/v1/")+"/one by one", func(t *testing.T) {
 			t.Parallel()
-			events := make(chan inference.Event, 8)
-			srv := newServerWith(t, &pipeBackend{events: events})
+			events := make(inferencetest.ChanStream, 8)
+			srv := newServerWith(t, &inferencetest.ChanBackend{Events: events})
 			events <- inference.Event{Kind: inference.EventStart}
 			events <- inference.Event{Kind: inference.EventDelta, Text: "w0"}
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+api.path, strings.NewReader(api.body))

@@ -1,0 +1,74 @@
+// Package inferencetest holds test doubles of the inference vocabulary
+// that several packages' tests share: a stream fed through a channel, the
+// backend that returns it, and a response writer that counts flushes.
+package inferencetest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// ChanStream yields the events sent on it until it is closed, then io.EOF.
+// It is an inference.Readier: Ready while an event waits in the channel,
+// which makes it the stream of a test that decides when each event
+// "arrives" (buffer the channel to send several at once).
+type ChanStream chan inference.Event
+
+// Recv implements inference.Stream.
+func (s ChanStream) Recv() (inference.Event, error) {
+	ev, ok := <-s
+	if !ok {
+		return inference.Event{}, io.EOF
+	}
+	return ev, nil
+}
+
+// Ready implements inference.Readier.
+func (s ChanStream) Ready() bool { return len(s) > 0 }
+
+// Close implements inference.Stream.
+func (s ChanStream) Close() error { return nil }
+
+// ChanBackend streams every request from Events (one stream shares them
+// all) and refuses non-streaming requests. It has the methods of
+// gateway.Backend.
+type ChanBackend struct{ Events ChanStream }
+
+// Complete refuses: the backend streams only.
+func (b *ChanBackend) Complete(context.Context, *inference.Request) (*inference.Response, error) {
+	return nil, &inference.Error{Kind: inference.KindInternal, Message: "this test backend streams only"}
+}
+
+// Stream returns Events.
+func (b *ChanBackend) Stream(context.Context, *inference.Request) (inference.Stream, error) {
+	return b.Events, nil
+}
+
+// Close does nothing.
+func (b *ChanBackend) Close() error { return nil }
+
+// FlushCounter counts the flushes of the response it wraps (N, shared by
+// every response of a server); http.ResponseController reaches the
+// wrapped writer through Unwrap.
+type FlushCounter struct {
+	http.ResponseWriter
+	N *atomic.Int64
+}
+
+// Flush counts and flushes.
+func (f FlushCounter) Flush() {
+	f.N.Add(1)
+	f.ResponseWriter.(http.Flusher).Flush()
+}
+
+// Unwrap returns the wrapped writer.
+func (f FlushCounter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+// CountFlushes wraps h so that every response's flushes are counted in n.
+func CountFlushes(h http.Handler, n *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(FlushCounter{w, n}, r) })
+}
