@@ -4,7 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/meridian-gateway/meridian/internal/jsonesc"
 )
 
 // The envelope's JSON is written by hand, not by encoding/json: every
@@ -90,63 +91,5 @@ func appendEnvelope(b []byte, e *Envelope) ([]byte, error) {
 // appendMember appends name (the comma, the quoted name and the colon)
 // and s as a JSON string.
 func appendMember(b []byte, name, s string) []byte {
-	return appendString(append(b, name...), s)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string exactly as json.Marshal writes
-// one: HTML-safe (<, > and & escaped as \u003c, \u003e, \u0026), U+2028
-// and U+2029 escaped, each byte of invalid UTF-8 replaced by \ufffd, and
-// the control characters as \b, \f, \n, \r, \t or \u00XX.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonesc.AppendString(append(b, name...), s)
 }
