@@ -1,7 +1,6 @@
 package bedrock
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,10 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/inference/inferencetest"
-	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // TestStreamFlushesBeforeWaiting: ConverseStream writes a stream's events
@@ -24,24 +22,12 @@ import (
 // next (a front end that held one would stall the one-by-one case).
 func TestStreamFlushesBeforeWaiting(t *testing.T) {
 	t.Parallel()
-	start := func(t *testing.T, events inferencetest.ChanStream, flushes *atomic.Int64) *http.Response {
+	// stream sends a ConverseStream request (with a Bedrock API key) to a
+	// gateway whose model streams events, counting the response's flushes.
+	stream := func(t *testing.T, events inferencetest.ChanStream, flushes *atomic.Int64) io.Reader {
 		key, _ := auth.NewKey()
-		cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
-geographies: { eu: { name: EU } }
-regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
-models: [ { id: m, context_window: 8192 } ]
-deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
-principals: [ { id: p, api_keys: [%q] } ]
-`, auth.HashKey(key)), "bedrock.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": &inferencetest.ChanBackend{Events: events}}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		mux := http.NewServeMux()
-		New(g, Options{DataDir: t.TempDir()}).Register(mux)
+		New(gatewaytest.OneRegion(t, key, &inferencetest.ChanBackend{Events: events}), Options{DataDir: t.TempDir()}).Register(mux)
 		srv := httptest.NewServer(inferencetest.CountFlushes(mux, flushes))
 		t.Cleanup(srv.Close)
 		r, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/model/eu.m/converse-stream",
@@ -57,7 +43,7 @@ principals: [ { id: p, api_keys: [%q] } ]
 			b, _ := io.ReadAll(resp.Body)
 			t.Fatalf("status %d: %s", resp.StatusCode, b)
 		}
-		return resp
+		return resp.Body
 	}
 	t.Run("together", func(t *testing.T) {
 		t.Parallel()
@@ -68,7 +54,7 @@ principals: [ { id: p, api_keys: [%q] } ]
 			events <- ev
 		}
 		close(events)
-		body, err := io.ReadAll(start(t, events, &flushes).Body)
+		body, err := io.ReadAll(stream(t, events, &flushes))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,28 +73,18 @@ principals: [ { id: p, api_keys: [%q] } ]
 		t.Parallel()
 		var flushes atomic.Int64
 		events := make(inferencetest.ChanStream, 8)
-		events <- inference.Event{Kind: inference.EventStart}
-		events <- inference.Event{Kind: inference.EventDelta, Text: "w0"}
-		resp := start(t, events, &flushes)
+		ls := inferencetest.NewLockstep(events, []string{"w0", "w1", "w2", "w3"}, func(w string) string { return `"text":"` + w + `"` })
+		body := stream(t, events, &flushes)
 		dec := eventstream.NewDecoder()
-		words := []string{"w0", "w1", "w2", "w3"}
-		next := 1
 		for {
-			m, err := dec.Decode(resp.Body, nil)
+			m, err := dec.Decode(body, nil)
 			if err != nil {
 				break // io.EOF at the stream's end
 			}
-			if next <= len(words) && strings.Contains(string(m.Payload), `"text":"`+words[next-1]+`"`) {
-				if next == len(words) {
-					close(events)
-				} else {
-					events <- inference.Event{Kind: inference.EventDelta, Text: words[next]}
-				}
-				next++
-			}
+			ls.Seen(string(m.Payload))
 		}
-		if next != len(words)+1 {
-			t.Errorf("the client read %d of %d words", next-1, len(words))
+		if seen, all := ls.Done(); !all {
+			t.Errorf("the client saw %d words, not all", seen)
 		}
 	})
 }

@@ -57,9 +57,8 @@ func TestStreamFlushesBeforeWaiting(t *testing.T) {
 		t.Run(strings.TrimPrefix(api.path, "/v1/")+"/one by one", func(t *testing.T) {
 			t.Parallel()
 			events := make(inferencetest.ChanStream, 8)
+			ls := inferencetest.NewLockstep(events, []string{"w0", "w1", "w2", "w3"}, api.word)
 			srv := newServerWith(t, &inferencetest.ChanBackend{Events: events})
-			events <- inference.Event{Kind: inference.EventStart}
-			events <- inference.Event{Kind: inference.EventDelta, Text: "w0"}
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+api.path, strings.NewReader(api.body))
 			req.Header.Set("Authorization", "Bearer "+testKey)
 			resp, err := srv.Client().Do(req)
@@ -67,24 +66,12 @@ func TestStreamFlushesBeforeWaiting(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			// Each word is sent only once the client has read the one
-			// before: a front end that held an event until the next came
-			// would stall here (until the test's deadline).
 			sc := bufio.NewScanner(resp.Body)
-			words := []string{"w0", "w1", "w2", "w3"}
-			next := 1
 			for sc.Scan() {
-				if next <= len(words) && strings.Contains(sc.Text(), api.word(words[next-1])) {
-					if next == len(words) {
-						close(events)
-					} else {
-						events <- inference.Event{Kind: inference.EventDelta, Text: words[next]}
-					}
-					next++
-				}
+				ls.Seen(sc.Text())
 			}
-			if next != len(words)+1 {
-				t.Errorf("the client read %d of %d words", next-1, len(words))
+			if seen, all := ls.Done(); !all {
+				t.Errorf("the client saw %d words, not all", seen)
 			}
 		})
 	}

@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/clock"
-	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
 	"github.com/meridian-gateway/meridian/internal/inference"
-	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 const testKey = "sk-test-openai-front-end"
@@ -84,20 +81,7 @@ func newServerClock(t *testing.T, b backend.Backend, clk clock.Clock) *httptest.
 // newServerWrapped is newServerClock with the front end's handler wrapped.
 func newServerWrapped(t *testing.T, b backend.Backend, clk clock.Clock, wrap func(http.Handler) http.Handler) *httptest.Server {
 	t.Helper()
-	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
-geographies: { eu: { name: EU } }
-regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
-models: [ { id: m, context_window: 8192 } ]
-deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
-principals: [ { id: p, api_keys: [%q] } ]
-`, auth.HashKey(testKey)), "openai.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.New(gateway.Options{Region: "eu-west-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": b}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := gatewaytest.OneRegion(t, testKey, b)
 	mux := http.NewServeMux()
 	New(g, Options{MaxRequestBytes: 8 << 20, Clock: clk}).Register(mux)
 	srv := httptest.NewServer(wrap(mux))

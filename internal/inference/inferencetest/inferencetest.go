@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -72,3 +73,41 @@ func (f FlushCounter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 func CountFlushes(h http.Handler, n *atomic.Int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(FlushCounter{w, n}, r) })
 }
+
+// Lockstep feeds words to events one at a time, each only once the client
+// has seen the one before: Seen is given what the client reads (a line, an
+// event's payload) and sends the next word when the current one shows in
+// it, closing events after the last. A relay that held an event back until
+// the next arrived would never show the current word, and the test would
+// stall; Done tells whether every word was seen.
+type Lockstep struct {
+	events ChanStream
+	words  []string
+	// show is how a word shows in what the client reads.
+	show func(word string) string
+	next int
+}
+
+// NewLockstep returns a Lockstep over events and sends its first word
+// (after a start event). show gives how a word shows to the client.
+func NewLockstep(events ChanStream, words []string, show func(string) string) *Lockstep {
+	events <- inference.Event{Kind: inference.EventStart}
+	events <- inference.Event{Kind: inference.EventDelta, Text: words[0]}
+	return &Lockstep{events: events, words: words, show: show}
+}
+
+// Seen takes what the client read.
+func (l *Lockstep) Seen(s string) {
+	if l.next >= len(l.words) || !strings.Contains(s, l.show(l.words[l.next])) {
+		return
+	}
+	l.next++
+	if l.next == len(l.words) {
+		close(l.events)
+		return
+	}
+	l.events <- inference.Event{Kind: inference.EventDelta, Text: l.words[l.next]}
+}
+
+// Done reports how many words the client saw, and whether that is all.
+func (l *Lockstep) Done() (seen int, all bool) { return l.next, l.next == len(l.words) }
