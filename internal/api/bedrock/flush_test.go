@@ -12,7 +12,6 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
-	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/inference/inferencetest"
 )
 
@@ -48,12 +47,7 @@ func TestStreamFlushesBeforeWaiting(t *testing.T) {
 	t.Run("together", func(t *testing.T) {
 		t.Parallel()
 		var flushes atomic.Int64
-		events := make(inferencetest.ChanStream, 8)
-		for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
-			{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
-			events <- ev
-		}
-		close(events)
+		events := inferencetest.AllHere()
 		body, err := io.ReadAll(stream(t, events, &flushes))
 		if err != nil {
 			t.Fatal(err)

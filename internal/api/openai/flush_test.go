@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/inference/inferencetest"
 )
 
@@ -30,12 +29,7 @@ func TestStreamFlushesBeforeWaiting(t *testing.T) {
 		t.Run(strings.TrimPrefix(api.path, "/v1/")+"/together", func(t *testing.T) {
 			t.Parallel()
 			var flushes atomic.Int64
-			events := make(inferencetest.ChanStream, 8)
-			for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
-				{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
-				events <- ev
-			}
-			close(events)
+			events := inferencetest.AllHere()
 			srv := newServerWrapped(t, &inferencetest.ChanBackend{Events: events}, nil, func(h http.Handler) http.Handler {
 				return inferencetest.CountFlushes(h, &flushes)
 			})

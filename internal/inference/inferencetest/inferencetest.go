@@ -111,3 +111,16 @@ func (l *Lockstep) Seen(s string) {
 
 // Done reports how many words the client saw, and whether that is all.
 func (l *Lockstep) Done() (seen int, all bool) { return l.next, l.next == len(l.words) }
+
+// AllHere returns a closed stream whose events are all already here: a
+// start, the words a, b and c, and a stop. A relay that batches what has
+// arrived sends them with one flush, and one more at the end.
+func AllHere() ChanStream {
+	events := make(ChanStream, 5)
+	for _, ev := range []inference.Event{{Kind: inference.EventStart}, {Kind: inference.EventDelta, Text: "a"},
+		{Kind: inference.EventDelta, Text: "b"}, {Kind: inference.EventDelta, Text: "c"}, {Kind: inference.EventStop}} {
+		events <- ev
+	}
+	close(events)
+	return events
+}
