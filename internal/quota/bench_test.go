@@ -144,3 +144,35 @@ func BenchmarkAdmissionFullWindow(b *testing.B) {
 	b.Run("empty", func(b *testing.B) { run(b, false) })
 	b.Run("full", func(b *testing.B) { run(b, true) })
 }
+
+// TestAdmitAllocs pins one request's quota cost on the memory store, Admit
+// then Commit of benchRequest's 7 rules, its window logs steady (the clock
+// steps a second a request, so that each admission's entry replaces one a
+// minute old). What it allocates: the claim's rules, the principal's and
+// the deployment's counter keys, the reservation id, the store's rule
+// states and windows, and the reservation; the concurrency leases reuse
+// the set the previous request emptied.
+func TestAdmitAllocs(t *testing.T) {
+	clk := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l, err := New(Config{}, NewMemory(clk), Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	cycle := func() {
+		clk.Advance(time.Second)
+		r, err := l.Admit(ctx, benchRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Commit(ctx, inference.Usage{InputTokens: 200, OutputTokens: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 200 { // fill the window
+		cycle()
+	}
+	if n := testing.AllocsPerRun(600, cycle); n != 7 {
+		t.Errorf("Admit+Commit: %v allocations, want 7", n)
+	}
+}

@@ -269,6 +269,9 @@ func (r Request) rules(bedrockDaily bool) []Rule {
 		if bedrockDaily && scope.Caller() {
 			l = l.withDailyDefault()
 		}
+		if rules == nil {
+			rules = make([]Rule, 0, 8) // room for the usual rules: one allocation
+		}
 		for _, x := range []struct {
 			kind  Kind
 			limit int
@@ -340,7 +343,8 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
 		return &Reservation{l: l, claim: c, enforced: true}, nil
 	}
-	c.ID = l.idPrefix + strconv.FormatUint(l.idSeq.Add(1), 36)
+	var id [64]byte
+	c.ID = string(strconv.AppendUint(append(id[:0], l.idPrefix...), l.idSeq.Add(1), 36))
 
 	if !l.health.allow() {
 		return l.storeFailed(c, errors.New("store marked down; waiting for the next probe"))
