@@ -221,6 +221,6 @@ func TestRequestIDStampAllocs(t *testing.T) {
 // headerOnly is a ResponseWriter of which stamp uses only the header.
 type headerOnly http.Header
 
-func (h headerOnly) Header() http.Header        { return http.Header(h) }
+func (h headerOnly) Header() http.Header       { return http.Header(h) }
 func (headerOnly) Write(p []byte) (int, error) { return len(p), nil }
 func (headerOnly) WriteHeader(int)             {}
