@@ -125,6 +125,9 @@ type Gateway struct {
 	receipts         *receipt.Issuer
 	// receiptPrincipals are the principals with receipts: true.
 	receiptPrincipals map[string]bool
+	// deploymentKeys are the quota keys of this region's deployments by
+	// model (see deploymentKey), formatted once.
+	deploymentKeys map[string]string
 }
 
 // New returns a Gateway for opts.Region. It fails when the region is not
@@ -154,6 +157,12 @@ func New(opts Options) (*Gateway, error) {
 				g.receiptPrincipals = map[string]bool{}
 			}
 			g.receiptPrincipals[p.ID] = true
+		}
+	}
+	g.deploymentKeys = map[string]string{}
+	for _, d := range opts.Config.Deployments {
+		if d.Region == g.region {
+			g.deploymentKeys[d.Model] = d.Region + "/" + d.Model
 		}
 	}
 	if g.defaultMaxTokens == 0 {
@@ -187,6 +196,15 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.local = localExecutor{g: g}
 	return g, nil
+}
+
+// deploymentKey names this region's deployment of model for the quota:
+// "region/model".
+func (g *Gateway) deploymentKey(model string) string {
+	if k, ok := g.deploymentKeys[model]; ok {
+		return k
+	}
+	return g.region + "/" + model
 }
 
 // DefaultMaxTokens is the completion size a request without max_tokens is
@@ -376,7 +394,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		// when it runs here, else at the destination node.
 		deployment := ""
 		if c.Region == g.region {
-			deployment = c.Region + "/" + job.Model
+			deployment = g.deploymentKey(job.Model)
 		}
 		res, err := g.admitQuota(ctx, job.Principal.ID, job, deployment)
 		if err != nil {
