@@ -381,10 +381,10 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 // client with flush, which sends what is buffered and reports false once
 // the client is gone.
 func startEventStream(w http.ResponseWriter) (*bufio.Writer, func() bool) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
+	hb := header.NewBatch(w.Header(), 3)
+	hb.Set("Content-Type", "text/event-stream")
+	hb.Set("Cache-Control", "no-cache")
+	hb.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 4096)
