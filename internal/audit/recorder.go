@@ -63,10 +63,11 @@ func (a Recorder) BeginStream(ctx context.Context, rec *gateway.Record) error {
 // auditError maps the audit writer's refusals to client errors: a full
 // queue is 429, an unwritable trail 503, both with Retry-After.
 func auditError(err error) error {
+	if err == nil {
+		return nil // before ue, which errors.As moves to the heap
+	}
 	var ue *UnavailableError
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, ErrBackpressure):
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second, Message: "the audit trail is saturated; retry shortly", Err: err}
 	case errors.As(err, &ue):

@@ -149,3 +149,10 @@ func TestEventOfAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditErrorNilAllocs: a written event's (nil) error costs nothing.
+func TestAuditErrorNilAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { auditError(nil) }); n != 0 {
+		t.Errorf("auditError(nil): %v allocations, want 0", n)
+	}
+}
