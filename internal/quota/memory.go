@@ -144,7 +144,8 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	out := Outcome{Admitted: true, Rules: make([]RuleState, len(c.Rules)), Windows: make([]int64, len(c.Rules))}
+	out := newOutcome(len(c.Rules))
+	out.Admitted = true
 	for i, r := range c.Rules {
 		st := &out.Rules[i]
 		k := logKey{r.Key, r.Kind}
@@ -258,6 +259,22 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// outcomeParts holds an outcome's rule states and windows for up to eight
+// rules (a request's usual count), so that they take one allocation.
+type outcomeParts struct {
+	rules   [8]RuleState
+	windows [8]int64
+}
+
+// newOutcome returns an outcome with room for n rules' states and windows.
+func newOutcome(n int) Outcome {
+	if n > len(outcomeParts{}.rules) {
+		return Outcome{Rules: make([]RuleState, n), Windows: make([]int64, n)}
+	}
+	p := new(outcomeParts)
+	return Outcome{Rules: p.rules[:n:n], Windows: p.windows[:n:n]}
 }
 
 // insert adds e in time order (after entries of the same time), so that a
