@@ -63,10 +63,11 @@ func (a Recorder) BeginStream(ctx context.Context, rec *gateway.Record) error {
 // auditError maps the audit writer's refusals to client errors: a full
 // queue is 429, an unwritable trail 503, both with Retry-After.
 func auditError(err error) error {
+	if err == nil {
+		return nil // before ue, which errors.As moves to the heap
+	}
 	var ue *UnavailableError
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, ErrBackpressure):
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: time.Second, Message: "the audit trail is saturated; retry shortly", Err: err}
 	case errors.As(err, &ue):
@@ -78,13 +79,25 @@ func auditError(err error) error {
 	return err
 }
 
+// eventParts is an event with the parts it usually points to: building an
+// event allocates them together, once, instead of one allocation each.
+type eventParts struct {
+	event    Event
+	params   RequestParameters
+	overhead Overhead
+	ms       [5]float64 // the overhead's values
+	attempts [2]Attempt // the first attempts; more grow the slice
+}
+
 // EventOf maps a request record to its audit event.
 func EventOf(rec *gateway.Record) *Event {
 	side := SideSource
 	if rec.Side == "destination" {
 		side = SideDestination
 	}
-	e := &Event{
+	parts := &eventParts{}
+	e := &parts.event
+	*e = Event{
 		EventID: rec.RequestID, EventTime: Time{Time: rec.Started}, EventName: rec.Operation, Side: side,
 		UserIdentity:    UserIdentity{PrincipalID: rec.PrincipalID, Type: rec.AuthMethod},
 		SourceIPAddress: rec.SourceIP, UserAgent: rec.UserAgent,
@@ -95,9 +108,10 @@ func EventOf(rec *gateway.Record) *Event {
 		Usage:     Usage{InputTokens: int64(rec.Usage.InputTokens), OutputTokens: int64(rec.Usage.OutputTokens)},
 		LatencyMs: rec.Latency.Milliseconds(), TTFTMs: rec.TTFT.Milliseconds(),
 	}
-	e.OverheadMs = overheadOf(rec.Overhead, side == SideDestination)
+	e.OverheadMs = overheadOf(rec.Overhead, side == SideDestination, &parts.overhead, &parts.ms)
 	if rec.RequestedModel != "" {
-		e.RequestParameters = &RequestParameters{ModelID: rec.RequestedModel}
+		parts.params = RequestParameters{ModelID: rec.RequestedModel}
+		e.RequestParameters = &parts.params
 	}
 	// Front ends refuse metadata outside Bedrock's limits; checking again
 	// here keeps the trail bounded whatever a front end or a peer passed.
@@ -114,6 +128,9 @@ func EventOf(rec *gateway.Record) *Event {
 		e.UserIdentity.AccessKeyID = rec.KeyID
 	} else {
 		e.UserIdentity.APIKeyID = rec.KeyID
+	}
+	if len(rec.Attempts) > 0 {
+		e.Attempts = parts.attempts[:0]
 	}
 	for _, a := range rec.Attempts {
 		e.Attempts = append(e.Attempts, Attempt{Region: a.Region, Outcome: a.Outcome, DurationMs: a.Duration.Milliseconds(), Status: a.Status})
@@ -144,25 +161,31 @@ func (o recorderOutage) Is(target error) bool { return target == gateway.ErrReco
 
 // overheadOf maps a record's overhead to the event's, in milliseconds
 // rounded to the microsecond. A destination's record holds its own part.
-func overheadOf(o *gateway.Overhead, destination bool) *Overhead {
+// It fills out, pointing its fields into ms, and returns it (nil for a nil
+// o): the event's overhead lives in the event's own allocation.
+func overheadOf(o *gateway.Overhead, destination bool, out *Overhead, ms *[5]float64) *Overhead {
 	if o == nil {
 		return nil
 	}
-	ms := func(d time.Duration) *float64 {
-		v := float64(d.Round(time.Microsecond).Microseconds()) / 1000
-		return &v
+	used := 0
+	val := func(d time.Duration) *float64 {
+		v := &ms[used]
+		used++
+		*v = float64(d.Round(time.Microsecond).Microseconds()) / 1000
+		return v
 	}
 	if destination {
-		return &Overhead{Total: ms(o.Total()), Destination: ms(o.Total()), Upstream: ms(o.Upstream)}
+		*out = Overhead{Total: val(o.Total()), Destination: val(o.Total()), Upstream: val(o.Upstream)}
+		return out
 	}
-	out := &Overhead{Source: ms(o.Source)}
+	*out = Overhead{Source: val(o.Source)}
 	if o.Forwarded {
-		out.Link, out.Destination = ms(o.Link), ms(o.Destination)
+		out.Link, out.Destination = val(o.Link), val(o.Destination)
 	}
 	if !o.Known() {
 		out.Link, out.Destination = nil, nil
 		return out
 	}
-	out.Total, out.Upstream = ms(o.Total()), ms(o.Upstream)
+	out.Total, out.Upstream = val(o.Total()), val(o.Upstream)
 	return out
 }

@@ -122,3 +122,37 @@ func TestEventOfOverhead(t *testing.T) {
 		}
 	}
 }
+
+// TestEventOfAllocs pins the cost of building a served request's event:
+// one allocation holding the event, its requestParameters, its overhead
+// (and the overhead's values) and its first two attempts. A third attempt
+// grows the attempts (one more).
+func TestEventOfAllocs(t *testing.T) {
+	ms := time.Millisecond
+	attempt := gateway.Attempt{Region: "eu-west-1", Outcome: "ok", Status: 200, Duration: 2 * ms}
+	for _, tc := range []struct {
+		name string
+		rec  gateway.Record
+		want float64
+	}{
+		{"local", gateway.Record{RequestID: "r", Side: "source", RequestedModel: "eu.m", Status: 200,
+			Attempts: []gateway.Attempt{attempt}, Overhead: dispatch.LocalOverhead(3*ms, 2*ms)}, 1},
+		{"forwarded", gateway.Record{RequestID: "r", Side: "source", RequestedModel: "eu.m", Status: 200,
+			Attempts: []gateway.Attempt{attempt, attempt}, Overhead: dispatch.ForwardedOverhead(9*ms, 7*ms, &dispatch.Timing{Total: 5 * ms, Upstream: 3 * ms})}, 1},
+		{"destination", gateway.Record{RequestID: "r", Side: "destination", Status: 200,
+			Attempts: []gateway.Attempt{attempt}, Overhead: dispatch.LocalOverhead(3*ms, 2*ms)}, 1},
+		{"three attempts", gateway.Record{RequestID: "r", Side: "source", Status: 200,
+			Attempts: []gateway.Attempt{attempt, attempt, attempt}}, 2},
+	} {
+		if n := testing.AllocsPerRun(100, func() { EventOf(&tc.rec) }); n != tc.want {
+			t.Errorf("%s: EventOf: %v allocations, want %v", tc.name, n, tc.want)
+		}
+	}
+}
+
+// TestAuditErrorNilAllocs: a written event's (nil) error costs nothing.
+func TestAuditErrorNilAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { auditError(nil) }); n != 0 {
+		t.Errorf("auditError(nil): %v allocations, want 0", n)
+	}
+}

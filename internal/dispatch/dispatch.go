@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/header"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -103,7 +104,8 @@ type Outcome struct {
 }
 
 // Response headers on every inference response (docs/architecture.md,
-// invariant 5).
+// invariant 5), spelled canonically: SetHeaders uses them as http.Header
+// keys as they are.
 const (
 	HeaderRequestID        = "X-Meridian-Request-Id"
 	HeaderSourceRegion     = "X-Meridian-Source-Region"
@@ -118,23 +120,33 @@ const (
 	HeaderServerTiming = "Server-Timing"
 )
 
-// SetHeaders writes the route's x-meridian-* headers.
+// SetHeaders writes the route's x-meridian-* headers. The fields share one
+// array of values, and the overhead and Server-Timing values one string
+// (two allocations with an overhead, one without).
 func (r Route) SetHeaders(h http.Header) {
-	h.Set(HeaderRequestID, r.RequestID)
-	h.Set(HeaderSourceRegion, r.SourceRegion)
+	hb := header.NewBatch(h, 7)
+	hb.Set(HeaderRequestID, r.RequestID)
+	hb.Set(HeaderSourceRegion, r.SourceRegion)
 	if r.InferenceRegion != "" {
-		h.Set(HeaderInferenceRegion, r.InferenceRegion)
+		hb.Set(HeaderInferenceRegion, r.InferenceRegion)
 	}
 	if r.ProfileID != "" {
-		h.Set(HeaderInferenceProfile, r.ProfileID)
+		hb.Set(HeaderInferenceProfile, r.ProfileID)
 	}
 	if r.Reason != "" {
-		h.Set(HeaderRoute, r.Reason)
+		hb.Set(HeaderRoute, r.Reason)
 	}
 	if o := r.Overhead; o != nil {
+		var buf [160]byte
+		b := buf[:0]
 		if o.Known() {
-			h.Set(HeaderOverhead, FormatMs(o.Total()))
+			b = appendMs(b, o.Total())
 		}
-		h.Set(HeaderServerTiming, o.ServerTiming())
+		total := len(b)
+		all := string(o.appendServerTiming(b))
+		if o.Known() {
+			hb.Set(HeaderOverhead, all[:total])
+		}
+		hb.Set(HeaderServerTiming, all[total:])
 	}
 }

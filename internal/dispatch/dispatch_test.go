@@ -3,6 +3,7 @@ package dispatch
 import (
 	"net/http"
 	"testing"
+	"time"
 )
 
 // TestRouteSetHeaders: every inference response names its request, source
@@ -34,5 +35,42 @@ func TestRouteSetHeaders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHeaderNamesCanonical: SetHeaders keys the header with the constants
+// as they are, so each must be spelled as http.Header keys it.
+func TestHeaderNamesCanonical(t *testing.T) {
+	t.Parallel()
+	for _, k := range []string{HeaderRequestID, HeaderSourceRegion, HeaderInferenceRegion, HeaderInferenceProfile,
+		HeaderRoute, HeaderOverhead, HeaderServerTiming} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("header %q is not canonical (%q)", k, c)
+		}
+	}
+}
+
+// TestRouteSetHeadersAllocs pins the route headers' cost: one array of
+// values shared by the seven fields, plus one string holding the overhead
+// and Server-Timing values when the overhead is known. A header with room
+// for the keys is reused, so that map growth is not counted.
+func TestRouteSetHeadersAllocs(t *testing.T) {
+	r := Route{RequestID: "r1", SourceRegion: "eu-west-1", InferenceRegion: "eu-central-1", ProfileID: "eu.m", Reason: "nearest"}
+	for _, tc := range []struct {
+		name     string
+		overhead *Overhead
+		want     float64
+	}{
+		{"no overhead", nil, 1},
+		{"local", LocalOverhead(5*time.Millisecond, 3*time.Millisecond), 2},
+		{"forwarded", ForwardedOverhead(9*time.Millisecond, 7*time.Millisecond, &Timing{Total: 5 * time.Millisecond, Upstream: 3 * time.Millisecond}), 2},
+		{"unreported", ForwardedOverhead(9*time.Millisecond, 7*time.Millisecond, nil), 2},
+	} {
+		r.Overhead = tc.overhead
+		h := http.Header{}
+		r.SetHeaders(h)
+		if n := testing.AllocsPerRun(100, func() { r.SetHeaders(h) }); n != tc.want {
+			t.Errorf("%s: Route.SetHeaders: %v allocations, want %v", tc.name, n, tc.want)
+		}
 	}
 }

@@ -72,10 +72,14 @@ func (o *Overhead) Total() time.Duration { return o.Source + o.Link + o.Destinat
 // ServerTiming is the Server-Timing header value: meridian-source, and for
 // a forwarded request link and meridian-destination, then upstream.
 func (o *Overhead) ServerTiming() string {
-	b := make([]byte, 0, 128)
+	var buf [128]byte
+	return string(o.appendServerTiming(buf[:0]))
+}
+
+func (o *Overhead) appendServerTiming(b []byte) []byte {
 	b = appendMetric(b, "meridian-source", o.Source)
 	if !o.Known() {
-		return string(b)
+		return b
 	}
 	if o.Forwarded {
 		b = append(b, ", "...)
@@ -84,7 +88,7 @@ func (o *Overhead) ServerTiming() string {
 		b = appendMetric(b, "meridian-destination", o.Destination)
 	}
 	b = append(b, ", "...)
-	return string(appendMetric(b, "upstream", o.Upstream))
+	return appendMetric(b, "upstream", o.Upstream)
 }
 
 func appendMetric(b []byte, name string, d time.Duration) []byte {

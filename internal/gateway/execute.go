@@ -103,7 +103,7 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	}
 	// The caller's limits were admitted at the source; here, only this
 	// deployment's capacity.
-	resv, err := g.admitQuota(ctx, "", job, g.region+"/"+job.Model)
+	resv, err := g.admitQuota(ctx, "", job, g.deploymentKey(job.Model))
 	if err != nil {
 		g.observe(att, routing.Outcome{Kind: routing.Canceled})
 		return nil, g.fail(ctx, rec, err)

@@ -113,3 +113,25 @@ func TestSetOutcomeHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploymentKey: the quota key of this region's deployment of a model
+// is "region/model", formatted once for the deployments the topology has
+// here (no allocation per request) and on demand for any other model.
+func TestDeploymentKey(t *testing.T) {
+	cfg, err := topology.Parse([]byte(pathTopology), "path.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(Options{Region: "eu-west-1", Config: cfg, Authorizer: AllowAll{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for model, want := range map[string]string{"m": "eu-west-1/m", "c": "eu-west-1/c", "r": "eu-west-1/r"} {
+		if got := g.deploymentKey(model); got != want {
+			t.Errorf("deploymentKey(%s) = %q, want %q", model, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { g.deploymentKey("m") }); n != 0 {
+		t.Errorf("deploymentKey of a deployment here: %v allocations, want 0", n)
+	}
+}

@@ -125,6 +125,9 @@ type Gateway struct {
 	receipts         *receipt.Issuer
 	// receiptPrincipals are the principals with receipts: true.
 	receiptPrincipals map[string]bool
+	// deploymentKeys are the quota keys of this region's deployments by
+	// model (see deploymentKey), formatted once.
+	deploymentKeys map[string]string
 }
 
 // New returns a Gateway for opts.Region. It fails when the region is not
@@ -154,6 +157,12 @@ func New(opts Options) (*Gateway, error) {
 				g.receiptPrincipals = map[string]bool{}
 			}
 			g.receiptPrincipals[p.ID] = true
+		}
+	}
+	g.deploymentKeys = map[string]string{}
+	for _, d := range opts.Config.Deployments {
+		if d.Region == g.region {
+			g.deploymentKeys[d.Model] = d.Region + "/" + d.Model
 		}
 	}
 	if g.defaultMaxTokens == 0 {
@@ -187,6 +196,15 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.local = localExecutor{g: g}
 	return g, nil
+}
+
+// deploymentKey names this region's deployment of model for the quota:
+// "region/model".
+func (g *Gateway) deploymentKey(model string) string {
+	if k, ok := g.deploymentKeys[model]; ok {
+		return k
+	}
+	return g.region + "/" + model
 }
 
 // DefaultMaxTokens is the completion size a request without max_tokens is
@@ -324,11 +342,12 @@ func (g *Gateway) estimatedTokens(req *inference.Request) int {
 // destination is saturated it waits in the bounded admission queue.
 func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed []string, route *Route) (*Outcome, error) {
 	tokens := g.estimatedTokens(job.Request)
-	req := routing.Request{SourceRegion: g.region, ProfileID: job.ProfileID, Model: job.Model, Destinations: destinations,
+	x := &execution{}
+	x.req = routing.Request{SourceRegion: g.region, ProfileID: job.ProfileID, Model: job.Model, Destinations: destinations,
 		Authorized: func(r string) bool { return slices.Contains(allowed, r) }, Capable: g.capable(job.Request, job.Model),
 		EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
-	var plan routing.Plan
-	opts, err := g.plan(ctx, &plan, &req, job.MaxQueueWait, tierOf(job.Request))
+	req, plan := &x.req, &x.plan
+	opts, err := g.plan(ctx, plan, req, job.MaxQueueWait, tierOf(job.Request))
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +394,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		// when it runs here, else at the destination node.
 		deployment := ""
 		if c.Region == g.region {
-			deployment = c.Region + "/" + job.Model
+			deployment = g.deploymentKey(job.Model)
 		}
 		res, err := g.admitQuota(ctx, job.Principal.ID, job, deployment)
 		if err != nil {
@@ -391,27 +410,29 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		if first.IsZero() {
 			first = start
 		}
-		j := *job
+		j := x.attemptJob(attempts)
+		*j = *job
 		j.DestinationRegion = c.Region
 		exec := g.executorFor(c.Region)
 		var resp *inference.Response
 		var stream inference.Stream
 		if job.Request.Stream {
-			stream, err = exec.Stream(ctx, &j)
+			stream, err = exec.Stream(ctx, j)
 		} else {
-			resp, err = exec.Complete(ctx, &j)
+			resp, err = exec.Complete(ctx, j)
 		}
 		took := g.now().Sub(start)
 		if err == nil {
-			route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: "ok", Status: 200, Duration: took})
-			route.Overhead = callOverhead(c.Region != g.region, took, j.Reported)
+			x.addAttempt(route, Attempt{Region: c.Region, Outcome: "ok", Status: 200, Duration: took})
+			x.overhead = *callOverhead(c.Region != g.region, took, j.Reported)
+			route.Overhead = &x.overhead
 			route.InferenceRegion = c.Region
 			route.Reason = c.Reason.String()
 			if len(failures) > 0 {
 				route.Reason = "failover:" + failures[len(failures)-1]
 			}
 			g.metrics.RouteDecisions.WithLabelValues(telemetry.RouteLabel(route.Reason)).Inc()
-			route.Reason += capabilityNote(&plan)
+			route.Reason += capabilityNote(plan)
 			if stream != nil {
 				if c.Region != g.region {
 					// The destination bounds its backend's silences; this
@@ -421,19 +442,21 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 				// The attempt lasts as long as the stream: in-flight counts,
 				// the outcome and the real token usage are recorded when it
 				// ends.
-				return &Outcome{Stream: g.trackedStream(ctx, stream, att, took, res, job.Request), Header: rateHeaders(res)}, nil
+				x.out = Outcome{Stream: g.trackedStream(ctx, stream, att, took, res, job.Request), Header: rateHeaders(res)}
+				return &x.out, nil
 			}
 			// Quota first, then the tracker: observing wakes a queued
 			// request, which must find both capacity counters free, or it
 			// is refused as at capacity although a slot just freed.
 			settle(res, &resp.Usage)
 			g.observe(att, outcomeOf(nil, took))
-			return &Outcome{Response: resp, Header: rateHeaders(res)}, nil
+			x.out = Outcome{Response: resp, Header: rateHeaders(res)}
+			return &x.out, nil
 		}
 		e := inference.AsError(err)
 		settle(res, nil)
 		g.observe(att, attemptOutcome(ctx, e, 0))
-		route.Attempts = append(route.Attempts, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
+		x.addAttempt(route, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
 		lastErr = e
 		if !e.Kind.Retryable() || ctx.Err() != nil {
 			return nil, e
@@ -446,9 +469,41 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled before a destination answered", Err: ctx.Err()}
 	}
 	if attempts == 0 {
-		return nil, noCandidate(job.ProfileID, &plan, skipped, skipWait)
+		return nil, noCandidate(job.ProfileID, plan, skipped, skipWait)
 	}
 	return nil, exhausted(job.ProfileID, route.Attempts, lastErr)
+}
+
+// execution holds what one execute keeps on the heap, allocated together
+// rather than each on its own: the routing request and plan the router
+// fills, the first attempt's job (handed to an executor), the first
+// attempts, the served attempt's overhead and the outcome.
+type execution struct {
+	req      routing.Request
+	plan     routing.Plan
+	job      Job
+	attempts [2]Attempt
+	overhead Overhead
+	out      Outcome
+}
+
+// attemptJob returns the job to hand the executor of attempt n (1 for the
+// first): the execution's own for the first, a new one for each failover,
+// since an executor that failed may still hold the job it was given.
+func (x *execution) attemptJob(n int) *Job {
+	if n == 1 {
+		return &x.job
+	}
+	return new(Job)
+}
+
+// addAttempt appends a to the route's attempts, the first ones into the
+// execution's array.
+func (x *execution) addAttempt(route *Route, a Attempt) {
+	if route.Attempts == nil {
+		route.Attempts = x.attempts[:0]
+	}
+	route.Attempts = append(route.Attempts, a)
 }
 
 // plan plans req, waiting in the bounded admission queue while no

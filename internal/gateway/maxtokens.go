@@ -12,13 +12,14 @@ import (
 // from overflow.
 const MaxTokensBound = 2 << 20
 
-// maxTokensLimit returns the largest max_tokens model accepts, and what
-// that limit is: its context_window, or MaxTokensBound when that is unset.
-func (g *Gateway) maxTokensLimit(model string) (int, string) {
+// maxTokensLimit returns the largest max_tokens model accepts, and
+// whether that limit is its context_window (else MaxTokensBound, when that
+// is unset).
+func (g *Gateway) maxTokensLimit(model string) (limit int, contextWindow bool) {
 	if m, ok := g.cfg.Model(model); ok && m.ContextWindow > 0 {
-		return m.ContextWindow, "the context window of " + model
+		return m.ContextWindow, true
 	}
-	return MaxTokensBound, "the gateway's limit for " + model
+	return MaxTokensBound, false
 }
 
 // checkMaxTokens refuses a max_tokens that is negative or above what model
@@ -29,13 +30,17 @@ func (g *Gateway) checkMaxTokens(operation string, req *inference.Request, model
 	if req == nil {
 		return nil
 	}
-	limit, what := g.maxTokensLimit(model)
+	limit, contextWindow := g.maxTokensLimit(model)
 	if req.MaxTokens >= 0 && req.MaxTokens <= limit {
 		return nil
 	}
 	param := maxTokensParam(operation, req)
 	msg := param + " must not be negative"
 	if req.MaxTokens > limit {
+		what := "the gateway's limit for " + model
+		if contextWindow {
+			what = "the context window of " + model
+		}
 		msg = param + " is " + strconv.Itoa(req.MaxTokens) + ", above " + what + " (" + strconv.Itoa(limit) + " tokens); lower it or leave it out"
 	}
 	return &inference.Error{Kind: inference.KindInvalidRequest, Code: "invalid_max_tokens", Param: param, Message: msg}

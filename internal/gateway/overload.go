@@ -226,6 +226,9 @@ func (g *Gateway) admitQueued(ctx context.Context, plan *routing.Plan, req *rout
 			return opts, g.queueReject(req.ProfileID, plan, reason, wait)
 		}
 		g.metrics.QueueDepth.WithLabelValues(req.ProfileID).Set(float64(q.enter(req.ProfileID, priority)))
+		// Hopeless reads its own copy: were it to capture deadline, every
+		// request would allocate it, queued or not.
+		deadline := deadline
 		werr := r.Queue.WaitWith(ctx, deadline.Sub(now), routing.WaitOptions{
 			Front:      woken,
 			Priority:   priority,

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -112,6 +113,11 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 	inv := InvocationFor(a.partition, action, in.Source, res)
 	var buf [8]policy.DestinationResult
 	results := s.set.AuthorizeInvoke(&inv, c, buf[:0])
+	if everyDestination(results, res.Destinations) {
+		// The usual answer, without a copy: capped, so that an append
+		// cannot write into the resolution's (shared) slice.
+		return slices.Clip(res.Destinations), nil
+	}
 	allowed := make([]string, 0, len(results))
 	var denied *policy.DestinationResult
 	for i := range results {
@@ -140,6 +146,20 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 	return allowed, nil
 }
 
+// everyDestination reports whether results allow every one of
+// destinations, in their order.
+func everyDestination(results []policy.DestinationResult, destinations []string) bool {
+	if len(results) != len(destinations) {
+		return false
+	}
+	for i := range results {
+		if !results[i].Allowed() || results[i].Region != destinations[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // InvocationFor is the policy invocation of res called from source: the
 // profile ARN for a profile, the foundation model in each destination, and
 // for a global profile the checks Bedrock makes instead (the model in the
@@ -155,7 +175,7 @@ func InvocationFor(partition, action, source string, res *profile.Resolution) po
 		}
 	}
 	for i, r := range res.Destinations {
-		inv.Destinations[i] = policy.Destination{Region: r, ModelARN: profile.FoundationModelARN(partition, r, res.Model)}
+		inv.Destinations[i] = policy.Destination{Region: r, ModelARN: res.ModelARN(partition, i)}
 	}
 	return inv
 }
@@ -206,7 +226,11 @@ func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzIn
 	c.SetCurrentTime(in.Now)
 	c.Set(policy.KeySecureTransport, strconv.FormatBool(in.SecureTransport))
 	if ip, err := netip.ParseAddr(in.SourceIP); err == nil {
-		c.Set(policy.KeySourceIP, ip.Unmap().String())
+		v := in.SourceIP // ParseAddr takes IPv4 in its one canonical form only
+		if !ip.Is4() {
+			v = ip.Unmap().String()
+		}
+		c.Set(policy.KeySourceIP, v)
 	}
 	c.Set(policy.KeySourceRegion, in.Source)
 	c.Set(policy.KeyGeography, a.geoOf[in.Source])

@@ -172,3 +172,39 @@ func TestPerSourceChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeInvokeAllocs pins authorizing a profile whose destinations
+// are all allowed: the invocation's destinations, nothing per destination
+// (the catalog formatted their model ARNs) and no copy of the allowed
+// regions (the resolution's, capped, are returned); an IPv4 source
+// address goes into the context as the caller sent it.
+func TestAuthorizeInvokeAllocs(t *testing.T) {
+	cfg, err := topology.Parse([]byte(authzTopology), "authz.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewPolicyAuthorizer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := profile.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cat.Resolve("us-east-1", "global.m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := auth.New(cfg)
+	principal, _ := p.Principal("global")
+	in := AuthzInput{Principal: principal, Source: "us-east-1", Resolution: res, SourceIP: "192.0.2.1", Now: time.Unix(1.7e9, 0)}
+	allowed, err := a.AuthorizeInvoke(in)
+	if err != nil || len(allowed) != len(res.Destinations) || cap(allowed) != len(allowed) {
+		t.Fatalf("AuthorizeInvoke = %v (cap %d), %v; want every destination, capped", allowed, cap(allowed), err)
+	}
+	// A global profile's invocation also formats the model's ARN in the
+	// source region and its region-less ARN: two more.
+	if n := testing.AllocsPerRun(100, func() { a.AuthorizeInvoke(in) }); n != 3 {
+		t.Errorf("AuthorizeInvoke: %v allocations, want 3", n)
+	}
+}

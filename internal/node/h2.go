@@ -64,12 +64,14 @@ func (w *requestIDWriter) stamp() {
 	}
 	w.stamped = true
 	h := w.ResponseWriter.Header()
-	id := h.Get(gateway.HeaderRequestID)
-	if id == "" {
-		id = telemetry.NewRequestID()
-		h.Set(gateway.HeaderRequestID, id)
+	ids := h[gateway.HeaderRequestID]
+	if len(ids) == 0 || ids[0] == "" {
+		ids = []string{telemetry.NewRequestID()}
+		h[gateway.HeaderRequestID] = ids
 	}
-	h.Set(headerRequestIDCommon, id)
+	// The same value, without a slice of its own: capped at one element,
+	// so that an Add to either header cannot change the other.
+	h[headerRequestIDCommon] = ids[:1:1]
 }
 
 func (w *requestIDWriter) WriteHeader(code int) {

@@ -202,3 +202,25 @@ func TestWithRequestID(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestIDStampAllocs: stamping a response whose front end set its
+// id allocates nothing (x-request-id shares x-meridian-request-id's
+// value), and an Add to x-request-id afterwards leaves the other alone.
+func TestRequestIDStampAllocs(t *testing.T) {
+	h := http.Header{"X-Meridian-Request-Id": {"req-1"}, "X-Request-Id": nil}
+	w := &requestIDWriter{ResponseWriter: headerOnly(h)}
+	if n := testing.AllocsPerRun(100, func() { w.stamped = false; w.stamp() }); n != 0 {
+		t.Errorf("stamp: %v allocations, want 0", n)
+	}
+	h.Add("X-Request-Id", "extra")
+	if got := h["X-Meridian-Request-Id"]; len(got) != 1 || got[0] != "req-1" {
+		t.Errorf("x-meridian-request-id %q after an Add to x-request-id, want [req-1]", got)
+	}
+}
+
+// headerOnly is a ResponseWriter of which stamp uses only the header.
+type headerOnly http.Header
+
+func (h headerOnly) Header() http.Header       { return http.Header(h) }
+func (headerOnly) Write(p []byte) (int, error) { return len(p), nil }
+func (headerOnly) WriteHeader(int)             {}

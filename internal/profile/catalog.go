@@ -20,6 +20,9 @@ type Catalog struct {
 	profiles           map[string]*Profile
 	ids                []string // sorted
 	digest             string   // ResidencyDigest, computed once per catalog
+	// profileViews and modelViews are what resolving a profile or model
+	// id from a source region yields, computed once per catalog.
+	profileViews, modelViews map[viewKey]*sourceView
 }
 
 // New derives the system profiles of cfg and adds its application profiles.
@@ -147,6 +150,7 @@ func (c *Catalog) setPerSource(p *Profile, sets map[string][]string) error {
 func (c *Catalog) seal() {
 	c.ids = slices.Sorted(maps.Keys(c.profiles))
 	c.digest = c.residencyDigest()
+	c.profileViews, c.modelViews = c.views()
 }
 
 func (c *Catalog) globalSources() []string {

@@ -19,6 +19,21 @@ type Resolution struct {
 	ProfileARN string
 	// ProfileID is the profile id, or the model id for a bare model id.
 	ProfileID string
+
+	// partition and modelARNs are the foundation-model ARNs of Model in
+	// Destinations, formatted when the catalog was built (see ModelARN).
+	partition string
+	modelARNs []string
+}
+
+// ModelARN returns the foundation-model ARN of r.Model in r.Destinations[i]
+// in partition. For a resolution from [Catalog.Resolve] in the catalog's
+// partition it was formatted once, with the catalog: no allocation.
+func (r *Resolution) ModelARN(partition string, i int) string {
+	if partition == r.partition && len(r.modelARNs) == len(r.Destinations) {
+		return r.modelARNs[i]
+	}
+	return FoundationModelARN(partition, r.Destinations[i], r.Model)
 }
 
 // Resolve interprets name (a profile id, a profile ARN, a model id or a
@@ -68,6 +83,9 @@ func (c *Catalog) resolveProfile(source string, p *Profile) (*Resolution, error)
 	if !p.CallableFrom(source) {
 		return nil, c.notCallable(source, p)
 	}
+	if v := c.profileViews[viewKey{p.ID, source}]; v != nil {
+		return c.resolution(v, p, p.Model, p.ID), nil
+	}
 	r := &Resolution{Profile: p, Model: p.Model, Destinations: p.DestinationsFrom(source), ProfileARN: p.ARN(c.partition, source, c.account), ProfileID: p.ID}
 	return r, nil
 }
@@ -93,6 +111,9 @@ func (c *Catalog) notCallable(source string, p *Profile) error {
 func (c *Catalog) resolveModel(source, model string, regions []string) (*Resolution, error) {
 	for _, r := range regions {
 		if r == source {
+			if v := c.modelViews[viewKey{model, source}]; v != nil {
+				return c.resolution(v, nil, model, model), nil
+			}
 			return &Resolution{Model: model, Destinations: []string{source}, ProfileARN: FoundationModelARN(c.partition, source, model), ProfileID: model}, nil
 		}
 	}

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -143,4 +144,61 @@ func BenchmarkAdmissionFullWindow(b *testing.B) {
 	}
 	b.Run("empty", func(b *testing.B) { run(b, false) })
 	b.Run("full", func(b *testing.B) { run(b, true) })
+}
+
+// TestAdmitAllocs pins one request's quota cost on the memory store, Admit
+// then Commit of benchRequest's 7 rules, its window logs steady (the clock
+// steps a second a request, so that each admission's entry replaces one a
+// minute old). What it allocates: the claim's rules, the reservation id,
+// the store's rule states and windows (together), and the reservation; the
+// counter keys are kept from the first request, and the concurrency
+// leases reuse the set the previous request emptied.
+func TestAdmitAllocs(t *testing.T) {
+	clk := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l, err := New(Config{}, NewMemory(clk), Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	cycle := func() {
+		clk.Advance(time.Second)
+		r, err := l.Admit(ctx, benchRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Commit(ctx, inference.Usage{InputTokens: 200, OutputTokens: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 200 { // fill the window
+		cycle()
+	}
+	if n := testing.AllocsPerRun(600, cycle); n != 4 {
+		t.Errorf("Admit+Commit: %v allocations, want 4", n)
+	}
+}
+
+// TestCounterKeys: a counter key is prefix+name whether kept, formatted
+// past the bound, or formatted without a cache, and the cache never holds
+// more than maxCounterKeys.
+func TestCounterKeys(t *testing.T) {
+	t.Parallel()
+	var k counterKeys
+	for i := range maxCounterKeys + 10 {
+		name := fmt.Sprint("principal-", i)
+		for range 2 { // formatted, then kept (or formatted again past the bound)
+			if got := k.get("p/", name); got != "p/"+name {
+				t.Fatalf("get(p/, %s) = %q", name, got)
+			}
+		}
+	}
+	if len(k.keys) != maxCounterKeys {
+		t.Errorf("%d keys kept, want the bound %d", len(k.keys), maxCounterKeys)
+	}
+	if got := (*counterKeys)(nil).get("d/", "eu-west-1/m"); got != "d/eu-west-1/m" {
+		t.Errorf("nil get = %q", got)
+	}
+	if got := k.get("d/", "principal-1"); got != "d/principal-1" {
+		t.Errorf("get(d/, principal-1) = %q: prefixes must not share keys", got)
+	}
 }

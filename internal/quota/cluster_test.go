@@ -527,7 +527,7 @@ func TestRedisClusterKeySlots(t *testing.T) {
 			r.client.AddHook(rec)
 			ctx := t.Context()
 			for i, tc := range requests {
-				rules := tc.req.rules(false)
+				rules := tc.req.rules(false, nil)
 				if len(rules) == 0 {
 					t.Fatalf("%s: no rules", tc.name)
 				}
@@ -865,7 +865,7 @@ func TestRedisClusterSlotMoves(t *testing.T) {
 	step := func(what string, r Request, want string) {
 		t.Helper()
 		seq++
-		claim := Claim{ID: fmt.Sprint("direct-", seq), Rules: r.rules(false), Tokens: 2, Lease: time.Minute}
+		claim := Claim{ID: fmt.Sprint("direct-", seq), Rules: r.rules(false, nil), Tokens: 2, Lease: time.Minute}
 		out, err := direct.Reserve(ctx, claim)
 		switch {
 		case errors.Is(err, ErrStoreRefused):

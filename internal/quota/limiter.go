@@ -63,6 +63,8 @@ type Limiter struct {
 	idLock   *os.File
 	idPrefix string
 	idSeq    atomic.Uint64
+	// keys are the principals' and deployments' counter keys.
+	keys counterKeys
 
 	// Settlements that failed while the store was unavailable, retried in
 	// the background once it answers again (see flush), and the release of
@@ -262,12 +264,16 @@ func (r Request) tokens(def int64) (int64, error) {
 
 // rules returns the rules that apply to r, caller limits first. With
 // bedrockDaily, a caller limit with a tpm and no tokens_per_day gets
-// tpm × 1440 as its daily budget.
-func (r Request) rules(bedrockDaily bool) []Rule {
+// tpm × 1440 as its daily budget. keys, if not nil, keeps the principal's
+// and the deployment's counter keys formatted.
+func (r Request) rules(bedrockDaily bool, keys *counterKeys) []Rule {
 	var rules []Rule
 	add := func(scope Scope, name, key string, l ScopedLimits) {
 		if bedrockDaily && scope.Caller() {
 			l = l.withDailyDefault()
+		}
+		if rules == nil {
+			rules = make([]Rule, 0, 8) // room for the usual rules: one allocation
 		}
 		for _, x := range []struct {
 			kind  Kind
@@ -284,7 +290,7 @@ func (r Request) rules(bedrockDaily bool) []Rule {
 		}
 	}
 	if r.Principal != "" {
-		p := "p/" + r.Principal
+		p := keys.get("p/", r.Principal)
 		add(ScopePrincipal, r.Principal, p, r.Limits.scoped())
 		if l, ok := r.Limits.PerModel[r.Model]; ok && r.Model != "" {
 			add(ScopeModel, r.Principal+"/"+r.Model, p+"/m/"+r.Model, l)
@@ -300,7 +306,7 @@ func (r Request) rules(bedrockDaily bool) []Rule {
 	if r.Deployment != "" {
 		c := r.Capacity
 		n := len(rules)
-		add(ScopeDeployment, r.Deployment, "d/"+r.Deployment, ScopedLimits{RPM: c.RPM, TPM: c.TPM, MaxConcurrency: c.MaxConcurrency})
+		add(ScopeDeployment, r.Deployment, keys.get("d/", r.Deployment), ScopedLimits{RPM: c.RPM, TPM: c.TPM, MaxConcurrency: c.MaxConcurrency})
 		if pl := c.Pools.Of(r.Pool); pl != nil && r.SourceRegion != "" {
 			sfx := "/" + r.Pool.String() + "/" + r.SourceRegion
 			add(ScopeDeployment, r.Deployment+sfx, "d/"+r.Deployment+"/pool"+sfx, pl.scoped())
@@ -314,6 +320,43 @@ func (r Request) rules(bedrockDaily bool) []Rule {
 		}
 	}
 	return rules
+}
+
+// counterKeys keeps the counter keys of principals and deployments
+// ("p/"+principal, "d/"+deployment), formatted once each rather than on
+// every request. Their names come from the topology, so there are few; past
+// maxCounterKeys, further ones are formatted each time and not kept.
+type counterKeys struct {
+	mu   sync.RWMutex
+	keys map[counterKey]string
+}
+
+type counterKey struct{ prefix, name string }
+
+const maxCounterKeys = 4096
+
+// get returns prefix+name; a nil k formats it.
+func (k *counterKeys) get(prefix, name string) string {
+	if k == nil {
+		return prefix + name
+	}
+	ck := counterKey{prefix, name}
+	k.mu.RLock()
+	key, ok := k.keys[ck]
+	k.mu.RUnlock()
+	if ok {
+		return key
+	}
+	key = prefix + name
+	k.mu.Lock()
+	if k.keys == nil {
+		k.keys = map[counterKey]string{}
+	}
+	if len(k.keys) < maxCounterKeys {
+		k.keys[ck] = key
+	}
+	k.mu.Unlock()
+	return key
 }
 
 // Admit checks every limit that applies to req and, if all allow it,
@@ -335,12 +378,13 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		l.metrics.admissions.WithLabelValues(resultInvalid).Inc()
 		return nil, err
 	}
-	c := Claim{Rules: req.rules(l.cfg.DailyDefault == DailyDefaultBedrock), Tokens: tokens, Lease: l.cfg.leaseTTL(), Owner: l.replica}
+	c := Claim{Rules: req.rules(l.cfg.DailyDefault == DailyDefaultBedrock, &l.keys), Tokens: tokens, Lease: l.cfg.leaseTTL(), Owner: l.replica}
 	if len(c.Rules) == 0 {
 		l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
 		return &Reservation{l: l, claim: c, enforced: true}, nil
 	}
-	c.ID = l.idPrefix + strconv.FormatUint(l.idSeq.Add(1), 36)
+	var id [64]byte
+	c.ID = string(strconv.AppendUint(append(id[:0], l.idPrefix...), l.idSeq.Add(1), 36))
 
 	if !l.health.allow() {
 		return l.storeFailed(c, errors.New("store marked down; waiting for the next probe"))

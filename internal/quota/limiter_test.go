@@ -553,3 +553,54 @@ func TestTooLargeIsARefusal(t *testing.T) {
 		})
 	}
 }
+
+// TestFormatResetIsDurationString checks FormatReset, which formats by
+// hand, against time.Duration's String of the rounded-up duration, over
+// every millisecond of the first two minutes and a spread beyond.
+func TestFormatResetIsDurationString(t *testing.T) {
+	t.Parallel()
+	check := func(d time.Duration) {
+		t.Helper()
+		want := ((d + time.Millisecond - 1) / time.Millisecond * time.Millisecond).String()
+		if got := FormatReset(d); got != want {
+			t.Fatalf("FormatReset(%d) = %q, want %q", d, got, want)
+		}
+	}
+	for ms := time.Duration(1); ms <= 2*60*1000; ms++ {
+		check(ms * time.Millisecond)
+		check(ms*time.Millisecond - time.Microsecond)
+	}
+	for d := time.Hour - time.Second; d < 1<<62; d = d*3 + 7*time.Microsecond {
+		check(d)
+	}
+	check(time.Duration(1<<63 - 1 - int64(time.Millisecond)))
+}
+
+// TestStatusSetHeadersAllocs pins the rate-limit headers' cost: one string
+// holding all six values and one array of values shared by the six fields.
+// A header with room for the keys is reused, so that map growth is not
+// counted.
+func TestStatusSetHeadersAllocs(t *testing.T) {
+	s := Status{
+		Requests: Meter{Limit: 60, Remaining: 59, Reset: time.Minute},
+		Tokens:   Meter{Limit: 10000, Remaining: 9400, Reset: 1500 * time.Millisecond},
+	}
+	h := http.Header{}
+	s.SetHeaders(h)
+	if n := testing.AllocsPerRun(100, func() { s.SetHeaders(h) }); n != 2 {
+		t.Errorf("Status.SetHeaders: %v allocations, want 2", n)
+	}
+	one := Status{Tokens: s.Tokens}
+	got := http.Header{}
+	one.SetHeaders(got)
+	want := http.Header{"X-Ratelimit-Limit-Tokens": {"10000"}, "X-Ratelimit-Remaining-Tokens": {"9400"}, "X-Ratelimit-Reset-Tokens": {"1.5s"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Status.SetHeaders of tokens only (-want +got):\n%s", diff)
+	}
+	if n := testing.AllocsPerRun(100, func() { one.SetHeaders(h) }); n != 2 {
+		t.Errorf("Status.SetHeaders of tokens only: %v allocations, want 2", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { Status{}.SetHeaders(h) }); n != 0 {
+		t.Errorf("Status.SetHeaders of no limits: %v allocations, want 0", n)
+	}
+}

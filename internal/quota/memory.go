@@ -23,6 +23,11 @@ type Memory struct {
 	cooldowns map[string]int64 // key → until (µs)
 	states    map[string]state
 	records   map[string]map[string]string // record set → field → value
+
+	// spareLeases are emptied lease sets kept for reuse (at most
+	// maxSpareLeases): below a key's limit its one lease is taken and
+	// released on every request, and a fresh set costs two allocations.
+	spareLeases []map[string]int64
 }
 
 var _ Store = (*Memory)(nil)
@@ -74,6 +79,29 @@ func NewMemory(clk Clock) *Memory {
 
 func (m *Memory) now() int64 { return m.clock.Now().UnixMicro() }
 
+// maxSpareLeases bounds [Memory.spareLeases]: enough for the concurrency
+// keys that one request's rules name, times a few requests.
+const maxSpareLeases = 32
+
+// newLeases returns an empty lease set, a spare one if there is one.
+func (m *Memory) newLeases() map[string]int64 {
+	if n := len(m.spareLeases); n > 0 {
+		ls := m.spareLeases[n-1]
+		m.spareLeases[n-1] = nil
+		m.spareLeases = m.spareLeases[:n-1]
+		return ls
+	}
+	return make(map[string]int64)
+}
+
+// dropLeases removes key's lease set, which is empty, keeping it as a spare.
+func (m *Memory) dropLeases(key string, ls map[string]int64) {
+	delete(m.leases, key)
+	if len(m.spareLeases) < maxSpareLeases {
+		m.spareLeases = append(m.spareLeases, ls)
+	}
+}
+
 const windowMicros = int64(Window / time.Microsecond)
 
 func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
@@ -116,7 +144,8 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	out := Outcome{Admitted: true, Rules: make([]RuleState, len(c.Rules)), Windows: make([]int64, len(c.Rules))}
+	out := newOutcome(len(c.Rules))
+	out.Admitted = true
 	for i, r := range c.Rules {
 		st := &out.Rules[i]
 		k := logKey{r.Key, r.Kind}
@@ -210,7 +239,7 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 		case Concurrency:
 			ls := m.leases[r.Key]
 			if ls == nil {
-				ls = make(map[string]int64)
+				ls = m.newLeases()
 				m.leases[r.Key] = ls
 			}
 			ls[c.ID] = now + c.Lease.Microseconds()
@@ -230,6 +259,22 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// outcomeParts holds an outcome's rule states and windows for up to eight
+// rules (a request's usual count), so that they take one allocation.
+type outcomeParts struct {
+	rules   [8]RuleState
+	windows [8]int64
+}
+
+// newOutcome returns an outcome with room for n rules' states and windows.
+func newOutcome(n int) Outcome {
+	if n > len(outcomeParts{}.rules) {
+		return Outcome{Rules: make([]RuleState, n), Windows: make([]int64, n)}
+	}
+	p := new(outcomeParts)
+	return Outcome{Rules: p.rules[:n:n], Windows: p.windows[:n:n]}
 }
 
 // insert adds e in time order (after entries of the same time), so that a
@@ -312,7 +357,7 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 			if ls := m.leases[r.Key]; ls != nil {
 				delete(ls, c.ID)
 				if len(ls) == 0 {
-					delete(m.leases, r.Key)
+					m.dropLeases(r.Key, ls)
 				}
 			}
 		case TokensPerDay, TokensPerMonth:
@@ -346,7 +391,7 @@ func (m *Memory) ReleaseLeases(ctx context.Context, owner, keep string) (int, er
 			}
 		}
 		if len(ls) == 0 {
-			delete(m.leases, key)
+			m.dropLeases(key, ls)
 		}
 	}
 	return n, nil

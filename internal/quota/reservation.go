@@ -83,9 +83,9 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 			err = fmt.Errorf("%s quota (retried when the store is back): %w", op, ErrStoreUnavailable)
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		sctx, cancel := settleContext(ctx, l.store)
 		defer cancel()
-		err = s.apply(ctx, l.store)
+		err = s.apply(sctx, l.store)
 		switch {
 		case err == nil:
 			l.storeOK()
@@ -102,6 +102,18 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 		}
 	})
 	return err
+}
+
+// settleContext is the context a settlement runs in: ctx's values without
+// its cancellation (a settlement runs even if the request was cancelled),
+// bounded by settleTimeout. The memory store neither waits nor reads the
+// context, so it is given none: a deadline would cost four allocations per
+// request and bound nothing.
+func settleContext(ctx context.Context, store Store) (context.Context, context.CancelFunc) {
+	if _, ok := store.(*Memory); ok {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 }
 
 // maxPending bounds the settlements kept for retry; beyond it the oldest

@@ -136,7 +136,7 @@ func testDailyDefault(t *testing.T, clients func() Store, clock *fakeClock) {
 		t.Errorf("explicit tokens_per_day: %s limit %d, want 15", le.Kind, le.Limit)
 	}
 	off := newTestLimiter(t, clients(), clock, Config{})
-	if rules := (Request{Principal: "x", Limits: Limits{TPM: 10}}).rules(off.cfg.DailyDefault == DailyDefaultBedrock); len(rules) != 1 {
+	if rules := (Request{Principal: "x", Limits: Limits{TPM: 10}}).rules(off.cfg.DailyDefault == DailyDefaultBedrock, nil); len(rules) != 1 {
 		t.Errorf("without daily_default: %d rules, want only the tpm", len(rules))
 	}
 }

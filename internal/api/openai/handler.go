@@ -11,6 +11,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/header"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/receipt"
 	"github.com/meridian-gateway/meridian/internal/translate"
@@ -56,8 +57,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // shape and returns ok false on failure.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, op string) (call *gateway.Call, body []byte, ok bool) {
 	call = gateway.NewCall(r, op, h.opts.Clock.Now())
-	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
-	w.Header().Set(gateway.HeaderSourceRegion, h.g.Region())
+	hb := header.NewBatch(w.Header(), 2)
+	hb.Set(gateway.HeaderRequestID, call.RequestID)
+	hb.Set(gateway.HeaderSourceRegion, h.g.Region())
 	body, err := h.g.ReadAuthenticated(w, r, call, h.opts.MaxRequestBytes)
 	if err != nil {
 		h.reject(w, r, call, doorError(err))
@@ -183,8 +185,9 @@ func rewriteChunk(buf, tmp *[]byte, raw []byte, id, model string) []byte {
 
 // writeRaw writes a JSON body as the upstream sent it (rewritten).
 func writeRaw(w http.ResponseWriter, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	hb := header.NewBatch(w.Header(), 2)
+	hb.Set("Content-Type", "application/json")
+	hb.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 }
@@ -378,10 +381,10 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 // client with flush, which sends what is buffered and reports false once
 // the client is gone.
 func startEventStream(w http.ResponseWriter) (*bufio.Writer, func() bool) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
+	hb := header.NewBatch(w.Header(), 3)
+	hb.Set("Content-Type", "text/event-stream")
+	hb.Set("Cache-Control", "no-cache")
+	hb.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 4096)
