@@ -149,7 +149,7 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 // everyDestination reports whether results allow every one of
 // destinations, in their order.
 func everyDestination(results []policy.DestinationResult, destinations []string) bool {
-	if len(results) != len(destinations) {
+	if len(results) == 0 || len(results) != len(destinations) {
 		return false
 	}
 	for i := range results {

@@ -92,7 +92,11 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 			// together, as on the lanes.
 			ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 			defer cancel()
-			return dialLink(ctx, p.dial, network, addr, cfg)
+			c, err := dialLink(ctx, p.dial, network, addr, cfg)
+			if err != nil {
+				return nil, err // not a nil *tls.Conn in a non-nil net.Conn
+			}
+			return c, nil
 		}
 	}
 	p.tr = tr

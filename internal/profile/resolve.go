@@ -24,13 +24,18 @@ type Resolution struct {
 	// Destinations, formatted when the catalog was built (see ModelARN).
 	partition string
 	modelARNs []string
+	// viewDst is the catalog's list the ARNs were formatted for.
+	viewDst []string
 }
 
 // ModelARN returns the foundation-model ARN of r.Model in r.Destinations[i]
 // in partition. For a resolution from [Catalog.Resolve] in the catalog's
 // partition it was formatted once, with the catalog: no allocation.
 func (r *Resolution) ModelARN(partition string, i int) string {
-	if partition == r.partition && len(r.modelARNs) == len(r.Destinations) {
+	// The ARNs were formatted for the catalog's list of destinations: only
+	// while Destinations is that very list (not replaced) do they match.
+	if partition == r.partition && len(r.modelARNs) == len(r.Destinations) && len(r.viewDst) == len(r.Destinations) &&
+		len(r.Destinations) > 0 && &r.Destinations[0] == &r.viewDst[0] {
 		return r.modelARNs[i]
 	}
 	return FoundationModelARN(partition, r.Destinations[i], r.Model)

@@ -1,5 +1,7 @@
 package profile
 
+import "slices"
+
 // sourceView is what resolving one profile or model id from one source
 // region yields every time: its destinations and ARNs, formatted once per
 // catalog (in seal) so that resolving and authorizing a request format
@@ -17,16 +19,36 @@ type viewKey struct{ id, source string }
 // sources) and every deployed model id (from each region hosting it).
 func (c *Catalog) views() (profiles, models map[viewKey]*sourceView) {
 	profiles, models = map[viewKey]*sourceView{}, map[viewKey]*sourceView{}
+	// The ARNs of a model in a list of destinations are formatted once per
+	// list: an application profile shares its destination lists with the
+	// profile it copies, and so shares their ARNs (many application
+	// profiles cost a few strings each, not sources × destinations).
+	type listKey struct {
+		model string
+		first *string
+		n     int
+	}
+	arnsOf := map[listKey][]string{}
 	modelARNs := func(model string, destinations []string) []string {
+		if len(destinations) == 0 {
+			return nil
+		}
+		k := listKey{model, &destinations[0], len(destinations)}
+		if arns, ok := arnsOf[k]; ok {
+			return arns
+		}
 		arns := make([]string, len(destinations))
 		for i, d := range destinations {
 			arns[i] = FoundationModelARN(c.partition, d, model)
 		}
+		arnsOf[k] = arns
 		return arns
 	}
 	for _, p := range c.profiles {
 		for _, s := range p.Sources {
-			dst := p.DestinationsFrom(s)
+			// Clipped: an append by a holder of a resolution cannot write
+			// into the catalog's list.
+			dst := slices.Clip(p.DestinationsFrom(s))
 			profiles[viewKey{p.ID, s}] = &sourceView{destinations: dst, profileARN: p.ARN(c.partition, s, c.account), modelARNs: modelARNs(p.Model, dst)}
 		}
 	}
@@ -42,5 +64,5 @@ func (c *Catalog) views() (profiles, models map[viewKey]*sourceView) {
 // resolution returns the resolution of v, a view of this catalog.
 func (c *Catalog) resolution(v *sourceView, p *Profile, model, id string) *Resolution {
 	return &Resolution{Profile: p, Model: model, Destinations: v.destinations, ProfileARN: v.profileARN, ProfileID: id,
-		partition: c.partition, modelARNs: v.modelARNs}
+		partition: c.partition, modelARNs: v.modelARNs, viewDst: v.destinations}
 }

@@ -87,3 +87,43 @@ func TestResolveAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestApplicationProfilesShareARNs: an application profile shares its
+// destination lists with the profile it copies, and so the ARNs formatted
+// for them: a thousand application profiles cost no thousand copies of a
+// geography's ARNs. A resolution whose destinations were replaced formats
+// its ARNs rather than read ones formatted for another list.
+func TestApplicationProfilesShareARNs(t *testing.T) {
+	t.Parallel()
+	c := testCatalog(t)
+	for i := range 3 {
+		var err error
+		if c, _, err = c.WithApplication(Profile{ID: "app-" + string(rune('a'+i)), CopyFrom: "eu.demo.chat-small", HomeRegion: "eu-west-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, err := c.Resolve("eu-west-1", "eu.demo.chat-small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"app-a", "app-b", "app-c"} {
+		r, err := c.Resolve("eu-west-1", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.modelARNs) == 0 || &r.modelARNs[0] != &base.modelARNs[0] {
+			t.Errorf("%s formats its own ARNs", id)
+		}
+	}
+	if len(base.Destinations) < 2 {
+		t.Fatalf("eu.demo.chat-small has %d destinations; the test needs two", len(base.Destinations))
+	}
+	swapped := *base
+	swapped.Destinations = append([]string(nil), base.Destinations...)
+	swapped.Destinations[0], swapped.Destinations[len(swapped.Destinations)-1] = swapped.Destinations[len(swapped.Destinations)-1], swapped.Destinations[0]
+	for i, d := range swapped.Destinations {
+		if got, want := swapped.ModelARN(c.partition, i), FoundationModelARN(c.partition, d, swapped.Model); got != want {
+			t.Errorf("ModelARN(%d) of replaced destinations = %q, want %q", i, got, want)
+		}
+	}
+}

@@ -324,8 +324,10 @@ func (r Request) rules(bedrockDaily bool, keys *counterKeys) []Rule {
 
 // counterKeys keeps the counter keys of principals and deployments
 // ("p/"+principal, "d/"+deployment), formatted once each rather than on
-// every request. Their names come from the topology, so there are few; past
-// maxCounterKeys, further ones are formatted each time and not kept.
+// every request. Their names come from the configuration (principals and
+// deployments, never a caller's input), so there are few; past
+// maxCounterKeys (after reloads that renamed many), further ones are
+// formatted each time and not kept.
 type counterKeys struct {
 	mu   sync.RWMutex
 	keys map[counterKey]string

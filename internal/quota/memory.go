@@ -79,6 +79,9 @@ func NewMemory(clk Clock) *Memory {
 
 func (m *Memory) now() int64 { return m.clock.Now().UnixMicro() }
 
+// inProcess implements inProcess: the memory store never waits.
+func (m *Memory) inProcess() bool { return true }
+
 // maxSpareLeases bounds [Memory.spareLeases]: enough for the concurrency
 // keys that one request's rules name, times a few requests.
 const maxSpareLeases = 32

@@ -106,14 +106,20 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 
 // settleContext is the context a settlement runs in: ctx's values without
 // its cancellation (a settlement runs even if the request was cancelled),
-// bounded by settleTimeout. The memory store neither waits nor reads the
-// context, so it is given none: a deadline would cost four allocations per
-// request and bound nothing.
+// bounded by settleTimeout. A store that neither waits nor reads the
+// context (inProcess) is given none: a deadline would cost four
+// allocations per request and bound nothing.
 func settleContext(ctx context.Context, store Store) (context.Context, context.CancelFunc) {
-	if _, ok := store.(*Memory); ok {
+	if s, ok := store.(inProcess); ok && s.inProcess() {
 		return context.Background(), func() {}
 	}
 	return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+}
+
+// inProcess is implemented by a store that keeps its counters in this
+// process: its calls never wait and never read their context.
+type inProcess interface {
+	inProcess() bool
 }
 
 // maxPending bounds the settlements kept for retry; beyond it the oldest

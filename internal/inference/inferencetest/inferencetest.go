@@ -89,7 +89,8 @@ type Lockstep struct {
 }
 
 // NewLockstep returns a Lockstep over events and sends its first word
-// (after a start event). show gives how a word shows to the client.
+// (after a start event: events needs room for two). show gives how a word
+// shows to the client.
 func NewLockstep(events ChanStream, words []string, show func(string) string) *Lockstep {
 	events <- inference.Event{Kind: inference.EventStart}
 	events <- inference.Event{Kind: inference.EventDelta, Text: words[0]}
