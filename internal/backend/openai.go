@@ -323,6 +323,10 @@ func passThroughResponse(raw []byte, latency time.Duration) (*inference.Response
 	return out, nil
 }
 
+// sseReadBuffer is a stream's read buffer: an event is small, and every
+// open stream holds one; a longer line is assembled (readLine).
+const sseReadBuffer = 4 << 10
+
 // Stream implements Backend. It returns after the upstream's first event.
 func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -331,7 +335,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		cancel()
 		return nil, err
 	}
-	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
+	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
 		raw: req.Body != nil}
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()

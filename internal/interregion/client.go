@@ -431,8 +431,14 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 	return newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt), nil
 }
 
+// streamReadBuffer is the read buffer of a forwarded stream at the source:
+// a stream's events are small, and every open stream holds one (1,000
+// forwarded streams hold 4 MiB); a frame larger than it is read into a
+// buffer of its own (frameReader.next).
+const streamReadBuffer = 4 << 10
+
 func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFunc, framed bool, onReceipt func(string)) *remoteStream {
-	sc := bufio.NewReaderSize(body, 8192)
+	sc := bufio.NewReaderSize(body, streamReadBuffer)
 	s := &remoteStream{region: region, body: body, cancel: cancel, sc: sc, onReceipt: onReceipt}
 	if framed {
 		s.frames = &frameReader{r: sc, max: maxFrameBytes}

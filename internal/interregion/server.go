@@ -160,7 +160,10 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 4096)
+	// Small: it only gathers a frame's pieces (and the frames that arrived
+	// together) for the response writer, whose own buffer holds them until
+	// the flush; every open stream holds one.
+	bw := bufio.NewWriterSize(w, 1<<10)
 	fw := frameWriter{w: bw}
 	enc := json.NewEncoder(bw)
 	// ev and line are reused, and line is encoded through a pointer, so an
