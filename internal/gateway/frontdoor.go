@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bufio"
 	"net/http"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/header"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
@@ -55,3 +57,32 @@ func SetOutcomeHeaders(h http.Header, out *Outcome) {
 		h[k] = v
 	}
 }
+
+// StartEventStream answers 200 with the headers of a server-sent event
+// stream, unbuffered by proxies, and returns the writer of its events: a
+// front end writes them to its W as they come and calls FlushIdle before
+// each Recv of the stream it relays, Flush after its last event.
+func StartEventStream(w http.ResponseWriter) EventStream {
+	hb := header.NewBatch(w.Header(), 3)
+	hb.Set("Content-Type", "text/event-stream")
+	hb.Set("Cache-Control", "no-cache")
+	hb.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return EventStream{W: bufio.NewWriterSize(w, 4096), rc: http.NewResponseController(w)}
+}
+
+// EventStream is a server-sent event stream being written to a client.
+type EventStream struct {
+	// W buffers the events until a flush.
+	W  *bufio.Writer
+	rc *http.ResponseController
+}
+
+// Flush sends what is buffered; it reports false once the client is gone.
+func (e EventStream) Flush() bool { return e.W.Flush() == nil && e.rc.Flush() == nil }
+
+// FlushIdle flushes unless s's next event is already here
+// ([inference.Ready]): events that arrived together leave in one write,
+// and none waits for the next. It reports false once the client is gone
+// (when it flushed).
+func (e EventStream) FlushIdle(s inference.Stream) bool { return inference.Ready(s) || e.Flush() }

@@ -1,7 +1,6 @@
 package anthropic
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -253,17 +252,10 @@ func NotFound(w http.ResponseWriter, r *http.Request, allow []string) {
 func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *inference.Request, out *gateway.Outcome) {
 	s := out.Stream
 	defer s.Close()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 4096)
 	// Events are written to bw as they come and flushed before a Recv
-	// that may wait: events that arrived together leave in one write, and
-	// none waits for the next.
-	flush := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
+	// that may wait (es.FlushIdle).
+	es := gateway.StartEventStream(w)
+	bw, flush := es.W, es.Flush
 	send := func(name string, data []byte) {
 		bw.WriteString("event: ")
 		bw.WriteString(name)
@@ -294,7 +286,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 		}
 	}
 	for {
-		if !inference.Ready(s) && !flush() {
+		if !es.FlushIdle(s) {
 			return // client went away; Close cancels the backend call
 		}
 		ev, err := s.Recv()

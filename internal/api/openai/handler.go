@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
@@ -224,7 +223,8 @@ func responseBody(requestID, model string, created int64, resp *inference.Respon
 func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *inference.Request, out *gateway.Outcome, includeUsage bool) {
 	s := out.Stream
 	defer s.Close()
-	bw, flush := startEventStream(w)
+	es := gateway.StartEventStream(w)
+	bw, flush := es.W, es.Flush
 	id, created := completionID(out.Route.RequestID), h.opts.Clock.Now().Unix()
 	chunk := chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model}
 	// One chunk, choice and delta serve every event, and the encoder writes
@@ -235,9 +235,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	var delta respMessage
 	var text, fr string
 	// Events are written to bw as they come and flushed before a Recv
-	// that may wait (flushIdle): events that arrived together leave in one
-	// write, and none waits for the next.
-	flushIdle := func() bool { return inference.Ready(s) || flush() }
+	// that may wait (es.FlushIdle).
 	send := func(c *chatResponse) {
 		bw.WriteString("data: ")
 		enc.Encode(c)
@@ -272,7 +270,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		flush()
 	}
 	for {
-		if !flushIdle() {
+		if !es.FlushIdle(s) {
 			return // client went away; Close cancels the backend call
 		}
 		ev, err := s.Recv()
@@ -374,21 +372,6 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	}
 	bw.WriteString("data: [DONE]\n\n")
 	flush()
-}
-
-// startEventStream answers 200 with the headers of a server-sent event
-// stream, unbuffered by proxies, and returns a buffered writer to the
-// client with flush, which sends what is buffered and reports false once
-// the client is gone.
-func startEventStream(w http.ResponseWriter) (*bufio.Writer, func() bool) {
-	hb := header.NewBatch(w.Header(), 3)
-	hb.Set("Content-Type", "text/event-stream")
-	hb.Set("Cache-Control", "no-cache")
-	hb.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	bw := bufio.NewWriterSize(w, 4096)
-	return bw, func() bool { return bw.Flush() == nil && rc.Flush() == nil }
 }
 
 func detail(e *inference.Error) errorDetail {

@@ -137,7 +137,8 @@ func responsesParam(p string) string {
 func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.ResponsesRequest, out *gateway.Outcome, meta translate.ResponseMeta) {
 	s := out.Stream
 	defer s.Close()
-	bw, flush := startEventStream(w)
+	es := gateway.StartEventStream(w)
+	bw, flush := es.W, es.Flush
 	// Events are flushed before a Recv that may wait (see writeStream).
 	send := func(evs []translate.Event) {
 		for _, e := range evs {
@@ -167,7 +168,7 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 	chunk := chatResponse{ID: meta.ID, Object: "chat.completion.chunk", Created: meta.Created, Model: meta.Model}
 	var held []translate.Event
 	for {
-		if !inference.Ready(s) && !flush() {
+		if !es.FlushIdle(s) {
 			return // client went away; Close cancels the backend call
 		}
 		ev, err := s.Recv()
