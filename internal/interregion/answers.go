@@ -19,9 +19,10 @@ const (
 	// multiplex, instead of queueing or dialling: a burst of forwards costs
 	// at most this many mutual TLS handshakes, never one per request (the
 	// storm the lanes exist to avoid). A peer that speaks only HTTP/1.1
-	// has no lanes: its overflow dials a connection each, as before. 64 is twice the 32 requests in
-	// flight that the closed-loop bench holds; each connection costs both
-	// ends a goroutine or two and a few tens of KiB of buffers.
+	// has no lanes: its overflow dials a connection each, as before. 64 is
+	// twice the 32 requests in flight that the closed-loop bench holds;
+	// each connection costs both ends a goroutine or two and a few tens of
+	// KiB of buffers.
 	answerConnsPerPeer = 64
 	// answerIdleTimeout closes a connection of the pool that carried
 	// nothing for this long: shorter than the link server's own idle
@@ -36,6 +37,13 @@ const (
 	answerWriteBuffer = 16 << 10
 )
 
+// answerPool is the bounded pool of HTTP/1.1 keep-alive connections to one
+// peer that carries its non-streaming forwards: net/http's HTTP/1.1 client
+// writes a request's headers and body in one write, and its server writes
+// an answer with a known length in one write too, where HTTP/2 takes two
+// each way (docs/performance.md, "System calls per request"). Streams stay
+// on the lanes, whose one connection carries thousands of them.
+//
 // A forward is never sent twice by the link itself. net/http's HTTP/1.1
 // client sends a request again on a new connection only when nothing of
 // it was written to the kept-alive connection it first took (a POST is not
@@ -45,13 +53,6 @@ const (
 // the replay cache of the replica that read the first copy, but not by
 // another replica behind the same link address, which would serve it
 // again.
-
-// answerPool is the bounded pool of HTTP/1.1 keep-alive connections to one
-// peer that carries its non-streaming forwards: net/http's HTTP/1.1 client
-// writes a request's headers and body in one write, and its server writes
-// an answer with a known length in one write too, where HTTP/2 takes two
-// each way (docs/performance.md, "System calls per request"). Streams stay
-// on the lanes, whose one connection carries thousands of them.
 type answerPool struct {
 	tr       *http.Transport
 	inFlight atomic.Int64
