@@ -38,14 +38,10 @@ func usageOf(u inference.Usage) tokenUsage {
 	return tokenUsage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, TotalTokens: u.Total()}
 }
 
-// stopReason is the stopReason of a canonical stop reason (the mapping
-// every path agrees on: internal/dialect, stop.go).
-func stopReason(s inference.StopReason) string { return dialect.ConverseStopReason(s) }
-
 func converseBody(resp *inference.Response, latencyMs int64) converseResponse {
 	var out converseResponse
 	out.Output.Message = outMessage{Role: "assistant", Content: []textBlock{{Text: resp.Message.Text()}}}
-	out.StopReason = stopReason(resp.StopReason)
+	out.StopReason = dialect.ConverseStopReason(resp.StopReason)
 	out.Usage = usageOf(resp.Usage)
 	out.Metrics.LatencyMs = latencyMs
 	return out

@@ -204,7 +204,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) {
 	if inBlock {
 		ew.event("contentBlockStop", contentBlockStopEvent{})
 	}
-	ew.event("messageStop", messageStopEvent{StopReason: stopReason(stop)})
+	ew.event("messageStop", messageStopEvent{StopReason: dialect.ConverseStopReason(stop)})
 	meta := metadataEvent{Usage: usageOf(usage), Metrics: metrics{LatencyMs: h.opts.Clock.Now().Sub(call.Received).Milliseconds()}}
 	if tok := gateway.StreamReceipt(s); tok != "" {
 		b, _ := json.Marshal(meta)

@@ -203,15 +203,11 @@ func invalid(param, msg string) *inference.Error {
 	return &inference.Error{Kind: inference.KindInvalidRequest, Message: msg, Param: param}
 }
 
-// finishReason is the finish_reason of a canonical stop reason (the
-// mapping every path agrees on: internal/dialect, stop.go).
-func finishReason(s inference.StopReason) string { return dialect.OpenAIFinishReason(s) }
-
 func completionID(requestID string) string { return "chatcmpl-" + requestID }
 
 func responseBody(requestID, model string, created int64, resp *inference.Response) chatResponse {
 	text := resp.Message.Text()
-	fr := finishReason(resp.StopReason)
+	fr := dialect.OpenAIFinishReason(resp.StopReason)
 	return chatResponse{
 		ID: completionID(requestID), Object: "chat.completion", Created: created, Model: model,
 		Choices: []chatChoice{{Index: 0, Message: &respMessage{Role: "assistant", Content: &text}, FinishReason: &fr}},
@@ -321,7 +317,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 			delta = respMessage{Content: &text}
 			choice[0] = chatChoice{Delta: &delta}
 		case inference.EventStop:
-			fr = finishReason(ev.StopReason)
+			fr = dialect.OpenAIFinishReason(ev.StopReason)
 			delta = respMessage{}
 			choice[0] = chatChoice{Delta: &delta, FinishReason: &fr}
 		case inference.EventUsage:

@@ -262,7 +262,7 @@ func canonicalChunk(c *chatResponse, ev *inference.Event) (translate.Event, bool
 	case inference.EventDelta:
 		c.Choices = []chatChoice{{Delta: &respMessage{Content: &text}}}
 	case inference.EventStop:
-		fr := finishReason(ev.StopReason)
+		fr := dialect.OpenAIFinishReason(ev.StopReason)
 		c.Choices = []chatChoice{{Delta: &respMessage{}, FinishReason: &fr}}
 	case inference.EventUsage:
 		if ev.Usage == nil {
