@@ -108,12 +108,7 @@ func jsonType(kind string) string {
 // openaiPeek is the part of a chat completions request the gateway reads.
 type openaiPeek struct {
 	Model    string `json:"model"`
-	Messages []struct {
-		Role       string          `json:"role"`
-		Content    json.RawMessage `json:"content"`
-		ToolCalls  json.RawMessage `json:"tool_calls"`
-		ToolCallID json.RawMessage `json:"tool_call_id"`
-	} `json:"messages"`
+	Messages            []openaiMessage `json:"messages"`
 	MaxTokens           *int     `json:"max_tokens"`
 	MaxCompletionTokens *int     `json:"max_completion_tokens"`
 	Temperature         *float64 `json:"temperature"`
@@ -135,6 +130,17 @@ type openaiPeek struct {
 	Stop            json.RawMessage `json:"stop"`
 }
 
+// msgField names messages[i]; built only for a feature or a refusal.
+func msgField(i int) string { return "messages[" + strconv.Itoa(i) + "]" }
+
+// openaiMessage is the part of a chat message the gateway reads.
+type openaiMessage struct {
+	Role       string          `json:"role"`
+	Content    json.RawMessage `json:"content"`
+	ToolCalls  json.RawMessage `json:"tool_calls"`
+	ToolCallID json.RawMessage `json:"tool_call_id"`
+}
+
 // contentPart is the part of a content part (any dialect) peek reads.
 type contentPart struct {
 	Type         string          `json:"type"`
@@ -143,8 +149,14 @@ type contentPart struct {
 
 func peekOpenAI(req *Request) error {
 	var p openaiPeek
-	if err := json.Unmarshal(req.Body, &p); err != nil {
-		return decodeError(err, "request body")
+	if !scanOpenAI(req.Body, &p) {
+		// A body the scanner does not take as plain is decoded by
+		// encoding/json, which names the fault.
+		q := new(openaiPeek) // on the heap here only: p stays on the stack
+		if err := json.Unmarshal(req.Body, q); err != nil {
+			return decodeError(err, "request body")
+		}
+		p = *q
 	}
 	req.Model, req.Stream = p.Model, p.Stream
 	req.IncludeUsage = p.StreamOptions != nil && p.StreamOptions.IncludeUsage
@@ -193,34 +205,39 @@ func peekOpenAI(req *Request) error {
 		req.Use(FeatureReasoning, "reasoning_effort")
 	}
 	n := 0
+	var scratch []contentPart // reused by every message's content parts
 	for i, m := range p.Messages {
-		field := "messages[" + strconv.Itoa(i) + "]"
 		switch m.Role {
 		case "system", "developer", "user", "assistant":
 		case "tool", "function":
-			req.Use(FeatureTools, field+".role")
+			req.Use(FeatureTools, msgField(i)+".role")
 		default:
-			return Invalid(field+".role", "role "+strconv.Quote(Clip(m.Role, EchoLimit))+" is not supported (use system, developer, user, assistant or tool)")
+			return Invalid(msgField(i)+".role", "role "+strconv.Quote(Clip(m.Role, EchoLimit))+" is not supported (use system, developer, user, assistant or tool)")
 		}
 		if isSet(m.ToolCalls) {
-			req.Use(FeatureTools, field+".tool_calls")
+			req.Use(FeatureTools, msgField(i)+".tool_calls")
 		}
 		n = SaturatingAdd(n, 4+estimateJSON(m.Content))
 		c := bytes.TrimSpace(m.Content)
 		if len(c) == 0 || c[0] != '[' {
 			continue
 		}
-		var parts []contentPart
-		if err := json.Unmarshal(c, &parts); err != nil {
-			return Invalid(field+".content", "content must be a string or an array of content parts")
+		parts, ok := scanParts(c, scratch[:0])
+		if !ok {
+			decoded := new([]contentPart)
+			if err := json.Unmarshal(c, decoded); err != nil {
+				return Invalid(msgField(i)+".content", "content must be a string or an array of content parts")
+			}
+			parts = *decoded
+		} else {
+			scratch = parts
 		}
 		for j, part := range parts {
-			pf := field + ".content[" + strconv.Itoa(j) + "]"
 			switch part.Type {
 			case "image_url":
-				req.Use(FeatureVision, pf)
+				req.Use(FeatureVision, msgField(i)+".content["+strconv.Itoa(j)+"]")
 			case "file":
-				req.Use(FeatureDocuments, pf)
+				req.Use(FeatureDocuments, msgField(i)+".content["+strconv.Itoa(j)+"]")
 			}
 		}
 	}
