@@ -107,13 +107,13 @@ func jsonType(kind string) string {
 
 // openaiPeek is the part of a chat completions request the gateway reads.
 type openaiPeek struct {
-	Model    string `json:"model"`
+	Model               string          `json:"model"`
 	Messages            []openaiMessage `json:"messages"`
-	MaxTokens           *int     `json:"max_tokens"`
-	MaxCompletionTokens *int     `json:"max_completion_tokens"`
-	Temperature         *float64 `json:"temperature"`
-	TopP                *float64 `json:"top_p"`
-	Stream              bool     `json:"stream"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	Stream              bool            `json:"stream"`
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
