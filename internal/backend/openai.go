@@ -301,15 +301,20 @@ func passThroughResponse(raw []byte, latency time.Duration) (*inference.Response
 		Usage *oaUsage
 	}
 	var err error
-	if !ok {
+	switch {
+	case !ok:
 		err = errors.New("not a well-formed JSON object")
-	}
-	for _, f := range []struct {
-		raw []byte
-		dst any
-	}{{id, &head.ID}, {model, &head.Model}, {usage, &head.Usage}} {
-		if err == nil && f.raw != nil {
-			err = json.Unmarshal(f.raw, f.dst)
+	case !scanHead(id, model, usage, &head.ID, &head.Model, &head.Usage):
+		// What the scanner does not take as plain, encoding/json decodes
+		// (and words the fault of).
+		head.ID, head.Model, head.Usage = "", "", nil
+		for _, f := range []struct {
+			raw []byte
+			dst any
+		}{{id, &head.ID}, {model, &head.Model}, {usage, &head.Usage}} {
+			if err == nil && f.raw != nil {
+				err = json.Unmarshal(f.raw, f.dst)
+			}
 		}
 	}
 	if err != nil {
@@ -321,6 +326,49 @@ func passThroughResponse(raw []byte, latency time.Duration) (*inference.Response
 		out.Usage = head.Usage.usage()
 	}
 	return out, nil
+}
+
+var (
+	usageMembers   = []string{"prompt_tokens", "completion_tokens", "prompt_tokens_details"}
+	detailsMembers = []string{"cached_tokens"}
+)
+
+// scanHead reads a chat completion's id, model and usage as encoding/json
+// would, without its reflection, and reports whether it could (see
+// inference.ScanObject); a nil value leaves its destination.
+func scanHead(id, model, usage []byte, dstID, dstModel *string, dstUsage **oaUsage) bool {
+	for _, v := range [...][]byte{id, model, usage} {
+		if v != nil && !json.Valid(v) {
+			return false
+		}
+	}
+	if (id != nil && !inference.ScanString(id, dstID)) || (model != nil && !inference.ScanString(model, dstModel)) {
+		return false
+	}
+	if usage == nil {
+		return true
+	}
+	var u oaUsage
+	null, ok := inference.ScanObject(usage, usageMembers, func(i int, v []byte) bool {
+		switch i {
+		case 0:
+			return inference.ScanInt(v, &u.PromptTokens)
+		case 1:
+			return inference.ScanInt(v, &u.CompletionTokens)
+		}
+		var cached int
+		null, ok := inference.ScanObject(v, detailsMembers, func(_ int, v []byte) bool { return inference.ScanInt(v, &cached) })
+		if ok && !null {
+			u.PromptTokensDetails = &struct {
+				CachedTokens int `json:"cached_tokens"`
+			}{cached}
+		}
+		return ok
+	})
+	if ok && !null {
+		*dstUsage = &u
+	}
+	return ok
 }
 
 // sseReadBuffer is a stream's read buffer: an event is small, and every

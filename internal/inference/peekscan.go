@@ -162,26 +162,35 @@ func scanInt(v []byte, dst **int) bool {
 	if string(v) == "null" {
 		return true
 	}
+	n, ok := plainInt(v)
+	if ok {
+		*dst = &n
+	}
+	return ok
+}
+
+// plainInt returns the JSON integer v of at most 18 digits (which never
+// overflow an int64).
+func plainInt(v []byte) (int, bool) {
 	neg := len(v) > 0 && v[0] == '-'
 	digits := v
 	if neg {
 		digits = v[1:]
 	}
-	if len(digits) == 0 || len(digits) > 18 { // 18 digits never overflow an int64
-		return false
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
 	}
 	n := 0
 	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return false // a fraction or an exponent: encoding/json refuses it for an int
+			return 0, false // a fraction or an exponent: encoding/json refuses it for an int
 		}
 		n = n*10 + int(c-'0')
 	}
 	if neg {
 		n = -n
 	}
-	*dst = &n
-	return true
+	return n, true
 }
 
 // scanFloat sets *dst to the JSON number v; null leaves it nil.
@@ -378,4 +387,45 @@ func scanParts(c []byte, dst []contentPart) ([]contentPart, bool) {
 		return ok
 	})
 	return dst, ok
+}
+
+// The scanner's pieces, for the readers of upstream answers (see
+// scanOpenAI: each reports false where encoding/json might read otherwise,
+// and the caller then decodes with encoding/json). Each takes one value of
+// a JSON text already checked with json.Valid.
+
+// ScanString sets *dst to the JSON string v (null leaves it) and reports
+// whether it could: false for another type, an escape or invalid UTF-8.
+func ScanString(v []byte, dst *string) bool {
+	if string(v) == "null" {
+		return true
+	}
+	s, ok := plainString(v)
+	if ok {
+		*dst = string(s)
+	}
+	return ok
+}
+
+// ScanInt sets *dst to the JSON integer v (null leaves it) and reports
+// whether it could: false for another type, a fraction, an exponent or 19
+// digits or more.
+func ScanInt(v []byte, dst *int) bool {
+	if string(v) == "null" {
+		return true
+	}
+	n, ok := plainInt(v)
+	if ok {
+		*dst = n
+	}
+	return ok
+}
+
+// ScanObject calls fn with the index in names and the value of each member
+// of the JSON object v that names one, and reports null for a JSON null
+// and ok unless v is of another type, a member repeats, a member's name
+// differs from one of names only in case or is escaped (encoding/json
+// matches names case-insensitively), or fn reports false.
+func ScanObject(v []byte, names []string, fn func(i int, v []byte) bool) (null, ok bool) {
+	return scanObject(v, names, fn)
 }
