@@ -342,6 +342,9 @@ func (w *Writer) Append(ctx context.Context, e *Event) error {
 // dies in between, the next Open writes e (as known at Begin) with
 // ErrorCode [InterruptedErrorCode]; if the writer is closed in between,
 // Close does. Either way exactly one event per request reaches the log.
+// Begin may be called while the stream's attempt runs, and again for the
+// same event (a failover to another region): the last intent replaces the
+// earlier ones.
 //
 // Begin returns once the intent is written (under [SyncAlways], fsynced).
 // While the trail is unavailable it returns the [*UnavailableError] at once:

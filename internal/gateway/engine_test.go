@@ -496,7 +496,7 @@ func TestResidencyRecheckedBeforeEachAttempt(t *testing.T) {
 	job := &Job{RequestID: "r", Operation: OpChatCompletions, SourceRegion: "eu-west-1", ProfileID: "eu.m", Model: "m", Principal: e.principal,
 		Request: &inference.Request{Model: "eu.m"}}
 	route := &Route{}
-	out, err := e.g.execute(t.Context(), job, all, all, route)
+	out, err := e.g.execute(t.Context(), job, all, all, route, nil)
 	if err == nil {
 		t.Fatalf("execute served in %s, want a refusal: only us-east-1 answers and it is outside eu.m", out.Route.InferenceRegion)
 	}

@@ -112,7 +112,10 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	// request woken by observe must find both counters free.
 	start := g.now()
 	if job.Request.Stream {
+		intent := &streamIntent{rec: rec}
+		intent.start(ctx, g, g.region)
 		s, err := g.local.Stream(ctx, job)
+		intent.wait()
 		if err != nil {
 			settle(resv, nil)
 			g.observe(att, attemptOutcome(ctx, err, 0))
@@ -124,7 +127,7 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		// The destination's own time, reported to the source on the
 		// forwarded answer's headers (which are written at the first event).
 		rec.Overhead = dispatch.LocalOverhead(g.now().Sub(rec.Started), ttfb)
-		if err := g.beginStream(ctx, rec); err != nil {
+		if err := g.begin(ctx, intent, rec); err != nil {
 			ts.Close()
 			return nil, g.fail(ctx, rec, err)
 		}

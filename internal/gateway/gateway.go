@@ -282,7 +282,11 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 		forwardedReceipt = &receiptSlot{}
 		job.OnReceipt = forwardedReceipt.set
 	}
-	out, err := g.execute(ctx, job, res.Destinations, allowed, &route)
+	var intent *streamIntent
+	if call.Request.Stream {
+		intent = &streamIntent{rec: rec}
+	}
+	out, err := g.execute(ctx, job, res.Destinations, allowed, &route, intent)
 	rec.Attempts, rec.Route = route.Attempts, route.Reason
 	if err != nil {
 		return nil, g.fail(ctx, rec, err)
@@ -294,7 +298,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	out.Header = withTier(out.Header, tier)
 	if out.Stream != nil {
 		// Journaled before the first byte, or refused (invariant 4).
-		if err := g.beginStream(ctx, rec); err != nil {
+		if err := g.begin(ctx, intent, rec); err != nil {
 			out.Stream.Close()
 			return nil, g.fail(ctx, rec, err)
 		}
@@ -340,7 +344,10 @@ func (g *Gateway) estimatedTokens(req *inference.Request) int {
 // serves it, failing over on retryable errors before the first byte
 // (invariant 3) within the profile's attempt and deadline budget. When every
 // destination is saturated it waits in the bounded admission queue.
-func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed []string, route *Route) (*Outcome, error) {
+//
+// For a stream, each attempt journals the stream's intent (see
+// streamIntent) while it runs; intent may be nil.
+func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed []string, route *Route, intent *streamIntent) (*Outcome, error) {
 	tokens := g.estimatedTokens(job.Request)
 	x := &execution{}
 	x.req = routing.Request{SourceRegion: g.region, ProfileID: job.ProfileID, Model: job.Model, Destinations: destinations,
@@ -417,7 +424,9 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		var resp *inference.Response
 		var stream inference.Stream
 		if job.Request.Stream {
+			intent.start(ctx, g, c.Region)
 			stream, err = exec.Stream(ctx, j)
+			intent.wait()
 		} else {
 			resp, err = exec.Complete(ctx, j)
 		}

@@ -42,6 +42,64 @@ func (g *Gateway) beginStream(ctx context.Context, rec *Record) error {
 	return nil
 }
 
+// streamIntent is a stream's journal intent written while its attempt
+// runs: the write (a file write, fsynced under audit.SyncAlways) overlaps
+// the upstream's wait for its first event instead of following it.
+//
+// The intent names the destination of the attempt; a failover to another
+// destination writes a new one, which replaces it (the journal keeps the
+// last begin of a request). Each attempt's write is awaited before the
+// attempt's outcome is acted on, so an intent is always journaled before
+// the request's event is appended: a failed request's event closes it,
+// and a crash meanwhile leaves exactly one event (the interrupted one).
+type streamIntent struct {
+	rec    *Record // the request's record; nil writes no intent early
+	region string  // the destination the journaled intent names
+	err    error   // the outcome of the last write
+	done   chan error
+	// pending: a write is under way.
+	pending bool
+}
+
+// start writes the intent of an attempt at region in the background; wait
+// collects the outcome. It does nothing when the recorder journals no
+// streams.
+func (in *streamIntent) start(ctx context.Context, g *Gateway, region string) {
+	s, ok := g.recorder.(StreamRecorder)
+	if !ok || in == nil || in.rec == nil {
+		return
+	}
+	// A copy: the record changes once the attempt is over, and the
+	// intent names the attempt's destination only.
+	snap := *in.rec
+	snap.InferenceRegion = region
+	if in.done == nil {
+		in.done = make(chan error, 1)
+	}
+	in.region, in.err = region, nil
+	done := in.done
+	go func() { done <- s.BeginStream(ctx, &snap) }()
+	in.pending = true
+}
+
+// wait returns once the intent being written is journaled (or refused).
+func (in *streamIntent) wait() {
+	if in != nil && in.pending {
+		in.err, in.pending = <-in.done, false
+	}
+}
+
+// begin journals rec's stream, served in rec.InferenceRegion, before its
+// first byte: the intent written during the attempt when it names that
+// region, else a new one (beginStream).
+func (g *Gateway) begin(ctx context.Context, in *streamIntent, rec *Record) error {
+	in.wait()
+	if in.region != "" && in.region == rec.InferenceRegion {
+		return in.err
+	}
+	return g.beginStream(ctx, rec)
+}
+
 // admit asks the recorder whether it could record a new request.
 func (g *Gateway) admit() error {
 	if a, ok := g.recorder.(Admitter); ok {
