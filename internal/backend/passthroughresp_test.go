@@ -90,3 +90,25 @@ func TestPassThroughResponseAllocs(t *testing.T) {
 		t.Errorf("passThroughResponse allocates %v times, want at most 5", allocs)
 	}
 }
+
+// BenchmarkPassThroughResponse compares reading an answer's id, model and
+// usage with the scanner and with encoding/json.
+func BenchmarkPassThroughResponse(b *testing.B) {
+	raw := []byte(passThroughSeeds[0])
+	b.Run("scanner", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := passThroughResponse(raw, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodedResponse(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

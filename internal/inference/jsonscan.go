@@ -21,11 +21,19 @@ func skipSpace(b []byte, i int) int {
 // skipString returns the index just past the JSON string starting at i
 // (b[i] == '"'), or -1.
 func skipString(b []byte, i int) int {
+	// Quote to quote (IndexByte is vectorised): a quote ends the string
+	// unless an odd run of backslashes escapes it.
 	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
 			return j + 1
 		}
 	}

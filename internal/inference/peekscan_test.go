@@ -106,3 +106,59 @@ func TestPeekOpenAIAllocs(t *testing.T) {
 		t.Errorf("Peek allocates %v times, want at most 7", allocs)
 	}
 }
+
+// BenchmarkPeekOpenAIDecode compares reading a chat body with the scanner
+// and with encoding/json.
+func BenchmarkPeekOpenAIDecode(b *testing.B) {
+	body := []byte(`{"model":"eu.demo.chat-small","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write a haiku about the sea, please, in English."}],"max_tokens":16,"temperature":0.7,"stream":false}`)
+	b.Run("scanner", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var p openaiPeek
+			if !scanOpenAI(body, &p) {
+				b.Fatal("not scanned")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p := new(openaiPeek)
+			if err := json.Unmarshal(body, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// skipStringBytewise is skipString as it was, a byte at a time: the
+// reference FuzzSkipString holds the vectorised one to.
+func skipStringBytewise(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// FuzzSkipString: skipString ends a string where a byte-at-a-time scan
+// does.
+func FuzzSkipString(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\""`, `"\\"x"`, `"\\\"x"`, `"\`, `"abc`, `""`, `"a\\\\"`, `"\u0022"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for i := range b {
+			if b[i] != '"' {
+				continue
+			}
+			if got, want := skipString(b, i), skipStringBytewise(b, i); got != want {
+				t.Fatalf("skipString(%q, %d) = %d, want %d", b, i, got, want)
+			}
+		}
+	})
+}
