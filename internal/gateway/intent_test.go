@@ -172,3 +172,26 @@ func TestForwardedStreamIntentDuringAttempt(t *testing.T) {
 		t.Errorf("recorder saw %v, want %v", got, want)
 	}
 }
+
+// TestJournalsStreams: an intent is written only for a recorder that
+// journals streams, alone or among others.
+func TestJournalsStreams(t *testing.T) {
+	t.Parallel()
+	journaling := &journalingRecorder{fakeRecorder: &fakeRecorder{}}
+	for _, tc := range []struct {
+		name string
+		r    Recorder
+		want bool
+	}{
+		{"plain recorder", &fakeRecorder{}, false},
+		{"stream recorder", journaling, true},
+		{"recorders without one", Recorders{&fakeRecorder{}, &fakeRecorder{}}, false},
+		{"recorders with one", Recorders{&fakeRecorder{}, journaling}, true},
+		{"nested", Recorders{Recorders{journaling}}, true},
+		{"none", nil, false},
+	} {
+		if got := journalsStreams(tc.r); got != tc.want {
+			t.Errorf("%s: journalsStreams = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

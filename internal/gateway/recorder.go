@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
@@ -65,10 +66,10 @@ type streamIntent struct {
 // collects the outcome. It does nothing when the recorder journals no
 // streams.
 func (in *streamIntent) start(ctx context.Context, g *Gateway, region string) {
-	s, ok := g.recorder.(StreamRecorder)
-	if !ok || in == nil || in.rec == nil {
+	if in == nil || in.rec == nil || !journalsStreams(g.recorder) {
 		return
 	}
+	s := g.recorder.(StreamRecorder)
 	// A copy: the record changes once the attempt is over, and the
 	// intent names the attempt's destination only.
 	snap := *in.rec
@@ -94,10 +95,21 @@ func (in *streamIntent) wait() {
 // region, else a new one (beginStream).
 func (g *Gateway) begin(ctx context.Context, in *streamIntent, rec *Record) error {
 	in.wait()
-	if in.region != "" && in.region == rec.InferenceRegion {
+	if in != nil && in.region != "" && in.region == rec.InferenceRegion {
 		return in.err
 	}
 	return g.beginStream(ctx, rec)
+}
+
+// journalsStreams reports whether r hears of streams before their first
+// byte: a StreamRecorder, or Recorders holding one (a node without an
+// audit trail has none, and writes no intent).
+func journalsStreams(r Recorder) bool {
+	if rs, ok := r.(Recorders); ok {
+		return slices.ContainsFunc(rs, journalsStreams)
+	}
+	_, ok := r.(StreamRecorder)
+	return ok
 }
 
 // admit asks the recorder whether it could record a new request.
