@@ -77,12 +77,11 @@ type Client struct {
 type peer struct {
 	Peer
 	base string
-	// client carries forwarded streams over the data lanes, answers
-	// non-streaming forwards over the HTTP/1.1 pool (overflowing to the
-	// lanes); control carries probes and pushes over a connection of its
-	// own, so that they never wait behind busy data connections.
-	client  *http.Client
-	answers *http.Client
+	// pooled sends forwards, streaming or not, over the HTTP/1.1 pool,
+	// overflowing to the data lanes (answerPool); control carries probes
+	// and pushes over a connection of its own, so that they never wait
+	// behind busy data connections.
+	pooled  *http.Client
 	lanes   *lanes
 	control *http.Client
 	ctl     *http.Transport
@@ -139,8 +138,8 @@ func NewClient(opts ClientOptions) *Client {
 		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: opts.Clock.Now()}
 		pr.lanes = newLanes(opts, cfg, &pr.heard)
 		pr.ctl = newTransport(opts, cfg, false)
-		pr.client, pr.control = &http.Client{Transport: pr.lanes}, &http.Client{Transport: pr.ctl}
-		pr.answers = &http.Client{Transport: answers{pr.lanes}}
+		pr.control = &http.Client{Transport: pr.ctl}
+		pr.pooled = &http.Client{Transport: pooled{pr.lanes}}
 		c.peers[p.Region] = pr
 	}
 	return c
@@ -323,12 +322,6 @@ type remote struct {
 	p *peer
 }
 
-// send forwards job over the lanes; accept, if set, is the request's
-// Accept header.
-func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*http.Response, error) {
-	return r.sendVia(ctx, r.p.client, job, accept)
-}
-
 // sendVia forwards job with client.
 func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch.Job, accept string) (*http.Response, error) {
 	// The client's body travels as received: the envelope's hash covers
@@ -406,7 +399,7 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Response, error) {
 	// A destination that knows the answer form answers in it; an older
 	// one ignores Accept and writes JSON, which readAnswer reads as well.
-	resp, err := r.sendVia(ctx, r.p.answers, job, acceptAnswer)
+	resp, err := r.sendVia(ctx, r.p.pooled, job, acceptAnswer)
 	if err != nil {
 		return nil, err
 	}
@@ -422,8 +415,14 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 	ctx, cancel := context.WithCancel(ctx)
 	// A destination that knows stream frames answers in them; an older
 	// one ignores Accept and writes NDJSON, which remoteStream reads as
-	// well.
-	resp, err := r.send(ctx, job, acceptStream)
+	// well. The stream takes a connection of the HTTP/1.1 pool while one
+	// is free, and the lanes beyond (answerPool): a stream holds its
+	// connection to its end, and a thousand slow streams must not each
+	// hold one. It gives the connection back when read to its end; a
+	// stream closed before its end closes its connection instead, which
+	// is how the destination learns of the hang-up and cancels its
+	// upstream call.
+	resp, err := r.sendVia(ctx, r.p.pooled, job, acceptStream)
 	if err != nil {
 		cancel()
 		return nil, err

@@ -216,7 +216,12 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 			return // the source went away; closing the stream cancels the backend
 		}
 		if err != nil {
-			flush()
+			// The last frame waits in the response writer's buffer: the
+			// handler's return writes it with the body's end (HTTP/1.1's
+			// last chunk, HTTP/2's END_STREAM) in one write, and the
+			// source, reading both together, gives its pooled connection
+			// back at once.
+			bw.Flush()
 			return
 		}
 	}
