@@ -325,7 +325,7 @@ func passThroughResponse(raw []byte, latency time.Duration) (*inference.Response
 
 // sseReadBuffer is a stream's read buffer: an event is small, and every
 // open stream holds one; a longer line is assembled (readLine).
-const sseReadBuffer = 4 << 10
+const sseReadBuffer = 1 << 10
 
 // Stream implements Backend. It returns after the upstream's first event.
 func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
