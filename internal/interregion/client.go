@@ -430,11 +430,13 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 	return newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt), nil
 }
 
-// streamReadBuffer is the read buffer of a forwarded stream at the source:
-// a stream's events are small, and every open stream holds one (1,000
-// forwarded streams hold 4 MiB); a frame larger than it is read into a
-// buffer of its own (frameReader.next).
-const streamReadBuffer = 4 << 10
+// streamReadBuffer is the read buffer of a forwarded stream at the source,
+// on top of the transport's (an HTTP/2 stream's pipe, or a pool
+// connection's 4 KiB reader): a stream's frames are a few hundred bytes,
+// and every open stream holds one (1,000 forwarded streams hold 1 MiB; at
+// 4 KiB they held 4); a frame larger than it is read into a buffer of its
+// own (frameReader.next), an NDJSON line assembled (readLine).
+const streamReadBuffer = 1 << 10
 
 func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFunc, framed bool, onReceipt func(string)) *remoteStream {
 	sc := bufio.NewReaderSize(body, streamReadBuffer)
