@@ -78,10 +78,11 @@ type Wave struct {
 	// length, the path did not open the streams concurrently.
 	OpenSeconds float64 `json:"open_seconds"`
 	// GoroutinesAfter is the count once these streams ended and the
-	// client's idle connections were closed. The link keeps its own idle
-	// connections (one per few hundred concurrent streams) until its idle
-	// timeout, so a few goroutines above the local figure are expected; a
-	// leak per stream is not.
+	// client's and the link's idle connections were closed (the link's
+	// pool keeps up to 64 otherwise, a few goroutines each). A closed
+	// connection's goroutines at the far end may take a moment to go, so
+	// a few goroutines above the local figure are expected; a leak per
+	// stream is not.
 	GoroutinesAfter int `json:"goroutines_after"`
 }
 
@@ -129,8 +130,10 @@ type StreamsOptions struct {
 	Tokens          int
 	Progress        io.Writer
 	// HeapProfile, if set, receives a pprof heap profile taken while every
-	// local stream is open.
-	HeapProfile io.Writer
+	// local stream is open; ForwardedHeapProfile the same for the
+	// forwarded streams.
+	HeapProfile          io.Writer
+	ForwardedHeapProfile io.Writer
 	// Local skips the forwarded streams: only direct and through one node.
 	Local bool
 }
@@ -182,6 +185,10 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 			for _, b := range nd.Backends() {
 				b.Close() // closes idle pooled connections only
 			}
+			// The link's pool keeps up to one idle connection per
+			// forwarded stream it carried at once (64): a few goroutines
+			// each, which the count after a wave would take for a leak.
+			nd.CloseIdleLinkConnections()
 		}
 	}
 	quiesce()
@@ -211,7 +218,7 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	r.GoroutinesAfter = settle(ctx, r.BaselineGoroutines)
 	if !opts.Local {
 		debug.FreeOSMemory()
-		w = wave(ctx, fwd, body, opts.Streams, nil)
+		w = wave(ctx, fwd, body, opts.Streams, opts.ForwardedHeapProfile)
 		f := &Wave{Open: w.open, Errors: w.errors, FirstError: w.firstError, RSSBytes: w.rss, HeapBytes: w.heap, Goroutines: w.goroutines, OpenSeconds: w.openSeconds,
 			StackBytes: w.stacks, HeapObjectBytes: w.objects}
 		r.Forwarded = f
