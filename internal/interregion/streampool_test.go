@@ -2,6 +2,9 @@ package interregion
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -170,5 +173,45 @@ func fillPool(t *testing.T, c *Client) (release func()) {
 		for range answerConnsPerPeer {
 			pool.release()
 		}
+	}
+}
+
+// discardWriter is a ResponseWriter that drops what is written.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Flush()                      {}
+
+// TestRelayMemoryPerStream bounds what the destination's relay allocates
+// for a stream of a few events, beyond the response writer's own buffer:
+// every open forwarded stream holds it for its whole length. A write
+// buffer of its own (1 KiB, once) doubled the response writer's.
+func TestRelayMemoryPerStream(t *testing.T) {
+	s := &server{opts: ServerOptions{Logger: slog.New(slog.DiscardHandler)}}
+	events := []inference.Event{
+		{Kind: inference.EventStart, Dialect: inference.DialectOpenAIChat, Raw: []byte(`{"id":"c","choices":[{"delta":{"role":"assistant"}}]}`)},
+		{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat, Raw: []byte(`{"choices":[{"delta":{"content":" token"}}]}`)},
+		{Kind: inference.EventStop, Dialect: inference.DialectOpenAIChat, StopReason: inference.StopEndTurn, Raw: []byte(`{"choices":[{"finish_reason":"stop"}]}`)},
+	}
+	const runs = 200
+	w := &discardWriter{h: http.Header{}}
+	src := &sliceStream{}
+	relay := func() {
+		clear(w.h)
+		src.events = events
+		s.relay(w, src, true)
+	}
+	relay()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range runs {
+		relay()
+	}
+	runtime.ReadMemStats(&after)
+	if got := (after.TotalAlloc - before.TotalAlloc) / runs; got > 512 {
+		t.Errorf("the relay allocated %d bytes per stream of %d events, want at most 512 (no write buffer of its own)", got, len(events))
 	}
 }
