@@ -112,3 +112,46 @@ func TestRawEventStreamAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAIStreamTransportBuffers: streams go over a transport of their
+// own whose connections hold 1 KiB read and write buffers (net/http's
+// default is 4 KiB each): a stream's connection holds them for the whole
+// stream, and needs the write buffer only for its request. Non-streaming
+// requests keep net/http's defaults, so that a request of a few KiB still
+// leaves in one write and an answer is read in large reads.
+func TestOpenAIStreamTransportBuffers(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`)
+	}))
+	defer srv.Close()
+	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m"})
+	defer b.Close()
+	if got := b.streamTransport; got == nil || got.ReadBufferSize != 1<<10 || got.WriteBufferSize != 1<<10 {
+		t.Fatalf("stream transport %+v, want read and write buffers of 1024 bytes", got)
+	}
+	if got := b.transport; got.ReadBufferSize != 0 || got.WriteBufferSize != 0 {
+		t.Errorf("non-streaming transport buffers %d and %d, want net/http's defaults (0)", got.ReadBufferSize, got.WriteBufferSize)
+	}
+	for range 2 {
+		s, err := b.Stream(t.Context(), req())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := s.Recv(); err != nil {
+				break
+			}
+		}
+		s.Close()
+	}
+	if _, err := b.Complete(t.Context(), req()); err != nil {
+		t.Fatal(err)
+	}
+}
