@@ -2,6 +2,7 @@ package interregion
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -214,4 +215,32 @@ func TestRelayMemoryPerStream(t *testing.T) {
 	if got := (after.TotalAlloc - before.TotalAlloc) / runs; got > 512 {
 		t.Errorf("the relay allocated %d bytes per stream of %d events, want at most 512 (no write buffer of its own)", got, len(events))
 	}
+}
+
+// TestStreamOnAClosedConnection: the destination closes a kept-alive pool
+// connection just as the source sends a stream on it. As for an answer,
+// the link does not send the stream again: it fails as the region
+// unreachable, before any byte, which the gateway fails over on.
+func TestStreamOnAClosedConnection(t *testing.T) {
+	t.Parallel()
+	var cut atomic.Int64
+	local := &servingLocal{}
+	local.stream.Store(true)
+	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local, wrap: cutSecond(false, &cut)})
+	stream(t, l.client)
+	_, err := l.client.Executor(dst).Stream(t.Context(), forwardJob()) // on the reused connection, cut
+	var ie *inference.Error
+	if !errors.As(err, &ie) || ie.Kind != inference.KindUnavailable || ie.Message != "region "+dst+" is unreachable" {
+		t.Fatalf("Stream on a cut connection = %v, want the region unreachable", err)
+	}
+	if got := cut.Load(); got != 1 {
+		t.Fatalf("the destination cut %d forwards, want 1", got)
+	}
+	if got := l.forwarded(); !slices.Equal(got, []int{1, 1}) {
+		t.Errorf("the destination received forwards over HTTP/%v, want two over HTTP/1.1 (the cut one not sent again)", got)
+	}
+	if got := l.client.peers[dst].lanes.pool.inFlight.Load(); got != 0 {
+		t.Errorf("%d requests still counted in flight on the pool", got)
+	}
+	stream(t, l.client) // a new connection
 }
