@@ -289,6 +289,15 @@ func (c *Client) Push(ctx context.Context, state []byte) {
 	wg.Wait()
 }
 
+// CloseIdleForwardConnections closes the idle connections that carry
+// forwards (the HTTP/1.1 pool's and the lanes'), and leaves the probes'
+// connection open.
+func (c *Client) CloseIdleForwardConnections() {
+	for _, p := range c.peers {
+		p.lanes.CloseIdleConnections()
+	}
+}
+
 // Close releases idle connections.
 func (c *Client) Close() {
 	for _, p := range c.peers {
