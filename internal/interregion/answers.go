@@ -25,6 +25,11 @@ const (
 	// each connection costs both ends a goroutine or two and a few tens of
 	// KiB of buffers.
 	answerConnsPerPeer = 64
+	// streamConnsPerPeer is how many of those a peer's streams take at
+	// most: a stream holds its connection to its end, and long streams
+	// must not push every answer onto the lanes. The rest are left to
+	// answers, which hold theirs for one round trip.
+	streamConnsPerPeer = 48
 	// answerIdleTimeout closes a connection of the pool that carried
 	// nothing for this long: shorter than the link server's own idle
 	// time-out (120s, internal/node/node.go), so that the source, not the
@@ -45,9 +50,10 @@ const (
 // two each way (docs/performance.md, "System calls per request"); a
 // stream's first event costs less on it too. A stream holds its connection
 // until it ends, so the bound matters most for streams: the first
-// answerConnsPerPeer at once take the pool, and the rest go to the lanes,
+// streamConnsPerPeer at once take the pool, and the rest go to the lanes,
 // whose one connection carries thousands of them, rather than each hold a
-// TLS connection and its buffers at both ends.
+// TLS connection and its buffers at both ends; the pool's other
+// connections stay free for answers.
 //
 // A connection goes back to the pool only after its response was read to
 // its end: net/http closes a connection whose response body is closed
@@ -116,11 +122,11 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 }
 
 // take counts a request in flight on the pool and reports true, or
-// reports false when answerConnsPerPeer are.
-func (p *answerPool) take() bool {
+// reports false when limit are.
+func (p *answerPool) take(limit int64) bool {
 	for {
 		n := p.inFlight.Load()
-		if n >= answerConnsPerPeer {
+		if n >= limit {
 			return false
 		}
 		if p.inFlight.CompareAndSwap(n, n+1) {
@@ -132,14 +138,17 @@ func (p *answerPool) take() bool {
 func (p *answerPool) release() { p.inFlight.Add(-1) }
 
 // pooled is the RoundTripper of a peer's forwards: the HTTP/1.1 pool
-// below its bound, the lanes above it. The request counts as in flight
-// until its response body is closed.
-type pooled struct{ l *lanes }
+// while fewer than limit requests are in flight on it, the lanes beyond.
+// The request counts as in flight until its response body is closed.
+type pooled struct {
+	l     *lanes
+	limit int64
+}
 
 // RoundTrip implements http.RoundTripper.
 func (p pooled) RoundTrip(req *http.Request) (*http.Response, error) {
 	l := p.l
-	if !l.pool.take() {
+	if !l.pool.take(p.limit) {
 		return l.RoundTrip(req)
 	}
 	resp, err := l.pool.tr.RoundTrip(req)

@@ -163,7 +163,7 @@ func BenchmarkForwardStreamLink(b *testing.B) {
 			if tc.lanes {
 				pool := c.peers[dst].lanes.pool
 				for range answerConnsPerPeer {
-					pool.take()
+					pool.take(answerConnsPerPeer)
 				}
 			}
 			job := forwardJob()

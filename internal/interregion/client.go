@@ -77,11 +77,13 @@ type Client struct {
 type peer struct {
 	Peer
 	base string
-	// pooled sends forwards, streaming or not, over the HTTP/1.1 pool,
-	// overflowing to the data lanes (answerPool); control carries probes
-	// and pushes over a connection of its own, so that they never wait
-	// behind busy data connections.
+	// pooled sends non-streaming forwards, and streams streams, over the
+	// HTTP/1.1 pool, overflowing to the data lanes (answerPool); streams
+	// take fewer of its connections (streamConnsPerPeer). control carries
+	// probes and pushes over a connection of its own, so that they never
+	// wait behind busy data connections.
 	pooled  *http.Client
+	streams *http.Client
 	lanes   *lanes
 	control *http.Client
 	ctl     *http.Transport
@@ -139,7 +141,8 @@ func NewClient(opts ClientOptions) *Client {
 		pr.lanes = newLanes(opts, cfg, &pr.heard)
 		pr.ctl = newTransport(opts, cfg, false)
 		pr.control = &http.Client{Transport: pr.ctl}
-		pr.pooled = &http.Client{Transport: pooled{pr.lanes}}
+		pr.pooled = &http.Client{Transport: pooled{l: pr.lanes, limit: answerConnsPerPeer}}
+		pr.streams = &http.Client{Transport: pooled{l: pr.lanes, limit: streamConnsPerPeer}}
 		c.peers[p.Region] = pr
 	}
 	return c
@@ -425,13 +428,13 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 	// A destination that knows stream frames answers in them; an older
 	// one ignores Accept and writes NDJSON, which remoteStream reads as
 	// well. The stream takes a connection of the HTTP/1.1 pool while one
-	// is free, and the lanes beyond (answerPool): a stream holds its
+	// is free to streams, and the lanes beyond (answerPool): a stream holds its
 	// connection to its end, and a thousand slow streams must not each
 	// hold one. It gives the connection back when read to its end; a
 	// stream closed before its end closes its connection instead, which
 	// is how the destination learns of the hang-up and cancels its
 	// upstream call.
-	resp, err := r.sendVia(ctx, r.p.pooled, job, acceptStream)
+	resp, err := r.sendVia(ctx, r.p.streams, job, acceptStream)
 	if err != nil {
 		cancel()
 		return nil, err

@@ -130,7 +130,7 @@ func TestStreamsOverHTTP1Pool(t *testing.T) {
 
 // TestStreamsOverflowToLanes: with every connection of the pool taken, a
 // stream goes over an HTTP/2 lane instead of dialling or waiting; once the
-// pool has room, streams take it again.
+// pool has room for streams, they take it again.
 func TestStreamsOverflowToLanes(t *testing.T) {
 	t.Parallel()
 	local := &servingLocal{}
@@ -138,7 +138,7 @@ func TestStreamsOverflowToLanes(t *testing.T) {
 	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local})
 	pool := l.client.peers[dst].lanes.pool
 	for range answerConnsPerPeer {
-		if !pool.take() {
+		if !pool.take(answerConnsPerPeer) {
 			t.Fatal("the pool refused a request below its bound")
 		}
 	}
@@ -153,7 +153,10 @@ func TestStreamsOverflowToLanes(t *testing.T) {
 	if got := pool.inFlight.Load(); got != answerConnsPerPeer {
 		t.Errorf("streams over the lanes changed the pool's count to %d, want %d", got, answerConnsPerPeer)
 	}
-	pool.release()
+	// Room for streams again: fewer than streamConnsPerPeer in flight.
+	for range answerConnsPerPeer - streamConnsPerPeer + 1 {
+		pool.release()
+	}
 	stream(t, l.client)
 	if got := l.forwarded(); got[len(got)-1] != 1 {
 		t.Errorf("a stream with room in the pool arrived over HTTP/%d, want HTTP/1.1", got[len(got)-1])
@@ -166,7 +169,7 @@ func fillPool(t *testing.T, c *Client) (release func()) {
 	t.Helper()
 	pool := c.peers[dst].lanes.pool
 	for range answerConnsPerPeer {
-		if !pool.take() {
+		if !pool.take(answerConnsPerPeer) {
 			t.Fatal("the pool refused a request below its bound")
 		}
 	}
@@ -243,4 +246,30 @@ func TestStreamOnAClosedConnection(t *testing.T) {
 		t.Errorf("%d requests still counted in flight on the pool", got)
 	}
 	stream(t, l.client) // a new connection
+}
+
+// TestStreamsLeaveRoomForAnswers: streams take at most
+// streamConnsPerPeer of the pool's connections, so that long streams never
+// push every answer onto the lanes: with that many requests in flight on
+// the pool, a stream goes over HTTP/2 and an answer still over HTTP/1.1.
+func TestStreamsLeaveRoomForAnswers(t *testing.T) {
+	t.Parallel()
+	if streamConnsPerPeer >= answerConnsPerPeer {
+		t.Fatalf("streams may take %d of the pool's %d connections, want fewer", streamConnsPerPeer, answerConnsPerPeer)
+	}
+	local := &servingLocal{}
+	l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local})
+	pool := l.client.peers[dst].lanes.pool
+	for range streamConnsPerPeer {
+		if !pool.take(answerConnsPerPeer) {
+			t.Fatal("the pool refused a request below its bound")
+		}
+	}
+	local.stream.Store(true)
+	stream(t, l.client)
+	local.stream.Store(false)
+	complete(t, l.client, forwardJob())
+	if got := l.forwarded(); !slices.Equal(got, []int{2, 1}) {
+		t.Errorf("with %d requests on the pool, a stream and an answer arrived over HTTP/%v, want 2 and 1", streamConnsPerPeer, got)
+	}
 }
