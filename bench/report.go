@@ -299,6 +299,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 	}
+	if s := r.Streams; s != nil && s.StackBytes > 0 {
+		fmt.Fprintf(bw, "  goroutine stacks / heap objects: baseline %s / %s, direct %s / %s, local %s / %s",
+			mb(s.BaselineStackBytes), mb(s.BaselineHeapObjectBytes), mb(s.DirectStackBytes), mb(s.DirectHeapObjectBytes),
+			mb(s.StackBytes), mb(s.HeapObjectBytes))
+		if f := s.Forwarded; f != nil && f.StackBytes > 0 {
+			fmt.Fprintf(bw, ", forwarded %s / %s (%s / %s more than direct)",
+				mb(f.StackBytes), mb(f.HeapObjectBytes), mb(s.ForwardedStackBytes()), mb(s.ForwardedHeapObjectBytes()))
+		}
+		fmt.Fprintln(bw)
+	}
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(bw, "\ntargets:")
 		for _, t := range r.Targets {

@@ -36,6 +36,13 @@ func TestWriteTableGolden(t *testing.T) {
 		{"full", Report{Machine: machine, Modes: []ModeReport{full}, Streams: &StreamsReport{Streams: 1000, Open: 1000, RSSBytes: 200 << 20,
 			DirectRSSBytes: 100 << 20, BaselineRSSBytes: 20 << 20, HeapBytes: 90 << 20, BaselineGoroutines: 22, Goroutines: 9022, DirectGoroutines: 5022, GoroutinesAfter: 22,
 			Forwarded: &Wave{Open: 1000, OpenSeconds: 0.8, RSSBytes: 260 << 20, HeapBytes: 150 << 20, Goroutines: 13022, GoroutinesAfter: 40}}}},
+		// The goroutine stacks and heap objects of each wave, next to RSS.
+		{"streams-memory", Report{Machine: machine, Streams: &StreamsReport{Streams: 1000, Open: 1000, RSSBytes: 200 << 20,
+			DirectRSSBytes: 100 << 20, BaselineRSSBytes: 20 << 20, HeapBytes: 90 << 20, BaselineGoroutines: 22, Goroutines: 9022, DirectGoroutines: 5022, GoroutinesAfter: 22,
+			BaselineStackBytes: 1 << 20, BaselineHeapObjectBytes: 8 << 20, DirectStackBytes: 40 << 20, DirectHeapObjectBytes: 30 << 20,
+			StackBytes: 70 << 20, HeapObjectBytes: 80 << 20,
+			Forwarded: &Wave{Open: 1000, OpenSeconds: 0.8, RSSBytes: 240 << 20, HeapBytes: 120 << 20, Goroutines: 12022, GoroutinesAfter: 40,
+				StackBytes: 85 << 20, HeapObjectBytes: 110 << 20}}}},
 		{"forwarded-only", Report{Machine: machine, Modes: []ModeReport{one}, Settings: Settings{Scenarios: []string{MeridianForwarded}}}},
 	}
 	for _, tc := range tests {
@@ -60,5 +67,15 @@ func TestWriteTableGolden(t *testing.T) {
 				t.Errorf("table differs from %s (run with -update after checking):\n%s", path, got.String())
 			}
 		})
+	}
+}
+
+// TestMemClasses checks that the runtime reports both memory classes the
+// streams report reads: a renamed metric would read as zero and hide the
+// breakdown.
+func TestMemClasses(t *testing.T) {
+	stacks, objects := memClasses()
+	if stacks <= 0 || objects <= 0 {
+		t.Errorf("memClasses() = %d stack bytes, %d heap object bytes; want both > 0", stacks, objects)
 	}
 }

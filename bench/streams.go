@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,20 @@ type StreamsReport struct {
 	// GoroutinesAfter is the count once the streams ended and idle
 	// keep-alive connections were closed.
 	GoroutinesAfter int `json:"goroutines_after"`
+	// StackBytes and HeapObjectBytes are the process's goroutine stacks
+	// and live-or-unswept heap objects (runtime/metrics
+	// /memory/classes/heap/stacks:bytes and
+	// /memory/classes/heap/objects:bytes) with the local streams open; the
+	// Direct and Baseline fields are the same with the streams sent
+	// straight to mockllm and with none open. Where RSS says how much,
+	// they say whether stacks (goroutines per stream, and how deep they
+	// grew) or objects (buffers) take it.
+	StackBytes              int64 `json:"stack_bytes,omitempty"`
+	HeapObjectBytes         int64 `json:"heap_object_bytes,omitempty"`
+	DirectStackBytes        int64 `json:"direct_stack_bytes,omitempty"`
+	DirectHeapObjectBytes   int64 `json:"direct_heap_object_bytes,omitempty"`
+	BaselineStackBytes      int64 `json:"baseline_stack_bytes,omitempty"`
+	BaselineHeapObjectBytes int64 `json:"baseline_heap_object_bytes,omitempty"`
 	// OpenSeconds is as in [Wave], for the local streams.
 	OpenSeconds float64 `json:"open_seconds"`
 	// Forwarded is the same streams sent to the source node for a
@@ -54,15 +69,20 @@ type Wave struct {
 	RSSBytes   int64  `json:"rss_bytes"`
 	HeapBytes  int64  `json:"heap_bytes"`
 	Goroutines int    `json:"goroutines"`
+	// StackBytes and HeapObjectBytes are as in [StreamsReport], for
+	// these streams.
+	StackBytes      int64 `json:"stack_bytes,omitempty"`
+	HeapObjectBytes int64 `json:"heap_object_bytes,omitempty"`
 	// OpenSeconds is how long after the first send every stream had its
 	// first token (or the first had ended): when it nears a stream's
 	// length, the path did not open the streams concurrently.
 	OpenSeconds float64 `json:"open_seconds"`
 	// GoroutinesAfter is the count once these streams ended and the
-	// client's idle connections were closed. The link keeps its own idle
-	// connections (one per few hundred concurrent streams) until its idle
-	// timeout, so a few goroutines above the local figure are expected; a
-	// leak per stream is not.
+	// client's and the link's idle connections were closed (the link's
+	// pool keeps up to 64 otherwise, a few goroutines each). A closed
+	// connection's goroutines at the far end may take a moment to go, so
+	// a few goroutines above the local figure are expected; a leak per
+	// stream is not.
 	GoroutinesAfter int `json:"goroutines_after"`
 }
 
@@ -110,8 +130,10 @@ type StreamsOptions struct {
 	Tokens          int
 	Progress        io.Writer
 	// HeapProfile, if set, receives a pprof heap profile taken while every
-	// local stream is open.
-	HeapProfile io.Writer
+	// local stream is open; ForwardedHeapProfile the same for the
+	// forwarded streams.
+	HeapProfile          io.Writer
+	ForwardedHeapProfile io.Writer
 	// Local skips the forwarded streams: only direct and through one node.
 	Local bool
 }
@@ -163,6 +185,10 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 			for _, b := range nd.Backends() {
 				b.Close() // closes idle pooled connections only
 			}
+			// The link's pool keeps up to one idle connection per
+			// forwarded stream it carried at once (64): a few goroutines
+			// each, which the count after a wave would take for a leak.
+			nd.CloseIdleLinkConnections()
 		}
 	}
 	quiesce()
@@ -170,11 +196,13 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	r.BaselineGoroutines = settle(ctx, 0)
 	debug.FreeOSMemory()
 	r.BaselineRSSBytes = currentRSS()
+	r.BaselineStackBytes, r.BaselineHeapObjectBytes = memClasses()
 
 	// The same streams without the node first: the client's and mockllm's
 	// share, to subtract.
 	w := wave(ctx, direct, body, opts.Streams, nil)
 	r.DirectRSSBytes, r.DirectGoroutines = w.rss, w.goroutines
+	r.DirectStackBytes, r.DirectHeapObjectBytes = w.stacks, w.objects
 	quiesce()
 	settle(ctx, r.BaselineGoroutines)
 	debug.FreeOSMemory()
@@ -185,12 +213,14 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 		fmt.Fprintf(opts.Progress, "streams: %d open, RSS %s (without the node %s), goroutines %d\n", r.Open, mb(r.RSSBytes), mb(r.DirectRSSBytes), r.Goroutines)
 	}
 	r.OpenSeconds = w.openSeconds
+	r.StackBytes, r.HeapObjectBytes = w.stacks, w.objects
 	quiesce()
 	r.GoroutinesAfter = settle(ctx, r.BaselineGoroutines)
 	if !opts.Local {
 		debug.FreeOSMemory()
-		w = wave(ctx, fwd, body, opts.Streams, nil)
-		f := &Wave{Open: w.open, Errors: w.errors, FirstError: w.firstError, RSSBytes: w.rss, HeapBytes: w.heap, Goroutines: w.goroutines, OpenSeconds: w.openSeconds}
+		w = wave(ctx, fwd, body, opts.Streams, opts.ForwardedHeapProfile)
+		f := &Wave{Open: w.open, Errors: w.errors, FirstError: w.firstError, RSSBytes: w.rss, HeapBytes: w.heap, Goroutines: w.goroutines, OpenSeconds: w.openSeconds,
+			StackBytes: w.stacks, HeapObjectBytes: w.objects}
 		r.Forwarded = f
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "streams: %d forwarded open after %.1fs, RSS %s (without the nodes %s), goroutines %d\n", f.Open, f.OpenSeconds, mb(f.RSSBytes), mb(r.DirectRSSBytes), f.Goroutines)
@@ -204,6 +234,7 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 type waveResult struct {
 	open, goroutines, errors int
 	rss, heap                int64
+	stacks, objects          int64
 	firstError               string
 	openSeconds              float64
 }
@@ -259,11 +290,50 @@ func wave(ctx context.Context, t *Target, body []byte, n int, heapProfile io.Wri
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	r.heap = int64(ms.HeapInuse)
+	r.stacks, r.objects = memClasses()
 	if heapProfile != nil {
 		pprof.Lookup("heap").WriteTo(heapProfile, 0)
 	}
 	<-done
 	return r
+}
+
+// The runtime/metrics memory classes that [memClasses] reads.
+const (
+	metricStacks  = "/memory/classes/heap/stacks:bytes"
+	metricObjects = "/memory/classes/heap/objects:bytes"
+)
+
+// memClasses returns the process's goroutine stack bytes and heap object
+// bytes (runtime/metrics), 0 for a class this runtime does not report.
+func memClasses() (stacks, objects int64) {
+	s := []metrics.Sample{{Name: metricStacks}, {Name: metricObjects}}
+	metrics.Read(s)
+	val := func(v metrics.Value) int64 {
+		if v.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return int64(v.Uint64())
+	}
+	return val(s[0].Value), val(s[1].Value)
+}
+
+// ForwardedStackBytes and ForwardedHeapObjectBytes are the forwarded
+// streams' goroutine stacks and heap objects beyond the same streams sent
+// straight to mockllm: the two nodes' share. Zero when not measured.
+func (s *StreamsReport) ForwardedStackBytes() int64 {
+	if s.Forwarded == nil || s.Forwarded.StackBytes == 0 {
+		return 0
+	}
+	return s.Forwarded.StackBytes - s.DirectStackBytes
+}
+
+// ForwardedHeapObjectBytes: see [StreamsReport.ForwardedStackBytes].
+func (s *StreamsReport) ForwardedHeapObjectBytes() int64 {
+	if s.Forwarded == nil || s.Forwarded.HeapObjectBytes == 0 {
+		return 0
+	}
+	return s.Forwarded.HeapObjectBytes - s.DirectHeapObjectBytes
 }
 
 // settle waits (up to 10s, a hang guard) for the goroutine count to fall to

@@ -198,7 +198,7 @@ func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect
 		cancel()
 		return nil, err
 	}
-	s := &rawEventStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 8192),
+	s := &rawEventStream{ctx: ctx, cancel: cancel, body: resp.Body, r: newRawEventStreamReader(resp.Body),
 		dialect: dialect}
 	s.timer = b.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
@@ -218,6 +218,17 @@ func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect
 	s.first, s.primed = first, true
 	return s, nil
 }
+
+// rawReadBuffer is a Bedrock stream's read buffer, on top of the
+// transport's own: a message of a stream is a few hundred bytes, and every
+// open stream holds one (it was 8 KiB: 8 MiB for a thousand streams). Ready
+// sees a message only once it is buffered whole, so a longer one is merely
+// not announced early; readFrame reads it into the stream's frame buffer
+// all the same.
+const rawReadBuffer = 1 << 10
+
+// newRawEventStreamReader returns a Bedrock stream's buffered reader.
+func newRawEventStreamReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, rawReadBuffer) }
 
 // rawEventStream reads an AWS event stream and delivers each event's
 // payload as received (an InvokeModel chunk's bytes decoded from base64).

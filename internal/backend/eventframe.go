@@ -23,11 +23,16 @@ type frame struct {
 	payload                               []byte
 }
 
+// frameBuffer is the first size of a stream's frame buffer: a message of
+// a stream is a few hundred bytes; a larger one grows the buffer once, for
+// the rest of the stream.
+const frameBuffer = 1 << 10
+
 // readFrame reads the next frame from r into *buf.
 func readFrame(r io.Reader, buf *[]byte) (frame, error) {
 	var f frame
-	if cap(*buf) < 4096 {
-		*buf = make([]byte, 4096)
+	if cap(*buf) < frameBuffer {
+		*buf = make([]byte, frameBuffer)
 	}
 	// The prelude is read into the buffer: a local array would escape
 	// through the io.Reader.

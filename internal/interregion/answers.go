@@ -9,12 +9,13 @@ import (
 	"time"
 )
 
-// The pool of HTTP/1.1 connections that carries non-streaming forwards
-// (docs/performance.md, "Non-streaming forwards over HTTP/1.1").
+// The pool of HTTP/1.1 connections that carries forwards, streaming or not
+// (docs/performance.md, "Non-streaming forwards over HTTP/1.1" and
+// "Forwarded streams over the pool; memory per stream").
 const (
-	// answerConnsPerPeer bounds the non-streaming forwards to one peer
-	// that go over HTTP/1.1 at once, and so its HTTP/1.1 connections (one
-	// request at a time each). Below it a forward takes an idle connection
+	// answerConnsPerPeer bounds the forwards to one peer that go over
+	// HTTP/1.1 at once, streams included, and so its HTTP/1.1 connections
+	// (one request at a time each). Below it a forward takes an idle connection
 	// or dials one; at it, forwards go to the HTTP/2 lanes, which
 	// multiplex, instead of queueing or dialling: a burst of forwards costs
 	// at most this many mutual TLS handshakes, never one per request (the
@@ -24,6 +25,11 @@ const (
 	// each connection costs both ends a goroutine or two and a few tens of
 	// KiB of buffers.
 	answerConnsPerPeer = 64
+	// streamConnsPerPeer is how many of those a peer's streams take at
+	// most: a stream holds its connection to its end, and long streams
+	// must not push every answer onto the lanes. The rest are left to
+	// answers, which hold theirs for one round trip.
+	streamConnsPerPeer = 48
 	// answerIdleTimeout closes a connection of the pool that carried
 	// nothing for this long: shorter than the link server's own idle
 	// time-out (120s, internal/node/node.go), so that the source, not the
@@ -38,11 +44,22 @@ const (
 )
 
 // answerPool is the bounded pool of HTTP/1.1 keep-alive connections to one
-// peer that carries its non-streaming forwards: net/http's HTTP/1.1 client
-// writes a request's headers and body in one write, and its server writes
-// an answer with a known length in one write too, where HTTP/2 takes two
-// each way (docs/performance.md, "System calls per request"). Streams stay
-// on the lanes, whose one connection carries thousands of them.
+// peer that carries its forwards, streaming or not: net/http's HTTP/1.1
+// client writes a request's headers and body in one write, and its server
+// writes an answer with a known length in one write too, where HTTP/2 takes
+// two each way (docs/performance.md, "System calls per request"); a
+// stream's first event costs less on it too. A stream holds its connection
+// until it ends, so the bound matters most for streams: the first
+// streamConnsPerPeer at once take the pool, and the rest go to the lanes,
+// whose one connection carries thousands of them, rather than each hold a
+// TLS connection and its buffers at both ends; the pool's other
+// connections stay free for answers.
+//
+// A connection goes back to the pool only after its response was read to
+// its end: net/http closes a connection whose response body is closed
+// before its end, so a stream the source abandons never leaves the rest of
+// its bytes in front of the next response, and its closed connection is
+// what tells the destination to cancel the stream's upstream call.
 //
 // A forward is never sent twice by the link itself. net/http's HTTP/1.1
 // client sends a request again on a new connection only when nothing of
@@ -105,11 +122,11 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 }
 
 // take counts a request in flight on the pool and reports true, or
-// reports false when answerConnsPerPeer are.
-func (p *answerPool) take() bool {
+// reports false when limit are.
+func (p *answerPool) take(limit int64) bool {
 	for {
 		n := p.inFlight.Load()
-		if n >= answerConnsPerPeer {
+		if n >= limit {
 			return false
 		}
 		if p.inFlight.CompareAndSwap(n, n+1) {
@@ -120,15 +137,18 @@ func (p *answerPool) take() bool {
 
 func (p *answerPool) release() { p.inFlight.Add(-1) }
 
-// answers is the RoundTripper of a peer's non-streaming forwards: the
-// HTTP/1.1 pool below its bound, the lanes above it. The request counts as
-// in flight until its response body is closed.
-type answers struct{ l *lanes }
+// pooled is the RoundTripper of a peer's forwards: the HTTP/1.1 pool
+// while fewer than limit requests are in flight on it, the lanes beyond.
+// The request counts as in flight until its response body is closed.
+type pooled struct {
+	l     *lanes
+	limit int64
+}
 
 // RoundTrip implements http.RoundTripper.
-func (a answers) RoundTrip(req *http.Request) (*http.Response, error) {
-	l := a.l
-	if !l.pool.take() {
+func (p pooled) RoundTrip(req *http.Request) (*http.Response, error) {
+	l := p.l
+	if !l.pool.take(p.limit) {
 		return l.RoundTrip(req)
 	}
 	resp, err := l.pool.tr.RoundTrip(req)

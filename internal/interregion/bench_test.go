@@ -80,9 +80,10 @@ func BenchmarkForwardStreamToken(b *testing.B) {
 }
 
 // BenchmarkForwardStreamTokenLink is BenchmarkForwardStreamToken over a
-// real loopback mTLS (HTTP/2) link: one forwarded stream of b.N tokens,
+// real loopback mTLS link (the HTTP/1.1 pool, which a stream takes while a
+// connection of it is free): one forwarded stream of b.N tokens,
 // each flushed by the destination as it does every event, so that allocs/op
-// also counts HTTP/2's share per token. The ndjson case is a source from
+// also counts HTTP's share per token. The ndjson case is a source from
 // before stream frames (no Accept), answered as before.
 func BenchmarkForwardStreamTokenLink(b *testing.B) {
 	for _, tc := range streamFormats {
@@ -125,6 +126,67 @@ func BenchmarkForwardStreamTokenLink(b *testing.B) {
 			}
 			if _, err := st.Recv(); err != io.EOF {
 				b.Fatalf("Recv() at the end = %v, want io.EOF", err)
+			}
+		})
+	}
+}
+
+// BenchmarkForwardStreamLink measures whole forwarded streams (the
+// request with its envelope, three events, the end) over a real loopback
+// mutual TLS link, one after another: pool takes the HTTP/1.1 pool, as a
+// stream does while a pooled connection is free; lanes fills the pool
+// first, so that the stream overflows to HTTP/2. allocs/op and ns/op are
+// per stream, both ends together.
+func BenchmarkForwardStreamLink(b *testing.B) {
+	ev := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat,
+		Raw: []byte(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":1764000000,"model":"m","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}`)}
+	for _, tc := range []struct {
+		name  string
+		lanes bool
+	}{{"pool", false}, {"lanes", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := pkitest.New(b, "")
+			source, dstStore := f.Store(b, src), f.Store(b, dst)
+			h := NewServer(ServerOptions{Local: repeatLocal{ev: ev, n: 3}, Verifier: EnvelopeVerifier{
+				Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker}),
+				Clock:    clock.NewManual(t0),
+			}})
+			ts := httptest.NewUnstartedServer(h)
+			ts.Config.HTTP2 = ServerHTTP2Config()
+			ts.EnableHTTP2 = true
+			ts.TLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src })
+			ts.StartTLS()
+			b.Cleanup(ts.Close)
+			c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
+				Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
+			b.Cleanup(c.Close)
+			if tc.lanes {
+				pool := c.peers[dst].lanes.pool
+				for range answerConnsPerPeer {
+					pool.take(answerConnsPerPeer)
+				}
+			}
+			job := forwardJob()
+			stream := func() {
+				st, err := c.Executor(dst).Stream(b.Context(), job)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := st.Recv(); err != nil {
+						if err != io.EOF {
+							b.Fatal(err)
+						}
+						break
+					}
+				}
+				st.Close()
+			}
+			stream() // the connection and its handshake
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				stream()
 			}
 		})
 	}

@@ -77,12 +77,13 @@ type Client struct {
 type peer struct {
 	Peer
 	base string
-	// client carries forwarded streams over the data lanes, answers
-	// non-streaming forwards over the HTTP/1.1 pool (overflowing to the
-	// lanes); control carries probes and pushes over a connection of its
-	// own, so that they never wait behind busy data connections.
-	client  *http.Client
-	answers *http.Client
+	// pooled sends non-streaming forwards, and streams streams, over the
+	// HTTP/1.1 pool, overflowing to the data lanes (answerPool); streams
+	// take fewer of its connections (streamConnsPerPeer). control carries
+	// probes and pushes over a connection of its own, so that they never
+	// wait behind busy data connections.
+	pooled  *http.Client
+	streams *http.Client
 	lanes   *lanes
 	control *http.Client
 	ctl     *http.Transport
@@ -139,8 +140,9 @@ func NewClient(opts ClientOptions) *Client {
 		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: opts.Clock.Now()}
 		pr.lanes = newLanes(opts, cfg, &pr.heard)
 		pr.ctl = newTransport(opts, cfg, false)
-		pr.client, pr.control = &http.Client{Transport: pr.lanes}, &http.Client{Transport: pr.ctl}
-		pr.answers = &http.Client{Transport: answers{pr.lanes}}
+		pr.control = &http.Client{Transport: pr.ctl}
+		pr.pooled = &http.Client{Transport: pooled{l: pr.lanes, limit: answerConnsPerPeer}}
+		pr.streams = &http.Client{Transport: pooled{l: pr.lanes, limit: streamConnsPerPeer}}
 		c.peers[p.Region] = pr
 	}
 	return c
@@ -290,6 +292,15 @@ func (c *Client) Push(ctx context.Context, state []byte) {
 	wg.Wait()
 }
 
+// CloseIdleForwardConnections closes the idle connections that carry
+// forwards (the HTTP/1.1 pool's and the lanes'), and leaves the probes'
+// connection open.
+func (c *Client) CloseIdleForwardConnections() {
+	for _, p := range c.peers {
+		p.lanes.CloseIdleConnections()
+	}
+}
+
 // Close releases idle connections.
 func (c *Client) Close() {
 	for _, p := range c.peers {
@@ -321,12 +332,6 @@ func (u unknownPeer) Stream(context.Context, *dispatch.Job) (inference.Stream, e
 type remote struct {
 	c *Client
 	p *peer
-}
-
-// send forwards job over the lanes; accept, if set, is the request's
-// Accept header.
-func (r *remote) send(ctx context.Context, job *dispatch.Job, accept string) (*http.Response, error) {
-	return r.sendVia(ctx, r.p.client, job, accept)
 }
 
 // sendVia forwards job with client.
@@ -406,7 +411,7 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Response, error) {
 	// A destination that knows the answer form answers in it; an older
 	// one ignores Accept and writes JSON, which readAnswer reads as well.
-	resp, err := r.sendVia(ctx, r.p.answers, job, acceptAnswer)
+	resp, err := r.sendVia(ctx, r.p.pooled, job, acceptAnswer)
 	if err != nil {
 		return nil, err
 	}
@@ -422,8 +427,14 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 	ctx, cancel := context.WithCancel(ctx)
 	// A destination that knows stream frames answers in them; an older
 	// one ignores Accept and writes NDJSON, which remoteStream reads as
-	// well.
-	resp, err := r.send(ctx, job, acceptStream)
+	// well. The stream takes a connection of the HTTP/1.1 pool while one
+	// is free to streams, and the lanes beyond (answerPool): a stream holds its
+	// connection to its end, and a thousand slow streams must not each
+	// hold one. It gives the connection back when read to its end; a
+	// stream closed before its end closes its connection instead, which
+	// is how the destination learns of the hang-up and cancels its
+	// upstream call.
+	resp, err := r.sendVia(ctx, r.p.streams, job, acceptStream)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -431,11 +442,13 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 	return newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt), nil
 }
 
-// streamReadBuffer is the read buffer of a forwarded stream at the source:
-// a stream's events are small, and every open stream holds one (1,000
-// forwarded streams hold 4 MiB); a frame larger than it is read into a
-// buffer of its own (frameReader.next).
-const streamReadBuffer = 4 << 10
+// streamReadBuffer is the read buffer of a forwarded stream at the source,
+// on top of the transport's (an HTTP/2 stream's pipe, or a pool
+// connection's 4 KiB reader): a stream's frames are a few hundred bytes,
+// and every open stream holds one (1,000 forwarded streams hold 1 MiB; at
+// 4 KiB they held 4); a frame larger than it is read into a buffer of its
+// own (frameReader.next), an NDJSON line assembled (readLine).
+const streamReadBuffer = 1 << 10
 
 func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFunc, framed bool, onReceipt func(string)) *remoteStream {
 	sc := bufio.NewReaderSize(body, streamReadBuffer)

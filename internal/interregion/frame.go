@@ -96,7 +96,7 @@ func isFramed(contentType string) bool {
 // frameWriter writes stream frames. It reuses its scratch buffer, so an
 // event costs no allocation.
 type frameWriter struct {
-	w       *bufio.Writer
+	w       io.Writer
 	scratch []byte
 	hdr     []byte
 }
@@ -161,11 +161,13 @@ func (fw *frameWriter) writeError(we wireError) error {
 }
 
 func (fw *frameWriter) write(typ byte, fields, raw []byte) error {
-	// The header goes through hdr, a field: a local array would escape
-	// to the heap through the writer.
-	fw.hdr = binary.AppendUvarint(append(fw.hdr[:0], typ), uint64(len(fields)+len(raw)))
-	fw.w.Write(fw.hdr)
-	fw.w.Write(fields)
+	// The header and the fields go together through hdr, a field (a local
+	// array would escape to the heap through the writer), and the payload
+	// after them: two writes into the response writer's buffer.
+	fw.hdr = append(binary.AppendUvarint(append(fw.hdr[:0], typ), uint64(len(fields)+len(raw))), fields...)
+	if _, err := fw.w.Write(fw.hdr); err != nil || len(raw) == 0 {
+		return err
+	}
 	_, err := fw.w.Write(raw)
 	return err
 }

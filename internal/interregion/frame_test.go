@@ -497,6 +497,9 @@ func TestStreamFramesAllocs(t *testing.T) {
 	for _, ev := range []inference.Event{
 		{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat, Raw: []byte(`{"choices":[{"delta":{"content":" token"}}]}`)},
 		{Kind: inference.EventDelta, Dialect: inference.DialectConverse, Name: "contentBlockDelta", Raw: []byte(`{"delta":{"text":" token"}}`)},
+		// Larger than the read buffer: read into the stream's own
+		// buffer, reused from one large frame to the next.
+		{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat, Raw: []byte(`{"choices":[{"delta":{"content":"` + strings.Repeat("x", 3000) + `"}}]}`)},
 	} {
 		var out bytes.Buffer
 		bw := bufio.NewWriter(&out)
@@ -518,7 +521,19 @@ func TestStreamFramesAllocs(t *testing.T) {
 			t.Fatalf("Recv() = %v", err)
 		}
 		if n > 0 {
-			t.Errorf("event %s: %v allocations per forwarded event, want 0", ev.Raw, n)
+			t.Errorf("event %.64s: %v allocations per forwarded event, want 0", ev.Raw, n)
+		}
+	}
+}
+
+// TestRemoteStreamReadBuffer pins the read buffer every forwarded stream
+// holds at the source, on top of the transport's: 1 KiB, which a stream's
+// frames fit (at 4 KiB, a thousand forwarded streams held 3 MiB more).
+func TestRemoteStreamReadBuffer(t *testing.T) {
+	for _, framed := range []bool{true, false} {
+		s := newRemoteStream(dst, nopCloser{strings.NewReader("")}, func() {}, framed, nil)
+		if got := s.sc.Size(); got != 1<<10 {
+			t.Errorf("framed %v: a forwarded stream's read buffer is %d bytes, want 1024", framed, got)
 		}
 	}
 }

@@ -97,6 +97,16 @@ func (c *countingPipe) Write(b []byte) (int, error) {
 	return c.pipeWriter.Write(b)
 }
 
+// bufferedWriter is a response writer with a buffer, flushed by Flush,
+// over a countingPipe.
+type bufferedWriter struct {
+	*countingPipe
+	bw *bufio.Writer
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.bw.Write(p) }
+func (b *bufferedWriter) Flush()                      { b.bw.Flush() }
+
 // TestRelayFlushesBeforeWaiting: the destination writes a stream's events
 // to the link as they come and flushes before a Recv that may wait. Events
 // that are already here cross in one write; an event is never held back
@@ -110,15 +120,19 @@ func TestRelayFlushesBeforeWaiting(t *testing.T) {
 			relay := func(src inference.Stream) (inference.Stream, *countingPipe) {
 				pr, pw := io.Pipe()
 				s := &server{opts: ServerOptions{Logger: slog.New(slog.DiscardHandler)}}
-				w := &countingPipe{pipeWriter: pipeWriter{h: http.Header{}, w: pw}}
+				cp := &countingPipe{pipeWriter: pipeWriter{h: http.Header{}, w: pw}}
+				// Buffered, as net/http's response writers are: the
+				// relay has no buffer of its own.
+				w := &bufferedWriter{countingPipe: cp, bw: bufio.NewWriterSize(cp, 4<<10)}
 				done := make(chan struct{})
 				go func() {
 					defer close(done)
 					s.relay(w, src, f.framed)
+					w.Flush() // the handler's return
 					pw.Close()
 				}()
 				t.Cleanup(func() { pr.Close(); <-done })
-				return newRemoteStream(dst, pr, func() {}, f.framed, nil), w
+				return newRemoteStream(dst, pr, func() {}, f.framed, nil), cp
 			}
 			delta := func(text string) inference.Event {
 				return inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat,

@@ -79,7 +79,9 @@ func TestConcurrentForwardedStreams(t *testing.T) {
 		streams  int
 		maxConns int64
 	}{
-		{"HTTP/2", true, 600, 600/streamsPerLane + 1},
+		// The pool's connections that streams take, then a lane per
+		// streamsPerLane.
+		{"HTTP/2", true, 600, streamConnsPerPeer + (600-streamConnsPerPeer)/streamsPerLane + 1},
 		// A handshake per stream: fewer, still more than a lane holds.
 		{"HTTP/1.1 peer", false, 150, 150 + 1},
 	} {

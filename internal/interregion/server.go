@@ -1,7 +1,6 @@
 package interregion
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -160,17 +159,17 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	// Small: it only gathers a frame's pieces (and the frames that arrived
-	// together) for the response writer, whose own buffer holds them until
-	// the flush; every open stream holds one.
-	bw := bufio.NewWriterSize(w, 1<<10)
-	fw := frameWriter{w: bw}
-	enc := json.NewEncoder(bw)
+	// Frames go straight to the response writer, whose own buffer (4 KiB
+	// in net/http's HTTP/1.1 and HTTP/2 servers) gathers them until the
+	// flush: a buffer of the relay's own on top cost every open stream 1
+	// KiB more.
+	fw := frameWriter{w: w}
+	enc := json.NewEncoder(w)
 	// ev and line are reused, and line is encoded through a pointer, so an
 	// event costs no allocation here.
 	var ev inference.Event
 	var line streamLine
-	flush := func() bool { return bw.Flush() == nil && rc.Flush() == nil }
+	flush := func() bool { return rc.Flush() == nil }
 	for {
 		if !inference.Ready(st) && !flush() {
 			return // the source went away; closing the stream cancels the backend
@@ -216,7 +215,11 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 			return // the source went away; closing the stream cancels the backend
 		}
 		if err != nil {
-			flush()
+			// The last frame waits in the response writer's buffer: the
+			// handler's return writes it with the body's end (HTTP/1.1's
+			// last chunk, HTTP/2's END_STREAM) in one write, and the
+			// source, reading both together, gives its pooled connection
+			// back at once.
 			return
 		}
 	}

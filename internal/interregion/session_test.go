@@ -197,9 +197,9 @@ func TestRotationWithSessionMAC(t *testing.T) {
 
 // TestSessionMACOverBothProtocols forwards with the link client over
 // HTTP/2 and HTTP/1.1: the MAC is made on the connection net/http picks,
-// with either transport. A non-streaming forward goes over the HTTP/1.1
-// pool whatever the peer offers; a stream goes over HTTP/2 when the peer
-// offers it.
+// with either transport. A forward, streaming or not, goes over the
+// HTTP/1.1 pool whatever the peer offers; with the pool full, a stream
+// goes over the lanes: HTTP/2 when the peer offers it.
 func TestSessionMACOverBothProtocols(t *testing.T) {
 	t.Parallel()
 	for _, h2 := range []bool{true, false} {
@@ -221,6 +221,14 @@ func TestSessionMACOverBothProtocols(t *testing.T) {
 			{"stream", func() error {
 				// The recorder answers every job with a Response: only
 				// the request matters here.
+				st, err := c.Executor(dst).Stream(t.Context(), forwardJob())
+				if err == nil {
+					st.Close()
+				}
+				return err
+			}, 1},
+			{"stream with the pool full", func() error {
+				defer fillPool(t, c)()
 				st, err := c.Executor(dst).Stream(t.Context(), forwardJob())
 				if err == nil {
 					st.Close()

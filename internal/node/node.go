@@ -494,6 +494,13 @@ func (n *Node) Backends() map[string]backend.Backend { return n.current().backen
 // Config returns the topology in force.
 func (n *Node) Config() *topology.Config { return n.config() }
 
+// CloseIdleLinkConnections closes the idle connections that carry the
+// node's forwards to its peers (the link's HTTP/1.1 pool and lanes; the
+// probes keep theirs); forwards after it dial again. The bench calls it
+// between waves, so that a wave's goroutine count is not the previous
+// one's kept-alive connections.
+func (n *Node) CloseIdleLinkConnections() { n.link.CloseIdleForwardConnections() }
+
 // Region returns the node's region.
 func (n *Node) Region() topology.Region { return n.region }
 
