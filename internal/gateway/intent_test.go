@@ -20,6 +20,8 @@ type journalingRecorder struct {
 	began chan struct{} // closed at the first begin
 	once  sync.Once
 	err   error // refuses every begin when set
+	// cancellable is set when a begin got a context that can end.
+	cancellable bool
 }
 
 func newJournalingRecorder(e *engine) *journalingRecorder {
@@ -28,9 +30,10 @@ func newJournalingRecorder(e *engine) *journalingRecorder {
 	return r
 }
 
-func (r *journalingRecorder) BeginStream(_ context.Context, rec *Record) error {
+func (r *journalingRecorder) BeginStream(ctx context.Context, rec *Record) error {
 	r.mu.Lock()
 	r.ops = append(r.ops, "begin:"+rec.InferenceRegion)
+	r.cancellable = r.cancellable || ctx.Done() != nil
 	r.mu.Unlock()
 	r.once.Do(func() { close(r.began) })
 	return r.err
@@ -193,5 +196,27 @@ func TestJournalsStreams(t *testing.T) {
 		if got := journalsStreams(tc.r); got != tc.want {
 			t.Errorf("%s: journalsStreams = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestStreamIntentOutlivesTheRequest: an intent is written with a context
+// the request's cannot end. A write abandoned when the client hangs up
+// would stay queued in the audit writer and could land after the request's
+// own (failure) event, leaving an intent that no event closes.
+func TestStreamIntentOutlivesTheRequest(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, "")
+	r := newJournalingRecorder(e)
+	out, err := e.invoke(t, "r", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := drain(t, out); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ops) == 0 || r.cancellable {
+		t.Errorf("begins %v, with a context the request can cancel: %v", r.ops, r.cancellable)
 	}
 }

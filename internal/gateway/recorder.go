@@ -36,9 +36,14 @@ func (rs Recorders) BeginStream(ctx context.Context, rec *Record) error {
 }
 
 // beginStream is called once a stream is ready and before its first byte.
+//
+// The intent is written whatever becomes of the request's context: a
+// write abandoned half-way (queued in the audit writer when the client
+// hangs up) could land after the request's own event, and leave an intent
+// no event closes, so a second, interrupted event after a restart.
 func (g *Gateway) beginStream(ctx context.Context, rec *Record) error {
 	if s, ok := g.recorder.(StreamRecorder); ok {
-		return s.BeginStream(ctx, rec)
+		return s.BeginStream(context.WithoutCancel(ctx), rec)
 	}
 	return nil
 }
@@ -79,6 +84,9 @@ func (in *streamIntent) start(ctx context.Context, g *Gateway, region string) {
 	}
 	in.region, in.err = region, nil
 	done := in.done
+	// Not cancelled with the request: wait must mean journaled (see
+	// beginStream).
+	ctx = context.WithoutCancel(ctx)
 	go func() { done <- s.BeginStream(ctx, &snap) }()
 	in.pending = true
 }

@@ -109,7 +109,9 @@ func memberIndex(k []byte, names []string) int {
 		}
 	}
 	for _, n := range names {
-		if strings.EqualFold(string(k), n) {
+		// k is ASCII here, and ASCII folds within its length: the length
+		// test spares a copy of every long unknown key.
+		if len(k) == len(n) && strings.EqualFold(string(k), n) {
 			return -1
 		}
 	}
@@ -169,15 +171,19 @@ func scanInt(v []byte, dst **int) bool {
 	return ok
 }
 
-// plainInt returns the JSON integer v of at most 18 digits (which never
-// overflow an int64).
+// maxPlainDigits is the most digits plainInt reads: 18 never overflow a
+// 64-bit int, 9 a 32-bit one. Longer integers go to encoding/json, which
+// refuses what does not fit.
+const maxPlainDigits = 9 + 9*(strconv.IntSize/64)
+
+// plainInt returns the JSON integer v of at most maxPlainDigits digits.
 func plainInt(v []byte) (int, bool) {
 	neg := len(v) > 0 && v[0] == '-'
 	digits := v
 	if neg {
 		digits = v[1:]
 	}
-	if len(digits) == 0 || len(digits) > 18 {
+	if len(digits) == 0 || len(digits) > maxPlainDigits {
 		return 0, false
 	}
 	n := 0

@@ -3,6 +3,8 @@ package inference
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -161,4 +163,43 @@ func FuzzSkipString(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPlainInt: integers the scanner reads itself fit the platform's int;
+// longer ones go to encoding/json (false), which refuses what overflows.
+func TestPlainInt(t *testing.T) {
+	wide := strconv.IntSize == 64
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"-12", -12, true},
+		{"999999999", 999999999, true},
+		{"4294967297", 4294967297, wide}, // 2^32+1 would wrap a 32-bit int
+		{"999999999999999999", 999999999999999999, wide},
+		{"1000000000000000000", 0, false}, // 19 digits
+		{"1.0", 0, false},
+		{"1e3", 0, false},
+		{"-", 0, false},
+	} {
+		got, ok := plainInt([]byte(tc.in))
+		if ok != tc.ok || (ok && int64(got) != tc.want) {
+			t.Errorf("plainInt(%s) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestMemberIndexLongKeyAllocs: an unknown key, however long, is compared
+// to the known names without a copy.
+func TestMemberIndexLongKeyAllocs(t *testing.T) {
+	k := []byte(strings.Repeat("x", 40))
+	names := []string{"model", "messages", "stream", "max_tokens"}
+	if got := memberIndex(k, names); got != unknownMember {
+		t.Fatalf("memberIndex = %d, want unknownMember", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { memberIndex(k, names) }); n != 0 {
+		t.Errorf("%v allocations per unknown 40-byte key, want 0", n)
+	}
 }
