@@ -186,8 +186,9 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 				b.Close() // closes idle pooled connections only
 			}
 			// The link's pool keeps up to one idle connection per
-			// forwarded stream it carried at once (64): a few goroutines
-			// each, which the count after a wave would take for a leak.
+			// forwarded stream it carried at once (at most 64 idle, of
+			// which streams take 48): a few goroutines each, which the
+			// count after a wave would take for a leak.
 			nd.CloseIdleLinkConnections()
 		}
 	}

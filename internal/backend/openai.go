@@ -61,11 +61,13 @@ type OpenAI struct {
 }
 
 // streamConnBuffer is the read and the write buffer of a stream's upstream
-// connection (net/http's default is 4 KiB each): the write buffer serves
-// only the request, and the reader of the stream has a buffer of its own
-// (sseReadBuffer) on top of the read buffer. A thousand open streams hold 6
-// MiB less. A stream's request larger than it leaves in two writes instead
-// of one, once per stream.
+// HTTP/1.1 connection (net/http's default is 4 KiB each): the write buffer
+// serves only the request, and the reader of the stream has a buffer of its
+// own (sseReadBuffer) on top of the read buffer. A thousand open streams
+// hold 6 MiB less. A stream's request larger than it leaves in two writes
+// instead of one, once per stream. An HTTP/2 upstream ignores both sizes
+// (its streams share one connection) and gets one connection per
+// transport, so two in all.
 const streamConnBuffer = 1 << 10
 
 var _ Backend = (*OpenAI)(nil)

@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,19 +141,35 @@ func TestOpenAIStreamTransportBuffers(t *testing.T) {
 	if got := b.transport; got.ReadBufferSize != 0 || got.WriteBufferSize != 0 {
 		t.Errorf("non-streaming transport buffers %d and %d, want net/http's defaults (0)", got.ReadBufferSize, got.WriteBufferSize)
 	}
-	for range 2 {
-		s, err := b.Stream(t.Context(), req())
-		if err != nil {
-			t.Fatal(err)
+	// Each transport counts its dials: a stream must dial through the
+	// stream transport, a non-streaming request through the other.
+	var streamDials, answerDials atomic.Int64
+	countDials := func(tr *http.Transport, n *atomic.Int64) {
+		dial := tr.DialContext
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			n.Add(1)
+			return dial(ctx, network, addr)
 		}
-		for {
-			if _, err := s.Recv(); err != nil {
-				break
-			}
+	}
+	countDials(b.streamTransport, &streamDials)
+	countDials(b.transport, &answerDials)
+	s, err := b.Stream(t.Context(), req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := s.Recv(); err != nil {
+			break
 		}
-		s.Close()
+	}
+	s.Close()
+	if got := [2]int64{streamDials.Load(), answerDials.Load()}; got != [2]int64{1, 0} {
+		t.Errorf("after a stream: %d dials by the stream transport, %d by the other; want 1 and 0", got[0], got[1])
 	}
 	if _, err := b.Complete(t.Context(), req()); err != nil {
 		t.Fatal(err)
+	}
+	if got := answerDials.Load(); got != 1 {
+		t.Errorf("after a non-streaming request: %d dials by its transport, want 1", got)
 	}
 }

@@ -81,7 +81,7 @@ type answerPool struct {
 // newAnswerPool returns the pool to a peer; cfg is the client TLS
 // configuration, nil for plain HTTP.
 func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
-	p := &answerPool{dial: (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext}
+	p := &answerPool{dial: linkDialer(0).DialContext}
 	tr := &http.Transport{
 		MaxIdleConns:          answerConnsPerPeer,
 		MaxIdleConnsPerHost:   answerConnsPerPeer,

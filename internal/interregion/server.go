@@ -159,8 +159,9 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	// Frames go straight to the response writer, whose own buffer (4 KiB
-	// in net/http's HTTP/1.1 and HTTP/2 servers) gathers them until the
+	// Frames go straight to the response writer, whose own buffers (in
+	// net/http's HTTP/1.1 server a 2 KiB chunking buffer over the
+	// connection's 4 KiB writer; 4 KiB in HTTP/2) gather them until the
 	// flush: a buffer of the relay's own on top cost every open stream 1
 	// KiB more.
 	fw := frameWriter{w: w}

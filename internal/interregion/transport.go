@@ -101,7 +101,8 @@ func clientHTTP2Config() *http.HTTP2Config {
 type lanes struct {
 	newTransport func(*lane) *http.Transport
 	http1        *http.Transport
-	// pool carries non-streaming forwards (answers), up to its bound.
+	// pool carries forwards, answers and streams (up to
+	// streamConnsPerPeer of them), while it has a connection free.
 	pool *answerPool
 	// useHTTP1 is set once the peer answered in HTTP/1.1.
 	useHTTP1 atomic.Bool
@@ -133,7 +134,7 @@ func (l *lanes) laneTransport(opts ClientOptions, cfg *tls.Config, ln *lane) *ht
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	d := &net.Dialer{KeepAlive: 30 * time.Second}
+	d := linkDialer(0)
 	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 		defer cancel()
@@ -315,7 +316,7 @@ func (b *laneBody) Close() error {
 // transport keeps at most one connection (a lane).
 func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Transport {
 	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           linkDialer(opts.ConnectTimeout).DialContext,
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,

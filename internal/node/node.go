@@ -529,6 +529,8 @@ func (n *Node) Start(ctx context.Context) error {
 			return fmt.Errorf("listen on %s (region %s link): %w", n.region.Link, n.region.ID, err)
 		}
 	}
+	// Link sockets notice a silent peer (interregion.Listener).
+	n.linkLn = interregion.Listener(n.linkLn)
 	if err := n.listenOps(); err != nil {
 		n.clientLn.Close()
 		n.linkLn.Close()
