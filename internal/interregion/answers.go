@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
 )
 
 // The pool of HTTP/1.1 connections that carries forwards, streaming or not
@@ -85,16 +87,18 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 	tr := &http.Transport{
 		MaxIdleConns:          answerConnsPerPeer,
 		MaxIdleConnsPerHost:   answerConnsPerPeer,
-		IdleConnTimeout:       answerIdleTimeout,
-		ResponseHeaderTimeout: opts.FirstByteTimeout,
-		WriteBufferSize:       answerWriteBuffer,
+		IdleConnTimeout: answerIdleTimeout,
+		// FirstByteTimeout is the lanes' (roundTripWithin), on the
+		// client's clock.
+		WriteBufferSize: answerWriteBuffer,
 		// A non-nil empty map: HTTP/1.1 only, whatever the peer offers.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
+	clk := clock.Or(opts.Clock)
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
-		defer cancel()
-		return p.dial(ctx, network, addr)
+		return connectWithin(ctx, clk, opts.ConnectTimeout, network, addr, func(ctx context.Context) (net.Conn, error) {
+			return p.dial(ctx, network, addr)
+		})
 	}
 	if cfg != nil {
 		cfg = cfg.Clone()
@@ -108,9 +112,9 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			// ConnectTimeout bounds the connection and its handshake
 			// together, as on the lanes.
-			ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
-			defer cancel()
-			c, err := dialLink(ctx, p.dial, network, addr, cfg)
+			c, err := connectWithin(ctx, clk, opts.ConnectTimeout, network, addr, func(ctx context.Context) (*tls.Conn, error) {
+				return dialLink(ctx, p.dial, network, addr, cfg)
+			})
 			if err != nil {
 				return nil, err // not a nil *tls.Conn in a non-nil net.Conn
 			}
@@ -151,12 +155,12 @@ func (p pooled) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !l.pool.take(p.limit) {
 		return l.RoundTrip(req)
 	}
-	resp, err := l.pool.tr.RoundTrip(req)
+	resp, cancel, err := l.roundTripWithin(l.pool.tr, req, false)
 	if err != nil {
 		l.pool.release()
 		return nil, err
 	}
 	l.hear()
-	resp.Body = &laneBody{ReadCloser: resp.Body, l: l, pool: l.pool}
+	resp.Body = &laneBody{ReadCloser: resp.Body, l: l, pool: l.pool, cancel: cancel}
 	return resp, nil
 }

@@ -140,6 +140,9 @@ func NewClient(opts ClientOptions) *Client {
 		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: opts.Clock.Now()}
 		pr.lanes = newLanes(opts, cfg, &pr.heard)
 		pr.ctl = newTransport(opts, cfg, false)
+		// Probes and pushes are bounded by their own contexts; this is
+		// the bound they had before the forwards' moved to the clock.
+		pr.ctl.ResponseHeaderTimeout = opts.FirstByteTimeout
 		pr.control = &http.Client{Transport: pr.ctl}
 		pr.pooled = &http.Client{Transport: pooled{l: pr.lanes, limit: answerConnsPerPeer}}
 		pr.streams = &http.Client{Transport: pooled{l: pr.lanes, limit: streamConnsPerPeer}}

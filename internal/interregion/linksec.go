@@ -155,18 +155,6 @@ func dialLink(ctx context.Context, dial func(ctx context.Context, network, addr 
 	return tc, nil
 }
 
-// linkDialContext is dial with every connection it makes wrapped in a
-// linkConn: the DialContext of a transport that runs TLS over it itself.
-func linkDialContext(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &linkConn{Conn: c}, nil
-	}
-}
-
 // EnvelopeVerifier refuses forwarded requests whose envelope does not
 // verify, and returns the envelope otherwise: the destination acts only on
 // what the source signed.

@@ -110,14 +110,19 @@ type lanes struct {
 	// response and each read of a response body, by clock.
 	heard *atomic.Int64
 	clock clock.Clock
-	mu    sync.Mutex
-	lanes []*lane
+	// firstByte is ClientOptions.FirstByteTimeout, on clock.
+	firstByte time.Duration
+	// waiting, if set, is called by a request about to wait for its
+	// lane's first connection (tests).
+	waiting func()
+	mu      sync.Mutex
+	lanes   []*lane
 }
 
 // newLanes returns the data lanes to a peer; cfg is the client TLS
 // configuration, nil for plain HTTP.
 func newLanes(opts ClientOptions, cfg *tls.Config, heard *atomic.Int64) *lanes {
-	l := &lanes{http1: newTransport(opts, cfg, false), pool: newAnswerPool(opts, cfg), heard: heard, clock: clock.Or(opts.Clock)}
+	l := &lanes{http1: newTransport(opts, cfg, false), pool: newAnswerPool(opts, cfg), heard: heard, clock: clock.Or(opts.Clock), firstByte: opts.FirstByteTimeout}
 	l.newTransport = func(ln *lane) *http.Transport { return l.laneTransport(opts, cfg, ln) }
 	l.useHTTP1.Store(cfg == nil)
 	return l
@@ -136,11 +141,11 @@ func (l *lanes) laneTransport(opts ClientOptions, cfg *tls.Config, ln *lane) *ht
 	}
 	d := linkDialer(0)
 	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
-		defer cancel()
 		// net/http's HTTP/2 takes the connection only as a *tls.Conn;
 		// the session key is held by the linkConn under it.
-		tc, err := dialLink(ctx, d.DialContext, network, addr, cfg)
+		tc, err := connectWithin(ctx, l.clock, opts.ConnectTimeout, network, addr, func(ctx context.Context) (*tls.Conn, error) {
+			return dialLink(ctx, d.DialContext, network, addr, cfg)
+		})
 		var c net.Conn
 		if err == nil {
 			c = tc
@@ -186,16 +191,19 @@ func (ln *lane) open(err error) {
 // until its response body is closed.
 func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
 	if l.useHTTP1.Load() {
-		resp, err := l.http1.RoundTrip(req)
+		resp, cancel, err := l.roundTripWithin(l.http1, req, false)
 		if err != nil {
 			return nil, err
 		}
 		l.hear()
-		resp.Body = &laneBody{ReadCloser: resp.Body, l: l}
+		resp.Body = &laneBody{ReadCloser: resp.Body, l: l, cancel: cancel}
 		return resp, nil
 	}
 	ln, first := l.pick()
 	if !first {
+		if l.waiting != nil {
+			l.waiting()
+		}
 		select {
 		case <-ln.opened:
 		case <-req.Context().Done():
@@ -213,7 +221,7 @@ func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
 			return l.RoundTrip(req)
 		}
 	}
-	resp, err := ln.tr.RoundTrip(req)
+	resp, cancel, err := l.roundTripWithin(ln.tr, req, true)
 	if first {
 		ln.open(nil) // the request ended before a connection was dialled
 	}
@@ -225,7 +233,7 @@ func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
 		l.useHTTP1.Store(true)
 	}
 	l.hear()
-	resp.Body = &laneBody{ReadCloser: resp.Body, lane: ln, l: l}
+	resp.Body = &laneBody{ReadCloser: resp.Body, lane: ln, l: l, cancel: cancel}
 	return resp, nil
 }
 
@@ -281,13 +289,15 @@ func (l *lanes) CloseIdleConnections() {
 	l.pool.tr.CloseIdleConnections()
 }
 
-// laneBody releases its lane's or pool's slot (if any) once, when closed.
+// laneBody releases its lane's or pool's slot (if any) once, when closed,
+// and ends its request's context.
 type laneBody struct {
 	io.ReadCloser
-	lane *lane
-	pool *answerPool
-	l    *lanes
-	once sync.Once
+	lane   *lane
+	pool   *answerPool
+	l      *lanes
+	cancel context.CancelFunc
+	once   sync.Once
 }
 
 func (b *laneBody) Read(p []byte) (int, error) {
@@ -307,6 +317,9 @@ func (b *laneBody) Close() error {
 		if b.pool != nil {
 			b.pool.release()
 		}
+		if b.cancel != nil {
+			b.cancel()
+		}
 	})
 	return err
 }
@@ -315,23 +328,38 @@ func (b *laneBody) Close() error {
 // configuration, nil for plain HTTP (insecure_dev_link only). A oneConn
 // transport keeps at most one connection (a lane).
 func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Transport {
+	clk := clock.Or(opts.Clock)
+	// ConnectTimeout bounds the dial and the TLS handshake together, on
+	// the client's clock (connectWithin); FirstByteTimeout is the lanes'
+	// (roundTripWithin).
 	tr := &http.Transport{
-		DialContext:           linkDialer(opts.ConnectTimeout).DialContext,
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   opts.ConnectTimeout,
-		ResponseHeaderTimeout: opts.FirstByteTimeout,
-		ForceAttemptHTTP2:     true,
-		HTTP2:                 clientHTTP2Config(),
-		// net/http adds its ALPN protocols to the configuration: each
-		// transport gets a copy of its own.
-		TLSClientConfig: cfg.Clone(),
+		DialContext:         connectDialer(clk, opts.ConnectTimeout, linkDialer(0).DialContext),
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
+		HTTP2:               clientHTTP2Config(),
+		TLSClientConfig:     cfg.Clone(),
 	}
 	if cfg != nil {
-		// net/http runs TLS over the connection (the HTTP/1.1
-		// fallback): the linkConn under it holds its session key.
-		tr.DialContext = linkDialContext(tr.DialContext)
+		// The client runs TLS over the connection itself, as the lanes
+		// do, so that the clock bounds the handshake: the linkConn
+		// under it holds its session key. It offers HTTP/2 as net/http
+		// would (HTTP/2 when the peer accepts it, HTTP/1.1 otherwise).
+		cfg = cfg.Clone()
+		if len(cfg.NextProtos) == 0 {
+			cfg.NextProtos = []string{"h2", "http/1.1"}
+		}
+		d := linkDialer(0)
+		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := connectWithin(ctx, clk, opts.ConnectTimeout, network, addr, func(ctx context.Context) (*tls.Conn, error) {
+				return dialLink(ctx, d.DialContext, network, addr, cfg)
+			})
+			if err != nil {
+				return nil, err // not a nil *tls.Conn in a non-nil net.Conn
+			}
+			return c, nil
+		}
 	}
 	if oneConn {
 		// Requests that arrive while the lane's connection is being set

@@ -1,0 +1,161 @@
+package interregion
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
+)
+
+// The link client's time-outs run on ClientOptions.Clock, not on net/http's
+// own timers, so that a test drives them with a manual clock: the
+// connection's set-up (dial and TLS handshake) is bounded by a context the
+// clock cancels (ConnectTimeout), and the wait for a response's headers by
+// a timer armed once the request is written and stopped when the headers
+// arrive (FirstByteTimeout). Callers see the errors net and net/http
+// report for the same time-outs.
+
+// linkTimeout is a time-out of the link, shaped as net's and net/http's
+// own: a net.Error whose Timeout is true.
+type linkTimeout struct {
+	msg string
+	// deadline: errors.Is(err, context.DeadlineExceeded), as net's dial
+	// time-out.
+	deadline bool
+}
+
+func (e *linkTimeout) Error() string   { return e.msg }
+func (e *linkTimeout) Timeout() bool   { return true }
+func (e *linkTimeout) Temporary() bool { return true }
+func (e *linkTimeout) Is(target error) bool {
+	return e.deadline && target == context.DeadlineExceeded
+}
+
+var (
+	// errConnectTimeout is a dial or handshake that did not finish in
+	// ConnectTimeout, as net reports a dial past its deadline.
+	errConnectTimeout error = &linkTimeout{msg: "i/o timeout", deadline: true}
+	// errFirstByteTimeout and errFirstByteTimeoutH2 are a response whose
+	// headers did not arrive in FirstByteTimeout, as net/http's HTTP/1.1
+	// and HTTP/2 clients report theirs.
+	errFirstByteTimeout   error = &linkTimeout{msg: "net/http: timeout awaiting response headers"}
+	errFirstByteTimeoutH2 error = &linkTimeout{msg: "http2: timeout awaiting response headers"}
+)
+
+// dialAddr is the address of a dial that timed out, for its net.OpError.
+type dialAddr struct{ network, addr string }
+
+func (a dialAddr) Network() string { return a.network }
+func (a dialAddr) String() string  { return a.addr }
+
+// connectWithin runs dial with a context that clk cancels after d; a dial
+// that failed because it did, fails with net's dial time-out.
+func connectWithin[C net.Conn](ctx context.Context, clk clock.Clock, d time.Duration, network, addr string, dial func(context.Context) (C, error)) (C, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var fired atomic.Bool
+	t := clk.AfterFuncTimer(d, func() {
+		fired.Store(true)
+		cancel()
+	})
+	c, err := dial(ctx)
+	t.Stop()
+	cancel()
+	if err != nil && fired.Load() {
+		err = &net.OpError{Op: "dial", Net: network, Addr: dialAddr{network, addr}, Err: errConnectTimeout}
+	}
+	return c, err
+}
+
+// connectDialer returns dial bounded by ConnectTimeout on the client's
+// clock.
+func connectDialer(clk clock.Clock, d time.Duration, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return connectWithin(ctx, clk, d, network, addr, func(ctx context.Context) (net.Conn, error) {
+			return dial(ctx, network, addr)
+		})
+	}
+}
+
+// firstByte bounds one round trip's wait for its response's headers: a
+// timer armed when the request has been written (as net/http's
+// ResponseHeaderTimeout) cancels the round trip's context, unless the
+// headers arrived first.
+type firstByte struct {
+	clk    clock.Clock
+	d      time.Duration
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	timer  clock.Timer
+	ended  bool // the round trip returned
+	fired  bool
+}
+
+// roundTripWithin sends req with tr, its wait for the response's headers
+// bounded by FirstByteTimeout on the lanes' clock. lane is set for a
+// lane's transport, which reports the HTTP/2 client's time-out unless the
+// peer answered in HTTP/1.1. On success it returns the cancel of the request's context,
+// which the response body's Close calls.
+func (l *lanes) roundTripWithin(tr http.RoundTripper, req *http.Request, lane bool) (*http.Response, context.CancelFunc, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	fb := &firstByte{clk: l.clock, d: l.firstByte, cancel: cancel}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: fb.wrote})
+	resp, err := tr.RoundTrip(req.WithContext(ctx))
+	fired := fb.end()
+	if err != nil {
+		cancel()
+		if fired {
+			err = errFirstByteTimeout
+			if lane && !l.useHTTP1.Load() {
+				err = errFirstByteTimeoutH2
+			}
+		}
+		return nil, nil, err
+	}
+	return resp, cancel, nil
+}
+
+// wrote arms the timer once the request is written (again, if net/http
+// wrote it a second time on another connection).
+func (fb *firstByte) wrote(info httptrace.WroteRequestInfo) {
+	if info.Err != nil {
+		return
+	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if fb.ended {
+		return
+	}
+	if fb.timer == nil {
+		fb.timer = fb.clk.AfterFuncTimer(fb.d, fb.fire)
+		return
+	}
+	fb.timer.Reset(fb.d)
+}
+
+func (fb *firstByte) fire() {
+	fb.mu.Lock()
+	if fb.ended {
+		fb.mu.Unlock()
+		return
+	}
+	fb.fired = true
+	fb.mu.Unlock()
+	fb.cancel()
+}
+
+// end stops the timer when the round trip returns, and reports whether it
+// had fired.
+func (fb *firstByte) end() bool {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.ended = true
+	if fb.timer != nil {
+		fb.timer.Stop()
+	}
+	return fb.fired
+}
