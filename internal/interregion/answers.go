@@ -85,9 +85,9 @@ type answerPool struct {
 func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 	p := &answerPool{dial: linkDialer(0).DialContext}
 	tr := &http.Transport{
-		MaxIdleConns:          answerConnsPerPeer,
-		MaxIdleConnsPerHost:   answerConnsPerPeer,
-		IdleConnTimeout: answerIdleTimeout,
+		MaxIdleConns:        answerConnsPerPeer,
+		MaxIdleConnsPerHost: answerConnsPerPeer,
+		IdleConnTimeout:     answerIdleTimeout,
 		// FirstByteTimeout is the lanes' (roundTripWithin), on the
 		// client's clock.
 		WriteBufferSize: answerWriteBuffer,
