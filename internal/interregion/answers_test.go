@@ -32,6 +32,8 @@ import (
 type poolLink struct {
 	addr   string
 	client *Client
+	// clock is the client's.
+	clock *clock.Manual
 	// conns counts the connections the destination accepted.
 	conns atomic.Int64
 	// writes counts the writes on the destination's connections (TCP,
@@ -58,9 +60,9 @@ type poolLinkOptions struct {
 
 func startPoolLink(t *testing.T, o poolLinkOptions) *poolLink {
 	t.Helper()
-	l := &poolLink{}
+	l := &poolLink{clock: clock.NewManual(t0)}
 	opts := ServerOptions{Local: o.local}
-	copts := ClientOptions{Region: src, Clock: clock.NewManual(t0), ConnectTimeout: o.connectTimeout, FirstByteTimeout: o.firstByteTimeout}
+	copts := ClientOptions{Region: src, Clock: l.clock, ConnectTimeout: o.connectTimeout, FirstByteTimeout: o.firstByteTimeout}
 	var start func(*httptest.Server)
 	if o.secure {
 		f := pkitest.New(t, "")
@@ -509,26 +511,137 @@ func TestAnswerServedThenCutIsNotServedTwice(t *testing.T) {
 }
 
 // TestAnswerTimeouts: a destination that never answers fails the forward
-// at FirstByteTimeout, which is not sent again (the destination has it);
-// one that accepts connections but never completes a handshake fails it
-// at ConnectTimeout; a refused connection counts towards marking the peer
-// down, as on the lanes.
+// at FirstByteTimeout on the client's clock, on every path (the HTTP/1.1
+// pool, the HTTP/2 lanes, the HTTP/1.1 fallback; answers and streams), as
+// net/http's time-out, and the forward is not sent again (the destination
+// has it); one that accepts connections but never completes a handshake
+// fails it at ConnectTimeout, as a dial time-out; a refused connection
+// counts towards marking the peer down, as on the lanes. The clock moves
+// only once the request waits on its timer, so that the outcome is the
+// same on a loaded machine and a fast one.
 func TestAnswerTimeouts(t *testing.T) {
 	t.Parallel()
-	t.Run("first byte", func(t *testing.T) {
-		t.Parallel()
-		local := &servingLocal{holding: -1, release: make(chan struct{})}
-		t.Cleanup(func() { close(local.release) })
-		l := startPoolLink(t, poolLinkOptions{secure: true, h2: true, local: local, firstByteTimeout: 50 * time.Millisecond})
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard only
-		defer cancel()
-		if _, err := l.client.Executor(dst).Complete(ctx, forwardJob()); err == nil || ctx.Err() != nil {
-			t.Fatalf("Complete to a destination that never answers = %v, want a time-out before the hang guard", err)
+	const firstByte = time.Minute // never reached on the wall clock
+	forwards := []struct {
+		name string
+		do   func(ctx context.Context, c *Client) error
+	}{
+		{"answer", func(ctx context.Context, c *Client) error {
+			_, err := c.Executor(dst).Complete(ctx, forwardJob())
+			return err
+		}},
+		{"stream", func(ctx context.Context, c *Client) error {
+			s, err := c.Executor(dst).Stream(ctx, forwardJob())
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}},
+	}
+	for _, path := range []struct {
+		name string
+		opts poolLinkOptions
+		// poolFull sends the forward past the HTTP/1.1 pool.
+		poolFull bool
+		msg      string
+	}{
+		{name: "pool", opts: poolLinkOptions{secure: true, h2: true}, msg: "net/http: timeout awaiting response headers"},
+		{name: "lanes", opts: poolLinkOptions{secure: true, h2: true}, poolFull: true, msg: "http2: timeout awaiting response headers"},
+		{name: "HTTP/1.1 fallback", opts: poolLinkOptions{}, poolFull: true, msg: "net/http: timeout awaiting response headers"},
+	} {
+		for _, fwd := range forwards {
+			t.Run("first byte/"+path.name+"/"+fwd.name, func(t *testing.T) {
+				t.Parallel()
+				local := &servingLocal{holding: 1, all: make(chan struct{}), release: make(chan struct{})}
+				t.Cleanup(func() { close(local.release) })
+				o := path.opts
+				o.local, o.firstByteTimeout = local, firstByte
+				l := startPoolLink(t, o)
+				if path.poolFull {
+					l.client.peers[dst].lanes.pool.inFlight.Store(answerConnsPerPeer)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard only
+				defer cancel()
+				errc := make(chan error, 1)
+				go func() { errc <- fwd.do(ctx, l.client) }()
+				// The destination holds the forward, and the connection's
+				// set-up is over: the one timer left is the first byte's.
+				select {
+				case <-local.all:
+				case <-ctx.Done():
+					t.Fatal("the forward never reached the destination")
+				}
+				if err := l.clock.WaitTimers(ctx, 1); err != nil {
+					t.Fatalf("no first-byte timer armed: %v", err)
+				}
+				l.clock.Advance(firstByte - time.Nanosecond)
+				if got := l.clock.Timers(); got != 1 {
+					t.Fatalf("%d timers pending just before FirstByteTimeout, want the first byte's", got)
+				}
+				l.clock.Advance(time.Nanosecond)
+				var err error
+				select {
+				case err = <-errc:
+				case <-ctx.Done():
+					t.Fatal("the forward still waits after FirstByteTimeout")
+				}
+				var ie *inference.Error
+				var ne net.Error
+				if !errors.As(err, &ie) || ie.Kind != inference.KindUnavailable || !errors.As(err, &ne) || !ne.Timeout() || !strings.Contains(err.Error(), path.msg) {
+					t.Fatalf("forward to a destination that never answers = %v, want unavailable, a time-out: %q", err, path.msg)
+				}
+				if got := verdictOf(err); got != silent {
+					t.Errorf("verdict of the time-out = %v, want silent", got)
+				}
+				if got := local.served.Load(); got != 1 {
+					t.Errorf("the destination received %d forwards, want 1", got)
+				}
+			})
 		}
-		if got := len(l.forwarded()); got != 1 {
-			t.Errorf("the destination received %d forwards, want 1", got)
+	}
+	for _, path := range []struct {
+		name     string
+		poolFull bool
+	}{{"pool", false}, {"lanes", true}} {
+		for _, fwd := range forwards {
+			t.Run("connect/"+path.name+"/"+fwd.name, func(t *testing.T) {
+				t.Parallel()
+				const connect = time.Minute // never reached on the wall clock
+				addr := silentListener(t)
+				clk := clock.NewManual(t0)
+				f := pkitest.New(t, "")
+				source := f.Store(t, src)
+				c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: addr}}, Clock: clk,
+					TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}, ConnectTimeout: connect})
+				t.Cleanup(c.Close)
+				if path.poolFull {
+					c.peers[dst].lanes.pool.inFlight.Store(answerConnsPerPeer)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard only
+				defer cancel()
+				errc := make(chan error, 1)
+				go func() { errc <- fwd.do(ctx, c) }()
+				if err := clk.WaitTimers(ctx, 1); err != nil {
+					t.Fatalf("no connect timer armed: %v", err)
+				}
+				clk.Advance(connect)
+				var err error
+				select {
+				case err = <-errc:
+				case <-ctx.Done():
+					t.Fatal("the forward still waits after ConnectTimeout")
+				}
+				var ie *inference.Error
+				var oe *net.OpError
+				if !errors.As(err, &ie) || ie.Kind != inference.KindUnavailable || !errors.As(err, &oe) || oe.Op != "dial" || !oe.Timeout() || !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("forward to a peer that never completes a handshake = %v, want unavailable, a dial time-out", err)
+				}
+				if got := verdictOf(err); got != silent {
+					t.Errorf("verdict of the time-out = %v, want silent", got)
+				}
+			})
 		}
-	})
+	}
 	t.Run("refused", func(t *testing.T) {
 		t.Parallel()
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

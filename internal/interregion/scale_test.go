@@ -246,12 +246,11 @@ func TestVerdictOf(t *testing.T) {
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// TestForwardsToSilentPeerFailTogether: a peer that accepts connections
-// but never completes a handshake. The requests that wait for a lane's
-// first connection fail with its error, instead of each dialling again in
-// turn (the last would wait ConnectTimeout once per request before it).
-func TestForwardsToSilentPeerFailTogether(t *testing.T) {
-	const n = 100
+// silentListener returns the address of a listener that accepts
+// connections and never writes to them: a peer that never completes a
+// handshake.
+func silentListener(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -277,28 +276,49 @@ func TestForwardsToSilentPeerFailTogether(t *testing.T) {
 			c.Close()
 		}
 	})
+	return ln.Addr().String()
+}
+
+// TestForwardsToSilentPeerFailTogether: a peer that accepts connections
+// but never completes a handshake. The requests that wait for a lane's
+// first connection fail with its error, instead of each dialling again in
+// turn (the last would wait ConnectTimeout once per request before it).
+// The client's clock moves once, when every forward waits: the pool's
+// (one dial each, up to its bound) and the lane's first on their dials'
+// timers, the lane's others on its first connection; one ConnectTimeout
+// must fail them all.
+func TestForwardsToSilentPeerFailTogether(t *testing.T) {
+	const n = 100
+	const connect = time.Minute // never reached on the wall clock
+	addr := silentListener(t)
+	clk := clock.NewManual(t0)
 	f := pkitest.New(t, "")
 	source := f.Store(t, src)
-	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ln.Addr().String()}},
-		Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source},
-		ConnectTimeout: 500 * time.Millisecond})
+	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: addr}},
+		Clock: clk, TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source},
+		ConnectTimeout: connect})
 	t.Cleanup(c.Close)
+	// A request about to wait for its lane's first connection says so.
+	laneWaits := make(chan struct{}, n)
+	c.peers[dst].lanes.waiting = func() { laneWaits <- struct{}{} }
 	// Non-streaming forwards dial the HTTP/1.1 pool's connections at once
 	// (up to its bound) and overflow to the lanes: they fail together too.
 	for _, forward := range []struct {
 		name string
-		do   func(ctx context.Context) error
+		// pooled is how many of the forwards the HTTP/1.1 pool takes.
+		pooled int
+		do     func(ctx context.Context) error
 	}{
-		{"streams", func(ctx context.Context) error {
+		{"streams", streamConnsPerPeer, func(ctx context.Context) error {
 			_, err := c.Executor(dst).Stream(ctx, forwardJob())
 			return err
 		}},
-		{"non-streaming", func(ctx context.Context) error {
+		{"non-streaming", answerConnsPerPeer, func(ctx context.Context) error {
 			_, err := c.Executor(dst).Complete(ctx, forwardJob())
 			return err
 		}},
 	} {
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard, far below n × ConnectTimeout
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard only
 		defer cancel()
 		var wg sync.WaitGroup
 		var failed atomic.Int64
@@ -309,6 +329,22 @@ func TestForwardsToSilentPeerFailTogether(t *testing.T) {
 				}
 			})
 		}
+		// One dial per pooled forward and the lane's first; the lane's
+		// other forwards wait for that one.
+		if err := clk.WaitTimers(ctx, forward.pooled+1); err != nil {
+			t.Fatalf("%s: the dials' timers: %v", forward.name, err)
+		}
+		for i := range n - forward.pooled - 1 {
+			select {
+			case <-laneWaits:
+			case <-ctx.Done():
+				t.Fatalf("%s: %d of %d forwards wait for the lane's first connection: the others dialled their own", forward.name, i, n-forward.pooled-1)
+			}
+		}
+		if got := clk.Timers(); got != forward.pooled+1 {
+			t.Fatalf("%s: %d timers pending, want %d dials", forward.name, got, forward.pooled+1)
+		}
+		clk.Advance(connect)
 		wg.Wait()
 		if ctx.Err() != nil {
 			t.Fatalf("%s to a silent peer still waiting after the hang guard: they dialled one after another", forward.name)
