@@ -111,12 +111,15 @@ func TestAdmissionPredictsTheWait(t *testing.T) {
 		_, err := h.g.Invoke(t.Context(), h.call("patient", "c", false))
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second) // hang guard only
-	for depth(h.g.Routing(), "c") != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the request never queued")
-		}
-		time.Sleep(time.Millisecond)
+	// Once it waits in the routing queue (after the gateway counted it),
+	// the Notify below cannot come before it.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // a hang guard only
+	defer cancel()
+	if err := h.g.routing.Queue.AwaitLen(ctx, 1); err != nil {
+		t.Fatalf("the request never queued: %v", err)
+	}
+	if got := depth(h.g.Routing(), "c"); got != 1 {
+		t.Fatalf("queue depth of profile c = %d, want 1", got)
 	}
 	h.clock.Advance(80 * time.Millisecond)
 	tr.Observe(held, routing.Outcome{Kind: routing.Success})

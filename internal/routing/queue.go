@@ -2,6 +2,7 @@ package routing
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +25,9 @@ type Queue struct {
 	max     int
 	mu      sync.Mutex
 	waiters []waiter
+	// changed, if not nil, is closed (and cleared) at the next change to
+	// waiters ([Queue.AwaitLen]).
+	changed chan struct{}
 }
 
 type waiter struct {
@@ -42,6 +46,38 @@ func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.waiters)
+}
+
+// AwaitLen blocks until exactly n requests wait, or ctx ends: a test (or
+// anything that must act once requests have queued) waits on the queue's
+// changes rather than polling [Queue.Len].
+func (q *Queue) AwaitLen(ctx context.Context, n int) error {
+	for {
+		q.mu.Lock()
+		got := len(q.waiters)
+		if got == n {
+			q.mu.Unlock()
+			return nil
+		}
+		if q.changed == nil {
+			q.changed = make(chan struct{})
+		}
+		changed := q.changed
+		q.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("routing: wait for %d queued requests (%d queued): %w", n, got, context.Cause(ctx))
+		}
+	}
+}
+
+// changedLocked wakes the callers of AwaitLen; q.mu is held.
+func (q *Queue) changedLocked() {
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil
+	}
 }
 
 // Wait blocks until [Queue.Notify] wakes this waiter (nil: re-plan the
@@ -108,6 +144,7 @@ func (q *Queue) wait(ctx context.Context, timeout time.Duration, o WaitOptions) 
 	default:
 		q.waiters = append(q.waiters, w)
 	}
+	q.changedLocked()
 	q.mu.Unlock()
 
 	expired := make(chan struct{})
@@ -180,6 +217,7 @@ func (q *Queue) remove(ch chan struct{}) bool {
 	for i, w := range q.waiters {
 		if w.ch == ch {
 			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
+			q.changedLocked()
 			return true
 		}
 	}
@@ -202,6 +240,9 @@ func (q *Queue) Notify() {
 		woken = append(woken, w.key)
 		w.ch <- struct{}{}
 	}
+	if len(kept) < len(q.waiters) {
+		q.changedLocked()
+	}
 	clear(q.waiters[len(kept):])
 	q.waiters = kept
 }
@@ -213,5 +254,6 @@ func (q *Queue) notifyKey(key string) {
 	if i := slices.IndexFunc(q.waiters, func(w waiter) bool { return w.key == key }); i >= 0 {
 		q.waiters[i].ch <- struct{}{}
 		q.waiters = slices.Delete(q.waiters, i, i+1)
+		q.changedLocked()
 	}
 }

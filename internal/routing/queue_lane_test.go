@@ -47,7 +47,7 @@ func TestQueuePriorityLane(t *testing.T) {
 					}
 					woken <- e.name
 				}()
-				waitFor(t, e.name+" waiting", func() bool { return q.Len() == i+1 })
+				awaitLen(t, q, i+1)
 			}
 			var got []string
 			for range tc.entries {

@@ -10,15 +10,24 @@ import (
 	"github.com/meridian-gateway/meridian/internal/routing/routingtest"
 )
 
-// waitFor polls cond as a hang guard; it never asserts on wall time.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// awaitLen waits until n requests wait in q; the test's context is the
+// hang guard.
+func awaitLen(t *testing.T, q *routing.Queue, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // a hang guard only
+	defer cancel()
+	if err := q.AwaitLen(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitTimers waits until n timers are pending on clk.
+func awaitTimers(t *testing.T, clk *routingtest.Clock, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // a hang guard only
+	defer cancel()
+	if err := clk.WaitTimers(ctx, n); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -29,14 +38,14 @@ func TestQueue(t *testing.T) {
 	ctx := t.Context()
 	res := make(chan error, 3)
 	go func() { res <- q.Wait(ctx, time.Second) }()
-	waitFor(t, "first waiter", func() bool { return q.Len() == 1 })
+	awaitLen(t, q, 1)
 	go func() { res <- q.Wait(ctx, 5*time.Second) }()
-	waitFor(t, "second waiter", func() bool { return q.Len() == 2 })
+	awaitLen(t, q, 2)
 
 	if err := q.Wait(ctx, time.Second); !errors.Is(err, routing.ErrQueueFull) {
 		t.Fatalf("Wait on a full queue = %v, want ErrQueueFull", err)
 	}
-	waitFor(t, "timers", func() bool { return clk.Timers() == 2 })
+	awaitTimers(t, clk, 2)
 	clk.Advance(time.Second) // the first waiter times out
 	if err := <-res; !errors.Is(err, routing.ErrQueueTimeout) {
 		t.Fatalf("first waiter = %v, want ErrQueueTimeout", err)
@@ -58,7 +67,7 @@ func TestQueueCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	res := make(chan error, 1)
 	go func() { res <- q.Wait(ctx, time.Minute) }()
-	waitFor(t, "waiter", func() bool { return q.Len() == 1 })
+	awaitLen(t, q, 1)
 	cancel()
 	if err := <-res; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel = %v, want context.Canceled", err)
@@ -68,5 +77,28 @@ func TestQueueCancel(t *testing.T) {
 	}
 	if err := routing.NewQueue(0, clk).Wait(t.Context(), time.Second); !errors.Is(err, routing.ErrQueueFull) {
 		t.Errorf("Wait on a zero-size queue = %v, want ErrQueueFull", err)
+	}
+}
+
+// TestQueueAwaitLen: AwaitLen returns once the queue holds exactly n
+// waiters, whichever way it got there, and with the context's error when
+// it ends first.
+func TestQueueAwaitLen(t *testing.T) {
+	t.Parallel()
+	clk := routingtest.NewClock(t0)
+	q := routing.NewQueue(2, clk)
+	awaitLen(t, q, 0)
+	res := make(chan error, 1)
+	go func() { res <- q.Wait(t.Context(), time.Minute) }()
+	awaitLen(t, q, 1)
+	q.Notify()
+	awaitLen(t, q, 0)
+	if err := <-res; err != nil {
+		t.Fatalf("woken waiter = %v, want nil", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := q.AwaitLen(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("AwaitLen on an ended context = %v, want context.Canceled", err)
 	}
 }

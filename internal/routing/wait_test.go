@@ -115,19 +115,19 @@ func TestQueueHopeless(t *testing.T) {
 	aheads := make(chan int, 4)
 	res := make(chan error, 2)
 	go func() { res <- q.Wait(ctx, time.Minute) }() // ahead of the checked waiter
-	waitFor(t, "first waiter", func() bool { return q.Len() == 1 })
+	awaitLen(t, q, 1)
 	go func() {
 		res <- q.WaitWith(ctx, time.Minute, routing.WaitOptions{CheckEvery: 100 * time.Millisecond,
 			Hopeless: func(ahead int) bool { aheads <- ahead; return <-hopeless }})
 	}()
-	waitFor(t, "checked waiter", func() bool { return q.Len() == 2 })
-	waitFor(t, "timers", func() bool { return clk.Timers() == 3 })
+	awaitLen(t, q, 2)
+	awaitTimers(t, clk, 3)
 	hopeless <- false
 	clk.Advance(100 * time.Millisecond)
 	if a := <-aheads; a != 1 {
 		t.Errorf("first check saw %d ahead, want 1", a)
 	}
-	waitFor(t, "re-armed check", func() bool { return clk.Timers() == 3 })
+	awaitTimers(t, clk, 3)
 	hopeless <- true
 	clk.Advance(100 * time.Millisecond)
 	<-aheads
@@ -139,7 +139,7 @@ func TestQueueHopeless(t *testing.T) {
 	}
 	// Rewait goes to the head.
 	go func() { res <- q.Rewait(ctx, time.Minute) }()
-	waitFor(t, "rewaiter", func() bool { return q.Len() == 2 })
+	awaitLen(t, q, 2)
 	q.Notify()
 	if err := <-res; err != nil {
 		t.Fatalf("rewaiter = %v, want woken first", err)
@@ -195,7 +195,7 @@ func TestQueueKeys(t *testing.T) {
 	res := map[string]chan error{"a1": make(chan error, 1), "a2": make(chan error, 1), "b1": make(chan error, 1)}
 	for i, name := range []string{"a1", "a2", "b1"} {
 		go func() { res[name] <- q.WaitWith(ctx, time.Minute, routing.WaitOptions{Key: name[:1]}) }()
-		waitFor(t, name, func() bool { return q.Len() == i+1 })
+		awaitLen(t, q, i+1)
 	}
 	q.Notify()
 	if err := <-res["a1"]; err != nil {
