@@ -86,6 +86,8 @@ func connectDialer(clk clock.Clock, d time.Duration, dial func(ctx context.Conte
 // ResponseHeaderTimeout) cancels the round trip's context, unless the
 // headers arrived first.
 type firstByte struct {
+	// trace calls wrote; it is allocated with the rest.
+	trace  httptrace.ClientTrace
 	clk    clock.Clock
 	d      time.Duration
 	cancel context.CancelFunc
@@ -103,7 +105,8 @@ type firstByte struct {
 func (l *lanes) roundTripWithin(tr http.RoundTripper, req *http.Request, lane bool) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancel(req.Context())
 	fb := &firstByte{clk: l.clock, d: l.firstByte, cancel: cancel}
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: fb.wrote})
+	fb.trace.WroteRequest = fb.wrote
+	ctx = httptrace.WithClientTrace(ctx, &fb.trace)
 	resp, err := tr.RoundTrip(req.WithContext(ctx))
 	fired := fb.end()
 	if err != nil {
