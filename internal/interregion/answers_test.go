@@ -541,13 +541,16 @@ func TestAnswerTimeouts(t *testing.T) {
 	for _, path := range []struct {
 		name string
 		opts poolLinkOptions
-		// poolFull sends the forward past the HTTP/1.1 pool.
-		poolFull bool
-		msg      string
+		// poolFull sends the forward past the HTTP/1.1 pool; http1, to
+		// the HTTP/1.1 fallback rather than the lanes.
+		poolFull, http1 bool
+		msg             string
 	}{
 		{name: "pool", opts: poolLinkOptions{secure: true, h2: true}, msg: "net/http: timeout awaiting response headers"},
 		{name: "lanes", opts: poolLinkOptions{secure: true, h2: true}, poolFull: true, msg: "http2: timeout awaiting response headers"},
-		{name: "HTTP/1.1 fallback", opts: poolLinkOptions{}, poolFull: true, msg: "net/http: timeout awaiting response headers"},
+		{name: "lanes to a peer without HTTP/2", opts: poolLinkOptions{secure: true}, poolFull: true, msg: "net/http: timeout awaiting response headers"},
+		{name: "HTTP/1.1 fallback", opts: poolLinkOptions{secure: true}, poolFull: true, http1: true, msg: "net/http: timeout awaiting response headers"},
+		{name: "plain HTTP/1.1 fallback", opts: poolLinkOptions{}, poolFull: true, msg: "net/http: timeout awaiting response headers"},
 	} {
 		for _, fwd := range forwards {
 			t.Run("first byte/"+path.name+"/"+fwd.name, func(t *testing.T) {
@@ -559,6 +562,9 @@ func TestAnswerTimeouts(t *testing.T) {
 				l := startPoolLink(t, o)
 				if path.poolFull {
 					l.client.peers[dst].lanes.pool.inFlight.Store(answerConnsPerPeer)
+				}
+				if path.http1 {
+					l.client.peers[dst].lanes.useHTTP1.Store(true)
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard only
 				defer cancel()
@@ -600,9 +606,9 @@ func TestAnswerTimeouts(t *testing.T) {
 		}
 	}
 	for _, path := range []struct {
-		name     string
-		poolFull bool
-	}{{"pool", false}, {"lanes", true}} {
+		name            string
+		poolFull, http1 bool
+	}{{"pool", false, false}, {"lanes", true, false}, {"HTTP/1.1 fallback", true, true}} {
 		for _, fwd := range forwards {
 			t.Run("connect/"+path.name+"/"+fwd.name, func(t *testing.T) {
 				t.Parallel()
@@ -616,6 +622,9 @@ func TestAnswerTimeouts(t *testing.T) {
 				t.Cleanup(c.Close)
 				if path.poolFull {
 					c.peers[dst].lanes.pool.inFlight.Store(answerConnsPerPeer)
+				}
+				if path.http1 {
+					c.peers[dst].lanes.useHTTP1.Store(true)
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a hang guard only
 				defer cancel()

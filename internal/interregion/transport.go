@@ -339,7 +339,9 @@ func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Trans
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 		HTTP2:               clientHTTP2Config(),
-		TLSClientConfig:     cfg.Clone(),
+		// net/http adds its ALPN protocols to the configuration: each
+		// transport gets a copy of its own.
+		TLSClientConfig: cfg.Clone(),
 	}
 	if cfg != nil {
 		// The client runs TLS over the connection itself, as the lanes
