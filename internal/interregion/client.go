@@ -47,12 +47,16 @@ type ClientOptions struct {
 	// Signer, if set, signs every forwarded request's envelope. If nil
 	// (insecure_dev_link only), the envelope is sent unsigned.
 	Signer Signer
-	// Clock dates envelopes, times probes and tells how long a peer has
-	// been silent. If nil, clock.Wall.
+	// Clock dates envelopes, times probes, tells how long a peer has
+	// been silent and runs the forwards' ConnectTimeout and
+	// FirstByteTimeout. If nil, clock.Wall.
 	Clock clock.Clock
-	// ConnectTimeout bounds connection set-up. If zero, 3s.
+	// ConnectTimeout bounds connection set-up (the dial and the TLS
+	// handshake together). If zero, 3s.
 	ConnectTimeout time.Duration
-	// FirstByteTimeout bounds the wait for the peer's response headers.
+	// FirstByteTimeout bounds the wait for the peer's response headers,
+	// from the moment the request is written; a forward that timed out
+	// is not sent again.
 	// If zero, 60s.
 	FirstByteTimeout time.Duration
 	// ProbeInterval is how often peers are probed. If zero, 1s.
