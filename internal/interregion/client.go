@@ -56,8 +56,7 @@ type ClientOptions struct {
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the peer's response headers,
 	// from the moment the request is written; a forward that timed out
-	// is not sent again.
-	// If zero, 60s.
+	// is not sent again. If zero, 60s.
 	FirstByteTimeout time.Duration
 	// ProbeInterval is how often peers are probed. If zero, 1s.
 	ProbeInterval time.Duration
