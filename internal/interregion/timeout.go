@@ -43,7 +43,7 @@ var (
 	// errFirstByteTimeout and errFirstByteTimeoutH2 are a response whose
 	// headers did not arrive in FirstByteTimeout, as net/http's HTTP/1.1
 	// and HTTP/2 clients report theirs.
-	errFirstByteTimeout   error = &linkTimeout{msg: "net/http: timeout awaiting response headers"}
+	errFirstByteTimeout   error = &linkTimeout{msg: "net/http: timeout awaiting response headers", deadline: true}
 	errFirstByteTimeoutH2 error = &linkTimeout{msg: "http2: timeout awaiting response headers"}
 )
 
@@ -106,9 +106,18 @@ func (l *lanes) roundTripWithin(tr http.RoundTripper, req *http.Request, lane bo
 	ctx, cancel := context.WithCancel(req.Context())
 	fb := &firstByte{clk: l.clock, d: l.firstByte, cancel: cancel}
 	fb.trace.WroteRequest = fb.wrote
+	fb.trace.GetConn = fb.connecting
 	ctx = httptrace.WithClientTrace(ctx, &fb.trace)
 	resp, err := tr.RoundTrip(req.WithContext(ctx))
 	fired := fb.end()
+	if err == nil && fired {
+		// The headers came as the timer fired: the context is cancelled,
+		// so the body would fail on its first read, after the gateway can
+		// no longer fail over. One outcome, as net/http's own bound gives:
+		// the time-out.
+		resp.Body.Close()
+		err = errFirstByteTimeout
+	}
 	if err != nil {
 		cancel()
 		if fired {
@@ -138,6 +147,17 @@ func (fb *firstByte) wrote(info httptrace.WroteRequestInfo) {
 		return
 	}
 	fb.timer.Reset(fb.d)
+}
+
+// connecting stops the timer while net/http gets a connection for another
+// attempt (a retry on a new connection): the wait for headers starts again
+// when that attempt's request is written.
+func (fb *firstByte) connecting(string) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if fb.timer != nil {
+		fb.timer.Stop()
+	}
 }
 
 func (fb *firstByte) fire() {
