@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -97,8 +98,23 @@ func TestOpenAIStreamFirstByteTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: 50 * time.Millisecond})
-	_, err := b.Stream(t.Context(), req())
+	// The wait for the first event runs on the adapter's clock: advanced
+	// once the wait is armed, never on the wall clock.
+	clk := clock.NewManual(time.Unix(1_700_000_000, 0))
+	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: time.Minute, Clock: clk})
+	defer b.Close()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Stream(t.Context(), req())
+		errc <- err
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // hang guard only
+	defer cancel()
+	if err := clk.WaitTimers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	err := <-errc
 	var e *inference.Error
 	if !errors.As(err, &e) || e.Kind != inference.KindTimeout {
 		t.Fatalf("Stream from silent upstream = %v, want KindTimeout", err)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"io"
 	"math"
 	"net/http"
@@ -300,7 +301,10 @@ func TestStallAfterHeadersFailsOver(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	defer srv.Close()
-	stalling := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: time.Hour, StreamIdleTimeout: 50 * time.Millisecond})
+	// The backend's wait for the first event runs on a clock of its own,
+	// advanced once the wait is armed: never on the wall clock.
+	bclk := clock.NewManual(time.Unix(1_700_000_000, 0))
+	stalling := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: time.Hour, StreamIdleTimeout: time.Minute, Clock: bclk})
 	defer stalling.Close()
 	h.g.backends["m"] = stalling
 	h.remote.stream = func(ctx context.Context, _ *inference.Request) (inference.Stream, error) {
@@ -308,7 +312,21 @@ func TestStallAfterHeadersFailsOver(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // hang guard only
 	defer cancel()
-	out, err := h.g.Invoke(ctx, h.call("stall", "eu.m", true))
+	type result struct {
+		out *Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := h.g.Invoke(ctx, h.call("stall", "eu.m", true))
+		done <- result{out, err}
+	}()
+	if err := bclk.WaitTimers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	bclk.Advance(time.Minute)
+	r := <-done
+	out, err := r.out, r.err
 	if err != nil {
 		t.Fatalf("Invoke: %v, want served by eu-central-1", err)
 	}
