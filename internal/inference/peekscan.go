@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ func scanOpenAI(body []byte, p *openaiPeek) bool {
 		seen |= 1 << i
 		switch openaiMembers[i] {
 		case "model":
-			ok = scanString(v, &p.Model)
+			ok = ScanString(v, &p.Model)
 		case "messages":
 			ok = scanMessages(v, p)
 		case "max_tokens":
@@ -125,16 +126,15 @@ func plainString(v []byte) ([]byte, bool) {
 		return nil, false
 	}
 	s := v[1 : len(v)-1]
-	for _, c := range s {
-		if c == '\\' {
-			return nil, false
-		}
+	if bytes.IndexByte(s, '\\') >= 0 {
+		return nil, false
 	}
 	return s, utf8.Valid(s)
 }
 
-// scanString sets *dst to the JSON string v; null leaves it.
-func scanString(v []byte, dst *string) bool {
+// ScanString sets *dst to the JSON string v (null leaves it) and reports
+// whether it could: false for another type, an escape or invalid UTF-8.
+func ScanString(v []byte, dst *string) bool {
 	if string(v) == "null" {
 		return true
 	}
@@ -242,11 +242,13 @@ func scanPlainBool(v []byte, dst *bool) bool {
 	return true
 }
 
-// scanObject calls fn with the index in names and the value of each member
+// ScanObject calls fn with the index in names and the value of each member
 // of the JSON object v that names one; it reports false for another type,
-// a repeated member, or a name the scanner cannot tell (memberIndex). A
-// null v calls nothing and reports true with null set.
-func scanObject(v []byte, names []string, fn func(i int, v []byte) bool) (null, ok bool) {
+// a repeated member, a name the scanner cannot tell (memberIndex: one that
+// differs from one of names only in case, or is escaped, which
+// encoding/json would match), or when fn reports false. A null v calls
+// nothing and reports true with null set.
+func ScanObject(v []byte, names []string, fn func(i int, v []byte) bool) (null, ok bool) {
 	if string(v) == "null" {
 		return true, true
 	}
@@ -274,7 +276,7 @@ func scanObject(v []byte, names []string, fn func(i int, v []byte) bool) (null, 
 
 func scanStreamOptions(v []byte, p *openaiPeek) bool {
 	var include bool
-	null, ok := scanObject(v, usageMembers[:], func(_ int, v []byte) bool { return scanPlainBool(v, &include) })
+	null, ok := ScanObject(v, usageMembers[:], func(_ int, v []byte) bool { return scanPlainBool(v, &include) })
 	if !ok || null {
 		return ok
 	}
@@ -286,7 +288,7 @@ func scanStreamOptions(v []byte, p *openaiPeek) bool {
 
 func scanResponseFormat(v []byte, p *openaiPeek) bool {
 	var typ string
-	null, ok := scanObject(v, typeMembers[:], func(_ int, v []byte) bool { return scanString(v, &typ) })
+	null, ok := ScanObject(v, typeMembers[:], func(_ int, v []byte) bool { return ScanString(v, &typ) })
 	if !ok || null {
 		return ok
 	}
@@ -344,10 +346,10 @@ func scanMessages(v []byte, p *openaiPeek) bool {
 	msgs := make([]openaiMessage, 0, n)
 	ok := elements(v, func(e []byte) bool {
 		var m openaiMessage
-		null, ok := scanObject(e, messageMembers[:], func(i int, v []byte) bool {
+		null, ok := ScanObject(e, messageMembers[:], func(i int, v []byte) bool {
 			switch i {
 			case 0:
-				return scanString(v, &m.Role)
+				return ScanString(v, &m.Role)
 			case 1:
 				m.Content = v
 			case 2:
@@ -379,9 +381,9 @@ func scanParts(c []byte, dst []contentPart) ([]contentPart, bool) {
 	}
 	ok := elements(c, func(e []byte) bool {
 		var part contentPart
-		null, ok := scanObject(e, partMembers[:], func(i int, v []byte) bool {
+		null, ok := ScanObject(e, partMembers[:], func(i int, v []byte) bool {
 			if i == 0 {
-				return scanString(v, &part.Type)
+				return ScanString(v, &part.Type)
 			}
 			part.CacheControl = v
 			return true
@@ -395,27 +397,15 @@ func scanParts(c []byte, dst []contentPart) ([]contentPart, bool) {
 	return dst, ok
 }
 
-// The scanner's pieces, for the readers of upstream answers (see
-// scanOpenAI: each reports false where encoding/json might read otherwise,
-// and the caller then decodes with encoding/json). Each takes one value of
-// a JSON text already checked with json.Valid.
-
-// ScanString sets *dst to the JSON string v (null leaves it) and reports
-// whether it could: false for another type, an escape or invalid UTF-8.
-func ScanString(v []byte, dst *string) bool {
-	if string(v) == "null" {
-		return true
-	}
-	s, ok := plainString(v)
-	if ok {
-		*dst = string(s)
-	}
-	return ok
-}
+// ScanString, ScanInt and ScanObject are the scanner's pieces the readers
+// of upstream answers use too (see scanOpenAI: each reports false where
+// encoding/json might read otherwise, and the caller then decodes with
+// encoding/json). Each takes one value of a JSON text already checked with
+// json.Valid.
 
 // ScanInt sets *dst to the JSON integer v (null leaves it) and reports
-// whether it could: false for another type, a fraction, an exponent or 19
-// digits or more.
+// whether it could: false for another type, a fraction, an exponent or
+// more than maxPlainDigits digits.
 func ScanInt(v []byte, dst *int) bool {
 	if string(v) == "null" {
 		return true
@@ -425,13 +415,4 @@ func ScanInt(v []byte, dst *int) bool {
 		*dst = n
 	}
 	return ok
-}
-
-// ScanObject calls fn with the index in names and the value of each member
-// of the JSON object v that names one, and reports null for a JSON null
-// and ok unless v is of another type, a member repeats, a member's name
-// differs from one of names only in case or is escaped (encoding/json
-// matches names case-insensitively), or fn reports false.
-func ScanObject(v []byte, names []string, fn func(i int, v []byte) bool) (null, ok bool) {
-	return scanObject(v, names, fn)
 }
