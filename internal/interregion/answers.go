@@ -83,7 +83,7 @@ type answerPool struct {
 // newAnswerPool returns the pool to a peer; cfg is the client TLS
 // configuration, nil for plain HTTP.
 func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
-	p := &answerPool{dial: linkDialer(0).DialContext}
+	p := &answerPool{dial: linkDialer.DialContext}
 	tr := &http.Transport{
 		MaxIdleConns:        answerConnsPerPeer,
 		MaxIdleConnsPerHost: answerConnsPerPeer,
@@ -95,11 +95,9 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 	clk := clock.Or(opts.Clock)
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return connectWithin(ctx, clk, opts.ConnectTimeout, network, addr, func(ctx context.Context) (net.Conn, error) {
-			return p.dial(ctx, network, addr)
-		})
-	}
+	// ConnectTimeout bounds the connection and its handshake together, as
+	// on the lanes.
+	tr.DialContext = connectDialer(clk, opts.ConnectTimeout, p.dialTCP)
 	if cfg != nil {
 		cfg = cfg.Clone()
 		// The destination negotiates HTTP/1.1 on these connections.
@@ -109,20 +107,15 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 		// request on (Go sizes the first 128 KiB of a connection's
 		// records to one TCP segment otherwise, a write each).
 		cfg.DynamicRecordSizingDisabled = true
-		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			// ConnectTimeout bounds the connection and its handshake
-			// together, as on the lanes.
-			c, err := connectWithin(ctx, clk, opts.ConnectTimeout, network, addr, func(ctx context.Context) (*tls.Conn, error) {
-				return dialLink(ctx, p.dial, network, addr, cfg)
-			})
-			if err != nil {
-				return nil, err // not a nil *tls.Conn in a non-nil net.Conn
-			}
-			return c, nil
-		}
+		tr.DialTLSContext = transportDialer(tlsDialer(clk, opts.ConnectTimeout, p.dialTCP, cfg))
 	}
 	p.tr = tr
 	return p
+}
+
+// dialTCP dials with p.dial as it is at the time of the dial.
+func (p *answerPool) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	return p.dial(ctx, network, addr)
 }
 
 // take counts a request in flight on the pool and reports true, or

@@ -43,11 +43,9 @@ func (l linkListener) Accept() (net.Conn, error) {
 	return c, nil
 }
 
-// linkDialer returns the dialer of link connections: timeout bounds the
-// connection's establishment (0: none).
-func linkDialer(timeout time.Duration) *net.Dialer {
-	return &net.Dialer{Timeout: timeout, KeepAliveConfig: linkKeepAlive, Control: controlLinkSocket}
-}
+// linkDialer dials link connections' TCP connections; ConnectTimeout is
+// enforced on the client's clock (connectWithin), not here.
+var linkDialer = &net.Dialer{KeepAliveConfig: linkKeepAlive, Control: controlLinkSocket}
 
 // controlLinkSocket sets the user time-out on a link socket; its errors
 // are ignored by Accept and fail a dial (a platform without the option

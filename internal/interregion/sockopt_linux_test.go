@@ -48,7 +48,7 @@ func TestLinkSocketsNoticeSilentPeers(t *testing.T) {
 		}
 		close(accepted)
 	}()
-	dialled, err := linkDialer(5*time.Second).DialContext(context.Background(), "tcp", raw.Addr().String())
+	dialled, err := linkDialer.DialContext(context.Background(), "tcp", raw.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

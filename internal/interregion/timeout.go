@@ -2,6 +2,7 @@ package interregion
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -71,14 +72,53 @@ func connectWithin[C net.Conn](ctx context.Context, clk clock.Clock, d time.Dura
 	return c, err
 }
 
-// connectDialer returns dial bounded by ConnectTimeout on the client's
+// dialFunc dials a link connection's TCP connection.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// connectDialer returns dial bounded by ConnectTimeout (d) on the client's
 // clock.
-func connectDialer(clk clock.Clock, d time.Duration, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func connectDialer(clk clock.Clock, d time.Duration, dial dialFunc) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return connectWithin(ctx, clk, d, network, addr, func(ctx context.Context) (net.Conn, error) {
 			return dial(ctx, network, addr)
 		})
 	}
+}
+
+// tlsDialer returns the dial of TLS link connections with cfg over dial:
+// the connection and its handshake bounded together by ConnectTimeout (d)
+// on the client's clock, the session key held by the linkConn under the
+// TLS connection (dialLink). net/http's HTTP/2 takes a connection only as a
+// *tls.Conn.
+func tlsDialer(clk clock.Clock, d time.Duration, dial dialFunc, cfg *tls.Config) func(ctx context.Context, network, addr string) (*tls.Conn, error) {
+	return func(ctx context.Context, network, addr string) (*tls.Conn, error) {
+		return connectWithin(ctx, clk, d, network, addr, func(ctx context.Context) (*tls.Conn, error) {
+			return dialLink(ctx, dial, network, addr, cfg)
+		})
+	}
+}
+
+// transportDialer adapts a TLS dial to http.Transport.DialTLSContext: a
+// failed dial returns a nil net.Conn, not a nil *tls.Conn in a non-nil
+// one.
+func transportDialer(dial func(ctx context.Context, network, addr string) (*tls.Conn, error)) dialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// offerHTTP2 returns a copy of cfg that offers HTTP/2, then HTTP/1.1, as
+// net/http would, unless cfg names its protocols.
+func offerHTTP2(cfg *tls.Config) *tls.Config {
+	cfg = cfg.Clone()
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return cfg
 }
 
 // firstByte bounds one round trip's wait for its response's headers: a

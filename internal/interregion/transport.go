@@ -135,17 +135,9 @@ func (l *lanes) laneTransport(opts ClientOptions, cfg *tls.Config, ln *lane) *ht
 	if cfg == nil {
 		return tr // plain HTTP: HTTP/1.1 from the start (newLanes)
 	}
-	cfg = cfg.Clone()
-	if len(cfg.NextProtos) == 0 {
-		cfg.NextProtos = []string{"h2", "http/1.1"}
-	}
-	d := linkDialer(0)
+	dial := tlsDialer(l.clock, opts.ConnectTimeout, linkDialer.DialContext, offerHTTP2(cfg))
 	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		// net/http's HTTP/2 takes the connection only as a *tls.Conn;
-		// the session key is held by the linkConn under it.
-		tc, err := connectWithin(ctx, l.clock, opts.ConnectTimeout, network, addr, func(ctx context.Context) (*tls.Conn, error) {
-			return dialLink(ctx, d.DialContext, network, addr, cfg)
-		})
+		tc, err := dial(ctx, network, addr)
 		var c net.Conn
 		if err == nil {
 			c = tc
@@ -333,7 +325,7 @@ func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Trans
 	// the client's clock (connectWithin); FirstByteTimeout is the lanes'
 	// (roundTripWithin).
 	tr := &http.Transport{
-		DialContext:         connectDialer(clk, opts.ConnectTimeout, linkDialer(0).DialContext),
+		DialContext:         connectDialer(clk, opts.ConnectTimeout, linkDialer.DialContext),
 		MaxIdleConns:        512,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
@@ -348,20 +340,7 @@ func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Trans
 		// do, so that the clock bounds the handshake: the linkConn
 		// under it holds its session key. It offers HTTP/2 as net/http
 		// would (HTTP/2 when the peer accepts it, HTTP/1.1 otherwise).
-		cfg = cfg.Clone()
-		if len(cfg.NextProtos) == 0 {
-			cfg.NextProtos = []string{"h2", "http/1.1"}
-		}
-		d := linkDialer(0)
-		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := connectWithin(ctx, clk, opts.ConnectTimeout, network, addr, func(ctx context.Context) (*tls.Conn, error) {
-				return dialLink(ctx, d.DialContext, network, addr, cfg)
-			})
-			if err != nil {
-				return nil, err // not a nil *tls.Conn in a non-nil net.Conn
-			}
-			return c, nil
-		}
+		tr.DialTLSContext = transportDialer(tlsDialer(clk, opts.ConnectTimeout, linkDialer.DialContext, offerHTTP2(cfg)))
 	}
 	if oneConn {
 		// Requests that arrive while the lane's connection is being set
