@@ -74,19 +74,7 @@ func TestSSEStreamAllocs(t *testing.T) {
 			r: bufio.NewReaderSize(&loopReader{b: []byte(line)}, sseReadBuffer), idle: time.Hour}
 		s.timer = clock.Wall.AfterFuncTimer(time.Hour, func() {})
 		s.timer.Stop()
-		var err error
-		n := testing.AllocsPerRun(100, func() {
-			var ev inference.Event
-			if ev, err = s.Recv(); err == nil && len(ev.Raw) < size {
-				err = fmt.Errorf("event of %d bytes, want more than %d", len(ev.Raw), size)
-			}
-		})
-		if err != nil {
-			t.Fatalf("line of %d bytes: Recv() = %v", len(line), err)
-		}
-		if n > 0 {
-			t.Errorf("line of %d bytes: %v allocations per event, want 0", len(line), n)
-		}
+		noAllocsPerEvent(t, fmt.Sprintf("line of %d bytes", len(line)), size, s)
 	}
 }
 
@@ -99,19 +87,26 @@ func TestRawEventStreamAllocs(t *testing.T) {
 			r: newRawEventStreamReader(&loopReader{b: msg}), idle: time.Hour}
 		s.timer = clock.Wall.AfterFuncTimer(time.Hour, func() {})
 		s.timer.Stop()
-		var err error
-		n := testing.AllocsPerRun(100, func() {
-			var ev inference.Event
-			if ev, err = s.Recv(); err == nil && len(ev.Raw) < size {
-				err = fmt.Errorf("event of %d bytes, want more than %d", len(ev.Raw), size)
-			}
-		})
-		if err != nil {
-			t.Fatalf("message of %d bytes: Recv() = %v", len(msg), err)
+		noAllocsPerEvent(t, fmt.Sprintf("message of %d bytes", len(msg)), size, s)
+	}
+}
+
+// noAllocsPerEvent fails t unless each Recv from s (what: the input it
+// repeats) returns an event of more than size bytes without allocating.
+func noAllocsPerEvent(t *testing.T, what string, size int, s inference.Stream) {
+	t.Helper()
+	var err error
+	n := testing.AllocsPerRun(100, func() {
+		var ev inference.Event
+		if ev, err = s.Recv(); err == nil && len(ev.Raw) < size {
+			err = fmt.Errorf("event of %d bytes, want more than %d", len(ev.Raw), size)
 		}
-		if n > 0 {
-			t.Errorf("message of %d bytes: %v allocations per event, want 0", len(msg), n)
-		}
+	})
+	if err != nil {
+		t.Fatalf("%s: Recv() = %v", what, err)
+	}
+	if n > 0 {
+		t.Errorf("%s: %v allocations per event, want 0", what, n)
 	}
 }
 
