@@ -46,6 +46,17 @@ func (r *journalingRecorder) Record(ctx context.Context, rec *Record) error {
 	return r.fakeRecorder.Record(ctx, rec)
 }
 
+// serveOnceBegun is a backend that starts its stream only once an intent
+// was written: it fails if the intent were written after the attempt.
+func (r *journalingRecorder) serveOnceBegun(ctx context.Context, _ string, _ int, _ *inference.Request) (*inference.Response, inference.Stream, error) {
+	select {
+	case <-r.began:
+	case <-time.After(10 * time.Second): // hang guard
+		return nil, nil, errors.New("the intent was not written while the attempt ran")
+	}
+	return nil, newFakeStream(ctx, false, streamEvents()...), nil
+}
+
 func (r *journalingRecorder) log() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -60,14 +71,7 @@ func TestStreamIntentDuringAttempt(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, "")
 	r := newJournalingRecorder(e)
-	e.b.serve = func(ctx context.Context, _ string, _ int, _ *inference.Request) (*inference.Response, inference.Stream, error) {
-		select {
-		case <-r.began:
-		case <-time.After(10 * time.Second): // hang guard
-			return nil, nil, errors.New("the intent was not written while the attempt ran")
-		}
-		return nil, newFakeStream(ctx, false, streamEvents()...), nil
-	}
+	e.b.serve = r.serveOnceBegun
 	out, err := e.invoke(t, "r", true)
 	if err != nil {
 		t.Fatal(err)
@@ -154,14 +158,7 @@ func TestForwardedStreamIntentDuringAttempt(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, "")
 	r := newJournalingRecorder(e)
-	e.b.serve = func(ctx context.Context, _ string, _ int, _ *inference.Request) (*inference.Response, inference.Stream, error) {
-		select {
-		case <-r.began:
-		case <-time.After(10 * time.Second): // hang guard
-			return nil, nil, errors.New("the intent was not written while the attempt ran")
-		}
-		return nil, newFakeStream(ctx, false, streamEvents()...), nil
-	}
+	e.b.serve = r.serveOnceBegun
 	job := &Job{RequestID: "fwd", Operation: OpChatCompletions, SourceRegion: "eu-central-1", DestinationRegion: "eu-west-1",
 		ProfileID: "eu.m", Model: "m", Principal: e.principal, Request: &inference.Request{Model: "eu.m", Stream: true}}
 	out, err := e.g.ServeForwarded(t.Context(), job)
