@@ -220,6 +220,17 @@ func stream(t *testing.T, c *Client) {
 	}
 }
 
+// poolLinkKinds are the links the pool is tested over: whatever the peer
+// offers, the pool speaks HTTP/1.1.
+var poolLinkKinds = []struct {
+	name       string
+	secure, h2 bool
+}{
+	{"mutual TLS, HTTP/2 offered", true, true},
+	{"mutual TLS, peer without HTTP/2", true, false},
+	{"insecure development link", false, false},
+}
+
 // TestAnswersOverHTTP1Pool: non-streaming forwards go over HTTP/1.1
 // whatever the peer offers, one after another on one kept-alive
 // connection, answered in the answer form and sealed with the session MAC
@@ -228,14 +239,7 @@ func stream(t *testing.T, c *Client) {
 // has more); Close closes the idle connections.
 func TestAnswersOverHTTP1Pool(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name       string
-		secure, h2 bool
-	}{
-		{"mutual TLS, HTTP/2 offered", true, true},
-		{"mutual TLS, peer without HTTP/2", true, false},
-		{"insecure development link", false, false},
-	} {
+	for _, tc := range poolLinkKinds {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			local := &servingLocal{}

@@ -60,14 +60,7 @@ func (s *hangingStream) Close() error { return nil }
 // connection.
 func TestStreamsOverHTTP1Pool(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name       string
-		secure, h2 bool
-	}{
-		{"mutual TLS, HTTP/2 offered", true, true},
-		{"mutual TLS, peer without HTTP/2", true, false},
-		{"insecure development link", false, false},
-	} {
+	for _, tc := range poolLinkKinds {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			local := &servingLocal{}
