@@ -398,13 +398,20 @@ const sseReadBuffer = 1 << 10
 
 // Stream implements Backend. It returns after the upstream's first event.
 func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	// The upstream call ends when the caller's context does, but through
+	// detach rather than as its child: once the stream has ended, Close
+	// detaches it, so that the caller's return (which ends its context)
+	// cannot cut the drain short and cost the connection (see drain).
+	parent := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	detach := context.AfterFunc(parent, cancel)
 	resp, err := o.do(ctx, req, true)
 	if err != nil {
+		detach()
 		cancel()
 		return nil, err
 	}
-	s := &sseStream{ctx: ctx, cancel: cancel, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
+	s := &sseStream{ctx: ctx, cancel: cancel, detach: detach, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
 		raw: req.Body != nil}
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
@@ -432,6 +439,9 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 type sseStream struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	// detach stops the caller's context from cancelling ctx; it reports
+	// false once that cancellation has begun.
+	detach func() bool
 	body   io.ReadCloser
 	r      *bufio.Reader
 	// long assembles a line longer than r's buffer.
@@ -487,9 +497,13 @@ const maxDrain = 64 << 10
 // its end, and the next request would dial (and shake hands) again. From a
 // well-behaved upstream what follows is only the body's terminator, which
 // may arrive in a write of its own. Close runs it on a goroutine of its
-// own, so the caller never waits for it; the idle time-out bounds it (the
-// timer cancels the request), and after more than maxDrain bytes, or an
-// error, the connection is let go.
+// own, so the caller never waits for it, after detaching the request from
+// the caller's context: the caller returns at once, which ends its context
+// (an HTTP handler's, when it returns), and a drain still waiting for the
+// terminator then lost the connection (nearly one local stream in two did,
+// in meridian bench). The idle time-out bounds it (the timer cancels the
+// request), and after more than maxDrain bytes, or an error, the connection
+// is let go.
 func (s *sseStream) drain() {
 	s.timer.Reset(s.idle)
 	io.CopyN(io.Discard, s.r, maxDrain)
@@ -498,6 +512,9 @@ func (s *sseStream) drain() {
 
 // release stops the stream's timer and ends its request.
 func (s *sseStream) release() {
+	if s.detach != nil {
+		s.detach()
+	}
 	s.timer.Stop()
 	s.cancel()
 	s.body.Close()
@@ -710,7 +727,7 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 // rest of the body, in the background (drain).
 func (s *sseStream) Close() error {
 	s.once.Do(func() {
-		if s.ended.Load() {
+		if s.ended.Load() && (s.detach == nil || s.detach()) {
 			go s.drain()
 			return
 		}

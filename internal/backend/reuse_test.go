@@ -3,6 +3,8 @@ package backend
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,8 +24,9 @@ import (
 // TestOpenAIStreamKeepsItsConnection: a stream that ends with [DONE] leaves
 // its connection to the upstream in the pool, even when the end of the
 // HTTP body (the chunked terminator) arrives after [DONE] in a write of its
-// own: closing the stream reads the body to its end (in the background;
-// the test waits for that read before the next stream). A stream that
+// own, and the caller's context ends right after Close: closing the stream
+// reads the body to its end (in the background, detached from the caller's
+// context; the test waits for that read before the next stream). A stream that
 // dropped its connection made the next request dial (and, on TLS, shake
 // hands) again.
 func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
@@ -38,9 +41,10 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 			// [DONE]; only then does the handler return, which writes the
 			// body's terminator in a write of its own.
 			sawDone := make(chan struct{}, 1)
-			// sawEnd is sent to once the body was read to its end: net/http
-			// has then put the connection back in its pool.
-			sawEnd := make(chan struct{}, 1)
+			// sawEnd is sent the error that ended the body: io.EOF once
+			// it was read to its end (net/http has then put the
+			// connection back in its pool).
+			sawEnd := make(chan error, 1)
 			var conns atomic.Int64
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.Copy(io.Discard, r.Body)
@@ -78,8 +82,12 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				s, err := b.Stream(t.Context(), r)
+				// The caller's context ends right after Close, as an HTTP
+				// handler's does when it returns.
+				ctx, cancel := context.WithCancel(t.Context())
+				s, err := b.Stream(ctx, r)
 				if err != nil {
+					cancel()
 					t.Fatalf("stream %d: %v", i, err)
 				}
 				n := 0
@@ -94,13 +102,12 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 					n++
 				}
 				s.Close()
+				cancel()
 				if n == 0 {
 					t.Fatalf("stream %d: no events", i)
 				}
-				select {
-				case <-sawEnd:
-				case <-t.Context().Done():
-					t.Fatalf("stream %d: its body was never read to the end", i)
+				if err := <-sawEnd; err != io.EOF {
+					t.Fatalf("stream %d: its body ended in %v, not at its end: the connection was dropped", i, err)
 				}
 			}
 			if got := conns.Load(); got != 1 {
@@ -114,7 +121,8 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 // returns [DONE], and end once a read returns io.EOF.
 type watchDone struct {
 	http.RoundTripper
-	done, end chan<- struct{}
+	done chan<- struct{}
+	end  chan<- error
 }
 
 func (w watchDone) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -127,19 +135,41 @@ func (w watchDone) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type doneBody struct {
 	io.ReadCloser
-	done, end chan<- struct{}
+	done  chan<- struct{}
+	end   chan<- error
+	ended bool
 }
 
+// Read tells end the error of the first read that fails: io.EOF when the
+// body was read to its end.
 func (b *doneBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if bytes.Contains(p[:n], []byte("[DONE]")) {
 		notify(b.done)
 	}
-	if err == io.EOF {
-		notify(b.end)
+	if err != nil && !b.ended {
+		b.ended = true
+		select {
+		case b.end <- err:
+		default:
+		}
 	}
 	return n, err
 }
+
+// Close tells end errClosedEarly when no read had failed yet.
+func (b *doneBody) Close() error {
+	if !b.ended {
+		b.ended = true
+		select {
+		case b.end <- errClosedEarly:
+		default:
+		}
+	}
+	return b.ReadCloser.Close()
+}
+
+var errClosedEarly = errors.New("body closed before its end")
 
 func notify(c chan<- struct{}) {
 	select {
