@@ -398,13 +398,7 @@ const sseReadBuffer = 1 << 10
 
 // Stream implements Backend. It returns after the upstream's first event.
 func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
-	// The upstream call ends when the caller's context does, but through
-	// detach rather than as its child: once the stream has ended, Close
-	// detaches it, so that the caller's return (which ends its context)
-	// cannot cut the drain short and cost the connection (see drain).
-	parent := ctx
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	detach := context.AfterFunc(parent, cancel)
+	ctx, cancel, detach := detachable(ctx)
 	resp, err := o.do(ctx, req, true)
 	if err != nil {
 		detach()
@@ -433,6 +427,28 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 	}
 	s.head-- // put the first event back, in its place, for the caller
 	return s, nil
+}
+
+// detachable returns a context for an upstream call that ends when parent
+// does, with the same error, but through detach rather than as parent's
+// child: once a stream has ended, its Close calls detach, so that the
+// caller's return (which ends parent: an HTTP handler's context ends when
+// it returns) cannot cut the stream's drain short and cost the connection
+// (see sseStream.drain). detach reports false once parent's cancellation
+// has reached ctx. parent's deadline is ctx's own, so that running out of
+// time still reads as context.DeadlineExceeded, not as a cancellation.
+func detachable(parent context.Context) (ctx context.Context, cancel context.CancelFunc, detach func() bool) {
+	if d, ok := parent.Deadline(); ok {
+		ctx, cancel = context.WithDeadline(context.WithoutCancel(parent), d)
+	} else {
+		ctx, cancel = context.WithCancel(context.WithoutCancel(parent))
+	}
+	detach = context.AfterFunc(parent, func() {
+		if !errors.Is(parent.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	return ctx, cancel, detach
 }
 
 // sseStream reads an OpenAI chat.completion.chunk SSE stream.

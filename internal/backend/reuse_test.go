@@ -309,3 +309,42 @@ func TestOpenAIStreamEndsAtDoneWhateverTheBody(t *testing.T) {
 		t.Fatal("the connection was kept after the idle time-out")
 	}
 }
+
+// TestOpenAIStreamEndsWithItsCaller: the upstream call of a stream, detached
+// from the caller's context so that a finished stream keeps its connection,
+// still ends as that context does, and with the same meaning: a caller's
+// hang-up is a cancellation, a caller's deadline a time-out.
+func TestOpenAIStreamEndsWithItsCaller(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // no event until the caller gives up
+	}))
+	defer srv.Close()
+	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", FirstByteTimeout: time.Hour, StreamIdleTimeout: time.Hour})
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want inference.ErrorKind
+	}{
+		{"hang-up", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			return ctx, cancel
+		}, inference.KindUnavailable},
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(t.Context(), time.Unix(0, 0))
+		}, inference.KindTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			_, err := b.Stream(ctx, req())
+			var ie *inference.Error
+			if !errors.As(err, &ie) || ie.Kind != tc.want {
+				t.Fatalf("Stream = %v, want an error of kind %v", err, tc.want)
+			}
+		})
+	}
+}
