@@ -623,15 +623,16 @@ func (s *remoteStream) Close() error {
 // drain reads what follows the stream's last frame to the end of the HTTP
 // body, then releases the stream, so that its connection goes back to the
 // pool: net/http closes a connection whose response body is closed before
-// its end, and the next forward would dial (and shake hands) again. The
-// destination writes the last frame and the body's end together, but they
-// can arrive apart, and the source's 1 KiB read buffer (streamReadBuffer)
-// can end in the last frame's last byte; the caller's return ends its
-// context at once, which ended the forward too (the source's handler
-// returns right after Close). Close runs it on a goroutine of its own,
-// detached from the caller's context, so the caller never waits for it;
-// streamDrainTimeout bounds it (on the client's clock), and after more
-// than maxStreamDrain bytes, or an error, the connection is let go.
+// its end, and the next forward would dial (and shake hands) again. A
+// Meridian destination writes the last frame and the body's end in one
+// write (server.relay), and a read normally returns both; but they can
+// arrive apart (a network that splits the write, another implementation),
+// and the caller's return ends its context at once, which ended the
+// forward too (the source's handler returns right after Close). Close runs
+// it on a goroutine of its own, detached from the caller's context, so the
+// caller never waits for it; streamDrainTimeout bounds it (on the client's
+// clock), and after more than maxStreamDrain bytes, or an error, the
+// connection is let go.
 func (s *remoteStream) drain() {
 	t := clock.Or(s.clock).AfterFuncTimer(streamDrainTimeout, s.cancel)
 	io.CopyN(io.Discard, s.sc, maxStreamDrain)
