@@ -405,7 +405,9 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		var we wireError
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we); err != nil || we.Kind == "" {
+		err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we)
+		readToEnd(resp.Body)
+		if err != nil || we.Kind == "" {
 			return nil, &inference.Error{Kind: inference.KindUpstream, Message: fmt.Sprintf("region %s answered status %d", r.p.Region, resp.StatusCode)}
 		}
 		return nil, we.err(r.p.Region)

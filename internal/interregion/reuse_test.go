@@ -1,10 +1,13 @@
 package interregion
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,5 +112,122 @@ func TestForwardedStreamKeepsItsConnection(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// flushingWriter flushes every write: each is a chunk of its own on the
+// wire.
+type flushingWriter struct{ http.ResponseWriter }
+
+func (w flushingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	http.NewResponseController(w.ResponseWriter).Flush()
+	return n, err
+}
+
+func (w flushingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// readOnConn watches a source's pool connection: once the bytes read from
+// it contain marker, the next read on it (the source reading on after
+// what it was sent) is sent to more.
+type readOnConn struct {
+	net.Conn
+	marker []byte
+	more   chan<- struct{}
+	mu     sync.Mutex
+	got    []byte
+	seen   bool
+}
+
+func (c *readOnConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.seen {
+		c.seen, c.got = false, c.got[:0]
+		c.more <- struct{}{}
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.got = append(c.got, p[:n]...)
+	c.seen = bytes.Contains(c.got, c.marker)
+	c.mu.Unlock()
+	return n, err
+}
+
+// failingLocal is a destination gateway that refuses every job with err.
+type failingLocal struct{ err error }
+
+func (l failingLocal) ServeForwarded(context.Context, *dispatch.Job) (*dispatch.Outcome, error) {
+	return nil, l.err
+}
+
+// TestForwardedJSONAnswerKeepsItsConnection: a non-streaming forward
+// answered in JSON (an answer that does not fit the answer form, or an
+// error) gives its pool connection back although the JSON decoder stops
+// at the value's end: the source reads the body to its end, which may
+// arrive after the value (here the destination sends the body's end only
+// once the source reads on after the value, or hangs up). A forward that
+// closed the body at the value's end dropped the connection, and the next
+// forward dialled again.
+func TestForwardedJSONAnswerKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	canonical := &inference.Response{ID: "msg-1", Model: "demo.chat-small",
+		Message:    inference.Message{Role: "assistant", Content: []inference.Block{{Text: "hi"}}},
+		StopReason: inference.StopEndTurn, Usage: inference.Usage{InputTokens: 3, OutputTokens: 1}}
+	for _, tc := range []struct {
+		name  string
+		local Local
+		// wantErr is the kind of error Complete fails with; 0: none.
+		wantErr inference.ErrorKind
+	}{
+		{"answer in JSON", answerLocal{canonical}, 0},
+		{"error", failingLocal{&inference.Error{Kind: inference.KindThrottled, Message: "slow down"}}, inference.KindThrottled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			more := make(chan struct{}, 1)
+			l := startPoolLink(t, poolLinkOptions{local: tc.local,
+				wrap: func(h http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if r.URL.Path != PathInvoke {
+							h.ServeHTTP(w, r)
+							return
+						}
+						h.ServeHTTP(flushingWriter{w}, r)
+						select {
+						case <-more:
+						case <-r.Context().Done():
+						}
+					})
+				}})
+			pool := l.client.peers[dst].lanes.pool
+			dial := pool.dial
+			pool.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				// The JSON value's end, its newline and the chunk's end.
+				return &readOnConn{Conn: c, marker: []byte("}\n\r\n"), more: more}, nil
+			}
+			const n = 3
+			for i := range n {
+				ctx, cancel := context.WithCancel(t.Context())
+				got, err := l.client.Executor(dst).Complete(ctx, forwardJob())
+				cancel()
+				var ie *inference.Error
+				switch {
+				case tc.wantErr == 0 && err != nil:
+					t.Fatalf("forward %d: %v", i, err)
+				case tc.wantErr == 0 && got.Message.Text() != "hi":
+					t.Fatalf("forward %d answered %+v, want the canonical answer", i, got)
+				case tc.wantErr != 0 && (!errors.As(err, &ie) || ie.Kind != tc.wantErr):
+					t.Fatalf("forward %d failed with %v, want a %v error", i, err, tc.wantErr)
+				}
+			}
+			if got := l.conns.Load(); got != 1 {
+				t.Errorf("%d sequential forwards opened %d connections, want 1 (each gave its connection back)", n, got)
+			}
+		})
 	}
 }
