@@ -231,3 +231,69 @@ func TestForwardedJSONAnswerKeepsItsConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardedStreamDrainIsBounded: a destination that holds the body
+// open after a stream's last frame holds the source's drain (and its pool
+// connection) for streamDrainTimeout on the client's clock at most; the
+// connection is then let go (the destination sees the hang-up), and the
+// pool has its room back.
+func TestForwardedStreamDrainIsBounded(t *testing.T) {
+	t.Parallel()
+	hungUp := make(chan struct{}, 1)
+	l := startPoolLink(t, poolLinkOptions{local: endingLocal{end: io.EOF},
+		wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h.ServeHTTP(w, r)
+				if r.URL.Path != PathInvoke {
+					return
+				}
+				http.NewResponseController(w).Flush()
+				<-r.Context().Done()
+				hungUp <- struct{}{}
+			})
+		}})
+	ctx, cancel := context.WithCancel(t.Context())
+	st, err := l.client.Executor(dst).Stream(ctx, forwardJob())
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	for {
+		if _, err := st.Recv(); err != nil {
+			if err != io.EOF {
+				t.Fatalf("Recv: %v", err)
+			}
+			break
+		}
+	}
+	timers := l.clock.Timers()
+	st.Close()
+	cancel()
+	guard, stop := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
+	defer stop()
+	if err := l.clock.WaitTimers(guard, timers+1); err != nil {
+		t.Fatal(err)
+	}
+	released := st.(*remoteStream).released
+	select {
+	case <-released:
+		t.Fatal("the stream was released before the body's end or the drain's time-out")
+	default:
+	}
+	if got := l.client.peers[dst].lanes.pool.inFlight.Load(); got != 1 {
+		t.Errorf("a draining stream holds %d requests in flight on the pool, want 1", got)
+	}
+	l.clock.Advance(streamDrainTimeout)
+	select {
+	case <-released:
+	case <-guard.Done():
+		t.Fatal("the drain outlived its time-out")
+	}
+	select {
+	case <-hungUp:
+	case <-guard.Done():
+		t.Fatal("the destination never saw the source let the connection go")
+	}
+	if got := l.client.peers[dst].lanes.pool.inFlight.Load(); got != 0 {
+		t.Errorf("after the drain's time-out, %d requests are in flight on the pool, want 0", got)
+	}
+}
