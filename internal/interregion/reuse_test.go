@@ -46,15 +46,22 @@ func (s *endingStream) Close() error { return nil }
 // does when it returns. Closing the stream reads the body to its end in the
 // background, detached from the caller's context; the test waits for that
 // (released) before the next stream. A stream that dropped its connection
-// made the next forward dial, and shake hands (mutual TLS), again.
+// made the next forward dial, and shake hands (mutual TLS), again. The
+// same holds for a stream in NDJSON (a destination from before stream
+// frames), whose last line is its end or an error.
 func TestForwardedStreamKeepsItsConnection(t *testing.T) {
 	t.Parallel()
 	ends := []struct {
 		name string
 		end  error
+		// ndjson: the destination answers in NDJSON (it is not told
+		// that the source reads stream frames).
+		ndjson bool
 	}{
-		{"end frame", io.EOF},
-		{"error frame", &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: overloaded"}},
+		{"end frame", io.EOF, false},
+		{"error frame", &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: overloaded"}, false},
+		{"NDJSON end line", io.EOF, true},
+		{"NDJSON error line", &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: overloaded"}, true},
 	}
 	for _, tc := range poolLinkKinds {
 		for _, e := range ends {
@@ -68,9 +75,15 @@ func TestForwardedStreamKeepsItsConnection(t *testing.T) {
 				l := startPoolLink(t, poolLinkOptions{secure: tc.secure, h2: tc.h2, local: endingLocal{end: e.end},
 					wrap: func(h http.Handler) http.Handler {
 						return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+							if e.ndjson {
+								r.Header.Del("Accept")
+							}
 							h.ServeHTTP(w, r)
 							if r.URL.Path != PathInvoke {
 								return
+							}
+							if got := w.Header().Get("Content-Type"); got != ContentTypeNDJSON && e.ndjson {
+								t.Errorf("the destination answered in %q, want NDJSON", got)
 							}
 							http.NewResponseController(w).Flush()
 							select {
