@@ -481,7 +481,7 @@ const streamReadBuffer = 1 << 10
 
 func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFunc, framed bool, onReceipt func(string)) *remoteStream {
 	sc := bufio.NewReaderSize(body, streamReadBuffer)
-	s := &remoteStream{region: region, body: body, cancel: cancel, sc: sc, onReceipt: onReceipt, released: make(chan struct{})}
+	s := &remoteStream{region: region, body: body, cancel: cancel, sc: sc, onReceipt: onReceipt}
 	if framed {
 		s.frames = &frameReader{r: sc, max: maxFrameBytes}
 	}
@@ -514,8 +514,9 @@ type remoteStream struct {
 	detach func() bool
 	// clock times the drain (streamDrainTimeout).
 	clock clock.Clock
-	// released is closed once the stream has let its request go.
-	released chan struct{}
+	// released, if set, is called once the stream has let its request go
+	// (tests).
+	released func()
 }
 
 // Ready implements inference.Readier: the next frame (or NDJSON line) is
@@ -655,5 +656,7 @@ func (s *remoteStream) release() {
 	}
 	s.cancel()
 	s.body.Close()
-	close(s.released)
+	if s.released != nil {
+		s.released()
+	}
 }

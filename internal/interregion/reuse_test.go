@@ -104,6 +104,8 @@ func TestForwardedStreamKeepsItsConnection(t *testing.T) {
 					for end == nil {
 						_, end = st.Recv()
 					}
+					released := make(chan struct{})
+					st.(*remoteStream).released = func() { close(released) }
 					var ie *inference.Error
 					if e.end == io.EOF && end != io.EOF || e.end != io.EOF && (!errors.As(end, &ie) || ie.Kind != inference.KindUpstream) {
 						t.Fatalf("stream %d ended with %v, want %v", i, end, e.end)
@@ -112,7 +114,7 @@ func TestForwardedStreamKeepsItsConnection(t *testing.T) {
 					st.Close()
 					cancel()
 					select {
-					case <-st.(*remoteStream).released:
+					case <-released:
 					case <-time.After(time.Minute): // a hang guard only
 						t.Fatalf("stream %d: its request was never released", i)
 					}
@@ -270,6 +272,8 @@ func TestForwardedStreamDrainIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Stream: %v", err)
 	}
+	released := make(chan struct{})
+	st.(*remoteStream).released = func() { close(released) }
 	for {
 		if _, err := st.Recv(); err != nil {
 			if err != io.EOF {
@@ -286,7 +290,6 @@ func TestForwardedStreamDrainIsBounded(t *testing.T) {
 	if err := l.clock.WaitTimers(guard, timers+1); err != nil {
 		t.Fatal(err)
 	}
-	released := st.(*remoteStream).released
 	select {
 	case <-released:
 		t.Fatal("the stream was released before the body's end or the drain's time-out")
