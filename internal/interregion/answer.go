@@ -343,6 +343,7 @@ func readAnswer(resp *http.Response) (*inference.Response, error) {
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 			return nil, err
 		}
+		readToEnd(resp.Body)
 		return &out, nil
 	}
 	out, err := parseAnswerHeaders(resp.Header)
@@ -354,6 +355,18 @@ func readAnswer(resp *http.Response) (*inference.Response, error) {
 	}
 	return &out, nil
 }
+
+// maxTrailing bounds what readToEnd reads.
+const maxTrailing = 4 << 10
+
+// readToEnd reads what follows a decoded JSON value to the end of the body
+// (at most maxTrailing bytes): json.Decoder stops at the value's end, and
+// net/http closes a connection whose response body is closed before its
+// end, so the next forward would dial (and shake hands) again. From a
+// well-behaved destination what follows is the encoder's newline and the
+// body's end, normally read with the value; a body whose end arrives apart
+// is waited for within the forward's context.
+func readToEnd(body io.Reader) { io.Copy(io.Discard, io.LimitReader(body, maxTrailing)) }
 
 // readAnswerBody reads the body of an answer form: n bytes when the length
 // is known (-1 when not), never more than maxAnswerBytes, never none.

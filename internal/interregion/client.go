@@ -405,7 +405,9 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		var we wireError
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we); err != nil || we.Kind == "" {
+		err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we)
+		readToEnd(resp.Body)
+		if err != nil || we.Kind == "" {
 			return nil, &inference.Error{Kind: inference.KindUpstream, Message: fmt.Sprintf("region %s answered status %d", r.p.Region, resp.StatusCode)}
 		}
 		return nil, we.err(r.p.Region)
@@ -430,23 +432,44 @@ func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Re
 }
 
 func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Stream, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	// The forward ends when the caller's context does, but through detach
+	// rather than as its child: once the stream has ended, Close detaches
+	// it, so that the caller's return (which ends its context: an HTTP
+	// handler's, when it returns) cannot cut the drain short and cost the
+	// connection (see remoteStream.drain).
+	parent := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	detach := context.AfterFunc(parent, cancel)
 	// A destination that knows stream frames answers in them; an older
 	// one ignores Accept and writes NDJSON, which remoteStream reads as
 	// well. The stream takes a connection of the HTTP/1.1 pool while one
 	// is free to streams, and the lanes beyond (answerPool): a stream holds its
 	// connection to its end, and a thousand slow streams must not each
-	// hold one. It gives the connection back when read to its end; a
-	// stream closed before its end closes its connection instead, which
-	// is how the destination learns of the hang-up and cancels its
-	// upstream call.
+	// hold one. It gives the connection back when read to its end (Close
+	// reads what follows the last frame, drain); a stream closed before
+	// its end closes its connection instead, which is how the destination
+	// learns of the hang-up and cancels its upstream call.
 	resp, err := r.sendVia(ctx, r.p.streams, job, acceptStream)
 	if err != nil {
+		detach()
 		cancel()
 		return nil, err
 	}
-	return newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt), nil
+	s := newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt)
+	s.detach, s.clock = detach, r.c.opts.Clock
+	return s, nil
 }
+
+const (
+	// maxStreamDrain bounds what Close reads after a stream's last frame
+	// (drain): from a well-behaved destination, only the body's end.
+	maxStreamDrain = 64 << 10
+	// streamDrainTimeout bounds how long Close waits for the body's end
+	// after the last frame (drain). The destination writes both in one
+	// write (server.relay), so the wait is normally none; a destination
+	// that holds the body open that long loses the connection.
+	streamDrainTimeout = 5 * time.Second
+)
 
 // streamReadBuffer is the read buffer of a forwarded stream at the source,
 // on top of the transport's (an HTTP/2 stream's pipe, or a pool
@@ -481,6 +504,19 @@ type remoteStream struct {
 	once sync.Once
 	// onReceipt is given the receipt sent with the stream's end.
 	onReceipt func(string)
+	// ended is set once Recv has returned the stream's last frame (or
+	// line): its end, or an error the destination sent. What follows is
+	// only the body's end, which Close then reads (drain). It is atomic
+	// because Close may run on another goroutine than Recv.
+	ended atomic.Bool
+	// detach stops the caller's context from ending the forward; it
+	// reports false once that has begun. Nil: Close never drains.
+	detach func() bool
+	// clock times the drain (streamDrainTimeout).
+	clock clock.Clock
+	// released, if set, is called once the stream has let its request go
+	// (tests).
+	released func()
 }
 
 // Ready implements inference.Readier: the next frame (or NDJSON line) is
@@ -518,6 +554,7 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 		return inference.Event{}, s.end(l.Receipt)
 	case l.Error != nil:
 		s.done = true
+		s.ended.Store(true)
 		return inference.Event{}, l.Error.err(s.region)
 	case l.Event != nil:
 		return *l.Event, nil
@@ -546,6 +583,7 @@ func (s *remoteStream) recvFrame() (inference.Event, error) {
 			return inference.Event{}, s.fail(fmt.Errorf("%w: error frame", errMalformedFrame))
 		}
 		s.done = true
+		s.ended.Store(true)
 		return inference.Event{}, we.err(s.region)
 	}
 	return inference.Event{}, s.fail(fmt.Errorf("%w: frame type %d", errMalformedFrame, f.typ))
@@ -555,6 +593,7 @@ func (s *remoteStream) recvFrame() (inference.Event, error) {
 // receipt if it sent one.
 func (s *remoteStream) end(receipt string) error {
 	s.done = true
+	s.ended.Store(true)
 	if receipt != "" && s.onReceipt != nil {
 		s.onReceipt(receipt)
 	}
@@ -570,10 +609,54 @@ func (s *remoteStream) fail(err error) error {
 	return &inference.Error{Kind: inference.KindUpstream, Message: "the stream from region " + s.region + " was cut off", Err: err}
 }
 
+// Close releases the stream; after its last frame it first reads the
+// body's end, in the background (drain), unless a read has already
+// returned it (as it normally has).
 func (s *remoteStream) Close() error {
 	s.once.Do(func() {
-		s.cancel()
-		s.body.Close()
+		if s.ended.Load() && !atEOF(s.body) && s.detach != nil && s.detach() {
+			go s.drain()
+			return
+		}
+		s.release()
 	})
 	return nil
+}
+
+// drain reads what follows the stream's last frame to the end of the HTTP
+// body, then releases the stream, so that its connection goes back to the
+// pool: net/http closes a connection whose response body is closed before
+// its end, and the next forward would dial (and shake hands) again. A
+// Meridian destination writes the last frame and the body's end in one
+// write (server.relay), and a read normally returns both; but they can
+// arrive apart (a network that splits the write, another implementation),
+// and the caller's return ends its context at once, which ended the
+// forward too (the source's handler returns right after Close). Close runs
+// it on a goroutine of its own, detached from the caller's context, so the
+// caller never waits for it; streamDrainTimeout bounds it (on the client's
+// clock), and after more than maxStreamDrain bytes, or an error, the
+// connection is let go.
+func (s *remoteStream) drain() {
+	t := clock.Or(s.clock).AfterFuncTimer(streamDrainTimeout, s.cancel)
+	io.CopyN(io.Discard, s.sc, maxStreamDrain)
+	t.Stop()
+	s.release()
+}
+
+// atEOF reports whether a read of body returned its end, when body tells.
+func atEOF(body io.Reader) bool {
+	b, ok := body.(interface{ atEOF() bool })
+	return ok && b.atEOF()
+}
+
+// release ends the stream's request and closes its body.
+func (s *remoteStream) release() {
+	if s.detach != nil {
+		s.detach()
+	}
+	s.cancel()
+	s.body.Close()
+	if s.released != nil {
+		s.released()
+	}
 }

@@ -290,6 +290,9 @@ type laneBody struct {
 	l      *lanes
 	cancel context.CancelFunc
 	once   sync.Once
+	// eof is set once a read returned the body's end: net/http has then
+	// given the connection back (HTTP/1.1) or ended the stream (HTTP/2).
+	eof atomic.Bool
 }
 
 func (b *laneBody) Read(p []byte) (int, error) {
@@ -297,8 +300,14 @@ func (b *laneBody) Read(p []byte) (int, error) {
 	if n > 0 {
 		b.l.hear()
 	}
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
 	return n, err
 }
+
+// atEOF reports whether a read returned the body's end.
+func (b *laneBody) atEOF() bool { return b.eof.Load() }
 
 func (b *laneBody) Close() error {
 	err := b.ReadCloser.Close()
