@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/meridian-gateway/meridian/internal/clock"
-	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/detach"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
@@ -398,14 +399,18 @@ const sseReadBuffer = 1 << 10
 
 // Stream implements Backend. It returns after the upstream's first event.
 func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
-	ctx, cancel, detach := detachable(ctx)
+	// The upstream call ends with the caller's context until the stream
+	// has ended: Close then lets go of it, so that the caller's
+	// return, which ends its context (an HTTP handler's does), cannot cut
+	// the drain short and cost the connection (see sseStream.drain).
+	ctx, cancel, letGo := detach.From(ctx)
 	resp, err := o.do(ctx, req, true)
 	if err != nil {
-		detach()
+		letGo()
 		cancel()
 		return nil, err
 	}
-	s := &sseStream{ctx: ctx, cancel: cancel, detach: detach, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
+	s := &sseStream{ctx: ctx, cancel: cancel, detach: letGo, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
 		raw: req.Body != nil}
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
@@ -427,28 +432,6 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 	}
 	s.head-- // put the first event back, in its place, for the caller
 	return s, nil
-}
-
-// detachable returns a context for an upstream call that ends when parent
-// does, with the same error, but through detach rather than as parent's
-// child: once a stream has ended, its Close calls detach, so that the
-// caller's return (which ends parent: an HTTP handler's context ends when
-// it returns) cannot cut the stream's drain short and cost the connection
-// (see sseStream.drain). detach reports false once parent's cancellation
-// has reached ctx. parent's deadline is ctx's own, so that running out of
-// time still reads as context.DeadlineExceeded, not as a cancellation.
-func detachable(parent context.Context) (ctx context.Context, cancel context.CancelFunc, detach func() bool) {
-	if d, ok := parent.Deadline(); ok {
-		ctx, cancel = context.WithDeadline(context.WithoutCancel(parent), d)
-	} else {
-		ctx, cancel = context.WithCancel(context.WithoutCancel(parent))
-	}
-	detach = context.AfterFunc(parent, func() {
-		if !errors.Is(parent.Err(), context.DeadlineExceeded) {
-			cancel()
-		}
-	})
-	return ctx, cancel, detach
 }
 
 // sseStream reads an OpenAI chat.completion.chunk SSE stream.

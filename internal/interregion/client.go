@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/detach"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
@@ -432,14 +433,12 @@ func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Re
 }
 
 func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Stream, error) {
-	// The forward ends when the caller's context does, but through detach
-	// rather than as its child: once the stream has ended, Close detaches
-	// it, so that the caller's return (which ends its context: an HTTP
-	// handler's, when it returns) cannot cut the drain short and cost the
-	// connection (see remoteStream.drain).
-	parent := ctx
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	detach := context.AfterFunc(parent, cancel)
+	// The forward ends with the caller's context until the stream has
+	// ended: Close then lets go of it, so that the caller's return, which
+	// ends its context (an HTTP handler's does), cannot cut the drain
+	// short and cost the connection (see remoteStream.drain). A caller's
+	// deadline stays the forward's own.
+	ctx, cancel, letGo := detach.From(ctx)
 	// A destination that knows stream frames answers in them; an older
 	// one ignores Accept and writes NDJSON, which remoteStream reads as
 	// well. The stream takes a connection of the HTTP/1.1 pool while one
@@ -451,12 +450,12 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 	// learns of the hang-up and cancels its upstream call.
 	resp, err := r.sendVia(ctx, r.p.streams, job, acceptStream)
 	if err != nil {
-		detach()
+		letGo()
 		cancel()
 		return nil, err
 	}
 	s := newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt)
-	s.detach, s.clock = detach, r.c.opts.Clock
+	s.detach, s.clock = letGo, r.c.opts.Clock
 	return s, nil
 }
 

@@ -1,0 +1,65 @@
+package detach
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+type key struct{}
+
+func TestFrom(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// end ends the parent (after stop, when stopFirst).
+		end       func(cancel context.CancelFunc)
+		deadline  bool
+		stopFirst bool
+		want      error // ctx.Err() afterwards; nil: still running
+		wantStop  bool
+	}{
+		{name: "hang-up", end: func(c context.CancelFunc) { c() }, want: context.Canceled},
+		{name: "deadline", deadline: true, want: context.DeadlineExceeded},
+		{name: "let go, then hang-up", stopFirst: true, end: func(c context.CancelFunc) { c() }, wantStop: true},
+		{name: "still running", stopFirst: true, wantStop: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent, cancelParent := context.WithCancel(context.WithValue(t.Context(), key{}, "v"))
+			defer cancelParent()
+			if tc.deadline {
+				// Already past: ctx ends as a time-out, not as a
+				// cancellation.
+				parent, cancelParent = context.WithDeadline(parent, time.Unix(0, 0))
+				defer cancelParent()
+			}
+			ctx, cancel, stop := From(parent)
+			defer cancel()
+			if got := ctx.Value(key{}); got != "v" {
+				t.Errorf("ctx.Value = %v, want the parent's value", got)
+			}
+			if tc.stopFirst {
+				if got := stop(); got != tc.wantStop {
+					t.Errorf("stop() = %v, want %v", got, tc.wantStop)
+				}
+			}
+			if tc.end != nil {
+				tc.end(cancelParent)
+			}
+			if tc.want == nil {
+				if err := ctx.Err(); err != nil {
+					t.Fatalf("ctx.Err() = %v after the parent was let go of, want nil", err)
+				}
+				return
+			}
+			<-ctx.Done()
+			if err := ctx.Err(); !errors.Is(err, tc.want) {
+				t.Fatalf("ctx.Err() = %v, want %v", err, tc.want)
+			}
+			if !tc.stopFirst && stop() {
+				t.Error("stop() = true after the parent ended, want false")
+			}
+		})
+	}
+}
