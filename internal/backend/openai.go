@@ -266,21 +266,24 @@ func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inferen
 		return nil, err
 	}
 	defer resp.Body.Close()
+	// The whole body is read (bounded), so that net/http pools the
+	// connection: a decoder that stopped at the value's end left the
+	// newline and the body's end behind.
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, readError(ctx, "read upstream response", err)
+	}
+	if len(raw) > maxResponseBytes {
+		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 64 MiB"}
+	}
 	if req.Body != nil {
 		// In the request's dialect or translated from it: the answer is
 		// OpenAI's, as received; the front end translates it back.
-		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-		if err != nil {
-			return nil, readError(ctx, "read upstream response", err)
-		}
-		if len(raw) > maxResponseBytes {
-			return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model's answer is larger than 64 MiB"}
-		}
 		return passThroughResponse(raw, o.cfg.Clock.Now().Sub(start))
 	}
 	var r oaResponse
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return nil, readError(ctx, "decode upstream response", err)
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "the model sent a malformed answer", Err: fmt.Errorf("decode upstream response: %w", err)}
 	}
 	if len(r.Choices) == 0 {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "upstream returned no choices"}

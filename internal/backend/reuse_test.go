@@ -348,3 +348,46 @@ func TestOpenAIStreamEndsWithItsCaller(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAIAnswerKeepsItsConnection: an answer decoded into the canonical
+// response (a request without a body of its own) is read to the body's end,
+// which arrives in a write of its own after the JSON value, so that the
+// connection goes back to the pool.
+func TestOpenAIAnswerKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	ended := make(chan error, 1)
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c1","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`)
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "\n") // what json.Decoder leaves unread
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	tr := &http.Transport{MaxIdleConnsPerHost: 4}
+	defer tr.CloseIdleConnections()
+	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Transport: watchDone{tr, make(chan struct{}, 1), ended}})
+	const answers = 3
+	for i := range answers {
+		resp, err := b.Complete(t.Context(), req())
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if got := resp.Message.Text(); got != "Hi" {
+			t.Fatalf("answer %d: %q, want Hi", i, got)
+		}
+		if err := <-ended; err != io.EOF {
+			t.Fatalf("answer %d: its body ended in %v, not at its end: the connection was dropped", i, err)
+		}
+	}
+	if got := conns.Load(); got != 1 {
+		t.Errorf("%d answers opened %d connections to the upstream, want 1", answers, got)
+	}
+}
