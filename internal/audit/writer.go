@@ -955,6 +955,11 @@ func (w *Writer) writeDigest() error {
 	if err := w.sync(); err != nil {
 		return err
 	}
+	// End records wait for the next journal write; the digest bounds how
+	// long (and so how far back recovery reads the log after a crash).
+	if err := w.flushJournal(); err != nil {
+		return err
+	}
 	now := w.clock.Now()
 	prev := w.digestSum
 	d := &Digest{
