@@ -153,8 +153,10 @@ func (w *Writer) journalCommit(items []*item) {
 		case it.kind == kindBegin && w.out != nil:
 			it.err = w.unavail.Load()
 		case it.kind == kindBegin:
-			j.open[k] = &openIntent{seq: w.seq, ev: it.ev, rec: it.body}
-			j.pend = appendBegin(j.pend, it.body, w.seq)
+			oi := it.intent
+			oi.seq = w.seq
+			j.open[k] = oi
+			j.pend = appendBegin(j.pend, oi.rec, w.seq)
 			begins = true
 		}
 	}
