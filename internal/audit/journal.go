@@ -58,10 +58,10 @@ type openIntent struct {
 // journal is the writer goroutine's view of the journal file.
 type journal struct {
 	path   string
-	f      File  // open for appending; nil until the first rewrite
-	size   int64 // bytes of complete records
-	base   int64 // size right after the last rewrite
-	broken bool  // a failed write left bytes that could not be taken back
+	f      File   // open for appending; nil until the first rewrite
+	size   int64  // bytes of complete records
+	base   int64  // size right after the last rewrite
+	broken bool   // a failed write left bytes that could not be taken back
 	pend   []byte // records not written yet: ends, then the begins of a commit
 	ends   int    // end records in pend
 	open   map[intentKey]*openIntent
