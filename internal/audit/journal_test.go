@@ -245,3 +245,46 @@ func TestPendingEndsFlushed(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingEndsBounded: when many streams end while none begins, their
+// end records go out once more than maxPendingEnds wait, with one write.
+func TestPendingEndsBounded(t *testing.T) {
+	t.Parallel()
+	fsys := &countFS{}
+	w, err := Open(Config{Dir: t.TempDir()}, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t), FS: fsys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx := t.Context()
+	const n = maxPendingEnds + 1
+	for i := range n {
+		if err := w.Begin(ctx, testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := fsys.counts(journalName)
+	for i := range n - 1 {
+		if err := w.Append(ctx, testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := fsys.counts(journalName); got != before {
+		t.Fatalf("%d ends made %d journal writes, want them pending", n-1, got-before)
+	}
+	if err := w.Append(ctx, testEvent(n-1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := fsys.counts(journalName); got != before+1 {
+		t.Errorf("%d ends made %d journal writes, want 1", n, got-before)
+	}
+	ends := 0
+	for _, r := range journalRecords(t, w.Dir()) {
+		if strings.HasPrefix(r, "end ") {
+			ends++
+		}
+	}
+	if ends != n {
+		t.Errorf("journal holds %d end records, want %d", ends, n)
+	}
+}
