@@ -28,9 +28,10 @@ const journalCompactBytes = 1 << 20
 //	{"op":"begin","id":"<eventId>","side":"source","event":{...},"seq":<events in the log>}
 //	{"op":"end","id":"<eventId>","side":"source"}
 //
-// A begin is written before a stream's first byte goes out; an end once
-// the stream's event is in the log. An incomplete last line is a begin that
-// was never acknowledged (its stream never started) and is ignored.
+// A begin is written before a stream's first byte goes out; an end after
+// the stream's event is in the log, with the journal's next write (see
+// journalCommit), or never. An incomplete last line is a record that was
+// never acknowledged (a begin whose stream never started) and is ignored.
 type journalRecord struct {
 	Op    string `json:"op"`
 	ID    string `json:"id"`
