@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/jsonesc"
 )
@@ -21,7 +22,7 @@ func appendEvent(dst []byte, e *Event) []byte {
 	dst = append(dst, `,"eventId":`...)
 	dst = jsonesc.AppendString(dst, e.EventID)
 	dst = append(dst, `,"eventTime":"`...)
-	dst = e.EventTime.UTC().AppendFormat(dst, timeLayout)
+	dst = appendTime(dst, e.EventTime.Time)
 	dst = append(dst, `","eventName":`...)
 	dst = jsonesc.AppendString(dst, e.EventName)
 	dst = append(dst, `,"side":`...)
@@ -187,4 +188,27 @@ func appendMs(dst []byte, v float64) []byte {
 		return append(dst, b...)
 	}
 	return strconv.AppendFloat(dst, v, 'f', -1, 64)
+}
+
+// appendTime appends t as t.UTC().AppendFormat(dst, timeLayout) does (RFC
+// 3339 in UTC, milliseconds truncated), without parsing the layout, which
+// costs a quarter of an event's encoding. Years outside 0-9999, which the
+// layout writes otherwise, go to AppendFormat. TestAppendTimeMatchesFormat
+// and FuzzAppendTime hold it to AppendFormat's output.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, timeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	return append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }

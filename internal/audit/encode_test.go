@@ -73,3 +73,42 @@ func FuzzAppendEvent(f *testing.F) {
 		checkEncoding(t, e)
 	})
 }
+
+// TestAppendTimeMatchesFormat holds appendTime to AppendFormat with
+// timeLayout, at the edges of its digits and of its fallback.
+func TestAppendTimeMatchesFormat(t *testing.T) {
+	t.Parallel()
+	cet := time.FixedZone("CET", 3600)
+	for _, tm := range []time.Time{
+		{},
+		time.Date(2026, 11, 25, 9, 38, 23, 123456789, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2027, 1, 1, 0, 30, 0, 999999, cet), // a year earlier in UTC
+		time.Date(1, 1, 1, 0, 0, 0, 0, cet),          // year 0 in UTC
+		time.Date(0, 1, 1, 0, 0, 0, 1e6, time.UTC),
+		time.Date(-1, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 7, 8, 9, 10_000_000, time.UTC),
+		time.Unix(0, 0),
+	} {
+		want := tm.UTC().AppendFormat([]byte("x"), timeLayout)
+		if got := appendTime([]byte("x"), tm); string(got) != string(want) {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// FuzzAppendTime holds appendTime to AppendFormat for any instant.
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(1795000000), int64(123456789), 0)
+	f.Add(int64(-62135596800), int64(0), 3600)
+	f.Add(int64(253402300799), int64(999999999), -7200)
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int) {
+		tm := time.Unix(sec, nsec).In(time.FixedZone("z", offset%(24*3600)))
+		want := tm.UTC().AppendFormat(nil, timeLayout)
+		if got := appendTime(nil, tm); string(got) != string(want) {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	})
+}

@@ -28,9 +28,10 @@ const journalCompactBytes = 1 << 20
 //	{"op":"begin","id":"<eventId>","side":"source","event":{...},"seq":<events in the log>}
 //	{"op":"end","id":"<eventId>","side":"source"}
 //
-// A begin is written before a stream's first byte goes out; an end once
-// the stream's event is in the log. An incomplete last line is a begin that
-// was never acknowledged (its stream never started) and is ignored.
+// A begin is written before a stream's first byte goes out; an end after
+// the stream's event is in the log, with the journal's next write (see
+// journalCommit), or never. An incomplete last line is a record that was
+// never acknowledged (a begin whose stream never started) and is ignored.
 type journalRecord struct {
 	Op    string `json:"op"`
 	ID    string `json:"id"`
@@ -58,11 +59,12 @@ type openIntent struct {
 // journal is the writer goroutine's view of the journal file.
 type journal struct {
 	path   string
-	f      File  // open for appending; nil until the first rewrite
-	size   int64 // bytes of complete records
-	base   int64 // size right after the last rewrite
-	broken bool  // a failed write left bytes that could not be taken back
-	buf    []byte
+	f      File   // open for appending; nil until the first rewrite
+	size   int64  // bytes of complete records
+	base   int64  // size right after the last rewrite
+	broken bool   // a failed write left bytes that could not be taken back
+	pend   []byte // records not written yet: ends, then the begins of a commit
+	ends   int    // end records in pend
 	open   map[intentKey]*openIntent
 }
 
@@ -121,61 +123,93 @@ func appendEnd(dst []byte, k intentKey) []byte {
 	return append(dst, '}', '\n')
 }
 
+// maxPendingEnds bounds the end records waiting for the next journal
+// write (see journalCommit).
+const maxPendingEnds = 1024
+
 // journalCommit journals what a group commit changed: an end for each
 // event now in the log whose stream had an intent, and a begin for each
 // intent in items (refused during an outage). A failed journal write makes
-// the trail unavailable and fails the begins; a lost end is harmless,
-// because recovery checks the log before writing an interrupted event.
+// the trail unavailable and fails the begins.
+//
+// End records cost no write of their own: they wait in j.pend, in order
+// with the begins, and go out with the next write the journal needs (a
+// begin, which streams make as often as ends), a digest (so none waits
+// longer than the digest interval) or past maxPendingEnds; a rewrite drops
+// them with their begins. A lost end is harmless: recovery looks in the log
+// after an open intent's seq before writing an interrupted event. Pending
+// ends only bound how far back it reads.
 func (w *Writer) journalCommit(items []*item) {
 	j := &w.journal
-	buf := j.buf[:0]
-	defer func() { j.buf = buf[:0] }()
-	var begins []*item
+	begins := false
 	for _, it := range items {
 		k := intentKey{it.id, it.side}
 		switch {
 		case it.kind == kindEvent && it.written && len(j.open) > 0:
 			if _, ok := j.open[k]; ok {
 				delete(j.open, k)
-				buf = appendEnd(buf, k)
+				j.pend = appendEnd(j.pend, k)
+				j.ends++
 			}
 		case it.kind == kindBegin && w.out != nil:
 			it.err = w.unavail.Load()
 		case it.kind == kindBegin:
-			j.open[k] = &openIntent{seq: w.seq, ev: it.ev, rec: it.body}
-			buf = appendBegin(buf, it.body, w.seq)
-			begins = append(begins, it)
+			oi := it.intent
+			oi.seq = w.seq
+			j.open[k] = oi
+			j.pend = appendBegin(j.pend, oi.rec, w.seq)
+			begins = true
 		}
 	}
-	if len(buf) == 0 {
+	if !begins && j.ends <= maxPendingEnds {
 		return
 	}
+	if err := w.writeJournal(begins && w.cfg.Fsync == SyncAlways); err != nil {
+		w.fail(err)
+		for _, it := range items {
+			if it.kind == kindBegin && it.err == nil {
+				delete(j.open, intentKey{it.id, it.side})
+				it.err = w.unavail.Load()
+			}
+		}
+	}
+}
+
+// flushJournal writes the pending end records, if any (see journalCommit).
+func (w *Writer) flushJournal() error {
+	if len(w.journal.pend) == 0 || w.out != nil {
+		return nil
+	}
+	return w.writeJournal(false)
+}
+
+// writeJournal writes the pending records with one write (fsyncing it when
+// durable), or rewrites the journal when it has no file to append to or a
+// failed write broke it; then compacts it once it is large and mostly ends
+// and begins of finished streams (not when many streams are simply
+// running). On error, the pending records are dropped: the begins among
+// them fail, and a lost end is harmless.
+func (w *Writer) writeJournal(durable bool) error {
+	j := &w.journal
 	var err error
 	if j.f == nil || j.broken {
 		err = w.rewriteJournal() // writes the open set, these begins included
 	} else {
-		err = w.appendJournal(buf)
-		if err == nil && len(begins) > 0 && w.cfg.Fsync == SyncAlways {
+		err = w.appendJournal(j.pend)
+		if err == nil && durable {
 			if serr := j.f.Sync(); serr != nil {
 				err = fmt.Errorf("fsync audit journal: %w", serr)
 			}
 		}
 	}
-	// Compact once the journal is large and mostly ends and begins of
-	// finished streams (not when many streams are simply running).
+	j.pend, j.ends = j.pend[:0], 0
 	if err == nil && j.size > journalCompactBytes && j.size > 2*j.base {
-		if err = w.rewriteJournal(); err != nil {
-			w.fail(err)
-		}
-		return
-	}
-	if err != nil {
-		w.fail(err)
-		for _, it := range begins {
-			delete(j.open, intentKey{it.id, it.side})
-			it.err = w.unavail.Load()
+		if cerr := w.rewriteJournal(); cerr != nil {
+			// The records are written: only the compaction failed.
+			w.fail(cerr)
 		}
 	}
+	return err
 }
 
 // appendJournal appends records; a failed write is truncated back.
@@ -215,6 +249,7 @@ func (w *Writer) rewriteJournal() error {
 		return fmt.Errorf("open audit journal: %w", err)
 	}
 	j.f, j.size, j.base, j.broken = f, int64(len(buf)), int64(len(buf)), false
+	j.pend, j.ends = j.pend[:0], 0 // the ends of streams it no longer holds
 	return nil
 }
 

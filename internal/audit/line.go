@@ -27,18 +27,25 @@ const (
 // which keeps JSON encoding out of the writer's single-threaded loop.
 func marshalEvent(e *Event) ([]byte, error) {
 	c := *e
-	c.PrevHash = GenesisHash
-	c.Hash = ""
-	if c.Attempts == nil {
-		c.Attempts = []Attempt{}
+	return appendUnsealed(make([]byte, 0, 1024), &c), nil
+}
+
+// appendUnsealed is marshalEvent appending to dst, for an event the caller
+// owns: it sets e's PrevHash and Hash to the placeholders (and nil Attempts
+// to empty) instead of encoding a copy.
+func appendUnsealed(dst []byte, e *Event) []byte {
+	e.PrevHash = GenesisHash
+	e.Hash = ""
+	if e.Attempts == nil {
+		e.Attempts = []Attempt{}
 	}
-	b := appendEvent(make([]byte, 0, 1024), &c)
+	b := appendEvent(dst, e)
 	if !bytes.HasSuffix(b, []byte(`"prevHash":"`+GenesisHash+unsealedTail)) {
 		// Event's last two fields are prevHash and hash; anything else is a
 		// programmer error in this file.
 		panic("audit: event encoding does not end with prevHash, hash")
 	}
-	return b, nil
+	return b
 }
 
 // seal fills prevHash into the unsealed body (modifying it), hashes it, and

@@ -103,6 +103,7 @@ func (w *Writer) unrecorded(it *item) {
 	u := w.unavail.Load()
 	if oi := w.journal.open[intentKey{it.id, it.side}]; oi != nil {
 		oi.final = it.body
+		it.body = nil // the intent owns it now, not the item pool
 		it.err = fmt.Errorf("%w (the stream's event is kept and written when the trail recovers)", u)
 		return
 	}

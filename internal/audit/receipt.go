@@ -13,18 +13,7 @@ import (
 // docs/receipts.md). The hash is returned only with a nil error: when
 // Append would fail, or ctx ends before the event is written, it is "".
 func (w *Writer) AppendHashed(ctx context.Context, e *Event) (string, error) {
-	c := w.prepare(e)
-	body, err := marshalEvent(&c)
-	if err != nil {
-		return "", err
-	}
-	it := &item{kind: kindEvent, id: c.EventID, side: c.Side, body: body, done: make(chan error, 1)}
-	if err := w.enqueue(ctx, it); err != nil {
-		return "", err
-	}
-	// enqueue returned the error sent on it.done after the writer set
-	// it.hash: the channel orders the two.
-	return it.hash, nil
+	return w.enqueue(ctx, w.eventItem(e))
 }
 
 // ErrReceiptEvent reports that a receipt's event is not in the verified

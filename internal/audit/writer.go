@@ -80,6 +80,7 @@ type Writer struct {
 	cur       *logFile
 	touched   []*logFile // files with events since the last digest
 	buf       []byte
+	inline    []*item // the group of an inline commit (see enqueue)
 	bufItems  []*item
 	bufSeq    uint64 // seq and hash before the first event in buf,
 	bufHash   string // restored if the write fails
@@ -117,15 +118,38 @@ type item struct {
 	kind    itemKind
 	id      string
 	side    Side
-	body    []byte // kindEvent: the unsealed line; kindBegin: beginPrefix
-	ev      *Event // kindBegin: the event as known at the first byte
-	hash    string // set when sealed
-	end     int    // offset in the writer's buffer after this event's line
-	written bool   // the event's line is in the log
+	body    []byte      // kindEvent: the unsealed line
+	intent  *openIntent // kindBegin: the intent, its seq set when journaled
+	hash    string      // set when sealed
+	end     int         // offset in the writer's buffer after this event's line
+	written bool        // the event's line is in the log
 	err     error
 	// done is buffered and receives err once; nil for the writer's own
 	// items (gap markers, deferred and interrupted events).
 	done chan error
+}
+
+// itemPool recycles callers' items, with their reply channel and body
+// buffer, so that an event costs no allocation of its own but its hash.
+// An item goes back once its caller has received the writer's reply (see
+// release), after which the writer never touches it; one whose caller
+// stopped waiting (its ctx ended) is left to the garbage collector.
+var itemPool = sync.Pool{New: func() any { return &item{done: make(chan error, 1)} }}
+
+// maxPooledBody is the largest body buffer an item keeps in the pool (an
+// event with recorded content may be far larger than most).
+const maxPooledBody = 64 << 10
+
+func getItem() *item { return itemPool.Get().(*item) }
+
+// putItem returns a caller's item to the pool; its done channel is empty.
+func putItem(it *item) {
+	body := it.body
+	if cap(body) > maxPooledBody {
+		body = nil
+	}
+	*it = item{body: body[:0], done: it.done}
+	itemPool.Put(it)
 }
 
 // logFile is a log file the writer wrote, or found on start-up.
@@ -328,12 +352,17 @@ func (w *Writer) prepare(e *Event) Event {
 // away) never keeps the event out of the log, and if ctx ends while waiting
 // Append returns ctx.Err() while the queued event is still written.
 func (w *Writer) Append(ctx context.Context, e *Event) error {
+	_, err := w.enqueue(ctx, w.eventItem(e))
+	return err
+}
+
+// eventItem prepares and encodes e into an item from the pool.
+func (w *Writer) eventItem(e *Event) *item {
 	c := w.prepare(e)
-	body, err := marshalEvent(&c)
-	if err != nil {
-		return err
-	}
-	return w.enqueue(ctx, &item{kind: kindEvent, id: c.EventID, side: c.Side, body: body, done: make(chan error, 1)})
+	it := getItem()
+	it.kind, it.id, it.side = kindEvent, c.EventID, c.Side
+	it.body = appendUnsealed(it.body, &c)
+	return it
 }
 
 // Begin records, in a journal beside the log, that the response to e's
@@ -353,17 +382,32 @@ func (w *Writer) Begin(ctx context.Context, e *Event) error {
 	if u := w.unavail.Load(); u != nil {
 		return u
 	}
-	c := w.prepare(e)
-	c.Content = nil // the journal is no place for prompts
-	return w.enqueue(ctx, &item{kind: kindBegin, id: c.EventID, side: c.Side, ev: &c, body: beginPrefix(&c), done: make(chan error, 1)})
+	p := &intentParts{ev: w.prepare(e)}
+	p.ev.Content = nil // the journal is no place for prompts
+	p.oi = openIntent{ev: &p.ev, rec: beginPrefix(&p.ev)}
+	it := getItem()
+	it.kind, it.id, it.side, it.intent = kindBegin, p.ev.EventID, p.ev.Side, &p.oi
+	_, err := w.enqueue(ctx, it)
+	return err
 }
 
-// enqueue hands it to the writer goroutine and waits for the outcome.
-func (w *Writer) enqueue(ctx context.Context, it *item) error {
+// intentParts is a stream's intent as Begin builds it: the event and the
+// open intent that points to it, allocated together.
+type intentParts struct {
+	ev Event
+	oi openIntent
+}
+
+// enqueue hands it to the writer goroutine and waits for the outcome: the
+// error, and with a nil error the event's hash. It owns it from then on and
+// returns it to the pool, unless ctx ended first (the writer still holds
+// it and replies later).
+func (w *Writer) enqueue(ctx context.Context, it *item) (hash string, err error) {
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
-		return ErrClosed
+		putItem(it)
+		return "", ErrClosed
 	}
 	if len(w.queue) == 0 && w.unavail.Load() == nil && w.state.TryLock() {
 		// Idle: commit here. Close cannot finish meanwhile (its drain
@@ -373,7 +417,9 @@ func (w *Writer) enqueue(ctx context.Context, it *item) error {
 		// orders itself with.
 		w.mu.RUnlock()
 		// Events queued meanwhile join this commit (one write for all).
-		w.commit(w.collect([]*item{it}))
+		w.inline = w.collect(append(w.inline[:0], it))
+		w.commit(w.inline)
+		clear(w.inline) // the items go back to the pool
 		armed := w.probeT != nil
 		w.state.Unlock()
 		if armed {
@@ -382,7 +428,7 @@ func (w *Writer) enqueue(ctx context.Context, it *item) error {
 			default:
 			}
 		}
-		return <-it.done
+		return release(it, <-it.done)
 	}
 	// pending counts the queue and the item the run goroutine may hold
 	// while it waits for an inline commit to end (see run), so the send
@@ -391,16 +437,29 @@ func (w *Writer) enqueue(ctx context.Context, it *item) error {
 		w.pending.Add(-1)
 		w.mu.RUnlock()
 		w.stats.rejected.Add(1)
-		return ErrBackpressure
+		putItem(it)
+		return "", ErrBackpressure
 	}
 	w.queue <- it
 	w.mu.RUnlock()
 	select {
 	case err := <-it.done:
-		return err
+		return release(it, err)
 	case <-ctx.Done():
-		return ctx.Err()
+		return "", ctx.Err()
 	}
+}
+
+// release returns it, whose reply err was received from it.done, to the
+// pool, with its hash when err is nil. The reply was the writer's last
+// touch of it (the hash was set before, and the channel orders the two).
+func release(it *item, err error) (string, error) {
+	var hash string
+	if err == nil {
+		hash = it.hash
+	}
+	putItem(it)
+	return hash, err
 }
 
 // Digest writes a signed digest now, covering every event appended before
@@ -953,6 +1012,11 @@ func (w *Writer) writeDigest() error {
 		return nil
 	}
 	if err := w.sync(); err != nil {
+		return err
+	}
+	// End records wait for the next journal write; the digest bounds how
+	// long (and so how far back recovery reads the log after a crash).
+	if err := w.flushJournal(); err != nil {
 		return err
 	}
 	now := w.clock.Now()

@@ -1,0 +1,160 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const streamCrashDirEnv = "MERIDIAN_AUDIT_STREAM_CRASH_DIR"
+
+// TestStreamCrashChild is the process TestStreamCrash kills: streams from
+// several goroutines, each a Begin ("BEGUN <id>" once it returned) and an
+// Append ("ACK <id>"), until it is killed.
+func TestStreamCrashChild(t *testing.T) {
+	root := os.Getenv(streamCrashDirEnv)
+	if root == "" {
+		t.Skip("runs only as the child of TestStreamCrash")
+	}
+	w, err := Open(Config{Dir: root}, testRegion, Options{})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	var mu sync.Mutex
+	say := func(s ...any) {
+		mu.Lock()
+		fmt.Println(s...)
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				e := testEvent(g*1_000_000 + i)
+				if err := w.Begin(context.Background(), e); err != nil {
+					say("ERR", err)
+					continue
+				}
+				say("BEGUN", e.EventID)
+				if err := w.Append(context.Background(), e); err != nil {
+					say("ERR", err)
+					continue
+				}
+				say("ACK", e.EventID)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestStreamCrash kills a process running streams with SIGKILL, when end
+// records of streams whose events are in the log may not be in the journal
+// yet, and checks that the restarted writer leaves exactly one event per
+// begun stream: its own for every acknowledged one, never a duplicate.
+func TestStreamCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	root := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStreamCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), streamCrashDirEnv+"="+root)
+	cmd.Stderr = t.Output()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	begun, acked := map[string]bool{}, map[string]bool{}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	const killAfter = 300
+	// Hang guard only: a child that stops writing is killed, and the test
+	// fails below because it was not killed by the test.
+	guard := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	defer guard.Stop()
+	killed := false
+	for l := range lines {
+		switch {
+		case strings.HasPrefix(l, "BEGUN "):
+			begun[strings.TrimPrefix(l, "BEGUN ")] = true
+		case strings.HasPrefix(l, "ACK "):
+			acked[strings.TrimPrefix(l, "ACK ")] = true
+		case strings.HasPrefix(l, "ERR "):
+			t.Errorf("child: %s", l)
+		}
+		if !killed && len(acked) >= killAfter {
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatalf("child exited after %d acknowledgements without being killed", len(acked))
+	}
+
+	dir := filepath.Join(root, testRegion)
+	// Streams whose event is in the log and whose end is not in the
+	// journal: what recovery must not write again.
+	open := map[string]bool{}
+	for _, r := range journalRecords(t, dir) {
+		op, id, _ := strings.Cut(r, " ")
+		open[id] = op == "begin"
+	}
+	pendingEnds := 0
+	for _, e := range readEvents(t, dir) {
+		if open[e.EventID] {
+			pendingEnds++
+		}
+	}
+	w := openTest(t, root, newFakeClock(), nil)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(dir, w.PublicKey()); err != nil {
+		t.Fatalf("Verify after restart: %v", err)
+	}
+	events := map[string][]string{} // id: error codes
+	for _, e := range readEvents(t, dir) {
+		events[e.EventID] = append(events[e.EventID], e.ErrorCode)
+	}
+	interrupted := 0
+	for id, codes := range events {
+		if len(codes) > 1 {
+			t.Errorf("%s has %d events %q, want one", id, len(codes), codes)
+		}
+		if codes[0] == InterruptedErrorCode {
+			interrupted++
+		}
+	}
+	for id := range begun {
+		if len(events[id]) == 0 {
+			t.Errorf("begun stream %s has no event", id)
+		}
+	}
+	for id := range acked {
+		if c := events[id]; len(c) == 0 || c[0] == InterruptedErrorCode {
+			t.Errorf("acknowledged stream %s has events %q, want its own", id, c)
+		}
+	}
+	t.Logf("%d streams begun, %d acknowledged, %d with their event in the log but no end record at the crash; after restart %d events, %d interrupted",
+		len(begun), len(acked), pendingEnds, len(events), interrupted)
+}

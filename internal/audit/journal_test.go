@@ -1,0 +1,291 @@
+package audit
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// countFS is the operating system's file system counting the write calls
+// made on each file, by base name: what a stream costs in write(2)s.
+type countFS struct {
+	OSFS
+	mu     sync.Mutex
+	writes map[string]int
+	syncs  map[string]int
+}
+
+func (c *countFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	f, err := c.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &countFile{File: f, fs: c, name: filepath.Base(name)}, nil
+}
+
+// counts returns the writes and fsyncs of a file so far.
+func (c *countFS) counts(name string) (writes, syncs int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes[name], c.syncs[name]
+}
+
+type countFile struct {
+	File
+	fs   *countFS
+	name string
+}
+
+func (f *countFile) Write(p []byte) (int, error) {
+	f.fs.mu.Lock()
+	if f.fs.writes == nil {
+		f.fs.writes, f.fs.syncs = map[string]int{}, map[string]int{}
+	}
+	f.fs.writes[f.name]++
+	f.fs.mu.Unlock()
+	return f.File.Write(p)
+}
+
+func (f *countFile) Sync() error {
+	f.fs.mu.Lock()
+	if f.fs.syncs == nil {
+		f.fs.writes, f.fs.syncs = map[string]int{}, map[string]int{}
+	}
+	f.fs.syncs[f.name]++
+	f.fs.mu.Unlock()
+	return f.File.Sync()
+}
+
+// journalRecords returns the journal's records as "op id" strings,
+// skipping a torn last line a killed process may leave.
+func journalRecords(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, journalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for l := range strings.Lines(string(b)) {
+		if !strings.HasSuffix(l, "}\n") {
+			continue // torn
+		}
+		_, op, _ := strings.Cut(l, `"op":"`)
+		op, _, _ = strings.Cut(op, `"`)
+		_, id, _ := strings.Cut(l, `"id":"`)
+		id, _, _ = strings.Cut(id, `"`)
+		out = append(out, op+" "+id)
+	}
+	return out
+}
+
+// TestJournalWritesPerStream: a stream costs one journal write (its begin
+// record), not two: the end record of a stream whose event is in the log
+// waits in memory and goes out with the next journal write. Under both
+// fsync modes, one stream after another.
+func TestJournalWritesPerStream(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []SyncPolicy{SyncInterval, SyncAlways} {
+		t.Run(string(policy), func(t *testing.T) {
+			t.Parallel()
+			fsys := &countFS{}
+			w, err := Open(Config{Dir: t.TempDir(), Fsync: policy}, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t), FS: fsys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			j0, _ := fsys.counts(journalName) // the rewrite at start
+			const streams = 20
+			for i := range streams {
+				e := testEvent(i)
+				if err := w.Begin(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Append(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			j, js := fsys.counts(journalName)
+			if got := j - j0; got != streams {
+				t.Errorf("%d streams made %d journal writes, want %d (one per begin; ends ride along)", streams, got, streams)
+			}
+			if policy == SyncAlways && js != streams {
+				t.Errorf("%d streams made %d journal fsyncs under fsync=always, want one per begin", streams, js)
+			}
+			// Every end but the last went out with the next begin.
+			recs := journalRecords(t, w.Dir())
+			if len(recs) != 2*streams-1 || recs[len(recs)-1] != "begin req-000019" || recs[len(recs)-2] != "end req-000018" {
+				t.Errorf("journal = %v, want begin and end of each stream, the last end pending", recs)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := eventIDs(readEvents(t, w.Dir())); len(got) != streams || slices.ContainsFunc(got, func(s string) bool { return strings.HasSuffix(s, "/"+InterruptedErrorCode) }) {
+				t.Errorf("log = %v, want %d events, none interrupted", got, streams)
+			}
+		})
+	}
+}
+
+// TestPendingEndCrash: a process killed after a stream's event reached the
+// log but before its end record was written leaves an intent that looks
+// open; the next Open finds the event in the log and writes no interrupted
+// duplicate, with and without streams running and begun after it.
+func TestPendingEndCrash(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		running bool // a stream begun after the ended one is still running
+		want    []string
+	}{
+		{"ended", false, []string{"req-000001/"}},
+		{"ended then running", true, []string{"req-000001/", "req-000002/interrupted"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root, clk := t.TempDir(), newFakeClock()
+			w := openTest(t, root, clk, nil)
+			ctx := t.Context()
+			ended := testEvent(1)
+			if err := w.Begin(ctx, ended); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Append(ctx, ended); err != nil {
+				t.Fatal(err)
+			}
+			if tc.running {
+				if err := w.Begin(ctx, testEvent(2)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The pending end is not in the journal yet (unless a begin
+			// carried it); a crash now leaves that journal.
+			recs := journalRecords(t, w.Dir())
+			wantRecs := []string{"begin req-000001"}
+			if tc.running {
+				wantRecs = []string{"begin req-000001", "end req-000001", "begin req-000002"}
+			}
+			if !slices.Equal(recs, wantRecs) {
+				t.Fatalf("journal before the crash = %v, want %v", recs, wantRecs)
+			}
+			crashed := filepath.Join(t.TempDir(), "crashed")
+			snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			w2 := openTest(t, crashed, clk, nil)
+			if err := w2.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := eventIDs(readEvents(t, w2.Dir())); !slices.Equal(got, tc.want) {
+				t.Errorf("after restart: log = %v, want %v", got, tc.want)
+			}
+			if b, _ := os.ReadFile(filepath.Join(w2.Dir(), journalName)); len(b) != 0 {
+				t.Errorf("journal after restart holds %q, want it empty", b)
+			}
+			mustVerify(t, w2.Dir(), w2)
+		})
+	}
+}
+
+// TestPendingEndsFlushed: pending end records do not wait for a begin that
+// may never come: the digest (on its interval, and on Writer.Digest)
+// writes them, so that a crash after a quiet spell makes recovery read
+// the log only from the streams still running.
+func TestPendingEndsFlushed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		flush func(t *testing.T, w *Writer, clk *fakeClock)
+	}{
+		{"digest", func(t *testing.T, w *Writer, clk *fakeClock) {
+			if err := w.Digest(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"digest interval", func(t *testing.T, w *Writer, clk *fakeClock) {
+			clk.Advance(DefaultDigestInterval)
+			if err := w.Digest(t.Context()); err != nil { // a barrier: the tick was handled before it
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fsys := &countFS{}
+			clk := newFakeClock()
+			w, err := Open(Config{Dir: t.TempDir()}, testRegion, Options{Clock: clk, Logger: testLogger(t), FS: fsys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			ctx := t.Context()
+			for i := range 3 {
+				if err := w.Begin(ctx, testEvent(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 3 {
+				if err := w.Append(ctx, testEvent(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := fsys.counts(journalName)
+			tc.flush(t, w, clk)
+			after, _ := fsys.counts(journalName)
+			want := []string{"begin req-000000", "begin req-000001", "begin req-000002", "end req-000000", "end req-000001", "end req-000002"}
+			if got := journalRecords(t, w.Dir()); !slices.Equal(got, want) {
+				t.Errorf("journal = %v, want %v", got, want)
+			}
+			if after-before != 1 {
+				t.Errorf("flushing 3 pending ends took %d writes, want 1", after-before)
+			}
+		})
+	}
+}
+
+// TestPendingEndsBounded: when many streams end while none begins, their
+// end records go out once more than maxPendingEnds wait, with one write.
+func TestPendingEndsBounded(t *testing.T) {
+	t.Parallel()
+	fsys := &countFS{}
+	w, err := Open(Config{Dir: t.TempDir()}, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t), FS: fsys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx := t.Context()
+	const n = maxPendingEnds + 1
+	for i := range n {
+		if err := w.Begin(ctx, testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := fsys.counts(journalName)
+	for i := range n - 1 {
+		if err := w.Append(ctx, testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := fsys.counts(journalName); got != before {
+		t.Fatalf("%d ends made %d journal writes, want them pending", n-1, got-before)
+	}
+	if err := w.Append(ctx, testEvent(n-1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := fsys.counts(journalName); got != before+1 {
+		t.Errorf("%d ends made %d journal writes, want 1", n, got-before)
+	}
+	ends := 0
+	for _, r := range journalRecords(t, w.Dir()) {
+		if strings.HasPrefix(r, "end ") {
+			ends++
+		}
+	}
+	if ends != n {
+		t.Errorf("journal holds %d end records, want %d", ends, n)
+	}
+}
