@@ -45,3 +45,36 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// TestPlain8: the eight-byte skip sees exactly the bytes the byte loop
+// escapes or decodes, at every position of a word.
+func TestPlain8(t *testing.T) {
+	special := []byte{0x00, 0x1f, '"', '\\', '<', '>', '&', 0x80, 0xff, 0xc3}
+	for b := range 256 {
+		for pos := range 8 {
+			w := []byte("abcdefgh")
+			w[pos] = byte(b)
+			want := b >= 0x20 && b < 0x80 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+			if got := plain8(load8(string(w), 0)); got != want {
+				t.Errorf("plain8 with %#x at %d = %v, want %v", b, pos, got, want)
+			}
+		}
+	}
+	for _, a := range special {
+		for _, b := range special {
+			w := string([]byte{a, 'x', 'x', 'x', 'x', 'x', 'x', b})
+			if plain8(load8(w, 0)) {
+				t.Errorf("plain8(%q) = true", w)
+			}
+		}
+	}
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	s := "The user asked for a summary of the quarterly report; the model answered in plain text, as most do."
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
+	}
+}
