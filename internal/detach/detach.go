@@ -27,11 +27,20 @@ func From(parent context.Context) (ctx context.Context, cancel context.CancelFun
 	} else {
 		ctx, cancel = context.WithCancel(context.WithoutCancel(parent))
 	}
-	stop = context.AfterFunc(parent, func() {
+	hungUp := func() bool {
 		// A deadline reaches ctx through its own, as a time-out.
-		if !errors.Is(parent.Err(), context.DeadlineExceeded) {
+		err := parent.Err()
+		return err != nil && !errors.Is(err, context.DeadlineExceeded)
+	}
+	stop = context.AfterFunc(parent, func() {
+		if hungUp() {
 			cancel()
 		}
 	})
+	// AfterFunc calls back on a goroutine of its own: a caller that has
+	// already hung up must not start the call meanwhile.
+	if hungUp() {
+		cancel()
+	}
 	return ctx, cancel, stop
 }

@@ -17,10 +17,14 @@ func TestFrom(t *testing.T) {
 		end       func(cancel context.CancelFunc)
 		deadline  bool
 		stopFirst bool
-		want      error // ctx.Err() afterwards; nil: still running
-		wantStop  bool
+		// endFirst ends the parent before From, which must then return
+		// ctx already ended (not once its callback has run).
+		endFirst bool
+		want     error // ctx.Err() afterwards; nil: still running
+		wantStop bool
 	}{
 		{name: "hang-up", end: func(c context.CancelFunc) { c() }, want: context.Canceled},
+		{name: "hung up before", endFirst: true, end: func(c context.CancelFunc) { c() }, want: context.Canceled},
 		{name: "deadline", deadline: true, want: context.DeadlineExceeded},
 		{name: "let go, then hang-up", stopFirst: true, end: func(c context.CancelFunc) { c() }, wantStop: true},
 		{name: "still running", stopFirst: true, wantStop: true},
@@ -34,8 +38,17 @@ func TestFrom(t *testing.T) {
 				parent, cancelParent = context.WithDeadline(parent, time.Unix(0, 0))
 				defer cancelParent()
 			}
+			if tc.endFirst {
+				tc.end(cancelParent)
+			}
 			ctx, cancel, stop := From(parent)
 			defer cancel()
+			if tc.endFirst {
+				if err := ctx.Err(); !errors.Is(err, tc.want) {
+					t.Fatalf("ctx.Err() = %v at once, want %v", err, tc.want)
+				}
+				return
+			}
 			if got := ctx.Value(key{}); got != "v" {
 				t.Errorf("ctx.Value = %v, want the parent's value", got)
 			}
