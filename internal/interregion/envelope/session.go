@@ -115,7 +115,7 @@ func Seal(e Envelope, k *SessionKey) (Sealed, error) {
 // validated HMAC, not on one of its own).
 func mac(k *SessionKey, payload, dst []byte) []byte {
 	h := hmac.New(sha256.New, k[:])
-	h.Write([]byte(macContext))
+	h.Write(macContextBytes)
 	h.Write(payload)
 	return h.Sum(dst)
 }
@@ -125,31 +125,43 @@ func mac(k *SessionKey, payload, dst []byte) []byte {
 // of the key's inner and outer pads, and every later Reset and Sum
 // restores them instead of hashing the pads again (FIPS 198-1, section 6,
 // allows it). So a MAC costs the hashing of its message, without the two
-// blocks of the key schedule and crypto/hmac's six allocations. The
-// result is the same bytes (TestKeyedMACMatchesMAC). The stored states
-// are as secret as the key: they live as long as the [ConnKey] that holds
-// them (and a sync.Pool's two garbage collections after).
+// blocks of the key schedule and crypto/hmac's allocations. The result is
+// the same bytes (TestKeyedMACMatchesMAC). The stored states are as
+// secret as the key: they live as long as the [ConnKey] that holds them
+// (and a sync.Pool's two garbage collections after).
 type keyedMAC struct {
 	key SessionKey
-	// states holds reset hash.Hash values keyed with key.
+	// states holds *macState values keyed with key, reset.
 	states sync.Pool
 }
 
-// sum appends the MAC under m.key of macContext followed by payload to
-// dst. It is safe for concurrent use (an HTTP/2 connection carries
-// requests at once).
-func (m *keyedMAC) sum(payload, dst []byte) []byte {
-	h, _ := m.states.Get().(hash.Hash)
-	if h == nil {
-		h = hmac.New(sha256.New, m.key[:])
-		h.Reset() // stores the keyed states, which later Resets restore
+// macState is one keyed HMAC state and the buffer its Sum appends to
+// (through the hash.Hash interface a caller's buffer would escape, and be
+// allocated, on every call).
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+// macContextBytes is macContext as the hash writes it (a conversion at
+// the call would allocate: the bytes escape through hash.Hash).
+var macContextBytes = []byte(macContext)
+
+// sum returns the MAC under m.key of macContext followed by payload. It
+// is safe for concurrent use (an HTTP/2 connection carries requests at
+// once).
+func (m *keyedMAC) sum(payload []byte) (out [sha256.Size]byte) {
+	s, _ := m.states.Get().(*macState)
+	if s == nil {
+		s = &macState{h: hmac.New(sha256.New, m.key[:])}
+		s.h.Reset() // stores the keyed states, which later Resets restore
 	}
-	h.Write([]byte(macContext))
-	h.Write(payload)
-	dst = h.Sum(dst)
-	h.Reset()
-	m.states.Put(h)
-	return dst
+	s.h.Write(macContextBytes)
+	s.h.Write(payload)
+	copy(out[:], s.h.Sum(s.sum[:0]))
+	s.h.Reset()
+	m.states.Put(s)
+	return out
 }
 
 // VerifyConnection checks a sealed envelope received on the TLS connection
@@ -177,6 +189,13 @@ type ConnKey struct {
 	once sync.Once
 	mac  keyedMAC // mac.key is the session key
 	err  error
+
+	// The identity of the connection's verified peer certificate, read
+	// once: a TLS 1.3 connection's peer never changes.
+	peerOnce sync.Once
+	peer     *x509.Certificate
+	peerID   pki.Identity
+	peerErr  error
 }
 
 // Get returns the session key of cs, exported on the first call.
@@ -190,6 +209,20 @@ func (c *ConnKey) export(cs *tls.ConnectionState) {
 	c.once.Do(func() { c.mac.key, c.err = SessionKeyFrom(cs) })
 }
 
+// identity returns the identity of cert, the connection's peer
+// certificate, read on the first call. It is read again, and not kept,
+// for any certificate but the one it was first read from.
+func (c *ConnKey) identity(cert *x509.Certificate) (pki.Identity, error) {
+	c.peerOnce.Do(func() {
+		c.peer = cert
+		c.peerID, c.peerErr = pki.IdentityFromCertificate(cert)
+	})
+	if cert != c.peer {
+		return pki.IdentityFromCertificate(cert)
+	}
+	return c.peerID, c.peerErr
+}
+
 // MAC returns the value of [HeaderMAC] for sending p on the connection
 // whose state is cs, the one c belongs to: [Prepared.MAC] under the key
 // of cs, exported on the first call, with the states of c.
@@ -198,8 +231,8 @@ func (c *ConnKey) MAC(p Prepared, cs *tls.ConnectionState) (string, error) {
 	if c.err != nil {
 		return "", c.err
 	}
-	var sum [sha256.Size]byte
-	return macHeader(c.mac.sum(p.payload, sum[:0])), nil
+	sum := c.mac.sum(p.payload)
+	return macHeader(sum[:]), nil
 }
 
 // VerifyConnectionKey is [Verifier.VerifyConnection] with the session key
@@ -229,26 +262,30 @@ func (v *Verifier) VerifyConnectionKey(s Sealed, cs *tls.ConnectionState, ck *Co
 	if peer == nil {
 		return nil, &Error{ReasonUnauthenticated, errors.New("no verified peer certificate (plain HTTP or no client certificate)")}
 	}
-	peerID, err := pki.IdentityFromCertificate(peer)
+	var peerID pki.Identity
+	if ck != nil {
+		peerID, err = ck.identity(peer)
+	} else {
+		peerID, err = pki.IdentityFromCertificate(peer)
+	}
 	if err != nil {
 		return nil, &Error{ReasonUnauthenticated, err}
 	}
 	var want [sha256.Size]byte
-	var sum []byte
 	if ck != nil {
 		ck.export(cs)
 		if ck.err != nil {
 			return nil, &Error{ReasonUnauthenticated, ck.err}
 		}
-		sum = ck.mac.sum(payload, want[:0])
+		want = ck.mac.sum(payload)
 	} else {
 		key, err := SessionKeyFrom(cs)
 		if err != nil {
 			return nil, &Error{ReasonUnauthenticated, err}
 		}
-		sum = mac(&key, payload, want[:0])
+		copy(want[:], mac(&key, payload, nil))
 	}
-	if !hmac.Equal(sum, got[:]) {
+	if !hmac.Equal(want[:], got[:]) {
 		return nil, &Error{ReasonBadSignature, fmt.Errorf("session MAC does not verify on this connection with %s", peerID)}
 	}
 	return v.check(payload, peerID, body, now)

@@ -21,9 +21,14 @@ import (
 // anything else (TLS handshakes sign other, context-prefixed, data).
 const signingContext = "meridian link envelope v1\x00"
 
+// signingContextBytes is signingContext as the hash writes it (converted
+// at the call, it would be allocated each time: it escapes through
+// hash.Hash).
+var signingContextBytes = []byte(signingContext)
+
 func digest(payload []byte) []byte {
 	h := sha256.New()
-	h.Write([]byte(signingContext))
+	h.Write(signingContextBytes)
 	h.Write(payload)
 	return h.Sum(nil)
 }
