@@ -2,9 +2,12 @@ package envelope
 
 import (
 	"bytes"
+	"crypto/x509"
 	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
 )
 
 // TestKeyedMACMatchesMAC: the MAC made with a ConnKey's reused states is
@@ -101,4 +104,30 @@ func FuzzPlainString(f *testing.F) {
 			t.Fatalf("plainString(%q) = %v, want %v", b, got, want)
 		}
 	})
+}
+
+// TestConnKeyIdentity: a ConnKey reads its connection's peer identity
+// once, and gives any other certificate (which it is never meant to be
+// given) that certificate's own identity, never the one it kept.
+func TestConnKeyIdentity(t *testing.T) {
+	f := pkitest.New(t, "")
+	west := f.Store(t, "eu-west-1").Certificate().Leaf
+	east := f.Store(t, "us-east-1").Certificate().Leaf
+	var ck ConnKey
+	for i, tc := range []struct {
+		cert *x509.Certificate
+		want string
+	}{{west, "eu-west-1"}, {west, "eu-west-1"}, {east, "us-east-1"}, {west, "eu-west-1"}} {
+		id, err := ck.identity(tc.cert)
+		if err != nil || id.Region != tc.want {
+			t.Fatalf("call %d: identity = %v, %v; want region %s", i, id, err, tc.want)
+		}
+	}
+	// A certificate without a SPIFFE identity is refused every time.
+	var none ConnKey
+	for i := range 2 {
+		if _, err := none.identity(&x509.Certificate{}); err == nil {
+			t.Fatalf("call %d: identity of a certificate without a SPIFFE URI: no error", i)
+		}
+	}
 }
