@@ -248,7 +248,9 @@ func (v *Verifier) VerifyConnectionKey(s Sealed, cs *tls.ConnectionState, ck *Co
 	if s.Signature != "" || s.Certificate != "" {
 		return nil, &Error{ReasonMalformed, errors.New("both a session MAC and a signature")}
 	}
-	payload, err := decodeB64("envelope", s.Envelope, maxEnvelopeHeader)
+	buf := payloadBuffers.Get().(*payloadBuffer)
+	defer payloadBuffers.Put(buf)
+	payload, err := decodePayload(buf, s.Envelope)
 	if err != nil {
 		return nil, &Error{ReasonMalformed, err}
 	}

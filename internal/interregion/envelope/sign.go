@@ -163,7 +163,9 @@ func NewVerifier(opts VerifierOptions) *Verifier {
 // the signature verified also returns the envelope (authentic, but refused),
 // so the caller can log its request id, source and profile.
 func (v *Verifier) Verify(s Sealed, peer *x509.Certificate, body Digest, now time.Time) (*Envelope, error) {
-	payload, err := decodeB64("envelope", s.Envelope, maxEnvelopeHeader)
+	buf := payloadBuffers.Get().(*payloadBuffer)
+	defer payloadBuffers.Put(buf)
+	payload, err := decodePayload(buf, s.Envelope)
 	if err != nil {
 		return nil, &Error{ReasonMalformed, err}
 	}
