@@ -388,8 +388,9 @@ func mustSeal(t testing.TB, e envelope.Envelope, k *envelope.SessionKey) envelop
 }
 
 // FuzzVerifyConnection feeds arbitrary envelope and MAC header values to
-// the verifier on a genuine connection: it must not panic, every refusal
-// has a reason, and nothing but the genuine seal is accepted.
+// the verifier on a genuine connection, with the key exported for the
+// request and held in a ConnKey: it must not panic, every refusal has a
+// reason, and nothing but the genuine seal is accepted.
 func FuzzVerifyConnection(f *testing.F) {
 	w := newWorld(f, "eu-west-1", "eu-central-1")
 	client, server := connPair(f, w, "eu-west-1", "eu-central-1")
@@ -404,15 +405,20 @@ func FuzzVerifyConnection(f *testing.F) {
 	f.Add(sealed.Envelope+"A", sealed.MAC)
 	f.Add("", "")
 	f.Add(sealed.Envelope, "!!!")
+	// One ConnKey for every input, as a connection's requests share one:
+	// its keyed HMAC states and pooled buffers are reused across them.
+	var ck envelope.ConnKey
 	f.Fuzz(func(t *testing.T, env, mac string) {
-		v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1")})
-		_, err := v.VerifyConnection(envelope.Sealed{Envelope: env, MAC: mac}, server, envelope.HashBody(body), t0)
-		if err == nil && (env != sealed.Envelope || mac != sealed.MAC) {
-			t.Fatalf("VerifyConnection accepted envelope %q with MAC %q", env, mac)
-		}
-		if err != nil {
-			if _, ok := envelope.ReasonOf(err); !ok {
-				t.Fatalf("VerifyConnection error without reason: %v", err)
+		for _, ckp := range []*envelope.ConnKey{nil, &ck} {
+			v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1")})
+			_, err := v.VerifyConnectionKey(envelope.Sealed{Envelope: env, MAC: mac}, server, ckp, envelope.HashBody(body), t0)
+			if err == nil && (env != sealed.Envelope || mac != sealed.MAC) {
+				t.Fatalf("VerifyConnectionKey (ConnKey %v) accepted envelope %q with MAC %q", ckp != nil, env, mac)
+			}
+			if err != nil {
+				if _, ok := envelope.ReasonOf(err); !ok {
+					t.Fatalf("VerifyConnectionKey error without reason: %v", err)
+				}
 			}
 		}
 	})
