@@ -36,7 +36,7 @@ func TestKeyedMACMatchesMAC(t *testing.T) {
 	}
 
 	var wg sync.WaitGroup
-	for g := range 8 {
+	for g := range 2 * maxFreeMACStates {
 		wg.Go(func() {
 			for i := range 200 {
 				p := payloads[(g+i)%len(payloads)]
@@ -48,6 +48,9 @@ func TestKeyedMACMatchesMAC(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	if n := len(m.free); n > maxFreeMACStates {
+		t.Errorf("%d states kept after the goroutines, want at most %d", n, maxFreeMACStates)
+	}
 
 	// Another key gives another MAC: the states are keyed with their own.
 	var other keyedMAC

@@ -127,13 +127,23 @@ func mac(k *SessionKey, payload, dst []byte) []byte {
 // allows it). So a MAC costs the hashing of its message, without the two
 // blocks of the key schedule and crypto/hmac's allocations. The result is
 // the same bytes (TestKeyedMACMatchesMAC). The stored states are as
-// secret as the key: they live as long as the [ConnKey] that holds them
-// (and a sync.Pool's two garbage collections after).
+// secret as the key, and like it they belong to the [ConnKey] alone: a
+// free list of its own, not a sync.Pool (whose per-processor arrays, for
+// every connection, and whose hold across garbage collections the states
+// do not need), freed with it.
 type keyedMAC struct {
 	key SessionKey
-	// states holds *macState values keyed with key, reset.
-	states sync.Pool
+
+	mu sync.Mutex
+	// free holds reset states keyed with key, at most maxFreeMACStates:
+	// as many as the connection's requests that were sealed or verified
+	// at once, which a burst may raise beyond what is worth keeping.
+	free []*macState
 }
+
+// maxFreeMACStates bounds the states a connection keeps between
+// requests (about 700 bytes each).
+const maxFreeMACStates = 16
 
 // macState is one keyed HMAC state and the buffer its Sum appends to
 // (through the hash.Hash interface a caller's buffer would escape, and be
@@ -151,7 +161,13 @@ var macContextBytes = []byte(macContext)
 // is safe for concurrent use (an HTTP/2 connection carries requests at
 // once).
 func (m *keyedMAC) sum(payload []byte) (out [sha256.Size]byte) {
-	s, _ := m.states.Get().(*macState)
+	var s *macState
+	m.mu.Lock()
+	if n := len(m.free); n > 0 {
+		s, m.free[n-1] = m.free[n-1], nil
+		m.free = m.free[:n-1]
+	}
+	m.mu.Unlock()
 	if s == nil {
 		s = &macState{h: hmac.New(sha256.New, m.key[:])}
 		s.h.Reset() // stores the keyed states, which later Resets restore
@@ -160,7 +176,11 @@ func (m *keyedMAC) sum(payload []byte) (out [sha256.Size]byte) {
 	s.h.Write(payload)
 	copy(out[:], s.h.Sum(s.sum[:0]))
 	s.h.Reset()
-	m.states.Put(s)
+	m.mu.Lock()
+	if len(m.free) < maxFreeMACStates {
+		m.free = append(m.free, s)
+	}
+	m.mu.Unlock()
 	return out
 }
 
