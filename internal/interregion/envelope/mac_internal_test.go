@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"crypto/x509"
+	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
@@ -132,5 +133,22 @@ func TestConnKeyIdentity(t *testing.T) {
 		if _, err := none.identity(&x509.Certificate{}); err == nil {
 			t.Fatalf("call %d: identity of a certificate without a SPIFFE URI: no error", i)
 		}
+	}
+}
+
+// TestPayloadBufferHoldsLongestHeader: the longest envelope header
+// allowed decodes into a payloadBuffer (base64's Decode would panic on a
+// shorter one).
+func TestPayloadBufferHoldsLongestHeader(t *testing.T) {
+	var buf payloadBuffer
+	if n := rawURLStrict.DecodedLen(maxEnvelopeHeader); n > len(buf) {
+		t.Fatalf("a header of %d bytes decodes to %d, the buffer holds %d", maxEnvelopeHeader, n, len(buf))
+	}
+	header := strings.Repeat("A", maxEnvelopeHeader)
+	if _, err := decodePayload(&buf, header); err != nil {
+		t.Fatalf("decode the longest header: %v", err)
+	}
+	if _, err := decodePayload(&buf, header+"AAAA"); err == nil {
+		t.Fatal("a header beyond the limit decoded")
 	}
 }
