@@ -6,9 +6,9 @@ import (
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 )
 
-// TestDecodeAllocs pins the allocations of reading an envelope header: the
-// base64 decode, and one string that every field is a substring of. A
-// forwarded request pays them at the destination.
+// TestDecodeAllocs pins the allocations of reading an envelope header: one
+// string that every field is a substring of (the header is decoded into a
+// pooled buffer). A forwarded request pays it at the destination.
 func TestDecodeAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
@@ -20,7 +20,7 @@ func TestDecodeAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const maxAllocs = 2
+	const maxAllocs = 1
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := envelope.Decode(s.Envelope); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strconv"
+	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/jsonesc"
 )
@@ -29,25 +30,33 @@ func encode(e *Envelope) ([]byte, error) {
 
 // encodeB64 returns the JSON payload of e and its base64url form (the
 // value of [HeaderEnvelope]): two allocations, the payload and the header.
+// The header is encoded in chunks straight into the string it becomes
+// (strings.Builder, grown once to its length), not into a buffer then
+// copied.
 func encodeB64(e *Envelope) (payload []byte, header string, err error) {
 	var scratch [encodeScratch]byte
 	p, err := appendEnvelope(scratch[:0], e)
 	if err != nil {
 		return nil, "", err
 	}
-	var b64 [base64Scratch]byte
-	var h []byte
-	if n := base64.RawURLEncoding.EncodedLen(len(p)); n <= len(b64) {
-		h = b64[:n]
-	} else {
-		h = make([]byte, n)
+	var h strings.Builder
+	h.Grow(base64.RawURLEncoding.EncodedLen(len(p)))
+	// Every chunk but the last is a multiple of 3 bytes, so the chunks'
+	// encodings, without padding, concatenate to the payload's.
+	var chunk [base64Chunk / 3 * 4]byte
+	for q := p; len(q) > 0; {
+		k := min(len(q), base64Chunk)
+		n := base64.RawURLEncoding.EncodedLen(k)
+		base64.RawURLEncoding.Encode(chunk[:n], q[:k])
+		h.Write(chunk[:n])
+		q = q[k:]
 	}
-	base64.RawURLEncoding.Encode(h, p)
-	return append([]byte(nil), p...), string(h), nil
+	return append([]byte(nil), p...), h.String(), nil
 }
 
-// base64Scratch is the stack buffer of an envelope's base64 form.
-const base64Scratch = 2048
+// base64Chunk is the number of payload bytes encoded at a time; a
+// multiple of 3.
+const base64Chunk = 384
 
 // appendEnvelope appends the JSON of e, as json.Marshal writes it, to b.
 // It fails, as json.Marshal does, only on an IssuedAt that RFC 3339 cannot

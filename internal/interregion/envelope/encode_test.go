@@ -65,6 +65,31 @@ func fullEnvelope() Envelope {
 		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ServiceTier: "flex"}
 }
 
+// TestEncodeB64Header: the header encodeB64 writes in chunks is the
+// base64url of the whole payload, for payloads from under one chunk to
+// several, ending at every offset within a 3-byte group, beyond the
+// encoding scratch buffer too.
+func TestEncodeB64Header(t *testing.T) {
+	t.Parallel()
+	for n := 0; n <= 3*maxField; n++ {
+		e := fullEnvelope()
+		long := string(bytes.Repeat([]byte{'a' + byte(n%26)}, maxField))
+		e.RequestID = long[:min(n, maxField)]
+		e.PrincipalID = long[:max(0, min(n-maxField, maxField))]
+		e.Model = long[:max(0, min(n-2*maxField, maxField))]
+		payload, header, err := encodeB64(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := base64.RawURLEncoding.EncodeToString(payload); header != want {
+			t.Fatalf("payload of %d bytes: header %q, want %q", len(payload), header, want)
+		}
+		if direct, _ := encode(&e); !bytes.Equal(payload, direct) {
+			t.Fatalf("payload of %d bytes differs from encode's", len(payload))
+		}
+	}
+}
+
 // TestEncodeMatchesEncodingJSON: on each envelope, encode writes the bytes
 // encoding/json wrote, byte for byte, including every escape a string can
 // need and every form of the time.

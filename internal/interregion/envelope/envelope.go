@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -80,7 +81,7 @@ func (n *Nonce) UnmarshalText(b []byte) error {
 	if base64.RawURLEncoding.DecodedLen(len(b)) != len(n) {
 		return fmt.Errorf("nonce: %d characters, want 22", len(b))
 	}
-	_, err := base64.RawURLEncoding.Strict().Decode(n[:], b)
+	_, err := rawURLStrict.Decode(n[:], b)
 	if err != nil {
 		return fmt.Errorf("nonce: %w", err)
 	}
@@ -319,12 +320,48 @@ func (e *Envelope) prepare() {
 // (for logs and tests; [Verifier.Verify] is the only way to trust one). The
 // JSON must have exactly the envelope's fields and nothing after it.
 func Decode(header string) (Envelope, error) {
-	payload, err := decodeB64("envelope", header, maxEnvelopeHeader)
+	buf := payloadBuffers.Get().(*payloadBuffer)
+	defer payloadBuffers.Put(buf)
+	payload, err := decodePayload(buf, header)
 	if err != nil {
 		return Envelope{}, err
 	}
 	return parse(payload)
 }
+
+// payloadBuffer holds the decoded [HeaderEnvelope] of an envelope being
+// read: the longest header allowed decodes to 3,072 bytes.
+type payloadBuffer [maxEnvelopeHeader * 6 / 8]byte
+
+// payloadBuffers holds the buffers that envelope headers are decoded
+// into, one per envelope being read. parse copies out all an envelope
+// keeps (the one string its fields share, the nonce and body digest,
+// the time; errors are formatted at once), and the MAC and signature
+// hashes copy what they read, so a reader puts its buffer back before it
+// returns and nothing it returns points into it
+// (TestVerifiedEnvelopeOutlivesBuffer).
+var payloadBuffers = sync.Pool{New: func() any { return new(payloadBuffer) }}
+
+// decodePayload decodes the [HeaderEnvelope] value s into buf and
+// returns the payload, as decodeB64 does.
+func decodePayload(buf *payloadBuffer, s string) ([]byte, error) {
+	if s == "" {
+		return nil, errors.New("envelope header is missing")
+	}
+	if len(s) > maxEnvelopeHeader {
+		return nil, fmt.Errorf("envelope header is %d bytes, limit %d", len(s), maxEnvelopeHeader)
+	}
+	n, err := rawURLStrict.Decode(buf[:], []byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("envelope header: %w", err)
+	}
+	return buf[:n], nil
+}
+
+// rawURLStrict is base64url without padding, refusing non-zero padding
+// bits: the one encoding of each value. (Made once: Strict returns a copy
+// of the encoding's tables.)
+var rawURLStrict = base64.RawURLEncoding.Strict()
 
 func decodeB64(what, s string, maxLen int) ([]byte, error) {
 	if s == "" {
@@ -333,7 +370,7 @@ func decodeB64(what, s string, maxLen int) ([]byte, error) {
 	if len(s) > maxLen {
 		return nil, fmt.Errorf("%s header is %d bytes, limit %d", what, len(s), maxLen)
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	b, err := rawURLStrict.DecodeString(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s header: %w", what, err)
 	}

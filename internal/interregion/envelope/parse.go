@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,15 +70,22 @@ func (e *Envelope) unmarshal(payload []byte) error {
 	r := reader{payload: payload, text: string(payload)}
 	var seen uint32
 	err := jsonx.Members(payload, func(rawKey, raw []byte) error {
+		// The members' names are plain strings: matched as they are, the
+		// usual name is neither scanned for escapes nor copied. A name
+		// that matches none is resolved (escapes, U+FFFD) and tried again.
 		name := rawKey[1 : len(rawKey)-1]
-		if !plainString(name) {
-			s, err := jsonString(rawKey)
-			if err != nil {
-				return fmt.Errorf("member name: %w", err)
+		bit, err := r.set(e, name, raw)
+		if err == errUnknownMember && !plainString(name) {
+			s, nameErr := jsonString(rawKey)
+			if nameErr != nil {
+				return fmt.Errorf("member name: %w", nameErr)
 			}
 			name = []byte(s)
+			bit, err = r.set(e, name, raw)
 		}
-		bit, err := r.set(e, name, raw)
+		if err == errUnknownMember {
+			return fmt.Errorf("unknown member %.64q", name)
+		}
 		if err != nil {
 			return err
 		}
@@ -103,10 +111,18 @@ type reader struct {
 	text string
 }
 
-// string returns the value of raw, a JSON string within r.payload.
+// string returns the value of raw, a JSON value within r.payload that
+// starts with a quote, checked as [scalar] checks it: one scan of a plain
+// string, whose value is sliced from r.text.
 func (r *reader) string(raw []byte) (string, error) {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return "", errors.New("malformed JSON value")
+	}
 	inner := raw[1 : len(raw)-1]
 	if !plainString(inner) {
+		if !json.Valid(raw) {
+			return "", errors.New("malformed JSON value")
+		}
 		return jsonString(raw)
 	}
 	if len(inner) == 0 {
@@ -120,6 +136,10 @@ func (r *reader) string(raw []byte) (string, error) {
 	}
 	return string(inner), nil
 }
+
+// errUnknownMember is [reader.set]'s answer for a name that is no
+// member's; the caller names it in the error.
+var errUnknownMember = errors.New("unknown member")
 
 // set sets the field of the member name to the raw JSON value, and returns
 // the member's bit. An unknown name is an error.
@@ -169,21 +189,22 @@ func (r *reader) set(e *Envelope, name, raw []byte) (bit uint32, err error) {
 	case "service_tier":
 		bit, s = memberServiceTier, &e.ServiceTier
 	default:
-		return 0, fmt.Errorf("unknown member %.64q", name)
+		return 0, errUnknownMember
 	}
-	if err := scalar(name, raw); err != nil {
-		return 0, err
-	}
-	switch raw[0] {
-	case 'n':
-		return bit, nil // null: the field stays empty
-	case '"':
+	if len(raw) > 0 && raw[0] == '"' {
+		// The string is checked as it is read: one scan, not two.
 		v, err := r.string(raw)
 		if err != nil {
 			return 0, fmt.Errorf("member %q: %w", name, err)
 		}
 		*s = v
 		return bit, nil
+	}
+	if err := scalar(name, raw); err != nil {
+		return 0, err
+	}
+	if raw[0] == 'n' {
+		return bit, nil // null: the field stays empty
 	}
 	return 0, typeError(name, raw, "a string")
 }
@@ -275,15 +296,16 @@ func jsonBool(name []byte, raw []byte, v *bool) error {
 // rather than an interface: through an interface the envelope would escape
 // to the heap.)
 func jsonText(name []byte, raw []byte, unmarshalText func([]byte) error) error {
-	if err := scalar(name, raw); err != nil {
-		return err
-	}
-	switch raw[0] {
-	case 'n':
-		return nil
-	case '"':
+	if len(raw) > 0 && raw[0] == '"' {
+		// Checked as scalar checks a string, in the one scan that reads it.
+		if len(raw) < 2 || raw[len(raw)-1] != '"' {
+			return fmt.Errorf("member %q: malformed JSON value", name)
+		}
 		inner := raw[1 : len(raw)-1]
 		if !plainString(inner) {
+			if !json.Valid(raw) {
+				return fmt.Errorf("member %q: malformed JSON value", name)
+			}
 			s, err := jsonString(raw)
 			if err != nil {
 				return fmt.Errorf("member %q: %w", name, err)
@@ -295,18 +317,47 @@ func jsonText(name []byte, raw []byte, unmarshalText func([]byte) error) error {
 		}
 		return nil
 	}
+	if err := scalar(name, raw); err != nil {
+		return err
+	}
+	if raw[0] == 'n' {
+		return nil
+	}
 	return typeError(name, raw, "a string")
 }
 
 // plainString reports whether the content of a JSON string is printable
-// ASCII without escapes: the same bytes unescaped.
+// ASCII without escapes: the same bytes unescaped. It looks at eight bytes
+// at a time (every value of an envelope is plain, and reading one scans it
+// once, here).
 func plainString(inner []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(inner) >= 8 {
+		x := binary.LittleEndian.Uint64(inner)
+		// A byte of 0x80 or more; else, with every byte below 0x80, the
+		// subtractions borrow out of no byte but one below 0x20, equal
+		// to '"' or equal to '\\' (the word tests of "Bit Twiddling
+		// Hacks", exact when no byte has its high bit set).
+		if x&highs != 0 ||
+			(x-0x20*ones)&^x&highs != 0 ||
+			hasZeroByte(x^('"'*ones)) || hasZeroByte(x^('\\'*ones)) {
+			return false
+		}
+		inner = inner[8:]
+	}
 	for _, c := range inner {
 		if c < 0x20 || c == '\\' || c == '"' || c >= utf8.RuneSelf {
 			return false
 		}
 	}
 	return true
+}
+
+// hasZeroByte reports whether one of the bytes of x is zero; every byte
+// of x must be below 0x80.
+func hasZeroByte(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	return (x-ones)&^x&highs != 0
 }
 
 // jsonString returns the value of raw, a JSON string (quotes included),

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 	"time"
 
@@ -83,11 +84,17 @@ func Prepare(e Envelope) (Prepared, error) {
 func (p Prepared) Header() string { return p.header }
 
 // MAC returns the value of [HeaderMAC] for sending p on the connection
-// whose session key is k.
+// whose session key is k. A sender that keeps a [ConnKey] per connection
+// uses [ConnKey.MAC], which is cheaper.
 func (p Prepared) MAC(k *SessionKey) string {
 	var sum [sha256.Size]byte
+	return macHeader(mac(k, p.payload, sum[:0]))
+}
+
+// macHeader returns sum, a MAC, as the value of [HeaderMAC].
+func macHeader(sum []byte) string {
 	var b [macLen]byte
-	base64.RawURLEncoding.Encode(b[:], mac(k, p.payload, sum[:0]))
+	base64.RawURLEncoding.Encode(b[:], sum)
 	return string(b[:])
 }
 
@@ -108,9 +115,73 @@ func Seal(e Envelope, k *SessionKey) (Sealed, error) {
 // validated HMAC, not on one of its own).
 func mac(k *SessionKey, payload, dst []byte) []byte {
 	h := hmac.New(sha256.New, k[:])
-	h.Write([]byte(macContext))
+	h.Write(macContextBytes)
 	h.Write(payload)
 	return h.Sum(dst)
+}
+
+// keyedMAC computes [mac] under one session key with HMAC states made
+// once and reused: crypto/hmac's first Reset of a state stores the hashes
+// of the key's inner and outer pads, and every later Reset and Sum
+// restores them instead of hashing the pads again (FIPS 198-1, section 6,
+// allows it). So a MAC costs the hashing of its message, without the two
+// blocks of the key schedule and crypto/hmac's allocations. The result is
+// the same bytes (TestKeyedMACMatchesMAC). The stored states are as
+// secret as the key, and like it they belong to the [ConnKey] alone: a
+// free list of its own, not a sync.Pool (whose per-processor arrays, for
+// every connection, and whose hold across garbage collections the states
+// do not need), freed with it.
+type keyedMAC struct {
+	key SessionKey
+
+	mu sync.Mutex
+	// free holds reset states keyed with key, at most maxFreeMACStates:
+	// as many as the connection's requests that were sealed or verified
+	// at once, which a burst may raise beyond what is worth keeping.
+	free []*macState
+}
+
+// maxFreeMACStates bounds the states a connection keeps between
+// requests (about 700 bytes each).
+const maxFreeMACStates = 16
+
+// macState is one keyed HMAC state and the buffer its Sum appends to
+// (through the hash.Hash interface a caller's buffer would escape, and be
+// allocated, on every call).
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+// macContextBytes is macContext as the hash writes it (a conversion at
+// the call would allocate: the bytes escape through hash.Hash).
+var macContextBytes = []byte(macContext)
+
+// sum returns the MAC under m.key of macContext followed by payload. It
+// is safe for concurrent use (an HTTP/2 connection carries requests at
+// once).
+func (m *keyedMAC) sum(payload []byte) (out [sha256.Size]byte) {
+	var s *macState
+	m.mu.Lock()
+	if n := len(m.free); n > 0 {
+		s, m.free[n-1] = m.free[n-1], nil
+		m.free = m.free[:n-1]
+	}
+	m.mu.Unlock()
+	if s == nil {
+		s = &macState{h: hmac.New(sha256.New, m.key[:])}
+		s.h.Reset() // stores the keyed states, which later Resets restore
+	}
+	s.h.Write(macContextBytes)
+	s.h.Write(payload)
+	copy(out[:], s.h.Sum(s.sum[:0]))
+	s.h.Reset()
+	m.mu.Lock()
+	if len(m.free) < maxFreeMACStates {
+		m.free = append(m.free, s)
+	}
+	m.mu.Unlock()
+	return out
 }
 
 // VerifyConnection checks a sealed envelope received on the TLS connection
@@ -129,16 +200,59 @@ func (v *Verifier) VerifyConnection(s Sealed, cs *tls.ConnectionState, body Dige
 // destination that keeps one per connection (in the connection's context)
 // exports the key once, not once per request. It must only ever be given
 // the state of the connection it belongs to. The zero value is ready.
+//
+// It also keeps the connection's HMAC states keyed (see keyedMAC), so that
+// each request's MAC skips the key schedule: a source that holds one per
+// connection seals with [ConnKey.MAC], and [Verifier.VerifyConnectionKey]
+// checks with it.
 type ConnKey struct {
 	once sync.Once
-	key  SessionKey
+	mac  keyedMAC // mac.key is the session key
 	err  error
+
+	// The identity of the connection's verified peer certificate, read
+	// once: a TLS 1.3 connection's peer never changes.
+	peerOnce sync.Once
+	peer     *x509.Certificate
+	peerID   pki.Identity
+	peerErr  error
 }
 
 // Get returns the session key of cs, exported on the first call.
 func (c *ConnKey) Get(cs *tls.ConnectionState) (SessionKey, error) {
-	c.once.Do(func() { c.key, c.err = SessionKeyFrom(cs) })
-	return c.key, c.err
+	c.export(cs)
+	return c.mac.key, c.err
+}
+
+// export exports the session key of cs on the first call.
+func (c *ConnKey) export(cs *tls.ConnectionState) {
+	c.once.Do(func() { c.mac.key, c.err = SessionKeyFrom(cs) })
+}
+
+// identity returns the identity of cert, the connection's peer
+// certificate, read on the first call. It is read again, and not kept,
+// for any certificate but the one it was first read from.
+func (c *ConnKey) identity(cert *x509.Certificate) (pki.Identity, error) {
+	c.peerOnce.Do(func() {
+		c.peer = cert
+		c.peerID, c.peerErr = pki.IdentityFromCertificate(cert)
+	})
+	if cert != c.peer {
+		return pki.IdentityFromCertificate(cert)
+	}
+	return c.peerID, c.peerErr
+}
+
+// MAC returns the value of [HeaderMAC] for sending p on the connection
+// whose state is cs, the one c belongs to: [Prepared.MAC] under the key
+// of cs, exported on the first call, with the states of c.
+func (c *ConnKey) MAC(p Prepared, cs *tls.ConnectionState) (string, error) {
+	c.export(cs)
+	if c.err != nil {
+		return "", c.err
+	}
+	sum := c.mac.sum(p.payload)
+	return macHeader(sum[:]), nil
 }
 
 // VerifyConnectionKey is [Verifier.VerifyConnection] with the session key
@@ -154,7 +268,9 @@ func (v *Verifier) VerifyConnectionKey(s Sealed, cs *tls.ConnectionState, ck *Co
 	if s.Signature != "" || s.Certificate != "" {
 		return nil, &Error{ReasonMalformed, errors.New("both a session MAC and a signature")}
 	}
-	payload, err := decodeB64("envelope", s.Envelope, maxEnvelopeHeader)
+	buf := payloadBuffers.Get().(*payloadBuffer)
+	defer payloadBuffers.Put(buf)
+	payload, err := decodePayload(buf, s.Envelope)
 	if err != nil {
 		return nil, &Error{ReasonMalformed, err}
 	}
@@ -168,21 +284,30 @@ func (v *Verifier) VerifyConnectionKey(s Sealed, cs *tls.ConnectionState, ck *Co
 	if peer == nil {
 		return nil, &Error{ReasonUnauthenticated, errors.New("no verified peer certificate (plain HTTP or no client certificate)")}
 	}
-	peerID, err := pki.IdentityFromCertificate(peer)
-	if err != nil {
-		return nil, &Error{ReasonUnauthenticated, err}
-	}
-	var key SessionKey
+	var peerID pki.Identity
 	if ck != nil {
-		key, err = ck.Get(cs)
+		peerID, err = ck.identity(peer)
 	} else {
-		key, err = SessionKeyFrom(cs)
+		peerID, err = pki.IdentityFromCertificate(peer)
 	}
 	if err != nil {
 		return nil, &Error{ReasonUnauthenticated, err}
 	}
 	var want [sha256.Size]byte
-	if !hmac.Equal(mac(&key, payload, want[:0]), got[:]) {
+	if ck != nil {
+		ck.export(cs)
+		if ck.err != nil {
+			return nil, &Error{ReasonUnauthenticated, ck.err}
+		}
+		want = ck.mac.sum(payload)
+	} else {
+		key, err := SessionKeyFrom(cs)
+		if err != nil {
+			return nil, &Error{ReasonUnauthenticated, err}
+		}
+		copy(want[:], mac(&key, payload, nil))
+	}
+	if !hmac.Equal(want[:], got[:]) {
 		return nil, &Error{ReasonBadSignature, fmt.Errorf("session MAC does not verify on this connection with %s", peerID)}
 	}
 	return v.check(payload, peerID, body, now)
@@ -193,10 +318,12 @@ func decodeB64Into(dst []byte, what, s string, maxLen int) (int, error) {
 	if s == "" {
 		return 0, fmt.Errorf("%s header is missing", what)
 	}
-	if len(s) > maxLen || base64.RawURLEncoding.DecodedLen(len(s)) > len(dst) {
+	if len(s) > maxLen || len(s) > maxMACHeader || base64.RawURLEncoding.DecodedLen(len(s)) > len(dst) {
 		return 0, fmt.Errorf("%s header is %d bytes, limit %d", what, len(s), base64.RawURLEncoding.EncodedLen(len(dst)))
 	}
-	n, err := base64.RawURLEncoding.Strict().Decode(dst, []byte(s))
+	// s is copied to the stack rather than converted (which allocates).
+	var src [maxMACHeader]byte
+	n, err := rawURLStrict.Decode(dst, src[:copy(src[:], s)])
 	if err != nil {
 		return 0, fmt.Errorf("%s header: %w", what, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 )
@@ -176,12 +177,12 @@ func isReason(err error, r envelope.Reason) bool {
 }
 
 // TestSealVerifyAllocs pins the allocations of one forwarded request's
-// envelope with a session MAC: Seal at the source, VerifyConnectionKey at
+// envelope with a session MAC: sealed at the source, VerifyConnectionKey at
 // the destination, with the session key of the connection either derived
 // at both ends for the request, or held per connection (a [envelope.ConnKey]
-// at the destination, the link client's connection at the source), as the
-// link does. A change here is a change of the cost of every forwarded
-// request: look before raising it.
+// at the destination; at the source the key, sealed with Prepared.MAC, or
+// a ConnKey, sealed with ConnKey.MAC). A change here is a change of the
+// cost of every forwarded request: look before raising it.
 func TestSealVerifyAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
@@ -191,52 +192,205 @@ func TestSealVerifyAllocs(t *testing.T) {
 	v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1"), ReplayCapacity: 1 << 20})
 	e := request("eu-west-1", "eu-central-1", nil, t0)
 	held := *sessionKey(t, client)
-	var ck envelope.ConnKey
+	var ck, sourceCK envelope.ConnKey
 	if _, err := ck.Get(server); err != nil {
 		t.Fatal(err)
 	}
+	type sealing int
+	const (
+		keyPerRequest sealing = iota // SessionKeyFrom, Seal; no ConnKey
+		keyHeld                      // Seal with the held key
+		connKey                      // Prepare, ConnKey.MAC
+	)
 	tests := []struct {
 		name string
-		// perConnection: the key is held per connection at both ends.
-		perConnection bool
-		// 2 × 26 for the session key (TLS exporter, HKDF) when it is
-		// derived per request. The other 23: at the source 3 (the
-		// payload, its header, the MAC's header value) and 6 for the
-		// HMAC (crypto/hmac's state, its two hashes and pads); at the
-		// destination 8 (the header decoded, the envelope parsed and
-		// checked) and the HMAC's 6.
+		seal sealing
+		// At the destination 2: the string the envelope's fields share
+		// and the envelope; with the key per request
+		// also the HMAC (crypto/hmac's state, its two hashes and pads:
+		// 6) and the peer's identity (1). At the source 2 for the payload
+		// and its header, 1 for the MAC's header value, and the HMAC's 6
+		// unless a ConnKey holds its keyed states. 2 × 26 for the session
+		// key (TLS exporter, HKDF) when it is derived per request.
 		maxAllocs float64
 	}{
-		{"key per request", false, 75},
-		{"key per connection", true, 23},
+		{"key per request", keyPerRequest, 72},
+		{"key per connection, sealed with Prepared.MAC", keyHeld, 11},
+		{"key per connection, sealed with ConnKey.MAC", connKey, 5},
 	}
 	for _, tc := range tests {
 		allocs := testing.AllocsPerRun(200, func() {
-			k, ckp := held, &ck
-			if !tc.perConnection {
-				var err error
-				if k, err = envelope.SessionKeyFrom(client); err != nil {
+			var s envelope.Sealed
+			ckp := &ck
+			switch tc.seal {
+			case keyPerRequest:
+				k, err := envelope.SessionKeyFrom(client)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s, err = envelope.Seal(e, &k); err != nil {
 					t.Fatal(err)
 				}
 				ckp = nil
-			}
-			s, err := envelope.Seal(e, &k)
-			if err != nil {
-				t.Fatal(err)
+			case keyHeld:
+				var err error
+				if s, err = envelope.Seal(e, &held); err != nil {
+					t.Fatal(err)
+				}
+			case connKey:
+				p, err := envelope.Prepare(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Envelope = p.Header()
+				if s.MAC, err = sourceCK.MAC(p, client); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if _, err := v.VerifyConnectionKey(s, server, ckp, e.BodySHA256, t0); err != nil {
 				t.Fatal(err)
 			}
 		})
+		t.Logf("%s: %v allocations", tc.name, allocs)
 		if allocs > tc.maxAllocs {
 			t.Errorf("%s: session-MAC seal and verify allocate %v times per request, want at most %v", tc.name, allocs, tc.maxAllocs)
 		}
 	}
 }
 
+// TestVerifyConnectionKeyAllocs pins the destination's part alone, as the
+// link server runs it (a ConnKey per connection): 2 allocations, the
+// string the envelope's fields share and the envelope it returns. The
+// header is decoded into a pooled buffer; the MAC's keyed states, its sum
+// and the peer's identity are the connection's, made once.
+func TestVerifyConnectionKeyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	w := newWorld(t, "eu-west-1", "eu-central-1")
+	client, server := connPair(t, w, "eu-west-1", "eu-central-1")
+	v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1"), ReplayCapacity: 1 << 12})
+	e := linkEnvelope([]byte("body"))
+	const runs = 200
+	sealed := make([]envelope.Sealed, runs+1) // AllocsPerRun runs once more to warm up
+	for i := range sealed {
+		sealed[i] = mustSeal(t, e, sessionKey(t, client))
+	}
+	var ck envelope.ConnKey
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		if _, err := v.VerifyConnectionKey(sealed[i], server, &ck, e.BodySHA256, t0); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	if allocs > 2 {
+		t.Errorf("VerifyConnectionKey allocates %v times per envelope, want at most 2", allocs)
+	}
+}
+
+// TestConnKeyMAC: ConnKey.MAC is Prepared.MAC under the key of the
+// connection, on its first use and on later ones, and the destination
+// accepts it; without a TLS 1.3 session it fails every time.
+func TestConnKeyMAC(t *testing.T) {
+	w := newWorld(t, "eu-west-1", "eu-central-1")
+	client, server := connPair(t, w, "eu-west-1", "eu-central-1")
+	v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1")})
+	var source, destination envelope.ConnKey
+	for i := range 3 {
+		e := linkEnvelope([]byte("body"))
+		p, err := envelope.Prepare(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := source.MAC(p, client)
+		if want := p.MAC(sessionKey(t, client)); err != nil || got != want {
+			t.Fatalf("use %d: ConnKey.MAC = %q, %v; Prepared.MAC = %q", i, got, err, want)
+		}
+		s := envelope.Sealed{Envelope: p.Header(), MAC: got}
+		if _, err := v.VerifyConnectionKey(s, server, &destination, e.BodySHA256, t0); err != nil {
+			t.Fatalf("use %d: VerifyConnectionKey: %v", i, err)
+		}
+	}
+	var plain envelope.ConnKey
+	p, err := envelope.Prepare(linkEnvelope(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if mac, err := plain.MAC(p, &tls.ConnectionState{}); err == nil || mac != "" {
+			t.Fatalf("use %d: ConnKey.MAC without a TLS session = %q, %v; want an error", i, mac, err)
+		}
+	}
+}
+
+// TestVerifiedEnvelopeOutlivesBuffer: headers are decoded into pooled
+// buffers, reused as soon as the reader returns; an envelope returned,
+// accepted or refused after its seal verified, and one decoded, keep
+// their fields when other envelopes are read into the same buffers.
+func TestVerifiedEnvelopeOutlivesBuffer(t *testing.T) {
+	w := newWorld(t, "eu-west-1", "eu-central-1")
+	client, server := connPair(t, w, "eu-west-1", "eu-central-1")
+	v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1"), VerifySigner: w.stores["eu-central-1"].VerifyPeer})
+	k := sessionKey(t, client)
+	var ck envelope.ConnKey
+	first := linkEnvelope([]byte("body"))
+	first.RequestID, first.PrincipalID = "req-first", "key/first"
+	stale := first
+	stale.IssuedAt = t0.Add(-time.Hour)
+	// Of the same lengths, so that the same bytes of a buffer are reused.
+	other := first
+	other.RequestID, other.PrincipalID, other.Model, other.KeyID = "req-other", "key/other", "demo.chat-large", "key-ffffffffffff"
+	read := map[string]func(e envelope.Envelope) (*envelope.Envelope, error){
+		"verified with a MAC": func(e envelope.Envelope) (*envelope.Envelope, error) {
+			return v.VerifyConnectionKey(mustSeal(t, e, k), server, &ck, e.BodySHA256, t0)
+		},
+		"verified with a signature": func(e envelope.Envelope) (*envelope.Envelope, error) {
+			return v.VerifyConnectionKey(mustSign(t, e, w.cert("eu-west-1")), server, &ck, e.BodySHA256, t0)
+		},
+		"decoded": func(e envelope.Envelope) (*envelope.Envelope, error) {
+			s, err := envelope.Unsigned(e)
+			if err != nil {
+				return nil, err
+			}
+			d, err := envelope.Decode(s.Envelope)
+			return &d, err
+		},
+	}
+	for name, readFn := range read {
+		for _, e := range []envelope.Envelope{first, stale} {
+			got, err := readFn(e)
+			if got == nil {
+				t.Fatalf("%s: no envelope: %v", name, err)
+			}
+			want := *got
+			want.RequestID, want.PrincipalID = string([]byte(got.RequestID)), string([]byte(got.PrincipalID))
+			want.ProfileARN, want.Model, want.KeyID = string([]byte(got.ProfileARN)), string([]byte(got.Model)), string([]byte(got.KeyID))
+			for range 20 {
+				if _, err := readFn(other); err != nil {
+					t.Fatalf("%s: reading another envelope: %v", name, err)
+				}
+			}
+			if *got != want {
+				t.Fatalf("%s: the envelope read first changed once others were read:\n got %+v\nwant %+v", name, *got, want)
+			}
+		}
+	}
+}
+
+func mustSeal(t testing.TB, e envelope.Envelope, k *envelope.SessionKey) envelope.Sealed {
+	t.Helper()
+	s, err := envelope.Seal(e, k)
+	if err != nil {
+		t.Fatalf("Seal: %v", err)
+	}
+	return s
+}
+
 // FuzzVerifyConnection feeds arbitrary envelope and MAC header values to
-// the verifier on a genuine connection: it must not panic, every refusal
-// has a reason, and nothing but the genuine seal is accepted.
+// the verifier on a genuine connection, with the key exported for the
+// request and held in a ConnKey: it must not panic, every refusal has a
+// reason, and nothing but the genuine seal is accepted.
 func FuzzVerifyConnection(f *testing.F) {
 	w := newWorld(f, "eu-west-1", "eu-central-1")
 	client, server := connPair(f, w, "eu-west-1", "eu-central-1")
@@ -251,15 +405,20 @@ func FuzzVerifyConnection(f *testing.F) {
 	f.Add(sealed.Envelope+"A", sealed.MAC)
 	f.Add("", "")
 	f.Add(sealed.Envelope, "!!!")
+	// One ConnKey for every input, as a connection's requests share one:
+	// its keyed HMAC states and pooled buffers are reused across them.
+	var ck envelope.ConnKey
 	f.Fuzz(func(t *testing.T, env, mac string) {
-		v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1")})
-		_, err := v.VerifyConnection(envelope.Sealed{Envelope: env, MAC: mac}, server, envelope.HashBody(body), t0)
-		if err == nil && (env != sealed.Envelope || mac != sealed.MAC) {
-			t.Fatalf("VerifyConnection accepted envelope %q with MAC %q", env, mac)
-		}
-		if err != nil {
-			if _, ok := envelope.ReasonOf(err); !ok {
-				t.Fatalf("VerifyConnection error without reason: %v", err)
+		for _, ckp := range []*envelope.ConnKey{nil, &ck} {
+			v := envelope.NewVerifier(envelope.VerifierOptions{Region: "eu-central-1", Checker: geoChecker("eu-central-1")})
+			_, err := v.VerifyConnectionKey(envelope.Sealed{Envelope: env, MAC: mac}, server, ckp, envelope.HashBody(body), t0)
+			if err == nil && (env != sealed.Envelope || mac != sealed.MAC) {
+				t.Fatalf("VerifyConnectionKey (ConnKey %v) accepted envelope %q with MAC %q", ckp != nil, env, mac)
+			}
+			if err != nil {
+				if _, ok := envelope.ReasonOf(err); !ok {
+					t.Fatalf("VerifyConnectionKey error without reason: %v", err)
+				}
 			}
 		}
 	})

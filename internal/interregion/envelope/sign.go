@@ -21,9 +21,14 @@ import (
 // anything else (TLS handshakes sign other, context-prefixed, data).
 const signingContext = "meridian link envelope v1\x00"
 
+// signingContextBytes is signingContext as the hash writes it (converted
+// at the call, it would be allocated each time: it escapes through
+// hash.Hash).
+var signingContextBytes = []byte(signingContext)
+
 func digest(payload []byte) []byte {
 	h := sha256.New()
-	h.Write([]byte(signingContext))
+	h.Write(signingContextBytes)
 	h.Write(payload)
 	return h.Sum(nil)
 }
@@ -158,7 +163,9 @@ func NewVerifier(opts VerifierOptions) *Verifier {
 // the signature verified also returns the envelope (authentic, but refused),
 // so the caller can log its request id, source and profile.
 func (v *Verifier) Verify(s Sealed, peer *x509.Certificate, body Digest, now time.Time) (*Envelope, error) {
-	payload, err := decodeB64("envelope", s.Envelope, maxEnvelopeHeader)
+	buf := payloadBuffers.Get().(*payloadBuffer)
+	defer payloadBuffers.Put(buf)
+	payload, err := decodePayload(buf, s.Envelope)
 	if err != nil {
 		return nil, &Error{ReasonMalformed, err}
 	}
