@@ -189,16 +189,21 @@ func TestLinkConnKeyForItsTLSConnectionOnly(t *testing.T) {
 	lc := &linkConn{Conn: a}
 	first := tls.Client(lc, &tls.Config{ServerName: "x"})
 	second := tls.Client(lc, &tls.Config{ServerName: "x"})
+	p, err := envelope.Prepare(envelope.Envelope{RequestID: "req-1", SourceRegion: src, DestinationRegion: dst,
+		ProfileARN: forwardJob().ProfileARN, IssuedAt: t0, Nonce: envelope.Nonce{7}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// No handshake: the first has no key either, but it is the one
 	// the linkConn answers for.
-	if _, err := lc.sessionKey(first); err == nil || !strings.Contains(err.Error(), "no completed TLS handshake") {
-		t.Fatalf("key of a connection without a handshake: %v", err)
+	if _, err := lc.mac(first, p); err == nil || !strings.Contains(err.Error(), "no completed TLS handshake") {
+		t.Fatalf("MAC on a connection without a handshake: %v", err)
 	}
-	if _, err := lc.sessionKey(second); err == nil || !strings.Contains(err.Error(), "other than the one") {
-		t.Fatalf("key of a second TLS connection over the linkConn: %v, want a refusal", err)
+	if _, err := lc.mac(second, p); err == nil || !strings.Contains(err.Error(), "other than the one") {
+		t.Fatalf("MAC on a second TLS connection over the linkConn: %v, want a refusal", err)
 	}
-	if _, err := connSessionKey(second); err == nil {
-		t.Fatal("connSessionKey gave a key for the second TLS connection")
+	if _, err := connMAC(second, p); err == nil {
+		t.Fatal("connMAC gave a MAC for the second TLS connection")
 	}
 	if n := lc.exports.Load(); n != 1 {
 		t.Errorf("%d exports, want 1", n)

@@ -64,30 +64,36 @@ func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) (*
 	req.Header.Set(envelope.HeaderEnvelope, p.Header())
 	h := req.Header
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		h.Del(envelope.HeaderMAC)
-		if k, err := connSessionKey(info.Conn); err == nil {
-			h.Set(envelope.HeaderMAC, p.MAC(&k))
+		if mac, err := connMAC(info.Conn, p); err == nil {
+			h.Set(envelope.HeaderMAC, mac)
+		} else {
+			h.Del(envelope.HeaderMAC) // a retry's connection without a key
 		}
 	}}
 	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace)), nil
 }
 
-// connSessionKey returns the session key of c, a connection net/http
-// chose for a request: the key its linkConn holds, exported on the
-// connection's first request, or, for a connection the link's dialers did
-// not make (a test's transport), exported now.
-func connSessionKey(c net.Conn) (envelope.SessionKey, error) {
+// connMAC returns the MAC of p for c, a connection net/http chose for a
+// request, under the key its linkConn holds (exported on the connection's
+// first request, with HMAC states keyed once), or, for a connection the
+// link's dialers did not make (a test's transport), under its key
+// exported now.
+func connMAC(c net.Conn, p envelope.Prepared) (string, error) {
 	if tc, ok := c.(*tls.Conn); ok {
 		if lc, ok := tc.NetConn().(*linkConn); ok {
-			return lc.sessionKey(tc)
+			return lc.mac(tc, p)
 		}
 	}
 	sc, ok := c.(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {
-		return envelope.SessionKey{}, errors.New("session key: not a TLS connection")
+		return "", errors.New("session key: not a TLS connection")
 	}
 	cs := sc.ConnectionState()
-	return envelope.SessionKeyFrom(&cs)
+	k, err := envelope.SessionKeyFrom(&cs)
+	if err != nil {
+		return "", err
+	}
+	return p.MAC(&k), nil
 }
 
 // linkConn is the network connection under each TLS connection the link
@@ -112,27 +118,30 @@ type linkConn struct {
 	// tls is the TLS connection over c whose key was exported: the only
 	// one c's dialer made, and the only one the key is given for.
 	tls *tls.Conn
-	key envelope.SessionKey
-	err error
+	// cs is tls's state once its key was exported; key holds the key and
+	// its keyed HMAC states.
+	cs  tls.ConnectionState
+	key envelope.ConnKey
 	// exports counts the exports of the key (at most 1), for tests.
 	exports atomic.Int32
 }
 
-// sessionKey returns the session key of tc, whose NetConn is c, exported
-// on the first call. A dialer makes one TLS connection over a linkConn; a
-// key asked for any other (which no dialer makes) is refused rather than
-// given, and the request goes without a MAC, refused by the destination.
-func (c *linkConn) sessionKey(tc *tls.Conn) (envelope.SessionKey, error) {
+// mac returns the MAC of p under the session key of tc, whose NetConn is
+// c, exported on the first call. A dialer makes one TLS connection over a
+// linkConn; a key asked for any other (which no dialer makes) is refused
+// rather than given, and the request goes without a MAC, refused by the
+// destination. Safe for concurrent use (an HTTP/2 lane's requests).
+func (c *linkConn) mac(tc *tls.Conn, p envelope.Prepared) (string, error) {
 	c.once.Do(func() {
 		c.exports.Add(1)
 		c.tls = tc
-		cs := tc.ConnectionState()
-		c.key, c.err = envelope.SessionKeyFrom(&cs)
+		c.cs = tc.ConnectionState()
+		c.key.Get(&c.cs)
 	})
 	if tc != c.tls {
-		return envelope.SessionKey{}, errors.New("session key: asked for a TLS connection other than the one it was exported from")
+		return "", errors.New("session key: asked for a TLS connection other than the one it was exported from")
 	}
-	return c.key, c.err
+	return c.key.MAC(p, &c.cs)
 }
 
 // dialLink dials addr with dial and runs the TLS handshake with cfg over
