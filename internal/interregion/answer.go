@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/receipt"
 )
@@ -337,13 +338,13 @@ func validReceipt(s string) bool {
 
 // readAnswer reads a forwarded non-streaming answer: in the answer form
 // when its Content-Type says so, else the JSON Response every node writes.
-func readAnswer(resp *http.Response) (*inference.Response, error) {
+func readAnswer(resp *http.Response, clk clock.Clock) (*inference.Response, error) {
 	if !isAnswer(resp.Header.Get("Content-Type")) {
 		var out inference.Response
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 			return nil, err
 		}
-		readToEnd(resp.Body)
+		readToEnd(resp.Body, clk)
 		return &out, nil
 	}
 	out, err := parseAnswerHeaders(resp.Header)
@@ -356,8 +357,12 @@ func readAnswer(resp *http.Response) (*inference.Response, error) {
 	return &out, nil
 }
 
-// maxTrailing bounds what readToEnd reads.
-const maxTrailing = 4 << 10
+const (
+	// maxTrailing bounds what readToEnd reads.
+	maxTrailing = 4 << 10
+	// trailingTimeout bounds how long readToEnd waits for the body's end.
+	trailingTimeout = time.Second
+)
 
 // readToEnd reads what follows a decoded JSON value to the end of the body
 // (at most maxTrailing bytes): json.Decoder stops at the value's end, and
@@ -365,8 +370,14 @@ const maxTrailing = 4 << 10
 // end, so the next forward would dial (and shake hands) again. From a
 // well-behaved destination what follows is the encoder's newline and the
 // body's end, normally read with the value; a body whose end arrives apart
-// is waited for within the forward's context.
-func readToEnd(body io.Reader) { io.Copy(io.Discard, io.LimitReader(body, maxTrailing)) }
+// is waited for at most trailingTimeout on clk, after which the body is
+// closed (and its connection with it): a destination that holds the body
+// open after its answer must not hold the caller, or the connection, long.
+func readToEnd(body io.ReadCloser, clk clock.Clock) {
+	t := clk.AfterFuncTimer(trailingTimeout, func() { body.Close() })
+	io.Copy(io.Discard, io.LimitReader(body, maxTrailing))
+	t.Stop()
+}
 
 // readAnswerBody reads the body of an answer form: n bytes when the length
 // is known (-1 when not), never more than maxAnswerBytes, never none.

@@ -129,7 +129,7 @@ func TestAnswerGolden(t *testing.T) {
 			}
 
 			// The golden bytes read back as the Response.
-			back, err := readAnswer(parseAnswerWire(t, string(want)))
+			back, err := readAnswer(parseAnswerWire(t, string(want)), clock.Wall)
 			if err != nil {
 				t.Fatalf("readAnswer(%s): %v", goldenPath, err)
 			}
@@ -384,7 +384,7 @@ func TestAnswerFormOnlyWhenItFits(t *testing.T) {
 			if got := isAnswer(rec.Header().Get("Content-Type")); got != tc.fits {
 				t.Errorf("Content-Type %q, want the answer form: %v", rec.Header().Get("Content-Type"), tc.fits)
 			}
-			back, err := readAnswer(&http.Response{Header: rec.Header(), Body: io.NopCloser(rec.Body), ContentLength: -1})
+			back, err := readAnswer(&http.Response{Header: rec.Header(), Body: io.NopCloser(rec.Body), ContentLength: -1}, clock.Wall)
 			if err != nil {
 				t.Fatalf("readAnswer: %v", err)
 			}
@@ -534,7 +534,7 @@ func TestAnswerBodyMalformed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := goodAnswerHeaders()
-			got, err := readAnswer(&http.Response{Header: h, Body: io.NopCloser(strings.NewReader(tc.body)), ContentLength: tc.length})
+			got, err := readAnswer(&http.Response{Header: h, Body: io.NopCloser(strings.NewReader(tc.body)), ContentLength: tc.length}, clock.Wall)
 			if (err == nil) != tc.ok {
 				t.Fatalf("readAnswer(%q, length %d) = %v, want ok=%v", tc.body, tc.length, err, tc.ok)
 			}
@@ -670,7 +670,7 @@ func answerTrip(resp *inference.Response, answerForm bool, w *answerWriter, r *b
 	if cl, err := strconv.ParseInt(w.h.Get("Content-Length"), 10, 64); err == nil {
 		hr.ContentLength = cl
 	}
-	return readAnswer(hr)
+	return readAnswer(hr, clock.Wall)
 }
 
 // TestAnswerAllocs pins the allocations of one forwarded non-streaming

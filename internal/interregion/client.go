@@ -407,7 +407,7 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 		defer resp.Body.Close()
 		var we wireError
 		err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we)
-		readToEnd(resp.Body)
+		readToEnd(resp.Body, r.c.opts.Clock)
 		if err != nil || we.Kind == "" {
 			return nil, &inference.Error{Kind: inference.KindUpstream, Message: fmt.Sprintf("region %s answered status %d", r.p.Region, resp.StatusCode)}
 		}
@@ -425,7 +425,7 @@ func (r *remote) Complete(ctx context.Context, job *dispatch.Job) (*inference.Re
 		return nil, err
 	}
 	defer resp.Body.Close()
-	out, err := readAnswer(resp)
+	out, err := readAnswer(resp, r.c.opts.Clock)
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindUpstream, Message: "region " + r.p.Region + " sent a malformed answer", Err: err}
 	}

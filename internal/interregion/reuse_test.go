@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
@@ -312,4 +314,51 @@ func TestForwardedStreamDrainIsBounded(t *testing.T) {
 	if got := l.client.peers[dst].lanes.pool.inFlight.Load(); got != 0 {
 		t.Errorf("after the drain's time-out, %d requests are in flight on the pool, want 0", got)
 	}
+}
+
+// TestReadToEndIsBounded: a body whose end never comes (a destination that
+// holds it open after its JSON answer) holds readToEnd for trailingTimeout
+// on the client's clock at most, and is then closed, which lets its
+// connection go.
+func TestReadToEndIsBounded(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewManual(t0)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	body := &closeCounter{ReadCloser: pr}
+	done := make(chan struct{})
+	go func() {
+		readToEnd(body, clk)
+		close(done)
+	}()
+	guard, stop := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
+	defer stop()
+	if err := clk.WaitTimers(guard, 1); err != nil {
+		t.Fatal(err)
+	}
+	pw.Write([]byte("\n")) // what a JSON decoder leaves: read, and waited past
+	select {
+	case <-done:
+		t.Fatal("readToEnd returned before the body's end or its time-out")
+	default:
+	}
+	clk.Advance(trailingTimeout)
+	select {
+	case <-done:
+	case <-guard.Done():
+		t.Fatal("readToEnd outlived its time-out")
+	}
+	if n := body.closes.Load(); n != 1 {
+		t.Errorf("the body was closed %d times at the time-out, want once", n)
+	}
+}
+
+type closeCounter struct {
+	io.ReadCloser
+	closes atomic.Int32
+}
+
+func (c *closeCounter) Close() error {
+	c.closes.Add(1)
+	return c.ReadCloser.Close()
 }
