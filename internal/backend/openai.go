@@ -490,8 +490,15 @@ func (s *sseStream) Recv() (inference.Event, error) {
 	return ev, nil
 }
 
-// maxDrain bounds what drain reads after [DONE].
-const maxDrain = 64 << 10
+const (
+	// maxDrain bounds what drain reads after [DONE].
+	maxDrain = 64 << 10
+	// maxDrainWait bounds how long drain waits for the body's end (and
+	// the stream's idle time-out, when shorter): an upstream that holds
+	// the body open after [DONE] loses its connection, rather than hold a
+	// goroutine and a connection for a whole idle time-out.
+	maxDrainWait = 5 * time.Second
+)
 
 // drain reads what follows the stream's end ([DONE]) to the end of the HTTP
 // body, then releases the stream, so that the connection goes back to the
@@ -503,11 +510,11 @@ const maxDrain = 64 << 10
 // the caller's context: the caller returns at once, which ends its context
 // (an HTTP handler's, when it returns), and a drain still waiting for the
 // terminator then lost the connection (nearly one local stream in two did,
-// in meridian bench). The idle time-out bounds it (the timer cancels the
-// request), and after more than maxDrain bytes, or an error, the connection
-// is let go.
+// in meridian bench). maxDrainWait (or the idle time-out, when shorter)
+// bounds it (the timer cancels the request), and after more than maxDrain
+// bytes, or an error, the connection is let go.
 func (s *sseStream) drain() {
-	s.timer.Reset(s.idle)
+	s.timer.Reset(min(s.idle, maxDrainWait))
 	io.CopyN(io.Discard, s.r, maxDrain)
 	s.release()
 }

@@ -391,3 +391,56 @@ func TestOpenAIAnswerKeepsItsConnection(t *testing.T) {
 		t.Errorf("%d answers opened %d connections to the upstream, want 1", answers, got)
 	}
 }
+
+// TestOpenAIStreamDrainIsBounded: an upstream that holds the body open
+// after [DONE] holds the stream's drain for maxDrainWait on the backend's
+// clock at most, however long the idle time-out, and then loses its
+// connection.
+func TestOpenAIStreamDrainIsBounded(t *testing.T) {
+	t.Parallel()
+	hungUp := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, `data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}`+"\n\n")
+		io.WriteString(w, "data: [DONE]\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		close(hungUp)
+	}))
+	defer srv.Close()
+	clk := clock.NewManual(time.Unix(1_700_000_000, 0))
+	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Clock: clk, FirstByteTimeout: time.Hour, StreamIdleTimeout: time.Hour})
+	ctx, cancel := context.WithCancel(t.Context())
+	s, err := b.Stream(ctx, req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := s.Recv(); err != nil {
+			if err != io.EOF {
+				t.Fatalf("Recv: %v", err)
+			}
+			break
+		}
+	}
+	timers := clk.Timers()
+	s.Close()
+	cancel()
+	guard, stop := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
+	defer stop()
+	if err := clk.WaitTimers(guard, timers+1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-hungUp:
+		t.Fatal("the connection was let go of before the body's end or the drain's time-out")
+	default:
+	}
+	clk.Advance(maxDrainWait)
+	select {
+	case <-hungUp:
+	case <-guard.Done():
+		t.Fatal("the drain outlived maxDrainWait")
+	}
+}
