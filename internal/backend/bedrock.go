@@ -113,11 +113,35 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
-		o.HTTPClient = hc
+		o.HTTPClient = sdkClient{hc}
 		o.RetryMaxAttempts = 1
 	})
 	return b, nil
 }
+
+// sdkClient is the SDK's HTTP client: it hands net/http a request body
+// that reads its end cleanly once the SDK has closed it.
+//
+// net/http sends a body of known length, then reads it on to its end to
+// check that nothing is left over (with io.Copy, which prefers the body's
+// WriteTo). On a cleartext connection the body is on the wire before that
+// read, so the answer may arrive first: Do returns, and the SDK closes the
+// body, whose WriteTo then reports io.EOF as an error (its Read reports
+// the end). net/http took that for a failed write and closed the
+// connection: during the stream that was using it, which failed, or before
+// the next request could take it from the pool, which dialled again.
+// Hiding WriteTo makes that read use Read.
+type sdkClient struct{ bedrockruntime.HTTPClient }
+
+func (c sdkClient) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = readOnlyBody{r.Body}
+	}
+	return c.HTTPClient.Do(r)
+}
+
+// readOnlyBody hides every method of a request body but Read and Close.
+type readOnlyBody struct{ io.ReadCloser }
 
 // Close implements Backend.
 func (b *Bedrock) Close() error {

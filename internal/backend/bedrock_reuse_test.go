@@ -1,12 +1,14 @@
 package backend_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -100,4 +102,87 @@ func TestBedrockStreamKeepsItsConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBedrockSDKRequestBodyEndsCleanly: net/http sends a request body of
+// known length, then reads it on to its end to check that nothing is left;
+// on a cleartext connection the body is on the wire before that read, so
+// the answer may arrive, and the SDK close the body (it does once Do
+// returns), before it. That read must then see the body's end: the SDK's
+// body reported io.EOF as an error there (its WriteTo does once closed),
+// and net/http closed the connection, during the stream that was using it
+// or before the next request could take it from the pool. The client here
+// reads the body as net/http does, the rest only after the call returned.
+func TestBedrockSDKRequestBodyEndsCleanly(t *testing.T) {
+	t.Parallel()
+	stream := bytes.Join([][]byte{
+		frame("messageStart", `{"role":"assistant"}`),
+		frame("contentBlockDelta", `{"contentBlockIndex":0,"delta":{"text":"Hel"}}`),
+		frame("messageStop", `{"stopReason":"end_turn"}`),
+	}, nil)
+	for _, tc := range []struct {
+		name string
+		call func(context.Context, *backend.Bedrock) error
+	}{
+		{"ConverseStream", func(ctx context.Context, b *backend.Bedrock) error {
+			s, err := b.Stream(ctx, &inference.Request{Stream: true, Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "x")}})
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			for {
+				if _, err := s.Recv(); errors.Is(err, io.EOF) {
+					return nil
+				} else if err != nil {
+					return err
+				}
+			}
+		}},
+		{"Converse", func(ctx context.Context, b *backend.Bedrock) error {
+			_, err := b.Complete(ctx, &inference.Request{Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "x")}})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &lateBodyReader{stream: stream}
+			b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-central-1", Model: "demo.chat-small", Endpoint: "http://bedrock.invalid",
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), HTTPClient: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.call(t.Context(), b); err != nil {
+				t.Fatal(err)
+			}
+			if c.body == nil {
+				t.Fatal("the request had no body")
+			}
+			// What net/http's writer reads after the Content-Length.
+			if n, err := io.Copy(io.Discard, c.body); n != 0 || err != nil {
+				t.Errorf("the request body, read on after its length once the call returned, gave %d bytes and %v; want 0 and its end (nil)", n, err)
+			}
+		})
+	}
+}
+
+// lateBodyReader is an HTTP client that reads a request body's
+// Content-Length, answers, and leaves the rest of the read (body) to the
+// test, as net/http's writer may do after the answer arrived.
+type lateBodyReader struct {
+	stream []byte
+	body   io.Reader
+}
+
+func (c *lateBodyReader) Do(r *http.Request) (*http.Response, error) {
+	if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, r.ContentLength)); err != nil {
+		return nil, err
+	}
+	c.body = r.Body
+	if strings.HasSuffix(r.URL.Path, "/converse-stream") {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/vnd.amazon.eventstream"}},
+			Body: io.NopCloser(bytes.NewReader(c.stream)), Request: r}, nil
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body:    io.NopCloser(strings.NewReader(`{"output":{"message":{"role":"assistant","content":[{"text":"Hel"}]}},"stopReason":"end_turn","usage":{"inputTokens":5,"outputTokens":2,"totalTokens":7},"metrics":{"latencyMs":50}}`)),
+		Request: r}, nil
 }
