@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -24,8 +26,15 @@ import (
 // the last event in a write of its own and the caller's context ends right
 // after Close, as an HTTP handler's does when it returns: both report the
 // stream's end only once a read returned the body's end, and net/http has
-// by then put the connection back. A stream that dropped its connection
-// made the next request dial and shake hands (TLS, to Bedrock) again.
+// by then put the connection back (it does so before that read returns,
+// so the test checks it as Recv reports the end, without waiting). A
+// stream that dropped its connection made the next request dial and shake
+// hands (TLS, to Bedrock) again.
+//
+// The server ends a body only once the client has read its last event and
+// net/http has reported the request written (httptrace): net/http pools a
+// connection only if that write is over, and the test must not depend on
+// how soon the writer gets to run.
 func TestBedrockStreamKeepsItsConnection(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -76,7 +85,8 @@ func TestBedrockStreamKeepsItsConnection(t *testing.T) {
 			t.Cleanup(func() { b.Close() })
 			const n = 3
 			for i := range n {
-				ctx, cancel := context.WithCancel(t.Context())
+				var c connTrace
+				ctx, cancel := context.WithCancel(c.with(t.Context()))
 				s, err := b.Stream(ctx, tc.req)
 				if err != nil {
 					cancel()
@@ -91,17 +101,76 @@ func TestBedrockStreamKeepsItsConnection(t *testing.T) {
 						t.Fatalf("stream %d: %v", i, err)
 					}
 					if ev.Kind == inference.EventUsage {
+						select {
+						case err := <-c.wrote:
+							if err != nil {
+								t.Fatalf("stream %d: writing the request failed: %v", i, err)
+							}
+						case <-t.Context().Done(): // hang guard only
+							t.Fatalf("stream %d: the request was never reported written", i)
+						}
 						sawLast <- struct{}{}
 					}
 				}
+				// Read before Close and cancel: what they do must not
+				// matter any more.
+				put, putErr, reused := c.state()
 				s.Close()
 				cancel()
+				switch {
+				case !put:
+					t.Fatalf("stream %d reported its end before its connection was back in the pool (the body's end was not read)", i)
+				case putErr != nil:
+					t.Fatalf("stream %d: net/http did not pool its connection: %v", i, putErr)
+				case i > 0 && !reused:
+					t.Fatalf("stream %d dialled a new connection instead of taking the pooled one", i)
+				}
 			}
 			if got := conns.Load(); got != 1 {
 				t.Errorf("%d sequential streams opened %d connections, want 1", n, got)
 			}
 		})
 	}
+}
+
+// connTrace records, through httptrace, what net/http did with a
+// request's connection.
+type connTrace struct {
+	wrote  chan error // the request's write ended (nil: written)
+	mu     sync.Mutex
+	put    bool  // the connection went back to the pool, or failed to
+	putErr error // why it did not
+	reused bool  // the request took a pooled connection
+}
+
+// with returns ctx carrying c's hooks (the SDK and the pass-through both
+// hand ctx to net/http).
+func (c *connTrace) with(ctx context.Context) context.Context {
+	c.wrote = make(chan error, 1)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(g httptrace.GotConnInfo) {
+			c.mu.Lock()
+			c.reused = g.Reused
+			c.mu.Unlock()
+		},
+		WroteRequest: func(w httptrace.WroteRequestInfo) {
+			select {
+			case c.wrote <- w.Err:
+			default: // a retry's: the first tells
+			}
+		},
+		PutIdleConn: func(err error) {
+			c.mu.Lock()
+			c.put, c.putErr = true, err
+			c.mu.Unlock()
+		},
+	})
+}
+
+func (c *connTrace) state() (put bool, putErr error, reused bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.put, c.putErr, c.reused
 }
 
 // TestBedrockSDKRequestBodyEndsCleanly: net/http sends a request body of
