@@ -124,15 +124,18 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 //
 // net/http sends a body of known length, then reads it on to its end to
 // check that nothing is left over (with io.Copy, which prefers the body's
-// WriteTo). On a cleartext connection the body is on the wire before that
-// read, so the answer may arrive first: Do returns, and the SDK closes the
-// body, whose WriteTo then reports io.EOF as an error (its Read reports
+// WriteTo). On a cleartext connection the body has gone straight to the
+// socket by then (over TLS it waits in the write buffer until after that
+// read), so the answer may arrive first: Do returns, the SDK closes the
+// body, and its WriteTo then reports io.EOF as an error (its Read reports
 // the end). net/http took that for a failed write and closed the
 // connection: during the stream that was using it, which failed, or before
 // the next request could take it from the pool, which dialled again.
-// Hiding WriteTo makes that read use Read.
+// Hiding WriteTo makes that read use Read. The pass-through's bodies are
+// net/http's own (bytes.Reader) and need no such care.
 type sdkClient struct{ bedrockruntime.HTTPClient }
 
+// Do sends r, the SDK's request built for this call alone.
 func (c sdkClient) Do(r *http.Request) (*http.Response, error) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = readOnlyBody{r.Body}
