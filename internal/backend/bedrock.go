@@ -124,13 +124,14 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 //
 // net/http sends a body of known length, then reads it on to its end to
 // check that nothing is left over (with io.Copy, which prefers the body's
-// WriteTo). On a cleartext connection the body has gone straight to the
-// socket by then (over TLS it waits in the write buffer until after that
-// read), so the answer may arrive first: Do returns, the SDK closes the
-// body, and its WriteTo then reports io.EOF as an error (its Read reports
-// the end). net/http took that for a failed write and closed the
-// connection: during the stream that was using it, which failed, or before
-// the next request could take it from the pool, which dialled again.
+// WriteTo). Over HTTP/1.1 the body has gone straight to the connection
+// by then (the headers were flushed before it), so the answer may arrive
+// first: Do returns, the SDK closes the body, and its WriteTo then reports
+// io.EOF as an error (its Read reports the end). net/http took that for a
+// failed write and closed the connection: during the stream that was
+// using it, which failed, or before the next request could take it from
+// the pool, which dialled (and, to Bedrock, shook hands) again. The
+// quicker the answer, the likelier: on loopback one stream in seven.
 // Hiding WriteTo makes that read use Read. The pass-through's bodies are
 // net/http's own (bytes.Reader) and need no such care.
 type sdkClient struct{ bedrockruntime.HTTPClient }
