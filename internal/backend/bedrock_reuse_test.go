@@ -175,9 +175,9 @@ func (c *connTrace) state() (put bool, putErr error, reused bool) {
 
 // TestBedrockSDKRequestBodyEndsCleanly: net/http sends a request body of
 // known length, then reads it on to its end to check that nothing is left;
-// on a cleartext connection the body is on the wire before that read, so
-// the answer may arrive, and the SDK close the body (it does once Do
-// returns), before it. That read must then see the body's end: the SDK's
+// over HTTP/1.1 the body is on the wire before that read, so the answer
+// may arrive, and the SDK close the body (it does once Do returns), before
+// it. That read must then see the body's end: the SDK's
 // body reported io.EOF as an error there (its WriteTo does once closed),
 // and net/http closed the connection, during the stream that was using it
 // or before the next request could take it from the pool. The client here
