@@ -113,11 +113,39 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
-		o.HTTPClient = hc
+		o.HTTPClient = sdkClient{hc}
 		o.RetryMaxAttempts = 1
 	})
 	return b, nil
 }
+
+// sdkClient is the SDK's HTTP client: it hands net/http a request body
+// that reads its end cleanly once the SDK has closed it.
+//
+// net/http sends a body of known length, then reads it on to its end to
+// check that nothing is left over (with io.Copy, which prefers the body's
+// WriteTo). Over HTTP/1.1 the body has gone straight to the connection
+// by then (the headers were flushed before it), so the answer may arrive
+// first: Do returns, the SDK closes the body, and its WriteTo then reports
+// io.EOF as an error (its Read reports the end). net/http took that for a
+// failed write and closed the connection: during the stream that was
+// using it, which failed, or before the next request could take it from
+// the pool, which dialled (and, to Bedrock, shook hands) again. The
+// quicker the answer, the likelier: on loopback one stream in seven.
+// Hiding WriteTo makes that read use Read. The pass-through's bodies are
+// net/http's own (bytes.Reader) and need no such care.
+type sdkClient struct{ bedrockruntime.HTTPClient }
+
+// Do sends r, the SDK's request built for this call alone.
+func (c sdkClient) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = readOnlyBody{r.Body}
+	}
+	return c.HTTPClient.Do(r)
+}
+
+// readOnlyBody hides every method of a request body but Read and Close.
+type readOnlyBody struct{ io.ReadCloser }
 
 // Close implements Backend.
 func (b *Bedrock) Close() error {
