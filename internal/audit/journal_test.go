@@ -11,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // countFS is the operating system's file system counting the write calls
@@ -303,11 +302,12 @@ func TestPendingEndsBounded(t *testing.T) {
 	}
 }
 
-// TestDigestAfterJournalCompactionFails: the end records Digest flushes
+// TestDigestAfterJournalCompactionFails: the end records a digest flushes
 // can take the journal past its compaction threshold; when that rewrite
-// fails, the trail is unavailable, and Digest reports it and signs no
-// digest (it would vouch for a trail that Err says is down). The writer
-// then recovers as from any outage.
+// fails, the trail is unavailable, and no digest is signed (it would vouch
+// for a trail that Err says is down): Digest reports the outage, and the
+// interval's digest is not written. The writer then recovers as from any
+// outage.
 func TestDigestAfterJournalCompactionFails(t *testing.T) {
 	t.Parallel()
 	const n = 8
@@ -321,47 +321,65 @@ func TestDigestAfterJournalCompactionFails(t *testing.T) {
 		begins += int64(len(appendBegin(nil, beginPrefix(&e), 0)))
 		ends += int64(len(appendEnd(nil, intentKey{e.EventID, SideSource})))
 	}
-	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
-	hooks := testHooks{journalCompactBytes: begins + ends/2}
-	w, err := open(Config{Dir: root, DigestInterval: 24 * time.Hour}, testRegion, Options{Clock: clk, Logger: testLogger(t), FS: fsys}, hooks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	ctx := t.Context()
-	for i := range n {
-		if err := w.Begin(ctx, testEvent(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if fi, err := os.Stat(filepath.Join(w.Dir(), journalName)); err != nil || fi.Size() != begins {
-		t.Fatalf("calibration: journal after %d begins: %v, %v; want %d bytes", n, fi, err, begins)
-	}
-	appendN(t, w, 0, n) // their ends wait for the next journal write
-	fsys.set(func(f *faultFS) { f.journalErr = syscall.EIO })
+	for _, tc := range []struct {
+		name   string
+		digest func(t *testing.T, w *Writer, clk *fakeClock)
+	}{
+		{"Digest", func(t *testing.T, w *Writer, clk *fakeClock) {
+			if err := w.Digest(t.Context()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.EIO) {
+				t.Fatalf("Digest whose journal compaction failed = %v, want ErrUnavailable caused by EIO", err)
+			}
+		}},
+		{"interval", func(t *testing.T, w *Writer, clk *fakeClock) {
+			// The second tick is taken once the writer is done with the
+			// first (see TestPendingEndsFlushed).
+			clk.Advance(DefaultDigestInterval)
+			clk.Advance(DefaultDigestInterval)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+			hooks := testHooks{journalCompactBytes: begins + ends/2}
+			w, err := open(Config{Dir: root}, testRegion, Options{Clock: clk, Logger: testLogger(t), FS: fsys}, hooks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			ctx := t.Context()
+			for i := range n {
+				if err := w.Begin(ctx, testEvent(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if fi, err := os.Stat(filepath.Join(w.Dir(), journalName)); err != nil || fi.Size() != begins {
+				t.Fatalf("calibration: journal after %d begins: %v, %v; want %d bytes", n, fi, err, begins)
+			}
+			appendN(t, w, 0, n) // their ends wait for the next journal write
+			fsys.set(func(f *faultFS) { f.journalErr = syscall.EIO })
 
-	if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.EIO) {
-		t.Fatalf("Digest whose journal compaction failed = %v, want ErrUnavailable caused by EIO", err)
-	}
-	if err := w.Err(); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Err() = %v, want ErrUnavailable", err)
-	}
-	if _, digests, _ := listDir(w.Dir()); len(digests) != 0 || w.Stats().Digests != 0 {
-		t.Fatalf("%d digest files, Stats().Digests = %d; want none signed during the outage", len(digests), w.Stats().Digests)
-	}
-	checkNoLeftovers(t, w.Dir(), "after the failed compaction")
+			tc.digest(t, w, clk)
+			if err := w.Err(); !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.EIO) {
+				t.Fatalf("Err() = %v, want ErrUnavailable caused by EIO", err)
+			}
+			if _, digests, _ := listDir(w.Dir()); len(digests) != 0 || w.Stats().Digests != 0 {
+				t.Fatalf("%d digest files, Stats().Digests = %d; want none signed during the outage", len(digests), w.Stats().Digests)
+			}
+			checkNoLeftovers(t, w.Dir(), "after the failed compaction")
 
-	fsys.heal()
-	clk.Advance(probeMin)
-	if err := w.Digest(ctx); err != nil {
-		t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+			fsys.heal()
+			clk.Advance(probeMax) // past any backoff
+			if err := w.Digest(ctx); err != nil {
+				t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got := eventIDs(readEvents(t, w.Dir()))
+			if len(got) != n+1 || slices.ContainsFunc(got, func(s string) bool { return strings.HasSuffix(s, "/"+InterruptedErrorCode) }) {
+				t.Errorf("log = %v, want the %d events and a gap marker, none interrupted", got, n)
+			}
+			mustVerify(t, w.Dir(), w)
+		})
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got := eventIDs(readEvents(t, w.Dir()))
-	if len(got) != n+1 || slices.ContainsFunc(got, func(s string) bool { return strings.HasSuffix(s, "/"+InterruptedErrorCode) }) {
-		t.Errorf("log = %v, want the %d events and a gap marker, none interrupted", got, n)
-	}
-	mustVerify(t, w.Dir(), w)
 }
