@@ -56,10 +56,13 @@ func TestStreamCrashChild(t *testing.T) {
 	wg.Wait()
 }
 
-// TestStreamCrash kills a process running streams with SIGKILL, when end
-// records of streams whose events are in the log may not be in the journal
-// yet, and checks that the restarted writer leaves exactly one event per
-// begun stream: its own for every acknowledged one, never a duplicate.
+// TestStreamCrash is a crash smoke test: it kills a process running
+// streams with SIGKILL at an arbitrary point and checks that the
+// restarted writer leaves exactly one event per begun stream: its own for
+// every acknowledged one, never a duplicate. Where the kill lands is left
+// to chance: in some runs (about one in three) end records of streams
+// whose events are in the log are still pending, in others not; it logs
+// which. TestPendingEndCrash covers that case deterministically.
 func TestStreamCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")

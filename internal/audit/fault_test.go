@@ -3,6 +3,7 @@ package audit
 import (
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 )
@@ -22,6 +23,9 @@ type faultFS struct {
 	createErr error
 	// truncErr makes truncating a file fail.
 	truncErr error
+	// journalErr makes replacing the journal fail (the rename of its
+	// rewritten copy into place), and nothing else.
+	journalErr error
 }
 
 func (f *faultFS) set(mutate func(*faultFS)) {
@@ -32,7 +36,9 @@ func (f *faultFS) set(mutate func(*faultFS)) {
 
 // heal gives the disk room again.
 func (f *faultFS) heal() {
-	f.set(func(f *faultFS) { f.full, f.room, f.syncErr, f.createErr, f.truncErr = false, 0, nil, nil, nil })
+	f.set(func(f *faultFS) {
+		f.full, f.room, f.syncErr, f.createErr, f.truncErr, f.journalErr = false, 0, nil, nil, nil, nil
+	})
 }
 
 func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
@@ -47,6 +53,16 @@ func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error
 		return nil, err
 	}
 	return &faultFile{File: h, fs: f, inPlace: flag&(os.O_APPEND|os.O_CREATE|os.O_TRUNC) == 0}, nil
+}
+
+func (f *faultFS) Rename(oldpath, newpath string) error {
+	f.mu.Lock()
+	err := f.journalErr
+	f.mu.Unlock()
+	if err != nil && filepath.Base(newpath) == journalName {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return f.OSFS.Rename(oldpath, newpath)
 }
 
 type faultFile struct {

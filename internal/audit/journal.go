@@ -20,7 +20,7 @@ import (
 const journalName = "journal.jsonl"
 
 // journalCompactBytes is the size past which the journal is rewritten with
-// only the intents still open.
+// only the intents still open (tests may lower or raise it: testHooks).
 const journalCompactBytes = 1 << 20
 
 // The journal holds one JSON record per line:
@@ -66,6 +66,8 @@ type journal struct {
 	pend   []byte // records not written yet: ends, then the begins of a commit
 	ends   int    // end records in pend
 	open   map[intentKey]*openIntent
+	// compactAt is journalCompactBytes unless a test set another.
+	compactAt int64
 }
 
 // sorted returns the open intents in the order their streams began.
@@ -176,11 +178,20 @@ func (w *Writer) journalCommit(items []*item) {
 }
 
 // flushJournal writes the pending end records, if any (see journalCommit).
+// Its error is the write's, or the outage a compaction that failed after
+// the write declared: either way the trail is unavailable, and whatever
+// the caller was about to vouch for (a digest) must not go out.
 func (w *Writer) flushJournal() error {
 	if len(w.journal.pend) == 0 || w.out != nil {
 		return nil
 	}
-	return w.writeJournal(false)
+	if err := w.writeJournal(false); err != nil {
+		return err
+	}
+	if w.out != nil {
+		return w.unavail.Load()
+	}
+	return nil
 }
 
 // writeJournal writes the pending records with one write (fsyncing it when
@@ -203,9 +214,11 @@ func (w *Writer) writeJournal(durable bool) error {
 		}
 	}
 	j.pend, j.ends = j.pend[:0], 0
-	if err == nil && j.size > journalCompactBytes && j.size > 2*j.base {
+	if err == nil && j.size > j.compactAt && j.size > 2*j.base {
 		if cerr := w.rewriteJournal(); cerr != nil {
-			// The records are written: only the compaction failed.
+			// The records are written: only the compaction failed. The
+			// begins among them stand (their streams may start); the
+			// outage is for flushJournal's caller to see.
 			w.fail(cerr)
 		}
 	}

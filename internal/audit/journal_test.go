@@ -1,12 +1,15 @@
 package audit
 
 import (
+	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -207,9 +210,15 @@ func TestPendingEndsFlushed(t *testing.T) {
 			}
 		}},
 		{"digest interval", func(t *testing.T, w *Writer, clk *fakeClock) {
+			// No Digest call here (it would flush the ends itself): the
+			// interval's tick alone must. Advance returns once the writer
+			// took the tick; the next tick is taken only when the writer
+			// is back in its loop, done with the first, and finds nothing
+			// new to digest.
 			clk.Advance(DefaultDigestInterval)
-			if err := w.Digest(t.Context()); err != nil { // a barrier: the tick was handled before it
-				t.Fatal(err)
+			clk.Advance(DefaultDigestInterval)
+			if got := w.Stats().Digests; got != 1 {
+				t.Fatalf("after two digest intervals: %d digests, want 1", got)
 			}
 		}},
 	} {
@@ -249,10 +258,13 @@ func TestPendingEndsFlushed(t *testing.T) {
 
 // TestPendingEndsBounded: when many streams end while none begins, their
 // end records go out once more than maxPendingEnds wait, with one write.
+// The journal is never compacted here (a compaction drops the ends it
+// writes), whatever the size of an encoded event.
 func TestPendingEndsBounded(t *testing.T) {
 	t.Parallel()
 	fsys := &countFS{}
-	w, err := Open(Config{Dir: t.TempDir()}, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t), FS: fsys})
+	hooks := testHooks{journalCompactBytes: math.MaxInt64}
+	w, err := open(Config{Dir: t.TempDir()}, testRegion, Options{Clock: newFakeClock(), Logger: testLogger(t), FS: fsys}, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,5 +299,87 @@ func TestPendingEndsBounded(t *testing.T) {
 	}
 	if ends != n {
 		t.Errorf("journal holds %d end records, want %d", ends, n)
+	}
+}
+
+// TestDigestAfterJournalCompactionFails: the end records a digest flushes
+// can take the journal past its compaction threshold; when that rewrite
+// fails, the trail is unavailable, and no digest is signed (it would vouch
+// for a trail that Err says is down): Digest reports the outage, and the
+// interval's digest is not written. The writer then recovers as from any
+// outage.
+func TestDigestAfterJournalCompactionFails(t *testing.T) {
+	t.Parallel()
+	const n = 8
+	// The begins alone stay under the threshold; their ends take the
+	// journal past it. Sizes come from the encoders the writer uses, on
+	// the event as Begin journals it (checked against the file below).
+	var begins, ends int64
+	for i := range n {
+		e := *testEvent(i)
+		e.EventVersion, e.Side, e.RecordingRegion, e.Content = EventVersion, SideSource, testRegion, nil
+		begins += int64(len(appendBegin(nil, beginPrefix(&e), 0)))
+		ends += int64(len(appendEnd(nil, intentKey{e.EventID, SideSource})))
+	}
+	for _, tc := range []struct {
+		name   string
+		digest func(t *testing.T, w *Writer, clk *fakeClock)
+	}{
+		{"Digest", func(t *testing.T, w *Writer, clk *fakeClock) {
+			if err := w.Digest(t.Context()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.EIO) {
+				t.Fatalf("Digest whose journal compaction failed = %v, want ErrUnavailable caused by EIO", err)
+			}
+		}},
+		{"interval", func(t *testing.T, w *Writer, clk *fakeClock) {
+			// The second tick is taken once the writer is done with the
+			// first (see TestPendingEndsFlushed).
+			clk.Advance(DefaultDigestInterval)
+			clk.Advance(DefaultDigestInterval)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+			hooks := testHooks{journalCompactBytes: begins + ends/2}
+			w, err := open(Config{Dir: root}, testRegion, Options{Clock: clk, Logger: testLogger(t), FS: fsys}, hooks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			ctx := t.Context()
+			for i := range n {
+				if err := w.Begin(ctx, testEvent(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if fi, err := os.Stat(filepath.Join(w.Dir(), journalName)); err != nil || fi.Size() != begins {
+				t.Fatalf("calibration: journal after %d begins: %v, %v; want %d bytes", n, fi, err, begins)
+			}
+			appendN(t, w, 0, n) // their ends wait for the next journal write
+			fsys.set(func(f *faultFS) { f.journalErr = syscall.EIO })
+
+			tc.digest(t, w, clk)
+			if err := w.Err(); !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.EIO) {
+				t.Fatalf("Err() = %v, want ErrUnavailable caused by EIO", err)
+			}
+			if _, digests, _ := listDir(w.Dir()); len(digests) != 0 || w.Stats().Digests != 0 {
+				t.Fatalf("%d digest files, Stats().Digests = %d; want none signed during the outage", len(digests), w.Stats().Digests)
+			}
+			checkNoLeftovers(t, w.Dir(), "after the failed compaction")
+
+			fsys.heal()
+			clk.Advance(probeMax) // past any backoff
+			if err := w.Digest(ctx); err != nil {
+				t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got := eventIDs(readEvents(t, w.Dir()))
+			if len(got) != n+1 || slices.ContainsFunc(got, func(s string) bool { return strings.HasSuffix(s, "/"+InterruptedErrorCode) }) {
+				t.Errorf("log = %v, want the %d events and a gap marker, none interrupted", got, n)
+			}
+			mustVerify(t, w.Dir(), w)
+		})
 	}
 }

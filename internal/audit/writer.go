@@ -180,9 +180,12 @@ func (w *Writer) unlock() {
 }
 
 // testHooks let tests hold the writer goroutine before each group commit
-// (to fill the queue). Failures are injected through [Options.FS].
+// (to fill the queue) and move the journal's compaction threshold.
+// Failures are injected through [Options.FS].
 type testHooks struct {
 	beforeCommit func()
+	// journalCompactBytes replaces journalCompactBytes when not zero.
+	journalCompactBytes int64
 }
 
 // open is Open with test hooks.
@@ -216,7 +219,10 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 	if w.fs == nil {
 		w.fs = OSFS{}
 	}
-	w.journal = journal{path: filepath.Join(w.dir, journalName), open: map[intentKey]*openIntent{}}
+	w.journal = journal{path: filepath.Join(w.dir, journalName), open: map[intentKey]*openIntent{}, compactAt: journalCompactBytes}
+	if hooks.journalCompactBytes != 0 {
+		w.journal.compactAt = hooks.journalCompactBytes
+	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
