@@ -60,49 +60,16 @@ func TestCrash(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	root := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+root)
-	cmd.Stderr = t.Output()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	acked := map[string]bool{}
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	const killAfter = 400
-	// Hang guard only: a child that stops writing is killed, and the test
-	// fails below because it was not killed by the test.
-	guard := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
-	defer guard.Stop()
-	killed := false
-	for l := range lines {
+	killChild(t, "TestCrashChild", crashDirEnv, root, func(l string) bool {
 		switch {
 		case strings.HasPrefix(l, "ACK "):
 			acked[strings.TrimPrefix(l, "ACK ")] = true
 		case strings.HasPrefix(l, "ERR "):
 			t.Errorf("child: %s", l)
 		}
-		if !killed && len(acked) >= killAfter {
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	cmd.Wait()
-	if !killed {
-		t.Fatalf("child exited after %d acknowledgements without being killed", len(acked))
-	}
+		return len(acked) >= 400
+	})
 
 	dir := filepath.Join(root, testRegion)
 	pub, err := ReadPublicKey(filepath.Join(root, DefaultKeyName+".pub"))
@@ -142,4 +109,48 @@ func TestCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCrashLog("after restart")
+}
+
+// killChild runs the test binary's test named child as a child process,
+// with env set to root, hands each line the child prints to onLine, and
+// kills it with SIGKILL once onLine says it has seen enough. It fails the
+// test if the child ended before that.
+func killChild(t *testing.T, child, env, root string, onLine func(line string) (enough bool)) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+root)
+	cmd.Stderr = t.Output()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// Hang guard only: a child that stops writing is killed, and the test
+	// fails below because it was not killed by the test.
+	guard := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	defer guard.Stop()
+	killed := false
+	for l := range lines {
+		if !onLine(l) || killed {
+			continue
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		killed = true
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatalf("child %s exited without being killed", child)
+	}
 }

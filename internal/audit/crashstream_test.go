@@ -1,17 +1,13 @@
 package audit
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
 
 const streamCrashDirEnv = "MERIDIAN_AUDIT_STREAM_CRASH_DIR"
@@ -68,32 +64,8 @@ func TestStreamCrash(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	root := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStreamCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), streamCrashDirEnv+"="+root)
-	cmd.Stderr = t.Output()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	begun, acked := map[string]bool{}, map[string]bool{}
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	const killAfter = 300
-	// Hang guard only: a child that stops writing is killed, and the test
-	// fails below because it was not killed by the test.
-	guard := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
-	defer guard.Stop()
-	killed := false
-	for l := range lines {
+	killChild(t, "TestStreamCrashChild", streamCrashDirEnv, root, func(l string) bool {
 		switch {
 		case strings.HasPrefix(l, "BEGUN "):
 			begun[strings.TrimPrefix(l, "BEGUN ")] = true
@@ -102,17 +74,8 @@ func TestStreamCrash(t *testing.T) {
 		case strings.HasPrefix(l, "ERR "):
 			t.Errorf("child: %s", l)
 		}
-		if !killed && len(acked) >= killAfter {
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	cmd.Wait()
-	if !killed {
-		t.Fatalf("child exited after %d acknowledgements without being killed", len(acked))
-	}
+		return len(acked) >= 300
+	})
 
 	dir := filepath.Join(root, testRegion)
 	// Streams whose event is in the log and whose end is not in the
