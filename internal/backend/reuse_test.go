@@ -45,8 +45,7 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 			// it was read to its end (net/http has then put the
 			// connection back in its pool).
 			sawEnd := make(chan error, 1)
-			var conns atomic.Int64
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.Copy(io.Discard, r.Body)
 				w.Header().Set("Content-Type", "text/event-stream")
 				for _, c := range []string{
@@ -63,13 +62,6 @@ func TestOpenAIStreamKeepsItsConnection(t *testing.T) {
 				case <-r.Context().Done():
 				}
 			}))
-			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-				if s == http.StateNew {
-					conns.Add(1)
-				}
-			}
-			srv.Start()
-			defer srv.Close()
 			tr := &http.Transport{MaxIdleConnsPerHost: 4}
 			defer tr.CloseIdleConnections()
 			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Transport: watchDone{tr, sawDone, sawEnd}})
@@ -356,21 +348,13 @@ func TestOpenAIStreamEndsWithItsCaller(t *testing.T) {
 func TestOpenAIAnswerKeepsItsConnection(t *testing.T) {
 	t.Parallel()
 	ended := make(chan error, 1)
-	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"id":"c1","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`)
 		w.(http.Flusher).Flush()
 		io.WriteString(w, "\n") // what json.Decoder leaves unread
 	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: 4}
 	defer tr.CloseIdleConnections()
 	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Transport: watchDone{tr, make(chan struct{}, 1), ended}})
@@ -443,4 +427,20 @@ func TestOpenAIStreamDrainIsBounded(t *testing.T) {
 	case <-guard.Done():
 		t.Fatal("the drain outlived maxDrainWait")
 	}
+}
+
+// countingServer starts a loopback server for h that counts the
+// connections made to it.
+func countingServer(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	conns := new(atomic.Int64)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, conns
 }
