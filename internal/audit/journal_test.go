@@ -174,15 +174,7 @@ func TestPendingEndCrash(t *testing.T) {
 			if !slices.Equal(recs, wantRecs) {
 				t.Fatalf("journal before the crash = %v, want %v", recs, wantRecs)
 			}
-			crashed := filepath.Join(t.TempDir(), "crashed")
-			snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			w2 := openTest(t, crashed, clk, nil)
-			if err := w2.Close(); err != nil {
-				t.Fatal(err)
-			}
+			w2 := restartCrashed(t, w, clk)
 			if got := eventIDs(readEvents(t, w2.Dir())); !slices.Equal(got, tc.want) {
 				t.Errorf("after restart: log = %v, want %v", got, tc.want)
 			}

@@ -212,6 +212,23 @@ func eventIDs(evs []*Event) []string {
 	return ids
 }
 
+// restartCrashed copies w's directory as a process killed now leaves it,
+// closes w, then opens and closes a writer on the copy: the returned
+// writer's Dir holds what a restart after the crash made of it.
+func restartCrashed(t *testing.T, w *Writer, clk *fakeClock) *Writer {
+	t.Helper()
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w2 := openTest(t, crashed, clk, nil)
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w2
+}
+
 // snapshotDir copies a writer's directory as it is now: what a process
 // killed at this moment leaves behind.
 func snapshotDir(t *testing.T, src, dst string) {
@@ -349,15 +366,7 @@ func TestJournalCompacts(t *testing.T) {
 	if fi.Size() > journalCompactBytes {
 		t.Errorf("journal is %d bytes after 1500 streams, want it compacted below %d", fi.Size(), journalCompactBytes)
 	}
-	crashed := filepath.Join(t.TempDir(), "crashed")
-	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	w2 := openTest(t, crashed, clk, nil)
-	if err := w2.Close(); err != nil {
-		t.Fatal(err)
-	}
+	w2 := restartCrashed(t, w, clk)
 	seen := map[string]int{}
 	for _, e := range readEvents(t, w2.Dir()) {
 		seen[e.EventID]++

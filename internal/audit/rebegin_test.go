@@ -31,15 +31,7 @@ func TestStreamRebegun(t *testing.T) {
 			}
 			want = []string{"req-000001/"}
 		}
-		crashed := filepath.Join(t.TempDir(), "crashed")
-		snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		w2 := openTest(t, crashed, clk, nil)
-		if err := w2.Close(); err != nil {
-			t.Fatal(err)
-		}
+		w2 := restartCrashed(t, w, clk)
 		for _, wr := range []*Writer{w, w2} {
 			dir := wr.Dir()
 			evs := readEvents(t, dir)
