@@ -269,31 +269,50 @@ func TestAnswerWithOlderPeers(t *testing.T) {
 }
 
 // startAnswerLink starts a destination on a real loopback mTLS link (HTTP/2
-// offered if h2) that serves every job with answer, verifying envelopes as
-// a node does, and returns the source's client to it and a function that
-// reports the Content-Type of the last answer. olderSource drops the
-// request's Accept, as a source from before the answer form sent none.
+// offered if h2) that serves every job with answer (startLocalLink), and
+// returns the source's client to it and a function that reports the
+// Content-Type of the last answer. olderSource drops the request's Accept,
+// as a source from before the answer form sent none.
 func startAnswerLink(tb testing.TB, answer *inference.Response, olderSource, h2 bool) (*Client, func() string) {
+	tb.Helper()
+	var mu sync.Mutex
+	var contentType string
+	c := startLocalLink(tb, answerLocal{answer}, h2, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if olderSource {
+				r.Header.Del("Accept")
+			}
+			h.ServeHTTP(w, r)
+			if r.URL.Path == PathInvoke {
+				mu.Lock()
+				contentType = w.Header().Get("Content-Type")
+				mu.Unlock()
+			}
+		})
+	})
+	return c, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return contentType
+	}
+}
+
+// startLocalLink starts a destination on a real loopback mTLS link (HTTP/2
+// offered if h2) that serves every job with local, verifying envelopes as
+// a node does, its handler wrapped by wrap if set, and returns the source's
+// client to it.
+func startLocalLink(tb testing.TB, local Local, h2 bool, wrap func(http.Handler) http.Handler) *Client {
 	tb.Helper()
 	f := pkitest.New(tb, "")
 	source, dstStore := f.Store(tb, src), f.Store(tb, dst)
-	h := NewServer(ServerOptions{Local: answerLocal{answer}, Verifier: EnvelopeVerifier{
+	var h http.Handler = NewServer(ServerOptions{Local: local, Verifier: EnvelopeVerifier{
 		Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker, ReplayCapacity: 1 << 22}),
 		Clock:    clock.NewManual(t0),
 	}})
-	var mu sync.Mutex
-	var contentType string
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if olderSource {
-			r.Header.Del("Accept")
-		}
-		h.ServeHTTP(w, r)
-		if r.URL.Path == PathInvoke {
-			mu.Lock()
-			contentType = w.Header().Get("Content-Type")
-			mu.Unlock()
-		}
-	}))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewUnstartedServer(h)
 	ts.Config.HTTP2 = ServerHTTP2Config()
 	ts.EnableHTTP2 = h2
 	ts.TLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src })
@@ -302,11 +321,7 @@ func startAnswerLink(tb testing.TB, answer *inference.Response, olderSource, h2 
 	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
 		Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
 	tb.Cleanup(c.Close)
-	return c, func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return contentType
-	}
+	return c
 }
 
 // TestAnswerOverTheLink: over the real mTLS link, HTTP/2 and HTTP/1.1, a

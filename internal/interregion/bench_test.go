@@ -5,15 +5,11 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
-	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
-	"github.com/meridian-gateway/meridian/internal/pki/pkitest"
 )
 
 // BenchmarkForward measures one forwarded request end to end over a real
@@ -90,26 +86,14 @@ func BenchmarkForwardStreamTokenLink(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			ev := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat,
 				Raw: []byte(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":1764000000,"model":"m","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}`)}
-			f := pkitest.New(b, "")
-			source, dstStore := f.Store(b, src), f.Store(b, dst)
-			h := NewServer(ServerOptions{Local: repeatLocal{ev: ev, n: b.N}, Verifier: EnvelopeVerifier{
-				Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker}),
-				Clock:    clock.NewManual(t0),
-			}})
-			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if !tc.framed {
-					r.Header.Del("Accept")
-				}
-				h.ServeHTTP(w, r)
-			}))
-			ts.Config.HTTP2 = ServerHTTP2Config()
-			ts.EnableHTTP2 = true
-			ts.TLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src })
-			ts.StartTLS()
-			b.Cleanup(ts.Close)
-			c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
-				Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
-			b.Cleanup(c.Close)
+			c := startLocalLink(b, repeatLocal{ev: ev, n: b.N}, true, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if !tc.framed {
+						r.Header.Del("Accept")
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
 			st, err := c.Executor(dst).Stream(b.Context(), forwardJob())
 			if err != nil {
 				b.Fatal(err)
@@ -145,21 +129,7 @@ func BenchmarkForwardStreamLink(b *testing.B) {
 		lanes bool
 	}{{"pool", false}, {"lanes", true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			f := pkitest.New(b, "")
-			source, dstStore := f.Store(b, src), f.Store(b, dst)
-			h := NewServer(ServerOptions{Local: repeatLocal{ev: ev, n: 3}, Verifier: EnvelopeVerifier{
-				Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: dst, VerifySigner: dstStore.VerifyPeer, Checker: euChecker}),
-				Clock:    clock.NewManual(t0),
-			}})
-			ts := httptest.NewUnstartedServer(h)
-			ts.Config.HTTP2 = ServerHTTP2Config()
-			ts.EnableHTTP2 = true
-			ts.TLS = dstStore.ServerTLSConfig(func(r string) bool { return r == src })
-			ts.StartTLS()
-			b.Cleanup(ts.Close)
-			c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}},
-				Clock: clock.NewManual(t0), TLS: source.ClientTLSConfig, Signer: EnvelopeSigner{Store: source}})
-			b.Cleanup(c.Close)
+			c := startLocalLink(b, repeatLocal{ev: ev, n: 3}, true, nil)
 			if tc.lanes {
 				pool := c.peers[dst].lanes.pool
 				for range answerConnsPerPeer {
