@@ -521,9 +521,7 @@ func (s *sseStream) drain() {
 
 // release stops the stream's timer and ends its request.
 func (s *sseStream) release() {
-	if s.detach != nil {
-		s.detach()
-	}
+	s.detach()
 	s.timer.Stop()
 	s.cancel()
 	s.body.Close()
@@ -736,7 +734,7 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 // rest of the body, in the background (drain).
 func (s *sseStream) Close() error {
 	s.once.Do(func() {
-		if s.ended.Load() && (s.detach == nil || s.detach()) {
+		if s.ended.Load() && s.detach() {
 			go s.drain()
 			return
 		}
