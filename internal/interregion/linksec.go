@@ -118,8 +118,8 @@ type linkConn struct {
 	// tls is the TLS connection over c whose key was exported: the only
 	// one c's dialer made, and the only one the key is given for.
 	tls *tls.Conn
-	// cs is tls's state once its key was exported; key holds the key and
-	// its keyed HMAC states.
+	// cs is tls's state, read on its first request; key holds the key
+	// exported from it (by its first MAC) and its keyed HMAC states.
 	cs  tls.ConnectionState
 	key envelope.ConnKey
 	// exports counts the exports of the key (at most 1), for tests.
@@ -136,7 +136,6 @@ func (c *linkConn) mac(tc *tls.Conn, p envelope.Prepared) (string, error) {
 		c.exports.Add(1)
 		c.tls = tc
 		c.cs = tc.ConnectionState()
-		c.key.Get(&c.cs)
 	})
 	if tc != c.tls {
 		return "", errors.New("session key: asked for a TLS connection other than the one it was exported from")
