@@ -374,8 +374,15 @@ const (
 // closed (and its connection with it): a destination that holds the body
 // open after its answer must not hold the caller, or the connection, long.
 func readToEnd(body io.ReadCloser, clk clock.Clock) {
-	t := clk.AfterFuncTimer(trailingTimeout, func() { body.Close() })
-	io.Copy(io.Discard, io.LimitReader(body, maxTrailing))
+	readRest(body, maxTrailing, clk, trailingTimeout, func() { body.Close() })
+}
+
+// readRest reads r on to its end, at most limit bytes, waiting at most
+// wait on clk: then it calls stop, which must end the read (by closing the
+// body or cancelling its request).
+func readRest(r io.Reader, limit int64, clk clock.Clock, wait time.Duration, stop func()) {
+	t := clk.AfterFuncTimer(wait, stop)
+	io.CopyN(io.Discard, r, limit)
 	t.Stop()
 }
 

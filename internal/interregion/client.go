@@ -636,9 +636,7 @@ func (s *remoteStream) Close() error {
 // clock), and after more than maxStreamDrain bytes, or an error, the
 // connection is let go.
 func (s *remoteStream) drain() {
-	t := clock.Or(s.clock).AfterFuncTimer(streamDrainTimeout, s.cancel)
-	io.CopyN(io.Discard, s.sc, maxStreamDrain)
-	t.Stop()
+	readRest(s.sc, maxStreamDrain, clock.Or(s.clock), streamDrainTimeout, s.cancel)
 	s.release()
 }
 
