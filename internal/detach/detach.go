@@ -18,9 +18,8 @@ import (
 // which is its own), but is not parent's child: stop lets go of parent,
 // after which only cancel and ctx's own deadline end it. stop reports
 // false once parent has ended (its end then reaches ctx), or when parent
-// was let go of before. Values are
-// parent's. Call cancel when the call is done, as for
-// context.WithCancel.
+// was let go of before. Values are parent's. Call cancel when the call is
+// done, as for context.WithCancel.
 func From(parent context.Context) (ctx context.Context, cancel context.CancelFunc, stop func() bool) {
 	if d, ok := parent.Deadline(); ok {
 		ctx, cancel = context.WithDeadline(context.WithoutCancel(parent), d)
