@@ -76,8 +76,15 @@ type Options struct {
 	// Quota admits requests against the callers' limits and the
 	// deployments' capacity. If nil, nothing is limited beyond routing.
 	Quota Quota
-	// Recorder receives every finished request. May be nil.
+	// Recorder receives every finished request before its answer: a
+	// recorder that cannot record it withholds the answer (the audit
+	// trail). May be nil.
 	Recorder Recorder
+	// Observer receives every finished request once its answer is out,
+	// when the node can send it first (see Observing): metrics, traces,
+	// the live view. Its errors are logged and change no answer. May be
+	// nil.
+	Observer Recorder
 	Metrics  *telemetry.Metrics
 	Logger   *slog.Logger
 	// Clock tells the time (and times the routing made here when Routing
@@ -113,6 +120,7 @@ type Gateway struct {
 	routing    *Routing
 	quota      Quota
 	recorder   Recorder
+	observer   Recorder
 	metrics    *telemetry.Metrics
 	log        *slog.Logger
 	now        func() time.Time
@@ -145,7 +153,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{
 		region: opts.Region, geo: r.Geography, cfg: opts.Config, auth: opts.Auth, backends: opts.Backends,
-		link: opts.Link, authz: opts.Authorizer, routing: opts.Routing, recorder: opts.Recorder,
+		link: opts.Link, authz: opts.Authorizer, routing: opts.Routing, recorder: opts.Recorder, observer: opts.Observer,
 		metrics: opts.Metrics, log: opts.Logger, now: clock.Or(opts.Clock).Now, quota: opts.Quota,
 		recordBody: opts.Config.Audit.RecordContent, defaultMaxTokens: opts.Config.Quota.DefaultMaxTokens,
 		onThrottle: opts.OnThrottle, onSharpChange: opts.OnSharpChange,
@@ -727,6 +735,7 @@ func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) 
 			g.logUnrecorded(rec, err)
 		}
 	}
+	g.observeAnswer(ctx, rec)
 	sent := rec.Status
 	if err != nil && withheld {
 		sent = statusOf(inference.AsError(err))

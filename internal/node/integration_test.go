@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -51,6 +52,7 @@ type clusterSettings struct {
 	concurrency    map[string]int
 	loadInterval   string
 	models         []extraModel
+	observers      map[string]gateway.Recorder
 }
 
 // extraModel is a model besides demo.chat-small, served by the listed
@@ -75,6 +77,16 @@ func withLoadInterval(d string) clusterOption {
 // enforced by both the topology's capacity and the region's mockllm.
 func withConcurrency(c map[string]int) clusterOption {
 	return func(s *clusterSettings) { s.concurrency = c }
+}
+
+// withObserver gives region's node an extra observer (Options.Observer).
+func withObserver(region string, o gateway.Recorder) clusterOption {
+	return func(s *clusterSettings) {
+		if s.observers == nil {
+			s.observers = map[string]gateway.Recorder{}
+		}
+		s.observers[region] = o
+	}
 }
 
 // withTesterPolicies attaches policies to the default "tester" principal.
@@ -144,7 +156,7 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 	}
 	c.cfg = cfg
 	for _, r := range regions {
-		n, err := New(Options{Config: cfg, Region: r.id, ClientListener: clientLns[r.id], LinkListener: linkLns[r.id],
+		n, err := New(Options{Config: cfg, Region: r.id, ClientListener: clientLns[r.id], LinkListener: linkLns[r.id], Observer: settings.observers[r.id],
 			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
 			t.Fatal(err)

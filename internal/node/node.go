@@ -81,6 +81,11 @@ type Options struct {
 	// QuotaClock times the quota limiter: its windows and its probes of a
 	// store that is down. If nil, Clock. Tests set a manual one.
 	QuotaClock quota.Clock
+	// Observer, if set, hears of every finished request after the node's
+	// own observers, once its answer is out (an embedding program's own
+	// metrics; see gateway.Observing). It must not block for long: a
+	// request's connection waits for it.
+	Observer gateway.Recorder
 }
 
 // Node is one region's running Meridian node.
@@ -101,8 +106,13 @@ type Node struct {
 	// reloadMu serialises reloads; reloads counts them by result.
 	reloadMu sync.Mutex
 	reloads  *prometheus.CounterVec
-	// recorders receive every finished request, whatever the generation.
+	// recorders receive every finished request before its answer (the
+	// audit trail), observers once it is out (the live view, OpenTelemetry),
+	// whatever the generation; observing orders the observations put off
+	// with the observers' readers (see gateway.Observing).
 	recorders gateway.Recorders
+	observers gateway.Recorders
+	observing *gateway.Observing
 	// clientChainCheck re-checks client certificate chains (client CA).
 	clientChainCheck func([]*x509.Certificate) error
 	// retiring counts the goroutines closing retired generations'
@@ -227,6 +237,7 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
 	}
+	n.observing = gateway.NewObserving(n.clock)
 	var recorders gateway.Recorders
 	if !cfg.Audit.Disabled {
 		ac := auditConfig(cfg.Audit)
@@ -247,17 +258,21 @@ func New(opts Options) (_ *Node, err error) {
 	} else {
 		log.Warn("the audit trail is disabled (audit.disabled: true)")
 	}
-	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Clock: n.clock, Catalog: func() *profile.Catalog { return n.gateway().Catalog() }})
+	n.live, err = ui.NewLive(ui.LiveOptions{Region: region.ID, Config: cfg, Clock: n.clock, Observing: n.observing, Catalog: func() *profile.Catalog { return n.gateway().Catalog() }})
 	if err != nil {
 		return nil, err
 	}
-	n.otel, err = otel.New(otel.Options{Region: region.ID, Clock: n.clock, Config: cfg.Telemetry, Registerer: n.metrics.Registerer,
-		Catalog: func() *profile.Catalog { return n.gateway().Catalog() }, Topology: n.config, Getenv: opts.Getenv,
+	n.otel, err = otel.New(otel.Options{Region: region.ID, Clock: n.clock, Config: cfg.Telemetry, Topology: n.config, Getenv: opts.Getenv,
+		Registerer: observedRegisterer{n.metrics.Registerer, n.observing}, Catalog: func() *profile.Catalog { return n.gateway().Catalog() },
 		Logger: log.With(telemetry.AttrComponent, "telemetry")})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	n.recorders = append(recorders, n.live, n.otel)
+	n.recorders = recorders
+	n.observers = gateway.Recorders{n.live, n.otel}
+	if opts.Observer != nil {
+		n.observers = append(n.observers, opts.Observer)
+	}
 	n.reloads = newReloadCounter(n.metrics.Registerer)
 	n.openProfiles(cmp.Or(opts.DataDir, cfg.Server.DataDir))
 	if cfg.Quota.Store == "redis" {
@@ -751,7 +766,12 @@ func (n *Node) closeOpened() {
 
 // FlushTelemetry exports the spans and metrics pending now (tests, and
 // embedding programs before they read their collector).
-func (n *Node) FlushTelemetry(ctx context.Context) error { return n.otel.ForceFlush(ctx) }
+// It first waits for the requests whose answers are out and whose
+// observations are still running (see gateway.Observing).
+func (n *Node) FlushTelemetry(ctx context.Context) error {
+	n.observing.Wait(ctx)
+	return n.otel.ForceFlush(ctx)
+}
 
 // Run starts the node and serves until ctx ends, then drains for at most
 // the configured drain timeout.

@@ -106,7 +106,28 @@ type generationKey struct{}
 func (n *Node) serveClient(w http.ResponseWriter, r *http.Request) {
 	g := n.enter()
 	defer g.leave()
-	g.client.ServeHTTP(w, r)
+	n.serveObserved(w, r, g.client)
+}
+
+// serveObserved serves r with h, and lets the observers hear of the
+// request once its answer is out (see gateway.Observing): the answer is
+// flushed first when that completes it, so that a client has its answer
+// without waiting for the metrics, traces and live view.
+func (n *Node) serveObserved(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	ctx, after := n.observing.Begin(r.Context())
+	defer after.Run() // even if h panics: readers wait for it
+	h.ServeHTTP(w, r.WithContext(ctx))
+	if after.Pending() && completeOnFlush(w, r) {
+		http.NewResponseController(w).Flush()
+	}
+}
+
+// completeOnFlush reports whether flushing w before the handler returns
+// gives the client the whole answer: over HTTP/1 with a Content-Length. A
+// chunked answer ends, and an HTTP/2 stream closes, only once the handler
+// returns, and an answer without a length would turn chunked.
+func completeOnFlush(w http.ResponseWriter, r *http.Request) bool {
+	return r.ProtoMajor == 1 && w.Header().Get("Content-Length") != ""
 }
 
 // trackLink counts a link request (a forwarded job, a state fetch) in the
@@ -115,7 +136,7 @@ func (n *Node) trackLink(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := n.enter()
 		defer g.leave()
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), generationKey{}, g)))
+		n.serveObserved(w, r.WithContext(context.WithValue(r.Context(), generationKey{}, g)), h)
 	})
 }
 
@@ -201,7 +222,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 		backends[m] = b
 	}
 	g.gw, err = gateway.New(gateway.Options{Region: region, Config: cfg, Catalog: cat, Auth: authn, Backends: n.otel.Backends(backends), Routing: rt,
-		Link: n.otel.Link(n.link), Authorizer: authz, Quota: q, Recorder: n.recorders, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
+		Link: n.otel.Link(n.link), Authorizer: authz, Quota: q, Recorder: n.recorders, Observer: n.observers, Metrics: n.metrics, Logger: n.log.With(telemetry.AttrComponent, "gateway"),
 		OnThrottle: onThrottle, OnSharpChange: n.pushState, Receipts: n.receiptIssuer(), Clock: n.clock})
 	if err != nil {
 		return nil, err

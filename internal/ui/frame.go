@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"context"
 	"maps"
 	"slices"
 	"time"
@@ -94,6 +95,7 @@ const maxRecent = 40
 
 // Frame builds the console's frame; state is the node's regions view.
 func (l *Live) Frame(state any) *Frame {
+	l.settle.Wait(context.Background())
 	now := l.clock.Now()
 	f := &Frame{Time: now.UTC(), Region: l.region, Geography: l.geoOf[l.region], State: state}
 

@@ -42,6 +42,11 @@ type LiveOptions struct {
 	Recent int
 	// Clock is the time source. If nil, the wall clock.
 	Clock Clock
+	// Observing, if set, orders the records the gateway hands over once
+	// their answers are out: the frame and the record view wait for those
+	// already due, so that a client that has its answer finds its request
+	// here (see gateway.Observing).
+	Observing *gateway.Observing
 }
 
 // Live is a node's live view: a [gateway.Recorder] that counts flows per
@@ -53,6 +58,7 @@ type Live struct {
 	geoOf   map[string]string
 	catalog func() *profile.Catalog
 	clock   Clock
+	settle  *gateway.Observing
 
 	mu      sync.Mutex
 	buckets [windowSeconds]bucket
@@ -100,7 +106,7 @@ func NewLive(opts LiveOptions) (*Live, error) {
 		}
 		opts.Catalog = func() *profile.Catalog { return cat }
 	}
-	l := &Live{region: opts.Region, geoOf: map[string]string{}, catalog: opts.Catalog, clock: opts.Clock,
+	l := &Live{region: opts.Region, geoOf: map[string]string{}, catalog: opts.Catalog, clock: opts.Clock, settle: opts.Observing,
 		ring: make([]*gateway.Record, opts.Recent), byID: map[string]*gateway.Record{}, peers: map[string]peerFlows{}}
 	for _, r := range opts.Config.Regions {
 		l.geoOf[r.ID] = r.Geography
@@ -262,6 +268,7 @@ func (l *Live) ApplyPeerFlows(region string, flows []FlowStat) {
 // Lookup returns a copy of a recent record by request id; ok is false when
 // it is unknown or has left the ring buffer.
 func (l *Live) Lookup(requestID string) (rec gateway.Record, ok bool) {
+	l.settle.Wait(context.Background())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r, ok := l.byID[requestID]

@@ -1,0 +1,208 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
+)
+
+// A request's observers (Options.Observer: metrics of the OpenTelemetry
+// kind, traces, the live view) only describe an answer; unlike the
+// recorder (the audit trail), they can neither refuse it nor change it. So
+// they need not delay it: a node that can send an answer before its handler
+// returns (see [Observing.Begin]) lets them run once it is out, and a
+// request's answer then costs no observation time.
+//
+// What that must not change is what a reader of the observers sees: a
+// client that has its answer and then scrapes the metrics, looks the
+// request up in the live view or flushes the traces must find it. Readers
+// therefore call [Observing.Wait] first, which waits for the observations
+// already put off, and only those.
+
+// maxObserveWait bounds Observing.Wait: an observation waits for its answer
+// to be written, and a client that reads slowly can hold that write. A
+// reader then goes on without that request rather than stall.
+const maxObserveWait = 2 * time.Second
+
+// Observing orders a node's put-off observations with the readers of the
+// observers. The zero value is not usable: use [NewObserving].
+//
+// Observations are counted by epoch; each Wait closes the current epoch
+// and waits for its count to fall to zero. Two slots suffice: Waits are
+// serialised, so when one closes epoch e, epoch e-1 is already settled.
+type Observing struct {
+	clock clock.Clock
+	// waiting serialises Wait.
+	waiting sync.Mutex
+	mu      sync.Mutex
+	epoch   uint64
+	pending [2]int // observations of the last two epochs, by epoch&1
+	// live is the oldest epoch still counted in pending: the observations
+	// of older epochs were given up on by a Wait that timed out, and no
+	// reader waits for them again.
+	live uint64
+	// idle[s], when set, is closed once pending[s] falls to zero: a Wait
+	// is waiting for slot s.
+	idle [2]chan struct{}
+}
+
+// NewObserving returns an Observing whose Wait is bounded on c (nil: the
+// wall clock).
+func NewObserving(c clock.Clock) *Observing {
+	return &Observing{clock: clock.Or(c)}
+}
+
+// hold counts one observation put off, in the current epoch, and returns
+// that epoch.
+func (o *Observing) hold() uint64 {
+	o.mu.Lock()
+	e := o.epoch
+	o.pending[e&1]++
+	o.mu.Unlock()
+	return e
+}
+
+// release counts one observation of epoch e done.
+func (o *Observing) release(e uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if e < o.live {
+		return // given up on
+	}
+	s := e & 1
+	o.pending[s]--
+	if o.pending[s] == 0 && o.idle[s] != nil {
+		close(o.idle[s])
+		o.idle[s] = nil
+	}
+}
+
+// Wait returns once every observation put off before the call has run, or
+// after maxObserveWait (an observation held up by a slow client, which no
+// later Wait waits for again), or when ctx ends. Observations put off
+// meanwhile are not waited for, so a steady load cannot starve a reader.
+// A nil Observing waits for nothing.
+func (o *Observing) Wait(ctx context.Context) {
+	if o == nil {
+		return
+	}
+	o.waiting.Lock()
+	defer o.waiting.Unlock()
+	o.mu.Lock()
+	e := o.epoch
+	s := e & 1
+	o.epoch++ // observations from now on count in the other slot
+	if o.pending[s] == 0 {
+		o.mu.Unlock()
+		return
+	}
+	idle := make(chan struct{})
+	o.idle[s] = idle
+	o.mu.Unlock()
+	t, expired := o.clock.NewTimer(maxObserveWait)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return
+	case <-expired:
+	case <-ctx.Done():
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.idle[s] != idle {
+		return // settled meanwhile
+	}
+	o.idle[s] = nil
+	o.pending[s] = 0 // its slot is free for epoch e+2
+	o.live = e + 1
+}
+
+// Begin starts a request whose observations may be put off until its answer
+// is out: ctx carries the returned AfterAnswer to the gateway, and the
+// caller must call its Run once the answer is written (or the handler has
+// returned), and exactly once: until then, readers' Waits wait for it.
+func (o *Observing) Begin(ctx context.Context) (context.Context, *AfterAnswer) {
+	a := &AfterAnswer{o: o}
+	return context.WithValue(ctx, afterAnswerKey{}, a), a
+}
+
+type afterAnswerKey struct{}
+
+// AfterAnswer holds one request's observations until its answer is out.
+type AfterAnswer struct {
+	o     *Observing
+	mu    sync.Mutex
+	done  bool   // Run has been called: observe at once
+	held  bool   // an observation holds o's count
+	epoch uint64 // the epoch it counts in
+	obs   []observation
+}
+
+// observation is one record for a gateway's observer, with the context it
+// was finished in.
+type observation struct {
+	ctx context.Context
+	g   *Gateway
+	rec *Record
+}
+
+// put keeps an observation for Run; false once Run has been called.
+func (a *AfterAnswer) put(ob observation) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done {
+		return false
+	}
+	if !a.held {
+		a.epoch, a.held = a.o.hold(), true
+	}
+	a.obs = append(a.obs, ob)
+	return true
+}
+
+// Pending reports whether observations are waiting for Run.
+func (a *AfterAnswer) Pending() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.obs) > 0
+}
+
+// Run delivers the observations put off and releases their hold on Wait;
+// later ones are delivered at once.
+func (a *AfterAnswer) Run() {
+	a.mu.Lock()
+	obs, held, epoch := a.obs, a.held, a.epoch
+	a.obs, a.held, a.done = nil, false, true
+	a.mu.Unlock()
+	for _, ob := range obs {
+		ob.g.deliver(ob.ctx, ob.rec)
+	}
+	if held {
+		a.o.release(epoch)
+	}
+}
+
+// observeAnswer gives rec to the observers: after the answer when the request's
+// context carries an AfterAnswer (see Observing.Begin), at once otherwise.
+// The record must not change afterwards. An observer's error is logged: it
+// cannot change an answer.
+func (g *Gateway) observeAnswer(ctx context.Context, rec *Record) {
+	if g.observer == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if a, ok := ctx.Value(afterAnswerKey{}).(*AfterAnswer); ok && a.put(observation{ctx, g, rec}) {
+		return
+	}
+	g.deliver(ctx, rec)
+}
+
+// deliver records rec with the observer, logging its error.
+func (g *Gateway) deliver(ctx context.Context, rec *Record) {
+	if err := g.observer.Record(ctx, rec); err != nil {
+		g.log.Warn("an observer did not take a request", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
+	}
+}

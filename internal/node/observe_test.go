@@ -1,0 +1,124 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/gateway"
+)
+
+// gatedObserver is an observer (Options.Observer) that, while held,
+// reports each request id on entered and waits for its release.
+type gatedObserver struct {
+	mu      sync.Mutex
+	gate    chan struct{} // nil: not held
+	entered chan string
+}
+
+func newGatedObserver() *gatedObserver { return &gatedObserver{entered: make(chan string, 16)} }
+
+func (o *gatedObserver) Record(_ context.Context, rec *gateway.Record) error {
+	o.mu.Lock()
+	gate := o.gate
+	o.mu.Unlock()
+	if gate != nil {
+		o.entered <- rec.RequestID
+		<-gate
+	}
+	return nil
+}
+
+// hold makes Records wait until the returned release is called.
+func (o *gatedObserver) hold() (release func()) {
+	gate := make(chan struct{})
+	o.mu.Lock()
+	o.gate = gate
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		o.gate = nil
+		o.mu.Unlock()
+		close(gate)
+	}
+}
+
+// TestAnswerGoesOutBeforeObservers: over HTTP/1.1, a client has its whole
+// answer while the observers of the nodes that served it (the source's
+// and, for a forwarded request, the destination's) still run; the live
+// view and the telemetry flush, read right after, wait for them and find
+// the request.
+func TestAnswerGoesOutBeforeObservers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a two-region cluster")
+	}
+	west, central := newGatedObserver(), newGatedObserver()
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}}, westOnlyPolicy,
+		withTesterPolicies("west-only"), withObserver("eu-west-1", west), withObserver("eu-central-1", central))
+
+	for _, tc := range []struct {
+		name, source string
+		held         []*gatedObserver // the observers that hear of the request
+	}{
+		{"local", "eu-west-1", []*gatedObserver{west}},
+		{"forwarded", "eu-central-1", []*gatedObserver{central, west}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var releases []func()
+			for _, o := range tc.held {
+				releases = append(releases, o.hold())
+			}
+			type answer struct {
+				status int
+				h      http.Header
+				body   []byte
+			}
+			answers := make(chan answer, 1)
+			go func() {
+				status, h, body := c.post(tc.source, chatBody("eu.demo.chat-small", false), c.key)
+				answers <- answer{status, h, body}
+			}()
+			var a answer
+			select {
+			case a = <-answers:
+			case <-time.After(30 * time.Second): // hang guard
+				t.Fatal("no answer while the observers were held: the answer waited for them")
+			}
+			if a.status != 200 || a.h.Get("X-Meridian-Inference-Region") != "eu-west-1" {
+				t.Fatalf("status %d, inference region %q: %s", a.status, a.h.Get("X-Meridian-Inference-Region"), a.body)
+			}
+			id := a.h.Get(gateway.HeaderRequestID)
+			for _, o := range tc.held {
+				if got := <-o.entered; got != id {
+					t.Fatalf("observer entered for %q, want %q", got, id)
+				}
+			}
+			src := c.nodes[tc.source]
+			looked := make(chan bool, 1)
+			go func() {
+				_, ok := src.live.Lookup(id)
+				src.FlushTelemetry(context.Background())
+				looked <- ok
+			}()
+			for _, release := range releases {
+				release()
+			}
+			if !<-looked {
+				t.Fatalf("the live view of %s does not know request %s", tc.source, id)
+			}
+		})
+	}
+}
+
+// westOnlyPolicy lets the tester run EU profiles in eu-west-1 only, so that
+// eu-central-1 forwards.
+const westOnlyPolicy = `policies:
+  west-only:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Allow
+        Action: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+        Resource: ["arn:aws:bedrock:*:111122223333:inference-profile/eu.*", "arn:aws:bedrock:eu-west-1::foundation-model/*"]
+`
