@@ -1,0 +1,272 @@
+package audit
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// watchRecovery makes fsys record whether the writer had already declared
+// the outage over (Err() == nil) when it touched a file named name with op
+// ("write" or "rename", names matched by prefix): the probe must finish all
+// of its writes before it publishes the recovery.
+func watchRecovery(fsys *faultFS, w **Writer, op, name string) *atomic.Bool {
+	var early atomic.Bool
+	fsys.set(func(f *faultFS) {
+		f.before = func(gotOp, gotName string) {
+			if gotOp == op && strings.HasPrefix(gotName, name) && (*w).Err() == nil {
+				early.Store(true)
+			}
+		}
+	})
+	return &early
+}
+
+// countIDs counts the events of each request id in dir, and fails on an
+// interrupted one.
+func countIDs(t *testing.T, dir string) (ids []string, n map[string]int) {
+	t.Helper()
+	n = map[string]int{}
+	for _, e := range readEvents(t, dir) {
+		ids = append(ids, e.EventID)
+		n[e.EventID]++
+		if e.ErrorCode == InterruptedErrorCode {
+			t.Errorf("%s: %s written as interrupted, want its own event", dir, e.EventID)
+		}
+	}
+	return ids, n
+}
+
+// TestProbeJournalFailureKeepsOutage: a recovery probe writes the kept
+// streams' events after the gap marker, then journals their end records.
+// When that journal write fails, the probe fails: the outage goes on (Err
+// never says recovered, the backoff continues, one outage is counted), and
+// the marker already in the log starts a fresh count. No stream's event is
+// lost or written twice: not by the next probe (the intents whose events
+// are in the log are gone from the journal it rewrites), and not by a
+// restart after a crash at that point (the restart finds the events in the
+// log after their intents). Also with more kept streams than end records
+// wait for a write, and when the failed journal write cannot be taken back.
+func TestProbeJournalFailureKeepsOutage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		streams int
+		trunc   error // truncating the failed journal write fails too
+	}{
+		{"one kept stream", 1, nil},
+		{"more kept streams than pending ends", maxPendingEnds + 1, nil},
+		{"journal write not taken back", 2, syscall.EIO},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+			w := openFault(t, root, clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
+			ctx := t.Context()
+			appendN(t, w, 0, 1)
+			var streams []*Event
+			for i := range tc.streams {
+				e := testEvent(100 + i)
+				if err := w.Begin(ctx, e); err != nil {
+					t.Fatalf("Begin(%s): %v", e.EventID, err)
+				}
+				streams = append(streams, e)
+			}
+			fsys.set(func(f *faultFS) { f.full = true })
+			if err := w.Append(ctx, testEvent(1)); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+			}
+			for _, e := range streams {
+				if err := w.Append(ctx, e); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "kept") {
+					t.Fatalf("Append(%s) during the outage = %v, want ErrUnavailable saying it is kept", e.EventID, err)
+				}
+			}
+
+			// The log takes writes again; the journal's appends do not.
+			fsys.heal()
+			fsys.set(func(f *faultFS) { f.journalWriteErr, f.truncErr = syscall.EIO, tc.trunc })
+			early := watchRecovery(fsys, &w, "write", journalName)
+			clk.Advance(probeMin)
+			if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) { // after the probe, in the writer's loop
+				t.Fatalf("Digest after a probe whose journal write failed = %v, want ErrUnavailable", err)
+			}
+			if err := w.Err(); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Err() after a probe whose journal write failed = %v, want the outage to go on", err)
+			}
+			if early.Load() {
+				t.Error("the probe wrote the journal after Err() had declared the recovery")
+			}
+			if st := w.Stats(); st.Outages != 1 || !st.Unavailable {
+				t.Errorf("Stats() = %+v, want still the one outage", st)
+			}
+			var ue *UnavailableError
+			if errors.As(w.Err(), &ue) && ue.RetryAfter < time.Second {
+				t.Errorf("Retry-After = %v, want at least a second", ue.RetryAfter)
+			}
+			ids, n := countIDs(t, w.Dir())
+			if len(ids) != 2+tc.streams || ids[0] != "req-000000" || ids[1] != "audit-gap-2" {
+				t.Fatalf("log after the failed probe = %v..., want req-000000, the gap marker and the %d kept events", ids[:min(len(ids), 4)], tc.streams)
+			}
+			for _, e := range streams {
+				if n[e.EventID] != 1 {
+					t.Errorf("after the failed probe: %s has %d events, want 1", e.EventID, n[e.EventID])
+				}
+			}
+			// A crash now: copy the directory as a killed process leaves it.
+			crashed := filepath.Join(t.TempDir(), "crashed")
+			snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+
+			fsys.set(func(f *faultFS) { f.before = nil })
+			fsys.heal()
+			clk.Advance(2 * probeMin) // the backoff doubled
+			if err := w.Digest(ctx); err != nil {
+				t.Fatalf("after the journal took writes again: Digest = %v, want the writer recovered", err)
+			}
+			if recs := journalRecords(t, w.Dir()); len(recs) != 0 {
+				t.Errorf("journal after recovery = %v, want no intent left open", recs[:min(len(recs), 4)])
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if st := w.Stats(); st.Outages != 1 || st.Lost != 1 {
+				t.Errorf("Stats() = %+v, want 1 outage, 1 lost", st)
+			}
+
+			w2 := openTest(t, crashed, clk, nil) // the restart after the crash
+			if err := w2.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, rw := range []*Writer{w, w2} {
+				dir := rw.Dir()
+				ids, n := countIDs(t, dir)
+				for _, e := range streams {
+					if n[e.EventID] != 1 {
+						t.Errorf("%s: %s has %d events, want 1", dir, e.EventID, n[e.EventID])
+					}
+				}
+				if len(ids) != 3+tc.streams {
+					t.Errorf("%s: log holds %d events, want %d: req-000000, 2 gap markers, %d streams", dir, len(ids), 3+tc.streams, tc.streams)
+				}
+				rep := mustVerify(t, dir, rw)
+				if len(rep.Gaps) != 2 {
+					t.Fatalf("%s: verify reports %d gaps, want 2 (the marker before the journal failed, and the one after)", dir, len(rep.Gaps))
+				}
+				first, second := rep.Gaps[0].Gap, rep.Gaps[1].Gap
+				if first.LostEvents != 1 || first.DeferredEvents != int64(tc.streams) || first.AfterSeq != 1 {
+					t.Errorf("%s: first gap = %+v, want 1 lost and %d deferred after event 1", dir, first, tc.streams)
+				}
+				if second.LostEvents != 0 || second.DeferredEvents != 0 || second.AfterSeq != uint64(2+tc.streams) {
+					t.Errorf("%s: second gap = %+v, want nothing counted twice, after event %d", dir, second, 2+tc.streams)
+				}
+			}
+		})
+	}
+}
+
+// TestProbeDigestFailureKeepsOutage: the digest that signs the gap marker is
+// part of the probe. When it cannot be written, the trail is not recovered:
+// the node never admits requests in between, and the same outage goes on
+// (one outage counted, the backoff continuing) until a probe writes a
+// marker and signs it.
+func TestProbeDigestFailureKeepsOutage(t *testing.T) {
+	t.Parallel()
+	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+	w := openFault(t, root, clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
+	ctx := t.Context()
+	appendN(t, w, 0, 2)
+	fsys.set(func(f *faultFS) { f.full = true })
+	if err := w.Append(ctx, testEvent(2)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+	}
+	fsys.heal()
+	fsys.set(func(f *faultFS) { f.digestErr = syscall.EIO })
+	early := watchRecovery(fsys, &w, "rename", "digest-")
+	clk.Advance(probeMin)
+	if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a probe whose digest failed = %v, want ErrUnavailable", err)
+	}
+	if early.Load() {
+		t.Error("the probe wrote its digest after Err() had declared the recovery")
+	}
+	if st := w.Stats(); st.Outages != 1 || !st.Unavailable || st.Digests != 0 {
+		t.Errorf("Stats() = %+v, want the one outage going on and no digest", st)
+	}
+	var ue *UnavailableError
+	if !errors.As(w.Err(), &ue) || ue.RetryAfter < time.Second {
+		t.Fatalf("Err() = %v, want the outage", w.Err())
+	}
+
+	fsys.set(func(f *faultFS) { f.before = nil })
+	fsys.heal()
+	clk.Advance(2 * probeMin)
+	if err := w.Digest(ctx); err != nil {
+		t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+	}
+	if st := w.Stats(); st.Outages != 1 || st.Digests != 1 || st.Unavailable {
+		t.Errorf("Stats() = %+v, want 1 outage, recovered, 1 digest", st)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := countIDs(t, w.Dir())
+	if want := []string{"req-000000", "req-000001", "audit-gap-3", "audit-gap-4"}; !slices.Equal(ids, want) {
+		t.Errorf("log = %v, want %v", ids, want)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 2 || rep.Gaps[0].Gap.LostEvents != 1 || rep.Gaps[1].Gap.LostEvents != 0 {
+		t.Errorf("gaps = %v, want the first counting the 1 lost request, the second none", rep.Gaps)
+	}
+}
+
+// TestProbeTornAfterMarker: when a probe's write gets the gap marker into
+// the log but leaves a partial line of a kept stream's event that cannot
+// be truncated, the next marker names that file, so that verify explains
+// the torn tail by the outage rather than by a crash; the stream's event
+// is written once, after that next marker.
+func TestProbeTornAfterMarker(t *testing.T) {
+	t.Parallel()
+	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+	w := openFault(t, root, clk, fsys, func(c *Config) { c.RecordContent = true; c.DigestInterval = 24 * time.Hour })
+	ctx := t.Context()
+	stream := testEvent(1)
+	stream.Content = &Content{Prompt: strings.Repeat("p", 64<<10), Completion: "ok"}
+	if err := w.Begin(ctx, stream); err != nil {
+		t.Fatal(err)
+	}
+	fsys.set(func(f *faultFS) { f.full = true })
+	if err := w.Append(ctx, testEvent(2)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+	}
+	if err := w.Append(ctx, stream); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append of the stream's event during the outage = %v, want ErrUnavailable", err)
+	}
+	// Room for the journal's rewrite and the marker, not for the 64 KiB
+	// event after it; and the partial line cannot be taken back.
+	fsys.set(func(f *faultFS) { f.room, f.truncErr = 16<<10, syscall.EIO })
+	clk.Advance(probeMin)
+	if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a probe that tore the stream's line = %v, want ErrUnavailable", err)
+	}
+	fsys.heal()
+	clk.Advance(2 * probeMin)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ids, n := countIDs(t, w.Dir())
+	if want := []string{"audit-gap-1", "audit-gap-2", stream.EventID}; !slices.Equal(ids, want) || n[stream.EventID] != 1 {
+		t.Fatalf("log = %v, want %v", ids, want)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 2 || len(rep.Gaps[1].Gap.TornFiles) != 1 {
+		t.Fatalf("gaps = %v, want the second naming the file the first probe tore", rep.Gaps)
+	}
+	if len(rep.Warnings) != 1 || rep.Warnings[0].Kind != TornTail || rep.Warnings[0].File != rep.Gaps[1].Gap.TornFiles[0] ||
+		!strings.Contains(rep.Warnings[0].Detail, "failed write of the outage") {
+		t.Errorf("warnings = %v, want the torn tail explained by the second gap marker", rep.Warnings)
+	}
+}
