@@ -32,6 +32,12 @@ type faultFS struct {
 	// the record went out (a partial record), and nothing else: a rewrite
 	// of the journal, through a temporary file and a rename, still works.
 	journalWriteErr error
+	// journalSyncErr makes fsyncing the journal opened for appending
+	// fail, and nothing else.
+	journalSyncErr error
+	// outageErr makes writing the outage file in place fail, and nothing
+	// else.
+	outageErr error
 	// digestErr makes writing a digest fail (the rename of its temporary
 	// file into place), and nothing else.
 	digestErr error
@@ -51,7 +57,7 @@ func (f *faultFS) set(mutate func(*faultFS)) {
 func (f *faultFS) heal() {
 	f.set(func(f *faultFS) {
 		f.full, f.room, f.syncErr, f.createErr, f.truncErr = false, 0, nil, nil, nil
-		f.journalErr, f.journalWriteErr, f.digestErr = nil, nil, nil
+		f.journalErr, f.journalWriteErr, f.journalSyncErr, f.outageErr, f.digestErr = nil, nil, nil, nil, nil
 	})
 }
 
@@ -117,6 +123,9 @@ func (f *faultFile) Write(p []byte) (int, error) {
 		m, _ := f.File.Write(p[:len(p)/2])
 		return m, f.fs.journalWriteErr
 	}
+	if f.name == outageName && f.inPlace && f.fs.outageErr != nil {
+		return 0, f.fs.outageErr
+	}
 	if !f.fs.full || f.inPlace {
 		return f.File.Write(p)
 	}
@@ -133,6 +142,9 @@ func (f *faultFile) Write(p []byte) (int, error) {
 func (f *faultFile) Sync() error {
 	f.fs.mu.Lock()
 	err := f.fs.syncErr
+	if f.journal && f.fs.journalSyncErr != nil {
+		err = f.fs.journalSyncErr
+	}
 	f.fs.mu.Unlock()
 	if err != nil {
 		return err

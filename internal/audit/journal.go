@@ -215,11 +215,18 @@ func (w *Writer) flushJournal() error {
 // flushJournal it runs during the outage, where w.fail declares nothing
 // new, so it returns every failure.
 func (w *Writer) syncJournal() error {
-	if len(w.journal.pend) == 0 {
-		return nil
-	}
-	if err := w.writeJournal(true); err != nil {
-		return err
+	j := &w.journal
+	switch {
+	case len(j.pend) > 0:
+		if err := w.writeJournal(true); err != nil {
+			return err
+		}
+	case j.f != nil && j.size > j.base:
+		// journalCommit wrote the ends itself (more than maxPendingEnds
+		// waited), without an fsync.
+		if err := j.f.Sync(); err != nil {
+			return fmt.Errorf("fsync audit journal: %w", err)
+		}
 	}
 	return w.compactJournal()
 }

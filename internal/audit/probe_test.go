@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,18 +52,24 @@ func countIDs(t *testing.T, dir string) (ids []string, n map[string]int) {
 // lost or written twice: not by the next probe (the intents whose events
 // are in the log are gone from the journal it rewrites), and not by a
 // restart after a crash at that point (the restart finds the events in the
-// log after their intents). Also with more kept streams than end records
-// wait for a write, and when the failed journal write cannot be taken back.
+// log after their intents). The same when the journal's fsync fails, with
+// more kept streams than end records wait for a write (journalCommit then
+// writes them itself), and when the failed journal write cannot be taken
+// back.
 func TestProbeJournalFailureKeepsOutage(t *testing.T) {
 	t.Parallel()
+	writeFails := func(f *faultFS) { f.journalWriteErr = syscall.EIO }
+	syncFails := func(f *faultFS) { f.journalSyncErr = syscall.EIO }
 	for _, tc := range []struct {
 		name    string
 		streams int
-		trunc   error // truncating the failed journal write fails too
+		fault   func(*faultFS) // breaks the journal, not the log
 	}{
-		{"one kept stream", 1, nil},
-		{"more kept streams than pending ends", maxPendingEnds + 1, nil},
-		{"journal write not taken back", 2, syscall.EIO},
+		{"write fails, one kept stream", 1, writeFails},
+		{"write fails, more kept streams than pending ends", maxPendingEnds + 1, writeFails},
+		{"write fails and is not taken back", 2, func(f *faultFS) { f.journalWriteErr, f.truncErr = syscall.EIO, syscall.EIO }},
+		{"fsync fails, one kept stream", 1, syncFails},
+		{"fsync fails, more kept streams than pending ends", maxPendingEnds + 1, syncFails},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -89,14 +97,14 @@ func TestProbeJournalFailureKeepsOutage(t *testing.T) {
 
 			// The log takes writes again; the journal's appends do not.
 			fsys.heal()
-			fsys.set(func(f *faultFS) { f.journalWriteErr, f.truncErr = syscall.EIO, tc.trunc })
+			fsys.set(tc.fault)
 			early := watchRecovery(fsys, &w, "write", journalName)
 			clk.Advance(probeMin)
 			if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) { // after the probe, in the writer's loop
-				t.Fatalf("Digest after a probe whose journal write failed = %v, want ErrUnavailable", err)
+				t.Fatalf("Digest after a probe whose journal write or fsync failed = %v, want ErrUnavailable", err)
 			}
 			if err := w.Err(); !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("Err() after a probe whose journal write failed = %v, want the outage to go on", err)
+				t.Fatalf("Err() after a probe whose journal write or fsync failed = %v, want the outage to go on", err)
 			}
 			if early.Load() {
 				t.Error("the probe wrote the journal after Err() had declared the recovery")
@@ -168,58 +176,74 @@ func TestProbeJournalFailureKeepsOutage(t *testing.T) {
 	}
 }
 
-// TestProbeDigestFailureKeepsOutage: the digest that signs the gap marker is
-// part of the probe. When it cannot be written, the trail is not recovered:
-// the node never admits requests in between, and the same outage goes on
-// (one outage counted, the backoff continuing) until a probe writes a
-// marker and signs it.
-func TestProbeDigestFailureKeepsOutage(t *testing.T) {
+// TestProbeStepFailureKeepsOutage: clearing the outage file and signing the
+// digest that covers the gap marker are part of the probe. When either
+// cannot be written, the trail is not recovered: the node never admits
+// requests in between, and the same outage goes on (one outage counted, the
+// backoff continuing) until a probe writes a marker and signs it.
+func TestProbeStepFailureKeepsOutage(t *testing.T) {
 	t.Parallel()
-	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
-	w := openFault(t, root, clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
-	ctx := t.Context()
-	appendN(t, w, 0, 2)
-	fsys.set(func(f *faultFS) { f.full = true })
-	if err := w.Append(ctx, testEvent(2)); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
-	}
-	fsys.heal()
-	fsys.set(func(f *faultFS) { f.digestErr = syscall.EIO })
-	early := watchRecovery(fsys, &w, "rename", "digest-")
-	clk.Advance(probeMin)
-	if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Digest after a probe whose digest failed = %v, want ErrUnavailable", err)
-	}
-	if early.Load() {
-		t.Error("the probe wrote its digest after Err() had declared the recovery")
-	}
-	if st := w.Stats(); st.Outages != 1 || !st.Unavailable || st.Digests != 0 {
-		t.Errorf("Stats() = %+v, want the one outage going on and no digest", st)
-	}
-	var ue *UnavailableError
-	if !errors.As(w.Err(), &ue) || ue.RetryAfter < time.Second {
-		t.Fatalf("Err() = %v, want the outage", w.Err())
-	}
+	for _, tc := range []struct {
+		name      string
+		fault     func(*faultFS)
+		op, watch string // the failing step's file operation
+	}{
+		{"digest", func(f *faultFS) { f.digestErr = syscall.EIO }, "rename", "digest-"},
+		{"outage file", func(f *faultFS) { f.outageErr = syscall.EIO }, "write", outageName},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+			w := openFault(t, root, clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
+			ctx := t.Context()
+			appendN(t, w, 0, 2)
+			fsys.set(func(f *faultFS) { f.full = true })
+			if err := w.Append(ctx, testEvent(2)); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+			}
+			fsys.heal()
+			fsys.set(tc.fault)
+			early := watchRecovery(fsys, &w, tc.op, tc.watch)
+			clk.Advance(probeMin)
+			if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Digest after a probe whose %s failed = %v, want ErrUnavailable", tc.name, err)
+			}
+			if early.Load() {
+				t.Errorf("the probe wrote the %s after Err() had declared the recovery", tc.name)
+			}
+			if st := w.Stats(); st.Outages != 1 || !st.Unavailable || st.Digests != 0 {
+				t.Errorf("Stats() = %+v, want the one outage going on and no digest", st)
+			}
+			var ue *UnavailableError
+			if !errors.As(w.Err(), &ue) || ue.RetryAfter < time.Second || !errors.Is(ue, syscall.EIO) {
+				t.Fatalf("Err() = %v, want the outage, caused now by the failed %s", w.Err(), tc.name)
+			}
 
-	fsys.set(func(f *faultFS) { f.before = nil })
-	fsys.heal()
-	clk.Advance(2 * probeMin)
-	if err := w.Digest(ctx); err != nil {
-		t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
-	}
-	if st := w.Stats(); st.Outages != 1 || st.Digests != 1 || st.Unavailable {
-		t.Errorf("Stats() = %+v, want 1 outage, recovered, 1 digest", st)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ids, _ := countIDs(t, w.Dir())
-	if want := []string{"req-000000", "req-000001", "audit-gap-3", "audit-gap-4"}; !slices.Equal(ids, want) {
-		t.Errorf("log = %v, want %v", ids, want)
-	}
-	rep := mustVerify(t, w.Dir(), w)
-	if len(rep.Gaps) != 2 || rep.Gaps[0].Gap.LostEvents != 1 || rep.Gaps[1].Gap.LostEvents != 0 {
-		t.Errorf("gaps = %v, want the first counting the 1 lost request, the second none", rep.Gaps)
+			fsys.set(func(f *faultFS) { f.before = nil })
+			fsys.heal()
+			clk.Advance(2 * probeMin)
+			if err := w.Digest(ctx); err != nil {
+				t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+			}
+			if st := w.Stats(); st.Outages != 1 || st.Digests != 1 || st.Unavailable {
+				t.Errorf("Stats() = %+v, want 1 outage, recovered, 1 digest", st)
+			}
+			if b, err := os.ReadFile(filepath.Join(w.Dir(), outageName)); err != nil || len(bytes.TrimSpace(b)) != 0 {
+				t.Errorf("outage file after recovery = %q, %v; want it blank", bytes.TrimSpace(b), err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			ids, _ := countIDs(t, w.Dir())
+			if want := []string{"req-000000", "req-000001", "audit-gap-3", "audit-gap-4"}; !slices.Equal(ids, want) {
+				t.Errorf("log = %v, want %v", ids, want)
+			}
+			rep := mustVerify(t, w.Dir(), w)
+			if len(rep.Gaps) != 2 || rep.Gaps[0].Gap.LostEvents != 1 || rep.Gaps[1].Gap.LostEvents != 0 ||
+				!rep.Gaps[1].Gap.Since.Equal(rep.Gaps[0].Gap.Until.Time) {
+				t.Errorf("gaps = %v, want the first counting the 1 lost request, the second none, starting where the first ends", rep.Gaps)
+			}
+		})
 	}
 }
 
