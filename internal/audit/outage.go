@@ -158,13 +158,14 @@ func (w *Writer) probe() {
 		err = w.signDigest()
 	}
 	if err != nil {
-		if w.seq > before {
+		marked := w.seq > before
+		if marked {
 			w.out.restart(now, err, w.seq)
 		}
 		w.backoff = min(2*w.backoff, probeMax)
 		w.armProbe()
 		w.publish()
-		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff)
+		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff, "gap_marker_written", marked)
 		if serr := w.saveOutage(); serr != nil {
 			w.log.Warn("audit outage not saved: a restart before recovery would not record the gap", "error", serr)
 		} else {

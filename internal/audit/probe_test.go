@@ -247,12 +247,14 @@ func TestProbeStepFailureKeepsOutage(t *testing.T) {
 	}
 }
 
-// TestProbeTornAfterMarker: when a probe's write gets the gap marker into
-// the log but leaves a partial line of a kept stream's event that cannot
-// be truncated, the next marker names that file, so that verify explains
-// the torn tail by the outage rather than by a crash; the stream's event
-// is written once, after that next marker.
-func TestProbeTornAfterMarker(t *testing.T) {
+// TestProbeFailsAfterMarker: when a probe's write gets the gap marker into
+// the log but leaves a partial line of a kept stream's event that cannot be
+// truncated, the outage goes on, counted afresh. The next marker names the
+// torn file, so that verify explains the torn tail by the outage rather
+// than by a crash; the stream's event is written once, after that marker;
+// and a request refused after the failed probe is in the outage file
+// before its caller hears back (a restart's marker counts it).
+func TestProbeFailsAfterMarker(t *testing.T) {
 	t.Parallel()
 	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
 	w := openFault(t, root, clk, fsys, func(c *Config) { c.RecordContent = true; c.DigestInterval = 24 * time.Hour })
@@ -276,6 +278,13 @@ func TestProbeTornAfterMarker(t *testing.T) {
 	if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Digest after a probe that tore the stream's line = %v, want ErrUnavailable", err)
 	}
+	lost := testEvent(3)
+	if err := w.Append(ctx, lost); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append after the failed probe = %v, want ErrUnavailable", err)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+
 	fsys.heal()
 	clk.Advance(2 * probeMin)
 	if err := w.Close(); err != nil {
@@ -286,11 +295,36 @@ func TestProbeTornAfterMarker(t *testing.T) {
 		t.Fatalf("log = %v, want %v", ids, want)
 	}
 	rep := mustVerify(t, w.Dir(), w)
-	if len(rep.Gaps) != 2 || len(rep.Gaps[1].Gap.TornFiles) != 1 {
-		t.Fatalf("gaps = %v, want the second naming the file the first probe tore", rep.Gaps)
+	if len(rep.Gaps) != 2 {
+		t.Fatalf("gaps = %v, want 2", rep.Gaps)
 	}
-	if len(rep.Warnings) != 1 || rep.Warnings[0].Kind != TornTail || rep.Warnings[0].File != rep.Gaps[1].Gap.TornFiles[0] ||
+	g := rep.Gaps[1].Gap
+	if g.LostEvents != 1 || !slices.Equal(g.LostEventIDs, []string{lost.EventID}) || g.DeferredEvents != 1 {
+		t.Errorf("second gap = %+v, want %s lost and the stream deferred", g, lost.EventID)
+	}
+	if len(rep.Warnings) != 1 || rep.Warnings[0].Kind != TornTail || !slices.Equal(g.TornFiles, []string{rep.Warnings[0].File}) ||
 		!strings.Contains(rep.Warnings[0].Detail, "failed write of the outage") {
 		t.Errorf("warnings = %v, want the torn tail explained by the second gap marker", rep.Warnings)
+	}
+
+	// The restart after a crash right after the refusal writes the second
+	// marker from the outage file (and the stream, whose event was only in
+	// memory, as interrupted).
+	w2 := openTest(t, crashed, clk, nil)
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep2, err := Verify(w2.Dir(), w2.PublicKey())
+	if err != nil {
+		t.Fatalf("verify after the restart: %v", err)
+	}
+	if len(rep2.Gaps) != 2 {
+		t.Fatalf("after the restart: gaps = %v, want 2", rep2.Gaps)
+	}
+	if g := rep2.Gaps[1].Gap; g.LostEvents != 1 || !slices.Equal(g.LostEventIDs, []string{lost.EventID}) {
+		t.Errorf("after the restart: second gap = %+v, want %s lost", g, lost.EventID)
+	}
+	if got := eventIDs(readEvents(t, w2.Dir())); !slices.Equal(got, []string{"audit-gap-1/audit_unavailable", "audit-gap-2/audit_unavailable", stream.EventID + "/" + InterruptedErrorCode}) {
+		t.Errorf("after the restart: log = %v, want the two markers and the stream interrupted", got)
 	}
 }
