@@ -17,16 +17,28 @@ import (
 // the outage over (Err() == nil) when it touched a file named name with op
 // ("write" or "rename", names matched by prefix): the probe must finish all
 // of its writes before it publishes the recovery.
-func watchRecovery(fsys *faultFS, w **Writer, op, name string) *atomic.Bool {
+func watchRecovery(fsys *faultFS, w *Writer, op, name string) *atomic.Bool {
 	var early atomic.Bool
 	fsys.set(func(f *faultFS) {
 		f.before = func(gotOp, gotName string) {
-			if gotOp == op && strings.HasPrefix(gotName, name) && (*w).Err() == nil {
+			if gotOp == op && strings.HasPrefix(gotName, name) && w.Err() == nil {
 				early.Store(true)
 			}
 		}
 	})
 	return &early
+}
+
+// waitBackoff moves the clock to the probe after a first failed one: the
+// backoff doubled (the outage went on), so none comes after probeMin, the
+// next one after twice that.
+func waitBackoff(t *testing.T, w *Writer, clk *fakeClock) {
+	t.Helper()
+	clk.Advance(probeMin)
+	if err := w.Digest(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("%v after a failed probe: Digest = %v, want ErrUnavailable (the backoff doubled: no probe yet)", probeMin, err)
+	}
+	clk.Advance(probeMin)
 }
 
 // countIDs counts the events of each request id in dir, and fails on an
@@ -98,7 +110,7 @@ func TestProbeJournalFailureKeepsOutage(t *testing.T) {
 			// The log takes writes again; the journal's appends do not.
 			fsys.heal()
 			fsys.set(tc.fault)
-			early := watchRecovery(fsys, &w, "write", journalName)
+			early := watchRecovery(fsys, w, "write", journalName)
 			clk.Advance(probeMin)
 			if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) { // after the probe, in the writer's loop
 				t.Fatalf("Digest after a probe whose journal write or fsync failed = %v, want ErrUnavailable", err)
@@ -131,7 +143,7 @@ func TestProbeJournalFailureKeepsOutage(t *testing.T) {
 
 			fsys.set(func(f *faultFS) { f.before = nil })
 			fsys.heal()
-			clk.Advance(2 * probeMin) // the backoff doubled
+			waitBackoff(t, w, clk)
 			if err := w.Digest(ctx); err != nil {
 				t.Fatalf("after the journal took writes again: Digest = %v, want the writer recovered", err)
 			}
@@ -203,7 +215,7 @@ func TestProbeStepFailureKeepsOutage(t *testing.T) {
 			}
 			fsys.heal()
 			fsys.set(tc.fault)
-			early := watchRecovery(fsys, &w, tc.op, tc.watch)
+			early := watchRecovery(fsys, w, tc.op, tc.watch)
 			clk.Advance(probeMin)
 			if err := w.Digest(ctx); !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("Digest after a probe whose %s failed = %v, want ErrUnavailable", tc.name, err)
@@ -221,7 +233,7 @@ func TestProbeStepFailureKeepsOutage(t *testing.T) {
 
 			fsys.set(func(f *faultFS) { f.before = nil })
 			fsys.heal()
-			clk.Advance(2 * probeMin)
+			waitBackoff(t, w, clk)
 			if err := w.Digest(ctx); err != nil {
 				t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
 			}
