@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -13,8 +14,9 @@ import (
 type faultFS struct {
 	OSFS
 	mu sync.Mutex
-	// full makes every write fail with ENOSPC after writing room more bytes
-	// (a partial write, as a disk filling up mid-write does).
+	// full leaves room more bytes on the disk: a write that fits takes
+	// them, a longer one writes what fits and fails with ENOSPC (a
+	// partial write, as a disk filling up mid-write does).
 	full bool
 	room int
 	// syncErr makes every fsync of a file fail.
@@ -26,6 +28,23 @@ type faultFS struct {
 	// journalErr makes replacing the journal fail (the rename of its
 	// rewritten copy into place), and nothing else.
 	journalErr error
+	// journalWriteErr makes appending to the journal fail after half of
+	// the record went out (a partial record), and nothing else: a rewrite
+	// of the journal, through a temporary file and a rename, still works.
+	journalWriteErr error
+	// journalSyncErr makes fsyncing the journal opened for appending
+	// fail, and nothing else.
+	journalSyncErr error
+	// outageErr makes writing the outage file in place fail, and nothing
+	// else.
+	outageErr error
+	// digestErr makes writing a digest fail (the rename of its temporary
+	// file into place), and nothing else.
+	digestErr error
+	// before, when set, is called with the operation ("write", "rename")
+	// and the file's base name before each write and rename, without the
+	// lock held: tests look at the writer's state at that moment.
+	before func(op, name string)
 }
 
 func (f *faultFS) set(mutate func(*faultFS)) {
@@ -37,7 +56,8 @@ func (f *faultFS) set(mutate func(*faultFS)) {
 // heal gives the disk room again.
 func (f *faultFS) heal() {
 	f.set(func(f *faultFS) {
-		f.full, f.room, f.syncErr, f.createErr, f.truncErr, f.journalErr = false, 0, nil, nil, nil, nil
+		f.full, f.room, f.syncErr, f.createErr, f.truncErr = false, 0, nil, nil, nil
+		f.journalErr, f.journalWriteErr, f.journalSyncErr, f.outageErr, f.digestErr = nil, nil, nil, nil, nil
 	})
 }
 
@@ -52,14 +72,33 @@ func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error
 	if err != nil {
 		return nil, err
 	}
-	return &faultFile{File: h, fs: f, inPlace: flag&(os.O_APPEND|os.O_CREATE|os.O_TRUNC) == 0}, nil
+	return &faultFile{File: h, fs: f, name: filepath.Base(name), inPlace: flag&(os.O_APPEND|os.O_CREATE|os.O_TRUNC) == 0,
+		journal: filepath.Base(name) == journalName && flag&os.O_APPEND != 0}, nil
+}
+
+// observe calls the before hook, if any.
+func (f *faultFS) observe(op, name string) {
+	f.mu.Lock()
+	before := f.before
+	f.mu.Unlock()
+	if before != nil {
+		before(op, name)
+	}
 }
 
 func (f *faultFS) Rename(oldpath, newpath string) error {
+	base := filepath.Base(newpath)
+	f.observe("rename", base)
 	f.mu.Lock()
 	err := f.journalErr
+	if base != journalName {
+		err = nil
+	}
+	if f.digestErr != nil && strings.HasPrefix(base, "digest-") {
+		err = f.digestErr
+	}
 	f.mu.Unlock()
-	if err != nil && filepath.Base(newpath) == journalName {
+	if err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
 	return f.OSFS.Rename(oldpath, newpath)
@@ -67,20 +106,35 @@ func (f *faultFS) Rename(oldpath, newpath string) error {
 
 type faultFile struct {
 	File
-	fs *faultFS
+	fs   *faultFS
+	name string // base name
 	// inPlace: the file was opened to overwrite blocks it already owns,
 	// which a full disk (ext4, XFS) still allows.
 	inPlace bool
+	// journal: the journal, opened for appending records.
+	journal bool
 }
 
 func (f *faultFile) Write(p []byte) (int, error) {
+	f.fs.observe("write", f.name)
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	if f.journal && f.fs.journalWriteErr != nil {
+		m, _ := f.File.Write(p[:len(p)/2])
+		return m, f.fs.journalWriteErr
+	}
+	if f.name == outageName && f.inPlace && f.fs.outageErr != nil {
+		return 0, f.fs.outageErr
+	}
 	if !f.fs.full || f.inPlace {
 		return f.File.Write(p)
 	}
-	n := min(f.fs.room, len(p))
-	f.fs.room -= n
+	if len(p) <= f.fs.room {
+		f.fs.room -= len(p)
+		return f.File.Write(p)
+	}
+	n := f.fs.room
+	f.fs.room = 0
 	m, _ := f.File.Write(p[:n])
 	return m, syscall.ENOSPC
 }
@@ -88,6 +142,9 @@ func (f *faultFile) Write(p []byte) (int, error) {
 func (f *faultFile) Sync() error {
 	f.fs.mu.Lock()
 	err := f.fs.syncErr
+	if f.journal && f.fs.journalSyncErr != nil {
+		err = f.fs.journalSyncErr
+	}
 	f.fs.mu.Unlock()
 	if err != nil {
 		return err

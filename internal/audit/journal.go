@@ -132,16 +132,20 @@ const maxPendingEnds = 1024
 // journalCommit journals what a group commit changed: an end for each
 // event now in the log whose stream had an intent, and a begin for each
 // intent in items (refused during an outage). A failed journal write makes
-// the trail unavailable and fails the begins.
+// the trail unavailable and fails the begins. It returns the error of the
+// journal write or compaction it made, if any: during an outage w.fail
+// declares nothing new, so a caller that is ending the outage (the probe,
+// through writeKept) must see it.
 //
 // End records cost no write of their own: they wait in j.pend, in order
 // with the begins, and go out with the next write the journal needs (a
 // begin, which streams make as often as ends), a digest (so none waits
-// longer than the digest interval) or past maxPendingEnds; a rewrite drops
-// them with their begins. A lost end is harmless: recovery looks in the log
-// after an open intent's seq before writing an interrupted event. Pending
-// ends only bound how far back it reads.
-func (w *Writer) journalCommit(items []*item) {
+// longer than the digest interval), the probe that ends an outage, or
+// past maxPendingEnds; a rewrite drops them with their begins. A lost end
+// is harmless: recovery looks in the log after an open intent's seq before
+// writing an interrupted event. Pending ends only bound how far back it
+// reads.
+func (w *Writer) journalCommit(items []*item) error {
 	j := &w.journal
 	begins := false
 	for _, it := range items {
@@ -164,7 +168,7 @@ func (w *Writer) journalCommit(items []*item) {
 		}
 	}
 	if !begins && j.ends <= maxPendingEnds {
-		return
+		return nil
 	}
 	if err := w.writeJournal(begins && w.cfg.Fsync == SyncAlways); err != nil {
 		w.fail(err)
@@ -174,13 +178,22 @@ func (w *Writer) journalCommit(items []*item) {
 				it.err = w.unavail.Load()
 			}
 		}
+		return err
 	}
+	if err := w.compactJournal(); err != nil {
+		// The records are written: only the compaction failed. The begins
+		// among them stand (their streams may start).
+		w.fail(err)
+		return err
+	}
+	return nil
 }
 
 // flushJournal writes the pending end records, if any (see journalCommit).
 // Its error is the write's, or the outage a compaction that failed after
 // the write declared: either way the trail is unavailable, and whatever
-// the caller was about to vouch for (a digest) must not go out.
+// the caller was about to vouch for (a digest) must not go out. During an
+// outage it does nothing (the probe writes the ends: syncJournal).
 func (w *Writer) flushJournal() error {
 	if len(w.journal.pend) == 0 || w.out != nil {
 		return nil
@@ -188,18 +201,40 @@ func (w *Writer) flushJournal() error {
 	if err := w.writeJournal(false); err != nil {
 		return err
 	}
-	if w.out != nil {
+	if err := w.compactJournal(); err != nil {
+		w.fail(err)
 		return w.unavail.Load()
 	}
 	return nil
 }
 
+// syncJournal writes the pending records, fsyncs them, and compacts the
+// journal if it is due. The probe that ends an outage calls it after
+// writeKept, so that the journal agrees with the log (the kept streams'
+// ends are in it) before the writer admits requests again. Unlike
+// flushJournal it runs during the outage, where w.fail declares nothing
+// new, so it returns every failure.
+func (w *Writer) syncJournal() error {
+	j := &w.journal
+	switch {
+	case len(j.pend) > 0:
+		if err := w.writeJournal(true); err != nil {
+			return err
+		}
+	case j.f != nil && j.size > j.base:
+		// journalCommit wrote the ends itself (more than maxPendingEnds
+		// waited), without an fsync.
+		if err := j.f.Sync(); err != nil {
+			return fmt.Errorf("fsync audit journal: %w", err)
+		}
+	}
+	return w.compactJournal()
+}
+
 // writeJournal writes the pending records with one write (fsyncing it when
 // durable), or rewrites the journal when it has no file to append to or a
-// failed write broke it; then compacts it once it is large and mostly ends
-// and begins of finished streams (not when many streams are simply
-// running). On error, the pending records are dropped: the begins among
-// them fail, and a lost end is harmless.
+// failed write broke it. On error, the pending records are dropped: the
+// begins among them fail, and a lost end is harmless.
 func (w *Writer) writeJournal(durable bool) error {
 	j := &w.journal
 	var err error
@@ -214,15 +249,19 @@ func (w *Writer) writeJournal(durable bool) error {
 		}
 	}
 	j.pend, j.ends = j.pend[:0], 0
-	if err == nil && j.size > j.compactAt && j.size > 2*j.base {
-		if cerr := w.rewriteJournal(); cerr != nil {
-			// The records are written: only the compaction failed. The
-			// begins among them stand (their streams may start); the
-			// outage is for flushJournal's caller to see.
-			w.fail(cerr)
-		}
-	}
 	return err
+}
+
+// compactJournal rewrites the journal once it is large and mostly ends
+// and begins of finished streams (not when many streams are simply
+// running). On error the journal on disk is complete (the old one, or the
+// compacted one that the next write rewrites, having no file to append to).
+func (w *Writer) compactJournal() error {
+	j := &w.journal
+	if j.size <= j.compactAt || j.size <= 2*j.base {
+		return nil
+	}
+	return w.rewriteJournal()
 }
 
 // appendJournal appends records; a failed write is truncated back.

@@ -18,7 +18,9 @@ const (
 // the error of Append and Begin calls it refused. It matches
 // [ErrUnavailable] and unwraps to the first I/O error of the outage.
 type UnavailableError struct {
-	// Since is when the first write of the outage failed.
+	// Since is when the first write of the outage failed, or, once a
+	// recovery probe wrote a gap marker and then failed, when that probe
+	// ran (the marker records what came before).
 	Since time.Time
 	// Cause is that failure (ENOSPC, EIO, a failed fsync or file creation).
 	Cause error
@@ -115,47 +117,74 @@ func (w *Writer) unrecorded(it *item) {
 	it.err = u
 }
 
-// probe tries to end the outage: it removes files a failed write left,
-// rewrites the journal, and writes the gap marker and the kept stream
-// events to a new file with an fsync. Success proves the disk takes writes
-// again; the writer then admits requests and signs a digest at once.
-// Failure doubles the wait before the next probe, up to probeMax.
+// probe tries to end the outage. One attempt removes files a failed write
+// left, rewrites the journal, writes the gap marker and the kept stream
+// events to a new file with an fsync, journals those streams' ends with an
+// fsync, clears the outage file, and signs a digest that covers the
+// marker. Only when every step succeeded is the outage over: the writer
+// then admits requests again. Until then Err keeps reporting the outage,
+// so the node never admits a request it might not record, and never looks
+// recovered while the journal still disagrees with the log.
+//
+// A failure doubles the wait before the next probe, up to probeMax. If the
+// marker reached the log before the failure, what it counts is recorded:
+// the outage goes on, counted afresh from then (see outage.restart), and
+// the next probe writes another marker. The kept events that reached the
+// log are no longer open intents, so no probe writes them again; a crash
+// before the next probe leaves their begins in the journal, and the
+// restart finds their events in the log after them (eventsAfter).
 func (w *Writer) probe() {
 	w.stopProbe()
 	if w.out == nil {
 		return
 	}
 	w.abandon()
+	now := w.clock.Now()
+	before := w.seq
 	err := w.removeLeftovers()
 	if err == nil {
 		err = w.rewriteJournal()
 	}
 	if err == nil {
-		err = w.writeKept(w.gapEvent(w.clock.Now()))
+		err = w.writeKept(w.gapEvent(now))
+	}
+	if err == nil {
+		err = w.syncJournal()
+	}
+	if err == nil {
+		err = w.preallocateOutage()
+	}
+	if err == nil {
+		err = w.signDigest()
 	}
 	if err != nil {
+		marked := w.seq > before
+		if marked {
+			w.out.restart(now, err, w.seq)
+		}
 		w.backoff = min(2*w.backoff, probeMax)
 		w.armProbe()
 		w.publish()
-		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff)
+		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff, "gap_marker_written", marked)
 		if serr := w.saveOutage(); serr != nil {
 			w.log.Warn("audit outage not saved: a restart before recovery would not record the gap", "error", serr)
+		} else {
+			w.out.saved = w.out.lost
 		}
 		return
 	}
 	o := w.out
 	w.out = nil
-	w.stopProbe()
 	w.publish()
-	if err := w.preallocateOutage(); err != nil {
-		w.fail(err)
-		return
-	}
 	w.log.Info("audit trail recovered; a gap marker records the outage", "since", o.since, "lost_events", o.lost,
 		"marker_event", w.markerSeq)
-	if err := w.writeDigest(); err != nil {
-		w.fail(err)
-	}
+}
+
+// restart makes o the outage from now on, after event afterSeq, with cause
+// the failure that keeps it going: a gap marker in the log records what o
+// counted until now, so the next marker must not count it again.
+func (o *outage) restart(now time.Time, cause error, afterSeq uint64) {
+	*o = outage{since: now, cause: cause, afterSeq: afterSeq}
 }
 
 // removeLeftovers removes empty files that failed writes left behind.
@@ -171,9 +200,11 @@ func (w *Writer) removeLeftovers() error {
 
 // writeKept writes marker (if not nil), then every kept stream event (in
 // the order their streams began), to the log with an fsync, and journals
-// their ends. It returns the write's error; the events not written stay
-// kept. A marker that reached the log starts a fresh outage count, so that
-// no loss is reported twice.
+// their ends (see journalCommit: they may stay pending). It returns the
+// first error of the log write or of a journal write it made; the events
+// not written stay kept. The events written are no longer open intents,
+// whatever the error, so that none is written twice. A marker that reached
+// the log has recorded the torn files it names.
 func (w *Writer) writeKept(marker *Event) error {
 	var items []*item
 	if marker != nil {
@@ -206,16 +237,14 @@ func (w *Writer) writeKept(marker *Event) error {
 	}
 	err := w.writeBuffered(true)
 	w.stats.written.Add(int64(countWritten(items)))
-	if marker != nil && items[0].written && err != nil {
-		// The marker is in the log although a later part failed: what it
-		// counts is recorded; count afresh from here.
-		w.out.since, w.out.lost, w.out.lostIDs, w.out.unconfirmed, w.out.afterSeq = now, 0, nil, 0, w.seq
-		w.torn = nil
-	}
 	if marker != nil && items[0].written {
-		w.torn = nil
+		// Files this write tore (appended by writeBuffered) stay for the
+		// next marker to name.
+		w.torn = slices.Delete(w.torn, 0, min(len(marker.Gap.TornFiles), len(w.torn)))
 	}
-	w.journalCommit(items)
+	if jerr := w.journalCommit(items); err == nil {
+		err = jerr
+	}
 	return err
 }
 

@@ -34,10 +34,12 @@ type outageRecord struct {
 	UnconfirmedEvents int64    `json:"unconfirmedEvents"`
 }
 
-// preallocateOutage makes sure the outage file exists at its full size.
+// preallocateOutage makes sure the outage file exists at its full size and
+// records no outage (the probe calls it before it declares the outage
+// over: the marker it wrote records the outage now).
 func (w *Writer) preallocateOutage() error {
 	if fi, err := os.Stat(filepath.Join(w.dir, outageName)); err == nil && fi.Size() == outageSize {
-		return w.saveOutage() // clear a record a recovered outage left
+		return w.writeOutage(nil) // clear a record a recovered outage left
 	}
 	if err := writeFileAtomic(w.fs, w.dir, outageName, blankOutage()); err != nil {
 		return fmt.Errorf("write audit outage file: %w", err)
@@ -53,9 +55,13 @@ func blankOutage() []byte {
 
 // saveOutage overwrites the outage file in place with the current outage
 // (or blanks it when there is none).
-func (w *Writer) saveOutage() error {
+func (w *Writer) saveOutage() error { return w.writeOutage(w.out) }
+
+// writeOutage overwrites the outage file in place with o, or blanks it when
+// o is nil.
+func (w *Writer) writeOutage(o *outage) error {
 	b := blankOutage()
-	if o := w.out; o != nil {
+	if o != nil {
 		r := outageRecord{Since: Time{o.since}, Cause: o.cause.Error(), AfterSeq: o.afterSeq, LostEvents: o.lost,
 			LostEventIDs: o.lostIDs, UnconfirmedEvents: o.unconfirmed}
 		for {

@@ -1025,6 +1025,17 @@ func (w *Writer) writeDigest() error {
 	if err := w.flushJournal(); err != nil {
 		return err
 	}
+	return w.signDigest()
+}
+
+// signDigest signs and writes a digest of the events since the last one,
+// which the caller has made durable: writeDigest, or the probe, whose
+// events were written with an fsync and which writes the digest before it
+// declares the outage over.
+func (w *Writer) signDigest() error {
+	if w.seq == w.digested {
+		return nil
+	}
 	now := w.clock.Now()
 	prev := w.digestSum
 	d := &Digest{
