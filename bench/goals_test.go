@@ -36,7 +36,7 @@ func TestEvaluate(t *testing.T) {
 		name string
 		mode ModeReport
 		goal string // a substring of the goal's name; with a trailing $, its end
-		met  bool // and settled so: every round measured the same
+		met  bool   // and settled so: every round measured the same
 	}{
 		{"local sequential within 1.3x of bare", modeFixture(0.34, 600, 0.25, 0.15), "sequential added latency p50, meridian-local", true},
 		{"forwarded beyond local within 500µs", modeFixture(0.34, 600, 0.25, 0.15), "sequential p50 beyond local$", true},

@@ -227,7 +227,9 @@ func TestLevelDeriveRounds(t *testing.T) {
 // has no ratio; without a bare proxy in the run there is nothing to divide
 // by and no spread at all.
 func TestLevelDeriveMissingRounds(t *testing.T) {
-	fig := func(n int, rate float64) RoundFigures { return RoundFigures{Requests: n, Throughput: rate, CPUSecondsPer1k: 0.2} }
+	fig := func(n int, rate float64) RoundFigures {
+		return RoundFigures{Requests: n, Throughput: rate, CPUSecondsPer1k: 0.2}
+	}
 	l := LevelReport{InFlight: 1, Scenarios: []LevelScenario{
 		{Name: BareProxy, Requests: 20, Rounds: []RoundFigures{fig(10, 100), fig(10, 100)}},
 		{Name: MeridianLocal, Requests: 10, Rounds: []RoundFigures{fig(10, 80), fig(0, 0)}},
