@@ -82,9 +82,15 @@ func (l *LevelReport) scenario(name string) *LevelScenario {
 
 // closedLoop keeps inFlight requests outstanding for d: each of inFlight
 // workers sends its next request as soon as the previous one has ended.
-// It then waits for the last ones, so elapsed runs to the last completion.
+// It then waits for the last ones. The step's elapsed is the time the
+// workers were busy (see [busyElapsed]), not the time to the last
+// completion: while the last requests drain, fewer than inFlight are
+// outstanding, and counting that tail would understate a path's throughput
+// by about half a request's latency over d, more for a slower path and
+// more for a shorter round.
 func (t *Target) closedLoop(ctx context.Context, body []byte, stream bool, inFlight int, d time.Duration) step {
 	per := make([][]sample, inFlight)
+	busy := make([]time.Duration, inFlight)
 	limit := max(maxClosedRequests/inFlight, 1)
 	var wg sync.WaitGroup
 	cpu0 := cpuTime() + procCPU(t.pid)
@@ -95,14 +101,45 @@ func (t *Target) closedLoop(ctx context.Context, body []byte, stream bool, inFli
 			for len(per[w]) < limit && ctx.Err() == nil && time.Now().Before(deadline) {
 				per[w] = append(per[w], t.do(ctx, body, stream, time.Now()))
 			}
+			busy[w] = time.Since(start)
 		})
 	}
 	wg.Wait()
 	st := step{elapsed: time.Since(start), cpu: cpuTime() + procCPU(t.pid) - cpu0}
-	for _, s := range per {
+	ok := make([]int, inFlight)
+	for w, s := range per {
 		st.samples = append(st.samples, s...)
+		for _, x := range s {
+			if x.err == nil {
+				ok[w]++
+			}
+		}
+	}
+	if e := busyElapsed(ok, busy); e > 0 {
+		st.elapsed = e
 	}
 	return st
+}
+
+// busyElapsed is the duration over which the workers' completed requests
+// give the closed loop's throughput: each worker w completed ok[w]
+// requests back to back over busy[w], a rate of ok[w]/busy[w]; the loop's
+// rate is the sum of the workers' (inFlight over the mean latency, by
+// Little's law), and busyElapsed is the total completed over that rate. It
+// is 0 when no worker completed a request.
+func busyElapsed(ok []int, busy []time.Duration) time.Duration {
+	var n int
+	var rate float64 // requests per second
+	for w := range ok {
+		if ok[w] > 0 && busy[w] > 0 {
+			n += ok[w]
+			rate += float64(ok[w]) / busy[w].Seconds()
+		}
+	}
+	if rate == 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / rate * float64(time.Second))
 }
 
 // runConcurrency measures every target at each level, in
