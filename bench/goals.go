@@ -79,33 +79,30 @@ func (b bound) meets(v float64) bool {
 }
 
 // judge applies b to a figure computed per round. The target uses the
-// median (met reports its side); the verdict is Met when every round meets
-// b and Missed when none does, that is when the whole spread (min to max)
-// lies on one side of the bound. A spread that straddles the bound, a
-// round without a value, or no round at all is Unsettled: one run on this
-// host then does not decide the target, whichever side the median is on.
-// The rule is the same for every scenario and every target; with 6 rounds,
-// a path whose true ratio sat exactly on the bound would be reported
-// settled (either way) in about 1 run in 32.
+// median (met reports its side); the verdict is Met when the median's
+// confidence interval (Spread.Low to Spread.High, at least 95% wherever
+// the rounds allow it) lies wholly on the side of the bound that meets
+// it, Missed when it lies wholly on the other, and Unsettled when it
+// straddles the bound or there is no interval (no round, or too many
+// rounds without a value). With the closed loop's 6 rounds the interval
+// is the rounds' whole range: Met when every round meets the bound,
+// Missed when none does. With the sequential phase's 10 rounds it leaves
+// out the lowest and the highest round. The rule is the same for every
+// scenario and every target: were a path's true value exactly on the
+// bound, a run would call it settled, either way, in about 1 run in 32
+// with 6 rounds and 1 in 47 with 10.
 func judge(s Spread, b bound) (met bool, v Verdict) {
 	if len(s.Rounds) == 0 {
 		return false, Unsettled
 	}
 	met = b.meets(s.Median)
-	all, none := true, true
-	for _, r := range s.Rounds {
-		if b.meets(r) {
-			none = false
-		} else {
-			all = false
-		}
-	}
-	switch {
-	case s.Undefined > 0:
+	if s.Confidence == 0 {
 		return met, Unsettled
-	case all:
+	}
+	switch low, high := b.meets(s.Low), b.meets(s.High); {
+	case low && high:
 		return met, Met
-	case none:
+	case !low && !high:
 		return met, Missed
 	}
 	return met, Unsettled
@@ -208,13 +205,22 @@ func evaluateMode(m *ModeReport) []Goal {
 	return gs
 }
 
-// perRoundGoal is a target judged per round (see [judge]): value is the
+// perRoundGoal is a target judged per round (see [judge]): pooled is the
 // pooled figures for context, s the per-round values, shown with f.
 func perRoundGoal(name, pooled string, s Spread, f func(float64) string, b bound, want string) Goal {
 	met, v := judge(s, b)
 	value := pooled + "; no round measured"
 	if len(s.Rounds) > 0 {
-		value = fmt.Sprintf("%s; median of %d rounds %s (%s to %s)", pooled, len(s.Rounds), f(s.Median), f(s.Min), f(s.Max))
+		value = fmt.Sprintf("%s; median of %d rounds %s (rounds %s to %s", pooled, len(s.Rounds), f(s.Median), f(s.Min), f(s.Max))
+		switch {
+		case s.Confidence == 0:
+			value += "; no interval"
+		case s.Low == s.Min && s.High == s.Max:
+			value += fmt.Sprintf(", the median's %.0f%% interval", 100*s.Confidence)
+		default:
+			value += fmt.Sprintf("; the median's %.0f%% interval %s to %s", 100*s.Confidence, f(s.Low), f(s.High))
+		}
+		value += ")"
 	}
 	switch {
 	case s.Undefined == 1:

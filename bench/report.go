@@ -352,7 +352,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(bw)
 	}
 	if len(r.Targets) > 0 {
-		fmt.Fprintln(bw, "\ntargets: met or MISSED when every round (or the single figure) is on that side of the target, unsettled when the rounds straddle it")
+		fmt.Fprintln(bw, "\ntargets: met or MISSED when the median's interval (or the single figure) is on that side of the target, unsettled when it straddles it")
 		for _, t := range r.Targets {
 			v, side := t.Verdict.String(), ""
 			switch t.Verdict {

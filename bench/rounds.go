@@ -21,11 +21,24 @@ const (
 )
 
 // Spread is a figure computed once per round and summarized: the targets
-// use Median, and Min and Max show how far the rounds disagree.
+// use Median, Min and Max show how far the rounds disagree, and Low to
+// High is the interval the verdict uses (see [judge]).
 type Spread struct {
 	Median float64 `json:"median"`
 	Min    float64 `json:"min"`
 	Max    float64 `json:"max"`
+	// Low and High bound the median with probability Confidence whatever
+	// the distribution of the rounds (a sign-test interval): the k-th
+	// lowest and the k-th highest round, k the largest rank that keeps
+	// Confidence at 95% or more (k = 1, Min to Max, for 6 to 8 rounds and
+	// for fewer than 6, where no interval reaches 95%; k = 2 for 9 to 11
+	// rounds). A round without a value could lie anywhere, so each one
+	// moves both ends out by a rank. Confidence is 0 when there is no
+	// interval: no defined round left to stand for an end (Low and High
+	// are then 0), or a single round.
+	Low        float64 `json:"low"`
+	High       float64 `json:"high"`
+	Confidence float64 `json:"confidence"`
 	// Rounds holds the value of each round that had one, in run order.
 	Rounds []float64 `json:"rounds"`
 	// Undefined counts the rounds that had no value: a ratio whose
@@ -58,7 +71,33 @@ func spreadOf(n int, f func(r int) (v float64, ok bool)) Spread {
 	} else {
 		s.Median = (sorted[k/2-1] + sorted[k/2]) / 2
 	}
+	k, conf := medianRank(n)
+	if k -= s.Undefined; k >= 1 {
+		s.Low, s.High, s.Confidence = sorted[k-1], sorted[len(sorted)-k], conf
+	}
 	return s
+}
+
+// medianRank returns the rank k of the distribution-free confidence
+// interval of the median of n values (the k-th lowest to the k-th
+// highest) and its coverage: each value lies above the true median with
+// probability 1/2, so the interval misses it with probability
+// 2·P(Binomial(n, 1/2) <= k-1). k is the largest rank with a coverage of
+// at least 95%, or 1 (the whole range) when none reaches it.
+func medianRank(n int) (k int, coverage float64) {
+	k, coverage = 1, 1-2*math.Pow(0.5, float64(n))
+	cdf, term := 0.0, math.Pow(0.5, float64(n)) // P(X <= j), P(X = j)
+	for j := 0; 2*(j+1) < n; j++ {
+		cdf += term
+		term = term * float64(n-j) / float64(j+1)
+		// Rank j+2 misses the median with probability 2·P(X <= j+1).
+		if c := 1 - 2*(cdf+term); c >= 0.95 {
+			k, coverage = j+2, c
+		} else {
+			break
+		}
+	}
+	return k, coverage
 }
 
 // roundRatio is a round's num/den for [spreadOf]; a denominator that is

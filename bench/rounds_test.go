@@ -77,11 +77,24 @@ func TestSpreadOf(t *testing.T) {
 		values []float64 // NaN: the round reports no value
 		want   Spread
 	}{
-		{"odd count: the middle value", []float64{1.4, 1.1, 1.2}, Spread{Median: 1.2, Min: 1.1, Max: 1.4, Rounds: []float64{1.4, 1.1, 1.2}}},
-		{"even count: the mean of the middle two", []float64{2, 1, 4, 3, 10, 0.5}, Spread{Median: 2.5, Min: 0.5, Max: 10, Rounds: []float64{2, 1, 4, 3, 10, 0.5}}},
-		{"one outlier moves the median little", []float64{0.45, 0.46, 0.9, 0.44, 0.45, 0.47}, Spread{Median: 0.455, Min: 0.44, Max: 0.9, Rounds: []float64{0.45, 0.46, 0.9, 0.44, 0.45, 0.47}}},
-		{"negative values count", []float64{-0.2, 0.1, 0.3}, Spread{Median: 0.1, Min: -0.2, Max: 0.3, Rounds: []float64{-0.2, 0.1, 0.3}}},
-		{"rounds without a value are counted, not summarized", []float64{1, math.NaN(), 3}, Spread{Median: 2, Min: 1, Max: 3, Rounds: []float64{1, 3}, Undefined: 1}},
+		{"odd count: the middle value", []float64{1.4, 1.1, 1.2},
+			Spread{Median: 1.2, Min: 1.1, Max: 1.4, Low: 1.1, High: 1.4, Confidence: 0.75, Rounds: []float64{1.4, 1.1, 1.2}}},
+		{"even count: the mean of the middle two", []float64{2, 1, 4, 3, 10, 0.5},
+			Spread{Median: 2.5, Min: 0.5, Max: 10, Low: 0.5, High: 10, Confidence: 0.96875, Rounds: []float64{2, 1, 4, 3, 10, 0.5}}},
+		{"one outlier moves the median little", []float64{0.45, 0.46, 0.9, 0.44, 0.45, 0.47},
+			Spread{Median: 0.455, Min: 0.44, Max: 0.9, Low: 0.44, High: 0.9, Confidence: 0.96875, Rounds: []float64{0.45, 0.46, 0.9, 0.44, 0.45, 0.47}}},
+		{"negative values count", []float64{-0.2, 0.1, 0.3},
+			Spread{Median: 0.1, Min: -0.2, Max: 0.3, Low: -0.2, High: 0.3, Confidence: 0.75, Rounds: []float64{-0.2, 0.1, 0.3}}},
+		// Ten rounds: the interval leaves out the lowest and the highest.
+		{"ten rounds", []float64{1.6, 0.5, 1.5, 1.4, 1.45, 6, 1.55, 1.5, 1.35, 1.6},
+			Spread{Median: 1.5, Min: 0.5, Max: 6, Low: 1.35, High: 1.6, Confidence: 1 - 22.0/1024, Rounds: []float64{1.6, 0.5, 1.5, 1.4, 1.45, 6, 1.55, 1.5, 1.35, 1.6}}},
+		// A round without a value could be anywhere: the interval widens
+		// by one rank on each side.
+		{"ten rounds, one without a value", []float64{1.6, 0.5, 1.5, 1.4, 1.45, math.NaN(), 1.55, 1.5, 1.35, 1.6},
+			Spread{Median: 1.5, Min: 0.5, Max: 1.6, Low: 0.5, High: 1.6, Confidence: 1 - 22.0/1024, Rounds: []float64{1.6, 0.5, 1.5, 1.4, 1.45, 1.55, 1.5, 1.35, 1.6}, Undefined: 1}},
+		{"six rounds, one without a value: no interval", []float64{1, math.NaN(), 3, 2, 2, 2},
+			Spread{Median: 2, Min: 1, Max: 3, Rounds: []float64{1, 3, 2, 2, 2}, Undefined: 1}},
+		{"one round: no interval", []float64{1.2}, Spread{Median: 1.2, Min: 1.2, Max: 1.2, Low: 1.2, High: 1.2, Rounds: []float64{1.2}}},
 		{"no round with a value", []float64{math.NaN(), math.NaN()}, Spread{Undefined: 2}},
 		{"no round", nil, Spread{}},
 	}
@@ -92,6 +105,30 @@ func TestSpreadOf(t *testing.T) {
 				t.Errorf("spreadOf(%v) mismatch (-want +got):\n%s", tc.values, d)
 			}
 		})
+	}
+}
+
+func TestMedianRank(t *testing.T) {
+	tests := []struct {
+		n        int
+		k        int
+		coverage float64
+	}{
+		{1, 1, 0},
+		{5, 1, 1 - 2.0/32}, // no interval reaches 95%: the whole range
+		{6, 1, 1 - 2.0/64},
+		{8, 1, 1 - 2.0/256},
+		{9, 2, 1 - 2*10.0/512},
+		{10, 2, 1 - 2*11.0/1024},
+		{11, 2, 1 - 2*12.0/2048},
+		{12, 3, 1 - 2*79.0/4096},
+		{20, 6, 1 - 2*21700.0/1048576}, // P(X <= 5) = 21700/2^20
+	}
+	for _, tc := range tests {
+		k, c := medianRank(tc.n)
+		if k != tc.k || math.Abs(c-tc.coverage) > 1e-12 {
+			t.Errorf("medianRank(%d) = %d, %.6f; want %d, %.6f", tc.n, k, c, tc.k, tc.coverage)
+		}
 	}
 }
 
@@ -132,8 +169,14 @@ func TestJudge(t *testing.T) {
 		{"every round past", spread(2.1, 2.5, 3, 2.2, 2.4, 2.01), atMost2, false, Missed},
 		{"straddling, median within", spread(1.5, 1.6, 1.7, 1.8, 1.9, 2.6), atMost2, true, Unsettled},
 		{"straddling, median past", spread(1.9, 2.1, 2.2, 2.3, 2.4, 2.6), atMost2, false, Unsettled},
-		{"all within but one round without a value", spread(1.2, 1.3, math.NaN(), 1.4), atMost2, true, Unsettled},
-		{"all past but one round without a value", spread(2.2, 2.3, math.NaN(), 2.4), atMost2, false, Unsettled},
+		{"six rounds: all within but one round without a value", spread(1.2, 1.3, math.NaN(), 1.4, 1.5, 1.6), atMost2, true, Unsettled},
+		{"six rounds: all past but one round without a value", spread(2.2, 2.3, math.NaN(), 2.4, 2.5, 2.6), atMost2, false, Unsettled},
+		{"ten rounds: one round past at each end does not unsettle", spread(1.2, 1.5, 1.9, 1.4, 1.3, 2.6, 1.1, 1.6, 0.2, 1.8), atMost2, true, Met},
+		{"ten rounds: two rounds past do", spread(1.2, 1.5, 1.9, 1.4, 1.3, 2.6, 1.1, 1.6, 2.2, 1.8), atMost2, true, Unsettled},
+		{"ten rounds: all past but the lowest", spread(2.2, 2.5, 2.9, 2.4, 2.3, 2.6, 2.1, 2.6, 0.2, 2.8), atMost2, false, Missed},
+		{"ten rounds: one within but one without a value", spread(2.2, 2.5, 2.9, 2.4, math.NaN(), 2.6, 2.1, 2.6, 0.2, 2.8), atMost2, false, Unsettled},
+		{"ten rounds: all past, one without a value", spread(2.2, 2.5, 2.9, 2.4, math.NaN(), 2.6, 2.1, 2.6, 2.05, 2.8), atMost2, false, Missed},
+		{"one round", spread(1.2), atMost2, true, Unsettled},
 		{"no round", spread(), atMost2, false, Unsettled},
 		{"no round with a value", spread(math.NaN(), math.NaN()), atMost2, false, Unsettled},
 		{"at least: every round at or above", spread(0.5, 0.6, 0.55), atLeastHalf, true, Met},
@@ -198,9 +241,10 @@ func TestLevelDeriveRounds(t *testing.T) {
 	}}
 	l.derive()
 	f := l.scenario(MeridianForwarded)
-	wantThroughput := Spread{Median: 0.45, Min: 0.45, Max: 0.9, Rounds: []float64{0.45, 0.45, 0.45, 0.45, 0.45, 0.9}}
+	wantThroughput := Spread{Median: 0.45, Min: 0.45, Max: 0.9, Low: 0.45, High: 0.9, Confidence: 0.96875, Rounds: []float64{0.45, 0.45, 0.45, 0.45, 0.45, 0.9}}
 	// CPU: (0.4-0.1)/(0.2-0.1) = 3 in the fast rounds, (0.8-0.2)/(0.4-0.2)
-	// = 3 in the slow ones; none in the last round.
+	// = 3 in the slow ones; none in the last round, which leaves 6 rounds
+	// without an interval.
 	wantCPU := Spread{Median: 3, Min: 3, Max: 3, Rounds: []float64{3, 3, 3, 3, 3}, Undefined: 1}
 	approx := cmpopts.EquateApprox(0, 1e-9)
 	if d := cmp.Diff(wantThroughput, f.ThroughputSpread, approx); d != "" {
