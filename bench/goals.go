@@ -14,7 +14,7 @@ type Goal struct {
 	// judged per round, the median of the rounds.
 	Met bool `json:"met"`
 	// Verdict is Met or Missed when the run settles the target, Unsettled
-	// when its rounds fall on both sides of the bound (see [judge]).
+	// when it does not (see [judge]).
 	Verdict Verdict `json:"verdict"`
 	// Rounds holds the per-round figures of a target judged per round;
 	// nil for the others.
@@ -25,13 +25,15 @@ type Goal struct {
 type Verdict int
 
 const (
-	// Unsettled: the target is judged per round and its rounds fall on
-	// both sides of the bound, some round had no value, or no round had
-	// one; Goal.Met still tells the median's side.
+	// Unsettled: the target is judged per round and the median's
+	// interval straddles the bound, or there is no interval; Goal.Met
+	// still tells the median's side.
 	Unsettled Verdict = iota
-	// Met: every round (or the single figure) meets the target.
+	// Met: the median's interval (with 6 rounds, every round), or the
+	// single figure, meets the target.
 	Met
-	// Missed: no round (or the single figure) meets the target.
+	// Missed: the median's interval (with 6 rounds, every round), or the
+	// single figure, is on the wrong side of the target.
 	Missed
 )
 
@@ -123,8 +125,8 @@ const cpuLevel = 32
 
 // evaluate checks the run against the project's targets, each a ratio or
 // difference measured within the run; those of the sequential phase and
-// the closed loop are judged per round (see [judge]). A target whose scenarios the run
-// left out (see [Options.Scenarios]) is not listed.
+// the closed loop are judged per round (see [judge]). A target whose
+// scenarios the run left out (see [Options.Scenarios]) is not listed.
 func evaluate(r *Report) []Goal {
 	var gs []Goal
 	for i := range r.Modes {

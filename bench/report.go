@@ -225,7 +225,9 @@ func stepReport(st step, stream bool, slo time.Duration) StepReport {
 	return r
 }
 
-// derive fills the added latencies and ratios.
+// derive fills the added latencies and ratios: the sequential ratio per
+// round, summarized (see [ModeReport.sequentialSpread]); the highest rate's
+// and the comparison's CPU from their single figures.
 func (m *ModeReport) derive() {
 	direct, bare := m.scenario(Direct), m.scenario(BareProxy)
 	bareCPU := bare.AtRate.CPUSecondsPer1k - direct.AtRate.CPUSecondsPer1k
