@@ -39,6 +39,7 @@ const (
 
 var verdictNames = [...]string{Unsettled: "unsettled", Met: "met", Missed: "missed"}
 
+// String returns the verdict's name: met, missed or unsettled.
 func (v Verdict) String() string {
 	if v < 0 || int(v) >= len(verdictNames) {
 		return fmt.Sprintf("Verdict(%d)", int(v))
