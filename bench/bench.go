@@ -293,6 +293,13 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 	return nil
 }
 
+// sequentialRounds is how many rounds the sequential phase runs in:
+// [sequentialRounds], or one per request when there are fewer, so that
+// every round has a request of every scenario.
+func (o *Options) sequentialRounds() int {
+	return max(min(sequentialRounds, o.Sequential), 1)
+}
+
 func (o *Options) progress(format string, args ...any) {
 	if o.Progress != nil {
 		fmt.Fprintf(o.Progress, format+"\n", args...)
@@ -328,20 +335,24 @@ warm:
 		targets = append(targets, t)
 	}
 	// Sequential latency, interleaved in rounds so that noise from other
-	// processes spreads over every scenario alike.
+	// processes spreads over every scenario alike; the ratios to the bare
+	// proxy are taken within each round (see [ModeReport.derive]).
 	seq := make([][]sample, len(targets))
-	const rounds = 10
+	roundsP50 := make([][]float64, len(targets))
+	rounds := opts.sequentialRounds()
 	for r := range rounds {
-		for i, t := range targets {
+		for _, i := range roundOrder(len(targets), r) {
 			n := opts.Sequential / rounds
 			if r < opts.Sequential%rounds {
 				n++
 			}
-			seq[i] = append(seq[i], t.sequential(ctx, body, stream, n)...)
+			got := targets[i].sequential(ctx, body, stream, n)
+			seq[i] = append(seq[i], got...)
+			roundsP50[i] = append(roundsP50[i], summarize(got, stream).Latency.P50)
 		}
 	}
 	for i, t := range targets {
-		sr := ScenarioReport{Name: t.Name, Sequential: summarize(seq[i], stream)}
+		sr := ScenarioReport{Name: t.Name, Sequential: summarize(seq[i], stream), SequentialRoundsP50: roundsP50[i]}
 		opts.progress("%s %-20s sequential p50 %s", name, t.Name, us(sr.Sequential.Latency.P50))
 		mr.Scenarios = append(mr.Scenarios, sr)
 	}
@@ -368,8 +379,9 @@ warm:
 	// so that a burst from another process lands on every scenario alike.
 	const compareRounds = 3
 	pooled := make([]step, len(targets))
-	for range compareRounds {
-		for i, t := range targets {
+	for r := range compareRounds {
+		for _, i := range roundOrder(len(targets), r) {
+			t := targets[i]
 			recoverTarget(ctx, t, body, stream)
 			st := t.openLoop(ctx, body, stream, mr.CompareRate, opts.Step/compareRounds, opts.MaxInFlight)
 			p := &pooled[i]

@@ -32,24 +32,43 @@ type LevelReport struct {
 	Scenarios []LevelScenario `json:"scenarios"`
 }
 
-// LevelScenario is one scenario at one concurrency level. Throughput is
-// completed requests per second; the ratios divide by the bare proxy's at
-// the same level in the same run. Latency is per request (time to first
-// token for streams), measured from its send: a closed loop has no
-// intended send time, the next request waits for the previous one.
+// LevelScenario is one scenario at one concurrency level. Throughput,
+// latency and CPU pool the level's rounds: throughput is completed
+// requests per second; latency is per request (time to first token for
+// streams), measured from its send: a closed loop has no intended send
+// time, the next request waits for the previous one. The ratios are
+// medians over rounds of the ratio to the bare proxy at the same level in
+// the same round (see [LevelReport.derive]).
 type LevelScenario struct {
-	Name            string  `json:"name"`
-	Requests        int     `json:"requests"`
-	Errors          int     `json:"errors"`
-	FirstError      string  `json:"first_error,omitempty"`
-	Throughput      float64 `json:"throughput"`
-	ThroughputRatio float64 `json:"throughput_ratio"`
-	Latency         Latency `json:"latency"`
-	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
+	Name       string  `json:"name"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	FirstError string  `json:"first_error,omitempty"`
+	Throughput float64 `json:"throughput"`
+	// ThroughputRatio is the median of ThroughputSpread, each round's
+	// throughput over the bare proxy's in that round.
+	ThroughputRatio  float64 `json:"throughput_ratio"`
+	ThroughputSpread Spread  `json:"throughput_ratio_rounds"`
+	Latency          Latency `json:"latency"`
+	CPUSecondsPer1k  float64 `json:"cpu_seconds_per_1k"`
 	// AddedCPUPer1k is CPU seconds per 1,000 requests above direct's at
-	// the same level; CPURatio divides it by the bare proxy's.
+	// the same level, pooled over the rounds. CPURatio is the median of
+	// CPUSpread: in each round, the scenario's CPU per request minus
+	// direct's, over the bare proxy's minus direct's, all three from that
+	// round.
 	AddedCPUPer1k float64 `json:"added_cpu_seconds_per_1k"`
 	CPURatio      float64 `json:"cpu_ratio"`
+	CPUSpread     Spread  `json:"cpu_ratio_rounds"`
+	// Rounds holds the scenario's figures in each round, in run order.
+	Rounds []RoundFigures `json:"rounds,omitempty"`
+}
+
+// RoundFigures are one scenario's figures in one round of a level.
+type RoundFigures struct {
+	Requests        int     `json:"requests"`
+	Errors          int     `json:"errors"`
+	Throughput      float64 `json:"throughput"`
+	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 }
 
 func (l *LevelReport) scenario(name string) *LevelScenario {
@@ -63,9 +82,15 @@ func (l *LevelReport) scenario(name string) *LevelScenario {
 
 // closedLoop keeps inFlight requests outstanding for d: each of inFlight
 // workers sends its next request as soon as the previous one has ended.
-// It then waits for the last ones, so elapsed runs to the last completion.
+// It then waits for the last ones. The step's elapsed is the time the
+// workers were busy (see [busyElapsed]), not the time to the last
+// completion: while the last requests drain, fewer than inFlight are
+// outstanding, and counting that tail would understate a path's throughput
+// by about half a request's latency over d, more for a slower path and
+// more for a shorter round.
 func (t *Target) closedLoop(ctx context.Context, body []byte, stream bool, inFlight int, d time.Duration) step {
 	per := make([][]sample, inFlight)
+	busy := make([]time.Duration, inFlight)
 	limit := max(maxClosedRequests/inFlight, 1)
 	var wg sync.WaitGroup
 	cpu0 := cpuTime() + procCPU(t.pid)
@@ -76,23 +101,55 @@ func (t *Target) closedLoop(ctx context.Context, body []byte, stream bool, inFli
 			for len(per[w]) < limit && ctx.Err() == nil && time.Now().Before(deadline) {
 				per[w] = append(per[w], t.do(ctx, body, stream, time.Now()))
 			}
+			busy[w] = time.Since(start)
 		})
 	}
 	wg.Wait()
 	st := step{elapsed: time.Since(start), cpu: cpuTime() + procCPU(t.pid) - cpu0}
-	for _, s := range per {
+	ok := make([]int, inFlight)
+	for w, s := range per {
 		st.samples = append(st.samples, s...)
+		for _, x := range s {
+			if x.err == nil {
+				ok[w]++
+			}
+		}
+	}
+	if e := busyElapsed(ok, busy); e > 0 {
+		st.elapsed = e
 	}
 	return st
 }
 
-// runConcurrency measures every target at each level, in two interleaved
-// rounds per level whose samples are pooled (as the comparison at one rate
-// does). Before a level each target runs briefly at it unmeasured, so that
-// its connections exist.
+// busyElapsed is the duration over which the workers' completed requests
+// give the closed loop's throughput: each worker w completed ok[w]
+// requests back to back over busy[w], a rate of ok[w]/busy[w]; the loop's
+// rate is the sum of the workers' (inFlight over the mean latency, by
+// Little's law), and busyElapsed is the total completed over that rate. It
+// is 0 when no worker completed a request.
+func busyElapsed(ok []int, busy []time.Duration) time.Duration {
+	var n int
+	var rate float64 // requests per second
+	for w := range ok {
+		if ok[w] > 0 && busy[w] > 0 {
+			n += ok[w]
+			rate += float64(ok[w]) / busy[w].Seconds()
+		}
+	}
+	if rate == 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / rate * float64(time.Second))
+}
+
+// runConcurrency measures every target at each level, in
+// [concurrencyRounds] interleaved rounds per level of
+// ConcurrencyStep/concurrencyRounds each, the order changing every round
+// (see [roundOrder]). The absolute figures pool the rounds; the ratios are
+// taken within each round (see [LevelReport.derive]). Before a level each
+// target runs briefly at it unmeasured, so that its connections exist.
 func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream bool, opts Options, mode string) []LevelReport {
 	var out []LevelReport
-	const rounds = 2
 	for _, n := range opts.Concurrency {
 		if ctx.Err() != nil {
 			break
@@ -101,32 +158,45 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 			recoverTarget(ctx, t, body, stream) // the sweep or a higher level may have overloaded it
 			t.closedLoop(ctx, body, stream, n, min(opts.ConcurrencyStep/4, 200*time.Millisecond))
 		}
-		pooled := make([]step, len(targets))
-		for range rounds {
-			for i, t := range targets {
-				st := t.closedLoop(ctx, body, stream, n, opts.ConcurrencyStep/rounds)
-				p := &pooled[i]
-				p.samples = append(p.samples, st.samples...)
-				p.elapsed += st.elapsed
-				p.cpu += st.cpu
+		rounds := make([][]step, len(targets)) // rounds[i][r]: target i in round r
+		for r := range concurrencyRounds {
+			for _, i := range roundOrder(len(targets), r) {
+				rounds[i] = append(rounds[i], targets[i].closedLoop(ctx, body, stream, n, opts.ConcurrencyStep/concurrencyRounds))
 			}
 		}
 		lr := LevelReport{InFlight: n}
 		for i, t := range targets {
-			sr := stepReport(pooled[i], stream, opts.SLO)
-			ls := LevelScenario{Name: t.Name, Requests: sr.Requests, Errors: sr.Errors, FirstError: sr.FirstError,
-				Throughput: sr.Throughput, Latency: sr.Latency, CPUSecondsPer1k: sr.CPUSecondsPer1k}
+			var pooled step
+			ls := LevelScenario{Name: t.Name}
+			for _, st := range rounds[i] {
+				pooled.samples = append(pooled.samples, st.samples...)
+				pooled.elapsed += st.elapsed
+				pooled.cpu += st.cpu
+				rs := stepReport(st, stream, opts.SLO)
+				ls.Rounds = append(ls.Rounds, RoundFigures{Requests: rs.Requests, Errors: rs.Errors, Throughput: rs.Throughput, CPUSecondsPer1k: rs.CPUSecondsPer1k})
+			}
+			sr := stepReport(pooled, stream, opts.SLO)
+			ls.Requests, ls.Errors, ls.FirstError = sr.Requests, sr.Errors, sr.FirstError
+			ls.Throughput, ls.Latency, ls.CPUSecondsPer1k = sr.Throughput, sr.Latency, sr.CPUSecondsPer1k
 			lr.Scenarios = append(lr.Scenarios, ls)
-			opts.progress("%s %-20s %4d in flight: %.0f/s, p50 %s p99 %s, %d errors, %.3f CPU s/1k", mode, t.Name, n,
-				ls.Throughput, us(ls.Latency.P50), us(ls.Latency.P99), ls.Errors, ls.CPUSecondsPer1k)
 		}
 		lr.derive()
+		for _, ls := range lr.Scenarios {
+			opts.progress("%s %-20s %4d in flight: %.0f/s (%s, rounds %s), p50 %s p99 %s, %d errors, %.3f CPU s/1k (added %s, rounds %s)", mode, ls.Name, n,
+				ls.Throughput, x(ls.ThroughputRatio), span(ls.ThroughputSpread), us(ls.Latency.P50), us(ls.Latency.P99), ls.Errors,
+				ls.CPUSecondsPer1k, x(ls.CPURatio), span(ls.CPUSpread))
+		}
 		out = append(out, lr)
 	}
 	return out
 }
 
-// derive fills the ratios to the bare proxy and the CPU added over direct.
+// derive fills the CPU added over direct (pooled) and the ratios to the
+// bare proxy, each the median over rounds of the ratio within a round: a
+// scenario and the bare proxy of the same round ran next to each other,
+// so drift of the machine between rounds cancels. A round in which a
+// scenario (or direct, or the bare proxy) completed no request, or in
+// which the bare proxy's added CPU was not positive, has no ratio.
 func (l *LevelReport) derive() {
 	var direct, bare LevelScenario
 	if d := l.scenario(Direct); d != nil {
@@ -135,14 +205,41 @@ func (l *LevelReport) derive() {
 	if b := l.scenario(BareProxy); b != nil {
 		bare = *b
 	}
-	bareCPU := bare.CPUSecondsPer1k - direct.CPUSecondsPer1k
+	round := func(s *LevelScenario, r int) (RoundFigures, bool) {
+		if r >= len(s.Rounds) || s.Rounds[r].Requests == 0 {
+			return RoundFigures{}, false
+		}
+		return s.Rounds[r], true
+	}
+	if bare.Requests == 0 {
+		return // a run restricted to other scenarios: nothing to divide by
+	}
 	for i := range l.Scenarios {
 		s := &l.Scenarios[i]
-		s.ThroughputRatio = ratio(s.Throughput, bare.Throughput)
-		if direct.Requests > 0 {
-			s.AddedCPUPer1k = s.CPUSecondsPer1k - direct.CPUSecondsPer1k
-			s.CPURatio = ratio(s.AddedCPUPer1k, bareCPU)
+		n := max(len(s.Rounds), len(bare.Rounds))
+		s.ThroughputSpread = spreadOf(n, func(r int) (float64, bool) {
+			sr, ok1 := round(s, r)
+			br, ok2 := round(&bare, r)
+			if !ok1 || !ok2 {
+				return 0, false
+			}
+			return roundRatio(sr.Throughput, br.Throughput)
+		})
+		s.ThroughputRatio = s.ThroughputSpread.Median
+		if direct.Requests == 0 {
+			continue
 		}
+		s.AddedCPUPer1k = s.CPUSecondsPer1k - direct.CPUSecondsPer1k
+		s.CPUSpread = spreadOf(max(n, len(direct.Rounds)), func(r int) (float64, bool) {
+			sr, ok1 := round(s, r)
+			br, ok2 := round(&bare, r)
+			dr, ok3 := round(&direct, r)
+			if !ok1 || !ok2 || !ok3 {
+				return 0, false
+			}
+			return roundRatio(sr.CPUSecondsPer1k-dr.CPUSecondsPer1k, br.CPUSecondsPer1k-dr.CPUSecondsPer1k)
+		})
+		s.CPURatio = s.CPUSpread.Median
 	}
 }
 

@@ -9,13 +9,15 @@ import (
 // modeFixture is a non-streaming mode whose sequential p50s are, in ms,
 // direct 0.1, bare proxy 0.2 (0.1 added), local 0.22, forwarded as given;
 // at 32 in flight the bare proxy serves 1000/s at 0.2 CPU s/1k (0.1 added
-// over direct).
+// over direct). Every round measured the same as the pool.
 func modeFixture(fwdP50, fwdRate, fwdCPU, localCPU float64) ModeReport {
 	seq := func(name string, p50 float64) ScenarioReport {
-		return ScenarioReport{Name: name, Sequential: Summary{Requests: 10, Latency: Latency{P50: p50}}}
+		return ScenarioReport{Name: name, Sequential: Summary{Requests: 10, Latency: Latency{P50: p50}},
+			SequentialRoundsP50: slices.Repeat([]float64{p50}, sequentialRounds)}
 	}
 	lvl := func(name string, rate, cpu float64) LevelScenario {
-		return LevelScenario{Name: name, Requests: 100, Throughput: rate, CPUSecondsPer1k: cpu}
+		return LevelScenario{Name: name, Requests: 100, Throughput: rate, CPUSecondsPer1k: cpu,
+			Rounds: slices.Repeat([]RoundFigures{{Requests: 100 / concurrencyRounds, Throughput: rate, CPUSecondsPer1k: cpu}}, concurrencyRounds)}
 	}
 	m := ModeReport{Mode: "non-streaming", Scenarios: []ScenarioReport{
 		seq(Direct, 0.1), seq(BareProxy, 0.2), seq(MeridianLocal, 0.22), seq(MeridianForwarded, fwdP50),
@@ -33,9 +35,12 @@ func TestEvaluate(t *testing.T) {
 	tests := []struct {
 		name string
 		mode ModeReport
-		goal string // a substring of the goal's name
-		met  bool
+		goal string // a substring of the goal's name; with a trailing $, its end
+		met  bool   // and settled so: every round measured the same
 	}{
+		{"local sequential within 1.3x of bare", modeFixture(0.34, 600, 0.25, 0.15), "sequential added latency p50, meridian-local", true},
+		{"forwarded beyond local within 500µs", modeFixture(0.34, 600, 0.25, 0.15), "sequential p50 beyond local$", true},
+		{"forwarded beyond local past 500µs", modeFixture(0.73, 600, 0.25, 0.15), "sequential p50 beyond local$", false},
 		{"forwarded beyond local within 1.3x of bare", modeFixture(0.34, 600, 0.25, 0.15), "beyond local, vs the bare proxy", true},
 		{"forwarded beyond local past 1.3x of bare", modeFixture(0.36, 600, 0.25, 0.15), "beyond local, vs the bare proxy", false},
 		{"forwarded CPU within 3x", modeFixture(0.3, 600, 0.29, 0.15), "meridian-forwarded CPU", true},
@@ -50,15 +55,16 @@ func TestEvaluate(t *testing.T) {
 			gs := evaluate(&Report{Modes: []ModeReport{tc.mode}})
 			var found []Goal
 			for _, g := range gs {
-				if strings.Contains(g.Name, tc.goal) {
+				if strings.Contains(g.Name, tc.goal) || strings.HasSuffix(tc.goal, "$") && strings.HasSuffix(g.Name, strings.TrimSuffix(tc.goal, "$")) {
 					found = append(found, g)
 				}
 			}
 			if len(found) != 1 {
 				t.Fatalf("%d goals named %q in %+v, want 1", len(found), tc.goal, gs)
 			}
-			if found[0].Met != tc.met {
-				t.Errorf("%s: %s (want %s): met = %v, want %v", found[0].Name, found[0].Value, found[0].Want, found[0].Met, tc.met)
+			if found[0].Met != tc.met || found[0].Verdict != single(tc.met) {
+				t.Errorf("%s: %s (want %s): met = %v, verdict %v; want %v, %v", found[0].Name, found[0].Value, found[0].Want,
+					found[0].Met, found[0].Verdict, tc.met, single(tc.met))
 			}
 		})
 	}

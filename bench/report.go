@@ -50,6 +50,10 @@ type Settings struct {
 	// ConcurrencyStep per scenario.
 	Concurrency     []int  `json:"concurrency"`
 	ConcurrencyStep string `json:"concurrency_step"`
+	// SequentialRounds and ConcurrencyRounds are how many interleaved
+	// rounds the sequential phase and each closed-loop level ran in.
+	SequentialRounds  int `json:"sequential_rounds"`
+	ConcurrencyRounds int `json:"concurrency_rounds"`
 	// Scenarios lists the scenarios the run was restricted to; empty
 	// means all.
 	Scenarios []string `json:"scenarios,omitempty"`
@@ -61,7 +65,8 @@ type Settings struct {
 func settingsOf(o Options) Settings {
 	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
 		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without,
-		Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios}
+		Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios,
+		SequentialRounds: o.sequentialRounds(), ConcurrencyRounds: concurrencyRounds}
 }
 
 // ModeReport holds every scenario of one mode (non-streaming or streaming).
@@ -91,11 +96,18 @@ func (m *ModeReport) scenario(name string) *ScenarioReport {
 // by the bare proxy's.
 type ScenarioReport struct {
 	Name string `json:"name"`
-	// Sequential is one request at a time, timed from the send.
+	// Sequential is one request at a time, timed from the send: every
+	// round's requests pooled.
 	Sequential      Summary `json:"sequential"`
 	SequentialAdded Latency `json:"sequential_added"`
-	// SequentialRatio is added p50 over the bare proxy's added p50.
-	SequentialRatio float64 `json:"sequential_ratio"`
+	// SequentialRoundsP50 is the p50 of each round of the sequential
+	// phase, in run order (0: no successful request in that round).
+	SequentialRoundsP50 []float64 `json:"sequential_rounds_p50_ms,omitempty"`
+	// SequentialRatio is the median over rounds of the round's added p50
+	// (its p50 minus direct's in the same round) over the bare proxy's
+	// added p50 in the same round; SequentialSpread holds every round's.
+	SequentialRatio  float64 `json:"sequential_ratio"`
+	SequentialSpread Spread  `json:"sequential_ratio_rounds"`
 	// MaxRate is the highest sustained rate of the sweep, in requests/s.
 	MaxRate      float64      `json:"max_rate"`
 	MaxRateRatio float64      `json:"max_rate_ratio"`
@@ -213,23 +225,53 @@ func stepReport(st step, stream bool, slo time.Duration) StepReport {
 	return r
 }
 
-// derive fills the added latencies and ratios.
+// derive fills the added latencies and ratios: the sequential ratio per
+// round, summarized (see [ModeReport.sequentialSpread]); the highest rate's
+// and the comparison's CPU from their single figures.
 func (m *ModeReport) derive() {
 	direct, bare := m.scenario(Direct), m.scenario(BareProxy)
-	bareSeq := bare.Sequential.Latency.minus(direct.Sequential.Latency).P50
 	bareCPU := bare.AtRate.CPUSecondsPer1k - direct.AtRate.CPUSecondsPer1k
 	if direct.Sequential.Requests == 0 {
 		return // a run restricted to other scenarios: nothing to subtract
 	}
+	hasBare := bare.Sequential.Requests > 0
 	for i := range m.Scenarios {
 		s := &m.Scenarios[i]
 		s.SequentialAdded = s.Sequential.Latency.minus(direct.Sequential.Latency)
 		s.AtRateAdded = s.AtRate.Latency.minus(direct.AtRate.Latency)
 		s.AddedCPUPer1k = s.AtRate.CPUSecondsPer1k - direct.AtRate.CPUSecondsPer1k
-		s.SequentialRatio = ratio(s.SequentialAdded.P50, bareSeq)
+		if !hasBare {
+			continue
+		}
+		s.SequentialSpread = m.sequentialSpread([]string{Direct, BareProxy, s.Name}, func(p50 []float64) (float64, bool) {
+			return roundRatio(p50[2]-p50[0], p50[1]-p50[0])
+		})
+		s.SequentialRatio = s.SequentialSpread.Median
 		s.MaxRateRatio = ratio(s.MaxRate, bare.MaxRate)
 		s.CPURatio = ratio(s.AddedCPUPer1k, bareCPU)
 	}
+}
+
+// sequentialSpread computes f for each round of the sequential phase from
+// that round's p50 of each named scenario (in the order named); a round in
+// which one of them had no successful request has no value.
+func (m *ModeReport) sequentialSpread(names []string, f func(p50 []float64) (float64, bool)) Spread {
+	rounds := make([][]float64, len(names))
+	n := 0
+	for i, name := range names {
+		rounds[i] = m.scenario(name).SequentialRoundsP50
+		n = max(n, len(rounds[i]))
+	}
+	return spreadOf(n, func(r int) (float64, bool) {
+		p50 := make([]float64, len(names))
+		for i, rs := range rounds {
+			if r >= len(rs) || rs[r] <= 0 {
+				return 0, false
+			}
+			p50[i] = rs[r]
+		}
+		return f(p50)
+	})
 }
 
 func ratio(a, b float64) float64 {
@@ -261,12 +303,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if mr.Mode == "streaming" {
 			lat = "time to first token"
 		}
-		fmt.Fprintf(bw, "\n%s (%s; + is added over direct; x is the ratio to the bare proxy)\n", mr.Mode, lat)
+		fmt.Fprintf(bw, "\n%s (%s; + is added over direct; x is the ratio to the bare proxy; after +seq p50, x is the median of the ratios of each of %d rounds and range their min-max)\n",
+			mr.Mode, lat, r.Settings.SequentialRounds)
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "scenario\tseq p50\t+seq p50\tx\tmax rate/s\tx\t\t+p50\t+p90\t+p99\t+p99.9\terrors\tCPU s/1k\t+CPU s/1k\tx\tpeak RSS\t")
+		fmt.Fprintln(tw, "scenario\tseq p50\t+seq p50\tx\trange\tmax rate/s\tx\t\t+p50\t+p90\t+p99\t+p99.9\terrors\tCPU s/1k\t+CPU s/1k\tx\tpeak RSS\t")
 		for _, s := range mr.Scenarios {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\t@%.0f/s\t%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t%s\t%s\t\n", s.Name,
-				us(s.Sequential.Latency.P50), us(s.SequentialAdded.P50), x(s.SequentialRatio), s.MaxRate, x(s.MaxRateRatio),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t@%.0f/s\t%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t%s\t%s\t\n", s.Name,
+				us(s.Sequential.Latency.P50), us(s.SequentialAdded.P50), x(s.SequentialRatio), span(s.SequentialSpread), s.MaxRate, x(s.MaxRateRatio),
 				mr.CompareRate, us(s.AtRateAdded.P50), us(s.AtRateAdded.P90), us(s.AtRateAdded.P99), us(s.AtRateAdded.P999),
 				s.AtRate.Errors, s.AtRate.CPUSecondsPer1k, s.AddedCPUPer1k, x(s.CPURatio), mb(s.AtRate.PeakRSSBytes))
 		}
@@ -275,13 +318,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(bw, "not measured: %s\n", sk)
 		}
 		if len(mr.Concurrency) > 0 {
-			fmt.Fprintf(bw, "\n%s, closed loop at GOMAXPROCS %d (N requests always in flight; x is the ratio to the bare proxy at the same N)\n", mr.Mode, m.GOMAXPROCS)
+			fmt.Fprintf(bw, "\n%s, closed loop at GOMAXPROCS %d (N requests always in flight, in %d rounds; figures pool the rounds; x is the median of each round's ratio to the bare proxy of the same round at the same N, range their min-max)\n",
+				mr.Mode, m.GOMAXPROCS, r.Settings.ConcurrencyRounds)
 			tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "scenario\tin flight\trequests/s\tx\tp50\tp99\terrors\tCPU s/1k\t+CPU s/1k\tx\t")
+			fmt.Fprintln(tw, "scenario\tin flight\trequests/s\tx\trange\tp50\tp99\terrors\tCPU s/1k\t+CPU s/1k\tx\trange\t")
 			for _, l := range mr.Concurrency {
 				for _, s := range l.Scenarios {
-					fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t%s\t\n", s.Name, l.InFlight, s.Throughput, x(s.ThroughputRatio),
-						us(s.Latency.P50), us(s.Latency.P99), s.Errors, s.CPUSecondsPer1k, s.AddedCPUPer1k, x(s.CPURatio))
+					fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t%s\t%s\t\n", s.Name, l.InFlight, s.Throughput, x(s.ThroughputRatio), span(s.ThroughputSpread),
+						us(s.Latency.P50), us(s.Latency.P99), s.Errors, s.CPUSecondsPer1k, s.AddedCPUPer1k, x(s.CPURatio), span(s.CPUSpread))
 				}
 			}
 			tw.Flush()
@@ -310,13 +354,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(bw)
 	}
 	if len(r.Targets) > 0 {
-		fmt.Fprintln(bw, "\ntargets:")
+		fmt.Fprintln(bw, "\ntargets: met or MISSED when the median's interval (or the single figure) is on that side of the target, unsettled when it straddles it")
 		for _, t := range r.Targets {
-			v := "met"
-			if !t.Met {
+			v, side := t.Verdict.String(), ""
+			switch t.Verdict {
+			case Missed:
 				v = "MISSED"
+			case Unsettled:
+				side = ", median misses it"
+				if t.Met {
+					side = ", median meets it"
+				}
 			}
-			fmt.Fprintf(bw, "  %-6s %s: %s (target %s)\n", v, t.Name, t.Value, t.Want)
+			fmt.Fprintf(bw, "  %-9s %s: %s (target %s%s)\n", v, t.Name, t.Value, t.Want, side)
 		}
 	}
 	return bw.Flush()
@@ -334,6 +384,18 @@ func x(r float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fx", r)
+}
+
+// span is a spread's min-max for the tables: "-" without a value.
+func span(s Spread) string {
+	if len(s.Rounds) == 0 || s.Min == 0 && s.Max == 0 {
+		return "-"
+	}
+	t := fmt.Sprintf("%.2f–%.2f", s.Min, s.Max)
+	if s.Undefined > 0 {
+		t += fmt.Sprintf(" (%d n/a)", s.Undefined)
+	}
+	return t
 }
 
 func mb(b int64) string {

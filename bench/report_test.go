@@ -11,7 +11,8 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/report/*/table.txt from the fixtures")
 
 // TestWriteTableGolden pins the printed report, columns and targets, for a
-// fixed run: a full one, and one restricted to the forwarded path.
+// fixed run: a full one, one restricted to the forwarded path, and one
+// whose rounds straddle targets.
 func TestWriteTableGolden(t *testing.T) {
 	full := modeFixture(0.34, 600, 0.25, 0.15)
 	full.CompareRate = 500
@@ -28,12 +29,29 @@ func TestWriteTableGolden(t *testing.T) {
 			Latency: Latency{P50: 80, P99: 200}, CPUSecondsPer1k: 1.3}}}}}
 	one.derive()
 	one.Concurrency[0].derive()
+	// Rounds that disagree: the forwarded path's CPU and throughput
+	// straddle their targets, the local path's CPU has a round in which
+	// the bare proxy cost no more than direct, and the sequential rounds
+	// of local straddle 1.3x.
+	split := modeFixture(0.34, 600, 0.25, 0.15)
+	lvl := &split.Concurrency[0]
+	for r := range concurrencyRounds {
+		lvl.scenario(MeridianForwarded).Rounds[r].CPUSecondsPer1k = 0.1 + []float64{0.25, 0.28, 0.31, 0.33, 0.27, 0.29}[r]
+		lvl.scenario(MeridianForwarded).Rounds[r].Throughput = []float64{600, 450, 520, 480, 560, 490}[r]
+	}
+	lvl.scenario(BareProxy).Rounds[5].CPUSecondsPer1k = 0.1
+	for r, p50 := range []float64{0.22, 0.24, 0.23, 0.205, 0.22, 0.25, 0.22, 0.24, 0.22, 0.22} {
+		split.scenario(MeridianLocal).SequentialRoundsP50[r] = p50
+	}
+	split.derive()
+	lvl.derive()
 	machine := Machine{CPUs: 8, GOMAXPROCS: 8, CPUModel: "Test CPU", GoVersion: "go1.x", OS: "linux", Arch: "amd64"}
+	settings := Settings{SequentialRounds: sequentialRounds, ConcurrencyRounds: concurrencyRounds}
 	tests := []struct {
 		name string
 		rep  Report
 	}{
-		{"full", Report{Machine: machine, Modes: []ModeReport{full}, Streams: &StreamsReport{Streams: 1000, Open: 1000, RSSBytes: 200 << 20,
+		{"full", Report{Machine: machine, Settings: settings, Modes: []ModeReport{full}, Streams: &StreamsReport{Streams: 1000, Open: 1000, RSSBytes: 200 << 20,
 			DirectRSSBytes: 100 << 20, BaselineRSSBytes: 20 << 20, HeapBytes: 90 << 20, BaselineGoroutines: 22, Goroutines: 9022, DirectGoroutines: 5022, GoroutinesAfter: 22,
 			Forwarded: &Wave{Open: 1000, OpenSeconds: 0.8, RSSBytes: 260 << 20, HeapBytes: 150 << 20, Goroutines: 13022, GoroutinesAfter: 40}}}},
 		// The goroutine stacks and heap objects of each wave, next to RSS.
@@ -43,7 +61,9 @@ func TestWriteTableGolden(t *testing.T) {
 			StackBytes: 70 << 20, HeapObjectBytes: 80 << 20,
 			Forwarded: &Wave{Open: 1000, OpenSeconds: 0.8, RSSBytes: 240 << 20, HeapBytes: 120 << 20, Goroutines: 12022, GoroutinesAfter: 40,
 				StackBytes: 85 << 20, HeapObjectBytes: 110 << 20}}}},
-		{"forwarded-only", Report{Machine: machine, Modes: []ModeReport{one}, Settings: Settings{Scenarios: []string{MeridianForwarded}}}},
+		{"forwarded-only", Report{Machine: machine, Modes: []ModeReport{one},
+			Settings: Settings{Scenarios: []string{MeridianForwarded}, SequentialRounds: sequentialRounds, ConcurrencyRounds: concurrencyRounds}}},
+		{"unsettled", Report{Machine: machine, Settings: settings, Modes: []ModeReport{split}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,147 @@
+package bench
+
+import (
+	"math"
+	"slices"
+)
+
+// Rounds of the phases that interleave the scenarios. A host shared with
+// other work drifts by up to 2x within a run, the bare proxy included; a
+// ratio computed within one round compares two paths measured seconds
+// apart, and the median over rounds tolerates a round that a burst from
+// another process sank.
+const (
+	// sequentialRounds is how many rounds the sequential requests of each
+	// scenario are split into (fewer when there are fewer requests).
+	sequentialRounds = 10
+	// concurrencyRounds is how many rounds each level of the closed-loop
+	// sweep is split into: each scenario runs ConcurrencyStep/6 per round,
+	// so the level takes as long as one ConcurrencyStep per scenario.
+	concurrencyRounds = 6
+)
+
+// Spread is a figure computed once per round and summarized: the targets
+// use Median, Min and Max show how far the rounds disagree, and Low to
+// High is the interval the verdict uses (see [judge]).
+type Spread struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	// Low and High bound the median with probability Confidence whatever
+	// the distribution of the rounds (a sign-test interval): the k-th
+	// lowest and the k-th highest round, k the largest rank that keeps
+	// Confidence at 95% or more (k = 1, Min to Max, for 6 to 8 rounds and
+	// for fewer than 6, where no interval reaches 95%; k = 2 for 9 to 11
+	// rounds). A round without a value could lie anywhere, so each one
+	// moves both ends out by a rank. Confidence is 0 when there is no
+	// interval: no defined round left to stand for an end (Low and High
+	// are then 0), or a single round.
+	Low        float64 `json:"low"`
+	High       float64 `json:"high"`
+	Confidence float64 `json:"confidence"`
+	// Rounds holds the value of each round that had one, in run order.
+	Rounds []float64 `json:"rounds"`
+	// Undefined counts the rounds that had no value: a ratio whose
+	// denominator was not positive (the bare proxy's added cost lost in
+	// that round's noise), or a round a scenario measured no successful
+	// request in.
+	Undefined int `json:"undefined,omitempty"`
+}
+
+// spreadOf calls f for each of n rounds and summarizes the values of the
+// rounds for which it reports ok. With no such round, the zero Spread
+// (plus the undefined count) is returned.
+func spreadOf(n int, f func(r int) (v float64, ok bool)) Spread {
+	var s Spread
+	for r := range n {
+		v, ok := f(r)
+		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+			s.Undefined++
+			continue
+		}
+		s.Rounds = append(s.Rounds, v)
+	}
+	if len(s.Rounds) == 0 {
+		return s
+	}
+	sorted := slices.Sorted(slices.Values(s.Rounds))
+	s.Min, s.Max = sorted[0], sorted[len(sorted)-1]
+	if k := len(sorted); k%2 == 1 {
+		s.Median = sorted[k/2]
+	} else {
+		s.Median = (sorted[k/2-1] + sorted[k/2]) / 2
+	}
+	k, conf := medianRank(n)
+	if k -= s.Undefined; k >= 1 {
+		s.Low, s.High, s.Confidence = sorted[k-1], sorted[len(sorted)-k], conf
+	}
+	return s
+}
+
+// medianRank returns the rank k of the distribution-free confidence
+// interval of the median of n values (the k-th lowest to the k-th
+// highest) and its coverage: each value lies above the true median with
+// probability 1/2, so the interval misses it with probability
+// 2·P(Binomial(n, 1/2) <= k-1). k is the largest rank with a coverage of
+// at least 95%, or 1 (the whole range) when none reaches it.
+func medianRank(n int) (k int, coverage float64) {
+	k, coverage = 1, 1-2*math.Pow(0.5, float64(n))
+	cdf, term := 0.0, math.Pow(0.5, float64(n)) // P(X <= j), P(X = j)
+	for j := 0; 2*(j+1) < n; j++ {
+		cdf += term
+		term = term * float64(n-j) / float64(j+1)
+		// Rank j+2 misses the median with probability 2·P(X <= j+1).
+		if c := 1 - 2*(cdf+term); c >= 0.95 {
+			k, coverage = j+2, c
+		} else {
+			break
+		}
+	}
+	return k, coverage
+}
+
+// roundRatio is a round's num/den for [spreadOf]; a denominator that is
+// not positive gives no value (a ratio to nothing, or to a negative cost,
+// says nothing about the numerator).
+func roundRatio(num, den float64) (float64, bool) {
+	if den <= 0 {
+		return 0, false
+	}
+	return num / den, true
+}
+
+// roundOrder returns the order in which n scenarios (indexes 0..n-1) run in
+// round r. The orders form a balanced Latin square (a Williams design):
+// over n consecutive rounds (2n when n is odd) every scenario runs once in
+// each position and directly after each other scenario equally often, so
+// no scenario always runs after the same one (for instance after the
+// heaviest, or first after a pause) and no position's bias lands on one
+// scenario. The pattern repeats after that period.
+func roundOrder(n, r int) []int {
+	if n <= 0 {
+		return nil
+	}
+	period := n
+	if n%2 == 1 {
+		period = 2 * n
+	}
+	r %= period
+	order := make([]int, n)
+	for j := range n {
+		// The first row: 0, 1, n-1, 2, n-2, 3, …
+		var b int
+		switch {
+		case j == 0:
+			b = 0
+		case j%2 == 1:
+			b = (j + 1) / 2
+		default:
+			b = n - j/2
+		}
+		order[j] = (b + r) % n
+	}
+	if r >= n { // odd n: the second half of the period runs the rows backwards
+		slices.Reverse(order)
+	}
+	return order
+}

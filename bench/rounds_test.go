@@ -1,0 +1,337 @@
+package bench
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// TestRoundOrder checks the balance the interleaved phases rely on: over
+// one period every round is a permutation, every scenario runs once in each
+// position per n rounds, and every scenario runs directly after each other
+// one equally often, so no scenario always follows the same one.
+func TestRoundOrder(t *testing.T) {
+	for n := 1; n <= 7; n++ {
+		period := n
+		if n%2 == 1 {
+			period = 2 * n
+		}
+		position := make([][]int, n) // position[scenario][pos]
+		for i := range position {
+			position[i] = make([]int, n)
+		}
+		after := map[[2]int]int{} // {prev, next}: rounds in which next ran right after prev
+		for r := range period {
+			o := roundOrder(n, r)
+			if got := slices.Sorted(slices.Values(o)); !slices.Equal(got, seq(n)) {
+				t.Fatalf("roundOrder(%d, %d) = %v, want a permutation of 0..%d", n, r, o, n-1)
+			}
+			for pos, sc := range o {
+				position[sc][pos]++
+				if pos > 0 {
+					after[[2]int{o[pos-1], sc}]++
+				}
+			}
+			if again := roundOrder(n, r+period); !slices.Equal(again, o) {
+				t.Errorf("roundOrder(%d, %d) = %v, want round %d's %v (the period is %d)", n, r+period, again, r, o, period)
+			}
+		}
+		for sc, ps := range position {
+			for pos, c := range ps {
+				if c != period/n {
+					t.Errorf("n=%d: scenario %d ran %d times in position %d over %d rounds, want %d", n, sc, c, pos, period, period/n)
+				}
+			}
+		}
+		for a := range n {
+			for b := range n {
+				if a == b {
+					continue
+				}
+				if c := after[[2]int{a, b}]; c != period/n {
+					t.Errorf("n=%d: scenario %d ran right after %d in %d of %d rounds, want %d", n, b, a, c, period, period/n)
+				}
+			}
+		}
+	}
+	if o := roundOrder(0, 3); len(o) != 0 {
+		t.Errorf("roundOrder(0, 3) = %v, want empty", o)
+	}
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+func TestSpreadOf(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []float64 // NaN: the round reports no value
+		want   Spread
+	}{
+		{"odd count: the middle value", []float64{1.4, 1.1, 1.2},
+			Spread{Median: 1.2, Min: 1.1, Max: 1.4, Low: 1.1, High: 1.4, Confidence: 0.75, Rounds: []float64{1.4, 1.1, 1.2}}},
+		{"even count: the mean of the middle two", []float64{2, 1, 4, 3, 10, 0.5},
+			Spread{Median: 2.5, Min: 0.5, Max: 10, Low: 0.5, High: 10, Confidence: 0.96875, Rounds: []float64{2, 1, 4, 3, 10, 0.5}}},
+		{"one outlier moves the median little", []float64{0.45, 0.46, 0.9, 0.44, 0.45, 0.47},
+			Spread{Median: 0.455, Min: 0.44, Max: 0.9, Low: 0.44, High: 0.9, Confidence: 0.96875, Rounds: []float64{0.45, 0.46, 0.9, 0.44, 0.45, 0.47}}},
+		{"negative values count", []float64{-0.2, 0.1, 0.3},
+			Spread{Median: 0.1, Min: -0.2, Max: 0.3, Low: -0.2, High: 0.3, Confidence: 0.75, Rounds: []float64{-0.2, 0.1, 0.3}}},
+		// Ten rounds: the interval leaves out the lowest and the highest.
+		{"ten rounds", []float64{1.6, 0.5, 1.5, 1.4, 1.45, 6, 1.55, 1.5, 1.35, 1.6},
+			Spread{Median: 1.5, Min: 0.5, Max: 6, Low: 1.35, High: 1.6, Confidence: 1 - 22.0/1024, Rounds: []float64{1.6, 0.5, 1.5, 1.4, 1.45, 6, 1.55, 1.5, 1.35, 1.6}}},
+		// A round without a value could be anywhere: the interval widens
+		// by one rank on each side.
+		{"ten rounds, one without a value", []float64{1.6, 0.5, 1.5, 1.4, 1.45, math.NaN(), 1.55, 1.5, 1.35, 1.6},
+			Spread{Median: 1.5, Min: 0.5, Max: 1.6, Low: 0.5, High: 1.6, Confidence: 1 - 22.0/1024, Rounds: []float64{1.6, 0.5, 1.5, 1.4, 1.45, 1.55, 1.5, 1.35, 1.6}, Undefined: 1}},
+		{"six rounds, one without a value: no interval", []float64{1, math.NaN(), 3, 2, 2, 2},
+			Spread{Median: 2, Min: 1, Max: 3, Rounds: []float64{1, 3, 2, 2, 2}, Undefined: 1}},
+		{"one round: no interval", []float64{1.2}, Spread{Median: 1.2, Min: 1.2, Max: 1.2, Low: 1.2, High: 1.2, Rounds: []float64{1.2}}},
+		{"no round with a value", []float64{math.NaN(), math.NaN()}, Spread{Undefined: 2}},
+		{"no round", nil, Spread{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := spreadOf(len(tc.values), func(r int) (float64, bool) { return tc.values[r], !math.IsNaN(tc.values[r]) })
+			if d := cmp.Diff(tc.want, got, cmpopts.EquateApprox(0, 1e-12)); d != "" {
+				t.Errorf("spreadOf(%v) mismatch (-want +got):\n%s", tc.values, d)
+			}
+		})
+	}
+}
+
+func TestMedianRank(t *testing.T) {
+	tests := []struct {
+		n        int
+		k        int
+		coverage float64
+	}{
+		{1, 1, 0},
+		{5, 1, 1 - 2.0/32}, // no interval reaches 95%: the whole range
+		{6, 1, 1 - 2.0/64},
+		{8, 1, 1 - 2.0/256},
+		{9, 2, 1 - 2*10.0/512},
+		{10, 2, 1 - 2*11.0/1024},
+		{11, 2, 1 - 2*12.0/2048},
+		{12, 3, 1 - 2*79.0/4096},
+		{20, 6, 1 - 2*21700.0/1048576}, // P(X <= 5) = 21700/2^20
+	}
+	for _, tc := range tests {
+		k, c := medianRank(tc.n)
+		if k != tc.k || math.Abs(c-tc.coverage) > 1e-12 {
+			t.Errorf("medianRank(%d) = %d, %.6f; want %d, %.6f", tc.n, k, c, tc.k, tc.coverage)
+		}
+	}
+}
+
+func TestRoundRatio(t *testing.T) {
+	tests := []struct {
+		num, den float64
+		want     float64
+		ok       bool
+	}{
+		{0.3, 0.1, 3, true},
+		{-0.1, 0.1, -1, true}, // cheaper than direct in that round: a value, kept
+		{0, 0.1, 0, true},
+		{0.3, 0, 0, false},     // the bare proxy cost nothing more than direct: no ratio
+		{0.3, -0.05, 0, false}, // nor when it cost less
+	}
+	for _, tc := range tests {
+		got, ok := roundRatio(tc.num, tc.den)
+		if ok != tc.ok || math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("roundRatio(%g, %g) = %g, %v; want %g, %v", tc.num, tc.den, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestJudge(t *testing.T) {
+	atMost2 := bound{limit: 2}
+	atLeastHalf := bound{limit: 0.5, atLeast: true}
+	spread := func(rounds ...float64) Spread {
+		return spreadOf(len(rounds), func(r int) (float64, bool) { return rounds[r], !math.IsNaN(rounds[r]) })
+	}
+	tests := []struct {
+		name    string
+		s       Spread
+		b       bound
+		met     bool
+		verdict Verdict
+	}{
+		{"every round within", spread(1.2, 1.5, 1.9, 1.4, 1.3, 2), atMost2, true, Met},
+		{"every round past", spread(2.1, 2.5, 3, 2.2, 2.4, 2.01), atMost2, false, Missed},
+		{"straddling, median within", spread(1.5, 1.6, 1.7, 1.8, 1.9, 2.6), atMost2, true, Unsettled},
+		{"straddling, median past", spread(1.9, 2.1, 2.2, 2.3, 2.4, 2.6), atMost2, false, Unsettled},
+		{"six rounds: all within but one round without a value", spread(1.2, 1.3, math.NaN(), 1.4, 1.5, 1.6), atMost2, true, Unsettled},
+		{"six rounds: all past but one round without a value", spread(2.2, 2.3, math.NaN(), 2.4, 2.5, 2.6), atMost2, false, Unsettled},
+		{"ten rounds: one round past at each end does not unsettle", spread(1.2, 1.5, 1.9, 1.4, 1.3, 2.6, 1.1, 1.6, 0.2, 1.8), atMost2, true, Met},
+		{"ten rounds: two rounds past do", spread(1.2, 1.5, 1.9, 1.4, 1.3, 2.6, 1.1, 1.6, 2.2, 1.8), atMost2, true, Unsettled},
+		{"ten rounds: all past but the lowest", spread(2.2, 2.5, 2.9, 2.4, 2.3, 2.6, 2.1, 2.6, 0.2, 2.8), atMost2, false, Missed},
+		{"ten rounds: one within but one without a value", spread(2.2, 2.5, 2.9, 2.4, math.NaN(), 2.6, 2.1, 2.6, 0.2, 2.8), atMost2, false, Unsettled},
+		{"ten rounds: all past, one without a value", spread(2.2, 2.5, 2.9, 2.4, math.NaN(), 2.6, 2.1, 2.6, 2.05, 2.8), atMost2, false, Missed},
+		{"one round", spread(1.2), atMost2, true, Unsettled},
+		{"no round", spread(), atMost2, false, Unsettled},
+		{"no round with a value", spread(math.NaN(), math.NaN()), atMost2, false, Unsettled},
+		{"at least: every round at or above", spread(0.5, 0.6, 0.55), atLeastHalf, true, Met},
+		{"at least: every round below", spread(0.35, 0.42, 0.49), atLeastHalf, false, Missed},
+		{"at least: straddling", spread(0.35, 0.53, 0.6), atLeastHalf, true, Unsettled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			met, v := judge(tc.s, tc.b)
+			if met != tc.met || v != tc.verdict {
+				t.Errorf("judge(%+v, %+v) = %v, %v; want %v, %v", tc.s, tc.b, met, v, tc.met, tc.verdict)
+			}
+		})
+	}
+}
+
+func TestVerdictJSON(t *testing.T) {
+	for _, v := range []Verdict{Met, Missed, Unsettled} {
+		b, err := json.Marshal(Goal{Verdict: v})
+		if err != nil {
+			t.Fatalf("marshal %v: %v", v, err)
+		}
+		var back Goal
+		if err := json.Unmarshal(b, &back); err != nil || back.Verdict != v {
+			t.Errorf("round trip of %v through %s = %v, %v; want %v", v, b, back.Verdict, err, v)
+		}
+	}
+	if _, err := json.Marshal(Goal{Verdict: Verdict(7)}); err == nil {
+		t.Error("marshal of Verdict(7) succeeded, want an error")
+	}
+	var g Goal
+	if err := json.Unmarshal([]byte(`{"verdict":"maybe"}`), &g); err == nil {
+		t.Error(`unmarshal of verdict "maybe" succeeded, want an error`)
+	}
+}
+
+// TestLevelDeriveRounds checks the closed loop's ratios: each round's
+// scenario against the bare proxy (and direct) of the same round, then the
+// median. The bare proxy here drifts from 12,000/s to 7,000/s between
+// rounds, as it did between two runs on the shared host; the ratio within
+// each round does not move, so neither does the median, while a pooled
+// ratio would depend on how the drift fell on each scenario's rounds.
+func TestLevelDeriveRounds(t *testing.T) {
+	rounds := func(figs ...[2]float64) []RoundFigures { // {throughput, CPU s/1k}
+		var rs []RoundFigures
+		for _, f := range figs {
+			rs = append(rs, RoundFigures{Requests: 100, Throughput: f[0], CPUSecondsPer1k: f[1]})
+		}
+		return rs
+	}
+	l := LevelReport{InFlight: 32, Scenarios: []LevelScenario{
+		{Name: Direct, Requests: 600, CPUSecondsPer1k: 0.1, Rounds: rounds(
+			[2]float64{20000, 0.1}, [2]float64{20000, 0.1}, [2]float64{14000, 0.2}, [2]float64{14000, 0.2}, [2]float64{20000, 0.1}, [2]float64{20000, 0.1})},
+		{Name: BareProxy, Requests: 600, CPUSecondsPer1k: 0.2, Rounds: rounds(
+			[2]float64{12000, 0.2}, [2]float64{12000, 0.2}, [2]float64{7000, 0.4}, [2]float64{7000, 0.4}, [2]float64{12000, 0.2},
+			[2]float64{12000, 0.1}, // the bare proxy's added CPU lost in this round's noise
+		)},
+		{Name: MeridianForwarded, Requests: 600, CPUSecondsPer1k: 0.5, Rounds: rounds(
+			[2]float64{5400, 0.4}, [2]float64{5400, 0.4}, [2]float64{3150, 0.8}, [2]float64{3150, 0.8}, [2]float64{5400, 0.4},
+			[2]float64{10800, 0.4}, // a round the bare proxy shared with a burst
+		)},
+	}}
+	l.derive()
+	f := l.scenario(MeridianForwarded)
+	wantThroughput := Spread{Median: 0.45, Min: 0.45, Max: 0.9, Low: 0.45, High: 0.9, Confidence: 0.96875, Rounds: []float64{0.45, 0.45, 0.45, 0.45, 0.45, 0.9}}
+	// CPU: (0.4-0.1)/(0.2-0.1) = 3 in the fast rounds, (0.8-0.2)/(0.4-0.2)
+	// = 3 in the slow ones; none in the last round, which leaves 6 rounds
+	// without an interval.
+	wantCPU := Spread{Median: 3, Min: 3, Max: 3, Rounds: []float64{3, 3, 3, 3, 3}, Undefined: 1}
+	approx := cmpopts.EquateApprox(0, 1e-9)
+	if d := cmp.Diff(wantThroughput, f.ThroughputSpread, approx); d != "" {
+		t.Errorf("throughput ratio rounds mismatch (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(wantCPU, f.CPUSpread, approx); d != "" {
+		t.Errorf("CPU ratio rounds mismatch (-want +got):\n%s", d)
+	}
+	if math.Abs(f.ThroughputRatio-0.45) > 1e-9 || math.Abs(f.CPURatio-3) > 1e-9 {
+		t.Errorf("ratios = %g throughput, %g CPU; want the medians 0.45, 3", f.ThroughputRatio, f.CPURatio)
+	}
+	if math.Abs(f.AddedCPUPer1k-0.4) > 1e-9 {
+		t.Errorf("added CPU = %g, want the pooled 0.5 - 0.1 = 0.4", f.AddedCPUPer1k)
+	}
+	if b := l.scenario(BareProxy); b.ThroughputRatio != 1 || b.ThroughputSpread.Min != 1 || b.ThroughputSpread.Max != 1 {
+		t.Errorf("bare proxy's own throughput ratio = %g (%g to %g), want 1", b.ThroughputRatio, b.ThroughputSpread.Min, b.ThroughputSpread.Max)
+	}
+	if met, v := judge(f.CPUSpread, bound{limit: 3.5}); !met || v != Unsettled {
+		t.Errorf("forwarded CPU at 3x against <= 3.5x, with a round without a value: %v, %v; want met, unsettled", met, v)
+	}
+}
+
+// TestLevelDeriveMissingRounds: a round a scenario completed nothing in
+// has no ratio; without a bare proxy in the run there is nothing to divide
+// by and no spread at all.
+func TestLevelDeriveMissingRounds(t *testing.T) {
+	fig := func(n int, rate float64) RoundFigures {
+		return RoundFigures{Requests: n, Throughput: rate, CPUSecondsPer1k: 0.2}
+	}
+	l := LevelReport{InFlight: 1, Scenarios: []LevelScenario{
+		{Name: BareProxy, Requests: 20, Rounds: []RoundFigures{fig(10, 100), fig(10, 100)}},
+		{Name: MeridianLocal, Requests: 10, Rounds: []RoundFigures{fig(10, 80), fig(0, 0)}},
+	}}
+	l.derive()
+	want := Spread{Median: 0.8, Min: 0.8, Max: 0.8, Rounds: []float64{0.8}, Undefined: 1}
+	if d := cmp.Diff(want, l.scenario(MeridianLocal).ThroughputSpread); d != "" {
+		t.Errorf("throughput ratio rounds mismatch (-want +got):\n%s", d)
+	}
+	alone := LevelReport{InFlight: 1, Scenarios: []LevelScenario{{Name: MeridianLocal, Requests: 10, Rounds: []RoundFigures{fig(10, 80)}}}}
+	alone.derive()
+	if s := alone.Scenarios[0]; s.ThroughputRatio != 0 || s.ThroughputSpread.Undefined != 0 || len(s.ThroughputSpread.Rounds) != 0 {
+		t.Errorf("a level without the bare proxy: ratio %g, spread %+v; want none", s.ThroughputRatio, s.ThroughputSpread)
+	}
+}
+
+// TestModeDeriveSequentialRounds checks the sequential ratio: in each
+// round, the scenario's p50 minus direct's over the bare proxy's minus
+// direct's, all of that round; then the median.
+func TestModeDeriveSequentialRounds(t *testing.T) {
+	sc := func(name string, p50 ...float64) ScenarioReport {
+		return ScenarioReport{Name: name, Sequential: Summary{Requests: 40, Latency: Latency{P50: p50[0]}}, SequentialRoundsP50: p50}
+	}
+	m := ModeReport{Mode: "non-streaming", Scenarios: []ScenarioReport{
+		sc(Direct, 0.10, 0.20, 0.10, 0.10),
+		sc(BareProxy, 0.20, 0.40, 0.10, 0.20), // round 3: no added latency to divide by
+		sc(MeridianLocal, 0.23, 0.50, 0.15, 0.22),
+		sc(MeridianForwarded, 0.40, 0.80, 0.30, 0),
+	}}
+	m.derive()
+	approx := cmpopts.EquateApprox(0, 1e-9)
+	// Local: 0.13/0.1, 0.3/0.2, -, 0.12/0.1.
+	if d := cmp.Diff(Spread{Median: 1.3, Min: 1.2, Max: 1.5, Rounds: []float64{1.3, 1.5, 1.2}, Undefined: 1},
+		m.scenario(MeridianLocal).SequentialSpread, approx); d != "" {
+		t.Errorf("local sequential ratio rounds mismatch (-want +got):\n%s", d)
+	}
+	if got := m.scenario(MeridianLocal).SequentialRatio; math.Abs(got-1.3) > 1e-9 {
+		t.Errorf("local sequential ratio = %g, want the median 1.3", got)
+	}
+	// Forwarded had no successful request in round 4.
+	if d := cmp.Diff(Spread{Median: 3, Min: 3, Max: 3, Rounds: []float64{3, 3}, Undefined: 2},
+		m.scenario(MeridianForwarded).SequentialSpread, approx); d != "" {
+		t.Errorf("forwarded sequential ratio rounds mismatch (-want +got):\n%s", d)
+	}
+	// Forwarded beyond local, per round, in the targets.
+	var beyond *Goal
+	for _, g := range evaluateMode(&m) {
+		if g.Name == "non-streaming: forwarded over the link, sequential p50 beyond local" {
+			beyond = &g
+		}
+	}
+	if beyond == nil || beyond.Rounds == nil {
+		t.Fatalf("no per-round goal for forwarded beyond local in %+v", evaluateMode(&m))
+	}
+	if d := cmp.Diff(&Spread{Median: 0.17, Min: 0.15, Max: 0.3, Rounds: []float64{0.17, 0.3, 0.15}, Undefined: 1}, beyond.Rounds, approx); d != "" {
+		t.Errorf("forwarded beyond local rounds mismatch (-want +got):\n%s", d)
+	}
+	if !beyond.Met || beyond.Verdict != Unsettled {
+		t.Errorf("forwarded beyond local: met %v, verdict %v; want met (median 170µs <= 500µs), unsettled (a round without a value)", beyond.Met, beyond.Verdict)
+	}
+}
