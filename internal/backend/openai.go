@@ -59,6 +59,9 @@ type OpenAI struct {
 	transport       *http.Transport
 	streamTransport *http.Transport
 	url             string
+	// drains owns the reads of ended streams' bodies to their ends
+	// (sseStream.drain), which outlive the streams' Close.
+	drains detach.Group
 }
 
 // streamConnBuffer is the read and the write buffer of a stream's upstream
@@ -106,8 +109,12 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 	return o
 }
 
-// Close releases idle connections.
+// Close releases idle connections. It first cuts short the reads of ended
+// streams' bodies still waiting for their ends (sseStream.drain): they
+// only keep connections for reuse, which a closed backend will not reuse.
+// It returns once they have let their requests go.
 func (o *OpenAI) Close() error {
+	o.drains.Close()
 	if o.transport != nil {
 		o.transport.CloseIdleConnections()
 		o.streamTransport.CloseIdleConnections()
@@ -413,7 +420,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		cancel()
 		return nil, err
 	}
-	s := &sseStream{ctx: ctx, cancel: cancel, detach: letGo, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
+	s := &sseStream{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
 		raw: req.Body != nil}
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
@@ -444,6 +451,8 @@ type sseStream struct {
 	// detach stops the caller's context from cancelling ctx; it reports
 	// false once that cancellation has begun.
 	detach func() bool
+	// drains runs and owns the stream's drain (the backend's).
+	drains *detach.Group
 	body   io.ReadCloser
 	r      *bufio.Reader
 	// long assembles a line longer than r's buffer.
@@ -506,7 +515,8 @@ const (
 // its end, and the next request would dial (and shake hands) again. From a
 // well-behaved upstream what follows is only the body's terminator, which
 // may arrive in a write of its own. Close runs it on a goroutine of its
-// own, so the caller never waits for it, after detaching the request from
+// own (owned by the backend's drains, which Close cuts short and waits
+// for), so the caller never waits for it, after detaching the request from
 // the caller's context: the caller returns at once, which ends its context
 // (an HTTP handler's, when it returns), and a drain still waiting for the
 // terminator then lost the connection (nearly one local stream in two did,
@@ -734,8 +744,7 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 // rest of the body, in the background (drain).
 func (s *sseStream) Close() error {
 	s.once.Do(func() {
-		if s.ended.Load() && s.detach() {
-			go s.drain()
+		if s.ended.Load() && s.detach() && s.drains.Go(s.drain, s.cancel) {
 			return
 		}
 		s.release()
