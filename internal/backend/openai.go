@@ -469,8 +469,10 @@ type sseStream struct {
 	stopped bool
 	done    bool
 	// ended is set once Recv has reported the stream's end (io.EOF after
-	// [DONE], or after the body's end): Close may then drain the body. It
-	// is atomic because Close may run on another goroutine than Recv.
+	// [DONE], or after the body's end) or the upstream's error event, after
+	// which an upstream ends the body (at most after [DONE]): Close may
+	// then drain the body. It is atomic because Close may run on another
+	// goroutine than Recv.
 	ended atomic.Bool
 	// raw is set in pass-through: every event is delivered with its bytes
 	// (see readRaw).
@@ -509,14 +511,16 @@ const (
 	maxDrainWait = 5 * time.Second
 )
 
-// drain reads what follows the stream's end ([DONE]) to the end of the HTTP
-// body, then releases the stream, so that the connection goes back to the
-// pool: net/http drops a connection whose response body is closed before
-// its end, and the next request would dial (and shake hands) again. From a
-// well-behaved upstream what follows is only the body's terminator, which
-// may arrive in a write of its own. Close runs it on a goroutine of its
-// own (owned by the backend's drains, which Close cuts short and waits
-// for), so the caller never waits for it, after detaching the request from
+// drain reads what follows the stream's end ([DONE], or the upstream's
+// error event) to the end of the HTTP body, then releases the stream, so
+// that the connection goes back to the pool: net/http drops a connection
+// whose response body is closed before its end, and the next request would
+// dial (and shake hands) again. From a well-behaved upstream what follows
+// is only the body's terminator (after an error event, maybe [DONE]),
+// which may arrive in a write of its own. Close runs it on a goroutine of
+// its own (owned by the backend's drains, which the backend's Close cuts
+// short and waits for), so the caller never waits for it, after detaching
+// the request from
 // the caller's context: the caller returns at once, which ends its context
 // (an HTTP handler's, when it returns), and a drain still waiting for the
 // terminator then lost the connection (nearly one local stream in two did,
@@ -676,6 +680,7 @@ func (s *sseStream) readEvent() error {
 			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a malformed stream event", Err: err}
 		}
 		if chunk.Error != nil {
+			s.ended.Store(true)
 			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + chunk.Error.Message}
 		}
 		if !s.started {
@@ -719,6 +724,7 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 				Message string `json:"message"`
 			}
 			json.Unmarshal(e, &we)
+			s.ended.Store(true)
 			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + truncate(we.Message, 300)}
 		}
 	}
