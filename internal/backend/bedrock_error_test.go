@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +114,40 @@ func TestBedrockStreamExceptionKeepsItsConnection(t *testing.T) {
 				t.Errorf("%d streams that ended in an exception opened %d connections to Bedrock, want 1", streams, got)
 			}
 		})
+	}
+}
+
+// TestBedrockLongErrorAnswerKeepsItsConnection: a Bedrock error answer to a
+// pass-through call longer than 4 KiB is read to its end (as
+// TestLongErrorAnswerKeepsItsConnection's), and its connection is kept.
+func TestBedrockLongErrorAnswerKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	body := `{"message":"The model is busy` + strings.Repeat(".", 10<<10) + `"}`
+	srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Amzn-Errortype", "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, body)
+	}))
+	b := newTestBedrock(t, srv.URL, &http.Transport{}, nil)
+	const n = 3
+	for i := range n {
+		for _, stream := range []bool{false, true} {
+			r := converseStreamRequest()
+			r.Stream = stream
+			var err error
+			if stream {
+				_, err = b.Stream(t.Context(), r)
+			} else {
+				_, err = b.Complete(t.Context(), r)
+			}
+			var e *inference.Error
+			if !errors.As(err, &e) || e.Kind != inference.KindThrottled {
+				t.Fatalf("request %d (stream %v): %.300v, want Bedrock's throttling", i, stream, err)
+			}
+		}
+	}
+	if got := conns.Load(); got != 1 {
+		t.Errorf("%d requests answered with %d-byte errors opened %d connections to Bedrock, want 1", 2*n, len(body), got)
 	}
 }

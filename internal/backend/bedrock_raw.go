@@ -101,15 +101,16 @@ func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Re
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, bedrockStatusError(resp, b.cfg.Clock.Now())
+		return nil, bedrockStatusError(resp, b.cfg.Clock)
 	}
 	return resp, nil
 }
 
 // bedrockStatusError maps a Bedrock error answer (x-amzn-ErrorType and a
-// {"message"} body) to a typed error.
-func bedrockStatusError(resp *http.Response, now time.Time) *inference.Error {
-	e := StatusError(resp, now)
+// {"message"} body) to a typed error; the body is read as StatusError
+// reads it.
+func bedrockStatusError(resp *http.Response, clk clock.Clock) *inference.Error {
+	e := StatusError(resp, clk)
 	typ, _, _ := strings.Cut(resp.Header.Get("X-Amzn-Errortype"), ":")
 	switch typ {
 	case "ThrottlingException", "ServiceQuotaExceededException":

@@ -257,7 +257,7 @@ func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, StatusError(resp, o.cfg.Clock.Now())
+		return nil, StatusError(resp, o.cfg.Clock)
 	}
 	return resp, nil
 }
@@ -771,12 +771,31 @@ func StopReasonFromOpenAI(fr string) inference.StopReason {
 	return inference.StopEndTurn
 }
 
+const (
+	// maxErrorCause bounds the part of an error answer kept in the
+	// error's internal cause.
+	maxErrorCause = 4 << 10
+	// maxErrorBody bounds what is read of an error answer: read to its
+	// end, the connection goes back to the pool; a longer answer is closed
+	// after it, and costs its connection.
+	maxErrorBody = 64 << 10
+	// errorBodyWait bounds how long an error answer's body is waited for
+	// after its headers: an upstream that holds it open must not hold the
+	// request (and its failover) longer.
+	errorBodyWait = time.Second
+)
+
 // StatusError maps a non-200 upstream response to a typed error, keeping
-// Retry-After (a date in it is read relative to now). The body is read
-// (bounded) for the internal cause only.
-func StatusError(resp *http.Response, now time.Time) *inference.Error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	cause := fmt.Errorf("upstream status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+// Retry-After (a date in it is read relative to clk's time when the
+// response arrived). The body is read for the model's message and the
+// internal cause (its first 4 KiB): to its end when it ends within 64 KiB
+// and errorBodyWait on clk, so that net/http pools the connection (a
+// longer or slower body is cut off there, which costs its connection, and
+// the error is made of what arrived).
+func StatusError(resp *http.Response, clk clock.Clock) *inference.Error {
+	now := clk.Now()
+	body := readErrorBody(resp.Body, clk)
+	cause := fmt.Errorf("upstream status %d: %s", resp.StatusCode, bytes.TrimSpace(body[:min(len(body), maxErrorCause)]))
 	e := &inference.Error{UpstreamStatus: resp.StatusCode, RetryAfter: RetryAfter(resp.Header, now), Err: cause}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
@@ -794,6 +813,16 @@ func StatusError(resp *http.Response, now time.Time) *inference.Error {
 		e.Kind, e.Message = inference.KindUpstream, fmt.Sprintf("the model failed (upstream status %d)", resp.StatusCode)
 	}
 	return e
+}
+
+// readErrorBody reads an error answer's body to its end, at most
+// maxErrorBody bytes (and one more, which tells a longer body), waiting at
+// most errorBodyWait on clk: then it closes the body, which ends the read.
+func readErrorBody(body io.ReadCloser, clk clock.Clock) []byte {
+	stop := clk.AfterFunc(errorBodyWait, func() { body.Close() })
+	defer stop()
+	b, _ := io.ReadAll(io.LimitReader(body, maxErrorBody+1))
+	return b
 }
 
 // upstreamMessage extracts an OpenAI-style error message, bounded in size.
