@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
@@ -47,6 +48,9 @@ type options struct {
 	ThrottledModel string
 	// DeniedCredentials, if set, are used once to show an AccessDeniedException.
 	DeniedCredentials aws.CredentialsProvider
+	// HTTPClient, if set, sends the SDK's requests instead of its default
+	// client (tests).
+	HTTPClient aws.HTTPClient
 }
 
 // result is what the run observed, for tests.
@@ -80,10 +84,14 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 	if o.Credentials != nil {
 		loadOpts = append(loadOpts, config.WithCredentialsProvider(o.Credentials))
 	}
+	if o.HTTPClient != nil {
+		loadOpts = append(loadOpts, config.WithHTTPClient(o.HTTPClient))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, err
 	}
+	cfg.HTTPClient = keepConnections{cfg.HTTPClient}
 	endpoint := func(base **string) {
 		if o.Endpoint != "" {
 			*base = aws.String(o.Endpoint)
@@ -199,4 +207,21 @@ func run(ctx context.Context, o options, out io.Writer) (*result, error) {
 		}
 	}
 	return res, nil
+}
+
+// keepConnections works around a defect of the SDK's request bodies (in
+// smithy-go) that costs a program a connection on one call in a few:
+// net/http, having sent a body's Content-Length, reads the body once more
+// to check that nothing is left (with WriteTo when the body has one), and
+// over HTTP/1.1 the answer may arrive first; the SDK then closes the body,
+// whose WriteTo reports io.EOF as an error, so net/http takes the write
+// for failed and drops the connection. The next call dials, and shakes
+// hands, again. Hiding WriteTo makes that read see the body's end.
+type keepConnections struct{ aws.HTTPClient }
+
+func (c keepConnections) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return c.HTTPClient.Do(r)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +127,57 @@ policies:
 			t.Errorf("no audit event for %s (events by name: %v)", op, names)
 		}
 	}
+}
+
+// TestRequestBodiesEndCleanly: the program's SDK clients hand net/http
+// request bodies whose last read, after their Content-Length (net/http
+// makes it to check that nothing is left over, and over HTTP/1.1 the
+// answer may arrive, and the SDK close the body, before it), reports the
+// body's end. The SDK's own body answers it with io.EOF as an error once
+// closed, which net/http takes for a failed write: it drops the
+// connection, and the next call dials again. The client here reads each
+// body as net/http does, the rest only after the call returned.
+func TestRequestBodiesEndCleanly(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_CA_BUNDLE", "") // it would need the SDK's own client
+	c := &lateBodyReader{}
+	_, err := run(t.Context(), options{Endpoint: "http://bedrock.invalid", Region: "eu-west-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDAPP", "app-secret", ""),
+		CopyFrom:    "eu.demo.chat-small", HTTPClient: c}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "create inference profile") {
+		t.Fatalf("run = %v, want the refusal of the profile's creation", err)
+	}
+	if len(c.bodies) == 0 {
+		t.Fatal("no request had a body")
+	}
+	for i, b := range c.bodies {
+		if n, err := io.Copy(io.Discard, b); n != 0 || err != nil {
+			t.Errorf("request body %d, read on after its length once the call returned, gave %d bytes and %v; want 0 and its end (nil)", i, n, err)
+		}
+	}
+}
+
+// lateBodyReader is an HTTP client that reads a request body's
+// Content-Length, answers (the profile list, then a refusal), and keeps
+// the body for the test to read on, as net/http's writer may do after the
+// answer arrived.
+type lateBodyReader struct{ bodies []io.Reader }
+
+func (c *lateBodyReader) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, r.ContentLength)); err != nil {
+			return nil, err
+		}
+		c.bodies = append(c.bodies, r.Body)
+	}
+	answer := func(status int, h http.Header, body string) (*http.Response, error) {
+		h.Set("Content-Type", "application/json")
+		return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	}
+	if r.Method == http.MethodGet {
+		return answer(http.StatusOK, http.Header{}, `{"inferenceProfileSummaries":[{"inferenceProfileId":"eu.demo.chat-small",`+
+			`"inferenceProfileArn":"arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.demo.chat-small","models":[]}]}`)
+	}
+	return answer(http.StatusBadRequest, http.Header{"X-Amzn-Errortype": {"ValidationException"}}, `{"message":"refused"}`)
 }

@@ -19,6 +19,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/detach"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -64,6 +65,9 @@ type Bedrock struct {
 	// creds and http serve the pass-through calls (see bedrock_raw.go).
 	creds aws.CredentialsProvider
 	http  bedrockruntime.HTTPClient
+	// drains owns the reads of the bodies of pass-through streams that
+	// ended in an exception to their ends (rawEventStream.drain).
+	drains detach.Group
 }
 
 var _ Backend = (*Bedrock)(nil)
@@ -147,8 +151,11 @@ func (c sdkClient) Do(r *http.Request) (*http.Response, error) {
 // readOnlyBody hides every method of a request body but Read and Close.
 type readOnlyBody struct{ io.ReadCloser }
 
-// Close implements Backend.
+// Close implements Backend. It cuts short the reads of stream bodies
+// still waiting for their ends (rawEventStream.drain) and returns once
+// they have let their requests go.
 func (b *Bedrock) Close() error {
+	b.drains.Close()
 	// The SDK's buildable client owns its transport; idle connections
 	// close after its idle timeout.
 	return nil

@@ -11,8 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/meridian-gateway/meridian/internal/clock"
-	"github.com/meridian-gateway/meridian/internal/dialect"
 	"io"
 	"net/http"
 	"net/url"
@@ -24,6 +22,9 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/detach"
+	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
@@ -100,15 +101,16 @@ func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Re
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, bedrockStatusError(resp, b.cfg.Clock.Now())
+		return nil, bedrockStatusError(resp, b.cfg.Clock)
 	}
 	return resp, nil
 }
 
 // bedrockStatusError maps a Bedrock error answer (x-amzn-ErrorType and a
-// {"message"} body) to a typed error.
-func bedrockStatusError(resp *http.Response, now time.Time) *inference.Error {
-	e := StatusError(resp, now)
+// {"message"} body) to a typed error; the body is read as StatusError
+// reads it.
+func bedrockStatusError(resp *http.Response, clk clock.Clock) *inference.Error {
+	e := StatusError(resp, clk)
 	typ, _, _ := strings.Cut(resp.Header.Get("X-Amzn-Errortype"), ":")
 	switch typ {
 	case "ThrottlingException", "ServiceQuotaExceededException":
@@ -192,13 +194,18 @@ func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, diale
 // streamRaw serves a streaming pass-through request; it returns after the
 // first event.
 func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect) (inference.Stream, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	// The call ends with the caller's context until the stream has ended
+	// in an exception: Close then lets go of it, so that the caller's
+	// return cannot cut the read of the body's end short (see
+	// rawEventStream.drain).
+	ctx, cancel, letGo := detach.From(ctx)
 	resp, err := b.rawCall(ctx, op, body)
 	if err != nil {
+		letGo()
 		cancel()
 		return nil, err
 	}
-	s := &rawEventStream{ctx: ctx, cancel: cancel, body: resp.Body, r: newRawEventStreamReader(resp.Body),
+	s := &rawEventStream{ctx: ctx, cancel: cancel, detach: letGo, drains: &b.drains, body: resp.Body, r: newRawEventStreamReader(resp.Body),
 		dialect: dialect}
 	s.timer = b.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
@@ -233,8 +240,18 @@ func newRawEventStreamReader(r io.Reader) *bufio.Reader { return bufio.NewReader
 // rawEventStream reads an AWS event stream and delivers each event's
 // payload as received (an InvokeModel chunk's bytes decoded from base64).
 type rawEventStream struct {
-	ctx     context.Context
-	cancel  context.CancelFunc
+	ctx    context.Context
+	cancel context.CancelFunc
+	// detach stops the caller's context from cancelling ctx; it reports
+	// false once that cancellation has begun. Nil: Close never drains.
+	detach func() bool
+	// drains runs and owns the stream's drain (the backend's); set with
+	// detach.
+	drains *detach.Group
+	// ended is set once Recv has returned an exception message, after
+	// which Bedrock ends the body: Close may then drain it. It is atomic
+	// because Close may run on another goroutine than Recv.
+	ended   atomic.Bool
 	body    io.ReadCloser
 	r       *bufio.Reader
 	dialect inference.Dialect
@@ -311,6 +328,7 @@ func (s *rawEventStream) Recv() (inference.Event, error) {
 			return inference.Event{}, readError(s.ctx, "read Bedrock stream", err)
 		}
 		if m.messageType != nil && string(m.messageType) != "event" {
+			s.ended.Store(true)
 			return inference.Event{}, streamException(string(m.exceptionType), m.payload)
 		}
 		name := eventName(m.eventType)
@@ -415,12 +433,41 @@ func streamException(typ string, payload []byte) *inference.Error {
 	return e
 }
 
-// Close implements inference.Stream.
+// Close implements inference.Stream. After an exception it first reads the
+// rest of the body, in the background (drain).
 func (s *rawEventStream) Close() error {
 	s.once.Do(func() {
-		s.timer.Stop()
-		s.cancel()
-		s.body.Close()
+		if s.ended.Load() && s.detach != nil && s.detach() && s.drains.Go(s.drain, s.cancel) {
+			return
+		}
+		s.release()
 	})
 	return nil
+}
+
+// drain reads what follows an exception message to the end of the HTTP
+// body, then releases the stream, so that the connection goes back to the
+// pool (net/http drops a connection whose response body is closed before
+// its end): from Bedrock, only the body's end, which may arrive in a write
+// of its own. It is bounded as the OpenAI stream's drain is (maxDrain
+// bytes, maxDrainWait or the idle time-out on the backend's clock), runs
+// on a goroutine owned by the backend's drains (which the backend's Close
+// cuts short and waits for), and the request is detached from the
+// caller's context first, whose end (the caller returns at once) would
+// cut it short. A stream that ends normally needs none: Recv reports its
+// end only at the body's end.
+func (s *rawEventStream) drain() {
+	s.timer.Reset(min(s.idle, maxDrainWait))
+	io.CopyN(io.Discard, s.r, maxDrain)
+	s.release()
+}
+
+// release stops the stream's timer and ends its request.
+func (s *rawEventStream) release() {
+	if s.detach != nil {
+		s.detach()
+	}
+	s.timer.Stop()
+	s.cancel()
+	s.body.Close()
 }

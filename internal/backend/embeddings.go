@@ -41,7 +41,7 @@ func (o *OpenAI) embed(ctx context.Context, req *inference.Request) (*inference.
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, StatusError(resp, o.cfg.Clock.Now())
+		return nil, StatusError(resp, o.cfg.Clock)
 	}
 	raw, err := readBounded(ctx, resp.Body)
 	if err != nil {

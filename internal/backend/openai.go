@@ -59,6 +59,9 @@ type OpenAI struct {
 	transport       *http.Transport
 	streamTransport *http.Transport
 	url             string
+	// drains owns the reads of ended streams' bodies to their ends
+	// (sseStream.drain), which outlive the streams' Close.
+	drains detach.Group
 }
 
 // streamConnBuffer is the read and the write buffer of a stream's upstream
@@ -106,8 +109,12 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 	return o
 }
 
-// Close releases idle connections.
+// Close releases idle connections. It first cuts short the reads of ended
+// streams' bodies still waiting for their ends (sseStream.drain): they
+// only keep connections for reuse, which a closed backend will not reuse.
+// It returns once they have let their requests go.
 func (o *OpenAI) Close() error {
+	o.drains.Close()
 	if o.transport != nil {
 		o.transport.CloseIdleConnections()
 		o.streamTransport.CloseIdleConnections()
@@ -250,7 +257,7 @@ func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, StatusError(resp, o.cfg.Clock.Now())
+		return nil, StatusError(resp, o.cfg.Clock)
 	}
 	return resp, nil
 }
@@ -413,7 +420,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		cancel()
 		return nil, err
 	}
-	s := &sseStream{ctx: ctx, cancel: cancel, detach: letGo, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
+	s := &sseStream{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
 		raw: req.Body != nil}
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
@@ -444,6 +451,8 @@ type sseStream struct {
 	// detach stops the caller's context from cancelling ctx; it reports
 	// false once that cancellation has begun.
 	detach func() bool
+	// drains runs and owns the stream's drain (the backend's).
+	drains *detach.Group
 	body   io.ReadCloser
 	r      *bufio.Reader
 	// long assembles a line longer than r's buffer.
@@ -460,8 +469,10 @@ type sseStream struct {
 	stopped bool
 	done    bool
 	// ended is set once Recv has reported the stream's end (io.EOF after
-	// [DONE], or after the body's end): Close may then drain the body. It
-	// is atomic because Close may run on another goroutine than Recv.
+	// [DONE], or after the body's end) or the upstream's error event, after
+	// which an upstream ends the body (at most after [DONE]): Close may
+	// then drain the body. It is atomic because Close may run on another
+	// goroutine than Recv.
 	ended atomic.Bool
 	// raw is set in pass-through: every event is delivered with its bytes
 	// (see readRaw).
@@ -500,13 +511,16 @@ const (
 	maxDrainWait = 5 * time.Second
 )
 
-// drain reads what follows the stream's end ([DONE]) to the end of the HTTP
-// body, then releases the stream, so that the connection goes back to the
-// pool: net/http drops a connection whose response body is closed before
-// its end, and the next request would dial (and shake hands) again. From a
-// well-behaved upstream what follows is only the body's terminator, which
-// may arrive in a write of its own. Close runs it on a goroutine of its
-// own, so the caller never waits for it, after detaching the request from
+// drain reads what follows the stream's end ([DONE], or the upstream's
+// error event) to the end of the HTTP body, then releases the stream, so
+// that the connection goes back to the pool: net/http drops a connection
+// whose response body is closed before its end, and the next request would
+// dial (and shake hands) again. From a well-behaved upstream what follows
+// is only the body's terminator (after an error event, maybe [DONE]),
+// which may arrive in a write of its own. Close runs it on a goroutine of
+// its own (owned by the backend's drains, which the backend's Close cuts
+// short and waits for), so the caller never waits for it, after detaching
+// the request from
 // the caller's context: the caller returns at once, which ends its context
 // (an HTTP handler's, when it returns), and a drain still waiting for the
 // terminator then lost the connection (nearly one local stream in two did,
@@ -666,6 +680,7 @@ func (s *sseStream) readEvent() error {
 			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a malformed stream event", Err: err}
 		}
 		if chunk.Error != nil {
+			s.ended.Store(true)
 			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + chunk.Error.Message}
 		}
 		if !s.started {
@@ -709,6 +724,7 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 				Message string `json:"message"`
 			}
 			json.Unmarshal(e, &we)
+			s.ended.Store(true)
 			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + truncate(we.Message, 300)}
 		}
 	}
@@ -734,8 +750,7 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 // rest of the body, in the background (drain).
 func (s *sseStream) Close() error {
 	s.once.Do(func() {
-		if s.ended.Load() && s.detach() {
-			go s.drain()
+		if s.ended.Load() && s.detach() && s.drains.Go(s.drain, s.cancel) {
 			return
 		}
 		s.release()
@@ -756,12 +771,31 @@ func StopReasonFromOpenAI(fr string) inference.StopReason {
 	return inference.StopEndTurn
 }
 
+const (
+	// maxErrorCause bounds the part of an error answer kept in the
+	// error's internal cause.
+	maxErrorCause = 4 << 10
+	// maxErrorBody bounds what is read of an error answer: read to its
+	// end, the connection goes back to the pool; a longer answer is closed
+	// after it, and costs its connection.
+	maxErrorBody = 64 << 10
+	// errorBodyWait bounds how long an error answer's body is waited for
+	// after its headers: an upstream that holds it open must not hold the
+	// request (and its failover) longer.
+	errorBodyWait = time.Second
+)
+
 // StatusError maps a non-200 upstream response to a typed error, keeping
-// Retry-After (a date in it is read relative to now). The body is read
-// (bounded) for the internal cause only.
-func StatusError(resp *http.Response, now time.Time) *inference.Error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	cause := fmt.Errorf("upstream status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+// Retry-After (a date in it is read relative to clk's time when the
+// response arrived). The body is read for the model's message and the
+// internal cause (its first 4 KiB): to its end when it ends within 64 KiB
+// and errorBodyWait on clk, so that net/http pools the connection (a
+// longer or slower body is cut off there, which costs its connection, and
+// the error is made of what arrived).
+func StatusError(resp *http.Response, clk clock.Clock) *inference.Error {
+	now := clk.Now()
+	body := readErrorBody(resp.Body, clk)
+	cause := fmt.Errorf("upstream status %d: %s", resp.StatusCode, bytes.TrimSpace(body[:min(len(body), maxErrorCause)]))
 	e := &inference.Error{UpstreamStatus: resp.StatusCode, RetryAfter: RetryAfter(resp.Header, now), Err: cause}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
@@ -779,6 +813,16 @@ func StatusError(resp *http.Response, now time.Time) *inference.Error {
 		e.Kind, e.Message = inference.KindUpstream, fmt.Sprintf("the model failed (upstream status %d)", resp.StatusCode)
 	}
 	return e
+}
+
+// readErrorBody reads an error answer's body to its end, at most
+// maxErrorBody bytes (and one more, which tells a longer body), waiting at
+// most errorBodyWait on clk: then it closes the body, which ends the read.
+func readErrorBody(body io.ReadCloser, clk clock.Clock) []byte {
+	stop := clk.AfterFunc(errorBodyWait, func() { body.Close() })
+	defer stop()
+	b, _ := io.ReadAll(io.LimitReader(body, maxErrorBody+1))
+	return b
 }
 
 // upstreamMessage extracts an OpenAI-style error message, bounded in size.

@@ -444,3 +444,85 @@ func countingServer(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int
 	t.Cleanup(srv.Close)
 	return srv, conns
 }
+
+// TestOpenAIStreamErrorKeepsItsConnection: a stream that ends in an error
+// event (an error chunk, as vLLM and OpenAI send for a failure after the
+// response headers) leaves its connection in the pool: what follows the
+// error event ([DONE], or nothing) is read to the body's end after Close,
+// as after [DONE]. The body's end arrives in a write of its own, once the
+// caller has seen the error, and the caller's context ends right after
+// Close. The error comes first (Stream fails; the caller may fail over)
+// or after an event (Recv fails).
+func TestOpenAIStreamErrorKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	const errChunk = `{"error":{"message":"overloaded","type":"server_error"}}`
+	delta := `{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}`
+	for _, tc := range []struct {
+		name string
+		raw  bool
+		// before is sent ahead of the error event, after is sent after
+		// it (both SSE data lines).
+		before, after []string
+	}{
+		{"decoded, first event", false, nil, nil},
+		{"decoded, after an event, then [DONE]", false, []string{delta}, []string{"[DONE]"}},
+		{"pass-through, first event, then [DONE]", true, nil, []string{"[DONE]"}},
+		{"pass-through, after an event", true, []string{delta}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sawErr := make(chan struct{}, 1)
+			sawEnd := make(chan error, 1)
+			srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "text/event-stream")
+				for _, d := range tc.before {
+					fmt.Fprintf(w, "data: %s\n\n", d)
+				}
+				fmt.Fprintf(w, "data: %s\n\n", errChunk)
+				for _, d := range tc.after {
+					fmt.Fprintf(w, "data: %s\n\n", d)
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-sawErr:
+				case <-r.Context().Done():
+				}
+			}))
+			tr := &http.Transport{MaxIdleConnsPerHost: 4}
+			defer tr.CloseIdleConnections()
+			b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m", Transport: watchDone{tr, make(chan struct{}, 1), sawEnd}})
+			defer b.Close()
+			const streams = 3
+			for i := range streams {
+				r := req()
+				if tc.raw {
+					var err error
+					if r, err = inference.Peek(inference.DialectOpenAIChat, "", []byte(`{"model":"x","stream":true,"messages":[{"role":"user","content":"hello"}]}`), false); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ctx, cancel := context.WithCancel(t.Context())
+				s, err := b.Stream(ctx, r)
+				for err == nil {
+					_, err = s.Recv()
+				}
+				var ie *inference.Error
+				if !errors.As(err, &ie) || ie.Kind != inference.KindUpstream || !strings.Contains(ie.Message, "overloaded") {
+					t.Fatalf("stream %d ended with %v, want the upstream's error", i, err)
+				}
+				sawErr <- struct{}{}
+				if s != nil {
+					s.Close()
+				}
+				cancel()
+				if err := <-sawEnd; err != io.EOF {
+					t.Fatalf("stream %d: its body ended in %v, not at its end: the connection was dropped", i, err)
+				}
+			}
+			if got := conns.Load(); got != 1 {
+				t.Errorf("%d streams that ended in an error opened %d connections to the upstream, want 1", streams, got)
+			}
+		})
+	}
+}

@@ -5,7 +5,9 @@
 // body read to its end after that (so that net/http pools its
 // connection instead of closing it) must not be cut short by that end,
 // yet before it the call must still end with its caller: a hang-up
-// cancels it, a deadline times it out.
+// cancels it, a deadline times it out. A [Group] owns the goroutines that
+// finish such calls, so that the component that started them can end
+// them and wait for them when it closes.
 package detach
 
 import (

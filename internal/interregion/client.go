@@ -76,6 +76,9 @@ type ClientOptions struct {
 type Client struct {
 	opts  ClientOptions
 	peers map[string]*peer
+	// drains owns the reads of ended forwarded streams' bodies to their
+	// ends (remoteStream.drain), which outlive the streams' Close.
+	drains detach.Group
 }
 
 type peer struct {
@@ -308,8 +311,12 @@ func (c *Client) CloseIdleForwardConnections() {
 	}
 }
 
-// Close releases idle connections.
+// Close releases idle connections. It first cuts short the reads of ended
+// streams' bodies still waiting for their ends (remoteStream.drain): they
+// only keep connections for reuse, which a closed client will not reuse.
+// It returns once they have released their streams.
 func (c *Client) Close() {
+	c.drains.Close()
 	for _, p := range c.peers {
 		p.lanes.CloseIdleConnections()
 		p.ctl.CloseIdleConnections()
@@ -455,7 +462,7 @@ func (r *remote) Stream(ctx context.Context, job *dispatch.Job) (inference.Strea
 		return nil, err
 	}
 	s := newRemoteStream(r.p.Region, resp.Body, cancel, isFramed(resp.Header.Get("Content-Type")), job.OnReceipt)
-	s.detach, s.clock = letGo, r.c.opts.Clock
+	s.detach, s.drains, s.clock = letGo, &r.c.drains, r.c.opts.Clock
 	return s, nil
 }
 
@@ -511,6 +518,9 @@ type remoteStream struct {
 	// detach stops the caller's context from ending the forward; it
 	// reports false once that has begun. Nil: Close never drains.
 	detach func() bool
+	// drains runs and owns the stream's drain (the client's); set with
+	// detach.
+	drains *detach.Group
 	// clock times the drain (streamDrainTimeout).
 	clock clock.Clock
 	// released, if set, is called once the stream has let its request go
@@ -613,8 +623,7 @@ func (s *remoteStream) fail(err error) error {
 // returned it (as it normally has).
 func (s *remoteStream) Close() error {
 	s.once.Do(func() {
-		if s.ended.Load() && !atEOF(s.body) && s.detach != nil && s.detach() {
-			go s.drain()
+		if s.ended.Load() && !atEOF(s.body) && s.detach != nil && s.detach() && s.drains.Go(s.drain, s.cancel) {
 			return
 		}
 		s.release()
@@ -631,10 +640,11 @@ func (s *remoteStream) Close() error {
 // arrive apart (a network that splits the write, another implementation),
 // and the caller's return ends its context at once, which ended the
 // forward too (the source's handler returns right after Close). Close runs
-// it on a goroutine of its own, detached from the caller's context, so the
-// caller never waits for it; streamDrainTimeout bounds it (on the client's
-// clock), and after more than maxStreamDrain bytes, or an error, the
-// connection is let go.
+// it on a goroutine of its own (owned by the client's drains, which the
+// client's Close cuts short and waits for), detached from the caller's
+// context, so the caller never waits for it; streamDrainTimeout bounds it
+// (on the client's clock), and after more than maxStreamDrain bytes, or an
+// error, the connection is let go.
 func (s *remoteStream) drain() {
 	readRest(s.sc, maxStreamDrain, clock.Or(s.clock), streamDrainTimeout, s.cancel)
 	s.release()

@@ -362,3 +362,57 @@ func (c *closeCounter) Close() error {
 	c.closes.Add(1)
 	return c.ReadCloser.Close()
 }
+
+// TestClientCloseEndsItsDrains: Close owns the drains of the forwarded
+// streams that ended: it cuts short one still waiting for the body's end
+// (the link's connections are going away with the client) and returns
+// only once it has released its stream. The destination holds the body
+// open after the last frame, and the client's clock never moves, so the
+// drain can end by Close alone.
+func TestClientCloseEndsItsDrains(t *testing.T) {
+	t.Parallel()
+	l := startPoolLink(t, poolLinkOptions{local: endingLocal{end: io.EOF},
+		wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h.ServeHTTP(w, r)
+				if r.URL.Path != PathInvoke {
+					return
+				}
+				http.NewResponseController(w).Flush()
+				<-r.Context().Done()
+			})
+		}})
+	// Whatever happens, the drain's time-out ends it before the
+	// destination's server waits for its handler.
+	defer l.clock.Advance(streamDrainTimeout)
+	st, err := l.client.Executor(dst).Stream(t.Context(), forwardJob())
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	released := make(chan struct{})
+	st.(*remoteStream).released = func() { close(released) }
+	for {
+		if _, err := st.Recv(); err != nil {
+			if err != io.EOF {
+				t.Fatalf("Recv: %v", err)
+			}
+			break
+		}
+	}
+	timers := l.clock.Timers()
+	st.Close()
+	guard, stop := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
+	defer stop()
+	if err := l.clock.WaitTimers(guard, timers+1); err != nil { // the drain has begun
+		t.Fatal(err)
+	}
+	l.client.Close()
+	select {
+	case <-released:
+	default:
+		t.Fatal("Close returned while a stream's drain still ran")
+	}
+	if got := l.client.peers[dst].lanes.pool.inFlight.Load(); got != 0 {
+		t.Errorf("after Close, %d requests are in flight on the pool, want 0", got)
+	}
+}

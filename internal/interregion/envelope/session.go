@@ -28,9 +28,6 @@ const ExporterLabel = "EXPORTER-meridian-link-envelope"
 // never valid for anything else keyed the same way.
 const macContext = "meridian link envelope mac v1\x00"
 
-// maxMACHeader bounds the MAC header: 32 bytes are 43 characters.
-const maxMACHeader = 64
-
 // SessionKey is the key that seals envelopes on one link connection: 32
 // bytes exported from its TLS 1.3 session. Both ends derive the same key;
 // nobody else can, and no other connection has it.
@@ -275,7 +272,7 @@ func (v *Verifier) VerifyConnectionKey(s Sealed, cs *tls.ConnectionState, ck *Co
 		return nil, &Error{ReasonMalformed, err}
 	}
 	var got [sha256.Size]byte
-	if n, err := decodeB64Into(got[:], "mac", s.MAC, maxMACHeader); err != nil || n != len(got) {
+	if n, err := decodeMACHeader(got[:], s.MAC); err != nil || n != len(got) {
 		if err == nil {
 			err = fmt.Errorf("mac header: %d bytes, want %d", n, len(got))
 		}
@@ -313,19 +310,22 @@ func (v *Verifier) VerifyConnectionKey(s Sealed, cs *tls.ConnectionState, ck *Co
 	return v.check(payload, peerID, body, now)
 }
 
-// decodeB64Into decodes base64url s into dst, which must be large enough.
-func decodeB64Into(dst []byte, what, s string, maxLen int) (int, error) {
+// decodeMACHeader decodes s, a [HeaderMAC] value, into dst, which has
+// room for a SHA-256 sum: a value is macLen characters of base64url without
+// padding (the sum's 32 bytes), and a longer one is refused before it is
+// decoded, with that limit. The caller checks that 32 bytes came out.
+func decodeMACHeader(dst []byte, s string) (int, error) {
 	if s == "" {
-		return 0, fmt.Errorf("%s header is missing", what)
+		return 0, errors.New("mac header is missing")
 	}
-	if len(s) > maxLen || len(s) > maxMACHeader || base64.RawURLEncoding.DecodedLen(len(s)) > len(dst) {
-		return 0, fmt.Errorf("%s header is %d bytes, limit %d", what, len(s), base64.RawURLEncoding.EncodedLen(len(dst)))
+	if len(s) > macLen {
+		return 0, fmt.Errorf("mac header is %d bytes, limit %d", len(s), macLen)
 	}
 	// s is copied to the stack rather than converted (which allocates).
-	var src [maxMACHeader]byte
+	var src [macLen]byte
 	n, err := rawURLStrict.Decode(dst, src[:copy(src[:], s)])
 	if err != nil {
-		return 0, fmt.Errorf("%s header: %w", what, err)
+		return 0, fmt.Errorf("mac header: %w", err)
 	}
 	return n, nil
 }
