@@ -64,15 +64,21 @@ type OpenAI struct {
 	drains detach.Group
 }
 
-// streamConnBuffer is the read and the write buffer of a stream's upstream
-// HTTP/1.1 connection (net/http's default is 4 KiB each): the write buffer
-// serves only the request, and the reader of the stream has a buffer of its
-// own (sseReadBuffer) on top of the read buffer. A thousand open streams
-// hold 6 MiB less. A stream's request larger than it leaves in two writes
-// instead of one, once per stream. An HTTP/2 upstream ignores both sizes
-// (its streams share one connection) and gets one connection per
-// transport, so two in all.
+// streamConnBuffer is the write buffer of a stream's upstream HTTP/1.1
+// connection (net/http's default is 4 KiB): it serves only the request. A
+// thousand open streams hold 3 MiB less; a stream's request larger than it
+// leaves in two writes instead of one, once per stream. An HTTP/2 upstream
+// ignores the buffer sizes (its streams share one connection) and gets one
+// connection per transport, so two in all.
 const streamConnBuffer = 1 << 10
+
+// streamConnReadBuffer is the read buffer of that connection, net/http's
+// default: every read of the socket fills at most this much, so it bounds
+// how many events of a burst (a fast model, a cached answer: hundreds of
+// events written at once) one system call brings in. At 1 KiB a long burst
+// cost the node about 2.5 times the CPU per token (docs/performance.md,
+// "Bursts of events").
+const streamConnReadBuffer = 4 << 10
 
 var _ Backend = (*OpenAI)(nil)
 
@@ -102,7 +108,7 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 			ResponseHeaderTimeout: cfg.FirstByteTimeout,
 		}
 		o.streamTransport = o.transport.Clone()
-		o.streamTransport.ReadBufferSize, o.streamTransport.WriteBufferSize = streamConnBuffer, streamConnBuffer
+		o.streamTransport.ReadBufferSize, o.streamTransport.WriteBufferSize = streamConnReadBuffer, streamConnBuffer
 		rt, srt = o.transport, o.streamTransport
 	}
 	o.client, o.streams = &http.Client{Transport: rt}, &http.Client{Transport: srt}
@@ -404,8 +410,15 @@ func scanHead(id, model, usage []byte, dstID, dstModel *string, dstUsage **oaUsa
 }
 
 // sseReadBuffer is a stream's read buffer: an event is small, and every
-// open stream holds one; a longer line is assembled (readLine).
-const sseReadBuffer = 1 << 10
+// open stream holds one; a longer line is assembled (readLine). A stream
+// whose reads fill it (the upstream sends faster than it is relayed) moves
+// to a reader of sseBurstBuffer (see readEvent), so that a burst is relayed
+// in a few large reads and writes; a paced stream, whose reads bring one
+// event each, keeps the small one.
+const (
+	sseReadBuffer  = 1 << 10
+	sseBurstBuffer = 4 << 10
+)
 
 // Stream implements Backend. It returns after the upstream's first event.
 func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
@@ -455,6 +468,9 @@ type sseStream struct {
 	drains *detach.Group
 	body   io.ReadCloser
 	r      *bufio.Reader
+	// full is set when a read filled r's buffer: r grows to sseBurstBuffer
+	// once it is empty (readEvent).
+	full bool
 	// long assembles a line longer than r's buffer.
 	long []byte
 	// pending[head:] are events read but not yet received; the buffer is
@@ -630,9 +646,26 @@ func (s *sseStream) readLine() ([]byte, error) {
 }
 
 // readEvent reads one SSE event and appends what it means to pending.
+//
+// It moves the stream to a larger reader once a read has filled the small
+// one; what the small one holds is read first. Only events already
+// received point into the old buffer, and the caller has handed them on
+// before it asks for the next (Recv calls readEvent with none pending).
 func (s *sseStream) readEvent() error {
+	if s.full && s.r.Size() < sseBurstBuffer {
+		var src io.Reader = s.body
+		if n := s.r.Buffered(); n > 0 {
+			rest, _ := s.r.Peek(n)
+			src = io.MultiReader(bytes.NewReader(bytes.Clone(rest)), s.body)
+		}
+		s.r = bufio.NewReaderSize(src, sseBurstBuffer)
+	}
 	for {
+		fresh := s.r.Buffered() == 0
 		line, err := s.readLine()
+		if fresh && len(line)+s.r.Buffered() >= s.r.Size() {
+			s.full = true
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) && s.stopped {
 				s.done = true

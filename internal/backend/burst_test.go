@@ -1,0 +1,121 @@
+package backend
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+// chunkReader hands out its data in reads of at most per bytes, or of one
+// line each when lines is set: a paced upstream, whose events arrive one
+// by one.
+type chunkReader struct {
+	data  string
+	per   int
+	lines bool
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if r.data == "" {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(r.data))
+	if r.per > 0 {
+		n = min(n, r.per)
+	}
+	if r.lines {
+		if i := strings.IndexByte(r.data, '\n'); i >= 0 {
+			n = min(n, i+1)
+		}
+	}
+	n = copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestStreamReaderGrowsInABurst: a stream whose reads fill its small read
+// buffer (a burst of events written at once) moves to the larger one, a
+// paced stream keeps the small one, and either way every event arrives
+// whole and in order, across the move and across lines longer than the
+// buffer.
+func TestStreamReaderGrowsInABurst(t *testing.T) {
+	event := func(i, size int) string {
+		return fmt.Sprintf(`{"id":"up-1","choices":[{"index":0,"delta":{"content":"%d %s"}}]}`, i, strings.Repeat("w", size))
+	}
+	for _, tc := range []struct {
+		name     string
+		events   []string
+		reader   func(data string) io.Reader
+		wantSize int
+	}{
+		{"burst", nil, func(d string) io.Reader { return &chunkReader{data: d} }, sseBurstBuffer},
+		{"burst in small reads", nil, func(d string) io.Reader { return &chunkReader{data: d, per: 700} }, sseReadBuffer},
+		{"paced", nil, func(d string) io.Reader { return &chunkReader{data: d, lines: true} }, sseReadBuffer},
+		{"paced, one long line", []string{event(0, 10), event(1, 3000), event(2, 10)},
+			func(d string) io.Reader { return &chunkReader{data: d, lines: true} }, sseBurstBuffer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events := tc.events
+			if events == nil {
+				for i := range 300 {
+					events = append(events, event(i, i%40))
+				}
+			}
+			var data strings.Builder
+			for _, e := range events {
+				fmt.Fprintf(&data, "data: %s\n\n", e)
+			}
+			data.WriteString("data: [DONE]\n\n")
+			src := tc.reader(data.String())
+			s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer),
+				raw: true, started: true, detach: func() bool { return false }}
+			s.timer = newStoppedTimer()
+			s.idle = DefaultStreamIdleTimeout
+			for i := 0; ; i++ {
+				ev, err := s.Recv()
+				if errors.Is(err, io.EOF) {
+					if i != len(events) {
+						t.Fatalf("%d events, want %d", i, len(events))
+					}
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i >= len(events) || string(ev.Raw) != events[i] {
+					t.Fatalf("event %d = %.80s, want %.80s", i, ev.Raw, events[min(i, len(events)-1)])
+				}
+			}
+			if got := s.r.Size(); got != tc.wantSize {
+				t.Errorf("read buffer %d bytes, want %d", got, tc.wantSize)
+			}
+		})
+	}
+}
+
+// BenchmarkPassThroughBurst measures a burst of streamed events in
+// pass-through, read from an upstream that has all of them at once.
+func BenchmarkPassThroughBurst(b *testing.B) {
+	var data strings.Builder
+	for range 256 {
+		data.WriteString("data: {\"id\":\"up-1\",\"model\":\"upstream-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" word\"},\"finish_reason\":null}]}\n\n")
+	}
+	data.WriteString("data: [DONE]\n\n")
+	burst := data.String()
+	b.ReportAllocs()
+	for b.Loop() {
+		src := &chunkReader{data: burst}
+		s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer), raw: true, started: true}
+		s.timer = newStoppedTimer()
+		s.idle = DefaultStreamIdleTimeout
+		for {
+			if _, err := s.Recv(); err != nil {
+				break
+			}
+		}
+	}
+}
