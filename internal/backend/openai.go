@@ -64,21 +64,19 @@ type OpenAI struct {
 	drains detach.Group
 }
 
-// streamConnBuffer is the write buffer of a stream's upstream HTTP/1.1
-// connection (net/http's default is 4 KiB): it serves only the request. A
-// thousand open streams hold 3 MiB less; a stream's request larger than it
-// leaves in two writes instead of one, once per stream. An HTTP/2 upstream
-// ignores the buffer sizes (its streams share one connection) and gets one
-// connection per transport, so two in all.
+// streamConnBuffer is the read and the write buffer of a stream's upstream
+// HTTP/1.1 connection (net/http's default is 4 KiB each): the write buffer
+// serves only the request, and the reader of the stream has a buffer of its
+// own (sseReadBuffer) on top of the read buffer. A thousand open streams
+// hold 6 MiB less. A stream's request larger than it leaves in two writes
+// instead of one, once per stream. A burst of events (hundreds written at
+// once) is read 1 KiB per system call: a 4 KiB read buffer made such a
+// burst about a fifth cheaper again, but costs 3 MiB more per thousand
+// streams, which the memory target at 1,000 forwarded streams has no room
+// for (docs/performance.md, "Bursts of events"). An HTTP/2 upstream ignores
+// both sizes (its streams share one connection) and gets one connection per
+// transport, so two in all.
 const streamConnBuffer = 1 << 10
-
-// streamConnReadBuffer is the read buffer of that connection, net/http's
-// default: every read of the socket fills at most this much, so it bounds
-// how many events of a burst (a fast model, a cached answer: hundreds of
-// events written at once) one system call brings in. At 1 KiB a long burst
-// cost the node about 2.5 times the CPU per token (docs/performance.md,
-// "Bursts of events").
-const streamConnReadBuffer = 4 << 10
 
 var _ Backend = (*OpenAI)(nil)
 
@@ -108,7 +106,7 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 			ResponseHeaderTimeout: cfg.FirstByteTimeout,
 		}
 		o.streamTransport = o.transport.Clone()
-		o.streamTransport.ReadBufferSize, o.streamTransport.WriteBufferSize = streamConnReadBuffer, streamConnBuffer
+		o.streamTransport.ReadBufferSize, o.streamTransport.WriteBufferSize = streamConnBuffer, streamConnBuffer
 		rt, srt = o.transport, o.streamTransport
 	}
 	o.client, o.streams = &http.Client{Transport: rt}, &http.Client{Transport: srt}

@@ -112,10 +112,9 @@ func noAllocsPerEvent(t *testing.T, what string, size int, s inference.Stream) {
 }
 
 // TestOpenAIStreamTransportBuffers: streams go over a transport of their
-// own whose connections hold a 1 KiB write buffer (net/http's default is
-// 4 KiB): a stream's connection holds it for the whole stream, and needs it
-// only for its request. The read buffer keeps net/http's 4 KiB, which
-// bounds how much of a burst of events one read brings in. Non-streaming
+// own whose connections hold 1 KiB read and write buffers (net/http's
+// default is 4 KiB each): a stream's connection holds them for the whole
+// stream, and needs the write buffer only for its request. Non-streaming
 // requests keep net/http's defaults, so that a request of a few KiB still
 // leaves in one write and an answer is read in large reads.
 func TestOpenAIStreamTransportBuffers(t *testing.T) {
@@ -132,8 +131,8 @@ func TestOpenAIStreamTransportBuffers(t *testing.T) {
 	defer srv.Close()
 	b := NewOpenAI(OpenAIConfig{BaseURL: srv.URL + "/v1", Model: "m"})
 	defer b.Close()
-	if got := b.streamTransport; got == nil || got.ReadBufferSize != 4<<10 || got.WriteBufferSize != 1<<10 {
-		t.Fatalf("stream transport buffers: read %d, write %d; want 4096 and 1024", got.ReadBufferSize, got.WriteBufferSize)
+	if got := b.streamTransport; got == nil || got.ReadBufferSize != 1<<10 || got.WriteBufferSize != 1<<10 {
+		t.Fatalf("stream transport %+v, want read and write buffers of 1024 bytes", got)
 	}
 	if got := b.transport; got.ReadBufferSize != 0 || got.WriteBufferSize != 0 {
 		t.Errorf("non-streaming transport buffers %d and %d, want net/http's defaults (0)", got.ReadBufferSize, got.WriteBufferSize)
