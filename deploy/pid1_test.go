@@ -55,24 +55,26 @@ server: {data_dir: %q, drain_grace: 0s}
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
 	defer cancel()
-	var logs syncBuffer
+	var logs nodeLog
 	cmd := exec.CommandContext(ctx, unshare, "--pid", "--fork", "--kill-child", bin, "serve", "--config", config,
 		"--region", "eu-west-1", "--dev", "--listen", listen, "--link", link, "--ops-listen", ops)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 
-	waitFor(t, "the node to be ready", func() bool {
-		resp, err := http.Get("http://" + ops + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	logs.await(t, "start", "node started", exited)
+	resp, err := http.Get("http://" + ops + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /readyz of a started node = %d, want 200", resp.StatusCode)
+	}
 	// The node is unshare's only child, and PID 1 in its namespace.
 	pid := childOf(t, cmd.Process.Pid)
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -89,13 +91,14 @@ server: {data_dir: %q, drain_grace: 0s}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reload after SIGHUP", func() bool { return strings.Contains(logs.String(), "topology reloaded") })
+	logs.await(t, "reload after SIGHUP", "topology reloaded", exited)
 
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-exited; err != nil {
-		t.Fatalf("meridian as PID 1 after SIGTERM: %v, want exit 0\n%s", err, logs.String())
+	<-exited // the context's deadline is the hang guard
+	if waitErr != nil {
+		t.Fatalf("meridian as PID 1 after SIGTERM: %v, want exit 0\n%s", waitErr, logs.String())
 	}
 	if l := logs.String(); !strings.Contains(l, "node draining") || !strings.Contains(l, "node stopped") {
 		t.Errorf("SIGTERM did not drain:\n%s", l)
@@ -136,30 +139,58 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// waitFor polls cond until it holds; the deadline is a hang guard only.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
+// nodeLog is the output of a node under test: safe for the copying
+// goroutines of exec and the test, it wakes [nodeLog.await] at every write,
+// so that a test waits for the line that says what it waits for rather
+// than polling.
+type nodeLog struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed (and cleared) at the next write
+}
+
+func (l *nodeLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
 	}
+	return l.b.Write(p)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+func (l *nodeLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// await waits until the log holds want; it fails the test if the process
+// exits first (exited is closed) or at the hang guard.
+func (l *nodeLog) await(t *testing.T, what, want string, exited <-chan struct{}) {
+	t.Helper()
+	guard := time.NewTimer(time.Minute) // a hang guard only
+	defer guard.Stop()
+	for {
+		l.mu.Lock()
+		got := strings.Contains(l.b.String(), want)
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		if got {
+			return
+		}
+		select {
+		case <-changed:
+		case <-exited:
+			if strings.Contains(l.String(), want) { // written as it exited
+				return
+			}
+			t.Fatalf("no %s: the process exited before it logged %q:\n%s", what, want, l.String())
+		case <-guard.C:
+			t.Fatalf("no %s: the log never said %q:\n%s", what, want, l.String())
+		}
+	}
 }

@@ -35,10 +35,11 @@ server: {data_dir: %q, drain_grace: 0s}
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
+	var logs nodeLog
 	served := make(chan error, 1)
 	go func() {
 		served <- run(ctx, []string{"serve", "--config", path, "--region", "eu-west-1", "--dev",
-			"--listen", listen, "--link", link, "--ops-listen", ops}, io.Discard, io.Discard)
+			"--listen", listen, "--link", link, "--ops-listen", ops}, io.Discard, &logs)
 	}()
 	get := func(url string) (int, string) {
 		resp, err := http.Get(url)
@@ -49,7 +50,10 @@ server: {data_dir: %q, drain_grace: 0s}
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	eventually(t, "the ops listener to be ready", func() bool { code, _ := get("http://" + ops + "/readyz"); return code == 200 })
+	logs.await(t, "start", "node started")
+	if code, body := get("http://" + ops + "/readyz"); code != 200 {
+		t.Errorf("GET /readyz on --ops-listen of a started node = %d %q, want 200", code, body)
+	}
 	if code, body := get("http://" + ops + "/metrics"); code != 200 || !strings.Contains(body, "meridian_in_flight_requests") {
 		t.Errorf("GET /metrics on --ops-listen = %d, want 200 with meridian metrics, unauthenticated", code)
 	}

@@ -18,14 +18,16 @@ import (
 //
 // stop releases the signals.
 func notifySignals(parent context.Context) (ctx context.Context, stop func()) {
-	ctx, stopTerm := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	// term is not the named result: the goroutine must not read ctx while
+	// the return statement writes it.
+	term, stopTerm := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
-		<-ctx.Done()
+		<-term.Done()
 		stopTerm() // a second SIGINT or SIGTERM now forces the exit
 	}()
-	return withReloadRequests(ctx, hup), func() {
+	return withReloadRequests(term, hup), func() {
 		stopTerm()
 		signal.Stop(hup)
 	}

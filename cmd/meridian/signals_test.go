@@ -17,22 +17,58 @@ import (
 	"github.com/meridian-gateway/meridian/internal/auth"
 )
 
-// syncBuffer is a bytes.Buffer safe for the node's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// nodeLog is a node's log under test: safe for the node's logger and the
+// test, it wakes [nodeLog.await] at every write, so that a test waits for
+// the line that says what it waits for rather than polling.
+type nodeLog struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed (and cleared) at the next write
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (l *nodeLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+	return l.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (l *nodeLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logHangGuard bounds a wait for a log line that only a bug would keep
+// from coming.
+const logHangGuard = time.Minute
+
+// await waits until the log holds want; it fails the test at the hang
+// guard.
+func (l *nodeLog) await(t *testing.T, what, want string) {
+	t.Helper()
+	guard := time.NewTimer(logHangGuard)
+	defer guard.Stop()
+	for {
+		l.mu.Lock()
+		got := strings.Contains(l.b.String(), want)
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		if got {
+			return
+		}
+		select {
+		case <-changed:
+		case <-guard.C:
+			t.Fatalf("no %s: the log never said %q:\n%s", what, want, l.String())
+		}
+	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -43,17 +79,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// eventually polls cond until it holds; the deadline is a hang guard only.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // TestSignals: SIGHUP reloads the topology file of a running `serve` (an
@@ -85,7 +110,7 @@ server: {data_dir: %q, drain_grace: 0s}
 
 	ctx, stop := notifySignals(t.Context())
 	defer stop()
-	var logs syncBuffer
+	var logs nodeLog
 	served := make(chan error, 1)
 	go func() {
 		served <- run(ctx, []string{"serve", "--config", path, "--region", "eu-west-1", "--dev", "--log-level", "info"}, io.Discard, &logs)
@@ -101,12 +126,15 @@ server: {data_dir: %q, drain_grace: 0s}
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	eventually(t, "the node to serve", func() bool { return strings.Contains(models(), "eu.demo.chat-small") })
+	logs.await(t, "start", "node started")
+	if m := models(); !strings.Contains(m, "eu.demo.chat-small") {
+		t.Fatalf("GET /v1/models on a started node = %q, want eu.demo.chat-small", m)
+	}
 
 	// An invalid file is refused, with its field path, and nothing changes.
 	os.WriteFile(path, []byte(topo("profiles: {application: [{id: eu.evil, copy_from: eu.demo.chat-small}]}\n")), 0o644)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	eventually(t, "the refusal to be logged", func() bool { return strings.Contains(logs.String(), "topology reload refused") })
+	logs.await(t, "refusal", "topology reload refused")
 	if l := logs.String(); !strings.Contains(l, "profiles.application[0].id") {
 		t.Errorf("refusal log lacks the field path:\n%s", l)
 	}
@@ -116,13 +144,13 @@ server: {data_dir: %q, drain_grace: 0s}
 
 	os.WriteFile(path, []byte(topo("profiles: {application: [{id: claims, copy_from: eu.demo.chat-small}]}\n")), 0o644)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	eventually(t, "the new profile to be served", func() bool { return strings.Contains(models(), `"claims"`) })
-	// The node logs the reload once the new topology is in place, so the
-	// line may follow the first answer that shows it: wait for it, then
-	// check what it says.
-	eventually(t, "the reload to be logged", func() bool { return strings.Contains(logs.String(), "topology reloaded") })
+	// The node logs the reload once the new topology is in place.
+	logs.await(t, "reload", "topology reloaded")
 	if l := logs.String(); !strings.Contains(l, "+claims") {
 		t.Errorf("reload log lacks the change:\n%s", l)
+	}
+	if m := models(); !strings.Contains(m, `"claims"`) {
+		t.Errorf("GET /v1/models after the reload = %q, want the new profile claims", m)
 	}
 
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,20 +103,20 @@ func TestMaxTokensAndStop(t *testing.T) {
 }
 
 // timerlessClock fails the test if the server ever waits: with TTFT 0 and
-// tokens per second 0 it must not.
-type timerlessClock struct{ t *testing.T }
-
-func (c timerlessClock) Now() time.Time { return time.Now() }
+// tokens per second 0 it must not. Were it to, its timer fires at once.
+type timerlessClock struct {
+	t *testing.T
+	jumpClock
+}
 
 func (c timerlessClock) NewTimer(d time.Duration) (mockllm.Timer, <-chan time.Time) {
 	c.t.Errorf("unpaced server made a timer of %v", d)
-	t := time.NewTimer(d)
-	return t, t.C
+	return c.jumpClock.NewTimer(d)
 }
 
 func TestUnpacedNeverWaits(t *testing.T) {
 	t.Parallel()
-	_, url := start(t, mockllm.Config{Clock: timerlessClock{t}})
+	_, url := start(t, mockllm.Config{Clock: timerlessClock{t, jumpClock{newFakeClock()}}})
 	for _, body := range []string{
 		hello,
 		`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`,
@@ -126,6 +127,11 @@ func TestUnpacedNeverWaits(t *testing.T) {
 	}
 }
 
+// TestServeDrainsThenStops: cancelling Serve's context stops the listener;
+// with a drain timeout an in-flight stream then runs to its end, with a
+// negative one it is cut at once. The stream is paced on a manual clock
+// that moves only once Serve has closed its listener, so the drain is
+// what lets it finish; the drain timeout is a hang guard.
 func TestServeDrainsThenStops(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -133,21 +139,19 @@ func TestServeDrainsThenStops(t *testing.T) {
 		drain    time.Duration
 		wantDone bool // the in-flight stream completes with [DONE]
 	}{
-		{"drain", 0, true},
+		{"drain", hangGuard, true},
 		{"abort", -1, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tokens := 20 // 200ms at 100/s
-			if !tc.wantDone {
-				tokens = 100000
-			}
-			srv := mockllm.New(mockllm.Config{TokensPerSecond: 100, CompletionTokens: tokens, DrainTimeout: tc.drain})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			clk := newFakeClock()
+			srv := mockllm.New(mockllm.Config{TokensPerSecond: 100, CompletionTokens: 20, DrainTimeout: tc.drain, Clock: clk})
+			inner, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
+			ln := &closeSignalListener{Listener: inner, closed: make(chan struct{})}
 			ctx, cancel := context.WithCancel(t.Context())
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ctx, ln) }()
@@ -159,13 +163,25 @@ func TestServeDrainsThenStops(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
+			guard, stop := context.WithTimeout(t.Context(), hangGuard)
+			defer stop()
+			// The stream waits for its second delta, 10ms away.
+			if err := clk.WaitTimers(guard, 1); err != nil {
+				t.Fatal(err)
+			}
 			cancel()
+			select {
+			case <-ln.closed:
+			case <-guard.Done():
+				t.Fatal("Serve did not close its listener after its context was cancelled")
+			}
+			clk.Advance(time.Minute) // every token is due
 			select {
 			case err := <-served:
 				if err != nil {
 					t.Errorf("Serve() = %v, want nil after cancel", err)
 				}
-			case <-time.After(hangGuard):
+			case <-guard.Done():
 				t.Fatal("Serve did not return after its context was cancelled")
 			}
 			body, readErr := io.ReadAll(resp.Body)
@@ -181,6 +197,18 @@ func TestServeDrainsThenStops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closeSignalListener closes closed when it is first closed.
+type closeSignalListener struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *closeSignalListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }
 
 func TestListenAndServeBadAddress(t *testing.T) {

@@ -16,7 +16,8 @@ const hello = `{"model":"m","messages":[{"role":"user","content":"hi"}]}` // 5 p
 
 func TestConcurrencyLimit(t *testing.T) {
 	t.Parallel()
-	srv := mockllm.New(mockllm.Config{MaxConcurrency: 1, TokensPerSecond: 1, CompletionTokens: 1000})
+	// The clock never moves: the slow stream holds its slot until cancelled.
+	srv := mockllm.New(mockllm.Config{MaxConcurrency: 1, TokensPerSecond: 1, CompletionTokens: 1000, Clock: newFakeClock()})
 	done := make(chan struct{}, 4)
 	mockllm.SetTestHookDone(srv, func() { done <- struct{}{} })
 	_, url := serveHandler(t, srv)

@@ -87,7 +87,9 @@ func TestOpenAIClient(t *testing.T) {
 
 func TestOpenAIClientStreaming(t *testing.T) {
 	t.Parallel()
-	_, url := start(t, mockllm.Config{Seed: 7, TTFT: time.Millisecond, TokensPerSecond: 2000})
+	// Paced, on a clock that jumps to each deadline: every wait is armed
+	// and none takes wall-clock time.
+	_, url := start(t, mockllm.Config{Seed: 7, TTFT: time.Millisecond, TokensPerSecond: 2000, Clock: jumpClock{newFakeClock()}})
 	client := newClient(url)
 	ctx := t.Context()
 	params := chatParams("any-model", "Tell me about Frankfurt.")

@@ -1,9 +1,9 @@
 package mockllm_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -98,106 +98,116 @@ func chunks0ID(chunks []chunk, id string) string {
 	return chunks[0].ID
 }
 
-// TestStreamPacing checks lower bounds only, which hold however slow the
-// machine is: content delta i may not arrive before TTFT + i/tokens-per-second.
+// TestStreamPacing: under a manual clock, the role chunk and the first
+// content delta are sent at TTFT, delta i at TTFT + i/tokens-per-second,
+// the finish chunk and [DONE] with the last delta; a non-streaming answer
+// is sent whole when its last token is due. Each piece is stamped with the
+// clock's time when the server wrote it, so the schedule is checked
+// exactly (neither early nor late) and no wall-clock time passes.
 func TestStreamPacing(t *testing.T) {
 	t.Parallel()
 	const (
 		ttft = 60 * time.Millisecond
 		tps  = 50 // one delta every 20ms
 		n    = 6
+		step = 10 * time.Millisecond // divides every deadline
 	)
-	_, url := start(t, mockllm.Config{TTFT: ttft, TokensPerSecond: tps, CompletionTokens: n})
-	sent := time.Now()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/v1/chat/completions",
-		strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"pace me"}]}`))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	events := eventReader{bufio.NewReader(resp.Body)}
-	var order []string
-	deltas := 0
-	for {
-		ev, err := events.next()
-		if err != nil {
-			t.Fatalf("read event after %v: %v", order, err)
-		}
-		if ev == "[DONE]" {
-			order = append(order, "done")
-			break
-		}
-		var c chunk
-		if err := json.Unmarshal([]byte(ev), &c); err != nil {
-			t.Fatal(err)
-		}
-		switch ch := c.Choices[0]; {
-		case ch.Delta.Role != "":
-			order = append(order, "role")
-			if el := time.Since(sent); el < ttft {
-				t.Errorf("role chunk arrived %v after the request, want >= TTFT %v", el, ttft)
+	due := func(i int) time.Duration { return ttft + time.Duration(i)*time.Second/tps }
+	t.Run("stream", func(t *testing.T) {
+		t.Parallel()
+		s := startClocked(t, mockllm.Config{TTFT: ttft, TokensPerSecond: tps, CompletionTokens: n})
+		t0 := s.clk.Now()
+		events := s.post(t, t.Context(), `{"model":"m","stream":true,"messages":[{"role":"user","content":"pace me"}]}`, step)
+		var order []string
+		deltas := 0
+		for {
+			ev, ok := events.next()
+			if !ok {
+				break
 			}
-		case ch.FinishReason != nil:
-			order = append(order, "finish")
-		default:
-			order = append(order, "delta")
-			if el, min := time.Since(sent), ttft+time.Duration(deltas)*time.Second/tps; el < min {
-				t.Errorf("delta %d arrived %v after the request, want >= %v", deltas, el, min)
+			at := ev.at.Sub(t0)
+			if ev.data == "[DONE]" {
+				order = append(order, "done")
+				if at != due(n-1) {
+					t.Errorf("[DONE] sent at %v, want %v (with the last delta)", at, due(n-1))
+				}
+				continue
 			}
-			deltas++
+			var c chunk
+			if err := json.Unmarshal([]byte(ev.data), &c); err != nil {
+				t.Fatal(err)
+			}
+			switch ch := c.Choices[0]; {
+			case ch.Delta.Role != "":
+				order = append(order, "role")
+				if at != ttft {
+					t.Errorf("role chunk sent at %v, want TTFT %v", at, ttft)
+				}
+			case ch.FinishReason != nil:
+				order = append(order, "finish")
+				if at != due(n-1) {
+					t.Errorf("finish chunk sent at %v, want %v (with the last delta)", at, due(n-1))
+				}
+			default:
+				order = append(order, "delta")
+				if at != due(deltas) {
+					t.Errorf("delta %d sent at %v, want %v", deltas, at, due(deltas))
+				}
+				deltas++
+			}
 		}
-	}
-	want := "role delta delta delta delta delta delta finish done"
-	if got := strings.Join(order, " "); got != want {
-		t.Errorf("event order = %s, want %s", got, want)
-	}
+		want := "role delta delta delta delta delta delta finish done"
+		if got := strings.Join(order, " "); got != want {
+			t.Errorf("event order = %s, want %s", got, want)
+		}
+	})
+	t.Run("whole answer", func(t *testing.T) {
+		t.Parallel()
+		s := startClocked(t, mockllm.Config{TTFT: ttft, TokensPerSecond: tps, CompletionTokens: n})
+		t0 := s.clk.Now()
+		body := s.post(t, t.Context(), `{"model":"m","messages":[{"role":"user","content":"pace me"}]}`, step).rest()
+		if at := body.at.Sub(t0); at != due(n-1) {
+			t.Errorf("answer sent at %v, want %v (when its last token is due)", at, due(n-1))
+		}
+		if !strings.Contains(body.data, `"completion_tokens":6`) {
+			t.Errorf("answer %s, want 6 completion tokens", body.data)
+		}
+	})
 }
 
 // TestStreamCancel checks that generation stops when the client goes away,
-// and that the stream is flushed incrementally (the client reads deltas long
-// before the completion could have been generated).
+// and that the stream is flushed incrementally: under a manual clock that
+// has moved 20ms, the client reads the role chunk and three deltas of a
+// completion that would take 1000 s.
 func TestStreamCancel(t *testing.T) {
 	t.Parallel()
 	const total = 100000 // 1000 s at 100 tokens/s: only flushing lets us see deltas
-	srv := mockllm.New(mockllm.Config{TokensPerSecond: 100, CompletionTokens: total, TPM: 10 * total})
-	done := make(chan struct{}, 1)
-	mockllm.SetTestHookDone(srv, func() { done <- struct{}{} })
-	_, url := serveHandler(t, srv)
-
+	s := startClocked(t, mockllm.Config{TokensPerSecond: 100, CompletionTokens: total, TPM: 10 * total})
 	ctx, cancel := context.WithCancel(t.Context())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/chat/completions",
-		strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"go on forever"}]}`))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := eventReader{bufio.NewReader(resp.Body)}
+	events := s.post(t, ctx, `{"model":"m","stream":true,"messages":[{"role":"user","content":"go on forever"}]}`, 10*time.Millisecond)
 	for i := range 4 { // role and three deltas
-		if _, err := events.next(); err != nil {
-			t.Fatalf("read event %d: %v", i, err)
+		if _, ok := events.next(); !ok {
+			t.Fatalf("stream ended after %d events", i)
 		}
 	}
-	if got := srv.Stats().InFlight; got != 1 {
+	if got := s.srv.Stats().InFlight; got != 1 {
 		t.Errorf("Stats().InFlight while streaming = %d, want 1", got)
 	}
 	cancel()
-	resp.Body.Close()
-	select {
-	case <-done:
-	case <-time.After(hangGuard):
-		t.Fatal("generation did not stop after the client went away")
+	<-s.ended.Done()
+	if err := context.Cause(s.ended); !errors.Is(err, errEnded) {
+		t.Fatalf("generation did not stop after the client went away: %v", err)
 	}
-	st := srv.Stats()
+	st := s.srv.Stats()
 	if st.Canceled != 1 || st.Served != 0 || st.InFlight != 0 {
 		t.Errorf("Stats() = %+v, want 1 canceled, 0 served, 0 in flight", st)
 	}
-	if st.CompletionTokens < 3 || st.CompletionTokens >= total {
-		t.Errorf("Stats().CompletionTokens = %d, want at least the 3 read and far fewer than %d", st.CompletionTokens, total)
+	if st.CompletionTokens != 3 {
+		t.Errorf("Stats().CompletionTokens = %d, want the 3 deltas sent before the client left (the clock stopped there)", st.CompletionTokens)
 	}
 	// The TPM window is charged what was produced, not the whole plan:
 	// prompts of 8 and 5 tokens, the canceled stream's deltas, and 1 token.
-	resp2, _ := post(t, t.Context(), url, `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}]}`)
+	resp2, _ := post(t, t.Context(), s.url, `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}]}`)
 	want := strconv.FormatInt(10*total-8-st.CompletionTokens-5-1, 10)
 	if got := resp2.Header.Get(mockllm.HeaderRemainingTokens); got != want {
 		t.Errorf("x-ratelimit-remaining-tokens after a canceled stream = %q, want %s", got, want)

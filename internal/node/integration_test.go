@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
@@ -53,6 +54,8 @@ type clusterSettings struct {
 	loadInterval   string
 	models         []extraModel
 	observers      map[string]gateway.Recorder
+	clock          clock.Clock // the nodes'; nil: the wall clock
+	upstreamClock  mockllm.Clock
 }
 
 // extraModel is a model besides demo.chat-small, served by the listed
@@ -87,6 +90,13 @@ func withObserver(region string, o gateway.Recorder) clusterOption {
 		}
 		s.observers[region] = o
 	}
+}
+
+// withClocks runs the nodes on clk and their mockllm upstreams on
+// upstream (two clocks, so that a test moves the nodes' time and the
+// upstreams' pacing apart).
+func withClocks(clk clock.Clock, upstream mockllm.Clock) clusterOption {
+	return func(s *clusterSettings) { s.clock, s.upstreamClock = clk, upstream }
 }
 
 // withTesterPolicies attaches policies to the default "tester" principal.
@@ -132,7 +142,7 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 		if v, ok := settings.concurrency[r.id]; ok {
 			conc = v
 		}
-		srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 20 * time.Millisecond, TokensPerSecond: 200, CompletionTokens: 12, Seed: 7, MaxConcurrency: conc})
+		srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 20 * time.Millisecond, TokensPerSecond: 200, CompletionTokens: 12, Seed: 7, MaxConcurrency: conc, Clock: settings.upstreamClock})
 		hs := httptest.NewServer(srv.Handler())
 		c.upstream[r.id], c.mocks[r.id] = hs, srv
 		t.Cleanup(hs.Close)
@@ -156,7 +166,7 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 	}
 	c.cfg = cfg
 	for _, r := range regions {
-		n, err := New(Options{Config: cfg, Region: r.id, ClientListener: clientLns[r.id], LinkListener: linkLns[r.id], Observer: settings.observers[r.id],
+		n, err := New(Options{Config: cfg, Region: r.id, ClientListener: clientLns[r.id], LinkListener: linkLns[r.id], Observer: settings.observers[r.id], Clock: settings.clock,
 			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
 			t.Fatal(err)

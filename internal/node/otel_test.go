@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -415,21 +417,78 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-// TestCollectorDown: a collector that does not answer costs requests
-// nothing: they are served, and only the export fails.
+// TestCollectorDown: a collector that is down or never answers costs
+// requests nothing: they are served while exports fail or hang. Flushing
+// to a collector that refuses connections fails with the refusal itself,
+// not at a deadline: the flush's context is a hang guard only.
 func TestCollectorDown(t *testing.T) {
-	down := httptest.NewServer(http.NotFoundHandler())
-	down.Close() // its address now refuses connections
-	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}},
-		fmt.Sprintf("telemetry: {otlp: {endpoint: %q, timeout: 1s}, traces: {enabled: true}, metrics: {otlp: true}}\n", down.URL))
-	for _, stream := range []bool{false, true} {
-		if status, _, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", stream), c.key); status != 200 {
-			t.Fatalf("stream=%v: status %d %s, want 200 with the collector down", stream, status, body)
+	t.Run("refusing", func(t *testing.T) {
+		down := httptest.NewServer(http.NotFoundHandler())
+		down.Close() // its address now refuses connections
+		c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}},
+			fmt.Sprintf("telemetry: {otlp: {endpoint: %q, timeout: 1s}, traces: {enabled: true}, metrics: {otlp: true}}\n", down.URL))
+		for _, stream := range []bool{false, true} {
+			if status, _, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", stream), c.key); status != 200 {
+				t.Fatalf("stream=%v: status %d %s, want 200 with the collector down", stream, status, body)
+			}
 		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	if err := c.nodes["eu-west-1"].FlushTelemetry(ctx); err == nil {
-		t.Error("FlushTelemetry succeeded with the collector down")
-	}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
+		defer cancel()
+		err := c.nodes["eu-west-1"].FlushTelemetry(ctx)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || ctx.Err() != nil {
+			t.Errorf("FlushTelemetry with the collector down = %v, want the connection's refusal (before the hang guard: %v)", err, ctx.Err())
+		}
+	})
+	t.Run("silent", func(t *testing.T) {
+		// The collector holds every export until the test ends.
+		release := make(chan struct{})
+		holding := make(chan struct{}, 64)
+		silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			holding <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		defer silent.Close()
+		c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}},
+			fmt.Sprintf("telemetry: {otlp: {endpoint: %q, timeout: 1m}, traces: {enabled: true}, metrics: {otlp: true}}\n", silent.URL))
+		defer close(release)                // before the cluster's shutdown flushes
+		guard := time.NewTimer(time.Minute) // a hang guard only
+		defer guard.Stop()
+		serve := func(streams ...bool) {
+			t.Helper()
+			answered := make(chan struct{})
+			go func() {
+				defer close(answered)
+				for _, stream := range streams {
+					if status, _, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", stream), c.key); status != 200 {
+						t.Errorf("stream=%v: status %d %s, want 200 with the collector silent", stream, status, body)
+					}
+				}
+			}()
+			select {
+			case <-answered:
+			case <-guard.C:
+				t.Fatal("requests wait on the silent collector")
+			}
+		}
+		serve(false)
+		// Flush what that request recorded: the collector holds the export.
+		flushed := make(chan error, 1)
+		go func() { flushed <- c.nodes["eu-west-1"].FlushTelemetry(t.Context()) }()
+		select {
+		case <-holding:
+		case <-guard.C:
+			t.Fatal("the flush sent the collector nothing")
+		}
+		// Requests go on, recording spans and metrics, while it does.
+		serve(false, true)
+		select {
+		case err := <-flushed:
+			t.Errorf("FlushTelemetry returned %v while the collector held its export", err)
+		default:
+		}
+	})
 }

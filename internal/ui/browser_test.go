@@ -173,26 +173,24 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// waitJS polls a JavaScript condition until it is true. The deadline is a
-// hang guard for a loaded machine, not a speed requirement.
+// waitJS waits until a JavaScript condition holds: the page evaluates it
+// at once and again at every DOM mutation (a MutationObserver, through
+// chromedp.Poll), so the wait ends on the change it waits for, with no
+// polling period. A condition that throws (an element not drawn yet)
+// counts as false. The timeout is a hang guard for a loaded machine, not a
+// speed requirement.
 func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
-			t.Fatalf("waiting for %s: condition %s never held (last error: %v)\npage text:\n%s", what, expr, err, body)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
+	cond := fmt.Sprintf(`(() => { try { return !!(%s); } catch (e) { return false; } })()`, expr)
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(waitHangGuard)))
+	if err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
+		t.Fatalf("waiting for %s: condition %s never held (%v)\npage text:\n%s", what, expr, err, body)
 	}
 }
+
+// waitHangGuard bounds one waitJS.
+const waitHangGuard = 90 * time.Second
 
 func firstFeedRow(t *testing.T, ctx context.Context) string {
 	t.Helper()
