@@ -22,9 +22,14 @@ import (
 // therefore call [Observing.Wait] first, which waits for the observations
 // already put off, and only those.
 
-// maxObserveWait bounds Observing.Wait: an observation waits for its answer
-// to be written, and a client that reads slowly can hold that write. A
-// reader then goes on without that request rather than stall.
+// maxObserveDelay bounds how long an observation waits for its answer to
+// be out: a client that reads a large answer slowly, or stops reading,
+// holds the write of it, and its observations then run without waiting
+// for the rest.
+const maxObserveDelay = time.Second
+
+// maxObserveWait bounds Observing.Wait, for an observer that is itself
+// slow: a reader then goes on without that request rather than stall.
 const maxObserveWait = 2 * time.Second
 
 // Observing orders a node's put-off observations with the readers of the
@@ -55,14 +60,19 @@ func NewObserving(c clock.Clock) *Observing {
 	return &Observing{clock: clock.Or(c)}
 }
 
-// hold counts one observation put off, in the current epoch, and returns
-// that epoch.
-func (o *Observing) hold() uint64 {
+// hold counts a request's observations put off, in the current epoch, and
+// returns that epoch; added is false when the request's earlier hold, in
+// epoch last (held), still counts, so that it need not take another. A hold
+// a Wait gave up on no longer counts.
+func (o *Observing) hold(last uint64, held bool) (e uint64, added bool) {
 	o.mu.Lock()
-	e := o.epoch
+	defer o.mu.Unlock()
+	if held && last >= o.live {
+		return last, false
+	}
+	e = o.epoch
 	o.pending[e&1]++
-	o.mu.Unlock()
-	return e
+	return e, true
 }
 
 // release counts one observation of epoch e done.
@@ -81,11 +91,13 @@ func (o *Observing) release(e uint64) {
 }
 
 // Wait returns once every observation put off before the call has run, or
-// after maxObserveWait (an observation held up by a slow client, which no
-// later Wait waits for again), or when ctx ends. Observations put off
-// meanwhile are not waited for, so a steady load cannot starve a reader.
-// A nil Observing waits for nothing.
-func (o *Observing) Wait(ctx context.Context) {
+// after maxObserveWait (an observer that is slow, which no later Wait waits
+// for again). Observations put off meanwhile are not waited for, so a
+// steady load cannot starve a reader. A nil Observing waits for nothing.
+//
+// It takes no context: a reader that gave up early would settle the epoch
+// for the readers after it, which must still wait.
+func (o *Observing) Wait() {
 	if o == nil {
 		return
 	}
@@ -108,7 +120,6 @@ func (o *Observing) Wait(ctx context.Context) {
 	case <-idle:
 		return
 	case <-expired:
-	case <-ctx.Done():
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -120,10 +131,19 @@ func (o *Observing) Wait(ctx context.Context) {
 	o.live = e + 1
 }
 
+// Waiting reports whether a Wait is waiting for observations (tests use it
+// to order a reader before an observation's end).
+func (o *Observing) Waiting() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.idle[0] != nil || o.idle[1] != nil
+}
+
 // Begin starts a request whose observations may be put off until its answer
 // is out: ctx carries the returned AfterAnswer to the gateway, and the
 // caller must call its Run once the answer is written (or the handler has
-// returned), and exactly once: until then, readers' Waits wait for it.
+// returned): until then, readers' Waits wait for it. Run also runs by
+// itself maxObserveDelay after the first observation was put off.
 func (o *Observing) Begin(ctx context.Context) (context.Context, *AfterAnswer) {
 	a := &AfterAnswer{o: o}
 	return context.WithValue(ctx, afterAnswerKey{}, a), a
@@ -133,12 +153,14 @@ type afterAnswerKey struct{}
 
 // AfterAnswer holds one request's observations until its answer is out.
 type AfterAnswer struct {
-	o     *Observing
-	mu    sync.Mutex
-	done  bool   // Run has been called: observe at once
-	held  bool   // an observation holds o's count
-	epoch uint64 // the epoch it counts in
-	obs   []observation
+	o    *Observing
+	mu   sync.Mutex
+	done bool // Run has been called: observe at once
+	// epochs are the holds the observations take on o: one, and another
+	// for those put off after a Wait gave the first up.
+	epochs []uint64
+	obs    []observation
+	stop   func() bool // stops the timer that runs Run after maxObserveDelay
 }
 
 // observation is one record for a gateway's observer, with the context it
@@ -156,8 +178,15 @@ func (a *AfterAnswer) put(ob observation) bool {
 	if a.done {
 		return false
 	}
-	if !a.held {
-		a.epoch, a.held = a.o.hold(), true
+	var last uint64
+	if n := len(a.epochs); n > 0 {
+		last = a.epochs[n-1]
+	}
+	if e, added := a.o.hold(last, len(a.epochs) > 0); added {
+		a.epochs = append(a.epochs, e)
+	}
+	if a.stop == nil {
+		a.stop = a.o.clock.AfterFunc(maxObserveDelay, a.Run)
 	}
 	a.obs = append(a.obs, ob)
 	return true
@@ -170,18 +199,22 @@ func (a *AfterAnswer) Pending() bool {
 	return len(a.obs) > 0
 }
 
-// Run delivers the observations put off and releases their hold on Wait;
-// later ones are delivered at once.
+// Run delivers the observations put off and releases their holds on Wait;
+// later ones are delivered at once. It may be called more than once, and
+// concurrently (its timer and the node).
 func (a *AfterAnswer) Run() {
 	a.mu.Lock()
-	obs, held, epoch := a.obs, a.held, a.epoch
-	a.obs, a.held, a.done = nil, false, true
+	obs, epochs, stop := a.obs, a.epochs, a.stop
+	a.obs, a.epochs, a.stop, a.done = nil, nil, nil, true
 	a.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	for _, ob := range obs {
 		ob.g.deliver(ob.ctx, ob.rec)
 	}
-	if held {
-		a.o.release(epoch)
+	for _, e := range epochs {
+		a.o.release(e)
 	}
 }
 

@@ -121,7 +121,7 @@ func TestObservingWaitsForObservationsPutOff(t *testing.T) {
 
 	waited := make(chan struct{})
 	go func() {
-		o.Wait(t.Context())
+		o.Wait()
 		close(waited)
 	}()
 	waitForWaiter(t, o)
@@ -146,13 +146,7 @@ func TestObservingWaitsForObservationsPutOff(t *testing.T) {
 // waitForWaiter blocks until a Wait of o waits for a slot.
 func waitForWaiter(t *testing.T, o *Observing) {
 	t.Helper()
-	for {
-		o.mu.Lock()
-		waiting := o.idle[0] != nil || o.idle[1] != nil
-		o.mu.Unlock()
-		if waiting {
-			return
-		}
+	for !o.Waiting() {
 		if t.Context().Err() != nil {
 			t.Fatal("no Wait began")
 		}
@@ -160,22 +154,28 @@ func waitForWaiter(t *testing.T, o *Observing) {
 	}
 }
 
-// TestObservingWaitIsBounded: an observation held up (its answer's write
-// blocked by a slow client) holds a reader for at most maxObserveWait on
-// the node's clock; later readers do not wait for it again, but do wait
-// for observations put off after it, and its late end disturbs no count.
+// TestObservingWaitIsBounded: an observer that is itself slow holds a
+// reader for at most maxObserveWait on the node's clock; later readers do
+// not wait for it again, but do wait for observations put off after it,
+// and its late end disturbs no count.
 func TestObservingWaitIsBounded(t *testing.T) {
 	c := clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	h := newPathHarness(t)
+	obs := &gatedObserver{entered: make(chan string, 2), gate: make(chan struct{})}
+	h.g.observer = obs
 	o := NewObserving(c)
-	_, stuck := o.Begin(t.Context())
-	stuck.put(observation{})
+	ctx, stuck := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "stuck"})
+	go stuck.Run()
+	<-obs.entered
 
 	waited := make(chan struct{})
 	go func() {
-		o.Wait(t.Context())
+		o.Wait()
 		close(waited)
 	}()
-	if err := c.WaitTimers(t.Context(), 1); err != nil {
+	waitForWaiter(t, o)
+	if err := c.WaitTimers(t.Context(), 1); err != nil { // Wait's (Run stopped the delivery timer)
 		t.Fatal(err)
 	}
 	c.Advance(maxObserveWait - time.Nanosecond)
@@ -189,47 +189,94 @@ func TestObservingWaitIsBounded(t *testing.T) {
 
 	// Given up on: the next readers return at once.
 	for range 3 {
-		o.Wait(t.Context())
+		o.Wait()
 	}
 	// A new observation is waited for, and the stuck one ending meanwhile
 	// does not count for it.
-	_, next := o.Begin(t.Context())
-	next.put(observation{})
+	obs2 := &gatedObserver{entered: make(chan string, 1), gate: make(chan struct{})}
+	h2 := newPathHarness(t)
+	h2.g.observer = obs2
+	ctx, next := o.Begin(t.Context())
+	h2.g.observeAnswer(ctx, &Record{RequestID: "next"})
+	go next.Run()
+	<-obs2.entered
 	waited = make(chan struct{})
 	go func() {
-		o.Wait(t.Context())
+		o.Wait()
 		close(waited)
 	}()
 	waitForWaiter(t, o)
-	release(stuck)
+	close(obs.gate) // the stuck observation ends
 	select {
 	case <-waited:
 		t.Fatal("the given-up observation's end released a Wait for another")
 	default:
 	}
-	release(next)
+	close(obs2.gate)
 	<-waited
+}
+
+// TestObservationDeliveredWithoutItsAnswer: an answer whose write never
+// ends (a client that stopped reading) does not hold its observations
+// back for longer than maxObserveDelay, and a reader then finds them.
+func TestObservationDeliveredWithoutItsAnswer(t *testing.T) {
+	c := clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	h := newPathHarness(t)
+	obs := &gatedObserver{}
+	h.g.observer = obs
+	o := NewObserving(c)
+	ctx, after := o.Begin(t.Context())
+	defer after.Run() // the handler's own call, long after
+	h.g.observeAnswer(ctx, &Record{RequestID: "r1"})
+	c.Advance(maxObserveDelay - time.Nanosecond)
+	if got := obs.seen(); len(got) != 0 {
+		t.Fatalf("observed %v before the delay, want nothing", got)
+	}
+	c.Advance(time.Nanosecond)
+	o.Wait()
+	if got := obs.seen(); len(got) != 1 || got[0] != "r1" {
+		t.Fatalf("observed %v, want [r1]", got)
+	}
 	if c.Timers() != 0 {
 		t.Fatalf("%d timers left, want none", c.Timers())
 	}
 }
 
-// release runs a, whose observations are zero values (no gateway to
-// deliver to): only its hold on the Observing ends.
-func release(a *AfterAnswer) {
-	a.mu.Lock()
-	a.obs = nil
-	a.mu.Unlock()
-	a.Run()
+// TestHoldAfterAGiveUp: a request whose hold a Wait gave up on takes a new
+// one for what it puts off later, so that the next reader waits for it; a
+// hold still counted is reused.
+func TestHoldAfterAGiveUp(t *testing.T) {
+	o := NewObserving(nil)
+	e, added := o.hold(0, false)
+	if !added || e != 0 {
+		t.Fatalf("first hold: epoch %d, added %v", e, added)
+	}
+	if e2, added := o.hold(e, true); added || e2 != e {
+		t.Fatalf("hold while counted: epoch %d, added %v; want %d reused", e2, added, e)
+	}
+	// A Wait gives epoch 0 up (as its timer would).
+	o.mu.Lock()
+	o.epoch, o.live, o.pending[0] = 1, 1, 0
+	o.mu.Unlock()
+	e3, added := o.hold(e, true)
+	if !added || e3 != 1 {
+		t.Fatalf("hold after the give-up: epoch %d, added %v; want a new one in epoch 1", e3, added)
+	}
+	o.release(e) // the old hold's late end changes nothing
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pending[1] != 1 {
+		t.Fatalf("pending of epoch 1 = %d, want 1", o.pending[1])
+	}
 }
 
 // TestObservingWaitWithNothingPutOff returns at once, without a timer.
 func TestObservingWaitWithNothingPutOff(t *testing.T) {
 	c := clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	o := NewObserving(c)
-	o.Wait(t.Context())
+	o.Wait()
 	var none *Observing
-	none.Wait(t.Context()) // a nil Observing waits for nothing
+	none.Wait() // a nil Observing waits for nothing
 	if c.Timers() != 0 {
 		t.Fatalf("%d timers, want none", c.Timers())
 	}

@@ -769,7 +769,7 @@ func (n *Node) closeOpened() {
 // It first waits for the requests whose answers are out and whose
 // observations are still running (see gateway.Observing).
 func (n *Node) FlushTelemetry(ctx context.Context) error {
-	n.observing.Wait(ctx)
+	n.observing.Wait()
 	return n.otel.ForceFlush(ctx)
 }
 

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"context"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -43,6 +41,6 @@ type observedCollector struct {
 }
 
 func (c observedCollector) Collect(ch chan<- prometheus.Metric) {
-	c.o.Wait(context.Background())
+	c.o.Wait()
 	c.Collector.Collect(ch)
 }

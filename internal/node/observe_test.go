@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -95,18 +97,38 @@ func TestAnswerGoesOutBeforeObservers(t *testing.T) {
 					t.Fatalf("observer entered for %q, want %q", got, id)
 				}
 			}
+			// A reader that starts now waits for the held observers: the
+			// live view's lookup, then a telemetry flush.
 			src := c.nodes[tc.source]
-			looked := make(chan bool, 1)
+			looked := make(chan error, 1)
 			go func() {
-				_, ok := src.live.Lookup(id)
-				src.FlushTelemetry(context.Background())
-				looked <- ok
+				if _, ok := src.live.Lookup(id); !ok {
+					looked <- fmt.Errorf("the live view of %s does not know request %s", tc.source, id)
+					return
+				}
+				looked <- src.FlushTelemetry(context.Background())
 			}()
+			deadline := time.Now().Add(30 * time.Second) // hang guard
+			for !src.observing.Waiting() {
+				if time.Now().After(deadline) {
+					t.Fatal("the reader did not wait for the held observers")
+				}
+				runtime.Gosched()
+			}
+			select {
+			case err := <-looked:
+				t.Fatalf("the reader returned while the observers were held (%v)", err)
+			default:
+			}
 			for _, release := range releases {
 				release()
 			}
-			if !<-looked {
-				t.Fatalf("the live view of %s does not know request %s", tc.source, id)
+			if err := <-looked; err != nil {
+				t.Fatal(err)
+			}
+			// A scrape counts it among the GenAI histograms' requests.
+			if n := genAIRequests(t, src); n < 1 {
+				t.Fatalf("gen_ai_server_request_duration_seconds counts %d requests at %s, want at least 1", n, tc.source)
 			}
 		})
 	}
@@ -122,3 +144,22 @@ const westOnlyPolicy = `policies:
         Action: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
         Resource: ["arn:aws:bedrock:*:111122223333:inference-profile/eu.*", "arn:aws:bedrock:eu-west-1::foundation-model/*"]
 `
+
+// genAIRequests is the count of gen_ai_server_request_duration_seconds at
+// n, over every series.
+func genAIRequests(t *testing.T, n *Node) uint64 {
+	t.Helper()
+	families, err := n.metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	for _, f := range families {
+		if f.GetName() == "gen_ai_server_request_duration_seconds" {
+			for _, m := range f.GetMetric() {
+				total += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return total
+}

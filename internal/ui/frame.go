@@ -2,7 +2,6 @@ package ui
 
 import (
 	"cmp"
-	"context"
 	"maps"
 	"slices"
 	"time"
@@ -95,7 +94,7 @@ const maxRecent = 40
 
 // Frame builds the console's frame; state is the node's regions view.
 func (l *Live) Frame(state any) *Frame {
-	l.settle.Wait(context.Background())
+	l.settle.Wait()
 	now := l.clock.Now()
 	f := &Frame{Time: now.UTC(), Region: l.region, Geography: l.geoOf[l.region], State: state}
 

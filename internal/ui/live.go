@@ -268,7 +268,7 @@ func (l *Live) ApplyPeerFlows(region string, flows []FlowStat) {
 // Lookup returns a copy of a recent record by request id; ok is false when
 // it is unknown or has left the ring buffer.
 func (l *Live) Lookup(requestID string) (rec gateway.Record, ok bool) {
-	l.settle.Wait(context.Background())
+	l.settle.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r, ok := l.byID[requestID]
