@@ -49,11 +49,21 @@ type outage struct {
 	// the first maxGapIDs of their ids.
 	lost    int64
 	lostIDs []string
-	saved   int64 // lost as last saved to the outage file
 	// unconfirmed counts events whose lines stayed in the log although
 	// their Append failed (the write could not be taken back).
 	unconfirmed int64
+	// saved is lost+unconfirmed as last saved to the outage file (both
+	// only grow until restart clears them).
+	saved int64
+	// marked: a gap marker in the log, fsynced, records the outage up to
+	// since (see restart). A probe writes another only when something
+	// happened since that the log does not hold (see Writer.recorded).
+	marked bool
 }
+
+// unsaved reports whether the outage counts more than the outage file
+// holds.
+func (o *outage) unsaved() bool { return o.lost+o.unconfirmed != o.saved }
 
 // fail makes the trail unavailable from now on: every Append and Begin is
 // refused until a probe succeeds. The first cause of an outage is kept.
@@ -127,12 +137,17 @@ func (w *Writer) unrecorded(it *item) {
 // recovered while the journal still disagrees with the log.
 //
 // A failure doubles the wait before the next probe, up to probeMax. If the
-// marker reached the log before the failure, what it counts is recorded:
-// the outage goes on, counted afresh from then (see outage.restart), and
-// the next probe writes another marker. The kept events that reached the
-// log are no longer open intents, so no probe writes them again; a crash
-// before the next probe leaves their begins in the journal, and the
-// restart finds their events in the log after them (eventsAfter).
+// marker reached the log with its fsync before the failure, what it counts
+// is recorded: the outage goes on, counted afresh from then (see
+// outage.restart). The kept events that reached the log are no longer open
+// intents, so no probe writes them again; a crash before the next probe
+// leaves their begins in the journal, and the restart finds their events
+// in the log after them (eventsAfter). The next probes write no marker
+// while nothing more needs recording (see recorded): they retry the steps
+// that failed, and a step that keeps failing costs no marker and no file
+// per probe. If the marker's write failed, the marker may be in the log
+// but not on stable storage: the outage goes on as it was, and the next
+// marker restates it (same since and afterSeq, every count).
 func (w *Writer) probe() {
 	w.stopProbe()
 	if w.out == nil {
@@ -140,13 +155,17 @@ func (w *Writer) probe() {
 	}
 	w.abandon()
 	now := w.clock.Now()
-	before := w.seq
+	var marker *Event
+	if !w.recorded() {
+		marker = w.gapEvent(now)
+	}
+	logged := false
 	err := w.removeLeftovers()
 	if err == nil {
 		err = w.rewriteJournal()
 	}
 	if err == nil {
-		err = w.writeKept(w.gapEvent(now))
+		logged, err = w.writeKept(marker)
 	}
 	if err == nil {
 		err = w.syncJournal()
@@ -158,7 +177,7 @@ func (w *Writer) probe() {
 		err = w.signDigest()
 	}
 	if err != nil {
-		marked := w.seq > before
+		marked := marker != nil && logged
 		if marked {
 			w.out.restart(now, err, w.seq)
 		}
@@ -168,8 +187,6 @@ func (w *Writer) probe() {
 		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff, "gap_marker_written", marked)
 		if serr := w.saveOutage(); serr != nil {
 			w.log.Warn("audit outage not saved: a restart before recovery would not record the gap", "error", serr)
-		} else {
-			w.out.saved = w.out.lost
 		}
 		return
 	}
@@ -181,10 +198,29 @@ func (w *Writer) probe() {
 }
 
 // restart makes o the outage from now on, after event afterSeq, with cause
-// the failure that keeps it going: a gap marker in the log records what o
-// counted until now, so the next marker must not count it again.
+// the failure that keeps it going: a gap marker in the log, fsynced,
+// records what o counted until now, so the next marker must not count it
+// again, nor the outage file keep it.
 func (o *outage) restart(now time.Time, cause error, afterSeq uint64) {
-	*o = outage{since: now, cause: cause, afterSeq: afterSeq}
+	*o = outage{since: now, cause: cause, afterSeq: afterSeq, marked: true}
+}
+
+// recorded reports whether the log holds everything the outage would
+// record: a marker recorded it up to its restart, and since then no event
+// was lost or left unconfirmed, no write tore a file, and no stream's
+// event waits to be written. A probe then writes no marker, and the
+// outage file holds no record (a restart would have nothing to write).
+func (w *Writer) recorded() bool {
+	o := w.out
+	if !o.marked || o.lost > 0 || o.unconfirmed > 0 || len(w.torn) > 0 {
+		return false
+	}
+	for _, oi := range w.journal.open {
+		if oi.final != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // removeLeftovers removes empty files that failed writes left behind.
@@ -200,17 +236,20 @@ func (w *Writer) removeLeftovers() error {
 
 // writeKept writes marker (if not nil), then every kept stream event (in
 // the order their streams began), to the log with an fsync, and journals
-// their ends (see journalCommit: they may stay pending). It returns the
-// first error of the log write or of a journal write it made; the events
-// not written stay kept. The events written are no longer open intents,
-// whatever the error, so that none is written twice. A marker that reached
-// the log has recorded the torn files it names.
-func (w *Writer) writeKept(marker *Event) error {
+// their ends (see journalCommit: they may stay pending). It reports whether
+// the log write and its fsync succeeded (logged: the marker, if any, is
+// on stable storage), and returns the first error of the log write or of a
+// journal write it made; the events not written stay kept. The events
+// written are no longer open intents, whatever the error, so that none is
+// written twice. A logged marker has recorded the torn files it names; the
+// files of a marker whose write failed stay for the next one, which
+// restates it.
+func (w *Writer) writeKept(marker *Event) (logged bool, err error) {
 	var items []*item
 	if marker != nil {
 		body, err := marshalEvent(marker)
 		if err != nil {
-			return err
+			return false, err
 		}
 		items = append(items, &item{kind: kindEvent, id: marker.EventID, body: body})
 	}
@@ -220,13 +259,13 @@ func (w *Writer) writeKept(marker *Event) error {
 		}
 	}
 	if len(items) == 0 {
-		return nil
+		return true, nil
 	}
 	now := w.clock.Now()
 	if w.cur == nil {
 		if err := w.openFile(now); err != nil {
 			w.fail(err)
-			return err
+			return false, err
 		}
 	}
 	for _, it := range items {
@@ -235,17 +274,16 @@ func (w *Writer) writeKept(marker *Event) error {
 	if marker != nil {
 		w.markerSeq = w.seq - uint64(len(items)) + 1
 	}
-	err := w.writeBuffered(true)
+	err = w.writeBuffered(true)
+	logged = err == nil
 	w.stats.written.Add(int64(countWritten(items)))
-	if marker != nil && items[0].written {
-		// Files this write tore (appended by writeBuffered) stay for the
-		// next marker to name.
+	if marker != nil && logged {
 		w.torn = slices.Delete(w.torn, 0, min(len(marker.Gap.TornFiles), len(w.torn)))
 	}
 	if jerr := w.journalCommit(items); err == nil {
 		err = jerr
 	}
-	return err
+	return logged, err
 }
 
 func countWritten(items []*item) int {
