@@ -87,10 +87,6 @@ type Writer struct {
 	dirty     bool   // written but not fsynced
 	digestSeq uint64 // sequence of the last digest (0: none)
 	digestSum string // hex SHA-256 of the last digest file (GenesisHash before the first)
-	// digestRetry is the name of digest digestSeq+1 when writing it failed:
-	// the failure may have come after the rename (the directory fsync), so
-	// the file may be in place, and the retry reuses the name to replace it.
-	digestRetry string
 	digested  uint64 // last event seq covered by a digest
 	firstID   string // id of the first event after the last digest
 	stats     stats
@@ -104,6 +100,11 @@ type Writer struct {
 	markerSeq uint64   // sequence of the last gap marker written
 	cleanup   []string // empty files a failed write left and could not remove yet
 	torn      []string // files a failed write left with a partial line
+
+	// digestRetry is the name of digest digestSeq+1 when writing it failed:
+	// the failure may have come after the rename (the directory fsync), so
+	// the file may be in place, and the retry reuses the name to replace it.
+	digestRetry string
 
 	unavail atomic.Pointer[UnavailableError] // published copy of out, for Err
 }
