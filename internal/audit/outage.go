@@ -19,8 +19,8 @@ const (
 // [ErrUnavailable] and unwraps to the first I/O error of the outage.
 type UnavailableError struct {
 	// Since is when the first write of the outage failed, or, once a
-	// recovery probe wrote a gap marker and then failed, when that probe
-	// ran (the marker records what came before).
+	// recovery probe wrote a gap marker with an fsync and then failed, when
+	// that probe ran (the marker records what came before).
 	Since time.Time
 	// Cause is that failure (ENOSPC, EIO, a failed fsync or file creation).
 	Cause error
