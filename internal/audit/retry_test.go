@@ -172,18 +172,28 @@ func TestDigestRetryKeepsOneFilePerNumber(t *testing.T) {
 // step after it that keeps failing (here the digest's rename) does not make
 // every probe write another marker to another new file. While nothing more
 // needs recording, a probe only retries the steps, and the outage file
-// holds no record (a restart has nothing to write). A request refused
-// meanwhile is recorded again: in the outage file at once, and by one more
-// marker.
+// holds no record (a restart has nothing to write). A request refused and
+// a stream ended meanwhile are recorded: the loss in the outage file at
+// once, both by one more marker, which counts neither the first marker's
+// loss nor its stream again.
 func TestProbeRetriesOnlyFailedSteps(t *testing.T) {
 	t.Parallel()
 	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
 	w := openFault(t, root, clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
 	ctx := t.Context()
 	appendN(t, w, 0, 2)
+	early, late := testEvent(10), testEvent(11) // streams ending in the outage, before and after the first marker
+	for _, e := range []*Event{early, late} {
+		if err := w.Begin(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
 	fsys.set(func(f *faultFS) { f.full = true })
 	if err := w.Append(ctx, testEvent(2)); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+	}
+	if err := w.Append(ctx, early); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append(%s) during the outage = %v, want ErrUnavailable", early.EventID, err)
 	}
 	fsys.heal()
 	fsys.set(func(f *faultFS) { f.digestErr = syscall.EIO })
@@ -206,10 +216,13 @@ func TestProbeRetriesOnlyFailedSteps(t *testing.T) {
 		t.Errorf("backoff = %v after 6 failed probes, want %v", backoff, probeMax)
 	}
 
-	// A request refused now is recorded.
+	// A request refused now, and a stream's end, are recorded.
 	lost := testEvent(3)
 	if err := w.Append(ctx, lost); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Append during the outage = %v, want ErrUnavailable", err)
+	}
+	if err := w.Append(ctx, late); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append(%s) during the outage = %v, want ErrUnavailable", late.EventID, err)
 	}
 	if r := readOutageFile(t, w.Dir()); r == nil || r.LostEvents != 1 || !slices.Equal(r.LostEventIDs, []string{lost.EventID}) {
 		t.Errorf("outage file = %+v, want %s lost", r, lost.EventID)
@@ -238,8 +251,13 @@ func TestProbeRetriesOnlyFailedSteps(t *testing.T) {
 	}
 	first, second := rep.Gaps[0].Gap, rep.Gaps[1].Gap
 	if !slices.Equal(first.LostEventIDs, []string{"req-000002"}) || !slices.Equal(second.LostEventIDs, []string{lost.EventID}) ||
-		second.AfterSeq != rep.Gaps[0].Seq || !second.Since.Equal(first.Until.Time) {
-		t.Errorf("gaps = %v, want the first counting req-000002, the second %s, after the first", rep.Gaps, lost.EventID)
+		first.DeferredEvents != 1 || second.DeferredEvents != 1 || rep.Gaps[1].Restates != nil ||
+		second.AfterSeq != rep.Gaps[0].Seq+1 || !second.Since.Equal(first.Until.Time) {
+		t.Errorf("gaps = %v, want the first counting req-000002 and one stream, the second %s and the other, after the first and its stream", rep.Gaps, lost.EventID)
+	}
+	ids, n := countIDs(t, w.Dir())
+	if n[early.EventID] != 1 || n[late.EventID] != 1 || len(ids) != 6 {
+		t.Errorf("log = %v, want 2 events, each marker followed by its stream's event", ids)
 	}
 }
 
@@ -299,6 +317,7 @@ func TestProbeUnconfirmedMarkerKeepsCount(t *testing.T) {
 	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 1 || gaps[0].LostEvents != 1 || !slices.Equal(gaps[0].LostEventIDs, []string{lost.EventID}) {
 		t.Errorf("after a machine crash took the marker back: gaps %+v, want one counting %s", gaps, lost.EventID)
 	}
+	mustVerify(t, w2.Dir(), w2)
 
 	fsys.heal()
 	if err := probeAt(t, w, clk, &backoff); err != nil {

@@ -636,8 +636,11 @@ func (w *Writer) shutdown() error {
 		// The journal keeps the intents of streams whose events are not
 		// written; the next Open writes them.
 		w.saveOutage() // the next start writes the gap marker
-		w.log.Error("audit trail closed while unavailable: the next start records the gap", "since", w.out.since,
-			"lost_events", w.out.lost, "error", w.out.cause)
+		msg := "audit trail closed while unavailable: the next start records the gap"
+		if w.recorded() {
+			msg = "audit trail closed while unavailable: a gap marker records the outage; the next start signs the digest"
+		}
+		w.log.Error(msg, "since", w.out.since, "lost_events", w.out.lost, "error", w.out.cause)
 		err = w.unavail.Load()
 	} else {
 		err = w.sync()
