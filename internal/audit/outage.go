@@ -57,8 +57,12 @@ type outage struct {
 	saved int64
 	// marked: a gap marker in the log, fsynced, records the outage up to
 	// since (see restart). A probe writes another only when something
-	// happened since that the log does not hold (see Writer.recorded).
+	// happened since that the log does not hold (see Writer.recorded);
+	// until then it starts at retry, the step that failed (the steps
+	// before it succeeded, and nothing outside the probes writes the
+	// journal or the outage file during an outage).
 	marked bool
+	retry  probeStep
 }
 
 // unsaved reports whether the outage counts more than the outage file
@@ -143,9 +147,9 @@ func (w *Writer) unrecorded(it *item) {
 // intents, so no probe writes them again; a crash before the next probe
 // leaves their begins in the journal, and the restart finds their events
 // in the log after them (eventsAfter). The next probes write no marker
-// while nothing more needs recording (see recorded): they retry the steps
-// that failed, and a step that keeps failing costs no marker and no file
-// per probe. If the marker's write failed, the marker may be in the log
+// while nothing more needs recording (see recorded): they retry the step
+// that failed and the ones after it, and a step that keeps failing costs
+// no marker and no file per probe. If the marker's write failed, the marker may be in the log
 // but not on stable storage: the outage goes on as it was, and the next
 // marker restates it (same since and afterSeq, every count).
 func (w *Writer) probe() {
@@ -156,35 +160,50 @@ func (w *Writer) probe() {
 	w.abandon()
 	now := w.clock.Now()
 	var marker *Event
-	if !w.recorded() {
+	from := stepJournal
+	if w.recorded() {
+		from = w.out.retry
+	} else {
 		marker = w.gapEvent(now)
 	}
 	logged := false
-	err := w.removeLeftovers()
-	if err == nil {
-		err = w.rewriteJournal()
-	}
-	if err == nil {
-		logged, err = w.writeKept(marker)
-	}
-	if err == nil {
-		err = w.syncJournal()
-	}
-	if err == nil {
-		err = w.preallocateOutage()
-	}
-	if err == nil {
-		err = w.signDigest()
+	failed := stepDone
+	err := w.removeLeftovers() // every time: nothing to do unless a failed write left an empty file
+	for s := from; err == nil && s < stepDone; s++ {
+		switch s {
+		case stepJournal:
+			err = w.rewriteJournal()
+		case stepKept:
+			logged, err = w.writeKept(marker)
+		case stepSync:
+			err = w.syncJournal()
+		case stepOutageFile:
+			err = w.preallocateOutage()
+		case stepDigest:
+			err = w.signDigest()
+		}
+		if err != nil {
+			failed = s
+		}
 	}
 	if err != nil {
 		marked := marker != nil && logged
 		if marked {
 			w.out.restart(now, err, w.seq)
 		}
+		if w.out.marked && failed < stepDone {
+			w.out.retry = failed.retry()
+		}
 		w.backoff = min(2*w.backoff, probeMax)
 		w.armProbe()
 		w.publish()
 		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff, "gap_marker_written", marked)
+		if marker == nil {
+			// Nothing changed since the probe that wrote the marker and
+			// blanked the outage file (if that failed, the file's record
+			// is the one the marker counts: see markerAfter).
+			return
+		}
 		if serr := w.saveOutage(); serr != nil {
 			w.log.Warn("audit outage not saved: a restart before recovery would not record the gap", "error", serr)
 		}
@@ -195,6 +214,28 @@ func (w *Writer) probe() {
 	w.publish()
 	w.log.Info("audit trail recovered; a gap marker records the outage", "since", o.since, "lost_events", o.lost,
 		"marker_event", w.markerSeq)
+}
+
+// probeStep is a step of a probe after it removed leftovers, in order.
+type probeStep int
+
+const (
+	stepJournal    probeStep = iota // rewrite the journal
+	stepKept                        // write the marker and the kept events, fsynced
+	stepSync                        // write the kept streams' ends to the journal, fsynced
+	stepOutageFile                  // clear the outage file
+	stepDigest                      // sign a digest covering the marker
+	stepDone
+)
+
+// retry is the step a probe without a marker starts at after s failed: s,
+// or for a journal step the journal's rewrite (a failed journal write
+// leaves the file in doubt; the rewrite repairs it).
+func (s probeStep) retry() probeStep {
+	if s == stepKept || s == stepSync {
+		return stepJournal
+	}
+	return s
 }
 
 // restart makes o the outage from now on, after event afterSeq, with cause

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -198,10 +200,32 @@ func TestProbeRetriesOnlyFailedSteps(t *testing.T) {
 	fsys.heal()
 	fsys.set(func(f *faultFS) { f.digestErr = syscall.EIO })
 	backoff := probeMin
+	var ops sync.Map // "op name" -> *atomic.Int64, in the probes after the first
 	for i := range 6 {
 		if err := probeAt(t, w, clk, &backoff); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("probe %d: Digest = %v, want ErrUnavailable (the digest cannot be written)", i+1, err)
 		}
+		if i == 0 {
+			fsys.set(func(f *faultFS) {
+				f.before = func(op, name string) {
+					if strings.HasPrefix(strings.TrimPrefix(name, "."), digestPrefix) { // the digest or its temporary file
+						name = digestPrefix
+					}
+					n, _ := ops.LoadOrStore(op+" "+name, new(atomic.Int64))
+					n.(*atomic.Int64).Add(1)
+				}
+			})
+		}
+	}
+	fsys.set(func(f *faultFS) { f.before = nil })
+	var retried []string
+	ops.Range(func(k, v any) bool {
+		retried = append(retried, fmt.Sprintf("%s: %d", k, v.(*atomic.Int64).Load()))
+		return true
+	})
+	slices.Sort(retried)
+	if want := []string{"rename " + digestPrefix + ": 5", "write " + digestPrefix + ": 5"}; !slices.Equal(retried, want) {
+		t.Errorf("the 5 probes after the first wrote %v, want %v (only the failed step retried)", retried, want)
 	}
 	if gaps := gapMarkers(t, w.Dir()); len(gaps) != 1 {
 		t.Errorf("%d gap markers after 6 failed probes, want 1", len(gaps))
