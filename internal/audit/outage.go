@@ -149,9 +149,10 @@ func (w *Writer) unrecorded(it *item) {
 // in the log after them (eventsAfter). The next probes write no marker
 // while nothing more needs recording (see recorded): they retry the step
 // that failed and the ones after it, and a step that keeps failing costs
-// no marker and no file per probe. If the marker's write failed, the marker may be in the log
-// but not on stable storage: the outage goes on as it was, and the next
-// marker restates it (same since and afterSeq, every count).
+// no marker and no file per probe. If the marker's write failed, the
+// marker may be in the log but not on stable storage: the outage goes on
+// as it was, and the next marker restates it (same since and afterSeq,
+// every count).
 func (w *Writer) probe() {
 	w.stopProbe()
 	if w.out == nil {
@@ -197,7 +198,7 @@ func (w *Writer) probe() {
 		w.backoff = min(2*w.backoff, probeMax)
 		w.armProbe()
 		w.publish()
-		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff, "gap_marker_written", marked)
+		w.log.Warn("audit trail still cannot be written", "error", err, "step", failed, "next_attempt_in", w.backoff, "gap_marker_written", marked)
 		if marker == nil {
 			// Nothing changed since the probe that wrote the marker and
 			// blanked the outage file (if that failed, the file's record
@@ -227,6 +228,22 @@ const (
 	stepDigest                      // sign a digest covering the marker
 	stepDone
 )
+
+func (s probeStep) String() string {
+	switch s {
+	case stepJournal:
+		return "journal"
+	case stepKept:
+		return "marker"
+	case stepSync:
+		return "journal_ends"
+	case stepOutageFile:
+		return "outage_file"
+	case stepDigest:
+		return "digest"
+	}
+	return "leftovers" // stepDone as the failed step: removing leftovers failed
+}
 
 // retry is the step a probe without a marker starts at after s failed: s,
 // or for a journal step the journal's rewrite (a failed journal write
