@@ -169,9 +169,14 @@ func (w *Writer) probe() {
 	}
 	logged := false
 	failed := stepDone
-	err := w.removeLeftovers() // every time: nothing to do unless a failed write left an empty file
-	for s := from; err == nil && s < stepDone; s++ {
+	var err error
+	for s := stepLeftovers; err == nil && s < stepDone; s++ {
+		if s != stepLeftovers && s < from {
+			continue // done by an earlier probe of the outage
+		}
 		switch s {
+		case stepLeftovers:
+			err = w.removeLeftovers() // nothing to do unless a failed write left an empty file
 		case stepJournal:
 			err = w.rewriteJournal()
 		case stepKept:
@@ -192,7 +197,7 @@ func (w *Writer) probe() {
 		if marked {
 			w.out.restart(now, err, w.seq)
 		}
-		if w.out.marked && failed < stepDone {
+		if w.out.marked && failed != stepLeftovers {
 			w.out.retry = failed.retry()
 		}
 		w.backoff = min(2*w.backoff, probeMax)
@@ -217,11 +222,12 @@ func (w *Writer) probe() {
 		"marker_event", w.markerSeq)
 }
 
-// probeStep is a step of a probe after it removed leftovers, in order.
+// probeStep is a step of a probe, in order.
 type probeStep int
 
 const (
-	stepJournal    probeStep = iota // rewrite the journal
+	stepLeftovers  probeStep = iota // remove empty files failed writes left (every probe)
+	stepJournal                     // rewrite the journal
 	stepKept                        // write the marker and the kept events, fsynced
 	stepSync                        // write the kept streams' ends to the journal, fsynced
 	stepOutageFile                  // clear the outage file
@@ -241,8 +247,10 @@ func (s probeStep) String() string {
 		return "outage_file"
 	case stepDigest:
 		return "digest"
+	case stepLeftovers:
+		return "leftovers"
 	}
-	return "leftovers" // stepDone as the failed step: removing leftovers failed
+	return "none"
 }
 
 // retry is the step a probe without a marker starts at after s failed: s,
