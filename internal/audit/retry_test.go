@@ -140,6 +140,8 @@ func TestDigestRetryKeepsOneFilePerNumber(t *testing.T) {
 					t.Fatalf("digest files %v after a failed retry, want one per number", n)
 				}
 			}
+			crashedLater := filepath.Join(t.TempDir(), "crashed")
+			snapshotDir(t, w.Dir(), filepath.Join(crashedLater, testRegion))
 			fsys.heal()
 			if err := probeAt(t, w, clk, &backoff); err != nil {
 				t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
@@ -156,9 +158,13 @@ func TestDigestRetryKeepsOneFilePerNumber(t *testing.T) {
 			if err := w2.Close(); err != nil {
 				t.Fatal(err)
 			}
-			for _, rw := range []*Writer{w, w2} {
+			w3 := openTest(t, crashedLater, clk, nil) // after a crash once a retry replaced the digest
+			if err := w3.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, rw := range []*Writer{w, w2, w3} {
 				digestNumbers(t, rw.Dir())
-				rep, err := Verify(rw.Dir(), w.PublicKey(), w2.PublicKey())
+				rep, err := Verify(rw.Dir(), w.PublicKey(), rw.PublicKey())
 				if err != nil {
 					t.Fatalf("Verify(%s) = %v, want no error", rw.Dir(), err)
 				}
