@@ -184,8 +184,10 @@ type Content struct {
 
 // Gap is what a gap marker states about an outage of the trail.
 type Gap struct {
-	// Since is when the first write failed; Until is when the writer
-	// recovered and wrote the marker.
+	// Since is when the first write failed (or, for a second marker of
+	// one outage, the previous marker's Until); Until is when the probe
+	// that wrote the marker ran. A marker with the Since and AfterSeq of an
+	// earlier one restates it: the earlier marker's write failed.
 	Since Time `json:"since"`
 	Until Time `json:"until"`
 	// AfterSeq is the sequence of the last event in the log when the
@@ -197,7 +199,8 @@ type Gap struct {
 	LostEvents   int64    `json:"lostEvents"`
 	LostEventIDs []string `json:"lostEventIds"`
 	// DeferredEvents counts events of streams that were running when the
-	// trail failed; they follow the marker.
+	// trail failed; they follow the marker, in the same write (a restated
+	// marker counts them again).
 	DeferredEvents int64 `json:"deferredEvents"`
 	// UnconfirmedEvents counts events whose lines are in the log although
 	// the write that put them there failed and could not be taken back (the

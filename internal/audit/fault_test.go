@@ -41,6 +41,15 @@ type faultFS struct {
 	// digestErr makes writing a digest fail (the rename of its temporary
 	// file into place), and nothing else.
 	digestErr error
+	// digestDirSyncErr makes the directory fsync that follows a digest's
+	// rename fail: the digest is in place under its name, but the writer
+	// hears of a failure. Nothing else fails.
+	digestDirSyncErr error
+	// logSyncErr makes fsyncing a log file fail, and nothing else.
+	logSyncErr error
+	// renamed is the base name of the file renamed into place since the
+	// last directory fsync.
+	renamed string
 	// before, when set, is called with the operation ("write", "rename")
 	// and the file's base name before each write and rename, without the
 	// lock held: tests look at the writer's state at that moment.
@@ -58,6 +67,7 @@ func (f *faultFS) heal() {
 	f.set(func(f *faultFS) {
 		f.full, f.room, f.syncErr, f.createErr, f.truncErr = false, 0, nil, nil, nil
 		f.journalErr, f.journalWriteErr, f.journalSyncErr, f.outageErr, f.digestErr = nil, nil, nil, nil, nil
+		f.digestDirSyncErr, f.logSyncErr = nil, nil
 	})
 }
 
@@ -101,7 +111,25 @@ func (f *faultFS) Rename(oldpath, newpath string) error {
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
-	return f.OSFS.Rename(oldpath, newpath)
+	if err := f.OSFS.Rename(oldpath, newpath); err != nil {
+		return err
+	}
+	f.set(func(f *faultFS) { f.renamed = base })
+	return nil
+}
+
+func (f *faultFS) SyncDir(dir string) error {
+	f.mu.Lock()
+	err := f.digestDirSyncErr
+	if !strings.HasPrefix(f.renamed, digestPrefix) {
+		err = nil
+	}
+	f.renamed = ""
+	f.mu.Unlock()
+	if err != nil {
+		return &fs.PathError{Op: "fsync", Path: dir, Err: err}
+	}
+	return f.OSFS.SyncDir(dir)
 }
 
 type faultFile struct {
@@ -144,6 +172,9 @@ func (f *faultFile) Sync() error {
 	err := f.fs.syncErr
 	if f.journal && f.fs.journalSyncErr != nil {
 		err = f.fs.journalSyncErr
+	}
+	if f.fs.logSyncErr != nil && strings.HasPrefix(f.name, logPrefix) && strings.HasSuffix(f.name, logSuffix) {
+		err = f.fs.logSyncErr
 	}
 	f.fs.mu.Unlock()
 	if err != nil {

@@ -56,8 +56,12 @@ func (OSFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, ne
 func (OSFS) SyncDir(dir string) error { return syncDir(dir) }
 
 // writeFileAtomic writes dir/name through fsys so that the name never holds
-// a partial file: a temporary file, fsync, rename, directory fsync. On error
-// the temporary file is removed (best effort) and dir/name is unchanged.
+// a partial file: a temporary file, fsync, rename, directory fsync. On an
+// error before the rename, the temporary file is removed (best effort) and
+// dir/name is unchanged. When only the directory fsync fails, dir/name
+// already holds b, and a machine crash may leave either it or the old
+// file: a caller that retries must write the same name, so that the retry
+// replaces it (signDigest keeps a failed digest's name for that).
 func writeFileAtomic(fsys FS, dir, name string, b []byte) (err error) {
 	tmp := filepath.Join(dir, "."+name+".tmp")
 	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)

@@ -208,19 +208,21 @@ func (w *Writer) flushJournal() error {
 	return nil
 }
 
-// syncJournal writes the pending records, fsyncs them, and compacts the
-// journal if it is due. The probe that ends an outage calls it after
-// writeKept, so that the journal agrees with the log (the kept streams'
-// ends are in it) before the writer admits requests again. Unlike
-// flushJournal it runs during the outage, where w.fail declares nothing
-// new, so it returns every failure.
+// syncJournal writes the pending records and fsyncs them. The probe that
+// ends an outage calls it after writeKept, so that the journal agrees with
+// the log (the kept streams' ends are in it) before the writer admits
+// requests again. Unlike flushJournal it runs during the outage, where
+// w.fail declares nothing new, so it returns every failure.
+//
+// It never compacts: the probe rewrote the journal just before (its base
+// is the begins of the streams still open), and what it appended since,
+// an end for some of those streams, is smaller than their begins, so the
+// journal cannot be past twice its base (see compactJournal).
 func (w *Writer) syncJournal() error {
 	j := &w.journal
 	switch {
 	case len(j.pend) > 0:
-		if err := w.writeJournal(true); err != nil {
-			return err
-		}
+		return w.writeJournal(true)
 	case j.f != nil && j.size > j.base:
 		// journalCommit wrote the ends itself (more than maxPendingEnds
 		// waited), without an fsync.
@@ -228,7 +230,7 @@ func (w *Writer) syncJournal() error {
 			return fmt.Errorf("fsync audit journal: %w", err)
 		}
 	}
-	return w.compactJournal()
+	return nil
 }
 
 // writeJournal writes the pending records with one write (fsyncing it when

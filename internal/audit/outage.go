@@ -19,8 +19,8 @@ const (
 // [ErrUnavailable] and unwraps to the first I/O error of the outage.
 type UnavailableError struct {
 	// Since is when the first write of the outage failed, or, once a
-	// recovery probe wrote a gap marker and then failed, when that probe
-	// ran (the marker records what came before).
+	// recovery probe wrote a gap marker with an fsync and then failed, when
+	// that probe ran (the marker records what came before).
 	Since time.Time
 	// Cause is that failure (ENOSPC, EIO, a failed fsync or file creation).
 	Cause error
@@ -49,11 +49,25 @@ type outage struct {
 	// the first maxGapIDs of their ids.
 	lost    int64
 	lostIDs []string
-	saved   int64 // lost as last saved to the outage file
 	// unconfirmed counts events whose lines stayed in the log although
 	// their Append failed (the write could not be taken back).
 	unconfirmed int64
+	// saved is lost+unconfirmed as last saved to the outage file (both
+	// only grow until restart clears them).
+	saved int64
+	// marked: a gap marker in the log, fsynced, records the outage up to
+	// since (see restart). A probe writes another only when something
+	// happened since that the log does not hold (see Writer.recorded);
+	// until then it starts at retry, the step that failed (the steps
+	// before it succeeded, and nothing outside the probes writes the
+	// journal or the outage file during an outage).
+	marked bool
+	retry  probeStep
 }
+
+// unsaved reports whether the outage counts more than the outage file
+// holds.
+func (o *outage) unsaved() bool { return o.lost+o.unconfirmed != o.saved }
 
 // fail makes the trail unavailable from now on: every Append and Begin is
 // refused until a probe succeeds. The first cause of an outage is kept.
@@ -127,12 +141,18 @@ func (w *Writer) unrecorded(it *item) {
 // recovered while the journal still disagrees with the log.
 //
 // A failure doubles the wait before the next probe, up to probeMax. If the
-// marker reached the log before the failure, what it counts is recorded:
-// the outage goes on, counted afresh from then (see outage.restart), and
-// the next probe writes another marker. The kept events that reached the
-// log are no longer open intents, so no probe writes them again; a crash
-// before the next probe leaves their begins in the journal, and the
-// restart finds their events in the log after them (eventsAfter).
+// marker reached the log with its fsync before the failure, what it counts
+// is recorded: the outage goes on, counted afresh from then (see
+// outage.restart). The kept events that reached the log are no longer open
+// intents, so no probe writes them again; a crash before the next probe
+// leaves their begins in the journal, and the restart finds their events
+// in the log after them (eventsAfter). The next probes write no marker
+// while nothing more needs recording (see recorded): they retry the step
+// that failed and the ones after it, and a step that keeps failing costs
+// no marker and no file per probe. If the marker's write failed, the
+// marker may be in the log but not on stable storage: the outage goes on
+// as it was, and the next marker restates it (same since and afterSeq,
+// every count).
 func (w *Writer) probe() {
 	w.stopProbe()
 	if w.out == nil {
@@ -140,36 +160,58 @@ func (w *Writer) probe() {
 	}
 	w.abandon()
 	now := w.clock.Now()
-	before := w.seq
-	err := w.removeLeftovers()
-	if err == nil {
-		err = w.rewriteJournal()
+	var marker *Event
+	from := stepJournal
+	if w.recorded() {
+		from = w.out.retry
+	} else {
+		marker = w.gapEvent(now)
 	}
-	if err == nil {
-		err = w.writeKept(w.gapEvent(now))
-	}
-	if err == nil {
-		err = w.syncJournal()
-	}
-	if err == nil {
-		err = w.preallocateOutage()
-	}
-	if err == nil {
-		err = w.signDigest()
+	logged := false
+	failed := stepDone
+	var err error
+	for s := stepLeftovers; err == nil && s < stepDone; s++ {
+		if s != stepLeftovers && s < from {
+			continue // done by an earlier probe of the outage
+		}
+		switch s {
+		case stepLeftovers:
+			err = w.removeLeftovers() // nothing to do unless a failed write left an empty file
+		case stepJournal:
+			err = w.rewriteJournal()
+		case stepKept:
+			logged, err = w.writeKept(marker)
+		case stepSync:
+			err = w.syncJournal()
+		case stepOutageFile:
+			err = w.preallocateOutage()
+		case stepDigest:
+			err = w.signDigest()
+		}
+		if err != nil {
+			failed = s
+		}
 	}
 	if err != nil {
-		marked := w.seq > before
+		marked := marker != nil && logged
 		if marked {
 			w.out.restart(now, err, w.seq)
+		}
+		if w.out.marked && failed != stepLeftovers {
+			w.out.retry = failed.retry()
 		}
 		w.backoff = min(2*w.backoff, probeMax)
 		w.armProbe()
 		w.publish()
-		w.log.Warn("audit trail still cannot be written", "error", err, "next_attempt_in", w.backoff, "gap_marker_written", marked)
+		w.log.Warn("audit trail still cannot be written", "error", err, "step", failed, "next_attempt_in", w.backoff, "gap_marker_written", marked)
+		if marker == nil {
+			// Nothing changed since the probe that wrote the marker and
+			// blanked the outage file (if that failed, the file's record
+			// is the one the marker counts: see markerAfter).
+			return
+		}
 		if serr := w.saveOutage(); serr != nil {
 			w.log.Warn("audit outage not saved: a restart before recovery would not record the gap", "error", serr)
-		} else {
-			w.out.saved = w.out.lost
 		}
 		return
 	}
@@ -180,11 +222,71 @@ func (w *Writer) probe() {
 		"marker_event", w.markerSeq)
 }
 
+// probeStep is a step of a probe, in order.
+type probeStep int
+
+const (
+	stepLeftovers  probeStep = iota // remove empty files failed writes left (every probe)
+	stepJournal                     // rewrite the journal
+	stepKept                        // write the marker and the kept events, fsynced
+	stepSync                        // write the kept streams' ends to the journal, fsynced
+	stepOutageFile                  // clear the outage file
+	stepDigest                      // sign a digest covering the marker
+	stepDone
+)
+
+func (s probeStep) String() string {
+	switch s {
+	case stepJournal:
+		return "journal"
+	case stepKept:
+		return "marker"
+	case stepSync:
+		return "journal_ends"
+	case stepOutageFile:
+		return "outage_file"
+	case stepDigest:
+		return "digest"
+	case stepLeftovers:
+		return "leftovers"
+	}
+	return "none"
+}
+
+// retry is the step a probe without a marker starts at after s failed: s,
+// or for a journal step the journal's rewrite (a failed journal write
+// leaves the file in doubt; the rewrite repairs it).
+func (s probeStep) retry() probeStep {
+	if s == stepKept || s == stepSync {
+		return stepJournal
+	}
+	return s
+}
+
 // restart makes o the outage from now on, after event afterSeq, with cause
-// the failure that keeps it going: a gap marker in the log records what o
-// counted until now, so the next marker must not count it again.
+// the failure that keeps it going: a gap marker in the log, fsynced,
+// records what o counted until now, so the next marker must not count it
+// again, nor the outage file keep it.
 func (o *outage) restart(now time.Time, cause error, afterSeq uint64) {
-	*o = outage{since: now, cause: cause, afterSeq: afterSeq}
+	*o = outage{since: now, cause: cause, afterSeq: afterSeq, marked: true}
+}
+
+// recorded reports whether the log holds everything the outage would
+// record: a marker recorded it up to its restart, and since then no event
+// was lost or left unconfirmed, no write tore a file, and no stream's
+// event waits to be written. A probe then writes no marker, and the
+// outage file holds no record (a restart would have nothing to write).
+func (w *Writer) recorded() bool {
+	o := w.out
+	if !o.marked || o.lost > 0 || o.unconfirmed > 0 || len(w.torn) > 0 {
+		return false
+	}
+	for _, oi := range w.journal.open {
+		if oi.final != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // removeLeftovers removes empty files that failed writes left behind.
@@ -200,17 +302,20 @@ func (w *Writer) removeLeftovers() error {
 
 // writeKept writes marker (if not nil), then every kept stream event (in
 // the order their streams began), to the log with an fsync, and journals
-// their ends (see journalCommit: they may stay pending). It returns the
-// first error of the log write or of a journal write it made; the events
-// not written stay kept. The events written are no longer open intents,
-// whatever the error, so that none is written twice. A marker that reached
-// the log has recorded the torn files it names.
-func (w *Writer) writeKept(marker *Event) error {
+// their ends (see journalCommit: they may stay pending). It reports whether
+// the log write and its fsync succeeded (logged: the marker, if any, is
+// on stable storage), and returns the first error of the log write or of a
+// journal write it made; the events not written stay kept. The events
+// written are no longer open intents, whatever the error, so that none is
+// written twice. A logged marker has recorded the torn files it names; the
+// files of a marker whose write failed stay for the next one, which
+// restates it.
+func (w *Writer) writeKept(marker *Event) (logged bool, err error) {
 	var items []*item
 	if marker != nil {
 		body, err := marshalEvent(marker)
 		if err != nil {
-			return err
+			return false, err
 		}
 		items = append(items, &item{kind: kindEvent, id: marker.EventID, body: body})
 	}
@@ -220,13 +325,13 @@ func (w *Writer) writeKept(marker *Event) error {
 		}
 	}
 	if len(items) == 0 {
-		return nil
+		return true, nil
 	}
 	now := w.clock.Now()
 	if w.cur == nil {
 		if err := w.openFile(now); err != nil {
 			w.fail(err)
-			return err
+			return false, err
 		}
 	}
 	for _, it := range items {
@@ -235,17 +340,16 @@ func (w *Writer) writeKept(marker *Event) error {
 	if marker != nil {
 		w.markerSeq = w.seq - uint64(len(items)) + 1
 	}
-	err := w.writeBuffered(true)
+	err = w.writeBuffered(true)
+	logged = err == nil
 	w.stats.written.Add(int64(countWritten(items)))
-	if marker != nil && items[0].written {
-		// Files this write tore (appended by writeBuffered) stay for the
-		// next marker to name.
+	if marker != nil && logged {
 		w.torn = slices.Delete(w.torn, 0, min(len(marker.Gap.TornFiles), len(w.torn)))
 	}
 	if jerr := w.journalCommit(items); err == nil {
 		err = jerr
 	}
-	return err
+	return logged, err
 }
 
 func countWritten(items []*item) int {

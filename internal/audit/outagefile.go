@@ -53,9 +53,22 @@ func blankOutage() []byte {
 	return b
 }
 
-// saveOutage overwrites the outage file in place with the current outage
-// (or blanks it when there is none).
-func (w *Writer) saveOutage() error { return w.writeOutage(w.out) }
+// saveOutage overwrites the outage file in place with the current outage,
+// or blanks it when there is none or the log already records it (see
+// Writer.recorded). Once it succeeded, the file holds the outage's counts.
+func (w *Writer) saveOutage() error {
+	o := w.out
+	if o != nil && w.recorded() {
+		o = nil
+	}
+	if err := w.writeOutage(o); err != nil {
+		return err
+	}
+	if w.out != nil {
+		w.out.saved = w.out.lost + w.out.unconfirmed
+	}
+	return nil
+}
 
 // writeOutage overwrites the outage file in place with o, or blanks it when
 // o is nil.
@@ -110,7 +123,7 @@ func (w *Writer) recoverOutage() {
 		w.log.Warn("audit outage file unreadable; ignored", "file", outageName, "error", err)
 		return
 	}
-	if w.markerAfter(r.AfterSeq, r.Since.Time) {
+	if w.markerAfter(&r) {
 		return // the marker was written; the writer stopped before blanking the file
 	}
 	w.out = &outage{since: r.Since.Time, afterSeq: r.AfterSeq, lost: r.LostEvents, lostIDs: r.LostEventIDs, unconfirmed: r.UnconfirmedEvents,
@@ -118,9 +131,12 @@ func (w *Writer) recoverOutage() {
 	w.log.Warn("audit trail was unavailable when the node stopped; the gap marker is written now", "since", r.Since.Time, "lost_events", r.LostEvents)
 }
 
-// markerAfter reports whether the log holds, after event afterSeq, the gap
-// marker of the outage that began at since.
-func (w *Writer) markerAfter(afterSeq uint64, since time.Time) bool {
+// markerAfter reports whether the log holds, after event r.AfterSeq, a gap
+// marker of the outage that began at r.Since that counts at least what r
+// counts. A marker whose write failed and that counts less (requests lost
+// after it) is not enough: the next marker restates the outage.
+func (w *Writer) markerAfter(r *outageRecord) bool {
+	afterSeq, since := r.AfterSeq, r.Since.Time
 	logs, _, err := listDir(w.dir)
 	if err != nil {
 		return false
@@ -135,7 +151,8 @@ func (w *Writer) markerAfter(afterSeq uint64, since time.Time) bool {
 			if lf.seq+uint64(n)-1 <= afterSeq || !bytes.Contains(line, gapKey) {
 				return nil
 			}
-			if e, err := ParseLine(line); err == nil && e.Gap != nil && e.Gap.Since.Equal(Time{since}.Truncate(time.Millisecond)) {
+			if e, err := ParseLine(line); err == nil && e.Gap != nil && e.Gap.Since.Equal(Time{since}.Truncate(time.Millisecond)) &&
+				e.Gap.LostEvents >= r.LostEvents && e.Gap.UnconfirmedEvents >= r.UnconfirmedEvents {
 				found = true
 			}
 			return nil

@@ -60,14 +60,15 @@ func countIDs(t *testing.T, dir string) (ids []string, n map[string]int) {
 // streams' events after the gap marker, then journals their end records.
 // When that journal write fails, the probe fails: the outage goes on (Err
 // never says recovered, the backoff continues, one outage is counted), and
-// the marker already in the log starts a fresh count. No stream's event is
-// lost or written twice: not by the next probe (the intents whose events
-// are in the log are gone from the journal it rewrites), and not by a
-// restart after a crash at that point (the restart finds the events in the
-// log after their intents). The same when the journal's fsync fails, with
-// more kept streams than end records wait for a write (journalCommit then
-// writes them itself), and when the failed journal write cannot be taken
-// back.
+// the marker already in the log records it. The next probe, with nothing
+// more to record, writes no second marker. No stream's event is lost or
+// written twice: not by the next probe (the intents whose events are in
+// the log are gone from the journal it rewrites), and not by a restart
+// after a crash at that point (the restart finds the events in the log
+// after their intents, and the outage file holds nothing more to record).
+// The same when the journal's fsync fails, with more kept streams than end
+// records wait for a write (journalCommit then writes them itself), and
+// when the failed journal write cannot be taken back.
 func TestProbeJournalFailureKeepsOutage(t *testing.T) {
 	t.Parallel()
 	writeFails := func(f *faultFS) { f.journalWriteErr = syscall.EIO }
@@ -169,19 +170,15 @@ func TestProbeJournalFailureKeepsOutage(t *testing.T) {
 						t.Errorf("%s: %s has %d events, want 1", dir, e.EventID, n[e.EventID])
 					}
 				}
-				if len(ids) != 3+tc.streams {
-					t.Errorf("%s: log holds %d events, want %d: req-000000, 2 gap markers, %d streams", dir, len(ids), 3+tc.streams, tc.streams)
+				if len(ids) != 2+tc.streams {
+					t.Errorf("%s: log holds %d events, want %d: req-000000, the gap marker, %d streams", dir, len(ids), 2+tc.streams, tc.streams)
 				}
 				rep := mustVerify(t, dir, rw)
-				if len(rep.Gaps) != 2 {
-					t.Fatalf("%s: verify reports %d gaps, want 2 (the marker before the journal failed, and the one after)", dir, len(rep.Gaps))
+				if len(rep.Gaps) != 1 {
+					t.Fatalf("%s: verify reports %d gaps, want 1 (the marker before the journal failed records the outage)", dir, len(rep.Gaps))
 				}
-				first, second := rep.Gaps[0].Gap, rep.Gaps[1].Gap
-				if first.LostEvents != 1 || first.DeferredEvents != int64(tc.streams) || first.AfterSeq != 1 {
-					t.Errorf("%s: first gap = %+v, want 1 lost and %d deferred after event 1", dir, first, tc.streams)
-				}
-				if second.LostEvents != 0 || second.DeferredEvents != 0 || second.AfterSeq != uint64(2+tc.streams) {
-					t.Errorf("%s: second gap = %+v, want nothing counted twice, after event %d", dir, second, 2+tc.streams)
+				if g := rep.Gaps[0].Gap; g.LostEvents != 1 || g.DeferredEvents != int64(tc.streams) || g.AfterSeq != 1 {
+					t.Errorf("%s: gap = %+v, want 1 lost and %d deferred after event 1", dir, g, tc.streams)
 				}
 			}
 		})
@@ -192,7 +189,9 @@ func TestProbeJournalFailureKeepsOutage(t *testing.T) {
 // digest that covers the gap marker are part of the probe. When either
 // cannot be written, the trail is not recovered: the node never admits
 // requests in between, and the same outage goes on (one outage counted, the
-// backoff continuing) until a probe writes a marker and signs it.
+// backoff continuing) until a probe completes the steps. The marker the
+// failed probe wrote records the outage: nothing happened since that the
+// next probe would need another marker for.
 func TestProbeStepFailureKeepsOutage(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -247,13 +246,12 @@ func TestProbeStepFailureKeepsOutage(t *testing.T) {
 				t.Fatal(err)
 			}
 			ids, _ := countIDs(t, w.Dir())
-			if want := []string{"req-000000", "req-000001", "audit-gap-3", "audit-gap-4"}; !slices.Equal(ids, want) {
+			if want := []string{"req-000000", "req-000001", "audit-gap-3"}; !slices.Equal(ids, want) {
 				t.Errorf("log = %v, want %v", ids, want)
 			}
 			rep := mustVerify(t, w.Dir(), w)
-			if len(rep.Gaps) != 2 || rep.Gaps[0].Gap.LostEvents != 1 || rep.Gaps[1].Gap.LostEvents != 0 ||
-				!rep.Gaps[1].Gap.Since.Equal(rep.Gaps[0].Gap.Until.Time) {
-				t.Errorf("gaps = %v, want the first counting the 1 lost request, the second none, starting where the first ends", rep.Gaps)
+			if len(rep.Gaps) != 1 || rep.Gaps[0].Gap.LostEvents != 1 {
+				t.Errorf("gaps = %v, want one counting the 1 lost request", rep.Gaps)
 			}
 		})
 	}
@@ -261,11 +259,14 @@ func TestProbeStepFailureKeepsOutage(t *testing.T) {
 
 // TestProbeFailsAfterMarker: when a probe's write gets the gap marker into
 // the log but leaves a partial line of a kept stream's event that cannot be
-// truncated, the outage goes on, counted afresh. The next marker names the
-// torn file, so that verify explains the torn tail by the outage rather
-// than by a crash; the stream's event is written once, after that marker;
-// and a request refused after the failed probe is in the outage file
-// before its caller hears back (a restart's marker counts it).
+// truncated, the outage goes on. The marker's line was not confirmed (a
+// machine crash may take it back), so the outage is not counted afresh:
+// the next marker restates it, from the same start, with every count (the
+// stream deferred again). It names the torn file, so that verify explains
+// the torn tail by the outage rather than by a crash; the stream's event is
+// written once, after that marker; and a request refused after the failed
+// probe is in the outage file before its caller hears back (a restart's
+// marker counts it).
 func TestProbeFailsAfterMarker(t *testing.T) {
 	t.Parallel()
 	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
@@ -310,9 +311,12 @@ func TestProbeFailsAfterMarker(t *testing.T) {
 	if len(rep.Gaps) != 2 {
 		t.Fatalf("gaps = %v, want 2", rep.Gaps)
 	}
-	g := rep.Gaps[1].Gap
-	if g.LostEvents != 1 || !slices.Equal(g.LostEventIDs, []string{lost.EventID}) || g.DeferredEvents != 1 {
-		t.Errorf("second gap = %+v, want %s lost and the stream deferred", g, lost.EventID)
+	// The first marker's write failed: it restates the whole outage.
+	first, g := rep.Gaps[0].Gap, rep.Gaps[1].Gap
+	if !g.Since.Equal(first.Since.Time) || g.AfterSeq != first.AfterSeq || g.LostEvents != 2 ||
+		!slices.Equal(g.LostEventIDs, []string{"req-000002", lost.EventID}) || g.DeferredEvents != 1 ||
+		!strings.Contains(rep.Gaps[1].String(), "restates") {
+		t.Errorf("second gap = %s, want it to restate the first: since %v, req-000002 and %s lost, the stream deferred", rep.Gaps[1], first.Since, lost.EventID)
 	}
 	if len(rep.Warnings) != 1 || rep.Warnings[0].Kind != TornTail || !slices.Equal(g.TornFiles, []string{rep.Warnings[0].File}) ||
 		!strings.Contains(rep.Warnings[0].Detail, "failed write of the outage") {
@@ -333,8 +337,8 @@ func TestProbeFailsAfterMarker(t *testing.T) {
 	if len(rep2.Gaps) != 2 {
 		t.Fatalf("after the restart: gaps = %v, want 2", rep2.Gaps)
 	}
-	if g := rep2.Gaps[1].Gap; g.LostEvents != 1 || !slices.Equal(g.LostEventIDs, []string{lost.EventID}) {
-		t.Errorf("after the restart: second gap = %+v, want %s lost", g, lost.EventID)
+	if g := rep2.Gaps[1].Gap; g.LostEvents != 2 || !slices.Equal(g.LostEventIDs, []string{"req-000002", lost.EventID}) {
+		t.Errorf("after the restart: second gap = %+v, want req-000002 and %s lost", g, lost.EventID)
 	}
 	if got := eventIDs(readEvents(t, w2.Dir())); !slices.Equal(got, []string{"audit-gap-1/audit_unavailable", "audit-gap-2/audit_unavailable", stream.EventID + "/" + InterruptedErrorCode}) {
 		t.Errorf("after the restart: log = %v, want the two markers and the stream interrupted", got)

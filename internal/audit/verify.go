@@ -51,6 +51,11 @@ type GapReport struct {
 	Line int64
 	Seq  uint64 // the marker's sequence in the log
 	Gap  Gap
+	// Restates is the earlier marker of the same outage (same since and
+	// afterSeq) that this one restates, or nil: that marker's write failed,
+	// so the writer wrote this one with every count again. Count the
+	// outage once, by this marker.
+	Restates *GapReport
 }
 
 // Lost reports whether requests went unrecorded in the gap.
@@ -82,6 +87,9 @@ func (g *GapReport) String() string {
 	}
 	if d.DeferredEvents > 0 {
 		fmt.Fprintf(&b, "; %d events of streams running at the time follow the marker", d.DeferredEvents)
+	}
+	if g.Restates != nil {
+		fmt.Fprintf(&b, "; restates the marker at %s:%d, whose write failed (count the outage once, by this marker)", g.Restates.File, g.Restates.Line)
 	}
 	return b.String()
 }
@@ -290,7 +298,14 @@ func (v *verifier) file(lf dirFile, newest bool) error {
 			// key can hold these bytes.
 			g, err := ParseLine(line)
 			if err == nil && g.Gap != nil {
-				v.rep.Gaps = append(v.rep.Gaps, &GapReport{File: lf.name, Line: n, Seq: ref.seq, Gap: *g.Gap})
+				gr := &GapReport{File: lf.name, Line: n, Seq: ref.seq, Gap: *g.Gap}
+				for _, p := range slices.Backward(v.rep.Gaps) {
+					if p.Gap.AfterSeq == gr.Gap.AfterSeq && p.Gap.Since.Equal(gr.Gap.Since.Time) {
+						gr.Restates = p
+						break
+					}
+				}
+				v.rep.Gaps = append(v.rep.Gaps, gr)
 			}
 		}
 		if ref.seq == v.digested()+1 {

@@ -101,6 +101,11 @@ type Writer struct {
 	cleanup   []string // empty files a failed write left and could not remove yet
 	torn      []string // files a failed write left with a partial line
 
+	// digestRetry is the name of digest digestSeq+1 when writing it failed:
+	// the failure may have come after the rename (the directory fsync), so
+	// the file may be in place, and the retry reuses the name to replace it.
+	digestRetry string
+
 	unavail atomic.Pointer[UnavailableError] // published copy of out, for Err
 }
 
@@ -595,7 +600,7 @@ func (w *Writer) startup() {
 		w.probe()
 		return
 	}
-	if err := w.writeKept(nil); err != nil {
+	if _, err := w.writeKept(nil); err != nil {
 		return // the writer is unavailable and probes
 	}
 	if err := w.rewriteJournal(); err != nil {
@@ -620,7 +625,7 @@ func (w *Writer) shutdown() error {
 				oi.final = interruptedBody(oi.ev, w.region)
 			}
 		}
-		if err := w.writeKept(nil); err == nil && len(w.journal.open) == 0 {
+		if _, err := w.writeKept(nil); err == nil && len(w.journal.open) == 0 {
 			if err := w.rewriteJournal(); err != nil {
 				w.fail(err)
 			}
@@ -631,8 +636,11 @@ func (w *Writer) shutdown() error {
 		// The journal keeps the intents of streams whose events are not
 		// written; the next Open writes them.
 		w.saveOutage() // the next start writes the gap marker
-		w.log.Error("audit trail closed while unavailable: the next start records the gap", "since", w.out.since,
-			"lost_events", w.out.lost, "error", w.out.cause)
+		msg := "audit trail closed while unavailable: the next start records the gap"
+		if w.recorded() {
+			msg = "audit trail closed while unavailable: a gap marker records the outage; the next start signs the digest"
+		}
+		w.log.Error(msg, "since", w.out.since, "lost_events", w.out.lost, "error", w.out.cause)
 		err = w.unavail.Load()
 	} else {
 		err = w.sync()
@@ -725,11 +733,9 @@ func (w *Writer) commit(items []*item) {
 	}
 	w.writeBuffered(durable)
 	w.journalCommit(items)
-	if w.out != nil && w.out.lost != w.out.saved {
+	if w.out != nil && w.out.unsaved() {
 		// Before the callers hear of it: a restart must not forget a loss.
-		if err := w.saveOutage(); err == nil {
-			w.out.saved = w.out.lost
-		}
+		w.saveOutage() // logged by the probes if it keeps failing
 	}
 	var failed, written int64
 	for _, it := range items {
@@ -1028,10 +1034,21 @@ func (w *Writer) writeDigest() error {
 	return w.signDigest()
 }
 
-// signDigest signs and writes a digest of the events since the last one,
-// which the caller has made durable: writeDigest, or the probe, whose
-// events were written with an fsync and which writes the digest before it
-// declares the outage over.
+// signDigest signs and writes a digest of the events since the last one.
+// The caller fsynced the lines it wrote: writeDigest fsyncs the current
+// file first, and the probe wrote its marker and the kept events with an
+// fsync (and signs before it declares the outage over). The range may also
+// hold lines of a file that abandon closed after a failed write, whose
+// fsync failed or was never confirmed (lines written under SyncInterval
+// before the failure, and unconfirmed lines the write could not take
+// back): the digest vouches for them as they are on disk when it is
+// signed, not for their durability, so a machine crash that takes them
+// back makes verify report the file truncated.
+//
+// A digest whose write failed is retried under the same name (see
+// digestRetry), so that the directory never holds two files of one number:
+// the rename replaces whatever the failed attempt left, and either copy
+// starts the chain's next link where the previous digest ended.
 func (w *Writer) signDigest() error {
 	if w.seq == w.digested {
 		return nil
@@ -1061,10 +1078,15 @@ func (w *Writer) signDigest() error {
 	if err != nil {
 		return err
 	}
-	name := digestName(w.region, now, d.Sequence)
+	name := w.digestRetry
+	if name == "" {
+		name = digestName(w.region, now, d.Sequence)
+	}
 	if err := writeFileAtomic(w.fs, w.dir, name, b); err != nil {
+		w.digestRetry = name
 		return fmt.Errorf("write digest %s: %w", name, err)
 	}
+	w.digestRetry = ""
 	w.stats.digests.Add(1)
 	sum := sha256.Sum256(b)
 	w.digestSeq, w.digestSum, w.digested = d.Sequence, hex.EncodeToString(sum[:]), w.seq
