@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // chunkReader hands out its data in reads of at most per bytes, or of one
@@ -116,6 +118,41 @@ func BenchmarkPassThroughBurst(b *testing.B) {
 			if _, err := s.Recv(); err != nil {
 				break
 			}
+		}
+	}
+}
+
+// stopSpy is a stopped timer that calls onStop at each Stop.
+type stopSpy struct{ onStop func() }
+
+func (t *stopSpy) Stop() bool               { t.onStop(); return false }
+func (t *stopSpy) Reset(time.Duration) bool { return false }
+
+// TestErrorEventEndsAfterTheTimerStops: an upstream's error event ends the
+// stream (so that Close drains it) only once the read's idle timer is
+// stopped, both decoded and in pass-through: a Close on another goroutine
+// in between would start a drain whose bound, that same timer, Recv then
+// stops.
+func TestErrorEventEndsAfterTheTimerStops(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		data := "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n"
+		src := &chunkReader{data: data}
+		s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer),
+			raw: raw, idle: time.Hour}
+		var endedAtStop []bool
+		s.timer = &stopSpy{onStop: func() { endedAtStop = append(endedAtStop, s.ended.Load()) }}
+		var err error
+		for err == nil {
+			_, err = s.Recv()
+		}
+		if !strings.Contains(err.Error(), "overloaded") {
+			t.Fatalf("raw=%v: error %v, want the upstream's", raw, err)
+		}
+		if slices.Contains(endedAtStop, true) {
+			t.Errorf("raw=%v: the stream had ended when its timer stopped (%v)", raw, endedAtStop)
+		}
+		if !s.ended.Load() {
+			t.Errorf("raw=%v: the error event did not end the stream", raw)
 		}
 	}
 }

@@ -488,6 +488,9 @@ type sseStream struct {
 	// then drain the body. It is atomic because Close may run on another
 	// goroutine than Recv.
 	ended atomic.Bool
+	// errorEvent is set by readEvent when the upstream sent an error
+	// event, which ends the stream (see readEventWithin).
+	errorEvent bool
 	// raw is set in pass-through: every event is delivered with its bytes
 	// (see readRaw).
 	raw bool
@@ -609,10 +612,17 @@ type firstChunk struct {
 }
 
 // readEventWithin reads one event within the idle time-out.
+//
+// An upstream's error event ends the stream (ended) only once the timer is
+// stopped: a Close on another goroutine could otherwise start the drain,
+// whose bound is that same timer, and see it stopped under it.
 func (s *sseStream) readEventWithin() error {
 	s.timer.Reset(s.idle)
 	err := s.readEvent()
 	s.timer.Stop()
+	if s.errorEvent {
+		s.ended.Store(true)
+	}
 	if err != nil && s.timedOut.Load() {
 		return &inference.Error{Kind: inference.KindTimeout, Message: "the model stopped sending (no event for " + s.idle.String() + ")", Err: err}
 	}
@@ -711,7 +721,7 @@ func (s *sseStream) readEvent() error {
 			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a malformed stream event", Err: err}
 		}
 		if chunk.Error != nil {
-			s.ended.Store(true)
+			s.errorEvent = true
 			return &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + chunk.Error.Message}
 		}
 		if !s.started {
@@ -755,11 +765,11 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 				Message string `json:"message"`
 			}
 			json.Unmarshal(e, &we)
-			s.ended.Store(true)
+			s.errorEvent = true
 			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + truncate(we.Message, 300)}
 		}
 	}
-	if u := inference.Field(data, "usage"); u != nil && !bytes.Equal(u, []byte("null")) {
+	if u := inference.FieldUnlessNull(data, "usage"); u != nil {
 		var ou oaUsage
 		if err := json.Unmarshal(u, &ou); err != nil {
 			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a malformed stream event", Err: err}

@@ -126,7 +126,9 @@ func TestPassThroughOpenAIRoundTrip(t *testing.T) {
 // pass-through: reading, classifying and handing on an upstream event
 // allocates nothing.
 func BenchmarkPassThroughStream(b *testing.B) {
-	event := []byte("data: {\"id\":\"up-1\",\"model\":\"upstream-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" word\"},\"finish_reason\":null}]}\n\n")
+	// A chunk as OpenAI (and mockllm) send them with include_usage: every
+	// chunk carries "usage":null.
+	event := []byte(`data: {"id":"chatcmpl-up-1","object":"chat.completion.chunk","created":1796629998,"model":"upstream-1","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
 	src := &repeatReader{event: event}
 	s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, 8192), raw: true, started: true}
 	s.timer = newStoppedTimer()

@@ -131,6 +131,47 @@ func Field(b []byte, key string) []byte {
 	return b[s:e]
 }
 
+// FieldUnlessNull is Field for a member that is usually null, as a
+// stream's "usage" is in every chunk but the last: it returns the raw value
+// of the top-level key of b, or nil when the key is absent or null.
+//
+// It looks for the key's name first: inside a JSON string a quote is
+// escaped, so the name followed by a colon can appear in b only as a
+// member's name, at some depth. When every such member is null, so is the
+// top-level one (or it is absent), and the members are not walked; any
+// other value is read with Field.
+func FieldUnlessNull(b []byte, key string) []byte {
+	var name [64]byte
+	if len(key)+2 > len(name) {
+		return nonNull(Field(b, key))
+	}
+	q := append(append(append(name[:0], '"'), key...), '"')
+	for off := 0; ; {
+		i := bytes.Index(b[off:], q)
+		if i < 0 {
+			return nil
+		}
+		j := skipSpace(b, off+i+len(q))
+		if j >= len(b) || b[j] != ':' {
+			off += i + len(q) // a string value, not a name
+			continue
+		}
+		j = skipSpace(b, j+1)
+		if !bytes.HasPrefix(b[j:], []byte("null")) {
+			return nonNull(Field(b, key))
+		}
+		off = j + len("null")
+	}
+}
+
+// nonNull is raw unless it is JSON null.
+func nonNull(raw []byte) []byte {
+	if bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	return raw
+}
+
 // AppendSetField appends to dst the object b with the top-level key set to
 // the raw JSON value: replaced in place when present (every other byte
 // kept), else inserted first.
