@@ -81,13 +81,19 @@ func (b bound) meets(v float64) bool {
 	return v <= b.limit
 }
 
+// minConfidence is the coverage the median's interval needs for a verdict:
+// with fewer than 6 rounds (--sequential 5) even the whole range falls
+// short, and the target stays unsettled.
+const minConfidence = 0.95
+
 // judge applies b to a figure computed per round. The target uses the
 // median (met reports its side); the verdict is Met when the median's
 // confidence interval (Spread.Low to Spread.High, at least 95% wherever
 // the rounds allow it) lies wholly on the side of the bound that meets
 // it, Missed when it lies wholly on the other, and Unsettled when it
-// straddles the bound or there is no interval (no round, or too many
-// rounds without a value). With the closed loop's 6 rounds the interval
+// straddles the bound or there is no interval covering the median with
+// at least 95% (no round, fewer than 6 rounds, or too many rounds without
+// a value). With the closed loop's 6 rounds the interval
 // is the rounds' whole range: Met when every round meets the bound,
 // Missed when none does. With the sequential phase's 10 rounds it leaves
 // out the lowest and the highest round. The rule is the same for every
@@ -99,7 +105,7 @@ func judge(s Spread, b bound) (met bool, v Verdict) {
 		return false, Unsettled
 	}
 	met = b.meets(s.Median)
-	if s.Confidence == 0 {
+	if s.Confidence < minConfidence {
 		return met, Unsettled
 	}
 	switch low, high := b.meets(s.Low), b.meets(s.High); {

@@ -179,9 +179,13 @@ func TestJudge(t *testing.T) {
 		{"one round", spread(1.2), atMost2, true, Unsettled},
 		{"no round", spread(), atMost2, false, Unsettled},
 		{"no round with a value", spread(math.NaN(), math.NaN()), atMost2, false, Unsettled},
-		{"at least: every round at or above", spread(0.5, 0.6, 0.55), atLeastHalf, true, Met},
-		{"at least: every round below", spread(0.35, 0.42, 0.49), atLeastHalf, false, Missed},
-		{"at least: straddling", spread(0.35, 0.53, 0.6), atLeastHalf, true, Unsettled},
+		{"at least: every round at or above", spread(0.5, 0.6, 0.55, 0.7, 0.52, 0.8), atLeastHalf, true, Met},
+		{"at least: every round below", spread(0.35, 0.42, 0.49, 0.3, 0.44, 0.4), atLeastHalf, false, Missed},
+		{"at least: straddling", spread(0.35, 0.53, 0.6, 0.7, 0.52, 0.8), atLeastHalf, true, Unsettled},
+		// Fewer than 6 rounds (--sequential 5): even the whole range covers
+		// the median with less than 95%, too little to settle.
+		{"five rounds, all within: below 95%", spread(1.2, 1.5, 1.9, 1.4, 1.3), atMost2, true, Unsettled},
+		{"three rounds, all past: below 95%", spread(2.2, 2.5, 3), atMost2, false, Unsettled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
