@@ -191,8 +191,8 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 	return out
 }
 
-// derive fills the CPU added over direct (pooled) and the ratios to the
-// bare proxy, each the median over rounds of the ratio within a round: a
+// derive fills the CPU added over direct (pooled; whenever direct ran, the
+// bare proxy or not) and the ratios to the bare proxy, each the median over rounds of the ratio within a round: a
 // scenario and the bare proxy of the same round ran next to each other,
 // so drift of the machine between rounds cancels. A round in which a
 // scenario (or direct, or the bare proxy) completed no request, or in
@@ -210,6 +210,12 @@ func (l *LevelReport) derive() {
 			return RoundFigures{}, false
 		}
 		return s.Rounds[r], true
+	}
+	if direct.Requests > 0 {
+		for i := range l.Scenarios {
+			s := &l.Scenarios[i]
+			s.AddedCPUPer1k = s.CPUSecondsPer1k - direct.CPUSecondsPer1k
+		}
 	}
 	if bare.Requests == 0 {
 		return // a run restricted to other scenarios: nothing to divide by
@@ -229,7 +235,6 @@ func (l *LevelReport) derive() {
 		if direct.Requests == 0 {
 			continue
 		}
-		s.AddedCPUPer1k = s.CPUSecondsPer1k - direct.CPUSecondsPer1k
 		s.CPUSpread = spreadOf(max(n, len(direct.Rounds)), func(r int) (float64, bool) {
 			sr, ok1 := round(s, r)
 			br, ok2 := round(&bare, r)
