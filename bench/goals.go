@@ -10,9 +10,12 @@ type Goal struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 	Want  string `json:"want"`
-	// Met says whether the figure the target uses meets it: for a target
-	// judged per round, the median of the rounds.
+	// Met says whether the run settles the target as met: Verdict is Met.
 	Met bool `json:"met"`
+	// MedianMeets says whether the figure the target uses meets it: for
+	// a target judged per round, the median of the rounds, whatever the
+	// verdict; for the others, the single figure (then equal to Met).
+	MedianMeets bool `json:"median_meets"`
 	// Verdict is Met or Missed when the run settles the target, Unsettled
 	// when it does not (see [judge]).
 	Verdict Verdict `json:"verdict"`
@@ -27,7 +30,7 @@ type Verdict int
 const (
 	// Unsettled: the target is judged per round and the median's
 	// interval straddles the bound, or there is no interval; Goal.Met
-	// still tells the median's side.
+	// is false and Goal.MedianMeets tells the median's side.
 	Unsettled Verdict = iota
 	// Met: the median's interval (with 6 rounds, every round), or the
 	// single figure, meets the target.
@@ -158,6 +161,7 @@ func evaluate(r *Report) []Goal {
 	for i := range gs {
 		if gs[i].Rounds == nil { // one figure: it settles the target
 			gs[i].Verdict = single(gs[i].Met)
+			gs[i].MedianMeets = gs[i].Met
 		}
 	}
 	return gs
@@ -237,7 +241,7 @@ func perRoundGoal(name, pooled string, s Spread, f func(float64) string, b bound
 	case s.Undefined > 1:
 		value += fmt.Sprintf(", %d rounds without a value", s.Undefined)
 	}
-	return Goal{Name: name, Value: value, Want: want, Met: met, Verdict: v, Rounds: &s}
+	return Goal{Name: name, Value: value, Want: want, Met: v == Met, MedianMeets: met, Verdict: v, Rounds: &s}
 }
 
 // usSigned formats milliseconds as microseconds, zero and negative

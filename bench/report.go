@@ -362,7 +362,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 				v = "MISSED"
 			case Unsettled:
 				side = ", median misses it"
-				if t.Met {
+				if t.MedianMeets {
 					side = ", median meets it"
 				}
 			}
