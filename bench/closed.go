@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,9 +195,11 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 // derive fills the CPU added over direct (pooled; whenever direct ran, the
 // bare proxy or not) and the ratios to the bare proxy, each the median over rounds of the ratio within a round: a
 // scenario and the bare proxy of the same round ran next to each other,
-// so drift of the machine between rounds cancels. A round in which a
-// scenario (or direct, or the bare proxy) completed no request, or in
-// which the bare proxy's added CPU was not positive, has no ratio.
+// so drift of the machine between rounds cancels. A round in which the
+// scenario completed no request successfully scores on the failing side
+// (throughput ratio 0, CPU ratio +Inf: see [Spread.Failed]); one in which
+// direct or the bare proxy completed none, or in which the bare proxy's
+// added CPU was not positive, has no ratio.
 func (l *LevelReport) derive() {
 	var direct, bare LevelScenario
 	if d := l.scenario(Direct); d != nil {
@@ -205,8 +208,10 @@ func (l *LevelReport) derive() {
 	if b := l.scenario(BareProxy); b != nil {
 		bare = *b
 	}
+	// round is a scenario's figures in round r; ok is false when it
+	// completed no request successfully in that round (or did not run).
 	round := func(s *LevelScenario, r int) (RoundFigures, bool) {
-		if r >= len(s.Rounds) || s.Rounds[r].Requests == 0 {
+		if r >= len(s.Rounds) || s.Rounds[r].Requests-s.Rounds[r].Errors <= 0 {
 			return RoundFigures{}, false
 		}
 		return s.Rounds[r], true
@@ -224,10 +229,13 @@ func (l *LevelReport) derive() {
 		s := &l.Scenarios[i]
 		n := max(len(s.Rounds), len(bare.Rounds))
 		s.ThroughputSpread = spreadOf(n, func(r int) (float64, bool) {
-			sr, ok1 := round(s, r)
-			br, ok2 := round(&bare, r)
-			if !ok1 || !ok2 {
+			br, ok := round(&bare, r)
+			if !ok {
 				return 0, false
+			}
+			sr, ok := round(s, r)
+			if !ok {
+				return 0, true // failed: no throughput, the missing side of an at-least bound
 			}
 			return roundRatio(sr.Throughput, br.Throughput)
 		})
@@ -236,11 +244,16 @@ func (l *LevelReport) derive() {
 			continue
 		}
 		s.CPUSpread = spreadOf(max(n, len(direct.Rounds)), func(r int) (float64, bool) {
-			sr, ok1 := round(s, r)
 			br, ok2 := round(&bare, r)
 			dr, ok3 := round(&direct, r)
-			if !ok1 || !ok2 || !ok3 {
+			if !ok2 || !ok3 {
 				return 0, false
+			}
+			sr, ok := round(s, r)
+			if !ok {
+				// Failed: no CPU per successful request, the missing
+				// side of an at-most bound.
+				return math.Inf(1), true
 			}
 			return roundRatio(sr.CPUSecondsPer1k-dr.CPUSecondsPer1k, br.CPUSecondsPer1k-dr.CPUSecondsPer1k)
 		})

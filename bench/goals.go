@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -104,7 +105,7 @@ const minConfidence = 0.95
 // bound, a run would call it settled, either way, in about 1 run in 32
 // with 6 rounds and 1 in 47 with 10.
 func judge(s Spread, b bound) (met bool, v Verdict) {
-	if len(s.Rounds) == 0 {
+	if len(s.Rounds)+s.Failed == 0 {
 		return false, Unsettled
 	}
 	met = b.meets(s.Median)
@@ -223,8 +224,8 @@ func evaluateMode(m *ModeReport) []Goal {
 func perRoundGoal(name, pooled string, s Spread, f func(float64) string, b bound, want string) Goal {
 	met, v := judge(s, b)
 	value := pooled + "; no round measured"
-	if len(s.Rounds) > 0 {
-		value = fmt.Sprintf("%s; median of %d rounds %s (rounds %s to %s", pooled, len(s.Rounds), f(s.Median), f(s.Min), f(s.Max))
+	if n := len(s.Rounds) + s.Failed; n > 0 {
+		value = fmt.Sprintf("%s; median of %d rounds %s (rounds %s to %s", pooled, n, f(s.Median), f(s.Min), f(s.Max))
 		switch {
 		case s.Confidence == 0:
 			value += "; no interval"
@@ -236,6 +237,12 @@ func perRoundGoal(name, pooled string, s Spread, f func(float64) string, b bound
 		value += ")"
 	}
 	switch {
+	case s.Failed == 1:
+		value += ", 1 round in which the path failed"
+	case s.Failed > 1:
+		value += fmt.Sprintf(", %d rounds in which the path failed", s.Failed)
+	}
+	switch {
 	case s.Undefined == 1:
 		value += ", 1 round without a value"
 	case s.Undefined > 1:
@@ -245,13 +252,21 @@ func perRoundGoal(name, pooled string, s Spread, f func(float64) string, b bound
 }
 
 // usSigned formats milliseconds as microseconds, zero and negative
-// included (a difference of two paths may be either).
+// included (a difference of two paths may be either); a failed round's
+// +Inf is ∞.
 func usSigned(ms float64) string {
+	if math.IsInf(ms, 1) {
+		return "∞"
+	}
 	return fmt.Sprintf("%.0fµs", ms*1000)
 }
 
-// xSigned formats a ratio, zero and negative included.
+// xSigned formats a ratio, zero and negative included; a failed round's
+// +Inf is ∞.
 func xSigned(r float64) string {
+	if math.IsInf(r, 1) {
+		return "∞"
+	}
 	return fmt.Sprintf("%.2fx", r)
 }
 

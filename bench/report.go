@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -218,8 +219,11 @@ func stepReport(st step, stream bool, slo time.Duration) StepReport {
 	if st.elapsed > 0 {
 		r.Throughput = float64(ok) / st.elapsed.Seconds()
 	}
-	if r.Requests > 0 {
-		r.CPUSecondsPer1k = st.cpu.Seconds() / float64(r.Requests) * 1000
+	// CPU per successful request: the CPU the failures took counts
+	// against the successes, so a path failing fast never looks cheap;
+	// with no success there is no figure.
+	if ok > 0 {
+		r.CPUSecondsPer1k = st.cpu.Seconds() / float64(ok) * 1000
 	}
 	r.Sustained = r.Errors == 0 && r.Throughput >= 0.9*st.rate && r.Latency.P99 <= float64(slo)/float64(time.Millisecond)
 	return r
@@ -253,8 +257,12 @@ func (m *ModeReport) derive() {
 }
 
 // sequentialSpread computes f for each round of the sequential phase from
-// that round's p50 of each named scenario (in the order named); a round in
-// which one of them had no successful request has no value.
+// that round's p50 of each named scenario (in the order named), the last
+// being the path under test and the others the baselines f subtracts or
+// divides by. Every figure of the sequential phase is bounded from above
+// (latency): a round in which the path under test had no successful
+// request scores +Inf (see [Spread.Failed]); one in which a baseline had
+// none has no value.
 func (m *ModeReport) sequentialSpread(names []string, f func(p50 []float64) (float64, bool)) Spread {
 	rounds := make([][]float64, len(names))
 	n := 0
@@ -265,10 +273,17 @@ func (m *ModeReport) sequentialSpread(names []string, f func(p50 []float64) (flo
 	return spreadOf(n, func(r int) (float64, bool) {
 		p50 := make([]float64, len(names))
 		for i, rs := range rounds {
-			if r >= len(rs) || rs[r] <= 0 {
-				return 0, false
+			if r < len(rs) && rs[r] > 0 {
+				p50[i] = rs[r]
 			}
-			p50[i] = rs[r]
+		}
+		for _, v := range p50[:len(p50)-1] {
+			if v == 0 {
+				return 0, false // a baseline failed: nothing to compare with
+			}
+		}
+		if p50[len(p50)-1] == 0 {
+			return math.Inf(1), true // the path under test failed
 		}
 		return f(p50)
 	})
@@ -380,20 +395,33 @@ func us(ms float64) string {
 }
 
 func x(r float64) string {
-	if r == 0 {
+	switch {
+	case r == 0:
 		return "-"
+	case math.IsInf(r, 1): // the median of rounds most of which failed
+		return "∞"
 	}
 	return fmt.Sprintf("%.2fx", r)
 }
 
 // span is a spread's min-max for the tables: "-" without a value.
 func span(s Spread) string {
-	if len(s.Rounds) == 0 || s.Min == 0 && s.Max == 0 {
+	if len(s.Rounds)+s.Failed == 0 || s.Min == 0 && s.Max == 0 {
 		return "-"
 	}
 	t := fmt.Sprintf("%.2f–%.2f", s.Min, s.Max)
+	if math.IsInf(s.Max, 1) {
+		t = fmt.Sprintf("%.2f–∞", s.Min)
+	}
+	var notes []string
+	if s.Failed > 0 {
+		notes = append(notes, fmt.Sprintf("%d failed", s.Failed))
+	}
 	if s.Undefined > 0 {
-		t += fmt.Sprintf(" (%d n/a)", s.Undefined)
+		notes = append(notes, fmt.Sprintf("%d n/a", s.Undefined))
+	}
+	if len(notes) > 0 {
+		t += " (" + strings.Join(notes, ", ") + ")"
 	}
 	return t
 }

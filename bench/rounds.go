@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 )
@@ -39,32 +40,71 @@ type Spread struct {
 	Low        float64 `json:"low"`
 	High       float64 `json:"high"`
 	Confidence float64 `json:"confidence"`
-	// Rounds holds the value of each round that had one, in run order.
+	// Rounds holds the value of each round that had a finite one, in run
+	// order.
 	Rounds []float64 `json:"rounds"`
+	// Failed counts the rounds in which the path under test had no
+	// successful request, for a figure whose target is an upper bound
+	// (latency, CPU): such a round scores +Inf, worse than any round, so
+	// that a path failing in some rounds cannot meet a target on the
+	// others. (A lower bound, throughput, scores such a round 0, an
+	// ordinary value.) The median, Max and High may then be +Inf, written
+	// as null in the JSON.
+	Failed int `json:"failed,omitempty"`
 	// Undefined counts the rounds that had no value: a ratio whose
 	// denominator was not positive (the bare proxy's added cost lost in
-	// that round's noise), or a round a scenario measured no successful
-	// request in.
+	// that round's noise), or a round in which a baseline the figure
+	// needs (direct, the bare proxy, or meridian-local for the forwarded
+	// path's cost beyond it) measured no successful request.
 	Undefined int `json:"undefined,omitempty"`
 }
 
+// MarshalJSON writes the spread with an infinite median, end or extreme
+// (a failed round's) as null: JSON has no infinity.
+func (s Spread) MarshalJSON() ([]byte, error) {
+	num := func(v float64) *float64 {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		Median     *float64  `json:"median"`
+		Min        *float64  `json:"min"`
+		Max        *float64  `json:"max"`
+		Low        *float64  `json:"low"`
+		High       *float64  `json:"high"`
+		Confidence float64   `json:"confidence"`
+		Rounds     []float64 `json:"rounds"`
+		Failed     int       `json:"failed,omitempty"`
+		Undefined  int       `json:"undefined,omitempty"`
+	}{num(s.Median), num(s.Min), num(s.Max), num(s.Low), num(s.High), s.Confidence, s.Rounds, s.Failed, s.Undefined})
+}
+
 // spreadOf calls f for each of n rounds and summarizes the values of the
-// rounds for which it reports ok. With no such round, the zero Spread
-// (plus the undefined count) is returned.
+// rounds for which it reports ok; a value of +Inf is a failed round (see
+// [Spread.Failed]), ranked above every other. With no such round, the
+// zero Spread (plus the undefined count) is returned.
 func spreadOf(n int, f func(r int) (v float64, ok bool)) Spread {
 	var s Spread
 	for r := range n {
 		v, ok := f(r)
-		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		switch {
+		case ok && math.IsInf(v, 1):
+			s.Failed++
+		case !ok || math.IsNaN(v) || math.IsInf(v, -1):
 			s.Undefined++
-			continue
+		default:
+			s.Rounds = append(s.Rounds, v)
 		}
-		s.Rounds = append(s.Rounds, v)
 	}
-	if len(s.Rounds) == 0 {
+	if len(s.Rounds)+s.Failed == 0 {
 		return s
 	}
 	sorted := slices.Sorted(slices.Values(s.Rounds))
+	for range s.Failed {
+		sorted = append(sorted, math.Inf(1))
+	}
 	s.Min, s.Max = sorted[0], sorted[len(sorted)-1]
 	if k := len(sorted); k%2 == 1 {
 		s.Median = sorted[k/2]
