@@ -143,14 +143,17 @@ func busyElapsed(ok []int, busy []time.Duration) time.Duration {
 	return time.Duration(float64(n) / rate * float64(time.Second))
 }
 
-// runConcurrency measures every target at each level, in
-// [concurrencyRounds] interleaved rounds per level of
-// ConcurrencyStep/concurrencyRounds each, the order changing every round
-// (see [roundOrder]). The absolute figures pool the rounds; the ratios are
-// taken within each round (see [LevelReport.derive]). Before a level each
-// target runs briefly at it unmeasured, so that its connections exist.
-func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream bool, opts Options, mode string) []LevelReport {
+// runConcurrency measures every target at each level, in R interleaved
+// rounds per level ([concurrencyRoundsFor] the number of targets, which it
+// returns) of ConcurrencyStep/R each, the order changing every round (see
+// [schedule]), every slot after a [settleSlot]. The absolute figures pool the
+// rounds; the ratios are taken within each round (see
+// [LevelReport.derive]). Before a level each target runs briefly at it
+// unmeasured, so that its connections exist.
+func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream bool, opts Options, mode string) ([]LevelReport, int) {
 	var out []LevelReport
+	nRounds := concurrencyRoundsFor(len(targets))
+	order := schedule(len(targets), nRounds)
 	for _, n := range opts.Concurrency {
 		if ctx.Err() != nil {
 			break
@@ -160,9 +163,10 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 			t.closedLoop(ctx, body, stream, n, min(opts.ConcurrencyStep/4, 200*time.Millisecond))
 		}
 		rounds := make([][]step, len(targets)) // rounds[i][r]: target i in round r
-		for r := range concurrencyRounds {
-			for _, i := range roundOrder(len(targets), r) {
-				rounds[i] = append(rounds[i], targets[i].closedLoop(ctx, body, stream, n, opts.ConcurrencyStep/concurrencyRounds))
+		for _, o := range order {
+			for _, i := range o {
+				settleSlot()
+				rounds[i] = append(rounds[i], targets[i].closedLoop(ctx, body, stream, n, opts.ConcurrencyStep/time.Duration(nRounds)))
 			}
 		}
 		lr := LevelReport{InFlight: n}
@@ -189,7 +193,7 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 		}
 		out = append(out, lr)
 	}
-	return out
+	return out, nRounds
 }
 
 // derive fills the CPU added over direct (pooled; whenever direct ran, the

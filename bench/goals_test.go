@@ -14,17 +14,17 @@ import (
 func modeFixture(fwdP50, fwdRate, fwdCPU, localCPU float64) ModeReport {
 	seq := func(name string, p50 float64) ScenarioReport {
 		return ScenarioReport{Name: name, Sequential: Summary{Requests: 10, Latency: Latency{P50: p50}},
-			SequentialRoundsP50: slices.Repeat([]float64{p50}, sequentialRounds)}
+			SequentialRoundsP50: slices.Repeat([]float64{p50}, sequentialRoundsFor(4))}
 	}
 	lvl := func(name string, rate, cpu float64) LevelScenario {
 		return LevelScenario{Name: name, Requests: 100, Throughput: rate, CPUSecondsPer1k: cpu,
-			Rounds: slices.Repeat([]RoundFigures{{Requests: 100 / concurrencyRounds, Throughput: rate, CPUSecondsPer1k: cpu}}, concurrencyRounds)}
+			Rounds: slices.Repeat([]RoundFigures{{Requests: 100 / concurrencyRoundsFor(4), Throughput: rate, CPUSecondsPer1k: cpu}}, concurrencyRoundsFor(4))}
 	}
 	m := ModeReport{Mode: "non-streaming", Scenarios: []ScenarioReport{
 		seq(Direct, 0.1), seq(BareProxy, 0.2), seq(MeridianLocal, 0.22), seq(MeridianForwarded, fwdP50),
 	}, Concurrency: []LevelReport{{InFlight: 32, Scenarios: []LevelScenario{
 		lvl(Direct, 2000, 0.1), lvl(BareProxy, 1000, 0.2), lvl(MeridianLocal, 900, 0.1+localCPU), lvl(MeridianForwarded, fwdRate, 0.1+fwdCPU),
-	}}}}
+	}}}, SequentialRounds: sequentialRoundsFor(4), ConcurrencyRounds: concurrencyRoundsFor(4)}
 	m.derive()
 	m.Concurrency[0].derive()
 	return m

@@ -52,7 +52,9 @@ type Settings struct {
 	Concurrency     []int  `json:"concurrency"`
 	ConcurrencyStep string `json:"concurrency_step"`
 	// SequentialRounds and ConcurrencyRounds are how many interleaved
-	// rounds the sequential phase and each closed-loop level ran in.
+	// rounds the sequential phase and each closed-loop level run in for
+	// the scenarios selected (see [ModeReport] for a mode's, which differ
+	// when a peer failed its warm-up).
 	SequentialRounds  int `json:"sequential_rounds"`
 	ConcurrencyRounds int `json:"concurrency_rounds"`
 	// Scenarios lists the scenarios the run was restricted to; empty
@@ -67,7 +69,7 @@ func settingsOf(o Options) Settings {
 	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
 		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without,
 		Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios,
-		SequentialRounds: o.sequentialRounds(), ConcurrencyRounds: concurrencyRounds}
+		SequentialRounds: o.sequentialRounds(o.scenarioCount()), ConcurrencyRounds: concurrencyRoundsFor(o.scenarioCount())}
 }
 
 // ModeReport holds every scenario of one mode (non-streaming or streaming).
@@ -81,6 +83,13 @@ type ModeReport struct {
 	Skipped []string `json:"skipped,omitempty"`
 	// Concurrency is the closed-loop sweep, one entry per level.
 	Concurrency []LevelReport `json:"concurrency,omitempty"`
+	// SequentialRounds and ConcurrencyRounds are how many interleaved
+	// rounds this mode's sequential phase and each of its closed-loop
+	// levels ran in: the least multiple of the period of the rounds'
+	// orders for the scenarios measured at or above a minimum (see
+	// [schedule]).
+	SequentialRounds  int `json:"sequential_rounds"`
+	ConcurrencyRounds int `json:"concurrency_rounds,omitempty"`
 }
 
 func (m *ModeReport) scenario(name string) *ScenarioReport {
@@ -319,7 +328,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			lat = "time to first token"
 		}
 		fmt.Fprintf(bw, "\n%s (%s; + is added over direct; x is the ratio to the bare proxy; after +seq p50, x is the median of the ratios of each of %d rounds and range their min-max)\n",
-			mr.Mode, lat, r.Settings.SequentialRounds)
+			mr.Mode, lat, mr.SequentialRounds)
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "scenario\tseq p50\t+seq p50\tx\trange\tmax rate/s\tx\t\t+p50\t+p90\t+p99\t+p99.9\terrors\tCPU s/1k\t+CPU s/1k\tx\tpeak RSS\t")
 		for _, s := range mr.Scenarios {
@@ -334,7 +343,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		if len(mr.Concurrency) > 0 {
 			fmt.Fprintf(bw, "\n%s, closed loop at GOMAXPROCS %d (N requests always in flight, in %d rounds; figures pool the rounds; x is the median of each round's ratio to the bare proxy of the same round at the same N, range their min-max)\n",
-				mr.Mode, m.GOMAXPROCS, r.Settings.ConcurrencyRounds)
+				mr.Mode, m.GOMAXPROCS, mr.ConcurrencyRounds)
 			tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "scenario\tin flight\trequests/s\tx\trange\tp50\tp99\terrors\tCPU s/1k\t+CPU s/1k\tx\trange\t")
 			for _, l := range mr.Concurrency {

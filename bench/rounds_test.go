@@ -421,3 +421,57 @@ func TestSpreadJSON(t *testing.T) {
 		t.Errorf("JSON = %s, want %s", b, want)
 	}
 }
+
+// TestScheduleBalance checks the order the phases actually run in, rounds
+// back to back: over the concatenated sequence of the round counts used,
+// every scenario runs directly after each other one equally often, give
+// or take one, so that the leftover work of a slot lands on every
+// scenario alike (the bare proxy must not follow a Meridian path more
+// often than the forwarded path does); every round runs every scenario
+// once, and every scenario runs equally often in each position.
+func TestScheduleBalance(t *testing.T) {
+	for n := 3; n <= 5; n++ {
+		for _, rounds := range []int{sequentialRoundsFor(n), concurrencyRoundsFor(n)} {
+			s := schedule(n, rounds)
+			if len(s) != rounds {
+				t.Fatalf("schedule(%d, %d) has %d rounds", n, rounds, len(s))
+			}
+			var flat []int
+			position := make([][]int, n) // position[scenario][pos]
+			for i := range position {
+				position[i] = make([]int, n)
+			}
+			for r, o := range s {
+				if got := slices.Sorted(slices.Values(o)); !slices.Equal(got, seq(n)) {
+					t.Fatalf("schedule(%d, %d) round %d = %v, want a permutation of 0..%d", n, rounds, r, o, n-1)
+				}
+				for pos, sc := range o {
+					position[sc][pos]++
+				}
+				flat = append(flat, o...)
+			}
+			after := map[[2]int]int{} // {prev, next}
+			for i := 1; i < len(flat); i++ {
+				if flat[i-1] != flat[i] { // a scenario after itself biases no ratio
+					after[[2]int{flat[i-1], flat[i]}]++
+				}
+			}
+			lo, hi := math.MaxInt, 0
+			for a := range n {
+				for b := range n {
+					if a != b {
+						lo, hi = min(lo, after[[2]int{a, b}]), max(hi, after[[2]int{a, b}])
+					}
+				}
+			}
+			if hi-lo > 1 {
+				t.Errorf("n=%d, %d rounds: a scenario runs directly after another one from %d to %d times, want within 1 (sequence %v)", n, rounds, lo, hi, flat)
+			}
+			for sc, ps := range position {
+				if slices.Min(ps) != slices.Max(ps) {
+					t.Errorf("n=%d, %d rounds: scenario %d ran %v times in each position, want equally often", n, rounds, sc, ps)
+				}
+			}
+		}
+	}
+}
