@@ -33,10 +33,10 @@ const (
 	// interval straddles the bound, or there is no interval; Goal.Met
 	// is false and Goal.MedianMeets tells the median's side.
 	Unsettled Verdict = iota
-	// Met: the median's interval (with 6 rounds, every round), or the
+	// Met: the median's interval (with 8 rounds, every round), or the
 	// single figure, meets the target.
 	Met
-	// Missed: the median's interval (with 6 rounds, every round), or the
+	// Missed: the median's interval (with 8 rounds, every round), or the
 	// single figure, is on the wrong side of the target.
 	Missed
 )
@@ -92,18 +92,18 @@ const minConfidence = 0.95
 
 // judge applies b to a figure computed per round. The target uses the
 // median (met reports its side); the verdict is Met when the median's
-// confidence interval (Spread.Low to Spread.High, at least 95% wherever
-// the rounds allow it) lies wholly on the side of the bound that meets
-// it, Missed when it lies wholly on the other, and Unsettled when it
-// straddles the bound or there is no interval covering the median with
-// at least 95% (no round, fewer than 6 rounds, or too many rounds without
-// a value). With the closed loop's 6 rounds the interval
-// is the rounds' whole range: Met when every round meets the bound,
-// Missed when none does. With the sequential phase's 10 rounds it leaves
-// out the lowest and the highest round. The rule is the same for every
-// scenario and every target: were a path's true value exactly on the
-// bound, a run would call it settled, either way, in about 1 run in 32
-// with 6 rounds and 1 in 47 with 10.
+// confidence interval (Spread.Low to Spread.High) lies wholly on the side
+// of the bound that meets it, Missed when it lies wholly on the other, and
+// Unsettled when it straddles the bound or there is no interval covering
+// the median with at least 95% (no round, fewer than 6 rounds, or too many
+// rounds without a value). A failed round (+Inf, see [Spread.Failed]) is
+// on the wrong side of an at-most bound. With the 4 built-in scenarios'
+// 8 closed-loop rounds the interval is the rounds' whole range: Met when
+// every round meets the bound, Missed when none does. With their 12
+// sequential rounds it leaves out the two lowest and the two highest. The
+// rule is the same for every scenario and every target: were a path's
+// true value exactly on the bound, a run would call it settled, either
+// way, in about 1 run in 128 with 8 rounds and 1 in 26 with 12.
 func judge(s Spread, b bound) (met bool, v Verdict) {
 	if len(s.Rounds)+s.Failed == 0 {
 		return false, Unsettled

@@ -85,8 +85,9 @@ type Spread struct {
 	// lowest and the k-th highest round, k the largest rank that keeps
 	// Confidence at 95% or more (k = 1, Min to Max, for 6 to 8 rounds and
 	// for fewer than 6, where no interval reaches 95% and the verdict
-	// stays unsettled; k = 2 for 9 to 11 rounds, k = 3 for 12 to 14). A round without a value could lie anywhere, so each one
-	// moves both ends out by a rank. Confidence is 0 when there is no
+	// stays unsettled; k = 2 for 9 to 11 rounds, k = 3 for 12 to 14). A
+	// round without a value could lie anywhere, so each one moves both
+	// ends out by a rank; a failed round ranks above every value. Confidence is 0 when there is no
 	// interval: no defined round left to stand for an end (Low and High
 	// are then 0), or a single round.
 	Low        float64 `json:"low"`
