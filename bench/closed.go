@@ -51,7 +51,9 @@ type LevelScenario struct {
 	ThroughputRatio  float64 `json:"throughput_ratio"`
 	ThroughputSpread Spread  `json:"throughput_ratio_rounds"`
 	Latency          Latency `json:"latency"`
-	CPUSecondsPer1k  float64 `json:"cpu_seconds_per_1k"`
+	// CPUSecondsPer1k is process CPU seconds per 1,000 successful
+	// requests (see [stepReport]); 0 without a success.
+	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 	// AddedCPUPer1k is CPU seconds per 1,000 requests above direct's at
 	// the same level, pooled over the rounds. CPURatio is the median of
 	// CPUSpread: in each round, the scenario's CPU per request minus
@@ -66,9 +68,10 @@ type LevelScenario struct {
 
 // RoundFigures are one scenario's figures in one round of a level.
 type RoundFigures struct {
-	Requests        int     `json:"requests"`
-	Errors          int     `json:"errors"`
-	Throughput      float64 `json:"throughput"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	Throughput float64 `json:"throughput"`
+	// CPUSecondsPer1k is per 1,000 successful requests.
 	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 }
 

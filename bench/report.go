@@ -164,7 +164,10 @@ type StepReport struct {
 	// unsustained step (0 when sustained).
 	RecoverySeconds float64 `json:"recovery_seconds,omitempty"`
 	// Retry marks the second try of a rate whose first try failed.
-	Retry           bool    `json:"retry,omitempty"`
+	Retry bool `json:"retry,omitempty"`
+	// CPUSecondsPer1k is process CPU seconds per 1,000 successful
+	// requests: failures' CPU counts against the successes, so a path
+	// failing fast does not look cheap; 0 without a success.
 	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
 }
