@@ -358,18 +358,15 @@ warm:
 	roundsP50 := make([][]float64, len(targets))
 	rounds := opts.sequentialRounds(len(targets))
 	mr.SequentialRounds = rounds
-	for r, order := range schedule(len(targets), rounds) {
-		for _, i := range order {
-			n := opts.Sequential / rounds
-			if r < opts.Sequential%rounds {
-				n++
-			}
-			settleSlot()
-			got := targets[i].sequential(ctx, body, stream, n)
-			seq[i] = append(seq[i], got...)
-			roundsP50[i] = append(roundsP50[i], summarize(got, stream).Latency.P50)
+	interleave(schedule(len(targets), rounds), settleSlot, func(r, i int) {
+		n := opts.Sequential / rounds
+		if r < opts.Sequential%rounds {
+			n++
 		}
-	}
+		got := targets[i].sequential(ctx, body, stream, n)
+		seq[i] = append(seq[i], got...)
+		roundsP50[i] = append(roundsP50[i], summarize(got, stream).Latency.P50)
+	})
 	for i, t := range targets {
 		sr := ScenarioReport{Name: t.Name, Sequential: summarize(seq[i], stream), SequentialRoundsP50: roundsP50[i]}
 		opts.progress("%s %-20s sequential p50 %s", name, t.Name, us(sr.Sequential.Latency.P50))

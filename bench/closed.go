@@ -166,12 +166,9 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 			t.closedLoop(ctx, body, stream, n, min(opts.ConcurrencyStep/4, 200*time.Millisecond))
 		}
 		rounds := make([][]step, len(targets)) // rounds[i][r]: target i in round r
-		for _, o := range order {
-			for _, i := range o {
-				settleSlot()
-				rounds[i] = append(rounds[i], targets[i].closedLoop(ctx, body, stream, n, opts.ConcurrencyStep/time.Duration(nRounds)))
-			}
-		}
+		interleave(order, settleSlot, func(_, i int) {
+			rounds[i] = append(rounds[i], targets[i].closedLoop(ctx, body, stream, n, opts.ConcurrencyStep/time.Duration(nRounds)))
+		})
 		lr := LevelReport{InFlight: n}
 		for i, t := range targets {
 			var pooled step

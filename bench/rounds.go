@@ -51,6 +51,18 @@ func settleSlot() {
 	runtime.GC()
 }
 
+// interleave runs slot(r, i) for each scenario i of each round r, in the
+// order given (see [schedule]), calling settle before each slot, outside
+// it.
+func interleave(order [][]int, settle func(), slot func(r, i int)) {
+	for r, o := range order {
+		for _, i := range o {
+			settle()
+			slot(r, i)
+		}
+	}
+}
+
 // roundPeriod is how many rounds the orders of n scenarios take to repeat
 // (see [roundOrder]): n, or 2n when n is odd.
 func roundPeriod(n int) int {

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -473,5 +474,19 @@ func TestScheduleBalance(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestInterleaveSettlesEachSlot: every measured slot of an interleaved
+// phase follows a settle, so that the previous slot's garbage and
+// leftover work are not charged to it.
+func TestInterleaveSettlesEachSlot(t *testing.T) {
+	var got []string
+	interleave([][]int{{0, 1, 2}, {2, 0, 1}}, func() { got = append(got, "settle") }, func(r, i int) {
+		got = append(got, fmt.Sprintf("%d:%d", r, i))
+	})
+	want := []string{"settle", "0:0", "settle", "0:1", "settle", "0:2", "settle", "1:2", "settle", "1:0", "settle", "1:1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("interleave ran %v, want %v", got, want)
 	}
 }
