@@ -293,11 +293,28 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 	return nil
 }
 
-// sequentialRounds is how many rounds the sequential phase runs in:
-// [sequentialRounds], or one per request when there are fewer, so that
-// every round has a request of every scenario.
-func (o *Options) sequentialRounds() int {
-	return max(min(sequentialRounds, o.Sequential), 1)
+// sequentialRounds is how many rounds the sequential phase of n scenarios
+// runs in: [sequentialRoundsFor], or one per request when there are fewer,
+// so that every round has a request of every scenario.
+func (o *Options) sequentialRounds(n int) int {
+	return max(min(sequentialRoundsFor(n), o.Sequential), 1)
+}
+
+// scenarioCount is how many scenarios the run measures unless a peer fails
+// its warm-up: the built-in ones and the peers [Options.Scenarios] selects.
+func (o *Options) scenarioCount() int {
+	n := 0
+	for _, name := range builtin {
+		if len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, name) {
+			n++
+		}
+	}
+	for _, p := range o.Peers {
+		if len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, p.Name) {
+			n++
+		}
+	}
+	return n
 }
 
 func (o *Options) progress(format string, args ...any) {
@@ -339,18 +356,17 @@ warm:
 	// proxy are taken within each round (see [ModeReport.derive]).
 	seq := make([][]sample, len(targets))
 	roundsP50 := make([][]float64, len(targets))
-	rounds := opts.sequentialRounds()
-	for r := range rounds {
-		for _, i := range roundOrder(len(targets), r) {
-			n := opts.Sequential / rounds
-			if r < opts.Sequential%rounds {
-				n++
-			}
-			got := targets[i].sequential(ctx, body, stream, n)
-			seq[i] = append(seq[i], got...)
-			roundsP50[i] = append(roundsP50[i], summarize(got, stream).Latency.P50)
+	rounds := opts.sequentialRounds(len(targets))
+	mr.SequentialRounds = rounds
+	interleave(schedule(len(targets), rounds), settleSlot, func(r, i int) {
+		n := opts.Sequential / rounds
+		if r < opts.Sequential%rounds {
+			n++
 		}
-	}
+		got := targets[i].sequential(ctx, body, stream, n)
+		seq[i] = append(seq[i], got...)
+		roundsP50[i] = append(roundsP50[i], summarize(got, stream).Latency.P50)
+	})
 	for i, t := range targets {
 		sr := ScenarioReport{Name: t.Name, Sequential: summarize(seq[i], stream), SequentialRoundsP50: roundsP50[i]}
 		opts.progress("%s %-20s sequential p50 %s", name, t.Name, us(sr.Sequential.Latency.P50))
@@ -379,10 +395,11 @@ warm:
 	// so that a burst from another process lands on every scenario alike.
 	const compareRounds = 3
 	pooled := make([]step, len(targets))
-	for r := range compareRounds {
-		for _, i := range roundOrder(len(targets), r) {
+	for _, order := range schedule(len(targets), compareRounds) {
+		for _, i := range order {
 			t := targets[i]
 			recoverTarget(ctx, t, body, stream)
+			settleSlot()
 			st := t.openLoop(ctx, body, stream, mr.CompareRate, opts.Step/compareRounds, opts.MaxInFlight)
 			p := &pooled[i]
 			p.rate = st.rate
@@ -401,7 +418,7 @@ warm:
 		opts.progress("%s %-20s at %.0f/s: %s", name, t.Name, mr.CompareRate, mr.Scenarios[i].AtRate.brief())
 	}
 	mr.derive()
-	mr.Concurrency = runConcurrency(ctx, targets, body, stream, opts, name)
+	mr.Concurrency, mr.ConcurrencyRounds = runConcurrency(ctx, targets, body, stream, opts, name)
 	return mr, ctx.Err()
 }
 

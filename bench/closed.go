@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,7 +51,9 @@ type LevelScenario struct {
 	ThroughputRatio  float64 `json:"throughput_ratio"`
 	ThroughputSpread Spread  `json:"throughput_ratio_rounds"`
 	Latency          Latency `json:"latency"`
-	CPUSecondsPer1k  float64 `json:"cpu_seconds_per_1k"`
+	// CPUSecondsPer1k is process CPU seconds per 1,000 successful
+	// requests (see [stepReport]); 0 without a success.
+	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 	// AddedCPUPer1k is CPU seconds per 1,000 requests above direct's at
 	// the same level, pooled over the rounds. CPURatio is the median of
 	// CPUSpread: in each round, the scenario's CPU per request minus
@@ -65,9 +68,10 @@ type LevelScenario struct {
 
 // RoundFigures are one scenario's figures in one round of a level.
 type RoundFigures struct {
-	Requests        int     `json:"requests"`
-	Errors          int     `json:"errors"`
-	Throughput      float64 `json:"throughput"`
+	Requests   int     `json:"requests"`
+	Errors     int     `json:"errors"`
+	Throughput float64 `json:"throughput"`
+	// CPUSecondsPer1k is per 1,000 successful requests.
 	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 }
 
@@ -142,14 +146,17 @@ func busyElapsed(ok []int, busy []time.Duration) time.Duration {
 	return time.Duration(float64(n) / rate * float64(time.Second))
 }
 
-// runConcurrency measures every target at each level, in
-// [concurrencyRounds] interleaved rounds per level of
-// ConcurrencyStep/concurrencyRounds each, the order changing every round
-// (see [roundOrder]). The absolute figures pool the rounds; the ratios are
-// taken within each round (see [LevelReport.derive]). Before a level each
-// target runs briefly at it unmeasured, so that its connections exist.
-func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream bool, opts Options, mode string) []LevelReport {
+// runConcurrency measures every target at each level, in R interleaved
+// rounds per level ([concurrencyRoundsFor] the number of targets, which it
+// returns) of ConcurrencyStep/R each, the order changing every round (see
+// [schedule]), every slot after a [settleSlot]. The absolute figures pool the
+// rounds; the ratios are taken within each round (see
+// [LevelReport.derive]). Before a level each target runs briefly at it
+// unmeasured, so that its connections exist.
+func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream bool, opts Options, mode string) ([]LevelReport, int) {
 	var out []LevelReport
+	nRounds := concurrencyRoundsFor(len(targets))
+	order := schedule(len(targets), nRounds)
 	for _, n := range opts.Concurrency {
 		if ctx.Err() != nil {
 			break
@@ -159,11 +166,9 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 			t.closedLoop(ctx, body, stream, n, min(opts.ConcurrencyStep/4, 200*time.Millisecond))
 		}
 		rounds := make([][]step, len(targets)) // rounds[i][r]: target i in round r
-		for r := range concurrencyRounds {
-			for _, i := range roundOrder(len(targets), r) {
-				rounds[i] = append(rounds[i], targets[i].closedLoop(ctx, body, stream, n, opts.ConcurrencyStep/concurrencyRounds))
-			}
-		}
+		interleave(order, settleSlot, func(_, i int) {
+			rounds[i] = append(rounds[i], targets[i].closedLoop(ctx, body, stream, n, opts.ConcurrencyStep/time.Duration(nRounds)))
+		})
 		lr := LevelReport{InFlight: n}
 		for i, t := range targets {
 			var pooled step
@@ -188,15 +193,17 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 		}
 		out = append(out, lr)
 	}
-	return out
+	return out, nRounds
 }
 
-// derive fills the CPU added over direct (pooled) and the ratios to the
-// bare proxy, each the median over rounds of the ratio within a round: a
+// derive fills the CPU added over direct (pooled; whenever direct ran, the
+// bare proxy or not) and the ratios to the bare proxy, each the median over rounds of the ratio within a round: a
 // scenario and the bare proxy of the same round ran next to each other,
-// so drift of the machine between rounds cancels. A round in which a
-// scenario (or direct, or the bare proxy) completed no request, or in
-// which the bare proxy's added CPU was not positive, has no ratio.
+// so drift of the machine between rounds cancels. A round in which the
+// scenario completed no request successfully scores on the failing side
+// (throughput ratio 0, CPU ratio +Inf: see [Spread.Failed]); one in which
+// direct or the bare proxy completed none, or in which the bare proxy's
+// added CPU was not positive, has no ratio.
 func (l *LevelReport) derive() {
 	var direct, bare LevelScenario
 	if d := l.scenario(Direct); d != nil {
@@ -205,11 +212,19 @@ func (l *LevelReport) derive() {
 	if b := l.scenario(BareProxy); b != nil {
 		bare = *b
 	}
+	// round is a scenario's figures in round r; ok is false when it
+	// completed no request successfully in that round (or did not run).
 	round := func(s *LevelScenario, r int) (RoundFigures, bool) {
-		if r >= len(s.Rounds) || s.Rounds[r].Requests == 0 {
+		if r >= len(s.Rounds) || s.Rounds[r].Requests-s.Rounds[r].Errors <= 0 {
 			return RoundFigures{}, false
 		}
 		return s.Rounds[r], true
+	}
+	if direct.Requests > 0 {
+		for i := range l.Scenarios {
+			s := &l.Scenarios[i]
+			s.AddedCPUPer1k = s.CPUSecondsPer1k - direct.CPUSecondsPer1k
+		}
 	}
 	if bare.Requests == 0 {
 		return // a run restricted to other scenarios: nothing to divide by
@@ -218,10 +233,13 @@ func (l *LevelReport) derive() {
 		s := &l.Scenarios[i]
 		n := max(len(s.Rounds), len(bare.Rounds))
 		s.ThroughputSpread = spreadOf(n, func(r int) (float64, bool) {
-			sr, ok1 := round(s, r)
-			br, ok2 := round(&bare, r)
-			if !ok1 || !ok2 {
+			br, ok := round(&bare, r)
+			if !ok {
 				return 0, false
+			}
+			sr, ok := round(s, r)
+			if !ok {
+				return 0, true // failed: no throughput, the missing side of an at-least bound
 			}
 			return roundRatio(sr.Throughput, br.Throughput)
 		})
@@ -229,13 +247,17 @@ func (l *LevelReport) derive() {
 		if direct.Requests == 0 {
 			continue
 		}
-		s.AddedCPUPer1k = s.CPUSecondsPer1k - direct.CPUSecondsPer1k
 		s.CPUSpread = spreadOf(max(n, len(direct.Rounds)), func(r int) (float64, bool) {
-			sr, ok1 := round(s, r)
 			br, ok2 := round(&bare, r)
 			dr, ok3 := round(&direct, r)
-			if !ok1 || !ok2 || !ok3 {
+			if !ok2 || !ok3 {
 				return 0, false
+			}
+			sr, ok := round(s, r)
+			if !ok {
+				// Failed: no CPU per successful request, the missing
+				// side of an at-most bound.
+				return math.Inf(1), true
 			}
 			return roundRatio(sr.CPUSecondsPer1k-dr.CPUSecondsPer1k, br.CPUSecondsPer1k-dr.CPUSecondsPer1k)
 		})

@@ -35,3 +35,21 @@ func TestBusyElapsed(t *testing.T) {
 		})
 	}
 }
+
+// TestLevelDeriveAddedCPUWithoutBare: a run without the bare proxy
+// (--scenario direct,local) still reports each scenario's CPU above
+// direct's; only the ratios need the bare proxy.
+func TestLevelDeriveAddedCPUWithoutBare(t *testing.T) {
+	l := LevelReport{InFlight: 32, Scenarios: []LevelScenario{
+		{Name: Direct, Requests: 600, CPUSecondsPer1k: 0.1, Rounds: []RoundFigures{{Requests: 600, Throughput: 2000, CPUSecondsPer1k: 0.1}}},
+		{Name: MeridianLocal, Requests: 600, CPUSecondsPer1k: 0.35, Rounds: []RoundFigures{{Requests: 600, Throughput: 900, CPUSecondsPer1k: 0.35}}},
+	}}
+	l.derive()
+	s := l.scenario(MeridianLocal)
+	if d := s.AddedCPUPer1k - 0.25; d < -1e-9 || d > 1e-9 {
+		t.Errorf("local's added CPU without the bare proxy = %g, want 0.35 - 0.1 = 0.25", s.AddedCPUPer1k)
+	}
+	if s.CPURatio != 0 || s.ThroughputRatio != 0 || len(s.CPUSpread.Rounds) != 0 {
+		t.Errorf("ratios without the bare proxy: CPU %g, throughput %g, CPU rounds %v; want none", s.CPURatio, s.ThroughputRatio, s.CPUSpread.Rounds)
+	}
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -10,9 +11,12 @@ type Goal struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 	Want  string `json:"want"`
-	// Met says whether the figure the target uses meets it: for a target
-	// judged per round, the median of the rounds.
+	// Met says whether the run settles the target as met: Verdict is Met.
 	Met bool `json:"met"`
+	// MedianMeets says whether the figure the target uses meets it: for
+	// a target judged per round, the median of the rounds, whatever the
+	// verdict; for the others, the single figure (then equal to Met).
+	MedianMeets bool `json:"median_meets"`
 	// Verdict is Met or Missed when the run settles the target, Unsettled
 	// when it does not (see [judge]).
 	Verdict Verdict `json:"verdict"`
@@ -27,12 +31,12 @@ type Verdict int
 const (
 	// Unsettled: the target is judged per round and the median's
 	// interval straddles the bound, or there is no interval; Goal.Met
-	// still tells the median's side.
+	// is false and Goal.MedianMeets tells the median's side.
 	Unsettled Verdict = iota
-	// Met: the median's interval (with 6 rounds, every round), or the
+	// Met: the median's interval (with 8 rounds, every round), or the
 	// single figure, meets the target.
 	Met
-	// Missed: the median's interval (with 6 rounds, every round), or the
+	// Missed: the median's interval (with 8 rounds, every round), or the
 	// single figure, is on the wrong side of the target.
 	Missed
 )
@@ -81,25 +85,31 @@ func (b bound) meets(v float64) bool {
 	return v <= b.limit
 }
 
+// minConfidence is the coverage the median's interval needs for a verdict:
+// with fewer than 6 rounds (--sequential 5) even the whole range falls
+// short, and the target stays unsettled.
+const minConfidence = 0.95
+
 // judge applies b to a figure computed per round. The target uses the
 // median (met reports its side); the verdict is Met when the median's
-// confidence interval (Spread.Low to Spread.High, at least 95% wherever
-// the rounds allow it) lies wholly on the side of the bound that meets
-// it, Missed when it lies wholly on the other, and Unsettled when it
-// straddles the bound or there is no interval (no round, or too many
-// rounds without a value). With the closed loop's 6 rounds the interval
-// is the rounds' whole range: Met when every round meets the bound,
-// Missed when none does. With the sequential phase's 10 rounds it leaves
-// out the lowest and the highest round. The rule is the same for every
-// scenario and every target: were a path's true value exactly on the
-// bound, a run would call it settled, either way, in about 1 run in 32
-// with 6 rounds and 1 in 47 with 10.
+// confidence interval (Spread.Low to Spread.High) lies wholly on the side
+// of the bound that meets it, Missed when it lies wholly on the other, and
+// Unsettled when it straddles the bound or there is no interval covering
+// the median with at least 95% (no round, fewer than 6 rounds, or too many
+// rounds without a value). A failed round (+Inf, see [Spread.Failed]) is
+// on the wrong side of an at-most bound. With the 4 built-in scenarios'
+// 8 closed-loop rounds the interval is the rounds' whole range: Met when
+// every round meets the bound, Missed when none does. With their 12
+// sequential rounds it leaves out the two lowest and the two highest. The
+// rule is the same for every scenario and every target: were a path's
+// true value exactly on the bound, a run would call it settled, either
+// way, in about 1 run in 128 with 8 rounds and 1 in 26 with 12.
 func judge(s Spread, b bound) (met bool, v Verdict) {
-	if len(s.Rounds) == 0 {
+	if len(s.Rounds)+s.Failed == 0 {
 		return false, Unsettled
 	}
 	met = b.meets(s.Median)
-	if s.Confidence == 0 {
+	if s.Confidence < minConfidence {
 		return met, Unsettled
 	}
 	switch low, high := b.meets(s.Low), b.meets(s.High); {
@@ -152,6 +162,7 @@ func evaluate(r *Report) []Goal {
 	for i := range gs {
 		if gs[i].Rounds == nil { // one figure: it settles the target
 			gs[i].Verdict = single(gs[i].Met)
+			gs[i].MedianMeets = gs[i].Met
 		}
 	}
 	return gs
@@ -213,8 +224,8 @@ func evaluateMode(m *ModeReport) []Goal {
 func perRoundGoal(name, pooled string, s Spread, f func(float64) string, b bound, want string) Goal {
 	met, v := judge(s, b)
 	value := pooled + "; no round measured"
-	if len(s.Rounds) > 0 {
-		value = fmt.Sprintf("%s; median of %d rounds %s (rounds %s to %s", pooled, len(s.Rounds), f(s.Median), f(s.Min), f(s.Max))
+	if n := len(s.Rounds) + s.Failed; n > 0 {
+		value = fmt.Sprintf("%s; median of %d rounds %s (rounds %s to %s", pooled, n, f(s.Median), f(s.Min), f(s.Max))
 		switch {
 		case s.Confidence == 0:
 			value += "; no interval"
@@ -226,22 +237,36 @@ func perRoundGoal(name, pooled string, s Spread, f func(float64) string, b bound
 		value += ")"
 	}
 	switch {
+	case s.Failed == 1:
+		value += ", 1 round in which the path failed"
+	case s.Failed > 1:
+		value += fmt.Sprintf(", %d rounds in which the path failed", s.Failed)
+	}
+	switch {
 	case s.Undefined == 1:
 		value += ", 1 round without a value"
 	case s.Undefined > 1:
 		value += fmt.Sprintf(", %d rounds without a value", s.Undefined)
 	}
-	return Goal{Name: name, Value: value, Want: want, Met: met, Verdict: v, Rounds: &s}
+	return Goal{Name: name, Value: value, Want: want, Met: v == Met, MedianMeets: met, Verdict: v, Rounds: &s}
 }
 
 // usSigned formats milliseconds as microseconds, zero and negative
-// included (a difference of two paths may be either).
+// included (a difference of two paths may be either); a failed round's
+// +Inf is ∞.
 func usSigned(ms float64) string {
+	if math.IsInf(ms, 1) {
+		return "∞"
+	}
 	return fmt.Sprintf("%.0fµs", ms*1000)
 }
 
-// xSigned formats a ratio, zero and negative included.
+// xSigned formats a ratio, zero and negative included; a failed round's
+// +Inf is ∞.
 func xSigned(r float64) string {
+	if math.IsInf(r, 1) {
+		return "∞"
+	}
 	return fmt.Sprintf("%.2fx", r)
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -13,17 +14,17 @@ import (
 func modeFixture(fwdP50, fwdRate, fwdCPU, localCPU float64) ModeReport {
 	seq := func(name string, p50 float64) ScenarioReport {
 		return ScenarioReport{Name: name, Sequential: Summary{Requests: 10, Latency: Latency{P50: p50}},
-			SequentialRoundsP50: slices.Repeat([]float64{p50}, sequentialRounds)}
+			SequentialRoundsP50: slices.Repeat([]float64{p50}, sequentialRoundsFor(4))}
 	}
 	lvl := func(name string, rate, cpu float64) LevelScenario {
 		return LevelScenario{Name: name, Requests: 100, Throughput: rate, CPUSecondsPer1k: cpu,
-			Rounds: slices.Repeat([]RoundFigures{{Requests: 100 / concurrencyRounds, Throughput: rate, CPUSecondsPer1k: cpu}}, concurrencyRounds)}
+			Rounds: slices.Repeat([]RoundFigures{{Requests: 100 / concurrencyRoundsFor(4), Throughput: rate, CPUSecondsPer1k: cpu}}, concurrencyRoundsFor(4))}
 	}
 	m := ModeReport{Mode: "non-streaming", Scenarios: []ScenarioReport{
 		seq(Direct, 0.1), seq(BareProxy, 0.2), seq(MeridianLocal, 0.22), seq(MeridianForwarded, fwdP50),
 	}, Concurrency: []LevelReport{{InFlight: 32, Scenarios: []LevelScenario{
 		lvl(Direct, 2000, 0.1), lvl(BareProxy, 1000, 0.2), lvl(MeridianLocal, 900, 0.1+localCPU), lvl(MeridianForwarded, fwdRate, 0.1+fwdCPU),
-	}}}}
+	}}}, SequentialRounds: sequentialRoundsFor(4), ConcurrencyRounds: concurrencyRoundsFor(4)}
 	m.derive()
 	m.Concurrency[0].derive()
 	return m
@@ -133,5 +134,42 @@ func TestParseConcurrency(t *testing.T) {
 		if tc.ok && (len(got) != len(tc.want) || got == nil || !slices.Equal(got, tc.want)) {
 			t.Errorf("ParseConcurrency(%q) = %#v, want %#v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestGoalJSONMet: consumers of the JSON read met as the verdict, so met
+// is true only when the run settles the target as met; median_meets tells
+// the median's side.
+func TestGoalJSONMet(t *testing.T) {
+	spread := func(rounds ...float64) Spread {
+		return spreadOf(len(rounds), func(r int) (float64, bool) { return rounds[r], true })
+	}
+	tests := []struct {
+		name string
+		s    Spread
+		want string
+	}{
+		{"met", spread(1.1, 1.2, 1.15, 1.25, 1.2, 1.1), `"met":true,"median_meets":true,"verdict":"met"`},
+		{"unsettled, median within", spread(1.1, 1.2, 1.15, 1.25, 1.2, 1.4), `"met":false,"median_meets":true,"verdict":"unsettled"`},
+		{"unsettled, median past", spread(1.1, 1.35, 1.4, 1.45, 1.4, 1.5), `"met":false,"median_meets":false,"verdict":"unsettled"`},
+		{"missed", spread(1.31, 1.35, 1.4, 1.45, 1.4, 1.5), `"met":false,"median_meets":false,"verdict":"missed"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := perRoundGoal("g", "pooled", tc.s, xSigned, bound{limit: 1.3}, "<= 1.30x")
+			g.Rounds = nil
+			b, err := json.Marshal(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), tc.want) {
+				t.Errorf("goal JSON = %s, want it to contain %s", b, tc.want)
+			}
+		})
+	}
+	// A target computed from one figure: met and median_meets agree.
+	gs := evaluate(&Report{Streams: &StreamsReport{Streams: 10, RSSBytes: 200 << 20, DirectRSSBytes: 100 << 20}})
+	if len(gs) == 0 || !gs[0].Met || !gs[0].MedianMeets || gs[0].Verdict != Met {
+		t.Errorf("single-figure goal %+v: want met, median_meets, verdict met", gs)
 	}
 }

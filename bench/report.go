@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -51,7 +52,9 @@ type Settings struct {
 	Concurrency     []int  `json:"concurrency"`
 	ConcurrencyStep string `json:"concurrency_step"`
 	// SequentialRounds and ConcurrencyRounds are how many interleaved
-	// rounds the sequential phase and each closed-loop level ran in.
+	// rounds the sequential phase and each closed-loop level run in for
+	// the scenarios selected (see [ModeReport] for a mode's, which differ
+	// when a peer failed its warm-up).
 	SequentialRounds  int `json:"sequential_rounds"`
 	ConcurrencyRounds int `json:"concurrency_rounds"`
 	// Scenarios lists the scenarios the run was restricted to; empty
@@ -66,7 +69,7 @@ func settingsOf(o Options) Settings {
 	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
 		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without,
 		Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios,
-		SequentialRounds: o.sequentialRounds(), ConcurrencyRounds: concurrencyRounds}
+		SequentialRounds: o.sequentialRounds(o.scenarioCount()), ConcurrencyRounds: concurrencyRoundsFor(o.scenarioCount())}
 }
 
 // ModeReport holds every scenario of one mode (non-streaming or streaming).
@@ -80,6 +83,13 @@ type ModeReport struct {
 	Skipped []string `json:"skipped,omitempty"`
 	// Concurrency is the closed-loop sweep, one entry per level.
 	Concurrency []LevelReport `json:"concurrency,omitempty"`
+	// SequentialRounds and ConcurrencyRounds are how many interleaved
+	// rounds this mode's sequential phase and each of its closed-loop
+	// levels ran in: the least multiple of the period of the rounds'
+	// orders for the scenarios measured at or above a minimum (see
+	// [schedule]).
+	SequentialRounds  int `json:"sequential_rounds"`
+	ConcurrencyRounds int `json:"concurrency_rounds,omitempty"`
 }
 
 func (m *ModeReport) scenario(name string) *ScenarioReport {
@@ -154,7 +164,10 @@ type StepReport struct {
 	// unsustained step (0 when sustained).
 	RecoverySeconds float64 `json:"recovery_seconds,omitempty"`
 	// Retry marks the second try of a rate whose first try failed.
-	Retry           bool    `json:"retry,omitempty"`
+	Retry bool `json:"retry,omitempty"`
+	// CPUSecondsPer1k is process CPU seconds per 1,000 successful
+	// requests: failures' CPU counts against the successes, so a path
+	// failing fast does not look cheap; 0 without a success.
 	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
 }
@@ -218,8 +231,11 @@ func stepReport(st step, stream bool, slo time.Duration) StepReport {
 	if st.elapsed > 0 {
 		r.Throughput = float64(ok) / st.elapsed.Seconds()
 	}
-	if r.Requests > 0 {
-		r.CPUSecondsPer1k = st.cpu.Seconds() / float64(r.Requests) * 1000
+	// CPU per successful request: the CPU the failures took counts
+	// against the successes, so a path failing fast never looks cheap;
+	// with no success there is no figure.
+	if ok > 0 {
+		r.CPUSecondsPer1k = st.cpu.Seconds() / float64(ok) * 1000
 	}
 	r.Sustained = r.Errors == 0 && r.Throughput >= 0.9*st.rate && r.Latency.P99 <= float64(slo)/float64(time.Millisecond)
 	return r
@@ -253,8 +269,12 @@ func (m *ModeReport) derive() {
 }
 
 // sequentialSpread computes f for each round of the sequential phase from
-// that round's p50 of each named scenario (in the order named); a round in
-// which one of them had no successful request has no value.
+// that round's p50 of each named scenario (in the order named), the last
+// being the path under test and the others the baselines f subtracts or
+// divides by. Every figure of the sequential phase is bounded from above
+// (latency): a round in which the path under test had no successful
+// request scores +Inf (see [Spread.Failed]); one in which a baseline had
+// none has no value.
 func (m *ModeReport) sequentialSpread(names []string, f func(p50 []float64) (float64, bool)) Spread {
 	rounds := make([][]float64, len(names))
 	n := 0
@@ -265,10 +285,17 @@ func (m *ModeReport) sequentialSpread(names []string, f func(p50 []float64) (flo
 	return spreadOf(n, func(r int) (float64, bool) {
 		p50 := make([]float64, len(names))
 		for i, rs := range rounds {
-			if r >= len(rs) || rs[r] <= 0 {
-				return 0, false
+			if r < len(rs) && rs[r] > 0 {
+				p50[i] = rs[r]
 			}
-			p50[i] = rs[r]
+		}
+		for _, v := range p50[:len(p50)-1] {
+			if v == 0 {
+				return 0, false // a baseline failed: nothing to compare with
+			}
+		}
+		if p50[len(p50)-1] == 0 {
+			return math.Inf(1), true // the path under test failed
 		}
 		return f(p50)
 	})
@@ -304,7 +331,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			lat = "time to first token"
 		}
 		fmt.Fprintf(bw, "\n%s (%s; + is added over direct; x is the ratio to the bare proxy; after +seq p50, x is the median of the ratios of each of %d rounds and range their min-max)\n",
-			mr.Mode, lat, r.Settings.SequentialRounds)
+			mr.Mode, lat, mr.SequentialRounds)
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "scenario\tseq p50\t+seq p50\tx\trange\tmax rate/s\tx\t\t+p50\t+p90\t+p99\t+p99.9\terrors\tCPU s/1k\t+CPU s/1k\tx\tpeak RSS\t")
 		for _, s := range mr.Scenarios {
@@ -319,7 +346,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		if len(mr.Concurrency) > 0 {
 			fmt.Fprintf(bw, "\n%s, closed loop at GOMAXPROCS %d (N requests always in flight, in %d rounds; figures pool the rounds; x is the median of each round's ratio to the bare proxy of the same round at the same N, range their min-max)\n",
-				mr.Mode, m.GOMAXPROCS, r.Settings.ConcurrencyRounds)
+				mr.Mode, m.GOMAXPROCS, mr.ConcurrencyRounds)
 			tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "scenario\tin flight\trequests/s\tx\trange\tp50\tp99\terrors\tCPU s/1k\t+CPU s/1k\tx\trange\t")
 			for _, l := range mr.Concurrency {
@@ -362,7 +389,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 				v = "MISSED"
 			case Unsettled:
 				side = ", median misses it"
-				if t.Met {
+				if t.MedianMeets {
 					side = ", median meets it"
 				}
 			}
@@ -380,20 +407,33 @@ func us(ms float64) string {
 }
 
 func x(r float64) string {
-	if r == 0 {
+	switch {
+	case r == 0:
 		return "-"
+	case math.IsInf(r, 1): // the median of rounds most of which failed
+		return "∞"
 	}
 	return fmt.Sprintf("%.2fx", r)
 }
 
 // span is a spread's min-max for the tables: "-" without a value.
 func span(s Spread) string {
-	if len(s.Rounds) == 0 || s.Min == 0 && s.Max == 0 {
+	if len(s.Rounds)+s.Failed == 0 || s.Min == 0 && s.Max == 0 {
 		return "-"
 	}
 	t := fmt.Sprintf("%.2f–%.2f", s.Min, s.Max)
+	if math.IsInf(s.Max, 1) {
+		t = fmt.Sprintf("%.2f–∞", s.Min)
+	}
+	var notes []string
+	if s.Failed > 0 {
+		notes = append(notes, fmt.Sprintf("%d failed", s.Failed))
+	}
 	if s.Undefined > 0 {
-		t += fmt.Sprintf(" (%d n/a)", s.Undefined)
+		notes = append(notes, fmt.Sprintf("%d n/a", s.Undefined))
+	}
+	if len(notes) > 0 {
+		t += " (" + strings.Join(notes, ", ") + ")"
 	}
 	return t
 }

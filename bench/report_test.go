@@ -26,7 +26,8 @@ func TestWriteTableGolden(t *testing.T) {
 		Sequential: Summary{Requests: 100, Latency: Latency{P50: 0.9, P90: 1.1, P99: 1.5, P999: 2}}, MaxRate: 200,
 		AtRate: StepReport{Rate: 200, Throughput: 199, Summary: Summary{Requests: 200, Latency: Latency{P50: 1, P90: 2, P99: 3, P999: 4}}, CPUSecondsPer1k: 1.2}}},
 		Concurrency: []LevelReport{{InFlight: 32, Scenarios: []LevelScenario{{Name: MeridianForwarded, Requests: 500, Throughput: 250,
-			Latency: Latency{P50: 80, P99: 200}, CPUSecondsPer1k: 1.3}}}}}
+			Latency: Latency{P50: 80, P99: 200}, CPUSecondsPer1k: 1.3}}}},
+		SequentialRounds: sequentialRoundsFor(1), ConcurrencyRounds: concurrencyRoundsFor(1)}
 	one.derive()
 	one.Concurrency[0].derive()
 	// Rounds that disagree: the forwarded path's CPU and throughput
@@ -35,18 +36,21 @@ func TestWriteTableGolden(t *testing.T) {
 	// of local straddle 1.3x.
 	split := modeFixture(0.34, 600, 0.25, 0.15)
 	lvl := &split.Concurrency[0]
-	for r := range concurrencyRounds {
-		lvl.scenario(MeridianForwarded).Rounds[r].CPUSecondsPer1k = 0.1 + []float64{0.25, 0.28, 0.31, 0.33, 0.27, 0.29}[r]
-		lvl.scenario(MeridianForwarded).Rounds[r].Throughput = []float64{600, 450, 520, 480, 560, 490}[r]
+	for r := range concurrencyRoundsFor(4) {
+		lvl.scenario(MeridianForwarded).Rounds[r].CPUSecondsPer1k = 0.1 + []float64{0.25, 0.28, 0.31, 0.33, 0.27, 0.29, 0.26, 0.30}[r]
+		lvl.scenario(MeridianForwarded).Rounds[r].Throughput = []float64{600, 450, 520, 480, 560, 490, 530, 470}[r]
 	}
 	lvl.scenario(BareProxy).Rounds[5].CPUSecondsPer1k = 0.1
-	for r, p50 := range []float64{0.22, 0.24, 0.23, 0.205, 0.22, 0.25, 0.22, 0.24, 0.22, 0.22} {
+	for r, p50 := range []float64{0.22, 0.24, 0.23, 0.205, 0.22, 0.25, 0.22, 0.24, 0.22, 0.22, 0.23, 0.21} {
 		split.scenario(MeridianLocal).SequentialRoundsP50[r] = p50
 	}
+	// The forwarded path failed every sequential request of the last
+	// round: that round scores on the failing side.
+	split.scenario(MeridianForwarded).SequentialRoundsP50[len(split.scenario(MeridianForwarded).SequentialRoundsP50)-1] = 0
 	split.derive()
 	lvl.derive()
 	machine := Machine{CPUs: 8, GOMAXPROCS: 8, CPUModel: "Test CPU", GoVersion: "go1.x", OS: "linux", Arch: "amd64"}
-	settings := Settings{SequentialRounds: sequentialRounds, ConcurrencyRounds: concurrencyRounds}
+	settings := Settings{SequentialRounds: sequentialRoundsFor(4), ConcurrencyRounds: concurrencyRoundsFor(4)}
 	tests := []struct {
 		name string
 		rep  Report
@@ -62,7 +66,7 @@ func TestWriteTableGolden(t *testing.T) {
 			Forwarded: &Wave{Open: 1000, OpenSeconds: 0.8, RSSBytes: 240 << 20, HeapBytes: 120 << 20, Goroutines: 12022, GoroutinesAfter: 40,
 				StackBytes: 85 << 20, HeapObjectBytes: 110 << 20}}}},
 		{"forwarded-only", Report{Machine: machine, Modes: []ModeReport{one},
-			Settings: Settings{Scenarios: []string{MeridianForwarded}, SequentialRounds: sequentialRounds, ConcurrencyRounds: concurrencyRounds}}},
+			Settings: Settings{Scenarios: []string{MeridianForwarded}, SequentialRounds: sequentialRoundsFor(1), ConcurrencyRounds: concurrencyRoundsFor(1)}}},
 		{"unsettled", Report{Machine: machine, Settings: settings, Modes: []ModeReport{split}}},
 	}
 	for _, tc := range tests {

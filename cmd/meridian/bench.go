@@ -38,7 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mode := fs.String("mode", "both", "non-streaming, streaming or both")
 	fs.IntVar(&o.Streams, "streams", 1000, "concurrent slow streams of the memory scenario, local then forwarded (0: skip)")
 	concurrency := fs.String("concurrency", "1,32,256", "in-flight counts of the closed-loop sweep, comma-separated (none: skip)")
-	fs.DurationVar(&o.ConcurrencyStep, "concurrency-step", 0, "how long each scenario runs at each in-flight count, in 6 interleaved rounds (default: --step)")
+	fs.DurationVar(&o.ConcurrencyStep, "concurrency-step", 0, "how long each scenario runs at each in-flight count, in interleaved rounds (8 with the 4 built-in scenarios) (default: --step)")
 	quick := fs.Bool("quick", false, "a smoke run of a few seconds (tiny steps, low rates, no memory scenario)")
 	out := fs.String("out", "", "write the report as JSON to `file`")
 	tracefile := fs.String("trace", "", "write a runtime execution trace of the load phases to `file` (go tool trace; where a request waits)")
