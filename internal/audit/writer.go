@@ -733,8 +733,9 @@ func (w *Writer) commit(items []*item) {
 	}
 	w.writeBuffered(durable)
 	w.journalCommit(items)
-	if w.out != nil && w.out.unsaved() {
-		// Before the callers hear of it: a restart must not forget a loss.
+	if w.out != nil && w.unsaved() {
+		// Before the callers hear of it: a restart must not forget a loss,
+		// nor an outage no marker records (a stream's event kept).
 		w.saveOutage() // logged by the probes if it keeps failing
 	}
 	var failed, written int64
