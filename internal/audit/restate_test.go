@@ -212,3 +212,44 @@ func TestRestatingMarkerCountsKeptLines(t *testing.T) {
 		t.Errorf("log = %v, want the stream's event once", ids)
 	}
 }
+
+// TestStartupUnconfirmedInterruptedCounted: a start that writes the event
+// of a stream a crash interrupted, and whose write fails and cannot be
+// taken back, leaves that event in the log unconfirmed; the outage file
+// counts it before anything else happens, so a restart after the writer
+// is killed again writes a marker counting it.
+func TestStartupUnconfirmedInterruptedCounted(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w := openTest(t, t.TempDir(), clk, nil)
+	appendN(t, w, 0, 1)
+	stream := testEvent(10)
+	if err := w.Begin(t.Context(), stream); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(root, testRegion))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	fsys := &faultFS{logSyncErr: syscall.EIO, truncErr: syscall.EIO}
+	w2 := openFault(t, root, clk, fsys, nil)
+	if err := w2.Digest(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a start whose log fsync failed = %v, want ErrUnavailable", err)
+	}
+	if r := readOutageFile(t, w2.Dir()); r == nil || r.UnconfirmedEvents != 1 {
+		t.Errorf("outage file after the start = %+v, want the interrupted stream's event unconfirmed", r)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w2.Dir(), filepath.Join(crashed, testRegion))
+	w3 := openTest(t, crashed, clk, nil)
+	if err := w3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 || gaps[0].UnconfirmedEvents != 1 {
+		t.Errorf("after a restart: gaps %+v, want one counting the interrupted stream's event", gaps)
+	}
+	fsys.heal()
+	w2.Close()
+}
