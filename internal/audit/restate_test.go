@@ -2,6 +2,7 @@ package audit
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -165,27 +166,8 @@ func TestProbeRestatesUnconfirmedSecondMarker(t *testing.T) {
 // file and in the marker that restates the failed one.
 func TestRestatingMarkerCountsKeptLines(t *testing.T) {
 	t.Parallel()
-	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
-	w := openFault(t, root, clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
-	ctx := t.Context()
-	appendN(t, w, 0, 1)
-	stream := testEvent(10)
-	if err := w.Begin(ctx, stream); err != nil {
-		t.Fatal(err)
-	}
-	fsys.set(func(f *faultFS) { f.full = true })
-	if err := w.Append(ctx, testEvent(1)); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
-	}
-	if err := w.Append(ctx, stream); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Append of the stream's event during the outage = %v, want ErrUnavailable", err)
-	}
-	fsys.heal()
-	fsys.set(func(f *faultFS) { f.logSyncErr, f.truncErr = syscall.EIO, syscall.EIO })
-	backoff := probeMin
-	if err := probeAt(t, w, clk, &backoff); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Digest after a probe whose log fsync failed = %v, want ErrUnavailable", err)
-	}
+	clk := newFakeClock()
+	w, fsys, stream, backoff := keptAfterFailedMarker(t, clk)
 	if r := readOutageFile(t, w.Dir()); r == nil || r.LostEvents != 1 || r.UnconfirmedEvents != 1 {
 		t.Errorf("outage file after the unconfirmed marker = %+v, want 1 lost, the stream's event unconfirmed", r)
 	}
@@ -211,6 +193,40 @@ func TestRestatingMarkerCountsKeptLines(t *testing.T) {
 	if ids, n := countIDs(t, w.Dir()); n[stream.EventID] != 1 {
 		t.Errorf("log = %v, want the stream's event once", ids)
 	}
+}
+
+// keptAfterFailedMarker starts an outage that loses one request while a
+// stream runs and ends, then lets a probe write the gap marker and the
+// stream's event with an fsync that fails and a write that cannot be taken
+// back: both lines stay in the log, unconfirmed. It returns the writer,
+// its disk (still failing), the stream's event and the probes' backoff.
+func keptAfterFailedMarker(t *testing.T, clk *fakeClock) (*Writer, *faultFS, *Event, time.Duration) {
+	t.Helper()
+	fsys := &faultFS{}
+	w := openFault(t, t.TempDir(), clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
+	ctx := t.Context()
+	appendN(t, w, 0, 1)
+	stream := testEvent(10)
+	if err := w.Begin(ctx, stream); err != nil {
+		t.Fatal(err)
+	}
+	fsys.set(func(f *faultFS) { f.full = true })
+	if err := w.Append(ctx, testEvent(1)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+	}
+	if err := w.Append(ctx, stream); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append of the stream's event during the outage = %v, want ErrUnavailable", err)
+	}
+	fsys.heal()
+	fsys.set(func(f *faultFS) { f.logSyncErr, f.truncErr = syscall.EIO, syscall.EIO })
+	backoff := probeMin
+	if err := probeAt(t, w, clk, &backoff); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a probe whose log fsync failed = %v, want ErrUnavailable", err)
+	}
+	if gaps := gapMarkers(t, w.Dir()); len(gaps) != 1 {
+		t.Fatalf("calibration: %d gap markers after the probe, want its unconfirmed marker in the log", len(gaps))
+	}
+	return w, fsys, stream, backoff
 }
 
 // TestStartupUnconfirmedInterruptedCounted: a start that writes the event
@@ -252,4 +268,65 @@ func TestStartupUnconfirmedInterruptedCounted(t *testing.T) {
 	}
 	fsys.heal()
 	w2.Close()
+}
+
+// TestVerifyRestatingMarkerCountsLess: the writer restates a marker whose
+// write failed with every count again, and its counts only grow. A marker
+// of the same outage (same since and afterSeq) that counts fewer lost or
+// unconfirmed events than the one it would restate is forged: appended
+// after the newest digest, where only the chain protects the log, it
+// would pass off the deletion of a count as a restatement (auditors count
+// the outage once, by the later marker).
+func TestVerifyRestatingMarkerCountsLess(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w, fsys, _, backoff := keptAfterFailedMarker(t, clk)
+	fsys.heal()
+	if err := probeAt(t, w, clk, &backoff); err != nil {
+		t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 2 || rep.Gaps[1].Gap.LostEvents != 1 || rep.Gaps[1].Gap.UnconfirmedEvents != 1 {
+		t.Fatalf("calibration: gaps = %v, want the second counting 1 lost and 1 unconfirmed", rep.Gaps)
+	}
+	restated := rep.Gaps[1]
+	for _, tc := range []struct {
+		name              string
+		lost, unconfirmed int64
+		forged            bool
+	}{
+		{"fewer lost", 0, 1, true},
+		{"fewer unconfirmed", 1, 0, true},
+		{"none", 0, 0, true},
+		{"same counts", 1, 1, false},
+		{"more lost", 2, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t, w.Dir())
+			path := filepath.Join(dir, restated.File)
+			lines := readLines(t, filepath.Join(w.Dir(), restated.File))
+			last := lines[len(lines)-1]
+			forged, _ := reseal(t, lines[restated.Line-1], hashOf(t, last), func(e *Event) {
+				e.EventID = "audit-gap-99"
+				e.Gap.LostEvents, e.Gap.UnconfirmedEvents = tc.lost, tc.unconfirmed
+				e.Gap.LostEventIDs = e.Gap.LostEventIDs[:min(int64(len(e.Gap.LostEventIDs)), tc.lost)]
+			})
+			writeLines(t, path, append(lines, forged))
+			rep, err := Verify(dir, w.PublicKey())
+			var te *TamperError
+			if !tc.forged {
+				if err != nil || len(rep.Gaps) != 3 || rep.Gaps[2].Restates != rep.Gaps[1] {
+					t.Errorf("Verify with a marker restating %s:%d with %d lost and %d unconfirmed = %v, gaps %v; want it to restate that marker", restated.File, restated.Line, tc.lost, tc.unconfirmed, err, rep.Gaps)
+				}
+				return
+			}
+			if !errors.As(err, &te) || te.Kind != ForgedGap || te.File != restated.File || te.Line != int64(len(lines)+1) ||
+				!strings.Contains(te.Detail, fmt.Sprintf("%s:%d", restated.File, restated.Line)) {
+				t.Errorf("Verify with a marker restating %s:%d with %d lost and %d unconfirmed = %v, want a forged gap marker at line %d", restated.File, restated.Line, tc.lost, tc.unconfirmed, err, len(lines)+1)
+			}
+		})
+	}
 }
