@@ -158,10 +158,11 @@ func (w *Writer) unrecorded(it *item) {
 // in the log after them (eventsAfter). The next probes write no marker
 // while nothing more needs recording (see recorded): they retry the step
 // that failed and the ones after it, and a step that keeps failing costs
-// no marker and no file per probe. If the marker's write failed, the
-// marker may be in the log but not on stable storage: the outage goes on
-// as it was, and the next marker restates it (same since and afterSeq,
-// every count).
+// no marker and no file per probe. If the marker's write failed (the
+// outage's first marker or a later one), the marker may be in the log but
+// not on stable storage: the outage goes on as it was, and the next marker
+// restates it (same since and afterSeq, every count, and the kept events
+// the failed write left in the log as unconfirmed: see writeKept).
 func (w *Writer) probe() {
 	w.stopProbe()
 	if w.out == nil {
