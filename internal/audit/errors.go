@@ -70,6 +70,9 @@ const (
 	TornTail
 	// NotCovered (warning): events written after the newest digest.
 	NotCovered
+	// ForgedGap: a gap marker that restates an earlier marker of the same
+	// outage with lower counts, which the writer never writes.
+	ForgedGap
 )
 
 var findingNames = map[Finding]string{
@@ -84,6 +87,7 @@ var findingNames = map[Finding]string{
 	MissingDigest:   "missing digest",
 	TornTail:        "torn tail",
 	NotCovered:      "not yet covered by a digest",
+	ForgedGap:       "forged gap marker",
 }
 
 func (f Finding) String() string {

@@ -199,12 +199,14 @@ type Gap struct {
 	LostEvents   int64    `json:"lostEvents"`
 	LostEventIDs []string `json:"lostEventIds"`
 	// DeferredEvents counts events of streams that were running when the
-	// trail failed; they follow the marker, in the same write (a restated
-	// marker counts them again).
+	// trail failed; they follow the marker, in the same write. A marker
+	// that restates this one counts again those still waiting, and as
+	// unconfirmed those whose lines stayed in the log after this one.
 	DeferredEvents int64 `json:"deferredEvents"`
 	// UnconfirmedEvents counts events whose lines are in the log although
-	// the write that put them there failed and could not be taken back (the
-	// client may have been refused).
+	// the write that put them there failed and could not be taken back:
+	// requests' events (the client may have been refused), and streams'
+	// events written after a marker whose write failed.
 	UnconfirmedEvents int64 `json:"unconfirmedEvents"`
 	// TornFiles names log files a failed write left with a partial last
 	// line that could not be truncated.

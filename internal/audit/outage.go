@@ -50,24 +50,33 @@ type outage struct {
 	lost    int64
 	lostIDs []string
 	// unconfirmed counts events whose lines stayed in the log although
-	// their Append failed (the write could not be taken back).
+	// their write failed (it could not be taken back): callers' events,
+	// whose Append failed, and kept events written after a marker whose
+	// write failed (see writeKept).
 	unconfirmed int64
 	// saved is lost+unconfirmed as last saved to the outage file (both
-	// only grow until restart clears them).
+	// only grow until restart clears them); held says whether that save
+	// wrote a record of the outage (rather than blanking the file).
 	saved int64
+	held  bool
 	// marked: a gap marker in the log, fsynced, records the outage up to
-	// since (see restart). A probe writes another only when something
-	// happened since that the log does not hold (see Writer.recorded);
-	// until then it starts at retry, the step that failed (the steps
-	// before it succeeded, and nothing outside the probes writes the
-	// journal or the outage file during an outage).
+	// since (see restart), and no marker whose write failed stayed in the
+	// log after it (see writeKept). A probe writes another only when
+	// something happened since that the log does not hold (see
+	// Writer.recorded); until then it starts at retry, the step that
+	// failed (the steps before it succeeded, and nothing outside the
+	// probes writes the journal or the outage file during an outage).
 	marked bool
 	retry  probeStep
 }
 
-// unsaved reports whether the outage counts more than the outage file
-// holds.
-func (o *outage) unsaved() bool { return o.lost+o.unconfirmed != o.saved }
+// unsaved reports whether the outage file must be written: the log does
+// not hold everything the outage would record (see recorded), and the file
+// holds no record of the outage, or counts less than the outage does.
+func (w *Writer) unsaved() bool {
+	o := w.out
+	return !w.recorded() && (!o.held || o.lost+o.unconfirmed != o.saved)
+}
 
 // fail makes the trail unavailable from now on: every Append and Begin is
 // refused until a probe succeeds. The first cause of an outage is kept.
@@ -149,10 +158,11 @@ func (w *Writer) unrecorded(it *item) {
 // in the log after them (eventsAfter). The next probes write no marker
 // while nothing more needs recording (see recorded): they retry the step
 // that failed and the ones after it, and a step that keeps failing costs
-// no marker and no file per probe. If the marker's write failed, the
-// marker may be in the log but not on stable storage: the outage goes on
-// as it was, and the next marker restates it (same since and afterSeq,
-// every count).
+// no marker and no file per probe. If the marker's write failed (the
+// outage's first marker or a later one), the marker may be in the log but
+// not on stable storage: the outage goes on as it was, and the next marker
+// restates it (same since and afterSeq, every count, and the kept events
+// the failed write left in the log as unconfirmed: see writeKept).
 func (w *Writer) probe() {
 	w.stopProbe()
 	if w.out == nil {
@@ -273,9 +283,11 @@ func (o *outage) restart(now time.Time, cause error, afterSeq uint64) {
 
 // recorded reports whether the log holds everything the outage would
 // record: a marker recorded it up to its restart, and since then no event
-// was lost or left unconfirmed, no write tore a file, and no stream's
-// event waits to be written. A probe then writes no marker, and the
-// outage file holds no record (a restart would have nothing to write).
+// was lost or left unconfirmed, no write tore a file, no marker whose
+// write failed stayed in the log, and no stream's event waits to be
+// written. A probe then writes no marker, and the outage file holds no
+// record (a restart would have nothing to write); otherwise the file
+// holds one (see unsaved).
 func (w *Writer) recorded() bool {
 	o := w.out
 	if !o.marked || o.lost > 0 || o.unconfirmed > 0 || len(w.torn) > 0 {
@@ -310,6 +322,14 @@ func (w *Writer) removeLeftovers() error {
 // written twice. A logged marker has recorded the torn files it names; the
 // files of a marker whose write failed stay for the next one, which
 // restates it.
+//
+// When the write failed, the events whose lines stayed in the log (they
+// could not be taken back) were not confirmed: they count as unconfirmed,
+// like callers' events (see writeBuffered), since no marker on stable
+// storage records them and a machine crash may take them back. A marker
+// whose line stayed so is not on stable storage either: the outage is no
+// longer marked, so the next probe writes a marker that restates it,
+// whatever else happened, and the outage file keeps a record until then.
 func (w *Writer) writeKept(marker *Event) (logged bool, err error) {
 	var items []*item
 	if marker != nil {
@@ -319,6 +339,7 @@ func (w *Writer) writeKept(marker *Event) (logged bool, err error) {
 		}
 		items = append(items, &item{kind: kindEvent, id: marker.EventID, body: body})
 	}
+	nMarker := len(items)
 	for _, k := range w.journal.sorted() {
 		if oi := w.journal.open[k]; oi.final != nil {
 			items = append(items, &item{kind: kindEvent, id: k.id, side: k.side, body: oi.final})
@@ -345,6 +366,12 @@ func (w *Writer) writeKept(marker *Event) (logged bool, err error) {
 	w.stats.written.Add(int64(countWritten(items)))
 	if marker != nil && logged {
 		w.torn = slices.Delete(w.torn, 0, min(len(marker.Gap.TornFiles), len(w.torn)))
+	}
+	if !logged { // writeBuffered declared the outage
+		if marker != nil && items[0].written {
+			w.out.marked = false
+		}
+		w.out.unconfirmed += int64(countWritten(items[nMarker:]))
 	}
 	if jerr := w.journalCommit(items); err == nil {
 		err = jerr

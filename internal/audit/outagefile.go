@@ -65,7 +65,7 @@ func (w *Writer) saveOutage() error {
 		return err
 	}
 	if w.out != nil {
-		w.out.saved = w.out.lost + w.out.unconfirmed
+		w.out.saved, w.out.held = w.out.lost+w.out.unconfirmed, o != nil
 	}
 	return nil
 }
@@ -127,6 +127,7 @@ func (w *Writer) recoverOutage() {
 		return // the marker was written; the writer stopped before blanking the file
 	}
 	w.out = &outage{since: r.Since.Time, afterSeq: r.AfterSeq, lost: r.LostEvents, lostIDs: r.LostEventIDs, unconfirmed: r.UnconfirmedEvents,
+		saved: r.LostEvents + r.UnconfirmedEvents, held: true,
 		cause: fmt.Errorf("%s; the node stopped during the outage, so requests lost after the last count may be missing", r.Cause)}
 	w.log.Warn("audit trail was unavailable when the node stopped; the gap marker is written now", "since", r.Since.Time, "lost_events", r.LostEvents)
 }

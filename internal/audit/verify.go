@@ -53,8 +53,9 @@ type GapReport struct {
 	Gap  Gap
 	// Restates is the earlier marker of the same outage (same since and
 	// afterSeq) that this one restates, or nil: that marker's write failed,
-	// so the writer wrote this one with every count again. Count the
-	// outage once, by this marker.
+	// so the writer wrote this one with every count again (never fewer
+	// lost or unconfirmed events: Verify reports such a marker as
+	// [ForgedGap]). Count the outage once, by this marker.
 	Restates *GapReport
 }
 
@@ -304,6 +305,14 @@ func (v *verifier) file(lf dirFile, newest bool) error {
 						gr.Restates = p
 						break
 					}
+				}
+				if p := gr.Restates; p != nil && (gr.Gap.LostEvents < p.Gap.LostEvents || gr.Gap.UnconfirmedEvents < p.Gap.UnconfirmedEvents) {
+					// The writer restates with every count again, and an
+					// outage's counts only grow: fewer would hide a loss.
+					tamper = &TamperError{Kind: ForgedGap, File: lf.name, Line: n, Detail: fmt.Sprintf(
+						"gap marker restates the marker at %s:%d (same since and afterSeq) with fewer requests unrecorded: %d lost and %d unconfirmed, where that marker counts %d and %d",
+						p.File, p.Line, gr.Gap.LostEvents, gr.Gap.UnconfirmedEvents, p.Gap.LostEvents, p.Gap.UnconfirmedEvents)}
+					return tamper
 				}
 				v.rep.Gaps = append(v.rep.Gaps, gr)
 			}

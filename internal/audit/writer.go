@@ -601,7 +601,13 @@ func (w *Writer) startup() {
 		return
 	}
 	if _, err := w.writeKept(nil); err != nil {
-		return // the writer is unavailable and probes
+		// The writer is unavailable and probes. The outage file was saved
+		// when the write failed, before writeKept counted the events it
+		// left in the log as unconfirmed.
+		if w.out != nil && w.unsaved() {
+			w.saveOutage() // logged by the probes if it keeps failing
+		}
+		return
 	}
 	if err := w.rewriteJournal(); err != nil {
 		w.fail(err)
@@ -733,8 +739,9 @@ func (w *Writer) commit(items []*item) {
 	}
 	w.writeBuffered(durable)
 	w.journalCommit(items)
-	if w.out != nil && w.out.unsaved() {
-		// Before the callers hear of it: a restart must not forget a loss.
+	if w.out != nil && w.unsaved() {
+		// Before the callers hear of it: a restart must not forget a loss,
+		// nor an outage no marker records (a stream's event kept).
 		w.saveOutage() // logged by the probes if it keeps failing
 	}
 	var failed, written int64

@@ -1,0 +1,332 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// markedOutage starts an outage that loses one request, then lets a probe
+// write its gap marker with an fsync and fail at the digest: the outage
+// goes on, recorded by that marker, with nothing more to record. The
+// stream begun before the outage is still running. It returns the writer,
+// its disk, the stream's event and the probes' backoff.
+func markedOutage(t *testing.T, clk *fakeClock) (*Writer, *faultFS, *Event, time.Duration) {
+	t.Helper()
+	fsys := &faultFS{}
+	w := openFault(t, t.TempDir(), clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
+	ctx := t.Context()
+	appendN(t, w, 0, 1)
+	stream := testEvent(10)
+	if err := w.Begin(ctx, stream); err != nil {
+		t.Fatal(err)
+	}
+	fsys.set(func(f *faultFS) { f.full = true })
+	if err := w.Append(ctx, testEvent(1)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+	}
+	fsys.heal()
+	fsys.set(func(f *faultFS) { f.digestErr = syscall.EIO })
+	backoff := probeMin
+	if err := probeAt(t, w, clk, &backoff); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a probe whose digest failed = %v, want ErrUnavailable", err)
+	}
+	if gaps := gapMarkers(t, w.Dir()); len(gaps) != 1 {
+		t.Fatalf("calibration: %d gap markers after the probe, want 1", len(gaps))
+	}
+	if r := readOutageFile(t, w.Dir()); r != nil {
+		t.Fatalf("calibration: outage file = %+v, want it blank (the marker records everything)", r)
+	}
+	return w, fsys, stream, backoff
+}
+
+// TestOutageFileRecordsKeptAfterMarker: once a fsynced marker recorded the
+// outage and the outage file was blanked, a stream that ends (its event
+// kept for the recovery) is something no marker records: the outage file
+// holds a record again before the caller hears back, so a restart after a
+// crash writes a marker for the outage after the first one (and the stream
+// as interrupted).
+func TestOutageFileRecordsKeptAfterMarker(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w, fsys, stream, backoff := markedOutage(t, clk)
+	first := gapMarkers(t, w.Dir())[0]
+	if err := w.Append(t.Context(), stream); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append of the stream's event during the outage = %v, want ErrUnavailable", err)
+	}
+	r := readOutageFile(t, w.Dir())
+	if r == nil || !r.Since.Equal(first.Until.Time) || r.LostEvents != 0 {
+		t.Fatalf("outage file after the stream ended = %+v, want the outage since the marker's until %v", r, first.Until)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+	w2 := openTest(t, crashed, clk, nil)
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"req-000000/", "audit-gap-2/audit_unavailable", "audit-gap-3/audit_unavailable", stream.EventID + "/" + InterruptedErrorCode}
+	if got := eventIDs(readEvents(t, w2.Dir())); !slices.Equal(got, want) {
+		t.Errorf("after a restart: log = %v, want %v", got, want)
+	}
+	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 2 || !gaps[1].Since.Equal(first.Until.Time) {
+		t.Errorf("after a restart: gaps = %+v, want a second one since %v", gaps, first.Until)
+	}
+	mustVerify(t, w2.Dir(), w2)
+
+	fsys.heal()
+	if err := probeAt(t, w, clk, &backoff); err != nil {
+		t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := readOutageFile(t, w.Dir()); r != nil {
+		t.Errorf("outage file after the recovery = %+v, want it blank", r)
+	}
+}
+
+// TestProbeRestatesUnconfirmedSecondMarker: after a fsynced marker, a
+// second marker written for a stream that ended meanwhile fails its fsync
+// and cannot be taken back, so it and the stream's event stay in the log
+// unconfirmed. The first marker does not record them: the outage file
+// holds a record counting the stream's event as unconfirmed, a restart
+// after a machine crash that takes both lines back writes a marker
+// counting it, and the recovery writes a third marker that restates the
+// second.
+func TestProbeRestatesUnconfirmedSecondMarker(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w, fsys, stream, backoff := markedOutage(t, clk)
+	first := gapMarkers(t, w.Dir())[0]
+	if err := w.Append(t.Context(), stream); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append of the stream's event during the outage = %v, want ErrUnavailable", err)
+	}
+	fsys.set(func(f *faultFS) { f.logSyncErr, f.truncErr = syscall.EIO, syscall.EIO })
+	if err := probeAt(t, w, clk, &backoff); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a probe whose log fsync failed = %v, want ErrUnavailable", err)
+	}
+	if gaps := gapMarkers(t, w.Dir()); len(gaps) != 2 {
+		t.Fatalf("calibration: %d gap markers after the probe, want its unconfirmed marker in the log", len(gaps))
+	}
+	r := readOutageFile(t, w.Dir())
+	if r == nil || !r.Since.Equal(first.Until.Time) || r.UnconfirmedEvents != 1 {
+		t.Fatalf("outage file after the unconfirmed marker = %+v, want the outage since %v, the stream's event unconfirmed", r, first.Until)
+	}
+
+	// A machine crash takes back the unsynced lines of the second marker's
+	// file.
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+	logs, _, err := listDir(filepath.Join(crashed, testRegion))
+	if err != nil || len(logs) != 3 {
+		t.Fatalf("log files %v, %v; want the first and the two markers'", logs, err)
+	}
+	if err := os.Truncate(filepath.Join(crashed, testRegion, logs[2].name), 0); err != nil {
+		t.Fatal(err)
+	}
+	w2 := openTest(t, crashed, clk, nil)
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 2 || !gaps[1].Since.Equal(first.Until.Time) || gaps[1].UnconfirmedEvents != 1 {
+		t.Errorf("after a machine crash: gaps %+v, want a second one since %v counting the stream's event", gaps, first.Until)
+	}
+	mustVerify(t, w2.Dir(), w2)
+
+	fsys.heal()
+	if err := probeAt(t, w, clk, &backoff); err != nil {
+		t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 3 {
+		t.Fatalf("gaps = %v, want the first marker, the unconfirmed one and the one restating it", rep.Gaps)
+	}
+	second, third := rep.Gaps[1], rep.Gaps[2]
+	if third.Restates != second || third.Gap.UnconfirmedEvents != 1 || third.Gap.LostEvents != 0 || rep.Complete() {
+		t.Errorf("third gap = %s, want it to restate the second, the stream's event unconfirmed", third)
+	}
+	if ids, n := countIDs(t, w.Dir()); n[stream.EventID] != 1 {
+		t.Errorf("log = %v, want the stream's event once", ids)
+	}
+}
+
+// TestRestatingMarkerCountsKeptLines: a probe's marker whose fsync failed
+// stays in the log with the kept stream event after it. The stream's event
+// is no longer waiting (its line is in the log), but a machine crash may
+// take it back with the marker: it counts as unconfirmed, in the outage
+// file and in the marker that restates the failed one.
+func TestRestatingMarkerCountsKeptLines(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w, fsys, stream, backoff := keptAfterFailedMarker(t, clk)
+	if r := readOutageFile(t, w.Dir()); r == nil || r.LostEvents != 1 || r.UnconfirmedEvents != 1 {
+		t.Errorf("outage file after the unconfirmed marker = %+v, want 1 lost, the stream's event unconfirmed", r)
+	}
+	fsys.heal()
+	if err := probeAt(t, w, clk, &backoff); err != nil {
+		t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 2 {
+		t.Fatalf("gaps = %v, want the unconfirmed marker and the one restating it", rep.Gaps)
+	}
+	first, second := rep.Gaps[0], rep.Gaps[1]
+	if first.Gap.DeferredEvents != 1 || first.Gap.UnconfirmedEvents != 0 {
+		t.Errorf("first gap = %s, want the stream's event deferred", first)
+	}
+	if second.Restates != first || second.Gap.LostEvents != 1 || second.Gap.UnconfirmedEvents != 1 || second.Gap.DeferredEvents != 0 ||
+		!strings.Contains(second.String(), "1 events are in the log although their write failed") {
+		t.Errorf("second gap = %s, want it to restate the first: 1 lost, the stream's event unconfirmed, none deferred", second)
+	}
+	if ids, n := countIDs(t, w.Dir()); n[stream.EventID] != 1 {
+		t.Errorf("log = %v, want the stream's event once", ids)
+	}
+}
+
+// keptAfterFailedMarker starts an outage that loses one request while a
+// stream runs and ends, then lets a probe write the gap marker and the
+// stream's event with an fsync that fails and a write that cannot be taken
+// back: both lines stay in the log, unconfirmed. It returns the writer,
+// its disk (still failing), the stream's event and the probes' backoff.
+func keptAfterFailedMarker(t *testing.T, clk *fakeClock) (*Writer, *faultFS, *Event, time.Duration) {
+	t.Helper()
+	fsys := &faultFS{}
+	w := openFault(t, t.TempDir(), clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
+	ctx := t.Context()
+	appendN(t, w, 0, 1)
+	stream := testEvent(10)
+	if err := w.Begin(ctx, stream); err != nil {
+		t.Fatal(err)
+	}
+	fsys.set(func(f *faultFS) { f.full = true })
+	if err := w.Append(ctx, testEvent(1)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+	}
+	if err := w.Append(ctx, stream); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Append of the stream's event during the outage = %v, want ErrUnavailable", err)
+	}
+	fsys.heal()
+	fsys.set(func(f *faultFS) { f.logSyncErr, f.truncErr = syscall.EIO, syscall.EIO })
+	backoff := probeMin
+	if err := probeAt(t, w, clk, &backoff); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a probe whose log fsync failed = %v, want ErrUnavailable", err)
+	}
+	if gaps := gapMarkers(t, w.Dir()); len(gaps) != 1 {
+		t.Fatalf("calibration: %d gap markers after the probe, want its unconfirmed marker in the log", len(gaps))
+	}
+	return w, fsys, stream, backoff
+}
+
+// TestStartupUnconfirmedInterruptedCounted: a start that writes the event
+// of a stream a crash interrupted, and whose write fails and cannot be
+// taken back, leaves that event in the log unconfirmed; the outage file
+// counts it before anything else happens, so a restart after the writer
+// is killed again writes a marker counting it.
+func TestStartupUnconfirmedInterruptedCounted(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w := openTest(t, t.TempDir(), clk, nil)
+	appendN(t, w, 0, 1)
+	stream := testEvent(10)
+	if err := w.Begin(t.Context(), stream); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(root, testRegion))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	fsys := &faultFS{logSyncErr: syscall.EIO, truncErr: syscall.EIO}
+	w2 := openFault(t, root, clk, fsys, nil)
+	if err := w2.Digest(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a start whose log fsync failed = %v, want ErrUnavailable", err)
+	}
+	if r := readOutageFile(t, w2.Dir()); r == nil || r.UnconfirmedEvents != 1 {
+		t.Errorf("outage file after the start = %+v, want the interrupted stream's event unconfirmed", r)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w2.Dir(), filepath.Join(crashed, testRegion))
+	w3 := openTest(t, crashed, clk, nil)
+	if err := w3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 || gaps[0].UnconfirmedEvents != 1 {
+		t.Errorf("after a restart: gaps %+v, want one counting the interrupted stream's event", gaps)
+	}
+	fsys.heal()
+	w2.Close()
+}
+
+// TestVerifyRestatingMarkerCountsLess: the writer restates a marker whose
+// write failed with every count again, and its counts only grow. A marker
+// of the same outage (same since and afterSeq) that counts fewer lost or
+// unconfirmed events than the one it would restate is forged: appended
+// after the newest digest, where only the chain protects the log, it
+// would pass off the deletion of a count as a restatement (auditors count
+// the outage once, by the later marker).
+func TestVerifyRestatingMarkerCountsLess(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w, fsys, _, backoff := keptAfterFailedMarker(t, clk)
+	fsys.heal()
+	if err := probeAt(t, w, clk, &backoff); err != nil {
+		t.Fatalf("after the disk recovered: Digest = %v, want the writer recovered", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 2 || rep.Gaps[1].Gap.LostEvents != 1 || rep.Gaps[1].Gap.UnconfirmedEvents != 1 {
+		t.Fatalf("calibration: gaps = %v, want the second counting 1 lost and 1 unconfirmed", rep.Gaps)
+	}
+	restated := rep.Gaps[1]
+	for _, tc := range []struct {
+		name              string
+		lost, unconfirmed int64
+		forged            bool
+	}{
+		{"fewer lost", 0, 1, true},
+		{"fewer unconfirmed", 1, 0, true},
+		{"none", 0, 0, true},
+		{"same counts", 1, 1, false},
+		{"more lost", 2, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t, w.Dir())
+			path := filepath.Join(dir, restated.File)
+			lines := readLines(t, filepath.Join(w.Dir(), restated.File))
+			last := lines[len(lines)-1]
+			forged, _ := reseal(t, lines[restated.Line-1], hashOf(t, last), func(e *Event) {
+				e.EventID = "audit-gap-99"
+				e.Gap.LostEvents, e.Gap.UnconfirmedEvents = tc.lost, tc.unconfirmed
+				e.Gap.LostEventIDs = e.Gap.LostEventIDs[:min(int64(len(e.Gap.LostEventIDs)), tc.lost)]
+			})
+			writeLines(t, path, append(lines, forged))
+			rep, err := Verify(dir, w.PublicKey())
+			var te *TamperError
+			if !tc.forged {
+				if err != nil || len(rep.Gaps) != 3 || rep.Gaps[2].Restates != rep.Gaps[1] {
+					t.Errorf("Verify with a marker restating %s:%d with %d lost and %d unconfirmed = %v, gaps %v; want it to restate that marker", restated.File, restated.Line, tc.lost, tc.unconfirmed, err, rep.Gaps)
+				}
+				return
+			}
+			if !errors.As(err, &te) || te.Kind != ForgedGap || te.File != restated.File || te.Line != int64(len(lines)+1) ||
+				!strings.Contains(te.Detail, fmt.Sprintf("%s:%d", restated.File, restated.Line)) {
+				t.Errorf("Verify with a marker restating %s:%d with %d lost and %d unconfirmed = %v, want a forged gap marker at line %d", restated.File, restated.Line, tc.lost, tc.unconfirmed, err, len(lines)+1)
+			}
+		})
+	}
+}
