@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -64,6 +65,17 @@ type LevelScenario struct {
 	CPUSpread     Spread  `json:"cpu_ratio_rounds"`
 	// Rounds holds the scenario's figures in each round, in run order.
 	Rounds []RoundFigures `json:"rounds,omitempty"`
+}
+
+// MarshalJSON writes the ratios, medians of spreads, with +Inf (most
+// rounds failed) as null, as [Spread.MarshalJSON] does.
+func (s LevelScenario) MarshalJSON() ([]byte, error) {
+	type plain LevelScenario // without this method
+	return json.Marshal(struct {
+		plain
+		ThroughputRatio *float64 `json:"throughput_ratio"`
+		CPURatio        *float64 `json:"cpu_ratio"`
+	}{plain(s), finite(s.ThroughputRatio), finite(s.CPURatio)})
 }
 
 // RoundFigures are one scenario's figures in one round of a level.

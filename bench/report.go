@@ -130,6 +130,18 @@ type ScenarioReport struct {
 	CPURatio      float64 `json:"cpu_ratio"`
 }
 
+// MarshalJSON writes the ratios with +Inf (the median of rounds most of
+// which failed) as null, as [Spread.MarshalJSON] does.
+func (s ScenarioReport) MarshalJSON() ([]byte, error) {
+	type plain ScenarioReport // without this method
+	return json.Marshal(struct {
+		plain
+		SequentialRatio *float64 `json:"sequential_ratio"`
+		MaxRateRatio    *float64 `json:"max_rate_ratio"`
+		CPURatio        *float64 `json:"cpu_ratio"`
+	}{plain(s), finite(s.SequentialRatio), finite(s.MaxRateRatio), finite(s.CPURatio)})
+}
+
 // Summary is a latency distribution: for streams Latency is the time to the
 // first content token and Total the whole response.
 type Summary struct {

@@ -127,12 +127,6 @@ type Spread struct {
 // MarshalJSON writes the spread with an infinite median, end or extreme
 // (a failed round's) as null: JSON has no infinity.
 func (s Spread) MarshalJSON() ([]byte, error) {
-	num := func(v float64) *float64 {
-		if math.IsInf(v, 0) || math.IsNaN(v) {
-			return nil
-		}
-		return &v
-	}
 	return json.Marshal(struct {
 		Median     *float64  `json:"median"`
 		Min        *float64  `json:"min"`
@@ -143,7 +137,17 @@ func (s Spread) MarshalJSON() ([]byte, error) {
 		Rounds     []float64 `json:"rounds"`
 		Failed     int       `json:"failed,omitempty"`
 		Undefined  int       `json:"undefined,omitempty"`
-	}{num(s.Median), num(s.Min), num(s.Max), num(s.Low), num(s.High), s.Confidence, s.Rounds, s.Failed, s.Undefined})
+	}{finite(s.Median), finite(s.Min), finite(s.Max), finite(s.Low), finite(s.High), s.Confidence, s.Rounds, s.Failed, s.Undefined})
+}
+
+// finite is v, or nil (null in the JSON) when v is infinite or NaN: a
+// figure copied from a spread's median may be +Inf (see [Spread.Failed]),
+// and JSON has no infinity.
+func finite(v float64) *float64 {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil
+	}
+	return &v
 }
 
 // spreadOf calls f for each of n rounds and summarizes the values of the

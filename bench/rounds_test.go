@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -488,5 +489,65 @@ func TestInterleaveSettlesEachSlot(t *testing.T) {
 	want := []string{"settle", "0:0", "settle", "0:1", "settle", "0:2", "settle", "1:2", "settle", "1:0", "settle", "1:1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("interleave ran %v, want %v", got, want)
+	}
+}
+
+// TestReportJSONMostlyFailed: when half or more of a spread's rounds
+// failed its median is +Inf; the ratio copied from it is written as null
+// like the spread's own median, and the report still encodes.
+func TestReportJSONMostlyFailed(t *testing.T) {
+	m := modeFixture(0.34, 600, 0.25, 0.15)
+	fwd := m.scenario(MeridianForwarded)
+	for r := range fwd.SequentialRoundsP50 {
+		if r%4 != 0 {
+			fwd.SequentialRoundsP50[r] = 0 // the forwarded path failed this round
+		}
+	}
+	lf := m.Concurrency[0].scenario(MeridianForwarded)
+	for r := range lf.Rounds {
+		if r%4 != 0 {
+			lf.Rounds[r].Errors = lf.Rounds[r].Requests
+		}
+	}
+	m.derive()
+	m.Concurrency[0].derive()
+	if !math.IsInf(fwd.SequentialRatio, 1) || !math.IsInf(lf.CPURatio, 1) {
+		t.Fatalf("ratios = %g sequential, %g CPU; want +Inf, the medians of mostly failed rounds", fwd.SequentialRatio, lf.CPURatio)
+	}
+	var b bytes.Buffer
+	if err := (&Report{Modes: []ModeReport{m}}).WriteJSON(&b); err != nil {
+		t.Fatalf("WriteJSON: %v", err)
+	}
+	var back struct {
+		Modes []struct {
+			Scenarios   []map[string]json.RawMessage `json:"scenarios"`
+			Concurrency []struct {
+				Scenarios []map[string]json.RawMessage `json:"scenarios"`
+			} `json:"concurrency"`
+		} `json:"modes"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		obj  map[string]json.RawMessage
+		key  string
+		want float64 // NaN: null
+	}{
+		{"forwarded sequential ratio", back.Modes[0].Scenarios[3], "sequential_ratio", math.NaN()},
+		{"local sequential ratio", back.Modes[0].Scenarios[2], "sequential_ratio", 1.2},
+		{"forwarded CPU ratio", back.Modes[0].Concurrency[0].Scenarios[3], "cpu_ratio", math.NaN()},
+		{"local CPU ratio", back.Modes[0].Concurrency[0].Scenarios[2], "cpu_ratio", 1.5},
+	}
+	for _, tc := range tests {
+		raw := string(tc.obj[tc.key])
+		var got float64
+		switch err := json.Unmarshal(tc.obj[tc.key], &got); {
+		case math.IsNaN(tc.want) && raw != "null":
+			t.Errorf("%s: %s = %s, want null", tc.name, tc.key, raw)
+		case !math.IsNaN(tc.want) && (err != nil || math.Abs(got-tc.want) > 1e-9):
+			t.Errorf("%s: %s = %s, want %g", tc.name, tc.key, raw, tc.want)
+		}
 	}
 }
