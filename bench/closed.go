@@ -214,8 +214,10 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 // so drift of the machine between rounds cancels. A round in which the
 // scenario completed no request successfully scores on the failing side
 // (throughput ratio 0, CPU ratio +Inf: see [Spread.Failed]); one in which
-// direct or the bare proxy completed none, or in which the bare proxy's
-// added CPU was not positive, has no ratio.
+// the bare proxy (for CPU, also direct) had any error, or in which the
+// bare proxy's added CPU was not positive, has no ratio: a baseline's
+// failures raise its CPU per success and lower its throughput, which
+// would flatter every ratio to it.
 func (l *LevelReport) derive() {
 	var direct, bare LevelScenario
 	if d := l.scenario(Direct); d != nil {
@@ -232,6 +234,14 @@ func (l *LevelReport) derive() {
 		}
 		return s.Rounds[r], true
 	}
+	// clean is a baseline's figures in round r; ok is false when it had
+	// any error in that round: its CPU per success rose with the
+	// failures and its throughput fell, which would bias every ratio to
+	// it.
+	clean := func(s *LevelScenario, r int) (RoundFigures, bool) {
+		f, ok := round(s, r)
+		return f, ok && f.Errors == 0
+	}
 	if direct.Requests > 0 {
 		for i := range l.Scenarios {
 			s := &l.Scenarios[i]
@@ -245,7 +255,7 @@ func (l *LevelReport) derive() {
 		s := &l.Scenarios[i]
 		n := max(len(s.Rounds), len(bare.Rounds))
 		s.ThroughputSpread = spreadOf(n, func(r int) (float64, bool) {
-			br, ok := round(&bare, r)
+			br, ok := clean(&bare, r)
 			if !ok {
 				return 0, false
 			}
@@ -260,8 +270,8 @@ func (l *LevelReport) derive() {
 			continue
 		}
 		s.CPUSpread = spreadOf(max(n, len(direct.Rounds)), func(r int) (float64, bool) {
-			br, ok2 := round(&bare, r)
-			dr, ok3 := round(&direct, r)
+			br, ok2 := clean(&bare, r)
+			dr, ok3 := clean(&direct, r)
 			if !ok2 || !ok3 {
 				return 0, false
 			}

@@ -276,7 +276,10 @@ func (m *ModeReport) derive() {
 		})
 		s.SequentialRatio = s.SequentialSpread.Median
 		s.MaxRateRatio = ratio(s.MaxRate, bare.MaxRate)
-		s.CPURatio = ratio(s.AddedCPUPer1k, bareCPU)
+		if direct.AtRate.Errors == 0 && bare.AtRate.Errors == 0 {
+			// A baseline's failures raise its CPU per success: no ratio.
+			s.CPURatio = ratio(s.AddedCPUPer1k, bareCPU)
+		}
 	}
 }
 

@@ -551,3 +551,51 @@ func TestReportJSONMostlyFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestDeriveBaselineErrors: a round in which direct or the bare proxy had
+// any error has no CPU ratio (the baseline's CPU per success rose with
+// its failures), nor, for the bare proxy's errors, a throughput ratio;
+// the single-figure fallback at the comparison rate likewise.
+func TestDeriveBaselineErrors(t *testing.T) {
+	fig := func(errs int, rate, cpu float64) RoundFigures {
+		return RoundFigures{Requests: 100, Errors: errs, Throughput: rate, CPUSecondsPer1k: cpu}
+	}
+	rounds := func(f RoundFigures, at int, g RoundFigures) []RoundFigures {
+		rs := slices.Repeat([]RoundFigures{f}, 6)
+		rs[at] = g
+		return rs
+	}
+	l := LevelReport{InFlight: 32, Scenarios: []LevelScenario{
+		{Name: Direct, Requests: 600, CPUSecondsPer1k: 0.1, Rounds: rounds(fig(0, 2000, 0.1), 1, fig(10, 1800, 0.12))},
+		{Name: BareProxy, Requests: 600, CPUSecondsPer1k: 0.2, Rounds: rounds(fig(0, 1000, 0.2), 2, fig(50, 500, 0.4))},
+		{Name: MeridianLocal, Requests: 600, CPUSecondsPer1k: 0.25, Rounds: slices.Repeat([]RoundFigures{fig(0, 900, 0.25)}, 6)},
+	}}
+	l.derive()
+	s := l.scenario(MeridianLocal)
+	approx := cmpopts.EquateApprox(0, 1e-9)
+	tests := []struct {
+		name      string
+		got, want Spread
+	}{
+		{"throughput", s.ThroughputSpread, Spread{Median: 0.9, Min: 0.9, Max: 0.9, Rounds: []float64{0.9, 0.9, 0.9, 0.9, 0.9}, Undefined: 1}},
+		{"CPU", s.CPUSpread, Spread{Median: 1.5, Min: 1.5, Max: 1.5, Rounds: []float64{1.5, 1.5, 1.5, 1.5}, Undefined: 2}},
+	}
+	for _, tc := range tests {
+		if d := cmp.Diff(tc.want, tc.got, approx); d != "" {
+			t.Errorf("%s ratio rounds mismatch (-want +got):\n%s", tc.name, d)
+		}
+	}
+	for _, errs := range []struct{ direct, bare int }{{1, 0}, {0, 1}} {
+		m := modeFixture(0.34, 600, 0.25, 0.15)
+		at := func(name string, errs int, cpu float64) {
+			m.scenario(name).AtRate = StepReport{Summary: Summary{Requests: 100, Errors: errs}, CPUSecondsPer1k: cpu}
+		}
+		at(Direct, errs.direct, 0.1)
+		at(BareProxy, errs.bare, 0.2)
+		at(MeridianLocal, 0, 0.25)
+		m.derive()
+		if got := m.scenario(MeridianLocal).CPURatio; got != 0 {
+			t.Errorf("direct %d, bare proxy %d errors at the rate: CPU ratio %g, want none (0)", errs.direct, errs.bare, got)
+		}
+	}
+}
