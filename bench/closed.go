@@ -56,7 +56,8 @@ type LevelScenario struct {
 	// requests (see [stepReport]); 0 without a success.
 	CPUSecondsPer1k float64 `json:"cpu_seconds_per_1k"`
 	// AddedCPUPer1k is CPU seconds per 1,000 requests above direct's at
-	// the same level, pooled over the rounds. CPURatio is the median of
+	// the same level, pooled over the rounds; NaN (null in the JSON, "-"
+	// in the table) when the scenario or direct had no success. CPURatio is the median of
 	// CPUSpread: in each round, the scenario's CPU per request minus
 	// direct's, over the bare proxy's minus direct's, all three from that
 	// round.
@@ -74,8 +75,9 @@ func (s LevelScenario) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		ThroughputRatio *float64 `json:"throughput_ratio"`
+		AddedCPUPer1k   *float64 `json:"added_cpu_seconds_per_1k"`
 		CPURatio        *float64 `json:"cpu_ratio"`
-	}{plain(s), finite(s.ThroughputRatio), finite(s.CPURatio)})
+	}{plain(s), finite(s.ThroughputRatio), finite(s.AddedCPUPer1k), finite(s.CPURatio)})
 }
 
 // RoundFigures are one scenario's figures in one round of a level.
@@ -200,8 +202,8 @@ func runConcurrency(ctx context.Context, targets []*Target, body []byte, stream 
 		lr.derive()
 		for _, ls := range lr.Scenarios {
 			opts.progress("%s %-20s %4d in flight: %.0f/s (%s, rounds %s), p50 %s p99 %s, %d errors, %.3f CPU s/1k (added %s, rounds %s)", mode, ls.Name, n,
-				ls.Throughput, x(ls.ThroughputRatio), span(ls.ThroughputSpread), us(ls.Latency.P50), us(ls.Latency.P99), ls.Errors,
-				ls.CPUSecondsPer1k, x(ls.CPURatio), span(ls.CPUSpread))
+				ls.Throughput, xm(ls.ThroughputSpread), span(ls.ThroughputSpread), us(ls.Latency.P50), us(ls.Latency.P99), ls.Errors,
+				ls.CPUSecondsPer1k, xm(ls.CPUSpread), span(ls.CPUSpread))
 		}
 		out = append(out, lr)
 	}
@@ -245,7 +247,7 @@ func (l *LevelReport) derive() {
 	if direct.Requests > 0 {
 		for i := range l.Scenarios {
 			s := &l.Scenarios[i]
-			s.AddedCPUPer1k = s.CPUSecondsPer1k - direct.CPUSecondsPer1k
+			s.AddedCPUPer1k = addedCPU(s.Requests-s.Errors, s.CPUSecondsPer1k, direct.Requests-direct.Errors, direct.CPUSecondsPer1k)
 		}
 	}
 	if bare.Requests == 0 {

@@ -299,13 +299,13 @@ func cpuGoals(m *ModeReport, has func(...string) bool) []Goal {
 		if l != nil && l.scenario(c.name) != nil && l.scenario(BareProxy) != nil && l.scenario(Direct) != nil {
 			s, b := l.scenario(c.name), l.scenario(BareProxy)
 			gs = append(gs, perRoundGoal(name(fmt.Sprintf("%d in flight", cpuLevel)),
-				fmt.Sprintf("%.3f vs %.3f CPU s/1k pooled", s.AddedCPUPer1k, b.AddedCPUPer1k), s.CPUSpread, xSigned, bound{limit: c.max}, want))
+				fmt.Sprintf("%s vs %s CPU s/1k pooled", cpu(s.AddedCPUPer1k), cpu(b.AddedCPUPer1k)), s.CPUSpread, xSigned, bound{limit: c.max}, want))
 			continue
 		}
 		s, b := m.scenario(c.name), m.scenario(BareProxy)
 		met := s.CPURatio > 0 && s.CPURatio <= c.max
 		gs = append(gs, Goal{Name: name(fmt.Sprintf("at %.0f/s", m.CompareRate)),
-			Value: fmt.Sprintf("%.3f vs %.3f CPU s/1k = %s", s.AddedCPUPer1k, b.AddedCPUPer1k, x(s.CPURatio)),
+			Value: fmt.Sprintf("%s vs %s CPU s/1k = %s", cpu(s.AddedCPUPer1k), cpu(b.AddedCPUPer1k), x(s.CPURatio)),
 			Want:  want, Met: met})
 	}
 	if l != nil && has(MeridianForwarded) {

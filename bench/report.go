@@ -125,7 +125,9 @@ type ScenarioReport struct {
 	// AtRate is the open-loop step at the mode's CompareRate.
 	AtRate      StepReport `json:"at_rate"`
 	AtRateAdded Latency    `json:"at_rate_added"`
-	// AddedCPUPer1k is CPU seconds per 1,000 requests above direct's.
+	// AddedCPUPer1k is CPU seconds per 1,000 requests above direct's; NaN
+	// (null in the JSON, "-" in the table) when the scenario or direct had
+	// no success at the rate.
 	AddedCPUPer1k float64 `json:"added_cpu_seconds_per_1k"`
 	CPURatio      float64 `json:"cpu_ratio"`
 }
@@ -138,8 +140,9 @@ func (s ScenarioReport) MarshalJSON() ([]byte, error) {
 		plain
 		SequentialRatio *float64 `json:"sequential_ratio"`
 		MaxRateRatio    *float64 `json:"max_rate_ratio"`
+		AddedCPUPer1k   *float64 `json:"added_cpu_seconds_per_1k"`
 		CPURatio        *float64 `json:"cpu_ratio"`
-	}{plain(s), finite(s.SequentialRatio), finite(s.MaxRateRatio), finite(s.CPURatio)})
+	}{plain(s), finite(s.SequentialRatio), finite(s.MaxRateRatio), finite(s.AddedCPUPer1k), finite(s.CPURatio)})
 }
 
 // Summary is a latency distribution: for streams Latency is the time to the
@@ -267,7 +270,8 @@ func (m *ModeReport) derive() {
 		s := &m.Scenarios[i]
 		s.SequentialAdded = s.Sequential.Latency.minus(direct.Sequential.Latency)
 		s.AtRateAdded = s.AtRate.Latency.minus(direct.AtRate.Latency)
-		s.AddedCPUPer1k = s.AtRate.CPUSecondsPer1k - direct.AtRate.CPUSecondsPer1k
+		s.AddedCPUPer1k = addedCPU(s.AtRate.Requests-s.AtRate.Errors, s.AtRate.CPUSecondsPer1k,
+			direct.AtRate.Requests-direct.AtRate.Errors, direct.AtRate.CPUSecondsPer1k)
 		if !hasBare {
 			continue
 		}
@@ -276,7 +280,7 @@ func (m *ModeReport) derive() {
 		})
 		s.SequentialRatio = s.SequentialSpread.Median
 		s.MaxRateRatio = ratio(s.MaxRate, bare.MaxRate)
-		if direct.AtRate.Errors == 0 && bare.AtRate.Errors == 0 {
+		if direct.AtRate.Errors == 0 && bare.AtRate.Errors == 0 && !math.IsNaN(s.AddedCPUPer1k) {
 			// A baseline's failures raise its CPU per success: no ratio.
 			s.CPURatio = ratio(s.AddedCPUPer1k, bareCPU)
 		}
@@ -316,6 +320,16 @@ func (m *ModeReport) sequentialSpread(names []string, f func(p50 []float64) (flo
 	})
 }
 
+// addedCPU is a path's CPU per 1,000 successful requests above direct's:
+// NaN, no figure, when either had no success (its CPU s/1k is then 0,
+// not a cost).
+func addedCPU(ok int, cpu float64, directOK int, directCPU float64) float64 {
+	if ok <= 0 || directOK <= 0 {
+		return math.NaN()
+	}
+	return cpu - directCPU
+}
+
 func ratio(a, b float64) float64 {
 	if b <= 0 {
 		return 0
@@ -350,10 +364,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "scenario\tseq p50\t+seq p50\tx\trange\tmax rate/s\tx\t\t+p50\t+p90\t+p99\t+p99.9\terrors\tCPU s/1k\t+CPU s/1k\tx\tpeak RSS\t")
 		for _, s := range mr.Scenarios {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t@%.0f/s\t%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t%s\t%s\t\n", s.Name,
-				us(s.Sequential.Latency.P50), us(s.SequentialAdded.P50), x(s.SequentialRatio), span(s.SequentialSpread), s.MaxRate, x(s.MaxRateRatio),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t@%.0f/s\t%s\t%s\t%s\t%s\t%d\t%.3f\t%s\t%s\t%s\t\n", s.Name,
+				us(s.Sequential.Latency.P50), us(s.SequentialAdded.P50), xm(s.SequentialSpread), span(s.SequentialSpread), s.MaxRate, x(s.MaxRateRatio),
 				mr.CompareRate, us(s.AtRateAdded.P50), us(s.AtRateAdded.P90), us(s.AtRateAdded.P99), us(s.AtRateAdded.P999),
-				s.AtRate.Errors, s.AtRate.CPUSecondsPer1k, s.AddedCPUPer1k, x(s.CPURatio), mb(s.AtRate.PeakRSSBytes))
+				s.AtRate.Errors, s.AtRate.CPUSecondsPer1k, cpu(s.AddedCPUPer1k), x(s.CPURatio), mb(s.AtRate.PeakRSSBytes))
 		}
 		tw.Flush()
 		for _, sk := range mr.Skipped {
@@ -366,8 +380,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintln(tw, "scenario\tin flight\trequests/s\tx\trange\tp50\tp99\terrors\tCPU s/1k\t+CPU s/1k\tx\trange\t")
 			for _, l := range mr.Concurrency {
 				for _, s := range l.Scenarios {
-					fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t%s\t%s\t\n", s.Name, l.InFlight, s.Throughput, x(s.ThroughputRatio), span(s.ThroughputSpread),
-						us(s.Latency.P50), us(s.Latency.P99), s.Errors, s.CPUSecondsPer1k, s.AddedCPUPer1k, x(s.CPURatio), span(s.CPUSpread))
+					fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%.3f\t%s\t%s\t%s\t\n", s.Name, l.InFlight, s.Throughput, xm(s.ThroughputSpread), span(s.ThroughputSpread),
+						us(s.Latency.P50), us(s.Latency.P99), s.Errors, s.CPUSecondsPer1k, cpu(s.AddedCPUPer1k), xm(s.CPUSpread), span(s.CPUSpread))
 				}
 			}
 			tw.Flush()
@@ -431,9 +445,26 @@ func x(r float64) string {
 	return fmt.Sprintf("%.2fx", r)
 }
 
+// xm is a spread's median ratio for the tables: "-" when no round had
+// one, "0.00x" for a median of 0 (x reads 0 as no ratio).
+func xm(s Spread) string {
+	if len(s.Rounds)+s.Failed == 0 {
+		return "-"
+	}
+	return xSigned(s.Median)
+}
+
+// cpu is a CPU figure for the tables: "-" when there is none (NaN).
+func cpu(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
 // span is a spread's min-max for the tables: "-" without a value.
 func span(s Spread) string {
-	if len(s.Rounds)+s.Failed == 0 || s.Min == 0 && s.Max == 0 {
+	if len(s.Rounds)+s.Failed == 0 {
 		return "-"
 	}
 	t := fmt.Sprintf("%.2f–%.2f", s.Min, s.Max)

@@ -599,3 +599,62 @@ func TestDeriveBaselineErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAddedCPUWithoutSuccess: a path with no successful request has no
+// CPU per request, so no added CPU either (not 0 minus direct's).
+func TestAddedCPUWithoutSuccess(t *testing.T) {
+	l := LevelReport{InFlight: 32, Scenarios: []LevelScenario{
+		{Name: Direct, Requests: 100, CPUSecondsPer1k: 0.1},
+		{Name: MeridianLocal, Requests: 100, Errors: 100},
+		{Name: MeridianForwarded, Requests: 100, CPUSecondsPer1k: 0.4},
+	}}
+	l.derive()
+	m := modeFixture(0.34, 600, 0.25, 0.15)
+	m.scenario(Direct).AtRate = StepReport{Summary: Summary{Requests: 100}, CPUSecondsPer1k: 0.1}
+	m.scenario(MeridianLocal).AtRate = StepReport{Summary: Summary{Requests: 100, Errors: 100}}
+	m.scenario(MeridianForwarded).AtRate = StepReport{Summary: Summary{Requests: 100}, CPUSecondsPer1k: 0.4}
+	m.derive()
+	tests := []struct {
+		name string
+		got  float64
+		want float64 // NaN: none
+	}{
+		{"level, failing path", l.scenario(MeridianLocal).AddedCPUPer1k, math.NaN()},
+		{"level, direct itself", l.scenario(Direct).AddedCPUPer1k, 0},
+		{"level, succeeding path", l.scenario(MeridianForwarded).AddedCPUPer1k, 0.3},
+		{"at rate, failing path", m.scenario(MeridianLocal).AddedCPUPer1k, math.NaN()},
+		{"at rate, succeeding path", m.scenario(MeridianForwarded).AddedCPUPer1k, 0.3},
+	}
+	for _, tc := range tests {
+		if math.IsNaN(tc.want) != math.IsNaN(tc.got) || !math.IsNaN(tc.want) && math.Abs(tc.got-tc.want) > 1e-9 {
+			t.Errorf("%s: added CPU = %g, want %g", tc.name, tc.got, tc.want)
+		}
+	}
+	b, err := json.Marshal(l.scenario(MeridianLocal))
+	if err != nil || !bytes.Contains(b, []byte(`"added_cpu_seconds_per_1k":null`)) {
+		t.Errorf("JSON = %s, %v; want added_cpu_seconds_per_1k null", b, err)
+	}
+	if b, err = json.Marshal(m.scenario(MeridianLocal)); err != nil || !bytes.Contains(b, []byte(`"added_cpu_seconds_per_1k":null`)) {
+		t.Errorf("JSON = %s, %v; want added_cpu_seconds_per_1k null", b, err)
+	}
+}
+
+// TestRatioFormat: a median ratio of exactly 0 (every round failed, for
+// a throughput) prints as 0.00x; only a spread with no round has none.
+func TestRatioFormat(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Spread
+		want string
+	}{
+		{"no round", Spread{}, "-"},
+		{"median 0", Spread{Median: 0, Min: 0, Max: 0, Rounds: []float64{0, 0, 0}}, "0.00x"},
+		{"median 1.5", Spread{Median: 1.5, Rounds: []float64{1.5}}, "1.50x"},
+		{"mostly failed", Spread{Median: math.Inf(1), Rounds: []float64{1}, Failed: 2}, "∞"},
+	}
+	for _, tc := range tests {
+		if got := xm(tc.s); got != tc.want {
+			t.Errorf("%s: xm = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
