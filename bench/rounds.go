@@ -3,7 +3,6 @@ package bench
 import (
 	"encoding/json"
 	"math"
-	"runtime"
 	"slices"
 	"time"
 )
@@ -31,24 +30,27 @@ const (
 	minConcurrencyRounds = 6
 )
 
-// settlePause is how long [settleSlot] waits before collecting: long enough on
-// loopback for what a slot leaves running after its last response (a
-// handler's tail such as the audit append, connections being put back or
-// closed, the mock upstream finishing a write) to finish. It is outside
-// every measurement: 20ms before each of the ~300 slots of a default run
-// adds about 6s to a run of several minutes.
+// settlePause is how long [settleSlot] waits: long enough on loopback for
+// what a slot leaves running after its last response (a handler's tail
+// such as the audit append, connections being put back or closed, the
+// mock upstream finishing a write) to finish. It is outside every
+// measurement: 20ms before each of the ~300 slots of a default run adds
+// about 6s to a run of several minutes.
 const settlePause = 20 * time.Millisecond
 
 // settleSlot runs before each measured slot of an interleaved phase, outside
 // its measurement. Client, proxy, nodes and mock upstream share this
-// process, so the garbage a slot leaves and the work still running after
-// it would otherwise land in the next slot's CPU and latency, charging
-// one scenario for the one before it: it lets that work end, then
-// collects. A slot's own garbage is collected within it as its heap
-// grows, or by the next settleSlot, which no scenario is charged for.
+// process, so the work still running after a slot would otherwise land
+// in the next slot's CPU and latency, charging one scenario for the one
+// before it: it lets that work end. It does not collect: a collection
+// here would reset the heap goal before every slot, so that each slot
+// paid only for the whole cycles inside it and the garbage it left at its
+// end were collected here, charged to nobody, which favours the path that
+// allocates more. Without it a slot's garbage is collected by the cycle
+// it brings forward, within it or in a later slot; the balanced order
+// (see [schedule]) spreads that carry-over evenly over the scenarios.
 func settleSlot() {
 	time.Sleep(settlePause)
-	runtime.GC()
 }
 
 // interleave runs slot(r, i) for each scenario i of each round r, in the
