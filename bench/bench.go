@@ -376,13 +376,14 @@ warm:
 		return nil, err
 	}
 	// Rate sweep, then every scenario at the bare proxy's highest rate.
-	for i, t := range targets {
+	sweepEach(len(targets), opts.Rate, settleSlot, func(i int) {
 		sr := &mr.Scenarios[i]
-		if opts.Rate > 0 {
-			sr.MaxRate = opts.Rate
-			continue
+		sr.MaxRate, sr.Sweep = sweep(ctx, targets[i], body, stream, opts, name)
+	})
+	if opts.Rate > 0 {
+		for i := range mr.Scenarios {
+			mr.Scenarios[i].MaxRate = opts.Rate
 		}
-		sr.MaxRate, sr.Sweep = sweep(ctx, t, body, stream, opts, name)
 	}
 	mr.CompareRate = opts.Rate
 	if mr.CompareRate == 0 {
@@ -420,6 +421,20 @@ warm:
 	mr.derive()
 	mr.Concurrency, mr.ConcurrencyRounds = runConcurrency(ctx, targets, body, stream, opts, name)
 	return mr, ctx.Err()
+}
+
+// sweepEach runs each of n targets' rate sweep in turn, after a settle
+// (see [settleSlot]) so that what the previous phase or target left
+// running does not land in its first step. With a fixed rate (--rate)
+// there is no sweep.
+func sweepEach(n int, rate float64, settle func(), sweep func(i int)) {
+	if rate > 0 {
+		return
+	}
+	for i := range n {
+		settle()
+		sweep(i)
+	}
 }
 
 // sweep raises the rate geometrically until a step is not sustained, then

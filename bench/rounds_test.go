@@ -677,3 +677,26 @@ func TestRatioFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepsSettle: each target's rate sweep starts after a settle, like
+// every interleaved slot, so that the previous phase's leftover work does
+// not land in its first step; with a fixed --rate there is no sweep.
+func TestSweepsSettle(t *testing.T) {
+	tests := []struct {
+		name string
+		rate float64
+		want []string
+	}{
+		{"sweep", 0, []string{"settle", "sweep 0", "settle", "sweep 1", "settle", "sweep 2"}},
+		{"fixed rate", 500, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			sweepEach(3, tc.rate, func() { got = append(got, "settle") }, func(i int) { got = append(got, fmt.Sprintf("sweep %d", i)) })
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("ran %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
