@@ -294,10 +294,20 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 }
 
 // sequentialRounds is how many rounds the sequential phase of n scenarios
-// runs in: [sequentialRoundsFor], or one per request when there are fewer,
-// so that every round has a request of every scenario.
+// runs in: [sequentialRoundsFor]; with fewer requests, the most whole
+// periods of the rounds' orders that fit (see [roundPeriod]), so that the
+// order stays balanced, when that is at least [minConcurrencyRounds]
+// rounds (the fewest with a 95% interval); else one round per request, so
+// that every round has a request of every scenario.
 func (o *Options) sequentialRounds(n int) int {
-	return max(min(sequentialRoundsFor(n), o.Sequential), 1)
+	full := sequentialRoundsFor(n)
+	if o.Sequential >= full {
+		return full
+	}
+	if whole := o.Sequential / roundPeriod(n) * roundPeriod(n); whole >= minConcurrencyRounds {
+		return whole
+	}
+	return max(o.Sequential, 1)
 }
 
 // scenarioCount is how many scenarios the run measures unless a peer fails
@@ -393,15 +403,16 @@ warm:
 		}
 	}
 	// The comparison runs in interleaved rounds whose samples are pooled,
-	// so that a burst from another process lands on every scenario alike.
-	const compareRounds = 3
+	// so that a burst from another process lands on every scenario alike;
+	// a whole number of periods, so that the order is balanced.
+	compareRounds := compareRoundsFor(len(targets))
 	pooled := make([]step, len(targets))
 	for _, order := range schedule(len(targets), compareRounds) {
 		for _, i := range order {
 			t := targets[i]
 			recoverTarget(ctx, t, body, stream)
 			settleSlot()
-			st := t.openLoop(ctx, body, stream, mr.CompareRate, opts.Step/compareRounds, opts.MaxInFlight)
+			st := t.openLoop(ctx, body, stream, mr.CompareRate, opts.Step/time.Duration(compareRounds), opts.MaxInFlight)
 			p := &pooled[i]
 			p.rate = st.rate
 			p.samples = append(p.samples, st.samples...)

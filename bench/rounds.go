@@ -87,6 +87,15 @@ func roundsFor(n, least int) int {
 func sequentialRoundsFor(n int) int  { return roundsFor(n, minSequentialRounds) }
 func concurrencyRoundsFor(n int) int { return roundsFor(n, minConcurrencyRounds) }
 
+// minCompareRounds is the fewest rounds of the comparison at one rate,
+// which pools them (no per-round ratio); compareRoundsFor is the least
+// whole number of periods at or above it (4 with the 4 built-in
+// scenarios, 6 with 3). Each slot runs Step over the count, so the phase
+// takes one Step per scenario whatever the count.
+const minCompareRounds = 3
+
+func compareRoundsFor(n int) int { return roundsFor(n, minCompareRounds) }
+
 // Spread is a figure computed once per round and summarized: the targets
 // use Median, Min and Max show how far the rounds disagree, and Low to
 // High is the interval the verdict uses (see [judge]).

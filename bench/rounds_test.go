@@ -434,8 +434,16 @@ func TestSpreadJSON(t *testing.T) {
 // often than the forwarded path does); every round runs every scenario
 // once, and every scenario runs equally often in each position.
 func TestScheduleBalance(t *testing.T) {
-	for n := 3; n <= 5; n++ {
-		for _, rounds := range []int{sequentialRoundsFor(n), concurrencyRoundsFor(n)} {
+	for n := 2; n <= 8; n++ {
+		counts := []int{sequentialRoundsFor(n), concurrencyRoundsFor(n), compareRoundsFor(n)}
+		// --sequential below the full count caps the rounds; from 6 on
+		// they are a whole number of periods where one fits.
+		for q := minConcurrencyRounds; q < sequentialRoundsFor(n); q++ {
+			if r := (&Options{Sequential: q}).sequentialRounds(n); r%roundPeriod(n) == 0 && !slices.Contains(counts, r) {
+				counts = append(counts, r)
+			}
+		}
+		for _, rounds := range counts {
 			s := schedule(n, rounds)
 			if len(s) != rounds {
 				t.Fatalf("schedule(%d, %d) has %d rounds", n, rounds, len(s))
@@ -494,6 +502,29 @@ func TestSettleSlotDoesNotCollect(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if n := after.NumGC - before.NumGC; n != 0 {
 		t.Errorf("settleSlot ran %d collections, want none", n)
+	}
+}
+
+// TestRoundCounts: every phase runs a whole number of periods of the
+// rounds' orders: the comparison at one rate the fewest at or above 3,
+// and a sequential phase capped by --sequential the most that fit in it,
+// when that is at least 6 (below, one round per request).
+func TestRoundCounts(t *testing.T) {
+	for n := 1; n <= 8; n++ {
+		p := roundPeriod(n)
+		if c := compareRoundsFor(n); c%p != 0 || c < 3 || c-p >= 3 {
+			t.Errorf("n=%d: %d comparison rounds, want the least multiple of %d at or above 3", n, c, p)
+		}
+		for q := 1; q <= sequentialRoundsFor(n)+3; q++ {
+			got := (&Options{Sequential: q}).sequentialRounds(n)
+			want := min(q, sequentialRoundsFor(n))
+			if whole := q / p * p; q < sequentialRoundsFor(n) && whole >= minConcurrencyRounds {
+				want = whole
+			}
+			if got != want {
+				t.Errorf("n=%d, --sequential %d: %d rounds, want %d", n, q, got, want)
+			}
+		}
 	}
 }
 
