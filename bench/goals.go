@@ -23,6 +23,9 @@ type Goal struct {
 	// Rounds holds the per-round figures of a target judged per round;
 	// nil for the others.
 	Rounds *Spread `json:"rounds,omitempty"`
+	// noFigure marks a target of one figure that the run could not
+	// compute (a baseline had errors): it stays Unsettled.
+	noFigure bool
 }
 
 // Verdict is how a run settles a target.
@@ -160,7 +163,7 @@ func evaluate(r *Report) []Goal {
 		}
 	}
 	for i := range gs {
-		if gs[i].Rounds == nil { // one figure: it settles the target
+		if gs[i].Rounds == nil && !gs[i].noFigure { // one figure: it settles the target
 			gs[i].Verdict = single(gs[i].Met)
 			gs[i].MedianMeets = gs[i].Met
 		}
@@ -304,9 +307,16 @@ func cpuGoals(m *ModeReport, has func(...string) bool) []Goal {
 		}
 		s, b := m.scenario(c.name), m.scenario(BareProxy)
 		met := s.CPURatio > 0 && s.CPURatio <= c.max
-		gs = append(gs, Goal{Name: name(fmt.Sprintf("at %.0f/s", m.CompareRate)),
+		g := Goal{Name: name(fmt.Sprintf("at %.0f/s", m.CompareRate)),
 			Value: fmt.Sprintf("%s vs %s CPU s/1k = %s", cpu(s.AddedCPUPer1k), cpu(b.AddedCPUPer1k), x(s.CPURatio)),
-			Want:  want, Met: met})
+			Want:  want, Met: met}
+		if d := m.scenario(Direct); d.AtRate.Errors > 0 || b.AtRate.Errors > 0 {
+			// A baseline's failures raise its CPU per success: no
+			// ratio (see [ModeReport.derive]), nothing to settle.
+			g.Value += fmt.Sprintf(" (no ratio: %d errors for direct, %d for the bare proxy)", d.AtRate.Errors, b.AtRate.Errors)
+			g.noFigure = true
+		}
+		gs = append(gs, g)
 	}
 	if l != nil && has(MeridianForwarded) {
 		if s, b := l.scenario(MeridianForwarded), l.scenario(BareProxy); s != nil && b != nil {

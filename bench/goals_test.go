@@ -173,3 +173,37 @@ func TestGoalJSONMet(t *testing.T) {
 		t.Errorf("single-figure goal %+v: want met, median_meets, verdict met", gs)
 	}
 }
+
+// TestEvaluateCPUFallbackBaselineErrors: without the closed-loop level the
+// CPU targets read the comparison at one rate; when a baseline had errors
+// there, it has no ratio and the target is unsettled, not missed.
+func TestEvaluateCPUFallbackBaselineErrors(t *testing.T) {
+	tests := []struct {
+		name         string
+		direct, bare int // errors at the rate
+		want         Verdict
+	}{
+		{"clean baselines", 0, 0, Met},
+		{"direct errors", 3, 0, Unsettled},
+		{"bare proxy errors", 0, 3, Unsettled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := modeFixture(0.34, 600, 0.25, 0.15)
+			m.Concurrency = nil
+			at := func(name string, errs int, cpu float64) {
+				m.scenario(name).AtRate = StepReport{Summary: Summary{Requests: 100, Errors: errs}, CPUSecondsPer1k: cpu}
+			}
+			at(Direct, tc.direct, 0.1)
+			at(BareProxy, tc.bare, 0.2)
+			at(MeridianLocal, 0, 0.25)
+			at(MeridianForwarded, 0, 0.3)
+			m.derive()
+			for _, g := range evaluate(&Report{Modes: []ModeReport{m}}) {
+				if strings.Contains(g.Name, "meridian-local CPU") && g.Verdict != tc.want {
+					t.Errorf("%s: %v (%s), want %v", g.Name, g.Verdict, g.Value, tc.want)
+				}
+			}
+		})
+	}
+}
