@@ -406,6 +406,7 @@ warm:
 	// so that a burst from another process lands on every scenario alike;
 	// a whole number of periods, so that the order is balanced.
 	compareRounds := compareRoundsFor(len(targets))
+	mr.CompareRounds = compareRounds
 	pooled := make([]step, len(targets))
 	for _, order := range schedule(len(targets), compareRounds) {
 		for _, i := range order {

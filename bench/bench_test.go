@@ -29,6 +29,9 @@ func TestSmoke(t *testing.T) {
 		if m.CompareRate <= 0 {
 			t.Errorf("%s: compare rate = %g, want > 0", m.Mode, m.CompareRate)
 		}
+		if m.CompareRounds != 4 || m.SequentialRounds != 12 {
+			t.Errorf("%s: %d comparison and %d sequential rounds, want whole periods 4 and 12", m.Mode, m.CompareRounds, m.SequentialRounds)
+		}
 		for i, s := range m.Scenarios {
 			if s.Name != want[i] {
 				t.Errorf("%s: scenario %d = %q, want %q", m.Mode, i, s.Name, want[i])

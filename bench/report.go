@@ -77,8 +77,11 @@ type ModeReport struct {
 	Mode string `json:"mode"`
 	// CompareRate is the rate every scenario ran at for AtRate: the bare
 	// proxy's highest sustained rate (or --rate).
-	CompareRate float64          `json:"compare_rate"`
-	Scenarios   []ScenarioReport `json:"scenarios"`
+	CompareRate float64 `json:"compare_rate"`
+	// CompareRounds is how many interleaved rounds, pooled, the comparison
+	// at CompareRate ran in (see [compareRoundsFor]).
+	CompareRounds int              `json:"compare_rounds,omitempty"`
+	Scenarios     []ScenarioReport `json:"scenarios"`
 	// Skipped lists peer gateways that failed their warm-up, with why.
 	Skipped []string `json:"skipped,omitempty"`
 	// Concurrency is the closed-loop sweep, one entry per level.
