@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The outage file keeps what an outage lost across a restart: a node
@@ -75,18 +77,27 @@ func (w *Writer) saveOutage() error {
 func (w *Writer) writeOutage(o *outage) error {
 	b := blankOutage()
 	if o != nil {
-		r := outageRecord{Since: Time{o.since}, Cause: o.cause.Error(), AfterSeq: o.afterSeq, LostEvents: o.lost,
+		r := outageRecord{Since: Time{o.since}, Cause: capCause(o.cause.Error()), AfterSeq: o.afterSeq, LostEvents: o.lost,
 			LostEventIDs: o.lostIDs, UnconfirmedEvents: o.unconfirmed}
+		// The record always fits whole, so it always parses: the ids
+		// (a sample, as in a marker) give way first, then the cause.
 		for {
 			j, err := json.Marshal(&r)
 			if err != nil {
 				return err
 			}
-			if len(j) < outageSize || len(r.LostEventIDs) == 0 {
-				copy(b, j[:min(len(j), outageSize-1)])
+			if len(j) < outageSize {
+				copy(b, j)
 				break
 			}
-			r.LostEventIDs = r.LostEventIDs[:len(r.LostEventIDs)/2]
+			switch {
+			case len(r.LostEventIDs) > 0:
+				r.LostEventIDs = r.LostEventIDs[:len(r.LostEventIDs)/2]
+			case r.Cause != "":
+				r.Cause = capCauseTo(r.Cause, len(r.Cause)/2)
+			default:
+				return fmt.Errorf("audit outage record of %d bytes does not fit in %d", len(j), outageSize)
+			}
 		}
 	}
 	f, err := w.fs.OpenFile(filepath.Join(w.dir, outageName), os.O_WRONLY, 0)
@@ -104,6 +115,36 @@ func (w *Writer) writeOutage(o *outage) error {
 		return fmt.Errorf("write audit outage file: %w", err)
 	}
 	return nil
+}
+
+// maxOutageCause bounds the cause the outage file keeps, so that the counts
+// and ids after it always fit in the file.
+const maxOutageCause = 1 << 10
+
+// stoppedSuffix is what a restart adds to an outage's cause, once.
+const stoppedSuffix = "; the node stopped during the outage, so requests lost after the last count may be missing"
+
+// capCause cuts cause to maxOutageCause bytes, keeping the note that the
+// node stopped, if any, whole.
+func capCause(cause string) string {
+	if base, ok := strings.CutSuffix(cause, stoppedSuffix); ok {
+		return capCauseTo(base, maxOutageCause-len(stoppedSuffix)) + stoppedSuffix
+	}
+	return capCauseTo(cause, maxOutageCause)
+}
+
+// capCauseTo cuts cause to at most n bytes, at a character boundary, marking
+// the cut with an ellipsis.
+func capCauseTo(cause string, n int) string {
+	const ellipsis = "…"
+	if len(cause) <= n {
+		return cause
+	}
+	n = max(n-len(ellipsis), 0)
+	for n > 0 && !utf8.RuneStart(cause[n]) {
+		n--
+	}
+	return cause[:n] + ellipsis
 }
 
 // recoverOutage reads the outage file a previous writer left: if it records
@@ -126,9 +167,13 @@ func (w *Writer) recoverOutage() {
 	if w.markerAfter(&r) {
 		return // the marker was written; the writer stopped before blanking the file
 	}
+	cause := r.Cause
+	if !strings.HasSuffix(cause, stoppedSuffix) {
+		cause += stoppedSuffix
+	}
 	w.out = &outage{since: r.Since.Time, afterSeq: r.AfterSeq, lost: r.LostEvents, lostIDs: r.LostEventIDs, unconfirmed: r.UnconfirmedEvents,
 		saved: r.LostEvents + r.UnconfirmedEvents, held: true,
-		cause: fmt.Errorf("%s; the node stopped during the outage, so requests lost after the last count may be missing", r.Cause)}
+		cause: errors.New(cause)}
 	w.log.Warn("audit trail was unavailable when the node stopped; the gap marker is written now", "since", r.Since.Time, "lost_events", r.LostEvents)
 }
 
