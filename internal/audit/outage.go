@@ -44,7 +44,7 @@ func (e *UnavailableError) Unwrap() error { return e.Cause }
 type outage struct {
 	since    time.Time
 	cause    error
-	afterSeq uint64 // the last event in the log when the outage began
+	afterSeq uint64 // the last event confirmed in the log when the outage began
 	// lost counts events not recorded (their Append failed); lostIDs holds
 	// the first maxGapIDs of their ids.
 	lost    int64
@@ -80,12 +80,18 @@ func (w *Writer) unsaved() bool {
 
 // fail makes the trail unavailable from now on: every Append and Begin is
 // refused until a probe succeeds. The first cause of an outage is kept.
-func (w *Writer) fail(err error) {
+func (w *Writer) fail(err error) { w.failAfter(err, w.seq) }
+
+// failAfter is fail for a failure after event afterSeq, the last line the
+// writer confirmed: lines after it that a failed write left in the log are
+// unconfirmed, and a machine crash may take them back, so the outage (and
+// its marker) must not begin after them (see writeBuffered).
+func (w *Writer) failAfter(err error, afterSeq uint64) {
 	if w.out != nil {
 		w.log.Debug("audit write failed during an outage", "error", err)
 		return
 	}
-	w.out = &outage{since: w.clock.Now(), cause: err, afterSeq: w.seq}
+	w.out = &outage{since: w.clock.Now(), cause: err, afterSeq: afterSeq}
 	w.backoff = probeMin
 	// Arm the probe before publishing: whoever sees the outage may move a
 	// test clock, and the tick must find the ticker.

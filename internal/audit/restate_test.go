@@ -330,3 +330,72 @@ func TestVerifyRestatingMarkerCountsLess(t *testing.T) {
 		})
 	}
 }
+
+// TestStartupCrashMarkerAfterConfirmedLines: a start whose write of an
+// interrupted stream's event fails and cannot be taken back leaves the line
+// in the log, unconfirmed; a machine crash then takes it back. The outage
+// began after the last confirmed line, so the restarted writer's marker
+// names that line, and a crash between writing the marker and blanking the
+// outage file does not make the next start write the marker again.
+func TestStartupCrashMarkerAfterConfirmedLines(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w := openTest(t, t.TempDir(), clk, nil)
+	appendN(t, w, 0, 1)
+	if err := w.Begin(t.Context(), testEvent(10)); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(root, testRegion))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := listDir(filepath.Join(root, testRegion))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fsys := &faultFS{logSyncErr: syscall.EIO, truncErr: syscall.EIO}
+	w2 := openFault(t, root, clk, fsys, nil)
+	if err := w2.Digest(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a start whose log fsync failed = %v, want ErrUnavailable", err)
+	}
+	if r := readOutageFile(t, w2.Dir()); r == nil || r.AfterSeq != 1 {
+		t.Errorf("outage file after the start = %+v, want the outage after event 1, the last confirmed", r)
+	}
+	// A machine crash takes back the unsynced line of the start's file.
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w2.Dir(), filepath.Join(crashed, testRegion))
+	logs, _, err := listDir(filepath.Join(crashed, testRegion))
+	if err != nil || len(logs) != len(before)+1 {
+		t.Fatalf("log files %v, %v; want the start's file after %v", logs, err, before)
+	}
+	if err := os.Truncate(filepath.Join(crashed, testRegion, logs[len(logs)-1].name), 0); err != nil {
+		t.Fatal(err)
+	}
+	during, err := os.ReadFile(filepath.Join(crashed, testRegion, outageName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3 := openTest(t, crashed, clk, nil)
+	if err := w3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 || gaps[0].AfterSeq != 1 {
+		t.Errorf("after the crash: gaps %+v, want one after event 1", gaps)
+	}
+	// The writer stopped between writing the marker and blanking the file.
+	if err := os.WriteFile(filepath.Join(crashed, testRegion, outageName), during, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w4 := openTest(t, crashed, clk, nil)
+	if err := w4.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w4.Dir()); len(gaps) != 1 {
+		t.Errorf("after a second restart: gaps %+v, want still the one marker", gaps)
+	}
+	mustVerify(t, w4.Dir(), w4)
+	fsys.heal()
+	w2.Close()
+}
