@@ -54,6 +54,11 @@ type outage struct {
 	// whose Append failed, and kept events written after a marker whose
 	// write failed (see writeKept).
 	unconfirmed int64
+	// unconfirmedStreams holds the first maxGapIDs of the unconfirmed
+	// events that are streams' events: a machine crash may take their
+	// lines back, and a restart then writes them again as interrupted,
+	// counted as deferred instead (see recoverOutage).
+	unconfirmedStreams []streamRef
 	// saved is lost+unconfirmed as last saved to the outage file (both
 	// only grow until restart clears them); held says whether that save
 	// wrote a record of the outage (rather than blanking the file).
@@ -377,12 +382,28 @@ func (w *Writer) writeKept(marker *Event) (logged bool, err error) {
 		if marker != nil && items[0].written {
 			w.out.marked = false
 		}
-		w.out.unconfirmed += int64(countWritten(items[nMarker:]))
+		for _, it := range items[nMarker:] {
+			if it.written {
+				w.countUnconfirmed(it)
+			}
+		}
 	}
 	if jerr := w.journalCommit(items); err == nil {
 		err = jerr
 	}
 	return logged, err
+}
+
+// countUnconfirmed counts it, whose line stayed in the log although its
+// write failed, as unconfirmed; if it is a stream's event (its intent is
+// open), the outage keeps its id and side.
+func (w *Writer) countUnconfirmed(it *item) {
+	o := w.out
+	o.unconfirmed++
+	k := intentKey{it.id, it.side}
+	if w.journal.open[k] != nil && len(o.unconfirmedStreams) < maxGapIDs {
+		o.unconfirmedStreams = append(o.unconfirmedStreams, streamRef{ID: k.id, Side: k.side})
+	}
 }
 
 func countWritten(items []*item) int {

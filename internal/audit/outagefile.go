@@ -34,6 +34,15 @@ type outageRecord struct {
 	LostEvents        int64    `json:"lostEvents"`
 	LostEventIDs      []string `json:"lostEventIds"`
 	UnconfirmedEvents int64    `json:"unconfirmedEvents"`
+	// UnconfirmedStreams names the first of the unconfirmed events that
+	// are streams' events (see outage.unconfirmedStreams).
+	UnconfirmedStreams []streamRef `json:"unconfirmedStreams,omitempty"`
+}
+
+// streamRef names a stream's event: its id and side.
+type streamRef struct {
+	ID   string `json:"eventId"`
+	Side Side   `json:"side"`
 }
 
 // preallocateOutage makes sure the outage file exists at its full size and
@@ -78,7 +87,7 @@ func (w *Writer) writeOutage(o *outage) error {
 	b := blankOutage()
 	if o != nil {
 		r := outageRecord{Since: Time{o.since}, Cause: capCause(o.cause.Error()), AfterSeq: o.afterSeq, LostEvents: o.lost,
-			LostEventIDs: o.lostIDs, UnconfirmedEvents: o.unconfirmed}
+			LostEventIDs: o.lostIDs, UnconfirmedEvents: o.unconfirmed, UnconfirmedStreams: o.unconfirmedStreams}
 		// The record always fits whole, so it always parses: the ids
 		// (a sample, as in a marker) give way first, then the cause.
 		for {
@@ -91,6 +100,8 @@ func (w *Writer) writeOutage(o *outage) error {
 				break
 			}
 			switch {
+			case len(r.UnconfirmedStreams) > 0 && len(r.UnconfirmedStreams) >= len(r.LostEventIDs):
+				r.UnconfirmedStreams = r.UnconfirmedStreams[:len(r.UnconfirmedStreams)/2]
 			case len(r.LostEventIDs) > 0:
 				r.LostEventIDs = r.LostEventIDs[:len(r.LostEventIDs)/2]
 			case r.Cause != "":
@@ -174,13 +185,27 @@ func (w *Writer) recoverOutage() {
 	w.out = &outage{since: r.Since.Time, afterSeq: r.AfterSeq, lost: r.LostEvents, lostIDs: r.LostEventIDs, unconfirmed: r.UnconfirmedEvents,
 		saved: r.LostEvents + r.UnconfirmedEvents, held: true,
 		cause: errors.New(cause)}
+	// A stream's event counted unconfirmed whose line a machine crash took
+	// back is written again now, as interrupted (recoverIntents kept it),
+	// and the marker counts it as deferred: it moves, so that it counts
+	// once. One whose line stayed in the log is not written again, and
+	// stays unconfirmed.
+	for _, s := range r.UnconfirmedStreams {
+		if oi := w.journal.open[intentKey{s.ID, s.Side}]; oi != nil && oi.final != nil && w.out.unconfirmed > 0 {
+			w.out.unconfirmed--
+			continue
+		}
+		w.out.unconfirmedStreams = append(w.out.unconfirmedStreams, s)
+	}
 	w.log.Warn("audit trail was unavailable when the node stopped; the gap marker is written now", "since", r.Since.Time, "lost_events", r.LostEvents)
 }
 
 // markerAfter reports whether the log holds, after event r.AfterSeq, a gap
 // marker of the outage that began at r.Since that counts at least what r
 // counts. A marker whose write failed and that counts less (requests lost
-// after it) is not enough: the next marker restates the outage.
+// after it) is not enough: the next marker restates the outage. The
+// streams' events r counts unconfirmed may count as deferred in the marker
+// (a machine crash took their lines back, see recoverOutage).
 func (w *Writer) markerAfter(r *outageRecord) bool {
 	afterSeq, since := r.AfterSeq, r.Since.Time
 	logs, _, err := listDir(w.dir)
@@ -198,7 +223,7 @@ func (w *Writer) markerAfter(r *outageRecord) bool {
 				return nil
 			}
 			if e, err := ParseLine(line); err == nil && e.Gap != nil && e.Gap.Since.Equal(Time{since}.Truncate(time.Millisecond)) &&
-				e.Gap.LostEvents >= r.LostEvents && e.Gap.UnconfirmedEvents >= r.UnconfirmedEvents {
+				e.Gap.LostEvents >= r.LostEvents && e.Gap.UnconfirmedEvents+min(e.Gap.DeferredEvents, int64(len(r.UnconfirmedStreams))) >= r.UnconfirmedEvents {
 				found = true
 			}
 			return nil

@@ -134,8 +134,14 @@ func TestProbeRestatesUnconfirmedSecondMarker(t *testing.T) {
 	if err := w2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 2 || !gaps[1].Since.Equal(first.Until.Time) || gaps[1].UnconfirmedEvents != 1 {
-		t.Errorf("after a machine crash: gaps %+v, want a second one since %v counting the stream's event", gaps, first.Until)
+	// The crash took the stream's event back: the restart writes it again,
+	// as interrupted, and counts it once, deferred.
+	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 2 || !gaps[1].Since.Equal(first.Until.Time) ||
+		gaps[1].UnconfirmedEvents != 0 || gaps[1].DeferredEvents != 1 {
+		t.Errorf("after a machine crash: gaps %+v, want a second one since %v counting the stream's event once, deferred", gaps, first.Until)
+	}
+	if n := eventCount(t, w2.Dir(), stream.EventID); n != 1 {
+		t.Errorf("after a machine crash: the log holds the stream's event %d times, want once", n)
 	}
 	mustVerify(t, w2.Dir(), w2)
 
@@ -254,17 +260,59 @@ func TestStartupUnconfirmedInterruptedCounted(t *testing.T) {
 	if err := w2.Digest(t.Context()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Digest after a start whose log fsync failed = %v, want ErrUnavailable", err)
 	}
-	if r := readOutageFile(t, w2.Dir()); r == nil || r.UnconfirmedEvents != 1 {
-		t.Errorf("outage file after the start = %+v, want the interrupted stream's event unconfirmed", r)
+	if r := readOutageFile(t, w2.Dir()); r == nil || r.UnconfirmedEvents != 1 ||
+		!slices.Equal(r.UnconfirmedStreams, []streamRef{{"req-000010", SideSource}}) {
+		t.Errorf("outage file after the start = %+v, want the interrupted stream's event unconfirmed, named", r)
 	}
-	crashed := filepath.Join(t.TempDir(), "crashed")
-	snapshotDir(t, w2.Dir(), filepath.Join(crashed, testRegion))
-	w3 := openTest(t, crashed, clk, nil)
-	if err := w3.Close(); err != nil {
+	during, err := os.ReadFile(filepath.Join(w2.Dir(), outageName))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 || gaps[0].UnconfirmedEvents != 1 {
-		t.Errorf("after a restart: gaps %+v, want one counting the interrupted stream's event", gaps)
+	// The process is killed (the line stays), or the machine crashes (the
+	// line is taken back): the stream's event is counted once, unconfirmed
+	// in the log or deferred and written again.
+	for _, tc := range []struct {
+		name                  string
+		machine               bool
+		unconfirmed, deferred int64
+	}{
+		{"process killed", false, 1, 0},
+		{"machine crash", true, 0, 1},
+	} {
+		crashed := filepath.Join(t.TempDir(), "crashed")
+		snapshotDir(t, w2.Dir(), filepath.Join(crashed, testRegion))
+		if tc.machine {
+			logs, _, err := listDir(filepath.Join(crashed, testRegion))
+			if err != nil || len(logs) != 2 {
+				t.Fatalf("log files %v, %v; want the first and the start's", logs, err)
+			}
+			if err := os.Truncate(filepath.Join(crashed, testRegion, logs[1].name), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w3 := openTest(t, crashed, clk, nil)
+		if err := w3.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 || gaps[0].UnconfirmedEvents != tc.unconfirmed || gaps[0].DeferredEvents != tc.deferred {
+			t.Errorf("%s: gaps %+v, want one counting the interrupted stream's event: %d unconfirmed, %d deferred", tc.name, gaps, tc.unconfirmed, tc.deferred)
+		}
+		if n := eventCount(t, w3.Dir(), "req-000010"); n != 1 {
+			t.Errorf("%s: the log holds the stream's event %d times, want once", tc.name, n)
+		}
+		// The writer stopped between writing the marker and blanking the
+		// outage file: the marker counts the outage, deferred or not.
+		if err := os.WriteFile(filepath.Join(crashed, testRegion, outageName), during, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w4 := openTest(t, crashed, clk, nil)
+		if err := w4.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if gaps := gapMarkers(t, w4.Dir()); len(gaps) != 1 {
+			t.Errorf("%s: after a second restart: %d gap markers, want still 1", tc.name, len(gaps))
+		}
+		mustVerify(t, w4.Dir(), w4)
 	}
 	fsys.heal()
 	w2.Close()
@@ -398,4 +446,17 @@ func TestStartupCrashMarkerAfterConfirmedLines(t *testing.T) {
 	mustVerify(t, w4.Dir(), w4)
 	fsys.heal()
 	w2.Close()
+}
+
+// eventCount counts the events of request id in dir, its own or
+// interrupted.
+func eventCount(t *testing.T, dir, id string) int {
+	t.Helper()
+	n := 0
+	for _, e := range readEvents(t, dir) {
+		if e.EventID == id {
+			n++
+		}
+	}
+	return n
 }

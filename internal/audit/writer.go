@@ -870,7 +870,7 @@ func (w *Writer) writeBuffered(durable bool) error {
 	for _, it := range items[confirmed:inLog] {
 		if it.done != nil {
 			it.err = w.unavail.Load()
-			w.out.unconfirmed++
+			w.countUnconfirmed(it)
 		}
 	}
 	for _, it := range items[inLog:] {
