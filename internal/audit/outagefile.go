@@ -200,9 +200,9 @@ func (w *Writer) recoverOutage() {
 	w.log.Warn("audit trail was unavailable when the node stopped; the gap marker is written now", "since", r.Since.Time, "lost_events", r.LostEvents)
 }
 
-// markerAfter reports whether the log holds, after event r.AfterSeq, a gap
-// marker of the outage that began at r.Since that counts at least what r
-// counts. A marker whose write failed and that counts less (requests lost
+// markerAfter reports whether the log holds, after event r.AfterSeq (or
+// naming it, see below), a gap marker of the outage that began at r.Since
+// that counts at least what r counts. A marker whose write failed and that counts less (requests lost
 // after it) is not enough: the next marker restates the outage. The
 // streams' events r counts unconfirmed may count as deferred in the marker
 // (a machine crash took their lines back, see recoverOutage).
@@ -213,16 +213,23 @@ func (w *Writer) markerAfter(r *outageRecord) bool {
 		return false
 	}
 	logs = onlyRegion(logs, w.region)
+	// A machine crash may have taken back lines up to afterSeq that were
+	// never fsynced (written under fsync: interval), and a restarted
+	// writer's marker then sits at or before afterSeq. Lines a digest
+	// covers were fsynced: the marker comes after them, and names the
+	// outage by its since and afterSeq.
+	from := min(afterSeq, w.digested)
 	found := false
 	for i, lf := range logs {
-		if i+1 < len(logs) && logs[i+1].seq <= afterSeq+1 {
+		if i+1 < len(logs) && logs[i+1].seq <= from+1 {
 			continue
 		}
 		scanLog(filepath.Join(w.dir, lf.name), 0, func(n int64, line []byte) error {
-			if lf.seq+uint64(n)-1 <= afterSeq || !bytes.Contains(line, gapKey) {
+			if lf.seq+uint64(n)-1 <= from || !bytes.Contains(line, gapKey) {
 				return nil
 			}
 			if e, err := ParseLine(line); err == nil && e.Gap != nil && e.Gap.Since.Equal(Time{since}.Truncate(time.Millisecond)) &&
+				(lf.seq+uint64(n)-1 > afterSeq || e.Gap.AfterSeq == afterSeq) &&
 				e.Gap.LostEvents >= r.LostEvents && e.Gap.UnconfirmedEvents+min(e.Gap.DeferredEvents, int64(len(r.UnconfirmedStreams))) >= r.UnconfirmedEvents {
 				found = true
 			}

@@ -460,3 +460,60 @@ func eventCount(t *testing.T, dir, id string) int {
 	}
 	return n
 }
+
+// TestIntervalCrashMarkerNotWrittenTwice: under fsync: interval, lines the
+// writer wrote before an fsync that failed are in the outage (it begins
+// after them), but a machine crash may take them back: the restarted
+// writer's marker then sits at or before the outage's afterSeq. A crash
+// between writing that marker and blanking the outage file does not make
+// the next start write it again.
+func TestIntervalCrashMarkerNotWrittenTwice(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	fsys := &faultFS{}
+	w := openFault(t, t.TempDir(), clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
+	appendN(t, w, 0, 1)
+	if err := w.Digest(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, w, 1, 2)
+	fsys.set(func(f *faultFS) { f.logSyncErr = syscall.EIO })
+	if err := w.Digest(t.Context()); err == nil || w.Err() == nil {
+		t.Fatalf("Digest after a failed fsync = %v, Err() = %v; want both to fail", err, w.Err())
+	}
+	r := readOutageFile(t, w.Dir())
+	if r == nil {
+		t.Fatal("outage file blank after the failed fsync, want the outage")
+	}
+	// A machine crash takes back the unsynced lines: the log ends at event 1.
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+	logs, _, err := listDir(filepath.Join(crashed, testRegion))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("log files %v, %v; want one", logs, err)
+	}
+	path := filepath.Join(crashed, testRegion, logs[0].name)
+	writeLines(t, path, readLines(t, path)[:1])
+	// The restarted writer writes the marker, then stops before it blanks
+	// the outage file (its write fails, and the writer is closed).
+	w2 := openFault(t, crashed, clk, &faultFS{outageErr: syscall.EIO}, nil)
+	if err := w2.Digest(t.Context()); err == nil {
+		t.Fatal("Digest after a start whose outage file write failed = nil, want an error")
+	}
+	w2.Close()
+	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 1 || gaps[0].AfterSeq != r.AfterSeq {
+		t.Fatalf("after the crash: gaps %+v, want one after event %d", gaps, r.AfterSeq)
+	}
+	if r2 := readOutageFile(t, w2.Dir()); r2 == nil || !r2.Since.Equal(r.Since.Time) {
+		t.Fatalf("calibration: outage file = %+v, want the record of the outage since %v", r2, r.Since)
+	}
+	w3 := openTest(t, crashed, clk, nil)
+	if err := w3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 {
+		t.Errorf("after a second restart: %d gap markers, want still 1", len(gaps))
+	}
+	fsys.heal()
+	w.Close()
+}
