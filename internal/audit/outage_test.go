@@ -548,19 +548,26 @@ func TestOutageFileAlwaysParses(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("req-%040d", i)
 	}
+	streams := make([]streamRef, len(ids))
+	for i, id := range ids {
+		streams[i] = streamRef{ID: id, Side: SideDestination}
+	}
 	tests := []struct {
-		name  string
-		cause string
-		ids   []string
+		name    string
+		cause   string
+		ids     []string
+		streams []streamRef
 	}{
-		{"short cause, many ids", "no space left on device", ids},
-		{"long cause", strings.Repeat("x", 40<<10), nil},
-		{"long cause to escape, many ids", strings.Repeat("\x01é", 20<<10), ids},
-		{"long cause after a restart", strings.Repeat("y", 40<<10) + stoppedSuffix, ids},
+		{"short cause, many ids", "no space left on device", ids, nil},
+		{"long cause", strings.Repeat("x", 40<<10), nil, nil},
+		{"long cause to escape, many ids", strings.Repeat("\x01é", 20<<10), ids, nil},
+		{"long cause after a restart", strings.Repeat("y", 40<<10) + stoppedSuffix, ids, nil},
+		{"many unconfirmed streams", "no space left on device", nil, streams},
+		{"many of both", strings.Repeat("z", 40<<10), ids, streams},
 	}
 	for _, tc := range tests {
 		w := openTest(t, t.TempDir(), newFakeClock(), nil)
-		o := &outage{since: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), cause: errors.New(tc.cause), afterSeq: 7, lost: 5000, lostIDs: tc.ids, unconfirmed: 3}
+		o := &outage{since: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), cause: errors.New(tc.cause), afterSeq: 7, lost: 5000, lostIDs: tc.ids, unconfirmed: 3, unconfirmedStreams: tc.streams}
 		if err := w.Digest(t.Context()); err != nil { // the start-up is done
 			t.Fatal(err)
 		}
@@ -577,6 +584,9 @@ func TestOutageFileAlwaysParses(t *testing.T) {
 		}
 		if r.LostEvents != 5000 || r.UnconfirmedEvents != 3 || r.AfterSeq != 7 || len(r.Cause) > maxOutageCause {
 			t.Errorf("%s: outage file = lost %d, unconfirmed %d, after %d, cause of %d bytes", tc.name, r.LostEvents, r.UnconfirmedEvents, r.AfterSeq, len(r.Cause))
+		}
+		if len(tc.ids) > 0 && len(r.LostEventIDs) == 0 || len(tc.streams) > 0 && len(r.UnconfirmedStreams) == 0 {
+			t.Errorf("%s: outage file keeps %d lost ids and %d unconfirmed streams, want a sample of each", tc.name, len(r.LostEventIDs), len(r.UnconfirmedStreams))
 		}
 		if strings.HasSuffix(tc.cause, stoppedSuffix) != strings.HasSuffix(r.Cause, stoppedSuffix) {
 			t.Errorf("%s: cause %q, want the note that the node stopped kept", tc.name, r.Cause[max(0, len(r.Cause)-100):])
