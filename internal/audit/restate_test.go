@@ -514,6 +514,9 @@ func TestIntervalCrashMarkerNotWrittenTwice(t *testing.T) {
 	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 {
 		t.Errorf("after a second restart: %d gap markers, want still 1", len(gaps))
 	}
+	if _, err := Verify(w3.Dir(), mustPublicKey(t, w), mustPublicKey(t, w3)); err != nil {
+		t.Errorf("Verify after the restarts = %v, want no error", err)
+	}
 	fsys.heal()
 	w.Close()
 }
