@@ -202,10 +202,11 @@ func (w *Writer) recoverOutage() {
 
 // markerAfter reports whether the log holds, after event r.AfterSeq (or
 // naming it, see below), a gap marker of the outage that began at r.Since
-// that counts at least what r counts. A marker whose write failed and that counts less (requests lost
-// after it) is not enough: the next marker restates the outage. The
-// streams' events r counts unconfirmed may count as deferred in the marker
-// (a machine crash took their lines back, see recoverOutage).
+// that counts at least what r counts. A marker whose write failed and that
+// counts less (requests lost after it) is not enough: the next marker
+// restates the outage. The streams' events r counts unconfirmed may count
+// as deferred in the marker (a machine crash took their lines back, see
+// recoverOutage).
 func (w *Writer) markerAfter(r *outageRecord) bool {
 	afterSeq, since := r.AfterSeq, r.Since.Time
 	logs, _, err := listDir(w.dir)
