@@ -190,8 +190,11 @@ type Gap struct {
 	// earlier one restates it: the earlier marker's write failed.
 	Since Time `json:"since"`
 	Until Time `json:"until"`
-	// AfterSeq is the sequence of the last event in the log when the
-	// outage began: what was lost belongs between it and the marker.
+	// AfterSeq is the sequence of the last event confirmed in the log
+	// when the outage began: what was lost belongs between it and the
+	// marker. Lines the failing write left in the log unconfirmed come
+	// after it (a machine crash may take them back, and the restarted
+	// writer's marker then follows AfterSeq directly).
 	AfterSeq uint64 `json:"afterSeq"`
 	// LostEvents counts requests that have no event: they were refused
 	// (503) or failed while the trail could not be written. LostEventIDs

@@ -44,7 +44,7 @@ func (e *UnavailableError) Unwrap() error { return e.Cause }
 type outage struct {
 	since    time.Time
 	cause    error
-	afterSeq uint64 // the last event in the log when the outage began
+	afterSeq uint64 // the last event confirmed in the log when the outage began
 	// lost counts events not recorded (their Append failed); lostIDs holds
 	// the first maxGapIDs of their ids.
 	lost    int64
@@ -54,6 +54,11 @@ type outage struct {
 	// whose Append failed, and kept events written after a marker whose
 	// write failed (see writeKept).
 	unconfirmed int64
+	// unconfirmedStreams holds the first maxGapIDs of the unconfirmed
+	// events that are streams' events: a machine crash may take their
+	// lines back, and a restart then writes them again as interrupted,
+	// counted as deferred instead (see recoverOutage).
+	unconfirmedStreams []streamRef
 	// saved is lost+unconfirmed as last saved to the outage file (both
 	// only grow until restart clears them); held says whether that save
 	// wrote a record of the outage (rather than blanking the file).
@@ -80,12 +85,18 @@ func (w *Writer) unsaved() bool {
 
 // fail makes the trail unavailable from now on: every Append and Begin is
 // refused until a probe succeeds. The first cause of an outage is kept.
-func (w *Writer) fail(err error) {
+func (w *Writer) fail(err error) { w.failAfter(err, w.seq) }
+
+// failAfter is fail for a failure after event afterSeq, the last line the
+// writer confirmed: lines after it that a failed write left in the log are
+// unconfirmed, and a machine crash may take them back, so the outage (and
+// its marker) must not begin after them (see writeBuffered).
+func (w *Writer) failAfter(err error, afterSeq uint64) {
 	if w.out != nil {
 		w.log.Debug("audit write failed during an outage", "error", err)
 		return
 	}
-	w.out = &outage{since: w.clock.Now(), cause: err, afterSeq: w.seq}
+	w.out = &outage{since: w.clock.Now(), cause: err, afterSeq: afterSeq}
 	w.backoff = probeMin
 	// Arm the probe before publishing: whoever sees the outage may move a
 	// test clock, and the tick must find the ticker.
@@ -371,12 +382,28 @@ func (w *Writer) writeKept(marker *Event) (logged bool, err error) {
 		if marker != nil && items[0].written {
 			w.out.marked = false
 		}
-		w.out.unconfirmed += int64(countWritten(items[nMarker:]))
+		for _, it := range items[nMarker:] {
+			if it.written {
+				w.countUnconfirmed(it)
+			}
+		}
 	}
 	if jerr := w.journalCommit(items); err == nil {
 		err = jerr
 	}
 	return logged, err
+}
+
+// countUnconfirmed counts it, whose line stayed in the log although its
+// write failed, as unconfirmed; if it is a stream's event (its intent is
+// open), the outage keeps its id and side.
+func (w *Writer) countUnconfirmed(it *item) {
+	o := w.out
+	o.unconfirmed++
+	k := intentKey{it.id, it.side}
+	if w.journal.open[k] != nil && len(o.unconfirmedStreams) < maxGapIDs {
+		o.unconfirmedStreams = append(o.unconfirmedStreams, streamRef{ID: k.id, Side: k.side})
+	}
 }
 
 func countWritten(items []*item) int {

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -497,5 +498,99 @@ func TestBeginOnFullDisk(t *testing.T) {
 	rep := mustVerify(t, w.Dir(), w)
 	if len(rep.Gaps) != 1 || !rep.Complete() || rep.Events != 1 {
 		t.Errorf("verify = %d events, gaps %v, complete %v; want only the marker, nothing lost", rep.Events, rep.Gaps, rep.Complete())
+	}
+}
+
+// TestOutageKeptOverManyRestarts: a node restarted again and again while
+// its disk stays full keeps the outage: the cause says once that the node
+// stopped, the outage file stays readable within its size, and the marker
+// written at last counts what the first writer lost.
+func TestOutageKeptOverManyRestarts(t *testing.T) {
+	t.Parallel()
+	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}
+	w := openFault(t, root, clk, fsys, nil)
+	appendN(t, w, 0, 1)
+	fsys.set(func(f *faultFS) { f.full = true })
+	for i := 1; i < 3; i++ {
+		if err := w.Append(t.Context(), testEvent(i)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Append(%d) on a full disk = %v, want ErrUnavailable", i, err)
+		}
+	}
+	w.Close()
+	for i := range 250 {
+		w := openFault(t, root, clk, fsys, nil)
+		w.Close()
+		r := readOutageFile(t, w.Dir())
+		if r == nil || r.LostEvents != 2 {
+			t.Fatalf("restart %d: outage file = %+v, want it to count 2 lost", i+1, r)
+		}
+		if n := strings.Count(r.Cause, "stopped during the outage"); n != 1 {
+			t.Fatalf("restart %d: cause says %d times that the node stopped, want once: %q", i+1, n, r.Cause)
+		}
+	}
+	fsys.heal()
+	w = openTest(t, root, clk, nil)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, w.Dir(), w)
+	if len(rep.Gaps) != 1 || rep.Gaps[0].Gap.LostEvents != 2 {
+		t.Fatalf("verify reports gaps %+v after the restarts, want one counting 2 lost", rep.Gaps)
+	}
+}
+
+// TestOutageFileAlwaysParses: whatever the cause's length and the number of
+// ids, the outage file holds a record that parses, within its size, with
+// the counts whole.
+func TestOutageFileAlwaysParses(t *testing.T) {
+	t.Parallel()
+	ids := make([]string, 5000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("req-%040d", i)
+	}
+	streams := make([]streamRef, len(ids))
+	for i, id := range ids {
+		streams[i] = streamRef{ID: id, Side: SideDestination}
+	}
+	tests := []struct {
+		name    string
+		cause   string
+		ids     []string
+		streams []streamRef
+	}{
+		{"short cause, many ids", "no space left on device", ids, nil},
+		{"long cause", strings.Repeat("x", 40<<10), nil, nil},
+		{"long cause to escape, many ids", strings.Repeat("\x01é", 20<<10), ids, nil},
+		{"long cause after a restart", strings.Repeat("y", 40<<10) + stoppedSuffix, ids, nil},
+		{"many unconfirmed streams", "no space left on device", nil, streams},
+		{"many of both", strings.Repeat("z", 40<<10), ids, streams},
+	}
+	for _, tc := range tests {
+		w := openTest(t, t.TempDir(), newFakeClock(), nil)
+		o := &outage{since: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), cause: errors.New(tc.cause), afterSeq: 7, lost: 5000, lostIDs: tc.ids, unconfirmed: 3, unconfirmedStreams: tc.streams}
+		if err := w.Digest(t.Context()); err != nil { // the start-up is done
+			t.Fatal(err)
+		}
+		if err := w.writeOutage(o); err != nil {
+			t.Fatalf("%s: writeOutage: %v", tc.name, err)
+		}
+		b, _ := os.ReadFile(filepath.Join(w.Dir(), outageName))
+		if len(b) != outageSize {
+			t.Errorf("%s: outage file is %d bytes, want %d", tc.name, len(b), outageSize)
+		}
+		r := readOutageFile(t, w.Dir())
+		if r == nil {
+			t.Fatalf("%s: outage file blank, want the record", tc.name)
+		}
+		if r.LostEvents != 5000 || r.UnconfirmedEvents != 3 || r.AfterSeq != 7 || len(r.Cause) > maxOutageCause {
+			t.Errorf("%s: outage file = lost %d, unconfirmed %d, after %d, cause of %d bytes", tc.name, r.LostEvents, r.UnconfirmedEvents, r.AfterSeq, len(r.Cause))
+		}
+		if len(tc.ids) > 0 && len(r.LostEventIDs) == 0 || len(tc.streams) > 0 && len(r.UnconfirmedStreams) == 0 {
+			t.Errorf("%s: outage file keeps %d lost ids and %d unconfirmed streams, want a sample of each", tc.name, len(r.LostEventIDs), len(r.UnconfirmedStreams))
+		}
+		if strings.HasSuffix(tc.cause, stoppedSuffix) != strings.HasSuffix(r.Cause, stoppedSuffix) {
+			t.Errorf("%s: cause %q, want the note that the node stopped kept", tc.name, r.Cause[max(0, len(r.Cause)-100):])
+		}
+		w.Close()
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The outage file keeps what an outage lost across a restart: a node
@@ -32,6 +34,15 @@ type outageRecord struct {
 	LostEvents        int64    `json:"lostEvents"`
 	LostEventIDs      []string `json:"lostEventIds"`
 	UnconfirmedEvents int64    `json:"unconfirmedEvents"`
+	// UnconfirmedStreams names the first of the unconfirmed events that
+	// are streams' events (see outage.unconfirmedStreams).
+	UnconfirmedStreams []streamRef `json:"unconfirmedStreams,omitempty"`
+}
+
+// streamRef names a stream's event: its id and side.
+type streamRef struct {
+	ID   string `json:"eventId"`
+	Side Side   `json:"side"`
 }
 
 // preallocateOutage makes sure the outage file exists at its full size and
@@ -75,18 +86,29 @@ func (w *Writer) saveOutage() error {
 func (w *Writer) writeOutage(o *outage) error {
 	b := blankOutage()
 	if o != nil {
-		r := outageRecord{Since: Time{o.since}, Cause: o.cause.Error(), AfterSeq: o.afterSeq, LostEvents: o.lost,
-			LostEventIDs: o.lostIDs, UnconfirmedEvents: o.unconfirmed}
+		r := outageRecord{Since: Time{o.since}, Cause: capCause(o.cause.Error()), AfterSeq: o.afterSeq, LostEvents: o.lost,
+			LostEventIDs: o.lostIDs, UnconfirmedEvents: o.unconfirmed, UnconfirmedStreams: o.unconfirmedStreams}
+		// The record always fits whole, so it always parses: the ids
+		// (a sample, as in a marker) give way first, then the cause.
 		for {
 			j, err := json.Marshal(&r)
 			if err != nil {
 				return err
 			}
-			if len(j) < outageSize || len(r.LostEventIDs) == 0 {
-				copy(b, j[:min(len(j), outageSize-1)])
+			if len(j) < outageSize {
+				copy(b, j)
 				break
 			}
-			r.LostEventIDs = r.LostEventIDs[:len(r.LostEventIDs)/2]
+			switch {
+			case len(r.UnconfirmedStreams) > 0 && len(r.UnconfirmedStreams) >= len(r.LostEventIDs):
+				r.UnconfirmedStreams = r.UnconfirmedStreams[:len(r.UnconfirmedStreams)/2]
+			case len(r.LostEventIDs) > 0:
+				r.LostEventIDs = r.LostEventIDs[:len(r.LostEventIDs)/2]
+			case r.Cause != "":
+				r.Cause = capCauseTo(r.Cause, len(r.Cause)/2)
+			default:
+				return fmt.Errorf("audit outage record of %d bytes does not fit in %d", len(j), outageSize)
+			}
 		}
 	}
 	f, err := w.fs.OpenFile(filepath.Join(w.dir, outageName), os.O_WRONLY, 0)
@@ -104,6 +126,36 @@ func (w *Writer) writeOutage(o *outage) error {
 		return fmt.Errorf("write audit outage file: %w", err)
 	}
 	return nil
+}
+
+// maxOutageCause bounds the cause the outage file keeps, so that the counts
+// and ids after it always fit in the file.
+const maxOutageCause = 1 << 10
+
+// stoppedSuffix is what a restart adds to an outage's cause, once.
+const stoppedSuffix = "; the node stopped during the outage, so requests lost after the last count may be missing"
+
+// capCause cuts cause to maxOutageCause bytes, keeping the note that the
+// node stopped, if any, whole.
+func capCause(cause string) string {
+	if base, ok := strings.CutSuffix(cause, stoppedSuffix); ok {
+		return capCauseTo(base, maxOutageCause-len(stoppedSuffix)) + stoppedSuffix
+	}
+	return capCauseTo(cause, maxOutageCause)
+}
+
+// capCauseTo cuts cause to at most n bytes, at a character boundary, marking
+// the cut with an ellipsis.
+func capCauseTo(cause string, n int) string {
+	const ellipsis = "…"
+	if len(cause) <= n {
+		return cause
+	}
+	n = max(n-len(ellipsis), 0)
+	for n > 0 && !utf8.RuneStart(cause[n]) {
+		n--
+	}
+	return cause[:n] + ellipsis
 }
 
 // recoverOutage reads the outage file a previous writer left: if it records
@@ -126,16 +178,35 @@ func (w *Writer) recoverOutage() {
 	if w.markerAfter(&r) {
 		return // the marker was written; the writer stopped before blanking the file
 	}
+	cause := r.Cause
+	if !strings.HasSuffix(cause, stoppedSuffix) {
+		cause += stoppedSuffix
+	}
 	w.out = &outage{since: r.Since.Time, afterSeq: r.AfterSeq, lost: r.LostEvents, lostIDs: r.LostEventIDs, unconfirmed: r.UnconfirmedEvents,
 		saved: r.LostEvents + r.UnconfirmedEvents, held: true,
-		cause: fmt.Errorf("%s; the node stopped during the outage, so requests lost after the last count may be missing", r.Cause)}
+		cause: errors.New(cause)}
+	// A stream's event counted unconfirmed whose line a machine crash took
+	// back is written again now, as interrupted (recoverIntents kept it),
+	// and the marker counts it as deferred: it moves, so that it counts
+	// once. One whose line stayed in the log is not written again, and
+	// stays unconfirmed.
+	for _, s := range r.UnconfirmedStreams {
+		if oi := w.journal.open[intentKey{s.ID, s.Side}]; oi != nil && oi.final != nil && w.out.unconfirmed > 0 {
+			w.out.unconfirmed--
+			continue
+		}
+		w.out.unconfirmedStreams = append(w.out.unconfirmedStreams, s)
+	}
 	w.log.Warn("audit trail was unavailable when the node stopped; the gap marker is written now", "since", r.Since.Time, "lost_events", r.LostEvents)
 }
 
-// markerAfter reports whether the log holds, after event r.AfterSeq, a gap
-// marker of the outage that began at r.Since that counts at least what r
-// counts. A marker whose write failed and that counts less (requests lost
-// after it) is not enough: the next marker restates the outage.
+// markerAfter reports whether the log holds, after event r.AfterSeq (or
+// naming it, see below), a gap marker of the outage that began at r.Since
+// that counts at least what r counts. A marker whose write failed and that
+// counts less (requests lost after it) is not enough: the next marker
+// restates the outage. The streams' events r counts unconfirmed may count
+// as deferred in the marker (a machine crash took their lines back, see
+// recoverOutage).
 func (w *Writer) markerAfter(r *outageRecord) bool {
 	afterSeq, since := r.AfterSeq, r.Since.Time
 	logs, _, err := listDir(w.dir)
@@ -143,17 +214,24 @@ func (w *Writer) markerAfter(r *outageRecord) bool {
 		return false
 	}
 	logs = onlyRegion(logs, w.region)
+	// A machine crash may have taken back lines up to afterSeq that were
+	// never fsynced (written under fsync: interval), and a restarted
+	// writer's marker then sits at or before afterSeq. Lines a digest
+	// covers were fsynced: the marker comes after them, and names the
+	// outage by its since and afterSeq.
+	from := min(afterSeq, w.digested)
 	found := false
 	for i, lf := range logs {
-		if i+1 < len(logs) && logs[i+1].seq <= afterSeq+1 {
+		if i+1 < len(logs) && logs[i+1].seq <= from+1 {
 			continue
 		}
 		scanLog(filepath.Join(w.dir, lf.name), 0, func(n int64, line []byte) error {
-			if lf.seq+uint64(n)-1 <= afterSeq || !bytes.Contains(line, gapKey) {
+			if lf.seq+uint64(n)-1 <= from || !bytes.Contains(line, gapKey) {
 				return nil
 			}
 			if e, err := ParseLine(line); err == nil && e.Gap != nil && e.Gap.Since.Equal(Time{since}.Truncate(time.Millisecond)) &&
-				e.Gap.LostEvents >= r.LostEvents && e.Gap.UnconfirmedEvents >= r.UnconfirmedEvents {
+				(lf.seq+uint64(n)-1 > afterSeq || e.Gap.AfterSeq == afterSeq) &&
+				e.Gap.LostEvents >= r.LostEvents && e.Gap.UnconfirmedEvents+min(e.Gap.DeferredEvents, int64(len(r.UnconfirmedStreams))) >= r.UnconfirmedEvents {
 				found = true
 			}
 			return nil

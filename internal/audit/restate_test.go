@@ -134,8 +134,14 @@ func TestProbeRestatesUnconfirmedSecondMarker(t *testing.T) {
 	if err := w2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 2 || !gaps[1].Since.Equal(first.Until.Time) || gaps[1].UnconfirmedEvents != 1 {
-		t.Errorf("after a machine crash: gaps %+v, want a second one since %v counting the stream's event", gaps, first.Until)
+	// The crash took the stream's event back: the restart writes it again,
+	// as interrupted, and counts it once, deferred.
+	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 2 || !gaps[1].Since.Equal(first.Until.Time) ||
+		gaps[1].UnconfirmedEvents != 0 || gaps[1].DeferredEvents != 1 {
+		t.Errorf("after a machine crash: gaps %+v, want a second one since %v counting the stream's event once, deferred", gaps, first.Until)
+	}
+	if n := eventCount(t, w2.Dir(), stream.EventID); n != 1 {
+		t.Errorf("after a machine crash: the log holds the stream's event %d times, want once", n)
 	}
 	mustVerify(t, w2.Dir(), w2)
 
@@ -254,17 +260,59 @@ func TestStartupUnconfirmedInterruptedCounted(t *testing.T) {
 	if err := w2.Digest(t.Context()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Digest after a start whose log fsync failed = %v, want ErrUnavailable", err)
 	}
-	if r := readOutageFile(t, w2.Dir()); r == nil || r.UnconfirmedEvents != 1 {
-		t.Errorf("outage file after the start = %+v, want the interrupted stream's event unconfirmed", r)
+	if r := readOutageFile(t, w2.Dir()); r == nil || r.UnconfirmedEvents != 1 ||
+		!slices.Equal(r.UnconfirmedStreams, []streamRef{{"req-000010", SideSource}}) {
+		t.Errorf("outage file after the start = %+v, want the interrupted stream's event unconfirmed, named", r)
 	}
-	crashed := filepath.Join(t.TempDir(), "crashed")
-	snapshotDir(t, w2.Dir(), filepath.Join(crashed, testRegion))
-	w3 := openTest(t, crashed, clk, nil)
-	if err := w3.Close(); err != nil {
+	during, err := os.ReadFile(filepath.Join(w2.Dir(), outageName))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 || gaps[0].UnconfirmedEvents != 1 {
-		t.Errorf("after a restart: gaps %+v, want one counting the interrupted stream's event", gaps)
+	// The process is killed (the line stays), or the machine crashes (the
+	// line is taken back): the stream's event is counted once, unconfirmed
+	// in the log or deferred and written again.
+	for _, tc := range []struct {
+		name                  string
+		machine               bool
+		unconfirmed, deferred int64
+	}{
+		{"process killed", false, 1, 0},
+		{"machine crash", true, 0, 1},
+	} {
+		crashed := filepath.Join(t.TempDir(), "crashed")
+		snapshotDir(t, w2.Dir(), filepath.Join(crashed, testRegion))
+		if tc.machine {
+			logs, _, err := listDir(filepath.Join(crashed, testRegion))
+			if err != nil || len(logs) != 2 {
+				t.Fatalf("log files %v, %v; want the first and the start's", logs, err)
+			}
+			if err := os.Truncate(filepath.Join(crashed, testRegion, logs[1].name), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w3 := openTest(t, crashed, clk, nil)
+		if err := w3.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 || gaps[0].UnconfirmedEvents != tc.unconfirmed || gaps[0].DeferredEvents != tc.deferred {
+			t.Errorf("%s: gaps %+v, want one counting the interrupted stream's event: %d unconfirmed, %d deferred", tc.name, gaps, tc.unconfirmed, tc.deferred)
+		}
+		if n := eventCount(t, w3.Dir(), "req-000010"); n != 1 {
+			t.Errorf("%s: the log holds the stream's event %d times, want once", tc.name, n)
+		}
+		// The writer stopped between writing the marker and blanking the
+		// outage file: the marker counts the outage, deferred or not.
+		if err := os.WriteFile(filepath.Join(crashed, testRegion, outageName), during, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w4 := openTest(t, crashed, clk, nil)
+		if err := w4.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if gaps := gapMarkers(t, w4.Dir()); len(gaps) != 1 {
+			t.Errorf("%s: after a second restart: %d gap markers, want still 1", tc.name, len(gaps))
+		}
+		mustVerify(t, w4.Dir(), w4)
 	}
 	fsys.heal()
 	w2.Close()
@@ -329,4 +377,146 @@ func TestVerifyRestatingMarkerCountsLess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStartupCrashMarkerAfterConfirmedLines: a start whose write of an
+// interrupted stream's event fails and cannot be taken back leaves the line
+// in the log, unconfirmed; a machine crash then takes it back. The outage
+// began after the last confirmed line, so the restarted writer's marker
+// names that line, and a crash between writing the marker and blanking the
+// outage file does not make the next start write the marker again.
+func TestStartupCrashMarkerAfterConfirmedLines(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w := openTest(t, t.TempDir(), clk, nil)
+	appendN(t, w, 0, 1)
+	if err := w.Begin(t.Context(), testEvent(10)); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(root, testRegion))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := listDir(filepath.Join(root, testRegion))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fsys := &faultFS{logSyncErr: syscall.EIO, truncErr: syscall.EIO}
+	w2 := openFault(t, root, clk, fsys, nil)
+	if err := w2.Digest(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Digest after a start whose log fsync failed = %v, want ErrUnavailable", err)
+	}
+	if r := readOutageFile(t, w2.Dir()); r == nil || r.AfterSeq != 1 {
+		t.Errorf("outage file after the start = %+v, want the outage after event 1, the last confirmed", r)
+	}
+	// A machine crash takes back the unsynced line of the start's file.
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w2.Dir(), filepath.Join(crashed, testRegion))
+	logs, _, err := listDir(filepath.Join(crashed, testRegion))
+	if err != nil || len(logs) != len(before)+1 {
+		t.Fatalf("log files %v, %v; want the start's file after %v", logs, err, before)
+	}
+	if err := os.Truncate(filepath.Join(crashed, testRegion, logs[len(logs)-1].name), 0); err != nil {
+		t.Fatal(err)
+	}
+	during, err := os.ReadFile(filepath.Join(crashed, testRegion, outageName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3 := openTest(t, crashed, clk, nil)
+	if err := w3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 || gaps[0].AfterSeq != 1 {
+		t.Errorf("after the crash: gaps %+v, want one after event 1", gaps)
+	}
+	// The writer stopped between writing the marker and blanking the file.
+	if err := os.WriteFile(filepath.Join(crashed, testRegion, outageName), during, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w4 := openTest(t, crashed, clk, nil)
+	if err := w4.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w4.Dir()); len(gaps) != 1 {
+		t.Errorf("after a second restart: gaps %+v, want still the one marker", gaps)
+	}
+	mustVerify(t, w4.Dir(), w4)
+	fsys.heal()
+	w2.Close()
+}
+
+// eventCount counts the events of request id in dir, its own or
+// interrupted.
+func eventCount(t *testing.T, dir, id string) int {
+	t.Helper()
+	n := 0
+	for _, e := range readEvents(t, dir) {
+		if e.EventID == id {
+			n++
+		}
+	}
+	return n
+}
+
+// TestIntervalCrashMarkerNotWrittenTwice: under fsync: interval, lines the
+// writer wrote before an fsync that failed are in the outage (it begins
+// after them), but a machine crash may take them back: the restarted
+// writer's marker then sits at or before the outage's afterSeq. A crash
+// between writing that marker and blanking the outage file does not make
+// the next start write it again.
+func TestIntervalCrashMarkerNotWrittenTwice(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	fsys := &faultFS{}
+	w := openFault(t, t.TempDir(), clk, fsys, func(c *Config) { c.DigestInterval = 24 * time.Hour })
+	appendN(t, w, 0, 1)
+	if err := w.Digest(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, w, 1, 2)
+	fsys.set(func(f *faultFS) { f.logSyncErr = syscall.EIO })
+	if err := w.Digest(t.Context()); err == nil || w.Err() == nil {
+		t.Fatalf("Digest after a failed fsync = %v, Err() = %v; want both to fail", err, w.Err())
+	}
+	r := readOutageFile(t, w.Dir())
+	if r == nil {
+		t.Fatal("outage file blank after the failed fsync, want the outage")
+	}
+	// A machine crash takes back the unsynced lines: the log ends at event 1.
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	snapshotDir(t, w.Dir(), filepath.Join(crashed, testRegion))
+	logs, _, err := listDir(filepath.Join(crashed, testRegion))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("log files %v, %v; want one", logs, err)
+	}
+	path := filepath.Join(crashed, testRegion, logs[0].name)
+	writeLines(t, path, readLines(t, path)[:1])
+	// The restarted writer writes the marker, then stops before it blanks
+	// the outage file (its write fails, and the writer is closed).
+	w2 := openFault(t, crashed, clk, &faultFS{outageErr: syscall.EIO}, nil)
+	if err := w2.Digest(t.Context()); err == nil {
+		t.Fatal("Digest after a start whose outage file write failed = nil, want an error")
+	}
+	w2.Close()
+	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 1 || gaps[0].AfterSeq != r.AfterSeq {
+		t.Fatalf("after the crash: gaps %+v, want one after event %d", gaps, r.AfterSeq)
+	}
+	if r2 := readOutageFile(t, w2.Dir()); r2 == nil || !r2.Since.Equal(r.Since.Time) {
+		t.Fatalf("calibration: outage file = %+v, want the record of the outage since %v", r2, r.Since)
+	}
+	w3 := openTest(t, crashed, clk, nil)
+	if err := w3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if gaps := gapMarkers(t, w3.Dir()); len(gaps) != 1 {
+		t.Errorf("after a second restart: %d gap markers, want still 1", len(gaps))
+	}
+	if _, err := Verify(w3.Dir(), mustPublicKey(t, w), mustPublicKey(t, w3)); err != nil {
+		t.Errorf("Verify after the restarts = %v, want no error", err)
+	}
+	fsys.heal()
+	w.Close()
 }

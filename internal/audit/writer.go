@@ -866,11 +866,11 @@ func (w *Writer) writeBuffered(durable bool) error {
 		}
 		return nil
 	}
-	w.fail(err)
+	w.failAfter(err, w.bufSeq+uint64(confirmed))
 	for _, it := range items[confirmed:inLog] {
 		if it.done != nil {
 			it.err = w.unavail.Load()
-			w.out.unconfirmed++
+			w.countUnconfirmed(it)
 		}
 	}
 	for _, it := range items[inLog:] {
