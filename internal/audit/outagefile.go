@@ -203,10 +203,13 @@ func (w *Writer) recoverOutage() {
 // markerAfter reports whether the log holds, after event r.AfterSeq (or
 // naming it, see below), a gap marker of the outage that began at r.Since
 // that counts at least what r counts. A marker whose write failed and that
-// counts less (requests lost after it) is not enough: the next marker
-// restates the outage. The streams' events r counts unconfirmed may count
-// as deferred in the marker (a machine crash took their lines back, see
-// recoverOutage).
+// counts less is not enough: the next marker restates the outage. It
+// counts less when requests were lost after it, and when the failed write
+// left kept stream events after it in the log: the marker counts them as
+// deferred, r as unconfirmed (see writeKept). A restarted writer that
+// moved streams' unconfirmed events to deferred (see recoverOutage) saves
+// the outage file before it writes its marker, so the file never counts
+// as unconfirmed what its marker counts as deferred.
 func (w *Writer) markerAfter(r *outageRecord) bool {
 	afterSeq, since := r.AfterSeq, r.Since.Time
 	logs, _, err := listDir(w.dir)
@@ -231,7 +234,7 @@ func (w *Writer) markerAfter(r *outageRecord) bool {
 			}
 			if e, err := ParseLine(line); err == nil && e.Gap != nil && e.Gap.Since.Equal(Time{since}.Truncate(time.Millisecond)) &&
 				(lf.seq+uint64(n)-1 > afterSeq || e.Gap.AfterSeq == afterSeq) &&
-				e.Gap.LostEvents >= r.LostEvents && e.Gap.UnconfirmedEvents+min(e.Gap.DeferredEvents, int64(len(r.UnconfirmedStreams))) >= r.UnconfirmedEvents {
+				e.Gap.LostEvents >= r.LostEvents && e.Gap.UnconfirmedEvents >= r.UnconfirmedEvents {
 				found = true
 			}
 			return nil

@@ -1,12 +1,15 @@
 package audit
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -264,10 +267,6 @@ func TestStartupUnconfirmedInterruptedCounted(t *testing.T) {
 		!slices.Equal(r.UnconfirmedStreams, []streamRef{{"req-000010", SideSource}}) {
 		t.Errorf("outage file after the start = %+v, want the interrupted stream's event unconfirmed, named", r)
 	}
-	during, err := os.ReadFile(filepath.Join(w2.Dir(), outageName))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The process is killed (the line stays), or the machine crashes (the
 	// line is taken back): the stream's event is counted once, unconfirmed
 	// in the log or deferred and written again.
@@ -290,7 +289,7 @@ func TestStartupUnconfirmedInterruptedCounted(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		w3 := openTest(t, crashed, clk, nil)
+		w3, atMarker := openCapturingOutage(t, crashed, clk)
 		if err := w3.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -301,8 +300,10 @@ func TestStartupUnconfirmedInterruptedCounted(t *testing.T) {
 			t.Errorf("%s: the log holds the stream's event %d times, want once", tc.name, n)
 		}
 		// The writer stopped between writing the marker and blanking the
-		// outage file: the marker counts the outage, deferred or not.
-		if err := os.WriteFile(filepath.Join(crashed, testRegion, outageName), during, 0o644); err != nil {
+		// outage file: the file it saved at start no longer counts a
+		// stream's event the marker counts as deferred, and the marker
+		// counts what the file records.
+		if err := os.WriteFile(filepath.Join(crashed, testRegion, outageName), atMarker(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		w4 := openTest(t, crashed, clk, nil)
@@ -421,11 +422,7 @@ func TestStartupCrashMarkerAfterConfirmedLines(t *testing.T) {
 	if err := os.Truncate(filepath.Join(crashed, testRegion, logs[len(logs)-1].name), 0); err != nil {
 		t.Fatal(err)
 	}
-	during, err := os.ReadFile(filepath.Join(crashed, testRegion, outageName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w3 := openTest(t, crashed, clk, nil)
+	w3, atMarker := openCapturingOutage(t, crashed, clk)
 	if err := w3.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +430,7 @@ func TestStartupCrashMarkerAfterConfirmedLines(t *testing.T) {
 		t.Errorf("after the crash: gaps %+v, want one after event 1", gaps)
 	}
 	// The writer stopped between writing the marker and blanking the file.
-	if err := os.WriteFile(filepath.Join(crashed, testRegion, outageName), during, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(crashed, testRegion, outageName), atMarker(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w4 := openTest(t, crashed, clk, nil)
@@ -516,6 +513,130 @@ func TestIntervalCrashMarkerNotWrittenTwice(t *testing.T) {
 	}
 	if _, err := Verify(w3.Dir(), mustPublicKey(t, w), mustPublicKey(t, w3)); err != nil {
 		t.Errorf("Verify after the restarts = %v, want no error", err)
+	}
+	fsys.heal()
+	w.Close()
+}
+
+// openCapturingOutage opens a writer on root whose file system keeps, at
+// each write of the outage file, what the file held just before: after
+// the writer is closed, the last one returned is the file as the writer's
+// marker found it, so that writing it back leaves the directory as a crash
+// between writing that marker and blanking the file would.
+func openCapturingOutage(t *testing.T, root string, clk *fakeClock) (*Writer, func() []byte) {
+	t.Helper()
+	var mu sync.Mutex
+	var last []byte
+	dir := filepath.Join(root, testRegion)
+	fsys := &faultFS{before: func(op, name string) {
+		if op != "write" || name != outageName {
+			return
+		}
+		b, err := os.ReadFile(filepath.Join(dir, outageName))
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		last = b
+		mu.Unlock()
+	}}
+	w := openFault(t, root, clk, fsys, nil)
+	return w, func() []byte {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if last == nil {
+			t.Fatal("calibration: the writer never wrote the outage file")
+		}
+		return last
+	}
+}
+
+// TestRestartRestatesFailedProbeMarker: a probe's marker whose fsync
+// failed counts the kept stream event after it as deferred, while the
+// outage file counts that event (its line stayed in the log) as
+// unconfirmed. The marker is not on stable storage, so a restart after
+// the process was killed must not take it for the outage's marker: it
+// writes one that restates it, counting the stream's event unconfirmed.
+// After a machine crash that took both lines back, the restart writes the
+// stream's event again, as interrupted, and counts it as deferred; the
+// outage file it saves first counts it no longer, so a crash between
+// writing that marker and blanking the file leaves a record the marker
+// matches, and the next start does not write it twice.
+func TestRestartRestatesFailedProbeMarker(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w, fsys, stream, _ := keptAfterFailedMarker(t, clk)
+	r := readOutageFile(t, w.Dir())
+	if r == nil || r.LostEvents != 1 || r.UnconfirmedEvents != 1 ||
+		!slices.Equal(r.UnconfirmedStreams, []streamRef{{stream.EventID, SideSource}}) {
+		t.Fatalf("calibration: outage file = %+v, want 1 lost, the stream's event unconfirmed, named", r)
+	}
+	if gaps := gapMarkers(t, w.Dir()); gaps[0].LostEvents != 1 || gaps[0].UnconfirmedEvents != 0 || gaps[0].DeferredEvents != 1 {
+		t.Fatalf("calibration: failed marker %+v, want 1 lost, the stream's event deferred", gaps[0])
+	}
+	for _, tc := range []struct {
+		name                  string
+		machine               bool
+		log                   []string
+		unconfirmed, deferred int64
+	}{
+		{"process killed", false,
+			[]string{"req-000000/", "audit-gap-2/audit_unavailable", stream.EventID + "/", "audit-gap-4/audit_unavailable"}, 1, 0},
+		{"machine crash", true,
+			[]string{"req-000000/", "audit-gap-2/audit_unavailable", stream.EventID + "/" + InterruptedErrorCode}, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			crashed := filepath.Join(t.TempDir(), "crashed")
+			dir := filepath.Join(crashed, testRegion)
+			snapshotDir(t, w.Dir(), dir)
+			if tc.machine {
+				logs, _, err := listDir(dir)
+				if err != nil || len(logs) != 2 {
+					t.Fatalf("log files %v, %v; want the first and the failed marker's", logs, err)
+				}
+				if err := os.Truncate(filepath.Join(dir, logs[1].name), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w2, atMarker := openCapturingOutage(t, crashed, clk)
+			if err := w2.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := eventIDs(readEvents(t, dir)); !slices.Equal(got, tc.log) {
+				t.Errorf("after a restart: log = %v, want %v", got, tc.log)
+			}
+			rep := mustVerify(t, dir, w2)
+			last := rep.Gaps[len(rep.Gaps)-1].Gap
+			if last.LostEvents != 1 || last.UnconfirmedEvents != tc.unconfirmed || last.DeferredEvents != tc.deferred {
+				t.Errorf("after a restart: last gap %+v, want 1 lost, %d unconfirmed, %d deferred", last, tc.unconfirmed, tc.deferred)
+			}
+			if !tc.machine && (len(rep.Gaps) != 2 || rep.Gaps[1].Restates != rep.Gaps[0]) {
+				t.Errorf("after a restart: gaps %v, want the restart's to restate the failed one", rep.Gaps)
+			}
+			saved := atMarker()
+			var rec outageRecord
+			if err := json.Unmarshal(bytes.TrimSpace(saved), &rec); err != nil {
+				t.Fatalf("outage file when the restart wrote its marker: %q: %v", saved, err)
+			}
+			if rec.UnconfirmedEvents != tc.unconfirmed || len(rec.UnconfirmedStreams) != int(tc.unconfirmed) {
+				t.Errorf("outage file when the restart wrote its marker = %+v, want %d unconfirmed", rec, tc.unconfirmed)
+			}
+			// The restarted writer stopped between writing its marker and
+			// blanking the outage file.
+			n := len(rep.Gaps)
+			if err := os.WriteFile(filepath.Join(dir, outageName), saved, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			w3 := openTest(t, crashed, clk, nil)
+			if err := w3.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if gaps := gapMarkers(t, dir); len(gaps) != n {
+				t.Errorf("after a second restart: %d gap markers, want still %d", len(gaps), n)
+			}
+			mustVerify(t, dir, w3)
+		})
 	}
 	fsys.heal()
 	w.Close()

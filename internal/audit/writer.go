@@ -597,6 +597,16 @@ func (w *Writer) startup() {
 		// The previous writer stopped during an outage: record it first.
 		w.backoff = probeMin
 		w.publish()
+		if w.unsaved() {
+			// recoverOutage moved streams' unconfirmed events to deferred
+			// (a machine crash took their lines back): the outage file
+			// counts them no longer before the marker exists, so that a
+			// restart finds the marker by the file's counts (see
+			// markerAfter).
+			if err := w.saveOutage(); err != nil {
+				w.log.Warn("audit outage not saved: a restart after the gap marker may write it again", "error", err)
+			}
+		}
 		w.probe()
 		return
 	}
