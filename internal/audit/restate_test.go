@@ -463,7 +463,8 @@ func eventCount(t *testing.T, dir, id string) int {
 // after them), but a machine crash may take them back: the restarted
 // writer's marker then sits at or before the outage's afterSeq. A crash
 // between writing that marker and blanking the outage file does not make
-// the next start write it again.
+// the next start write it again; a record of the same since but another
+// afterSeq is another outage, whose marker the next start writes.
 func TestIntervalCrashMarkerNotWrittenTwice(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
@@ -501,8 +502,54 @@ func TestIntervalCrashMarkerNotWrittenTwice(t *testing.T) {
 	if gaps := gapMarkers(t, w2.Dir()); len(gaps) != 1 || gaps[0].AfterSeq != r.AfterSeq {
 		t.Fatalf("after the crash: gaps %+v, want one after event %d", gaps, r.AfterSeq)
 	}
-	if r2 := readOutageFile(t, w2.Dir()); r2 == nil || !r2.Since.Equal(r.Since.Time) {
+	r2 := readOutageFile(t, w2.Dir())
+	if r2 == nil || !r2.Since.Equal(r.Since.Time) {
 		t.Fatalf("calibration: outage file = %+v, want the record of the outage since %v", r2, r.Since)
+	}
+	// The marker sits at or before the file's afterSeq, and is found by
+	// its since and afterSeq: a record with the same since but another
+	// afterSeq (at or after the marker's line) is another outage, and the
+	// next start writes its marker.
+	var markerSeq uint64 // events are numbered from 1, in log order
+	for i, e := range readEvents(t, w2.Dir()) {
+		if e.EventName == GapEventName {
+			markerSeq = uint64(i) + 1
+		}
+	}
+	if r2.AfterSeq < markerSeq+1 {
+		t.Fatalf("calibration: outage after event %d, marker is event %d; want the marker before the outage's afterSeq", r2.AfterSeq, markerSeq)
+	}
+	for _, tc := range []struct {
+		name     string
+		afterSeq uint64
+		markers  int
+	}{
+		{"same afterSeq", r2.AfterSeq, 1},
+		{"later afterSeq", r2.AfterSeq + 1, 2},
+		{"earlier afterSeq", r2.AfterSeq - 1, 2},
+		{"afterSeq at the marker", markerSeq, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "crashed")
+			dir := filepath.Join(root, testRegion)
+			snapshotDir(t, filepath.Join(crashed, testRegion), dir)
+			rec := *r2
+			rec.AfterSeq = tc.afterSeq
+			b, err := json.Marshal(&rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, outageName), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			w3 := openTest(t, root, clk, nil)
+			if err := w3.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if gaps := gapMarkers(t, dir); len(gaps) != tc.markers || gaps[len(gaps)-1].AfterSeq != tc.afterSeq {
+				t.Errorf("restart with the outage after event %d: gaps %+v, want %d, the last after event %d", tc.afterSeq, gaps, tc.markers, tc.afterSeq)
+			}
+		})
 	}
 	w3 := openTest(t, crashed, clk, nil)
 	if err := w3.Close(); err != nil {
