@@ -688,3 +688,49 @@ func TestRestartRestatesFailedProbeMarker(t *testing.T) {
 	fsys.heal()
 	w.Close()
 }
+
+// TestRestartOutageSaveFailsRestates: a restart that moved a stream's
+// unconfirmed event to deferred and cannot save the outage file before
+// its marker leaves a record that counts the event unconfirmed. A crash
+// before the file is blanked then makes the next start restate the marker
+// (the event once in the log, counted unconfirmed by the later marker):
+// the outage is counted again, never missed.
+func TestRestartOutageSaveFailsRestates(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	w, fsys, stream, _ := keptAfterFailedMarker(t, clk)
+	crashed := filepath.Join(t.TempDir(), "crashed")
+	dir := filepath.Join(crashed, testRegion)
+	snapshotDir(t, w.Dir(), dir)
+	logs, _, err := listDir(dir)
+	if err != nil || len(logs) != 2 {
+		t.Fatalf("log files %v, %v; want the first and the failed marker's", logs, err)
+	}
+	if err := os.Truncate(filepath.Join(dir, logs[1].name), 0); err != nil {
+		t.Fatal(err)
+	}
+	w2 := openFault(t, crashed, clk, &faultFS{outageErr: syscall.EIO}, nil)
+	if err := w2.Digest(t.Context()); err == nil {
+		t.Fatal("Digest after a start whose outage file write failed = nil, want an error")
+	}
+	w2.Close()
+	if gaps := gapMarkers(t, dir); len(gaps) != 1 || gaps[0].UnconfirmedEvents != 0 || gaps[0].DeferredEvents != 1 {
+		t.Fatalf("calibration: gaps %+v, want the restart's counting the stream's event deferred", gaps)
+	}
+	if r := readOutageFile(t, dir); r == nil || r.UnconfirmedEvents != 1 {
+		t.Fatalf("calibration: outage file = %+v, want the record counting the stream's event unconfirmed", r)
+	}
+	w3 := openTest(t, crashed, clk, nil)
+	if err := w3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, dir, w3)
+	if len(rep.Gaps) != 2 || rep.Gaps[1].Restates != rep.Gaps[0] || rep.Gaps[1].Gap.LostEvents != 1 || rep.Gaps[1].Gap.UnconfirmedEvents != 1 {
+		t.Errorf("after a second restart: gaps %v, want the second restating the first, 1 lost, 1 unconfirmed", rep.Gaps)
+	}
+	if n := eventCount(t, dir, stream.EventID); n != 1 {
+		t.Errorf("the log holds the stream's event %d times, want once", n)
+	}
+	fsys.heal()
+	w.Close()
+}
