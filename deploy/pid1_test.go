@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,7 +54,7 @@ server: {data_dir: %q, drain_grace: 0s}
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
 	defer cancel()
-	var logs nodeLog
+	var logs testenv.Log
 	cmd := exec.CommandContext(ctx, unshare, "--pid", "--fork", "--kill-child", bin, "serve", "--config", config,
 		"--region", "eu-west-1", "--dev", "--listen", listen, "--link", link, "--ops-listen", ops)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -66,7 +65,7 @@ server: {data_dir: %q, drain_grace: 0s}
 	exited := make(chan struct{})
 	go func() { waitErr = cmd.Wait(); close(exited) }()
 
-	logs.await(t, "start", "node started", exited)
+	logs.Await(t, "start", "node started", exited)
 	resp, err := http.Get("http://" + ops + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +90,7 @@ server: {data_dir: %q, drain_grace: 0s}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	logs.await(t, "reload after SIGHUP", "topology reloaded", exited)
+	logs.Await(t, "reload after SIGHUP", "topology reloaded", exited)
 
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -137,60 +136,4 @@ func freeAddr(t *testing.T) string {
 	ln := listen(t)
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// nodeLog is the output of a node under test: safe for the copying
-// goroutines of exec and the test, it wakes [nodeLog.await] at every write,
-// so that a test waits for the line that says what it waits for rather
-// than polling.
-type nodeLog struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // closed (and cleared) at the next write
-}
-
-func (l *nodeLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.changed != nil {
-		close(l.changed)
-		l.changed = nil
-	}
-	return l.b.Write(p)
-}
-
-func (l *nodeLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// await waits until the log holds want; it fails the test if the process
-// exits first (exited is closed) or at the hang guard.
-func (l *nodeLog) await(t *testing.T, what, want string, exited <-chan struct{}) {
-	t.Helper()
-	guard := time.NewTimer(time.Minute) // a hang guard only
-	defer guard.Stop()
-	for {
-		l.mu.Lock()
-		got := strings.Contains(l.b.String(), want)
-		if l.changed == nil {
-			l.changed = make(chan struct{})
-		}
-		changed := l.changed
-		l.mu.Unlock()
-		if got {
-			return
-		}
-		select {
-		case <-changed:
-		case <-exited:
-			if strings.Contains(l.String(), want) { // written as it exited
-				return
-			}
-			t.Fatalf("no %s: the process exited before it logged %q:\n%s", what, want, l.String())
-		case <-guard.C:
-			t.Fatalf("no %s: the log never said %q:\n%s", what, want, l.String())
-		}
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meridian-gateway/meridian/internal/testenv"
 )
 
 // TestServeOpsListenFlag: --ops-listen opens the unauthenticated metrics
@@ -35,7 +37,7 @@ server: {data_dir: %q, drain_grace: 0s}
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	var logs nodeLog
+	var logs testenv.Log
 	served := make(chan error, 1)
 	go func() {
 		served <- run(ctx, []string{"serve", "--config", path, "--region", "eu-west-1", "--dev",
@@ -50,7 +52,7 @@ server: {data_dir: %q, drain_grace: 0s}
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	logs.await(t, "start", "node started")
+	logs.Await(t, "start", "node started", nil)
 	if code, body := get("http://" + ops + "/readyz"); code != 200 {
 		t.Errorf("GET /readyz on --ops-listen of a started node = %d %q, want 200", code, body)
 	}

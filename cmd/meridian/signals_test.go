@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -9,67 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/testenv"
 )
-
-// nodeLog is a node's log under test: safe for the node's logger and the
-// test, it wakes [nodeLog.await] at every write, so that a test waits for
-// the line that says what it waits for rather than polling.
-type nodeLog struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // closed (and cleared) at the next write
-}
-
-func (l *nodeLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.changed != nil {
-		close(l.changed)
-		l.changed = nil
-	}
-	return l.b.Write(p)
-}
-
-func (l *nodeLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// logHangGuard bounds a wait for a log line that only a bug would keep
-// from coming.
-const logHangGuard = time.Minute
-
-// await waits until the log holds want; it fails the test at the hang
-// guard.
-func (l *nodeLog) await(t *testing.T, what, want string) {
-	t.Helper()
-	guard := time.NewTimer(logHangGuard)
-	defer guard.Stop()
-	for {
-		l.mu.Lock()
-		got := strings.Contains(l.b.String(), want)
-		if l.changed == nil {
-			l.changed = make(chan struct{})
-		}
-		changed := l.changed
-		l.mu.Unlock()
-		if got {
-			return
-		}
-		select {
-		case <-changed:
-		case <-guard.C:
-			t.Fatalf("no %s: the log never said %q:\n%s", what, want, l.String())
-		}
-	}
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -110,7 +55,7 @@ server: {data_dir: %q, drain_grace: 0s}
 
 	ctx, stop := notifySignals(t.Context())
 	defer stop()
-	var logs nodeLog
+	var logs testenv.Log
 	served := make(chan error, 1)
 	go func() {
 		served <- run(ctx, []string{"serve", "--config", path, "--region", "eu-west-1", "--dev", "--log-level", "info"}, io.Discard, &logs)
@@ -126,7 +71,7 @@ server: {data_dir: %q, drain_grace: 0s}
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	logs.await(t, "start", "node started")
+	logs.Await(t, "start", "node started", nil)
 	if m := models(); !strings.Contains(m, "eu.demo.chat-small") {
 		t.Fatalf("GET /v1/models on a started node = %q, want eu.demo.chat-small", m)
 	}
@@ -134,7 +79,7 @@ server: {data_dir: %q, drain_grace: 0s}
 	// An invalid file is refused, with its field path, and nothing changes.
 	os.WriteFile(path, []byte(topo("profiles: {application: [{id: eu.evil, copy_from: eu.demo.chat-small}]}\n")), 0o644)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	logs.await(t, "refusal", "topology reload refused")
+	logs.Await(t, "refusal", "topology reload refused", nil)
 	if l := logs.String(); !strings.Contains(l, "profiles.application[0].id") {
 		t.Errorf("refusal log lacks the field path:\n%s", l)
 	}
@@ -145,7 +90,7 @@ server: {data_dir: %q, drain_grace: 0s}
 	os.WriteFile(path, []byte(topo("profiles: {application: [{id: claims, copy_from: eu.demo.chat-small}]}\n")), 0o644)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	// The node logs the reload once the new topology is in place.
-	logs.await(t, "reload", "topology reloaded")
+	logs.Await(t, "reload", "topology reloaded", nil)
 	if l := logs.String(); !strings.Contains(l, "+claims") {
 		t.Errorf("reload log lacks the change:\n%s", l)
 	}
