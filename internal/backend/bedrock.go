@@ -66,7 +66,7 @@ type Bedrock struct {
 	creds aws.CredentialsProvider
 	http  bedrockruntime.HTTPClient
 	// drains owns the reads of the bodies of pass-through streams that
-	// ended in an exception to their ends (rawEventStream.drain).
+	// ended in an exception to their ends (streamBody.drain).
 	drains detach.Group
 }
 
@@ -152,7 +152,7 @@ func (c sdkClient) Do(r *http.Request) (*http.Response, error) {
 type readOnlyBody struct{ io.ReadCloser }
 
 // Close implements Backend. It cuts short the reads of stream bodies
-// still waiting for their ends (rawEventStream.drain) and returns once
+// still waiting for their ends (streamBody.drain) and returns once
 // they have let their requests go.
 func (b *Bedrock) Close() error {
 	b.drains.Close()

@@ -16,8 +16,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -197,7 +195,7 @@ func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect
 	// The call ends with the caller's context until the stream has ended
 	// in an exception: Close then lets go of it, so that the caller's
 	// return cannot cut the read of the body's end short (see
-	// rawEventStream.drain).
+	// streamBody.drain).
 	ctx, cancel, letGo := detach.From(ctx)
 	resp, err := b.rawCall(ctx, op, body)
 	if err != nil {
@@ -205,8 +203,8 @@ func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect
 		cancel()
 		return nil, err
 	}
-	s := &rawEventStream{ctx: ctx, cancel: cancel, detach: letGo, drains: &b.drains, body: resp.Body, r: newRawEventStreamReader(resp.Body),
-		dialect: dialect}
+	s := &rawEventStream{streamBody: streamBody{ctx: ctx, cancel: cancel, detach: letGo, drains: &b.drains, body: resp.Body,
+		r: newRawEventStreamReader(resp.Body)}, dialect: dialect}
 	s.timer = b.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	s.idle = min(b.cfg.FirstByteTimeout, b.cfg.StreamIdleTimeout)
@@ -239,21 +237,12 @@ func newRawEventStreamReader(r io.Reader) *bufio.Reader { return bufio.NewReader
 
 // rawEventStream reads an AWS event stream and delivers each event's
 // payload as received (an InvokeModel chunk's bytes decoded from base64).
+//
+// Its streamBody's ended is set once Recv has returned an exception
+// message, after which Bedrock ends the body. A stream that ends normally
+// needs no drain: Recv reports its end only at the body's end.
 type rawEventStream struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	// detach stops the caller's context from cancelling ctx; it reports
-	// false once that cancellation has begun. Nil: Close never drains.
-	detach func() bool
-	// drains runs and owns the stream's drain (the backend's); set with
-	// detach.
-	drains *detach.Group
-	// ended is set once Recv has returned an exception message, after
-	// which Bedrock ends the body: Close may then drain it. It is atomic
-	// because Close may run on another goroutine than Recv.
-	ended   atomic.Bool
-	body    io.ReadCloser
-	r       *bufio.Reader
+	streamBody
 	dialect inference.Dialect
 	// payload and chunk are reused for every event.
 	payload []byte
@@ -262,11 +251,6 @@ type rawEventStream struct {
 	first   inference.Event
 	stopped bool
 	started bool
-
-	idle     time.Duration
-	timer    clock.Timer
-	timedOut atomic.Bool
-	once     sync.Once
 }
 
 // Ready implements inference.Readier: the first event is held, or a whole
@@ -434,40 +418,8 @@ func streamException(typ string, payload []byte) *inference.Error {
 }
 
 // Close implements inference.Stream. After an exception it first reads the
-// rest of the body, in the background (drain).
+// rest of the body, in the background (streamBody.drain).
 func (s *rawEventStream) Close() error {
-	s.once.Do(func() {
-		if s.ended.Load() && s.detach != nil && s.detach() && s.drains.Go(s.drain, s.cancel) {
-			return
-		}
-		s.release()
-	})
+	s.close()
 	return nil
-}
-
-// drain reads what follows an exception message to the end of the HTTP
-// body, then releases the stream, so that the connection goes back to the
-// pool (net/http drops a connection whose response body is closed before
-// its end): from Bedrock, only the body's end, which may arrive in a write
-// of its own. It is bounded as the OpenAI stream's drain is (maxDrain
-// bytes, maxDrainWait or the idle time-out on the backend's clock), runs
-// on a goroutine owned by the backend's drains (which the backend's Close
-// cuts short and waits for), and the request is detached from the
-// caller's context first, whose end (the caller returns at once) would
-// cut it short. A stream that ends normally needs none: Recv reports its
-// end only at the body's end.
-func (s *rawEventStream) drain() {
-	s.timer.Reset(min(s.idle, maxDrainWait))
-	io.CopyN(io.Discard, s.r, maxDrain)
-	s.release()
-}
-
-// release stops the stream's timer and ends its request.
-func (s *rawEventStream) release() {
-	if s.detach != nil {
-		s.detach()
-	}
-	s.timer.Stop()
-	s.cancel()
-	s.body.Close()
 }

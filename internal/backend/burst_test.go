@@ -73,8 +73,7 @@ func TestStreamReaderGrowsInABurst(t *testing.T) {
 			}
 			data.WriteString("data: [DONE]\n\n")
 			src := tc.reader(data.String())
-			s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer),
-				raw: true, started: true, detach: func() bool { return false }}
+			s := &sseStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer), detach: func() bool { return false }}, raw: true, started: true}
 			s.timer = newStoppedTimer()
 			s.idle = DefaultStreamIdleTimeout
 			for i := 0; ; i++ {
@@ -111,7 +110,7 @@ func BenchmarkPassThroughBurst(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		src := &chunkReader{data: burst}
-		s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer), raw: true, started: true}
+		s := &sseStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer)}, raw: true, started: true}
 		s.timer = newStoppedTimer()
 		s.idle = DefaultStreamIdleTimeout
 		for {
@@ -137,8 +136,7 @@ func TestErrorEventEndsAfterTheTimerStops(t *testing.T) {
 	for _, raw := range []bool{false, true} {
 		data := "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n"
 		src := &chunkReader{data: data}
-		s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer),
-			raw: raw, idle: time.Hour}
+		s := &sseStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer), idle: time.Hour}, raw: raw}
 		var endedAtStop []bool
 		s.timer = &stopSpy{onStop: func() { endedAtStop = append(endedAtStop, s.ended.Load()) }}
 		var err error

@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
@@ -60,7 +58,7 @@ type OpenAI struct {
 	streamTransport *http.Transport
 	url             string
 	// drains owns the reads of ended streams' bodies to their ends
-	// (sseStream.drain), which outlive the streams' Close.
+	// (streamBody.drain), which outlive the streams' Close.
 	drains detach.Group
 }
 
@@ -114,7 +112,7 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 }
 
 // Close releases idle connections. It first cuts short the reads of ended
-// streams' bodies still waiting for their ends (sseStream.drain): they
+// streams' bodies still waiting for their ends (streamBody.drain): they
 // only keep connections for reuse, which a closed backend will not reuse.
 // It returns once they have let their requests go.
 func (o *OpenAI) Close() error {
@@ -423,7 +421,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 	// The upstream call ends with the caller's context until the stream
 	// has ended: Close then lets go of it, so that the caller's
 	// return, which ends its context (an HTTP handler's does), cannot cut
-	// the drain short and cost the connection (see sseStream.drain).
+	// the drain short and cost the connection (see streamBody.drain).
 	ctx, cancel, letGo := detach.From(ctx)
 	resp, err := o.do(ctx, req, true)
 	if err != nil {
@@ -431,8 +429,8 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		cancel()
 		return nil, err
 	}
-	s := &sseStream{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body, r: bufio.NewReaderSize(resp.Body, sseReadBuffer),
-		raw: req.Body != nil}
+	s := &sseStream{streamBody: streamBody{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body,
+		r: bufio.NewReaderSize(resp.Body, sseReadBuffer)}, raw: req.Body != nil}
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle
@@ -456,16 +454,12 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 }
 
 // sseStream reads an OpenAI chat.completion.chunk SSE stream.
+//
+// Its streamBody's ended is set once Recv has reported the stream's end
+// (io.EOF after [DONE], or after the body's end) or the upstream's error
+// event, after which an upstream ends the body (at most after [DONE]).
 type sseStream struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	// detach stops the caller's context from cancelling ctx; it reports
-	// false once that cancellation has begun.
-	detach func() bool
-	// drains runs and owns the stream's drain (the backend's).
-	drains *detach.Group
-	body   io.ReadCloser
-	r      *bufio.Reader
+	streamBody
 	// full is set when a read filled r's buffer: r grows to sseBurstBuffer
 	// once it is empty (readEvent).
 	full bool
@@ -482,24 +476,12 @@ type sseStream struct {
 	started bool
 	stopped bool
 	done    bool
-	// ended is set once Recv has reported the stream's end (io.EOF after
-	// [DONE], or after the body's end) or the upstream's error event, after
-	// which an upstream ends the body (at most after [DONE]): Close may
-	// then drain the body. It is atomic because Close may run on another
-	// goroutine than Recv.
-	ended atomic.Bool
 	// errorEvent is set by readEvent when the upstream sent an error
 	// event, which ends the stream (see readEventWithin).
 	errorEvent bool
 	// raw is set in pass-through: every event is delivered with its bytes
 	// (see readRaw).
 	raw bool
-	// idle bounds each wait for an event; timer enforces it by cancelling
-	// ctx, and timedOut tells that cancellation from the caller's.
-	idle     time.Duration
-	timer    clock.Timer
-	timedOut atomic.Bool
-	once     sync.Once
 }
 
 func (s *sseStream) Recv() (inference.Event, error) {
@@ -527,36 +509,6 @@ const (
 	// goroutine and a connection for a whole idle time-out.
 	maxDrainWait = 5 * time.Second
 )
-
-// drain reads what follows the stream's end ([DONE], or the upstream's
-// error event) to the end of the HTTP body, then releases the stream, so
-// that the connection goes back to the pool: net/http drops a connection
-// whose response body is closed before its end, and the next request would
-// dial (and shake hands) again. From a well-behaved upstream what follows
-// is only the body's terminator (after an error event, maybe [DONE]),
-// which may arrive in a write of its own. Close runs it on a goroutine of
-// its own (owned by the backend's drains, which the backend's Close cuts
-// short and waits for), so the caller never waits for it, after detaching
-// the request from
-// the caller's context: the caller returns at once, which ends its context
-// (an HTTP handler's, when it returns), and a drain still waiting for the
-// terminator then lost the connection (nearly one local stream in two did,
-// in meridian bench). maxDrainWait (or the idle time-out, when shorter)
-// bounds it (the timer cancels the request), and after more than maxDrain
-// bytes, or an error, the connection is let go.
-func (s *sseStream) drain() {
-	s.timer.Reset(min(s.idle, maxDrainWait))
-	io.CopyN(io.Discard, s.r, maxDrain)
-	s.release()
-}
-
-// release stops the stream's timer and ends its request.
-func (s *sseStream) release() {
-	s.detach()
-	s.timer.Stop()
-	s.cancel()
-	s.body.Close()
-}
 
 // Ready implements inference.Readier: an event is pending, the stream has
 // ended, or, in pass-through (where every data line is an event, and
@@ -787,15 +739,11 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 	return true, nil
 }
 
-// Close releases the stream; after the stream's end it first reads the
-// rest of the body, in the background (drain).
+// Close releases the stream; after the stream's end ([DONE], or the
+// upstream's error event) it first reads the rest of the body, in the
+// background (streamBody.drain).
 func (s *sseStream) Close() error {
-	s.once.Do(func() {
-		if s.ended.Load() && s.detach() && s.drains.Go(s.drain, s.cancel) {
-			return
-		}
-		s.release()
-	})
+	s.close()
 	return nil
 }
 

@@ -130,7 +130,7 @@ func BenchmarkPassThroughStream(b *testing.B) {
 	// chunk carries "usage":null.
 	event := []byte(`data: {"id":"chatcmpl-up-1","object":"chat.completion.chunk","created":1796629998,"model":"upstream-1","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
 	src := &repeatReader{event: event}
-	s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, 8192), raw: true, started: true}
+	s := &sseStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, 8192)}, raw: true, started: true}
 	s.timer = newStoppedTimer()
 	s.idle = DefaultStreamIdleTimeout
 	b.ReportAllocs()
@@ -178,8 +178,7 @@ func BenchmarkPassThroughConverseStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	src := &repeatReader{event: frame.Bytes()}
-	s := &rawEventStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, 8192),
-		dialect: inference.DialectConverse, timer: newStoppedTimer(), idle: time.Hour}
+	s := &rawEventStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, 8192), timer: newStoppedTimer(), idle: time.Hour}, dialect: inference.DialectConverse}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -198,8 +197,7 @@ func FuzzPassThroughSSE(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[{\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":\"x\"}}\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := bytes.NewReader(body)
-		s := &sseStream{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(r), r: bufio.NewReaderSize(r, 64), raw: true,
-			timer: newStoppedTimer(), idle: time.Hour}
+		s := &sseStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(r), r: bufio.NewReaderSize(r, 64), timer: newStoppedTimer(), idle: time.Hour}, raw: true}
 		for range 64 {
 			ev, err := s.Recv()
 			if err != nil {

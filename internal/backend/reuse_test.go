@@ -192,7 +192,7 @@ func TestSSEStreamReady(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &sseStream{raw: tc.raw, r: bufio.NewReaderSize(strings.NewReader(tc.buffered), 8192)}
+			s := &sseStream{streamBody: streamBody{r: bufio.NewReaderSize(strings.NewReader(tc.buffered), 8192)}, raw: tc.raw}
 			s.r.Peek(1) // fill the buffer with what "arrived"
 			if tc.pending {
 				s.pending = append(s.pending, inference.Event{Kind: inference.EventDelta})
@@ -245,7 +245,7 @@ func TestRawEventStreamReady(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &rawEventStream{dialect: tc.dialect, r: bufio.NewReaderSize(bytes.NewReader(tc.buffered), 8192)}
+			s := &rawEventStream{streamBody: streamBody{r: bufio.NewReaderSize(bytes.NewReader(tc.buffered), 8192)}, dialect: tc.dialect}
 			s.r.Peek(1)
 			if got := s.Ready(); got != tc.want {
 				t.Errorf("Ready() = %v, want %v", got, tc.want)

@@ -71,8 +71,7 @@ func TestSSEStreamAllocs(t *testing.T) {
 	for _, size := range []int{200, 3000} {
 		line := fmt.Sprintf("data: {\"choices\":[{\"delta\":{\"content\":%q}}]}\n\n", strings.Repeat("x", size))
 		src := &loopReader{b: []byte(line)}
-		s := &sseStream{ctx: context.Background(), cancel: func() {}, raw: true, started: true,
-			body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer), idle: time.Hour}
+		s := &sseStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: io.NopCloser(src), r: bufio.NewReaderSize(src, sseReadBuffer), idle: time.Hour}, raw: true, started: true}
 		s.timer = clock.Wall.AfterFuncTimer(time.Hour, func() {})
 		s.timer.Stop()
 		noAllocsPerEvent(t, fmt.Sprintf("line of %d bytes", len(line)), size, s)
@@ -84,8 +83,7 @@ func TestSSEStreamAllocs(t *testing.T) {
 func TestRawEventStreamAllocs(t *testing.T) {
 	for _, size := range []int{200, 3000} {
 		msg := encodeFrame(t, "contentBlockDelta", []byte(fmt.Sprintf(`{"delta":{"text":%q}}`, strings.Repeat("x", size))))
-		s := &rawEventStream{ctx: context.Background(), cancel: func() {}, dialect: inference.DialectConverse,
-			r: newRawEventStreamReader(&loopReader{b: msg}), idle: time.Hour}
+		s := &rawEventStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, r: newRawEventStreamReader(&loopReader{b: msg}), idle: time.Hour}, dialect: inference.DialectConverse}
 		s.timer = clock.Wall.AfterFuncTimer(time.Hour, func() {})
 		s.timer.Stop()
 		noAllocsPerEvent(t, fmt.Sprintf("message of %d bytes", len(msg)), size, s)
