@@ -125,8 +125,13 @@ func TestSustainedOverloadAnswersAtOnce(t *testing.T) {
 			t.Errorf("queued request %d at its budget: %d %s, want 429", i, r.status, r.body)
 		}
 	}
-	if n, sum := queueWaits(t, src); n != uint64(len(waiting)) || sum != float64(n)*budget.Seconds() {
-		t.Errorf("queue waits: %d summing to %vs, want %d of the %v budget", n, sum, len(waiting), budget)
+	// The histogram counts stints in the queue: a queued request that is
+	// woken and finds no slot queues again with its first deadline
+	// (admitQueued in internal/gateway/overload.go), so it may leave two,
+	// the first of 0 s, the nodes' clock not having moved then. Either way
+	// each queued request waited exactly its budget in all.
+	if n, sum := queueWaits(t, src); n < uint64(len(waiting)) || sum != float64(len(waiting))*budget.Seconds() {
+		t.Errorf("queue waits: %d summing to %vs, want %d requests waiting the %v budget each", n, sum, len(waiting), budget)
 	}
 
 	// The slots free: the held requests are served.
