@@ -141,7 +141,7 @@ func (o *Options) defaults() {
 		o.Scenarios[i] = canonicalScenario(sc)
 	}
 	if o.Sequential == 0 {
-		o.Sequential = 400
+		o.Sequential = 2400
 	}
 	if o.StartRate == 0 {
 		o.StartRate = 500

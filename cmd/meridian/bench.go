@@ -25,7 +25,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&o.Step, "step", 0, "duration of each open-loop rate step (default 2s)")
-	fs.IntVar(&o.Sequential, "sequential", 0, "one-at-a-time requests per scenario (default 400)")
+	fs.IntVar(&o.Sequential, "sequential", 0, "one-at-a-time requests per scenario (default 2400)")
 	fs.Float64Var(&o.StartRate, "start-rate", 0, "first rate of the sweep, requests/s (default 500)")
 	fs.Float64Var(&o.MaxRate, "max-rate", 0, "highest rate the sweep tries, requests/s (default 20000)")
 	fs.DurationVar(&o.MaxSweep, "max-sweep", 0, "time bound of each scenario's sweep (default 25s)")
