@@ -31,8 +31,10 @@ type OpenAIConfig struct {
 	APIKey string
 	// ConnectTimeout bounds connection set-up. If zero, 5s.
 	ConnectTimeout time.Duration
-	// FirstByteTimeout bounds the wait for the response headers and, for
-	// streams, the first event. If zero, 60s.
+	// FirstByteTimeout bounds the wait for the response headers, from the
+	// moment the request is written, on Clock, and, for streams, the first
+	// event. A request past it fails with a retryable KindTimeout. If
+	// zero, 60s.
 	FirstByteTimeout time.Duration
 	// StreamIdleTimeout bounds the silence between a stream's response
 	// headers and its first event, and between two events. A stall before
@@ -101,7 +103,8 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 			MaxIdleConnsPerHost:   512,
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   cfg.ConnectTimeout,
-			ResponseHeaderTimeout: cfg.FirstByteTimeout,
+			// No ResponseHeaderTimeout: the first-byte time-out runs on
+			// cfg.Clock (doWithin).
 		}
 		o.streamTransport = o.transport.Clone()
 		o.streamTransport.ReadBufferSize, o.streamTransport.WriteBufferSize = streamConnBuffer, streamConnBuffer
@@ -253,7 +256,7 @@ func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*
 	if stream {
 		client = o.streams
 	}
-	resp, err := client.Do(hr)
+	resp, err := doWithin(client, hr, o.cfg.Clock, o.cfg.FirstByteTimeout)
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
