@@ -268,7 +268,9 @@ func (b *closeBody) Close() error { b.closed.Store(true); return nil }
 func TestDoWithin(t *testing.T) {
 	t.Parallel()
 	const d = fbTimeout
-	wrote := func(r *http.Request) { httptrace.ContextClientTrace(r.Context()).WroteRequest(httptrace.WroteRequestInfo{}) }
+	wrote := func(r *http.Request) {
+		httptrace.ContextClientTrace(r.Context()).WroteRequest(httptrace.WroteRequestInfo{})
+	}
 	connecting := func(r *http.Request) { httptrace.ContextClientTrace(r.Context()).GetConn("upstream:443") }
 	tests := []struct {
 		name string

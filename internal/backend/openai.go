@@ -96,13 +96,13 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 	rt, srt := cfg.Transport, cfg.Transport
 	if rt == nil {
 		o.transport = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   512,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   cfg.ConnectTimeout,
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 512,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: cfg.ConnectTimeout,
 			// No ResponseHeaderTimeout: the first-byte time-out runs on
 			// cfg.Clock (doWithin).
 		}
