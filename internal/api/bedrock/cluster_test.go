@@ -54,8 +54,14 @@ func withClock(clk clock.Clock) func(*cluster) {
 
 type regionSpec struct{ id, geo string }
 
-// throttledFirstByte is demo.throttled's first_byte_timeout.
-const throttledFirstByte = 2 * time.Second
+const (
+	// throttledFirstByte is demo.throttled's first_byte_timeout.
+	throttledFirstByte = 2 * time.Second
+	// loadInterval is the link's load_interval: every node fetches each
+	// peer's state (its load and application profiles) this often, on its
+	// clock.
+	loadInterval = 200 * time.Millisecond
+)
 
 // startCluster starts one node per region. Every region serves
 // demo.chat-small; the first also serves demo.throttled (first-byte
@@ -92,7 +98,7 @@ func bootCluster(t *testing.T, regions []regionSpec, deployments, extra, server 
 		o(c)
 	}
 	var y strings.Builder
-	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q%s}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, c.dataDir, server)
+	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q%s}\nlink: {insecure_dev_link: true, load_interval: %s}\n", c.auditDir, c.dataDir, server, loadInterval)
 	y.WriteString("geographies:\n  us: {name: US}\n  eu: {name: EU}\nregions:\n")
 	lns := map[string][2]net.Listener{}
 	for i, r := range regions {
