@@ -27,11 +27,14 @@ const fbTimeout = 2 * time.Second
 
 // heldUpstream answers OpenAI chat completions and Bedrock's Converse and
 // ConverseStream, each only once release is closed; gone receives once
-// for every request whose client gave up first.
-func heldUpstream(t *testing.T) (srv *httptest.Server, release chan struct{}, gone chan struct{}) {
+// for every request whose client gave up first. With h2 it serves HTTP/2
+// over TLS (as OpenAI's and Bedrock's endpoints do); proto is the major
+// version of the last request's protocol.
+func heldUpstream(t *testing.T, h2 bool) (srv *httptest.Server, release chan struct{}, gone chan struct{}, proto *atomic.Int32) {
 	t.Helper()
-	release, gone = make(chan struct{}), make(chan struct{}, 4)
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	release, gone, proto = make(chan struct{}), make(chan struct{}, 4), new(atomic.Int32)
+	srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(int32(r.ProtoMajor))
 		io.Copy(io.Discard, r.Body)
 		select {
 		case <-release:
@@ -62,8 +65,14 @@ func heldUpstream(t *testing.T) (srv *httptest.Server, release chan struct{}, go
 			http.NotFound(w, r)
 		}
 	}))
+	if h2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	return srv, release, gone
+	return srv, release, gone, proto
 }
 
 // sdkFrame is an event-stream event as Bedrock sends one, with the
@@ -76,13 +85,14 @@ var eventstreamContentType = eventstream.Header{Name: ":content-type", Value: ev
 
 // fbPaths are the backends' request paths, each bounded by the first-byte
 // time-out on its clock.
+// A nil rt is the backend's own transport.
 var fbPaths = []struct {
 	name string
-	new  func(t *testing.T, url string, clk clock.Clock) Backend
+	new  func(t *testing.T, url string, rt http.RoundTripper, clk clock.Clock) Backend
 	req  func(stream bool) *inference.Request
 }{
-	{"OpenAI", func(t *testing.T, url string, clk clock.Clock) Backend {
-		return NewOpenAI(OpenAIConfig{BaseURL: url + "/v1", Model: "m", FirstByteTimeout: fbTimeout, StreamIdleTimeout: time.Hour, Clock: clk})
+	{"OpenAI", func(t *testing.T, url string, rt http.RoundTripper, clk clock.Clock) Backend {
+		return NewOpenAI(OpenAIConfig{BaseURL: url + "/v1", Model: "m", FirstByteTimeout: fbTimeout, StreamIdleTimeout: time.Hour, Transport: rt, Clock: clk})
 	}, func(stream bool) *inference.Request {
 		r := req()
 		r.Stream = stream
@@ -98,9 +108,17 @@ var fbPaths = []struct {
 	}},
 }
 
-func newFBBedrock(t *testing.T, url string, clk clock.Clock) Backend {
-	b, err := NewBedrock(t.Context(), BedrockConfig{Region: "eu-central-1", Model: "demo.chat-small", Endpoint: url,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), FirstByteTimeout: fbTimeout, StreamIdleTimeout: time.Hour, Clock: clk})
+func newFBBedrock(t *testing.T, url string, rt http.RoundTripper, clk clock.Clock) Backend {
+	var hc *http.Client // nil: the SDK's buildable client, with the deployment's options
+	if rt != nil {
+		hc = &http.Client{Transport: rt}
+	}
+	cfg := BedrockConfig{Region: "eu-central-1", Model: "demo.chat-small", Endpoint: url,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), FirstByteTimeout: fbTimeout, StreamIdleTimeout: time.Hour, Clock: clk}
+	if hc != nil {
+		cfg.HTTPClient = hc
+	}
+	b, err := NewBedrock(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,83 +150,104 @@ func call(ctx context.Context, b Backend, r *inference.Request, clk *clock.Manua
 }
 
 // TestFirstByteTimeoutRunsOnTheClock: every backend request path (OpenAI,
-// Bedrock through the SDK, Bedrock passed through; answers and streams)
-// waits for its response's headers for first_byte_timeout on the backend's
-// clock, armed once the request is written: not a tick less (the timer
-// is still pending), and when the clock reaches it the request is cancelled
-// (the upstream sees it go) and fails with a retryable time-out, the error
-// net/http gave for its own ResponseHeaderTimeout. Headers that arrive in
-// time stop the timer: none is left once the call returns.
+// Bedrock through the SDK, Bedrock passed through; answers and streams;
+// HTTP/1.1 and HTTP/2) waits for its response's headers for
+// first_byte_timeout on the backend's clock, armed once the request is
+// written: not a tick less (the timer is still pending), and when the
+// clock reaches it the request is cancelled (the upstream sees it go) and
+// fails with a retryable time-out, the error net/http gave for its own
+// ResponseHeaderTimeout. Headers that arrive in time stop the timer: none
+// is left once the call returns.
+//
+// Before, the wait was net/http's ResponseHeaderTimeout, on the wall
+// clock: the manual clock moved nothing, and every case waited for its
+// hang guard.
 func TestFirstByteTimeoutRunsOnTheClock(t *testing.T) {
 	t.Parallel()
 	for _, p := range fbPaths {
-		for _, stream := range []bool{false, true} {
-			for _, answer := range []bool{false, true} {
-				name := fmt.Sprintf("%s/stream=%t/answered=%t", p.name, stream, answer)
-				t.Run(name, func(t *testing.T) {
-					t.Parallel()
-					srv, release, gone := heldUpstream(t)
-					clk := clock.NewManual(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
-					b := p.new(t, srv.URL, clk)
-					defer b.Close()
-					guard, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
-					defer cancel()
-					type result struct {
-						timers int
-						err    error
-					}
-					done := make(chan result, 1)
-					go func() {
-						n, err := call(guard, b, p.req(stream), clk)
-						done <- result{n, err}
-					}()
-					if err := clk.WaitTimers(guard, 1); err != nil { // the request is written
-						t.Fatal(err)
-					}
-					clk.Advance(fbTimeout - time.Nanosecond)
-					if n := clk.Timers(); n != 1 {
-						t.Fatalf("%v after the request was written: %d timers pending, want the first-byte timer", fbTimeout-time.Nanosecond, n)
-					}
-					select {
-					case r := <-done:
-						t.Fatalf("the call returned before its first-byte time-out: %v", r.err)
-					default:
-					}
-					if answer {
-						close(release)
-						r := <-done
-						if r.err != nil {
-							t.Fatalf("answered in time: %v", r.err)
-						}
-						if r.timers != 0 {
-							t.Errorf("answered in time: %d timers left pending, want none", r.timers)
-						}
-						return
-					}
-					clk.Advance(time.Nanosecond)
-					r := <-done
-					var ie *inference.Error
-					var fe *firstByteTimeout
-					var ne net.Error
-					switch {
-					case guard.Err() != nil:
-						t.Fatalf("the call waited for the hang guard: %v", r.err)
-					case !errors.As(r.err, &ie) || ie.Kind != inference.KindTimeout || !ie.Kind.Retryable():
-						t.Fatalf("error = %v, want a retryable KindTimeout", r.err)
-					case !errors.As(r.err, &fe) || !errors.As(r.err, &ne) || !ne.Timeout():
-						t.Errorf("error = %v, want net/http's shape of a header time-out (a net.Error whose Timeout is true)", r.err)
-					}
-					if r.timers != 0 {
-						t.Errorf("timed out: %d timers left pending, want none", r.timers)
-					}
-					select {
-					case <-gone:
-					case <-guard.Done():
-						t.Fatal("the upstream's request was not cancelled")
-					}
-				})
+		for _, h2 := range []bool{false, true} {
+			for _, stream := range []bool{false, true} {
+				for _, answer := range []bool{false, true} {
+					name := fmt.Sprintf("%s/h2=%t/stream=%t/answered=%t", p.name, h2, stream, answer)
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						testFirstByteTimeout(t, p.new, p.req(stream), h2, answer)
+					})
+				}
 			}
 		}
+	}
+}
+
+// testFirstByteTimeout runs one case of TestFirstByteTimeoutRunsOnTheClock:
+// ireq on the backend newBackend returns, the upstream answering before
+// the time-out (answer) or never.
+func testFirstByteTimeout(t *testing.T, newBackend func(*testing.T, string, http.RoundTripper, clock.Clock) Backend, ireq *inference.Request, h2, answer bool) {
+	srv, release, gone, proto := heldUpstream(t, h2)
+	var rt http.RoundTripper
+	if h2 {
+		rt = srv.Client().Transport
+	}
+	clk := clock.NewManual(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	b := newBackend(t, srv.URL, rt, clk)
+	defer b.Close()
+	guard, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
+	defer cancel()
+	type result struct {
+		timers int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := call(guard, b, ireq, clk)
+		done <- result{n, err}
+	}()
+	if err := clk.WaitTimers(guard, 1); err != nil { // the request is written
+		t.Fatal(err)
+	}
+	clk.Advance(fbTimeout - time.Nanosecond)
+	if n := clk.Timers(); n != 1 {
+		t.Fatalf("%v after the request was written: %d timers pending, want the first-byte timer", fbTimeout-time.Nanosecond, n)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("the call returned before its first-byte time-out: %v", r.err)
+	default:
+	}
+	if answer {
+		close(release)
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("answered in time: %v", r.err)
+		}
+		if r.timers != 0 {
+			t.Errorf("answered in time: %d timers left pending, want none", r.timers)
+		}
+		if want := map[bool]int32{false: 1, true: 2}[h2]; proto.Load() != want {
+			t.Errorf("the request came over HTTP/%d, want HTTP/%d", proto.Load(), want)
+		}
+		return
+	}
+	clk.Advance(time.Nanosecond)
+	r := <-done
+	var ie *inference.Error
+	var fe *firstByteTimeout
+	var ne net.Error
+	switch {
+	case guard.Err() != nil:
+		t.Fatalf("the call waited for the hang guard: %v", r.err)
+	case !errors.As(r.err, &ie) || ie.Kind != inference.KindTimeout || !ie.Kind.Retryable():
+		t.Fatalf("error = %v, want a retryable KindTimeout", r.err)
+	case !errors.As(r.err, &fe) || !errors.As(r.err, &ne) || !ne.Timeout():
+		t.Errorf("error = %v, want net/http's shape of a header time-out (a net.Error whose Timeout is true)", r.err)
+	}
+	if r.timers != 0 {
+		t.Errorf("timed out: %d timers left pending, want none", r.timers)
+	}
+	select {
+	case <-gone:
+	case <-guard.Done():
+		t.Fatal("the upstream's request was not cancelled")
 	}
 }
 
