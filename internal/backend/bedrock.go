@@ -51,7 +51,9 @@ type BedrockConfig struct {
 	// InvokeModel (they pass through; other dialects are translated to
 	// Converse). If false, it is derived from Model (anthropic.*, claude).
 	AnthropicModel bool
-	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing).
+	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing). As for
+	// [OpenAIConfig.Transport], FirstByteTimeout is armed when it reports
+	// the request written (httptrace), as an *http.Client does.
 	HTTPClient bedrockruntime.HTTPClient
 	// Clock times requests, signs pass-through calls and is the base of a
 	// Retry-After date. If nil, clock.Wall.

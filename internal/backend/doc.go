@@ -4,6 +4,12 @@
 // canonical model of package inference and maps upstream failures to typed
 // *inference.Error values carrying Retry-After, so that routing can cool a
 // deployment down and fail over.
+//
+// Every wait an adapter bounds runs on its Clock (a node's, or a test's
+// manual one), never on net/http's own timers: the wait for an upstream's
+// response headers (FirstByteTimeout, firstbyte.go), the silence of a
+// stream (StreamIdleTimeout), the read of an error answer's body and the
+// drain of an ended stream's.
 package backend
 
 import (

@@ -42,7 +42,10 @@ type OpenAIConfig struct {
 	// fails over); a stall later ends the stream with a time-out error. If
 	// zero, DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration
-	// Transport overrides the pooled transport (tests).
+	// Transport overrides the pooled transport (tests). The first-byte
+	// time-out is armed when the transport reports the request written
+	// (httptrace's WroteRequest, as net/http's transports do); one that
+	// never reports it is not bounded by FirstByteTimeout.
 	Transport http.RoundTripper
 	// Clock times requests and is the base of a Retry-After date. If nil,
 	// clock.Wall.
