@@ -510,9 +510,11 @@ func (n *Node) Backends() map[string]backend.Backend { return n.current().backen
 func (n *Node) Config() *topology.Config { return n.config() }
 
 // Profiles returns the node's application-profile registry, which outlives
-// reloads. A subscriber ([profilestore.Registry.Subscribe]) is told of
-// every change after the node's gateway serves it: a test waits there for
-// a profile a peer published, rather than polling.
+// reloads. Subscribers ([profilestore.Registry.Subscribe]) are called in
+// the order they subscribed, so one that subscribed after the topology in
+// force was loaded is told of a change once that topology's gateway serves
+// it: a test waits there for a profile a peer published, rather than
+// polling.
 func (n *Node) Profiles() *profilestore.Registry { return n.profiles }
 
 // CloseIdleLinkConnections closes the idle connections that carry the
