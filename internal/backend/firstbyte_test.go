@@ -273,9 +273,8 @@ func TestMockFirstByteTimeout(t *testing.T) {
 				_, err := m.Complete(guard, req())
 				done <- err
 			}()
-			// The adapter's first-byte timer and the simulator's wait for
-			// its time to first token.
-			if err := clk.WaitTimers(guard, 2); err != nil {
+			// The adapter's first-byte timer, among the simulator's.
+			if err := clk.WaitArmed(guard, fbTimeout, 1); err != nil {
 				t.Fatal(err)
 			}
 			clk.Advance(fbTimeout)
