@@ -24,8 +24,8 @@ type Manual struct {
 	armed   chan struct{} // closed and replaced whenever a timer is armed
 	// arms counts the timers, tickers and callbacks armed (or re-armed)
 	// for each duration, so that a test can wait for one timer among many
-	// (WaitArmed). It holds an entry per distinct duration ever armed: a
-	// few thousand in the longest test.
+	// (WaitArmed). It holds an entry per distinct duration ever armed, a
+	// few bytes each.
 	arms map[time.Duration]int
 }
 
