@@ -38,7 +38,10 @@ type BedrockConfig struct {
 	Credentials aws.CredentialsProvider
 	// ConnectTimeout bounds connection set-up. If zero, 5s.
 	ConnectTimeout time.Duration
-	// FirstByteTimeout bounds the wait for response headers. If zero, 60s.
+	// FirstByteTimeout bounds the wait for the response headers, from the
+	// moment the request is written, on Clock, and, for streams, the first
+	// event. A request past it fails with a retryable KindTimeout. If
+	// zero, 60s.
 	FirstByteTimeout time.Duration
 	// StreamIdleTimeout bounds the silence before a stream's first event
 	// and between two events (see [OpenAIConfig.StreamIdleTimeout]). If
@@ -48,7 +51,9 @@ type BedrockConfig struct {
 	// InvokeModel (they pass through; other dialects are translated to
 	// Converse). If false, it is derived from Model (anthropic.*, claude).
 	AnthropicModel bool
-	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing).
+	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing). As for
+	// [OpenAIConfig.Transport], FirstByteTimeout is armed when it reports
+	// the request written (httptrace), as an *http.Client does.
 	HTTPClient bedrockruntime.HTTPClient
 	// Clock times requests, signs pass-through calls and is the base of a
 	// Retry-After date. If nil, clock.Wall.
@@ -102,9 +107,11 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 		if !ok {
 			bc = awshttp.NewBuildableClient()
 		}
+		// The first-byte time-out is not the transport's
+		// ResponseHeaderTimeout but runs on cfg.Clock (doWithin).
 		hc = bc.WithDialerOptions(func(d *net.Dialer) { d.Timeout = cfg.ConnectTimeout }).
 			WithTransportOptions(func(tr *http.Transport) {
-				tr.ResponseHeaderTimeout = cfg.FirstByteTimeout
+				tr.ResponseHeaderTimeout = 0
 				tr.TLSHandshakeTimeout = cfg.ConnectTimeout
 				tr.MaxIdleConnsPerHost = 512
 			})
@@ -117,7 +124,7 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
-		o.HTTPClient = sdkClient{hc}
+		o.HTTPClient = sdkClient{HTTPClient: hc, clock: cfg.Clock, firstByte: cfg.FirstByteTimeout}
 		o.RetryMaxAttempts = 1
 	})
 	return b, nil
@@ -138,14 +145,22 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 // quicker the answer, the likelier: on loopback one stream in seven.
 // Hiding WriteTo makes that read use Read. The pass-through's bodies are
 // net/http's own (bytes.Reader) and need no such care.
-type sdkClient struct{ bedrockruntime.HTTPClient }
+//
+// It also bounds the wait for the response's headers by the first-byte
+// time-out on the backend's clock (doWithin), for Converse,
+// ConverseStream and every other call the SDK makes.
+type sdkClient struct {
+	bedrockruntime.HTTPClient
+	clock     clock.Clock
+	firstByte time.Duration
+}
 
 // Do sends r, the SDK's request built for this call alone.
 func (c sdkClient) Do(r *http.Request) (*http.Response, error) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = readOnlyBody{r.Body}
 	}
-	return c.HTTPClient.Do(r)
+	return doWithin(c.HTTPClient, r, c.clock, c.firstByte)
 }
 
 // readOnlyBody hides every method of a request body but Read and Close.

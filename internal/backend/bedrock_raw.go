@@ -93,7 +93,7 @@ func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Re
 	if err := v4.NewSigner().SignHTTP(ctx, creds, hr, hex.EncodeToString(sum[:]), "bedrock", b.cfg.Region, b.cfg.Clock.Now()); err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("sign bedrock request: %w", err)}
 	}
-	resp, err := b.http.Do(hr)
+	resp, err := doWithin(b.http, hr, b.cfg.Clock, b.cfg.FirstByteTimeout)
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}

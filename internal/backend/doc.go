@@ -4,6 +4,13 @@
 // canonical model of package inference and maps upstream failures to typed
 // *inference.Error values carrying Retry-After, so that routing can cool a
 // deployment down and fail over.
+//
+// The waits an adapter bounds run on its Clock (a node's, or a test's
+// manual one), not on net/http's own timers: the wait for an upstream's
+// response headers (FirstByteTimeout, firstbyte.go), the silence of a
+// stream (StreamIdleTimeout), the read of an error answer's body and the
+// drain of an ended stream's. Only the connection's set-up
+// (ConnectTimeout) is still the dialer's and the TLS handshake's own.
 package backend
 
 import (

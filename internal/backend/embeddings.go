@@ -35,7 +35,7 @@ func (o *OpenAI) embed(ctx context.Context, req *inference.Request) (*inference.
 	if o.cfg.APIKey != "" {
 		hr.Header.Set("Authorization", "Bearer "+o.cfg.APIKey)
 	}
-	resp, err := o.client.Do(hr)
+	resp, err := doWithin(o.client, hr, o.cfg.Clock, o.cfg.FirstByteTimeout)
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}

@@ -77,11 +77,12 @@ func TestOpenAIStreamIdleTimeout(t *testing.T) {
 					t.Fatalf("Stream: %v", err)
 				}
 			}
-			// Time passes only while a timer is armed (the wait that
-			// stalls), one idle time-out at a time, until the stream ends.
+			// Time passes only once a wait for an event is armed (the
+			// wait that stalls), one idle time-out each, until the stream
+			// ends; the first-byte timer comes and goes before.
 			actx, stop := context.WithCancel(ctx)
 			go func() {
-				for clk.WaitTimers(actx, 1) == nil {
+				for n := 1; clk.WaitArmed(actx, idle, n) == nil; n++ {
 					clk.Advance(idle)
 				}
 			}()

@@ -31,8 +31,10 @@ type OpenAIConfig struct {
 	APIKey string
 	// ConnectTimeout bounds connection set-up. If zero, 5s.
 	ConnectTimeout time.Duration
-	// FirstByteTimeout bounds the wait for the response headers and, for
-	// streams, the first event. If zero, 60s.
+	// FirstByteTimeout bounds the wait for the response headers, from the
+	// moment the request is written, on Clock, and, for streams, the first
+	// event. A request past it fails with a retryable KindTimeout. If
+	// zero, 60s.
 	FirstByteTimeout time.Duration
 	// StreamIdleTimeout bounds the silence between a stream's response
 	// headers and its first event, and between two events. A stall before
@@ -40,7 +42,10 @@ type OpenAIConfig struct {
 	// fails over); a stall later ends the stream with a time-out error. If
 	// zero, DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration
-	// Transport overrides the pooled transport (tests).
+	// Transport overrides the pooled transport (tests). The first-byte
+	// time-out is armed when the transport reports the request written
+	// (httptrace's WroteRequest, as net/http's transports do); one that
+	// never reports it is not bounded by FirstByteTimeout.
 	Transport http.RoundTripper
 	// Clock times requests and is the base of a Retry-After date. If nil,
 	// clock.Wall.
@@ -94,14 +99,15 @@ func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 	rt, srt := cfg.Transport, cfg.Transport
 	if rt == nil {
 		o.transport = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   512,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   cfg.ConnectTimeout,
-			ResponseHeaderTimeout: cfg.FirstByteTimeout,
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 512,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: cfg.ConnectTimeout,
+			// No ResponseHeaderTimeout: the first-byte time-out runs on
+			// cfg.Clock (doWithin).
 		}
 		o.streamTransport = o.transport.Clone()
 		o.streamTransport.ReadBufferSize, o.streamTransport.WriteBufferSize = streamConnBuffer, streamConnBuffer
@@ -253,7 +259,7 @@ func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*
 	if stream {
 		client = o.streams
 	}
-	resp, err := client.Do(hr)
+	resp, err := doWithin(client, hr, o.cfg.Clock, o.cfg.FirstByteTimeout)
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}

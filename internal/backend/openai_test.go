@@ -110,7 +110,9 @@ func TestOpenAIStreamFirstByteTimeout(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // hang guard only
 	defer cancel()
-	if err := clk.WaitTimers(ctx, 1); err != nil {
+	// The headers arrived (the first-byte timer came and went) and the
+	// wait for the first event, bounded by the idle time-out, is armed.
+	if err := clk.WaitArmed(ctx, DefaultStreamIdleTimeout, 1); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)

@@ -22,6 +22,11 @@ type Manual struct {
 	pending []*event
 	seq     int
 	armed   chan struct{} // closed and replaced whenever a timer is armed
+	// arms counts the timers, tickers and callbacks armed (or re-armed)
+	// for each duration, so that a test can wait for one timer among many
+	// (WaitArmed). It holds an entry per distinct duration ever armed, a
+	// few bytes each.
+	arms map[time.Duration]int
 }
 
 type event struct {
@@ -157,6 +162,39 @@ func (c *Manual) WaitTimers(ctx context.Context, n int) error {
 	}
 }
 
+// Armed returns how many timers, tickers and callbacks have been armed
+// (or re-armed with Reset) for d since the clock was made.
+func (c *Manual) Armed(d time.Duration) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.arms[d]
+}
+
+// WaitArmed waits until timers, tickers and callbacks have been armed (or
+// re-armed) for d at least n times in all since the clock was made, or
+// until ctx is done. Where many timers share the clock (a node's), a test
+// reads Armed(d) before it starts the goroutine under test and waits for
+// one more: the one that goroutine arms for d, whatever else is pending.
+func (c *Manual) WaitArmed(ctx context.Context, d time.Duration, n int) error {
+	for {
+		c.mu.Lock()
+		got := c.arms[d]
+		if c.armed == nil {
+			c.armed = make(chan struct{})
+		}
+		armed := c.armed
+		c.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clock: wait for %d timers armed for %v (%d armed): %w", n, d, got, context.Cause(ctx))
+		case <-armed:
+		}
+	}
+}
+
 // Timers returns the number of pending timers, tickers and callbacks, so
 // that a test can wait until a goroutine has armed one before advancing.
 func (c *Manual) Timers() int {
@@ -173,6 +211,10 @@ func (c *Manual) add(x *event, d time.Duration) {
 	x.seq = c.seq
 	x.at = c.now.Add(d)
 	c.pending = append(c.pending, x)
+	if c.arms == nil {
+		c.arms = map[time.Duration]int{}
+	}
+	c.arms[d]++
 	if c.armed != nil {
 		close(c.armed)
 		c.armed = nil

@@ -151,6 +151,36 @@ func TestManualWaitTimers(t *testing.T) {
 	}
 }
 
+// TestManualWaitArmed: WaitArmed returns once a goroutine has armed a
+// timer for the duration waited for, however many others are pending,
+// and counts re-arming with Reset; with ctx's error when it never does.
+func TestManualWaitArmed(t *testing.T) {
+	t.Parallel()
+	c := NewManual(t0)
+	c.NewTicker(time.Second)
+	c.AfterFunc(time.Minute, func() {})
+	if n := c.Armed(2 * time.Second); n != 0 {
+		t.Fatalf("Armed(2s) = %d before any, want 0", n)
+	}
+	tm := c.AfterFuncTimer(time.Hour, func() {})
+	tm.Stop()
+	go func() {
+		c.AfterFunc(time.Second, func() {})
+		tm.Reset(2 * time.Second)
+	}()
+	if err := c.WaitArmed(t.Context(), 2*time.Second, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Armed(time.Second); n != 2 {
+		t.Errorf("Armed(1s) = %d, want 2 (the ticker and the callback)", n)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.WaitArmed(ctx, 2*time.Second, 2); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitArmed for a timer never armed: %v, want context.Canceled", err)
+	}
+}
+
 // TestManualTimerReset: Reset re-arms a fired, stopped or pending timer
 // from the clock's now and drops a time sent but not received, as
 // time.Timer does since Go 1.23.

@@ -321,7 +321,9 @@ func TestStallAfterHeadersFailsOver(t *testing.T) {
 		out, err := h.g.Invoke(ctx, h.call("stall", "eu.m", true))
 		done <- result{out, err}
 	}()
-	if err := bclk.WaitTimers(ctx, 1); err != nil {
+	// The wait for the first event (the idle time-out) is armed; the
+	// first-byte timer came and went before it.
+	if err := bclk.WaitArmed(ctx, time.Minute, 1); err != nil {
 		t.Fatal(err)
 	}
 	bclk.Advance(time.Minute)

@@ -509,6 +509,14 @@ func (n *Node) Backends() map[string]backend.Backend { return n.current().backen
 // Config returns the topology in force.
 func (n *Node) Config() *topology.Config { return n.config() }
 
+// Profiles returns the node's application-profile registry, which outlives
+// reloads. Subscribers ([profilestore.Registry.Subscribe]) are called in
+// the order they subscribed, so one that subscribed after the topology in
+// force was loaded is told of a change once that topology's gateway serves
+// it: a test waits there for a profile a peer published, rather than
+// polling.
+func (n *Node) Profiles() *profilestore.Registry { return n.profiles }
+
 // CloseIdleLinkConnections closes the idle connections that carry the
 // node's forwards to its peers (the link's HTTP/1.1 pool and lanes; the
 // probes keep theirs); forwards after it dial again. The bench calls it

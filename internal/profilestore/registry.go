@@ -3,6 +3,8 @@ package profilestore
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +81,10 @@ func (r *Registry) Get(id string) (Record, bool) { return r.Snapshot().Get(id) }
 // Subscribe calls fn with the registry in force now and again after every
 // change, until cancel is called. Calls are serialised with changes: fn
 // must not call back into the registry's changing methods, and should be
-// quick (it runs while the change's caller waits).
+// quick (it runs while the change's caller waits). Subscribers are called
+// in the order they subscribed, so that one subscribed later (a test
+// waiting for a change) runs after one subscribed before it (the node's
+// catalog feed) has applied the change.
 func (r *Registry) Subscribe(fn func(*profile.Registry)) (cancel func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -165,8 +170,8 @@ func (r *Registry) commitLocked(next *profile.Registry) error {
 		return fmt.Errorf("%w: %w", ErrNotSaved, err)
 	}
 	r.cur.Store(next)
-	for _, fn := range r.subs {
-		fn(next)
+	for _, id := range slices.Sorted(maps.Keys(r.subs)) {
+		r.subs[id](next)
 	}
 	return nil
 }

@@ -94,6 +94,33 @@ func TestRegistrySavesBeforeServing(t *testing.T) {
 	}
 }
 
+// TestRegistrySubscribersInOrder: every change reaches the subscribers in
+// the order they subscribed (the node's catalog feed before a test that
+// waits for the change to be served), whatever their number.
+func TestRegistrySubscribersInOrder(t *testing.T) {
+	t.Parallel()
+	cat := testCatalog(t)
+	reg := NewRegistry(&failing{})
+	var order []int
+	const n = 16
+	for i := range n {
+		reg.Subscribe(func(*profile.Registry) { order = append(order, i) })
+	}
+	order = order[:0]
+	rec := Record{ID: "aaaaaaaaaaaa", Name: "a", CopyFrom: "eu.demo.chat-small", HomeRegion: "eu-west-1"}
+	if _, _, err := reg.Create(cat, rec, t0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range order {
+		if order[i] != i {
+			t.Fatalf("subscribers called in order %v, want the order they subscribed", order)
+		}
+	}
+	if len(order) != n {
+		t.Fatalf("%d subscribers called, want %d", len(order), n)
+	}
+}
+
 // TestRegistryUnreadableStore: a store that cannot be read at start-up
 // refuses every change, so the file is left for an operator to repair.
 func TestRegistryUnreadableStore(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/node"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -41,14 +42,30 @@ type cluster struct {
 	nodes    map[string]*node.Node
 	// wrap, when set, wraps each client listener (tests count bytes).
 	wrap func(net.Listener) net.Listener
+	// clock, when set, is every node's clock (node.Options.Clock), which
+	// also paces the embedded mock models and times their adapters.
+	clock clock.Clock
+}
+
+// withClock gives every node of the cluster clk.
+func withClock(clk clock.Clock) func(*cluster) {
+	return func(c *cluster) { c.clock = clk }
 }
 
 type regionSpec struct{ id, geo string }
 
+const (
+	// throttledFirstByte is demo.throttled's first_byte_timeout.
+	throttledFirstByte = 2 * time.Second
+	// loadInterval is the link's load_interval: every node fetches each
+	// peer's state (its load and application profiles) this often, on its
+	// clock.
+	loadInterval = 200 * time.Millisecond
+)
+
 // startCluster starts one node per region. Every region serves
 // demo.chat-small; the first also serves demo.throttled (first-byte
-// time-out 2s). extra is appended
-// to the topology.
+// time-out throttledFirstByte). extra is appended to the topology.
 func startCluster(t *testing.T, regions []regionSpec, extra string) *cluster {
 	t.Helper()
 	return startClusterWith(t, regions, extra, "")
@@ -63,7 +80,7 @@ func startClusterWith(t *testing.T, regions []regionSpec, extra, server string, 
 	for _, r := range regions {
 		fmt.Fprintf(&d, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", r.id)
 	}
-	fmt.Fprintf(&d, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000, first_byte_timeout: 2s}}\n", regions[0].id)
+	fmt.Fprintf(&d, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000, first_byte_timeout: %s}}\n", regions[0].id, throttledFirstByte)
 	return bootCluster(t, regions, d.String(), extra, server, opts...)
 }
 
@@ -81,7 +98,7 @@ func bootCluster(t *testing.T, regions []regionSpec, deployments, extra, server 
 		o(c)
 	}
 	var y strings.Builder
-	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q%s}\nlink: {insecure_dev_link: true, load_interval: 200ms}\n", c.auditDir, c.dataDir, server)
+	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q}\nserver: {data_dir: %q%s}\nlink: {insecure_dev_link: true, load_interval: %s}\n", c.auditDir, c.dataDir, server, loadInterval)
 	y.WriteString("geographies:\n  us: {name: US}\n  eu: {name: EU}\nregions:\n")
 	lns := map[string][2]net.Listener{}
 	for i, r := range regions {
@@ -147,7 +164,7 @@ func (c *cluster) start(region string, cl, ll net.Listener) *node.Node {
 	if c.wrap != nil {
 		cl = c.wrap(cl)
 	}
-	n, err := node.New(node.Options{Config: c.cfg, Region: region, ClientListener: cl, LinkListener: ll, Dev: true, Getenv: c.getenv,
+	n, err := node.New(node.Options{Config: c.cfg, Region: region, ClientListener: cl, LinkListener: ll, Dev: true, Getenv: c.getenv, Clock: c.clock,
 		Logger: slog.New(slog.NewTextHandler(testWriter{c.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		c.t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/profile"
 )
@@ -342,20 +343,38 @@ func testRuntimeTypedErrors(t *testing.T) {
 // TestModelTimeoutException: a model that does not answer within its
 // deployment's first_byte_timeout, with nowhere else to go, is the SDK's
 // *types.ModelTimeoutException (408), not a generic 503.
+//
+// The time-out runs on the node's clock, a manual one here (started at the
+// wall clock's time: the SDK signs with it, and the node checks the
+// signature's date on its own clock), which also paces the mock model: the
+// test waits until the adapter has armed its first-byte timer, then moves
+// the clock past it, short of the model's time to first token.
 func TestModelTimeoutException(t *testing.T) { overTransports(t, testModelTimeoutException) }
 
 func testModelTimeoutException(t *testing.T) {
-	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "")
+	clk := clock.NewManual(time.Now())
+	c := startClusterWith(t, []regionSpec{{"eu-west-1", "eu"}}, "", "", withClock(clk))
 	mock := c.nodes["eu-west-1"].Backends()["demo.throttled"].(*backend.Mock)
-	mock.Server().SetPacing(5*time.Second, 5000)
-	start := time.Now()
-	_, err := c.runtimeClient("eu-west-1").Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: aws.String("demo.throttled"), Messages: userMessage("hi")})
+	mock.Server().SetPacing(5*throttledFirstByte, 5000)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a hang guard only
+	defer cancel()
+	armed := clk.Armed(throttledFirstByte)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.runtimeClient("eu-west-1").Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("demo.throttled"), Messages: userMessage("hi")})
+		errc <- err
+	}()
+	if err := clk.WaitArmed(ctx, throttledFirstByte, armed+1); err != nil {
+		t.Fatalf("the adapter never armed its first-byte timer: %v", err)
+	}
+	clk.Advance(throttledFirstByte)
+	err := <-errc
 	var e *rttypes.ModelTimeoutException
 	if !errors.As(err, &e) {
 		t.Fatalf("Converse with a model past its first_byte_timeout = %v (%T), want *types.ModelTimeoutException", err, err)
 	}
-	if d := time.Since(start); d > 4500*time.Millisecond {
-		t.Errorf("the time-out took %s; first_byte_timeout is 2s", d)
+	if ctx.Err() != nil {
+		t.Fatalf("the time-out came only with the hang guard: %v", err)
 	}
 }
 
