@@ -106,7 +106,8 @@ type firstByteWait struct {
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	timer  clock.Timer
-	ended  bool // Do returned
+	gen    uint64 // the attempt the armed timer belongs to
+	ended  bool   // Do returned
 	fired  bool
 }
 
@@ -121,28 +122,34 @@ func (fb *firstByteWait) wrote(info httptrace.WroteRequestInfo) {
 	if fb.ended {
 		return
 	}
-	if fb.timer == nil {
-		fb.timer = fb.clk.AfterFuncTimer(fb.d, fb.fire)
-		return
+	if fb.timer != nil {
+		fb.timer.Stop()
 	}
-	fb.timer.Reset(fb.d)
+	fb.gen++
+	gen := fb.gen
+	fb.timer = fb.clk.AfterFuncTimer(fb.d, func() { fb.fire(gen) })
 }
 
 // connecting stops the timer while net/http gets a connection for another
 // attempt (it retries a request that a reused connection dropped before
 // answering): the wait starts again when that attempt's request is
-// written.
+// written. A timer of the earlier attempt that is already firing finds its
+// attempt over and does nothing.
 func (fb *firstByteWait) connecting(string) {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
+	fb.gen++
 	if fb.timer != nil {
 		fb.timer.Stop()
 	}
 }
 
-func (fb *firstByteWait) fire() {
+// fire cancels the request unless Do returned or the timer belongs to an
+// earlier attempt (its callback may run after Stop: a clock runs callbacks
+// outside its lock).
+func (fb *firstByteWait) fire(gen uint64) {
 	fb.mu.Lock()
-	if fb.ended {
+	if fb.ended || gen != fb.gen {
 		fb.mu.Unlock()
 		return
 	}

@@ -55,8 +55,10 @@ func withClock(clk clock.Clock) func(*cluster) {
 type regionSpec struct{ id, geo string }
 
 const (
-	// throttledFirstByte is demo.throttled's first_byte_timeout.
-	throttledFirstByte = 2 * time.Second
+	// throttledFirstByte is demo.throttled's first_byte_timeout; a
+	// duration no other timer of a node uses (the queue and observer
+	// bounds are 2s), so that a test finds the adapter's timer by it.
+	throttledFirstByte = 2500 * time.Millisecond
 	// loadInterval is the link's load_interval: every node fetches each
 	// peer's state (its load and application profiles) this often, on its
 	// clock.
