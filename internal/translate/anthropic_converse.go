@@ -270,6 +270,9 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 				}
 				switch rb.Type {
 				case anthropic.BlockText:
+					if rb.Citations != nil {
+						return nil, r.field(q + ".citations")
+					}
 					tr.Content = append(tr.Content, converse.ToolResultContent{Text: ptr(rb.Text)})
 				case anthropic.BlockImage:
 					img, err := anthropicImageToConverse(r, q+".source", rb.Source)

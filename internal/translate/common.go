@@ -248,3 +248,36 @@ func refuseSamplingWithThinking(r refuser, temperature, topP *float64) error {
 	}
 	return nil
 }
+
+// describeSchema carries a structured output format's description, which
+// Anthropic's output_config.format has no member for, into its JSON Schema
+// as the root "description" annotation: what JSON Schema defines for
+// saying what an instance is for, and what the model reads. A schema with
+// a description of its own that differs is refused at path: one of the two
+// would be lost.
+func describeSchema(r refuser, path string, schema json.RawMessage, description string) (json.RawMessage, error) {
+	if description == "" {
+		return schema, nil
+	}
+	var own []byte
+	if err := jsonx.Members(schema, func(k, v []byte) error {
+		if jsonx.KeyIs(k, "description") {
+			own = v
+		}
+		return nil
+	}); err != nil {
+		return nil, r.because(path, "the schema must be a JSON object to carry it")
+	}
+	if own != nil {
+		if s, ok := jsonx.String(own); ok && s == description {
+			return schema, nil
+		}
+		return nil, r.because(path, "the schema has a description of its own; give one of them")
+	}
+	raw, _ := json.Marshal(description)
+	out, err := jsonx.SetMember(schema, "description", raw)
+	if err != nil {
+		return nil, r.because(path, "the schema must be a JSON object to carry it")
+	}
+	return out, nil
+}

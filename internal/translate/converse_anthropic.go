@@ -71,7 +71,11 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 			if out.OutputConfig == nil {
 				out.OutputConfig = &anthropic.OutputConfig{}
 			}
-			out.OutputConfig.Format = &anthropic.OutputFormat{Type: "json_schema", Schema: json.RawMessage(js.Schema)}
+			schema, err := describeSchema(r, "outputConfig.textFormat.structure.jsonSchema.description", json.RawMessage(js.Schema), js.Description)
+			if err != nil {
+				return nil, err
+			}
+			out.OutputConfig.Format = &anthropic.OutputFormat{Type: "json_schema", Schema: schema}
 		}
 	}
 	if tc := req.ToolConfig; tc != nil {

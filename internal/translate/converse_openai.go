@@ -235,6 +235,9 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 			if tr.Status == "error" {
 				return nil, r.because(q+".toolResult.status", "Chat Completions tool messages have no error flag")
 			}
+			if tr.Type != "" {
+				return nil, r.field(q + ".toolResult.type")
+			}
 			var content strings.Builder
 			for k, c := range tr.Content {
 				switch {

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
@@ -63,7 +64,11 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 			return nil, err
 		}
 		if tf != nil {
-			out.OutputConfig = &anthropic.OutputConfig{Format: &anthropic.OutputFormat{Type: "json_schema", Schema: []byte(tf.Structure.JSONSchema.Schema)}}
+			schema := json.RawMessage(tf.Structure.JSONSchema.Schema)
+			if schema, err = describeSchema(r, "response_format.json_schema.description", schema, tf.Structure.JSONSchema.Description); err != nil {
+				return nil, err
+			}
+			out.OutputConfig = &anthropic.OutputConfig{Format: &anthropic.OutputFormat{Type: "json_schema", Schema: schema}}
 		}
 	}
 	for i, t := range req.Tools {

@@ -199,6 +199,10 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 		return err
 	}
 	switch {
+	case req.MaxTokens != nil && req.MaxCompletionTokens != nil && *req.MaxTokens != *req.MaxCompletionTokens:
+		// max_tokens is the deprecated alias: two different limits leave
+		// no single one to send.
+		return r.because("max_tokens", "differs from max_completion_tokens; send one of them")
 	case req.N != nil && *req.N != 1:
 		return r.field("n")
 	case len(req.LogitBias) > 0:

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
@@ -105,6 +106,13 @@ func refuseAnthropicKinds(r refuser, req *anthropic.Request) error {
 	if req.System != nil && req.System.Raw != nil {
 		return r.field("system")
 	}
+	if req.System != nil {
+		for i := range req.System.Blocks {
+			if err := refuseStray(r, at("system", i), &req.System.Blocks[i]); err != nil {
+				return err
+			}
+		}
+	}
 	for i, m := range req.Messages {
 		p := at("messages", i) + ".content"
 		if m.Content.Raw != nil {
@@ -120,6 +128,83 @@ func refuseAnthropicKinds(r refuser, req *anthropic.Request) error {
 			if b.Source.IsName() {
 				return r.field(at(p, j) + ".source")
 			}
+			if err := refuseStray(r, at(p, j), &b); err != nil {
+				return err
+			}
+			if b.Type != anthropic.BlockToolResult || b.Content == nil {
+				continue
+			}
+			for k := range b.Content.Blocks {
+				if err := refuseStray(r, at(at(p, j)+".content", k), &b.Content.Blocks[k]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// blockMembers are the members each Messages block type defines besides
+// type; Anthropic refuses any other. A member of another type (a signature
+// on a text block, a url beside base64 data) would otherwise be decoded
+// into the shared Block and silently left behind by the translators.
+var blockMembers = map[string][]string{
+	anthropic.BlockText:             {"text", "citations", "cache_control"},
+	anthropic.BlockImage:            {"source", "cache_control"},
+	anthropic.BlockDocument:         {"source", "title", "context", "citations", "cache_control"},
+	anthropic.BlockToolUse:          {"id", "name", "input", "cache_control"},
+	anthropic.BlockToolResult:       {"tool_use_id", "content", "is_error", "cache_control"},
+	anthropic.BlockThinking:         {"thinking", "signature"}, // thinking blocks take no cache_control
+	anthropic.BlockRedactedThinking: {"data"},
+}
+
+// sourceMembers are the members each source type defines besides type.
+var sourceMembers = map[string][]string{
+	"base64":  {"media_type", "data"},
+	"text":    {"media_type", "data"},
+	"url":     {"url"},
+	"content": {"content"},
+	"file":    {"file_id"},
+}
+
+// refuseStray refuses the first member of block b (at path p), or of its
+// source, that its type does not define. Blocks and sources of types the
+// table does not list are left to the translators, which refuse them by
+// type.
+func refuseStray(r refuser, p string, b *anthropic.Block) error {
+	allowed, ok := blockMembers[b.Type]
+	if !ok {
+		return nil
+	}
+	for _, m := range []struct {
+		name string
+		set  bool
+	}{
+		{"text", b.Text != ""}, {"source", b.Source != nil}, {"title", b.Title != ""}, {"context", b.Context != ""},
+		{"citations", b.Citations != nil}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", b.Input != nil},
+		{"tool_use_id", b.ToolUseID != ""}, {"content", b.Content != nil}, {"is_error", b.IsError != nil},
+		{"thinking", b.Thinking != ""}, {"signature", b.Signature != ""}, {"data", b.Data != ""}, {"cache_control", b.CacheControl != nil},
+	} {
+		if m.set && !slices.Contains(allowed, m.name) {
+			return r.because(p+"."+m.name, "not a member of "+b.Type+" blocks")
+		}
+	}
+	s := b.Source
+	if s == nil {
+		return nil
+	}
+	allowed, ok = sourceMembers[s.Type]
+	if !ok {
+		return nil
+	}
+	for _, m := range []struct {
+		name string
+		set  bool
+	}{
+		{"media_type", s.MediaType != ""}, {"data", s.Data != ""}, {"url", s.URL != ""}, {"file_id", s.FileID != ""}, {"content", s.Content != nil},
+	} {
+		if m.set && !slices.Contains(allowed, m.name) {
+			return r.because(p+".source."+m.name, "not a member of "+s.Type+" sources")
 		}
 	}
 	return nil
