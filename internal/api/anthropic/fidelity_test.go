@@ -1,0 +1,106 @@
+package anthropic
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
+)
+
+// TestTranslatedMembersReachTheModelOrAreRefused: through the real front
+// end and gateway, a Messages body served by an OpenAI deployment either
+// reaches the upstream with each member in its Chat Completions form, or
+// is refused with a 400 in Anthropic's error shape naming the member (its
+// JSON path), before any upstream call, in a bounded body.
+func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-anthropic-fidelity"
+	got := make(chan []byte, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case got <- b:
+		default:
+		}
+		io.WriteString(w, `{"id":"up-1","object":"chat.completion","created":1,"model":"up","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)
+	}))
+	t.Cleanup(up.Close)
+	b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: up.URL + "/v1", Model: "up"})
+	t.Cleanup(func() { b.Close() })
+	mux := http.NewServeMux()
+	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	const user = `"model":"eu.m","max_tokens":64,"messages":[{"role":"user","content":`
+	tests := []struct {
+		name  string
+		body  string
+		field string   // the refused member, or "" when served
+		want  []string // substrings of the body the upstream receives
+	}{
+		{name: "stop sequences, user and tool choice carried",
+			body: `{` + user + `"hi"}],"stop_sequences":["END"],"metadata":{"user_id":"u-1"},"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"auto","disable_parallel_tool_use":true}}`,
+			want: []string{`"stop":["END"]`, `"user":"u-1"`, `"parallel_tool_calls":false`, `"tool_choice":"auto"`}},
+		{name: "a signature on a text block", body: `{` + user + `[{"type":"text","text":"hi","signature":"c2ln"}]}]}`,
+			field: "messages[0].content[0].signature"},
+		{name: "a url beside base64 data", body: `{` + user + `[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"aGk=","url":"https://example.com/a.png"}}]}]}`,
+			field: "messages[0].content[0].source.url"},
+		{name: "top_k", body: `{` + user + `"hi"}],"top_k":5}`, field: "top_k"},
+		{name: "a long unknown member", body: `{` + user + `"hi"}],"` + strings.Repeat("k", 1<<16) + `":1}`, field: strings.Repeat("k", 64)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("x-api-key", key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.field == "" {
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %.300s", resp.StatusCode, out)
+				}
+				sent := string(<-got)
+				for _, w := range tc.want {
+					if !strings.Contains(sent, w) {
+						t.Errorf("upstream received %s, lacking %s", sent, w)
+					}
+				}
+				return
+			}
+			var eb struct {
+				Type  string `json:"type"`
+				Error struct {
+					Type    string `json:"type"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if resp.StatusCode != 400 || json.Unmarshal(out, &eb) != nil || eb.Type != "error" || eb.Error.Type != "invalid_request_error" {
+				t.Fatalf("status %d %.300s, want a 400 invalid_request_error in Anthropic's error shape", resp.StatusCode, out)
+			}
+			if !strings.HasPrefix(eb.Error.Message, tc.field) {
+				t.Errorf("message %.200q does not name %.80s", eb.Error.Message, tc.field)
+			}
+			if len(out) > 1024 {
+				t.Errorf("error body of %d bytes echoes the request: %.200s", len(out), out)
+			}
+			select {
+			case sent := <-got:
+				t.Errorf("refused request reached the upstream: %.200s", sent)
+			default:
+			}
+		})
+	}
+}

@@ -1,0 +1,102 @@
+package openai
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+)
+
+// converseUpstream is a Bedrock Runtime stand-in answering every Converse
+// call with one text answer; it hands each request body it receives to
+// got.
+func converseUpstream(t *testing.T) (*backend.Bedrock, <-chan []byte) {
+	t.Helper()
+	got := make(chan []byte, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case got <- b:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"output":{"message":{"role":"assistant","content":[{"text":"{\"name\":\"Ada\"}"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":4,"totalTokens":7},"metrics":{"latencyMs":5}}`)
+	}))
+	t.Cleanup(up.Close)
+	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "amazon.nova-pro-v1:0", Endpoint: up.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, got
+}
+
+// TestTranslatedMembersReachTheModelOrAreRefused: through the real front
+// end and gateway, a Chat Completions body served by a Converse deployment
+// either reaches the upstream with each member in its Converse form, or is
+// refused with a 400 in OpenAI's error shape whose param names the member,
+// before any upstream call, in a bounded body.
+func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
+	t.Parallel()
+	b, got := converseUpstream(t)
+	srv := newServerWith(t, b)
+	tests := []struct {
+		name  string
+		body  string
+		param string   // the refused member, or "" when served
+		want  []string // substrings of the body the upstream receives
+	}{
+		{name: "structured output, metadata and stop carried",
+			body: `{"model":"eu.m",` + hello + `,"metadata":{"team":"a"},"stop":"END","response_format":{"type":"json_schema","json_schema":{"name":"person","description":"A person","schema":{"type":"object"}}}}`,
+			want: []string{`"requestMetadata":{"team":"a"}`, `"stopSequences":["END"]`, `"name":"person"`, `"description":"A person"`}},
+		{name: "two different token limits", body: `{"model":"eu.m",` + hello + `,"max_tokens":4000,"max_completion_tokens":100}`, param: "max_tokens"},
+		{name: "logit_bias", body: `{"model":"eu.m",` + hello + `,"logit_bias":{"50256":-100}}`, param: "logit_bias"},
+		{name: "a long unknown member", body: `{"model":"eu.m",` + hello + `,"` + strings.Repeat("k", 1<<16) + `":1}`,
+			param: strings.Repeat("k", 128)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, out := post(t, srv, testKey, tc.body)
+			if tc.param == "" {
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %.300s", resp.StatusCode, out)
+				}
+				sent := string(<-got)
+				for _, w := range tc.want {
+					if !strings.Contains(sent, w) {
+						t.Errorf("upstream received %s, lacking %s", sent, w)
+					}
+				}
+				return
+			}
+			var eb struct {
+				Error struct {
+					Type  string `json:"type"`
+					Param string `json:"param"`
+					Code  string `json:"code"`
+				} `json:"error"`
+			}
+			if resp.StatusCode != 400 || json.Unmarshal(out, &eb) != nil {
+				t.Fatalf("status %d %.300s, want a 400 in OpenAI's error shape", resp.StatusCode, out)
+			}
+			if !strings.HasPrefix(eb.Error.Param, tc.param) || eb.Error.Type != "invalid_request_error" || eb.Error.Code != "unsupported_field" {
+				t.Errorf("error %+v, want invalid_request_error unsupported_field on %.40s", eb.Error, tc.param)
+			}
+			if len(out) > 1024 {
+				t.Errorf("error body of %d bytes echoes the request: %.200s", len(out), out)
+			}
+			select {
+			case sent := <-got:
+				t.Errorf("refused request reached the upstream: %.200s", sent)
+			default:
+			}
+		})
+	}
+}
