@@ -363,7 +363,9 @@ func converseUsageToAnthropic(u converse.Usage) anthropic.Usage {
 }
 
 // ConverseToAnthropicResponse translates a Converse response to a Messages
-// response. Block types Anthropic has no form for are refused.
+// response. citationsContent becomes a text block with its citations (see
+// converse_citations.go). Block types Anthropic has no form for are
+// refused.
 func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*anthropic.Response, error) {
 	out := &anthropic.Response{ID: meta.ID, Type: "message", Role: anthropic.RoleAssistant, Model: meta.Model, Content: []anthropic.Block{},
 		StopReason: ptr(converseStopToAnthropic(resp.StopReason)), StopSequence: converseStopSequence(resp.AdditionalModelResponseFields),
@@ -380,6 +382,12 @@ func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*a
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockThinking, Thinking: rt.Text, Signature: rt.Signature})
 			case b.ReasoningContent != nil && b.ReasoningContent.RedactedContent != nil:
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)})
+			case b.CitationsContent != nil:
+				cb, err := citationsBlock(refuser(targetAnthropic), at("output.message.content", i)+".citationsContent", b.CitationsContent)
+				if err != nil {
+					return nil, err
+				}
+				out.Content = append(out.Content, cb)
 			default:
 				return nil, refuser(targetAnthropic).because(at("output.message.content", i), "response block has no Messages form")
 			}
@@ -455,6 +463,13 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 				ensureOpen(idx, anthropic.Block{Type: anthropic.BlockThinking})
 				out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaSignature, Signature: *rc.Signature}))
 			}
+		case d.Citation != nil:
+			c, err := citationDelta(d.Citation)
+			if err != nil {
+				return nil, err
+			}
+			ensureOpen(idx, anthropic.Block{Type: anthropic.BlockText})
+			out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaCitations, Citation: c}))
 		default:
 			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Messages form"}
 		}

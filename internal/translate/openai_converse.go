@@ -451,7 +451,7 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 	var text, reasoning strings.Builder
 	hasText, hasReasoning := false, false
 	if m := resp.Output.Message; m != nil {
-		for _, b := range m.Content {
+		for i, b := range m.Content {
 			switch {
 			case b.Text != nil:
 				text.WriteString(*b.Text)
@@ -462,6 +462,13 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 			case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
 				reasoning.WriteString(b.ReasoningContent.ReasoningText.Text)
 				hasReasoning = true
+			case b.ReasoningContent != nil:
+				// Redacted reasoning: left out, as documented above.
+			default:
+				// citationsContent and the rest: their text or sources
+				// would be lost; a Chat Completions client cannot ask for
+				// them, so the backend answered another request.
+				return nil, refuser(targetOpenAI).because(at("output.message.content", i)+"."+converseMember(&b), "response block has no Chat Completions form")
 			}
 		}
 	}
@@ -524,6 +531,10 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ToolCalls: []openai.ToolCall{{Index: ptr(idx), Function: openai.FunctionCall{Arguments: d.ToolUse.Input}}}}, nil)}, nil
 		case d.ReasoningContent != nil && d.ReasoningContent.Text != nil:
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ReasoningContent: ptr(*d.ReasoningContent.Text)}, nil)}, nil
+		case d.ReasoningContent != nil:
+			return nil, nil // signatures and redacted reasoning: left out
+		case d.Text == nil && d.ToolUse == nil:
+			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Chat Completions form"}
 		}
 		return nil, nil
 	case e.MessageStop != nil:
