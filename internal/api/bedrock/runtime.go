@@ -228,6 +228,28 @@ func checkInvokeContentType(r *http.Request) error {
 	return nil
 }
 
+// invokeHeaders are the InvokeModel request headers that ask the model for
+// something, with the value that asks for nothing (the default): the
+// gateway forwards the body only, so another value is refused rather than
+// silently not applied (docs/architecture.md, invariant 6).
+var invokeHeaders = []struct{ name, neutral, why string }{
+	{"X-Amzn-Bedrock-GuardrailIdentifier", "", "guardrails are not supported by this gateway"},
+	{"X-Amzn-Bedrock-GuardrailVersion", "", "guardrails are not supported by this gateway"},
+	{"X-Amzn-Bedrock-Trace", "DISABLED", "Bedrock traces (of guardrails) are not supported by this gateway"},
+	{"X-Amzn-Bedrock-PerformanceConfig-Latency", "standard", "latency-optimized inference is not supported by this gateway; send standard or leave it out"},
+}
+
+// checkInvokeHeaders refuses an InvokeModel request whose headers ask for
+// what the gateway does not carry, naming the header.
+func checkInvokeHeaders(h http.Header) error {
+	for _, ih := range invokeHeaders {
+		if v := h.Get(ih.name); v != "" && v != ih.neutral { // Get canonicalises the name
+			return invalid(ih.name + " " + strconv.Quote(auth.Truncate(v, maxQuoted)) + ": " + ih.why)
+		}
+	}
+	return nil
+}
+
 func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	call, out := h.serve(w, r, gateway.OpInvokeModel, false, decodeInvoke(r))
 	if out == nil {
@@ -259,8 +281,8 @@ func decodeInvoke(r *http.Request) decodeFunc {
 		if err := checkInvokeContentType(r); err != nil {
 			return &inference.Request{Model: model, Stream: stream}, err
 		}
-		if r.Header.Get("X-Amzn-Bedrock-Guardrailidentifier") != "" {
-			return &inference.Request{Model: model, Stream: stream}, invalid("guardrails (X-Amzn-Bedrock-GuardrailIdentifier) are not supported by this gateway")
+		if err := checkInvokeHeaders(r.Header); err != nil {
+			return &inference.Request{Model: model, Stream: stream}, err
 		}
 		return inference.PeekInvoke(model, body, stream)
 	}
