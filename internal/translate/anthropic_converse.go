@@ -370,6 +370,7 @@ func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*a
 	out := &anthropic.Response{ID: meta.ID, Type: "message", Role: anthropic.RoleAssistant, Model: meta.Model, Content: []anthropic.Block{},
 		StopReason: ptr(converseStopToAnthropic(resp.StopReason)), StopSequence: converseStopSequence(resp.AdditionalModelResponseFields),
 		Usage: converseUsageToAnthropic(resp.Usage)}
+	out.Usage.ServiceTier = anthropicTier(converseTier(resp.ServiceTier))
 	if m := resp.Output.Message; m != nil {
 		for i, b := range m.Content {
 			switch {

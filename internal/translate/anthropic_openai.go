@@ -298,7 +298,11 @@ func OpenAIToAnthropicResponse(resp *openai.ChatCompletion, meta ResponseMeta) (
 	m := ch.Message
 	out := &anthropic.Response{ID: meta.ID, Type: "message", Role: anthropic.RoleAssistant, Model: meta.Model, Content: []anthropic.Block{},
 		Usage: openAIUsageToAnthropic(resp.Usage)}
+	out.Usage.ServiceTier = anthropicTier(resp.ServiceTier)
 	stop := openAIFinishToAnthropic(ch.FinishReason)
+	if seq := openAIStopSequence(ch.FinishReason, ch.Extra); seq != nil {
+		stop, out.StopSequence = anthropic.StopStopSequence, seq
+	}
 	if m.ReasoningContent != nil {
 		out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockThinking, Thinking: *m.ReasoningContent})
 	}
@@ -329,6 +333,7 @@ type OpenAIToAnthropicStream struct {
 	started bool
 	done    bool
 	stop    string
+	stopSeq *string // the stop sequence the backend says it stopped on
 	blocks  chunkBlocks
 }
 
@@ -402,6 +407,9 @@ func (s *OpenAIToAnthropicStream) Chunk(c *openai.ChatCompletionChunk) ([]*anthr
 			out = s.closeBlock(out)
 			if s.stop == "" {
 				s.stop = openAIFinishToAnthropic(*ch.FinishReason)
+				if s.stopSeq = openAIStopSequence(*ch.FinishReason, ch.Extra); s.stopSeq != nil {
+					s.stop = anthropic.StopStopSequence
+				}
 			}
 		}
 	}
@@ -420,7 +428,7 @@ func (s *OpenAIToAnthropicStream) end(u *openai.Usage) []*anthropic.Event {
 	}
 	au := openAIUsageToAnthropic(u)
 	return append(out,
-		&anthropic.Event{Type: anthropic.EventMessageDelta, Delta: &anthropic.EventDelta{StopReason: &stop},
+		&anthropic.Event{Type: anthropic.EventMessageDelta, Delta: &anthropic.EventDelta{StopReason: &stop, StopSequence: s.stopSeq},
 			Usage: &anthropic.DeltaUsage{InputTokens: ptr(au.InputTokens), OutputTokens: au.OutputTokens, CacheReadInputTokens: au.CacheReadInputTokens}},
 		&anthropic.Event{Type: anthropic.EventMessageStop})
 }

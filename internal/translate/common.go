@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/converse"
 	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
+	"github.com/meridian-gateway/meridian/internal/schema/openai"
 )
 
 // Options tunes request translation. The zero value is ready to use.
@@ -280,4 +282,38 @@ func describeSchema(r refuser, path string, schema json.RawMessage, description 
 		return nil, r.because(path, "the schema must be a JSON object to carry it")
 	}
 	return out, nil
+}
+
+// openAIStopSequence returns the stop sequence an OpenAI-compatible server
+// says a choice stopped on: vLLM's choices[].stop_reason, a string when a
+// stop string matched (a token id or null otherwise). OpenAI's own API
+// does not say, and then the answer's stop reason stays end_turn.
+func openAIStopSequence(finish string, extra jsonx.Extra) *string {
+	raw, ok := extra["stop_reason"]
+	if finish != openai.FinishStop || !ok {
+		return nil
+	}
+	if s, ok := jsonx.String(raw); ok {
+		return &s
+	}
+	return nil
+}
+
+// converseTier returns the tier a Converse answer says served it, or "".
+// Converse's tiers (default, flex, priority, reserved) are OpenAI's words
+// too, but reserved, which an OpenAI client sees as is.
+func converseTier(t *converse.ServiceTier) string {
+	if t == nil {
+		return ""
+	}
+	return t.Type
+}
+
+// anthropicTier names a served Converse or OpenAI tier in Anthropic's
+// usage.service_tier, whose standard tier is their default.
+func anthropicTier(tier string) string {
+	if tier == "default" {
+		return "standard"
+	}
+	return tier
 }

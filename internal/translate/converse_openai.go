@@ -370,6 +370,9 @@ func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*
 		msg.Content = append(msg.Content, converse.TextBlock(m.Content.Text))
 	}
 	stop := openAIFinishToConverse(ch.FinishReason)
+	if openAIStopSequence(ch.FinishReason, ch.Extra) != nil {
+		stop = converse.StopStopSequence
+	}
 	if m.Refusal != nil {
 		msg.Content = append(msg.Content, converse.TextBlock(*m.Refusal))
 		stop = converse.StopContentFiltered
@@ -381,8 +384,12 @@ func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*
 		}
 		msg.Content = append(msg.Content, converse.ContentBlock{ToolUse: &converse.ToolUseBlock{ToolUseID: tc.ID, Name: tc.Function.Name, Input: input}})
 	}
-	return &converse.Response{Output: converse.Output{Message: msg}, StopReason: stop, Usage: openAIUsageToConverse(resp.Usage),
-		Metrics: converse.Metrics{LatencyMs: meta.LatencyMs}}, nil
+	out := &converse.Response{Output: converse.Output{Message: msg}, StopReason: stop, Usage: openAIUsageToConverse(resp.Usage),
+		Metrics: converse.Metrics{LatencyMs: meta.LatencyMs}}
+	if resp.ServiceTier != "" {
+		out.ServiceTier = &converse.ServiceTier{Type: resp.ServiceTier}
+	}
+	return out, nil
 }
 
 // chunkBlocks tracks the content blocks a Chat Completions stream opens, in
@@ -405,6 +412,16 @@ type OpenAIToConverseStream struct {
 	stopped bool
 	done    bool
 	blocks  chunkBlocks
+	tier    string // the served tier the chunks name
+}
+
+// metadata returns the final metadata event.
+func (s *OpenAIToConverseStream) metadata(u converse.Usage) converse.Event {
+	md := &converse.Metadata{Usage: u, Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}
+	if s.tier != "" {
+		md.ServiceTier = &converse.ServiceTier{Type: s.tier}
+	}
+	return converse.Event{Type: converse.EventMetadata, Metadata: md}
 }
 
 // NewOpenAIToConverseStream returns a stream translator.
@@ -456,6 +473,9 @@ func (s *OpenAIToConverseStream) Chunk(c *openai.ChatCompletionChunk) ([]convers
 		s.started = true
 		out = append(out, converse.Event{Type: converse.EventMessageStart, MessageStart: &converse.MessageStart{Role: converse.RoleAssistant}})
 	}
+	if c.ServiceTier != "" {
+		s.tier = c.ServiceTier
+	}
 	for _, ch := range c.Choices {
 		if ch.Index != 0 {
 			return nil, &StreamError{Type: "unsupported", Message: "more than one choice"}
@@ -492,12 +512,16 @@ func (s *OpenAIToConverseStream) Chunk(c *openai.ChatCompletionChunk) ([]convers
 		if ch.FinishReason != nil && !s.stopped {
 			s.stopped = true
 			out = s.closeBlock(out)
-			out = append(out, converse.Event{Type: converse.EventMessageStop, MessageStop: &converse.MessageStop{StopReason: openAIFinishToConverse(*ch.FinishReason)}})
+			stop := openAIFinishToConverse(*ch.FinishReason)
+			if openAIStopSequence(*ch.FinishReason, ch.Extra) != nil {
+				stop = converse.StopStopSequence
+			}
+			out = append(out, converse.Event{Type: converse.EventMessageStop, MessageStop: &converse.MessageStop{StopReason: stop}})
 		}
 	}
 	if c.Usage != nil && !s.done {
 		s.done = true
-		out = append(out, converse.Event{Type: converse.EventMetadata, Metadata: &converse.Metadata{Usage: openAIUsageToConverse(c.Usage), Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}})
+		out = append(out, s.metadata(openAIUsageToConverse(c.Usage)))
 	}
 	return out, nil
 }
@@ -515,7 +539,7 @@ func (s *OpenAIToConverseStream) Finish() []converse.Event {
 	}
 	if !s.done && s.started {
 		s.done = true
-		out = append(out, converse.Event{Type: converse.EventMetadata, Metadata: &converse.Metadata{Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}})
+		out = append(out, s.metadata(converse.Usage{}))
 	}
 	return out
 }

@@ -128,3 +128,155 @@ func checkTranslated(t *testing.T, out string, err error, refuse string, want []
 		}
 	}
 }
+
+// TestAnswersKeepWhatTheBackendSaid: a member of a backend's answer that
+// the client's dialect can express reaches the client, in answers and in
+// streams: the tier that served the request, and the stop sequence an
+// OpenAI-compatible server (vLLM's choices[].stop_reason) says it stopped
+// on.
+func TestAnswersKeepWhatTheBackendSaid(t *testing.T) {
+	t.Parallel()
+	const (
+		cvAnswer = `{"output":{"message":{"role":"assistant","content":[{"text":"1 2 3"}]}},"stopReason":"end_turn","usage":{"inputTokens":5,"outputTokens":3,"totalTokens":8},"metrics":{"latencyMs":9}`
+		oaAnswer = `{"id":"c","object":"chat.completion","created":1,"model":"m","usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}`
+	)
+	meta := translate.ResponseMeta{ID: "id-1", Model: "m", IncludeUsage: true}
+	tests := []struct {
+		name            string
+		backend, client translate.Dialect
+		answer          string   // a whole answer, or
+		events          []string // stream events ("type\tdata" for Converse and Anthropic)
+		want            []string // substrings of the client's answer or events
+	}{
+		{name: "served tier", backend: translate.Converse, client: translate.OpenAI,
+			answer: cvAnswer + `,"serviceTier":{"type":"flex"}}`, want: []string{`"service_tier":"flex"`}},
+		{name: "served tier", backend: translate.OpenAI, client: translate.Converse,
+			answer: oaAnswer + `,"service_tier":"priority","choices":[{"index":0,"message":{"role":"assistant","content":"x"},"finish_reason":"stop"}]}`,
+			want:   []string{`"serviceTier":{"type":"priority"}`}},
+		{name: "served tier", backend: translate.Converse, client: translate.Anthropic,
+			answer: cvAnswer + `,"serviceTier":{"type":"default"}}`, want: []string{`"service_tier":"standard"`}},
+		{name: "stop sequence", backend: translate.OpenAI, client: translate.Anthropic,
+			answer: oaAnswer + `,"choices":[{"index":0,"message":{"role":"assistant","content":"1 2 3"},"finish_reason":"stop","stop_reason":"END"}]}`,
+			want:   []string{`"stop_reason":"stop_sequence"`, `"stop_sequence":"END"`}},
+		{name: "stop sequence", backend: translate.OpenAI, client: translate.Converse,
+			answer: oaAnswer + `,"choices":[{"index":0,"message":{"role":"assistant","content":"1 2 3"},"finish_reason":"stop","stop_reason":"END"}]}`,
+			want:   []string{`"stopReason":"stop_sequence"`}},
+		{name: "streamed served tier", backend: translate.Converse, client: translate.OpenAI,
+			events: []string{"messageStart\t{\"role\":\"assistant\"}", "contentBlockDelta\t{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"}}",
+				"messageStop\t{\"stopReason\":\"end_turn\"}", "metadata\t{\"usage\":{\"inputTokens\":1,\"outputTokens\":1,\"totalTokens\":2},\"metrics\":{\"latencyMs\":1},\"serviceTier\":{\"type\":\"flex\"}}"},
+			want: []string{`"service_tier":"flex"`}},
+		{name: "streamed served tier", backend: translate.OpenAI, client: translate.Converse,
+			events: []string{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","service_tier":"priority","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}`,
+				`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","service_tier":"priority","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`,
+				`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","service_tier":"priority","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`},
+			want: []string{`"serviceTier":{"type":"priority"}`}},
+		{name: "streamed stop sequence", backend: translate.OpenAI, client: translate.Anthropic,
+			events: []string{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"1 2 3"},"finish_reason":null}]}`,
+				`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop","stop_reason":"END"}]}`,
+				`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`},
+			want: []string{`"stop_reason":"stop_sequence"`, `"stop_sequence":"END"`}},
+		{name: "streamed stop sequence", backend: translate.OpenAI, client: translate.Converse,
+			events: []string{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"1 2 3"},"finish_reason":"stop","stop_reason":"END"}]}`},
+			want:   []string{`"stopReason":"stop_sequence"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"/"+tc.backend.String()+"_to_"+tc.client.String(), func(t *testing.T) {
+			t.Parallel()
+			var out strings.Builder
+			if tc.events == nil {
+				b, err := translate.Response(tc.backend, tc.client, []byte(tc.answer), meta)
+				if err != nil {
+					t.Fatalf("Response: %v", err)
+				}
+				out.Write(b)
+			} else {
+				s, err := translate.NewStream(tc.backend, tc.client, meta)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range tc.events {
+					typ, data, ok := strings.Cut(e, "\t")
+					if !ok {
+						typ, data = "", e
+					}
+					evs, err := s.Next(translate.Event{Type: typ, Data: []byte(data)})
+					if err != nil {
+						t.Fatalf("Next(%s): %v", e, err)
+					}
+					for _, ev := range evs {
+						out.WriteString(ev.Type + " " + string(ev.Data) + "\n")
+					}
+				}
+				evs, err := s.Finish()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range evs {
+					out.WriteString(ev.Type + " " + string(ev.Data) + "\n")
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("client received\n%s\nlacking %s", out.String(), w)
+				}
+			}
+		})
+	}
+}
+
+// TestResponsesAnswerNamesServedTier: a Response names the tier that
+// served it, as the backend's answer says, not the one the request asked
+// for.
+func TestResponsesAnswerNamesServedTier(t *testing.T) {
+	t.Parallel()
+	req := []byte(`{"model":"m","input":"hi","service_tier":"auto"}`)
+	tests := []struct {
+		backend translate.Dialect
+		answer  string
+	}{
+		{translate.OpenAI, `{"id":"c","object":"chat.completion","created":1,"model":"m","service_tier":"flex","choices":[{"index":0,"message":{"role":"assistant","content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`},
+		{translate.Converse, `{"output":{"message":{"role":"assistant","content":[{"text":"x"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2},"metrics":{"latencyMs":1},"serviceTier":{"type":"flex"}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.backend.String(), func(t *testing.T) {
+			t.Parallel()
+			r, err := translate.DecodeResponsesRequest(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := translate.ResponsesResponse(tc.backend, r, []byte(tc.answer), translate.ResponseMeta{ID: "resp_1", Model: "m"})
+			if err != nil || !strings.Contains(string(out), `"service_tier":"flex"`) {
+				t.Errorf("ResponsesResponse = %s, %v; want service_tier flex", out, err)
+			}
+		})
+	}
+	t.Run("stream", func(t *testing.T) {
+		t.Parallel()
+		r, err := translate.DecodeResponsesRequest(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := translate.NewResponsesStream(translate.OpenAI, r, translate.ResponseMeta{ID: "resp_1", Model: "m", IncludeUsage: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var completed string
+		for _, c := range []string{
+			`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","service_tier":"flex","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}`,
+			`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","service_tier":"flex","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`,
+		} {
+			evs, err := s.Next(translate.Event{Data: []byte(c)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Type == "response.completed" {
+					completed = string(e.Data)
+				}
+			}
+		}
+		if !strings.Contains(completed, `"service_tier":"flex"`) {
+			t.Errorf("response.completed = %s, want service_tier flex", completed)
+		}
+	})
+}

@@ -481,7 +481,7 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 	return &openai.ChatCompletion{
 		ID: meta.ID, Object: "chat.completion", Created: meta.Created, Model: meta.Model,
 		Choices: []openai.Choice{{Index: 0, Message: msg, FinishReason: converseFinish(resp.StopReason)}},
-		Usage:   converseUsageToOpenAI(resp.Usage),
+		Usage:   converseUsageToOpenAI(resp.Usage), ServiceTier: converseTier(resp.ServiceTier),
 	}, nil
 }
 
@@ -547,6 +547,7 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		c := s.chunk(openai.Delta{}, nil)
 		c.Choices = []openai.ChunkChoice{}
 		c.Usage = converseUsageToOpenAI(e.Metadata.Usage)
+		c.ServiceTier = converseTier(e.Metadata.ServiceTier) // known only at the end: on the usage chunk
 		return []openai.ChatCompletionChunk{c}, nil
 	}
 	return nil, nil

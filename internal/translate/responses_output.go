@@ -122,6 +122,9 @@ func chatToResponses(req *openai.ResponsesRequest, resp *openai.ChatCompletion, 
 		return nil, &UnsupportedError{Field: "choices", Target: "OpenAI Responses", Reason: "a response has one output"}
 	}
 	out.Usage = chatUsageToResponses(resp.Usage)
+	if resp.ServiceTier != "" {
+		out.ServiceTier = resp.ServiceTier // the tier that served it, not the one asked for
+	}
 	out.Status = openai.StatusCompleted
 	if len(resp.Choices) == 0 {
 		return out, nil

@@ -88,6 +88,9 @@ func (s *OpenAIToResponsesStream) Chunk(c *openai.ChatCompletionChunk) ([]openai
 		return nil, nil
 	}
 	s.start()
+	if c.ServiceTier != "" {
+		s.resp.ServiceTier = c.ServiceTier // the served tier, in response.completed
+	}
 	for _, ch := range c.Choices {
 		if ch.Index != 0 {
 			return s.flush(), &StreamError{Type: "protocol", Message: "chunk with a choice other than the first"}
