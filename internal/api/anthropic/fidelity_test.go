@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
 )
@@ -102,5 +104,62 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// TestPassThroughKeepsEveryMember: a Messages body served by a Claude
+// deployment on Bedrock reaches InvokeModel as the client sent it but for
+// model and stream (the URL and the operation carry them), with
+// anthropic_version set and the anthropic-beta header as anthropic_beta;
+// members this gateway does not know travel too, and the answer keeps its
+// own.
+func TestPassThroughKeepsEveryMember(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-anthropic-passthrough"
+	const answer = `{"id":"msg_up","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"hi","citations":[{"type":"char_location","cited_text":"h","document_index":0,"start_char_index":0,"end_char_index":1}]}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1,"cache_creation":{"ephemeral_1h_input_tokens":0},"service_tier":"standard"},"x_future":true}`
+	got := make(chan string, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(up.Close)
+	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "anthropic.claude-sonnet-4-5", Endpoint: up.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	mux := http.NewServeMux()
+	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	body := `{"model":"eu.m","max_tokens":16,"top_k":3,"inference_geo":"eu","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"h"},"citations":{"enabled":true},"cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"hi"}]}],"x_future":{"keep":[1,2]}}`
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-api-key", key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("anthropic-beta", "context-1m-2025-08-07")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %.300s", resp.StatusCode, out)
+	}
+	want := `{"anthropic_beta":["context-1m-2025-08-07"],"max_tokens":16,"top_k":3,"inference_geo":"eu","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"h"},"citations":{"enabled":true},"cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"hi"}]}],"x_future":{"keep":[1,2]},"anthropic_version":"bedrock-2023-05-31"}`
+	if sent := <-got; sent != want {
+		t.Errorf("upstream received\n%s\nwant\n%s", sent, want)
+	}
+	for _, member := range []string{`"x_future":true`, `"citations":[{`, `"cache_creation":`, `"service_tier":"standard"`} {
+		if !strings.Contains(string(out), member) {
+			t.Errorf("client received %s, lacking %s", out, member)
+		}
 	}
 }
