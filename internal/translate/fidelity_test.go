@@ -33,6 +33,8 @@ func TestNothingDropped(t *testing.T) {
 			body: `{` + oaBase + `,"max_tokens":4242,"max_completion_tokens":100}`, refuse: "max_tokens"},
 		{name: "max_tokens equal to max_completion_tokens", client: translate.OpenAI, backends: both,
 			body: `{` + oaBase + `,"max_tokens":100,"max_completion_tokens":100}`, want: []string{"100"}},
+		{name: "reasoning_effort none is no thinking", client: translate.OpenAI, backends: both,
+			body: `{` + oaBase + `,"reasoning_effort":"none","temperature":0.2}`, want: []string{"0.2"}},
 		{name: "json_schema description becomes the schema's", client: translate.OpenAI, backends: []translate.Dialect{translate.Anthropic},
 			body: `{` + oaBase + `,"response_format":{"type":"json_schema","json_schema":{"name":"person","description":"A person","schema":{"type":"object"}}}}`,
 			want: []string{`"schema":{"type":"object","description":"A person"}`}},

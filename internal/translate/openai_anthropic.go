@@ -39,7 +39,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 	if req.User != "" {
 		out.Metadata = &anthropic.Metadata{UserID: req.User}
 	}
-	if req.ReasoningEffort != "" {
+	if thinks(req) {
 		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
 			return nil, err
 		}
@@ -111,7 +111,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 		}
 	}
 	var system []anthropic.Block
-	if req.ReasoningEffort != "" && out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
+	if thinks(req) && out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
 		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
 	}
 	for i, m := range req.Messages {

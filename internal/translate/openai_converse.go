@@ -39,7 +39,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || ic.StopSequences != nil {
 		out.InferenceConfig = &ic
 	}
-	if req.ReasoningEffort != "" {
+	if thinks(req) {
 		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
 			return nil, err
 		}
@@ -109,7 +109,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	} else if req.ToolChoice != nil && req.ToolChoice.Mode != "none" && req.ToolChoice.Mode != "auto" {
 		return nil, r.because("tool_choice", "no tools declared")
 	}
-	if req.ReasoningEffort != "" && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
+	if thinks(req) && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
 		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
 	}
 	for i, m := range req.Messages {
@@ -253,6 +253,12 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 		}
 	}
 	return nil
+}
+
+// thinks reports whether req asks for reasoning: reasoning_effort "none"
+// asks for none, which is what Converse and Anthropic do by default.
+func thinks(req *openai.ChatCompletionRequest) bool {
+	return req.ReasoningEffort != "" && req.ReasoningEffort != "none"
 }
 
 func openAIMaxTokens(req *openai.ChatCompletionRequest) int64 {
