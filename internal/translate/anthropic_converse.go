@@ -359,7 +359,39 @@ func converseStopSequence(fields json.RawMessage) *string {
 
 func converseUsageToAnthropic(u converse.Usage) anthropic.Usage {
 	return anthropic.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
-		CacheReadInputTokens: u.CacheReadInputTokens, CacheCreationInputTokens: u.CacheWriteInputTokens}
+		CacheReadInputTokens: u.CacheReadInputTokens, CacheCreationInputTokens: u.CacheWriteInputTokens,
+		CacheCreation: cacheCreation(u.CacheDetails)}
+}
+
+// cacheCreation turns Converse's cache writes by TTL (usage.cacheDetails,
+// [{"ttl":"1h","inputTokens":n}, ...]) into Anthropic's
+// usage.cache_creation ({"ephemeral_1h_input_tokens":n, ...}). Details it
+// cannot read, or a TTL Anthropic has no member for, are left to the total
+// in cache_creation_input_tokens, which counts them all.
+func cacheCreation(details json.RawMessage) json.RawMessage {
+	var list []struct {
+		TTL         string `json:"ttl"`
+		InputTokens int64  `json:"inputTokens"`
+	}
+	if jsonNull(details) || json.Unmarshal(details, &list) != nil || len(list) == 0 {
+		return nil
+	}
+	var out struct {
+		OneHour  int64 `json:"ephemeral_1h_input_tokens"`
+		FiveMins int64 `json:"ephemeral_5m_input_tokens"`
+	}
+	for _, d := range list {
+		switch d.TTL {
+		case "1h":
+			out.OneHour += d.InputTokens
+		case "5m":
+			out.FiveMins += d.InputTokens
+		default:
+			return nil
+		}
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 // ConverseToAnthropicResponse translates a Converse response to a Messages
