@@ -12,25 +12,25 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
+	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
 // TestTranslatedMembersReachTheModelOrAreRefused: through the real front
-// end and gateway, a Messages body served by an OpenAI deployment either
-// reaches the upstream with each member in its Chat Completions form, or
+// end and gateway, a Messages body served by an OpenAI deployment (the
+// simulated model) either reaches the model with each member in its Chat Completions form, or
 // is refused with a 400 in Anthropic's error shape naming the member (its
 // JSON path), before any upstream call, in a bounded body.
 func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 	t.Parallel()
 	const key = "sk-test-anthropic-fidelity"
 	got := make(chan []byte, 1)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
+	model := mockllm.New(mockllm.Config{Received: func(_ string, body []byte) {
 		select {
-		case got <- b:
+		case got <- body:
 		default:
 		}
-		io.WriteString(w, `{"id":"up-1","object":"chat.completion","created":1,"model":"up","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`)
-	}))
+	}})
+	up := httptest.NewServer(model.Handler())
 	t.Cleanup(up.Close)
 	b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: up.URL + "/v1", Model: "up"})
 	t.Cleanup(func() { b.Close() })

@@ -2,8 +2,6 @@ package openai
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -11,23 +9,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
-// converseUpstream is a Bedrock Runtime stand-in answering every Converse
-// call with one text answer; it hands each request body it receives to
+// converseUpstream serves the simulated model's Bedrock face and returns a
+// Bedrock deployment of it; every request body the model receives goes to
 // got.
 func converseUpstream(t *testing.T) (*backend.Bedrock, <-chan []byte) {
 	t.Helper()
 	got := make(chan []byte, 1)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
+	model := mockllm.New(mockllm.Config{Received: func(_ string, body []byte) {
 		select {
-		case got <- b:
+		case got <- body:
 		default:
 		}
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"output":{"message":{"role":"assistant","content":[{"text":"{\"name\":\"Ada\"}"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":4,"totalTokens":7},"metrics":{"latencyMs":5}}`)
-	}))
+	}})
+	up := httptest.NewServer(model.Handler())
 	t.Cleanup(up.Close)
 	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "amazon.nova-pro-v1:0", Endpoint: up.URL,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
@@ -40,7 +37,7 @@ func converseUpstream(t *testing.T) (*backend.Bedrock, <-chan []byte) {
 
 // TestTranslatedMembersReachTheModelOrAreRefused: through the real front
 // end and gateway, a Chat Completions body served by a Converse deployment
-// either reaches the upstream with each member in its Converse form, or is
+// (the simulated model's Bedrock face) either reaches the model with each member in its Converse form, or is
 // refused with a 400 in OpenAI's error shape whose param names the member,
 // before any upstream call, in a bounded body.
 func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
