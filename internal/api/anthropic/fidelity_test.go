@@ -17,9 +17,10 @@ import (
 
 // TestTranslatedMembersReachTheModelOrAreRefused: through the real front
 // end and gateway, a Messages body served by an OpenAI deployment (the
-// simulated model) either reaches the model with each member in its Chat Completions form, or
-// is refused with a 400 in Anthropic's error shape naming the member (its
-// JSON path), before any upstream call, in a bounded body.
+// simulated model) either reaches the model with each member in its Chat
+// Completions form, or is refused with a 400 in Anthropic's error shape
+// naming the member (its JSON path), before any call to the model, in a
+// bounded body.
 func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 	t.Parallel()
 	const key = "sk-test-anthropic-fidelity"

@@ -37,9 +37,10 @@ func converseUpstream(t *testing.T) (*backend.Bedrock, <-chan []byte) {
 
 // TestTranslatedMembersReachTheModelOrAreRefused: through the real front
 // end and gateway, a Chat Completions body served by a Converse deployment
-// (the simulated model's Bedrock face) either reaches the model with each member in its Converse form, or is
-// refused with a 400 in OpenAI's error shape whose param names the member,
-// before any upstream call, in a bounded body.
+// (the simulated model's Bedrock face) either reaches the model with each
+// member in its Converse form, or is refused with a 400 in OpenAI's error
+// shape whose param names the member, before any call to the model, in a
+// bounded body.
 func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 	t.Parallel()
 	b, got := converseUpstream(t)
