@@ -285,3 +285,52 @@ func TestResponsesAnswerNamesServedTier(t *testing.T) {
 		}
 	})
 }
+
+// TestAnswersWithoutAFormFail: an answer part the client's dialect has no
+// form for fails the answer (an *UnsupportedError, or a *StreamError in a
+// stream) instead of reaching the client without it.
+func TestAnswersWithoutAFormFail(t *testing.T) {
+	t.Parallel()
+	meta := translate.ResponseMeta{ID: "id-1", Model: "m"}
+	tests := []struct {
+		name            string
+		backend, client translate.Dialect
+		answer          string   // a whole answer, or
+		events          []string // stream events ("type\tdata")
+	}{
+		{name: "text citations", backend: translate.Anthropic, client: translate.OpenAI,
+			answer: `{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"x","citations":[{"type":"char_location","cited_text":"x","document_index":0,"start_char_index":0,"end_char_index":1}]}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`},
+		{name: "streamed citation", backend: translate.Anthropic, client: translate.OpenAI,
+			events: []string{"message_start\t" + `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":0}}}`,
+				"content_block_start\t" + `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+				"content_block_delta\t" + `{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{"type":"char_location","cited_text":"x","document_index":0,"start_char_index":0,"end_char_index":1}}}`}},
+		{name: "streamed image block", backend: translate.Converse, client: translate.OpenAI,
+			events: []string{"messageStart\t{\"role\":\"assistant\"}", "contentBlockStart\t{\"contentBlockIndex\":0,\"start\":{\"image\":{\"format\":\"png\"}}}"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.events == nil {
+				out, err := translate.Response(tc.backend, tc.client, []byte(tc.answer), meta)
+				if !errors.Is(err, translate.ErrUnsupported) {
+					t.Errorf("Response = %s, %v; want an *UnsupportedError", out, err)
+				}
+				return
+			}
+			s, err := translate.NewStream(tc.backend, tc.client, meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range tc.events {
+				typ, data, _ := strings.Cut(e, "\t")
+				if _, err = s.Next(translate.Event{Type: typ, Data: []byte(data)}); err != nil {
+					break
+				}
+			}
+			var se *translate.StreamError
+			if !errors.As(err, &se) {
+				t.Errorf("stream ended with %v; want a *StreamError", err)
+			}
+		})
+	}
+}

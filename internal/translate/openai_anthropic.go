@@ -299,6 +299,10 @@ func AnthropicToOpenAIResponse(resp *anthropic.Response, meta ResponseMeta) (*op
 	for i, b := range resp.Content {
 		switch b.Type {
 		case anthropic.BlockText:
+			if !jsonNull(b.Citations) && string(b.Citations) != "[]" {
+				// A Chat Completions client cannot ask for citations.
+				return nil, refuser(targetOpenAI).because(at("content", i)+".citations", "citations have no Chat Completions form")
+			}
 			text.WriteString(b.Text)
 			hasText = true
 		case anthropic.BlockToolUse:
@@ -394,8 +398,10 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ToolCalls: []openai.ToolCall{{Index: ptr(idx), Function: openai.FunctionCall{Arguments: deref(d.PartialJSON)}}}}, nil)}, nil
 		case anthropic.DeltaThinking:
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ReasoningContent: ptr(d.Thinking)}, nil)}, nil
+		case anthropic.DeltaSignature:
+			return nil, nil // signatures: left out, as documented above
 		}
-		return nil, nil
+		return nil, &StreamError{Type: "unsupported", Message: "delta type has no Chat Completions form"}
 	case anthropic.EventMessageDelta:
 		var out []openai.ChatCompletionChunk
 		if e.Delta != nil && e.Delta.StopReason != nil {

@@ -518,7 +518,7 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 	case e.ContentBlockStart != nil:
 		tu := e.ContentBlockStart.Start.ToolUse
 		if tu == nil {
-			return nil, nil
+			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Chat Completions form"}
 		}
 		idx := int64(len(s.toolIndex))
 		s.toolIndex[e.ContentBlockStart.ContentBlockIndex] = idx
