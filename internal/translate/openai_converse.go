@@ -516,8 +516,12 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 	case e.MessageStart != nil:
 		return []openai.ChatCompletionChunk{s.chunk(openai.Delta{Role: openai.RoleAssistant, Content: ptr("")}, nil)}, nil
 	case e.ContentBlockStart != nil:
-		tu := e.ContentBlockStart.Start.ToolUse
-		if tu == nil {
+		st := e.ContentBlockStart.Start
+		tu := st.ToolUse
+		switch {
+		case tu == nil && st.Image == nil && st.ToolResult == nil && len(st.Extra) == 0:
+			return nil, nil // an empty start: the deltas say what the block is
+		case tu == nil:
 			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Chat Completions form"}
 		}
 		idx := int64(len(s.toolIndex))
