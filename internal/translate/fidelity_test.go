@@ -334,3 +334,38 @@ func TestAnswersWithoutAFormFail(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeErrorsAreBounded: a body that does not fit its schema is
+// refused with a message naming the member and the kind of value found,
+// never the value itself (a number of 64 KiB digits would be echoed whole).
+func TestDecodeErrorsAreBounded(t *testing.T) {
+	t.Parallel()
+	huge := "1" + strings.Repeat("0", 1<<16)
+	tests := []struct {
+		client translate.Dialect
+		body   string
+		field  string
+	}{
+		{translate.OpenAI, `{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":` + huge + `}`, "seed"},
+		{translate.Anthropic, `{"max_tokens":` + huge + `,"messages":[]}`, "max_tokens"},
+		{translate.Converse, `{"inferenceConfig":{"maxTokens":` + huge + `},"messages":[]}`, "inferenceConfig.maxTokens"},
+		{translate.OpenAI, `{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":"` + strings.Repeat("x", 1<<16) + `"}`, "seed"},
+	}
+	for _, tc := range tests {
+		backend := translate.Converse
+		if tc.client == translate.Converse {
+			backend = translate.OpenAI
+		}
+		_, err := translate.Request(tc.client, backend, []byte(tc.body), "m", false, translate.Options{})
+		var de *translate.DecodeError
+		if !errors.As(err, &de) {
+			t.Fatalf("Request(%s) = %v, want a *DecodeError", tc.field, err)
+		}
+		if msg := de.Error(); len(msg) > 256 || !strings.Contains(msg, tc.field) {
+			t.Errorf("Request(%s): message of %d bytes %.120q, want at most 256 naming %s", tc.field, len(msg), msg, tc.field)
+		}
+		if de.Field() != tc.field {
+			t.Errorf("Request(%s): Field() = %q", tc.field, de.Field())
+		}
+	}
+}

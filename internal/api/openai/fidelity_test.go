@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +50,7 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 		name  string
 		body  string
 		param string   // the refused member, or "" when served
+		code  string   // the refusal's code, if not unsupported_field
 		want  []string // substrings of the body the upstream receives
 	}{
 		{name: "structured output, metadata and stop carried",
@@ -56,6 +58,7 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 			want: []string{`"requestMetadata":{"team":"a"}`, `"stopSequences":["END"]`, `"name":"person"`, `"description":"A person"`}},
 		{name: "two different token limits", body: `{"model":"eu.m",` + hello + `,"max_tokens":4000,"max_completion_tokens":100}`, param: "max_tokens"},
 		{name: "logit_bias", body: `{"model":"eu.m",` + hello + `,"logit_bias":{"50256":-100}}`, param: "logit_bias"},
+		{name: "a huge number where an integer goes", body: `{"model":"eu.m",` + hello + `,"seed":1` + strings.Repeat("0", 1<<16) + `}`, param: "seed", code: "invalid_request"},
 		{name: "a long unknown member", body: `{"model":"eu.m",` + hello + `,"` + strings.Repeat("k", 1<<16) + `":1}`,
 			param: strings.Repeat("k", 128)},
 	}
@@ -84,8 +87,9 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 			if resp.StatusCode != 400 || json.Unmarshal(out, &eb) != nil {
 				t.Fatalf("status %d %.300s, want a 400 in OpenAI's error shape", resp.StatusCode, out)
 			}
-			if !strings.HasPrefix(eb.Error.Param, tc.param) || eb.Error.Type != "invalid_request_error" || eb.Error.Code != "unsupported_field" {
-				t.Errorf("error %+v, want invalid_request_error unsupported_field on %.40s", eb.Error, tc.param)
+			code := cmp.Or(tc.code, "unsupported_field")
+			if !strings.HasPrefix(eb.Error.Param, tc.param) || eb.Error.Type != "invalid_request_error" || eb.Error.Code != code {
+				t.Errorf("error %+v, want invalid_request_error %s on %.40s", eb.Error, code, tc.param)
 			}
 			if len(out) > 1024 {
 				t.Errorf("error body of %d bytes echoes the request: %.200s", len(out), out)
