@@ -159,7 +159,7 @@ func TestAnswersKeepWhatTheBackendSaid(t *testing.T) {
 			answer: cvAnswer + `,"serviceTier":{"type":"default"}}`, want: []string{`"service_tier":"standard"`}},
 		{name: "cache writes by TTL", backend: translate.Converse, client: translate.Anthropic,
 			answer: `{"output":{"message":{"role":"assistant","content":[{"text":"x"}]}},"stopReason":"end_turn","usage":{"inputTokens":5,"outputTokens":3,"totalTokens":1508,"cacheWriteInputTokens":1500,"cacheDetails":[{"ttl":"1h","inputTokens":1000},{"ttl":"5m","inputTokens":500}]},"metrics":{"latencyMs":9}}`,
-			want: []string{`"cache_creation_input_tokens":1500`, `"cache_creation":{"ephemeral_1h_input_tokens":1000,"ephemeral_5m_input_tokens":500}`}},
+			want:   []string{`"cache_creation_input_tokens":1500`, `"cache_creation":{"ephemeral_1h_input_tokens":1000,"ephemeral_5m_input_tokens":500}`}},
 		{name: "stop sequence", backend: translate.OpenAI, client: translate.Anthropic,
 			answer: oaAnswer + `,"choices":[{"index":0,"message":{"role":"assistant","content":"1 2 3"},"finish_reason":"stop","stop_reason":"END"}]}`,
 			want:   []string{`"stop_reason":"stop_sequence"`, `"stop_sequence":"END"`}},
