@@ -284,8 +284,35 @@ func decodeInvoke(r *http.Request) decodeFunc {
 		if err := checkInvokeHeaders(r.Header); err != nil {
 			return &inference.Request{Model: model, Stream: stream}, err
 		}
-		return inference.PeekInvoke(model, body, stream)
+		req, err := inference.PeekInvoke(model, body, stream)
+		if err != nil {
+			return req, err
+		}
+		req.Metadata, err = invokeMetadata(r.Header)
+		return req, err
 	}
+}
+
+// headerRequestMetadata is InvokeModel's request metadata: a JSON object
+// of strings, for filtering invocation logs.
+const headerRequestMetadata = "X-Amzn-Bedrock-Request-Metadata"
+
+// invokeMetadata reads the request metadata header for the audit trail,
+// which records it as it records Converse's requestMetadata (the gateway
+// forwards InvokeModel's body, not its headers). nil when absent.
+func invokeMetadata(h http.Header) (map[string]string, error) {
+	v := h.Get(headerRequestMetadata)
+	if v == "" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(v), &m); err != nil || m == nil {
+		return nil, invalid(headerRequestMetadata + " must be a JSON object of strings")
+	}
+	if err := inference.ValidateMetadata(m); err != nil {
+		return nil, invalid(headerRequestMetadata + " " + auth.Truncate(err.Error(), maxQuoted))
+	}
+	return m, nil
 }
 
 // peekConverse reads what the gateway acts on from a Converse body.
