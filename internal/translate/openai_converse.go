@@ -324,6 +324,9 @@ func openAIToolCallInput(r refuser, q string, tc *openai.ToolCall) (json.RawMess
 	if tc.Type != "" && tc.Type != "function" || tc.Custom != nil {
 		return nil, r.field(q + ".type")
 	}
+	if tc.Index != nil {
+		return nil, r.because(q+".index", "a member of stream deltas, not of requests")
+	}
 	input, ok := validJSONObject(tc.Function.Arguments)
 	if !ok {
 		return nil, r.because(q+".function.arguments", "arguments must be a JSON object")
@@ -403,6 +406,9 @@ func appendConverse(msgs []converse.Message, role string, blocks []converse.Cont
 func openAIFormatToConverse(r refuser, rf *openai.ResponseFormat) (*converse.OutputFormat, error) {
 	if err := r.extra("response_format", rf.Extra.Keys()); err != nil {
 		return nil, err
+	}
+	if rf.JSONSchema != nil && rf.Type != openai.FormatJSONSchema {
+		return nil, r.because("response_format.json_schema", "a member of the json_schema type only")
 	}
 	switch rf.Type {
 	case openai.FormatText:

@@ -92,6 +92,16 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			if err := r.extra("text.format", f.Extra.Keys()); err != nil {
 				return nil, err
 			}
+			if f.Type != openai.FormatJSONSchema {
+				for _, m := range []struct {
+					name string
+					set  bool
+				}{{"name", f.Name != ""}, {"description", f.Description != ""}, {"schema", f.Schema != nil}, {"strict", f.Strict != nil}} {
+					if m.set {
+						return nil, r.because("text.format."+m.name, "a member of the json_schema type only")
+					}
+				}
+			}
 			switch f.Type {
 			case openai.FormatText:
 			case openai.FormatJSONObject:
