@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
 // TestInvokeRequestMetadata: InvokeModel's X-Amzn-Bedrock-Request-Metadata
@@ -39,4 +41,26 @@ func TestInvokeRequestMetadata(t *testing.T) {
 			t.Errorf("header %.40s: %.200v, want a bounded 400 naming the header", bad, err)
 		}
 	}
+}
+
+// FuzzInvokeMetadata: whatever the header holds, invokeMetadata returns
+// metadata within Bedrock's limits or a bounded 400 naming the header.
+func FuzzInvokeMetadata(f *testing.F) {
+	for _, s := range []string{`{"team":"claims"}`, `{}`, `null`, `[]`, `{"k":1}`, `{"k;":"v"}`, `{"a":"b","a":"c"}`, `"x"`, `{`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		h := http.Header{}
+		h.Set("X-Amzn-Bedrock-Request-Metadata", v)
+		m, err := invokeMetadata(h)
+		if err != nil {
+			if !strings.Contains(err.Error(), "X-Amzn-Bedrock-Request-Metadata") || len(err.Error()) > 1024 {
+				t.Fatalf("error %.200q does not name the header or is unbounded", err)
+			}
+			return
+		}
+		if h.Get("X-Amzn-Bedrock-Request-Metadata") != "" && m == nil || inference.ValidateMetadata(m) != nil {
+			t.Fatalf("accepted metadata %v", m)
+		}
+	})
 }
