@@ -131,7 +131,7 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 			if err := r.extra(p, b.Extra.Keys()); err != nil {
 				return nil, err
 			}
-			if b.Type != anthropic.BlockText || b.Citations != nil {
+			if b.Type != anthropic.BlockText || hasCitations(b.Citations) {
 				return nil, r.because(p+".type", "system blocks must be text")
 			}
 			out.System = append(out.System, converse.SystemBlock{Text: ptr(b.Text)})
@@ -217,7 +217,7 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 	var cb converse.ContentBlock
 	switch b.Type {
 	case anthropic.BlockText:
-		if b.Citations != nil {
+		if hasCitations(b.Citations) {
 			return nil, r.field(p + ".citations")
 		}
 		cb.Text = ptr(b.Text)
@@ -235,7 +235,10 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 		if err := r.extra(p+".source", s.Extra.Keys()); err != nil {
 			return nil, err
 		}
-		doc := &converse.DocumentBlock{Name: documentName(b.Title, 0), Context: b.Context, Citations: b.Citations}
+		doc := &converse.DocumentBlock{Name: documentName(b.Title, 0), Context: b.Context}
+		if !jsonNull(b.Citations) {
+			doc.Citations = b.Citations
+		}
 		switch {
 		case s.Type == "base64" && s.MediaType == "application/pdf":
 			data, err := base64.StdEncoding.DecodeString(s.Data)
@@ -270,7 +273,7 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 				}
 				switch rb.Type {
 				case anthropic.BlockText:
-					if rb.Citations != nil {
+					if hasCitations(rb.Citations) {
 						return nil, r.field(q + ".citations")
 					}
 					tr.Content = append(tr.Content, converse.ToolResultContent{Text: ptr(rb.Text)})

@@ -138,7 +138,7 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 			switch {
 			case b.CacheControl != nil:
 				return nil, r.because(p+".cache_control", "OpenAI caches prompts on its own and has no cache markers")
-			case b.Type != anthropic.BlockText || b.Citations != nil:
+			case b.Type != anthropic.BlockText || hasCitations(b.Citations):
 				return nil, r.field(p + ".type")
 			}
 			out.Messages = append(out.Messages, openai.Message{Role: openai.RoleSystem, Content: openai.TextContent(b.Text)})
@@ -184,7 +184,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 		}
 		switch {
 		case b.Type == anthropic.BlockText:
-			if b.Citations != nil {
+			if hasCitations(b.Citations) {
 				return nil, r.field(q + ".citations")
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: b.Text})
@@ -208,7 +208,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			}
 		case b.Type == anthropic.BlockDocument && user:
 			s := b.Source
-			if s == nil || s.Type != "base64" || s.MediaType != "application/pdf" || len(s.Extra) > 0 || b.Context != "" || b.Citations != nil {
+			if s == nil || s.Type != "base64" || s.MediaType != "application/pdf" || len(s.Extra) > 0 || b.Context != "" || hasCitations(b.Citations) {
 				return nil, r.because(q, "documents: base64 PDF without context or citations")
 			}
 			name := b.Title
@@ -226,7 +226,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 					content.WriteString(c.Text)
 				}
 				for k, rb := range c.Blocks {
-					if rb.Type != anthropic.BlockText || len(rb.Extra) > 0 || rb.CacheControl != nil || rb.Citations != nil {
+					if rb.Type != anthropic.BlockText || len(rb.Extra) > 0 || rb.CacheControl != nil || hasCitations(rb.Citations) {
 						return nil, r.because(at(q+".content", k), "tool results: text")
 					}
 					content.WriteString(rb.Text)

@@ -317,3 +317,20 @@ func anthropicTier(tier string) string {
 	}
 	return tier
 }
+
+// hasCitations reports whether a block's citations member says something:
+// null, an empty list and {"enabled": false} (a document's setting) are
+// the same as no member, and a translator may leave them out.
+func hasCitations(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case jsonx.IsNull(raw), string(raw) == "[]":
+		return false
+	case raw[0] == '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) == nil && (len(m) == 0 || len(m) == 1 && string(bytes.TrimSpace(m["enabled"])) == "false") {
+			return false
+		}
+	}
+	return true
+}

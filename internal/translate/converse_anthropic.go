@@ -271,7 +271,10 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 		if err := r.extra(p+".document.source", d.Source.Extra.Keys()); err != nil {
 			return anthropic.Block{}, err
 		}
-		out := anthropic.Block{Type: anthropic.BlockDocument, Title: d.Name, Context: d.Context, Citations: d.Citations}
+		out := anthropic.Block{Type: anthropic.BlockDocument, Title: d.Name, Context: d.Context}
+		if !jsonNull(d.Citations) {
+			out.Citations = d.Citations
+		}
 		switch {
 		case d.Format == "pdf" && d.Source.Bytes != nil:
 			out.Source = &anthropic.Source{Type: "base64", MediaType: "application/pdf", Data: base64.StdEncoding.EncodeToString(d.Source.Bytes)}

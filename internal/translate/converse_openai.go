@@ -223,7 +223,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 				return nil, err
 			}
 			mt := documentMediaType(d.Format)
-			if d.Source.Bytes == nil || mt == "" || d.Context != "" || d.Citations != nil || len(d.Source.Extra) > 0 {
+			if d.Source.Bytes == nil || mt == "" || d.Context != "" || hasCitations(d.Citations) || len(d.Source.Extra) > 0 {
 				return nil, r.because(q+".document", "documents: bytes of a known format, without context or citations")
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartFile, File: &openai.File{Filename: d.Name + "." + d.Format, FileData: makeDataURL(mt, d.Source.Bytes)}})

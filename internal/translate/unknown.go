@@ -181,7 +181,7 @@ func refuseStray(r refuser, p string, b *anthropic.Block) error {
 		set  bool
 	}{
 		{"text", b.Text != ""}, {"source", b.Source != nil}, {"title", b.Title != ""}, {"context", b.Context != ""},
-		{"citations", b.Citations != nil}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", b.Input != nil},
+		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", b.Input != nil},
 		{"tool_use_id", b.ToolUseID != ""}, {"content", b.Content != nil}, {"is_error", b.IsError != nil},
 		{"thinking", b.Thinking != ""}, {"signature", b.Signature != ""}, {"data", b.Data != ""}, {"cache_control", b.CacheControl != nil},
 	} {
