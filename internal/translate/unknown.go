@@ -181,7 +181,7 @@ func refuseStray(r refuser, p string, b *anthropic.Block) error {
 		set  bool
 	}{
 		{"text", b.Text != ""}, {"source", b.Source != nil}, {"title", b.Title != ""}, {"context", b.Context != ""},
-		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", b.Input != nil},
+		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", !jsonNull(b.Input)},
 		{"tool_use_id", b.ToolUseID != ""}, {"content", b.Content != nil}, {"is_error", b.IsError != nil},
 		{"thinking", b.Thinking != ""}, {"signature", b.Signature != ""}, {"data", b.Data != ""}, {"cache_control", b.CacheControl != nil},
 	} {
@@ -201,7 +201,7 @@ func refuseStray(r refuser, p string, b *anthropic.Block) error {
 		name string
 		set  bool
 	}{
-		{"media_type", s.MediaType != ""}, {"data", s.Data != ""}, {"url", s.URL != ""}, {"file_id", s.FileID != ""}, {"content", s.Content != nil},
+		{"media_type", s.MediaType != ""}, {"data", s.Data != ""}, {"url", s.URL != ""}, {"file_id", s.FileID != ""}, {"content", !jsonNull(s.Content)},
 	} {
 		if m.set && !slices.Contains(allowed, m.name) {
 			return r.because(p+".source."+m.name, "not a member of "+s.Type+" sources")
