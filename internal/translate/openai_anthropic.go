@@ -291,7 +291,8 @@ func anthropicUsageToOpenAI(input, output int64, cacheRead, cacheWrite *int64) *
 // Completion. Text blocks join into content, tool_use blocks become
 // tool_calls, thinking becomes reasoning_content (signatures and
 // redacted_thinking have no place in Chat Completions and are left out).
-// Server tool blocks are refused: their results cannot be shown.
+// Server tool blocks and text with citations are refused: their results
+// and sources cannot be shown.
 func AnthropicToOpenAIResponse(resp *anthropic.Response, meta ResponseMeta) (*openai.ChatCompletion, error) {
 	msg := openai.Message{Role: openai.RoleAssistant}
 	var text, reasoning strings.Builder

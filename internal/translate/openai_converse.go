@@ -457,7 +457,9 @@ func converseUsageToOpenAI(u converse.Usage) *openai.Usage {
 // become tool_calls, reasoning text becomes reasoning_content. Reasoning
 // signatures, redacted reasoning, metrics, trace and
 // additionalModelResponseFields have no Chat Completions member and are
-// left out; they describe the answer, they are not part of it.
+// left out; they describe the answer, they are not part of it. The served
+// tier becomes service_tier. Other blocks (citationsContent...) are
+// refused: their text or sources would be lost.
 func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*openai.ChatCompletion, error) {
 	msg := openai.Message{Role: openai.RoleAssistant}
 	var text, reasoning strings.Builder
