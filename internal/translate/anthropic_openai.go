@@ -288,7 +288,10 @@ func openAIUsageToAnthropic(u *openai.Usage) anthropic.Usage {
 
 // OpenAIToAnthropicResponse translates a Chat Completion to a Messages
 // response. reasoning_content becomes a thinking block with an empty
-// signature; a refusal becomes text with stop reason refusal.
+// signature; a refusal becomes text with stop reason refusal; a stop
+// sequence the server names (see openAIStopSequence) becomes stop_reason
+// stop_sequence with stop_sequence; service_tier becomes usage.service_tier.
+// url_citation annotations have no Messages form and are left out.
 func OpenAIToAnthropicResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*anthropic.Response, error) {
 	r := refuser(targetAnthropic)
 	ch, err := openAIChoice(r, resp)

@@ -354,7 +354,10 @@ func openAIUsageToConverse(u *openai.Usage) converse.Usage {
 
 // OpenAIToConverseResponse translates a Chat Completion to a Converse
 // response. reasoning_content becomes reasoningContent without a signature;
-// a refusal becomes text with stop reason content_filtered.
+// a refusal becomes text with stop reason content_filtered; a stop sequence
+// the server names (see openAIStopSequence) becomes stop reason
+// stop_sequence; service_tier becomes serviceTier. url_citation
+// annotations are left out.
 func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*converse.Response, error) {
 	r := refuser(targetConverse)
 	ch, err := openAIChoice(r, resp)
