@@ -300,8 +300,8 @@ func openAIStopSequence(finish string, extra jsonx.Extra) *string {
 }
 
 // converseTier returns the tier a Converse answer says served it, or "".
-// Converse's tiers (default, flex, priority, reserved) are OpenAI's words
-// too, but reserved, which an OpenAI client sees as is.
+// Converse's tier names default, flex and priority are OpenAI's too;
+// reserved, which OpenAI lacks, reaches an OpenAI client as is.
 func converseTier(t *converse.ServiceTier) string {
 	if t == nil {
 		return ""
