@@ -403,8 +403,9 @@ func cacheCreation(details json.RawMessage) json.RawMessage {
 // refused.
 func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*anthropic.Response, error) {
 	out := &anthropic.Response{ID: meta.ID, Type: "message", Role: anthropic.RoleAssistant, Model: meta.Model, Content: []anthropic.Block{},
-		StopReason: ptr(converseStopToAnthropic(resp.StopReason)), StopSequence: converseStopSequence(resp.AdditionalModelResponseFields),
-		Usage: converseUsageToAnthropic(resp.Usage)}
+		StopReason:   ptr(converseStopToAnthropic(resp.StopReason)),
+		StopSequence: meta.stopSequence(converseStopToAnthropic(resp.StopReason), converseStopSequence(resp.AdditionalModelResponseFields)),
+		Usage:        converseUsageToAnthropic(resp.Usage)}
 	out.Usage.ServiceTier = anthropicTier(converseTier(resp.ServiceTier))
 	if m := resp.Output.Message; m != nil {
 		for i, b := range m.Content {
@@ -516,7 +517,7 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 		}
 	case e.MessageStop != nil:
 		s.stopReason = converseStopToAnthropic(e.MessageStop.StopReason)
-		s.stopSequence = converseStopSequence(e.MessageStop.AdditionalModelResponseFields)
+		s.stopSequence = s.meta.stopSequence(s.stopReason, converseStopSequence(e.MessageStop.AdditionalModelResponseFields))
 	case e.Metadata != nil:
 		u := e.Metadata.Usage
 		out = append(out,

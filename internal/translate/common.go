@@ -49,6 +49,33 @@ type ResponseMeta struct {
 	// IncludeUsage makes an OpenAI stream end with a usage chunk, as the
 	// client's stream_options.include_usage asked.
 	IncludeUsage bool
+	// StopSequences are the stop sequences an Anthropic client asked for
+	// (see AnthropicStopSequences). A Converse model that stopped on a stop
+	// sequence without saying which stopped on the only one, if there is
+	// only one: the answer's stop_sequence names it.
+	StopSequences []string
+}
+
+// AnthropicStopSequences returns the stop_sequences of a Messages request
+// body, or nil (also for a body that does not decode), for
+// ResponseMeta.StopSequences.
+func AnthropicStopSequences(body []byte) []string {
+	var b struct {
+		StopSequences []string `json:"stop_sequences"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return nil
+	}
+	return b.StopSequences
+}
+
+// stopSequence returns the stop sequence an answer that stopped for reason
+// stopped on: the one the backend named, else the client's only one.
+func (m ResponseMeta) stopSequence(reason string, named *string) *string {
+	if named != nil || reason != anthropic.StopStopSequence || len(m.StopSequences) != 1 {
+		return named
+	}
+	return &m.StopSequences[0]
 }
 
 // Reasoning budgets for OpenAI reasoning_effort values.

@@ -386,3 +386,52 @@ func TestDecodeErrorsAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestStopSequenceFromTheRequest: a Converse model that stopped on a stop
+// sequence without saying which (only Claude says, in
+// additionalModelResponseFields) stopped on the client's only one; with
+// several, the answer cannot name it.
+func TestStopSequenceFromTheRequest(t *testing.T) {
+	t.Parallel()
+	answer := []byte(`{"output":{"message":{"role":"assistant","content":[{"text":"1 2 3"}]}},"stopReason":"stop_sequence","usage":{"inputTokens":5,"outputTokens":3,"totalTokens":8},"metrics":{"latencyMs":9}}`)
+	events := []translate.Event{
+		{Type: "messageStart", Data: []byte(`{"role":"assistant"}`)},
+		{Type: "contentBlockDelta", Data: []byte(`{"contentBlockIndex":0,"delta":{"text":"1 2 3"}}`)},
+		{Type: "contentBlockStop", Data: []byte(`{"contentBlockIndex":0}`)},
+		{Type: "messageStop", Data: []byte(`{"stopReason":"stop_sequence"}`)},
+		{Type: "metadata", Data: []byte(`{"usage":{"inputTokens":5,"outputTokens":3,"totalTokens":8},"metrics":{"latencyMs":9}}`)},
+	}
+	body := func(stops string) []byte {
+		return []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":9,"stop_sequences":` + stops + `,"messages":[{"role":"user","content":"count"}]}`)
+	}
+	tests := []struct {
+		stops, want string
+	}{
+		{`["4"]`, `"stop_sequence":"4"`},
+		{`["4","5"]`, `"stop_sequence":null`},
+	}
+	for _, tc := range tests {
+		meta := translate.ResponseMeta{ID: "msg_1", Model: "m", StopSequences: translate.AnthropicStopSequences(body(tc.stops))}
+		out, err := translate.Response(translate.Converse, translate.Anthropic, answer, meta)
+		if err != nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("stop_sequences %s: answer %s, %v; want %s", tc.stops, out, err, tc.want)
+		}
+		s, err := translate.NewStream(translate.Converse, translate.Anthropic, meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all strings.Builder
+		for _, e := range events {
+			evs, err := s.Next(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs {
+				all.Write(ev.Data)
+			}
+		}
+		if want := strings.Replace(tc.want, `"stop_sequence":null`, `"stop_reason":"stop_sequence"}`, 1); !strings.Contains(all.String(), want) {
+			t.Errorf("stop_sequences %s: stream %s; want %s", tc.stops, all.String(), want)
+		}
+	}
+}

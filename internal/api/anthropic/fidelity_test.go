@@ -164,3 +164,64 @@ func TestPassThroughKeepsEveryMember(t *testing.T) {
 		}
 	}
 }
+
+// TestStopSequenceThroughConverse: a Messages request served by a model
+// on Bedrock that is not Claude (translated to Converse) that stops on its
+// stop sequence answers stop_reason stop_sequence naming it, streamed or
+// not, though Converse does not say which sequence it was.
+func TestStopSequenceThroughConverse(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-anthropic-stop"
+	up := httptest.NewServer(mockllm.New(mockllm.Config{CompletionTokens: 12}).Handler())
+	t.Cleanup(up.Close)
+	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "amazon.nova-pro-v1:0", Endpoint: up.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	mux := http.NewServeMux()
+	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	post := func(body string) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("x-api-key", key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %.300s", resp.StatusCode, out)
+		}
+		return string(out)
+	}
+	body := func(extra string) string {
+		return `{"model":"eu.m","max_tokens":64` + extra + `,"messages":[{"role":"user","content":"Count to twelve."}]}`
+	}
+	var first struct {
+		Content []struct{ Text string }
+	}
+	if err := json.Unmarshal([]byte(post(body(""))), &first); err != nil || len(first.Content) == 0 {
+		t.Fatalf("first answer: %v", err)
+	}
+	words := strings.Fields(first.Content[0].Text)
+	if len(words) < 4 {
+		t.Fatalf("answer %q is too short to cut", first.Content[0].Text)
+	}
+	stop, _ := json.Marshal(" " + words[3])
+	want := `"stop_reason":"stop_sequence","stop_sequence":` + string(stop)
+	if got := post(body(`,"stop_sequences":[` + string(stop) + `]`)); !strings.Contains(got, want) {
+		t.Errorf("answer %s lacks %s", got, want)
+	}
+	if got := post(body(`,"stream":true,"stop_sequences":[` + string(stop) + `]`)); !strings.Contains(got, want) {
+		t.Errorf("stream %s lacks %s", got, want)
+	}
+}

@@ -259,7 +259,8 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 		body := resp.Body
 		if resp.Dialect != inference.DialectAnthropic && resp.Dialect != inference.DialectInvoke {
 			var err error
-			if body, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
+			meta := translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model, StopSequences: translate.AnthropicStopSequences(call.Request.Body)}
+			if body, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, meta); err != nil {
 				writeError(w, inference.AsError(err))
 				return
 			}
@@ -370,7 +371,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	// sent, another dialect's translated to Anthropic's, each in a chunk;
 	// those that end the stream wait for the record.
 	rl := &relay{client: inference.DialectAnthropic, meta: func() translate.ResponseMeta {
-		return translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}
+		return translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model, StopSequences: translate.AnthropicStopSequences(call.Request.Body)}
 	}}
 	stop := inference.StopEndTurn
 	started, inBlock := false, false
