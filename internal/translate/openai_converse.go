@@ -252,7 +252,7 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 			return err
 		}
 	}
-	return nil
+	return refuseStrayParts(r, req)
 }
 
 // thinks reports whether req asks for reasoning: reasoning_effort "none"

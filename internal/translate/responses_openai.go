@@ -178,6 +178,9 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 		if err := r.extra(p, it.Extra.Keys()); err != nil {
 			return nil, err
 		}
+		if err := refuseStrayItem(r, p, &it); err != nil {
+			return nil, err
+		}
 		switch it.Type {
 		case "", openai.ItemMessage:
 			m, err := responsesMessage(r, p, &it)
@@ -280,6 +283,9 @@ func responsesMessage(r refuser, p string, it *openai.Item) (openai.Message, err
 		if err := r.extra(q, part.Extra.Keys()); err != nil {
 			return m, err
 		}
+		if err := refuseStrayItemPart(r, q, &part); err != nil {
+			return m, err
+		}
 		if it.Role == openai.RoleAssistant {
 			switch part.Type {
 			case openai.PartOutputText, openai.PartInputText:
@@ -330,6 +336,9 @@ func responsesToolOutput(r refuser, p string, c *openai.ItemContent) (*openai.Co
 	for j, part := range c.Parts {
 		q := at(p, j)
 		if err := r.extra(q, part.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		if err := refuseStrayItemPart(r, q, &part); err != nil {
 			return nil, err
 		}
 		if part.Type != openai.PartInputText {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
+	"github.com/meridian-gateway/meridian/internal/schema/openai"
 )
 
 var extraType = reflect.TypeFor[jsonx.Extra]()
@@ -176,36 +177,123 @@ func refuseStray(r refuser, p string, b *anthropic.Block) error {
 	if !ok {
 		return nil
 	}
-	for _, m := range []struct {
-		name string
-		set  bool
-	}{
+	if err := refuseMembers(r, p, b.Type+" blocks", allowed, []member{
 		{"text", b.Text != ""}, {"source", b.Source != nil}, {"title", b.Title != ""}, {"context", b.Context != ""},
 		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", !jsonNull(b.Input)},
 		{"tool_use_id", b.ToolUseID != ""}, {"content", b.Content != nil}, {"is_error", b.IsError != nil},
 		{"thinking", b.Thinking != ""}, {"signature", b.Signature != ""}, {"data", b.Data != ""}, {"cache_control", b.CacheControl != nil},
-	} {
-		if m.set && !slices.Contains(allowed, m.name) {
-			return r.because(p+"."+m.name, "not a member of "+b.Type+" blocks")
-		}
+	}); err != nil || b.Source == nil {
+		return err
 	}
 	s := b.Source
-	if s == nil {
+	if allowed, ok = sourceMembers[s.Type]; !ok {
 		return nil
 	}
-	allowed, ok = sourceMembers[s.Type]
-	if !ok {
-		return nil
-	}
-	for _, m := range []struct {
-		name string
-		set  bool
-	}{
+	return refuseMembers(r, p+".source", s.Type+" sources", allowed, []member{
 		{"media_type", s.MediaType != ""}, {"data", s.Data != ""}, {"url", s.URL != ""}, {"file_id", s.FileID != ""}, {"content", !jsonNull(s.Content)},
-	} {
+	})
+}
+
+// member is a declared member of a union-like type and whether a body set
+// it, for refuseMembers.
+type member struct {
+	name string
+	set  bool
+}
+
+// refuseMembers refuses the first member set that allowed does not list,
+// at path p: the member of another variant (a text part's image_url), which
+// a translator reading the variant's own members would leave behind.
+func refuseMembers(r refuser, p, variant string, allowed []string, members []member) error {
+	for _, m := range members {
 		if m.set && !slices.Contains(allowed, m.name) {
-			return r.because(p+".source."+m.name, "not a member of "+s.Type+" sources")
+			return r.because(p+"."+m.name, "not a member of "+variant)
 		}
 	}
 	return nil
+}
+
+// partMembers are the members each Chat Completions content part type
+// defines besides type.
+var partMembers = map[string][]string{
+	openai.PartText: {"text"}, openai.PartImageURL: {"image_url"}, openai.PartInputAudio: {"input_audio"},
+	openai.PartFile: {"file"}, openai.PartRefusal: {"refusal"},
+}
+
+// refuseStrayParts refuses a member of a message's content part that the
+// part's type does not define. Parts of other types are refused by type.
+func refuseStrayParts(r refuser, req *openai.ChatCompletionRequest) error {
+	for i, m := range req.Messages {
+		if !m.Content.IsParts() {
+			continue
+		}
+		for j, part := range m.Content.Parts {
+			allowed, ok := partMembers[part.Type]
+			if !ok {
+				continue
+			}
+			if err := refuseMembers(r, at(at("messages", i)+".content", j), part.Type+" parts", allowed, []member{
+				{"text", part.Text != ""}, {"refusal", part.Refusal != ""}, {"image_url", part.ImageURL != nil},
+				{"input_audio", part.InputAudio != nil}, {"file", part.File != nil},
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// itemMembers are the members each Responses input item type defines
+// besides type (a message's type may be left out).
+var itemMembers = map[string][]string{
+	"":                            {"id", "status", "role", "content"},
+	openai.ItemMessage:            {"id", "status", "role", "content"},
+	openai.ItemFunctionCall:       {"id", "status", "call_id", "name", "arguments"},
+	openai.ItemFunctionCallOutput: {"id", "status", "call_id", "output"},
+	openai.ItemReasoning:          {"id", "status", "summary", "content", "encrypted_content"},
+	openai.ItemReference:          {"id"},
+}
+
+// refuseStrayItem refuses a member of input item it (at path p) that its
+// type does not define. Items of other types are refused by type.
+func refuseStrayItem(r refuser, p string, it *openai.Item) error {
+	allowed, ok := itemMembers[it.Type]
+	if !ok {
+		return nil
+	}
+	variant := it.Type + " items"
+	if it.Type == "" {
+		variant = "message items"
+	}
+	return refuseMembers(r, p, variant, allowed, []member{
+		{"id", it.ID != ""}, {"status", it.Status != ""}, {"role", it.Role != ""}, {"content", it.Content != nil},
+		{"call_id", it.CallID != ""}, {"name", it.Name != ""}, {"arguments", it.Arguments != nil}, {"output", it.Output != nil},
+		{"summary", it.Summary != nil}, {"encrypted_content", it.EncryptedContent != nil},
+	})
+}
+
+// itemPartMembers are the members each Responses content part type
+// defines besides type.
+var itemPartMembers = map[string][]string{
+	openai.PartInputText:     {"text"},
+	openai.PartInputImage:    {"image_url", "file_id", "detail"},
+	openai.PartInputFile:     {"file_id", "file_data", "file_url", "filename"},
+	openai.PartOutputText:    {"text", "annotations", "logprobs"},
+	openai.PartOutputRefusal: {"refusal"},
+	openai.PartSummaryText:   {"text"},
+	openai.PartReasoningText: {"text"},
+}
+
+// refuseStrayItemPart refuses a member of content part ip (at path q) that
+// its type does not define. Parts of other types are refused by type.
+func refuseStrayItemPart(r refuser, q string, ip *openai.ItemPart) error {
+	allowed, ok := itemPartMembers[ip.Type]
+	if !ok {
+		return nil
+	}
+	return refuseMembers(r, q, ip.Type+" parts", allowed, []member{
+		{"text", ip.Text != ""}, {"refusal", ip.Refusal != ""}, {"image_url", ip.ImageURL != ""}, {"file_id", ip.FileID != ""},
+		{"file_data", ip.FileData != ""}, {"file_url", ip.FileURL != ""}, {"filename", ip.Filename != ""}, {"detail", ip.Detail != ""},
+		{"annotations", ip.Annotations != nil}, {"logprobs", !jsonNull(ip.Logprobs)},
+	})
 }
