@@ -22,6 +22,9 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 	if err := refuseUnknown(r, req); err != nil {
 		return nil, err
 	}
+	if err := refuseConverseUnions(r, req); err != nil {
+		return nil, err
+	}
 	if err := r.extra("", req.Extra.Keys()); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,9 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 	if err := refuseUnknown(r, req); err != nil {
 		return nil, err
 	}
+	if err := refuseConverseUnions(r, req); err != nil {
+		return nil, err
+	}
 	if err := r.extra("", req.Extra.Keys()); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/converse"
 	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 	"github.com/meridian-gateway/meridian/internal/schema/openai"
 )
@@ -296,4 +297,96 @@ func refuseStrayItemPart(r refuser, q string, ip *openai.ItemPart) error {
 		{"file_data", ip.FileData != ""}, {"file_url", ip.FileURL != ""}, {"filename", ip.Filename != ""}, {"detail", ip.Detail != ""},
 		{"annotations", ip.Annotations != nil}, {"logprobs", !jsonNull(ip.Logprobs)},
 	})
+}
+
+// refuseUnion refuses the second member set of a union at path p: Bedrock
+// takes exactly one, and a translator reading the first would leave the
+// others behind.
+func refuseUnion(r refuser, p string, members []member) error {
+	first := ""
+	for _, m := range members {
+		switch {
+		case !m.set:
+		case first == "":
+			first = m.name
+		default:
+			return r.because(join(p, m.name), "a union member beside "+first)
+		}
+	}
+	return nil
+}
+
+// refuseConverseUnions refuses a Converse union with more than one member
+// anywhere in req: content blocks, system blocks, tools, the tool choice,
+// tool result content, reasoning content and image, document and video
+// sources.
+func refuseConverseUnions(r refuser, req *converse.Request) error {
+	for i, b := range req.System {
+		if err := refuseUnion(r, at("system", i), []member{{"text", b.Text != nil}, {"guardContent", b.GuardContent != nil}, {"cachePoint", b.CachePoint != nil}}); err != nil {
+			return err
+		}
+	}
+	if tc := req.ToolConfig; tc != nil {
+		for i, t := range tc.Tools {
+			if err := refuseUnion(r, at("toolConfig.tools", i), []member{{"toolSpec", t.ToolSpec != nil}, {"systemTool", t.SystemTool != nil}, {"cachePoint", t.CachePoint != nil}}); err != nil {
+				return err
+			}
+		}
+		if c := tc.ToolChoice; c != nil {
+			if err := refuseUnion(r, "toolConfig.toolChoice", []member{{"auto", c.Auto != nil}, {"any", c.Any != nil}, {"tool", c.Tool != nil}}); err != nil {
+				return err
+			}
+		}
+	}
+	for i, m := range req.Messages {
+		for j, b := range m.Content {
+			p := at(at("messages", i)+".content", j)
+			if err := refuseUnion(r, p, []member{
+				{"text", b.Text != nil}, {"image", b.Image != nil}, {"document", b.Document != nil}, {"video", b.Video != nil},
+				{"toolUse", b.ToolUse != nil}, {"toolResult", b.ToolResult != nil}, {"reasoningContent", b.ReasoningContent != nil},
+				{"cachePoint", b.CachePoint != nil}, {"guardContent", b.GuardContent != nil}, {"citationsContent", b.CitationsContent != nil},
+				{"searchResult", b.SearchResult != nil}, {"audio", b.Audio != nil}, {"toolAddition", b.ToolAddition != nil}, {"toolRemoval", b.ToolRemoval != nil},
+			}); err != nil {
+				return err
+			}
+			if err := refuseSources(r, p, b.Image, b.Document, b.Video); err != nil {
+				return err
+			}
+			if rc := b.ReasoningContent; rc != nil {
+				if err := refuseUnion(r, p+".reasoningContent", []member{{"reasoningText", rc.ReasoningText != nil}, {"redactedContent", rc.RedactedContent != nil}}); err != nil {
+					return err
+				}
+			}
+			if tr := b.ToolResult; tr != nil {
+				for k, c := range tr.Content {
+					q := at(p+".toolResult.content", k)
+					if err := refuseUnion(r, q, []member{{"json", c.JSON != nil}, {"text", c.Text != nil}, {"image", c.Image != nil},
+						{"document", c.Document != nil}, {"video", c.Video != nil}, {"searchResult", c.SearchResult != nil}}); err != nil {
+						return err
+					}
+					if err := refuseSources(r, q, c.Image, c.Document, c.Video); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// refuseSources refuses an image, document or video (at most one is set)
+// of the block at p whose source has more than one member.
+func refuseSources(r refuser, p string, img *converse.ImageBlock, doc *converse.DocumentBlock, vid *converse.VideoBlock) error {
+	var s *converse.Source
+	switch {
+	case img != nil:
+		p, s = p+".image.source", &img.Source
+	case doc != nil:
+		p, s = p+".document.source", &doc.Source
+	case vid != nil:
+		p, s = p+".video.source", &vid.Source
+	default:
+		return nil
+	}
+	return refuseUnion(r, p, []member{{"bytes", s.Bytes != nil}, {"s3Location", s.S3Location != nil}, {"text", s.Text != nil}, {"content", s.Content != nil}})
 }
