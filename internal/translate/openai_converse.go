@@ -252,8 +252,21 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 			return err
 		}
 	}
+	if tc := req.ToolChoice; tc != nil && tc.Mode == "" {
+		if allowed, ok := toolChoiceMembers[tc.Type]; ok {
+			if err := refuseMembers(r, "tool_choice", tc.Type+" tool choices", allowed, []member{
+				{"function", tc.Function != nil}, {"allowed_tools", tc.AllowedTools != nil}, {"custom", tc.Custom != nil},
+			}); err != nil {
+				return err
+			}
+		}
+	}
 	return refuseStrayParts(r, req)
 }
+
+// toolChoiceMembers are the members each tool_choice object type defines
+// besides type.
+var toolChoiceMembers = map[string][]string{"function": {"function"}, "allowed_tools": {"allowed_tools"}, "custom": {"custom"}}
 
 // thinks reports whether req asks for reasoning: reasoning_effort "none"
 // asks for none, which is what Converse and Anthropic do by default.

@@ -108,6 +108,18 @@ func refuseAnthropicKinds(r refuser, req *anthropic.Request) error {
 	if req.System != nil && req.System.Raw != nil {
 		return r.field("system")
 	}
+	if c := req.ToolChoice; c != nil {
+		if allowed, ok := anthropicToolChoiceMembers[c.Type]; ok {
+			if err := refuseMembers(r, "tool_choice", c.Type+" tool choices", allowed, []member{
+				{"name", c.Name != ""}, {"disable_parallel_tool_use", c.DisableParallelToolUse != nil},
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	if th := req.Thinking; th != nil && th.Type != "enabled" && th.BudgetTokens != 0 {
+		return r.because("thinking.budget_tokens", "a member of enabled thinking only")
+	}
 	if req.System != nil {
 		for i := range req.System.Blocks {
 			if err := refuseStray(r, at("system", i), &req.System.Blocks[i]); err != nil {
@@ -144,6 +156,13 @@ func refuseAnthropicKinds(r refuser, req *anthropic.Request) error {
 		}
 	}
 	return nil
+}
+
+// anthropicToolChoiceMembers are the members each tool_choice type
+// defines besides type.
+var anthropicToolChoiceMembers = map[string][]string{
+	"auto": {"disable_parallel_tool_use"}, "any": {"disable_parallel_tool_use"},
+	"tool": {"name", "disable_parallel_tool_use"}, "none": {},
 }
 
 // blockMembers are the members each Messages block type defines besides
