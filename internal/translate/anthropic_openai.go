@@ -299,6 +299,7 @@ func OpenAIToAnthropicResponse(resp *openai.ChatCompletion, meta ResponseMeta) (
 		return nil, err
 	}
 	m := ch.Message
+	m.ReasoningContent = openAIReasoning(m.ReasoningContent, m.Extra)
 	out := &anthropic.Response{ID: meta.ID, Type: "message", Role: anthropic.RoleAssistant, Model: meta.Model, Content: []anthropic.Block{},
 		Usage: openAIUsageToAnthropic(resp.Usage)}
 	out.Usage.ServiceTier = anthropicTier(resp.ServiceTier)
@@ -380,6 +381,7 @@ func (s *OpenAIToAnthropicStream) Chunk(c *openai.ChatCompletionChunk) ([]*anthr
 			return nil, &StreamError{Type: "unsupported", Message: "more than one choice"}
 		}
 		d := ch.Delta
+		d.ReasoningContent = openAIReasoning(d.ReasoningContent, d.Extra)
 		if d.ReasoningContent != nil && *d.ReasoningContent != "" {
 			var idx int64
 			out, idx = s.open(out, "reasoning", anthropic.Block{Type: anthropic.BlockThinking})

@@ -326,6 +326,19 @@ func openAIStopSequence(finish string, extra jsonx.Extra) *string {
 	return nil
 }
 
+// openAIReasoning returns the reasoning text of an answer's message or
+// delta: reasoning_content (DeepSeek's member, older vLLM) or, in extra,
+// reasoning (vLLM and OpenRouter now, as OpenAI advised for gpt-oss).
+func openAIReasoning(content *string, extra jsonx.Extra) *string {
+	if content != nil {
+		return content
+	}
+	if s, ok := jsonx.String(extra["reasoning"]); ok {
+		return &s
+	}
+	return nil
+}
+
 // converseTier returns the tier a Converse answer says served it, or "".
 // Converse's tier names default, flex and priority are OpenAI's too;
 // reserved, which OpenAI lacks, reaches an OpenAI client as is.

@@ -368,6 +368,7 @@ func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*
 		return nil, err
 	}
 	m := ch.Message
+	m.ReasoningContent = openAIReasoning(m.ReasoningContent, m.Extra)
 	msg := &converse.Message{Role: converse.RoleAssistant, Content: []converse.ContentBlock{}}
 	if m.ReasoningContent != nil {
 		msg.Content = append(msg.Content, converse.ContentBlock{ReasoningContent: &converse.ReasoningContent{ReasoningText: &converse.ReasoningText{Text: *m.ReasoningContent}}})
@@ -487,6 +488,7 @@ func (s *OpenAIToConverseStream) Chunk(c *openai.ChatCompletionChunk) ([]convers
 			return nil, &StreamError{Type: "unsupported", Message: "more than one choice"}
 		}
 		d := ch.Delta
+		d.ReasoningContent = openAIReasoning(d.ReasoningContent, d.Extra)
 		if d.ReasoningContent != nil && *d.ReasoningContent != "" {
 			var idx int64
 			out, idx = s.open(out, "reasoning")

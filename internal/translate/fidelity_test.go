@@ -222,6 +222,20 @@ func TestAnswersKeepWhatTheBackendSaid(t *testing.T) {
 		{name: "stop sequence", backend: translate.OpenAI, client: translate.Converse,
 			answer: oaAnswer + `,"choices":[{"index":0,"message":{"role":"assistant","content":"1 2 3"},"finish_reason":"stop","stop_reason":"END"}]}`,
 			want:   []string{`"stopReason":"stop_sequence"`}},
+		{name: "vLLM's reasoning", backend: translate.OpenAI, client: translate.Anthropic,
+			answer: oaAnswer + `,"choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning":"2 and 2 make 4"},"finish_reason":"stop"}]}`,
+			want:   []string{`{"type":"thinking","thinking":"2 and 2 make 4",`}},
+		{name: "vLLM's reasoning", backend: translate.OpenAI, client: translate.Converse,
+			answer: oaAnswer + `,"choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning":"2 and 2 make 4"},"finish_reason":"stop"}]}`,
+			want:   []string{`"reasoningText":{"text":"2 and 2 make 4"}`}},
+		{name: "streamed vLLM's reasoning", backend: translate.OpenAI, client: translate.Anthropic,
+			events: []string{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"reasoning":"2 and 2"},"finish_reason":null}]}`,
+				`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"4"},"finish_reason":"stop"}]}`},
+			want: []string{`"thinking_delta","thinking":"2 and 2"`}},
+		{name: "streamed vLLM's reasoning", backend: translate.OpenAI, client: translate.Converse,
+			events: []string{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"reasoning":"2 and 2"},"finish_reason":null}]}`,
+				`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"4"},"finish_reason":"stop"}]}`},
+			want: []string{`"reasoningContent":{"text":"2 and 2"}`}},
 		{name: "streamed served tier", backend: translate.Converse, client: translate.OpenAI,
 			events: []string{"messageStart\t{\"role\":\"assistant\"}", "contentBlockDelta\t{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"}}",
 				"messageStop\t{\"stopReason\":\"end_turn\"}", "metadata\t{\"usage\":{\"inputTokens\":1,\"outputTokens\":1,\"totalTokens\":2},\"metrics\":{\"latencyMs\":1},\"serviceTier\":{\"type\":\"flex\"}}"},
@@ -472,5 +486,21 @@ func TestStopSequenceFromTheRequest(t *testing.T) {
 		if want := strings.Replace(tc.want, `"stop_sequence":null`, `"stop_reason":"stop_sequence"}`, 1); !strings.Contains(all.String(), want) {
 			t.Errorf("stop_sequences %s: stream %s; want %s", tc.stops, all.String(), want)
 		}
+	}
+}
+
+// TestResponsesReasoningFromVLLM: the reasoning text of an OpenAI-compatible
+// server that names it reasoning (vLLM now) becomes the Response's
+// reasoning item, as reasoning_content does.
+func TestResponsesReasoningFromVLLM(t *testing.T) {
+	t.Parallel()
+	r, err := translate.DecodeResponsesRequest([]byte(`{"model":"m","input":"2+2?"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning":"2 and 2 make 4"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`
+	out, err := translate.ResponsesResponse(translate.OpenAI, r, []byte(answer), translate.ResponseMeta{ID: "resp_1", Model: "m"})
+	if err != nil || !strings.Contains(string(out), `"summary":[{"type":"summary_text","text":"2 and 2 make 4"}]`) {
+		t.Errorf("ResponsesResponse = %s, %v; want the reasoning as a summary", out, err)
 	}
 }

@@ -135,7 +135,7 @@ func chatToResponses(req *openai.ResponsesRequest, resp *openai.ChatCompletion, 
 	if !wantsEncrypted(req) {
 		carried = nil
 	}
-	if text := deref(m.ReasoningContent); text != "" || carried != nil {
+	if text := deref(openAIReasoning(m.ReasoningContent, m.Extra)); text != "" || carried != nil {
 		item := openai.Item{Type: openai.ItemReasoning, ID: ids.id("rs", len(out.Output)), Summary: []openai.ItemPart{}}
 		if text != "" {
 			item.Summary = []openai.ItemPart{{Type: openai.PartSummaryText, Text: text}}

@@ -96,7 +96,7 @@ func (s *OpenAIToResponsesStream) Chunk(c *openai.ChatCompletionChunk) ([]openai
 			return s.flush(), &StreamError{Type: "protocol", Message: "chunk with a choice other than the first"}
 		}
 		d := ch.Delta
-		if t := deref(d.ReasoningContent); t != "" {
+		if t := deref(openAIReasoning(d.ReasoningContent, d.Extra)); t != "" {
 			s.reasoningDelta(t)
 		}
 		if t := deref(d.Content); t != "" {
