@@ -37,7 +37,7 @@ func TranslateError(err error) *inference.Error {
 	}
 	var de *translate.DecodeError
 	if errors.As(err, &de) {
-		return &inference.Error{Kind: inference.KindInvalidRequest, Message: de.Error(), Err: err}
+		return &inference.Error{Kind: inference.KindInvalidRequest, Param: de.Field(), Message: de.Error(), Err: err}
 	}
 	return &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 }

@@ -48,7 +48,8 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 		} `json:"messages"`
 		System          []map[string]json.RawMessage `json:"system"`
 		InferenceConfig *struct {
-			MaxTokens *int `json:"maxTokens"`
+			MaxTokens     *int     `json:"maxTokens"`
+			StopSequences []string `json:"stopSequences"`
 		} `json:"inferenceConfig"`
 		OutputConfig *struct {
 			TextFormat *struct {
@@ -94,7 +95,7 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 		r.chat.Messages = append(r.chat.Messages, cm)
 	}
 	if ic := c.InferenceConfig; ic != nil {
-		r.chat.MaxTokens = ic.MaxTokens
+		r.chat.MaxTokens, r.chat.Stop = ic.MaxTokens, ic.StopSequences
 	}
 	if oc := c.OutputConfig; oc != nil && oc.TextFormat != nil && oc.TextFormat.Structure.JSONSchema != nil {
 		r.schema = json.RawMessage(oc.TextFormat.Structure.JSONSchema.Schema)
@@ -116,9 +117,10 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 			Role    string          `json:"role"`
 			Content json.RawMessage `json:"content"`
 		} `json:"messages"`
-		System    json.RawMessage `json:"system"`
-		MaxTokens *int            `json:"max_tokens"`
-		Tools     []struct {
+		System        json.RawMessage `json:"system"`
+		MaxTokens     *int            `json:"max_tokens"`
+		StopSequences []string        `json:"stop_sequences"`
+		Tools         []struct {
 			Name        string          `json:"name"`
 			InputSchema json.RawMessage `json:"input_schema"`
 		} `json:"tools"`
@@ -134,7 +136,7 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, err
 	}
-	r := &bedrockRequest{chat: chatRequest{Model: model, MaxTokens: a.MaxTokens}}
+	r := &bedrockRequest{chat: chatRequest{Model: model, MaxTokens: a.MaxTokens, Stop: a.StopSequences}}
 	blocks := func(raw json.RawMessage) (parts []string, toolResult bool) {
 		var s string
 		if json.Unmarshal(raw, &s) == nil {
@@ -348,10 +350,22 @@ func (g *bedrockGeneration) stopReason() string {
 	switch {
 	case g.breq.wantsTools():
 		return "tool_use"
+	case g.stopSequence() != nil:
+		return "stop_sequence"
 	case g.c.finish == finishLength:
 		return "max_tokens"
 	}
 	return "end_turn"
+}
+
+// stopSequence is the stop sequence that ended the answer (an Anthropic
+// answer's stop_sequence), or nil: an answer of tools or of a schema is
+// not cut.
+func (g *bedrockGeneration) stopSequence() any {
+	if g.c.stopSeq == "" || g.breq.wantsTools() || g.breq.schema != nil {
+		return nil
+	}
+	return g.c.stopSeq
 }
 
 func (g *bedrockGeneration) usage(n int) map[string]int {
@@ -389,7 +403,7 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(n))
 	} else if g.anthropic {
 		body = map[string]any{"id": "msg_mock" + strconv.FormatUint(g.id, 16), "type": "message", "role": "assistant", "model": g.req.Model,
-			"content": content, "stop_reason": g.stopReason(), "stop_sequence": nil, "usage": g.usage(n)}
+			"content": content, "stop_reason": g.stopReason(), "stop_sequence": g.stopSequence(), "usage": g.usage(n)}
 		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(g.prompt))
 		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(n))
 	} else {
@@ -504,7 +518,7 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 	}
 	if g.anthropic {
 		u := g.usage(n)
-		ok = ok && send("", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": g.stopReason(), "stop_sequence": nil}, "usage": map[string]int{"output_tokens": n}}) &&
+		ok = ok && send("", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": g.stopReason(), "stop_sequence": g.stopSequence()}, "usage": map[string]int{"output_tokens": n}}) &&
 			send("", map[string]any{"type": "message_stop", "amazon-bedrock-invocationMetrics": map[string]any{"inputTokenCount": g.prompt, "outputTokenCount": n,
 				"invocationLatency": g.s.clock.Now().Sub(g.start).Milliseconds(), "firstByteLatency": 1, "cacheReadInputTokenCount": u["cache_read_input_tokens"]}})
 	} else {

@@ -70,6 +70,13 @@ type Config struct {
 	// If zero, 5s is used; if negative, they are aborted at once.
 	DrainTimeout time.Duration
 
+	// Received, if set, is called with the URL path and a copy of the body
+	// of every request the server reads (chat completions, embeddings,
+	// Bedrock), before it is answered: tests see what reached the model.
+	// It is called from the request's goroutine and must be safe for
+	// concurrent use.
+	Received func(path string, body []byte)
+
 	// Clock tells time for pacing and rate-limit windows.
 	// If nil, the system clock is used.
 	Clock Clock

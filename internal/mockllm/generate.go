@@ -96,6 +96,9 @@ const (
 type completion struct {
 	tokens []string
 	finish finishReason
+	// stopSeq is the stop sequence that ended the completion, "" when none
+	// did (Bedrock's answers name it).
+	stopSeq string
 }
 
 // planCompletion decides the full answer to req before anything is sent, so
@@ -157,18 +160,19 @@ func (c *completion) cutAtStop(stops []string) {
 		b.WriteString(t)
 	}
 	text := b.String()
-	cut := -1
+	cut, seq := -1, ""
 	for _, s := range stops {
 		if s == "" {
 			continue
 		}
 		if i := strings.Index(text, s); i >= 0 && (cut < 0 || i < cut) {
-			cut = i
+			cut, seq = i, s
 		}
 	}
 	if cut < 0 {
 		return
 	}
+	c.stopSeq = seq
 	pos := 0
 	for i, t := range c.tokens {
 		if pos+len(t) > cut {

@@ -1,6 +1,7 @@
 package mockllm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,8 @@ type Server struct {
 
 	// testHookDone, if set, runs when a chat completion request ends.
 	testHookDone func()
+
+	received func(path string, body []byte) // Config.Received
 }
 
 // settings are the knobs that can change at run time. A value is never
@@ -106,6 +109,7 @@ func New(cfg Config) *Server {
 		drainTimeout:     cfg.DrainTimeout,
 		clock:            cfg.Clock,
 		log:              cfg.Logger,
+		received:         cfg.Received,
 	}
 	if s.clock == nil {
 		s.clock = clock.Wall
@@ -324,6 +328,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *api
 			case errors.As(err, &mbe):
 				return bp, errBodyTooLarge
 			case errors.Is(err, io.EOF):
+				if s.received != nil {
+					s.received(r.URL.Path, bytes.Clone(b))
+				}
 				return bp, nil
 			}
 			return bp, invalidRequest("", "", "We could not read the body of your request.")

@@ -131,7 +131,7 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 			if err := r.extra(p, b.Extra.Keys()); err != nil {
 				return nil, err
 			}
-			if b.Type != anthropic.BlockText || b.Citations != nil {
+			if b.Type != anthropic.BlockText || hasCitations(b.Citations) {
 				return nil, r.because(p+".type", "system blocks must be text")
 			}
 			out.System = append(out.System, converse.SystemBlock{Text: ptr(b.Text)})
@@ -217,7 +217,7 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 	var cb converse.ContentBlock
 	switch b.Type {
 	case anthropic.BlockText:
-		if b.Citations != nil {
+		if hasCitations(b.Citations) {
 			return nil, r.field(p + ".citations")
 		}
 		cb.Text = ptr(b.Text)
@@ -235,7 +235,10 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 		if err := r.extra(p+".source", s.Extra.Keys()); err != nil {
 			return nil, err
 		}
-		doc := &converse.DocumentBlock{Name: documentName(b.Title, 0), Context: b.Context, Citations: b.Citations}
+		doc := &converse.DocumentBlock{Name: documentName(b.Title, 0), Context: b.Context}
+		if !jsonNull(b.Citations) {
+			doc.Citations = b.Citations
+		}
 		switch {
 		case s.Type == "base64" && s.MediaType == "application/pdf":
 			data, err := base64.StdEncoding.DecodeString(s.Data)
@@ -270,6 +273,9 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 				}
 				switch rb.Type {
 				case anthropic.BlockText:
+					if hasCitations(rb.Citations) {
+						return nil, r.field(q + ".citations")
+					}
 					tr.Content = append(tr.Content, converse.ToolResultContent{Text: ptr(rb.Text)})
 				case anthropic.BlockImage:
 					img, err := anthropicImageToConverse(r, q+".source", rb.Source)
@@ -356,15 +362,51 @@ func converseStopSequence(fields json.RawMessage) *string {
 
 func converseUsageToAnthropic(u converse.Usage) anthropic.Usage {
 	return anthropic.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
-		CacheReadInputTokens: u.CacheReadInputTokens, CacheCreationInputTokens: u.CacheWriteInputTokens}
+		CacheReadInputTokens: u.CacheReadInputTokens, CacheCreationInputTokens: u.CacheWriteInputTokens,
+		CacheCreation: cacheCreation(u.CacheDetails)}
+}
+
+// cacheCreation turns Converse's cache writes by TTL (usage.cacheDetails,
+// [{"ttl":"1h","inputTokens":n}, ...]) into Anthropic's
+// usage.cache_creation ({"ephemeral_1h_input_tokens":n, ...}). Details it
+// cannot read, or a TTL Anthropic has no member for, are left to the total
+// in cache_creation_input_tokens, which counts them all.
+func cacheCreation(details json.RawMessage) json.RawMessage {
+	var list []struct {
+		TTL         string `json:"ttl"`
+		InputTokens int64  `json:"inputTokens"`
+	}
+	if jsonNull(details) || json.Unmarshal(details, &list) != nil || len(list) == 0 {
+		return nil
+	}
+	var out struct {
+		OneHour  int64 `json:"ephemeral_1h_input_tokens"`
+		FiveMins int64 `json:"ephemeral_5m_input_tokens"`
+	}
+	for _, d := range list {
+		switch d.TTL {
+		case "1h":
+			out.OneHour += d.InputTokens
+		case "5m":
+			out.FiveMins += d.InputTokens
+		default:
+			return nil
+		}
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 // ConverseToAnthropicResponse translates a Converse response to a Messages
-// response. Block types Anthropic has no form for are refused.
+// response. citationsContent becomes a text block with its citations (see
+// converse_citations.go). Block types Anthropic has no form for are
+// refused.
 func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*anthropic.Response, error) {
 	out := &anthropic.Response{ID: meta.ID, Type: "message", Role: anthropic.RoleAssistant, Model: meta.Model, Content: []anthropic.Block{},
-		StopReason: ptr(converseStopToAnthropic(resp.StopReason)), StopSequence: converseStopSequence(resp.AdditionalModelResponseFields),
-		Usage: converseUsageToAnthropic(resp.Usage)}
+		StopReason:   ptr(converseStopToAnthropic(resp.StopReason)),
+		StopSequence: meta.stopSequence(converseStopToAnthropic(resp.StopReason), converseStopSequence(resp.AdditionalModelResponseFields)),
+		Usage:        converseUsageToAnthropic(resp.Usage)}
+	out.Usage.ServiceTier = anthropicTier(converseTier(resp.ServiceTier))
 	if m := resp.Output.Message; m != nil {
 		for i, b := range m.Content {
 			switch {
@@ -377,6 +419,12 @@ func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*a
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockThinking, Thinking: rt.Text, Signature: rt.Signature})
 			case b.ReasoningContent != nil && b.ReasoningContent.RedactedContent != nil:
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)})
+			case b.CitationsContent != nil:
+				cb, err := citationsBlock(refuser(targetAnthropic), at("output.message.content", i)+".citationsContent", b.CitationsContent)
+				if err != nil {
+					return nil, err
+				}
+				out.Content = append(out.Content, cb)
 			default:
 				return nil, refuser(targetAnthropic).because(at("output.message.content", i), "response block has no Messages form")
 			}
@@ -452,6 +500,13 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 				ensureOpen(idx, anthropic.Block{Type: anthropic.BlockThinking})
 				out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaSignature, Signature: *rc.Signature}))
 			}
+		case d.Citation != nil:
+			c, err := citationDelta(d.Citation)
+			if err != nil {
+				return nil, err
+			}
+			ensureOpen(idx, anthropic.Block{Type: anthropic.BlockText})
+			out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaCitations, Citation: c}))
 		default:
 			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Messages form"}
 		}
@@ -462,7 +517,7 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 		}
 	case e.MessageStop != nil:
 		s.stopReason = converseStopToAnthropic(e.MessageStop.StopReason)
-		s.stopSequence = converseStopSequence(e.MessageStop.AdditionalModelResponseFields)
+		s.stopSequence = s.meta.stopSequence(s.stopReason, converseStopSequence(e.MessageStop.AdditionalModelResponseFields))
 	case e.Metadata != nil:
 		u := e.Metadata.Usage
 		out = append(out,

@@ -138,7 +138,7 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 			switch {
 			case b.CacheControl != nil:
 				return nil, r.because(p+".cache_control", "OpenAI caches prompts on its own and has no cache markers")
-			case b.Type != anthropic.BlockText || b.Citations != nil:
+			case b.Type != anthropic.BlockText || hasCitations(b.Citations):
 				return nil, r.field(p + ".type")
 			}
 			out.Messages = append(out.Messages, openai.Message{Role: openai.RoleSystem, Content: openai.TextContent(b.Text)})
@@ -184,7 +184,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 		}
 		switch {
 		case b.Type == anthropic.BlockText:
-			if b.Citations != nil {
+			if hasCitations(b.Citations) {
 				return nil, r.field(q + ".citations")
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: b.Text})
@@ -208,7 +208,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			}
 		case b.Type == anthropic.BlockDocument && user:
 			s := b.Source
-			if s == nil || s.Type != "base64" || s.MediaType != "application/pdf" || len(s.Extra) > 0 || b.Context != "" || b.Citations != nil {
+			if s == nil || s.Type != "base64" || s.MediaType != "application/pdf" || len(s.Extra) > 0 || b.Context != "" || hasCitations(b.Citations) {
 				return nil, r.because(q, "documents: base64 PDF without context or citations")
 			}
 			name := b.Title
@@ -226,7 +226,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 					content.WriteString(c.Text)
 				}
 				for k, rb := range c.Blocks {
-					if rb.Type != anthropic.BlockText || len(rb.Extra) > 0 || rb.CacheControl != nil || rb.Citations != nil {
+					if rb.Type != anthropic.BlockText || len(rb.Extra) > 0 || rb.CacheControl != nil || hasCitations(rb.Citations) {
 						return nil, r.because(at(q+".content", k), "tool results: text")
 					}
 					content.WriteString(rb.Text)
@@ -288,7 +288,10 @@ func openAIUsageToAnthropic(u *openai.Usage) anthropic.Usage {
 
 // OpenAIToAnthropicResponse translates a Chat Completion to a Messages
 // response. reasoning_content becomes a thinking block with an empty
-// signature; a refusal becomes text with stop reason refusal.
+// signature; a refusal becomes text with stop reason refusal; a stop
+// sequence the server names (see openAIStopSequence) becomes stop_reason
+// stop_sequence with stop_sequence; service_tier becomes usage.service_tier.
+// url_citation annotations have no Messages form and are left out.
 func OpenAIToAnthropicResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*anthropic.Response, error) {
 	r := refuser(targetAnthropic)
 	ch, err := openAIChoice(r, resp)
@@ -296,9 +299,14 @@ func OpenAIToAnthropicResponse(resp *openai.ChatCompletion, meta ResponseMeta) (
 		return nil, err
 	}
 	m := ch.Message
+	m.ReasoningContent = openAIReasoning(m.ReasoningContent, m.Extra)
 	out := &anthropic.Response{ID: meta.ID, Type: "message", Role: anthropic.RoleAssistant, Model: meta.Model, Content: []anthropic.Block{},
 		Usage: openAIUsageToAnthropic(resp.Usage)}
+	out.Usage.ServiceTier = anthropicTier(resp.ServiceTier)
 	stop := openAIFinishToAnthropic(ch.FinishReason)
+	if seq := openAIStopSequence(ch.FinishReason, ch.Extra); seq != nil {
+		stop, out.StopSequence = anthropic.StopStopSequence, seq
+	}
 	if m.ReasoningContent != nil {
 		out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockThinking, Thinking: *m.ReasoningContent})
 	}
@@ -329,6 +337,7 @@ type OpenAIToAnthropicStream struct {
 	started bool
 	done    bool
 	stop    string
+	stopSeq *string // the stop sequence the backend says it stopped on
 	blocks  chunkBlocks
 }
 
@@ -372,6 +381,7 @@ func (s *OpenAIToAnthropicStream) Chunk(c *openai.ChatCompletionChunk) ([]*anthr
 			return nil, &StreamError{Type: "unsupported", Message: "more than one choice"}
 		}
 		d := ch.Delta
+		d.ReasoningContent = openAIReasoning(d.ReasoningContent, d.Extra)
 		if d.ReasoningContent != nil && *d.ReasoningContent != "" {
 			var idx int64
 			out, idx = s.open(out, "reasoning", anthropic.Block{Type: anthropic.BlockThinking})
@@ -402,6 +412,9 @@ func (s *OpenAIToAnthropicStream) Chunk(c *openai.ChatCompletionChunk) ([]*anthr
 			out = s.closeBlock(out)
 			if s.stop == "" {
 				s.stop = openAIFinishToAnthropic(*ch.FinishReason)
+				if s.stopSeq = openAIStopSequence(*ch.FinishReason, ch.Extra); s.stopSeq != nil {
+					s.stop = anthropic.StopStopSequence
+				}
 			}
 		}
 	}
@@ -420,7 +433,7 @@ func (s *OpenAIToAnthropicStream) end(u *openai.Usage) []*anthropic.Event {
 	}
 	au := openAIUsageToAnthropic(u)
 	return append(out,
-		&anthropic.Event{Type: anthropic.EventMessageDelta, Delta: &anthropic.EventDelta{StopReason: &stop},
+		&anthropic.Event{Type: anthropic.EventMessageDelta, Delta: &anthropic.EventDelta{StopReason: &stop, StopSequence: s.stopSeq},
 			Usage: &anthropic.DeltaUsage{InputTokens: ptr(au.InputTokens), OutputTokens: au.OutputTokens, CacheReadInputTokens: au.CacheReadInputTokens}},
 		&anthropic.Event{Type: anthropic.EventMessageStop})
 }

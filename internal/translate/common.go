@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
+	"github.com/meridian-gateway/meridian/internal/schema/converse"
 	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
+	"github.com/meridian-gateway/meridian/internal/schema/openai"
 )
 
 // Options tunes request translation. The zero value is ready to use.
@@ -47,6 +49,33 @@ type ResponseMeta struct {
 	// IncludeUsage makes an OpenAI stream end with a usage chunk, as the
 	// client's stream_options.include_usage asked.
 	IncludeUsage bool
+	// StopSequences are the stop sequences an Anthropic client asked for
+	// (see AnthropicStopSequences). A Converse model that stopped on a stop
+	// sequence without saying which stopped on the only one, if there is
+	// only one: the answer's stop_sequence names it.
+	StopSequences []string
+}
+
+// AnthropicStopSequences returns the stop_sequences of a Messages request
+// body, or nil (also for a body that does not decode), for
+// ResponseMeta.StopSequences.
+func AnthropicStopSequences(body []byte) []string {
+	var b struct {
+		StopSequences []string `json:"stop_sequences"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return nil
+	}
+	return b.StopSequences
+}
+
+// stopSequence returns the stop sequence an answer that stopped for reason
+// stopped on: the one the backend named, else the client's only one.
+func (m ResponseMeta) stopSequence(reason string, named *string) *string {
+	if named != nil || reason != anthropic.StopStopSequence || len(m.StopSequences) != 1 {
+		return named
+	}
+	return &m.StopSequences[0]
 }
 
 // Reasoning budgets for OpenAI reasoning_effort values.
@@ -247,4 +276,101 @@ func refuseSamplingWithThinking(r refuser, temperature, topP *float64) error {
 		return r.because("top_p", "with reasoning_effort, Claude accepts top_p from 0.95 to 1")
 	}
 	return nil
+}
+
+// describeSchema carries a structured output format's description, which
+// Anthropic's output_config.format has no member for, into its JSON Schema
+// as the root "description" annotation: what JSON Schema defines for
+// saying what an instance is for, and what the model reads. A schema with
+// a description of its own that differs is refused at path: one of the two
+// would be lost.
+func describeSchema(r refuser, path string, schema json.RawMessage, description string) (json.RawMessage, error) {
+	if description == "" {
+		return schema, nil
+	}
+	var own []byte
+	if err := jsonx.Members(schema, func(k, v []byte) error {
+		if jsonx.KeyIs(k, "description") {
+			own = v
+		}
+		return nil
+	}); err != nil {
+		return nil, r.because(path, "the schema must be a JSON object to carry it")
+	}
+	if own != nil {
+		if s, ok := jsonx.String(own); ok && s == description {
+			return schema, nil
+		}
+		return nil, r.because(path, "the schema has a description of its own; give one of them")
+	}
+	raw, _ := json.Marshal(description)
+	out, err := jsonx.SetMember(schema, "description", raw)
+	if err != nil {
+		return nil, r.because(path, "the schema must be a JSON object to carry it")
+	}
+	return out, nil
+}
+
+// openAIStopSequence returns the stop sequence an OpenAI-compatible server
+// says a choice stopped on: vLLM's choices[].stop_reason, a string when a
+// stop string matched (a token id or null otherwise). OpenAI's own API
+// does not say, and then the answer's stop reason stays end_turn.
+func openAIStopSequence(finish string, extra jsonx.Extra) *string {
+	raw, ok := extra["stop_reason"]
+	if finish != openai.FinishStop || !ok {
+		return nil
+	}
+	if s, ok := jsonx.String(raw); ok {
+		return &s
+	}
+	return nil
+}
+
+// openAIReasoning returns the reasoning text of an answer's message or
+// delta: reasoning_content (DeepSeek's member, older vLLM) or, in extra,
+// reasoning (vLLM and OpenRouter now, as OpenAI advised for gpt-oss).
+func openAIReasoning(content *string, extra jsonx.Extra) *string {
+	if content != nil {
+		return content
+	}
+	if s, ok := jsonx.String(extra["reasoning"]); ok {
+		return &s
+	}
+	return nil
+}
+
+// converseTier returns the tier a Converse answer says served it, or "".
+// Converse's tier names default, flex and priority are OpenAI's too;
+// reserved, which OpenAI lacks, reaches an OpenAI client as is.
+func converseTier(t *converse.ServiceTier) string {
+	if t == nil {
+		return ""
+	}
+	return t.Type
+}
+
+// anthropicTier names a served Converse or OpenAI tier in Anthropic's
+// usage.service_tier, whose standard tier is their default.
+func anthropicTier(tier string) string {
+	if tier == "default" {
+		return "standard"
+	}
+	return tier
+}
+
+// hasCitations reports whether a block's citations member says something:
+// null, an empty list and {"enabled": false} (a document's setting) are
+// the same as no member, and a translator may leave them out.
+func hasCitations(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case jsonx.IsNull(raw), string(raw) == "[]":
+		return false
+	case raw[0] == '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) == nil && (len(m) == 0 || len(m) == 1 && string(bytes.TrimSpace(m["enabled"])) == "false") {
+			return false
+		}
+	}
+	return true
 }

@@ -22,6 +22,9 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 	if err := refuseUnknown(r, req); err != nil {
 		return nil, err
 	}
+	if err := refuseConverseUnions(r, req); err != nil {
+		return nil, err
+	}
 	if err := r.extra("", req.Extra.Keys()); err != nil {
 		return nil, err
 	}
@@ -71,7 +74,11 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 			if out.OutputConfig == nil {
 				out.OutputConfig = &anthropic.OutputConfig{}
 			}
-			out.OutputConfig.Format = &anthropic.OutputFormat{Type: "json_schema", Schema: json.RawMessage(js.Schema)}
+			schema, err := describeSchema(r, "outputConfig.textFormat.structure.jsonSchema.description", json.RawMessage(js.Schema), js.Description)
+			if err != nil {
+				return nil, err
+			}
+			out.OutputConfig.Format = &anthropic.OutputFormat{Type: "json_schema", Schema: schema}
 		}
 	}
 	if tc := req.ToolConfig; tc != nil {
@@ -267,7 +274,10 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 		if err := r.extra(p+".document.source", d.Source.Extra.Keys()); err != nil {
 			return anthropic.Block{}, err
 		}
-		out := anthropic.Block{Type: anthropic.BlockDocument, Title: d.Name, Context: d.Context, Citations: d.Citations}
+		out := anthropic.Block{Type: anthropic.BlockDocument, Title: d.Name, Context: d.Context}
+		if !jsonNull(d.Citations) {
+			out.Citations = d.Citations
+		}
 		switch {
 		case d.Format == "pdf" && d.Source.Bytes != nil:
 			out.Source = &anthropic.Source{Type: "base64", MediaType: "application/pdf", Data: base64.StdEncoding.EncodeToString(d.Source.Bytes)}

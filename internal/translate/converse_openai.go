@@ -18,6 +18,9 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 	if err := refuseUnknown(r, req); err != nil {
 		return nil, err
 	}
+	if err := refuseConverseUnions(r, req); err != nil {
+		return nil, err
+	}
 	if err := r.extra("", req.Extra.Keys()); err != nil {
 		return nil, err
 	}
@@ -223,7 +226,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 				return nil, err
 			}
 			mt := documentMediaType(d.Format)
-			if d.Source.Bytes == nil || mt == "" || d.Context != "" || d.Citations != nil || len(d.Source.Extra) > 0 {
+			if d.Source.Bytes == nil || mt == "" || d.Context != "" || hasCitations(d.Citations) || len(d.Source.Extra) > 0 {
 				return nil, r.because(q+".document", "documents: bytes of a known format, without context or citations")
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartFile, File: &openai.File{Filename: d.Name + "." + d.Format, FileData: makeDataURL(mt, d.Source.Bytes)}})
@@ -234,6 +237,9 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 			}
 			if tr.Status == "error" {
 				return nil, r.because(q+".toolResult.status", "Chat Completions tool messages have no error flag")
+			}
+			if tr.Type != "" {
+				return nil, r.field(q + ".toolResult.type")
 			}
 			var content strings.Builder
 			for k, c := range tr.Content {
@@ -351,7 +357,10 @@ func openAIUsageToConverse(u *openai.Usage) converse.Usage {
 
 // OpenAIToConverseResponse translates a Chat Completion to a Converse
 // response. reasoning_content becomes reasoningContent without a signature;
-// a refusal becomes text with stop reason content_filtered.
+// a refusal becomes text with stop reason content_filtered; a stop sequence
+// the server names (see openAIStopSequence) becomes stop reason
+// stop_sequence; service_tier becomes serviceTier. url_citation
+// annotations are left out.
 func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*converse.Response, error) {
 	r := refuser(targetConverse)
 	ch, err := openAIChoice(r, resp)
@@ -359,6 +368,7 @@ func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*
 		return nil, err
 	}
 	m := ch.Message
+	m.ReasoningContent = openAIReasoning(m.ReasoningContent, m.Extra)
 	msg := &converse.Message{Role: converse.RoleAssistant, Content: []converse.ContentBlock{}}
 	if m.ReasoningContent != nil {
 		msg.Content = append(msg.Content, converse.ContentBlock{ReasoningContent: &converse.ReasoningContent{ReasoningText: &converse.ReasoningText{Text: *m.ReasoningContent}}})
@@ -367,6 +377,9 @@ func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*
 		msg.Content = append(msg.Content, converse.TextBlock(m.Content.Text))
 	}
 	stop := openAIFinishToConverse(ch.FinishReason)
+	if openAIStopSequence(ch.FinishReason, ch.Extra) != nil {
+		stop = converse.StopStopSequence
+	}
 	if m.Refusal != nil {
 		msg.Content = append(msg.Content, converse.TextBlock(*m.Refusal))
 		stop = converse.StopContentFiltered
@@ -378,8 +391,12 @@ func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*
 		}
 		msg.Content = append(msg.Content, converse.ContentBlock{ToolUse: &converse.ToolUseBlock{ToolUseID: tc.ID, Name: tc.Function.Name, Input: input}})
 	}
-	return &converse.Response{Output: converse.Output{Message: msg}, StopReason: stop, Usage: openAIUsageToConverse(resp.Usage),
-		Metrics: converse.Metrics{LatencyMs: meta.LatencyMs}}, nil
+	out := &converse.Response{Output: converse.Output{Message: msg}, StopReason: stop, Usage: openAIUsageToConverse(resp.Usage),
+		Metrics: converse.Metrics{LatencyMs: meta.LatencyMs}}
+	if resp.ServiceTier != "" {
+		out.ServiceTier = &converse.ServiceTier{Type: resp.ServiceTier}
+	}
+	return out, nil
 }
 
 // chunkBlocks tracks the content blocks a Chat Completions stream opens, in
@@ -402,6 +419,16 @@ type OpenAIToConverseStream struct {
 	stopped bool
 	done    bool
 	blocks  chunkBlocks
+	tier    string // the served tier the chunks name
+}
+
+// metadata returns the final metadata event.
+func (s *OpenAIToConverseStream) metadata(u converse.Usage) converse.Event {
+	md := &converse.Metadata{Usage: u, Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}
+	if s.tier != "" {
+		md.ServiceTier = &converse.ServiceTier{Type: s.tier}
+	}
+	return converse.Event{Type: converse.EventMetadata, Metadata: md}
 }
 
 // NewOpenAIToConverseStream returns a stream translator.
@@ -453,11 +480,15 @@ func (s *OpenAIToConverseStream) Chunk(c *openai.ChatCompletionChunk) ([]convers
 		s.started = true
 		out = append(out, converse.Event{Type: converse.EventMessageStart, MessageStart: &converse.MessageStart{Role: converse.RoleAssistant}})
 	}
+	if c.ServiceTier != "" {
+		s.tier = c.ServiceTier
+	}
 	for _, ch := range c.Choices {
 		if ch.Index != 0 {
 			return nil, &StreamError{Type: "unsupported", Message: "more than one choice"}
 		}
 		d := ch.Delta
+		d.ReasoningContent = openAIReasoning(d.ReasoningContent, d.Extra)
 		if d.ReasoningContent != nil && *d.ReasoningContent != "" {
 			var idx int64
 			out, idx = s.open(out, "reasoning")
@@ -489,12 +520,16 @@ func (s *OpenAIToConverseStream) Chunk(c *openai.ChatCompletionChunk) ([]convers
 		if ch.FinishReason != nil && !s.stopped {
 			s.stopped = true
 			out = s.closeBlock(out)
-			out = append(out, converse.Event{Type: converse.EventMessageStop, MessageStop: &converse.MessageStop{StopReason: openAIFinishToConverse(*ch.FinishReason)}})
+			stop := openAIFinishToConverse(*ch.FinishReason)
+			if openAIStopSequence(*ch.FinishReason, ch.Extra) != nil {
+				stop = converse.StopStopSequence
+			}
+			out = append(out, converse.Event{Type: converse.EventMessageStop, MessageStop: &converse.MessageStop{StopReason: stop}})
 		}
 	}
 	if c.Usage != nil && !s.done {
 		s.done = true
-		out = append(out, converse.Event{Type: converse.EventMetadata, Metadata: &converse.Metadata{Usage: openAIUsageToConverse(c.Usage), Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}})
+		out = append(out, s.metadata(openAIUsageToConverse(c.Usage)))
 	}
 	return out, nil
 }
@@ -512,7 +547,7 @@ func (s *OpenAIToConverseStream) Finish() []converse.Event {
 	}
 	if !s.done && s.started {
 		s.done = true
-		out = append(out, converse.Event{Type: converse.EventMetadata, Metadata: &converse.Metadata{Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}})
+		out = append(out, s.metadata(converse.Usage{}))
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
@@ -46,9 +47,23 @@ type DecodeError struct {
 func (e *DecodeError) Error() string {
 	var te *json.UnmarshalTypeError
 	if errors.As(e.Err, &te) && te.Field != "" && len(te.Field) <= 200 {
-		return "decode " + e.Dialect.String() + " body: " + te.Field + ": wrong type (" + te.Value + ")"
+		// Value is "number 1e400" for a number: name its kind only, or a
+		// number of a million digits would be echoed whole.
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return "decode " + e.Dialect.String() + " body: " + te.Field + ": wrong type (" + kind + ")"
 	}
 	return "decode " + e.Dialect.String() + " body: malformed JSON"
+}
+
+// Field returns the path of the member whose value has the wrong type,
+// such as "seed" or "inferenceConfig.maxTokens", or "" when the body is
+// not JSON or the path is long.
+func (e *DecodeError) Field() string {
+	var te *json.UnmarshalTypeError
+	if errors.As(e.Err, &te) && len(te.Field) <= 200 {
+		return te.Field
+	}
+	return ""
 }
 
 // Unwrap returns the decoder's error, for logs.

@@ -31,7 +31,14 @@
 //     outputConfig.textFormat (Bedrock structured outputs) and Anthropic
 //     output_config.format (Anthropic structured outputs; the beta
 //     output_format is read too); json_object becomes the same with the
-//     schema {"type":"object"}. No forced tool is used.
+//     schema {"type":"object"}. No forced tool is used. Anthropic's format
+//     has no description: it becomes the schema's root description
+//     annotation (see describeSchema).
+//   - Anthropic blocks share one Go type: a member the block's type does
+//     not define (a signature on a text block) is refused by path, as
+//     Anthropic refuses it, rather than decoded and left behind.
+//   - Citations: a Converse citationsContent answer block becomes an
+//     Anthropic text block with citations (converse_citations.go).
 //   - Reasoning: OpenAI reasoning_effort maps to an Anthropic thinking budget
 //     (see EffortBudget); Converse carries it as the Claude-native
 //     additionalModelRequestFields.thinking. Reasoning text comes back to

@@ -130,7 +130,7 @@ func anthropicGrammar(b []byte) error {
 				return fmt.Errorf("event %d: delta for block %d while %d is open", i+1, *e.Index, open)
 			}
 			want := map[string]string{anthropic.DeltaText: anthropic.BlockText, anthropic.DeltaInputJSON: anthropic.BlockToolUse,
-				anthropic.DeltaThinking: anthropic.BlockThinking, anthropic.DeltaSignature: anthropic.BlockThinking}[e.Delta.Type]
+				anthropic.DeltaThinking: anthropic.BlockThinking, anthropic.DeltaSignature: anthropic.BlockThinking, anthropic.DeltaCitations: anthropic.BlockText}[e.Delta.Type]
 			if want != kind {
 				return fmt.Errorf("event %d: %s delta in a %s block", i+1, e.Delta.Type, kind)
 			}

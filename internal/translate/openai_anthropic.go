@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
@@ -38,7 +39,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 	if req.User != "" {
 		out.Metadata = &anthropic.Metadata{UserID: req.User}
 	}
-	if req.ReasoningEffort != "" {
+	if thinks(req) {
 		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
 			return nil, err
 		}
@@ -63,7 +64,11 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 			return nil, err
 		}
 		if tf != nil {
-			out.OutputConfig = &anthropic.OutputConfig{Format: &anthropic.OutputFormat{Type: "json_schema", Schema: []byte(tf.Structure.JSONSchema.Schema)}}
+			schema := json.RawMessage(tf.Structure.JSONSchema.Schema)
+			if schema, err = describeSchema(r, "response_format.json_schema.description", schema, tf.Structure.JSONSchema.Description); err != nil {
+				return nil, err
+			}
+			out.OutputConfig = &anthropic.OutputConfig{Format: &anthropic.OutputFormat{Type: "json_schema", Schema: schema}}
 		}
 	}
 	for i, t := range req.Tools {
@@ -106,7 +111,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 		}
 	}
 	var system []anthropic.Block
-	if req.ReasoningEffort != "" && out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
+	if thinks(req) && out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
 		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
 	}
 	for i, m := range req.Messages {
@@ -286,7 +291,8 @@ func anthropicUsageToOpenAI(input, output int64, cacheRead, cacheWrite *int64) *
 // Completion. Text blocks join into content, tool_use blocks become
 // tool_calls, thinking becomes reasoning_content (signatures and
 // redacted_thinking have no place in Chat Completions and are left out).
-// Server tool blocks are refused: their results cannot be shown.
+// Server tool blocks and text with citations are refused: their results
+// and sources cannot be shown.
 func AnthropicToOpenAIResponse(resp *anthropic.Response, meta ResponseMeta) (*openai.ChatCompletion, error) {
 	msg := openai.Message{Role: openai.RoleAssistant}
 	var text, reasoning strings.Builder
@@ -294,6 +300,10 @@ func AnthropicToOpenAIResponse(resp *anthropic.Response, meta ResponseMeta) (*op
 	for i, b := range resp.Content {
 		switch b.Type {
 		case anthropic.BlockText:
+			if !jsonNull(b.Citations) && string(b.Citations) != "[]" {
+				// A Chat Completions client cannot ask for citations.
+				return nil, refuser(targetOpenAI).because(at("content", i)+".citations", "citations have no Chat Completions form")
+			}
 			text.WriteString(b.Text)
 			hasText = true
 		case anthropic.BlockToolUse:
@@ -389,8 +399,10 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ToolCalls: []openai.ToolCall{{Index: ptr(idx), Function: openai.FunctionCall{Arguments: deref(d.PartialJSON)}}}}, nil)}, nil
 		case anthropic.DeltaThinking:
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ReasoningContent: ptr(d.Thinking)}, nil)}, nil
+		case anthropic.DeltaSignature:
+			return nil, nil // signatures: left out, as documented above
 		}
-		return nil, nil
+		return nil, &StreamError{Type: "unsupported", Message: "delta type has no Chat Completions form"}
 	case anthropic.EventMessageDelta:
 		var out []openai.ChatCompletionChunk
 		if e.Delta != nil && e.Delta.StopReason != nil {

@@ -39,7 +39,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || ic.StopSequences != nil {
 		out.InferenceConfig = &ic
 	}
-	if req.ReasoningEffort != "" {
+	if thinks(req) {
 		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
 			return nil, err
 		}
@@ -109,7 +109,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	} else if req.ToolChoice != nil && req.ToolChoice.Mode != "none" && req.ToolChoice.Mode != "auto" {
 		return nil, r.because("tool_choice", "no tools declared")
 	}
-	if req.ReasoningEffort != "" && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
+	if thinks(req) && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
 		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
 	}
 	for i, m := range req.Messages {
@@ -199,6 +199,10 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 		return err
 	}
 	switch {
+	case req.MaxTokens != nil && req.MaxCompletionTokens != nil && *req.MaxTokens != *req.MaxCompletionTokens:
+		// max_tokens is the deprecated alias: two different limits leave
+		// no single one to send.
+		return r.because("max_tokens", "differs from max_completion_tokens; send one of them")
 	case req.N != nil && *req.N != 1:
 		return r.field("n")
 	case len(req.LogitBias) > 0:
@@ -248,7 +252,26 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 			return err
 		}
 	}
-	return nil
+	if tc := req.ToolChoice; tc != nil && tc.Mode == "" {
+		if allowed, ok := toolChoiceMembers[tc.Type]; ok {
+			if err := refuseMembers(r, "tool_choice", tc.Type+" tool choices", allowed, []member{
+				{"function", tc.Function != nil}, {"allowed_tools", tc.AllowedTools != nil}, {"custom", tc.Custom != nil},
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return refuseStrayParts(r, req)
+}
+
+// toolChoiceMembers are the members each tool_choice object type defines
+// besides type.
+var toolChoiceMembers = map[string][]string{"function": {"function"}, "allowed_tools": {"allowed_tools"}, "custom": {"custom"}}
+
+// thinks reports whether req asks for reasoning: reasoning_effort "none"
+// asks for none, which is what Converse and Anthropic do by default.
+func thinks(req *openai.ChatCompletionRequest) bool {
+	return req.ReasoningEffort != "" && req.ReasoningEffort != "none"
 }
 
 func openAIMaxTokens(req *openai.ChatCompletionRequest) int64 {
@@ -313,6 +336,9 @@ func openAIToolCallInput(r refuser, q string, tc *openai.ToolCall) (json.RawMess
 	}
 	if tc.Type != "" && tc.Type != "function" || tc.Custom != nil {
 		return nil, r.field(q + ".type")
+	}
+	if tc.Index != nil {
+		return nil, r.because(q+".index", "a member of stream deltas, not of requests")
 	}
 	input, ok := validJSONObject(tc.Function.Arguments)
 	if !ok {
@@ -394,6 +420,9 @@ func openAIFormatToConverse(r refuser, rf *openai.ResponseFormat) (*converse.Out
 	if err := r.extra("response_format", rf.Extra.Keys()); err != nil {
 		return nil, err
 	}
+	if rf.JSONSchema != nil && rf.Type != openai.FormatJSONSchema {
+		return nil, r.because("response_format.json_schema", "a member of the json_schema type only")
+	}
 	switch rf.Type {
 	case openai.FormatText:
 		return nil, nil
@@ -441,13 +470,15 @@ func converseUsageToOpenAI(u converse.Usage) *openai.Usage {
 // become tool_calls, reasoning text becomes reasoning_content. Reasoning
 // signatures, redacted reasoning, metrics, trace and
 // additionalModelResponseFields have no Chat Completions member and are
-// left out; they describe the answer, they are not part of it.
+// left out; they describe the answer, they are not part of it. The served
+// tier becomes service_tier. Other blocks (citationsContent...) are
+// refused: their text or sources would be lost.
 func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*openai.ChatCompletion, error) {
 	msg := openai.Message{Role: openai.RoleAssistant}
 	var text, reasoning strings.Builder
 	hasText, hasReasoning := false, false
 	if m := resp.Output.Message; m != nil {
-		for _, b := range m.Content {
+		for i, b := range m.Content {
 			switch {
 			case b.Text != nil:
 				text.WriteString(*b.Text)
@@ -458,6 +489,13 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 			case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
 				reasoning.WriteString(b.ReasoningContent.ReasoningText.Text)
 				hasReasoning = true
+			case b.ReasoningContent != nil:
+				// Redacted reasoning: left out, as documented above.
+			default:
+				// citationsContent and the rest: their text or sources
+				// would be lost; a Chat Completions client cannot ask for
+				// them, so the backend answered another request.
+				return nil, refuser(targetOpenAI).because(at("output.message.content", i)+"."+converseMember(&b), "response block has no Chat Completions form")
 			}
 		}
 	}
@@ -470,7 +508,7 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 	return &openai.ChatCompletion{
 		ID: meta.ID, Object: "chat.completion", Created: meta.Created, Model: meta.Model,
 		Choices: []openai.Choice{{Index: 0, Message: msg, FinishReason: converseFinish(resp.StopReason)}},
-		Usage:   converseUsageToOpenAI(resp.Usage),
+		Usage:   converseUsageToOpenAI(resp.Usage), ServiceTier: converseTier(resp.ServiceTier),
 	}, nil
 }
 
@@ -499,9 +537,13 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 	case e.MessageStart != nil:
 		return []openai.ChatCompletionChunk{s.chunk(openai.Delta{Role: openai.RoleAssistant, Content: ptr("")}, nil)}, nil
 	case e.ContentBlockStart != nil:
-		tu := e.ContentBlockStart.Start.ToolUse
-		if tu == nil {
-			return nil, nil
+		st := e.ContentBlockStart.Start
+		tu := st.ToolUse
+		switch {
+		case tu == nil && st.Image == nil && st.ToolResult == nil && len(st.Extra) == 0:
+			return nil, nil // an empty start: the deltas say what the block is
+		case tu == nil:
+			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Chat Completions form"}
 		}
 		idx := int64(len(s.toolIndex))
 		s.toolIndex[e.ContentBlockStart.ContentBlockIndex] = idx
@@ -520,6 +562,10 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ToolCalls: []openai.ToolCall{{Index: ptr(idx), Function: openai.FunctionCall{Arguments: d.ToolUse.Input}}}}, nil)}, nil
 		case d.ReasoningContent != nil && d.ReasoningContent.Text != nil:
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ReasoningContent: ptr(*d.ReasoningContent.Text)}, nil)}, nil
+		case d.ReasoningContent != nil:
+			return nil, nil // signatures and redacted reasoning: left out
+		case d.Text == nil && d.ToolUse == nil:
+			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Chat Completions form"}
 		}
 		return nil, nil
 	case e.MessageStop != nil:
@@ -532,6 +578,7 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		c := s.chunk(openai.Delta{}, nil)
 		c.Choices = []openai.ChunkChoice{}
 		c.Usage = converseUsageToOpenAI(e.Metadata.Usage)
+		c.ServiceTier = converseTier(e.Metadata.ServiceTier) // known only at the end: on the usage chunk
 		return []openai.ChatCompletionChunk{c}, nil
 	}
 	return nil, nil

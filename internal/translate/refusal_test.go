@@ -37,7 +37,7 @@ func TestOpenAIRefusals(t *testing.T) {
 		{"verbosity", `"verbosity":"low"`, "verbosity"},
 		{"unknown top-level", `"x_vendor":1`, "x_vendor"},
 		{"unknown stream option", `"stream_options":{"include_usage":true,"x":1}`, "stream_options.x"},
-		{"reasoning_effort none", `"reasoning_effort":"none"`, "reasoning_effort"},
+		{"reasoning_effort xhigh", `"reasoning_effort":"xhigh"`, "reasoning_effort"},
 		{"response_format type", `"response_format":{"type":"grammar"}`, "response_format.type"},
 		{"tool type", `"tools":[{"type":"custom","custom":{"name":"c"}}]`, "tools[0].type"},
 	}

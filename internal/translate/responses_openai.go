@@ -92,6 +92,16 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			if err := r.extra("text.format", f.Extra.Keys()); err != nil {
 				return nil, err
 			}
+			if f.Type != openai.FormatJSONSchema {
+				for _, m := range []struct {
+					name string
+					set  bool
+				}{{"name", f.Name != ""}, {"description", f.Description != ""}, {"schema", f.Schema != nil}, {"strict", f.Strict != nil}} {
+					if m.set {
+						return nil, r.because("text.format."+m.name, "a member of the json_schema type only")
+					}
+				}
+			}
 			switch f.Type {
 			case openai.FormatText:
 			case openai.FormatJSONObject:
@@ -166,6 +176,9 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 	for i, it := range req.Input.Items {
 		p := at("input", i)
 		if err := r.extra(p, it.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		if err := refuseStrayItem(r, p, &it); err != nil {
 			return nil, err
 		}
 		switch it.Type {
@@ -270,6 +283,9 @@ func responsesMessage(r refuser, p string, it *openai.Item) (openai.Message, err
 		if err := r.extra(q, part.Extra.Keys()); err != nil {
 			return m, err
 		}
+		if err := refuseStrayItemPart(r, q, &part); err != nil {
+			return m, err
+		}
 		if it.Role == openai.RoleAssistant {
 			switch part.Type {
 			case openai.PartOutputText, openai.PartInputText:
@@ -320,6 +336,9 @@ func responsesToolOutput(r refuser, p string, c *openai.ItemContent) (*openai.Co
 	for j, part := range c.Parts {
 		q := at(p, j)
 		if err := r.extra(q, part.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		if err := refuseStrayItemPart(r, q, &part); err != nil {
 			return nil, err
 		}
 		if part.Type != openai.PartInputText {

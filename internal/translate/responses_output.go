@@ -122,6 +122,9 @@ func chatToResponses(req *openai.ResponsesRequest, resp *openai.ChatCompletion, 
 		return nil, &UnsupportedError{Field: "choices", Target: "OpenAI Responses", Reason: "a response has one output"}
 	}
 	out.Usage = chatUsageToResponses(resp.Usage)
+	if resp.ServiceTier != "" {
+		out.ServiceTier = resp.ServiceTier // the tier that served it, not the one asked for
+	}
 	out.Status = openai.StatusCompleted
 	if len(resp.Choices) == 0 {
 		return out, nil
@@ -132,7 +135,7 @@ func chatToResponses(req *openai.ResponsesRequest, resp *openai.ChatCompletion, 
 	if !wantsEncrypted(req) {
 		carried = nil
 	}
-	if text := deref(m.ReasoningContent); text != "" || carried != nil {
+	if text := deref(openAIReasoning(m.ReasoningContent, m.Extra)); text != "" || carried != nil {
 		item := openai.Item{Type: openai.ItemReasoning, ID: ids.id("rs", len(out.Output)), Summary: []openai.ItemPart{}}
 		if text != "" {
 			item.Summary = []openai.ItemPart{{Type: openai.PartSummaryText, Text: text}}

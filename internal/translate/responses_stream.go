@@ -88,12 +88,15 @@ func (s *OpenAIToResponsesStream) Chunk(c *openai.ChatCompletionChunk) ([]openai
 		return nil, nil
 	}
 	s.start()
+	if c.ServiceTier != "" {
+		s.resp.ServiceTier = c.ServiceTier // the served tier, in response.completed
+	}
 	for _, ch := range c.Choices {
 		if ch.Index != 0 {
 			return s.flush(), &StreamError{Type: "protocol", Message: "chunk with a choice other than the first"}
 		}
 		d := ch.Delta
-		if t := deref(d.ReasoningContent); t != "" {
+		if t := deref(openAIReasoning(d.ReasoningContent, d.Extra)); t != "" {
 			s.reasoningDelta(t)
 		}
 		if t := deref(d.Content); t != "" {

@@ -183,7 +183,8 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 	case resp.Body != nil && resp.Dialect == inference.DialectAnthropic:
 		b = inference.AppendSetString(nil, resp.Body, "model", req.Model)
 	case resp.Body != nil:
-		if b, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: id, Model: req.Model}); err != nil {
+		meta := translate.ResponseMeta{ID: id, Model: req.Model, StopSequences: translate.AnthropicStopSequences(req.Body)}
+		if b, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, meta); err != nil {
 			writeError(w, inference.AsError(err), h.opts.Clock.Now())
 			return
 		}
@@ -270,7 +271,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, call *gateway.Call, req *in
 		flush()
 	}
 	id := messageID(call.RequestID)
-	meta := translate.ResponseMeta{ID: id, Model: req.Model}
+	meta := translate.ResponseMeta{ID: id, Model: req.Model, StopSequences: translate.AnthropicStopSequences(req.Body)}
 	var tr *dialect.StreamTranslator
 	var held []translate.Event
 	var buf []byte

@@ -228,6 +228,28 @@ func checkInvokeContentType(r *http.Request) error {
 	return nil
 }
 
+// invokeHeaders are the InvokeModel request headers that ask the model for
+// something, with the value that asks for nothing (the default): the
+// gateway forwards the body only, so another value is refused rather than
+// silently not applied (docs/architecture.md, invariant 6).
+var invokeHeaders = []struct{ name, neutral, why string }{
+	{"X-Amzn-Bedrock-GuardrailIdentifier", "", "guardrails are not supported by this gateway"},
+	{"X-Amzn-Bedrock-GuardrailVersion", "", "guardrails are not supported by this gateway"},
+	{"X-Amzn-Bedrock-Trace", "DISABLED", "Bedrock traces (of guardrails) are not supported by this gateway"},
+	{"X-Amzn-Bedrock-PerformanceConfig-Latency", "standard", "latency-optimized inference is not supported by this gateway; send standard or leave it out"},
+}
+
+// checkInvokeHeaders refuses an InvokeModel request whose headers ask for
+// what the gateway does not carry, naming the header.
+func checkInvokeHeaders(h http.Header) error {
+	for _, ih := range invokeHeaders {
+		if v := h.Get(ih.name); v != "" && v != ih.neutral { // Get canonicalises the name
+			return invalid(ih.name + " " + strconv.Quote(auth.Truncate(v, maxQuoted)) + ": " + ih.why)
+		}
+	}
+	return nil
+}
+
 func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	call, out := h.serve(w, r, gateway.OpInvokeModel, false, decodeInvoke(r))
 	if out == nil {
@@ -237,7 +259,8 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 		body := resp.Body
 		if resp.Dialect != inference.DialectAnthropic && resp.Dialect != inference.DialectInvoke {
 			var err error
-			if body, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}); err != nil {
+			meta := translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model, StopSequences: translate.AnthropicStopSequences(call.Request.Body)}
+			if body, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, meta); err != nil {
 				writeError(w, inference.AsError(err))
 				return
 			}
@@ -259,11 +282,38 @@ func decodeInvoke(r *http.Request) decodeFunc {
 		if err := checkInvokeContentType(r); err != nil {
 			return &inference.Request{Model: model, Stream: stream}, err
 		}
-		if r.Header.Get("X-Amzn-Bedrock-Guardrailidentifier") != "" {
-			return &inference.Request{Model: model, Stream: stream}, invalid("guardrails (X-Amzn-Bedrock-GuardrailIdentifier) are not supported by this gateway")
+		if err := checkInvokeHeaders(r.Header); err != nil {
+			return &inference.Request{Model: model, Stream: stream}, err
 		}
-		return inference.PeekInvoke(model, body, stream)
+		req, err := inference.PeekInvoke(model, body, stream)
+		if err != nil {
+			return req, err
+		}
+		req.Metadata, err = invokeMetadata(r.Header)
+		return req, err
 	}
+}
+
+// headerRequestMetadata is InvokeModel's request metadata: a JSON object
+// of strings, for filtering invocation logs.
+const headerRequestMetadata = "X-Amzn-Bedrock-Request-Metadata"
+
+// invokeMetadata reads the request metadata header for the audit trail,
+// which records it as it records Converse's requestMetadata (the gateway
+// forwards InvokeModel's body, not its headers). nil when absent.
+func invokeMetadata(h http.Header) (map[string]string, error) {
+	v := h.Get(headerRequestMetadata)
+	if v == "" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(v), &m); err != nil || m == nil {
+		return nil, invalid(headerRequestMetadata + " must be a JSON object of strings")
+	}
+	if err := inference.ValidateMetadata(m); err != nil {
+		return nil, invalid(headerRequestMetadata + " " + auth.Truncate(err.Error(), maxQuoted))
+	}
+	return m, nil
 }
 
 // peekConverse reads what the gateway acts on from a Converse body.
@@ -321,7 +371,7 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	// sent, another dialect's translated to Anthropic's, each in a chunk;
 	// those that end the stream wait for the record.
 	rl := &relay{client: inference.DialectAnthropic, meta: func() translate.ResponseMeta {
-		return translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model}
+		return translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model, StopSequences: translate.AnthropicStopSequences(call.Request.Body)}
 	}}
 	stop := inference.StopEndTurn
 	started, inBlock := false, false

@@ -1,0 +1,227 @@
+package anthropic
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
+	"github.com/meridian-gateway/meridian/internal/mockllm"
+)
+
+// TestTranslatedMembersReachTheModelOrAreRefused: through the real front
+// end and gateway, a Messages body served by an OpenAI deployment (the
+// simulated model) either reaches the model with each member in its Chat
+// Completions form, or is refused with a 400 in Anthropic's error shape
+// naming the member (its JSON path), before any call to the model, in a
+// bounded body.
+func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-anthropic-fidelity"
+	got := make(chan []byte, 1)
+	model := mockllm.New(mockllm.Config{Received: func(_ string, body []byte) {
+		select {
+		case got <- body:
+		default:
+		}
+	}})
+	up := httptest.NewServer(model.Handler())
+	t.Cleanup(up.Close)
+	b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: up.URL + "/v1", Model: "up"})
+	t.Cleanup(func() { b.Close() })
+	mux := http.NewServeMux()
+	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	const user = `"model":"eu.m","max_tokens":64,"messages":[{"role":"user","content":`
+	tests := []struct {
+		name  string
+		body  string
+		field string   // the refused member, or "" when served
+		want  []string // substrings of the body the upstream receives
+	}{
+		{name: "stop sequences, user and tool choice carried",
+			body: `{` + user + `"hi"}],"stop_sequences":["END"],"metadata":{"user_id":"u-1"},"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"auto","disable_parallel_tool_use":true}}`,
+			want: []string{`"stop":["END"]`, `"user":"u-1"`, `"parallel_tool_calls":false`, `"tool_choice":"auto"`}},
+		{name: "a signature on a text block", body: `{` + user + `[{"type":"text","text":"hi","signature":"c2ln"}]}]}`,
+			field: "messages[0].content[0].signature"},
+		{name: "a url beside base64 data", body: `{` + user + `[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"aGk=","url":"https://example.com/a.png"}}]}]}`,
+			field: "messages[0].content[0].source.url"},
+		{name: "top_k", body: `{` + user + `"hi"}],"top_k":5}`, field: "top_k"},
+		{name: "a long unknown member", body: `{` + user + `"hi"}],"` + strings.Repeat("k", 1<<16) + `":1}`, field: strings.Repeat("k", 64)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("x-api-key", key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.field == "" {
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %.300s", resp.StatusCode, out)
+				}
+				sent := string(<-got)
+				for _, w := range tc.want {
+					if !strings.Contains(sent, w) {
+						t.Errorf("upstream received %s, lacking %s", sent, w)
+					}
+				}
+				return
+			}
+			var eb struct {
+				Type  string `json:"type"`
+				Error struct {
+					Type    string `json:"type"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if resp.StatusCode != 400 || json.Unmarshal(out, &eb) != nil || eb.Type != "error" || eb.Error.Type != "invalid_request_error" {
+				t.Fatalf("status %d %.300s, want a 400 invalid_request_error in Anthropic's error shape", resp.StatusCode, out)
+			}
+			if !strings.HasPrefix(eb.Error.Message, tc.field) {
+				t.Errorf("message %.200q does not name %.80s", eb.Error.Message, tc.field)
+			}
+			if len(out) > 1024 {
+				t.Errorf("error body of %d bytes echoes the request: %.200s", len(out), out)
+			}
+			select {
+			case sent := <-got:
+				t.Errorf("refused request reached the upstream: %.200s", sent)
+			default:
+			}
+		})
+	}
+}
+
+// TestPassThroughKeepsEveryMember: a Messages body served by a Claude
+// deployment on Bedrock reaches InvokeModel as the client sent it but for
+// model and stream (the URL and the operation carry them), with
+// anthropic_version set and the anthropic-beta header as anthropic_beta;
+// members this gateway does not know travel too, and the answer keeps its
+// own.
+func TestPassThroughKeepsEveryMember(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-anthropic-passthrough"
+	const answer = `{"id":"msg_up","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"hi","citations":[{"type":"char_location","cited_text":"h","document_index":0,"start_char_index":0,"end_char_index":1}]}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1,"cache_creation":{"ephemeral_1h_input_tokens":0},"service_tier":"standard"},"x_future":true}`
+	got := make(chan string, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(up.Close)
+	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "anthropic.claude-sonnet-4-5", Endpoint: up.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	mux := http.NewServeMux()
+	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	body := `{"model":"eu.m","max_tokens":16,"top_k":3,"inference_geo":"eu","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"h"},"citations":{"enabled":true},"cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"hi"}]}],"x_future":{"keep":[1,2]}}`
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-api-key", key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("anthropic-beta", "context-1m-2025-08-07")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %.300s", resp.StatusCode, out)
+	}
+	want := `{"anthropic_beta":["context-1m-2025-08-07"],"max_tokens":16,"top_k":3,"inference_geo":"eu","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"h"},"citations":{"enabled":true},"cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"hi"}]}],"x_future":{"keep":[1,2]},"anthropic_version":"bedrock-2023-05-31"}`
+	if sent := <-got; sent != want {
+		t.Errorf("upstream received\n%s\nwant\n%s", sent, want)
+	}
+	for _, member := range []string{`"x_future":true`, `"citations":[{`, `"cache_creation":`, `"service_tier":"standard"`} {
+		if !strings.Contains(string(out), member) {
+			t.Errorf("client received %s, lacking %s", out, member)
+		}
+	}
+}
+
+// TestStopSequenceThroughConverse: a Messages request served by a model
+// on Bedrock that is not Claude (translated to Converse) that stops on its
+// stop sequence answers stop_reason stop_sequence naming it, streamed or
+// not, though Converse does not say which sequence it was.
+func TestStopSequenceThroughConverse(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-anthropic-stop"
+	up := httptest.NewServer(mockllm.New(mockllm.Config{CompletionTokens: 12}).Handler())
+	t.Cleanup(up.Close)
+	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "amazon.nova-pro-v1:0", Endpoint: up.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	mux := http.NewServeMux()
+	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	post := func(body string) string {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("x-api-key", key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %.300s", resp.StatusCode, out)
+		}
+		return string(out)
+	}
+	body := func(extra string) string {
+		return `{"model":"eu.m","max_tokens":64` + extra + `,"messages":[{"role":"user","content":"Count to twelve."}]}`
+	}
+	var first struct {
+		Content []struct{ Text string }
+	}
+	if err := json.Unmarshal([]byte(post(body(""))), &first); err != nil || len(first.Content) == 0 {
+		t.Fatalf("first answer: %v", err)
+	}
+	words := strings.Fields(first.Content[0].Text)
+	if len(words) < 4 {
+		t.Fatalf("answer %q is too short to cut", first.Content[0].Text)
+	}
+	stop, _ := json.Marshal(" " + words[3])
+	want := `"stop_reason":"stop_sequence","stop_sequence":` + string(stop)
+	if got := post(body(`,"stop_sequences":[` + string(stop) + `]`)); !strings.Contains(got, want) {
+		t.Errorf("answer %s lacks %s", got, want)
+	}
+	if got := post(body(`,"stream":true,"stop_sequences":[` + string(stop) + `]`)); !strings.Contains(got, want) {
+		t.Errorf("stream %s lacks %s", got, want)
+	}
+}

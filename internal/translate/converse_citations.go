@@ -1,0 +1,159 @@
+package translate
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
+)
+
+// Citations in answers. A Converse model asked for citations (documents
+// with citations enabled) answers with citationsContent blocks: the
+// generated text and, for each claim, where in which source it comes from.
+// Anthropic's form of the same is a text block with citations. The
+// locations map one to one, as Bedrock documents them for Claude:
+//
+//	documentChar          char_location           (start/end character)
+//	documentPage          page_location           (start/end page number)
+//	documentChunk         content_block_location  (start/end block index)
+//	searchResultLocation  search_result_location  (result index, blocks)
+//
+// A web location has no Anthropic form without the search result's
+// encrypted index, so an answer citing one is refused rather than shown
+// without its sources.
+
+// converseCitations is a Converse citationsContent block.
+type converseCitations struct {
+	Content   []converseCitationText `json:"content"`
+	Citations []converseCitation     `json:"citations"`
+}
+
+// converseCitationText is a text piece of generated or cited content.
+type converseCitationText struct {
+	Text string `json:"text"`
+}
+
+// converseCitation is one Converse citation, or the citation of a
+// contentBlockDelta event (whose sourceContent holds text deltas).
+type converseCitation struct {
+	Title         *string                  `json:"title,omitempty"`
+	Source        *string                  `json:"source,omitempty"`
+	SourceContent []converseCitationText   `json:"sourceContent,omitempty"`
+	Location      converseCitationLocation `json:"location"`
+}
+
+// converseCitationLocation is a union: exactly one member is set.
+type converseCitationLocation struct {
+	DocumentChar         *converseSpan `json:"documentChar,omitempty"`
+	DocumentPage         *converseSpan `json:"documentPage,omitempty"`
+	DocumentChunk        *converseSpan `json:"documentChunk,omitempty"`
+	SearchResultLocation *converseSpan `json:"searchResultLocation,omitempty"`
+	Web                  *struct {
+		URL    string `json:"url,omitempty"`
+		Domain string `json:"domain,omitempty"`
+	} `json:"web,omitempty"`
+}
+
+// converseSpan is a location's range within a document or search result.
+type converseSpan struct {
+	DocumentIndex     *int64 `json:"documentIndex,omitempty"`
+	SearchResultIndex *int64 `json:"searchResultIndex,omitempty"`
+	Start             *int64 `json:"start,omitempty"`
+	End               *int64 `json:"end,omitempty"`
+}
+
+// anthropicCitation is one citation of a Messages text block (and the
+// citation of a citations_delta).
+type anthropicCitation struct {
+	Type              string  `json:"type"`
+	CitedText         string  `json:"cited_text"`
+	DocumentIndex     *int64  `json:"document_index,omitempty"`
+	DocumentTitle     *string `json:"document_title,omitempty"`
+	StartCharIndex    *int64  `json:"start_char_index,omitempty"`
+	EndCharIndex      *int64  `json:"end_char_index,omitempty"`
+	StartPageNumber   *int64  `json:"start_page_number,omitempty"`
+	EndPageNumber     *int64  `json:"end_page_number,omitempty"`
+	Source            *string `json:"source,omitempty"`
+	Title             *string `json:"title,omitempty"`
+	SearchResultIndex *int64  `json:"search_result_index,omitempty"`
+	StartBlockIndex   *int64  `json:"start_block_index,omitempty"`
+	EndBlockIndex     *int64  `json:"end_block_index,omitempty"`
+}
+
+// decodeStrict decodes raw into v, refusing members v does not declare:
+// a citation member this package does not know would otherwise be lost.
+func decodeStrict(raw json.RawMessage, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	return d.Decode(v)
+}
+
+// anthropicCitationFrom converts one Converse citation; ok is false for a
+// location Anthropic cannot express.
+func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
+	var cited strings.Builder
+	for _, s := range c.SourceContent {
+		cited.WriteString(s.Text)
+	}
+	out := anthropicCitation{CitedText: cited.String()}
+	l := c.Location
+	switch {
+	case l.DocumentChar != nil && l.DocumentChar.SearchResultIndex == nil:
+		out.Type, out.DocumentIndex, out.DocumentTitle = "char_location", l.DocumentChar.DocumentIndex, c.Title
+		out.StartCharIndex, out.EndCharIndex = l.DocumentChar.Start, l.DocumentChar.End
+	case l.DocumentPage != nil && l.DocumentPage.SearchResultIndex == nil:
+		out.Type, out.DocumentIndex, out.DocumentTitle = "page_location", l.DocumentPage.DocumentIndex, c.Title
+		out.StartPageNumber, out.EndPageNumber = l.DocumentPage.Start, l.DocumentPage.End
+	case l.DocumentChunk != nil && l.DocumentChunk.SearchResultIndex == nil:
+		out.Type, out.DocumentIndex, out.DocumentTitle = "content_block_location", l.DocumentChunk.DocumentIndex, c.Title
+		out.StartBlockIndex, out.EndBlockIndex = l.DocumentChunk.Start, l.DocumentChunk.End
+	case l.SearchResultLocation != nil && l.SearchResultLocation.DocumentIndex == nil:
+		out.Type, out.Source, out.Title = "search_result_location", c.Source, c.Title
+		out.SearchResultIndex, out.StartBlockIndex, out.EndBlockIndex = l.SearchResultLocation.SearchResultIndex, l.SearchResultLocation.Start, l.SearchResultLocation.End
+	default:
+		return out, false
+	}
+	if out.Type != "search_result_location" && c.Source != nil {
+		return out, false // a document citation has no source member to carry it
+	}
+	return out, true
+}
+
+// citationsBlock converts a Converse citationsContent block to a Messages
+// text block with its citations.
+func citationsBlock(r refuser, p string, raw json.RawMessage) (anthropic.Block, error) {
+	var cc converseCitations
+	if err := decodeStrict(raw, &cc); err != nil {
+		return anthropic.Block{}, r.because(p, "a citations block this gateway cannot read")
+	}
+	var text strings.Builder
+	for _, t := range cc.Content {
+		text.WriteString(t.Text)
+	}
+	cites := make([]anthropicCitation, 0, len(cc.Citations))
+	for i := range cc.Citations {
+		c, ok := anthropicCitationFrom(&cc.Citations[i])
+		if !ok {
+			return anthropic.Block{}, r.because(at(p+".citations", i)+".location", "a citation location with no Messages form")
+		}
+		cites = append(cites, c)
+	}
+	b, _ := json.Marshal(cites)
+	return anthropic.Block{Type: anthropic.BlockText, Text: text.String(), Citations: b}, nil
+}
+
+// citationDelta converts the citation of a Converse contentBlockDelta to
+// the citation of a Messages citations_delta.
+func citationDelta(raw json.RawMessage) (json.RawMessage, error) {
+	var c converseCitation
+	if err := decodeStrict(raw, &c); err != nil {
+		return nil, &StreamError{Type: "unsupported", Message: "a citation this gateway cannot read"}
+	}
+	ac, ok := anthropicCitationFrom(&c)
+	if !ok {
+		return nil, &StreamError{Type: "unsupported", Message: "a citation location with no Messages form"}
+	}
+	b, _ := json.Marshal(ac)
+	return b, nil
+}
