@@ -729,13 +729,15 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) error {
 func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) (err error) {
 	g.metrics.InFlight.Dec()
 	rec.Latency = g.now().Sub(rec.Started)
+	// The record must not be lost because the client went away. One
+	// detached context serves the recorder and the observers.
+	dctx := context.WithoutCancel(ctx)
 	if g.recorder != nil {
-		// The record must not be lost because the client went away.
-		if err = g.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+		if err = g.recorder.Record(dctx, rec); err != nil {
 			g.logUnrecorded(rec, err)
 		}
 	}
-	g.observeAnswer(ctx, rec)
+	g.observeDetached(ctx, dctx, rec)
 	sent := rec.Status
 	if err != nil && withheld {
 		sent = statusOf(inference.AsError(err))

@@ -226,11 +226,21 @@ func (g *Gateway) observeAnswer(ctx context.Context, rec *Record) {
 	if g.observer == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	if a, ok := ctx.Value(afterAnswerKey{}).(*AfterAnswer); ok && a.put(observation{ctx, g, rec}) {
+	g.observeDetached(ctx, context.WithoutCancel(ctx), rec)
+}
+
+// observeDetached is observeAnswer with the request's context detached from
+// its cancellation already (dctx, which the observers get). The
+// AfterAnswer is looked up in ctx: a Value call on the standard library's
+// detached context allocates (it boxes itself), one on ctx does not.
+func (g *Gateway) observeDetached(ctx, dctx context.Context, rec *Record) {
+	if g.observer == nil {
 		return
 	}
-	g.deliver(ctx, rec)
+	if a, ok := ctx.Value(afterAnswerKey{}).(*AfterAnswer); ok && a.put(observation{dctx, g, rec}) {
+		return
+	}
+	g.deliver(dctx, rec)
 }
 
 // deliver records rec with the observer, logging its error.
