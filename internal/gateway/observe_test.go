@@ -281,3 +281,127 @@ func TestObservingWaitWithNothingPutOff(t *testing.T) {
 		t.Fatalf("%d timers, want none", c.Timers())
 	}
 }
+
+// TestRunLater: RunLater returns while the observers still run (on the
+// Observing's worker), readers' Waits wait for them, and the observations
+// of the requests handed over meanwhile follow in order. Close runs what
+// is queued and ends the worker; a RunLater after it runs on its caller.
+func TestRunLater(t *testing.T) {
+	h := newPathHarness(t)
+	obs := &gatedObserver{entered: make(chan string, 4), gate: make(chan struct{})}
+	h.g.observer = obs
+	o := NewObserving(nil)
+
+	ctx, first := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "first"})
+	first.RunLater() // returns although the observer is held
+	if id := <-obs.entered; id != "first" {
+		t.Fatalf("observer entered for %q, want first", id)
+	}
+	ctx, second := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "second"})
+	second.RunLater()
+	// Nothing put off: runs at once, queues nothing.
+	_, none := o.Begin(t.Context())
+	none.RunLater()
+
+	waited := make(chan struct{})
+	go func() {
+		o.Wait()
+		close(waited)
+	}()
+	waitForWaiter(t, o)
+	select {
+	case <-waited:
+		t.Fatal("Wait returned while observations handed to the worker were held")
+	default:
+	}
+	close(obs.gate)
+	<-waited
+	if got := obs.seen(); len(got) != 2 || got[0] != "first" || got[1] != "second" {
+		t.Fatalf("observed %v, want [first second]", got)
+	}
+
+	ctx, queued := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "queued"})
+	queued.RunLater()
+	o.Close()
+	if got := obs.seen(); len(got) != 3 || got[2] != "queued" {
+		t.Fatalf("observed %v after Close, want the queued request last", got)
+	}
+	ctx, late := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "late"})
+	late.RunLater()
+	if got := obs.seen(); len(got) != 4 || got[3] != "late" {
+		t.Fatalf("observed %v, want the request after Close run by its caller", got)
+	}
+	o.Close() // again: nothing to do
+	// Later observations of a request that ran are delivered at once.
+	h.g.observeAnswer(ctx, &Record{RequestID: "after"})
+	if got := obs.seen(); len(got) != 5 || got[4] != "after" {
+		t.Fatalf("observed %v, want the observation after RunLater at once", got)
+	}
+}
+
+// TestRunLaterQueueFull: when the worker's queue is full, RunLater runs
+// the observations on its caller rather than queue without bound.
+func TestRunLaterQueueFull(t *testing.T) {
+	h := newPathHarness(t)
+	obs := &gatedObserver{entered: make(chan string, observeQueue+2), gate: make(chan struct{})}
+	h.g.observer = obs
+	o := NewObserving(nil)
+	defer o.Close()
+	ctx, held := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "held"})
+	held.RunLater()
+	<-obs.entered // the worker is held: the queue fills
+	for range observeQueue {
+		ctx, a := o.Begin(t.Context())
+		h.g.observeAnswer(ctx, &Record{RequestID: "queued"})
+		a.RunLater()
+	}
+	ctx, over := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "over"})
+	ran := make(chan struct{})
+	go func() {
+		over.RunLater()
+		close(ran)
+	}()
+	if id := <-obs.entered; id != "over" {
+		t.Fatalf("observer entered for %q, want the request beyond the queue, on its caller", id)
+	}
+	close(obs.gate)
+	<-ran
+	o.Wait()
+	if got := len(obs.seen()); got != observeQueue+2 {
+		t.Fatalf("observed %d requests, want %d", got, observeQueue+2)
+	}
+}
+
+// TestObservationAllocs pins what putting a request's observation off
+// costs: Begin (the context and the AfterAnswer, one allocation), the
+// observation and its hold (none), the timer that bounds the delay (two:
+// the timer and its function), and Run (none). It was seven.
+func TestObservationAllocs(t *testing.T) {
+	h := newPathHarness(t)
+	h.g.observer = &countingObserver{}
+	o := NewObserving(nil)
+	rec := &Record{RequestID: "r"}
+	ctx := t.Context()
+	n := testing.AllocsPerRun(100, func() {
+		rctx, a := o.Begin(ctx)
+		h.g.observeDetached(rctx, ctx, rec)
+		a.Run()
+	})
+	if n > 3 {
+		t.Errorf("Begin, put and Run allocate %v times, want at most 3", n)
+	}
+}
+
+// countingObserver counts the records it hears of.
+type countingObserver struct{ n int }
+
+func (o *countingObserver) Record(context.Context, *Record) error {
+	o.n++
+	return nil
+}

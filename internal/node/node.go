@@ -684,6 +684,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close audit trail: %w", err))
 		}
 	}
+	// The handlers have returned; their observations run before the
+	// telemetry's last export.
+	n.observing.Close()
 	if err := n.otel.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush telemetry: %w", err))
 	}

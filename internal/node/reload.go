@@ -110,24 +110,15 @@ func (n *Node) serveClient(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveObserved serves r with h, and lets the observers hear of the
-// request once its answer is out (see gateway.Observing): the answer is
-// flushed first when that completes it, so that a client has its answer
-// without waiting for the metrics, traces and live view.
+// request once its answer is out (see gateway.Observing): the handler
+// returns without waiting for them (AfterAnswer.RunLater hands them to the
+// node's observing worker), so that the answer ends (a chunked answer's
+// last chunk, an HTTP/2 stream's end) and the connection reads its next
+// request without waiting for the metrics, traces and live view.
 func (n *Node) serveObserved(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	ctx, after := n.observing.Begin(r.Context())
-	defer after.Run() // even if h panics: readers wait for it
+	defer after.RunLater() // even if h panics: readers wait for it
 	h.ServeHTTP(w, r.WithContext(ctx))
-	if after.Pending() && completeOnFlush(w, r) {
-		http.NewResponseController(w).Flush()
-	}
-}
-
-// completeOnFlush reports whether flushing w before the handler returns
-// gives the client the whole answer: over HTTP/1 with a Content-Length. A
-// chunked answer ends, and an HTTP/2 stream closes, only once the handler
-// returns, and an answer without a length would turn chunked.
-func completeOnFlush(w http.ResponseWriter, r *http.Request) bool {
-	return r.ProtoMajor == 1 && w.Header().Get("Content-Length") != ""
 }
 
 // trackLink counts a link request (a forwarded job, a state fetch) in the
