@@ -106,7 +106,7 @@ type generationKey struct{}
 func (n *Node) serveClient(w http.ResponseWriter, r *http.Request) {
 	g := n.enter()
 	defer g.leave()
-	n.serveObserved(w, r, g.client)
+	n.serveObserved(r.Context(), w, r, g.client)
 }
 
 // serveObserved serves r with h, and lets the observers hear of the
@@ -115,8 +115,11 @@ func (n *Node) serveClient(w http.ResponseWriter, r *http.Request) {
 // node's observing worker), so that the answer ends (a chunked answer's
 // last chunk, an HTTP/2 stream's end) and the connection reads its next
 // request without waiting for the metrics, traces and live view.
-func (n *Node) serveObserved(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	ctx, after := n.observing.Begin(r.Context())
+//
+// ctx is r's context, or one derived from it with values of its own (one
+// copy of the request carries both).
+func (n *Node) serveObserved(ctx context.Context, w http.ResponseWriter, r *http.Request, h http.Handler) {
+	ctx, after := n.observing.Begin(ctx)
 	defer after.RunLater() // even if h panics: readers wait for it
 	h.ServeHTTP(w, r.WithContext(ctx))
 }
@@ -127,7 +130,7 @@ func (n *Node) trackLink(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := n.enter()
 		defer g.leave()
-		n.serveObserved(w, r.WithContext(context.WithValue(r.Context(), generationKey{}, g)), h)
+		n.serveObserved(context.WithValue(r.Context(), generationKey{}, g), w, r, h)
 	})
 }
 
