@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -32,7 +33,8 @@ func (r *countingReservation) Header() http.Header { return nil }
 // TestRequestPathAllocs pins steps of every request that used to allocate
 // for nothing: settling a reservation (a context with a timer of its own,
 // though the reservation bounds its own wait), reading the caller's
-// queue budget (a header key canonicalised per request).
+// queue budget (a header key canonicalised per request), the status label
+// of the request metrics (strconv.Itoa of a code above 99).
 func TestRequestPathAllocs(t *testing.T) {
 	res := &countingReservation{}
 	usage := &inference.Usage{InputTokens: 3, OutputTokens: 5}
@@ -45,6 +47,7 @@ func TestRequestPathAllocs(t *testing.T) {
 		{"settle/commit", func() { settle(res, usage) }},
 		{"settle/release", func() { settle(res, nil) }},
 		{"MaxQueueWait", func() { MaxQueueWait(h) }},
+		{"statusLabel", func() { _ = statusLabel(200) + statusLabel(429) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if n := testing.AllocsPerRun(100, tc.f); n != 0 {
@@ -54,6 +57,11 @@ func TestRequestPathAllocs(t *testing.T) {
 	}
 	if res.commits == 0 || res.releases == 0 || res.cancelled {
 		t.Errorf("settle: %d commits, %d releases, cancellable context %v; want both called, never cancellable", res.commits, res.releases, res.cancelled)
+	}
+	for _, c := range []int{0, 99, 100, 200, 429, 599, 600, 1000, -1} {
+		if got, want := statusLabel(c), strconv.Itoa(c); got != want {
+			t.Errorf("statusLabel(%d) = %q, want %q", c, got, want)
+		}
 	}
 	if got := MaxQueueWait(h); got.String() != "250ms" {
 		t.Errorf("MaxQueueWait = %v, want 250ms", got)
