@@ -207,21 +207,29 @@ func (o *Observing) runWorker(work <-chan *AfterAnswer, done chan<- struct{}) {
 	}
 }
 
-// Close runs the observations handed to the worker and not yet run, then
-// ends the worker; a RunLater after Close runs on its caller. It may be
-// called more than once. The node closes its Observing once its listeners
-// have drained, before its telemetry's last export.
-func (o *Observing) Close() {
+// Close lets the worker run the observations handed to it and not yet run,
+// then end, and waits for that until ctx ends (an observer that never
+// returns must not hold a node's shutdown; the worker then ends once it
+// does), returning ctx's error in that case. A RunLater after Close runs
+// on its caller. It may be called more than once; a later call does not
+// wait. The node closes its Observing once its listeners have drained,
+// before its telemetry's last export.
+func (o *Observing) Close(ctx context.Context) error {
 	o.workerMu.Lock()
 	work, done := o.work, o.workerDone
 	already := o.closed
 	o.closed, o.work = true, nil
 	o.workerMu.Unlock()
 	if already || work == nil {
-		return
+		return nil
 	}
 	close(work)
-	<-done
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Begin starts a request whose observations may be put off until its answer

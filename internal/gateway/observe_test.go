@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"testing"
@@ -325,7 +326,9 @@ func TestRunLater(t *testing.T) {
 	ctx, queued := o.Begin(t.Context())
 	h.g.observeAnswer(ctx, &Record{RequestID: "queued"})
 	queued.RunLater()
-	o.Close()
+	if err := o.Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
 	if got := obs.seen(); len(got) != 3 || got[2] != "queued" {
 		t.Fatalf("observed %v after Close, want the queued request last", got)
 	}
@@ -335,7 +338,9 @@ func TestRunLater(t *testing.T) {
 	if got := obs.seen(); len(got) != 4 || got[3] != "late" {
 		t.Fatalf("observed %v, want the request after Close run by its caller", got)
 	}
-	o.Close() // again: nothing to do
+	if err := o.Close(t.Context()); err != nil { // again: nothing to do
+		t.Fatalf("second Close: %v", err)
+	}
 	// Later observations of a request that ran are delivered at once.
 	h.g.observeAnswer(ctx, &Record{RequestID: "after"})
 	if got := obs.seen(); len(got) != 5 || got[4] != "after" {
@@ -350,7 +355,7 @@ func TestRunLaterQueueFull(t *testing.T) {
 	obs := &gatedObserver{entered: make(chan string, observeQueue+2), gate: make(chan struct{})}
 	h.g.observer = obs
 	o := NewObserving(nil)
-	defer o.Close()
+	defer o.Close(context.Background())
 	ctx, held := o.Begin(t.Context())
 	h.g.observeAnswer(ctx, &Record{RequestID: "held"})
 	held.RunLater()
@@ -404,4 +409,28 @@ type countingObserver struct{ n int }
 func (o *countingObserver) Record(context.Context, *Record) error {
 	o.n++
 	return nil
+}
+
+// TestObservingCloseIsBounded: Close waits for an observer that never
+// returns only as long as its context allows; the worker ends once the
+// observer does.
+func TestObservingCloseIsBounded(t *testing.T) {
+	h := newPathHarness(t)
+	obs := &gatedObserver{entered: make(chan string, 1), gate: make(chan struct{})}
+	h.g.observer = obs
+	o := NewObserving(nil)
+	ctx, stuck := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "stuck"})
+	stuck.RunLater()
+	<-obs.entered
+	cctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := o.Close(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close with a held observer and an ended context = %v, want context.Canceled", err)
+	}
+	close(obs.gate)
+	o.Wait() // the stuck observation ends and releases its hold
+	if got := obs.seen(); len(got) != 1 || got[0] != "stuck" {
+		t.Fatalf("observed %v, want [stuck]", got)
+	}
 }

@@ -686,7 +686,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	// The handlers have returned; their observations run before the
 	// telemetry's last export.
-	n.observing.Close()
+	if err := n.observing.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("wait for observers: %w", err))
+	}
 	if err := n.otel.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush telemetry: %w", err))
 	}
