@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -380,7 +381,17 @@ func (g *Gateway) observeDetached(ctx, dctx context.Context, rec *Record) {
 }
 
 // deliver records rec with the observer, logging its error.
+//
+// An observer that panics is logged and the request goes on: observers run
+// after the answer, on the observing worker or a timer's goroutine, where
+// no net/http recovery contains a panic, and a description of an answer
+// must not take the node down (nor keep the request's hold on readers).
 func (g *Gateway) deliver(ctx context.Context, rec *Record) {
+	defer func() {
+		if p := recover(); p != nil {
+			g.log.Error("an observer panicked", telemetry.AttrRequestID, rec.RequestID, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	if err := g.observer.Record(ctx, rec); err != nil {
 		g.log.Warn("an observer did not take a request", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
 	}

@@ -434,3 +434,40 @@ func TestObservingCloseIsBounded(t *testing.T) {
 		t.Fatalf("observed %v, want [stuck]", got)
 	}
 }
+
+// panickyObserver panics on the request named boom and records the rest.
+type panickyObserver struct{ countingObserver }
+
+func (o *panickyObserver) Record(ctx context.Context, rec *Record) error {
+	if rec.RequestID == "boom" {
+		panic("observer bug")
+	}
+	return o.countingObserver.Record(ctx, rec)
+}
+
+// TestObserverPanicIsContained: an observer that panics on the worker
+// takes neither the worker nor the node down, and its request's hold is
+// released (a reader does not wait for it).
+func TestObserverPanicIsContained(t *testing.T) {
+	h := newPathHarness(t)
+	obs := &panickyObserver{}
+	h.g.observer = obs
+	o := NewObserving(nil)
+	defer o.Close(context.Background())
+	for _, id := range []string{"boom", "ok"} {
+		ctx, a := o.Begin(t.Context())
+		h.g.observeAnswer(ctx, &Record{RequestID: id})
+		a.RunLater()
+	}
+	o.Wait()
+	if o.Waiting() {
+		t.Fatal("a Wait is still waiting")
+	}
+	// The worker ran "ok" after the panic; Close waits for it.
+	if err := o.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if obs.n != 1 {
+		t.Errorf("the observer took %d requests after the panic, want 1", obs.n)
+	}
+}
