@@ -243,16 +243,27 @@ type recordingStream struct {
 	rec     *Record
 	gotText bool
 	ended   bool
-	count   delivered
-	text    strings.Builder
-	once    sync.Once
+	// count is what the stream delivered: the trackedStream's it wraps
+	// (which sees the same events: each event's text is then measured
+	// once, not twice), else own.
+	count *delivered
+	own   delivered
+	text  strings.Builder
+	once  sync.Once
 	// receipt is set when the stream's answer carries a receipt.
 	receipt *streamReceipt
 }
 
 func (g *Gateway) recordingStream(ctx context.Context, s inference.Stream, rec *Record, req *inference.Request) inference.Stream {
 	rec.Status = 200
-	return &recordingStream{Stream: s, g: g, ctx: ctx, rec: rec, count: delivered{input: req.EstimatedInputTokens()}}
+	rs := &recordingStream{Stream: s, g: g, ctx: ctx, rec: rec}
+	if ts, ok := s.(*trackedStream); ok {
+		rs.count = &ts.count
+	} else {
+		rs.own = delivered{input: req.EstimatedInputTokens()}
+		rs.count = &rs.own
+	}
+	return rs
 }
 
 // Ready implements inference.Readier.
@@ -262,7 +273,9 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 	ev, err := s.Stream.Recv()
 	switch {
 	case err == nil:
-		s.count.see(ev)
+		if s.count == &s.own {
+			s.count.see(ev)
+		}
 		if ev.Kind == inference.EventDelta {
 			if !s.gotText {
 				s.gotText = true

@@ -729,18 +729,20 @@ func (g *Gateway) finish(ctx context.Context, rec *Record) error {
 func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) (err error) {
 	g.metrics.InFlight.Dec()
 	rec.Latency = g.now().Sub(rec.Started)
+	// The record must not be lost because the client went away. One
+	// detached context serves the recorder and the observers.
+	dctx := context.WithoutCancel(ctx)
 	if g.recorder != nil {
-		// The record must not be lost because the client went away.
-		if err = g.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+		if err = g.recorder.Record(dctx, rec); err != nil {
 			g.logUnrecorded(rec, err)
 		}
 	}
-	g.observeAnswer(ctx, rec)
+	g.observeDetached(ctx, dctx, rec)
 	sent := rec.Status
 	if err != nil && withheld {
 		sent = statusOf(inference.AsError(err))
 	}
-	status := strconv.Itoa(sent)
+	status := statusLabel(sent)
 	label := telemetry.ProfileLabel(g.Catalog(), rec.ProfileID)
 	if rec.Side == "destination" {
 		g.metrics.Forwarded.WithLabelValues(rec.SourceRegion, label, status).Inc()
@@ -766,6 +768,25 @@ func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) 
 			telemetry.AttrStatus, sent, telemetry.AttrDuration, rec.Latency, "side", rec.Side, "service_tier", rec.ServiceTier)
 	}
 	return err
+}
+
+// statusLabels are the status label values of the codes HTTP defines,
+// made once: strconv.Itoa allocates for any number above 99, so once per
+// request for every metric labelled with its status.
+var statusLabels = func() (l [600]string) {
+	for c := 100; c < len(l); c++ {
+		l[c] = strconv.Itoa(c)
+	}
+	return l
+}()
+
+// statusLabel returns code in decimal, without allocating for codes in
+// [100, 600).
+func statusLabel(code int) string {
+	if code >= 100 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }
 
 // isNil reports whether a is nil or a typed nil pointer: an Authorizer

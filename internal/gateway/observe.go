@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -32,6 +33,11 @@ const maxObserveDelay = time.Second
 // slow: a reader then goes on without that request rather than stall.
 const maxObserveWait = 2 * time.Second
 
+// observeQueue bounds the answered requests waiting for the observing
+// worker (see AfterAnswer.RunLater); beyond it, a handler runs its
+// observations itself, which slows the requests that outpace the observers.
+const observeQueue = 1024
+
 // Observing orders a node's put-off observations with the readers of the
 // observers. The zero value is not usable: use [NewObserving].
 //
@@ -52,6 +58,13 @@ type Observing struct {
 	// idle[s], when set, is closed once pending[s] falls to zero: a Wait
 	// is waiting for slot s.
 	idle [2]chan struct{}
+
+	// The worker runs the observations handed over by RunLater, one
+	// request after another. It starts with the first, and Close ends it.
+	workerMu   sync.RWMutex // closed, and the start of the worker
+	closed     bool
+	work       chan *AfterAnswer // nil until the worker starts
+	workerDone chan struct{}
 }
 
 // NewObserving returns an Observing whose Wait is bounded on c (nil: the
@@ -139,17 +152,117 @@ func (o *Observing) Waiting() bool {
 	return o.idle[0] != nil || o.idle[1] != nil
 }
 
+// handOver gives a to the worker, starting it if need be; false when the
+// queue is full or o is closed (the caller then runs a itself).
+func (o *Observing) handOver(a *AfterAnswer) bool {
+	for range 2 {
+		if sent, started := o.send(a); started {
+			return sent
+		}
+		if !o.startWorker() {
+			return false
+		}
+	}
+	return false
+}
+
+// send queues a for the worker; started is false when the worker has not
+// started (nor o closed). The send holds the read lock, so that Close
+// closes the queue only once no send is in flight.
+func (o *Observing) send(a *AfterAnswer) (sent, started bool) {
+	o.workerMu.RLock()
+	defer o.workerMu.RUnlock()
+	if o.closed {
+		return false, true
+	}
+	if o.work == nil {
+		return false, false
+	}
+	select {
+	case o.work <- a:
+		return true, true
+	default:
+		return false, true
+	}
+}
+
+// startWorker starts the worker unless it runs; false once o is closed.
+func (o *Observing) startWorker() bool {
+	o.workerMu.Lock()
+	defer o.workerMu.Unlock()
+	if o.closed {
+		return false
+	}
+	if o.work == nil {
+		o.work, o.workerDone = make(chan *AfterAnswer, observeQueue), make(chan struct{})
+		go o.runWorker(o.work, o.workerDone)
+	}
+	return true
+}
+
+// runWorker runs the requests handed over until Close closes work.
+func (o *Observing) runWorker(work <-chan *AfterAnswer, done chan<- struct{}) {
+	defer close(done)
+	for a := range work {
+		a.Run()
+	}
+}
+
+// Close lets the worker run the observations handed to it and not yet run,
+// then end, and waits for that until ctx ends (an observer that never
+// returns must not hold a node's shutdown; the worker then ends once it
+// does), returning ctx's error in that case. A RunLater after Close runs
+// on its caller. It may be called more than once; a later call does not
+// wait. The node closes its Observing once its listeners have drained,
+// before its telemetry's last export.
+func (o *Observing) Close(ctx context.Context) error {
+	o.workerMu.Lock()
+	work, done := o.work, o.workerDone
+	already := o.closed
+	o.closed, o.work = true, nil
+	o.workerMu.Unlock()
+	if already || work == nil {
+		return nil
+	}
+	close(work)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Begin starts a request whose observations may be put off until its answer
 // is out: ctx carries the returned AfterAnswer to the gateway, and the
-// caller must call its Run once the answer is written (or the handler has
-// returned): until then, readers' Waits wait for it. Run also runs by
-// itself maxObserveDelay after the first observation was put off.
+// caller must call its Run or RunLater once the answer is written (or the
+// handler has returned): until then, readers' Waits wait for it. Run also
+// runs by itself maxObserveDelay after the first observation was put off.
+//
+// The context and the AfterAnswer are one allocation.
 func (o *Observing) Begin(ctx context.Context) (context.Context, *AfterAnswer) {
-	a := &AfterAnswer{o: o}
-	return context.WithValue(ctx, afterAnswerKey{}, a), a
+	c := &answerContext{Context: ctx}
+	c.a.o = o
+	return c, &c.a
 }
 
 type afterAnswerKey struct{}
+
+// answerContext is a request's context carrying its AfterAnswer (as
+// context.WithValue would, without a second allocation).
+type answerContext struct {
+	context.Context
+	a AfterAnswer
+}
+
+// Value returns the AfterAnswer for afterAnswerKey, the parent's values
+// otherwise.
+func (c *answerContext) Value(key any) any {
+	if key == (afterAnswerKey{}) {
+		return &c.a
+	}
+	return c.Context.Value(key)
+}
 
 // AfterAnswer holds one request's observations until its answer is out.
 type AfterAnswer struct {
@@ -160,7 +273,12 @@ type AfterAnswer struct {
 	// for those put off after a Wait gave the first up.
 	epochs []uint64
 	obs    []observation
-	stop   func() bool // stops the timer that runs Run after maxObserveDelay
+	timer  clock.Timer // runs Run after maxObserveDelay
+	// The first hold and observation, kept without an allocation of
+	// their own (a request has one observation, two when forwarded back
+	// to its own region).
+	epoch0 [1]uint64
+	obs0   [1]observation
 }
 
 // observation is one record for a gateway's observer, with the context it
@@ -183,10 +301,16 @@ func (a *AfterAnswer) put(ob observation) bool {
 		last = a.epochs[n-1]
 	}
 	if e, added := a.o.hold(last, len(a.epochs) > 0); added {
+		if a.epochs == nil {
+			a.epochs = a.epoch0[:0]
+		}
 		a.epochs = append(a.epochs, e)
 	}
-	if a.stop == nil {
-		a.stop = a.o.clock.AfterFunc(maxObserveDelay, a.Run)
+	if a.timer == nil {
+		a.timer = a.o.clock.AfterFuncTimer(maxObserveDelay, a.Run)
+	}
+	if a.obs == nil {
+		a.obs = a.obs0[:0]
 	}
 	a.obs = append(a.obs, ob)
 	return true
@@ -204,18 +328,31 @@ func (a *AfterAnswer) Pending() bool {
 // concurrently (its timer and the node).
 func (a *AfterAnswer) Run() {
 	a.mu.Lock()
-	obs, epochs, stop := a.obs, a.epochs, a.stop
-	a.obs, a.epochs, a.stop, a.done = nil, nil, nil, true
+	obs, epochs, timer := a.obs, a.epochs, a.timer
+	a.obs, a.epochs, a.timer, a.done = nil, nil, nil, true
 	a.mu.Unlock()
-	if stop != nil {
-		stop()
+	if timer != nil {
+		timer.Stop()
 	}
-	for _, ob := range obs {
+	for i, ob := range obs {
 		ob.g.deliver(ob.ctx, ob.rec)
+		obs[i] = observation{} // the request's context and record may go
 	}
 	for _, e := range epochs {
 		a.o.release(e)
 	}
+}
+
+// RunLater is Run on the Observing's worker: the caller (the handler of
+// the request, whose return ends a chunked answer and lets the connection
+// read its next request) need not wait for the observers. Readers' Waits
+// still wait for these observations. With nothing put off, or when the
+// worker's queue is full or the Observing closed, it is Run.
+func (a *AfterAnswer) RunLater() {
+	if a.Pending() && a.o.handOver(a) {
+		return
+	}
+	a.Run()
 }
 
 // observeAnswer gives rec to the observers: after the answer when the request's
@@ -226,15 +363,35 @@ func (g *Gateway) observeAnswer(ctx context.Context, rec *Record) {
 	if g.observer == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	if a, ok := ctx.Value(afterAnswerKey{}).(*AfterAnswer); ok && a.put(observation{ctx, g, rec}) {
+	g.observeDetached(ctx, context.WithoutCancel(ctx), rec)
+}
+
+// observeDetached is observeAnswer with the request's context detached from
+// its cancellation already (dctx, which the observers get). The
+// AfterAnswer is looked up in ctx: a Value call on the standard library's
+// detached context allocates (it boxes itself), one on ctx does not.
+func (g *Gateway) observeDetached(ctx, dctx context.Context, rec *Record) {
+	if g.observer == nil {
 		return
 	}
-	g.deliver(ctx, rec)
+	if a, ok := ctx.Value(afterAnswerKey{}).(*AfterAnswer); ok && a.put(observation{dctx, g, rec}) {
+		return
+	}
+	g.deliver(dctx, rec)
 }
 
 // deliver records rec with the observer, logging its error.
+//
+// An observer that panics is logged and the request goes on: observers run
+// after the answer, on the observing worker or a timer's goroutine, where
+// no net/http recovery contains a panic, and a description of an answer
+// must not take the node down (nor keep the request's hold on readers).
 func (g *Gateway) deliver(ctx context.Context, rec *Record) {
+	defer func() {
+		if p := recover(); p != nil {
+			g.log.Error("an observer panicked", telemetry.AttrRequestID, rec.RequestID, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	if err := g.observer.Record(ctx, rec); err != nil {
 		g.log.Warn("an observer did not take a request", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"testing"
@@ -279,5 +280,194 @@ func TestObservingWaitWithNothingPutOff(t *testing.T) {
 	none.Wait() // a nil Observing waits for nothing
 	if c.Timers() != 0 {
 		t.Fatalf("%d timers, want none", c.Timers())
+	}
+}
+
+// TestRunLater: RunLater returns while the observers still run (on the
+// Observing's worker), readers' Waits wait for them, and the observations
+// of the requests handed over meanwhile follow in order. Close runs what
+// is queued and ends the worker; a RunLater after it runs on its caller.
+func TestRunLater(t *testing.T) {
+	h := newPathHarness(t)
+	obs := &gatedObserver{entered: make(chan string, 4), gate: make(chan struct{})}
+	h.g.observer = obs
+	o := NewObserving(nil)
+
+	ctx, first := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "first"})
+	first.RunLater() // returns although the observer is held
+	if id := <-obs.entered; id != "first" {
+		t.Fatalf("observer entered for %q, want first", id)
+	}
+	ctx, second := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "second"})
+	second.RunLater()
+	// Nothing put off: runs at once, queues nothing.
+	_, none := o.Begin(t.Context())
+	none.RunLater()
+
+	waited := make(chan struct{})
+	go func() {
+		o.Wait()
+		close(waited)
+	}()
+	waitForWaiter(t, o)
+	select {
+	case <-waited:
+		t.Fatal("Wait returned while observations handed to the worker were held")
+	default:
+	}
+	close(obs.gate)
+	<-waited
+	if got := obs.seen(); len(got) != 2 || got[0] != "first" || got[1] != "second" {
+		t.Fatalf("observed %v, want [first second]", got)
+	}
+
+	ctx, queued := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "queued"})
+	queued.RunLater()
+	if err := o.Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := obs.seen(); len(got) != 3 || got[2] != "queued" {
+		t.Fatalf("observed %v after Close, want the queued request last", got)
+	}
+	ctx, late := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "late"})
+	late.RunLater()
+	if got := obs.seen(); len(got) != 4 || got[3] != "late" {
+		t.Fatalf("observed %v, want the request after Close run by its caller", got)
+	}
+	if err := o.Close(t.Context()); err != nil { // again: nothing to do
+		t.Fatalf("second Close: %v", err)
+	}
+	// Later observations of a request that ran are delivered at once.
+	h.g.observeAnswer(ctx, &Record{RequestID: "after"})
+	if got := obs.seen(); len(got) != 5 || got[4] != "after" {
+		t.Fatalf("observed %v, want the observation after RunLater at once", got)
+	}
+}
+
+// TestRunLaterQueueFull: when the worker's queue is full, RunLater runs
+// the observations on its caller rather than queue without bound.
+func TestRunLaterQueueFull(t *testing.T) {
+	h := newPathHarness(t)
+	obs := &gatedObserver{entered: make(chan string, observeQueue+2), gate: make(chan struct{})}
+	h.g.observer = obs
+	o := NewObserving(nil)
+	defer o.Close(context.Background())
+	ctx, held := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "held"})
+	held.RunLater()
+	<-obs.entered // the worker is held: the queue fills
+	for range observeQueue {
+		ctx, a := o.Begin(t.Context())
+		h.g.observeAnswer(ctx, &Record{RequestID: "queued"})
+		a.RunLater()
+	}
+	ctx, over := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "over"})
+	ran := make(chan struct{})
+	go func() {
+		over.RunLater()
+		close(ran)
+	}()
+	if id := <-obs.entered; id != "over" {
+		t.Fatalf("observer entered for %q, want the request beyond the queue, on its caller", id)
+	}
+	close(obs.gate)
+	<-ran
+	o.Wait()
+	if got := len(obs.seen()); got != observeQueue+2 {
+		t.Fatalf("observed %d requests, want %d", got, observeQueue+2)
+	}
+}
+
+// TestObservationAllocs pins what putting a request's observation off
+// costs: Begin (the context and the AfterAnswer, one allocation), the
+// observation and its hold (none), the timer that bounds the delay (two:
+// the timer and its function), and Run (none). It was seven.
+func TestObservationAllocs(t *testing.T) {
+	h := newPathHarness(t)
+	h.g.observer = &countingObserver{}
+	o := NewObserving(nil)
+	rec := &Record{RequestID: "r"}
+	ctx := t.Context()
+	n := testing.AllocsPerRun(100, func() {
+		rctx, a := o.Begin(ctx)
+		h.g.observeDetached(rctx, ctx, rec)
+		a.Run()
+	})
+	if n > 3 {
+		t.Errorf("Begin, put and Run allocate %v times, want at most 3", n)
+	}
+}
+
+// countingObserver counts the records it hears of.
+type countingObserver struct{ n int }
+
+func (o *countingObserver) Record(context.Context, *Record) error {
+	o.n++
+	return nil
+}
+
+// TestObservingCloseIsBounded: Close waits for an observer that never
+// returns only as long as its context allows; the worker ends once the
+// observer does.
+func TestObservingCloseIsBounded(t *testing.T) {
+	h := newPathHarness(t)
+	obs := &gatedObserver{entered: make(chan string, 1), gate: make(chan struct{})}
+	h.g.observer = obs
+	o := NewObserving(nil)
+	ctx, stuck := o.Begin(t.Context())
+	h.g.observeAnswer(ctx, &Record{RequestID: "stuck"})
+	stuck.RunLater()
+	<-obs.entered
+	cctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := o.Close(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close with a held observer and an ended context = %v, want context.Canceled", err)
+	}
+	close(obs.gate)
+	o.Wait() // the stuck observation ends and releases its hold
+	if got := obs.seen(); len(got) != 1 || got[0] != "stuck" {
+		t.Fatalf("observed %v, want [stuck]", got)
+	}
+}
+
+// panickyObserver panics on the request named boom and records the rest.
+type panickyObserver struct{ countingObserver }
+
+func (o *panickyObserver) Record(ctx context.Context, rec *Record) error {
+	if rec.RequestID == "boom" {
+		panic("observer bug")
+	}
+	return o.countingObserver.Record(ctx, rec)
+}
+
+// TestObserverPanicIsContained: an observer that panics on the worker
+// takes neither the worker nor the node down, and its request's hold is
+// released (a reader does not wait for it).
+func TestObserverPanicIsContained(t *testing.T) {
+	h := newPathHarness(t)
+	obs := &panickyObserver{}
+	h.g.observer = obs
+	o := NewObserving(nil)
+	defer o.Close(context.Background())
+	for _, id := range []string{"boom", "ok"} {
+		ctx, a := o.Begin(t.Context())
+		h.g.observeAnswer(ctx, &Record{RequestID: id})
+		a.RunLater()
+	}
+	o.Wait()
+	if o.Waiting() {
+		t.Fatal("a Wait is still waiting")
+	}
+	// The worker ran "ok" after the panic; Close waits for it.
+	if err := o.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if obs.n != 1 {
+		t.Errorf("the observer took %d requests after the panic, want 1", obs.n)
 	}
 }

@@ -20,6 +20,10 @@ import (
 // budget.
 const HeaderMaxQueueWait = "x-meridian-max-queue-wait"
 
+// maxQueueWaitKey is HeaderMaxQueueWait in canonical form: Header.Get
+// allocates to canonicalise any other, on every request.
+var maxQueueWaitKey = http.CanonicalHeaderKey(HeaderMaxQueueWait)
+
 // NoQueueWait is the [Call.MaxQueueWait] of a caller that does not want to
 // wait at all.
 const NoQueueWait time.Duration = -1
@@ -28,7 +32,7 @@ const NoQueueWait time.Duration = -1
 // 0 when absent or not a valid duration (the configured budget applies),
 // [NoQueueWait] for "0".
 func MaxQueueWait(h http.Header) time.Duration {
-	d, ok := ParseMaxQueueWait(h.Get(HeaderMaxQueueWait))
+	d, ok := ParseMaxQueueWait(h.Get(maxQueueWaitKey))
 	if !ok {
 		return 0
 	}

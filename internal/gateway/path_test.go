@@ -452,3 +452,43 @@ func TestRejectClipsRecordedModel(t *testing.T) {
 		t.Errorf("recorded model of %d bytes, want it clipped", len(rec.Model))
 	}
 }
+
+// TestStreamCountedOnce: the recording stream that records a stream's
+// usage shares the count of the tracked stream under it (which settles the
+// quota with it), local and forwarded alike: each event's text is measured
+// once, and the record and the settlement cannot disagree.
+func TestStreamCountedOnce(t *testing.T) {
+	t.Parallel()
+	for _, model := range []string{"n", "eu.m"} { // n: local only; eu.m: either region
+		h := newPathHarness(t)
+		cut := func(ctx context.Context, _ *inference.Request) (inference.Stream, error) {
+			s := newFakeStream(ctx, false, streamEvents()...)
+			s.end = &inference.Error{Kind: inference.KindUpstream, Message: "cut off"}
+			return s, nil
+		}
+		h.local.stream, h.remote.stream = cut, cut
+		out, err := h.g.Invoke(t.Context(), h.call("once", model, true))
+		if err != nil {
+			t.Fatalf("%s: Invoke: %v", model, err)
+		}
+		rs, ok := out.Stream.(*recordingStream)
+		if !ok {
+			t.Fatalf("%s: Invoke's stream is a %T, want *recordingStream", model, out.Stream)
+		}
+		ts, ok := rs.Stream.(*trackedStream)
+		if !ok || rs.count != &ts.count {
+			t.Fatalf("%s: the recording stream (over a %T) keeps a count of its own", model, rs.Stream)
+		}
+		for {
+			if _, err := out.Stream.Recv(); err != nil {
+				break
+			}
+		}
+		out.Stream.Close()
+		rec := h.recorder.last(t)
+		st := h.quota.settlements()
+		if got := st[len(st)-1]; got.release || got.actual != int64(rec.Usage.Total()) || rec.Usage.OutputTokens != 30 {
+			t.Errorf("%s: settled %+v, recorded usage %+v; want both 30 output tokens", model, got, rec.Usage)
+		}
+	}
+}

@@ -216,24 +216,29 @@ func causeOf(r policy.Result, action, resource string) *DenyCause {
 	return &DenyCause{Decision: r.Decision, Statement: r.Statement, Guardrail: r.Guardrail, Action: action, Resource: resource}
 }
 
+// fillContext fills c, just Reset, for in. The global keys are added
+// rather than set: each is added once, and no tag key (every one has a tag
+// prefix) can be one of them, so Set's search for an earlier value would
+// find none. Tags are set: two tag keys that differ only in case are one
+// context key.
 func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzInput) {
 	p := in.Principal
-	c.Set(policy.KeyUsername, p.Username)
-	c.Set(policy.KeyUserID, p.ID)
+	c.Add(policy.KeyUsername, p.Username)
+	c.Add(policy.KeyUserID, p.ID)
 	for _, t := range s.tags {
 		c.Set(t[0], t[1])
 	}
 	c.SetCurrentTime(in.Now)
-	c.Set(policy.KeySecureTransport, strconv.FormatBool(in.SecureTransport))
+	c.Add(policy.KeySecureTransport, strconv.FormatBool(in.SecureTransport))
 	if ip, err := netip.ParseAddr(in.SourceIP); err == nil {
 		v := in.SourceIP // ParseAddr takes IPv4 in its one canonical form only
 		if !ip.Is4() {
 			v = ip.Unmap().String()
 		}
-		c.Set(policy.KeySourceIP, v)
+		c.Add(policy.KeySourceIP, v)
 	}
-	c.Set(policy.KeySourceRegion, in.Source)
-	c.Set(policy.KeyGeography, a.geoOf[in.Source])
+	c.Add(policy.KeySourceRegion, in.Source)
+	c.Add(policy.KeyGeography, a.geoOf[in.Source])
 	for k, v := range in.RequestTags {
 		c.Set(policy.PrefixRequestTag+k, v)
 		c.Add(policy.KeyTagKeys, k)

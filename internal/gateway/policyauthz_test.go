@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/policy"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
@@ -206,5 +208,78 @@ func TestAuthorizeInvokeAllocs(t *testing.T) {
 	// source region and its region-less ARN: two more.
 	if n := testing.AllocsPerRun(100, func() { a.AuthorizeInvoke(in) }); n != 3 {
 		t.Errorf("AuthorizeInvoke: %v allocations, want 3", n)
+	}
+}
+
+// BenchmarkAuthorizeInvoke is one invoke decision as the gateway makes it
+// (the context filled, the policies evaluated), for a global profile.
+func BenchmarkAuthorizeInvoke(b *testing.B) {
+	cfg, err := topology.Parse([]byte(authzTopology), "authz.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := NewPolicyAuthorizer(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cat, err := profile.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := cat.Resolve("us-east-1", "global.m")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, _ := auth.New(cfg)
+	principal, _ := p.Principal("global")
+	in := AuthzInput{Principal: principal, Source: "us-east-1", Resolution: res, SourceIP: "192.0.2.1", Now: time.Unix(1.7e9, 0)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.AuthorizeInvoke(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestFillContextMatchesSet: the context fillContext builds (global keys
+// added, tags set) is the one setting every key builds, with principal
+// tags that differ only in case, request and resource tags, and an
+// IPv4-mapped source address.
+func TestFillContextMatchesSet(t *testing.T) {
+	a := &PolicyAuthorizer{geoOf: map[string]string{"eu-west-1": "eu"}}
+	s := &subject{tags: [][2]string{{policy.PrefixPrincipalTag + "team", "a"}, {policy.PrefixPrincipalTag + "Team", "b"}, {policy.PrefixPrincipalTag + "cost", "c"}}}
+	in := AuthzInput{Principal: auth.Principal{ID: "p1", Username: "alice"}, Source: "eu-west-1", SourceIP: "::ffff:192.0.2.1",
+		SecureTransport: true, Now: time.Unix(1.7e9, 0), RequestTags: map[string]string{"env": "prod"},
+		Resolution: &profile.Resolution{Profile: &profile.Profile{Type: profile.Application, Tags: map[string]string{"owner": "x"}}}}
+	got := &policy.Context{}
+	a.fillContext(got, s, in)
+
+	want := &policy.Context{}
+	want.Set(policy.KeyUsername, in.Principal.Username)
+	want.Set(policy.KeyUserID, in.Principal.ID)
+	for _, tag := range s.tags {
+		want.Set(tag[0], tag[1])
+	}
+	want.SetCurrentTime(in.Now)
+	want.Set(policy.KeySecureTransport, "true")
+	want.Set(policy.KeySourceIP, "192.0.2.1")
+	want.Set(policy.KeySourceRegion, in.Source)
+	want.Set(policy.KeyGeography, "eu")
+	for k, v := range in.RequestTags {
+		want.Set(policy.PrefixRequestTag+k, v)
+		want.Add(policy.KeyTagKeys, k)
+	}
+	for k, v := range in.Resolution.Profile.Tags {
+		want.Set(policy.PrefixResourceTag+k, v)
+	}
+	type kv struct{ k, v string }
+	collect := func(c *policy.Context) (out []kv) {
+		for k, v := range c.All() {
+			out = append(out, kv{k, v})
+		}
+		return out
+	}
+	if g, w := collect(got), collect(want); !slices.Equal(g, w) {
+		t.Errorf("fillContext built\n%v\nwant\n%v", g, w)
 	}
 }

@@ -119,7 +119,7 @@ func observeTier(m *telemetry.Metrics, rec *Record, status int) {
 	if tier == "" {
 		tier = inference.TierDefault.String()
 	}
-	m.TierRequests.WithLabelValues(tier, strconv.Itoa(status)).Inc()
+	m.TierRequests.WithLabelValues(tier, statusLabel(status)).Inc()
 	if status == 200 && rec.TTFT > 0 {
 		m.TierTTFT.WithLabelValues(tier).Observe(rec.TTFT.Seconds())
 	}

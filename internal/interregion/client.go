@@ -84,6 +84,8 @@ type Client struct {
 type peer struct {
 	Peer
 	base string
+	// invokeURL is base+PathInvoke, made once.
+	invokeURL string
 	// pooled sends non-streaming forwards, and streams streams, over the
 	// HTTP/1.1 pool, overflowing to the data lanes (answerPool); streams
 	// take fewer of its connections (streamConnsPerPeer). control carries
@@ -145,6 +147,7 @@ func NewClient(opts ClientOptions) *Client {
 			}
 		}
 		pr := &peer{Peer: p, base: scheme + "://" + p.Addr, healthy: true, lastOK: opts.Clock.Now()}
+		pr.invokeURL = pr.base + PathInvoke
 		pr.lanes = newLanes(opts, cfg, &pr.heard)
 		pr.ctl = newTransport(opts, cfg, false)
 		// Probes and pushes are bounded by their own contexts; this is
@@ -373,7 +376,7 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.p.base+PathInvoke, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.p.invokeURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}

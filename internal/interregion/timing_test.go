@@ -45,10 +45,26 @@ func TestTimingRoundTrip(t *testing.T) {
 	if got := parseTiming(h.Get(HeaderTiming)); got == nil || *got != want {
 		t.Errorf("parseTiming(%q) = %+v, want %+v", h.Get(HeaderTiming), got, want)
 	}
+	if v, want := h.Get(HeaderTiming), "total=812081000;upstream=812000000"; v != want {
+		t.Errorf("%s = %q, want %q", HeaderTiming, v, want)
+	}
+	if http.CanonicalHeaderKey(HeaderTiming) != HeaderTiming {
+		t.Errorf("HeaderTiming %q is not canonical: setTiming would set a key Get never finds", HeaderTiming)
+	}
 	h = http.Header{}
 	setTiming(h, nil)
 	if v := h.Get(HeaderTiming); v != "" {
 		t.Errorf("no overhead: %s = %q, want unset", HeaderTiming, v)
+	}
+}
+
+// TestSetTimingAllocs: the destination's timing header costs its value and
+// the value's slice, nothing more.
+func TestSetTimingAllocs(t *testing.T) {
+	h := http.Header{}
+	o := dispatch.LocalOverhead(812*time.Millisecond, 800*time.Millisecond)
+	if n := testing.AllocsPerRun(100, func() { setTiming(h, o) }); n > 2 {
+		t.Errorf("setTiming allocates %v times, want at most 2 (the value and its slice)", n)
 	}
 }
 

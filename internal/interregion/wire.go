@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -179,8 +180,20 @@ func legacyBody(req *inference.Request) ([]byte, error) {
 const ContentTypeClientBody = "application/vnd.meridian.client-body+json"
 
 func bodyContentType(d inference.Dialect) string {
-	return ContentTypeClientBody + "; dialect=" + d.String()
+	if int(d) < len(bodyContentTypes) {
+		return bodyContentTypes[d]
+	}
+	return clientBodyPrefix + d.String()
 }
+
+// bodyContentTypes are bodyContentType's values, made once rather than
+// concatenated per forwarded request.
+var bodyContentTypes = func() (ts [8]string) {
+	for d := range ts {
+		ts[d] = clientBodyPrefix + inference.Dialect(d).String()
+	}
+	return ts
+}()
 
 // requestOf reads a forwarded body: the client's, peeked at as the
 // source's front end did (in the dialect of the operation, or of the
@@ -189,7 +202,7 @@ func bodyContentType(d inference.Dialect) string {
 // The request's model is what the caller named: the profile id for the
 // Bedrock operations (their model travels in the URL, not the body).
 func requestOf(contentType, op, profileID, model string, body []byte) (*inference.Request, error) {
-	mt, params, _ := mime.ParseMediaType(contentType)
+	mt, dialect, streamParam := clientBodyParams(contentType)
 	if mt != ContentTypeClientBody {
 		var req inference.Request
 		if err := json.Unmarshal(body, &req); err != nil {
@@ -199,17 +212,50 @@ func requestOf(contentType, op, profileID, model string, body []byte) (*inferenc
 	}
 	d := dialectOf(op, model, body)
 	if op == "" {
-		if pd, ok := inference.ParseDialect(params["dialect"]); ok {
+		if pd, ok := inference.ParseDialect(dialect); ok {
 			d = pd
 		}
 	}
-	stream := op == opConverseStream || op == opInvokeStream || (op == opMessages && params["stream"] == "true")
+	stream := op == opConverseStream || op == opInvokeStream || (op == opMessages && streamParam == "true")
 	req, err := inference.Peek(d, profileID, body, stream)
 	if err != nil {
 		e := inference.AsError(err)
 		return nil, &inference.Error{Kind: inference.KindInvalidRequest, Message: "malformed forwarded request: " + e.Message, Param: e.Param, Err: err}
 	}
 	return req, nil
+}
+
+// clientBodyPrefix is what bodyContentType writes before the dialect.
+const clientBodyPrefix = ContentTypeClientBody + "; dialect="
+
+// clientBodyParams returns contentType's media type and the parameters
+// requestOf reads (dialect, stream), as mime.ParseMediaType gives them.
+// The form bodyContentType writes (a dialect that is a plain token) is read
+// without it: its parameter map and lower-casing cost two allocations per
+// forwarded request. Any other form goes through it.
+func clientBodyParams(contentType string) (mt, dialect, stream string) {
+	if rest, ok := strings.CutPrefix(contentType, clientBodyPrefix); ok && plainToken(rest) {
+		return ContentTypeClientBody, rest, ""
+	}
+	mt, params, _ := mime.ParseMediaType(contentType)
+	return mt, params["dialect"], params["stream"]
+}
+
+// plainToken reports whether s is a non-empty run of ASCII letters,
+// digits, '-', '.' and '_': a parameter value mime.ParseMediaType returns
+// as it is written.
+func plainToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // wireError is an error as it crosses the link.

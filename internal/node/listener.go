@@ -169,7 +169,10 @@ func (a *admission) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rc := http.NewResponseController(w)
+		// The request's admission state, its body and its response
+		// controller in one allocation.
+		st := &admitted{rc: *http.NewResponseController(w)}
+		rc := &st.rc
 		if a.bodyTimeout > 0 {
 			// Not every ResponseWriter supports deadlines (tests' recorders);
 			// without one the body is still bounded by its size.
@@ -179,16 +182,25 @@ func (a *admission) wrap(next http.Handler) http.Handler {
 		if err != nil {
 			ip = r.RemoteAddr
 		}
-		p := &pending{a: a, ip: ip, charge: a.charge(r.ContentLength), header: w.Header(), conn: conn}
+		p := &st.p
+		*p = pending{a: a, ip: ip, charge: a.charge(r.ContentLength), header: w.Header(), conn: conn}
 		// Until the request authenticates, its answer closes the
 		// connection: net/http would otherwise drain up to 256 KiB of an
 		// unread body to reuse it.
 		p.header.Set("Connection", "close")
 		r = r.WithContext(auth.OnAuthenticated(r.Context(), p.authenticated))
-		r.Body = &admittedBody{ReadCloser: r.Body, p: p, rc: rc}
+		st.body = admittedBody{ReadCloser: r.Body, p: p, rc: rc}
+		r.Body = &st.body
 		defer p.done()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// admitted is what admission keeps for a request with a body.
+type admitted struct {
+	p    pending
+	body admittedBody
+	rc   http.ResponseController
 }
 
 // pending is the admission state of one request.

@@ -692,6 +692,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close audit trail: %w", err))
 		}
 	}
+	// The handlers have returned; their observations run before the
+	// telemetry's last export.
+	if err := n.observing.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("wait for observers: %w", err))
+	}
 	if err := n.otel.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush telemetry: %w", err))
 	}

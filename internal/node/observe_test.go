@@ -51,7 +51,8 @@ func (o *gatedObserver) hold() (release func()) {
 // answer while the observers of the nodes that served it (the source's
 // and, for a forwarded request, the destination's) still run; the live
 // view and the telemetry flush, read right after, wait for them and find
-// the request.
+// the request. A stream too: its last chunk (and, forwarded, the end of
+// its stream on the link) does not wait for the observers.
 func TestAnswerGoesOutBeforeObservers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a two-region cluster")
@@ -62,10 +63,13 @@ func TestAnswerGoesOutBeforeObservers(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, source string
+		stream       bool
 		held         []*gatedObserver // the observers that hear of the request
 	}{
-		{"local", "eu-west-1", []*gatedObserver{west}},
-		{"forwarded", "eu-central-1", []*gatedObserver{central, west}},
+		{"local", "eu-west-1", false, []*gatedObserver{west}},
+		{"forwarded", "eu-central-1", false, []*gatedObserver{central, west}},
+		{"local stream", "eu-west-1", true, []*gatedObserver{west}},
+		{"forwarded stream", "eu-central-1", true, []*gatedObserver{central, west}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var releases []func()
@@ -79,7 +83,7 @@ func TestAnswerGoesOutBeforeObservers(t *testing.T) {
 			}
 			answers := make(chan answer, 1)
 			go func() {
-				status, h, body := c.post(tc.source, chatBody("eu.demo.chat-small", false), c.key)
+				status, h, body := c.post(tc.source, chatBody("eu.demo.chat-small", tc.stream), c.key)
 				answers <- answer{status, h, body}
 			}()
 			var a answer

@@ -106,28 +106,22 @@ type generationKey struct{}
 func (n *Node) serveClient(w http.ResponseWriter, r *http.Request) {
 	g := n.enter()
 	defer g.leave()
-	n.serveObserved(w, r, g.client)
+	n.serveObserved(r.Context(), w, r, g.client)
 }
 
 // serveObserved serves r with h, and lets the observers hear of the
-// request once its answer is out (see gateway.Observing): the answer is
-// flushed first when that completes it, so that a client has its answer
-// without waiting for the metrics, traces and live view.
-func (n *Node) serveObserved(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	ctx, after := n.observing.Begin(r.Context())
-	defer after.Run() // even if h panics: readers wait for it
+// request once its answer is out (see gateway.Observing): the handler
+// returns without waiting for them (AfterAnswer.RunLater hands them to the
+// node's observing worker), so that the answer ends (a chunked answer's
+// last chunk, an HTTP/2 stream's end) and the connection reads its next
+// request without waiting for the metrics, traces and live view.
+//
+// ctx is r's context, or one derived from it with values of its own (one
+// copy of the request carries both).
+func (n *Node) serveObserved(ctx context.Context, w http.ResponseWriter, r *http.Request, h http.Handler) {
+	ctx, after := n.observing.Begin(ctx)
+	defer after.RunLater() // even if h panics: readers wait for it
 	h.ServeHTTP(w, r.WithContext(ctx))
-	if after.Pending() && completeOnFlush(w, r) {
-		http.NewResponseController(w).Flush()
-	}
-}
-
-// completeOnFlush reports whether flushing w before the handler returns
-// gives the client the whole answer: over HTTP/1 with a Content-Length. A
-// chunked answer ends, and an HTTP/2 stream closes, only once the handler
-// returns, and an answer without a length would turn chunked.
-func completeOnFlush(w http.ResponseWriter, r *http.Request) bool {
-	return r.ProtoMajor == 1 && w.Header().Get("Content-Length") != ""
 }
 
 // trackLink counts a link request (a forwarded job, a state fetch) in the
@@ -136,7 +130,7 @@ func (n *Node) trackLink(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := n.enter()
 		defer g.leave()
-		n.serveObserved(w, r.WithContext(context.WithValue(r.Context(), generationKey{}, g)), h)
+		n.serveObserved(context.WithValue(r.Context(), generationKey{}, g), w, r, h)
 	})
 }
 

@@ -86,10 +86,22 @@ func operationName(op string) (name string, ok bool) {
 		gateway.OpCreateInferenceProfile, gateway.OpDeleteInferenceProfile:
 		return "", false
 	}
-	if strings.Contains(strings.ToLower(op), "embed") {
+	if containsFold(op, "embed") {
 		return "embeddings", true
 	}
 	return "chat", true
+}
+
+// containsFold reports whether s contains substr (lower-case ASCII)
+// without regard to ASCII case; unlike strings.ToLower, it allocates
+// nothing for an operation name with capitals.
+func containsFold(s, substr string) bool {
+	for i := 0; i+len(substr) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(substr)], substr) {
+			return true
+		}
+	}
+	return false
 }
 
 // providerName is gen_ai.provider.name for a backend type.
@@ -113,8 +125,12 @@ type providerCache struct {
 
 type providerMap struct {
 	cfg *topology.Config
-	m   map[string]string
+	m   map[deploymentKey]string
 }
+
+// deploymentKey names a deployment by region and model: a key built by
+// concatenation would allocate per lookup once longer than 32 bytes.
+type deploymentKey struct{ region, model string }
 
 // of returns the provider serving model in region, or "".
 func (c *providerCache) of(cfg *topology.Config, region, model string) string {
@@ -123,13 +139,13 @@ func (c *providerCache) of(cfg *topology.Config, region, model string) string {
 	}
 	pm := c.p.Load()
 	if pm == nil || pm.cfg != cfg {
-		pm = &providerMap{cfg: cfg, m: make(map[string]string, len(cfg.Deployments))}
+		pm = &providerMap{cfg: cfg, m: make(map[deploymentKey]string, len(cfg.Deployments))}
 		for _, d := range cfg.Deployments {
-			pm.m[d.Key()] = providerName(d.Backend.Type)
+			pm.m[deploymentKey{d.Region, d.Model}] = providerName(d.Backend.Type)
 		}
 		c.p.Store(pm)
 	}
-	return pm.m[region+"/"+model]
+	return pm.m[deploymentKey{region, model}]
 }
 
 // failed reports whether a record is a failure, and its error.type: the
