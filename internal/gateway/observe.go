@@ -349,11 +349,16 @@ func (a *AfterAnswer) Run() {
 // still wait for these observations. With nothing put off, or when the
 // worker's queue is full or the Observing closed, it is Run.
 func (a *AfterAnswer) RunLater() {
-	if a.Pending() && a.o.handOver(a) {
-		return
+	if !a.HandOver() {
+		a.Run()
 	}
-	a.Run()
 }
+
+// HandOver gives the observations put off to the Observing's worker and
+// reports whether it took them. With nothing put off, a full queue or a
+// closed Observing it reports false: the caller is to call Run (after
+// flushing its answer, when that completes it).
+func (a *AfterAnswer) HandOver() bool { return a.Pending() && a.o.handOver(a) }
 
 // observeAnswer gives rec to the observers: after the answer when the request's
 // context carries an AfterAnswer (see Observing.Begin), at once otherwise.

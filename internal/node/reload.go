@@ -118,10 +118,30 @@ func (n *Node) serveClient(w http.ResponseWriter, r *http.Request) {
 //
 // ctx is r's context, or one derived from it with values of its own (one
 // copy of the request carries both).
+//
+// When the worker cannot take them (its queue is full, the node is
+// shutting down), the observers run here, after an answer that a flush
+// completes is flushed, so that its client still need not wait for them.
 func (n *Node) serveObserved(ctx context.Context, w http.ResponseWriter, r *http.Request, h http.Handler) {
 	ctx, after := n.observing.Begin(ctx)
-	defer after.RunLater() // even if h panics: readers wait for it
+	handed := false
+	defer func() {
+		if !handed {
+			after.Run() // even if h panics: readers wait for it
+		}
+	}()
 	h.ServeHTTP(w, r.WithContext(ctx))
+	if handed = after.HandOver(); !handed && after.Pending() && completeOnFlush(w, r) {
+		http.NewResponseController(w).Flush()
+	}
+}
+
+// completeOnFlush reports whether flushing w before the handler returns
+// gives the client the whole answer: over HTTP/1 with a Content-Length. A
+// chunked answer ends, and an HTTP/2 stream closes, only once the handler
+// returns, and an answer without a length would turn chunked.
+func completeOnFlush(w http.ResponseWriter, r *http.Request) bool {
+	return r.ProtoMajor == 1 && w.Header().Get("Content-Length") != ""
 }
 
 // trackLink counts a link request (a forwarded job, a state fetch) in the

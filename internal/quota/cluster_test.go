@@ -604,6 +604,9 @@ func TestNewRedisCluster(t *testing.T) {
 			t.Fatalf("NewRedis(%q) = %v", tc.url, err)
 		}
 		o := r.client.(*redis.ClusterClient).Options()
+		if !o.ContextTimeoutEnabled {
+			t.Errorf("NewRedis(%q): context deadlines are not applied to commands", tc.url)
+		}
 		if !slices.Equal(o.Addrs, tc.addrs) || o.Password != tc.password || o.DialTimeout != tc.dial || o.ReadTimeout != time.Second || o.DialerRetries != 1 {
 			t.Errorf("NewRedis(%q): addrs %v, password %q, dial %v, read %v, dial attempts %d; want %v, %q, %v, 1s, 1",
 				tc.url, o.Addrs, o.Password, o.DialTimeout, o.ReadTimeout, o.DialerRetries, tc.addrs, tc.password, tc.dial)
@@ -622,6 +625,9 @@ func TestNewRedisCluster(t *testing.T) {
 	sc, ok := r.client.(*redis.Client)
 	if !ok || r.prefix != "eu:" {
 		t.Fatalf("single server: client %T, prefix %q; want *redis.Client and \"eu:\"", r.client, r.prefix)
+	}
+	if !sc.Options().ContextTimeoutEnabled {
+		t.Error("single server: context deadlines are not applied to commands")
 	}
 	if o := sc.Options(); o.DB != 2 || o.DialTimeout != time.Second || o.ReadTimeout != time.Second || o.WriteTimeout != time.Second || o.DialerRetries != 1 {
 		t.Errorf("single server: db %d, time-outs %v/%v/%v, dial attempts %d; want 2, 1s each, 1", o.DB, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.DialerRetries)

@@ -46,7 +46,11 @@ const DefaultKeyPrefix = "meridian:"
 // It does not contact the server; use [Redis.Ping] for that. Timeouts not
 // set in the URL (dial_timeout, read_timeout, write_timeout query
 // parameters) default to 1s, so that a server that is down is noticed
-// quickly.
+// quickly. A command also ends at its context's deadline (go-redis
+// ignores deadlines unless told otherwise), so that settling a reservation
+// is bounded even when the URL turns the socket time-outs off
+// (read_timeout=-1) and the server stops answering without closing the
+// connection.
 func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -58,6 +62,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 			return nil, fmt.Errorf("parse quota.redis.url: %w", err)
 		}
 		dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
+		opt.ContextTimeoutEnabled = true
 		return &Redis{client: redis.NewClusterClient(opt), prefix: prefix}, nil
 	}
 	opt, err := redis.ParseURL(cfg.URL)
@@ -65,6 +70,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		return nil, fmt.Errorf("parse quota.redis.url: %w", err)
 	}
 	dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
+	opt.ContextTimeoutEnabled = true
 	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
 }
 

@@ -51,3 +51,47 @@ func TestGenAIMetricValues(t *testing.T) {
 		}
 	}
 }
+
+// TestSampledRequestIsAnExemplar: a traced, sampled request's duration is
+// recorded with its trace id as the histogram's exemplar, so a latency
+// bucket links to a trace; an unsampled request leaves none.
+func TestSampledRequestIsAnExemplar(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		traceparent string
+		want        string // the exemplar's trace id; "" for none
+	}{
+		{"sampled", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"not sampled", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tel, _, reg := newTest(t, 1, false)
+			ctx := arrive(t, tel, tc.traceparent)
+			if err := tel.Record(ctx, served("source")); err != nil {
+				t.Fatal(err)
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, mf := range mfs {
+				if mf.GetName() != "gen_ai_server_request_duration_seconds" {
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					for _, b := range m.GetHistogram().GetBucket() {
+						for _, l := range b.GetExemplar().GetLabel() {
+							if l.GetName() == "trace_id" {
+								got = l.GetValue()
+							}
+						}
+					}
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("exemplar trace id %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -25,7 +25,7 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 		return nil
 	}
 	if rec.Side == "source" {
-		t.recordMetrics(rec, op)
+		t.recordMetrics(t.exemplarContext(ctx), rec, op)
 	}
 	// A caller that did not authenticate could otherwise have every one
 	// of its refused requests traced (its traceparent says "sampled"),
@@ -39,7 +39,10 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 
 // recordMetrics records the GenAI histograms of a request that entered in
 // this region (a forwarded request is counted once, at its source).
-func (t *Telemetry) recordMetrics(rec *gateway.Record, op string) {
+//
+// ctx carries at most the request's sampled span, for the histograms'
+// exemplars (see exemplarContext).
+func (t *Telemetry) recordMetrics(ctx context.Context, rec *gateway.Record, op string) {
 	k := seriesKey{op: op, model: rec.Model, served: rec.Status == 200, source: rec.SourceRegion, inference: rec.InferenceRegion,
 		route: telemetry.RouteLabel(rec.Route)}
 	if t.topology != nil {
@@ -50,13 +53,6 @@ func (t *Telemetry) recordMetrics(rec *gateway.Record, op string) {
 	}
 	k.errType, _ = failed(rec)
 	s := t.series.of(k)
-	// The instruments get no request context: the SDK reads one only for
-	// its exemplars (the OpenTelemetry span in it), and the request path
-	// puts none there (the request's spans are written after it, see
-	// recordSpans). Walking a request's context chain four times, with an
-	// allocation each time when it ends in context.WithoutCancel's, was
-	// most of a request's metrics cost in a node.
-	ctx := context.Background()
 	t.inst.duration.Record(ctx, rec.Latency.Seconds(), s.duration...)
 	if u := rec.Usage; u.InputTokens > 0 || u.OutputTokens > 0 {
 		t.inst.tokens.Record(ctx, float64(u.InputTokens), s.input...)
@@ -209,4 +205,22 @@ func contentAttrs(rec *gateway.Record) []attribute.KeyValue {
 		}
 	}
 	return out
+}
+
+// exemplarContext is the context the histograms record with: the SDK reads
+// one only for its exemplars (the OpenTelemetry span in it). The request
+// path puts no OpenTelemetry span in a request's context (its spans are
+// written after it, see recordSpans), so the request's own span, when
+// traced and sampled, is put in an empty context: a measurement then links
+// to its trace. Otherwise the empty context: walking a request's context
+// chain once per instrument, with an allocation each time when it ends in
+// context.WithoutCancel's, was most of a request's metrics cost in a node.
+func (t *Telemetry) exemplarContext(ctx context.Context) context.Context {
+	if !t.tracing {
+		return context.Background()
+	}
+	if rt := traceFrom(ctx); rt != nil && rt.sc.IsSampled() {
+		return trace.ContextWithSpanContext(context.Background(), rt.sc)
+	}
+	return context.Background()
 }
