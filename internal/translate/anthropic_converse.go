@@ -419,7 +419,7 @@ func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*a
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockThinking, Thinking: rt.Text, Signature: rt.Signature})
 			case b.ReasoningContent != nil && b.ReasoningContent.RedactedContent != nil:
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)})
-			case b.CitationsContent != nil:
+			case present(b.CitationsContent):
 				cb, err := citationsBlock(refuser(targetAnthropic), at("output.message.content", i)+".citationsContent", b.CitationsContent)
 				if err != nil {
 					return nil, err
@@ -500,7 +500,7 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 				ensureOpen(idx, anthropic.Block{Type: anthropic.BlockThinking})
 				out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaSignature, Signature: *rc.Signature}))
 			}
-		case d.Citation != nil:
+		case present(d.Citation):
 			c, err := citationDelta(d.Citation)
 			if err != nil {
 				return nil, err

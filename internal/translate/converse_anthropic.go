@@ -318,7 +318,7 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 			switch {
 			case c.Text != nil:
 				out.Content.Blocks = append(out.Content.Blocks, anthropic.Block{Type: anthropic.BlockText, Text: *c.Text})
-			case c.JSON != nil:
+			case present(c.JSON):
 				out.Content.Blocks = append(out.Content.Blocks, anthropic.Block{Type: anthropic.BlockText, Text: compactJSON(c.JSON)})
 			case c.Image != nil:
 				src, err := converseImageToAnthropic(r, q+".image", c.Image)
@@ -345,17 +345,17 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 		return anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(rc.RedactedContent)}, nil
 	case b.Video != nil:
 		return anthropic.Block{}, r.field(p + ".video")
-	case b.GuardContent != nil:
+	case present(b.GuardContent):
 		return anthropic.Block{}, r.field(p + ".guardContent")
-	case b.CitationsContent != nil:
+	case present(b.CitationsContent):
 		return anthropic.Block{}, r.field(p + ".citationsContent")
-	case b.SearchResult != nil:
+	case present(b.SearchResult):
 		return anthropic.Block{}, r.field(p + ".searchResult")
-	case b.Audio != nil:
+	case present(b.Audio):
 		return anthropic.Block{}, r.field(p + ".audio")
-	case b.ToolAddition != nil:
+	case present(b.ToolAddition):
 		return anthropic.Block{}, r.field(p + ".toolAddition")
-	case b.ToolRemoval != nil:
+	case present(b.ToolRemoval):
 		return anthropic.Block{}, r.field(p + ".toolRemoval")
 	}
 	return anthropic.Block{}, r.because(p, "empty content block")

@@ -248,7 +248,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 					return nil, r.extra(at(q+".toolResult.content", k), c.Extra.Keys())
 				case c.Text != nil:
 					content.WriteString(*c.Text)
-				case c.JSON != nil:
+				case present(c.JSON):
 					content.WriteString(compactJSON(c.JSON))
 				default:
 					return nil, r.because(at(q+".toolResult.content", k), "tool results: text or json")
@@ -301,8 +301,8 @@ func converseMember(b *converse.ContentBlock) string {
 	}{
 		{"text", b.Text != nil}, {"image", b.Image != nil}, {"document", b.Document != nil}, {"video", b.Video != nil},
 		{"toolUse", b.ToolUse != nil}, {"toolResult", b.ToolResult != nil}, {"reasoningContent", b.ReasoningContent != nil},
-		{"cachePoint", b.CachePoint != nil}, {"guardContent", b.GuardContent != nil}, {"citationsContent", b.CitationsContent != nil},
-		{"searchResult", b.SearchResult != nil}, {"audio", b.Audio != nil}, {"toolAddition", b.ToolAddition != nil}, {"toolRemoval", b.ToolRemoval != nil},
+		{"cachePoint", b.CachePoint != nil}, {"guardContent", present(b.GuardContent)}, {"citationsContent", present(b.CitationsContent)},
+		{"searchResult", present(b.SearchResult)}, {"audio", present(b.Audio)}, {"toolAddition", present(b.ToolAddition)}, {"toolRemoval", present(b.ToolRemoval)},
 	} {
 		if m.set {
 			return m.name

@@ -139,16 +139,12 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 			out.Messages = appendAnthropic(out.Messages, anthropic.RoleUser, blocks)
 		case openai.RoleAssistant:
 			var blocks []anthropic.Block
-			if m.Content != nil {
-				texts, err := openAIText(r, p+".content", m.Content)
-				if err != nil {
-					return nil, err
-				}
-				for _, t := range texts {
-					if t != "" {
-						blocks = append(blocks, anthropic.Block{Type: anthropic.BlockText, Text: t})
-					}
-				}
+			texts, err := openAIAssistantText(r, p, &m)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range texts {
+				blocks = append(blocks, anthropic.Block{Type: anthropic.BlockText, Text: t})
 			}
 			for j, tc := range m.ToolCalls {
 				input, err := openAIToolCallInput(r, at(p+".tool_calls", j), &tc)

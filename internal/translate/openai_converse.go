@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
@@ -137,16 +138,12 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 			out.Messages = appendConverse(out.Messages, converse.RoleUser, blocks)
 		case openai.RoleAssistant:
 			var blocks []converse.ContentBlock
-			if m.Content != nil {
-				texts, err := openAIText(r, p+".content", m.Content)
-				if err != nil {
-					return nil, err
-				}
-				for _, t := range texts {
-					if t != "" {
-						blocks = append(blocks, converse.TextBlock(t))
-					}
-				}
+			texts, err := openAIAssistantText(r, p, &m)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range texts {
+				blocks = append(blocks, converse.TextBlock(t))
 			}
 			for j, tc := range m.ToolCalls {
 				q := at(p+".tool_calls", j)
@@ -255,7 +252,7 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 	if tc := req.ToolChoice; tc != nil && tc.Mode == "" {
 		if allowed, ok := toolChoiceMembers[tc.Type]; ok {
 			if err := refuseMembers(r, "tool_choice", tc.Type+" tool choices", allowed, []member{
-				{"function", tc.Function != nil}, {"allowed_tools", tc.AllowedTools != nil}, {"custom", tc.Custom != nil},
+				{"function", tc.Function != nil}, {"allowed_tools", present(tc.AllowedTools)}, {"custom", tc.Custom != nil},
 			}); err != nil {
 				return err
 			}
@@ -281,28 +278,50 @@ func openAIMaxTokens(req *openai.ChatCompletionRequest) int64 {
 	return deref(req.MaxTokens)
 }
 
+// refuseOpenAIMessage refuses the members of a message that have no form
+// in the target. An assistant message may carry what openai-python's
+// messages.append(completion.choices[0].message) sends back of an earlier
+// answer: refusal (carried as text by openAIAssistantText), annotations
+// (url citations of text the model wrote: its text reaches the model, the
+// citation metadata is output, not instruction) and reasoning_content
+// (left out: see docs/api.md). Null members count as absent.
 func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
+	assistant := m.Role == openai.RoleAssistant
 	switch {
 	case len(m.Extra) > 0:
 		return r.extra(p, m.Extra.Keys())
 	case m.Name != "":
-		return r.field(p + ".name")
-	case m.Refusal != nil:
-		return r.field(p + ".refusal")
+		return r.because(p+".name", "participant names have no form here")
+	case m.Refusal != nil && !assistant:
+		return r.because(p+".refusal", "only an assistant message has a refusal")
 	case m.FunctionCall != nil:
-		return r.field(p + ".function_call")
-	case m.Audio != nil:
-		return r.field(p + ".audio")
-	case m.Annotations != nil:
-		return r.field(p + ".annotations")
-	case m.ReasoningContent != nil:
-		return r.because(p+".reasoning_content", "reasoning cannot be sent back without its signature")
+		return r.because(p+".function_call", "the deprecated function call form; send tool_calls")
+	case present(m.Audio):
+		return r.because(p+".audio", "audio of an earlier answer cannot be sent back here")
+	case present(m.Annotations) && !assistant:
+		return r.because(p+".annotations", "only an assistant message has annotations")
+	case m.ReasoningContent != nil && !assistant:
+		return r.because(p+".reasoning_content", "only an assistant message has reasoning")
 	case m.ToolCallID != "" && m.Role != openai.RoleTool:
-		return r.field(p + ".tool_call_id")
+		return r.because(p+".tool_call_id", "only a tool message answers a tool call")
 	case len(m.ToolCalls) > 0 && m.Role != openai.RoleAssistant:
-		return r.field(p + ".tool_calls")
+		return r.because(p+".tool_calls", "only an assistant message makes tool calls")
 	}
 	return nil
+}
+
+// openAIAssistantText returns the non-empty texts of an assistant message:
+// its content, then its refusal (what the model answered when it refused,
+// which the model sees again as its own text).
+func openAIAssistantText(r refuser, p string, m *openai.Message) ([]string, error) {
+	texts, err := openAIText(r, p+".content", m.Content)
+	if err != nil {
+		return nil, err
+	}
+	if m.Refusal != nil {
+		texts = append(texts, *m.Refusal)
+	}
+	return slices.DeleteFunc(texts, func(t string) bool { return t == "" }), nil
 }
 
 // openAIText returns the texts of string or text-part content.
@@ -337,9 +356,9 @@ func openAIToolCallInput(r refuser, q string, tc *openai.ToolCall) (json.RawMess
 	if tc.Type != "" && tc.Type != "function" || tc.Custom != nil {
 		return nil, r.field(q + ".type")
 	}
-	if tc.Index != nil {
-		return nil, r.because(q+".index", "a member of stream deltas, not of requests")
-	}
+	// index is the call's position in stream deltas; clients that rebuild
+	// the message from a stream send it back. The list position is what
+	// counts.
 	input, ok := validJSONObject(tc.Function.Arguments)
 	if !ok {
 		return nil, r.because(q+".function.arguments", "arguments must be a JSON object")

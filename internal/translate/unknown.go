@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
@@ -341,13 +342,13 @@ func refuseUnion(r refuser, p string, members []member) error {
 // sources.
 func refuseConverseUnions(r refuser, req *converse.Request) error {
 	for i, b := range req.System {
-		if err := refuseUnion(r, at("system", i), []member{{"text", b.Text != nil}, {"guardContent", b.GuardContent != nil}, {"cachePoint", b.CachePoint != nil}}); err != nil {
+		if err := refuseUnion(r, at("system", i), []member{{"text", b.Text != nil}, {"guardContent", present(b.GuardContent)}, {"cachePoint", b.CachePoint != nil}}); err != nil {
 			return err
 		}
 	}
 	if tc := req.ToolConfig; tc != nil {
 		for i, t := range tc.Tools {
-			if err := refuseUnion(r, at("toolConfig.tools", i), []member{{"toolSpec", t.ToolSpec != nil}, {"systemTool", t.SystemTool != nil}, {"cachePoint", t.CachePoint != nil}}); err != nil {
+			if err := refuseUnion(r, at("toolConfig.tools", i), []member{{"toolSpec", t.ToolSpec != nil}, {"systemTool", present(t.SystemTool)}, {"cachePoint", t.CachePoint != nil}}); err != nil {
 				return err
 			}
 		}
@@ -363,8 +364,8 @@ func refuseConverseUnions(r refuser, req *converse.Request) error {
 			if err := refuseUnion(r, p, []member{
 				{"text", b.Text != nil}, {"image", b.Image != nil}, {"document", b.Document != nil}, {"video", b.Video != nil},
 				{"toolUse", b.ToolUse != nil}, {"toolResult", b.ToolResult != nil}, {"reasoningContent", b.ReasoningContent != nil},
-				{"cachePoint", b.CachePoint != nil}, {"guardContent", b.GuardContent != nil}, {"citationsContent", b.CitationsContent != nil},
-				{"searchResult", b.SearchResult != nil}, {"audio", b.Audio != nil}, {"toolAddition", b.ToolAddition != nil}, {"toolRemoval", b.ToolRemoval != nil},
+				{"cachePoint", b.CachePoint != nil}, {"guardContent", present(b.GuardContent)}, {"citationsContent", present(b.CitationsContent)},
+				{"searchResult", present(b.SearchResult)}, {"audio", present(b.Audio)}, {"toolAddition", present(b.ToolAddition)}, {"toolRemoval", present(b.ToolRemoval)},
 			}); err != nil {
 				return err
 			}
@@ -379,8 +380,8 @@ func refuseConverseUnions(r refuser, req *converse.Request) error {
 			if tr := b.ToolResult; tr != nil {
 				for k, c := range tr.Content {
 					q := at(p+".toolResult.content", k)
-					if err := refuseUnion(r, q, []member{{"json", c.JSON != nil}, {"text", c.Text != nil}, {"image", c.Image != nil},
-						{"document", c.Document != nil}, {"video", c.Video != nil}, {"searchResult", c.SearchResult != nil}}); err != nil {
+					if err := refuseUnion(r, q, []member{{"json", present(c.JSON)}, {"text", c.Text != nil}, {"image", c.Image != nil},
+						{"document", c.Document != nil}, {"video", c.Video != nil}, {"searchResult", present(c.SearchResult)}}); err != nil {
 						return err
 					}
 					if err := refuseSources(r, q, c.Image, c.Document, c.Video); err != nil {
@@ -407,5 +408,9 @@ func refuseSources(r refuser, p string, img *converse.ImageBlock, doc *converse.
 	default:
 		return nil
 	}
-	return refuseUnion(r, p, []member{{"bytes", s.Bytes != nil}, {"s3Location", s.S3Location != nil}, {"text", s.Text != nil}, {"content", s.Content != nil}})
+	return refuseUnion(r, p, []member{{"bytes", s.Bytes != nil}, {"s3Location", s.S3Location != nil}, {"text", s.Text != nil}, {"content", present(s.Content)}})
 }
+
+// present reports whether a JSON member holds a value: absent and null
+// are the same.
+func present(raw json.RawMessage) bool { return !jsonNull(raw) }
