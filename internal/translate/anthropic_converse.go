@@ -158,7 +158,7 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 			blocks = []converse.ContentBlock{converse.TextBlock(m.Content.Text)}
 		}
 		for j, b := range m.Content.Blocks {
-			cb, err := anthropicBlockToConverse(r, at(p+".content", j), &b)
+			cb, err := anthropicBlockToConverse(r, at(p+".content", j), m.Role, &b)
 			if err != nil {
 				return nil, err
 			}
@@ -210,17 +210,29 @@ func cachePointFrom(r refuser, p string, cc *anthropic.CacheControl) (*converse.
 
 // anthropicBlockToConverse converts one block, followed by a cachePoint
 // when it carries cache_control.
-func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]converse.ContentBlock, error) {
-	if err := r.extra(p, b.Extra.Keys()); err != nil {
+//
+// Text with citations on an assistant turn is the model's earlier answer
+// sent back; it becomes a citationsContent block, the form Converse
+// answered it in. On a user turn citations have no Converse form.
+func anthropicBlockToConverse(r refuser, p, role string, b *anthropic.Block) ([]converse.ContentBlock, error) {
+	if err := anthropicBlockExtra(r, p, b); err != nil {
 		return nil, err
 	}
 	var cb converse.ContentBlock
 	switch b.Type {
 	case anthropic.BlockText:
-		if hasCitations(b.Citations) {
-			return nil, r.field(p + ".citations")
+		switch {
+		case !hasCitations(b.Citations):
+			cb.Text = ptr(b.Text)
+		case role != anthropic.RoleAssistant:
+			return nil, r.because(p+".citations", "only the model's own text (an assistant turn) can carry citations")
+		default:
+			cc, err := converseCitationsFrom(r, p+".citations", b.Text, b.Citations)
+			if err != nil {
+				return nil, err
+			}
+			cb.CitationsContent = cc
 		}
-		cb.Text = ptr(b.Text)
 	case anthropic.BlockImage:
 		img, err := anthropicImageToConverse(r, p+".source", b.Source)
 		if err != nil {
@@ -274,7 +286,7 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 				switch rb.Type {
 				case anthropic.BlockText:
 					if hasCitations(rb.Citations) {
-						return nil, r.field(q + ".citations")
+						return nil, r.because(q+".citations", "Converse tool results carry no citations")
 					}
 					tr.Content = append(tr.Content, converse.ToolResultContent{Text: ptr(rb.Text)})
 				case anthropic.BlockImage:
@@ -312,6 +324,32 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 		out = append(out, converse.ContentBlock{CachePoint: cp})
 	}
 	return out, nil
+}
+
+// anthropicBlockExtra refuses the members of b this package does not know,
+// except a tool_use block's caller when it says Claude called the tool
+// itself (null or {"type":"direct"}): output metadata of an earlier answer
+// that every translated tool call has. A caller naming a code execution
+// tool is refused: the call belongs to a server container the target
+// does not have.
+func anthropicBlockExtra(r refuser, p string, b *anthropic.Block) error {
+	if err := r.extra(p, b.Extra.Keys()); err != nil {
+		return err
+	}
+	if !directCaller(b.Caller) {
+		return r.because(p+".caller", "a tool call made from code execution; the target has no code execution")
+	}
+	return nil
+}
+
+// directCaller reports whether a tool_use caller is absent, null or
+// {"type":"direct"}.
+func directCaller(raw json.RawMessage) bool {
+	if jsonNull(raw) {
+		return true
+	}
+	var members map[string]json.RawMessage
+	return json.Unmarshal(raw, &members) == nil && len(members) == 1 && string(members["type"]) == `"direct"`
 }
 
 func jsonNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }

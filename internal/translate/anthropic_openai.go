@@ -176,7 +176,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 	user := m.Role == anthropic.RoleUser
 	for j, b := range m.Content.Blocks {
 		q := at(p+".content", j)
-		if err := r.extra(q, b.Extra.Keys()); err != nil {
+		if err := anthropicBlockExtra(r, q, &b); err != nil {
 			return nil, err
 		}
 		if b.CacheControl != nil {
@@ -184,8 +184,11 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 		}
 		switch {
 		case b.Type == anthropic.BlockText:
-			if hasCitations(b.Citations) {
-				return nil, r.field(q + ".citations")
+			// An assistant turn's citations are the sources of an earlier
+			// answer, not an instruction: Chat Completions requests have no
+			// form for them, and the model sees its own text again.
+			if hasCitations(b.Citations) && user {
+				return nil, r.because(q+".citations", "only the model's own text (an assistant turn) can carry citations")
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: b.Text})
 			text.WriteString(b.Text)

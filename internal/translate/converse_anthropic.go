@@ -384,7 +384,7 @@ func AnthropicToConverseResponse(resp *anthropic.Response, meta ResponseMeta) (*
 	for i, b := range resp.Content {
 		switch b.Type {
 		case anthropic.BlockText, anthropic.BlockToolUse, anthropic.BlockThinking, anthropic.BlockRedactedThinking:
-			cb, err := anthropicBlockToConverse(refuser(targetConverse), at("content", i), &b)
+			cb, err := anthropicBlockToConverse(refuser(targetConverse), at("content", i), anthropic.RoleAssistant, &b)
 			if err != nil {
 				return nil, err
 			}

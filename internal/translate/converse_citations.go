@@ -3,6 +3,8 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
@@ -155,5 +157,67 @@ func citationDelta(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, &StreamError{Type: "unsupported", Message: "a citation location with no Messages form"}
 	}
 	b, _ := json.Marshal(ac)
+	return b, nil
+}
+
+// citationMembers are the members each Messages citation type defines
+// besides type, for the citations this package converts back to Converse.
+var citationMembers = map[string][]string{
+	"char_location":          {"cited_text", "document_index", "document_title", "start_char_index", "end_char_index"},
+	"page_location":          {"cited_text", "document_index", "document_title", "start_page_number", "end_page_number"},
+	"content_block_location": {"cited_text", "document_index", "document_title", "start_block_index", "end_block_index"},
+	"search_result_location": {"cited_text", "source", "title", "search_result_index", "start_block_index", "end_block_index"},
+}
+
+// converseCitationsFrom converts the text and citations of a Messages
+// text block (an assistant turn sending back an earlier answer) to a
+// Converse citationsContent block: the inverse of citationsBlock, so that
+// an answer shown to a Messages client goes back to the model as it came.
+// p is the path of the citations member. A member the citation type does
+// not define is refused unless null; a web location is refused: Converse's
+// web location has no member for the search result's encrypted index.
+func converseCitationsFrom(r refuser, p, text string, raw json.RawMessage) (json.RawMessage, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, r.because(p, "citations must be a list")
+	}
+	out := converseCitations{Content: []converseCitationText{{Text: text}}, Citations: make([]converseCitation, 0, len(list))}
+	for i, item := range list {
+		q := at(p, i)
+		var members map[string]json.RawMessage
+		var ac anthropicCitation
+		if json.Unmarshal(item, &members) != nil || json.Unmarshal(item, &ac) != nil {
+			return nil, r.because(q, "a citation this gateway cannot read")
+		}
+		allowed, ok := citationMembers[ac.Type]
+		if !ok {
+			return nil, r.because(q+".type", "expressible: char_location, page_location, content_block_location, search_result_location")
+		}
+		for _, k := range slices.Sorted(maps.Keys(members)) {
+			if k != "type" && !slices.Contains(allowed, k) && present(members[k]) {
+				return nil, r.because(q+"."+k, "not a member of "+ac.Type+" citations")
+			}
+		}
+		c := converseCitation{}
+		if ac.CitedText != "" {
+			c.SourceContent = []converseCitationText{{Text: ac.CitedText}}
+		}
+		switch ac.Type {
+		case "char_location":
+			c.Title, c.Location.DocumentChar = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartCharIndex, End: ac.EndCharIndex}
+		case "page_location":
+			c.Title, c.Location.DocumentPage = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartPageNumber, End: ac.EndPageNumber}
+		case "content_block_location":
+			c.Title, c.Location.DocumentChunk = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartBlockIndex, End: ac.EndBlockIndex}
+		case "search_result_location":
+			c.Title, c.Source = ac.Title, ac.Source
+			c.Location.SearchResultLocation = &converseSpan{SearchResultIndex: ac.SearchResultIndex, Start: ac.StartBlockIndex, End: ac.EndBlockIndex}
+		}
+		out.Citations = append(out.Citations, c)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, r.because(p, "a citation this gateway cannot read")
+	}
 	return b, nil
 }

@@ -296,13 +296,16 @@ func AnthropicToOpenAIResponse(resp *anthropic.Response, meta ResponseMeta) (*op
 	for i, b := range resp.Content {
 		switch b.Type {
 		case anthropic.BlockText:
-			if !jsonNull(b.Citations) && string(b.Citations) != "[]" {
+			if hasCitations(b.Citations) {
 				// A Chat Completions client cannot ask for citations.
 				return nil, refuser(targetOpenAI).because(at("content", i)+".citations", "citations have no Chat Completions form")
 			}
 			text.WriteString(b.Text)
 			hasText = true
 		case anthropic.BlockToolUse:
+			if !directCaller(b.Caller) {
+				return nil, refuser(targetOpenAI).because(at("content", i)+".caller", "a tool call made from code execution has no Chat Completions form")
+			}
 			msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: compactJSON(b.Input)}})
 		case anthropic.BlockThinking:
 			reasoning.WriteString(b.Thinking)
