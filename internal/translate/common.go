@@ -283,10 +283,14 @@ func refuseSamplingWithThinking(r refuser, temperature, topP *float64) error {
 // as the root "description" annotation: what JSON Schema defines for
 // saying what an instance is for, and what the model reads. A schema with
 // a description of its own that differs is refused at path: one of the two
-// would be lost.
+// would be lost (a null description is none). The boolean schema true
+// accepts every instance, as {} does, and becomes {"description": d}.
 func describeSchema(r refuser, path string, schema json.RawMessage, description string) (json.RawMessage, error) {
 	if description == "" {
 		return schema, nil
+	}
+	if string(bytes.TrimSpace(schema)) == "true" {
+		schema = json.RawMessage(`{}`)
 	}
 	var own []byte
 	if err := jsonx.Members(schema, func(k, v []byte) error {
@@ -297,7 +301,7 @@ func describeSchema(r refuser, path string, schema json.RawMessage, description 
 	}); err != nil {
 		return nil, r.because(path, "the schema must be a JSON object to carry it")
 	}
-	if own != nil {
+	if own != nil && !jsonx.IsNull(own) {
 		if s, ok := jsonx.String(own); ok && s == description {
 			return schema, nil
 		}
@@ -374,3 +378,8 @@ func hasCitations(raw json.RawMessage) bool {
 	}
 	return true
 }
+
+// serverToolUse is why a Converse toolUse with a type is refused: Bedrock
+// defines one type, server_tool_use, the call of a tool Bedrock itself ran
+// (a system tool), which has no client-tool form in another dialect.
+const serverToolUse = "a call of a Bedrock server tool; only client tool calls can be sent to this model"

@@ -295,7 +295,7 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 			return anthropic.Block{}, err
 		}
 		if tu.Type != "" {
-			return anthropic.Block{}, r.field(p + ".toolUse.type")
+			return anthropic.Block{}, r.because(p+".toolUse.type", serverToolUse)
 		}
 		return anthropic.Block{Type: anthropic.BlockToolUse, ID: tu.ToolUseID, Name: tu.Name, Input: objectOrEmpty(tu.Input)}, nil
 	case b.ToolResult != nil:

@@ -261,7 +261,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 				return nil, err
 			}
 			if tu.Type != "" {
-				return nil, r.field(q + ".toolUse.type")
+				return nil, r.because(q+".toolUse.type", serverToolUse)
 			}
 			calls = append(calls, openai.ToolCall{ID: tu.ToolUseID, Type: "function", Function: openai.FunctionCall{Name: tu.Name, Arguments: compactJSON(tu.Input)}})
 		case b.ReasoningContent != nil:
