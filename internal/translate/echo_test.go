@@ -1,10 +1,12 @@
 package translate_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
@@ -86,6 +88,63 @@ func TestEchoedTurns(t *testing.T) {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("Request =\n %s\nwant it to contain %s", out, w)
 				}
+			}
+		})
+	}
+}
+
+// TestCitationRoundTrip checks that a Converse answer with citations,
+// shown to a Messages client as text with citations and sent back as the
+// assistant turn (what the Anthropic SDKs do), is accepted and reaches a
+// Converse model as the citationsContent block it came as, and an OpenAI
+// model as its text.
+func TestCitationRoundTrip(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, citations string }{
+		{"char", `{"title":"Doc","sourceContent":[{"text":"cited"}],"location":{"documentChar":{"documentIndex":0,"start":3,"end":8}}}`},
+		{"page", `{"title":"Doc","sourceContent":[{"text":"cited"}],"location":{"documentPage":{"documentIndex":1,"start":2,"end":3}}}`},
+		{"chunk", `{"sourceContent":[{"text":"cited"}],"location":{"documentChunk":{"documentIndex":0,"start":0,"end":1}}}`},
+		{"search result", `{"title":"R","source":"https://example.com","sourceContent":[{"text":"cited"}],"location":{"searchResultLocation":{"searchResultIndex":2,"start":0,"end":1}}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			block := `{"content":[{"text":"The answer."}],"citations":[` + tc.citations + `]}`
+			answer := `{"output":{"message":{"role":"assistant","content":[{"citationsContent":` + block + `}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2},"metrics":{"latencyMs":1}}`
+			shown, err := translate.Response(translate.Converse, translate.Anthropic, []byte(answer), translate.ResponseMeta{ID: "msg", Model: "m"})
+			if err != nil {
+				t.Fatalf("Response: %v", err)
+			}
+			var msg struct {
+				Content json.RawMessage `json:"content"`
+			}
+			if err := json.Unmarshal(shown, &msg); err != nil {
+				t.Fatal(err)
+			}
+			next := `{"max_tokens":10,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":` + string(msg.Content) + `},{"role":"user","content":"more"}]}`
+			out, err := translate.Request(translate.Anthropic, translate.Converse, []byte(next), "mdl", false, translate.Options{})
+			if err != nil {
+				t.Fatalf("Request(anthropic, converse) of the echoed answer %s: %v", msg.Content, err)
+			}
+			var req struct {
+				Messages []struct {
+					Content []struct {
+						CitationsContent json.RawMessage `json:"citationsContent"`
+					} `json:"content"`
+				} `json:"messages"`
+			}
+			if err := json.Unmarshal(out, &req); err != nil || len(req.Messages) != 3 || len(req.Messages[1].Content) != 1 {
+				t.Fatalf("Request(anthropic, converse) = %s (%v)", out, err)
+			}
+			if eq, _ := jsonx.Equivalent([]byte(block), req.Messages[1].Content[0].CitationsContent); !eq {
+				t.Errorf("echoed citationsContent = %s, want %s", req.Messages[1].Content[0].CitationsContent, block)
+			}
+			out, err = translate.Request(translate.Anthropic, translate.OpenAI, []byte(next), "mdl", false, translate.Options{})
+			if err != nil {
+				t.Fatalf("Request(anthropic, openai): %v", err)
+			}
+			if !strings.Contains(string(out), `{"role":"assistant","content":"The answer."}`) {
+				t.Errorf("Request(anthropic, openai) = %s, want the answer's text as the assistant turn", out)
 			}
 		})
 	}
