@@ -511,6 +511,9 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 	case e.ContentBlockStart != nil:
 		idx := e.ContentBlockStart.ContentBlockIndex
 		tu := e.ContentBlockStart.Start.ToolUse
+		if emptyStart(&e.ContentBlockStart.Start) {
+			break // the deltas say what the block is
+		}
 		if tu == nil {
 			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Messages form"}
 		}
@@ -545,6 +548,8 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 			}
 			ensureOpen(idx, anthropic.Block{Type: anthropic.BlockText})
 			out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaCitations, Citation: c}))
+		case emptyDelta(&d):
+			// says nothing
 		default:
 			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Messages form"}
 		}

@@ -343,23 +343,46 @@ func openAIReasoning(content *string, extra jsonx.Extra) *string {
 	return nil
 }
 
-// converseTier returns the tier a Converse answer says served it, or "".
-// Converse's tier names default, flex and priority are OpenAI's too;
-// reserved, which OpenAI lacks, reaches an OpenAI client as is.
+// Served tiers. An answer names the tier that served it from its
+// dialect's list: OpenAI auto, default, flex, scale, priority; Converse
+// default, flex, priority, reserved; Anthropic standard, priority, batch.
+// A tier the client's dialect does not define is left out, not passed on
+// for the client's SDK to reject: only default (Anthropic's standard) and
+// priority are common to all three, flex to OpenAI and Converse.
+
+// converseTier returns the tier a Converse answer says served it in
+// OpenAI's names, or "" (reserved has no OpenAI name).
 func converseTier(t *converse.ServiceTier) string {
 	if t == nil {
 		return ""
 	}
-	return t.Type
+	switch t.Type {
+	case "default", "flex", "priority":
+		return t.Type
+	}
+	return ""
+}
+
+// openAITierToConverse names an OpenAI answer's served tier in Converse's
+// serviceTier, or returns nil (scale and auto have no Converse name).
+func openAITierToConverse(tier string) *converse.ServiceTier {
+	switch tier {
+	case "default", "flex", "priority":
+		return &converse.ServiceTier{Type: tier}
+	}
+	return nil
 }
 
 // anthropicTier names a served Converse or OpenAI tier in Anthropic's
-// usage.service_tier, whose standard tier is their default.
+// usage.service_tier, whose standard tier is their default, or returns "".
 func anthropicTier(tier string) string {
-	if tier == "default" {
+	switch tier {
+	case "default":
 		return "standard"
+	case "priority":
+		return tier
 	}
-	return tier
+	return ""
 }
 
 // hasCitations reports whether a block's citations member says something:
@@ -383,3 +406,14 @@ func hasCitations(raw json.RawMessage) bool {
 // defines one type, server_tool_use, the call of a tool Bedrock itself ran
 // (a system tool), which has no client-tool form in another dialect.
 const serverToolUse = "a call of a Bedrock server tool; only client tool calls can be sent to this model"
+
+// emptyStart and emptyDelta report whether a Converse stream event's start
+// or delta union has no member at all (null members count as absent): it
+// says nothing, and a stream translator skips it.
+func emptyStart(st *converse.BlockStart) bool {
+	return st.ToolUse == nil && !present(st.ToolResult) && !present(st.Image) && len(st.Extra) == 0
+}
+
+func emptyDelta(d *converse.BlockDelta) bool {
+	return d.Text == nil && d.ToolUse == nil && d.ReasoningContent == nil && !present(d.Citation) && !present(d.ToolResult) && !present(d.Image) && len(d.Extra) == 0
+}

@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"bytes"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -21,9 +20,12 @@ import (
 //	documentChunk         content_block_location  (start/end block index)
 //	searchResultLocation  search_result_location  (result index, blocks)
 //
-// A web location has no Anthropic form without the search result's
-// encrypted index, so an answer citing one is refused rather than shown
-// without its sources.
+// A location is a union: one with no member this package knows, or with
+// more than one, is refused rather than guessed at. A web location has no
+// Anthropic form without the search result's encrypted index, so an answer
+// citing one is refused rather than shown without its sources. The other
+// way, a Messages client sending such an answer back as its assistant
+// turn, the text and citations become the citationsContent block again.
 
 // converseCitations is a Converse citationsContent block.
 type converseCitations struct {
@@ -83,13 +85,12 @@ type anthropicCitation struct {
 	EndBlockIndex     *int64  `json:"end_block_index,omitempty"`
 }
 
-// decodeStrict decodes raw into v, refusing members v does not declare:
-// a citation member this package does not know would otherwise be lost.
-func decodeStrict(raw json.RawMessage, v any) error {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	return d.Decode(v)
-}
+// decodeAnswerPart decodes a part of an answer leniently: a member v does
+// not declare is ignored, so that a member an upstream adds tomorrow
+// inside a part this package knows does not fail the whole answer. A
+// location that sets no member this package knows still has no client
+// form, and is refused.
+func decodeAnswerPart(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }
 
 // anthropicCitationFrom converts one Converse citation; ok is false for a
 // location Anthropic cannot express.
@@ -100,6 +101,9 @@ func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
 	}
 	out := anthropicCitation{CitedText: cited.String()}
 	l := c.Location
+	if n := countSet(l.DocumentChar != nil, l.DocumentPage != nil, l.DocumentChunk != nil, l.SearchResultLocation != nil, l.Web != nil); n != 1 {
+		return out, false // a union: none or two would be a guess
+	}
 	switch {
 	case l.DocumentChar != nil && l.DocumentChar.SearchResultIndex == nil:
 		out.Type, out.DocumentIndex, out.DocumentTitle = "char_location", l.DocumentChar.DocumentIndex, c.Title
@@ -126,7 +130,7 @@ func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
 // text block with its citations.
 func citationsBlock(r refuser, p string, raw json.RawMessage) (anthropic.Block, error) {
 	var cc converseCitations
-	if err := decodeStrict(raw, &cc); err != nil {
+	if err := decodeAnswerPart(raw, &cc); err != nil {
 		return anthropic.Block{}, r.because(p, "a citations block this gateway cannot read")
 	}
 	var text strings.Builder
@@ -149,7 +153,7 @@ func citationsBlock(r refuser, p string, raw json.RawMessage) (anthropic.Block, 
 // the citation of a Messages citations_delta.
 func citationDelta(raw json.RawMessage) (json.RawMessage, error) {
 	var c converseCitation
-	if err := decodeStrict(raw, &c); err != nil {
+	if err := decodeAnswerPart(raw, &c); err != nil {
 		return nil, &StreamError{Type: "unsupported", Message: "a citation this gateway cannot read"}
 	}
 	ac, ok := anthropicCitationFrom(&c)
@@ -220,4 +224,15 @@ func converseCitationsFrom(r refuser, p, text string, raw json.RawMessage) (json
 		return nil, r.because(p, "a citation this gateway cannot read")
 	}
 	return b, nil
+}
+
+// countSet returns how many of set are true.
+func countSet(set ...bool) int {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	return n
 }

@@ -269,7 +269,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 		case b.CachePoint != nil:
 			return nil, r.because(q+".cachePoint", "OpenAI caches prompts on its own and has no cache markers")
 		default:
-			return nil, r.because(q+"."+converseMember(&b), "content block has no Chat Completions form here")
+			return nil, r.because(join(q, converseMember(&b)), "content block has no Chat Completions form here")
 		}
 	}
 	switch m.Role {
@@ -293,7 +293,8 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 	return out, nil
 }
 
-// converseMember names the member set in a content block union.
+// converseMember names the member set in a content block union, else its
+// first member this gateway does not know, else "" (an empty block).
 func converseMember(b *converse.ContentBlock) string {
 	for _, m := range []struct {
 		name string
@@ -308,7 +309,10 @@ func converseMember(b *converse.ContentBlock) string {
 			return m.name
 		}
 	}
-	return "(empty)"
+	if keys := b.Extra.Keys(); len(keys) > 0 {
+		return keys[0] // a member this gateway does not know
+	}
+	return ""
 }
 
 // openAIChoice returns the only choice of a response, refusing n > 1.
@@ -393,9 +397,7 @@ func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*
 	}
 	out := &converse.Response{Output: converse.Output{Message: msg}, StopReason: stop, Usage: openAIUsageToConverse(resp.Usage),
 		Metrics: converse.Metrics{LatencyMs: meta.LatencyMs}}
-	if resp.ServiceTier != "" {
-		out.ServiceTier = &converse.ServiceTier{Type: resp.ServiceTier}
-	}
+	out.ServiceTier = openAITierToConverse(resp.ServiceTier)
 	return out, nil
 }
 
@@ -425,9 +427,7 @@ type OpenAIToConverseStream struct {
 // metadata returns the final metadata event.
 func (s *OpenAIToConverseStream) metadata(u converse.Usage) converse.Event {
 	md := &converse.Metadata{Usage: u, Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}
-	if s.tier != "" {
-		md.ServiceTier = &converse.ServiceTier{Type: s.tier}
-	}
+	md.ServiceTier = openAITierToConverse(s.tier)
 	return converse.Event{Type: converse.EventMetadata, Metadata: md}
 }
 

@@ -514,7 +514,7 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 				// citationsContent and the rest: their text or sources
 				// would be lost; a Chat Completions client cannot ask for
 				// them, so the backend answered another request.
-				return nil, refuser(targetOpenAI).because(at("output.message.content", i)+"."+converseMember(&b), "response block has no Chat Completions form")
+				return nil, refuser(targetOpenAI).because(join(at("output.message.content", i), converseMember(&b)), "response block has no Chat Completions form")
 			}
 		}
 	}
@@ -559,8 +559,8 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		st := e.ContentBlockStart.Start
 		tu := st.ToolUse
 		switch {
-		case tu == nil && st.Image == nil && st.ToolResult == nil && len(st.Extra) == 0:
-			return nil, nil // an empty start: the deltas say what the block is
+		case emptyStart(&st):
+			return nil, nil // the deltas say what the block is
 		case tu == nil:
 			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Chat Completions form"}
 		}
@@ -583,10 +583,11 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ReasoningContent: ptr(*d.ReasoningContent.Text)}, nil)}, nil
 		case d.ReasoningContent != nil:
 			return nil, nil // signatures and redacted reasoning: left out
-		case d.Text == nil && d.ToolUse == nil:
+		case emptyDelta(&d):
+			return nil, nil
+		default:
 			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Chat Completions form"}
 		}
-		return nil, nil
 	case e.MessageStop != nil:
 		s.finish = converseFinish(e.MessageStop.StopReason)
 		return []openai.ChatCompletionChunk{s.chunk(openai.Delta{}, ptr(s.finish))}, nil
