@@ -149,3 +149,35 @@ func TestCitationRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestResponsesEchoedPhase checks that the phase OpenAI puts on an
+// assistant message item (commentary or final_answer), sent back with the
+// item, is accepted, and refused where no answer has one.
+func TestResponsesEchoedPhase(t *testing.T) {
+	t.Parallel()
+	base := `{"model":"m","input":[{"role":"user","content":"hi"},`
+	tests := []struct{ name, body, field string }{
+		{"final answer", base + `{"type":"message","id":"msg_1","status":"completed","role":"assistant","phase":"final_answer","content":[{"type":"output_text","text":"x","annotations":[]}]},{"role":"user","content":"more"}]}`, ""},
+		{"commentary", base + `{"type":"message","role":"assistant","phase":"commentary","content":[{"type":"output_text","text":"x"}]},{"role":"user","content":"more"}]}`, ""},
+		{"null", base + `{"type":"message","role":"assistant","phase":null,"content":[{"type":"output_text","text":"x"}]},{"role":"user","content":"more"}]}`, ""},
+		{"on a user item", `{"model":"m","input":[{"type":"message","role":"user","phase":"commentary","content":"hi"}]}`, "input[0].phase"},
+		{"unknown value", base + `{"type":"message","role":"assistant","phase":"plan","content":[{"type":"output_text","text":"x"}]},{"role":"user","content":"more"}]}`, "input[1].phase"},
+	}
+	for _, tc := range tests {
+		for _, b := range []translate.Dialect{translate.OpenAI, translate.Converse, translate.Anthropic} {
+			out, err := translate.ResponsesRequest(b, []byte(tc.body), "mdl", false, translate.Options{})
+			if tc.field != "" {
+				var ue *translate.UnsupportedError
+				if !errors.As(err, &ue) || ue.Field != tc.field {
+					t.Errorf("%s to %v: ResponsesRequest = %v, want a refusal of %s", tc.name, b, err, tc.field)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s to %v: ResponsesRequest: %v", tc.name, b, err)
+			} else if !strings.Contains(string(out), `"x"`) {
+				t.Errorf("%s to %v: ResponsesRequest = %s, want the assistant's text", tc.name, b, out)
+			}
+		}
+	}
+}

@@ -267,8 +267,8 @@ func refuseStrayParts(r refuser, req *openai.ChatCompletionRequest) error {
 // itemMembers are the members each Responses input item type defines
 // besides type (a message's type may be left out).
 var itemMembers = map[string][]string{
-	"":                            {"id", "status", "role", "content"},
-	openai.ItemMessage:            {"id", "status", "role", "content"},
+	"":                            {"id", "status", "role", "content", "phase"},
+	openai.ItemMessage:            {"id", "status", "role", "content", "phase"},
 	openai.ItemFunctionCall:       {"id", "status", "call_id", "name", "arguments"},
 	openai.ItemFunctionCallOutput: {"id", "status", "call_id", "output"},
 	openai.ItemReasoning:          {"id", "status", "summary", "content", "encrypted_content"},
@@ -286,11 +286,24 @@ func refuseStrayItem(r refuser, p string, it *openai.Item) error {
 	if it.Type == "" {
 		variant = "message items"
 	}
-	return refuseMembers(r, p, variant, allowed, []member{
+	if err := refuseMembers(r, p, variant, allowed, []member{
 		{"id", it.ID != ""}, {"status", it.Status != ""}, {"role", it.Role != ""}, {"content", it.Content != nil},
 		{"call_id", it.CallID != ""}, {"name", it.Name != ""}, {"arguments", it.Arguments != nil}, {"output", it.Output != nil},
-		{"summary", it.Summary != nil}, {"encrypted_content", it.EncryptedContent != nil},
-	})
+		{"summary", it.Summary != nil}, {"encrypted_content", it.EncryptedContent != nil}, {"phase", it.Phase != ""},
+	}); err != nil {
+		return err
+	}
+	// phase labels an earlier assistant message as commentary (between
+	// tool calls) or the final answer. Other models have no such label and
+	// read the message's text as it is: output metadata, not instruction.
+	switch {
+	case it.Phase == "":
+	case it.Role != openai.RoleAssistant:
+		return r.because(p+".phase", "only an assistant message has a phase")
+	case it.Phase != "commentary" && it.Phase != "final_answer":
+		return r.because(p+".phase", "expressible: commentary, final_answer")
+	}
+	return nil
 }
 
 // itemPartMembers are the members each Responses content part type
