@@ -151,7 +151,7 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 			return nil, err
 		}
 		if m.Role != anthropic.RoleUser && m.Role != anthropic.RoleAssistant {
-			return nil, r.field(p + ".role")
+			return nil, r.because(p+".role", "roles: user, assistant")
 		}
 		var blocks []converse.ContentBlock
 		if m.Content.IsText() {
@@ -203,7 +203,7 @@ func cachePointFrom(r refuser, p string, cc *anthropic.CacheControl) (*converse.
 		return nil, err
 	}
 	if cc.Type != "ephemeral" {
-		return nil, r.field(p + ".type")
+		return nil, r.because(p+".type", "cache_control types: ephemeral")
 	}
 	return &converse.CachePoint{Type: "default", TTL: cc.TTL}, nil
 }
@@ -296,10 +296,10 @@ func anthropicBlockToConverse(r refuser, p, role string, b *anthropic.Block) ([]
 					}
 					tr.Content = append(tr.Content, converse.ToolResultContent{Image: img})
 				default:
-					return nil, r.field(q + ".type")
+					return nil, r.because(q+".type", "tool results: text or image")
 				}
 				if rb.CacheControl != nil {
-					return nil, r.field(q + ".cache_control")
+					return nil, r.because(q+".cache_control", "Converse has no cache point inside a tool result")
 				}
 			}
 		}
@@ -313,7 +313,7 @@ func anthropicBlockToConverse(r refuser, p, role string, b *anthropic.Block) ([]
 		}
 		cb.ReasoningContent = &converse.ReasoningContent{RedactedContent: data}
 	default:
-		return nil, r.field(p + ".type")
+		return nil, r.because(p+".type", "block types: text, image, document, tool_use, tool_result, thinking, redacted_thinking")
 	}
 	out := []converse.ContentBlock{cb}
 	if b.CacheControl != nil {

@@ -163,7 +163,7 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 
 func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]openai.Message, error) {
 	if m.Role != anthropic.RoleUser && m.Role != anthropic.RoleAssistant {
-		return nil, r.field(p + ".role")
+		return nil, r.because(p+".role", "roles: user, assistant")
 	}
 	if m.Content.IsText() {
 		return []openai.Message{{Role: m.Role, Content: openai.TextContent(m.Content.Text)}}, nil
@@ -207,7 +207,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			case "url":
 				parts = append(parts, openai.ContentPart{Type: openai.PartImageURL, ImageURL: &openai.ImageURL{URL: s.URL}})
 			default:
-				return nil, r.field(q + ".source.type")
+				return nil, r.because(q+".source.type", "image sources: base64, url")
 			}
 		case b.Type == anthropic.BlockDocument && user:
 			s := b.Source

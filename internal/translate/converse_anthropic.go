@@ -110,7 +110,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 				}
 				out.Tools[len(out.Tools)-1].CacheControl = cc
 			default:
-				return nil, r.field(p + ".systemTool")
+				return nil, r.because(p+".systemTool", "Bedrock system tools run on Bedrock only")
 			}
 		}
 		if c := tc.ToolChoice; c != nil {
@@ -146,7 +146,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 			}
 			system[len(system)-1].CacheControl = cc
 		default:
-			return nil, r.field(p + ".guardContent")
+			return nil, r.because(p+".guardContent", "guardrails run on Bedrock only")
 		}
 	}
 	if system != nil {
@@ -159,7 +159,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 			return nil, err
 		}
 		if m.Role != converse.RoleUser && m.Role != converse.RoleAssistant {
-			return nil, r.field(p + ".role")
+			return nil, r.because(p+".role", "roles: user, assistant")
 		}
 		blocks := []anthropic.Block{}
 		for j, b := range m.Content {
@@ -304,7 +304,7 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 			return anthropic.Block{}, err
 		}
 		if tr.Type != "" {
-			return anthropic.Block{}, r.field(p + ".toolResult.type")
+			return anthropic.Block{}, r.because(p+".toolResult.type", "a server tool's result has no Messages form")
 		}
 		out := anthropic.Block{Type: anthropic.BlockToolResult, ToolUseID: tr.ToolUseID, Content: &anthropic.Content{Blocks: []anthropic.Block{}}}
 		if tr.Status == "error" {
@@ -327,7 +327,7 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 				}
 				out.Content.Blocks = append(out.Content.Blocks, anthropic.Block{Type: anthropic.BlockImage, Source: src})
 			default:
-				return anthropic.Block{}, r.field(q)
+				return anthropic.Block{}, r.because(q, "tool results: text, json or image")
 			}
 		}
 		return out, nil
@@ -344,19 +344,19 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 		}
 		return anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(rc.RedactedContent)}, nil
 	case b.Video != nil:
-		return anthropic.Block{}, r.field(p + ".video")
+		return anthropic.Block{}, r.because(p+".video", "Messages takes no video")
 	case present(b.GuardContent):
-		return anthropic.Block{}, r.field(p + ".guardContent")
+		return anthropic.Block{}, r.because(p+".guardContent", "guardrails run on Bedrock only")
 	case present(b.CitationsContent):
-		return anthropic.Block{}, r.field(p + ".citationsContent")
+		return anthropic.Block{}, r.because(p+".citationsContent", "a cited answer goes back to Claude only as text with citations on an assistant turn")
 	case present(b.SearchResult):
-		return anthropic.Block{}, r.field(p + ".searchResult")
+		return anthropic.Block{}, r.because(p+".searchResult", "no Messages form is carried for search result blocks")
 	case present(b.Audio):
-		return anthropic.Block{}, r.field(p + ".audio")
+		return anthropic.Block{}, r.because(p+".audio", "Messages takes no audio")
 	case present(b.ToolAddition):
-		return anthropic.Block{}, r.field(p + ".toolAddition")
+		return anthropic.Block{}, r.because(p+".toolAddition", "Messages cannot change the tools mid-conversation")
 	case present(b.ToolRemoval):
-		return anthropic.Block{}, r.field(p + ".toolRemoval")
+		return anthropic.Block{}, r.because(p+".toolRemoval", "Messages cannot change the tools mid-conversation")
 	}
 	return anthropic.Block{}, r.because(p, "empty content block")
 }

@@ -121,7 +121,7 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 				return nil, r.because(p+".cachePoint", "OpenAI caches prompts on its own and has no cache markers")
 			}
 			if t.ToolSpec == nil {
-				return nil, r.field(p + ".systemTool")
+				return nil, r.because(p+".systemTool", "Bedrock system tools run on Bedrock only")
 			}
 			ts := t.ToolSpec
 			if err := r.extra(p+".toolSpec", ts.Extra.Keys()); err != nil {
@@ -158,7 +158,7 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 		case b.CachePoint != nil:
 			return nil, r.because(p+".cachePoint", "OpenAI caches prompts on its own and has no cache markers")
 		default:
-			return nil, r.field(p + ".guardContent")
+			return nil, r.because(p+".guardContent", "guardrails run on Bedrock only")
 		}
 	}
 	for i, m := range req.Messages {
@@ -239,7 +239,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 				return nil, r.because(q+".toolResult.status", "Chat Completions tool messages have no error flag")
 			}
 			if tr.Type != "" {
-				return nil, r.field(q + ".toolResult.type")
+				return nil, r.because(q+".toolResult.type", "a server tool's result has no Chat Completions form")
 			}
 			var content strings.Builder
 			for k, c := range tr.Content {
@@ -288,7 +288,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 		}
 		out = append(out, msg)
 	default:
-		return nil, r.field(p + ".role")
+		return nil, r.because(p+".role", "roles: user, assistant")
 	}
 	return out, nil
 }

@@ -181,3 +181,30 @@ func TestResponsesEchoedPhase(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalsSayWhy checks that refusals of a message's role or of a
+// block the target has no form for give a reason besides the path.
+func TestRefusalsSayWhy(t *testing.T) {
+	t.Parallel()
+	O, C, A := translate.OpenAI, translate.Converse, translate.Anthropic
+	tests := []struct {
+		client, backend translate.Dialect
+		body, field     string
+	}{
+		{C, A, `{"messages":[{"role":"user","content":[{"video":{"format":"mp4","source":{"bytes":"aGk="}}}]}]}`, "messages[0].content[0].video"},
+		{C, A, `{"messages":[{"role":"user","content":[{"guardContent":{"text":{"text":"x"}}}]}]}`, "messages[0].content[0].guardContent"},
+		{C, A, `{"messages":[{"role":"system","content":[{"text":"x"}]}]}`, "messages[0].role"},
+		{C, O, `{"messages":[{"role":"system","content":[{"text":"x"}]}]}`, "messages[0].role"},
+		{A, C, `{"max_tokens":5,"messages":[{"role":"system","content":"x"}]}`, "messages[0].role"},
+		{A, C, `{"max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"persistent"}}]}]}`, "messages[0].content[0].cache_control.type"},
+		{O, A, `{"model":"m","messages":[{"role":"robot","content":"x"}]}`, "messages[0].role"},
+		{O, C, `{"model":"m","messages":[{"role":"user","content":"x","name":"n"}]}`, "messages[0].name"},
+	}
+	for _, tc := range tests {
+		_, err := translate.Request(tc.client, tc.backend, []byte(tc.body), "mdl", false, translate.Options{})
+		var ue *translate.UnsupportedError
+		if !errors.As(err, &ue) || ue.Field != tc.field || ue.Reason == "" {
+			t.Errorf("Request(%v, %v, %s) = %v, want a refusal of %s with a reason", tc.client, tc.backend, tc.body, err, tc.field)
+		}
+	}
+}

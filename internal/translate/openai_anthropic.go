@@ -168,7 +168,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 			}
 			out.Messages = appendAnthropic(out.Messages, anthropic.RoleUser, []anthropic.Block{{Type: anthropic.BlockToolResult, ToolUseID: m.ToolCallID, Content: content}})
 		default:
-			return nil, r.field(p + ".role")
+			return nil, r.because(p+".role", "roles: system, developer, user, assistant, tool")
 		}
 	}
 	if system != nil {

@@ -171,7 +171,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 			}
 			out.Messages = appendConverse(out.Messages, converse.RoleUser, []converse.ContentBlock{{ToolResult: &converse.ToolResultBlock{ToolUseID: m.ToolCallID, Content: content}}})
 		default:
-			return nil, r.field(p + ".role")
+			return nil, r.because(p+".role", "roles: system, developer, user, assistant, tool")
 		}
 	}
 	return out, nil
