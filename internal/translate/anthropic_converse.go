@@ -458,7 +458,7 @@ func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*a
 			case b.ReasoningContent != nil && b.ReasoningContent.RedactedContent != nil:
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)})
 			case present(b.CitationsContent):
-				cb, err := citationsBlock(refuser(targetAnthropic), at("output.message.content", i)+".citationsContent", b.CitationsContent)
+				cb, err := citationsBlock(refuser(targetAnthropic), at("output.message.content", i)+".citationsContent", b.CitationsContent, false)
 				if err != nil {
 					return nil, err
 				}

@@ -175,7 +175,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 				blocks[len(blocks)-1].CacheControl = cc
 				continue
 			}
-			ab, err := converseBlockToAnthropic(r, q, &b)
+			ab, err := converseBlockToAnthropic(r, q, m.Role, &b)
 			if err != nil {
 				return nil, err
 			}
@@ -253,7 +253,11 @@ func converseImageToAnthropic(r refuser, p string, img *converse.ImageBlock) (*a
 	return &anthropic.Source{Type: "base64", MediaType: imageMediaType(img.Format), Data: base64.StdEncoding.EncodeToString(img.Source.Bytes)}, nil
 }
 
-func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (anthropic.Block, error) {
+// converseBlockToAnthropic converts one content block of a message in
+// role. A citationsContent block on an assistant turn is an earlier cited
+// answer sent back: it becomes the text block with citations Claude
+// answered it as.
+func converseBlockToAnthropic(r refuser, p, role string, b *converse.ContentBlock) (anthropic.Block, error) {
 	if err := r.extra(p, b.Extra.Keys()); err != nil {
 		return anthropic.Block{}, err
 	}
@@ -347,8 +351,10 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 		return anthropic.Block{}, r.because(p+".video", "Messages takes no video")
 	case present(b.GuardContent):
 		return anthropic.Block{}, r.because(p+".guardContent", "guardrails run on Bedrock only")
+	case present(b.CitationsContent) && role == converse.RoleAssistant:
+		return citationsBlock(r, p+".citationsContent", b.CitationsContent, true)
 	case present(b.CitationsContent):
-		return anthropic.Block{}, r.because(p+".citationsContent", "a cited answer goes back to Claude only as text with citations on an assistant turn")
+		return anthropic.Block{}, r.because(p+".citationsContent", "only the model's own text (an assistant turn) can carry citations")
 	case present(b.SearchResult):
 		return anthropic.Block{}, r.because(p+".searchResult", "no Messages form is carried for search result blocks")
 	case present(b.Audio):

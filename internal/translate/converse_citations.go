@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -92,6 +93,13 @@ type anthropicCitation struct {
 // form, and is refused.
 func decodeAnswerPart(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }
 
+// decodeStrict decodes raw into v, refusing members v does not declare.
+func decodeStrict(raw json.RawMessage, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	return d.Decode(v)
+}
+
 // anthropicCitationFrom converts one Converse citation; ok is false for a
 // location Anthropic cannot express.
 func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
@@ -127,10 +135,16 @@ func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
 }
 
 // citationsBlock converts a Converse citationsContent block to a Messages
-// text block with its citations.
-func citationsBlock(r refuser, p string, raw json.RawMessage) (anthropic.Block, error) {
+// text block with its citations. In an answer (strict false) members this
+// package does not know are ignored; in a request (an assistant turn sent
+// back, strict) they are refused, not left behind.
+func citationsBlock(r refuser, p string, raw json.RawMessage, strict bool) (anthropic.Block, error) {
 	var cc converseCitations
-	if err := decodeAnswerPart(raw, &cc); err != nil {
+	decode := decodeAnswerPart
+	if strict {
+		decode = decodeStrict
+	}
+	if err := decode(raw, &cc); err != nil {
 		return anthropic.Block{}, r.because(p, "a citations block this gateway cannot read")
 	}
 	var text strings.Builder
@@ -235,4 +249,19 @@ func countSet(set ...bool) int {
 		}
 	}
 	return n
+}
+
+// citationsText returns the generated text of a Converse citationsContent
+// block: what an OpenAI model, which has no citation form in a request,
+// receives of an earlier cited answer.
+func citationsText(r refuser, p string, raw json.RawMessage) (string, error) {
+	var cc converseCitations
+	if err := decodeStrict(raw, &cc); err != nil {
+		return "", r.because(p, "a citations block this gateway cannot read")
+	}
+	var text strings.Builder
+	for _, t := range cc.Content {
+		text.WriteString(t.Text)
+	}
+	return text.String(), nil
 }

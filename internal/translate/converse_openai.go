@@ -264,6 +264,16 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 				return nil, r.because(q+".toolUse.type", serverToolUse)
 			}
 			calls = append(calls, openai.ToolCall{ID: tu.ToolUseID, Type: "function", Function: openai.FunctionCall{Name: tu.Name, Arguments: compactJSON(tu.Input)}})
+		case present(b.CitationsContent) && !user:
+			// An earlier cited answer sent back: Chat Completions requests
+			// have no citation form; the model sees its own text.
+			t, err := citationsText(r, q+".citationsContent", b.CitationsContent)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: t})
+			text.WriteString(t)
+			hasText = true
 		case b.ReasoningContent != nil:
 			return nil, r.because(q+".reasoningContent", "Chat Completions takes no reasoning input")
 		case b.CachePoint != nil:

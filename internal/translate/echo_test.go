@@ -41,6 +41,14 @@ func TestEchoedTurns(t *testing.T) {
 		{"anthropic cited text to openai", A, O, `{"max_tokens":10,"messages":[` + anU + `,{"role":"assistant","content":[{"type":"text","text":"answer","citations":[` + cite + `]}]},` + anU + `]}`, "",
 			[]string{`{"role":"assistant","content":"answer"}`}},
 		{"anthropic cited tool result to converse", A, C, `{"max_tokens":10,"messages":[` + anU + `,{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"r","citations":[` + cite + `]}]}]}]}`, "messages[2].content[0].content[0].citations", nil},
+		// Converse citationsContent on an assistant turn.
+		{"converse cited text to anthropic", C, A, `{"messages":[` + cvU + `,{"role":"assistant","content":[{"citationsContent":{"content":[{"text":"answer"}],"citations":[{"title":"t","sourceContent":[{"text":"src"}],"location":{"documentChar":{"documentIndex":0,"start":0,"end":3}}}]}}]},` + cvU + `]}`, "",
+			[]string{`{"type":"text","text":"answer","citations":[{"type":"char_location","cited_text":"src","document_index":0,"document_title":"t","start_char_index":0,"end_char_index":3}]}`}},
+		{"converse cited text to openai", C, O, `{"messages":[` + cvU + `,{"role":"assistant","content":[{"citationsContent":{"content":[{"text":"answer"}],"citations":[{"sourceContent":[{"text":"src"}],"location":{"documentChar":{"documentIndex":0,"start":0,"end":3}}}]}}]},` + cvU + `]}`, "",
+			[]string{`{"role":"assistant","content":"answer"}`}},
+		{"converse cited unknown member", C, A, `{"messages":[` + cvU + `,{"role":"assistant","content":[{"citationsContent":{"content":[{"text":"a"}],"citations":[{"x_new":1,"location":{"documentChar":{"documentIndex":0,"start":0,"end":3}}}]}}]},` + cvU + `]}`, "messages[1].content[0].citationsContent", nil},
+		{"converse cited user turn", C, A, `{"messages":[{"role":"user","content":[{"citationsContent":{"content":[{"text":"a"}],"citations":[]}}]}]}`, "messages[0].content[0].citationsContent", nil},
+		{"converse cited user turn openai", C, O, `{"messages":[{"role":"user","content":[{"citationsContent":{"content":[{"text":"a"}],"citations":[]}}]}]}`, "messages[0].content[0].citationsContent", nil},
 		// Null union members are absent.
 		{"converse null union members", C, O, `{"messages":[{"role":"user","content":[{"text":"hi","guardContent":null,"citationsContent":null,"searchResult":null,"audio":null,"toolAddition":null,"toolRemoval":null}]}]}`, "", []string{`"content":"hi"`}},
 		{"converse null tool result members", C, A, `{"messages":[` + cvU + `,{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","input":{}}}]},{"role":"user","content":[{"toolResult":{"toolUseId":"t","content":[{"text":"r","json":null,"searchResult":null}]}}]}]}`, "", []string{`"tool_result"`}},
