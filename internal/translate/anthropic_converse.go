@@ -64,7 +64,7 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 	case "standard_only":
 		out.ServiceTier = &converse.ServiceTier{Type: "default"}
 	default:
-		return nil, r.field("service_tier")
+		return nil, r.because("service_tier", "expressible: auto, standard_only")
 	}
 	format, effort, err := anthropicOutput(r, req)
 	if err != nil {

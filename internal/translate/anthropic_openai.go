@@ -74,7 +74,7 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 	case "standard_only":
 		out.ServiceTier = "default"
 	default:
-		return nil, r.field("service_tier")
+		return nil, r.because("service_tier", "expressible: auto, standard_only")
 	}
 	format, effort, err := anthropicOutput(r, req)
 	if err != nil {

@@ -52,7 +52,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 	}
 	if st := req.ServiceTier; st != nil {
 		if st.Type != "default" || len(st.Extra) > 0 {
-			return nil, r.field("serviceTier")
+			return nil, r.because("serviceTier", "Anthropic tiers: default as standard_only")
 		}
 		out.ServiceTier = "standard_only"
 	}

@@ -74,7 +74,7 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 	}
 	if st := req.ServiceTier; st != nil {
 		if len(st.Extra) > 0 || (st.Type != "default" && st.Type != "flex" && st.Type != "priority") {
-			return nil, r.field("serviceTier")
+			return nil, r.because("serviceTier", "OpenAI tiers: default, flex, priority")
 		}
 		out.ServiceTier = st.Type
 	}

@@ -56,7 +56,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 	case "default":
 		out.ServiceTier = "standard_only"
 	default:
-		return nil, r.field("service_tier")
+		return nil, r.because("service_tier", "Anthropic tiers: auto, and default as standard_only")
 	}
 	if rf := req.ResponseFormat; rf != nil {
 		tf, err := openAIFormatToConverse(r, rf) // same checks; reuse the schema text

@@ -61,7 +61,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	case "default", "flex", "priority":
 		out.ServiceTier = &converse.ServiceTier{Type: req.ServiceTier}
 	default:
-		return nil, r.field("service_tier")
+		return nil, r.because("service_tier", "Converse tiers: default, flex, priority (auto is the default)")
 	}
 	if rf := req.ResponseFormat; rf != nil {
 		tf, err := openAIFormatToConverse(r, rf)
