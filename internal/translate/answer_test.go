@@ -98,6 +98,8 @@ func TestStreamsTolerateEmptyParts(t *testing.T) {
 		evs    []translate.Event
 		want   string
 	}{
+		{"event of a new type to openai", translate.OpenAI, []translate.Event{start, ev("newEvent", `{"x":1}`), text, stop}, `"content":"hi"`},
+		{"event of a new type to anthropic", translate.Anthropic, []translate.Event{start, ev("newEvent", `{"x":1}`), text, stop}, `"text":"hi"`},
 		{"empty delta to openai", translate.OpenAI, []translate.Event{start, ev("contentBlockDelta", `{"contentBlockIndex":0,"delta":{}}`), text, stop}, `"content":"hi"`},
 		{"empty delta to anthropic", translate.Anthropic, []translate.Event{start, ev("contentBlockDelta", `{"contentBlockIndex":0,"delta":{}}`), text, stop}, `"text":"hi"`},
 		{"empty start to anthropic", translate.Anthropic, []translate.Event{start, ev("contentBlockStart", `{"contentBlockIndex":0,"start":{}}`), text, stop}, `"text":"hi"`},
@@ -126,5 +128,25 @@ func TestStreamsTolerateEmptyParts(t *testing.T) {
 				t.Errorf("stream = %s, want %s", all.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestStreamFailureNamesThePart checks that a stream part of a kind this
+// package does not know fails the stream naming it.
+func TestStreamFailureNamesThePart(t *testing.T) {
+	t.Parallel()
+	for _, client := range []translate.Dialect{translate.OpenAI, translate.Anthropic} {
+		s, err := translate.NewStream(translate.Converse, client, translate.ResponseMeta{ID: "id", Model: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Next(translate.Event{Type: "messageStart", Data: []byte(`{"role":"assistant"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Next(translate.Event{Type: "contentBlockDelta", Data: []byte(`{"contentBlockIndex":0,"delta":{"hologram":{"x":1}}}`)})
+		var se *translate.StreamError
+		if !errors.As(err, &se) || !strings.Contains(se.Message, "hologram") {
+			t.Errorf("%v: Next(delta of a new kind) = %v, want a StreamError naming hologram", client, err)
+		}
 	}
 }

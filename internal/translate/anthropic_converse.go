@@ -515,7 +515,7 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 			break // the deltas say what the block is
 		}
 		if tu == nil {
-			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Messages form"}
+			return nil, &StreamError{Type: "unsupported", Message: "content block start " + startMember(&e.ContentBlockStart.Start) + " has no Messages form"}
 		}
 		ensureOpen(idx, anthropic.Block{Type: anthropic.BlockToolUse, ID: tu.ToolUseID, Name: tu.Name, Input: json.RawMessage(`{}`)})
 	case e.ContentBlockDelta != nil:
@@ -551,7 +551,7 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 		case emptyDelta(&d):
 			// says nothing
 		default:
-			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Messages form"}
+			return nil, &StreamError{Type: "unsupported", Message: "content block delta " + deltaMember(&d) + " has no Messages form"}
 		}
 	case e.ContentBlockStop != nil:
 		idx := e.ContentBlockStop.ContentBlockIndex

@@ -417,3 +417,47 @@ func emptyStart(st *converse.BlockStart) bool {
 func emptyDelta(d *converse.BlockDelta) bool {
 	return d.Text == nil && d.ToolUse == nil && d.ReasoningContent == nil && !present(d.Citation) && !present(d.ToolResult) && !present(d.Image) && len(d.Extra) == 0
 }
+
+// startMember and deltaMember name the member set in a stream event's start
+// or delta union, or its first member this package does not know (clipped:
+// the name reaches the client in an error).
+func startMember(st *converse.BlockStart) string {
+	switch {
+	case st.ToolUse != nil:
+		return "toolUse"
+	case present(st.ToolResult):
+		return "toolResult"
+	case present(st.Image):
+		return "image"
+	}
+	return firstKey(st.Extra)
+}
+
+func deltaMember(d *converse.BlockDelta) string {
+	switch {
+	case d.Text != nil:
+		return "text"
+	case d.ToolUse != nil:
+		return "toolUse"
+	case d.ReasoningContent != nil:
+		return "reasoningContent"
+	case present(d.Citation):
+		return "citation"
+	case present(d.ToolResult):
+		return "toolResult"
+	case present(d.Image):
+		return "image"
+	}
+	return firstKey(d.Extra)
+}
+
+func firstKey(e jsonx.Extra) string {
+	keys := e.Keys()
+	if len(keys) == 0 {
+		return "(empty)"
+	}
+	if k := keys[0]; len(k) <= 64 {
+		return k
+	}
+	return keys[0][:64] + "…"
+}

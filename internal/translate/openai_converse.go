@@ -562,7 +562,7 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		case emptyStart(&st):
 			return nil, nil // the deltas say what the block is
 		case tu == nil:
-			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Chat Completions form"}
+			return nil, &StreamError{Type: "unsupported", Message: "content block start " + startMember(&e.ContentBlockStart.Start) + " has no Chat Completions form"}
 		}
 		idx := int64(len(s.toolIndex))
 		s.toolIndex[e.ContentBlockStart.ContentBlockIndex] = idx
@@ -586,7 +586,7 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		case emptyDelta(&d):
 			return nil, nil
 		default:
-			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Chat Completions form"}
+			return nil, &StreamError{Type: "unsupported", Message: "content block delta " + deltaMember(&d) + " has no Chat Completions form"}
 		}
 	case e.MessageStop != nil:
 		s.finish = converseFinish(e.MessageStop.StopReason)
