@@ -238,8 +238,12 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			out = append(out, openai.Message{Role: openai.RoleTool, ToolCallID: b.ToolUseID, Content: openai.TextContent(content.String())})
 		case b.Type == anthropic.BlockToolUse && !user:
 			calls = append(calls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: compactJSON(b.Input)}})
+		case (b.Type == anthropic.BlockThinking || b.Type == anthropic.BlockRedactedThinking) && !user:
+			// The model's earlier reasoning, sent back: Chat Completions
+			// has no reasoning input, and OpenAI-compatible reasoning
+			// servers take none back. Left out (docs/api.md).
 		case b.Type == anthropic.BlockThinking, b.Type == anthropic.BlockRedactedThinking:
-			return nil, r.because(q+".type", "Chat Completions takes no reasoning input")
+			return nil, r.because(q+".type", "reasoning belongs to the model's own (assistant) turns")
 		default:
 			return nil, r.field(q + ".type")
 		}

@@ -274,8 +274,11 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: t})
 			text.WriteString(t)
 			hasText = true
+		case b.ReasoningContent != nil && !user:
+			// The model's earlier reasoning, sent back: left out, as
+			// anthropicMessageToOpenAI leaves out thinking blocks.
 		case b.ReasoningContent != nil:
-			return nil, r.because(q+".reasoningContent", "Chat Completions takes no reasoning input")
+			return nil, r.because(q+".reasoningContent", "reasoning belongs to the model's own (assistant) turns")
 		case b.CachePoint != nil:
 			return nil, r.because(q+".cachePoint", "OpenAI caches prompts on its own and has no cache markers")
 		default:

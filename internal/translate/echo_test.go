@@ -49,6 +49,12 @@ func TestEchoedTurns(t *testing.T) {
 		{"converse cited unknown member", C, A, `{"messages":[` + cvU + `,{"role":"assistant","content":[{"citationsContent":{"content":[{"text":"a"}],"citations":[{"x_new":1,"location":{"documentChar":{"documentIndex":0,"start":0,"end":3}}}]}}]},` + cvU + `]}`, "messages[1].content[0].citationsContent", nil},
 		{"converse cited user turn", C, A, `{"messages":[{"role":"user","content":[{"citationsContent":{"content":[{"text":"a"}],"citations":[]}}]}]}`, "messages[0].content[0].citationsContent", nil},
 		{"converse cited user turn openai", C, O, `{"messages":[{"role":"user","content":[{"citationsContent":{"content":[{"text":"a"}],"citations":[]}}]}]}`, "messages[0].content[0].citationsContent", nil},
+		// Reasoning of earlier turns towards OpenAI.
+		{"anthropic thinking echo to openai", A, O, `{"max_tokens":10,"messages":[` + anU + `,{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"redacted_thinking","data":"aGk="},{"type":"tool_use","id":"t1","name":"f","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"r"}]}]}`, "",
+			[]string{`"tool_calls":[{"id":"t1"`}},
+		{"anthropic thinking on a user turn", A, O, `{"max_tokens":10,"messages":[{"role":"user","content":[{"type":"thinking","thinking":"t","signature":"s"}]}]}`, "messages[0].content[0].type", nil},
+		{"converse reasoning echo to openai", C, O, `{"messages":[` + cvU + `,{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"t","signature":"s"}}},{"text":"x"}]},` + cvU + `]}`, "",
+			[]string{`{"role":"assistant","content":"x"}`}},
 		// Null union members are absent.
 		{"converse null union members", C, O, `{"messages":[{"role":"user","content":[{"text":"hi","guardContent":null,"citationsContent":null,"searchResult":null,"audio":null,"toolAddition":null,"toolRemoval":null}]}]}`, "", []string{`"content":"hi"`}},
 		{"converse null tool result members", C, A, `{"messages":[` + cvU + `,{"role":"assistant","content":[{"toolUse":{"toolUseId":"t","name":"f","input":{}}}]},{"role":"user","content":[{"toolResult":{"toolUseId":"t","content":[{"text":"r","json":null,"searchResult":null}]}}]}]}`, "", []string{`"tool_result"`}},
