@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
@@ -456,8 +457,13 @@ func firstKey(e jsonx.Extra) string {
 	if len(keys) == 0 {
 		return "(empty)"
 	}
-	if k := keys[0]; len(k) <= 64 {
+	k := keys[0]
+	if len(k) <= 64 {
 		return k
 	}
-	return keys[0][:64] + "…"
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(k[cut]) {
+		cut--
+	}
+	return k[:cut] + "…"
 }

@@ -174,7 +174,7 @@ var blockMembers = map[string][]string{
 	anthropic.BlockText:             {"text", "citations", "cache_control"},
 	anthropic.BlockImage:            {"source", "cache_control"},
 	anthropic.BlockDocument:         {"source", "title", "context", "citations", "cache_control"},
-	anthropic.BlockToolUse:          {"id", "name", "input", "cache_control"},
+	anthropic.BlockToolUse:          {"id", "name", "input", "caller", "cache_control"},
 	anthropic.BlockToolResult:       {"tool_use_id", "content", "is_error", "cache_control"},
 	anthropic.BlockThinking:         {"thinking", "signature"}, // thinking blocks take no cache_control
 	anthropic.BlockRedactedThinking: {"data"},
@@ -200,7 +200,7 @@ func refuseStray(r refuser, p string, b *anthropic.Block) error {
 	}
 	if err := refuseMembers(r, p, b.Type+" blocks", allowed, []member{
 		{"text", b.Text != ""}, {"source", b.Source != nil}, {"title", b.Title != ""}, {"context", b.Context != ""},
-		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", !jsonNull(b.Input)},
+		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", !jsonNull(b.Input)}, {"caller", !jsonNull(b.Caller)},
 		{"tool_use_id", b.ToolUseID != ""}, {"content", b.Content != nil}, {"is_error", b.IsError != nil},
 		{"thinking", b.Thinking != ""}, {"signature", b.Signature != ""}, {"data", b.Data != ""}, {"cache_control", b.CacheControl != nil},
 	}); err != nil || b.Source == nil {
