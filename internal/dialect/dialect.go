@@ -76,13 +76,24 @@ func TranslateResponse(resp *inference.Response, client inference.Dialect, meta 
 func AnswerError(err error) *inference.Error {
 	var se *translate.StreamError
 	if errors.As(err, &se) {
-		return &inference.Error{Kind: inference.KindUpstream, Message: "the model failed mid-answer (" + inference.Clip(se.Type, 64) + ")", Err: err}
+		return &inference.Error{Kind: inference.KindUpstream, Message: MidAnswer(se), Err: err}
 	}
 	var ue *translate.UnsupportedError
 	if errors.As(err, &ue) {
 		return &inference.Error{Kind: inference.KindUpstream, Message: inference.Clip(ue.Error(), 2*inference.EchoLimit), Err: err}
 	}
 	return &inference.Error{Kind: inference.KindUpstream, Message: "the model sent an answer that cannot be translated", Err: err}
+}
+
+// MidAnswer is the client's message for an answer that failed part way:
+// the translator's reason when the translator failed it (clipped), the
+// error type only when the backend reported it (a backend's message may
+// name things of its account).
+func MidAnswer(se *translate.StreamError) string {
+	if se.Translator() {
+		return "the model failed mid-answer (" + se.Type + ": " + inference.Clip(se.Message, 200) + ")"
+	}
+	return "the model failed mid-answer (" + inference.Clip(se.Type, 64) + ")"
 }
 
 // StreamTranslator turns a backend's events into the client's dialect.

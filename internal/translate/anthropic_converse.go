@@ -64,7 +64,7 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 	case "standard_only":
 		out.ServiceTier = &converse.ServiceTier{Type: "default"}
 	default:
-		return nil, r.field("service_tier")
+		return nil, r.because("service_tier", "expressible: auto, standard_only")
 	}
 	format, effort, err := anthropicOutput(r, req)
 	if err != nil {
@@ -151,14 +151,14 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 			return nil, err
 		}
 		if m.Role != anthropic.RoleUser && m.Role != anthropic.RoleAssistant {
-			return nil, r.field(p + ".role")
+			return nil, r.because(p+".role", "roles: user, assistant")
 		}
 		var blocks []converse.ContentBlock
 		if m.Content.IsText() {
 			blocks = []converse.ContentBlock{converse.TextBlock(m.Content.Text)}
 		}
 		for j, b := range m.Content.Blocks {
-			cb, err := anthropicBlockToConverse(r, at(p+".content", j), &b)
+			cb, err := anthropicBlockToConverse(r, at(p+".content", j), m.Role, &b)
 			if err != nil {
 				return nil, err
 			}
@@ -203,24 +203,36 @@ func cachePointFrom(r refuser, p string, cc *anthropic.CacheControl) (*converse.
 		return nil, err
 	}
 	if cc.Type != "ephemeral" {
-		return nil, r.field(p + ".type")
+		return nil, r.because(p+".type", "cache_control types: ephemeral")
 	}
 	return &converse.CachePoint{Type: "default", TTL: cc.TTL}, nil
 }
 
 // anthropicBlockToConverse converts one block, followed by a cachePoint
 // when it carries cache_control.
-func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]converse.ContentBlock, error) {
-	if err := r.extra(p, b.Extra.Keys()); err != nil {
+//
+// Text with citations on an assistant turn is the model's earlier answer
+// sent back; it becomes a citationsContent block, the form Converse
+// answered it in. On a user turn citations have no Converse form.
+func anthropicBlockToConverse(r refuser, p, role string, b *anthropic.Block) ([]converse.ContentBlock, error) {
+	if err := anthropicBlockExtra(r, p, b); err != nil {
 		return nil, err
 	}
 	var cb converse.ContentBlock
 	switch b.Type {
 	case anthropic.BlockText:
-		if hasCitations(b.Citations) {
-			return nil, r.field(p + ".citations")
+		switch {
+		case !hasCitations(b.Citations):
+			cb.Text = ptr(b.Text)
+		case role != anthropic.RoleAssistant:
+			return nil, r.because(p+".citations", "only the model's own text (an assistant turn) can carry citations")
+		default:
+			cc, err := converseCitationsFrom(r, p+".citations", b.Text, b.Citations)
+			if err != nil {
+				return nil, err
+			}
+			cb.CitationsContent = cc
 		}
-		cb.Text = ptr(b.Text)
 	case anthropic.BlockImage:
 		img, err := anthropicImageToConverse(r, p+".source", b.Source)
 		if err != nil {
@@ -274,7 +286,7 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 				switch rb.Type {
 				case anthropic.BlockText:
 					if hasCitations(rb.Citations) {
-						return nil, r.field(q + ".citations")
+						return nil, r.because(q+".citations", "Converse tool results carry no citations")
 					}
 					tr.Content = append(tr.Content, converse.ToolResultContent{Text: ptr(rb.Text)})
 				case anthropic.BlockImage:
@@ -284,10 +296,10 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 					}
 					tr.Content = append(tr.Content, converse.ToolResultContent{Image: img})
 				default:
-					return nil, r.field(q + ".type")
+					return nil, r.because(q+".type", "tool results: text or image")
 				}
 				if rb.CacheControl != nil {
-					return nil, r.field(q + ".cache_control")
+					return nil, r.because(q+".cache_control", "Converse has no cache point inside a tool result")
 				}
 			}
 		}
@@ -301,7 +313,7 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 		}
 		cb.ReasoningContent = &converse.ReasoningContent{RedactedContent: data}
 	default:
-		return nil, r.field(p + ".type")
+		return nil, r.because(p+".type", "block types: text, image, document, tool_use, tool_result, thinking, redacted_thinking")
 	}
 	out := []converse.ContentBlock{cb}
 	if b.CacheControl != nil {
@@ -312,6 +324,32 @@ func anthropicBlockToConverse(r refuser, p string, b *anthropic.Block) ([]conver
 		out = append(out, converse.ContentBlock{CachePoint: cp})
 	}
 	return out, nil
+}
+
+// anthropicBlockExtra refuses the members of b this package does not know,
+// except a tool_use block's caller when it says Claude called the tool
+// itself (null or {"type":"direct"}): output metadata of an earlier answer
+// that every translated tool call has. A caller naming a code execution
+// tool is refused: the call belongs to a server container the target
+// does not have.
+func anthropicBlockExtra(r refuser, p string, b *anthropic.Block) error {
+	if err := r.extra(p, b.Extra.Keys()); err != nil {
+		return err
+	}
+	if !directCaller(b.Caller) {
+		return r.because(p+".caller", "a tool call made from code execution; the target has no code execution")
+	}
+	return nil
+}
+
+// directCaller reports whether a tool_use caller is absent, null or
+// {"type":"direct"}.
+func directCaller(raw json.RawMessage) bool {
+	if jsonNull(raw) {
+		return true
+	}
+	var members map[string]json.RawMessage
+	return json.Unmarshal(raw, &members) == nil && len(members) == 1 && string(members["type"]) == `"direct"`
 }
 
 func jsonNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
@@ -419,8 +457,8 @@ func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*a
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockThinking, Thinking: rt.Text, Signature: rt.Signature})
 			case b.ReasoningContent != nil && b.ReasoningContent.RedactedContent != nil:
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)})
-			case b.CitationsContent != nil:
-				cb, err := citationsBlock(refuser(targetAnthropic), at("output.message.content", i)+".citationsContent", b.CitationsContent)
+			case present(b.CitationsContent):
+				cb, err := citationsBlock(refuser(targetAnthropic), at("output.message.content", i)+".citationsContent", b.CitationsContent, false)
 				if err != nil {
 					return nil, err
 				}
@@ -473,8 +511,11 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 	case e.ContentBlockStart != nil:
 		idx := e.ContentBlockStart.ContentBlockIndex
 		tu := e.ContentBlockStart.Start.ToolUse
+		if emptyStart(&e.ContentBlockStart.Start) {
+			break // the deltas say what the block is
+		}
 		if tu == nil {
-			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Messages form"}
+			return nil, &StreamError{Type: "unsupported", Message: "content block start " + startMember(&e.ContentBlockStart.Start) + " has no Messages form"}
 		}
 		ensureOpen(idx, anthropic.Block{Type: anthropic.BlockToolUse, ID: tu.ToolUseID, Name: tu.Name, Input: json.RawMessage(`{}`)})
 	case e.ContentBlockDelta != nil:
@@ -500,15 +541,17 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 				ensureOpen(idx, anthropic.Block{Type: anthropic.BlockThinking})
 				out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaSignature, Signature: *rc.Signature}))
 			}
-		case d.Citation != nil:
+		case present(d.Citation):
 			c, err := citationDelta(d.Citation)
 			if err != nil {
 				return nil, err
 			}
 			ensureOpen(idx, anthropic.Block{Type: anthropic.BlockText})
 			out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaCitations, Citation: c}))
+		case emptyDelta(&d):
+			// says nothing
 		default:
-			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Messages form"}
+			return nil, &StreamError{Type: "unsupported", Message: "content block delta " + deltaMember(&d) + " has no Messages form"}
 		}
 	case e.ContentBlockStop != nil:
 		idx := e.ContentBlockStop.ContentBlockIndex

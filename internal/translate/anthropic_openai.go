@@ -74,7 +74,7 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 	case "standard_only":
 		out.ServiceTier = "default"
 	default:
-		return nil, r.field("service_tier")
+		return nil, r.because("service_tier", "expressible: auto, standard_only")
 	}
 	format, effort, err := anthropicOutput(r, req)
 	if err != nil {
@@ -163,7 +163,7 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 
 func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]openai.Message, error) {
 	if m.Role != anthropic.RoleUser && m.Role != anthropic.RoleAssistant {
-		return nil, r.field(p + ".role")
+		return nil, r.because(p+".role", "roles: user, assistant")
 	}
 	if m.Content.IsText() {
 		return []openai.Message{{Role: m.Role, Content: openai.TextContent(m.Content.Text)}}, nil
@@ -176,7 +176,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 	user := m.Role == anthropic.RoleUser
 	for j, b := range m.Content.Blocks {
 		q := at(p+".content", j)
-		if err := r.extra(q, b.Extra.Keys()); err != nil {
+		if err := anthropicBlockExtra(r, q, &b); err != nil {
 			return nil, err
 		}
 		if b.CacheControl != nil {
@@ -184,8 +184,11 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 		}
 		switch {
 		case b.Type == anthropic.BlockText:
-			if hasCitations(b.Citations) {
-				return nil, r.field(q + ".citations")
+			// An assistant turn's citations are the sources of an earlier
+			// answer, not an instruction: Chat Completions requests have no
+			// form for them, and the model sees its own text again.
+			if hasCitations(b.Citations) && user {
+				return nil, r.because(q+".citations", "only the model's own text (an assistant turn) can carry citations")
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: b.Text})
 			text.WriteString(b.Text)
@@ -204,7 +207,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			case "url":
 				parts = append(parts, openai.ContentPart{Type: openai.PartImageURL, ImageURL: &openai.ImageURL{URL: s.URL}})
 			default:
-				return nil, r.field(q + ".source.type")
+				return nil, r.because(q+".source.type", "image sources: base64, url")
 			}
 		case b.Type == anthropic.BlockDocument && user:
 			s := b.Source
@@ -235,8 +238,12 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			out = append(out, openai.Message{Role: openai.RoleTool, ToolCallID: b.ToolUseID, Content: openai.TextContent(content.String())})
 		case b.Type == anthropic.BlockToolUse && !user:
 			calls = append(calls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: compactJSON(b.Input)}})
+		case (b.Type == anthropic.BlockThinking || b.Type == anthropic.BlockRedactedThinking) && !user:
+			// The model's earlier reasoning, sent back: Chat Completions
+			// has no reasoning input, and OpenAI-compatible reasoning
+			// servers take none back. Left out (docs/api.md).
 		case b.Type == anthropic.BlockThinking, b.Type == anthropic.BlockRedactedThinking:
-			return nil, r.because(q+".type", "Chat Completions takes no reasoning input")
+			return nil, r.because(q+".type", "reasoning belongs to the model's own (assistant) turns")
 		default:
 			return nil, r.field(q + ".type")
 		}

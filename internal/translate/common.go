@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
@@ -283,10 +284,14 @@ func refuseSamplingWithThinking(r refuser, temperature, topP *float64) error {
 // as the root "description" annotation: what JSON Schema defines for
 // saying what an instance is for, and what the model reads. A schema with
 // a description of its own that differs is refused at path: one of the two
-// would be lost.
+// would be lost (a null description is none). The boolean schema true
+// accepts every instance, as {} does, and becomes {"description": d}.
 func describeSchema(r refuser, path string, schema json.RawMessage, description string) (json.RawMessage, error) {
 	if description == "" {
 		return schema, nil
+	}
+	if string(bytes.TrimSpace(schema)) == "true" {
+		schema = json.RawMessage(`{}`)
 	}
 	var own []byte
 	if err := jsonx.Members(schema, func(k, v []byte) error {
@@ -297,7 +302,7 @@ func describeSchema(r refuser, path string, schema json.RawMessage, description 
 	}); err != nil {
 		return nil, r.because(path, "the schema must be a JSON object to carry it")
 	}
-	if own != nil {
+	if own != nil && !jsonx.IsNull(own) {
 		if s, ok := jsonx.String(own); ok && s == description {
 			return schema, nil
 		}
@@ -339,23 +344,46 @@ func openAIReasoning(content *string, extra jsonx.Extra) *string {
 	return nil
 }
 
-// converseTier returns the tier a Converse answer says served it, or "".
-// Converse's tier names default, flex and priority are OpenAI's too;
-// reserved, which OpenAI lacks, reaches an OpenAI client as is.
+// Served tiers. An answer names the tier that served it from its
+// dialect's list: OpenAI auto, default, flex, scale, priority; Converse
+// default, flex, priority, reserved; Anthropic standard, priority, batch.
+// A tier the client's dialect does not define is left out, not passed on
+// for the client's SDK to reject: only default (Anthropic's standard) and
+// priority are common to all three, flex to OpenAI and Converse.
+
+// converseTier returns the tier a Converse answer says served it in
+// OpenAI's names, or "" (reserved has no OpenAI name).
 func converseTier(t *converse.ServiceTier) string {
 	if t == nil {
 		return ""
 	}
-	return t.Type
+	switch t.Type {
+	case "default", "flex", "priority":
+		return t.Type
+	}
+	return ""
+}
+
+// openAITierToConverse names an OpenAI answer's served tier in Converse's
+// serviceTier, or returns nil (scale and auto have no Converse name).
+func openAITierToConverse(tier string) *converse.ServiceTier {
+	switch tier {
+	case "default", "flex", "priority":
+		return &converse.ServiceTier{Type: tier}
+	}
+	return nil
 }
 
 // anthropicTier names a served Converse or OpenAI tier in Anthropic's
-// usage.service_tier, whose standard tier is their default.
+// usage.service_tier, whose standard tier is their default, or returns "".
 func anthropicTier(tier string) string {
-	if tier == "default" {
+	switch tier {
+	case "default":
 		return "standard"
+	case "priority":
+		return tier
 	}
-	return tier
+	return ""
 }
 
 // hasCitations reports whether a block's citations member says something:
@@ -373,4 +401,69 @@ func hasCitations(raw json.RawMessage) bool {
 		}
 	}
 	return true
+}
+
+// serverToolUse is why a Converse toolUse with a type is refused: Bedrock
+// defines one type, server_tool_use, the call of a tool Bedrock itself ran
+// (a system tool), which has no client-tool form in another dialect.
+const serverToolUse = "a call of a Bedrock server tool; only client tool calls can be sent to this model"
+
+// emptyStart and emptyDelta report whether a Converse stream event's start
+// or delta union has no member at all (null members count as absent): it
+// says nothing, and a stream translator skips it.
+func emptyStart(st *converse.BlockStart) bool {
+	return st.ToolUse == nil && !present(st.ToolResult) && !present(st.Image) && len(st.Extra) == 0
+}
+
+func emptyDelta(d *converse.BlockDelta) bool {
+	return d.Text == nil && d.ToolUse == nil && d.ReasoningContent == nil && !present(d.Citation) && !present(d.ToolResult) && !present(d.Image) && len(d.Extra) == 0
+}
+
+// startMember and deltaMember name the member set in a stream event's start
+// or delta union, or its first member this package does not know (clipped:
+// the name reaches the client in an error).
+func startMember(st *converse.BlockStart) string {
+	switch {
+	case st.ToolUse != nil:
+		return "toolUse"
+	case present(st.ToolResult):
+		return "toolResult"
+	case present(st.Image):
+		return "image"
+	}
+	return firstKey(st.Extra)
+}
+
+func deltaMember(d *converse.BlockDelta) string {
+	switch {
+	case d.Text != nil:
+		return "text"
+	case d.ToolUse != nil:
+		return "toolUse"
+	case d.ReasoningContent != nil:
+		return "reasoningContent"
+	case present(d.Citation):
+		return "citation"
+	case present(d.ToolResult):
+		return "toolResult"
+	case present(d.Image):
+		return "image"
+	}
+	return firstKey(d.Extra)
+}
+
+func firstKey(e jsonx.Extra) string {
+	keys := e.Keys()
+	if len(keys) == 0 {
+		return "(empty)"
+	}
+	k := keys[0]
+	if len(k) <= 64 {
+		return k
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(k[cut]) {
+		cut--
+	}
+	return k[:cut] + "…"
 }

@@ -52,7 +52,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 	}
 	if st := req.ServiceTier; st != nil {
 		if st.Type != "default" || len(st.Extra) > 0 {
-			return nil, r.field("serviceTier")
+			return nil, r.because("serviceTier", "Anthropic tiers: default as standard_only")
 		}
 		out.ServiceTier = "standard_only"
 	}
@@ -110,7 +110,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 				}
 				out.Tools[len(out.Tools)-1].CacheControl = cc
 			default:
-				return nil, r.field(p + ".systemTool")
+				return nil, r.because(p+".systemTool", "Bedrock system tools run on Bedrock only")
 			}
 		}
 		if c := tc.ToolChoice; c != nil {
@@ -146,7 +146,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 			}
 			system[len(system)-1].CacheControl = cc
 		default:
-			return nil, r.field(p + ".guardContent")
+			return nil, r.because(p+".guardContent", "guardrails run on Bedrock only")
 		}
 	}
 	if system != nil {
@@ -159,7 +159,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 			return nil, err
 		}
 		if m.Role != converse.RoleUser && m.Role != converse.RoleAssistant {
-			return nil, r.field(p + ".role")
+			return nil, r.because(p+".role", "roles: user, assistant")
 		}
 		blocks := []anthropic.Block{}
 		for j, b := range m.Content {
@@ -175,7 +175,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 				blocks[len(blocks)-1].CacheControl = cc
 				continue
 			}
-			ab, err := converseBlockToAnthropic(r, q, &b)
+			ab, err := converseBlockToAnthropic(r, q, m.Role, &b)
 			if err != nil {
 				return nil, err
 			}
@@ -253,7 +253,11 @@ func converseImageToAnthropic(r refuser, p string, img *converse.ImageBlock) (*a
 	return &anthropic.Source{Type: "base64", MediaType: imageMediaType(img.Format), Data: base64.StdEncoding.EncodeToString(img.Source.Bytes)}, nil
 }
 
-func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (anthropic.Block, error) {
+// converseBlockToAnthropic converts one content block of a message in
+// role. A citationsContent block on an assistant turn is an earlier cited
+// answer sent back: it becomes the text block with citations Claude
+// answered it as.
+func converseBlockToAnthropic(r refuser, p, role string, b *converse.ContentBlock) (anthropic.Block, error) {
 	if err := r.extra(p, b.Extra.Keys()); err != nil {
 		return anthropic.Block{}, err
 	}
@@ -295,7 +299,7 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 			return anthropic.Block{}, err
 		}
 		if tu.Type != "" {
-			return anthropic.Block{}, r.field(p + ".toolUse.type")
+			return anthropic.Block{}, r.because(p+".toolUse.type", serverToolUse)
 		}
 		return anthropic.Block{Type: anthropic.BlockToolUse, ID: tu.ToolUseID, Name: tu.Name, Input: objectOrEmpty(tu.Input)}, nil
 	case b.ToolResult != nil:
@@ -304,7 +308,7 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 			return anthropic.Block{}, err
 		}
 		if tr.Type != "" {
-			return anthropic.Block{}, r.field(p + ".toolResult.type")
+			return anthropic.Block{}, r.because(p+".toolResult.type", "a server tool's result has no Messages form")
 		}
 		out := anthropic.Block{Type: anthropic.BlockToolResult, ToolUseID: tr.ToolUseID, Content: &anthropic.Content{Blocks: []anthropic.Block{}}}
 		if tr.Status == "error" {
@@ -318,7 +322,7 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 			switch {
 			case c.Text != nil:
 				out.Content.Blocks = append(out.Content.Blocks, anthropic.Block{Type: anthropic.BlockText, Text: *c.Text})
-			case c.JSON != nil:
+			case present(c.JSON):
 				out.Content.Blocks = append(out.Content.Blocks, anthropic.Block{Type: anthropic.BlockText, Text: compactJSON(c.JSON)})
 			case c.Image != nil:
 				src, err := converseImageToAnthropic(r, q+".image", c.Image)
@@ -327,7 +331,7 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 				}
 				out.Content.Blocks = append(out.Content.Blocks, anthropic.Block{Type: anthropic.BlockImage, Source: src})
 			default:
-				return anthropic.Block{}, r.field(q)
+				return anthropic.Block{}, r.because(q, "tool results: text, json or image")
 			}
 		}
 		return out, nil
@@ -344,19 +348,21 @@ func converseBlockToAnthropic(r refuser, p string, b *converse.ContentBlock) (an
 		}
 		return anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(rc.RedactedContent)}, nil
 	case b.Video != nil:
-		return anthropic.Block{}, r.field(p + ".video")
-	case b.GuardContent != nil:
-		return anthropic.Block{}, r.field(p + ".guardContent")
-	case b.CitationsContent != nil:
-		return anthropic.Block{}, r.field(p + ".citationsContent")
-	case b.SearchResult != nil:
-		return anthropic.Block{}, r.field(p + ".searchResult")
-	case b.Audio != nil:
-		return anthropic.Block{}, r.field(p + ".audio")
-	case b.ToolAddition != nil:
-		return anthropic.Block{}, r.field(p + ".toolAddition")
-	case b.ToolRemoval != nil:
-		return anthropic.Block{}, r.field(p + ".toolRemoval")
+		return anthropic.Block{}, r.because(p+".video", "Messages takes no video")
+	case present(b.GuardContent):
+		return anthropic.Block{}, r.because(p+".guardContent", "guardrails run on Bedrock only")
+	case present(b.CitationsContent) && role == converse.RoleAssistant:
+		return citationsBlock(r, p+".citationsContent", b.CitationsContent, true)
+	case present(b.CitationsContent):
+		return anthropic.Block{}, r.because(p+".citationsContent", "only the model's own text (an assistant turn) can carry citations")
+	case present(b.SearchResult):
+		return anthropic.Block{}, r.because(p+".searchResult", "no Messages form is carried for search result blocks")
+	case present(b.Audio):
+		return anthropic.Block{}, r.because(p+".audio", "Messages takes no audio")
+	case present(b.ToolAddition):
+		return anthropic.Block{}, r.because(p+".toolAddition", "Messages cannot change the tools mid-conversation")
+	case present(b.ToolRemoval):
+		return anthropic.Block{}, r.because(p+".toolRemoval", "Messages cannot change the tools mid-conversation")
 	}
 	return anthropic.Block{}, r.because(p, "empty content block")
 }
@@ -384,7 +390,7 @@ func AnthropicToConverseResponse(resp *anthropic.Response, meta ResponseMeta) (*
 	for i, b := range resp.Content {
 		switch b.Type {
 		case anthropic.BlockText, anthropic.BlockToolUse, anthropic.BlockThinking, anthropic.BlockRedactedThinking:
-			cb, err := anthropicBlockToConverse(refuser(targetConverse), at("content", i), &b)
+			cb, err := anthropicBlockToConverse(refuser(targetConverse), at("content", i), anthropic.RoleAssistant, &b)
 			if err != nil {
 				return nil, err
 			}

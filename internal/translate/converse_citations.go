@@ -3,6 +3,8 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
@@ -19,9 +21,12 @@ import (
 //	documentChunk         content_block_location  (start/end block index)
 //	searchResultLocation  search_result_location  (result index, blocks)
 //
-// A web location has no Anthropic form without the search result's
-// encrypted index, so an answer citing one is refused rather than shown
-// without its sources.
+// A location is a union: one with no member this package knows, or with
+// more than one, is refused rather than guessed at. A web location has no
+// Anthropic form without the search result's encrypted index, so an answer
+// citing one is refused rather than shown without its sources. The other
+// way, a Messages client sending such an answer back as its assistant
+// turn, the text and citations become the citationsContent block again.
 
 // converseCitations is a Converse citationsContent block.
 type converseCitations struct {
@@ -81,8 +86,14 @@ type anthropicCitation struct {
 	EndBlockIndex     *int64  `json:"end_block_index,omitempty"`
 }
 
-// decodeStrict decodes raw into v, refusing members v does not declare:
-// a citation member this package does not know would otherwise be lost.
+// decodeAnswerPart decodes a part of an answer leniently: a member v does
+// not declare is ignored, so that a member an upstream adds tomorrow
+// inside a part this package knows does not fail the whole answer. A
+// location that sets no member this package knows still has no client
+// form, and is refused.
+func decodeAnswerPart(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }
+
+// decodeStrict decodes raw into v, refusing members v does not declare.
 func decodeStrict(raw json.RawMessage, v any) error {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.DisallowUnknownFields()
@@ -98,6 +109,9 @@ func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
 	}
 	out := anthropicCitation{CitedText: cited.String()}
 	l := c.Location
+	if n := countSet(l.DocumentChar != nil, l.DocumentPage != nil, l.DocumentChunk != nil, l.SearchResultLocation != nil, l.Web != nil); n != 1 {
+		return out, false // a union: none or two would be a guess
+	}
 	switch {
 	case l.DocumentChar != nil && l.DocumentChar.SearchResultIndex == nil:
 		out.Type, out.DocumentIndex, out.DocumentTitle = "char_location", l.DocumentChar.DocumentIndex, c.Title
@@ -121,10 +135,16 @@ func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
 }
 
 // citationsBlock converts a Converse citationsContent block to a Messages
-// text block with its citations.
-func citationsBlock(r refuser, p string, raw json.RawMessage) (anthropic.Block, error) {
+// text block with its citations. In an answer (strict false) members this
+// package does not know are ignored; in a request (an assistant turn sent
+// back, strict) they are refused, not left behind.
+func citationsBlock(r refuser, p string, raw json.RawMessage, strict bool) (anthropic.Block, error) {
 	var cc converseCitations
-	if err := decodeStrict(raw, &cc); err != nil {
+	decode := decodeAnswerPart
+	if strict {
+		decode = decodeStrict
+	}
+	if err := decode(raw, &cc); err != nil {
 		return anthropic.Block{}, r.because(p, "a citations block this gateway cannot read")
 	}
 	var text strings.Builder
@@ -147,7 +167,7 @@ func citationsBlock(r refuser, p string, raw json.RawMessage) (anthropic.Block, 
 // the citation of a Messages citations_delta.
 func citationDelta(raw json.RawMessage) (json.RawMessage, error) {
 	var c converseCitation
-	if err := decodeStrict(raw, &c); err != nil {
+	if err := decodeAnswerPart(raw, &c); err != nil {
 		return nil, &StreamError{Type: "unsupported", Message: "a citation this gateway cannot read"}
 	}
 	ac, ok := anthropicCitationFrom(&c)
@@ -156,4 +176,92 @@ func citationDelta(raw json.RawMessage) (json.RawMessage, error) {
 	}
 	b, _ := json.Marshal(ac)
 	return b, nil
+}
+
+// citationMembers are the members each Messages citation type defines
+// besides type, for the citations this package converts back to Converse.
+var citationMembers = map[string][]string{
+	"char_location":          {"cited_text", "document_index", "document_title", "start_char_index", "end_char_index"},
+	"page_location":          {"cited_text", "document_index", "document_title", "start_page_number", "end_page_number"},
+	"content_block_location": {"cited_text", "document_index", "document_title", "start_block_index", "end_block_index"},
+	"search_result_location": {"cited_text", "source", "title", "search_result_index", "start_block_index", "end_block_index"},
+}
+
+// converseCitationsFrom converts the text and citations of a Messages
+// text block (an assistant turn sending back an earlier answer) to a
+// Converse citationsContent block: the inverse of citationsBlock, so that
+// an answer shown to a Messages client goes back to the model as it came.
+// p is the path of the citations member. A member the citation type does
+// not define is refused unless null; a web location is refused: Converse's
+// web location has no member for the search result's encrypted index.
+func converseCitationsFrom(r refuser, p, text string, raw json.RawMessage) (json.RawMessage, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, r.because(p, "citations must be a list")
+	}
+	out := converseCitations{Content: []converseCitationText{{Text: text}}, Citations: make([]converseCitation, 0, len(list))}
+	for i, item := range list {
+		q := at(p, i)
+		var members map[string]json.RawMessage
+		var ac anthropicCitation
+		if json.Unmarshal(item, &members) != nil || json.Unmarshal(item, &ac) != nil {
+			return nil, r.because(q, "a citation this gateway cannot read")
+		}
+		allowed, ok := citationMembers[ac.Type]
+		if !ok {
+			return nil, r.because(q+".type", "expressible: char_location, page_location, content_block_location, search_result_location")
+		}
+		for _, k := range slices.Sorted(maps.Keys(members)) {
+			if k != "type" && !slices.Contains(allowed, k) && present(members[k]) {
+				return nil, r.because(q+"."+k, "not a member of "+ac.Type+" citations")
+			}
+		}
+		c := converseCitation{}
+		if ac.CitedText != "" {
+			c.SourceContent = []converseCitationText{{Text: ac.CitedText}}
+		}
+		switch ac.Type {
+		case "char_location":
+			c.Title, c.Location.DocumentChar = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartCharIndex, End: ac.EndCharIndex}
+		case "page_location":
+			c.Title, c.Location.DocumentPage = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartPageNumber, End: ac.EndPageNumber}
+		case "content_block_location":
+			c.Title, c.Location.DocumentChunk = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartBlockIndex, End: ac.EndBlockIndex}
+		case "search_result_location":
+			c.Title, c.Source = ac.Title, ac.Source
+			c.Location.SearchResultLocation = &converseSpan{SearchResultIndex: ac.SearchResultIndex, Start: ac.StartBlockIndex, End: ac.EndBlockIndex}
+		}
+		out.Citations = append(out.Citations, c)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, r.because(p, "a citation this gateway cannot read")
+	}
+	return b, nil
+}
+
+// countSet returns how many of set are true.
+func countSet(set ...bool) int {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	return n
+}
+
+// citationsText returns the generated text of a Converse citationsContent
+// block: what an OpenAI model, which has no citation form in a request,
+// receives of an earlier cited answer.
+func citationsText(r refuser, p string, raw json.RawMessage) (string, error) {
+	var cc converseCitations
+	if err := decodeStrict(raw, &cc); err != nil {
+		return "", r.because(p, "a citations block this gateway cannot read")
+	}
+	var text strings.Builder
+	for _, t := range cc.Content {
+		text.WriteString(t.Text)
+	}
+	return text.String(), nil
 }

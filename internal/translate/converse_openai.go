@@ -74,7 +74,7 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 	}
 	if st := req.ServiceTier; st != nil {
 		if len(st.Extra) > 0 || (st.Type != "default" && st.Type != "flex" && st.Type != "priority") {
-			return nil, r.field("serviceTier")
+			return nil, r.because("serviceTier", "OpenAI tiers: default, flex, priority")
 		}
 		out.ServiceTier = st.Type
 	}
@@ -121,7 +121,7 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 				return nil, r.because(p+".cachePoint", "OpenAI caches prompts on its own and has no cache markers")
 			}
 			if t.ToolSpec == nil {
-				return nil, r.field(p + ".systemTool")
+				return nil, r.because(p+".systemTool", "Bedrock system tools run on Bedrock only")
 			}
 			ts := t.ToolSpec
 			if err := r.extra(p+".toolSpec", ts.Extra.Keys()); err != nil {
@@ -158,7 +158,7 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 		case b.CachePoint != nil:
 			return nil, r.because(p+".cachePoint", "OpenAI caches prompts on its own and has no cache markers")
 		default:
-			return nil, r.field(p + ".guardContent")
+			return nil, r.because(p+".guardContent", "guardrails run on Bedrock only")
 		}
 	}
 	for i, m := range req.Messages {
@@ -239,7 +239,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 				return nil, r.because(q+".toolResult.status", "Chat Completions tool messages have no error flag")
 			}
 			if tr.Type != "" {
-				return nil, r.field(q + ".toolResult.type")
+				return nil, r.because(q+".toolResult.type", "a server tool's result has no Chat Completions form")
 			}
 			var content strings.Builder
 			for k, c := range tr.Content {
@@ -248,7 +248,7 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 					return nil, r.extra(at(q+".toolResult.content", k), c.Extra.Keys())
 				case c.Text != nil:
 					content.WriteString(*c.Text)
-				case c.JSON != nil:
+				case present(c.JSON):
 					content.WriteString(compactJSON(c.JSON))
 				default:
 					return nil, r.because(at(q+".toolResult.content", k), "tool results: text or json")
@@ -261,15 +261,28 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 				return nil, err
 			}
 			if tu.Type != "" {
-				return nil, r.field(q + ".toolUse.type")
+				return nil, r.because(q+".toolUse.type", serverToolUse)
 			}
 			calls = append(calls, openai.ToolCall{ID: tu.ToolUseID, Type: "function", Function: openai.FunctionCall{Name: tu.Name, Arguments: compactJSON(tu.Input)}})
+		case present(b.CitationsContent) && !user:
+			// An earlier cited answer sent back: Chat Completions requests
+			// have no citation form; the model sees its own text.
+			t, err := citationsText(r, q+".citationsContent", b.CitationsContent)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: t})
+			text.WriteString(t)
+			hasText = true
+		case b.ReasoningContent != nil && !user:
+			// The model's earlier reasoning, sent back: left out, as
+			// anthropicMessageToOpenAI leaves out thinking blocks.
 		case b.ReasoningContent != nil:
-			return nil, r.because(q+".reasoningContent", "Chat Completions takes no reasoning input")
+			return nil, r.because(q+".reasoningContent", "reasoning belongs to the model's own (assistant) turns")
 		case b.CachePoint != nil:
 			return nil, r.because(q+".cachePoint", "OpenAI caches prompts on its own and has no cache markers")
 		default:
-			return nil, r.because(q+"."+converseMember(&b), "content block has no Chat Completions form here")
+			return nil, r.because(join(q, converseMember(&b)), "content block has no Chat Completions form here")
 		}
 	}
 	switch m.Role {
@@ -288,12 +301,13 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 		}
 		out = append(out, msg)
 	default:
-		return nil, r.field(p + ".role")
+		return nil, r.because(p+".role", "roles: user, assistant")
 	}
 	return out, nil
 }
 
-// converseMember names the member set in a content block union.
+// converseMember names the member set in a content block union, else its
+// first member this gateway does not know, else "" (an empty block).
 func converseMember(b *converse.ContentBlock) string {
 	for _, m := range []struct {
 		name string
@@ -301,14 +315,17 @@ func converseMember(b *converse.ContentBlock) string {
 	}{
 		{"text", b.Text != nil}, {"image", b.Image != nil}, {"document", b.Document != nil}, {"video", b.Video != nil},
 		{"toolUse", b.ToolUse != nil}, {"toolResult", b.ToolResult != nil}, {"reasoningContent", b.ReasoningContent != nil},
-		{"cachePoint", b.CachePoint != nil}, {"guardContent", b.GuardContent != nil}, {"citationsContent", b.CitationsContent != nil},
-		{"searchResult", b.SearchResult != nil}, {"audio", b.Audio != nil}, {"toolAddition", b.ToolAddition != nil}, {"toolRemoval", b.ToolRemoval != nil},
+		{"cachePoint", b.CachePoint != nil}, {"guardContent", present(b.GuardContent)}, {"citationsContent", present(b.CitationsContent)},
+		{"searchResult", present(b.SearchResult)}, {"audio", present(b.Audio)}, {"toolAddition", present(b.ToolAddition)}, {"toolRemoval", present(b.ToolRemoval)},
 	} {
 		if m.set {
 			return m.name
 		}
 	}
-	return "(empty)"
+	if keys := b.Extra.Keys(); len(keys) > 0 {
+		return keys[0] // a member this gateway does not know
+	}
+	return ""
 }
 
 // openAIChoice returns the only choice of a response, refusing n > 1.
@@ -393,9 +410,7 @@ func OpenAIToConverseResponse(resp *openai.ChatCompletion, meta ResponseMeta) (*
 	}
 	out := &converse.Response{Output: converse.Output{Message: msg}, StopReason: stop, Usage: openAIUsageToConverse(resp.Usage),
 		Metrics: converse.Metrics{LatencyMs: meta.LatencyMs}}
-	if resp.ServiceTier != "" {
-		out.ServiceTier = &converse.ServiceTier{Type: resp.ServiceTier}
-	}
+	out.ServiceTier = openAITierToConverse(resp.ServiceTier)
 	return out, nil
 }
 
@@ -425,9 +440,7 @@ type OpenAIToConverseStream struct {
 // metadata returns the final metadata event.
 func (s *OpenAIToConverseStream) metadata(u converse.Usage) converse.Event {
 	md := &converse.Metadata{Usage: u, Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}
-	if s.tier != "" {
-		md.ServiceTier = &converse.ServiceTier{Type: s.tier}
-	}
+	md.ServiceTier = openAITierToConverse(s.tier)
 	return converse.Event{Type: converse.EventMetadata, Metadata: md}
 }
 

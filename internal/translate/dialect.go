@@ -310,7 +310,14 @@ type converseStream struct {
 
 func (s *converseStream) Next(e Event) ([]Event, error) {
 	ce, err := converse.DecodeEvent(e.Type, e.Data)
-	if err != nil {
+	var ue *converse.UnknownEventError
+	switch {
+	case errors.As(err, &ue):
+		// An event of a type added after this package: the stream's union
+		// grows as Anthropic's does, whose clients are told to skip event
+		// types they do not know. Content arrives in the known events.
+		return nil, nil
+	case err != nil:
 		return nil, &DecodeError{Dialect: Converse, Err: err}
 	}
 	if s.toOpenAI != nil {

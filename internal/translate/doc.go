@@ -25,6 +25,9 @@
 // Response translation is lenient where the client's dialect has no place
 // for a backend detail that does not change the answer (signatures of
 // reasoning, latency metrics); each such case is documented on the function.
+// Members an upstream adds inside a part this package knows, and Converse
+// stream events of a new type, are ignored; a part of a kind it does not
+// know fails the answer, naming the part.
 //
 // Mechanisms chosen where the dialects differ:
 //   - Structured output: OpenAI response_format json_schema becomes Converse
@@ -38,7 +41,14 @@
 //     not define (a signature on a text block) is refused by path, as
 //     Anthropic refuses it, rather than decoded and left behind.
 //   - Citations: a Converse citationsContent answer block becomes an
-//     Anthropic text block with citations (converse_citations.go).
+//     Anthropic text block with citations (converse_citations.go), and back
+//     when a client sends the answer again as its assistant turn; towards
+//     OpenAI, which has no citation form in a request, the text alone.
+//   - Earlier answers sent back: what only describes an earlier answer
+//     (OpenAI annotations, refusal text, tool call index, reasoning_content;
+//     a direct tool_use caller; a Responses phase) is accepted, its text
+//     carried, its metadata left out; see docs/api.md. A null member counts
+//     as absent everywhere, union members included (present).
 //   - Reasoning: OpenAI reasoning_effort maps to an Anthropic thinking budget
 //     (see EffortBudget); Converse carries it as the Claude-native
 //     additionalModelRequestFields.thinking. Reasoning text comes back to

@@ -43,6 +43,12 @@ type StreamError struct {
 
 func (e *StreamError) Error() string { return "backend stream error " + e.Type + ": " + e.Message }
 
+// Translator reports whether the translator failed the answer (types
+// unsupported and protocol): Message is then its reason, written by this
+// package and fit for the client. Otherwise the backend reported the
+// error and Message is the backend's own.
+func (e *StreamError) Translator() bool { return e.Type == "unsupported" || e.Type == "protocol" }
+
 const (
 	targetOpenAI    = "OpenAI Chat Completions"
 	targetConverse  = "Bedrock Converse"

@@ -56,7 +56,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 	case "default":
 		out.ServiceTier = "standard_only"
 	default:
-		return nil, r.field("service_tier")
+		return nil, r.because("service_tier", "Anthropic tiers: auto, and default as standard_only")
 	}
 	if rf := req.ResponseFormat; rf != nil {
 		tf, err := openAIFormatToConverse(r, rf) // same checks; reuse the schema text
@@ -139,16 +139,12 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 			out.Messages = appendAnthropic(out.Messages, anthropic.RoleUser, blocks)
 		case openai.RoleAssistant:
 			var blocks []anthropic.Block
-			if m.Content != nil {
-				texts, err := openAIText(r, p+".content", m.Content)
-				if err != nil {
-					return nil, err
-				}
-				for _, t := range texts {
-					if t != "" {
-						blocks = append(blocks, anthropic.Block{Type: anthropic.BlockText, Text: t})
-					}
-				}
+			texts, err := openAIAssistantText(r, p, &m)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range texts {
+				blocks = append(blocks, anthropic.Block{Type: anthropic.BlockText, Text: t})
 			}
 			for j, tc := range m.ToolCalls {
 				input, err := openAIToolCallInput(r, at(p+".tool_calls", j), &tc)
@@ -172,7 +168,7 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 			}
 			out.Messages = appendAnthropic(out.Messages, anthropic.RoleUser, []anthropic.Block{{Type: anthropic.BlockToolResult, ToolUseID: m.ToolCallID, Content: content}})
 		default:
-			return nil, r.field(p + ".role")
+			return nil, r.because(p+".role", "roles: system, developer, user, assistant, tool")
 		}
 	}
 	if system != nil {
@@ -300,13 +296,16 @@ func AnthropicToOpenAIResponse(resp *anthropic.Response, meta ResponseMeta) (*op
 	for i, b := range resp.Content {
 		switch b.Type {
 		case anthropic.BlockText:
-			if !jsonNull(b.Citations) && string(b.Citations) != "[]" {
+			if hasCitations(b.Citations) {
 				// A Chat Completions client cannot ask for citations.
 				return nil, refuser(targetOpenAI).because(at("content", i)+".citations", "citations have no Chat Completions form")
 			}
 			text.WriteString(b.Text)
 			hasText = true
 		case anthropic.BlockToolUse:
+			if !directCaller(b.Caller) {
+				return nil, refuser(targetOpenAI).because(at("content", i)+".caller", "a tool call made from code execution has no Chat Completions form")
+			}
 			msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: compactJSON(b.Input)}})
 		case anthropic.BlockThinking:
 			reasoning.WriteString(b.Thinking)

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
@@ -60,7 +61,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	case "default", "flex", "priority":
 		out.ServiceTier = &converse.ServiceTier{Type: req.ServiceTier}
 	default:
-		return nil, r.field("service_tier")
+		return nil, r.because("service_tier", "Converse tiers: default, flex, priority (auto is the default)")
 	}
 	if rf := req.ResponseFormat; rf != nil {
 		tf, err := openAIFormatToConverse(r, rf)
@@ -137,16 +138,12 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 			out.Messages = appendConverse(out.Messages, converse.RoleUser, blocks)
 		case openai.RoleAssistant:
 			var blocks []converse.ContentBlock
-			if m.Content != nil {
-				texts, err := openAIText(r, p+".content", m.Content)
-				if err != nil {
-					return nil, err
-				}
-				for _, t := range texts {
-					if t != "" {
-						blocks = append(blocks, converse.TextBlock(t))
-					}
-				}
+			texts, err := openAIAssistantText(r, p, &m)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range texts {
+				blocks = append(blocks, converse.TextBlock(t))
 			}
 			for j, tc := range m.ToolCalls {
 				q := at(p+".tool_calls", j)
@@ -174,7 +171,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 			}
 			out.Messages = appendConverse(out.Messages, converse.RoleUser, []converse.ContentBlock{{ToolResult: &converse.ToolResultBlock{ToolUseID: m.ToolCallID, Content: content}}})
 		default:
-			return nil, r.field(p + ".role")
+			return nil, r.because(p+".role", "roles: system, developer, user, assistant, tool")
 		}
 	}
 	return out, nil
@@ -255,7 +252,7 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 	if tc := req.ToolChoice; tc != nil && tc.Mode == "" {
 		if allowed, ok := toolChoiceMembers[tc.Type]; ok {
 			if err := refuseMembers(r, "tool_choice", tc.Type+" tool choices", allowed, []member{
-				{"function", tc.Function != nil}, {"allowed_tools", tc.AllowedTools != nil}, {"custom", tc.Custom != nil},
+				{"function", tc.Function != nil}, {"allowed_tools", present(tc.AllowedTools)}, {"custom", tc.Custom != nil},
 			}); err != nil {
 				return err
 			}
@@ -281,28 +278,50 @@ func openAIMaxTokens(req *openai.ChatCompletionRequest) int64 {
 	return deref(req.MaxTokens)
 }
 
+// refuseOpenAIMessage refuses the members of a message that have no form
+// in the target. An assistant message may carry what openai-python's
+// messages.append(completion.choices[0].message) sends back of an earlier
+// answer: refusal (carried as text by openAIAssistantText), annotations
+// (url citations of text the model wrote: its text reaches the model, the
+// citation metadata is output, not instruction) and reasoning_content
+// (left out: see docs/api.md). Null members count as absent.
 func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
+	assistant := m.Role == openai.RoleAssistant
 	switch {
 	case len(m.Extra) > 0:
 		return r.extra(p, m.Extra.Keys())
 	case m.Name != "":
-		return r.field(p + ".name")
-	case m.Refusal != nil:
-		return r.field(p + ".refusal")
+		return r.because(p+".name", "participant names have no form here")
+	case m.Refusal != nil && !assistant:
+		return r.because(p+".refusal", "only an assistant message has a refusal")
 	case m.FunctionCall != nil:
-		return r.field(p + ".function_call")
-	case m.Audio != nil:
-		return r.field(p + ".audio")
-	case m.Annotations != nil:
-		return r.field(p + ".annotations")
-	case m.ReasoningContent != nil:
-		return r.because(p+".reasoning_content", "reasoning cannot be sent back without its signature")
+		return r.because(p+".function_call", "the deprecated function call form; send tool_calls")
+	case present(m.Audio):
+		return r.because(p+".audio", "audio of an earlier answer cannot be sent back here")
+	case present(m.Annotations) && !assistant:
+		return r.because(p+".annotations", "only an assistant message has annotations")
+	case m.ReasoningContent != nil && !assistant:
+		return r.because(p+".reasoning_content", "only an assistant message has reasoning")
 	case m.ToolCallID != "" && m.Role != openai.RoleTool:
-		return r.field(p + ".tool_call_id")
+		return r.because(p+".tool_call_id", "only a tool message answers a tool call")
 	case len(m.ToolCalls) > 0 && m.Role != openai.RoleAssistant:
-		return r.field(p + ".tool_calls")
+		return r.because(p+".tool_calls", "only an assistant message makes tool calls")
 	}
 	return nil
+}
+
+// openAIAssistantText returns the non-empty texts of an assistant message:
+// its content, then its refusal (what the model answered when it refused,
+// which the model sees again as its own text).
+func openAIAssistantText(r refuser, p string, m *openai.Message) ([]string, error) {
+	texts, err := openAIText(r, p+".content", m.Content)
+	if err != nil {
+		return nil, err
+	}
+	if m.Refusal != nil {
+		texts = append(texts, *m.Refusal)
+	}
+	return slices.DeleteFunc(texts, func(t string) bool { return t == "" }), nil
 }
 
 // openAIText returns the texts of string or text-part content.
@@ -337,9 +356,9 @@ func openAIToolCallInput(r refuser, q string, tc *openai.ToolCall) (json.RawMess
 	if tc.Type != "" && tc.Type != "function" || tc.Custom != nil {
 		return nil, r.field(q + ".type")
 	}
-	if tc.Index != nil {
-		return nil, r.because(q+".index", "a member of stream deltas, not of requests")
-	}
+	// index is the call's position in stream deltas; clients that rebuild
+	// the message from a stream send it back. The list position is what
+	// counts.
 	input, ok := validJSONObject(tc.Function.Arguments)
 	if !ok {
 		return nil, r.because(q+".function.arguments", "arguments must be a JSON object")
@@ -495,7 +514,7 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 				// citationsContent and the rest: their text or sources
 				// would be lost; a Chat Completions client cannot ask for
 				// them, so the backend answered another request.
-				return nil, refuser(targetOpenAI).because(at("output.message.content", i)+"."+converseMember(&b), "response block has no Chat Completions form")
+				return nil, refuser(targetOpenAI).because(join(at("output.message.content", i), converseMember(&b)), "response block has no Chat Completions form")
 			}
 		}
 	}
@@ -540,10 +559,10 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		st := e.ContentBlockStart.Start
 		tu := st.ToolUse
 		switch {
-		case tu == nil && st.Image == nil && st.ToolResult == nil && len(st.Extra) == 0:
-			return nil, nil // an empty start: the deltas say what the block is
+		case emptyStart(&st):
+			return nil, nil // the deltas say what the block is
 		case tu == nil:
-			return nil, &StreamError{Type: "unsupported", Message: "content block start has no Chat Completions form"}
+			return nil, &StreamError{Type: "unsupported", Message: "content block start " + startMember(&e.ContentBlockStart.Start) + " has no Chat Completions form"}
 		}
 		idx := int64(len(s.toolIndex))
 		s.toolIndex[e.ContentBlockStart.ContentBlockIndex] = idx
@@ -564,10 +583,11 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ReasoningContent: ptr(*d.ReasoningContent.Text)}, nil)}, nil
 		case d.ReasoningContent != nil:
 			return nil, nil // signatures and redacted reasoning: left out
-		case d.Text == nil && d.ToolUse == nil:
-			return nil, &StreamError{Type: "unsupported", Message: "content block delta has no Chat Completions form"}
+		case emptyDelta(&d):
+			return nil, nil
+		default:
+			return nil, &StreamError{Type: "unsupported", Message: "content block delta " + deltaMember(&d) + " has no Chat Completions form"}
 		}
-		return nil, nil
 	case e.MessageStop != nil:
 		s.finish = converseFinish(e.MessageStop.StopReason)
 		return []openai.ChatCompletionChunk{s.chunk(openai.Delta{}, ptr(s.finish))}, nil

@@ -72,7 +72,7 @@ func TestMessageRefusals(t *testing.T) {
 		{"image detail", `[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA==","detail":"low"}}]}]`, "messages[0].content[0].image_url.detail"},
 		{"bad arguments", `[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"not json"}}]}]`, "messages[1].tool_calls[0].function.arguments"},
 		{"late system", `[{"role":"user","content":"x"},{"role":"system","content":"y"}]`, "messages[1].role"},
-		{"reasoning echo", `[{"role":"assistant","content":"a","reasoning_content":"r"}]`, "messages[0].reasoning_content"},
+		{"reasoning on a user turn", `[{"role":"user","content":"a","reasoning_content":"r"}]`, "messages[0].reasoning_content"},
 		{"unknown deep", `[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}","x":1}}]}]`, "messages[0].tool_calls[0].function.x"},
 	}
 	for _, tc := range tests {

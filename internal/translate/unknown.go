@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
@@ -173,7 +174,7 @@ var blockMembers = map[string][]string{
 	anthropic.BlockText:             {"text", "citations", "cache_control"},
 	anthropic.BlockImage:            {"source", "cache_control"},
 	anthropic.BlockDocument:         {"source", "title", "context", "citations", "cache_control"},
-	anthropic.BlockToolUse:          {"id", "name", "input", "cache_control"},
+	anthropic.BlockToolUse:          {"id", "name", "input", "caller", "cache_control"},
 	anthropic.BlockToolResult:       {"tool_use_id", "content", "is_error", "cache_control"},
 	anthropic.BlockThinking:         {"thinking", "signature"}, // thinking blocks take no cache_control
 	anthropic.BlockRedactedThinking: {"data"},
@@ -199,7 +200,7 @@ func refuseStray(r refuser, p string, b *anthropic.Block) error {
 	}
 	if err := refuseMembers(r, p, b.Type+" blocks", allowed, []member{
 		{"text", b.Text != ""}, {"source", b.Source != nil}, {"title", b.Title != ""}, {"context", b.Context != ""},
-		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", !jsonNull(b.Input)},
+		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", !jsonNull(b.Input)}, {"caller", !jsonNull(b.Caller)},
 		{"tool_use_id", b.ToolUseID != ""}, {"content", b.Content != nil}, {"is_error", b.IsError != nil},
 		{"thinking", b.Thinking != ""}, {"signature", b.Signature != ""}, {"data", b.Data != ""}, {"cache_control", b.CacheControl != nil},
 	}); err != nil || b.Source == nil {
@@ -266,8 +267,8 @@ func refuseStrayParts(r refuser, req *openai.ChatCompletionRequest) error {
 // itemMembers are the members each Responses input item type defines
 // besides type (a message's type may be left out).
 var itemMembers = map[string][]string{
-	"":                            {"id", "status", "role", "content"},
-	openai.ItemMessage:            {"id", "status", "role", "content"},
+	"":                            {"id", "status", "role", "content", "phase"},
+	openai.ItemMessage:            {"id", "status", "role", "content", "phase"},
 	openai.ItemFunctionCall:       {"id", "status", "call_id", "name", "arguments"},
 	openai.ItemFunctionCallOutput: {"id", "status", "call_id", "output"},
 	openai.ItemReasoning:          {"id", "status", "summary", "content", "encrypted_content"},
@@ -285,11 +286,24 @@ func refuseStrayItem(r refuser, p string, it *openai.Item) error {
 	if it.Type == "" {
 		variant = "message items"
 	}
-	return refuseMembers(r, p, variant, allowed, []member{
+	if err := refuseMembers(r, p, variant, allowed, []member{
 		{"id", it.ID != ""}, {"status", it.Status != ""}, {"role", it.Role != ""}, {"content", it.Content != nil},
 		{"call_id", it.CallID != ""}, {"name", it.Name != ""}, {"arguments", it.Arguments != nil}, {"output", it.Output != nil},
-		{"summary", it.Summary != nil}, {"encrypted_content", it.EncryptedContent != nil},
-	})
+		{"summary", it.Summary != nil}, {"encrypted_content", it.EncryptedContent != nil}, {"phase", it.Phase != ""},
+	}); err != nil {
+		return err
+	}
+	// phase labels an earlier assistant message as commentary (between
+	// tool calls) or the final answer. Other models have no such label and
+	// read the message's text as it is: output metadata, not instruction.
+	switch {
+	case it.Phase == "":
+	case it.Role != openai.RoleAssistant:
+		return r.because(p+".phase", "only an assistant message has a phase")
+	case it.Phase != "commentary" && it.Phase != "final_answer":
+		return r.because(p+".phase", "expressible: commentary, final_answer")
+	}
+	return nil
 }
 
 // itemPartMembers are the members each Responses content part type
@@ -341,13 +355,13 @@ func refuseUnion(r refuser, p string, members []member) error {
 // sources.
 func refuseConverseUnions(r refuser, req *converse.Request) error {
 	for i, b := range req.System {
-		if err := refuseUnion(r, at("system", i), []member{{"text", b.Text != nil}, {"guardContent", b.GuardContent != nil}, {"cachePoint", b.CachePoint != nil}}); err != nil {
+		if err := refuseUnion(r, at("system", i), []member{{"text", b.Text != nil}, {"guardContent", present(b.GuardContent)}, {"cachePoint", b.CachePoint != nil}}); err != nil {
 			return err
 		}
 	}
 	if tc := req.ToolConfig; tc != nil {
 		for i, t := range tc.Tools {
-			if err := refuseUnion(r, at("toolConfig.tools", i), []member{{"toolSpec", t.ToolSpec != nil}, {"systemTool", t.SystemTool != nil}, {"cachePoint", t.CachePoint != nil}}); err != nil {
+			if err := refuseUnion(r, at("toolConfig.tools", i), []member{{"toolSpec", t.ToolSpec != nil}, {"systemTool", present(t.SystemTool)}, {"cachePoint", t.CachePoint != nil}}); err != nil {
 				return err
 			}
 		}
@@ -363,8 +377,8 @@ func refuseConverseUnions(r refuser, req *converse.Request) error {
 			if err := refuseUnion(r, p, []member{
 				{"text", b.Text != nil}, {"image", b.Image != nil}, {"document", b.Document != nil}, {"video", b.Video != nil},
 				{"toolUse", b.ToolUse != nil}, {"toolResult", b.ToolResult != nil}, {"reasoningContent", b.ReasoningContent != nil},
-				{"cachePoint", b.CachePoint != nil}, {"guardContent", b.GuardContent != nil}, {"citationsContent", b.CitationsContent != nil},
-				{"searchResult", b.SearchResult != nil}, {"audio", b.Audio != nil}, {"toolAddition", b.ToolAddition != nil}, {"toolRemoval", b.ToolRemoval != nil},
+				{"cachePoint", b.CachePoint != nil}, {"guardContent", present(b.GuardContent)}, {"citationsContent", present(b.CitationsContent)},
+				{"searchResult", present(b.SearchResult)}, {"audio", present(b.Audio)}, {"toolAddition", present(b.ToolAddition)}, {"toolRemoval", present(b.ToolRemoval)},
 			}); err != nil {
 				return err
 			}
@@ -379,8 +393,8 @@ func refuseConverseUnions(r refuser, req *converse.Request) error {
 			if tr := b.ToolResult; tr != nil {
 				for k, c := range tr.Content {
 					q := at(p+".toolResult.content", k)
-					if err := refuseUnion(r, q, []member{{"json", c.JSON != nil}, {"text", c.Text != nil}, {"image", c.Image != nil},
-						{"document", c.Document != nil}, {"video", c.Video != nil}, {"searchResult", c.SearchResult != nil}}); err != nil {
+					if err := refuseUnion(r, q, []member{{"json", present(c.JSON)}, {"text", c.Text != nil}, {"image", c.Image != nil},
+						{"document", c.Document != nil}, {"video", c.Video != nil}, {"searchResult", present(c.SearchResult)}}); err != nil {
 						return err
 					}
 					if err := refuseSources(r, q, c.Image, c.Document, c.Video); err != nil {
@@ -407,5 +421,9 @@ func refuseSources(r refuser, p string, img *converse.ImageBlock, doc *converse.
 	default:
 		return nil
 	}
-	return refuseUnion(r, p, []member{{"bytes", s.Bytes != nil}, {"s3Location", s.S3Location != nil}, {"text", s.Text != nil}, {"content", s.Content != nil}})
+	return refuseUnion(r, p, []member{{"bytes", s.Bytes != nil}, {"s3Location", s.S3Location != nil}, {"text", s.Text != nil}, {"content", present(s.Content)}})
 }
+
+// present reports whether a JSON member holds a value: absent and null
+// are the same.
+func present(raw json.RawMessage) bool { return !jsonNull(raw) }

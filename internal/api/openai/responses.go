@@ -285,7 +285,7 @@ func canonicalChunk(c *chatResponse, ev *inference.Event) (translate.Event, bool
 func backendAnswerError(err error) error {
 	var se *translate.StreamError
 	if errors.As(err, &se) {
-		return &inference.Error{Kind: inference.KindUpstream, Message: "the model failed mid-answer (" + inference.Clip(se.Type, 64) + ")", Err: err}
+		return &inference.Error{Kind: inference.KindUpstream, Message: dialect.MidAnswer(se), Err: err}
 	}
 	return &inference.Error{Kind: inference.KindUpstream, Message: "the model sent an answer that cannot be translated", Err: err}
 }

@@ -100,7 +100,8 @@ const (
 // Block is a content block; Type says which members apply:
 //   - text: Text, Citations
 //   - image, document: Source (document also Title, Context, Citations)
-//   - tool_use, server_tool_use: ID, Name, Input
+//   - tool_use, server_tool_use: ID, Name, Input (tool_use in answers also
+//     Caller: {"type":"direct"}, or the code execution tool that made the call)
 //   - tool_result: ToolUseID, Content, IsError
 //   - thinking: Thinking, Signature; redacted_thinking: Data
 //
@@ -115,6 +116,7 @@ type Block struct {
 	ID           string          `json:"id,omitempty"`
 	Name         string          `json:"name,omitempty"`
 	Input        json.RawMessage `json:"input,omitempty"`
+	Caller       json.RawMessage `json:"caller,omitempty"`
 	ToolUseID    string          `json:"tool_use_id,omitempty"`
 	Content      *Content        `json:"content,omitempty"`
 	IsError      *bool           `json:"is_error,omitempty"`

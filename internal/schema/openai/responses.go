@@ -83,7 +83,8 @@ const (
 
 // Item is an input item or an output item. Type selects the members used:
 //   - "message" (Type may be empty on input when Role is set): Role, Content,
-//     Status, ID.
+//     Status, ID; an assistant message also Phase (commentary or
+//     final_answer).
 //   - "function_call": CallID, Name, Arguments, Status, ID.
 //   - "function_call_output": CallID, Output, ID, Status.
 //   - "reasoning": ID, Summary, Content (reasoning_text parts),
@@ -97,6 +98,7 @@ type Item struct {
 	Status           string       `json:"status,omitempty"`
 	Role             string       `json:"role,omitempty"`
 	Content          *ItemContent `json:"content,omitempty"`
+	Phase            string       `json:"phase,omitempty"`
 	CallID           string       `json:"call_id,omitempty"`
 	Name             string       `json:"name,omitempty"`
 	Arguments        *string      `json:"arguments,omitempty"`

@@ -1,0 +1,36 @@
+package dialect
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+// TestAnswerError: an answer the translator cannot show says why, clipped;
+// an error the backend reported says its type only.
+func TestAnswerError(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 1000)
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"translator reason", &translate.StreamError{Type: "unsupported", Message: "content block delta has no Chat Completions form"},
+			"the model failed mid-answer (unsupported: content block delta has no Chat Completions form)"},
+		{"protocol reason", &translate.StreamError{Type: "protocol", Message: "tool input delta without a tool use start"},
+			"the model failed mid-answer (protocol: tool input delta without a tool use start)"},
+		{"backend error", &translate.StreamError{Type: "overloaded_error", Message: "account 123 is overloaded"},
+			"the model failed mid-answer (overloaded_error)"},
+	}
+	for _, tc := range tests {
+		if got := AnswerError(tc.err).Message; got != tc.want {
+			t.Errorf("%s: AnswerError = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	got := AnswerError(&translate.StreamError{Type: "unsupported", Message: long}).Message
+	if len(got) > 300 || !strings.Contains(got, "more bytes]") {
+		t.Errorf("AnswerError(long reason) = %q (%d bytes), want it clipped", got, len(got))
+	}
+}
