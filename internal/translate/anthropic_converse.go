@@ -515,7 +515,7 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 			break // the deltas say what the block is
 		}
 		if tu == nil {
-			return nil, &StreamError{Type: "unsupported", Message: "content block start " + startMember(&e.ContentBlockStart.Start) + " has no Messages form"}
+			return nil, failAnswer("unsupported", "content block start "+startMember(&e.ContentBlockStart.Start)+" has no Messages form")
 		}
 		ensureOpen(idx, anthropic.Block{Type: anthropic.BlockToolUse, ID: tu.ToolUseID, Name: tu.Name, Input: json.RawMessage(`{}`)})
 	case e.ContentBlockDelta != nil:
@@ -526,7 +526,7 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 			out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaText, Text: *d.Text}))
 		case d.ToolUse != nil:
 			if !s.open[idx] {
-				return nil, &StreamError{Type: "protocol", Message: "tool input delta without a tool use start"}
+				return nil, failAnswer("protocol", "tool input delta without a tool use start")
 			}
 			out = append(out, deltaEvent(idx, anthropic.EventDelta{Type: anthropic.DeltaInputJSON, PartialJSON: ptr(d.ToolUse.Input)}))
 		case d.ReasoningContent != nil:
@@ -551,7 +551,7 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 		case emptyDelta(&d):
 			// says nothing
 		default:
-			return nil, &StreamError{Type: "unsupported", Message: "content block delta " + deltaMember(&d) + " has no Messages form"}
+			return nil, failAnswer("unsupported", "content block delta "+deltaMember(&d)+" has no Messages form")
 		}
 	case e.ContentBlockStop != nil:
 		idx := e.ContentBlockStop.ContentBlockIndex

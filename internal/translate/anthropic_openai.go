@@ -385,7 +385,7 @@ func (s *OpenAIToAnthropicStream) Chunk(c *openai.ChatCompletionChunk) ([]*anthr
 	}
 	for _, ch := range c.Choices {
 		if ch.Index != 0 {
-			return nil, &StreamError{Type: "unsupported", Message: "more than one choice"}
+			return nil, failAnswer("unsupported", "more than one choice")
 		}
 		d := ch.Delta
 		d.ReasoningContent = openAIReasoning(d.ReasoningContent, d.Extra)

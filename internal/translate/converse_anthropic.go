@@ -441,7 +441,7 @@ func (s *AnthropicToConverseStream) Event(e *anthropic.Event) ([]converse.Event,
 	case anthropic.EventContentBlockStart:
 		b := e.ContentBlock
 		if b == nil {
-			return nil, &StreamError{Type: "protocol", Message: "content_block_start without a block"}
+			return nil, failAnswer("protocol", "content_block_start without a block")
 		}
 		switch b.Type {
 		case anthropic.BlockToolUse:
@@ -458,17 +458,17 @@ func (s *AnthropicToConverseStream) Event(e *anthropic.Event) ([]converse.Event,
 		case anthropic.BlockRedactedThinking:
 			data, err := base64.StdEncoding.DecodeString(b.Data)
 			if err != nil {
-				return nil, &StreamError{Type: "protocol", Message: "redacted thinking is not base64"}
+				return nil, failAnswer("protocol", "redacted thinking is not base64")
 			}
 			return []converse.Event{blockDelta(idx, converse.BlockDelta{ReasoningContent: &converse.ReasoningDelta{RedactedContent: data}})}, nil
 		default:
-			return nil, &StreamError{Type: "unsupported", Message: "response block type has no Converse form"}
+			return nil, failAnswer("unsupported", "response block type has no Converse form")
 		}
 		return nil, nil
 	case anthropic.EventContentBlockDelta:
 		d := e.Delta
 		if d == nil {
-			return nil, &StreamError{Type: "protocol", Message: "content_block_delta without a delta"}
+			return nil, failAnswer("protocol", "content_block_delta without a delta")
 		}
 		switch d.Type {
 		case anthropic.DeltaText:
@@ -483,7 +483,7 @@ func (s *AnthropicToConverseStream) Event(e *anthropic.Event) ([]converse.Event,
 		case anthropic.DeltaSignature:
 			return []converse.Event{blockDelta(idx, converse.BlockDelta{ReasoningContent: &converse.ReasoningDelta{Signature: ptr(d.Signature)}})}, nil
 		}
-		return nil, &StreamError{Type: "unsupported", Message: "delta type has no Converse form"}
+		return nil, failAnswer("unsupported", "delta type has no Converse form")
 	case anthropic.EventContentBlockStop:
 		return []converse.Event{{Type: converse.EventContentBlockStop, ContentBlockStop: &converse.ContentBlockStop{ContentBlockIndex: idx}}}, nil
 	case anthropic.EventMessageDelta:

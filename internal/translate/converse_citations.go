@@ -168,11 +168,11 @@ func citationsBlock(r refuser, p string, raw json.RawMessage, strict bool) (anth
 func citationDelta(raw json.RawMessage) (json.RawMessage, error) {
 	var c converseCitation
 	if err := decodeAnswerPart(raw, &c); err != nil {
-		return nil, &StreamError{Type: "unsupported", Message: "a citation this gateway cannot read"}
+		return nil, failAnswer("unsupported", "a citation this gateway cannot read")
 	}
 	ac, ok := anthropicCitationFrom(&c)
 	if !ok {
-		return nil, &StreamError{Type: "unsupported", Message: "a citation location with no Messages form"}
+		return nil, failAnswer("unsupported", "a citation location with no Messages form")
 	}
 	b, _ := json.Marshal(ac)
 	return b, nil

@@ -498,7 +498,7 @@ func (s *OpenAIToConverseStream) Chunk(c *openai.ChatCompletionChunk) ([]convers
 	}
 	for _, ch := range c.Choices {
 		if ch.Index != 0 {
-			return nil, &StreamError{Type: "unsupported", Message: "more than one choice"}
+			return nil, failAnswer("unsupported", "more than one choice")
 		}
 		d := ch.Delta
 		d.ReasoningContent = openAIReasoning(d.ReasoningContent, d.Extra)

@@ -39,15 +39,26 @@ func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupport
 type StreamError struct {
 	Type    string // backend's error type, such as "overloaded_error"
 	Message string
+	// Own is set only where this package fails the answer itself (types
+	// "unsupported" and "protocol"), never from what a backend sent: a
+	// backend's error event may carry any type, "unsupported" included.
+	Own bool
 }
 
 func (e *StreamError) Error() string { return "backend stream error " + e.Type + ": " + e.Message }
 
-// Translator reports whether the translator failed the answer (types
-// unsupported and protocol): Message is then its reason, written by this
-// package and fit for the client. Otherwise the backend reported the
-// error and Message is the backend's own.
-func (e *StreamError) Translator() bool { return e.Type == "unsupported" || e.Type == "protocol" }
+// Translator reports whether the translator failed the answer (Own):
+// Message is then its reason, written by this package and fit for the
+// client. Otherwise the backend reported the error and Message is the
+// backend's own, whatever its Type says.
+func (e *StreamError) Translator() bool { return e.Own }
+
+// failAnswer returns the error with which this package fails an answer
+// part way: typ is "unsupported" (a part with no form in the client's
+// dialect) or "protocol" (events out of order); msg is fixed text.
+func failAnswer(typ, msg string) *StreamError {
+	return &StreamError{Type: typ, Message: msg, Own: true}
+}
 
 const (
 	targetOpenAI    = "OpenAI Chat Completions"

@@ -363,7 +363,7 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 	case anthropic.EventContentBlockStart:
 		b := e.ContentBlock
 		if b == nil || e.Index == nil {
-			return nil, &StreamError{Type: "protocol", Message: "content_block_start without a block"}
+			return nil, failAnswer("protocol", "content_block_start without a block")
 		}
 		switch b.Type {
 		case anthropic.BlockToolUse:
@@ -376,13 +376,13 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 			}
 		case anthropic.BlockThinking, anthropic.BlockRedactedThinking:
 		default:
-			return nil, &StreamError{Type: "unsupported", Message: "response block type has no Chat Completions form"}
+			return nil, failAnswer("unsupported", "response block type has no Chat Completions form")
 		}
 		return nil, nil
 	case anthropic.EventContentBlockDelta:
 		d := e.Delta
 		if d == nil || e.Index == nil {
-			return nil, &StreamError{Type: "protocol", Message: "content_block_delta without a delta"}
+			return nil, failAnswer("protocol", "content_block_delta without a delta")
 		}
 		switch d.Type {
 		case anthropic.DeltaText:
@@ -390,7 +390,7 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 		case anthropic.DeltaInputJSON:
 			idx, ok := s.toolIndex[*e.Index]
 			if !ok {
-				return nil, &StreamError{Type: "protocol", Message: "input_json_delta outside a tool_use block"}
+				return nil, failAnswer("protocol", "input_json_delta outside a tool_use block")
 			}
 			if deref(d.PartialJSON) == "" {
 				return nil, nil
@@ -401,7 +401,7 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 		case anthropic.DeltaSignature:
 			return nil, nil // signatures: left out, as documented above
 		}
-		return nil, &StreamError{Type: "unsupported", Message: "delta type has no Chat Completions form"}
+		return nil, failAnswer("unsupported", "delta type has no Chat Completions form")
 	case anthropic.EventMessageDelta:
 		var out []openai.ChatCompletionChunk
 		if e.Delta != nil && e.Delta.StopReason != nil {

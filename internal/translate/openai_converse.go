@@ -562,7 +562,7 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		case emptyStart(&st):
 			return nil, nil // the deltas say what the block is
 		case tu == nil:
-			return nil, &StreamError{Type: "unsupported", Message: "content block start " + startMember(&e.ContentBlockStart.Start) + " has no Chat Completions form"}
+			return nil, failAnswer("unsupported", "content block start "+startMember(&e.ContentBlockStart.Start)+" has no Chat Completions form")
 		}
 		idx := int64(len(s.toolIndex))
 		s.toolIndex[e.ContentBlockStart.ContentBlockIndex] = idx
@@ -576,7 +576,7 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		case d.ToolUse != nil:
 			idx, ok := s.toolIndex[e.ContentBlockDelta.ContentBlockIndex]
 			if !ok {
-				return nil, &StreamError{Type: "protocol", Message: "tool input delta without a tool use start"}
+				return nil, failAnswer("protocol", "tool input delta without a tool use start")
 			}
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ToolCalls: []openai.ToolCall{{Index: ptr(idx), Function: openai.FunctionCall{Arguments: d.ToolUse.Input}}}}, nil)}, nil
 		case d.ReasoningContent != nil && d.ReasoningContent.Text != nil:
@@ -586,7 +586,7 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		case emptyDelta(&d):
 			return nil, nil
 		default:
-			return nil, &StreamError{Type: "unsupported", Message: "content block delta " + deltaMember(&d) + " has no Chat Completions form"}
+			return nil, failAnswer("unsupported", "content block delta "+deltaMember(&d)+" has no Chat Completions form")
 		}
 	case e.MessageStop != nil:
 		s.finish = converseFinish(e.MessageStop.StopReason)

@@ -93,7 +93,7 @@ func (s *OpenAIToResponsesStream) Chunk(c *openai.ChatCompletionChunk) ([]openai
 	}
 	for _, ch := range c.Choices {
 		if ch.Index != 0 {
-			return s.flush(), &StreamError{Type: "protocol", Message: "chunk with a choice other than the first"}
+			return s.flush(), failAnswer("protocol", "chunk with a choice other than the first")
 		}
 		d := ch.Delta
 		if t := deref(openAIReasoning(d.ReasoningContent, d.Extra)); t != "" {
@@ -196,7 +196,7 @@ func (s *OpenAIToResponsesStream) toolDelta(tc *openai.ToolCall) error {
 	idx := deref(tc.Index)
 	if s.open == nil || s.open.kind != openai.ItemFunctionCall || s.open.chatIndex != idx {
 		if s.seen[idx] {
-			return &StreamError{Type: "protocol", Message: "tool call delta for a call already finished"}
+			return failAnswer("protocol", "tool call delta for a call already finished")
 		}
 		s.seen[idx] = true
 		callID := tc.ID
