@@ -450,6 +450,8 @@ func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*a
 			switch {
 			case b.Text != nil:
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockText, Text: *b.Text})
+			case b.ToolUse != nil && b.ToolUse.Type != "":
+				return nil, serverToolCall(refuser(targetAnthropic), at("output.message.content", i), b.ToolUse.Type)
 			case b.ToolUse != nil:
 				out.Content = append(out.Content, anthropic.Block{Type: anthropic.BlockToolUse, ID: b.ToolUse.ToolUseID, Name: b.ToolUse.Name, Input: objectOrEmpty(b.ToolUse.Input)})
 			case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
@@ -514,12 +516,18 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 		if emptyStart(&e.ContentBlockStart.Start) {
 			break // the deltas say what the block is
 		}
+		if err := strayMember(&e.ContentBlockStart.Start, nil, "Messages"); err != nil {
+			return nil, err
+		}
 		if tu == nil {
 			return nil, failAnswer("unsupported", "content block start "+startMember(&e.ContentBlockStart.Start)+" has no Messages form")
 		}
 		ensureOpen(idx, anthropic.Block{Type: anthropic.BlockToolUse, ID: tu.ToolUseID, Name: tu.Name, Input: json.RawMessage(`{}`)})
 	case e.ContentBlockDelta != nil:
 		idx, d := e.ContentBlockDelta.ContentBlockIndex, e.ContentBlockDelta.Delta
+		if err := strayMember(nil, &d, "Messages"); err != nil {
+			return nil, err
+		}
 		switch {
 		case d.Text != nil:
 			ensureOpen(idx, anthropic.Block{Type: anthropic.BlockText})

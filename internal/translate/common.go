@@ -419,6 +419,67 @@ func emptyDelta(d *converse.BlockDelta) bool {
 	return d.Text == nil && d.ToolUse == nil && d.ReasoningContent == nil && !present(d.Citation) && !present(d.ToolResult) && !present(d.Image) && len(d.Extra) == 0
 }
 
+// strayMember checks a stream event's start or delta union that sets a
+// member this package knows: a second member, known or not, would be lost
+// with it, so the answer fails naming it. A tool call start that is not
+// the client's own (a server tool call, type server_tool_use) fails too:
+// the client would run it as its own tool call. target names the
+// client's API.
+func strayMember(st *converse.BlockStart, d *converse.BlockDelta, target string) error {
+	var known []string
+	var extra jsonx.Extra
+	if st != nil {
+		for _, m := range []member{{"toolUse", st.ToolUse != nil}, {"toolResult", present(st.ToolResult)}, {"image", present(st.Image)}} {
+			if m.set {
+				known = append(known, m.name)
+			}
+		}
+		extra = st.Extra
+		if tu := st.ToolUse; tu != nil && tu.Type != "" {
+			return failAnswer("unsupported", "content block start toolUse of type "+clipName(tu.Type)+" (a tool the backend runs) has no "+target+" form")
+		}
+	} else {
+		for _, m := range []member{{"text", d.Text != nil}, {"toolUse", d.ToolUse != nil}, {"reasoningContent", d.ReasoningContent != nil},
+			{"citation", present(d.Citation)}, {"toolResult", present(d.ToolResult)}, {"image", present(d.Image)}} {
+			if m.set {
+				known = append(known, m.name)
+			}
+		}
+		extra = d.Extra
+	}
+	switch {
+	case len(known) == 0:
+		return nil // the caller refuses or skips it
+	case len(known) > 1:
+		return failAnswer("unsupported", "a stream event sets both "+known[0]+" and "+known[1]+" of a union")
+	case len(extra) > 0:
+		return failAnswer("unsupported", "member "+firstKey(extra)+" next to "+known[0]+" has no "+target+" form")
+	}
+	return nil
+}
+
+// serverToolCall refuses a Converse answer's tool call of a type other
+// than the client's own (server_tool_use: a tool the backend ran, such as
+// Nova's grounding). A client shown it as a tool call would run a tool it
+// never defined; Messages' server_tool_use block is for Anthropic's own
+// server tools, whose results have block types Converse does not send.
+func serverToolCall(r refuser, p, typ string) error {
+	return r.because(p+".toolUse.type", clipName(typ)+" (a tool the backend runs) has no client form")
+}
+
+// clipName bounds a name a backend or caller sent before it reaches a
+// message, cutting at a character boundary.
+func clipName(k string) string {
+	if len(k) <= 64 {
+		return k
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(k[cut]) {
+		cut--
+	}
+	return k[:cut] + "…"
+}
+
 // startMember and deltaMember name the member set in a stream event's start
 // or delta union, or its first member this package does not know (clipped:
 // the name reaches the client in an error).
@@ -457,13 +518,5 @@ func firstKey(e jsonx.Extra) string {
 	if len(keys) == 0 {
 		return "(empty)"
 	}
-	k := keys[0]
-	if len(k) <= 64 {
-		return k
-	}
-	cut := 64
-	for cut > 0 && !utf8.RuneStart(k[cut]) {
-		cut--
-	}
-	return k[:cut] + "…"
+	return clipName(keys[0])
 }

@@ -34,9 +34,24 @@ type converseCitations struct {
 	Citations []converseCitation     `json:"citations"`
 }
 
-// converseCitationText is a text piece of generated or cited content.
+// converseCitationText is a piece of generated or cited content: a union
+// whose only member this package knows is text. A piece without it (an
+// image, say) has no Messages form and fails the answer.
 type converseCitationText struct {
-	Text string `json:"text"`
+	Text *string `json:"text"`
+}
+
+// pieces joins the text of content pieces; bad is the index of the first
+// piece without text, or -1.
+func pieces(ps []converseCitationText) (text string, bad int) {
+	var b strings.Builder
+	for i, p := range ps {
+		if p.Text == nil {
+			return "", i
+		}
+		b.WriteString(*p.Text)
+	}
+	return b.String(), -1
 }
 
 // converseCitation is one Converse citation, or the citation of a
@@ -100,17 +115,18 @@ func decodeStrict(raw json.RawMessage, v any) error {
 	return d.Decode(v)
 }
 
-// anthropicCitationFrom converts one Converse citation; ok is false for a
-// location Anthropic cannot express.
-func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
-	var cited strings.Builder
-	for _, s := range c.SourceContent {
-		cited.WriteString(s.Text)
+// anthropicCitationFrom converts one Converse citation. bad names the
+// member Anthropic cannot express (the location, or a piece of the cited
+// text that is not text), or is empty.
+func anthropicCitationFrom(c *converseCitation) (out anthropicCitation, bad string) {
+	cited, i := pieces(c.SourceContent)
+	if i >= 0 {
+		return out, at("sourceContent", i)
 	}
-	out := anthropicCitation{CitedText: cited.String()}
+	out.CitedText = cited
 	l := c.Location
 	if n := countSet(l.DocumentChar != nil, l.DocumentPage != nil, l.DocumentChunk != nil, l.SearchResultLocation != nil, l.Web != nil); n != 1 {
-		return out, false // a union: none or two would be a guess
+		return out, "location" // a union: none or two would be a guess
 	}
 	switch {
 	case l.DocumentChar != nil && l.DocumentChar.SearchResultIndex == nil:
@@ -126,12 +142,12 @@ func anthropicCitationFrom(c *converseCitation) (anthropicCitation, bool) {
 		out.Type, out.Source, out.Title = "search_result_location", c.Source, c.Title
 		out.SearchResultIndex, out.StartBlockIndex, out.EndBlockIndex = l.SearchResultLocation.SearchResultIndex, l.SearchResultLocation.Start, l.SearchResultLocation.End
 	default:
-		return out, false
+		return out, "location"
 	}
 	if out.Type != "search_result_location" && c.Source != nil {
-		return out, false // a document citation has no source member to carry it
+		return out, "source" // a document citation has no source member to carry it
 	}
-	return out, true
+	return out, ""
 }
 
 // citationsBlock converts a Converse citationsContent block to a Messages
@@ -147,20 +163,32 @@ func citationsBlock(r refuser, p string, raw json.RawMessage, strict bool) (anth
 	if err := decode(raw, &cc); err != nil {
 		return anthropic.Block{}, r.because(p, "a citations block this gateway cannot read")
 	}
-	var text strings.Builder
-	for _, t := range cc.Content {
-		text.WriteString(t.Text)
+	text, bad := pieces(cc.Content)
+	if bad >= 0 {
+		return anthropic.Block{}, r.because(at(p+".content", bad), "a piece of the answer that is not text has no Messages form")
 	}
 	cites := make([]anthropicCitation, 0, len(cc.Citations))
 	for i := range cc.Citations {
-		c, ok := anthropicCitationFrom(&cc.Citations[i])
-		if !ok {
-			return anthropic.Block{}, r.because(at(p+".citations", i)+".location", "a citation location with no Messages form")
+		c, bad := anthropicCitationFrom(&cc.Citations[i])
+		if bad != "" {
+			return anthropic.Block{}, r.because(at(p+".citations", i)+"."+bad, citationReason(bad))
 		}
 		cites = append(cites, c)
 	}
 	b, _ := json.Marshal(cites)
-	return anthropic.Block{Type: anthropic.BlockText, Text: text.String(), Citations: b}, nil
+	return anthropic.Block{Type: anthropic.BlockText, Text: text, Citations: b}, nil
+}
+
+// citationReason says why the member bad of a citation has no Messages
+// form (bad as anthropicCitationFrom names it).
+func citationReason(bad string) string {
+	switch {
+	case bad == "location":
+		return "a citation location with no Messages form"
+	case bad == "source":
+		return "a document citation has no source in Messages"
+	}
+	return "a piece of cited content that is not text has no Messages form"
 }
 
 // citationDelta converts the citation of a Converse contentBlockDelta to
@@ -170,9 +198,9 @@ func citationDelta(raw json.RawMessage) (json.RawMessage, error) {
 	if err := decodeAnswerPart(raw, &c); err != nil {
 		return nil, failAnswer("unsupported", "a citation this gateway cannot read")
 	}
-	ac, ok := anthropicCitationFrom(&c)
-	if !ok {
-		return nil, failAnswer("unsupported", "a citation location with no Messages form")
+	ac, bad := anthropicCitationFrom(&c)
+	if bad != "" {
+		return nil, failAnswer("unsupported", "a citation whose "+bad+" has no Messages form")
 	}
 	b, _ := json.Marshal(ac)
 	return b, nil
@@ -187,6 +215,15 @@ var citationMembers = map[string][]string{
 	"search_result_location": {"cited_text", "source", "title", "search_result_index", "start_block_index", "end_block_index"},
 }
 
+// citationRequired are the members without which a citation says not
+// where it points: its document or search result, and its range.
+var citationRequired = map[string][]string{
+	"char_location":          {"document_index", "start_char_index", "end_char_index"},
+	"page_location":          {"document_index", "start_page_number", "end_page_number"},
+	"content_block_location": {"document_index", "start_block_index", "end_block_index"},
+	"search_result_location": {"search_result_index", "start_block_index", "end_block_index"},
+}
+
 // converseCitationsFrom converts the text and citations of a Messages
 // text block (an assistant turn sending back an earlier answer) to a
 // Converse citationsContent block: the inverse of citationsBlock, so that
@@ -199,7 +236,7 @@ func converseCitationsFrom(r refuser, p, text string, raw json.RawMessage) (json
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, r.because(p, "citations must be a list")
 	}
-	out := converseCitations{Content: []converseCitationText{{Text: text}}, Citations: make([]converseCitation, 0, len(list))}
+	out := converseCitations{Content: []converseCitationText{{Text: &text}}, Citations: make([]converseCitation, 0, len(list))}
 	for i, item := range list {
 		q := at(p, i)
 		var members map[string]json.RawMessage
@@ -216,9 +253,14 @@ func converseCitationsFrom(r refuser, p, text string, raw json.RawMessage) (json
 				return nil, r.because(q+"."+k, "not a member of "+ac.Type+" citations")
 			}
 		}
+		for _, k := range citationRequired[ac.Type] {
+			if !present(members[k]) {
+				return nil, r.because(q+"."+k, "required in "+ac.Type+" citations")
+			}
+		}
 		c := converseCitation{}
 		if ac.CitedText != "" {
-			c.SourceContent = []converseCitationText{{Text: ac.CitedText}}
+			c.SourceContent = []converseCitationText{{Text: &ac.CitedText}}
 		}
 		switch ac.Type {
 		case "char_location":
@@ -259,9 +301,9 @@ func citationsText(r refuser, p string, raw json.RawMessage) (string, error) {
 	if err := decodeStrict(raw, &cc); err != nil {
 		return "", r.because(p, "a citations block this gateway cannot read")
 	}
-	var text strings.Builder
-	for _, t := range cc.Content {
-		text.WriteString(t.Text)
+	text, bad := pieces(cc.Content)
+	if bad >= 0 {
+		return "", r.because(at(p+".content", bad), "only text pieces here")
 	}
-	return text.String(), nil
+	return text, nil
 }

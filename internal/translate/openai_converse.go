@@ -502,6 +502,8 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 			case b.Text != nil:
 				text.WriteString(*b.Text)
 				hasText = true
+			case b.ToolUse != nil && b.ToolUse.Type != "":
+				return nil, serverToolCall(refuser(targetOpenAI), at("output.message.content", i), b.ToolUse.Type)
 			case b.ToolUse != nil:
 				msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: b.ToolUse.ToolUseID, Type: "function",
 					Function: openai.FunctionCall{Name: b.ToolUse.Name, Arguments: compactJSON(b.ToolUse.Input)}})
@@ -561,6 +563,11 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 		switch {
 		case emptyStart(&st):
 			return nil, nil // the deltas say what the block is
+		}
+		if err := strayMember(&st, nil, "Chat Completions"); err != nil {
+			return nil, err
+		}
+		switch {
 		case tu == nil:
 			return nil, failAnswer("unsupported", "content block start "+startMember(&e.ContentBlockStart.Start)+" has no Chat Completions form")
 		}
@@ -570,6 +577,9 @@ func (s *ConverseToOpenAIStream) Event(e converse.Event) ([]openai.ChatCompletio
 			Function: openai.FunctionCall{Name: tu.Name}}}}, nil)}, nil
 	case e.ContentBlockDelta != nil:
 		d := e.ContentBlockDelta.Delta
+		if err := strayMember(nil, &d, "Chat Completions"); err != nil {
+			return nil, err
+		}
 		switch {
 		case d.Text != nil:
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{Content: ptr(*d.Text)}, nil)}, nil
