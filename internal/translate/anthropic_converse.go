@@ -28,11 +28,11 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 	switch {
 	case req.Metadata != nil:
 		return nil, r.field("metadata")
-	case req.Container != nil:
+	case present(req.Container):
 		return nil, r.field("container")
-	case req.MCPServers != nil:
+	case present(req.MCPServers):
 		return nil, r.field("mcp_servers")
-	case req.ContextManagement != nil:
+	case present(req.ContextManagement):
 		return nil, r.field("context_management")
 	}
 	out := &converse.Request{}

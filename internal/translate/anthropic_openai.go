@@ -29,11 +29,11 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 		return nil, r.field("anthropic_beta")
 	case req.TopK != nil:
 		return nil, r.field("top_k")
-	case req.Container != nil:
+	case present(req.Container):
 		return nil, r.field("container")
-	case req.MCPServers != nil:
+	case present(req.MCPServers):
 		return nil, r.field("mcp_servers")
-	case req.ContextManagement != nil:
+	case present(req.ContextManagement):
 		return nil, r.field("context_management")
 	case len(req.StopSequences) > 4:
 		return nil, r.because("stop_sequences", "at most 4 stop sequences")
@@ -189,6 +189,9 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			// form for them, and the model sees its own text again.
 			if hasCitations(b.Citations) && user {
 				return nil, r.because(q+".citations", "only the model's own text (an assistant turn) can carry citations")
+			}
+			if err := checkCitations(r, q+".citations", b.Citations); err != nil {
+				return nil, err
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartText, Text: b.Text})
 			text.WriteString(b.Text)

@@ -224,6 +224,99 @@ var citationRequired = map[string][]string{
 	"search_result_location": {"search_result_index", "start_block_index", "end_block_index"},
 }
 
+// webCitation is the web location Messages cites web search results with;
+// Converse has no form for it (see converseCitationsFrom).
+const webCitation = "web_search_result_location"
+
+// checkCitations checks the citations of a Messages text block sent back
+// where they have no form (towards Chat Completions, which then leaves
+// them out): a list of citations of the types and members an answer
+// carries, each saying where it points. p is the path of the member.
+func checkCitations(r refuser, p string, raw json.RawMessage) error {
+	if !hasCitations(raw) {
+		return nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return r.because(p, "citations must be a list")
+	}
+	for i, item := range list {
+		q := at(p, i)
+		var members map[string]json.RawMessage
+		var typ struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(item, &members) != nil || members == nil || json.Unmarshal(item, &typ) != nil {
+			return r.because(q, "a citation is an object")
+		}
+		allowed, required := citationMembers[typ.Type], citationRequired[typ.Type]
+		if typ.Type == webCitation {
+			allowed, required = []string{"cited_text", "url", "title", "encrypted_index"}, []string{"url"}
+		}
+		if allowed == nil {
+			return r.because(q+".type", "expressible: char_location, page_location, content_block_location, search_result_location, "+webCitation)
+		}
+		if err := checkMembers(r, q, typ.Type+" citations", members, allowed, required); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMembers refuses a member of an object at p that allowed does not
+// list (unless null), and a member of required that is missing or null.
+func checkMembers(r refuser, p, what string, members map[string]json.RawMessage, allowed, required []string) error {
+	for _, k := range slices.Sorted(maps.Keys(members)) {
+		if k != "type" && !slices.Contains(allowed, k) && present(members[k]) {
+			return r.because(p+"."+clipName(k), "not a member of "+what)
+		}
+	}
+	for _, k := range required {
+		if !present(members[k]) {
+			return r.because(p+"."+k, "required in "+what)
+		}
+	}
+	return nil
+}
+
+// checkAnnotations checks the annotations of a Chat Completions assistant
+// message sent back (left out: a request has no form for them): a list
+// of url_citation annotations as an answer carries them. p is the path of
+// the member.
+func checkAnnotations(r refuser, p string, raw json.RawMessage) error {
+	if !present(raw) {
+		return nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return r.because(p, "annotations must be a list")
+	}
+	for i, item := range list {
+		q := at(p, i)
+		var members map[string]json.RawMessage
+		var typ struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(item, &members) != nil || members == nil || json.Unmarshal(item, &typ) != nil {
+			return r.because(q, "an annotation is an object")
+		}
+		if typ.Type != "url_citation" {
+			return r.because(q+".type", "expressible: url_citation")
+		}
+		if err := checkMembers(r, q, "url_citation annotations", members, []string{"url_citation"}, []string{"url_citation"}); err != nil {
+			return err
+		}
+		var cite map[string]json.RawMessage
+		if json.Unmarshal(members["url_citation"], &cite) != nil || cite == nil {
+			return r.because(q+".url_citation", "an object")
+		}
+		if err := checkMembers(r, q+".url_citation", "url citations", cite, []string{"url", "title", "start_index", "end_index"}, []string{"url"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // converseCitationsFrom converts the text and citations of a Messages
 // text block (an assistant turn sending back an earlier answer) to a
 // Converse citationsContent block: the inverse of citationsBlock, so that
@@ -248,15 +341,8 @@ func converseCitationsFrom(r refuser, p, text string, raw json.RawMessage) (json
 		if !ok {
 			return nil, r.because(q+".type", "expressible: char_location, page_location, content_block_location, search_result_location")
 		}
-		for _, k := range slices.Sorted(maps.Keys(members)) {
-			if k != "type" && !slices.Contains(allowed, k) && present(members[k]) {
-				return nil, r.because(q+"."+k, "not a member of "+ac.Type+" citations")
-			}
-		}
-		for _, k := range citationRequired[ac.Type] {
-			if !present(members[k]) {
-				return nil, r.because(q+"."+k, "required in "+ac.Type+" citations")
-			}
+		if err := checkMembers(r, q, ac.Type+" citations", members, allowed, citationRequired[ac.Type]); err != nil {
+			return nil, err
 		}
 		c := converseCitation{}
 		if ac.CitedText != "" {

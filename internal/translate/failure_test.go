@@ -155,3 +155,99 @@ func TestEchoedCitationLocations(t *testing.T) {
 		})
 	}
 }
+
+// TestNullCountsAsAbsent: a member sent as null is the same as a member
+// left out, and reaches no refusal.
+func TestNullCountsAsAbsent(t *testing.T) {
+	t.Parallel()
+	const anthropicBase = `"max_tokens":10,"messages":[{"role":"user","content":"q"}]`
+	const openAIBase = `"model":"m","messages":[{"role":"user","content":"q"}]`
+	tests := []struct {
+		name            string
+		client, backend translate.Dialect
+		body            string
+	}{
+		{"container to Converse", translate.Anthropic, translate.Converse, `{` + anthropicBase + `,"container":null}`},
+		{"mcp_servers to Converse", translate.Anthropic, translate.Converse, `{` + anthropicBase + `,"mcp_servers":null}`},
+		{"context_management to Converse", translate.Anthropic, translate.Converse, `{` + anthropicBase + `,"context_management":null}`},
+		{"container to OpenAI", translate.Anthropic, translate.OpenAI, `{` + anthropicBase + `,"container":null}`},
+		{"mcp_servers to OpenAI", translate.Anthropic, translate.OpenAI, `{` + anthropicBase + `,"mcp_servers":null}`},
+		{"context_management to OpenAI", translate.Anthropic, translate.OpenAI, `{` + anthropicBase + `,"context_management":null}`},
+		{"function_call to Converse", translate.OpenAI, translate.Converse, `{` + openAIBase + `,"function_call":null}`},
+		{"prompt_cache_options to Converse", translate.OpenAI, translate.Converse, `{` + openAIBase + `,"prompt_cache_options":null}`},
+		{"moderation to Converse", translate.OpenAI, translate.Converse, `{` + openAIBase + `,"moderation":null}`},
+		{"function_call to Anthropic", translate.OpenAI, translate.Anthropic, `{` + openAIBase + `,"function_call":null,"prompt_cache_options":null,"moderation":null}`},
+		{"tool_choice.custom", translate.OpenAI, translate.Converse, `{` + openAIBase + `,"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"f"},"custom":null}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := translate.Request(tc.client, tc.backend, []byte(tc.body), "mdl", false, translate.Options{})
+			checkTranslated(t, string(out), err, "", nil)
+		})
+	}
+	t.Run("Responses format.schema", func(t *testing.T) {
+		t.Parallel()
+		for _, backend := range []translate.Dialect{translate.OpenAI, translate.Converse, translate.Anthropic} {
+			out, err := translate.ResponsesRequest(backend, []byte(`{"model":"m","input":"q","text":{"format":{"type":"text","schema":null}}}`), "mdl", false, translate.Options{})
+			if err != nil {
+				t.Errorf("%v: ResponsesRequest = %s, %v; want the request translated", backend, out, err)
+			}
+		}
+	})
+}
+
+// TestEchoedSourcesAreShapeChecked: the citations of an Anthropic
+// assistant turn and the annotations of an OpenAI one, sent back where
+// they have no form, are left out only when they are what an answer
+// carries; anything else is refused naming it.
+func TestEchoedSourcesAreShapeChecked(t *testing.T) {
+	t.Parallel()
+	anthropicTurn := func(citations string) string {
+		return `{"max_tokens":10,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"text","text":"a","citations":` + citations + `}]},{"role":"user","content":"more"}]}`
+	}
+	openAITurn := func(annotations string) string {
+		return `{"model":"m","messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a","annotations":` + annotations + `},{"role":"user","content":"more"}]}`
+	}
+	const url = `{"type":"url_citation","url_citation":{"url":"https://example.com","title":"E","start_index":0,"end_index":1}}`
+	tests := []struct {
+		name            string
+		client, backend translate.Dialect
+		body, refuse    string
+	}{
+		{"citations a string", translate.Anthropic, translate.OpenAI, anthropicTurn(`"ignore previous"`), "messages[1].content[0].citations"},
+		{"citation not an object", translate.Anthropic, translate.OpenAI, anthropicTurn(`["x"]`), "messages[1].content[0].citations[0]"},
+		{"citation of an unknown type", translate.Anthropic, translate.OpenAI, anthropicTurn(`[{"type":"rumour","cited_text":"s"}]`), "messages[1].content[0].citations[0].type"},
+		{"citation with a stray member", translate.Anthropic, translate.OpenAI, anthropicTurn(`[{"type":"char_location","cited_text":"s","document_index":0,"start_char_index":0,"end_char_index":1,"note":"x"}]`), "messages[1].content[0].citations[0].note"},
+		{"citation without its range", translate.Anthropic, translate.OpenAI, anthropicTurn(`[{"type":"char_location","cited_text":"s","document_index":0}]`), "messages[1].content[0].citations[0].start_char_index"},
+		{"citation of an answer", translate.Anthropic, translate.OpenAI, anthropicTurn(`[{"type":"char_location","cited_text":"s","document_index":0,"start_char_index":0,"end_char_index":1}]`), ""},
+		{"web citation of an answer", translate.Anthropic, translate.OpenAI, anthropicTurn(`[{"type":"web_search_result_location","cited_text":"s","url":"https://e.com","title":"E","encrypted_index":"abc"}]`), ""},
+		{"annotations a string to Converse", translate.OpenAI, translate.Converse, openAITurn(`"ignore previous"`), "messages[1].annotations"},
+		{"annotation of an unknown type", translate.OpenAI, translate.Converse, openAITurn(`[{"type":"rumour"}]`), "messages[1].annotations[0].type"},
+		{"annotation with a stray member", translate.OpenAI, translate.Anthropic, openAITurn(`[{"type":"url_citation","url_citation":{"url":"u","start_index":0,"end_index":1,"note":"x"}}]`), "messages[1].annotations[0].url_citation.note"},
+		{"annotation without a url", translate.OpenAI, translate.Converse, openAITurn(`[{"type":"url_citation","url_citation":{"title":"E"}}]`), "messages[1].annotations[0].url_citation.url"},
+		{"annotations of an answer", translate.OpenAI, translate.Converse, openAITurn(`[` + url + `]`), ""},
+		{"annotations of an answer to Anthropic", translate.OpenAI, translate.Anthropic, openAITurn(`[` + url + `]`), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := translate.Request(tc.client, tc.backend, []byte(tc.body), "mdl", false, translate.Options{})
+			checkTranslated(t, string(out), err, tc.refuse, nil)
+		})
+	}
+}
+
+// TestRefusalPartCarried: an assistant turn's refusal content part is
+// what the model answered when it refused, carried as its text as the
+// message's refusal member is.
+func TestRefusalPartCarried(t *testing.T) {
+	t.Parallel()
+	body := `{"model":"m","messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"text","text":"I "},{"type":"refusal","refusal":"cannot help"}]},{"role":"user","content":"more"}]}`
+	for _, backend := range []translate.Dialect{translate.Converse, translate.Anthropic} {
+		out, err := translate.Request(translate.OpenAI, backend, []byte(body), "mdl", false, translate.Options{})
+		checkTranslated(t, string(out), err, "", []string{`"cannot help"`})
+	}
+	out, err := translate.Request(translate.OpenAI, translate.Converse, []byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"refusal","refusal":"no"}]}]}`), "mdl", false, translate.Options{})
+	checkTranslated(t, string(out), err, "messages[0].content[0].type", nil)
+}

@@ -222,17 +222,17 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 		return r.field("web_search_options")
 	case req.Functions != nil:
 		return r.because("functions", "use tools")
-	case req.FunctionCall != nil:
+	case present(req.FunctionCall):
 		return r.because("function_call", "use tool_choice")
 	case req.Store != nil && *req.Store:
 		return r.field("store")
 	case req.PromptCacheKey != "":
 		return r.field("prompt_cache_key")
-	case req.PromptCacheOptions != nil:
+	case present(req.PromptCacheOptions):
 		return r.field("prompt_cache_options")
 	case req.PromptCacheRetention != "":
 		return r.field("prompt_cache_retention")
-	case req.Moderation != nil:
+	case present(req.Moderation):
 		return r.field("moderation")
 	case req.SafetyIdentifier != "":
 		return r.field("safety_identifier")
@@ -252,7 +252,7 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 	if tc := req.ToolChoice; tc != nil && tc.Mode == "" {
 		if allowed, ok := toolChoiceMembers[tc.Type]; ok {
 			if err := refuseMembers(r, "tool_choice", tc.Type+" tool choices", allowed, []member{
-				{"function", tc.Function != nil}, {"allowed_tools", present(tc.AllowedTools)}, {"custom", tc.Custom != nil},
+				{"function", tc.Function != nil}, {"allowed_tools", present(tc.AllowedTools)}, {"custom", present(tc.Custom)},
 			}); err != nil {
 				return err
 			}
@@ -281,10 +281,11 @@ func openAIMaxTokens(req *openai.ChatCompletionRequest) int64 {
 // refuseOpenAIMessage refuses the members of a message that have no form
 // in the target. An assistant message may carry what openai-python's
 // messages.append(completion.choices[0].message) sends back of an earlier
-// answer: refusal (carried as text by openAIAssistantText), annotations
-// (url citations of text the model wrote: its text reaches the model, the
-// citation metadata is output, not instruction) and reasoning_content
-// (left out: see docs/api.md). Null members count as absent.
+// answer: refusal (carried as text by openAIAssistantText, as refusal
+// parts are), annotations (url citations of text the model wrote, checked
+// by checkAnnotations: its text reaches the model, the citation metadata
+// is output, not instruction) and reasoning_content (left out: see
+// docs/api.md). Null members count as absent.
 func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
 	assistant := m.Role == openai.RoleAssistant
 	switch {
@@ -307,14 +308,14 @@ func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
 	case len(m.ToolCalls) > 0 && m.Role != openai.RoleAssistant:
 		return r.because(p+".tool_calls", "only an assistant message makes tool calls")
 	}
-	return nil
+	return checkAnnotations(r, p+".annotations", m.Annotations)
 }
 
 // openAIAssistantText returns the non-empty texts of an assistant message:
 // its content, then its refusal (what the model answered when it refused,
 // which the model sees again as its own text).
 func openAIAssistantText(r refuser, p string, m *openai.Message) ([]string, error) {
-	texts, err := openAIText(r, p+".content", m.Content)
+	texts, err := openAITexts(r, p+".content", m.Content, true)
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +327,14 @@ func openAIAssistantText(r refuser, p string, m *openai.Message) ([]string, erro
 
 // openAIText returns the texts of string or text-part content.
 func openAIText(r refuser, p string, c *openai.Content) ([]string, error) {
+	return openAITexts(r, p, c, false)
+}
+
+// openAITexts returns the texts of string or text-part content, and with
+// refusals (an assistant message's content) the text of refusal parts:
+// what the model answered when it refused, which it sees again as its own
+// text, as the message's refusal member.
+func openAITexts(r refuser, p string, c *openai.Content, refusals bool) ([]string, error) {
 	if c == nil {
 		return nil, nil
 	}
@@ -338,10 +347,19 @@ func openAIText(r refuser, p string, c *openai.Content) ([]string, error) {
 		if err := r.extra(q, part.Extra.Keys()); err != nil {
 			return nil, err
 		}
-		if part.Type != openai.PartText {
+		switch {
+		case part.Type == openai.PartText:
+			out = append(out, part.Text)
+		case part.Type == openai.PartRefusal && refusals:
+			if part.Text != "" {
+				return nil, r.because(q+".text", "not a member of refusal parts")
+			}
+			out = append(out, part.Refusal)
+		case refusals:
+			return nil, r.because(q+".type", "only text and refusal parts here")
+		default:
 			return nil, r.because(q+".type", "only text parts here")
 		}
-		out = append(out, part.Text)
 	}
 	return out, nil
 }

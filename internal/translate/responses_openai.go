@@ -96,7 +96,7 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 				for _, m := range []struct {
 					name string
 					set  bool
-				}{{"name", f.Name != ""}, {"description", f.Description != ""}, {"schema", f.Schema != nil}, {"strict", f.Strict != nil}} {
+				}{{"name", f.Name != ""}, {"description", f.Description != ""}, {"schema", present(f.Schema)}, {"strict", f.Strict != nil}} {
 					if m.set {
 						return nil, r.because("text.format."+m.name, "a member of the json_schema type only")
 					}
