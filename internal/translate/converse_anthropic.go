@@ -482,6 +482,12 @@ func (s *AnthropicToConverseStream) Event(e *anthropic.Event) ([]converse.Event,
 			return []converse.Event{blockDelta(idx, converse.BlockDelta{ReasoningContent: &converse.ReasoningDelta{Text: ptr(d.Thinking)}})}, nil
 		case anthropic.DeltaSignature:
 			return []converse.Event{blockDelta(idx, converse.BlockDelta{ReasoningContent: &converse.ReasoningDelta{Signature: ptr(d.Signature)}})}, nil
+		case anthropic.DeltaCitations:
+			c, err := converseCitationDelta(d.Citation)
+			if err != nil {
+				return nil, err
+			}
+			return []converse.Event{blockDelta(idx, converse.BlockDelta{Citation: c})}, nil
 		}
 		return nil, failAnswer("unsupported", "delta type has no Converse form")
 	case anthropic.EventContentBlockStop:

@@ -331,33 +331,9 @@ func converseCitationsFrom(r refuser, p, text string, raw json.RawMessage) (json
 	}
 	out := converseCitations{Content: []converseCitationText{{Text: &text}}, Citations: make([]converseCitation, 0, len(list))}
 	for i, item := range list {
-		q := at(p, i)
-		var members map[string]json.RawMessage
-		var ac anthropicCitation
-		if json.Unmarshal(item, &members) != nil || json.Unmarshal(item, &ac) != nil {
-			return nil, r.because(q, "a citation this gateway cannot read")
-		}
-		allowed, ok := citationMembers[ac.Type]
-		if !ok {
-			return nil, r.because(q+".type", "expressible: char_location, page_location, content_block_location, search_result_location")
-		}
-		if err := checkMembers(r, q, ac.Type+" citations", members, allowed, citationRequired[ac.Type]); err != nil {
+		c, err := converseCitationFrom(r, at(p, i), item)
+		if err != nil {
 			return nil, err
-		}
-		c := converseCitation{}
-		if ac.CitedText != "" {
-			c.SourceContent = []converseCitationText{{Text: &ac.CitedText}}
-		}
-		switch ac.Type {
-		case "char_location":
-			c.Title, c.Location.DocumentChar = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartCharIndex, End: ac.EndCharIndex}
-		case "page_location":
-			c.Title, c.Location.DocumentPage = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartPageNumber, End: ac.EndPageNumber}
-		case "content_block_location":
-			c.Title, c.Location.DocumentChunk = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartBlockIndex, End: ac.EndBlockIndex}
-		case "search_result_location":
-			c.Title, c.Source = ac.Title, ac.Source
-			c.Location.SearchResultLocation = &converseSpan{SearchResultIndex: ac.SearchResultIndex, Start: ac.StartBlockIndex, End: ac.EndBlockIndex}
 		}
 		out.Citations = append(out.Citations, c)
 	}
@@ -365,6 +341,53 @@ func converseCitationsFrom(r refuser, p, text string, raw json.RawMessage) (json
 	if err != nil {
 		return nil, r.because(p, "a citation this gateway cannot read")
 	}
+	return b, nil
+}
+
+// converseCitationFrom converts one Messages citation at path q to a
+// Converse citation (of a citationsContent block, or of a stream's
+// contentBlockDelta: the shapes are the same).
+func converseCitationFrom(r refuser, q string, item json.RawMessage) (converseCitation, error) {
+	var members map[string]json.RawMessage
+	var ac anthropicCitation
+	if json.Unmarshal(item, &members) != nil || members == nil || json.Unmarshal(item, &ac) != nil {
+		return converseCitation{}, r.because(q, "a citation this gateway cannot read")
+	}
+	allowed, ok := citationMembers[ac.Type]
+	if !ok {
+		return converseCitation{}, r.because(q+".type", "expressible: char_location, page_location, content_block_location, search_result_location")
+	}
+	if err := checkMembers(r, q, ac.Type+" citations", members, allowed, citationRequired[ac.Type]); err != nil {
+		return converseCitation{}, err
+	}
+	c := converseCitation{}
+	if ac.CitedText != "" {
+		c.SourceContent = []converseCitationText{{Text: &ac.CitedText}}
+	}
+	switch ac.Type {
+	case "char_location":
+		c.Title, c.Location.DocumentChar = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartCharIndex, End: ac.EndCharIndex}
+	case "page_location":
+		c.Title, c.Location.DocumentPage = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartPageNumber, End: ac.EndPageNumber}
+	case "content_block_location":
+		c.Title, c.Location.DocumentChunk = ac.DocumentTitle, &converseSpan{DocumentIndex: ac.DocumentIndex, Start: ac.StartBlockIndex, End: ac.EndBlockIndex}
+	case "search_result_location":
+		c.Title, c.Source = ac.Title, ac.Source
+		c.Location.SearchResultLocation = &converseSpan{SearchResultIndex: ac.SearchResultIndex, Start: ac.StartBlockIndex, End: ac.EndBlockIndex}
+	}
+	return c, nil
+}
+
+// converseCitationDelta converts the citation of a Messages
+// citations_delta to the citation of a Converse contentBlockDelta. One
+// Converse cannot express (a web location) fails the answer naming the
+// member, as the whole answer is refused.
+func converseCitationDelta(raw json.RawMessage) (json.RawMessage, error) {
+	c, err := converseCitationFrom(refuser(targetConverse), "citation", raw)
+	if err != nil {
+		return nil, failAnswer("unsupported", err.Error()) // names the member and fixed text only
+	}
+	b, _ := json.Marshal(c)
 	return b, nil
 }
 

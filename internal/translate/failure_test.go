@@ -251,3 +251,39 @@ func TestRefusalPartCarried(t *testing.T) {
 	out, err := translate.Request(translate.OpenAI, translate.Converse, []byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"refusal","refusal":"no"}]}]}`), "mdl", false, translate.Options{})
 	checkTranslated(t, string(out), err, "messages[0].content[0].type", nil)
 }
+
+// TestStreamedCitationsToConverse: an Anthropic answer's citations_delta
+// reaches a Converse client as the citation of a contentBlockDelta, as
+// the whole answer's citations become its citationsContent block.
+func TestStreamedCitationsToConverse(t *testing.T) {
+	t.Parallel()
+	start := "message_start\t" + `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":0}}}`
+	block := "content_block_start\t" + `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`
+	delta := func(citation string) string {
+		return "content_block_delta\t" + `{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":` + citation + `}}`
+	}
+	tests := []struct{ name, citation, want, fail string }{
+		{"char", `{"type":"char_location","cited_text":"x","document_index":0,"document_title":"D","start_char_index":0,"end_char_index":1}`,
+			`{"contentBlockIndex":0,"delta":{"citation":{"title":"D","sourceContent":[{"text":"x"}],"location":{"documentChar":{"documentIndex":0,"start":0,"end":1}}}}}`, ""},
+		{"search result", `{"type":"search_result_location","cited_text":"x","source":"https://e.com","title":"R","search_result_index":2,"start_block_index":0,"end_block_index":1}`,
+			`{"contentBlockIndex":0,"delta":{"citation":{"title":"R","source":"https://e.com","sourceContent":[{"text":"x"}],"location":{"searchResultLocation":{"searchResultIndex":2,"start":0,"end":1}}}}}`, ""},
+		{"web", `{"type":"web_search_result_location","cited_text":"x","url":"https://e.com","title":"E","encrypted_index":"abc"}`, "", "type"},
+		{"no range", `{"type":"char_location","cited_text":"x","document_index":0}`, "", "start_char_index"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := runStream(t, translate.Anthropic, translate.Converse, start, block, delta(tc.citation))
+			if tc.fail != "" {
+				var se *translate.StreamError
+				if !errors.As(err, &se) || !se.Translator() || !strings.Contains(se.Message, tc.fail) {
+					t.Errorf("stream wrote %s, ended with %v; want the translator's *StreamError naming %s", out, err, tc.fail)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out, tc.want) {
+				t.Errorf("stream wrote %s, ended with %v; want %s", out, err, tc.want)
+			}
+		})
+	}
+}
