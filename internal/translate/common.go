@@ -386,6 +386,19 @@ func anthropicTier(tier string) string {
 	return ""
 }
 
+// tierFromAnthropic names an Anthropic answer's served tier
+// (usage.service_tier) as OpenAI and Converse do: standard is their
+// default. Other tiers (batch) have no name there and give "".
+func tierFromAnthropic(tier string) string {
+	switch tier {
+	case "standard":
+		return "default"
+	case "priority":
+		return tier
+	}
+	return ""
+}
+
 // hasCitations reports whether a block's citations member says something:
 // null, an empty list and {"enabled": false} (a document's setting) are
 // the same as no member, and a translator may leave them out.

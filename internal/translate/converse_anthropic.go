@@ -402,7 +402,7 @@ func AnthropicToConverseResponse(resp *anthropic.Response, meta ResponseMeta) (*
 	u := resp.Usage
 	out := &converse.Response{Output: converse.Output{Message: msg}, StopReason: anthropicStopToConverse(deref(resp.StopReason)),
 		Usage:   anthropicUsageToConverse(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens),
-		Metrics: converse.Metrics{LatencyMs: meta.LatencyMs}}
+		Metrics: converse.Metrics{LatencyMs: meta.LatencyMs}, ServiceTier: openAITierToConverse(tierFromAnthropic(u.ServiceTier))}
 	if resp.StopSequence != nil {
 		out.AdditionalModelResponseFields, _ = json.Marshal(map[string]string{"stop_sequence": *resp.StopSequence})
 	}
@@ -416,6 +416,7 @@ type AnthropicToConverseStream struct {
 	meta                  ResponseMeta
 	input, output         int64
 	cacheRead, cacheWrite *int64
+	tier                  *converse.ServiceTier // served tier, from message_start
 }
 
 // NewAnthropicToConverseStream returns a stream translator.
@@ -436,6 +437,7 @@ func (s *AnthropicToConverseStream) Event(e *anthropic.Event) ([]converse.Event,
 		if e.Message != nil {
 			u := e.Message.Usage
 			s.input, s.output, s.cacheRead, s.cacheWrite = u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens
+			s.tier = openAITierToConverse(tierFromAnthropic(u.ServiceTier))
 		}
 		return []converse.Event{{Type: converse.EventMessageStart, MessageStart: &converse.MessageStart{Role: converse.RoleAssistant}}}, nil
 	case anthropic.EventContentBlockStart:
@@ -511,7 +513,8 @@ func (s *AnthropicToConverseStream) Event(e *anthropic.Event) ([]converse.Event,
 		return []converse.Event{{Type: converse.EventMessageStop, MessageStop: ms}}, nil
 	case anthropic.EventMessageStop:
 		return []converse.Event{{Type: converse.EventMetadata, Metadata: &converse.Metadata{
-			Usage: anthropicUsageToConverse(s.input, s.output, s.cacheRead, s.cacheWrite), Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs}}}}, nil
+			Usage: anthropicUsageToConverse(s.input, s.output, s.cacheRead, s.cacheWrite), Metrics: converse.Metrics{LatencyMs: s.meta.LatencyMs},
+			ServiceTier: s.tier}}}, nil
 	case anthropic.EventError:
 		se := &StreamError{Type: "api_error"}
 		if e.Error != nil {

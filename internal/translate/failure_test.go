@@ -287,3 +287,60 @@ func TestStreamedCitationsToConverse(t *testing.T) {
 		})
 	}
 }
+
+// TestAnthropicServedTier: the tier an Anthropic backend says served the
+// request reaches OpenAI and Converse clients in their terms (standard is
+// their default); a tier they have no name for is left out.
+func TestAnthropicServedTier(t *testing.T) {
+	t.Parallel()
+	answer := func(tier string) string {
+		return `{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"x"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1,"service_tier":"` + tier + `"}}`
+	}
+	tests := []struct {
+		tier   string
+		client translate.Dialect
+		want   string
+	}{
+		{"standard", translate.OpenAI, `"service_tier":"default"`},
+		{"priority", translate.OpenAI, `"service_tier":"priority"`},
+		{"standard", translate.Converse, `"serviceTier":{"type":"default"}`},
+		{"priority", translate.Converse, `"serviceTier":{"type":"priority"}`},
+		{"batch", translate.OpenAI, ""},
+		{"batch", translate.Converse, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tier+" to "+tc.client.String(), func(t *testing.T) {
+			t.Parallel()
+			out, err := translate.Response(translate.Anthropic, tc.client, []byte(answer(tc.tier)), translate.ResponseMeta{ID: "id-1", Model: "m"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tierName := map[translate.Dialect]string{translate.OpenAI: `"service_tier"`, translate.Converse: `"serviceTier"`}[tc.client]
+			if tc.want == "" && strings.Contains(string(out), tierName) || tc.want != "" && !strings.Contains(string(out), tc.want) {
+				t.Errorf("Response = %s; want %q", out, tc.want)
+			}
+			s, err := translate.NewStream(translate.Anthropic, tc.client, translate.ResponseMeta{ID: "id-1", Model: "m", IncludeUsage: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var streamed strings.Builder
+			for _, e := range []string{
+				"message_start\t" + `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":0,"service_tier":"` + tc.tier + `"}}}`,
+				"message_delta\t" + `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":1}}`,
+				"message_stop\t" + `{"type":"message_stop"}`,
+			} {
+				typ, data, _ := strings.Cut(e, "\t")
+				evs, err := s.Next(translate.Event{Type: typ, Data: []byte(data)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range evs {
+					streamed.Write(ev.Data)
+				}
+			}
+			if tc.want == "" && strings.Contains(streamed.String(), tierName) || tc.want != "" && !strings.Contains(streamed.String(), tc.want) {
+				t.Errorf("stream = %s; want %q", streamed.String(), tc.want)
+			}
+		})
+	}
+}

@@ -324,8 +324,9 @@ func AnthropicToOpenAIResponse(resp *anthropic.Response, meta ResponseMeta) (*op
 	u := resp.Usage
 	return &openai.ChatCompletion{
 		ID: meta.ID, Object: "chat.completion", Created: meta.Created, Model: meta.Model,
-		Choices: []openai.Choice{{Index: 0, Message: msg, FinishReason: anthropicFinish(deref(resp.StopReason))}},
-		Usage:   anthropicUsageToOpenAI(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens),
+		Choices:     []openai.Choice{{Index: 0, Message: msg, FinishReason: anthropicFinish(deref(resp.StopReason))}},
+		Usage:       anthropicUsageToOpenAI(u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens),
+		ServiceTier: tierFromAnthropic(u.ServiceTier),
 	}, nil
 }
 
@@ -337,6 +338,7 @@ type AnthropicToOpenAIStream struct {
 	input      int64
 	cacheRead  *int64
 	cacheWrite *int64
+	tier       string // served tier, from message_start, in OpenAI's terms
 }
 
 // NewAnthropicToOpenAIStream returns a stream translator.
@@ -358,6 +360,7 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 		if e.Message != nil {
 			u := e.Message.Usage
 			s.input, s.cacheRead, s.cacheWrite = u.InputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens
+			s.tier = tierFromAnthropic(u.ServiceTier)
 		}
 		return []openai.ChatCompletionChunk{s.chunk(openai.Delta{Role: openai.RoleAssistant, Content: ptr("")}, nil)}, nil
 	case anthropic.EventContentBlockStart:
@@ -416,6 +419,7 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 			c := s.chunk(openai.Delta{}, nil)
 			c.Choices = []openai.ChunkChoice{}
 			c.Usage = anthropicUsageToOpenAI(input, u.OutputTokens, cmpOr(u.CacheReadInputTokens, s.cacheRead), cmpOr(u.CacheCreationInputTokens, s.cacheWrite))
+			c.ServiceTier = s.tier // on the usage chunk, as OpenAI sends it
 			out = append(out, c)
 		}
 		return out, nil
