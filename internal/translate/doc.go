@@ -27,7 +27,11 @@
 // reasoning, latency metrics); each such case is documented on the function.
 // Members an upstream adds inside a part this package knows, and Converse
 // stream events of a new type, are ignored; a part of a kind it does not
-// know fails the answer, naming the part.
+// know fails the answer, naming the part, and so does a member beside a
+// known one in a union (a stream delta's members are parts: strayMember).
+// Such a failure mid-stream is a *StreamError with Own set; a backend's
+// own error event never has it, whatever type it names, so that only this
+// package's fixed reasons reach the client (StreamError.Translator).
 //
 // Mechanisms chosen where the dialects differ:
 //   - Structured output: OpenAI response_format json_schema becomes Converse
