@@ -22,7 +22,7 @@ import (
 )
 
 // TestDoneWhen runs this program against two EU Meridian nodes on loopback
-// (issue 8's "done when"): only the endpoint and credentials differ from a
+// (the Bedrock API's promise): only the endpoint and credentials differ from a
 // program that calls Amazon Bedrock.
 func TestDoneWhen(t *testing.T) {
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")

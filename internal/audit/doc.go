@@ -9,7 +9,7 @@
 // The [Writer] is the only part that does I/O in the request path: the
 // gateway builds an [Event] and calls [Writer.Append] before it answers the
 // client. A full queue is reported as [ErrBackpressure], never by dropping an
-// event (issue 7, "it never drops an event silently"; architecture invariant 4).
+// event (it never drops an event silently; docs/architecture.md, invariant 4).
 // A write that fails (a full disk, an I/O error) makes the writer unavailable
 // at once ([Writer.Err], [ErrUnavailable]) so that the gateway refuses what it
 // could not record; the writer probes, and on recovery writes a gap marker

@@ -477,7 +477,7 @@ type sseStream struct {
 	head    int
 	// chunk is reused for every event after the first, so that a token
 	// costs one allocation (its text), not a slice and the repeated id and
-	// model strings (issue 10).
+	// model strings.
 	chunk   streamChunk
 	started bool
 	stopped bool

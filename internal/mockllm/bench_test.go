@@ -46,7 +46,7 @@ const (
 	benchStreamBody = `{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Summarise the plan in two sentences."}]}`
 )
 
-// TestFewAllocs holds the zero-think-time promise of issue 3: an unpaced
+// TestFewAllocs holds mockllm's zero-think-time promise: an unpaced
 // completion costs a bounded number of allocations, independent of its
 // length (request decoding dominates; generation and encoding allocate
 // nothing per token).

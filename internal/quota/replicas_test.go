@@ -11,7 +11,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
-// TestReplicasOverHTTP is issue 9's acceptance test as close as this
+// TestReplicasOverHTTP is the replicas' exactness test as close as this
 // package gets to it: three replica servers over real sockets, each with its
 // own Redis client, a key with 60 requests per minute, 200 concurrent
 // requests spread over them. Exactly 60 succeed; the rest get 429 with a

@@ -397,7 +397,7 @@ func testRecords(t *testing.T, clients func() Store, clock *fakeClock) {
 	}
 }
 
-// testReplicasExactRPM is issue 9's acceptance test at store level: three
+// testReplicasExactRPM is the replicas' exactness test at store level: three
 // replicas, a 60 rpm key, 200 concurrent requests: exactly 60 admitted.
 func testReplicasExactRPM(t *testing.T, clients func() Store, clock *fakeClock) {
 	var replicas []*Limiter

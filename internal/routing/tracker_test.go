@@ -69,7 +69,7 @@ func TestTrackerRetryAfterCooldown(t *testing.T) {
 		t.Errorf("Start at t0+4.999s = %v, want ErrUnavailable", err)
 	}
 	clk.Advance(time.Millisecond)
-	// Issue 4: after a Retry-After of 5 s, a single probe goes first.
+	// After a Retry-After of 5 s, a single probe goes first.
 	a = mustStart(t, tr, kLocal, 10)
 	if !a.Probe {
 		t.Errorf("first Start after Retry-After: not a probe; want a single half-open probe")

@@ -40,7 +40,7 @@ func byStrategy(rep *sim.Report) map[string]*sim.Result {
 	return m
 }
 
-// TestEUBurstTargets checks issue 4's "done when" on the shipped EU burst.
+// TestEUBurstTargets checks the routing targets on the shipped EU burst.
 func TestEUBurstTargets(t *testing.T) {
 	t.Parallel()
 	sc := load(t, "eu-burst.yaml")

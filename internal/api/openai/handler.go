@@ -224,7 +224,7 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	id, created := completionID(out.Route.RequestID), h.opts.Clock.Now().Unix()
 	chunk := chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model}
 	// One chunk, choice and delta serve every event, and the encoder writes
-	// straight into bw: a token costs no allocation (issue 10). Encode
+	// straight into bw: a token costs no allocation. Encode
 	// produces json.Marshal's bytes followed by "\n".
 	enc := json.NewEncoder(bw)
 	var choice [1]chatChoice
