@@ -5,12 +5,11 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/headerwait"
 )
 
 // The link client's time-outs run on ClientOptions.Clock, not on net/http's
@@ -121,35 +120,15 @@ func offerHTTP2(cfg *tls.Config) *tls.Config {
 	return cfg
 }
 
-// firstByte bounds one round trip's wait for its response's headers: a
-// timer armed when the request has been written (as net/http's
-// ResponseHeaderTimeout) cancels the round trip's context, unless the
-// headers arrived first.
-type firstByte struct {
-	// trace calls wrote; it is allocated with the rest.
-	trace  httptrace.ClientTrace
-	clk    clock.Clock
-	d      time.Duration
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	timer  clock.Timer
-	ended  bool // the round trip returned
-	fired  bool
-}
-
 // roundTripWithin sends req with tr, its wait for the response's headers
 // bounded by FirstByteTimeout on the lanes' clock. lane is set for a
 // lane's transport, which reports the HTTP/2 client's time-out unless the
 // peer answered in HTTP/1.1. On success it returns the cancel of the request's context,
 // which the response body's Close calls.
 func (l *lanes) roundTripWithin(tr http.RoundTripper, req *http.Request, lane bool) (*http.Response, context.CancelFunc, error) {
-	ctx, cancel := context.WithCancel(req.Context())
-	fb := &firstByte{clk: l.clock, d: l.firstByte, cancel: cancel}
-	fb.trace.WroteRequest = fb.wrote
-	fb.trace.GetConn = fb.connecting
-	ctx = httptrace.WithClientTrace(ctx, &fb.trace)
+	ctx, cancel, wait := headerwait.Start(req.Context(), l.clock, l.firstByte)
 	resp, err := tr.RoundTrip(req.WithContext(ctx))
-	fired := fb.end()
+	fired := wait.End()
 	if err == nil && fired {
 		// The headers came as the timer fired: the context is cancelled,
 		// so the body would fail on its first read, after the gateway can
@@ -169,56 +148,4 @@ func (l *lanes) roundTripWithin(tr http.RoundTripper, req *http.Request, lane bo
 		return nil, nil, err
 	}
 	return resp, cancel, nil
-}
-
-// wrote arms the timer once the request is written (again, if net/http
-// wrote it a second time on another connection).
-func (fb *firstByte) wrote(info httptrace.WroteRequestInfo) {
-	if info.Err != nil {
-		return
-	}
-	fb.mu.Lock()
-	defer fb.mu.Unlock()
-	if fb.ended {
-		return
-	}
-	if fb.timer == nil {
-		fb.timer = fb.clk.AfterFuncTimer(fb.d, fb.fire)
-		return
-	}
-	fb.timer.Reset(fb.d)
-}
-
-// connecting stops the timer while net/http gets a connection for another
-// attempt (a retry on a new connection): the wait for headers starts again
-// when that attempt's request is written.
-func (fb *firstByte) connecting(string) {
-	fb.mu.Lock()
-	defer fb.mu.Unlock()
-	if fb.timer != nil {
-		fb.timer.Stop()
-	}
-}
-
-func (fb *firstByte) fire() {
-	fb.mu.Lock()
-	if fb.ended {
-		fb.mu.Unlock()
-		return
-	}
-	fb.fired = true
-	fb.mu.Unlock()
-	fb.cancel()
-}
-
-// end stops the timer when the round trip returns, and reports whether it
-// had fired.
-func (fb *firstByte) end() bool {
-	fb.mu.Lock()
-	defer fb.mu.Unlock()
-	fb.ended = true
-	if fb.timer != nil {
-		fb.timer.Stop()
-	}
-	return fb.fired
 }
