@@ -236,9 +236,25 @@ func checkCitations(r refuser, p string, raw json.RawMessage) error {
 	if !hasCitations(raw) {
 		return nil
 	}
+	return eachObject(r, p, "citations", "a citation", raw, func(q, typ string, members map[string]json.RawMessage) error {
+		allowed, required := citationMembers[typ], citationRequired[typ]
+		if typ == webCitation {
+			allowed, required = []string{"cited_text", "url", "title", "encrypted_index"}, []string{"url"}
+		}
+		if allowed == nil {
+			return r.because(q+".type", "expressible: char_location, page_location, content_block_location, search_result_location, "+webCitation)
+		}
+		return checkMembers(r, q, typ+" citations", members, allowed, required)
+	})
+}
+
+// eachObject checks the list member at p (what names it) with check, item
+// by item, given each item's path, type and members; it refuses a member
+// that is not a list, and an item (an names one) that is not an object.
+func eachObject(r refuser, p, what, an string, raw json.RawMessage, check func(q, typ string, members map[string]json.RawMessage) error) error {
 	var list []json.RawMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return r.because(p, "citations must be a list")
+		return r.because(p, what+" must be a list")
 	}
 	for i, item := range list {
 		q := at(p, i)
@@ -247,16 +263,9 @@ func checkCitations(r refuser, p string, raw json.RawMessage) error {
 			Type string `json:"type"`
 		}
 		if json.Unmarshal(item, &members) != nil || members == nil || json.Unmarshal(item, &typ) != nil {
-			return r.because(q, "a citation is an object")
+			return r.because(q, an+" is an object")
 		}
-		allowed, required := citationMembers[typ.Type], citationRequired[typ.Type]
-		if typ.Type == webCitation {
-			allowed, required = []string{"cited_text", "url", "title", "encrypted_index"}, []string{"url"}
-		}
-		if allowed == nil {
-			return r.because(q+".type", "expressible: char_location, page_location, content_block_location, search_result_location, "+webCitation)
-		}
-		if err := checkMembers(r, q, typ.Type+" citations", members, allowed, required); err != nil {
+		if err := check(q, typ.Type, members); err != nil {
 			return err
 		}
 	}
@@ -287,20 +296,8 @@ func checkAnnotations(r refuser, p string, raw json.RawMessage) error {
 	if !present(raw) {
 		return nil
 	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return r.because(p, "annotations must be a list")
-	}
-	for i, item := range list {
-		q := at(p, i)
-		var members map[string]json.RawMessage
-		var typ struct {
-			Type string `json:"type"`
-		}
-		if json.Unmarshal(item, &members) != nil || members == nil || json.Unmarshal(item, &typ) != nil {
-			return r.because(q, "an annotation is an object")
-		}
-		if typ.Type != "url_citation" {
+	return eachObject(r, p, "annotations", "an annotation", raw, func(q, typ string, members map[string]json.RawMessage) error {
+		if typ != "url_citation" {
 			return r.because(q+".type", "expressible: url_citation")
 		}
 		if err := checkMembers(r, q, "url_citation annotations", members, []string{"url_citation"}, []string{"url_citation"}); err != nil {
@@ -310,11 +307,8 @@ func checkAnnotations(r refuser, p string, raw json.RawMessage) error {
 		if json.Unmarshal(members["url_citation"], &cite) != nil || cite == nil {
 			return r.because(q+".url_citation", "an object")
 		}
-		if err := checkMembers(r, q+".url_citation", "url citations", cite, []string{"url", "title", "start_index", "end_index"}, []string{"url"}); err != nil {
-			return err
-		}
-	}
-	return nil
+		return checkMembers(r, q+".url_citation", "url citations", cite, []string{"url", "title", "start_index", "end_index"}, []string{"url"})
+	})
 }
 
 // converseCitationsFrom converts the text and citations of a Messages

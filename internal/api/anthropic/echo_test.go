@@ -1,15 +1,12 @@
 package anthropic
 
 import (
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/api/apitest"
+	"github.com/meridian-gateway/meridian/internal/backend/backendtest"
 	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
-	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
 // TestEchoedAnswerReachesTheModel: through the real front end and gateway,
@@ -20,21 +17,8 @@ import (
 func TestEchoedAnswerReachesTheModel(t *testing.T) {
 	t.Parallel()
 	const key = "sk-test-anthropic-echo"
-	got := make(chan []byte, 1)
-	model := mockllm.New(mockllm.Config{Received: func(_ string, body []byte) {
-		select {
-		case got <- body:
-		default:
-		}
-	}})
-	up := httptest.NewServer(model.Handler())
-	t.Cleanup(up.Close)
-	b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: up.URL + "/v1", Model: "up"})
-	t.Cleanup(func() { b.Close() })
-	mux := http.NewServeMux()
-	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	url, got := backendtest.Model(t)
+	srv := apitest.Serve(t, New(gatewaytest.OneRegion(t, key, backendtest.OpenAI(t, url)), Options{}))
 
 	const cite = `{"type":"char_location","cited_text":"blue","document_index":0,"document_title":"Sky","start_char_index":11,"end_char_index":15,"file_id":null}`
 	tests := []struct {
@@ -53,33 +37,14 @@ func TestEchoedAnswerReachesTheModel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("x-api-key", key)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, out := apitest.Post(t, srv.URL+"/v1/messages", tc.body, "x-api-key", key)
 			if tc.field != "" {
 				if resp.StatusCode != 400 || !strings.Contains(string(out), tc.field) {
 					t.Fatalf("status %d %.300s, want a 400 naming %s", resp.StatusCode, out, tc.field)
 				}
 				return
 			}
-			if resp.StatusCode != 200 {
-				t.Fatalf("status %d: %.300s", resp.StatusCode, out)
-			}
-			sent := string(<-got)
-			for _, w := range tc.want {
-				if !strings.Contains(sent, w) {
-					t.Errorf("upstream received %s, lacking %s", sent, w)
-				}
-			}
+			apitest.Forwarded(t, resp, out, got, tc.want)
 		})
 	}
 }

@@ -2,15 +2,12 @@ package anthropic
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/api/apitest"
+	"github.com/meridian-gateway/meridian/internal/backend/backendtest"
 	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
@@ -24,21 +21,8 @@ import (
 func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 	t.Parallel()
 	const key = "sk-test-anthropic-fidelity"
-	got := make(chan []byte, 1)
-	model := mockllm.New(mockllm.Config{Received: func(_ string, body []byte) {
-		select {
-		case got <- body:
-		default:
-		}
-	}})
-	up := httptest.NewServer(model.Handler())
-	t.Cleanup(up.Close)
-	b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: up.URL + "/v1", Model: "up"})
-	t.Cleanup(func() { b.Close() })
-	mux := http.NewServeMux()
-	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	url, got := backendtest.Model(t)
+	srv := apitest.Serve(t, New(gatewaytest.OneRegion(t, key, backendtest.OpenAI(t, url)), Options{}))
 
 	const user = `"model":"eu.m","max_tokens":64,"messages":[{"role":"user","content":`
 	tests := []struct {
@@ -59,28 +43,9 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("x-api-key", key)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, out := apitest.Post(t, srv.URL+"/v1/messages", tc.body, "x-api-key", key)
 			if tc.field == "" {
-				if resp.StatusCode != 200 {
-					t.Fatalf("status %d: %.300s", resp.StatusCode, out)
-				}
-				sent := string(<-got)
-				for _, w := range tc.want {
-					if !strings.Contains(sent, w) {
-						t.Errorf("upstream received %s, lacking %s", sent, w)
-					}
-				}
+				apitest.Forwarded(t, resp, out, got, tc.want)
 				return
 			}
 			var eb struct {
@@ -96,14 +61,7 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 			if !strings.HasPrefix(eb.Error.Message, tc.field) {
 				t.Errorf("message %.200q does not name %.80s", eb.Error.Message, tc.field)
 			}
-			if len(out) > 1024 {
-				t.Errorf("error body of %d bytes echoes the request: %.200s", len(out), out)
-			}
-			select {
-			case sent := <-got:
-				t.Errorf("refused request reached the upstream: %.200s", sent)
-			default:
-			}
+			apitest.Withheld(t, out, got)
 		})
 	}
 }
@@ -118,44 +76,17 @@ func TestPassThroughKeepsEveryMember(t *testing.T) {
 	t.Parallel()
 	const key = "sk-test-anthropic-passthrough"
 	const answer = `{"id":"msg_up","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"hi","citations":[{"type":"char_location","cited_text":"h","document_index":0,"start_char_index":0,"end_char_index":1}]}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1,"cache_creation":{"ephemeral_1h_input_tokens":0},"service_tier":"standard"},"x_future":true}`
-	got := make(chan string, 1)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		got <- string(b)
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, answer)
-	}))
-	t.Cleanup(up.Close)
-	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "anthropic.claude-sonnet-4-5", Endpoint: up.URL,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	mux := http.NewServeMux()
-	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	url, got := backendtest.Answer(t, answer)
+	b := backendtest.Bedrock(t, "anthropic.claude-sonnet-4-5", url)
+	srv := apitest.Serve(t, New(gatewaytest.OneRegion(t, key, b), Options{}))
 
 	body := `{"model":"eu.m","max_tokens":16,"top_k":3,"inference_geo":"eu","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"h"},"citations":{"enabled":true},"cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"hi"}]}],"x_future":{"keep":[1,2]}}`
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("x-api-key", key)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("anthropic-beta", "context-1m-2025-08-07")
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, out := apitest.Post(t, srv.URL+"/v1/messages", body, "x-api-key", key, "anthropic-beta", "context-1m-2025-08-07")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %.300s", resp.StatusCode, out)
 	}
 	want := `{"anthropic_beta":["context-1m-2025-08-07"],"max_tokens":16,"top_k":3,"inference_geo":"eu","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"h"},"citations":{"enabled":true},"cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"hi"}]}],"x_future":{"keep":[1,2]},"anthropic_version":"bedrock-2023-05-31"}`
-	if sent := <-got; sent != want {
+	if sent := string((<-got).Body); sent != want {
 		t.Errorf("upstream received\n%s\nwant\n%s", sent, want)
 	}
 	for _, member := range []string{`"x_future":true`, `"citations":[{`, `"cache_creation":`, `"service_tier":"standard"`} {
@@ -174,30 +105,11 @@ func TestStopSequenceThroughConverse(t *testing.T) {
 	const key = "sk-test-anthropic-stop"
 	up := httptest.NewServer(mockllm.New(mockllm.Config{CompletionTokens: 12}).Handler())
 	t.Cleanup(up.Close)
-	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "amazon.nova-pro-v1:0", Endpoint: up.URL,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	mux := http.NewServeMux()
-	New(gatewaytest.OneRegion(t, key, b), Options{}).Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	b := backendtest.Bedrock(t, "amazon.nova-pro-v1:0", up.URL)
+	srv := apitest.Serve(t, New(gatewaytest.OneRegion(t, key, b), Options{}))
 	post := func(body string) string {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("x-api-key", key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
+		resp, out := apitest.Post(t, srv.URL+"/v1/messages", body, "x-api-key", key)
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d: %.300s", resp.StatusCode, out)
 		}

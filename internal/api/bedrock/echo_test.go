@@ -1,11 +1,11 @@
 package bedrock_test
 
 import (
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/api/apitest"
 )
 
 // TestErrorsDoNotEchoUnboundedInput: an error that quotes what the caller
@@ -41,23 +41,14 @@ func TestErrorsDoNotEchoUnboundedInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest("POST", tc.url, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
+			var header []string
 			if !tc.noKey {
-				req.Header.Set("Authorization", "Bearer "+c.key)
+				header = append(header, "Authorization", "Bearer "+c.key)
 			}
 			for k, v := range tc.header {
-				req.Header.Set(k, v)
+				header = append(header, k, v)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := apitest.Post(t, tc.url, tc.body, header...)
 			if resp.StatusCode < 400 || resp.Header.Get("X-Amzn-Errortype") == "" {
 				t.Fatalf("status %d type %q, want a Bedrock error", resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"))
 			}

@@ -2,10 +2,10 @@ package bedrock_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/api/apitest"
 )
 
 // TestInvokeHeadersReachTheModelOrAreRefused: InvokeModel carries some
@@ -31,19 +31,7 @@ func TestInvokeHeadersReachTheModelOrAreRefused(t *testing.T) {
 	for _, op := range []string{"invoke", "invoke-with-response-stream"} {
 		for _, tc := range tests {
 			t.Run(op+"/"+tc.header+"="+tc.value[:min(len(tc.value), 16)], func(t *testing.T) {
-				req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.url("eu-west-1")+"/model/eu.demo.chat-small/"+op, strings.NewReader(body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+c.key)
-				req.Header.Set(tc.header, tc.value)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				resp, b := apitest.Post(t, c.url("eu-west-1")+"/model/eu.demo.chat-small/"+op, body, "Authorization", "Bearer "+c.key, tc.header, tc.value)
 				if !tc.refused {
 					if resp.StatusCode != 200 {
 						t.Fatalf("status %d %.300s, want 200", resp.StatusCode, b)

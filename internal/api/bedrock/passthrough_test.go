@@ -1,16 +1,12 @@
 package bedrock_test
 
 import (
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
+	"github.com/meridian-gateway/meridian/internal/api/apitest"
 	"github.com/meridian-gateway/meridian/internal/api/bedrock"
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/backend/backendtest"
 	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
 )
 
@@ -33,42 +29,16 @@ func TestPassThroughKeepsEveryMember(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := make(chan string, 1)
-			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				b, _ := io.ReadAll(r.Body)
-				got <- r.URL.Path + " " + string(b)
-				w.Header().Set("Content-Type", "application/json")
-				io.WriteString(w, tc.answer)
-			}))
-			t.Cleanup(up.Close)
-			b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: tc.model, Endpoint: up.URL,
-				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
+			url, got := backendtest.Answer(t, tc.answer)
 			const key = "sk-test-bedrock-passthrough"
-			mux := http.NewServeMux()
-			bedrock.New(gatewaytest.OneRegion(t, key, b), bedrock.Options{DataDir: t.TempDir()}).Register(mux)
-			srv := httptest.NewServer(mux)
-			t.Cleanup(srv.Close)
+			srv := apitest.Serve(t, bedrock.New(gatewaytest.OneRegion(t, key, backendtest.Bedrock(t, tc.model, url)), bedrock.Options{DataDir: t.TempDir()}))
 
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/model/eu.m/"+tc.op, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+key)
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, out := apitest.Post(t, srv.URL+"/model/eu.m/"+tc.op, tc.body, "Authorization", "Bearer "+key)
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d: %.300s", resp.StatusCode, out)
 			}
-			if sent, want := <-got, "/model/"+tc.model+"/"+tc.op+" "+tc.body; sent != want {
+			r := <-got
+			if sent, want := r.Path+" "+string(r.Body), "/model/"+tc.model+"/"+tc.op+" "+tc.body; sent != want {
 				t.Errorf("upstream received\n%s\nwant\n%s", sent, want)
 			}
 			for _, member := range []string{`"x_future":true`, `"citations`, `"usage":`} {

@@ -2,16 +2,13 @@ package bedrock_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/meridian-gateway/meridian/internal/api/apitest"
 	"github.com/meridian-gateway/meridian/internal/api/bedrock"
-	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/backend/backendtest"
 	"github.com/meridian-gateway/meridian/internal/gateway/gatewaytest"
-	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
 // TestTranslatedMembersReachTheModelOrAreRefused: through the real Bedrock
@@ -22,22 +19,9 @@ import (
 // any call to the model, in a bounded body.
 func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 	t.Parallel()
-	got := make(chan []byte, 1)
-	model := mockllm.New(mockllm.Config{Received: func(_ string, body []byte) {
-		select {
-		case got <- body:
-		default:
-		}
-	}})
-	up := httptest.NewServer(model.Handler())
-	t.Cleanup(up.Close)
-	b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: up.URL + "/v1", Model: "up"})
-	t.Cleanup(func() { b.Close() })
+	url, got := backendtest.Model(t)
 	const key = "sk-test-bedrock-translated"
-	mux := http.NewServeMux()
-	bedrock.New(gatewaytest.OneRegion(t, key, b), bedrock.Options{DataDir: t.TempDir()}).Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := apitest.Serve(t, bedrock.New(gatewaytest.OneRegion(t, key, backendtest.OpenAI(t, url)), bedrock.Options{DataDir: t.TempDir()}))
 
 	const (
 		user    = `"messages":[{"role":"user","content":[{"text":"hi"}]}]`
@@ -63,28 +47,9 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/model/eu.m/"+tc.op, strings.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+key)
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, out := apitest.Post(t, srv.URL+"/model/eu.m/"+tc.op, tc.body, "Authorization", "Bearer "+key)
 			if tc.field == "" {
-				if resp.StatusCode != 200 {
-					t.Fatalf("status %d: %.300s", resp.StatusCode, out)
-				}
-				sent := string(<-got)
-				for _, w := range tc.want {
-					if !strings.Contains(sent, w) {
-						t.Errorf("model received %s, lacking %s", sent, w)
-					}
-				}
+				apitest.Forwarded(t, resp, out, got, tc.want)
 				return
 			}
 			var e struct{ Message string }
@@ -94,14 +59,7 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 			if !strings.HasPrefix(e.Message, tc.field+": ") {
 				t.Errorf("message %.200q does not start with %s", e.Message, tc.field)
 			}
-			if len(out) > 1024 {
-				t.Errorf("error body of %d bytes echoes the request: %.200s", len(out), out)
-			}
-			select {
-			case sent := <-got:
-				t.Errorf("refused request reached the model: %.200s", sent)
-			default:
-			}
+			apitest.Withheld(t, out, got)
 		})
 	}
 }

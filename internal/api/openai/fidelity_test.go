@@ -3,14 +3,12 @@ package openai
 import (
 	"cmp"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
+	"github.com/meridian-gateway/meridian/internal/api/apitest"
 	"github.com/meridian-gateway/meridian/internal/backend"
-	"github.com/meridian-gateway/meridian/internal/mockllm"
+	"github.com/meridian-gateway/meridian/internal/backend/backendtest"
 )
 
 // converseUpstream serves the simulated model's Bedrock face and returns a
@@ -18,22 +16,8 @@ import (
 // got.
 func converseUpstream(t *testing.T) (*backend.Bedrock, <-chan []byte) {
 	t.Helper()
-	got := make(chan []byte, 1)
-	model := mockllm.New(mockllm.Config{Received: func(_ string, body []byte) {
-		select {
-		case got <- body:
-		default:
-		}
-	}})
-	up := httptest.NewServer(model.Handler())
-	t.Cleanup(up.Close)
-	b, err := backend.NewBedrock(t.Context(), backend.BedrockConfig{Region: "eu-west-1", Model: "amazon.nova-pro-v1:0", Endpoint: up.URL,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b, got
+	url, got := backendtest.Model(t)
+	return backendtest.Bedrock(t, "amazon.nova-pro-v1:0", url), got
 }
 
 // TestTranslatedMembersReachTheModelOrAreRefused: through the real front
@@ -66,15 +50,7 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, out := post(t, srv, testKey, tc.body)
 			if tc.param == "" {
-				if resp.StatusCode != 200 {
-					t.Fatalf("status %d: %.300s", resp.StatusCode, out)
-				}
-				sent := string(<-got)
-				for _, w := range tc.want {
-					if !strings.Contains(sent, w) {
-						t.Errorf("upstream received %s, lacking %s", sent, w)
-					}
-				}
+				apitest.Forwarded(t, resp, out, got, tc.want)
 				return
 			}
 			var eb struct {
@@ -91,14 +67,7 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 			if !strings.HasPrefix(eb.Error.Param, tc.param) || eb.Error.Type != "invalid_request_error" || eb.Error.Code != code {
 				t.Errorf("error %+v, want invalid_request_error %s on %.40s", eb.Error, code, tc.param)
 			}
-			if len(out) > 1024 {
-				t.Errorf("error body of %d bytes echoes the request: %.200s", len(out), out)
-			}
-			select {
-			case sent := <-got:
-				t.Errorf("refused request reached the upstream: %.200s", sent)
-			default:
-			}
+			apitest.Withheld(t, out, got)
 		})
 	}
 }
