@@ -131,8 +131,11 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 			if err := r.extra(p, b.Extra.Keys()); err != nil {
 				return nil, err
 			}
-			if b.Type != anthropic.BlockText || hasCitations(b.Citations) {
+			if b.Type != anthropic.BlockText {
 				return nil, r.because(p+".type", "system blocks must be text")
+			}
+			if hasCitations(b.Citations) {
+				return nil, r.because(p+".citations", "a system prompt is not an answer and has no citations")
 			}
 			out.System = append(out.System, converse.SystemBlock{Text: ptr(b.Text)})
 			if b.CacheControl != nil {

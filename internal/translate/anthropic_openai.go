@@ -138,8 +138,10 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 			switch {
 			case b.CacheControl != nil:
 				return nil, r.because(p+".cache_control", "OpenAI caches prompts on its own and has no cache markers")
-			case b.Type != anthropic.BlockText || hasCitations(b.Citations):
-				return nil, r.field(p + ".type")
+			case b.Type != anthropic.BlockText:
+				return nil, r.because(p+".type", "system blocks must be text")
+			case hasCitations(b.Citations):
+				return nil, r.because(p+".citations", "a system prompt is not an answer and has no citations")
 			}
 			out.Messages = append(out.Messages, openai.Message{Role: openai.RoleSystem, Content: openai.TextContent(b.Text)})
 		}

@@ -119,7 +119,7 @@ func BudgetEffort(budget int64) string {
 func thinkingBudget(r refuser, effort string, maxTokens int64) (int64, error) {
 	budget, ok := EffortBudget(effort)
 	if !ok {
-		return 0, r.because("reasoning_effort", "expressible values: minimal, low, medium, high")
+		return 0, r.because("reasoning_effort", "expressible values: none, minimal, low, medium, high")
 	}
 	if budget >= maxTokens {
 		budget = maxTokens - 1

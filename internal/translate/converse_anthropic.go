@@ -447,6 +447,9 @@ func (s *AnthropicToConverseStream) Event(e *anthropic.Event) ([]converse.Event,
 		}
 		switch b.Type {
 		case anthropic.BlockToolUse:
+			if !directCaller(b.Caller) {
+				return nil, failAnswer("unsupported", "a tool call made from code execution has no Converse form")
+			}
 			return []converse.Event{{Type: converse.EventContentBlockStart, ContentBlockStart: &converse.ContentBlockStart{ContentBlockIndex: idx,
 				Start: converse.BlockStart{ToolUse: &converse.ToolUseStart{ToolUseID: b.ID, Name: b.Name}}}}}, nil
 		case anthropic.BlockText:

@@ -3,6 +3,7 @@ package translate
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // ErrUnsupported matches every *UnsupportedError with errors.Is.
@@ -22,7 +23,11 @@ type UnsupportedError struct {
 func (e *UnsupportedError) Error() string {
 	field := e.Field
 	if len(field) > 200 {
-		field = field[:200] + "..."
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(field[cut]) {
+			cut-- // a whole character, never half of one
+		}
+		field = field[:cut] + "..."
 	}
 	msg := fmt.Sprintf("%s: not supported when the model is served through the %s API", field, e.Target)
 	if e.Reason != "" {

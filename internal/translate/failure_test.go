@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
@@ -342,5 +343,62 @@ func TestAnthropicServedTier(t *testing.T) {
 				t.Errorf("stream = %s; want %q", streamed.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestStreamedCodeExecutionCallFails: a streamed tool_use block whose
+// caller is a code execution tool fails the answer for OpenAI and
+// Converse clients, as the whole answer does: the client would run a tool
+// call that belongs to a server container.
+func TestStreamedCodeExecutionCallFails(t *testing.T) {
+	t.Parallel()
+	start := "message_start\t" + `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":0}}}`
+	block := func(caller string) string {
+		return "content_block_start\t" + `{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t1","name":"f","input":{}` + caller + `}}`
+	}
+	for _, client := range []translate.Dialect{translate.OpenAI, translate.Converse} {
+		for _, tc := range []struct {
+			name, caller string
+			fails        bool
+		}{
+			{"direct", `,"caller":{"type":"direct"}`, false},
+			{"absent", ``, false},
+			{"code execution", `,"caller":{"type":"code_execution_20250825","tool_id":"srvtoolu_1"}`, true},
+		} {
+			t.Run(client.String()+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				out, err := runStream(t, translate.Anthropic, client, start, block(tc.caller))
+				var se *translate.StreamError
+				if failed := errors.As(err, &se) && se.Translator(); failed != tc.fails {
+					t.Errorf("stream wrote %s, ended with %v; want a translator's failure: %v", out, err, tc.fails)
+				}
+			})
+		}
+	}
+}
+
+// TestLongFieldCutOnACharacter: a refusal's field path longer than its
+// bound is cut before a whole character, so the message stays valid
+// UTF-8.
+func TestLongFieldCutOnACharacter(t *testing.T) {
+	t.Parallel()
+	field := strings.Repeat("a", 199) + "é" + strings.Repeat("b", 50) // é straddles byte 200
+	msg := (&translate.UnsupportedError{Field: field, Target: "Bedrock Converse"}).Error()
+	if !utf8.ValidString(msg) || !strings.HasPrefix(msg, strings.Repeat("a", 199)+"...") {
+		t.Errorf("message %q: want valid UTF-8 cut before the é", msg)
+	}
+}
+
+// TestSystemCitationsNamed: a system block with citations is refused at
+// its citations, with the reason, towards OpenAI and Converse.
+func TestSystemCitationsNamed(t *testing.T) {
+	t.Parallel()
+	body := `{"model":"m","max_tokens":10,"system":[{"type":"text","text":"s","citations":[{"type":"char_location","cited_text":"s","document_index":0,"start_char_index":0,"end_char_index":1}]}],"messages":[{"role":"user","content":"hi"}]}`
+	for _, target := range []translate.Dialect{translate.OpenAI, translate.Converse} {
+		_, err := translate.Request(translate.Anthropic, target, []byte(body), "mdl", false, translate.Options{})
+		var ue *translate.UnsupportedError
+		if !errors.As(err, &ue) || ue.Field != "system[0].citations" || ue.Reason == "" {
+			t.Errorf("towards %v: %v, want a refusal of system[0].citations with a reason", target, err)
+		}
 	}
 }

@@ -370,6 +370,9 @@ func (s *AnthropicToOpenAIStream) Event(e *anthropic.Event) ([]openai.ChatComple
 		}
 		switch b.Type {
 		case anthropic.BlockToolUse:
+			if !directCaller(b.Caller) {
+				return nil, failAnswer("unsupported", "a tool call made from code execution has no Chat Completions form")
+			}
 			idx := int64(len(s.toolIndex))
 			s.toolIndex[*e.Index] = idx
 			return []openai.ChatCompletionChunk{s.chunk(openai.Delta{ToolCalls: []openai.ToolCall{{Index: ptr(idx), ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name}}}}, nil)}, nil
