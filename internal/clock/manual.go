@@ -143,9 +143,18 @@ func (c *Manual) stopped(x *event) bool {
 // pending (a goroutine under test has armed its timer), or until ctx is
 // done.
 func (c *Manual) WaitTimers(ctx context.Context, n int) error {
+	return c.waitFor(ctx, n, func() int { return len(c.pending) }, func(got int) string {
+		return fmt.Sprintf("wait for %d timers (%d armed)", n, got)
+	})
+}
+
+// waitFor waits until count (read under c.mu) reaches n, waking up each
+// time a timer is armed, or until ctx is done; what describes the wait in
+// the error.
+func (c *Manual) waitFor(ctx context.Context, n int, count func() int, what func(got int) string) error {
 	for {
 		c.mu.Lock()
-		got := len(c.pending)
+		got := count()
 		if c.armed == nil {
 			c.armed = make(chan struct{})
 		}
@@ -156,7 +165,7 @@ func (c *Manual) WaitTimers(ctx context.Context, n int) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("clock: wait for %d timers (%d armed): %w", n, got, context.Cause(ctx))
+			return fmt.Errorf("clock: %s: %w", what(got), context.Cause(ctx))
 		case <-armed:
 		}
 	}
@@ -176,23 +185,9 @@ func (c *Manual) Armed(d time.Duration) int {
 // reads Armed(d) before it starts the goroutine under test and waits for
 // one more: the one that goroutine arms for d, whatever else is pending.
 func (c *Manual) WaitArmed(ctx context.Context, d time.Duration, n int) error {
-	for {
-		c.mu.Lock()
-		got := c.arms[d]
-		if c.armed == nil {
-			c.armed = make(chan struct{})
-		}
-		armed := c.armed
-		c.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("clock: wait for %d timers armed for %v (%d armed): %w", n, d, got, context.Cause(ctx))
-		case <-armed:
-		}
-	}
+	return c.waitFor(ctx, n, func() int { return c.arms[d] }, func(got int) string {
+		return fmt.Sprintf("wait for %d timers armed for %v (%d armed)", n, d, got)
+	})
 }
 
 // Timers returns the number of pending timers, tickers and callbacks, so
