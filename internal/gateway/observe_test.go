@@ -61,7 +61,7 @@ func TestObserversHearAfterTheAnswer(t *testing.T) {
 			}
 			obs := &gatedObserver{}
 			h.g.observer = obs
-			o := NewObserving(clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))) // its timers never fire: the test drives the order
+			o := observingOnAManualClock()
 			ctx := t.Context()
 			var after *AfterAnswer
 			if tc.deferred {
@@ -111,7 +111,7 @@ func TestObservingWaitsForObservationsPutOff(t *testing.T) {
 	h := newPathHarness(t)
 	obs := &gatedObserver{entered: make(chan string, 1), gate: make(chan struct{})}
 	h.g.observer = obs
-	o := NewObserving(clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))) // its timers never fire: the test drives the order
+	o := observingOnAManualClock()
 
 	ctx, first := o.Begin(t.Context())
 	h.g.observeAnswer(ctx, &Record{RequestID: "first"})
@@ -247,7 +247,7 @@ func TestObservationDeliveredWithoutItsAnswer(t *testing.T) {
 // one for what it puts off later, so that the next reader waits for it; a
 // hold still counted is reused.
 func TestHoldAfterAGiveUp(t *testing.T) {
-	o := NewObserving(clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))) // its timers never fire: the test drives the order
+	o := observingOnAManualClock()
 	e, added := o.hold(0, false)
 	if !added || e != 0 {
 		t.Fatalf("first hold: epoch %d, added %v", e, added)
@@ -291,7 +291,7 @@ func TestRunLater(t *testing.T) {
 	h := newPathHarness(t)
 	obs := &gatedObserver{entered: make(chan string, 4), gate: make(chan struct{})}
 	h.g.observer = obs
-	o := NewObserving(clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))) // its timers never fire: the test drives the order
+	o := observingOnAManualClock()
 
 	ctx, first := o.Begin(t.Context())
 	h.g.observeAnswer(ctx, &Record{RequestID: "first"})
@@ -354,7 +354,7 @@ func TestRunLaterQueueFull(t *testing.T) {
 	h := newPathHarness(t)
 	obs := &gatedObserver{entered: make(chan string, observeQueue+2), gate: make(chan struct{})}
 	h.g.observer = obs
-	o := NewObserving(clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))) // its timers never fire: the test drives the order
+	o := observingOnAManualClock()
 	defer o.Close(context.Background())
 	ctx, held := o.Begin(t.Context())
 	h.g.observeAnswer(ctx, &Record{RequestID: "held"})
@@ -418,7 +418,7 @@ func TestObservingCloseIsBounded(t *testing.T) {
 	h := newPathHarness(t)
 	obs := &gatedObserver{entered: make(chan string, 1), gate: make(chan struct{})}
 	h.g.observer = obs
-	o := NewObserving(clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))) // its timers never fire: the test drives the order
+	o := observingOnAManualClock()
 	ctx, stuck := o.Begin(t.Context())
 	h.g.observeAnswer(ctx, &Record{RequestID: "stuck"})
 	stuck.RunLater()
@@ -452,7 +452,7 @@ func TestObserverPanicIsContained(t *testing.T) {
 	h := newPathHarness(t)
 	obs := &panickyObserver{}
 	h.g.observer = obs
-	o := NewObserving(clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))) // its timers never fire: the test drives the order
+	o := observingOnAManualClock()
 	defer o.Close(context.Background())
 	for _, id := range []string{"boom", "ok"} {
 		ctx, a := o.Begin(t.Context())
@@ -470,4 +470,10 @@ func TestObserverPanicIsContained(t *testing.T) {
 	if obs.n != 1 {
 		t.Errorf("the observer took %d requests after the panic, want 1", obs.n)
 	}
+}
+
+// observingOnAManualClock is an Observing whose delay timers never fire
+// (nothing advances its clock): the test drives the order itself.
+func observingOnAManualClock() *Observing {
+	return NewObserving(clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
 }
