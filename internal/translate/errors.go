@@ -24,7 +24,7 @@ func (e *UnsupportedError) Error() string {
 	field := e.Field
 	if len(field) > 200 {
 		cut := 200
-		for cut > 0 && !utf8.RuneStart(field[cut]) {
+		for cut > 200-utf8.UTFMax && !utf8.RuneStart(field[cut]) {
 			cut-- // a whole character, never half of one
 		}
 		field = field[:cut] + "..."

@@ -59,15 +59,24 @@ func TestSampledRequestIsAnExemplar(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		traceparent string
+		status      int
 		want        string // the exemplar's trace id; "" for none
 	}{
-		{"sampled", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "4bf92f3577b34da6a3ce929d0e0e4736"},
-		{"not sampled", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", ""},
+		{"sampled", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 200, "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{"not sampled", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", 200, ""},
+		// Not traced (see TestUnauthenticatedNotTraced): no exemplar names
+		// a trace the collector never receives.
+		{"sampled but unauthenticated", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 401, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tel, _, reg := newTest(t, 1, false)
 			ctx := arrive(t, tel, tc.traceparent)
-			if err := tel.Record(ctx, served("source")); err != nil {
+			rec := served("source")
+			rec.Status = tc.status
+			if tc.status == 401 {
+				rec.PrincipalID = ""
+			}
+			if err := tel.Record(ctx, rec); err != nil {
 				t.Fatal(err)
 			}
 			mfs, err := reg.Gather()

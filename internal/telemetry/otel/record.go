@@ -24,13 +24,18 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 	if !ok {
 		return nil
 	}
-	if rec.Side == "source" {
-		t.recordMetrics(t.exemplarContext(ctx), rec, op)
-	}
 	// A caller that did not authenticate could otherwise have every one
 	// of its refused requests traced (its traceparent says "sampled"),
-	// and flood the collector; the metrics count it.
+	// and flood the collector; the metrics count it, without an exemplar
+	// (it would name a trace that is never exported).
 	unauthenticated := rec.Status == http.StatusUnauthorized || (rec.Status == http.StatusForbidden && rec.PrincipalID == "")
+	if rec.Side == "source" {
+		ectx := context.Background()
+		if !unauthenticated {
+			ectx = t.exemplarContext(ctx)
+		}
+		t.recordMetrics(ectx, rec, op)
+	}
 	if t.tracing && !unauthenticated {
 		t.recordSpans(ctx, rec, op, t.genAIAttrs(rec, op))
 	}
