@@ -167,3 +167,41 @@ func genAIRequests(t *testing.T, n *Node) uint64 {
 	}
 	return total
 }
+
+// TestAnswerFlushedWhenTheWorkerCannotTake: when the observing worker
+// cannot take a request's observations (here: closed, as during a
+// shutdown; a full queue takes the same path), the handler runs them
+// itself, but only after flushing an answer that the flush completes: the
+// client has its whole answer while the observer is still held.
+func TestAnswerFlushedWhenTheWorkerCannotTake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	west := newGatedObserver()
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "", withObserver("eu-west-1", west))
+	if err := c.nodes["eu-west-1"].observing.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	release := west.hold()
+	defer release()
+	type answer struct {
+		status int
+		h      http.Header
+		body   []byte
+	}
+	answers := make(chan answer, 1)
+	go func() {
+		status, h, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", false), c.key)
+		answers <- answer{status, h, body}
+	}()
+	id := <-west.entered // the handler runs the observer itself
+	var a answer
+	select {
+	case a = <-answers:
+	case <-time.After(30 * time.Second): // hang guard
+		t.Fatal("no answer while the handler's own observer run was held: the answer waited for it")
+	}
+	if a.status != 200 || a.h.Get(gateway.HeaderRequestID) != id {
+		t.Fatalf("status %d, request %q (observer heard of %q): %s", a.status, a.h.Get(gateway.HeaderRequestID), id, a.body)
+	}
+}
