@@ -26,7 +26,6 @@ func TestEventStreamBurstFirstEventAlone(t *testing.T) {
 	for _, burst := range []int{1, 2, n} {
 		t.Run(fmt.Sprint(burst), func(t *testing.T) {
 			s := inferencetest.NewBurstStream(ev, burst)
-			defer s.Release()
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				defer s.Close()
 				es := StartEventStream(w)
@@ -44,22 +43,36 @@ func TestEventStreamBurstFirstEventAlone(t *testing.T) {
 				}
 			}))
 			defer ts.Close()
-			resp, err := ts.Client().Get(ts.URL)
-			if err != nil {
-				t.Fatal(err)
+			defer s.Release() // before ts.Close, which waits for the handler
+			// The headers too leave with the first flush: the hang guard
+			// covers the request as well as the first line.
+			type firstLine struct {
+				br   *bufio.Reader
+				line string
+				err  error
 			}
-			defer resp.Body.Close()
-			br := bufio.NewReader(resp.Body)
-			first := make(chan string, 1)
+			first := make(chan firstLine, 1)
 			go func() {
-				line, _ := br.ReadString('\n')
-				first <- line
-			}()
-			select {
-			case line := <-first:
-				if want := "data: " + string(ev.Raw) + "\n"; line != want {
-					t.Fatalf("first line = %q, want %q", line, want)
+				resp, err := ts.Client().Get(ts.URL)
+				if err != nil {
+					first <- firstLine{err: err}
+					return
 				}
+				t.Cleanup(func() { resp.Body.Close() })
+				br := bufio.NewReader(resp.Body)
+				line, err := br.ReadString('\n')
+				first <- firstLine{br, line, err}
+			}()
+			var br *bufio.Reader
+			select {
+			case f := <-first:
+				if f.err != nil {
+					t.Fatal(f.err)
+				}
+				if want := "data: " + string(ev.Raw) + "\n"; f.line != want {
+					t.Fatalf("first line = %q, want %q", f.line, want)
+				}
+				br = f.br
 			case <-time.After(10 * time.Second): // hang guard only
 				t.Fatal("the first event of the burst never reached the client: the relay waited for later events")
 			}
