@@ -15,17 +15,17 @@ import (
 	"github.com/meridian-gateway/meridian/internal/inference/inferencetest"
 )
 
-// TestEventStreamBurstFirstEventAlone relays a burst (every event already
-// here) whose events after the first are held until the client has read
-// the first: the first event must reach the client over a real loopback
-// socket before the relay has written the rest. Coalescing while the
-// stream is Ready, unbounded, never sent it.
-func TestEventStreamBurstFirstEventAlone(t *testing.T) {
+// TestEventStreamBurstBounded relays a burst (every event already
+// here) whose events after the first inference.BurstMaxEvents are held
+// until the client has read the first: the first event must reach the
+// client over a real loopback socket before the relay has written the
+// rest. Coalescing while the stream is Ready, unbounded, never sent it.
+func TestEventStreamBurstBounded(t *testing.T) {
 	const n = 40
 	ev := inference.Event{Kind: inference.EventDelta, Raw: []byte(`{"choices":[{"delta":{"content":"tok"}}]}`)}
-	for _, burst := range []int{1, 2, n} {
+	for _, burst := range []int{1, inference.BurstMaxEvents, inference.BurstMaxEvents + 1, n} {
 		t.Run(fmt.Sprint(burst), func(t *testing.T) {
-			s := inferencetest.NewBurstStream(ev, burst)
+			s := inferencetest.NewBurstStream(ev, burst, inference.BurstMaxEvents)
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				defer s.Close()
 				es := StartEventStream(w)

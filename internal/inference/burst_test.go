@@ -9,9 +9,8 @@ func (r readyStream) Close() error         { return nil }
 func (r readyStream) Ready() bool          { return bool(r) }
 
 // TestBurstBound walks a relay through a burst of events that are all
-// here: the first is flushed alone, each later flush gathers twice as many
-// up to BurstMaxEvents, and a stream found idle flushes every event and
-// starts the next burst over.
+// here: each flush gathers at most BurstMaxEvents, and a stream found idle
+// is flushed at once.
 func TestBurstBound(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -19,8 +18,9 @@ func TestBurstBound(t *testing.T) {
 		want  []int  // events gathered by each flush
 	}{
 		{"paced", []bool{false, false, false, false}, []int{1, 1, 1}},
-		{"burst", []bool{true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true}, []int{1, 2, 4, 8, 8, 8}},
-		{"burst after a pause", []bool{false, true, true, true, false, true, true, true, true}, []int{1, 2, 1, 1, 2}},
+		{"burst", burst(35), []int{16, 16}},
+		{"burst after a pause", append([]bool{false, false}, burst(20)...), []int{1, 16}},
+		{"short burst", []bool{false, true, true, true, false}, []int{4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b Burst
@@ -46,4 +46,12 @@ func TestBurstBound(t *testing.T) {
 			}
 		})
 	}
+}
+
+func burst(n int) []bool {
+	r := make([]bool, n)
+	for i := range r {
+		r[i] = true
+	}
+	return r
 }

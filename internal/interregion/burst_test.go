@@ -19,12 +19,13 @@ func (l burstLocal) ServeForwarded(context.Context, *dispatch.Job) (*dispatch.Ou
 	return &dispatch.Outcome{Stream: l.s}, nil
 }
 
-// TestForwardBurstFirstEventAlone forwards a burst (every event already
-// here at the destination) whose events after the first are held until
+// TestForwardBurstBounded forwards a burst (every event already
+// here at the destination) whose events after the first
+// inference.BurstMaxEvents are held until
 // the source has read the first, over a real loopback mTLS link, in both
 // stream formats and both protocols: the destination's relay must send the
 // first event before it has relayed the rest.
-func TestForwardBurstFirstEventAlone(t *testing.T) {
+func TestForwardBurstBounded(t *testing.T) {
 	const n = 40
 	ev := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat,
 		Raw: []byte(`{"id":"chatcmpl-9","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" token"}}]}`)}
@@ -35,7 +36,7 @@ func TestForwardBurstFirstEventAlone(t *testing.T) {
 				name = tc.name + "/h2"
 			}
 			t.Run(name, func(t *testing.T) {
-				s := inferencetest.NewBurstStream(ev, n)
+				s := inferencetest.NewBurstStream(ev, n, inference.BurstMaxEvents)
 				c := startLocalLink(t, burstLocal{s}, h2, func(h http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						if !tc.framed {

@@ -8,24 +8,26 @@ import (
 )
 
 // BurstStream is a burst: N copies of Event that an upstream released at
-// once, so that the stream is always Ready. The first event is returned at
-// once; the Recv of each later one blocks until Release (or Close): a relay
-// that holds the first event back until it has relayed later ones of the
-// burst never sends it, and the test that reads the first event before it
-// calls Release hangs until its guard, where a relay that bounds its
-// coalescing (inference.Burst) sends the first event alone and passes.
+// once, so that the stream is always Ready. The first Free events are
+// returned at once; the Recv of each later one blocks until Release (or
+// Close): a relay that gathers more than Free events before it writes
+// never sends the first, and the test that reads the first event before
+// it calls Release hangs until its guard, where a relay that bounds its
+// coalescing at Free events (inference.Burst) passes.
 type BurstStream struct {
 	Event inference.Event
 	N     int
+	Free  int
 
 	once    sync.Once
 	release chan struct{}
 	sent    int
 }
 
-// NewBurstStream returns a burst of n copies of ev.
-func NewBurstStream(ev inference.Event, n int) *BurstStream {
-	return &BurstStream{Event: ev, N: n, release: make(chan struct{})}
+// NewBurstStream returns a burst of n copies of ev, the first free of
+// them free.
+func NewBurstStream(ev inference.Event, n, free int) *BurstStream {
+	return &BurstStream{Event: ev, N: n, Free: free, release: make(chan struct{})}
 }
 
 // Release lets the events after the first go.
@@ -36,7 +38,7 @@ func (s *BurstStream) Recv() (inference.Event, error) {
 	if s.sent == s.N {
 		return inference.Event{}, io.EOF
 	}
-	if s.sent > 0 {
+	if s.sent >= s.Free {
 		<-s.release
 	}
 	s.sent++
