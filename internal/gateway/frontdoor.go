@@ -69,9 +69,11 @@ func StartEventStream(w http.ResponseWriter) *EventStream {
 	hb.Set("Cache-Control", "no-cache")
 	hb.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	// The writer lives in the EventStream: one allocation for both.
 	e := &EventStream{rc: http.NewResponseController(w)}
 	e.through.w = w
-	e.W = bufio.NewWriterSize(&e.through, 4096)
+	e.bw = *bufio.NewWriterSize(&e.through, 4096)
+	e.W = &e.bw
 	return e
 }
 
@@ -79,6 +81,7 @@ func StartEventStream(w http.ResponseWriter) *EventStream {
 type EventStream struct {
 	// W buffers the events until a flush.
 	W  *bufio.Writer
+	bw bufio.Writer
 	rc *http.ResponseController
 	// through counts the bytes W passed on to the response (an event
 	// larger than W's buffer goes straight through), so that the bytes
