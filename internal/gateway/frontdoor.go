@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"io"
 	"net/http"
 	"time"
 
@@ -62,27 +63,61 @@ func SetOutcomeHeaders(h http.Header, out *Outcome) {
 // stream, unbuffered by proxies, and returns the writer of its events: a
 // front end writes them to its W as they come and calls FlushIdle before
 // each Recv of the stream it relays, Flush after its last event.
-func StartEventStream(w http.ResponseWriter) EventStream {
+func StartEventStream(w http.ResponseWriter) *EventStream {
 	hb := header.NewBatch(w.Header(), 3)
 	hb.Set("Content-Type", "text/event-stream")
 	hb.Set("Cache-Control", "no-cache")
 	hb.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	return EventStream{W: bufio.NewWriterSize(w, 4096), rc: http.NewResponseController(w)}
+	// The writer lives in the EventStream: one allocation for both.
+	e := &EventStream{rc: http.NewResponseController(w)}
+	e.through.w = w
+	e.bw = *bufio.NewWriterSize(&e.through, 4096)
+	e.W = &e.bw
+	return e
 }
 
 // EventStream is a server-sent event stream being written to a client.
 type EventStream struct {
 	// W buffers the events until a flush.
 	W  *bufio.Writer
+	bw bufio.Writer
 	rc *http.ResponseController
+	// through counts the bytes W passed on to the response (an event
+	// larger than W's buffer goes straight through), so that the bytes
+	// written so far are through.n+W.Buffered(); seen is that count at
+	// the last FlushIdle: FlushIdle counts an event written when it grew.
+	through countingWriter
+	seen    int64
+	burst   inference.Burst
 }
 
 // Flush sends what is buffered; it reports false once the client is gone.
-func (e EventStream) Flush() bool { return e.W.Flush() == nil && e.rc.Flush() == nil }
+func (e *EventStream) Flush() bool { return e.W.Flush() == nil && e.rc.Flush() == nil }
 
 // FlushIdle flushes unless s's next event is already here
-// ([inference.Ready]): events that arrived together leave in one write,
-// and none waits for the next. It reports false once the client is gone
+// ([inference.Ready]) and the burst being relayed may gather more
+// ([inference.Burst]): events that arrived together leave in few writes,
+// none waits for the next, and none waits behind more than
+// [inference.BurstMaxEvents]-1 later ones (the first event of a stream or
+// of a burst is flushed alone). It reports false once the client is gone
 // (when it flushed).
-func (e EventStream) FlushIdle(s inference.Stream) bool { return inference.Ready(s) || e.Flush() }
+func (e *EventStream) FlushIdle(s inference.Stream) bool {
+	if n := e.through.n + int64(e.W.Buffered()); n != e.seen {
+		e.seen = n
+		e.burst.Wrote()
+	}
+	return e.burst.Hold(s) || e.Flush()
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

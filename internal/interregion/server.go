@@ -149,7 +149,9 @@ func (s *server) envelope(r *http.Request, body []byte) (*envelope.Envelope, err
 // relay writes a stream: in stream frames when the source asked for them
 // (framed), else as NDJSON lines, which every source reads. What is written
 // is flushed before a Recv that may wait: events that arrived together
-// cross the link in one write, and none waits for the next.
+// cross the link in few writes, none waits for the next, and none waits
+// behind more than inference.BurstMaxEvents-1 later ones (inference.Burst:
+// the first event of the stream, and of every burst, crosses alone).
 func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) {
 	defer st.Close()
 	if framed {
@@ -170,9 +172,10 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 	// event costs no allocation here.
 	var ev inference.Event
 	var line streamLine
+	var burst inference.Burst
 	flush := func() bool { return rc.Flush() == nil }
 	for {
-		if !inference.Ready(st) && !flush() {
+		if !burst.Hold(st) && !flush() {
 			return // the source went away; closing the stream cancels the backend
 		}
 		var err error
@@ -215,6 +218,7 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 		if werr != nil {
 			return // the source went away; closing the stream cancels the backend
 		}
+		burst.Wrote()
 		if err != nil {
 			// The last frame waits in the response writer's buffer: the
 			// handler's return writes it with the body's end (HTTP/1.1's

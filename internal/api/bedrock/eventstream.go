@@ -17,8 +17,10 @@ const ContentTypeEventStream = "application/vnd.amazon.eventstream"
 // eventWriter writes AWS event-stream frames (bedrock-api.md §2) and
 // flushes each one, so that a client sees every event as it happens;
 // or, relaying a stream (relaying), flushes before a Recv that may wait
-// (flushIdle): events that arrived together leave in one write, and none
-// waits for the next. The handler's return flushes what is left.
+// (flushIdle): events that arrived together leave in few writes, none
+// waits for the next, and none waits behind more than
+// inference.BurstMaxEvents-1 later ones (inference.Burst). The handler's
+// return flushes what is left.
 type eventWriter struct {
 	w   http.ResponseWriter
 	rc  *http.ResponseController
@@ -26,12 +28,15 @@ type eventWriter struct {
 	err error
 	// relaying is the stream being relayed, if any.
 	relaying inference.Stream
+	// burst bounds the events gathered into one write while relaying.
+	burst inference.Burst
 }
 
 // flushIdle flushes what is written unless the relayed stream's next event
-// is already here. It reports false once the client is gone.
+// is already here and the burst may gather more. It reports false once the
+// client is gone.
 func (ew *eventWriter) flushIdle() bool {
-	if ew.err == nil && !inference.Ready(ew.relaying) {
+	if ew.err == nil && !ew.burst.Hold(ew.relaying) {
 		ew.err = ew.rc.Flush()
 	}
 	return ew.err == nil
@@ -41,6 +46,8 @@ func (ew *eventWriter) flushIdle() bool {
 func (ew *eventWriter) flushEach() bool {
 	if ew.relaying == nil {
 		ew.err = ew.rc.Flush()
+	} else {
+		ew.burst.Wrote()
 	}
 	return ew.err == nil
 }
