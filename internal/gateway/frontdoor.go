@@ -99,9 +99,10 @@ func (e *EventStream) Flush() bool { return e.W.Flush() == nil && e.rc.Flush() =
 // ([inference.Ready]) and the burst being relayed may gather more
 // ([inference.Burst]): events that arrived together leave in few writes,
 // none waits for the next, and none waits behind more than
-// [inference.BurstMaxEvents]-1 later ones (the first event of a stream or
-// of a burst is flushed alone). It reports false once the client is gone
-// (when it flushed).
+// [inference.BurstMaxEvents]-1 later ones (counted per Recv: one that
+// writes several events counts once). It reports false once the client is
+// gone (when it flushed). W must stay the writer StartEventStream made: the
+// count reads what went through it.
 func (e *EventStream) FlushIdle(s inference.Stream) bool {
 	if n := e.through.n + int64(e.W.Buffered()); n != e.seen {
 		e.seen = n

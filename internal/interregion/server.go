@@ -150,8 +150,7 @@ func (s *server) envelope(r *http.Request, body []byte) (*envelope.Envelope, err
 // (framed), else as NDJSON lines, which every source reads. What is written
 // is flushed before a Recv that may wait: events that arrived together
 // cross the link in few writes, none waits for the next, and none waits
-// behind more than inference.BurstMaxEvents-1 later ones (inference.Burst:
-// the first event of the stream, and of every burst, crosses alone).
+// behind more than inference.BurstMaxEvents-1 later ones (inference.Burst).
 func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) {
 	defer st.Close()
 	if framed {
