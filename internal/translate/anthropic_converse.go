@@ -6,6 +6,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 )
 
 // AnthropicToConverseRequest translates a Messages request for a Converse
@@ -251,7 +252,7 @@ func anthropicBlockToConverse(r refuser, p, role string, b *anthropic.Block) ([]
 			return nil, err
 		}
 		doc := &converse.DocumentBlock{Name: documentName(b.Title, 0), Context: b.Context}
-		if !jsonNull(b.Citations) {
+		if !jsonx.IsNull(b.Citations) {
 			doc.Citations = b.Citations
 		}
 		switch {
@@ -269,7 +270,7 @@ func anthropicBlockToConverse(r refuser, p, role string, b *anthropic.Block) ([]
 		cb.Document = doc
 	case anthropic.BlockToolUse:
 		cb.ToolUse = &converse.ToolUseBlock{ToolUseID: b.ID, Name: b.Name, Input: objectOrEmpty(b.Input)}
-		if jsonNull(b.Input) {
+		if jsonx.IsNull(b.Input) {
 			cb.ToolUse.Input = json.RawMessage(`{}`)
 		}
 	case anthropic.BlockToolResult:
@@ -348,14 +349,12 @@ func anthropicBlockExtra(r refuser, p string, b *anthropic.Block) error {
 // directCaller reports whether a tool_use caller is absent, null or
 // {"type":"direct"}.
 func directCaller(raw json.RawMessage) bool {
-	if jsonNull(raw) {
+	if jsonx.IsNull(raw) {
 		return true
 	}
 	var members map[string]json.RawMessage
 	return json.Unmarshal(raw, &members) == nil && len(members) == 1 && string(members["type"]) == `"direct"`
 }
-
-func jsonNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
 
 func anthropicImageToConverse(r refuser, p string, s *anthropic.Source) (*converse.ImageBlock, error) {
 	if s == nil {
@@ -417,7 +416,7 @@ func cacheCreation(details json.RawMessage) json.RawMessage {
 		TTL         string `json:"ttl"`
 		InputTokens int64  `json:"inputTokens"`
 	}
-	if jsonNull(details) || json.Unmarshal(details, &list) != nil || len(list) == 0 {
+	if jsonx.IsNull(details) || json.Unmarshal(details, &list) != nil || len(list) == 0 {
 		return nil
 	}
 	var out struct {

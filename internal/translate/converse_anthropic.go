@@ -7,6 +7,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 )
 
 // ConverseToAnthropicRequest translates a Converse request for an Anthropic
@@ -183,7 +184,7 @@ func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic
 		}
 		out.Messages = appendAnthropic(out.Messages, m.Role, blocks)
 	}
-	if !jsonNull(req.AdditionalModelRequestFields) {
+	if !jsonx.IsNull(req.AdditionalModelRequestFields) {
 		merged, err := mergeFields(r, out, req.AdditionalModelRequestFields)
 		if err != nil {
 			return nil, err
@@ -279,7 +280,7 @@ func converseBlockToAnthropic(r refuser, p, role string, b *converse.ContentBloc
 			return anthropic.Block{}, err
 		}
 		out := anthropic.Block{Type: anthropic.BlockDocument, Title: d.Name, Context: d.Context}
-		if !jsonNull(d.Citations) {
+		if !jsonx.IsNull(d.Citations) {
 			out.Citations = d.Citations
 		}
 		switch {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 	"github.com/meridian-gateway/meridian/internal/schema/openai"
 )
 
@@ -51,7 +52,7 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 			out.Stop = &openai.Stop{List: ic.StopSequences}
 		}
 	}
-	if !jsonNull(req.AdditionalModelRequestFields) {
+	if !jsonx.IsNull(req.AdditionalModelRequestFields) {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(req.AdditionalModelRequestFields, &fields); err != nil {
 			return nil, r.because("additionalModelRequestFields", "must be a JSON object")

@@ -200,7 +200,7 @@ func refuseStray(r refuser, p string, b *anthropic.Block) error {
 	}
 	if err := refuseMembers(r, p, b.Type+" blocks", allowed, []member{
 		{"text", b.Text != ""}, {"source", b.Source != nil}, {"title", b.Title != ""}, {"context", b.Context != ""},
-		{"citations", !jsonNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", !jsonNull(b.Input)}, {"caller", !jsonNull(b.Caller)},
+		{"citations", !jsonx.IsNull(b.Citations)}, {"id", b.ID != ""}, {"name", b.Name != ""}, {"input", !jsonx.IsNull(b.Input)}, {"caller", !jsonx.IsNull(b.Caller)},
 		{"tool_use_id", b.ToolUseID != ""}, {"content", b.Content != nil}, {"is_error", b.IsError != nil},
 		{"thinking", b.Thinking != ""}, {"signature", b.Signature != ""}, {"data", b.Data != ""}, {"cache_control", b.CacheControl != nil},
 	}); err != nil || b.Source == nil {
@@ -211,7 +211,7 @@ func refuseStray(r refuser, p string, b *anthropic.Block) error {
 		return nil
 	}
 	return refuseMembers(r, p+".source", s.Type+" sources", allowed, []member{
-		{"media_type", s.MediaType != ""}, {"data", s.Data != ""}, {"url", s.URL != ""}, {"file_id", s.FileID != ""}, {"content", !jsonNull(s.Content)},
+		{"media_type", s.MediaType != ""}, {"data", s.Data != ""}, {"url", s.URL != ""}, {"file_id", s.FileID != ""}, {"content", !jsonx.IsNull(s.Content)},
 	})
 }
 
@@ -328,7 +328,7 @@ func refuseStrayItemPart(r refuser, q string, ip *openai.ItemPart) error {
 	return refuseMembers(r, q, ip.Type+" parts", allowed, []member{
 		{"text", ip.Text != ""}, {"refusal", ip.Refusal != ""}, {"image_url", ip.ImageURL != ""}, {"file_id", ip.FileID != ""},
 		{"file_data", ip.FileData != ""}, {"file_url", ip.FileURL != ""}, {"filename", ip.Filename != ""}, {"detail", ip.Detail != ""},
-		{"annotations", ip.Annotations != nil}, {"logprobs", !jsonNull(ip.Logprobs)},
+		{"annotations", ip.Annotations != nil}, {"logprobs", !jsonx.IsNull(ip.Logprobs)},
 	})
 }
 
@@ -426,4 +426,4 @@ func refuseSources(r refuser, p string, img *converse.ImageBlock, doc *converse.
 
 // present reports whether a JSON member holds a value: absent and null
 // are the same.
-func present(raw json.RawMessage) bool { return !jsonNull(raw) }
+func present(raw json.RawMessage) bool { return !jsonx.IsNull(raw) }
