@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
@@ -486,11 +485,7 @@ func clipName(k string) string {
 	if len(k) <= 64 {
 		return k
 	}
-	cut := 64
-	for cut > 0 && !utf8.RuneStart(k[cut]) {
-		cut--
-	}
-	return k[:cut] + "…"
+	return runePrefix(k, 64) + "…"
 }
 
 // startMember and deltaMember name the member set in a stream event's start

@@ -23,11 +23,7 @@ type UnsupportedError struct {
 func (e *UnsupportedError) Error() string {
 	field := e.Field
 	if len(field) > 200 {
-		cut := 200
-		for cut > 200-utf8.UTFMax && !utf8.RuneStart(field[cut]) {
-			cut-- // a whole character, never half of one
-		}
-		field = field[:cut] + "..."
+		field = runePrefix(field, 200) + "..."
 	}
 	msg := fmt.Sprintf("%s: not supported when the model is served through the %s API", field, e.Target)
 	if e.Reason != "" {
@@ -93,3 +89,14 @@ func (r refuser) extra(path string, keys []string) error {
 }
 
 func at(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// runePrefix returns s's first n bytes (n < len(s)), cut back to the start
+// of a character so that a message never ends in half of one (at most
+// utf8.UTFMax-1 bytes back: input that is not UTF-8 is cut at n-3).
+func runePrefix(s string, n int) string {
+	cut := n
+	for cut > n-utf8.UTFMax+1 && cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
