@@ -29,15 +29,16 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 	// and flood the collector; the metrics count it, without an exemplar
 	// (it would name a trace that is never exported).
 	unauthenticated := rec.Status == http.StatusUnauthorized || (rec.Status == http.StatusForbidden && rec.PrincipalID == "")
-	if rec.Side == "source" {
-		ectx := context.Background()
-		if !unauthenticated {
-			ectx = t.exemplarContext(ctx)
-		}
-		t.recordMetrics(ectx, rec, op)
+	traced := t.tracing && !unauthenticated
+	var rt *requestTrace
+	if traced {
+		rt = traceFrom(ctx) // nil when not begun on arrival
 	}
-	if t.tracing && !unauthenticated {
-		t.recordSpans(ctx, rec, op, t.genAIAttrs(rec, op))
+	if rec.Side == "source" {
+		t.recordMetrics(exemplarContext(rt), rec, op)
+	}
+	if traced {
+		t.recordSpans(rt, rec, op, t.genAIAttrs(rec, op))
 	}
 	return nil
 }
@@ -76,9 +77,9 @@ func (t *Telemetry) recordMetrics(ctx context.Context, rec *gateway.Record, op s
 
 // recordSpans writes the request's spans: the request span (server) and
 // one client span per call it made (an attempt forwarded to another region,
-// or a call of a local backend), with the ids chosen while it ran.
-func (t *Telemetry) recordSpans(ctx context.Context, rec *gateway.Record, op string, base []attribute.KeyValue) {
-	rt := traceFrom(ctx)
+// or a call of a local backend), with the ids chosen while it ran (rt,
+// the trace begun on arrival; nil for a request not begun there).
+func (t *Telemetry) recordSpans(rt *requestTrace, rec *gateway.Record, op string, base []attribute.KeyValue) {
 	if rt == nil {
 		// Not begun on arrival (an embedding program calling the gateway
 		// directly): a root, sampled by ratio.
@@ -215,16 +216,14 @@ func contentAttrs(rec *gateway.Record) []attribute.KeyValue {
 // exemplarContext is the context the histograms record with: the SDK reads
 // one only for its exemplars (the OpenTelemetry span in it). The request
 // path puts no OpenTelemetry span in a request's context (its spans are
-// written after it, see recordSpans), so the request's own span, when
-// traced and sampled, is put in an empty context: a measurement then links
-// to its trace. Otherwise the empty context: walking a request's context
-// chain once per instrument, with an allocation each time when it ends in
-// context.WithoutCancel's, was most of a request's metrics cost in a node.
-func (t *Telemetry) exemplarContext(ctx context.Context) context.Context {
-	if !t.tracing {
-		return context.Background()
-	}
-	if rt := traceFrom(ctx); rt != nil && rt.sc.IsSampled() {
+// written after it, see recordSpans), so the request's own trace rt, when
+// sampled, is put in an empty context: a measurement then links to its
+// trace. Otherwise (rt nil: not traced) the empty context: walking a
+// request's context chain once per instrument, with an allocation each
+// time when it ends in context.WithoutCancel's, was most of a request's
+// metrics cost in a node.
+func exemplarContext(rt *requestTrace) context.Context {
+	if rt != nil && rt.sc.IsSampled() {
 		return trace.ContextWithSpanContext(context.Background(), rt.sc)
 	}
 	return context.Background()
