@@ -205,3 +205,73 @@ func TestAnswerFlushedWhenTheWorkerCannotTake(t *testing.T) {
 		t.Fatalf("status %d, request %q (observer heard of %q): %s", a.status, a.h.Get(gateway.HeaderRequestID), id, a.body)
 	}
 }
+
+// orderLog is a log of what happened to one answer, in order.
+type orderLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *orderLog) add(e string) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *orderLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.events...)
+}
+
+// loggedObserver is an observer that logs each request it hears of.
+type loggedObserver struct{ log *orderLog }
+
+func (o loggedObserver) Record(context.Context, *gateway.Record) error {
+	o.log.add("observed")
+	return nil
+}
+
+// flushLogWriter is a response writer that logs its flushes.
+type flushLogWriter struct {
+	h    http.Header
+	log  *orderLog
+	body []byte
+}
+
+func (w *flushLogWriter) Header() http.Header         { return w.h }
+func (w *flushLogWriter) WriteHeader(int)             {}
+func (w *flushLogWriter) Write(b []byte) (int, error) { w.body = append(w.body, b...); return len(b), nil }
+func (w *flushLogWriter) Flush()                      { w.log.add("flushed") }
+
+// TestObserversHandedOverAfterTheFlush: an HTTP/1 answer with a
+// Content-Length is flushed before its observations go to the observing
+// worker, so that the worker's wake-up and work follow the answer onto the
+// wire rather than precede it (and compete with it for a core).
+func TestObserversHandedOverAfterTheFlush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	log := &orderLog{}
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "", withObserver("eu-west-1", loggedObserver{log}))
+	n := c.nodes["eu-west-1"]
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A refused request is recorded, and so observed, like any other.
+		g := n.gateway()
+		call := gateway.NewCall(r, gateway.OpChatCompletions, time.Now())
+		g.Reject(r.Context(), call, fmt.Errorf("refused by the test"))
+		w.Header().Set("Content-Length", "2")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte("{}"))
+	})
+	r, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://eu-west-1.test/v1/chat/completions", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &flushLogWriter{h: http.Header{}, log: log}
+	n.serveObserved(r.Context(), w, r, h)
+	n.observing.Wait()
+	if got, want := log.get(), []string{"flushed", "observed"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("serveObserved: %v, want %v (the answer flushed before the observers hear of it)", got, want)
+	}
+}

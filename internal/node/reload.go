@@ -119,9 +119,11 @@ func (n *Node) serveClient(w http.ResponseWriter, r *http.Request) {
 // ctx is r's context, or one derived from it with values of its own (one
 // copy of the request carries both).
 //
-// When the worker cannot take them (its queue is full, the node is
-// shutting down), the observers run here, after an answer that a flush
-// completes is flushed, so that its client still need not wait for them.
+// An answer that a flush completes (HTTP/1 with a Content-Length) is
+// flushed before the observations are handed over. When the worker cannot
+// take them (its queue is full, the node is shutting down), the observers
+// run here, after that flush, so that its client still need not wait for
+// them.
 func (n *Node) serveObserved(ctx context.Context, w http.ResponseWriter, r *http.Request, h http.Handler) {
 	ctx, after := n.observing.Begin(ctx)
 	handed := false
@@ -131,9 +133,16 @@ func (n *Node) serveObserved(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}()
 	h.ServeHTTP(w, r.WithContext(ctx))
-	if handed = after.HandOver(); !handed && after.Pending() && completeOnFlush(w, r) {
+	if after.Pending() && completeOnFlush(w, r) {
+		// The answer goes out before the observations are handed over:
+		// waking the worker (a futex call) and the worker's own work
+		// would otherwise come between the handler's last write and
+		// net/http's flush, on the same cores as the client that waits
+		// for it. The flush after the handler returns then has nothing
+		// left to write.
 		http.NewResponseController(w).Flush()
 	}
+	handed = after.HandOver()
 }
 
 // completeOnFlush reports whether flushing w before the handler returns
