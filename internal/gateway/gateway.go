@@ -153,7 +153,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{
 		region: opts.Region, geo: r.Geography, cfg: opts.Config, auth: opts.Auth, backends: opts.Backends,
-		link: opts.Link, authz: opts.Authorizer, routing: opts.Routing, recorder: opts.Recorder, observer: opts.Observer,
+		link: opts.Link, authz: reusingDecisions(opts.Authorizer), routing: opts.Routing, recorder: opts.Recorder, observer: opts.Observer,
 		metrics: opts.Metrics, log: opts.Logger, now: clock.Or(opts.Clock).Now, quota: opts.Quota,
 		recordBody: opts.Config.Audit.RecordContent, defaultMaxTokens: opts.Config.Quota.DefaultMaxTokens,
 		onThrottle: opts.OnThrottle, onSharpChange: opts.OnSharpChange,

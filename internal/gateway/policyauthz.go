@@ -33,6 +33,11 @@ type PolicyAuthorizer struct {
 type subject struct {
 	set  *policy.Set
 	tags [][2]string // "aws:PrincipalTag/k", v
+	// reusable is set when the policies read no context key whose value
+	// can differ between two requests of the principal for the same
+	// invocation (see fixedKey): an invocation's decision is then the
+	// same for every such request and may be reused.
+	reusable bool
 }
 
 // NewPolicyAuthorizer compiles every principal's policies and the
@@ -75,9 +80,12 @@ func NewPolicyAuthorizer(cfg *topology.Config) (*PolicyAuthorizer, error) {
 		for _, name := range p.Policies {
 			identity = append(identity, compiled[name])
 		}
-		s := &subject{set: policy.NewSet(identity, guardrails)}
+		s := &subject{set: policy.NewSet(identity, guardrails), reusable: true}
 		for k, v := range p.Tags {
 			s.tags = append(s.tags, [2]string{policy.PrefixPrincipalTag + k, v})
+		}
+		for _, k := range s.set.ContextKeys() {
+			s.reusable = s.reusable && fixedKey(k)
 		}
 		a.subjects[p.ID] = s
 	}

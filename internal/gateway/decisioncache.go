@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/meridian-gateway/meridian/internal/policy"
+	"github.com/meridian-gateway/meridian/internal/profile"
+)
+
+// fixedKey reports whether the value of context key k in an invocation's
+// authorization is the same for every request of one principal (ID and
+// user name) that invokes the same resolution (profile ARN, model,
+// destinations, scope) from the same source region with the same action:
+// the principal's name, id and tags, the source region and its geography,
+// and the keys AuthorizeInvoke sets from the invocation itself
+// (aws:RequestedRegion, bedrock:InferenceProfileArn). Every other key may
+// differ from one request to the next (the time, the caller's address and
+// transport, request tags) or describe what can change without a reload
+// (an application profile's tags), and so do keys this gateway does not
+// know: a policy reading any of them is evaluated on every request.
+func fixedKey(k string) bool {
+	switch {
+	case strings.EqualFold(k, policy.KeyUsername), strings.EqualFold(k, policy.KeyUserID),
+		strings.EqualFold(k, policy.KeySourceRegion), strings.EqualFold(k, policy.KeyGeography),
+		strings.EqualFold(k, policy.KeyRequestedRegion), strings.EqualFold(k, policy.KeyInferenceProfileARN):
+		return true
+	}
+	return len(k) > len(policy.PrefixPrincipalTag) && strings.EqualFold(k[:len(policy.PrefixPrincipalTag)], policy.PrefixPrincipalTag)
+}
+
+// reusingAuthorizer is a [PolicyAuthorizer] that reuses the decisions it
+// may: for a principal whose policies read only fixed keys (see
+// subject.reusable), an invocation found allowed in every destination is
+// allowed again without evaluating the policies, and anything else (a
+// denial, a partial allow, another principal) is decided by the
+// PolicyAuthorizer as before. The gateway makes one for its authorizer,
+// and a gateway serves one topology: a reload builds a new gateway with a
+// new authorizer, so a changed policy decides the next request.
+type reusingAuthorizer struct {
+	a       *PolicyAuthorizer
+	allowed decisionCache
+}
+
+// reusingDecisions returns a reusing form of a when it is a
+// *PolicyAuthorizer with policies, and a itself otherwise.
+func reusingDecisions(a Authorizer) Authorizer {
+	if pa, ok := a.(*PolicyAuthorizer); ok && pa != nil && !pa.open {
+		return &reusingAuthorizer{a: pa}
+	}
+	return a
+}
+
+// AuthorizeInvoke implements Authorizer.
+func (r *reusingAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
+	s, ok := r.a.subjects[in.Principal.ID]
+	if !ok || !s.reusable || in.RequestTags != nil {
+		return r.a.AuthorizeInvoke(in)
+	}
+	res := in.Resolution
+	key := decisionKey{principal: in.Principal.ID, username: in.Principal.Username, source: in.Source,
+		profileARN: res.ProfileARN, model: res.Model, stream: in.Stream}
+	if r.allowed.allows(&key, res) {
+		// As the PolicyAuthorizer answers it: capped, so that an append
+		// cannot write into the resolution's (shared) slice.
+		return slices.Clip(res.Destinations), nil
+	}
+	allowed, err := r.a.AuthorizeInvoke(in)
+	if err == nil && slices.Equal(allowed, res.Destinations) {
+		r.allowed.store(key, res)
+	}
+	return allowed, err
+}
+
+// decisionKey names an invocation whose decision can be reused, together
+// with the resolution's destinations and scope (see decisionCache).
+type decisionKey struct {
+	principal, username string
+	source              string
+	profileARN, model   string
+	stream              bool
+}
+
+// allowedInvocation is what was allowed in every destination: the
+// resolution's destinations, in order, and its scope. A resolution of the
+// same key that differs in either (a catalog that changed) is evaluated
+// again.
+type allowedInvocation struct {
+	destinations []string
+	global       bool
+}
+
+// maxDecisions bounds the decisions an authorizer keeps. Keys come from
+// the topology and the catalog, not from what callers send (a resolution
+// exists only for a known profile or model), so the bound is not reached
+// in practice; beyond it decisions are simply evaluated every time.
+const maxDecisions = 4096
+
+// decisionCache keeps the invocations found allowed in every destination,
+// so that the next request of the same principal for the same invocation
+// skips the evaluation. Only allowing decisions are kept: a denial is
+// evaluated every time, with its cause for the log and the audit trail. It
+// is safe for concurrent use.
+type decisionCache struct {
+	m sync.Map // decisionKey → *allowedInvocation
+	n atomic.Int64
+}
+
+// allows reports whether res was found allowed in every destination under
+// k.
+func (c *decisionCache) allows(k *decisionKey, res *profile.Resolution) bool {
+	v, ok := c.m.Load(*k)
+	if !ok {
+		return false
+	}
+	a := v.(*allowedInvocation)
+	return a.global == isGlobal(res) && slices.Equal(a.destinations, res.Destinations)
+}
+
+// store records that res was allowed in every destination under k.
+func (c *decisionCache) store(k decisionKey, res *profile.Resolution) {
+	a := &allowedInvocation{destinations: slices.Clone(res.Destinations), global: isGlobal(res)}
+	if _, loaded := c.m.Swap(k, a); !loaded && c.n.Add(1) > maxDecisions {
+		c.m.Delete(k)
+		c.n.Add(-1)
+	}
+}
+
+// isGlobal reports whether res is a global profile's, which Bedrock
+// authorizes with other checks (see InvocationFor).
+func isGlobal(res *profile.Resolution) bool {
+	return res.Profile != nil && res.Profile.Scope == profile.Global
+}
