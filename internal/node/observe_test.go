@@ -239,10 +239,13 @@ type flushLogWriter struct {
 	body []byte
 }
 
-func (w *flushLogWriter) Header() http.Header         { return w.h }
-func (w *flushLogWriter) WriteHeader(int)             {}
-func (w *flushLogWriter) Write(b []byte) (int, error) { w.body = append(w.body, b...); return len(b), nil }
-func (w *flushLogWriter) Flush()                      { w.log.add("flushed") }
+func (w *flushLogWriter) Header() http.Header { return w.h }
+func (w *flushLogWriter) WriteHeader(int)     {}
+func (w *flushLogWriter) Write(b []byte) (int, error) {
+	w.body = append(w.body, b...)
+	return len(b), nil
+}
+func (w *flushLogWriter) Flush() { w.log.add("flushed") }
 
 // TestObserversHandedOverAfterTheFlush: an HTTP/1 answer with a
 // Content-Length is flushed before its observations go to the observing
