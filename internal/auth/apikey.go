@@ -45,6 +45,8 @@ func keyID(hash [32]byte) string { return "key-" + hex.EncodeToString(hash[:6]) 
 type storedKey struct {
 	hash      [32]byte
 	principal *Principal
+	// id is keyID(hash), formatted once rather than on every request.
+	id string
 }
 
 // Authenticator checks credentials against a topology's principals. It is
@@ -73,7 +75,7 @@ func New(cfg *topology.Config) (*Authenticator, error) {
 			}
 			var sk storedKey
 			copy(sk.hash[:], raw)
-			sk.principal = &tmpl
+			sk.principal, sk.id = &tmpl, keyID(sk.hash)
 			a.keys = append(a.keys, sk)
 		}
 	}
@@ -97,18 +99,22 @@ func (a *Authenticator) APIKey(key string) (Principal, error) {
 	if key == "" {
 		return Principal{}, ErrMissingCredentials
 	}
-	sum := sha256.Sum256([]byte(key))
-	var match *Principal
+	// The key copied to the stack: []byte(key) would allocate for a key
+	// longer than the compiler's 32-byte conversion buffer, as every key
+	// NewKey makes is.
+	var buf [128]byte
+	sum := sha256.Sum256(append(buf[:0], key...))
+	var match *storedKey
 	for i := range a.keys {
 		if subtle.ConstantTimeCompare(sum[:], a.keys[i].hash[:]) == 1 {
-			match = a.keys[i].principal
+			match = &a.keys[i]
 		}
 	}
 	if match == nil {
 		return Principal{}, ErrInvalidCredentials
 	}
-	p := *match
-	p.Method, p.KeyID = MethodAPIKey, keyID(sum)
+	p := *match.principal
+	p.Method, p.KeyID = MethodAPIKey, match.id // keyID(sum): sum is match.hash
 	return p, nil
 }
 
