@@ -99,8 +99,26 @@ func withTier(h http.Header, t inference.ServiceTier) http.Header {
 	if h == nil {
 		h = http.Header{}
 	}
-	h.Set(HeaderServiceTier, t.String())
+	h[HeaderServiceTier] = tierValue(t)
 	return h
+}
+
+// tierValues are the header values of the three tiers, made once: h.Set
+// allocates a value slice on every answer. Each is capped at one
+// element, so that an h.Add on the field reallocates rather than writes
+// into the shared array; nothing writes a value in place.
+var tierValues = map[inference.ServiceTier][]string{
+	inference.TierDefault:  {inference.TierDefault.String()},
+	inference.TierPriority: {inference.TierPriority.String()},
+	inference.TierFlex:     {inference.TierFlex.String()},
+}
+
+// tierValue returns the header value of t, shared for the three tiers.
+func tierValue(t inference.ServiceTier) []string {
+	if v, ok := tierValues[t]; ok {
+		return v[:1:1]
+	}
+	return []string{t.String()}
 }
 
 // tierOf returns the request's tier, default when unset.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -225,4 +226,26 @@ func TestQuotaRequestPoolAndTier(t *testing.T) {
 			t.Errorf("destination record ServiceTier = %q, want flex", got)
 		}
 	})
+}
+
+// TestWithTierAllocs: naming the served tier on an answer's headers
+// allocates nothing (the values are made once), sets what h.Set sets, and
+// a later Add on the field does not write into the shared value.
+func TestWithTierAllocs(t *testing.T) {
+	for _, tier := range []inference.ServiceTier{"", inference.TierDefault, inference.TierPriority, inference.TierFlex} {
+		h, want := http.Header{}, http.Header{}
+		withTier(h, tier)
+		want.Set(HeaderServiceTier, tier.String())
+		if !reflect.DeepEqual(h, want) {
+			t.Errorf("withTier(%q) = %v, want %v", tier, h, want)
+		}
+		h.Add(HeaderServiceTier, "added")
+		if again := withTier(http.Header{}, tier); !reflect.DeepEqual(again, want) {
+			t.Errorf("withTier(%q) after an Add to an earlier answer = %v, want %v", tier, again, want)
+		}
+	}
+	h := http.Header{}
+	if n := testing.AllocsPerRun(100, func() { withTier(h, inference.TierPriority) }); n != 0 {
+		t.Errorf("withTier allocates %v times, want 0", n)
+	}
 }
