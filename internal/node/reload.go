@@ -119,11 +119,14 @@ func (n *Node) serveClient(w http.ResponseWriter, r *http.Request) {
 // ctx is r's context, or one derived from it with values of its own (one
 // copy of the request carries both).
 //
-// An answer that a flush completes (HTTP/1 with a Content-Length) is
-// flushed before the observations are handed over. When the worker cannot
-// take them (its queue is full, the node is shutting down), the observers
-// run here, after that flush, so that its client still need not wait for
-// them.
+// When the worker cannot take them (its queue is full, the node is
+// shutting down), the observers run here, after an answer that a flush
+// completes is flushed, so that its client still need not wait for them.
+//
+// The hand-over comes before net/http's flush of the answer. Flushing
+// first (so that waking the worker would follow the answer onto the wire)
+// was measured slower, not faster, on a 2-core host: docs/performance.md,
+// "Own steps of a local request".
 func (n *Node) serveObserved(ctx context.Context, w http.ResponseWriter, r *http.Request, h http.Handler) {
 	ctx, after := n.observing.Begin(ctx)
 	handed := false
@@ -133,16 +136,9 @@ func (n *Node) serveObserved(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}()
 	h.ServeHTTP(w, r.WithContext(ctx))
-	if after.Pending() && completeOnFlush(w, r) {
-		// The answer goes out before the observations are handed over:
-		// waking the worker (a futex call) and the worker's own work
-		// would otherwise come between the handler's last write and
-		// net/http's flush, on the same cores as the client that waits
-		// for it. The flush after the handler returns then has nothing
-		// left to write.
+	if handed = after.HandOver(); !handed && after.Pending() && completeOnFlush(w, r) {
 		http.NewResponseController(w).Flush()
 	}
-	handed = after.HandOver()
 }
 
 // completeOnFlush reports whether flushing w before the handler returns
