@@ -33,10 +33,10 @@ func fixedKey(k string) bool {
 
 // reusingAuthorizer is a [PolicyAuthorizer] that reuses the decisions it
 // may: for a principal whose policies read only fixed keys (see
-// subject.reusable), an invocation found allowed in every destination is
-// allowed again without evaluating the policies, and anything else (a
-// denial, a partial allow, another principal) is decided by the
-// PolicyAuthorizer as before. The gateway makes one for its authorizer,
+// subject.reusable), an invocation found allowed (in every destination or
+// in some) is allowed again in the same destinations without evaluating
+// the policies, and anything else (a denial, another principal) is
+// decided by the PolicyAuthorizer as before. The gateway makes one for its authorizer,
 // and a gateway serves one topology: a reload builds a new gateway with a
 // new authorizer, so a changed policy decides the next request.
 type reusingAuthorizer struct {
@@ -62,14 +62,12 @@ func (r *reusingAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 	res := in.Resolution
 	key := decisionKey{principal: in.Principal.ID, username: in.Principal.Username, source: in.Source,
 		profileARN: res.ProfileARN, model: res.Model, stream: in.Stream}
-	if r.allowed.allows(&key, res) {
-		// As the PolicyAuthorizer answers it: capped, so that an append
-		// cannot write into the resolution's (shared) slice.
-		return slices.Clip(res.Destinations), nil
+	if allowed, ok := r.allowed.allowed(&key, res); ok {
+		return allowed, nil
 	}
 	allowed, err := r.a.AuthorizeInvoke(in)
-	if err == nil && slices.Equal(allowed, res.Destinations) {
-		r.allowed.store(key, res)
+	if err == nil {
+		r.allowed.store(key, res, allowed)
 	}
 	return allowed, err
 }
@@ -83,13 +81,16 @@ type decisionKey struct {
 	stream              bool
 }
 
-// allowedInvocation is what was allowed in every destination: the
-// resolution's destinations, in order, and its scope. A resolution of the
-// same key that differs in either (a catalog that changed) is evaluated
-// again.
+// allowedInvocation is an invocation found allowed: the resolution's
+// destinations, in order, and its scope, and the destinations allowed. A
+// resolution of the same key that differs in destinations or scope (a
+// catalog that changed) is evaluated again.
 type allowedInvocation struct {
 	destinations []string
 	global       bool
+	// allowed is the answer: the resolution's own destinations when all
+	// are allowed, else those allowed, in their order. Nobody writes it.
+	allowed []string
 }
 
 // maxDecisions bounds the decisions an authorizer keeps. Keys come from
@@ -98,30 +99,40 @@ type allowedInvocation struct {
 // in practice; beyond it decisions are simply evaluated every time.
 const maxDecisions = 4096
 
-// decisionCache keeps the invocations found allowed in every destination,
-// so that the next request of the same principal for the same invocation
-// skips the evaluation. Only allowing decisions are kept: a denial is
-// evaluated every time, with its cause for the log and the audit trail. It
-// is safe for concurrent use.
+// decisionCache keeps the invocations found allowed, so that the next
+// request of the same principal for the same invocation skips the
+// evaluation. Only allowing decisions are kept: a denial is evaluated every
+// time, with its cause for the log and the audit trail. It is safe for
+// concurrent use.
 type decisionCache struct {
 	m sync.Map // decisionKey → *allowedInvocation
 	n atomic.Int64
 }
 
-// allows reports whether res was found allowed in every destination under
-// k.
-func (c *decisionCache) allows(k *decisionKey, res *profile.Resolution) bool {
+// allowed returns the destinations of res found allowed under k, capped
+// as the PolicyAuthorizer answers (an append cannot write into the shared
+// slice); false when res under k was not found allowed.
+func (c *decisionCache) allowed(k *decisionKey, res *profile.Resolution) ([]string, bool) {
 	v, ok := c.m.Load(*k)
 	if !ok {
-		return false
+		return nil, false
 	}
 	a := v.(*allowedInvocation)
-	return a.global == isGlobal(res) && slices.Equal(a.destinations, res.Destinations)
+	if a.global != isGlobal(res) || !slices.Equal(a.destinations, res.Destinations) {
+		return nil, false
+	}
+	if a.allowed == nil {
+		return slices.Clip(res.Destinations), true
+	}
+	return slices.Clip(a.allowed), true
 }
 
-// store records that res was allowed in every destination under k.
-func (c *decisionCache) store(k decisionKey, res *profile.Resolution) {
+// store records that res was allowed in the destinations allowed under k.
+func (c *decisionCache) store(k decisionKey, res *profile.Resolution, allowed []string) {
 	a := &allowedInvocation{destinations: slices.Clone(res.Destinations), global: isGlobal(res)}
+	if !slices.Equal(allowed, res.Destinations) {
+		a.allowed = slices.Clone(allowed)
+	}
 	if _, loaded := c.m.Swap(k, a); !loaded && c.n.Add(1) > maxDecisions {
 		c.m.Delete(k)
 		c.n.Add(-1)
