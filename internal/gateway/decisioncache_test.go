@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,4 +213,60 @@ func BenchmarkAuthorizeInvokeReused(b *testing.B) {
 	for b.Loop() {
 		r.AuthorizeInvoke(in)
 	}
+}
+
+// TestReusedDecisionsBounded: past maxDecisions kept answers, decisions
+// are evaluated every time, and still right.
+func TestReusedDecisionsBounded(t *testing.T) {
+	t.Parallel()
+	a, cat, authn := reuseFixture(t)
+	r := reusingDecisions(a).(*reusingAuthorizer)
+	res, err := cat.Resolve("us-east-1", "us.m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := authn.Principal("all")
+	for i := range maxDecisions + 10 {
+		p.Username = "user-" + strconv.Itoa(i) // a key of its own
+		got, err := r.AuthorizeInvoke(AuthzInput{Principal: p, Source: "us-east-1", Resolution: res})
+		if err != nil || !slices.Equal(got, res.Destinations) {
+			t.Fatalf("request %d: %v, %v; want %v", i, got, err, res.Destinations)
+		}
+	}
+	if n := r.allowed.n.Load(); n > maxDecisions {
+		t.Errorf("%d decisions kept, want at most %d", n, maxDecisions)
+	}
+}
+
+// TestReusedDecisionsConcurrent: requests deciding at once (run with
+// -race) get the answers a fresh evaluation gives.
+func TestReusedDecisionsConcurrent(t *testing.T) {
+	t.Parallel()
+	a, cat, authn := reuseFixture(t)
+	r := reusingDecisions(a)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				id := []string{"all", "east", "office", "tagged"}[(g+i)%4]
+				source := []string{"us-east-1", "us-west-2"}[i%2]
+				res, err := cat.Resolve(source, "us.m")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				p, _ := authn.Principal(id)
+				in := AuthzInput{Principal: p, Source: source, Resolution: res, Stream: i%3 == 0, SourceIP: "192.0.2.1", Now: time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC)}
+				want, wantErr := a.AuthorizeInvoke(in)
+				got, gotErr := r.AuthorizeInvoke(in)
+				if !slices.Equal(got, want) || (gotErr == nil) != (wantErr == nil) {
+					t.Errorf("%s from %s: reused %v, %v; evaluated %v, %v", id, source, got, gotErr, want, wantErr)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
