@@ -36,9 +36,10 @@ func fixedKey(k string) bool {
 // subject.reusable), an invocation found allowed (in every destination or
 // in some) is allowed again in the same destinations without evaluating
 // the policies, and anything else (a denial, another principal) is
-// decided by the PolicyAuthorizer as before. The gateway makes one for its authorizer,
-// and a gateway serves one topology: a reload builds a new gateway with a
-// new authorizer, so a changed policy decides the next request.
+// decided by the PolicyAuthorizer as before. The gateway makes one for its
+// authorizer, and a gateway serves one topology: a reload builds a new
+// gateway with a new authorizer, so a changed policy decides the next
+// request.
 type reusingAuthorizer struct {
 	a       *PolicyAuthorizer
 	allowed decisionCache
@@ -93,10 +94,12 @@ type allowedInvocation struct {
 	allowed []string
 }
 
-// maxDecisions bounds the decisions an authorizer keeps. Keys come from
-// the topology and the catalog, not from what callers send (a resolution
-// exists only for a known profile or model), so the bound is not reached
-// in practice; beyond it decisions are simply evaluated every time.
+// maxDecisions bounds the decisions a gateway keeps. Keys come from the
+// topology (principals, regions), the catalog (a resolution exists only
+// for a known profile or model; callers with the permission can add
+// application profiles) and the link's authenticated peers (a forwarded
+// job's source region), not from free caller input, so the bound is not
+// reached in practice; beyond it decisions are evaluated every time.
 const maxDecisions = 4096
 
 // decisionCache keeps the invocations found allowed, so that the next
