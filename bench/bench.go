@@ -109,6 +109,12 @@ type Options struct {
 	// Without turns Meridian features off to attribute their cost (see
 	// [ClusterOptions.Without]); the report says so. Empty: all on.
 	Without []string
+	// UpstreamProcess, if not empty, runs the latency phases' mockllm in a
+	// process of its own (see [ClusterOptions.UpstreamProcess]); the
+	// report says so. The concurrent-streams scenario keeps its paced
+	// upstream in this process (its memory is measured net of the direct
+	// wave's either way).
+	UpstreamProcess []string
 }
 
 // Peer is another gateway measured on the same requests.
@@ -235,7 +241,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 // runModes starts the latency cluster and the peers, measures each mode and
 // stops them.
 func runModes(ctx context.Context, rep *Report, opts Options) error {
-	c, err := StartCluster(ctx, ClusterOptions{Upstream: UpstreamConfig(opts.MaxTokens), Logs: opts.Logs, Without: opts.Without})
+	c, err := StartCluster(ctx, ClusterOptions{Upstream: UpstreamConfig(opts.MaxTokens), Logs: opts.Logs, Without: opts.Without,
+		UpstreamProcess: opts.UpstreamProcess})
 	if err != nil {
 		return err
 	}

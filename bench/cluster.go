@@ -52,6 +52,14 @@ type ClusterOptions struct {
 	// Dir holds the link certificates and the audit trail. If empty, a
 	// temporary directory removed by Close.
 	Dir string
+	// UpstreamProcess, if not empty, runs the upstream as a process of its
+	// own instead of in this one: the command line of a meridian binary's
+	// mockllm command (such as the running binary and "mockllm"); the
+	// cluster adds the flags that configure it as Upstream, which may then
+	// set only CompletionTokens and Seed. A model server does not share its
+	// gateway's process; in one process the upstream's bursts compete with
+	// the node for the Go scheduler.
+	UpstreamProcess []string
 	// Without turns features off to attribute their cost: "quota" (no
 	// limits), "audit" (audit.disabled) and "logs" (no log handler). The
 	// default, empty, keeps every feature on.
@@ -69,12 +77,14 @@ type Cluster struct {
 	LocalKey, ForwardedKey string
 	// Nodes are the source and peer nodes.
 	Nodes []*node.Node
-	// Mock is the upstream server.
+	// Mock is the upstream server; nil when it runs in a process of its
+	// own (see [ClusterOptions.UpstreamProcess]).
 	Mock *mockllm.Server
 
-	servers []*http.Server
-	dir     string
-	tmp     bool
+	servers  []*http.Server
+	upstream *upstreamProcess
+	dir      string
+	tmp      bool
 }
 
 // StartCluster starts the upstream, the bare proxy and both nodes, and waits
@@ -90,15 +100,22 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (c *Cluster, err err
 		}
 		c.tmp = true
 	}
+	// A failed start stops what started (the returns below set c to nil).
+	started := c
 	defer func() {
 		if err != nil {
-			c.Close()
-			c = nil
+			started.Close()
 		}
 	}()
-	c.Mock = mockllm.New(opts.Upstream)
-	if c.Upstream, err = c.serve(c.Mock.Handler()); err != nil {
-		return nil, err
+	if len(opts.UpstreamProcess) > 0 {
+		if c.upstream, c.Upstream, err = startUpstreamProcess(ctx, opts.UpstreamProcess, opts.Upstream); err != nil {
+			return nil, err
+		}
+	} else {
+		c.Mock = mockllm.New(opts.Upstream)
+		if c.Upstream, err = c.serve(c.Mock.Handler()); err != nil {
+			return nil, err
+		}
 	}
 	target, _ := url.Parse(c.Upstream)
 	proxy := httputil.NewSingleHostReverseProxy(target)
@@ -261,6 +278,9 @@ func (c *Cluster) Close() error {
 	wg.Wait()
 	for _, s := range c.servers {
 		s.Shutdown(ctx)
+	}
+	if c.upstream != nil {
+		c.upstream.stop()
 	}
 	if c.tmp {
 		return os.RemoveAll(c.dir)

@@ -63,11 +63,14 @@ type Settings struct {
 	// Without lists Meridian features turned off for this run; empty means
 	// every feature was on.
 	Without []string `json:"without,omitempty"`
+	// UpstreamProcess says the latency phases' mockllm ran in a process
+	// of its own rather than in the bench's.
+	UpstreamProcess bool `json:"upstream_process,omitempty"`
 }
 
 func settingsOf(o Options) Settings {
 	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
-		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without,
+		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without, UpstreamProcess: len(o.UpstreamProcess) > 0,
 		Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios,
 		SequentialRounds: o.sequentialRounds(o.scenarioCount()), ConcurrencyRounds: concurrencyRoundsFor(o.scenarioCount())}
 }
@@ -354,6 +357,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	m := r.Machine
 	fmt.Fprintf(bw, "machine: %d CPUs (GOMAXPROCS %d), %s, %s %s/%s\n", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.GoVersion, m.OS, m.Arch)
+	if r.Settings.UpstreamProcess {
+		fmt.Fprintln(bw, "upstream: mockllm in a process of its own (latency phases)")
+	}
 	if len(r.Settings.Without) > 0 {
 		fmt.Fprintf(bw, "MERIDIAN FEATURES OFF for attribution: %s (the targets need every feature on)\n", strings.Join(r.Settings.Without, ", "))
 	}

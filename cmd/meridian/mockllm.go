@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
@@ -20,7 +22,7 @@ func runMockLLM(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cfg := mockllm.Default()
 	fs := flag.NewFlagSet("mockllm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:7100", "`address` to listen on (host:port; port 0 picks one)")
+	listen := fs.String("listen", "127.0.0.1:7100", "`address` to listen on (host:port; port 0 picks one), or fd:N to serve a listening socket inherited as file descriptor N")
 	fs.DurationVar(&cfg.TTFT, "ttft", cfg.TTFT, "time to first token (0: none)")
 	fs.Float64Var(&cfg.TokensPerSecond, "tokens-per-second", cfg.TokensPerSecond, "content tokens per second after the first (0: unpaced)")
 	fs.IntVar(&cfg.CompletionTokens, "completion-tokens", 0, "tokens per completion unless max_tokens or a stop sequence cuts it (0: 16 to 64, drawn from the seed)")
@@ -69,10 +71,9 @@ func runMockLLM(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "mockllm")
 	cfg.Logger = log
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", *listen)
+	ln, err := listenOn(ctx, *listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *listen, err)
+		return err
 	}
 	log.Info("mockllm listening", "addr", ln.Addr().String(), "models", cfg.Models,
 		"ttft", cfg.TTFT, "tokens_per_second", cfg.TokensPerSecond, "max_concurrency", cfg.MaxConcurrency,
@@ -83,4 +84,32 @@ func runMockLLM(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		log.Info("mockllm stopped")
 	}
 	return err
+}
+
+// listenOn listens on address, or, for "fd:N", serves the listening socket
+// this process inherited as file descriptor N: meridian bench
+// --upstream-process hands its upstream a socket it already listens on, so
+// that the address is known before the process starts and a request sent
+// while it starts waits in the socket's backlog.
+func listenOn(ctx context.Context, address string) (net.Listener, error) {
+	s, ok := strings.CutPrefix(address, "fd:")
+	if !ok {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", address)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", address, err)
+		}
+		return ln, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 3 {
+		return nil, usageError("mockllm: --listen %q: fd:N takes an inherited file descriptor, 3 or above", address)
+	}
+	f := os.NewFile(uintptr(n), "listener")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("mockllm: --listen %s: not a listening socket: %w", address, err)
+	}
+	return ln, nil
 }
