@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,28 +44,41 @@ func startUpstreamProcess(ctx context.Context, argv []string, cfg mockllm.Config
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("bench: the upstream process's socket: %w", err)
 	}
 	addr := ln.Addr().String()
 	f, err := ln.(*net.TCPListener).File()
 	ln.Close() // the process's copy keeps the socket listening
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("bench: hand a socket to the upstream process (not supported on %s?): %w", runtime.GOOS, err)
 	}
-	defer f.Close()
 	args := append(argv[1:len(argv):len(argv)], "--listen", "fd:3", "--ttft", "0", "--tokens-per-second", "0",
 		"--completion-tokens", strconv.Itoa(cfg.CompletionTokens), "--seed", strconv.FormatInt(cfg.Seed, 10), "--log-level", "warn")
 	p := &upstreamProcess{cmd: exec.Command(argv[0], args...), done: make(chan struct{})}
 	p.cmd.ExtraFiles = []*os.File{f}
 	p.cmd.Stdout, p.cmd.Stderr = &p.output, &p.output
 	p.cmd.SysProcAttr = upstreamProcAttr()
-	if err := p.cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("bench: start the upstream process: %w", err)
-	}
+	// Linux's parent-death signal follows the thread that started the
+	// process, not the process, and the runtime may end an idle thread: the
+	// process is started and waited for by one goroutine locked to its
+	// thread, so that thread lives as long as the process does.
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := p.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = p.cmd.Wait()
 		close(p.done)
 	}()
+	err = <-started
+	f.Close() // the process has its copy
+	if err != nil {
+		return nil, "", fmt.Errorf("bench: start the upstream process: %w", err)
+	}
 	base := "http://" + addr
 	if err := p.ready(ctx, base); err != nil {
 		p.stop()
@@ -96,10 +110,12 @@ func (p *upstreamProcess) ready(ctx context.Context, base string) error {
 		}
 		err = fmt.Errorf("health check answered %s", resp.Status)
 	}
+	// A process that accepted the check and then died fails it before
+	// its exit is reaped: give the exit a moment, to report what it said.
 	select {
 	case <-p.done:
 		return fmt.Errorf("bench: the upstream process exited (%v): %s", p.err, firstAndLast(p.output.Bytes()))
-	default:
+	case <-time.After(time.Second):
 		return fmt.Errorf("bench: the upstream process: %w", err)
 	}
 }

@@ -47,7 +47,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run to `file`")
 	logs := fs.String("logs", "", "write the nodes' JSON logs to `file` (default: formatted and discarded)")
 	verbose := fs.Bool("v", false, "print each measurement as it finishes")
-	upstreamProcess := fs.Bool("upstream-process", false, "run mockllm in a process of its own (this binary's mockllm command), as a model server runs apart from its gateway, instead of in the bench's process")
+	upstreamProcess := fs.Bool("upstream-process", false, "run the latency phases' mockllm in a process of its own (this binary's mockllm command), as a model server runs apart from its gateway, instead of in the bench's process (the 1,000 streams keep theirs in it)")
 	var peers, peerHeaders, peerPIDs, without, scenarios stringList
 	fs.Var(&scenarios, "scenario", "measure only these scenarios: direct, bare (bare-proxy), local (meridian-local), forwarded (meridian-forwarded) or a peer's name (comma-separated; with --cpuprofile, a profile of that path alone)")
 	fs.Var(&without, "without", "turn Meridian features off to attribute their cost: quota, audit, logs (comma-separated)")

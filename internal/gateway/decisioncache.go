@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -23,12 +22,12 @@ import (
 // know: a policy reading any of them is evaluated on every request.
 func fixedKey(k string) bool {
 	switch {
-	case strings.EqualFold(k, policy.KeyUsername), strings.EqualFold(k, policy.KeyUserID),
-		strings.EqualFold(k, policy.KeySourceRegion), strings.EqualFold(k, policy.KeyGeography),
-		strings.EqualFold(k, policy.KeyRequestedRegion), strings.EqualFold(k, policy.KeyInferenceProfileARN):
+	case policy.SameKey(k, policy.KeyUsername), policy.SameKey(k, policy.KeyUserID),
+		policy.SameKey(k, policy.KeySourceRegion), policy.SameKey(k, policy.KeyGeography),
+		policy.SameKey(k, policy.KeyRequestedRegion), policy.SameKey(k, policy.KeyInferenceProfileARN):
 		return true
 	}
-	return len(k) > len(policy.PrefixPrincipalTag) && strings.EqualFold(k[:len(policy.PrefixPrincipalTag)], policy.PrefixPrincipalTag)
+	return len(k) > len(policy.PrefixPrincipalTag) && policy.SameKey(k[:len(policy.PrefixPrincipalTag)], policy.PrefixPrincipalTag)
 }
 
 // reusingAuthorizer is a [PolicyAuthorizer] that reuses the decisions it
@@ -96,10 +95,12 @@ type allowedInvocation struct {
 
 // maxDecisions bounds the decisions a gateway keeps. Keys come from the
 // topology (principals, regions), the catalog (a resolution exists only
-// for a known profile or model; callers with the permission can add
-// application profiles) and the link's authenticated peers (a forwarded
-// job's source region), not from free caller input, so the bound is not
-// reached in practice; beyond it decisions are evaluated every time.
+// for a known profile or model) and the link's authenticated peers (a
+// forwarded job's source region), but callers with the permission create
+// and delete application profiles, and a deleted profile's decisions stay
+// until a reload. So when the bound is reached the cache starts over
+// rather than refusing new decisions: churn costs evaluations, never reuse
+// for good.
 const maxDecisions = 4096
 
 // decisionCache keeps the invocations found allowed, so that the next
@@ -137,8 +138,10 @@ func (c *decisionCache) store(k decisionKey, res *profile.Resolution, allowed []
 		a.allowed = slices.Clone(allowed)
 	}
 	if _, loaded := c.m.Swap(k, a); !loaded && c.n.Add(1) > maxDecisions {
-		c.m.Delete(k)
-		c.n.Add(-1)
+		// Full: start over. A store racing with this may stay uncounted,
+		// so the bound holds within the number of concurrent deciders.
+		c.m.Clear()
+		c.n.Store(0)
 	}
 }
 

@@ -215,8 +215,10 @@ func BenchmarkAuthorizeInvokeReused(b *testing.B) {
 	}
 }
 
-// TestReusedDecisionsBounded: past maxDecisions kept answers, decisions
-// are evaluated every time, and still right.
+// TestReusedDecisionsBounded: past maxDecisions kept answers the cache
+// starts over, so it stays bounded, answers stay right, and a decision
+// made after it filled is reused again (entries of deleted application
+// profiles cannot keep reuse away until a reload).
 func TestReusedDecisionsBounded(t *testing.T) {
 	t.Parallel()
 	a, cat, authn := reuseFixture(t)
@@ -235,6 +237,10 @@ func TestReusedDecisionsBounded(t *testing.T) {
 	}
 	if n := r.allowed.n.Load(); n > maxDecisions {
 		t.Errorf("%d decisions kept, want at most %d", n, maxDecisions)
+	}
+	key := decisionKey{principal: p.ID, username: p.Username, source: "us-east-1", profileARN: res.ProfileARN, model: res.Model}
+	if _, ok := r.allowed.allowed(&key, res); !ok {
+		t.Error("the last decision, made after the cache filled, is not kept for reuse")
 	}
 }
 

@@ -282,6 +282,10 @@ func equalFoldRune(a, b rune) bool {
 	return false
 }
 
+// SameKey reports whether a and b name the same context key, as the
+// evaluator matches key names: equal ignoring ASCII case.
+func SameKey(a, b string) bool { return equalFoldASCII(a, b) }
+
 // equalFoldASCII reports whether a and b are equal ignoring ASCII case; it is
 // the comparison for context key names, which are ASCII.
 func equalFoldASCII(a, b string) bool {
