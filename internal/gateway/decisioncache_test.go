@@ -9,7 +9,6 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/profile"
-	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // reuseTopology has principals whose policies read only fixed keys
@@ -58,23 +57,7 @@ policies:
 
 func reuseFixture(t *testing.T) (*PolicyAuthorizer, *profile.Catalog, *auth.Authenticator) {
 	t.Helper()
-	cfg, err := topology.Parse([]byte(reuseTopology), "reuse.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := NewPolicyAuthorizer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := profile.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	authn, err := auth.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, cat, authn
+	return authzParts(t, reuseTopology, "reuse.yaml")
 }
 
 // TestReusableSubjects: a principal's decisions are reused only when its
@@ -198,14 +181,8 @@ func TestReusedDecisionAllocs(t *testing.T) {
 // BenchmarkAuthorizeInvokeReused is BenchmarkAuthorizeInvoke's decision
 // reused.
 func BenchmarkAuthorizeInvokeReused(b *testing.B) {
-	cfg, err := topology.Parse([]byte(authzTopology), "authz.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, _ := NewPolicyAuthorizer(cfg)
-	cat, _ := profile.New(cfg)
+	a, cat, authn := authzParts(b, authzTopology, "authz.yaml")
 	res, _ := cat.Resolve("us-east-1", "global.m")
-	authn, _ := auth.New(cfg)
 	p, _ := authn.Principal("global")
 	r := reusingDecisions(a)
 	in := AuthzInput{Principal: p, Source: "us-east-1", Resolution: res, SourceIP: "192.0.2.1", Now: time.Unix(1.7e9, 0)}

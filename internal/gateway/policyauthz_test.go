@@ -85,23 +85,11 @@ func TestAuthorizationModes(t *testing.T) {
 			if tc.mode != "" {
 				doc = "authorization: " + tc.mode + "\n" + doc
 			}
-			cfg, err := topology.Parse([]byte(doc), "authz.yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := NewPolicyAuthorizer(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cat, err := profile.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, cat, p := authzParts(t, doc, "authz.yaml")
 			res, err := cat.Resolve("us-east-1", tc.profile)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, _ := auth.New(cfg)
 			principal, _ := p.Principal(tc.principal)
 			got, err := a.AuthorizeInvoke(AuthzInput{Principal: principal, Source: "us-east-1", Resolution: res, Now: time.Unix(1.7e9, 0)})
 			if tc.errHas != "" {
@@ -147,14 +135,7 @@ func TestPerSourceChecks(t *testing.T) {
 		cfg.Policies = map[string]topology.PolicyDocument{"no-us-east-2": {JSON: []byte(`{"Version":"2012-10-17","Statement":[
 			{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"*"},
 			{"Effect":"Deny","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:us-east-2::foundation-model/*"}]}`)}}
-		a, err := NewPolicyAuthorizer(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cat, err := profile.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, cat, _ := authzPartsOf(t, cfg)
 		res, err := cat.Resolve(tc.source, haikuProfile)
 		if err != nil {
 			t.Fatal(err)
@@ -181,23 +162,11 @@ func TestPerSourceChecks(t *testing.T) {
 // regions (the resolution's, capped, are returned); an IPv4 source
 // address goes into the context as the caller sent it.
 func TestAuthorizeInvokeAllocs(t *testing.T) {
-	cfg, err := topology.Parse([]byte(authzTopology), "authz.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := NewPolicyAuthorizer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := profile.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, cat, p := authzParts(t, authzTopology, "authz.yaml")
 	res, err := cat.Resolve("us-east-1", "global.m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := auth.New(cfg)
 	principal, _ := p.Principal("global")
 	in := AuthzInput{Principal: principal, Source: "us-east-1", Resolution: res, SourceIP: "192.0.2.1", Now: time.Unix(1.7e9, 0)}
 	allowed, err := a.AuthorizeInvoke(in)
@@ -214,23 +183,11 @@ func TestAuthorizeInvokeAllocs(t *testing.T) {
 // BenchmarkAuthorizeInvoke is one invoke decision as the gateway makes it
 // (the context filled, the policies evaluated), for a global profile.
 func BenchmarkAuthorizeInvoke(b *testing.B) {
-	cfg, err := topology.Parse([]byte(authzTopology), "authz.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := NewPolicyAuthorizer(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cat, err := profile.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, cat, p := authzParts(b, authzTopology, "authz.yaml")
 	res, err := cat.Resolve("us-east-1", "global.m")
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, _ := auth.New(cfg)
 	principal, _ := p.Principal("global")
 	in := AuthzInput{Principal: principal, Source: "us-east-1", Resolution: res, SourceIP: "192.0.2.1", Now: time.Unix(1.7e9, 0)}
 	b.ReportAllocs()
@@ -282,4 +239,33 @@ func TestFillContextMatchesSet(t *testing.T) {
 	if g, w := collect(got), collect(want); !slices.Equal(g, w) {
 		t.Errorf("fillContext built\n%v\nwant\n%v", g, w)
 	}
+}
+
+// authzParts builds what an authorization test needs from a topology
+// document: the authorizer, the catalog and the authenticator.
+func authzParts(t testing.TB, doc, file string) (*PolicyAuthorizer, *profile.Catalog, *auth.Authenticator) {
+	t.Helper()
+	cfg, err := topology.Parse([]byte(doc), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return authzPartsOf(t, cfg)
+}
+
+// authzPartsOf is authzParts of a parsed topology.
+func authzPartsOf(t testing.TB, cfg *topology.Config) (*PolicyAuthorizer, *profile.Catalog, *auth.Authenticator) {
+	t.Helper()
+	a, err := NewPolicyAuthorizer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := profile.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := auth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, cat, authn
 }
