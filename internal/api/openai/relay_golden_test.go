@@ -1,0 +1,73 @@
+package openai
+
+import (
+	"bytes"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+)
+
+var update = flag.Bool("update", false, "rewrite the .golden files of testdata/passthrough")
+
+// TestPassThroughStreamGolden: a passed-through stream reaches the client
+// as the golden file holds it, byte for byte: each upstream chunk with the
+// gateway's id and model set in it, and nothing else changed. The golden
+// files were written by the relay that rewrote a chunk in two passes
+// (rewriteChunk); the relay that writes the bytes around the two values
+// must give the same bytes, for chunks as upstreams send them and for odd
+// ones (members in another order, duplicated, missing, malformed).
+//
+// The request id, which changes with every request, is written as
+// REQUEST-ID in the golden files.
+func TestPassThroughStreamGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "passthrough", "*.sse"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no upstream streams in testdata/passthrough (%v)", err)
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".sse")
+		t.Run(name, func(t *testing.T) {
+			upstream, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				w.Write(upstream)
+			}))
+			defer up.Close()
+			b := backend.NewOpenAI(backend.OpenAIConfig{BaseURL: up.URL + "/v1", Model: "upstream-m"})
+			defer b.Close()
+			srv := newServerWith(t, b)
+			resp, out := post(t, srv, testKey, `{"model":"eu.m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, out)
+			}
+			id := resp.Header.Get(gateway.HeaderRequestID)
+			if id == "" {
+				t.Fatal("no request id")
+			}
+			out = bytes.ReplaceAll(out, []byte(id), []byte("REQUEST-ID"))
+			golden := filepath.Join("testdata", "passthrough", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to write it)", err)
+			}
+			if !bytes.Equal(out, want) {
+				t.Errorf("client stream\n%s\nwant (%s)\n%s", out, golden, want)
+			}
+		})
+	}
+}
