@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
@@ -182,6 +183,48 @@ func rewriteChunk(buf, tmp *[]byte, raw []byte, id, model string) []byte {
 	return b
 }
 
+// rawChunkWriter writes passed-through chunks with the gateway's id and
+// model set in them, the bytes rewriteChunk gives. A chunk whose id and
+// model one walk finds (inference.FieldSpans: every chunk an upstream
+// sends) is written around the two values, encoded once per stream: no
+// copy of the chunk, one walk of its first members. Any other goes
+// through rewriteChunk, into buffers that only such a chunk grows.
+type rawChunkWriter struct {
+	// enc holds the id's JSON string, then the model's from split on; set
+	// by the first chunk.
+	enc      []byte
+	split    int
+	buf, tmp []byte
+}
+
+func (c *rawChunkWriter) write(bw *bufio.Writer, raw []byte, id, model string) {
+	s1, e1, s2, e2, ok := inference.FieldSpans(raw, "id", "model")
+	if !ok {
+		c.buf = rewriteChunk(&c.buf, &c.tmp, raw, id, model)
+		bw.Write(c.buf)
+		return
+	}
+	if c.enc == nil {
+		c.enc = inference.AppendJSONString(c.enc, id)
+		c.split = len(c.enc)
+		c.enc = inference.AppendJSONString(c.enc, model)
+	}
+	idJSON, modelJSON := c.enc[:c.split], c.enc[c.split:]
+	if s1 < s2 {
+		bw.Write(raw[:s1])
+		bw.Write(idJSON)
+		bw.Write(raw[e1:s2])
+		bw.Write(modelJSON)
+		bw.Write(raw[e2:])
+		return
+	}
+	bw.Write(raw[:s2])
+	bw.Write(modelJSON)
+	bw.Write(raw[e2:s1])
+	bw.Write(idJSON)
+	bw.Write(raw[e1:])
+}
+
 // writeRaw writes a JSON body as the upstream sent it (rewritten).
 func writeRaw(w http.ResponseWriter, b []byte) {
 	hb := header.NewBatch(w.Header(), 2)
@@ -240,12 +283,12 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	empty := ""
 	var usage *inference.Usage
 	// Pass-through: events go out as the upstream sent them, with the id
-	// and model rewritten into reused buffers (no allocation per token).
-	var buf, tmp, held []byte
+	// and model set (no allocation per token).
+	var held []byte
+	var rw rawChunkWriter
 	sendRaw := func(raw []byte) {
-		buf = rewriteChunk(&buf, &tmp, raw, id, req.Model)
 		bw.WriteString("data: ")
-		bw.Write(buf)
+		rw.write(bw, raw, id, req.Model)
 		bw.WriteString("\n\n")
 	}
 	// Translation: events of another dialect become OpenAI chunks; those

@@ -1,8 +1,10 @@
 package openai
 
 import (
+	"bufio"
 	"bytes"
 	"flag"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -70,4 +72,46 @@ func TestPassThroughStreamGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRawChunkWriterAllocatesNothing: once a stream's first chunk is
+// written, a chunk costs no allocation, whether written around its id and
+// model or (a chunk one walk cannot read) through rewriteChunk.
+func TestRawChunkWriterAllocatesNothing(t *testing.T) {
+	for _, raw := range []string{
+		`{"id":"up-1","object":"chat.completion.chunk","model":"upstream-1","choices":[{"index":0,"delta":{"content":" word"}}]}`,
+		`{"model":"upstream-1","id":"up-1","choices":[{"index":0,"delta":{"content":" word"}}]}`,
+		`{"id":"up-1","choices":[],"bad":,"model":"upstream-1"}`,
+	} {
+		var rw rawChunkWriter
+		bw := bufio.NewWriterSize(io.Discard, 4096)
+		b := []byte(raw)
+		rw.write(bw, b, "chatcmpl-req-1", "eu.demo.chat-small")
+		if n := testing.AllocsPerRun(100, func() { rw.write(bw, b, "chatcmpl-req-1", "eu.demo.chat-small") }); n != 0 {
+			t.Errorf("%s: %v allocations per chunk", raw, n)
+		}
+	}
+}
+
+// BenchmarkRawChunk compares writing a chunk around its id and model with
+// rewriting it in two passes, on a chunk as mockllm sends it.
+func BenchmarkRawChunk(b *testing.B) {
+	raw := []byte(`{"id":"chatcmpl-mock1f","object":"chat.completion.chunk","created":1765000000,"model":"upstream-m","system_fingerprint":"fp_mockllm","choices":[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+	const id, model = "chatcmpl-0123456789abcdef", "eu.demo.chat-small"
+	bw := bufio.NewWriterSize(io.Discard, 4096)
+	b.Run("around", func(b *testing.B) {
+		var rw rawChunkWriter
+		b.ReportAllocs()
+		for b.Loop() {
+			rw.write(bw, raw, id, model)
+		}
+	})
+	b.Run("two-passes", func(b *testing.B) {
+		var buf, tmp []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = rewriteChunk(&buf, &tmp, raw, id, model)
+			bw.Write(buf)
+		}
+	})
 }
