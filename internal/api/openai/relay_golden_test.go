@@ -115,3 +115,29 @@ func BenchmarkRawChunk(b *testing.B) {
 		}
 	})
 }
+
+// FuzzRawChunkWriter: chunks written one after another (the second often
+// starting with the first's head) come out as rewriteChunk writes each.
+func FuzzRawChunkWriter(f *testing.F) {
+	const head = `{"id":"chatcmpl-mock1f","object":"chat.completion.chunk","created":1765000000,"model":"upstream-m",`
+	f.Add([]byte(head+`"choices":[{"delta":{"content":"a"}}]}`), []byte(head+`"choices":[]}`))
+	f.Add([]byte(`{"id":"a","model":1,"x":2}`), []byte(`{"id":"a","model":12,"x":2}`))
+	f.Add([]byte(`{"id":"a","model":1}`), []byte(`{"id":"a","model":1`))
+	f.Add([]byte(`{"model":"m","id":"a"}`), []byte(`{"model":"m","id":"a","id":"b"}`))
+	f.Add([]byte(`{"id":"a","model":"m"}`), []byte(`{"id":"a","model":"m\"}`))
+	f.Add([]byte(`{"id":"a","model":{"n":[1]}}`), []byte(`{"id":"a","model":{"n":[1]},"bad":}`))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		const id, model = "chatcmpl-req-1", "eu.demo.<chat>"
+		var rw rawChunkWriter
+		var out bytes.Buffer
+		bw := bufio.NewWriter(&out)
+		for _, raw := range [][]byte{a, b, a} {
+			out.Reset()
+			rw.write(bw, raw, id, model)
+			bw.Flush()
+			if want := rewriteChunk(nil, nil, raw, id, model); !bytes.Equal(out.Bytes(), want) {
+				t.Fatalf("%q\n got %s\nwant %s", raw, out.Bytes(), want)
+			}
+		}
+	})
+}
