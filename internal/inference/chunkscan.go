@@ -22,6 +22,11 @@ import (
 // object's bytes around the two values instead of copying it twice: when
 // ok, setting k1 then k2 replaces exactly these spans and keeps every
 // other byte.
+//
+// The walk reads no byte of b past max(e1, e2), the later value's end,
+// which it reads when the value is a literal (the delimiter that ends it):
+// an object that starts with the same max(e1, e2)+1 bytes has the same
+// spans, and a relay may keep them for the next object that does.
 func FieldSpans(b []byte, k1, k2 string) (s1, e1, s2, e2 int, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
