@@ -488,6 +488,10 @@ type sseStream struct {
 	// raw is set in pass-through: every event is delivered with its bytes
 	// (see readRaw).
 	raw bool
+	// buffered is set by Ready when the next event's line is buffered
+	// whole: the next read cannot wait, and needs no idle timer
+	// (readEventWithin).
+	buffered bool
 }
 
 func (s *sseStream) Recv() (inference.Event, error) {
@@ -542,6 +546,7 @@ func (s *sseStream) Ready() bool {
 			continue
 		}
 		if data = bytes.TrimSpace(data); len(data) > 0 {
+			s.buffered = true
 			return true
 		}
 	}
@@ -575,6 +580,17 @@ type firstChunk struct {
 // stopped: a Close on another goroutine could otherwise start the drain,
 // whose bound is that same timer, and see it stopped under it.
 func (s *sseStream) readEventWithin() error {
+	if s.buffered {
+		// Ready saw the event's line whole in the buffer: readEvent
+		// reads no further, so there is nothing to time, and a burst's
+		// events do not each arm and stop the timer. It stays stopped.
+		s.buffered = false
+		err := s.readEvent()
+		if s.errorEvent {
+			s.ended.Store(true)
+		}
+		return err
+	}
 	s.timer.Reset(s.idle)
 	err := s.readEvent()
 	s.timer.Stop()
@@ -717,7 +733,10 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 		return false, nil
 	}
 	ev := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat, Raw: data}
-	if bytes.Contains(data, []byte(`"error"`)) {
+	// One pass finds what the questions below ask (asked one at a time,
+	// they scanned every chunk four times).
+	c := inference.ScanChatChunk(data)
+	if c.Error {
 		if e := inference.Field(data, "error"); e != nil && !bytes.Equal(e, []byte("null")) {
 			var we struct {
 				Message string `json:"message"`
@@ -727,17 +746,17 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + truncate(we.Message, 300)}
 		}
 	}
-	if u := inference.FieldUnlessNull(data, "usage"); u != nil {
+	if u := c.Usage; u != nil {
 		var ou oaUsage
 		if err := json.Unmarshal(u, &ou); err != nil {
 			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream sent a malformed stream event", Err: err}
 		}
 		usage := ou.usage()
 		ev.Kind, ev.Usage = inference.EventUsage, &usage
-	} else if fr := inference.StringAfter(data, `"finish_reason":`); fr != nil {
+	} else if fr := c.FinishReason; fr != nil {
 		ev.Kind, ev.StopReason = inference.EventStop, StopReasonFromOpenAI(string(fr))
 		s.stopped = true
-	} else if !s.started && len(inference.StringAfter(data, `"content":`)) == 0 {
+	} else if !s.started && len(c.Content) == 0 {
 		ev.Kind = inference.EventStart
 	}
 	s.started = true

@@ -486,11 +486,25 @@ const (
 // and every open stream holds one (1,000 forwarded streams hold 1 MiB; at
 // 4 KiB they held 4); a frame larger than it is read into a buffer of its
 // own (frameReader.next), an NDJSON line assembled (readLine).
-const streamReadBuffer = 1 << 10
+//
+// A stream whose reads fill it (the destination sends a burst faster than
+// it is relayed) moves to a reader of streamBurstBuffer (grow), as the
+// backend's SSE reader does: with 1 KiB, about four frames of chat chunks,
+// the next frame of a burst was rarely buffered whole, so Ready reported
+// false every few events and the front end flushed its client that often,
+// where inference.Burst lets it gather up to inference.BurstMaxEvents. A
+// paced stream, whose reads bring a frame or two, keeps the small one, so
+// the memory of many open streams does not change.
+const (
+	streamReadBuffer  = 1 << 10
+	streamBurstBuffer = 4 << 10
+)
 
 func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFunc, framed bool, onReceipt func(string)) *remoteStream {
-	sc := bufio.NewReaderSize(body, streamReadBuffer)
-	s := &remoteStream{region: region, body: body, cancel: cancel, sc: sc, onReceipt: onReceipt}
+	s := &remoteStream{region: region, body: body, cancel: cancel, onReceipt: onReceipt}
+	s.src = fillReader{r: body}
+	sc := bufio.NewReaderSize(&s.src, streamReadBuffer)
+	s.sc = sc
 	if framed {
 		s.frames = &frameReader{r: sc, max: maxFrameBytes}
 	}
@@ -504,6 +518,8 @@ type remoteStream struct {
 	body   io.ReadCloser
 	cancel context.CancelFunc
 	sc     *bufio.Reader
+	// src is what sc reads: body, noting whether a read filled sc.
+	src fillReader
 	// frames reads sc when the peer answered in stream frames; nil for
 	// NDJSON.
 	frames *frameReader
@@ -548,6 +564,9 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	if s.done {
 		return inference.Event{}, io.EOF
 	}
+	if s.src.full && s.sc.Size() < streamBurstBuffer {
+		s.grow()
+	}
 	if s.frames != nil {
 		return s.recvFrame()
 	}
@@ -573,6 +592,42 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	}
 	s.done = true
 	return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent an empty stream line"}
+}
+
+// grow moves the stream to a reader of streamBurstBuffer; what the small
+// one holds is read first. Only the event received last points into the
+// old buffer, and the caller has handed it on before it asks for the next
+// (Recv calls grow first).
+func (s *remoteStream) grow() {
+	if s.frames != nil && s.frames.pending > 0 {
+		s.sc.Discard(s.frames.pending)
+		s.frames.pending = 0
+	}
+	var src io.Reader = &s.src
+	if n := s.sc.Buffered(); n > 0 {
+		rest, _ := s.sc.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(rest)), &s.src)
+	}
+	s.sc = bufio.NewReaderSize(src, streamBurstBuffer)
+	if s.frames != nil {
+		s.frames.r = s.sc
+	}
+}
+
+// fillReader reads r and notes when a read filled what it was given: the
+// reader above it (a bufio.Reader's free space) was full, and more may
+// have been waiting.
+type fillReader struct {
+	r    io.Reader
+	full bool
+}
+
+func (f *fillReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if n > 0 && n == len(p) {
+		f.full = true
+	}
+	return n, err
 }
 
 func (s *remoteStream) recvFrame() (inference.Event, error) {

@@ -1,6 +1,8 @@
 package openai
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -182,6 +184,78 @@ func rewriteChunk(buf, tmp *[]byte, raw []byte, id, model string) []byte {
 	return b
 }
 
+// rawChunkWriter writes passed-through chunks with the gateway's id and
+// model set in them, the bytes rewriteChunk gives. A chunk whose id and
+// model one walk finds (inference.FieldSpans: every chunk an upstream
+// sends) is written around the two values, encoded once per stream: no
+// copy of the chunk. The walk is skipped when the chunk starts with the
+// bytes the last walk read (its head: an upstream repeats the same id,
+// object, created and model in every chunk), since a walk of the same
+// bytes finds the same spans. Any other chunk goes through rewriteChunk,
+// into buffers that only such a chunk grows.
+type rawChunkWriter struct {
+	// enc holds the id's JSON string, the model's from split on, and the
+	// last walked head from headAt on (none when the walk failed or read
+	// more than maxHead bytes); set by the first chunk.
+	enc           []byte
+	split, headAt int
+	// s1, e1, s2, e2 are the spans of the id and model values in head.
+	s1, e1, s2, e2 int
+	buf, tmp       []byte
+}
+
+// maxHead bounds the head a rawChunkWriter keeps: the stream holds it
+// for its whole life.
+const maxHead = 256
+
+func (c *rawChunkWriter) write(bw *bufio.Writer, raw []byte, id, model string) {
+	if c.enc == nil {
+		// One allocation per stream: the two values and a head.
+		c.enc = make([]byte, 0, len(id)+len(model)+4+maxHead)
+		c.enc = inference.AppendJSONString(c.enc, id)
+		c.split = len(c.enc)
+		c.enc = inference.AppendJSONString(c.enc, model)
+		c.headAt = len(c.enc)
+	}
+	s1, e1, s2, e2, ok := c.spans(raw)
+	if !ok {
+		c.buf = rewriteChunk(&c.buf, &c.tmp, raw, id, model)
+		bw.Write(c.buf)
+		return
+	}
+	idJSON, modelJSON := c.enc[:c.split], c.enc[c.split:c.headAt]
+	if s1 < s2 {
+		bw.Write(raw[:s1])
+		bw.Write(idJSON)
+		bw.Write(raw[e1:s2])
+		bw.Write(modelJSON)
+		bw.Write(raw[e2:])
+		return
+	}
+	bw.Write(raw[:s2])
+	bw.Write(modelJSON)
+	bw.Write(raw[e2:s1])
+	bw.Write(idJSON)
+	bw.Write(raw[e1:])
+}
+
+// spans returns inference.FieldSpans(raw, "id", "model"), from the last
+// walk when raw starts with its head. FieldSpans reads no byte past the
+// later value's end and the byte after it (a literal's delimiter), so the
+// head kept is raw up to that byte, and only when raw has it.
+func (c *rawChunkWriter) spans(raw []byte) (s1, e1, s2, e2 int, ok bool) {
+	if head := c.enc[c.headAt:]; len(head) > 0 && bytes.HasPrefix(raw, head) {
+		return c.s1, c.e1, c.s2, c.e2, true
+	}
+	s1, e1, s2, e2, ok = inference.FieldSpans(raw, "id", "model")
+	c.enc = c.enc[:c.headAt]
+	if n := max(e1, e2) + 1; ok && n <= len(raw) && n <= maxHead {
+		c.enc = append(c.enc, raw[:n]...)
+		c.s1, c.e1, c.s2, c.e2 = s1, e1, s2, e2
+	}
+	return s1, e1, s2, e2, ok
+}
+
 // writeRaw writes a JSON body as the upstream sent it (rewritten).
 func writeRaw(w http.ResponseWriter, b []byte) {
 	hb := header.NewBatch(w.Header(), 2)
@@ -240,12 +314,12 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 	empty := ""
 	var usage *inference.Usage
 	// Pass-through: events go out as the upstream sent them, with the id
-	// and model rewritten into reused buffers (no allocation per token).
-	var buf, tmp, held []byte
+	// and model set (no allocation per token).
+	var held []byte
+	var rw rawChunkWriter
 	sendRaw := func(raw []byte) {
-		buf = rewriteChunk(&buf, &tmp, raw, id, req.Model)
 		bw.WriteString("data: ")
-		bw.Write(buf)
+		rw.write(bw, raw, id, req.Model)
 		bw.WriteString("\n\n")
 	}
 	// Translation: events of another dialect become OpenAI chunks; those
