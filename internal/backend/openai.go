@@ -415,8 +415,9 @@ func scanHead(id, model, usage []byte, dstID, dstModel *string, dstUsage **oaUsa
 // open stream holds one; a longer line is assembled (readLine). A stream
 // whose reads fill it (the upstream sends faster than it is relayed) moves
 // to a reader of sseBurstBuffer (see readEvent), so that a burst is relayed
-// in a few large reads and writes; a paced stream, whose reads bring one
-// event each, keeps the small one.
+// in a few large reads and writes; a paced stream of events under 1 KiB,
+// whose reads bring one event each, keeps the small one (an event that
+// fills a read by itself moves it too).
 const (
 	sseReadBuffer  = 1 << 10
 	sseBurstBuffer = 4 << 10

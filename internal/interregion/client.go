@@ -493,7 +493,9 @@ const (
 // the next frame of a burst was rarely buffered whole, so Ready reported
 // false every few events and the front end flushed its client that often,
 // where inference.Burst lets it gather up to inference.BurstMaxEvents. A
-// paced stream, whose reads bring a frame or two, keeps the small one, so
+// paced stream of small frames, whose reads bring a frame or two, keeps
+// the small one (a frame that fills a read by itself, such as long tool
+// call arguments, moves it too, to what every stream held before), so
 // the memory of many open streams does not change.
 const (
 	streamReadBuffer  = 1 << 10

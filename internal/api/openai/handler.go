@@ -210,7 +210,8 @@ const maxHead = 256
 
 func (c *rawChunkWriter) write(bw *bufio.Writer, raw []byte, id, model string) {
 	if c.enc == nil {
-		// One allocation per stream: the two values and a head.
+		// One allocation per stream: the two values and a head (one more
+		// when escaping lengthens the values).
 		c.enc = make([]byte, 0, len(id)+len(model)+4+maxHead)
 		c.enc = inference.AppendJSONString(c.enc, id)
 		c.split = len(c.enc)
