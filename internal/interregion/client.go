@@ -18,6 +18,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/detach"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
+	"github.com/meridian-gateway/meridian/internal/header"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/receipt"
@@ -91,8 +92,13 @@ type peer struct {
 	// take fewer of its connections (streamConnsPerPeer). control carries
 	// probes and pushes over a connection of its own, so that they never
 	// wait behind busy data connections.
-	pooled  *http.Client
-	streams *http.Client
+	//
+	// Forwards go to the transport's RoundTrip, not through an
+	// http.Client: a forward follows no redirect (a peer answering one is
+	// a peer answering a status other than 200), and http.Client.Do copied
+	// every forward's header map, for the redirects it would follow.
+	pooled  http.RoundTripper
+	streams http.RoundTripper
 	lanes   *lanes
 	control *http.Client
 	ctl     *http.Transport
@@ -154,8 +160,8 @@ func NewClient(opts ClientOptions) *Client {
 		// the bound they had before the forwards' moved to the clock.
 		pr.ctl.ResponseHeaderTimeout = opts.FirstByteTimeout
 		pr.control = &http.Client{Transport: pr.ctl}
-		pr.pooled = &http.Client{Transport: pooled{l: pr.lanes, limit: answerConnsPerPeer}}
-		pr.streams = &http.Client{Transport: pooled{l: pr.lanes, limit: streamConnsPerPeer}}
+		pr.pooled = pooled{l: pr.lanes, limit: answerConnsPerPeer}
+		pr.streams = pooled{l: pr.lanes, limit: streamConnsPerPeer}
 		c.peers[p.Region] = pr
 	}
 	return c
@@ -352,7 +358,7 @@ type remote struct {
 }
 
 // sendVia forwards job with client.
-func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch.Job, accept string) (*http.Response, error) {
+func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatch.Job, accept string) (*http.Response, error) {
 	// The client's body travels as received: the envelope's hash covers
 	// these bytes, and the destination reads them itself.
 	dialect := job.Request.Dialect
@@ -380,14 +386,16 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
-	req.Header.Set("Content-Type", contentType)
+	// The fields share one array of values (header.Batch).
+	hb := header.NewBatch(req.Header, 3)
+	hb.Set("Content-Type", contentType)
 	if accept != "" {
-		req.Header.Set("Accept", accept)
+		hb.Set("Accept", accept)
 	}
 	if job.Receipt {
 		// Not in the envelope: asking for a receipt grants nothing, and
 		// the destination adds its principals' own opt-in.
-		req.Header.Set(receipt.Header, "true")
+		hb.Set(receipt.Header, "true")
 	}
 	env := envelopeOf(job, body, r.c.opts.Clock.Now())
 	// A peer that accepts no newer version gets the newest it does (in a
@@ -406,7 +414,7 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("seal forwarded request: %w", err)}
 	}
-	resp, err := client.Do(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.c.forwardFailed(r.p, err)
