@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/profile"
 )
@@ -230,5 +232,58 @@ func TestForwardAllocs(t *testing.T) {
 	t.Logf("%v allocations per forward", n)
 	if n > maxAllocs {
 		t.Errorf("a forward allocates %v times, want at most %d", n, maxAllocs)
+	}
+}
+
+// flushRecorder is a ResponseWriter that discards what it is given.
+type flushRecorder struct{ h http.Header }
+
+func (f *flushRecorder) Header() http.Header         { return f.h }
+func (f *flushRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (f *flushRecorder) WriteHeader(int)             {}
+func (f *flushRecorder) Flush()                      {}
+
+// TestRelayAllocsPerStream pins what the destination's relay allocates per
+// stream in frames, beyond the events (none each): the response
+// controller, the frame writer's buffers, the Content-Type's value (3). The NDJSON
+// encoder, its line and a heap copy of the event were made for every
+// stream before (5 in all); they are now made only for a source that reads
+// NDJSON.
+func TestRelayAllocsPerStream(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	s := &server{opts: ServerOptions{Logger: slog.New(slog.DiscardHandler)}}
+	ev := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat,
+		Raw: []byte(`{"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" tok"}}]}`)}
+	w := &flushRecorder{h: http.Header{}}
+	st := &repeatStream{ev: ev}
+	const maxAllocs = 3
+	n := testing.AllocsPerRun(100, func() {
+		st.n = 16
+		s.relay(w, st, true)
+	})
+	t.Logf("%v allocations per stream", n)
+	if n > maxAllocs {
+		t.Errorf("relaying a stream in frames allocates %v times, want at most %d", n, maxAllocs)
+	}
+}
+
+// TestStopReasonOf: a known stop reason is read from a frame without an
+// allocation; any other is read as sent.
+func TestStopReasonOf(t *testing.T) {
+	for _, want := range []inference.StopReason{inference.StopEndTurn, inference.StopMaxTokens, inference.StopSequence,
+		inference.StopContentFiltered, "tool_use", "", "end_turn "} {
+		b := []byte(want)
+		if got := stopReasonOf(b); got != want {
+			t.Errorf("stopReasonOf(%q) = %q", b, got)
+		}
+	}
+	if raceEnabled {
+		return
+	}
+	b := []byte(inference.StopEndTurn)
+	if n := testing.AllocsPerRun(100, func() { _ = stopReasonOf(b) }); n != 0 {
+		t.Errorf("stopReasonOf(%q) allocates %v times, want 0", b, n)
 	}
 }

@@ -191,11 +191,16 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 	// flush: a buffer of the relay's own on top cost every open stream 1
 	// KiB more.
 	fw := frameWriter{w: w}
-	enc := json.NewEncoder(w)
-	// ev and line are reused, and line is encoded through a pointer, so an
-	// event costs no allocation here.
+	// The NDJSON encoder, its line and the event the line points to are
+	// made only for a source that reads NDJSON (older than stream frames):
+	// a stream in frames costs no allocation for them, and ev stays on the
+	// stack. They are reused, and the line is encoded through a pointer, so
+	// an event costs no allocation here.
+	var nd *ndjsonLines
+	if !framed {
+		nd = &ndjsonLines{enc: json.NewEncoder(w)}
+	}
 	var ev inference.Event
-	var line streamLine
 	var burst inference.Burst
 	flush := func() bool { return rc.Flush() == nil }
 	for {
@@ -227,17 +232,7 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 		case framed:
 			werr = fw.writeError(toWire(inference.AsError(err)))
 		default:
-			line = streamLine{}
-			switch {
-			case err == nil:
-				line.Event = &ev
-			case errors.Is(err, io.EOF):
-				line.End, line.Receipt = true, receipt
-			default:
-				we := toWire(inference.AsError(err))
-				line.Error = &we
-			}
-			werr = enc.Encode(&line)
+			werr = nd.write(ev, err, receipt)
 		}
 		if werr != nil {
 			return // the source went away; closing the stream cancels the backend
@@ -252,4 +247,29 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 			return
 		}
 	}
+}
+
+// ndjsonLines writes a stream's lines in NDJSON, for a source that does not
+// read stream frames.
+type ndjsonLines struct {
+	enc  *json.Encoder
+	ev   inference.Event
+	line streamLine
+}
+
+// write writes the line of ev, or of the stream's end (err io.EOF, with
+// the destination's receipt) or of its error.
+func (nd *ndjsonLines) write(ev inference.Event, err error, receipt string) error {
+	nd.line = streamLine{}
+	switch {
+	case err == nil:
+		nd.ev = ev
+		nd.line.Event = &nd.ev
+	case errors.Is(err, io.EOF):
+		nd.line.End, nd.line.Receipt = true, receipt
+	default:
+		we := toWire(inference.AsError(err))
+		nd.line.Error = &we
+	}
+	return nd.enc.Encode(&nd.line)
 }
