@@ -514,7 +514,8 @@ func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFun
 	sc := bufio.NewReaderSize(&s.src, streamReadBuffer)
 	s.sc = sc
 	if framed {
-		s.frames = &frameReader{r: sc, max: maxFrameBytes}
+		s.fr = frameReader{r: sc, max: maxFrameBytes}
+		s.frames = &s.fr
 	}
 	return s
 }
@@ -531,6 +532,9 @@ type remoteStream struct {
 	// frames reads sc when the peer answered in stream frames; nil for
 	// NDJSON.
 	frames *frameReader
+	// fr is what frames points to, made with the stream rather than on
+	// its own (an allocation fewer per forwarded stream).
+	fr frameReader
 	// long holds an NDJSON line longer than sc's buffer.
 	long []byte
 	done bool

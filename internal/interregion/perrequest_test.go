@@ -287,3 +287,17 @@ func TestStopReasonOf(t *testing.T) {
 		t.Errorf("stopReasonOf(%q) allocates %v times, want 0", b, n)
 	}
 }
+
+// TestNewRemoteStreamAllocs: a forwarded stream in frames costs the source
+// the stream, its reader and the reader's buffer (the frame reader is part
+// of the stream: four allocations before).
+func TestNewRemoteStreamAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	body := io.NopCloser(strings.NewReader(""))
+	cancel := func() {}
+	if n := testing.AllocsPerRun(100, func() { _ = newRemoteStream(dst, body, cancel, true, nil) }); n > 3 {
+		t.Errorf("a forwarded stream in frames allocates %v times at the source, want at most 3", n)
+	}
+}
