@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -382,7 +383,24 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.p.invokeURL, bytes.NewReader(body))
+	env := envelopeOf(job, body, r.c.opts.Clock.Now())
+	// A peer that accepts no newer version gets the newest it does (in a
+	// rolling upgrade); until its first probe answers, the newest.
+	if v := int(r.p.envelopeVersion.Load()); v != 0 {
+		env.Version = min(v, envelope.Version)
+	}
+	// A session MAC's hook goes into the context the request is made
+	// with: EnvelopeSigner.SignForwarded's copy of the request, to give
+	// it that context afterwards, is saved.
+	reqCtx := ctx
+	var mt *macTrace
+	if es, ok := r.c.opts.Signer.(EnvelopeSigner); ok && es.macSealed(env) {
+		if mt, err = newMACTrace(env); err != nil {
+			return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("seal forwarded request: %w", err)}
+		}
+		reqCtx = httptrace.WithClientTrace(ctx, &mt.trace)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, r.p.invokeURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
@@ -397,15 +415,12 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 		// the destination adds its principals' own opt-in.
 		hb.Set(receipt.Header, "true")
 	}
-	env := envelopeOf(job, body, r.c.opts.Clock.Now())
-	// A peer that accepts no newer version gets the newest it does (in a
-	// rolling upgrade); until its first probe answers, the newest.
-	if v := int(r.p.envelopeVersion.Load()); v != 0 {
-		env.Version = min(v, envelope.Version)
-	}
-	if r.c.opts.Signer != nil {
+	switch {
+	case mt != nil:
+		mt.seal(req.Header)
+	case r.c.opts.Signer != nil:
 		req, err = r.c.opts.Signer.SignForwarded(req, env)
-	} else {
+	default:
 		var sealed envelope.Sealed
 		if sealed, err = envelope.Unsigned(env); err == nil {
 			sealed.SetHeaders(req.Header)
