@@ -27,6 +27,7 @@ func TestReadBody(t *testing.T) {
 		name    string
 		body    string
 		length  int64 // the request's ContentLength; -1 unknown
+		limit   int64 // readBody's; 0 for the test's
 		want    string
 		wantErr bool
 		tooBig  bool // the error is an *http.MaxBytesError
@@ -37,6 +38,7 @@ func TestReadBody(t *testing.T) {
 		{name: "length over the bound", body: strings.Repeat("x", limit+1), length: limit + 1, wantErr: true, tooBig: true},
 		{name: "shorter than its length", body: "0123", length: 10, wantErr: true},
 		{name: "unknown length", body: "0123456789", length: -1, want: "0123456789"},
+		{name: "longer than the preallocation", body: strings.Repeat("y", maxPreallocBody+1), length: maxPreallocBody + 1, limit: 1 << 20, want: strings.Repeat("y", maxPreallocBody+1)},
 		{name: "unknown length over the bound", body: strings.Repeat("x", limit+1), length: -1, wantErr: true, tooBig: true},
 	}
 	for _, tc := range tests {
@@ -44,16 +46,20 @@ func TestReadBody(t *testing.T) {
 			t.Parallel()
 			r := httptest.NewRequest(http.MethodPost, PathInvoke, strings.NewReader(tc.body))
 			r.ContentLength = tc.length
-			got, err := readBody(httptest.NewRecorder(), r, limit)
+			lim := int64(limit)
+			if tc.limit != 0 {
+				lim = tc.limit
+			}
+			got, err := readBody(httptest.NewRecorder(), r, lim)
 			if (err != nil) != tc.wantErr {
-				t.Fatalf("readBody = %q, %v; want error %v", got, err, tc.wantErr)
+				t.Fatalf("readBody = %.40q (%d bytes), %v; want error %v", got, len(got), err, tc.wantErr)
 			}
 			var mb *http.MaxBytesError
 			if tc.tooBig && !errors.As(err, &mb) {
 				t.Errorf("error %v, want an *http.MaxBytesError", err)
 			}
 			if err == nil && string(got) != tc.want {
-				t.Errorf("readBody = %q, want %q", got, tc.want)
+				t.Errorf("readBody = %.40q (%d bytes), want %.40q (%d bytes)", got, len(got), tc.want, len(tc.want))
 			}
 		})
 	}

@@ -138,15 +138,17 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 // bytes.Reader) is read into one buffer of that length: io.ReadAll's
 // growing buffer cost three allocations and a copy per forwarded request,
 // and a MaxBytesReader one more. A length over limit is refused before
-// anything is read; a body of unknown length (chunked, from no Meridian
-// source) is read as before, through http.MaxBytesReader.
+// anything is read. A body of unknown length (chunked, from no Meridian
+// source), or longer than maxPreallocBody, is read as before, through
+// http.MaxBytesReader: its memory grows with the bytes that arrive, not
+// with what a peer merely declares.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	n := r.ContentLength
-	if n < 0 {
-		return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	}
 	if n > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	if n < 0 || n > maxPreallocBody {
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	}
 	body := make([]byte, n)
 	// net/http's server ends a body of known length at that length: a
@@ -157,6 +159,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	return body, nil
 }
+
+// maxPreallocBody is the longest body readBody allocates whole before it
+// has arrived: prompts are far shorter, and a peer that declares a long
+// body and sends nothing holds no more than this.
+const maxPreallocBody = 256 << 10
 
 // envelope returns the forwarded request's envelope: verified, or on an
 // insecure development link (no Verifier) merely decoded.
