@@ -91,6 +91,9 @@ func newAnswerPool(opts ClientOptions, cfg *tls.Config) *answerPool {
 		// FirstByteTimeout is the lanes' (roundTripWithin), on the
 		// client's clock.
 		WriteBufferSize: answerWriteBuffer,
+		// The link's answers are never compressed: net/http asks for
+		// gzip otherwise, a header map and field per forward.
+		DisableCompression: true,
 		// A non-nil empty map: HTTP/1.1 only, whatever the peer offers.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/detach"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
+	"github.com/meridian-gateway/meridian/internal/header"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/receipt"
@@ -91,8 +93,13 @@ type peer struct {
 	// take fewer of its connections (streamConnsPerPeer). control carries
 	// probes and pushes over a connection of its own, so that they never
 	// wait behind busy data connections.
-	pooled  *http.Client
-	streams *http.Client
+	//
+	// Forwards go to the transport's RoundTrip, not through an
+	// http.Client: a forward follows no redirect (a peer answering one is
+	// a peer answering a status other than 200), and http.Client.Do copied
+	// every forward's header map, for the redirects it would follow.
+	pooled  http.RoundTripper
+	streams http.RoundTripper
 	lanes   *lanes
 	control *http.Client
 	ctl     *http.Transport
@@ -154,8 +161,8 @@ func NewClient(opts ClientOptions) *Client {
 		// the bound they had before the forwards' moved to the clock.
 		pr.ctl.ResponseHeaderTimeout = opts.FirstByteTimeout
 		pr.control = &http.Client{Transport: pr.ctl}
-		pr.pooled = &http.Client{Transport: pooled{l: pr.lanes, limit: answerConnsPerPeer}}
-		pr.streams = &http.Client{Transport: pooled{l: pr.lanes, limit: streamConnsPerPeer}}
+		pr.pooled = pooled{l: pr.lanes, limit: answerConnsPerPeer}
+		pr.streams = pooled{l: pr.lanes, limit: streamConnsPerPeer}
 		c.peers[p.Region] = pr
 	}
 	return c
@@ -352,7 +359,7 @@ type remote struct {
 }
 
 // sendVia forwards job with client.
-func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch.Job, accept string) (*http.Response, error) {
+func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatch.Job, accept string) (*http.Response, error) {
 	// The client's body travels as received: the envelope's hash covers
 	// these bytes, and the destination reads them itself.
 	dialect := job.Request.Dialect
@@ -376,28 +383,44 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.p.invokeURL, bytes.NewReader(body))
-	if err != nil {
-		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
-	}
-	req.Header.Set("Content-Type", contentType)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	if job.Receipt {
-		// Not in the envelope: asking for a receipt grants nothing, and
-		// the destination adds its principals' own opt-in.
-		req.Header.Set(receipt.Header, "true")
-	}
 	env := envelopeOf(job, body, r.c.opts.Clock.Now())
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.
 	if v := int(r.p.envelopeVersion.Load()); v != 0 {
 		env.Version = min(v, envelope.Version)
 	}
-	if r.c.opts.Signer != nil {
+	// A session MAC's hook goes into the context the request is made
+	// with: EnvelopeSigner.SignForwarded's copy of the request, to give
+	// it that context afterwards, is saved.
+	reqCtx := ctx
+	var mt *macTrace
+	if es, ok := r.c.opts.Signer.(EnvelopeSigner); ok && es.macSealed(env) {
+		if mt, err = newMACTrace(env); err != nil {
+			return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("seal forwarded request: %w", err)}
+		}
+		reqCtx = httptrace.WithClientTrace(ctx, &mt.trace)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, r.p.invokeURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	// The fields share one array of values (header.Batch).
+	hb := header.NewBatch(req.Header, 3)
+	hb.Set("Content-Type", contentType)
+	if accept != "" {
+		hb.Set("Accept", accept)
+	}
+	if job.Receipt {
+		// Not in the envelope: asking for a receipt grants nothing, and
+		// the destination adds its principals' own opt-in.
+		hb.Set(receipt.Header, "true")
+	}
+	switch {
+	case mt != nil:
+		mt.seal(req.Header)
+	case r.c.opts.Signer != nil:
 		req, err = r.c.opts.Signer.SignForwarded(req, env)
-	} else {
+	default:
 		var sealed envelope.Sealed
 		if sealed, err = envelope.Unsigned(env); err == nil {
 			sealed.SetHeaders(req.Header)
@@ -406,7 +429,7 @@ func (r *remote) sendVia(ctx context.Context, client *http.Client, job *dispatch
 	if err != nil {
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: fmt.Errorf("seal forwarded request: %w", err)}
 	}
-	resp, err := client.Do(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.c.forwardFailed(r.p, err)
@@ -508,7 +531,8 @@ func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFun
 	sc := bufio.NewReaderSize(&s.src, streamReadBuffer)
 	s.sc = sc
 	if framed {
-		s.frames = &frameReader{r: sc, max: maxFrameBytes}
+		s.fr = frameReader{r: sc, max: maxFrameBytes}
+		s.frames = &s.fr
 	}
 	return s
 }
@@ -525,6 +549,9 @@ type remoteStream struct {
 	// frames reads sc when the peer answered in stream frames; nil for
 	// NDJSON.
 	frames *frameReader
+	// fr is what frames points to, made with the stream rather than on
+	// its own (an allocation fewer per forwarded stream).
+	fr frameReader
 	// long holds an NDJSON line longer than sc's buffer.
 	long []byte
 	done bool

@@ -291,7 +291,7 @@ func (fr *frameReader) event(p []byte) (inference.Event, error) {
 		ev.Text = string(d.bytes())
 	}
 	if flags&flagStopReason != 0 {
-		ev.StopReason = inference.StopReason(d.bytes())
+		ev.StopReason = stopReasonOf(d.bytes())
 	}
 	if flags&flagUsage != 0 {
 		ev.Usage = &inference.Usage{InputTokens: d.int(), OutputTokens: d.int(), CacheReadInputTokens: d.int(), CacheWriteInputTokens: d.int()}
@@ -370,4 +370,20 @@ func readLine(r *bufio.Reader, max int, long *[]byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: line exceeds %d bytes", errMalformedFrame, max)
 	}
 	return *long, err
+}
+
+// stopReasonOf returns b as a StopReason: one of the known reasons without
+// an allocation (a stream's last event carries one), any other a copy.
+func stopReasonOf(b []byte) inference.StopReason {
+	switch string(b) {
+	case string(inference.StopEndTurn):
+		return inference.StopEndTurn
+	case string(inference.StopMaxTokens):
+		return inference.StopMaxTokens
+	case string(inference.StopSequence):
+		return inference.StopSequence
+	case string(inference.StopContentFiltered):
+		return inference.StopContentFiltered
+	}
+	return inference.StopReason(b)
 }

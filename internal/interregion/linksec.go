@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -46,7 +47,7 @@ type EnvelopeSigner struct {
 // envelope (for a peer not yet upgraded) is always signed.
 func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) (*http.Request, error) {
 	// A version 1 envelope goes to a node that predates the session MAC.
-	if s.SignWithCertificate || (e.Version != 0 && e.Version < 2) {
+	if !s.macSealed(e) {
 		if s.Store == nil {
 			return nil, errors.New("no link certificate to sign the envelope with")
 		}
@@ -57,20 +58,59 @@ func (s EnvelopeSigner) SignForwarded(req *http.Request, e envelope.Envelope) (*
 		sealed.SetHeaders(req.Header)
 		return req, nil
 	}
+	m, err := newMACTrace(e)
+	if err != nil {
+		return nil, err
+	}
+	m.seal(req.Header)
+	return req.WithContext(httptrace.WithClientTrace(req.Context(), &m.trace)), nil
+}
+
+// macTrace seals a forwarded request with a session MAC: the envelope in
+// its header (seal), the MAC added by its GotConn hook. The hook, the
+// prepared envelope and both header values are one allocation.
+type macTrace struct {
+	trace httptrace.ClientTrace
+	p     envelope.Prepared
+	// h is the request's header (seal).
+	h http.Header
+	// vals are the envelope's and the MAC's values, which the header's
+	// fields are slices of.
+	vals [2]string
+}
+
+// macSealed reports whether s seals e with a session MAC (a macTrace),
+// rather than with a certificate's signature.
+func (s EnvelopeSigner) macSealed(e envelope.Envelope) bool {
+	return !s.SignWithCertificate && (e.Version == 0 || e.Version >= 2)
+}
+
+func newMACTrace(e envelope.Envelope) (*macTrace, error) {
 	p, err := envelope.Prepare(e)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set(envelope.HeaderEnvelope, p.Header())
-	h := req.Header
-	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		if mac, err := connMAC(info.Conn, p); err == nil {
-			h.Set(envelope.HeaderMAC, mac)
-		} else {
-			h.Del(envelope.HeaderMAC) // a retry's connection without a key
-		}
-	}}
-	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace)), nil
+	m := &macTrace{p: p}
+	m.trace.GotConn = m.gotConn
+	return m, nil
+}
+
+// seal writes the envelope into h, the header of the request whose
+// context carries m.trace; the hook adds the MAC to it.
+func (m *macTrace) seal(h http.Header) {
+	m.h = h
+	m.vals[0] = m.p.Header()
+	h[envelope.HeaderEnvelope] = m.vals[0:1:1]
+}
+
+// gotConn is the GotConn hook: the MAC under the chosen connection's key.
+func (m *macTrace) gotConn(info httptrace.GotConnInfo) {
+	if mac, err := connMAC(info.Conn, m.p); err == nil {
+		m.vals[1] = mac
+		m.h[envelope.HeaderMAC] = m.vals[1:2:2]
+	} else {
+		delete(m.h, envelope.HeaderMAC) // a retry's connection without a key
+	}
 }
 
 // connMAC returns the MAC of p for c, a connection net/http chose for a
@@ -210,13 +250,46 @@ func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelo
 	return env, nil
 }
 
-// ProfileIDFromARN returns the profile or model id an ARN names.
+// ProfileIDFromARN returns the profile or model id an ARN names. It
+// accepts exactly what profile.ParseARN accepts; a well-formed ARN is read
+// without it (no split, no allocation: the destination reads the
+// envelope's ARN twice per forwarded request, in its topology check and
+// for its job), and a malformed one gets ParseARN's error.
 func ProfileIDFromARN(arn string) (string, error) {
+	if id, ok := arnID(arn); ok {
+		return id, nil
+	}
 	a, err := profile.ParseARN(arn)
 	if err != nil {
 		return "", err
 	}
 	return a.ID, nil
+}
+
+// arnID returns the id of a well-formed ARN
+// ("arn:partition:service:region:account:type/id", partition and service
+// not empty, the resource after the fifth colon holding a '/' with text
+// on both sides) as profile.ParseARN reads it, and false for any other
+// string.
+func arnID(s string) (string, bool) {
+	rest, ok := strings.CutPrefix(s, "arn:")
+	if !ok {
+		return "", false
+	}
+	// partition, service, region, account: four fields, each ended by a
+	// colon; partition and service not empty.
+	for i := range 4 {
+		j := strings.IndexByte(rest, ':')
+		if j < 0 || (j == 0 && i < 2) {
+			return "", false
+		}
+		rest = rest[j+1:]
+	}
+	typ, id, ok := strings.Cut(rest, "/")
+	if !ok || typ == "" || id == "" {
+		return "", false
+	}
+	return id, true
 }
 
 // TopologyChecker is the envelope's topology check against this node's

@@ -90,7 +90,7 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
+	body, err := readBody(w, r, s.opts.MaxRequestBytes)
 	if err != nil {
 		writeWireError(w, &inference.Error{Kind: inference.KindPayloadTooLarge, Message: "forwarded request too large", Err: err})
 		return
@@ -133,6 +133,38 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 	s.relay(w, out.Stream, acceptsFrames(r.Header.Get("Accept")))
 }
 
+// readBody reads a forwarded request's body, at most limit bytes. A body
+// of known length (the source always sends one: its body is a
+// bytes.Reader) is read into one buffer of that length: io.ReadAll's
+// growing buffer cost three allocations and a copy per forwarded request,
+// and a MaxBytesReader one more. A length over limit is refused before
+// anything is read. A body of unknown length (chunked, from no Meridian
+// source), or longer than maxPreallocBody, is read as before, through
+// http.MaxBytesReader: its memory grows with the bytes that arrive, not
+// with what a peer merely declares.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	n := r.ContentLength
+	if n > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	if n < 0 || n > maxPreallocBody {
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
+	body := make([]byte, n)
+	// net/http's server ends a body of known length at that length: a
+	// shorter one is an error here (io.ErrUnexpectedEOF), a longer one
+	// cannot be read.
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// maxPreallocBody is the longest body readBody allocates whole before it
+// has arrived: prompts are far shorter, and a peer that declares a long
+// body and sends nothing holds no more than this.
+const maxPreallocBody = 256 << 10
+
 // envelope returns the forwarded request's envelope: verified, or on an
 // insecure development link (no Verifier) merely decoded.
 func (s *server) envelope(r *http.Request, body []byte) (*envelope.Envelope, error) {
@@ -166,11 +198,16 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 	// flush: a buffer of the relay's own on top cost every open stream 1
 	// KiB more.
 	fw := frameWriter{w: w}
-	enc := json.NewEncoder(w)
-	// ev and line are reused, and line is encoded through a pointer, so an
-	// event costs no allocation here.
+	// The NDJSON encoder, its line and the event the line points to are
+	// made only for a source that reads NDJSON (older than stream frames):
+	// a stream in frames costs no allocation for them, and ev stays on the
+	// stack. They are reused, and the line is encoded through a pointer, so
+	// an event costs no allocation here.
+	var nd *ndjsonLines
+	if !framed {
+		nd = &ndjsonLines{enc: json.NewEncoder(w)}
+	}
 	var ev inference.Event
-	var line streamLine
 	var burst inference.Burst
 	flush := func() bool { return rc.Flush() == nil }
 	for {
@@ -202,17 +239,7 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 		case framed:
 			werr = fw.writeError(toWire(inference.AsError(err)))
 		default:
-			line = streamLine{}
-			switch {
-			case err == nil:
-				line.Event = &ev
-			case errors.Is(err, io.EOF):
-				line.End, line.Receipt = true, receipt
-			default:
-				we := toWire(inference.AsError(err))
-				line.Error = &we
-			}
-			werr = enc.Encode(&line)
+			werr = nd.write(ev, err, receipt)
 		}
 		if werr != nil {
 			return // the source went away; closing the stream cancels the backend
@@ -227,4 +254,29 @@ func (s *server) relay(w http.ResponseWriter, st inference.Stream, framed bool) 
 			return
 		}
 	}
+}
+
+// ndjsonLines writes a stream's lines in NDJSON, for a source that does not
+// read stream frames.
+type ndjsonLines struct {
+	enc  *json.Encoder
+	ev   inference.Event
+	line streamLine
+}
+
+// write writes the line of ev, or of the stream's end (err io.EOF, with
+// the destination's receipt) or of its error.
+func (nd *ndjsonLines) write(ev inference.Event, err error, receipt string) error {
+	nd.line = streamLine{}
+	switch {
+	case err == nil:
+		nd.ev = ev
+		nd.line.Event = &nd.ev
+	case errors.Is(err, io.EOF):
+		nd.line.End, nd.line.Receipt = true, receipt
+	default:
+		we := toWire(inference.AsError(err))
+		nd.line.Error = &we
+	}
+	return nd.enc.Encode(&nd.line)
 }

@@ -339,7 +339,10 @@ func newTransport(opts ClientOptions, cfg *tls.Config, oneConn bool) *http.Trans
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
-		HTTP2:               clientHTTP2Config(),
+		// The link's answers are never compressed: net/http asks for
+		// gzip otherwise, a header field per forward.
+		DisableCompression: true,
+		HTTP2:              clientHTTP2Config(),
 		// net/http adds its ALPN protocols to the configuration: each
 		// transport gets a copy of its own.
 		TLSClientConfig: cfg.Clone(),
