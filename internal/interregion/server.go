@@ -161,9 +161,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // maxPreallocBody is the longest body readBody allocates whole before it
-// has arrived: prompts are far shorter, and a peer that declares a long
-// body and sends nothing holds no more than this.
-const maxPreallocBody = 256 << 10
+// has arrived: a chat request is shorter (one with images is read as
+// before). A peer that declares long bodies and sends nothing holds this
+// per stream, 64 MiB for the 4,096 streams of an HTTP/2 connection
+// (MaxStreamsPerConn), where it could hold 1 GiB at 256 KiB.
+const maxPreallocBody = 16 << 10
 
 // envelope returns the forwarded request's envelope: verified, or on an
 // insecure development link (no Verifier) merely decoded.
