@@ -381,6 +381,9 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 		k := logKey{r.Key, r.Kind}
 		switch r.Kind {
 		case RequestsPerMinute, TokensPerMinute:
+			if r.Kind == RequestsPerMinute && !release {
+				continue // the admission counts as it was: no entry to find
+			}
 			l := m.logs[k]
 			if l == nil {
 				continue
