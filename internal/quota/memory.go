@@ -1,12 +1,10 @@
 package quota
 
 import (
-	"cmp"
 	"context"
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"maps"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -283,7 +281,6 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 				m.logs[k] = l
 			}
 			l.insert(logEntry{at: now, id: c.ID, amount: amount})
-			out.Windows[i] = now // settle finds the entry by its time
 			st.Used = l.sum
 			st.Reset = micros(l.entries[len(l.entries)-1].at + windowMicros - now)
 		case Concurrency:
@@ -340,20 +337,6 @@ func (l *windowLog) insert(e logEntry) {
 	l.sum = addCount(l.sum, e.amount)
 }
 
-// findAt returns the index of the entry of id admitted at at (µs), or -1.
-// Entries are in time order, so it looks only at those of that time: a
-// scan back from the end (find) passes every admission made since, which
-// under load is every request in flight, and under the store's one lock.
-func (l *windowLog) findAt(id string, at int64) int {
-	i, _ := slices.BinarySearchFunc(l.entries, at, func(e logEntry, at int64) int { return cmp.Compare(e.at, at) })
-	for ; i < len(l.entries) && l.entries[i].at == at; i++ {
-		if l.entries[i].id == id {
-			return i
-		}
-	}
-	return -1
-}
-
 // find returns the index of the entry of id, or -1.
 func (l *windowLog) find(id string) int {
 	for i := len(l.entries) - 1; i >= 0; i-- {
@@ -405,12 +388,7 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 			if l == nil {
 				continue
 			}
-			var j int
-			if i < len(windows) && windows[i] != 0 {
-				j = l.findAt(c.ID, windows[i])
-			} else {
-				j = l.find(c.ID)
-			}
+			j := l.find(c.ID)
 			if j < 0 {
 				continue
 			}

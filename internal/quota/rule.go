@@ -109,10 +109,8 @@ type Outcome struct {
 	Admitted bool
 	// Rules holds the state of each rule, in the claim's order.
 	Rules []RuleState
-	// Windows holds what the store needs to settle each rule (the
-	// calendar window, day or month number, of a budget rule; the memory
-	// store keeps a per-minute rule's admission time there), to pass back
-	// to Commit and Release. Callers treat it as opaque.
+	// Windows holds the calendar window of each rule (day or month
+	// number; zero for other kinds), to pass back to Commit and Release.
 	Windows []int64
 }
 
