@@ -96,3 +96,56 @@ func TestMemoryLeasesNotWalkedPerRequest(t *testing.T) {
 		t.Errorf("after the first lease expired: %+v, %v; want admitted with 256 used", out, err)
 	}
 }
+
+// TestMemorySettleManyInFlight: with many claims in flight, several
+// admitted in one microsecond and one after the clock stepped back, each
+// commit and release settles its own entries exactly.
+func TestMemorySettleManyInFlight(t *testing.T) {
+	clk := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	m := NewMemory(clk)
+	rules := []Rule{{Key: "k", Kind: RequestsPerMinute, Limit: 1000}, {Key: "k", Kind: TokensPerMinute, Limit: 1 << 30}}
+	ctx := t.Context()
+	type held struct {
+		c       Claim
+		windows []int64
+	}
+	var all []held
+	for i := range 300 {
+		if i%3 == 0 {
+			clk.Advance(time.Microsecond)
+		}
+		if i == 150 {
+			clk.t = clk.t.Add(-time.Millisecond) // steps back
+		}
+		c := Claim{ID: fmt.Sprint("r", i), Rules: rules, Tokens: 100}
+		out, err := m.Reserve(ctx, c)
+		if err != nil || !out.Admitted {
+			t.Fatalf("reserve %d: %+v, %v", i, out, err)
+		}
+		all = append(all, held{c, out.Windows})
+	}
+	// Commit the even ones at i tokens, release the odd ones.
+	var want int64
+	for i, h := range all {
+		if i%2 == 0 {
+			if err := m.Commit(ctx, h.c, h.windows, int64(i)); err != nil {
+				t.Fatal(err)
+			}
+			want += int64(i)
+		} else if err := m.Release(ctx, h.c, h.windows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tpm := m.logs[logKey{"k", TokensPerMinute}]
+	rpm := m.logs[logKey{"k", RequestsPerMinute}]
+	if tpm.sum != want || len(tpm.entries) != 150 || rpm.sum != 150 || len(rpm.entries) != 150 {
+		t.Errorf("tokens %d in %d entries, requests %d in %d; want %d in 150, 150 in 150", tpm.sum, len(tpm.entries), rpm.sum, len(rpm.entries), want)
+	}
+	for _, e := range tpm.entries {
+		var i int64
+		fmt.Sscanf(e.id, "r%d", &i)
+		if i%2 != 0 || e.amount != i {
+			t.Errorf("entry %s: %d tokens; want committed at %d", e.id, e.amount, i)
+		}
+	}
+}
