@@ -2,6 +2,8 @@ package quota
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -147,5 +149,60 @@ func TestMemorySettleManyInFlight(t *testing.T) {
 		if i%2 != 0 || e.amount != i {
 			t.Errorf("entry %s: %d tokens; want committed at %d", e.id, e.amount, i)
 		}
+	}
+}
+
+// TestMemoryConcurrencyExactUnderContention: goroutines reserving and
+// settling one concurrency key at once never hold more slots than its
+// limit, and every slot is free at the end (under -race: the lease sets
+// and their expiry bound).
+func TestMemoryConcurrencyExactUnderContention(t *testing.T) {
+	const limit, workers, rounds = 8, 32, 200
+	clk := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	m := NewMemory(clk)
+	rule := Rule{Key: "p/k", Kind: Concurrency, Limit: limit}
+	ctx := t.Context()
+	var held, most atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range rounds {
+				c := Claim{ID: fmt.Sprint(w, "/", i), Rules: []Rule{rule}, Lease: time.Minute}
+				out, err := m.Reserve(ctx, c)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !out.Admitted {
+					continue
+				}
+				n := held.Add(1)
+				for {
+					old := most.Load()
+					if n <= old || most.CompareAndSwap(old, n) {
+						break
+					}
+				}
+				held.Add(-1)
+				var err2 error
+				if i%2 == 0 {
+					err2 = m.Commit(ctx, c, out.Windows, 0)
+				} else {
+					err2 = m.Release(ctx, c, out.Windows)
+				}
+				if err2 != nil {
+					t.Error(err2)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() > limit {
+		t.Errorf("%d slots held at once; limit %d", most.Load(), limit)
+	}
+	out, err := m.Reserve(ctx, Claim{ID: "last", Rules: []Rule{rule}, Lease: time.Minute})
+	if err != nil || !out.Admitted || out.Rules[0].Used != 1 {
+		t.Errorf("after all settled: %+v, %v; want admitted with 1 used", out, err)
 	}
 }
