@@ -43,20 +43,28 @@ func (g *Gateway) linkIdleTimeout(model string) time.Duration {
 // idleStream ends a stream that stays silent for longer than idle while
 // its reader waits: it closes the stream under the blocked Recv, which then
 // returns a time-out. One timer runs per idle period, not per event.
+//
+// Recv runs once per event: it reads the clock once and stores to one
+// atomic before and after the event, and takes no lock (it took two lock
+// pairs per event before, contended with nothing but the period's check).
 type idleStream struct {
 	inference.Stream
 	clock routing.TimerClock
 	idle  time.Duration
+	start time.Time // of the watch; waiting counts from it
 
-	mu       sync.Mutex
-	waiting  time.Time // when the pending Recv began; zero when none is pending
-	stop     func() bool
-	closed   bool
+	// waiting is when the pending Recv began, as the time since start in
+	// nanoseconds plus one; zero when no Recv is pending.
+	waiting  atomic.Int64
 	timedOut atomic.Bool
+
+	mu     sync.Mutex // stop and closed
+	stop   func() bool
+	closed bool
 }
 
 func watchIdle(s inference.Stream, clock routing.TimerClock, idle time.Duration) inference.Stream {
-	w := &idleStream{Stream: s, clock: clock, idle: idle}
+	w := &idleStream{Stream: s, clock: clock, idle: idle, start: clock.Now()}
 	w.mu.Lock()
 	w.stop = clock.AfterFunc(idle, w.check)
 	w.mu.Unlock()
@@ -67,18 +75,17 @@ func watchIdle(s inference.Stream, clock routing.TimerClock, idle time.Duration)
 func (w *idleStream) Ready() bool { return inference.Ready(w.Stream) }
 
 func (w *idleStream) Recv() (inference.Event, error) {
-	w.mu.Lock()
-	w.waiting = w.clock.Now()
-	w.mu.Unlock()
+	w.waiting.Store(int64(w.since()) + 1)
 	ev, err := w.Stream.Recv()
-	w.mu.Lock()
-	w.waiting = time.Time{}
-	w.mu.Unlock()
+	w.waiting.Store(0)
 	if err != nil && w.timedOut.Load() {
 		return ev, &inference.Error{Kind: inference.KindTimeout, Message: "the destination region stopped sending (no event for " + w.idle.String() + ")", Err: err}
 	}
 	return ev, err
 }
+
+// since is the time since the watch began (monotonic on the wall clock).
+func (w *idleStream) since() time.Duration { return w.clock.Now().Sub(w.start) }
 
 // check runs when a period ends: it closes the stream if the pending Recv
 // has waited idle or longer, and otherwise re-arms for the rest.
@@ -89,8 +96,8 @@ func (w *idleStream) check() {
 		return
 	}
 	next := w.idle
-	if !w.waiting.IsZero() {
-		waited := w.clock.Now().Sub(w.waiting)
+	if at := w.waiting.Load(); at != 0 {
+		waited := w.since() - time.Duration(at-1)
 		if waited >= w.idle {
 			w.timedOut.Store(true)
 			w.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"maps"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,7 @@ type Memory struct {
 
 	mu        sync.Mutex
 	logs      map[logKey]*windowLog // RequestsPerMinute and TokensPerMinute rules
-	leases    map[string]map[string]int64
+	leases    map[string]*leaseSet
 	budgets   map[logKey]*budget
 	cooldowns map[string]int64 // key → until (µs)
 	states    map[string]state
@@ -26,8 +27,50 @@ type Memory struct {
 
 	// spareLeases are emptied lease sets kept for reuse (at most
 	// maxSpareLeases): below a key's limit its one lease is taken and
-	// released on every request, and a fresh set costs two allocations.
-	spareLeases []map[string]int64
+	// released on every request, and a fresh set costs allocations.
+	spareLeases []*leaseSet
+}
+
+// leaseSet is a concurrency key's leases: reservation id → expiry (µs).
+//
+// A lease normally ends with its request's commit or release; expiry only
+// reclaims those whose holder died. Looking for expired ones on every
+// reservation cost a walk over every lease held, under the store's one
+// lock, so that each request's admission grew with the requests in flight
+// (and held the lock the longer the more requests waited for it). next is
+// a lower bound of the earliest expiry: before it no lease can have
+// expired, and the count of leases is exact without a walk.
+type leaseSet struct {
+	ids  map[string]int64
+	next int64 // no lease expires before next (µs); math.MaxInt64 when empty
+}
+
+func newLeaseSet() *leaseSet {
+	return &leaseSet{ids: make(map[string]int64), next: math.MaxInt64}
+}
+
+// add holds a lease for id until exp (µs).
+func (ls *leaseSet) add(id string, exp int64) {
+	ls.ids[id] = exp
+	ls.next = min(ls.next, exp)
+}
+
+// expire drops the leases expired at now (exp <= now) and reports whether
+// it had to walk the set. A removed lease leaves next a lower bound still.
+func (ls *leaseSet) expire(now int64) (walked bool) {
+	if now < ls.next {
+		return false
+	}
+	next := int64(math.MaxInt64)
+	for id, exp := range ls.ids {
+		if exp <= now {
+			delete(ls.ids, id)
+			continue
+		}
+		next = min(next, exp)
+	}
+	ls.next = next
+	return true
 }
 
 var _ Store = (*Memory)(nil)
@@ -69,7 +112,7 @@ func NewMemory(clk Clock) *Memory {
 	return &Memory{
 		clock:     clk,
 		logs:      make(map[logKey]*windowLog),
-		leases:    make(map[string]map[string]int64),
+		leases:    make(map[string]*leaseSet),
 		budgets:   make(map[logKey]*budget),
 		cooldowns: make(map[string]int64),
 		states:    make(map[string]state),
@@ -87,19 +130,20 @@ func (m *Memory) inProcess() bool { return true }
 const maxSpareLeases = 32
 
 // newLeases returns an empty lease set, a spare one if there is one.
-func (m *Memory) newLeases() map[string]int64 {
+func (m *Memory) newLeases() *leaseSet {
 	if n := len(m.spareLeases); n > 0 {
 		ls := m.spareLeases[n-1]
 		m.spareLeases[n-1] = nil
 		m.spareLeases = m.spareLeases[:n-1]
 		return ls
 	}
-	return make(map[string]int64)
+	return newLeaseSet()
 }
 
 // dropLeases removes key's lease set, which is empty, keeping it as a spare.
-func (m *Memory) dropLeases(key string, ls map[string]int64) {
+func (m *Memory) dropLeases(key string, ls *leaseSet) {
 	delete(m.leases, key)
+	ls.next = math.MaxInt64
 	if len(m.spareLeases) < maxSpareLeases {
 		m.spareLeases = append(m.spareLeases, ls)
 	}
@@ -144,11 +188,14 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 	if err := c.validate(); err != nil {
 		return Outcome{}, err
 	}
+	// The outcome is allocated before the lock: an allocation may assist
+	// the garbage collector, which the requests waiting for the lock would
+	// wait for too.
+	out := newOutcome(len(c.Rules))
+	out.Admitted = true
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	out := newOutcome(len(c.Rules))
-	out.Admitted = true
 	for i, r := range c.Rules {
 		st := &out.Rules[i]
 		k := logKey{r.Key, r.Kind}
@@ -184,13 +231,10 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 				}
 			}
 		case Concurrency:
-			ls := m.leases[r.Key]
-			for id, exp := range ls {
-				if exp <= now {
-					delete(ls, id)
-				}
+			if ls := m.leases[r.Key]; ls != nil {
+				ls.expire(now)
+				st.Used = int64(len(ls.ids))
 			}
-			st.Used = int64(len(ls))
 			if st.Used+1 > r.Limit {
 				st.Rejected = true
 				st.RetryAfter = concurrencyRetry
@@ -245,8 +289,8 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 				ls = m.newLeases()
 				m.leases[r.Key] = ls
 			}
-			ls[c.ID] = now + c.Lease.Microseconds()
-			st.Used = int64(len(ls))
+			ls.add(c.ID, now+c.Lease.Microseconds())
+			st.Used = int64(len(ls.ids))
 		case TokensPerDay, TokensPerMonth:
 			b := m.budgets[k]
 			if b == nil {
@@ -337,6 +381,9 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 		k := logKey{r.Key, r.Kind}
 		switch r.Kind {
 		case RequestsPerMinute, TokensPerMinute:
+			if r.Kind == RequestsPerMinute && !release {
+				continue // the admission counts as it was: no entry to find
+			}
 			l := m.logs[k]
 			if l == nil {
 				continue
@@ -358,8 +405,8 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 			}
 		case Concurrency:
 			if ls := m.leases[r.Key]; ls != nil {
-				delete(ls, c.ID)
-				if len(ls) == 0 {
+				delete(ls.ids, c.ID)
+				if len(ls.ids) == 0 {
 					m.dropLeases(r.Key, ls)
 				}
 			}
@@ -387,13 +434,13 @@ func (m *Memory) ReleaseLeases(ctx context.Context, owner, keep string) (int, er
 	defer m.mu.Unlock()
 	n := 0
 	for key, ls := range m.leases {
-		for id := range ls {
+		for id := range ls.ids {
 			if strings.HasPrefix(id, owner+"/") && !strings.HasPrefix(id, keep) {
-				delete(ls, id)
+				delete(ls.ids, id)
 				n++
 			}
 		}
-		if len(ls) == 0 {
+		if len(ls.ids) == 0 {
 			m.dropLeases(key, ls)
 		}
 	}
