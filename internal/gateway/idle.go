@@ -96,8 +96,13 @@ func (w *idleStream) check() {
 		return
 	}
 	next := w.idle
+	// The clock is read before the pending Recv's start: a Recv that
+	// begins in between then counts as just begun, where the other order
+	// could measure an earlier Recv's start against a later time and end
+	// a stream whose events came in time.
+	now := w.since()
 	if at := w.waiting.Load(); at != 0 {
-		waited := w.since() - time.Duration(at-1)
+		waited := now - time.Duration(at-1)
 		if waited >= w.idle {
 			w.timedOut.Store(true)
 			w.mu.Unlock()

@@ -140,3 +140,88 @@ func TestIdleStreamConcurrent(t *testing.T) {
 	s.Close()
 	close(inner.entered) // ends the feeder; no Recv follows
 }
+
+// hookClock is a clock whose next Now runs a hook first: it stands for
+// the check's goroutine losing its core just before it reads the time.
+type hookClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	check func()
+	onNow func()
+}
+
+func (c *hookClock) Now() time.Time {
+	c.mu.Lock()
+	h := c.onNow
+	c.onNow = nil
+	c.mu.Unlock()
+	if h != nil {
+		h()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *hookClock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+func (c *hookClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	c.check = f
+	c.mu.Unlock()
+	return func() bool { return true }
+}
+
+// TestIdleCheckReadsTheClockFirst: a period's check that is delayed
+// while the pending Recv gets its event in time (7s of 10) and the next
+// Recv begins does not end the stream: no Recv waited the idle time.
+func TestIdleCheckReadsTheClockFirst(t *testing.T) {
+	const idle = 10 * time.Second
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &hookClock{now: t0}
+	inner := newGatedStream()
+	s := watchIdle(inner, clk, idle).(*idleStream)
+	defer s.Close()
+	recv := func() chan error {
+		ch := make(chan error, 1)
+		go func() {
+			_, err := s.Recv()
+			ch <- err
+		}()
+		<-inner.entered
+		return ch
+	}
+	clk.set(t0.Add(5 * time.Second))
+	first := recv() // pending from 5s
+	clk.set(t0.Add(10 * time.Second))
+	var second chan error
+	clk.mu.Lock()
+	clk.onNow = func() {
+		clk.set(t0.Add(12 * time.Second))
+		inner.events <- inference.Event{Kind: inference.EventDelta, Text: "x"}
+		if err := <-first; err != nil {
+			t.Errorf("first Recv: %v", err)
+		}
+		clk.set(t0.Add(16 * time.Second))
+		second = recv() // begins 4s after the last event
+	}
+	check := clk.check
+	clk.mu.Unlock()
+	check()
+	if s.timedOut.Load() {
+		t.Fatal("the check ended the stream, though no Recv waited 10s")
+	}
+	select {
+	case <-inner.closed:
+		t.Fatal("the check closed the stream, though no Recv waited 10s")
+	default:
+	}
+	inner.events <- inference.Event{Kind: inference.EventDelta, Text: "y"}
+	if err := <-second; err != nil {
+		t.Errorf("second Recv: %v", err)
+	}
+}
