@@ -242,14 +242,6 @@ func TestForwardAllocs(t *testing.T) {
 	}
 }
 
-// flushRecorder is a ResponseWriter that discards what it is given.
-type flushRecorder struct{ h http.Header }
-
-func (f *flushRecorder) Header() http.Header         { return f.h }
-func (f *flushRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (f *flushRecorder) WriteHeader(int)             {}
-func (f *flushRecorder) Flush()                      {}
-
 // TestRelayAllocsPerStream pins what the destination's relay allocates per
 // stream in frames, beyond the events (none each): the response
 // controller, the frame writer's buffers, the Content-Type's value (3). The NDJSON
@@ -263,7 +255,7 @@ func TestRelayAllocsPerStream(t *testing.T) {
 	s := &server{opts: ServerOptions{Logger: slog.New(slog.DiscardHandler)}}
 	ev := inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat,
 		Raw: []byte(`{"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" tok"}}]}`)}
-	w := &flushRecorder{h: http.Header{}}
+	w := &discardWriter{h: http.Header{}}
 	st := &repeatStream{ev: ev}
 	const maxAllocs = 3
 	n := testing.AllocsPerRun(100, func() {
