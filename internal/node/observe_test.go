@@ -76,17 +76,8 @@ func TestAnswerGoesOutBeforeObservers(t *testing.T) {
 			for _, o := range tc.held {
 				releases = append(releases, o.hold())
 			}
-			type answer struct {
-				status int
-				h      http.Header
-				body   []byte
-			}
-			answers := make(chan answer, 1)
-			go func() {
-				status, h, body := c.post(tc.source, chatBody("eu.demo.chat-small", tc.stream), c.key)
-				answers <- answer{status, h, body}
-			}()
-			var a answer
+			answers := c.postInBackground(tc.source, chatBody("eu.demo.chat-small", tc.stream))
+			var a postedAnswer
 			select {
 			case a = <-answers:
 			case <-time.After(30 * time.Second): // hang guard
@@ -184,18 +175,9 @@ func TestAnswerFlushedWhenTheWorkerCannotTake(t *testing.T) {
 	}
 	release := west.hold()
 	defer release()
-	type answer struct {
-		status int
-		h      http.Header
-		body   []byte
-	}
-	answers := make(chan answer, 1)
-	go func() {
-		status, h, body := c.post("eu-west-1", chatBody("eu.demo.chat-small", false), c.key)
-		answers <- answer{status, h, body}
-	}()
+	answers := c.postInBackground("eu-west-1", chatBody("eu.demo.chat-small", false))
 	id := <-west.entered // the handler runs the observer itself
-	var a answer
+	var a postedAnswer
 	select {
 	case a = <-answers:
 	case <-time.After(30 * time.Second): // hang guard
@@ -204,4 +186,23 @@ func TestAnswerFlushedWhenTheWorkerCannotTake(t *testing.T) {
 	if a.status != 200 || a.h.Get(gateway.HeaderRequestID) != id {
 		t.Fatalf("status %d, request %q (observer heard of %q): %s", a.status, a.h.Get(gateway.HeaderRequestID), id, a.body)
 	}
+}
+
+// postedAnswer is an answer that a test receives while it holds
+// something the answer must not wait for.
+type postedAnswer struct {
+	status int
+	h      http.Header
+	body   []byte
+}
+
+// postInBackground posts body with the cluster's key to region's node
+// and returns where its answer arrives.
+func (c *cluster) postInBackground(region, body string) <-chan postedAnswer {
+	answers := make(chan postedAnswer, 1)
+	go func() {
+		status, h, b := c.post(region, body, c.key)
+		answers <- postedAnswer{status, h, b}
+	}()
+	return answers
 }
