@@ -23,35 +23,19 @@ import (
 // ok, setting k1 then k2 replaces exactly these spans and keeps every
 // other byte.
 //
-// The walk reads no byte of b past max(e1, e2), the later value's end,
-// which it reads when the value is a literal (the delimiter that ends it):
-// an object that starts with the same max(e1, e2)+1 bytes has the same
-// spans, and a relay may keep them for the next object that does.
+// The answer depends on no byte of b past max(e1, e2), the later value's
+// end, which the walk reads when the value is a literal (the delimiter
+// that ends it): an object that starts with the same max(e1, e2)+1 bytes
+// has the same spans, and a relay may keep them for the next object that
+// does.
 func FieldSpans(b []byte, k1, k2 string) (s1, e1, s2, e2 int, ok bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return 0, 0, 0, 0, false
-	}
-	i++
+	i, ok := objectStart(b)
 	found1, found2 := false, false
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
-			return 0, 0, 0, 0, false
-		}
-		ke := skipString(b, i)
-		if ke < 0 {
-			return 0, 0, 0, 0, false
-		}
-		k := b[i+1 : ke-1]
-		i = skipSpace(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return 0, 0, 0, 0, false
-		}
-		vs := skipSpace(b, i+1)
-		ve := skipValue(b, vs)
-		if ve < 0 {
-			return 0, 0, 0, 0, false
+	for ok {
+		var k []byte
+		var vs, ve int
+		if k, vs, ve, i, ok = nextMember(b, i); !ok {
+			break
 		}
 		switch {
 		case !found1 && string(k) == k1:
@@ -62,11 +46,8 @@ func FieldSpans(b []byte, k1, k2 string) (s1, e1, s2, e2 int, ok bool) {
 		if found1 && found2 {
 			return s1, e1, s2, e2, true
 		}
-		i = skipSpace(b, ve)
-		if i < len(b) && b[i] == ',' {
-			i++
-		}
 	}
+	return 0, 0, 0, 0, false
 }
 
 // AppendJSONString appends s as a JSON string, as AppendSetString writes

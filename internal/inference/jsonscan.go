@@ -84,41 +84,56 @@ func skipValue(b []byte, i int) int {
 // field returns the span [start, end) of the value of key in the JSON
 // object b (top level only), or ok=false.
 func field(b []byte, key string) (start, end int, ok bool) {
+	i, ok := objectStart(b)
+	for ok {
+		var k []byte
+		if k, start, end, i, ok = nextMember(b, i); ok && string(k) == key { // no allocation: the compiler compares in place
+			return start, end, true
+		}
+	}
+	return 0, 0, false
+}
+
+// objectStart returns the index after the opening brace of the JSON
+// object b, or ok=false when b does not start with one.
+func objectStart(b []byte) (int, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return 0, 0, false
+		return 0, false
 	}
-	i++
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] == '}' {
-			return 0, 0, false
-		}
-		if b[i] != '"' {
-			return 0, 0, false
-		}
-		ke := skipString(b, i)
-		if ke < 0 {
-			return 0, 0, false
-		}
-		k := b[i+1 : ke-1]
-		i = skipSpace(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return 0, 0, false
-		}
-		vs := skipSpace(b, i+1)
-		ve := skipValue(b, vs)
-		if ve < 0 {
-			return 0, 0, false
-		}
-		if string(k) == key { // no allocation: the compiler compares in place
-			return vs, ve, true
-		}
-		i = skipSpace(b, ve)
-		if i < len(b) && b[i] == ',' {
-			i++
-		}
+	return i + 1, true
+}
+
+// nextMember reads the member of an object that starts at i (after the
+// opening brace or a member): its key (still quoted and escaped) and the
+// span [vs, ve) of its value, and next, where the member after it starts
+// (past a comma). ok is false at the object's end and when the member is
+// malformed. A missing comma between members is tolerated: the walk only
+// looks for members, Members checks an object's form.
+func nextMember(b []byte, i int) (k []byte, vs, ve, next int, ok bool) {
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, 0, 0, false
 	}
+	ke := skipString(b, i)
+	if ke < 0 {
+		return nil, 0, 0, 0, false
+	}
+	k = b[i+1 : ke-1]
+	i = skipSpace(b, ke)
+	if i >= len(b) || b[i] != ':' {
+		return nil, 0, 0, 0, false
+	}
+	vs = skipSpace(b, i+1)
+	ve = skipValue(b, vs)
+	if ve < 0 {
+		return nil, 0, 0, 0, false
+	}
+	next = skipSpace(b, ve)
+	if next < len(b) && b[next] == ',' {
+		next++
+	}
+	return k, vs, ve, next, true
 }
 
 // Field returns the raw value of the top-level key of the JSON object b,

@@ -241,9 +241,10 @@ func (c *rawChunkWriter) write(bw *bufio.Writer, raw []byte, id, model string) {
 }
 
 // spans returns inference.FieldSpans(raw, "id", "model"), from the last
-// walk when raw starts with its head. FieldSpans reads no byte past the
-// later value's end and the byte after it (a literal's delimiter), so the
-// head kept is raw up to that byte, and only when raw has it.
+// walk when raw starts with its head. FieldSpans's answer depends on no
+// byte past the later value's end and the byte after it (a literal's
+// delimiter), so the head kept is raw up to that byte, and only when raw
+// has it.
 func (c *rawChunkWriter) spans(raw []byte) (s1, e1, s2, e2 int, ok bool) {
 	if head := c.enc[c.headAt:]; len(head) > 0 && bytes.HasPrefix(raw, head) {
 		return c.s1, c.e1, c.s2, c.e2, true
