@@ -224,20 +224,21 @@ func (c *rawChunkWriter) write(bw *bufio.Writer, raw []byte, id, model string) {
 		bw.Write(c.buf)
 		return
 	}
-	idJSON, modelJSON := c.enc[:c.split], c.enc[c.split:c.headAt]
-	if s1 < s2 {
-		bw.Write(raw[:s1])
-		bw.Write(idJSON)
-		bw.Write(raw[e1:s2])
-		bw.Write(modelJSON)
-		bw.Write(raw[e2:])
-		return
+	// Each value's span in raw and what replaces it, in the order they
+	// come in raw.
+	type value struct {
+		start, end int
+		json       []byte
 	}
-	bw.Write(raw[:s2])
-	bw.Write(modelJSON)
-	bw.Write(raw[e2:s1])
-	bw.Write(idJSON)
-	bw.Write(raw[e1:])
+	a, b := value{s1, e1, c.enc[:c.split]}, value{s2, e2, c.enc[c.split:c.headAt]}
+	if b.start < a.start {
+		a, b = b, a
+	}
+	bw.Write(raw[:a.start])
+	bw.Write(a.json)
+	bw.Write(raw[a.end:b.start])
+	bw.Write(b.json)
+	bw.Write(raw[b.end:])
 }
 
 // spans returns inference.FieldSpans(raw, "id", "model"), from the last
