@@ -581,24 +581,22 @@ type firstChunk struct {
 // stopped: a Close on another goroutine could otherwise start the drain,
 // whose bound is that same timer, and see it stopped under it.
 func (s *sseStream) readEventWithin() error {
-	if s.buffered {
-		// Ready saw the event's line whole in the buffer: readEvent
-		// reads no further, so there is nothing to time, and a burst's
-		// events do not each arm and stop the timer. It stays stopped.
-		s.buffered = false
-		err := s.readEvent()
-		if s.errorEvent {
-			s.ended.Store(true)
-		}
-		return err
+	// When Ready saw the event's line whole in the buffer, readEvent reads
+	// no further: there is nothing to time, and a burst's events do not
+	// each arm and stop the timer. It stays stopped.
+	timed := !s.buffered
+	s.buffered = false
+	if timed {
+		s.timer.Reset(s.idle)
 	}
-	s.timer.Reset(s.idle)
 	err := s.readEvent()
-	s.timer.Stop()
+	if timed {
+		s.timer.Stop()
+	}
 	if s.errorEvent {
 		s.ended.Store(true)
 	}
-	if err != nil && s.timedOut.Load() {
+	if timed && err != nil && s.timedOut.Load() {
 		return &inference.Error{Kind: inference.KindTimeout, Message: "the model stopped sending (no event for " + s.idle.String() + ")", Err: err}
 	}
 	return err
