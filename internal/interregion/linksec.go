@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -250,46 +249,15 @@ func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelo
 	return env, nil
 }
 
-// ProfileIDFromARN returns the profile or model id an ARN names. It
-// accepts exactly what profile.ParseARN accepts; a well-formed ARN is read
-// without it (no split, no allocation: the destination reads the
-// envelope's ARN twice per forwarded request, in its topology check and
-// for its job), and a malformed one gets ParseARN's error.
+// ProfileIDFromARN returns the profile or model id an ARN names (read
+// without an allocation: the destination reads the envelope's ARN twice
+// per forwarded request, in its topology check and for its job).
 func ProfileIDFromARN(arn string) (string, error) {
-	if id, ok := arnID(arn); ok {
-		return id, nil
-	}
 	a, err := profile.ParseARN(arn)
 	if err != nil {
 		return "", err
 	}
 	return a.ID, nil
-}
-
-// arnID returns the id of a well-formed ARN
-// ("arn:partition:service:region:account:type/id", partition and service
-// not empty, the resource after the fifth colon holding a '/' with text
-// on both sides) as profile.ParseARN reads it, and false for any other
-// string.
-func arnID(s string) (string, bool) {
-	rest, ok := strings.CutPrefix(s, "arn:")
-	if !ok {
-		return "", false
-	}
-	// partition, service, region, account: four fields, each ended by a
-	// colon; partition and service not empty.
-	for i := range 4 {
-		j := strings.IndexByte(rest, ':')
-		if j < 0 || (j == 0 && i < 2) {
-			return "", false
-		}
-		rest = rest[j+1:]
-	}
-	typ, id, ok := strings.Cut(rest, "/")
-	if !ok || typ == "" || id == "" {
-		return "", false
-	}
-	return id, true
 }
 
 // TopologyChecker is the envelope's topology check against this node's

@@ -31,17 +31,24 @@ func (a ARN) String() string {
 }
 
 // ParseARN parses an ARN whose resource part has the form type/id, as all
-// Bedrock ARNs do.
+// Bedrock ARNs do. The ARN's fields are substrings of s: a well-formed
+// ARN is parsed without an allocation (the link's destination parses the
+// envelope's on every forwarded request).
 func ParseARN(s string) (ARN, error) {
-	if !strings.HasPrefix(s, "arn:") {
+	rest, ok := strings.CutPrefix(s, "arn:")
+	if !ok {
 		return ARN{}, fmt.Errorf("%w: %q does not start with arn:", ErrInvalidARN, s)
 	}
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 {
-		return ARN{}, fmt.Errorf("%w: %q has fewer than six ':'-separated fields", ErrInvalidARN, s)
+	// Partition, service, region and account, each ended by a ':'; the
+	// resource is the rest, ':' and all.
+	var fields [4]string
+	for i := range fields {
+		if fields[i], rest, ok = strings.Cut(rest, ":"); !ok {
+			return ARN{}, fmt.Errorf("%w: %q has fewer than six ':'-separated fields", ErrInvalidARN, s)
+		}
 	}
-	a := ARN{Partition: parts[1], Service: parts[2], Region: parts[3], Account: parts[4]}
-	typ, id, ok := strings.Cut(parts[5], "/")
+	a := ARN{Partition: fields[0], Service: fields[1], Region: fields[2], Account: fields[3]}
+	typ, id, ok := strings.Cut(rest, "/")
 	if !ok || typ == "" || id == "" {
 		return ARN{}, fmt.Errorf("%w: %q has no resource type/id", ErrInvalidARN, s)
 	}

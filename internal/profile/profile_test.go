@@ -228,6 +228,15 @@ func TestParseARN(t *testing.T) {
 	}
 }
 
+// TestParseARNAllocs: a well-formed ARN is parsed into substrings of it,
+// without an allocation (the link's destination parses one per forward).
+func TestParseARNAllocs(t *testing.T) {
+	arn := "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.demo.chat-small"
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseARN(arn) }); n != 0 {
+		t.Errorf("ParseARN allocates %v times, want 0", n)
+	}
+}
+
 func FuzzParseARN(f *testing.F) {
 	f.Add("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0")
 	f.Add("arn:aws:bedrock:eu-west-1::foundation-model/demo.chat-small")
