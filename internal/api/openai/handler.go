@@ -154,7 +154,7 @@ func (h *Handler) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	if resp := out.Response; resp.Body != nil {
 		if resp.Dialect == inference.DialectOpenAIChat {
-			writeRaw(w, rewriteChunk(nil, nil, resp.Body, completionID(call.RequestID), req.Model))
+			writeRaw(w, rewriteAnswer(resp.Body, call.RequestID, req.Model))
 			return
 		}
 		b, err := dialect.TranslateResponse(resp, inference.DialectOpenAIChat, translate.ResponseMeta{ID: completionID(call.RequestID), Model: req.Model, Created: h.opts.Clock.Now().Unix()})
@@ -182,6 +182,50 @@ func rewriteChunk(buf, tmp *[]byte, raw []byte, id, model string) []byte {
 		*buf, *tmp = b, t
 	}
 	return b
+}
+
+// rewriteAnswer returns a passed-through answer with the gateway's id
+// (completionID(requestID)) and model set in it, the bytes rewriteChunk
+// gives: when one walk finds both values (inference.FieldSpans: every
+// answer an upstream sends), the answer is copied once around them, into
+// one allocation of its final size, rather than twice through
+// rewriteChunk's two passes.
+func rewriteAnswer(raw []byte, requestID, model string) []byte {
+	s1, e1, s2, e2, ok := inference.FieldSpans(raw, "id", "model")
+	if !ok {
+		return rewriteChunk(nil, nil, raw, completionID(requestID), model)
+	}
+	var idBuf, modelBuf [128]byte
+	idJSON := appendCompletionID(idBuf[:0], requestID)
+	modelJSON := inference.AppendJSONString(modelBuf[:0], model)
+	// The two values' spans in raw and what replaces them, in raw's order.
+	type value struct {
+		start, end int
+		json       []byte
+	}
+	a, b := value{s1, e1, idJSON}, value{s2, e2, modelJSON}
+	if b.start < a.start {
+		a, b = b, a
+	}
+	out := make([]byte, 0, len(raw)-(a.end-a.start)-(b.end-b.start)+len(a.json)+len(b.json))
+	out = append(out, raw[:a.start]...)
+	out = append(out, a.json...)
+	out = append(out, raw[a.end:b.start]...)
+	out = append(out, b.json...)
+	return append(out, raw[b.end:]...)
+}
+
+// appendCompletionID appends completionID(requestID) as a JSON string,
+// without making the string when the id needs no escape.
+func appendCompletionID(dst []byte, requestID string) []byte {
+	for i := 0; i < len(requestID); i++ {
+		if c := requestID[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return inference.AppendJSONString(dst, completionID(requestID))
+		}
+	}
+	dst = append(dst, `"chatcmpl-`...)
+	dst = append(dst, requestID...)
+	return append(dst, '"')
 }
 
 // rawChunkWriter writes passed-through chunks with the gateway's id and

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,3 +105,78 @@ type discardWriter struct{ h http.Header }
 func (w discardWriter) Header() http.Header       { return w.h }
 func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (discardWriter) WriteHeader(int)             {}
+
+// rewriteAnswerCases are answers rewriteAnswer must give as rewriteChunk
+// does: as upstreams send them, and odd ones (members in another order,
+// duplicated, missing, malformed, values to escape).
+var rewriteAnswerCases = []string{
+	`{"id":"up-1","object":"chat.completion","created":1,"model":"upstream-m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`,
+	`{"model":"upstream-m","id":"up-1","choices":[]}`,
+	`{"id":"a","model":"m","id":"b","model":"n"}`,
+	`{"id":"a","choices":[]}`,
+	`{"model":"m"}`,
+	`{"id":"a","model":{"n":[1]},"bad":}`,
+	`{"id":"a","model":"m"`,
+	` { "id" : "a" , "model" : 12 } `,
+	`[]`,
+	``,
+}
+
+// TestRewriteAnswer: a non-streaming answer, rewritten in one copy, is
+// byte for byte what the two passes of rewriteChunk give, for request ids
+// that need escaping too.
+func TestRewriteAnswer(t *testing.T) {
+	for _, raw := range rewriteAnswerCases {
+		for _, id := range []string{"0123456789abcdef", `req"1`, "réq", ""} {
+			for _, model := range []string{"eu.demo.chat-small", "eu.<m>", `m\n`} {
+				got := rewriteAnswer([]byte(raw), id, model)
+				if want := rewriteChunk(nil, nil, []byte(raw), completionID(id), model); !bytes.Equal(got, want) {
+					t.Errorf("%q id %q model %q\n got %s\nwant %s", raw, id, model, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestRewriteAnswerAllocs pins one allocation, the answer's copy, for an
+// answer as upstreams send it (rewriteChunk's two passes made two).
+func TestRewriteAnswerAllocs(t *testing.T) {
+	raw := []byte(rewriteAnswerCases[0])
+	if n := testing.AllocsPerRun(100, func() { rewriteAnswer(raw, "0123456789abcdef", "eu.demo.chat-small") }); n != 1 {
+		t.Errorf("rewriteAnswer: %v allocations, want 1", n)
+	}
+}
+
+// BenchmarkRewriteAnswer compares the one copy of a non-streaming answer
+// with rewriteChunk's two passes, on an answer as mockllm sends it.
+func BenchmarkRewriteAnswer(b *testing.B) {
+	raw := []byte(`{"id":"chatcmpl-mock1f","object":"chat.completion","created":1765000000,"model":"upstream-m","system_fingerprint":"fp_mockllm","choices":[{"index":0,"message":{"role":"assistant","content":"` + strings.Repeat("word ", 16) + `"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":20,"completion_tokens":16,"total_tokens":36}}`)
+	const id, model = "0123456789abcdef", "eu.demo.chat-small"
+	b.Run("one-copy", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rewriteAnswer(raw, id, model)
+		}
+	})
+	b.Run("two-passes", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rewriteChunk(nil, nil, raw, completionID(id), model)
+		}
+	})
+}
+
+// FuzzRewriteAnswer: rewriteAnswer gives rewriteChunk's bytes for any
+// answer and request id.
+func FuzzRewriteAnswer(f *testing.F) {
+	for _, raw := range rewriteAnswerCases {
+		f.Add([]byte(raw), "0123456789abcdef")
+	}
+	f.Add([]byte(`{"id":"a","model":"m"}`), `req"\1`)
+	f.Fuzz(func(t *testing.T, raw []byte, id string) {
+		const model = "eu.demo.<chat>"
+		if got, want := rewriteAnswer(raw, id, model), rewriteChunk(nil, nil, raw, completionID(id), model); !bytes.Equal(got, want) {
+			t.Fatalf("%q id %q\n got %s\nwant %s", raw, id, got, want)
+		}
+	})
+}
