@@ -110,6 +110,11 @@ type metrics struct {
 
 	pending            prometheus.Gauge
 	droppedSettlements *prometheus.CounterVec
+
+	// admitted is admissions' child of resultAdmitted, looked up once:
+	// every admitted request counts there, and WithLabelValues hashes
+	// the label and takes the vector's lock on each call.
+	admitted prometheus.Counter
 }
 
 // Admission results (label result of meridian_quota_admissions_total).
@@ -162,6 +167,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Commits and releases given up, by reason: overflow (too many waited for the store), refused (the store refused it; retrying would fail again), attempts (failed too many times).",
 		}, []string{"reason"}),
 	}
+	m.admitted = m.admissions.WithLabelValues(resultAdmitted)
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.admissions, m.rejections, m.storeErrors, m.storeUp, m.duration, m.pending, m.droppedSettlements} {
 			if err := reg.Register(c); err != nil {

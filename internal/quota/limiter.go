@@ -267,12 +267,17 @@ func (r Request) tokens(def int64) (int64, error) {
 // tpm × 1440 as its daily budget. keys, if not nil, keeps the principal's
 // and the deployment's counter keys formatted.
 func (r Request) rules(bedrockDaily bool, keys *counterKeys) []Rule {
-	var rules []Rule
+	return r.appendRules(nil, bedrockDaily, keys)
+}
+
+// appendRules is rules, appending to rules (allocated when it has no room
+// and a rule applies).
+func (r Request) appendRules(rules []Rule, bedrockDaily bool, keys *counterKeys) []Rule {
 	add := func(scope Scope, name, key string, l ScopedLimits) {
 		if bedrockDaily && scope.Caller() {
 			l = l.withDailyDefault()
 		}
-		if rules == nil {
+		if cap(rules) == 0 {
 			rules = make([]Rule, 0, 8) // room for the usual rules: one allocation
 		}
 		for _, x := range []struct {
@@ -380,10 +385,14 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		l.metrics.admissions.WithLabelValues(resultInvalid).Inc()
 		return nil, err
 	}
-	c := Claim{Rules: req.rules(l.cfg.DailyDefault == DailyDefaultBedrock, &l.keys), Tokens: tokens, Lease: l.cfg.leaseTTL(), Owner: l.replica}
+	// The reservation is made first and holds the claim's rules: one
+	// allocation for both (a refused request leaves it to the collector).
+	res := new(Reservation)
+	c := Claim{Rules: req.appendRules(res.ruleBuf[:0], l.cfg.DailyDefault == DailyDefaultBedrock, &l.keys), Tokens: tokens, Lease: l.cfg.leaseTTL(), Owner: l.replica}
 	if len(c.Rules) == 0 {
-		l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
-		return &Reservation{l: l, claim: c, enforced: true}, nil
+		l.metrics.admitted.Inc()
+		*res = Reservation{l: l, claim: Claim{Tokens: c.Tokens, Lease: c.Lease, Owner: c.Owner}, enforced: true}
+		return res, nil
 	}
 	var id [64]byte
 	c.ID = string(strconv.AppendUint(append(id[:0], l.idPrefix...), l.idSeq.Add(1), 36))
@@ -415,9 +424,10 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 		l.metrics.rejections.WithLabelValues(e.Scope.String(), e.Kind.String()).Inc()
 		return nil, e
 	}
-	l.metrics.admissions.WithLabelValues(resultAdmitted).Inc()
-	ref := requestRef{id: req.RequestID, principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
-	return &Reservation{l: l, claim: c, windows: out.Windows, status: status, enforced: true, stored: true, req: ref, burndown: req.OutputBurndown}, nil
+	l.metrics.admitted.Inc()
+	res.l, res.claim, res.windows, res.status, res.enforced, res.stored, res.burndown = l, c, out.Windows, status, true, true, req.OutputBurndown
+	res.req = requestRef{id: req.RequestID, principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
+	return res, nil
 }
 
 func (l *Limiter) storeFailed(c Claim, cause error) (*Reservation, error) {

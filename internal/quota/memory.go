@@ -193,6 +193,10 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 	// wait for too.
 	out := newOutcome(len(c.Rules))
 	out.Admitted = true
+	// What the check finds of each rule's counter, for the update (the
+	// first eight rules: a request's usual count), so that a counter is
+	// looked up once, not once per pass.
+	var found [8]counterRef
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -206,6 +210,9 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 				need = c.Tokens
 			}
 			l := m.trim(k, now)
+			if i < len(found) {
+				found[i] = counterRef{log: l, ok: true}
+			}
 			var used int64
 			if l != nil {
 				used = l.sum
@@ -231,9 +238,13 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 				}
 			}
 		case Concurrency:
-			if ls := m.leases[r.Key]; ls != nil {
+			ls := m.leases[r.Key]
+			if ls != nil {
 				ls.expire(now)
 				st.Used = int64(len(ls.ids))
+			}
+			if i < len(found) {
+				found[i] = counterRef{leases: ls, ok: true}
 			}
 			if st.Used+1 > r.Limit {
 				st.Rejected = true
@@ -249,6 +260,9 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 			}
 			if b != nil {
 				st.Used = b.used
+			}
+			if i < len(found) {
+				found[i] = counterRef{budget: b, ok: true}
 			}
 			if st.Used > 0 {
 				st.Reset = micros(end - now)
@@ -269,13 +283,23 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 	for i, r := range c.Rules {
 		st := &out.Rules[i]
 		k := logKey{r.Key, r.Kind}
+		// A counter found by the check, or one this loop made for an
+		// earlier rule of the same key and kind, is the map's: a rule
+		// whose counter the check did not find, or whose key and kind an
+		// earlier rule shares, looks it up again.
+		var ref counterRef
+		if i < len(found) && found[i].ok && !sharesCounter(c.Rules[:i], r) {
+			ref = found[i]
+		} else {
+			ref = m.lookup(k, r)
+		}
 		switch r.Kind {
 		case RequestsPerMinute, TokensPerMinute:
 			amount := int64(1)
 			if r.Kind == TokensPerMinute {
 				amount = c.Tokens
 			}
-			l := m.logs[k]
+			l := ref.log
 			if l == nil {
 				l = &windowLog{}
 				m.logs[k] = l
@@ -284,7 +308,7 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 			st.Used = l.sum
 			st.Reset = micros(l.entries[len(l.entries)-1].at + windowMicros - now)
 		case Concurrency:
-			ls := m.leases[r.Key]
+			ls := ref.leases
 			if ls == nil {
 				ls = m.newLeases()
 				m.leases[r.Key] = ls
@@ -292,7 +316,7 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 			ls.add(c.ID, now+c.Lease.Microseconds())
 			st.Used = int64(len(ls.ids))
 		case TokensPerDay, TokensPerMonth:
-			b := m.budgets[k]
+			b := ref.budget
 			if b == nil {
 				b = &budget{window: out.Windows[i]}
 				m.budgets[k] = b
@@ -306,6 +330,40 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// counterRef is what Reserve's check found of a rule's counter (nil when
+// it has none yet).
+type counterRef struct {
+	log    *windowLog
+	leases *leaseSet
+	budget *budget
+	ok     bool // set by the check
+}
+
+// lookup returns r's counter from the maps.
+func (m *Memory) lookup(k logKey, r Rule) counterRef {
+	switch r.Kind {
+	case RequestsPerMinute, TokensPerMinute:
+		return counterRef{log: m.logs[k], ok: true}
+	case Concurrency:
+		return counterRef{leases: m.leases[r.Key], ok: true}
+	case TokensPerDay, TokensPerMonth:
+		return counterRef{budget: m.budgets[k], ok: true}
+	}
+	return counterRef{}
+}
+
+// sharesCounter reports whether one of earlier counts in the counter of r
+// (the same key and kind): the update of that rule may have made the
+// counter since the check.
+func sharesCounter(earlier []Rule, r Rule) bool {
+	for _, e := range earlier {
+		if e.Kind == r.Kind && e.Key == r.Key {
+			return true
+		}
+	}
+	return false
 }
 
 // outcomeParts holds an outcome's rule states and windows for up to eight

@@ -30,6 +30,10 @@ type Reservation struct {
 	burndown int // the model's output-token burndown rate
 
 	once sync.Once
+
+	// ruleBuf holds claim.Rules when a request has at most its length of
+	// rules (Admit): the rules and the reservation are one allocation.
+	ruleBuf [8]Rule
 }
 
 // Status returns the caller's rate-limit header values at admission.
