@@ -2,14 +2,14 @@ package inference
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
 // This file reads an OpenAI chat body into openaiPeek without
-// encoding/json's reflection: the body is checked with json.Valid, then
+// encoding/json's reflection: the body is checked with validJSON (which
+// answers as json.Valid does, in less than half its time), then
 // its few interesting members are found with Members. Anything the
 // scanner does not take as plain (a member named in another case or with
 // escapes, a repeated member, a value of another type, a string with
@@ -33,7 +33,7 @@ var (
 // scanOpenAI fills p from body and reports whether it could; on false, p
 // is partly filled and the caller decodes body with encoding/json.
 func scanOpenAI(body []byte, p *openaiPeek) bool {
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return false
 	}
 	ok, seen := true, uint32(0)
