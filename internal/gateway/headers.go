@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -30,11 +31,39 @@ func ClientIP(r *http.Request) string {
 	return host
 }
 
+// maxDeclaredBody bounds the buffer ReadBody makes for a body's declared
+// length before the body arrives; a longer body grows with what arrives.
+const maxDeclaredBody = 64 << 10
+
 // ReadBody reads a request body of at most limit bytes for a front end: a
 // longer body is KindPayloadTooLarge (413), one that cannot be read
 // KindInvalidRequest (400).
+//
+// A body whose length the request declares, within limit and at most
+// maxDeclaredBody, is read into a buffer of that length (and one byte
+// more, to see it end there): a server's request body never yields more
+// than its Content-Length, so io.ReadAll's growing buffer and the
+// MaxBytesReader are spared.
 func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *inference.Error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var body []byte
+	var err error
+	if n := r.ContentLength; n >= 0 && n <= min(limit, maxDeclaredBody) && r.Body != nil && r.Body != http.NoBody {
+		// One byte of room, to see the body end where it said.
+		body = make([]byte, n, n+1)
+		if _, err = io.ReadFull(r.Body, body); err == io.EOF {
+			err = io.ErrUnexpectedEOF // a declared body that never came
+		}
+		if err == nil {
+			if k, _ := io.ReadFull(r.Body, body[n:n+1]); k > 0 {
+				// Longer than declared (a request not made by net/http's
+				// server): read as a body of unknown length.
+				rest := io.MultiReader(bytes.NewReader(body[:n+1]), r.Body)
+				body, err = io.ReadAll(http.MaxBytesReader(w, io.NopCloser(rest), limit))
+			}
+		}
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
