@@ -37,7 +37,7 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 		// requestMetadata is audited, not sent: Chat Completions takes
 		// metadata only with store: true (docs/api.md).
 		{name: "Converse members carried", op: "converse",
-			body: `{` + user + `,"requestMetadata":{"team":"a"},"inferenceConfig":{"maxTokens":20,"stopSequences":["END"]},"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{\"type\":\"object\"}","name":"p","description":"A person"}}}}}`,
+			body:   `{` + user + `,"requestMetadata":{"team":"a"},"inferenceConfig":{"maxTokens":20,"stopSequences":["END"]},"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{\"type\":\"object\"}","name":"p","description":"A person"}}}}}`,
 			want:   []string{`"stop":["END"]`, `"max_completion_tokens":20`, `"name":"p"`, `"description":"A person"`},
 			absent: []string{`"metadata"`, `"store"`}},
 		{name: "Converse toolResult type", op: "converse",
