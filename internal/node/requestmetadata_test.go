@@ -247,4 +247,3 @@ func rawResponseHeader(m middleware.Metadata) http.Header {
 	}
 	return http.Header{}
 }
-
