@@ -59,7 +59,7 @@
 //     OpenAI it is not sent (Chat Completions takes metadata only with
 //     store: true, which keeps the conversation); towards Anthropic, whose
 //     metadata holds only a user id, it is refused. Meridian's audit events
-//     record it either way; see docs/api.md.
+//     record a Bedrock caller's metadata wherever it goes; see docs/api.md.
 //   - Reasoning: OpenAI reasoning_effort maps to an Anthropic thinking budget
 //     (see EffortBudget); Converse carries it as the Claude-native
 //     additionalModelRequestFields.thinking. Reasoning text comes back to
