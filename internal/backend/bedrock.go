@@ -220,7 +220,11 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 		if err != nil {
 			return nil, err
 		}
-		return b.completeRaw(ctx, op, body, d)
+		md, err := invokeRequestMetadata(op, req)
+		if err != nil {
+			return nil, err
+		}
+		return b.completeRaw(ctx, op, body, d, md)
 	}
 	req, err := req.Canonical(inference.DialectConverse)
 	if err != nil {
@@ -228,7 +232,8 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 	}
 	system, msgs, ic := b.converseParts(req)
 	start := b.cfg.Clock.Now()
-	out, err := b.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic})
+	out, err := b.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic,
+		RequestMetadata: req.Metadata})
 	if err != nil {
 		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())
 	}
@@ -270,7 +275,11 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 		if err != nil {
 			return nil, err
 		}
-		return b.streamRaw(ctx, op, body, d)
+		md, err := invokeRequestMetadata(op, req)
+		if err != nil {
+			return nil, err
+		}
+		return b.streamRaw(ctx, op, body, d, md)
 	}
 	req, err := req.Canonical(inference.DialectConverse)
 	if err != nil {
@@ -278,7 +287,8 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 	}
 	system, msgs, ic := b.converseParts(req)
 	ctx, cancel := context.WithCancel(ctx)
-	out, err := b.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic})
+	out, err := b.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic,
+		RequestMetadata: req.Metadata})
 	if err != nil {
 		cancel()
 		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())

@@ -53,7 +53,49 @@ func (b *Bedrock) plan(req *inference.Request, stream bool) (op string, body []b
 		return invokeOp, req.Body, req.Dialect, nil
 	}
 	body, err = dialect.Request(req, translate.Converse, "", stream, translate.Options{})
+	if err == nil {
+		body, err = withRequestMetadata(body, req.Metadata)
+	}
 	return converseOp, body, inference.DialectConverse, err
+}
+
+// withRequestMetadata returns body, a Converse body translated from
+// another dialect, with requestMetadata set to the caller's request
+// metadata when the translation has none: metadata sent beside the body
+// (InvokeModel's X-Amzn-Bedrock-Request-Metadata header, for an Anthropic
+// body served by a model that takes Converse) is not in the body it was
+// translated from. A translation that carried the body's own metadata
+// (OpenAI metadata) already holds the same map.
+func withRequestMetadata(body []byte, md map[string]string) ([]byte, error) {
+	if len(md) == 0 || inference.Field(body, "requestMetadata") != nil {
+		return body, nil
+	}
+	v, err := json.Marshal(md)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	return inference.AppendSetField(nil, body, "requestMetadata", v), nil
+}
+
+// headerRequestMetadata is InvokeModel's request metadata header: a JSON
+// object of strings that Bedrock keeps in its invocation logs (the SDK's
+// InvokeModelInput.RequestMetadata). Converse takes the same in its body
+// (requestMetadata).
+const headerRequestMetadata = "X-Amzn-Bedrock-Request-Metadata"
+
+// invokeRequestMetadata returns the value of headerRequestMetadata for req
+// sent to op: the caller's request metadata as a JSON object (its keys
+// sorted, as json.Marshal writes a map), for the InvokeModel operations;
+// "" when there is none, and for Converse, whose body carries it.
+func invokeRequestMetadata(op string, req *inference.Request) (string, error) {
+	if len(req.Metadata) == 0 || !strings.HasPrefix(op, "invoke") {
+		return "", nil
+	}
+	v, err := json.Marshal(req.Metadata)
+	if err != nil {
+		return "", &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	return string(v), nil
 }
 
 // takesAnthropic reports whether the deployment's model takes Anthropic
@@ -65,6 +107,12 @@ func (b *Bedrock) takesAnthropic() bool {
 // rawCall signs and sends body to the operation op of the deployment's
 // model and returns the 200 response.
 func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Response, error) {
+	return b.rawCallWith(ctx, op, body, "")
+}
+
+// rawCallWith is rawCall with an InvokeModel request's metadata header
+// value ("" for none).
+func (b *Bedrock) rawCallWith(ctx context.Context, op string, body []byte, metadata string) (*http.Response, error) {
 	base := b.cfg.Endpoint
 	if base == "" {
 		base = "https://bedrock-runtime." + b.cfg.Region + ".amazonaws.com"
@@ -84,6 +132,9 @@ func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Re
 		hr.Header.Set("X-Amzn-Bedrock-Accept", "application/json")
 	} else {
 		hr.Header.Set("Accept", "application/json")
+	}
+	if metadata != "" {
+		hr.Header.Set(headerRequestMetadata, metadata)
 	}
 	creds, err := b.creds.Retrieve(ctx)
 	if err != nil {
@@ -152,9 +203,9 @@ func (u anthropicUsage) usage() inference.Usage {
 }
 
 // completeRaw serves a non-streaming pass-through request.
-func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect) (*inference.Response, error) {
+func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect, metadata string) (*inference.Response, error) {
 	start := b.cfg.Clock.Now()
-	resp, err := b.rawCall(ctx, op, body)
+	resp, err := b.rawCallWith(ctx, op, body, metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -191,13 +242,13 @@ func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, diale
 
 // streamRaw serves a streaming pass-through request; it returns after the
 // first event.
-func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect) (inference.Stream, error) {
+func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect, metadata string) (inference.Stream, error) {
 	// The call ends with the caller's context until the stream has ended
 	// in an exception: Close then lets go of it, so that the caller's
 	// return cannot cut the read of the body's end short (see
 	// streamBody.drain).
 	ctx, cancel, letGo := detach.From(ctx)
-	resp, err := b.rawCall(ctx, op, body)
+	resp, err := b.rawCallWith(ctx, op, body, metadata)
 	if err != nil {
 		letGo()
 		cancel()

@@ -360,6 +360,10 @@ type remote struct {
 
 // sendVia forwards job with client.
 func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatch.Job, accept string) (*http.Response, error) {
+	meta, err := linkMetadata(job, int(r.p.envelopeVersion.Load()), r.p.Region)
+	if err != nil {
+		return nil, err
+	}
 	// The client's body travels as received: the envelope's hash covers
 	// these bytes, and the destination reads them itself.
 	dialect := job.Request.Dialect
@@ -384,6 +388,9 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 		return nil, &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	env := envelopeOf(job, body, r.c.opts.Clock.Now())
+	if meta != "" {
+		env.RequestMetadataSHA256 = envelope.HashRequestMetadata(meta)
+	}
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.
 	if v := int(r.p.envelopeVersion.Load()); v != 0 {
@@ -409,6 +416,9 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 	hb.Set("Content-Type", contentType)
 	if accept != "" {
 		hb.Set("Accept", accept)
+	}
+	if meta != "" {
+		hb.Set(envelope.HeaderRequestMetadata, meta)
 	}
 	if job.Receipt {
 		// Not in the envelope: asking for a receipt grants nothing, and

@@ -374,6 +374,12 @@ func readLine(r *bufio.Reader, max int, long *[]byte) ([]byte, error) {
 
 // stopReasonOf returns b as a StopReason: one of the known reasons without
 // an allocation (a stream's last event carries one), any other a copy.
+// The known ones are Meridian's own and every stop reason the schemas
+// define, which a stream passed through carries as its upstream wrote it:
+// Converse's (internal/schema/converse/response.go), Anthropic's
+// (internal/schema/anthropic/response.go) and OpenAI's finish reasons
+// (internal/schema/openai/chat_response.go); TestStopReasonOfKnown holds
+// the list to them.
 func stopReasonOf(b []byte) inference.StopReason {
 	switch string(b) {
 	case string(inference.StopEndTurn):
@@ -384,6 +390,30 @@ func stopReasonOf(b []byte) inference.StopReason {
 		return inference.StopSequence
 	case string(inference.StopContentFiltered):
 		return inference.StopContentFiltered
+	case "tool_use":
+		return "tool_use"
+	case "guardrail_intervened":
+		return "guardrail_intervened"
+	case "malformed_model_output":
+		return "malformed_model_output"
+	case "malformed_tool_use":
+		return "malformed_tool_use"
+	case "model_context_window_exceeded":
+		return "model_context_window_exceeded"
+	case "pause_turn":
+		return "pause_turn"
+	case "refusal":
+		return "refusal"
+	case "stop":
+		return "stop"
+	case "length":
+		return "length"
+	case "tool_calls":
+		return "tool_calls"
+	case "content_filter":
+		return "content_filter"
+	case "function_call":
+		return "function_call"
 	}
 	return inference.StopReason(b)
 }

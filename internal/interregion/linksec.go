@@ -228,6 +228,11 @@ func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelope.Envelope, error) {
 	ck, _ := r.Context().Value(connKeyCtx{}).(*envelope.ConnKey) // nil without ConnContext: exported per request
 	env, err := v.Verifier.VerifyConnectionKey(envelope.FromHeaders(r.Header), r.TLS, ck, envelope.HashBody(body), clock.Or(v.Clock).Now())
+	if err == nil && env.RequestMetadataSHA256 != "" {
+		// The request metadata header, covered by the envelope's hash
+		// (version 5), is refused here too, so that it is counted and logged.
+		err = env.CheckRequestMetadata(r.Header.Get(envelope.HeaderRequestMetadata))
+	}
 	if err != nil {
 		if v.Rejections != nil {
 			v.Rejections.Envelope(err)

@@ -119,6 +119,16 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 	if tier != "" {
 		job.Request.ServiceTier = tier
 	}
+	// Metadata the caller sent beside the body (InvokeModel's header)
+	// travels in a header of its own, covered by the envelope's hash.
+	md, err := forwardedMetadata(env, r.Header)
+	if err != nil {
+		writeWireError(w, inference.AsError(err))
+		return
+	}
+	if md != nil {
+		job.Request.Metadata = md
+	}
 	job.Receipt = r.Header.Get(receipt.Header) == "true"
 	out, err := s.opts.Local.ServeForwarded(r.Context(), job)
 	if err != nil {

@@ -158,6 +158,87 @@ func dialectOf(op, model string, body []byte) inference.Dialect {
 	return inference.DialectOpenAIChat
 }
 
+// metadataBesideBody reports whether operation op's request metadata
+// came beside its body (InvokeModel's X-Amzn-Bedrock-Request-Metadata
+// header), so that the link carries it in envelope.HeaderRequestMetadata;
+// every other operation's (Converse requestMetadata, OpenAI metadata) is
+// in the client's body, which the link carries as received.
+func metadataBesideBody(op string) bool { return op == opInvoke || op == opInvokeStream }
+
+// metadataVersion is the first envelope version that carries request
+// metadata (request_metadata_sha256).
+const metadataVersion = 5
+
+// maxLinkMetadata bounds a forwarded request's metadata header: 16 pairs
+// of 256-character keys and values, every character escaped, fit.
+const maxLinkMetadata = 64 << 10
+
+// linkMetadata returns the value of envelope.HeaderRequestMetadata for a
+// job forwarded to a peer that accepts envelopes up to peerVersion (0:
+// not yet known, taken as the newest): the caller's request metadata as a
+// JSON object (keys sorted, as json.Marshal writes a map) when it came
+// beside the body, "" when there is none or the body holds it. A peer
+// older than version 5 cannot carry it: the job is not sent there, with a
+// retryable error, so that another destination serves it (in a rolling
+// upgrade, an upgraded one) rather than the metadata being lost.
+func linkMetadata(job *dispatch.Job, peerVersion int, region string) (string, error) {
+	if job.Request == nil || len(job.Request.Metadata) == 0 || !metadataBesideBody(job.Operation) {
+		return "", nil
+	}
+	if peerVersion != 0 && peerVersion < metadataVersion {
+		return "", &inference.Error{Kind: inference.KindUnavailable,
+			Message: "region " + region + " runs an older Meridian that cannot carry the request metadata (X-Amzn-Bedrock-Request-Metadata)"}
+	}
+	b, err := json.Marshal(job.Request.Metadata)
+	if err != nil {
+		return "", &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
+	}
+	return string(b), nil
+}
+
+// forwardedMetadata returns the request metadata a forwarded request
+// carries beside its body: nil when its envelope covers none (a header
+// the envelope does not cover is ignored), else the header's JSON object,
+// once its bytes match the envelope's hash, for an operation whose
+// metadata comes beside the body, of strings within Bedrock's limits.
+// Anything else is refused: the envelope is authentic, so only a broken
+// or dishonest source sends it.
+func forwardedMetadata(e *envelope.Envelope, h http.Header) (map[string]string, error) {
+	if e.RequestMetadataSHA256 == "" {
+		return nil, nil
+	}
+	v := h.Get(envelope.HeaderRequestMetadata)
+	if err := e.CheckRequestMetadata(v); err != nil {
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_request_metadata_hash",
+			Message: "link request refused: request_metadata_hash", Err: err}
+	}
+	md, err := parseLinkMetadata(e.Operation, v)
+	if err != nil {
+		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_malformed",
+			Message: "link request refused: malformed request metadata", Err: err}
+	}
+	return md, nil
+}
+
+// parseLinkMetadata reads v, the request metadata header of a forwarded
+// request of operation op.
+func parseLinkMetadata(op, v string) (map[string]string, error) {
+	if !metadataBesideBody(op) {
+		return nil, fmt.Errorf("operation %.64q carries its request metadata in its body", op)
+	}
+	if len(v) > maxLinkMetadata {
+		return nil, fmt.Errorf("request metadata is %d bytes, limit %d", len(v), maxLinkMetadata)
+	}
+	var md map[string]string
+	if err := json.Unmarshal([]byte(v), &md); err != nil || len(md) == 0 {
+		return nil, fmt.Errorf("request metadata is not a non-empty JSON object of strings")
+	}
+	if err := inference.ValidateMetadata(md); err != nil {
+		return nil, fmt.Errorf("request metadata %w", err)
+	}
+	return md, nil
+}
+
 // HeaderLinkBody is set on the answers of the state endpoint by a node
 // that takes client bodies on the link (see [ContentTypeClientBody]).
 const HeaderLinkBody = "Meridian-Link-Body"

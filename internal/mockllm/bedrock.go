@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
 // This file serves the simulated model in Amazon Bedrock's shapes:
@@ -174,6 +176,41 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 	return r, nil
 }
 
+// headerRequestMetadata is InvokeModel's request metadata header.
+const headerRequestMetadata = "X-Amzn-Bedrock-Request-Metadata"
+
+// bedrockRequestMetadata returns a Bedrock request's metadata: for the
+// InvokeModel operations the X-Amzn-Bedrock-Request-Metadata header, for
+// Converse the body's requestMetadata; nil when there is none. Like
+// Bedrock, it refuses metadata that is not an object of strings within
+// Converse's limits (the error is the ValidationException's message).
+func bedrockRequestMetadata(op string, h http.Header, body []byte) (map[string]string, error) {
+	var md map[string]string
+	what := "requestMetadata"
+	if strings.HasPrefix(op, "invoke") {
+		what = headerRequestMetadata
+		v := h.Get(headerRequestMetadata)
+		if v == "" {
+			return nil, nil
+		}
+		if err := json.Unmarshal([]byte(v), &md); err != nil || md == nil {
+			return nil, jsonError(what + " must be a JSON object of strings")
+		}
+	} else {
+		var c struct {
+			RequestMetadata map[string]string `json:"requestMetadata"`
+		}
+		if err := json.Unmarshal(body, &c); err != nil {
+			return nil, nil // the body's own decoder reports it
+		}
+		md = c.RequestMetadata
+	}
+	if err := inference.ValidateMetadata(md); err != nil {
+		return nil, jsonError(what + " " + err.Error())
+	}
+	return md, nil
+}
+
 // bedrockError writes an error in Bedrock's shape.
 func bedrockError(w http.ResponseWriter, status int, typ, msg string, retryAfter time.Duration) {
 	h := w.Header()
@@ -206,12 +243,20 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		bedrockError(w, e.status, "ValidationException", e.message, 0)
 		return
 	}
+	md, err := bedrockRequestMetadata(op, r.Header, *bp)
+	if err != nil {
+		s.stats.invalid.Add(1)
+		bedrockError(w, http.StatusBadRequest, "ValidationException", err.Error(), 0)
+		return
+	}
+	if s.receivedMetadata != nil {
+		s.receivedMetadata(r.URL.Path, md)
+	}
 	if f := bedrockEmbedFamily(model); f != notEmbedding {
 		s.serveBedrockEmbed(w, f, model, op, *bp)
 		return
 	}
 	var req *bedrockRequest
-	var err error
 	anthropic := strings.HasPrefix(op, "invoke")
 	llama := anthropic && !strings.Contains(string(*bp), `"messages"`)
 	switch {

@@ -76,6 +76,16 @@ type Config struct {
 	// It is called from the request's goroutine and must be safe for
 	// concurrent use.
 	Received func(path string, body []byte)
+	// ReceivedMetadata, if set, is called with the URL path and the
+	// request metadata of every Bedrock request the server reads (the
+	// Converse body's requestMetadata, InvokeModel's
+	// X-Amzn-Bedrock-Request-Metadata header), nil when it has none,
+	// before it is answered: tests see what reached the model's invocation
+	// log. Metadata Bedrock would refuse (not an object of strings, past
+	// its limits) is refused with a 400 ValidationException instead. It is
+	// called from the request's goroutine and must be safe for concurrent
+	// use.
+	ReceivedMetadata func(path string, metadata map[string]string)
 
 	// Clock tells time for pacing and rate-limit windows.
 	// If nil, the system clock is used.

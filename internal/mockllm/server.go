@@ -49,6 +49,8 @@ type Server struct {
 	testHookDone func()
 
 	received func(path string, body []byte) // Config.Received
+	// receivedMetadata is Config.ReceivedMetadata.
+	receivedMetadata func(path string, metadata map[string]string)
 }
 
 // settings are the knobs that can change at run time. A value is never
@@ -110,6 +112,7 @@ func New(cfg Config) *Server {
 		clock:            cfg.Clock,
 		log:              cfg.Logger,
 		received:         cfg.Received,
+		receivedMetadata: cfg.ReceivedMetadata,
 	}
 	if s.clock == nil {
 		s.clock = clock.Wall

@@ -35,7 +35,13 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 	case req.PerformanceConfig != nil && (req.PerformanceConfig.Latency != "standard" || len(req.PerformanceConfig.Extra) > 0):
 		return nil, r.field("performanceConfig")
 	}
-	out := &openai.ChatCompletionRequest{Model: model, Metadata: req.RequestMetadata, Messages: []openai.Message{}}
+	// requestMetadata is not sent: it labels the call for invocation logs,
+	// which Meridian keeps itself (the audit events of both regions record
+	// it). Chat Completions' metadata tags stored completions: OpenAI
+	// refuses it without store: true, and storing would keep the
+	// conversation at the provider, which the caller did not ask for (see
+	// docs/api.md).
+	out := &openai.ChatCompletionRequest{Model: model, Messages: []openai.Message{}}
 	if stream {
 		out.Stream = ptr(true)
 		out.StreamOptions = &openai.StreamOptions{IncludeUsage: ptr(true)}

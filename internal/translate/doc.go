@@ -53,6 +53,13 @@
 //     a direct tool_use caller; a Responses phase) is accepted, its text
 //     carried, its metadata left out; see docs/api.md. A null member counts
 //     as absent everywhere, union members included (present).
+//   - Request metadata (invocation-log labels: Converse requestMetadata,
+//     OpenAI metadata) is sent where the target has a member of the same
+//     meaning: OpenAI metadata becomes Converse requestMetadata. Towards
+//     OpenAI it is not sent (Chat Completions takes metadata only with
+//     store: true, which keeps the conversation); towards Anthropic, whose
+//     metadata holds only a user id, it is refused. Meridian's audit events
+//     record a Bedrock caller's metadata wherever it goes; see docs/api.md.
 //   - Reasoning: OpenAI reasoning_effort maps to an Anthropic thinking budget
 //     (see EffortBudget); Converse carries it as the Claude-native
 //     additionalModelRequestFields.thinking. Reasoning text comes back to

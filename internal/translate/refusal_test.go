@@ -131,7 +131,7 @@ func TestRoundTripThroughOtherDialect(t *testing.T) {
 		assertEquivalent(t, in, back)
 	})
 	t.Run("converse via openai", func(t *testing.T) {
-		in := `{"system":[{"text":"Be brief."}],"messages":[{"role":"user","content":[{"text":"Look"},{"image":{"format":"jpeg","source":{"bytes":"/9j/4AAQ"}}}]},{"role":"assistant","content":[{"toolUse":{"toolUseId":"t1","name":"w","input":{"a":1}}}]},{"role":"user","content":[{"toolResult":{"toolUseId":"t1","content":[{"text":"ok"}]}}]}],"inferenceConfig":{"maxTokens":10,"temperature":0.2,"topP":0.3,"stopSequences":["S"]},"toolConfig":{"tools":[{"toolSpec":{"name":"w","inputSchema":{"json":{"type":"object"}}}}],"toolChoice":{"any":{}}},"requestMetadata":{"k":"v"}}`
+		in := `{"system":[{"text":"Be brief."}],"messages":[{"role":"user","content":[{"text":"Look"},{"image":{"format":"jpeg","source":{"bytes":"/9j/4AAQ"}}}]},{"role":"assistant","content":[{"toolUse":{"toolUseId":"t1","name":"w","input":{"a":1}}}]},{"role":"user","content":[{"toolResult":{"toolUseId":"t1","content":[{"text":"ok"}]}}]}],"inferenceConfig":{"maxTokens":10,"temperature":0.2,"topP":0.3,"stopSequences":["S"]},"toolConfig":{"tools":[{"toolSpec":{"name":"w","inputSchema":{"json":{"type":"object"}}}}],"toolChoice":{"any":{}}}}`
 		var req converse.Request
 		if err := json.Unmarshal([]byte(in), &req); err != nil {
 			t.Fatal(err)

@@ -13,7 +13,8 @@ import (
 
 // TestInvokeRequestMetadata: InvokeModel's X-Amzn-Bedrock-Request-Metadata
 // header (a JSON object, for filtering invocation logs) travels on the
-// request for the audit trail, as Converse's requestMetadata does; one that
+// request, as Converse's requestMetadata does, for the audit trail and the
+// model (internal/node/requestmetadata_test.go follows it there); one that
 // is not an object of strings within Bedrock's limits is refused with a 400
 // naming the header.
 func TestInvokeRequestMetadata(t *testing.T) {

@@ -298,9 +298,12 @@ func decodeInvoke(r *http.Request) decodeFunc {
 // of strings, for filtering invocation logs.
 const headerRequestMetadata = "X-Amzn-Bedrock-Request-Metadata"
 
-// invokeMetadata reads the request metadata header for the audit trail,
-// which records it as it records Converse's requestMetadata (the gateway
-// forwards InvokeModel's body, not its headers). nil when absent.
+// invokeMetadata reads the request metadata header onto the request, as
+// Converse's requestMetadata is read from the body: the audit events of
+// the source and of a destination record it, the link carries it beside
+// the body (interregion.linkMetadata), and a bedrock deployment sends it
+// on in the same header (or in requestMetadata, when it calls Converse);
+// see docs/api.md. nil when absent.
 func invokeMetadata(h http.Header) (map[string]string, error) {
 	v := h.Get(headerRequestMetadata)
 	if v == "" {

@@ -32,10 +32,14 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 		name, op, body string
 		field          string   // the refused member, or "" when served
 		want           []string // substrings of the body the model receives
+		absent         []string // substrings it must not receive
 	}{
+		// requestMetadata is audited, not sent: Chat Completions takes
+		// metadata only with store: true (docs/api.md).
 		{name: "Converse members carried", op: "converse",
-			body: `{` + user + `,"requestMetadata":{"team":"a"},"inferenceConfig":{"maxTokens":20,"stopSequences":["END"]},"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{\"type\":\"object\"}","name":"p","description":"A person"}}}}}`,
-			want: []string{`"metadata":{"team":"a"}`, `"stop":["END"]`, `"max_completion_tokens":20`, `"name":"p"`, `"description":"A person"`}},
+			body:   `{` + user + `,"requestMetadata":{"team":"a"},"inferenceConfig":{"maxTokens":20,"stopSequences":["END"]},"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{\"type\":\"object\"}","name":"p","description":"A person"}}}}}`,
+			want:   []string{`"stop":["END"]`, `"max_completion_tokens":20`, `"name":"p"`, `"description":"A person"`},
+			absent: []string{`"metadata"`, `"store"`}},
 		{name: "Converse toolResult type", op: "converse",
 			body: `{` + cvTools + `{"toolUseId":"t","type":"tool_search_result","content":[{"text":"r"}]}}]}]}`, field: "messages[2].content[0].toolResult.type"},
 		{name: "Converse guardrailConfig", op: "converse", body: `{` + user + `,"guardrailConfig":{"guardrailIdentifier":"g","guardrailVersion":"1"}}`, field: "guardrailConfig"},
@@ -49,7 +53,15 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, out := apitest.Post(t, srv.URL+"/model/eu.m/"+tc.op, tc.body, "Authorization", "Bearer "+key)
 			if tc.field == "" {
-				apitest.Forwarded(t, resp, out, got, tc.want)
+				sent := make(chan []byte, 1)
+				apitest.Forwarded(t, resp, out, tee(got, sent), tc.want)
+				for _, a := range tc.absent {
+					if b := <-sent; strings.Contains(string(b), a) {
+						t.Errorf("upstream received %s, with %s", b, a)
+					} else {
+						sent <- b
+					}
+				}
 				return
 			}
 			var e struct{ Message string }
@@ -62,4 +74,16 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 			apitest.Withheld(t, out, got)
 		})
 	}
+}
+
+// tee returns a channel that yields got's next body and copies it to
+// copyTo.
+func tee(got <-chan []byte, copyTo chan<- []byte) <-chan []byte {
+	out := make(chan []byte, 1)
+	go func() {
+		b := <-got
+		copyTo <- b
+		out <- b
+	}()
+	return out
 }

@@ -93,6 +93,9 @@ func appendEnvelope(b []byte, e *Envelope) ([]byte, error) {
 		if e.ServiceTier != "" {
 			b = appendMember(b, `,"service_tier":`, e.ServiceTier)
 		}
+		if e.RequestMetadataSHA256 != "" {
+			b = appendMember(b, `,"request_metadata_sha256":`, e.RequestMetadataSHA256)
+		}
 	}
 	return append(b, '}'), nil
 }

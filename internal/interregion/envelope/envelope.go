@@ -3,6 +3,7 @@ package envelope
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -26,7 +27,11 @@ import (
 //   - 4: adds the service tier the source admitted the request in
 //     (service_tier), which a caller may have set in a header rather than
 //     in the body the link carries.
-const Version = 4
+//   - 5: adds the SHA-256 of the request metadata the caller sent beside
+//     the body (request_metadata_sha256), which travels in its own header
+//     ([HeaderRequestMetadata]). A version 4 peer cannot be sent such a
+//     request: the source does not forward it there.
+const Version = 5
 
 // MinVersion is the oldest version [Verifier.Verify] and [Decode] accept.
 // A version 1 envelope (from a node not yet upgraded) is served with the
@@ -41,6 +46,11 @@ const (
 	HeaderEnvelope = "Meridian-Link-Envelope"
 	// HeaderSignature holds the ASN.1 DER ECDSA signature, base64url.
 	HeaderSignature = "Meridian-Link-Signature"
+	// HeaderRequestMetadata holds the request metadata a caller sent beside
+	// the body (InvokeModel's X-Amzn-Bedrock-Request-Metadata) as a JSON
+	// object; the envelope's RequestMetadataSHA256 covers its exact bytes
+	// ([Envelope.CheckRequestMetadata]). Without that field it is ignored.
+	HeaderRequestMetadata = "Meridian-Link-Request-Metadata"
 	// HeaderCertificate holds the signer's DER certificate, base64url. It is
 	// normally the certificate of the TLS connection; it differs only when
 	// the source rotated its certificate while a connection made with the
@@ -172,6 +182,52 @@ type Envelope struct {
 	// destination admits and audits the request in this tier, whether the
 	// caller named it in the body or in a header the body does not carry.
 	ServiceTier string `json:"service_tier,omitempty"`
+
+	// RequestMetadataSHA256 is version 5: the lower-case hex SHA-256
+	// ([HashRequestMetadata]) of the value of [HeaderRequestMetadata],
+	// the request metadata the caller sent beside the body; empty when
+	// the request has none there. The destination audits the metadata and
+	// sends it upstream only once it matches.
+	RequestMetadataSHA256 string `json:"request_metadata_sha256,omitempty"`
+}
+
+// HashRequestMetadata returns the SHA-256 of value, a [HeaderRequestMetadata]
+// value exactly as sent, in the form of [Envelope.RequestMetadataSHA256].
+func HashRequestMetadata(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return hex.EncodeToString(sum[:])
+}
+
+// CheckRequestMetadata checks value, the [HeaderRequestMetadata] of the
+// request e came with, against e.RequestMetadataSHA256: with the field
+// set, the header must be there and hash to it, else the refusal is an
+// [*Error] of [ReasonRequestMetadataHash]. Without the field it accepts
+// anything, and the receiver ignores the header, as it ignores every
+// header the envelope does not cover.
+func (e *Envelope) CheckRequestMetadata(value string) error {
+	if e.RequestMetadataSHA256 == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(value))
+	var want [sha256.Size]byte
+	if _, err := hex.Decode(want[:], []byte(e.RequestMetadataSHA256)); err != nil || value == "" ||
+		subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		return &Error{ReasonRequestMetadataHash, errors.New("request metadata does not match the envelope's request_metadata_sha256")}
+	}
+	return nil
+}
+
+// validDigestHex reports whether s is a SHA-256 in lower-case hex.
+func validDigestHex(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // maxServiceTier bounds ServiceTier; the tiers' names are shorter.
@@ -242,6 +298,13 @@ func (e *Envelope) validate() error {
 	case len(e.ServiceTier) > maxServiceTier:
 		errs = append(errs, fmt.Errorf("service_tier is longer than %d bytes", maxServiceTier))
 	}
+	switch {
+	case e.RequestMetadataSHA256 == "":
+	case e.Version < 5:
+		errs = append(errs, fmt.Errorf("request_metadata_sha256 is not a field of version %d", e.Version))
+	case !validDigestHex(e.RequestMetadataSHA256):
+		errs = append(errs, fmt.Errorf("request_metadata_sha256 %.80q is not a lower-case hex SHA-256", e.RequestMetadataSHA256))
+	}
 	return errors.Join(errs...)
 }
 
@@ -296,7 +359,11 @@ func FromHeaders(h http.Header) Sealed {
 
 // prepare fills what a sealing function fills: Version if it is zero (a
 // caller sets an older one for a peer that accepts no newer), and Nonce if
-// it is zero; it drops TraceParent from an envelope older than version 3.
+// it is zero; it drops TraceParent from an envelope older than version 3,
+// and ServiceTier from one older than version 4. It never drops
+// RequestMetadataSHA256: an older envelope with it fails validation, so
+// that metadata a peer cannot carry is never lost on the way (the source
+// does not forward such a request to such a peer).
 func (e *Envelope) prepare() {
 	if e.Version == 0 {
 		e.Version = Version

@@ -60,6 +60,7 @@ const (
 	memberModel
 	memberTraceParent
 	memberServiceTier
+	memberRequestMetadataSHA256
 )
 
 // unmarshal sets e's fields from the members of the JSON object payload.
@@ -188,6 +189,8 @@ func (r *reader) set(e *Envelope, name, raw []byte) (bit uint32, err error) {
 		bit, s = memberTraceParent, &e.TraceParent
 	case "service_tier":
 		bit, s = memberServiceTier, &e.ServiceTier
+	case "request_metadata_sha256":
+		bit, s = memberRequestMetadataSHA256, &e.RequestMetadataSHA256
 	default:
 		return 0, errUnknownMember
 	}

@@ -25,6 +25,7 @@ const (
 	ReasonCheckFailed                                  // a Checker error without a reason of its own
 	ReasonReplay                                       // nonce seen within the window
 	ReasonReplayCacheFull                              // replay cache at capacity; refused rather than risk a replay
+	ReasonRequestMetadataHash                          // request metadata header differs from the signed hash (checked after the envelope verified)
 )
 
 var reasonNames = [...]string{
@@ -41,6 +42,7 @@ var reasonNames = [...]string{
 	ReasonCheckFailed:                "check_failed",
 	ReasonReplay:                     "replay",
 	ReasonReplayCacheFull:            "replay_cache_full",
+	ReasonRequestMetadataHash:        "request_metadata_hash",
 }
 
 // String returns the reason's snake_case label.
