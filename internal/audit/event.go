@@ -52,8 +52,9 @@ type Event struct {
 	// length); nil when the request named nothing.
 	RequestParameters *RequestParameters `json:"requestParameters,omitempty"`
 	// RequestMetadata is the caller's request metadata (Converse
-	// requestMetadata, OpenAI metadata): at most 16 pairs of at most 256
-	// characters each, validated by the front end. Nil when none was sent;
+	// requestMetadata and InvokeModel's header: at most 16 pairs of at most
+	// 256 characters each; OpenAI metadata: keys of at most 64, values of
+	// at most 512), validated by the front end. Nil when none was sent;
 	// events without it encode as before.
 	RequestMetadata map[string]string `json:"requestMetadata,omitempty"`
 	Decision        Decision          `json:"decision"`

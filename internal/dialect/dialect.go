@@ -49,6 +49,14 @@ func Request(req *inference.Request, target translate.Dialect, model string, str
 	if !ok {
 		return nil, inference.Invalid("", "this InvokeModel body is not an Anthropic Messages body (it has no anthropic_version) and only an Amazon Bedrock deployment can serve it as is")
 	}
+	if target == translate.Converse && from == translate.OpenAI {
+		// OpenAI's metadata, checked by OpenAI's limits at the peek,
+		// becomes requestMetadata, which Bedrock holds to narrower ones:
+		// refused here by name rather than by the upstream.
+		if err := inference.ValidateMetadata(req.Metadata); err != nil {
+			return nil, inference.Invalid("metadata", "metadata "+err.Error()+": a model served through the Bedrock Converse API takes it as requestMetadata, within Bedrock's limits")
+		}
+	}
 	body, err := translate.Request(from, target, req.Body, model, stream, opts)
 	if err != nil {
 		return nil, TranslateError(err)

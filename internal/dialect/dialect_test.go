@@ -2,6 +2,7 @@ package dialect
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -43,5 +44,37 @@ func TestWireDialect(t *testing.T) {
 	}
 	if _, ok := WireDialect(inference.DialectInvoke); ok {
 		t.Error("WireDialect(another family's InvokeModel body) = ok, want no translation")
+	}
+}
+
+// TestRequestMetadataToConverse: OpenAI metadata within OpenAI's limits but
+// outside Bedrock's is refused by name when the request is translated to
+// Converse, and carried as requestMetadata when within them.
+func TestRequestMetadataToConverse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, md string
+		refused  bool
+	}{
+		{"within Bedrock's limits", `{"team":"claims"}`, false},
+		{"a character Bedrock refuses", `{"note":"hello!"}`, true},
+		{"a value longer than Bedrock's 256", `{"k":"` + strings.Repeat("v", 300) + `"}`, true},
+	} {
+		body := []byte(`{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"hi"}],"metadata":` + tc.md + `}`)
+		req, err := inference.Peek(inference.DialectOpenAIChat, "", body, false)
+		if err != nil {
+			t.Fatalf("%s: peek: %v", tc.name, err)
+		}
+		out, err := Request(req, translate.Converse, "m", false, translate.Options{})
+		if tc.refused {
+			var e *inference.Error
+			if !errors.As(err, &e) || e.Kind != inference.KindInvalidRequest || e.Param != "metadata" {
+				t.Errorf("%s: %v, want a 400 naming metadata", tc.name, err)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(string(out), `"requestMetadata":{"team":"claims"}`) {
+			t.Errorf("%s: %s, %v; want requestMetadata carried", tc.name, out, err)
+		}
 	}
 }

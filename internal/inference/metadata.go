@@ -9,9 +9,10 @@ import (
 )
 
 // Limits of request metadata, as Bedrock's Converse API sets them for
-// requestMetadata (and Meridian applies to OpenAI's metadata too): at most
-// 16 pairs, keys of 1 to 256 characters, values of at most 256, both drawn
-// from [a-zA-Z0-9\s:_@$#=/+,-.].
+// requestMetadata and InvokeModel's request metadata header: at most 16
+// pairs, keys of 1 to 256 characters, values of at most 256, both drawn
+// from [a-zA-Z0-9\s:_@$#=/+,-.]. OpenAI's metadata has limits of its own
+// ([ValidateOpenAIMetadata]).
 const (
 	MaxMetadataPairs    = 16
 	MaxMetadataKeyLen   = 256
@@ -39,6 +40,35 @@ func ValidateMetadata(m map[string]string) error {
 			return fmt.Errorf("value of key %s is longer than %d characters", quoteCut(k), MaxMetadataValueLen)
 		case !metadataText(v):
 			return fmt.Errorf("value of key %s has a character outside [a-zA-Z0-9 :_@$#=/+,-.] (and whitespace)", quoteCut(k))
+		}
+	}
+	return nil
+}
+
+// Limits of OpenAI's metadata, as its Chat Completions API sets them: at
+// most 16 pairs, keys of at most 64 characters, values of at most 512,
+// any characters.
+const (
+	MaxOpenAIMetadataKeyLen   = 64
+	MaxOpenAIMetadataValueLen = 512
+)
+
+// ValidateOpenAIMetadata checks an OpenAI request's metadata against
+// OpenAI's limits ([MaxMetadataPairs], [MaxOpenAIMetadataKeyLen],
+// [MaxOpenAIMetadataValueLen]): what OpenAI itself would refuse is refused
+// before it is recorded or sent. Its error names the offending key, cut
+// to 32 characters. A nil or empty map is valid. Bedrock's narrower
+// limits ([ValidateMetadata]) apply where it is sent to Bedrock.
+func ValidateOpenAIMetadata(m map[string]string) error {
+	if len(m) > MaxMetadataPairs {
+		return fmt.Errorf("has %d pairs; at most %d are allowed", len(m), MaxMetadataPairs)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch {
+		case utf8.RuneCountInString(k) > MaxOpenAIMetadataKeyLen:
+			return fmt.Errorf("key %s is longer than %d characters", quoteCut(k), MaxOpenAIMetadataKeyLen)
+		case utf8.RuneCountInString(m[k]) > MaxOpenAIMetadataValueLen:
+			return fmt.Errorf("value of key %s is longer than %d characters", quoteCut(k), MaxOpenAIMetadataValueLen)
 		}
 	}
 	return nil

@@ -1,7 +1,9 @@
 package inference
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -61,4 +63,51 @@ func FuzzValidateMetadata(f *testing.F) {
 			t.Fatalf("error of %d bytes", len(err.Error()))
 		}
 	})
+}
+
+// TestPeekOpenAIMetadata: an OpenAI request's metadata is read for the
+// audit trail, held to OpenAI's own limits, and refused by name past them.
+func TestPeekOpenAIMetadata(t *testing.T) {
+	t.Parallel()
+	body := func(md string) []byte {
+		return []byte(`{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"hi"}],"metadata":` + md + `}`)
+	}
+	seventeen := make([]string, 17)
+	for i := range seventeen {
+		seventeen[i] = fmt.Sprintf(`"k%d":"v"`, i)
+	}
+	tests := []struct {
+		name   string
+		md     string
+		want   map[string]string
+		errHas string // "" for accepted
+	}{
+		{"null", `null`, nil, ""},
+		{"empty", `{}`, nil, ""},
+		{"pairs", `{"team":"claims","note":"héllo; world!"}`, map[string]string{"team": "claims", "note": "héllo; world!"}, ""},
+		{"key of 64", `{"` + strings.Repeat("k", 64) + `":"v"}`, map[string]string{strings.Repeat("k", 64): "v"}, ""},
+		{"value of 512", `{"k":"` + strings.Repeat("é", 512) + `"}`, map[string]string{"k": strings.Repeat("é", 512)}, ""},
+		{"key too long", `{"` + strings.Repeat("k", 65) + `":"v"}`, nil, "longer than 64"},
+		{"value too long", `{"k":"` + strings.Repeat("v", 513) + `"}`, nil, "longer than 512"},
+		{"seventeen pairs", `{` + strings.Join(seventeen, ",") + `}`, nil, "at most 16"},
+		{"not a string", `{"k":1}`, nil, "metadata"},
+		{"not an object", `"team"`, nil, "metadata"},
+	}
+	for _, tc := range tests {
+		got, perr := Peek(DialectOpenAIChat, "", body(tc.md), false)
+		if tc.errHas != "" {
+			var e *Error
+			if perr == nil || !errors.As(perr, &e) || e.Kind != KindInvalidRequest || !strings.HasPrefix(e.Param, "metadata") || !strings.Contains(e.Message, tc.errHas) {
+				t.Errorf("%s: %v, want a 400 naming metadata with %q", tc.name, perr, tc.errHas)
+			}
+			continue
+		}
+		if perr != nil {
+			t.Errorf("%s: %v", tc.name, perr)
+			continue
+		}
+		if !maps.Equal(tc.want, got.Metadata) {
+			t.Errorf("%s: metadata %q, want %q", tc.name, got.Metadata, tc.want)
+		}
+	}
 }

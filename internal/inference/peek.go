@@ -128,6 +128,8 @@ type openaiPeek struct {
 	TopLogprobs     *int            `json:"top_logprobs"`
 	ReasoningEffort json.RawMessage `json:"reasoning_effort"`
 	Stop            json.RawMessage `json:"stop"`
+	// Metadata is recorded in the audit trail; the body carries it on.
+	Metadata map[string]string `json:"metadata"`
 }
 
 // msgField names messages[i]; built only for a feature or a refusal.
@@ -185,6 +187,12 @@ func peekOpenAI(req *Request) error {
 	}
 	if req.MaxTokens < 0 {
 		return Invalid(req.MaxTokensParam, req.MaxTokensParam+" must not be negative")
+	}
+	if len(p.Metadata) > 0 {
+		if err := ValidateOpenAIMetadata(p.Metadata); err != nil {
+			return Invalid("metadata", "metadata "+err.Error())
+		}
+		req.Metadata = p.Metadata
 	}
 	if p.N != nil && *p.N > 1 {
 		req.Use(FeatureN, "n")

@@ -21,7 +21,7 @@ import (
 // openaiMembers are openaiPeek's members, in its field order.
 var openaiMembers = [...]string{"model", "messages", "max_tokens", "max_completion_tokens", "temperature",
 	"top_p", "stream", "stream_options", "n", "tools", "functions", "tool_choice", "response_format",
-	"logprobs", "top_logprobs", "reasoning_effort", "stop"}
+	"logprobs", "top_logprobs", "reasoning_effort", "stop", "metadata"}
 
 var (
 	messageMembers = [...]string{"role", "content", "tool_calls", "tool_call_id"}
@@ -85,6 +85,9 @@ func scanOpenAI(body []byte, p *openaiPeek) bool {
 			p.ReasoningEffort = v
 		case "stop":
 			p.Stop = v
+		case "metadata":
+			// Rare: a map is left to encoding/json.
+			ok = string(v) == "null"
 		}
 	})
 	return ok && wellFormed

@@ -97,9 +97,12 @@ type Request struct {
 	Stream bool `json:"stream,omitempty"`
 	// User is an opaque end-user identifier passed through to backends.
 	User string `json:"user,omitempty"`
-	// Metadata is the caller's request metadata (Converse requestMetadata,
-	// OpenAI metadata), checked with [ValidateMetadata]. It is recorded in
-	// the audit trail and never sent to backends.
+	// Metadata is the caller's request metadata (Converse requestMetadata
+	// and InvokeModel's request metadata header, checked with
+	// [ValidateMetadata]; OpenAI metadata, checked with
+	// [ValidateOpenAIMetadata]). It is recorded in the audit trail; where
+	// it goes upstream, per deployment type, docs/api.md says (Request
+	// metadata).
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// ServiceTier is the tier the gateway admits the request in (see
 	// [ParseServiceTier]); empty is default. It crosses the inter-region

@@ -19,8 +19,11 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
+	oa "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 
 	"github.com/meridian-gateway/meridian/internal/audit"
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 	"github.com/meridian-gateway/meridian/internal/pki"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -55,7 +58,8 @@ func (l *metadataLog) last() receivedMetadata {
 
 // TestRequestMetadataEndToEnd: request metadata sent with the official
 // Bedrock client (InvokeModel's X-Amzn-Bedrock-Request-Metadata header,
-// Converse's requestMetadata), streaming or not, reaches the model server
+// Converse's requestMetadata) or the official OpenAI client (metadata,
+// translated to requestMetadata), streaming or not, reaches the model server
 // behind a bedrock deployment, served in the region called or forwarded
 // over the link, and is recorded in the audit event of the source and, for
 // a forwarded request, of the destination. eu-west-1 hosts no deployment,
@@ -93,7 +97,8 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 		fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r, 40+i, i, cl.Addr(), ll.Addr())
 	}
 	fmt.Fprintf(&y, "models:\n  - {id: demo.chat-small}\ndeployments:\n  - {model: demo.chat-small, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q}}\n", up.URL)
-	fmt.Fprintf(&y, "principals:\n  - {id: tester, access_keys: [{id: %s, secret_env: %s}]}\n", akid, secretEnv)
+	key, _ := auth.NewKey()
+	fmt.Fprintf(&y, "principals:\n  - {id: tester, access_keys: [{id: %s, secret_env: %s}], api_keys: [%q]}\n", akid, secretEnv, auth.HashKey(key))
 	cfg, err := topology.Parse([]byte(y.String()), "cluster.yaml")
 	if err != nil {
 		t.Fatalf("topology: %v\n%s", err, y.String())
@@ -119,17 +124,17 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 	msgs := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Where does my data go?"}}}}
 	ops := []struct {
 		name, path string
-		call       func(t *testing.T, rt *bedrockruntime.Client) middleware.Metadata
+		call       func(t *testing.T, rt *bedrockruntime.Client, oc oa.Client) http.Header
 	}{
-		{"InvokeModel", "/invoke", func(t *testing.T, rt *bedrockruntime.Client) middleware.Metadata {
+		{"InvokeModel", "/invoke", func(t *testing.T, rt *bedrockruntime.Client, _ oa.Client) http.Header {
 			out, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: profile, Body: invokeBody,
 				ContentType: aws.String("application/json"), RequestMetadata: aws.String(mdHeader)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return out.ResultMetadata
+			return rawResponseHeader(out.ResultMetadata)
 		}},
-		{"InvokeModelWithResponseStream", "/invoke-with-response-stream", func(t *testing.T, rt *bedrockruntime.Client) middleware.Metadata {
+		{"InvokeModelWithResponseStream", "/invoke-with-response-stream", func(t *testing.T, rt *bedrockruntime.Client, _ oa.Client) http.Header {
 			out, err := rt.InvokeModelWithResponseStream(t.Context(), &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: profile, Body: invokeBody,
 				ContentType: aws.String("application/json"), RequestMetadata: aws.String(mdHeader)})
 			if err != nil {
@@ -144,16 +149,16 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 			if err := out.GetStream().Err(); err != nil || chunks == 0 {
 				t.Fatalf("stream: %d chunks, %v", chunks, err)
 			}
-			return out.ResultMetadata
+			return rawResponseHeader(out.ResultMetadata)
 		}},
-		{"Converse", "/converse", func(t *testing.T, rt *bedrockruntime.Client) middleware.Metadata {
+		{"Converse", "/converse", func(t *testing.T, rt *bedrockruntime.Client, _ oa.Client) http.Header {
 			out, err := rt.Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: profile, Messages: msgs, RequestMetadata: md})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return out.ResultMetadata
+			return rawResponseHeader(out.ResultMetadata)
 		}},
-		{"ConverseStream", "/converse-stream", func(t *testing.T, rt *bedrockruntime.Client) middleware.Metadata {
+		{"ConverseStream", "/converse-stream", func(t *testing.T, rt *bedrockruntime.Client, _ oa.Client) http.Header {
 			out, err := rt.ConverseStream(t.Context(), &bedrockruntime.ConverseStreamInput{ModelId: profile, Messages: msgs, RequestMetadata: md})
 			if err != nil {
 				t.Fatal(err)
@@ -167,7 +172,30 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 			if err := out.GetStream().Err(); err != nil || !stopped {
 				t.Fatalf("stream: stopped %v, %v", stopped, err)
 			}
-			return out.ResultMetadata
+			return rawResponseHeader(out.ResultMetadata)
+		}},
+		// OpenAI's metadata, translated to Converse requestMetadata for
+		// the bedrock deployment.
+		{"OpenAI chat", "/converse", func(t *testing.T, _ *bedrockruntime.Client, oc oa.Client) http.Header {
+			var hr *http.Response
+			if _, err := oc.Chat.Completions.New(t.Context(), oa.ChatCompletionNewParams{Model: *profile, Metadata: md,
+				Messages: []oa.ChatCompletionMessageParamUnion{oa.UserMessage("Where does my data go?")}}, option.WithResponseInto(&hr)); err != nil {
+				t.Fatal(err)
+			}
+			return hr.Header
+		}},
+		{"OpenAI chat streaming", "/converse-stream", func(t *testing.T, _ *bedrockruntime.Client, oc oa.Client) http.Header {
+			var hr *http.Response
+			st := oc.Chat.Completions.NewStreaming(t.Context(), oa.ChatCompletionNewParams{Model: *profile, Metadata: md,
+				Messages: []oa.ChatCompletionMessageParamUnion{oa.UserMessage("Where does my data go?")}}, option.WithResponseInto(&hr))
+			chunks := 0
+			for st.Next() {
+				chunks++
+			}
+			if err := st.Err(); err != nil || chunks == 0 {
+				t.Fatalf("stream: %d chunks, %v", chunks, err)
+			}
+			return hr.Header
 		}},
 	}
 	type sent struct {
@@ -181,10 +209,10 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 	}{{"served locally", "eu-central-1", false}, {"forwarded", "eu-west-1", true}} {
 		rt := bedrockruntime.New(bedrockruntime.Options{Region: where.source, BaseEndpoint: aws.String(c.url(where.source)), RetryMaxAttempts: 1,
 			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})
+		oc := oa.NewClient(option.WithBaseURL(c.url(where.source)+"/v1"), option.WithAPIKey(key), option.WithMaxRetries(0))
 		for _, op := range ops {
 			t.Run(where.name+"/"+op.name, func(t *testing.T) {
-				meta := op.call(t, rt)
-				h := rawResponseHeader(meta)
+				h := op.call(t, rt, oc)
 				if got := h.Get("X-Meridian-Inference-Region"); got != "eu-central-1" {
 					t.Fatalf("inference region %q, want eu-central-1", got)
 				}
