@@ -154,3 +154,57 @@ func TestErrorEventEndsAfterTheTimerStops(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamReaderGrowAllocs: growing a stream's reader in a burst costs
+// the larger reader's buffer and nothing else: the reader is a value in
+// the stream, and what the small reader held is read from it in place (a
+// copy of it behind an io.MultiReader, and a bufio.Reader of its own, cost
+// six allocations more per stream that grew).
+func TestStreamReaderGrowAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	var data strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&data, "data: {\"id\":\"up-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%d\"}}]}\n\n", i)
+	}
+	data.WriteString("data: [DONE]\n\n")
+	src := &chunkReader{}
+	body := io.NopCloser(src)
+	timer := newStoppedTimer()
+	var err error
+	var size int
+	allocs := func(grow bool) float64 {
+		return testing.AllocsPerRun(50, func() {
+			src.data = data.String()
+			if !grow {
+				src.per = 700 // no read fills the small reader
+			} else {
+				src.per = 0
+			}
+			s := &sseStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: body, detach: func() bool { return false }}, raw: true, started: true}
+			s.small = *bufio.NewReaderSize(src, sseReadBuffer)
+			s.r = &s.small
+			s.timer = timer
+			s.idle = DefaultStreamIdleTimeout
+			for err == nil {
+				_, err = s.Recv()
+			}
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			size = s.r.Size()
+		})
+	}
+	paced := allocs(false)
+	if err != nil || size != sseReadBuffer {
+		t.Fatalf("paced: %v, read buffer %d bytes", err, size)
+	}
+	burst := allocs(true)
+	if err != nil || size != sseBurstBuffer {
+		t.Fatalf("burst: %v, read buffer %d bytes", err, size)
+	}
+	if burst-paced > 1 {
+		t.Errorf("a stream that grew allocated %v times, one that did not %v: want one more (the larger buffer)", burst, paced)
+	}
+}

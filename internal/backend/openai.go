@@ -436,8 +436,10 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		cancel()
 		return nil, err
 	}
-	s := &sseStream{streamBody: streamBody{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body,
-		r: bufio.NewReaderSize(resp.Body, sseReadBuffer)}, raw: req.Body != nil}
+	s := &sseStream{streamBody: streamBody{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body}, raw: req.Body != nil}
+	// The reader is part of the stream, not an allocation of its own.
+	s.small = *bufio.NewReaderSize(resp.Body, sseReadBuffer)
+	s.r = &s.small
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle
@@ -470,6 +472,12 @@ type sseStream struct {
 	// full is set when a read filled r's buffer: r grows to sseBurstBuffer
 	// once it is empty (readEvent).
 	full bool
+	// small and burst are the readers r points to, part of the stream
+	// rather than allocations of their own: small first, burst once the
+	// stream grows (readEvent), reading what small still held (rest)
+	// before the body.
+	small, burst bufio.Reader
+	rest         prefixReader
 	// long assembles a line longer than r's buffer.
 	long []byte
 	// pending[head:] are events read but not yet received; the buffer is
@@ -634,12 +642,15 @@ func (s *sseStream) readLine() ([]byte, error) {
 // before it asks for the next (Recv calls readEvent with none pending).
 func (s *sseStream) readEvent() error {
 	if s.full && s.r.Size() < sseBurstBuffer {
-		var src io.Reader = s.body
-		if n := s.r.Buffered(); n > 0 {
-			rest, _ := s.r.Peek(n)
-			src = io.MultiReader(bytes.NewReader(bytes.Clone(rest)), s.body)
-		}
-		s.r = bufio.NewReaderSize(src, sseBurstBuffer)
+		// What the small reader still holds is read from its buffer, in
+		// place: that reader is never read again, so nothing overwrites
+		// it (and the events received before, whose Raw may point into
+		// it, stay as they were). An io.MultiReader over a copy of it
+		// cost four allocations and the copy.
+		rest, _ := s.r.Peek(s.r.Buffered())
+		s.rest = prefixReader{rest: rest, r: s.body}
+		s.burst = *bufio.NewReaderSize(&s.rest, sseBurstBuffer)
+		s.r = &s.burst
 	}
 	for {
 		fresh := s.r.Buffered() == 0

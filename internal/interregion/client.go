@@ -538,10 +538,11 @@ const (
 func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFunc, framed bool, onReceipt func(string)) *remoteStream {
 	s := &remoteStream{region: region, body: body, cancel: cancel, onReceipt: onReceipt}
 	s.src = fillReader{r: body}
-	sc := bufio.NewReaderSize(&s.src, streamReadBuffer)
-	s.sc = sc
+	// The reader is part of the stream, not an allocation of its own.
+	s.small = *bufio.NewReaderSize(&s.src, streamReadBuffer)
+	s.sc = &s.small
 	if framed {
-		s.fr = frameReader{r: sc, max: maxFrameBytes}
+		s.fr = frameReader{r: s.sc, max: maxFrameBytes}
 		s.frames = &s.fr
 	}
 	return s
@@ -556,6 +557,11 @@ type remoteStream struct {
 	sc     *bufio.Reader
 	// src is what sc reads: body, noting whether a read filled sc.
 	src fillReader
+	// small and burst are the readers sc points to, part of the stream
+	// rather than allocations of their own: small first, burst once the
+	// stream grows, reading what small still held (rest) before src.
+	small, burst bufio.Reader
+	rest         prefixReader
 	// frames reads sc when the peer answered in stream frames; nil for
 	// NDJSON.
 	frames *frameReader
@@ -634,23 +640,38 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 }
 
 // grow moves the stream to a reader of streamBurstBuffer; what the small
-// one holds is read first. Only the event received last points into the
-// old buffer, and the caller has handed it on before it asks for the next
-// (Recv calls grow first).
+// one holds is read first, from its buffer in place: the small reader is
+// never read again, so nothing overwrites it (the event received last,
+// which points into it, stays as it was; its caller has handed it on
+// before it asks for the next, and Recv calls grow first). An
+// io.MultiReader over a copy of it cost four allocations and the copy.
 func (s *remoteStream) grow() {
 	if s.frames != nil && s.frames.pending > 0 {
 		s.sc.Discard(s.frames.pending)
 		s.frames.pending = 0
 	}
-	var src io.Reader = &s.src
-	if n := s.sc.Buffered(); n > 0 {
-		rest, _ := s.sc.Peek(n)
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(rest)), &s.src)
-	}
-	s.sc = bufio.NewReaderSize(src, streamBurstBuffer)
+	rest, _ := s.sc.Peek(s.sc.Buffered())
+	s.rest = prefixReader{rest: rest, r: &s.src}
+	s.burst = *bufio.NewReaderSize(&s.rest, streamBurstBuffer)
+	s.sc = &s.burst
 	if s.frames != nil {
 		s.frames.r = s.sc
 	}
+}
+
+// prefixReader reads rest, then r.
+type prefixReader struct {
+	rest []byte
+	r    io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.rest) > 0 {
+		n := copy(b, p.rest)
+		p.rest = p.rest[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
 }
 
 // fillReader reads r and notes when a read filled what it was given: the

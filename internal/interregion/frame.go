@@ -93,21 +93,40 @@ func isFramed(contentType string) bool {
 	return strings.EqualFold(strings.TrimSpace(mt), ContentTypeStreamFrames)
 }
 
-// frameWriter writes stream frames. It reuses its scratch buffer, so an
-// event costs no allocation.
+// frameWriter writes stream frames. It reuses one buffer for a frame's
+// header and fields, so an event costs no allocation, and a stream one.
 type frameWriter struct {
-	w       io.Writer
-	scratch []byte
-	hdr     []byte
+	w io.Writer
+	// buf holds the frame being written: frameHeadroom bytes left for its
+	// type and length, then its fields (write puts the header right
+	// before them, so that both go in one Write).
+	buf []byte
 }
+
+// frameHeadroom is the room left before a frame's fields for its type and
+// length (a uvarint of at most maxFrameBytes).
+const frameHeadroom = 1 + binary.MaxVarintLen32
+
+// frameBuffer is the capacity a frame writer's buffer starts with: an
+// event frame's fields (kind, dialect, flags and the few rarely set ones)
+// fit it, so a stream's buffer is allocated once.
+const frameBuffer = 128
 
 // errFrameTooLarge is returned for an event whose frame would exceed
 // maxFrameBytes: a reader would refuse it.
 var errFrameTooLarge = errors.New("stream frame too large")
 
+// fields returns the buffer, empty but for the header's headroom.
+func (fw *frameWriter) fields() []byte {
+	if fw.buf == nil {
+		fw.buf = make([]byte, 0, frameBuffer)
+	}
+	return fw.buf[:frameHeadroom]
+}
+
 // writeEvent writes ev as an event frame.
 func (fw *frameWriter) writeEvent(ev *inference.Event) error {
-	b := append(fw.scratch[:0], byte(ev.Kind), byte(ev.Dialect), 0)
+	b := append(fw.fields(), byte(ev.Kind), byte(ev.Dialect), 0)
 	var flags byte
 	if ev.Text != "" {
 		flags |= flagText
@@ -137,9 +156,9 @@ func (fw *frameWriter) writeEvent(ev *inference.Event) error {
 		flags |= flagName
 		b = appendString(b, ev.Name)
 	}
-	b[2] = flags
-	fw.scratch = b
-	if len(b)+len(ev.Raw) > maxFrameBytes {
+	b[frameHeadroom+2] = flags
+	if len(b)-frameHeadroom+len(ev.Raw) > maxFrameBytes {
+		fw.buf = b
 		return errFrameTooLarge
 	}
 	return fw.write(frameEvent, b, ev.Raw)
@@ -147,8 +166,7 @@ func (fw *frameWriter) writeEvent(ev *inference.Event) error {
 
 // writeEnd writes the end frame, with the destination's receipt if any.
 func (fw *frameWriter) writeEnd(receipt string) error {
-	fw.scratch = append(fw.scratch[:0], receipt...)
-	return fw.write(frameEnd, fw.scratch, nil)
+	return fw.write(frameEnd, append(fw.fields(), receipt...), nil)
 }
 
 // writeError writes an error frame: the wire error's JSON.
@@ -157,15 +175,22 @@ func (fw *frameWriter) writeError(we wireError) error {
 	if err != nil {
 		return err
 	}
-	return fw.write(frameError, b, nil)
+	return fw.write(frameError, append(fw.fields(), b...), nil)
 }
 
-func (fw *frameWriter) write(typ byte, fields, raw []byte) error {
-	// The header and the fields go together through hdr, a field (a local
-	// array would escape to the heap through the writer), and the payload
-	// after them: two writes into the response writer's buffer.
-	fw.hdr = append(binary.AppendUvarint(append(fw.hdr[:0], typ), uint64(len(fields)+len(raw))), fields...)
-	if _, err := fw.w.Write(fw.hdr); err != nil || len(raw) == 0 {
+// write writes a frame of type typ whose fields are b[frameHeadroom:]
+// (b is fw's buffer, as fields returned it and appended to), followed by
+// raw. The header goes into the headroom right before the fields, and
+// header and fields into the writer in one Write (the response writer's
+// buffer), raw in a second.
+func (fw *frameWriter) write(typ byte, b, raw []byte) error {
+	fw.buf = b
+	var hdr [frameHeadroom]byte
+	hdr[0] = typ
+	k := 1 + binary.PutUvarint(hdr[1:], uint64(len(b)-frameHeadroom+len(raw)))
+	start := frameHeadroom - k
+	copy(b[start:], hdr[:k])
+	if _, err := fw.w.Write(b[start:]); err != nil || len(raw) == 0 {
 		return err
 	}
 	_, err := fw.w.Write(raw)

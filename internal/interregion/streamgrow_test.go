@@ -110,3 +110,46 @@ func split(b []byte, n int) [][]byte {
 	}
 	return out
 }
+
+// TestRemoteStreamGrowAllocs: a forwarded stream in frames that grows in a
+// burst allocates its stream, its 1 KiB reader's buffer and the 4 KiB
+// one's, nothing else: the readers are part of the stream, and what the
+// small reader held is read from it in place (it was copied, behind an
+// io.MultiReader: six allocations more per stream that grew).
+func TestRemoteStreamGrowAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	var all []byte
+	for i := range 40 {
+		raw := fmt.Sprintf(`{"id":"chatcmpl-1","choices":[{"index":0,"delta":{"content":"%d"},"finish_reason":null}]}`, i)
+		all = append(all, encodeLine(t, streamLine{Event: &inference.Event{Kind: inference.EventDelta, Dialect: inference.DialectOpenAIChat, Raw: []byte(raw)}})...)
+	}
+	all = append(all, encodeLine(t, streamLine{End: true})...)
+	src := &piecesReader{}
+	body := io.NopCloser(src)
+	var err error
+	var size int
+	pieces := make([][]byte, 1)
+	n := testing.AllocsPerRun(50, func() {
+		pieces[0] = all
+		src.pieces = pieces
+		s := newRemoteStream("eu-west", body, func() {}, true, nil)
+		for err == nil {
+			_, err = s.Recv()
+		}
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		size = s.sc.Size()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != streamBurstBuffer {
+		t.Fatalf("read buffer %d bytes, want %d: the stream did not grow", size, streamBurstBuffer)
+	}
+	if n > 3 {
+		t.Errorf("a forwarded stream that grew allocated %v times, want at most 3", n)
+	}
+}
