@@ -33,14 +33,17 @@ func ClientIP(r *http.Request) string {
 
 // maxDeclaredBody bounds the buffer ReadBody makes for a body's declared
 // length before the body arrives; a longer body grows with what arrives.
-const maxDeclaredBody = 64 << 10
+// It is small because a client can declare without sending: at HTTP/2's
+// 250 streams a connection, 16 KiB each holds 4 MiB until the read times
+// out (the link's server bounds its own read the same way).
+const maxDeclaredBody = 16 << 10
 
 // ReadBody reads a request body of at most limit bytes for a front end: a
 // longer body is KindPayloadTooLarge (413), one that cannot be read
 // KindInvalidRequest (400).
 //
 // A body whose length the request declares, within limit and at most
-// maxDeclaredBody, is read into a buffer of that length (and one byte
+// maxDeclaredBody (16 KiB), is read into a buffer of that length (and one byte
 // more, to see it end there): a server's request body never yields more
 // than its Content-Length, so io.ReadAll's growing buffer and the
 // MaxBytesReader are spared.

@@ -49,8 +49,8 @@ func TestReadBody(t *testing.T) {
 }
 
 // TestReadBodyAllocs pins a declared body's read at its buffer (io.ReadAll
-// under a MaxBytesReader made three: the reader, a 512-byte buffer, and a
-// larger one for a body past 512 bytes).
+// under a MaxBytesReader made four for this body: the reader, a 512-byte
+// buffer, and larger ones as it grew past 512 bytes).
 func TestReadBodyAllocs(t *testing.T) {
 	body := strings.Repeat("x", 600)
 	sr := strings.NewReader(body)
