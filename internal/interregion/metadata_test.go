@@ -196,7 +196,8 @@ func TestRequestMetadataAltered(t *testing.T) {
 
 // TestParseLinkMetadata: a forwarded request's metadata header is read
 // only for an operation whose metadata comes beside the body, as a
-// non-empty JSON object of strings within Bedrock's limits.
+// non-empty JSON object of strings within its API's limits (Bedrock's;
+// OpenAI's for a Responses request).
 func TestParseLinkMetadata(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -212,6 +213,12 @@ func TestParseLinkMetadata(t *testing.T) {
 		{opInvoke, `{"k;":"v"}`, false},
 		{opInvoke, `{"k":"` + strings.Repeat("v", 257) + `"}`, false},
 		{opInvoke, strings.Repeat(" ", maxLinkMetadata+1), false},
+		// A Responses request's metadata, by OpenAI's limits.
+		{opResponses, `{"note":"hello; world!"}`, true},
+		{opResponses, `{"k":"` + strings.Repeat("é", 512) + `"}`, true},
+		{opResponses, `{"k":"` + strings.Repeat("v", 513) + `"}`, false},
+		{opResponses, `{"` + strings.Repeat("k", 65) + `":"v"}`, false},
+		{opChatCompletions, `{"team":"claims"}`, false},
 	} {
 		md, err := parseLinkMetadata(tc.op, tc.v)
 		if (err == nil) != tc.ok || (err == nil && len(md) == 0) {

@@ -135,6 +135,9 @@ const (
 	// Anthropic dialect of InvokeModel, streaming said by the Content-Type.
 	opMessages   = "Messages"
 	opEmbeddings = "Embeddings"
+	// opResponses is OpenAI's /v1/responses: its body travels as the
+	// Chat Completions body the source translated it to.
+	opResponses = "Responses"
 )
 
 // dialectOf returns the dialect of a client body for operation op on model
@@ -158,19 +161,24 @@ func dialectOf(op, model string, body []byte) inference.Dialect {
 	return inference.DialectOpenAIChat
 }
 
-// metadataBesideBody reports whether operation op's request metadata
-// came beside its body (InvokeModel's X-Amzn-Bedrock-Request-Metadata
-// header), so that the link carries it in envelope.HeaderRequestMetadata;
-// every other operation's (Converse requestMetadata, OpenAI metadata) is
-// in the client's body, which the link carries as received.
-func metadataBesideBody(op string) bool { return op == opInvoke || op == opInvokeStream }
+// metadataBesideBody reports whether operation op's request metadata is
+// not in the body the link carries: InvokeModel's (its
+// X-Amzn-Bedrock-Request-Metadata header) and a Responses request's (its
+// metadata, which the Chat Completions body it was translated to leaves
+// out), so that the link carries it in envelope.HeaderRequestMetadata;
+// every other operation's (Converse requestMetadata, OpenAI chat
+// metadata) is in the client's body, which the link carries as received.
+func metadataBesideBody(op string) bool {
+	return op == opInvoke || op == opInvokeStream || op == opResponses
+}
 
 // metadataVersion is the first envelope version that carries request
 // metadata (request_metadata_sha256).
 const metadataVersion = 5
 
 // maxLinkMetadata bounds a forwarded request's metadata header: 16 pairs
-// of 256-character keys and values, every character escaped, fit.
+// of 256-character keys and values (Bedrock's limits) or of 64-character
+// keys and 512-character values (OpenAI's), every character escaped, fit.
 const maxLinkMetadata = 64 << 10
 
 // linkMetadata returns the value of envelope.HeaderRequestMetadata for a
@@ -187,7 +195,7 @@ func linkMetadata(job *dispatch.Job, peerVersion int, region string) (string, er
 	}
 	if peerVersion != 0 && peerVersion < metadataVersion {
 		return "", &inference.Error{Kind: inference.KindUnavailable,
-			Message: "region " + region + " runs an older Meridian that cannot carry the request metadata (X-Amzn-Bedrock-Request-Metadata)"}
+			Message: "region " + region + " runs an older Meridian that cannot carry the request metadata"}
 	}
 	b, err := json.Marshal(job.Request.Metadata)
 	if err != nil {
@@ -200,7 +208,7 @@ func linkMetadata(job *dispatch.Job, peerVersion int, region string) (string, er
 // carries beside its body: nil when its envelope covers none (a header
 // the envelope does not cover is ignored), else the header's JSON object,
 // once its bytes match the envelope's hash, for an operation whose
-// metadata comes beside the body, of strings within Bedrock's limits.
+// metadata comes beside the body, of strings within its API's limits.
 // Anything else is refused: the envelope is authentic, so only a broken
 // or dishonest source sends it.
 func forwardedMetadata(e *envelope.Envelope, h http.Header) (map[string]string, error) {
@@ -233,7 +241,11 @@ func parseLinkMetadata(op, v string) (map[string]string, error) {
 	if err := json.Unmarshal([]byte(v), &md); err != nil || len(md) == 0 {
 		return nil, fmt.Errorf("request metadata is not a non-empty JSON object of strings")
 	}
-	if err := inference.ValidateMetadata(md); err != nil {
+	validate := inference.ValidateMetadata // Bedrock's limits
+	if op == opResponses {
+		validate = inference.ValidateOpenAIMetadata
+	}
+	if err := validate(md); err != nil {
 		return nil, fmt.Errorf("request metadata %w", err)
 	}
 	return md, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	oa "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -58,8 +59,8 @@ func (l *metadataLog) last() receivedMetadata {
 
 // TestRequestMetadataEndToEnd: request metadata sent with the official
 // Bedrock client (InvokeModel's X-Amzn-Bedrock-Request-Metadata header,
-// Converse's requestMetadata) or the official OpenAI client (metadata,
-// translated to requestMetadata), streaming or not, reaches the model server
+// Converse's requestMetadata) or the official OpenAI client (chat and
+// Responses metadata, translated to requestMetadata), streaming or not, reaches the model server
 // behind a bedrock deployment, served in the region called or forwarded
 // over the link, and is recorded in the audit event of the source and, for
 // a forwarded request, of the destination. eu-west-1 hosts no deployment,
@@ -194,6 +195,29 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 			}
 			if err := st.Err(); err != nil || chunks == 0 {
 				t.Fatalf("stream: %d chunks, %v", chunks, err)
+			}
+			return hr.Header
+		}},
+		// A Responses request's metadata, beside the Chat Completions body
+		// it is translated to: across the link in its own header.
+		{"OpenAI Responses", "/converse", func(t *testing.T, _ *bedrockruntime.Client, oc oa.Client) http.Header {
+			var hr *http.Response
+			if _, err := oc.Responses.New(t.Context(), responses.ResponseNewParams{Model: *profile, Metadata: md,
+				Input: responses.ResponseNewParamsInputUnion{OfString: oa.String("Where does my data go?")}}, option.WithResponseInto(&hr)); err != nil {
+				t.Fatal(err)
+			}
+			return hr.Header
+		}},
+		{"OpenAI Responses streaming", "/converse-stream", func(t *testing.T, _ *bedrockruntime.Client, oc oa.Client) http.Header {
+			var hr *http.Response
+			st := oc.Responses.NewStreaming(t.Context(), responses.ResponseNewParams{Model: *profile, Metadata: md,
+				Input: responses.ResponseNewParamsInputUnion{OfString: oa.String("Where does my data go?")}}, option.WithResponseInto(&hr))
+			completed := false
+			for st.Next() {
+				completed = completed || st.Current().Type == "response.completed"
+			}
+			if err := st.Err(); err != nil || !completed {
+				t.Fatalf("stream: completed %v, %v", completed, err)
 			}
 			return hr.Header
 		}},

@@ -101,6 +101,16 @@ func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request,
 	if req.MaxTokensParam == "" || req.MaxTokensParam == "max_completion_tokens" || req.MaxTokensParam == "max_tokens" {
 		req.MaxTokensParam = "max_output_tokens"
 	}
+	if len(rreq.Metadata) > 0 {
+		// The chat body leaves metadata out (Chat Completions takes it
+		// only with store): it is carried beside the body, to the audit
+		// trail, across the link and to a Bedrock deployment as
+		// requestMetadata.
+		if err := inference.ValidateOpenAIMetadata(rreq.Metadata); err != nil {
+			return rreq, req, invalid("metadata", "metadata "+err.Error())
+		}
+		req.Metadata = rreq.Metadata
+	}
 	return rreq, req, nil
 }
 
