@@ -159,7 +159,7 @@ func TestErrorEventEndsAfterTheTimerStops(t *testing.T) {
 // the larger reader's buffer and nothing else: the reader is a value in
 // the stream, and what the small reader held is read from it in place (a
 // copy of it behind an io.MultiReader, and a bufio.Reader of its own, cost
-// six allocations more per stream that grew).
+// five allocations more per stream that grew).
 func TestStreamReaderGrowAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")

@@ -649,6 +649,7 @@ func (s *sseStream) readEvent() error {
 		// cost four allocations and the copy.
 		rest, _ := s.r.Peek(s.r.Buffered())
 		s.rest = prefixReader{rest: rest, r: s.body}
+		s.small = bufio.Reader{} // its buffer is held by rest alone now
 		s.burst = *bufio.NewReaderSize(&s.rest, sseBurstBuffer)
 		s.r = &s.burst
 	}

@@ -92,7 +92,9 @@ type prefixReader struct {
 func (p *prefixReader) Read(b []byte) (int, error) {
 	if len(p.rest) > 0 {
 		n := copy(b, p.rest)
-		p.rest = p.rest[n:]
+		if p.rest = p.rest[n:]; len(p.rest) == 0 {
+			p.rest = nil // the buffer it pointed into is no longer held
+		}
 		return n, nil
 	}
 	return p.r.Read(b)

@@ -652,6 +652,9 @@ func (s *remoteStream) grow() {
 	}
 	rest, _ := s.sc.Peek(s.sc.Buffered())
 	s.rest = prefixReader{rest: rest, r: &s.src}
+	// The stream no longer holds the small buffer: once rest is read and
+	// the events that point into it are handed on, it can be collected.
+	s.small = bufio.Reader{}
 	s.burst = *bufio.NewReaderSize(&s.rest, streamBurstBuffer)
 	s.sc = &s.burst
 	if s.frames != nil {
@@ -668,7 +671,9 @@ type prefixReader struct {
 func (p *prefixReader) Read(b []byte) (int, error) {
 	if len(p.rest) > 0 {
 		n := copy(b, p.rest)
-		p.rest = p.rest[n:]
+		if p.rest = p.rest[n:]; len(p.rest) == 0 {
+			p.rest = nil // the buffer it pointed into is no longer held
+		}
 		return n, nil
 	}
 	return p.r.Read(b)
