@@ -595,6 +595,11 @@ func exhausted(profileID string, attempts []Attempt, last *inference.Error) *inf
 	}
 	e := &inference.Error{Kind: inference.KindUnavailable, RetryAfter: last.RetryAfter, Err: last,
 		Message: fmt.Sprintf("no region of %s could serve the request (%s)", profileID, strings.Join(parts, ", "))}
+	if last.Unfit {
+		// Why the last destination was not tried is the caller's to know
+		// (it names a region and what the request uses, nothing secret).
+		e.Message += ": " + last.Message
+	}
 	switch {
 	case throttled:
 		e.Kind = inference.KindThrottled

@@ -492,3 +492,36 @@ func TestStreamCountedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestUnfitDestinationIsNotBlamed: a destination the link cannot send a
+// request to (a peer running an older Meridian, in a rolling upgrade) is
+// failed over like an unavailable one, but never counts against its
+// deployment however often it happens, so requests it can carry still go
+// there; the caller's 503 says why.
+func TestUnfitDestinationIsNotBlamed(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	const why = "region eu-central-1 runs an older Meridian that cannot carry the request metadata"
+	unfit := func(_ context.Context, req *inference.Request) (*inference.Response, error) {
+		if len(req.Metadata) > 0 {
+			return nil, &inference.Error{Kind: inference.KindUnavailable, Unfit: true, Message: why}
+		}
+		return &inference.Response{Message: inference.TextMessage(inference.RoleAssistant, "ok"), Usage: inference.Usage{InputTokens: 5, OutputTokens: 1}}, nil
+	}
+	h.remote.complete = unfit
+	for i := range 4 { // one more than the failure threshold
+		call := h.call("unfit", "eu.r", false) // r is served in eu-central-1 only
+		call.Request.Metadata = map[string]string{"team": "claims"}
+		_, err := h.g.Invoke(t.Context(), call)
+		e := inference.AsError(err)
+		if e.Kind != inference.KindUnavailable || !strings.Contains(e.Message, why) {
+			t.Fatalf("request %d: %v; want a 503 saying %q", i, err, why)
+		}
+		if errRate, open, cooling := h.health(t, "eu-central-1", "r"); errRate != 0 || open || cooling {
+			t.Fatalf("after request %d: error rate %v, circuit open %v, cooling down %v; want a healthy deployment", i, errRate, open, cooling)
+		}
+	}
+	if _, err := h.g.Invoke(t.Context(), h.call("plain", "eu.r", false)); err != nil {
+		t.Fatalf("a request the destination can carry: %v", err)
+	}
+}

@@ -64,6 +64,11 @@ func outcomeOf(err error, ttft time.Duration) routing.Outcome {
 		return routing.Outcome{Kind: routing.Success, TTFT: ttft}
 	}
 	e := inference.AsError(err)
+	if e.Unfit {
+		// Not sent: the destination could not carry the request, which
+		// is no fault of its deployment.
+		return routing.Outcome{Kind: routing.Canceled}
+	}
 	switch e.Kind {
 	case inference.KindThrottled:
 		return routing.Outcome{Kind: routing.Throttled, RetryAfter: e.RetryAfter}

@@ -100,6 +100,11 @@ type Error struct {
 	// Header holds extra response headers for the client, e.g. the
 	// x-ratelimit-* headers of a quota rejection.
 	Header http.Header
+	// Unfit says the destination was not tried because it cannot carry
+	// this request (a peer running an older Meridian, in a rolling
+	// upgrade): the attempt fails over like any unavailable one, but it
+	// says nothing of the deployment's health, and Message says why.
+	Unfit bool
 	// Err is the internal cause; never shown to clients.
 	Err error
 }

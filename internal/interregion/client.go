@@ -360,7 +360,10 @@ type remote struct {
 
 // sendVia forwards job with client.
 func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatch.Job, accept string) (*http.Response, error) {
-	meta, err := linkMetadata(job, int(r.p.envelopeVersion.Load()), r.p.Region)
+	// The peer's version is read once: the metadata and the envelope's
+	// version must agree, though a probe may answer meanwhile.
+	peerVersion := int(r.p.envelopeVersion.Load())
+	meta, err := linkMetadata(job, peerVersion, r.p.Region)
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +383,7 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 	if err == nil && r.p.legacyBodies.Load() {
 		if body, err = legacyBody(job.Request); err != nil {
 			// In a rolling upgrade: another destination may be upgraded.
-			return nil, &inference.Error{Kind: inference.KindUnavailable, Message: "region " + r.p.Region + " runs an older Meridian that cannot take this request", Err: err}
+			return nil, &inference.Error{Kind: inference.KindUnavailable, Unfit: true, Message: "region " + r.p.Region + " runs an older Meridian that cannot take this request", Err: err}
 		}
 		contentType = "application/json"
 	}
@@ -393,8 +396,8 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 	}
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.
-	if v := int(r.p.envelopeVersion.Load()); v != 0 {
-		env.Version = min(v, envelope.Version)
+	if peerVersion != 0 {
+		env.Version = min(peerVersion, envelope.Version)
 	}
 	// A session MAC's hook goes into the context the request is made
 	// with: EnvelopeSigner.SignForwarded's copy of the request, to give

@@ -99,7 +99,8 @@ func TestWireGoldenRequestMetadata(t *testing.T) {
 // TestRequestMetadataToOlderPeer: a peer that advertises an envelope
 // version older than 5 cannot carry metadata sent beside the body; such a
 // request is not sent there (a retryable error, so another destination
-// serves it) rather than served without it. A request whose metadata is
+// serves it, and the attempt does not count against the peer's
+// deployment) rather than served without it. A request whose metadata is
 // in its body (Converse), or that has none, still goes.
 func TestRequestMetadataToOlderPeer(t *testing.T) {
 	t.Parallel()
@@ -109,8 +110,8 @@ func TestRequestMetadataToOlderPeer(t *testing.T) {
 	job := metadataJob(t, opInvoke, testMetadata)
 	_, err := c.Executor(dst).Complete(t.Context(), job)
 	var e *inference.Error
-	if !errors.As(err, &e) || e.Kind != inference.KindUnavailable || !e.Kind.Retryable() || !strings.Contains(e.Message, "request metadata") {
-		t.Fatalf("forward to a version 4 peer = %v, want a retryable unavailable error naming the request metadata", err)
+	if !errors.As(err, &e) || e.Kind != inference.KindUnavailable || !e.Kind.Retryable() || !e.Unfit || !strings.Contains(e.Message, "request metadata") {
+		t.Fatalf("forward to a version 4 peer = %v, want a retryable unavailable error, unfit (not the deployment's fault), naming the request metadata", err)
 	}
 	if n := len(l.local.served()); n != 0 {
 		t.Fatalf("the version 4 peer was sent %d requests", n)

@@ -194,7 +194,7 @@ func linkMetadata(job *dispatch.Job, peerVersion int, region string) (string, er
 		return "", nil
 	}
 	if peerVersion != 0 && peerVersion < metadataVersion {
-		return "", &inference.Error{Kind: inference.KindUnavailable,
+		return "", &inference.Error{Kind: inference.KindUnavailable, Unfit: true,
 			Message: "region " + region + " runs an older Meridian that cannot carry the request metadata"}
 	}
 	b, err := json.Marshal(job.Request.Metadata)
