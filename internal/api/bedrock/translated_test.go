@@ -55,11 +55,12 @@ func TestTranslatedMembersReachTheModelOrAreRefused(t *testing.T) {
 			if tc.field == "" {
 				sent := make(chan []byte, 1)
 				apitest.Forwarded(t, resp, out, tee(got, sent), tc.want)
-				for _, a := range tc.absent {
-					if b := <-sent; strings.Contains(string(b), a) {
-						t.Errorf("upstream received %s, with %s", b, a)
-					} else {
-						sent <- b
+				if len(tc.absent) > 0 {
+					b := <-sent
+					for _, a := range tc.absent {
+						if strings.Contains(string(b), a) {
+							t.Errorf("upstream received %s, with %s", b, a)
+						}
 					}
 				}
 				return
