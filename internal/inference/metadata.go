@@ -24,25 +24,7 @@ const (
 // Bedrock's character set. Its error names the offending key, cut to 32
 // characters, never the whole value. A nil or empty map is valid.
 func ValidateMetadata(m map[string]string) error {
-	if len(m) > MaxMetadataPairs {
-		return fmt.Errorf("has %d pairs; at most %d are allowed", len(m), MaxMetadataPairs)
-	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		v := m[k]
-		switch {
-		case k == "":
-			return fmt.Errorf("has an empty key")
-		case utf8.RuneCountInString(k) > MaxMetadataKeyLen:
-			return fmt.Errorf("key %s is longer than %d characters", quoteCut(k), MaxMetadataKeyLen)
-		case !metadataText(k):
-			return fmt.Errorf("key %s has a character outside [a-zA-Z0-9 :_@$#=/+,-.] (and whitespace)", quoteCut(k))
-		case utf8.RuneCountInString(v) > MaxMetadataValueLen:
-			return fmt.Errorf("value of key %s is longer than %d characters", quoteCut(k), MaxMetadataValueLen)
-		case !metadataText(v):
-			return fmt.Errorf("value of key %s has a character outside [a-zA-Z0-9 :_@$#=/+,-.] (and whitespace)", quoteCut(k))
-		}
-	}
-	return nil
+	return validateMetadata(m, MaxMetadataKeyLen, MaxMetadataValueLen, true)
 }
 
 // Limits of OpenAI's metadata, as its Chat Completions API sets them: at
@@ -60,15 +42,28 @@ const (
 // to 32 characters. A nil or empty map is valid. Bedrock's narrower
 // limits ([ValidateMetadata]) apply where it is sent to Bedrock.
 func ValidateOpenAIMetadata(m map[string]string) error {
+	return validateMetadata(m, MaxOpenAIMetadataKeyLen, MaxOpenAIMetadataValueLen, false)
+}
+
+// validateMetadata checks m's pairs against the lengths given and, for
+// Bedrock, its non-empty keys and character set.
+func validateMetadata(m map[string]string, keyLen, valueLen int, bedrock bool) error {
 	if len(m) > MaxMetadataPairs {
 		return fmt.Errorf("has %d pairs; at most %d are allowed", len(m), MaxMetadataPairs)
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
+		v := m[k]
 		switch {
-		case utf8.RuneCountInString(k) > MaxOpenAIMetadataKeyLen:
-			return fmt.Errorf("key %s is longer than %d characters", quoteCut(k), MaxOpenAIMetadataKeyLen)
-		case utf8.RuneCountInString(m[k]) > MaxOpenAIMetadataValueLen:
-			return fmt.Errorf("value of key %s is longer than %d characters", quoteCut(k), MaxOpenAIMetadataValueLen)
+		case bedrock && k == "":
+			return fmt.Errorf("has an empty key")
+		case utf8.RuneCountInString(k) > keyLen:
+			return fmt.Errorf("key %s is longer than %d characters", quoteCut(k), keyLen)
+		case bedrock && !metadataText(k):
+			return fmt.Errorf("key %s has a character outside [a-zA-Z0-9 :_@$#=/+,-.] (and whitespace)", quoteCut(k))
+		case utf8.RuneCountInString(v) > valueLen:
+			return fmt.Errorf("value of key %s is longer than %d characters", quoteCut(k), valueLen)
+		case bedrock && !metadataText(v):
+			return fmt.Errorf("value of key %s has a character outside [a-zA-Z0-9 :_@$#=/+,-.] (and whitespace)", quoteCut(k))
 		}
 	}
 	return nil
