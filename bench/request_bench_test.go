@@ -57,8 +57,8 @@ func heapAllocs() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// BenchmarkOwnAllocs pins Meridian's own allocations: per request, and per
-// streamed token, on the local and the forwarded path (the forwarded figure
+// BenchmarkOwnAllocs pins Meridian's own allocations: per request, per
+// whole stream of 16 tokens, and per streamed token, on the local and the forwarded path (the forwarded figure
 // counts both nodes and the link). Each iteration sends the same request
 // straight to mockllm and through Meridian and subtracts: what remains is
 // what the node(s) allocate, since client and mockllm do the same work on
@@ -101,6 +101,20 @@ func BenchmarkOwnAllocs(b *testing.B) {
 				own += allocs(b, t, body, false) - allocs(b, direct, body, false)
 			}
 			b.ReportMetric(own/float64(b.N), "own-allocs/req")
+		})
+		// A whole stream of the bench's default length, its per-request
+		// and per-event parts together, as the closed loop's streaming
+		// phase sends it.
+		b.Run("stream/"+tc.name, func(b *testing.B) {
+			body := RequestBody(true, short)
+			t.sequential(b.Context(), body, true, 20)
+			direct.sequential(b.Context(), body, true, 20)
+			var own float64
+			b.ReportAllocs()
+			for b.Loop() {
+				own += allocs(b, t, body, true) - allocs(b, direct, body, true)
+			}
+			b.ReportMetric(own/float64(b.N), "own-allocs/stream")
 		})
 		b.Run("token/"+tc.name, func(b *testing.B) {
 			s, l := RequestBody(true, short), RequestBody(true, long)
