@@ -193,8 +193,10 @@ func readBedrockAnswer(t *testing.T, anthropic, stream bool, body []byte) bedroc
 				Message struct {
 					Content []struct {
 						Text             *string
-						ReasoningContent *struct{ ReasoningText struct{ Text, Signature string } }
-						ToolUse          *struct {
+						ReasoningContent *struct {
+							ReasoningText struct{ Text, Signature string }
+						}
+						ToolUse *struct {
 							Name  string
 							Input json.RawMessage
 						}
