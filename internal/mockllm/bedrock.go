@@ -699,20 +699,16 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 		block = 1
 	}
 	if g.breq.wantsTools() {
-		// Each call's input in two deltas, as the OpenAI mode streams a
-		// call's arguments in pieces.
+		// Each call: a start, its input in one delta, a stop.
 		for i, t := range g.breq.calls() {
-			args := string(Instance(t.schema))
-			half, b := len(args)/2, block+i
+			args, b := string(Instance(t.schema)), block+i
 			if g.anthropic {
 				ok = send("", map[string]any{"type": "content_block_start", "index": b, "content_block": map[string]any{"type": "tool_use", "id": g.toolID(i), "name": t.name, "input": map[string]any{}}}) &&
-					send("", map[string]any{"type": "content_block_delta", "index": b, "delta": map[string]any{"type": "input_json_delta", "partial_json": args[:half]}}) &&
-					send("", map[string]any{"type": "content_block_delta", "index": b, "delta": map[string]any{"type": "input_json_delta", "partial_json": args[half:]}}) &&
+					send("", map[string]any{"type": "content_block_delta", "index": b, "delta": map[string]any{"type": "input_json_delta", "partial_json": args}}) &&
 					send("", map[string]any{"type": "content_block_stop", "index": b})
 			} else {
 				ok = send("contentBlockStart", map[string]any{"contentBlockIndex": b, "start": map[string]any{"toolUse": map[string]any{"toolUseId": g.toolID(i), "name": t.name}}}) &&
-					send("contentBlockDelta", map[string]any{"contentBlockIndex": b, "delta": map[string]any{"toolUse": map[string]any{"input": args[:half]}}}) &&
-					send("contentBlockDelta", map[string]any{"contentBlockIndex": b, "delta": map[string]any{"toolUse": map[string]any{"input": args[half:]}}}) &&
+					send("contentBlockDelta", map[string]any{"contentBlockIndex": b, "delta": map[string]any{"toolUse": map[string]any{"input": args}}}) &&
 					send("contentBlockStop", map[string]any{"contentBlockIndex": b})
 			}
 			if !ok {
