@@ -51,11 +51,11 @@ func TestBedrockConverseSDKToolChoiceAndThinking(t *testing.T) {
 					toolConfig = &types.ToolConfiguration{Tools: tools, ToolChoice: tc.choice}
 				}
 				var (
-					called              []string
-					reasoning, sig      string
-					text                bool
+					called               []string
+					reasoning, sig       string
+					text                 bool
 					reasoningFirst, seen bool
-					stop                types.StopReason
+					stop                 types.StopReason
 				)
 				if !stream {
 					out, err := rt.Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: aws.String("anthropic.claude-sonnet-4-5"), Messages: msgs,
