@@ -433,8 +433,9 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// admitBedrock refuses a request during an outage, a throttle or over the
-// concurrency limit, in Bedrock's shape. When it admits the request, the
+// admitBedrock refuses a request during an outage, a throttle, by an
+// injected failure (FailRate) or over the concurrency limit, in Bedrock's
+// shape. When it admits the request, the
 // caller holds one in-flight slot and releases it with
 // s.stats.inFlight.Add(-1).
 func (s *Server) admitBedrock(w http.ResponseWriter, st *settings) bool {
@@ -447,6 +448,30 @@ func (s *Server) admitBedrock(w http.ResponseWriter, st *settings) bool {
 		s.stats.throttled.Add(1)
 		bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests (throttled by the operator).", st.throttle)
 		return false
+	}
+	if st.failRate > 0 {
+		// Injected failures, drawn as the OpenAI mode draws them, in
+		// Bedrock's shape.
+		n := s.arrivals.Add(1)
+		r := rng{state: uint64(newHasher(s.seed).uint64(n))}
+		if r.float64() < st.failRate {
+			status, typ, msg, retry := st.failStatus, "ValidationException", "Simulated failure: "+http.StatusText(st.failStatus)+".", time.Duration(0)
+			switch {
+			case status == http.StatusTooManyRequests:
+				typ, msg, retry = "ThrottlingException", "Too many requests (simulated failure).", time.Second
+				s.stats.throttled.Add(1)
+			case status == http.StatusServiceUnavailable:
+				typ, msg = "ServiceUnavailableException", "The service is unavailable (simulated failure)."
+				s.stats.failed.Add(1)
+			case status >= 500:
+				typ, msg = "InternalServerException", "The server encountered an error (simulated failure)."
+				s.stats.failed.Add(1)
+			default:
+				s.stats.failed.Add(1)
+			}
+			bedrockError(w, status, typ, msg, retry)
+			return false
+		}
 	}
 	if inFlight := s.stats.inFlight.Add(1); st.maxConcurrency > 0 && inFlight > int64(st.maxConcurrency) {
 		s.stats.inFlight.Add(-1)

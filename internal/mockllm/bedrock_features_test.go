@@ -452,3 +452,42 @@ func TestBedrockRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestBedrockInjectedFailures: fail_rate injects failures on the Bedrock
+// routes too (embedding models' included), in Bedrock's shape: the
+// configured status with its exception type.
+func TestBedrockInjectedFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status int
+		typ    string
+	}{
+		{http.StatusTooManyRequests, "ThrottlingException"},
+		{http.StatusInternalServerError, "InternalServerException"},
+		{http.StatusServiceUnavailable, "ServiceUnavailableException"},
+		{http.StatusBadRequest, "ValidationException"},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			t.Parallel()
+			s, url := start(t, mockllm.Config{CompletionTokens: 4, FailRate: 1, FailStatus: tc.status, Clock: newFakeClock()})
+			for _, r := range []struct{ model, op, body string }{
+				{"anthropic.claude-sonnet-4-5", "converse", `{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`},
+				{"anthropic.claude-sonnet-4-5", "invoke-with-response-stream", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`},
+				{"amazon.titan-embed-text-v2:0", "invoke", `{"inputText":"hi"}`},
+			} {
+				status, h, b := invoke(t, url, r.model, r.op, []byte(r.body))
+				var e struct{ Message string }
+				if status != tc.status || h.Get("X-Amzn-Errortype") != tc.typ || json.Unmarshal(b, &e) != nil || e.Message == "" {
+					t.Errorf("%s %s: %d %s %s; want %d %s with a message", r.model, r.op, status, h.Get("X-Amzn-Errortype"), b, tc.status, tc.typ)
+				}
+				if tc.status == http.StatusTooManyRequests && h.Get("Retry-After") == "" {
+					t.Errorf("%s %s: throttled without Retry-After", r.model, r.op)
+				}
+			}
+			if st := s.Stats(); st.Served != 0 {
+				t.Errorf("stats %+v: served %d, want 0", st, st.Served)
+			}
+		})
+	}
+}
