@@ -416,12 +416,26 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	*tp = c.tokens[:0]
 	g := &bedrockGeneration{generation: generation{s: s, st: st, req: &req.chat, c: c, prompt: promptTokens(&req.chat), start: start,
 		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama}
+	var seq uint64
+	if st.limits.any() {
+		// The RPM and TPM windows the OpenAI mode keeps, shared with it;
+		// Bedrock sends no rate limit headers.
+		var e *apiError
+		if seq, e = s.win.admit(start, st.limits, g.prompt+len(c.tokens), model, http.Header{}); e != nil {
+			s.stats.throttled.Add(1)
+			bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests, please wait before trying again.", e.retryAfter)
+			return
+		}
+	}
 	var produced int
 	var end outcome
 	if strings.HasSuffix(op, "stream") {
 		produced, end = g.stream(r.Context(), w)
 	} else {
 		produced, end = g.respond(r.Context(), w)
+	}
+	if st.limits.any() && produced != len(c.tokens) {
+		s.win.settle(seq, g.prompt+produced)
 	}
 	s.stats.promptTokens.Add(int64(g.prompt))
 	s.stats.completionTokens.Add(int64(produced))

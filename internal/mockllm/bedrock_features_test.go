@@ -491,3 +491,23 @@ func TestBedrockInjectedFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestBedrockRateLimits: the RPM window the OpenAI face keeps throttles
+// the Bedrock routes too, with a ThrottlingException and Retry-After.
+func TestBedrockRateLimits(t *testing.T) {
+	t.Parallel()
+	s, url := start(t, mockllm.Config{CompletionTokens: 4, RPM: 2, Clock: newFakeClock()})
+	body := []byte(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`)
+	for i, want := range []int{200, 200, 429} {
+		status, h, b := invoke(t, url, "amazon.nova-pro-v1:0", "converse", body)
+		if status != want {
+			t.Fatalf("request %d: %d %s, want %d", i+1, status, b, want)
+		}
+		if want == 429 && (h.Get("X-Amzn-Errortype") != "ThrottlingException" || h.Get("Retry-After") == "") {
+			t.Errorf("throttled as %q with Retry-After %q, want ThrottlingException with one", h.Get("X-Amzn-Errortype"), h.Get("Retry-After"))
+		}
+	}
+	if st := s.Stats(); st.Served != 2 || st.Throttled != 1 {
+		t.Errorf("stats %+v, want 2 served, 1 throttled", st)
+	}
+}
