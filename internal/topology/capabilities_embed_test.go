@@ -9,8 +9,9 @@ import (
 // the Bedrock adapter has the embeddings capability, and only it, when the
 // model id the simulator serves (backend.model, else the deployment's
 // model) is a Titan or Cohere embedding model; with any other id it has
-// a bedrock deployment's defaults (chat, no embeddings, n or logprobs). A bedrock deployment of such a
-// model has embeddings only too. A list always wins.
+// a bedrock deployment's defaults (chat, no embeddings, n or logprobs). A
+// bedrock deployment of such a model has embeddings only too. A list
+// always wins.
 func TestMockBedrockEmbeddingCapabilities(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
