@@ -738,8 +738,12 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 		block = 1
 	}
 	if g.breq.wantsTools() {
-		// Each call: a start, its input in one delta, a stop.
+		// Each call: a start, its input in one delta, a stop; paced as the
+		// OpenAI mode paces a call's three chunks.
 		for i, t := range g.breq.calls() {
+			if g.paced() && g.waitUntil(ctx, g.due(min(i*3, max(n-1, 0)))) != nil {
+				return 0, canceled
+			}
 			args, b := string(Instance(t.schema)), block+i
 			if g.anthropic {
 				ok = send("", map[string]any{"type": "content_block_start", "index": b, "content_block": map[string]any{"type": "tool_use", "id": g.toolID(i), "name": t.name, "input": map[string]any{}}}) &&

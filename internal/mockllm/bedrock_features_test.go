@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/google/go-cmp/cmp"
@@ -509,5 +510,36 @@ func TestBedrockRateLimits(t *testing.T) {
 	}
 	if st := s.Stats(); st.Served != 2 || st.Throttled != 1 {
 		t.Errorf("stats %+v, want 2 served, 1 throttled", st)
+	}
+}
+
+// TestBedrockToolStreamPaced: a streamed Bedrock tool answer is paced as
+// the OpenAI mode paces its calls (call i at the deadline of token 3i,
+// capped at the last token's): under a clock that jumps to each deadline,
+// two calls end the stream at TTFT plus three tokens' time, a
+// non-streamed answer at the last token's deadline.
+func TestBedrockToolStreamPaced(t *testing.T) {
+	t.Parallel()
+	const tools = `"toolConfig":{"tools":[{"toolSpec":{"name":"a","inputSchema":{"json":{"type":"object"}}}},{"toolSpec":{"name":"b","inputSchema":{"json":{"type":"object"}}}}]}`
+	for _, tc := range []struct {
+		op   string
+		want time.Duration
+	}{
+		{"converse-stream", 100*time.Millisecond + 3*100*time.Millisecond},
+		{"converse", 100*time.Millisecond + 5*100*time.Millisecond},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			t.Parallel()
+			clk := jumpClock{newFakeClock()}
+			t0 := clk.Now()
+			_, url := start(t, mockllm.Config{CompletionTokens: 6, TTFT: 100 * time.Millisecond, TokensPerSecond: 10, Clock: clk})
+			status, _, b := invoke(t, url, "amazon.nova-pro-v1:0", tc.op, []byte(`{"messages":[{"role":"user","content":[{"text":"hi"}]}],`+tools+`}`))
+			if status != http.StatusOK {
+				t.Fatalf("%d %s", status, b)
+			}
+			if got := clk.Now().Sub(t0); got != tc.want {
+				t.Errorf("answer ended %v after the start, want %v", got, tc.want)
+			}
+		})
 	}
 }
