@@ -20,7 +20,12 @@ import (
 // its cross-dialect paths are testable without AWS. It answers like the
 // OpenAI mode (same words, pacing, outage and throttling), with tool use
 // blocks for requests that offer tools, cached-token usage and Bedrock's
-// error shape (x-amzn-ErrorType, {"message"}). SigV4 is not checked.
+// error shape (x-amzn-ErrorType, {"message"}). It honours tool choice
+// (Anthropic's tool_choice, Converse's toolConfig.toolChoice) as the OpenAI
+// mode honours tool_choice and parallel_tool_calls, and answers a request
+// that enables thinking (Anthropic's thinking, Converse's
+// additionalModelRequestFields thinking or reasoning_config) with a signed
+// thinking block first. SigV4 is not checked.
 // Embedding models (Titan, Cohere) are served by bedrock_embed.go.
 
 // bedrockTool is a tool the request offers, in either shape.
@@ -37,9 +42,65 @@ type bedrockRequest struct {
 	toolResult bool // the conversation ends with tool results
 	// schema is the requested structured output's JSON schema, if any.
 	schema json.RawMessage
+	// Tool choice: none (no calls), the one tool forced by name, or a
+	// single call (Anthropic's disable_parallel_tool_use).
+	toolNone bool
+	forced   string
+	single   bool
+	// thinking: the request enables extended thinking (reasoning).
+	thinking bool
 }
 
-func (r *bedrockRequest) wantsTools() bool { return len(r.tools) > 0 && !r.toolResult }
+func (r *bedrockRequest) wantsTools() bool { return len(r.tools) > 0 && !r.toolResult && !r.toolNone }
+
+// calls returns the tools the answer calls: one call per offered tool, the
+// forced one alone, or only the first when parallel use is disabled.
+func (r *bedrockRequest) calls() []bedrockTool {
+	if !r.wantsTools() {
+		return nil
+	}
+	if r.forced != "" {
+		for _, t := range r.tools {
+			if t.name == r.forced {
+				return []bedrockTool{t}
+			}
+		}
+		return nil // the decoder refuses a name that is not offered
+	}
+	if r.single {
+		return r.tools[:1]
+	}
+	return r.tools
+}
+
+// checkForced refuses a tool choice that names a tool the request does not
+// offer, as Bedrock does.
+func (r *bedrockRequest) checkForced(field string) error {
+	if r.forced == "" {
+		return nil
+	}
+	for _, t := range r.tools {
+		if t.name == r.forced {
+			return nil
+		}
+	}
+	return jsonError(field + " names tool " + strconv.Quote(r.forced) + ", which is not among the tools")
+}
+
+// thinkingEnabled reports whether a thinking or reasoning configuration
+// (Anthropic's thinking, Nova's reasoningConfig) enables it: type enabled.
+func thinkingEnabled(raw json.RawMessage) (bool, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return false, nil
+	}
+	var th struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &th); err != nil {
+		return false, err
+	}
+	return th.Type == "enabled", nil
+}
 
 // decodeConverse reads a Converse body.
 func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
@@ -62,7 +123,15 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 				} `json:"structure"`
 			} `json:"textFormat"`
 		} `json:"outputConfig"`
-		ToolConfig *struct {
+		AdditionalModelRequestFields map[string]json.RawMessage `json:"additionalModelRequestFields"`
+		ToolConfig                   *struct {
+			ToolChoice *struct {
+				Auto *struct{} `json:"auto"`
+				Any  *struct{} `json:"any"`
+				Tool *struct {
+					Name string `json:"name"`
+				} `json:"tool"`
+			} `json:"toolChoice"`
 			Tools []struct {
 				ToolSpec *struct {
 					Name        string `json:"name"`
@@ -108,6 +177,27 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 				r.tools = append(r.tools, bedrockTool{t.ToolSpec.Name, t.ToolSpec.InputSchema.JSON})
 			}
 		}
+		if ch := tc.ToolChoice; ch != nil {
+			switch {
+			case ch.Tool != nil && (ch.Auto != nil || ch.Any != nil), ch.Auto != nil && ch.Any != nil:
+				return nil, jsonError("toolConfig.toolChoice must set exactly one of auto, any, tool")
+			case ch.Tool != nil:
+				r.forced = ch.Tool.Name
+				if r.forced == "" {
+					return nil, jsonError("toolConfig.toolChoice.tool.name is required")
+				}
+			}
+		}
+		if err := r.checkForced("toolConfig.toolChoice.tool"); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range []string{"thinking", "reasoning_config", "reasoningConfig"} {
+		on, err := thinkingEnabled(c.AdditionalModelRequestFields[k])
+		if err != nil {
+			return nil, jsonError("additionalModelRequestFields." + k + " must be an object with a type")
+		}
+		r.thinking = r.thinking || on
 	}
 	return r, nil
 }
@@ -134,6 +224,12 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 		OutputFormat *struct {
 			Schema json.RawMessage `json:"schema"`
 		} `json:"output_format"`
+		ToolChoice *struct {
+			Type                   string `json:"type"`
+			Name                   string `json:"name"`
+			DisableParallelToolUse bool   `json:"disable_parallel_tool_use"`
+		} `json:"tool_choice"`
+		Thinking json.RawMessage `json:"thinking"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, err
@@ -173,6 +269,28 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 	case a.OutputFormat != nil:
 		r.schema = a.OutputFormat.Schema
 	}
+	if ch := a.ToolChoice; ch != nil {
+		switch ch.Type {
+		case "auto", "any":
+		case "none":
+			r.toolNone = true
+		case "tool":
+			if ch.Name == "" {
+				return nil, jsonError("tool_choice.name is required for tool_choice of type tool")
+			}
+			r.forced = ch.Name
+		default:
+			return nil, jsonError("tool_choice.type must be one of auto, any, tool, none")
+		}
+		r.single = ch.DisableParallelToolUse
+		if err := r.checkForced("tool_choice"); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if r.thinking, err = thinkingEnabled(a.Thinking); err != nil {
+		return nil, jsonError("thinking must be an object with a type")
+	}
 	return r, nil
 }
 
@@ -198,12 +316,19 @@ func bedrockRequestMetadata(op string, h http.Header, body []byte) (map[string]s
 		}
 	} else {
 		var c struct {
-			RequestMetadata map[string]string `json:"requestMetadata"`
+			RequestMetadata json.RawMessage `json:"requestMetadata"`
 		}
 		if err := json.Unmarshal(body, &c); err != nil {
 			return nil, nil // the body's own decoder reports it
 		}
-		md = c.RequestMetadata
+		if len(c.RequestMetadata) == 0 || string(c.RequestMetadata) == "null" {
+			return nil, nil
+		}
+		// Any other value than an object of strings ({"k":1}, ["x"], "x")
+		// is refused, as Bedrock refuses it.
+		if err := json.Unmarshal(c.RequestMetadata, &md); err != nil || md == nil {
+			return nil, jsonError(what + " must be a JSON object of strings")
+		}
 	}
 	if err := inference.ValidateMetadata(md); err != nil {
 		return nil, jsonError(what + " " + err.Error())
@@ -291,12 +416,26 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	*tp = c.tokens[:0]
 	g := &bedrockGeneration{generation: generation{s: s, st: st, req: &req.chat, c: c, prompt: promptTokens(&req.chat), start: start,
 		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama}
+	var seq uint64
+	if st.limits.any() {
+		// The RPM and TPM windows the OpenAI mode keeps, shared with it;
+		// Bedrock sends no rate limit headers.
+		var e *apiError
+		if seq, e = s.win.admit(start, st.limits, g.prompt+len(c.tokens), model, http.Header{}); e != nil {
+			s.stats.throttled.Add(1)
+			bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests, please wait before trying again.", e.retryAfter)
+			return
+		}
+	}
 	var produced int
 	var end outcome
 	if strings.HasSuffix(op, "stream") {
 		produced, end = g.stream(r.Context(), w)
 	} else {
 		produced, end = g.respond(r.Context(), w)
+	}
+	if st.limits.any() && produced != len(c.tokens) {
+		s.win.settle(seq, g.prompt+produced)
 	}
 	s.stats.promptTokens.Add(int64(g.prompt))
 	s.stats.completionTokens.Add(int64(produced))
@@ -308,8 +447,9 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// admitBedrock refuses a request during an outage, a throttle or over the
-// concurrency limit, in Bedrock's shape. When it admits the request, the
+// admitBedrock refuses a request during an outage, a throttle, by an
+// injected failure (FailRate) or over the concurrency limit, in Bedrock's
+// shape. When it admits the request, the
 // caller holds one in-flight slot and releases it with
 // s.stats.inFlight.Add(-1).
 func (s *Server) admitBedrock(w http.ResponseWriter, st *settings) bool {
@@ -322,6 +462,30 @@ func (s *Server) admitBedrock(w http.ResponseWriter, st *settings) bool {
 		s.stats.throttled.Add(1)
 		bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests (throttled by the operator).", st.throttle)
 		return false
+	}
+	if st.failRate > 0 {
+		// Injected failures, drawn as the OpenAI mode draws them, in
+		// Bedrock's shape.
+		n := s.arrivals.Add(1)
+		r := rng{state: uint64(newHasher(s.seed).uint64(n))}
+		if r.float64() < st.failRate {
+			status, typ, msg, retry := st.failStatus, "ValidationException", "Simulated failure: "+http.StatusText(st.failStatus)+".", time.Duration(0)
+			switch {
+			case status == http.StatusTooManyRequests:
+				typ, msg, retry = "ThrottlingException", "Too many requests (simulated failure).", time.Second
+				s.stats.throttled.Add(1)
+			case status == http.StatusServiceUnavailable:
+				typ, msg = "ServiceUnavailableException", "The service is unavailable (simulated failure)."
+				s.stats.failed.Add(1)
+			case status >= 500:
+				typ, msg = "InternalServerException", "The server encountered an error (simulated failure)."
+				s.stats.failed.Add(1)
+			default:
+				s.stats.failed.Add(1)
+			}
+			bedrockError(w, status, typ, msg, retry)
+			return false
+		}
 	}
 	if inFlight := s.stats.inFlight.Add(1); st.maxConcurrency > 0 && inFlight > int64(st.maxConcurrency) {
 		s.stats.inFlight.Add(-1)
@@ -413,7 +577,27 @@ func (g *bedrockGeneration) stopSequence() any {
 	return g.c.stopSeq
 }
 
+// thinkingText is the answer's thinking, or "" when the request does not
+// enable it.
+func (g *bedrockGeneration) thinkingText() string {
+	if !g.breq.thinking {
+		return ""
+	}
+	return mockReasoning
+}
+
+// signature is the thinking block's signature: opaque, deterministic.
+func (g *bedrockGeneration) signature() string {
+	return base64.StdEncoding.EncodeToString([]byte("mockllm thinking " + strconv.FormatUint(g.id, 16)))
+}
+
+// outputTokens is the output token count of an answer of n tokens: the
+// thinking counts in it, as the real APIs count it (the same count the
+// OpenAI mode reports as reasoning_tokens).
+func (g *bedrockGeneration) outputTokens(n int) int { return n + reasoningTokens(g.thinkingText()) }
+
 func (g *bedrockGeneration) usage(n int) map[string]int {
+	n = g.outputTokens(n)
 	cached := cachedTokens(g.req)
 	if g.anthropic {
 		return map[string]int{"input_tokens": g.prompt - cached, "output_tokens": n, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}
@@ -427,8 +611,15 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 		return 0, canceled
 	}
 	var content []any
+	if th := g.thinkingText(); th != "" {
+		if g.anthropic {
+			content = append(content, map[string]any{"type": "thinking", "thinking": th, "signature": g.signature()})
+		} else {
+			content = append(content, map[string]any{"reasoningContent": map[string]any{"reasoningText": map[string]any{"text": th, "signature": g.signature()}}})
+		}
+	}
 	if g.breq.wantsTools() {
-		for i, t := range g.breq.tools {
+		for i, t := range g.breq.calls() {
 			input := json.RawMessage(Instance(t.schema))
 			if g.anthropic {
 				content = append(content, map[string]any{"type": "tool_use", "id": g.toolID(i), "name": t.name, "input": input})
@@ -450,7 +641,7 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 		body = map[string]any{"id": "msg_mock" + strconv.FormatUint(g.id, 16), "type": "message", "role": "assistant", "model": g.req.Model,
 			"content": content, "stop_reason": g.stopReason(), "stop_sequence": g.stopSequence(), "usage": g.usage(n)}
 		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(g.prompt))
-		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(n))
+		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(g.outputTokens(n)))
 	} else {
 		body = map[string]any{"output": map[string]any{"message": map[string]any{"role": "assistant", "content": content}},
 			"stopReason": g.stopReason(), "usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}}
@@ -513,32 +704,62 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 	}
 	ok := true
 	if g.anthropic {
+		start := g.usage(0)
+		start["output_tokens"] = 1 // as Anthropic starts a message
 		ok = send("", map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_mock" + strconv.FormatUint(g.id, 16), "type": "message",
-			"role": "assistant", "model": g.req.Model, "content": []any{}, "stop_reason": nil, "usage": g.usage(1)}})
+			"role": "assistant", "model": g.req.Model, "content": []any{}, "stop_reason": nil, "usage": start}})
 	} else {
 		ok = send("messageStart", map[string]string{"role": "assistant"})
 	}
 	if !ok {
 		return 0, canceled
 	}
+	// A thinking block comes first, as the real APIs stream it: its text
+	// in deltas, then its signature (Converse sends no start event for
+	// it).
+	block := 0
+	if th := g.thinkingText(); th != "" {
+		half := len(th) / 2
+		if g.anthropic {
+			ok = send("", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "thinking", "thinking": "", "signature": ""}}) &&
+				send("", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "thinking_delta", "thinking": th[:half]}}) &&
+				send("", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "thinking_delta", "thinking": th[half:]}}) &&
+				send("", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "signature_delta", "signature": g.signature()}}) &&
+				send("", map[string]any{"type": "content_block_stop", "index": 0})
+		} else {
+			ok = send("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]any{"reasoningContent": map[string]any{"text": th[:half]}}}) &&
+				send("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]any{"reasoningContent": map[string]any{"text": th[half:]}}}) &&
+				send("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]any{"reasoningContent": map[string]any{"signature": g.signature()}}}) &&
+				send("contentBlockStop", map[string]any{"contentBlockIndex": 0})
+		}
+		if !ok {
+			return 0, canceled
+		}
+		block = 1
+	}
 	if g.breq.wantsTools() {
-		for i, t := range g.breq.tools {
-			args := string(Instance(t.schema))
+		// Each call: a start, its input in one delta, a stop; paced as the
+		// OpenAI mode paces a call's three chunks.
+		for i, t := range g.breq.calls() {
+			if g.paced() && g.waitUntil(ctx, g.due(min(i*3, max(n-1, 0)))) != nil {
+				return 0, canceled
+			}
+			args, b := string(Instance(t.schema)), block+i
 			if g.anthropic {
-				ok = send("", map[string]any{"type": "content_block_start", "index": i, "content_block": map[string]any{"type": "tool_use", "id": g.toolID(i), "name": t.name, "input": map[string]any{}}}) &&
-					send("", map[string]any{"type": "content_block_delta", "index": i, "delta": map[string]any{"type": "input_json_delta", "partial_json": args}}) &&
-					send("", map[string]any{"type": "content_block_stop", "index": i})
+				ok = send("", map[string]any{"type": "content_block_start", "index": b, "content_block": map[string]any{"type": "tool_use", "id": g.toolID(i), "name": t.name, "input": map[string]any{}}}) &&
+					send("", map[string]any{"type": "content_block_delta", "index": b, "delta": map[string]any{"type": "input_json_delta", "partial_json": args}}) &&
+					send("", map[string]any{"type": "content_block_stop", "index": b})
 			} else {
-				ok = send("contentBlockStart", map[string]any{"contentBlockIndex": i, "start": map[string]any{"toolUse": map[string]any{"toolUseId": g.toolID(i), "name": t.name}}}) &&
-					send("contentBlockDelta", map[string]any{"contentBlockIndex": i, "delta": map[string]any{"toolUse": map[string]any{"input": args}}}) &&
-					send("contentBlockStop", map[string]any{"contentBlockIndex": i})
+				ok = send("contentBlockStart", map[string]any{"contentBlockIndex": b, "start": map[string]any{"toolUse": map[string]any{"toolUseId": g.toolID(i), "name": t.name}}}) &&
+					send("contentBlockDelta", map[string]any{"contentBlockIndex": b, "delta": map[string]any{"toolUse": map[string]any{"input": args}}}) &&
+					send("contentBlockStop", map[string]any{"contentBlockIndex": b})
 			}
 			if !ok {
 				return 0, canceled
 			}
 		}
 	} else {
-		if g.anthropic && !send("", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}}) {
+		if g.anthropic && !send("", map[string]any{"type": "content_block_start", "index": block, "content_block": map[string]any{"type": "text", "text": ""}}) {
 			return 0, canceled
 		}
 		for i, t := range g.c.tokens {
@@ -547,24 +768,24 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 			}
 			t = g.piece(i)
 			if g.anthropic {
-				ok = send("", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": t}})
+				ok = send("", map[string]any{"type": "content_block_delta", "index": block, "delta": map[string]any{"type": "text_delta", "text": t}})
 			} else {
-				ok = send("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]any{"text": t}})
+				ok = send("contentBlockDelta", map[string]any{"contentBlockIndex": block, "delta": map[string]any{"text": t}})
 			}
 			if !ok {
 				return i, canceled
 			}
 		}
 		if g.anthropic {
-			ok = send("", map[string]any{"type": "content_block_stop", "index": 0})
+			ok = send("", map[string]any{"type": "content_block_stop", "index": block})
 		} else {
-			ok = send("contentBlockStop", map[string]any{"contentBlockIndex": 0})
+			ok = send("contentBlockStop", map[string]any{"contentBlockIndex": block})
 		}
 	}
 	if g.anthropic {
 		u := g.usage(n)
-		ok = ok && send("", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": g.stopReason(), "stop_sequence": g.stopSequence()}, "usage": map[string]int{"output_tokens": n}}) &&
-			send("", map[string]any{"type": "message_stop", "amazon-bedrock-invocationMetrics": map[string]any{"inputTokenCount": g.prompt, "outputTokenCount": n,
+		ok = ok && send("", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": g.stopReason(), "stop_sequence": g.stopSequence()}, "usage": map[string]int{"output_tokens": u["output_tokens"]}}) &&
+			send("", map[string]any{"type": "message_stop", "amazon-bedrock-invocationMetrics": map[string]any{"inputTokenCount": g.prompt, "outputTokenCount": u["output_tokens"],
 				"invocationLatency": g.s.clock.Now().Sub(g.start).Milliseconds(), "firstByteLatency": 1, "cacheReadInputTokenCount": u["cache_read_input_tokens"]}})
 	} else {
 		ok = ok && send("messageStop", map[string]string{"stopReason": g.stopReason()}) &&

@@ -123,8 +123,15 @@ func (g *generation) reasoning() string {
 	if g.req.ReasoningEffort == "" {
 		return ""
 	}
-	return "The user asks a question; I answer briefly."
+	return mockReasoning
 }
+
+// mockReasoning is the simulated model's reasoning, in every face.
+const mockReasoning = "The user asks a question; I answer briefly."
+
+// reasoningTokens is the token count of reasoning text r: a token per four
+// bytes, rounded up.
+func reasoningTokens(r string) int { return (len(r) + 3) / 4 }
 
 // richUsage is the usage of a rich answer, with the details OpenAI reports.
 type richUsage struct {
@@ -152,7 +159,7 @@ func cachedTokens(req *chatRequest) int {
 func (g *generation) usage(completion int) *richUsage {
 	u := &richUsage{PromptTokens: g.prompt, CompletionTokens: completion, TotalTokens: g.prompt + completion}
 	u.PromptTokensDetails.CachedTokens = cachedTokens(g.req)
-	u.CompletionTokensDetails.ReasoningTokens = (len(g.reasoning()) + 3) / 4
+	u.CompletionTokensDetails.ReasoningTokens = reasoningTokens(g.reasoning())
 	return u
 }
 

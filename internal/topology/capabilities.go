@@ -60,8 +60,10 @@ func (d Deployment) EffectiveCapabilities() []string {
 	}
 	if d.Backend.Type == BackendMock && d.Backend.API == BackendBedrock {
 		// Any other model the simulator serves through the Bedrock adapter
-		// chats and cannot embed.
-		return slices.DeleteFunc(DefaultCapabilities(d.Backend.Type), func(c string) bool { return c == CapabilityEmbeddings })
+		// has a bedrock deployment's defaults: it chats, cannot embed, and
+		// has neither n nor logprobs, so routing excludes it as it would
+		// exclude the real one.
+		return DefaultCapabilities(BackendBedrock)
 	}
 	return DefaultCapabilities(d.Backend.Type)
 }

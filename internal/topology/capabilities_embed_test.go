@@ -9,14 +9,15 @@ import (
 // the Bedrock adapter has the embeddings capability, and only it, when the
 // model id the simulator serves (backend.model, else the deployment's
 // model) is a Titan or Cohere embedding model; with any other id it has
-// the chat capabilities and not embeddings. A bedrock deployment of such a
-// model has embeddings only too. A list always wins.
+// a bedrock deployment's defaults (chat, no embeddings, n or logprobs). A
+// bedrock deployment of such a model has embeddings only too. A list
+// always wins.
 func TestMockBedrockEmbeddingCapabilities(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
 		dep  Deployment
-		want []string // nil: the mock defaults less embeddings
+		want []string // nil: a bedrock deployment's defaults
 	}{
 		{"titan backend model", Deployment{Model: "demo.embed", Backend: Backend{Type: BackendMock, API: BackendBedrock, Model: "amazon.titan-embed-text-v2:0"}},
 			[]string{CapabilityEmbeddings}},
@@ -35,7 +36,7 @@ func TestMockBedrockEmbeddingCapabilities(t *testing.T) {
 		{"listed", Deployment{Model: "demo.embed", Capabilities: []string{CapabilityTools}, Backend: Backend{Type: BackendMock, API: BackendBedrock, Model: "amazon.titan-embed-text-v2:0"}},
 			[]string{CapabilityTools}},
 	}
-	chat := slices.DeleteFunc(DefaultCapabilities(BackendMock), func(c string) bool { return c == CapabilityEmbeddings })
+	chat := DefaultCapabilities(BackendBedrock)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
