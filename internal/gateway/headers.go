@@ -39,8 +39,9 @@ func ClientIP(r *http.Request) string {
 const maxDeclaredBody = 16 << 10
 
 // ReadBody reads a request body of at most limit bytes for a front end: a
-// longer body is KindPayloadTooLarge (413), one that cannot be read
-// KindInvalidRequest (400).
+// longer body is KindPayloadTooLarge (413), whose message names the
+// setting every front end's limit is (server.max_request_bytes), one that
+// cannot be read KindInvalidRequest (400).
 //
 // A body whose length the request declares, within limit and at most
 // maxDeclaredBody (16 KiB), is read into a buffer of that length (and one byte
@@ -70,7 +71,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *inf
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, &inference.Error{Kind: inference.KindPayloadTooLarge, Message: "request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
+			return nil, &inference.Error{Kind: inference.KindPayloadTooLarge, Message: "request body exceeds " + strconv.FormatInt(mbe.Limit, 10) + " bytes (the node's server.max_request_bytes)"}
 		}
 		return nil, &inference.Error{Kind: inference.KindInvalidRequest, Message: "request body could not be read", Err: err}
 	}

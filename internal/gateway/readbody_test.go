@@ -12,7 +12,8 @@ import (
 
 // TestReadBody: a body is read whole whatever its declared length says,
 // refused past the limit (413) and when it ends before its declared length
-// (400), whether read into a buffer of its declared length or not.
+// (400), whether read into a buffer of its declared length or not; the
+// 413's message names the setting that raises the limit.
 func TestReadBody(t *testing.T) {
 	const limit = 16
 	for _, tc := range []struct {
@@ -43,6 +44,8 @@ func TestReadBody(t *testing.T) {
 				t.Errorf("ReadBody = %q, %v; want a %s error", got, err, tc.kind)
 			case !tc.fails && (err != nil || string(got) != tc.want):
 				t.Errorf("ReadBody = %q, %v; want %q", got, err, tc.want)
+			case tc.kind == inference.KindPayloadTooLarge && err.Message != "request body exceeds 16 bytes (the node's server.max_request_bytes)":
+				t.Errorf("message %q, want the limit and the setting that raises it", err.Message)
 			}
 		})
 	}

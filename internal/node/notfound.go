@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/api/anthropic"
+	"github.com/meridian-gateway/meridian/internal/api/bedrock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -57,12 +58,7 @@ func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, status, map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error", "param": nil, "code": nil}})
 	default:
 		// Bedrock's (REST-JSON) answer to an operation it does not know.
-		w.Header().Set("X-Amzn-Errortype", "UnknownOperationException")
-		msg := "No operation matches " + method + " " + path
-		if allow != nil {
-			msg = "Method " + method + " is not allowed on " + path + "; use " + strings.Join(allow, " or ")
-		}
-		writeAPIError(w, status, map[string]string{"message": msg})
+		bedrock.NotFound(w, r, allow)
 	}
 }
 

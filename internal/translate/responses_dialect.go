@@ -50,6 +50,37 @@ func ResponsesRequest(backend Dialect, body []byte, model string, stream bool, o
 	return json.Marshal(out)
 }
 
+// ResponsesChatRequest returns the Chat Completions body that
+// ResponsesRequest(OpenAI, body, model, stream, ...) returns, and with it
+// path, which names a member of that body by its path in the Responses
+// request ("messages[2].content[1].image_url.url" as
+// "input[1].content[1].image_url"): a front end that routes the Chat body
+// renames with it the field a refusal names, whichever step downstream
+// (another dialect's translator, a region over the link) made it. path
+// returns a name it cannot place unchanged. It holds the source paths of
+// the messages only, not the body. Errors: *DecodeError,
+// *UnsupportedError.
+func ResponsesChatRequest(body []byte, model string, stream bool) ([]byte, func(string) string, error) {
+	req, err := DecodeResponsesRequest(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Model, req.Stream = model, nil
+	if stream {
+		req.Stream = ptr(true)
+	}
+	pv, err := responsesToChat(refuser(targetOpenAI), req)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := json.Marshal(pv.req)
+	if err != nil {
+		return nil, nil, err
+	}
+	paths := &chatPivot{paths: pv.paths, calls: pv.calls}
+	return b, paths.path, nil
+}
+
 // ResponsesResponse translates a non-streaming backend response body into
 // a Responses response object for req (its settings are echoed).
 // meta.ID should be a "resp_" id; meta.Created is created_at.

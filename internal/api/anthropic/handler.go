@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -75,7 +76,7 @@ func (h *Handler) call(w http.ResponseWriter, r *http.Request, op string) *gatew
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, call *gateway.Call) *inference.Request {
 	body, rerr := h.g.ReadAuthenticated(w, r, call, h.opts.MaxRequestBytes)
 	if rerr != nil {
-		h.reject(w, r, call, rerr)
+		h.reject(w, r, call, keyHint(rerr))
 		return nil
 	}
 	if call.Operation == OpCountTokens {
@@ -93,6 +94,22 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, call *gateway.Ca
 		return nil
 	}
 	return req
+}
+
+// missingKey is this API's answer to a request without credentials: the
+// gateway's names "Authorization: Bearer", which /v1/messages also takes
+// (internal/auth, apikey.go), but Anthropic's SDKs send their key as
+// x-api-key.
+const missingKey = `missing credentials: send an API key as "x-api-key: <key>" (or "Authorization: Bearer <key>")`
+
+// keyHint names x-api-key in a refusal for missing credentials.
+func keyHint(e *inference.Error) *inference.Error {
+	if e.Kind == inference.KindUnauthenticated && e.Message == auth.ErrMissingCredentials.Error() {
+		c := *e
+		c.Message = missingKey
+		return &c
+	}
+	return e
 }
 
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.Call, err error) {

@@ -53,7 +53,8 @@ func TestMessagesWire(t *testing.T) {
 	}{
 		{"x-api-key", hello, map[string]string{"x-api-key": c.key, "anthropic-version": "2023-06-01"}, 200, "", ""},
 		{"bearer", hello, map[string]string{"Authorization": "Bearer " + c.key}, 200, "", ""},
-		{"no key", hello, nil, 401, "authentication_error", ""},
+		{"no key", hello, nil, 401, "authentication_error", `send an API key as "x-api-key: <key>"`},
+		{"an empty x-api-key", hello, map[string]string{"x-api-key": ""}, 401, "authentication_error", `"x-api-key: <key>"`},
 		{"beta header to bedrock", hello, map[string]string{"x-api-key": c.key, "anthropic-beta": "token-efficient-tools-2025-02-19"}, 200, "", ""},
 		{"beta header to openai", strings.Replace(hello, "demo.br", "demo.oa", 1), map[string]string{"x-api-key": c.key, "anthropic-beta": "token-efficient-tools-2025-02-19"}, 400, "invalid_request_error", "anthropic_beta"},
 		{"no model", `{"max_tokens":16,"messages":[{"role":"user","content":"Hello"}]}`, map[string]string{"x-api-key": c.key}, 400, "invalid_request_error", "model"},
@@ -158,6 +159,32 @@ func TestUnknownPaths(t *testing.T) {
 				if resp.Header.Get("X-Amzn-Errortype") == "" || v["message"] == nil {
 					t.Errorf("body %s headers %v, want Bedrock's error shape", b, resp.Header)
 				}
+			}
+		})
+	}
+}
+
+// TestMissingKeyHint: a request without credentials is told to send its
+// key as x-api-key, as Anthropic's SDKs do, on both Messages routes; the
+// OpenAI API on the same node keeps its Authorization: Bearer hint.
+func TestMissingKeyHint(t *testing.T) {
+	c := startCluster(t)
+	tests := []struct {
+		path, want, wantNot string
+	}{
+		{"/v1/messages", `"x-api-key: <key>" (or "Authorization: Bearer <key>")`, ""},
+		{"/v1/messages/count_tokens", `"x-api-key: <key>" (or "Authorization: Bearer <key>")`, ""},
+		{"/v1/chat/completions", `"Authorization: Bearer <key>"`, "x-api-key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, b := c.post(t, "eu-west-1", "POST", tc.path, hello, map[string]string{"Content-Type": "application/json"})
+			var e struct {
+				Error struct{ Type, Message string } `json:"error"`
+			}
+			if resp.StatusCode != 401 || json.Unmarshal(b, &e) != nil || !strings.Contains(e.Error.Message, tc.want) ||
+				(tc.wantNot != "" && strings.Contains(e.Error.Message, tc.wantNot)) {
+				t.Errorf("%d %s, want a 401 whose message says %s", resp.StatusCode, b, tc.want)
 			}
 		})
 	}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // Bedrock exception shape names. The SDK turns an x-amzn-ErrorType equal to
@@ -116,6 +119,27 @@ func writeError(w http.ResponseWriter, e *inference.Error) {
 	h.Set("X-Amzn-Errortype", x.Type)
 	e.SetRetryAfter(w.Header())
 	writeJSON(w, x.Status, errorBody{Message: auth.Truncate(e.Message, maxMessageBytes)})
+}
+
+// NotFound answers a request under a Bedrock path (/model/...,
+// /inference-profiles...) that the node's mux does not serve, as Bedrock
+// answers an operation it does not know: 404, or 405 with Allow when allow
+// names the methods the path is served with, x-amzn-ErrorType
+// UnknownOperationException, and like every Bedrock answer a request id in
+// X-Amzn-RequestId and x-request-id, which the SDK's error prints.
+func NotFound(w http.ResponseWriter, r *http.Request, allow []string) {
+	id := telemetry.NewRequestID()
+	h := w.Header()
+	h.Set(HeaderRequestID, id)
+	h.Set(gateway.HeaderRequestID, id)
+	h.Set("X-Amzn-Errortype", "UnknownOperationException")
+	method, path := inference.Clip(r.Method, 16), inference.Clip(r.URL.Path, inference.EchoLimit)
+	if len(allow) > 0 {
+		h.Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Message: "Method " + method + " is not allowed on " + path + "; use " + strings.Join(allow, " or ")})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, errorBody{Message: "No operation matches " + method + " " + path})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -96,9 +96,9 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request, call *gateway.C
 }
 
 // invokeNaming is invoke for a front end whose body the gateway sees
-// translated: param renames the field an error names (in the translated
+// translated: rename renames the field an error names (in the translated
 // body) to the caller's.
-func (h *Handler) invokeNaming(w http.ResponseWriter, r *http.Request, call *gateway.Call, req *inference.Request, decodeErr error, param func(string) string) *gateway.Outcome {
+func (h *Handler) invokeNaming(w http.ResponseWriter, r *http.Request, call *gateway.Call, req *inference.Request, decodeErr error, rename func(*inference.Error)) *gateway.Outcome {
 	call.Request = req
 	if decodeErr != nil {
 		h.reject(w, r, call, decodeErr)
@@ -107,8 +107,8 @@ func (h *Handler) invokeNaming(w http.ResponseWriter, r *http.Request, call *gat
 	out, err := h.g.Invoke(r.Context(), call)
 	if err != nil {
 		e := inference.AsError(err)
-		if param != nil && e.Param != "" {
-			e.Param = param(e.Param)
+		if rename != nil && e.Param != "" {
+			rename(e)
 		}
 		writeError(w, e)
 		return nil

@@ -36,8 +36,8 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 	// its own: the header, else service_tier (the same name in both APIs).
 	call.ServiceTier = gateway.ReadServiceTier(r.Header, body)
 	call.Receipt = gateway.WantsReceipt(r.Header)
-	rreq, req, err := decodeResponses(body)
-	out := h.invokeNaming(w, r, call, req, err, responsesParam)
+	rreq, req, path, err := decodeResponses(body)
+	out := h.invokeNaming(w, r, call, req, err, func(e *inference.Error) { renameResponses(e, path) })
 	if out == nil {
 		return
 	}
@@ -77,26 +77,28 @@ func (h *Handler) responses(w http.ResponseWriter, r *http.Request) {
 // gateway cannot serve (previous_response_id, stored prompts...) with a
 // 400 naming the field, translates the rest to a Chat Completions body
 // and peeks at that for routing. The chat body's model is the caller's,
-// as the gateway resolves it.
-func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request, error) {
+// as the gateway resolves it. path names a member of the chat body by its
+// path in the Responses request (see renameResponses); it is nil when
+// the body could not be translated.
+func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request, func(string) string, error) {
 	rreq, err := translate.DecodeResponsesRequest(body)
 	if err != nil {
-		return nil, &inference.Request{Dialect: inference.DialectOpenAIChat}, dialect.TranslateError(err)
+		return nil, &inference.Request{Dialect: inference.DialectOpenAIChat}, nil, dialect.TranslateError(err)
 	}
 	refused := &inference.Request{Model: inference.Clip(rreq.Model, inference.MaxModelBytes), Dialect: inference.DialectOpenAIChat}
 	if rreq.Model == "" {
-		return rreq, refused, invalid("model", "model is required")
+		return rreq, refused, nil, invalid("model", "model is required")
 	}
 	stream := rreq.Stream != nil && *rreq.Stream
-	chat, err := translate.ResponsesRequest(translate.OpenAI, body, rreq.Model, stream, translate.Options{})
+	chat, path, err := translate.ResponsesChatRequest(body, rreq.Model, stream)
 	if err != nil {
-		return rreq, refused, dialect.TranslateError(err)
+		return rreq, refused, nil, translationRefusal(err)
 	}
 	req, perr := inference.Peek(inference.DialectOpenAIChat, "", chat, false)
 	if perr != nil {
 		e := inference.AsError(perr)
-		e.Param = responsesParam(e.Param)
-		return rreq, req, e
+		renameResponses(e, path)
+		return rreq, req, path, e
 	}
 	if req.MaxTokensParam == "" || req.MaxTokensParam == "max_completion_tokens" || req.MaxTokensParam == "max_tokens" {
 		req.MaxTokensParam = "max_output_tokens"
@@ -107,19 +109,69 @@ func decodeResponses(body []byte) (*schema.ResponsesRequest, *inference.Request,
 		// trail, across the link and to a Bedrock deployment as
 		// requestMetadata.
 		if err := inference.ValidateOpenAIMetadata(rreq.Metadata); err != nil {
-			return rreq, req, invalid("metadata", "metadata "+err.Error())
+			return rreq, req, path, invalid("metadata", "metadata "+err.Error())
 		}
 		req.Metadata = rreq.Metadata
 	}
-	return rreq, req, nil
+	return rreq, req, path, nil
+}
+
+// translationRefusal is the 400 for a Responses request the translation
+// to Chat Completions refused. The translator's message says the model
+// is served through the Chat Completions API, which is not what the
+// caller's deployment speaks: every Responses request is translated to
+// Chat Completions at the door, whatever the deployment, so the message
+// says that.
+func translationRefusal(err error) *inference.Error {
+	e := dialect.TranslateError(err)
+	var ue *translate.UnsupportedError
+	if errors.As(err, &ue) {
+		msg := "not supported by Meridian's Responses API"
+		if e.Param != "" {
+			msg = e.Param + ": " + msg
+		}
+		if ue.Reason != "" {
+			msg += " (" + inference.Clip(ue.Reason, 2*inference.EchoLimit) + ")"
+		}
+		e.Message = msg + ", which translates each request to Chat Completions"
+	}
+	return e
 }
 
 func responseID(requestID string) string { return "resp_" + requestID }
 
-// responsesParam renames a field of the Chat Completions body a Responses
-// request is translated to (internal/translate, responses_openai.go) to
-// the Responses field it came from, so that a refusal, whether the source
-// or a destination over the link made it, names what the caller sent.
+// renameResponses names the field an error names in the Chat Completions
+// body a Responses request is translated to (internal/translate,
+// responses_openai.go) as the Responses request wrote it, in param and at
+// the head of the message, so that a refusal, whether the source or a
+// destination over the link made it, names what the caller sent: path
+// (the translator's, nil if there is none) places a member of a message
+// or tool; what it leaves unchanged, responsesParam renames.
+func renameResponses(e *inference.Error, path func(string) string) {
+	old := e.Param
+	if old == "" {
+		return
+	}
+	p := old
+	if path != nil {
+		p = path(old)
+	}
+	if p == old {
+		p = responsesParam(old)
+	}
+	if p == old {
+		return
+	}
+	e.Param = inference.Clip(p, inference.EchoLimit)
+	if rest, ok := strings.CutPrefix(e.Message, old+": "); ok {
+		e.Message = e.Param + ": " + rest
+	} else if rest, ok := strings.CutPrefix(e.Message, old+" "); ok {
+		e.Message = e.Param + " " + rest
+	}
+}
+
+// responsesParam renames a top-level field of the Chat Completions body a
+// Responses request is translated to the Responses field it came from.
 // Fields of the same name in both APIs (tools, tool_choice, temperature,
 // top_p, metadata, ...) keep theirs.
 func responsesParam(p string) string {
@@ -129,13 +181,15 @@ func responsesParam(p string) string {
 		{"messages", "input"},
 		{"response_format", "text.format"},
 		{"reasoning_effort", "reasoning.effort"},
+		{"verbosity", "text.verbosity"},
 	} {
 		if p == m.chat {
 			return m.responses
 		}
 		if rest, ok := strings.CutPrefix(p, m.chat); ok && (rest[0] == '[' || rest[0] == '.') {
-			// The index of a translated message is not the caller's
-			// item's: name the member only.
+			// A path the translator could not place: the index of a
+			// translated message is not the caller's item's, so name the
+			// member only.
 			return m.responses
 		}
 	}

@@ -14,6 +14,7 @@ func TestResponsesParam(t *testing.T) {
 		{"response_format", "text.format"},
 		{"response_format.json_schema", "text.format"},
 		{"reasoning_effort", "reasoning.effort"},
+		{"verbosity", "text.verbosity"},
 		{"tools", "tools"},
 		{"tool_choice", "tool_choice"},
 		{"messages_extra", "messages_extra"},
