@@ -47,11 +47,30 @@ type bedrockRequest struct {
 	toolNone bool
 	forced   string
 	single   bool
+	// forcing: the choice forces a tool call (Anthropic any or tool,
+	// Converse any or tool), even after tool results.
+	forcing bool
 	// thinking: the request enables extended thinking (reasoning).
 	thinking bool
 }
 
-func (r *bedrockRequest) wantsTools() bool { return len(r.tools) > 0 && !r.toolResult && !r.toolNone }
+func (r *bedrockRequest) wantsTools() bool {
+	return len(r.tools) > 0 && !r.toolNone && (!r.toolResult || r.forcing)
+}
+
+// errThinkingForced is Claude's refusal of extended thinking with a
+// tool choice that forces a call (any or tool): thinking works with auto
+// and none only.
+const errThinkingForced = "Thinking may not be enabled when tool_choice forces tool use."
+
+// checkThinking refuses thinking with a forced tool choice, as Claude
+// does (on Bedrock, a ValidationException).
+func (r *bedrockRequest) checkThinking() error {
+	if r.thinking && r.forcing {
+		return jsonError(errThinkingForced)
+	}
+	return nil
+}
 
 // calls returns the tools the answer calls: one call per offered tool, the
 // forced one alone, or only the first when parallel use is disabled.
@@ -182,10 +201,12 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 			case ch.Tool != nil && (ch.Auto != nil || ch.Any != nil), ch.Auto != nil && ch.Any != nil:
 				return nil, jsonError("toolConfig.toolChoice must set exactly one of auto, any, tool")
 			case ch.Tool != nil:
-				r.forced = ch.Tool.Name
+				r.forced, r.forcing = ch.Tool.Name, true
 				if r.forced == "" {
 					return nil, jsonError("toolConfig.toolChoice.tool.name is required")
 				}
+			case ch.Any != nil:
+				r.forcing = true
 			}
 		}
 		if err := r.checkForced("toolConfig.toolChoice.tool"); err != nil {
@@ -198,6 +219,9 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 			return nil, jsonError("additionalModelRequestFields." + k + " must be an object with a type")
 		}
 		r.thinking = r.thinking || on
+	}
+	if err := r.checkThinking(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -271,14 +295,16 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 	}
 	if ch := a.ToolChoice; ch != nil {
 		switch ch.Type {
-		case "auto", "any":
+		case "auto":
+		case "any":
+			r.forcing = true
 		case "none":
 			r.toolNone = true
 		case "tool":
 			if ch.Name == "" {
 				return nil, jsonError("tool_choice.name is required for tool_choice of type tool")
 			}
-			r.forced = ch.Name
+			r.forced, r.forcing = ch.Name, true
 		default:
 			return nil, jsonError("tool_choice.type must be one of auto, any, tool, none")
 		}
@@ -290,6 +316,9 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 	var err error
 	if r.thinking, err = thinkingEnabled(a.Thinking); err != nil {
 		return nil, jsonError("thinking must be an object with a type")
+	}
+	if err := r.checkThinking(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -481,6 +510,18 @@ func (s *Server) admitBedrock(w http.ResponseWriter, st *settings) bool {
 				typ, msg = "InternalServerException", "The server encountered an error (simulated failure)."
 				s.stats.failed.Add(1)
 			default:
+				// Bedrock's exception for the status, which is what the
+				// gateway's backend reads the failure's meaning from.
+				switch status {
+				case http.StatusForbidden:
+					typ = "AccessDeniedException"
+				case http.StatusNotFound:
+					typ = "ResourceNotFoundException"
+				case http.StatusRequestTimeout:
+					typ = "ModelTimeoutException"
+				case http.StatusFailedDependency:
+					typ = "ModelErrorException"
+				}
 				s.stats.failed.Add(1)
 			}
 			bedrockError(w, status, typ, msg, retry)

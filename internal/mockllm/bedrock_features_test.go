@@ -374,10 +374,12 @@ func TestBedrockToolChoiceAndThinking(t *testing.T) {
 		{name: "reasoningConfig",
 			convers: `"additionalModelRequestFields":{"reasoningConfig":{"type":"enabled","maxReasoningEffort":"low"}}`,
 			want:    bedrockAnswer{Thinking: true, Text: true, Stop: "end_turn"}},
-		{name: "thinking and forced tool",
-			anthropic: `"thinking":{"type":"enabled","budget_tokens":1024},` + anthropicTools + `,"tool_choice":{"type":"tool","name":"get_weather"}`,
-			convers:   `"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":1024}},"toolConfig":{` + converseTools + `,"toolChoice":{"tool":{"name":"get_weather"}}}`,
-			want:      bedrockAnswer{Thinking: true, Tools: []string{"get_weather"}, Stop: "tool_use"}},
+		// Thinking works with auto (and none); a forced choice is refused
+		// (TestBedrockRefusals).
+		{name: "thinking and tools",
+			anthropic: `"thinking":{"type":"enabled","budget_tokens":1024},` + anthropicTools + `,"tool_choice":{"type":"auto"}`,
+			convers:   `"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":1024}},"toolConfig":{` + converseTools + `,"toolChoice":{"auto":{}}}`,
+			want:      bedrockAnswer{Thinking: true, Tools: []string{"get_weather", "get_time"}, Stop: "tool_use"}},
 	}
 	for _, tc := range tests {
 		for _, api := range []string{"anthropic", "converse"} {
@@ -417,7 +419,8 @@ func TestBedrockToolChoiceAndThinking(t *testing.T) {
 // TestBedrockRefusals: what Bedrock refuses with a ValidationException
 // (400) the simulator refuses alike: request metadata that is not an
 // object of strings, a tool choice naming a tool not offered or of an
-// unknown type, a thinking configuration that is not an object.
+// unknown type, a thinking configuration that is not an object, thinking
+// with a tool choice that forces a call.
 func TestBedrockRefusals(t *testing.T) {
 	t.Parallel()
 	url := startFeatures(t)
@@ -440,6 +443,11 @@ func TestBedrockRefusals(t *testing.T) {
 		{"converse forced tool not offered", "converse", converse, `,"toolConfig":{` + toolSpec + `,"toolChoice":{"tool":{"name":"b"}}}`, `toolConfig.toolChoice.tool names tool "b"`},
 		{"converse two choices", "converse-stream", converse, `,"toolConfig":{` + toolSpec + `,"toolChoice":{"auto":{},"any":{}}}`, "exactly one of auto, any, tool"},
 		{"converse thinking not an object", "converse", converse, `,"additionalModelRequestFields":{"thinking":1}`, "additionalModelRequestFields.thinking must be"},
+		// Claude thinks only with tool choice auto or none.
+		{"thinking with a forced tool", "invoke", anthropic, `,"thinking":{"type":"enabled","budget_tokens":1024},` + tool + `,"tool_choice":{"type":"tool","name":"a"}`, "Thinking may not be enabled when tool_choice forces tool use"},
+		{"thinking with any tool", "invoke-with-response-stream", anthropic, `,"thinking":{"type":"enabled","budget_tokens":1024},` + tool + `,"tool_choice":{"type":"any"}`, "Thinking may not be enabled when tool_choice forces tool use"},
+		{"converse thinking with a forced tool", "converse", converse, `,"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":1024}},"toolConfig":{` + toolSpec + `,"toolChoice":{"tool":{"name":"a"}}}`, "Thinking may not be enabled when tool_choice forces tool use"},
+		{"converse thinking with any tool", "converse-stream", converse, `,"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":1024}},"toolConfig":{` + toolSpec + `,"toolChoice":{"any":{}}}`, "Thinking may not be enabled when tool_choice forces tool use"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -467,6 +475,11 @@ func TestBedrockInjectedFailures(t *testing.T) {
 		{http.StatusInternalServerError, "InternalServerException"},
 		{http.StatusServiceUnavailable, "ServiceUnavailableException"},
 		{http.StatusBadRequest, "ValidationException"},
+		// The types the gateway's Bedrock backend tells failures apart by.
+		{http.StatusForbidden, "AccessDeniedException"},
+		{http.StatusNotFound, "ResourceNotFoundException"},
+		{http.StatusRequestTimeout, "ModelTimeoutException"},
+		{http.StatusFailedDependency, "ModelErrorException"},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
@@ -539,6 +552,43 @@ func TestBedrockToolStreamPaced(t *testing.T) {
 			}
 			if got := clk.Now().Sub(t0); got != tc.want {
 				t.Errorf("answer ended %v after the start, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestBedrockForcedChoiceAfterToolResults: a tool choice that forces a
+// call (any, tool) calls a tool even when the conversation ends with tool
+// results, as the real model does; auto answers with text then.
+func TestBedrockForcedChoiceAfterToolResults(t *testing.T) {
+	t.Parallel()
+	url := startFeatures(t)
+	const (
+		anthropic = `{"anthropic_version":"bedrock-2023-05-31","max_tokens":256,"tools":[{"name":"get_time","input_schema":{"type":"object"}}],"tool_choice":%s,` +
+			`"messages":[{"role":"user","content":"Time?"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"get_time","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"noon"}]}]}`
+		converse = `{"toolConfig":{"tools":[{"toolSpec":{"name":"get_time","inputSchema":{"json":{"type":"object"}}}}],"toolChoice":%s},` +
+			`"messages":[{"role":"user","content":[{"text":"Time?"}]},{"role":"assistant","content":[{"toolUse":{"toolUseId":"t1","name":"get_time","input":{}}}]},{"role":"user","content":[{"toolResult":{"toolUseId":"t1","content":[{"text":"noon"}]}}]}]}`
+	)
+	for _, tc := range []struct {
+		name, op, body, choice string
+		tools                  []string
+	}{
+		{"anthropic any", "invoke", anthropic, `{"type":"any"}`, []string{"get_time"}},
+		{"anthropic tool", "invoke-with-response-stream", anthropic, `{"type":"tool","name":"get_time"}`, []string{"get_time"}},
+		{"anthropic auto", "invoke", anthropic, `{"type":"auto"}`, nil},
+		{"converse any", "converse", converse, `{"any":{}}`, []string{"get_time"}},
+		{"converse tool", "converse-stream", converse, `{"tool":{"name":"get_time"}}`, []string{"get_time"}},
+		{"converse auto", "converse", converse, `{"auto":{}}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, _, b := invoke(t, url, "anthropic.claude-sonnet-4-5", tc.op, fmt.Appendf(nil, tc.body, tc.choice))
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, b)
+			}
+			got := readBedrockAnswer(t, strings.HasPrefix(tc.name, "anthropic"), strings.HasSuffix(tc.op, "stream"), b)
+			if !slices.Equal(got.Tools, tc.tools) || (tc.tools == nil) != got.Text {
+				t.Errorf("tools %v, text %v; want tools %v", got.Tools, got.Text, tc.tools)
 			}
 		})
 	}

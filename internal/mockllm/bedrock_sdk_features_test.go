@@ -38,8 +38,9 @@ func TestBedrockConverseSDKToolChoiceAndThinking(t *testing.T) {
 		{name: "forced tool", choice: &types.ToolChoiceMemberTool{Value: types.SpecificToolChoice{Name: aws.String("get_time")}}, want: []string{"get_time"}},
 		{name: "any", choice: &types.ToolChoiceMemberAny{}, want: []string{"get_weather", "get_time"}},
 		{name: "thinking", fields: thinking, reasoning: true},
-		{name: "thinking and a forced tool", choice: &types.ToolChoiceMemberTool{Value: types.SpecificToolChoice{Name: aws.String("get_weather")}},
-			fields: thinking, reasoning: true, want: []string{"get_weather"}},
+		// Thinking takes auto (a forced choice is refused, as Claude does).
+		{name: "thinking and tools", choice: &types.ToolChoiceMemberAuto{},
+			fields: thinking, reasoning: true, want: []string{"get_weather", "get_time"}},
 	}
 	for _, tc := range tests {
 		for _, stream := range []bool{false, true} {

@@ -35,7 +35,8 @@ func TestMessagesToolChoiceAndThinkingOnSimulatedBedrock(t *testing.T) {
 			want: []string{"get_weather"}, invoke: true},
 		{name: "none", choice: anthropic.ToolChoiceUnionParam{OfNone: &anthropic.ToolChoiceNoneParam{}}, invoke: true},
 		{name: "thinking", thinking: true},
-		{name: "thinking and a forced tool", choice: anthropic.ToolChoiceParamOfTool("get_weather"), thinking: true, want: []string{"get_weather"}},
+		// Thinking takes auto (a forced choice is refused, as Claude does).
+		{name: "thinking and tools", choice: anthropic.ToolChoiceUnionParam{OfAuto: &anthropic.ToolChoiceAutoParam{}}, thinking: true, want: []string{"get_weather", "get_time"}},
 	}
 	for _, sv := range []struct {
 		name, model string
