@@ -25,13 +25,9 @@ func DecodeResponsesRequest(body []byte) (*openai.ResponsesRequest, error) {
 // stream says whether the client asked for a stream. An OpenAI backend
 // gets a Chat Completions request. Errors: *DecodeError, *UnsupportedError.
 func ResponsesRequest(backend Dialect, body []byte, model string, stream bool, opts Options) ([]byte, error) {
-	req, err := DecodeResponsesRequest(body)
+	req, err := decodeResponsesFor(body, model, stream)
 	if err != nil {
 		return nil, err
-	}
-	req.Model, req.Stream = model, nil
-	if stream {
-		req.Stream = ptr(true)
 	}
 	var out any
 	switch backend {
@@ -61,13 +57,9 @@ func ResponsesRequest(backend Dialect, body []byte, model string, stream bool, o
 // the messages only, not the body. Errors: *DecodeError,
 // *UnsupportedError.
 func ResponsesChatRequest(body []byte, model string, stream bool) ([]byte, func(string) string, error) {
-	req, err := DecodeResponsesRequest(body)
+	req, err := decodeResponsesFor(body, model, stream)
 	if err != nil {
 		return nil, nil, err
-	}
-	req.Model, req.Stream = model, nil
-	if stream {
-		req.Stream = ptr(true)
 	}
 	pv, err := responsesToChat(refuser(targetOpenAI), req)
 	if err != nil {
@@ -79,6 +71,20 @@ func ResponsesChatRequest(body []byte, model string, stream bool) ([]byte, func(
 	}
 	paths := &chatPivot{paths: pv.paths, calls: pv.calls}
 	return b, paths.path, nil
+}
+
+// decodeResponsesFor decodes a Responses request body with model and
+// stream set as the gateway routes it.
+func decodeResponsesFor(body []byte, model string, stream bool) (*openai.ResponsesRequest, error) {
+	req, err := DecodeResponsesRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	req.Model, req.Stream = model, nil
+	if stream {
+		req.Stream = ptr(true)
+	}
+	return req, nil
 }
 
 // ResponsesResponse translates a non-streaming backend response body into

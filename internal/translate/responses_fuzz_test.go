@@ -1,7 +1,9 @@
 package translate_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/schema/bedrockembed"
@@ -24,6 +26,15 @@ func FuzzResponsesRequest(f *testing.F) {
 		redecode(t, a, err)
 		for _, d := range []translate.Dialect{translate.OpenAI, translate.Converse, translate.Anthropic} {
 			translate.ResponsesRequest(d, data, "m", true, translate.Options{})
+		}
+		// The front end's form (the Chat body and its path mapper) gives
+		// the body and the error ResponsesRequest gives for OpenAI.
+		for _, stream := range []bool{false, true} {
+			want, werr := translate.ResponsesRequest(translate.OpenAI, data, "m", stream, translate.Options{})
+			got, _, gerr := translate.ResponsesChatRequest(data, "m", stream)
+			if !bytes.Equal(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+				t.Fatalf("stream %v: ResponsesChatRequest = %s, %v; ResponsesRequest = %s, %v", stream, got, gerr, want, werr)
+			}
 		}
 	})
 }
