@@ -119,8 +119,9 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 	if tier != "" {
 		job.Request.ServiceTier = tier
 	}
-	// Metadata the caller sent beside the body (InvokeModel's header)
-	// travels in a header of its own, covered by the envelope's hash.
+	// Request metadata the body does not hold (InvokeModel's header, a
+	// Responses request's metadata) travels in a header of its own,
+	// covered by the envelope's hash (metadataBesideBody).
 	md, err := forwardedMetadata(env, r.Header)
 	if err != nil {
 		writeWireError(w, inference.AsError(err))
