@@ -46,9 +46,10 @@ const (
 	HeaderEnvelope = "Meridian-Link-Envelope"
 	// HeaderSignature holds the ASN.1 DER ECDSA signature, base64url.
 	HeaderSignature = "Meridian-Link-Signature"
-	// HeaderRequestMetadata holds the request metadata a caller sent beside
-	// the body (InvokeModel's X-Amzn-Bedrock-Request-Metadata) as a JSON
-	// object; the envelope's RequestMetadataSHA256 covers its exact bytes
+	// HeaderRequestMetadata holds the request metadata the forwarded body
+	// does not (InvokeModel's X-Amzn-Bedrock-Request-Metadata, a Responses
+	// request's metadata) as a JSON object; the envelope's
+	// RequestMetadataSHA256 covers its exact bytes
 	// ([Envelope.CheckRequestMetadata]). Without that field it is ignored.
 	HeaderRequestMetadata = "Meridian-Link-Request-Metadata"
 	// HeaderCertificate holds the signer's DER certificate, base64url. It is
