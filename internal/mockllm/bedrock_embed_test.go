@@ -86,20 +86,7 @@ func TestBedrockEmbedGolden(t *testing.T) {
 				fmt.Fprintf(&got, "%s: %s\n", k, h.Get(k))
 			}
 			fmt.Fprintf(&got, "\n%s\n", b)
-			golden := filepath.Join(dir, "response.golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if d := cmp.Diff(string(want), got.String()); d != "" {
-				t.Errorf("POST %s/%s %s: response differs from %s (-want +got):\n%s", model, op, body, golden, d)
-			}
+			compareGolden(t, filepath.Join(dir, "response.golden"), got.String(), "POST "+model+"/"+op+" "+string(body))
 		})
 	}
 }

@@ -115,20 +115,7 @@ func TestBedrockFeaturesGolden(t *testing.T) {
 			} else {
 				fmt.Fprintf(&got, "%s\n", b)
 			}
-			golden := filepath.Join(dir, "response.golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if d := cmp.Diff(string(want), got.String()); d != "" {
-				t.Errorf("POST %s %s: response differs from %s (-want +got):\n%s", path, body, golden, d)
-			}
+			compareGolden(t, filepath.Join(dir, "response.golden"), got.String(), "POST "+path+" "+string(body))
 		})
 	}
 }
@@ -591,5 +578,24 @@ func TestBedrockForcedChoiceAfterToolResults(t *testing.T) {
 				t.Errorf("tools %v, text %v; want tools %v", got.Tools, got.Text, tc.tools)
 			}
 		})
+	}
+}
+
+// compareGolden compares got, a response as the golden tests write it,
+// with the file golden, or writes it there under -update.
+func compareGolden(t *testing.T, golden, got, what string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s: response differs from %s (-want +got):\n%s", what, golden, d)
 	}
 }
