@@ -198,21 +198,25 @@ func rewriteAnswer(raw []byte, requestID, model string) []byte {
 	var idBuf, modelBuf [128]byte
 	idJSON := appendCompletionID(idBuf[:0], requestID)
 	modelJSON := inference.AppendJSONString(modelBuf[:0], model)
-	// The two values' spans in raw and what replaces them, in raw's order.
-	type value struct {
-		start, end int
-		json       []byte
+	pieces := spliced(raw, s1, e1, idJSON, s2, e2, modelJSON)
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
 	}
-	a, b := value{s1, e1, idJSON}, value{s2, e2, modelJSON}
-	if b.start < a.start {
-		a, b = b, a
+	out := make([]byte, 0, n)
+	for _, p := range pieces {
+		out = append(out, p...)
 	}
-	out := make([]byte, 0, len(raw)-(a.end-a.start)-(b.end-b.start)+len(a.json)+len(b.json))
-	out = append(out, raw[:a.start]...)
-	out = append(out, a.json...)
-	out = append(out, raw[a.end:b.start]...)
-	out = append(out, b.json...)
-	return append(out, raw[b.end:]...)
+	return out
+}
+
+// spliced returns raw with its spans [s1, e1) and [s2, e2), which do not
+// overlap, replaced by v1 and v2: the five pieces to write, in order.
+func spliced(raw []byte, s1, e1 int, v1 []byte, s2, e2 int, v2 []byte) [5][]byte {
+	if s2 < s1 {
+		s1, e1, v1, s2, e2, v2 = s2, e2, v2, s1, e1, v1
+	}
+	return [5][]byte{raw[:s1], v1, raw[e1:s2], v2, raw[e2:]}
 }
 
 // appendCompletionID appends completionID(requestID) as a JSON string,
@@ -268,21 +272,9 @@ func (c *rawChunkWriter) write(bw *bufio.Writer, raw []byte, id, model string) {
 		bw.Write(c.buf)
 		return
 	}
-	// Each value's span in raw and what replaces it, in the order they
-	// come in raw.
-	type value struct {
-		start, end int
-		json       []byte
+	for _, p := range spliced(raw, s1, e1, c.enc[:c.split], s2, e2, c.enc[c.split:c.headAt]) {
+		bw.Write(p)
 	}
-	a, b := value{s1, e1, c.enc[:c.split]}, value{s2, e2, c.enc[c.split:c.headAt]}
-	if b.start < a.start {
-		a, b = b, a
-	}
-	bw.Write(raw[:a.start])
-	bw.Write(a.json)
-	bw.Write(raw[a.end:b.start])
-	bw.Write(b.json)
-	bw.Write(raw[b.end:])
 }
 
 // spans returns inference.FieldSpans(raw, "id", "model"), from the last
