@@ -183,8 +183,7 @@ func TestStreamReaderGrowAllocs(t *testing.T) {
 				src.per = 0
 			}
 			s := &sseStream{streamBody: streamBody{ctx: context.Background(), cancel: func() {}, body: body, detach: func() bool { return false }}, raw: true, started: true}
-			s.small = *bufio.NewReaderSize(src, sseReadBuffer)
-			s.r = &s.small
+			s.r = s.readers.Start(src, sseReadBuffer)
 			s.timer = timer
 			s.idle = DefaultStreamIdleTimeout
 			for err == nil {

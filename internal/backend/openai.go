@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/bufgrow"
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/detach"
 	"github.com/meridian-gateway/meridian/internal/dialect"
@@ -438,8 +439,7 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 	}
 	s := &sseStream{streamBody: streamBody{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body}, raw: req.Body != nil}
 	// The reader is part of the stream, not an allocation of its own.
-	s.small = *bufio.NewReaderSize(resp.Body, sseReadBuffer)
-	s.r = &s.small
+	s.r = s.readers.Start(resp.Body, sseReadBuffer)
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle
@@ -472,12 +472,10 @@ type sseStream struct {
 	// full is set when a read filled r's buffer: r grows to sseBurstBuffer
 	// once it is empty (readEvent).
 	full bool
-	// small and burst are the readers r points to, part of the stream
-	// rather than allocations of their own: small first, burst once the
-	// stream grows (readEvent), reading what small still held (rest)
-	// before the body.
-	small, burst bufio.Reader
-	rest         prefixReader
+	// readers holds the readers r points to, part of the stream rather
+	// than allocations of their own: a small one first, a larger one once
+	// the stream grows (readEvent).
+	readers bufgrow.Reader
 	// long assembles a line longer than r's buffer.
 	long []byte
 	// pending[head:] are events read but not yet received; the buffer is
@@ -643,15 +641,9 @@ func (s *sseStream) readLine() ([]byte, error) {
 func (s *sseStream) readEvent() error {
 	if s.full && s.r.Size() < sseBurstBuffer {
 		// What the small reader still holds is read from its buffer, in
-		// place: that reader is never read again, so nothing overwrites
-		// it (and the events received before, whose Raw may point into
-		// it, stay as they were). An io.MultiReader over a copy of it
-		// cost four allocations and the copy.
-		rest, _ := s.r.Peek(s.r.Buffered())
-		s.rest = prefixReader{rest: rest, r: s.body}
-		s.small = bufio.Reader{} // its buffer is held by rest alone now
-		s.burst = *bufio.NewReaderSize(&s.rest, sseBurstBuffer)
-		s.r = &s.burst
+		// place (bufgrow.Reader.Grow): the events received before, whose
+		// Raw may point into it, stay as they were.
+		s.r = s.readers.Grow(s.r, s.body, sseBurstBuffer)
 	}
 	for {
 		fresh := s.r.Buffered() == 0

@@ -80,22 +80,3 @@ func (b *streamBody) release() {
 	b.cancel()
 	b.body.Close()
 }
-
-// prefixReader reads rest, then r: what a stream's smaller reader still
-// held when the stream moved to a larger one, then the body (an
-// io.MultiReader over a copy of rest cost four allocations and the copy).
-type prefixReader struct {
-	rest []byte
-	r    io.Reader
-}
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if len(p.rest) > 0 {
-		n := copy(b, p.rest)
-		if p.rest = p.rest[n:]; len(p.rest) == 0 {
-			p.rest = nil // the buffer it pointed into is no longer held
-		}
-		return n, nil
-	}
-	return p.r.Read(b)
-}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridian-gateway/meridian/internal/bufgrow"
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/detach"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
@@ -542,8 +543,7 @@ func newRemoteStream(region string, body io.ReadCloser, cancel context.CancelFun
 	s := &remoteStream{region: region, body: body, cancel: cancel, onReceipt: onReceipt}
 	s.src = fillReader{r: body}
 	// The reader is part of the stream, not an allocation of its own.
-	s.small = *bufio.NewReaderSize(&s.src, streamReadBuffer)
-	s.sc = &s.small
+	s.sc = s.readers.Start(&s.src, streamReadBuffer)
 	if framed {
 		s.fr = frameReader{r: s.sc, max: maxFrameBytes}
 		s.frames = &s.fr
@@ -560,11 +560,10 @@ type remoteStream struct {
 	sc     *bufio.Reader
 	// src is what sc reads: body, noting whether a read filled sc.
 	src fillReader
-	// small and burst are the readers sc points to, part of the stream
-	// rather than allocations of their own: small first, burst once the
-	// stream grows, reading what small still held (rest) before src.
-	small, burst bufio.Reader
-	rest         prefixReader
+	// readers holds the readers sc points to, part of the stream rather
+	// than allocations of their own: a small one first, a larger one once
+	// the stream grows.
+	readers bufgrow.Reader
 	// frames reads sc when the peer answered in stream frames; nil for
 	// NDJSON.
 	frames *frameReader
@@ -642,44 +641,20 @@ func (s *remoteStream) Recv() (inference.Event, error) {
 	return inference.Event{}, &inference.Error{Kind: inference.KindUpstream, Message: "region " + s.region + " sent an empty stream line"}
 }
 
-// grow moves the stream to a reader of streamBurstBuffer; what the small
-// one holds is read first, from its buffer in place: the small reader is
-// never read again, so nothing overwrites it (the event received last,
-// which points into it, stays as it was; its caller has handed it on
-// before it asks for the next, and Recv calls grow first). An
-// io.MultiReader over a copy of it cost four allocations and the copy.
+// grow moves the stream to a reader of streamBurstBuffer, which reads
+// what the small one holds first, from its buffer in place
+// (bufgrow.Reader.Grow): the event received last, which points into it,
+// stays as it was (its caller has handed it on before it asks for the
+// next, and Recv calls grow first).
 func (s *remoteStream) grow() {
 	if s.frames != nil && s.frames.pending > 0 {
 		s.sc.Discard(s.frames.pending)
 		s.frames.pending = 0
 	}
-	rest, _ := s.sc.Peek(s.sc.Buffered())
-	s.rest = prefixReader{rest: rest, r: &s.src}
-	// The stream no longer holds the small buffer: once rest is read and
-	// the events that point into it are handed on, it can be collected.
-	s.small = bufio.Reader{}
-	s.burst = *bufio.NewReaderSize(&s.rest, streamBurstBuffer)
-	s.sc = &s.burst
+	s.sc = s.readers.Grow(s.sc, &s.src, streamBurstBuffer)
 	if s.frames != nil {
 		s.frames.r = s.sc
 	}
-}
-
-// prefixReader reads rest, then r.
-type prefixReader struct {
-	rest []byte
-	r    io.Reader
-}
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if len(p.rest) > 0 {
-		n := copy(b, p.rest)
-		if p.rest = p.rest[n:]; len(p.rest) == 0 {
-			p.rest = nil // the buffer it pointed into is no longer held
-		}
-		return n, nil
-	}
-	return p.r.Read(b)
 }
 
 // fillReader reads r and notes when a read filled what it was given: the
