@@ -3,6 +3,7 @@ package openai
 import (
 	"net/http"
 
+	"github.com/meridian-gateway/meridian/internal/api/anthropic"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
@@ -11,14 +12,56 @@ import (
 // /v1/models/{id}, no body): it creates the call, sets the request id
 // header and authenticates the caller. It renders the error and returns
 // false on failure.
+//
+// An Anthropic client (anthropic.WantsModelShape: it sends
+// anthropic-version) is answered here, in Anthropic's shape, and
+// beginListing returns false: its SDK cannot read OpenAI's list. Both
+// shapes list the same entries (callable).
 func (h *Handler) beginListing(w http.ResponseWriter, r *http.Request) bool {
 	call := gateway.NewCall(r, gateway.OpListModels, h.opts.Clock.Now())
 	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
+	if anthropic.WantsModelShape(r) {
+		h.anthropicListing(w, r, call)
+		return false
+	}
 	if err := h.g.Authenticate(r, call); err != nil {
 		h.reject(w, r, call, doorError(err))
 		return false
 	}
 	return true
+}
+
+// anthropicListing serves a model list request in Anthropic's shape: the
+// page GET /v1/models asks for, or the entry of GET /v1/models/{id}.
+func (h *Handler) anthropicListing(w http.ResponseWriter, r *http.Request, call *gateway.Call) {
+	anthropic.SetRequestID(w.Header(), call.RequestID)
+	if err := h.g.Authenticate(r, call); err != nil {
+		anthropic.WriteError(w, h.g.Reject(r.Context(), call, err), h.opts.Clock.Now())
+		return
+	}
+	models := h.callable()
+	var err *inference.Error
+	if id := r.PathValue("id"); id != "" {
+		err = anthropic.WriteModel(w, id, h.g.Region(), models)
+	} else {
+		err = anthropic.WriteModelList(w, r, models)
+	}
+	if err != nil {
+		anthropic.WriteError(w, err, h.opts.Clock.Now())
+	}
+}
+
+// callable lists what GET /v1/models lists: the inference profiles
+// callable from this region, then the models deployed in it.
+func (h *Handler) callable() []anthropic.Model {
+	var out []anthropic.Model
+	for _, pr := range h.g.Catalog().CallableFrom(h.g.Region()) {
+		out = append(out, anthropic.Model{ID: pr.ID, CreatedAt: pr.CreatedAt})
+	}
+	for _, d := range h.g.Config().DeploymentsIn(h.g.Region()) {
+		out = append(out, anthropic.Model{ID: d.Model})
+	}
+	return out
 }
 
 // model serves GET /v1/models/{id}: the entry GET /v1/models lists for
@@ -29,15 +72,10 @@ func (h *Handler) model(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	for _, pr := range h.g.Catalog().CallableFrom(h.g.Region()) {
-		if pr.ID == id {
-			writeJSON(w, http.StatusOK, modelEntry{ID: pr.ID, Object: "model", Created: max(pr.CreatedAt.Unix(), 0), OwnedBy: "meridian"})
-			return
-		}
-	}
-	for _, d := range h.g.Config().DeploymentsIn(h.g.Region()) {
-		if d.Model == id {
-			writeJSON(w, http.StatusOK, modelEntry{ID: d.Model, Object: "model", OwnedBy: "meridian"})
+	for _, m := range h.callable() {
+		if m.ID == id {
+			// A profile without a creation time (zero time) reports 0.
+			writeJSON(w, http.StatusOK, modelEntry{ID: m.ID, Object: "model", Created: max(m.CreatedAt.Unix(), 0), OwnedBy: "meridian"})
 			return
 		}
 	}

@@ -1,0 +1,161 @@
+package anthropic
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/inference"
+)
+
+// The model list in Anthropic's shape (GET /v1/models and
+// /v1/models/{id}). The OpenAI front end owns those paths and serves this
+// shape to the callers [WantsModelShape] recognizes; it lists the same
+// models in both shapes.
+
+// Model is one entry of the model list: a callable inference profile or a
+// model deployed in the region.
+type Model struct {
+	ID string
+	// CreatedAt is when the entry was created; zero (a system profile, a
+	// deployed model) reports the epoch, as Anthropic does for an unknown
+	// release date.
+	CreatedAt time.Time
+}
+
+// WantsModelShape reports whether a model list request comes from an
+// Anthropic client: it carries anthropic-version, which Anthropic's SDKs
+// send with every request and OpenAI's never do. An x-api-key alone does
+// not decide it: some OpenAI-compatible clients send their key there too
+// (internal/auth/apikey.go).
+func WantsModelShape(r *http.Request) bool {
+	return r.Header.Get("anthropic-version") != ""
+}
+
+// SetRequestID sets the request id headers of an answer to an Anthropic
+// client: request-id, which its SDKs read, besides the gateway's.
+func SetRequestID(h http.Header, id string) { h.Set(HeaderRequestID, id) }
+
+// WriteError renders e in Anthropic's shape (with Retry-After and the
+// anthropic-ratelimit-* headers when it has them); now dates the resets.
+func WriteError(w http.ResponseWriter, e *inference.Error, now time.Time) { writeError(w, e, now) }
+
+// modelInfo is the entry of Anthropic's model list (the SDK's ModelInfo).
+type modelInfo struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	CreatedAt   string `json:"created_at"`
+}
+
+// modelPage is a page of Anthropic's model list (the SDK's Page).
+type modelPage struct {
+	Data    []modelInfo `json:"data"`
+	HasMore bool        `json:"has_more"`
+	FirstID *string     `json:"first_id"`
+	LastID  *string     `json:"last_id"`
+}
+
+// info is m's entry. Its display name is its id: a profile has no other
+// name meant for display.
+func info(m Model) modelInfo {
+	t := m.CreatedAt
+	if t.IsZero() {
+		t = time.Unix(0, 0)
+	}
+	return modelInfo{Type: "model", ID: m.ID, DisplayName: m.ID, CreatedAt: t.UTC().Format(time.RFC3339)}
+}
+
+// Model list paging, as Anthropic's API defines it: limit 1 to 1000,
+// default 20.
+const (
+	defaultModelLimit = 20
+	maxModelLimit     = 1000
+)
+
+// WriteModelList answers GET /v1/models with the page of models that r's
+// query asks for: limit, after_id (the page right after that entry) or
+// before_id (the page right before it), and lifecycle (every entry is
+// active). A malformed parameter is refused naming it, as is any other
+// query parameter; it returns the refusal (nil when it answered 200) for
+// the caller to record.
+func WriteModelList(w http.ResponseWriter, r *http.Request, models []Model) *inference.Error {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "limit", "after_id", "before_id", "lifecycle":
+		default:
+			return inference.Invalid(k, k+": unknown query parameter (send limit, after_id, before_id or lifecycle)")
+		}
+	}
+	limit := defaultModelLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxModelLimit {
+			return inference.Invalid("limit", "limit: must be an integer from 1 to 1000")
+		}
+		limit = n
+	}
+	if l, ok := q["lifecycle"]; ok && !slices.Contains(l, "active") {
+		for _, v := range l {
+			if v != "deprecated" && v != "retired" {
+				return inference.Invalid("lifecycle", "lifecycle: "+inference.Clip(v, inference.EchoLimit)+" is not one of active, deprecated, retired")
+			}
+		}
+		models = nil // every entry is active
+	}
+	after, before := q.Get("after_id"), q.Get("before_id")
+	if after != "" && before != "" {
+		return inference.Invalid("before_id", "before_id: send either after_id or before_id, not both")
+	}
+	start, end := 0, len(models)
+	switch {
+	case after != "":
+		i := slices.IndexFunc(models, func(m Model) bool { return m.ID == after })
+		if i < 0 {
+			return inference.Invalid("after_id", "after_id: no model "+inference.Clip(after, inference.EchoLimit))
+		}
+		start = i + 1
+		end = min(start+limit, len(models))
+	case before != "":
+		i := slices.IndexFunc(models, func(m Model) bool { return m.ID == before })
+		if i < 0 {
+			return inference.Invalid("before_id", "before_id: no model "+inference.Clip(before, inference.EchoLimit))
+		}
+		end = i
+		start = max(end-limit, 0)
+	default:
+		end = min(limit, len(models))
+	}
+	page := modelPage{Data: make([]modelInfo, 0, end-start)}
+	for _, m := range models[start:end] {
+		page.Data = append(page.Data, info(m))
+	}
+	if before != "" {
+		page.HasMore = start > 0
+	} else {
+		page.HasMore = end < len(models)
+	}
+	if n := len(page.Data); n > 0 {
+		page.FirstID, page.LastID = &page.Data[0].ID, &page.Data[n-1].ID
+	}
+	b, _ := json.Marshal(page)
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+// WriteModel answers GET /v1/models/{id} with the entry for id, or returns
+// a not_found_error for the caller to record and render.
+func WriteModel(w http.ResponseWriter, id, region string, models []Model) *inference.Error {
+	for _, m := range models {
+		if m.ID == id {
+			b, _ := json.Marshal(info(m))
+			writeJSON(w, http.StatusOK, b)
+			return nil
+		}
+	}
+	return &inference.Error{Kind: inference.KindNotFound, Param: "model",
+		Message: "model: " + inference.Clip(id, inference.EchoLimit) + " does not exist or is not callable from " + region}
+}
