@@ -225,9 +225,6 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartFile, File: &openai.File{Filename: name, FileData: "data:application/pdf;base64," + s.Data}})
 		case b.Type == anthropic.BlockToolResult && user:
-			if b.IsError != nil && *b.IsError {
-				return nil, r.because(q+".is_error", "Chat Completions tool messages have no error flag")
-			}
 			var content strings.Builder
 			if c := b.Content; c != nil {
 				if c.IsText() {
@@ -240,7 +237,9 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 					content.WriteString(rb.Text)
 				}
 			}
-			out = append(out, openai.Message{Role: openai.RoleTool, ToolCallID: b.ToolUseID, Content: openai.TextContent(content.String())})
+			// is_error: true reaches the model as the content's first line
+			// (toolErrorLine): tool messages have no error flag.
+			out = append(out, openai.Message{Role: openai.RoleTool, ToolCallID: b.ToolUseID, Content: openAIToolResult(content.String(), b.IsError != nil && *b.IsError)})
 		case b.Type == anthropic.BlockToolUse && !user:
 			calls = append(calls, openai.ToolCall{ID: b.ID, Type: "function", Function: openai.FunctionCall{Name: b.Name, Arguments: compactJSON(b.Input)}})
 		case (b.Type == anthropic.BlockThinking || b.Type == anthropic.BlockRedactedThinking) && !user:

@@ -528,3 +528,25 @@ func firstKey(e jsonx.Extra) string {
 	}
 	return clipName(keys[0])
 }
+
+// toolErrorLine is the first line of a Chat Completions tool message whose
+// result the caller marked as failed (an Anthropic tool_result with
+// is_error: true, a Converse toolResult with status "error"). Chat
+// Completions tool messages have no error flag, so the status reaches the
+// model in the content: this line, then a line break and the result's
+// content as it would be sent otherwise (the line alone when that is
+// empty). docs/api.md documents the form.
+const toolErrorLine = "Error:"
+
+// openAIToolResult is the content of a Chat Completions tool message for a
+// result with content, marked as failed or not.
+func openAIToolResult(content string, failed bool) *openai.Content {
+	if failed {
+		if content == "" {
+			content = toolErrorLine
+		} else {
+			content = toolErrorLine + "\n" + content
+		}
+	}
+	return openai.TextContent(content)
+}

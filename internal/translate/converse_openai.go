@@ -242,11 +242,11 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 			if err := r.extra(q+".toolResult", tr.Extra.Keys()); err != nil {
 				return nil, err
 			}
-			if tr.Status == "error" {
-				return nil, r.because(q+".toolResult.status", "Chat Completions tool messages have no error flag")
-			}
 			if tr.Type != "" {
 				return nil, r.because(q+".toolResult.type", "a server tool's result has no Chat Completions form")
+			}
+			if tr.Status != "" && tr.Status != "success" && tr.Status != "error" {
+				return nil, r.because(q+".toolResult.status", "a tool result's status is success or error")
 			}
 			var content strings.Builder
 			for k, c := range tr.Content {
@@ -261,7 +261,9 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 					return nil, r.because(at(q+".toolResult.content", k), "tool results: text or json")
 				}
 			}
-			out = append(out, openai.Message{Role: openai.RoleTool, ToolCallID: tr.ToolUseID, Content: openai.TextContent(content.String())})
+			// status "error" reaches the model as the content's first line
+			// (toolErrorLine): tool messages have no error flag.
+			out = append(out, openai.Message{Role: openai.RoleTool, ToolCallID: tr.ToolUseID, Content: openAIToolResult(content.String(), tr.Status == "error")})
 		case b.ToolUse != nil && !user:
 			tu := b.ToolUse
 			if err := r.extra(q+".toolUse", tu.Extra.Keys()); err != nil {

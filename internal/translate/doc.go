@@ -66,7 +66,8 @@
 //     OpenAI clients in message.reasoning_content (as vLLM and DeepSeek do).
 //   - Tool results: OpenAI tool messages become toolResult/tool_result
 //     blocks of one user turn; Chat Completions has no error flag, so a
-//     result marked as an error is refused towards OpenAI.
+//     result marked as an error reaches an OpenAI model as its content
+//     after a first line "Error:" (toolErrorLine).
 //   - Stop reasons: end_turn and stop_sequence are OpenAI "stop", max_tokens
 //     "length", tool_use "tool_calls", guardrail and refusal stops
 //     "content_filter"; back the other way the nearest stop reason.
