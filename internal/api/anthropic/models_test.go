@@ -1,6 +1,7 @@
 package anthropic_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -116,5 +117,30 @@ func TestModelsThroughAnthropicSDK(t *testing.T) {
 				t.Errorf("status %d type %q request id %q, want %d %s and an id: %s", ae.StatusCode, ae.Type(), ae.RequestID, tc.status, tc.typ, ae.RawJSON())
 			}
 		})
+	}
+}
+
+// TestModelsAnthropicShapeEmptyID: GET /v1/models/ (an empty id) asked
+// with anthropic-version is a not_found_error, as OpenAI's shape answers
+// it with a 404, not the list.
+func TestModelsAnthropicShapeEmptyID(t *testing.T) {
+	c := startCluster(t)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, c.url("eu-west-1")+"/v1/models/", nil)
+	req.Header.Set("x-api-key", c.key)
+	req.Header.Set("anthropic-version", "2023-06-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type string `json:"type"`
+		} `json:"error"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 404 || body.Type != "error" || body.Error.Type != "not_found_error" {
+		t.Errorf("status %d body %+v (%v), want 404 not_found_error", resp.StatusCode, body, err)
 	}
 }

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/api/anthropic"
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -41,8 +42,8 @@ func (h *Handler) anthropicListing(w http.ResponseWriter, r *http.Request, call 
 	}
 	models := h.callable()
 	var err *inference.Error
-	if id := r.PathValue("id"); id != "" {
-		err = anthropic.WriteModel(w, id, h.g.Region(), models)
+	if strings.HasPrefix(r.URL.Path, "/v1/models/") {
+		err = anthropic.WriteModel(w, r.PathValue("id"), h.g.Region(), models)
 	} else {
 		err = anthropic.WriteModelList(w, r, models)
 	}
