@@ -394,6 +394,33 @@ func TestEveryDestinationThrottledIs429(t *testing.T) {
 	}
 }
 
+// TestEveryDestinationFailingIs503: when every destination failed (5xx),
+// the next caller is told the service is unavailable (503 with the
+// cooldown's Retry-After), not throttled: an SDK retries an outage and a
+// throttle differently, and the message says the regions failed.
+func TestEveryDestinationFailingIs503(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, "")
+	e.b.serve = func(_ context.Context, region string, _ int, _ *inference.Request) (*inference.Response, inference.Stream, error) {
+		return nil, nil, unavailable(region)
+	}
+	if _, err := e.invoke(t, "r", false); inference.AsError(err).Kind != inference.KindUnavailable {
+		t.Fatalf("Invoke with every destination failing = %v, want 503", err)
+	}
+	// The failures' cooldown is short enough to queue for; this caller
+	// does not wait (the clock is a test's), so it is told now.
+	before := len(e.b.tried())
+	_, err := e.g.Invoke(t.Context(), &Call{RequestID: "again", Operation: OpChatCompletions, Principal: e.principal, MaxQueueWait: NoQueueWait,
+		Request: &inference.Request{Model: "eu.m", Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hello")}}})
+	ie := inference.AsError(err)
+	if ie.Kind != inference.KindUnavailable || ie.RetryAfter < time.Second || !strings.Contains(ie.Message, "after failures") {
+		t.Errorf("Invoke while every destination cools down after failures = %v (Retry-After %v), want 503 naming the failures with Retry-After", err, ie.RetryAfter)
+	}
+	if len(e.b.tried()) != before {
+		t.Errorf("a destination in cooldown was tried: %v", e.b.tried()[before:])
+	}
+}
+
 // TestPeerDownIsSkipped: a peer whose node does not answer is not tried;
 // the request is served elsewhere in the geography.
 func TestPeerDownIsSkipped(t *testing.T) {

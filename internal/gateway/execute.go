@@ -97,9 +97,16 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	// snapshot this node publishes reflects every source's traffic.
 	att, err := g.routing.Tracker.Start(routing.Key{Region: g.region, Model: job.Model}, g.estimatedTokens(job.Request))
 	if err != nil {
+		// Cooling down (or its probe taken) after a 429 is "full, come
+		// back"; after failures it is down, which the source counts
+		// against the destination (noCandidate makes the same split).
 		st, _ := g.routing.Tracker.State(routing.Key{Region: g.region, Model: job.Model})
-		return nil, g.fail(ctx, rec, &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(st.CooldownUntil.Sub(g.now()), time.Second),
-			Message: "the destination's deployment is cooling down", Err: err})
+		e := &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(st.CooldownUntil.Sub(g.now()), time.Second),
+			Message: "the destination's deployment is cooling down after a 429", Err: err}
+		if !st.Throttled {
+			e.Kind, e.Message = inference.KindUnavailable, "the destination's deployment is cooling down after failures"
+		}
+		return nil, g.fail(ctx, rec, e)
 	}
 	// The caller's limits were admitted at the source; here, only this
 	// deployment's capacity.

@@ -397,12 +397,17 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			// Cooled down (another request's 429 or failure) or its probe
 			// taken since the plan was made: the caller should come back
 			// when the cooldown ends, as if the plan had seen it.
-			skipped = addSkip(skipped, c.Region, skipUnavailable)
+			why := skipUnavailable
 			if st, ok := g.routing.Tracker.State(key); ok {
-				if wait := st.CooldownUntil.Sub(g.now()); wait > 0 && (skipWait == 0 || wait < skipWait) {
+				wait := st.CooldownUntil.Sub(g.now())
+				if wait > 0 && (skipWait == 0 || wait < skipWait) {
 					skipWait = wait
 				}
+				if !st.Throttled {
+					why = skipFailing
+				}
 			}
+			skipped = addSkip(skipped, c.Region, why)
 			continue
 		}
 		// Quota: the caller's limits here; the deployment's capacity here
@@ -533,9 +538,11 @@ func (g *Gateway) plan(ctx context.Context, plan *routing.Plan, req *routing.Req
 // Why a planned destination was skipped without an attempt.
 const (
 	skipNodeDown = "node-down"
-	// skipUnavailable: cooled down or its probe taken since the plan was
-	// made (another request got there first).
+	// skipUnavailable: cooled down after a 429, or its probe taken, since
+	// the plan was made (another request got there first): full, not down.
 	skipUnavailable = "unavailable"
+	// skipFailing: the same after a failure: down, not full.
+	skipFailing = "failing"
 	// skipAtCapacity: the deployment's quota capacity is taken.
 	skipAtCapacity = "at-capacity"
 )

@@ -15,12 +15,11 @@ func (zeroRTT) RTT(string, string) time.Duration { return 0 }
 
 // TestNoCandidateStatus: the error of a request no destination can take
 // follows the cause. A destination that is only busy (saturated, RPM/TPM
-// used up, its probe taken, cooling down after a 429, its quota capacity
-// taken) makes it a 429 with Retry-After; destinations that are down (a
-// node that does not answer) or never usable make it a 503. An open
-// circuit is a 429: a 429 with a Retry-After of a second or more opens one
-// (internal/routing/tracker.go), and a plan does not say whether a 429 or
-// failures opened it, so it is answered as the throttling it may be.
+// used up, its quota capacity taken, or cooling down, its circuit open or
+// its probe taken after a 429) makes it a 429 with Retry-After;
+// destinations that are down (the same after failures, a node that does
+// not answer) or never usable make it a 503, with the Retry-After of the
+// soonest cooldown's end.
 func TestNoCandidateStatus(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	fresh := func(region string, f func(*routing.State)) routing.State {
@@ -35,6 +34,9 @@ func TestNoCandidateStatus(t *testing.T) {
 	probe := func(s *routing.State) { s.Circuit, s.ProbeInFlight = routing.CircuitHalfOpen, true }
 	cooling := func(s *routing.State) { s.CooldownUntil = now.Add(3 * time.Second) }
 	open := func(s *routing.State) { s.Circuit, s.CooldownUntil = routing.CircuitOpen, now.Add(20*time.Second) }
+	throttled := func(f func(*routing.State)) func(*routing.State) {
+		return func(s *routing.State) { f(s); s.Throttled = true }
+	}
 	for _, tc := range []struct {
 		name       string
 		states     []routing.State
@@ -49,16 +51,26 @@ func TestNoCandidateStatus(t *testing.T) {
 			kind: inference.KindThrottled, names: []string{"a saturated", "b saturated", "at capacity"}},
 		{name: "rpm used up", states: []routing.State{fresh("a", rpm)},
 			kind: inference.KindThrottled, retryAfter: time.Second, names: []string{"a rpm-exhausted"}},
-		{name: "probe taken", states: []routing.State{fresh("a", probe)},
-			kind: inference.KindThrottled, names: []string{"a probe-in-flight"}},
-		{name: "cooling down after a 429", states: []routing.State{fresh("a", cooling)},
-			kind: inference.KindThrottled, retryAfter: 3 * time.Second, names: []string{"a cooldown"}},
-		{name: "circuit open", states: []routing.State{fresh("a", open), fresh("b", open)},
-			kind: inference.KindThrottled, retryAfter: 20 * time.Second, names: []string{"a circuit-open", "b circuit-open"}},
+		{name: "probe taken after a 429", states: []routing.State{fresh("a", throttled(probe))},
+			kind: inference.KindThrottled, names: []string{"a probe-in-flight after a 429"}},
+		{name: "probe taken after failures", states: []routing.State{fresh("a", probe)},
+			kind: inference.KindUnavailable, names: []string{"a probe-in-flight after failures", "unavailable"}},
+		{name: "cooling down after a 429", states: []routing.State{fresh("a", throttled(cooling))},
+			kind: inference.KindThrottled, retryAfter: 3 * time.Second, names: []string{"a cooldown after a 429"}},
+		{name: "cooling down after failures", states: []routing.State{fresh("a", cooling)},
+			kind: inference.KindUnavailable, retryAfter: 3 * time.Second, names: []string{"a cooldown after failures"}},
+		{name: "circuit open after a 429", states: []routing.State{fresh("a", throttled(open)), fresh("b", throttled(open))},
+			kind: inference.KindThrottled, retryAfter: 20 * time.Second, names: []string{"a circuit-open after a 429", "b circuit-open after a 429"}},
+		{name: "circuit open after failures", states: []routing.State{fresh("a", open), fresh("b", open)},
+			kind: inference.KindUnavailable, retryAfter: 20 * time.Second, names: []string{"a circuit-open after failures", "b circuit-open after failures", "unavailable"}},
+		{name: "one throttled, one failing", states: []routing.State{fresh("a", open), fresh("b", throttled(cooling))},
+			kind: inference.KindThrottled, retryAfter: 3 * time.Second, names: []string{"a circuit-open after failures", "b cooldown after a 429"}},
 		{name: "quota capacity taken", states: []routing.State{fresh("a", nil)}, skipped: map[string]string{"a": skipAtCapacity},
 			kind: inference.KindThrottled, names: []string{"a at-capacity"}},
-		{name: "cooled down since the plan", states: []routing.State{fresh("a", nil)}, skipped: map[string]string{"a": skipUnavailable}, skipWait: 4 * time.Second,
+		{name: "cooled down after a 429 since the plan", states: []routing.State{fresh("a", nil)}, skipped: map[string]string{"a": skipUnavailable}, skipWait: 4 * time.Second,
 			kind: inference.KindThrottled, retryAfter: 4 * time.Second, names: []string{"a unavailable"}},
+		{name: "cooled down after failures since the plan", states: []routing.State{fresh("a", nil)}, skipped: map[string]string{"a": skipFailing}, skipWait: 4 * time.Second,
+			kind: inference.KindUnavailable, retryAfter: 4 * time.Second, names: []string{"a failing"}},
 		{name: "every node down", states: []routing.State{fresh("a", nil), fresh("b", nil)}, skipped: map[string]string{"a": skipNodeDown, "b": skipNodeDown},
 			kind: inference.KindUnavailable, retryAfter: time.Second, names: []string{"a node-down", "b node-down", "no region"}},
 		{name: "one down, one busy", states: []routing.State{fresh("a", nil), fresh("b", saturated)}, skipped: map[string]string{"a": skipNodeDown},

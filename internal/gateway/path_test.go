@@ -433,7 +433,7 @@ func TestCooledDownSincePlanIsThrottled(t *testing.T) {
 	t.Parallel()
 	h := newPathHarness(t)
 	k := routing.Key{Region: "eu-central-1", Model: "r"}
-	h.beforeRemoteAttempt = func(string) { h.g.Routing().Tracker.CoolDown(k, h.clock.Now().Add(5*time.Second)) }
+	h.beforeRemoteAttempt = func(string) { h.g.Routing().Tracker.CoolDown(k, h.clock.Now().Add(5*time.Second), true) }
 	_, err := h.g.Invoke(t.Context(), h.call("raced", "eu.r", false))
 	e := inference.AsError(err)
 	if e.Kind != inference.KindThrottled || e.RetryAfter != 5*time.Second {

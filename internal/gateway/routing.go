@@ -121,21 +121,35 @@ func seedOf(requestID string) uint64 {
 // regions the plan offered but that could not be tried, e.g. a peer that
 // does not answer; skipWait is the soonest end of a cooldown that began
 // since the plan was made); unauthorized ones are not named.
+//
+// Its status follows the cause. When some destination is only busy
+// (saturated, its RPM/TPM window or its quota capacity used up, or
+// cooling down, its circuit open or its probe taken after a 429), the
+// caller should come back: a 429 with Retry-After, never a 5xx. When none
+// is busy, every remaining one is down (the same after failures, or its
+// node not answering) or could never serve the request: a 503, with the Retry-After
+// of the soonest cooldown's end when there is one, so that an SDK retries
+// it as an outage rather than as throttling.
 func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string, skipWait time.Duration) *inference.Error {
 	var why []string
-	// busy: a destination is only full (saturated, its probe taken, its
-	// RPM/TPM window or its quota capacity used up): the caller should come
-	// back, which is a 429 with Retry-After, never a 5xx.
 	busy := false
 	for _, c := range plan.Excluded() {
 		if c.Exclusion == routing.ExcludedUnauthorized || c.Exclusion == routing.ExcludedNotDestination {
 			continue
 		}
+		label := c.Region + " " + c.Exclusion.String()
 		switch c.Exclusion {
-		case routing.ExcludedSaturated, routing.ExcludedProbeInFlight, routing.ExcludedRPM, routing.ExcludedTPM:
+		case routing.ExcludedSaturated, routing.ExcludedRPM, routing.ExcludedTPM:
 			busy = true
+		case routing.ExcludedCooldown, routing.ExcludedCircuitOpen, routing.ExcludedProbeInFlight:
+			if c.Throttled {
+				busy = true
+				label += " after a 429"
+			} else {
+				label += " after failures"
+			}
 		}
-		why = append(why, c.Region+" "+c.Exclusion.String())
+		why = append(why, label)
 	}
 	for _, c := range plan.Candidates() {
 		if r, ok := skipped[c.Region]; ok {
@@ -153,9 +167,13 @@ func noCandidate(profileID string, plan *routing.Plan, skipped map[string]string
 	if ra == 0 || (skipWait > 0 && skipWait < ra) {
 		ra = skipWait
 	}
-	if ra > 0 || busy {
+	if busy {
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: max(ra, time.Second),
 			Message: "every region of " + profileID + " is at capacity; retry later" + detail}
+	}
+	if ra > 0 {
+		return &inference.Error{Kind: inference.KindUnavailable, RetryAfter: max(ra, time.Second),
+			Message: "every region of " + profileID + " is unavailable after failures; retry later" + detail}
 	}
 	return &inference.Error{Kind: inference.KindUnavailable, RetryAfter: time.Second,
 		Message: "no region of " + profileID + " can serve the request now" + detail}

@@ -430,7 +430,7 @@ func (n *Node) applySharedCooldowns(ctx context.Context) {
 	now := n.clock.Now()
 	for name, left := range cds {
 		if left > 0 {
-			n.gateway().Routing().Tracker.CoolDown(byName[name], now.Add(left))
+			n.gateway().Routing().Tracker.CoolDown(byName[name], now.Add(left), true) // shared by a replica that saw a 429
 		}
 	}
 }

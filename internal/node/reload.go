@@ -308,7 +308,7 @@ func carryRouting(prev *gateway.Routing, prevCfg, next *topology.Config, region 
 		now := clk.Now()
 		for _, d := range deps {
 			if st, ok := prev.Tracker.State(d.Key); ok && st.CooldownUntil.After(now) {
-				tracker.CoolDown(d.Key, st.CooldownUntil)
+				tracker.CoolDown(d.Key, st.CooldownUntil, st.Throttled)
 			}
 		}
 	}

@@ -67,6 +67,10 @@ type Candidate struct {
 	// Fresh reports whether the state was known and within the staleness
 	// bound.
 	Fresh bool
+	// Throttled reports, for a destination excluded as cooling down, with
+	// its circuit open or its probe taken, that a 429 was its setback
+	// (State.Throttled): it is full, not down.
+	Throttled bool
 
 	group int8    // ordering group: 0 preferred, 1 fresh, 2 stale
 	ramp  float64 // State.Ramp, for the source region's ramp draw
@@ -160,6 +164,10 @@ func Route(p *Plan, in *Input) error {
 		s := stateFor(in, i, region)
 		c := Candidate{Region: region, Fresh: s != nil && s.Fresh(in.Now, staleness)}
 		if c.Exclusion = filter(in, p.Strategy, s, c.Fresh, region); c.Exclusion != Included {
+			switch c.Exclusion {
+			case ExcludedCooldown, ExcludedCircuitOpen, ExcludedProbeInFlight:
+				c.Throttled = s.Throttled
+			}
 			if d := recovery(in, s, c.Exclusion); d > 0 && (retry == 0 || d < retry) {
 				retry = d
 			}

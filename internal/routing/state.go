@@ -91,6 +91,11 @@ type State struct {
 	// CooldownUntil is when the deployment may be tried again; zero or past
 	// means no cooldown.
 	CooldownUntil time.Time `json:"cooldown_until,omitzero"`
+	// Throttled reports that the deployment's last setback was throttling
+	// (a 429, its own or one another replica shared) rather than a failure:
+	// its cooldown and an open circuit mean "full, come back", not "down".
+	// A caller no destination can take is told 429 then, 503 otherwise.
+	Throttled bool `json:"throttled,omitempty"`
 	// Ramp in [0,1] limits traffic to a deployment whose circuit recently
 	// closed; 1 (or 0, meaning unset) is full traffic.
 	Ramp float64 `json:"ramp,omitempty"`

@@ -99,6 +99,7 @@ type deployment struct {
 	circuit       CircuitState
 	probeInFlight bool
 	cooldownUntil time.Time
+	throttled     bool      // the last setback was a 429, not a failure (State.Throttled)
 	closedAt      time.Time // when the circuit last closed, for the ramp
 	win           window    // local only
 
@@ -200,6 +201,7 @@ func (t *Tracker) stateLocked(d *deployment, now time.Time) State {
 			ErrorRate:      d.errRate,
 			Circuit:        d.circuit,
 			CooldownUntil:  d.cooldownUntil,
+			Throttled:      d.throttled,
 			ObservedAt:     now,
 		}
 	} else {
@@ -220,7 +222,7 @@ func (t *Tracker) stateLocked(d *deployment, now time.Time) State {
 		}
 		s.ErrorRate = max(s.ErrorRate, d.errRate)
 		if d.cooldownUntil.After(s.CooldownUntil) {
-			s.CooldownUntil = d.cooldownUntil
+			s.CooldownUntil, s.Throttled = d.cooldownUntil, d.throttled
 		}
 		if d.circuit != CircuitClosed || s.Circuit == CircuitHalfOpen {
 			// This node's own view of the circuit decides probes; a peer's
@@ -339,6 +341,7 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 		}
 		d.errRate += t.cfg.ErrorWeight * (0 - d.errRate)
 		d.failures, d.level = 0, 0
+		d.throttled = false
 		if d.circuit != CircuitClosed {
 			d.circuit = CircuitClosed
 			d.closedAt = now
@@ -350,6 +353,7 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 			cd = t.backoff(t.cfg.ThrottleBackoff, d.level)
 		}
 		d.cooldownUntil = laterOf(d.cooldownUntil, now.Add(cd))
+		d.throttled = true
 		// A Retry-After of a second or more is a rate-limit window: when it
 		// ends, one probe goes first (half-open) rather than every waiting
 		// request at once. Shorter waits (a slot about to free) stay plain
@@ -360,6 +364,7 @@ func (t *Tracker) Observe(a Attempt, o Outcome) {
 	case k.Failure():
 		d.errRate += t.cfg.ErrorWeight * (1 - d.errRate)
 		d.failures++
+		d.throttled = false
 		t.escalate(d, a)
 		d.cooldownUntil = laterOf(d.cooldownUntil, now.Add(t.backoff(t.cfg.FailureBackoff, d.level)))
 		if a.Probe || d.failures >= t.cfg.FailureThreshold {
@@ -390,12 +395,15 @@ func (t *Tracker) backoff(base time.Duration, n int) time.Duration {
 
 // CoolDown extends deployment k's cooldown to at least until: a cooldown
 // learned from elsewhere (another replica of this region saw a 429, shared
-// through the quota store). It never shortens a cooldown. Unknown keys are
-// ignored.
-func (t *Tracker) CoolDown(k Key, until time.Time) {
+// through the quota store, or the tracker a reload replaced). throttled
+// says whether a 429 set it (State.Throttled) and holds when until is the
+// later end. It never shortens a cooldown. Unknown keys are ignored.
+func (t *Tracker) CoolDown(k Key, until time.Time, throttled bool) {
 	if d, ok := t.byKey[k]; ok {
 		d.mu.Lock()
-		d.cooldownUntil = laterOf(d.cooldownUntil, until)
+		if until.After(d.cooldownUntil) {
+			d.cooldownUntil, d.throttled = until, throttled
+		}
 		d.mu.Unlock()
 	}
 }

@@ -481,11 +481,14 @@ func TestRemoteInFlightEndsWithTheAttempt(t *testing.T) {
 func TestTrackerCoolDownFromElsewhere(t *testing.T) {
 	t.Parallel()
 	tr, clk := newTracker(t, "eu-west-1")
-	tr.CoolDown(kLocal, clk.Now().Add(2*time.Second))
+	tr.CoolDown(kLocal, clk.Now().Add(2*time.Second), true)
 	if _, err := tr.Start(kLocal, 1); !errors.Is(err, routing.ErrUnavailable) {
 		t.Errorf("Start during a shared cooldown = %v, want ErrUnavailable", err)
 	}
-	tr.CoolDown(kLocal, clk.Now().Add(time.Second)) // never shortens
+	tr.CoolDown(kLocal, clk.Now().Add(time.Second), false) // never shortens
+	if st, _ := tr.State(kLocal); !st.Throttled {
+		t.Error("a shorter cooldown from a failure replaced the later 429's cause")
+	}
 	clk.Advance(1500 * time.Millisecond)
 	if _, err := tr.Start(kLocal, 1); !errors.Is(err, routing.ErrUnavailable) {
 		t.Errorf("a later, shorter cooldown shortened the first: %v", err)
