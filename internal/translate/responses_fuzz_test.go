@@ -27,11 +27,19 @@ func FuzzResponsesRequest(f *testing.F) {
 		for _, d := range []translate.Dialect{translate.OpenAI, translate.Converse, translate.Anthropic} {
 			translate.ResponsesRequest(d, data, "m", true, translate.Options{})
 		}
-		// The front end's form (the Chat body and its path mapper) gives
-		// the body and the error ResponsesRequest gives for OpenAI.
+		// The front end's form (the Chat body and its path mapper) gives,
+		// without the reasoning it carries for Claude, the body and the
+		// error ResponsesRequest gives for OpenAI.
+		translate.WithoutCarriedReasoning(data)
 		for _, stream := range []bool{false, true} {
 			want, werr := translate.ResponsesRequest(translate.OpenAI, data, "m", stream, translate.Options{})
-			got, _, gerr := translate.ResponsesChatRequest(data, "m", stream)
+			chat, _, gerr := translate.ResponsesChatRequest(data, "m", stream)
+			got := translate.WithoutCarriedReasoning(chat)
+			if gerr == nil {
+				for _, d := range []translate.Dialect{translate.Converse, translate.Anthropic} {
+					translate.Request(translate.OpenAI, d, chat, "m", stream, translate.Options{})
+				}
+			}
 			if !bytes.Equal(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
 				t.Fatalf("stream %v: ResponsesChatRequest = %s, %v; ResponsesRequest = %s, %v", stream, got, gerr, want, werr)
 			}
