@@ -235,7 +235,8 @@ var carriedMarker = []byte(`"` + reasoningPrefix)
 // a deployment that speaks Chat Completions, which takes no reasoning
 // input: body itself when it has none (the common case, found by one scan
 // for the prefix), else body with those members removed and every other
-// byte kept. A body it cannot read is returned as it is.
+// member as it was (only whitespace between messages goes). A body it
+// cannot read is returned as it is.
 func WithoutCarriedReasoning(body []byte) []byte {
 	if !bytes.Contains(body, carriedMarker) {
 		return body
