@@ -148,3 +148,19 @@ func FuzzEmbeddings(f *testing.F) {
 		redecode(t, r, err)
 	})
 }
+
+// FuzzWithoutCarriedReasoning: the OpenAI backend runs it on every client
+// Chat body; it keeps valid JSON valid and is idempotent.
+func FuzzWithoutCarriedReasoning(f *testing.F) {
+	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[],"reasoning_content":"meridian.r1.W10"}]}`))
+	f.Add([]byte(`{"messages":[{"reasoning_content":"meridian.r1.","reasoning_content":"meridian.r1.x"}],"messages":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out := translate.WithoutCarriedReasoning(data)
+		if json.Valid(data) && !json.Valid(out) {
+			t.Fatalf("%s became %s", data, out)
+		}
+		if again := translate.WithoutCarriedReasoning(out); !bytes.Equal(again, out) {
+			t.Fatalf("%s: once %s, twice %s", data, out, again)
+		}
+	})
+}
