@@ -233,8 +233,9 @@ var carriedMarker = []byte(`"` + reasoningPrefix)
 // WithoutCarriedReasoning returns a Chat Completions body without the
 // reasoning_content members that carry Claude's reasoning (see above), for
 // a deployment that speaks Chat Completions, which takes no reasoning
-// input: body itself when it has none (the common case, found by one scan
-// for the prefix), else body with those members removed and every other
+// input: body itself when it has none (found by one scan for the prefix;
+// a caller may skip the call for a body without reasoning_effort, which
+// carries none), else body with those members removed and every other
 // member as it was (only whitespace between messages goes). A body it
 // cannot read is returned as it is.
 func WithoutCarriedReasoning(body []byte) []byte {
