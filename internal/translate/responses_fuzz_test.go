@@ -36,8 +36,19 @@ func FuzzResponsesRequest(f *testing.F) {
 			chat, _, gerr := translate.ResponsesChatRequest(data, "m", stream)
 			got := translate.WithoutCarriedReasoning(chat)
 			if gerr == nil {
+				// The Chat body, translated as a deployment does, gives
+				// the messages ResponsesRequest gives (reasoning put back
+				// included).
 				for _, d := range []translate.Dialect{translate.Converse, translate.Anthropic} {
-					translate.Request(translate.OpenAI, d, chat, "m", stream, translate.Options{})
+					out, err := translate.Request(translate.OpenAI, d, chat, "m", stream, translate.Options{})
+					twin, terr := translate.ResponsesRequest(d, data, "m", stream, translate.Options{})
+					if err != nil || terr != nil {
+						continue
+					}
+					var a, b struct{ Messages json.RawMessage }
+					if json.Unmarshal(out, &a) != nil || json.Unmarshal(twin, &b) != nil || !bytes.Equal(a.Messages, b.Messages) {
+						t.Fatalf("%v: Request(ResponsesChatRequest) messages %s; ResponsesRequest messages %s", d, a.Messages, b.Messages)
+					}
 				}
 			}
 			if !bytes.Equal(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {

@@ -270,7 +270,7 @@ func responsesToolChoice(r refuser, c *openai.ResponseToolChoice) (*openai.ToolC
 	case "":
 		return nil, r.because("tool_choice.type", "missing")
 	}
-	return nil, r.because("tool_choice.type", "expressible: function, allowed_tools (a tool choice names a declared tool, and only function tools can be declared)")
+	return nil, r.because("tool_choice.type", "expressible: function, allowed_tools; a tool choice names a declared tool, and only function tools can be declared")
 }
 
 // allowedToolsReason is why Converse and Anthropic refuse an allowed_tools
