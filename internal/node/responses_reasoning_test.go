@@ -245,26 +245,28 @@ func TestResponsesAllowedTools(t *testing.T) {
 	const want = `{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"function","function":{"name":"get_weather"}}]}}`
 	for _, called := range []string{"eu-central-1", "eu-west-1"} {
 		client := oa.NewClient(option.WithBaseURL("http://"+nodes[called].ClientAddr()+"/v1"), option.WithAPIKey(key), option.WithMaxRetries(0))
-		t.Run("called "+called, func(t *testing.T) {
-			params := responses.ResponseNewParams{Model: "eu.popenai", Tools: tools, ToolChoice: choice,
-				Input: responses.ResponseNewParamsInputUnion{OfString: oa.String("What is the weather in Paris?")}}
-			respondTo(t, client, params, false)
-			got := log.last()
-			var chat struct {
-				ToolChoice json.RawMessage `json:"tool_choice"`
-			}
-			if json.Unmarshal(got.body, &chat) != nil || string(chat.ToolChoice) != want {
-				t.Errorf("the OpenAI deployment received tool_choice %s, want %s", chat.ToolChoice, want)
-			}
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("called %s/stream=%v", called, stream), func(t *testing.T) {
+				params := responses.ResponseNewParams{Model: "eu.popenai", Tools: tools, ToolChoice: choice,
+					Input: responses.ResponseNewParamsInputUnion{OfString: oa.String("What is the weather in Paris?")}}
+				respondTo(t, client, params, stream)
+				got := log.last()
+				var chat struct {
+					ToolChoice json.RawMessage `json:"tool_choice"`
+				}
+				if json.Unmarshal(got.body, &chat) != nil || string(chat.ToolChoice) != want {
+					t.Errorf("the OpenAI deployment received tool_choice %s, want %s", chat.ToolChoice, want)
+				}
 
-			params.Model = "eu.pclaude"
-			_, err := client.Responses.New(t.Context(), params)
-			var ae *oa.Error
-			if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Param != "tool_choice.type" ||
-				!strings.HasPrefix(ae.Message, "tool_choice.type: not supported when the model is served through the Bedrock Converse API (allowed_tools: ") {
-				t.Errorf("Claude deployment: %v, want a 400 naming tool_choice.type", err)
-			}
-		})
+				params.Model = "eu.pclaude"
+				_, err := client.Responses.New(t.Context(), params)
+				var ae *oa.Error
+				if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Param != "tool_choice.type" ||
+					!strings.HasPrefix(ae.Message, "tool_choice.type: not supported when the model is served through the Bedrock Converse API (allowed_tools: ") {
+					t.Errorf("Claude deployment: %v, want a 400 naming tool_choice.type", err)
+				}
+			})
+		}
 	}
 }
 
