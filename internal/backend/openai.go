@@ -192,7 +192,14 @@ type oaResponse struct {
 // OpenAI chat body (pass-through), else the canonical request encoded.
 func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 	if req.Dialect == inference.DialectOpenAIChat && req.Body != nil {
-		return PassThroughOpenAI(req.Body, o.cfg.Model, stream), nil
+		body := req.Body
+		if req.Features.Has(inference.FeatureReasoning) {
+			// Claude's reasoning that a Responses request's Chat body
+			// carries for Converse and Anthropic (only with
+			// reasoning_effort): Chat Completions takes none.
+			body = translate.WithoutCarriedReasoning(body)
+		}
+		return PassThroughOpenAI(body, o.cfg.Model, stream), nil
 	}
 	if req.Body != nil {
 		body, err := dialect.Request(req, translate.OpenAI, o.cfg.Model, stream, translate.Options{})

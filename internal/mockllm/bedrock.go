@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +54,17 @@ type bedrockRequest struct {
 	forcing bool
 	// thinking: the request enables extended thinking (reasoning).
 	thinking bool
+	// unsigned: with thinking on, the conversation ends with tool results
+	// and the assistant turn that called the tools does not start with its
+	// thinking: the message index and the type of its first block.
+	unsigned *thinklessTurn
+}
+
+// thinklessTurn is an assistant turn that Claude, with thinking on,
+// refuses: see checkThinking.
+type thinklessTurn struct {
+	message int
+	first   string // the first block's type, in Anthropic's words
 }
 
 func (r *bedrockRequest) wantsTools() bool {
@@ -63,13 +76,58 @@ func (r *bedrockRequest) wantsTools() bool {
 // and none only.
 const errThinkingForced = "Thinking may not be enabled when tool_choice forces tool use."
 
-// checkThinking refuses thinking with a forced tool choice, as Claude
-// does (on Bedrock, a ValidationException).
+// checkThinking refuses thinking with a forced tool choice, and, with
+// thinking on, a conversation that ends with tool results whose assistant
+// turn (the one that called the tools) does not start with its thinking
+// block, as Claude does (on Bedrock, a ValidationException).
 func (r *bedrockRequest) checkThinking() error {
 	if r.thinking && r.forcing {
 		return jsonError(errThinkingForced)
 	}
+	if u := r.unsigned; r.thinking && u != nil {
+		return jsonError(fmt.Sprintf("messages.%d.content.0.type: Expected `thinking` or `redacted_thinking`, but found `%s`. "+
+			"When `thinking` is enabled, a final `assistant` message must start with a thinking block "+
+			"(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. "+
+			"To avoid this requirement, disable `thinking`.", u.message, u.first))
+	}
 	return nil
+}
+
+// lastToolTurn returns the last assistant turn of a conversation that ends
+// with tool results (check: and has thinking on) when it calls tools
+// without starting with thinking; blocks gives a message's role and its blocks' types in
+// Anthropic's words (tool_use, thinking, text...).
+func lastToolTurn(check bool, n int, blocks func(i int) (role string, types []string)) *thinklessTurn {
+	if !check {
+		return nil
+	}
+	for i := n - 1; i >= 0; i-- {
+		role, types := blocks(i)
+		if role != "assistant" {
+			continue
+		}
+		if !slices.Contains(types, "tool_use") {
+			return nil
+		}
+		if types[0] == "thinking" || types[0] == "redacted_thinking" {
+			return nil
+		}
+		return &thinklessTurn{message: i, first: types[0]}
+	}
+	return nil
+}
+
+// converseBlockType names a Converse content block in Anthropic's words.
+func converseBlockType(b map[string]json.RawMessage) string {
+	for _, m := range [...]struct{ member, typ string }{{"reasoningContent", "thinking"}, {"toolUse", "tool_use"}, {"toolResult", "tool_result"}, {"text", "text"}} {
+		if v, ok := b[m.member]; ok {
+			if m.typ == "thinking" && strings.Contains(string(v), `"redactedContent"`) {
+				return "redacted_thinking"
+			}
+			return m.typ
+		}
+	}
+	return "other"
 }
 
 // calls returns the tools the answer calls: one call per offered tool, the
@@ -220,6 +278,13 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 		}
 		r.thinking = r.thinking || on
 	}
+	r.unsigned = lastToolTurn(r.thinking && r.toolResult, len(c.Messages), func(i int) (string, []string) {
+		types := make([]string, len(c.Messages[i].Content))
+		for j, b := range c.Messages[i].Content {
+			types[j] = converseBlockType(b)
+		}
+		return c.Messages[i].Role, types
+	})
 	if err := r.checkThinking(); err != nil {
 		return nil, err
 	}
@@ -317,6 +382,19 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 	if r.thinking, err = thinkingEnabled(a.Thinking); err != nil {
 		return nil, jsonError("thinking must be an object with a type")
 	}
+	r.unsigned = lastToolTurn(r.thinking && r.toolResult, len(a.Messages), func(i int) (string, []string) {
+		var bs []struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(a.Messages[i].Content, &bs) != nil || len(bs) == 0 {
+			return a.Messages[i].Role, []string{"text"}
+		}
+		types := make([]string, len(bs))
+		for j, b := range bs {
+			types[j] = b.Type
+		}
+		return a.Messages[i].Role, types
+	})
 	if err := r.checkThinking(); err != nil {
 		return nil, err
 	}

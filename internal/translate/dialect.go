@@ -99,10 +99,20 @@ func Request(client, backend Dialect, body []byte, model string, stream bool, op
 		if stream {
 			req.Stream = ptr(true)
 		}
+		// Claude's reasoning that a Responses request carries in
+		// reasoning_content goes back in (responses_reasoning.go).
 		if backend == Converse {
-			out, err = OpenAIToConverseRequest(req, opts)
+			var c *converse.Request
+			if c, err = OpenAIToConverseRequest(req, opts); err == nil {
+				restoreConverse(req, c)
+			}
+			out = c
 		} else {
-			out, err = OpenAIToAnthropicRequest(req, opts)
+			var a *anthropic.Request
+			if a, err = OpenAIToAnthropicRequest(req, opts); err == nil {
+				restoreAnthropic(req, a)
+			}
+			out = a
 		}
 	case client == Converse:
 		req, derr := decodeAs[converse.Request](Converse, body)

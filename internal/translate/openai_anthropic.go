@@ -98,6 +98,8 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 			out.ToolChoice = &anthropic.ToolChoice{Type: "any"}
 		case c.Type == "function" && c.Function != nil:
 			out.ToolChoice = &anthropic.ToolChoice{Type: "tool", Name: c.Function.Name}
+		case c.Type == "allowed_tools":
+			return nil, r.because("tool_choice.type", allowedToolsReason)
 		default:
 			return nil, r.because("tool_choice", "expressible: none, auto, required, a named function")
 		}

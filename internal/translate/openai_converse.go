@@ -102,6 +102,8 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 				tc.ToolChoice = &converse.ToolChoice{Any: &converse.Empty{}}
 			case c.Type == "function" && c.Function != nil:
 				tc.ToolChoice = &converse.ToolChoice{Tool: &converse.SpecificTool{Name: c.Function.Name}}
+			case c.Type == "allowed_tools":
+				return nil, r.because("tool_choice.type", allowedToolsReason)
 			default:
 				return nil, r.because("tool_choice", "expressible: auto, required, a named function")
 			}

@@ -19,7 +19,7 @@ func ResponsesToAnthropicRequest(req *openai.ResponsesRequest, opts Options) (*a
 	if err != nil {
 		return nil, pv.remap(err)
 	}
-	pv.restoreAnthropic(out)
+	restoreAnthropic(pv.req, out)
 	return out, nil
 }
 

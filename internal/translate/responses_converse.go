@@ -19,7 +19,7 @@ func ResponsesToConverseRequest(req *openai.ResponsesRequest, opts Options) (*co
 	if err != nil {
 		return nil, pv.remap(err)
 	}
-	pv.restoreConverse(out)
+	restoreConverse(pv.req, out)
 	return out, nil
 }
 

@@ -46,8 +46,12 @@ func ResponsesRequest(backend Dialect, body []byte, model string, stream bool, o
 	return json.Marshal(out)
 }
 
-// ResponsesChatRequest returns the Chat Completions body that
-// ResponsesRequest(OpenAI, body, model, stream, ...) returns, and with it
+// ResponsesChatRequest returns the Chat Completions body that a front end
+// routes for a Responses request: ResponsesRequest(OpenAI, body, model,
+// stream, ...)'s, save that an assistant message may carry Claude's
+// reasoning in reasoning_content (see responses_reasoning.go), which
+// Request puts back for Converse and Anthropic and WithoutCarriedReasoning
+// removes for OpenAI. With it comes
 // path, which names a member of that body by its path in the Responses
 // request ("messages[2].content[1].image_url.url" as
 // "input[1].content[1].image_url"): a front end that routes the Chat body

@@ -1,6 +1,8 @@
 package translate_test
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -238,4 +240,104 @@ func TestReasoningRoundTrip(t *testing.T) {
 	if out, err := translate.ResponsesRequest(translate.Anthropic, body, "m", false, translate.Options{}); err != nil || strings.Contains(string(out), "SIG") {
 		t.Errorf("without reasoning: %s, %v", out, err)
 	}
+}
+
+// TestReasoningRoundTripChatBody is TestReasoningRoundTrip on the path a
+// front end takes: the Chat body of ResponsesChatRequest (what is routed,
+// locally or over the link), translated by Request for a Converse or
+// Anthropic deployment, has Claude's signed reasoning at the start of the
+// assistant turn, before its tool call; for an OpenAI deployment the body
+// carries none (WithoutCarriedReasoning), as ResponsesRequest's does not.
+func TestReasoningRoundTripChatBody(t *testing.T) {
+	t.Parallel()
+	req := &openai.ResponsesRequest{Model: "m", Include: []string{"reasoning.encrypted_content"}}
+	first, err := translate.ResponsesResponse(translate.Converse, req, []byte(`{"output":{"message":{"role":"assistant","content":[
+		{"reasoningContent":{"reasoningText":{"text":"Plan.","signature":"SIG"}}},{"reasoningContent":{"redactedContent":"UkVE"}},
+		{"toolUse":{"toolUseId":"tooluse_1","name":"f","input":{}}}]}},"stopReason":"tool_use","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}`), rmeta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp openai.Response
+	if err := json.Unmarshal(first, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Output) != 2 || resp.Output[0].Type != "reasoning" || !strings.HasPrefix(deref(resp.Output[0].EncryptedContent), "meridian.r1.") {
+		t.Fatalf("first answer's output = %s", first)
+	}
+	items := append([]openai.Item{{Role: "user", Content: &openai.ItemContent{Text: "go"}}}, resp.Output...)
+	items = append(items, openai.Item{Type: "function_call_output", CallID: "tooluse_1", Output: &openai.ItemContent{Text: "done"}})
+	next := openai.ResponsesRequest{Model: "m", Input: &openai.ResponseInput{Items: items}, Reasoning: &openai.ReasoningConfig{Effort: "low"}, Include: req.Include}
+	body, _ := json.Marshal(next)
+	chat, _, err := translate.ResponsesChatRequest(body, "m", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[translate.Dialect]string{
+		translate.Converse:  `{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"Plan.","signature":"SIG"}}},{"reasoningContent":{"redactedContent":"UkVE"}},{"toolUse":{"toolUseId":"tooluse_1","name":"f","input":{}}}]}`,
+		translate.Anthropic: `{"role":"assistant","content":[{"type":"thinking","thinking":"Plan.","signature":"SIG"},{"type":"redacted_thinking","data":"UkVE"},{"type":"tool_use","id":"tooluse_1","name":"f","input":{}}]}`,
+	}
+	for d, turn := range want {
+		out, err := translate.Request(translate.OpenAI, d, chat, "m", false, translate.Options{})
+		if err != nil {
+			t.Fatalf("%v: %v", d, err)
+		}
+		var got struct{ Messages []json.RawMessage }
+		if err := json.Unmarshal(out, &got); err != nil || len(got.Messages) != 3 {
+			t.Fatalf("%v: %s, %v", d, out, err)
+		}
+		if ok, err := jsonEquivalent(got.Messages[1], turn); err != nil || !ok {
+			t.Errorf("%v: assistant turn %s, want %s", d, got.Messages[1], turn)
+		}
+		// The twin for one dialect (ResponsesRequest) puts back the same.
+		twin, err := translate.ResponsesRequest(d, body, "m", false, translate.Options{})
+		if err != nil || !strings.Contains(string(twin), `"SIG"`) || !strings.Contains(string(twin), `"UkVE"`) {
+			t.Errorf("%v: ResponsesRequest = %s, %v", d, twin, err)
+		}
+	}
+	stripped := translate.WithoutCarriedReasoning(chat)
+	if bytes.Contains(stripped, []byte("meridian.r1.")) || bytes.Contains(stripped, []byte("reasoning_content")) || !bytes.Contains(stripped, []byte(`"tool_calls"`)) {
+		t.Errorf("OpenAI body %s, want the tool call without carried reasoning", stripped)
+	}
+	openaiBody, err := translate.ResponsesRequest(translate.OpenAI, body, "m", false, translate.Options{})
+	if err != nil || !bytes.Equal(openaiBody, stripped) {
+		t.Errorf("ResponsesRequest(OpenAI) = %s, %v; want %s", openaiBody, err, stripped)
+	}
+	// Without reasoning enabled, the Chat body carries none.
+	next.Reasoning = nil
+	body, _ = json.Marshal(next)
+	if chat, _, err = translate.ResponsesChatRequest(body, "m", false); err != nil || bytes.Contains(chat, []byte("meridian.r1.")) {
+		t.Errorf("without reasoning: %s, %v", chat, err)
+	}
+}
+
+// TestWithoutCarriedReasoning: only the reasoning_content members that
+// carry Claude's reasoning go; a Chat client's own reasoning text, every
+// other byte and a body that cannot be read stay as they are.
+func TestWithoutCarriedReasoning(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"none", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, ""},
+		{"a client's reasoning text", `{"messages":[{"role":"assistant","content":"a","reasoning_content":"I think."}]}`, ""},
+		{"carried", `{"model":"m", "messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[],"reasoning_content":"meridian.r1.W10"} ,{"role":"tool","content":"x"}],"stream":true}`,
+			`{"model":"m", "messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[]},{"role":"tool","content":"x"}],"stream":true}`},
+		{"carried first", `{"messages":[{"reasoning_content":"meridian.r1.W10","role":"assistant","content":"meridian.r1. is text"}]}`,
+			`{"messages":[{"role":"assistant","content":"meridian.r1. is text"}]}`},
+		{"the prefix elsewhere only", `{"messages":[{"role":"user","content":"meridian.r1.x"}]}`, ""},
+		{"not JSON", `{"messages":[{"reasoning_content":"meridian.r1.`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := cmp.Or(tc.want, tc.in)
+			if got := translate.WithoutCarriedReasoning([]byte(tc.in)); string(got) != want {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

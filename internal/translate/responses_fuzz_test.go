@@ -27,11 +27,30 @@ func FuzzResponsesRequest(f *testing.F) {
 		for _, d := range []translate.Dialect{translate.OpenAI, translate.Converse, translate.Anthropic} {
 			translate.ResponsesRequest(d, data, "m", true, translate.Options{})
 		}
-		// The front end's form (the Chat body and its path mapper) gives
-		// the body and the error ResponsesRequest gives for OpenAI.
+		// The front end's form (the Chat body and its path mapper) gives,
+		// without the reasoning it carries for Claude, the body and the
+		// error ResponsesRequest gives for OpenAI.
+		translate.WithoutCarriedReasoning(data)
 		for _, stream := range []bool{false, true} {
 			want, werr := translate.ResponsesRequest(translate.OpenAI, data, "m", stream, translate.Options{})
-			got, _, gerr := translate.ResponsesChatRequest(data, "m", stream)
+			chat, _, gerr := translate.ResponsesChatRequest(data, "m", stream)
+			got := translate.WithoutCarriedReasoning(chat)
+			if gerr == nil {
+				// The Chat body, translated as a deployment does, gives
+				// the messages ResponsesRequest gives (reasoning put back
+				// included).
+				for _, d := range []translate.Dialect{translate.Converse, translate.Anthropic} {
+					out, err := translate.Request(translate.OpenAI, d, chat, "m", stream, translate.Options{})
+					twin, terr := translate.ResponsesRequest(d, data, "m", stream, translate.Options{})
+					if err != nil || terr != nil {
+						continue
+					}
+					var a, b struct{ Messages json.RawMessage }
+					if json.Unmarshal(out, &a) != nil || json.Unmarshal(twin, &b) != nil || !bytes.Equal(a.Messages, b.Messages) {
+						t.Fatalf("%v: Request(ResponsesChatRequest) messages %s; ResponsesRequest messages %s", d, a.Messages, b.Messages)
+					}
+				}
+			}
 			if !bytes.Equal(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
 				t.Fatalf("stream %v: ResponsesChatRequest = %s, %v; ResponsesRequest = %s, %v", stream, got, gerr, want, werr)
 			}
@@ -138,5 +157,21 @@ func FuzzEmbeddings(f *testing.F) {
 		redecode(t, r, err)
 		r, err = translate.CohereToEmbeddingsResponse(&ti.Request, &ti.Response, translate.EmbedMeta{})
 		redecode(t, r, err)
+	})
+}
+
+// FuzzWithoutCarriedReasoning: the OpenAI backend runs it on every client
+// Chat body; it keeps valid JSON valid and is idempotent.
+func FuzzWithoutCarriedReasoning(f *testing.F) {
+	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[],"reasoning_content":"meridian.r1.W10"}]}`))
+	f.Add([]byte(`{"messages":[{"reasoning_content":"meridian.r1.","reasoning_content":"meridian.r1.x"}],"messages":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out := translate.WithoutCarriedReasoning(data)
+		if json.Valid(data) && !json.Valid(out) {
+			t.Fatalf("%s became %s", data, out)
+		}
+		if again := translate.WithoutCarriedReasoning(out); !bytes.Equal(again, out) {
+			t.Fatalf("%s: once %s, twice %s", data, out, again)
+		}
 	})
 }

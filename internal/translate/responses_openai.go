@@ -1,7 +1,9 @@
 package translate
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +28,9 @@ import (
 //   - store is accepted (the API's default is true) and ignored: nothing is
 //     stored and the response says "store": false.
 //   - include "reasoning.encrypted_content" is accepted: Claude's reasoning
-//     comes back in encrypted_content and goes back to Claude from it (see
+//     comes back in encrypted_content and goes back to Claude from it: the
+//     Chat body carries it on the assistant message it belongs to, and the
+//     translators to Converse and Anthropic put it back (see
 //     responses_reasoning.go); other reasoning items sent as input are
 //     dropped.
 //   - top_logprobs is accepted and not sent: logprobs show only with include
@@ -40,9 +44,6 @@ type chatPivot struct {
 	req   *openai.ChatCompletionRequest
 	paths []msgPath
 	calls map[[2]int]string // (message, tool call) -> source path
-	// reasoning is Claude's reasoning carried in reasoning items, to put
-	// back (see responses_reasoning.go).
-	reasoning []pendingReasoning
 }
 
 // msgPath is a message's source path and what its content member is called
@@ -146,22 +147,26 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			Name: t.Name, Description: t.Description, Parameters: t.Parameters, Strict: t.Strict}})
 	}
 	if c := req.ToolChoice; c != nil {
-		if err := r.extra("tool_choice", c.Extra.Keys()); err != nil {
+		tc, err := responsesToolChoice(r, c)
+		if err != nil {
 			return nil, err
 		}
-		switch {
-		case c.Mode != "":
-			out.ToolChoice = &openai.ToolChoice{Mode: c.Mode}
-		case c.Type == "function" && c.Name != "":
-			out.ToolChoice = &openai.ToolChoice{Type: "function", Function: &openai.ToolChoiceFunction{Name: c.Name}}
-		default:
-			return nil, r.because("tool_choice", "expressible: none, auto, required, a named function")
-		}
+		out.ToolChoice = tc
 	}
 	pv := &chatPivot{req: out, calls: map[[2]int]string{}}
 	add := func(m openai.Message, p msgPath) {
 		out.Messages = append(out.Messages, m)
 		pv.paths = append(pv.paths, p)
+	}
+	// Claude's reasoning carried by reasoning items goes to the assistant
+	// message the next assistant item lands in (see responses_reasoning.go).
+	var pending []carriedReasoning
+	carried := map[int][]carriedReasoning{}
+	land := func(k int) {
+		if len(pending) > 0 {
+			carried[k] = append(carried[k], pending...)
+			pending = nil
+		}
 	}
 	if req.Instructions != "" {
 		add(openai.Message{Role: openai.RoleSystem, Content: openai.TextContent(req.Instructions)}, msgPath{"instructions", ""})
@@ -188,6 +193,9 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 				return nil, err
 			}
 			add(m, msgPath{p, ".content"})
+			if m.Role == openai.RoleAssistant {
+				land(len(out.Messages) - 1)
+			}
 		case openai.ItemFunctionCall:
 			if it.CallID == "" || it.Name == "" {
 				return nil, r.because(p, "a function_call needs call_id and name")
@@ -197,6 +205,7 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 				add(openai.Message{Role: openai.RoleAssistant}, msgPath{p, ".content"})
 			}
 			k := len(out.Messages) - 1
+			land(k)
 			pv.calls[[2]int{k, len(out.Messages[k].ToolCalls)}] = p
 			out.Messages[k].ToolCalls = append(out.Messages[k].ToolCalls, tc)
 		case openai.ItemFunctionCallOutput:
@@ -212,7 +221,7 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			// Kept only when it carries Claude's blocks (see
 			// responses_reasoning.go); otherwise dropped.
 			if blocks, ok := decodeReasoning(deref(it.EncryptedContent)); ok {
-				pv.reasoning = append(pv.reasoning, pendingReasoning{at: len(out.Messages), blocks: blocks})
+				pending = append(pending, blocks...)
 			}
 		case openai.ItemReference:
 			return nil, r.because(p+".type", noStorage)
@@ -225,7 +234,112 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 	}) {
 		return nil, r.because("input", "no message to answer")
 	}
+	if thinks(out) {
+		for k, blocks := range carried {
+			out.Messages[k].ReasoningContent = ptr(encodeReasoning(blocks))
+		}
+	}
 	return pv, nil
+}
+
+// responsesToolChoice translates tool_choice into Chat's: a mode as it
+// is, {"type":"function","name"} as Chat's named function, and
+// {"type":"allowed_tools","mode","tools"} as Chat's
+// {"type":"allowed_tools","allowed_tools":{"mode","tools"}} with each tool
+// in Chat's function form. The type is read first, so that a member of
+// another type is named as such rather than as unknown. A choice of
+// another type names a tool of a type that cannot be declared here (tools
+// other than function are refused), and is refused at tool_choice.type.
+func responsesToolChoice(r refuser, c *openai.ResponseToolChoice) (*openai.ToolChoice, error) {
+	if c.Mode != "" {
+		return &openai.ToolChoice{Mode: c.Mode}, nil
+	}
+	switch c.Type {
+	case "function":
+		for _, k := range c.Extra.Keys() {
+			if !jsonx.IsNull(c.Extra[k]) {
+				return nil, r.because("tool_choice."+k, "not a member of function tool choices")
+			}
+		}
+		if c.Name == "" {
+			return nil, r.because("tool_choice.name", "missing")
+		}
+		return &openai.ToolChoice{Type: "function", Function: &openai.ToolChoiceFunction{Name: c.Name}}, nil
+	case "allowed_tools":
+		return responsesAllowedTools(r, c)
+	case "":
+		return nil, r.because("tool_choice.type", "missing")
+	}
+	return nil, r.because("tool_choice.type", "expressible: function, allowed_tools; a tool choice names a declared tool, and only function tools can be declared")
+}
+
+// allowedToolsReason is why Converse and Anthropic refuse an allowed_tools
+// tool choice (Chat's, or the Responses one translated to it): there the
+// model sees every tool and may call only those listed; neither API has
+// such a choice, and offering only the listed tools would change what the
+// model sees.
+const allowedToolsReason = "allowed_tools: this API cannot show the model every tool and let it call only some; send only the allowed tools in tools, with tool_choice auto or required"
+
+// responsesAllowedTools translates an allowed_tools tool choice.
+func responsesAllowedTools(r refuser, c *openai.ResponseToolChoice) (*openai.ToolChoice, error) {
+	if c.Name != "" {
+		return nil, r.because("tool_choice.name", "not a member of allowed_tools tool choices")
+	}
+	type chatTool struct {
+		Type     string                    `json:"type"`
+		Function openai.ToolChoiceFunction `json:"function"`
+	}
+	var allowed struct {
+		Mode  string     `json:"mode"`
+		Tools []chatTool `json:"tools"`
+	}
+	for _, k := range c.Extra.Keys() {
+		v := c.Extra[k]
+		if jsonx.IsNull(v) {
+			continue // null counts as absent
+		}
+		switch k {
+		case "mode":
+			if json.Unmarshal(v, &allowed.Mode) != nil || (allowed.Mode != "auto" && allowed.Mode != "required") {
+				return nil, r.because("tool_choice.mode", "expressible: auto, required")
+			}
+		case "tools":
+			var tools []map[string]json.RawMessage
+			if json.Unmarshal(v, &tools) != nil || tools == nil {
+				return nil, r.because("tool_choice.tools", "a list of tools")
+			}
+			allowed.Tools = make([]chatTool, 0, len(tools))
+			for i, t := range tools {
+				p := at("tool_choice.tools", i)
+				var typ, name string
+				if json.Unmarshal(t["type"], &typ) != nil || typ != "function" {
+					return nil, r.because(p+".type", "only function tools")
+				}
+				if json.Unmarshal(t["name"], &name) != nil || name == "" {
+					return nil, r.because(p+".name", "missing")
+				}
+				for _, tk := range slices.Sorted(maps.Keys(t)) {
+					if tk != "type" && tk != "name" && !jsonx.IsNull(t[tk]) {
+						return nil, r.because(p+"."+tk, "not a member of function tools")
+					}
+				}
+				allowed.Tools = append(allowed.Tools, chatTool{Type: "function", Function: openai.ToolChoiceFunction{Name: name}})
+			}
+		default:
+			return nil, r.because("tool_choice."+k, "not a member of allowed_tools tool choices")
+		}
+	}
+	switch {
+	case allowed.Mode == "":
+		return nil, r.because("tool_choice.mode", "missing")
+	case allowed.Tools == nil:
+		return nil, r.because("tool_choice.tools", "missing")
+	}
+	b, err := json.Marshal(allowed)
+	if err != nil {
+		return nil, err
+	}
+	return &openai.ToolChoice{Type: "allowed_tools", AllowedTools: b}, nil
 }
 
 // refuseResponsesCommon refuses the members no backend can serve statelessly.
@@ -410,11 +524,19 @@ func (pv *chatPivot) path(f string) string {
 
 // ResponsesToOpenAIRequest translates a Responses request into a Chat
 // Completions request for an OpenAI(-compatible) backend, keeping Model
-// and Stream (a stream asks for its usage chunk).
+// and Stream (a stream asks for its usage chunk). Claude's reasoning is
+// not sent: Chat Completions takes no reasoning input (the body a front
+// end routes, ResponsesChatRequest's, carries it for the other dialects,
+// and WithoutCarriedReasoning removes it for this one).
 func ResponsesToOpenAIRequest(req *openai.ResponsesRequest) (*openai.ChatCompletionRequest, error) {
 	pv, err := responsesToChat(refuser(targetOpenAI), req)
 	if err != nil {
 		return nil, err
+	}
+	for i := range pv.req.Messages {
+		if m := &pv.req.Messages[i]; m.ReasoningContent != nil && strings.HasPrefix(*m.ReasoningContent, reasoningPrefix) {
+			m.ReasoningContent = nil
+		}
 	}
 	return pv.req, nil
 }

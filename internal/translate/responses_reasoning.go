@@ -1,12 +1,14 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 	"github.com/meridian-gateway/meridian/internal/schema/openai"
 )
 
@@ -17,11 +19,24 @@ import (
 // store nothing (store false) send back with the conversation. Meridian
 // puts Claude's reasoning blocks there, text and signature or redacted
 // data, as "meridian.r1." and the base64 of a JSON list, when the request's
-// include asks for "reasoning.encrypted_content"; a reasoning input item
-// carrying such content becomes those blocks again at the start of the
-// assistant turn that follows it, when the request enables reasoning.
-// Reasoning items without it are dropped. Nothing is encrypted: the
-// signature is what protects the text from edits, as on Anthropic's API.
+// include asks for "reasoning.encrypted_content". Nothing is encrypted:
+// the signature is what protects the text from edits, as on Anthropic's
+// API.
+//
+// A Responses request travels as a Chat Completions body (to the
+// deployment, locally or over the link), so that body carries the
+// reasoning: when the request enables reasoning, a reasoning input item's
+// blocks ride, in the same encoding, as the reasoning_content of the
+// assistant message that the next assistant item (a message or a
+// function_call) lands in. The translators from Chat Completions to
+// Converse and Anthropic (Request, and the Responses ones, which share
+// it) put them back as reasoningContent or thinking blocks at the start of
+// that assistant turn (restoreConverse, restoreAnthropic); a
+// reasoning_content without the prefix (a Chat client's own) is left out
+// as before. An OpenAI deployment takes no reasoning input:
+// WithoutCarriedReasoning removes them from the body it is sent.
+// Reasoning items without such content, or in a request that does not
+// enable reasoning, are dropped.
 
 const reasoningPrefix = "meridian.r1."
 
@@ -69,11 +84,29 @@ func wantsEncrypted(req *openai.ResponsesRequest) bool {
 	return false
 }
 
-// pendingReasoning is reasoning to put back before chat message index at
-// (the next assistant message at or after it).
+// pendingReasoning is reasoning to put back into the assistant turn of
+// chat message at.
 type pendingReasoning struct {
 	at     int
 	blocks []carriedReasoning
+}
+
+// carriedIn returns the reasoning that req's assistant messages carry in
+// reasoning_content, when req enables reasoning.
+func carriedIn(req *openai.ChatCompletionRequest) []pendingReasoning {
+	if !thinks(req) {
+		return nil
+	}
+	var out []pendingReasoning
+	for i, m := range req.Messages {
+		if m.Role != openai.RoleAssistant || m.ReasoningContent == nil {
+			continue
+		}
+		if blocks, ok := decodeReasoning(*m.ReasoningContent); ok {
+			out = append(out, pendingReasoning{at: i, blocks: blocks})
+		}
+	}
+	return out
 }
 
 // assistantTurn returns the ordinal (0-based) of the assistant turn that
@@ -113,9 +146,11 @@ func nthRole(n int, roles []string, role string) int {
 	return -1
 }
 
-// restoreAnthropic puts carried reasoning back into the assistant turns.
-func (pv *chatPivot) restoreAnthropic(out *anthropic.Request) {
-	if pv.req.ReasoningEffort == "" {
+// restoreAnthropic puts the reasoning req carries back into out, req's
+// translation, at the start of the assistant turns it belongs to.
+func restoreAnthropic(req *openai.ChatCompletionRequest, out *anthropic.Request) {
+	carried := carriedIn(req)
+	if len(carried) == 0 {
 		return
 	}
 	roles := make([]string, len(out.Messages))
@@ -123,8 +158,8 @@ func (pv *chatPivot) restoreAnthropic(out *anthropic.Request) {
 		roles[i] = m.Role
 	}
 	inserted := map[int]int{}
-	for _, p := range pv.reasoning {
-		turn, ok := assistantTurn(pv.req.Messages, p.at)
+	for _, p := range carried {
+		turn, ok := assistantTurn(req.Messages, p.at)
 		if !ok {
 			continue
 		}
@@ -150,9 +185,11 @@ func (pv *chatPivot) restoreAnthropic(out *anthropic.Request) {
 	}
 }
 
-// restoreConverse puts carried reasoning back into the assistant turns.
-func (pv *chatPivot) restoreConverse(out *converse.Request) {
-	if pv.req.ReasoningEffort == "" {
+// restoreConverse puts the reasoning req carries back into out, req's
+// translation, at the start of the assistant turns it belongs to.
+func restoreConverse(req *openai.ChatCompletionRequest, out *converse.Request) {
+	carried := carriedIn(req)
+	if len(carried) == 0 {
 		return
 	}
 	roles := make([]string, len(out.Messages))
@@ -160,8 +197,8 @@ func (pv *chatPivot) restoreConverse(out *converse.Request) {
 		roles[i] = m.Role
 	}
 	inserted := map[int]int{}
-	for _, p := range pv.reasoning {
-		turn, ok := assistantTurn(pv.req.Messages, p.at)
+	for _, p := range carried {
+		turn, ok := assistantTurn(req.Messages, p.at)
 		if !ok {
 			continue
 		}
@@ -188,6 +225,68 @@ func (pv *chatPivot) restoreConverse(out *converse.Request) {
 		m.Content = append(m.Content[:at], append(blocks, m.Content[at:]...)...)
 		inserted[k] = at + len(blocks)
 	}
+}
+
+// carriedMarker is how a carried reasoning_content begins in a JSON body.
+var carriedMarker = []byte(`"` + reasoningPrefix)
+
+// WithoutCarriedReasoning returns a Chat Completions body without the
+// reasoning_content members that carry Claude's reasoning (see above), for
+// a deployment that speaks Chat Completions, which takes no reasoning
+// input: body itself when it has none (found by one scan for the prefix;
+// a caller may skip the call for a body without reasoning_effort, which
+// carries none), else body with those members removed and every other
+// member as it was (only whitespace between messages goes). A body it
+// cannot read is returned as it is.
+func WithoutCarriedReasoning(body []byte) []byte {
+	if !bytes.Contains(body, carriedMarker) {
+		return body
+	}
+	var msgs []byte
+	err := jsonx.Members(body, func(k, v []byte) error {
+		if jsonx.KeyIs(k, "messages") {
+			msgs = v
+		}
+		return nil
+	})
+	if err != nil || msgs == nil {
+		return body
+	}
+	out := make([]byte, 0, len(msgs))
+	out = append(out, '[')
+	changed := false
+	err = jsonx.Elements(msgs, func(m []byte) error {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		var carries bool
+		if err := jsonx.Members(m, func(k, v []byte) error {
+			if jsonx.KeyIs(k, "reasoning_content") {
+				s, ok := jsonx.String(v)
+				carries = carries || ok && strings.HasPrefix(s, reasoningPrefix)
+			}
+			return nil
+		}); err != nil || !carries {
+			out = append(out, m...)
+			return nil
+		}
+		stripped, err := jsonx.DeleteMember(m, "reasoning_content")
+		if err != nil {
+			return err
+		}
+		changed = true
+		out = append(out, stripped...)
+		return nil
+	})
+	if err != nil || !changed {
+		return body
+	}
+	out = append(out, ']')
+	res, err := jsonx.SetMember(body, "messages", out)
+	if err != nil {
+		return body
+	}
+	return res
 }
 
 // anthropicReasoning returns the reasoning blocks of a Messages response.

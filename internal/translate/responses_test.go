@@ -336,6 +336,9 @@ func TestResponsesStreamInvariants(t *testing.T) {
 	}
 }
 
+// fnTool is a Responses function tool.
+const fnTool = `{"type":"function","name":"get_weather","parameters":{"type":"object"}}`
+
 // TestResponsesRefusals checks refusals name the Responses member, whichever
 // step of the pivot refused.
 func TestResponsesRefusals(t *testing.T) {
@@ -360,6 +363,24 @@ func TestResponsesRefusals(t *testing.T) {
 		{"remapped call", `{"model":"m","input":[{"role":"user","content":"a"},{"type":"function_call","call_id":"c","name":"f","arguments":"[1]"}]}`, "input[1].arguments"},
 		{"format without schema", `{"model":"m","input":"a","text":{"format":{"type":"json_schema","name":"x"}}}`, "text.format.schema"},
 		{"effort none is no reasoning", `{"model":"m","input":"a","reasoning":{"effort":"none"},"temperature":0.5,"max_output_tokens":10}`, ""},
+		// tool_choice: the type is read first; allowed_tools reaches the
+		// Converse translator, which has no such choice.
+		{"allowed_tools on Converse", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","mode":"auto","tools":[{"type":"function","name":"get_weather"}]}}`, "tool_choice.type"},
+		{"allowed_tools bad mode", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","mode":"any","tools":[{"type":"function","name":"get_weather"}]}}`, "tool_choice.mode"},
+		{"allowed_tools no mode", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","mode":null,"tools":[{"type":"function","name":"get_weather"}]}}`, "tool_choice.mode"},
+		{"allowed_tools no tools", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","mode":"auto"}}`, "tool_choice.tools"},
+		{"allowed_tools hosted tool", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","mode":"auto","tools":[{"type":"mcp","server_label":"deepwiki"}]}}`, "tool_choice.tools[0].type"},
+		{"allowed_tools nameless", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","mode":"auto","tools":[{"type":"function"}]}}`, "tool_choice.tools[0].name"},
+		{"allowed_tools tool member", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","mode":"auto","tools":[{"type":"function","name":"get_weather","strict":true}]}}`, "tool_choice.tools[0].strict"},
+		{"allowed_tools name", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","name":"get_weather","mode":"auto","tools":[]}}`, "tool_choice.name"},
+		{"allowed_tools other member", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"allowed_tools","mode":"auto","tools":[],"server_label":"x"}}`, "tool_choice.server_label"},
+		{"function with mode", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"function","name":"get_weather","mode":"auto"}}`, "tool_choice.mode"},
+		{"function null member", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"function","name":"get_weather","mode":null}}`, ""},
+		{"function nameless", `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"function"}}`, "tool_choice.name"},
+		{"mcp", `{"model":"m","input":"a","tool_choice":{"type":"mcp","server_label":"deepwiki","name":"ask"}}`, "tool_choice.type"},
+		{"custom", `{"model":"m","input":"a","tool_choice":{"type":"custom","name":"grammar"}}`, "tool_choice.type"},
+		{"hosted", `{"model":"m","input":"a","tool_choice":{"type":"web_search_preview"}}`, "tool_choice.type"},
+		{"no type", `{"model":"m","input":"a","tool_choice":{"name":"get_weather"}}`, "tool_choice.type"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -377,8 +398,57 @@ func TestResponsesRefusals(t *testing.T) {
 			}
 		})
 	}
+	for _, typ := range []string{"mcp", "custom", "web_search_preview", "allowed_tools"} {
+		body := `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":{"type":"` + typ + `","name":"x","server_label":"s","mode":"auto","tools":[{"type":"function","name":"get_weather"}]}}`
+		if typ == "allowed_tools" {
+			body = strings.Replace(body, `"name":"x",`, "", 1)
+			body = strings.Replace(body, `"server_label":"s",`, "", 1)
+		}
+		for _, d := range []translate.Dialect{translate.Converse, translate.Anthropic} {
+			_, err := translate.ResponsesRequest(d, []byte(body), "model", false, translate.Options{})
+			var ue *translate.UnsupportedError
+			if !errors.As(err, &ue) || ue.Field != "tool_choice.type" || strings.Contains(err.Error(), "unknown member") {
+				t.Errorf("%v: tool_choice of type %s: %v, want a refusal of tool_choice.type that names no unknown member", d, typ, err)
+			}
+		}
+	}
 	_, err := translate.ResponsesRequest(translate.Converse, []byte(`{"model":"m","input":"hi","previous_response_id":"r"}`), "model", false, translate.Options{})
 	if err == nil || !strings.Contains(err.Error(), "does not store responses") {
 		t.Errorf("previous_response_id refusal = %v, want it to say nothing is stored", err)
+	}
+}
+
+// TestResponsesToolChoiceToChat: each tool_choice form the Responses API
+// shares with Chat Completions reaches an OpenAI deployment in Chat's
+// form: allowed_tools as {"type":"allowed_tools","allowed_tools":{"mode",
+// "tools"}} with each tool as {"type":"function","function":{"name"}}.
+func TestResponsesToolChoiceToChat(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, choice, want string }{
+		{"mode", `"required"`, `"required"`},
+		{"function", `{"type":"function","name":"get_weather"}`, `{"type":"function","function":{"name":"get_weather"}}`},
+		{"allowed_tools auto", `{"type":"allowed_tools","mode":"auto","tools":[{"type":"function","name":"get_weather"}]}`,
+			`{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"function","function":{"name":"get_weather"}}]}}`},
+		{"allowed_tools required, null members", `{"type":"allowed_tools","mode":"required","name":null,"tools":[{"type":"function","name":"get_weather","strict":null},{"type":"function","name":"get_time"}]}`,
+			`{"type":"allowed_tools","allowed_tools":{"mode":"required","tools":[{"type":"function","function":{"name":"get_weather"}},{"type":"function","function":{"name":"get_time"}}]}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := `{"model":"m","input":"a","tools":[` + fnTool + `],"tool_choice":` + tc.choice + `}`
+			out, err := translate.ResponsesRequest(translate.OpenAI, []byte(body), "m", false, translate.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				ToolChoice json.RawMessage `json:"tool_choice"`
+			}
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := jsonEquivalent(got.ToolChoice, tc.want); err != nil || !ok {
+				t.Errorf("tool_choice %s, want %s", got.ToolChoice, tc.want)
+			}
+		})
 	}
 }
