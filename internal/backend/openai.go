@@ -438,8 +438,10 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		return nil, err
 	}
 	s := &sseStream{streamBody: streamBody{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body}, raw: req.Body != nil}
-	// The reader is part of the stream, not an allocation of its own.
-	s.r = s.readers.Start(resp.Body, sseReadBuffer)
+	// The reader is part of the stream, not an allocation of its own; it
+	// reads through s.src, which tells close whether the body has ended.
+	s.src.r = resp.Body
+	s.r = s.readers.Start(&s.src, sseReadBuffer)
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle
@@ -643,7 +645,10 @@ func (s *sseStream) readEvent() error {
 		// What the small reader still holds is read from its buffer, in
 		// place (bufgrow.Reader.Grow): the events received before, whose
 		// Raw may point into it, stay as they were.
-		s.r = s.readers.Grow(s.r, s.body, sseBurstBuffer)
+		if s.src.r == nil {
+			s.src.r = s.body // a stream whose reader reads its body directly
+		}
+		s.r = s.readers.Grow(s.r, &s.src, sseBurstBuffer)
 	}
 	for {
 		fresh := s.r.Buffered() == 0
