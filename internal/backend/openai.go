@@ -226,14 +226,21 @@ func PassThroughOpenAI(body []byte, model string, stream bool) []byte {
 		return out
 	}
 	so := inference.Field(out, "stream_options")
+	// The body with stream_options set is made in one buffer of its final
+	// size or more (grown from nil, it took four allocations).
 	if so == nil || bytes.Equal(bytes.TrimSpace(so), []byte("null")) {
-		return inference.AppendSetField(nil, out, "stream_options", []byte(`{"include_usage":true}`))
+		return inference.AppendSetField(make([]byte, 0, len(out)+len(includeUsage)+len(`"stream_options":,`)), out, "stream_options", includeUsage)
 	}
 	if v := inference.Field(so, "include_usage"); bytes.Equal(v, []byte("true")) {
 		return out
 	}
-	return inference.AppendSetField(nil, out, "stream_options", inference.AppendSetField(nil, so, "include_usage", []byte("true")))
+	v := inference.AppendSetField(make([]byte, 0, len(so)+len(`"include_usage":true,`)), so, "include_usage", []byte("true"))
+	return inference.AppendSetField(make([]byte, 0, len(out)+len(v)), out, "stream_options", v)
 }
+
+// includeUsage is the stream_options a passed-through stream's body gets
+// when it has none.
+var includeUsage = []byte(`{"include_usage":true}`)
 
 func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*http.Response, error) {
 	body, err := o.body(req, stream)
