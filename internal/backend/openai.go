@@ -233,14 +233,21 @@ func PassThroughOpenAI(body []byte, model string, stream bool) []byte {
 		return out
 	}
 	so := inference.Field(out, "stream_options")
+	// The body with stream_options set is made in one buffer of its final
+	// size or more (grown from nil, it took four allocations).
 	if so == nil || bytes.Equal(bytes.TrimSpace(so), []byte("null")) {
-		return inference.AppendSetField(nil, out, "stream_options", []byte(`{"include_usage":true}`))
+		return inference.AppendSetField(make([]byte, 0, len(out)+len(includeUsage)+len(`"stream_options":,`)), out, "stream_options", includeUsage)
 	}
 	if v := inference.Field(so, "include_usage"); bytes.Equal(v, []byte("true")) {
 		return out
 	}
-	return inference.AppendSetField(nil, out, "stream_options", inference.AppendSetField(nil, so, "include_usage", []byte("true")))
+	v := inference.AppendSetField(make([]byte, 0, len(so)+len(`"include_usage":true,`)), so, "include_usage", []byte("true"))
+	return inference.AppendSetField(make([]byte, 0, len(out)+len(v)), out, "stream_options", v)
 }
+
+// includeUsage is the stream_options a passed-through stream's body gets
+// when it has none.
+var includeUsage = []byte(`{"include_usage":true}`)
 
 func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*http.Response, error) {
 	body, err := o.body(req, stream)
@@ -445,8 +452,10 @@ func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.
 		return nil, err
 	}
 	s := &sseStream{streamBody: streamBody{ctx: ctx, cancel: cancel, detach: letGo, drains: &o.drains, body: resp.Body}, raw: req.Body != nil}
-	// The reader is part of the stream, not an allocation of its own.
-	s.r = s.readers.Start(resp.Body, sseReadBuffer)
+	// The reader is part of the stream, not an allocation of its own; it
+	// reads through s.src, which tells close whether the body has ended.
+	s.src.r = resp.Body
+	s.r = s.readers.Start(&s.src, sseReadBuffer)
 	s.timer = o.cfg.Clock.AfterFuncTimer(time.Hour, func() { s.timedOut.Store(true); cancel() })
 	s.timer.Stop()
 	// Wait for the first event within the first-byte budget and the idle
@@ -650,7 +659,10 @@ func (s *sseStream) readEvent() error {
 		// What the small reader still holds is read from its buffer, in
 		// place (bufgrow.Reader.Grow): the events received before, whose
 		// Raw may point into it, stay as they were.
-		s.r = s.readers.Grow(s.r, s.body, sseBurstBuffer)
+		if s.src.r == nil {
+			s.src.r = s.body // a stream whose reader reads its body directly
+		}
+		s.r = s.readers.Grow(s.r, &s.src, sseBurstBuffer)
 	}
 	for {
 		fresh := s.r.Buffered() == 0

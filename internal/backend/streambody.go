@@ -27,7 +27,10 @@ type streamBody struct {
 	// detach.
 	drains *detach.Group
 	body   io.ReadCloser
-	r      *bufio.Reader
+	// src reads body for r and tells when it reached the body's end
+	// (set by a stream that reads through it: sseStream).
+	src endReader
+	r   *bufio.Reader
 	// ended is set once the stream has ended and the upstream ends the
 	// body next (the stream says when): close may then drain the body. It
 	// is atomic because close may run on another goroutine than Recv.
@@ -41,14 +44,33 @@ type streamBody struct {
 }
 
 // close releases the request once; after the stream's end it first reads
-// the rest of the body, in the background (drain).
+// the rest of the body, in the background (drain), unless the reads of the
+// stream already reached the body's end: net/http has then put the
+// connection back in its pool, and a drain would only start a goroutine to
+// read io.EOF again.
 func (b *streamBody) close() {
 	b.once.Do(func() {
-		if b.ended.Load() && b.detach != nil && b.detach() && b.drains.Go(b.drain, b.cancel) {
+		if b.ended.Load() && b.detach != nil && !b.src.end.Load() && b.detach() && b.drains.Go(b.drain, b.cancel) {
 			return
 		}
 		b.release()
 	})
+}
+
+// endReader reads a stream's body and records whether a read returned
+// io.EOF (the body read to its end). end is atomic: close may run on
+// another goroutine than the reads.
+type endReader struct {
+	r   io.Reader
+	end atomic.Bool
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.end.Store(true)
+	}
+	return n, err
 }
 
 // drain reads what follows the stream's end to the end of the HTTP body,

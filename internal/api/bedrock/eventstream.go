@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
-
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
@@ -22,10 +20,11 @@ const ContentTypeEventStream = "application/vnd.amazon.eventstream"
 // inference.BurstMaxEvents-1 later ones (inference.Burst). The handler's
 // return flushes what is left.
 type eventWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	enc *eventstream.Encoder
-	err error
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	// frame is reused for every frame (appendFrame).
+	frame []byte
+	err   error
 	// relaying is the stream being relayed, if any.
 	relaying inference.Stream
 	// burst bounds the events gathered into one write while relaying.
@@ -53,27 +52,25 @@ func (ew *eventWriter) flushEach() bool {
 }
 
 func newEventWriter(w http.ResponseWriter) *eventWriter {
-	return &eventWriter{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder()}
+	return &eventWriter{w: w, rc: http.NewResponseController(w)}
 }
 
 // event writes one event of the union member eventType with a JSON payload.
 // It reports false once the client is gone; later calls do nothing.
 func (ew *eventWriter) event(eventType string, payload any) bool {
-	var m eventstream.Message
-	m.Headers.Set(":event-type", eventstream.StringValue(eventType))
-	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
-	m.Headers.Set(":message-type", eventstream.StringValue("event"))
-	return ew.write(m, payload)
+	return ew.write(eventHeaders(eventType), payload)
+}
+
+// eventHeaders are the headers of an event of the union member eventType.
+func eventHeaders(eventType string) [3]frameHeader {
+	return [3]frameHeader{{":event-type", eventType}, {":content-type", "application/json"}, {":message-type", "event"}}
 }
 
 // exception writes a modeled exception frame: the SDK returns it from the
 // stream's Err() as the typed exception (bedrock-api.md §2).
 func (ew *eventWriter) exception(member, message string) bool {
-	var m eventstream.Message
-	m.Headers.Set(":exception-type", eventstream.StringValue(member))
-	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
-	m.Headers.Set(":message-type", eventstream.StringValue("exception"))
-	return ew.write(m, errorBody{Message: auth.Truncate(message, maxMessageBytes)})
+	h := [3]frameHeader{{":exception-type", member}, {":content-type", "application/json"}, {":message-type", "exception"}}
+	return ew.write(h, errorBody{Message: auth.Truncate(message, maxMessageBytes)})
 }
 
 // raw writes one event of the union member eventType whose JSON payload
@@ -82,15 +79,7 @@ func (ew *eventWriter) raw(eventType string, payload []byte) bool {
 	if ew.err != nil {
 		return false
 	}
-	var m eventstream.Message
-	m.Headers.Set(":event-type", eventstream.StringValue(eventType))
-	m.Headers.Set(":content-type", eventstream.StringValue("application/json"))
-	m.Headers.Set(":message-type", eventstream.StringValue("event"))
-	m.Payload = payload
-	if ew.err = ew.enc.Encode(ew.w, m); ew.err != nil {
-		return false
-	}
-	return ew.flushEach()
+	return ew.send(eventHeaders(eventType), payload)
 }
 
 // chunk writes an InvokeModelWithResponseStream chunk event whose bytes
@@ -103,7 +92,7 @@ func (ew *eventWriter) chunk(buf *[]byte, body []byte) bool {
 	return ew.raw("chunk", b)
 }
 
-func (ew *eventWriter) write(m eventstream.Message, payload any) bool {
+func (ew *eventWriter) write(headers [3]frameHeader, payload any) bool {
 	if ew.err != nil {
 		return false
 	}
@@ -112,8 +101,15 @@ func (ew *eventWriter) write(m eventstream.Message, payload any) bool {
 		ew.err = err
 		return false
 	}
-	m.Payload = b
-	if ew.err = ew.enc.Encode(ew.w, m); ew.err != nil {
+	return ew.send(headers, b)
+}
+
+// send writes one frame, in one Write.
+func (ew *eventWriter) send(headers [3]frameHeader, payload []byte) bool {
+	if ew.frame, ew.err = appendFrame(ew.frame[:0], headers[:], payload); ew.err != nil {
+		return false
+	}
+	if _, ew.err = ew.w.Write(ew.frame); ew.err != nil {
 		return false
 	}
 	return ew.flushEach()
