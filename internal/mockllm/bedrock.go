@@ -213,12 +213,19 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 			return nil, err
 		}
 	}
+	if err := checkModelFields(model, c.AdditionalModelRequestFields); err != nil {
+		return nil, err
+	}
 	for _, k := range []string{"thinking", "reasoning_config", "reasoningConfig"} {
 		on, err := thinkingEnabled(c.AdditionalModelRequestFields[k])
 		if err != nil {
 			return nil, jsonError("additionalModelRequestFields." + k + " must be an object with a type")
 		}
 		r.thinking = r.thinking || on
+	}
+	if !claudeLike(model) {
+		// Forced tool use with thinking is Claude's refusal.
+		return r, nil
 	}
 	if err := r.checkThinking(); err != nil {
 		return nil, err
@@ -411,16 +418,25 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req *bedrockRequest
-	anthropic := strings.HasPrefix(op, "invoke")
-	llama := anthropic && !strings.Contains(string(*bp), `"messages"`)
+	invoke := strings.HasPrefix(op, "invoke")
+	shape := invokeShapeOf(model, *bp)
 	switch {
-	case llama:
-		req, err = decodeLlama(model, *bp)
-		anthropic = false
-	case anthropic:
-		req, err = decodeAnthropic(model, *bp)
-	default:
+	case !invoke:
 		req, err = decodeConverse(model, *bp)
+	case shape == shapeLlama:
+		req, err = decodeLlama(model, *bp)
+	case shape == shapeTitanText:
+		req, err = decodeTitanText(model, *bp)
+	case shape == shapeMistral:
+		req, err = decodeMistral(model, *bp)
+	case shape == shapeNova:
+		req, err = decodeNova(model, *bp)
+	default:
+		req, err = decodeAnthropic(model, *bp)
+	}
+	anthropic, llama := invoke && shape == shapeAnthropic, invoke && shape == shapeLlama
+	if !invoke {
+		shape = shapeConverseBody
 	}
 	if err == nil && len(req.chat.Messages) == 0 {
 		err = errEmpty
@@ -444,7 +460,7 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	c := planCompletion(s.seed, s.completionTokens, &req.chat, *tp)
 	*tp = c.tokens[:0]
 	g := &bedrockGeneration{generation: generation{s: s, st: st, req: &req.chat, c: c, prompt: promptTokens(&req.chat), start: start,
-		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama}
+		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama, shape: shape}
 	var seq uint64
 	if st.limits.any() {
 		// The RPM and TPM windows the OpenAI mode keeps, shared with it;
@@ -550,6 +566,9 @@ type bedrockGeneration struct {
 	// llama answers in Meta Llama's InvokeModel shape (another family's
 	// body: a prompt, no messages).
 	llama bool
+	// shape is the InvokeModel shape of the answer (Titan Text, Mistral
+	// and Nova besides the two above), or shapeConverseBody for Converse.
+	shape invokeShape
 }
 
 // decodeLlama reads a Meta Llama InvokeModel body.
@@ -674,7 +693,9 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 		content = append(content, map[string]any{"text": g.text()})
 	}
 	var body any
-	if g.llama {
+	if fb := g.familyBody(w.Header(), n, content); fb != nil {
+		body = fb
+	} else if g.llama {
 		body = map[string]any{"generation": g.text(), "prompt_token_count": g.prompt, "generation_token_count": n, "stop_reason": g.llamaStop()}
 		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(g.prompt))
 		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(n))
@@ -704,7 +725,10 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 	enc := eventstream.NewEncoder()
 	send := func(typ string, v any) bool {
 		b, _ := json.Marshal(v)
-		if g.anthropic || g.llama {
+		if g.shape == shapeNova {
+			b = g.novaChunk(typ, b)
+		}
+		if g.shape != shapeConverseBody {
 			b, _ = json.Marshal(map[string]string{"bytes": base64.StdEncoding.EncodeToString(b)})
 			typ = "chunk"
 		}
@@ -723,21 +747,12 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 		return 0, canceled
 	}
 	n := len(g.c.tokens)
-	if g.llama {
+	if g.promptFamily() {
 		for i, t := range g.c.tokens {
 			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
 				return i, canceled
 			}
-			ev := map[string]any{"generation": t, "prompt_token_count": nil, "generation_token_count": i + 1, "stop_reason": nil}
-			if i == 0 {
-				ev["prompt_token_count"] = g.prompt
-			}
-			if i == n-1 {
-				ev["stop_reason"] = g.llamaStop()
-				ev["amazon-bedrock-invocationMetrics"] = map[string]any{"inputTokenCount": g.prompt, "outputTokenCount": n,
-					"invocationLatency": g.s.clock.Now().Sub(g.start).Milliseconds(), "firstByteLatency": 1}
-			}
-			if !send("", ev) {
+			if !send("", g.promptChunk(i, t, n)) {
 				return i, canceled
 			}
 		}

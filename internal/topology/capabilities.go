@@ -85,15 +85,15 @@ func bedrockChatCapabilities(model string) []string {
 }
 
 // bedrockOtherProviders are the Bedrock model providers, besides
-// Anthropic and Amazon Nova 2, as model ids name them.
+// Anthropic (Amazon's Nova models among them), as model ids name them.
 var bedrockOtherProviders = []string{"amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "qwen.", "openai.", "writer.", "twelvelabs.",
 	"google.", "nvidia.", "minimax.", "moonshot.", "stability."}
 
 // BedrockReasons reports whether a Bedrock model id names a model whose
-// reasoning a request can ask for: Claude (thinking) and Amazon Nova 2
-// (reasoningConfig), and an id naming no known provider (an application
+// reasoning a request can ask for: Claude (thinking), Amazon Nova 2 and
+// Nova Premier (reasoningConfig), and an id naming no known provider (an application
 // inference profile's ARN, a simulator's own name), which the Bedrock
-// adapter serves as Claude. Amazon Nova 1 and the other providers' models
+// adapter serves as Claude. Amazon Nova Micro, Lite and Pro and the other providers' models
 // have no reasoning control through Converse, so a request asking for
 // reasoning is routed elsewhere or refused naming its field. It agrees
 // with the translator's family (internal/translate/converse_family.go),
@@ -102,7 +102,7 @@ func BedrockReasons(model string) bool {
 	switch {
 	case strings.Contains(model, "anthropic.") || strings.Contains(model, "claude"):
 		return true
-	case strings.Contains(model, "amazon.nova-2"):
+	case strings.Contains(model, "amazon.nova-2") || strings.Contains(model, "amazon.nova-premier"):
 		return true
 	}
 	for _, p := range bedrockOtherProviders {

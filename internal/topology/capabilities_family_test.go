@@ -10,7 +10,7 @@ import (
 // TestReasoningByBedrockFamily: a Bedrock chat deployment (and a simulated
 // one with api: bedrock) has reasoning by default only when its model's
 // family has a reasoning control that the translator sends (Claude,
-// Amazon Nova 2), so a request with reasoning is routed only where it can
+// Amazon Nova 2 and Premier), so a request with reasoning is routed only where it can
 // be honoured; a listed capability list is kept as written.
 func TestReasoningByBedrockFamily(t *testing.T) {
 	t.Parallel()
@@ -45,7 +45,7 @@ func TestReasoningByBedrockFamily(t *testing.T) {
 // never routed to a deployment whose translation would refuse it.
 func TestBedrockReasonsAgreesWithTranslator(t *testing.T) {
 	t.Parallel()
-	for _, m := range []string{"anthropic.claude-3-haiku-20240307-v1:0", "eu.amazon.nova-2-lite-v1:0", "amazon.nova-pro-v1:0", "amazon.nova-micro-v1:0",
+	for _, m := range []string{"anthropic.claude-3-haiku-20240307-v1:0", "eu.amazon.nova-2-lite-v1:0", "amazon.nova-pro-v1:0", "us.amazon.nova-premier-v1:0", "amazon.nova-micro-v1:0",
 		"mistral.mistral-large-2402-v1:0", "meta.llama3-1-70b-instruct-v1:0", "amazon.titan-text-express-v1", "us.deepseek.r1-v1:0",
 		"cohere.command-r-v1:0", "ai21.jamba-1-5-large-v1:0", "demo.chat", "", "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-8b-instruct-v1:0"} {
 		if got, want := BedrockReasons(m), translate.BedrockFamily(m).Reasons(); got != want {

@@ -574,7 +574,8 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 // anthropicModelFields returns the additionalModelRequestFields of a
 // Messages request's top_k, thinking and anthropic_beta for a model of
 // family f: Claude's own members as Bedrock documents them for Claude;
-// for Amazon Nova, top_k as inferenceConfig.topK and, on Nova 2, enabled
+// for Amazon Nova, top_k as inferenceConfig.topK and, on a Nova model with
+// extended thinking (Nova 2, Premier), enabled
 // thinking as reasoningConfig with the effort of its budget (below 4096
 // tokens low, below 16384 medium, else high). What the family has no
 // member for is refused by name. Thinking of type disabled asks for the
@@ -594,10 +595,10 @@ func anthropicModelFields(r refuser, req *anthropic.Request, f ConverseFamily) (
 		case f == FamilyClaude:
 			fields["thinking"] = t
 		case t.Type == "disabled":
-		case f == FamilyNova2 && t.Type == "enabled":
+		case f == FamilyNovaReasoning && t.Type == "enabled":
 			fields["reasoningConfig"] = novaReasoning(BudgetEffort(t.BudgetTokens))
-		case f == FamilyNova2:
-			return nil, r.because("thinking.type", "Amazon Nova 2 takes reasoning enabled (as reasoningConfig, with an effort from budget_tokens) or disabled")
+		case f == FamilyNovaReasoning:
+			return nil, r.because("thinking.type", "Amazon Nova takes thinking enabled (as reasoningConfig, with an effort from budget_tokens) or disabled")
 		default:
 			return nil, r.because("thinking", f.noReasoning())
 		}

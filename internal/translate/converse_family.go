@@ -22,12 +22,13 @@ const (
 	// and of a model id that names no known provider (an application
 	// inference profile's ARN), as before translations knew families.
 	FamilyClaude ConverseFamily = iota
-	// FamilyNova is Amazon Nova 1 (micro, lite, pro, premier): top_k as
+	// FamilyNova is Amazon Nova 1 Micro, Lite and Pro: top_k as
 	// inferenceConfig.topK; no reasoning control.
 	FamilyNova
-	// FamilyNova2 is Amazon Nova 2: reasoningConfig (type enabled,
+	// FamilyNovaReasoning is an Amazon Nova model with extended thinking:
+	// the Nova 2 models and Nova Premier. reasoningConfig (type enabled,
 	// maxReasoningEffort low, medium or high) and inferenceConfig.topK.
-	FamilyNova2
+	FamilyNovaReasoning
 	// FamilyOther is any other provider's model (Mistral, Meta Llama,
 	// Amazon Titan, Cohere, AI21, DeepSeek, ...): no reasoning control and
 	// no top_k documented through Converse.
@@ -40,8 +41,8 @@ func (f ConverseFamily) String() string {
 		return "claude"
 	case FamilyNova:
 		return "nova"
-	case FamilyNova2:
-		return "nova-2"
+	case FamilyNovaReasoning:
+		return "nova-reasoning"
 	case FamilyOther:
 		return "other"
 	}
@@ -61,8 +62,8 @@ func BedrockFamily(model string) ConverseFamily {
 	switch {
 	case strings.Contains(model, "anthropic.") || strings.Contains(model, "claude"):
 		return FamilyClaude
-	case strings.Contains(model, "amazon.nova-2"):
-		return FamilyNova2
+	case strings.Contains(model, "amazon.nova-2") || strings.Contains(model, "amazon.nova-premier"):
+		return FamilyNovaReasoning
 	case strings.Contains(model, "amazon.nova-"):
 		return FamilyNova
 	}
@@ -76,19 +77,19 @@ func BedrockFamily(model string) ConverseFamily {
 
 // Reasons reports whether the family's reasoning can be asked for through
 // Converse.
-func (f ConverseFamily) Reasons() bool { return f == FamilyClaude || f == FamilyNova2 }
+func (f ConverseFamily) Reasons() bool { return f == FamilyClaude || f == FamilyNovaReasoning }
 
 // noReasoning is the reason a request asking for reasoning is refused
 // for a family without a documented reasoning control.
 func (f ConverseFamily) noReasoning() string {
 	switch f {
 	case FamilyNova:
-		return "Amazon Nova 1 models have no reasoning control on Bedrock; Nova 2 models take reasoningConfig"
+		return "Amazon Nova Micro, Lite and Pro have no reasoning control on Bedrock; Nova 2 models and Nova Premier take reasoningConfig"
 	}
-	return "this model family has no reasoning control documented for Bedrock Converse; Claude and Amazon Nova 2 models have one"
+	return "this model family has no reasoning control documented for Bedrock Converse; Claude, Amazon Nova 2 and Nova Premier have one"
 }
 
-// novaEffort returns Nova 2's maxReasoningEffort for an OpenAI
+// novaEffort returns Amazon Nova's maxReasoningEffort for an OpenAI
 // reasoning_effort: minimal is low, the least Nova offers.
 func novaEffort(r refuser, effort string) (string, error) {
 	switch effort {
@@ -100,7 +101,7 @@ func novaEffort(r refuser, effort string) (string, error) {
 	return "", r.because("reasoning_effort", "expressible values: none, minimal, low, medium, high")
 }
 
-// novaReasoning returns Nova 2's reasoningConfig for maxReasoningEffort
+// novaReasoning returns Amazon Nova's reasoningConfig for maxReasoningEffort
 // effort.
 func novaReasoning(effort string) map[string]any {
 	return map[string]any{"type": "enabled", "maxReasoningEffort": effort}
@@ -113,7 +114,7 @@ func (f ConverseFamily) topKFields(r refuser, path string, topK int64, fields ma
 	switch f {
 	case FamilyClaude:
 		fields["top_k"] = topK
-	case FamilyNova, FamilyNova2:
+	case FamilyNova, FamilyNovaReasoning:
 		fields["inferenceConfig"] = map[string]any{"topK": topK}
 	default:
 		return r.because(path, "this model family takes no top_k through Bedrock Converse; Claude and Amazon Nova models do")

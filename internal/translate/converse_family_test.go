@@ -21,10 +21,11 @@ func TestBedrockFamily(t *testing.T) {
 		{"", translate.FamilyClaude},
 		{"amazon.nova-lite-v1:0", translate.FamilyNova},
 		{"eu.amazon.nova-pro-v1:0", translate.FamilyNova},
-		{"us.amazon.nova-premier-v1:0", translate.FamilyNova},
-		{"amazon.nova-2-lite-v1:0", translate.FamilyNova2},
-		{"global.amazon.nova-2-lite-v1:0", translate.FamilyNova2},
-		{"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-2-lite-v1:0", translate.FamilyNova2},
+		{"us.amazon.nova-premier-v1:0", translate.FamilyNovaReasoning},
+		{"amazon.nova-micro-v1:0", translate.FamilyNova},
+		{"amazon.nova-2-lite-v1:0", translate.FamilyNovaReasoning},
+		{"global.amazon.nova-2-lite-v1:0", translate.FamilyNovaReasoning},
+		{"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-2-lite-v1:0", translate.FamilyNovaReasoning},
 		{"mistral.mistral-large-2402-v1:0", translate.FamilyOther},
 		{"eu.meta.llama3-2-1b-instruct-v1:0", translate.FamilyOther},
 		{"amazon.titan-text-express-v1", translate.FamilyOther},
@@ -36,7 +37,7 @@ func TestBedrockFamily(t *testing.T) {
 			t.Errorf("BedrockFamily(%q) = %v, want %v", tc.model, got, tc.want)
 		}
 	}
-	for f, want := range map[translate.ConverseFamily]bool{translate.FamilyClaude: true, translate.FamilyNova: false, translate.FamilyNova2: true, translate.FamilyOther: false} {
+	for f, want := range map[translate.ConverseFamily]bool{translate.FamilyClaude: true, translate.FamilyNova: false, translate.FamilyNovaReasoning: true, translate.FamilyOther: false} {
 		if f.Reasons() != want {
 			t.Errorf("%v.Reasons() = %v, want %v", f, f.Reasons(), want)
 		}

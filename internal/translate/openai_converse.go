@@ -183,7 +183,7 @@ func thinkingFields(budget int64) json.RawMessage {
 // openAIReasoningFields returns the additionalModelRequestFields that ask
 // opts.Family's model for reasoning_effort: Claude's thinking budget (with
 // a token limit it fits under, set in out when the request has none),
-// Nova 2's reasoningConfig, or a refusal naming reasoning_effort for a
+// Amazon Nova's reasoningConfig (Nova 2, Premier), or a refusal naming reasoning_effort for a
 // family without a reasoning control.
 func openAIReasoningFields(r refuser, req *openai.ChatCompletionRequest, opts Options, out *converse.Request, ic *converse.InferenceConfig, maxTokens int64) (json.RawMessage, error) {
 	switch opts.Family {
@@ -202,7 +202,7 @@ func openAIReasoningFields(r refuser, req *openai.ChatCompletionRequest, opts Op
 			return nil, err
 		}
 		return thinkingFields(budget), nil
-	case FamilyNova2:
+	case FamilyNovaReasoning:
 		effort, err := novaEffort(r, req.ReasoningEffort)
 		if err != nil {
 			return nil, err
