@@ -68,6 +68,14 @@ func TestFamilyReasoningOpenAIClient(t *testing.T) {
 					t.Fatalf("answer %+v, want one tool call", out.Choices)
 				}
 			})
+			t.Run(name+"/reasoning_effort none to Mistral", func(t *testing.T) {
+				// No reasoning asked for: any family honours it.
+				out, _ := complete(t, oa, openai.ChatCompletionNewParams{Model: "eu.pmistral" + far, ReasoningEffort: shared.ReasoningEffortNone,
+					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi.")}}, stream)
+				if len(out.Choices) != 1 || out.Choices[0].Message.Content == "" {
+					t.Fatalf("answer %+v, want text", out.Choices)
+				}
+			})
 			for _, model := range []string{"eu.pnova", "eu.pmistral", "eu.pmistralr"} {
 				t.Run(name+"/"+model+" refuses reasoning_effort", func(t *testing.T) {
 					params := openai.ChatCompletionNewParams{Model: model + far, ReasoningEffort: shared.ReasoningEffortLow,
