@@ -26,7 +26,10 @@ import (
 // that enables thinking (Anthropic's thinking, Converse's
 // additionalModelRequestFields thinking or reasoning_config) with a signed
 // thinking block first. SigV4 is not checked.
-// Embedding models (Titan, Cohere) are served by bedrock_embed.go.
+// Embedding models (Titan, Cohere) are served by bedrock_embed.go; the
+// InvokeModel shapes of the other chat families (Titan Text, Mistral,
+// Llama, Nova) and what each family takes in Converse's
+// additionalModelRequestFields are in bedrock_invoke.go.
 
 // bedrockTool is a tool the request offers, in either shape.
 type bedrockTool struct {
