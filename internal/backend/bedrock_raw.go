@@ -52,7 +52,11 @@ func (b *Bedrock) plan(req *inference.Request, stream bool) (op string, body []b
 	case req.Dialect == inference.DialectInvoke, req.Dialect == inference.DialectAnthropic && b.takesAnthropic():
 		return invokeOp, req.Body, req.Dialect, nil
 	}
-	body, err = dialect.Request(req, translate.Converse, "", stream, translate.Options{})
+	opts := translate.Options{Family: translate.BedrockFamily(b.cfg.Model)}
+	if b.takesAnthropic() {
+		opts.Family = translate.FamilyClaude
+	}
+	body, err = dialect.Request(req, translate.Converse, "", stream, opts)
 	if err == nil {
 		body, err = withRequestMetadata(body, req.Metadata)
 	}

@@ -209,7 +209,8 @@ func peekOpenAI(req *Request) error {
 	if (p.Logprobs != nil && *p.Logprobs) || p.TopLogprobs != nil {
 		req.Use(FeatureLogprobs, "logprobs")
 	}
-	if isSet(p.ReasoningEffort) {
+	if isSet(p.ReasoningEffort) && string(p.ReasoningEffort) != `"none"` {
+		// "none" asks for no reasoning: any deployment honours it.
 		req.Use(FeatureReasoning, "reasoning_effort")
 	}
 	n := 0

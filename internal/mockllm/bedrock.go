@@ -28,7 +28,10 @@ import (
 // that enables thinking (Anthropic's thinking, Converse's
 // additionalModelRequestFields thinking or reasoning_config) with a signed
 // thinking block first. SigV4 is not checked.
-// Embedding models (Titan, Cohere) are served by bedrock_embed.go.
+// Embedding models (Titan, Cohere) are served by bedrock_embed.go; the
+// InvokeModel shapes of the other chat families (Titan Text, Mistral,
+// Llama, Nova) and what each family takes in Converse's
+// additionalModelRequestFields are in bedrock_invoke.go.
 
 // bedrockTool is a tool the request offers, in either shape.
 type bedrockTool struct {
@@ -271,6 +274,9 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 			return nil, err
 		}
 	}
+	if err := checkModelFields(model, c.AdditionalModelRequestFields); err != nil {
+		return nil, err
+	}
 	for _, k := range []string{"thinking", "reasoning_config", "reasoningConfig"} {
 		on, err := thinkingEnabled(c.AdditionalModelRequestFields[k])
 		if err != nil {
@@ -285,6 +291,10 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 		}
 		return c.Messages[i].Role, types
 	})
+	if !claudeLike(model) {
+		// Forced tool use with thinking is Claude's refusal.
+		return r, nil
+	}
 	if err := r.checkThinking(); err != nil {
 		return nil, err
 	}
@@ -489,16 +499,25 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req *bedrockRequest
-	anthropic := strings.HasPrefix(op, "invoke")
-	llama := anthropic && !strings.Contains(string(*bp), `"messages"`)
+	invoke := strings.HasPrefix(op, "invoke")
+	shape := invokeShapeOf(model, *bp)
 	switch {
-	case llama:
-		req, err = decodeLlama(model, *bp)
-		anthropic = false
-	case anthropic:
-		req, err = decodeAnthropic(model, *bp)
-	default:
+	case !invoke:
 		req, err = decodeConverse(model, *bp)
+	case shape == shapeLlama:
+		req, err = decodeLlama(model, *bp)
+	case shape == shapeTitanText:
+		req, err = decodeTitanText(model, *bp)
+	case shape == shapeMistral:
+		req, err = decodeMistral(model, *bp)
+	case shape == shapeNova:
+		req, err = decodeNova(model, *bp)
+	default:
+		req, err = decodeAnthropic(model, *bp)
+	}
+	anthropic, llama := invoke && shape == shapeAnthropic, invoke && shape == shapeLlama
+	if !invoke {
+		shape = shapeConverseBody
 	}
 	if err == nil && len(req.chat.Messages) == 0 {
 		err = errEmpty
@@ -522,7 +541,7 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	c := planCompletion(s.seed, s.completionTokens, &req.chat, *tp)
 	*tp = c.tokens[:0]
 	g := &bedrockGeneration{generation: generation{s: s, st: st, req: &req.chat, c: c, prompt: promptTokens(&req.chat), start: start,
-		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama}
+		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama, shape: shape}
 	var seq uint64
 	if st.limits.any() {
 		// The RPM and TPM windows the OpenAI mode keeps, shared with it;
@@ -628,6 +647,9 @@ type bedrockGeneration struct {
 	// llama answers in Meta Llama's InvokeModel shape (another family's
 	// body: a prompt, no messages).
 	llama bool
+	// shape is the InvokeModel shape of the answer (Titan Text, Mistral
+	// and Nova besides the two above), or shapeConverseBody for Converse.
+	shape invokeShape
 }
 
 // decodeLlama reads a Meta Llama InvokeModel body.
@@ -752,7 +774,9 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 		content = append(content, map[string]any{"text": g.text()})
 	}
 	var body any
-	if g.llama {
+	if fb := g.familyBody(w.Header(), n, content); fb != nil {
+		body = fb
+	} else if g.llama {
 		body = map[string]any{"generation": g.text(), "prompt_token_count": g.prompt, "generation_token_count": n, "stop_reason": g.llamaStop()}
 		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(g.prompt))
 		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(n))
@@ -782,7 +806,10 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 	enc := eventstream.NewEncoder()
 	send := func(typ string, v any) bool {
 		b, _ := json.Marshal(v)
-		if g.anthropic || g.llama {
+		if g.shape == shapeNova {
+			b = g.novaChunk(typ, b)
+		}
+		if g.shape != shapeConverseBody {
 			b, _ = json.Marshal(map[string]string{"bytes": base64.StdEncoding.EncodeToString(b)})
 			typ = "chunk"
 		}
@@ -801,21 +828,12 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 		return 0, canceled
 	}
 	n := len(g.c.tokens)
-	if g.llama {
+	if g.promptFamily() {
 		for i, t := range g.c.tokens {
 			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
 				return i, canceled
 			}
-			ev := map[string]any{"generation": t, "prompt_token_count": nil, "generation_token_count": i + 1, "stop_reason": nil}
-			if i == 0 {
-				ev["prompt_token_count"] = g.prompt
-			}
-			if i == n-1 {
-				ev["stop_reason"] = g.llamaStop()
-				ev["amazon-bedrock-invocationMetrics"] = map[string]any{"inputTokenCount": g.prompt, "outputTokenCount": n,
-					"invocationLatency": g.s.clock.Now().Sub(g.start).Milliseconds(), "firstByteLatency": 1}
-			}
-			if !send("", ev) {
+			if !send("", g.promptChunk(i, t, n)) {
 				return i, canceled
 			}
 		}

@@ -330,6 +330,7 @@ func TestBedrockToolChoiceAndThinking(t *testing.T) {
 		name               string
 		anthropic, convers string // the members after messages; "" skips the API
 		want               bedrockAnswer
+		model              string // the model id; "" is Claude's
 	}{
 		{name: "tools, no choice",
 			anthropic: anthropicTools, convers: `"toolConfig":{` + converseTools + `}`,
@@ -358,7 +359,7 @@ func TestBedrockToolChoiceAndThinking(t *testing.T) {
 		{name: "reasoning_config",
 			convers: `"additionalModelRequestFields":{"reasoning_config":{"type":"enabled","budget_tokens":1024}}`,
 			want:    bedrockAnswer{Thinking: true, Text: true, Stop: "end_turn"}},
-		{name: "reasoningConfig",
+		{name: "reasoningConfig", model: "amazon.nova-2-lite-v1:0",
 			convers: `"additionalModelRequestFields":{"reasoningConfig":{"type":"enabled","maxReasoningEffort":"low"}}`,
 			want:    bedrockAnswer{Thinking: true, Text: true, Stop: "end_turn"}},
 		// Thinking works with auto (and none); a forced choice is refused
@@ -384,7 +385,11 @@ func TestBedrockToolChoiceAndThinking(t *testing.T) {
 			for _, op := range ops {
 				t.Run(tc.name+"/"+op, func(t *testing.T) {
 					t.Parallel()
-					status, _, b := invoke(t, url, "anthropic.claude-sonnet-4-5", op, fmt.Appendf(nil, body, members))
+					model := tc.model
+					if model == "" {
+						model = "anthropic.claude-sonnet-4-5"
+					}
+					status, _, b := invoke(t, url, model, op, fmt.Appendf(nil, body, members))
 					if status != http.StatusOK {
 						t.Fatalf("status %d: %s", status, b)
 					}

@@ -32,7 +32,9 @@ var KnownCapabilities = []string{CapabilityChat, CapabilityDocuments, Capability
 
 // DefaultCapabilities returns what a deployment of backend type typ has
 // when its capabilities are not listed: what the API it speaks can
-// express. Bedrock's Converse has neither n nor logprobs.
+// express. Bedrock's Converse has neither n nor logprobs; a Bedrock
+// deployment's own defaults also depend on its model's family (see
+// [Deployment.EffectiveCapabilities]).
 func DefaultCapabilities(typ string) []string {
 	switch typ {
 	case BackendBedrock:
@@ -63,9 +65,52 @@ func (d Deployment) EffectiveCapabilities() []string {
 		// has a bedrock deployment's defaults: it chats, cannot embed, and
 		// has neither n nor logprobs, so routing excludes it as it would
 		// exclude the real one.
-		return DefaultCapabilities(BackendBedrock)
+		return bedrockChatCapabilities(cmp.Or(d.Backend.Model, d.Model))
+	}
+	if d.Backend.Type == BackendBedrock {
+		return bedrockChatCapabilities(d.Backend.Model)
 	}
 	return DefaultCapabilities(d.Backend.Type)
+}
+
+// bedrockChatCapabilities returns the defaults of a Bedrock chat model:
+// a bedrock deployment's, without reasoning for a model whose family has
+// no reasoning control (see [BedrockReasons]).
+func bedrockChatCapabilities(model string) []string {
+	caps := DefaultCapabilities(BackendBedrock)
+	if !BedrockReasons(model) {
+		caps = slices.DeleteFunc(caps, func(c string) bool { return c == CapabilityReasoning })
+	}
+	return caps
+}
+
+// bedrockOtherProviders are the Bedrock model providers, besides
+// Anthropic (Amazon's Nova models among them), as model ids name them.
+var bedrockOtherProviders = []string{"amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "qwen.", "openai.", "writer.", "twelvelabs.",
+	"google.", "nvidia.", "minimax.", "moonshot.", "stability."}
+
+// BedrockReasons reports whether a Bedrock model id names a model whose
+// reasoning a request can ask for: Claude (thinking), Amazon Nova 2 and
+// Nova Premier (reasoningConfig), and an id naming no known provider (an application
+// inference profile's ARN, a simulator's own name), which the Bedrock
+// adapter serves as Claude. Amazon Nova Micro, Lite and Pro and the other providers' models
+// have no reasoning control through Converse, so a request asking for
+// reasoning is routed elsewhere or refused naming its field. It agrees
+// with the translator's family (internal/translate/converse_family.go),
+// which a test checks.
+func BedrockReasons(model string) bool {
+	switch {
+	case strings.Contains(model, "anthropic.") || strings.Contains(model, "claude"):
+		return true
+	case strings.Contains(model, "amazon.nova-2") || strings.Contains(model, "amazon.nova-premier"):
+		return true
+	}
+	for _, p := range bedrockOtherProviders {
+		if strings.HasPrefix(model, p) || strings.Contains(model, "."+p) || strings.Contains(model, "/"+p) {
+			return false
+		}
+	}
+	return true
 }
 
 // EmbeddingFamily is the InvokeModel body a Bedrock embedding model takes.

@@ -13,9 +13,10 @@ import (
 // backend. model, anthropic_version and stream are the caller's (Converse
 // carries them in the URL). top_k, thinking and anthropic_beta, which
 // Converse has no member for, travel in additionalModelRequestFields as
-// Bedrock documents for Claude models. cache_control on a block, system
-// block or tool becomes a cachePoint after it.
-func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, error) {
+// opts.Family's model takes them (see anthropicModelFields).
+// cache_control on a block, system block or tool becomes a cachePoint
+// after it.
+func AnthropicToConverseRequest(req *anthropic.Request, opts Options) (*converse.Request, error) {
 	r := refuser(targetConverse)
 	if err := refuseAnthropicKinds(r, req); err != nil {
 		return nil, err
@@ -44,22 +45,11 @@ func AnthropicToConverseRequest(req *anthropic.Request) (*converse.Request, erro
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || ic.StopSequences != nil {
 		out.InferenceConfig = &ic
 	}
-	fields := map[string]any{}
-	if req.TopK != nil {
-		fields["top_k"] = *req.TopK
+	fields, err := anthropicModelFields(r, req, opts.Family)
+	if err != nil {
+		return nil, err
 	}
-	if req.Thinking != nil {
-		if err := r.extra("thinking", req.Thinking.Extra.Keys()); err != nil {
-			return nil, err
-		}
-		fields["thinking"] = req.Thinking
-	}
-	if len(req.AnthropicBeta) > 0 {
-		fields["anthropic_beta"] = req.AnthropicBeta
-	}
-	if len(fields) > 0 {
-		out.AdditionalModelRequestFields, _ = json.Marshal(fields)
-	}
+	out.AdditionalModelRequestFields = marshalFields(fields)
 	switch req.ServiceTier {
 	case "", "auto":
 	case "standard_only":
@@ -579,4 +569,45 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 			&anthropic.Event{Type: anthropic.EventMessageStop})
 	}
 	return out, nil
+}
+
+// anthropicModelFields returns the additionalModelRequestFields of a
+// Messages request's top_k, thinking and anthropic_beta for a model of
+// family f: Claude's own members as Bedrock documents them for Claude;
+// for Amazon Nova, top_k as inferenceConfig.topK and, on a Nova model with
+// extended thinking (Nova 2, Premier), enabled
+// thinking as reasoningConfig with the effort of its budget (below 4096
+// tokens low, below 16384 medium, else high). What the family has no
+// member for is refused by name. Thinking of type disabled asks for the
+// default of every family that cannot reason, and is then not sent.
+func anthropicModelFields(r refuser, req *anthropic.Request, f ConverseFamily) (map[string]any, error) {
+	fields := map[string]any{}
+	if req.TopK != nil {
+		if err := f.topKFields(r, "top_k", *req.TopK, fields); err != nil {
+			return nil, err
+		}
+	}
+	if t := req.Thinking; t != nil {
+		if err := r.extra("thinking", t.Extra.Keys()); err != nil {
+			return nil, err
+		}
+		switch {
+		case f == FamilyClaude:
+			fields["thinking"] = t
+		case t.Type == "disabled":
+		case f == FamilyNovaReasoning && t.Type == "enabled":
+			fields["reasoningConfig"] = novaReasoning(BudgetEffort(t.BudgetTokens))
+		case f == FamilyNovaReasoning:
+			return nil, r.because("thinking.type", "Amazon Nova takes thinking enabled (as reasoningConfig, with an effort from budget_tokens) or disabled")
+		default:
+			return nil, r.because("thinking", f.noReasoning())
+		}
+	}
+	if len(req.AnthropicBeta) > 0 && f != FamilyClaude {
+		return nil, r.because("anthropic_beta", "beta flags are Claude's; this model family takes none")
+	}
+	if len(req.AnthropicBeta) > 0 {
+		fields["anthropic_beta"] = req.AnthropicBeta
+	}
+	return fields, nil
 }

@@ -23,6 +23,12 @@ type Options struct {
 	// InvokeModel: anthropic_version "bedrock-2023-05-31" instead of model,
 	// and no stream member (the operation says whether to stream).
 	AnthropicBedrock bool
+
+	// Family is the family of the Bedrock model a Converse request is
+	// translated for (see [BedrockFamily]): it decides the
+	// additionalModelRequestFields sent for reasoning and top_k. The zero
+	// value is FamilyClaude.
+	Family ConverseFamily
 }
 
 // shapeAnthropic applies AnthropicBedrock to a translated request.

@@ -143,7 +143,7 @@ func Request(client, backend Dialect, body []byte, model string, stream bool, op
 		if backend == OpenAI {
 			out, err = AnthropicToOpenAIRequest(req, model)
 		} else {
-			out, err = AnthropicToConverseRequest(req)
+			out, err = AnthropicToConverseRequest(req, opts)
 		}
 	default:
 		return nil, fmt.Errorf("translate: unknown dialect %v", client)

@@ -48,8 +48,12 @@ func FuzzOpenAIRequest(f *testing.F) {
 		if json.Unmarshal(data, &req) != nil {
 			return
 		}
-		c, err := translate.OpenAIToConverseRequest(&req, translate.Options{})
-		redecode(t, c, err)
+		for _, f := range families {
+			var req openai.ChatCompletionRequest
+			json.Unmarshal(data, &req)
+			c, err := translate.OpenAIToConverseRequest(&req, translate.Options{Family: f})
+			redecode(t, c, err)
+		}
 		a, err := translate.OpenAIToAnthropicRequest(&req, translate.Options{})
 		redecode(t, a, err)
 	})
@@ -78,10 +82,17 @@ func FuzzAnthropicRequest(f *testing.F) {
 		}
 		o, err := translate.AnthropicToOpenAIRequest(&req, "m")
 		redecode(t, o, err)
-		c, err := translate.AnthropicToConverseRequest(&req)
-		redecode(t, c, err)
+		for _, f := range families {
+			var req anthropic.Request
+			json.Unmarshal(data, &req)
+			c, err := translate.AnthropicToConverseRequest(&req, translate.Options{Family: f})
+			redecode(t, c, err)
+		}
 	})
 }
+
+// families are the Converse model families a request is translated for.
+var families = []translate.ConverseFamily{translate.FamilyClaude, translate.FamilyNova, translate.FamilyNovaReasoning, translate.FamilyOther}
 
 // FuzzOpenAIResponse feeds OpenAI responses and chunk lists to the
 // translators whose backend speaks OpenAI.

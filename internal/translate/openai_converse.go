@@ -41,20 +41,11 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 		out.InferenceConfig = &ic
 	}
 	if thinks(req) {
-		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
-			return nil, err
-		}
-		limit := maxTokens
-		if limit == 0 {
-			limit = opts.defaultMaxTokens()
-			out.InferenceConfig = cmpOr(out.InferenceConfig, &ic)
-			out.InferenceConfig.MaxTokens = &limit
-		}
-		budget, err := thinkingBudget(r, req.ReasoningEffort, limit)
+		fields, err := openAIReasoningFields(r, req, opts, out, &ic, maxTokens)
 		if err != nil {
 			return nil, err
 		}
-		out.AdditionalModelRequestFields = thinkingFields(budget)
+		out.AdditionalModelRequestFields = fields
 	}
 	switch req.ServiceTier {
 	case "", "auto":
@@ -112,7 +103,7 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	} else if req.ToolChoice != nil && req.ToolChoice.Mode != "none" && req.ToolChoice.Mode != "auto" {
 		return nil, r.because("tool_choice", "no tools declared")
 	}
-	if thinks(req) && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
+	if thinks(req) && opts.Family == FamilyClaude && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
 		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
 	}
 	for i, m := range req.Messages {
@@ -189,6 +180,38 @@ func cmpOr[T any](p, alt *T) *T {
 func thinkingFields(budget int64) json.RawMessage {
 	b, _ := json.Marshal(map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": budget}})
 	return b
+}
+
+// openAIReasoningFields returns the additionalModelRequestFields that ask
+// opts.Family's model for reasoning_effort: Claude's thinking budget (with
+// a token limit it fits under, set in out when the request has none),
+// Amazon Nova's reasoningConfig (Nova 2, Premier), or a refusal naming reasoning_effort for a
+// family without a reasoning control.
+func openAIReasoningFields(r refuser, req *openai.ChatCompletionRequest, opts Options, out *converse.Request, ic *converse.InferenceConfig, maxTokens int64) (json.RawMessage, error) {
+	switch opts.Family {
+	case FamilyClaude:
+		if err := refuseSamplingWithThinking(r, req.Temperature, req.TopP); err != nil {
+			return nil, err
+		}
+		limit := maxTokens
+		if limit == 0 {
+			limit = opts.defaultMaxTokens()
+			out.InferenceConfig = cmpOr(out.InferenceConfig, ic)
+			out.InferenceConfig.MaxTokens = &limit
+		}
+		budget, err := thinkingBudget(r, req.ReasoningEffort, limit)
+		if err != nil {
+			return nil, err
+		}
+		return thinkingFields(budget), nil
+	case FamilyNovaReasoning:
+		effort, err := novaEffort(r, req.ReasoningEffort)
+		if err != nil {
+			return nil, err
+		}
+		return marshalFields(map[string]any{"reasoningConfig": novaReasoning(effort)}), nil
+	}
+	return nil, r.because("reasoning_effort", opts.Family.noReasoning())
 }
 
 // refuseOpenAICommon refuses the Chat Completions members that neither

@@ -120,7 +120,7 @@ func TestRoundTripThroughOtherDialect(t *testing.T) {
 		if err := json.Unmarshal([]byte(in), &req); err != nil {
 			t.Fatal(err)
 		}
-		c, err := translate.AnthropicToConverseRequest(&req)
+		c, err := translate.AnthropicToConverseRequest(&req, translate.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

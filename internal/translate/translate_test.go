@@ -24,8 +24,11 @@ var meta = translate.ResponseMeta{ID: "resp-1", Model: "test-model", Created: 17
 
 // direction holds one client/backend pair's translators, each taking the
 // raw in.json and returning the value to encode as out.json.
+// A request case's model file, when present, holds the Bedrock model id a
+// Converse request is translated for (its family decides
+// additionalModelRequestFields); without it the family is the zero one.
 type direction struct {
-	request  func([]byte) (any, error)
+	request  func(b []byte, opts translate.Options) (any, error)
 	response func([]byte) (any, error)
 	stream   func([]byte) (any, error)
 }
@@ -82,7 +85,7 @@ func openAIChunks(b []byte) ([]*openai.ChatCompletionChunk, error) {
 
 var directions = map[string]direction{
 	"converse_openai": {
-		request: func(b []byte) (any, error) {
+		request: func(b []byte, opts translate.Options) (any, error) {
 			req, err := decode[converse.Request](b)
 			if err != nil {
 				return nil, err
@@ -114,7 +117,7 @@ var directions = map[string]direction{
 		},
 	},
 	"anthropic_openai": {
-		request: func(b []byte) (any, error) {
+		request: func(b []byte, opts translate.Options) (any, error) {
 			req, err := decode[anthropic.Request](b)
 			if err != nil {
 				return nil, err
@@ -146,12 +149,12 @@ var directions = map[string]direction{
 		},
 	},
 	"anthropic_converse": {
-		request: func(b []byte) (any, error) {
+		request: func(b []byte, opts translate.Options) (any, error) {
 			req, err := decode[anthropic.Request](b)
 			if err != nil {
 				return nil, err
 			}
-			return translate.AnthropicToConverseRequest(req)
+			return translate.AnthropicToConverseRequest(req, opts)
 		},
 		response: func(b []byte) (any, error) {
 			resp, err := decode[converse.Response](b)
@@ -178,7 +181,7 @@ var directions = map[string]direction{
 		},
 	},
 	"converse_anthropic": {
-		request: func(b []byte) (any, error) {
+		request: func(b []byte, opts translate.Options) (any, error) {
 			req, err := decode[converse.Request](b)
 			if err != nil {
 				return nil, err
@@ -210,7 +213,7 @@ var directions = map[string]direction{
 		},
 	},
 	"openai_anthropic": {
-		request: func(b []byte) (any, error) {
+		request: func(b []byte, opts translate.Options) (any, error) {
 			req, err := decode[openai.ChatCompletionRequest](b)
 			if err != nil {
 				return nil, err
@@ -242,12 +245,12 @@ var directions = map[string]direction{
 		},
 	},
 	"openai_converse": {
-		request: func(b []byte) (any, error) {
+		request: func(b []byte, opts translate.Options) (any, error) {
 			req, err := decode[openai.ChatCompletionRequest](b)
 			if err != nil {
 				return nil, err
 			}
-			return translate.OpenAIToConverseRequest(req, translate.Options{})
+			return translate.OpenAIToConverseRequest(req, opts)
 		},
 		response: func(b []byte) (any, error) {
 			resp, err := decode[converse.Response](b)
@@ -286,7 +289,12 @@ func TestGolden(t *testing.T) {
 			t.Errorf("%s: no golden cases", name)
 		}
 		for _, dir := range cases {
-			for kind, fn := range map[string]func([]byte) (any, error){"request": d.request, "response": d.response, "stream": d.stream} {
+			var opts translate.Options
+			if model, err := os.ReadFile(filepath.Join(dir, "model")); err == nil {
+				opts.Family = translate.BedrockFamily(strings.TrimSpace(string(model)))
+			}
+			request := func(b []byte) (any, error) { return d.request(b, opts) }
+			for kind, fn := range map[string]func([]byte) (any, error){"request": request, "response": d.response, "stream": d.stream} {
 				in, err := os.ReadFile(filepath.Join(dir, kind+".in.json"))
 				if errors.Is(err, os.ErrNotExist) {
 					continue

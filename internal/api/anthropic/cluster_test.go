@@ -31,8 +31,9 @@ type cluster struct {
 // eu-west-1 and us-east-1, and as demo.brfar and demo.oafar only in
 // eu-central-1 (forwarded from eu-west-1). demo.nova (eu-west-1) and
 // demo.novafar (eu-central-1) are a mock of Bedrock's API serving a model
-// of another family (amazon.nova-lite), which takes no Anthropic body:
-// requests to it are translated to Converse. The principal "limited" may
+// of another family (amazon.nova-2-lite: thinking reaches it as
+// reasoningConfig), which takes no Anthropic body: requests to it are
+// translated to Converse. The principal "limited" may
 // send one request a minute; "denied" may invoke nothing.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
@@ -78,8 +79,8 @@ deployments:
   - {model: demo.oa, region: eu-west-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.oa, region: us-east-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
   - {model: demo.oafar, region: eu-central-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}
-  - {model: demo.nova, region: eu-west-1, backend: {type: mock, api: bedrock, model: amazon.nova-lite-v1:0, ttft: 1ms, tokens_per_second: 5000}}
-  - {model: demo.novafar, region: eu-central-1, backend: {type: mock, api: bedrock, model: amazon.nova-lite-v1:0, ttft: 1ms, tokens_per_second: 5000}}
+  - {model: demo.nova, region: eu-west-1, backend: {type: mock, api: bedrock, model: amazon.nova-2-lite-v1:0, ttft: 1ms, tokens_per_second: 5000}}
+  - {model: demo.novafar, region: eu-central-1, backend: {type: mock, api: bedrock, model: amazon.nova-2-lite-v1:0, ttft: 1ms, tokens_per_second: 5000}}
 `)
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q], policies: [all]}\n  - {id: limited, api_keys: [%q], limits: {rpm: 1}, policies: [all]}\n  - {id: denied, api_keys: [%q], policies: [list-only]}\n",
 		auth.HashKey(key), auth.HashKey(limited), auth.HashKey(denied))

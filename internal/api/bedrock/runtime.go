@@ -398,10 +398,16 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if ev.Raw != nil && ev.Dialect != inference.DialectAnthropic && ev.Dialect != inference.DialectInvoke {
+			if ev.Usage != nil {
+				usage = *ev.Usage // for the invocation metrics of the translated end
+			}
 			outs, err := rl.translate(&ev)
 			if err != nil {
 				ew.fail(err, true)
 				return
+			}
+			if firstByte == 0 && len(outs) > 0 {
+				firstByte = h.opts.Clock.Now().Sub(call.Received)
 			}
 			for _, o := range outs {
 				if !ew.chunk(&buf, o.Data) {
@@ -456,6 +462,10 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			ew.fail(err, true)
 			return
+		}
+		if rl.tr != nil {
+			held = withInvocationMetrics(held, invocationMetrics{InputTokenCount: usage.InputTokens, OutputTokenCount: usage.OutputTokens,
+				InvocationLatency: h.opts.Clock.Now().Sub(call.Received).Milliseconds(), FirstByteLatency: firstByte.Milliseconds()})
 		}
 		if tok := gateway.StreamReceipt(s); tok != "" && len(held) > 0 {
 			last := len(held) - 1

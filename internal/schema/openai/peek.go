@@ -73,7 +73,8 @@ func Peek(body []byte) (Peeked, error) {
 				p.Features |= FeatureTools
 			}
 		case jsonx.KeyIs(k, "reasoning_effort"):
-			if !jsonx.IsNull(v) {
+			// "none" asks for no reasoning: any deployment honours it.
+			if !jsonx.IsNull(v) && !jsonx.StringIs(v, "none") {
 				p.Features |= FeatureReasoning
 			}
 		case jsonx.KeyIs(k, "n"):
