@@ -157,6 +157,12 @@ func TestValidationProblems(t *testing.T) {
 			field: "profiles.system.us.demo.chat-small.sources.us-east-1", msg: "no destinations"},
 		{name: "unknown authorization mode", old: "policies:\n  invoke", new: "authorization: any\npolicies:\n  invoke",
 			field: "authorization", msg: `"any" is not an authorization mode`, hint: "all-destinations"},
+		{name: "misspelt action", old: "Action: bedrock:InvokeModel\n", new: "Action: bedrock:InvokeModell\n",
+			field: "policies.invoke-eu-only", msg: `Statement[0].Action: "bedrock:InvokeModell" is not an action Meridian authorizes; did you mean "bedrock:InvokeModel"?`, hint: "bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream"},
+		{name: "misspelt action in an inline guardrail", old: "policies:\n  invoke", new: "guardrails:\n  - {name: g, policy: {Statement: [{Effect: Deny, NotAction: [bedrock:InvokeModelWithResponseStrem], Resource: \"*\"}]}}\npolicies:\n  invoke",
+			field: "guardrails[0].policy", msg: `did you mean "bedrock:InvokeModelWithResponseStream"?`, hint: "docs/policies.md#actions"},
+		{name: "wildcard matching no action", old: "Action: bedrock:InvokeModel\n", new: "Action: bedrock:Converse*\n",
+			field: "policies.invoke-eu-only", msg: "the wildcard matches none of them", hint: "bedrock:InvokeModel*"},
 		{name: "invalid yaml", old: "  us: { name: United States }", new: "  us: { name: United States",
 			msg: "invalid YAML"},
 	}

@@ -30,6 +30,10 @@ var (
 // regions whose geography allows global routing.
 const globalPrefix = "global"
 
+// actionHint is the fix of a policy action Meridian does not authorize
+// (policy.CheckActions): an Allow of it grants nothing, a Deny denies nothing.
+var actionHint = "name one of the actions Meridian authorizes (" + strings.Join(policy.KnownActions(), ", ") + ") or a wildcard that matches one, e.g. bedrock:InvokeModel*; docs/policies.md#actions"
+
 // problems collects validation problems with their lines.
 type problems struct {
 	c   *Config
@@ -271,18 +275,26 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Policies)) {
-		if _, err := policy.Parse(name, c.Policies[name].JSON); err != nil {
-			for _, e := range unjoin(err) {
-				p.add("policies."+name, "fix the statement as described; docs/policies.md lists the grammar", "policy %q: %v", name, e)
+		compiled, err := policy.Parse(name, c.Policies[name].JSON)
+		for _, e := range unjoin(err) {
+			p.add("policies."+name, "fix the statement as described; docs/policies.md lists the grammar", "policy %q: %v", name, e)
+		}
+		if compiled != nil {
+			for _, e := range unjoin(compiled.CheckActions()) {
+				p.add("policies."+name, actionHint, "policy %q: %v", name, e)
 			}
 		}
 	}
 	for i, g := range c.Guardrails {
 		f := fmt.Sprintf("guardrails[%d]", i)
 		if g.Policy != nil {
-			if _, err := policy.Parse(g.Name, g.Policy.JSON); err != nil {
-				for _, e := range unjoin(err) {
-					p.add(f+".policy", "fix the statement as described; docs/policies.md lists the grammar", "guardrail %q: %v", g.Name, e)
+			compiled, err := policy.Parse(g.Name, g.Policy.JSON)
+			for _, e := range unjoin(err) {
+				p.add(f+".policy", "fix the statement as described; docs/policies.md lists the grammar", "guardrail %q: %v", g.Name, e)
+			}
+			if compiled != nil {
+				for _, e := range unjoin(compiled.CheckActions()) {
+					p.add(f+".policy", actionHint, "guardrail %q: %v", g.Name, e)
 				}
 			}
 		}
@@ -464,6 +476,9 @@ func (c *Config) validateRoutingCore(p *problems) {
 
 // unjoin splits an errors.Join result into its parts.
 func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
