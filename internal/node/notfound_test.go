@@ -4,9 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -245,4 +253,145 @@ func TestBedrockNotFoundPointsAtListInferenceProfiles(t *testing.T) {
 	if msg := nf.ErrorMessage(); !strings.Contains(msg, "ListInferenceProfiles (GET /inference-profiles)") || strings.Contains(msg, "/v1/models") {
 		t.Errorf("message %q: want it to name ListInferenceProfiles (GET /inference-profiles), not /v1/models", msg)
 	}
+}
+
+// TestOperationsDocListsEveryRoute: every route the client listener
+// registers (the front ends', the console's, the node's) is in the
+// endpoint table of docs/operations.md as "`METHOD /path`", and every
+// route of the ops listener (registerOps) is named in its section, so that
+// the page cannot fall behind the code again. Routes are read from the
+// source: each Handle/HandleFunc call's pattern, with the package's string
+// constants resolved.
+func TestOperationsDocListsEveryRoute(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	table := section(t, text, "## Endpoints (client listener)")
+	ops := section(t, text, "## Ops listener")
+	wild := regexp.MustCompile(`\{[^}]*\}`)
+	norm := func(s string) string { return wild.ReplaceAllString(strings.TrimSuffix(s, "..."), "{}") }
+	normTable := norm(table)
+	for _, dir := range []string{"../api/openai", "../api/bedrock", "../api/anthropic", "../ui", "."} {
+		for _, rt := range routesIn(t, dir) {
+			if rt.pattern == "/" {
+				continue // registerNotFound's catch-all
+			}
+			if !strings.Contains(normTable, "`"+norm(rt.pattern)+"`") {
+				t.Errorf("%s registers %q (%s): not in docs/operations.md's endpoint table", dir, rt.pattern, rt.fn)
+			}
+			if rt.fn == "registerOps" {
+				_, path, _ := strings.Cut(rt.pattern, " ")
+				if !strings.Contains(ops, "`"+path+"`") && !strings.Contains(ops, "`"+rt.pattern+"`") {
+					t.Errorf("registerOps serves %q: not named in docs/operations.md's Ops listener section", rt.pattern)
+				}
+			}
+		}
+	}
+}
+
+// section returns the text of the markdown section that starts with
+// heading, up to the next heading of the same level.
+func section(t *testing.T, doc, heading string) string {
+	t.Helper()
+	i := strings.Index(doc, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("docs/operations.md has no %q", heading)
+	}
+	rest := doc[i+len(heading)+2:]
+	if j := strings.Index(rest, "\n## "); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+// route is a pattern registered on a mux, and the function registering it.
+type route struct{ pattern, fn string }
+
+// routesIn reads the non-test Go files of dir and returns the pattern of
+// every mux.Handle/HandleFunc call whose pattern is a string built of
+// literals and the package's string constants.
+func routesIn(t *testing.T, dir string) []route {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed []*ast.File
+	consts := map[string]string{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, af)
+		for _, d := range af.Decls {
+			if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.CONST {
+				for _, sp := range gd.Specs {
+					vs := sp.(*ast.ValueSpec)
+					for i, n := range vs.Names {
+						if i < len(vs.Values) {
+							if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+								consts[n.Name], _ = strconv.Unquote(lit.Value)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	var str func(e ast.Expr) (string, bool)
+	str = func(e ast.Expr) (string, bool) {
+		switch e := e.(type) {
+		case *ast.BasicLit:
+			if e.Kind == token.STRING {
+				s, err := strconv.Unquote(e.Value)
+				return s, err == nil
+			}
+		case *ast.Ident:
+			s, ok := consts[e.Name]
+			return s, ok
+		case *ast.BinaryExpr:
+			if e.Op == token.ADD {
+				a, ok1 := str(e.X)
+				b, ok2 := str(e.Y)
+				return a + b, ok1 && ok2
+			}
+		}
+		return "", false
+	}
+	var out []route
+	for _, af := range parsed {
+		for _, d := range af.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok || len(call.Args) != 2 {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") {
+					return true
+				}
+				if p, ok := str(call.Args[0]); ok {
+					out = append(out, route{p, fd.Name.Name})
+				} else if _, isIdent := call.Args[0].(*ast.Ident); !isIdent {
+					t.Errorf("%s: a %s pattern the test cannot read: %s", fset.Position(call.Pos()), sel.Sel.Name, types.ExprString(call.Args[0]))
+				}
+				return true
+			})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no routes found in %s", dir)
+	}
+	return out
 }
