@@ -245,6 +245,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("regions: [{id: a}]"))
 	f.Add([]byte("geographies: {eu: {global: false}}\n"))
 	f.Add([]byte("policies: {p: '{\"Statement\": []}'}"))
+	f.Add([]byte("routing: {failover_deadline: 5, queue: {timeout: [1]}}\nserver: {max_request_bytes: 5GB}\nguardrails: [[x], {name: g, scope: y}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, "fuzz.yaml")
 		if err == nil && c == nil {
