@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -26,22 +25,21 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) != 2 || args[0] != "validate" {
 		return usageError("meridian config validate [--skip-files] FILE")
 	}
-	cfg, err := topology.Load(args[1])
-	if err == nil && !skipFiles {
-		if problems := node.CheckFiles(cfg); len(problems) > 0 {
-			err = &topology.ValidationError{Problems: problems}
-		}
-	}
-	var ve *topology.ValidationError
-	if errors.As(err, &ve) {
-		for _, p := range ve.Problems {
-			fmt.Fprintln(stderr, p.Error())
-		}
-		fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(ve.Problems), args[1])
-		return errSilentFailure
-	}
+	// Every problem in one run: the files the topology names are loaded
+	// even when the topology has problems of its own.
+	cfg, problems, err := topology.LoadChecked(args[1])
 	if err != nil {
 		return err
+	}
+	if cfg != nil && !skipFiles {
+		problems = cfg.MergeProblems(problems, node.CheckFiles(cfg))
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p.Error())
+		}
+		fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(problems), args[1])
+		return errSilentFailure
 	}
 	fmt.Fprintf(stdout, "%s is valid: %d geographies, %d regions, %d models, %d deployments, %d principals\n",
 		args[1], len(cfg.Geographies), len(cfg.Regions), len(cfg.Models), len(cfg.Deployments), len(cfg.Principals))

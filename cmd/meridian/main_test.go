@@ -45,7 +45,7 @@ func TestCLI(t *testing.T) {
 		// The reference file names ./link, which `meridian certs` fills where
 		// it is served (TestConfigExampleServes): the topology alone here.
 		{name: "validate the reference config", args: []string{"config", "validate", "--skip-files", exampleConfig}, out: []string{"is valid"}},
-		{name: "validate reports every problem", args: []string{"config", "validate", bad}, wantErr: errSilentFailure,
+		{name: "validate reports every problem", args: []string{"config", "validate", "--skip-files", bad}, wantErr: errSilentFailure,
 			stderr: []string{`"europe" is not a defined geography`, "capacity must be positive", "2 problem(s)", "bad.yaml:"}},
 		{name: "profiles list", args: []string{"profiles", "list", "--config", exampleConfig}, out: []string{"eu.demo.chat-small", "global.demo.chat-small", "claims-eu", "APPLICATION"}},
 		{name: "profiles list for a region", args: []string{"profiles", "list", "--config", exampleConfig, "--region", "us-east-1"},

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/policy"
@@ -83,6 +84,12 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 	if *action == "" || *resource == "" {
 		return usageError("policy simulate: --action and --resource are required")
 	}
+	// An action Meridian does not authorize is refused here as
+	// `config validate` and the node refuse it in a topology: a typo would
+	// otherwise simulate as implicitDeny (or an Allow/Deny that never applies).
+	if err := policy.CheckAction(*action); err != nil {
+		return usageError("policy simulate: --action: %v", err)
+	}
 	in := policy.SimulateInput{Action: *action, Resource: *resource, Context: map[string][]string{}}
 	var err error
 	if in.Policies, err = readPolicyDocuments(policies); err != nil {
@@ -90,6 +97,14 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 	}
 	if in.Guardrails, err = readPolicyDocuments(guardrails); err != nil {
 		return usageError("policy simulate: %v", err)
+	}
+	for _, doc := range append(slices.Clip(in.Policies), in.Guardrails...) {
+		// Invalid documents are reported by Simulate, with every problem.
+		if p, err := policy.Parse(doc.Name, doc.JSON); err == nil {
+			if err := p.CheckActions(); err != nil {
+				return usageError("policy simulate: policy %q: %s", doc.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+		}
 	}
 	if *contextFile != "" {
 		data, err := os.ReadFile(*contextFile)
@@ -197,6 +212,9 @@ func simulateFromConfig(path, principalID, profileID, region, action string, con
 	}
 	if action == "" {
 		action = policy.ActionInvokeModel
+	}
+	if err := policy.CheckAction(action); err != nil {
+		return usageError("policy simulate: --action: %v", err)
 	}
 	in.Invocation = gateway.InvocationFor(cat.Partition(), action, region, res)
 	in.AllDestinations = cfg.AuthorizationOrDefault() == topology.AuthorizationAllDestinations

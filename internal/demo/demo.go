@@ -185,6 +185,16 @@ func (d *Demo) cleanup() {
 	}
 }
 
+// deploymentLabel names a deployment and its concurrency in the intro's
+// table: "demo.chat-small (8 conc.)", or "(unlimited conc.)" for a
+// deployment without max_concurrency, whose Concurrency is 0.
+func deploymentLabel(dep topology.Deployment) string {
+	if c := dep.Capacity.Concurrency(); c > 0 {
+		return fmt.Sprintf("%s (%d conc.)", dep.Model, c)
+	}
+	return dep.Model + " (unlimited conc.)"
+}
+
 // PrintIntro writes the table of regions and a curl command that works as
 // pasted.
 func (d *Demo) PrintIntro(w io.Writer) {
@@ -196,7 +206,7 @@ func (d *Demo) PrintIntro(w io.Writer) {
 		r := n.Region()
 		var models []string
 		for _, dep := range d.Config.DeploymentsIn(r.ID) {
-			models = append(models, fmt.Sprintf("%s (%d conc.)", dep.Model, dep.Capacity.Concurrency()))
+			models = append(models, deploymentLabel(dep))
 		}
 		fmt.Fprintf(tw, "%s\t%s\thttp://%s\t%s\t%s\n", r.ID, r.Geography, n.ClientAddr(), n.LinkAddr(), strings.Join(models, ", "))
 	}

@@ -36,6 +36,9 @@ type statement struct {
 	effect    Effect
 	notAction bool
 	actions   []pattern
+	// actionSrc is each entry of actions as written, with its element
+	// path ("Action[1]"), for CheckActions.
+	actionSrc []actionSource
 	// knownActions has bit i set when actions match knownActions[i]
 	// (before NotAction is applied).
 	knownActions uint16
@@ -233,6 +236,7 @@ func compileStatement(policy string, i int, raw any, variables bool) (statement,
 				}
 				p, _ := compilePattern(s, compileOptions{wildcards: true, fold: true})
 				st.actions = append(st.actions, p)
+				st.actionSrc = append(st.actionSrc, actionSource{field: field, text: s})
 			}
 		case "Resource", "NotResource":
 			if resourceKey != "" {

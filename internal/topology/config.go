@@ -342,7 +342,7 @@ func (p *PolicyDocument) UnmarshalYAML(n *yaml.Node) error {
 			return err
 		}
 		if !json.Valid([]byte(s)) {
-			return fmt.Errorf("line %d: policy is a string but not valid JSON", n.Line)
+			return decodeError(n, "the policy is a string but not valid JSON", "write the policy as a YAML mapping, or as one JSON object in quotes")
 		}
 		p.JSON = []byte(s)
 		return nil
@@ -353,7 +353,7 @@ func (p *PolicyDocument) UnmarshalYAML(n *yaml.Node) error {
 	}
 	b, err := json.Marshal(normalizeYAML(v))
 	if err != nil {
-		return fmt.Errorf("line %d: policy cannot be expressed as JSON: %v", n.Line, err)
+		return decodeError(n, fmt.Sprintf("the policy cannot be expressed as JSON: %v", err), "write the policy as a mapping with string keys, as docs/policies.md shows")
 	}
 	p.JSON = b
 	return nil
@@ -406,11 +406,11 @@ func (g *Guardrail) UnmarshalYAML(n *yaml.Node) error {
 		Policy *PolicyDocument `yaml:"policy"`
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: a guardrail is a policy name or {name, policy}", n.Line)
+		return decodeError(n, "a guardrail is a policy name or {name, policy}", "write the name of an entry of policies, or {name: ..., policy: {...}}")
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; k != "name" && k != "policy" {
-			return fmt.Errorf("line %d: field %s not found in type topology.Guardrail", n.Content[i].Line, k)
+		if k := n.Content[i]; k.Value != "name" && k.Value != "policy" {
+			return decodeError(k, fmt.Sprintf("unknown field %q", k.Value), "a guardrail is a policy name or {name, policy}: remove it")
 		}
 	}
 	if err := n.Decode(&inline); err != nil {

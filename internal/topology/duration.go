@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -22,15 +23,21 @@ func (d Duration) Or(def time.Duration) time.Duration {
 	return time.Duration(d)
 }
 
-// UnmarshalYAML parses a duration string such as "250ms".
+// UnmarshalYAML parses a duration string such as "250ms". A value that is
+// not one is recorded as a *yaml.TypeError (decodeError), which the decoder
+// collects while it goes on with the rest of the file, so that one run of
+// Parse reports every bad value.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
+	if n.Kind != yaml.ScalarNode {
+		return decodeError(n, "a duration is a string such as \"30s\", not a "+kindName(n.Kind), `write a number with a unit, e.g. "250ms", "30s", "1h"`)
 	}
-	v, err := time.ParseDuration(s)
+	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. \"250ms\", \"30s\", \"1h\")", n.Line, s)
+		hint := `write a number with a unit, e.g. "250ms", "30s", "1h"`
+		if _, numErr := strconv.ParseFloat(n.Value, 64); numErr == nil {
+			hint = fmt.Sprintf("give it a unit: %q (seconds) or %q (milliseconds)", n.Value+"s", n.Value+"ms")
+		}
+		return decodeError(n, fmt.Sprintf("%q is not a duration", n.Value), hint)
 	}
 	*d = Duration(v)
 	return nil
@@ -41,3 +48,27 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 
 // MarshalText writes the duration as a string (JSON and text encoders).
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// hintMark separates a decode problem's message from its fix in the
+// strings of a *yaml.TypeError (decodeError, decodeProblems).
+const hintMark = "\x00fix: "
+
+// decodeError records a bad value at n as a *yaml.TypeError, the one error
+// type the decoder collects instead of stopping at. The line and column
+// let decodeProblems name the value's field path.
+func decodeError(n *yaml.Node, msg, hint string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: %s%s%s", n.Line, n.Column, msg, hintMark, hint)}}
+}
+
+// kindName names a YAML node kind for messages.
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
+}

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -111,6 +112,12 @@ func TestValidationProblems(t *testing.T) {
 			field: "deployments[0].capacity.rpm", msg: "capacity must be positive, got -5"},
 		{name: "openai backend without url", old: `type: openai, url: "http://127.0.0.1:7101/v1", `, new: "type: openai, ",
 			field: "deployments[0].backend.url", msg: "needs a url"},
+		{name: "openai backend url without a path", old: `url: "http://127.0.0.1:7101/v1"`, new: `url: "http://127.0.0.1:7101"`,
+			field: "deployments[0].backend.url", msg: `"http://127.0.0.1:7101" has no path: requests would go to http://127.0.0.1:7101/chat/completions`, hint: `use "http://127.0.0.1:7101/v1"`, line: 23},
+		{name: "openai backend url of root", old: `url: "http://127.0.0.1:7101/v1"`, new: `url: "http://127.0.0.1:7101/"`,
+			field: "deployments[0].backend.url", msg: "has no path", hint: `use "http://127.0.0.1:7101/v1"`},
+		{name: "openai backend url of an endpoint", old: `url: "http://127.0.0.1:7101/v1"`, new: `url: "http://127.0.0.1:7101/v1/chat/completions"`,
+			field: "deployments[0].backend.url", msg: "names an endpoint, not the base URL", hint: `use the base URL "http://127.0.0.1:7101/v1"`},
 		{name: "openai backend without model", old: "model: chat-small, ", new: "",
 			field: "deployments[0].backend.model", msg: "needs a model"},
 		{name: "bedrock backend without region", old: "backend: { type: mock }", new: "backend: { type: bedrock, model: x }",
@@ -157,6 +164,12 @@ func TestValidationProblems(t *testing.T) {
 			field: "profiles.system.us.demo.chat-small.sources.us-east-1", msg: "no destinations"},
 		{name: "unknown authorization mode", old: "policies:\n  invoke", new: "authorization: any\npolicies:\n  invoke",
 			field: "authorization", msg: `"any" is not an authorization mode`, hint: "all-destinations"},
+		{name: "misspelt action", old: "Action: bedrock:InvokeModel\n", new: "Action: bedrock:InvokeModell\n",
+			field: "policies.invoke-eu-only", msg: `Statement[0].Action: "bedrock:InvokeModell" is not an action Meridian authorizes; did you mean "bedrock:InvokeModel"?`, hint: "bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream"},
+		{name: "misspelt action in an inline guardrail", old: "policies:\n  invoke", new: "guardrails:\n  - {name: g, policy: {Statement: [{Effect: Deny, NotAction: [bedrock:InvokeModelWithResponseStrem], Resource: \"*\"}]}}\npolicies:\n  invoke",
+			field: "guardrails[0].policy", msg: `did you mean "bedrock:InvokeModelWithResponseStream"?`, hint: "docs/policies.md#actions"},
+		{name: "wildcard matching no action", old: "Action: bedrock:InvokeModel\n", new: "Action: bedrock:Converse*\n",
+			field: "policies.invoke-eu-only", msg: "the wildcard matches none of them", hint: "bedrock:InvokeModel*"},
 		{name: "invalid yaml", old: "  us: { name: United States }", new: "  us: { name: United States",
 			msg: "invalid YAML"},
 	}
@@ -232,6 +245,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("regions: [{id: a}]"))
 	f.Add([]byte("geographies: {eu: {global: false}}\n"))
 	f.Add([]byte("policies: {p: '{\"Statement\": []}'}"))
+	f.Add([]byte("routing: {failover_deadline: 5, queue: {timeout: [1]}}\nserver: {max_request_bytes: 5GB}\nguardrails: [[x], {name: g, scope: y}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, "fuzz.yaml")
 		if err == nil && c == nil {
@@ -272,5 +286,17 @@ link: {insecure_dev_link: true}
 	want := []string{"regions[0].bogus", "models[0].colour", "deployments[0].region", "routing.max_attempts"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("problem fields = %q, want %q\n%v", got, want, err)
+	}
+}
+
+// TestOpenAIBaseURLs: an openai backend's base URL is what the backend
+// appends /chat/completions to; /v1 and other API roots pass.
+func TestOpenAIBaseURLs(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"http://127.0.0.1:7101/v1", "http://127.0.0.1:7101/v1/", "https://openrouter.ai/api/v1", "https://generativelanguage.googleapis.com/v1beta/openai/"} {
+		in := strings.Replace(base, `url: "http://127.0.0.1:7101/v1"`, fmt.Sprintf("url: %q", u), 1)
+		if _, err := Parse([]byte(in), "topo.yaml"); err != nil {
+			t.Errorf("url %s: %v", u, err)
+		}
 	}
 }

@@ -27,7 +27,7 @@ func TestCompare(t *testing.T) {
 			name: "profile destinations and policy change live",
 			mutate: func(s string) string {
 				s = strings.Replace(s, "copy_from: eu.demo.chat-small", "copy_from: global.demo.chat-small", 1)
-				return strings.Replace(s, "Action: bedrock:InvokeModel", "Action: [bedrock:InvokeModel, bedrock:Converse]", 1)
+				return strings.Replace(s, "Action: bedrock:InvokeModel", "Action: [bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream]", 1)
 			},
 			want: Change{Profiles: Diff{Changed: []string{"claims-eu"}}, Policies: Diff{Changed: []string{"invoke-eu-only"}}},
 		},

@@ -30,6 +30,10 @@ var (
 // regions whose geography allows global routing.
 const globalPrefix = "global"
 
+// actionHint is the fix of a policy action Meridian does not authorize
+// (policy.CheckActions): an Allow of it grants nothing, a Deny denies nothing.
+var actionHint = "name one of the actions Meridian authorizes (" + strings.Join(policy.KnownActions(), ", ") + ") or a wildcard that matches one, e.g. bedrock:InvokeModel*; docs/policies.md#actions"
+
 // problems collects validation problems with their lines.
 type problems struct {
 	c   *Config
@@ -271,18 +275,26 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Policies)) {
-		if _, err := policy.Parse(name, c.Policies[name].JSON); err != nil {
-			for _, e := range unjoin(err) {
-				p.add("policies."+name, "fix the statement as described; docs/policies.md lists the grammar", "policy %q: %v", name, e)
+		compiled, err := policy.Parse(name, c.Policies[name].JSON)
+		for _, e := range unjoin(err) {
+			p.add("policies."+name, "fix the statement as described; docs/policies.md lists the grammar", "policy %q: %v", name, e)
+		}
+		if compiled != nil {
+			for _, e := range unjoin(compiled.CheckActions()) {
+				p.add("policies."+name, actionHint, "policy %q: %v", name, e)
 			}
 		}
 	}
 	for i, g := range c.Guardrails {
 		f := fmt.Sprintf("guardrails[%d]", i)
 		if g.Policy != nil {
-			if _, err := policy.Parse(g.Name, g.Policy.JSON); err != nil {
-				for _, e := range unjoin(err) {
-					p.add(f+".policy", "fix the statement as described; docs/policies.md lists the grammar", "guardrail %q: %v", g.Name, e)
+			compiled, err := policy.Parse(g.Name, g.Policy.JSON)
+			for _, e := range unjoin(err) {
+				p.add(f+".policy", "fix the statement as described; docs/policies.md lists the grammar", "guardrail %q: %v", g.Name, e)
+			}
+			if compiled != nil {
+				for _, e := range unjoin(compiled.CheckActions()) {
+					p.add(f+".policy", actionHint, "guardrail %q: %v", g.Name, e)
 				}
 			}
 		}
@@ -464,6 +476,9 @@ func (c *Config) validateRoutingCore(p *problems) {
 
 // unjoin splits an errors.Join result into its parts.
 func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
@@ -483,6 +498,33 @@ func (c *Config) validateRouting(p *problems, f, strategy string, attempts int) 
 	}
 }
 
+// openAIEndpoints are the paths the openai backend appends to its base
+// URL (internal/backend/openai.go, internal/backend/embeddings.go).
+var openAIEndpoints = []string{"/chat/completions", "/embeddings"}
+
+// validateOpenAIBase checks an openai backend's base URL (already an
+// absolute http(s) URL). The backend appends /chat/completions and
+// /embeddings to it, so a bare host would call /chat/completions, which
+// the usual servers (vLLM, Ollama, OpenAI) answer 404: they serve the API
+// under /v1. A URL that already ends in an endpoint would call it twice.
+// Other paths are left alone: some servers put the API elsewhere
+// (/api/v1, /v1beta/openai).
+func validateOpenAIBase(p *problems, field, raw, path string) {
+	base := strings.TrimSuffix(raw, "/")
+	if strings.Trim(path, "/") == "" {
+		p.add(field, fmt.Sprintf("use %q (the base URL of the server's OpenAI API, under which it serves /chat/completions; /v1 for vLLM, Ollama and OpenAI)", base+"/v1"),
+			"%q has no path: requests would go to %s/chat/completions, which OpenAI-compatible servers serve at /v1/chat/completions", raw, base)
+		return
+	}
+	for _, e := range openAIEndpoints {
+		if strings.HasSuffix(strings.TrimSuffix(path, "/"), e) {
+			p.add(field, fmt.Sprintf("use the base URL %q; Meridian appends %s itself", strings.TrimSuffix(base, e), strings.Join(openAIEndpoints, " and ")),
+				"%q names an endpoint, not the base URL: requests would go to %s/chat/completions", raw, base)
+			return
+		}
+	}
+}
+
 func (c *Config) validateBackend(p *problems, f string, b Backend) {
 	for _, d := range []struct {
 		name string
@@ -498,6 +540,8 @@ func (c *Config) validateBackend(p *problems, f string, b Backend) {
 			p.add(f+".url", `set the OpenAI-compatible base URL, e.g. "http://127.0.0.1:8000/v1"`, "an openai backend needs a url")
 		} else if u, err := url.Parse(b.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p.add(f+".url", "use an absolute http:// or https:// URL", "%q is not an http(s) URL", b.URL)
+		} else {
+			validateOpenAIBase(p, f+".url", b.URL, u.Path)
 		}
 		if b.Model == "" {
 			p.add(f+".model", "set the upstream model name the server expects", "an openai backend needs a model")

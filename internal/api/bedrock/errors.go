@@ -118,7 +118,14 @@ func writeError(w http.ResponseWriter, e *inference.Error) {
 	h := w.Header()
 	h.Set("X-Amzn-Errortype", x.Type)
 	e.SetRetryAfter(w.Header())
-	writeJSON(w, x.Status, errorBody{Message: auth.Truncate(e.Message, maxMessageBytes)})
+	msg := e.Message
+	if e.Kind == inference.KindNotFound {
+		// The catalog points callers at the OpenAI listing
+		// (internal/profile/resolve.go); a Bedrock caller lists with
+		// ListInferenceProfiles.
+		msg = strings.Replace(msg, "GET /v1/models lists", "ListInferenceProfiles (GET /inference-profiles) lists", 1)
+	}
+	writeJSON(w, x.Status, errorBody{Message: auth.Truncate(msg, maxMessageBytes)})
 }
 
 // NotFound answers a request under a Bedrock path (/model/...,
