@@ -556,3 +556,14 @@ func openAIToolResult(content string, failed bool) *openai.Content {
 	}
 	return openai.TextContent(content)
 }
+
+// toolResultStatus refuses a Converse toolResult status (the block at
+// path) other than the two Converse defines, success and error: any other
+// value has no meaning to carry, and reading it as success would tell the
+// model a failed tool worked.
+func toolResultStatus(r refuser, path, status string) error {
+	if status != "" && status != "success" && status != "error" {
+		return r.because(path+".toolResult.status", "Converse defines a tool result's status as success or error")
+	}
+	return nil
+}

@@ -311,6 +311,9 @@ func converseBlockToAnthropic(r refuser, p, role string, b *converse.ContentBloc
 		if tr.Type != "" {
 			return anthropic.Block{}, r.because(p+".toolResult.type", "a server tool's result has no Messages form")
 		}
+		if err := toolResultStatus(r, p, tr.Status); err != nil {
+			return anthropic.Block{}, err
+		}
 		out := anthropic.Block{Type: anthropic.BlockToolResult, ToolUseID: tr.ToolUseID, Content: &anthropic.Content{Blocks: []anthropic.Block{}}}
 		if tr.Status == "error" {
 			out.IsError = ptr(true)

@@ -245,8 +245,8 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 			if tr.Type != "" {
 				return nil, r.because(q+".toolResult.type", "a server tool's result has no Chat Completions form")
 			}
-			if tr.Status != "" && tr.Status != "success" && tr.Status != "error" {
-				return nil, r.because(q+".toolResult.status", "a tool result's status is success or error")
+			if err := toolResultStatus(r, q, tr.Status); err != nil {
+				return nil, err
 			}
 			var content strings.Builder
 			for k, c := range tr.Content {
