@@ -16,6 +16,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/demo"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/node"
 	"github.com/meridian-gateway/meridian/internal/policy"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -55,6 +56,16 @@ func TestQuotedMessages(t *testing.T) {
 			configProblem(badTopologyConfig, `"europe"`), false},
 		{"configuration.md", `topology.yaml:31: deployments[1].capacity.max_concurrency: capacity must be positive, got 0 (fix: use a positive number, or leave the field out for no limit)`,
 			configProblem(badTopologyConfig, "max_concurrency"), false},
+		{"configuration.md", `topology.yaml:20: regions[1].tls: the client listener's TLS files cannot be loaded: read certificate: open server.crt: no such file or directory; open server.key: no such file or directory (fix: point cert_file and key_file (and client_ca_file) at readable PEM files)`,
+			checkedProblem(everyProblemConfig, "regions[1].tls"), false},
+		{"configuration.md", `topology.yaml:36: deployments[1].backend.ttft: "5" is not a duration (fix: give it a unit: "5s" (seconds) or "5ms" (milliseconds))`,
+			checkedProblem(everyProblemConfig, "ttft"), false},
+		{"configuration.md", `topology.yaml:58: server.max_request_bytes: "5GB" is not a whole number (fix: write the size in bytes, without a unit: 5 GiB is 5368709120)`,
+			checkedProblem(everyProblemConfig, "max_request_bytes"), false},
+		{"configuration.md", `topology.yaml:63: principals[0].receipt: unknown field "receipt" (fix: did you mean "receipts"? otherwise remove it (fields: access_keys, api_keys, client_cert_subjects, id, limits, policies, receipts, tags, username, viewer))`,
+			checkedProblem(everyProblemConfig, "receipt"), false},
+		{"policies.md", `config.yaml:12: policies.invoke-eu-only: policy "invoke-eu-only": Statement[0].Action[0]: "bedrock:InvokeModell" is not an action Meridian authorizes; did you mean "bedrock:InvokeModel"? (fix: name one of the actions Meridian authorizes (…) or a wildcard that matches one, e.g. bedrock:InvokeModel*; docs/policies.md#actions)`,
+			configProblem(misspeltActionConfig, "InvokeModell"), false},
 		{"audit.md", `edited event: hash does not match the line: computed a1b2…, line says f711…`, editedEvent, false},
 	}
 	for _, tc := range tests {
@@ -148,6 +159,58 @@ deployments:
   - { model: m, region: eu-west-1, backend: { type: mock }, capacity: { max_concurrency: 0 } }
 link: { insecure_dev_link: true }
 `
+
+// misspeltActionConfig's only problem is policies.md's misspelt action.
+const misspeltActionConfig = `account: "111122223333"
+geographies: { eu: { name: EU } }
+regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
+models: [ { id: m } ]
+deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
+link: { insecure_dev_link: true }
+policies:
+  invoke-eu-only:
+    Version: "2012-10-17"
+    Statement:
+      - { Effect: Allow, Action: ["bedrock:InvokeModell"], Resource: "*" }
+`
+
+// everyProblemConfig has a problem of each kind configuration.md shows
+// in one run of config validate: a decode problem (a duration without a
+// unit, a size with one, an unknown field) and a file the node would load.
+const everyProblemConfig = `account: "111122223333"
+geographies: { eu: { name: EU } }
+regions:
+  - { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" }
+  - { id: eu-central-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:3", link: "127.0.0.1:4", tls: { cert_file: server.crt, key_file: server.key } }
+models: [ { id: m } ]
+deployments:
+  - { model: m, region: eu-west-1, backend: { type: mock } }
+  - { model: m, region: eu-west-1, backend: { type: mock, ttft: 5 } }
+link: { insecure_dev_link: true }
+server: { max_request_bytes: 5GB }
+principals: [ { id: p, receipt: true } ]
+`
+
+// checkedProblem returns the problem containing substr that config
+// validate reports for yaml: the topology's own problems and those of the
+// files it names, merged as cmd/meridian/config.go merges them.
+func checkedProblem(yaml, substr string) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		t.Helper()
+		cfg, problems := topology.Check([]byte(yaml), "topology.yaml")
+		if cfg == nil {
+			t.Fatalf("Check = %v, want a config with problems", problems)
+		}
+		problems = cfg.MergeProblems(problems, node.CheckFiles(cfg))
+		for _, p := range problems {
+			if strings.Contains(p.Error(), substr) {
+				return p.Error()
+			}
+		}
+		t.Fatalf("no problem mentions %q in %v", substr, problems)
+		return ""
+	}
+}
 
 // configProblem returns the validation problem of yaml (as file
 // config.yaml) that contains substr.
