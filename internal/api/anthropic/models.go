@@ -106,6 +106,8 @@ func ModelListPage(r *http.Request, models []Model) ([]byte, *inference.Error) {
 	for k := range q {
 		switch k {
 		case "limit", "after_id", "before_id", "lifecycle", "lifecycle[]", "beta":
+		case "":
+			return nil, inference.Invalid(k, "a query parameter has no name (send limit, after_id, before_id or lifecycle)")
 		default:
 			return nil, inference.Invalid(k, k+": unknown query parameter (send limit, after_id, before_id or lifecycle)")
 		}
