@@ -8,7 +8,6 @@ import (
 	"github.com/meridian-gateway/meridian/internal/api/anthropic"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
-	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // beginListing starts a request of the model list (GET /v1/models and
@@ -90,9 +89,20 @@ func (h *Handler) recordListing(r *http.Request, call *gateway.Call, id string) 
 // forever.
 func (h *Handler) callable() []anthropic.Model {
 	cat, cfg, region := h.g.Catalog(), h.g.Config(), h.g.Region()
+	window := make(map[string]int, len(cfg.Models)) // context windows, by model
+	for _, m := range cfg.Models {
+		if m.ContextWindow > 0 {
+			window[m.ID] = m.ContextWindow
+		}
+	}
+	// entry is the list entry id, which calls model: its limits are the
+	// model's context window, when its topology entry sets one.
+	entry := func(id, model string, created time.Time) anthropic.Model {
+		return anthropic.Model{ID: id, CreatedAt: created, MaxInputTokens: window[model], MaxTokens: window[model]}
+	}
 	var out []anthropic.Model
 	for _, pr := range cat.CallableFrom(region) { // each id once, sorted
-		out = append(out, entry(cfg, pr.ID, pr.Model, pr.CreatedAt))
+		out = append(out, entry(pr.ID, pr.Model, pr.CreatedAt))
 	}
 	var seen map[string]bool
 	for _, d := range cfg.DeploymentsIn(region) {
@@ -103,19 +113,9 @@ func (h *Handler) callable() []anthropic.Model {
 			seen = map[string]bool{}
 		}
 		seen[d.Model] = true
-		out = append(out, entry(cfg, d.Model, d.Model, time.Time{}))
+		out = append(out, entry(d.Model, d.Model, time.Time{}))
 	}
 	return out
-}
-
-// entry is the list entry id, which calls model: its limits are model's
-// context window, when its topology entry sets one.
-func entry(cfg *topology.Config, id, model string, created time.Time) anthropic.Model {
-	m := anthropic.Model{ID: id, CreatedAt: created}
-	if t, ok := cfg.Model(model); ok && t.ContextWindow > 0 {
-		m.MaxInputTokens, m.MaxTokens = t.ContextWindow, t.ContextWindow
-	}
-	return m
 }
 
 // openAIEntry is m's entry in OpenAI's shape. A profile without a
