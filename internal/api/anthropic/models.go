@@ -23,6 +23,11 @@ type Model struct {
 	// deployed model) reports the epoch, as Anthropic does for an unknown
 	// release date.
 	CreatedAt time.Time
+	// MaxInputTokens and MaxTokens are the model's limits: its context
+	// window (the topology's context_window), which bounds the input and,
+	// in the gateway's max_tokens check (internal/gateway/maxtokens.go),
+	// max_tokens. Zero (unset) leaves them out of the entry.
+	MaxInputTokens, MaxTokens int
 }
 
 // WantsModelShape reports whether a model list request comes from an
@@ -43,11 +48,19 @@ func SetRequestID(h http.Header, id string) { h.Set(HeaderRequestID, id) }
 func WriteError(w http.ResponseWriter, e *inference.Error, now time.Time) { writeError(w, e, now) }
 
 // modelInfo is the entry of Anthropic's model list (the SDK's ModelInfo).
+// Every entry is active: deprecated_at, retires_at and line (no model
+// line of Anthropic's) are null. capabilities is left out.
 type modelInfo struct {
-	Type        string `json:"type"`
-	ID          string `json:"id"`
-	DisplayName string `json:"display_name"`
-	CreatedAt   string `json:"created_at"`
+	Type           string  `json:"type"`
+	ID             string  `json:"id"`
+	DisplayName    string  `json:"display_name"`
+	CreatedAt      string  `json:"created_at"`
+	Lifecycle      string  `json:"lifecycle"`
+	DeprecatedAt   *string `json:"deprecated_at"`
+	RetiresAt      *string `json:"retires_at"`
+	Line           *string `json:"line"`
+	MaxInputTokens int     `json:"max_input_tokens,omitempty"`
+	MaxTokens      int     `json:"max_tokens,omitempty"`
 }
 
 // modelPage is a page of Anthropic's model list (the SDK's Page).
@@ -65,7 +78,8 @@ func info(m Model) modelInfo {
 	if t.IsZero() {
 		t = time.Unix(0, 0)
 	}
-	return modelInfo{Type: "model", ID: m.ID, DisplayName: m.ID, CreatedAt: t.UTC().Format(time.RFC3339)}
+	return modelInfo{Type: "model", ID: m.ID, DisplayName: m.ID, CreatedAt: t.UTC().Format(time.RFC3339),
+		Lifecycle: "active", MaxInputTokens: m.MaxInputTokens, MaxTokens: m.MaxTokens}
 }
 
 // Model list paging, as Anthropic's API defines it: limit 1 to 1000,
@@ -75,54 +89,66 @@ const (
 	maxModelLimit     = 1000
 )
 
-// WriteModelList answers GET /v1/models with the page of models that r's
-// query asks for: limit, after_id (the page right after that entry) or
-// before_id (the page right before it), and lifecycle (every entry is
-// active). A malformed parameter is refused naming it, as is any other
-// query parameter; it returns the refusal (nil when it answered 200) for
-// the caller to record.
-func WriteModelList(w http.ResponseWriter, r *http.Request, models []Model) *inference.Error {
+// lifecycles are the lifecycle stages Anthropic's list filters on.
+var lifecycles = []string{"active", "deprecated", "retired"}
+
+// ModelListPage returns the body of the page of models that r's query
+// asks GET /v1/models for: limit, after_id (the page right after that
+// entry) or before_id (the page right before it), and lifecycle (every
+// entry is active), sent bare or as lifecycle[] (anthropic-sdk-go writes
+// list parameters with brackets), every value of both checked. beta
+// (anthropic-sdk-go's client.Beta.Models sends beta=true) is ignored. A
+// malformed parameter is refused naming it, as is any other query
+// parameter; the caller records the refusal or the answer, then sends it
+// (WriteModelAnswer).
+func ModelListPage(r *http.Request, models []Model) ([]byte, *inference.Error) {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
-		case "limit", "after_id", "before_id", "lifecycle":
+		case "limit", "after_id", "before_id", "lifecycle", "lifecycle[]", "beta":
+		case "":
+			return nil, inference.Invalid(k, "a query parameter has no name (send limit, after_id, before_id or lifecycle)")
 		default:
-			return inference.Invalid(k, k+": unknown query parameter (send limit, after_id, before_id or lifecycle)")
+			return nil, inference.Invalid(k, k+": unknown query parameter (send limit, after_id, before_id or lifecycle)")
 		}
 	}
 	limit := defaultModelLimit
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxModelLimit {
-			return inference.Invalid("limit", "limit: must be an integer from 1 to 1000")
+			return nil, inference.Invalid("limit", "limit: must be an integer from 1 to 1000")
 		}
 		limit = n
 	}
-	if l, ok := q["lifecycle"]; ok && !slices.Contains(l, "active") {
-		for _, v := range l {
-			if v != "deprecated" && v != "retired" {
-				return inference.Invalid("lifecycle", "lifecycle: "+inference.Clip(v, inference.EchoLimit)+" is not one of active, deprecated, retired")
+	filtered, active := false, false
+	for _, k := range [...]string{"lifecycle", "lifecycle[]"} {
+		for _, v := range q[k] {
+			if !slices.Contains(lifecycles, v) {
+				return nil, inference.Invalid(k, k+": "+inference.Clip(v, inference.EchoLimit)+" is not one of active, deprecated, retired")
 			}
+			filtered, active = true, active || v == "active"
 		}
+	}
+	if filtered && !active {
 		models = nil // every entry is active
 	}
 	after, before := q.Get("after_id"), q.Get("before_id")
 	if after != "" && before != "" {
-		return inference.Invalid("before_id", "before_id: send either after_id or before_id, not both")
+		return nil, inference.Invalid("before_id", "before_id: send either after_id or before_id, not both")
 	}
 	start, end := 0, len(models)
 	switch {
 	case after != "":
 		i := slices.IndexFunc(models, func(m Model) bool { return m.ID == after })
 		if i < 0 {
-			return inference.Invalid("after_id", "after_id: no model "+inference.Clip(after, inference.EchoLimit))
+			return nil, inference.Invalid("after_id", "after_id: no model "+inference.Clip(after, inference.EchoLimit))
 		}
 		start = i + 1
 		end = min(start+limit, len(models))
 	case before != "":
 		i := slices.IndexFunc(models, func(m Model) bool { return m.ID == before })
 		if i < 0 {
-			return inference.Invalid("before_id", "before_id: no model "+inference.Clip(before, inference.EchoLimit))
+			return nil, inference.Invalid("before_id", "before_id: no model "+inference.Clip(before, inference.EchoLimit))
 		}
 		end = i
 		start = max(end-limit, 0)
@@ -142,20 +168,22 @@ func WriteModelList(w http.ResponseWriter, r *http.Request, models []Model) *inf
 		page.FirstID, page.LastID = &page.Data[0].ID, &page.Data[n-1].ID
 	}
 	b, _ := json.Marshal(page)
-	writeJSON(w, http.StatusOK, b)
-	return nil
+	return b, nil
 }
 
-// WriteModel answers GET /v1/models/{id} with the entry for id, or returns
-// a not_found_error for the caller to record and render.
-func WriteModel(w http.ResponseWriter, id, region string, models []Model) *inference.Error {
+// ModelEntry returns the body answering GET /v1/models/{id}: the entry for
+// id, or a not_found_error for the caller to record and render.
+func ModelEntry(id, region string, models []Model) ([]byte, *inference.Error) {
 	for _, m := range models {
 		if m.ID == id {
 			b, _ := json.Marshal(info(m))
-			writeJSON(w, http.StatusOK, b)
-			return nil
+			return b, nil
 		}
 	}
-	return &inference.Error{Kind: inference.KindNotFound, Param: "model",
+	return nil, &inference.Error{Kind: inference.KindNotFound, Param: "model",
 		Message: "model: " + inference.Clip(id, inference.EchoLimit) + " does not exist or is not callable from " + region}
 }
+
+// WriteModelAnswer sends b, a body from ModelListPage or ModelEntry, with
+// status 200.
+func WriteModelAnswer(w http.ResponseWriter, b []byte) { writeJSON(w, http.StatusOK, b) }

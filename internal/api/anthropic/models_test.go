@@ -16,7 +16,8 @@ import (
 // TestModelsThroughAnthropicSDK: GET /v1/models and /v1/models/{id}, asked
 // by Anthropic's official client (which sends anthropic-version), answer
 // Anthropic's shape, listing what OpenAI's client lists from the same
-// node for the same key; paging (limit, after_id) walks the whole list;
+// node for the same key; paging (limit, after_id) walks the whole list,
+// through client.Beta.Models and the lifecycle filter too;
 // an unknown id and a bad key are Anthropic-shaped errors with request-id.
 func TestModelsThroughAnthropicSDK(t *testing.T) {
 	c := startCluster(t)
@@ -58,6 +59,17 @@ func TestModelsThroughAnthropicSDK(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("limit %d: anthropic list %v, want openai's %v", limit, got, want)
 		}
+	}
+
+	// client.Beta.Models sends beta=true; the lifecycle filter goes as
+	// lifecycle[].
+	var got []string
+	biter := client.Beta.Models.ListAutoPaging(t.Context(), anthropic.BetaModelListParams{Limit: anthropic.Int(2), Lifecycle: []string{"active"}})
+	for biter.Next() && len(got) <= len(want) {
+		got = append(got, biter.Current().ID)
+	}
+	if err := biter.Err(); err != nil || !slices.Equal(got, want) {
+		t.Errorf("Beta.Models.ListAutoPaging, lifecycle active: %v (%v), want openai's %v", got, err, want)
 	}
 
 	page, err := client.Models.List(t.Context(), anthropic.ModelListParams{Limit: anthropic.Int(2)})

@@ -117,19 +117,18 @@ func (h *Handler) invokeNaming(w http.ResponseWriter, r *http.Request, call *gat
 	return out
 }
 
+// models serves GET /v1/models in OpenAI's shape: the entries callable
+// lists, as GET /v1/models/{id} and Anthropic's shape do.
 func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
-	if !h.beginListing(w, r) {
+	call := h.beginListing(w, r)
+	if call == nil {
 		return
 	}
-	cat := h.g.Catalog()
 	list := modelList{Object: "list", Data: []modelEntry{}}
-	for _, pr := range cat.CallableFrom(h.g.Region()) {
-		// A profile without a creation time (zero time) reports 0.
-		list.Data = append(list.Data, modelEntry{ID: pr.ID, Object: "model", Created: max(pr.CreatedAt.Unix(), 0), OwnedBy: "meridian"})
+	for _, m := range h.callable() {
+		list.Data = append(list.Data, openAIEntry(m))
 	}
-	for _, d := range h.g.Config().DeploymentsIn(h.g.Region()) {
-		list.Data = append(list.Data, modelEntry{ID: d.Model, Object: "model", OwnedBy: "meridian"})
-	}
+	h.recordListing(r, call, "")
 	writeJSON(w, http.StatusOK, list)
 }
 

@@ -3,6 +3,7 @@ package openai
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/api/anthropic"
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -11,29 +12,31 @@ import (
 
 // beginListing starts a request of the model list (GET /v1/models and
 // /v1/models/{id}, no body): it creates the call, sets the request id
-// header and authenticates the caller. It renders the error and returns
-// false on failure.
+// header and authenticates the caller. It returns the call, or renders
+// the error (recorded) and returns nil on failure.
 //
 // An Anthropic client (anthropic.WantsModelShape: it sends
 // anthropic-version) is answered here, in Anthropic's shape, and
-// beginListing returns false: its SDK cannot read OpenAI's list. Both
+// beginListing returns nil: its SDK cannot read OpenAI's list. Both
 // shapes list the same entries (callable).
-func (h *Handler) beginListing(w http.ResponseWriter, r *http.Request) bool {
+func (h *Handler) beginListing(w http.ResponseWriter, r *http.Request) *gateway.Call {
 	call := gateway.NewCall(r, gateway.OpListModels, h.opts.Clock.Now())
 	w.Header().Set(gateway.HeaderRequestID, call.RequestID)
 	if anthropic.WantsModelShape(r) {
 		h.anthropicListing(w, r, call)
-		return false
+		return nil
 	}
 	if err := h.g.Authenticate(r, call); err != nil {
 		h.reject(w, r, call, doorError(err))
-		return false
+		return nil
 	}
-	return true
+	return call
 }
 
 // anthropicListing serves a model list request in Anthropic's shape: the
 // page GET /v1/models asks for, or the entry of GET /v1/models/{id}.
+// Like every request, a refusal or an answer is recorded (invariant 4 in
+// docs/architecture.md) before it is sent.
 func (h *Handler) anthropicListing(w http.ResponseWriter, r *http.Request, call *gateway.Call) {
 	anthropic.SetRequestID(w.Header(), call.RequestID)
 	if err := h.g.Authenticate(r, call); err != nil {
@@ -41,45 +44,102 @@ func (h *Handler) anthropicListing(w http.ResponseWriter, r *http.Request, call 
 		return
 	}
 	models := h.callable()
+	var b []byte
 	var err *inference.Error
-	if strings.HasPrefix(r.URL.Path, "/v1/models/") {
-		err = anthropic.WriteModel(w, r.PathValue("id"), h.g.Region(), models)
+	get := strings.HasPrefix(r.URL.Path, "/v1/models/")
+	if get {
+		b, err = anthropic.ModelEntry(r.PathValue("id"), h.g.Region(), models)
 	} else {
-		err = anthropic.WriteModelList(w, r, models)
+		b, err = anthropic.ModelListPage(r, models)
 	}
 	if err != nil {
-		anthropic.WriteError(w, err, h.opts.Clock.Now())
+		anthropic.WriteError(w, h.g.Reject(r.Context(), call, err), h.opts.Clock.Now())
+		return
 	}
+	if get {
+		h.recordListing(r, call, r.PathValue("id"))
+	} else {
+		h.recordListing(r, call, "")
+	}
+	anthropic.WriteModelAnswer(w, b)
 }
 
-// callable lists what GET /v1/models lists: the inference profiles
-// callable from this region, then the models deployed in it.
-func (h *Handler) callable() []anthropic.Model {
-	var out []anthropic.Model
-	for _, pr := range h.g.Catalog().CallableFrom(h.g.Region()) {
-		out = append(out, anthropic.Model{ID: pr.ID, CreatedAt: pr.CreatedAt})
+// recordListing records a model list request answered 200, as the Bedrock
+// front end records ListInferenceProfiles and GetInferenceProfile
+// (internal/api/bedrock/profiles.go): a get names the entry, by its id
+// and the ARN the id resolves to.
+func (h *Handler) recordListing(r *http.Request, call *gateway.Call, id string) {
+	arn := ""
+	if id != "" {
+		if res, err := h.g.Catalog().Resolve(h.g.Region(), id); err == nil {
+			arn = res.ProfileARN
+		}
 	}
-	for _, d := range h.g.Config().DeploymentsIn(h.g.Region()) {
-		out = append(out, anthropic.Model{ID: d.Model})
+	h.g.RecordControl(r.Context(), call, id, arn, http.StatusOK)
+}
+
+// callable lists what GET /v1/models lists, in both shapes: the inference
+// profiles callable from this region, then the models deployed in it, each
+// id once. An id that names both a profile and a deployed model (a model
+// may be called eu.demo.oa, the id of the system profile of demo.oa)
+// names the profile, as profile.Catalog.Resolve looks profiles up first
+// (internal/profile/resolve.go): the profile is listed when it is
+// callable from here, and the model never, since that id cannot call it.
+// Listing an id twice would send a pager walking by after_id backwards,
+// forever.
+func (h *Handler) callable() []anthropic.Model {
+	cat, cfg, region := h.g.Catalog(), h.g.Config(), h.g.Region()
+	window := make(map[string]int, len(cfg.Models)) // context windows, by model
+	for _, m := range cfg.Models {
+		if m.ContextWindow > 0 {
+			window[m.ID] = m.ContextWindow
+		}
+	}
+	// entry is the list entry id, which calls model: its limits are the
+	// model's context window, when its topology entry sets one.
+	entry := func(id, model string, created time.Time) anthropic.Model {
+		return anthropic.Model{ID: id, CreatedAt: created, MaxInputTokens: window[model], MaxTokens: window[model]}
+	}
+	var out []anthropic.Model
+	for _, pr := range cat.CallableFrom(region) { // each id once, sorted
+		out = append(out, entry(pr.ID, pr.Model, pr.CreatedAt))
+	}
+	var seen map[string]bool
+	for _, d := range cfg.DeploymentsIn(region) {
+		if _, ok := cat.Get(d.Model); ok || seen[d.Model] {
+			continue
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		seen[d.Model] = true
+		out = append(out, entry(d.Model, d.Model, time.Time{}))
 	}
 	return out
 }
 
+// openAIEntry is m's entry in OpenAI's shape. A profile without a
+// creation time (zero time) reports 0.
+func openAIEntry(m anthropic.Model) modelEntry {
+	return modelEntry{ID: m.ID, Object: "model", Created: max(m.CreatedAt.Unix(), 0), OwnedBy: "meridian"}
+}
+
 // model serves GET /v1/models/{id}: the entry GET /v1/models lists for
-// id, or a 404 in OpenAI's shape for an id that is unknown or not
-// callable from this region.
+// id, or a 404 in OpenAI's shape (recorded) for an id that is unknown or
+// not callable from this region.
 func (h *Handler) model(w http.ResponseWriter, r *http.Request) {
-	if !h.beginListing(w, r) {
+	call := h.beginListing(w, r)
+	if call == nil {
 		return
 	}
 	id := r.PathValue("id")
 	for _, m := range h.callable() {
 		if m.ID == id {
-			// A profile without a creation time (zero time) reports 0.
-			writeJSON(w, http.StatusOK, modelEntry{ID: m.ID, Object: "model", Created: max(m.CreatedAt.Unix(), 0), OwnedBy: "meridian"})
+			h.recordListing(r, call, id)
+			writeJSON(w, http.StatusOK, openAIEntry(m))
 			return
 		}
 	}
-	writeError(w, &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Param: "model",
+	h.reject(w, r, call, &inference.Error{Kind: inference.KindNotFound, Code: "model_not_found", Param: "model",
 		Message: "The model '" + inference.Clip(id, inference.EchoLimit) + "' does not exist or is not callable from " + h.g.Region()})
 }
