@@ -460,7 +460,7 @@ func (sr *sigV4Request) checkSignedHeaders() error {
 }
 
 // canonicalRequest rebuilds the canonical request exactly as aws-sdk-go-v2's
-// signer (and, over HTTP/2, the JavaScript SDK's) does: the escaped path escaped once more (bedrock-api.md §4), the
+// signer (and, over HTTP/2, the JavaScript SDK's) does: the escaped path escaped once more (docs/bedrock.md, "Signatures and bearer tokens"), the
 // query sorted after encoding, and the signed headers' values trimmed. It
 // stops before the last line, the payload hash, which the caller appends.
 func canonicalRequest(r *http.Request, sr *sigV4Request) (string, error) {

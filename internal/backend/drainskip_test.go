@@ -70,11 +70,7 @@ func TestCloseDrainsOnlyBeforeTheBodysEnd(t *testing.T) {
 				}
 				// The drain waits for the body's end, then releases it.
 				close(body.open)
-				select {
-				case <-body.closed:
-				case <-t.Context().Done(): // hang guard only
-					t.Fatal("the drain never released the body")
-				}
+				<-body.closed // a drain that never releases it hangs until go test's -timeout
 			}
 			if ctx.Err() == nil {
 				t.Error("the request's context was not released")

@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// TestDeps keeps package profile pure (STYLE.md, "The pure core must not
-// import an adapter"): beside the standard library it may depend only on
+// TestDeps keeps package profile pure (the pure core imports no adapter:
+// docs/architecture.md, "Package map and layering"): beside the standard library it may depend only on
 // internal/topology and what topology itself depends on (policy, routing,
 // the YAML parser), and its own files import no package that does I/O or
 // starts goroutines.

@@ -91,7 +91,7 @@ func startClusterWith(t *testing.T, regions []regionSpec, extra, server string, 
 // topology and server to its server section.
 func bootCluster(t *testing.T, regions []regionSpec, deployments, extra, server string, opts ...func(*cluster)) *cluster {
 	t.Helper()
-	// The SDK switches to bearer auth when this is set (bedrock-api.md §4).
+	// The SDK switches to bearer auth when this is set (docs/bedrock.md, "Signatures and bearer tokens").
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
 	os.Unsetenv("AWS_BEARER_TOKEN_BEDROCK")
 	key, _ := auth.NewKey()

@@ -47,7 +47,7 @@ func converseBody(resp *inference.Response, latencyMs int64) converseResponse {
 	return out
 }
 
-// ConverseStream event payloads (bedrock-api.md §2).
+// ConverseStream event payloads (docs/bedrock.md, "Event streams").
 type (
 	messageStartEvent struct {
 		Role string `json:"role"`

@@ -15,7 +15,7 @@ import (
 )
 
 // Bedrock exception shape names. The SDK turns an x-amzn-ErrorType equal to
-// one of these into the typed error of the same name (bedrock-api.md §1).
+// one of these into the typed error of the same name (docs/bedrock.md, "Errors").
 const (
 	ExcValidation              = "ValidationException"
 	ExcAccessDenied            = "AccessDeniedException"

@@ -12,7 +12,7 @@ import (
 // ContentTypeEventStream is the media type of AWS event-stream bodies.
 const ContentTypeEventStream = "application/vnd.amazon.eventstream"
 
-// eventWriter writes AWS event-stream frames (bedrock-api.md §2) and
+// eventWriter writes AWS event-stream frames (docs/bedrock.md, "Event streams") and
 // flushes each one, so that a client sees every event as it happens;
 // or, relaying a stream (relaying), flushes before a Recv that may wait
 // (flushIdle): events that arrived together leave in few writes, none
@@ -67,7 +67,7 @@ func eventHeaders(eventType string) [3]frameHeader {
 }
 
 // exception writes a modeled exception frame: the SDK returns it from the
-// stream's Err() as the typed exception (bedrock-api.md §2).
+// stream's Err() as the typed exception (docs/bedrock.md, "Event streams").
 func (ew *eventWriter) exception(member, message string) bool {
 	h := [3]frameHeader{{":exception-type", member}, {":content-type", "application/json"}, {":message-type", "exception"}}
 	return ew.write(h, errorBody{Message: auth.Truncate(message, maxMessageBytes)})
