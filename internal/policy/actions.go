@@ -108,11 +108,14 @@ func classify(entry string, p []pattern) (ActionClass, string) {
 	return ActionUnknown, msg
 }
 
+// unservedEffect ends the message of an ActionUnserved entry of Action.
+const unservedEffect = ": it allows or denies nothing here"
+
 func unservedMsg(entry string, wild bool) string {
 	if wild {
-		return fmt.Sprintf("%q matches only Bedrock actions Meridian never authorizes: it allows or denies nothing here", entry)
+		return fmt.Sprintf("%q matches only Bedrock actions Meridian never authorizes", entry) + unservedEffect
 	}
-	return fmt.Sprintf("%q is a Bedrock action Meridian never authorizes: it allows or denies nothing here", entry)
+	return fmt.Sprintf("%q is a Bedrock action Meridian never authorizes", entry) + unservedEffect
 }
 
 // matchesBedrock reports whether the patterns match a Bedrock action.
@@ -158,6 +161,11 @@ func (p *Policy) ActionNotes() []*ParseError {
 	var out []*ParseError
 	p.eachAction(func(i int, st *statement, src actionSource, class ActionClass, msg string) {
 		if class == ActionUnserved {
+			if st.notAction {
+				// NotAction: the statement applies to every other action,
+				// Meridian's included; leaving this one out changes nothing.
+				msg = strings.TrimSuffix(msg, unservedEffect) + ": leaving it out of the statement changes nothing here"
+			}
 			out = append(out, &ParseError{Statement: i, Sid: st.ref.Sid, Field: src.field, Msg: msg})
 		}
 	})

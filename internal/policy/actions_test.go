@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -57,7 +58,7 @@ func TestCheckActions(t *testing.T) {
 				`Action[4]: "bedrock:CallWithBearerToken" is a Bedrock action`,
 			}},
 		{name: "unserved in another case", actions: `"Bedrock:untagresource"`, notes: []string{`"Bedrock:untagresource" is a Bedrock action Meridian never authorizes`}},
-		{name: "unserved in NotAction", actions: `"bedrock:InvokeAgent"`, not: true, notes: []string{`NotAction: "bedrock:InvokeAgent" is a Bedrock action`}},
+		{name: "unserved in NotAction", actions: `"bedrock:InvokeAgent"`, not: true, notes: []string{`NotAction: "bedrock:InvokeAgent" is a Bedrock action Meridian never authorizes: leaving it out of the statement changes nothing here`}},
 		{name: "wildcard matching only unserved actions", actions: `["bedrock:*Agent*","bedrock:Retrieve*"]`,
 			notes: []string{`Action[0]: "bedrock:*Agent*" matches only Bedrock actions Meridian never authorizes`, `Action[1]: "bedrock:Retrieve*" matches only`}},
 		{name: "wildcard service prefix matching only unserved actions", actions: `"*:ListFoundationModels"`, notes: []string{`matches only Bedrock actions`}},
@@ -145,6 +146,18 @@ func TestBedrockActions(t *testing.T) {
 			t.Errorf("%s is not in bedrockActions", a)
 		}
 	}
+	// Every Bedrock action, in any case, is used or noted, never an error.
+	for _, a := range all {
+		want := ActionUnserved
+		if knownActionIndex(a) >= 0 {
+			want = ActionServed
+		}
+		for _, s := range []string{a, strings.ToLower(a), strings.ToUpper(a)} {
+			if got, msg := ClassifyAction(s); got != want {
+				t.Errorf("ClassifyAction(%q) = %d (%s), want %d", s, got, msg, want)
+			}
+		}
+	}
 	for _, a := range bedrockActions {
 		if strings.Contains(a, ":") || strings.ContainsAny(a, "*? ") {
 			t.Errorf("bedrockActions entry %q is not a bare action name", a)
@@ -198,4 +211,31 @@ func TestCheckAction(t *testing.T) {
 			t.Errorf("CheckAction(%q) note = %q, want %q", tc.in, note, tc.note)
 		}
 	}
+}
+
+// FuzzClassifyAction: any entry is classified without panicking; one that
+// matches a Meridian action is used, and every error or note quotes the
+// entry; a suggestion is a Bedrock action.
+func FuzzClassifyAction(f *testing.F) {
+	for _, s := range []string{"bedrock:InvokeModel", "bedrock:InvokeModell", "bedrock:Converse", "bedrok:InvokeModel",
+		"bedrock:Invok*Strem", "*:Get*", "s3:GetObject", "*", "bedrock:*Agent*", "Bedrock:UntagResource", "bedrock:", ":", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, entry string) {
+		if len(entry) > 256 {
+			t.Skip() // action names are short
+		}
+		class, msg := ClassifyAction(entry)
+		p, err := compilePattern(entry, compileOptions{wildcards: true, fold: true})
+		if err == nil && (knownActionMask([]pattern{p}) != 0) != (class == ActionServed) {
+			t.Fatalf("ClassifyAction(%q) = %d, but the known-action mask says otherwise", entry, class)
+		}
+		if (class == ActionUnknown || class == ActionUnserved) && !strings.Contains(msg, strconv.Quote(entry)) {
+			t.Fatalf("ClassifyAction(%q) message %q does not quote the entry", entry, msg)
+		}
+		if near := NearestAction(entry); near != "" && !slices.Contains(BedrockActions(), near) {
+			t.Fatalf("NearestAction(%q) = %q, not a Bedrock action", entry, near)
+		}
+		_, _ = CheckAction(entry)
+	})
 }
