@@ -45,6 +45,10 @@ func TestQuotedMessages(t *testing.T) {
 			configProblem(badPolicyConfig, "StringEqualz"), false},
 		{"policies.md", `config.yaml:8: policies.invoke-eu-only: policy "invoke-eu-only": Statement[1] (Sid "Models").Effect: "Alow" is not "Allow" or "Deny" (fix: fix the statement as described; docs/policies.md lists the grammar)`,
 			configProblem(badPolicyConfig, `"Alow"`), false},
+		{"policies.md", `config.yaml:12: policies.invoke-eu-only: policy "invoke-eu-only": Statement[0].Action[0]: "bedrock:InvokeModell" is not an IAM action of Amazon Bedrock; did you mean "bedrock:InvokeModel"? (fix: name a Bedrock action: Meridian authorizes … (wildcards allowed, e.g. bedrock:InvokeModel*); docs/policies.md#actions)`,
+			configProblem(actionsConfig(`[bedrock:InvokeModell]`), "InvokeModell"), false},
+		{"policies.md", `config.yaml:16: policies.inference-profiles: note: policy "inference-profiles": Statement[1].Action[4]: "bedrock:UntagResource" is a Bedrock action Meridian never authorizes: it allows or denies nothing here (see docs/policies.md#actions)`,
+			configNote(actionsConfig(`[bedrock:InvokeModel]`), "UntagResource"), false},
 		{"policies.md", `not authorized to perform bedrock:InvokeModel on resource arn:aws:bedrock:us-east-1::foundation-model/demo.chat-small`,
 			modelDenial, false},
 		{"policies.md", policySimulateJSON(t), policySimulate, true},
@@ -228,6 +232,50 @@ func configProblem(yaml, substr string) func(t *testing.T) string {
 			}
 		}
 		t.Fatalf("no problem mentions %q in %v", substr, err)
+		return ""
+	}
+}
+
+// actionsConfig is a topology whose policy invoke-eu-only has the given
+// Action list, next to the inference-profile policy of AWS's Bedrock user
+// guide (docs/policies.md#actions).
+func actionsConfig(actions string) string {
+	return `account: "111122223333"
+geographies: { eu: { name: EU } }
+regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
+models: [ { id: m } ]
+deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
+link: { insecure_dev_link: true }
+policies:
+  invoke-eu-only:
+    Statement: [ { Effect: Allow, Action: ` + actions + `, Resource: "*" } ]
+  inference-profiles:
+    Version: "2012-10-17"
+    Statement:
+      - Effect: Allow
+        Action: [bedrock:InvokeModel*, bedrock:CreateInferenceProfile]
+        Resource: [ "arn:aws:bedrock:*::foundation-model/*", "arn:aws:bedrock:*:*:inference-profile/*", "arn:aws:bedrock:*:*:application-inference-profile/*" ]
+      - Effect: Allow
+        Action: [bedrock:GetInferenceProfile, bedrock:ListInferenceProfiles, bedrock:DeleteInferenceProfile, bedrock:TagResource, bedrock:UntagResource, bedrock:ListTagsForResource]
+        Resource: [ "arn:aws:bedrock:*:*:inference-profile/*", "arn:aws:bedrock:*:*:application-inference-profile/*" ]
+`
+}
+
+// configNote returns the note (topology.Config.Notes) of a valid yaml
+// that contains substr.
+func configNote(yaml, substr string) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		t.Helper()
+		cfg, err := topology.Parse([]byte(yaml), "config.yaml")
+		if err != nil {
+			t.Fatalf("Parse = %v, want a valid file", err)
+		}
+		for _, n := range cfg.Notes() {
+			if strings.Contains(n.Error(), substr) {
+				return n.Error()
+			}
+		}
+		t.Fatalf("no note mentions %q in %v", substr, cfg.Notes())
 		return ""
 	}
 }

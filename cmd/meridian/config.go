@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 
 	"github.com/meridian-gateway/meridian/internal/node"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -34,14 +37,38 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if cfg != nil && !skipFiles {
 		problems = cfg.MergeProblems(problems, node.CheckFiles(cfg))
 	}
+	// Notes (e.g. a policy action Meridian never authorizes) do not fail
+	// the file: they are printed with the problems, in line order, or
+	// before the summary of a valid file.
+	var notes []*topology.ConfigError
+	if cfg != nil {
+		notes = cfg.Notes()
+	}
 	if len(problems) > 0 {
-		for _, p := range problems {
+		all := append(slices.Clip(problems), notes...)
+		slices.SortStableFunc(all, func(a, b *topology.ConfigError) int { return cmp.Compare(lineKey(a), lineKey(b)) })
+		for _, p := range all {
 			fmt.Fprintln(stderr, p.Error())
 		}
 		fmt.Fprintf(stderr, "%d problem(s) in %s\n", len(problems), args[1])
 		return errSilentFailure
 	}
-	fmt.Fprintf(stdout, "%s is valid: %d geographies, %d regions, %d models, %d deployments, %d principals\n",
+	for _, n := range notes {
+		fmt.Fprintln(stdout, n.Error())
+	}
+	fmt.Fprintf(stdout, "%s is valid: %d geographies, %d regions, %d models, %d deployments, %d principals",
 		args[1], len(cfg.Geographies), len(cfg.Regions), len(cfg.Models), len(cfg.Deployments), len(cfg.Principals))
+	if len(notes) > 0 {
+		fmt.Fprintf(stdout, " (%d note(s))", len(notes))
+	}
+	fmt.Fprintln(stdout)
 	return nil
+}
+
+// lineKey orders problems and notes by line; those without one come last.
+func lineKey(p *topology.ConfigError) int {
+	if p.Line == 0 {
+		return math.MaxInt
+	}
+	return p.Line
 }

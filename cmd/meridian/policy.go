@@ -79,19 +79,23 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 		return usageError("policy simulate: --output %q is not text or json", *output)
 	}
 	if *config != "" {
-		return simulateFromConfig(*config, *principal, *profileID, *region, *action, contexts, *output, stdout)
+		return simulateFromConfig(*config, *principal, *profileID, *region, *action, contexts, *output, stdout, stderr)
 	}
 	if *action == "" || *resource == "" {
 		return usageError("policy simulate: --action and --resource are required")
 	}
-	// An action Meridian does not authorize is refused here as
-	// `config validate` and the node refuse it in a topology: a typo would
-	// otherwise simulate as implicitDeny (or an Allow/Deny that never applies).
-	if err := policy.CheckAction(*action); err != nil {
+	// A typo of a Bedrock action is refused here as `config validate` and
+	// the node refuse it in a topology: it would otherwise simulate as
+	// implicitDeny (or an Allow/Deny that never applies). An action
+	// Meridian never authorizes is simulated, with a note.
+	note, err := policy.CheckAction(*action)
+	if err != nil {
 		return usageError("policy simulate: --action: %v", err)
 	}
+	if note != "" {
+		fmt.Fprintf(stderr, "note: --action: %s\n", note)
+	}
 	in := policy.SimulateInput{Action: *action, Resource: *resource, Context: map[string][]string{}}
-	var err error
 	if in.Policies, err = readPolicyDocuments(policies); err != nil {
 		return usageError("policy simulate: %v", err)
 	}
@@ -103,6 +107,9 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 		if p, err := policy.Parse(doc.Name, doc.JSON); err == nil {
 			if err := p.CheckActions(); err != nil {
 				return usageError("policy simulate: policy %q: %s", doc.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+			for _, n := range p.ActionNotes() {
+				fmt.Fprintf(stderr, "note: policy %q: %v\n", doc.Name, n)
 			}
 		}
 	}
@@ -152,7 +159,7 @@ func readPolicyDocuments(files []string) ([]policy.Document, error) {
 
 // simulateFromConfig is form 2: for every destination of the profile as
 // resolved in the source region, the decision and why.
-func simulateFromConfig(path, principalID, profileID, region, action string, contexts []string, output string, stdout io.Writer) error {
+func simulateFromConfig(path, principalID, profileID, region, action string, contexts []string, output string, stdout, stderr io.Writer) error {
 	if principalID == "" || profileID == "" || region == "" {
 		return usageError("policy simulate --config needs --principal, --profile and --region")
 	}
@@ -213,8 +220,12 @@ func simulateFromConfig(path, principalID, profileID, region, action string, con
 	if action == "" {
 		action = policy.ActionInvokeModel
 	}
-	if err := policy.CheckAction(action); err != nil {
+	note, err := policy.CheckAction(action)
+	if err != nil {
 		return usageError("policy simulate: --action: %v", err)
+	}
+	if note != "" {
+		fmt.Fprintf(stderr, "note: --action: %s\n", note)
 	}
 	in.Invocation = gateway.InvocationFor(cat.Partition(), action, region, res)
 	in.AllDestinations = cfg.AuthorizationOrDefault() == topology.AuthorizationAllDestinations

@@ -14,8 +14,9 @@ var update = flag.Bool("update", false, "rewrite the want.txt files of testdata/
 
 // TestCheckGolden parses each testdata/<case>/topology.yaml and compares
 // the problems, one a line as `meridian config validate` prints them, with
-// want.txt next to it (-update rewrites it). Every problem names its field
-// path and line and says how to fix it.
+// want.txt next to it (-update rewrites it), then the notes (Config.Notes).
+// Every problem names its field path and line and says how to fix it; every
+// note its field path and line.
 func TestCheckGolden(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("testdata", "*", "topology.yaml"))
 	if err != nil || len(dirs) == 0 {
@@ -24,15 +25,23 @@ func TestCheckGolden(t *testing.T) {
 	for _, file := range dirs {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			_, problems, err := LoadChecked(file)
+			cfg, problems, err := LoadChecked(file)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var b strings.Builder
 			for _, p := range problems {
 				b.WriteString(p.Error() + "\n")
-				if p.Field == "" || p.Line == 0 || p.Hint == "" {
-					t.Errorf("problem %q lacks its field, line or fix", p.Error())
+				if p.Field == "" || p.Line == 0 || p.Hint == "" || p.Severity != SeverityError {
+					t.Errorf("problem %q lacks its field, line or fix, or is not an error", p.Error())
+				}
+			}
+			if cfg != nil {
+				for _, n := range cfg.Notes() {
+					b.WriteString(n.Error() + "\n")
+					if n.Field == "" || n.Line == 0 || n.Severity != SeverityNote {
+						t.Errorf("note %q lacks its field or line, or is not a note", n.Error())
+					}
 				}
 			}
 			got := b.String()

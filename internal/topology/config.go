@@ -49,6 +49,8 @@ type Config struct {
 	File string `yaml:"-"`
 	// lines maps a field path ("regions[2].geography") to its line.
 	lines map[string]int
+	// notes are Validate's notes (SeverityNote); see Notes.
+	notes []*ConfigError
 }
 
 // Geography is a named set of regions that data may move between.

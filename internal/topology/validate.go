@@ -30,18 +30,29 @@ var (
 // regions whose geography allows global routing.
 const globalPrefix = "global"
 
-// actionHint is the fix of a policy action Meridian does not authorize
+// actionHint is the fix of a policy action that is a typo
 // (policy.CheckActions): an Allow of it grants nothing, a Deny denies nothing.
-var actionHint = "name one of the actions Meridian authorizes (" + strings.Join(policy.KnownActions(), ", ") + ") or a wildcard that matches one, e.g. bedrock:InvokeModel*; docs/policies.md#actions"
+var actionHint = "name a Bedrock action: Meridian authorizes " + strings.Join(policy.KnownActions(), ", ") + " (wildcards allowed, e.g. bedrock:InvokeModel*); docs/policies.md#actions"
+
+// actionNoteHint ends the note about a Bedrock action Meridian never
+// authorizes (policy.ActionNotes).
+const actionNoteHint = "docs/policies.md#actions"
 
 // problems collects validation problems with their lines.
 type problems struct {
-	c   *Config
-	out []*ConfigError
+	c     *Config
+	out   []*ConfigError
+	notes []*ConfigError // SeverityNote: they do not refuse the file
 }
 
 func (p *problems) add(field, hint, format string, args ...any) {
 	p.out = append(p.out, &ConfigError{File: p.c.File, Line: p.c.lineOf(field), Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// note records a note: something the file does that is accepted but worth
+// knowing.
+func (p *problems) note(field, hint, format string, args ...any) {
+	p.notes = append(p.notes, &ConfigError{File: p.c.File, Line: p.c.lineOf(field), Field: field, Msg: fmt.Sprintf(format, args...), Hint: hint, Severity: SeverityNote})
 }
 
 // Validate checks the whole file and returns a *ValidationError listing
@@ -283,6 +294,9 @@ func (c *Config) Validate() error {
 			for _, e := range unjoin(compiled.CheckActions()) {
 				p.add("policies."+name, actionHint, "policy %q: %v", name, e)
 			}
+			for _, n := range compiled.ActionNotes() {
+				p.note("policies."+name, actionNoteHint, "policy %q: %v", name, n)
+			}
 		}
 	}
 	for i, g := range c.Guardrails {
@@ -295,6 +309,9 @@ func (c *Config) Validate() error {
 			if compiled != nil {
 				for _, e := range unjoin(compiled.CheckActions()) {
 					p.add(f+".policy", actionHint, "guardrail %q: %v", g.Name, e)
+				}
+				for _, n := range compiled.ActionNotes() {
+					p.note(f+".policy", actionNoteHint, "guardrail %q: %v", g.Name, n)
 				}
 			}
 		}
@@ -390,6 +407,8 @@ func (c *Config) Validate() error {
 	c.validateBounds(p, regionIdx)
 	c.validateRoutingCore(p)
 	c.validateTelemetry(p)
+	sortProblems(p.notes)
+	c.notes = p.notes
 	if len(p.out) == 0 {
 		return nil
 	}
