@@ -68,8 +68,6 @@ func TestQuotedMessages(t *testing.T) {
 			checkedProblem(everyProblemConfig, "max_request_bytes"), false},
 		{"configuration.md", `topology.yaml:63: principals[0].receipt: unknown field "receipt" (fix: did you mean "receipts"? otherwise remove it (fields: access_keys, api_keys, client_cert_subjects, id, limits, policies, receipts, tags, username, viewer))`,
 			checkedProblem(everyProblemConfig, "receipt"), false},
-		{"policies.md", `config.yaml:12: policies.invoke-eu-only: policy "invoke-eu-only": Statement[0].Action[0]: "bedrock:InvokeModell" is not an action Meridian authorizes; did you mean "bedrock:InvokeModel"? (fix: name one of the actions Meridian authorizes (…) or a wildcard that matches one, e.g. bedrock:InvokeModel*; docs/policies.md#actions)`,
-			configProblem(misspeltActionConfig, "InvokeModell"), false},
 		{"audit.md", `edited event: hash does not match the line: computed a1b2…, line says f711…`, editedEvent, false},
 	}
 	for _, tc := range tests {
@@ -162,20 +160,6 @@ deployments:
   - { model: m, region: eu-west-1, backend: { type: mock } }
   - { model: m, region: eu-west-1, backend: { type: mock }, capacity: { max_concurrency: 0 } }
 link: { insecure_dev_link: true }
-`
-
-// misspeltActionConfig's only problem is policies.md's misspelt action.
-const misspeltActionConfig = `account: "111122223333"
-geographies: { eu: { name: EU } }
-regions: [ { id: eu-west-1, geography: eu, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
-models: [ { id: m } ]
-deployments: [ { model: m, region: eu-west-1, backend: { type: mock } } ]
-link: { insecure_dev_link: true }
-policies:
-  invoke-eu-only:
-    Version: "2012-10-17"
-    Statement:
-      - { Effect: Allow, Action: ["bedrock:InvokeModell"], Resource: "*" }
 `
 
 // everyProblemConfig has a problem of each kind configuration.md shows

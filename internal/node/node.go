@@ -285,6 +285,7 @@ func New(opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.gen.Store(g)
+	logNotes(n.log, cfg)
 	return n, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/meridian-gateway/meridian/internal/clock"
+	"log/slog"
 	"maps"
 	"net/http"
 	"reflect"
@@ -387,6 +388,7 @@ func (n *Node) Reload(cfg *topology.Config) error {
 	switch result {
 	case ReloadOK:
 		n.log.Info("topology reloaded", append([]any{"file", file}, change.LogAttrs()...)...)
+		logNotes(n.log, cfg)
 	case ReloadUnchanged:
 		n.log.Info("topology reloaded; nothing changed", "file", file)
 	default:
@@ -472,3 +474,12 @@ var (
 	_ gateway.Backend   = backend.Backend(nil)
 	_ interregion.Local = forwardedLocal{}
 )
+
+// logNotes logs what validation noted of cfg without refusing it (e.g. a
+// policy naming a Bedrock action Meridian never authorizes), once per
+// load that took effect, as config validate prints it.
+func logNotes(log *slog.Logger, cfg *topology.Config) {
+	for _, note := range cfg.Notes() {
+		log.Warn("topology note", "note", note.Error())
+	}
+}
