@@ -291,7 +291,7 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 		defer trace.Stop()
 	}
 	for _, mode := range opts.Modes {
-		mr, err := runMode(ctx, targets, mode == "streaming", opts)
+		mr, err := runMode(ctx, targets, mode == "streaming", opts, c.CloseIdleProxyConnections)
 		if err != nil {
 			return err
 		}
@@ -340,17 +340,21 @@ func (o *Options) progress(format string, args ...any) {
 	}
 }
 
-func runMode(ctx context.Context, targets []*Target, stream bool, opts Options) (*ModeReport, error) {
+// runMode measures one mode. proxyIdle closes the bare proxy's idle
+// connections to the upstream (nil: none), for [closeIdle].
+func runMode(ctx context.Context, targets []*Target, stream bool, opts Options, proxyIdle func()) (*ModeReport, error) {
 	name := "non-streaming"
 	if stream {
 		name = "streaming"
 	}
 	body := RequestBody(stream, opts.MaxTokens)
 	mr := &ModeReport{Mode: name}
+	all := targets
+	drop := func() { closeIdle(all, proxyIdle) }
+	drop() // what the previous mode's closed loop left open
 	// Warm every path: connections, TLS sessions on the link, pools. A
 	// peer gateway that fails here is left out of this mode and the report
 	// says why; Meridian's and the baselines' failures end the run.
-	all := targets
 	targets = nil
 warm:
 	for _, t := range all {
@@ -393,9 +397,11 @@ warm:
 		return nil, err
 	}
 	// Rate sweep, then every scenario at the bare proxy's highest rate.
-	sweepEach(len(targets), opts.Rate, settleSlot, func(i int) {
+	// Each sweep starts without the connections the sweeps before it left
+	// open (see [closeIdle]).
+	sweepEach(len(targets), opts.Rate, func() { drop(); settleSlot() }, func(i int) {
 		sr := &mr.Scenarios[i]
-		sr.MaxRate, sr.Sweep = sweep(ctx, targets[i], body, stream, opts, name)
+		sr.MaxRate, sr.Sweep = sweep(ctx, targets[i], body, stream, opts, name, func() { closeIdle(all, nil) })
 	})
 	if opts.Rate > 0 {
 		for i := range mr.Scenarios {
@@ -418,6 +424,7 @@ warm:
 	for _, order := range schedule(len(targets), compareRounds) {
 		for _, i := range order {
 			t := targets[i]
+			closeIdle(all, nil) // the load generator's, as in a sweep
 			recoverTarget(ctx, t, body, stream)
 			settleSlot()
 			st := t.openLoop(ctx, body, stream, mr.CompareRate, opts.Step/time.Duration(compareRounds), opts.MaxInFlight)
@@ -438,6 +445,7 @@ warm:
 		opts.progress("%s %-20s at %.0f/s: %s", name, t.Name, mr.CompareRate, mr.Scenarios[i].AtRate.brief())
 	}
 	mr.derive()
+	drop()
 	mr.Concurrency, mr.ConcurrencyRounds = runConcurrency(ctx, targets, body, stream, opts, name)
 	return mr, ctx.Err()
 }
@@ -456,9 +464,34 @@ func sweepEach(n int, rate float64, settle func(), sweep func(i int)) {
 	}
 }
 
+// closeIdle closes the idle connections of every target, and with
+// proxyIdle (if not nil) the bare proxy's to the upstream. An overloaded
+// open-loop step opens a connection per request in flight, up to
+// --max-in-flight, and the clients and the proxy keep them idle for 90 s:
+// thousands of connections, each with its goroutines and buffers, that the
+// collector then scans in every cycle of the shared process. Kept across
+// scenarios, they charged the sweeps that run later (meridian-local's
+// follows direct's and the bare proxy's, which overload at the highest
+// rates) for the earlier ones' overload: each collection cycle, longer with
+// them, stalled every request for tens of milliseconds (see "The local
+// node at high rates" in docs/performance.md). Closing a client's idle
+// connections ends the server's side of them too.
+func closeIdle(targets []*Target, proxyIdle func()) {
+	for _, t := range targets {
+		t.close()
+	}
+	if proxyIdle != nil {
+		proxyIdle()
+	}
+}
+
 // sweep raises the rate geometrically until a step is not sustained, then
-// bisects; it returns the highest sustained rate (0 if none).
-func sweep(ctx context.Context, t *Target, body []byte, stream bool, opts Options, mode string) (float64, []StepReport) {
+// bisects; it returns the highest sustained rate (0 if none). After a step
+// that is not sustained it calls drop (if not nil) once the path answers
+// again, so that the load generator's connections the overload opened do
+// not weigh on the next steps. (What the path under test keeps, such as a
+// node's or the proxy's pool to the upstream, stays: it is the path's own.)
+func sweep(ctx context.Context, t *Target, body []byte, stream bool, opts Options, mode string, drop func()) (float64, []StepReport) {
 	deadline := time.Now().Add(opts.MaxSweep)
 	var steps []StepReport
 	run := func(rate float64) bool {
@@ -471,6 +504,9 @@ func sweep(ctx context.Context, t *Target, body []byte, stream bool, opts Option
 				// destination): wait until the path answers again, and
 				// report how long.
 				st.RecoverySeconds = recoverTarget(ctx, t, body, stream).Seconds()
+				if drop != nil {
+					drop()
+				}
 			}
 			st.Retry = try > 0
 			steps = append(steps, st)

@@ -83,8 +83,10 @@ type Cluster struct {
 
 	servers  []*http.Server
 	upstream *upstreamProcess
-	dir      string
-	tmp      bool
+	// proxyPool is the bare proxy's transport to the upstream.
+	proxyPool *http.Transport
+	dir       string
+	tmp       bool
 }
 
 // StartCluster starts the upstream, the bare proxy and both nodes, and waits
@@ -119,7 +121,8 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (c *Cluster, err err
 	}
 	target, _ := url.Parse(c.Upstream)
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = newTransport(1024)
+	c.proxyPool = newTransport(1024)
+	proxy.Transport = c.proxyPool
 	proxy.FlushInterval = -1
 	proxy.ErrorLog = log.New(io.Discard, "", 0) // its failures reach the client as errors
 	// Full duplex: otherwise, when the upstream answers a stream before
@@ -264,6 +267,14 @@ func (c *Cluster) waitForwarding(ctx context.Context) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("source node does not forward to %s: %w", peerRegion, errors.Join(last, ctx.Err()))
+}
+
+// CloseIdleProxyConnections closes the bare proxy's idle connections to the
+// upstream (see [closeIdle]).
+func (c *Cluster) CloseIdleProxyConnections() {
+	if c.proxyPool != nil {
+		c.proxyPool.CloseIdleConnections()
+	}
 }
 
 // Close stops everything the cluster started and removes its temporary
