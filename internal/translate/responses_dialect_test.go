@@ -212,7 +212,7 @@ func TestReasoningRoundTrip(t *testing.T) {
 	t.Parallel()
 	req := &openai.ResponsesRequest{Model: "m", Include: []string{"reasoning.encrypted_content"}}
 	first, err := translate.ResponsesResponse(translate.Anthropic, req, []byte(`{"id":"msg_1","type":"message","role":"assistant","model":"c",
-		"content":[{"type":"thinking","thinking":"Plan.","signature":"SIG"},{"type":"redacted_thinking","data":"RED"},{"type":"tool_use","id":"toolu_1","name":"f","input":{}}],
+		"content":[{"type":"thinking","thinking":"Plan.","signature":"SIG"},{"type":"redacted_thinking","data":"UkVE"},{"type":"tool_use","id":"toolu_1","name":"f","input":{}}],
 		"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`), rmeta)
 	if err != nil {
 		t.Fatal(err)
