@@ -3,6 +3,7 @@ package translate_test
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -307,6 +308,70 @@ func TestReasoningRoundTripChatBody(t *testing.T) {
 	body, _ = json.Marshal(next)
 	if chat, _, err = translate.ResponsesChatRequest(body, "m", false); err != nil || bytes.Contains(chat, []byte("meridian.r1.")) {
 		t.Errorf("without reasoning: %s, %v", chat, err)
+	}
+}
+
+// TestCarriedReasoningChat: what Request does with a Chat body's carried
+// reasoning toward Converse and Anthropic. With reasoning_effort other than
+// none it goes back as the assistant turn's first blocks; without (absent
+// or none) it is left out, as Claude itself leaves earlier thinking out;
+// either way, a value with the prefix that does not decode is refused at
+// its messages[i].reasoning_content, and both dialects refuse the same
+// values.
+func TestCarriedReasoningChat(t *testing.T) {
+	t.Parallel()
+	carry := func(blocks string) string {
+		return "meridian.r1." + base64.RawURLEncoding.EncodeToString([]byte(blocks))
+	}
+	body := func(effort, rc string) []byte {
+		e := ""
+		if effort != "" {
+			e = `"reasoning_effort":` + effort + `,`
+		}
+		return []byte(`{"model":"m","max_completion_tokens":4096,` + e + `"messages":[{"role":"user","content":"u"},` +
+			`{"role":"assistant","reasoning_content":"` + rc + `","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},` +
+			`{"role":"tool","tool_call_id":"c","content":"ok"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}`)
+	}
+	good := carry(`[{"t":"Plan.","s":"SIG"},{"r":"UkVE"}]`)
+	tests := []struct {
+		name, effort, rc string
+		restored         bool
+		refused          bool
+	}{
+		{"restored", `"low"`, good, true, false},
+		{"effort absent", ``, good, false, false},
+		{"effort null", `null`, good, false, false},
+		{"effort none", `"none"`, good, false, false},
+		{"a client's own reasoning", `"low"`, "I think.", false, false},
+		{"not base64url", `"low"`, "meridian.r1.!!", false, true},
+		{"not base64url, effort absent", ``, "meridian.r1.!!", false, true},
+		{"not JSON", `"low"`, carry(`[{`), false, true},
+		{"no blocks", `"low"`, carry(`[]`), false, true},
+		{"redacted not standard base64", `"low"`, carry(`[{"r":"RED"}]`), false, true},
+		{"redacted and text", `"low"`, carry(`[{"r":"UkVE","s":"S"}]`), false, true},
+	}
+	for _, tc := range tests {
+		for _, d := range []translate.Dialect{translate.Converse, translate.Anthropic} {
+			t.Run(tc.name+"/"+d.String(), func(t *testing.T) {
+				out, err := translate.Request(translate.OpenAI, d, body(tc.effort, tc.rc), "m", false, translate.Options{})
+				if tc.refused {
+					var ue *translate.UnsupportedError
+					if !errors.As(err, &ue) || ue.Field != "messages[1].reasoning_content" {
+						t.Fatalf("Request = %s, %v; want refusal of messages[1].reasoning_content", out, err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := bytes.Contains(out, []byte(`"SIG"`)); got != tc.restored {
+					t.Errorf("restored = %v, want %v: %s", got, tc.restored, out)
+				}
+				if bytes.Contains(out, []byte("meridian.r1.")) || bytes.Contains(out, []byte("I think.")) {
+					t.Errorf("carried value sent as it is: %s", out)
+				}
+			})
+		}
 	}
 }
 
