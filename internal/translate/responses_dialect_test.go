@@ -313,11 +313,11 @@ func TestReasoningRoundTripChatBody(t *testing.T) {
 
 // TestCarriedReasoningChat: what Request does with a Chat body's carried
 // reasoning toward Converse and Anthropic. With reasoning_effort other than
-// none it goes back as the assistant turn's first blocks; without (absent
-// or none) it is left out, as Claude itself leaves earlier thinking out;
-// either way, a value with the prefix that does not decode is refused at
-// its messages[i].reasoning_content, and both dialects refuse the same
-// values.
+// none it goes back as the assistant turn's first blocks, and a value with
+// the prefix that does not decode is refused at its
+// messages[i].reasoning_content, the same values in both dialects; without
+// (absent, null or none) a reasoning_content is the client's own reasoning
+// text, left out as before.
 func TestCarriedReasoningChat(t *testing.T) {
 	t.Parallel()
 	carry := func(blocks string) string {
@@ -344,7 +344,8 @@ func TestCarriedReasoningChat(t *testing.T) {
 		{"effort none", `"none"`, good, false, false},
 		{"a client's own reasoning", `"low"`, "I think.", false, false},
 		{"not base64url", `"low"`, "meridian.r1.!!", false, true},
-		{"not base64url, effort absent", ``, "meridian.r1.!!", false, true},
+		{"not base64url, effort absent", ``, "meridian.r1.!!", false, false},
+		{"not base64url, effort none", `"none"`, "meridian.r1.!!", false, false},
 		{"not JSON", `"low"`, carry(`[{`), false, true},
 		{"no blocks", `"low"`, carry(`[]`), false, true},
 		{"redacted not standard base64", `"low"`, carry(`[{"r":"RED"}]`), false, true},

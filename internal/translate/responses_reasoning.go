@@ -33,12 +33,20 @@ import (
 // function_call) lands in. The translators from Chat Completions to
 // Converse and Anthropic (Request, and the Responses ones, which share
 // it) put them back as reasoningContent or thinking blocks at the start of
-// that assistant turn (restoreConverse, restoreAnthropic); a
-// reasoning_content without the prefix (a Chat client's own) is left out
-// as before. An OpenAI deployment takes no reasoning input:
-// WithoutCarriedReasoning removes them from the body it is sent.
-// Reasoning items without such content, or in a request that does not
-// enable reasoning, are dropped.
+// that assistant turn (restoreConverse, restoreAnthropic) when the Chat
+// body enables reasoning (reasoning_effort set and not none); an OpenAI
+// deployment takes no reasoning input, and WithoutCarriedReasoning removes
+// them from its body on the same condition (internal/backend/openai.go).
+// Without reasoning on, a reasoning_content is the client's own reasoning
+// text, left out toward Converse and Anthropic and passed as it is to an
+// OpenAI deployment, with or without the prefix. Reasoning items without
+// such content, or in a request that does not enable reasoning, are
+// dropped. Content with the prefix that does not decode is refused, with
+// a 400 naming it: input[i].encrypted_content in a Responses request
+// (whether or not it enables reasoning), messages[i].reasoning_content in
+// a Chat body that enables reasoning. Left out, Claude would refuse a
+// tool-use turn that does not start with its thinking, naming its own
+// message numbers.
 
 const reasoningPrefix = "meridian.r1."
 
@@ -119,13 +127,18 @@ type pendingReasoning struct {
 }
 
 // carriedIn returns the reasoning that req's assistant messages carry in
-// reasoning_content when req enables reasoning (with it off, Claude takes
-// no earlier reasoning; as on Anthropic's API, where earlier turns'
-// thinking never reaches the model, it is left out). Whether or not
-// reasoning is on, a value with the prefix that does not decode is refused
-// at messages[i].reasoning_content, as r.
+// reasoning_content, when req enables reasoning (thinks: reasoning_effort
+// set and not none); a value with the prefix that does not decode is then
+// refused at messages[i].reasoning_content, as r. Without reasoning on, a
+// reasoning_content is the client's own reasoning text, left out as any
+// other (Claude takes no earlier reasoning then, and on Anthropic's API
+// earlier turns' thinking never reaches the model), the same condition on
+// which an OpenAI deployment's pass-through body keeps it
+// (internal/backend/openai.go).
 func carriedIn(r refuser, req *openai.ChatCompletionRequest) ([]pendingReasoning, error) {
-	on := thinks(req)
+	if !thinks(req) {
+		return nil, nil
+	}
 	var out []pendingReasoning
 	for i, m := range req.Messages {
 		if m.Role != openai.RoleAssistant || m.ReasoningContent == nil {
@@ -135,7 +148,7 @@ func carriedIn(r refuser, req *openai.ChatCompletionRequest) ([]pendingReasoning
 		switch {
 		case err != nil:
 			return nil, r.because(at("messages", i)+".reasoning_content", badReasoning)
-		case carried && on:
+		case carried:
 			out = append(out, pendingReasoning{at: i, blocks: blocks})
 		}
 	}
@@ -267,11 +280,12 @@ var carriedMarker = []byte(`"` + reasoningPrefix)
 // WithoutCarriedReasoning returns a Chat Completions body without the
 // reasoning_content members that carry Claude's reasoning (see above), for
 // a deployment that speaks Chat Completions, which takes no reasoning
-// input: body itself when it has none (found by one scan for the prefix;
-// a caller may skip the call for a body without reasoning_effort, which
-// carries none), else body with those members removed and every other
-// member as it was (only whitespace between messages goes). A body it
-// cannot read is returned as it is.
+// input: body itself when it has none (found by one scan for the prefix),
+// else body with those members removed and every other member as it was
+// (only whitespace between messages goes). A body it cannot read is
+// returned as it is. The OpenAI backend calls it only for a body that
+// enables reasoning (the condition on which the other dialects restore
+// carried reasoning), so that other chat bodies skip the scan.
 func WithoutCarriedReasoning(body []byte) []byte {
 	if !bytes.Contains(body, carriedMarker) {
 		return body
