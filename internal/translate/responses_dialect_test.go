@@ -379,6 +379,7 @@ func TestCarriedReasoningChat(t *testing.T) {
 // TestWithoutCarriedReasoning: only the reasoning_content members that
 // carry Claude's reasoning go; a Chat client's own reasoning text, every
 // other byte and a body that cannot be read stay as they are.
+// CarriesReasoning says whether there was one to remove.
 func TestWithoutCarriedReasoning(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, in, want string }{
@@ -396,6 +397,9 @@ func TestWithoutCarriedReasoning(t *testing.T) {
 			want := cmp.Or(tc.want, tc.in)
 			if got := translate.WithoutCarriedReasoning([]byte(tc.in)); string(got) != want {
 				t.Errorf("got  %s\nwant %s", got, want)
+			}
+			if got := translate.CarriesReasoning([]byte(tc.in)); got != (want != tc.in) {
+				t.Errorf("CarriesReasoning = %v", got)
 			}
 		})
 	}

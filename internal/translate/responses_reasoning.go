@@ -277,6 +277,14 @@ func placeCarried(req *openai.ChatCompletionRequest, carried []pendingReasoning,
 // carriedMarker is how a carried reasoning_content begins in a JSON body.
 var carriedMarker = []byte(`"` + reasoningPrefix)
 
+// CarriesReasoning reports whether a Chat Completions body carries
+// Claude's reasoning (see above): a message's reasoning_content that
+// WithoutCarriedReasoning would remove. A body without the prefix at the
+// start of a JSON string costs one scan; one with it is read.
+func CarriesReasoning(body []byte) bool {
+	return bytes.Contains(body, carriedMarker) && len(WithoutCarriedReasoning(body)) != len(body)
+}
+
 // WithoutCarriedReasoning returns a Chat Completions body without the
 // reasoning_content members that carry Claude's reasoning (see above), for
 // a deployment that speaks Chat Completions, which takes no reasoning
