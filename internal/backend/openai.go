@@ -195,8 +195,10 @@ func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 		body := req.Body
 		if req.Features.Has(inference.FeatureReasoning) {
 			// Claude's reasoning that a Responses request's Chat body
-			// carries for Converse and Anthropic (only with
-			// reasoning_effort): Chat Completions takes none.
+			// carries for Converse and Anthropic, which restore it on
+			// this same condition (reasoning_effort set and not none;
+			// without it a reasoning_content is the client's own and
+			// passes as every member does): Chat Completions takes none.
 			body = translate.WithoutCarriedReasoning(body)
 		}
 		return PassThroughOpenAI(body, o.cfg.Model, stream), nil

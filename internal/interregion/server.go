@@ -67,7 +67,7 @@ type server struct{ opts ServerOptions }
 
 func (s *server) state(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set(HeaderEnvelopeVersion, strconv.Itoa(envelope.Version))
+	w.Header().Set(HeaderEnvelopeVersion, strconv.Itoa(linkVersion))
 	w.Header().Set(HeaderLinkBody, linkBodyClient)
 	var v any = struct{}{}
 	if s.opts.State != nil {

@@ -334,7 +334,7 @@ func TestAdvertisedVersion(t *testing.T) {
 		header string
 		want   int
 	}{
-		{"", 1}, {"1", 1}, {"2", 2}, {"3", 3}, {"4", 4}, {"5", envelope.Version}, {"6", envelope.Version}, {"0", 1}, {"-1", 1}, {"two", 1}, {"99999999999999999999", 1},
+		{"", 1}, {"1", 1}, {"2", 2}, {"3", 3}, {"4", 4}, {"5", 5}, {"6", 6}, {"7", linkVersion}, {"0", 1}, {"-1", 1}, {"two", 1}, {"99999999999999999999", 1},
 	} {
 		h := http.Header{}
 		if tc.header != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
+	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
 // Paths served on the link listener.
@@ -26,15 +27,32 @@ const (
 // version 2 does not set it.
 const HeaderEnvelopeVersion = "Meridian-Link-Envelope-Version"
 
+// reasoningVersion is the first link version whose nodes restore Claude's
+// reasoning that a Chat Completions body carries (an assistant message's
+// reasoning_content beginning "meridian.r1.", internal/translate/
+// responses_reasoning.go) for Converse and Anthropic and strip it for
+// OpenAI. An older node would leave it out for Claude and pass it to an
+// OpenAI deployment, so such a body is not sent to it (linkReasoning). It
+// adds no envelope field: envelopes stay at envelope.Version, and the
+// version is only what a node advertises in HeaderEnvelopeVersion, which
+// an older node reads as the newest envelope version it knows.
+const reasoningVersion = 6
+
+// linkVersion is what this node advertises in HeaderEnvelopeVersion: the
+// newest envelope version it accepts, or the newest capability version
+// above it (reasoningVersion).
+const linkVersion = max(envelope.Version, reasoningVersion)
+
 // advertisedVersion reads a peer's HeaderEnvelopeVersion: its absence means
 // a version 1 node; a value that is not a version this node knows is taken
-// as 1, the version every node accepts.
+// as 1, the version every node accepts. Envelopes to the peer are sealed
+// at no newer than envelope.Version (sendVia).
 func advertisedVersion(h http.Header) int {
 	v, err := strconv.Atoi(h.Get(HeaderEnvelopeVersion))
 	if err != nil || v < envelope.MinVersion {
 		return envelope.MinVersion
 	}
-	return min(v, envelope.Version)
+	return min(v, linkVersion)
 }
 
 // envelopeOf returns the envelope that describes job on the link: every
@@ -202,6 +220,25 @@ func linkMetadata(job *dispatch.Job, peerVersion int, region string) (string, er
 		return "", &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 	}
 	return string(b), nil
+}
+
+// linkReasoning refuses to forward job to a peer that advertises a link
+// version older than reasoningVersion (0: not yet known, taken as the
+// newest) when its body may carry Claude's reasoning: a Chat Completions
+// body that enables reasoning (carried reasoning comes only with it) with
+// the marker in it. Like linkMetadata's refusal, it is retryable and Unfit,
+// so that another destination (in a rolling upgrade, an upgraded one)
+// serves it rather than the reasoning being left out or passed on.
+func linkReasoning(job *dispatch.Job, peerVersion int, region string) error {
+	if peerVersion == 0 || peerVersion >= reasoningVersion {
+		return nil
+	}
+	r := job.Request
+	if r == nil || r.Dialect != inference.DialectOpenAIChat || !r.Features.Has(inference.FeatureReasoning) || !translate.CarriesReasoning(r.Body) {
+		return nil
+	}
+	return &inference.Error{Kind: inference.KindUnavailable, Unfit: true,
+		Message: "region " + region + " runs an older Meridian that cannot carry Claude's reasoning in this request"}
 }
 
 // forwardedMetadata returns the request metadata a forwarded request

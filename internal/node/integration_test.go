@@ -56,6 +56,15 @@ type clusterSettings struct {
 	observers      map[string]gateway.Recorder
 	clock          clock.Clock // the nodes'; nil: the wall clock
 	upstreamClock  mockllm.Clock
+	deployments    []string // models and YAML deployment entries of withDeployments
+	deployModels   []string
+}
+
+// withDeployments adds models and deployments (YAML entries of the
+// deployments list) that the cluster's mockllm deployments cannot be, such
+// as Bedrock ones.
+func withDeployments(models []string, entries ...string) clusterOption {
+	return func(s *clusterSettings) { s.deployModels, s.deployments = models, entries }
 }
 
 // extraModel is a model besides demo.chat-small, served by the listed
@@ -136,7 +145,13 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 	for _, m := range settings.models {
 		fmt.Fprintf(&y, "  - {id: %s}\n", m.id)
 	}
+	for _, m := range settings.deployModels {
+		fmt.Fprintf(&y, "  - {id: %s}\n", m)
+	}
 	y.WriteString("deployments:\n")
+	for _, d := range settings.deployments {
+		fmt.Fprintf(&y, "  - %s\n", d)
+	}
 	for _, r := range regions {
 		conc := 64
 		if v, ok := settings.concurrency[r.id]; ok {

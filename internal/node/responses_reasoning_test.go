@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,10 +16,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 
-	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
-	"github.com/meridian-gateway/meridian/internal/pki"
-	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // bodyLog is what the simulated model server received
@@ -51,8 +46,8 @@ func (l *bodyLog) last() receivedBody {
 	return l.seen[len(l.seen)-1]
 }
 
-// responsesCluster starts eu-west-1, which hosts nothing, and
-// eu-central-1, which hosts pclaude (a bedrock deployment of Claude) and
+// responsesCluster starts eu-west-1, which hosts none of the test's models,
+// and eu-central-1, which hosts pclaude (a bedrock deployment of Claude) and
 // popenai (an openai deployment), both served by one simulated model
 // server whose received bodies log records. A client of eu-central-1 is
 // served there; a client of eu-west-1 is forwarded over the link.
@@ -70,44 +65,10 @@ func responsesCluster(t *testing.T, log *bodyLog) (key string, nodes map[string]
 	up := httptest.NewServer(model.Handler())
 	t.Cleanup(up.Close)
 
-	regions := []string{"eu-west-1", "eu-central-1"}
-	lc, err := pki.Provision(t.TempDir(), "", regions...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var y strings.Builder
-	fmt.Fprintf(&y, "account: \"111122223333\"\naudit: {dir: %q, digest_interval: 1s}\nlink: {ca_file: %q, cert_file: %q, key_file: %q, load_interval: 1s}\ngeographies:\n  eu: {name: EU}\nregions:\n",
-		t.TempDir(), lc.CAFile, lc.CertFile, lc.KeyFile)
-	clientLns, linkLns := map[string]net.Listener{}, map[string]net.Listener{}
-	for i, r := range regions {
-		cl, _ := net.Listen("tcp", "127.0.0.1:0")
-		ll, _ := net.Listen("tcp", "127.0.0.1:0")
-		clientLns[r], linkLns[r] = cl, ll
-		fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r, 40+i, i, cl.Addr(), ll.Addr())
-	}
-	fmt.Fprintf(&y, "models:\n  - {id: pclaude}\n  - {id: popenai}\ndeployments:\n"+
-		"  - {model: pclaude, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q}}\n"+
-		"  - {model: popenai, region: eu-central-1, backend: {type: openai, url: %q, model: chat-small}}\n", up.URL, up.URL+"/v1")
-	key, _ = auth.NewKey()
-	fmt.Fprintf(&y, "principals:\n  - {id: tester, api_keys: [%q]}\n", auth.HashKey(key))
-	cfg, err := topology.Parse([]byte(y.String()), "cluster.yaml")
-	if err != nil {
-		t.Fatalf("topology: %v\n%s", err, y.String())
-	}
-	c := &cluster{t: t, cfg: cfg, nodes: map[string]*Node{}, link: lc}
-	for _, r := range regions {
-		n, err := New(Options{Config: cfg, Region: r, ClientListener: clientLns[r], LinkListener: linkLns[r],
-			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		c.nodes[r] = n
-	}
-	t.Cleanup(c.shutdown)
-	return key, c.nodes
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}}, "", withDeployments([]string{"pclaude", "popenai"},
+		fmt.Sprintf("{model: pclaude, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q}}", up.URL),
+		fmt.Sprintf("{model: popenai, region: eu-central-1, backend: {type: openai, url: %q, model: chat-small}}", up.URL+"/v1")))
+	return c.key, c.nodes
 }
 
 // respondTo calls the Responses API, streamed or not, and returns the

@@ -104,13 +104,13 @@ func Request(client, backend Dialect, body []byte, model string, stream bool, op
 		if backend == Converse {
 			var c *converse.Request
 			if c, err = OpenAIToConverseRequest(req, opts); err == nil {
-				restoreConverse(req, c)
+				err = restoreConverse(req, c)
 			}
 			out = c
 		} else {
 			var a *anthropic.Request
 			if a, err = OpenAIToAnthropicRequest(req, opts); err == nil {
-				restoreAnthropic(req, a)
+				err = restoreAnthropic(req, a)
 			}
 			out = a
 		}

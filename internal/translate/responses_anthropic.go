@@ -19,7 +19,9 @@ func ResponsesToAnthropicRequest(req *openai.ResponsesRequest, opts Options) (*a
 	if err != nil {
 		return nil, pv.remap(err)
 	}
-	restoreAnthropic(pv.req, out)
+	if err := restoreAnthropic(pv.req, out); err != nil {
+		return nil, pv.remap(err)
+	}
 	return out, nil
 }
 

@@ -19,7 +19,9 @@ func ResponsesToConverseRequest(req *openai.ResponsesRequest, opts Options) (*co
 	if err != nil {
 		return nil, pv.remap(err)
 	}
-	restoreConverse(pv.req, out)
+	if err := restoreConverse(pv.req, out); err != nil {
+		return nil, pv.remap(err)
+	}
 	return out, nil
 }
 

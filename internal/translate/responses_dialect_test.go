@@ -3,6 +3,7 @@ package translate_test
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -212,7 +213,7 @@ func TestReasoningRoundTrip(t *testing.T) {
 	t.Parallel()
 	req := &openai.ResponsesRequest{Model: "m", Include: []string{"reasoning.encrypted_content"}}
 	first, err := translate.ResponsesResponse(translate.Anthropic, req, []byte(`{"id":"msg_1","type":"message","role":"assistant","model":"c",
-		"content":[{"type":"thinking","thinking":"Plan.","signature":"SIG"},{"type":"redacted_thinking","data":"RED"},{"type":"tool_use","id":"toolu_1","name":"f","input":{}}],
+		"content":[{"type":"thinking","thinking":"Plan.","signature":"SIG"},{"type":"redacted_thinking","data":"UkVE"},{"type":"tool_use","id":"toolu_1","name":"f","input":{}}],
 		"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`), rmeta)
 	if err != nil {
 		t.Fatal(err)
@@ -310,9 +311,75 @@ func TestReasoningRoundTripChatBody(t *testing.T) {
 	}
 }
 
+// TestCarriedReasoningChat: what Request does with a Chat body's carried
+// reasoning toward Converse and Anthropic. With reasoning_effort other than
+// none it goes back as the assistant turn's first blocks, and a value with
+// the prefix that does not decode is refused at its
+// messages[i].reasoning_content, the same values in both dialects; without
+// (absent, null or none) a reasoning_content is the client's own reasoning
+// text, left out as before.
+func TestCarriedReasoningChat(t *testing.T) {
+	t.Parallel()
+	carry := func(blocks string) string {
+		return "meridian.r1." + base64.RawURLEncoding.EncodeToString([]byte(blocks))
+	}
+	body := func(effort, rc string) []byte {
+		e := ""
+		if effort != "" {
+			e = `"reasoning_effort":` + effort + `,`
+		}
+		return []byte(`{"model":"m","max_completion_tokens":4096,` + e + `"messages":[{"role":"user","content":"u"},` +
+			`{"role":"assistant","reasoning_content":"` + rc + `","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},` +
+			`{"role":"tool","tool_call_id":"c","content":"ok"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}`)
+	}
+	good := carry(`[{"t":"Plan.","s":"SIG"},{"r":"UkVE"}]`)
+	tests := []struct {
+		name, effort, rc string
+		restored         bool
+		refused          bool
+	}{
+		{"restored", `"low"`, good, true, false},
+		{"effort absent", ``, good, false, false},
+		{"effort null", `null`, good, false, false},
+		{"effort none", `"none"`, good, false, false},
+		{"a client's own reasoning", `"low"`, "I think.", false, false},
+		{"not base64url", `"low"`, "meridian.r1.!!", false, true},
+		{"not base64url, effort absent", ``, "meridian.r1.!!", false, false},
+		{"not base64url, effort none", `"none"`, "meridian.r1.!!", false, false},
+		{"not JSON", `"low"`, carry(`[{`), false, true},
+		{"no blocks", `"low"`, carry(`[]`), false, true},
+		{"redacted not standard base64", `"low"`, carry(`[{"r":"RED"}]`), false, true},
+		{"redacted and text", `"low"`, carry(`[{"r":"UkVE","s":"S"}]`), false, true},
+	}
+	for _, tc := range tests {
+		for _, d := range []translate.Dialect{translate.Converse, translate.Anthropic} {
+			t.Run(tc.name+"/"+d.String(), func(t *testing.T) {
+				out, err := translate.Request(translate.OpenAI, d, body(tc.effort, tc.rc), "m", false, translate.Options{})
+				if tc.refused {
+					var ue *translate.UnsupportedError
+					if !errors.As(err, &ue) || ue.Field != "messages[1].reasoning_content" {
+						t.Fatalf("Request = %s, %v; want refusal of messages[1].reasoning_content", out, err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := bytes.Contains(out, []byte(`"SIG"`)); got != tc.restored {
+					t.Errorf("restored = %v, want %v: %s", got, tc.restored, out)
+				}
+				if bytes.Contains(out, []byte("meridian.r1.")) || bytes.Contains(out, []byte("I think.")) {
+					t.Errorf("carried value sent as it is: %s", out)
+				}
+			})
+		}
+	}
+}
+
 // TestWithoutCarriedReasoning: only the reasoning_content members that
 // carry Claude's reasoning go; a Chat client's own reasoning text, every
 // other byte and a body that cannot be read stay as they are.
+// CarriesReasoning says whether there was one to remove.
 func TestWithoutCarriedReasoning(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, in, want string }{
@@ -330,6 +397,9 @@ func TestWithoutCarriedReasoning(t *testing.T) {
 			want := cmp.Or(tc.want, tc.in)
 			if got := translate.WithoutCarriedReasoning([]byte(tc.in)); string(got) != want {
 				t.Errorf("got  %s\nwant %s", got, want)
+			}
+			if got := translate.CarriesReasoning([]byte(tc.in)); got != (want != tc.in) {
+				t.Errorf("CarriesReasoning = %v", got)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/schema/bedrockembed"
@@ -160,18 +161,44 @@ func FuzzEmbeddings(f *testing.F) {
 	})
 }
 
-// FuzzWithoutCarriedReasoning: the OpenAI backend runs it on every client
-// Chat body; it keeps valid JSON valid and is idempotent.
+// FuzzWithoutCarriedReasoning: the OpenAI backend runs it on every
+// pass-through Chat body (internal/backend/openai.go). A body without the
+// marker comes back byte-equal (the same slice); valid JSON stays valid;
+// the result is a fixed point; and when a messages list was rewritten, no
+// message of it has a reasoning_content that carries Claude's reasoning.
 func FuzzWithoutCarriedReasoning(f *testing.F) {
 	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[],"reasoning_content":"meridian.r1.W10"}]}`))
 	f.Add([]byte(`{"messages":[{"reasoning_content":"meridian.r1.","reasoning_content":"meridian.r1.x"}],"messages":[]}`))
+	f.Add([]byte(`{"messages":[{"role":"assistant","reasoning_content":"I think."}]}`))
+	f.Add([]byte(`{"messages":[{"role":"user","content":"meridian.r1.x"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out := translate.WithoutCarriedReasoning(data)
-		if json.Valid(data) && !json.Valid(out) {
+		if !bytes.Contains(data, []byte(`"meridian.r1.`)) && (len(out) != len(data) || len(data) > 0 && &out[0] != &data[0]) {
+			t.Fatalf("%s without the marker became %s", data, out)
+		}
+		if !json.Valid(data) {
+			return
+		}
+		if !json.Valid(out) {
 			t.Fatalf("%s became %s", data, out)
 		}
 		if again := translate.WithoutCarriedReasoning(out); !bytes.Equal(again, out) {
 			t.Fatalf("%s: once %s, twice %s", data, out, again)
+		}
+		if bytes.Equal(out, data) {
+			return
+		}
+		var body map[string]json.RawMessage
+		var msgs []json.RawMessage
+		if json.Unmarshal(out, &body) != nil || json.Unmarshal(body["messages"], &msgs) != nil {
+			t.Fatalf("%s: changed to %s, which has no messages list", data, out)
+		}
+		for i, raw := range msgs {
+			var m map[string]json.RawMessage
+			var s string
+			if json.Unmarshal(raw, &m) == nil && json.Unmarshal(m["reasoning_content"], &s) == nil && strings.HasPrefix(s, "meridian.r1.") {
+				t.Fatalf("%s: messages[%d] still carries reasoning in %s", data, i, out)
+			}
 		}
 	})
 }

@@ -219,10 +219,13 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			add(openai.Message{Role: openai.RoleTool, ToolCallID: it.CallID, Content: c}, msgPath{p, ".output"})
 		case openai.ItemReasoning:
 			// Kept only when it carries Claude's blocks (see
-			// responses_reasoning.go); otherwise dropped.
-			if blocks, ok := decodeReasoning(deref(it.EncryptedContent)); ok {
-				pending = append(pending, blocks...)
+			// responses_reasoning.go); otherwise dropped. Content with
+			// Meridian's prefix that does not decode is refused.
+			blocks, _, err := decodeReasoning(deref(it.EncryptedContent))
+			if err != nil {
+				return nil, r.because(p+".encrypted_content", badReasoning)
 			}
+			pending = append(pending, blocks...)
 		case openai.ItemReference:
 			return nil, r.because(p+".type", noStorage)
 		default:
@@ -268,6 +271,10 @@ func responsesToolChoice(r refuser, c *openai.ResponseToolChoice) (*openai.ToolC
 	case "allowed_tools":
 		return responsesAllowedTools(r, c)
 	case "":
+		if c.Name == "" && len(c.Extra) == 0 {
+			// "" or {}: neither a mode nor a tool choice.
+			return nil, r.because("tool_choice", "expressible: none, auto, required, or an object with type function or allowed_tools")
+		}
 		return nil, r.because("tool_choice.type", "missing")
 	}
 	return nil, r.because("tool_choice.type", "expressible: function, allowed_tools; a tool choice names a declared tool, and only function tools can be declared")

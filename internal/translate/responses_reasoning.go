@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
@@ -31,12 +33,20 @@ import (
 // function_call) lands in. The translators from Chat Completions to
 // Converse and Anthropic (Request, and the Responses ones, which share
 // it) put them back as reasoningContent or thinking blocks at the start of
-// that assistant turn (restoreConverse, restoreAnthropic); a
-// reasoning_content without the prefix (a Chat client's own) is left out
-// as before. An OpenAI deployment takes no reasoning input:
-// WithoutCarriedReasoning removes them from the body it is sent.
-// Reasoning items without such content, or in a request that does not
-// enable reasoning, are dropped.
+// that assistant turn (restoreConverse, restoreAnthropic) when the Chat
+// body enables reasoning (reasoning_effort set and not none); an OpenAI
+// deployment takes no reasoning input, and WithoutCarriedReasoning removes
+// them from its body on the same condition (internal/backend/openai.go).
+// Without reasoning on, a reasoning_content is the client's own reasoning
+// text, left out toward Converse and Anthropic and passed as it is to an
+// OpenAI deployment, with or without the prefix. Reasoning items without
+// such content, or in a request that does not enable reasoning, are
+// dropped. Content with the prefix that does not decode is refused, with
+// a 400 naming it: input[i].encrypted_content in a Responses request
+// (whether or not it enables reasoning), messages[i].reasoning_content in
+// a Chat body that enables reasoning. Left out, Claude would refuse a
+// tool-use turn that does not start with its thinking, naming its own
+// message numbers.
 
 const reasoningPrefix = "meridian.r1."
 
@@ -55,20 +65,45 @@ func encodeReasoning(blocks []carriedReasoning) string {
 	return reasoningPrefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeReasoning(s string) ([]carriedReasoning, bool) {
+// badReasoning is why a value with the prefix that does not decode is
+// refused: left out, Claude would answer a tool-use turn with thinking on
+// by refusing a turn that does not start with a thinking block, and name
+// its own message numbers.
+const badReasoning = "begins with " + reasoningPrefix + " but is not reasoning Meridian returned (it does not decode); send back the value Meridian returned, unchanged"
+
+// decodeReasoning decodes s when it carries Claude's reasoning (begins
+// with the prefix; carried is false and err nil when it does not). err is
+// set when s has the prefix but is not the base64url of a non-empty JSON
+// list of blocks, each either a text (with its signature) or redacted data
+// in standard base64 (as both Anthropic's data and Converse's bytes are),
+// so that Converse and Anthropic refuse the same values.
+func decodeReasoning(s string) (blocks []carriedReasoning, carried bool, err error) {
 	rest, ok := strings.CutPrefix(s, reasoningPrefix)
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(rest)
 	if err != nil {
-		return nil, false
+		return nil, true, err
 	}
-	var blocks []carriedReasoning
-	if json.Unmarshal(b, &blocks) != nil || len(blocks) == 0 {
-		return nil, false
+	if err := json.Unmarshal(b, &blocks); err != nil {
+		return nil, true, err
 	}
-	return blocks, true
+	if len(blocks) == 0 {
+		return nil, true, errors.New("no reasoning blocks")
+	}
+	for _, c := range blocks {
+		if c.Redacted == "" {
+			continue
+		}
+		if c.Text != "" || c.Signature != "" {
+			return nil, true, errors.New("a block both redacted and not")
+		}
+		if _, err := base64.StdEncoding.DecodeString(c.Redacted); err != nil {
+			return nil, true, err
+		}
+	}
+	return blocks, true, nil
 }
 
 // wantsEncrypted reports whether req asked for reasoning encrypted_content.
@@ -92,21 +127,32 @@ type pendingReasoning struct {
 }
 
 // carriedIn returns the reasoning that req's assistant messages carry in
-// reasoning_content, when req enables reasoning.
-func carriedIn(req *openai.ChatCompletionRequest) []pendingReasoning {
+// reasoning_content, when req enables reasoning (thinks: reasoning_effort
+// set and not none); a value with the prefix that does not decode is then
+// refused at messages[i].reasoning_content, as r. Without reasoning on, a
+// reasoning_content is the client's own reasoning text, left out as any
+// other (Claude takes no earlier reasoning then, and on Anthropic's API
+// earlier turns' thinking never reaches the model), the same condition on
+// which an OpenAI deployment's pass-through body keeps it
+// (internal/backend/openai.go).
+func carriedIn(r refuser, req *openai.ChatCompletionRequest) ([]pendingReasoning, error) {
 	if !thinks(req) {
-		return nil
+		return nil, nil
 	}
 	var out []pendingReasoning
 	for i, m := range req.Messages {
 		if m.Role != openai.RoleAssistant || m.ReasoningContent == nil {
 			continue
 		}
-		if blocks, ok := decodeReasoning(*m.ReasoningContent); ok {
+		blocks, carried, err := decodeReasoning(*m.ReasoningContent)
+		switch {
+		case err != nil:
+			return nil, r.because(at("messages", i)+".reasoning_content", badReasoning)
+		case carried:
 			out = append(out, pendingReasoning{at: i, blocks: blocks})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // assistantTurn returns the ordinal (0-based) of the assistant turn that
@@ -147,28 +193,20 @@ func nthRole(n int, roles []string, role string) int {
 }
 
 // restoreAnthropic puts the reasoning req carries back into out, req's
-// translation, at the start of the assistant turns it belongs to.
-func restoreAnthropic(req *openai.ChatCompletionRequest, out *anthropic.Request) {
-	carried := carriedIn(req)
-	if len(carried) == 0 {
-		return
+// translation, at the start of the assistant turns it belongs to; a
+// carried value that does not decode is refused (carriedIn).
+func restoreAnthropic(req *openai.ChatCompletionRequest, out *anthropic.Request) error {
+	carried, err := carriedIn(targetAnthropic, req)
+	if err != nil || len(carried) == 0 {
+		return err
 	}
 	roles := make([]string, len(out.Messages))
 	for i, m := range out.Messages {
 		roles[i] = m.Role
 	}
-	inserted := map[int]int{}
-	for _, p := range carried {
-		turn, ok := assistantTurn(req.Messages, p.at)
-		if !ok {
-			continue
-		}
-		k := nthRole(turn, roles, anthropic.RoleAssistant)
-		if k < 0 {
-			continue
-		}
-		var blocks []anthropic.Block
-		for _, b := range p.blocks {
+	placeCarried(req, carried, roles, anthropic.RoleAssistant, func(k, at int, cs []carriedReasoning) {
+		blocks := make([]anthropic.Block, 0, len(cs))
+		for _, b := range cs {
 			if b.Redacted != "" {
 				blocks = append(blocks, anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: b.Redacted})
 			} else {
@@ -179,65 +217,83 @@ func restoreAnthropic(req *openai.ChatCompletionRequest, out *anthropic.Request)
 		if !m.Content.IsBlocks() {
 			m.Content = anthropic.Content{Blocks: []anthropic.Block{{Type: anthropic.BlockText, Text: m.Content.Text}}}
 		}
-		at := inserted[k]
-		m.Content.Blocks = append(m.Content.Blocks[:at], append(blocks, m.Content.Blocks[at:]...)...)
-		inserted[k] = at + len(blocks)
-	}
+		m.Content.Blocks = slices.Insert(m.Content.Blocks, at, blocks...)
+	})
+	return nil
 }
 
 // restoreConverse puts the reasoning req carries back into out, req's
-// translation, at the start of the assistant turns it belongs to.
-func restoreConverse(req *openai.ChatCompletionRequest, out *converse.Request) {
-	carried := carriedIn(req)
-	if len(carried) == 0 {
-		return
+// translation, at the start of the assistant turns it belongs to; a
+// carried value that does not decode is refused (carriedIn).
+func restoreConverse(req *openai.ChatCompletionRequest, out *converse.Request) error {
+	carried, err := carriedIn(targetConverse, req)
+	if err != nil || len(carried) == 0 {
+		return err
 	}
 	roles := make([]string, len(out.Messages))
 	for i, m := range out.Messages {
 		roles[i] = m.Role
 	}
-	inserted := map[int]int{}
-	for _, p := range carried {
-		turn, ok := assistantTurn(req.Messages, p.at)
-		if !ok {
-			continue
-		}
-		k := nthRole(turn, roles, converse.RoleAssistant)
-		if k < 0 {
-			continue
-		}
-		var blocks []converse.ContentBlock
-		for _, b := range p.blocks {
+	placeCarried(req, carried, roles, converse.RoleAssistant, func(k, at int, cs []carriedReasoning) {
+		blocks := make([]converse.ContentBlock, 0, len(cs))
+		for _, b := range cs {
 			rc := &converse.ReasoningContent{}
 			if b.Redacted != "" {
-				data, err := base64.StdEncoding.DecodeString(b.Redacted)
-				if err != nil {
-					continue
-				}
-				rc.RedactedContent = data
+				// Standard base64: decodeReasoning checked it.
+				rc.RedactedContent, _ = base64.StdEncoding.DecodeString(b.Redacted)
 			} else {
 				rc.ReasoningText = &converse.ReasoningText{Text: b.Text, Signature: b.Signature}
 			}
 			blocks = append(blocks, converse.ContentBlock{ReasoningContent: rc})
 		}
 		m := &out.Messages[k]
-		at := inserted[k]
-		m.Content = append(m.Content[:at], append(blocks, m.Content[at:]...)...)
-		inserted[k] = at + len(blocks)
+		m.Content = slices.Insert(m.Content, at, blocks...)
+	})
+	return nil
+}
+
+// placeCarried is the walk restoreAnthropic and restoreConverse share: for
+// each carried reasoning, the index k of the translated assistant message
+// (roles are the translation's, assistant its assistant role) of the turn
+// it belongs to, and where in that message's content it goes (after the
+// reasoning put there before, so that several reasoning items keep their
+// order); put inserts the blocks there.
+func placeCarried(req *openai.ChatCompletionRequest, carried []pendingReasoning, roles []string, assistant string, put func(k, at int, blocks []carriedReasoning)) {
+	inserted := map[int]int{}
+	for _, p := range carried {
+		turn, ok := assistantTurn(req.Messages, p.at)
+		if !ok {
+			continue
+		}
+		k := nthRole(turn, roles, assistant)
+		if k < 0 {
+			continue
+		}
+		put(k, inserted[k], p.blocks)
+		inserted[k] += len(p.blocks)
 	}
 }
 
 // carriedMarker is how a carried reasoning_content begins in a JSON body.
 var carriedMarker = []byte(`"` + reasoningPrefix)
 
+// CarriesReasoning reports whether a Chat Completions body carries
+// Claude's reasoning (see above): a message's reasoning_content that
+// WithoutCarriedReasoning would remove. A body without the prefix at the
+// start of a JSON string costs one scan; one with it is read.
+func CarriesReasoning(body []byte) bool {
+	return bytes.Contains(body, carriedMarker) && len(WithoutCarriedReasoning(body)) != len(body)
+}
+
 // WithoutCarriedReasoning returns a Chat Completions body without the
 // reasoning_content members that carry Claude's reasoning (see above), for
 // a deployment that speaks Chat Completions, which takes no reasoning
-// input: body itself when it has none (found by one scan for the prefix;
-// a caller may skip the call for a body without reasoning_effort, which
-// carries none), else body with those members removed and every other
-// member as it was (only whitespace between messages goes). A body it
-// cannot read is returned as it is.
+// input: body itself when it has none (found by one scan for the prefix),
+// else body with those members removed and every other member as it was
+// (only whitespace between messages goes). A body it cannot read is
+// returned as it is. The OpenAI backend calls it only for a body that
+// enables reasoning (the condition on which the other dialects restore
+// carried reasoning), so that other chat bodies skip the scan.
 func WithoutCarriedReasoning(body []byte) []byte {
 	if !bytes.Contains(body, carriedMarker) {
 		return body

@@ -8,9 +8,10 @@ import (
 	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
-// BenchmarkWithoutCarriedReasoning: the OpenAI backend runs it on every
-// pass-through chat body; a body without carried reasoning (every Chat
-// client's) costs one scan for the prefix.
+// BenchmarkWithoutCarriedReasoning: the OpenAI backend runs it on a
+// pass-through chat body that enables reasoning (internal/backend/openai.go);
+// a body without carried reasoning costs one scan for the prefix, one that
+// carries it a copy of its messages list.
 func BenchmarkWithoutCarriedReasoning(b *testing.B) {
 	for _, n := range []int{4 << 10, 64 << 10} {
 		turn := `{"role":"user","content":"` + strings.Repeat("Make me a sandwich. Then, v1.2 of it. ", 8) + `"},`

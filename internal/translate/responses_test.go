@@ -1,6 +1,7 @@
 package translate_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -337,6 +338,24 @@ func TestResponsesStreamInvariants(t *testing.T) {
 }
 
 // fnTool is a Responses function tool.
+// carry encodes blocks (JSON) as Meridian carries Claude's reasoning.
+func carry(blocks string) string {
+	return "meridian.r1." + base64.RawURLEncoding.EncodeToString([]byte(blocks))
+}
+
+// reasoningItem is a Responses request whose input[1] is a reasoning item
+// with encrypted_content enc, before a function call and its output;
+// effort "" leaves reasoning off.
+func reasoningItem(enc, effort string) string {
+	r := ""
+	if effort != "" {
+		r = `,"reasoning":{"effort":"` + effort + `"}`
+	}
+	return `{"model":"m","max_output_tokens":4096` + r + `,"tools":[` + fnTool + `],"input":[{"role":"user","content":"a"},` +
+		`{"type":"reasoning","summary":[],"encrypted_content":"` + enc + `"},` +
+		`{"type":"function_call","call_id":"c","name":"get_weather","arguments":"{}"},{"type":"function_call_output","call_id":"c","output":"sun"}]}`
+}
+
 const fnTool = `{"type":"function","name":"get_weather","parameters":{"type":"object"}}`
 
 // TestResponsesRefusals checks refusals name the Responses member, whichever
@@ -381,6 +400,18 @@ func TestResponsesRefusals(t *testing.T) {
 		{"custom", `{"model":"m","input":"a","tool_choice":{"type":"custom","name":"grammar"}}`, "tool_choice.type"},
 		{"hosted", `{"model":"m","input":"a","tool_choice":{"type":"web_search_preview"}}`, "tool_choice.type"},
 		{"no type", `{"model":"m","input":"a","tool_choice":{"name":"get_weather"}}`, "tool_choice.type"},
+		{"empty tool choice", `{"model":"m","input":"a","tool_choice":""}`, "tool_choice"},
+		{"empty tool choice object", `{"model":"m","input":"a","tool_choice":{}}`, "tool_choice"},
+		// Content with Meridian's prefix that does not decode is refused,
+		// with reasoning on or off (see responses_reasoning.go).
+		{"carried reasoning not base64url", reasoningItem(`meridian.r1.!!`, "low"), "input[1].encrypted_content"},
+		{"carried reasoning not a list", reasoningItem(carry(`{"t":"x"}`), "low"), "input[1].encrypted_content"},
+		{"carried reasoning empty", reasoningItem(carry(`[]`), "low"), "input[1].encrypted_content"},
+		{"carried redacted not base64", reasoningItem(carry(`[{"r":"RED"}]`), "low"), "input[1].encrypted_content"},
+		{"carried redacted and text", reasoningItem(carry(`[{"r":"UkVE","t":"x"}]`), "low"), "input[1].encrypted_content"},
+		{"carried reasoning bad, reasoning off", reasoningItem(`meridian.r1.!!`, ""), "input[1].encrypted_content"},
+		{"carried reasoning", reasoningItem(carry(`[{"t":"Plan.","s":"SIG"},{"r":"UkVE"}]`), "low"), ""},
+		{"another API's encrypted content", reasoningItem(`gAAAAAB-opaque`, "low"), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
