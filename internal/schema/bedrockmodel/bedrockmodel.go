@@ -75,7 +75,9 @@ func (f Family) String() string {
 func (f Family) Reasons() bool { return f == Claude || f == NovaReasoning || f == GPTOSS }
 
 // TopK reports whether the family's models take top_k through Converse.
-func (f Family) TopK() bool { return f == Claude || f == Nova || f == NovaReasoning || f == MistralTopK }
+func (f Family) TopK() bool {
+	return f == Claude || f == Nova || f == NovaReasoning || f == MistralTopK
+}
 
 // Model is what a Bedrock model id says.
 type Model struct {
