@@ -18,7 +18,7 @@ const module = "github.com/meridian-gateway/meridian/"
 const std = "std"
 
 // pureCore may be imported by the pure packages that build on each other.
-var pureCore = []string{std, "internal/policy", "internal/routing", "internal/topology", "internal/profile", "internal/inference",
+var pureCore = []string{std, "internal/policy", "internal/routing", "internal/topology", "internal/schema/bedrockmodel", "internal/profile", "internal/inference",
 	"go.yaml.in/yaml/v3"}
 
 // adapters are the packages that do I/O for the request path; the gateway
