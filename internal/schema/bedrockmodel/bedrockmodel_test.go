@@ -1,6 +1,10 @@
 package bedrockmodel
 
-import "testing"
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	t.Parallel()
@@ -115,4 +119,24 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %+v: Claude only for anthropic or no provider", id, m)
 		}
 	})
+}
+
+// TestDeps keeps the classifier a leaf: the standard library only, so the
+// pure core (topology), the translator, the simulator and the backends can
+// all import it.
+func TestDeps(t *testing.T) {
+	t.Parallel()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p != "github.com/meridian-gateway/meridian/internal/schema/bedrockmodel" {
+			t.Errorf("bedrockmodel depends on %s; it may import only the standard library", p)
+		}
+	}
 }
