@@ -103,9 +103,12 @@ func invokeRequestMetadata(op string, req *inference.Request) (string, error) {
 }
 
 // takesAnthropic reports whether the deployment's model takes Anthropic
-// Messages bodies on InvokeModel.
+// Messages bodies on InvokeModel: a Claude model, by the one Bedrock
+// model-id classifier (internal/schema/bedrockmodel: an anthropic provider
+// token, or none, as in an application inference profile's ARN), not by a
+// substring ("claude" in another provider's id).
 func (b *Bedrock) takesAnthropic() bool {
-	return b.cfg.AnthropicModel || strings.Contains(b.cfg.Model, "anthropic.") || strings.Contains(b.cfg.Model, "claude")
+	return b.cfg.AnthropicModel || translate.BedrockFamily(b.cfg.Model) == translate.FamilyClaude
 }
 
 // rawCall signs and sends body to the operation op of the deployment's

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
+	"github.com/meridian-gateway/meridian/internal/schema/bedrockmodel"
 )
 
 // MockConfig configures an embedded simulated model server.
@@ -73,7 +73,7 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	go func() { m.done <- srv.Serve(ctx, ln) }()
 	base := "http://" + ln.Addr().String()
 	if cfg.API == "bedrock" {
-		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base, AnthropicModel: !otherBedrockFamily(cfg.Model),
+		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base, AnthropicModel: takesAnthropic(cfg.Model),
 			Credentials:    credentials.NewStaticCredentialsProvider("AKIDMOCKLLM", "mockllm", ""),
 			ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock})
 		if err != nil {
@@ -88,24 +88,16 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	return m, nil
 }
 
-// otherBedrockProviders are the Bedrock model providers whose models take
-// no Anthropic Messages body on InvokeModel.
-var otherBedrockProviders = []string{"amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "qwen.", "openai.", "writer.", "twelvelabs.",
-	"google.", "nvidia.", "minimax.", "moonshot.", "stability."}
-
-// otherBedrockFamily reports whether a simulated Bedrock model is named
-// like one of another provider than Anthropic's ("amazon.nova-pro-v1:0",
-// "eu.meta.llama3-2-1b-instruct-v1:0"): the adapter then translates an
-// Anthropic body to Converse for it, as it would for the real model. Any
-// other name (a topology's own, "demo.chat") takes Anthropic bodies, so
-// that Anthropic clients pass through to the simulator.
-func otherBedrockFamily(model string) bool {
-	for _, p := range otherBedrockProviders {
-		if strings.HasPrefix(model, p) || strings.Contains(model, "."+p) {
-			return true
-		}
-	}
-	return false
+// takesAnthropic reports whether a simulated Bedrock model takes Anthropic
+// bodies: a Claude model, an id naming no provider, or a topology's own
+// name ("demo.chat"), as internal/schema/bedrockmodel's SimulatorFamily
+// (which the simulator and the capability defaults read too) says. The
+// adapter translates an Anthropic body to Converse for any other
+// provider's model ("amazon.nova-pro-v1:0", the model of an ARN such as
+// ".../foundation-model/mistral.mistral-large-2402-v1:0"), as it would for
+// the real model.
+func takesAnthropic(model string) bool {
+	return bedrockmodel.SimulatorFamily(model) == bedrockmodel.Claude
 }
 
 // Server returns the simulated server, for operator actions (take down,

@@ -44,6 +44,13 @@ func TestMockBedrockFamily(t *testing.T) {
 		{"eu.meta.llama3-2-1b-instruct-v1:0", inference.DialectConverse},
 		{"demo.chat", inference.DialectAnthropic},
 		{"anthropic.claude-3-haiku-20240307-v1:0", inference.DialectAnthropic},
+		// The model id of an ARN is after its last "/" (this one was
+		// taken as Anthropic's, and the simulator refused the body as
+		// Mistral's: "required key [prompt] not found").
+		{"arn:aws:bedrock:us-east-1::foundation-model/mistral.mistral-large-2402-v1:0", inference.DialectConverse},
+		{"zai.glm-4.7", inference.DialectConverse},
+		{"openai.gpt-oss-20b-1:0", inference.DialectConverse},
+		{"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3", inference.DialectAnthropic},
 	} {
 		m, err := NewMock(MockConfig{Model: tc.model, API: "bedrock"})
 		if err != nil {

@@ -18,7 +18,7 @@ const module = "github.com/meridian-gateway/meridian/"
 const std = "std"
 
 // pureCore may be imported by the pure packages that build on each other.
-var pureCore = []string{std, "internal/policy", "internal/routing", "internal/topology", "internal/profile", "internal/inference",
+var pureCore = []string{std, "internal/policy", "internal/routing", "internal/topology", "internal/schema/bedrockmodel", "internal/profile", "internal/inference",
 	"go.yaml.in/yaml/v3"}
 
 // adapters are the packages that do I/O for the request path; the gateway
@@ -42,8 +42,8 @@ var rules = []struct {
 	{Pattern: "internal/routing", Allowed: []string{std}, Why: "the routing core is pure: standard library only"},
 	{Pattern: "internal/policy", Allowed: []string{std}, Why: "the policy evaluator is pure: standard library only"},
 	{Pattern: "internal/inference", Allowed: []string{std}, Why: "the inference vocabulary is pure: standard library only"},
-	{Pattern: "internal/topology", Allowed: []string{std, "internal/policy", "internal/routing", "go.yaml.in/yaml/v3"},
-		Why: "the topology is pure: the standard library, the pure core and the one YAML library"},
+	{Pattern: "internal/topology", Allowed: []string{std, "internal/policy", "internal/routing", "internal/schema/bedrockmodel", "go.yaml.in/yaml/v3"},
+		Why: "the topology is pure: the standard library, the pure core, the pure Bedrock model-id classifier and the one YAML library"},
 	{Pattern: "internal/profile", Allowed: pureCore, Why: "profiles are pure: the standard library, the pure core and the one YAML library"},
 	{Pattern: "internal/schema/...", Allowed: []string{std, "internal/schema/..."}, Why: "wire schemas are pure: the standard library and each other (jsonx) only"},
 	{Pattern: "internal/dialect", Allowed: []string{std, "internal/inference", "internal/translate", "internal/schema/..."}, Why: "the dialect mapping is pure: the inference vocabulary and the translators only"},

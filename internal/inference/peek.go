@@ -209,8 +209,11 @@ func peekOpenAI(req *Request) error {
 	if (p.Logprobs != nil && *p.Logprobs) || p.TopLogprobs != nil {
 		req.Use(FeatureLogprobs, "logprobs")
 	}
-	if isSet(p.ReasoningEffort) && string(p.ReasoningEffort) != `"none"` {
-		// "none" asks for no reasoning: any deployment honours it.
+	if isSet(p.ReasoningEffort) {
+		// "none" too: Chat Completions passes the body through, and an
+		// OpenAI model without reasoning refuses the parameter whatever
+		// its value, so only a deployment with the reasoning capability
+		// may take it (elsewhere routing refuses it naming the field).
 		req.Use(FeatureReasoning, "reasoning_effort")
 	}
 	n := 0
@@ -369,6 +372,22 @@ type anthropicPeek struct {
 	Thinking    json.RawMessage `json:"thinking"`
 }
 
+// thinks reports whether an Anthropic thinking configuration asks for
+// reasoning: any but {"type": "disabled"}, which asks for none (every
+// deployment honours it, as the translator to Converse sends nothing for
+// it to a model that cannot reason). A configuration that is not an object
+// with a type counts as asking, so that it is never routed to a deployment
+// that could not honour it.
+func thinks(raw json.RawMessage) bool {
+	if !isSet(raw) {
+		return false
+	}
+	var t struct {
+		Type *string `json:"type"`
+	}
+	return json.Unmarshal(raw, &t) != nil || t.Type == nil || *t.Type != "disabled"
+}
+
 var anthropicBlockFeatures = map[string]Feature{
 	"image": FeatureVision, "document": FeatureDocuments, "tool_use": FeatureTools, "tool_result": FeatureTools,
 	"thinking": FeatureReasoning, "redacted_thinking": FeatureReasoning,
@@ -400,7 +419,7 @@ func peekAnthropic(req *Request) error {
 	if isSet(p.ToolChoice) {
 		req.Use(FeatureTools, "tool_choice")
 	}
-	if isSet(p.Thinking) {
+	if thinks(p.Thinking) {
 		req.Use(FeatureReasoning, "thinking")
 	}
 	blocks := func(raw json.RawMessage, field string) error {

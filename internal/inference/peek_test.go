@@ -32,6 +32,18 @@ func TestPeekFeatures(t *testing.T) {
 			`"messages":[{"role":"user","content":[{"type":"image","source":{"data":"` + image + `"}},{"type":"text","text":"x","cache_control":{"type":"ephemeral"}}]}]}`,
 			Features(FeatureReasoning | FeatureTools | FeatureVision | FeaturePromptCaching),
 			map[Feature]string{FeaturePromptCaching: "messages[0].content[1].cache_control"}, 1200},
+		// reasoning_effort none is refused by OpenAI models without
+		// reasoning ("Unsupported parameter"): it needs the capability.
+		{"openai reasoning_effort none", DialectOpenAIChat, `{"model":"m","reasoning_effort":"none","messages":[{"role":"user","content":"hi"}]}`,
+			Features(FeatureReasoning), map[Feature]string{FeatureReasoning: "reasoning_effort"}, 10},
+		// Thinking disabled asks for no reasoning; any other type (or a
+		// malformed one) does.
+		{"anthropic thinking disabled", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"thinking":{"type":"disabled"},"messages":[{"role":"user","content":"x"}]}`,
+			0, nil, 10},
+		{"anthropic thinking adaptive", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"thinking":{"type":"adaptive"},"messages":[{"role":"user","content":"x"}]}`,
+			Features(FeatureReasoning), nil, 10},
+		{"anthropic thinking untyped", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"thinking":{"budget_tokens":1024},"messages":[{"role":"user","content":"x"}]}`,
+			Features(FeatureReasoning), nil, 10},
 	}
 	for _, tc := range tests {
 		req, err := Peek(tc.d, "m", []byte(tc.body), false)

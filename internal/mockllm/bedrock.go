@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/schema/bedrockmodel"
 )
 
 // This file serves the simulated model in Amazon Bedrock's shapes:
@@ -193,8 +194,14 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 		InferenceConfig *struct {
 			MaxTokens     *int     `json:"maxTokens"`
 			StopSequences []string `json:"stopSequences"`
+			// MaxNewTokens is a Nova InvokeModel body's token limit, the
+			// name Amazon Nova's Invoke API documents beside maxTokens.
+			MaxNewTokens *int `json:"max_new_tokens"`
 		} `json:"inferenceConfig"`
-		OutputConfig *struct {
+		// ReasoningConfig is a Nova InvokeModel body's, a top-level
+		// member (Converse's is in additionalModelRequestFields).
+		ReasoningConfig json.RawMessage `json:"reasoningConfig"`
+		OutputConfig    *struct {
 			TextFormat *struct {
 				Structure struct {
 					JSONSchema *struct {
@@ -247,6 +254,24 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 	}
 	if ic := c.InferenceConfig; ic != nil {
 		r.chat.MaxTokens, r.chat.Stop = ic.MaxTokens, ic.StopSequences
+	}
+	if ic := c.InferenceConfig; ic != nil && ic.MaxNewTokens != nil && ic.MaxTokens == nil && bedrockmodel.Parse(model).Provider == "amazon" {
+		r.chat.MaxTokens = ic.MaxNewTokens
+	}
+	reasoning := c.AdditionalModelRequestFields["reasoningConfig"]
+	if len(c.ReasoningConfig) > 0 && bedrockmodel.Parse(model).Provider == "amazon" {
+		// A Nova InvokeModel body's reasoningConfig is a top-level member.
+		if bedrockmodel.SimulatorFamily(model) != bedrockmodel.NovaReasoning {
+			return nil, jsonError("extraneous key [reasoningConfig] is not permitted")
+		}
+		reasoning = c.ReasoningConfig
+		if c.AdditionalModelRequestFields == nil {
+			c.AdditionalModelRequestFields = map[string]json.RawMessage{}
+		}
+		c.AdditionalModelRequestFields["reasoningConfig"] = reasoning
+	}
+	if err := checkNovaEffort(reasoning, r.chat.MaxTokens); err != nil {
+		return nil, err
 	}
 	if oc := c.OutputConfig; oc != nil && oc.TextFormat != nil && oc.TextFormat.Structure.JSONSchema != nil {
 		r.schema = json.RawMessage(oc.TextFormat.Structure.JSONSchema.Schema)
@@ -510,6 +535,8 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		req, err = decodeTitanText(model, *bp)
 	case shape == shapeMistral:
 		req, err = decodeMistral(model, *bp)
+	case shape == shapeMistralChat:
+		req, err = decodeMistralChat(model, *bp)
 	case shape == shapeNova:
 		req, err = decodeNova(model, *bp)
 	default:

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/schema/bedrockmodel"
 )
 
 // This file reads InvokeModel bodies in the shape of the model family the
@@ -23,49 +25,38 @@ const (
 	shapeTitanText                       // Amazon Titan Text: inputText, textGenerationConfig → results
 	shapeMistral                         // Mistral: prompt, max_tokens → outputs
 	shapeNova                            // Amazon Nova: messages-v1 (Converse's shape) → output.message
+	shapeMistralChat                     // Mistral chat completion (Mistral Large 2): messages, max_tokens → choices
 	shapeConverseBody                    // not InvokeModel: a Converse request
 )
 
-// bedrockProviders are the Bedrock providers other than Anthropic, as a
-// model id names them ("mistral.mistral-large-2402-v1:0",
-// "eu.meta.llama3-2-1b-instruct-v1:0").
-var bedrockProviders = []string{"amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "qwen.", "openai.", "writer.", "twelvelabs.",
-	"google.", "nvidia.", "minimax.", "moonshot.", "stability."}
-
-// modelIs reports whether a model id (a foundation model id, an inference
-// profile id or an ARN) names a model of provider prefix p ("mistral.").
-func modelIs(model, p string) bool {
-	return strings.HasPrefix(model, p) || strings.Contains(model, "."+p) || strings.Contains(model, "/"+p)
-}
-
 // claudeLike reports whether the simulator answers model as Claude: an
-// Anthropic model, or a name of no other provider (a topology's own, such
-// as "demo.chat").
-func claudeLike(model string) bool {
-	if strings.Contains(model, "anthropic.") || strings.Contains(model, "claude") {
-		return true
-	}
-	for _, p := range bedrockProviders {
-		if modelIs(model, p) {
-			return false
-		}
-	}
-	return true
-}
+// Anthropic model, an id naming no provider, or a topology's own name
+// ("demo.chat"), as internal/schema/bedrockmodel's SimulatorFamily says
+// (the classifier Meridian's translator and capability defaults share).
+func claudeLike(model string) bool { return bedrockmodel.SimulatorFamily(model) == bedrockmodel.Claude }
 
 // invokeShapeOf returns the InvokeModel shape of a body sent to model: the
-// model id's family, or for a model of no known family (the simulator's
-// own names) an Anthropic body when it has messages and a Llama prompt
-// otherwise.
+// model id's family (a Mistral model's chat-completion body, with
+// messages and no prompt, is the chat shape Mistral Large 2 takes), or for
+// a model of no known family (the simulator's own names) an Anthropic body
+// when it has messages and a Llama prompt otherwise.
 func invokeShapeOf(model string, body []byte) invokeShape {
+	m := bedrockmodel.Parse(model)
 	switch {
-	case modelIs(model, "amazon.nova-"):
+	case m.Provider == "amazon" && strings.HasPrefix(m.Name, "nova-"):
 		return shapeNova
-	case modelIs(model, "amazon.titan-text") || modelIs(model, "amazon.titan-tg1"):
+	case m.Provider == "amazon" && (strings.HasPrefix(m.Name, "titan-text") || strings.HasPrefix(m.Name, "titan-tg1")):
 		return shapeTitanText
-	case modelIs(model, "mistral."):
+	case m.Provider == "mistral":
+		var b struct {
+			Prompt   json.RawMessage `json:"prompt"`
+			Messages json.RawMessage `json:"messages"`
+		}
+		if json.Unmarshal(body, &b) == nil && b.Prompt == nil && b.Messages != nil {
+			return shapeMistralChat
+		}
 		return shapeMistral
-	case modelIs(model, "meta."):
+	case m.Provider == "meta":
 		return shapeLlama
 	}
 	if strings.Contains(string(body), `"messages"`) {
@@ -121,6 +112,43 @@ func decodeMistral(model string, body []byte) (*bedrockRequest, error) {
 		Messages: []chatMessage{{Role: "user", Content: textContent{parts: []string{*m.Prompt}}}}}}, nil
 }
 
+// decodeMistralChat reads a Mistral chat-completion InvokeModel body (the
+// one Mistral Large 2 (24.07) takes): messages of a role and string
+// content (tool turns with tool_calls, tool_call_id), tools, tool_choice,
+// max_tokens, temperature, top_p.
+func decodeMistralChat(model string, body []byte) (*bedrockRequest, error) {
+	var m struct {
+		Messages []struct {
+			Role    string  `json:"role"`
+			Content *string `json:"content"`
+		} `json:"messages"`
+		MaxTokens *int `json:"max_tokens"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	if len(m.Messages) == 0 {
+		return nil, jsonError("required key [messages] not found")
+	}
+	if m.MaxTokens != nil && *m.MaxTokens < 1 {
+		return nil, jsonError("max_tokens must be at least 1")
+	}
+	r := &bedrockRequest{chat: chatRequest{Model: model, MaxTokens: m.MaxTokens}}
+	for i, msg := range m.Messages {
+		switch msg.Role {
+		case "system", "user", "assistant", "tool":
+		default:
+			return nil, jsonError("messages[" + strconv.Itoa(i) + "].role must be system, user, assistant or tool")
+		}
+		var text string
+		if msg.Content != nil {
+			text = *msg.Content
+		}
+		r.chat.Messages = append(r.chat.Messages, chatMessage{Role: msg.Role, Content: textContent{parts: []string{text}}})
+	}
+	return r, nil
+}
+
 // decodeNova reads an Amazon Nova InvokeModel body: messages-v1, the
 // shape of a Converse body (messages of content blocks, system,
 // inferenceConfig with maxTokens, toolConfig), with an optional
@@ -138,26 +166,50 @@ func decodeNova(model string, body []byte) (*bedrockRequest, error) {
 	return decodeConverse(model, body)
 }
 
+// checkNovaEffort refuses Amazon Nova's maxReasoningEffort high with a
+// token limit, as Bedrock does: Nova requires inferenceConfig.maxTokens
+// unset when maxReasoningEffort is high (low and medium take it).
+func checkNovaEffort(reasoning json.RawMessage, maxTokens *int) error {
+	if len(reasoning) == 0 || maxTokens == nil {
+		return nil
+	}
+	var rc struct {
+		Type   string `json:"type"`
+		Effort string `json:"maxReasoningEffort"`
+	}
+	if json.Unmarshal(reasoning, &rc) == nil && rc.Type == "enabled" && rc.Effort == "high" {
+		return jsonError("reasoningConfig.maxReasoningEffort high does not take inferenceConfig.maxTokens; leave maxTokens unset")
+	}
+	return nil
+}
+
 // checkModelFields refuses a member of Converse's
 // additionalModelRequestFields that model's family does not take, as
-// Bedrock does (the model refuses the extraneous key): Claude's thinking,
-// top_k and anthropic_beta for any other family, the reasoningConfig of
-// Amazon Nova 2 and Nova Premier for any other model, Nova's inferenceConfig for any
-// model but Nova.
+// Bedrock does (the model refuses the extraneous key): Claude's thinking
+// and anthropic_beta for any other family; top_k for any but Claude and
+// the Mistral models whose parameters list it; the reasoningConfig of
+// Amazon Nova 2 Lite for any other model; Nova's inferenceConfig for any
+// model but Nova; gpt-oss's reasoning_effort for any other model. The
+// family is internal/schema/bedrockmodel's, as Meridian's translator reads
+// it.
 func checkModelFields(model string, fields map[string]json.RawMessage) error {
-	claude, nova := claudeLike(model), modelIs(model, "amazon.nova-")
-	for _, k := range []string{"thinking", "top_k", "anthropic_beta", "reasoningConfig", "inferenceConfig"} {
+	f := bedrockmodel.SimulatorFamily(model)
+	for _, k := range []string{"thinking", "top_k", "anthropic_beta", "reasoningConfig", "inferenceConfig", "reasoning_effort"} {
 		if _, ok := fields[k]; !ok {
 			continue
 		}
 		var takes bool
 		switch k {
-		case "thinking", "top_k", "anthropic_beta":
-			takes = claude
+		case "thinking", "anthropic_beta":
+			takes = f == bedrockmodel.Claude
+		case "top_k":
+			takes = f == bedrockmodel.Claude || f == bedrockmodel.MistralTopK
 		case "reasoningConfig":
-			takes = modelIs(model, "amazon.nova-2") || modelIs(model, "amazon.nova-premier")
+			takes = f == bedrockmodel.NovaReasoning
 		case "inferenceConfig":
-			takes = nova
+			takes = f == bedrockmodel.Nova || f == bedrockmodel.NovaReasoning
+		case "reasoning_effort":
+			takes = f == bedrockmodel.GPTOSS
 		}
 		if !takes {
 			return jsonError("extraneous key [" + k + "] is not permitted")
@@ -169,7 +221,7 @@ func checkModelFields(model string, fields map[string]json.RawMessage) error {
 // promptFamily reports whether the answer is a prompt completion, streamed
 // as one chunk per token: Llama, Titan Text, Mistral.
 func (g *bedrockGeneration) promptFamily() bool {
-	return g.shape == shapeLlama || g.shape == shapeTitanText || g.shape == shapeMistral
+	return g.shape == shapeLlama || g.shape == shapeTitanText || g.shape == shapeMistral || g.shape == shapeMistralChat
 }
 
 // stopWord is the answer's stop reason in a prompt family's words.
@@ -202,6 +254,8 @@ func (g *bedrockGeneration) familyBody(h interface{ Set(k, v string) }, n int, c
 		body = map[string]any{"inputTextTokenCount": g.prompt, "results": []any{map[string]any{"tokenCount": n, "outputText": g.text(), "completionReason": g.stopWord()}}}
 	case shapeMistral:
 		body = map[string]any{"outputs": []any{map[string]any{"text": g.text(), "stop_reason": g.stopWord()}}}
+	case shapeMistralChat:
+		body = map[string]any{"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": g.text()}, "stop_reason": g.stopWord()}}}
 	case shapeNova:
 		body = map[string]any{"output": map[string]any{"message": map[string]any{"role": "assistant", "content": content}},
 			"stopReason": g.stopReason(), "usage": g.novaUsage(n)}
@@ -213,12 +267,12 @@ func (g *bedrockGeneration) familyBody(h interface{ Set(k, v string) }, n int, c
 	return body
 }
 
-// novaUsage is a Nova InvokeModel answer's usage.
-func (g *bedrockGeneration) novaUsage(n int) map[string]int {
-	u := g.usage(n)
-	return map[string]int{"inputTokens": u["inputTokens"], "outputTokens": u["outputTokens"], "totalTokens": u["totalTokens"],
-		"cacheReadInputTokenCount": u["cacheReadInputTokens"], "cacheWriteInputTokenCount": u["cacheWriteInputTokens"]}
-}
+// novaUsage is a Nova InvokeModel answer's usage: Converse's (AWS's Nova
+// response structure is the same for Converse and InvokeModel, usage with
+// inputTokens, outputTokens and totalTokens; the cache counts keep the
+// names of Bedrock's TokenUsage, cacheReadInputTokens and
+// cacheWriteInputTokens, as the streamed metadata chunk has them).
+func (g *bedrockGeneration) novaUsage(n int) map[string]int { return g.usage(n) }
 
 // invocationMetrics is what Bedrock adds to the last chunk of an
 // InvokeModel stream.
@@ -247,6 +301,12 @@ func (g *bedrockGeneration) promptChunk(i int, t string, n int) map[string]any {
 			out["stop_reason"] = g.stopWord()
 		}
 		ev = map[string]any{"outputs": []any{out}}
+	case shapeMistralChat:
+		ch := map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": t}, "stop_reason": nil}
+		if last {
+			ch["stop_reason"] = g.stopWord()
+		}
+		ev = map[string]any{"choices": []any{ch}}
 	default:
 		ev = map[string]any{"generation": t, "prompt_token_count": nil, "generation_token_count": i + 1, "stop_reason": nil}
 		if i == 0 {

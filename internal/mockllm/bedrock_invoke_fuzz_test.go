@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
@@ -16,7 +18,8 @@ import (
 // answers in its own shape, with the member its answer always holds.
 var familyModels = []struct{ model, key string }{
 	{"amazon.titan-text-express-v1", "results"},
-	{"mistral.mistral-large-2402-v1:0", "outputs"},
+	{"mistral.mistral-large-2402-v1:0", "outputs|choices"}, // a prompt completion, or a chat completion for a messages body
+	{"mistral.mistral-large-2407-v1:0", "outputs|choices"},
 	{"meta.llama3-8b-instruct-v1:0", "generation"},
 	{"amazon.nova-lite-v1:0", "output"},
 	{"eu.amazon.nova-2-lite-v1:0", "output"},
@@ -35,6 +38,8 @@ func FuzzBedrockInvokeFamilies(f *testing.F) {
 		`{"prompt":"hi","max_gen_len":2}`,
 		`{"schemaVersion":"messages-v1","messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":2}}`,
 		`{"messages":[{"role":"user","content":[{"text":"hi"}]}],"additionalModelRequestFields":{"thinking":{"type":"enabled"}}}`,
+		`{"messages":[{"role":"user","content":"hi"}],"max_tokens":2}`,
+		`{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"max_new_tokens":2},"reasoningConfig":{"type":"enabled","maxReasoningEffort":"high"}}`,
 		`{"prompt":7}`, `{"inputText":null}`, `[]`, `null`, `{`,
 	} {
 		for i := range familyModels {
@@ -63,7 +68,7 @@ func FuzzBedrockInvokeFamilies(f *testing.F) {
 		}
 		if !stream {
 			var m map[string]json.RawMessage
-			if json.Unmarshal(w.Body.Bytes(), &m) != nil || m[fm.key] == nil {
+			if json.Unmarshal(w.Body.Bytes(), &m) != nil || !slices.ContainsFunc(strings.Split(fm.key, "|"), func(k string) bool { return m[k] != nil }) {
 				t.Fatalf("%s answer %q lacks %s", fm.model, w.Body.Bytes(), fm.key)
 			}
 			var limits struct {

@@ -120,7 +120,8 @@ func (g *generation) content(i int) string {
 }
 
 func (g *generation) reasoning() string {
-	if g.req.ReasoningEffort == "" {
+	if g.req.ReasoningEffort == "" || g.req.ReasoningEffort == "none" {
+		// "none" asks for no reasoning.
 		return ""
 	}
 	return mockReasoning

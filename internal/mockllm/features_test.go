@@ -43,6 +43,15 @@ func TestRichAnswers(t *testing.T) {
 	if out.Usage.CompletionTokensDetails.ReasoningTokens == 0 {
 		t.Error("no reasoning tokens in usage")
 	}
+	// reasoning_effort none asks for no reasoning: none is produced.
+	out.Choices, out.Usage.CompletionTokensDetails.ReasoningTokens = nil, 0
+	resp, b = post(t, t.Context(), url, `{"model":"m","reasoning_effort":"none",`+msgs+`}`)
+	if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil || len(out.Choices) != 1 {
+		t.Fatalf("reasoning_effort none: %d %s", resp.StatusCode, b)
+	}
+	if out.Choices[0].Message.ReasoningContent != "" || out.Usage.CompletionTokensDetails.ReasoningTokens != 0 {
+		t.Errorf("reasoning_effort none: reasoning %q, %d tokens; want none", out.Choices[0].Message.ReasoningContent, out.Usage.CompletionTokensDetails.ReasoningTokens)
+	}
 	schema := `{"type":"object","required":["ok","items"],"properties":{"ok":{"type":"boolean"},"items":{"type":"array","minItems":2,"items":{"type":"string","enum":["a","b"]}}}}`
 	_, b = post(t, t.Context(), url, `{"model":"m","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":`+schema+`}},`+msgs+`}`)
 	var so struct {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/schema/bedrockmodel"
 )
 
 // Capabilities a deployment may declare under deployments[].capabilities.
@@ -65,12 +67,24 @@ func (d Deployment) EffectiveCapabilities() []string {
 		// has a bedrock deployment's defaults: it chats, cannot embed, and
 		// has neither n nor logprobs, so routing excludes it as it would
 		// exclude the real one.
-		return bedrockChatCapabilities(cmp.Or(d.Backend.Model, d.Model))
+		return mockBedrockChatCapabilities(d)
 	}
 	if d.Backend.Type == BackendBedrock {
 		return bedrockChatCapabilities(d.Backend.Model)
 	}
 	return DefaultCapabilities(d.Backend.Type)
+}
+
+// mockBedrockChatCapabilities returns the defaults of a simulated Bedrock
+// chat model: those of the Bedrock model it is named as, with a
+// topology's own name ("demo.chat", see bedrockmodel.SimulatorFamily)
+// served as Claude, as the simulator serves it.
+func mockBedrockChatCapabilities(d Deployment) []string {
+	caps := DefaultCapabilities(BackendBedrock)
+	if !bedrockmodel.SimulatorFamily(cmp.Or(d.Backend.Model, d.Model)).Reasons() {
+		caps = slices.DeleteFunc(caps, func(c string) bool { return c == CapabilityReasoning })
+	}
+	return caps
 }
 
 // bedrockChatCapabilities returns the defaults of a Bedrock chat model:
@@ -84,34 +98,16 @@ func bedrockChatCapabilities(model string) []string {
 	return caps
 }
 
-// bedrockOtherProviders are the Bedrock model providers, besides
-// Anthropic (Amazon's Nova models among them), as model ids name them.
-var bedrockOtherProviders = []string{"amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek.", "qwen.", "openai.", "writer.", "twelvelabs.",
-	"google.", "nvidia.", "minimax.", "moonshot.", "stability."}
-
 // BedrockReasons reports whether a Bedrock model id names a model whose
-// reasoning a request can ask for: Claude (thinking), Amazon Nova 2 and
-// Nova Premier (reasoningConfig), and an id naming no known provider (an application
-// inference profile's ARN, a simulator's own name), which the Bedrock
-// adapter serves as Claude. Amazon Nova Micro, Lite and Pro and the other providers' models
-// have no reasoning control through Converse, so a request asking for
-// reasoning is routed elsewhere or refused naming its field. It agrees
-// with the translator's family (internal/translate/converse_family.go),
-// which a test checks.
-func BedrockReasons(model string) bool {
-	switch {
-	case strings.Contains(model, "anthropic.") || strings.Contains(model, "claude"):
-		return true
-	case strings.Contains(model, "amazon.nova-2") || strings.Contains(model, "amazon.nova-premier"):
-		return true
-	}
-	for _, p := range bedrockOtherProviders {
-		if strings.HasPrefix(model, p) || strings.Contains(model, "."+p) || strings.Contains(model, "/"+p) {
-			return false
-		}
-	}
-	return true
-}
+// reasoning a request can ask for through Converse: Claude (thinking),
+// Amazon Nova 2 Lite (reasoningConfig), OpenAI gpt-oss (reasoning_effort),
+// and an id naming no provider (an application inference profile's ARN),
+// which the Bedrock adapter serves as Claude. Other Nova models and every
+// other provider's models, known or not, have no reasoning control through
+// Converse, so a request asking for reasoning is routed elsewhere or
+// refused naming its field. The family is internal/schema/bedrockmodel's,
+// the translator's own (internal/translate/converse_family.go).
+func BedrockReasons(model string) bool { return bedrockmodel.FamilyOf(model).Reasons() }
 
 // EmbeddingFamily is the InvokeModel body a Bedrock embedding model takes.
 // The model id decides it, here only: the capabilities a deployment has by

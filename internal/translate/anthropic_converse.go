@@ -574,16 +574,19 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 // anthropicModelFields returns the additionalModelRequestFields of a
 // Messages request's top_k, thinking and anthropic_beta for a model of
 // family f: Claude's own members as Bedrock documents them for Claude;
-// for Amazon Nova, top_k as inferenceConfig.topK and, on a Nova model with
-// extended thinking (Nova 2, Premier), enabled
-// thinking as reasoningConfig with the effort of its budget (below 4096
-// tokens low, below 16384 medium, else high). What the family has no
-// member for is refused by name. Thinking of type disabled asks for the
-// default of every family that cannot reason, and is then not sent.
+// top_k as inferenceConfig.topK for Amazon Nova and as top_k for the
+// Mistral models that list it; enabled thinking, with the effort of its
+// budget (below 4096 tokens low, below 16384 medium, else high), as
+// reasoningConfig for Amazon Nova 2 Lite and as reasoning_effort for
+// OpenAI gpt-oss. What the family has no member for is refused by name.
+// Thinking of type disabled asks for the default of every family that
+// cannot reason, and is then not sent. A budget asking Nova for high is
+// refused: Nova takes high only without a token limit, and max_tokens
+// (which Messages requires) is one.
 func anthropicModelFields(r refuser, req *anthropic.Request, f ConverseFamily) (map[string]any, error) {
 	fields := map[string]any{}
 	if req.TopK != nil {
-		if err := f.topKFields(r, "top_k", *req.TopK, fields); err != nil {
+		if err := topKFields(f, r, "top_k", *req.TopK, fields); err != nil {
 			return nil, err
 		}
 	}
@@ -595,12 +598,19 @@ func anthropicModelFields(r refuser, req *anthropic.Request, f ConverseFamily) (
 		case f == FamilyClaude:
 			fields["thinking"] = t
 		case t.Type == "disabled":
-		case f == FamilyNovaReasoning && t.Type == "enabled":
-			fields["reasoningConfig"] = novaReasoning(BudgetEffort(t.BudgetTokens))
+		case (f == FamilyNovaReasoning || f == FamilyGPTOSS) && t.Type != "enabled":
+			return nil, r.because("thinking.type", "this model takes thinking enabled (as its reasoning effort, from budget_tokens) or disabled")
 		case f == FamilyNovaReasoning:
-			return nil, r.because("thinking.type", "Amazon Nova takes thinking enabled (as reasoningConfig, with an effort from budget_tokens) or disabled")
+			effort := BudgetEffort(t.BudgetTokens)
+			if effort == "high" && req.MaxTokens > 0 {
+				return nil, r.because("thinking.budget_tokens", "a budget of 16384 tokens or more asks Amazon Nova for maxReasoningEffort high; "+
+					noEffortHigh+", and max_tokens is one: ask for a budget below 16384 (medium)")
+			}
+			fields["reasoningConfig"] = novaReasoning(effort)
+		case f == FamilyGPTOSS:
+			fields["reasoning_effort"] = BudgetEffort(t.BudgetTokens)
 		default:
-			return nil, r.because("thinking", f.noReasoning())
+			return nil, r.because("thinking", noReasoning(f))
 		}
 	}
 	if len(req.AnthropicBeta) > 0 && f != FamilyClaude {

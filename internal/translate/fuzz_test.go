@@ -92,7 +92,7 @@ func FuzzAnthropicRequest(f *testing.F) {
 }
 
 // families are the Converse model families a request is translated for.
-var families = []translate.ConverseFamily{translate.FamilyClaude, translate.FamilyNova, translate.FamilyNovaReasoning, translate.FamilyOther}
+var families = []translate.ConverseFamily{translate.FamilyClaude, translate.FamilyNova, translate.FamilyNovaReasoning, translate.FamilyGPTOSS, translate.FamilyMistralTopK, translate.FamilyOther}
 
 // FuzzOpenAIResponse feeds OpenAI responses and chunk lists to the
 // translators whose backend speaks OpenAI.

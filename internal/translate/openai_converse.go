@@ -185,8 +185,9 @@ func thinkingFields(budget int64) json.RawMessage {
 // openAIReasoningFields returns the additionalModelRequestFields that ask
 // opts.Family's model for reasoning_effort: Claude's thinking budget (with
 // a token limit it fits under, set in out when the request has none),
-// Amazon Nova's reasoningConfig (Nova 2, Premier), or a refusal naming reasoning_effort for a
-// family without a reasoning control.
+// Amazon Nova 2 Lite's reasoningConfig, OpenAI gpt-oss's reasoning_effort,
+// or a refusal naming reasoning_effort for a family without a reasoning
+// control. Nova's high with a token limit is refused naming the limit.
 func openAIReasoningFields(r refuser, req *openai.ChatCompletionRequest, opts Options, out *converse.Request, ic *converse.InferenceConfig, maxTokens int64) (json.RawMessage, error) {
 	switch opts.Family {
 	case FamilyClaude:
@@ -209,9 +210,24 @@ func openAIReasoningFields(r refuser, req *openai.ChatCompletionRequest, opts Op
 		if err != nil {
 			return nil, err
 		}
+		if effort == "high" && maxTokens > 0 {
+			field := "max_tokens"
+			if req.MaxCompletionTokens != nil {
+				field = "max_completion_tokens"
+			}
+			return nil, r.because(field, "with reasoning_effort high, "+noEffortHigh+": remove "+field+" or ask for reasoning_effort medium")
+		}
 		return marshalFields(map[string]any{"reasoningConfig": novaReasoning(effort)}), nil
+	case FamilyGPTOSS:
+		// gpt-oss takes low, medium and high; minimal is low, the least
+		// it offers (as for Nova).
+		effort, err := novaEffort(r, req.ReasoningEffort)
+		if err != nil {
+			return nil, err
+		}
+		return marshalFields(map[string]any{"reasoning_effort": effort}), nil
 	}
-	return nil, r.because("reasoning_effort", opts.Family.noReasoning())
+	return nil, r.because("reasoning_effort", noReasoning(opts.Family))
 }
 
 // refuseOpenAICommon refuses the Chat Completions members that neither

@@ -19,9 +19,11 @@ import (
 // several Bedrock families under profiles of their own, in eu-west-1
 // (local) and, with the suffix far, only in eu-central-1 (forwarded):
 // pnova is Amazon Nova Lite (no reasoning control), pnova2 Nova 2 Lite
-// (reasoningConfig), pmistral Mistral Large, and pmistralr the same model
-// declared with the reasoning capability, so that the translator, not
-// routing, answers a request for reasoning.
+// (reasoningConfig), ppremier Nova Premier (no documented reasoning
+// control), pmistral Mistral Large (2402, top_k), pmistral2 Mistral Large 2
+// (2407, no top_k), pmistralr Mistral Large declared with the reasoning
+// capability, so that the translator, not routing, answers a request for
+// reasoning, and pgptoss gpt-oss 120B (reasoning_effort).
 func familyCluster(t *testing.T) *cluster {
 	var models, deps strings.Builder
 	for _, far := range []struct{ suffix, region string }{{"", "eu-west-1"}, {"far", "eu-central-1"}} {
@@ -30,6 +32,9 @@ func familyCluster(t *testing.T) *cluster {
 			{"pnova2", "amazon.nova-2-lite-v1:0", ""},
 			{"pmistral", "mistral.mistral-large-2402-v1:0", ""},
 			{"pmistralr", "mistral.mistral-large-2402-v1:0", ", capabilities: [chat, tools, reasoning]"},
+			{"ppremier", "us.amazon.nova-premier-v1:0", ""},
+			{"pmistral2", "mistral.mistral-large-2407-v1:0", ""},
+			{"pgptoss", "openai.gpt-oss-120b-1:0", ""},
 		} {
 			fmt.Fprintf(&models, "  - {id: %s%s}\n", m.id, far.suffix)
 			fmt.Fprintf(&deps, "  - {model: %s%s, region: %s, backend: {type: mock, api: bedrock, model: %q, ttft: 1ms, tokens_per_second: 5000}%s}\n",
@@ -68,18 +73,44 @@ func TestFamilyReasoningOpenAIClient(t *testing.T) {
 					t.Fatalf("answer %+v, want one tool call", out.Choices)
 				}
 			})
-			t.Run(name+"/reasoning_effort none to Mistral", func(t *testing.T) {
-				// No reasoning asked for: any family honours it.
-				out, _ := complete(t, oa, openai.ChatCompletionNewParams{Model: "eu.pmistral" + far, ReasoningEffort: shared.ReasoningEffortNone,
+			t.Run(name+"/gpt-oss reasoning", func(t *testing.T) {
+				out, _ := complete(t, oa, openai.ChatCompletionNewParams{Model: "eu.pgptoss" + far, ReasoningEffort: shared.ReasoningEffortHigh, MaxTokens: openai.Int(500),
+					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Prove it.")}}, stream)
+				if len(out.Choices) != 1 || out.Choices[0].Message.Content == "" {
+					t.Fatalf("answer %+v, want text", out.Choices)
+				}
+			})
+			t.Run(name+"/reasoning_effort none to a deployment with reasoning", func(t *testing.T) {
+				// reasoning_effort needs the reasoning capability whatever
+				// its value (an OpenAI model without reasoning refuses the
+				// parameter); pmistralr declares it, and its translation
+				// sends no reasoning for none.
+				out, _ := complete(t, oa, openai.ChatCompletionNewParams{Model: "eu.pmistralr" + far, ReasoningEffort: shared.ReasoningEffortNone,
 					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi.")}}, stream)
 				if len(out.Choices) != 1 || out.Choices[0].Message.Content == "" {
 					t.Fatalf("answer %+v, want text", out.Choices)
 				}
 			})
-			for _, model := range []string{"eu.pnova", "eu.pmistral", "eu.pmistralr"} {
-				t.Run(name+"/"+model+" refuses reasoning_effort", func(t *testing.T) {
-					params := openai.ChatCompletionNewParams{Model: model + far, ReasoningEffort: shared.ReasoningEffortLow,
+			for _, tc := range []struct {
+				model  string
+				effort shared.ReasoningEffort
+				max    int64
+				param  string
+			}{
+				{"eu.pnova", shared.ReasoningEffortLow, 0, "reasoning_effort"},
+				{"eu.pmistral", shared.ReasoningEffortLow, 0, "reasoning_effort"},
+				{"eu.pmistralr", shared.ReasoningEffortLow, 0, "reasoning_effort"},
+				{"eu.ppremier", shared.ReasoningEffortLow, 0, "reasoning_effort"},
+				{"eu.pmistral", shared.ReasoningEffortNone, 0, "reasoning_effort"},
+				// Nova takes high only without a token limit.
+				{"eu.pnova2", shared.ReasoningEffortHigh, 500, "max_tokens"},
+			} {
+				t.Run(name+"/"+tc.model+" refuses reasoning_effort "+string(tc.effort), func(t *testing.T) {
+					params := openai.ChatCompletionNewParams{Model: tc.model + far, ReasoningEffort: tc.effort,
 						Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Prove it.")}}
+					if tc.max > 0 {
+						params.MaxTokens = openai.Int(tc.max)
+					}
 					var err error
 					if stream {
 						s := oa.Chat.Completions.NewStreaming(t.Context(), params)
@@ -90,8 +121,8 @@ func TestFamilyReasoningOpenAIClient(t *testing.T) {
 						_, err = oa.Chat.Completions.New(t.Context(), params)
 					}
 					var ae *openai.Error
-					if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Param != "reasoning_effort" || strings.Contains(ae.Message, "extraneous") {
-						t.Fatalf("error %v, want a 400 on param reasoning_effort from Meridian", err)
+					if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Param != tc.param || strings.Contains(ae.Message, "extraneous") {
+						t.Fatalf("error %v, want a 400 on param %s from Meridian", err, tc.param)
 					}
 				})
 			}
@@ -133,7 +164,18 @@ func TestFamilyFieldsAnthropicClient(t *testing.T) {
 				{"Nova 2 thinking and top_k", anthropic.MessageNewParams{Model: anthropic.Model("eu.pnova2" + far), MaxTokens: 4000, Messages: msgs,
 					Thinking: anthropic.ThinkingConfigParamOfEnabled(2048), TopK: anthropic.Int(5)}, ""},
 				{"Nova Lite top_k", anthropic.MessageNewParams{Model: anthropic.Model("eu.pnova" + far), MaxTokens: 64, Messages: msgs, TopK: anthropic.Int(5)}, ""},
-				{"Mistral top_k", anthropic.MessageNewParams{Model: anthropic.Model("eu.pmistral" + far), MaxTokens: 64, Messages: msgs, TopK: anthropic.Int(5)}, "top_k"},
+				{"Mistral Large top_k", anthropic.MessageNewParams{Model: anthropic.Model("eu.pmistral" + far), MaxTokens: 64, Messages: msgs, TopK: anthropic.Int(5)}, ""},
+				{"Mistral Large 2 top_k", anthropic.MessageNewParams{Model: anthropic.Model("eu.pmistral2" + far), MaxTokens: 64, Messages: msgs, TopK: anthropic.Int(5)}, "top_k"},
+				// Disabled thinking asks for no reasoning: routing lets it
+				// reach a deployment without reasoning.
+				{"Mistral thinking disabled", anthropic.MessageNewParams{Model: anthropic.Model("eu.pmistral" + far), MaxTokens: 64, Messages: msgs,
+					Thinking: anthropic.ThinkingConfigParamUnion{OfDisabled: &anthropic.ThinkingConfigDisabledParam{}}}, ""},
+				// A budget of 16384 or more is Nova's high, which takes no
+				// token limit, and Messages always has one.
+				{"Nova 2 thinking high", anthropic.MessageNewParams{Model: anthropic.Model("eu.pnova2" + far), MaxTokens: 20000, Messages: msgs,
+					Thinking: anthropic.ThinkingConfigParamOfEnabled(16384)}, "thinking.budget_tokens"},
+				{"gpt-oss thinking", anthropic.MessageNewParams{Model: anthropic.Model("eu.pgptoss" + far), MaxTokens: 4000, Messages: msgs,
+					Thinking: anthropic.ThinkingConfigParamOfEnabled(2048)}, ""},
 				{"Mistral thinking", anthropic.MessageNewParams{Model: anthropic.Model("eu.pmistralr" + far), MaxTokens: 4000, Messages: msgs,
 					Thinking: anthropic.ThinkingConfigParamOfEnabled(2048)}, "thinking"},
 			} {

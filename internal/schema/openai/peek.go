@@ -73,8 +73,9 @@ func Peek(body []byte) (Peeked, error) {
 				p.Features |= FeatureTools
 			}
 		case jsonx.KeyIs(k, "reasoning_effort"):
-			// "none" asks for no reasoning: any deployment honours it.
-			if !jsonx.IsNull(v) && !jsonx.StringIs(v, "none") {
+			// "none" too: a model without reasoning refuses the
+			// parameter whatever its value (see internal/inference/peek.go).
+			if !jsonx.IsNull(v) {
 				p.Features |= FeatureReasoning
 			}
 		case jsonx.KeyIs(k, "n"):
