@@ -41,6 +41,41 @@ func Peek(d Dialect, model string, body []byte, stream bool) (*Request, error) {
 	return req, err
 }
 
+// editedMembersPlain refuses a body that names one of the members
+// Meridian edits before sending it upstream (the model id, and the
+// stream's usage option) more than once, escaped or in another case. The
+// edit (AppendSetField) replaces the member written as named; encoding/json
+// reads the last member whose name matches in any case, and an upstream's
+// parser may read either: the body would be routed on one value and send
+// another. Only bodies the fast scanner could not read come here.
+func editedMembersPlain(body []byte, names ...string) error {
+	var seen [2]int
+	var odd [2]bool
+	Members(body, func(k, _ []byte) {
+		s := string(k) // k is the name as sent, without its quotes
+		if strings.IndexByte(s, '\\') >= 0 {
+			if err := json.Unmarshal([]byte(`"`+s+`"`), &s); err != nil {
+				return
+			}
+		}
+		for i, n := range names[:min(len(names), len(seen))] {
+			if strings.EqualFold(s, n) {
+				seen[i]++
+				odd[i] = odd[i] || string(k) != n
+			}
+		}
+	})
+	for i, n := range names[:min(len(names), len(seen))] {
+		switch {
+		case seen[i] > 1:
+			return Invalid(n, n+" is named more than once; send it once")
+		case odd[i]:
+			return Invalid(n, n+" is named with an escape or in another case; send it as "+strconv.Quote(n))
+		}
+	}
+	return nil
+}
+
 // PeekInvoke peeks at an InvokeModel body: an Anthropic Messages body (it
 // carries anthropic_version, or the model is an Anthropic one) or another
 // family's, carried unchanged.
@@ -157,6 +192,9 @@ func peekOpenAI(req *Request) error {
 		q := new(openaiPeek) // on the heap here only: p stays on the stack
 		if err := json.Unmarshal(req.Body, q); err != nil {
 			return decodeError(err, "request body")
+		}
+		if err := editedMembersPlain(req.Body, "model", "stream_options"); err != nil {
+			return err
 		}
 		p = *q
 	}
