@@ -109,8 +109,10 @@ type peer struct {
 	// its probes.
 	heard atomic.Int64
 
-	// envelopeVersion is the newest envelope version the peer accepts,
-	// from its last answered probe; 0 until one answers.
+	// envelopeVersion is the link version the peer advertises (the newest
+	// envelope version it accepts, or a capability version above it:
+	// envelopeVersionOf), from its last answered probe; 0 until one
+	// answers.
 	envelopeVersion atomic.Int32
 	// legacyBodies is set when the peer's last answered probe did not
 	// advertise client bodies: a node from before them takes only the
@@ -401,7 +403,7 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 	// A peer that accepts no newer version gets the newest it does (in a
 	// rolling upgrade); until its first probe answers, the newest.
 	if peerVersion != 0 {
-		env.Version = min(peerVersion, envelope.Version)
+		env.Version = min(envelopeVersionOf(peerVersion), envelope.Version)
 	}
 	// A session MAC's hook goes into the context the request is made
 	// with: EnvelopeSigner.SignForwarded's copy of the request, to give

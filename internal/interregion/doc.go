@@ -11,9 +11,9 @@
 // Meridian-Link-Signature; see package envelope). The destination reads the
 // job's metadata from the envelope only; testdata/wire pins the exact
 // headers and envelope fields. GET /link/v1/state answers the node's
-// published state, with the newest envelope version it accepts in
-// Meridian-Link-Envelope-Version; the client writes each peer the newest
-// version both know.
+// published state, with its link version in Meridian-Link-Envelope-Version
+// (the newest envelope version it accepts, or a capability version above
+// it); the client writes each peer the newest envelope version both know.
 // A non-streaming answer is the inference.Response: in the answer form
 // (below) or as JSON. Errors before the first byte use the HTTP status of
 // their kind and a JSON body

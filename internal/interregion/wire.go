@@ -43,10 +43,24 @@ const reasoningVersion = 6
 // above it (reasoningVersion).
 const linkVersion = max(envelope.Version, reasoningVersion)
 
+// envelopeVersionOf is the newest envelope version a peer that advertises
+// link version v accepts: v itself, except for a capability-only version
+// (reasoningVersion, 6), whose nodes accept envelopes up to the version
+// before it. Envelopes are sealed at min(envelopeVersionOf(peer),
+// envelope.Version), so that a later envelope version (7 and up) is never
+// sealed for a node that advertises 6.
+func envelopeVersionOf(v int) int {
+	if v == reasoningVersion {
+		return reasoningVersion - 1
+	}
+	return v
+}
+
 // advertisedVersion reads a peer's HeaderEnvelopeVersion: its absence means
 // a version 1 node; a value that is not a version this node knows is taken
 // as 1, the version every node accepts. Envelopes to the peer are sealed
-// at no newer than envelope.Version (sendVia).
+// at no newer than envelope.Version and what the peer accepts
+// (envelopeVersionOf, sendVia).
 func advertisedVersion(h http.Header) int {
 	v, err := strconv.Atoi(h.Get(HeaderEnvelopeVersion))
 	if err != nil || v < envelope.MinVersion {

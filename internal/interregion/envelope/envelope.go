@@ -31,6 +31,10 @@ import (
 //     the body (request_metadata_sha256), which travels in its own header
 //     ([HeaderRequestMetadata]). A version 4 peer cannot be sent such a
 //     request: the source does not forward it there.
+//
+// The next envelope version is 7: link version 6 is a capability a node
+// advertises without a new envelope (internal/interregion/wire.go,
+// reasoningVersion), and a node advertising 6 accepts envelopes up to 5.
 const Version = 5
 
 // MinVersion is the oldest version [Verifier.Verify] and [Decode] accept.
