@@ -291,7 +291,7 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 		defer trace.Stop()
 	}
 	for _, mode := range opts.Modes {
-		mr, err := runMode(ctx, targets, mode == "streaming", opts, c.CloseIdleProxyConnections)
+		mr, err := runMode(ctx, targets, mode == "streaming", opts, c.CloseIdleUpstreamConnections)
 		if err != nil {
 			return err
 		}
@@ -340,8 +340,9 @@ func (o *Options) progress(format string, args ...any) {
 	}
 }
 
-// runMode measures one mode. proxyIdle closes the bare proxy's idle
-// connections to the upstream (nil: none), for [closeIdle].
+// runMode measures one mode. proxyIdle closes the idle connections the
+// bare proxy and the nodes keep to their upstreams (nil: none), for
+// [closeIdle].
 func runMode(ctx context.Context, targets []*Target, stream bool, opts Options, proxyIdle func()) (*ModeReport, error) {
 	name := "non-streaming"
 	if stream {
@@ -465,7 +466,9 @@ func sweepEach(n int, rate float64, settle func(), sweep func(i int)) {
 }
 
 // closeIdle closes the idle connections of every target, and with
-// proxyIdle (if not nil) the bare proxy's to the upstream. An overloaded
+// proxyIdle (if not nil) those the bare proxy and the nodes keep to their
+// upstreams, alike, so that no path starts a measurement warmer than
+// another. An overloaded
 // open-loop step opens a connection per request in flight, up to
 // --max-in-flight, and the clients and the proxy keep them idle for 90 s:
 // thousands of connections, each with its goroutines and buffers, that the

@@ -269,11 +269,16 @@ func (c *Cluster) waitForwarding(ctx context.Context) error {
 	return fmt.Errorf("source node does not forward to %s: %w", peerRegion, errors.Join(last, ctx.Err()))
 }
 
-// CloseIdleProxyConnections closes the bare proxy's idle connections to the
-// upstream (see [closeIdle]).
-func (c *Cluster) CloseIdleProxyConnections() {
+// CloseIdleUpstreamConnections closes the idle connections the bare proxy
+// and every node keep to their upstreams (and the nodes to each other on
+// the link), so that every path starts a measurement alike (see
+// [closeIdle]).
+func (c *Cluster) CloseIdleUpstreamConnections() {
 	if c.proxyPool != nil {
 		c.proxyPool.CloseIdleConnections()
+	}
+	for _, n := range c.Nodes {
+		n.CloseIdleConnections()
 	}
 }
 

@@ -131,6 +131,15 @@ func (o *OpenAI) Close() error {
 	return nil
 }
 
+// CloseIdleConnections closes the backend's idle connections to its
+// upstream; the backend stays usable (a new request dials).
+func (o *OpenAI) CloseIdleConnections() {
+	if o.transport != nil {
+		o.transport.CloseIdleConnections()
+		o.streamTransport.CloseIdleConnections()
+	}
+}
+
 type oaMessage struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
