@@ -182,6 +182,11 @@ func (s *server) refuse(w http.ResponseWriter, r *http.Request, env *envelope.En
 	if job == nil {
 		job = refusedJob(env)
 	}
+	// The source region recorded is the one the certificate proves: an
+	// envelope refused for region_mismatch claims another.
+	if peer, ok := pki.PeerRegion(r); ok && peer != "" {
+		job.SourceRegion = peer
+	}
 	reason, _ := envelope.ReasonOf(err)
 	writeWireError(w, rf.RefuseForwarded(r.Context(), job, residencyReason(reason), e))
 }
