@@ -82,6 +82,9 @@ var regionArnTypes = []string{"foundation-model", "provisioned-model", "custom-m
 // field path ("deployments[3]").
 func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 	b := d.Backend
+	if b.ResidencyChecked && b.Type != BackendBedrock {
+		p.add(f+".backend.residency_checked", "remove it: Meridian runs the other backends' models where the deployment says", "residency_checked applies only to a bedrock backend")
+	}
 	dep, ok := c.Region(d.Region)
 	if !ok || b.Type != BackendBedrock || b.AWSRegion == "" {
 		return
