@@ -162,6 +162,27 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	return &Outcome{Route: Route{Overhead: rec.Overhead}, Response: resp}, nil
 }
 
+// RefuseForwarded records a forwarded request that the link refused
+// before ServeForwarded, once its envelope was authenticated (its
+// residency check, interregion.TopologyChecker, among others): the
+// destination writes its own event for the requests it refuses, as for
+// those it serves (invariant 4), and residency counts a refusal of its
+// residency checks, as ServeForwarded's do. err is the link's answer,
+// returned unchanged but for its message's length.
+func (g *Gateway) RefuseForwarded(ctx context.Context, job *Job, residency bool, err *inference.Error) *inference.Error {
+	g.metrics.InFlight.Inc()
+	rec := g.newRecord(&Call{RequestID: job.RequestID, Operation: job.Operation, Principal: job.Principal, Request: job.Request,
+		SourceIP: job.SourceIP}, "destination")
+	rec.SourceRegion, rec.ProfileID, rec.ProfileARN, rec.Model = job.SourceRegion, job.ProfileID, job.ProfileARN, job.Model
+	if rec.RequestedModel == "" {
+		rec.RequestedModel = boundedModel(job.ProfileARN)
+	}
+	if residency {
+		g.metrics.ResidencyRejections.WithLabelValues("destination").Inc()
+	}
+	return g.fail(ctx, rec, err)
+}
+
 // trackedStream reports a streaming attempt to the tracker when the stream
 // ends: its in-flight slot lasts as long as the stream, and an error after
 // the first byte counts against the deployment (it is never retried) unless

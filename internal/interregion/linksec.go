@@ -224,7 +224,9 @@ func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 	return context.WithValue(ctx, connKeyCtx{}, new(envelope.ConnKey))
 }
 
-// VerifyForwarded implements Verifier.
+// VerifyForwarded implements Verifier. A refusal made after the
+// envelope's seal verified returns the envelope too (see
+// envelope.Verifier.Verify), so that the destination can record it.
 func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelope.Envelope, error) {
 	ck, _ := r.Context().Value(connKeyCtx{}).(*envelope.ConnKey) // nil without ConnContext: exported per request
 	env, err := v.Verifier.VerifyConnectionKey(envelope.FromHeaders(r.Header), r.TLS, ck, envelope.HashBody(body), clock.Or(v.Clock).Now())
@@ -248,7 +250,10 @@ func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelo
 			v.Logger.Warn("link request refused", "reason", reason.String(), telemetry.AttrPeer, peer,
 				telemetry.AttrRequestID, id, telemetry.AttrError, err)
 		}
-		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_" + reason.String(),
+		// An authentic envelope (refused after its seal verified) is
+		// returned with the error: the destination records the refusal
+		// (Refuser).
+		return env, &inference.Error{Kind: inference.KindPermissionDenied, Code: "link_" + reason.String(),
 			Message: "link request refused: " + reason.String(), Err: err}
 	}
 	return env, nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
@@ -20,6 +21,20 @@ import (
 // Local serves jobs forwarded to this node; *gateway.Gateway implements it.
 type Local interface {
 	ServeForwarded(ctx context.Context, job *dispatch.Job) (*dispatch.Outcome, error)
+}
+
+// Refuser is implemented by a Local that records the forwarded requests
+// the link refuses before ServeForwarded (*gateway.Gateway implements it):
+// every refusal made once the envelope was authenticated but a replay's
+// (auditedRefusal), so that the destination writes its own audit event
+// for each forwarded request it refuses, as for those it serves
+// (docs/audit.md). job is what the envelope says (its Request is nil:
+// the body was not read); residency reports a refusal of the
+// destination's residency checks, counted in
+// meridian_residency_rejections_total{side="destination"}. It returns the
+// error to answer with.
+type Refuser interface {
+	RefuseForwarded(ctx context.Context, job *dispatch.Job, residency bool, err *inference.Error) *inference.Error
 }
 
 // Verifier checks a forwarded request before it is served (mTLS peer
@@ -35,6 +50,8 @@ type ServerOptions struct {
 	Local Local
 	// Verifier, if set, must accept every forwarded request. If nil
 	// (insecure_dev_link only), the envelope is read without any check.
+	// A refusal made after the envelope was authenticated returns the
+	// envelope with the error, so that Local (a Refuser) can record it.
 	Verifier Verifier
 	// State returns this node's published state (health and load).
 	State func() any
@@ -99,7 +116,7 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 	// unauthenticated sender wrote is decoded beyond the envelope itself.
 	env, err := s.envelope(r, body)
 	if err != nil {
-		writeWireError(w, inference.AsError(err))
+		s.refuse(w, r, env, nil, err)
 		return
 	}
 	job, tier, err := jobFromEnvelope(env)
@@ -107,13 +124,14 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		peer, _ := pki.PeerRegion(r)
 		s.opts.Logger.Warn("link request refused", "reason", "malformed", telemetry.AttrPeer, peer,
 			telemetry.AttrRequestID, env.RequestID, telemetry.AttrError, err)
-		writeWireError(w, inference.AsError(err))
+		s.refuse(w, r, env, nil, err)
 		return
 	}
 	// The body is the client's, as the source received it: the
 	// destination peeks at it itself, in the dialect of the operation.
 	if job.Request, err = requestOf(r.Header.Get("Content-Type"), env.Operation, job.ProfileID, env.Model, body); err != nil {
-		writeWireError(w, inference.AsError(err))
+		job.Request = nil
+		s.refuse(w, r, env, job, err)
 		return
 	}
 	if tier != "" {
@@ -124,7 +142,8 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 	// covered by the envelope's hash (metadataBesideBody).
 	md, err := forwardedMetadata(env, r.Header)
 	if err != nil {
-		writeWireError(w, inference.AsError(err))
+		job.Request = nil
+		s.refuse(w, r, env, job, err)
 		return
 	}
 	if md != nil {
@@ -142,6 +161,74 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.relay(w, out.Stream, acceptsFrames(r.Header.Get("Accept")))
+}
+
+// refuse answers a forwarded request the link refused with err. env is
+// its envelope when it was authenticated (nil otherwise), job the job
+// built from it if any. A refusal of an authenticated envelope is
+// recorded by Local (a Refuser) first, unless it is a replay: the
+// destination writes an event for each forwarded request it refuses, as
+// for those it serves (docs/audit.md, "Refusals at the destination"). An
+// envelope that did not authenticate (another CA's, a bad seal, malformed)
+// never reaches the audit trail: whoever can open a connection could
+// otherwise fill it; it is counted and logged (EnvelopeVerifier).
+func (s *server) refuse(w http.ResponseWriter, r *http.Request, env *envelope.Envelope, job *dispatch.Job, err error) {
+	e := inference.AsError(err)
+	rf, ok := s.opts.Local.(Refuser)
+	if !ok || env == nil || !auditedRefusal(err) {
+		writeWireError(w, e)
+		return
+	}
+	if job == nil {
+		job = refusedJob(env)
+	}
+	// The source region recorded is the one the certificate proves: an
+	// envelope refused for region_mismatch claims another.
+	if peer, ok := pki.PeerRegion(r); ok && peer != "" {
+		job.SourceRegion = peer
+	}
+	reason, _ := envelope.ReasonOf(err)
+	writeWireError(w, rf.RefuseForwarded(r.Context(), job, residencyReason(reason), e))
+}
+
+// auditedRefusal reports whether a refusal of an authenticated envelope
+// is recorded: all but a replay's (replay, and replay_cache_full, which
+// cannot tell a replay apart). A replay repeats a request this node has
+// already judged, and recorded under the same event id; the peer that
+// sent it is counted and logged.
+func auditedRefusal(err error) bool {
+	r, ok := envelope.ReasonOf(err)
+	return !ok || (r != envelope.ReasonReplay && r != envelope.ReasonReplayCacheFull)
+}
+
+// residencyReason reports whether the envelope was refused by the
+// destination's residency checks (docs/architecture.md, "Residency is
+// checked four times", check 3): the profile, resolved here, is unknown,
+// excludes this destination, or is bound to a geography the source is not
+// in; or the envelope names another destination. Gateway.ServeForwarded
+// counts the same refusals of check 4.
+func residencyReason(r envelope.Reason) bool {
+	switch r {
+	case envelope.ReasonWrongDestination, envelope.ReasonUnknownProfile, envelope.ReasonProfileExcludesDestination,
+		envelope.ReasonGeographyMismatch, envelope.ReasonCheckFailed:
+		return true
+	}
+	return false
+}
+
+// refusedJob is the job of a refused envelope, built from what it says
+// when jobFromEnvelope could not build it (a field it refuses is left
+// out).
+func refusedJob(e *envelope.Envelope) *dispatch.Job {
+	if job, _, err := jobFromEnvelope(e); err == nil {
+		return job
+	}
+	id, _ := ProfileIDFromARN(e.ProfileARN)
+	return &dispatch.Job{RequestID: e.RequestID, Operation: e.Operation,
+		SourceRegion: e.SourceRegion, DestinationRegion: e.DestinationRegion,
+		ProfileID: id, ProfileARN: e.ProfileARN, Model: e.Model,
+		Principal: auth.Principal{ID: e.PrincipalID, Method: methodByName[e.AuthMethod], KeyID: e.KeyID},
+		SourceIP:  e.ClientIP, SecureTransport: e.ClientTLS, TraceParent: e.TraceParent}
 }
 
 // readBody reads a forwarded request's body, at most limit bytes. A body

@@ -21,6 +21,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/routing"
@@ -172,6 +173,16 @@ func (f forwardedLocal) ServeForwarded(ctx context.Context, job *gateway.Job) (*
 		g = f.n.current()
 	}
 	return g.gw.ServeForwarded(f.n.otel.Forwarded(ctx, job.TraceParent), job)
+}
+
+// RefuseForwarded implements interregion.Refuser, on the generation the
+// link request entered.
+func (f forwardedLocal) RefuseForwarded(ctx context.Context, job *gateway.Job, residency bool, err *inference.Error) *inference.Error {
+	g, ok := ctx.Value(generationKey{}).(*generation)
+	if !ok {
+		g = f.n.current()
+	}
+	return g.gw.RefuseForwarded(ctx, job, residency, err)
 }
 
 // newGeneration builds the request path for cfg. prev, when set, is the
@@ -469,10 +480,11 @@ func (n *Node) stopReloads() bool {
 // "Package map"): the link forwards, the audit trail records, and
 // forwarded jobs reach the generation's gateway.
 var (
-	_ gateway.Link      = (*interregion.Client)(nil)
-	_ gateway.Recorder  = audit.Recorder{}
-	_ gateway.Backend   = backend.Backend(nil)
-	_ interregion.Local = forwardedLocal{}
+	_ gateway.Link        = (*interregion.Client)(nil)
+	_ gateway.Recorder    = audit.Recorder{}
+	_ gateway.Backend     = backend.Backend(nil)
+	_ interregion.Local   = forwardedLocal{}
+	_ interregion.Refuser = forwardedLocal{}
 )
 
 // logNotes logs what validation noted of cfg without refusing it (e.g. a

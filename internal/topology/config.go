@@ -159,6 +159,14 @@ type Backend struct {
 	AWSRegion string `yaml:"aws_region"`
 	// Endpoint overrides the Bedrock Runtime endpoint (bedrock).
 	Endpoint string `yaml:"endpoint"`
+	// ResidencyChecked (bedrock) records that the operator has checked
+	// what Meridian cannot: that every AWS Region Amazon Bedrock may run
+	// Model in lies in the deployment region's geography (an application
+	// inference profile, or a cross-Region profile whose destinations
+	// reach beyond one family of Regions, such as apac.). It is never
+	// enough for a global. profile (docs/bedrock.md, "Residency of a
+	// Bedrock backend").
+	ResidencyChecked bool `yaml:"residency_checked"`
 	// ConnectTimeout bounds connection set-up. If zero, 5s is used.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// FirstByteTimeout bounds the wait for response headers (first token of

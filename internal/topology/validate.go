@@ -182,6 +182,7 @@ func (c *Config) Validate() error {
 		}
 		deployed[d.Model] = true
 		c.validateBackend(p, f+".backend", d.Backend)
+		c.validateBedrockResidency(p, f, d)
 		validateCapabilities(p, f+".capabilities", d.Capabilities)
 		validateMockAPI(p, f+".backend", d.Backend)
 		for _, q := range []struct {
