@@ -80,19 +80,6 @@ type logKey struct {
 	kind Kind
 }
 
-// windowLog is a sliding-window log: one entry per admission in the window,
-// ordered by time.
-type windowLog struct {
-	entries []logEntry
-	sum     int64 // of entries' amounts
-}
-
-type logEntry struct {
-	at     int64 // µs since the Unix epoch
-	id     string
-	amount int64 // 1 for requests, tokens for tokens
-}
-
 type budget struct {
 	window int64
 	used   int64
@@ -163,6 +150,7 @@ func (m *Memory) trim(k logKey, now int64) *windowLog {
 	i := 0
 	for i < len(l.entries) && l.entries[i].at <= now-windowMicros {
 		l.sum = addCount(l.sum, -l.entries[i].amount)
+		l.drop(l.entries[i])
 		i++
 	}
 	if i > 0 {
@@ -304,7 +292,7 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 				l = &windowLog{}
 				m.logs[k] = l
 			}
-			l.insert(logEntry{at: now, id: c.ID, amount: amount})
+			l.insert(now, c.ID, amount)
 			st.Used = l.sum
 			st.Reset = micros(l.entries[len(l.entries)-1].at + windowMicros - now)
 		case Concurrency:
@@ -382,29 +370,6 @@ func newOutcome(n int) Outcome {
 	return Outcome{Rules: p.rules[:n:n], Windows: p.windows[:n:n]}
 }
 
-// insert adds e in time order (after entries of the same time), so that a
-// clock stepping back does not break the order trim relies on.
-func (l *windowLog) insert(e logEntry) {
-	i := len(l.entries)
-	for i > 0 && l.entries[i-1].at > e.at {
-		i--
-	}
-	l.entries = append(l.entries, logEntry{})
-	copy(l.entries[i+1:], l.entries[i:])
-	l.entries[i] = e
-	l.sum = addCount(l.sum, e.amount)
-}
-
-// find returns the index of the entry of id, or -1.
-func (l *windowLog) find(id string) int {
-	for i := len(l.entries) - 1; i >= 0; i-- {
-		if l.entries[i].id == id {
-			return i
-		}
-	}
-	return -1
-}
-
 // calendarWindow returns the window number and end (µs) of a budget kind.
 func calendarWindow(k Kind, now int64) (int64, int64) {
 	t := time.UnixMicro(now)
@@ -453,6 +418,7 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 			switch {
 			case release:
 				l.sum = addCount(l.sum, -l.entries[j].amount)
+				l.drop(l.entries[j])
 				l.entries = append(l.entries[:j], l.entries[j+1:]...)
 				if len(l.entries) == 0 {
 					delete(m.logs, k)

@@ -143,11 +143,11 @@ func TestMemorySettleManyInFlight(t *testing.T) {
 	if tpm.sum != want || len(tpm.entries) != 150 || rpm.sum != 150 || len(rpm.entries) != 150 {
 		t.Errorf("tokens %d in %d entries, requests %d in %d; want %d in 150, 150 in 150", tpm.sum, len(tpm.entries), rpm.sum, len(rpm.entries), want)
 	}
-	for _, e := range tpm.entries {
+	for j, e := range tpm.entries {
 		var i int64
-		fmt.Sscanf(e.id, "r%d", &i)
+		fmt.Sscanf(tpm.id(j), "r%d", &i)
 		if i%2 != 0 || e.amount != i {
-			t.Errorf("entry %s: %d tokens; want committed at %d", e.id, e.amount, i)
+			t.Errorf("entry %s: %d tokens; want committed at %d", tpm.id(j), e.amount, i)
 		}
 	}
 }

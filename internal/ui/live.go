@@ -114,12 +114,29 @@ func NewLive(opts LiveOptions) (*Live, error) {
 	return l, nil
 }
 
+// keptRecord is a record the ring keeps, with its overhead: the gateway's
+// record points at an overhead inside the request's execution, which holds
+// the request's body, plan and response, and a ring entry sharing that
+// pointer kept all of them reachable for as long as the entry stayed
+// (docs/performance.md, "Live heap per request").
+type keptRecord struct {
+	rec      gateway.Record
+	overhead gateway.Overhead
+}
+
 // Record implements [gateway.Recorder]. It keeps a copy of rec without its
-// prompt and completion, and never fails.
+// prompt and completion, and never fails. The copy shares nothing with rec
+// that the request's own structures hold (its attempts and overhead are
+// copied too), so that what the ring keeps is the record alone.
 func (l *Live) Record(_ context.Context, rec *gateway.Record) error {
-	c := *rec
+	kept := &keptRecord{rec: *rec}
+	c := &kept.rec
 	c.Prompt, c.Completion = nil, ""
 	c.Attempts = slices.Clone(rec.Attempts)
+	if rec.Overhead != nil {
+		kept.overhead = *rec.Overhead
+		c.Overhead = &kept.overhead
+	}
 	geographic, outside := false, false
 	cat := l.catalog()
 	if p, ok := cat.Get(c.ProfileID); ok {
@@ -139,9 +156,9 @@ func (l *Live) Record(_ context.Context, rec *gateway.Record) error {
 	if old := l.ring[l.next]; old != nil && l.byID[old.RequestID] == old {
 		delete(l.byID, old.RequestID)
 	}
-	l.ring[l.next] = &c
+	l.ring[l.next] = c
 	l.next = (l.next + 1) % len(l.ring)
-	l.byID[c.RequestID] = &c
+	l.byID[c.RequestID] = c
 	l.total++
 	if failed {
 		l.failed++

@@ -267,3 +267,36 @@ func TestLiveResidencyPerSource(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveKeepsNothingOfTheRequest: the ring's copy of a record shares no
+// pointer with the gateway's record (its overhead and attempts are its
+// own), so that it keeps the request's structures, which the gateway's
+// overhead points into, unreachable once the request is done; and the copy
+// still says what the record said.
+func TestLiveKeepsNothingOfTheRequest(t *testing.T) {
+	t.Parallel()
+	l := newLive(t, "eu-west-1", newClock(), 4)
+	r := rec("r1", "source", "eu-west-1", "eu-west-1", "eu.demo.chat-small")
+	r.Overhead = &gateway.Overhead{Source: 3 * time.Millisecond, Upstream: 40 * time.Millisecond}
+	record(t, l, r)
+	got, ok := l.Lookup("r1")
+	if !ok {
+		t.Fatal("Lookup(r1): not found")
+	}
+	if got.Overhead == r.Overhead || got.Overhead == nil || *got.Overhead != *r.Overhead {
+		t.Errorf("kept overhead %p %+v; want a copy of %p %+v", got.Overhead, got.Overhead, r.Overhead, *r.Overhead)
+	}
+	if &got.Attempts[0] == &r.Attempts[0] {
+		t.Error("kept attempts share the record's array")
+	}
+	r.Overhead.Source, r.Attempts[0].Outcome = time.Hour, "changed"
+	if again, _ := l.Lookup("r1"); again.Overhead.Source != 3*time.Millisecond || again.Attempts[0].Outcome != "ok" {
+		t.Errorf("the kept record changed with the gateway's: %+v %+v", again.Overhead, again.Attempts)
+	}
+	// A record without overhead (nothing served) keeps none.
+	n := rec("r2", "source", "eu-west-1", "", "")
+	record(t, l, n)
+	if got, _ := l.Lookup("r2"); got.Overhead != nil {
+		t.Errorf("Lookup(r2).Overhead = %+v, want nil", got.Overhead)
+	}
+}
