@@ -228,7 +228,7 @@ func New(opts Options) (_ *Node, err error) {
 		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS, Signer: signer,
 		OnState: n.onPeerState, Clock: n.clock,
 		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
-	qc, err := quotaConfig(cfg.Quota, opts.Getenv)
+	qc, err := quotaConfig(regionQuota(cfg.Quota, region.ID), opts.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
 	}
@@ -703,6 +703,16 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
+}
+
+// regionQuota returns q as the node of region reads it: "{region}" in the
+// Redis URL and key prefix replaced by the region id, as in the link's
+// files (pki.ExpandRegion), so that one topology can give each region its
+// own Redis server or its own keys (docs/quotas.md).
+func regionQuota(q topology.Quota, region string) topology.Quota {
+	q.Redis.URL = pki.ExpandRegion(q.Redis.URL, region)
+	q.Redis.KeyPrefix = pki.ExpandRegion(q.Redis.KeyPrefix, region)
+	return q
 }
 
 // quotaConfig maps the topology's quota section, putting the Redis
