@@ -91,7 +91,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		given = append(given, k)
 	}
-	failed := false
+	failed, unverified := false, false
 	for _, d := range dirs {
 		keys := given
 		if len(keys) == 0 {
@@ -108,11 +108,18 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		rep, err := audit.Verify(d, keys...)
 		var te *audit.TamperError
+		var ke *audit.KeyError
 		switch {
 		case errors.As(err, &te):
 			failed = true
 			fmt.Fprintf(stdout, "%s: TAMPERED: %s\n", d, te)
 			fmt.Fprintf(stdout, "  checked before the break: %s in %s, %s\n", plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"))
+		case errors.As(err, &ke):
+			// Not tampering, and not intact either: those digests'
+			// signatures could not be checked.
+			unverified = true
+			fmt.Fprintf(stdout, "%s: UNVERIFIED: %s (pass --public-key for each key the trail used; docs/audit.md, Key rotation)\n", d, ke)
+			fmt.Fprintf(stdout, "  checked otherwise: %s in %s, %s\n", plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"))
 		case err != nil:
 			return fmt.Errorf("verify %s: %w", d, err)
 		default:
@@ -148,6 +155,10 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if failed {
 		return errSilentFailure
+	}
+	if unverified {
+		// Exit 2, as for any missing input: the check needs more keys.
+		return usageError("digests signed by a key not given: pass --public-key for each key the audit trail was signed with")
 	}
 	return nil
 }

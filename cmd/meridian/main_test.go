@@ -99,7 +99,8 @@ func TestPolicySimulateJSONDecision(t *testing.T) {
 }
 
 // TestAuditVerifyAcrossKeyRotation: `audit verify` takes --public-key once
-// per key a log was signed with; with one of two it reports the break.
+// per key a log was signed with; with one of two it does not call the log
+// tampered: UNVERIFIED, naming the key not given and how to pass it, exit 2.
 func TestAuditVerifyAcrossKeyRotation(t *testing.T) {
 	root, keys := t.TempDir(), t.TempDir()
 	var pubs []string
@@ -128,8 +129,13 @@ func TestAuditVerifyAcrossKeyRotation(t *testing.T) {
 	if err != nil || !strings.Contains(out, "intact") || !strings.Contains(out, "2 events") {
 		t.Fatalf("audit verify with both keys = %v\n%s%s", err, out, stderr)
 	}
+	newID := ""
+	if k, err := audit.ReadPublicKey(pubs[1]); err == nil {
+		newID = audit.KeyID(k)
+	}
 	out, _, err = runCLI(t, "audit", "verify", root, "--public-key", pubs[0])
-	if !errors.Is(err, errSilentFailure) || !strings.Contains(out, "TAMPERED") || !strings.Contains(out, "pass every key") {
-		t.Errorf("audit verify with the old key only = %v\n%s", err, out)
+	if !errors.Is(err, errUsage) || strings.Contains(out, "TAMPERED") || strings.Contains(out, "forged") ||
+		!strings.Contains(out, "UNVERIFIED: signed by a key not given: "+newID) || !strings.Contains(out, "pass --public-key for each key the trail used") {
+		t.Errorf("audit verify with the old key only = %v, want exit 2 and UNVERIFIED naming key %s\n%s", err, newID, out)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // DigestVersion is the version of the digest format written by this package.
@@ -85,6 +84,10 @@ func signDigest(d *Digest, priv ed25519.PrivateKey) ([]byte, error) {
 // parseDigest decodes a digest file and checks its signature with the key
 // among keys whose [KeyID] the digest names (no check when keys is empty).
 // It returns the digest and the hex SHA-256 of the file's bytes.
+// errUnknownKey is parseDigest's error for a digest whose keyId is none
+// of the keys given.
+var errUnknownKey = errors.New("signed by a key not given")
+
 func parseDigest(b []byte, keys []ed25519.PublicKey) (*Digest, string, error) {
 	sum := sha256.Sum256(b)
 	fileHash := hex.EncodeToString(sum[:])
@@ -96,11 +99,17 @@ func parseDigest(b []byte, keys []ed25519.PublicKey) (*Digest, string, error) {
 	if len(keys) == 0 {
 		return &d, fileHash, nil
 	}
-	pub := keys[0]
+	var pub ed25519.PublicKey
 	for _, k := range keys {
 		if KeyID(k) == d.KeyID {
 			pub = k
 		}
+	}
+	if pub == nil {
+		// Signed (it says) by a key the verifier was not given: after a
+		// rotation, the older or newer key. Not evidence of forgery
+		// either way, and nothing to check the signature with.
+		return &d, fileHash, errUnknownKey
 	}
 	n := len(line)
 	const key = `"signature":"`
@@ -116,14 +125,7 @@ func parseDigest(b []byte, keys []ed25519.PublicKey) (*Digest, string, error) {
 	msg = append(msg, line[:n-2-sigB64Len]...)
 	msg = append(msg, '"', '}')
 	if !ed25519.Verify(pub, msg, sig) {
-		if d.KeyID != KeyID(pub) {
-			ids := make([]string, len(keys))
-			for i, k := range keys {
-				ids[i] = KeyID(k)
-			}
-			return &d, fileHash, fmt.Errorf("signature does not verify: digest names key %s, the public key is %s (after a key rotation, pass every key the log was signed with)", d.KeyID, strings.Join(ids, ", "))
-		}
-		return &d, fileHash, errors.New("signature does not verify with the public key")
+		return &d, fileHash, fmt.Errorf("signature does not verify with the public key %s it names", d.KeyID)
 	}
 	return &d, fileHash, nil
 }

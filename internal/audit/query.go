@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -333,36 +332,31 @@ func (p *Printer) Flush() (int, error) {
 	return p.n, nil
 }
 
-// LogDirs returns the recording-region directories under dir: dir itself
-// when it holds log or digest files, otherwise its subdirectories that do,
-// in name order.
+// LogDirs returns the recording-region directories at or under dir, at
+// any depth (as [Query] reads them: audit.dir with one directory per
+// region, or a directory of replicas' audit directories), in name order:
+// each directory that holds log or digest files, one chain each.
 func LogDirs(dir string) ([]string, error) {
-	has := func(d string) (bool, error) {
-		logs, digests, err := listDir(d)
-		return len(logs)+len(digests) > 0, err
-	}
-	ok, err := has(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read audit directory: %w", err)
-	}
-	if ok {
-		return []string{dir}, nil
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read audit directory: %w", err)
-	}
 	var out []string
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-		sub := filepath.Join(dir, e.Name())
-		if ok, err := has(sub); err != nil {
-			return nil, fmt.Errorf("read audit directory: %w", err)
-		} else if ok {
-			out = append(out, sub)
+		if !d.IsDir() {
+			return nil
 		}
+		logs, digests, err := listDir(p)
+		if err != nil {
+			return err
+		}
+		if len(logs)+len(digests) > 0 {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read audit directory: %w", err)
 	}
+	sort.Strings(out)
 	return out, nil
 }

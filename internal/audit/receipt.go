@@ -35,7 +35,7 @@ type ReceiptEvent struct {
 // FindReceiptEvent verifies the log of one recording region in dir (as
 // [Verify], with keys) and finds the event whose hash is hash. It returns
 // an error wrapping [ErrReceiptEvent] unless the log verifies (a
-// [*TamperError] is returned as is), the event is in the verified part of
+// [*TamperError] or [*KeyError] is returned as is), the event is in the verified part of
 // the chain, and its eventId is eventID and its recording and inference
 // region are region (the region a receipt says inference ran in, whose node
 // wrote the event). The report is returned whenever Verify produced one.

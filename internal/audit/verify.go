@@ -25,6 +25,10 @@ type Report struct {
 	First, Last time.Time
 	// SignaturesChecked is false when Verify had no public key.
 	SignaturesChecked bool
+	// UnknownKeys lists, in the order first met, the key ids of digests
+	// signed by none of the keys given, with the first digest of each:
+	// their signatures were not checked (see [KeyError]).
+	UnknownKeys []UnknownKey
 	// Warnings lists torn tails and events not yet covered by a digest: a
 	// crash or a log still being written, not tampering.
 	Warnings []*TamperError
@@ -32,6 +36,40 @@ type Report struct {
 	// write the trail, with what was lost. A log with a gap that lost
 	// events is not complete, although nothing was altered.
 	Gaps []*GapReport
+}
+
+// UnknownKey is a signing key a log's digests name that [Verify] was not
+// given.
+type UnknownKey struct {
+	KeyID string
+	// First is the first digest it signed; Digests counts them.
+	First   string
+	Digests int
+}
+
+// KeyError is [Verify]'s error for a log whose digests, as far as it got,
+// are sound except that some are signed by keys it was not given (a key
+// rotation: pass every key the trail used). It is not evidence of
+// tampering, nor of its absence: those signatures were not checked.
+type KeyError struct {
+	Keys  []UnknownKey
+	Given []string // key ids of the keys given
+}
+
+func (e *KeyError) Error() string {
+	parts := make([]string, len(e.Keys))
+	for i, k := range e.Keys {
+		n := "1 digest"
+		if k.Digests != 1 {
+			n = fmt.Sprintf("%d digests", k.Digests)
+		}
+		parts[i] = fmt.Sprintf("%s from %s (%s)", k.KeyID, k.First, n)
+	}
+	given := "none"
+	if len(e.Given) > 0 {
+		given = strings.Join(e.Given, ", ")
+	}
+	return fmt.Sprintf("signed by a key not given: %s; keys given: %s", strings.Join(parts, ", "), given)
 }
 
 // Complete reports whether the log holds an event for every request: no
@@ -133,7 +171,7 @@ type verifier struct {
 // Torn tails and events after the newest digest are warnings in the report,
 // unless a digest vouched for more than the file holds. Other errors are I/O
 // errors.
-func Verify(dir string, keys ...ed25519.PublicKey) (*Report, error) {
+func Verify(dir string, keys ...ed25519.PublicKey) (_ *Report, err error) {
 	keys = slices.DeleteFunc(slices.Clone(keys), func(k ed25519.PublicKey) bool { return k == nil })
 	v := &verifier{
 		dir:        dir,
@@ -172,6 +210,13 @@ func Verify(dir string, keys ...ed25519.PublicKey) (*Report, error) {
 	if err := v.end(); err != nil {
 		return v.rep, err
 	}
+	if len(v.rep.UnknownKeys) > 0 {
+		ke := &KeyError{Keys: v.rep.UnknownKeys}
+		for _, k := range v.keys {
+			ke.Given = append(ke.Given, KeyID(k))
+		}
+		defer func() { err = ke }()
+	}
 	// A torn tail a gap marker names was left by the outage's failed write,
 	// not by a crash.
 	for _, w := range v.rep.Warnings {
@@ -182,6 +227,17 @@ func Verify(dir string, keys ...ed25519.PublicKey) (*Report, error) {
 		}
 	}
 	return v.rep, nil
+}
+
+// unknownKey notes a digest signed by a key that was not given.
+func (v *verifier) unknownKey(id, file string) {
+	for i := range v.rep.UnknownKeys {
+		if v.rep.UnknownKeys[i].KeyID == id {
+			v.rep.UnknownKeys[i].Digests++
+			return
+		}
+	}
+	v.rep.UnknownKeys = append(v.rep.UnknownKeys, UnknownKey{KeyID: id, First: file, Digests: 1})
 }
 
 // gapKey is how a gap marker's gap object starts in its line.
@@ -199,6 +255,11 @@ func (v *verifier) digests(ds []dirFile) error {
 		d, sum, err := parseDigest(b, v.keys)
 		forged := func(format string, args ...any) error {
 			return &TamperError{Kind: ForgedDigest, File: df.name, Detail: fmt.Sprintf(format, args...)}
+		}
+		if errors.Is(err, errUnknownKey) {
+			// The rest of the digest is still checked against the chain.
+			v.unknownKey(d.KeyID, df.name)
+			err = nil
 		}
 		switch {
 		case err != nil:

@@ -559,8 +559,10 @@ func TestLongLines(t *testing.T) {
 }
 
 // TestVerifyAcrossKeyRotation: a node restarted with a new audit key keeps
-// one chain; verify needs both public keys, and with only one it points at
-// the first digest signed by the other and says to pass every key.
+// one chain; verify needs both public keys. With only one, the log is not
+// reported as tampered but as signed by a key not given ([KeyError]: the
+// other key's id, its first digest, the keys given), after walking every
+// event.
 func TestVerifyAcrossKeyRotation(t *testing.T) {
 	t.Parallel()
 	root, keys := t.TempDir(), t.TempDir()
@@ -589,10 +591,25 @@ func TestVerifyAcrossKeyRotation(t *testing.T) {
 		t.Fatalf("Verify(both keys) = %+v, %v; want 20 events, 2 digests, signatures checked", rep, err)
 	}
 	for i, k := range pubs {
-		_, err := Verify(dir, k)
+		missing := KeyID(pubs[1-i])
+		rep, err := Verify(dir, k)
 		var te *TamperError
-		if !errors.As(err, &te) || te.Kind != ForgedDigest || !strings.Contains(te.Detail, "pass every key") {
-			t.Errorf("Verify(key %d only) = %v, want a forged digest that says to pass every key", i, err)
+		var ke *KeyError
+		if errors.As(err, &te) || !errors.As(err, &ke) {
+			t.Errorf("Verify(key %d only) = %v, want a *KeyError, not tampering", i, err)
+			continue
+		}
+		if len(ke.Keys) != 1 || ke.Keys[0].KeyID != missing || !strings.HasPrefix(ke.Keys[0].First, "digest-") || ke.Keys[0].Digests != 1 ||
+			len(ke.Given) != 1 || ke.Given[0] != KeyID(k) {
+			t.Errorf("Verify(key %d only): %+v, want key %s missing (1 digest) and the given key listed", i, ke, missing)
+		}
+		if want := "signed by a key not given: " + missing + " from digest-"; !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Verify(key %d only) = %q, want it to start %q", i, err, want)
+		}
+		if rep.Events != 20 || len(rep.UnknownKeys) != 1 {
+			t.Errorf("Verify(key %d only): report %+v, want all 20 events walked", i, rep)
 		}
 	}
+	// A digest that names a given key but does not verify with it is still
+	// forged: the tamper table's "digest signed by another key".
 }

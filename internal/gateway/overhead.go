@@ -34,17 +34,19 @@ func withSource(route *Route, total time.Duration) {
 }
 
 // observeOverhead feeds the overhead histogram of a request answered to a
-// client by this node (the source): its total, and for a forwarded request
-// its three parts. A destination observes nothing, so that a request is
-// counted once across the nodes.
+// client by this node (the source): its total and its source part, and for
+// a forwarded request the link and destination parts too, so that the
+// parts add up to the total, in sum and (source against total) in count: a
+// local request's overhead is all the source's. A destination observes
+// nothing, so that a request is counted once across the nodes.
 func (g *Gateway) observeOverhead(o *Overhead) {
 	if o == nil || !o.Known() {
 		return
 	}
 	h := g.metrics.Overhead
 	h.WithLabelValues("total").Observe(o.Total().Seconds())
+	h.WithLabelValues("source").Observe(o.Source.Seconds())
 	if o.Forwarded {
-		h.WithLabelValues("source").Observe(o.Source.Seconds())
 		h.WithLabelValues("link").Observe(o.Link.Seconds())
 		h.WithLabelValues("destination").Observe(o.Destination.Seconds())
 	}

@@ -110,7 +110,7 @@ func TestOverheadArithmetic(t *testing.T) {
 			}
 			n := 0
 			if tc.want.Known() {
-				n = 1
+				n = 2 // total and source
 			}
 			if got := overheadSeries(t, h.g); got != n && !tc.want.Forwarded {
 				t.Errorf("overhead histogram has %d series, want %d", got, n)

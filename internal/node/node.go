@@ -167,6 +167,9 @@ type Node struct {
 	cancel           context.CancelFunc
 	wg               sync.WaitGroup
 
+	// cut ends the requests still in flight when the drain timeout passes.
+	cut *drainCut
+
 	// opsLn and opsSrv serve server.ops_listen; nil without one.
 	opsLn  net.Listener
 	opsSrv *http.Server
@@ -228,7 +231,7 @@ func New(opts Options) (_ *Node, err error) {
 		ProbeInterval: cfg.Link.LoadInterval.Or(time.Second), TLS: n.linkClientTLS, Signer: signer,
 		OnState: n.onPeerState, Clock: n.clock,
 		Metrics: n.metrics, Logger: log.With(telemetry.AttrComponent, "link")})
-	qc, err := quotaConfig(cfg.Quota, opts.Getenv)
+	qc, err := quotaConfig(regionQuota(cfg.Quota, region.ID), opts.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: quota.redis: %w", cfg.File, err)
 	}
@@ -238,7 +241,10 @@ func New(opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("%s: quota: %w", cfg.File, err)
 	}
 	n.observing = gateway.NewObserving(n.clock)
-	var recorders gateway.Recorders
+	n.cut = newDrainCut()
+	// The marker comes first, so that the audit event and the observers
+	// see a cut request's error code.
+	recorders := gateway.Recorders{shutdownMarker{n.cut}}
 	if !cfg.Audit.Disabled {
 		ac := auditConfig(cfg.Audit)
 		if opts.AuditDir != "" {
@@ -561,10 +567,11 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
+	base := func(net.Listener) context.Context { return n.cut.ctx }
 	n.clientSrv = &http.Server{Handler: n.otel.Handler(withRequestID(http.HandlerFunc(n.serveClient))), ReadHeaderTimeout: n.cfg.Server.Limits.ReadHeaderTimeout.Or(defaultReadHeaderTimeout),
-		IdleTimeout: 120 * time.Second, ErrorLog: errLog, ConnContext: connContext}
+		IdleTimeout: 120 * time.Second, ErrorLog: errLog, ConnContext: connContext, BaseContext: base}
 	n.linkSrv = &http.Server{Handler: n.trackLink(n.linkHandler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errLog,
-		HTTP2: interregion.ServerHTTP2Config(), ConnContext: interregion.ConnContext}
+		HTTP2: interregion.ServerHTTP2Config(), ConnContext: interregion.ConnContext, BaseContext: base}
 	if n.linkStore != nil {
 		known := map[string]bool{}
 		for _, r := range n.cfg.Regions {
@@ -660,21 +667,20 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.log.Info("node draining")
 	var errs []error
 	if n.clientSrv != nil {
-		if err := n.clientSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("drain client listener: %w", err))
-			n.clientSrv.Close()
-		}
-	}
-	if n.opsSrv != nil {
-		if err := n.opsSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("drain ops listener: %w", err))
-			n.opsSrv.Close()
+		if err := n.drainServer(ctx, "client", n.clientSrv); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if n.linkSrv != nil {
-		if err := n.linkSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("drain link listener: %w", err))
-			n.linkSrv.Close()
+		if err := n.drainServer(ctx, "link", n.linkSrv); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.opsSrv != nil {
+		// Probes and scrapes hold nothing to settle or audit: one still
+		// running at the deadline is closed.
+		if err := n.opsSrv.Shutdown(ctx); err != nil {
+			n.opsSrv.Close()
 		}
 	}
 	if n.cancel != nil {
@@ -694,7 +700,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 	}
 	// The handlers have returned; their observations run before the
-	// telemetry's last export.
+	// telemetry's last export. After a drain that ran to its timeout (and
+	// cut what was left), these get drainCutWait of their own.
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), drainCutWait)
+		defer cancel()
+	}
 	if err := n.observing.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("wait for observers: %w", err))
 	}
@@ -703,6 +715,85 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.log.Info("node stopped")
 	return errors.Join(errs...)
+}
+
+// drainCutWait bounds how long Shutdown waits, once the drain timeout
+// has passed and the requests still in flight were cut, for their
+// handlers to end (each records and settles as a response does). It is a
+// hang guard: a cut request ends as soon as its backend call sees the
+// cancellation.
+const drainCutWait = 5 * time.Second
+
+// errorCodeShutdown is the audit event's errorCode of a request that the
+// node cut because server.drain_timeout passed while it was in flight.
+const errorCodeShutdown = "shutdown"
+
+// drainCut is the base context of every request on the client and link
+// listeners: Shutdown cancels it when the drain timeout passes, so that
+// the requests still in flight end through their normal path (a stream
+// commits and records what it delivered, as when its caller hangs up)
+// instead of being dropped with the connections.
+type drainCut struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   atomic.Bool
+}
+
+func newDrainCut() *drainCut {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &drainCut{ctx: ctx, cancel: cancel}
+}
+
+// shutdownMarker is the first of the node's recorders: once the drain has
+// cut the requests in flight, a request that ended as its caller going
+// away (client_closed, which is how the gateway sees a cancelled request)
+// was cut by the shutdown, and is recorded as such.
+type shutdownMarker struct{ cut *drainCut }
+
+func (m shutdownMarker) Record(_ context.Context, rec *gateway.Record) error {
+	if m.cut.done.Load() && rec.ErrorCode == "client_closed" {
+		rec.ErrorCode = errorCodeShutdown
+	}
+	return nil
+}
+
+// drainServer shuts srv down within ctx (the drain timeout). When ctx ends
+// with requests still in flight, they are cut (see drainCut) and srv
+// waits, for at most drainCutWait, until their handlers have recorded
+// them and returned: a drain that cut at its deadline did its job and
+// returns nil (docs/operations.md, Draining); one whose cut requests do not
+// end returns an error.
+func (n *Node) drainServer(ctx context.Context, name string, srv *http.Server) error {
+	err := srv.Shutdown(ctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == nil {
+		srv.Close()
+		return fmt.Errorf("drain %s listener: %w", name, err)
+	}
+	if !n.cut.done.Swap(true) {
+		n.log.Warn("drain timeout passed with requests in flight: cutting them (each is settled and audited with errorCode shutdown and the usage it delivered)",
+			"drain_timeout", n.config().Server.DrainTimeout.Or(30*time.Second))
+		n.cut.cancel()
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), drainCutWait)
+	defer cancel()
+	if err := srv.Shutdown(wctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("drain %s listener: requests cut at the drain timeout were still running %v later: %w", name, drainCutWait, err)
+	}
+	return nil
+}
+
+// regionQuota returns q as the node of region reads it: "{region}" in the
+// Redis URL and key prefix replaced by the region id, as in the link's
+// files (pki.ExpandRegion), so that one topology can give each region its
+// own Redis server or its own keys (docs/quotas.md).
+func regionQuota(q topology.Quota, region string) topology.Quota {
+	q.Redis.URL = pki.ExpandRegion(q.Redis.URL, region)
+	q.Redis.KeyPrefix = pki.ExpandRegion(q.Redis.KeyPrefix, region)
+	return q
 }
 
 // quotaConfig maps the topology's quota section, putting the Redis

@@ -49,13 +49,23 @@ type LinkConfig struct {
 	InsecureDevLink bool `yaml:"insecure_dev_link" json:"insecure_dev_link"`
 }
 
+// RegionPlaceholder is what a per-node setting of the shared topology
+// (the link's files, the quota store's Redis URL and key prefix) writes
+// where each node puts its own region id.
+const RegionPlaceholder = "{region}"
+
+// ExpandRegion returns s with every [RegionPlaceholder] replaced by region.
+func ExpandRegion(s, region string) string {
+	return strings.ReplaceAll(s, RegionPlaceholder, region)
+}
+
 // ForRegion returns c with "{region}" in CAFile, CertFile and KeyFile
 // replaced by region and zero durations and trust domain set to their
 // defaults.
 func (c LinkConfig) ForRegion(region string) LinkConfig {
-	c.CAFile = strings.ReplaceAll(c.CAFile, "{region}", region)
-	c.CertFile = strings.ReplaceAll(c.CertFile, "{region}", region)
-	c.KeyFile = strings.ReplaceAll(c.KeyFile, "{region}", region)
+	c.CAFile = ExpandRegion(c.CAFile, region)
+	c.CertFile = ExpandRegion(c.CertFile, region)
+	c.KeyFile = ExpandRegion(c.KeyFile, region)
 	if c.TrustDomain == "" {
 		c.TrustDomain = DefaultTrustDomain
 	}

@@ -55,6 +55,9 @@ type Limiter struct {
 	metrics *metrics
 
 	log *slog.Logger
+	// unlog stops go-redis's lines reaching log (redislog.go); nil for
+	// other stores.
+	unlog func()
 
 	// replica is this replica's stable id (Options.DataDir), or empty;
 	// idPrefix starts every reservation id: replica + "/" + a random
@@ -144,6 +147,11 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 		log:      log,
 		idPrefix: hex.EncodeToString(b[:]) + "-",
 	}
+	if r, ok := store.(*Redis); ok {
+		t := &redisLogTarget{log: log, clock: clk}
+		r.client.AddHook(redisLogHook{t})
+		l.unlog = redisLogs.register(t)
+	}
 	if o.DataDir != "" {
 		id, lock, err := replicaIdentity(o.DataDir)
 		if err != nil {
@@ -174,6 +182,9 @@ func (l *Limiter) Close() error {
 	l.closed = true
 	l.pmu.Unlock()
 	l.wg.Wait()
+	if l.unlog != nil {
+		l.unlog()
+	}
 	if l.idLock != nil {
 		l.idLock.Close() // releases the lock
 	}

@@ -62,6 +62,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 			return nil, fmt.Errorf("parse quota.redis.url: %w", err)
 		}
 		dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
+		noRetries(&opt.MaxRetries)
 		opt.ContextTimeoutEnabled = true
 		return &Redis{client: redis.NewClusterClient(opt), prefix: prefix}, nil
 	}
@@ -70,8 +71,24 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		return nil, fmt.Errorf("parse quota.redis.url: %w", err)
 	}
 	dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
+	noRetries(&opt.MaxRetries)
 	opt.ContextTimeoutEnabled = true
 	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
+}
+
+// noRetries turns go-redis's command retries off unless the URL set
+// max_retries. go-redis retries a command whose reply timed out (three
+// times by default, with back-off), so a store that hangs (a stopped
+// server, a network that drops packets) held each operation for several
+// read time-outs instead of one, and a script that did run before its
+// reply was lost would run again: a reservation counted twice. The
+// limiter has its own retry policy: a failed operation marks the store
+// down, one probe a second finds it again, and settlements are retried
+// (health.go; flush in reservation.go).
+func noRetries(max *int) {
+	if *max == 0 {
+		*max = -1 // go-redis: -1 is none, 0 its default of 3
+	}
 }
 
 // dialDefaults fills the timeouts (1s) and dial attempts (1) the URL left

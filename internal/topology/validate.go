@@ -328,18 +328,20 @@ func (c *Config) Validate() error {
 	switch c.Quota.Store {
 	case "", "memory":
 	case "redis":
+		redisURL, keyPrefix := quotaRedisForCheck(c.Quota.Redis)
 		if c.Quota.Redis.URL == "" {
 			p.add("quota.redis.url", `set e.g. redis: {url: "redis://127.0.0.1:6379/0"}`, "the redis store needs a URL")
-		} else if u, err := url.Parse(c.Quota.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+		} else if u, err := url.Parse(redisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			p.add("quota.redis.url", "use redis://host:port/db, rediss:// for TLS, or unix:///path", "%q is not a Redis URL", c.Quota.Redis.URL)
 		} else if cl := c.Quota.Redis.Cluster; cl && (u.Scheme == "unix" || strings.Trim(u.Path, "/") != "" && strings.Trim(u.Path, "/") != "0") {
 			p.add("quota.redis.url", "name cluster nodes as redis://host:port?addr=host2:port2 (rediss:// for TLS), without a database", "not a Redis Cluster URL")
 		} else if !cl && u.Query().Has("addr") {
 			p.add("quota.redis.url", "set quota.redis.cluster: true for a Redis Cluster, or drop the addr parameters", "addr parameters list the nodes of a Redis Cluster")
 		}
-		if c.Quota.Redis.Cluster && strings.ContainsAny(c.Quota.Redis.KeyPrefix, "{}") {
+		if c.Quota.Redis.Cluster && strings.ContainsAny(keyPrefix, "{}") {
 			p.add("quota.redis.key_prefix", `use a prefix without "{" and "}": on a cluster the prefix is put in braces, as the hash tag of every key`, "contains a brace")
 		}
+		c.sharedQuotaRedisNote(p)
 	default:
 		p.add("quota.store", "use memory (one replica) or redis (several replicas)", "%q is not a quota store", c.Quota.Store)
 	}
