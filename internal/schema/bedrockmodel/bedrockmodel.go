@@ -70,6 +70,31 @@ func (f Family) String() string {
 	return fmt.Sprintf("Family(%d)", int(f))
 }
 
+// Families lists every family, in the order of their values.
+var Families = []Family{Claude, Nova, NovaReasoning, GPTOSS, MistralTopK, Other}
+
+// FamilyNames lists the names of [Families] (their String), the values a
+// topology's backend.family takes.
+func FamilyNames() []string {
+	names := make([]string, len(Families))
+	for i, f := range Families {
+		names[i] = f.String()
+	}
+	return names
+}
+
+// ParseFamily returns the family named name (a [Family.String]: "claude",
+// "nova", "nova-reasoning", "gpt-oss", "mistral-top-k", "other"), and
+// false for any other name.
+func ParseFamily(name string) (Family, bool) {
+	for _, f := range Families {
+		if f.String() == name {
+			return f, true
+		}
+	}
+	return Other, false
+}
+
 // Reasons reports whether a request can ask the family's models for
 // reasoning through Converse.
 func (f Family) Reasons() bool { return f == Claude || f == NovaReasoning || f == GPTOSS }
@@ -126,6 +151,25 @@ func Parse(id string) Model {
 	m := Model{Provider: s[:i], Name: s[i+1:]}
 	m.Family = family(m.Provider, m.Name)
 	return m
+}
+
+// providers are the provider tokens of Bedrock's foundation models that
+// this package knows, whatever their family.
+var providers = []string{"ai21", "amazon", "anthropic", "cohere", "deepseek", "google", "luma", "meta", "minimax", "mistral",
+	"moonshotai", "nvidia", "openai", "qwen", "stability", "twelvelabs", "writer", "zai"}
+
+// KnownProvider reports whether provider is the provider token of a
+// Bedrock foundation model this package knows. A model id naming another
+// ("demo" in "eu.demo.chat-small", another Meridian node's model, or an
+// unconfirmed geography prefix) is family Other by default; a topology
+// says its family with backend.family.
+func KnownProvider(provider string) bool {
+	for _, p := range providers {
+		if p == provider {
+			return true
+		}
+	}
+	return false
 }
 
 // FamilyOf returns the family of the model a Bedrock model id names.
