@@ -21,9 +21,10 @@ type Family int
 const (
 	// Claude is Anthropic's Claude: thinking, top_k and anthropic_beta. It
 	// is the zero value, and the family of an id that names no provider
-	// (an application inference profile's or a provisioned, imported or
-	// custom model's ARN), which Meridian serves as Claude as it did before
-	// it knew families.
+	// (an application inference profile's or a provisioned model's ARN),
+	// which Meridian serves as Claude as it did before it knew families:
+	// an assumption a topology corrects with backend.family. (An imported
+	// model's ARN is Other; a custom model's, its base model's family.)
 	Claude Family = iota
 	// Nova is an Amazon Nova model without a documented reasoning control
 	// (Nova Micro, Lite, Pro and Premier, Nova 2 Pro...): top_k as
@@ -136,8 +137,33 @@ var mistralTopK = []string{"mistral-7b-instruct", "mixtral-8x7b-instruct", "mist
 // ("arn:aws:bedrock:us-east-1::foundation-model/mistral...."). It reads the
 // part after the last "/", drops a geography prefix, and takes the
 // provider token before the first ".".
+//
+// Two kinds of ARN are read otherwise. A custom model's ARN
+// (".../custom-model/amazon.nova-micro-v1:0:128k/abc") names its base
+// model after "custom-model/": it is read as that model. An imported
+// model's (".../imported-model/abc") is Other: Custom Model Import takes
+// open-weight architectures (Llama, Mistral, Qwen...), never Claude. An id
+// with no provider token otherwise (an application inference profile's or
+// a provisioned model's ARN, which name no model) is read as Claude, as
+// Meridian served it before it knew families: an assumption, which a
+// topology corrects with backend.family.
 func Parse(id string) Model {
-	s := id[strings.LastIndexByte(id, '/')+1:]
+	if _, rest, ok := strings.Cut(id, ":custom-model/"); ok {
+		if base, _, ok := strings.Cut(rest, "/"); ok && base != "" {
+			return parseID(base)
+		}
+		// A custom model whose ARN names no base model: unknown, so none
+		// of Claude's fields (fail-closed).
+		return Model{Name: rest, Family: Other}
+	}
+	if _, rest, ok := strings.Cut(id, ":imported-model/"); ok {
+		return Model{Name: rest, Family: Other}
+	}
+	return parseID(id[strings.LastIndexByte(id, '/')+1:])
+}
+
+// parseID reads a model or inference profile id, without an ARN's prefix.
+func parseID(s string) Model {
 	for _, g := range geographies {
 		if strings.HasPrefix(s, g) {
 			s = s[len(g):]

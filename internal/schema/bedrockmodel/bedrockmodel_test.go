@@ -23,8 +23,15 @@ func TestParse(t *testing.T) {
 		{"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0", "anthropic", Claude},
 		{"arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/a1b2c3d4e5f6", "", Claude},
 		{"arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghijkl", "", Claude},
-		{"arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdefghijkl", "", Claude},
-		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdefghijkl", "", Claude},
+		// Custom Model Import takes open-weight architectures only: never
+		// Claude. A custom model's ARN names its base model.
+		{"arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdefghijkl", "", Other},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdefghijkl", "amazon", Other},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdefghijkl", "amazon", Nova},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-2-lite-v1:0:256k/abcdefghijkl", "amazon", NovaReasoning},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/anthropic.claude-3-haiku-20240307-v1:0:200k/abcdefghijkl", "anthropic", Claude},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/meta.llama3-1-8b-instruct-v1:0:128k/abcdefghijkl", "meta", Other},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/abcdefghijkl", "", Other},
 		{"demo", "", Claude},
 		{"amazon.nova-micro-v1:0", "amazon", Nova},
 		{"amazon.nova-lite-v1:0", "amazon", Nova},
