@@ -361,7 +361,10 @@ func peekConverse(req *Request) error {
 	if isSet(p.ToolConfig) {
 		req.Use(FeatureTools, "toolConfig")
 	}
-	if a := p.AdditionalModelRequestFields; isSet(a) && (Field(a, "thinking") != nil || Field(a, "reasoning_config") != nil || Field(a, "reasoningConfig") != nil) {
+	// Claude's thinking, Nova's reasoningConfig (reasoning_config), gpt-oss's
+	// reasoning_effort: each family's reasoning member.
+	if a := p.AdditionalModelRequestFields; isSet(a) && (Field(a, "thinking") != nil || Field(a, "reasoning_config") != nil || Field(a, "reasoningConfig") != nil ||
+		Field(a, "reasoning_effort") != nil) {
 		req.Use(FeatureReasoning, "additionalModelRequestFields")
 	}
 	if isSet(p.OutputConfig) {
