@@ -89,7 +89,14 @@ func mockBedrockChatCapabilities(d Deployment) []string {
 
 // bedrockFamilyCapabilities returns the defaults of a Bedrock chat model
 // of family f: a bedrock deployment's, without reasoning for a family with
-// no reasoning control (see [BedrockReasons]).
+// no reasoning control through Converse. Claude (thinking), Amazon Nova 2
+// Lite (reasoningConfig) and OpenAI gpt-oss (reasoning_effort) have one;
+// other Nova models and every other provider's models, known or not, have
+// none, so a request asking for reasoning is routed elsewhere or refused
+// naming its field. The family is the translator's own (see
+// [Backend.BedrockFamily]); internal/backend's
+// TestBedrockCapabilitiesAgreeWithPlan checks that the adapter accepts
+// reasoning exactly where this default has it.
 func bedrockFamilyCapabilities(f bedrockmodel.Family) []string {
 	caps := DefaultCapabilities(BackendBedrock)
 	if !f.Reasons() {
@@ -101,26 +108,15 @@ func bedrockFamilyCapabilities(f bedrockmodel.Family) []string {
 // BedrockFamily returns the family of request fields a bedrock backend's
 // model takes: Family when set (validation refuses an unknown name), else
 // the family internal/schema/bedrockmodel reads from Model. The node hands
-// it to the Bedrock adapter, so that the capability defaults, the adapter's
-// pass-through and its translation to Converse read one family.
+// Family and Model to the Bedrock adapter, which resolves them alike
+// (internal/backend/bedrock.go), so that the capability defaults, the
+// adapter's pass-through and its translation to Converse read one family.
 func (b Backend) BedrockFamily() bedrockmodel.Family {
 	if f, ok := bedrockmodel.ParseFamily(b.Family); ok {
 		return f
 	}
 	return bedrockmodel.FamilyOf(b.Model)
 }
-
-// BedrockReasons reports whether a Bedrock model id names a model whose
-// reasoning a request can ask for through Converse: Claude (thinking),
-// Amazon Nova 2 Lite (reasoningConfig), OpenAI gpt-oss (reasoning_effort),
-// and an id naming no provider (an application inference profile's ARN),
-// which the Bedrock adapter serves as Claude. Other Nova models and every
-// other provider's models, known or not, have no reasoning control through
-// Converse, so a request asking for reasoning is routed elsewhere or
-// refused naming its field. The family is internal/schema/bedrockmodel's,
-// the translator's own (internal/translate/converse_family.go); a
-// deployment's backend.family overrides it (see [Backend.BedrockFamily]).
-func BedrockReasons(model string) bool { return bedrockmodel.FamilyOf(model).Reasons() }
 
 // EmbeddingFamily is the InvokeModel body a Bedrock embedding model takes.
 // The model id decides it, here only: the capabilities a deployment has by
