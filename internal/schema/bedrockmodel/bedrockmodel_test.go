@@ -113,8 +113,37 @@ func TestFamilyControls(t *testing.T) {
 	}
 }
 
+// TestParseFamily: every family's name (backend.family) reads back as it,
+// and no other name does.
+func TestParseFamily(t *testing.T) {
+	t.Parallel()
+	names := FamilyNames()
+	if len(names) != len(Families) || strings.Join(names, ",") != "claude,nova,nova-reasoning,gpt-oss,mistral-top-k,other" {
+		t.Fatalf("FamilyNames = %v", names)
+	}
+	for i, n := range names {
+		if f, ok := ParseFamily(n); !ok || f != Families[i] {
+			t.Errorf("ParseFamily(%q) = %v, %v; want %v", n, f, ok, Families[i])
+		}
+	}
+	for _, n := range []string{"", "Claude", "anthropic", "mistral", "Family(9)"} {
+		if f, ok := ParseFamily(n); ok {
+			t.Errorf("ParseFamily(%q) = %v, want no family", n, f)
+		}
+	}
+	for _, p := range []string{"anthropic", "amazon", "meta", "zai"} {
+		if !KnownProvider(p) {
+			t.Errorf("KnownProvider(%q) = false", p)
+		}
+	}
+	if KnownProvider("demo") || KnownProvider("ca") {
+		t.Error("KnownProvider(demo or ca) = true")
+	}
+}
+
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"anthropic.claude-3", "us.amazon.nova-2-lite-v1:0", "arn:aws:bedrock:x::foundation-model/mistral.m", "", "/", ".", "us.", "a/b/c.d"} {
+	for _, s := range []string{"anthropic.claude-3", "us.amazon.nova-2-lite-v1:0", "arn:aws:bedrock:x::foundation-model/mistral.m", "", "/", ".", "us.", "a/b/c.d",
+		"arn:aws:bedrock:x:1:custom-model/amazon.nova-micro-v1:0:128k/abc", "arn:aws:bedrock:x:1:custom-model/", "x:custom-model//", "arn:aws:bedrock:x:1:imported-model/abc"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
@@ -122,8 +151,11 @@ func FuzzParse(f *testing.F) {
 		if m.Family < Claude || m.Family > Other {
 			t.Fatalf("Parse(%q) family %d", id, m.Family)
 		}
-		if (m.Provider == "" || m.Provider == "anthropic") != (m.Family == Claude) {
-			t.Fatalf("Parse(%q) = %+v: Claude only for anthropic or no provider", id, m)
+		if m.Family == Claude && m.Provider != "" && m.Provider != "anthropic" || m.Provider == "anthropic" && m.Family != Claude {
+			t.Fatalf("Parse(%q) = %+v: Claude only for anthropic or no provider, and always for anthropic", id, m)
+		}
+		if strings.Contains(id, ":imported-model/") && !strings.Contains(id, ":custom-model/") && m.Family != Other {
+			t.Fatalf("Parse(%q) = %+v: an imported model is never Claude", id, m)
 		}
 	})
 }
