@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/detach"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/schema/bedrockmodel"
 )
 
 // BedrockConfig configures an Amazon Bedrock deployment.
@@ -51,6 +53,13 @@ type BedrockConfig struct {
 	// InvokeModel (they pass through; other dialects are translated to
 	// Converse). If false, it is derived from Model (anthropic.*, claude).
 	AnthropicModel bool
+	// Family names the family of request fields the model takes (a
+	// bedrockmodel family name, a topology's backend.family), overriding
+	// what internal/schema/bedrockmodel reads from Model: it decides
+	// whether Anthropic bodies pass through and what the translation to
+	// Converse sends. If empty, read from Model; NewBedrock refuses an
+	// unknown name.
+	Family string
 	// HTTPClient replaces the SDK's HTTP client (tests, fuzzing). As for
 	// [OpenAIConfig.Transport], FirstByteTimeout is armed when it reports
 	// the request written (httptrace), as an *http.Client does.
@@ -65,7 +74,10 @@ type BedrockConfig struct {
 // throttled or unavailable deployment is reported at once as a typed
 // *inference.Error so that routing cools it down and fails over.
 type Bedrock struct {
-	cfg    BedrockConfig
+	cfg BedrockConfig
+	// family is the family of request fields the model takes: cfg.Family,
+	// else the one internal/schema/bedrockmodel reads from cfg.Model.
+	family bedrockmodel.Family
 	client *bedrockruntime.Client
 	// creds and http serve the pass-through calls (see bedrock_raw.go).
 	creds aws.CredentialsProvider
@@ -90,7 +102,14 @@ func NewBedrock(ctx context.Context, cfg BedrockConfig) (*Bedrock, error) {
 		cfg.StreamIdleTimeout = DefaultStreamIdleTimeout
 	}
 	cfg.Clock = clock.Or(cfg.Clock)
-	b := &Bedrock{cfg: cfg}
+	b := &Bedrock{cfg: cfg, family: bedrockmodel.FamilyOf(cfg.Model)}
+	if cfg.Family != "" {
+		f, ok := bedrockmodel.ParseFamily(cfg.Family)
+		if !ok {
+			return nil, fmt.Errorf("bedrock family %q is not one of %s", cfg.Family, strings.Join(bedrockmodel.FamilyNames(), ", "))
+		}
+		b.family = f
+	}
 	opts := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region), config.WithRetryMaxAttempts(1)}
 	if cfg.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))

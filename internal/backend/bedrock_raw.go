@@ -52,7 +52,7 @@ func (b *Bedrock) plan(req *inference.Request, stream bool) (op string, body []b
 	case req.Dialect == inference.DialectInvoke, req.Dialect == inference.DialectAnthropic && b.takesAnthropic():
 		return invokeOp, req.Body, req.Dialect, nil
 	}
-	opts := translate.Options{Family: translate.BedrockFamily(b.cfg.Model)}
+	opts := translate.Options{Family: b.family}
 	if b.takesAnthropic() {
 		opts.Family = translate.FamilyClaude
 	}
@@ -103,12 +103,13 @@ func invokeRequestMetadata(op string, req *inference.Request) (string, error) {
 }
 
 // takesAnthropic reports whether the deployment's model takes Anthropic
-// Messages bodies on InvokeModel: a Claude model, by the one Bedrock
-// model-id classifier (internal/schema/bedrockmodel: an anthropic provider
-// token, or none, as in an application inference profile's ARN), not by a
-// substring ("claude" in another provider's id).
+// Messages bodies on InvokeModel: a Claude model, by the deployment's
+// backend.family or else the one Bedrock model-id classifier
+// (internal/schema/bedrockmodel: an anthropic provider token, or none, as
+// in an application inference profile's ARN), not by a substring
+// ("claude" in another provider's id).
 func (b *Bedrock) takesAnthropic() bool {
-	return b.cfg.AnthropicModel || translate.BedrockFamily(b.cfg.Model) == translate.FamilyClaude
+	return b.cfg.AnthropicModel || b.family == translate.FamilyClaude
 }
 
 // rawCall signs and sends body to the operation op of the deployment's

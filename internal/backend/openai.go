@@ -202,7 +202,7 @@ type oaResponse struct {
 func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 	if req.Dialect == inference.DialectOpenAIChat && req.Body != nil {
 		body := req.Body
-		if req.Features.Has(inference.FeatureReasoning) {
+		if req.Features.Has(inference.FeatureReasoning) || req.Features.Has(inference.FeatureReasoningNone) {
 			// Claude's reasoning that a Responses request's Chat body
 			// carries for Converse and Anthropic, which restore it on
 			// this same condition (reasoning_effort set and not none;

@@ -33,6 +33,12 @@ func deploymentFeatures(cfg *topology.Config, region, model string, d inference.
 			f = f.With(feat)
 		}
 	}
+	if speaksBedrock || f.Has(inference.FeatureReasoning) {
+		// reasoning_effort "none": a Bedrock deployment's translation
+		// sends nothing for it (or refuses it by name for gpt-oss); an
+		// OpenAI-compatible one passes it through, so it needs reasoning.
+		f = f.With(inference.FeatureReasoningNone)
+	}
 	return f, true
 }
 

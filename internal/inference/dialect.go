@@ -68,6 +68,17 @@ const (
 	FeatureDocuments
 	FeaturePromptCaching
 	FeatureEmbeddings
+	// FeatureReasoningNone is reasoning_effort "none" (Chat Completions;
+	// Responses' reasoning.effort "none" through its Chat body): it asks
+	// for no reasoning, but a Chat Completions body passes through to an
+	// OpenAI-compatible deployment unchanged, and an OpenAI model without
+	// reasoning refuses the parameter whatever its value. So only such a
+	// deployment lacks it, unless it has the reasoning capability; a
+	// Bedrock deployment always has it (the translation to Converse sends
+	// nothing for it, or refuses it naming the field for gpt-oss, which
+	// always reasons). It is no capability name of its own: it reads as
+	// reasoning, the capability that gives it.
+	FeatureReasoningNone
 	featureEnd
 )
 
@@ -85,6 +96,9 @@ var featureNames = map[Feature]string{
 
 // String returns the feature's name as `capabilities:` writes it.
 func (f Feature) String() string {
+	if f == FeatureReasoningNone {
+		return featureNames[FeatureReasoning]
+	}
 	if n, ok := featureNames[f]; ok {
 		return n
 	}

@@ -247,11 +247,15 @@ func peekOpenAI(req *Request) error {
 	if (p.Logprobs != nil && *p.Logprobs) || p.TopLogprobs != nil {
 		req.Use(FeatureLogprobs, "logprobs")
 	}
-	if isSet(p.ReasoningEffort) {
-		// "none" too: Chat Completions passes the body through, and an
-		// OpenAI model without reasoning refuses the parameter whatever
-		// its value, so only a deployment with the reasoning capability
-		// may take it (elsewhere routing refuses it naming the field).
+	switch {
+	case isNone(p.ReasoningEffort):
+		// Chat Completions passes the body through, and an OpenAI model
+		// without reasoning refuses the parameter whatever its value, so
+		// an OpenAI-compatible deployment takes "none" only with the
+		// reasoning capability; a Bedrock deployment takes it without
+		// (see FeatureReasoningNone).
+		req.Use(FeatureReasoningNone, "reasoning_effort")
+	case isSet(p.ReasoningEffort):
 		req.Use(FeatureReasoning, "reasoning_effort")
 	}
 	n := 0
@@ -357,7 +361,10 @@ func peekConverse(req *Request) error {
 	if isSet(p.ToolConfig) {
 		req.Use(FeatureTools, "toolConfig")
 	}
-	if a := p.AdditionalModelRequestFields; isSet(a) && (Field(a, "thinking") != nil || Field(a, "reasoning_config") != nil || Field(a, "reasoningConfig") != nil) {
+	// Claude's thinking, Nova's reasoningConfig (reasoning_config), gpt-oss's
+	// reasoning_effort: each family's reasoning member.
+	if a := p.AdditionalModelRequestFields; isSet(a) && (Field(a, "thinking") != nil || Field(a, "reasoning_config") != nil || Field(a, "reasoningConfig") != nil ||
+		Field(a, "reasoning_effort") != nil) {
 		req.Use(FeatureReasoning, "additionalModelRequestFields")
 	}
 	if isSet(p.OutputConfig) {
@@ -535,4 +542,15 @@ func peekInvoke(req *Request) error {
 	}
 	req.InputTokens = max(estimateJSON(b), 1)
 	return nil
+}
+
+// isNone reports whether raw, a JSON value, is the string "none" (in any
+// spelling JSON allows: escapes decode as the model server decodes them).
+func isNone(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return false
+	}
+	var s string
+	return json.Unmarshal(raw, &s) == nil && s == "none"
 }

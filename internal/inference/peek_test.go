@@ -33,9 +33,17 @@ func TestPeekFeatures(t *testing.T) {
 			Features(FeatureReasoning | FeatureTools | FeatureVision | FeaturePromptCaching),
 			map[Feature]string{FeaturePromptCaching: "messages[0].content[1].cache_control"}, 1200},
 		// reasoning_effort none is refused by OpenAI models without
-		// reasoning ("Unsupported parameter"): it needs the capability.
+		// reasoning ("Unsupported parameter"): it needs a feature of its
+		// own, which only an OpenAI-compatible deployment without the
+		// capability lacks (a Bedrock translation sends nothing for it).
 		{"openai reasoning_effort none", DialectOpenAIChat, `{"model":"m","reasoning_effort":"none","messages":[{"role":"user","content":"hi"}]}`,
-			Features(FeatureReasoning), map[Feature]string{FeatureReasoning: "reasoning_effort"}, 10},
+			Features(FeatureReasoningNone), map[Feature]string{FeatureReasoningNone: "reasoning_effort"}, 10},
+		{"openai reasoning_effort none escaped", DialectOpenAIChat, `{"model":"m","reasoning_effort":"\u006eone","messages":[{"role":"user","content":"hi"}]}`,
+			Features(FeatureReasoningNone), map[Feature]string{FeatureReasoningNone: "reasoning_effort"}, 10},
+		// gpt-oss's reasoning member, as Claude's thinking and Nova's
+		// reasoningConfig, is reasoning.
+		{"converse gpt-oss reasoning_effort", DialectConverse, `{"messages":[{"role":"user","content":[{"text":"a"}]}],"additionalModelRequestFields":{"reasoning_effort":"high"}}`,
+			Features(FeatureReasoning), map[Feature]string{FeatureReasoning: "additionalModelRequestFields"}, 10},
 		// Thinking disabled asks for no reasoning; any other type (or a
 		// malformed one) does.
 		{"anthropic thinking disabled", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"thinking":{"type":"disabled"},"messages":[{"role":"user","content":"x"}]}`,

@@ -309,6 +309,10 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 		}
 		r.thinking = r.thinking || on
 	}
+	// OpenAI gpt-oss always reasons (medium by default, low at least), with
+	// or without reasoning_effort: Meridian's translator refuses a request
+	// asking it for none (internal/translate/converse_family.go).
+	r.thinking = r.thinking || bedrockmodel.SimulatorFamily(model) == bedrockmodel.GPTOSS
 	r.unsigned = lastToolTurn(r.thinking && r.toolResult, len(c.Messages), func(i int) (string, []string) {
 		types := make([]string, len(c.Messages[i].Content))
 		for j, b := range c.Messages[i].Content {

@@ -70,7 +70,7 @@ func (d Deployment) EffectiveCapabilities() []string {
 		return mockBedrockChatCapabilities(d)
 	}
 	if d.Backend.Type == BackendBedrock {
-		return bedrockChatCapabilities(d.Backend.Model)
+		return bedrockFamilyCapabilities(d.Backend.BedrockFamily())
 	}
 	return DefaultCapabilities(d.Backend.Type)
 }
@@ -87,27 +87,36 @@ func mockBedrockChatCapabilities(d Deployment) []string {
 	return caps
 }
 
-// bedrockChatCapabilities returns the defaults of a Bedrock chat model:
-// a bedrock deployment's, without reasoning for a model whose family has
-// no reasoning control (see [BedrockReasons]).
-func bedrockChatCapabilities(model string) []string {
+// bedrockFamilyCapabilities returns the defaults of a Bedrock chat model
+// of family f: a bedrock deployment's, without reasoning for a family with
+// no reasoning control through Converse. Claude (thinking), Amazon Nova 2
+// Lite (reasoningConfig) and OpenAI gpt-oss (reasoning_effort) have one;
+// other Nova models and every other provider's models, known or not, have
+// none, so a request asking for reasoning is routed elsewhere or refused
+// naming its field. The family is the translator's own (see
+// [Backend.BedrockFamily]); internal/backend's
+// TestBedrockCapabilitiesAgreeWithPlan checks that the adapter accepts
+// reasoning exactly where this default has it.
+func bedrockFamilyCapabilities(f bedrockmodel.Family) []string {
 	caps := DefaultCapabilities(BackendBedrock)
-	if !BedrockReasons(model) {
+	if !f.Reasons() {
 		caps = slices.DeleteFunc(caps, func(c string) bool { return c == CapabilityReasoning })
 	}
 	return caps
 }
 
-// BedrockReasons reports whether a Bedrock model id names a model whose
-// reasoning a request can ask for through Converse: Claude (thinking),
-// Amazon Nova 2 Lite (reasoningConfig), OpenAI gpt-oss (reasoning_effort),
-// and an id naming no provider (an application inference profile's ARN),
-// which the Bedrock adapter serves as Claude. Other Nova models and every
-// other provider's models, known or not, have no reasoning control through
-// Converse, so a request asking for reasoning is routed elsewhere or
-// refused naming its field. The family is internal/schema/bedrockmodel's,
-// the translator's own (internal/translate/converse_family.go).
-func BedrockReasons(model string) bool { return bedrockmodel.FamilyOf(model).Reasons() }
+// BedrockFamily returns the family of request fields a bedrock backend's
+// model takes: Family when set (validation refuses an unknown name), else
+// the family internal/schema/bedrockmodel reads from Model. The node hands
+// Family and Model to the Bedrock adapter, which resolves them alike
+// (internal/backend/bedrock.go), so that the capability defaults, the
+// adapter's pass-through and its translation to Converse read one family.
+func (b Backend) BedrockFamily() bedrockmodel.Family {
+	if f, ok := bedrockmodel.ParseFamily(b.Family); ok {
+		return f
+	}
+	return bedrockmodel.FamilyOf(b.Model)
+}
 
 // EmbeddingFamily is the InvokeModel body a Bedrock embedding model takes.
 // The model id decides it, here only: the capabilities a deployment has by
@@ -235,5 +244,30 @@ func validateCapabilities(p *problems, field string, caps []string) {
 func validateMockAPI(p *problems, field string, b Backend) {
 	if b.API != "" && (b.Type != BackendMock || (b.API != BackendOpenAI && b.API != BackendBedrock)) {
 		p.add(field+".api", "use openai or bedrock on a mock backend, or leave it out", "%q is not an API of a %s backend", b.API, b.Type)
+	}
+}
+
+// validateBackendFamily checks a deployment's backend.family: a family
+// name, on a bedrock backend only (a simulated Bedrock model is served as
+// the simulator reads its name, so a family there would make the adapter
+// and the simulator disagree). A bedrock model whose id names a provider
+// Meridian does not know is served as family other (no reasoning, no
+// top_k, no Claude fields), which is noted: backend.family says what it is.
+func validateBackendFamily(p *problems, field string, b Backend) {
+	if b.Family != "" {
+		if b.Type != BackendBedrock {
+			p.add(field+".family", "remove it: only a bedrock backend takes family", "only a bedrock backend takes family; this one is of type %s", b.Type)
+		} else if _, ok := bedrockmodel.ParseFamily(b.Family); !ok {
+			p.add(field+".family", "use one of "+strings.Join(bedrockmodel.FamilyNames(), ", "), "%q is not a Bedrock model family", b.Family)
+		}
+		return
+	}
+	if b.Type != BackendBedrock || b.Model == "" || bedrockEmbeddingModel(b.Model) {
+		return
+	}
+	if m := bedrockmodel.Parse(b.Model); m.Family == bedrockmodel.Other && m.Provider != "" && !bedrockmodel.KnownProvider(m.Provider) {
+		p.note(field+".model", "docs/bedrock.md#model-families",
+			"%q names provider %q, which Meridian does not know, so it is served as family other: no reasoning, no top_k, no Anthropic pass-through; if it is another Meridian node's model or a model of a known family, set backend.family (%s)",
+			b.Model, m.Provider, strings.Join(bedrockmodel.FamilyNames(), ", "))
 	}
 }

@@ -3,8 +3,6 @@ package topology
 import (
 	"slices"
 	"testing"
-
-	"github.com/meridian-gateway/meridian/internal/translate"
 )
 
 // TestReasoningByBedrockFamily: a Bedrock chat deployment (and a simulated
@@ -39,6 +37,14 @@ func TestReasoningByBedrockFamily(t *testing.T) {
 		{Deployment{Model: "m", Backend: Backend{Type: BackendBedrock, Model: "moonshotai.kimi-k2.5"}}, false},
 		{Deployment{Model: "m", Backend: Backend{Type: BackendBedrock, Model: "arn:aws:bedrock:us-east-1::foundation-model/mistral.mistral-large-2402-v1:0"}}, false},
 		{Deployment{Model: "m", Backend: Backend{Type: BackendBedrock, Model: "acme.claude-lookalike-v1:0"}}, false},
+		// backend.family overrides the id, both ways: another Meridian
+		// node's model served as Claude, an application inference
+		// profile of a model without reasoning. Whether the adapter's
+		// plan agrees is internal/backend's TestBedrockCapabilitiesAgreeWithPlan.
+		{Deployment{Model: "m", Backend: Backend{Type: BackendBedrock, Model: "eu.demo.chat-small"}}, false},
+		{Deployment{Model: "m", Backend: Backend{Type: BackendBedrock, Model: "eu.demo.chat-small", Family: "claude"}}, true},
+		{Deployment{Model: "m", Backend: Backend{Type: BackendBedrock, Model: "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/x", Family: "nova"}}, false},
+		{Deployment{Model: "m", Backend: Backend{Type: BackendBedrock, Model: "meta.llama3-1-70b-instruct-v1:0", Family: "gpt-oss"}}, true},
 	} {
 		caps := tc.d.EffectiveCapabilities()
 		if got := slices.Contains(caps, CapabilityReasoning); got != tc.want {
@@ -46,21 +52,6 @@ func TestReasoningByBedrockFamily(t *testing.T) {
 		}
 		if !slices.Contains(caps, CapabilityTools) && tc.d.Capabilities == nil {
 			t.Errorf("%s: defaults lost tools: %v", tc.d.Backend.Model, caps)
-		}
-	}
-}
-
-// TestBedrockReasonsAgreesWithTranslator: routing's default and the
-// translator's family agree on every kind of model id, so a request is
-// never routed to a deployment whose translation would refuse it.
-func TestBedrockReasonsAgreesWithTranslator(t *testing.T) {
-	t.Parallel()
-	for _, m := range []string{"anthropic.claude-3-haiku-20240307-v1:0", "eu.amazon.nova-2-lite-v1:0", "amazon.nova-pro-v1:0", "us.amazon.nova-premier-v1:0", "amazon.nova-micro-v1:0",
-		"mistral.mistral-large-2402-v1:0", "meta.llama3-1-70b-instruct-v1:0", "amazon.titan-text-express-v1", "us.deepseek.r1-v1:0",
-		"cohere.command-r-v1:0", "ai21.jamba-1-5-large-v1:0", "demo.chat", "", "openai.gpt-oss-20b-1:0", "zai.glm-4.7", "moonshotai.kimi-k2.5",
-		"luma.ray-v2:0", "us.amazon.nova-2-pro-preview-20251202-v1:0", "acme.claude-lookalike-v1:0", "arn:aws:bedrock:us-east-1::foundation-model/meta.llama3-1-8b-instruct-v1:0"} {
-		if got, want := BedrockReasons(m), translate.BedrockFamily(m).Reasons(); got != want {
-			t.Errorf("%q: BedrockReasons = %v, translator's family %v reasons = %v", m, got, translate.BedrockFamily(m), want)
 		}
 	}
 }

@@ -167,6 +167,16 @@ type Backend struct {
 	// enough for a global. profile (docs/bedrock.md, "Residency of a
 	// Bedrock backend").
 	ResidencyChecked bool `yaml:"residency_checked"`
+	// Family (bedrock) names the family of request fields the model takes
+	// (claude, nova, nova-reasoning, gpt-oss, mistral-top-k, other; see
+	// internal/schema/bedrockmodel), overriding what Meridian reads from
+	// Model: for an id that names no provider Meridian knows (another
+	// Meridian node's model, "eu.demo.chat-small"), or an ARN that names
+	// none (an application inference profile or provisioned model, read
+	// as claude). It decides the default capabilities, whether Anthropic
+	// bodies pass through to InvokeModel, and what the translation to
+	// Converse sends. If empty, read from Model.
+	Family string `yaml:"family"`
 	// ConnectTimeout bounds connection set-up. If zero, 5s is used.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// FirstByteTimeout bounds the wait for response headers (first token of

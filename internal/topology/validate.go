@@ -185,6 +185,7 @@ func (c *Config) Validate() error {
 		c.validateBedrockResidency(p, f, d)
 		validateCapabilities(p, f+".capabilities", d.Capabilities)
 		validateMockAPI(p, f+".backend", d.Backend)
+		validateBackendFamily(p, f+".backend", d.Backend)
 		for _, q := range []struct {
 			name string
 			v    *int

@@ -580,7 +580,8 @@ func (s *ConverseToAnthropicStream) Event(e converse.Event) ([]*anthropic.Event,
 // reasoningConfig for Amazon Nova 2 Lite and as reasoning_effort for
 // OpenAI gpt-oss. What the family has no member for is refused by name.
 // Thinking of type disabled asks for the default of every family that
-// cannot reason, and is then not sent. A budget asking Nova for high is
+// cannot reason, and is then not sent; gpt-oss always reasons, so it is
+// refused there. A budget asking Nova for high is
 // refused: Nova takes high only without a token limit, and max_tokens
 // (which Messages requires) is one.
 func anthropicModelFields(r refuser, req *anthropic.Request, f ConverseFamily) (map[string]any, error) {
@@ -597,6 +598,8 @@ func anthropicModelFields(r refuser, req *anthropic.Request, f ConverseFamily) (
 		switch {
 		case f == FamilyClaude:
 			fields["thinking"] = t
+		case f == FamilyGPTOSS && t.Type == "disabled":
+			return nil, r.because("thinking.type", gptOSSAlwaysReasons)
 		case t.Type == "disabled":
 		case (f == FamilyNovaReasoning || f == FamilyGPTOSS) && t.Type != "enabled":
 			return nil, r.because("thinking.type", "this model takes thinking enabled (as its reasoning effort, from budget_tokens) or disabled")

@@ -43,6 +43,12 @@ func noReasoning(f ConverseFamily) string {
 	return "this model family has no reasoning control documented for Bedrock Converse; Claude, Amazon Nova 2 Lite and OpenAI gpt-oss have one"
 }
 
+// gptOSSAlwaysReasons is why a request asking OpenAI gpt-oss for no
+// reasoning (reasoning_effort none, thinking disabled) is refused: the
+// model always reasons (medium by default) and takes low, medium or high,
+// so sending nothing would silently reason at medium.
+const gptOSSAlwaysReasons = "gpt-oss always reasons; the least is low"
+
 // noEffortHigh is why Amazon Nova's maxReasoningEffort high is refused
 // with a token limit: Nova's Converse API requires inferenceConfig.maxTokens
 // unset when maxReasoningEffort is high (low and medium take maxTokens),

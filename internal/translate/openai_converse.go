@@ -40,6 +40,9 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	if ic.MaxTokens != nil || ic.Temperature != nil || ic.TopP != nil || ic.StopSequences != nil {
 		out.InferenceConfig = &ic
 	}
+	if req.ReasoningEffort == "none" && opts.Family == FamilyGPTOSS {
+		return nil, r.because("reasoning_effort", gptOSSAlwaysReasons)
+	}
 	if thinks(req) {
 		fields, err := openAIReasoningFields(r, req, opts, out, &ic, maxTokens)
 		if err != nil {
@@ -307,7 +310,9 @@ func refuseOpenAICommon(r refuser, req *openai.ChatCompletionRequest) error {
 var toolChoiceMembers = map[string][]string{"function": {"function"}, "allowed_tools": {"allowed_tools"}, "custom": {"custom"}}
 
 // thinks reports whether req asks for reasoning: reasoning_effort "none"
-// asks for none, which is what Converse and Anthropic do by default.
+// asks for none, which is what Converse and Anthropic do by default, and
+// the default of every family but gpt-oss, which always reasons (refused
+// by OpenAIToConverseRequest).
 func thinks(req *openai.ChatCompletionRequest) bool {
 	return req.ReasoningEffort != "" && req.ReasoningEffort != "none"
 }

@@ -50,8 +50,10 @@ func familyCluster(t *testing.T) *cluster {
 // Claude's refusal only), and a model without a reasoning control gets a
 // 400 naming reasoning_effort (from routing when its deployments have no
 // reasoning capability by default, from the translator when one declares
-// it) rather than Claude's thinking, which Bedrock refuses for it.
-// Streamed and not, served locally and forwarded over the link.
+// it) rather than Claude's thinking, which Bedrock refuses for it;
+// reasoning_effort none is served by any Bedrock deployment but gpt-oss's
+// (which always reasons, and refuses it by name). Streamed and not, served
+// locally and forwarded over the link.
 func TestFamilyReasoningOpenAIClient(t *testing.T) {
 	c := familyCluster(t)
 	oa := c.openaiClient("eu-west-1")
@@ -80,17 +82,21 @@ func TestFamilyReasoningOpenAIClient(t *testing.T) {
 					t.Fatalf("answer %+v, want text", out.Choices)
 				}
 			})
-			t.Run(name+"/reasoning_effort none to a deployment with reasoning", func(t *testing.T) {
-				// reasoning_effort needs the reasoning capability whatever
-				// its value (an OpenAI model without reasoning refuses the
-				// parameter); pmistralr declares it, and its translation
-				// sends no reasoning for none.
-				out, _ := complete(t, oa, openai.ChatCompletionNewParams{Model: "eu.pmistralr" + far, ReasoningEffort: shared.ReasoningEffortNone,
-					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi.")}}, stream)
-				if len(out.Choices) != 1 || out.Choices[0].Message.Content == "" {
-					t.Fatalf("answer %+v, want text", out.Choices)
-				}
-			})
+			for _, model := range []string{"eu.pmistralr", "eu.pmistral"} {
+				t.Run(name+"/reasoning_effort none to "+model, func(t *testing.T) {
+					// reasoning_effort none asks for no reasoning: a Bedrock
+					// deployment takes it with or without the reasoning
+					// capability (pmistral has none), since its translation
+					// sends nothing for it; only an OpenAI-compatible
+					// deployment needs the capability (an OpenAI model
+					// without reasoning refuses the parameter).
+					out, _ := complete(t, oa, openai.ChatCompletionNewParams{Model: model + far, ReasoningEffort: shared.ReasoningEffortNone,
+						Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi.")}}, stream)
+					if len(out.Choices) != 1 || out.Choices[0].Message.Content == "" {
+						t.Fatalf("answer %+v, want text", out.Choices)
+					}
+				})
+			}
 			for _, tc := range []struct {
 				model  string
 				effort shared.ReasoningEffort
@@ -101,7 +107,8 @@ func TestFamilyReasoningOpenAIClient(t *testing.T) {
 				{"eu.pmistral", shared.ReasoningEffortLow, 0, "reasoning_effort"},
 				{"eu.pmistralr", shared.ReasoningEffortLow, 0, "reasoning_effort"},
 				{"eu.ppremier", shared.ReasoningEffortLow, 0, "reasoning_effort"},
-				{"eu.pmistral", shared.ReasoningEffortNone, 0, "reasoning_effort"},
+				// gpt-oss always reasons: none is refused, not served at medium.
+				{"eu.pgptoss", shared.ReasoningEffortNone, 0, "reasoning_effort"},
 				// Nova takes high only without a token limit.
 				{"eu.pnova2", shared.ReasoningEffortHigh, 500, "max_tokens"},
 			} {

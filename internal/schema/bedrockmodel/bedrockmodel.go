@@ -21,9 +21,10 @@ type Family int
 const (
 	// Claude is Anthropic's Claude: thinking, top_k and anthropic_beta. It
 	// is the zero value, and the family of an id that names no provider
-	// (an application inference profile's or a provisioned, imported or
-	// custom model's ARN), which Meridian serves as Claude as it did before
-	// it knew families.
+	// (an application inference profile's or a provisioned model's ARN),
+	// which Meridian serves as Claude as it did before it knew families:
+	// an assumption a topology corrects with backend.family. (An imported
+	// model's ARN is Other; a custom model's, its base model's family.)
 	Claude Family = iota
 	// Nova is an Amazon Nova model without a documented reasoning control
 	// (Nova Micro, Lite, Pro and Premier, Nova 2 Pro...): top_k as
@@ -70,6 +71,31 @@ func (f Family) String() string {
 	return fmt.Sprintf("Family(%d)", int(f))
 }
 
+// Families lists every family, in the order of their values.
+var Families = []Family{Claude, Nova, NovaReasoning, GPTOSS, MistralTopK, Other}
+
+// FamilyNames lists the names of [Families] (their String), the values a
+// topology's backend.family takes.
+func FamilyNames() []string {
+	names := make([]string, len(Families))
+	for i, f := range Families {
+		names[i] = f.String()
+	}
+	return names
+}
+
+// ParseFamily returns the family named name (a [Family.String]: "claude",
+// "nova", "nova-reasoning", "gpt-oss", "mistral-top-k", "other"), and
+// false for any other name.
+func ParseFamily(name string) (Family, bool) {
+	for _, f := range Families {
+		if f.String() == name {
+			return f, true
+		}
+	}
+	return Other, false
+}
+
 // Reasons reports whether a request can ask the family's models for
 // reasoning through Converse.
 func (f Family) Reasons() bool { return f == Claude || f == NovaReasoning || f == GPTOSS }
@@ -111,8 +137,33 @@ var mistralTopK = []string{"mistral-7b-instruct", "mixtral-8x7b-instruct", "mist
 // ("arn:aws:bedrock:us-east-1::foundation-model/mistral...."). It reads the
 // part after the last "/", drops a geography prefix, and takes the
 // provider token before the first ".".
+//
+// Two kinds of ARN are read otherwise. A custom model's ARN
+// (".../custom-model/amazon.nova-micro-v1:0:128k/abc") names its base
+// model after "custom-model/": it is read as that model. An imported
+// model's (".../imported-model/abc") is Other: Custom Model Import takes
+// open-weight architectures (Llama, Mistral, Qwen...), never Claude. An id
+// with no provider token otherwise (an application inference profile's or
+// a provisioned model's ARN, which name no model) is read as Claude, as
+// Meridian served it before it knew families: an assumption, which a
+// topology corrects with backend.family.
 func Parse(id string) Model {
-	s := id[strings.LastIndexByte(id, '/')+1:]
+	if _, rest, ok := strings.Cut(id, ":custom-model/"); ok {
+		if base, _, ok := strings.Cut(rest, "/"); ok && base != "" {
+			return parseID(base)
+		}
+		// A custom model whose ARN names no base model: unknown, so none
+		// of Claude's fields (fail-closed).
+		return Model{Name: rest, Family: Other}
+	}
+	if _, rest, ok := strings.Cut(id, ":imported-model/"); ok {
+		return Model{Name: rest, Family: Other}
+	}
+	return parseID(id[strings.LastIndexByte(id, '/')+1:])
+}
+
+// parseID reads a model or inference profile id, without an ARN's prefix.
+func parseID(s string) Model {
 	for _, g := range geographies {
 		if strings.HasPrefix(s, g) {
 			s = s[len(g):]
@@ -126,6 +177,25 @@ func Parse(id string) Model {
 	m := Model{Provider: s[:i], Name: s[i+1:]}
 	m.Family = family(m.Provider, m.Name)
 	return m
+}
+
+// providers are the provider tokens of Bedrock's foundation models that
+// this package knows, whatever their family.
+var providers = []string{"ai21", "amazon", "anthropic", "cohere", "deepseek", "google", "luma", "meta", "minimax", "mistral",
+	"moonshotai", "nvidia", "openai", "qwen", "stability", "twelvelabs", "writer", "zai"}
+
+// KnownProvider reports whether provider is the provider token of a
+// Bedrock foundation model this package knows. A model id naming another
+// ("demo" in "eu.demo.chat-small", another Meridian node's model, or an
+// unconfirmed geography prefix) is family Other by default; a topology
+// says its family with backend.family.
+func KnownProvider(provider string) bool {
+	for _, p := range providers {
+		if p == provider {
+			return true
+		}
+	}
+	return false
 }
 
 // FamilyOf returns the family of the model a Bedrock model id names.

@@ -23,8 +23,15 @@ func TestParse(t *testing.T) {
 		{"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0", "anthropic", Claude},
 		{"arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/a1b2c3d4e5f6", "", Claude},
 		{"arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghijkl", "", Claude},
-		{"arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdefghijkl", "", Claude},
-		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdefghijkl", "", Claude},
+		// Custom Model Import takes open-weight architectures only: never
+		// Claude. A custom model's ARN names its base model.
+		{"arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdefghijkl", "", Other},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdefghijkl", "amazon", Other},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdefghijkl", "amazon", Nova},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-2-lite-v1:0:256k/abcdefghijkl", "amazon", NovaReasoning},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/anthropic.claude-3-haiku-20240307-v1:0:200k/abcdefghijkl", "anthropic", Claude},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/meta.llama3-1-8b-instruct-v1:0:128k/abcdefghijkl", "meta", Other},
+		{"arn:aws:bedrock:us-east-1:123456789012:custom-model/abcdefghijkl", "", Other},
 		{"demo", "", Claude},
 		{"amazon.nova-micro-v1:0", "amazon", Nova},
 		{"amazon.nova-lite-v1:0", "amazon", Nova},
@@ -106,8 +113,37 @@ func TestFamilyControls(t *testing.T) {
 	}
 }
 
+// TestParseFamily: every family's name (backend.family) reads back as it,
+// and no other name does.
+func TestParseFamily(t *testing.T) {
+	t.Parallel()
+	names := FamilyNames()
+	if len(names) != len(Families) || strings.Join(names, ",") != "claude,nova,nova-reasoning,gpt-oss,mistral-top-k,other" {
+		t.Fatalf("FamilyNames = %v", names)
+	}
+	for i, n := range names {
+		if f, ok := ParseFamily(n); !ok || f != Families[i] {
+			t.Errorf("ParseFamily(%q) = %v, %v; want %v", n, f, ok, Families[i])
+		}
+	}
+	for _, n := range []string{"", "Claude", "anthropic", "mistral", "Family(9)"} {
+		if f, ok := ParseFamily(n); ok {
+			t.Errorf("ParseFamily(%q) = %v, want no family", n, f)
+		}
+	}
+	for _, p := range []string{"anthropic", "amazon", "meta", "zai"} {
+		if !KnownProvider(p) {
+			t.Errorf("KnownProvider(%q) = false", p)
+		}
+	}
+	if KnownProvider("demo") || KnownProvider("ca") {
+		t.Error("KnownProvider(demo or ca) = true")
+	}
+}
+
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"anthropic.claude-3", "us.amazon.nova-2-lite-v1:0", "arn:aws:bedrock:x::foundation-model/mistral.m", "", "/", ".", "us.", "a/b/c.d"} {
+	for _, s := range []string{"anthropic.claude-3", "us.amazon.nova-2-lite-v1:0", "arn:aws:bedrock:x::foundation-model/mistral.m", "", "/", ".", "us.", "a/b/c.d",
+		"arn:aws:bedrock:x:1:custom-model/amazon.nova-micro-v1:0:128k/abc", "arn:aws:bedrock:x:1:custom-model/", "x:custom-model//", "arn:aws:bedrock:x:1:imported-model/abc"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
@@ -115,8 +151,11 @@ func FuzzParse(f *testing.F) {
 		if m.Family < Claude || m.Family > Other {
 			t.Fatalf("Parse(%q) family %d", id, m.Family)
 		}
-		if (m.Provider == "" || m.Provider == "anthropic") != (m.Family == Claude) {
-			t.Fatalf("Parse(%q) = %+v: Claude only for anthropic or no provider", id, m)
+		if m.Family == Claude && m.Provider != "" && m.Provider != "anthropic" || m.Provider == "anthropic" && m.Family != Claude {
+			t.Fatalf("Parse(%q) = %+v: Claude only for anthropic or no provider, and always for anthropic", id, m)
+		}
+		if strings.Contains(id, ":imported-model/") && !strings.Contains(id, ":custom-model/") && m.Family != Other {
+			t.Fatalf("Parse(%q) = %+v: an imported model is never Claude", id, m)
 		}
 	})
 }

@@ -102,6 +102,11 @@ func TestPeek(t *testing.T) {
 	if got != (converse.Peeked{MaxTokens: 10}) {
 		t.Errorf("Peek(plain) = %+v", got)
 	}
+	// gpt-oss's reasoning member is reasoning, as Claude's and Nova's are.
+	got, _ = converse.Peek([]byte(`{"messages":[{"role":"user","content":[{"text":"hi"}]}],"additionalModelRequestFields":{"reasoning_effort":"high"}}`))
+	if want := converse.FeatureReasoning | converse.FeatureAdditionalFields; got.Features != want {
+		t.Errorf("Peek(reasoning_effort) features %v, want %v", got.Features.Names(), want.Names())
+	}
 }
 
 func BenchmarkPeek(b *testing.B) {

@@ -12,7 +12,7 @@ const (
 	FeatureDocuments                            // document blocks
 	FeatureVideo                                // video blocks
 	FeatureJSONSchema                           // outputConfig.textFormat
-	FeatureReasoning                            // reasoning in additionalModelRequestFields, outputConfig.effort, reasoningContent blocks
+	FeatureReasoning                            // reasoning in additionalModelRequestFields (thinking, reasoningConfig, reasoning_effort), outputConfig.effort, reasoningContent blocks
 	FeatureCache                                // cachePoint anywhere
 	FeatureGuardrail                            // guardrailConfig, guardContent
 	FeatureAdditionalFields                     // additionalModelRequestFields
@@ -67,7 +67,7 @@ func Peek(body []byte) (Peeked, error) {
 			if !jsonx.IsNull(v) {
 				p.Features |= FeatureAdditionalFields
 				return jsonx.Members(v, func(k2, _ []byte) error {
-					if jsonx.KeyIs(k2, "thinking") || jsonx.KeyIs(k2, "reasoning_config") || jsonx.KeyIs(k2, "reasoningConfig") {
+					if jsonx.KeyIs(k2, "thinking") || jsonx.KeyIs(k2, "reasoning_config") || jsonx.KeyIs(k2, "reasoningConfig") || jsonx.KeyIs(k2, "reasoning_effort") {
 						p.Features |= FeatureReasoning
 					}
 					return nil

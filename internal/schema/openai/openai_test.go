@@ -96,7 +96,8 @@ func TestPeek(t *testing.T) {
 		{"invalid utf-8 model", "{\"model\":\"a\xffb\"}", openai.Peeked{Model: "a\ufffdb"}},
 		{"json object", `{"model":"m","response_format":{"type":"json_object"},"stream":true}`, openai.Peeked{Model: "m", Stream: true, Features: openai.FeatureJSONObject}},
 		{"audio out", `{"model":"m","modalities":["text","audio"],"stream_options":{"include_usage":false}}`, openai.Peeked{Model: "m", Features: openai.FeatureAudio}},
-		{"reasoning_effort none", `{"model":"m","reasoning_effort":"none"}`, openai.Peeked{Model: "m", Features: openai.FeatureReasoning}},
+		{"reasoning_effort none", `{"model":"m","reasoning_effort":"none"}`, openai.Peeked{Model: "m"}},
+		{"reasoning_effort low", `{"model":"m","reasoning_effort":"low"}`, openai.Peeked{Model: "m", Features: openai.FeatureReasoning}},
 		{"reasoning_effort null", `{"model":"m","reasoning_effort":null}`, openai.Peeked{Model: "m"}},
 	}
 	for _, tc := range tests {

@@ -15,7 +15,7 @@ const (
 	FeatureFiles                               // file content parts
 	FeatureJSONSchema                          // response_format json_schema
 	FeatureJSONObject                          // response_format json_object
-	FeatureReasoning                           // reasoning_effort
+	FeatureReasoning                           // reasoning_effort, except "none"
 	FeatureMultipleChoices                     // n > 1
 	FeatureLogprobs                            // logprobs, top_logprobs
 	FeatureLogitBias                           // logit_bias
@@ -73,9 +73,11 @@ func Peek(body []byte) (Peeked, error) {
 				p.Features |= FeatureTools
 			}
 		case jsonx.KeyIs(k, "reasoning_effort"):
-			// "none" too: a model without reasoning refuses the
-			// parameter whatever its value (see internal/inference/peek.go).
-			if !jsonx.IsNull(v) {
+			// "none" asks for no reasoning, as Responses' reasoning.effort
+			// "none" does (responses_peek.go); that an OpenAI model without
+			// reasoning refuses the parameter is routing's concern
+			// (internal/inference's FeatureReasoningNone).
+			if !jsonx.IsNull(v) && !jsonx.StringIs(v, "none") {
 				p.Features |= FeatureReasoning
 			}
 		case jsonx.KeyIs(k, "n"):
