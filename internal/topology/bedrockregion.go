@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -23,16 +24,16 @@ import (
 //   - endpoint, whose host may name a Region of its own (a VPC endpoint of
 //     bedrock-runtime in another Region).
 //
-// An AWS Region lies in the deployment's geography when it is a region of
-// the topology in that geography, or else when it is of the same family
-// (the first part of its id: eu, us, ap, ca, sa, me, af, il, mx, us-gov,
-// ...) as the Region aws_region names and the topology puts no Region of
-// that family in another geography. A deployment whose region id is not
-// an AWS Region id must call Bedrock in a Region the topology defines.
+// An AWS Region lies in the deployment's geography when, and only when,
+// it is a region of the topology in that geography or is listed in the
+// geography's aws_regions. Nothing is inferred from a Region id's family:
+// eu- holds eu-west-2 (London) and eu-central-2 (Zurich), ap- holds Tokyo
+// and Sydney, so a family says nothing about a geography.
 
 // awsRegionRE matches an AWS Region id: eu-central-1, us-gov-west-1,
-// ap-southeast-5, us-isob-east-1.
-var awsRegionRE = regexp.MustCompile(`^(us-gov|us-iso[a-z]?|[a-z]{2})-[a-z]+-[0-9]+$`)
+// ap-southeast-5, us-isob-east-1, cn-north-1, eusc-de-east-1 (the AWS
+// European Sovereign Cloud).
+var awsRegionRE = regexp.MustCompile(`^(us-gov|us-iso[a-z]?|eusc-[a-z]{2}|[a-z]{2})-[a-z]+-[0-9]+$`)
 
 // awsFamily returns the family of an AWS Region id ("" for a string that
 // is not one): us-gov for us-gov-west-1, else the part before the first
@@ -95,7 +96,7 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 		return
 	}
 	if why := c.outsideGeography(b.AWSRegion, dep); why != "" {
-		p.add(f+".backend.aws_region", "call Bedrock in a Region of geography "+geo+", e.g. "+c.exampleRegion(dep)+", or deploy the model in a region of the right geography",
+		p.add(f+".backend.aws_region", c.addRegionFix(b.AWSRegion, dep),
 			"%s: Bedrock could run the model outside geography %s, where deployment region %s lies", why, geo, dep.ID)
 		return
 	}
@@ -115,7 +116,7 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 				return
 			}
 			if why := c.outsideGeography(region, dep); why != "" {
-				p.add(field, "use an ARN in a Region of geography "+geo+", e.g. "+c.exampleRegion(dep), "the ARN names another geography's Region: %s", why)
+				p.add(field, c.addRegionFix(region, dep), "the ARN's Region is not in geography %s: %s", geo, why)
 				return
 			}
 		}
@@ -147,7 +148,7 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 		fams := crossRegionFamilies[pfx]
 		var outside []string
 		for _, fam := range fams {
-			if fam != base || c.splitFamily(fam, geo) != "" {
+			if fam != base { // item 2 replaces this family rule
 				outside = append(outside, fam+"-")
 			}
 		}
@@ -175,7 +176,8 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 }
 
 // outsideGeography says why the AWS Region region is not in dep's
-// geography, or returns "" when it is (see the comment at the top).
+// geography, or returns "" when it is (see the comment at the top): a
+// region of the topology in that geography, or one its aws_regions lists.
 func (c *Config) outsideGeography(region string, dep Region) string {
 	if r, ok := c.Region(region); ok {
 		if r.Geography != dep.Geography {
@@ -183,29 +185,54 @@ func (c *Config) outsideGeography(region string, dep Region) string {
 		}
 		return ""
 	}
-	fam, depFam := awsFamily(region), awsFamily(dep.ID)
-	switch {
-	case depFam == "":
-		return fmt.Sprintf("%s is not a region of the topology, and the deployment's region id %s is not an AWS Region id to compare it with", region, dep.ID)
-	case fam != depFam:
-		return fmt.Sprintf("%s is an AWS Region of the %s- family, the deployment's region %s of the %s- family", region, fam, dep.ID, depFam)
+	if slices.Contains(c.Geographies[dep.Geography].AWSRegions, region) {
+		return ""
 	}
-	if other := c.splitFamily(fam, dep.Geography); other != "" {
-		return fmt.Sprintf("%s is not a region of the topology, which puts %s- Regions in other geographies too (%s)", region, fam, other)
-	}
-	return ""
-}
-
-// splitFamily returns a region of the topology whose id is an AWS Region
-// of family fam and whose geography is not geo ("" if none): the
-// topology then does not put all of that family in geo.
-func (c *Config) splitFamily(fam, geo string) string {
-	for _, r := range c.Regions {
-		if r.Geography != geo && awsFamily(r.ID) == fam {
-			return r.ID + " in " + r.Geography
+	for _, g := range slices.Sorted(maps.Keys(c.Geographies)) {
+		if slices.Contains(c.Geographies[g].AWSRegions, region) {
+			return fmt.Sprintf("%s is listed in geographies.%s.aws_regions", region, g)
 		}
 	}
-	return ""
+	return fmt.Sprintf("%s is neither a region of the topology nor listed in geographies.%s.aws_regions", region, dep.Geography)
+}
+
+// addRegionFix is the fix for an AWS Region outside dep's geography:
+// exactly what to add when it does lie in the geography.
+func (c *Config) addRegionFix(region string, dep Region) string {
+	if r, ok := c.Region(region); ok && r.Geography != dep.Geography {
+		return "use a Region of geography " + dep.Geography + ", e.g. " + c.exampleRegion(dep)
+	}
+	for g, geo := range c.Geographies {
+		if g != dep.Geography && slices.Contains(geo.AWSRegions, region) {
+			return "use a Region of geography " + dep.Geography + ", e.g. " + c.exampleRegion(dep)
+		}
+	}
+	return "if " + region + " lies in geography " + dep.Geography + ", add it to geographies." + dep.Geography +
+		".aws_regions (aws_regions: [" + region + "]); otherwise use a Region of geography " + dep.Geography + ", e.g. " + c.exampleRegion(dep)
+}
+
+// validateGeographyAWSRegions checks each geography's aws_regions: AWS
+// Region ids, each in one geography only, none a region of the topology
+// in another geography.
+func (c *Config) validateGeographyAWSRegions(p *problems, geos []string) {
+	listed := map[string]string{}
+	for _, g := range geos {
+		for i, id := range c.Geographies[g].AWSRegions {
+			f := fmt.Sprintf("geographies.%s.aws_regions[%d]", g, i)
+			if !awsRegionRE.MatchString(id) {
+				p.add(f, "use an AWS Region id, e.g. eu-central-1, us-gov-west-1, cn-north-1 or eusc-de-east-1", "%q is not an AWS Region id", id)
+				continue
+			}
+			if other, ok := listed[id]; ok {
+				p.add(f, "list it under the one geography it lies in", "%s is listed under geographies %s and %s", id, other, g)
+				continue
+			}
+			listed[id] = g
+			if r, ok := c.Region(id); ok && r.Geography != g {
+				p.add(f, "remove it: a region of the topology lies in its own geography", "%s is a region of the topology in geography %s", id, r.Geography)
+			}
+		}
+	}
 }
 
 // exampleRegion is an AWS Region of dep's geography, for a fix: dep's own
@@ -218,6 +245,9 @@ func (c *Config) exampleRegion(dep Region) string {
 		if r.Geography == dep.Geography && awsFamily(r.ID) != "" {
 			return r.ID
 		}
+	}
+	if l := c.Geographies[dep.Geography].AWSRegions; len(l) > 0 {
+		return l[0]
 	}
 	return "a region of the topology in geography " + dep.Geography + " named by its AWS Region id"
 }
