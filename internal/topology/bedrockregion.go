@@ -46,19 +46,29 @@ func awsFamily(id string) string {
 	return m[1]
 }
 
-// crossRegionFamilies are the families of the Regions a cross-Region
-// inference profile of each geography prefix may run in. apac. reaches
-// me-central-1 besides the ap- Regions; ca. is taken to reach the US
-// Regions too (Bedrock's Canadian profiles route there), which fails
-// closed. global. may run in any commercial Region and has no entry.
-var crossRegionFamilies = map[string][]string{
-	"us":     {"us"},
-	"us-gov": {"us-gov"},
-	"eu":     {"eu"},
-	"apac":   {"ap", "me"},
-	"jp":     {"ap"},
-	"au":     {"ap"},
-	"ca":     {"ca", "us"},
+// crossRegionDestinations are the AWS Regions a cross-Region inference
+// profile of each geography prefix may route a request to, the union over
+// the models that have one. Sources, read 2026-12-07: the Amazon Bedrock
+// User Guide, "Supported Regions and models for inference profiles"
+// (docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html),
+// whose per-model pages list each profile's destinations, and the AWS CDK
+// Bedrock construct library's CrossRegionInferenceProfileRegion, which
+// lists each prefix's Regions. eu. reaches London (eu-west-2) and Zurich
+// (eu-central-2) as well as the EU's Regions; apac. reaches me-central-1.
+// A prefix whose Regions could not be verified (ca., whose profiles reach
+// United States Regions too) has a nil entry: it needs
+// backend.residency_checked. global. may run in any commercial Region and
+// has no entry: it is always refused. When Bedrock adds a destination, add
+// it here; until then a profile that routes there is judged by this list.
+var crossRegionDestinations = map[string][]string{
+	"us":     {"us-east-1", "us-east-2", "us-west-1", "us-west-2"},
+	"us-gov": {"us-gov-east-1", "us-gov-west-1"},
+	"eu":     {"eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3"},
+	"apac": {"ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
+		"ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "me-central-1"},
+	"jp": {"ap-northeast-1", "ap-northeast-3"},
+	"au": {"ap-southeast-2", "ap-southeast-4"},
+	"ca": nil,
 }
 
 // crossRegionPrefix returns the geography prefix of a Bedrock model or
@@ -68,7 +78,7 @@ func crossRegionPrefix(id string) string {
 	if !ok {
 		return ""
 	}
-	if _, known := crossRegionFamilies[pfx]; known || pfx == "global" {
+	if _, known := crossRegionDestinations[pfx]; known || pfx == "global" {
 		return pfx
 	}
 	return ""
@@ -144,23 +154,7 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 		p.add(field, "use the "+geoPrefixHint(b.AWSRegion)+" profile or the model id without a prefix (it runs in aws_region); backend.residency_checked does not apply",
 			"%q is a global cross-Region inference profile: Bedrock may run it in any commercial AWS Region, outside geography %s", model, geo)
 	default:
-		base := awsFamily(b.AWSRegion)
-		fams := crossRegionFamilies[pfx]
-		var outside []string
-		for _, fam := range fams {
-			if fam != base { // item 2 replaces this family rule
-				outside = append(outside, fam+"-")
-			}
-		}
-		switch {
-		case len(outside) == 0:
-		case !slices.Contains(fams, base):
-			p.add(field, "use the "+geoPrefixHint(b.AWSRegion)+" profile or the model id without a prefix (it runs in aws_region)",
-				"%q is a cross-Region inference profile (%s.): Bedrock runs it in %s Regions, outside geography %s", model, pfx, strings.Join(fams, "- and ")+"-", geo)
-		case !b.ResidencyChecked:
-			p.add(field, "use the model id without a prefix (it runs in aws_region) or a narrower profile; or check the profile's destination Regions lie in geography "+geo+", then set backend.residency_checked: true",
-				"%q is a cross-Region inference profile (%s.) that may run in %s Regions, which Meridian cannot place in geography %s", model, pfx, strings.Join(outside, " and "), geo)
-		}
+		c.checkProfileDestinations(p, field, model, pfx, dep, b.ResidencyChecked)
 	}
 	if b.Endpoint != "" {
 		if u, err := url.Parse(b.Endpoint); err == nil {
@@ -173,6 +167,46 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 			}
 		}
 	}
+}
+
+// checkProfileDestinations refuses a cross-Region profile of prefix pfx
+// unless every Region it may route to lies in dep's geography (by
+// outsideGeography's rule), or the operator vouched for it
+// (residency_checked).
+func (c *Config) checkProfileDestinations(p *problems, field, model, pfx string, dep Region, checked bool) {
+	if checked {
+		return
+	}
+	geo := dep.Geography
+	dests := crossRegionDestinations[pfx]
+	if dests == nil {
+		p.add(field, "use the model id without a prefix (it runs in aws_region); or check that every Region the profile routes to lies in geography "+geo+", then set backend.residency_checked: true",
+			"%q is a cross-Region inference profile (%s.) whose destination Regions Meridian does not know", model, pfx)
+		return
+	}
+	var outside, addable []string
+	var why string
+	for _, r := range dests {
+		if w := c.outsideGeography(r, dep); w != "" {
+			if why == "" {
+				why = w
+			}
+			outside = append(outside, r)
+			if !c.inOtherGeography(r, geo) {
+				addable = append(addable, r)
+			}
+		}
+	}
+	if len(outside) == 0 {
+		return
+	}
+	fix := "use the model id without a prefix (it runs in aws_region)"
+	if len(addable) == len(outside) {
+		fix = "if these Regions lie in geography " + geo + ", add them to geographies." + geo + ".aws_regions (aws_regions: [" + strings.Join(addable, ", ") + "]); otherwise " + fix
+	}
+	fix += "; or check that the profile of this model routes only to Regions of geography " + geo + ", then set backend.residency_checked: true"
+	p.add(field, fix, "%q is a cross-Region inference profile (%s.) that may run in %s, outside geography %s (%s)",
+		model, pfx, strings.Join(outside, ", "), geo, why)
 }
 
 // outsideGeography says why the AWS Region region is not in dep's
@@ -197,18 +231,28 @@ func (c *Config) outsideGeography(region string, dep Region) string {
 }
 
 // addRegionFix is the fix for an AWS Region outside dep's geography:
-// exactly what to add when it does lie in the geography.
+// exactly what to add when it may lie in the geography.
 func (c *Config) addRegionFix(region string, dep Region) string {
-	if r, ok := c.Region(region); ok && r.Geography != dep.Geography {
+	if c.inOtherGeography(region, dep.Geography) {
 		return "use a Region of geography " + dep.Geography + ", e.g. " + c.exampleRegion(dep)
-	}
-	for g, geo := range c.Geographies {
-		if g != dep.Geography && slices.Contains(geo.AWSRegions, region) {
-			return "use a Region of geography " + dep.Geography + ", e.g. " + c.exampleRegion(dep)
-		}
 	}
 	return "if " + region + " lies in geography " + dep.Geography + ", add it to geographies." + dep.Geography +
 		".aws_regions (aws_regions: [" + region + "]); otherwise use a Region of geography " + dep.Geography + ", e.g. " + c.exampleRegion(dep)
+}
+
+// inOtherGeography reports whether the topology places the AWS Region
+// region in a geography other than geo: a region of the topology there,
+// or listed in its aws_regions.
+func (c *Config) inOtherGeography(region, geo string) bool {
+	if r, ok := c.Region(region); ok {
+		return r.Geography != geo
+	}
+	for g, gg := range c.Geographies {
+		if g != geo && slices.Contains(gg.AWSRegions, region) {
+			return true
+		}
+	}
+	return false
 }
 
 // validateGeographyAWSRegions checks each geography's aws_regions: AWS
