@@ -110,6 +110,7 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 			"%s: Bedrock could run the model outside geography %s, where deployment region %s lies", why, geo, dep.ID)
 		return
 	}
+	c.checkEndpoint(p, f+".backend.endpoint", b, dep)
 	model := b.Model
 	field := f + ".backend.model"
 	if strings.HasPrefix(model, "arn:") {
@@ -156,16 +157,51 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 	default:
 		c.checkProfileDestinations(p, field, model, pfx, dep, b.ResidencyChecked)
 	}
-	if b.Endpoint != "" {
-		if u, err := url.Parse(b.Endpoint); err == nil {
-			for _, label := range strings.Split(u.Hostname(), ".") {
-				if awsFamily(label) != "" && label != b.AWSRegion {
-					p.add(f+".backend.endpoint", "use a bedrock-runtime endpoint of "+b.AWSRegion+", or set aws_region to the endpoint's Region if it lies in geography "+geo,
-						"the endpoint's host names Region %s, not aws_region %s", label, b.AWSRegion)
-					break
-				}
-			}
+}
+
+// awsEndpointDomains are the domains of AWS service endpoints: a host
+// under one of them that names a Region (bedrock-runtime.eu-central-1.
+// amazonaws.com, vpce-....bedrock-runtime.eu-central-1.vpce.amazonaws.com)
+// is served in that Region.
+var awsEndpointDomains = []string{".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".amazonaws.eu"}
+
+// checkEndpoint refuses an endpoint that could take the model out of the
+// geography, whatever the model's form: a host naming a Region other than
+// aws_region always; a host whose Region cannot be read (an IP address,
+// a name outside AWS's endpoint domains, a local test server) unless the
+// operator vouched for it (residency_checked), since a proxy there may
+// call Bedrock anywhere.
+func (c *Config) checkEndpoint(p *problems, field string, b Backend, dep Region) {
+	if b.Endpoint == "" {
+		return
+	}
+	geo := dep.Geography
+	u, err := url.Parse(b.Endpoint)
+	host := ""
+	if err == nil {
+		host = strings.ToLower(u.Hostname())
+	}
+	if host == "" {
+		p.add(field, "use an https URL of a bedrock-runtime endpoint of "+b.AWSRegion, "%q is not a URL with a host", b.Endpoint)
+		return
+	}
+	named := ""
+	for _, label := range strings.Split(host, ".") {
+		if awsRegionRE.MatchString(label) {
+			named = label
+			break
 		}
+	}
+	aws := slices.ContainsFunc(awsEndpointDomains, func(d string) bool { return strings.HasSuffix(host, d) })
+	switch {
+	case named != "" && named != b.AWSRegion:
+		p.add(field, "use a bedrock-runtime endpoint of "+b.AWSRegion+", or set aws_region to the endpoint's Region if it lies in geography "+geo,
+			"the endpoint's host names Region %s, not aws_region %s", named, b.AWSRegion)
+	case named != "" && aws:
+		// An AWS endpoint of aws_region.
+	case !b.ResidencyChecked:
+		p.add(field, "use a bedrock-runtime endpoint of "+b.AWSRegion+" under amazonaws.com; or check that the server at "+host+" calls Bedrock only in Regions of geography "+geo+", then set backend.residency_checked: true",
+			"Meridian cannot read the Region of endpoint host %s (an IP address or a name outside AWS's endpoint domains)", host)
 	}
 }
 
