@@ -193,12 +193,16 @@ func (s *server) refuse(w http.ResponseWriter, r *http.Request, env *envelope.En
 
 // auditedRefusal reports whether a refusal of an authenticated envelope
 // is recorded: all but a replay's (replay, and replay_cache_full, which
-// cannot tell a replay apart). A replay repeats a request this node has
-// already judged, and recorded under the same event id; the peer that
-// sent it is counted and logged.
+// cannot tell a replay apart) and a stale envelope's. The verifier
+// records the nonce of every envelope it refuses for another reason
+// before refusing it (envelope.Verifier), so an envelope sent again is a
+// replay: this node judged it once and recorded it once, and the peer that
+// re-sent it is counted and logged. A stale envelope lies outside the
+// replay window, its nonce is not recorded, and it could be re-sent
+// without end: it is counted and logged, never audited.
 func auditedRefusal(err error) bool {
 	r, ok := envelope.ReasonOf(err)
-	return !ok || (r != envelope.ReasonReplay && r != envelope.ReasonReplayCacheFull)
+	return !ok || (r != envelope.ReasonReplay && r != envelope.ReasonReplayCacheFull && r != envelope.ReasonStale)
 }
 
 // residencyReason reports whether the envelope was refused by the
