@@ -18,11 +18,12 @@ import (
 //   - aws_region, the Region Bedrock is called in (a model id without a
 //     cross-Region prefix runs there);
 //   - the model: a cross-Region inference profile (us., eu., apac., jp.,
-//     au., ca., us-gov., global.) runs in the Regions of its geography, an
-//     ARN names its own Region, and an application inference profile's
-//     Regions cannot be read from the file;
+//     au., ca., us-gov., global.) runs in the Regions its prefix routes to
+//     (crossRegionDestinations), an ARN names its own Region, and an
+//     application inference profile's Regions cannot be read from the file;
 //   - endpoint, whose host may name a Region of its own (a VPC endpoint of
-//     bedrock-runtime in another Region).
+//     bedrock-runtime in another Region) or none Meridian can read (an IP
+//     address, a proxy).
 //
 // An AWS Region lies in the deployment's geography when, and only when,
 // it is a region of the topology in that geography or is listed in the
@@ -152,7 +153,7 @@ func (c *Config) validateBedrockResidency(p *problems, f string, d Deployment) {
 	case "":
 		// A model without a prefix runs in the Region it is called in.
 	case "global":
-		p.add(field, "use the "+geoPrefixHint(b.AWSRegion)+" profile or the model id without a prefix (it runs in aws_region); backend.residency_checked does not apply",
+		p.add(field, "use the model id without a prefix (it runs in aws_region) or a geographic profile whose Regions all lie in geography "+geo+"; backend.residency_checked does not apply",
 			"%q is a global cross-Region inference profile: Bedrock may run it in any commercial AWS Region, outside geography %s", model, geo)
 	default:
 		c.checkProfileDestinations(p, field, model, pfx, dep, b.ResidencyChecked)
@@ -330,14 +331,4 @@ func (c *Config) exampleRegion(dep Region) string {
 		return l[0]
 	}
 	return "a region of the topology in geography " + dep.Geography + " named by its AWS Region id"
-}
-
-// geoPrefixHint names the cross-Region profile of the family of region
-// (eu. for eu-central-1), for a fix.
-func geoPrefixHint(region string) string {
-	switch fam := awsFamily(region); fam {
-	case "us", "us-gov", "eu":
-		return fam + "."
-	}
-	return "matching geographic"
 }
