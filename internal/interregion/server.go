@@ -166,7 +166,8 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 // refuse answers a forwarded request the link refused with err. env is
 // its envelope when it was authenticated (nil otherwise), job the job
 // built from it if any. A refusal of an authenticated envelope is
-// recorded by Local (a Refuser) first, unless it is a replay: the
+// recorded by Local (a Refuser) first, unless it is a replay or stale
+// (auditedRefusal): the
 // destination writes an event for each forwarded request it refuses, as
 // for those it serves (docs/audit.md, "Refusals at the destination"). An
 // envelope that did not authenticate (another CA's, a bad seal, malformed)
