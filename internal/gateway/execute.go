@@ -180,6 +180,13 @@ func (g *Gateway) RefuseForwarded(ctx context.Context, job *Job, residency bool,
 	if residency {
 		g.metrics.ResidencyRejections.WithLabelValues("destination").Inc()
 	}
+	// Every refusal is recorded as one (docs/audit.md, "Refusals at the
+	// destination"), a body the destination cannot parse (400) too, not
+	// only the permission refusals fail marks.
+	rec.Allowed = false
+	if rec.DenyReason == "" {
+		rec.DenyReason = inference.Clip(err.Message, maxMessage)
+	}
 	return g.fail(ctx, rec, err)
 }
 

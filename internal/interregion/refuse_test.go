@@ -43,8 +43,8 @@ func (l *recordingRefuser) RefuseForwarded(_ context.Context, job *dispatch.Job,
 // (returned with the error) reaches Local's RefuseForwarded, with the
 // job the envelope describes and whether it is a residency refusal, and
 // the source gets the same answer as without a Refuser; a refusal of an
-// envelope that did not authenticate, and a replay, do not reach it
-// (docs/security.md, "Which refusals the destination audits").
+// envelope that did not authenticate, a replay and a stale envelope do
+// not reach it (docs/security.md, "Which refusals the destination audits").
 func TestRefusalsReachTheRefuser(t *testing.T) {
 	env := &envelope.Envelope{RequestID: "req-1", Operation: "Converse", SourceRegion: "eu-west-1", DestinationRegion: "us-east-1",
 		PrincipalID: "tester", ProfileARN: "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.demo.chat-small"}
@@ -65,7 +65,7 @@ func TestRefusalsReachTheRefuser(t *testing.T) {
 		{"wrong destination", env, envelope.ReasonWrongDestination, true, true},
 		{"a checker's own error", env, envelope.ReasonCheckFailed, true, true},
 		{"region mismatch", env, envelope.ReasonRegionMismatch, true, false},
-		{"stale", env, envelope.ReasonStale, true, false},
+		{"stale (outside the replay window)", env, envelope.ReasonStale, false, false},
 		{"body hash", env, envelope.ReasonBodyHash, true, false},
 		{"request metadata hash", env, envelope.ReasonRequestMetadataHash, true, false},
 		{"replay", env, envelope.ReasonReplay, false, false},

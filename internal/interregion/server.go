@@ -166,7 +166,8 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request) {
 // refuse answers a forwarded request the link refused with err. env is
 // its envelope when it was authenticated (nil otherwise), job the job
 // built from it if any. A refusal of an authenticated envelope is
-// recorded by Local (a Refuser) first, unless it is a replay: the
+// recorded by Local (a Refuser) first, unless it is a replay or stale
+// (auditedRefusal): the
 // destination writes an event for each forwarded request it refuses, as
 // for those it serves (docs/audit.md, "Refusals at the destination"). An
 // envelope that did not authenticate (another CA's, a bad seal, malformed)
@@ -193,12 +194,16 @@ func (s *server) refuse(w http.ResponseWriter, r *http.Request, env *envelope.En
 
 // auditedRefusal reports whether a refusal of an authenticated envelope
 // is recorded: all but a replay's (replay, and replay_cache_full, which
-// cannot tell a replay apart). A replay repeats a request this node has
-// already judged, and recorded under the same event id; the peer that
-// sent it is counted and logged.
+// cannot tell a replay apart) and a stale envelope's. The verifier
+// records the nonce of every envelope it refuses for another reason
+// before refusing it (envelope.Verifier), so an envelope sent again is a
+// replay: this node judged it once and recorded it once, and the peer that
+// re-sent it is counted and logged. A stale envelope lies outside the
+// replay window, its nonce is not recorded, and it could be re-sent
+// without end: it is counted and logged, never audited.
 func auditedRefusal(err error) bool {
 	r, ok := envelope.ReasonOf(err)
-	return !ok || (r != envelope.ReasonReplay && r != envelope.ReasonReplayCacheFull)
+	return !ok || (r != envelope.ReasonReplay && r != envelope.ReasonReplayCacheFull && r != envelope.ReasonStale)
 }
 
 // residencyReason reports whether the envelope was refused by the

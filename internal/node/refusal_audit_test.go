@@ -1,6 +1,10 @@
 package node
 
 import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"slices"
@@ -78,6 +82,30 @@ func TestDestinationAuditsResidencyRefusals(t *testing.T) {
 		}
 		r.Header.Set(envelope.HeaderSignature, base64.StdEncoding.EncodeToString(sig))
 	}
+	// The peer re-signs, with its own key, an envelope claiming another
+	// source region: it authenticates as eu-west-1's and is refused for
+	// region_mismatch, and the event names the region the certificate
+	// proves, not the one claimed.
+	claimOther := func(r *http.Request) {
+		payload, err := base64.RawURLEncoding.DecodeString(r.Header.Get(envelope.HeaderEnvelope))
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := bytes.Replace(payload, []byte(`"source_region":"eu-west-1"`), []byte(`"source_region":"eu-central-1"`), 1)
+		if bytes.Equal(edited, payload) {
+			t.Fatalf("no source_region eu-west-1 in %s", payload)
+		}
+		h := sha256.New()
+		h.Write([]byte("meridian link envelope v1\x00"))
+		h.Write(edited)
+		cert := fromEU.store.Certificate()
+		sig, err := cert.PrivateKey.(crypto.Signer).Sign(rand.Reader, h.Sum(nil), crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envelope.Sealed{Envelope: base64.RawURLEncoding.EncodeToString(edited), Signature: base64.RawURLEncoding.EncodeToString(sig),
+			Certificate: base64.RawURLEncoding.EncodeToString(cert.Certificate[0])}.SetHeaders(r.Header)
+	}
 	tests := []struct {
 		name      string
 		peer      *peerClient
@@ -86,20 +114,36 @@ func TestDestinationAuditsResidencyRefusals(t *testing.T) {
 		want      string // the link's reason
 		audited   bool
 		residency bool
+		body      string // sent (and sealed) instead of body
+		status    int    // the answer's and the event's status; 0: 403
 	}{
-		{"an eu. profile asked of a US destination", fromEU, env("req-excludes", "us-east-1", "eu.demo.chat-small"), nil, "profile_excludes_destination", true, true},
-		{"a us. profile from an EU source", fromEU, env("req-geography", "us-east-1", "us.demo.chat-small"), nil, "geography_mismatch", true, true},
-		{"a profile unknown here", fromEU, env("req-unknown", "us-east-1", "eu.no-such-model"), nil, "unknown_profile", true, true},
-		{"another destination", fromEU, env("req-elsewhere", "eu-central-1", "global.demo.chat-small"), nil, "wrong_destination", true, true},
+		{"an eu. profile asked of a US destination", fromEU, env("req-excludes", "us-east-1", "eu.demo.chat-small"), nil, "profile_excludes_destination", true, true, "", 0},
+		{"a us. profile from an EU source", fromEU, env("req-geography", "us-east-1", "us.demo.chat-small"), nil, "geography_mismatch", true, true, "", 0},
+		{"a profile unknown here", fromEU, env("req-unknown", "us-east-1", "eu.no-such-model"), nil, "unknown_profile", true, true, "", 0},
+		{"another destination", fromEU, env("req-elsewhere", "eu-central-1", "global.demo.chat-small"), nil, "wrong_destination", true, true, "", 0},
 		{"an altered body", fromEU, env("req-body", "us-east-1", "global.demo.chat-small"),
-			func(r *http.Request) { r.Body = http.NoBody; r.ContentLength = 0 }, "body_hash", true, false},
-		{"a tampered signature", fromEU, env("req-tampered", "us-east-1", "eu.demo.chat-small"), tamper, "bad_signature", false, false},
-		{"a signer of another CA", otherSigner, env("req-other-ca", "us-east-1", "eu.demo.chat-small"), nil, "bad_signature", false, false},
+			func(r *http.Request) { r.Body = http.NoBody; r.ContentLength = 0 }, "body_hash", true, false, "", 0},
+		{name: "a source region other than the certificate's", peer: fromEU, env: env("req-claims-other", "us-east-1", "global.demo.chat-small"),
+			mutate: claimOther, want: "region_mismatch", audited: true},
+		{name: "a body the destination cannot parse", peer: fromEU, env: env("req-unparsable", "us-east-1", "global.demo.chat-small"),
+			want: "malformed forwarded request", audited: true, body: `{"messages":`, status: 400},
+		{"a tampered signature", fromEU, env("req-tampered", "us-east-1", "eu.demo.chat-small"), tamper, "bad_signature", false, false, "", 0},
+		{"a signer of another CA", otherSigner, env("req-other-ca", "us-east-1", "eu.demo.chat-small"), nil, "bad_signature", false, false, "", 0},
 	}
-	for _, tc := range tests {
-		status, b := tc.peer.forward(addr, tc.env, body, tc.mutate)
-		if status != 403 || !strings.Contains(b, tc.want) {
-			t.Errorf("%s: status %d body %s, want 403 naming %s", tc.name, status, b, tc.want)
+	statusOf := func(i int) int {
+		if tests[i].status != 0 {
+			return tests[i].status
+		}
+		return 403
+	}
+	for i, tc := range tests {
+		sent := body
+		if tc.body != "" {
+			sent = tc.body
+		}
+		status, b := tc.peer.forward(addr, tc.env, sent, tc.mutate)
+		if status != statusOf(i) || !strings.Contains(b, tc.want) {
+			t.Errorf("%s: status %d body %s, want %d naming %s", tc.name, status, b, statusOf(i), tc.want)
 		}
 	}
 	// A replay: the first send is served (and audited), the second refused.
@@ -134,7 +178,7 @@ func TestDestinationAuditsResidencyRefusals(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	check := func(name, id, reason string, audited bool) {
+	check := func(name, id, reason string, audited bool, status int) {
 		t.Helper()
 		got := events[id]
 		if !audited {
@@ -148,15 +192,15 @@ func TestDestinationAuditsResidencyRefusals(t *testing.T) {
 			return
 		}
 		e := got[0]
-		if e.Side != audit.SideDestination || e.SourceRegion != "eu-west-1" || e.InferenceRegion != "" || e.StatusCode != 403 ||
+		if e.Side != audit.SideDestination || e.SourceRegion != "eu-west-1" || e.InferenceRegion != "" || e.StatusCode != status ||
 			e.Decision.Allowed || !strings.Contains(e.Decision.Reason, reason) {
-			t.Errorf("%s: event side %s source %s inference %q status %d decision %+v, want a destination-side 403 from eu-west-1, not allowed, reason naming %s",
-				name, e.Side, e.SourceRegion, e.InferenceRegion, e.StatusCode, e.Decision, reason)
+			t.Errorf("%s: event side %s source %s inference %q status %d decision %+v, want a destination-side %d from eu-west-1, not allowed, reason naming %s",
+				name, e.Side, e.SourceRegion, e.InferenceRegion, e.StatusCode, e.Decision, status, reason)
 		}
 	}
-	check("the mis-configured source's forward", rogueID, "profile_excludes_destination", true)
-	for _, tc := range tests {
-		check(tc.name, tc.env.RequestID, tc.want, tc.audited)
+	check("the mis-configured source's forward", rogueID, "profile_excludes_destination", true, 403)
+	for i, tc := range tests {
+		check(tc.name, tc.env.RequestID, tc.want, tc.audited, statusOf(i))
 	}
 	// The replayed request has the event of its first, served send only.
 	if got := events["req-replayed"]; len(got) != 1 || got[0].StatusCode != 200 {

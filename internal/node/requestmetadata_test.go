@@ -97,7 +97,7 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 		clientLns[r], linkLns[r] = cl, ll
 		fmt.Fprintf(&y, "  - {id: %s, geography: eu, location: {lat: %d, lon: %d}, listen: %q, link: %q}\n", r, 40+i, i, cl.Addr(), ll.Addr())
 	}
-	fmt.Fprintf(&y, "models:\n  - {id: demo.chat-small}\ndeployments:\n  - {model: demo.chat-small, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q}}\n", up.URL)
+	fmt.Fprintf(&y, "models:\n  - {id: demo.chat-small}\ndeployments:\n  - {model: demo.chat-small, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q, residency_checked: true}}\n", up.URL)
 	key, _ := auth.NewKey()
 	fmt.Fprintf(&y, "principals:\n  - {id: tester, access_keys: [{id: %s, secret_env: %s}], api_keys: [%q]}\n", akid, secretEnv, auth.HashKey(key))
 	cfg, err := topology.Parse([]byte(y.String()), "cluster.yaml")

@@ -66,7 +66,7 @@ func responsesCluster(t *testing.T, log *bodyLog) (key string, nodes map[string]
 	t.Cleanup(up.Close)
 
 	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}}, "", withDeployments([]string{"pclaude", "popenai"},
-		fmt.Sprintf("{model: pclaude, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q}}", up.URL),
+		fmt.Sprintf("{model: pclaude, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q, residency_checked: true}}", up.URL),
 		fmt.Sprintf("{model: popenai, region: eu-central-1, backend: {type: openai, url: %q, model: chat-small}}", up.URL+"/v1")))
 	return c.key, c.nodes
 }

@@ -8,8 +8,8 @@ import "testing"
 func TestAWSFamilyAndPrefix(t *testing.T) {
 	families := []struct{ id, want string }{
 		{"eu-central-1", "eu"}, {"us-east-1", "us"}, {"us-gov-west-1", "us-gov"}, {"ap-southeast-5", "ap"},
-		{"il-central-1", "il"}, {"mx-central-1", "mx"}, {"ca-west-1", "ca"}, {"us-isob-east-1", "us-isob"},
-		{"eu-ireland", ""}, {"fra", ""}, {"", ""}, {"EU-CENTRAL-1", ""}, {"eu-central-1a", ""}, {"vpce-0123-abcd", ""},
+		{"il-central-1", "il"}, {"cn-north-1", "cn"}, {"cn-northwest-1", "cn"}, {"eusc-de-east-1", "eusc-de"}, {"us-gov-east-1", "us-gov"}, {"mx-central-1", "mx"}, {"ca-west-1", "ca"}, {"us-isob-east-1", "us-isob"},
+		{"eu-ireland", ""}, {"fra", ""}, {"", ""}, {"EU-CENTRAL-1", ""}, {"eu-central-1a", ""}, {"vpce-0123-abcd", ""}, {"eusc-east-1", ""}, {"eusc-de-1", ""},
 	}
 	for _, tc := range families {
 		if got := awsFamily(tc.id); got != tc.want {

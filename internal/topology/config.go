@@ -59,6 +59,11 @@ type Geography struct {
 	// Global says whether the geography's regions serve global.* profiles.
 	// If unset, true.
 	Global *bool `yaml:"global"`
+	// AWSRegions lists AWS Regions, besides the topology's regions of
+	// this geography, that lie in it: a Bedrock backend of a deployment
+	// in this geography may be called in them, and a cross-Region profile
+	// may run in them (docs/bedrock.md, "Residency of a Bedrock backend").
+	AWSRegions []string `yaml:"aws_regions"`
 }
 
 // Authorization modes; see Config.Authorization.

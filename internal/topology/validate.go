@@ -94,6 +94,7 @@ func (c *Config) Validate() error {
 			p.add(f, "use lower-case letters, digits and dashes, e.g. eu", "%q is not a valid geography id", g)
 		}
 	}
+	c.validateGeographyAWSRegions(p, geos)
 
 	regionIdx := map[string]int{}
 	addrs := map[string]string{}

@@ -202,20 +202,34 @@ func (v *Verifier) Verify(s Sealed, peer *x509.Certificate, body Digest, now tim
 }
 
 // check runs every check after authentication: the payload came from
-// peerID (signature or connection MAC verified).
+// peerID (signature or connection MAC verified). A stale envelope is
+// refused first, whatever else is wrong with it: it lies outside the
+// replay window, so its nonce is not recorded. Every other envelope's
+// nonce is recorded before any other check, so that an envelope refused
+// for any reason (region mismatch, wrong destination, body hash, the
+// checker's residency checks) is a replay when it is sent again: the
+// destination judges, and audits, each envelope once (docs/audit.md,
+// "Refusals at the destination"). A full replay cache does not hide
+// another reason: that reason is returned, else replay_cache_full.
 func (v *Verifier) check(payload []byte, peerID pki.Identity, body Digest, now time.Time) (*Envelope, error) {
 	e, err := parse(payload)
 	if err != nil {
 		return nil, &Error{ReasonMalformed, err}
+	}
+	if d := now.Sub(e.IssuedAt); d > v.window || d < -v.window {
+		return &e, &Error{ReasonStale, fmt.Errorf("issued at %s, %v from now, window ±%v", e.IssuedAt.UTC().Format(time.RFC3339Nano), d.Round(time.Millisecond), v.window)}
+	}
+	full := v.replay.Add(e.Nonce, now)
+	if full != nil {
+		if r, ok := ReasonOf(full); !ok || r != ReasonReplayCacheFull {
+			return &e, full
+		}
 	}
 	if e.SourceRegion != peerID.Region {
 		return &e, &Error{ReasonRegionMismatch, fmt.Errorf("envelope source region %q, peer certificate region %q", e.SourceRegion, peerID.Region)}
 	}
 	if e.DestinationRegion != v.region {
 		return &e, &Error{ReasonWrongDestination, fmt.Errorf("envelope destination region %q, this is %q", e.DestinationRegion, v.region)}
-	}
-	if d := now.Sub(e.IssuedAt); d > v.window || d < -v.window {
-		return &e, &Error{ReasonStale, fmt.Errorf("issued at %s, %v from now, window ±%v", e.IssuedAt.UTC().Format(time.RFC3339Nano), d.Round(time.Millisecond), v.window)}
 	}
 	if subtle.ConstantTimeCompare(e.BodySHA256[:], body[:]) != 1 {
 		return &e, &Error{ReasonBodyHash, errors.New("request body does not match the envelope's body_sha256")}
@@ -226,8 +240,8 @@ func (v *Verifier) check(payload []byte, peerID pki.Identity, body Digest, now t
 		}
 		return &e, &Error{ReasonCheckFailed, err}
 	}
-	if err := v.replay.Add(e.Nonce, now); err != nil {
-		return &e, err
+	if full != nil {
+		return &e, full
 	}
 	return &e, nil
 }
