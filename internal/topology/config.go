@@ -167,10 +167,12 @@ type Backend struct {
 	// ResidencyChecked (bedrock) records that the operator has checked
 	// what Meridian cannot: that every AWS Region Amazon Bedrock may run
 	// Model in lies in the deployment region's geography (an application
-	// inference profile, or a cross-Region profile whose destinations
-	// reach beyond one family of Regions, such as apac.). It is never
-	// enough for a global. profile (docs/bedrock.md, "Residency of a
-	// Bedrock backend").
+	// inference profile, a cross-Region profile whose destinations the
+	// topology does not place in the geography or that Meridian cannot
+	// list, such as ca., an endpoint whose Region cannot be read). It never
+	// excuses a global. profile, an aws_region outside the geography, an
+	// ARN's Region or an endpoint naming another Region (docs/bedrock.md,
+	// "Residency of a Bedrock backend").
 	ResidencyChecked bool `yaml:"residency_checked"`
 	// Family (bedrock) names the family of request fields the model takes
 	// (claude, nova, nova-reasoning, gpt-oss, mistral-top-k, other; see
