@@ -49,11 +49,11 @@ principals: [{id: meridian-eu-west-1, access_keys: [{id: AKIDNODEA, secret_env: 
 audit: {disabled: true}
 server: {data_dir: `+fmt.Sprintf("%q", t.TempDir())+`}
 link: {insecure_dev_link: true}
-geographies: {eu: {name: EU}}
+geographies: {eu: {name: EU, aws_regions: [eu-central-1]}}
 regions: [{id: eu-west-1, geography: eu, location: {lat: 53, lon: -6}, listen: "%[1]s", link: "%[2]s"}]
 models: [{id: demo.chat-small}]
 deployments:
-  - {model: demo.chat-small, region: eu-west-1, capabilities: [chat, tools, reasoning], backend: {type: bedrock, aws_region: eu-central-1, model: eu.demo.chat-small, `+tc.family+`endpoint: "http://`+b.ClientAddr()+`"}}
+  - {model: demo.chat-small, region: eu-west-1, capabilities: [chat, tools, reasoning], backend: {type: bedrock, aws_region: eu-central-1, model: eu.demo.chat-small, `+tc.family+`endpoint: "http://`+b.ClientAddr()+`", residency_checked: true}}
 principals: [{id: app, access_keys: [{id: AKIDAPP, secret_env: APP_SECRET}]}]
 `, "eu-west-1", func(k string) string {
 				if k == "APP_SECRET" {
