@@ -53,10 +53,12 @@ var (
 	redisLogOnce sync.Once
 )
 
-// register makes t receive go-redis's lines (installing the router as
-// go-redis's logger the first time) until the returned func is called.
+// register makes t receive go-redis's lines (installing the process's
+// router, redisLogs, as go-redis's logger the first time, whichever router
+// registers first: a test's own router must not become it) until the
+// returned func is called.
 func (r *redisLogRouter) register(t *redisLogTarget) (unregister func()) {
-	redisLogOnce.Do(func() { redis.SetLogger(r) })
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogs) })
 	r.mu.Lock()
 	r.targets = append(r.targets, t)
 	r.mu.Unlock()
