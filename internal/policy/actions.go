@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/meridian-gateway/meridian/internal/textdist"
 )
 
 // actionSource is one Action or NotAction entry as written.
@@ -75,7 +77,7 @@ func classify(entry string, p []pattern) (ActionClass, string) {
 	wild := strings.ContainsAny(entry, "*?")
 	if !strings.EqualFold(svc, "bedrock") {
 		if !strings.ContainsAny(svc, "*?") {
-			if d := editDistance(strings.ToLower(svc), "bedrock"); d > 0 && d <= 2 {
+			if d := textdist.Levenshtein(strings.ToLower(svc), "bedrock"); d > 0 && d <= 2 {
 				msg := fmt.Sprintf("%q: %q is not a service prefix", entry, svc)
 				if near := nearestBedrock(act); near != "" && !wild {
 					msg += fmt.Sprintf("; did you mean %q?", near)
@@ -204,12 +206,12 @@ func nearestBedrock(act string) string {
 	best, bestD := "", max(2, len(a)/5)+1
 	for _, k := range knownActions {
 		_, name, _ := strings.Cut(k, ":")
-		if d := editDistance(a, strings.ToLower(name)); d < bestD {
+		if d := textdist.Levenshtein(a, strings.ToLower(name)); d < bestD {
 			best, bestD = k, d
 		}
 	}
 	for _, name := range bedrockActions {
-		if d := editDistance(a, strings.ToLower(name)); d < bestD {
+		if d := textdist.Levenshtein(a, strings.ToLower(name)); d < bestD {
 			best, bestD = "bedrock:"+name, d
 		}
 	}
@@ -238,25 +240,4 @@ func CheckAction(action string) (note string, err error) {
 		return fmt.Sprintf("%q is not a Bedrock action: Meridian never authorizes it", action), nil
 	}
 	return "", errors.New(msg + " (Meridian authorizes: " + strings.Join(knownActions[:], ", ") + ")")
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -37,7 +37,7 @@ func TestDeps(t *testing.T) {
 		if !allowed[p] {
 			t.Errorf("profile depends on %s; the pure core may import only the standard library and internal/topology", p)
 		}
-		if strings.HasPrefix(p, mod) && !map[string]bool{"profile": true, "topology": true, "policy": true, "routing": true, "schema/bedrockmodel": true}[strings.TrimPrefix(p, mod)] {
+		if strings.HasPrefix(p, mod) && !map[string]bool{"profile": true, "topology": true, "policy": true, "routing": true, "schema/bedrockmodel": true, "textdist": true}[strings.TrimPrefix(p, mod)] {
 			t.Errorf("profile depends on %s, an adapter", p)
 		}
 	}
