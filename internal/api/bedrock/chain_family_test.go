@@ -2,7 +2,6 @@ package bedrock_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,27 +23,7 @@ func TestBedrockBackendChainFamily(t *testing.T) {
 		ok     bool
 	}{{"", false}, {"family: claude, ", true}} {
 		t.Run(fmt.Sprintf("family=%q", tc.family), func(t *testing.T) {
-			t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
-			t.Setenv("AWS_ACCESS_KEY_ID", "AKIDNODEA")
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "node-a-secret")
-			t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-			b := startNode(t, `account: "444455556666"
-audit: {disabled: true}
-server: {data_dir: `+fmt.Sprintf("%q", t.TempDir())+`}
-link: {insecure_dev_link: true}
-geographies: {eu: {name: EU}}
-regions: [{id: eu-central-1, geography: eu, location: {lat: 50, lon: 8}, listen: "%[1]s", link: "%[2]s"}]
-models: [{id: demo.chat-small}]
-deployments: [{model: demo.chat-small, region: eu-central-1, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}]
-principals: [{id: meridian-eu-west-1, access_keys: [{id: AKIDNODEA, secret_env: NODE_A_SECRET}]}]
-`, "eu-central-1", func(k string) string {
-				if k == "NODE_A_SECRET" {
-					return "node-a-secret"
-				}
-				return ""
-			})
+			b := startChainTarget(t)
 			a := startNode(t, `account: "111122223333"
 audit: {disabled: true}
 server: {data_dir: `+fmt.Sprintf("%q", t.TempDir())+`}

@@ -41,14 +41,18 @@ func startNode(t *testing.T, yaml, region string, getenv func(string) string) *n
 // adapter uses the default credential chain (here: environment variables).
 func TestBedrockBackendChain(t *testing.T) { overTransports(t, testBedrockBackendChain) }
 
-func testBedrockBackendChain(t *testing.T) {
+// startChainTarget sets node A's AWS credentials in the environment (the
+// adapter's default chain reads them) and starts node B: a Bedrock front end
+// in eu-central-1 with a simulated model, where A's key is a principal.
+func startChainTarget(t *testing.T) *node.Node {
+	t.Helper()
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDNODEA")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "node-a-secret")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	b := startNode(t, `account: "444455556666"
+	return startNode(t, `account: "444455556666"
 audit: {disabled: true}
 server: {data_dir: `+fmt.Sprintf("%q", t.TempDir())+`}
 link: {insecure_dev_link: true}
@@ -63,6 +67,10 @@ principals: [{id: meridian-eu-west-1, access_keys: [{id: AKIDNODEA, secret_env: 
 		}
 		return ""
 	})
+}
+
+func testBedrockBackendChain(t *testing.T) {
+	b := startChainTarget(t)
 	a := startNode(t, `account: "111122223333"
 audit: {disabled: true}
 server: {data_dir: `+fmt.Sprintf("%q", t.TempDir())+`}
