@@ -24,6 +24,7 @@ func TestQuotaRedisRegionPlaceholder(t *testing.T) {
 		{name: "cluster prefix with another brace", quota: `{store: redis, redis: {url: "redis://10.0.0.5:6379", cluster: true, key_prefix: "{region}:{x}"}}`, err: "quota.redis.key_prefix: contains a brace"},
 		{name: "other placeholder in host", quota: `{store: redis, redis: {url: "redis://redis-{zone}:6379/0"}}`, err: "is not a Redis URL"},
 		{name: "shared", quota: `{store: redis, redis: {url: "redis://10.0.0.5:6379/0", key_prefix: "m:"}}`, note: true},
+		{name: "shared, region only in a query parameter", quota: `{store: redis, redis: {url: "redis://10.0.0.5:6379/0?client_name=m-{region}", key_prefix: "m:"}}`, note: true},
 		{name: "memory", quota: `{store: memory}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
