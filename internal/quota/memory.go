@@ -83,6 +83,10 @@ type logKey struct {
 type budget struct {
 	window int64
 	used   int64
+	// held is the tokens each unsettled reservation of this window holds:
+	// a settle adjusts by it and deletes it, so a repeated settle changes
+	// nothing (as the Redis store's per-id record in the budget's hash).
+	held map[string]int64
 }
 
 type state struct {
@@ -306,10 +310,11 @@ func (m *Memory) Reserve(ctx context.Context, c Claim) (Outcome, error) {
 		case TokensPerDay, TokensPerMonth:
 			b := ref.budget
 			if b == nil {
-				b = &budget{window: out.Windows[i]}
+				b = &budget{window: out.Windows[i], held: make(map[string]int64)}
 				m.budgets[k] = b
 			}
 			b.used = addCount(b.used, c.Tokens)
+			b.held[c.ID] = c.Tokens
 			st.Used = b.used
 			_, end := calendarWindow(r.Kind, now)
 			if st.Used > 0 {
@@ -400,7 +405,9 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 	actual = clampTokens(actual)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i, r := range c.Rules {
+	// windows is not needed: a budget holds its reservations' ids.
+	_ = windows
+	for _, r := range c.Rules {
 		k := logKey{r.Key, r.Kind}
 		switch r.Kind {
 		case RequestsPerMinute, TokensPerMinute:
@@ -435,14 +442,28 @@ func (m *Memory) settle(c Claim, windows []int64, actual int64, release bool) er
 				}
 			}
 		case TokensPerDay, TokensPerMonth:
+			// Only a reservation still held in this window is settled;
+			// the records go after the loop, so that a second rule on the
+			// same counter settles it too, as Reserve counted it twice.
 			b := m.budgets[k]
-			if b == nil || i >= len(windows) || b.window != windows[i] {
+			if b == nil {
+				continue
+			}
+			v, ok := b.held[c.ID]
+			if !ok {
 				continue
 			}
 			if release {
-				b.used = addCount(b.used, -c.Tokens)
+				b.used = addCount(b.used, -v)
 			} else {
-				b.used = addCount(b.used, actual-c.Tokens)
+				b.used = addCount(b.used, actual-v)
+			}
+		}
+	}
+	for _, r := range c.Rules {
+		if r.Kind == TokensPerDay || r.Kind == TokensPerMonth {
+			if b := m.budgets[logKey{r.Key, r.Kind}]; b != nil {
+				delete(b.held, c.ID)
 			}
 		}
 	}

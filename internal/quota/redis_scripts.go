@@ -129,6 +129,24 @@ local function trim_tokens(z, h)
   redis.call('ZREMRANGEBYSCORE', z, '-inf', num(now - win))
 end
 
+-- A reservation id already recorded by any rule (the script records all
+-- rules or none) means this is a re-sent reserve whose first run did record
+-- it (a retry after a lost reply): answer as that run did, changing nothing.
+-- Day/month rules record the id as the hash field 'r:'..id (its reserved
+-- tokens), which settle reads and deletes.
+local again = false
+for r = 0, n - 1 do
+  local kind = tonumber(ARGV[6 + 2 * r])
+  local k1, k2 = KEYS[1 + 2 * r], KEYS[2 + 2 * r]
+  if kind == 1 or kind == 3 then
+    again = again or redis.call('ZSCORE', k1, id) ~= false
+  elseif kind == 2 then
+    again = again or redis.call('HEXISTS', k2, id) == 1
+  else
+    again = again or redis.call('HEXISTS', k1, 'r:' .. id) == 1
+  end
+end
+
 local out = {1}
 local windows = {}
 for r = 0, n - 1 do
@@ -194,6 +212,8 @@ for r = 0, n - 1 do
       if tokens > limit then toolarge = 1 end
     end
   end
+  -- used already counts this reservation, as the first run reported it
+  if again then rejected, retry, toolarge = 0, 0, 0 end
   if rejected == 1 then out[1] = 0 end
   windows[r] = window
   out[#out + 1] = used
@@ -204,6 +224,7 @@ for r = 0, n - 1 do
   out[#out + 1] = window
 end
 if out[1] == 0 then return out end
+if again then return out end
 
 local winms = floor(win / 1000) + 1000
 for r = 0, n - 1 do
@@ -236,9 +257,12 @@ for r = 0, n - 1 do
     if w == window then
       out[o] = bump(k1, 'n', tokens)
     else
+      -- a new window: the last one's per-id records go with its counter
+      redis.call('DEL', k1)
       redis.call('HSET', k1, 'w', num(window), 'n', num(tokens))
       out[o] = tokens
     end
+    redis.call('HSET', k1, 'r:' .. id, num(tokens))
     redis.call('PEXPIRE', k1, floor((wend - now) / 1000) + 3600000)
     if out[o] > 0 then out[o + 1] = wend - now end
   end
@@ -274,12 +298,20 @@ for r = 0, n - 1 do
   elseif kind == 3 then
     redis.call('ZREM', k1, id)
   else
-    if tonumber(redis.call('HGET', k1, 'w')) == window then
-      local d = actual - reserved
-      if release then d = -reserved end
+    -- Only a reservation still recorded in this window's hash is settled
+    -- (a repeated settle finds none and changes nothing), by the tokens it
+    -- recorded; the records are deleted after the loop, so a second rule
+    -- on the same counter settles it too, as reserve counted it twice.
+    local v = tonumber(redis.call('HGET', k1, 'r:' .. id))
+    if v then
+      local d = actual - v
+      if release then d = -v end
       bump(k1, 'n', d)
     end
   end
+end
+for r = 0, n - 1 do
+  if tonumber(ARGV[5 + 2 * r]) >= 4 then redis.call('HDEL', KEYS[1 + 2 * r], 'r:' .. id) end
 end
 return 1
 `

@@ -673,11 +673,20 @@ func testStoreBounds(t *testing.T, clients func() Store, clock *fakeClock) {
 	if err != nil || !out.Admitted {
 		t.Fatalf("Reserve(2^40 of 2^52) = %+v, %v", out, err)
 	}
-	for range 5000 {
-		if err := s.Commit(ctx, big, out.Windows, MaxRequestTokens*2); err != nil { // +2^40 each
+	if err := s.Commit(ctx, big, out.Windows, MaxRequestTokens*2); err != nil { // clamped: 2^40
+		t.Fatalf("Commit = %v", err)
+	}
+	// A settle applies once per reservation: each further 2^40 is a
+	// reservation of 0 tokens committed with 2^40 (+2^40 each).
+	for i := range 5000 {
+		c := Claim{ID: fmt.Sprint("sat-", i), Rules: big.Rules}
+		o, err := s.Reserve(ctx, c)
+		if err != nil || !o.Admitted {
+			t.Fatalf("Reserve(0 of 2^52) = %+v, %v", o, err)
+		}
+		if err := s.Commit(ctx, c, o.Windows, MaxRequestTokens*2); err != nil {
 			t.Fatalf("Commit = %v", err)
 		}
-		big.Tokens = 0 // later commits move the budget by the full actual
 	}
 	out, err = s.Reserve(ctx, Claim{ID: "sat2", Tokens: 0, Rules: big.Rules})
 	if err != nil || out.Rules[0].Used != maxCount {
