@@ -1,6 +1,8 @@
 package quota
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -163,4 +165,49 @@ func TestRedisReserveIdempotent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lostReply wraps a store whose next Reserve runs but loses its reply, as
+// a read that times out after the command reached the server.
+type lostReply struct {
+	Store
+	lose bool
+}
+
+var errReplyTimeout = errors.New("read tcp 127.0.0.1:51234->127.0.0.1:6379: i/o timeout")
+
+func (s *lostReply) Reserve(ctx context.Context, c Claim) (Outcome, error) {
+	out, err := s.Store.Reserve(ctx, c)
+	if s.lose {
+		s.lose = false
+		return Outcome{}, errReplyTimeout
+	}
+	return out, err
+}
+
+// TestReserveLostReplyReleased: under fail_closed, a reserve that ran on
+// Redis but whose reply was lost refuses the request and gives back all it
+// recorded (request slot, tokens, concurrency lease, day and month tokens)
+// through the deferred settlements, once the store answers again.
+func TestReserveLostReplyReleased(t *testing.T) {
+	srv := startRedis(t)
+	clock := newFakeClock(suiteStart)
+	s := &lostReply{Store: srv.newClient(t, "lost:", clock)}
+	l := newTestLimiter(t, s, clock, Config{})
+	defer l.Close()
+	ctx := t.Context()
+	req := Request{Principal: "trent", Model: "m", InputTokens: 100, MaxTokens: 100,
+		Limits: Limits{RPM: 1, TPM: 200, MaxConcurrency: 1, TokensPerDay: 200, TokensPerMonth: 200}}
+	s.lose = true
+	if _, err := l.Admit(ctx, req); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("Admit with the reply lost = %v, want ErrStoreUnavailable", err)
+	}
+	// Another caller's admission is the store's next success: the queued
+	// release runs.
+	clock.Advance(probeInterval)
+	mustAdmit(t, l, Request{Principal: "other", Limits: Limits{RPM: 1}})
+	l.wg.Wait()
+	// Everything of the lost reservation is free again: the same request,
+	// which fills every limit, is admitted.
+	mustAdmit(t, l, req)
 }

@@ -413,6 +413,9 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	}
 	out, err := l.store.Reserve(ctx, c)
 	if err != nil {
+		if !errors.Is(err, ErrStoreRefused) {
+			l.releaseUnknown(c)
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("admit: %w", ctx.Err())
 		}
@@ -439,6 +442,23 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	res.l, res.claim, res.windows, res.status, res.enforced, res.stored, res.burndown = l, c, out.Windows, status, true, true, req.OutputBurndown
 	res.req = requestRef{id: req.RequestID, principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
 	return res, nil
+}
+
+// releaseUnknown queues, through the deferred settlements, the release of
+// a claim whose Reserve failed with its outcome unknown: a reply that timed
+// out, a connection reset after the command was sent, a context done in
+// flight. The reservation may have been recorded; the request is refused
+// (or admitted unenforced) either way, so whatever it holds is given back.
+// The release of an id the store never recorded changes nothing, so it is
+// queued whatever the error. A store in this process (inProcess) answers
+// or does nothing: no release to queue.
+func (l *Limiter) releaseUnknown(c Claim) {
+	if s, ok := l.store.(inProcess); ok && s.inProcess() {
+		return
+	}
+	// The store settles a day/month rule by the id's own record, not by
+	// the window, which the failed Reserve did not return.
+	l.deferSettlement(settlement{op: "release", claim: c, windows: make([]int64, len(c.Rules)), release: true})
 }
 
 func (l *Limiter) storeFailed(c Claim, cause error) (*Reservation, error) {
