@@ -112,7 +112,7 @@ func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference
 	}
 	bodies, err := translate.EmbeddingsRequest(family, ereq, opts)
 	if err != nil {
-		return nil, dialect.TranslateError(err)
+		return nil, dialect.Refusal(err) // this model family's refusal: another deployment may carry it
 	}
 	answers := make([][]byte, len(bodies))
 	var tokens int64

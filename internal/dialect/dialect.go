@@ -42,6 +42,21 @@ func TranslateError(err error) *inference.Error {
 	return &inference.Error{Kind: inference.KindInternal, Message: "internal error", Err: err}
 }
 
+// Refusal is TranslateError for a translation to a deployment's dialect,
+// made after routing: a field the deployment cannot express (an
+// *UnsupportedError) is marked Unfit, so the gateway tries another
+// destination that may carry it and answers this 400 only when none can
+// (inference.Error.Refused). A malformed body (*DecodeError) stays a plain
+// 400: no destination would take it.
+func Refusal(err error) *inference.Error {
+	e := TranslateError(err)
+	var ue *translate.UnsupportedError
+	if errors.As(err, &ue) {
+		e.Unfit = true
+	}
+	return e
+}
+
 // Request returns req's body translated for a backend speaking
 // target, with model set where the target body carries one.
 func Request(req *inference.Request, target translate.Dialect, model string, stream bool, opts translate.Options) ([]byte, error) {
@@ -59,7 +74,7 @@ func Request(req *inference.Request, target translate.Dialect, model string, str
 	}
 	body, err := translate.Request(from, target, req.Body, model, stream, opts)
 	if err != nil {
-		return nil, TranslateError(err)
+		return nil, Refusal(err)
 	}
 	return body, nil
 }

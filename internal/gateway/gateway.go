@@ -372,7 +372,8 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 	var skipped map[string]string
 	var skipWait time.Duration // the soonest cooldown end of a destination skipped as unavailable
 	var lastErr *inference.Error
-	attempts := 0
+	var refusal *inference.Error // the first destination's refusal to carry a field (inference.Error.Refused)
+	attempts, refusals := 0, 0
 	for _, c := range plan.Candidates() {
 		if attempts >= opts.MaxAttempts || ctx.Err() != nil {
 			break
@@ -480,7 +481,16 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		g.observe(att, attemptOutcome(ctx, e, 0))
 		x.addAttempt(route, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
 		lastErr = e
-		if !e.Kind.Retryable() || ctx.Err() != nil {
+		if e.Refused() {
+			// This deployment cannot express a field of a valid request:
+			// another may, so try it; the first refusal is the answer
+			// when none can.
+			refusals++
+			if refusal == nil {
+				refusal = e
+			}
+		}
+		if (!e.Kind.Retryable() && !e.Refused()) || ctx.Err() != nil {
 			return nil, e
 		}
 		failures = append(failures, e.Kind.String()+":"+c.Region)
@@ -492,6 +502,11 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 	}
 	if attempts == 0 {
 		return nil, noCandidate(job.ProfileID, plan, skipped, skipWait)
+	}
+	if refusals == attempts {
+		// Every destination tried refused to carry a field: the caller's
+		// 400 naming it, not a 503 (retrying would not help).
+		return nil, refusal
 	}
 	return nil, exhausted(job.ProfileID, route.Attempts, lastErr)
 }

@@ -104,6 +104,13 @@ type Error struct {
 	// this request (a peer running an older Meridian, in a rolling
 	// upgrade): the attempt fails over like any unavailable one, but it
 	// says nothing of the deployment's health, and Message says why.
+	//
+	// With KindInvalidRequest it is a translation refusal: the request is
+	// valid but this destination's deployment cannot express one of its
+	// fields (translate.UnsupportedError, converted by package dialect), so
+	// the gateway tries the next destination, blames none, and answers this
+	// 400 only when every destination tried refused (see Refused). A 400 the
+	// client caused (malformed, out of range) never sets it.
 	Unfit bool
 	// Err is the internal cause; never shown to clients.
 	Err error
@@ -116,6 +123,11 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("%s: %s", e.Kind, e.Message)
 }
+
+// Refused reports a translation refusal: a valid request that this
+// destination's deployment cannot carry, which another may (Unfit with
+// KindInvalidRequest).
+func (e *Error) Refused() bool { return e != nil && e.Unfit && e.Kind == KindInvalidRequest }
 
 // Unwrap returns the internal cause.
 func (e *Error) Unwrap() error { return e.Err }

@@ -413,6 +413,11 @@ type wireError struct {
 	// client's error says it as a local refusal would. Older peers leave
 	// it out and ignore it.
 	Param string `json:"param,omitempty"`
+	// Unfit carries inference.Error.Unfit: with kind invalid_request, the
+	// destination's deployment cannot express a field of the request, and
+	// the source tries its next destination. Older peers leave it out (their
+	// refusals stay plain 400s) and ignore it.
+	Unfit bool `json:"unfit,omitempty"`
 }
 
 // maxWireParam bounds the field name a peer may report.
@@ -437,7 +442,7 @@ var kindByName = func() map[string]inference.ErrorKind {
 
 func toWire(e *inference.Error) wireError {
 	return wireError{Kind: e.Kind.String(), Message: e.Message, Code: e.Code, RetryAfterMs: e.RetryAfter.Milliseconds(), UpstreamStatus: e.UpstreamStatus,
-		Param: e.Param}
+		Param: e.Param, Unfit: e.Refused()}
 }
 
 func (w wireError) err(region string) *inference.Error {
@@ -451,7 +456,7 @@ func (w wireError) err(region string) *inference.Error {
 		msg = "refused by destination region " + region + ": " + msg
 	}
 	return &inference.Error{Kind: k, Message: msg, Code: w.Code, RetryAfter: time.Duration(w.RetryAfterMs) * time.Millisecond,
-		UpstreamStatus: w.UpstreamStatus, Param: wireParam(w.Param), Err: &PeerError{Region: region, Msg: w.Message}}
+		UpstreamStatus: w.UpstreamStatus, Param: wireParam(w.Param), Unfit: w.Unfit && k == inference.KindInvalidRequest, Err: &PeerError{Region: region, Msg: w.Message}}
 }
 
 // PeerError is the internal cause of an error a peer reported.
