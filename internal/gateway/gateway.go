@@ -504,8 +504,15 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		return nil, noCandidate(job.ProfileID, plan, skipped, skipWait)
 	}
 	if refusals == attempts {
-		// Every destination tried refused to carry a field: the caller's
-		// 400 naming it, not a 503 (retrying would not help).
+		if e := noCandidate(job.ProfileID, plan, skipped, skipWait); e.Kind == inference.KindThrottled {
+			// Another destination is only busy (full, or cooling down
+			// after a 429) and may carry the field: the caller should come
+			// back, told why the tried ones refused.
+			e.Message += "; the regions tried cannot carry the request: " + refusal.Message
+			return nil, e
+		}
+		// Every destination refused to carry a field: the caller's 400
+		// naming it, not a 503 (retrying would not help).
 		return nil, refusal
 	}
 	return nil, exhausted(job.ProfileID, route.Attempts, lastErr)
@@ -608,6 +615,11 @@ func exhausted(profileID string, attempts []Attempt, last *inference.Error) *inf
 	throttled, timedOut := true, true
 	for i, a := range attempts {
 		parts[i] = a.Region + " " + a.Outcome
+		if a.Outcome == inference.KindInvalidRequest.String() {
+			// A refusal (the only invalid_request that fails over): the
+			// others' outcomes decide between 429, 408 and 503.
+			continue
+		}
 		if a.Outcome != inference.KindThrottled.String() {
 			throttled = false
 		}

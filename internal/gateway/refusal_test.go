@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -26,6 +27,9 @@ func TestTranslationRefusalFailsOver(t *testing.T) {
 		return inference.Invalid("max_tokens", "max_tokens must be at least 1")
 	}
 	serve := func() error { return nil }
+	throttled := func() error {
+		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: 30 * time.Second, UpstreamStatus: 429, Message: "slow down"}
+	}
 	cases := []struct {
 		name          string
 		local, remote func() error
@@ -36,7 +40,13 @@ func TestTranslationRefusalFailsOver(t *testing.T) {
 		wantErrorFree bool
 	}{
 		{name: "local refuses, remote serves", local: refuse, remote: serve, wantCalls: 2, wantAttempts: 2, wantErrorFree: true},
-		{name: "remote refuses, local serves", local: serve, remote: refuse, wantErrorFree: true},
+		// The plan tries the local region first: it serves, and the remote's
+		// refusal is never asked for.
+		{name: "local serves, remote would refuse", local: serve, remote: refuse, wantCalls: 1, wantAttempts: 1, wantErrorFree: true},
+		// A refusal and a throttled destination: the caller should come
+		// back (429), at the first request when both were tried and at the
+		// next ones, which skip the region cooling down, too.
+		{name: "local refuses, remote throttled", local: refuse, remote: throttled, wantKind: inference.KindThrottled},
 		{name: "both refuse", local: refuse, remote: refuse, wantKind: inference.KindInvalidRequest, wantParam: "thinking.budget_tokens", wantCalls: 2, wantAttempts: 2},
 		{name: "malformed", local: malformed, remote: malformed, wantKind: inference.KindInvalidRequest, wantParam: "max_tokens", wantCalls: 1, wantAttempts: 1},
 	}
@@ -81,6 +91,9 @@ func TestTranslationRefusalFailsOver(t *testing.T) {
 					t.Fatalf("request %d: %d attempts recorded (%+v); want %d", i, len(rec.Attempts), rec.Attempts, tc.wantAttempts)
 				}
 				for _, region := range []string{"eu-west-1", "eu-central-1"} {
+					if region == "eu-central-1" && tc.wantKind == inference.KindThrottled {
+						continue // its 429 cools it down, as it should
+					}
 					if errRate, open, cooling := h.health(t, region, "m"); errRate != 0 || open || cooling {
 						t.Fatalf("after request %d: %s error rate %v, circuit open %v, cooling down %v; want a healthy deployment", i, region, errRate, open, cooling)
 					}
