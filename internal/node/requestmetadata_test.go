@@ -30,29 +30,30 @@ import (
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
-// metadataLog is what the simulated Bedrock reported through
-// mockllm.Config.ReceivedMetadata, in order.
-type metadataLog struct {
+// receivedLog is what the simulated model server reported receiving
+// (mockllm.Config.Received: bodies; mockllm.Config.ReceivedMetadata: the
+// Bedrock request metadata), in order.
+type receivedLog[T any] struct {
 	mu   sync.Mutex
-	seen []receivedMetadata
+	seen []received[T]
 }
 
-type receivedMetadata struct {
-	path string
-	md   map[string]string
+type received[T any] struct {
+	path  string
+	value T
 }
 
-func (l *metadataLog) record(path string, md map[string]string) {
+func (l *receivedLog[T]) record(path string, v T) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.seen = append(l.seen, receivedMetadata{path, md})
+	l.seen = append(l.seen, received[T]{path, v})
 }
 
-func (l *metadataLog) last() receivedMetadata {
+func (l *receivedLog[T]) last() received[T] {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.seen) == 0 {
-		return receivedMetadata{}
+		return received[T]{}
 	}
 	return l.seen[len(l.seen)-1]
 }
@@ -76,7 +77,7 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
-	var log metadataLog
+	var log receivedLog[map[string]string]
 	model := mockllm.New(mockllm.Config{CompletionTokens: 6, ReceivedMetadata: log.record})
 	up := httptest.NewServer(model.Handler())
 	t.Cleanup(up.Close)
@@ -249,7 +250,7 @@ func TestRequestMetadataEndToEnd(t *testing.T) {
 				if !strings.HasSuffix(got.path, op.path) {
 					t.Fatalf("the model's last request was %s, want one to %s", got.path, op.path)
 				}
-				if d := cmp.Diff(md, got.md); d != "" {
+				if d := cmp.Diff(md, got.value); d != "" {
 					t.Errorf("metadata the model received (-want +got):\n%s", d)
 				}
 			})

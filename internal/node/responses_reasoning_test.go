@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	oa "github.com/openai/openai-go/v3"
@@ -19,39 +18,12 @@ import (
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
-// bodyLog is what the simulated model server received
-// (mockllm.Config.Received), in order.
-type bodyLog struct {
-	mu   sync.Mutex
-	seen []receivedBody
-}
-
-type receivedBody struct {
-	path string
-	body []byte
-}
-
-func (l *bodyLog) record(path string, body []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.seen = append(l.seen, receivedBody{path, body})
-}
-
-func (l *bodyLog) last() receivedBody {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.seen) == 0 {
-		return receivedBody{}
-	}
-	return l.seen[len(l.seen)-1]
-}
-
 // responsesCluster starts eu-west-1, which hosts none of the test's models,
 // and eu-central-1, which hosts pclaude (a bedrock deployment of Claude) and
 // popenai (an openai deployment), both served by one simulated model
 // server whose received bodies log records. A client of eu-central-1 is
 // served there; a client of eu-west-1 is forwarded over the link.
-func responsesCluster(t *testing.T, log *bodyLog) (key string, nodes map[string]*Node) {
+func responsesCluster(t *testing.T, log *receivedLog[[]byte]) (key string, nodes map[string]*Node) {
 	t.Helper()
 	// The bedrock deployment's own credentials (default chain: environment).
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "")
@@ -117,7 +89,7 @@ func respondTo(t *testing.T, client oa.Client, params responses.ResponseNewParam
 // to an OpenAI deployment reaches it without the reasoning (Chat
 // Completions takes no reasoning input).
 func TestResponsesClaudeReasoningRoundTrip(t *testing.T) {
-	var log bodyLog
+	var log receivedLog[[]byte]
 	key, nodes := responsesCluster(t, &log)
 	tool := responses.ToolParamOfFunction("get_weather", map[string]any{"type": "object",
 		"properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}, "additionalProperties": false}, true)
@@ -160,11 +132,11 @@ func TestResponsesClaudeReasoningRoundTrip(t *testing.T) {
 					}
 					AdditionalModelRequestFields map[string]json.RawMessage
 				}
-				if !strings.HasPrefix(got.path, "/model/") || json.Unmarshal(got.body, &conv) != nil || len(conv.Messages) != 3 {
-					t.Fatalf("the model received %s %s", got.path, got.body)
+				if !strings.HasPrefix(got.path, "/model/") || json.Unmarshal(got.value, &conv) != nil || len(conv.Messages) != 3 {
+					t.Fatalf("the model received %s %s", got.path, got.value)
 				}
 				if conv.AdditionalModelRequestFields["thinking"] == nil {
-					t.Errorf("the model received no thinking configuration: %s", got.body)
+					t.Errorf("the model received no thinking configuration: %s", got.value)
 				}
 				turn := conv.Messages[1]
 				var rc struct {
@@ -181,8 +153,8 @@ func TestResponsesClaudeReasoningRoundTrip(t *testing.T) {
 					t.Errorf("OpenAI deployment's output = %s, want text", out.RawJSON())
 				}
 				got = log.last()
-				if got.path != "/v1/chat/completions" || bytes.Contains(got.body, []byte("meridian.r1.")) || !bytes.Contains(got.body, []byte(`"tool_calls"`)) {
-					t.Errorf("the OpenAI deployment received %s %s, want the tool call without Claude's reasoning", got.path, got.body)
+				if got.path != "/v1/chat/completions" || bytes.Contains(got.value, []byte("meridian.r1.")) || !bytes.Contains(got.value, []byte(`"tool_calls"`)) {
+					t.Errorf("the OpenAI deployment received %s %s, want the tool call without Claude's reasoning", got.path, got.value)
 				}
 			})
 		}
@@ -195,7 +167,7 @@ func TestResponsesClaudeReasoningRoundTrip(t *testing.T) {
 // deployment, which has no such choice, refuses it with a 400 naming
 // tool_choice.type.
 func TestResponsesAllowedTools(t *testing.T) {
-	var log bodyLog
+	var log receivedLog[[]byte]
 	key, nodes := responsesCluster(t, &log)
 	tools := []responses.ToolUnionParam{
 		responses.ToolParamOfFunction("get_weather", map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}, false),
@@ -215,7 +187,7 @@ func TestResponsesAllowedTools(t *testing.T) {
 				var chat struct {
 					ToolChoice json.RawMessage `json:"tool_choice"`
 				}
-				if json.Unmarshal(got.body, &chat) != nil || string(chat.ToolChoice) != want {
+				if json.Unmarshal(got.value, &chat) != nil || string(chat.ToolChoice) != want {
 					t.Errorf("the OpenAI deployment received tool_choice %s, want %s", chat.ToolChoice, want)
 				}
 
