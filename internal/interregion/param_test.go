@@ -32,19 +32,7 @@ func TestRefusalKeepsItsParam(t *testing.T) {
 		{strings.Repeat("p", maxWireParam+1), ""},
 	} {
 		refusal := &inference.Error{Kind: inference.KindInvalidRequest, Message: "dimensions: 100 is not supported", Param: tc.param}
-		ts := httptest.NewServer(NewServer(ServerOptions{Local: refusingLocal{refusal}}))
-		t.Cleanup(ts.Close)
-		c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}}, Clock: clock.NewManual(t0)})
-		t.Cleanup(c.Close)
-		for _, stream := range []bool{false, true} {
-			job := forwardJob()
-			job.Request.Stream = stream
-			var err error
-			if stream {
-				_, err = c.Executor(dst).Stream(t.Context(), job)
-			} else {
-				_, err = c.Executor(dst).Complete(t.Context(), job)
-			}
+		for stream, err := range forwardRefused(t, refusal) {
 			var ie *inference.Error
 			if !errors.As(err, &ie) || ie.Kind != inference.KindInvalidRequest || ie.Param != tc.want {
 				t.Errorf("param %.20q, stream=%v: err = %v (param %.20q), want an invalid request naming %.20q", tc.param, stream, err, paramOf(ie), tc.want)
@@ -58,4 +46,26 @@ func paramOf(e *inference.Error) string {
 		return ""
 	}
 	return e.Param
+}
+
+// forwardRefused forwards a job to a peer whose destination refuses it with
+// refusal, not streamed and streamed, and returns the error the source got
+// for each.
+func forwardRefused(t *testing.T, refusal *inference.Error) map[bool]error {
+	t.Helper()
+	ts := httptest.NewServer(NewServer(ServerOptions{Local: refusingLocal{refusal}}))
+	t.Cleanup(ts.Close)
+	c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}}, Clock: clock.NewManual(t0)})
+	t.Cleanup(c.Close)
+	errs := map[bool]error{}
+	for _, stream := range []bool{false, true} {
+		job := forwardJob()
+		job.Request.Stream = stream
+		if stream {
+			_, errs[stream] = c.Executor(dst).Stream(t.Context(), job)
+		} else {
+			_, errs[stream] = c.Executor(dst).Complete(t.Context(), job)
+		}
+	}
+	return errs
 }

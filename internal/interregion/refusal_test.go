@@ -2,10 +2,8 @@ package interregion
 
 import (
 	"errors"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
@@ -25,19 +23,7 @@ func TestTranslationRefusalCrossesAsUnfit(t *testing.T) {
 		{"plain 400", &inference.Error{Kind: inference.KindInvalidRequest, Param: "max_tokens", Message: "max_tokens must be at least 1"}, false},
 		{"unfit 503", &inference.Error{Kind: inference.KindUnavailable, Unfit: true, Message: "older peer"}, false},
 	} {
-		ts := httptest.NewServer(NewServer(ServerOptions{Local: refusingLocal{tc.err}}))
-		t.Cleanup(ts.Close)
-		c := NewClient(ClientOptions{Region: src, Peers: []Peer{{Region: dst, Addr: ts.Listener.Addr().String()}}, Clock: clock.NewManual(t0)})
-		t.Cleanup(c.Close)
-		for _, stream := range []bool{false, true} {
-			job := forwardJob()
-			job.Request.Stream = stream
-			var err error
-			if stream {
-				_, err = c.Executor(dst).Stream(t.Context(), job)
-			} else {
-				_, err = c.Executor(dst).Complete(t.Context(), job)
-			}
+		for stream, err := range forwardRefused(t, tc.err) {
 			var ie *inference.Error
 			if !errors.As(err, &ie) || ie.Kind != tc.err.Kind || ie.Refused() != tc.want || ie.Unfit != tc.want || ie.Param != tc.err.Param {
 				t.Errorf("%s, stream=%v: err = %v (%+v), want kind %v, Refused %v, param %q", tc.name, stream, err, ie, tc.err.Kind, tc.want, tc.err.Param)
