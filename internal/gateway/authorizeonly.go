@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/profile"
 )
 
 // Authorize resolves call's model from this (the source) region and
@@ -30,6 +31,26 @@ func (g *Gateway) Authorize(ctx context.Context, call *Call) *inference.Error {
 			rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, sourceARN(cat, res, g.region), res.Model
 			rec.Allowed, rec.DenyReason = false, inference.AsError(err).Message
 		}, err)
+	}
+	return nil
+}
+
+// Invocable returns the destinations of res (resolved in this, the source
+// region) that call's principal may invoke, as [Gateway.Invoke] would
+// authorize them, with bedrock:InvokeModel or, failing that,
+// bedrock:InvokeModelWithResponseStream: a caller allowed either can call
+// the entry. It returns nil when the caller may invoke none. Model
+// listings (GET /v1/models, ListInferenceProfiles) show only what it
+// allows, so that a caller learns no profile it cannot use; the listing
+// records itself, so Invocable records nothing.
+func (g *Gateway) Invocable(call *Call, res *profile.Resolution) []string {
+	in := AuthzInput{Principal: call.Principal, Source: g.region, Resolution: res,
+		SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: g.now()}
+	for _, stream := range [...]bool{false, true} {
+		in.Stream = stream
+		if allowed, err := g.authz.AuthorizeInvoke(in); err == nil && len(allowed) > 0 {
+			return allowed
+		}
 	}
 	return nil
 }

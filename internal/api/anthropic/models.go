@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // The model list in Anthropic's shape (GET /v1/models and
@@ -28,6 +29,16 @@ type Model struct {
 	// in the gateway's max_tokens check (internal/gateway/maxtokens.go),
 	// max_tokens. Zero (unset) leaves them out of the entry.
 	MaxInputTokens, MaxTokens int
+	// Features are the capabilities (topology.Capability* names) of the
+	// entry: those that some deployment of its model has in a destination
+	// the caller may use, where the gateway routes a request that uses one
+	// (docs/api.md, "Features and capabilities"). The entry's
+	// capabilities object says which of Anthropic's keys they support.
+	Features []string
+	// AlwaysThinks is set when a destination the caller may use serves a
+	// model that cannot turn thinking off (gpt-oss on Bedrock: a
+	// translation refuses thinking of type disabled for it).
+	AlwaysThinks bool
 }
 
 // WantsModelShape reports whether a model list request comes from an
@@ -49,18 +60,98 @@ func WriteError(w http.ResponseWriter, e *inference.Error, now time.Time) { writ
 
 // modelInfo is the entry of Anthropic's model list (the SDK's ModelInfo).
 // Every entry is active: deprecated_at, retires_at and line (no model
-// line of Anthropic's) are null. capabilities is left out.
+// line of Anthropic's) are null.
 type modelInfo struct {
-	Type           string  `json:"type"`
-	ID             string  `json:"id"`
-	DisplayName    string  `json:"display_name"`
-	CreatedAt      string  `json:"created_at"`
-	Lifecycle      string  `json:"lifecycle"`
-	DeprecatedAt   *string `json:"deprecated_at"`
-	RetiresAt      *string `json:"retires_at"`
-	Line           *string `json:"line"`
-	MaxInputTokens int     `json:"max_input_tokens,omitempty"`
-	MaxTokens      int     `json:"max_tokens,omitempty"`
+	Type           string            `json:"type"`
+	ID             string            `json:"id"`
+	DisplayName    string            `json:"display_name"`
+	CreatedAt      string            `json:"created_at"`
+	Lifecycle      string            `json:"lifecycle"`
+	DeprecatedAt   *string           `json:"deprecated_at"`
+	RetiresAt      *string           `json:"retires_at"`
+	Line           *string           `json:"line"`
+	MaxInputTokens int               `json:"max_input_tokens,omitempty"`
+	MaxTokens      int               `json:"max_tokens,omitempty"`
+	Capabilities   modelCapabilities `json:"capabilities"`
+}
+
+// support is one capability's {"supported": bool}.
+type support struct {
+	Supported bool `json:"supported"`
+}
+
+// modelCapabilities is the entry's capabilities object, with every key
+// Anthropic's Models API sends (it sends them all, for every model; the
+// SDK's ModelCapabilities). A key is supported only when the gateway can
+// serve a Messages request that uses it on the entry; see capabilitiesOf.
+type modelCapabilities struct {
+	Batch             support `json:"batch"`
+	Citations         support `json:"citations"`
+	CodeExecution     support `json:"code_execution"`
+	ContextManagement struct {
+		Supported             bool    `json:"supported"`
+		ClearThinking20251015 support `json:"clear_thinking_20251015"`
+		ClearToolUses20250919 support `json:"clear_tool_uses_20250919"`
+		Compact20260112       support `json:"compact_20260112"`
+	} `json:"context_management"`
+	Effort struct {
+		Supported bool    `json:"supported"`
+		Low       support `json:"low"`
+		Medium    support `json:"medium"`
+		High      support `json:"high"`
+		Max       support `json:"max"`
+		Xhigh     support `json:"xhigh"`
+	} `json:"effort"`
+	ImageInput  support `json:"image_input"`
+	PDFInput    support `json:"pdf_input"`
+	ServerTools struct {
+		Supported     bool    `json:"supported"`
+		CodeExecution support `json:"code_execution"`
+		WebSearch     support `json:"web_search"`
+	} `json:"server_tools"`
+	StructuredOutputs support `json:"structured_outputs"`
+	Thinking          struct {
+		Supported bool `json:"supported"`
+		Types     struct {
+			Adaptive     support `json:"adaptive"`
+			BetweenTools support `json:"between_tools"`
+			Disabled     support `json:"disabled"`
+			Enabled      support `json:"enabled"`
+		} `json:"types"`
+	} `json:"thinking"`
+}
+
+// capabilitiesOf answers Anthropic's capabilities from the gateway's
+// features (docs/api.md, "Features and capabilities"):
+//
+//   - image_input is vision (image blocks), pdf_input documents (document
+//     blocks), structured_outputs json_schema (output_config.format,
+//     output_format);
+//   - thinking and its type enabled are reasoning (thinking of type
+//     enabled); type disabled is true, as Anthropic reports it for a model
+//     without thinking, unless the model always thinks (m.AlwaysThinks);
+//     adaptive and between_tools are refused by the translations
+//     (internal/translate), so false;
+//   - effort is reasoning, at the levels low, medium and high that every
+//     translation expresses (max and xhigh are refused toward OpenAI-compatible
+//     backends: internal/translate/anthropic_openai.go);
+//   - batch (no Batch API here), citations (not routed on: a translation
+//     refuses some), code_execution, server_tools (server tools run only
+//     on Anthropic's own API) and context_management (refused by the
+//     translations) are false.
+func capabilitiesOf(m Model) modelCapabilities {
+	var c modelCapabilities
+	has := func(f string) bool { return slices.Contains(m.Features, f) }
+	c.ImageInput.Supported = has(topology.CapabilityVision)
+	c.PDFInput.Supported = has(topology.CapabilityDocuments)
+	c.StructuredOutputs.Supported = has(topology.CapabilityJSONSchema)
+	reasoning := has(topology.CapabilityReasoning)
+	c.Thinking.Supported = reasoning
+	c.Thinking.Types.Enabled.Supported = reasoning
+	c.Thinking.Types.Disabled.Supported = !m.AlwaysThinks
+	c.Effort.Supported = reasoning
+	c.Effort.Low.Supported, c.Effort.Medium.Supported, c.Effort.High.Supported = reasoning, reasoning, reasoning
+	return c
 }
 
 // modelPage is a page of Anthropic's model list (the SDK's Page).
@@ -79,7 +170,7 @@ func info(m Model) modelInfo {
 		t = time.Unix(0, 0)
 	}
 	return modelInfo{Type: "model", ID: m.ID, DisplayName: m.ID, CreatedAt: t.UTC().Format(time.RFC3339),
-		Lifecycle: "active", MaxInputTokens: m.MaxInputTokens, MaxTokens: m.MaxTokens}
+		Lifecycle: "active", MaxInputTokens: m.MaxInputTokens, MaxTokens: m.MaxTokens, Capabilities: capabilitiesOf(m)}
 }
 
 // Model list paging, as Anthropic's API defines it: limit 1 to 1000,

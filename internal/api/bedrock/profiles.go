@@ -200,7 +200,7 @@ func (h *Handler) listProfiles(w http.ResponseWriter, r *http.Request) {
 	cat := h.g.Catalog()
 	resp := listResponse{InferenceProfileSummaries: []profileSummary{}}
 	for _, p := range cat.CallableFrom(h.g.Region()) { // sorted by id
-		if want != 0 && p.Type != want || p.ID <= after {
+		if want != 0 && p.Type != want || p.ID <= after || !h.visible(r, call, cat, p) {
 			continue
 		}
 		if len(resp.InferenceProfileSummaries) == limit {
@@ -212,6 +212,26 @@ func (h *Handler) listProfiles(w http.ResponseWriter, r *http.Request) {
 	}
 	h.g.RecordControl(r.Context(), call, "", "", http.StatusOK)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// visible reports whether ListInferenceProfiles shows p to call's
+// principal: when the principal may read it (bedrock:GetInferenceProfile
+// on its ARN, with its tags, as GetInferenceProfile authorizes) or invoke
+// it from this region (either invoke action, as the runtime authorizes:
+// gateway.Gateway.Invocable). Amazon Bedrock authorizes the list on "*"
+// and shows every profile; a regulated caller allowed only some profiles
+// would learn every other's name, so the list shows no profile that the
+// caller could not learn of by a call it may make (docs/bedrock.md,
+// "Inference profiles"). The checks record nothing: the list is recorded
+// once, as before.
+func (h *Handler) visible(r *http.Request, call *gateway.Call, cat *profile.Catalog, p *profile.Profile) bool {
+	in := ControlInput{Principal: call.Principal, Action: ActionGetInferenceProfile, Resource: p.ARN(cat.Partition(), h.g.Region(), cat.Account()),
+		ResourceTags: p.Tags, Region: h.g.Region(), SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: h.opts.Clock.Now()}
+	if h.opts.Authorizer.AuthorizeControl(r.Context(), in) == nil {
+		return true
+	}
+	res, err := cat.Resolve(h.g.Region(), p.ID)
+	return err == nil && len(h.g.Invocable(call, res)) > 0
 }
 
 // lookup finds the profile an identifier (id or ARN) names, as visible from
