@@ -221,9 +221,9 @@ func (h *Handler) listProfiles(w http.ResponseWriter, r *http.Request) {
 // gateway.Gateway.Invocable). Amazon Bedrock authorizes the list on "*"
 // and shows every profile; a regulated caller allowed only some profiles
 // would learn every other's name, so the list shows no profile that the
-// caller could not learn of by a call it may make (docs/bedrock.md,
-// "Inference profiles"). The checks record nothing: the list is recorded
-// once, as before.
+// caller could not learn of by a call it may make (docs/api.md, "Who sees
+// what"). The checks record nothing: the list is recorded once, as
+// before.
 func (h *Handler) visible(r *http.Request, call *gateway.Call, cat *profile.Catalog, p *profile.Profile) bool {
 	in := ControlInput{Principal: call.Principal, Action: ActionGetInferenceProfile, Resource: p.ARN(cat.Partition(), h.g.Region(), cat.Account()),
 		ResourceTags: p.Tags, Region: h.g.Region(), SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: h.opts.Clock.Now()}
