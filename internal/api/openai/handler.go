@@ -125,7 +125,7 @@ func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list := modelList{Object: "list", Data: []modelEntry{}}
-	for _, m := range h.callable(call) {
+	for _, m := range h.callable(call, false) {
 		list.Data = append(list.Data, openAIEntry(m))
 	}
 	h.recordListing(r, call, "")

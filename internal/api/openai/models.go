@@ -47,7 +47,7 @@ func (h *Handler) anthropicListing(w http.ResponseWriter, r *http.Request, call 
 		anthropic.WriteError(w, h.g.Reject(r.Context(), call, err), h.opts.Clock.Now())
 		return
 	}
-	models := h.callable(call)
+	models := h.callable(call, true)
 	var b []byte
 	var err *inference.Error
 	get := strings.HasPrefix(r.URL.Path, "/v1/models/")
@@ -93,8 +93,9 @@ func (h *Handler) recordListing(r *http.Request, call *gateway.Call, id string) 
 // profiles up first (internal/profile/resolve.go): the profile is listed
 // when it is callable from here, and the model never, since that id
 // cannot call it. Listing an id twice would send a pager walking by
-// after_id backwards, forever.
-func (h *Handler) callable(call *gateway.Call) []anthropic.Model {
+// after_id backwards, forever. withFeatures fills each entry's Features
+// and AlwaysThinks, which only Anthropic's shape reports.
+func (h *Handler) callable(call *gateway.Call, withFeatures bool) []anthropic.Model {
 	cat, cfg, region := h.g.Catalog(), h.g.Config(), h.g.Region()
 	window := make(map[string]int, len(cfg.Models)) // context windows, by model
 	for _, m := range cfg.Models {
@@ -117,7 +118,9 @@ func (h *Handler) callable(call *gateway.Call) []anthropic.Model {
 			return
 		}
 		m := anthropic.Model{ID: id, CreatedAt: created, MaxInputTokens: window[res.Model], MaxTokens: window[res.Model]}
-		m.Features, m.AlwaysThinks = features(cfg, res.Model, allowed)
+		if withFeatures {
+			m.Features, m.AlwaysThinks = features(cfg, res.Model, allowed)
+		}
 		out = append(out, m)
 	}
 	for _, pr := range cat.CallableFrom(region) { // each id once, sorted
@@ -182,7 +185,7 @@ func (h *Handler) model(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	for _, m := range h.callable(call) {
+	for _, m := range h.callable(call, false) {
 		if m.ID == id {
 			h.recordListing(r, call, id)
 			writeJSON(w, http.StatusOK, openAIEntry(m))

@@ -31,7 +31,7 @@ const (
 // capabilities (eu-west-1: tools, vision; eu-central-1: documents,
 // reasoning, json_schema); n and o (gpt-oss through Bedrock's API, which
 // cannot turn thinking off) in eu-west-1 only.
-func newPolicyModelsServer(t *testing.T) (*httptest.Server, *recordLog) {
+func newPolicyModelsServer(t testing.TB) (*httptest.Server, *recordLog) {
 	t.Helper()
 	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
 geographies: { eu: { name: EU } }
