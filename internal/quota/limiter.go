@@ -76,8 +76,17 @@ type Limiter struct {
 	reclaim  bool
 	pending  []settlement
 	flushing bool
+	// applying is set while flush applies pending[0] outside pmu: it
+	// stays at the front until flush has its outcome.
+	applying bool
 	closed   bool
-	npending atomic.Int64
+	// maxPending bounds pending (the constant maxPending; tests lower
+	// it). overflowLogged is when a drop for overflow was last logged,
+	// overflowSkipped how many have not been since.
+	maxPending      int
+	overflowLogged  time.Time
+	overflowSkipped int
+	npending        atomic.Int64
 	// reclaimWaiting is set while releasing the previous run's leases
 	// waits for the store to answer.
 	reclaimWaiting atomic.Bool
@@ -146,6 +155,8 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 		metrics:  m,
 		log:      log,
 		idPrefix: hex.EncodeToString(b[:]) + "-",
+
+		maxPending: maxPending,
 	}
 	if r, ok := store.(*Redis); ok {
 		t := &redisLogTarget{log: log, clock: clk}

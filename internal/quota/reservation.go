@@ -126,9 +126,9 @@ type inProcess interface {
 	inProcess() bool
 }
 
-// maxPending bounds the settlements kept for retry; beyond it the oldest
-// are dropped (their tokens stay counted until their window passes, their
-// concurrency slots until their lease ends).
+// maxPending bounds the settlements kept for retry (Limiter.maxPending,
+// which tests lower). When one more must wait, one is dropped to make room
+// (see deferSettlement for which).
 const maxPending = 10000
 
 // maxSettleAttempts bounds how often one settlement is tried against a
@@ -165,12 +165,20 @@ func (s settlement) apply(ctx context.Context, store Store) error {
 
 // dropSettlement gives s up, logging it once with its request: its tokens
 // stay as reserved until their window or period passes, its concurrency
-// slots are held until their lease ends.
-func (l *Limiter) dropSettlement(s settlement, reason string, err error) {
+// slots are held until their lease ends. attrs are added to the log line.
+func (l *Limiter) dropSettlement(s settlement, reason string, err error, attrs ...any) {
 	l.metrics.droppedSettlements.WithLabelValues(reason).Inc()
-	l.log.Error("quota settlement dropped", "op", s.op, "reason", reason, "reservation", s.claim.ID,
+	l.logDropped(s, reason, err, attrs...)
+}
+
+func (l *Limiter) logDropped(s settlement, reason string, err error, attrs ...any) {
+	args := []any{"op", s.op, "reason", reason, "reservation", s.claim.ID,
 		telemetry.AttrRequestID, s.req.id, telemetry.AttrPrincipal, s.req.principal, "model", s.req.model, telemetry.AttrProfile, s.req.profile, "deployment", s.req.deployment,
-		"reserved_tokens", s.claim.Tokens, "actual_tokens", s.actual, telemetry.AttrAttempts, s.attempts, telemetry.AttrError, err)
+		"reserved_tokens", s.claim.Tokens, "actual_tokens", s.actual, telemetry.AttrAttempts, s.attempts}
+	if err != nil {
+		args = append(args, telemetry.AttrError, err)
+	}
+	l.log.Error("quota settlement dropped", append(args, attrs...)...)
 }
 
 // storeOK records a successful store operation and, if settlements (or the
@@ -191,20 +199,85 @@ func (l *Limiter) storeOK() {
 }
 
 // deferSettlement keeps s for a retry once the store answers again.
+//
+// When maxPending settlements already wait, one is dropped to make room,
+// and it is never the new one nor the one flush is applying (that one's
+// own outcome decides whether it is kept, applied or dropped; dropping it
+// from under flush lost the entry after it instead, unlogged, uncounted).
+// Of the others the oldest goes: its per-minute windows and its
+// concurrency lease are the nearest to their end, so settling it would
+// change the least. A commit that counts more tokens than were reserved
+// is passed over while another can go, since dropping it is the one drop
+// that would count less than was used; every other drop only leaves
+// tokens counted as reserved and slots held until their lease ends
+// (stricter, never looser). A drop for overflow is counted each time and
+// logged with its request at most once per logInterval, the next line
+// saying how many were left out (repeated): a long outage overflows once
+// per request.
 func (l *Limiter) deferSettlement(s settlement) {
 	l.pmu.Lock()
-	dropped := false
-	if len(l.pending) >= maxPending {
-		dropped = true
-		l.pending = l.pending[1:]
+	var victim settlement
+	dropped := len(l.pending) >= l.maxPending
+	if dropped {
+		victim, dropped = l.makeRoom()
 	}
-	l.pending = append(l.pending, s)
+	if !dropped && len(l.pending) >= l.maxPending {
+		// Only the one in flight waits (maxPending 1): the new one goes.
+		victim, dropped = s, true
+	} else {
+		l.pending = append(l.pending, s)
+	}
 	l.npending.Store(int64(len(l.pending)))
 	l.metrics.pending.Set(float64(len(l.pending)))
-	l.pmu.Unlock()
+	logIt, repeated := false, 0
 	if dropped {
-		l.metrics.droppedSettlements.WithLabelValues(dropOverflow).Inc()
+		now := l.clock.Now()
+		if l.overflowLogged.IsZero() || now.Sub(l.overflowLogged) >= logInterval {
+			logIt, repeated = true, l.overflowSkipped
+			l.overflowLogged, l.overflowSkipped = now, 0
+		} else {
+			l.overflowSkipped++
+		}
 	}
+	l.pmu.Unlock()
+	if !dropped {
+		return
+	}
+	l.metrics.droppedSettlements.WithLabelValues(dropOverflow).Inc()
+	if logIt {
+		attrs := []any{"max_pending", l.maxPending}
+		if repeated > 0 {
+			attrs = append(attrs, "repeated", repeated)
+		}
+		l.logDropped(victim, dropOverflow, nil, attrs...)
+	}
+}
+
+// makeRoom removes one settlement from l.pending, as deferSettlement says,
+// and returns it; false when only the one flush is applying waits. l.pmu
+// is held.
+func (l *Limiter) makeRoom() (settlement, bool) {
+	first := 0
+	if l.applying {
+		first = 1 // l.pending[0] is in flight
+	}
+	if first >= len(l.pending) {
+		return settlement{}, false
+	}
+	i := first
+	for j := first; j < len(l.pending); j++ {
+		if s := l.pending[j]; s.release || s.actual <= s.claim.Tokens {
+			i = j
+			break
+		}
+	}
+	victim := l.pending[i]
+	// Move the ones before it up by one, order kept, and cut the front:
+	// O(i), and i is first unless commits that add tokens lead the queue.
+	copy(l.pending[1:i+1], l.pending[:i])
+	l.pending[0] = settlement{}
+	l.pending = l.pending[1:]
+	return victim, true
 }
 
 // flush releases the leases of this replica's previous run if that is
@@ -225,6 +298,7 @@ func (l *Limiter) flush() {
 			return
 		}
 		s := l.pending[0]
+		l.applying = true
 		l.pmu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
@@ -236,6 +310,7 @@ func (l *Limiter) flush() {
 			s.attempts++
 		}
 		l.pmu.Lock()
+		l.applying = false
 		if err != nil && !refused && s.attempts < maxSettleAttempts {
 			l.pending[0].attempts = s.attempts
 			l.flushing = false
@@ -243,6 +318,7 @@ func (l *Limiter) flush() {
 			l.health.fail("retry", err)
 			return
 		}
+		l.pending[0] = settlement{}
 		l.pending = l.pending[1:]
 		l.npending.Store(int64(len(l.pending)))
 		l.metrics.pending.Set(float64(len(l.pending)))
