@@ -160,8 +160,12 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 	}
 	if r, ok := store.(*Redis); ok {
 		t := &redisLogTarget{log: log, clock: clk}
-		r.client.AddHook(redisLogHook{t})
-		l.unlog = redisLogs.register(t)
+		r.logTo.Store(t)
+		unregister := redisLogs.register(t)
+		l.unlog = func() {
+			r.logTo.CompareAndSwap(t, nil)
+			unregister()
+		}
 	}
 	if o.DataDir != "" {
 		id, lock, err := replicaIdentity(o.DataDir)
