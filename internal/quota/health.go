@@ -133,6 +133,7 @@ const (
 	dropOverflow = "overflow" // more than maxPending waited for the store
 	dropRefused  = "refused"  // the store refused it (ErrStoreRefused)
 	dropAttempts = "attempts" // maxSettleAttempts transient failures
+	dropClosed   = "closed"   // still waiting when the limiter closed
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -164,7 +165,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		droppedSettlements: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_quota_dropped_settlements_total",
-			Help: "Commits and releases given up, by reason: overflow (too many waited for the store), refused (the store refused it; retrying would fail again), attempts (failed too many times).",
+			Help: "Commits and releases given up, by reason: overflow (too many waited for the store), refused (the store refused it; retrying would fail again), attempts (failed too many times), closed (still waiting for the store when the limiter closed).",
 		}, []string{"reason"}),
 	}
 	m.admitted = m.admissions.WithLabelValues(resultAdmitted)

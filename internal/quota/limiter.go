@@ -80,6 +80,9 @@ type Limiter struct {
 	// stays at the front until flush has its outcome.
 	applying bool
 	closed   bool
+	// drained is set once Close has taken what waited: a settlement
+	// deferred after it is dropped at once.
+	drained bool
 	// maxPending bounds pending (the constant maxPending; tests lower
 	// it). overflowLogged is when a drop for overflow was last logged,
 	// overflowSkipped how many have not been since.
@@ -190,13 +193,17 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 // when it has none.
 func (l *Limiter) Replica() string { return l.replica }
 
-// Close stops retrying pending settlements, waits for a retry in progress,
-// and closes the store if the limiter created it ([Open]).
+// Close stops retrying pending settlements in the background, waits for a
+// retry in progress, gives what still waits one last pass while the store
+// answers (each bounded by a 5s time-out; the first failure ends it) and
+// drops the rest, counted and logged, and closes the store if the limiter
+// created it ([Open]).
 func (l *Limiter) Close() error {
 	l.pmu.Lock()
 	l.closed = true
 	l.pmu.Unlock()
 	l.wg.Wait()
+	l.settleAtClose()
 	if l.unlog != nil {
 		l.unlog()
 	}

@@ -248,3 +248,74 @@ func TestSettlementOverflowLogRateLimited(t *testing.T) {
 		t.Errorf("logs:\n%s\nwant two dropped settlements logged, the second with repeated=2", out)
 	}
 }
+
+// TestCloseWithPendingSettlements: Close gives the settlements that wait
+// one last pass when the store answers (or a probe is due), stopping at
+// the first failure, and drops the rest counted and logged in one line; a
+// settlement made after Close is dropped the same way. Before, Close
+// discarded them without a trace.
+func TestCloseWithPendingSettlements(t *testing.T) {
+	tests := []struct {
+		name        string
+		up          bool // the store answers again before Close
+		probeDue    bool // a probe interval passed since the last failure
+		wantApplied int
+		wantDropped int
+	}{
+		{name: "store back, not yet probed", up: true, probeDue: true, wantApplied: 3},
+		{name: "store down, probe due", probeDue: true, wantDropped: 3},
+		{name: "store down, no probe due", wantDropped: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock(suiteStart)
+			g := newGatedStore(NewMemory(clock))
+			logs := &lockedBuffer{}
+			reg := prometheus.NewRegistry()
+			l, err := New(Config{}, g, Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(logs, nil)), Registerer: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res []*Reservation
+			for i := range 4 {
+				res = append(res, mustAdmit(t, l, Request{Principal: "alice", Limits: Limits{MaxConcurrency: 100}, RequestID: fmt.Sprint("req-", i)}))
+			}
+			g.set(func(g *gatedStore) { g.down = true })
+			for i, kind := range []string{"release", "commit", "release"} {
+				if err := settleAs(t.Context(), res[i], kind); err == nil {
+					t.Fatalf("settlement %d with the store down = nil, want an error", i)
+				}
+			}
+			g.set(func(g *gatedStore) { g.down = !tc.up })
+			if tc.probeDue {
+				clock.Advance(probeInterval)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(g.appliedIDs()); got != tc.wantApplied {
+				t.Errorf("%d settlements applied at Close, want %d", got, tc.wantApplied)
+			}
+			if got := metricValue(t, reg, "meridian_quota_dropped_settlements_total", "reason="+dropClosed); got != float64(tc.wantDropped) && !(got == -1 && tc.wantDropped == 0) {
+				t.Errorf("dropped{closed} = %v, want %d", got, tc.wantDropped)
+			}
+			if got := metricValue(t, reg, "meridian_quota_pending_settlements", ""); got != 0 {
+				t.Errorf("pending = %v, want 0", got)
+			}
+			out := logs.String()
+			if n := strings.Count(out, "quota settlements dropped at close"); n != min(tc.wantDropped, 1) {
+				t.Errorf("logs:\n%s\nwant %d lines of settlements dropped at close", out, min(tc.wantDropped, 1))
+			}
+			if tc.wantDropped > 0 && !strings.Contains(out, fmt.Sprintf("settlements=%d commits=1", tc.wantDropped)) {
+				t.Errorf("logs:\n%s\nwant the count of settlements dropped at close", out)
+			}
+			// A settlement after Close: nothing would retry it.
+			g.set(func(g *gatedStore) { g.down = true })
+			clock.Advance(probeInterval)
+			res[3].Release(t.Context())
+			if got := metricValue(t, reg, "meridian_quota_dropped_settlements_total", "reason="+dropClosed); got != float64(tc.wantDropped+1) {
+				t.Errorf("dropped{closed} after a settlement after Close = %v, want %d", got, tc.wantDropped+1)
+			}
+		})
+	}
+}

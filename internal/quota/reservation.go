@@ -216,6 +216,12 @@ func (l *Limiter) storeOK() {
 // per request.
 func (l *Limiter) deferSettlement(s settlement) {
 	l.pmu.Lock()
+	if l.drained {
+		// Settled after Close's last pass: nothing would retry it.
+		l.pmu.Unlock()
+		l.dropSettlement(s, dropClosed, nil)
+		return
+	}
 	var victim settlement
 	dropped := len(l.pending) >= l.maxPending
 	if dropped {
@@ -290,9 +296,16 @@ func (l *Limiter) flush() {
 	if !l.releasePrevious() {
 		return
 	}
+	l.applyPending(true)
+}
+
+// applyPending is flush's loop over the pending settlements; whileOpen
+// stops it when the limiter closes (Close's own last pass does not). It
+// resets flushing when it returns.
+func (l *Limiter) applyPending(whileOpen bool) {
 	for {
 		l.pmu.Lock()
-		if len(l.pending) == 0 || l.closed {
+		if len(l.pending) == 0 || whileOpen && l.closed {
 			l.flushing = false
 			l.pmu.Unlock()
 			return
@@ -335,6 +348,37 @@ func (l *Limiter) flush() {
 			return
 		}
 	}
+}
+
+// settleAtClose gives the settlements that still wait one last pass when
+// the store is up (or a probe is due: a down store is tried once more),
+// stopping at its first failure, then drops what is left: counted
+// (reason closed) and logged in one line. Close calls it once no flush
+// runs; before, what waited was discarded without a trace, also when a
+// flush was half-way through a queue the store was answering.
+func (l *Limiter) settleAtClose() {
+	if l.npending.Load() > 0 && l.health.allow() {
+		l.applyPending(false)
+	}
+	l.pmu.Lock()
+	l.drained = true
+	left := l.pending
+	l.pending = nil
+	l.npending.Store(0)
+	l.metrics.pending.Set(0)
+	l.pmu.Unlock()
+	if len(left) == 0 {
+		return
+	}
+	l.metrics.droppedSettlements.WithLabelValues(dropClosed).Add(float64(len(left)))
+	var commits int
+	for _, s := range left {
+		if !s.release {
+			commits++
+		}
+	}
+	l.log.Error("quota settlements dropped at close: the store did not take them", "settlements", len(left), "commits", commits, "releases", len(left)-commits,
+		"oldest_reservation", left[0].claim.ID, "oldest_request_id", left[0].req.id)
 }
 
 // releasePrevious frees the concurrency leases that this replica's
