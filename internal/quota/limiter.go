@@ -225,13 +225,14 @@ func (l *Limiter) Healthy() bool { return l.health.healthy() }
 // request, so the node should report not ready; with fail_open it still
 // serves and may stay ready (reporting the degradation in the body).
 func (l *Limiter) Check(ctx context.Context) error {
+	ticket := l.health.begin()
 	if err := l.store.Ping(ctx); err != nil {
 		if ctx.Err() == nil {
-			l.health.fail("ping", err)
+			l.health.fail("ping", err, ticket)
 		}
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
-	l.storeOK()
+	l.storeOK(ticket)
 	return nil
 }
 
@@ -433,6 +434,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	if !l.health.allow() {
 		return l.storeFailed(c, errors.New("store marked down; waiting for the next probe"))
 	}
+	ticket := l.health.begin()
 	out, err := l.store.Reserve(ctx, c)
 	if err != nil {
 		if !errors.Is(err, ErrStoreRefused) {
@@ -445,14 +447,14 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 			// The store answered: it is up, and this request would fail
 			// again. Refused under fail_open too: a request that breaks
 			// the accounting must not pass unaccounted.
-			l.storeOK()
+			l.storeOK(ticket)
 			l.metrics.admissions.WithLabelValues(resultRefused).Inc()
 			return nil, fmt.Errorf("admit: %w", err)
 		}
-		l.health.fail("reserve", err)
+		l.health.fail("reserve", err, ticket)
 		return l.storeFailed(c, err)
 	}
-	l.storeOK()
+	l.storeOK(ticket)
 	status := statusOf(c.Rules, out.Rules)
 	if !out.Admitted {
 		e := l.rejection(c, out, status)

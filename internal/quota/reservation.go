@@ -89,17 +89,18 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 		}
 		sctx, cancel := settleContext(ctx, l.store)
 		defer cancel()
+		ticket := l.health.begin()
 		err = s.apply(sctx, l.store)
 		switch {
 		case err == nil:
-			l.storeOK()
+			l.storeOK(ticket)
 		case errors.Is(err, ErrStoreRefused):
 			// The store answered; this settlement will never apply.
-			l.storeOK()
+			l.storeOK(ticket)
 			l.dropSettlement(s, dropRefused, err)
 			err = fmt.Errorf("%s quota (dropped): %w", op, err)
 		default:
-			l.health.fail(op, err)
+			l.health.fail(op, err, ticket)
 			s.attempts++
 			l.deferSettlement(s)
 			err = fmt.Errorf("%w (retried when the store is back): %w", ErrStoreUnavailable, err)
@@ -181,10 +182,11 @@ func (l *Limiter) logDropped(s settlement, reason string, err error, attrs ...an
 	l.log.Error("quota settlement dropped", append(args, attrs...)...)
 }
 
-// storeOK records a successful store operation and, if settlements (or the
-// release of a previous run's leases) wait for the store, starts them.
-func (l *Limiter) storeOK() {
-	l.health.ok()
+// storeOK records a successful store operation (of ticket) and, if
+// settlements (or the release of a previous run's leases) wait for the
+// store, starts them.
+func (l *Limiter) storeOK(ticket uint64) {
+	l.health.ok(ticket)
 	if l.npending.Load() == 0 && !l.reclaimWaiting.Load() {
 		return
 	}
@@ -315,6 +317,7 @@ func (l *Limiter) applyPending(whileOpen bool) {
 		l.pmu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		ticket := l.health.begin()
 		err := s.apply(ctx, l.store)
 		cancel()
 
@@ -328,7 +331,7 @@ func (l *Limiter) applyPending(whileOpen bool) {
 			l.pending[0].attempts = s.attempts
 			l.flushing = false
 			l.pmu.Unlock()
-			l.health.fail("retry", err)
+			l.health.fail("retry", err, ticket)
 			return
 		}
 		l.pending[0] = settlement{}
@@ -344,7 +347,7 @@ func (l *Limiter) applyPending(whileOpen bool) {
 			l.dropSettlement(s, dropRefused, err)
 		case err != nil:
 			l.dropSettlement(s, dropAttempts, err)
-			l.health.fail("retry", err)
+			l.health.fail("retry", err, ticket)
 			return
 		}
 	}
@@ -393,6 +396,7 @@ func (l *Limiter) releasePrevious() bool {
 		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	ticket := l.health.begin()
 	n, err := l.store.ReleaseLeases(ctx, l.replica, l.idPrefix)
 	cancel()
 	if err != nil && !errors.Is(err, ErrStoreRefused) {
@@ -400,7 +404,7 @@ func (l *Limiter) releasePrevious() bool {
 		l.flushing = false
 		l.reclaimWaiting.Store(true)
 		l.pmu.Unlock()
-		l.health.fail("release_leases", err)
+		l.health.fail("release_leases", err, ticket)
 		return false
 	}
 	l.pmu.Lock()
@@ -411,10 +415,10 @@ func (l *Limiter) releasePrevious() bool {
 	case err != nil:
 		l.log.Error("could not release the concurrency slots of this replica's previous run; they are freed after lease_ttl", "replica", l.replica, telemetry.AttrError, err)
 	case n > 0:
-		l.health.ok()
+		l.health.ok(ticket)
 		l.log.Info("released the concurrency slots held by this replica's previous run", "replica", l.replica, "slots", n)
 	default:
-		l.health.ok()
+		l.health.ok(ticket)
 	}
 	return true
 }
