@@ -278,6 +278,11 @@ type Request struct {
 	Flex bool
 }
 
+// ref names r in the limiter's logs.
+func (r Request) ref() requestRef {
+	return requestRef{id: r.RequestID, principal: r.Principal, model: r.Model, profile: r.Profile, deployment: r.Deployment}
+}
+
 // tokens returns the tokens reserved for r: its input plus its max_tokens
 // (or def when it sets none), saturating at [MaxRequestTokens] (a request
 // that large fits no token limit and is refused as TooLarge). A negative
@@ -438,7 +443,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	out, err := l.store.Reserve(ctx, c)
 	if err != nil {
 		if !errors.Is(err, ErrStoreRefused) {
-			l.releaseUnknown(c)
+			l.releaseUnknown(c, req.ref())
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("admit: %w", ctx.Err())
@@ -464,7 +469,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	}
 	l.metrics.admitted.Inc()
 	res.l, res.claim, res.windows, res.status, res.enforced, res.stored, res.burndown = l, c, out.Windows, status, true, true, req.OutputBurndown
-	res.req = requestRef{id: req.RequestID, principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
+	res.req = req.ref()
 	return res, nil
 }
 
@@ -476,13 +481,13 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 // The release of an id the store never recorded changes nothing, so it is
 // queued whatever the error. A store in this process (inProcess) answers
 // or does nothing: no release to queue.
-func (l *Limiter) releaseUnknown(c Claim) {
+func (l *Limiter) releaseUnknown(c Claim, ref requestRef) {
 	if s, ok := l.store.(inProcess); ok && s.inProcess() {
 		return
 	}
 	// The store settles a day/month rule by the id's own record, not by
 	// the window, which the failed Reserve did not return.
-	l.deferSettlement(settlement{op: "release", claim: c, windows: make([]int64, len(c.Rules)), release: true})
+	l.deferSettlement(settlement{op: "release", claim: c, windows: make([]int64, len(c.Rules)), release: true, req: ref})
 }
 
 func (l *Limiter) storeFailed(c Claim, cause error) (*Reservation, error) {

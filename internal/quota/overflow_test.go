@@ -319,3 +319,31 @@ func TestCloseWithPendingSettlements(t *testing.T) {
 		})
 	}
 }
+
+// TestLostReplyReleaseNamesItsRequest: the release queued for a reserve
+// whose reply was lost names its request, as a settlement does, when it is
+// dropped (here for overflow).
+func TestLostReplyReleaseNamesItsRequest(t *testing.T) {
+	clock := newFakeClock(suiteStart)
+	s := &lostReply{Store: NewMemory(clock)}
+	logs := &lockedBuffer{}
+	l, err := New(Config{}, s, Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.maxPending = 1
+	for _, id := range []string{"req-lost", "req-next"} {
+		s.lose = true
+		clock.Advance(probeInterval)
+		if _, err := l.Admit(t.Context(), Request{Principal: "alice", Model: "m", Limits: Limits{RPM: 10}, RequestID: id}); err == nil {
+			t.Fatalf("Admit %s with the reply lost = nil, want an error", id)
+		}
+	}
+	out := logs.String()
+	for _, attr := range []string{`msg="quota settlement dropped"`, "op=release", "reason=overflow", "request_id=req-lost", "principal=alice", "model=m"} {
+		if !strings.Contains(out, attr) {
+			t.Errorf("logs:\n%s\nwant the dropped release logged with %s", out, attr)
+		}
+	}
+}
