@@ -195,9 +195,9 @@ func (l *Limiter) Replica() string { return l.replica }
 
 // Close stops retrying pending settlements in the background, waits for a
 // retry in progress, gives what still waits one last pass while the store
-// answers (each bounded by a 5s time-out; the first failure ends it) and
-// drops the rest, counted and logged, and closes the store if the limiter
-// created it ([Open]).
+// answers (5s at most in all; the first failure ends it) and drops the
+// rest, counted and logged, and closes the store if the limiter created it
+// ([Open]).
 func (l *Limiter) Close() error {
 	l.pmu.Lock()
 	l.closed = true

@@ -298,16 +298,16 @@ func (l *Limiter) flush() {
 	if !l.releasePrevious() {
 		return
 	}
-	l.applyPending(true)
+	l.applyPending(context.Background(), true)
 }
 
 // applyPending is flush's loop over the pending settlements; whileOpen
-// stops it when the limiter closes (Close's own last pass does not). It
-// resets flushing when it returns.
-func (l *Limiter) applyPending(whileOpen bool) {
+// stops it when the limiter closes (Close's own last pass does not), and
+// ctx's end stops it too. It resets flushing when it returns.
+func (l *Limiter) applyPending(pctx context.Context, whileOpen bool) {
 	for {
 		l.pmu.Lock()
-		if len(l.pending) == 0 || whileOpen && l.closed {
+		if len(l.pending) == 0 || whileOpen && l.closed || pctx.Err() != nil {
 			l.flushing = false
 			l.pmu.Unlock()
 			return
@@ -316,7 +316,7 @@ func (l *Limiter) applyPending(whileOpen bool) {
 		l.applying = true
 		l.pmu.Unlock()
 
-		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		ctx, cancel := context.WithTimeout(pctx, settleTimeout)
 		ticket := l.health.begin()
 		err := s.apply(ctx, l.store)
 		cancel()
@@ -355,13 +355,16 @@ func (l *Limiter) applyPending(whileOpen bool) {
 
 // settleAtClose gives the settlements that still wait one last pass when
 // the store is up (or a probe is due: a down store is tried once more),
-// stopping at its first failure, then drops what is left: counted
+// stopping at its first failure or after settleTimeout in all (a slow
+// store must not hold a shutdown), then drops what is left: counted
 // (reason closed) and logged in one line. Close calls it once no flush
 // runs; before, what waited was discarded without a trace, also when a
 // flush was half-way through a queue the store was answering.
 func (l *Limiter) settleAtClose() {
 	if l.npending.Load() > 0 && l.health.allow() {
-		l.applyPending(false)
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		l.applyPending(ctx, false)
+		cancel()
 	}
 	l.pmu.Lock()
 	l.drained = true
