@@ -3,6 +3,7 @@ package quota
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,14 @@ import (
 // let through as a probe (and [Limiter.Check] probes too); the others take
 // the on_store_error path at once instead of waiting for a time-out. The
 // first success marks the store up again, so recovery needs no restart.
+//
+// Each operation takes a ticket (begin) before it tries the store. A
+// failure of an operation that began before another that has since
+// succeeded is stale, and marks nothing down: a command stuck on a dead
+// connection (a server that hung, then came back, or a failover) that
+// times out after the store answered others would otherwise mark it down
+// again, and refuse every request under fail_closed until the next probe.
+// It is still counted in store_errors_total.
 const (
 	probeInterval = time.Second
 	logInterval   = 30 * time.Second
@@ -25,7 +34,10 @@ type health struct {
 	metrics *metrics
 	mode    string
 
+	seq atomic.Uint64 // the last ticket given (begin)
+
 	mu        sync.Mutex
+	okTicket  uint64 // the latest ticket of an operation that succeeded
 	up        bool
 	downSince time.Time
 	lastProbe time.Time
@@ -60,12 +72,19 @@ func (h *health) allow() bool {
 	return false
 }
 
-// fail records a store error of op. It logs the first failure at once and
-// then at most one line per logInterval, never one per request.
-func (h *health) fail(op string, err error) {
+// begin returns the ticket of an operation about to try the store.
+func (h *health) begin() uint64 { return h.seq.Add(1) }
+
+// fail records a store error of op, whose ticket is ticket. It logs the
+// first failure at once and then at most one line per logInterval, never
+// one per request; a stale failure is only counted.
+func (h *health) fail(op string, err error, ticket uint64) {
 	h.metrics.storeErrors.WithLabelValues(op).Inc()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if ticket < h.okTicket {
+		return
+	}
 	now := h.clock.Now()
 	h.lastProbe = now
 	h.failures++
@@ -86,10 +105,11 @@ func (h *health) fail(op string, err error) {
 	}
 }
 
-// ok records a successful store operation.
-func (h *health) ok() {
+// ok records a successful store operation, whose ticket is ticket.
+func (h *health) ok(ticket uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.okTicket = max(h.okTicket, ticket)
 	if h.up {
 		return
 	}
@@ -133,6 +153,7 @@ const (
 	dropOverflow = "overflow" // more than maxPending waited for the store
 	dropRefused  = "refused"  // the store refused it (ErrStoreRefused)
 	dropAttempts = "attempts" // maxSettleAttempts transient failures
+	dropClosed   = "closed"   // still waiting when the limiter closed
 )
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -164,7 +185,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		droppedSettlements: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_quota_dropped_settlements_total",
-			Help: "Commits and releases given up, by reason: overflow (too many waited for the store), refused (the store refused it; retrying would fail again), attempts (failed too many times).",
+			Help: "Commits and releases given up, by reason: overflow (too many waited for the store), refused (the store refused it; retrying would fail again), attempts (failed too many times), closed (still waiting for the store when the limiter closed).",
 		}, []string{"reason"}),
 	}
 	m.admitted = m.admissions.WithLabelValues(resultAdmitted)

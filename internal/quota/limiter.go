@@ -76,8 +76,20 @@ type Limiter struct {
 	reclaim  bool
 	pending  []settlement
 	flushing bool
+	// applying is set while flush applies pending[0] outside pmu: it
+	// stays at the front until flush has its outcome.
+	applying bool
 	closed   bool
-	npending atomic.Int64
+	// drained is set once Close has taken what waited: a settlement
+	// deferred after it is dropped at once.
+	drained bool
+	// maxPending bounds pending (the constant maxPending; tests lower
+	// it). overflowLogged is when a drop for overflow was last logged,
+	// overflowSkipped how many have not been since.
+	maxPending      int
+	overflowLogged  time.Time
+	overflowSkipped int
+	npending        atomic.Int64
 	// reclaimWaiting is set while releasing the previous run's leases
 	// waits for the store to answer.
 	reclaimWaiting atomic.Bool
@@ -146,11 +158,17 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 		metrics:  m,
 		log:      log,
 		idPrefix: hex.EncodeToString(b[:]) + "-",
+
+		maxPending: maxPending,
 	}
 	if r, ok := store.(*Redis); ok {
 		t := &redisLogTarget{log: log, clock: clk}
-		r.client.AddHook(redisLogHook{t})
-		l.unlog = redisLogs.register(t)
+		r.logTo.Store(t)
+		unregister := redisLogs.register(t)
+		l.unlog = func() {
+			r.logTo.CompareAndSwap(t, nil)
+			unregister()
+		}
 	}
 	if o.DataDir != "" {
 		id, lock, err := replicaIdentity(o.DataDir)
@@ -175,13 +193,17 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 // when it has none.
 func (l *Limiter) Replica() string { return l.replica }
 
-// Close stops retrying pending settlements, waits for a retry in progress,
-// and closes the store if the limiter created it ([Open]).
+// Close stops retrying pending settlements in the background, waits for a
+// retry in progress, gives what still waits one last pass while the store
+// answers (5s at most in all; the first failure ends it) and drops the
+// rest, counted and logged, and closes the store if the limiter created it
+// ([Open]).
 func (l *Limiter) Close() error {
 	l.pmu.Lock()
 	l.closed = true
 	l.pmu.Unlock()
 	l.wg.Wait()
+	l.settleAtClose()
 	if l.unlog != nil {
 		l.unlog()
 	}
@@ -203,13 +225,14 @@ func (l *Limiter) Healthy() bool { return l.health.healthy() }
 // request, so the node should report not ready; with fail_open it still
 // serves and may stay ready (reporting the degradation in the body).
 func (l *Limiter) Check(ctx context.Context) error {
+	ticket := l.health.begin()
 	if err := l.store.Ping(ctx); err != nil {
 		if ctx.Err() == nil {
-			l.health.fail("ping", err)
+			l.health.fail("ping", err, ticket)
 		}
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
-	l.storeOK()
+	l.storeOK(ticket)
 	return nil
 }
 
@@ -253,6 +276,11 @@ type Request struct {
 	// Flex marks a flex-tier request: the deployment's capacity limits
 	// admit it only up to Capacity.FlexShare of each limit.
 	Flex bool
+}
+
+// ref names r in the limiter's logs.
+func (r Request) ref() requestRef {
+	return requestRef{id: r.RequestID, principal: r.Principal, model: r.Model, profile: r.Profile, deployment: r.Deployment}
 }
 
 // tokens returns the tokens reserved for r: its input plus its max_tokens
@@ -411,10 +439,11 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	if !l.health.allow() {
 		return l.storeFailed(c, errors.New("store marked down; waiting for the next probe"))
 	}
+	ticket := l.health.begin()
 	out, err := l.store.Reserve(ctx, c)
 	if err != nil {
 		if !errors.Is(err, ErrStoreRefused) {
-			l.releaseUnknown(c)
+			l.releaseUnknown(c, req.ref())
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("admit: %w", ctx.Err())
@@ -423,14 +452,14 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 			// The store answered: it is up, and this request would fail
 			// again. Refused under fail_open too: a request that breaks
 			// the accounting must not pass unaccounted.
-			l.storeOK()
+			l.storeOK(ticket)
 			l.metrics.admissions.WithLabelValues(resultRefused).Inc()
 			return nil, fmt.Errorf("admit: %w", err)
 		}
-		l.health.fail("reserve", err)
+		l.health.fail("reserve", err, ticket)
 		return l.storeFailed(c, err)
 	}
-	l.storeOK()
+	l.storeOK(ticket)
 	status := statusOf(c.Rules, out.Rules)
 	if !out.Admitted {
 		e := l.rejection(c, out, status)
@@ -440,7 +469,7 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 	}
 	l.metrics.admitted.Inc()
 	res.l, res.claim, res.windows, res.status, res.enforced, res.stored, res.burndown = l, c, out.Windows, status, true, true, req.OutputBurndown
-	res.req = requestRef{id: req.RequestID, principal: req.Principal, model: req.Model, profile: req.Profile, deployment: req.Deployment}
+	res.req = req.ref()
 	return res, nil
 }
 
@@ -452,13 +481,13 @@ func (l *Limiter) Admit(ctx context.Context, req Request) (*Reservation, error) 
 // The release of an id the store never recorded changes nothing, so it is
 // queued whatever the error. A store in this process (inProcess) answers
 // or does nothing: no release to queue.
-func (l *Limiter) releaseUnknown(c Claim) {
+func (l *Limiter) releaseUnknown(c Claim, ref requestRef) {
 	if s, ok := l.store.(inProcess); ok && s.inProcess() {
 		return
 	}
 	// The store settles a day/month rule by the id's own record, not by
 	// the window, which the failed Reserve did not return.
-	l.deferSettlement(settlement{op: "release", claim: c, windows: make([]int64, len(c.Rules)), release: true})
+	l.deferSettlement(settlement{op: "release", claim: c, windows: make([]int64, len(c.Rules)), release: true, req: ref})
 }
 
 func (l *Limiter) storeFailed(c Claim, cause error) (*Reservation, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,6 +33,9 @@ type Redis struct {
 	prefix string
 	// clock, when set (tests only), replaces the server's TIME.
 	clock Clock
+	// logTo is the go-redis log target of the limiter over this store
+	// (redislog.go), set by New; nil before.
+	logTo atomic.Pointer[redisLogTarget]
 }
 
 var _ Store = (*Redis)(nil)
@@ -64,7 +68,12 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
 		noRetries(&opt.MaxRetries)
 		opt.ContextTimeoutEnabled = true
-		return &Redis{client: redis.NewClusterClient(opt), prefix: prefix}, nil
+		c := redis.NewClusterClient(opt)
+		r := &Redis{client: c, prefix: prefix}
+		// A cluster client dials nothing itself: each node has a client
+		// of its own, made when first needed, with hooks of its own.
+		c.OnNewNode(func(n *redis.Client) { n.AddHook(redisLogHook{&r.logTo}) })
+		return r, nil
 	}
 	opt, err := redis.ParseURL(cfg.URL)
 	if err != nil {
@@ -73,7 +82,10 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	dialDefaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.DialerRetries)
 	noRetries(&opt.MaxRetries)
 	opt.ContextTimeoutEnabled = true
-	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
+	c := redis.NewClient(opt)
+	r := &Redis{client: c, prefix: prefix}
+	c.AddHook(redisLogHook{&r.logTo})
+	return r, nil
 }
 
 // noRetries turns go-redis's command retries off unless the URL set

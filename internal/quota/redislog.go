@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -112,19 +113,32 @@ func (t *redisLogTarget) printf(format string, v ...any) {
 	t.log.Warn("redis client: "+msg, attrs...)
 }
 
-// redisLogHook marks the errors of a client's dials with its limiter's
-// target: go-redis dials in goroutines of its own, with a context of no
-// command, and logs the dial's error after the hook returns, so the error
-// is what carries the target to Printf. The wrapper keeps the message and
-// unwraps to the dial's error, so that go-redis's retry decisions and the
-// store's classification (errors.As) see what they always did.
-type redisLogHook struct{ t *redisLogTarget }
+// redisLogHook marks the errors of a client's dials with the target of
+// the limiter over its store: go-redis dials in goroutines of its own,
+// with a context of no command, and logs the dial's error after the hook
+// returns, so the error is what carries the target to Printf. The wrapper
+// keeps the message and unwraps to the dial's error, so that go-redis's
+// retry decisions and the store's classification (errors.As) see what
+// they always did.
+//
+// NewRedis installs it on the client that dials: the client of a single
+// server, and on a cluster each node's client as the cluster client makes
+// it (a hook added to the cluster client itself wraps a dial function
+// that nothing calls: its nodes' dials went unmarked, and their lines to
+// whichever limiter registered first). The target is read at each dial,
+// so that a node made before the limiter (a store pinged before New) is
+// marked too.
+type redisLogHook struct {
+	to *atomic.Pointer[redisLogTarget]
+}
 
 func (h redisLogHook) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := next(ctx, network, addr)
 		if err != nil {
-			err = &redisDialError{err: err, t: h.t}
+			if t := h.to.Load(); t != nil {
+				err = &redisDialError{err: err, t: t}
+			}
 		}
 		return c, err
 	}

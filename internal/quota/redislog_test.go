@@ -174,3 +174,84 @@ func TestGoRedisLogWithoutLimiter(t *testing.T) {
 		t.Errorf("default logger lines = %v, want one \"redis client: x\"", lines)
 	}
 }
+
+// TestGoRedisDialLogsReachTheirLimiter: with a real redis-server, single
+// and cluster, stopped under a limiter, go-redis's line about the dial it
+// cannot make reaches that limiter's logger, not the logger of another
+// limiter of the process that registered first. A cluster client dials
+// nothing itself (its nodes' clients do): the hook added to it marked no
+// dial, and the line went to the first limiter.
+func TestGoRedisDialLogsReachTheirLimiter(t *testing.T) {
+	tests := []struct {
+		name  string
+		start func(t *testing.T) (store func(t *testing.T) *Redis, stop func())
+	}{
+		{"single", func(t *testing.T) (func(t *testing.T) *Redis, func()) {
+			s := startRedis(t)
+			return func(t *testing.T) *Redis { return s.newClient(t, "dial:", nil) }, s.stop
+		}},
+		{"cluster", func(t *testing.T) (func(t *testing.T) *Redis, func()) {
+			c := startRedisCluster(t)
+			return func(t *testing.T) *Redis { return c.newClient(t, "dial:", nil) }, c.stop
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			newStore, stop := tc.start(t)
+			clk := clock.NewManual(time.Date(2026, 12, 7, 19, 0, 0, 0, time.UTC))
+			// Another limiter of the process, registered first: what
+			// carries no dial error's mark goes to it.
+			firstLog := make(chan map[string]any, 64)
+			first, err := Open(Config{Store: StoreRedis, Redis: RedisConfig{URL: "redis://127.0.0.1:1/0"}},
+				Options{Logger: slog.New(chanHandler{ch: firstLog}).With("region", "first"), Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer first.Close()
+			ownLog := make(chan map[string]any, 64)
+			// The store is used (pinged: a cluster's nodes are made)
+			// before the limiter exists.
+			s := newStore(t)
+			l, err := New(Config{OnStoreError: FailOpen}, s, Options{Logger: slog.New(chanHandler{ch: ownLog}).With("region", "own"), Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			stop()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard
+			defer cancel()
+			isDial := func(m map[string]any) bool {
+				msg, _ := m["msg"].(string)
+				return strings.HasPrefix(msg, "redis client: connection pool: failed to dial")
+			}
+			for probes := 1; ; probes++ {
+				// Each admission is a probe of the store (the clock
+				// moves a probe interval): it dials.
+				clk.Advance(probeInterval)
+				if r, err := l.Admit(ctx, Request{Principal: "alice", Limits: Limits{RPM: 5}}); err == nil {
+					r.Release(ctx)
+				}
+				select {
+				case m := <-ownLog:
+					if !isDial(m) {
+						continue
+					}
+					if m["region"] != "own" || m["component"] != "quota" || m["level"] != "WARN" {
+						t.Errorf("line = %v, want a WARN with the limiter's attributes", m)
+					}
+					t.Logf("the dial's line came after %d probes", probes)
+				case m := <-firstLog:
+					if isDial(m) {
+						t.Fatalf("the dial's line went to the limiter registered first: %v", m)
+					}
+					continue
+				case <-ctx.Done():
+					t.Fatal("go-redis's dial line never reached the limiter's logger")
+				default:
+					continue
+				}
+				break
+			}
+		})
+	}
+}

@@ -89,17 +89,18 @@ func (r *Reservation) settle(ctx context.Context, op string, actual int64, relea
 		}
 		sctx, cancel := settleContext(ctx, l.store)
 		defer cancel()
+		ticket := l.health.begin()
 		err = s.apply(sctx, l.store)
 		switch {
 		case err == nil:
-			l.storeOK()
+			l.storeOK(ticket)
 		case errors.Is(err, ErrStoreRefused):
 			// The store answered; this settlement will never apply.
-			l.storeOK()
+			l.storeOK(ticket)
 			l.dropSettlement(s, dropRefused, err)
 			err = fmt.Errorf("%s quota (dropped): %w", op, err)
 		default:
-			l.health.fail(op, err)
+			l.health.fail(op, err, ticket)
 			s.attempts++
 			l.deferSettlement(s)
 			err = fmt.Errorf("%w (retried when the store is back): %w", ErrStoreUnavailable, err)
@@ -126,9 +127,9 @@ type inProcess interface {
 	inProcess() bool
 }
 
-// maxPending bounds the settlements kept for retry; beyond it the oldest
-// are dropped (their tokens stay counted until their window passes, their
-// concurrency slots until their lease ends).
+// maxPending bounds the settlements kept for retry (Limiter.maxPending,
+// which tests lower). When one more must wait, one is dropped to make room
+// (see deferSettlement for which).
 const maxPending = 10000
 
 // maxSettleAttempts bounds how often one settlement is tried against a
@@ -165,18 +166,27 @@ func (s settlement) apply(ctx context.Context, store Store) error {
 
 // dropSettlement gives s up, logging it once with its request: its tokens
 // stay as reserved until their window or period passes, its concurrency
-// slots are held until their lease ends.
-func (l *Limiter) dropSettlement(s settlement, reason string, err error) {
+// slots are held until their lease ends. attrs are added to the log line.
+func (l *Limiter) dropSettlement(s settlement, reason string, err error, attrs ...any) {
 	l.metrics.droppedSettlements.WithLabelValues(reason).Inc()
-	l.log.Error("quota settlement dropped", "op", s.op, "reason", reason, "reservation", s.claim.ID,
-		telemetry.AttrRequestID, s.req.id, telemetry.AttrPrincipal, s.req.principal, "model", s.req.model, telemetry.AttrProfile, s.req.profile, "deployment", s.req.deployment,
-		"reserved_tokens", s.claim.Tokens, "actual_tokens", s.actual, telemetry.AttrAttempts, s.attempts, telemetry.AttrError, err)
+	l.logDropped(s, reason, err, attrs...)
 }
 
-// storeOK records a successful store operation and, if settlements (or the
-// release of a previous run's leases) wait for the store, starts them.
-func (l *Limiter) storeOK() {
-	l.health.ok()
+func (l *Limiter) logDropped(s settlement, reason string, err error, attrs ...any) {
+	args := []any{"op", s.op, "reason", reason, "reservation", s.claim.ID,
+		telemetry.AttrRequestID, s.req.id, telemetry.AttrPrincipal, s.req.principal, "model", s.req.model, telemetry.AttrProfile, s.req.profile, "deployment", s.req.deployment,
+		"reserved_tokens", s.claim.Tokens, "actual_tokens", s.actual, telemetry.AttrAttempts, s.attempts}
+	if err != nil {
+		args = append(args, telemetry.AttrError, err)
+	}
+	l.log.Error("quota settlement dropped", append(args, attrs...)...)
+}
+
+// storeOK records a successful store operation (of ticket) and, if
+// settlements (or the release of a previous run's leases) wait for the
+// store, starts them.
+func (l *Limiter) storeOK(ticket uint64) {
+	l.health.ok(ticket)
 	if l.npending.Load() == 0 && !l.reclaimWaiting.Load() {
 		return
 	}
@@ -191,20 +201,91 @@ func (l *Limiter) storeOK() {
 }
 
 // deferSettlement keeps s for a retry once the store answers again.
+//
+// When maxPending settlements already wait, one is dropped to make room,
+// and it is never the new one nor the one flush is applying (that one's
+// own outcome decides whether it is kept, applied or dropped; dropping it
+// from under flush lost the entry after it instead, unlogged, uncounted).
+// Of the others the oldest goes: its per-minute windows and its
+// concurrency lease are the nearest to their end, so settling it would
+// change the least. A commit that counts more tokens than were reserved
+// is passed over while another can go, since dropping it is the one drop
+// that would count less than was used; every other drop only leaves
+// tokens counted as reserved and slots held until their lease ends
+// (stricter, never looser). A drop for overflow is counted each time and
+// logged with its request at most once per logInterval, the next line
+// saying how many were left out (repeated): a long outage overflows once
+// per request.
 func (l *Limiter) deferSettlement(s settlement) {
 	l.pmu.Lock()
-	dropped := false
-	if len(l.pending) >= maxPending {
-		dropped = true
-		l.pending = l.pending[1:]
+	if l.drained {
+		// Settled after Close's last pass: nothing would retry it.
+		l.pmu.Unlock()
+		l.dropSettlement(s, dropClosed, nil)
+		return
 	}
-	l.pending = append(l.pending, s)
+	var victim settlement
+	dropped := len(l.pending) >= l.maxPending
+	if dropped {
+		victim, dropped = l.makeRoom()
+	}
+	if !dropped && len(l.pending) >= l.maxPending {
+		// Only the one in flight waits (maxPending 1): the new one goes.
+		victim, dropped = s, true
+	} else {
+		l.pending = append(l.pending, s)
+	}
 	l.npending.Store(int64(len(l.pending)))
 	l.metrics.pending.Set(float64(len(l.pending)))
-	l.pmu.Unlock()
+	logIt, repeated := false, 0
 	if dropped {
-		l.metrics.droppedSettlements.WithLabelValues(dropOverflow).Inc()
+		now := l.clock.Now()
+		if l.overflowLogged.IsZero() || now.Sub(l.overflowLogged) >= logInterval {
+			logIt, repeated = true, l.overflowSkipped
+			l.overflowLogged, l.overflowSkipped = now, 0
+		} else {
+			l.overflowSkipped++
+		}
 	}
+	l.pmu.Unlock()
+	if !dropped {
+		return
+	}
+	l.metrics.droppedSettlements.WithLabelValues(dropOverflow).Inc()
+	if logIt {
+		attrs := []any{"max_pending", l.maxPending}
+		if repeated > 0 {
+			attrs = append(attrs, "repeated", repeated)
+		}
+		l.logDropped(victim, dropOverflow, nil, attrs...)
+	}
+}
+
+// makeRoom removes one settlement from l.pending, as deferSettlement says,
+// and returns it; false when only the one flush is applying waits. l.pmu
+// is held.
+func (l *Limiter) makeRoom() (settlement, bool) {
+	first := 0
+	if l.applying {
+		first = 1 // l.pending[0] is in flight
+	}
+	if first >= len(l.pending) {
+		return settlement{}, false
+	}
+	i := first
+	for j := first; j < len(l.pending); j++ {
+		if s := l.pending[j]; s.release || s.actual <= s.claim.Tokens {
+			i = j
+			break
+		}
+	}
+	victim := l.pending[i]
+	// Move the ones before it up by one, order kept, and cut the front:
+	// O(i), and i is first unless commits that add tokens lead the queue.
+	copy(l.pending[1:i+1], l.pending[:i])
+	l.pending[0] = settlement{}
+	l.pending = l.pending[1:]
+	return victim, true
 }
 
 // flush releases the leases of this replica's previous run if that is
@@ -217,17 +298,26 @@ func (l *Limiter) flush() {
 	if !l.releasePrevious() {
 		return
 	}
+	l.applyPending(context.Background(), true)
+}
+
+// applyPending is flush's loop over the pending settlements; whileOpen
+// stops it when the limiter closes (Close's own last pass does not), and
+// ctx's end stops it too. It resets flushing when it returns.
+func (l *Limiter) applyPending(pctx context.Context, whileOpen bool) {
 	for {
 		l.pmu.Lock()
-		if len(l.pending) == 0 || l.closed {
+		if len(l.pending) == 0 || whileOpen && l.closed || pctx.Err() != nil {
 			l.flushing = false
 			l.pmu.Unlock()
 			return
 		}
 		s := l.pending[0]
+		l.applying = true
 		l.pmu.Unlock()
 
-		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		ctx, cancel := context.WithTimeout(pctx, settleTimeout)
+		ticket := l.health.begin()
 		err := s.apply(ctx, l.store)
 		cancel()
 
@@ -236,13 +326,15 @@ func (l *Limiter) flush() {
 			s.attempts++
 		}
 		l.pmu.Lock()
+		l.applying = false
 		if err != nil && !refused && s.attempts < maxSettleAttempts {
 			l.pending[0].attempts = s.attempts
 			l.flushing = false
 			l.pmu.Unlock()
-			l.health.fail("retry", err)
+			l.health.fail("retry", err, ticket)
 			return
 		}
+		l.pending[0] = settlement{}
 		l.pending = l.pending[1:]
 		l.npending.Store(int64(len(l.pending)))
 		l.metrics.pending.Set(float64(len(l.pending)))
@@ -255,10 +347,44 @@ func (l *Limiter) flush() {
 			l.dropSettlement(s, dropRefused, err)
 		case err != nil:
 			l.dropSettlement(s, dropAttempts, err)
-			l.health.fail("retry", err)
+			l.health.fail("retry", err, ticket)
 			return
 		}
 	}
+}
+
+// settleAtClose gives the settlements that still wait one last pass when
+// the store is up (or a probe is due: a down store is tried once more),
+// stopping at its first failure or after settleTimeout in all (a slow
+// store must not hold a shutdown), then drops what is left: counted
+// (reason closed) and logged in one line. Close calls it once no flush
+// runs; before, what waited was discarded without a trace, also when a
+// flush was half-way through a queue the store was answering.
+func (l *Limiter) settleAtClose() {
+	if l.npending.Load() > 0 && l.health.allow() {
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		l.applyPending(ctx, false)
+		cancel()
+	}
+	l.pmu.Lock()
+	l.drained = true
+	left := l.pending
+	l.pending = nil
+	l.npending.Store(0)
+	l.metrics.pending.Set(0)
+	l.pmu.Unlock()
+	if len(left) == 0 {
+		return
+	}
+	l.metrics.droppedSettlements.WithLabelValues(dropClosed).Add(float64(len(left)))
+	var commits int
+	for _, s := range left {
+		if !s.release {
+			commits++
+		}
+	}
+	l.log.Error("quota settlements dropped at close: the store did not take them", "settlements", len(left), "commits", commits, "releases", len(left)-commits,
+		"oldest_reservation", left[0].claim.ID, "oldest_request_id", left[0].req.id)
 }
 
 // releasePrevious frees the concurrency leases that this replica's
@@ -273,6 +399,7 @@ func (l *Limiter) releasePrevious() bool {
 		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	ticket := l.health.begin()
 	n, err := l.store.ReleaseLeases(ctx, l.replica, l.idPrefix)
 	cancel()
 	if err != nil && !errors.Is(err, ErrStoreRefused) {
@@ -280,7 +407,7 @@ func (l *Limiter) releasePrevious() bool {
 		l.flushing = false
 		l.reclaimWaiting.Store(true)
 		l.pmu.Unlock()
-		l.health.fail("release_leases", err)
+		l.health.fail("release_leases", err, ticket)
 		return false
 	}
 	l.pmu.Lock()
@@ -291,10 +418,10 @@ func (l *Limiter) releasePrevious() bool {
 	case err != nil:
 		l.log.Error("could not release the concurrency slots of this replica's previous run; they are freed after lease_ttl", "replica", l.replica, telemetry.AttrError, err)
 	case n > 0:
-		l.health.ok()
+		l.health.ok(ticket)
 		l.log.Info("released the concurrency slots held by this replica's previous run", "replica", l.replica, "slots", n)
 	default:
-		l.health.ok()
+		l.health.ok(ticket)
 	}
 	return true
 }

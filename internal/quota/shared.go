@@ -64,13 +64,14 @@ func (l *Limiter) do(ctx context.Context, op string, f func(context.Context) err
 	if !l.health.allow() {
 		return fmt.Errorf("%s: %w", op, ErrStoreUnavailable)
 	}
+	ticket := l.health.begin()
 	if err := f(ctx); err != nil {
 		if ctx.Err() != nil {
 			return err
 		}
-		l.health.fail(op, err)
+		l.health.fail(op, err, ticket)
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
-	l.storeOK()
+	l.storeOK(ticket)
 	return nil
 }

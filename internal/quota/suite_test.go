@@ -35,6 +35,7 @@ func runStoreSuite(t *testing.T, mk storeMaker) {
 		{"TokenAccounting", testTokenAccounting},
 		{"ReleaseReturnsEverything", testReleaseReturnsEverything},
 		{"Concurrency", testConcurrency},
+		{"SettleAfterLeaseExpiry", testSettleAfterLeaseExpiry},
 		{"Budgets", testBudgets},
 		{"Scopes", testScopes},
 		{"SharedState", testSharedState},
@@ -222,6 +223,47 @@ func testConcurrency(t *testing.T, clients func() Store, clock *fakeClock) {
 	mustReject(t, l, req)
 	clock.Advance(time.Microsecond)
 	mustAdmit(t, l, req)
+}
+
+// testSettleAfterLeaseExpiry: a reservation settled after its lease
+// expired and its slot was taken by another frees nothing of the other's:
+// the slot stays held, and the late settlement corrects only its own
+// tokens.
+func testSettleAfterLeaseExpiry(t *testing.T, clients func() Store, clock *fakeClock) {
+	for _, release := range []bool{false, true} {
+		t.Run(fmt.Sprint("release=", release), func(t *testing.T) {
+			l := newTestLimiter(t, clients(), clock, Config{LeaseTTL: time.Minute})
+			req := Request{Principal: fmt.Sprint("lease-late-", release), Limits: Limits{MaxConcurrency: 1, TokensPerDay: 1000}, InputTokens: 100, MaxTokens: 100}
+			late := mustAdmit(t, l, req)
+			clock.Advance(time.Minute)
+			mustAdmit(t, l, req) // the slot, free again, is taken: 400 tokens today
+			var err error
+			if release {
+				err = late.Release(t.Context())
+			} else {
+				err = late.Commit(t.Context(), inference.Usage{InputTokens: 100, OutputTokens: 50})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if le := mustReject(t, l, req); le.Kind != Concurrency {
+				t.Errorf("after the late settlement: %+v, want the slot still held (max_concurrency)", le)
+			}
+			// The late one's tokens are its own: 200 given back on
+			// release, 50 on commit.
+			want := int64(1000 - 400 + 50)
+			if release {
+				want = 1000 - 400 + 200
+			}
+			st, err := clients().Reserve(t.Context(), Claim{ID: "probe-" + fmt.Sprint(release), Tokens: 0, Rules: []Rule{{Key: "p/" + req.Principal, Kind: TokensPerDay, Limit: 1000}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := 1000 - st.Rules[0].Used; got != want {
+				t.Errorf("day budget left after the late settlement = %d, want %d", got, want)
+			}
+		})
+	}
 }
 
 func testBudgets(t *testing.T, clients func() Store, clock *fakeClock) {
