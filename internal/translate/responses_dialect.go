@@ -84,6 +84,9 @@ func decodeResponsesFor(body []byte, model string, stream bool) (*openai.Respons
 	if err != nil {
 		return nil, err
 	}
+	if err := emptyEffort(body, "reasoning.effort"); err != nil {
+		return nil, err
+	}
 	req.Model, req.Stream = model, nil
 	if stream {
 		req.Stream = ptr(true)

@@ -129,6 +129,9 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 				return nil, r.because(s.name, "expressible: auto, concise, detailed")
 			}
 		}
+		if err := checkEffort("reasoning.effort", rc.Effort); err != nil {
+			return nil, err
+		}
 		switch {
 		case rc.Effort == "none" && r != targetOpenAI:
 		default:
