@@ -96,3 +96,18 @@ func TestInvalidResponsesEffort(t *testing.T) {
 		t.Errorf("ResponsesChatRequest(effort low) = %v; want a translation", err)
 	}
 }
+
+// refusedField returns the member a translation refused, as an
+// *UnsupportedError (this target cannot express it) or an *InvalidError
+// (the client's API does not define it), or "".
+func refusedField(err error) string {
+	var ue *translate.UnsupportedError
+	var ie *translate.InvalidError
+	switch {
+	case errors.As(err, &ue):
+		return ue.Field
+	case errors.As(err, &ie):
+		return ie.Field
+	}
+	return ""
+}
