@@ -94,8 +94,10 @@ func Request(client, backend Dialect, body []byte, model string, stream bool, op
 		if derr != nil {
 			return nil, derr
 		}
-		if err := emptyEffort(body, "reasoning_effort"); err != nil {
-			return nil, err
+		if req.ReasoningEffort == "" {
+			if err := emptyEffort(body, "reasoning_effort"); err != nil {
+				return nil, err
+			}
 		}
 		req.Model = model
 		req.Stream = nil

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 
@@ -131,6 +132,9 @@ func invalidConverse(req *converse.Request) error {
 // to an OpenAI-compatible deployment. path is "reasoning_effort" or
 // "reasoning.effort".
 func emptyEffort(body []byte, path string) error {
+	if !bytes.Contains(body, []byte("effort")) && !bytes.Contains(body, []byte(`\u`)) {
+		return nil // named neither as written nor with an escape: one scan
+	}
 	var err error
 	_ = jsonx.Members(body, func(k, v []byte) error {
 		switch {

@@ -57,8 +57,10 @@ func decodeResponsesFor(body []byte, model string, stream bool) (*openai.Respons
 	if err != nil {
 		return nil, err
 	}
-	if err := emptyEffort(body, "reasoning.effort"); err != nil {
-		return nil, err
+	if req.Reasoning == nil || req.Reasoning.Effort == "" {
+		if err := emptyEffort(body, "reasoning.effort"); err != nil {
+			return nil, err
+		}
 	}
 	req.Model, req.Stream = model, nil
 	if stream {
