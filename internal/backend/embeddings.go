@@ -104,7 +104,14 @@ func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference
 	start := b.cfg.Clock.Now()
 	family, opts, ok := embedFamily(b.cfg.Model)
 	if !ok {
-		return nil, inference.Invalid("model", "this deployment's model "+inference.Clip(b.cfg.Model, 128)+" is not a Titan or Cohere embedding model")
+		// The deployment declares embeddings (routing sent it here) but
+		// its model id names no embedding model Meridian can call: this
+		// deployment cannot carry the request, as a translator's refusal
+		// says, and another deployment of the model may (Unfit: the
+		// gateway tries it, and answers this 400 only when none embeds).
+		e := inference.Invalid("model", "this deployment's model "+inference.Clip(b.cfg.Model, 128)+" is not a Titan or Cohere embedding model")
+		e.Unfit = true
+		return nil, e
 	}
 	ereq, err := translate.DecodeEmbeddingsRequest(req.Body)
 	if err != nil {

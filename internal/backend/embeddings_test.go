@@ -78,8 +78,13 @@ func TestBedrockEmbeddings(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			if tc.status != 0 {
-				if e := inference.AsError(err); err == nil || e.Kind.Status() != tc.status || e.Param != tc.param || len(paths) != 0 {
-					t.Fatalf("err = %v after %d calls, want a %d naming %s and no call", err, len(paths), tc.status, tc.param)
+				// Each is this deployment's limit, known without asking
+				// the upstream (the model's dimensions, a model id that
+				// names no embedding model): Unfit, so the gateway tries
+				// a deployment that embeds, and answers this 400 only when
+				// none can (docs/api.md, "Embeddings API").
+				if e := inference.AsError(err); err == nil || e.Kind.Status() != tc.status || e.Param != tc.param || !e.Unfit || len(paths) != 0 {
+					t.Fatalf("err = %v (unfit %v) after %d calls, want a deployment's %d naming %s and no call", err, e.Unfit, len(paths), tc.status, tc.param)
 				}
 				return
 			}

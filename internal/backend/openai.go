@@ -202,13 +202,24 @@ type oaResponse struct {
 func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 	if req.Dialect == inference.DialectOpenAIChat && req.Body != nil {
 		body := req.Body
-		if req.Features.Has(inference.FeatureReasoning) || req.Features.Has(inference.FeatureReasoningNone) {
+		if req.Features.Has(inference.FeatureReasoning) {
 			// Claude's reasoning that a Responses request's Chat body
 			// carries for Converse and Anthropic, which restore it on
 			// this same condition (reasoning_effort set and not none;
-			// without it a reasoning_content is the client's own and
-			// passes as every member does): Chat Completions takes none.
-			body = translate.WithoutCarriedReasoning(body)
+			// without it, "none" included, a reasoning_content is the
+			// client's own and passes as every member does): Chat
+			// Completions takes none. A carried value that does not
+			// decode, and an empty reasoning_effort, are refused by name
+			// as the translations refuse them (the client's mistake,
+			// answered at once), not sent on.
+			if err := translate.EmptyEffort(body); err != nil {
+				return nil, dialect.Refusal(err)
+			}
+			stripped, err := translate.StripCarriedReasoning(body)
+			if err != nil {
+				return nil, dialect.Refusal(err)
+			}
+			body = stripped
 		}
 		return PassThroughOpenAI(body, o.cfg.Model, stream), nil
 	}

@@ -35,6 +35,11 @@ func TranslateError(err error) *inference.Error {
 		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "unsupported_field", Param: inference.Clip(ue.Field, inference.EchoLimit),
 			Message: inference.Clip(ue.Error(), 2*inference.EchoLimit), Err: err}
 	}
+	var ie *translate.InvalidError
+	if errors.As(err, &ie) {
+		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "invalid_value", Param: inference.Clip(ie.Field, inference.EchoLimit),
+			Message: inference.Clip(ie.Error(), 2*inference.EchoLimit), Err: err}
+	}
 	var de *translate.DecodeError
 	if errors.As(err, &de) {
 		return &inference.Error{Kind: inference.KindInvalidRequest, Param: de.Field(), Message: de.Error(), Err: err}
@@ -46,8 +51,10 @@ func TranslateError(err error) *inference.Error {
 // made after routing: a field the deployment cannot express (an
 // *UnsupportedError) is marked Unfit, so the gateway tries another
 // destination that may carry it and answers this 400 only when none can
-// (inference.Error.Refused). A malformed body (*DecodeError) stays a plain
-// 400: no destination would take it.
+// (inference.Error.Refused). A malformed body (*DecodeError) or a value
+// the client's API does not define (*InvalidError, such as
+// reasoning_effort "bogus") stays a plain 400, answered at once: no
+// destination would take it.
 func Refusal(err error) *inference.Error {
 	e := TranslateError(err)
 	var ue *translate.UnsupportedError

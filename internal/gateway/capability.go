@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -27,9 +28,14 @@ func deploymentFeatures(cfg *topology.Config, region, model string, d inference.
 	if !topology.Generates(caps) && !generationFree(d) {
 		return 0, false
 	}
+	// A Bedrock deployment embeds only with a Titan or Cohere embedding
+	// model (internal/backend/embeddings.go calls no other): one that
+	// declares embeddings for another model id is excluded for them, with
+	// routing's reason, rather than tried and refused.
+	bedrockEmbeds := !speaksBedrock || topology.BedrockEmbeddingFamily(cmp.Or(dep.Backend.Model, dep.Model)) != topology.EmbeddingNone
 	var f inference.Features
 	for _, c := range caps {
-		if feat, ok := inference.ParseFeature(c); ok {
+		if feat, ok := inference.ParseFeature(c); ok && (feat != inference.FeatureEmbeddings || bedrockEmbeds) {
 			f = f.With(feat)
 		}
 	}

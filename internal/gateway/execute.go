@@ -92,6 +92,10 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	if err := g.checkMaxTokens(job.Operation, job.Request, job.Model); err != nil {
 		return nil, g.fail(ctx, rec, err)
 	}
+	if err := checkAmbiguous(job.Request); err != nil {
+		// The source refuses it (a node from before the check may not).
+		return nil, g.fail(ctx, rec, err)
+	}
 	rec.Route = "forwarded"
 	// The local deployment's tracker counts forwarded load too, so the
 	// snapshot this node publishes reflects every source's traffic.

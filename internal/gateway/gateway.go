@@ -255,6 +255,9 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 			return nil, g.fail(ctx, rec, err)
 		}
 	}
+	if err := checkAmbiguous(call.Request); err != nil {
+		return nil, g.fail(ctx, rec, err)
+	}
 	if err := call.ServiceTier.err(); err != nil {
 		return nil, g.fail(ctx, rec, err)
 	}

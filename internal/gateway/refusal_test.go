@@ -26,6 +26,12 @@ func TestTranslationRefusalFailsOver(t *testing.T) {
 	malformed := func() error {
 		return inference.Invalid("max_tokens", "max_tokens must be at least 1")
 	}
+	// A value the client's API does not define, as a deployment's real
+	// translation classifies it: the client's mistake, answered at once.
+	bogus := func() error {
+		_, err := translate.Request(translate.OpenAI, translate.Converse, []byte(`{"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"bogus"}`), "m", false, translate.Options{})
+		return dialect.Refusal(err)
+	}
 	serve := func() error { return nil }
 	throttled := func() error {
 		return &inference.Error{Kind: inference.KindThrottled, RetryAfter: 30 * time.Second, UpstreamStatus: 429, Message: "slow down"}
@@ -49,6 +55,7 @@ func TestTranslationRefusalFailsOver(t *testing.T) {
 		{name: "local refuses, remote throttled", local: refuse, remote: throttled, wantKind: inference.KindThrottled},
 		{name: "both refuse", local: refuse, remote: refuse, wantKind: inference.KindInvalidRequest, wantParam: "thinking.budget_tokens", wantCalls: 2, wantAttempts: 2},
 		{name: "malformed", local: malformed, remote: malformed, wantKind: inference.KindInvalidRequest, wantParam: "max_tokens", wantCalls: 1, wantAttempts: 1},
+		{name: "invalid value", local: bogus, remote: serve, wantKind: inference.KindInvalidRequest, wantParam: "reasoning_effort", wantCalls: 1, wantAttempts: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

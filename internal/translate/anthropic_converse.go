@@ -18,6 +18,9 @@ import (
 // after it.
 func AnthropicToConverseRequest(req *anthropic.Request, opts Options) (*converse.Request, error) {
 	r := refuser(targetConverse)
+	if err := invalidAnthropic(req); err != nil {
+		return nil, err
+	}
 	if err := refuseAnthropicKinds(r, req); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,9 @@ import (
 // usage chunk.
 func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.ChatCompletionRequest, error) {
 	r := refuser(targetOpenAI)
+	if err := invalidAnthropic(req); err != nil {
+		return nil, err
+	}
 	if err := refuseAnthropicKinds(r, req); err != nil {
 		return nil, err
 	}

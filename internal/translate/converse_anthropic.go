@@ -20,6 +20,9 @@ import (
 // Messages API does not define, is refused.
 func ConverseToAnthropicRequest(req *converse.Request, opts Options) (*anthropic.Request, error) {
 	r := refuser(targetAnthropic)
+	if err := invalidConverse(req); err != nil {
+		return nil, err
+	}
 	if err := refuseUnknown(r, req); err != nil {
 		return nil, err
 	}

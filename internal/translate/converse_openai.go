@@ -16,6 +16,9 @@ import (
 // BudgetEffort); any other additional field is refused.
 func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (*openai.ChatCompletionRequest, error) {
 	r := refuser(targetOpenAI)
+	if err := invalidConverse(req); err != nil {
+		return nil, err
+	}
 	if err := refuseUnknown(r, req); err != nil {
 		return nil, err
 	}

@@ -82,7 +82,7 @@ func decodeAs[T any](d Dialect, body []byte) (*T, error) {
 // where the target body carries it (OpenAI, Anthropic /v1/messages);
 // stream says whether the client asked for a stream (for Converse and
 // Bedrock InvokeModel the operation says it, not the body).
-// Errors: *DecodeError, *UnsupportedError, ErrSameDialect.
+// Errors: *DecodeError, *InvalidError, *UnsupportedError, ErrSameDialect.
 func Request(client, backend Dialect, body []byte, model string, stream bool, opts Options) ([]byte, error) {
 	var out any
 	var err error
@@ -93,6 +93,11 @@ func Request(client, backend Dialect, body []byte, model string, stream bool, op
 		req, derr := decodeAs[openai.ChatCompletionRequest](OpenAI, body)
 		if derr != nil {
 			return nil, derr
+		}
+		if req.ReasoningEffort == "" {
+			if err := emptyEffort(body, "reasoning_effort"); err != nil {
+				return nil, err
+			}
 		}
 		req.Model = model
 		req.Stream = nil

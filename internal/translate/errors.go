@@ -100,3 +100,38 @@ func runePrefix(s string, n int) string {
 	}
 	return s[:cut]
 }
+
+// ErrInvalid matches every *InvalidError with errors.Is.
+var ErrInvalid = errors.New("invalid value")
+
+// InvalidError reports a request member whose value the client's own API
+// does not define, such as reasoning_effort "bogus", a thinking type or a
+// tool_choice type outside the client's schema, or a carried reasoning
+// value that does not decode: the client's mistake, which no destination
+// would take. Unlike an *UnsupportedError (a valid value this target cannot
+// express, which another destination may carry), the gateway answers it at
+// once, without failover (package dialect's Refusal leaves it not Unfit).
+// Its message holds no caller-supplied text other than member names
+// (truncated).
+type InvalidError struct {
+	Field  string // path of the member in the source request
+	Reason string // fixed text: the values the client's API defines, or why
+}
+
+func (e *InvalidError) Error() string {
+	field := e.Field
+	if len(field) > 200 {
+		field = runePrefix(field, 200) + "..."
+	}
+	msg := field + ": invalid value"
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	return msg
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// invalid returns an *InvalidError for the member at path.
+func invalid(path, reason string) error { return &InvalidError{Field: path, Reason: reason} }

@@ -17,6 +17,9 @@ import (
 // shaped for Bedrock InvokeModel instead.
 func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (*anthropic.Request, error) {
 	r := refuser(targetAnthropic)
+	if err := invalidOpenAI(req); err != nil {
+		return nil, err
+	}
 	if err := refuseUnknown(r, req); err != nil {
 		return nil, err
 	}

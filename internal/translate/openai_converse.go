@@ -15,6 +15,9 @@ import (
 // stream_options are accepted and otherwise ignored here.
 func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*converse.Request, error) {
 	r := refuser(targetConverse)
+	if err := invalidOpenAI(req); err != nil {
+		return nil, err
+	}
 	if err := refuseUnknown(r, req); err != nil {
 		return nil, err
 	}

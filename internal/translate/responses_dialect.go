@@ -19,37 +19,10 @@ func DecodeResponsesRequest(body []byte) (*openai.ResponsesRequest, error) {
 	return decodeAs[openai.ResponsesRequest](OpenAI, body)
 }
 
-// ResponsesRequest translates a Responses request body into a body for a
-// backend speaking dialect backend, as Request does for the other
-// dialects: model names the backend's model where the body carries it,
-// stream says whether the client asked for a stream. An OpenAI backend
-// gets a Chat Completions request. Errors: *DecodeError, *UnsupportedError.
-func ResponsesRequest(backend Dialect, body []byte, model string, stream bool, opts Options) ([]byte, error) {
-	req, err := decodeResponsesFor(body, model, stream)
-	if err != nil {
-		return nil, err
-	}
-	var out any
-	switch backend {
-	case OpenAI:
-		out, err = ResponsesToOpenAIRequest(req)
-	case Converse:
-		out, err = ResponsesToConverseRequest(req, opts)
-	case Anthropic:
-		out, err = ResponsesToAnthropicRequest(req, opts)
-	default:
-		return nil, fmt.Errorf("translate: unknown dialect %v", backend)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(out)
-}
-
 // ResponsesChatRequest returns the Chat Completions body that a front end
-// routes for a Responses request: ResponsesRequest(OpenAI, body, model,
-// stream, ...)'s, save that an assistant message may carry Claude's
-// reasoning in reasoning_content (see responses_reasoning.go), which
+// routes for a Responses request (ResponsesToOpenAIRequest's translation),
+// save that an assistant message may carry Claude's reasoning in
+// reasoning_content (see responses_reasoning.go), which
 // Request puts back for Converse and Anthropic and WithoutCarriedReasoning
 // removes for OpenAI. With it comes
 // path, which names a member of that body by its path in the Responses
@@ -83,6 +56,11 @@ func decodeResponsesFor(body []byte, model string, stream bool) (*openai.Respons
 	req, err := DecodeResponsesRequest(body)
 	if err != nil {
 		return nil, err
+	}
+	if req.Reasoning == nil || req.Reasoning.Effort == "" {
+		if err := emptyEffort(body, "reasoning.effort"); err != nil {
+			return nil, err
+		}
 	}
 	req.Model, req.Stream = model, nil
 	if stream {

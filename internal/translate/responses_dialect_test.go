@@ -356,9 +356,11 @@ func TestCarriedReasoningChat(t *testing.T) {
 			t.Run(tc.name+"/"+d.String(), func(t *testing.T) {
 				out, err := translate.Request(translate.OpenAI, d, body(tc.effort, tc.rc), "m", false, translate.Options{})
 				if tc.refused {
-					var ue *translate.UnsupportedError
-					if !errors.As(err, &ue) || ue.Field != "messages[1].reasoning_content" {
-						t.Fatalf("Request = %s, %v; want refusal of messages[1].reasoning_content", out, err)
+					// The client's mistake, whatever the destination: an
+					// OpenAI one refuses it too (StripCarriedReasoning).
+					var ie *translate.InvalidError
+					if !errors.As(err, &ie) || ie.Field != "messages[1].reasoning_content" {
+						t.Fatalf("Request = %s, %v; want an InvalidError naming messages[1].reasoning_content", out, err)
 					}
 					return
 				}
@@ -385,9 +387,9 @@ func TestWithoutCarriedReasoning(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"none", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, ""},
 		{"a client's reasoning text", `{"messages":[{"role":"assistant","content":"a","reasoning_content":"I think."}]}`, ""},
-		{"carried", `{"model":"m", "messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[],"reasoning_content":"meridian.r1.W10"} ,{"role":"tool","content":"x"}],"stream":true}`,
+		{"carried", `{"model":"m", "messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[],"reasoning_content":"meridian.r1.W3sidCI6IngiLCJzIjoieSJ9XQ"} ,{"role":"tool","content":"x"}],"stream":true}`,
 			`{"model":"m", "messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[]},{"role":"tool","content":"x"}],"stream":true}`},
-		{"carried first", `{"messages":[{"reasoning_content":"meridian.r1.W10","role":"assistant","content":"meridian.r1. is text"}]}`,
+		{"carried first", `{"messages":[{"reasoning_content":"meridian.r1.W3sidCI6IngiLCJzIjoieSJ9XQ","role":"assistant","content":"meridian.r1. is text"}]}`,
 			`{"messages":[{"role":"assistant","content":"meridian.r1. is text"}]}`},
 		{"the prefix elsewhere only", `{"messages":[{"role":"user","content":"meridian.r1.x"}]}`, ""},
 		{"not JSON", `{"messages":[{"reasoning_content":"meridian.r1.`, ""},

@@ -129,6 +129,9 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 				return nil, r.because(s.name, "expressible: auto, concise, detailed")
 			}
 		}
+		if err := checkEffort("reasoning.effort", rc.Effort); err != nil {
+			return nil, err
+		}
 		switch {
 		case rc.Effort == "none" && r != targetOpenAI:
 		default:
@@ -223,7 +226,7 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			// Meridian's prefix that does not decode is refused.
 			blocks, _, err := decodeReasoning(deref(it.EncryptedContent))
 			if err != nil {
-				return nil, r.because(p+".encrypted_content", badReasoning)
+				return nil, invalid(p+".encrypted_content", badReasoning)
 			}
 			pending = append(pending, blocks...)
 		case openai.ItemReference:

@@ -147,7 +147,9 @@ func carriedIn(r refuser, req *openai.ChatCompletionRequest) ([]pendingReasoning
 		blocks, carried, err := decodeReasoning(*m.ReasoningContent)
 		switch {
 		case err != nil:
-			return nil, r.because(at("messages", i)+".reasoning_content", badReasoning)
+			// The client's mistake, whatever the destination: an OpenAI
+			// one refuses it too (StripCarriedReasoning).
+			return nil, invalid(at("messages", i)+".reasoning_content", badReasoning)
 		case carried:
 			out = append(out, pendingReasoning{at: i, blocks: blocks})
 		}
@@ -274,55 +276,180 @@ func placeCarried(req *openai.ChatCompletionRequest, carried []pendingReasoning,
 	}
 }
 
-// carriedMarker is how a carried reasoning_content begins in a JSON body.
-var carriedMarker = []byte(`"` + reasoningPrefix)
+// carriedMarker is how a carried reasoning_content begins in a JSON body
+// when the string is written without escapes; escapedMarker is what any
+// other spelling of the prefix holds (its characters have no short escape,
+// so an escaped one is a \u escape).
+var (
+	carriedMarker = []byte(`"` + reasoningPrefix)
+	escapedMarker = []byte(`\u`)
+)
 
-// CarriesReasoning reports whether a Chat Completions body carries
-// Claude's reasoning (see above): a message's reasoning_content that
-// WithoutCarriedReasoning would remove. A body without the prefix at the
-// start of a JSON string costs one scan; one with it is read.
-func CarriesReasoning(body []byte) bool {
-	return bytes.Contains(body, carriedMarker) && len(WithoutCarriedReasoning(body)) != len(body)
+// mayCarry reports whether body may carry reasoning: the prefix at the
+// start of a string as written, or an escape anywhere, which the members'
+// decoded values must then be read for ("meridian\u002er1." is the
+// prefix to a decoder, and so to the translators).
+func mayCarry(body []byte) bool {
+	return bytes.Contains(body, carriedMarker) || bytes.Contains(body, escapedMarker)
 }
 
-// WithoutCarriedReasoning returns a Chat Completions body without the
-// reasoning_content members that carry Claude's reasoning (see above), for
-// a deployment that speaks Chat Completions, which takes no reasoning
-// input: body itself when it has none (found by one scan for the prefix),
-// else body with those members removed and every other member as it was
-// (only whitespace between messages goes). A body it cannot read is
-// returned as it is. The OpenAI backend calls it only for a body that
-// enables reasoning (the condition on which the other dialects restore
-// carried reasoning), so that other chat bodies skip the scan.
+// CarriesReasoning reports whether a Chat Completions body carries
+// Claude's reasoning (see above): a message's reasoning_content, decoded,
+// begins with the prefix, as the translators read it. A body without the
+// prefix or an escape costs one scan; one with either is read.
+func CarriesReasoning(body []byte) bool {
+	if !mayCarry(body) {
+		return false
+	}
+	carries := false
+	_ = eachCarried(body, func(int, string, bool) error {
+		carries = true
+		return errStop
+	})
+	return carries
+}
+
+// errStop ends a walk early.
+var errStop = errors.New("stop")
+
+// eachCarried calls fn for each message of body (at index i) whose
+// reasoning_content, decoded, begins with the prefix, with that value.
+// ambiguous is set when the message names the member more than once, or
+// in another case (which encoding/json, and so the translators, read as
+// the same member): which copy a reader takes is then unclear, and the
+// caller refuses it rather than edit one copy. It stops at fn's first
+// error and returns it; a body it cannot read is no error (the
+// translators refuse it).
+func eachCarried(body []byte, fn func(i int, value string, ambiguous bool) error) error {
+	var lists [][]byte
+	exactList := true
+	if jsonx.Members(body, func(k, v []byte) error {
+		if match, exact := keyFold(k, "messages"); match {
+			lists = append(lists, v)
+			exactList = exactList && exact
+		}
+		return nil
+	}) != nil {
+		return nil
+	}
+	var fnErr error // fn's, not the scanner's: a body it cannot read is no error
+	visit := func(i int, value string, ambiguous bool) error {
+		fnErr = fn(i, value, ambiguous)
+		return fnErr
+	}
+	for _, msgs := range lists {
+		if eachCarriedIn(msgs, len(lists) > 1 || !exactList, visit) != nil {
+			break
+		}
+	}
+	if fnErr == errStop {
+		return nil
+	}
+	return fnErr
+}
+
+// keyFold reports whether the raw key (as jsonx.Members gives it) names
+// want in any case, as encoding/json matches it, and whether exactly; it
+// allocates only for a key written with escapes.
+func keyFold(raw []byte, want string) (match, exact bool) {
+	if len(raw) < 2 {
+		return false, false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		k, err := jsonx.Key(raw)
+		return err == nil && strings.EqualFold(k, want), err == nil && k == want
+	}
+	return bytes.EqualFold(inner, []byte(want)), string(inner) == want
+}
+
+// eachCarriedIn is eachCarried for one list of messages; ambiguous says
+// the body names its messages more than once or in another case.
+func eachCarriedIn(msgs []byte, ambiguous bool, fn func(i int, value string, ambiguous bool) error) error {
+	i := -1
+	return jsonx.Elements(msgs, func(m []byte) error {
+		i++
+		value, carries, copies, exact := "", false, 0, true
+		if jsonx.Members(m, func(k, v []byte) error {
+			match, exactKey := keyFold(k, "reasoning_content")
+			if !match {
+				return nil
+			}
+			copies++
+			exact = exact && exactKey
+			if s, ok := jsonx.String(v); ok && strings.HasPrefix(s, reasoningPrefix) {
+				value, carries = s, true
+			}
+			return nil
+		}) != nil || !carries {
+			return nil
+		}
+		return fn(i, value, ambiguous || copies > 1 || !exact)
+	})
+}
+
+// WithoutCarriedReasoning is StripCarriedReasoning without its refusal: a
+// body whose carried reasoning does not decode is returned as it is.
 func WithoutCarriedReasoning(body []byte) []byte {
-	if !bytes.Contains(body, carriedMarker) {
+	out, err := StripCarriedReasoning(body)
+	if err != nil {
 		return body
 	}
+	return out
+}
+
+// StripCarriedReasoning returns a Chat Completions body without the
+// reasoning_content members that carry Claude's reasoning (see above), for
+// a deployment that speaks Chat Completions, which takes no reasoning
+// input: body itself when it has none (found by one scan for the prefix
+// and for escapes), else body with those members removed and every other
+// member as it was (only whitespace between messages goes). A carried
+// value that does not decode is refused with an *InvalidError naming
+// messages[i].reasoning_content, as the translations to Converse and
+// Anthropic refuse it (carriedIn), rather than removed in silence; so is
+// a message that carries one but names the member twice or in another
+// case, where removing one copy could leave the other. A body
+// it cannot read is returned as it is. The OpenAI backend calls it only
+// for a body that enables reasoning (the condition on which the other
+// dialects restore carried reasoning), so that other chat bodies skip the
+// scan.
+func StripCarriedReasoning(body []byte) ([]byte, error) {
+	if !mayCarry(body) {
+		return body, nil
+	}
+	strip := map[int]bool{}
+	if err := eachCarried(body, func(i int, value string, ambiguous bool) error {
+		p := at("messages", i) + ".reasoning_content"
+		if ambiguous {
+			return invalid(p, "named more than once or in another case: JSON readers disagree on which copy counts")
+		}
+		if _, _, err := decodeReasoning(value); err != nil {
+			return invalid(p, badReasoning)
+		}
+		strip[i] = true
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if len(strip) == 0 {
+		return body, nil
+	}
 	var msgs []byte
-	err := jsonx.Members(body, func(k, v []byte) error {
+	_ = jsonx.Members(body, func(k, v []byte) error {
 		if jsonx.KeyIs(k, "messages") {
 			msgs = v
 		}
 		return nil
 	})
-	if err != nil || msgs == nil {
-		return body
-	}
 	out := make([]byte, 0, len(msgs))
 	out = append(out, '[')
-	changed := false
-	err = jsonx.Elements(msgs, func(m []byte) error {
+	i := -1
+	err := jsonx.Elements(msgs, func(m []byte) error {
+		i++
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		var carries bool
-		if err := jsonx.Members(m, func(k, v []byte) error {
-			if jsonx.KeyIs(k, "reasoning_content") {
-				s, ok := jsonx.String(v)
-				carries = carries || ok && strings.HasPrefix(s, reasoningPrefix)
-			}
-			return nil
-		}); err != nil || !carries {
+		if !strip[i] {
 			out = append(out, m...)
 			return nil
 		}
@@ -330,19 +457,18 @@ func WithoutCarriedReasoning(body []byte) []byte {
 		if err != nil {
 			return err
 		}
-		changed = true
 		out = append(out, stripped...)
 		return nil
 	})
-	if err != nil || !changed {
-		return body
+	if err != nil {
+		return body, nil
 	}
 	out = append(out, ']')
 	res, err := jsonx.SetMember(body, "messages", out)
 	if err != nil {
-		return body
+		return body, nil
 	}
-	return res
+	return res, nil
 }
 
 // anthropicReasoning returns the reasoning blocks of a Messages response.

@@ -423,8 +423,7 @@ func TestResponsesRefusals(t *testing.T) {
 				}
 				return
 			}
-			var ue *translate.UnsupportedError
-			if !errors.As(err, &ue) || ue.Field != tc.field {
+			if refusedField(err) != tc.field {
 				t.Errorf("ResponsesRequest(%s) = %v, want refusal of %s", tc.body, err, tc.field)
 			}
 		})

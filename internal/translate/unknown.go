@@ -343,7 +343,9 @@ func refuseUnion(r refuser, p string, members []member) error {
 		case first == "":
 			first = m.name
 		default:
-			return r.because(join(p, m.name), "a union member beside "+first)
+			// The client's own API refuses a union with two members: its
+			// mistake, whatever the target (InvalidError).
+			return invalid(join(p, m.name), "a union member beside "+first)
 		}
 	}
 	return nil

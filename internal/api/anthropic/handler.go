@@ -139,7 +139,11 @@ func decode(hdr http.Header, body []byte) (*inference.Request, error) {
 		return req, inference.Invalid("anthropic_version", "anthropic_version: Extra inputs are not permitted (send the anthropic-version header)")
 	}
 	out, err := schema.ToBedrockBody(body)
-	if err != nil {
+	var ae *jsonx.AmbiguousError
+	switch {
+	case errors.As(err, &ae):
+		return req, inference.Invalid(ae.Member, ae.Error())
+	case err != nil:
 		return req, inference.Invalid("", "the request body is not a valid JSON object")
 	}
 	betas, berr := betaHeader(hdr)

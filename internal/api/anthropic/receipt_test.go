@@ -105,7 +105,7 @@ func messagesRouted(t *testing.T, body []byte) []byte {
 // Chat Completions translation.
 func responsesRouted(t *testing.T, body []byte, model string, stream bool) []byte {
 	t.Helper()
-	out, err := translate.ResponsesRequest(translate.OpenAI, body, model, stream, translate.Options{})
+	out, _, err := translate.ResponsesChatRequest(body, model, stream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"cmp"
 	"errors"
 	"strings"
 	"testing"
@@ -41,6 +42,7 @@ func TestResponsesRefusalsNameResponsesPaths(t *testing.T) {
 		opts   []option.RequestOption
 		param  string
 		msg    string // the message's text after "param: "
+		code   string // "" for unsupported_field (a value the client got wrong: invalid_value)
 	}{
 		{name: "text.verbosity on Converse", input: []responses.ResponseInputItemUnionParam{text},
 			params: func(p *responses.ResponseNewParams) {
@@ -64,7 +66,7 @@ func TestResponsesRefusalsNameResponsesPaths(t *testing.T) {
 		{name: "carried reasoning that does not decode", input: []responses.ResponseInputItemUnionParam{text},
 			opts: []option.RequestOption{option.WithJSONSet("input", []any{map[string]any{"role": "user", "content": "hi"},
 				map[string]any{"type": "reasoning", "summary": []any{}, "encrypted_content": "meridian.r1.!!"}})},
-			param: "input[1].encrypted_content", msg: "not supported by Meridian's Responses API (begins with meridian.r1. but is not reasoning Meridian returned"},
+			param: "input[1].encrypted_content", msg: "invalid value (begins with meridian.r1. but is not reasoning Meridian returned", code: "invalid_value"},
 		{name: "previous_response_id", input: []responses.ResponseInputItemUnionParam{text},
 			params: func(p *responses.ResponseNewParams) { p.PreviousResponseID = openai.String("resp_1") },
 			param:  "previous_response_id", msg: "not supported by Meridian's Responses API (Meridian does not store responses"},
@@ -80,8 +82,9 @@ func TestResponsesRefusalsNameResponsesPaths(t *testing.T) {
 			if !errors.As(err, &ae) {
 				t.Fatalf("err %v, want an *openai.Error", err)
 			}
-			if ae.StatusCode != 400 || ae.Type != "invalid_request_error" || ae.Code != "unsupported_field" || ae.Param != tc.param {
-				t.Errorf("%d %s %s param %q, want 400 invalid_request_error unsupported_field param %q", ae.StatusCode, ae.Type, ae.Code, ae.Param, tc.param)
+			code := cmp.Or(tc.code, "unsupported_field")
+			if ae.StatusCode != 400 || ae.Type != "invalid_request_error" || ae.Code != code || ae.Param != tc.param {
+				t.Errorf("%d %s %s param %q, want 400 invalid_request_error %s param %q", ae.StatusCode, ae.Type, ae.Code, ae.Param, code, tc.param)
 			}
 			if want := tc.param + ": " + tc.msg; !strings.HasPrefix(ae.Message, want) {
 				t.Errorf("message %q, want it to begin %q", ae.Message, want)

@@ -10,8 +10,15 @@ import (
 // Bedrock InvokeModel: model and stream removed (the URL and the operation
 // carry them) and anthropic_version set to BedrockVersion when absent.
 // Every other byte is unchanged. The anthropic-beta header, if any, is the
-// caller's to move into anthropic_beta.
+// caller's to move into anthropic_beta. A body that names model, stream,
+// anthropic_version or anthropic_beta more than once, or with an escape or
+// in another case, is refused with a *jsonx.AmbiguousError naming it: the
+// front end reads one copy, the edit removes or sets the members written
+// as named, and a copy in another case would reach the upstream.
 func ToBedrockBody(body []byte) ([]byte, error) {
+	if err := jsonx.CheckAmbiguous(body, "model", "stream", "anthropic_version", "anthropic_beta"); err != nil {
+		return nil, err
+	}
 	out, err := jsonx.DeleteMember(body, "model")
 	if err != nil {
 		return nil, err

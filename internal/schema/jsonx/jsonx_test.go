@@ -153,3 +153,30 @@ func checkDeps(t *testing.T, self string) {
 		}
 	}
 }
+
+// TestAmbiguous: a member named twice in any spelling, or once in another
+// case or with an escape, is reported as encoding/json would match it
+// (case folded, the Kelvin sign included).
+func TestAmbiguous(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body, want string
+		twice      bool
+	}{
+		{`{"max_tokens":1,"messages":[]}`, "", false},
+		{`{"max_tokens":1,"max_tokens":2}`, "max_tokens", true},
+		{`{"max_tokens":1,"MAX_TOKENS":2}`, "max_tokens", true},
+		{`{"max_\u0074okens":1}`, "max_tokens", false},
+		{`{"Max_Tokens":1}`, "max_tokens", false},
+		{"{\"max_to\u212aens\":1}", "max_tokens", false},
+		{`{"x":{"max_tokens":1,"max_tokens":2}}`, "", false},
+		{`{"stream":true,"max_tokens":1,"stream":false}`, "stream", true},
+		{`[1]`, "", false},
+	}
+	for _, tc := range tests {
+		name, twice := jsonx.Ambiguous([]byte(tc.body), "stream", "max_tokens")
+		if name != tc.want || twice != tc.twice {
+			t.Errorf("Ambiguous(%s) = %q, %v; want %q, %v", tc.body, name, twice, tc.want, tc.twice)
+		}
+	}
+}

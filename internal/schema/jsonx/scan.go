@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -391,3 +392,72 @@ func IsTrue(raw []byte) bool { return string(raw) == "true" }
 
 // IsNull reports whether raw is the JSON literal null or empty.
 func IsNull(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
+
+// Ambiguous returns the first of names (in names' order) that the object
+// data names more than once in any spelling (escapes resolved, case
+// folded, as encoding/json matches a member to a field), with twice set,
+// or once but not exactly as named (an escape, another case), with twice
+// false; "" when each is named at most once, exactly. A reader that takes
+// one copy and an editor or upstream that takes another would disagree on
+// such a member, so a body Meridian reads or edits it in is refused by
+// name instead. It allocates only for keys written with escapes; data
+// that is not an object names nothing.
+func Ambiguous(data []byte, names ...string) (name string, twice bool) {
+	var seen [16]uint8
+	var odd [16]bool
+	names = names[:min(len(names), len(seen))]
+	_ = Members(data, func(k, _ []byte) error {
+		if len(k) < 2 {
+			return nil
+		}
+		inner := k[1 : len(k)-1]
+		escaped := bytes.IndexByte(inner, '\\') >= 0
+		if escaped {
+			s, err := Key(k)
+			if err != nil {
+				return nil
+			}
+			inner = []byte(s)
+		}
+		for i, n := range names {
+			if bytes.EqualFold(inner, []byte(n)) {
+				if seen[i] < 2 {
+					seen[i]++
+				}
+				odd[i] = odd[i] || escaped || string(inner) != n
+			}
+		}
+		return nil
+	})
+	for i, n := range names {
+		switch {
+		case seen[i] > 1:
+			return n, true
+		case odd[i]:
+			return n, false
+		}
+	}
+	return "", false
+}
+
+// AmbiguousError reports a member named more than once or not exactly as
+// named (see Ambiguous). Its message holds the member's name only.
+type AmbiguousError struct {
+	Member string
+	Twice  bool
+}
+
+func (e *AmbiguousError) Error() string {
+	if e.Twice {
+		return e.Member + " is named more than once; send it once"
+	}
+	return e.Member + " is named with an escape or in another case; send it as " + strconv.Quote(e.Member)
+}
+
+// CheckAmbiguous is Ambiguous as an error: an *AmbiguousError, or nil.
+func CheckAmbiguous(data []byte, names ...string) error {
+	if name, twice := Ambiguous(data, names...); name != "" {
+		return &AmbiguousError{Member: name, Twice: twice}
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package translate_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/translate"
+)
+
+// carriedValue is a carried reasoning value that decodes:
+// [{"t":"x","s":"y"}].
+const carriedValue = "meridian.r1.W3sidCI6IngiLCJzIjoieSJ9XQ"
+
+// TestStripCarriedReasoning: what an OpenAI deployment's pass-through body
+// loses (Chat Completions takes no reasoning input), read as the
+// translators read it: a prefix or a key written with JSON escapes is the
+// same member and value to them, so it is removed too, not passed raw; a
+// carried value that does not decode is refused by name, as the
+// translations to Converse and Anthropic refuse it, not removed in
+// silence; a message naming the member twice or in another case is
+// refused rather than edited in one copy.
+func TestStripCarriedReasoning(t *testing.T) {
+	t.Parallel()
+	msg := func(members string) string {
+		return `{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"u"},{"role":"assistant","content":"a",` + members + `}]}`
+	}
+	stripped := `{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"u"},{"role":"assistant","content":"a"}]}`
+	tests := []struct {
+		name, in string
+		want     string // "" when the body stays as it is
+		refuse   bool
+	}{
+		{"carried", msg(`"reasoning_content":"` + carriedValue + `"`), stripped, false},
+		{"escaped prefix", msg(`"reasoning_content":"meridian\u002er1.` + strings.TrimPrefix(carriedValue, "meridian.r1.") + `"`), stripped, false},
+		{"escaped first letter", msg(`"reasoning_content":"\u006deridian.r1.` + strings.TrimPrefix(carriedValue, "meridian.r1.") + `"`), stripped, false},
+		{"escaped key", msg(`"reasoning\u005fcontent":"` + carriedValue + `"`), stripped, false},
+		{"a client's own text", msg(`"reasoning_content":"I think."`), "", false},
+		{"a client's own text, escaped", msg(`"reasoning_content":"I \u0074hink."`), "", false},
+		{"not base64url", msg(`"reasoning_content":"meridian.r1.!!"`), "", true},
+		{"escaped, not base64url", msg(`"reasoning_content":"meridian\u002er1.!!"`), "", true},
+		{"no blocks", msg(`"reasoning_content":"meridian.r1.W10"`), "", true},
+		{"twice", msg(`"reasoning_content":"` + carriedValue + `","reasoning_content":"` + carriedValue + `"`), "", true},
+		{"another case", msg(`"Reasoning_Content":"` + carriedValue + `"`), "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := translate.StripCarriedReasoning([]byte(tc.in))
+			if tc.refuse {
+				var ie *translate.InvalidError
+				if !errors.As(err, &ie) || ie.Field != "messages[1].reasoning_content" {
+					t.Fatalf("StripCarriedReasoning = %s, %v; want an InvalidError naming messages[1].reasoning_content", out, err)
+				}
+				if !translate.CarriesReasoning([]byte(tc.in)) {
+					t.Error("CarriesReasoning = false for a body with a carried value")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			if want == "" {
+				want = tc.in
+			}
+			if string(out) != want {
+				t.Errorf("got  %s\nwant %s", out, want)
+			}
+			if got := translate.CarriesReasoning([]byte(tc.in)); got != (want != tc.in) {
+				t.Errorf("CarriesReasoning = %v", got)
+			}
+		})
+	}
+}
+
+// FuzzStripCarriedReasoning: for any body, what StripCarriedReasoning
+// leaves carries nothing a translator would read as carried reasoning
+// (CarriesReasoning, and the typed decode's assistant messages), and is
+// JSON whenever the input was; a body it refuses does carry some.
+func FuzzStripCarriedReasoning(f *testing.F) {
+	for _, s := range []string{
+		`{"messages":[{"role":"assistant","reasoning_content":"` + carriedValue + `"}]}`,
+		`{"messages":[{"role":"assistant","reasoning\u005fcontent":"meridian\u002er1.W3sidCI6IngiLCJzIjoieSJ9XQ"}]}`,
+		`{"messages":[{"role":"assistant","reasoning_content":"meridian.r1.!!"}]}`,
+		`{"messages":[{"role":"assistant","REASONING_CONTENT":"meridian.r1.x","reasoning_content":"y"}]}`,
+		`{"messages":[{"role":"user","content":"\u006deridian.r1."}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := translate.StripCarriedReasoning(body)
+		if err != nil {
+			if !translate.CarriesReasoning(body) {
+				t.Fatalf("refused %s (%v), which CarriesReasoning says carries nothing", body, err)
+			}
+			return
+		}
+		if json.Valid(body) && !json.Valid(out) {
+			t.Fatalf("stripped %s into invalid JSON %s", body, out)
+		}
+		if !bytes.Equal(out, body) && translate.CarriesReasoning(out) {
+			t.Fatalf("%s still carries reasoning after stripping: %s", body, out)
+		}
+		var req struct {
+			Messages []struct {
+				ReasoningContent *string `json:"reasoning_content"`
+			} `json:"messages"`
+		}
+		if json.Unmarshal(out, &req) != nil {
+			return
+		}
+		for i, m := range req.Messages {
+			if m.ReasoningContent != nil && strings.HasPrefix(*m.ReasoningContent, "meridian.r1.") {
+				t.Fatalf("message %d of %s keeps carried reasoning a decoder reads: %s", i, body, out)
+			}
+		}
+	})
+}
