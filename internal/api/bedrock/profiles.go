@@ -123,12 +123,17 @@ func (h *Handler) controlCall(w http.ResponseWriter, r *http.Request, op string)
 }
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, call *gateway.Call, in ControlInput) bool {
-	in.Principal, in.Region, in.SourceIP, in.SecureTransport, in.Now = call.Principal, h.g.Region(), call.SourceIP, call.SecureTransport, h.opts.Clock.Now()
-	if err := h.opts.Authorizer.AuthorizeControl(r.Context(), in); err != nil {
+	if err := h.decide(r, call, in); err != nil {
 		h.reject(w, r, call, err)
 		return false
 	}
 	return true
+}
+
+// decide authorizes in for call's principal, from this region, now.
+func (h *Handler) decide(r *http.Request, call *gateway.Call, in ControlInput) error {
+	in.Principal, in.Region, in.SourceIP, in.SecureTransport, in.Now = call.Principal, h.g.Region(), call.SourceIP, call.SecureTransport, h.opts.Clock.Now()
+	return h.opts.Authorizer.AuthorizeControl(r.Context(), in)
 }
 
 func (h *Handler) arn(typ, id string) string {
@@ -262,8 +267,10 @@ func (h *Handler) lookup(cat *profile.Catalog, ident string) (*profile.Profile, 
 // authorizeProfile looks up the profile the path's {id} names and
 // authorizes action on its ARN, with its tags; when it names no profile,
 // action is authorized on the id as given first, so that a caller without
-// the right cannot tell which profiles exist. It renders any refusal and
-// then returns ok=false.
+// the right cannot tell which profiles exist: a refusal names the id as
+// the caller gave it in both cases (the ARN a known id resolves to would
+// tell an existing profile, and its type, from an unknown one). It renders
+// any refusal and then returns ok=false.
 func (h *Handler) authorizeProfile(w http.ResponseWriter, r *http.Request, call *gateway.Call, cat *profile.Catalog, action string) (p *profile.Profile, resource string, ok bool) {
 	ident := r.PathValue("id")
 	p, err := h.lookup(cat, ident)
@@ -271,7 +278,14 @@ func (h *Handler) authorizeProfile(w http.ResponseWriter, r *http.Request, call 
 	if err == nil {
 		in.Resource, in.ResourceTags = p.ARN(cat.Partition(), h.g.Region(), cat.Account()), p.Tags
 	}
-	if !h.authorize(w, r, call, in) {
+	if derr := h.decide(r, call, in); derr != nil {
+		var e *inference.Error
+		if in.Resource != ident && errors.As(derr, &e) {
+			shown := *e
+			shown.Message = strings.ReplaceAll(e.Message, in.Resource, inference.Clip(ident, 4*inference.EchoLimit))
+			derr = &shown
+		}
+		h.reject(w, r, call, derr)
 		return nil, "", false
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package bedrock_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,6 +103,12 @@ func TestInferenceProfilesFollowPolicies(t *testing.T) {
 		var ade *cptypes.AccessDeniedException
 		if !errors.As(err, &ade) {
 			t.Errorf("restricted Get(%s) = %v, want *types.AccessDeniedException", id, err)
+			continue
+		}
+		// The message names the id as given, whether it exists or not:
+		// the ARN an existing profile resolves to would tell them apart.
+		if want := "not authorized to perform bedrock:GetInferenceProfile on " + id; !strings.Contains(ade.ErrorMessage(), want) || strings.Contains(ade.ErrorMessage(), "arn:") {
+			t.Errorf("restricted Get(%s): message %q, want it to name the id as given (%q) and no ARN", id, ade.ErrorMessage(), want)
 		}
 	}
 
