@@ -81,7 +81,7 @@ func (c *Catalog) Resolve(source, name string) (*Resolution, error) {
 	if regions, ok := c.hosts[id]; ok && wantType != ResourceInferenceProfile && wantType != ResourceApplicationInferenceProfile {
 		return c.resolveModel(source, id, regions)
 	}
-	return nil, fmt.Errorf("%w: %q is not an inference profile or model here; GET /v1/models lists what %s can call", ErrNotFound, name, source)
+	return nil, fmt.Errorf("%w: %q is not an inference profile or model here; GET /v1/models lists what you may call from %s", ErrNotFound, name, source)
 }
 
 func (c *Catalog) resolveProfile(source string, p *Profile) (*Resolution, error) {
