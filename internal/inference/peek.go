@@ -415,6 +415,11 @@ type anthropicPeek struct {
 	Tools       json.RawMessage `json:"tools"`
 	ToolChoice  json.RawMessage `json:"tool_choice"`
 	Thinking    json.RawMessage `json:"thinking"`
+	// OutputFormat (beta) and OutputConfig.Format ask for structured
+	// output; OutputConfig.Effort for an effort level, which a deployment
+	// honours through its reasoning (reasoning_effort toward OpenAI).
+	OutputFormat json.RawMessage `json:"output_format"`
+	OutputConfig json.RawMessage `json:"output_config"`
 }
 
 // thinks reports whether an Anthropic thinking configuration asks for
@@ -466,6 +471,23 @@ func peekAnthropic(req *Request) error {
 	}
 	if thinks(p.Thinking) {
 		req.Use(FeatureReasoning, "thinking")
+	}
+	// An output_config that is not an object is left to the translation,
+	// which refuses it by name.
+	var oc struct {
+		Format json.RawMessage `json:"format"`
+		Effort json.RawMessage `json:"effort"`
+	}
+	if isSet(p.OutputConfig) && json.Unmarshal(p.OutputConfig, &oc) == nil {
+		if isSet(oc.Format) {
+			req.Use(FeatureJSONSchema, "output_config.format")
+		}
+		if isSet(oc.Effort) {
+			req.Use(FeatureReasoning, "output_config.effort")
+		}
+	}
+	if isSet(p.OutputFormat) {
+		req.Use(FeatureJSONSchema, "output_format")
 	}
 	blocks := func(raw json.RawMessage, field string) error {
 		c := bytes.TrimSpace(raw)

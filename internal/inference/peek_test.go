@@ -50,6 +50,14 @@ func TestPeekFeatures(t *testing.T) {
 			0, nil, 10},
 		{"anthropic thinking adaptive", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"thinking":{"type":"adaptive"},"messages":[{"role":"user","content":"x"}]}`,
 			Features(FeatureReasoning), nil, 10},
+		// Structured output and effort route as Chat's response_format
+		// and reasoning_effort do: to a deployment that can honour them.
+		{"anthropic output_config", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"output_config":{"format":{"type":"json_schema","schema":{}},"effort":"low"},"messages":[{"role":"user","content":"x"}]}`,
+			Features(FeatureJSONSchema | FeatureReasoning), map[Feature]string{FeatureJSONSchema: "output_config.format", FeatureReasoning: "output_config.effort"}, 10},
+		{"anthropic output_format beta", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"output_format":{"type":"json_schema","schema":{}},"messages":[{"role":"user","content":"x"}]}`,
+			Features(FeatureJSONSchema), map[Feature]string{FeatureJSONSchema: "output_format"}, 10},
+		{"anthropic output_config not an object", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"output_config":"x","messages":[{"role":"user","content":"x"}]}`,
+			0, nil, 10},
 		{"anthropic thinking untyped", DialectAnthropic, `{"anthropic_version":"2023-06-01","max_tokens":5,"thinking":{"budget_tokens":1024},"messages":[{"role":"user","content":"x"}]}`,
 			Features(FeatureReasoning), nil, 10},
 	}
