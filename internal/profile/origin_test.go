@@ -25,7 +25,10 @@ func TestMergeFromPeer(t *testing.T) {
 	now := regT0.Add(time.Hour)
 	tomb := with(honestEU, func(r *Record) { r.Deleted, r.UpdatedAt = true, regT0.Add(time.Minute) })
 	forged := func(f func(*Record)) Record {
-		return with(honestEU, func(r *Record) { r.CopyFrom, r.UpdatedAt = "global.demo.chat-large", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC); f(r) })
+		return with(honestEU, func(r *Record) {
+			r.CopyFrom, r.UpdatedAt = "global.demo.chat-large", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			f(r)
+		})
 	}
 	tests := []struct {
 		name     string
