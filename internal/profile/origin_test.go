@@ -54,6 +54,10 @@ func TestMergeFromPeer(t *testing.T) {
 		{"home dates a creation in the future", nil, "eu-west-1", with(honestEU, func(r *Record) { r.CreatedAt, r.UpdatedAt = now.Add(time.Hour), now.Add(time.Hour) }), "", ErrFutureRecord},
 		{"home revives a deleted profile", []Record{tomb}, "eu-west-1", with(honestEU, func(r *Record) { r.UpdatedAt = now }), "", ErrImmutable},
 		{"older record with another copy source", []Record{tomb}, "eu-west-1", forged(func(r *Record) { r.UpdatedAt = regT0 }), "", ErrImmutable},
+		// A store holding the review's forgery, taken before records were
+		// checked: its home region's record replaces it; no one else's.
+		{"home replaces a held record dated 2030", []Record{forged(func(*Record) {})}, "eu-west-1", honestEU, ChangeReplaced, nil},
+		{"another region cannot replace it", []Record{forged(func(*Record) {})}, "us-east-1", honestEU, "", ErrImmutable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

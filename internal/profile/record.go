@@ -122,6 +122,9 @@ const (
 	ChangeCreated ChangeKind = "created"
 	ChangeDeleted ChangeKind = "deleted"
 	ChangeUpdated ChangeKind = "updated"
+	// ChangeReplaced: the record held was dated in the future (taken
+	// before records were checked); its home region's record replaced it.
+	ChangeReplaced ChangeKind = "replaced"
 )
 
 // Change is one record a merge accepted: what it changed, for the log.
@@ -140,12 +143,9 @@ func checkFrom(r Record, from Origin) error {
 	if from.Peer != "" && r.HomeRegion != from.Peer {
 		return fmt.Errorf("%w: homed in %q, sent by %q", ErrNotFromHome, r.HomeRegion, from.Peer)
 	}
-	if !from.Now.IsZero() {
-		limit := from.Now.Add(MaxRecordSkew)
-		if r.UpdatedAt.After(limit) || r.CreatedAt.After(limit) {
-			return fmt.Errorf("%w: updatedAt %s, createdAt %s, now %s", ErrFutureRecord,
-				r.UpdatedAt.UTC().Format(time.RFC3339), r.CreatedAt.UTC().Format(time.RFC3339), from.Now.UTC().Format(time.RFC3339))
-		}
+	if futureDated(r, from.Now) {
+		return fmt.Errorf("%w: updatedAt %s, createdAt %s, now %s", ErrFutureRecord,
+			r.UpdatedAt.UTC().Format(time.RFC3339), r.CreatedAt.UTC().Format(time.RFC3339), from.Now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

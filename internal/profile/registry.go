@@ -149,6 +149,7 @@ func (r *Registry) Merge(cat *Catalog, remote []Record) (next *Registry, changed
 // without a trace).
 func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *Registry, changes []Change, rejected []*RecordError) {
 	accepted := map[string]Record{}
+	replaced := map[string]bool{}
 	current := func(id string) (Record, bool) {
 		if rec, ok := accepted[id]; ok {
 			return rec, true
@@ -165,6 +166,14 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 		}
 		if err := CheckRecord(cat, rec); err != nil {
 			rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+			continue
+		}
+		if ok && futureDated(cur, from.Now) && checkFrom(rec, from) == nil {
+			// The record held is dated later than any honest node dates
+			// one, so it was taken before records were checked (a store
+			// from an earlier version): its home region's record replaces
+			// it, whatever the dates and fields.
+			accepted[rec.ID], replaced[rec.ID] = rec, true
 			continue
 		}
 		if ok && !rec.Newer(cur) {
@@ -198,11 +207,26 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 		if ok {
 			cur = r.records[i]
 		}
-		changes = append(changes, changeOf(cur, ok, rec))
+		c := changeOf(cur, ok, rec)
+		if replaced[id] {
+			c.Kind = ChangeReplaced
+		}
+		changes = append(changes, c)
 		recs = append(recs, rec)
 	}
-	merged, _ := MergeRecords(r.all(), recs)
+	held := r.all()
+	if len(replaced) > 0 {
+		held = slices.DeleteFunc(slices.Clone(held), func(x Record) bool { return replaced[x.ID] })
+	}
+	merged, _ := MergeRecords(held, recs)
 	return &Registry{records: merged}, changes, rejected
+}
+
+// futureDated reports whether r is dated later than now allows
+// ([MaxRecordSkew]); never when now is zero.
+func futureDated(r Record, now time.Time) bool {
+	limit := now.Add(MaxRecordSkew)
+	return !now.IsZero() && (r.UpdatedAt.After(limit) || r.CreatedAt.After(limit))
 }
 
 // sameRecord reports whether a and b are the same version of a record.
