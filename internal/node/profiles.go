@@ -64,7 +64,7 @@ func (n *Node) mergePeerProfiles(peer string, recs []profile.Record) {
 		if !n.refused.first(peer, e.ID+"\x00"+refusalKind(e.Err)) {
 			continue
 		}
-		if errors.Is(e.Err, profile.ErrNotFromHome) {
+		if errors.Is(e.Err, profile.ErrNotFromHome) && !errors.Is(e.Err, profile.ErrImmutable) {
 			// Peers republish every record they hold; this one is taken
 			// from its home region only.
 			n.log.Info("peer relayed an application profile of another home region; ignored", telemetry.AttrPeer, peer,

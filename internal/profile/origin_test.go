@@ -45,7 +45,7 @@ func TestMergeFromPeer(t *testing.T) {
 		{"relayed by another region", nil, "eu-central-1", honestEU, "", ErrNotFromHome},
 		{"relayed copy of the record held", []Record{honestEU}, "us-east-1", honestEU, "", nil},
 		{"older copy from home", []Record{tomb}, "eu-west-1", honestEU, "", nil},
-		{"forged by another region", []Record{honestEU}, "us-east-1", forged(func(*Record) {}), "", ErrNotFromHome},
+		{"forged by another region", []Record{honestEU}, "us-east-1", forged(func(*Record) {}), "", ErrImmutable},
 		{"forged by another region, unknown to this node", nil, "us-east-1", forged(func(*Record) {}), "", ErrNotFromHome},
 		{"another region claims it as its own", []Record{honestEU}, "us-east-1", forged(func(r *Record) { r.HomeRegion, r.UpdatedAt = "us-east-1", now }), "", ErrImmutable},
 		{"home changes the copy source", []Record{honestEU}, "eu-west-1", forged(func(r *Record) { r.UpdatedAt = now }), "", ErrImmutable},

@@ -172,7 +172,7 @@ func checkImmutable(cur, next Record) error {
 		bad = append(bad, "clientRequestToken")
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("%w: %s differ from the record held", ErrImmutable, strings.Join(bad, ", "))
+		return fmt.Errorf("%w: %s not as in the record held", ErrImmutable, strings.Join(bad, ", "))
 	}
 	if cur.Deleted && !next.Deleted {
 		return errRevive
@@ -197,6 +197,12 @@ func changeOf(cur Record, ok bool, next Record) Change {
 		c.Kind = ChangeDeleted
 	default:
 		c.Kind = ChangeUpdated
+		if cur.CopyFrom != next.CopyFrom {
+			c.Fields = append(c.Fields, "copyFrom")
+		}
+		if cur.HomeRegion != next.HomeRegion {
+			c.Fields = append(c.Fields, "homeRegion")
+		}
 		if !maps.Equal(cur.Tags, next.Tags) {
 			c.Fields = append(c.Fields, "tags")
 		}

@@ -185,6 +185,13 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 			continue
 		}
 		if err := checkFrom(rec, from); err != nil {
+			if ok {
+				// A relay that contradicts the record held is a forgery,
+				// not a late copy: say so.
+				if ierr := checkImmutable(cur, rec); ierr != nil {
+					err = fmt.Errorf("%w; %w", err, ierr)
+				}
+			}
 			rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
 			continue
 		}
