@@ -150,3 +150,22 @@ func TestApplicationProfileWithoutPolicies(t *testing.T) {
 		t.Errorf("AuthorizeInvoke = %v, %v; want the global destination", got, err)
 	}
 }
+
+// BenchmarkAuthorizeInvokeApplication is one invoke decision for an
+// application profile copying a geographic profile: its own checks and
+// those of the profile it copies.
+func BenchmarkAuthorizeInvokeApplication(b *testing.B) {
+	a, cat, authn := authzParts(b, appAuthzTopology, "app.yaml")
+	res, err := cat.Resolve("eu-west-1", "team-eu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	principal, _ := authn.Principal("app-and-copied")
+	in := AuthzInput{Principal: principal, Source: "eu-west-1", Resolution: res, SourceIP: "192.0.2.1", Now: time.Unix(1.7e9, 0)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.AuthorizeInvoke(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
