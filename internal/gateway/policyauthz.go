@@ -21,6 +21,9 @@ type PolicyAuthorizer struct {
 	// allows every authenticated principal everything (see AllowsAll).
 	open      bool
 	partition string
+	// account names the copied system profile of an application profile
+	// (see authorizeCopied).
+	account string
 	// allDestinations is authorization: all-destinations: one denied
 	// destination fails the call, as in Bedrock.
 	allDestinations bool
@@ -69,7 +72,7 @@ func NewPolicyAuthorizer(cfg *topology.Config) (*PolicyAuthorizer, error) {
 		}
 		guardrails = append(guardrails, p)
 	}
-	a := &PolicyAuthorizer{partition: cfg.PartitionOrDefault(), geoOf: map[string]string{}, subjects: map[string]*subject{},
+	a := &PolicyAuthorizer{partition: cfg.PartitionOrDefault(), account: cfg.Account, geoOf: map[string]string{}, subjects: map[string]*subject{},
 		allDestinations: cfg.AuthorizationOrDefault() == topology.AuthorizationAllDestinations}
 	a.ctxPool.New = func() any { return policy.NewContext(16) }
 	for _, r := range cfg.Regions {
@@ -117,10 +120,13 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 	c := a.ctxPool.Get().(*policy.Context)
 	defer a.ctxPool.Put(c)
 	c.Reset()
-	a.fillContext(c, s, in)
+	a.fillContext(c, s, in, true)
 	inv := InvocationFor(a.partition, action, in.Source, res)
 	var buf [8]policy.DestinationResult
 	results := s.set.AuthorizeInvoke(&inv, c, buf[:0])
+	if pr := res.Profile; pr != nil && pr.Type == profile.Application && pr.CopyOf != "" {
+		a.authorizeCopied(s, in, &inv, pr.CopyOf, results)
+	}
 	if everyDestination(results, res.Destinations) {
 		// The usual answer, without a copy: capped, so that an append
 		// cannot write into the resolution's (shared) slice.
@@ -152,6 +158,37 @@ func (a *PolicyAuthorizer) AuthorizeInvoke(in AuthzInput) ([]string, error) {
 		return nil, &inference.Error{Kind: inference.KindPermissionDenied, Code: "permission_denied", Message: msg, Err: cause}
 	}
 	return allowed, nil
+}
+
+// authorizeCopied makes the checks of the system profile copyOf that an
+// application profile copies, as if the caller had invoked it directly
+// (its ARN in the source region, and the foundation-model checks of its
+// cross-Region rule with bedrock:InferenceProfileArn = its ARN, without
+// the application profile's tags), and replaces each result of results
+// that they deny. As in Bedrock, a call through an application profile
+// needs permission on the application profile, on the inference profile
+// it copies and on the foundation models; and so every guardrail written
+// against system profiles (the global kill switch, "only us.* profiles")
+// holds for application profiles that copy them (docs/policies.md,
+// "Application profiles").
+func (a *PolicyAuthorizer) authorizeCopied(s *subject, in AuthzInput, inv *policy.Invocation, copyOf string, results []policy.DestinationResult) {
+	c := a.ctxPool.Get().(*policy.Context)
+	defer a.ctxPool.Put(c)
+	c.Reset()
+	a.fillContext(c, s, in, false)
+	sys := *inv
+	sys.ProfileARN = profile.ProfileARN(a.partition, in.Source, a.account, copyOf)
+	var buf [8]policy.DestinationResult
+	copied := s.set.AuthorizeInvoke(&sys, c, buf[:0])
+	for i := range results {
+		if results[i].Allowed() && (i >= len(copied) || !copied[i].Allowed()) {
+			if i < len(copied) {
+				results[i] = copied[i]
+			} else {
+				results[i].Result = policy.Result{Decision: policy.ImplicitDeny}
+			}
+		}
+	}
 }
 
 // everyDestination reports whether results allow every one of
@@ -224,12 +261,13 @@ func causeOf(r policy.Result, action, resource string) *DenyCause {
 	return &DenyCause{Decision: r.Decision, Statement: r.Statement, Guardrail: r.Guardrail, Action: action, Resource: resource}
 }
 
-// fillContext fills c, just Reset, for in. The global keys are added
+// fillContext fills c, just Reset, for in; with resourceTags, an
+// application profile's tags are its aws:ResourceTag/* keys. The global keys are added
 // rather than set: each is added once, and no tag key (every one has a tag
 // prefix) can be one of them, so Set's search for an earlier value would
 // find none. Tags are set: two tag keys that differ only in case are one
 // context key.
-func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzInput) {
+func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzInput, resourceTags bool) {
 	p := in.Principal
 	c.Add(policy.KeyUsername, p.Username)
 	c.Add(policy.KeyUserID, p.ID)
@@ -251,7 +289,7 @@ func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzIn
 		c.Set(policy.PrefixRequestTag+k, v)
 		c.Add(policy.KeyTagKeys, k)
 	}
-	if pr := in.Resolution.Profile; pr != nil && pr.Type == profile.Application {
+	if pr := in.Resolution.Profile; resourceTags && pr != nil && pr.Type == profile.Application {
 		for k, v := range pr.Tags {
 			c.Set(policy.PrefixResourceTag+k, v)
 		}
@@ -279,7 +317,7 @@ func (a *PolicyAuthorizer) Decide(in AuthzInput, action, resource string) error 
 	if in.Resolution == nil {
 		in.Resolution = &profile.Resolution{}
 	}
-	a.fillContext(c, s, in)
+	a.fillContext(c, s, in, true)
 	c.Set(policy.KeyRequestedRegion, in.Source)
 	if r := s.set.Evaluate(action, resource, c); r.Decision != policy.Allow {
 		e := notAuthorized(action, resource)

@@ -209,7 +209,7 @@ func TestFillContextMatchesSet(t *testing.T) {
 		SecureTransport: true, Now: time.Unix(1.7e9, 0), RequestTags: map[string]string{"env": "prod"},
 		Resolution: &profile.Resolution{Profile: &profile.Profile{Type: profile.Application, Tags: map[string]string{"owner": "x"}}}}
 	got := &policy.Context{}
-	a.fillContext(got, s, in)
+	a.fillContext(got, s, in, true)
 
 	want := &policy.Context{}
 	want.Set(policy.KeyUsername, in.Principal.Username)

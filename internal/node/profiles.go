@@ -2,6 +2,7 @@ package node
 
 import (
 	"cmp"
+	"errors"
 	"sync"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
@@ -44,23 +45,49 @@ func (n *Node) feedCatalog(gw *gateway.Gateway, base *profile.Catalog) (stop fun
 }
 
 // mergePeerProfiles merges the application-profile records a peer
-// published into the registry.
+// published into the registry. peer is the region the link authenticated
+// (the certificate's): only records homed there are accepted, none dated
+// too far ahead of this node's clock, none changing a profile's copy
+// source or home (profile.Registry.MergeFrom). Every accepted change is
+// logged, and every refused record once per peer.
 func (n *Node) mergePeerProfiles(peer string, recs []profile.Record) {
 	if len(recs) == 0 {
 		return
 	}
-	_, rejected, err := n.profiles.Merge(n.gateway().Catalog(), recs)
+	changes, rejected, err := n.profiles.MergeFrom(n.gateway().Catalog(), recs, profile.Origin{Peer: peer, Now: n.clock.Now()})
+	for _, c := range changes {
+		n.log.Info("application profile changed by its home region", append([]any{telemetry.AttrPeer, peer}, profilestore.ChangeAttrs(c)...)...)
+	}
 	for _, e := range rejected {
 		// Every publication carries the full set: log a refused record
 		// once, not every load interval.
-		if n.refused.first(peer, e.ID) {
-			n.log.Warn("peer sent an application profile this node does not accept; ignored", telemetry.AttrPeer, peer,
-				telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
+		if !n.refused.first(peer, e.ID+"\x00"+refusalKind(e.Err)) {
+			continue
 		}
+		if errors.Is(e.Err, profile.ErrNotFromHome) && !errors.Is(e.Err, profile.ErrImmutable) {
+			// Peers republish every record they hold; this one is taken
+			// from its home region only.
+			n.log.Info("peer relayed an application profile of another home region; ignored", telemetry.AttrPeer, peer,
+				telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
+			continue
+		}
+		n.log.Warn("peer sent an application profile this node does not accept; ignored", telemetry.AttrPeer, peer,
+			telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
 	}
 	if err != nil {
 		n.log.Warn("peer's application profiles not merged", telemetry.AttrPeer, peer, telemetry.AttrError, err)
 	}
+}
+
+// refusalKind names the reason of a refused record, so that a record
+// refused for a new reason (a relay, then a forgery) is logged again.
+func refusalKind(err error) string {
+	for _, k := range []error{profile.ErrNotFromHome, profile.ErrFutureRecord, profile.ErrImmutable, profile.ErrReservedID, profile.ErrInvalidRecord} {
+		if errors.Is(err, k) {
+			return k.Error()
+		}
+	}
+	return "other"
 }
 
 // maxRefused bounds the refused records remembered; beyond it the memory

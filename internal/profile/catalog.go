@@ -169,7 +169,7 @@ func (c *Catalog) globalSources() []string {
 func (c *Catalog) application(id, copyFrom, description string, tags map[string]string) (*Profile, error) {
 	p := &Profile{ID: id, Type: Application, CopyFrom: copyFrom, Description: description, Tags: maps.Clone(tags)}
 	if src, ok := c.profiles[copyFrom]; ok && src.Type == SystemDefined {
-		p.Model, p.Scope = src.Model, src.Scope
+		p.Model, p.Scope, p.CopyOf = src.Model, src.Scope, src.ID
 		p.Destinations, p.Sources, p.PerSource = src.Destinations, src.Sources, src.PerSource
 		return p, nil
 	}

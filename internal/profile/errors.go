@@ -40,3 +40,26 @@ var (
 	// ErrInvalidRecord: a record received from elsewhere is malformed.
 	ErrInvalidRecord = errors.New("malformed application profile record")
 )
+
+// Errors of records received from elsewhere ([Registry.MergeFrom]): each
+// says why a record was not accepted.
+var (
+	// ErrNotFromHome: a peer sent a record of a profile homed in another
+	// region. A node accepts a profile's records only from its home region
+	// (the region named by the sending peer's link certificate), never
+	// relayed by a third node.
+	ErrNotFromHome = errors.New("record not sent by the profile's home region")
+	// ErrFutureRecord: the record is dated later than the receiver's clock
+	// allows ([MaxRecordSkew]); it would win every later merge.
+	ErrFutureRecord = errors.New("record dated in the future")
+	// ErrImmutable: the record changes what never changes once a profile
+	// exists (its copy source, home region, name, creation time), or
+	// revives a deleted profile.
+	ErrImmutable = errors.New("record changes an immutable field")
+	// ErrHomeGone: the record's home region is not in this topology; the
+	// profile is not served until it is.
+	ErrHomeGone = errors.New("home region not in this topology")
+	// ErrHomeScope: the copy source is not callable from the record's home
+	// region, so that region could not have created it.
+	ErrHomeScope = errors.New("copy source not callable from the home region")
+)

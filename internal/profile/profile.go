@@ -52,8 +52,13 @@ type Profile struct {
 	// when the topology sets them (profiles.system.<id>.sources). When nil,
 	// every source reaches every region of Destinations.
 	PerSource map[string][]string
-	// CopyFrom is what an application profile copies.
-	CopyFrom    string
+	// CopyFrom is what an application profile copies, as given.
+	CopyFrom string
+	// CopyOf is the id of the system profile an application profile
+	// copies ("" when it copies a model id). A call through the
+	// application profile is also authorized as a call of this profile
+	// (docs/policies.md, "Application profiles").
+	CopyOf      string
 	Description string
 	Tags        map[string]string
 	// CreatedAt is when an application profile was created (zero for

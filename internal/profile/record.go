@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -94,4 +95,123 @@ func CheckRecord(cat *Catalog, r Record) error {
 		return fmt.Errorf("%w: no copy source", ErrInvalidRecord)
 	}
 	return cat.CheckApplicationID(r.ID)
+}
+
+// MaxRecordSkew is how far in the future, by the receiver's clock, a
+// received record's CreatedAt or UpdatedAt may lie. Newest wins, so a
+// record dated later would supersede every honest change for as long.
+const MaxRecordSkew = 5 * time.Minute
+
+// Origin says where records to merge come from ([Registry.MergeFrom]).
+type Origin struct {
+	// Peer is the region of the peer node that sent them, as the link
+	// authenticated it (its certificate's region). Only records homed in
+	// Peer are accepted. Empty for the node's own sources (its store, the
+	// replicas' shared set, a previous generation), which may hold records
+	// of every home region.
+	Peer string
+	// Now, when set, refuses records dated later than Now+MaxRecordSkew.
+	Now time.Time
+}
+
+// ChangeKind says what an accepted record changed.
+type ChangeKind string
+
+// Change kinds.
+const (
+	ChangeCreated ChangeKind = "created"
+	ChangeDeleted ChangeKind = "deleted"
+	ChangeUpdated ChangeKind = "updated"
+	// ChangeReplaced: the record held was dated in the future (taken
+	// before records were checked); its home region's record replaced it.
+	ChangeReplaced ChangeKind = "replaced"
+)
+
+// Change is one record a merge accepted: what it changed, for the log.
+type Change struct {
+	ID   string
+	Kind ChangeKind
+	// Fields names the fields an update changed (tags, description).
+	Fields []string
+	// Record is the record now in force.
+	Record Record
+}
+
+// checkFrom refuses a record from origin that its home region could not
+// have sent (see [Origin]) or that is dated too far ahead.
+func checkFrom(r Record, from Origin) error {
+	if from.Peer != "" && r.HomeRegion != from.Peer {
+		return fmt.Errorf("%w: homed in %q, sent by %q", ErrNotFromHome, r.HomeRegion, from.Peer)
+	}
+	if futureDated(r, from.Now) {
+		return fmt.Errorf("%w: updatedAt %s, createdAt %s, now %s", ErrFutureRecord,
+			r.UpdatedAt.UTC().Format(time.RFC3339), r.CreatedAt.UTC().Format(time.RFC3339), from.Now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkImmutable refuses next as a later version of cur (same id) when it
+// changes what never changes once a profile exists, or revives a
+// tombstone. Only the tags and the description may change, and a live
+// record may become a tombstone.
+func checkImmutable(cur, next Record) error {
+	var bad []string
+	if next.CopyFrom != cur.CopyFrom {
+		bad = append(bad, "copyFrom")
+	}
+	if next.HomeRegion != cur.HomeRegion {
+		bad = append(bad, "homeRegion")
+	}
+	if next.Name != cur.Name {
+		bad = append(bad, "name")
+	}
+	if !next.CreatedAt.Equal(cur.CreatedAt) {
+		bad = append(bad, "createdAt")
+	}
+	if next.ClientRequestToken != cur.ClientRequestToken {
+		bad = append(bad, "clientRequestToken")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s not as in the record held", ErrImmutable, strings.Join(bad, ", "))
+	}
+	if cur.Deleted && !next.Deleted {
+		return errRevive
+	}
+	return nil
+}
+
+// errRevive is checkImmutable's error for a live record replacing a
+// tombstone.
+var errRevive = fmt.Errorf("%w: the profile was deleted and stays deleted", ErrImmutable)
+
+// changeOf describes next replacing cur (ok false: there was no cur).
+func changeOf(cur Record, ok bool, next Record) Change {
+	c := Change{ID: next.ID, Record: next}
+	switch {
+	case !ok:
+		c.Kind = ChangeCreated
+		if next.Deleted {
+			c.Kind = ChangeDeleted
+		}
+	case next.Deleted && !cur.Deleted:
+		c.Kind = ChangeDeleted
+	default:
+		c.Kind = ChangeUpdated
+		if cur.CopyFrom != next.CopyFrom {
+			c.Fields = append(c.Fields, "copyFrom")
+		}
+		if cur.HomeRegion != next.HomeRegion {
+			c.Fields = append(c.Fields, "homeRegion")
+		}
+		if !maps.Equal(cur.Tags, next.Tags) {
+			c.Fields = append(c.Fields, "tags")
+		}
+		if cur.Description != next.Description {
+			c.Fields = append(c.Fields, "description")
+		}
+		if !cur.UpdatedAt.Equal(next.UpdatedAt) {
+			c.Fields = append(c.Fields, "updatedAt")
+		}
+	}
+	return c
 }

@@ -1,6 +1,8 @@
 package profile
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -124,25 +126,121 @@ func (e *RecordError) Error() string { return "application profile " + e.ID + ":
 // Unwrap returns the cause.
 func (e *RecordError) Unwrap() error { return e.Err }
 
-// Merge applies records received from elsewhere (another region's
-// published state, the replicas' shared store, a previous generation):
-// for each id the newest record wins. A record that fails [CheckRecord]
-// against cat is left out and reported in rejected. changed reports
-// whether the result differs from r.
+// Merge is [Registry.MergeFrom] for the node's own sources (Origin{}):
+// changed reports whether the result differs from r.
 func (r *Registry) Merge(cat *Catalog, remote []Record) (next *Registry, changed bool, rejected []*RecordError) {
-	valid := make([]Record, 0, len(remote))
+	next, changes, rejected := r.MergeFrom(cat, remote, Origin{})
+	return next, len(changes) > 0, rejected
+}
+
+// MergeFrom applies records received from elsewhere (another region's
+// published state, the replicas' shared store, a previous generation):
+// for each id the newest record wins. A record is left out, and reported
+// in rejected, when it fails [CheckRecord] against cat; when from is a
+// peer and the record is not homed in the peer's region
+// ([ErrNotFromHome]); when it is dated too far ahead of from.Now
+// ([ErrFutureRecord]); or when it would change what never changes once a
+// profile exists: its copy source, home region, name, creation time and
+// request token, or revive a tombstone ([ErrImmutable], also reported
+// for an older record that disagrees on those). A copy of a record
+// already held, or an older version of it, is nothing new: neither a
+// change nor a rejection. changes lists every record accepted, for the
+// caller to log (invariant 1: nothing changes what a profile may serve
+// without a trace).
+func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *Registry, changes []Change, rejected []*RecordError) {
+	accepted := map[string]Record{}
+	replaced := map[string]bool{}
+	current := func(id string) (Record, bool) {
+		if rec, ok := accepted[id]; ok {
+			return rec, true
+		}
+		if i, ok := r.index(id); ok {
+			return r.records[i], true
+		}
+		return Record{}, false
+	}
 	for _, rec := range remote {
+		cur, ok := current(rec.ID)
+		if ok && sameRecord(cur, rec) {
+			continue
+		}
 		if err := CheckRecord(cat, rec); err != nil {
 			rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
 			continue
 		}
-		valid = append(valid, rec)
+		if ok && futureDated(cur, from.Now) && checkFrom(rec, from) == nil {
+			// The record held is dated later than any honest node dates
+			// one, so it was taken before records were checked (a store
+			// from an earlier version): its home region's record replaces
+			// it, whatever the dates and fields.
+			accepted[rec.ID], replaced[rec.ID] = rec, true
+			continue
+		}
+		if ok && !rec.Newer(cur) {
+			// An older version: harmless unless it disagrees on what
+			// never changes, which only a forgery can.
+			if err := checkImmutable(cur, rec); err != nil && !errors.Is(err, errRevive) {
+				rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+			}
+			continue
+		}
+		if err := checkFrom(rec, from); err != nil {
+			if ok {
+				// A relay that contradicts the record held is a forgery,
+				// not a late copy: say so.
+				if ierr := checkImmutable(cur, rec); ierr != nil {
+					err = fmt.Errorf("%w; %w", err, ierr)
+				}
+			}
+			rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+			continue
+		}
+		if ok {
+			if err := checkImmutable(cur, rec); err != nil {
+				rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+				continue
+			}
+		}
+		accepted[rec.ID] = rec
 	}
-	merged, changed := MergeRecords(r.all(), valid)
-	if !changed {
-		return r, false, rejected
+	if len(accepted) == 0 {
+		return r, nil, rejected
 	}
-	return &Registry{records: merged}, true, rejected
+	recs := make([]Record, 0, len(accepted))
+	for _, id := range slices.Sorted(maps.Keys(accepted)) {
+		rec := accepted[id]
+		var cur Record
+		i, ok := r.index(id)
+		if ok {
+			cur = r.records[i]
+		}
+		c := changeOf(cur, ok, rec)
+		if replaced[id] {
+			c.Kind = ChangeReplaced
+		}
+		changes = append(changes, c)
+		recs = append(recs, rec)
+	}
+	held := r.all()
+	if len(replaced) > 0 {
+		held = slices.DeleteFunc(slices.Clone(held), func(x Record) bool { return replaced[x.ID] })
+	}
+	merged, _ := MergeRecords(held, recs)
+	return &Registry{records: merged}, changes, rejected
+}
+
+// futureDated reports whether r is dated later than now allows
+// ([MaxRecordSkew]); never when now is zero.
+func futureDated(r Record, now time.Time) bool {
+	limit := now.Add(MaxRecordSkew)
+	return !now.IsZero() && (r.UpdatedAt.After(limit) || r.CreatedAt.After(limit))
+}
+
+// sameRecord reports whether a and b are the same version of a record.
+func sameRecord(a, b Record) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.CopyFrom == b.CopyFrom && a.Description == b.Description &&
+		maps.Equal(a.Tags, b.Tags) && a.HomeRegion == b.HomeRegion && a.CreatedAt.Equal(b.CreatedAt) &&
+		a.UpdatedAt.Equal(b.UpdatedAt) && a.ClientRequestToken == b.ClientRequestToken && a.Deleted == b.Deleted
 }
 
 // Catalog returns base with every live record added as an application
@@ -155,10 +253,23 @@ func (r *Registry) Catalog(base *Catalog) (cat *Catalog, skipped []*RecordError)
 		if rec.Deleted {
 			continue
 		}
+		if rec.HomeRegion != "" && base.Geography(rec.HomeRegion) == "" {
+			// Whatever its home region published is no longer trusted
+			// once that region leaves the topology.
+			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: %q", ErrHomeGone, rec.HomeRegion)})
+			continue
+		}
 		p, err := out.newApplication(Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, Description: rec.Description,
 			Tags: rec.Tags, CreatedAt: rec.CreatedAt, HomeRegion: rec.HomeRegion})
 		if err != nil {
 			skipped = append(skipped, &RecordError{ID: rec.ID, Err: err})
+			continue
+		}
+		if rec.HomeRegion != "" && !p.CallableFrom(rec.HomeRegion) {
+			// Create resolves the copy source in the home region: a record
+			// whose home could not call it (an EU region copying a us.
+			// profile) did not come from that API (invariant 1).
+			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: %s from %s", ErrHomeScope, rec.CopyFrom, rec.HomeRegion)})
 			continue
 		}
 		out.add(p)

@@ -137,23 +137,30 @@ func (r *Registry) Delete(id string, now time.Time) (Record, error) {
 	return tomb, nil
 }
 
-// Merge applies records received from elsewhere ([profile.Registry.Merge];
-// cat checks them), saves and serves the result. It reports whether
-// anything changed and the records left out; the caller logs those.
+// Merge is [Registry.MergeFrom] for the node's own sources
+// (profile.Origin{}). It reports whether anything changed.
 func (r *Registry) Merge(cat *profile.Catalog, remote []Record) (changed bool, rejected []*profile.RecordError, err error) {
+	changes, rejected, err := r.MergeFrom(cat, remote, profile.Origin{})
+	return len(changes) > 0, rejected, err
+}
+
+// MergeFrom applies records received from from ([profile.Registry.MergeFrom];
+// cat checks them), saves and serves the result. It returns the records
+// accepted and those left out; the caller logs both.
+func (r *Registry) MergeFrom(cat *profile.Catalog, remote []Record, from profile.Origin) (changes []profile.Change, rejected []*profile.RecordError, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.usableLocked(); err != nil {
-		return false, nil, err
+		return nil, nil, err
 	}
-	next, changed, rejected := r.cur.Load().Merge(cat, remote)
-	if !changed {
-		return false, rejected, nil
+	next, changes, rejected := r.cur.Load().MergeFrom(cat, remote, from)
+	if len(changes) == 0 {
+		return nil, rejected, nil
 	}
 	if err := r.commitLocked(next); err != nil {
-		return false, rejected, err
+		return nil, rejected, err
 	}
-	return true, rejected, nil
+	return changes, rejected, nil
 }
 
 func (r *Registry) usableLocked() error {

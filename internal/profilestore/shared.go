@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
@@ -30,9 +31,12 @@ type RecordSet interface {
 type Shared struct {
 	// Set is the shared record set.
 	Set RecordSet
-	// Logger receives the records left out, each once. If nil, nothing
-	// is logged.
+	// Logger receives every record accepted from the set and the records
+	// left out, each once. If nil, nothing is logged.
 	Logger *slog.Logger
+	// Now, when set, is the clock that refuses records dated too far
+	// ahead ([profile.MaxRecordSkew]).
+	Now func() time.Time
 	// bad remembers the ids already logged as left out.
 	bad map[string]bool
 }
@@ -60,7 +64,16 @@ func (s *Shared) Sync(ctx context.Context, reg *Registry, cat *profile.Catalog) 
 		remote = append(remote, r)
 	}
 	if len(remote) > 0 {
-		_, rejected, err := reg.Merge(cat, remote)
+		var from profile.Origin
+		if s.Now != nil {
+			from.Now = s.Now()
+		}
+		changes, rejected, err := reg.MergeFrom(cat, remote, from)
+		if s.Logger != nil {
+			for _, c := range changes {
+				s.Logger.Info("application profile changed from the shared store", ChangeAttrs(c)...)
+			}
+		}
 		for _, e := range rejected {
 			s.leftOut(e.ID, "shared store holds an application profile this node does not accept; ignored", e.Err)
 		}
@@ -98,4 +111,15 @@ func (s *Shared) leftOut(id, msg string, err error) {
 		attrs = append(attrs, telemetry.AttrError, err)
 	}
 	s.Logger.Warn(msg, attrs...)
+}
+
+// ChangeAttrs are the log attributes of an accepted change: the profile,
+// what changed, its home region and copy source.
+func ChangeAttrs(c profile.Change) []any {
+	attrs := []any{telemetry.AttrProfile, c.ID, "change", string(c.Kind), "home_region", c.Record.HomeRegion,
+		"copy_from", c.Record.CopyFrom, "updated_at", c.Record.UpdatedAt}
+	if len(c.Fields) > 0 {
+		attrs = append(attrs, "fields", c.Fields)
+	}
+	return attrs
 }

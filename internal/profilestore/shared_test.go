@@ -88,3 +88,42 @@ func TestSharedSync(t *testing.T) {
 		t.Errorf("Sync during an outage = %v, want nil", err)
 	}
 }
+
+// TestSharedSyncKeepsCopySource: the shared set is trusted like the data
+// directory, but it cannot change the copy source of a profile this
+// replica holds (invariant 1): the change is refused and logged, the
+// replica writes its own record back, and an honest change is logged.
+func TestSharedSyncKeepsCopySource(t *testing.T) {
+	t.Parallel()
+	cat := testCatalog(t)
+	reg := NewRegistry(&failing{})
+	held, _, err := reg.Create(cat, Record{ID: "aaaaaaaaaaaa", Name: "a", CopyFrom: "eu.demo.chat-small", HomeRegion: "eu-west-1"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := held
+	forged.CopyFrom, forged.UpdatedAt = "global.demo.chat-small", t0.AddDate(4, 0, 0)
+	fb, _ := json.Marshal(forged)
+	other := held
+	other.ID, other.Name = "bbbbbbbbbbbb", "b"
+	db, _ := json.Marshal(other)
+	set := &memSet{fields: map[string]string{forged.ID: string(fb), other.ID: string(db)}}
+	var logs bytes.Buffer
+	s := &Shared{Set: set, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	if err := s.Sync(t.Context(), reg, cat); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := reg.Get(held.ID); got.CopyFrom != "eu.demo.chat-small" {
+		t.Errorf("the shared set changed the copy source to %s", got.CopyFrom)
+	}
+	var back Record
+	if err := json.Unmarshal([]byte(set.fields[held.ID]), &back); err != nil || back.CopyFrom != held.CopyFrom {
+		t.Errorf("shared set holds %s, %v; want this replica's record written back", set.fields[held.ID], err)
+	}
+	if !strings.Contains(logs.String(), "profile="+held.ID) || !strings.Contains(logs.String(), "immutable") {
+		t.Errorf("the refused change was not logged:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "application profile changed from the shared store") || !strings.Contains(logs.String(), "profile="+other.ID) {
+		t.Errorf("the accepted record was not logged:\n%s", logs.String())
+	}
+}

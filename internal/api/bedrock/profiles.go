@@ -84,15 +84,20 @@ func (h *Handler) Records() []profilestore.Record { return h.profiles.Records() 
 
 // Merge merges records received from elsewhere into the registry: for each
 // id the newest record wins, the result is persisted and served. Records
-// this API could not have created are logged and left out. It reports
+// this API could not have created, dated too far ahead, or changing an
+// immutable field are logged and left out (profile.Registry.MergeFrom);
+// accepted changes are logged. It reports
 // whether anything changed. Nodes merge what peers send into their
 // registry directly; this serves a handler used without a node.
 func (h *Handler) Merge(remote []profilestore.Record) (bool, error) {
-	changed, rejected, err := h.profiles.Merge(h.g.Catalog(), remote)
+	changes, rejected, err := h.profiles.MergeFrom(h.g.Catalog(), remote, profile.Origin{Now: h.opts.Clock.Now()})
+	for _, c := range changes {
+		h.log.Info("application profile changed from elsewhere", profilestore.ChangeAttrs(c)...)
+	}
 	for _, e := range rejected {
 		h.log.Warn("application profile from elsewhere not accepted; ignored", telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
 	}
-	return changed, err
+	return len(changes) > 0, err
 }
 
 // record returns the live API-created record of id.
