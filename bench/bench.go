@@ -258,6 +258,18 @@ func runModes(ctx context.Context, rep *Report, opts Options) (err error) {
 	}
 	defer c.Close()
 	gw := c.GatewayPID()
+	if c.gateway != nil {
+		parent := ctx
+		var stop func()
+		ctx, stop = c.gateway.watch(ctx)
+		defer stop() // before Close stops the process
+		defer func() {
+			// What failed because the gateway process died: say so.
+			if err != nil && parent.Err() == nil && ctx.Err() != nil {
+				err = context.Cause(ctx)
+			}
+		}()
+	}
 	selected := func(name string) bool { return len(opts.Scenarios) == 0 || slices.Contains(opts.Scenarios, name) }
 	var targets []*Target
 	for _, t := range []*Target{

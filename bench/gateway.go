@@ -313,10 +313,10 @@ func startGatewayProcess(ctx context.Context, argv []string, cfg gatewayConfig, 
 			io.Copy(logs, logsR)
 		}()
 	}
+	started := g
 	defer func() {
 		if err != nil {
-			g.stop()
-			g = nil
+			started.stop() // the returns set g to nil
 		}
 	}()
 	// The configuration, then the hello; the process's exit, the
@@ -361,6 +361,22 @@ func startGatewayProcess(ctx context.Context, argv []string, cfg gatewayConfig, 
 		gatewayStarted(p.cmd.Process.Pid)
 	}
 	return g, nil
+}
+
+// watch returns a context derived from ctx that ends, with the process's
+// exit as its cause (see [context.Cause]), should the process exit before
+// the returned stop is called: a gateway that crashed ends the run at
+// once, saying why, instead of every remaining step failing.
+func (g *gatewayProcess) watch(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-g.proc.done:
+			cancel(fmt.Errorf("bench: the gateway process exited under the load (%v): %s", g.proc.err, firstAndLast(g.proc.output.Bytes())))
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(nil) }
 }
 
 // exitError describes a failed exchange: the process's exit and what it

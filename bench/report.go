@@ -77,8 +77,7 @@ type Settings struct {
 func settingsOf(o Options) Settings {
 	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
 		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without, UpstreamProcess: len(o.UpstreamProcess) > 0,
-		GatewayProcess: len(o.GatewayProcess) > 0,
-		Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios,
+		GatewayProcess: len(o.GatewayProcess) > 0, Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios,
 		SequentialRounds: o.sequentialRounds(o.scenarioCount()), ConcurrencyRounds: concurrencyRoundsFor(o.scenarioCount())}
 }
 

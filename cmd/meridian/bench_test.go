@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meridian-gateway/meridian/bench"
 )
 
 // TestBenchFlags checks that bad bench flags are refused before anything
@@ -42,5 +47,45 @@ func TestBenchFlags(t *testing.T) {
 		if !strings.Contains(stderr, f) {
 			t.Errorf("bench -h lacks %s:\n%s", f, stderr)
 		}
+	}
+}
+
+// TestBenchGatewayProcess runs a short bench with the bare proxy and the
+// nodes in a process of their own (this test binary re-executed as
+// "bench serve-gateway"): the requests are answered, the report says which
+// layout ran, and the table names it.
+func TestBenchGatewayProcess(t *testing.T) {
+	t.Setenv("MERIDIAN_TEST_AS_MAIN", "1") // inherited by the gateway process
+	out := filepath.Join(t.TempDir(), "run.json")
+	stdout, stderr, err := runCLI(t, "bench", "--quick", "--gateway-process", "--scenario", "direct,bare,local", "--mode", "non-streaming",
+		"--concurrency", "none", "--rate", "50", "--out", out)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Settings.GatewayProcess {
+		t.Error("settings.gateway_process = false, want true")
+	}
+	if !strings.Contains(stdout, "in a process of their own") {
+		t.Errorf("the table does not say where the gateway ran:\n%s", stdout)
+	}
+	if len(rep.Modes) != 1 || len(rep.Modes[0].Scenarios) != 3 {
+		t.Fatalf("modes = %+v, want non-streaming with direct, bare-proxy and meridian-local", rep.Modes)
+	}
+	for _, s := range rep.Modes[0].Scenarios {
+		if s.Sequential.Requests == 0 || s.Sequential.Errors != 0 || s.AtRate.Errors != 0 {
+			t.Errorf("%s: %d sequential requests, %d errors, %d at the rate; want some, none failed", s.Name, s.Sequential.Requests, s.Sequential.Errors, s.AtRate.Errors)
+		}
+	}
+	// The hidden gateway command takes its configuration on its input only.
+	if _, _, err := runCLI(t, "bench", "serve-gateway", "extra"); !errors.Is(err, errUsage) {
+		t.Errorf("bench serve-gateway extra: err = %v, want a usage error", err)
 	}
 }
