@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"runtime"
 	"runtime/trace"
 	"strings"
 	"sync"
@@ -39,6 +41,18 @@ func TestMain(m *testing.M) {
 	case "refuse":
 		fmt.Fprintln(os.Stderr, "gateway: refusing to start for the test")
 		os.Exit(2)
+	case "bench":
+		// A bench that starts a gateway process, says its pid, and waits
+		// to be killed.
+		os.Setenv(gatewayChildEnv, "serve")
+		exe, _ := os.Executable()
+		c, err := StartCluster(context.Background(), ClusterOptions{Upstream: UpstreamConfig(4), GatewayProcess: []string{exe}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(c.GatewayPID())
+		select {}
 	}
 	os.Exit(m.Run())
 }
@@ -229,6 +243,52 @@ func TestGatewayProcessEndsWithItsInput(t *testing.T) {
 		t.Errorf("the gateway process exited with %v: %s", c.gateway.proc.err, c.gateway.proc.output.Bytes())
 	}
 	checkGone(t, []int{pid})
+}
+
+// TestGatewayProcessDiesWithTheBench: a bench killed outright (no deferred
+// Close runs) takes its gateway process with it.
+func TestGatewayProcessDiesWithTheBench(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent-death signal is Linux's")
+	}
+	gatewayArgv(t, "bench")
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil || pid <= 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the bench did not say its gateway's pid (%v): %s", err, stderr.Bytes())
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		t.Fatalf("gateway process %d not running under its bench: %v", pid, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// Gone, or a zombie waiting for whoever reaps orphans here.
+	for deadline := time.Now().Add(time.Minute); ; { // a hang guard
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			break
+		}
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && bytes.HasPrefix(b[i+1:], []byte(" Z")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("gateway process %d outlived its killed bench", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestServeGateway drives the gateway's side of the protocol in this

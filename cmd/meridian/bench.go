@@ -60,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run to `file`")
 	logs := fs.String("logs", "", "write the nodes' JSON logs to `file` (default: formatted and discarded)")
 	verbose := fs.Bool("v", false, "print each measurement as it finishes")
-	gatewayProcess := fs.Bool("gateway-process", false, "run the bare proxy and the Meridian nodes in a process of their own (this binary re-executed), apart from the load generator, as a deployed gateway runs apart from its clients: CPU per request is then that process's CPU alone and the 1,000 streams' memory its own")
+	gatewayProcess := fs.Bool("gateway-process", true, "run the bare proxy and the Meridian nodes in a process of their own (this binary re-executed), apart from the load generator, as a deployed gateway runs apart from its clients: CPU per request is then that process's CPU alone, --cpuprofile profiles it, and the 1,000 streams' memory is its own (=false: everything in the bench's process, as runs before it)")
 	upstreamProcess := fs.Bool("upstream-process", false, "run the latency phases' mockllm in a process of its own (this binary's mockllm command), as a model server runs apart from its gateway, instead of in the bench's process (the 1,000 streams keep theirs in it)")
 	var peers, peerHeaders, peerPIDs, without, scenarios stringList
 	fs.Var(&scenarios, "scenario", "measure only these scenarios: direct, bare (bare-proxy), local (meridian-local), forwarded (meridian-forwarded) or a peer's name (comma-separated; with --cpuprofile, a profile of that path alone)")
@@ -77,7 +77,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "concurrency sweep and 1,000 concurrent streams (local, then forwarded), with the")
 		fmt.Fprintln(stderr, "project's targets as ratios to the bare proxy, taken per interleaved round and")
 		fmt.Fprintln(stderr, "judged met, missed or unsettled (rounds on both sides of a target). Load goes to")
-		fmt.Fprintln(stderr, "loopback only and every run is bounded.")
+		fmt.Fprintln(stderr, "loopback only and every run is bounded. The proxy and the nodes run in a process")
+		fmt.Fprintln(stderr, "of their own (this binary, re-executed), whose CPU is what the report charges them.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
