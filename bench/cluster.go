@@ -368,6 +368,9 @@ func (c *Cluster) memory(free bool) memSample {
 func (c *Cluster) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if c.gateway != nil {
+		c.gateway.stop() // first: its nodes and proxy hold connections to the upstream
+	}
 	var wg sync.WaitGroup
 	for _, n := range c.Nodes {
 		wg.Go(func() { n.Shutdown(ctx) })
@@ -375,9 +378,6 @@ func (c *Cluster) Close() error {
 	wg.Wait()
 	for _, s := range c.servers {
 		s.Shutdown(ctx)
-	}
-	if c.gateway != nil {
-		c.gateway.stop()
 	}
 	if c.upstream != nil {
 		c.upstream.stop()
