@@ -115,6 +115,16 @@ type Options struct {
 	// upstream in this process (its memory is measured net of the direct
 	// wave's either way).
 	UpstreamProcess []string
+	// GatewayProcess, if not empty, runs the bare proxy and the Meridian
+	// nodes (of the latency phases and of the concurrent streams) in a
+	// process of their own (see [ClusterOptions.GatewayProcess]) while
+	// this one keeps the load generator: each step's CPU is then that
+	// process's CPU over the step, the gateways' cost alone (direct's,
+	// which does not pass through it, is near 0), its peak resident set
+	// the step's peak, and the streams' memory and goroutines are its own.
+	// A CPU profile (CPUProfile) is then that process's; the execution
+	// trace (Trace) stays the load generator's. The report says so.
+	GatewayProcess []string
 }
 
 // Peer is another gateway measured on the same requests.
@@ -228,7 +238,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		// count in the baseline.
 		runtime.GC()
 		debug.FreeOSMemory()
-		sr, err := concurrentStreams(ctx, opts.Streams, opts.Progress)
+		sr, err := concurrentStreams(ctx, opts.Streams, opts.Progress, opts.GatewayProcess)
 		if err != nil {
 			return nil, err
 		}
@@ -240,13 +250,26 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 // runModes starts the latency cluster and the peers, measures each mode and
 // stops them.
-func runModes(ctx context.Context, rep *Report, opts Options) error {
+func runModes(ctx context.Context, rep *Report, opts Options) (err error) {
 	c, err := StartCluster(ctx, ClusterOptions{Upstream: UpstreamConfig(opts.MaxTokens), Logs: opts.Logs, Without: opts.Without,
-		UpstreamProcess: opts.UpstreamProcess})
+		UpstreamProcess: opts.UpstreamProcess, GatewayProcess: opts.GatewayProcess})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	gw := c.GatewayPID()
+	if c.gateway != nil {
+		parent := ctx
+		var stop func()
+		ctx, stop = c.gateway.watch(ctx)
+		defer stop() // before Close stops the process
+		defer func() {
+			// What failed because the gateway process died: say so.
+			if err != nil && parent.Err() == nil && ctx.Err() != nil {
+				err = context.Cause(ctx)
+			}
+		}()
+	}
 	selected := func(name string) bool { return len(opts.Scenarios) == 0 || slices.Contains(opts.Scenarios, name) }
 	var targets []*Target
 	for _, t := range []*Target{
@@ -256,6 +279,11 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 		newTarget(MeridianForwarded, c.Source, c.ForwardedKey, opts.MaxInFlight, opts.Timeout),
 	} {
 		if selected(t.Name) {
+			if gw > 0 {
+				// What the gateway costs: its process's CPU, whatever
+				// the load generator spends.
+				t.measureIn(gw)
+			}
 			targets = append(targets, t)
 		}
 	}
@@ -271,6 +299,9 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 		defer stop()
 		t := newTarget(p.Name, base, "", opts.MaxInFlight, opts.Timeout)
 		t.Header, t.pid = hdr, p.PID
+		if gw > 0 && p.PID > 0 {
+			t.measureIn(p.PID) // alike: the peer's process alone
+		}
 		targets = append(targets, t)
 	}
 	defer func() {
@@ -278,7 +309,21 @@ func runModes(ctx context.Context, rep *Report, opts Options) error {
 			t.close()
 		}
 	}()
-	if opts.CPUProfile != nil {
+	if opts.CPUProfile != nil && gw > 0 {
+		// The gateway's profile: the process the paths under test run in.
+		if _, err := c.gateway.call(gatewayRequest{Op: opCPUProfileStart}); err != nil {
+			return err
+		}
+		defer func() {
+			r, perr := c.gateway.call(gatewayRequest{Op: opCPUProfileStop})
+			if perr == nil {
+				_, perr = opts.CPUProfile.Write(r.Data)
+			}
+			if err == nil && perr != nil {
+				err = fmt.Errorf("bench: the gateway's CPU profile: %w", perr)
+			}
+		}()
+	} else if opts.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
 			return err
 		}

@@ -111,7 +111,7 @@ func (t *Target) closedLoop(ctx context.Context, body []byte, stream bool, inFli
 	busy := make([]time.Duration, inFlight)
 	limit := max(maxClosedRequests/inFlight, 1)
 	var wg sync.WaitGroup
-	cpu0 := cpuTime() + procCPU(t.pid)
+	cpu0 := t.cpuNow()
 	start := time.Now()
 	deadline := start.Add(d)
 	for w := range inFlight {
@@ -123,7 +123,7 @@ func (t *Target) closedLoop(ctx context.Context, body []byte, stream bool, inFli
 		})
 	}
 	wg.Wait()
-	st := step{elapsed: time.Since(start), cpu: cpuTime() + procCPU(t.pid) - cpu0}
+	st := step{elapsed: time.Since(start), cpu: t.cpuNow() - cpu0}
 	ok := make([]int, inFlight)
 	for w, s := range per {
 		st.samples = append(st.samples, s...)

@@ -60,6 +60,17 @@ type ClusterOptions struct {
 	// gateway's process; in one process the upstream's bursts compete with
 	// the node for the Go scheduler.
 	UpstreamProcess []string
+	// GatewayProcess, if not empty, runs the bare proxy and both nodes in
+	// a process of their own: the command line of a meridian binary's
+	// hidden gateway command ("bench serve-gateway", see [ServeGateway]),
+	// which starts them in front of the upstream, reports their addresses
+	// and keys and then answers the bench's control requests. A deployed
+	// gateway never shares its process with its clients; in one process
+	// the load generator's goroutines, garbage and reads compete with the
+	// paths under test for the scheduler and the collector, and the CPU of
+	// a path is the whole process's. With it, [Cluster.Nodes] is empty and
+	// [Cluster.GatewayPID] is the process whose CPU is the gateways'.
+	GatewayProcess []string
 	// Without turns features off to attribute their cost: "quota" (no
 	// limits), "audit" (audit.disabled) and "logs" (no log handler). The
 	// default, empty, keeps every feature on.
@@ -83,6 +94,7 @@ type Cluster struct {
 
 	servers  []*http.Server
 	upstream *upstreamProcess
+	gateway  *gatewayProcess
 	// proxyPool is the bare proxy's transport to the upstream.
 	proxyPool *http.Transport
 	dir       string
@@ -119,6 +131,25 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (c *Cluster, err err
 			return nil, err
 		}
 	}
+	if len(opts.GatewayProcess) > 0 {
+		g, err := startGatewayProcess(ctx, opts.GatewayProcess, gatewayConfig{Upstream: c.Upstream, Capacity: opts.Capacity, Without: opts.Without}, opts.Logs)
+		if err != nil {
+			return nil, err
+		}
+		c.gateway = g
+		c.Proxy, c.Source, c.LocalKey, c.ForwardedKey = g.hello.Proxy, g.hello.Source, g.hello.LocalKey, g.hello.ForwardedKey
+		return c, nil
+	}
+	if err := c.startGateway(ctx, opts); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startGateway starts the bare proxy and both nodes in this process in
+// front of c.Upstream, and waits until the source node forwards to its
+// peer.
+func (c *Cluster) startGateway(ctx context.Context, opts ClusterOptions) (err error) {
 	target, _ := url.Parse(c.Upstream)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	c.proxyPool = newTransport(1024)
@@ -138,15 +169,12 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (c *Cluster, err err
 		proxy.ServeHTTP(w, r)
 	})
 	if c.Proxy, err = c.serve(duplex); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.startNodes(ctx, opts); err != nil {
-		return nil, err
+		return err
 	}
-	if err := c.waitForwarding(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c.waitForwarding(ctx)
 }
 
 func (c *Cluster) serve(h http.Handler) (string, error) {
@@ -274,6 +302,10 @@ func (c *Cluster) waitForwarding(ctx context.Context) error {
 // the link), so that every path starts a measurement alike (see
 // [closeIdle]).
 func (c *Cluster) CloseIdleUpstreamConnections() {
+	if c.gateway != nil {
+		c.gateway.call(gatewayRequest{Op: opCloseIdle})
+		return
+	}
 	if c.proxyPool != nil {
 		c.proxyPool.CloseIdleConnections()
 	}
@@ -282,11 +314,63 @@ func (c *Cluster) CloseIdleUpstreamConnections() {
 	}
 }
 
+// GatewayPID is the process the bare proxy and the nodes run in: a child
+// (see [ClusterOptions.GatewayProcess]), or 0 when they run in this one.
+func (c *Cluster) GatewayPID() int {
+	if c.gateway == nil {
+		return 0
+	}
+	return c.gateway.proc.cmd.Process.Pid
+}
+
+// closeIdleNodeConnections closes the idle connections the nodes keep to
+// their backends and on the link (after a streams wave, see
+// [ConcurrentStreams]).
+func (c *Cluster) closeIdleNodeConnections() {
+	if c.gateway != nil {
+		c.gateway.call(gatewayRequest{Op: opQuiesce})
+		return
+	}
+	quiesceNodes(c.Nodes)
+}
+
+// quiesceNodes closes the idle connections of nodes to their backends and
+// on the link.
+func quiesceNodes(nodes []*node.Node) {
+	for _, nd := range nodes {
+		for _, b := range nd.Backends() {
+			b.Close() // closes idle pooled connections only
+		}
+		// The link's pool keeps up to one idle connection per
+		// forwarded stream it carried at once (at most 64 idle, of
+		// which streams take 48): a few goroutines each, which the
+		// count after a wave would take for a leak.
+		nd.CloseIdleLinkConnections()
+	}
+}
+
+// memory samples the memory and goroutines of the process the gateways
+// run in (see [memSample]); free first collects and returns freed memory
+// to the OS.
+func (c *Cluster) memory(free bool) memSample {
+	if c.gateway != nil {
+		r, err := c.gateway.call(gatewayRequest{Op: opMemory, Free: free})
+		if err != nil {
+			return memSample{}
+		}
+		return r.Memory
+	}
+	return localMemSample(free)
+}
+
 // Close stops everything the cluster started and removes its temporary
 // directory.
 func (c *Cluster) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if c.gateway != nil {
+		c.gateway.stop() // first: its nodes and proxy hold connections to the upstream
+	}
 	var wg sync.WaitGroup
 	for _, n := range c.Nodes {
 		wg.Go(func() { n.Shutdown(ctx) })

@@ -11,7 +11,11 @@
 // streams (local and forwarded), as ratios to the bare proxy measured in the
 // same run, and evaluates the project's targets on them ([Report.Targets]).
 //
-// Everything runs in one process and targets loopback only; every run is
-// bounded in requests and time. The package must not listen on anything but
-// 127.0.0.1, nor send load anywhere else.
+// The load generator and the upstream run in the caller's process; the
+// bare proxy and the nodes run there too, or, with
+// [Options.GatewayProcess], in a child process of their own whose CPU is
+// what each path is charged (see [ServeGateway]). Everything targets
+// loopback only; every run is bounded in requests and time, and every child
+// is stopped however the run ends. The package must not listen on anything
+// but 127.0.0.1, nor send load anywhere else.
 package bench

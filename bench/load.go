@@ -22,8 +22,40 @@ type Target struct {
 	// Header is added to every request (peers' routing headers).
 	Header http.Header
 	// pid is another process serving this target, whose CPU counts.
-	pid    int
+	pid int
+	// cpu, if set, reads the clock whose advance over a step is the
+	// step's CPU (the gateway process's, see [Options.GatewayProcess]);
+	// else this process's CPU plus pid's. rssPID is the process whose peak
+	// resident set a step reports (0: this one).
+	cpu    func() time.Duration
+	rssPID int
 	client *http.Client
+}
+
+// cpuNow reads the target's CPU clock (see [Target.cpu]).
+func (t *Target) cpuNow() time.Duration {
+	if t.cpu != nil {
+		return t.cpu()
+	}
+	return cpuTime() + procCPU(t.pid)
+}
+
+// resetPeak and peak are [resetPeakRSS] and [peakRSS] of the process
+// whose peak a step reports.
+func (t *Target) resetPeak() { resetProcPeakRSS(t.rssPID) }
+
+func (t *Target) peak() int64 {
+	if t.rssPID > 0 {
+		return procPeakRSS(t.rssPID)
+	}
+	return peakRSS()
+}
+
+// measureIn makes the target's steps measure process pid's CPU and peak
+// resident set alone.
+func (t *Target) measureIn(pid int) {
+	t.cpu = func() time.Duration { return procCPU(pid) }
+	t.rssPID = pid
 }
 
 func newTarget(name, base, key string, maxInFlight int, timeout time.Duration) *Target {
@@ -142,7 +174,7 @@ type step struct {
 	samples []sample
 	dropped int
 	elapsed time.Duration // first intended send to last completion
-	cpu     time.Duration // process CPU time used
+	cpu     time.Duration // CPU time used (see [Target.cpu])
 	peakRSS int64         // bytes; 0 when unknown
 }
 
@@ -157,8 +189,8 @@ func (t *Target) openLoop(ctx context.Context, body []byte, stream bool, rate fl
 	var inFlight atomic.Int64
 	var dropped atomic.Int64
 	var wg sync.WaitGroup
-	resetPeakRSS()
-	cpu0 := cpuTime() + procCPU(t.pid)
+	t.resetPeak()
+	cpu0 := t.cpuNow()
 	start := time.Now()
 	for i := 0; i < n && ctx.Err() == nil; {
 		now := time.Now()
@@ -191,8 +223,8 @@ func (t *Target) openLoop(ctx context.Context, body []byte, stream bool, rate fl
 	}
 	wg.Wait()
 	st.elapsed = time.Since(start)
-	st.cpu = cpuTime() + procCPU(t.pid) - cpu0
-	st.peakRSS = peakRSS()
+	st.cpu = t.cpuNow() - cpu0
+	st.peakRSS = t.peak()
 	st.dropped = int(dropped.Load())
 	return st
 }

@@ -11,22 +11,39 @@ import (
 // resetPeakRSS resets the kernel's peak resident set (VmHWM) of this
 // process, so that a scenario's peak is its own. Linux only; elsewhere peak
 // RSS is the process's lifetime peak.
-func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+func resetPeakRSS() { resetProcPeakRSS(0) }
+
+// resetProcPeakRSS is [resetPeakRSS] for process pid (0: this one).
+func resetProcPeakRSS(pid int) { os.WriteFile(procPath(pid, "clear_refs"), []byte("5"), 0) }
 
 // peakRSS returns the process's peak resident set in bytes since the last
 // [resetPeakRSS], falling back to the lifetime peak from getrusage.
 func peakRSS() int64 {
-	if v := procStatus("VmHWM:"); v > 0 {
+	if v := procStatus(0, "VmHWM:"); v > 0 {
 		return v
 	}
 	return maxRSS()
 }
 
-// currentRSS returns the process's resident set in bytes, or 0.
-func currentRSS() int64 { return procStatus("VmRSS:") }
+// procPeakRSS is process pid's peak resident set since the last
+// [resetProcPeakRSS], or 0 when unknown.
+func procPeakRSS(pid int) int64 { return procStatus(pid, "VmHWM:") }
 
-func procStatus(key string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+// currentRSS returns the process's resident set in bytes, or 0.
+func currentRSS() int64 { return procStatus(0, "VmRSS:") }
+
+// procPath is the path of a file of /proc/PID (pid 0: /proc/self).
+func procPath(pid int, file string) string {
+	if pid <= 0 {
+		return "/proc/self/" + file
+	}
+	return "/proc/" + strconv.Itoa(pid) + "/" + file
+}
+
+// procStatus returns a kB figure of /proc/PID/status (pid 0: this
+// process) in bytes, or 0.
+func procStatus(pid int, key string) int64 {
+	b, err := os.ReadFile(procPath(pid, "status"))
 	if err != nil {
 		return 0
 	}
@@ -48,13 +65,25 @@ func procStatus(key string) int64 {
 	return 0
 }
 
-// procCPU returns the user plus system CPU time of process pid from
-// /proc/pid/stat, or 0 when pid is not positive or unreadable. Clock ticks
-// are taken as 100 per second (USER_HZ on Linux).
+// procCPU returns the user plus system CPU time of process pid, or 0 when
+// pid is not positive or unreadable: from the process's CPU-time clock
+// where the kernel offers it (nanoseconds, see [procCPUClock]), else from
+// /proc/pid/stat, whose figures are whole clock ticks (10ms): a step that
+// costs the process a few milliseconds would read as 0 or 10ms there.
 func procCPU(pid int) time.Duration {
 	if pid <= 0 {
 		return 0
 	}
+	if d, ok := procCPUClock(pid); ok {
+		return d
+	}
+	return procStatCPU(pid)
+}
+
+// procStatCPU is process pid's user plus system CPU time from
+// /proc/pid/stat, or 0. Clock ticks are taken as 100 per second (USER_HZ
+// on Linux).
+func procStatCPU(pid int) time.Duration {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0

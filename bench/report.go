@@ -66,12 +66,18 @@ type Settings struct {
 	// UpstreamProcess says the latency phases' mockllm ran in a process
 	// of its own rather than in the bench's.
 	UpstreamProcess bool `json:"upstream_process,omitempty"`
+	// GatewayProcess says the bare proxy and the nodes ran in a process
+	// of their own, apart from the load generator: CPU per request is
+	// then that process's CPU alone, peak RSS and the streams' memory its
+	// own. False: everything shared the bench's process, and CPU per
+	// request is the whole process's (the load generator's included).
+	GatewayProcess bool `json:"gateway_process"`
 }
 
 func settingsOf(o Options) Settings {
 	return Settings{Step: o.Step.String(), Sequential: o.Sequential, StartRate: o.StartRate, MaxRate: o.MaxRate, Rate: o.Rate,
 		Timeout: o.Timeout.String(), SLO: o.SLO.String(), MaxInFlight: o.MaxInFlight, MaxTokens: o.MaxTokens, Without: o.Without, UpstreamProcess: len(o.UpstreamProcess) > 0,
-		Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios,
+		GatewayProcess: len(o.GatewayProcess) > 0, Concurrency: o.Concurrency, ConcurrencyStep: o.ConcurrencyStep.String(), Scenarios: o.Scenarios,
 		SequentialRounds: o.sequentialRounds(o.scenarioCount()), ConcurrencyRounds: concurrencyRoundsFor(o.scenarioCount())}
 }
 
@@ -357,6 +363,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	m := r.Machine
 	fmt.Fprintf(bw, "machine: %d CPUs (GOMAXPROCS %d), %s, %s %s/%s\n", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.GoVersion, m.OS, m.Arch)
+	if r.Settings.GatewayProcess {
+		fmt.Fprintln(bw, "gateway: bare proxy and nodes in a process of their own, apart from the load generator; CPU s/1k and peak RSS are that process's alone")
+	} else {
+		fmt.Fprintln(bw, "gateway: bare proxy and nodes in the bench's process, with the load generator; CPU s/1k and peak RSS are the whole process's")
+	}
 	if r.Settings.UpstreamProcess {
 		fmt.Fprintln(bw, "upstream: mockllm in a process of its own (latency phases)")
 	}
@@ -397,12 +408,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	if s := r.Streams; s != nil {
-		fmt.Fprintf(bw, "\nconcurrent streams: %d open through one node (%d errors): process RSS %s, %s of it the node's (%s without the node; baseline %s);\n  Go heap %s; goroutines %d (%d without the node; baseline %d, %d after they ended)\n",
-			s.Open, s.Errors, mb(s.RSSBytes), mb(s.NodeRSSBytes()), mb(s.DirectRSSBytes), mb(s.BaselineRSSBytes), mb(s.HeapBytes),
+		proc := "process"
+		if s.GatewayProcess {
+			proc = "gateway process"
+		}
+		fmt.Fprintf(bw, "\nconcurrent streams: %d open through one node (%d errors): %s RSS %s, %s of it the node's (%s without the node; baseline %s);\n  Go heap %s; goroutines %d (%d without the node; baseline %d, %d after they ended)\n",
+			s.Open, s.Errors, proc, mb(s.RSSBytes), mb(s.NodeRSSBytes()), mb(s.DirectRSSBytes), mb(s.BaselineRSSBytes), mb(s.HeapBytes),
 			s.Goroutines, s.DirectGoroutines, s.BaselineGoroutines, s.GoroutinesAfter)
 		if f := s.Forwarded; f != nil {
-			fmt.Fprintf(bw, "  forwarded: %d of %d open at once through both nodes over the link, %.1fs after the first send (%d errors): process RSS %s, %s of it the two nodes';\n  Go heap %s; goroutines %d (%d after they ended)\n",
-				f.Open, s.Streams, f.OpenSeconds, f.Errors, mb(f.RSSBytes), mb(s.ForwardedRSSBytes()), mb(f.HeapBytes), f.Goroutines, f.GoroutinesAfter)
+			fmt.Fprintf(bw, "  forwarded: %d of %d open at once through both nodes over the link, %.1fs after the first send (%d errors): %s RSS %s, %s of it the two nodes';\n  Go heap %s; goroutines %d (%d after they ended)\n",
+				f.Open, s.Streams, f.OpenSeconds, f.Errors, proc, mb(f.RSSBytes), mb(s.ForwardedRSSBytes()), mb(f.HeapBytes), f.Goroutines, f.GoroutinesAfter)
 			if f.FirstError != "" {
 				fmt.Fprintf(bw, "  first forwarded stream error: %s\n", f.FirstError)
 			}

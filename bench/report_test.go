@@ -68,6 +68,11 @@ func TestWriteTableGolden(t *testing.T) {
 		{"forwarded-only", Report{Machine: machine, Modes: []ModeReport{one},
 			Settings: Settings{Scenarios: []string{MeridianForwarded}, SequentialRounds: sequentialRoundsFor(1), ConcurrencyRounds: concurrencyRoundsFor(1)}}},
 		{"unsettled", Report{Machine: machine, Settings: settings, Modes: []ModeReport{split}}},
+		// The bare proxy and the nodes in a process of their own: the
+		// table says so, and the streams' figures are that process's.
+		{"gateway-process", Report{Machine: machine, Settings: Settings{GatewayProcess: true}, Streams: &StreamsReport{Streams: 1000, Open: 1000, GatewayProcess: true,
+			RSSBytes: 90 << 20, DirectRSSBytes: 20 << 20, BaselineRSSBytes: 20 << 20, HeapBytes: 60 << 20, BaselineGoroutines: 15, Goroutines: 4015, DirectGoroutines: 15, GoroutinesAfter: 15,
+			Forwarded: &Wave{Open: 1000, OpenSeconds: 0.8, RSSBytes: 150 << 20, HeapBytes: 110 << 20, Goroutines: 8015, GoroutinesAfter: 30}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

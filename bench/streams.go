@@ -17,9 +17,14 @@ import (
 
 // StreamsReport is the memory-at-scale scenario: many slow streams open at
 // once through one node. Memory figures are the whole process's (client,
-// node and upstream share it), so they bound the node's from above.
+// node and upstream share it), so they bound the node's from above; with
+// GatewayProcess they are the gateway process's, the nodes' alone (the
+// bare proxy idles there).
 type StreamsReport struct {
 	Streams int `json:"streams"`
+	// GatewayProcess says the nodes ran in a process of their own, whose
+	// figures these are (see [StreamsOptions.GatewayProcess]).
+	GatewayProcess bool `json:"gateway_process,omitempty"`
 	// Open is how many streams were open when RSS was sampled.
 	Open   int `json:"open"`
 	Errors int `json:"errors"`
@@ -136,10 +141,15 @@ type StreamsOptions struct {
 	ForwardedHeapProfile io.Writer
 	// Local skips the forwarded streams: only direct and through one node.
 	Local bool
+	// GatewayProcess, if not empty, runs the nodes in a process of their
+	// own (see [ClusterOptions.GatewayProcess]): memory and goroutines are
+	// then that process's, sampled through its control requests, while
+	// the client and the paced upstream stay in this one.
+	GatewayProcess []string
 }
 
-func concurrentStreams(ctx context.Context, n int, progress io.Writer) (*StreamsReport, error) {
-	return ConcurrentStreams(ctx, StreamsOptions{Streams: n, Progress: progress})
+func concurrentStreams(ctx context.Context, n int, progress io.Writer, gateway []string) (*StreamsReport, error) {
+	return ConcurrentStreams(ctx, StreamsOptions{Streams: n, Progress: progress, GatewayProcess: gateway})
 }
 
 // ConcurrentStreams opens opts.Streams slow streams through one node at
@@ -156,7 +166,7 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 		opts.Tokens = 20
 	}
 	up := mockllm.Config{TTFT: opts.TTFT, TokensPerSecond: opts.TokensPerSecond, CompletionTokens: opts.Tokens, Seed: 1}
-	c, err := StartCluster(ctx, ClusterOptions{Upstream: up, Capacity: 2 * opts.Streams})
+	c, err := StartCluster(ctx, ClusterOptions{Upstream: up, Capacity: 2 * opts.Streams, GatewayProcess: opts.GatewayProcess})
 	if err != nil {
 		return nil, err
 	}
@@ -181,34 +191,43 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 		for _, x := range targets {
 			x.close()
 		}
-		for _, nd := range c.Nodes {
-			for _, b := range nd.Backends() {
-				b.Close() // closes idle pooled connections only
+		c.closeIdleNodeConnections()
+	}
+	// What is sampled: the whole process, or the gateway process.
+	gw := c.gateway != nil
+	goroutines := runtime.NumGoroutine
+	free := debug.FreeOSMemory
+	sampler := &memSampler{sample: func() memSample { return localMemSample(false) }, heapProfile: func(w io.Writer) {
+		pprof.Lookup("heap").WriteTo(w, 0)
+	}}
+	if gw {
+		goroutines = func() int { return c.memory(false).Goroutines }
+		free = func() { c.memory(true) }
+		sampler.sample = func() memSample { return c.memory(false) }
+		sampler.heapProfile = func(w io.Writer) {
+			if r, err := c.gateway.call(gatewayRequest{Op: opHeapProfile}); err == nil {
+				w.Write(r.Data)
 			}
-			// The link's pool keeps up to one idle connection per
-			// forwarded stream it carried at once (at most 64 idle, of
-			// which streams take 48): a few goroutines each, which the
-			// count after a wave would take for a leak.
-			nd.CloseIdleLinkConnections()
 		}
 	}
 	quiesce()
-	r := &StreamsReport{Streams: opts.Streams}
-	r.BaselineGoroutines = settle(ctx, 0)
-	debug.FreeOSMemory()
-	r.BaselineRSSBytes = currentRSS()
-	r.BaselineStackBytes, r.BaselineHeapObjectBytes = memClasses()
+	r := &StreamsReport{Streams: opts.Streams, GatewayProcess: gw}
+	r.BaselineGoroutines = settle(ctx, 0, goroutines)
+	free()
+	base := sampler.sample()
+	r.BaselineRSSBytes = base.RSS
+	r.BaselineStackBytes, r.BaselineHeapObjectBytes = base.Stacks, base.Objects
 
 	// The same streams without the node first: the client's and mockllm's
-	// share, to subtract.
-	w := wave(ctx, direct, body, opts.Streams, nil)
+	// share, to subtract (with the gateway process, that process idle).
+	w := wave(ctx, direct, body, opts.Streams, nil, sampler)
 	r.DirectRSSBytes, r.DirectGoroutines = w.rss, w.goroutines
 	r.DirectStackBytes, r.DirectHeapObjectBytes = w.stacks, w.objects
 	quiesce()
-	settle(ctx, r.BaselineGoroutines)
-	debug.FreeOSMemory()
+	settle(ctx, r.BaselineGoroutines, goroutines)
+	free()
 
-	w = wave(ctx, t, body, opts.Streams, opts.HeapProfile)
+	w = wave(ctx, t, body, opts.Streams, opts.HeapProfile, sampler)
 	r.Open, r.RSSBytes, r.Goroutines, r.HeapBytes, r.Errors, r.FirstError = w.open, w.rss, w.goroutines, w.heap, w.errors, w.firstError
 	if opts.Progress != nil {
 		fmt.Fprintf(opts.Progress, "streams: %d open, RSS %s (without the node %s), goroutines %d\n", r.Open, mb(r.RSSBytes), mb(r.DirectRSSBytes), r.Goroutines)
@@ -216,10 +235,10 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 	r.OpenSeconds = w.openSeconds
 	r.StackBytes, r.HeapObjectBytes = w.stacks, w.objects
 	quiesce()
-	r.GoroutinesAfter = settle(ctx, r.BaselineGoroutines)
+	r.GoroutinesAfter = settle(ctx, r.BaselineGoroutines, goroutines)
 	if !opts.Local {
-		debug.FreeOSMemory()
-		w = wave(ctx, fwd, body, opts.Streams, opts.ForwardedHeapProfile)
+		free()
+		w = wave(ctx, fwd, body, opts.Streams, opts.ForwardedHeapProfile, sampler)
 		f := &Wave{Open: w.open, Errors: w.errors, FirstError: w.firstError, RSSBytes: w.rss, HeapBytes: w.heap, Goroutines: w.goroutines, OpenSeconds: w.openSeconds,
 			StackBytes: w.stacks, HeapObjectBytes: w.objects}
 		r.Forwarded = f
@@ -227,7 +246,7 @@ func ConcurrentStreams(ctx context.Context, opts StreamsOptions) (*StreamsReport
 			fmt.Fprintf(opts.Progress, "streams: %d forwarded open after %.1fs, RSS %s (without the nodes %s), goroutines %d\n", f.Open, f.OpenSeconds, mb(f.RSSBytes), mb(r.DirectRSSBytes), f.Goroutines)
 		}
 		quiesce()
-		f.GoroutinesAfter = settle(ctx, r.GoroutinesAfter+linkIdleAllowance(opts.Streams))
+		f.GoroutinesAfter = settle(ctx, r.GoroutinesAfter+linkIdleAllowance(opts.Streams), goroutines)
 	}
 	return r, ctx.Err()
 }
@@ -240,9 +259,28 @@ type waveResult struct {
 	openSeconds              float64
 }
 
-// wave runs n streams to t at once, samples memory and goroutines once all
-// have their first token (or have ended), and returns when all have ended.
-func wave(ctx context.Context, t *Target, body []byte, n int, heapProfile io.Writer) waveResult {
+// memSampler samples the process whose memory a wave measures.
+type memSampler struct {
+	sample      func() memSample
+	heapProfile func(io.Writer)
+}
+
+// localMemSample samples this process; free first returns freed memory to
+// the OS (after a collection).
+func localMemSample(free bool) memSample {
+	if free {
+		debug.FreeOSMemory()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	stacks, objects := memClasses()
+	return memSample{RSS: currentRSS(), Heap: int64(ms.HeapInuse), Stacks: stacks, Objects: objects, Goroutines: runtime.NumGoroutine()}
+}
+
+// wave runs n streams to t at once, samples memory and goroutines (of the
+// process m samples) once all have their first token (or have ended), and
+// returns when all have ended.
+func wave(ctx context.Context, t *Target, body []byte, n int, heapProfile io.Writer, m *memSampler) waveResult {
 	var r waveResult
 	// A stream is settled once it has its first token or has ended
 	// without one; the sample is taken when every stream is settled.
@@ -286,14 +324,10 @@ func wave(ctx context.Context, t *Target, body []byte, n int, heapProfile io.Wri
 	}
 	r.openSeconds = time.Since(start).Seconds()
 	r.open = int(opened.Load() - closedAfterOpen.Load())
-	r.rss = currentRSS()
-	r.goroutines = runtime.NumGoroutine()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r.heap = int64(ms.HeapInuse)
-	r.stacks, r.objects = memClasses()
+	ms := m.sample()
+	r.rss, r.goroutines, r.heap, r.stacks, r.objects = ms.RSS, ms.Goroutines, ms.Heap, ms.Stacks, ms.Objects
 	if heapProfile != nil {
-		pprof.Lookup("heap").WriteTo(heapProfile, 0)
+		m.heapProfile(heapProfile)
 	}
 	<-done
 	return r
@@ -337,17 +371,17 @@ func (s *StreamsReport) ForwardedHeapObjectBytes() int64 {
 	return s.Forwarded.HeapObjectBytes - s.DirectHeapObjectBytes
 }
 
-// settle waits (up to 10s, a hang guard) for the goroutine count to fall to
-// want or below, and returns the last count. With want 0 it waits for the
-// count to stop falling.
-func settle(ctx context.Context, want int) int {
-	n := runtime.NumGoroutine()
+// settle waits (up to 10s, a hang guard) for the goroutine count (as count
+// reads it) to fall to want or below, and returns the last count. With
+// want 0 it waits for the count to stop falling.
+func settle(ctx context.Context, want int, count func() int) int {
+	n := count()
 	for range 200 {
 		if ctx.Err() != nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
-		m := runtime.NumGoroutine()
+		m := count()
 		if want > 0 && m <= want {
 			return m
 		}

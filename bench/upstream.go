@@ -20,8 +20,9 @@ import (
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
-// upstreamProcess is mockllm running as a process of its own (see
-// [ClusterOptions.UpstreamProcess]).
+// upstreamProcess is a child process of the bench: mockllm running as a
+// process of its own (see [ClusterOptions.UpstreamProcess]), or the
+// gateway's (see [gatewayProcess]).
 type upstreamProcess struct {
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when the process has exited
@@ -57,6 +58,22 @@ func startUpstreamProcess(ctx context.Context, argv []string, cfg mockllm.Config
 	p := &upstreamProcess{cmd: exec.Command(argv[0], args...), done: make(chan struct{})}
 	p.cmd.ExtraFiles = []*os.File{f}
 	p.cmd.Stdout, p.cmd.Stderr = &p.output, &p.output
+	err = p.start()
+	f.Close() // the process has its copy
+	if err != nil {
+		return nil, "", fmt.Errorf("bench: start the upstream process: %w", err)
+	}
+	base := "http://" + addr
+	if err := p.ready(ctx, base); err != nil {
+		p.stop()
+		return nil, "", err
+	}
+	return p, base, nil
+}
+
+// start starts the process, which the kernel kills should this process
+// die (where it can: see [upstreamProcAttr]), and reaps it when it exits.
+func (p *upstreamProcess) start() error {
 	p.cmd.SysProcAttr = upstreamProcAttr()
 	// Linux's parent-death signal follows the thread that started the
 	// process, not the process, and the runtime may end an idle thread: the
@@ -74,17 +91,7 @@ func startUpstreamProcess(ctx context.Context, argv []string, cfg mockllm.Config
 		p.err = p.cmd.Wait()
 		close(p.done)
 	}()
-	err = <-started
-	f.Close() // the process has its copy
-	if err != nil {
-		return nil, "", fmt.Errorf("bench: start the upstream process: %w", err)
-	}
-	base := "http://" + addr
-	if err := p.ready(ctx, base); err != nil {
-		p.stop()
-		return nil, "", err
-	}
-	return p, base, nil
+	return <-started
 }
 
 // ready checks the upstream's health, or returns why the process exited.

@@ -16,11 +16,24 @@ import (
 	"github.com/meridian-gateway/meridian/bench"
 )
 
+// serveGatewayArg is the hidden first argument that makes bench the
+// gateway process of another bench's --gateway-process.
+const serveGatewayArg = "serve-gateway"
+
 func init() {
 	register("bench", "measure the latency and CPU Meridian adds on loopback, against a bare proxy", runBench)
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == serveGatewayArg {
+		// The gateway process of --gateway-process: this binary
+		// re-executed, its standard input and output the bench's control
+		// channel (see bench.ServeGateway).
+		if len(args) > 1 {
+			return usageError("bench %s takes no arguments: the bench writes its configuration to its standard input", serveGatewayArg)
+		}
+		return bench.ServeGateway(ctx, os.Stdin, stdout)
+	}
 	var o bench.Options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,6 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	blockprofile := fs.String("blockprofile", "", "write a blocking profile of the run to `file`")
 	logs := fs.String("logs", "", "write the nodes' JSON logs to `file` (default: formatted and discarded)")
 	verbose := fs.Bool("v", false, "print each measurement as it finishes")
+	gatewayProcess := fs.Bool("gateway-process", true, "run the bare proxy and the Meridian nodes in a process of their own (this binary re-executed), apart from the load generator, as a deployed gateway runs apart from its clients: CPU per request is then that process's CPU alone, --cpuprofile profiles it, and the 1,000 streams' memory is its own (=false: everything in the bench's process, as runs before it)")
 	upstreamProcess := fs.Bool("upstream-process", false, "run the latency phases' mockllm in a process of its own (this binary's mockllm command), as a model server runs apart from its gateway, instead of in the bench's process (the 1,000 streams keep theirs in it)")
 	var peers, peerHeaders, peerPIDs, without, scenarios stringList
 	fs.Var(&scenarios, "scenario", "measure only these scenarios: direct, bare (bare-proxy), local (meridian-local), forwarded (meridian-forwarded) or a peer's name (comma-separated; with --cpuprofile, a profile of that path alone)")
@@ -63,7 +77,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "concurrency sweep and 1,000 concurrent streams (local, then forwarded), with the")
 		fmt.Fprintln(stderr, "project's targets as ratios to the bare proxy, taken per interleaved round and")
 		fmt.Fprintln(stderr, "judged met, missed or unsettled (rounds on both sides of a target). Load goes to")
-		fmt.Fprintln(stderr, "loopback only and every run is bounded.")
+		fmt.Fprintln(stderr, "loopback only and every run is bounded. The proxy and the nodes run in a process")
+		fmt.Fprintln(stderr, "of their own (this binary, re-executed), whose CPU is what the report charges them.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -91,6 +106,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("bench: --upstream-process: find this binary: %w", err)
 		}
 		o.UpstreamProcess = []string{exe, "mockllm"}
+	}
+	if *gatewayProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench: --gateway-process: find this binary: %w", err)
+		}
+		o.GatewayProcess = []string{exe, "bench", serveGatewayArg}
 	}
 	c, err := bench.ParseConcurrency(*concurrency)
 	if err != nil {
