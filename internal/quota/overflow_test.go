@@ -107,9 +107,10 @@ func settleAs(ctx context.Context, r *Reservation, kind string) error {
 }
 
 // TestSettlementOverflow: when more than maxPending settlements wait for
-// the store, the one dropped to make room is never the new one nor the one
-// being applied, but the oldest of the others, passing over a commit that
-// counts more than was reserved; every other settlement reaches the store,
+// the store, the one dropped to make room is never the one being applied,
+// but the oldest of the others, passing over a commit that counts more
+// than was reserved (the new one goes when it alone is not such a
+// commit); every other settlement reaches the store,
 // and the dropped one is counted and logged with its request. Before, the
 // one being applied was "dropped" (it was applied all the same) and flush
 // then removed the entry after it, which was lost unlogged.
@@ -127,7 +128,8 @@ func TestSettlementOverflow(t *testing.T) {
 		{name: "store down: the oldest", maxPending: 3, waiting: []string{"release", "commit", "release"}, next: "commit", wantDrop: 0},
 		{name: "flushing: the oldest not in flight", maxPending: 3, waiting: []string{"commit", "release", "release"}, next: "release", inFlight: true, wantDrop: 1},
 		{name: "flushing: a commit that adds tokens is kept", maxPending: 3, waiting: []string{"release", "commit+", "release"}, next: "commit", inFlight: true, wantDrop: 2},
-		{name: "store down: only commits that add tokens", maxPending: 2, waiting: []string{"commit+", "commit+"}, next: "release", wantDrop: 0},
+		{name: "store down: only commits that add tokens wait, a release comes", maxPending: 2, waiting: []string{"commit+", "commit+"}, next: "release", wantDrop: 2},
+		{name: "store down: only commits that add tokens", maxPending: 2, waiting: []string{"commit+", "commit+"}, next: "commit+", wantDrop: 0},
 		{name: "flushing, room for one: the new one", maxPending: 1, waiting: []string{"release"}, next: "release", inFlight: true, wantDrop: 1},
 	}
 	for _, tc := range tests {

@@ -203,13 +203,14 @@ func (l *Limiter) storeOK(ticket uint64) {
 // deferSettlement keeps s for a retry once the store answers again.
 //
 // When maxPending settlements already wait, one is dropped to make room,
-// and it is never the new one nor the one flush is applying (that one's
+// and it is never the one flush is applying (that one's
 // own outcome decides whether it is kept, applied or dropped; dropping it
 // from under flush lost the entry after it instead, unlogged, uncounted).
 // Of the others the oldest goes: its per-minute windows and its
 // concurrency lease are the nearest to their end, so settling it would
 // change the least. A commit that counts more tokens than were reserved
-// is passed over while another can go, since dropping it is the one drop
+// is passed over while another can go (the new one included, which
+// otherwise always stays), since dropping it is the one drop
 // that would count less than was used; every other drop only leaves
 // tokens counted as reserved and slots held until their lease ends
 // (stricter, never looser). A drop for overflow is counted each time and
@@ -225,14 +226,18 @@ func (l *Limiter) deferSettlement(s settlement) {
 		return
 	}
 	var victim settlement
-	dropped := len(l.pending) >= l.maxPending
+	dropped, dropNew := len(l.pending) >= l.maxPending, false
 	if dropped {
-		victim, dropped = l.makeRoom()
+		victim, dropNew, dropped = l.makeRoom(s)
 	}
-	if !dropped && len(l.pending) >= l.maxPending {
+	switch {
+	case dropNew:
+		// The new one was the only one that could go without
+		// loosening a limit.
+	case !dropped && len(l.pending) >= l.maxPending:
 		// Only the one in flight waits (maxPending 1): the new one goes.
 		victim, dropped = s, true
-	} else {
+	default:
 		l.pending = append(l.pending, s)
 	}
 	l.npending.Store(int64(len(l.pending)))
@@ -262,30 +267,39 @@ func (l *Limiter) deferSettlement(s settlement) {
 }
 
 // makeRoom removes one settlement from l.pending, as deferSettlement says,
-// and returns it; false when only the one flush is applying waits. l.pmu
+// and returns it; false when only the one flush is applying waits. When
+// every one that could go is a commit that adds tokens and next (the new
+// one) is not, it returns next, isNext true, and removes nothing. l.pmu
 // is held.
-func (l *Limiter) makeRoom() (settlement, bool) {
+func (l *Limiter) makeRoom(next settlement) (victim settlement, isNext, ok bool) {
 	first := 0
 	if l.applying {
 		first = 1 // l.pending[0] is in flight
 	}
 	if first >= len(l.pending) {
-		return settlement{}, false
+		return settlement{}, false, false
 	}
-	i := first
+	strict := func(s settlement) bool { return s.release || s.actual <= s.claim.Tokens }
+	i := -1
 	for j := first; j < len(l.pending); j++ {
-		if s := l.pending[j]; s.release || s.actual <= s.claim.Tokens {
+		if strict(l.pending[j]) {
 			i = j
 			break
 		}
 	}
-	victim := l.pending[i]
+	if i < 0 {
+		if strict(next) {
+			return next, true, true
+		}
+		i = first
+	}
+	victim = l.pending[i]
 	// Move the ones before it up by one, order kept, and cut the front:
 	// O(i), and i is first unless commits that add tokens lead the queue.
 	copy(l.pending[1:i+1], l.pending[:i])
 	l.pending[0] = settlement{}
 	l.pending = l.pending[1:]
-	return victim, true
+	return victim, false, true
 }
 
 // flush releases the leases of this replica's previous run if that is
