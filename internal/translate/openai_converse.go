@@ -109,9 +109,13 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	if thinks(req) && opts.Family == FamilyClaude && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
 		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
 	}
+	calls := map[string]string{} // tool call id -> function name, for tool messages' name
 	for i, m := range req.Messages {
 		p := at("messages", i)
 		if err := refuseOpenAIMessage(r, p, &m); err != nil {
+			return nil, err
+		}
+		if err := toolResultName(r, p, &m, calls); err != nil {
 			return nil, err
 		}
 		switch m.Role {
@@ -337,7 +341,7 @@ func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
 	switch {
 	case len(m.Extra) > 0:
 		return r.extra(p, m.Extra.Keys())
-	case m.Name != "":
+	case m.Name != "" && m.Role != openai.RoleTool:
 		return r.because(p+".name", "participant names have no form here")
 	case m.Refusal != nil && !assistant:
 		return r.because(p+".refusal", "only an assistant message has a refusal")
@@ -355,6 +359,31 @@ func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
 		return r.because(p+".tool_calls", "only an assistant message makes tool calls")
 	}
 	return checkAnnotations(r, p+".annotations", m.Annotations)
+}
+
+// toolResultName checks the name of a tool message m (at p) and records
+// the names of an assistant message's tool calls in calls, by id. A tool
+// result's name is the name of the call it answers, which the target
+// carries by tool_call_id: it is accepted when it equals that call's name
+// (nothing is lost), and refused when it differs or no earlier call has
+// the message's tool_call_id.
+func toolResultName(r refuser, p string, m *openai.Message, calls map[string]string) error {
+	switch {
+	case m.Role == openai.RoleAssistant:
+		for _, tc := range m.ToolCalls {
+			calls[tc.ID] = tc.Function.Name
+		}
+	case m.Role != openai.RoleTool || m.Name == "":
+	default:
+		name, ok := calls[m.ToolCallID]
+		if !ok {
+			return r.because(p+".name", "no earlier assistant message has a tool call with this tool_call_id, whose name it could be")
+		}
+		if name != m.Name {
+			return r.because(p+".name", "differs from tool_calls[].function.name of the call with this tool_call_id, which it answers")
+		}
+	}
+	return nil
 }
 
 // openAIAssistantText returns the non-empty texts of an assistant message:
