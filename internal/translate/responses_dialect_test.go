@@ -342,7 +342,7 @@ func TestCarriedReasoningChat(t *testing.T) {
 		{"effort absent", ``, good, false, false},
 		{"effort null", `null`, good, false, false},
 		{"effort none", `"none"`, good, false, false},
-		{"a client's own reasoning", `"low"`, "I think.", false, false},
+		{"a client's own reasoning", `"low"`, "I think.", false, true}, // unsigned: refused before Claude would
 		{"not base64url", `"low"`, "meridian.r1.!!", false, true},
 		{"not base64url, effort absent", ``, "meridian.r1.!!", false, false},
 		{"not base64url, effort none", `"none"`, "meridian.r1.!!", false, false},
@@ -357,8 +357,12 @@ func TestCarriedReasoningChat(t *testing.T) {
 				out, err := translate.Request(translate.OpenAI, d, body(tc.effort, tc.rc), "m", false, translate.Options{})
 				if tc.refused {
 					var ue *translate.UnsupportedError
-					if !errors.As(err, &ue) || ue.Field != "messages[1].reasoning_content" {
-						t.Fatalf("Request = %s, %v; want refusal of messages[1].reasoning_content", out, err)
+					want := "messages[1].reasoning_content"
+					if !strings.HasPrefix(tc.rc, "meridian.r1.") {
+						want = "reasoning_effort" // thinking_tools.go
+					}
+					if !errors.As(err, &ue) || ue.Field != want {
+						t.Fatalf("Request = %s, %v; want refusal of %s", out, err, want)
 					}
 					return
 				}
