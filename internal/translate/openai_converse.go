@@ -22,10 +22,11 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 		return nil, err
 	}
 	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls {
-		return nil, r.field("parallel_tool_calls")
+		return nil, r.because("parallel_tool_calls", "Converse has no switch for parallel tool calls; true, the default, is accepted")
 	}
 	if req.User != "" {
-		return nil, r.field("user")
+		// requestMetadata would hold it, but with another meaning.
+		return nil, r.because("user", "Converse's requestMetadata only labels invocation logs; no Converse member asks the model's provider to watch an end user")
 	}
 	out := &converse.Request{RequestMetadata: req.Metadata}
 	var ic converse.InferenceConfig
