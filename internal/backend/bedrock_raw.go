@@ -462,7 +462,7 @@ func streamException(typ string, payload []byte) *inference.Error {
 	}
 	json.Unmarshal(payload, &body)
 	e := &inference.Error{Kind: inference.KindUpstream, Message: "Amazon Bedrock failed mid-stream (" + truncate(typ, 64) + ")",
-		Err: fmt.Errorf("bedrock stream exception %s: %s", typ, truncate(body.Message, 300))}
+		Err: fmt.Errorf("bedrock stream exception %s: %s", typ, truncate(body.Message, maxUpstreamMessage))}
 	switch typ {
 	case "throttlingException", "serviceQuotaExceededException":
 		e.Kind = inference.KindThrottled
@@ -471,7 +471,7 @@ func streamException(typ string, payload []byte) *inference.Error {
 	case "modelTimeoutException":
 		e.Kind = inference.KindTimeout
 	case "validationException":
-		e.Kind, e.Message = inference.KindInvalidRequest, "Amazon Bedrock rejected the request: "+truncate(body.Message, 300)
+		e.Kind, e.Message = inference.KindInvalidRequest, "Amazon Bedrock rejected the request: "+truncate(body.Message, maxUpstreamMessage)
 	}
 	return e
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meridian-gateway/meridian/internal/bufgrow"
 	"github.com/meridian-gateway/meridian/internal/clock"
@@ -787,7 +788,7 @@ func (s *sseStream) readRaw(data []byte) (ok bool, err error) {
 			}
 			json.Unmarshal(e, &we)
 			s.errorEvent = true
-			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + truncate(we.Message, 300)}
+			return true, &inference.Error{Kind: inference.KindUpstream, Message: "upstream error: " + truncate(we.Message, maxUpstreamMessage)}
 		}
 	}
 	if u := c.Usage; u != nil {
@@ -891,23 +892,43 @@ func upstreamMessage(body []byte) string {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		return truncate(e.Error.Message, 300)
+		return truncate(e.Error.Message, maxUpstreamMessage)
 	}
 	var b struct {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &b) == nil && b.Message != "" {
-		return truncate(b.Message, 300) // Bedrock's shape
+		return truncate(b.Message, maxUpstreamMessage) // Bedrock's shape
 	}
 	return "invalid request"
 }
 
+// truncate bounds an upstream's text for a client message without
+// cutting a word: s whole when it fits in n bytes (an upstream's message
+// is passed maxUpstreamMessage, which Bedrock's validation messages fit
+// in), else cut back to the last sentence end, or failing that the last space,
+// in the bound, with an ellipsis. A word longer than the bound is cut at
+// a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	head := s[:cut]
+	if i := strings.LastIndex(head, ". "); i >= cut/2 {
+		return head[:i+1] + " …"
+	}
+	if i := strings.LastIndexAny(head, " \n\t"); i > 0 {
+		return strings.TrimRight(head[:i], " ,;:") + " …"
+	}
+	return head + "…"
 }
+
+// maxUpstreamMessage bounds an upstream's message in a client error.
+const maxUpstreamMessage = 1024
 
 // RetryAfter reads Retry-After (seconds or an HTTP date) or the
 // retry-after-ms extension; zero when absent.

@@ -27,13 +27,19 @@ func WireDialect(d inference.Dialect) (translate.Dialect, bool) {
 	return 0, false
 }
 
+// maxRefusalMessage bounds a translator's refusal message.
+const maxRefusalMessage = 1024
+
 // TranslateError maps a translator's error to the client's 400: a field
-// the target API cannot express is named, never dropped.
+// the target API cannot express is named, never dropped. The message
+// quotes no caller text but the field's path, which UnsupportedError
+// bounds, so its reason (fixed text saying what works) is kept whole up
+// to maxRefusalMessage.
 func TranslateError(err error) *inference.Error {
 	var ue *translate.UnsupportedError
 	if errors.As(err, &ue) {
 		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "unsupported_field", Param: inference.Clip(ue.Field, inference.EchoLimit),
-			Message: inference.Clip(ue.Error(), 2*inference.EchoLimit), Err: err}
+			Message: inference.Clip(ue.Error(), maxRefusalMessage), Err: err}
 	}
 	var ie *translate.InvalidError
 	if errors.As(err, &ie) {

@@ -111,11 +111,17 @@ func Request(client, backend Dialect, body []byte, model string, stream bool, op
 			if c, err = OpenAIToConverseRequest(req, opts); err == nil {
 				err = restoreConverse(req, c)
 			}
+			if err == nil {
+				err = refuseUnsignedToolTurnConverse(req, c, opts)
+			}
 			out = c
 		} else {
 			var a *anthropic.Request
 			if a, err = OpenAIToAnthropicRequest(req, opts); err == nil {
 				err = restoreAnthropic(req, a)
+			}
+			if err == nil {
+				err = refuseUnsignedToolTurnAnthropic(req, a)
 			}
 			out = a
 		}

@@ -119,9 +119,13 @@ func OpenAIToAnthropicRequest(req *openai.ChatCompletionRequest, opts Options) (
 	if thinks(req) && out.ToolChoice != nil && (out.ToolChoice.Type == "any" || out.ToolChoice.Type == "tool") {
 		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
 	}
+	calls := map[string]string{} // tool call id -> function name, for tool messages' name
 	for i, m := range req.Messages {
 		p := at("messages", i)
 		if err := refuseOpenAIMessage(r, p, &m); err != nil {
+			return nil, err
+		}
+		if err := toolResultName(r, p, &m, calls); err != nil {
 			return nil, err
 		}
 		switch m.Role {

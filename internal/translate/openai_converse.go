@@ -25,10 +25,11 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 		return nil, err
 	}
 	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls {
-		return nil, r.field("parallel_tool_calls")
+		return nil, r.because("parallel_tool_calls", "Converse has no switch for parallel tool calls; true, the default, is accepted")
 	}
 	if req.User != "" {
-		return nil, r.field("user")
+		// requestMetadata would hold it, but with another meaning.
+		return nil, r.because("user", "Converse's requestMetadata only labels invocation logs; no Converse member asks the model's provider to watch an end user")
 	}
 	out := &converse.Request{RequestMetadata: req.Metadata}
 	var ic converse.InferenceConfig
@@ -112,9 +113,13 @@ func OpenAIToConverseRequest(req *openai.ChatCompletionRequest, opts Options) (*
 	if thinks(req) && opts.Family == FamilyClaude && out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil {
 		return nil, r.because("tool_choice", "with reasoning_effort, Claude cannot be forced to use a tool")
 	}
+	calls := map[string]string{} // tool call id -> function name, for tool messages' name
 	for i, m := range req.Messages {
 		p := at("messages", i)
 		if err := refuseOpenAIMessage(r, p, &m); err != nil {
+			return nil, err
+		}
+		if err := toolResultName(r, p, &m, calls); err != nil {
 			return nil, err
 		}
 		switch m.Role {
@@ -340,7 +345,7 @@ func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
 	switch {
 	case len(m.Extra) > 0:
 		return r.extra(p, m.Extra.Keys())
-	case m.Name != "":
+	case m.Name != "" && m.Role != openai.RoleTool:
 		return r.because(p+".name", "participant names have no form here")
 	case m.Refusal != nil && !assistant:
 		return r.because(p+".refusal", "only an assistant message has a refusal")
@@ -358,6 +363,31 @@ func refuseOpenAIMessage(r refuser, p string, m *openai.Message) error {
 		return r.because(p+".tool_calls", "only an assistant message makes tool calls")
 	}
 	return checkAnnotations(r, p+".annotations", m.Annotations)
+}
+
+// toolResultName checks the name of a tool message m (at p) and records
+// the names of an assistant message's tool calls in calls, by id. A tool
+// result's name is the name of the call it answers, which the target
+// carries by tool_call_id: it is accepted when it equals that call's name
+// (nothing is lost), and refused when it differs or no earlier call has
+// the message's tool_call_id.
+func toolResultName(r refuser, p string, m *openai.Message, calls map[string]string) error {
+	switch {
+	case m.Role == openai.RoleAssistant:
+		for _, tc := range m.ToolCalls {
+			calls[tc.ID] = tc.Function.Name
+		}
+	case m.Role != openai.RoleTool || m.Name == "":
+	default:
+		name, ok := calls[m.ToolCallID]
+		if !ok {
+			return r.because(p+".name", "no earlier assistant message has a tool call with this tool_call_id, whose name it could be")
+		}
+		if name != m.Name {
+			return r.because(p+".name", "differs from tool_calls[].function.name of the call with this tool_call_id, which it answers")
+		}
+	}
+	return nil
 }
 
 // openAIAssistantText returns the non-empty texts of an assistant message:

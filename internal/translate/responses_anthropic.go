@@ -22,6 +22,9 @@ func ResponsesToAnthropicRequest(req *openai.ResponsesRequest, opts Options) (*a
 	if err := restoreAnthropic(pv.req, out); err != nil {
 		return nil, pv.remap(err)
 	}
+	if err := refuseUnsignedToolTurnAnthropic(pv.req, out); err != nil {
+		return nil, pv.remap(err)
+	}
 	return out, nil
 }
 

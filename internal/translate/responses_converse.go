@@ -22,6 +22,9 @@ func ResponsesToConverseRequest(req *openai.ResponsesRequest, opts Options) (*co
 	if err := restoreConverse(pv.req, out); err != nil {
 		return nil, pv.remap(err)
 	}
+	if err := refuseUnsignedToolTurnConverse(pv.req, out, opts); err != nil {
+		return nil, pv.remap(err)
+	}
 	return out, nil
 }
 

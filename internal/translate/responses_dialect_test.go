@@ -342,7 +342,7 @@ func TestCarriedReasoningChat(t *testing.T) {
 		{"effort absent", ``, good, false, false},
 		{"effort null", `null`, good, false, false},
 		{"effort none", `"none"`, good, false, false},
-		{"a client's own reasoning", `"low"`, "I think.", false, false},
+		{"a client's own reasoning", `"low"`, "I think.", false, true}, // unsigned: refused before Claude would
 		{"not base64url", `"low"`, "meridian.r1.!!", false, true},
 		{"not base64url, effort absent", ``, "meridian.r1.!!", false, false},
 		{"not base64url, effort none", `"none"`, "meridian.r1.!!", false, false},
@@ -356,6 +356,15 @@ func TestCarriedReasoningChat(t *testing.T) {
 			t.Run(tc.name+"/"+d.String(), func(t *testing.T) {
 				out, err := translate.Request(translate.OpenAI, d, body(tc.effort, tc.rc), "m", false, translate.Options{})
 				if tc.refused {
+					if !strings.HasPrefix(tc.rc, "meridian.r1.") {
+						// A client's own reasoning_content in a tool loop
+						// with reasoning on (thinking_tools.go).
+						var ue *translate.UnsupportedError
+						if !errors.As(err, &ue) || ue.Field != "reasoning_effort" {
+							t.Fatalf("Request = %s, %v; want refusal of reasoning_effort", out, err)
+						}
+						return
+					}
 					// The client's mistake, whatever the destination: an
 					// OpenAI one refuses it too (StripCarriedReasoning).
 					var ie *translate.InvalidError

@@ -57,6 +57,7 @@ const noStorage = "Meridian does not store responses; send the whole conversatio
 // responsesToChat builds the Chat Completions request. r names the backend
 // API the pivot heads for, in refusals.
 func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error) {
+	dropNulls(req) // a null member counts as absent
 	if err := refuseResponsesCommon(r, req); err != nil {
 		return nil, err
 	}

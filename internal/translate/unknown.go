@@ -83,6 +83,7 @@ func join(path, name string) string {
 
 // refuseUnknown refuses the first undeclared member anywhere in req.
 func refuseUnknown(r refuser, req any) error {
+	dropNulls(req)
 	if p := firstUnknown(req); p != "" {
 		return r.because(p, "unknown member")
 	}
@@ -105,6 +106,10 @@ func refuseAnthropicKinds(r refuser, req *anthropic.Request) error {
 		if !t.IsCustom() {
 			return r.because(at("tools", i)+".type", "server tools run only on Anthropic's API")
 		}
+	}
+	dropNulls(req)
+	if err := anthropicMembers(r, req); err != nil {
+		return err
 	}
 	if req.System != nil && req.System.Raw != nil {
 		return r.field("system")

@@ -85,7 +85,7 @@ func TestPassThroughKeepsEveryMember(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %.300s", resp.StatusCode, out)
 	}
-	want := `{"anthropic_beta":["context-1m-2025-08-07"],"max_tokens":16,"top_k":3,"inference_geo":"eu","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"h"},"citations":{"enabled":true},"cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"hi"}]}],"x_future":{"keep":[1,2]},"anthropic_version":"bedrock-2023-05-31"}`
+	want := `{"anthropic_beta":["context-1m-2025-08-07"],"max_tokens":16,"top_k":3,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"h"},"citations":{"enabled":true},"cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"text","text":"hi"}]}],"x_future":{"keep":[1,2]},"anthropic_version":"bedrock-2023-05-31"}`
 	if sent := string((<-got).Body); sent != want {
 		t.Errorf("upstream received\n%s\nwant\n%s", sent, want)
 	}
@@ -93,6 +93,45 @@ func TestPassThroughKeepsEveryMember(t *testing.T) {
 		if !strings.Contains(string(out), member) {
 			t.Errorf("client received %s, lacking %s", out, member)
 		}
+	}
+}
+
+// TestInferenceGeo: inference_geo never widens where a request runs. A
+// Claude deployment on Bedrock is sent the body without it when it is
+// null, global or the geography of the profile named (the profile keeps
+// the request there); any other value is a 400 naming inference_geo, and
+// nothing is sent. The tool members of @ai-sdk/anthropic's streamed
+// requests travel to Claude as sent.
+func TestInferenceGeo(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-anthropic-geo"
+	url, got := backendtest.Answer(t, `{"id":"msg_up","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}`)
+	b := backendtest.Bedrock(t, "anthropic.claude-sonnet-4-5", url)
+	srv := apitest.Serve(t, New(gatewaytest.OneRegion(t, key, b), Options{}))
+	const tools = `"tools":[{"name":"w","input_schema":{"type":"object"},"eager_input_streaming":true}]`
+	for _, tc := range []struct{ geo, wantErr string }{
+		{geo: `null`}, {geo: `"global"`}, {geo: `"eu"`},
+		{geo: `"us"`, wantErr: "inference_geo: \"us\" cannot be honoured"}, {geo: `"EU"`, wantErr: "inference_geo: \"EU\""}, {geo: `7`, wantErr: "inference_geo: a string"},
+	} {
+		t.Run(tc.geo, func(t *testing.T) {
+			body := `{"model":"eu.m","max_tokens":16,"inference_geo":` + tc.geo + `,` + tools + `,"messages":[{"role":"user","content":"hi"}]}`
+			resp, out := apitest.Post(t, srv.URL+"/v1/messages", body, "x-api-key", key)
+			if tc.wantErr != "" {
+				var eb struct{ Error struct{ Message string } }
+				json.Unmarshal(out, &eb)
+				if resp.StatusCode != 400 || !strings.HasPrefix(eb.Error.Message, tc.wantErr) {
+					t.Fatalf("status %d, %.300s; want 400 starting %q", resp.StatusCode, out, tc.wantErr)
+				}
+				return
+			}
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %.300s", resp.StatusCode, out)
+			}
+			want := `{"max_tokens":16,` + tools + `,"messages":[{"role":"user","content":"hi"}],"anthropic_version":"bedrock-2023-05-31"}`
+			if sent := string((<-got).Body); sent != want {
+				t.Errorf("upstream received\n%s\nwant\n%s", sent, want)
+			}
+		})
 	}
 }
 

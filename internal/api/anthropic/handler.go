@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -146,6 +147,12 @@ func decode(hdr http.Header, body []byte) (*inference.Request, error) {
 	case err != nil:
 		return req, inference.Invalid("", "the request body is not a valid JSON object")
 	}
+	if geo := inference.Field(out, "inference_geo"); geo != nil {
+		if err := inferenceGeo(p.Model, geo); err != nil {
+			return req, err
+		}
+		out, _ = jsonx.DeleteMember(out, "inference_geo")
+	}
 	betas, berr := betaHeader(hdr)
 	if berr != nil {
 		return req, berr
@@ -158,6 +165,26 @@ func decode(hdr http.Header, body []byte) (*inference.Request, error) {
 		out = inference.AppendSetField(nil, out, "anthropic_beta", raw)
 	}
 	return inference.Peek(inference.DialectAnthropic, p.Model, out, p.Stream)
+}
+
+// inferenceGeo checks a request's inference_geo (raw) against the profile
+// model names: where a request runs is its profile's geography
+// (docs/architecture.md, invariant 1), so inference_geo may never name a
+// wider one. Accepted, and then left out of the body (Bedrock places the
+// request by the profile, not by this member): null, "global" (the
+// default, no constraint) and the geography of the system profile the
+// model names ("us" for a us. profile). Any other value is refused with a
+// 400 naming inference_geo.
+func inferenceGeo(model string, raw []byte) error {
+	var geo *string
+	if json.Unmarshal(raw, &geo) != nil {
+		return inference.Invalid("inference_geo", "inference_geo: a string")
+	}
+	if geo == nil || *geo == "global" || *geo != "" && strings.HasPrefix(model, *geo+".") {
+		return nil
+	}
+	return inference.Invalid("inference_geo", "inference_geo: "+inference.Clip(strconv.Quote(*geo), inference.EchoLimit)+
+		" cannot be honoured: Meridian serves a request within its profile's geography; choose a profile of that geography (such as us.<model> for us) and send inference_geo global, its geography or nothing")
 }
 
 // betaHeader returns the anthropic-beta values (comma-separated, one or

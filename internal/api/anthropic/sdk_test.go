@@ -125,6 +125,33 @@ func TestMessagesToolConversationAudited(t *testing.T) {
 	}
 }
 
+// TestMessagesToolMembersEverywhere: the tool members @ai-sdk/anthropic
+// and Anthropic's client send (eager_input_streaming on every streamed
+// tool, defer_loading false, allowed_callers ["direct"]) are served by
+// every kind of deployment: sent as they are to Claude on Bedrock, and
+// left out toward OpenAI and Converse, whose streams deliver tool input as
+// it is written anyway.
+func TestMessagesToolMembersEverywhere(t *testing.T) {
+	c := startCluster(t)
+	client := c.client("eu-west-1", c.key)
+	for _, sv := range served {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stream=%v", sv.name, stream), func(t *testing.T) {
+				params := weatherParams(sv.model)
+				tool := *weatherTool.OfTool
+				tool.EagerInputStreaming = anthropic.Bool(true)
+				tool.DeferLoading = anthropic.Bool(false)
+				tool.AllowedCallers = []string{"direct"}
+				params.Tools = []anthropic.ToolUnionParam{{OfTool: &tool}}
+				m, _ := send(t, client, params, stream)
+				if m.StopReason != anthropic.StopReasonToolUse || len(m.Content) == 0 || m.Content[len(m.Content)-1].Name != "get_weather" {
+					t.Fatalf("answer %+v, want a get_weather tool use", m)
+				}
+			})
+		}
+	}
+}
+
 // sourceEvent reads back the source-side audit event of request id.
 func sourceEvent(t *testing.T, c *cluster, id string) *audit.Event {
 	t.Helper()

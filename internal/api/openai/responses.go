@@ -223,7 +223,10 @@ func (h *Handler) writeResponsesStream(w http.ResponseWriter, rreq *schema.Respo
 				return
 			}
 		}
-		evs, _ := tr.Fail(errors.New(inference.AsError(err).Message))
+		// The same message and code as a Chat Completions stream's error
+		// chunk (detail), so that one cause reads the same on both APIs.
+		d := detail(inference.AsError(err))
+		evs, _ := tr.Fail(&translate.StreamError{Type: *d.Code, Message: d.Message})
 		send(evs)
 		flush()
 	}

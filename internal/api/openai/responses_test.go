@@ -128,3 +128,24 @@ func eventTypes(t *testing.T, s string) []string {
 	}
 	return out
 }
+
+// TestMidStreamFailureSameWords: a failure after the first byte reads the
+// same on Chat Completions and Responses streams: the same message and
+// code (the Responses stream said "the backend failed" whatever the cause).
+func TestMidStreamFailureSameWords(t *testing.T) {
+	t.Parallel()
+	const msg = "the model's answer was cut off"
+	srv := newServer(t, &fakeBackend{streamErr: &inference.Error{Kind: inference.KindUpstream, Message: msg}})
+	_, chat := post(t, srv, testKey, `{"model":"eu.m","stream":true,`+hello+`}`)
+	_, resp := postTo(t, srv, "/v1/responses", `{"model":"eu.m","input":"hi","stream":true}`)
+	for _, want := range []string{`"message":"` + msg + `"`, `"code":"upstream_error"`} {
+		for name, b := range map[string][]byte{"chat": chat, "responses": resp} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s stream lacks %s:\n%s", name, want, b)
+			}
+		}
+	}
+	if strings.Contains(string(resp), "the backend failed") {
+		t.Errorf("responses stream still says the backend failed:\n%s", resp)
+	}
+}
