@@ -100,6 +100,9 @@ func invalidConverse(req *converse.Request) error {
 		if c.Auto == nil && c.Any == nil && c.Tool == nil && len(c.Extra) == 0 {
 			return invalid("toolConfig.toolChoice", "a tool choice has exactly one member: auto, any or tool")
 		}
+		if c.Tool != nil && c.Tool.Name == "" {
+			return invalid("toolConfig.toolChoice.tool.name", "a tool choice of tool names its tool")
+		}
 	}
 	if jsonx.IsNull(req.AdditionalModelRequestFields) {
 		return nil

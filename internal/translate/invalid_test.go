@@ -56,6 +56,8 @@ func TestInvalidValuesAreTheClients(t *testing.T) {
 		{"converse thinking type bogus", translate.Converse, `{` + cvMsgs + `,"additionalModelRequestFields":{"thinking":{"type":"bogus"}}}`, "additionalModelRequestFields.thinking.type", invalid},
 		{"converse reasoning_effort bogus", translate.Converse, `{` + cvMsgs + `,"additionalModelRequestFields":{"reasoning_effort":"bogus"}}`, "additionalModelRequestFields.reasoning_effort", invalid},
 		{"converse tool choice empty", translate.Converse, `{` + cvMsgs + `,` + cvTools + `,"toolChoice":{}}}`, "toolConfig.toolChoice", invalid},
+		{"converse tool choice without a name", translate.Converse, `{` + cvMsgs + `,` + cvTools + `,"toolChoice":{"tool":{}}}}`, "toolConfig.toolChoice.tool.name", invalid},
+		{"converse tool choice with an empty name", translate.Converse, `{` + cvMsgs + `,` + cvTools + `,"toolChoice":{"tool":{"name":""}}}}`, "toolConfig.toolChoice.tool.name", invalid},
 		{"converse tool choice two members", translate.Converse, `{` + cvMsgs + `,` + cvTools + `,"toolChoice":{"auto":{},"any":{}}}}`, "toolConfig.toolChoice.any", invalid},
 	}
 	for _, tc := range cases {
