@@ -479,7 +479,11 @@ func (h *Handler) writeStream(w http.ResponseWriter, r *http.Request, req *infer
 		sendPlain(inference.AppendSetString(nil, b, receipt.StreamField, tok))
 	}
 	bw.WriteString("data: [DONE]\n\n")
-	flush()
+	// Into the response's buffer, not flushed: the handler's return,
+	// right after, writes it with the body's end (HTTP/1.1's last chunk,
+	// HTTP/2's END_STREAM) in one write, where a flush here cost the
+	// client a write (and a read) of its own for [DONE].
+	bw.Flush()
 }
 
 func detail(e *inference.Error) errorDetail {
