@@ -291,6 +291,13 @@ func runModes(ctx context.Context, rep *Report, opts Options) (err error) {
 		if !selected(p.Name) {
 			continue
 		}
+		if gw > 0 && p.PID <= 0 {
+			// Its CPU and memory would be the bench's (the load
+			// generator's), against paths charged their own process
+			// alone: a column no one could compare.
+			opts.progress("peer %s not measured: with the gateway in a process of its own, a peer's CPU is measured in its process; give --peer-pid %s=PID or run with --gateway-process=false", p.Name, p.Name)
+			continue
+		}
 		base, hdr, stop, err := p.Start(ctx, c.Upstream)
 		if err != nil {
 			opts.progress("peer %s not measured: %v", p.Name, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -109,12 +110,21 @@ func checkGone(t *testing.T, pids []int) {
 func TestGatewayProcessRun(t *testing.T) {
 	argv := gatewayArgv(t, "serve")
 	started := watchGateways(t, nil)
-	var prof bytes.Buffer
+	var prof, progress bytes.Buffer
+	// A peer without a process id is not measured in this layout: its
+	// CPU would be the load generator's.
+	nopid := Peer{Name: "nopid", Start: func(context.Context, string) (string, http.Header, func(), error) {
+		t.Error("peer without a process id started")
+		return "", nil, nil, errors.New("not to be started")
+	}}
 	rep, err := Run(t.Context(), Options{Step: 200 * time.Millisecond, Sequential: 20, StartRate: 40, MaxRate: 60, MaxSweep: 5 * time.Second,
 		Refine: -1, Timeout: 30 * time.Second, MaxTokens: 8, Concurrency: []int{1, 8}, ConcurrencyStep: 100 * time.Millisecond,
-		Streams: 40, GatewayProcess: argv, CPUProfile: &prof})
+		Streams: 40, GatewayProcess: argv, CPUProfile: &prof, Peers: []Peer{nopid}, Progress: &progress})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if !strings.Contains(progress.String(), "peer nopid not measured") {
+		t.Errorf("progress does not say the peer without a process id was not measured:\n%s", progress.String())
 	}
 	if !rep.Settings.GatewayProcess {
 		t.Error("settings.gateway_process = false, want true")
