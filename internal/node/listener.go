@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -390,12 +391,23 @@ func (n *Node) recordUnrouted(gw *gateway.Gateway) func(w http.ResponseWriter, r
 func recordRedirects(mux *http.ServeMux, record func(w http.ResponseWriter, r *http.Request, status int) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodConnect {
-			if p := r.URL.EscapedPath(); cleanPath(p) != p && !record(w, r, http.StatusTemporaryRedirect) {
-				return
+			// The decoded path has every "//" and "/." its escaped form
+			// (which the mux cleans) has: a cheap filter first.
+			if mayNeedClean(r.URL.Path) {
+				if p := r.URL.EscapedPath(); cleanPath(p) != p && !record(w, r, http.StatusTemporaryRedirect) {
+					return
+				}
 			}
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// mayNeedClean is a cheap test that cleanPath(p) == p unless it is true:
+// a path that starts with "/" changes only with an empty, "." or ".."
+// segment, each of which needs "//" or "/.".
+func mayNeedClean(p string) bool {
+	return p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.Contains(p, "/.")
 }
 
 // cleanPath is net/http's: the path ServeMux redirects a request to when
