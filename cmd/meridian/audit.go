@@ -67,6 +67,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	var pubFiles []string
 	fs.Func("public-key", "the node's audit public key (PEM or base64); repeat it for a log whose key was rotated; default: audit-key.pub in DIR or its parent",
 		func(v string) error { pubFiles = append(pubFiles, v); return nil })
+	allowUnsealed := fs.Bool("allow-unsealed", false, "accept events after the newest digest (a running node's newest events), which only the hash chain protects: without it they make the trail UNVERIFIED (exit 1)")
 	rc := receiptCheck{}
 	rc.flags(fs)
 	dir, err := parseWithDir(fs, args)
@@ -94,6 +95,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	failed := false
 	for _, d := range dirs {
 		keys := given
+		beside := "" // the key file found beside the log, when none was given
 		if len(keys) == 0 {
 			path, found := findPublicKey(d, dir)
 			if !found {
@@ -103,7 +105,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return usageError("%v", err)
 			}
-			keys = []ed25519.PublicKey{key}
+			keys, beside = []ed25519.PublicKey{key}, path
 			fmt.Fprintf(stderr, "note: using %s found beside the log; for an independent check pass --public-key with the key you were given\n", path)
 		}
 		rep, err := audit.Verify(d, keys...)
@@ -139,11 +141,30 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 			// A gap that lost events is no tampering, but the trail is not
 			// complete: say so, and fail, so that no script reads it as intact.
 			status := "intact"
+			// Events after the newest digest are chained but not signed:
+			// whoever can write the log can rewrite them and delete the
+			// newest digest, and nothing here would tell. Not proven, so
+			// not intact, unless the caller accepts an unsealed tail.
+			if rep.Unsealed > 0 && !*allowUnsealed {
+				status, failed = "UNVERIFIED", true
+			}
 			if !rep.Complete() {
 				status, failed = "INCOMPLETE", true
 			}
-			fmt.Fprintf(stdout, "%s: %s: region %s, %s in %s, %s, %s, signatures checked with key %s\n",
-				d, status, rep.Region, plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"), span, strings.Join(ids, ", "))
+			keyNote := ""
+			if beside != "" {
+				keyNote = " found beside the log (" + beside + "): it proves nothing to whoever doubts that directory; pass --public-key with the key the operator gave you"
+			}
+			fmt.Fprintf(stdout, "%s: %s: region %s, %s in %s, %s, %s, signatures checked with key %s%s\n",
+				d, status, rep.Region, plural(rep.Events, "event"), plural(int64(rep.Files), "file"), plural(int64(rep.Digests), "digest"), span, strings.Join(ids, ", "), keyNote)
+			if rep.Unsealed > 0 {
+				accepted := "not proven: pass --allow-unsealed to accept them (a running node's newest events), or verify again after the node's next digest"
+				if *allowUnsealed {
+					accepted = "accepted (--allow-unsealed): protected by the hash chain only"
+				}
+				fmt.Fprintf(stdout, "  unsealed: %s from %s on come after the newest digest, and no signature covers them: whoever can write the log could rewrite them and delete that digest undetected; %s\n",
+					plural(rep.Unsealed, "event"), rep.UnsealedFrom, accepted)
+			}
 			if !rc.check(d, rep.Region, keys, stdout) {
 				failed = true
 			}

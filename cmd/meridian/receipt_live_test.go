@@ -31,7 +31,7 @@ func TestReceiptFromLiveNode(t *testing.T) {
 	}{
 		{[]string{"receipt", "verify", filepath.Join(dir, "receipt.jws"), "--ca", ca,
 			"--request", filepath.Join(dir, "request.json"), "--response", filepath.Join(dir, "response.json")}, "receipt: VALID: inference ran in eu-central-1"},
-		{[]string{"audit", "verify", filepath.Join(auditDir, "eu-central-1"), "--receipt", filepath.Join(dir, "receipt.jws"), "--ca", ca}, "of the verified log"},
+		{[]string{"audit", "verify", filepath.Join(auditDir, "eu-central-1"), "--allow-unsealed", "--receipt", filepath.Join(dir, "receipt.jws"), "--ca", ca}, "of the verified log"},
 	} {
 		out, stderr, err := runCLI(t, tc.args...)
 		if err != nil || !strings.Contains(out, tc.want) {

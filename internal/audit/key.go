@@ -174,3 +174,15 @@ func loadKey(cfg Config) (priv ed25519.PrivateKey, path string, created bool, er
 	}
 	return priv, path, err == nil, err
 }
+
+// within reports whether path lies in dir or below it (after making both
+// absolute; false when either cannot be).
+func within(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}

@@ -29,6 +29,13 @@ type Report struct {
 	// signed by none of the keys given, with the first digest of each:
 	// their signatures were not checked (see [KeyError]).
 	UnknownKeys []UnknownKey
+	// Unsealed counts the events after the newest digest (all of them when
+	// there is none): only the hash chain links them, and no signature
+	// vouches for them, so whoever can write the log can rewrite them
+	// (after deleting the newest digest) and re-chain them undetected.
+	// UnsealedFrom is "FILE:LINE" of the first of them.
+	Unsealed     int64
+	UnsealedFrom string
 	// Warnings lists torn tails and events not yet covered by a digest: a
 	// crash or a log still being written, not tampering.
 	Warnings []*TamperError
@@ -377,6 +384,12 @@ func (v *verifier) file(lf dirFile, newest bool) error {
 				}
 				v.rep.Gaps = append(v.rep.Gaps, gr)
 			}
+		}
+		if ref.seq > v.digested() {
+			if v.rep.Unsealed == 0 {
+				v.rep.UnsealedFrom = fmt.Sprintf("%s:%d", lf.name, n)
+			}
+			v.rep.Unsealed++
 		}
 		if ref.seq == v.digested()+1 {
 			detail := "this event and the ones after it were written after the newest digest"

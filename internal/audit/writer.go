@@ -250,6 +250,10 @@ func open(cfg Config, region string, opts Options, hooks testHooks) (*Writer, er
 	if created {
 		w.log.Warn("audit key created; give auditors the public key", "key_file", keyPath, "public_key_file", keyPath+".pub", "key_id", w.keyID)
 	}
+	if within(cfg.Dir, keyPath) {
+		w.log.Warn("the audit signing key lies inside audit.dir: whoever can write the log can likely read it, and sign a forged trail; for production set audit.key_file outside audit.dir (docs/audit.md, Configuration)",
+			"key_file", keyPath, "dir", cfg.Dir)
+	}
 	if err := w.recover(); err != nil {
 		w.unlock()
 		return nil, err

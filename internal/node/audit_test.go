@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -238,8 +239,24 @@ principals: [ { id: tester, api_keys: [%q] } ]
 	if st, body := get("/readyz"); st != http.StatusServiceUnavailable || !strings.Contains(body, "audit") {
 		t.Errorf("/readyz on a full audit disk = %d %q, want 503 naming the audit trail", st, body)
 	}
-	if _, m := get("/metrics"); !strings.Contains(m, `meridian_audit_available{region="eu-west-1"} 0`) {
+	// The ops listener's metrics stay readable; the client listener's
+	// /metrics is a request like any other: it cannot be recorded, so it
+	// is refused, and counted lost.
+	ops := httptest.NewRecorder()
+	n.opsHandler().ServeHTTP(ops, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if m := ops.Body.String(); !strings.Contains(m, `meridian_audit_available{region="eu-west-1"} 0`) {
 		t.Error("metrics do not show meridian_audit_available 0 during the outage")
+	}
+	mreq, _ := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+key)
+	if resp, err := http.DefaultClient.Do(mreq); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("client listener's /metrics during the outage = %d, want 503 (it cannot be recorded)", resp.StatusCode)
+		}
+		refused = append(refused, resp.Header.Get("X-Meridian-Request-Id"))
 	}
 
 	disk.full.Store(false)

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/quota"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 	"github.com/meridian-gateway/meridian/internal/topology"
+	"github.com/meridian-gateway/meridian/internal/ui"
 )
 
 // Defaults of server.limits.
@@ -286,17 +292,154 @@ func (b *admittedBody) Read(q []byte) (int, error) {
 }
 
 // requirePrincipal serves next to authenticated principals only (an API
-// key or a client certificate; viewers included). The client listener
-// guards the operational views with it; the ops listener does not.
-func (n *Node) requirePrincipal(next http.Handler) http.Handler {
+// key or a client certificate; viewers included), and records each call,
+// and each refusal for want of credentials, as operation op before its
+// answer (docs/audit.md). The client listener guards the operational
+// views with it; the ops listener does not (nor records its calls).
+func (n *Node) requirePrincipal(op string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := n.gateway().Authenticator().Request(r); err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="meridian"`)
-			writeOpsError(w, http.StatusUnauthorized, "authentication required: send an API key as \"Authorization: Bearer <key>\" (a viewer's is enough), or scrape the ops listener (server.ops_listen)")
+		p, err := n.gateway().Authenticator().Request(r)
+		if err != nil {
+			if n.recordControl(w, r, op, nil, http.StatusUnauthorized, "") {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="meridian"`)
+				writeOpsError(w, http.StatusUnauthorized, "authentication required: send an API key as \"Authorization: Bearer <key>\" (a viewer's is enough), or scrape the ops listener (server.ops_listen)")
+			}
 			return
 		}
-		next.ServeHTTP(w, r)
+		if n.recordControl(w, r, op, &p, http.StatusOK, "") {
+			next.ServeHTTP(w, r)
+		}
 	})
+}
+
+// Operations of the node's own endpoints, as audit events name them
+// (eventName; the console's are ui.Op*).
+const (
+	opGetMetrics       = "GetMetrics"
+	opGetRegions       = "GetRegions"
+	opUnknownOperation = "UnknownOperation"
+	opRedirect         = "Redirect"
+)
+
+// recordControl writes the audit event of a request to one of the node's
+// own endpoints before its answer: op by p (nil: not authenticated, status
+// 401), answered status; reason explains a 403. It sets the request id on
+// w. The event goes to the node's recorders (the audit trail) only: the
+// console's feed and the request metrics keep to the API's requests. When
+// the event cannot be written it answers 503 itself and returns false: a
+// request that cannot be recorded is not served.
+func (n *Node) recordControl(w http.ResponseWriter, r *http.Request, op string, p *auth.Principal, status int, reason string) bool {
+	if err := n.auditControl(w, r, op, p, status, reason); err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeOpsError(w, http.StatusServiceUnavailable, "the audit trail cannot be written; retry later")
+		return false
+	}
+	return true
+}
+
+// controlErrorCodes are the audit events' errorCode of refused requests
+// to the node's own endpoints (the gateway's error kinds, and one of
+// their own for 405).
+var controlErrorCodes = map[int]string{
+	http.StatusBadRequest:       inference.KindInvalidRequest.String(),
+	http.StatusUnauthorized:     inference.KindUnauthenticated.String(),
+	http.StatusForbidden:        inference.KindPermissionDenied.String(),
+	http.StatusNotFound:         inference.KindNotFound.String(),
+	http.StatusMethodNotAllowed: "method_not_allowed",
+}
+
+// auditControl is recordControl without the 503: the console answers it
+// in its own shape (ui.Options.Audit).
+func (n *Node) auditControl(w http.ResponseWriter, r *http.Request, op string, p *auth.Principal, status int, reason string) error {
+	now := n.clock.Now()
+	rec := &gateway.Record{RequestID: telemetry.NewRequestID(), Operation: op, Side: "source", SourceIP: gateway.ClientIP(r),
+		UserAgent: r.UserAgent(), SourceRegion: n.region.ID, Allowed: status != http.StatusForbidden, Started: now,
+		Status: status, ErrorCode: controlErrorCodes[status], AuthMethod: auth.Principal{}.Method.String()}
+	if p != nil {
+		rec.PrincipalID, rec.AuthMethod, rec.KeyID = p.ID, p.Method.String(), p.KeyID
+	}
+	if !rec.Allowed {
+		rec.DenyReason = inference.Clip(reason, inference.EchoLimit)
+	}
+	w.Header().Set(gateway.HeaderRequestID, rec.RequestID)
+	rec.Latency = n.clock.Now().Sub(now)
+	return n.recorders.Record(context.WithoutCancel(r.Context()), rec)
+}
+
+// recordUnrouted records a request no route serves (404, 405, and the
+// mux's 307 to a cleaned path) when it authenticates; a request without
+// valid credentials is anonymous noise (scanners) and leaves no event
+// (docs/audit.md). False when it could not be recorded and was answered
+// 503.
+func (n *Node) recordUnrouted(gw *gateway.Gateway) func(w http.ResponseWriter, r *http.Request, status int) bool {
+	return func(w http.ResponseWriter, r *http.Request, status int) bool {
+		p, err := gw.Authenticator().Request(r)
+		if err != nil {
+			return true
+		}
+		op := opUnknownOperation
+		if status/100 == 3 {
+			op = opRedirect
+		}
+		return n.recordControl(w, r, op, &p, status, "")
+	}
+}
+
+// recordRedirects records the requests mux answers with a redirect to the
+// cleaned path (a path with "//", "." or ".." segments): ServeMux answers
+// them before any handler of it runs.
+func recordRedirects(mux *http.ServeMux, record func(w http.ResponseWriter, r *http.Request, status int) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			// The decoded path has every "//" and "/." its escaped form
+			// (which the mux cleans) has: a cheap filter first.
+			if mayNeedClean(r.URL.Path) {
+				if p := r.URL.EscapedPath(); cleanPath(p) != p && !record(w, r, http.StatusTemporaryRedirect) {
+					return
+				}
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// mayNeedClean is a cheap test that cleanPath(p) == p unless it is true:
+// a path that starts with "/" changes only with an empty, "." or ".."
+// segment, each of which needs "//" or "/.".
+func mayNeedClean(p string) bool {
+	return p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.Contains(p, "/.")
+}
+
+// cleanPath is net/http's: the path ServeMux redirects a request to when
+// it differs from the request's.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// mayViewTraffic is the console's ui.Options.MaySee: a viewer (the
+// operator's read-only role) sees every principal's traffic; any other
+// principal needs a policy allowing ui.ActionViewTraffic on owner's
+// traffic (ui.TrafficARN; owner "*" for everyone's). In a topology without
+// policies every principal may (policies.AllowsAll).
+func (n *Node) mayViewTraffic(policies *gateway.PolicyAuthorizer) func(r *http.Request, p auth.Principal, owner string) bool {
+	return func(r *http.Request, p auth.Principal, owner string) bool {
+		if p.Viewer {
+			return true
+		}
+		cat := n.gateway().Catalog()
+		return policies.Decide(gateway.AuthzInput{Principal: p, Source: n.region.ID, SourceIP: gateway.ClientIP(r), SecureTransport: r.TLS != nil, Now: n.clock.Now()},
+			ui.ActionViewTraffic, ui.TrafficARN(cat.Partition(), n.region.ID, cat.Account(), owner)) == nil
+	}
 }
 
 // writeOpsError answers in the shape of Meridian's own API (the console's).
@@ -309,13 +452,13 @@ func writeOpsError(w http.ResponseWriter, code int, msg string) {
 
 // registerOps adds the operational endpoints to mux. guard wraps the ones
 // that reveal the node's state (metrics, regions); probes stay open.
-func (n *Node) registerOps(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
+func (n *Node) registerOps(mux *http.ServeMux, guard func(op string, h http.Handler) http.Handler) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", n.readyz)
-	mux.Handle("GET /metrics", guard(n.metrics.Handler()))
-	mux.Handle("GET /meridian/v1/regions", guard(http.HandlerFunc(n.regions)))
+	mux.Handle("GET /metrics", guard(opGetMetrics, n.metrics.Handler()))
+	mux.Handle("GET /meridian/v1/regions", guard(opGetRegions, http.HandlerFunc(n.regions)))
 	mux.HandleFunc("GET /meridian/v1/trust", n.trust) // public: what verifies receipts (trust.go)
 }
 
@@ -324,7 +467,7 @@ func (n *Node) registerOps(mux *http.ServeMux, guard func(http.Handler) http.Han
 // network (server.ops_listen).
 func (n *Node) opsHandler() http.Handler {
 	mux := http.NewServeMux()
-	n.registerOps(mux, func(h http.Handler) http.Handler { return h })
+	n.registerOps(mux, func(_ string, h http.Handler) http.Handler { return h })
 	return mux
 }
 

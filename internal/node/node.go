@@ -916,14 +916,21 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 	openai.New(g.gw, openai.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes, Clock: n.clock}).Register(mux)
 	g.bedrock.Register(mux)
 	anthropic.New(g.gw, anthropic.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes, Clock: n.clock}).Register(mux)
-	registerNotFound(mux)
+	record := n.recordUnrouted(g.gw)
+	registerNotFound(mux, record)
 	// Probes stay open; metrics and the regions view need a principal
 	// here (the ops listener serves them without one).
 	n.registerOps(mux, n.requirePrincipal)
+	// Compiled as the gateway's (reload.go), for the console's
+	// meridian:ViewTraffic; a topology that compiled there compiles here.
+	policies, _ := gateway.NewPolicyAuthorizer(g.cfg)
 	ui.NewHandler(ui.Options{Live: n.live, Clock: n.clock, Auth: g.gw.Authenticator(), State: func() any { return n.regionsView() },
-		Demo: n.opts.Demo, Closing: n.draining.Load, AuditDir: n.cfg.Audit.Dir,
+		Demo: n.opts.Demo, Closing: n.draining.Load, MaySee: n.mayViewTraffic(policies),
+		Audit: func(w http.ResponseWriter, r *http.Request, c ui.Call) error {
+			return n.auditControl(w, r, c.Operation, c.Principal, c.Status, c.Reason)
+		},
 		Logger: n.log.With(telemetry.AttrComponent, "ui")}).Register(mux)
-	return n.admission.wrap(mux)
+	return n.admission.wrap(recordRedirects(mux, record))
 }
 
 func (n *Node) linkHandler() http.Handler {

@@ -17,9 +17,12 @@ import (
 // method. Go's own answers are plain text, which no API client can read: an
 // AWS SDK fails to decode "404 page not found" as JSON instead of
 // returning a typed error.
-func registerNotFound(mux *http.ServeMux) {
+//
+// record, when set, records the request (recordUnrouted) before the
+// answer; false when it answered itself (503).
+func registerNotFound(mux *http.ServeMux, record func(w http.ResponseWriter, r *http.Request, status int) bool) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		notFound(mux, w, r)
+		notFound(mux, w, r, record)
 	})
 }
 
@@ -98,7 +101,7 @@ func dialectOf(r *http.Request) dialect {
 // probeMethods are the methods an API route may be served with.
 var probeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch}
 
-func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request, record func(w http.ResponseWriter, r *http.Request, status int) bool) {
 	_, self := mux.Handler(r)
 	var allow []string
 	for _, m := range probeMethods {
@@ -117,6 +120,9 @@ func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 	if allow != nil {
 		status = http.StatusMethodNotAllowed
 		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	if record != nil && !record(w, r, status) {
+		return
 	}
 	switch dialectOf(r) {
 	case dialectAnthropic:

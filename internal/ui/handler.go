@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -48,15 +47,57 @@ type Options struct {
 	// Closing reports that the node is draining; live streams then end so
 	// that shutdown does not wait for them. May be nil.
 	Closing func() bool
-	// AuditDir is the node's audit.dir, named in the console's audit
-	// query hint. May be empty.
-	AuditDir string
 	// Interval is how often a frame is built and sent. If zero, 1s.
 	Interval time.Duration
 	Logger   *slog.Logger
 	// Clock paces the live stream and dates frames. If nil, clock.Wall.
 	Clock clock.Clock
+	// Audit records each console API call (the live stream, a request
+	// record, an operator action) before it is answered, once: the
+	// authenticated ones and the ones refused for want of a valid key
+	// (docs/audit.md). It sets the call's request id on w. An error
+	// refuses the call with 503: it could not be recorded. May be nil
+	// (tests of the page alone).
+	Audit func(w http.ResponseWriter, r *http.Request, c Call) error
+	// MaySee reports whether p may see the traffic of principal owner
+	// ("*": of every principal, which the live stream shows). A principal
+	// always reads its own requests' records. Nil: every principal may see
+	// everything.
+	MaySee func(r *http.Request, p auth.Principal, owner string) bool
 }
+
+// Console API operations, as audit events name them (eventName).
+const (
+	OpStreamLive    = "StreamLive"
+	OpGetRequest    = "GetRequest"
+	OpOperateRegion = "OperateRegion"
+)
+
+// Call is one console API call as [Options.Audit] records it.
+type Call struct {
+	// Operation is one of the Op* constants.
+	Operation string
+	// Principal is nil when the caller did not authenticate (status 401).
+	Principal *auth.Principal
+	// Status is the HTTP status answered.
+	Status int
+	// Reason explains a refusal (403), as the audit event's decision.
+	Reason string
+}
+
+// ActionViewTraffic is the policy action that lets a principal see every
+// principal's traffic in the console (docs/policies.md). Its resource is
+// TrafficARN's.
+const ActionViewTraffic = "meridian:ViewTraffic"
+
+// TrafficARN is the resource of ActionViewTraffic: the traffic of one
+// principal, or of all ("*": the live stream), entering region.
+func TrafficARN(partition, region, account, principal string) string {
+	return "arn:" + partition + ":meridian:" + region + ":" + account + ":traffic/" + principal
+}
+
+// errUnrecordedMsg answers a console call that could not be recorded.
+const errUnrecordedMsg = "the audit trail cannot be written; retry later"
 
 // Handler serves the console and its API.
 type Handler struct {
@@ -106,17 +147,58 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate answers 401 unless the request carries a valid API key.
-// Viewers may read; the console never needs inference permission.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
+// authenticate answers 401 (recorded as op) unless the request carries a
+// valid API key. Viewers may read; the console never needs inference
+// permission.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, op string) (auth.Principal, bool) {
 	p, err := h.opts.Auth.APIKey(auth.BearerKey(r))
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="meridian"`)
-		writeError(w, http.StatusUnauthorized, "a valid API key is required (Authorization: Bearer <key>)")
+		if h.record(w, r, Call{Operation: op, Status: http.StatusUnauthorized}) {
+			writeError(w, http.StatusUnauthorized, "a valid API key is required (Authorization: Bearer <key>)")
+		}
 		return auth.Principal{}, false
 	}
 	auth.Authenticated(r.Context())
 	return p, true
+}
+
+// record records c with Options.Audit before its answer; false when it
+// could not be, and the caller was answered 503 instead.
+func (h *Handler) record(w http.ResponseWriter, r *http.Request, c Call) bool {
+	if h.opts.Audit == nil {
+		return true
+	}
+	if err := h.opts.Audit(w, r, c); err != nil {
+		h.opts.Logger.Error("console call not recorded: refused", "operation", c.Operation, telemetry.AttrError, err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, errUnrecordedMsg)
+		return false
+	}
+	return true
+}
+
+// answer records the call of p with status, then, if it was recorded,
+// writes msg as its error (a status >= 400) or leaves the answer to the
+// caller (true).
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, op string, p auth.Principal, status int, msg string) bool {
+	c := Call{Operation: op, Principal: &p, Status: status}
+	if status == http.StatusForbidden {
+		c.Reason = msg
+	}
+	if !h.record(w, r, c) {
+		return false
+	}
+	if status >= 400 {
+		writeError(w, status, msg)
+		return false
+	}
+	return true
+}
+
+// maySee reports whether p may see owner's traffic ("*": everyone's).
+func (h *Handler) maySee(r *http.Request, p auth.Principal, owner string) bool {
+	return h.opts.MaySee == nil || h.opts.MaySee(r, p, owner)
 }
 
 // currentFrame returns the encoded frame, rebuilt at most once per
@@ -149,7 +231,16 @@ func (h *Handler) currentFrame() []byte {
 // The console reads it with fetch(), so the API key travels in the
 // Authorization header, never in the URL.
 func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.authenticate(w, r); !ok {
+	p, ok := h.authenticate(w, r, OpStreamLive)
+	if !ok {
+		return
+	}
+	// The stream shows every principal's recent requests.
+	if !h.maySee(r, p, "*") {
+		h.answer(w, r, OpStreamLive, p, http.StatusForbidden, "the live stream shows every principal's traffic: it needs viewer: true or a policy allowing "+ActionViewTraffic+" (docs/policies.md)")
+		return
+	}
+	if !h.answer(w, r, OpStreamLive, p, http.StatusOK, "") {
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -188,7 +279,8 @@ type RequestView struct {
 	// this node: the source side, or the destination side of a forwarded
 	// request). Content is never included.
 	AuditEvent *audit.Event `json:"audit_event"`
-	// AuditQuery is the CLI command that finds the event in the trail.
+	// AuditQuery is the CLI command that finds the event in the trail
+	// (the directory is a placeholder: the node's paths are not shown).
 	AuditQuery string `json:"audit_query"`
 }
 
@@ -202,13 +294,19 @@ type AttemptView struct {
 }
 
 func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.authenticate(w, r); !ok {
+	p, ok := h.authenticate(w, r, OpGetRequest)
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
 	rec, ok := h.opts.Live.Lookup(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("request %q is not among this node's recent requests", auth.Truncate(id, 64)))
+	// Another principal's request is answered as one that is not here, so
+	// that request ids (which are predictable) reveal nothing.
+	if !ok || (rec.PrincipalID != p.ID && !h.maySee(r, p, rec.PrincipalID)) {
+		h.answer(w, r, OpGetRequest, p, http.StatusNotFound, fmt.Sprintf("request %q is not among this node's recent requests of principals you may see", auth.Truncate(id, 64)))
+		return
+	}
+	if !h.answer(w, r, OpGetRequest, p, http.StatusOK, "") {
 		return
 	}
 	ev := audit.EventOf(&rec)
@@ -219,41 +317,47 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 	for _, a := range rec.Attempts {
 		attempts = append(attempts, AttemptView{Region: a.Region, Outcome: a.Outcome, Status: a.Status, DurationMs: a.Duration.Milliseconds()})
 	}
-	dir := h.opts.AuditDir
-	if dir == "" {
-		dir = "<audit dir>"
-	}
+	// The node's audit.dir is not shown: a server path is none of the
+	// caller's business; the operator knows it.
 	writeJSON(w, http.StatusOK, RequestView{Summary: summaryOf(&rec), Attempts: attempts, AuditEvent: ev,
-		AuditQuery: fmt.Sprintf("meridian audit query --event-id %s %s", rec.RequestID, filepath.Join(dir, h.opts.Live.region))})
+		AuditQuery: fmt.Sprintf("meridian audit query --event-id %s AUDIT_DIR/%s", rec.RequestID, h.opts.Live.region)})
 }
 
 // operate applies a demo operator action: POST {"action":"down"}.
 func (h *Handler) operate(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, ok := h.authenticate(w, r, OpOperateRegion)
 	if !ok {
 		return
 	}
 	if h.opts.Demo == nil {
-		writeError(w, http.StatusNotFound, "operator actions exist only in `meridian demo`")
+		h.answer(w, r, OpOperateRegion, p, http.StatusNotFound, "operator actions exist only in `meridian demo`")
 		return
 	}
 	if p.Viewer {
-		writeError(w, http.StatusForbidden, "viewers may not act on regions")
+		h.answer(w, r, OpOperateRegion, p, http.StatusForbidden, "viewers may not act on regions")
 		return
 	}
 	var body struct {
 		Action string `json:"action"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "body must be JSON like {\"action\":\"down\"}")
+		h.answer(w, r, OpOperateRegion, p, http.StatusBadRequest, "body must be JSON like {\"action\":\"down\"}")
 		return
 	}
 	a, err := ParseAction(body.Action)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		h.answer(w, r, OpOperateRegion, p, http.StatusBadRequest, err.Error())
 		return
 	}
 	region := r.PathValue("region")
+	if _, known := h.opts.Demo.Actions()[region]; !known {
+		h.answer(w, r, OpOperateRegion, p, http.StatusNotFound, fmt.Sprintf("unknown region %q: not in this demo", auth.Truncate(region, 64)))
+		return
+	}
+	// Recorded before it acts.
+	if !h.answer(w, r, OpOperateRegion, p, http.StatusOK, "") {
+		return
+	}
 	if err := h.opts.Demo.Operate(region, a); err != nil {
 		if errors.Is(err, ErrUnknownRegion) {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("unknown region %q: not in this demo", auth.Truncate(region, 64)))

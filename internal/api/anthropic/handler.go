@@ -284,7 +284,10 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 // served (404 not_found_error) or, when allow lists the methods it is
 // served with, for another method (405 invalid_request_error).
 func NotFound(w http.ResponseWriter, r *http.Request, allow []string) {
-	id := newRequestID()
+	id := w.Header().Get(gateway.HeaderRequestID) // the node's, when it recorded the request
+	if id == "" {
+		id = newRequestID()
+	}
 	w.Header().Set(gateway.HeaderRequestID, id)
 	w.Header().Set(HeaderRequestID, id)
 	if len(allow) > 0 {

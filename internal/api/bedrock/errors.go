@@ -135,8 +135,11 @@ func writeError(w http.ResponseWriter, e *inference.Error) {
 // UnknownOperationException, and like every Bedrock answer a request id in
 // X-Amzn-RequestId and x-request-id, which the SDK's error prints.
 func NotFound(w http.ResponseWriter, r *http.Request, allow []string) {
-	id := telemetry.NewRequestID()
 	h := w.Header()
+	id := h.Get(gateway.HeaderRequestID) // the node's, when it recorded the request
+	if id == "" {
+		id = telemetry.NewRequestID()
+	}
 	h.Set(HeaderRequestID, id)
 	h.Set(gateway.HeaderRequestID, id)
 	h.Set("X-Amzn-Errortype", "UnknownOperationException")

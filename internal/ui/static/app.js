@@ -82,6 +82,13 @@ async function stream() {
   ui.abort = ctl;
   try {
     const resp = await api('/meridian/v1/live', { signal: ctl.signal, headers: { 'Accept': 'text/event-stream' } });
+    if (resp.status === 403) {
+      // Not a passing failure: retrying would only ask again.
+      sessionStorage.removeItem(KEY);
+      ui.key = '';
+      showLogin('That key may not see every principal\'s traffic: the console needs a viewer\'s key or one allowed meridian:ViewTraffic.');
+      return;
+    }
     if (!resp.ok || !resp.body) throw new Error('live stream: HTTP ' + resp.status);
     $('login').hidden = true;
     $('app').hidden = false;
