@@ -24,6 +24,11 @@ const (
 	// ActionTagResource tags an application profile; evaluated on its ARN
 	// with aws:RequestTag/*, aws:TagKeys and aws:ResourceTag/*.
 	ActionTagResource = "bedrock:TagResource"
+	// ActionViewTraffic lets a principal read other principals' request
+	// records and the live traffic stream (the console); evaluated on
+	// arn:{partition}:meridian:{region}:{account}:traffic/{owner}
+	// (docs/policies.md).
+	ActionViewTraffic = "meridian:ViewTraffic"
 )
 
 // FoundationModelARN returns the ARN of model in region, as Bedrock names

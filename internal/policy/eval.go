@@ -213,6 +213,7 @@ var knownActions = [...]string{
 	ActionCreateInferenceProfile,
 	ActionDeleteInferenceProfile,
 	ActionTagResource,
+	ActionViewTraffic,
 }
 
 // knownActionIndex returns action's index in knownActions, or -1.

@@ -14,6 +14,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/audit"
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/policy"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -88,7 +89,7 @@ type Call struct {
 // ActionViewTraffic is the policy action that lets a principal see every
 // principal's traffic in the console (docs/policies.md). Its resource is
 // TrafficARN's.
-const ActionViewTraffic = "meridian:ViewTraffic"
+const ActionViewTraffic = policy.ActionViewTraffic
 
 // TrafficARN is the resource of ActionViewTraffic: the traffic of one
 // principal, or of all ("*": the live stream), entering region.
