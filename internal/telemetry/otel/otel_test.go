@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/dispatch"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -113,10 +114,12 @@ type fakeExec struct{ got *gateway.Job }
 
 func (f *fakeExec) Complete(_ context.Context, job *gateway.Job) (*inference.Response, error) {
 	f.got = job
+	job.Reported = &dispatch.Timing{Total: 3 * time.Millisecond}
 	return &inference.Response{}, nil
 }
 
-func (f *fakeExec) Stream(context.Context, *gateway.Job) (inference.Stream, error) {
+func (f *fakeExec) Stream(_ context.Context, job *gateway.Job) (inference.Stream, error) {
+	job.Reported = &dispatch.Timing{Total: 2 * time.Millisecond} // read from the refusal's headers
 	return nil, &inference.Error{Kind: inference.KindThrottled, Message: "busy"}
 }
 
@@ -144,6 +147,11 @@ func TestAttemptParentsDestination(t *testing.T) {
 	}
 	if job.TraceParent != "" {
 		t.Errorf("the gateway's job was changed: traceparent %q", job.TraceParent)
+	}
+	// The job's output reaches the gateway's job: the destination's own
+	// time, which the overhead split needs.
+	if job.Reported == nil || job.Reported.Total != 3*time.Millisecond {
+		t.Errorf("job.Reported = %+v, want the executor's (total 3ms)", job.Reported)
 	}
 	tp := exec.got.TraceParent
 	dctx := dst.Forwarded(context.Background(), tp)

@@ -68,6 +68,9 @@ func (l tracedLink) Executor(region string) gateway.Executor {
 }
 
 // tracedExecutor forwards a job with the traceparent of its attempt span.
+// It sends a copy, leaving the gateway's job as it was, and copies the
+// job's outputs (dispatch.Job.Reported) back: without them a traced
+// forwarded request lost the destination's part of its overhead.
 type tracedExecutor struct {
 	inner  gateway.Executor
 	t      *Telemetry
@@ -83,6 +86,7 @@ func (e tracedExecutor) Complete(ctx context.Context, job *gateway.Job) (*infere
 	j := *job
 	j.TraceParent = rt.traceParent(c.span)
 	resp, err := e.inner.Complete(ctx, &j)
+	job.Reported = j.Reported // an output: the destination's own time
 	rt.endCall(c, e.t.now(), err)
 	return resp, err
 }
@@ -96,6 +100,7 @@ func (e tracedExecutor) Stream(ctx context.Context, job *gateway.Job) (inference
 	j := *job
 	j.TraceParent = rt.traceParent(c.span)
 	s, err := e.inner.Stream(ctx, &j)
+	job.Reported = j.Reported // an output: the destination's own time
 	if err != nil {
 		rt.endCall(c, e.t.now(), err)
 		return nil, err
