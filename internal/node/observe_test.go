@@ -1,10 +1,12 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -205,4 +207,52 @@ func (c *cluster) postInBackground(region, body string) <-chan postedAnswer {
 		answers <- postedAnswer{status, h, b}
 	}()
 	return answers
+}
+
+// TestStreamEndFlushedWhenTheWorkerCannotTake: as above for a Chat
+// stream, whose last events ([DONE] included) are written without a flush
+// of their own, to end with the body in one write: when the handler runs
+// the observers itself, it flushes them first, so the client reads [DONE]
+// while the observer is still held (before, [DONE] waited for the
+// observers, as the chunked end does).
+func TestStreamEndFlushedWhenTheWorkerCannotTake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	west := newGatedObserver()
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "", withObserver("eu-west-1", west))
+	if err := c.nodes["eu-west-1"].observing.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	release := west.hold()
+	defer release()
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", c.url("eu-west-1")+"/v1/chat/completions", strings.NewReader(chatBody("eu.demo.chat-small", true)))
+		req.Header.Set("Authorization", "Bearer "+c.key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if sc.Text() == "data: [DONE]" {
+				done <- nil
+				return
+			}
+		}
+		done <- fmt.Errorf("stream ended without [DONE] (status %d): %v", resp.StatusCode, sc.Err())
+	}()
+	<-west.entered // the handler runs the observer itself
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // hang guard
+		t.Fatal("no [DONE] while the handler's own observer run was held: the stream's end waited for it")
+	}
 }

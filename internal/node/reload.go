@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,17 +139,21 @@ func (n *Node) serveObserved(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}()
 	h.ServeHTTP(w, r.WithContext(ctx))
-	if handed = after.HandOver(); !handed && after.Pending() && completeOnFlush(w, r) {
+	if handed = after.HandOver(); !handed && after.Pending() && flushFirst(w, r) {
 		http.NewResponseController(w).Flush()
 	}
 }
 
-// completeOnFlush reports whether flushing w before the handler returns
-// gives the client the whole answer: over HTTP/1 with a Content-Length. A
-// chunked answer ends, and an HTTP/2 stream closes, only once the handler
-// returns, and an answer without a length would turn chunked.
-func completeOnFlush(w http.ResponseWriter, r *http.Request) bool {
-	return r.ProtoMajor == 1 && w.Header().Get("Content-Length") != ""
+// flushFirst reports whether w's buffered bytes should be flushed before
+// the observers run in the handler: when that gives the client the whole
+// answer (over HTTP/1 with a Content-Length), and for an event stream,
+// whose last events (a Chat stream's [DONE], written without a flush of
+// its own to end with the body in one write) the client reads as the
+// stream's end even before the chunked end or the HTTP/2 stream's close,
+// which come only once the handler returns.
+func flushFirst(w http.ResponseWriter, r *http.Request) bool {
+	h := w.Header()
+	return r.ProtoMajor == 1 && h.Get("Content-Length") != "" || strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
 }
 
 // trackLink counts a link request (a forwarded job, a state fetch) in the
