@@ -38,6 +38,8 @@ type Server struct {
 
 	win   window
 	stats counters
+	// cache is the simulated prompt cache (cache.go).
+	cache promptCache
 
 	// arrivals numbers the requests that reach fault injection, so that
 	// failure draws depend only on the seed and the arrival order.
@@ -176,8 +178,10 @@ func New(cfg Config) *Server {
 }
 
 // Handler returns the server's HTTP handler. It serves /v1/models,
-// /v1/models/{id}, /v1/chat/completions, /healthz and /mockllm/v1/control,
-// and OpenAI's JSON 404 for anything else.
+// /v1/models/{id}, /v1/chat/completions, /v1/embeddings, the Bedrock
+// routes /model/{modelId}/{converse,converse-stream,invoke,
+// invoke-with-response-stream}, /healthz and /mockllm/v1/control, and
+// OpenAI's JSON 404 for anything else.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // ListenAndServe listens on the TCP address addr and calls [Server.Serve].
