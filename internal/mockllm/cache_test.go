@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,4 +211,49 @@ func usageOf(t *testing.T, path string, b []byte) map[string]int {
 		out = r.Usage
 	}
 	return out
+}
+
+// TestPromptCacheConcurrent: requests racing for the same prefix each see
+// it either not yet cached or cached whole, never a torn count (run with
+// -race).
+func TestPromptCacheConcurrent(t *testing.T) {
+	t.Parallel()
+	_, url := start(t, mockllm.Config{Logger: slog.New(slog.DiscardHandler)})
+	sys := strings.Repeat("abcd", 1250)
+	body := `{"model":"m","messages":[{"role":"system","content":"` + sys + `"},{"role":"user","content":"hi"}]}`
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[int]int{}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var r struct {
+					Usage struct {
+						PromptTokensDetails struct {
+							CachedTokens int `json:"cached_tokens"`
+						} `json:"prompt_tokens_details"`
+					}
+				}
+				json.Unmarshal(b, &r)
+				mu.Lock()
+				seen[r.Usage.PromptTokensDetails.CachedTokens]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	// Looking a prefix up and caching it is one step: exactly one request
+	// writes it.
+	if len(seen) != 2 || seen[0] != 1 || seen[1152] != 39 {
+		t.Fatalf("cached_tokens counts %v, want 0 once (the write) and 1152 for the 39 others", seen)
+	}
 }
