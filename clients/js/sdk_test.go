@@ -189,9 +189,11 @@ func startCluster(t *testing.T, useTLS bool) (endpoint, caFile, apiKey string) {
 		}
 		fmt.Fprintf(&y, "  - {id: %s, geography: %s, location: {lat: %d, lon: %d}, listen: %q, link: %q%s}\n", r.id, r.geo, 10*i, 10*i, cl.Addr(), ll.Addr(), extra)
 	}
-	y.WriteString("models:\n  - {id: demo.chat-small}\n  - {id: demo.throttled}\ndeployments:\n")
+	y.WriteString("models:\n  - {id: demo.chat-small}\n  - {id: demo.throttled}\n  - {id: demo.embed}\ndeployments:\n")
 	for _, r := range regions {
-		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", r.id)
+		// As in the demo: the chat model does not embed, demo.embed does.
+		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}, capabilities: [chat, tools, vision, json_schema, reasoning, n, logprobs, documents, prompt_caching]}\n", r.id)
+		fmt.Fprintf(&y, "  - {model: demo.embed, region: %s, backend: {type: mock}, capabilities: [embeddings]}\n", r.id)
 	}
 	fmt.Fprintf(&y, "  - {model: demo.throttled, region: %s, backend: {type: mock, ttft: 1ms, tokens_per_second: 5000}}\n", regions[0].id)
 	apiKey, err := auth.NewKey()

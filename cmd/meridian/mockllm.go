@@ -40,8 +40,7 @@ func runMockLLM(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meridian mockllm [--listen ADDR] [flags]")
 		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Serves /v1/models, /v1/chat/completions (streaming too), /healthz and")
-		fmt.Fprintln(stderr, "/mockllm/v1/control (POST {\"down\":true}, {\"throttle\":\"5s\"}, {\"fail_rate\":0.5}, ...).")
+		fmt.Fprint(stderr, mockllm.Endpoints)
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"slices"
+	"strings"
 	"text/template"
 
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -51,6 +53,15 @@ var deployments = []deployment{
 	{"demo.chat-large", "ap-northeast-1", "350ms", 25, 4, 120, 80000, 9},
 }
 
+// ChatCapabilities are what the demo's chat deployments declare: every
+// capability the simulator serves except embeddings, as a real chat
+// model's deployment has, so that an embeddings request for a chat model
+// is refused as it would be in a real deployment and embeddings go to
+// demo.embed.
+func ChatCapabilities() []string {
+	return slices.DeleteFunc(slices.Clone(topology.KnownCapabilities), func(c string) bool { return c == topology.CapabilityEmbeddings })
+}
+
 // embeddingRegions serve demo.embed, an embedding model (POST
 // /v1/embeddings), in every geography.
 var embeddingRegions = []string{"us-east-1", "eu-west-1", "eu-central-1", "ap-northeast-1"}
@@ -74,7 +85,8 @@ type TopologyOptions struct {
 
 // Topology returns the demo topology's YAML and its parsed config.
 func Topology(opts TopologyOptions) ([]byte, *topology.Config, error) {
-	t, err := template.New("topology").Funcs(template.FuncMap{"add": func(a, b int) int { return a + b }}).Parse(topologyTemplate)
+	t, err := template.New("topology").Funcs(template.FuncMap{"add": func(a, b int) int { return a + b },
+		"chatCapabilities": func() string { return strings.Join(ChatCapabilities(), ", ") }}).Parse(topologyTemplate)
 	if err != nil {
 		return nil, nil, err
 	}

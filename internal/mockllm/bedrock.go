@@ -62,6 +62,9 @@ type bedrockRequest struct {
 	// and the assistant turn that called the tools does not start with its
 	// thinking: the message index and the type of its first block.
 	unsigned *thinklessTurn
+	// markers are the request's cache markers (Converse cachePoint blocks,
+	// Anthropic cache_control), in chat's messages and parts (cache.go).
+	markers []cacheMarker
 }
 
 // thinklessTurn is an assistant turn that Claude, with thinking on,
@@ -238,16 +241,31 @@ func decodeConverse(model string, body []byte) (*bedrockRequest, error) {
 		json.Unmarshal(b["text"], &s)
 		return s
 	}
+	// cachePoint marks the end of a cached prefix: the block itself, an
+	// empty part, ends it.
+	cachePoint := func(b map[string]json.RawMessage, msg, part int) {
+		raw, ok := b["cachePoint"]
+		if !ok {
+			return
+		}
+		var cp struct {
+			TTL string `json:"ttl"`
+		}
+		json.Unmarshal(raw, &cp)
+		r.markers = append(r.markers, cacheMarker{msg: msg, part: part, ttl: markerTTL(cp.TTL)})
+	}
 	for _, b := range c.System {
+		cachePoint(b, len(r.chat.Messages), 0)
 		r.chat.Messages = append(r.chat.Messages, chatMessage{Role: "system", Content: textContent{parts: []string{text(b)}}})
 	}
 	for _, m := range c.Messages {
 		cm := chatMessage{Role: m.Role}
 		r.toolResult = false
-		for _, b := range m.Content {
+		for j, b := range m.Content {
 			if _, ok := b["toolResult"]; ok {
 				r.toolResult = true
 			}
+			cachePoint(b, len(r.chat.Messages), j)
 			cm.Content.parts = append(cm.Content.parts, text(b))
 		}
 		r.chat.Messages = append(r.chat.Messages, cm)
@@ -363,28 +381,36 @@ func decodeAnthropic(model string, body []byte) (*bedrockRequest, error) {
 		return nil, err
 	}
 	r := &bedrockRequest{chat: chatRequest{Model: model, MaxTokens: a.MaxTokens, Stop: a.StopSequences}}
-	blocks := func(raw json.RawMessage) (parts []string, toolResult bool) {
+	// blocks reads the blocks of message msg; a block with cache_control
+	// ends a cached prefix.
+	blocks := func(raw json.RawMessage, msg int) (parts []string, toolResult bool) {
 		var s string
 		if json.Unmarshal(raw, &s) == nil {
 			return []string{s}, false
 		}
 		var bs []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
+			Type         string `json:"type"`
+			Text         string `json:"text"`
+			CacheControl *struct {
+				TTL string `json:"ttl"`
+			} `json:"cache_control"`
 		}
 		json.Unmarshal(raw, &bs)
-		for _, b := range bs {
+		for j, b := range bs {
 			parts = append(parts, b.Text)
 			toolResult = toolResult || b.Type == "tool_result"
+			if b.CacheControl != nil {
+				r.markers = append(r.markers, cacheMarker{msg: msg, part: j, ttl: markerTTL(b.CacheControl.TTL)})
+			}
 		}
 		return parts, toolResult
 	}
 	if len(a.System) > 0 {
-		p, _ := blocks(a.System)
+		p, _ := blocks(a.System, 0)
 		r.chat.Messages = append(r.chat.Messages, chatMessage{Role: "system", Content: textContent{parts: p}})
 	}
 	for _, m := range a.Messages {
-		p, tr := blocks(m.Content)
+		p, tr := blocks(m.Content, len(r.chat.Messages))
 		r.toolResult = tr
 		r.chat.Messages = append(r.chat.Messages, chatMessage{Role: m.Role, Content: textContent{parts: p}})
 	}
@@ -584,6 +610,8 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Only the prefixes the request marks are cached, as Bedrock caches.
+	g.cached, g.cacheWrite = s.cache.use(start, markedPrefixes(&req.chat, req.markers))
 	var produced int
 	var end outcome
 	if strings.HasSuffix(op, "stream") {
@@ -673,8 +701,14 @@ func (e jsonError) Error() string { return string(e) }
 
 type bedrockGeneration struct {
 	generation
-	breq      *bedrockRequest
-	anthropic bool
+	// cacheWrite is the prompt's tokens written to the prompt cache (the
+	// generation's cached are those read from it).
+	cacheWrite int
+	// structured is the answer to a request for structured output, once
+	// text has made it.
+	structured string
+	breq       *bedrockRequest
+	anthropic  bool
 	// llama answers in Meta Llama's InvokeModel shape (another family's
 	// body: a prompt, no messages).
 	llama bool
@@ -709,10 +743,32 @@ func (g *bedrockGeneration) llamaStop() string {
 // text is the answer: the generated words, or an instance of the
 // requested schema.
 func (g *bedrockGeneration) text() string {
-	if g.breq.schema != nil {
-		return string(Instance(g.breq.schema))
+	if g.breq.schema == nil {
+		return strings.Join(g.c.tokens, "")
 	}
-	return strings.Join(g.c.tokens, "")
+	if g.structured == "" {
+		g.structured = string(Instance(g.breq.schema))
+		if openObject(g.breq.schema) {
+			// JSON mode's schema (OpenAI's json_object translated):
+			// the format the conversation asks for, as the OpenAI face
+			// answers json_object.
+			if v, ok := promptJSON(g.req); ok {
+				g.structured = v
+			}
+		}
+	}
+	return g.structured
+}
+
+// openObject reports whether schema is an object schema that names no
+// properties, which any JSON object validates against.
+func openObject(schema json.RawMessage) bool {
+	var s map[string]any
+	if json.Unmarshal(schema, &s) != nil || s["type"] != "object" {
+		return false
+	}
+	_, props := s["properties"]
+	return !props
 }
 
 // pieces splits the text into as many deltas as there are tokens.
@@ -770,11 +826,11 @@ func (g *bedrockGeneration) outputTokens(n int) int { return n + reasoningTokens
 
 func (g *bedrockGeneration) usage(n int) map[string]int {
 	n = g.outputTokens(n)
-	cached := cachedTokens(g.req)
+	read, write := g.cached, g.cacheWrite
 	if g.anthropic {
-		return map[string]int{"input_tokens": g.prompt - cached, "output_tokens": n, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}
+		return map[string]int{"input_tokens": g.prompt - read - write, "output_tokens": n, "cache_read_input_tokens": read, "cache_creation_input_tokens": write}
 	}
-	return map[string]int{"inputTokens": g.prompt - cached, "outputTokens": n, "totalTokens": g.prompt + n, "cacheReadInputTokens": cached, "cacheWriteInputTokens": 0}
+	return map[string]int{"inputTokens": g.prompt - read - write, "outputTokens": n, "totalTokens": g.prompt + n, "cacheReadInputTokens": read, "cacheWriteInputTokens": write}
 }
 
 func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) (int, outcome) {
@@ -954,7 +1010,8 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 		u := g.usage(n)
 		ok = ok && send("", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": g.stopReason(), "stop_sequence": g.stopSequence()}, "usage": map[string]int{"output_tokens": u["output_tokens"]}}) &&
 			send("", map[string]any{"type": "message_stop", "amazon-bedrock-invocationMetrics": map[string]any{"inputTokenCount": g.prompt, "outputTokenCount": u["output_tokens"],
-				"invocationLatency": g.s.clock.Now().Sub(g.start).Milliseconds(), "firstByteLatency": 1, "cacheReadInputTokenCount": u["cache_read_input_tokens"]}})
+				"invocationLatency": g.s.clock.Now().Sub(g.start).Milliseconds(), "firstByteLatency": 1, "cacheReadInputTokenCount": u["cache_read_input_tokens"],
+				"cacheWriteInputTokenCount": u["cache_creation_input_tokens"]}})
 	} else {
 		ok = ok && send("messageStop", map[string]string{"stopReason": g.stopReason()}) &&
 			send("metadata", map[string]any{"usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}})

@@ -640,6 +640,15 @@ func (s *Server) serveBedrockEmbed(w http.ResponseWriter, f embedFamily, model, 
 		return
 	}
 	defer s.stats.inFlight.Add(-1)
+	if st.limits.any() {
+		// The RPM and TPM windows chat is charged to, charged the input
+		// tokens, as for /v1/embeddings.
+		if _, e := s.win.admit(start, st.limits, job.tokens, model, http.Header{}); e != nil {
+			s.stats.throttled.Add(1)
+			bedrockError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests, please wait before trying again.", e.retryAfter)
+			return
+		}
+	}
 	var answer any
 	if f == titanV1 || f == titanV2 || f == titanImage {
 		answer = job.titanAnswer()

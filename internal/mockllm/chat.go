@@ -53,40 +53,11 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	switch {
-	case st.down:
-		s.stats.failed.Add(1)
-		reject(errDown)
-		return
-	case st.throttle > 0:
-		s.stats.throttled.Add(1)
-		reject(&apiError{status: http.StatusTooManyRequests, typ: "requests", code: "rate_limit_exceeded",
-			reason: ReasonManual, retryAfter: st.throttle,
-			message: "Rate limit reached for " + req.Model + " (throttled by the operator). Please try again in " + formatReset(st.throttle) + "."})
+	if e := s.admitOpenAI(st, req.Model); e != nil {
+		reject(e)
 		return
 	}
-	if st.failRate > 0 {
-		n := s.arrivals.Add(1)
-		r := rng{state: uint64(newHasher(s.seed).uint64(n))}
-		if r.float64() < st.failRate {
-			if st.failStatus == http.StatusTooManyRequests {
-				s.stats.throttled.Add(1)
-			} else {
-				s.stats.failed.Add(1)
-			}
-			reject(failure(st.failStatus, time.Second))
-			return
-		}
-	}
-	inFlight := s.stats.inFlight.Add(1)
 	defer s.stats.inFlight.Add(-1)
-	if st.maxConcurrency > 0 && inFlight > int64(st.maxConcurrency) {
-		s.stats.throttled.Add(1)
-		reject(&apiError{status: http.StatusTooManyRequests, typ: "requests", code: "rate_limit_exceeded",
-			reason: ReasonConcurrency, retryAfter: time.Second,
-			message: "Too many concurrent requests for " + req.Model + ": Limit " + strconv.Itoa(st.maxConcurrency) + ". Please try again in 1s."})
-		return
-	}
 
 	tp := s.tokens.Get().(*[]string)
 	defer s.tokens.Put(tp)
@@ -103,7 +74,10 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	g := generation{s: s, st: st, req: &req, c: c, prompt: prompt, start: start, id: uint64(newHasher(s.seed).uint64(uint64(id)))}
+	// The prompt cache is read and written once the request is admitted,
+	// as a model server reads and fills it while it processes the prompt.
+	cached, _ := s.cache.use(start, openAIPrefixes(&req, prompt))
+	g := generation{s: s, st: st, req: &req, c: c, prompt: prompt, cached: cached, start: start, id: uint64(newHasher(s.seed).uint64(uint64(id)))}
 	var produced int
 	var end outcome
 	switch {
@@ -141,6 +115,47 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// admitOpenAI refuses a request to an OpenAI endpoint that a model server
+// throttles (chat completions, embeddings) during an outage, a throttle,
+// by an injected failure (FailRate) or over the concurrency limit, and
+// counts the refusal. When it admits the request (nil), the caller holds
+// one in-flight slot and releases it with s.stats.inFlight.Add(-1). The
+// RPM and TPM windows are the caller's: they charge what the request
+// costs.
+func (s *Server) admitOpenAI(st *settings, model string) *apiError {
+	switch {
+	case st.down:
+		s.stats.failed.Add(1)
+		return errDown
+	case st.throttle > 0:
+		s.stats.throttled.Add(1)
+		return &apiError{status: http.StatusTooManyRequests, typ: "requests", code: "rate_limit_exceeded",
+			reason: ReasonManual, retryAfter: st.throttle,
+			message: "Rate limit reached for " + model + " (throttled by the operator). Please try again in " + formatReset(st.throttle) + "."}
+	}
+	if st.failRate > 0 {
+		n := s.arrivals.Add(1)
+		r := rng{state: uint64(newHasher(s.seed).uint64(n))}
+		if r.float64() < st.failRate {
+			if st.failStatus == http.StatusTooManyRequests {
+				s.stats.throttled.Add(1)
+			} else {
+				s.stats.failed.Add(1)
+			}
+			return failure(st.failStatus, time.Second)
+		}
+	}
+	inFlight := s.stats.inFlight.Add(1)
+	if st.maxConcurrency > 0 && inFlight > int64(st.maxConcurrency) {
+		s.stats.inFlight.Add(-1)
+		s.stats.throttled.Add(1)
+		return &apiError{status: http.StatusTooManyRequests, typ: "requests", code: "rate_limit_exceeded",
+			reason: ReasonConcurrency, retryAfter: time.Second,
+			message: "Too many concurrent requests for " + model + ": Limit " + strconv.Itoa(st.maxConcurrency) + ". Please try again in 1s."}
+	}
+	return nil
+}
+
 // outcome is how an admitted completion ended.
 type outcome uint8
 
@@ -176,6 +191,9 @@ type generation struct {
 	req    *chatRequest
 	c      completion
 	prompt int
+	// cached is the prompt's cached prefix in tokens (OpenAI's
+	// prompt_tokens_details.cached_tokens).
+	cached int
 	start  time.Time
 	id     uint64
 }
@@ -367,7 +385,7 @@ func (g *generation) appendUsage(b []byte, n int) []byte {
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, int64(g.prompt+n), 10)
-	if c := cachedTokens(g.req); c > 0 {
+	if c := g.cached; c > 0 {
 		b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
 		b = strconv.AppendInt(b, int64(c), 10)
 		b = append(b, '}')

@@ -30,16 +30,19 @@ type Config struct {
 	// and 64 tokens.
 	CompletionTokens int
 
-	// MaxConcurrency is the number of chat completions served at once; one
-	// more is refused with 429 and Retry-After. Zero means unlimited.
+	// MaxConcurrency is the number of model requests (chat completions,
+	// embeddings, Bedrock operations) served at once; one more is refused
+	// with 429 and Retry-After. Zero means unlimited.
 	MaxConcurrency int
-	// RPM is the number of chat completions admitted in any sliding window of
-	// 60 seconds. Zero means unlimited.
+	// RPM is the number of model requests (chat completions, embeddings,
+	// Bedrock operations) admitted in any sliding window of 60 seconds.
+	// Zero means unlimited.
 	RPM int
 	// TPM is the number of tokens (prompt plus completion) admitted in any
 	// sliding window of 60 seconds. A request is charged its prompt plus the
 	// completion it is about to produce, corrected to what it did produce
-	// when it ends. Zero means unlimited.
+	// when it ends; an embeddings request its input tokens. Zero means
+	// unlimited.
 	TPM int
 
 	// FailRate is the probability, in [0, 1], that an admitted request fails

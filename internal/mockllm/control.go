@@ -40,7 +40,8 @@ type Control struct {
 	// Down, when true, answers every /v1 request and /healthz with 503 until
 	// set false again.
 	Down *bool `json:"down,omitempty"`
-	// Throttle, when positive, answers every chat completion with 429 and
+	// Throttle, when positive, answers every model request (chat
+	// completions, embeddings and the Bedrock routes) with 429 and
 	// Retry-After of that long (rounded up to seconds); zero lifts it.
 	Throttle *Duration `json:"throttle,omitempty"`
 	// FailRate and FailStatus replace [Config.FailRate] and
@@ -162,7 +163,8 @@ func (s *Server) State() State {
 // or brings it back up.
 func (s *Server) SetDown(down bool) { s.mustApply(Control{Down: &down}) }
 
-// SetThrottled answers every chat completion with 429 and a Retry-After of
+// SetThrottled answers every model request (chat completions, embeddings,
+// the Bedrock routes) with 429 and a Retry-After of
 // retryAfter (rounded up to whole seconds) until called again with zero,
 // which lifts the throttle.
 func (s *Server) SetThrottled(retryAfter time.Duration) {

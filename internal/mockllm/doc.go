@@ -15,10 +15,15 @@
 //   - latency: a time to first token, then a steady tokens-per-second rate;
 //   - capacity: a concurrency limit and sliding 60-second request (RPM) and
 //     token (TPM) windows, answered with 429, Retry-After and OpenAI's
-//     x-ratelimit-* headers;
+//     x-ratelimit-* headers, on every model endpoint (chat, embeddings,
+//     Bedrock);
+//   - a prompt cache: a long prefix is written by the first request that
+//     sends it and read by the next, as OpenAI (automatically) and Bedrock
+//     (at cachePoint and cache_control markers) report it (cache.go);
 //   - faults: a deterministic failure rate, connections aborted after some
 //     tokens (a backend dying mid-stream), a manual outage (503) and a
-//     manual throttle (429), all switchable at run time.
+//     manual throttle (429) of every model endpoint, all switchable at run
+//     time.
 //
 // Completions are deterministic: the same seed and the same request give the
 // same text, and the usage it reports equals what it streamed (one token per

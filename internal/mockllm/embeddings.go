@@ -66,6 +66,29 @@ func (s *Server) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 		invalidRequest("input", "", "input must be a non-empty string, array of strings, token array or array of token arrays (at most 2048 items).").write(w)
 		return
 	}
+	// A model server throttles embeddings as it throttles chat: the same
+	// outage, throttle, injected failures, concurrency limit and RPM and
+	// TPM windows (charged the input tokens), with the same 429s.
+	st, start := s.cur.Load(), s.clock.Now()
+	h := w.Header()
+	reject := func(e *apiError) {
+		if st.limits.any() && h.Get(HeaderLimitRequests)+h.Get(HeaderLimitTokens) == "" {
+			s.win.headers(start, st.limits, h)
+		}
+		e.write(w)
+	}
+	if e := s.admitOpenAI(st, req.Model); e != nil {
+		reject(e)
+		return
+	}
+	defer s.stats.inFlight.Add(-1)
+	if st.limits.any() {
+		if _, e := s.win.admit(start, st.limits, tokens, req.Model, h); e != nil {
+			s.stats.throttled.Add(1)
+			reject(e)
+			return
+		}
+	}
 	type item struct {
 		Object    string `json:"object"`
 		Index     int    `json:"index"`
@@ -94,8 +117,13 @@ func (s *Server) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 	}
 	out.Usage.PromptTokens, out.Usage.TotalTokens = tokens, tokens
 	b, _ := json.Marshal(out)
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+	h.Set("Content-Type", "application/json")
+	s.stats.promptTokens.Add(int64(tokens))
+	if _, err := w.Write(b); err != nil {
+		s.stats.canceled.Add(1)
+		return
+	}
+	s.stats.served.Add(1)
 }
 
 // Embedding returns the deterministic unit vector of dims dimensions that

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/mockllm"
 )
 
@@ -85,5 +87,68 @@ func TestEmbeddings(t *testing.T) {
 	}
 	if status, _ := postEmbeddings(t, url, `{"model":"other","input":"a"}`); status != 404 {
 		t.Errorf("unknown model: %d, want 404", status)
+	}
+}
+
+// TestEmbeddingsThrottled: a model server throttles embeddings as it
+// throttles chat, so /v1/embeddings and Titan's InvokeModel get the same
+// 429 with Retry-After from the operator's throttle, the RPM and TPM
+// windows (which chat and embeddings share, charged the input tokens) and
+// the concurrency limit's sibling, injected 429s.
+func TestEmbeddingsThrottled(t *testing.T) {
+	t.Parallel()
+	const body = `{"model":"embed","input":"hello"}`
+	const titan = `{"inputText":"hello"}`
+	for _, tc := range []struct {
+		name       string
+		cfg        mockllm.Config
+		throttle   time.Duration
+		ok         int // requests served before the 429
+		retryAfter string
+		reason     string
+	}{
+		{"operator throttle", mockllm.Config{}, 3 * time.Second, 0, "3", mockllm.ReasonManual},
+		{"rpm", mockllm.Config{RPM: 2}, 0, 2, "", mockllm.ReasonRequests},
+		{"tpm", mockllm.Config{TPM: 4}, 0, 2, "", mockllm.ReasonTokens},
+		{"injected 429", mockllm.Config{FailRate: 1, FailStatus: 429}, 0, 0, "1", mockllm.ReasonInjected},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.cfg.Clock = clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) // the windows never slide
+			s, url := start(t, tc.cfg)
+			if tc.throttle > 0 {
+				s.SetThrottled(tc.throttle)
+			}
+			for i := range tc.ok {
+				if status, b := postEmbeddings(t, url, body); status != 200 {
+					t.Fatalf("request %d: %d %s, want 200", i, status, b)
+				}
+			}
+			resp, err := http.Post(url+"/v1/embeddings", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if e := parseError(t, b); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" ||
+				(tc.retryAfter != "" && resp.Header.Get("Retry-After") != tc.retryAfter) ||
+				resp.Header.Get(mockllm.HeaderThrottleReason) != tc.reason || e.Error.Code == nil {
+				t.Fatalf("embeddings: %d %v %s, want a 429 (%s) with Retry-After", resp.StatusCode, resp.Header, b, tc.reason)
+			}
+			// Titan's InvokeModel, in Bedrock's shape, and chat are refused too.
+			status, h, b := invoke(t, url, "amazon.titan-embed-text-v2:0", "invoke", []byte(titan))
+			if status != 429 || h.Get("X-Amzn-Errortype") != "ThrottlingException" || h.Get("Retry-After") == "" {
+				t.Fatalf("titan: %d %v %s, want Bedrock's 429 with Retry-After", status, h, b)
+			}
+			if resp, b := post(t, t.Context(), url, `{"model":"embed","messages":[{"role":"user","content":"hi"}]}`); resp.StatusCode != 429 {
+				t.Fatalf("chat: %d %s, want 429", resp.StatusCode, b)
+			}
+			if tc.throttle > 0 {
+				s.SetThrottled(0)
+				if status, b := postEmbeddings(t, url, body); status != 200 {
+					t.Fatalf("after the throttle: %d %s", status, b)
+				}
+			}
+		})
 	}
 }

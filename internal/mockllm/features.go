@@ -108,6 +108,9 @@ func (g *generation) content(i int) string {
 				return string(Instance(f.JSONSchema.Schema))
 			}
 		case "json_object":
+			if v, ok := promptJSON(g.req); ok {
+				return v
+			}
 			b, _ := json.Marshal(map[string]string{"answer": strings.Join(g.c.tokens, "")})
 			return string(b)
 		}
@@ -147,28 +150,37 @@ type richUsage struct {
 	} `json:"completion_tokens_details"`
 }
 
-// cachedTokens is the simulated prompt cache hit: every message but the
-// last was seen before (a conversation's prefix), in whole 64-token blocks.
-func cachedTokens(req *chatRequest) int {
-	if len(req.Messages) < 2 {
-		return 0
-	}
-	prefix := chatRequest{Messages: req.Messages[:len(req.Messages)-1]}
-	return promptTokens(&prefix) / 64 * 64
-}
-
 func (g *generation) usage(completion int) *richUsage {
 	u := &richUsage{PromptTokens: g.prompt, CompletionTokens: completion, TotalTokens: g.prompt + completion}
-	u.PromptTokensDetails.CachedTokens = cachedTokens(g.req)
+	u.PromptTokensDetails.CachedTokens = g.cached
 	u.CompletionTokensDetails.ReasoningTokens = reasoningTokens(g.reasoning())
 	return u
 }
 
 type richLogprob struct {
-	Token       string  `json:"token"`
-	Logprob     float64 `json:"logprob"`
-	Bytes       []int   `json:"bytes"`
-	TopLogprobs []any   `json:"top_logprobs"`
+	Token       string       `json:"token"`
+	Logprob     float64      `json:"logprob"`
+	Bytes       []int        `json:"bytes"`
+	TopLogprobs []topLogprob `json:"top_logprobs"`
+}
+
+// topLogprob is one of the most likely tokens at a position.
+type topLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes"`
+}
+
+// maxTopLogprobs is the most top_logprobs OpenAI accepts.
+const maxTopLogprobs = 20
+
+// tokenBytes is token's UTF-8 bytes, as OpenAI lists them.
+func tokenBytes(t string) []int {
+	b := make([]int, len(t))
+	for i := range len(t) {
+		b[i] = int(t[i])
+	}
+	return b
 }
 
 type richLogprobs struct {
@@ -179,11 +191,53 @@ func (g *generation) logprobs(tokens []string) *richLogprobs {
 	if !g.req.Logprobs {
 		return nil
 	}
+	top := 0
+	if g.req.TopLogprobs != nil {
+		top = *g.req.TopLogprobs
+	}
 	lp := &richLogprobs{Content: []richLogprob{}}
 	for i, t := range tokens {
-		lp.Content = append(lp.Content, richLogprob{Token: t, Logprob: -0.01 * float64(1+i%7), Bytes: []int{}, TopLogprobs: []any{}})
+		l := richLogprob{Token: t, Logprob: -0.01 * float64(1+i%7), Bytes: tokenBytes(t), TopLogprobs: []topLogprob{}}
+		l.TopLogprobs = g.alternatives(l, top)
+		lp.Content = append(lp.Content, l)
 	}
 	return lp
+}
+
+// alternatives returns the n most likely tokens at the position of l, most
+// likely first: l's own token (the one sampled), then other words of the
+// vocabulary in the same form (leading space, capital), each less likely
+// than the one before. They depend only on the seed and the token.
+func (g *generation) alternatives(l richLogprob, n int) []topLogprob {
+	out := make([]topLogprob, 0, n)
+	if n == 0 {
+		return out
+	}
+	out = append(out, topLogprob{Token: l.Token, Logprob: l.Logprob, Bytes: l.Bytes})
+	lead, word := "", strings.TrimSuffix(strings.TrimLeft(l.Token, " "), ".")
+	if strings.HasPrefix(l.Token, " ") {
+		lead = " "
+	}
+	capital := word != "" && word[0] >= 'A' && word[0] <= 'Z'
+	r := rng{state: uint64(newHasher(g.s.seed).string(l.Token))}
+	seen := map[string]bool{l.Token: true}
+	for len(out) < n {
+		w := words[r.intn(len(words))]
+		if capital {
+			w = strings.ToUpper(w[:1]) + w[1:]
+		}
+		t := lead + w
+		if seen[t] {
+			if len(seen) > len(words) {
+				t += strconv.Itoa(len(out)) // every word taken
+			} else {
+				continue
+			}
+		}
+		seen[t] = true
+		out = append(out, topLogprob{Token: t, Logprob: l.Logprob - 1.5*float64(len(out)), Bytes: tokenBytes(t)})
+	}
+	return out
 }
 
 type richMessage struct {
@@ -364,6 +418,51 @@ func slice(s string, t, n int) string {
 	from, to := len(r)*t/n, len(r)*(t+1)/n
 	return string(r[from:to])
 }
+
+// promptJSON is the answer to JSON mode (response_format json_object, or
+// on the Bedrock face the open schema {"type":"object"} that json_object
+// becomes): JSON mode carries no schema, so a model follows the format the
+// conversation describes, and LangChain's jsonMode, for one, puts its
+// schema only in its own parser and expects the prompt to ask for the
+// fields. The last JSON object written in the conversation's text is taken
+// as that format: a JSON schema (with properties, or of type object) is
+// answered with an instance of it, any other object is an example and is
+// answered in its shape. ok is false when the text holds no object.
+func promptJSON(req *chatRequest) (string, bool) {
+	var last map[string]any
+	tries := 0
+	for i := range req.Messages {
+		for _, p := range req.Messages[i].Content.parts {
+			for j := 0; j < len(p) && tries < maxJSONTries; j++ {
+				k := strings.IndexByte(p[j:], '{')
+				if k < 0 {
+					break
+				}
+				j += k
+				tries++
+				d := json.NewDecoder(strings.NewReader(p[j:]))
+				var v map[string]any
+				if d.Decode(&v) != nil || len(v) == 0 {
+					continue
+				}
+				last = v
+				j += int(d.InputOffset()) - 1 // past the object: not its members
+			}
+		}
+	}
+	if last == nil {
+		return "", false
+	}
+	if _, ok := last["properties"].(map[string]any); ok || last["type"] == "object" {
+		b, _ := json.Marshal(instanceOf(last, 0))
+		return string(b), true
+	}
+	b, _ := json.Marshal(last)
+	return string(b), true
+}
+
+// maxJSONTries bounds the objects promptJSON tries to read.
+const maxJSONTries = 64
 
 // Instance returns a JSON value that validates against schema: every
 // property of an object (required or not), one item per array, the first

@@ -9,7 +9,8 @@ import (
 // FuzzChatRequest feeds arbitrary bodies to the request decoder and, for
 // those it accepts, checks the completion plan's invariants: it never
 // panics, respects max_tokens, never contains a stop sequence, and the usage
-// it will report matches its deltas.
+// it will report matches its deltas; JSON mode's answer read from the
+// prompt is a JSON object, and the prompt cache's prefixes fit the prompt.
 func FuzzChatRequest(f *testing.F) {
 	for _, seed := range []string{
 		`{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
@@ -19,6 +20,8 @@ func FuzzChatRequest(f *testing.F) {
 		`{"model":"\u0000\"<>","messages":[{"role":"developer","content":"\ud800"}]}`,
 		`{"model":"m","messages":[{"role":"user","content":7}]}`,
 		`{"model":`, `null`, `[]`, `""`,
+		`{"model":"m","response_format":{"type":"json_object"},"messages":[{"role":"system","content":"Answer as {\"a\": 1} or per {\"type\":\"object\",\"properties\":{\"b\":{\"type\":\"string\"}}}"},{"role":"user","content":"{{{{\"x\":"}]}`,
+		`{"model":"m","logprobs":true,"top_logprobs":20,"messages":[{"role":"user","content":"hi"}]}`,
 	} {
 		f.Add([]byte(seed), int64(0), 0)
 	}
@@ -51,6 +54,22 @@ func FuzzChatRequest(f *testing.F) {
 		}
 		if p := promptTokens(&req); p < 4*len(req.Messages) {
 			t.Fatalf("promptTokens = %d for %d messages, want >= 4 each", p, len(req.Messages))
+		}
+		// JSON mode's answer, read from the prompt, is always one JSON
+		// object; the cache's prefixes never exceed the prompt and grow
+		// with it.
+		if v, ok := promptJSON(&req); ok {
+			var m map[string]any
+			if json.Unmarshal([]byte(v), &m) != nil {
+				t.Fatalf("promptJSON(%q) = %q, not a JSON object", body, v)
+			}
+		}
+		last := 0
+		for _, p := range openAIPrefixes(&req, promptTokens(&req)) {
+			if p.tokens < last || p.tokens > promptTokens(&req) || p.tokens%openAICacheBlock != 0 {
+				t.Fatalf("prefix of %d tokens after %d, prompt %d", p.tokens, last, promptTokens(&req))
+			}
+			last = p.tokens
 		}
 		again := planCompletion(seed, length, &req, nil)
 		if strings.Join(again.tokens, "") != text || again.finish != c.finish {

@@ -3,6 +3,7 @@ package mockllm_test
 import (
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +175,39 @@ func TestOpenAIClientErrors(t *testing.T) {
 	}
 	if !errors.As(stream.Err(), &apiErr) || apiErr.StatusCode != http.StatusServiceUnavailable || apiErr.Code != "service_unavailable" {
 		t.Errorf("down, streaming: err = %v, want 503 service_unavailable", stream.Err())
+	}
+}
+
+// TestEndpointsListed: `meridian mockllm -h` (Endpoints) names every route
+// the handler serves, and every path it names is served.
+func TestEndpointsListed(t *testing.T) {
+	t.Parallel()
+	for _, r := range mockllm.Routes {
+		_, path, _ := strings.Cut(r, " ")
+		path = strings.NewReplacer("{model...}", "{id}", "{op}", "").Replace(path)
+		if !strings.Contains(mockllm.Endpoints, path) {
+			t.Errorf("Endpoints does not name %s (route %q)", path, r)
+		}
+	}
+	_, url := start(t, mockllm.Config{})
+	listed := regexp.MustCompile(`/[A-Za-z0-9_{}/.-]+`).FindAllString(mockllm.Endpoints, -1)
+	if len(listed) < 10 {
+		t.Fatalf("Endpoints names %d paths: %q", len(listed), listed)
+	}
+	for _, p := range listed {
+		p = strings.NewReplacer("{id}", "m", "{modelId}", "anthropic.claude-sonnet-4-5").Replace(p)
+		served := false
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			req, _ := http.NewRequestWithContext(t.Context(), method, url+p, strings.NewReader(`{}`))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			served = served || resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed
+		}
+		if !served {
+			t.Errorf("Endpoints names %s, which is not served", p)
+		}
 	}
 }

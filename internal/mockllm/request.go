@@ -26,6 +26,7 @@ type chatRequest struct {
 	ParallelToolCalls *bool           `json:"parallel_tool_calls"`
 	ResponseFormat    *responseFormat `json:"response_format"`
 	Logprobs          bool            `json:"logprobs"`
+	TopLogprobs       *int            `json:"top_logprobs"`
 	ReasoningEffort   string          `json:"reasoning_effort"`
 }
 
@@ -187,6 +188,14 @@ func decodeChatRequest(body []byte, req *chatRequest) *apiError {
 	}
 	if req.N != nil && (*req.N < 1 || *req.N > 8) {
 		return invalidRequest("n", "unsupported_value", fmt.Sprintf("Unsupported value: 'n' must be between 1 and 8 for this simulated model, but got %d.", *req.N))
+	}
+	if t := req.TopLogprobs; t != nil && *t < 0 {
+		return invalidRequest("top_logprobs", "integer_below_min_value", fmt.Sprintf(
+			"Invalid 'top_logprobs': integer below minimum value. Expected a value >= 0, but got %d instead.", *t))
+	}
+	if t := req.TopLogprobs; t != nil && *t > maxTopLogprobs {
+		return invalidRequest("top_logprobs", "integer_above_max_value", fmt.Sprintf(
+			"Invalid 'top_logprobs': integer above maximum value. Expected a value <= %d, but got %d instead.", maxTopLogprobs, *t))
 	}
 	if len(req.Stop) > 4 {
 		return invalidRequest("stop", "array_above_max_length", fmt.Sprintf(

@@ -38,6 +38,8 @@ type Server struct {
 
 	win   window
 	stats counters
+	// cache is the simulated prompt cache (cache.go).
+	cache promptCache
 
 	// arrivals numbers the requests that reach fault injection, so that
 	// failure draws depend only on the seed and the arrival order.
@@ -159,14 +161,19 @@ func New(cfg Config) *Server {
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", s.serveChat)
-	mux.HandleFunc("POST /v1/embeddings", s.serveEmbeddings)
-	mux.HandleFunc("GET /v1/models", s.serveModels)
-	mux.HandleFunc("GET /v1/models/{model...}", s.serveModel)
-	mux.HandleFunc("POST /model/{modelId}/{op}", s.serveBedrock)
-	mux.HandleFunc("GET /healthz", s.serveHealth)
-	mux.HandleFunc("GET /mockllm/v1/control", s.serveControl)
-	mux.HandleFunc("POST /mockllm/v1/control", s.serveControl)
+	handlers := map[string]http.HandlerFunc{
+		"POST /v1/chat/completions":  s.serveChat,
+		"POST /v1/embeddings":        s.serveEmbeddings,
+		"GET /v1/models":             s.serveModels,
+		"GET /v1/models/{model...}":  s.serveModel,
+		"POST /model/{modelId}/{op}": s.serveBedrock,
+		"GET /healthz":               s.serveHealth,
+		"GET /mockllm/v1/control":    s.serveControl,
+		"POST /mockllm/v1/control":   s.serveControl,
+	}
+	for _, p := range routes {
+		mux.HandleFunc(p, handlers[p])
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		(&apiError{status: http.StatusNotFound, typ: "invalid_request_error",
 			message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path)}).write(w)
@@ -175,9 +182,34 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// routes are the patterns [Server.Handler] serves.
+var routes = []string{"POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models", "GET /v1/models/{model...}",
+	"POST /model/{modelId}/{op}", "GET /healthz", "GET /mockllm/v1/control", "POST /mockllm/v1/control"}
+
+// Endpoints describes, for `meridian mockllm -h`, every route
+// [Server.Handler] serves (TestEndpointsListed keeps them in step).
+const Endpoints = `Serves, in OpenAI's shapes:
+  GET  /v1/models, /v1/models/{id}
+  POST /v1/chat/completions   (streaming too; tools, structured output, n,
+                               logprobs with top_logprobs, reasoning)
+  POST /v1/embeddings
+and in Amazon Bedrock's (SigV4 is not checked):
+  POST /model/{modelId}/converse, /model/{modelId}/converse-stream
+  POST /model/{modelId}/invoke, /model/{modelId}/invoke-with-response-stream
+       (Anthropic Messages, Llama, Mistral, Titan Text and Nova bodies;
+        Titan and Cohere embedding models)
+plus GET /healthz and GET|POST /mockllm/v1/control (POST {"down":true},
+{"throttle":"5s"}, {"fail_rate":0.5}, ...). The throttle, the limits and
+the injected failures apply to every model endpoint above. Prompts of
+1024 tokens or more are cached: OpenAI's automatically, Bedrock's at
+cachePoint and cache_control markers.
+`
+
 // Handler returns the server's HTTP handler. It serves /v1/models,
-// /v1/models/{id}, /v1/chat/completions, /healthz and /mockllm/v1/control,
-// and OpenAI's JSON 404 for anything else.
+// /v1/models/{id}, /v1/chat/completions, /v1/embeddings, the Bedrock
+// routes /model/{modelId}/{converse,converse-stream,invoke,
+// invoke-with-response-stream}, /healthz and /mockllm/v1/control, and
+// OpenAI's JSON 404 for anything else.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // ListenAndServe listens on the TCP address addr and calls [Server.Serve].

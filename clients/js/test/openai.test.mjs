@@ -11,6 +11,8 @@ import OpenAI from "openai";
 const endpoint = requireEnv("MERIDIAN_ENDPOINT");
 const apiKey = requireEnv("MERIDIAN_API_KEY");
 const profile = "eu.demo.chat-small";
+// Embeddings go to an embedding model: the chat model, as in the demo, does not embed.
+const embedProfile = "eu.demo.embed";
 const client = new OpenAI({ baseURL: endpoint + "/v1", apiKey, maxRetries: 0 });
 
 function requireEnv(name) {
@@ -54,7 +56,7 @@ test("responses.create refuses previous_response_id", async () => {
 });
 
 test("embeddings.create float", async () => {
-  const r = await client.embeddings.create({ model: profile, input: ["hello", "world"], encoding_format: "float" });
+  const r = await client.embeddings.create({ model: embedProfile, input: ["hello", "world"], encoding_format: "float" });
   assert.equal(r.data.length, 2);
   for (const d of r.data) {
     assert.equal(d.embedding.length, 1536);
@@ -66,9 +68,16 @@ test("embeddings.create float", async () => {
 
 test("embeddings.create base64 with dimensions", async () => {
   // The package asks for base64 by default and decodes it into floats.
-  const r = await client.embeddings.create({ model: profile, input: "hello", dimensions: 256 });
+  const r = await client.embeddings.create({ model: embedProfile, input: "hello", dimensions: 256 });
   assert.equal(r.data.length, 1);
   assert.equal(r.data[0].embedding.length, 256);
   const norm = Math.sqrt(r.data[0].embedding.reduce((s, x) => s + x * x, 0));
   assert.ok(Math.abs(norm - 1) < 1e-3, `norm ${norm}`);
+});
+
+test("embeddings.create for a chat model is refused", async () => {
+  await assert.rejects(
+    client.embeddings.create({ model: profile, input: "hello", encoding_format: "float" }),
+    (err) => err.status === 400,
+  );
 });
