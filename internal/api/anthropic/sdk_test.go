@@ -178,16 +178,18 @@ func sourceEvent(t *testing.T, c *cluster, id string) *audit.Event {
 func TestMessagesFeatures(t *testing.T) {
 	c := startCluster(t)
 	client := c.client("eu-west-1", c.key)
-	long := strings.Repeat("Clause 4 applies to every shipment. ", 60)
-	for _, stream := range []bool{false, true} {
+	// A marked prefix of 1024 tokens or more: the first request writes it,
+	// the later ones read it.
+	long := strings.Repeat("Clause 4 applies to every shipment. ", 120)
+	for i, stream := range []bool{false, true} {
 		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
 			m, _ := send(t, client, anthropic.MessageNewParams{Model: "eu.demo.br", MaxTokens: 2048,
 				Thinking: anthropic.ThinkingConfigParamOfEnabled(1024),
 				System:   []anthropic.TextBlockParam{{Text: long, CacheControl: anthropic.NewCacheControlEphemeralParam()}},
 				Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("What is this?"),
 					anthropic.NewImageBlockBase64("image/png", "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="))}}, stream)
-			if len(m.Content) == 0 || m.Usage.CacheReadInputTokens <= 0 {
-				t.Fatalf("answer %+v, want content and cache read tokens", m)
+			if cache := m.Usage.CacheReadInputTokens; len(m.Content) == 0 || (i == 0 && m.Usage.CacheCreationInputTokens <= 0) || (i > 0 && cache <= 0) {
+				t.Fatalf("answer %+v, want content and cache write tokens, then read tokens", m)
 			}
 		})
 	}

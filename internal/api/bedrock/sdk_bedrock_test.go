@@ -156,16 +156,26 @@ func TestBedrockSDKWhole(t *testing.T) {
 				}
 			})
 			t.Run(name+"/image, document and cache point", func(t *testing.T) {
-				long := strings.Repeat("Clause 4 applies to every shipment. ", 60)
-				_, _, usage := converse(t, rt, &bedrockruntime.ConverseInput{ModelId: aws.String(sv.model),
-					System: []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: long}, &types.SystemContentBlockMemberCachePoint{Value: types.CachePointBlock{Type: types.CachePointTypeDefault}}},
-					Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{
-						&types.ContentBlockMemberText{Value: "What is in these?"},
-						&types.ContentBlockMemberImage{Value: types.ImageBlock{Format: types.ImageFormatPng, Source: &types.ImageSourceMemberBytes{Value: []byte("\x89PNG\r\n")}}},
-						&types.ContentBlockMemberDocument{Value: types.DocumentBlock{Format: types.DocumentFormatTxt, Name: aws.String("terms"), Source: &types.DocumentSourceMemberBytes{Value: []byte("terms")}}},
-					}}}}, stream)
-				if usage == nil || aws.ToInt32(usage.CacheReadInputTokens) <= 0 {
-					t.Fatalf("usage %+v, want cache read tokens", usage)
+				// A prefix of 1024 tokens or more up to a cache point is written
+				// by the first request and read by a repeat to the same
+				// deployment.
+				long := strings.Repeat("Clause 4 applies to every shipment. ", 120)
+				read := false
+				for range 3 {
+					_, _, usage := converse(t, rt, &bedrockruntime.ConverseInput{ModelId: aws.String(sv.model),
+						System: []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: long}, &types.SystemContentBlockMemberCachePoint{Value: types.CachePointBlock{Type: types.CachePointTypeDefault}}},
+						Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{
+							&types.ContentBlockMemberText{Value: "What is in these?"},
+							&types.ContentBlockMemberImage{Value: types.ImageBlock{Format: types.ImageFormatPng, Source: &types.ImageSourceMemberBytes{Value: []byte("\x89PNG\r\n")}}},
+							&types.ContentBlockMemberDocument{Value: types.DocumentBlock{Format: types.DocumentFormatTxt, Name: aws.String("terms"), Source: &types.DocumentSourceMemberBytes{Value: []byte("terms")}}},
+						}}}}, stream)
+					if usage == nil || aws.ToInt32(usage.CacheReadInputTokens)+aws.ToInt32(usage.CacheWriteInputTokens) <= 0 {
+						t.Fatalf("usage %+v, want cache read or write tokens", usage)
+					}
+					read = read || aws.ToInt32(usage.CacheReadInputTokens) > 0
+				}
+				if !read {
+					t.Fatal("no repeat reported cache read tokens")
 				}
 			})
 			t.Run(name+"/InvokeModel Llama body", func(t *testing.T) {
