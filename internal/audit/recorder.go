@@ -47,8 +47,7 @@ func (a Recorder) Admit() error {
 // trail: for a request answered in full the gateway then answers 503
 // instead of the body.
 func (a Recorder) Record(ctx context.Context, rec *gateway.Record) error {
-	var parts eventParts // encoded before Append returns: it need not outlive the call
-	h, err := a.W.AppendHashed(ctx, eventOf(rec, &parts))
+	h, err := a.W.AppendHashed(ctx, EventOf(rec))
 	rec.AuditHash = h // for the request's residency receipt
 	return auditError(err)
 }
