@@ -95,11 +95,10 @@ func (j *journal) close() {
 	}
 }
 
-// beginPrefix encodes a begin record up to its seq value, on the caller's
-// goroutine (as Append encodes events), with the hand-written event
-// encoder: the writer goroutine only appends the seq.
-func beginPrefix(ev *Event) []byte {
-	b := make([]byte, 0, 1024)
+// beginPrefix appends a begin record up to its seq value to b, on the
+// caller's goroutine (as Append encodes events), with the hand-written
+// event encoder: the writer goroutine only appends the seq.
+func beginPrefix(b []byte, ev *Event) []byte {
 	b = append(b, `{"op":"begin","id":`...)
 	b = jsonesc.AppendString(b, ev.EventID)
 	b = append(b, `,"side":`...)
@@ -164,6 +163,10 @@ func (w *Writer) journalCommit(items []*item) error {
 			oi.seq = w.seq
 			j.open[k] = oi
 			j.pend = appendBegin(j.pend, oi.rec, w.seq)
+			// Copied: the buffer is the item's, which goes back to the
+			// pool with its reply, and a rewrite of the journal encodes
+			// the begin again from oi.ev.
+			oi.rec = nil
 			begins = true
 		}
 	}
@@ -290,7 +293,7 @@ func (w *Writer) rewriteJournal() error {
 	for _, k := range j.sorted() {
 		oi := j.open[k]
 		if oi.rec == nil {
-			oi.rec = beginPrefix(oi.ev)
+			oi.rec = beginPrefix(make([]byte, 0, 1024), oi.ev)
 		}
 		buf = appendBegin(buf, oi.rec, oi.seq)
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"math"
@@ -310,7 +311,7 @@ func TestDigestAfterJournalCompactionFails(t *testing.T) {
 	for i := range n {
 		e := *testEvent(i)
 		e.EventVersion, e.Side, e.RecordingRegion, e.Content = EventVersion, SideSource, testRegion, nil
-		begins += int64(len(appendBegin(nil, beginPrefix(&e), 0)))
+		begins += int64(len(appendBegin(nil, beginPrefix(nil, &e), 0)))
 		ends += int64(len(appendEnd(nil, intentKey{e.EventID, SideSource})))
 	}
 	for _, tc := range []struct {
@@ -374,4 +375,78 @@ func TestDigestAfterJournalCompactionFails(t *testing.T) {
 			mustVerify(t, w.Dir(), w)
 		})
 	}
+}
+
+// TestBeginRecordsAfterItemReuse: a begin record is encoded into its pooled
+// item's buffer, which the next Begin or Append reuses once the writer has
+// replied; the journal must hold each stream's own begin all the same,
+// whether written with its commit or again by a compaction (which encodes
+// it from the intent's event). Streams begin one after another, every
+// other one ends, and the journal compacts whenever it doubles; after a
+// crash the streams still open are written as interrupted, each once.
+func TestBeginRecordsAfterItemReuse(t *testing.T) {
+	t.Parallel()
+	root, clk := t.TempDir(), newFakeClock()
+	w, err := open(Config{Dir: root}, testRegion, Options{Clock: clk, Logger: testLogger(t)}, testHooks{journalCompactBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	const streams = 40
+	var want []string
+	for i := range streams {
+		e := testEvent(i)
+		if err := w.Begin(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if err := w.Append(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, e.EventID+"/"+e.ErrorCode)
+		}
+		// Every begin record in the journal is whole and names a stream
+		// begun, once, and the open ones are all there.
+		b, err := os.ReadFile(filepath.Join(w.Dir(), journalName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := map[string]bool{}
+		for l := range strings.Lines(string(b)) {
+			var r journalRecord
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatalf("after stream %d: journal record %q: %v", i, l, err)
+			}
+			switch r.Op {
+			case "begin":
+				if r.Event == nil || r.Event.EventID != r.ID {
+					t.Fatalf("after stream %d: begin of %s holds event %+v", i, r.ID, r.Event)
+				}
+				open[r.ID] = true
+			case "end":
+				delete(open, r.ID)
+			}
+		}
+		for j := 1; j <= i; j += 2 {
+			if id := testEvent(j).EventID; !open[id] {
+				t.Fatalf("after stream %d: journal %q lacks the begin of open stream %s", i, b, id)
+			}
+		}
+	}
+	for i := 1; i < streams; i += 2 {
+		e := testEvent(i)
+		code := e.ErrorCode // an interrupted event keeps an error known at its begin
+		if code == "" {
+			code = InterruptedErrorCode
+		}
+		want = append(want, e.EventID+"/"+code)
+	}
+	w2 := restartCrashed(t, w, clk)
+	got := eventIDs(readEvents(t, w2.Dir()))
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("after restart: log = %v, want %v", got, want)
+	}
+	mustVerify(t, w2.Dir(), w2)
 }

@@ -55,9 +55,16 @@ func (a Recorder) Record(ctx context.Context, rec *gateway.Record) error {
 // BeginStream implements gateway.StreamRecorder: it journals the stream's intent,
 // so that its event survives the process dying mid-stream.
 func (a Recorder) BeginStream(ctx context.Context, rec *gateway.Record) error {
-	e := EventOf(rec)
+	if u := a.W.unavail.Load(); u != nil {
+		return auditError(u)
+	}
+	// The event, its parts and the journal's intent in one allocation,
+	// prepared in place (the intent keeps the event until the stream's
+	// own is in the log).
+	p := &intentParts{}
+	e := eventOf(rec, &p.parts)
 	e.StatusCode = 200 // the stream's headers are about to go out
-	return auditError(a.W.Begin(ctx, e))
+	return auditError(a.W.begin(ctx, p))
 }
 
 // auditError maps the audit writer's refusals to client errors: a full
@@ -91,11 +98,15 @@ type eventParts struct {
 
 // EventOf maps a request record to its audit event.
 func EventOf(rec *gateway.Record) *Event {
+	return eventOf(rec, &eventParts{})
+}
+
+// eventOf is EventOf building the event in parts, which must be zero.
+func eventOf(rec *gateway.Record, parts *eventParts) *Event {
 	side := SideSource
 	if rec.Side == "destination" {
 		side = SideDestination
 	}
-	parts := &eventParts{}
 	e := &parts.event
 	*e = Event{
 		EventID: rec.RequestID, EventTime: Time{Time: rec.Started}, EventName: rec.Operation, Side: side,

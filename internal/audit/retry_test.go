@@ -498,7 +498,7 @@ func TestBeginCompactionFails(t *testing.T) {
 	for i := range n {
 		e := *testEvent(i)
 		e.EventVersion, e.Side, e.RecordingRegion, e.Content = EventVersion, SideSource, testRegion, nil
-		begins += int64(len(appendBegin(nil, beginPrefix(&e), 0)))
+		begins += int64(len(appendBegin(nil, beginPrefix(nil, &e), 0)))
 		ends += int64(len(appendEnd(nil, intentKey{e.EventID, SideSource})))
 	}
 	root, clk, fsys := t.TempDir(), newFakeClock(), &faultFS{}

@@ -330,6 +330,12 @@ func (w *Writer) Dir() string { return w.dir }
 // prepare copies e and fills what the writer owns.
 func (w *Writer) prepare(e *Event) Event {
 	c := *e
+	w.fill(&c)
+	return c
+}
+
+// fill fills what the writer owns in an event the caller owns.
+func (w *Writer) fill(c *Event) {
 	if c.EventVersion == "" {
 		c.EventVersion = EventVersion
 	}
@@ -344,7 +350,6 @@ func (w *Writer) prepare(e *Event) Event {
 		c.Content = nil
 	}
 	c.Gap = nil // only the writer writes gap markers
-	return c
 }
 
 // Append records e and returns when it is written: under [SyncAlways] once it
@@ -397,20 +402,37 @@ func (w *Writer) Begin(ctx context.Context, e *Event) error {
 	if u := w.unavail.Load(); u != nil {
 		return u
 	}
-	p := &intentParts{ev: w.prepare(e)}
-	p.ev.Content = nil // the journal is no place for prompts
-	p.oi = openIntent{ev: &p.ev, rec: beginPrefix(&p.ev)}
+	p := &intentParts{}
+	p.parts.event = *e
+	return w.begin(ctx, p)
+}
+
+// begin is Begin of the event in p.parts, which p owns (the event's parts
+// may point into p.parts too): it prepares the event in place.
+func (w *Writer) begin(ctx context.Context, p *intentParts) error {
+	if u := w.unavail.Load(); u != nil {
+		return u
+	}
+	ev := &p.parts.event
+	w.fill(ev)
+	ev.Content = nil // the journal is no place for prompts
 	it := getItem()
-	it.kind, it.id, it.side, it.intent = kindBegin, p.ev.EventID, p.ev.Side, &p.oi
+	// The begin record is encoded into the item's pooled buffer: the
+	// writer copies it into the journal's pending records (and drops the
+	// intent's reference) before it replies.
+	it.body = beginPrefix(it.body, ev)
+	p.oi = openIntent{ev: ev, rec: it.body}
+	it.kind, it.id, it.side, it.intent = kindBegin, ev.EventID, ev.Side, &p.oi
 	_, err := w.enqueue(ctx, it)
 	return err
 }
 
-// intentParts is a stream's intent as Begin builds it: the event and the
-// open intent that points to it, allocated together.
+// intentParts is a stream's intent as Begin builds it: the event (with the
+// parts it points to, when Recorder.BeginStream builds it) and the open
+// intent that points to it, allocated together.
 type intentParts struct {
-	ev Event
-	oi openIntent
+	parts eventParts
+	oi    openIntent
 }
 
 // enqueue hands it to the writer goroutine and waits for the outcome: the

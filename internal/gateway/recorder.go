@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
@@ -61,37 +62,43 @@ func (g *Gateway) beginStream(ctx context.Context, rec *Record) error {
 type streamIntent struct {
 	rec    *Record // the request's record; nil writes no intent early
 	region string  // the destination the journaled intent names
-	err    error   // the outcome of the last write
-	done   chan error
+	err    error   // the outcome of the last write, set by its goroutine
+	// snap is the record the write journals: a copy, since the record
+	// changes once the attempt is over, and the intent names the
+	// attempt's destination only. It lives here, not in an allocation of
+	// each write: start and wait alternate, so one write at a time reads it.
+	snap Record
+	s    StreamRecorder
+	ctx  context.Context
+	done sync.WaitGroup // the write under way
 	// pending: a write is under way.
 	pending bool
 }
 
 // start writes the intent of an attempt at region in the background; wait
 // collects the outcome. It does nothing when the recorder journals no
-// streams.
+// streams. Every start is followed by a wait before the next.
 func (in *streamIntent) start(ctx context.Context, g *Gateway, region string) {
 	if in == nil || in.rec == nil || !journalsStreams(g.recorder) {
 		return
 	}
-	s := g.recorder.(StreamRecorder)
-	// A copy: the record changes once the attempt is over, and the
-	// intent names the attempt's destination only.
-	snap := *in.rec
-	snap.InferenceRegion = region
-	if in.done == nil {
-		in.done = make(chan error, 1)
-	}
+	in.snap = *in.rec
+	in.snap.InferenceRegion = region
 	in.region, in.err = region, nil
-	done := in.done
+	in.s = g.recorder.(StreamRecorder)
 	// Not cancelled with the request: wait must mean journaled (see
 	// beginStream).
-	ctx = context.WithoutCancel(ctx)
-	go func() {
-		growStack()
-		done <- s.BeginStream(ctx, &snap)
-	}()
+	in.ctx = context.WithoutCancel(ctx)
+	in.done.Add(1)
 	in.pending = true
+	go in.write()
+}
+
+// write is the goroutine of start.
+func (in *streamIntent) write() {
+	growStack()
+	in.err = in.s.BeginStream(in.ctx, &in.snap)
+	in.done.Done()
 }
 
 // intentStack is the stack an intent's write is given at once: a new
@@ -122,7 +129,8 @@ func use(b []byte) {}
 // wait returns once the intent being written is journaled (or refused).
 func (in *streamIntent) wait() {
 	if in != nil && in.pending {
-		in.err, in.pending = <-in.done, false
+		in.done.Wait() // orders the write's in.err before the reads after wait
+		in.pending = false
 	}
 }
 
