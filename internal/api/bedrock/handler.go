@@ -150,6 +150,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /model/{modelId}/converse-stream", h.converseStream)
 	mux.HandleFunc("POST /model/{modelId}/invoke", h.invoke)
 	mux.HandleFunc("POST /model/{modelId}/invoke-with-response-stream", h.invokeStream)
+	mux.HandleFunc("POST /model/{modelId}/count-tokens", h.countTokens)
 	mux.HandleFunc("GET /inference-profiles", h.listProfiles)
 	mux.HandleFunc("POST /inference-profiles", h.createProfile)
 	mux.HandleFunc("GET /inference-profiles/{id}", h.getProfile)

@@ -30,7 +30,7 @@ func withMethod(m string) func(*bedrockruntime.Options) {
 }
 
 // TestUnknownOperationCarriesRequestID: with the official SDK, an
-// operation the node does not serve (CountTokens, 404) and a served path
+// operation the node does not serve (ApplyGuardrail, 404) and a served path
 // asked with another method (GET on converse, 405) are answered as
 // Bedrock answers an unknown operation, UnknownOperationException, and,
 // like every Bedrock answer, with a request id the SDK's error carries
@@ -44,9 +44,9 @@ func TestUnknownOperationCarriesRequestID(t *testing.T) {
 		status int
 		allow  string
 	}{
-		{"CountTokens", func(rt *bedrockruntime.Client) error {
-			_, err := rt.CountTokens(t.Context(), &bedrockruntime.CountTokensInput{ModelId: aws.String("eu.demo.chat-small"),
-				Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{Messages: msgs}}})
+		{"ApplyGuardrail", func(rt *bedrockruntime.Client) error {
+			_, err := rt.ApplyGuardrail(t.Context(), &bedrockruntime.ApplyGuardrailInput{GuardrailIdentifier: aws.String("g"), GuardrailVersion: aws.String("1"),
+				Source: types.GuardrailContentSourceInput, Content: []types.GuardrailContentBlock{&types.GuardrailContentBlockMemberText{Value: types.GuardrailTextBlock{Text: aws.String("hi")}}}})
 			return err
 		}, 404, ""},
 		{"GET converse", func(rt *bedrockruntime.Client) error {
