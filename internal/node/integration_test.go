@@ -297,7 +297,7 @@ func TestProfilesEndToEnd(t *testing.T) {
 	})
 
 	t.Run("errors in OpenAI's shape", func(t *testing.T) {
-		big := `{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"` + strings.Repeat("x", 5<<20) + `"}]}`
+		big := `{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"` + strings.Repeat("x", topology.DefaultMaxRequestBytes+1) + `"}]}`
 		tests := []struct {
 			name, body, key string
 			status          int

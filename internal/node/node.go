@@ -211,7 +211,7 @@ func New(opts Options) (_ *Node, err error) {
 			n.closeOpened()
 		}
 	}()
-	if n.admission, err = newAdmission(cfg.Server.Limits, cfg.Server.MaxRequestBytes, n.metrics.Registerer); err != nil {
+	if n.admission, err = newAdmission(cfg.Server.Limits, cfg.Server.MaxRequestBytesOrDefault(), n.metrics.Registerer); err != nil {
 		return nil, err
 	}
 	if err := n.setupLinkSecurity(); err != nil {
@@ -913,9 +913,9 @@ func regionIDs(cfg *topology.Config) string {
 // clientHandler builds the client listener's routes for generation g.
 func (n *Node) clientHandler(g *generation) http.Handler {
 	mux := http.NewServeMux()
-	openai.New(g.gw, openai.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes, Clock: n.clock}).Register(mux)
+	openai.New(g.gw, openai.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytesOrDefault(), Clock: n.clock}).Register(mux)
 	g.bedrock.Register(mux)
-	anthropic.New(g.gw, anthropic.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytes, Clock: n.clock}).Register(mux)
+	anthropic.New(g.gw, anthropic.Options{MaxRequestBytes: g.cfg.Server.MaxRequestBytesOrDefault(), Clock: n.clock}).Register(mux)
 	record := n.recordUnrouted(g.gw)
 	registerNotFound(mux, record)
 	// Probes stay open; metrics and the regions view need a principal
@@ -941,7 +941,7 @@ func (n *Node) linkHandler() http.Handler {
 				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer})}
 	}
 	return interregion.NewServer(interregion.ServerOptions{Local: forwardedLocal{n}, State: n.state, Verifier: verifier, OnPush: n.onPush,
-		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytes, 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
+		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytesOrDefault(), 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
 }
 
 // regionDataDir is this region's directory under the node's data directory

@@ -78,9 +78,16 @@ func under(path, prefix string) bool {
 func dialectOf(r *http.Request) dialect {
 	p := r.URL.Path
 	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	second, _, _ := strings.Cut(strings.TrimPrefix(p, "/v1/"), "/")
 	switch {
-	case under(p, "/v1/messages"):
+	case under(p, "/v1/messages"), under(p, "/v1/v1/messages"), under(p, "/messages"):
+		// The last two: an Anthropic client's base URL with /v1 too many
+		// or too few (anthropic.PathHint).
 		return dialectAnthropic
+	case first == "v1" && (second == "model" || second == "inference-profiles"):
+		// A Bedrock client whose endpoint ends with /v1 (bedrock.NotFound
+		// says so).
+		return dialectBedrock
 	case under(p, "/v1"):
 		if anthropic.WantsModelShape(r) {
 			return dialectAnthropic
@@ -134,6 +141,8 @@ func notFound(mux *http.ServeMux, w http.ResponseWriter, r *http.Request, record
 			msg = "Method " + method + " is not allowed on " + path + "; use " + strings.Join(allow, " or ")
 		} else if !under(r.URL.Path, "/v1") {
 			msg += "; Meridian serves the OpenAI API under /v1: end the client's base URL with /v1"
+		} else if under(r.URL.Path, "/v1/v1") {
+			msg += "; the path repeats /v1: end the client's base URL with a single /v1"
 		}
 		writeAPIError(w, status, map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error", "param": nil, "code": nil}})
 	case dialectMeridian:

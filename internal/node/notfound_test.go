@@ -176,6 +176,12 @@ func TestUnservedPathDialect(t *testing.T) {
 		tcase{"/healthz", nil, dialectMeridian},
 		tcase{"/", nil, dialectBedrock},
 		tcase{"/anything", nil, dialectBedrock},
+		// Base-URL mistakes: each in its API's shape.
+		tcase{"/v1/v1/messages", nil, dialectAnthropic},
+		tcase{"/messages", nil, dialectAnthropic},
+		tcase{"/v1/model/m/converse", nil, dialectBedrock},
+		tcase{"/v1/inference-profiles", nil, dialectBedrock},
+		tcase{"/v1/v1/chat/completions", nil, dialectOpenAI},
 	)
 	for _, tc := range tests {
 		r := httptest.NewRequest(http.MethodPost, tc.path, nil)
@@ -207,6 +213,12 @@ func TestUnservedPathAnswers(t *testing.T) {
 		{"GET", "/v1/unknown", map[string]string{"anthropic-version": "2023-06-01"}, 404, []string{`"type":"error"`, `"not_found_error"`}, "Request-Id"},
 		{"GET", "/meridian/v1/unknown", nil, 404, []string{`"code":404`, "docs/operations.md"}, "X-Request-Id"},
 		{"POST", "/healthz", nil, 405, []string{`"code":405`, "use GET"}, "Allow"},
+		// Base-URL mistakes (@anthropic-ai/sdk with /v1, @ai-sdk/anthropic
+		// without, a Bedrock endpoint with /v1, an OpenAI one with /v1/v1).
+		{"POST", "/v1/v1/messages", map[string]string{"anthropic-version": "2023-06-01"}, 404, []string{`"not_found_error"`, "drop the /v1 that ends the client's base URL"}, "Request-Id"},
+		{"POST", "/messages", nil, 404, []string{`"not_found_error"`, "end the client's base URL with /v1"}, "Request-Id"},
+		{"POST", "/v1/model/eu.demo.chat-small/converse", nil, 404, []string{`"message":"No operation matches`, "drop /v1 from the client's endpoint"}, "X-Amzn-Errortype"},
+		{"POST", "/v1/v1/chat/completions", nil, 404, []string{`"type":"invalid_request_error"`, "the path repeats /v1"}, "X-Request-Id"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, c.url("eu-west-1")+tc.path, nil)

@@ -270,7 +270,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	if n.profileSync != nil {
 		replicas = replicaPeers{n.profileSync}
 	}
-	g.bedrock = bedrock.New(g.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytes, Profiles: n.profiles, Peers: replicas,
+	g.bedrock = bedrock.New(g.gw, bedrock.Options{MaxRequestBytes: cfg.Server.MaxRequestBytesOrDefault(), Profiles: n.profiles, Peers: replicas,
 		Authorizer:   bedrock.PolicyAuthorizer{P: policies}, // compiled once, above
 		SigV4Options: auth.SigV4Options{MaxSkew: sv.MaxSkew.D(), AllowPresigned: sv.AllowPresigned, AllowUnsignedPayload: sv.AllowUnsignedPayload},
 		Getenv:       n.opts.Getenv, Logger: n.log.With(telemetry.AttrComponent, "bedrock"), Clock: n.clock})

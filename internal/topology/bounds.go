@@ -16,6 +16,14 @@ const (
 	MaxEnvelopeWindow = 5 * time.Minute
 	// MaxRequestBytes is the largest server.max_request_bytes.
 	MaxRequestBytes = 1 << 30
+	// DefaultMaxRequestBytes is server.max_request_bytes when it is not
+	// written: 32 MiB, the whole-request limit of Anthropic's Messages
+	// API, so that what the SDKs legitimately send fits: Bedrock's largest
+	// image (3.75 MB, 5 MB in base64) or document (4.5 MB, 6 MB in
+	// base64) several times over, and the 3 MB photo that, base64 in
+	// JSON, no longer fit the former 4 MiB (docs/bedrock.md, "Request
+	// size").
+	DefaultMaxRequestBytes = 32 << 20
 	// MaxDrainGrace is the longest server.drain_grace.
 	MaxDrainGrace = 5 * time.Minute
 	// DefaultDrainGrace is server.drain_grace when it is not written.
@@ -63,6 +71,21 @@ func (s Server) DrainGraceOrDefault() time.Duration {
 	return s.DrainGrace.D()
 }
 
+// MaxRequestBytesOrDefault returns server.max_request_bytes or, when it
+// is not written (zero), DefaultMaxRequestBytes capped at a written
+// server.limits.max_unauthenticated_bytes_per_ip: a topology that set that
+// budget below 32 MiB when the default was 4 MiB (the least it may be
+// without max_request_bytes) still loads, and one body still fits it.
+func (s Server) MaxRequestBytesOrDefault() int64 {
+	if s.MaxRequestBytes > 0 {
+		return s.MaxRequestBytes
+	}
+	if b := s.Limits.MaxUnauthenticatedBytesPerIP; b > 0 && b < DefaultMaxRequestBytes {
+		return b
+	}
+	return DefaultMaxRequestBytes
+}
+
 // validateBounds rejects values that parse but mean nonsense: negative
 // durations and sizes, explicit zeros where zero would disable a mechanism,
 // replay windows of a year, weights on regions a profile can never use.
@@ -84,7 +107,7 @@ func (c *Config) validateBounds(p *problems, regionIdx map[string]int) {
 	}
 
 	s := c.Server
-	nonNegativeInt("server.max_request_bytes", s.MaxRequestBytes, "4 MiB")
+	nonNegativeInt("server.max_request_bytes", s.MaxRequestBytes, "32 MiB")
 	if s.MaxRequestBytes > MaxRequestBytes {
 		p.add("server.max_request_bytes", "use at most 1073741824 (1 GiB)", "%d bytes is too large", s.MaxRequestBytes)
 	}

@@ -612,7 +612,8 @@ type Link struct {
 
 // Server configures a node's client listener.
 type Server struct {
-	// MaxRequestBytes bounds request bodies. If zero, 4 MiB.
+	// MaxRequestBytes bounds request bodies. If zero,
+	// DefaultMaxRequestBytes (32 MiB); see MaxRequestBytesOrDefault.
 	MaxRequestBytes int64 `yaml:"max_request_bytes"`
 	// DrainTimeout bounds how long in-flight requests may finish after
 	// SIGTERM. If zero, 30s.

@@ -48,3 +48,28 @@ func TestServerLimitsAndOpsListen(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxRequestBytesOrDefault: server.max_request_bytes when written;
+// else 32 MiB, capped at a written per-IP unauthenticated byte budget so
+// that a topology written for the former 4 MiB default still loads and a
+// body still fits the budget.
+func TestMaxRequestBytesOrDefault(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		s    Server
+		want int64
+	}{
+		{Server{}, 32 << 20},
+		{Server{MaxRequestBytes: 1 << 20}, 1 << 20},
+		{Server{MaxRequestBytes: 100 << 20, Limits: ClientLimits{MaxUnauthenticatedBytesPerIP: 200 << 20}}, 100 << 20},
+		{Server{Limits: ClientLimits{MaxUnauthenticatedBytesPerIP: 8 << 20}}, 8 << 20},
+		{Server{Limits: ClientLimits{MaxUnauthenticatedBytesPerIP: 128 << 20}}, 32 << 20},
+	} {
+		if got := tc.s.MaxRequestBytesOrDefault(); got != tc.want {
+			t.Errorf("%+v: %d, want %d", tc.s, got, tc.want)
+		}
+	}
+	if DefaultMaxRequestBytes != 32<<20 {
+		t.Errorf("DefaultMaxRequestBytes = %d, want 32 MiB (docs/bedrock.md, Request size)", DefaultMaxRequestBytes)
+	}
+}

@@ -297,7 +297,23 @@ func NotFound(w http.ResponseWriter, r *http.Request, allow []string) {
 		return
 	}
 	writeJSON(w, http.StatusNotFound, errorJSON(&inference.Error{Kind: inference.KindNotFound,
-		Message: "Not found: " + inference.Clip(r.Method, 16) + " " + inference.Clip(r.URL.Path, inference.EchoLimit)}, id))
+		Message: "Not found: " + inference.Clip(r.Method, 16) + " " + inference.Clip(r.URL.Path, inference.EchoLimit) + PathHint(r.URL.Path)}, id))
+}
+
+// PathHint names the base-URL mistake an unserved path of an Anthropic
+// client shows, as a sentence to append to a 404's message, or "". The
+// Anthropic SDKs disagree on the base URL: @anthropic-ai/sdk and
+// anthropic-sdk-go append /v1/messages (base URL without /v1), while
+// others, such as @ai-sdk/anthropic, append /messages (base URL ending
+// with /v1).
+func PathHint(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/v1/v1/"):
+		return "; the path repeats /v1: Meridian serves the Anthropic API at /v1/messages, so drop the /v1 that ends the client's base URL (this client appends /v1 itself)"
+	case path == "/messages" || strings.HasPrefix(path, "/messages/"):
+		return "; Meridian serves the Anthropic API at /v1/messages: end the client's base URL with /v1 (this client appends /messages)"
+	}
+	return ""
 }
 
 // writeStream relays a stream as Anthropic's server-sent events.

@@ -149,7 +149,21 @@ func NotFound(w http.ResponseWriter, r *http.Request, allow []string) {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Message: "Method " + method + " is not allowed on " + path + "; use " + strings.Join(allow, " or ")})
 		return
 	}
-	writeJSON(w, http.StatusNotFound, errorBody{Message: "No operation matches " + method + " " + path})
+	writeJSON(w, http.StatusNotFound, errorBody{Message: "No operation matches " + method + " " + path + pathHint(r.URL.Path)})
+}
+
+// pathHint names the base-URL mistake of a Bedrock client whose endpoint
+// ends with /v1 (the Bedrock API has no version segment: its paths start
+// at /model/ and /inference-profiles), or "".
+func pathHint(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return ""
+	}
+	if first, _, _ := strings.Cut(rest, "/"); first == "model" || first == "inference-profiles" {
+		return "; Meridian serves the Bedrock API at the root of its address (/model/..., /inference-profiles): drop /v1 from the client's endpoint or base URL"
+	}
+	return ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -12,6 +12,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/profilestore"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // HeaderRequestID is the request id header the AWS SDK reads
@@ -23,7 +24,8 @@ const HeaderRequestID = "X-Amzn-Requestid"
 // keys, stores created profiles under ./data, authorizes profile management
 // with the topology's policies, and distributes nothing.
 type Options struct {
-	// MaxRequestBytes bounds request bodies (413 beyond). If zero, 4 MiB.
+	// MaxRequestBytes bounds request bodies (413 beyond). If zero,
+	// topology.DefaultMaxRequestBytes.
 	MaxRequestBytes int64
 	// SigV4 verifies signed requests. If nil, New builds one from the
 	// topology's access keys (secrets read with Getenv and ReadFile).
@@ -78,7 +80,7 @@ type Handler struct {
 // not accepted, and a store that cannot be read refuses changes.
 func New(g *gateway.Gateway, opts Options) *Handler {
 	if opts.MaxRequestBytes == 0 {
-		opts.MaxRequestBytes = 4 << 20
+		opts.MaxRequestBytes = topology.DefaultMaxRequestBytes
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -150,6 +152,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /model/{modelId}/converse-stream", h.converseStream)
 	mux.HandleFunc("POST /model/{modelId}/invoke", h.invoke)
 	mux.HandleFunc("POST /model/{modelId}/invoke-with-response-stream", h.invokeStream)
+	mux.HandleFunc("POST /model/{modelId}/count-tokens", h.countTokens)
 	mux.HandleFunc("GET /inference-profiles", h.listProfiles)
 	mux.HandleFunc("POST /inference-profiles", h.createProfile)
 	mux.HandleFunc("GET /inference-profiles/{id}", h.getProfile)

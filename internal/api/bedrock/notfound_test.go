@@ -3,6 +3,7 @@ package bedrock_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,7 +31,7 @@ func withMethod(m string) func(*bedrockruntime.Options) {
 }
 
 // TestUnknownOperationCarriesRequestID: with the official SDK, an
-// operation the node does not serve (CountTokens, 404) and a served path
+// operation the node does not serve (ApplyGuardrail, 404) and a served path
 // asked with another method (GET on converse, 405) are answered as
 // Bedrock answers an unknown operation, UnknownOperationException, and,
 // like every Bedrock answer, with a request id the SDK's error carries
@@ -44,9 +45,9 @@ func TestUnknownOperationCarriesRequestID(t *testing.T) {
 		status int
 		allow  string
 	}{
-		{"CountTokens", func(rt *bedrockruntime.Client) error {
-			_, err := rt.CountTokens(t.Context(), &bedrockruntime.CountTokensInput{ModelId: aws.String("eu.demo.chat-small"),
-				Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{Messages: msgs}}})
+		{"ApplyGuardrail", func(rt *bedrockruntime.Client) error {
+			_, err := rt.ApplyGuardrail(t.Context(), &bedrockruntime.ApplyGuardrailInput{GuardrailIdentifier: aws.String("g"), GuardrailVersion: aws.String("1"),
+				Source: types.GuardrailContentSourceInput, Content: []types.GuardrailContentBlock{&types.GuardrailContentBlockMemberText{Value: types.GuardrailTextBlock{Text: aws.String("hi")}}}})
 			return err
 		}, 404, ""},
 		{"GET converse", func(rt *bedrockruntime.Client) error {
@@ -73,5 +74,19 @@ func TestUnknownOperationCarriesRequestID(t *testing.T) {
 				t.Errorf("Allow %q, want %q", got, tc.allow)
 			}
 		})
+	}
+}
+
+// TestEndpointWithV1: a Bedrock client whose endpoint ends with /v1 gets
+// Bedrock's UnknownOperationException (which its SDK types) with a message
+// telling it to drop /v1, not an OpenAI-shaped 404.
+func TestEndpointWithV1(t *testing.T) {
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "")
+	rt := c.runtimeClient("eu-west-1", func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(c.url("eu-west-1") + "/v1") })
+	msgs := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hi"}}}}
+	_, err := rt.Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: aws.String("eu.demo.chat-small"), Messages: msgs})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "UnknownOperationException" || !strings.Contains(ae.ErrorMessage(), "drop /v1") {
+		t.Fatalf("Converse at <endpoint>/v1: %v, want UnknownOperationException telling to drop /v1", err)
 	}
 }
