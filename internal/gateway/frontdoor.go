@@ -19,7 +19,25 @@ import (
 // receipt).
 func NewCall(r *http.Request, op string, now time.Time) *Call {
 	return &Call{RequestID: telemetry.NewRequestID(), Operation: op, SourceIP: ClientIP(r),
-		UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil, Received: now, MaxQueueWait: MaxQueueWait(r.Header)}
+		UserAgent: UserAgent(r), SecureTransport: r.TLS != nil, Received: now, MaxQueueWait: MaxQueueWait(r.Header)}
+}
+
+// MaxUserAgent bounds the bytes of a caller's User-Agent that a request's
+// record (its audit event, logs, the console) keeps: anything longer is
+// clipped with a marker saying how much was left out, so that a header of
+// the listener's full size cannot grow the audit trail by megabytes a
+// request, an anonymous one included (JSON escaping can make each byte
+// six).
+const MaxUserAgent = 512
+
+// UserAgent returns r's User-Agent as a request's record keeps it
+// ([MaxUserAgent]).
+func UserAgent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) <= MaxUserAgent {
+		return ua
+	}
+	return inference.Clip(ua, MaxUserAgent)
 }
 
 // ReadAuthenticated authenticates r with g's [Gateway.Authenticator] (API

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -133,5 +134,36 @@ func TestDeploymentKey(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { g.deploymentKey("m") }); n != 0 {
 		t.Errorf("deploymentKey of a deployment here: %v allocations, want 0", n)
+	}
+}
+
+// TestNewCallClipsUserAgent: a request's record keeps at most MaxUserAgent
+// bytes of the caller's User-Agent, with a marker of what was left out, so
+// that a header of the listener's full size does not grow each audit
+// event by megabytes; a usual one is kept whole.
+func TestNewCallClipsUserAgent(t *testing.T) {
+	for _, tc := range []struct {
+		name, ua string
+		whole    bool
+	}{
+		{"usual", "openai-go/3.9 (linux; amd64)", true},
+		{"at the bound", strings.Repeat("a", MaxUserAgent), true},
+		{"huge", strings.Repeat("<", 900<<10), false},
+		{"huge multibyte", strings.Repeat("é", MaxUserAgent), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+			r.Header.Set("User-Agent", tc.ua)
+			got := NewCall(r, "ChatCompletions", time.Unix(0, 0)).UserAgent
+			if tc.whole {
+				if got != tc.ua {
+					t.Errorf("UserAgent = %q, want it whole", got)
+				}
+				return
+			}
+			if len(got) > MaxUserAgent+32 || !strings.HasPrefix(tc.ua, got[:strings.Index(got, "…[")]) || !strings.Contains(got, "more bytes]") || !utf8.ValidString(got) {
+				t.Errorf("UserAgent = %d bytes %.40q…, want at most %d of the caller's, valid UTF-8, and a marker", len(got), got, MaxUserAgent)
+			}
+		})
 	}
 }

@@ -353,7 +353,7 @@ var controlErrorCodes = map[int]string{
 func (n *Node) auditControl(w http.ResponseWriter, r *http.Request, op string, p *auth.Principal, status int, reason string) error {
 	now := n.clock.Now()
 	rec := &gateway.Record{RequestID: telemetry.NewRequestID(), Operation: op, Side: "source", SourceIP: gateway.ClientIP(r),
-		UserAgent: r.UserAgent(), SourceRegion: n.region.ID, Allowed: status != http.StatusForbidden, Started: now,
+		UserAgent: gateway.UserAgent(r), SourceRegion: n.region.ID, Allowed: status != http.StatusForbidden, Started: now,
 		Status: status, ErrorCode: controlErrorCodes[status], AuthMethod: auth.Principal{}.Method.String()}
 	if p != nil {
 		rec.PrincipalID, rec.AuthMethod, rec.KeyID = p.ID, p.Method.String(), p.KeyID
