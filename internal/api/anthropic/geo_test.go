@@ -1,0 +1,95 @@
+package anthropic
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/meridian-gateway/meridian/internal/api/apitest"
+	"github.com/meridian-gateway/meridian/internal/auth"
+	"github.com/meridian-gateway/meridian/internal/backend/backendtest"
+	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/topology"
+)
+
+// usGateway is the gateway of us-east-1, the one region of the US
+// geography, where models m and eu.m (a model id that looks like an EU
+// profile) are served by b: us.m and us.eu.m are its system profiles, and
+// no region is in an EU geography. Principal p authenticates with key.
+func usGateway(t *testing.T, key string, b gateway.Backend) *gateway.Gateway {
+	t.Helper()
+	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
+geographies: { us: { name: US } }
+regions: [ { id: us-east-1, geography: us, location: { lat: 1, lon: 1 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" } ]
+models: [ { id: m, context_window: 8192 }, { id: eu.m, context_window: 8192 } ]
+deployments: [ { model: m, region: us-east-1, backend: { type: mock } }, { model: eu.m, region: us-east-1, backend: { type: mock } } ]
+principals: [ { id: p, api_keys: [%q] } ]
+`, auth.HashKey(key)), "geo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(gateway.Options{Region: "us-east-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": b, "eu.m": b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestInferenceGeoOnTheResolvedProfile: inference_geo is decided on the
+// profile the model resolves to, not on the model name's text, and on the
+// member as Bedrock decodes it. With a model id eu.m deployed only in
+// us-east-1, inference_geo "eu" is refused (it was served in the US); the
+// system profile us.m, by id or ARN, takes "us"; a bare model id or
+// another geography is refused. A member named with an escape, twice or
+// in another case is refused naming inference_geo, never sent upstream
+// unchecked.
+func TestInferenceGeoOnTheResolvedProfile(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-anthropic-geo-resolved"
+	url, got := backendtest.Answer(t, `{"id":"msg_up","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}`)
+	srv := apitest.Serve(t, New(usGateway(t, key, backendtest.Bedrock(t, "anthropic.claude-sonnet-4-5", url)), Options{}))
+	const arn = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.m"
+	for _, tc := range []struct{ name, model, geo, wantErr string }{
+		{name: "model id that looks like an eu profile", model: "eu.m", geo: `"inference_geo":"eu"`, wantErr: `inference_geo: "eu" cannot be honoured`},
+		{name: "us profile of eu.m", model: "us.eu.m", geo: `"inference_geo":"eu"`, wantErr: `inference_geo: "eu" cannot be honoured`},
+		{name: "bare model id", model: "m", geo: `"inference_geo":"us"`, wantErr: `inference_geo: "us" cannot be honoured`},
+		{name: "unknown model", model: "eu.nothing", geo: `"inference_geo":"eu"`, wantErr: `inference_geo: "eu" cannot be honoured`},
+		{name: "us profile", model: "us.m", geo: `"inference_geo":"us"`},
+		{name: "us profile of eu.m takes us", model: "us.eu.m", geo: `"inference_geo":"us"`},
+		{name: "us profile ARN", model: arn, geo: `"inference_geo":"us"`},
+		{name: "global", model: "eu.m", geo: `"inference_geo":"global"`},
+		{name: "escaped key", model: "us.m", geo: `"inference\u005fgeo":"eu"`, wantErr: "inference_geo is named with an escape"},
+		{name: "escaped key, accepted value", model: "us.m", geo: `"inference\u005fgeo":"us"`, wantErr: "inference_geo is named with an escape"},
+		{name: "escaped key, model id", model: "eu.m", geo: `"\u0069nference_geo":"eu"`, wantErr: "inference_geo is named with an escape"},
+		{name: "twice", model: "us.m", geo: `"inference_geo":"us","inference_geo":"eu"`, wantErr: "inference_geo is named more than once"},
+		{name: "twice, other case", model: "us.m", geo: `"inference_geo":"us","Inference_Geo":"eu"`, wantErr: "inference_geo is named more than once"},
+		{name: "other case", model: "us.m", geo: `"INFERENCE_GEO":"eu"`, wantErr: "inference_geo is named with an escape or in another case"},
+		{name: "escaped value", model: "us.m", geo: `"inference_geo":"\u0075s"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"model":` + `"` + tc.model + `"` + `,"max_tokens":16,` + tc.geo + `,"messages":[{"role":"user","content":"hi"}]}`
+			resp, out := apitest.Post(t, srv.URL+"/v1/messages", body, "x-api-key", key)
+			if tc.wantErr != "" {
+				var eb struct{ Error struct{ Message string } }
+				json.Unmarshal(out, &eb)
+				if resp.StatusCode != 400 || !strings.HasPrefix(eb.Error.Message, tc.wantErr) {
+					t.Fatalf("status %d, %.400s; want 400 starting %q", resp.StatusCode, out, tc.wantErr)
+				}
+				select {
+				case r := <-got:
+					t.Fatalf("a refused request reached the upstream: %s", r.Body)
+				default:
+				}
+				return
+			}
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %.400s", resp.StatusCode, out)
+			}
+			want := `{"max_tokens":16,"messages":[{"role":"user","content":"hi"}],"anthropic_version":"bedrock-2023-05-31"}`
+			if sent := string((<-got).Body); sent != want {
+				t.Errorf("upstream received\n%s\nwant\n%s", sent, want)
+			}
+		})
+	}
+}
