@@ -3,6 +3,7 @@ package anthropic
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend/backendtest"
 	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -18,6 +20,16 @@ import (
 // profile) are served by b: us.m and us.eu.m are its system profiles, and
 // no region is in an EU geography. Principal p authenticates with key.
 func usGateway(t *testing.T, key string, b gateway.Backend) *gateway.Gateway {
+	t.Helper()
+	g, err := gateway.New(gateway.Options{Region: "us-east-1", Config: usTopology(t, key), Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": b, "eu.m": b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// usTopology is usGateway's topology.
+func usTopology(t *testing.T, key string) *topology.Config {
 	t.Helper()
 	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
 geographies: { us: { name: US } }
@@ -29,11 +41,7 @@ principals: [ { id: p, api_keys: [%q] } ]
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Options{Region: "us-east-1", Config: cfg, Authorizer: gateway.AllowAll{}, Backends: map[string]gateway.Backend{"m": b, "eu.m": b}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return cfg
 }
 
 // TestInferenceGeoOnTheResolvedProfile: inference_geo is decided on the
@@ -89,6 +97,42 @@ func TestInferenceGeoOnTheResolvedProfile(t *testing.T) {
 			want := `{"max_tokens":16,"messages":[{"role":"user","content":"hi"}],"anthropic_version":"bedrock-2023-05-31"}`
 			if sent := string((<-got).Body); sent != want {
 				t.Errorf("upstream received\n%s\nwant\n%s", sent, want)
+			}
+		})
+	}
+}
+
+// TestRoutedBodyAsDocumented: the body a Messages request is served with,
+// which a receipt's request_sha256 covers, is the one docs/receipts.md
+// ("Request bodies the front end rewrites") tells a client to derive:
+// model and stream out, anthropic_version appended, an accepted
+// inference_geo out with one comma, anthropic-beta values inserted first;
+// every other byte, whitespace included, kept.
+func TestRoutedBodyAsDocumented(t *testing.T) {
+	t.Parallel()
+	cat, err := profile.New(usTopology(t, "sk-test-anthropic-routed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, beta, body, want string }{
+		{name: "docs example", body: `{"model":"us.m","max_tokens":16,"inference_geo":"us","messages":[{"role":"user","content":"hi"}]}`,
+			want: `{"max_tokens":16,"messages":[{"role":"user","content":"hi"}],"anthropic_version":"bedrock-2023-05-31"}`},
+		{name: "last member, spaces", body: `{ "model": "us.m", "max_tokens": 16, "messages": [{"role":"user","content":"hi"}], "inference_geo": null }`,
+			want: `{  "max_tokens": 16, "messages": [{"role":"user","content":"hi"}], "anthropic_version":"bedrock-2023-05-31"}`},
+		{name: "beta", beta: "b1, b2", body: `{"model":"us.m","stream":true,"inference_geo":"global","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`,
+			want: `{"anthropic_beta":["b1","b2"],"max_tokens":16,"messages":[{"role":"user","content":"hi"}],"anthropic_version":"bedrock-2023-05-31"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := http.Header{}
+			if tc.beta != "" {
+				hdr.Set("Anthropic-Beta", tc.beta)
+			}
+			req, err := decode(hdr, []byte(tc.body), cat, "us-east-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(req.Body) != tc.want {
+				t.Errorf("routed body\n%s\nwant (docs/receipts.md)\n%s", req.Body, tc.want)
 			}
 		})
 	}
