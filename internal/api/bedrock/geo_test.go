@@ -43,7 +43,8 @@ principals: [ { id: p, api_keys: [%q] } ]
 // and left out of the body the deployment receives; a model id that only
 // looks like a profile of that geography, another geography, and a member
 // named with an escape, twice or in another case are a ValidationException
-// naming inference_geo that reaches no upstream.
+// naming inference_geo that reaches no upstream, also in a body read as
+// another family's (anthropic_version written with an escape).
 func TestInvokeInferenceGeo(t *testing.T) {
 	t.Parallel()
 	const key = "sk-test-bedrock-geo"
@@ -68,7 +69,7 @@ func TestInvokeInferenceGeo(t *testing.T) {
 	}
 	const arn = "arn:aws:bedrock:us-east-1:111122223333:inference-profile%2Fus.m"
 	for _, tgt := range targets {
-		for _, tc := range []struct{ name, model, op, geo, wantErr string }{
+		for _, tc := range []struct{ name, model, op, version, geo, wantErr string }{
 			{name: "us profile", model: "us.m", geo: `"inference_geo":"us"`},
 			{name: "us profile ARN", model: arn, geo: `"inference_geo":"us"`},
 			{name: "null", model: "us.m", geo: `"inference_geo":null`},
@@ -80,13 +81,18 @@ func TestInvokeInferenceGeo(t *testing.T) {
 			{name: "escaped key", model: "us.m", geo: `"inference\u005fgeo":"eu"`, wantErr: "inference_geo is named with an escape"},
 			{name: "twice", model: "us.m", geo: `"inference_geo":"us","inference_geo":"eu"`, wantErr: "inference_geo is named more than once"},
 			{name: "other case", model: "us.m", geo: `"Inference_Geo":"eu"`, wantErr: "inference_geo is named with an escape or in another case"},
+			{name: "escaped anthropic_version", model: "us.m", version: `"anthropic\u005fversion"`, geo: `"inference_geo":"eu"`, wantErr: `inference_geo: "eu" cannot be honoured`},
 		} {
 			t.Run(tgt.name+"/"+tc.name, func(t *testing.T) {
 				op := tc.op
 				if op == "" {
 					op = "invoke"
 				}
-				body := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,` + tc.geo + `,"messages":[{"role":"user","content":"hi"}]}`
+				version := tc.version
+				if version == "" {
+					version = `"anthropic_version"`
+				}
+				body := `{` + version + `:"bedrock-2023-05-31","max_tokens":16,` + tc.geo + `,"messages":[{"role":"user","content":"hi"}]}`
 				resp, out := apitest.Post(t, tgt.srv+"/model/"+tc.model+"/"+op, body, "Authorization", "Bearer "+key)
 				if tc.wantErr == "" {
 					apitest.Forwarded(t, resp, out, tgt.got, []string{tgt.want})
