@@ -3,7 +3,6 @@ package anthropic
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strconv"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -25,7 +24,7 @@ import (
 //
 //   - absent: body is returned unchanged;
 //   - named twice, or with an escape or in another case: a 400 naming
-//     inference_geo (jsonx.CheckAmbiguous), since Bedrock and Anthropic
+//     inference_geo (as jsonx.CheckAmbiguous refuses), since Bedrock and Anthropic
 //     decode a key's escapes and a reader that compared raw bytes would
 //     let such a member through unchecked;
 //   - null or "global" (Anthropic's default, no constraint): accepted;
@@ -47,14 +46,9 @@ func InferenceGeo(cat *profile.Catalog, source, model string, body []byte) ([]by
 	if !mayNameGeo(body) {
 		return body, nil
 	}
-	if err := jsonx.CheckAmbiguous(body, "inference_geo"); err != nil {
-		var ae *jsonx.AmbiguousError
-		errors.As(err, &ae)
-		return nil, inference.Invalid(ae.Member, ae.Error())
-	}
-	raw := inference.Field(body, "inference_geo")
-	if raw == nil {
-		return body, nil
+	raw, err := geoMember(body)
+	if err != nil || raw == nil {
+		return body, err
 	}
 	var geo *string
 	if json.Unmarshal(raw, &geo) != nil {
@@ -70,6 +64,41 @@ func InferenceGeo(cat *profile.Catalog, source, model string, body []byte) ([]by
 		return nil, inference.Invalid("", "the request body is not a valid JSON object")
 	}
 	return out, nil
+}
+
+// geoMember returns the value of body's inference_geo member, nil when it
+// has none, in one pass over its members: a member named twice or with
+// an escape or in another case (as jsonx.Ambiguous reads names: escapes
+// resolved, case folded) is refused with the 400 of jsonx.AmbiguousError.
+func geoMember(body []byte) ([]byte, error) {
+	const name = "inference_geo"
+	var raw []byte
+	n, odd := 0, false
+	_ = jsonx.Members(body, func(k, v []byte) error {
+		if len(k) < 2 {
+			return nil
+		}
+		inner := k[1 : len(k)-1]
+		escaped := bytes.IndexByte(inner, '\\') >= 0
+		if escaped {
+			s, err := jsonx.Key(k)
+			if err != nil {
+				return nil
+			}
+			inner = []byte(s)
+		}
+		if bytes.EqualFold(inner, []byte(name)) {
+			n++
+			raw = v
+			odd = odd || escaped || string(inner) != name
+		}
+		return nil
+	})
+	if n > 1 || odd {
+		e := &jsonx.AmbiguousError{Member: name, Twice: n > 1}
+		return nil, inference.Invalid(name, e.Error())
+	}
+	return raw, nil
 }
 
 // mayNameGeo reports whether body may name inference_geo in some

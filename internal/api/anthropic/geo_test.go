@@ -11,7 +11,9 @@ import (
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend/backendtest"
 	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
@@ -29,7 +31,7 @@ func usGateway(t *testing.T, key string, b gateway.Backend) *gateway.Gateway {
 }
 
 // usTopology is usGateway's topology.
-func usTopology(t *testing.T, key string) *topology.Config {
+func usTopology(t testing.TB, key string) *topology.Config {
 	t.Helper()
 	cfg, err := topology.Parse(fmt.Appendf(nil, `account: "111122223333"
 geographies: { us: { name: US } }
@@ -133,6 +135,67 @@ func TestRoutedBodyAsDocumented(t *testing.T) {
 			}
 			if string(req.Body) != tc.want {
 				t.Errorf("routed body\n%s\nwant (docs/receipts.md)\n%s", req.Body, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzInferenceGeo: whatever the body, InferenceGeo either refuses it
+// with a bounded 400 naming inference_geo (or the body), or returns a body
+// that names inference_geo in no spelling (escapes resolved, case
+// folded), so nothing unchecked reaches an upstream; a body that names it
+// in no spelling is returned unchanged.
+func FuzzInferenceGeo(f *testing.F) {
+	cat, err := profile.New(usTopology(f, "sk-test-anthropic-geo-fuzz"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{`{"max_tokens":1,"inference_geo":"us"}`, `{"inference\u005fgeo":"us"}`, `{"INFERENCE_GEO":null}`,
+		`{"inference_geo":"us","inference_geo":"eu"}`, `{"inference_geo":7}`, `{"a":"\n","inference_geo":"global"}`, `{"x_geo":1}`, `{}`, `[]`} {
+		f.Add(s, "us.m")
+		f.Add(s, "eu.m")
+	}
+	f.Fuzz(func(t *testing.T, body, model string) {
+		if !json.Valid([]byte(body)) {
+			return // the front ends read the body as JSON first
+		}
+		out, err := InferenceGeo(cat, "us-east-1", model, []byte(body))
+		if err != nil {
+			if e, ok := err.(*inference.Error); !ok || e.Param != "inference_geo" && e.Param != "" || len(e.Message) > 1024 {
+				t.Fatalf("error %#v: want a bounded 400 naming inference_geo", err)
+			}
+			return
+		}
+		if name, _ := jsonx.Ambiguous(out, "inference_geo"); name != "" || inference.Field(out, "inference_geo") != nil {
+			t.Fatalf("InferenceGeo(%q) = %q, which still names inference_geo", body, out)
+		}
+		if name, _ := jsonx.Ambiguous([]byte(body), "inference_geo"); name == "" && inference.Field([]byte(body), "inference_geo") == nil && string(out) != body {
+			t.Fatalf("InferenceGeo(%q) = %q: a body without the member was changed", body, out)
+		}
+	})
+}
+
+// BenchmarkInferenceGeo: the cost of the rule on a body without the
+// member, with and without escapes in its text (which take the member
+// scan), and with an accepted member.
+func BenchmarkInferenceGeo(b *testing.B) {
+	cat, err := profile.New(usTopology(b, "sk-test-anthropic-geo-bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 40)
+	for _, bc := range []struct{ name, body string }{
+		{"absent", `{"max_tokens":256,"messages":[{"role":"user","content":"` + text + `"}],"anthropic_version":"bedrock-2023-05-31"}`},
+		{"absent_escapes", `{"max_tokens":256,"messages":[{"role":"user","content":"` + text + `\n"}],"anthropic_version":"bedrock-2023-05-31"}`},
+		{"us", `{"max_tokens":256,"inference_geo":"us","messages":[{"role":"user","content":"` + text + `"}],"anthropic_version":"bedrock-2023-05-31"}`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			body := []byte(bc.body)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := InferenceGeo(cat, "us-east-1", "us.m", body); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
