@@ -17,10 +17,17 @@ import (
 // is refused naming reasoning_effort, saying what works, rather than sent
 // with reasoning quietly turned off: the caller asked for reasoning.
 
-// unsignedToolTurnReason says what works instead, in words that fit a
-// Chat Completions and a Responses client alike.
-const unsignedToolTurnReason = "with reasoning on, Claude needs the signed reasoning of the assistant turn that called the tool sent back, which Chat Completions has no place for: " +
-	"use the Responses API with include [\"reasoning.encrypted_content\"] and send its reasoning items back, or leave reasoning_effort out of the requests that carry tool results"
+// unsignedToolTurnReason says what works instead. The refusal is made
+// where the Chat Completions body is translated (at the deployment, which
+// cannot tell a Chat Completions client from a Responses one: the
+// Responses front end routes a Chat Completions body), and the front end
+// names the field in its caller's API (reasoning_effort, or
+// reasoning.effort through internal/api/openai's renameResponses). So the
+// reason names no field and tells neither client to move to an API it
+// already uses: it says what each API can do.
+const unsignedToolTurnReason = "with reasoning on, Claude needs the signed reasoning of the assistant turn that called the tool sent back, and this request carries none: " +
+	"a Responses API request carries it when the earlier request asked for include [\"reasoning.encrypted_content\"] and its reasoning items are sent back in input " +
+	"(a Chat Completions message has no place for it); otherwise turn reasoning off in the requests that carry tool results"
 
 // refuseUnsignedToolTurnAnthropic refuses out, the Anthropic translation of
 // req, when it enables thinking and its last assistant turn calls a tool

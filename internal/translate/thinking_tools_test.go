@@ -64,3 +64,52 @@ func TestUnsignedToolTurnRefused(t *testing.T) {
 		t.Errorf("Nova 2: %v", err)
 	}
 }
+
+// TestUnsignedToolTurnWording: the refusal of an unsigned tool turn is
+// made where the Chat Completions body is translated, for Chat Completions
+// and Responses clients alike (the Responses front end routes a Chat
+// Completions body, and renames the field), so its reason names no one
+// API's field and does not tell a Responses client to use the Responses
+// API; it still says what works. Through the Responses translators the
+// field is the Responses one.
+func TestUnsignedToolTurnWording(t *testing.T) {
+	t.Parallel()
+	chat := []byte(`{"model":"m","max_completion_tokens":4000,"reasoning_effort":"low","tools":[{"type":"function","function":{"name":"w","parameters":{"type":"object"}}}],` +
+		`"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"21C"}]}`)
+	resp, err := translate.DecodeResponsesRequest([]byte(`{"model":"m","max_output_tokens":4000,"reasoning":{"effort":"low"},"tools":[{"type":"function","name":"w","parameters":{"type":"object"}}],` +
+		`"input":[{"role":"user","content":"Weather?"},{"type":"function_call","call_id":"c1","name":"w","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"21C"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claude := translate.Options{Family: translate.BedrockFamily("anthropic.claude-sonnet-4-5-20250929-v1:0")}
+	for _, tc := range []struct {
+		name, field string
+		err         func() error
+	}{
+		{"chat/anthropic", "reasoning_effort", func() error {
+			_, err := translate.Request(translate.OpenAI, translate.Anthropic, chat, "m", false, claude)
+			return err
+		}},
+		{"chat/converse", "reasoning_effort", func() error {
+			_, err := translate.Request(translate.OpenAI, translate.Converse, chat, "m", false, claude)
+			return err
+		}},
+		{"responses/anthropic", "reasoning.effort", func() error { _, err := translate.ResponsesToAnthropicRequest(resp, claude); return err }},
+		{"responses/converse", "reasoning.effort", func() error { _, err := translate.ResponsesToConverseRequest(resp, claude); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ue *translate.UnsupportedError
+			if err := tc.err(); !errors.As(err, &ue) || ue.Field != tc.field {
+				t.Fatalf("err %v, want a refusal of %s", err, tc.field)
+			}
+			for _, bad := range []string{"use the Responses API", "reasoning_effort", "reasoning.effort"} {
+				if strings.Contains(ue.Reason, bad) {
+					t.Errorf("reason %q says %q", ue.Reason, bad)
+				}
+			}
+			if !strings.Contains(ue.Reason, `include ["reasoning.encrypted_content"]`) || !strings.Contains(ue.Reason, "turn reasoning off") {
+				t.Errorf("reason %q does not say what works", ue.Reason)
+			}
+		})
+	}
+}

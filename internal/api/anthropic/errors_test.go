@@ -73,7 +73,7 @@ func TestDecode(t *testing.T) {
 	hdr := http.Header{}
 	hdr.Add("Anthropic-Beta", "a-1, b-2")
 	hdr.Add("Anthropic-Beta", "c-3")
-	req, err := decode(hdr, []byte(`{"model":"eu.demo.br","stream":true,"max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}`))
+	req, err := decode(hdr, []byte(`{"model":"eu.demo.br","stream":true,"max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}`), nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestDecode(t *testing.T) {
 		t.Fatalf("request %+v body %s", req, req.Body)
 	}
 	many := http.Header{"Anthropic-Beta": {strings.Repeat("x,", maxBetas+1)}}
-	if _, err := decode(many, []byte(`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}`)); err == nil {
+	if _, err := decode(many, []byte(`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}`), nil, ""); err == nil {
 		t.Fatal("more than maxBetas anthropic-beta values accepted")
 	}
 }
@@ -103,7 +103,7 @@ func FuzzDecode(f *testing.F) {
 		if beta != "" {
 			hdr.Set("Anthropic-Beta", beta)
 		}
-		req, err := decode(hdr, body)
+		req, err := decode(hdr, body, nil, "")
 		if req == nil {
 			t.Fatal("nil request")
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/auth"
@@ -14,6 +13,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/dialect"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/receipt"
 	schema "github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
@@ -88,7 +88,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, call *gateway.Ca
 			return nil
 		}
 	}
-	req, err := decode(r.Header, body)
+	req, err := decode(r.Header, body, h.g.Catalog(), h.g.Region())
 	call.Request = req
 	if err != nil {
 		h.reject(w, r, call, err)
@@ -120,8 +120,9 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, call *gateway.C
 // decode turns a /v1/messages body into a request in the Anthropic
 // Messages dialect of InvokeModel: model and stream move out of the body,
 // anthropic_version is set, the anthropic-beta header becomes
-// anthropic_beta. The returned request is never nil.
-func decode(hdr http.Header, body []byte) (*inference.Request, error) {
+// anthropic_beta, and inference_geo is decided (InferenceGeo: model
+// resolved in cat from source). The returned request is never nil.
+func decode(hdr http.Header, body []byte, cat *profile.Catalog, source string) (*inference.Request, error) {
 	if ct := hdr.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/json") {
 		return &inference.Request{Dialect: inference.DialectAnthropic}, inference.Invalid("", "Content-Type must be application/json")
 	}
@@ -147,11 +148,8 @@ func decode(hdr http.Header, body []byte) (*inference.Request, error) {
 	case err != nil:
 		return req, inference.Invalid("", "the request body is not a valid JSON object")
 	}
-	if geo := inference.Field(out, "inference_geo"); geo != nil {
-		if err := inferenceGeo(p.Model, geo); err != nil {
-			return req, err
-		}
-		out, _ = jsonx.DeleteMember(out, "inference_geo")
+	if out, err = InferenceGeo(cat, source, p.Model, out); err != nil {
+		return req, err
 	}
 	betas, berr := betaHeader(hdr)
 	if berr != nil {
@@ -165,26 +163,6 @@ func decode(hdr http.Header, body []byte) (*inference.Request, error) {
 		out = inference.AppendSetField(nil, out, "anthropic_beta", raw)
 	}
 	return inference.Peek(inference.DialectAnthropic, p.Model, out, p.Stream)
-}
-
-// inferenceGeo checks a request's inference_geo (raw) against the profile
-// model names: where a request runs is its profile's geography
-// (docs/architecture.md, invariant 1), so inference_geo may never name a
-// wider one. Accepted, and then left out of the body (Bedrock places the
-// request by the profile, not by this member): null, "global" (the
-// default, no constraint) and the geography of the system profile the
-// model names ("us" for a us. profile). Any other value is refused with a
-// 400 naming inference_geo.
-func inferenceGeo(model string, raw []byte) error {
-	var geo *string
-	if json.Unmarshal(raw, &geo) != nil {
-		return inference.Invalid("inference_geo", "inference_geo: a string")
-	}
-	if geo == nil || *geo == "global" || *geo != "" && strings.HasPrefix(model, *geo+".") {
-		return nil
-	}
-	return inference.Invalid("inference_geo", "inference_geo: "+inference.Clip(strconv.Quote(*geo), inference.EchoLimit)+
-		" cannot be honoured: Meridian serves a request within its profile's geography; choose a profile of that geography (such as us.<model> for us) and send inference_geo global, its geography or nothing")
 }
 
 // betaHeader returns the anthropic-beta values (comma-separated, one or

@@ -251,7 +251,7 @@ func checkInvokeHeaders(h http.Header) error {
 }
 
 func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
-	call, out := h.serve(w, r, gateway.OpInvokeModel, false, decodeInvoke(r))
+	call, out := h.serve(w, r, gateway.OpInvokeModel, false, h.inferenceGeo(decodeInvoke(r)))
 	if out == nil {
 		return
 	}
@@ -350,7 +350,7 @@ type chunkEvent struct {
 }
 
 func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
-	call, out := h.serve(w, r, gateway.OpInvokeModelWithResponseStream, true, decodeInvoke(r))
+	call, out := h.serve(w, r, gateway.OpInvokeModelWithResponseStream, true, h.inferenceGeo(decodeInvoke(r)))
 	if out == nil {
 		return
 	}
