@@ -81,14 +81,13 @@ var applicationIDRE = regexp.MustCompile(`^[a-zA-Z0-9-:.]+$`)
 // maxApplicationID bounds an application profile id, as Bedrock does.
 const maxApplicationID = 64
 
-// Bounds of a record's fields, Bedrock's for CreateInferenceProfile and
-// tagging (docs/bedrock.md): a record that exceeds one could not have
-// been created through the API, and bounding them bounds the state nodes
-// exchange (a peer's state larger than the link's cap is dropped whole).
+// Bounds of a record's fields, Bedrock's for CreateInferenceProfile (the
+// control-plane API enforces the same, internal/api/bedrock/profiles.go):
+// a record that exceeds one could not have been created through the API.
 const (
 	MaxName        = 64
 	MaxDescription = 200
-	MaxTags        = 50
+	MaxTags        = 200
 	MaxTagKey      = 128
 	MaxTagValue    = 256
 	// maxCopyFrom and maxToken bound the copy source (an ARN) and the
@@ -101,6 +100,14 @@ const (
 // (Bedrock's default quota of application inference profiles per account
 // and region is 1000). Create refuses more, and so does a merge.
 const MaxPerHome = 1000
+
+// MaxHomeBytes bounds the JSON size of one home region's records,
+// tombstones included, which its nodes publish in every state document:
+// a peer reads at most 1 MiB of a state (internal/interregion/client.go)
+// and drops a larger one whole, load snapshot included. Create refuses a
+// profile that would exceed it (a few hundred small profiles fit, or
+// about six with 200 tags of the largest size).
+const MaxHomeBytes = 512 << 10
 
 // CheckRecord refuses a record that this API could not have created: an id
 // that is not a Bedrock profile id, no copy source, no home region, a

@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -87,8 +88,11 @@ func (r *Registry) index(id string) (int, bool) {
 // home region for the same name and source, Create returns the earlier
 // record, r itself and created=false (an idempotent retry).
 //
-// Errors: [ErrTokenReused], [ErrNameTaken], [ErrCopyApplication], or the
-// copy source's resolution error (wrapping [ErrNotFound], [ErrNotCallable],
+// Tombstones older than [TombstoneRetention] at now are pruned.
+//
+// Errors: [ErrTokenReused], [ErrNameTaken], [ErrCopyApplication],
+// [ErrTooLarge] (MaxPerHome, MaxHomeBytes), or the copy source's
+// resolution error (wrapping [ErrNotFound], [ErrNotCallable],
 // [ErrInvalidARN], ...).
 func (r *Registry) Create(cat *Catalog, rec Record, now time.Time) (next *Registry, out Record, created bool, err error) {
 	for _, o := range r.all() {
@@ -119,7 +123,11 @@ func (r *Registry) Create(cat *Catalog, rec Record, now time.Time) (next *Regist
 	if len(rec.Tags) == 0 {
 		rec.Tags = nil
 	}
-	merged, _ := MergeRecords(r.all(), []Record{rec})
+	if n := r.bytesIn(rec.HomeRegion) + recordBytes(rec); n > MaxHomeBytes {
+		return r, rec, false, fmt.Errorf("%w: the application profiles of region %s would take %d bytes, more than the %d its state may carry; delete some (tombstones are kept %s) or use fewer or shorter tags",
+			ErrTooLarge, rec.HomeRegion, n, MaxHomeBytes, TombstoneRetention)
+	}
+	merged, _ := MergeRecords(unexpired(r.all(), now), []Record{rec})
 	return r.with(merged), rec, true, nil
 }
 
@@ -139,7 +147,7 @@ func (r *Registry) Delete(id string, now time.Time) (*Registry, Record, error) {
 	tomb := cur
 	tomb.Deleted, tomb.Tags = true, maps.Clone(cur.Tags)
 	tomb.UpdatedAt = now.UTC()
-	held := r.all()
+	held := unexpired(r.all(), now)
 	switch {
 	case futureDated(cur, now):
 		held = slices.DeleteFunc(slices.Clone(held), func(x Record) bool { return x.ID == id })
@@ -152,6 +160,23 @@ func (r *Registry) Delete(id string, now time.Time) (*Registry, Record, error) {
 	}
 	merged, _ := MergeRecords(held, []Record{tomb})
 	return r.with(merged), tomb, nil
+}
+
+// bytesIn returns the JSON size of the records homed in home.
+func (r *Registry) bytesIn(home string) int {
+	n := 0
+	for _, x := range r.all() {
+		if x.HomeRegion == home {
+			n += recordBytes(x)
+		}
+	}
+	return n
+}
+
+// recordBytes returns the JSON size of rec.
+func recordBytes(rec Record) int {
+	b, _ := json.Marshal(rec)
+	return len(b)
 }
 
 // liveIn counts the live records homed in home.
@@ -327,12 +352,8 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 		}
 		accepted[rec.ID] = rec
 	}
-	held := r.all()
-	pruned := false
-	if !from.Now.IsZero() && slices.ContainsFunc(held, func(x Record) bool { return x.Deleted && expired(x, from.Now) }) {
-		held = slices.DeleteFunc(slices.Clone(held), func(x Record) bool { return x.Deleted && expired(x, from.Now) })
-		pruned = true
-	}
+	held := unexpired(r.all(), from.Now)
+	pruned := len(held) != len(r.all())
 	build := func(recs []Record) *Registry {
 		out := r.with(recs)
 		if conflicts != nil {
@@ -379,11 +400,26 @@ func (r *Registry) all0() *Registry {
 	return r
 }
 
+// unexpired returns recs without the tombstones expired at now (recs
+// itself when there is none).
+func unexpired(recs []Record, now time.Time) []Record {
+	if !slices.ContainsFunc(recs, func(x Record) bool { return x.Deleted && expired(x, now) }) {
+		return recs
+	}
+	return slices.DeleteFunc(slices.Clone(recs), func(x Record) bool { return x.Deleted && expired(x, now) })
+}
+
 // expired reports whether tombstone r is older than [TombstoneRetention]
 // at now; never when now is zero.
 func expired(r Record, now time.Time) bool {
 	return !now.IsZero() && r.UpdatedAt.Before(now.Add(-TombstoneRetention))
 }
+
+// FutureDated reports whether r is dated more than [MaxRecordSkew] after
+// now (never when now is zero): a record no merge accepts, which a
+// registry may hold from an earlier version ([Registry.CatalogAt] does
+// not serve it).
+func FutureDated(r Record, now time.Time) bool { return futureDated(r, now) }
 
 // futureDated reports whether r is dated later than now allows
 // ([MaxRecordSkew]); never when now is zero.
