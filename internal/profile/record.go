@@ -96,9 +96,8 @@ const (
 	maxToken    = 256
 )
 
-// MaxPerHome bounds the live application profiles of one home region
-// (Bedrock's default quota of application inference profiles per account
-// and region is 1000). Create refuses more, and so does a merge.
+// MaxPerHome bounds the live application profiles of one home region:
+// Create refuses more, and so does a merge (docs/bedrock.md).
 const MaxPerHome = 1000
 
 // MaxHomeBytes bounds the JSON size of one home region's records,
