@@ -21,9 +21,12 @@ type peerState struct {
 	// Snapshot is the node's load snapshot (the load exchange); its
 	// Region is the publishing node's region.
 	routing.Snapshot
-	// Profiles are the node's API-created application profiles, tombstones
-	// included: every publication carries the full set, so a peer that was
-	// down catches up on its next fetch.
+	// Profiles are the node's API-created application profiles homed in
+	// its region, tombstones included: every publication carries the full
+	// set, so a peer that was down catches up on its next fetch. Records
+	// of other homes are not relayed (peers take a profile's records only
+	// from its home region), so a region that publishes many large
+	// records grows only its own state.
 	Profiles []profile.Record `json:"profiles,omitempty"`
 	// Flows are the flows of the requests that entered the node, for its
 	// peers' consoles.
@@ -47,6 +50,12 @@ func decodePeerState(body []byte) (peerState, error) {
 // state returns this node's state for its peers.
 func (n *Node) state() any {
 	g := n.current()
-	return peerState{Snapshot: g.gw.Routing().Tracker.Snapshot(), Profiles: n.profiles.Records(), Flows: n.live.Published(),
+	var own []profile.Record
+	for _, r := range n.profiles.Records() {
+		if r.HomeRegion == n.region.ID {
+			own = append(own, r)
+		}
+	}
+	return peerState{Snapshot: g.gw.Routing().Tracker.Snapshot(), Profiles: own, Flows: n.live.Published(),
 		Topology: g.gw.Catalog().ResidencyDigest()}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/profile"
@@ -26,23 +27,66 @@ func (n *Node) openProfiles(dataDir string) {
 	n.profiles = profilestore.NewRegistry(store)
 	if err := n.profiles.Err(); err != nil {
 		n.log.Error("application profile store unreadable; profile changes are refused until it is fixed", "path", store.Path(), telemetry.AttrError, err)
+		return
+	}
+	n.deleteFutureProfiles()
+}
+
+// deleteFutureProfiles deletes every live record homed in this region that
+// is dated beyond the clock skew (profile.FutureDated): a forgery an
+// earlier version took from a peer (its copy source cannot be trusted), or
+// a record written while this node's clock was far ahead. No node serves
+// it (Registry.CatalogAt) and none would take a later change of it; the
+// tombstone is dated now, so that every peer holding the record replaces
+// it (profile.Registry.MergeFrom). Logged at error: the team recreates the
+// profile. Records homed elsewhere wait for their home to do the same.
+func (n *Node) deleteFutureProfiles() {
+	now := n.clock.Now()
+	for _, rec := range n.profiles.Records() {
+		if rec.Deleted || rec.HomeRegion != n.region.ID || !profile.FutureDated(rec, now) {
+			continue
+		}
+		tomb, err := n.profiles.Delete(rec.ID, now)
+		if err != nil {
+			n.log.Error("application profile dated in the future could not be deleted", telemetry.AttrProfile, rec.ID, telemetry.AttrError, err)
+			continue
+		}
+		n.log.Error("application profile homed here was dated in the future (a forgery taken by an earlier version, or a clock far ahead): deleted; recreate it",
+			append([]any{"dated", rec.UpdatedAt}, profilestore.ChangeAttrs(profile.Change{ID: rec.ID, Kind: profile.ChangeDeleted, Record: tomb})...)...)
 	}
 }
 
 // feedCatalog keeps gw's catalog equal to base plus the registry's live
 // application profiles, now and after every change, until stop is called.
-// A record base cannot serve (its copy source is not in this topology) is
-// logged and left out; it stays in the registry.
+// A record base cannot serve (its copy source is not in this topology, or
+// it is dated beyond the skew: quarantined) is logged and left out; it
+// stays in the registry. A record left out is logged when it is first left
+// out, not again on every later change (the log holds at most
+// maxSkippedLogged of them per feed).
 func (n *Node) feedCatalog(gw *gateway.Gateway, base *profile.Catalog) (stop func()) {
 	log := n.log.With(telemetry.AttrComponent, "profiles")
+	var logged map[string]bool // id and reason already logged
 	return n.profiles.Subscribe(func(r *profile.Registry) {
-		cat, skipped := r.Catalog(base)
+		cat, skipped := r.CatalogAt(base, n.clock.Now(), n.region.ID)
+		now := make(map[string]bool, len(skipped))
 		for _, e := range skipped {
+			k := e.ID + "\x00" + refusalKind(e.Err)
+			now[k] = true
+			if logged[k] || len(now) > maxSkippedLogged {
+				continue
+			}
 			log.Warn("application profile not applied", telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
 		}
+		if len(skipped) > maxSkippedLogged && len(logged) <= maxSkippedLogged {
+			log.Warn("application profiles not applied beyond those logged", "not_applied", len(skipped), "logged", maxSkippedLogged)
+		}
+		logged = now
 		gw.SetCatalog(cat)
 	})
 }
+
+// maxSkippedLogged bounds the records feedCatalog logs as not applied.
+const maxSkippedLogged = 64
 
 // mergePeerProfiles merges the application-profile records a peer
 // published into the registry. peer is the region the link authenticated
@@ -61,7 +105,17 @@ func (n *Node) mergePeerProfiles(peer string, recs []profile.Record) {
 	for _, e := range rejected {
 		// Every publication carries the full set: log a refused record
 		// once, not every load interval.
-		if !n.refused.first(peer, e.ID+"\x00"+refusalKind(e.Err)) {
+		first, summary := n.refused.first(peer, e.ID+"\x00"+refusalKind(e.Err), n.clock.Now())
+		if summary > 0 {
+			n.log.Warn("peer sent more refused application profiles than are logged one by one", telemetry.AttrPeer, peer,
+				"not_logged", summary)
+		}
+		if !first {
+			continue
+		}
+		if errors.Is(e.Err, profile.ErrHomeConflict) {
+			n.log.Error("two home regions claim one application profile id; the record held is kept and served only from its home",
+				telemetry.AttrPeer, peer, telemetry.AttrProfile, e.ID, telemetry.AttrError, e.Err)
 			continue
 		}
 		if errors.Is(e.Err, profile.ErrNotFromHome) && !errors.Is(e.Err, profile.ErrImmutable) {
@@ -82,7 +136,8 @@ func (n *Node) mergePeerProfiles(peer string, recs []profile.Record) {
 // refusalKind names the reason of a refused record, so that a record
 // refused for a new reason (a relay, then a forgery) is logged again.
 func refusalKind(err error) string {
-	for _, k := range []error{profile.ErrNotFromHome, profile.ErrFutureRecord, profile.ErrImmutable, profile.ErrReservedID, profile.ErrInvalidRecord} {
+	for _, k := range []error{profile.ErrHomeConflict, profile.ErrNotFromHome, profile.ErrFutureRecord, profile.ErrImmutable,
+		profile.ErrReservedID, profile.ErrTooLarge, profile.ErrInvalidRecord, profile.ErrHomeGone, profile.ErrHomeScope} {
 		if errors.Is(err, k) {
 			return k.Error()
 		}
@@ -90,28 +145,54 @@ func refusalKind(err error) string {
 	return "other"
 }
 
-// maxRefused bounds the refused records remembered; beyond it the memory
-// starts over (and each is logged once more).
-const maxRefused = 1024
+// maxRefusedPerPeer bounds the refused records remembered per peer (peers
+// are the topology's regions, named by their certificates). Beyond it a
+// peer's further refusals are not logged one by one: they are counted,
+// and the count is logged at most once per refusedSummaryEvery.
+const maxRefusedPerPeer = 256
+
+// refusedSummaryEvery is how often, at most, the count of a peer's
+// refusals not logged one by one is logged.
+const refusedSummaryEvery = 10 * time.Minute
 
 // refusedRecords remembers which peers' records were logged as refused.
 // The zero value is ready; it is safe for concurrent use.
 type refusedRecords struct {
-	mu   sync.Mutex
-	seen map[[2]string]bool
+	mu    sync.Mutex
+	peers map[string]*refusedPeer
 }
 
-// first reports whether peer's record id is refused for the first time.
-func (r *refusedRecords) first(peer, id string) bool {
+type refusedPeer struct {
+	seen       map[string]bool
+	suppressed int       // refusals not logged since the last summary
+	lastSum    time.Time // when the last summary was logged
+}
+
+// first reports whether peer's record key is refused for the first time
+// and should be logged. summary, when not zero, is the count of the
+// peer's new refusals that were not logged one by one since the last
+// summary (its memory is full), to log now.
+func (r *refusedRecords) first(peer, key string, now time.Time) (first bool, summary int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	k := [2]string{peer, id}
-	if r.seen[k] {
-		return false
+	if r.peers == nil {
+		r.peers = map[string]*refusedPeer{}
 	}
-	if r.seen == nil || len(r.seen) >= maxRefused {
-		r.seen = map[[2]string]bool{}
+	p := r.peers[peer]
+	if p == nil {
+		p = &refusedPeer{seen: map[string]bool{}}
+		r.peers[peer] = p
 	}
-	r.seen[k] = true
-	return true
+	if p.seen[key] {
+		return false, 0
+	}
+	if len(p.seen) < maxRefusedPerPeer {
+		p.seen[key] = true
+		return true, 0
+	}
+	p.suppressed++
+	if p.lastSum.IsZero() || now.Sub(p.lastSum) >= refusedSummaryEvery {
+		summary, p.suppressed, p.lastSum = p.suppressed, 0, now
+	}
+	return false, summary
 }

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -45,12 +44,20 @@ var euTeam = profile.Record{ID: "t88elxdjb8zs", Name: "claims-team-eu", CopyFrom
 
 func forgedNode(t *testing.T, region string, clk clock.Clock) (*Node, *bytes.Buffer) {
 	t.Helper()
+	n, logs := forgedNodeIn(t, region, clk, t.TempDir())
+	logs.Reset()
+	return n, logs
+}
+
+// forgedNodeIn is forgedNode on dataDir, with the start-up's log.
+func forgedNodeIn(t *testing.T, region string, clk clock.Clock, dataDir string) (*Node, *bytes.Buffer) {
+	t.Helper()
 	cfg, err := topology.Parse([]byte(forgedTopology), "forged.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	n, err := New(Options{Config: cfg, Region: region, Dev: true, DataDir: t.TempDir(), Clock: clk,
+	n, err := New(Options{Config: cfg, Region: region, Dev: true, DataDir: dataDir, Clock: clk,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +67,6 @@ func forgedNode(t *testing.T, region string, clk clock.Clock) (*Node, *bytes.Buf
 		defer cancel()
 		n.Shutdown(ctx)
 	})
-	logs.Reset()
 	return n, &logs
 }
 
@@ -96,6 +102,7 @@ func publish(n *Node, peer string, recs ...profile.Record) {
 // TestForgedProfileStaysInEUAtTheSource: an EU node that learnt euTeam
 // from its home region keeps routing calls of it from the EU to the EU
 // only, whatever record a peer then sends about it, and logs the refusal.
+// A rival claim of the id by another home withdraws it (fails closed).
 func TestForgedProfileStaysInEUAtTheSource(t *testing.T) {
 	t.Parallel()
 	for _, f := range forgeries() {
@@ -108,27 +115,19 @@ func TestForgedProfileStaysInEUAtTheSource(t *testing.T) {
 			}
 			publish(n, f.peer, f.rec)
 			cat := n.Gateway().Catalog()
-			for _, name := range []string{euTeam.ID, "arn:aws:bedrock:eu-central-1:111122223333:application-inference-profile/" + euTeam.ID} {
-				res, err := cat.Resolve("eu-central-1", name)
-				if err != nil {
-					t.Fatalf("Resolve(%s): %v", name, err)
-				}
-				for _, d := range res.Destinations {
-					if cat.Geography(d) != "eu" {
-						t.Fatalf("called from eu-central-1, %s may run in %s", name, d)
-					}
-				}
-			}
-			if err := cat.CheckDestination(euTeam.ID, "eu-central-1", "us-east-1"); !errors.Is(err, profile.ErrResidency) {
-				t.Errorf("the source's residency check lets %s run in us-east-1: %v", euTeam.ID, err)
+			assertEUOnly(t, cat)
+			if _, err := cat.Resolve("eu-central-1", euTeam.ID); err != nil && !strings.Contains(f.name, "as its own") {
+				t.Errorf("Resolve(%s) from eu-central-1: %v", euTeam.ID, err)
 			}
 			if got, _ := n.profiles.Get(euTeam.ID); got.CopyFrom != euTeam.CopyFrom || !got.UpdatedAt.Equal(euTeam.UpdatedAt) {
 				t.Errorf("stored %+v, want the honest record", got)
 			}
 			// Every forgery contradicts the record held: a warning naming
 			// the peer and the profile.
-			if !strings.Contains(logs.String(), "level=WARN msg=\"peer sent an application profile this node does not accept; ignored\" region=eu-central-1 peer="+f.peer+" profile="+euTeam.ID) {
-				t.Errorf("the refused record was not logged as a warning:\n%s", logs)
+			warn := "level=WARN msg=\"peer sent an application profile this node does not accept; ignored\" region=eu-central-1 peer=" + f.peer + " profile=" + euTeam.ID
+			conflict := "level=ERROR msg=\"two home regions claim one application profile id; the record held is kept and served only from its home\" region=eu-central-1 peer=" + f.peer + " profile=" + euTeam.ID
+			if !strings.Contains(logs.String(), warn) && !strings.Contains(logs.String(), conflict) {
+				t.Errorf("the refused record was not logged as a warning or an error:\n%s", logs)
 			}
 		})
 	}
@@ -182,5 +181,33 @@ func TestRelayedProfileWaitsForItsHome(t *testing.T) {
 	publish(n, "us-east-1", euTeam)
 	if logs.Len() != 0 {
 		t.Errorf("a relayed copy of a held record was logged:\n%s", logs)
+	}
+}
+
+// assertEUOnly fails unless cat, whatever name an EU caller uses,
+// resolves euTeam's id to EU regions only, not by an ARN naming another
+// region than its home, and passes no residency check of it from the EU
+// with a US destination.
+func assertEUOnly(t *testing.T, cat *profile.Catalog) {
+	t.Helper()
+	for _, src := range []string{"eu-west-1", "eu-central-1"} {
+		for _, name := range []string{euTeam.ID, "arn:aws:bedrock:" + src + ":111122223333:application-inference-profile/" + euTeam.ID} {
+			res, err := cat.Resolve(src, name)
+			if err != nil {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(name, "arn:") && src != euTeam.HomeRegion:
+				t.Errorf("Resolve(%s) from %s = %v, want a refusal: its ARN names its home", name, src, res.Destinations)
+			}
+			for _, d := range res.Destinations {
+				if cat.Geography(d) != "eu" {
+					t.Errorf("called from %s, %s may run in %s", src, name, d)
+				}
+			}
+		}
+		if err := cat.CheckDestination(euTeam.ID, src, "us-east-1"); err == nil {
+			t.Errorf("the residency check lets %s called from %s run in us-east-1", euTeam.ID, src)
+		}
 	}
 }

@@ -42,7 +42,11 @@ func (n *Node) syncProfilesLoop(ctx context.Context) {
 // every round, so a bad shared record is logged once. Rounds do not
 // overlap (the loop, or a test calling it directly).
 func (n *Node) syncProfiles(ctx context.Context) {
-	n.sharedOnce.Do(func() { n.shared = &profilestore.Shared{Set: n.limiter, Logger: n.log} })
+	n.sharedOnce.Do(func() {
+		// Only this region's records are taken from the shared set, and
+		// none dated beyond the skew: regions may share one Redis server.
+		n.shared = &profilestore.Shared{Set: n.limiter, Logger: n.log, Now: n.clock.Now, Region: n.region.ID}
+	})
 	if err := n.shared.Sync(ctx, n.profiles, n.gateway().Catalog()); err != nil {
 		n.log.Error("could not apply application profiles from the shared store", telemetry.AttrError, err)
 	}

@@ -63,3 +63,15 @@ var (
 	// region, so that region could not have created it.
 	ErrHomeScope = errors.New("copy source not callable from the home region")
 )
+
+// More errors of records received from elsewhere.
+var (
+	// ErrHomeConflict: two home regions claim one profile id. Ids are
+	// random, so only a forgery makes them meet: the record held stays,
+	// the other is refused, and the profile is served only from the home
+	// region its record names (see [Registry.Catalog]).
+	ErrHomeConflict = errors.New("two home regions claim one profile id")
+	// ErrTooLarge: the record exceeds a size bound (tags, description,
+	// name), or its home region holds [MaxPerHome] live profiles.
+	ErrTooLarge = errors.New("record exceeds a size bound")
+)

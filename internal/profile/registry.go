@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -22,6 +23,30 @@ import (
 // whatever a peer sent (invariant 1).
 type Registry struct {
 	records []Record // sorted by id, one per id
+	// conflicts are the ids two home regions claimed (ErrHomeConflict),
+	// with the homes, sorted: withdrawn from service (CatalogAt). It is
+	// not persisted: after a restart a conflict is found again when the
+	// second claimant publishes (every load interval).
+	conflicts map[string][]string
+}
+
+// with returns a registry of recs with r's conflicts.
+func (r *Registry) with(recs []Record) *Registry {
+	out := &Registry{records: recs}
+	if r != nil {
+		out.conflicts = r.conflicts
+	}
+	return out
+}
+
+// Conflicts returns the ids two or more home regions claimed, each with
+// the homes, sorted: they are not served (but a node serves the record
+// homed in its own region, see [Registry.CatalogAt]).
+func (r *Registry) Conflicts() map[string][]string {
+	if r == nil {
+		return nil
+	}
+	return maps.Clone(r.conflicts)
 }
 
 // NewRegistry returns a registry of recs (for each id the newest record).
@@ -63,8 +88,11 @@ func (r *Registry) index(id string) (int, bool) {
 // home region for the same name and source, Create returns the earlier
 // record, r itself and created=false (an idempotent retry).
 //
-// Errors: [ErrTokenReused], [ErrNameTaken], [ErrCopyApplication], or the
-// copy source's resolution error (wrapping [ErrNotFound], [ErrNotCallable],
+// Tombstones older than [TombstoneRetention] at now are pruned.
+//
+// Errors: [ErrTokenReused], [ErrNameTaken], [ErrCopyApplication],
+// [ErrTooLarge] (MaxPerHome, MaxHomeBytes), or the copy source's
+// resolution error (wrapping [ErrNotFound], [ErrNotCallable],
 // [ErrInvalidARN], ...).
 func (r *Registry) Create(cat *Catalog, rec Record, now time.Time) (next *Registry, out Record, created bool, err error) {
 	for _, o := range r.all() {
@@ -77,6 +105,9 @@ func (r *Registry) Create(cat *Catalog, rec Record, now time.Time) (next *Regist
 		if !o.Deleted && o.Name == rec.Name && o.HomeRegion == rec.HomeRegion {
 			return r, rec, false, ErrNameTaken
 		}
+	}
+	if r.liveIn(rec.HomeRegion) >= MaxPerHome {
+		return r, rec, false, fmt.Errorf("%w: region %s holds %d application profiles, the most it may", ErrTooLarge, rec.HomeRegion, MaxPerHome)
 	}
 	res, err := cat.Resolve(rec.HomeRegion, rec.CopyFrom)
 	if err != nil {
@@ -92,14 +123,22 @@ func (r *Registry) Create(cat *Catalog, rec Record, now time.Time) (next *Regist
 	if len(rec.Tags) == 0 {
 		rec.Tags = nil
 	}
-	merged, _ := MergeRecords(r.all(), []Record{rec})
-	return &Registry{records: merged}, rec, true, nil
+	if n := r.bytesIn(rec.HomeRegion) + recordBytes(rec); n > MaxHomeBytes {
+		return r, rec, false, fmt.Errorf("%w: the application profiles of region %s would take %d bytes, more than the %d its state may carry; delete some (tombstones are kept %s) or use fewer or shorter tags",
+			ErrTooLarge, rec.HomeRegion, n, MaxHomeBytes, TombstoneRetention)
+	}
+	merged, _ := MergeRecords(unexpired(r.all(), now), []Record{rec})
+	return r.with(merged), rec, true, nil
 }
 
 // Delete replaces id's live record with a tombstone dated now (or just
 // after the record's last change, should now not be later: the tombstone
-// must supersede it everywhere). It returns [ErrNoRecord] when id has no
-// live record (a profile of the topology file, or none).
+// must supersede it everywhere). A record dated beyond [MaxRecordSkew]
+// after now (a forgery taken by an earlier version) gets a tombstone dated
+// now all the same, which replaces it here and at every peer (MergeFrom):
+// one dated after it would be refused as future-dated. It returns
+// [ErrNoRecord] when id has no live record (a profile of the topology
+// file, or none).
 func (r *Registry) Delete(id string, now time.Time) (*Registry, Record, error) {
 	cur, ok := r.Get(id)
 	if !ok {
@@ -108,11 +147,47 @@ func (r *Registry) Delete(id string, now time.Time) (*Registry, Record, error) {
 	tomb := cur
 	tomb.Deleted, tomb.Tags = true, maps.Clone(cur.Tags)
 	tomb.UpdatedAt = now.UTC()
-	if !tomb.UpdatedAt.After(cur.UpdatedAt) {
+	held := unexpired(r.all(), now)
+	switch {
+	case futureDated(cur, now):
+		held = slices.DeleteFunc(slices.Clone(held), func(x Record) bool { return x.ID == id })
+		if tomb.CreatedAt.After(tomb.UpdatedAt) {
+			// A tombstone's dates must pass the skew check too.
+			tomb.CreatedAt = tomb.UpdatedAt
+		}
+	case !tomb.UpdatedAt.After(cur.UpdatedAt):
 		tomb.UpdatedAt = cur.UpdatedAt.Add(time.Millisecond)
 	}
-	merged, _ := MergeRecords(r.all(), []Record{tomb})
-	return &Registry{records: merged}, tomb, nil
+	merged, _ := MergeRecords(held, []Record{tomb})
+	return r.with(merged), tomb, nil
+}
+
+// bytesIn returns the JSON size of the records homed in home.
+func (r *Registry) bytesIn(home string) int {
+	n := 0
+	for _, x := range r.all() {
+		if x.HomeRegion == home {
+			n += recordBytes(x)
+		}
+	}
+	return n
+}
+
+// recordBytes returns the JSON size of rec.
+func recordBytes(rec Record) int {
+	b, _ := json.Marshal(rec)
+	return len(b)
+}
+
+// liveIn counts the live records homed in home.
+func (r *Registry) liveIn(home string) int {
+	n := 0
+	for _, x := range r.all() {
+		if !x.Deleted && x.HomeRegion == home {
+			n++
+		}
+	}
+	return n
 }
 
 // RecordError says why a record was not merged or not served.
@@ -139,17 +214,26 @@ func (r *Registry) Merge(cat *Catalog, remote []Record) (next *Registry, changed
 // in rejected, when it fails [CheckRecord] against cat; when from is a
 // peer and the record is not homed in the peer's region
 // ([ErrNotFromHome]); when it is dated too far ahead of from.Now
-// ([ErrFutureRecord]); or when it would change what never changes once a
-// profile exists: its copy source, home region, name, creation time and
-// request token, or revive a tombstone ([ErrImmutable], also reported
-// for an older record that disagrees on those). A copy of a record
-// already held, or an older version of it, is nothing new: neither a
-// change nor a rejection. changes lists every record accepted, for the
-// caller to log (invariant 1: nothing changes what a profile may serve
-// without a trace).
+// ([ErrFutureRecord]); when the id is held with another home region
+// ([ErrHomeConflict]: the record held stays, whichever came first, and is
+// served only from its own home, see [Registry.Catalog]); when it is a new
+// profile of a home region that holds [MaxPerHome] ([ErrTooLarge]); or
+// when it would change what never changes once a profile exists: its
+// copy source, home region, name, creation time and request token, or
+// revive a tombstone ([ErrImmutable], also reported for an older record
+// that disagrees on those). A record held dated beyond the skew (a
+// forgery an earlier version took) is replaced by the next record its
+// own home region sends, whatever that record's dates and fields. A copy
+// of a record already held, or an older version of it, is nothing new:
+// neither a change nor a rejection; so is a tombstone older than
+// [TombstoneRetention], and when from.Now is set such tombstones held are
+// pruned (next differs from r then, with no change listed). changes lists
+// every record accepted, for the caller to log (invariant 1: nothing
+// changes what a profile may serve without a trace).
 func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *Registry, changes []Change, rejected []*RecordError) {
 	accepted := map[string]Record{}
 	replaced := map[string]bool{}
+	var live map[string]int // live records per home, counted when first needed
 	current := func(id string) (Record, bool) {
 		if rec, ok := accepted[id]; ok {
 			return rec, true
@@ -159,20 +243,72 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 		}
 		return Record{}, false
 	}
+	var conflicts map[string][]string // r.conflicts and new ones, copied on the first new one
+	claim := func(id, a, b string) {
+		homes := r.conflicts[id]
+		if conflicts != nil {
+			homes = conflicts[id]
+		}
+		next := slices.Clone(homes)
+		for _, h := range []string{a, b} {
+			if !slices.Contains(next, h) {
+				next = append(next, h)
+			}
+		}
+		if len(next) == len(homes) {
+			return
+		}
+		slices.Sort(next)
+		if conflicts == nil {
+			conflicts = maps.Clone(r.all0().conflicts)
+			if conflicts == nil {
+				conflicts = map[string][]string{}
+			}
+		}
+		conflicts[id] = next
+	}
+	reject := func(id string, err error) {
+		rejected = append(rejected, &RecordError{ID: clip(id), Err: err})
+	}
 	for _, rec := range remote {
 		cur, ok := current(rec.ID)
 		if ok && sameRecord(cur, rec) {
 			continue
 		}
 		if err := CheckRecord(cat, rec); err != nil {
-			rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+			reject(rec.ID, err)
+			continue
+		}
+		if rec.Deleted && expired(rec, from.Now) {
+			continue
+		}
+		if ok && cur.HomeRegion != rec.HomeRegion {
+			err := checkFrom(rec, from)
+			if err == nil {
+				claim(rec.ID, cur.HomeRegion, rec.HomeRegion)
+				if from.Own && !rec.Deleted {
+					// The node's own region's record (its replicas'
+					// shared set) is what its callers created: it
+					// replaces the other home's claim here.
+					accepted[rec.ID], replaced[rec.ID] = rec, true
+					continue
+				}
+				err = fmt.Errorf("%w: %s is held as homed in %s; %s claims it as its own too: withdrawn from service (a node of either home serves its own)",
+					ErrHomeConflict, rec.ID, cur.HomeRegion, rec.HomeRegion)
+			} else if ierr := checkImmutable(cur, rec); ierr != nil {
+				// A relay that contradicts the record held is a forgery,
+				// not a late copy: say so.
+				err = fmt.Errorf("%w; %w", err, ierr)
+			}
+			reject(rec.ID, err)
 			continue
 		}
 		if ok && futureDated(cur, from.Now) && checkFrom(rec, from) == nil {
 			// The record held is dated later than any honest node dates
 			// one, so it was taken before records were checked (a store
-			// from an earlier version): its home region's record replaces
-			// it, whatever the dates and fields.
+			// from an earlier version): its home region's record (the
+			// home is the same, checked above) replaces it, whatever the
+			// dates and fields.
 			accepted[rec.ID], replaced[rec.ID] = rec, true
 			continue
 		}
@@ -180,30 +316,55 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 			// An older version: harmless unless it disagrees on what
 			// never changes, which only a forgery can.
 			if err := checkImmutable(cur, rec); err != nil && !errors.Is(err, errRevive) {
-				rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+				reject(rec.ID, err)
 			}
 			continue
 		}
 		if err := checkFrom(rec, from); err != nil {
 			if ok {
-				// A relay that contradicts the record held is a forgery,
-				// not a late copy: say so.
 				if ierr := checkImmutable(cur, rec); ierr != nil {
 					err = fmt.Errorf("%w; %w", err, ierr)
 				}
 			}
-			rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+			reject(rec.ID, err)
 			continue
 		}
 		if ok {
 			if err := checkImmutable(cur, rec); err != nil {
-				rejected = append(rejected, &RecordError{ID: rec.ID, Err: err})
+				reject(rec.ID, err)
 				continue
 			}
 		}
+		if !ok && !rec.Deleted {
+			if live == nil {
+				live = map[string]int{}
+				for _, x := range r.all() {
+					if !x.Deleted {
+						live[x.HomeRegion]++
+					}
+				}
+			}
+			if live[rec.HomeRegion] >= MaxPerHome {
+				reject(rec.ID, fmt.Errorf("%w: home region %s already has %d application profiles here", ErrTooLarge, rec.HomeRegion, MaxPerHome))
+				continue
+			}
+			live[rec.HomeRegion]++
+		}
 		accepted[rec.ID] = rec
 	}
+	held := unexpired(r.all(), from.Now)
+	pruned := len(held) != len(r.all())
+	build := func(recs []Record) *Registry {
+		out := r.with(recs)
+		if conflicts != nil {
+			out.conflicts = conflicts
+		}
+		return out
+	}
 	if len(accepted) == 0 {
+		if pruned || conflicts != nil {
+			return build(held), nil, rejected
+		}
 		return r, nil, rejected
 	}
 	recs := make([]Record, 0, len(accepted))
@@ -221,13 +382,44 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 		changes = append(changes, c)
 		recs = append(recs, rec)
 	}
-	held := r.all()
 	if len(replaced) > 0 {
-		held = slices.DeleteFunc(slices.Clone(held), func(x Record) bool { return replaced[x.ID] })
+		if !pruned {
+			held = slices.Clone(held)
+		}
+		held = slices.DeleteFunc(held, func(x Record) bool { return replaced[x.ID] })
 	}
 	merged, _ := MergeRecords(held, recs)
-	return &Registry{records: merged}, changes, rejected
+	return build(merged), changes, rejected
 }
+
+// all0 returns r, or an empty registry for a nil r.
+func (r *Registry) all0() *Registry {
+	if r == nil {
+		return &Registry{}
+	}
+	return r
+}
+
+// unexpired returns recs without the tombstones expired at now (recs
+// itself when there is none).
+func unexpired(recs []Record, now time.Time) []Record {
+	if !slices.ContainsFunc(recs, func(x Record) bool { return x.Deleted && expired(x, now) }) {
+		return recs
+	}
+	return slices.DeleteFunc(slices.Clone(recs), func(x Record) bool { return x.Deleted && expired(x, now) })
+}
+
+// expired reports whether tombstone r is older than [TombstoneRetention]
+// at now; never when now is zero.
+func expired(r Record, now time.Time) bool {
+	return !now.IsZero() && r.UpdatedAt.Before(now.Add(-TombstoneRetention))
+}
+
+// FutureDated reports whether r is dated more than [MaxRecordSkew] after
+// now (never when now is zero): a record no merge accepts, which a
+// registry may hold from an earlier version ([Registry.CatalogAt] does
+// not serve it).
+func FutureDated(r Record, now time.Time) bool { return futureDated(r, now) }
 
 // futureDated reports whether r is dated later than now allows
 // ([MaxRecordSkew]); never when now is zero.
@@ -247,16 +439,50 @@ func sameRecord(a, b Record) bool {
 // profile. A record base cannot serve (its copy source is not in this
 // topology, its id clashes with one of base's) is left out and reported in
 // skipped; it stays in the registry, so a later topology may serve it.
+//
+// An API-created application profile is served only to callers in its
+// home region's geography, and its ARN names its home: from any other
+// geography it is not callable, and a destination's residency re-check
+// of a call from there fails (Catalog.CheckDestination). A record a
+// rogue region publishes under another region's profile id, as its own,
+// is therefore never served to callers of another geography whichever
+// record a node received first; and once a node has seen both claims the
+// id is withdrawn ([Registry.Conflicts]).
 func (r *Registry) Catalog(base *Catalog) (cat *Catalog, skipped []*RecordError) {
+	return r.CatalogAt(base, time.Time{}, "")
+}
+
+// CatalogAt is [Registry.Catalog] for a node of region local at now. It
+// also leaves out (quarantines) every record dated more than
+// [MaxRecordSkew] after now ([ErrFutureRecord]): a forgery taken by an
+// earlier version, which a merge would refuse today; it stays in the
+// registry until its home region replaces or deletes it (a zero now
+// quarantines nothing). A conflicted id ([Registry.Conflicts]) is left
+// out ([ErrHomeConflict]) unless the record held is homed in local: a
+// node serves its own region's profiles.
+func (r *Registry) CatalogAt(base *Catalog, now time.Time, local string) (cat *Catalog, skipped []*RecordError) {
 	out := base.clone()
 	for _, rec := range r.all() {
 		if rec.Deleted {
 			continue
 		}
-		if rec.HomeRegion != "" && base.Geography(rec.HomeRegion) == "" {
+		if homes := r.conflicts[rec.ID]; len(homes) > 0 && (local == "" || rec.HomeRegion != local) {
+			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: claimed by %s; not served", ErrHomeConflict, strings.Join(homes, " and "))})
+			continue
+		}
+		if rec.HomeRegion == "" {
+			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: no home region", ErrInvalidRecord)})
+			continue
+		}
+		if futureDated(rec, now) {
+			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: updatedAt %s; not served until its home region replaces or deletes it",
+				ErrFutureRecord, rec.UpdatedAt.UTC().Format(time.RFC3339))})
+			continue
+		}
+		if base.Geography(rec.HomeRegion) == "" {
 			// Whatever its home region published is no longer trusted
 			// once that region leaves the topology.
-			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: %q", ErrHomeGone, rec.HomeRegion)})
+			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: %q", ErrHomeGone, clip(rec.HomeRegion))})
 			continue
 		}
 		p, err := out.newApplication(Profile{ID: rec.ID, CopyFrom: rec.CopyFrom, Description: rec.Description,
@@ -265,17 +491,41 @@ func (r *Registry) Catalog(base *Catalog) (cat *Catalog, skipped []*RecordError)
 			skipped = append(skipped, &RecordError{ID: rec.ID, Err: err})
 			continue
 		}
-		if rec.HomeRegion != "" && !p.CallableFrom(rec.HomeRegion) {
+		if !p.CallableFrom(rec.HomeRegion) {
 			// Create resolves the copy source in the home region: a record
 			// whose home could not call it (an EU region copying a us.
 			// profile) did not come from that API (invariant 1).
-			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: %s from %s", ErrHomeScope, rec.CopyFrom, rec.HomeRegion)})
+			skipped = append(skipped, &RecordError{ID: rec.ID, Err: fmt.Errorf("%w: %s from %s", ErrHomeScope, clip(rec.CopyFrom), rec.HomeRegion)})
 			continue
 		}
+		homeGeography(p, base)
 		out.add(p)
 	}
 	out.seal()
 	return out, skipped
+}
+
+// homeGeography narrows p's sources to the regions of its home region's
+// geography (the home is one of them).
+func homeGeography(p *Profile, base *Catalog) {
+	geo := base.Geography(p.HomeRegion)
+	in := func(r string) bool { return base.Geography(r) == geo }
+	p.Sources = slices.DeleteFunc(slices.Clone(p.Sources), func(r string) bool { return !in(r) })
+	if p.SingleRegion() {
+		p.Destinations = p.Sources
+		return
+	}
+	if p.PerSource != nil {
+		per := make(map[string][]string, len(p.Sources))
+		union := map[string]bool{}
+		for _, src := range p.Sources {
+			per[src] = p.PerSource[src]
+			for _, d := range per[src] {
+				union[d] = true
+			}
+		}
+		p.PerSource, p.Destinations = per, slices.Sorted(maps.Keys(union))
+	}
 }
 
 // all returns the records (nil for a nil registry); callers must not

@@ -76,6 +76,11 @@ func (c *Catalog) Resolve(source, name string) (*Resolution, error) {
 		if wantType == ResourceInferenceProfile && p.Type != SystemDefined || wantType == ResourceApplicationInferenceProfile && p.Type != Application {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 		}
+		if wantType == ResourceApplicationInferenceProfile && p.HomeRegion != "" && p.HomeRegion != source {
+			// An API-created profile's ARN names its home region: an ARN
+			// naming another region is not its name.
+			return nil, fmt.Errorf("%w: %s (the profile's ARN names its home region %s; from %s call it by its id)", ErrNotFound, name, p.HomeRegion, source)
+		}
 		return c.resolveProfile(source, p)
 	}
 	if regions, ok := c.hosts[id]; ok && wantType != ResourceInferenceProfile && wantType != ResourceApplicationInferenceProfile {

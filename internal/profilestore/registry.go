@@ -153,10 +153,12 @@ func (r *Registry) MergeFrom(cat *profile.Catalog, remote []Record, from profile
 	if err := r.usableLocked(); err != nil {
 		return nil, nil, err
 	}
-	next, changes, rejected := r.cur.Load().MergeFrom(cat, remote, from)
-	if len(changes) == 0 {
+	cur := r.cur.Load()
+	next, changes, rejected := cur.MergeFrom(cat, remote, from)
+	if next == cur {
 		return nil, rejected, nil
 	}
+	// next differs: records accepted, or expired tombstones pruned.
 	if err := r.commitLocked(next); err != nil {
 		return nil, rejected, err
 	}

@@ -35,10 +35,17 @@ type Shared struct {
 	// left out, each once. If nil, nothing is logged.
 	Logger *slog.Logger
 	// Now, when set, is the clock that refuses records dated too far
-	// ahead ([profile.MaxRecordSkew]).
+	// ahead ([profile.MaxRecordSkew]) and prunes old tombstones.
 	Now func() time.Time
+	// Region is the replicas' region. Only records homed there are taken
+	// from the set, and only those are written to it: regions may share
+	// one Redis server, so the set is not trusted to carry another
+	// region's profiles (those come from their home region over the
+	// link). Empty takes records of every home (tests only).
+	Region string
 	// bad remembers the ids already logged as left out.
-	bad map[string]bool
+	bad  map[string]bool
+	full bool
 }
 
 // Sync merges the shared set into reg (the newest record of each id wins,
@@ -64,7 +71,7 @@ func (s *Shared) Sync(ctx context.Context, reg *Registry, cat *profile.Catalog) 
 		remote = append(remote, r)
 	}
 	if len(remote) > 0 {
-		var from profile.Origin
+		from := profile.Origin{Peer: s.Region, Own: s.Region != ""}
 		if s.Now != nil {
 			from.Now = s.Now()
 		}
@@ -83,6 +90,9 @@ func (s *Shared) Sync(ctx context.Context, reg *Registry, cat *profile.Catalog) 
 	}
 	put := map[string]string{}
 	for _, r := range reg.Records() {
+		if s.Region != "" && r.HomeRegion != s.Region {
+			continue
+		}
 		b, err := json.Marshal(r)
 		if err != nil {
 			continue
@@ -97,12 +107,27 @@ func (s *Shared) Sync(ctx context.Context, reg *Registry, cat *profile.Catalog) 
 	return nil
 }
 
-// leftOut logs a record left out, once per id rather than every sync.
+// maxLeftOut bounds the ids remembered as logged by leftOut; beyond it
+// further records left out are counted, not logged one by one.
+const maxLeftOut = 256
+
+// leftOut logs a record left out, once per id rather than every sync, at
+// most maxLeftOut ids; the id is clipped (it comes from the set).
 func (s *Shared) leftOut(id, msg string, err error) {
+	if len(id) > 64 {
+		id = id[:64] + "…"
+	}
 	if s.bad == nil {
 		s.bad = map[string]bool{}
 	}
 	if s.bad[id] || s.Logger == nil {
+		return
+	}
+	if len(s.bad) >= maxLeftOut {
+		if !s.full {
+			s.full = true
+			s.Logger.Warn("shared store holds more application profiles this node does not accept than it logs; further ones are not logged", "logged", maxLeftOut)
+		}
 		return
 	}
 	s.bad[id] = true

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 // memSet is an in-memory RecordSet; down makes it fail like an outage.
@@ -125,5 +126,40 @@ func TestSharedSyncKeepsCopySource(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "application profile changed from the shared store") || !strings.Contains(logs.String(), "profile="+other.ID) {
 		t.Errorf("the accepted record was not logged:\n%s", logs.String())
+	}
+}
+
+// TestSharedSyncOwnRegionOnly: regions may share one Redis server, so a
+// replica takes from the shared set only its own region's records, none
+// dated beyond the skew of its clock, none without a home, and writes
+// back only its region's records (other regions' come over the link).
+func TestSharedSyncOwnRegionOnly(t *testing.T) {
+	t.Parallel()
+	cat := testCatalog(t)
+	reg := NewRegistry(&failing{recs: []Record{
+		{ID: "cccccccccccc", Name: "c", CopyFrom: "eu.demo.chat-small", HomeRegion: "eu-central-1", CreatedAt: t0, UpdatedAt: t0},
+	}})
+	rec := func(id, home string, at time.Time) string {
+		b, _ := json.Marshal(Record{ID: id, Name: id, CopyFrom: "global.demo.chat-small", HomeRegion: home, CreatedAt: t0, UpdatedAt: at})
+		return string(b)
+	}
+	set := &memSet{fields: map[string]string{
+		"aaaaaaaaaaaa": rec("aaaaaaaaaaaa", "eu-west-1", t0),
+		"bbbbbbbbbbbb": rec("bbbbbbbbbbbb", "us-east-1", t0),
+		"dddddddddddd": rec("dddddddddddd", "eu-west-1", t0.AddDate(4, 0, 0)),
+		"eeeeeeeeeeee": rec("eeeeeeeeeeee", "", t0),
+	}}
+	var logs bytes.Buffer
+	s := &Shared{Set: set, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return t0 }, Region: "eu-west-1"}
+	if err := s.Sync(t.Context(), reg, cat); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"aaaaaaaaaaaa": true, "bbbbbbbbbbbb": false, "dddddddddddd": false, "eeeeeeeeeeee": false} {
+		if _, ok := reg.Get(id); ok != want {
+			t.Errorf("%s taken from the shared set: %v, want %v\n%s", id, ok, want, logs.String())
+		}
+	}
+	if _, ok := set.fields["cccccccccccc"]; ok {
+		t.Errorf("another region's record was written to the shared set")
 	}
 }

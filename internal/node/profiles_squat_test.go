@@ -1,0 +1,157 @@
+package node
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/profile"
+	"github.com/meridian-gateway/meridian/internal/profilestore"
+)
+
+// squat is what a rogue us-east-1 publishes as its own: euTeam's id,
+// homed in us-east-1, copying the global profile that runs in the US.
+func squat() profile.Record {
+	r := euTeam
+	r.HomeRegion, r.CopyFrom = "us-east-1", "global.demo.chat-large"
+	return r
+}
+
+// TestSquatDeliveredFirst is the review's finding at a node: the squat
+// reaches eu-central-1 before the honest record. Calls of the id from the
+// EU are never served in the US, by bare id or by an ARN naming the
+// caller's region; the conflict is logged at error naming both regions,
+// and the honest region is not blamed for changing an immutable field.
+func TestSquatDeliveredFirst(t *testing.T) {
+	t.Parallel()
+	n, logs := forgedNode(t, "eu-central-1", clock.NewManual(forgedT0.Add(time.Hour)))
+	publish(n, "us-east-1", squat())
+	assertEUOnly(t, n.Gateway().Catalog())
+	publish(n, "eu-west-1", euTeam)
+	cat := n.Gateway().Catalog()
+	assertEUOnly(t, cat)
+	if res, err := cat.Resolve("eu-central-1", euTeam.ID); err == nil {
+		t.Errorf("a conflicted id resolves from eu-central-1 to %v, want it withdrawn", res.Destinations)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "two home regions claim one application profile id") ||
+		!strings.Contains(out, "held as homed in us-east-1; eu-west-1 claims it") {
+		t.Errorf("the conflict was not logged at error naming both regions:\n%s", out)
+	}
+	if strings.Contains(out, "immutable") {
+		t.Errorf("the honest region was blamed for changing an immutable field:\n%s", out)
+	}
+}
+
+// TestSquatAtAFreshHomeReplica: a fresh replica of eu-west-1 takes the
+// squat from the link first; its region's record, from the replicas'
+// shared set, replaces it, and the replica serves the honest profile.
+// A squat written into the shared set (regions may share one Redis
+// server) is not taken from it, nor is a record dated beyond the skew or
+// without a home, and the replica writes back only its region's records.
+func TestSquatAtAFreshHomeReplica(t *testing.T) {
+	t.Parallel()
+	n, logs := forgedNode(t, "eu-west-1", clock.NewManual(forgedT0.Add(time.Hour)))
+	ctx := t.Context()
+	put := func(recs ...profile.Record) {
+		t.Helper()
+		fields := map[string]string{}
+		for _, r := range recs {
+			b, _ := json.Marshal(r)
+			fields[r.ID] = string(b)
+		}
+		if err := n.limiter.PutRecords(ctx, profilestore.SharedSet, fields); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := squat()
+	other.ID = "sharedsquat1"
+	future := euTeam
+	future.ID, future.UpdatedAt = "futurerecord", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	homeless := euTeam
+	homeless.ID, homeless.HomeRegion, homeless.CopyFrom = "nohomerecord", "", "global.demo.chat-large"
+	put(other, future, homeless)
+	n.syncProfiles(ctx)
+	for _, id := range []string{other.ID, future.ID, homeless.ID} {
+		if _, ok := n.profiles.Get(id); ok {
+			t.Errorf("the shared set gave %s", id)
+		}
+	}
+
+	publish(n, "us-east-1", squat())
+	if _, err := n.Gateway().Catalog().Resolve("eu-west-1", euTeam.ID); err == nil {
+		t.Fatalf("the squat homed in us-east-1 is served from eu-west-1")
+	}
+	put(euTeam)
+	n.syncProfiles(ctx)
+	cat := n.Gateway().Catalog()
+	assertEUOnly(t, cat)
+	res, err := cat.Resolve("eu-west-1", euTeam.ID)
+	if err != nil {
+		t.Fatalf("the honest profile from the shared set is not served at its home: %v\n%s", err, logs)
+	}
+	for _, d := range res.Destinations {
+		if cat.Geography(d) != "eu" {
+			t.Errorf("called from eu-west-1, may run in %s", d)
+		}
+	}
+	// Only eu-west-1's records are written to the shared set.
+	set, err := n.limiter.Records(ctx, profilestore.SharedSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held profile.Record
+	if json.Unmarshal([]byte(set[euTeam.ID]), &held) != nil || held.HomeRegion != "eu-west-1" {
+		t.Errorf("the shared set holds %s for %s, want the honest record", set[euTeam.ID], euTeam.ID)
+	}
+}
+
+// TestTrialAftermathHeals: the trial left the 2030 forgery in every
+// node's store, the home's included. At start no node serves it; the home
+// deletes it with a tombstone dated now (logged at error), and a peer
+// that merges the home's state takes the tombstone in its place.
+func TestTrialAftermathHeals(t *testing.T) {
+	t.Parallel()
+	forged := euTeam
+	forged.CopyFrom, forged.UpdatedAt = "global.demo.chat-large", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewManual(forgedT0.Add(time.Hour))
+	stores := map[string]string{}
+	for _, region := range []string{"eu-west-1", "eu-central-1"} {
+		dir := t.TempDir()
+		if err := profilestore.Open(dir, region).Save([]profile.Record{forged}); err != nil {
+			t.Fatal(err)
+		}
+		stores[region] = dir
+	}
+	peer, peerLogs := forgedNodeIn(t, "eu-central-1", clk, stores["eu-central-1"])
+	for _, src := range []string{"eu-west-1", "eu-central-1"} {
+		if res, err := peer.Gateway().Catalog().Resolve(src, euTeam.ID); err == nil {
+			t.Errorf("the peer serves the held forgery from %s: %v", src, res.Destinations)
+		}
+	}
+	if !strings.Contains(peerLogs.String(), "record dated in the future") {
+		t.Errorf("the quarantined record was not logged:\n%s", peerLogs)
+	}
+	home, homeLogs := forgedNodeIn(t, "eu-west-1", clk, stores["eu-west-1"])
+	if got, ok := home.profiles.Get(euTeam.ID); ok {
+		t.Fatalf("the home still holds the forgery live: %+v", got)
+	}
+	if !strings.Contains(homeLogs.String(), "level=ERROR") || !strings.Contains(homeLogs.String(), "dated in the future") {
+		t.Errorf("the home's deletion was not logged at error:\n%s", homeLogs)
+	}
+	st := home.state().(peerState)
+	if len(st.Profiles) != 1 || !st.Profiles[0].Deleted || !st.Profiles[0].UpdatedAt.Equal(clk.Now()) {
+		t.Fatalf("the home publishes %+v, want a tombstone dated now", st.Profiles)
+	}
+	peerLogs.Reset()
+	publish(peer, "eu-west-1", st.Profiles...)
+	recs := peer.profiles.Records()
+	if len(recs) != 1 || !recs[0].Deleted || !recs[0].UpdatedAt.Equal(clk.Now()) {
+		t.Errorf("the peer holds %+v, want the home's tombstone", recs)
+	}
+	if !strings.Contains(peerLogs.String(), "change=replaced") {
+		t.Errorf("the replacement was not logged:\n%s", peerLogs)
+	}
+}
