@@ -33,6 +33,24 @@ type Metrics struct {
 	// lay outside the profile (invariant 1). It should stay at zero on the
 	// source side.
 	ResidencyRejections *prometheus.CounterVec
+	// NotCallable counts requests refused 400 profile_not_callable_here
+	// because the profile they named may not be called from this region
+	// (a profile of another geography), by profile label (ProfileLabel).
+	// It is the caller's misconfiguration, or an attempt to move data out
+	// of its geography; ResidencyRejections counts the gateway's own
+	// checks.
+	NotCallable *prometheus.CounterVec
+	// Attempts counts the calls made to destinations (the local backend or
+	// a peer region over the link), by destination region and outcome:
+	// "ok" or the error kind of the failed attempt (throttled,
+	// upstream_error, unavailable, timeout, ...: inference.ErrorKind names).
+	Attempts *prometheus.CounterVec
+	// Skipped counts destinations a request's plan named but the gateway
+	// did not call, by destination region and reason: node-down (the
+	// peer's node does not answer on the link), unavailable (cooling down
+	// after a 429, or its probe taken), failing (circuit open after
+	// failures), at-capacity (the deployment's own quota).
+	Skipped *prometheus.CounterVec
 	// PeerUp is 1 while a peer region's node answers.
 	PeerUp *prometheus.GaugeVec
 	// InFlight is the number of requests being served.
@@ -56,6 +74,17 @@ type Metrics struct {
 	// forwarded ones also "source", "link" and "destination".
 	Overhead *prometheus.HistogramVec
 }
+
+// ResidencySides are the side label values of
+// meridian_residency_rejections_total: "source" (the gateway's last check
+// before a call refused a destination the router proposed: a bug) and
+// "destination" (a destination refused a forwarded job).
+var ResidencySides = []string{"source", "destination"}
+
+// QueueRejectionReasons are the reason label values of
+// meridian_queue_rejections_total (the admission queue's, in
+// internal/gateway/overload.go).
+var QueueRejectionReasons = []string{"predicted_wait", "hopeless", "standing", "full", "timeout", "flex"}
 
 // overheadBuckets resolve the sub-millisecond times a proxy hop costs.
 var overheadBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
@@ -106,6 +135,24 @@ func NewMetrics(region string) *Metrics {
 			Help: "Time Meridian itself spent on a request, excluding the backend's, by part (total, source, link, destination).", Buckets: overheadBuckets},
 			[]string{"part"}),
 	}
+	m.NotCallable = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_profile_not_callable_total", ConstLabels: constLabels,
+		Help: "Requests refused because the profile they named may not be called from this region (profile_not_callable_here), by profile."}, []string{"profile"})
+	m.Attempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_attempts_total", ConstLabels: constLabels,
+		Help: "Calls to a destination (local backend or peer region), by destination region and outcome (ok or the error kind)."},
+		[]string{"destination_region", "outcome"})
+	m.Skipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_destinations_skipped_total", ConstLabels: constLabels,
+		Help: "Destinations planned but not called, by destination region and reason (node-down, unavailable, failing, at-capacity)."},
+		[]string{"destination_region", "reason"})
+	// Series whose label values are known now exist from the start at 0:
+	// Prometheus' increase() cannot see the first event of a series that
+	// appears with it.
+	for _, side := range ResidencySides {
+		m.ResidencyRejections.WithLabelValues(side)
+	}
+	for _, r := range QueueRejectionReasons {
+		m.QueueRejections.WithLabelValues(r)
+	}
+	reg.MustRegister(m.NotCallable, m.Attempts, m.Skipped)
 	reg.MustRegister(m.Requests, m.Duration, m.TTFT, m.Forwarded, m.RouteDecisions, m.Failovers, m.ResidencyRejections, m.PeerUp, m.InFlight, m.TopologyMismatch,
 		m.QueueDepth, m.QueueWait, m.QueueRejections, m.TierRequests, m.TierTTFT, m.Overhead)
 	return m
