@@ -77,4 +77,3 @@ func TestTraceResponse(t *testing.T) {
 		})
 	}
 }
-
