@@ -796,7 +796,7 @@ func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) 
 		g.metrics.Forwarded.WithLabelValues(rec.SourceRegion, label, status).Inc()
 	} else {
 		g.metrics.Requests.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label, status).Inc()
-		g.metrics.Duration.WithLabelValues(rec.SourceRegion, label).Observe(rec.Latency.Seconds())
+		g.metrics.Duration.WithLabelValues(rec.SourceRegion, label, telemetry.StatusClass(sent)).Observe(rec.Latency.Seconds())
 		if sent == 200 && rec.TTFT > 0 {
 			g.metrics.TTFT.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label).Observe(rec.TTFT.Seconds())
 		}

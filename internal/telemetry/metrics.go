@@ -19,7 +19,10 @@ type Metrics struct {
 	// Requests counts finished requests by source region, inference region
 	// ("" when nothing ran), profile and HTTP status.
 	Requests *prometheus.CounterVec
-	// Duration is end-to-end request latency by source region and profile.
+	// Duration is end-to-end request latency by source region, profile and
+	// status class (StatusClass: "2xx", "4xx", "5xx"), so that a latency
+	// objective reads served requests only, not refusals answered in
+	// microseconds.
 	Duration *prometheus.HistogramVec
 	// TTFT is time to first token (streams) or to the full answer.
 	TTFT *prometheus.HistogramVec
@@ -104,7 +107,7 @@ func NewMetrics(region string) *Metrics {
 			Help: "Inference requests by source region, inference region, profile and status."},
 			[]string{"source_region", "inference_region", "profile", "status"}),
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "meridian_request_duration_seconds", ConstLabels: constLabels,
-			Help: "End-to-end request latency.", Buckets: latencyBuckets}, []string{"source_region", "profile"}),
+			Help: "End-to-end request latency, by status class (2xx, 4xx, 5xx).", Buckets: latencyBuckets}, []string{"source_region", "profile", "status_class"}),
 		TTFT: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "meridian_time_to_first_token_seconds", ConstLabels: constLabels,
 			Help: "Time to first token (streams) or to the answer (non-streaming).", Buckets: latencyBuckets}, []string{"source_region", "inference_region", "profile"}),
 		Forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_link_served_total", ConstLabels: constLabels,
@@ -162,3 +165,14 @@ func NewMetrics(region string) *Metrics {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
+
+// StatusClass is the status_class label of an HTTP status: "2xx", "4xx",
+// "5xx" (and "1xx", "3xx" for completeness; Meridian answers neither).
+func StatusClass(code int) string {
+	if code < 100 || code >= 600 {
+		return "5xx"
+	}
+	return statusClasses[code/100-1]
+}
+
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}

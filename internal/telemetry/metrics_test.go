@@ -104,3 +104,15 @@ func TestNewCounters(t *testing.T) {
 		t.Errorf("%s not registered", name)
 	}
 }
+
+func TestStatusClass(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code int
+		want string
+	}{{200, "2xx"}, {400, "4xx"}, {429, "4xx"}, {499, "4xx"}, {500, "5xx"}, {503, "5xx"}, {0, "5xx"}, {600, "5xx"}, {101, "1xx"}} {
+		if got := StatusClass(tc.code); got != tc.want {
+			t.Errorf("StatusClass(%d) = %q, want %q", tc.code, got, tc.want)
+		}
+	}
+}
