@@ -369,6 +369,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
 	req, plan := &x.req, &x.plan
 	opts, err := g.plan(ctx, plan, req, job.MaxQueueWait, tierOf(job.Request))
+	g.countExcluded(plan)
 	if err != nil {
 		return nil, err
 	}
@@ -576,6 +577,20 @@ const (
 	// skipAtCapacity: the deployment's quota capacity is taken.
 	skipAtCapacity = "at-capacity"
 )
+
+// countExcluded counts in meridian_destinations_skipped_total the
+// destinations the plan left out for their state (circuit open, cooling
+// down, saturated, out of rpm or tpm), not those the profile, policy,
+// weights or the request's capabilities rule out.
+func (g *Gateway) countExcluded(plan *routing.Plan) {
+	for _, c := range plan.Excluded() {
+		switch c.Exclusion {
+		case routing.ExcludedCircuitOpen, routing.ExcludedProbeInFlight, routing.ExcludedCooldown,
+			routing.ExcludedSaturated, routing.ExcludedRPM, routing.ExcludedTPM:
+			g.metrics.Skipped.WithLabelValues(c.Region, c.Exclusion.String()).Inc()
+		}
+	}
+}
 
 func (g *Gateway) addSkip(m map[string]string, region, why string) map[string]string {
 	g.metrics.Skipped.WithLabelValues(region, why).Inc()

@@ -48,11 +48,14 @@ type Metrics struct {
 	// "ok" or the error kind of the failed attempt (throttled,
 	// upstream_error, unavailable, timeout, ...: inference.ErrorKind names).
 	Attempts *prometheus.CounterVec
-	// Skipped counts destinations a request's plan named but the gateway
-	// did not call, by destination region and reason: node-down (the
-	// peer's node does not answer on the link), unavailable (cooling down
-	// after a 429, or its probe taken), failing (circuit open after
-	// failures), at-capacity (the deployment's own quota).
+	// Skipped counts destinations of a request's profile that the gateway
+	// did not call because of their state, by destination region and
+	// reason. The router's exclusions: circuit-open, probe-in-flight,
+	// cooldown, saturated, rpm-exhausted, tpm-exhausted; and the checks
+	// right before a call: node-down (the peer's node does not answer on
+	// the link), unavailable (cooling down after a 429, or its probe taken
+	// since the plan), failing (circuit opened since the plan), at-capacity
+	// (the deployment's own quota).
 	Skipped *prometheus.CounterVec
 	// PeerUp is 1 while a peer region's node answers.
 	PeerUp *prometheus.GaugeVec
@@ -144,7 +147,7 @@ func NewMetrics(region string) *Metrics {
 		Help: "Calls to a destination (local backend or peer region), by destination region and outcome (ok or the error kind)."},
 		[]string{"destination_region", "outcome"})
 	m.Skipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_destinations_skipped_total", ConstLabels: constLabels,
-		Help: "Destinations planned but not called, by destination region and reason (node-down, unavailable, failing, at-capacity)."},
+		Help: "Destinations not called because of their state, by destination region and reason (circuit-open, cooldown, saturated, node-down, at-capacity, ...)."},
 		[]string{"destination_region", "reason"})
 	// Series whose label values are known now exist from the start at 0:
 	// Prometheus' increase() cannot see the first event of a series that
