@@ -77,3 +77,18 @@ func TestTraceResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardedTraceIDLogged: a destination's log lines for a sampled
+// forwarded job name the source's trace.
+func TestForwardedTraceIDLogged(t *testing.T) {
+	t.Parallel()
+	tel, _, _ := newTest(t, 0, false)
+	for _, tc := range []struct {
+		flags, want string
+	}{{"01", callerTrace}, {"00", ""}} {
+		ctx := tel.Forwarded(context.Background(), "00-"+callerTrace+"-00f067aa0ba902b7-"+tc.flags)
+		if got := telemetry.TraceID(ctx); got != tc.want {
+			t.Errorf("flags %s: trace id %q, want %q", tc.flags, got, tc.want)
+		}
+	}
+}

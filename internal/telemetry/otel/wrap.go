@@ -46,7 +46,12 @@ func (t *Telemetry) Forwarded(ctx context.Context, traceParent string) context.C
 	if !t.tracing {
 		return ctx
 	}
-	return context.WithValue(ctx, traceKey{}, t.begin(parseTraceParent(traceParent, "")))
+	rt := t.begin(parseTraceParent(traceParent, ""))
+	ctx = context.WithValue(ctx, traceKey{}, rt)
+	if rt.sc.IsSampled() {
+		ctx = telemetry.WithTraceID(ctx, rt.sc.TraceID().String()) // the destination's log lines name the same trace
+	}
+	return ctx
 }
 
 // Link wraps the gateway's link so that each forwarded attempt gets its
