@@ -307,6 +307,7 @@ func TestDashboardMetrics(t *testing.T) {
 		"meridian_route_decisions_total", "meridian_failovers_total", "meridian_peer_up", "meridian_link_served_total",
 		"meridian_quota_rejections_total", "meridian_quota_store_up", "meridian_audit_available", "meridian_audit_events_failed_total",
 		"meridian_link_certificate_expiry_seconds", "meridian_config_reloads_total",
+		"meridian_attempts_total", "meridian_destinations_skipped_total", "meridian_profile_not_callable_total",
 	} {
 		if !seen[want] {
 			t.Errorf("the dashboard does not query %s", want)

@@ -269,6 +269,9 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	res, err := g.Catalog().Resolve(g.region, call.Request.Model)
 	if err != nil {
 		noteRefusal(rec, g.Catalog(), err)
+		if errors.Is(err, profile.ErrNotCallable) {
+			g.metrics.NotCallable.WithLabelValues(telemetry.ProfileLabel(g.Catalog(), call.Request.Model)).Inc()
+		}
 		return nil, g.fail(ctx, rec, resolveError(err, call.Request.Model))
 	}
 	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, sourceARN(g.Catalog(), res, g.region), res.Model
@@ -366,6 +369,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		EstimatedTokens: tokens, Seed: seedOf(job.RequestID)}
 	req, plan := &x.req, &x.plan
 	opts, err := g.plan(ctx, plan, req, job.MaxQueueWait, tierOf(job.Request))
+	g.countExcluded(plan)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +396,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 			continue
 		}
 		if !g.peerHealthy(c.Region) {
-			skipped = addSkip(skipped, c.Region, skipNodeDown) // the link says the peer's node does not answer
+			skipped = g.addSkip(skipped, c.Region, skipNodeDown) // the link says the peer's node does not answer
 			continue
 		}
 		key := routing.Key{Region: c.Region, Model: job.Model}
@@ -411,7 +415,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 					why = skipFailing
 				}
 			}
-			skipped = addSkip(skipped, c.Region, why)
+			skipped = g.addSkip(skipped, c.Region, why)
 			continue
 		}
 		// Quota: the caller's limits here; the deployment's capacity here
@@ -424,7 +428,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		if err != nil {
 			g.observe(att, routing.Outcome{Kind: routing.Canceled})
 			if deploymentLimited(err) {
-				skipped = addSkip(skipped, c.Region, skipAtCapacity)
+				skipped = g.addSkip(skipped, c.Region, skipAtCapacity)
 				continue
 			}
 			return nil, err // the caller's own limit: no destination will do better
@@ -450,6 +454,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		took := g.now().Sub(start)
 		if err == nil {
 			x.addAttempt(route, Attempt{Region: c.Region, Outcome: "ok", Status: 200, Duration: took})
+			g.metrics.Attempts.WithLabelValues(c.Region, "ok").Inc()
 			x.overhead = *callOverhead(c.Region != g.region, took, j.Reported)
 			route.Overhead = &x.overhead
 			route.InferenceRegion = c.Region
@@ -483,6 +488,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		settle(res, nil)
 		g.observe(att, attemptOutcome(ctx, e, 0))
 		x.addAttempt(route, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
+		g.metrics.Attempts.WithLabelValues(c.Region, e.Kind.String()).Inc()
 		lastErr = e
 		if e.Refused() {
 			// This deployment cannot express a field of a valid request:
@@ -498,7 +504,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		}
 		failures = append(failures, e.Kind.String()+":"+c.Region)
 		g.metrics.Failovers.WithLabelValues(c.Region, nextRegion(plan.Candidates(), c.Region), e.Kind.String()).Inc()
-		g.log.Warn("destination failed before first byte", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, e)
+		g.log.WarnContext(ctx, "destination failed before first byte", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, e)
 	}
 	if ctx.Err() != nil {
 		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "request cancelled before a destination answered", Err: ctx.Err()}
@@ -572,7 +578,22 @@ const (
 	skipAtCapacity = "at-capacity"
 )
 
-func addSkip(m map[string]string, region, why string) map[string]string {
+// countExcluded counts in meridian_destinations_skipped_total the
+// destinations the plan left out for their state (circuit open, cooling
+// down, saturated, out of rpm or tpm), not those the profile, policy,
+// weights or the request's capabilities rule out.
+func (g *Gateway) countExcluded(plan *routing.Plan) {
+	for _, c := range plan.Excluded() {
+		switch c.Exclusion {
+		case routing.ExcludedCircuitOpen, routing.ExcludedProbeInFlight, routing.ExcludedCooldown,
+			routing.ExcludedSaturated, routing.ExcludedRPM, routing.ExcludedTPM:
+			g.metrics.Skipped.WithLabelValues(c.Region, c.Exclusion.String()).Inc()
+		}
+	}
+}
+
+func (g *Gateway) addSkip(m map[string]string, region, why string) map[string]string {
+	g.metrics.Skipped.WithLabelValues(region, why).Inc()
 	if m == nil {
 		m = map[string]string{}
 	}
@@ -790,7 +811,7 @@ func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) 
 		g.metrics.Forwarded.WithLabelValues(rec.SourceRegion, label, status).Inc()
 	} else {
 		g.metrics.Requests.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label, status).Inc()
-		g.metrics.Duration.WithLabelValues(rec.SourceRegion, label).Observe(rec.Latency.Seconds())
+		g.metrics.Duration.WithLabelValues(rec.SourceRegion, label, telemetry.StatusClass(sent)).Observe(rec.Latency.Seconds())
 		if sent == 200 && rec.TTFT > 0 {
 			g.metrics.TTFT.WithLabelValues(rec.SourceRegion, rec.InferenceRegion, label).Observe(rec.TTFT.Seconds())
 		}
@@ -804,7 +825,7 @@ func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) 
 	// node's CPU at load (docs/performance.md). The Enabled check skips boxing the
 	// attributes when debug logs are off.
 	if g.log.Enabled(ctx, slog.LevelDebug) {
-		g.log.Debug("request finished", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrPrincipal, rec.PrincipalID,
+		g.log.DebugContext(ctx, "request finished", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrPrincipal, rec.PrincipalID,
 			telemetry.AttrProfile, rec.ProfileID, telemetry.AttrSourceRegion, rec.SourceRegion,
 			telemetry.AttrDestinationRegion, rec.InferenceRegion, telemetry.AttrRoute, rec.Route,
 			telemetry.AttrStatus, sent, telemetry.AttrDuration, rec.Latency, "side", rec.Side, "service_tier", rec.ServiceTier)

@@ -459,6 +459,11 @@ func newReloadCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_config_reloads_total",
 		Help: "Topology reloads by result: ok, unchanged, invalid, restart_required, failed."}, []string{"result"})
 	reg.MustRegister(c)
+	// Every result exists from the start at 0, so that increase() sees the
+	// first failed reload.
+	for _, r := range []string{ReloadOK, ReloadUnchanged, ReloadInvalid, ReloadRestartRequired, ReloadFailed} {
+		c.WithLabelValues(r)
+	}
 	return c
 }
 

@@ -11,6 +11,9 @@ import (
 // and some add keys their parent already set; JSON with duplicate keys is
 // rejected by some log pipelines and read as "last wins" by others.
 //
+// A line logged with a context that carries a trace id (WithTraceID) gets
+// it as trace_id, so a log line leads to its trace.
+//
 // Attributes added with With are held until the record is written (and
 // passed to h when a group is opened), so the deduplication costs one
 // record copy per written line, none for a disabled level.
@@ -54,6 +57,10 @@ func (u *uniqueKeys) WithGroup(name string) slog.Handler {
 }
 
 func (u *uniqueKeys) Handle(ctx context.Context, r slog.Record) error {
+	if id := TraceID(ctx); id != "" {
+		r = r.Clone()
+		r.AddAttrs(slog.String(AttrTraceID, id))
+	}
 	if len(u.attrs) == 0 && r.NumAttrs() < 2 {
 		return u.inner.Handle(ctx, r)
 	}
@@ -80,4 +87,22 @@ func setAttr(as []slog.Attr, a slog.Attr) []slog.Attr {
 		}
 	}
 	return append(as, a)
+}
+
+// AttrTraceID is the log key of the request's trace id (32 hex digits),
+// on the lines a request writes while it is traced and sampled.
+const AttrTraceID = "trace_id"
+
+type traceIDKey struct{}
+
+// WithTraceID returns ctx carrying the trace id of the request it serves,
+// which UniqueKeys adds to every line logged with ctx.
+func WithTraceID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, traceIDKey{}, id)
+}
+
+// TraceID is the trace id WithTraceID put in ctx, or "".
+func TraceID(ctx context.Context) string {
+	id, _ := ctx.Value(traceIDKey{}).(string)
+	return id
 }

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -27,6 +28,13 @@ func TestUniqueKeys(t *testing.T) {
 			l.With(AttrComponent, "a").WithGroup("g").With(AttrComponent, "b").With(AttrComponent, "c").Info("m")
 		}, `{"level":"INFO","msg":"m","component":"a","g":{"component":"c"}}`},
 		{"nothing to merge", func(l *slog.Logger) { l.Info("m", "k", "v") }, `{"level":"INFO","msg":"m","k":"v"}`},
+		{"trace id from the context", func(l *slog.Logger) {
+			l.With(AttrComponent, "gateway").InfoContext(WithTraceID(context.Background(), "4bf92f3577b34da6a3ce929d0e0e4736"), "m", "k", 1)
+		}, `{"level":"INFO","msg":"m","component":"gateway","k":1,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}`},
+		{"trace id alone", func(l *slog.Logger) {
+			l.InfoContext(WithTraceID(context.Background(), "4bf92f3577b34da6a3ce929d0e0e4736"), "m")
+		}, `{"level":"INFO","msg":"m","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}`},
+		{"no trace id in the context", func(l *slog.Logger) { l.InfoContext(context.Background(), "m") }, `{"level":"INFO","msg":"m"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

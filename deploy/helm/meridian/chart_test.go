@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -78,6 +79,7 @@ type manifests struct {
 	pdbs           []*policyv1.PodDisruptionBudget
 	netpols        []*networkingv1.NetworkPolicy
 	serviceMonitor []map[string]any
+	prometheusRule []map[string]any
 	notes          string
 }
 
@@ -140,6 +142,13 @@ func decode(t *testing.T, files map[string]string) *manifests {
 				}
 				m.serviceMonitor = append(m.serviceMonitor, o)
 				continue
+			case "monitoring.coreos.com/v1/PrometheusRule":
+				o := map[string]any{}
+				if err := json.Unmarshal(js, &o); err != nil {
+					t.Fatalf("%s: %v", where, err)
+				}
+				m.prometheusRule = append(m.prometheusRule, o)
+				continue
 			default:
 				t.Fatalf("%s: unexpected object %s %s", where, tm.APIVersion, tm.Kind)
 			}
@@ -193,8 +202,9 @@ func TestRender(t *testing.T) {
 				if r.cfg.Quota.Store != "memory" {
 					t.Errorf("quota.store = %q, want memory", r.cfg.Quota.Store)
 				}
-				if len(r.m.deployments) != 0 || len(r.m.serviceMonitor) != 0 {
-					t.Errorf("defaults render %d Deployments and %d ServiceMonitors, want none", len(r.m.deployments), len(r.m.serviceMonitor))
+				if len(r.m.deployments) != 0 || len(r.m.serviceMonitor) != 0 || len(r.m.prometheusRule) != 0 {
+					t.Errorf("defaults render %d Deployments, %d ServiceMonitors and %d PrometheusRules, want none",
+						len(r.m.deployments), len(r.m.serviceMonitor), len(r.m.prometheusRule))
 				}
 				if !strings.Contains(r.m.notes, "example topology") {
 					t.Errorf("NOTES do not warn that the example topology is installed:\n%s", r.m.notes)
@@ -365,6 +375,15 @@ serviceMonitor: { enabled: true, labels: { release: prometheus } }
 					t.Errorf("ServiceMonitor labels = %v, want serviceMonitor.labels added", labels)
 				}
 			},
+		},
+		{
+			name: "PrometheusRule alerts",
+			values: `
+region: eu-west-1
+serviceMonitor: { enabled: true }
+prometheusRule: { enabled: true, labels: { release: prometheus }, certificateExpiryDays: 7 }
+`,
+			check: checkPrometheusRule,
 		},
 		{
 			name: "own topology with longer drain and live reload",
@@ -1003,4 +1022,60 @@ func matches(selector map[string]any, labels map[string]string) bool {
 		s[k], _ = v.(string)
 	}
 	return matchesStr(s, labels)
+}
+
+// checkPrometheusRule: the shipped alerts are scoped to the release's
+// region, each names a severity, and every metric they query is one
+// docs/operations.md documents (a renamed metric would leave an alert that
+// never fires).
+func checkPrometheusRule(t *testing.T, r *rendered) {
+	t.Helper()
+	if len(r.m.prometheusRule) != 1 {
+		t.Fatalf("%d PrometheusRules, want 1", len(r.m.prometheusRule))
+	}
+	pr := r.m.prometheusRule[0]
+	labels, _ := pr["metadata"].(map[string]any)["labels"].(map[string]any)
+	if labels["release"] != "prometheus" {
+		t.Errorf("PrometheusRule labels = %v, want prometheusRule.labels added", labels)
+	}
+	doc, err := os.ReadFile("../../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricName := regexp.MustCompile(`meridian_[a-z_]+`)
+	want := []string{"MeridianSourceResidencyRejection", "MeridianAuditUnavailable", "MeridianAuditEventsLost", "MeridianPeerDown",
+		"MeridianTopologyMismatch", "MeridianQuotaStoreDown", "MeridianCertificateExpiresSoon", "MeridianReloadNotApplied", "MeridianServerErrors"}
+	var got []string
+	groups, _ := pr["spec"].(map[string]any)["groups"].([]any)
+	for _, g := range groups {
+		rules, _ := g.(map[string]any)["rules"].([]any)
+		for _, ru := range rules {
+			rule, _ := ru.(map[string]any)
+			name, _ := rule["alert"].(string)
+			expr, _ := rule["expr"].(string)
+			got = append(got, name)
+			if sev, _ := rule["labels"].(map[string]any)["severity"].(string); sev != "critical" && sev != "warning" {
+				t.Errorf("%s: severity %q", name, sev)
+			}
+			sels := metricName.FindAllStringIndex(expr, -1)
+			if len(sels) == 0 {
+				t.Errorf("%s: no Meridian metric in %q", name, expr)
+			}
+			for _, loc := range sels {
+				m := expr[loc[0]:loc[1]]
+				if !strings.HasPrefix(expr[loc[1]:], `{region="eu-west-1"`) {
+					t.Errorf("%s: %s not scoped to the release's region in %q", name, m, expr)
+				}
+				if !strings.Contains(string(doc), "`"+m+"`") {
+					t.Errorf("%s: %s is not in docs/operations.md", name, m)
+				}
+			}
+			if name == "MeridianCertificateExpiresSoon" && !strings.Contains(expr, "< 604800") {
+				t.Errorf("%s: %q does not use certificateExpiryDays 7", name, expr)
+			}
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("alerts %v, want %v", got, want)
+	}
 }

@@ -14,6 +14,10 @@ import (
 // HeaderTraceParent is the W3C trace-context header a caller may send.
 const HeaderTraceParent = "traceparent"
 
+// HeaderTraceResponse is the W3C Trace Context Level 2 response header
+// naming the request's span: version-traceid-spanid-flags.
+const HeaderTraceResponse = "Traceresponse"
+
 // requestTrace is one request's trace context on this node: the span the
 // node writes for the request, chosen when it arrived, its remote parent,
 // and the calls (attempts, backend calls) made while it ran, each with a

@@ -9,10 +9,12 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // Handler wraps a client listener's handler: each request gets its trace
-// context, whose parent is the caller's W3C traceparent when it sent one.
+// context, whose parent is the caller's W3C traceparent when it sent one,
+// and its answer the traceresponse header naming the request's span.
 // Without tracing it returns next.
 func (t *Telemetry) Handler(next http.Handler) http.Handler {
 	if !t.tracing {
@@ -20,7 +22,19 @@ func (t *Telemetry) Handler(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		parent := parseTraceParent(r.Header.Get(HeaderTraceParent), r.Header.Get("Tracestate"))
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), traceKey{}, t.begin(parent))))
+		rt := t.begin(parent)
+		// The request's own span, in the W3C Trace Context Level 2
+		// traceresponse header, on every answer (errors too): a caller or
+		// operator holding a response can open its trace. The flags say
+		// whether it was sampled (exported).
+		w.Header().Set(HeaderTraceResponse, rt.traceParent(rt.sc.SpanID()))
+		ctx := context.WithValue(r.Context(), traceKey{}, rt)
+		if rt.sc.IsSampled() {
+			// Lines logged for the request name its trace (trace_id), only
+			// when the trace is exported.
+			ctx = telemetry.WithTraceID(ctx, rt.sc.TraceID().String())
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -32,7 +46,12 @@ func (t *Telemetry) Forwarded(ctx context.Context, traceParent string) context.C
 	if !t.tracing {
 		return ctx
 	}
-	return context.WithValue(ctx, traceKey{}, t.begin(parseTraceParent(traceParent, "")))
+	rt := t.begin(parseTraceParent(traceParent, ""))
+	ctx = context.WithValue(ctx, traceKey{}, rt)
+	if rt.sc.IsSampled() {
+		ctx = telemetry.WithTraceID(ctx, rt.sc.TraceID().String()) // the destination's log lines name the same trace
+	}
+	return ctx
 }
 
 // Link wraps the gateway's link so that each forwarded attempt gets its
