@@ -23,6 +23,7 @@ func (g *Gateway) Authorize(ctx context.Context, call *Call) *inference.Error {
 	}
 	res, err := cat.Resolve(g.region, call.Request.Model)
 	if err != nil {
+		g.countNotCallable(cat, call.Request.Model, err)
 		return refuse(func(rec *Record) { noteRefusal(rec, cat, err) }, resolveError(err, call.Request.Model))
 	}
 	if _, err := g.authz.AuthorizeInvoke(AuthzInput{Principal: call.Principal, Source: g.region, Resolution: res,

@@ -220,6 +220,19 @@ func (g *Gateway) deploymentKey(model string) string {
 // It equals the quota package's default (a node test keeps them equal).
 const DefaultMaxTokens = 1024
 
+// countNotCallable counts a resolution refused because the profile is
+// not callable from this region (meridian_profile_not_callable_total):
+// the one metric that tells this refusal from a malformed body.
+func (g *Gateway) countNotCallable(cat *profile.Catalog, model string, err error) {
+	if errors.Is(err, profile.ErrNotCallable) {
+		g.metrics.NotCallable.WithLabelValues(telemetry.ProfileLabel(cat, model)).Inc()
+	}
+}
+
+// attemptCanceled is meridian_attempts_total's outcome for an attempt that
+// ended because its caller hung up (not the destination's failure).
+const attemptCanceled = "canceled"
+
 // Region returns this node's region.
 func (g *Gateway) Region() string { return g.region }
 
@@ -269,9 +282,7 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	res, err := g.Catalog().Resolve(g.region, call.Request.Model)
 	if err != nil {
 		noteRefusal(rec, g.Catalog(), err)
-		if errors.Is(err, profile.ErrNotCallable) {
-			g.metrics.NotCallable.WithLabelValues(telemetry.ProfileLabel(g.Catalog(), call.Request.Model)).Inc()
-		}
+		g.countNotCallable(g.Catalog(), call.Request.Model, err)
 		return nil, g.fail(ctx, rec, resolveError(err, call.Request.Model))
 	}
 	rec.ProfileID, rec.ProfileARN, rec.Model = res.ProfileID, sourceARN(g.Catalog(), res, g.region), res.Model
@@ -488,7 +499,13 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		settle(res, nil)
 		g.observe(att, attemptOutcome(ctx, e, 0))
 		x.addAttempt(route, Attempt{Region: c.Region, Outcome: e.Kind.String(), Status: e.Kind.Status(), Duration: took})
-		g.metrics.Attempts.WithLabelValues(c.Region, e.Kind.String()).Inc()
+		if hungUp(ctx) {
+			// The caller hung up: not the destination's failure, as the
+			// health tracker sees it too.
+			g.metrics.Attempts.WithLabelValues(c.Region, attemptCanceled).Inc()
+		} else {
+			g.metrics.Attempts.WithLabelValues(c.Region, e.Kind.String()).Inc()
+		}
 		lastErr = e
 		if e.Refused() {
 			// This deployment cannot express a field of a valid request:

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"github.com/meridian-gateway/meridian/internal/clock"
 	"io"
 	"math"
 	"net/http"
@@ -12,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/backend"
+	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/routing"
 	"github.com/meridian-gateway/meridian/internal/topology"
@@ -523,5 +525,58 @@ func TestUnfitDestinationIsNotBlamed(t *testing.T) {
 	}
 	if _, err := h.g.Invoke(t.Context(), h.call("plain", "eu.r", false)); err != nil {
 		t.Fatalf("a request the destination can carry: %v", err)
+	}
+}
+
+// TestHangUpAttemptNotCountedAsFailure: an attempt that ends because its
+// caller hung up counts in meridian_attempts_total as canceled, not as the
+// error its backend's read failed with (a time-out, an unreachable peer),
+// which the dashboard's failed attempts by destination would charge to the
+// destination; the health tracker does not blame it either.
+func TestHangUpAttemptNotCountedAsFailure(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	h.local.complete = func(context.Context, *inference.Request) (*inference.Response, error) {
+		cancel() // the caller goes away while the backend is asked
+		return nil, &inference.Error{Kind: inference.KindTimeout, Message: "read: context canceled"}
+	}
+	h.remote.complete = h.local.complete
+	if _, err := h.g.Invoke(ctx, h.call("gone", "eu.m", false)); err == nil {
+		t.Fatal("Invoke after the caller hung up = nil error")
+	}
+	var canceled, timeout float64
+	for _, region := range []string{"eu-west-1", "eu-central-1"} {
+		for outcome, sum := range map[string]*float64{attemptCanceled: &canceled, inference.KindTimeout.String(): &timeout} {
+			var m dto.Metric
+			if err := h.g.metrics.Attempts.WithLabelValues(region, outcome).Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			*sum += m.GetCounter().GetValue()
+		}
+	}
+	if canceled != 1 || timeout != 0 {
+		t.Errorf("attempts: canceled %v, timeout %v; want 1 and 0", canceled, timeout)
+	}
+}
+
+// TestAuthorizeCountsNotCallable: a call that reaches no backend
+// (count_tokens) refused because its profile is not callable from this
+// region counts in meridian_profile_not_callable_total as Invoke's does.
+func TestAuthorizeCountsNotCallable(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	call := h.call("count", "arn:aws:bedrock:eu-central-1:"+h.cfg.Account+":inference-profile/eu.m", false)
+	err := h.g.Authorize(t.Context(), call)
+	if err == nil || err.Kind != inference.KindInvalidRequest {
+		t.Fatalf("Authorize of an ARN of another region = %v, want the not-callable 400", err)
+	}
+	var m dto.Metric
+	if err := h.g.metrics.NotCallable.WithLabelValues("other").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Errorf("meridian_profile_not_callable_total{profile=\"other\"} = %v, want 1", got)
 	}
 }
