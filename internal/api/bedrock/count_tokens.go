@@ -5,9 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"strconv"
 
-	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 )
@@ -92,12 +90,8 @@ func (h *Handler) countTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := decodeCountTokens(model, body)
 	call.Request = req
-	switch {
-	case err != nil:
-	case model == "":
-		err = invalid("modelId is required")
-	case len(model) > maxModelIDBytes:
-		err = invalid("modelId " + strconv.Quote(auth.Truncate(model, maxQuoted)) + " is longer than " + strconv.Itoa(maxModelIDBytes) + " bytes")
+	if err == nil {
+		err = checkModelID(model)
 	}
 	if err != nil {
 		h.reject(w, r, call, err)

@@ -36,12 +36,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 	model := r.PathValue("modelId") // decoded: an ARN's "/" arrives as %2F
 	req, err := decode(model, body, stream)
 	call.Request = req
-	switch {
-	case err != nil:
-	case model == "":
-		err = invalid("modelId is required")
-	case len(model) > maxModelIDBytes:
-		err = invalid("modelId " + strconv.Quote(auth.Truncate(model, maxQuoted)) + " is longer than " + strconv.Itoa(maxModelIDBytes) + " bytes")
+	if err == nil {
+		err = checkModelID(model)
 	}
 	if err != nil {
 		h.reject(w, r, call, err)
@@ -503,3 +499,15 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 
 func itoa(n int) string     { return strconv.Itoa(n) }
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// checkModelID refuses the path's modelId when it is empty or longer than
+// maxModelIDBytes, as Bedrock does, quoting at most maxQuoted bytes of it.
+func checkModelID(model string) error {
+	switch {
+	case model == "":
+		return invalid("modelId is required")
+	case len(model) > maxModelIDBytes:
+		return invalid("modelId " + strconv.Quote(auth.Truncate(model, maxQuoted)) + " is longer than " + strconv.Itoa(maxModelIDBytes) + " bytes")
+	}
+	return nil
+}
