@@ -167,16 +167,7 @@ func genAIRequests(t *testing.T, n *Node) uint64 {
 // itself, but only after flushing an answer that the flush completes: the
 // client has its whole answer while the observer is still held.
 func TestAnswerFlushedWhenTheWorkerCannotTake(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a node")
-	}
-	west := newGatedObserver()
-	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "", withObserver("eu-west-1", west))
-	if err := c.nodes["eu-west-1"].observing.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	release := west.hold()
-	defer release()
+	c, west := startWorkerless(t)
 	answers := c.postInBackground("eu-west-1", chatBody("eu.demo.chat-small", false))
 	id := <-west.entered // the handler runs the observer itself
 	var a postedAnswer
@@ -188,6 +179,24 @@ func TestAnswerFlushedWhenTheWorkerCannotTake(t *testing.T) {
 	if a.status != 200 || a.h.Get(gateway.HeaderRequestID) != id {
 		t.Fatalf("status %d, request %q (observer heard of %q): %s", a.status, a.h.Get(gateway.HeaderRequestID), id, a.body)
 	}
+}
+
+// startWorkerless starts one node whose observing worker is closed (as
+// during a shutdown; a full queue takes the same path), so that handlers
+// run the observers themselves, and holds its observer until the test
+// ends.
+func startWorkerless(t *testing.T) (*cluster, *gatedObserver) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	west := newGatedObserver()
+	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "", withObserver("eu-west-1", west))
+	if err := c.nodes["eu-west-1"].observing.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(west.hold())
+	return c, west
 }
 
 // postedAnswer is an answer that a test receives while it holds
@@ -216,16 +225,7 @@ func (c *cluster) postInBackground(region, body string) <-chan postedAnswer {
 // while the observer is still held (before, [DONE] waited for the
 // observers, as the chunked end does).
 func TestStreamEndFlushedWhenTheWorkerCannotTake(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a node")
-	}
-	west := newGatedObserver()
-	c := startCluster(t, []regionSpec{{"eu-west-1", "eu"}}, "", withObserver("eu-west-1", west))
-	if err := c.nodes["eu-west-1"].observing.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	release := west.hold()
-	defer release()
+	c, west := startWorkerless(t)
 	done := make(chan error, 1)
 	go func() {
 		req, _ := http.NewRequest("POST", c.url("eu-west-1")+"/v1/chat/completions", strings.NewReader(chatBody("eu.demo.chat-small", true)))
