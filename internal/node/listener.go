@@ -499,7 +499,8 @@ func (n *Node) mayViewTraffic(_ *gateway.PolicyAuthorizer) func(r *http.Request,
 	var cache atomic.Pointer[compiled]
 	return func(r *http.Request, p auth.Principal, owner string) bool {
 		g := n.current()
-		cur, err := g.gw.Authenticator().Request(r)
+		// The key, as the console authenticates (ui.Authenticator).
+		cur, err := g.gw.Authenticator().APIKey(auth.BearerKey(r))
 		if err != nil || cur.ID != p.ID {
 			return false
 		}
