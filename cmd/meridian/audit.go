@@ -294,6 +294,7 @@ func runAuditExport(args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "topology file: its account and partition name the records (recipientAccountId, userIdentity)")
 	account := fs.String("account", "", "12-digit account id for the records, when --config is not given")
 	unverified := fs.Bool("unverified", false, "export even if the trail does not verify (tampered or incomplete)")
+	allowUnsealed := fs.Bool("allow-unsealed", false, "accept events after the newest digest (a running node's newest events), which only the hash chain protects: without it they refuse the export, as audit verify reports them UNVERIFIED")
 	since := fs.String("since", "", "events at or after this time (RFC 3339, 2006-01-02 or 2006-01; UTC)")
 	until := fs.String("until", "", "events before this time")
 	var pubFiles []string
@@ -306,7 +307,7 @@ func runAuditExport(args []string, stdout, stderr io.Writer) error {
 	if *format != "cloudtrail" {
 		return usageError("audit export: --format %q: use cloudtrail", *format)
 	}
-	opts := audit.ExportOptions{Unverified: *unverified, Account: audit.CloudTrailAccount{Account: *account}}
+	opts := audit.ExportOptions{Unverified: *unverified, AllowUnsealed: *allowUnsealed, Account: audit.CloudTrailAccount{Account: *account}}
 	if *configPath != "" {
 		cfg, err := topology.Load(*configPath)
 		if err != nil {

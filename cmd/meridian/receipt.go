@@ -187,7 +187,8 @@ func printClaims(w io.Writer, c *receipt.Claims, checkedReq, checkedResp bool, m
 	if c.Audit.Hash == "" {
 		return
 	}
-	fmt.Fprintf(w, "  (check the audit event with: meridian audit verify DIR --receipt RECEIPT, DIR being %s's audit log)\n", c.InferenceRegion)
+	fmt.Fprintf(w, "  (check the audit event with: meridian audit verify DIR --receipt RECEIPT, DIR being %s's audit log;\n"+
+		"   a fresh receipt's event is in the unsealed tail until the next digest: add --allow-unsealed, or verify after the next digest, or it exits 1)\n", c.InferenceRegion)
 }
 
 func checked(done bool, mismatches []string, what string) string {

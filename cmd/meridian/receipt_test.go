@@ -83,6 +83,9 @@ func TestReceiptVerifyCLI(t *testing.T) {
 		wantOut string
 	}{
 		{name: "valid", args: []string{"receipt", "verify", f.receipt, "--ca", f.caFile}, wantOut: "receipt: VALID: inference ran in eu-central-1"},
+		// audit verify --receipt exits 1 for a fresh receipt's event, still
+		// in the unsealed tail: the hint says how to check it.
+		{name: "hint names --allow-unsealed", args: []string{"receipt", "verify", f.receipt, "--ca", f.caFile}, wantOut: "add --allow-unsealed"},
 		{name: "valid with request and response", args: []string{"receipt", "verify", "--ca", f.caFile, "--request", f.request, "--response", f.response, f.receipt}, wantOut: "matches"},
 		{name: "json", args: []string{"receipt", "verify", f.receipt, "--ca", f.caFile, "--json"}, wantOut: `"inference_region": "eu-central-1"`},
 		{name: "request of another call", args: []string{"receipt", "verify", f.receipt, "--ca", f.caFile, "--request", wrong}, wantErr: errSilentFailure, wantOut: "MISMATCH"},

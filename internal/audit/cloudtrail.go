@@ -88,12 +88,22 @@ type CloudTrailAccount struct {
 	Account   string
 }
 
+// MeridianOperations are the eventNames of calls to Meridian's own
+// endpoints (the console's API, metrics, the regions view, and requests no
+// route serves: internal/node/listener.go, internal/ui/handler.go). They
+// are no Bedrock API call, and the CloudTrail export leaves them out: as
+// bedrock.amazonaws.com records they would read as Bedrock calls.
+var MeridianOperations = map[string]bool{
+	"GetMetrics": true, "GetRegions": true, "StreamLive": true, "GetRequest": true,
+	"OperateRegion": true, "Redirect": true, "UnknownOperation": true,
+}
+
 // CloudTrailRecordOf maps a source-side event to its CloudTrail record. It
 // reports false for events Bedrock would not record as an API call in the
-// source region: gap markers and destination-side events (their source
-// event is the call).
+// source region: gap markers, destination-side events (their source
+// event is the call) and Meridian's own operations ([MeridianOperations]).
 func CloudTrailRecordOf(e *Event, acct CloudTrailAccount) (*CloudTrailRecord, bool) {
-	if e.Gap != nil || e.Side == SideDestination {
+	if e.Gap != nil || e.Side == SideDestination || MeridianOperations[e.EventName] {
 		return nil, false
 	}
 	partition := acct.Partition
@@ -247,6 +257,11 @@ type ExportOptions struct {
 	// Unverified exports a trail that does not verify (tampered, or with
 	// lost events). The default refuses it: an export is evidence.
 	Unverified bool
+	// AllowUnsealed accepts events after a region's newest digest (a
+	// running node's newest), which no signature covers, as `audit verify
+	// --allow-unsealed` does. The default refuses them, as `audit verify`
+	// reports such a trail UNVERIFIED.
+	AllowUnsealed bool
 }
 
 // ExportCloudTrail writes the events of dir that match f as a CloudTrail log
@@ -276,6 +291,8 @@ func ExportCloudTrail(dir string, f Filter, w io.Writer, opts ExportOptions) (in
 				return 0, fmt.Errorf("verify %s: %w", d, err)
 			case !rep.Complete():
 				return 0, fmt.Errorf("%s does not verify: the trail is incomplete (%d gaps lost events); export it anyway with --unverified", d, len(rep.Gaps))
+			case rep.Unsealed > 0 && !opts.AllowUnsealed:
+				return 0, fmt.Errorf("%s is UNVERIFIED: %d events from %s on come after the newest digest and no signature covers them; pass --allow-unsealed to export them (protected by the hash chain only), or export after the node's next digest", d, rep.Unsealed, rep.UnsealedFrom)
 			}
 		}
 	}

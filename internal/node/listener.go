@@ -361,9 +361,57 @@ func (n *Node) auditControl(w http.ResponseWriter, r *http.Request, op string, p
 	if !rec.Allowed {
 		rec.DenyReason = inference.Clip(reason, inference.EchoLimit)
 	}
+	rec.RequestMetadata = controlAsked(r, op)
 	w.Header().Set(gateway.HeaderRequestID, rec.RequestID)
 	rec.Latency = n.clock.Now().Sub(now)
 	return n.recorders.Record(context.WithoutCancel(r.Context()), rec)
+}
+
+// Bounds of what controlAsked keeps of the caller's request line.
+const (
+	maxAskedMethod    = 32
+	maxAskedPath      = 256
+	maxAskedRequestID = 128
+)
+
+// controlAsked is what a control event records of what was asked, as its
+// requestMetadata (docs/audit.md): the request id a GetRequest read, the
+// method and path (without the query) of an UnknownOperation or a
+// Redirect, each in askedText's form; nil for the other operations, whose
+// route says it all.
+func controlAsked(r *http.Request, op string) map[string]string {
+	switch op {
+	case ui.OpGetRequest:
+		return map[string]string{"requestId": askedText(r.PathValue("id"), maxAskedRequestID)}
+	case opUnknownOperation, opRedirect:
+		p := r.URL.EscapedPath()
+		if r.RequestURI == "*" {
+			p = "*"
+		}
+		return map[string]string{"method": askedText(r.Method, maxAskedMethod), "path": askedText(p, maxAskedPath)}
+	}
+	return nil
+}
+
+// askedText is s as the audit trail's request metadata may hold it
+// (inference.ValidateMetadata's characters): every other byte, and "$",
+// written as "$" and two hex digits; at most n bytes (n > 3), a longer
+// text cut and ended with "...".
+func askedText(s string, n int) string {
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, min(3*len(s), n+3))
+	for i := 0; i < len(s) && len(b) <= n; i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte(":_@#=/+,-.", c) >= 0:
+			b = append(b, c)
+		default:
+			b = append(b, '$', hex[c>>4], hex[c&15])
+		}
+	}
+	if len(b) > n {
+		b = append(b[:n-3], "..."...)
+	}
+	return string(b)
 }
 
 // recordUnrouted records a request no route serves (404, 405, and the
@@ -390,7 +438,9 @@ func (n *Node) recordUnrouted(gw *gateway.Gateway) func(w http.ResponseWriter, r
 // them before any handler of it runs.
 func recordRedirects(mux *http.ServeMux, record func(w http.ResponseWriter, r *http.Request, status int) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect {
+		// "*" (OPTIONS * and its kin) the mux answers 400, not with a
+		// redirect: it is left to the mux's own answer.
+		if r.Method != http.MethodConnect && r.RequestURI != "*" {
 			// The decoded path has every "//" and "/." its escaped form
 			// (which the mux cleans) has: a cheap filter first.
 			if mayNeedClean(r.URL.Path) {
@@ -429,16 +479,53 @@ func cleanPath(p string) string {
 // mayViewTraffic is the console's ui.Options.MaySee: a viewer (the
 // operator's read-only role) sees every principal's traffic; any other
 // principal needs a policy allowing ui.ActionViewTraffic on owner's
-// traffic (ui.TrafficARN; owner "*" for everyone's). In a topology without
-// policies every principal may (policies.AllowsAll).
-func (n *Node) mayViewTraffic(policies *gateway.PolicyAuthorizer) func(r *http.Request, p auth.Principal, owner string) bool {
+// traffic (ui.TrafficARN). Everyone's traffic (owner "*", the live
+// stream's) needs both traffic/* and traffic/**: a pattern that matches
+// strings of two lengths has a "*" and, matching "*" in first place, is
+// one written for every owner, so a grant meant for some owners
+// (traffic/?, traffic/app*) does not open the stream. In a topology
+// without policies every principal may (policies.AllowsAll).
+//
+// It decides against the generation in force, not the one the console's
+// handler was built with (the argument, which reloads leave behind): the
+// request's key is authenticated again there and must still name p, so a
+// reload that rotates the key or changes the grant takes effect on a
+// live stream at its next frame.
+func (n *Node) mayViewTraffic(_ *gateway.PolicyAuthorizer) func(r *http.Request, p auth.Principal, owner string) bool {
+	type compiled struct {
+		cfg *topology.Config
+		pa  *gateway.PolicyAuthorizer
+	}
+	var cache atomic.Pointer[compiled]
 	return func(r *http.Request, p auth.Principal, owner string) bool {
-		if p.Viewer {
+		g := n.current()
+		// The key, as the console authenticates (ui.Authenticator).
+		cur, err := g.gw.Authenticator().APIKey(auth.BearerKey(r))
+		if err != nil || cur.ID != p.ID {
+			return false
+		}
+		if cur.Viewer {
 			return true
 		}
-		cat := n.gateway().Catalog()
-		return policies.Decide(gateway.AuthzInput{Principal: p, Source: n.region.ID, SourceIP: gateway.ClientIP(r), SecureTransport: r.TLS != nil, Now: n.clock.Now()},
-			ui.ActionViewTraffic, ui.TrafficARN(cat.Partition(), n.region.ID, cat.Account(), owner)) == nil
+		c := cache.Load()
+		if c == nil || c.cfg != g.cfg {
+			// A topology that compiled for the gateway compiles here.
+			pa, err := gateway.NewPolicyAuthorizer(g.cfg)
+			if err != nil {
+				return false
+			}
+			c = &compiled{cfg: g.cfg, pa: pa}
+			cache.Store(c)
+		}
+		cat := g.gw.Catalog()
+		in := gateway.AuthzInput{Principal: cur, Source: n.region.ID, SourceIP: gateway.ClientIP(r), SecureTransport: r.TLS != nil, Now: n.clock.Now()}
+		allows := func(who string) bool {
+			return c.pa.Decide(in, ui.ActionViewTraffic, ui.TrafficARN(cat.Partition(), n.region.ID, cat.Account(), who)) == nil
+		}
+		if owner == "*" {
+			return allows("*") && allows("**")
+		}
+		return allows(owner)
 	}
 }
 

@@ -61,9 +61,12 @@ type Options struct {
 	// (tests of the page alone).
 	Audit func(w http.ResponseWriter, r *http.Request, c Call) error
 	// MaySee reports whether p may see the traffic of principal owner
-	// ("*": of every principal, which the live stream shows). A principal
-	// always reads its own requests' records. Nil: every principal may see
-	// everything.
+	// ("*": of every principal: the live stream's flows and totals). A
+	// principal always reads its own requests' records. The live stream
+	// asks it again before every frame, against the topology then in force
+	// (a reload that revokes the key or the grant ends the stream), and
+	// shows only the recent requests of owners it allows. Nil: every
+	// principal may see everything.
 	MaySee func(r *http.Request, p auth.Principal, owner string) bool
 }
 
@@ -105,6 +108,7 @@ type Handler struct {
 	opts Options
 
 	mu      sync.Mutex
+	built   *Frame
 	frame   []byte
 	builtAt time.Time
 }
@@ -202,14 +206,14 @@ func (h *Handler) maySee(r *http.Request, p auth.Principal, owner string) bool {
 	return h.opts.MaySee == nil || h.opts.MaySee(r, p, owner)
 }
 
-// currentFrame returns the encoded frame, rebuilt at most once per
-// interval however many consoles are open.
-func (h *Handler) currentFrame() []byte {
+// currentFrame returns the frame and its encoding, rebuilt at most once
+// per interval however many consoles are open.
+func (h *Handler) currentFrame() (*Frame, []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.opts.Clock.Now()
 	if h.frame != nil && now.Sub(h.builtAt) < h.opts.Interval*9/10 {
-		return h.frame
+		return h.built, h.frame
 	}
 	var state any
 	if h.opts.State != nil {
@@ -219,14 +223,54 @@ func (h *Handler) currentFrame() []byte {
 	if h.opts.Demo != nil {
 		f.Demo = h.opts.Demo.Actions()
 	}
+	h.built, h.frame, h.builtAt = f, mustMarshal(f), now
+	return f, h.frame
+}
+
+func mustMarshal(f *Frame) []byte {
 	b, err := json.Marshal(f)
 	if err != nil {
 		// Every field marshals; this is a programmer error.
 		panic(fmt.Sprintf("encode console frame: %v", err))
 	}
-	h.frame, h.builtAt = b, now
 	return b
 }
+
+// frameFor returns the current frame as p sees it: the recent requests of
+// owners p may not see are left out (a Deny of one owner's traffic holds
+// on the live stream too). The shared encoding is reused when p sees
+// every row.
+func (h *Handler) frameFor(r *http.Request, p auth.Principal) []byte {
+	f, b := h.currentFrame()
+	if h.opts.MaySee == nil {
+		return b
+	}
+	seen := map[string]bool{}
+	var keep []Summary
+	hidden := false
+	for i, s := range f.Recent {
+		ok, asked := seen[s.Principal]
+		if !asked {
+			ok = s.Principal == p.ID || h.maySee(r, p, s.Principal)
+			seen[s.Principal] = ok
+		}
+		if !ok && !hidden {
+			hidden, keep = true, append([]Summary{}, f.Recent[:i]...)
+		}
+		if ok && hidden {
+			keep = append(keep, s)
+		}
+	}
+	if !hidden {
+		return b
+	}
+	g := *f
+	g.Recent = keep
+	return mustMarshal(&g)
+}
+
+// liveDenied is the live stream's 403.
+const liveDenied = "the live stream shows every principal's traffic: it needs viewer: true or a policy allowing " + ActionViewTraffic + " on every principal's traffic (docs/policies.md)"
 
 // live streams a frame a second as Server-Sent Events (event "frame").
 // The console reads it with fetch(), so the API key travels in the
@@ -236,9 +280,9 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// The stream shows every principal's recent requests.
+	// The stream's flows and totals count every principal's requests.
 	if !h.maySee(r, p, "*") {
-		h.answer(w, r, OpStreamLive, p, http.StatusForbidden, "the live stream shows every principal's traffic: it needs viewer: true or a policy allowing "+ActionViewTraffic+" (docs/policies.md)")
+		h.answer(w, r, OpStreamLive, p, http.StatusForbidden, liveDenied)
 		return
 	}
 	if !h.answer(w, r, OpStreamLive, p, http.StatusOK, "") {
@@ -253,7 +297,7 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 	t := h.opts.Clock.NewTicker(h.opts.Interval)
 	defer t.Stop()
 	for {
-		if _, err := fmt.Fprintf(w, "event: frame\ndata: %s\n\n", h.currentFrame()); err != nil {
+		if _, err := fmt.Fprintf(w, "event: frame\ndata: %s\n\n", h.frameFor(r, p)); err != nil {
 			return
 		}
 		if err := rc.Flush(); err != nil {
@@ -264,7 +308,10 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-t.C():
 		}
-		if h.opts.Closing() {
+		// Decided again for every frame: a reload that revoked the key
+		// or the grant ends the stream (the console reconnects, and is
+		// then asked for a key the topology in force accepts).
+		if h.opts.Closing() || !h.maySee(r, p, "*") {
 			return
 		}
 	}
