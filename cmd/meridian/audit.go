@@ -32,7 +32,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "verify":
 		return runAuditVerify(args[1:], stdout, stderr)
 	case "query":
-		return runAuditQuery(args[1:], stdout, stderr)
+		return runAuditQuery(args[1:], time.Now(), stdout, stderr)
 	case "export":
 		return runAuditExport(args[1:], stdout, stderr)
 	case "keygen":
@@ -205,10 +205,12 @@ func findPublicKey(regionDir, top string) (string, bool) {
 	return "", false
 }
 
-func runAuditQuery(args []string, stdout, stderr io.Writer) error {
+// runAuditQuery runs audit query; now is what a relative --since or
+// --until ("1h": an hour before now) counts back from.
+func runAuditQuery(args []string, now time.Time, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	since := fs.String("since", "", "events at or after this time (RFC 3339, 2006-01-02 or 2006-01; UTC)")
+	since := fs.String("since", "", "events at or after this time (RFC 3339, 2006-01-02 or 2006-01; UTC), or a duration before now (1h, 30m, 2d)")
 	until := fs.String("until", "", "events before this time")
 	var f audit.Filter
 	fs.StringVar(&f.Principal, "principal", "", "principal id, API key id or access key id (pattern)")
@@ -235,7 +237,7 @@ func runAuditQuery(args []string, stdout, stderr io.Writer) error {
 		if t.in == "" {
 			continue
 		}
-		v, err := audit.ParseTime(t.in)
+		v, err := audit.ParseTimeAt(t.in, now)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--%s: %w", t.flag, err))
 		}

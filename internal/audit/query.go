@@ -215,12 +215,57 @@ func matchAny(list string, values ...string) bool {
 // ParseTime parses a --since/--until value: RFC 3339, or a UTC date or
 // month ("2026-11-25", "2026-11", "2026-11-25T10:00").
 func ParseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02", "2006-01"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
+	if t, ok := parseAbsolute(s); ok {
+		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time (use RFC 3339, 2006-01-02 or 2006-01)", s)
+}
+
+// ParseTimeAt parses a --since/--until value as [ParseTime] does, or as a
+// duration before now: "1h" is an hour before now, also "90m", "1h30m",
+// "45s" and whole days ("2d"), as an incident's "the last hour" is asked.
+func ParseTimeAt(s string, now time.Time) (time.Time, error) {
+	if t, ok := parseAbsolute(s); ok {
+		return t, nil
+	}
+	if d, ok := parseAgo(s); ok {
+		return now.Add(-d).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (use RFC 3339, 2006-01-02 or 2006-01, or a duration before now such as 1h, 30m or 2d)", s)
+}
+
+func parseAbsolute(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02", "2006-01"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// maxAgo bounds a relative time (about 100 years), far beyond any trail.
+const maxAgo = 100 * 365 * 24 * time.Hour
+
+// parseAgo parses a positive duration: Go's syntax ("1h30m"), or a whole
+// number of days ("2d").
+func parseAgo(s string) (time.Duration, bool) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return 0, false
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, false
+		}
+	}
+	if d <= 0 || d > maxAgo {
+		return 0, false
+	}
+	return d, true
 }
 
 // Query calls fn, in log order, for every event in dir that matches f. dir
@@ -286,7 +331,7 @@ func NewPrinter(w io.Writer, format string) (*Printer, error) {
 		return &Printer{jsonl: true, w: w}, nil
 	case "table", "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tEVENT ID\tEVENT\tSIDE\tPRINCIPAL\tSOURCE\tINFERENCE\tPROFILE\tSTATUS\tROUTE")
+		fmt.Fprintln(tw, "TIME\tEVENT ID\tEVENT\tSIDE\tPRINCIPAL\tCLIENT IP\tSOURCE\tINFERENCE\tPROFILE\tSTATUS\tROUTE")
 		return &Printer{w: w, tw: tw}, nil
 	}
 	return nil, fmt.Errorf("output %q is not a format (use table or jsonl)", format)
@@ -317,9 +362,9 @@ func (p *Printer) Print(e *Event) error {
 	if g := e.Gap; g != nil {
 		route = fmt.Sprintf("GAP until %s: %d requests not recorded (%s)", g.Until.UTC().Format(timeLayout), g.LostEvents, g.Cause)
 	}
-	_, err := fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
+	_, err := fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
 		e.EventTime.UTC().Format(timeLayout), dash(e.EventID), dash(e.EventName), dash(string(e.Side)),
-		dash(e.UserIdentity.PrincipalID), dash(e.SourceRegion), dash(e.InferenceRegion), dash(profile),
+		dash(e.UserIdentity.PrincipalID), dash(e.SourceIPAddress), dash(e.SourceRegion), dash(e.InferenceRegion), dash(profile),
 		e.StatusCode, dash(route))
 	return err
 }

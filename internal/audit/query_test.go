@@ -116,6 +116,43 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
+// TestParseTimeAt: --since/--until take a duration before now ("the last
+// hour" of an incident) as well as the absolute forms; anything else is
+// refused with a message that names both.
+func TestParseTimeAt(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 22, 30, 0, 0, time.FixedZone("CET", 3600))
+	for _, c := range []struct {
+		in   string
+		want time.Time // zero: refused
+	}{
+		{"1h", time.Date(2026, 12, 7, 20, 30, 0, 0, time.UTC)},
+		{"90m", time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)},
+		{"1h30m", time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)},
+		{"45s", time.Date(2026, 12, 7, 21, 29, 15, 0, time.UTC)},
+		{"2d", time.Date(2026, 12, 5, 21, 30, 0, 0, time.UTC)},
+		{"2026-11-25", time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)},
+		{"2026-11-25T11:00:00+01:00", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
+		{"0s", time.Time{}},
+		{"-1h", time.Time{}},
+		{"d", time.Time{}},
+		{"1.5d", time.Time{}},
+		{"99999d", time.Time{}},
+		{"an hour", time.Time{}},
+		{"", time.Time{}},
+	} {
+		got, err := ParseTimeAt(c.in, now)
+		switch {
+		case c.want.IsZero() && err == nil:
+			t.Errorf("ParseTimeAt(%q) = %v, want an error", c.in, got)
+		case c.want.IsZero() && !strings.Contains(err.Error(), "1h"):
+			t.Errorf("ParseTimeAt(%q) error %q does not say that durations are accepted", c.in, err)
+		case !c.want.IsZero() && (err != nil || !got.Equal(c.want) || got.Location() != time.UTC):
+			t.Errorf("ParseTimeAt(%q) = %v, %v, want %v", c.in, got, err, c.want)
+		}
+	}
+}
+
 func TestPrinter(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
@@ -129,7 +166,7 @@ func TestPrinter(t *testing.T) {
 		t.Fatalf("Flush() = %d, %v", n, err)
 	}
 	out := buf.String()
-	for _, want := range []string{"EVENT ID", "req-000000", "eu.demo.chat-small", "denied: explicit deny in policy eu-only"} {
+	for _, want := range []string{"EVENT ID", "CLIENT IP", "192.0.2.10", "req-000000", "eu.demo.chat-small", "denied: explicit deny in policy eu-only"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table output lacks %q:\n%s", want, out)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/backend"
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/interregion"
 	"github.com/meridian-gateway/meridian/internal/interregion/envelope"
 	"github.com/meridian-gateway/meridian/internal/pki"
@@ -753,8 +754,118 @@ type shutdownMarker struct{ cut *drainCut }
 func (m shutdownMarker) Record(_ context.Context, rec *gateway.Record) error {
 	if m.cut.done.Load() && rec.ErrorCode == "client_closed" {
 		rec.ErrorCode = errorCodeShutdown
+		if rec.Status >= 400 {
+			// Cut before its answer: the caller gets the shutdown answer
+			// (cutAnswers), whatever the backend call reported when it
+			// saw the cancellation (a time-out, "request cancelled").
+			rec.Status = http.StatusServiceUnavailable
+			if i := len(rec.Attempts) - 1; i >= 0 && rec.Attempts[i].Outcome != "ok" {
+				rec.Attempts[i].Outcome = errorCodeShutdown
+			}
+		}
 	}
 	return nil
+}
+
+// shutdownRetryAfter is the Retry-After of the shutdown answer: the
+// request may be sent again at once, to another node (the load balancer
+// stopped sending work here when /readyz turned 503).
+const shutdownRetryAfter = time.Second
+
+// shutdownMessage is the public message of the shutdown answer.
+const shutdownMessage = "the node is shutting down (its drain timeout passed before this request was answered); retry the request"
+
+// cutAnswers makes the answer of a request that the drain cut before its
+// first byte say so, the same way on every API: 503 with Retry-After and
+// code shutdown, in the caller's dialect (the same 503 a load balancer
+// and the APIs' SDKs retry). The backend call sees the cut as a
+// cancellation and the front end would answer what it made of it (a
+// time-out 408 for a stream, "request cancelled" 503 for a plain call).
+// A stream already answering keeps its status and stops, as documented.
+func (n *Node) cutAnswers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&cutWriter{ResponseWriter: w, r: r, n: n}, r)
+	})
+}
+
+// cutWriter replaces an error answer written after the drain cut its
+// request by the shutdown answer; everything else passes through.
+type cutWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	n        *Node
+	wrote    bool // the status line is decided
+	answered bool // the shutdown answer replaced the handler's
+}
+
+func (w *cutWriter) WriteHeader(code int) {
+	switch {
+	case w.answered:
+		return
+	case w.wrote || code < 200:
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.wrote = true
+	if code >= 400 && w.n.cut.done.Load() && w.r.Context().Err() != nil {
+		w.answered = true
+		writeShutdown(w.ResponseWriter, w.r, w.n.clock.Now())
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *cutWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.answered {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// FlushError flushes for http.ResponseController.
+func (w *cutWriter) FlushError() error {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.answered {
+		return nil
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher for handlers that assert it.
+func (w *cutWriter) Flush() { w.FlushError() }
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *cutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// writeShutdown writes the shutdown answer in r's dialect, keeping the
+// headers already set that name the request (x-meridian-*, request ids).
+func writeShutdown(w http.ResponseWriter, r *http.Request, now time.Time) {
+	h := w.Header()
+	for _, k := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Retry-After", "X-Amzn-Errortype"} {
+		h.Del(k)
+	}
+	h.Set("Connection", "close")
+	e := &inference.Error{Kind: inference.KindUnavailable, Message: shutdownMessage, Code: errorCodeShutdown, RetryAfter: shutdownRetryAfter}
+	switch dialectOf(r) {
+	case dialectAnthropic:
+		anthropic.WriteError(w, e, now)
+	case dialectOpenAI:
+		e.SetRetryAfter(h)
+		writeAPIError(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]any{"message": shutdownMessage, "type": "server_error", "param": nil, "code": errorCodeShutdown}})
+	case dialectMeridian:
+		e.SetRetryAfter(h)
+		writeOpsError(w, http.StatusServiceUnavailable, shutdownMessage)
+	default:
+		// Bedrock's answer when the service cannot take a request.
+		h.Set("X-Amzn-Errortype", "ServiceUnavailableException")
+		e.SetRetryAfter(h)
+		writeAPIError(w, http.StatusServiceUnavailable, map[string]string{"message": shutdownMessage})
+	}
 }
 
 // drainServer shuts srv down within ctx (the drain timeout). When ctx ends
@@ -774,7 +885,7 @@ func (n *Node) drainServer(ctx context.Context, name string, srv *http.Server) e
 	}
 	if !n.cut.done.Swap(true) {
 		n.log.Warn("drain timeout passed with requests in flight: cutting them (each is settled and audited with errorCode shutdown and the usage it delivered)",
-			"drain_timeout", n.config().Server.DrainTimeout.Or(30*time.Second))
+			"drain_timeout", n.config().Server.DrainTimeout.Or(30*time.Second).String())
 		n.cut.cancel()
 	}
 	wctx, cancel := context.WithTimeout(context.Background(), drainCutWait)
@@ -930,7 +1041,7 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 			return n.auditControl(w, r, c.Operation, c.Principal, c.Status, c.Reason)
 		},
 		Logger: n.log.With(telemetry.AttrComponent, "ui")}).Register(mux)
-	return n.admission.wrap(recordRedirects(mux, record))
+	return n.cutAnswers(n.admission.wrap(recordRedirects(mux, record)))
 }
 
 func (n *Node) linkHandler() http.Handler {

@@ -24,6 +24,36 @@ type DeploymentView struct {
 	Capabilities []string `json:"capabilities"`
 	// CooldownRemainingMs is how long the deployment stays in cooldown.
 	CooldownRemainingMs int64 `json:"cooldown_remaining_ms,omitempty"`
+	// RPMLeft and TPMLeft shadow the state's rpm_remaining and
+	// tpm_remaining (encoding/json takes the shallower field): absent when
+	// the deployment has no such limit (unlimited), as rpm_limit and
+	// tpm_limit are, instead of a 0 that reads as "used up".
+	RPMLeft *int `json:"rpm_remaining,omitempty"`
+	TPMLeft *int `json:"tpm_remaining,omitempty"`
+}
+
+// newDeploymentView is st as the regions view shows it at now. The
+// tracker moves an open circuit to half-open only when the next request
+// takes its probe; once the cooldown has passed, the circuit already lets
+// that probe through (routing's circuitFilter), so the view says
+// half-open instead of a stale open.
+func newDeploymentView(st routing.State, now time.Time, staleness time.Duration, capabilities []string) DeploymentView {
+	if st.Circuit == routing.CircuitOpen && !now.Before(st.CooldownUntil) {
+		st.Circuit = routing.CircuitHalfOpen
+	}
+	dv := DeploymentView{State: st, Fresh: st.Fresh(now, staleness), Headroom: st.Headroom(), Capabilities: capabilities}
+	if st.CooldownUntil.After(now) {
+		dv.CooldownRemainingMs = st.CooldownUntil.Sub(now).Milliseconds()
+	}
+	if st.RPMLimit > 0 {
+		left := st.RPMRemaining
+		dv.RPMLeft = &left
+	}
+	if st.TPMLimit > 0 {
+		left := st.TPMRemaining
+		dv.TPMLeft = &left
+	}
+	return dv
 }
 
 // RegionView is one region as GET /meridian/v1/regions shows it.
@@ -36,15 +66,23 @@ type RegionView struct {
 	Endpoint string `json:"endpoint"`
 	Self     bool   `json:"self"`
 	// Healthy is this node's view: itself, or whether the peer answers.
-	Healthy     bool             `json:"healthy"`
-	LastSeen    time.Time        `json:"lastSeen,omitzero"`
+	Healthy bool `json:"healthy"`
+	// LastSeen is when this node last heard from the region (now, for
+	// itself).
+	LastSeen    time.Time        `json:"last_seen,omitzero"`
 	Deployments []DeploymentView `json:"deployments"`
 	// RTTMs is the round trip from this node to the region (measured on
 	// the link, else estimated from locations).
 	RTTMs float64 `json:"rtt_ms"`
 	// TopologyMismatch is true while the region's node runs a topology
 	// whose residency rules differ from this node's.
-	TopologyMismatch bool `json:"topologyMismatch"`
+	TopologyMismatch bool `json:"topology_mismatch"`
+	// LastSeenOld and TopologyMismatchOld repeat LastSeen and
+	// TopologyMismatch under their earlier camelCase keys, which
+	// docs/security.md and existing scripts read; docs/operations.md
+	// ("The regions view") marks them deprecated.
+	LastSeenOld         time.Time `json:"lastSeen,omitzero"`
+	TopologyMismatchOld bool      `json:"topologyMismatch"`
 }
 
 // RegionsView is the body of GET /meridian/v1/regions.
@@ -88,16 +126,13 @@ func (n *Node) regionsView() RegionsView {
 			rv.Healthy, rv.LastSeen, _ = n.link.PeerStatus(reg.ID)
 			rv.TopologyMismatch = n.topologyMismatch(reg.ID)
 		}
+		rv.LastSeenOld, rv.TopologyMismatchOld = rv.LastSeen, rv.TopologyMismatch
 		for _, d := range g.cfg.DeploymentsIn(reg.ID) {
 			st, ok := rt.Tracker.State(routing.Key{Region: reg.ID, Model: d.Model})
 			if !ok {
 				continue
 			}
-			dv := DeploymentView{State: st, Fresh: st.Fresh(now, staleness), Headroom: st.Headroom(), Capabilities: d.EffectiveCapabilities()}
-			if st.CooldownUntil.After(now) {
-				dv.CooldownRemainingMs = st.CooldownUntil.Sub(now).Milliseconds()
-			}
-			rv.Deployments = append(rv.Deployments, dv)
+			rv.Deployments = append(rv.Deployments, newDeploymentView(st, now, staleness, d.EffectiveCapabilities()))
 		}
 		v.Regions = append(v.Regions, rv)
 	}
