@@ -109,9 +109,10 @@ func TestSquatAtAFreshHomeReplica(t *testing.T) {
 }
 
 // TestTrialAftermathHeals: the trial left the 2030 forgery in every
-// node's store, the home's included. At start no node serves it; the home
-// deletes it with a tombstone dated now (logged at error), and a peer
-// that merges the home's state takes the tombstone in its place.
+// node's store, the home's included. At start no node serves it and the
+// home logs it at error without deleting it; the operator's Delete dates
+// its tombstone now, and a peer that merges the home's state takes the
+// tombstone in its place.
 func TestTrialAftermathHeals(t *testing.T) {
 	t.Parallel()
 	forged := euTeam
@@ -135,11 +136,17 @@ func TestTrialAftermathHeals(t *testing.T) {
 		t.Errorf("the quarantined record was not logged:\n%s", peerLogs)
 	}
 	home, homeLogs := forgedNodeIn(t, "eu-west-1", clk, stores["eu-west-1"])
-	if got, ok := home.profiles.Get(euTeam.ID); ok {
-		t.Fatalf("the home still holds the forgery live: %+v", got)
+	if _, ok := home.profiles.Get(euTeam.ID); !ok {
+		t.Fatal("the home deleted the record at start-up; only an operator may")
+	}
+	if _, err := home.Gateway().Catalog().Resolve("eu-west-1", euTeam.ID); err == nil {
+		t.Error("the home serves the held forgery")
 	}
 	if !strings.Contains(homeLogs.String(), "level=ERROR") || !strings.Contains(homeLogs.String(), "dated in the future") {
-		t.Errorf("the home's deletion was not logged at error:\n%s", homeLogs)
+		t.Errorf("the held forgery was not logged at error:\n%s", homeLogs)
+	}
+	if _, err := home.profiles.Delete(euTeam.ID, clk.Now()); err != nil {
+		t.Fatal(err)
 	}
 	st := home.state().(peerState)
 	if len(st.Profiles) != 1 || !st.Profiles[0].Deleted || !st.Profiles[0].UpdatedAt.Equal(clk.Now()) {
@@ -153,5 +160,32 @@ func TestTrialAftermathHeals(t *testing.T) {
 	}
 	if !strings.Contains(peerLogs.String(), "change=replaced") {
 		t.Errorf("the replacement was not logged:\n%s", peerLogs)
+	}
+}
+
+// TestSlowClockKeepsProfilesAtStart: a home replica whose clock runs 10
+// minutes slow restarts holding a profile a sibling created 2 minutes
+// ago (by the right clock). It does not serve it while it is ahead of its
+// clock, logs it at error, and keeps it: no tombstone older than the
+// record, which peers would ignore while the home forgets the profile.
+func TestSlowClockKeepsProfilesAtStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	right := forgedT0.Add(time.Hour)
+	rec := euTeam
+	rec.ID, rec.CreatedAt, rec.UpdatedAt = "siblingmade1", right.Add(-2*time.Minute), right.Add(-2*time.Minute)
+	if err := profilestore.Open(dir, "eu-west-1").Save([]profile.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	n, logs := forgedNodeIn(t, "eu-west-1", clock.NewManual(right.Add(-10*time.Minute)), dir)
+	got, ok := n.profiles.Get(rec.ID)
+	if !ok || got.Deleted || !got.UpdatedAt.Equal(rec.UpdatedAt) {
+		t.Fatalf("after a slow-clock start the home holds %+v (live %v), want the sibling's record", n.profiles.Records(), ok)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "check this node's clock") {
+		t.Errorf("the record ahead of the clock was not logged at error:\n%s", logs)
+	}
+	if st := n.state().(peerState); len(st.Profiles) != 1 || st.Profiles[0].Deleted {
+		t.Errorf("the home publishes %+v, want the live record", st.Profiles)
 	}
 }
