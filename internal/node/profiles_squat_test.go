@@ -1,7 +1,11 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +13,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/clock"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/profilestore"
+	"github.com/meridian-gateway/meridian/internal/topology"
 )
 
 // squat is what a rogue us-east-1 publishes as its own: euTeam's id,
@@ -187,5 +192,71 @@ func TestSlowClockKeepsProfilesAtStart(t *testing.T) {
 	}
 	if st := n.state().(peerState); len(st.Profiles) != 1 || st.Profiles[0].Deleted {
 		t.Errorf("the home publishes %+v, want the live record", st.Profiles)
+	}
+}
+
+// sameGeoTopology adds eu-west-3 to forgedTopology's regions, hosting
+// both models, so that an EU region can squat an EU team's id with a
+// global copy while a third EU region watches.
+const sameGeoTopology = `
+account: "111122223333"
+audit: {disabled: true}
+link: {insecure_dev_link: true}
+geographies: {eu: {name: EU}, us: {name: US}}
+regions:
+  - {id: eu-west-1, geography: eu, location: {lat: 53, lon: -6}, listen: "127.0.0.1:1", link: "127.0.0.1:2"}
+  - {id: eu-central-1, geography: eu, location: {lat: 50, lon: 8}, listen: "127.0.0.1:3", link: "127.0.0.1:4"}
+  - {id: eu-west-3, geography: eu, location: {lat: 48, lon: 2}, listen: "127.0.0.1:7", link: "127.0.0.1:8"}
+  - {id: us-east-1, geography: us, location: {lat: 38, lon: -77}, listen: "127.0.0.1:5", link: "127.0.0.1:6"}
+models: [{id: demo.chat-small}, {id: demo.chat-large}]
+deployments:
+  - {model: demo.chat-small, region: eu-west-1, backend: {type: mock}}
+  - {model: demo.chat-small, region: eu-central-1, backend: {type: mock}}
+  - {model: demo.chat-small, region: eu-west-3, backend: {type: mock}}
+  - {model: demo.chat-small, region: us-east-1, backend: {type: mock}}
+  - {model: demo.chat-large, region: us-east-1, backend: {type: mock}}
+  - {model: demo.chat-large, region: eu-west-3, backend: {type: mock}}
+`
+
+// TestConflictSurvivesRestart: eu-west-3 takes eu-central-1's squat of
+// the EU team's id first, then the honest record from eu-west-1: the id
+// is withdrawn. After a restart, before either claimant publishes again,
+// it stays withdrawn (the conflict is saved with the records).
+func TestConflictSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	cfg, err := topology.Parse([]byte(sameGeoTopology), "samegeo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	clk := clock.NewManual(forgedT0.Add(time.Hour))
+	start := func() (*Node, func()) {
+		n, err := New(Options{Config: cfg, Region: "eu-west-3", Dev: true, DataDir: dir, Clock: clk,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n.Shutdown(ctx)
+		}
+	}
+	n, stop := start()
+	sq := euTeam
+	sq.HomeRegion, sq.CopyFrom = "eu-central-1", "global.demo.chat-large"
+	publish(n, "eu-central-1", sq)
+	publish(n, "eu-west-1", euTeam)
+	if res, err := n.Gateway().Catalog().Resolve("eu-west-3", euTeam.ID); err == nil {
+		t.Errorf("after the conflict eu-west-3 resolves the id to %v", res.Destinations)
+	}
+	stop()
+	n2, stop2 := start()
+	defer stop2()
+	if res, err := n2.Gateway().Catalog().Resolve("eu-west-3", euTeam.ID); err == nil {
+		t.Errorf("after a restart eu-west-3 resolves the id to %v, want it withdrawn", res.Destinations)
+	}
+	if got := n2.profiles.Snapshot().Conflicts()[euTeam.ID]; !slices.Equal(got, []string{"eu-central-1", "eu-west-1"}) {
+		t.Errorf("conflict after a restart: %v", got)
 	}
 }

@@ -24,9 +24,10 @@ import (
 type Registry struct {
 	records []Record // sorted by id, one per id
 	// conflicts are the ids two home regions claimed (ErrHomeConflict),
-	// with the homes, sorted: withdrawn from service (CatalogAt). It is
-	// not persisted: after a restart a conflict is found again when the
-	// second claimant publishes (every load interval).
+	// with the homes, sorted: withdrawn from service (CatalogAt). Its
+	// holder persists it with the records (NewRegistryWithConflicts), so
+	// that a restarted node does not serve the record it kept before the
+	// second claimant publishes again.
 	conflicts map[string][]string
 }
 
@@ -47,6 +48,24 @@ func (r *Registry) Conflicts() map[string][]string {
 		return nil
 	}
 	return maps.Clone(r.conflicts)
+}
+
+// NewRegistryWithConflicts returns a registry of recs with the conflicts
+// a registry reported ([Registry.Conflicts]) before it was persisted: an
+// id claimed by fewer than two homes is left out.
+func NewRegistryWithConflicts(recs []Record, conflicts map[string][]string) *Registry {
+	out := NewRegistry(recs)
+	for id, homes := range conflicts {
+		homes = slices.Compact(slices.Sorted(slices.Values(homes)))
+		if len(homes) < 2 {
+			continue
+		}
+		if out.conflicts == nil {
+			out.conflicts = map[string][]string{}
+		}
+		out.conflicts[id] = homes
+	}
+	return out
 }
 
 // NewRegistry returns a registry of recs (for each id the newest record).
