@@ -67,7 +67,7 @@ func TestSquatAtAFreshHomeReplica(t *testing.T) {
 			b, _ := json.Marshal(r)
 			fields[r.ID] = string(b)
 		}
-		if err := n.limiter.PutRecords(ctx, profilestore.SharedSet, fields); err != nil {
+		if err := n.limiter.PutRecords(ctx, profilestore.SharedSetOf("eu-west-1"), fields); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestSquatAtAFreshHomeReplica(t *testing.T) {
 		}
 	}
 	// Only eu-west-1's records are written to the shared set.
-	set, err := n.limiter.Records(ctx, profilestore.SharedSet)
+	set, err := n.limiter.Records(ctx, profilestore.SharedSetOf("eu-west-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
