@@ -29,30 +29,27 @@ func (n *Node) openProfiles(dataDir string) {
 		n.log.Error("application profile store unreadable; profile changes are refused until it is fixed", "path", store.Path(), telemetry.AttrError, err)
 		return
 	}
-	n.deleteFutureProfiles()
+	n.logFutureProfiles()
 }
 
-// deleteFutureProfiles deletes every live record homed in this region that
-// is dated beyond the clock skew (profile.FutureDated): a forgery an
-// earlier version took from a peer (its copy source cannot be trusted), or
-// a record written while this node's clock was far ahead. No node serves
-// it (Registry.CatalogAt) and none would take a later change of it; the
-// tombstone is dated now, so that every peer holding the record replaces
-// it (profile.Registry.MergeFrom). Logged at error: the team recreates the
-// profile. Records homed elsewhere wait for their home to do the same.
-func (n *Node) deleteFutureProfiles() {
+// logFutureProfiles logs at error every live record homed in this region
+// that is dated beyond the clock skew (profile.FutureDated): a forgery an
+// earlier version took from a peer, a record written while a sibling's
+// clock was far ahead, or this node's own clock running slow. No node
+// serves it while it stays ahead of its clock (Registry.CatalogAt), so
+// nothing is deleted automatically: a slow clock here would otherwise
+// delete a legitimate profile, with a tombstone older than the record that
+// peers keep serving. An operator who finds it is a forgery deletes it
+// explicitly (DeleteInferenceProfile); records homed elsewhere
+// wait for their home.
+func (n *Node) logFutureProfiles() {
 	now := n.clock.Now()
 	for _, rec := range n.profiles.Records() {
 		if rec.Deleted || rec.HomeRegion != n.region.ID || !profile.FutureDated(rec, now) {
 			continue
 		}
-		tomb, err := n.profiles.Delete(rec.ID, now)
-		if err != nil {
-			n.log.Error("application profile dated in the future could not be deleted", telemetry.AttrProfile, rec.ID, telemetry.AttrError, err)
-			continue
-		}
-		n.log.Error("application profile homed here was dated in the future (a forgery taken by an earlier version, or a clock far ahead): deleted; recreate it",
-			append([]any{"dated", rec.UpdatedAt}, profilestore.ChangeAttrs(profile.Change{ID: rec.ID, Kind: profile.ChangeDeleted, Record: tomb})...)...)
+		n.log.Error("application profile homed here is dated in the future and is not served: check this node's clock; if the clock is right the record is a forgery taken by an earlier version or was written by a node whose clock was ahead: delete it (DeleteInferenceProfile) and recreate it",
+			telemetry.AttrProfile, rec.ID, "dated", rec.UpdatedAt, "now", now)
 	}
 }
 

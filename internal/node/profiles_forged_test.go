@@ -3,6 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -209,5 +211,37 @@ func assertEUOnly(t *testing.T, cat *profile.Catalog) {
 		if err := cat.CheckDestination(euTeam.ID, src, "us-east-1"); err == nil {
 			t.Errorf("the residency check lets %s called from %s run in us-east-1", euTeam.ID, src)
 		}
+	}
+}
+
+// TestTombstoneFloodBounded: a peer that publishes 3 times 3,000
+// tombstones of ids it makes up gets at most profile.MaxRecordsPerHome
+// records and profile.MaxHomeBytes held of its home; the excess is
+// refused, and logged one by one only up to the per-peer limit.
+func TestTombstoneFloodBounded(t *testing.T) {
+	t.Parallel()
+	n, logs := forgedNode(t, "eu-central-1", clock.NewManual(forgedT0.Add(time.Hour)))
+	for b := range 3 {
+		var recs []profile.Record
+		for i := range 3000 {
+			r := euTeam
+			r.ID, r.Name, r.HomeRegion, r.Deleted = fmt.Sprintf("tomb%d-%05d", b, i), fmt.Sprintf("n%d-%d", b, i), "us-east-1", true
+			r.CopyFrom = "us.demo.chat-small"
+			recs = append(recs, r)
+		}
+		publish(n, "us-east-1", recs...)
+	}
+	held, size := 0, 0
+	for _, r := range n.profiles.Records() {
+		if r.HomeRegion == "us-east-1" {
+			b, _ := json.Marshal(r)
+			held, size = held+1, size+len(b)
+		}
+	}
+	if held == 0 || held > profile.MaxRecordsPerHome || size > profile.MaxHomeBytes {
+		t.Errorf("after 3 floods of 3,000 tombstones: %d records, %d bytes held of us-east-1; bounds %d, %d", held, size, profile.MaxRecordsPerHome, profile.MaxHomeBytes)
+	}
+	if lines := strings.Count(logs.String(), "does not accept"); lines == 0 || lines > maxRefusedPerPeer+1 {
+		t.Errorf("%d refusals logged one by one, want 1 to %d", lines, maxRefusedPerPeer+1)
 	}
 }

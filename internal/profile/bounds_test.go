@@ -120,3 +120,71 @@ func TestTombstonesPruned(t *testing.T) {
 		t.Errorf("Create after the retention: %v, records %+v", err, created.Records())
 	}
 }
+
+// TestTombstoneFloodBounded: a peer that publishes tombstones of ids it
+// makes up (no live record is counted) gets at most MaxRecordsPerHome
+// records and MaxHomeBytes held here; the excess is refused
+// (ErrTooLarge), and a tombstone of a record held is still taken at the
+// bound. Large live records are bounded by bytes the same way.
+func TestTombstoneFloodBounded(t *testing.T) {
+	t.Parallel()
+	base := testCatalog(t)
+	now := regT0.Add(time.Hour)
+	held := with(honestEU, func(r *Record) {
+		r.ID, r.Name, r.HomeRegion, r.CopyFrom = "heldheldheld", "held", "eu-central-1", "eu.demo.chat-small"
+	})
+	reg := NewRegistry([]Record{held})
+	tests := []struct {
+		name string
+		rec  func(i int) Record
+	}{
+		{"small tombstones", func(i int) Record {
+			return with(held, func(r *Record) {
+				r.ID, r.Name, r.Deleted, r.Tags = fmt.Sprintf("t%011d", i), fmt.Sprintf("n%d", i), true, nil
+			})
+		}},
+		{"tombstones with large tags", func(i int) Record {
+			return with(held, func(r *Record) {
+				r.ID, r.Name, r.Deleted = fmt.Sprintf("t%011d", i), fmt.Sprintf("n%d", i), true
+				r.Tags = map[string]string{"k": strings.Repeat("v", MaxTagValue)}
+			})
+		}},
+		{"live records with large tags", func(i int) Record {
+			return with(held, func(r *Record) {
+				r.ID, r.Name = fmt.Sprintf("t%011d", i), fmt.Sprintf("n%d", i)
+				r.Tags = map[string]string{"k": strings.Repeat("v", MaxTagValue)}
+			})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := reg
+			refused := 0
+			for b := range 3 {
+				recs := make([]Record, 3*MaxPerHome)
+				for i := range recs {
+					recs[i] = tt.rec(b*len(recs) + i)
+				}
+				next, _, rejected := r.MergeFrom(base, recs, Origin{Peer: "eu-central-1", Now: now})
+				for _, e := range rejected {
+					if !errors.Is(e, ErrTooLarge) {
+						t.Fatalf("refused for %v, want ErrTooLarge", e)
+					}
+				}
+				r, refused = next, refused+len(rejected)
+			}
+			if n, b := r.recordsIn("eu-central-1", now), r.bytesIn("eu-central-1"); n > MaxRecordsPerHome || b > MaxHomeBytes || refused == 0 {
+				t.Errorf("held %d records, %d bytes of one home after 3 floods (refused %d); bounds %d, %d", n, b, refused, MaxRecordsPerHome, MaxHomeBytes)
+			}
+			tomb := with(held, func(r *Record) { r.Deleted, r.UpdatedAt = true, now })
+			next, changes, rejected := r.MergeFrom(base, []Record{tomb}, Origin{Peer: "eu-central-1", Now: now})
+			if len(changes) != 1 || len(rejected) != 0 {
+				t.Errorf("the tombstone of a record held at the bound: changes %+v, rejected %v", changes, rejected)
+			}
+			if got, ok := next.Get(held.ID); ok {
+				t.Errorf("still live: %+v", got)
+			}
+		})
+	}
+}

@@ -100,12 +100,19 @@ const (
 // Create refuses more, and so does a merge (docs/bedrock.md).
 const MaxPerHome = 1000
 
+// MaxRecordsPerHome bounds the records of one home region, tombstones
+// included (they are kept [TombstoneRetention]): Create refuses more, and
+// a merge refuses a new record past it, so that a peer cannot fill a node
+// with tombstones of ids it makes up (docs/bedrock.md).
+const MaxRecordsPerHome = 3 * MaxPerHome
+
 // MaxHomeBytes bounds the JSON size of one home region's records,
 // tombstones included, which its nodes publish in every state document:
 // a peer reads at most 1 MiB of a state (internal/interregion/client.go)
 // and drops a larger one whole, load snapshot included. Create refuses a
-// profile that would exceed it (a few hundred small profiles fit, or
-// about six with 200 tags of the largest size).
+// profile that would exceed it, and a merge any new record, tombstones
+// included (a few hundred small profiles fit, or about six with 200 tags
+// of the largest size).
 const MaxHomeBytes = 512 << 10
 
 // CheckRecord refuses a record that this API could not have created: an id

@@ -24,9 +24,10 @@ import (
 type Registry struct {
 	records []Record // sorted by id, one per id
 	// conflicts are the ids two home regions claimed (ErrHomeConflict),
-	// with the homes, sorted: withdrawn from service (CatalogAt). It is
-	// not persisted: after a restart a conflict is found again when the
-	// second claimant publishes (every load interval).
+	// with the homes, sorted: withdrawn from service (CatalogAt). Its
+	// holder persists it with the records (NewRegistryWithConflicts), so
+	// that a restarted node does not serve the record it kept before the
+	// second claimant publishes again.
 	conflicts map[string][]string
 }
 
@@ -47,6 +48,24 @@ func (r *Registry) Conflicts() map[string][]string {
 		return nil
 	}
 	return maps.Clone(r.conflicts)
+}
+
+// NewRegistryWithConflicts returns a registry of recs with the conflicts
+// a registry reported ([Registry.Conflicts]) before it was persisted: an
+// id claimed by fewer than two homes is left out.
+func NewRegistryWithConflicts(recs []Record, conflicts map[string][]string) *Registry {
+	out := NewRegistry(recs)
+	for id, homes := range conflicts {
+		homes = slices.Compact(slices.Sorted(slices.Values(homes)))
+		if len(homes) < 2 {
+			continue
+		}
+		if out.conflicts == nil {
+			out.conflicts = map[string][]string{}
+		}
+		out.conflicts[id] = homes
+	}
+	return out
 }
 
 // NewRegistry returns a registry of recs (for each id the newest record).
@@ -108,6 +127,10 @@ func (r *Registry) Create(cat *Catalog, rec Record, now time.Time) (next *Regist
 	}
 	if r.liveIn(rec.HomeRegion) >= MaxPerHome {
 		return r, rec, false, fmt.Errorf("%w: region %s holds %d application profiles, the most it may", ErrTooLarge, rec.HomeRegion, MaxPerHome)
+	}
+	if n := r.recordsIn(rec.HomeRegion, now); n >= MaxRecordsPerHome {
+		return r, rec, false, fmt.Errorf("%w: region %s holds %d application profile records, tombstones included (kept %s), the most it may",
+			ErrTooLarge, rec.HomeRegion, n, TombstoneRetention)
 	}
 	res, err := cat.Resolve(rec.HomeRegion, rec.CopyFrom)
 	if err != nil {
@@ -179,6 +202,18 @@ func recordBytes(rec Record) int {
 	return len(b)
 }
 
+// recordsIn counts the records homed in home, tombstones unexpired at now
+// included.
+func (r *Registry) recordsIn(home string, now time.Time) int {
+	n := 0
+	for _, x := range unexpired(r.all(), now) {
+		if x.HomeRegion == home {
+			n++
+		}
+	}
+	return n
+}
+
 // liveIn counts the live records homed in home.
 func (r *Registry) liveIn(home string) int {
 	n := 0
@@ -217,7 +252,9 @@ func (r *Registry) Merge(cat *Catalog, remote []Record) (next *Registry, changed
 // ([ErrFutureRecord]); when the id is held with another home region
 // ([ErrHomeConflict]: the record held stays, whichever came first, and is
 // served only from its own home, see [Registry.Catalog]); when it is a new
-// profile of a home region that holds [MaxPerHome] ([ErrTooLarge]); or
+// profile of a home region that holds [MaxPerHome] live records, or a new
+// record (a tombstone too) of one that holds [MaxRecordsPerHome] records
+// or would take more than [MaxHomeBytes] ([ErrTooLarge]); or
 // when it would change what never changes once a profile exists: its
 // copy source, home region, name, creation time and request token, or
 // revive a tombstone ([ErrImmutable], also reported for an older record
@@ -233,7 +270,26 @@ func (r *Registry) Merge(cat *Catalog, remote []Record) (next *Registry, changed
 func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *Registry, changes []Change, rejected []*RecordError) {
 	accepted := map[string]Record{}
 	replaced := map[string]bool{}
-	var live map[string]int // live records per home, counted when first needed
+	var use map[string]*homeUse // records held per home, counted when first needed
+	useOf := func(home string) *homeUse {
+		if use == nil {
+			use = map[string]*homeUse{}
+			for _, x := range unexpired(r.all(), from.Now) {
+				u := use[x.HomeRegion]
+				if u == nil {
+					u = &homeUse{}
+					use[x.HomeRegion] = u
+				}
+				u.add(x, 1)
+			}
+		}
+		u := use[home]
+		if u == nil {
+			u = &homeUse{}
+			use[home] = u
+		}
+		return u
+	}
 	current := func(id string) (Record, bool) {
 		if rec, ok := accepted[id]; ok {
 			return rec, true
@@ -335,21 +391,15 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 				continue
 			}
 		}
-		if !ok && !rec.Deleted {
-			if live == nil {
-				live = map[string]int{}
-				for _, x := range r.all() {
-					if !x.Deleted {
-						live[x.HomeRegion]++
-					}
-				}
-			}
-			if live[rec.HomeRegion] >= MaxPerHome {
-				reject(rec.ID, fmt.Errorf("%w: home region %s already has %d application profiles here", ErrTooLarge, rec.HomeRegion, MaxPerHome))
-				continue
-			}
-			live[rec.HomeRegion]++
+		u := useOf(rec.HomeRegion)
+		if err := u.admit(cur, ok, rec); err != nil {
+			reject(rec.ID, err)
+			continue
 		}
+		if ok {
+			u.add(cur, -1)
+		}
+		u.add(rec, 1)
 		accepted[rec.ID] = rec
 	}
 	held := unexpired(r.all(), from.Now)
@@ -390,6 +440,47 @@ func (r *Registry) MergeFrom(cat *Catalog, remote []Record, from Origin) (next *
 	}
 	merged, _ := MergeRecords(held, recs)
 	return build(merged), changes, rejected
+}
+
+// homeUse counts the records of one home region a registry holds.
+type homeUse struct {
+	live, all, bytes int
+}
+
+// add counts rec once more (sign 1) or once less (sign -1).
+func (u *homeUse) add(rec Record, sign int) {
+	u.all += sign
+	u.bytes += sign * recordBytes(rec)
+	if !rec.Deleted {
+		u.live += sign
+	}
+}
+
+// admit returns [ErrTooLarge] when rec, replacing cur (held when ok),
+// would take its home region past [MaxPerHome] live records,
+// [MaxRecordsPerHome] records or [MaxHomeBytes]: the bounds Create keeps
+// at the home, which a peer's records cannot exceed here either,
+// tombstones included. A tombstone of a record held is always admitted
+// (it takes the record's place, and only a few bytes more).
+func (u *homeUse) admit(cur Record, ok bool, rec Record) error {
+	if ok && rec.Deleted {
+		return nil
+	}
+	home := rec.HomeRegion
+	if !ok && !rec.Deleted && u.live >= MaxPerHome {
+		return fmt.Errorf("%w: home region %s already has %d application profiles here", ErrTooLarge, home, MaxPerHome)
+	}
+	if !ok && u.all >= MaxRecordsPerHome {
+		return fmt.Errorf("%w: home region %s already has %d application profile records here, tombstones included", ErrTooLarge, home, MaxRecordsPerHome)
+	}
+	n := u.bytes + recordBytes(rec)
+	if ok {
+		n -= recordBytes(cur)
+	}
+	if n > MaxHomeBytes && (!ok || n > u.bytes) {
+		return fmt.Errorf("%w: the application profile records of home region %s would take %d bytes here, more than %d", ErrTooLarge, home, n, MaxHomeBytes)
+	}
+	return nil
 }
 
 // all0 returns r, or an empty registry for a nil r.

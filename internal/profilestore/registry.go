@@ -31,7 +31,18 @@ type Backing interface {
 	Save(recs []Record) error
 }
 
-var _ Backing = (*Store)(nil)
+// ConflictBacking is a Backing that also keeps the ids two home regions
+// claimed (profile.Registry.Conflicts), so that a restarted node keeps
+// them withdrawn; [*Store] implements it.
+type ConflictBacking interface {
+	Backing
+	// LoadConflicts returns the conflicts persisted (nil when none).
+	LoadConflicts() (map[string][]string, error)
+	// SaveWithConflicts replaces what is persisted, atomically.
+	SaveWithConflicts(recs []Record, conflicts map[string][]string) error
+}
+
+var _ ConflictBacking = (*Store)(nil)
 
 // Registry is a node's application-profile registry: a [profile.Registry]
 // whose every change is saved to its Backing before it is served, and then
@@ -57,11 +68,15 @@ type Registry struct {
 func NewRegistry(b Backing) *Registry {
 	r := &Registry{backing: b, subs: map[uint64]func(*profile.Registry){}}
 	recs, err := b.Load()
+	var conflicts map[string][]string
+	if cb, ok := b.(ConflictBacking); ok && err == nil {
+		conflicts, err = cb.LoadConflicts()
+	}
 	if err != nil {
 		r.loadErr = err
-		recs = nil
+		recs, conflicts = nil, nil
 	}
-	r.cur.Store(profile.NewRegistry(recs))
+	r.cur.Store(profile.NewRegistryWithConflicts(recs, conflicts))
 	return r
 }
 
@@ -175,7 +190,11 @@ func (r *Registry) usableLocked() error {
 // commitLocked saves next, then serves it: a change a client was told
 // about survives a restart.
 func (r *Registry) commitLocked(next *profile.Registry) error {
-	if err := r.backing.Save(next.Records()); err != nil {
+	save := func() error { return r.backing.Save(next.Records()) }
+	if cb, ok := r.backing.(ConflictBacking); ok {
+		save = func() error { return cb.SaveWithConflicts(next.Records(), next.Conflicts()) }
+	}
+	if err := save(); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotSaved, err)
 	}
 	r.cur.Store(next)

@@ -10,9 +10,23 @@ import (
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
-// SharedSet is the name of the shared record set of application profiles:
-// one field per profile id holding its JSON record (tombstones included).
+// SharedSet is the name of the shared record set of application profiles
+// before it was keyed by region: one field per profile id holding its
+// JSON record (tombstones included). A replica reads it once, read-only,
+// while its region's set is empty ([SharedSetOf]), and never writes it.
 const SharedSet = "profiles"
+
+// SharedSetOf is the name of the record set the replicas of region share
+// ("profiles:<region>", in Redis the hash <prefix>rec:profiles:<region>):
+// regions that share one Redis server and prefix keep their records apart,
+// and Redis ACLs can give each region's nodes only their own key. An
+// empty region names SharedSet (tests only).
+func SharedSetOf(region string) string {
+	if region == "" {
+		return SharedSet
+	}
+	return SharedSet + ":" + region
+}
 
 // RecordSet is a named set of records that the replicas of a region share
 // (the quota store's, over Redis). Its methods report outages; they do not
@@ -46,6 +60,8 @@ type Shared struct {
 	// bad remembers the ids already logged as left out.
 	bad  map[string]bool
 	full bool
+	// legacyRead: SharedSet was read (or need not be).
+	legacyRead bool
 }
 
 // Sync merges the shared set into reg (the newest record of each id wins,
@@ -57,12 +73,28 @@ type Shared struct {
 // counts its own outages) and the next sync tries again. The error is the
 // registry's: the merge could not be saved, and nothing was written back.
 func (s *Shared) Sync(ctx context.Context, reg *Registry, cat *profile.Catalog) error {
-	raw, err := s.Set.Records(ctx, SharedSet)
+	name := SharedSetOf(s.Region)
+	raw, err := s.Set.Records(ctx, name)
 	if err != nil {
 		return nil
 	}
-	remote := make([]Record, 0, len(raw))
-	for id, v := range raw {
+	in := raw
+	if !s.legacyRead && name != SharedSet {
+		// Migration: the first sync of a replica whose region's set is
+		// still empty takes the records of its region from the set all
+		// regions shared, read-only; its records are then written to
+		// the region's set, and the old one is not read again.
+		if len(raw) == 0 {
+			legacy, err := s.Set.Records(ctx, SharedSet)
+			if err != nil {
+				return nil
+			}
+			in = legacy
+		}
+		s.legacyRead = true
+	}
+	remote := make([]Record, 0, len(in))
+	for id, v := range in {
 		var r Record
 		if err := json.Unmarshal([]byte(v), &r); err != nil || r.ID != id {
 			s.leftOut(id, "shared store holds a malformed application profile; ignored", nil)
@@ -102,7 +134,7 @@ func (s *Shared) Sync(ctx context.Context, reg *Registry, cat *profile.Catalog) 
 		}
 	}
 	if len(put) > 0 {
-		_ = s.Set.PutRecords(ctx, SharedSet, put)
+		_ = s.Set.PutRecords(ctx, name, put)
 	}
 	return nil
 }

@@ -163,3 +163,81 @@ func TestSharedSyncOwnRegionOnly(t *testing.T) {
 		t.Errorf("another region's record was written to the shared set")
 	}
 }
+
+// namedSets is an in-memory RecordSet that keeps each set apart, as the
+// quota store does (one Redis hash per name).
+type namedSets map[string]map[string]string
+
+func (m namedSets) Records(_ context.Context, name string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range m[name] {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (m namedSets) PutRecords(_ context.Context, name string, fields map[string]string) error {
+	if m[name] == nil {
+		m[name] = map[string]string{}
+	}
+	for k, v := range fields {
+		m[name][k] = v
+	}
+	return nil
+}
+
+// TestSharedSetPerRegion: with one Redis server and prefix for every
+// region, each region's replicas read and write only their region's set
+// (SharedSetOf), so a record another region writes into its own set, an
+// EU-homed one included, never reaches an EU replica. The set all regions
+// shared before is read once, read-only, while the region's set is empty
+// (migration), and not again once the replica has written its records.
+func TestSharedSetPerRegion(t *testing.T) {
+	t.Parallel()
+	cat := testCatalog(t)
+	rec := func(id, home, copyFrom string) string {
+		b, _ := json.Marshal(Record{ID: id, Name: id, CopyFrom: copyFrom, HomeRegion: home, CreatedAt: t0, UpdatedAt: t0})
+		return string(b)
+	}
+	sets := namedSets{
+		SharedSet: {"aaaaaaaaaaaa": rec("aaaaaaaaaaaa", "eu-west-1", "eu.demo.chat-small")},
+		// written by a US node into its region's set: an EU-homed
+		// record repointed to a global profile.
+		SharedSetOf("us-east-1"): {"ffffffffffff": rec("ffffffffffff", "eu-west-1", "global.demo.chat-small")},
+	}
+	reg := NewRegistry(&failing{})
+	s := &Shared{Set: sets, Now: func() time.Time { return t0 }, Region: "eu-west-1"}
+	if err := s.Sync(t.Context(), reg, cat); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Get("aaaaaaaaaaaa"); !ok {
+		t.Errorf("the record of the set all regions shared was not migrated")
+	}
+	if _, ok := reg.Get("ffffffffffff"); ok {
+		t.Errorf("a record in another region's set was taken")
+	}
+	if _, ok := sets[SharedSetOf("eu-west-1")]["aaaaaaaaaaaa"]; !ok {
+		t.Errorf("the region's set after the first sync: %v", sets[SharedSetOf("eu-west-1")])
+	}
+	if len(sets[SharedSet]) != 1 {
+		t.Errorf("the old set was written: %v", sets[SharedSet])
+	}
+	// Written into the old set after the migration: not read again, by
+	// this replica nor by a fresh one (the region's set is not empty).
+	sets[SharedSet]["bbbbbbbbbbbb"] = rec("bbbbbbbbbbbb", "eu-west-1", "global.demo.chat-small")
+	fresh := NewRegistry(&failing{})
+	for _, tc := range []struct {
+		s   *Shared
+		reg *Registry
+	}{{s, reg}, {&Shared{Set: sets, Now: func() time.Time { return t0 }, Region: "eu-west-1"}, fresh}} {
+		if err := tc.s.Sync(t.Context(), tc.reg, cat); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := tc.reg.Get("bbbbbbbbbbbb"); ok {
+			t.Errorf("a record written into the old set after the migration was taken")
+		}
+	}
+	if _, ok := fresh.Get("aaaaaaaaaaaa"); !ok {
+		t.Errorf("a fresh replica did not take its region's set")
+	}
+}

@@ -42,6 +42,9 @@ type file struct {
 	Version  int      `json:"version"`
 	Region   string   `json:"region"`
 	Profiles []Record `json:"profiles"`
+	// Conflicts are the ids two home regions claimed, with the homes
+	// (profile.Registry.Conflicts): kept withdrawn after a restart.
+	Conflicts map[string][]string `json:"conflicts,omitempty"`
 }
 
 // Store is the file-backed store of one region. It is safe for concurrent
@@ -75,37 +78,65 @@ func (s *Store) Load() ([]Record, error) {
 	return Decode(b)
 }
 
+// LoadConflicts reads the ids two home regions claimed, with the homes,
+// as SaveWithConflicts saved them (none in a file without them).
+func (s *Store) LoadConflicts() (map[string][]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := os.ReadFile(s.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read profile store: %w", err)
+	}
+	f, err := decode(b)
+	return f.Conflicts, err
+}
+
 // Decode parses a store file.
 func Decode(b []byte) ([]Record, error) {
+	f, err := decode(b)
+	return f.Profiles, err
+}
+
+func decode(b []byte) (file, error) {
 	var f file
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("decode profile store: %w", err)
+		return file{}, fmt.Errorf("decode profile store: %w", err)
 	}
 	if f.Version != formatVersion {
-		return nil, fmt.Errorf("decode profile store: version %d is not supported (want %d)", f.Version, formatVersion)
+		return file{}, fmt.Errorf("decode profile store: version %d is not supported (want %d)", f.Version, formatVersion)
 	}
 	seen := map[string]bool{}
 	for i, r := range f.Profiles {
 		if r.ID == "" {
-			return nil, fmt.Errorf("decode profile store: profiles[%d] has no id", i)
+			return file{}, fmt.Errorf("decode profile store: profiles[%d] has no id", i)
 		}
 		if seen[r.ID] {
-			return nil, fmt.Errorf("decode profile store: profile %q appears twice", r.ID)
+			return file{}, fmt.Errorf("decode profile store: profile %q appears twice", r.ID)
 		}
 		seen[r.ID] = true
 	}
-	return f.Profiles, nil
+	return f, nil
 }
 
 // Save replaces the store's content with recs: it writes a temporary file
 // in the same directory, syncs it, renames it over the old file and syncs
 // the directory, so a crash leaves either the old or the new content.
-func (s *Store) Save(recs []Record) error {
+func (s *Store) Save(recs []Record) error { return s.SaveWithConflicts(recs, nil) }
+
+// SaveWithConflicts is Save, with the ids two home regions claimed
+// (profile.Registry.Conflicts).
+func (s *Store) SaveWithConflicts(recs []Record, conflicts map[string][]string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := json.MarshalIndent(file{Version: formatVersion, Region: s.region, Profiles: recs}, "", "  ")
+	if len(conflicts) == 0 {
+		conflicts = nil
+	}
+	b, err := json.MarshalIndent(file{Version: formatVersion, Region: s.region, Profiles: recs, Conflicts: conflicts}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode profile store: %w", err)
 	}

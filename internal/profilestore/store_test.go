@@ -105,3 +105,33 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestConflictsRoundTrip: the ids two home regions claimed are saved with
+// the records and loaded back; a registry opened on the store holds them;
+// a file without them has none.
+func TestConflictsRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := Open(dir, "eu-west-3")
+	recs := []Record{{ID: "a1", Name: "team-a", CopyFrom: "eu.demo.chat-small", HomeRegion: "eu-west-1", CreatedAt: t0, UpdatedAt: t0}}
+	if err := s.Save(recs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadConflicts(); err != nil || got != nil {
+		t.Fatalf("LoadConflicts without conflicts = %v, %v", got, err)
+	}
+	conflicts := map[string][]string{"a1": {"eu-central-1", "eu-west-1"}}
+	if err := s.SaveWithConflicts(recs, conflicts); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(dir, "eu-west-3").LoadConflicts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(conflicts, got); d != "" {
+		t.Errorf("LoadConflicts after SaveWithConflicts (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(conflicts, NewRegistry(Open(dir, "eu-west-3")).Snapshot().Conflicts()); d != "" {
+		t.Errorf("registry's conflicts (-want +got):\n%s", d)
+	}
+}
