@@ -66,32 +66,30 @@ func (s *Store) Path() string { return filepath.Join(s.dir, FileName) }
 
 // Load reads every record. A missing file is an empty store.
 func (s *Store) Load() ([]Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, err := os.ReadFile(s.Path())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read profile store: %w", err)
-	}
-	return Decode(b)
+	f, err := s.read()
+	return f.Profiles, err
 }
 
 // LoadConflicts reads the ids two home regions claimed, with the homes,
 // as SaveWithConflicts saved them (none in a file without them).
 func (s *Store) LoadConflicts() (map[string][]string, error) {
+	f, err := s.read()
+	return f.Conflicts, err
+}
+
+// read reads and decodes the store's file: an empty one when it is
+// missing, the zero file with any error.
+func (s *Store) read() (file, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, err := os.ReadFile(s.Path())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return file{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read profile store: %w", err)
+		return file{}, fmt.Errorf("read profile store: %w", err)
 	}
-	f, err := decode(b)
-	return f.Conflicts, err
+	return decode(b)
 }
 
 // Decode parses a store file.
