@@ -321,30 +321,19 @@ func startGatewayProcess(ctx context.Context, argv []string, cfg gatewayConfig, 
 	}()
 	// The configuration, then the hello; the process's exit, the
 	// context's end or the hang guard ends the wait.
-	type hello struct {
-		h   gatewayHello
-		err error
-	}
-	got := make(chan hello, 1)
-	go func() {
-		var h gatewayHello
-		err := g.enc.Encode(cfg)
-		if err == nil {
-			err = g.dec.Decode(&h)
-		}
-		got <- hello{h, err}
-	}()
+	var h gatewayHello
+	got := g.exchange(cfg, &h)
 	timer := time.NewTimer(gatewayReplyTimeout)
 	defer timer.Stop()
 	select {
-	case h := <-got:
+	case err := <-got:
 		switch {
-		case h.err != nil:
-			return nil, g.exitError(h.err)
-		case h.h.Error != "":
-			return nil, fmt.Errorf("bench: the gateway process: %s", h.h.Error)
+		case err != nil:
+			return nil, g.exitError(err)
+		case h.Error != "":
+			return nil, fmt.Errorf("bench: the gateway process: %s", h.Error)
 		}
-		g.hello = h.h
+		g.hello = h
 	case <-p.done:
 		return nil, g.exitError(errors.New("exited"))
 	case <-ctx.Done():
@@ -390,6 +379,23 @@ func (g *gatewayProcess) exitError(err error) error {
 	}
 }
 
+// exchange writes v as one line to the process's input and decodes its
+// next line into into, in a goroutine of its own, so that the caller can
+// wait for it beside the process's exit, a context or a timer; the
+// channel receives the outcome, after which into holds the reply. A
+// caller that stops waiting must not read into.
+func (g *gatewayProcess) exchange(v, into any) <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		err := g.enc.Encode(v)
+		if err == nil {
+			err = g.dec.Decode(into)
+		}
+		ch <- err
+	}()
+	return ch
+}
+
 // call sends one control request and returns the reply. A process that
 // does not answer within [gatewayReplyTimeout] is killed.
 func (g *gatewayProcess) call(req gatewayRequest) (gatewayReply, error) {
@@ -398,31 +404,20 @@ func (g *gatewayProcess) call(req gatewayRequest) (gatewayReply, error) {
 	if g.broken != nil {
 		return gatewayReply{}, g.broken
 	}
-	type result struct {
-		r   gatewayReply
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		var r gatewayReply
-		err := g.enc.Encode(req)
-		if err == nil {
-			err = g.dec.Decode(&r)
-		}
-		ch <- result{r, err}
-	}()
+	var r gatewayReply
+	ch := g.exchange(req, &r)
 	timer := time.NewTimer(gatewayReplyTimeout)
 	defer timer.Stop()
 	select {
-	case res := <-ch:
-		if res.err != nil {
-			g.broken = g.exitError(res.err)
+	case err := <-ch:
+		if err != nil {
+			g.broken = g.exitError(err)
 			return gatewayReply{}, g.broken
 		}
-		if res.r.Error != "" {
-			return res.r, fmt.Errorf("bench: the gateway process: %s: %s", req.Op, res.r.Error)
+		if r.Error != "" {
+			return r, fmt.Errorf("bench: the gateway process: %s: %s", req.Op, r.Error)
 		}
-		return res.r, nil
+		return r, nil
 	case <-timer.C:
 		g.proc.cmd.Process.Kill()
 		<-ch // the pipe ends with the process
