@@ -487,46 +487,29 @@ func cleanPath(p string) string {
 // without policies every principal may (policies.AllowsAll).
 //
 // It decides against the generation in force, not the one the console's
-// handler was built with (the argument, which reloads leave behind): the
-// request's key is authenticated again there and must still name p, so a
-// reload that rotates the key or changes the grant takes effect on a
+// handler was built with: the request's key is authenticated again there
+// and must still name p, and that generation's compiled policies decide,
+// so a reload that rotates the key or changes the grant takes effect on a
 // live stream at its next frame.
-func (n *Node) mayViewTraffic(_ *gateway.PolicyAuthorizer) func(r *http.Request, p auth.Principal, owner string) bool {
-	type compiled struct {
-		cfg *topology.Config
-		pa  *gateway.PolicyAuthorizer
+func (n *Node) mayViewTraffic(r *http.Request, p auth.Principal, owner string) bool {
+	g := n.current()
+	// The key, as the console authenticates (ui.Authenticator).
+	cur, err := g.gw.Authenticator().APIKey(auth.BearerKey(r))
+	if err != nil || cur.ID != p.ID {
+		return false
 	}
-	var cache atomic.Pointer[compiled]
-	return func(r *http.Request, p auth.Principal, owner string) bool {
-		g := n.current()
-		// The key, as the console authenticates (ui.Authenticator).
-		cur, err := g.gw.Authenticator().APIKey(auth.BearerKey(r))
-		if err != nil || cur.ID != p.ID {
-			return false
-		}
-		if cur.Viewer {
-			return true
-		}
-		c := cache.Load()
-		if c == nil || c.cfg != g.cfg {
-			// A topology that compiled for the gateway compiles here.
-			pa, err := gateway.NewPolicyAuthorizer(g.cfg)
-			if err != nil {
-				return false
-			}
-			c = &compiled{cfg: g.cfg, pa: pa}
-			cache.Store(c)
-		}
-		cat := g.gw.Catalog()
-		in := gateway.AuthzInput{Principal: cur, Source: n.region.ID, SourceIP: gateway.ClientIP(r), SecureTransport: r.TLS != nil, Now: n.clock.Now()}
-		allows := func(who string) bool {
-			return c.pa.Decide(in, ui.ActionViewTraffic, ui.TrafficARN(cat.Partition(), n.region.ID, cat.Account(), who)) == nil
-		}
-		if owner == "*" {
-			return allows("*") && allows("**")
-		}
-		return allows(owner)
+	if cur.Viewer {
+		return true
 	}
+	cat := g.gw.Catalog()
+	in := gateway.AuthzInput{Principal: cur, Source: n.region.ID, SourceIP: gateway.ClientIP(r), SecureTransport: r.TLS != nil, Now: n.clock.Now()}
+	allows := func(who string) bool {
+		return g.policies.Decide(in, ui.ActionViewTraffic, ui.TrafficARN(cat.Partition(), n.region.ID, cat.Account(), who)) == nil
+	}
+	if owner == "*" {
+		return allows("*") && allows("**")
+	}
+	return allows(owner)
 }
 
 // writeOpsError answers in the shape of Meridian's own API (the console's).

@@ -1032,11 +1032,8 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 	// Probes stay open; metrics and the regions view need a principal
 	// here (the ops listener serves them without one).
 	n.registerOps(mux, n.requirePrincipal)
-	// Compiled as the gateway's (reload.go), for the console's
-	// meridian:ViewTraffic; a topology that compiled there compiles here.
-	policies, _ := gateway.NewPolicyAuthorizer(g.cfg)
 	ui.NewHandler(ui.Options{Live: n.live, Clock: n.clock, Auth: g.gw.Authenticator(), State: func() any { return n.regionsView() },
-		Demo: n.opts.Demo, Closing: n.draining.Load, MaySee: n.mayViewTraffic(policies),
+		Demo: n.opts.Demo, Closing: n.draining.Load, MaySee: n.mayViewTraffic,
 		Audit: func(w http.ResponseWriter, r *http.Request, c ui.Call) error {
 			return n.auditControl(w, r, c.Operation, c.Principal, c.Status, c.Reason)
 		},

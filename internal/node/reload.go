@@ -54,6 +54,9 @@ type generation struct {
 	gw       *gateway.Gateway
 	backends map[string]backend.Backend
 	bedrock  *bedrock.Handler
+	// policies are cfg's policies compiled once: the gateway's, the
+	// Bedrock control plane's and the console's (mayViewTraffic).
+	policies *gateway.PolicyAuthorizer
 	// unfeed stops keeping gw's catalog in step with the registry.
 	unfeed func()
 	// client is the client listener's handler for this generation.
@@ -229,6 +232,7 @@ func (n *Node) newGeneration(cfg *topology.Config, prev *generation) (_ *generat
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
+	g.policies = policies
 	// A topology without policies is single-tenant: its gateway allows
 	// every authenticated principal everything, deliberately and said so
 	// at start, never by a nil authorizer (which gateway.New refuses).
