@@ -67,37 +67,20 @@ func InferenceGeo(cat *profile.Catalog, source, model string, body []byte) ([]by
 }
 
 // geoMember returns the value of body's inference_geo member, nil when it
-// has none, in one pass over its members: a member named twice or with
-// an escape or in another case (as jsonx.Ambiguous reads names: escapes
-// resolved, case folded) is refused with the 400 of jsonx.AmbiguousError.
+// has none: a member named twice or with an escape or in another case
+// (jsonx.Ambiguous) is refused with the 400 of jsonx.AmbiguousError.
 func geoMember(body []byte) ([]byte, error) {
 	const name = "inference_geo"
+	if err := jsonx.CheckAmbiguous(body, name); err != nil {
+		return nil, inference.Invalid(name, err.Error())
+	}
 	var raw []byte
-	n, odd := 0, false
 	_ = jsonx.Members(body, func(k, v []byte) error {
-		if len(k) < 2 {
-			return nil
-		}
-		inner := k[1 : len(k)-1]
-		escaped := bytes.IndexByte(inner, '\\') >= 0
-		if escaped {
-			s, err := jsonx.Key(k)
-			if err != nil {
-				return nil
-			}
-			inner = []byte(s)
-		}
-		if bytes.EqualFold(inner, []byte(name)) {
-			n++
+		if jsonx.KeyIs(k, name) {
 			raw = v
-			odd = odd || escaped || string(inner) != name
 		}
 		return nil
 	})
-	if n > 1 || odd {
-		e := &jsonx.AmbiguousError{Member: name, Twice: n > 1}
-		return nil, inference.Invalid(name, e.Error())
-	}
 	return raw, nil
 }
 
