@@ -32,13 +32,7 @@ const MaxUserAgent = 512
 
 // UserAgent returns r's User-Agent as a request's record keeps it
 // ([MaxUserAgent]).
-func UserAgent(r *http.Request) string {
-	ua := r.UserAgent()
-	if len(ua) <= MaxUserAgent {
-		return ua
-	}
-	return inference.Clip(ua, MaxUserAgent)
-}
+func UserAgent(r *http.Request) string { return inference.Clip(r.UserAgent(), MaxUserAgent) }
 
 // ReadAuthenticated authenticates r with g's [Gateway.Authenticator] (API
 // key or client certificate) and sets call.Principal, then reads the body
