@@ -119,3 +119,96 @@ func FuzzStripCarriedReasoning(f *testing.F) {
 		}
 	})
 }
+
+// carriedVerdict is what a deployment of each kind answers a Chat body
+// that enables reasoning: "" when it serves it, else the field its 400
+// names. The OpenAI one is StripCarriedReasoning (its pass-through), the
+// others the translations.
+func carriedVerdict(t *testing.T, body []byte) (openAI, converse, anthropic string) {
+	t.Helper()
+	field := func(err error) string {
+		if err == nil {
+			return ""
+		}
+		var ie *translate.InvalidError
+		if errors.As(err, &ie) {
+			return ie.Field
+		}
+		return "(" + err.Error() + ")"
+	}
+	_, err := translate.StripCarriedReasoning(body)
+	openAI = field(err)
+	_, err = translate.Request(translate.OpenAI, translate.Converse, body, "m", false, translate.Options{})
+	converse = field(err)
+	_, err = translate.Request(translate.OpenAI, translate.Anthropic, body, "m", false, translate.Options{})
+	anthropic = field(err)
+	return openAI, converse, anthropic
+}
+
+// TestCarriedSameAnswer: a Chat body that enables reasoning gets the same
+// answer about the reasoning it carries whichever deployment serves it: a
+// carried reasoning_content named twice (the typed decode the translators
+// read takes the last copy, which may be plain text or another carried
+// value) or in another case is refused by name by all three, not served
+// by the translating ones.
+func TestCarriedSameAnswer(t *testing.T) {
+	t.Parallel()
+	msg := func(members string) string {
+		return `{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"u"},{"role":"assistant","content":"a",` + members + `},{"role":"user","content":"v"}]}`
+	}
+	const at = "messages[1].reasoning_content"
+	tests := []struct {
+		name, in string
+		want     string // the field all three name; "" when all serve
+	}{
+		{"carried once", msg(`"reasoning_content":"` + carriedValue + `"`), ""},
+		{"own text", msg(`"reasoning_content":"I think."`), ""},
+		{"own text twice", msg(`"reasoning_content":"I think.","reasoning_content":"No."`), ""},
+		{"twice, same", msg(`"reasoning_content":"` + carriedValue + `","reasoning_content":"` + carriedValue + `"`), at},
+		{"twice, last plain", msg(`"reasoning_content":"` + carriedValue + `","reasoning_content":"plain"`), at},
+		{"twice, first plain", msg(`"reasoning_content":"plain","reasoning_content":"` + carriedValue + `"`), at},
+		{"another case", msg(`"Reasoning_Content":"` + carriedValue + `"`), at},
+		{"messages twice", `{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"u"}],"messages":[{"role":"user","content":"u"},{"role":"assistant","content":"a","reasoning_content":"` + carriedValue + `"},{"role":"user","content":"v"}]}`, at},
+		{"not base64url", msg(`"reasoning_content":"meridian.r1.!!"`), at},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o, c, a := carriedVerdict(t, []byte(tc.in))
+			if o != tc.want || c != tc.want || a != tc.want {
+				t.Errorf("OpenAI %q, Converse %q, Anthropic %q; want %q from each", o, c, a, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzCarriedSameAnswer: for any assistant message members in a Chat
+// body that enables reasoning, an OpenAI deployment refuses the reasoning
+// it carries exactly when the translating ones do, naming the same field.
+func FuzzCarriedSameAnswer(f *testing.F) {
+	for _, s := range []string{
+		`"reasoning_content":"` + carriedValue + `"`,
+		`"reasoning_content":"` + carriedValue + `","reasoning_content":"x"`,
+		`"REASONING_CONTENT":"meridian.r1.x","reasoning_content":"y"`,
+		`"reasoning\u005fcontent":"meridian\u002er1.W3sidCI6IngiLCJzIjoieSJ9XQ"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, members string) {
+		body := []byte(`{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"u"},{"role":"assistant","content":"a",` + members + `},{"role":"user","content":"v"}]}`)
+		if !json.Valid(body) {
+			return
+		}
+		o, c, a := carriedVerdict(t, body)
+		carried := func(f string) bool { return strings.HasSuffix(f, ".reasoning_content") }
+		if o != "" && (c == "" || a == "") {
+			t.Fatalf("OpenAI refuses %s at %q, Converse %q, Anthropic %q", body, o, c, a)
+		}
+		if (carried(c) || carried(a)) && o == "" {
+			t.Fatalf("OpenAI serves %s, Converse %q, Anthropic %q refuse it", body, c, a)
+		}
+		if carried(o) && (c != o && !strings.HasPrefix(c, "(")) {
+			t.Fatalf("OpenAI refuses %s at %q, Converse at %q", body, o, c)
+		}
+	})
+}

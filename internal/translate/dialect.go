@@ -99,6 +99,15 @@ func Request(client, backend Dialect, body []byte, model string, stream bool, op
 				return nil, err
 			}
 		}
+		if thinks(req) {
+			// The rule an OpenAI deployment applies to the same body
+			// (StripCarriedReasoning): a carried reasoning_content named
+			// twice or in another case is refused by name, not read as
+			// its last copy.
+			if _, err := checkCarried(body); err != nil {
+				return nil, err
+			}
+		}
 		req.Model = model
 		req.Stream = nil
 		if stream {

@@ -388,6 +388,42 @@ func eachCarriedIn(msgs []byte, ambiguous bool, fn func(i int, value string, amb
 	})
 }
 
+// ambiguousCarried is why a carried reasoning_content that a message
+// names more than once or in another case is refused.
+const ambiguousCarried = "named more than once or in another case: JSON readers disagree on which copy counts"
+
+// checkCarried is the one rule both kinds of deployment apply to the
+// reasoning a Chat Completions body that enables reasoning carries: the
+// messages (by index) that carry some, or the *InvalidError naming the
+// first messages[i].reasoning_content that is named more than once or in
+// another case (ambiguous, see eachCarried) or does not decode. An OpenAI
+// deployment's pass-through body is checked by StripCarriedReasoning, a
+// translated one by Request, so the same body gets the same answer
+// whichever deployment serves it (the typed decode the translators read
+// takes the last copy and would otherwise serve what the OpenAI one
+// refuses).
+func checkCarried(body []byte) (map[int]bool, error) {
+	if !mayCarry(body) {
+		return nil, nil
+	}
+	var strip map[int]bool
+	err := eachCarried(body, func(i int, value string, ambiguous bool) error {
+		p := at("messages", i) + ".reasoning_content"
+		if ambiguous {
+			return invalid(p, ambiguousCarried)
+		}
+		if _, _, err := decodeReasoning(value); err != nil {
+			return invalid(p, badReasoning)
+		}
+		if strip == nil {
+			strip = map[int]bool{}
+		}
+		strip[i] = true
+		return nil
+	})
+	return strip, err
+}
+
 // WithoutCarriedReasoning is StripCarriedReasoning without its refusal: a
 // body whose carried reasoning does not decode is returned as it is.
 func WithoutCarriedReasoning(body []byte) []byte {
@@ -417,18 +453,8 @@ func StripCarriedReasoning(body []byte) ([]byte, error) {
 	if !mayCarry(body) {
 		return body, nil
 	}
-	strip := map[int]bool{}
-	if err := eachCarried(body, func(i int, value string, ambiguous bool) error {
-		p := at("messages", i) + ".reasoning_content"
-		if ambiguous {
-			return invalid(p, "named more than once or in another case: JSON readers disagree on which copy counts")
-		}
-		if _, _, err := decodeReasoning(value); err != nil {
-			return invalid(p, badReasoning)
-		}
-		strip[i] = true
-		return nil
-	}); err != nil {
+	strip, err := checkCarried(body)
+	if err != nil {
 		return nil, err
 	}
 	if len(strip) == 0 {
@@ -444,7 +470,7 @@ func StripCarriedReasoning(body []byte) ([]byte, error) {
 	out := make([]byte, 0, len(msgs))
 	out = append(out, '[')
 	i := -1
-	err := jsonx.Elements(msgs, func(m []byte) error {
+	err = jsonx.Elements(msgs, func(m []byte) error {
 		i++
 		if len(out) > 1 {
 			out = append(out, ',')
