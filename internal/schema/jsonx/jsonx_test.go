@@ -1,8 +1,10 @@
 package jsonx_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -179,4 +181,111 @@ func TestAmbiguous(t *testing.T) {
 			t.Errorf("Ambiguous(%s) = %q, %v; want %q, %v", tc.body, name, twice, tc.want, tc.twice)
 		}
 	}
+}
+
+// TestAmbiguousManyNames: every name is checked however many are given
+// (the check once stopped at 16 and said nothing past them), and up to 16
+// names the check allocates nothing for a body without escaped keys.
+func TestAmbiguousManyNames(t *testing.T) {
+	names := make([]string, 40)
+	for i := range names {
+		names[i] = fmt.Sprintf("m%02d", i)
+	}
+	tests := []struct {
+		body, want string
+		twice      bool
+	}{
+		{`{"m00":1,"m16":2,"m39":3}`, "", false},
+		{`{"m16":1,"M16":2}`, "m16", true},
+		{`{"m17":1,"m17":2}`, "m17", true},
+		{`{"m39":1,"m39":2}`, "m39", true},
+		{`{"M39":1}`, "m39", false},
+		{`{"m\u0033\u0039":1}`, "m39", false},
+		{`{"m39":1,"m39":2,"m20":1,"m20":2}`, "m20", true}, // names' order, not the body's
+		{`{"m15":1,"m15":2,"m30":1,"m30":2}`, "m15", true},
+	}
+	for _, tc := range tests {
+		name, twice := jsonx.Ambiguous([]byte(tc.body), names...)
+		if name != tc.want || twice != tc.twice {
+			t.Errorf("Ambiguous(%s) = %q, %v; want %q, %v", tc.body, name, twice, tc.want, tc.twice)
+		}
+		if err := jsonx.CheckAmbiguous([]byte(tc.body), names...); (err != nil) != (tc.want != "") {
+			t.Errorf("CheckAmbiguous(%s) = %v", tc.body, err)
+		}
+	}
+	body := []byte(`{"m00":1,"m15":2,"x":{"m15":3}}`)
+	if n := testing.AllocsPerRun(100, func() { jsonx.Ambiguous(body, names[:16]...) }); n != 0 {
+		t.Errorf("Ambiguous with 16 names: %v allocations; want 0", n)
+	}
+}
+
+// FuzzAmbiguous: for any valid JSON object, Ambiguous agrees with the
+// member names encoding/json's tokenizer reads (escapes resolved), counted
+// as encoding/json matches them to a field (case folded); the body is the
+// caller's, so the scanner under it is reachable from outside.
+func FuzzAmbiguous(f *testing.F) {
+	names := []string{"max_tokens", "stream", "model", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"}
+	for _, s := range []string{
+		`{"max_tokens":1,"MAX_TOKENS":2}`,
+		`{"p":1,"P":2}`,
+		`{"o":1,"\u006f":2,"x":[{"o":1}]}`,
+		"{\"\u212a\":1}",
+		`{"stream":true}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name, twice := jsonx.Ambiguous(data, names...)
+		if !json.Valid(data) || data[skip(data)] != '{' || strings.Contains(string(data), strings.Repeat("[", 500)) {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if _, err := dec.Token(); err != nil {
+			t.Fatal(err)
+		}
+		seen := make([]int, len(names))
+		odd := make([]bool, len(names))
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := tok.(string)
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			for i, n := range names {
+				if strings.EqualFold(key, n) {
+					seen[i]++
+					// An escape the decoder resolved is odd too; the
+					// tokenizer does not say, so only the case is compared
+					// here and escapes are left to the table test.
+					odd[i] = odd[i] || key != n
+				}
+			}
+		}
+		wantName, wantTwice := "", false
+		for i, n := range names {
+			if seen[i] > 1 {
+				wantName, wantTwice = n, true
+				break
+			}
+			if odd[i] {
+				wantName = n
+				break
+			}
+		}
+		if bytes.Contains(data, []byte(`\`)) {
+			// An escaped key may make an earlier name odd: only say that
+			// what the decoder sees twice or in another case is reported.
+			if wantName != "" && name == "" {
+				t.Fatalf("Ambiguous(%s) = none; want %q, %v at least", data, wantName, wantTwice)
+			}
+			return
+		}
+		if name != wantName || twice != wantTwice {
+			t.Fatalf("Ambiguous(%s) = %q, %v; want %q, %v", data, name, twice, wantName, wantTwice)
+		}
+	})
 }

@@ -400,12 +400,19 @@ func IsNull(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
 // false; "" when each is named at most once, exactly. A reader that takes
 // one copy and an editor or upstream that takes another would disagree on
 // such a member, so a body Meridian reads or edits it in is refused by
-// name instead. It allocates only for keys written with escapes; data
-// that is not an object names nothing.
+// name instead. Every name is checked, however many: up to 16 names it
+// allocates only for keys written with escapes, past that once more for
+// its tallies. Its cost is one scan of data and, per member, one
+// comparison with each name (linear in the body for a given list; the
+// names come from Meridian, the body from the caller). Data that is not an
+// object names nothing.
 func Ambiguous(data []byte, names ...string) (name string, twice bool) {
-	var seen [16]uint8
-	var odd [16]bool
-	names = names[:min(len(names), len(seen))]
+	var seenBuf [16]uint8
+	var oddBuf [16]bool
+	seen, odd := seenBuf[:], oddBuf[:]
+	if len(names) > len(seenBuf) {
+		seen, odd = make([]uint8, len(names)), make([]bool, len(names))
+	}
 	_ = Members(data, func(k, _ []byte) error {
 		if len(k) < 2 {
 			return nil
