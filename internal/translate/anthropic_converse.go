@@ -600,7 +600,9 @@ func anthropicModelFields(r refuser, req *anthropic.Request, f ConverseFamily) (
 		}
 		switch {
 		case f == FamilyClaude:
-			fields["thinking"] = t
+			fields["thinking"] = t // display included: Bedrock hands the member to Claude as is
+		case t.Display != "":
+			return nil, r.because("thinking.display", noThinkingDisplay)
 		case f == FamilyGPTOSS && t.Type == "disabled":
 			return nil, r.because("thinking.type", gptOSSAlwaysReasons)
 		case t.Type == "disabled":

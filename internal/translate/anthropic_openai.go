@@ -62,6 +62,9 @@ func AnthropicToOpenAIRequest(req *anthropic.Request, model string) (*openai.Cha
 		if err := r.extra("thinking", th.Extra.Keys()); err != nil {
 			return nil, err
 		}
+		if th.Display != "" {
+			return nil, r.because("thinking.display", noThinkingDisplay)
+		}
 		switch th.Type {
 		case "enabled":
 			out.ReasoningEffort = BudgetEffort(th.BudgetTokens)

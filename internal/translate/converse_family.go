@@ -43,6 +43,13 @@ func noReasoning(f ConverseFamily) string {
 	return "this model family has no reasoning control documented for Bedrock Converse; Claude, Amazon Nova 2 Lite and OpenAI gpt-oss have one"
 }
 
+// noThinkingDisplay is why a Messages request's thinking.display
+// ("summarized", "omitted") is refused toward a model other than Claude:
+// only Claude summarizes its thinking or withholds the text while keeping
+// a signature; other reasoning models return their reasoning as written,
+// and Meridian does not rewrite an answer's reasoning.
+const noThinkingDisplay = "only Claude summarizes or omits its thinking text; this model returns its reasoning as it writes it; leave display out"
+
 // gptOSSAlwaysReasons is why a request asking OpenAI gpt-oss for no
 // reasoning (reasoning_effort none, thinking disabled) is refused: the
 // model always reasons (medium by default) and takes low, medium or high,

@@ -176,10 +176,13 @@ type Metadata struct {
 	Extra  jsonx.Extra `json:"-"`
 }
 
-// Thinking enables extended thinking: Type "enabled" with BudgetTokens, or "disabled".
+// Thinking enables extended thinking: Type "enabled" with BudgetTokens,
+// "adaptive", or "disabled". Display says how Claude returns its thinking
+// text: "summarized", or "omitted" (empty thinking, signature kept).
 type Thinking struct {
 	Type         string      `json:"type"`
 	BudgetTokens int64       `json:"budget_tokens,omitempty"`
+	Display      string      `json:"display,omitempty"`
 	Extra        jsonx.Extra `json:"-"`
 }
 
