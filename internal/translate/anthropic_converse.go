@@ -155,6 +155,9 @@ func AnthropicToConverseRequest(req *anthropic.Request, opts Options) (*converse
 			blocks = []converse.ContentBlock{converse.TextBlock(m.Content.Text)}
 		}
 		for j, b := range m.Content.Blocks {
+			if b.Type == anthropic.BlockThinking && b.Signature == "" && opts.Family == FamilyClaude {
+				return nil, r.because(at(p+".content", j)+".signature", unsignedReasoningReason)
+			}
 			cb, err := anthropicBlockToConverse(r, at(p+".content", j), m.Role, &b)
 			if err != nil {
 				return nil, err

@@ -212,3 +212,88 @@ func FuzzCarriedSameAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestCarriedUnsignedToClaude: carried reasoning whose thinking text has
+// no signature (reasoning another model wrote) is refused by name toward
+// Claude (an Anthropic deployment, or Converse serving Claude), which
+// checks the signature of every thinking block it is sent, and served
+// elsewhere; signed carried reasoning is served everywhere.
+func TestCarriedUnsignedToClaude(t *testing.T) {
+	t.Parallel()
+	body := func(value string) []byte {
+		return []byte(`{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello.","reasoning_content":"` + value + `"},{"role":"user","content":"Again"}]}`)
+	}
+	const unsigned = "meridian.r1.W3sidCI6IngifV0" // [{"t":"x"}]
+	claude := translate.Options{Family: translate.BedrockFamily("anthropic.claude-sonnet-4-5-20250929-v1:0")}
+	nova := translate.Options{Family: translate.BedrockFamily("amazon.nova-2-lite-v1:0")}
+	tests := []struct {
+		name    string
+		backend translate.Dialect
+		opts    translate.Options
+		value   string
+		refused bool
+	}{
+		{"anthropic unsigned", translate.Anthropic, translate.Options{}, unsigned, true},
+		{"converse claude unsigned", translate.Converse, claude, unsigned, true},
+		{"converse nova unsigned", translate.Converse, nova, unsigned, false},
+		{"anthropic signed", translate.Anthropic, translate.Options{}, carriedValue, false},
+		{"converse claude signed", translate.Converse, claude, carriedValue, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := translate.Request(translate.OpenAI, tc.backend, body(tc.value), "m", false, tc.opts)
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ue *translate.UnsupportedError
+			if !errors.As(err, &ue) || ue.Field != "messages[1].reasoning_content" || !strings.Contains(ue.Error(), "signature") {
+				t.Fatalf("Request = %s, %v; want a refusal naming messages[1].reasoning_content", out, err)
+			}
+		})
+	}
+	// An OpenAI deployment takes no reasoning input: the value is removed
+	// as any carried value is.
+	if out, err := translate.StripCarriedReasoning(body(unsigned)); err != nil || bytes.Contains(out, []byte("meridian.r1.")) {
+		t.Errorf("StripCarriedReasoning = %s, %v", out, err)
+	}
+}
+
+// TestResponsesCarriedPath: a refusal of the reasoning a Chat body's
+// message carries (messages[k].reasoning_content, made at a deployment)
+// names, in the Responses request it came from, the encrypted_content of
+// the reasoning item that holds a block without a signature, else of the
+// first reasoning item that landed in that message.
+func TestResponsesCarriedPath(t *testing.T) {
+	t.Parallel()
+	const unsigned = "meridian.r1.W3sidCI6IngifV0" // [{"t":"x"}]
+	body := func(first, second string) []byte {
+		return []byte(`{"model":"m","reasoning":{"effort":"low"},"input":[{"role":"user","content":"Hi"},` +
+			`{"type":"reasoning","summary":[],"encrypted_content":"` + first + `"},` +
+			`{"type":"reasoning","summary":[],"encrypted_content":"` + second + `"},` +
+			`{"role":"assistant","content":"Hello."},{"role":"user","content":"Again"}]}`)
+	}
+	tests := []struct{ name, first, second, want string }{
+		{"first unsigned", unsigned, carriedValue, "input[1].encrypted_content"},
+		{"second unsigned", carriedValue, unsigned, "input[2].encrypted_content"},
+		{"both signed", carriedValue, carriedValue, "input[1].encrypted_content"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			chat, path, err := translate.ResponsesChatRequest(body(tc.first, tc.second), "m", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(chat, []byte(`"reasoning_content":"meridian.r1.`)) {
+				t.Fatalf("chat body %s carries no reasoning", chat)
+			}
+			if got := path("messages[1].reasoning_content"); got != tc.want {
+				t.Errorf("path = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

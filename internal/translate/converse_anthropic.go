@@ -351,6 +351,10 @@ func converseBlockToAnthropic(r refuser, p, role string, b *converse.ContentBloc
 			if err := r.extra(p+".reasoningContent.reasoningText", rc.ReasoningText.Extra.Keys()); err != nil {
 				return anthropic.Block{}, err
 			}
+			if rc.ReasoningText.Signature == "" {
+				// An Anthropic deployment serves Claude.
+				return anthropic.Block{}, r.because(p+".reasoningContent.reasoningText.signature", unsignedReasoningReason)
+			}
 			return anthropic.Block{Type: anthropic.BlockThinking, Thinking: rc.ReasoningText.Text, Signature: rc.ReasoningText.Signature}, nil
 		}
 		return anthropic.Block{Type: anthropic.BlockRedactedThinking, Data: base64.StdEncoding.EncodeToString(rc.RedactedContent)}, nil

@@ -46,7 +46,7 @@ func ResponsesChatRequest(body []byte, model string, stream bool) ([]byte, func(
 	if err != nil {
 		return nil, nil, err
 	}
-	paths := &chatPivot{paths: pv.paths, calls: pv.calls}
+	paths := &chatPivot{paths: pv.paths, calls: pv.calls, reasoning: pv.reasoning}
 	return b, paths.path, nil
 }
 

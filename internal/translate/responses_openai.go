@@ -44,6 +44,11 @@ type chatPivot struct {
 	req   *openai.ChatCompletionRequest
 	paths []msgPath
 	calls map[[2]int]string // (message, tool call) -> source path
+	// reasoning maps a message that carries reasoning items' blocks (its
+	// reasoning_content) to the encrypted_content of the item a refusal
+	// of them names: the first that holds a block without a signature,
+	// else the first.
+	reasoning map[int]string
 }
 
 // msgPath is a message's source path and what its content member is called
@@ -157,7 +162,7 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 		}
 		out.ToolChoice = tc
 	}
-	pv := &chatPivot{req: out, calls: map[[2]int]string{}}
+	pv := &chatPivot{req: out, calls: map[[2]int]string{}, reasoning: map[int]string{}}
 	add := func(m openai.Message, p msgPath) {
 		out.Messages = append(out.Messages, m)
 		pv.paths = append(pv.paths, p)
@@ -165,11 +170,16 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 	// Claude's reasoning carried by reasoning items goes to the assistant
 	// message the next assistant item lands in (see responses_reasoning.go).
 	var pending []carriedReasoning
+	var pendingAt string // the item a refusal of pending names (chatPivot.reasoning)
+	pendingUnsigned := false
 	carried := map[int][]carriedReasoning{}
 	land := func(k int) {
 		if len(pending) > 0 {
 			carried[k] = append(carried[k], pending...)
-			pending = nil
+			if _, ok := pv.reasoning[k]; !ok {
+				pv.reasoning[k] = pendingAt
+			}
+			pending, pendingAt, pendingUnsigned = nil, "", false
 		}
 	}
 	if req.Instructions != "" {
@@ -228,6 +238,12 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 			blocks, _, err := decodeReasoning(deref(it.EncryptedContent))
 			if err != nil {
 				return nil, invalid(p+".encrypted_content", badReasoning)
+			}
+			if len(blocks) > 0 {
+				unsigned := slices.ContainsFunc(blocks, func(b carriedReasoning) bool { return b.Redacted == "" && b.Signature == "" })
+				if pendingAt == "" || (unsigned && !pendingUnsigned) {
+					pendingAt, pendingUnsigned = p+".encrypted_content", unsigned
+				}
 			}
 			pending = append(pending, blocks...)
 		case openai.ItemReference:
@@ -515,6 +531,9 @@ func (pv *chatPivot) path(f string) string {
 			if p, ok := pv.calls[[2]int{k, j}]; e >= 0 && err == nil && ok {
 				return p + strings.Replace(t[e+1:], ".function", "", 1)
 			}
+		}
+		if item, ok := pv.reasoning[k]; ok && tail == ".reasoning_content" {
+			return item
 		}
 		mp := pv.paths[k]
 		if t, ok := strings.CutPrefix(tail, ".content"); ok {
