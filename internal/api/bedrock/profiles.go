@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/policy"
 	"github.com/meridian-gateway/meridian/internal/profile"
 	"github.com/meridian-gateway/meridian/internal/profilestore"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
@@ -232,16 +233,29 @@ func (h *Handler) listProfiles(w http.ResponseWriter, r *http.Request) {
 // and shows every profile; a regulated caller allowed only some profiles
 // would learn every other's name, so the list shows no profile that the
 // caller could not learn of by a call it may make (docs/api.md, "Who sees
-// what"). The checks record nothing: the list is recorded once, as
-// before.
+// what"). An explicit Deny of bedrock:GetInferenceProfile on the profile
+// hides it even from a principal that may invoke it: the policy's author
+// said this principal is not to read it, and the list is a read. The
+// checks record nothing: the list is recorded once, as before.
 func (h *Handler) visible(r *http.Request, call *gateway.Call, cat *profile.Catalog, p *profile.Profile) bool {
 	in := ControlInput{Principal: call.Principal, Action: ActionGetInferenceProfile, Resource: p.ARN(cat.Partition(), h.g.Region(), cat.Account()),
 		ResourceTags: p.Tags, Region: h.g.Region(), SourceIP: call.SourceIP, SecureTransport: call.SecureTransport, Now: h.opts.Clock.Now()}
-	if h.opts.Authorizer.AuthorizeControl(r.Context(), in) == nil {
+	err := h.opts.Authorizer.AuthorizeControl(r.Context(), in)
+	if err == nil {
 		return true
+	}
+	if explicitDeny(err) {
+		return false
 	}
 	res, err := cat.Resolve(h.g.Region(), p.ID)
 	return err == nil && len(h.g.Invocable(call, res)) > 0
+}
+
+// explicitDeny reports whether err, an authorizer's refusal, was decided
+// by a Deny statement (gateway.DenyCause) rather than by no Allow.
+func explicitDeny(err error) bool {
+	var dc *gateway.DenyCause
+	return errors.As(err, &dc) && dc.Decision == policy.ExplicitDeny
 }
 
 // lookup finds the profile an identifier (id or ARN) names, as visible from

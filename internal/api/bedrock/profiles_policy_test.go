@@ -133,3 +133,56 @@ func TestInferenceProfilesFollowPolicies(t *testing.T) {
 		t.Errorf("events by principal %v, want %d of restricted", byPrincipal, 1+2+4)
 	}
 }
+
+// denyReadPolicies give the principal "restricted" the list action and
+// both invoke actions on eu.demo.chat-small and global.demo.chat-small,
+// with an explicit Deny of bedrock:GetInferenceProfile on
+// eu.demo.chat-small.
+const denyReadPolicies = `  - {id: restricted, access_keys: [{id: ` + deniedAKID + `, secret_env: ` + deniedSecretEnv + `}], policies: [deny-read]}
+policies:
+  deny-read:
+    Version: "2012-10-17"
+    Statement:
+      - { Effect: Allow, Action: "bedrock:ListInferenceProfiles", Resource: "*" }
+      - Effect: Allow
+        Action: [bedrock:InvokeModel, bedrock:InvokeModelWithResponseStream]
+        Resource: ["arn:aws:bedrock:*:111122223333:inference-profile/eu.demo.chat-small", "arn:aws:bedrock:*:111122223333:inference-profile/global.demo.chat-small", "arn:aws:bedrock:*::foundation-model/demo.chat-small"]
+      - { Effect: Deny, Action: "bedrock:GetInferenceProfile", Resource: "arn:aws:bedrock:*:111122223333:inference-profile/eu.demo.chat-small" }
+  all:
+    Version: "2012-10-17"
+    Statement: [{ Effect: Allow, Action: "bedrock:*", Resource: "*" }]
+`
+
+// TestInferenceProfilesExplicitDenyHides: an explicit Deny of
+// bedrock:GetInferenceProfile on a profile hides it from
+// ListInferenceProfiles (asked with the official client, in one call and
+// one profile a page) even for a principal that may invoke it; a profile
+// it may invoke without such a Deny stays listed.
+func TestInferenceProfilesExplicitDenyHides(t *testing.T) {
+	c := startCluster(t, euRegions, denyReadPolicies)
+	ctx := t.Context()
+	restricted := awsbedrock.New(awsbedrock.Options{Region: "eu-west-1", BaseEndpoint: aws.String(c.url("eu-west-1")), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(deniedAKID, deniedSecret, ""), HTTPClient: c.httpClient()})
+	out, err := restricted.ListInferenceProfiles(ctx, &awsbedrock.ListInferenceProfilesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range out.InferenceProfileSummaries {
+		ids = append(ids, aws.ToString(s.InferenceProfileId))
+	}
+	var paged []string
+	p := awsbedrock.NewListInferenceProfilesPaginator(restricted, &awsbedrock.ListInferenceProfilesInput{MaxResults: aws.Int32(1)})
+	for p.HasMorePages() && len(paged) <= len(ids) {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.InferenceProfileSummaries {
+			paged = append(paged, aws.ToString(s.InferenceProfileId))
+		}
+	}
+	if want := []string{"global.demo.chat-small"}; !slices.Equal(ids, want) || !slices.Equal(paged, want) {
+		t.Errorf("list = %v, paged %v; want %v (eu.demo.chat-small is denied bedrock:GetInferenceProfile)", ids, paged, want)
+	}
+}
