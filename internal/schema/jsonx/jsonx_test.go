@@ -289,3 +289,14 @@ func FuzzAmbiguous(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAmbiguous13: the gateway's check of an Anthropic Messages body
+// (internal/gateway/ambiguous.go's 13 names) over a small body.
+func BenchmarkAmbiguous13(b *testing.B) {
+	body := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"system":"Be brief.","messages":[{"role":"user","content":"Hello there, how are you today?"},{"role":"assistant","content":"Fine."},{"role":"user","content":"Good."}],"temperature":0.5,"top_p":0.9,"thinking":{"type":"enabled","budget_tokens":512}}`)
+	names := []string{"anthropic_version", "anthropic_beta", "max_tokens", "messages", "system", "temperature", "top_p", "tools", "tool_choice", "thinking", "service_tier", "model", "stream"}
+	b.ReportAllocs()
+	for b.Loop() {
+		jsonx.Ambiguous(body, names...)
+	}
+}
