@@ -85,6 +85,19 @@ const streamConnBuffer = 1 << 10
 
 var _ Backend = (*OpenAI)(nil)
 
+// TracesRequestWrite reports that Stream sends its request with net/http's
+// transport under the context it is given: an httptrace.ClientTrace there
+// hears the request written (the gateway journals a stream's intent from
+// it, gateway.RequestWriteTracer). A transport given in the configuration
+// may be anything, and is not vouched for.
+func (o *OpenAI) TracesRequestWrite() bool {
+	if o.streamTransport != nil {
+		return true
+	}
+	_, ok := o.cfg.Transport.(*http.Transport)
+	return ok
+}
+
 // NewOpenAI returns an adapter with its own pooled transport.
 func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 	if cfg.ConnectTimeout == 0 {

@@ -124,8 +124,8 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	start := g.now()
 	if job.Request.Stream {
 		intent := &streamIntent{rec: rec}
-		intent.start(ctx, g, g.region)
-		s, err := g.local.Stream(ctx, job)
+		actx := intent.start(ctx, g, g.region, g.tracesWrite(g.local, job))
+		s, err := g.local.Stream(actx, job)
 		intent.wait()
 		if err != nil {
 			settle(resv, nil)

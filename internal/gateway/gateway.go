@@ -456,8 +456,8 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		var resp *inference.Response
 		var stream inference.Stream
 		if job.Request.Stream {
-			intent.start(ctx, g, c.Region)
-			stream, err = exec.Stream(ctx, j)
+			actx := intent.start(ctx, g, c.Region, intent != nil && g.tracesWrite(exec, j))
+			stream, err = exec.Stream(actx, j)
 			intent.wait()
 		} else {
 			resp, err = exec.Complete(ctx, j)

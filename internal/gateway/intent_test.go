@@ -3,7 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,5 +220,126 @@ func TestStreamIntentOutlivesTheRequest(t *testing.T) {
 	defer r.mu.Unlock()
 	if len(r.ops) == 0 || r.cancellable {
 		t.Errorf("begins %v, with a context the request can cancel: %v", r.ops, r.cancellable)
+	}
+}
+
+// tracingBackend is a RequestWriteTracer (when traces is set): each stream
+// first sends a request with net/http to url under the attempt's context
+// (none when url is empty), then serves the fake stream.
+type tracingBackend struct {
+	fakeBackend
+	client *http.Client
+	url    string
+	traces bool
+}
+
+func (b *tracingBackend) TracesRequestWrite() bool { return b.traces }
+
+func (b *tracingBackend) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+	if b.url != "" {
+		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, strings.NewReader("{}"))
+		if err != nil {
+			return nil, err
+		}
+		resp, err := b.client.Do(hr)
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, errors.New(resp.Status)
+		}
+	}
+	return newFakeStream(ctx, false, streamEvents()...), nil
+}
+
+// TestStreamIntentOnRequestWritten: with a backend that sends its request
+// with net/http (RequestWriteTracer), the intent is written once the
+// request is (an upstream that answers only once the intent is journaled
+// still serves), and still exactly once, before the record, when the
+// backend's hook never fires or the backend does not trace its writes.
+func TestStreamIntentOnRequestWritten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		traces bool
+		http   bool
+	}{
+		{name: "written, then the answer", traces: true, http: true},
+		{name: "hook that never fires", traces: true},
+		{name: "not traced, over http", http: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, "")
+			r := newJournalingRecorder(e)
+			b := &tracingBackend{traces: tc.traces}
+			if tc.http {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					io.Copy(io.Discard, req.Body)
+					select {
+					case <-r.began:
+					case <-time.After(10 * time.Second): // hang guard
+						http.Error(w, "the intent was not written while the request was out", http.StatusBadGateway)
+						return
+					}
+				}))
+				defer srv.Close()
+				b.client, b.url = srv.Client(), srv.URL
+			}
+			e.g.backends["m"] = b
+			out, err := e.invoke(t, "r", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := drain(t, out); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := r.log(), []string{"begin:" + out.Route.InferenceRegion, "record"}; !slices.Equal(got, want) {
+				t.Errorf("recorder saw %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestIntentHookClaimedOnce: the hook and wait claim an attempt's write
+// once between them; a hook that fires after wait does nothing.
+func TestIntentHookClaimedOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		hookFirst int // hook calls before wait
+		hookAfter int // hook calls after wait
+	}{
+		{name: "hook, then wait", hookFirst: 1},
+		{name: "hook twice (a retried request)", hookFirst: 2},
+		{name: "wait, then a late hook", hookAfter: 1},
+		{name: "no hook", hookAfter: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, "")
+			r := newJournalingRecorder(e)
+			in := &streamIntent{rec: e.g.newRecord(&Call{RequestID: "x", Principal: e.principal, Request: &inference.Request{Stream: true}}, "source")}
+			ctx := in.start(t.Context(), e.g, "eu-west-1", true)
+			trace := httptrace.ContextClientTrace(ctx)
+			if trace == nil || trace.WroteRequest == nil {
+				t.Fatal("the attempt's context has no WroteRequest hook")
+			}
+			for range tc.hookFirst {
+				trace.WroteRequest(httptrace.WroteRequestInfo{})
+			}
+			in.wait()
+			for range tc.hookAfter {
+				trace.WroteRequest(httptrace.WroteRequestInfo{})
+			}
+			if got, want := r.log(), []string{"begin:eu-west-1"}; !slices.Equal(got, want) {
+				t.Errorf("recorder saw %v, want %v", got, want)
+			}
+			if err := e.g.begin(t.Context(), in, &Record{InferenceRegion: "eu-west-1"}); err != nil || len(r.log()) != 1 {
+				t.Errorf("begin after the hook: %v, recorder saw %v", err, r.log())
+			}
+		})
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http/httptrace"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
@@ -59,10 +61,20 @@ func (g *Gateway) beginStream(ctx context.Context, rec *Record) error {
 // attempt's outcome is acted on, so an intent is always journaled before
 // the request's event is appended: a failed request's event closes it,
 // and a crash meanwhile leaves exactly one event (the interrupted one).
+//
+// Where the write runs: when the attempt's backend sends its request with
+// net/http under the attempt's context (RequestWriteTracer), on net/http's
+// goroutine that wrote the request, right after writing it (httptrace's
+// WroteRequest, see intentHook): the upstream has the request by then, and
+// no goroutine is started for the intent. Otherwise on a goroutine of its
+// own, started before the attempt. Either way wait returns once it is
+// journaled; a hook that has not run by then (a request that failed before
+// it was written, an answer that came before the request's end) is
+// claimed by wait, which writes the intent itself.
 type streamIntent struct {
 	rec    *Record // the request's record; nil writes no intent early
 	region string  // the destination the journaled intent names
-	err    error   // the outcome of the last write, set by its goroutine
+	err    error   // the outcome of the last write, set by its writer
 	// snap is the record the write journals: a copy, since the record
 	// changes once the attempt is over, and the intent names the
 	// attempt's destination only. It lives here, not in an allocation of
@@ -70,17 +82,70 @@ type streamIntent struct {
 	snap Record
 	s    StreamRecorder
 	ctx  context.Context
-	done sync.WaitGroup // the write under way
+	done sync.WaitGroup // the write under way, on a goroutine
+	// hook is the attempt's write on net/http's WroteRequest; nil when
+	// the write runs on a goroutine.
+	hook *intentHook
 	// pending: a write is under way.
 	pending bool
 }
 
+// RequestWriteTracer is implemented by a Backend whose Stream sends its
+// request with net/http under the context it is given, so that an
+// httptrace.ClientTrace in that context hears when the request is
+// written. The gateway then journals a stream's intent from that hook
+// (streamIntent) instead of on a goroutine started for it. A backend that
+// says so and whose hook does not fire still has its intent written, by
+// the gateway once the attempt returns.
+type RequestWriteTracer interface {
+	TracesRequestWrite() bool
+}
+
+// tracesWrite reports whether exec's Stream of job runs a backend that
+// reports its request written (RequestWriteTracer). A peer's executor
+// does not say so: its intent is written on a goroutine.
+func (g *Gateway) tracesWrite(exec Executor, job *Job) bool {
+	l, ok := exec.(localExecutor)
+	if !ok {
+		return false
+	}
+	b, err := l.backend(job)
+	if err != nil {
+		return false
+	}
+	t, ok := b.(RequestWriteTracer)
+	return ok && t.TracesRequestWrite()
+}
+
+// intentHook is one attempt's intent write, run from net/http's
+// WroteRequest or, when the hook has not run by then, by wait. Exactly one
+// of the two claims it (state 0 → 1 by the hook, 0 → 2 by wait); a hook
+// that fires after wait claimed it (a request net/http retried, a write
+// that ended after its answer) does nothing. There is one per attempt, so
+// a late hook of an earlier attempt never touches a later one's write.
+type intentHook struct {
+	in    *streamIntent
+	state atomic.Int32
+	done  sync.WaitGroup // released once the claimed write is done
+	trace httptrace.ClientTrace
+}
+
+func (h *intentHook) wroteRequest(httptrace.WroteRequestInfo) {
+	if h.state.CompareAndSwap(0, 1) {
+		h.in.err = h.in.s.BeginStream(h.in.ctx, &h.in.snap)
+		h.done.Done()
+	}
+}
+
 // start writes the intent of an attempt at region in the background; wait
 // collects the outcome. It does nothing when the recorder journals no
-// streams. Every start is followed by a wait before the next.
-func (in *streamIntent) start(ctx context.Context, g *Gateway, region string) {
+// streams. Every start is followed by a wait before the next. It returns
+// the context the attempt is to run under: ctx, or, with onWrite (see
+// tracesWrite), ctx with the hook that writes the intent once the request
+// is written.
+func (in *streamIntent) start(ctx context.Context, g *Gateway, region string, onWrite bool) context.Context {
 	if in == nil || in.rec == nil || !journalsStreams(g.recorder) {
-		return
+		return ctx
 	}
 	in.snap = *in.rec
 	in.snap.InferenceRegion = region
@@ -89,9 +154,18 @@ func (in *streamIntent) start(ctx context.Context, g *Gateway, region string) {
 	// Not cancelled with the request: wait must mean journaled (see
 	// beginStream).
 	in.ctx = context.WithoutCancel(ctx)
-	in.done.Add(1)
 	in.pending = true
+	if onWrite {
+		h := &intentHook{in: in}
+		h.done.Add(1)
+		h.trace.WroteRequest = h.wroteRequest
+		in.hook = h
+		return httptrace.WithClientTrace(ctx, &h.trace)
+	}
+	in.hook = nil
+	in.done.Add(1)
 	go in.write()
+	return ctx
 }
 
 // write is the goroutine of start.
@@ -127,11 +201,22 @@ func growStack() {
 func use(b []byte) {}
 
 // wait returns once the intent being written is journaled (or refused).
+// A hook that has not run yet is claimed, and its write done here.
 func (in *streamIntent) wait() {
-	if in != nil && in.pending {
-		in.done.Wait() // orders the write's in.err before the reads after wait
-		in.pending = false
+	if in == nil || !in.pending {
+		return
 	}
+	if h := in.hook; h != nil {
+		if h.state.CompareAndSwap(0, 2) {
+			in.err = in.s.BeginStream(in.ctx, &in.snap)
+			h.done.Done()
+		}
+		h.done.Wait() // orders the hook's in.err before the reads after wait
+		in.hook = nil
+	} else {
+		in.done.Wait() // orders the write's in.err before the reads after wait
+	}
+	in.pending = false
 }
 
 // begin journals rec's stream, served in rec.InferenceRegion, before its
