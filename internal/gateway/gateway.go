@@ -456,9 +456,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		var resp *inference.Response
 		var stream inference.Stream
 		if job.Request.Stream {
-			actx := intent.start(ctx, g, c.Region, intent != nil && g.tracesWrite(exec, j))
-			stream, err = exec.Stream(actx, j)
-			intent.wait()
+			stream, err = g.stream(ctx, intent, c.Region, exec, j)
 		} else {
 			resp, err = exec.Complete(ctx, j)
 		}

@@ -223,20 +223,43 @@ func TestStreamIntentOutlivesTheRequest(t *testing.T) {
 	}
 }
 
-// tracingBackend is a RequestWriteTracer (when traces is set): each stream
-// first sends a request with net/http to url under the attempt's context
-// (none when url is empty), then serves the fake stream.
-type tracingBackend struct {
+// writtenBackend is a WrittenStreamer (when reports is set): each stream
+// first sends a request with net/http to url (none when url is empty),
+// reporting it written from net/http's WroteRequest, then serves the fake
+// stream.
+type writtenBackend struct {
 	fakeBackend
-	client *http.Client
-	url    string
-	traces bool
+	client  *http.Client
+	url     string
+	reports bool
 }
 
-func (b *tracingBackend) TracesRequestWrite() bool { return b.traces }
+// plainBackend hides writtenBackend's StreamWritten.
+type plainBackend struct{ b *writtenBackend }
 
-func (b *tracingBackend) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+func (p plainBackend) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	return p.b.Complete(ctx, req)
+}
+
+func (p plainBackend) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+	return p.b.Stream(ctx, req)
+}
+
+func (p plainBackend) Close() error { return nil }
+
+func (b *writtenBackend) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+	return b.StreamWritten(ctx, req, nil)
+}
+
+func (b *writtenBackend) StreamWritten(ctx context.Context, req *inference.Request, written func()) (inference.Stream, error) {
 	if b.url != "" {
+		if written != nil {
+			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err == nil {
+					written()
+				}
+			}})
+		}
 		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, strings.NewReader("{}"))
 		if err != nil {
 			return nil, err
@@ -254,27 +277,27 @@ func (b *tracingBackend) Stream(ctx context.Context, req *inference.Request) (in
 	return newFakeStream(ctx, false, streamEvents()...), nil
 }
 
-// TestStreamIntentOnRequestWritten: with a backend that sends its request
-// with net/http (RequestWriteTracer), the intent is written once the
+// TestStreamIntentOnRequestWritten: with a backend that reports its
+// request written (WrittenStreamer), the intent is written once the
 // request is (an upstream that answers only once the intent is journaled
-// still serves), and still exactly once, before the record, when the
-// backend's hook never fires or the backend does not trace its writes.
+// still serves), and exactly once, before the record, when the backend
+// never reports it or does not report writes at all.
 func TestStreamIntentOnRequestWritten(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name   string
-		traces bool
-		http   bool
+		name    string
+		reports bool
+		http    bool
 	}{
-		{name: "written, then the answer", traces: true, http: true},
-		{name: "hook that never fires", traces: true},
-		{name: "not traced, over http", http: true},
+		{name: "written, then the answer", reports: true, http: true},
+		{name: "never reported", reports: true},
+		{name: "a backend that does not report, over http", http: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEngine(t, "")
 			r := newJournalingRecorder(e)
-			b := &tracingBackend{traces: tc.traces}
+			b := &writtenBackend{reports: tc.reports}
 			if tc.http {
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 					io.Copy(io.Discard, req.Body)
@@ -288,7 +311,11 @@ func TestStreamIntentOnRequestWritten(t *testing.T) {
 				defer srv.Close()
 				b.client, b.url = srv.Client(), srv.URL
 			}
-			e.g.backends["m"] = b
+			if b.reports {
+				e.g.backends["m"] = b
+			} else {
+				e.g.backends["m"] = plainBackend{b}
+			}
 			out, err := e.invoke(t, "r", true)
 			if err != nil {
 				t.Fatal(err)
@@ -303,42 +330,48 @@ func TestStreamIntentOnRequestWritten(t *testing.T) {
 	}
 }
 
-// TestIntentHookClaimedOnce: the hook and wait claim an attempt's write
-// once between them; a hook that fires after wait does nothing.
-func TestIntentHookClaimedOnce(t *testing.T) {
+// TestIntentWrittenClaimedOnce: the backend's report and wait claim an
+// attempt's write once between them; a report after wait does nothing,
+// and one that comes once the next attempt is armed writes that
+// attempt's intent.
+func TestIntentWrittenClaimedOnce(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name      string
-		hookFirst int // hook calls before wait
-		hookAfter int // hook calls after wait
+		name   string
+		before int // reports before wait
+		after  int // reports after wait
 	}{
-		{name: "hook, then wait", hookFirst: 1},
-		{name: "hook twice (a retried request)", hookFirst: 2},
-		{name: "wait, then a late hook", hookAfter: 1},
-		{name: "no hook", hookAfter: 0},
+		{name: "report, then wait", before: 1},
+		{name: "two reports (a request sent again)", before: 2},
+		{name: "wait, then a late report", after: 1},
+		{name: "no report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEngine(t, "")
 			r := newJournalingRecorder(e)
 			in := &streamIntent{rec: e.g.newRecord(&Call{RequestID: "x", Principal: e.principal, Request: &inference.Request{Stream: true}}, "source")}
-			ctx := in.start(t.Context(), e.g, "eu-west-1", true)
-			trace := httptrace.ContextClientTrace(ctx)
-			if trace == nil || trace.WroteRequest == nil {
-				t.Fatal("the attempt's context has no WroteRequest hook")
-			}
-			for range tc.hookFirst {
-				trace.WroteRequest(httptrace.WroteRequestInfo{})
+			in.start(t.Context(), e.g, "eu-west-1", true)
+			for range tc.before {
+				in.writtenFn()
 			}
 			in.wait()
-			for range tc.hookAfter {
-				trace.WroteRequest(httptrace.WroteRequestInfo{})
+			for range tc.after {
+				in.writtenFn()
 			}
 			if got, want := r.log(), []string{"begin:eu-west-1"}; !slices.Equal(got, want) {
 				t.Errorf("recorder saw %v, want %v", got, want)
 			}
 			if err := e.g.begin(t.Context(), in, &Record{InferenceRegion: "eu-west-1"}); err != nil || len(r.log()) != 1 {
-				t.Errorf("begin after the hook: %v, recorder saw %v", err, r.log())
+				t.Errorf("begin after the write: %v, recorder saw %v", err, r.log())
+			}
+			// The next attempt: a late report of the first writes the
+			// second's intent, once.
+			in.start(t.Context(), e.g, "eu-central-1", true)
+			in.writtenFn()
+			in.wait()
+			if got, want := r.log(), []string{"begin:eu-west-1", "begin:eu-central-1"}; !slices.Equal(got, want) {
+				t.Errorf("after a second attempt, recorder saw %v, want %v", got, want)
 			}
 		})
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http/httptrace"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -62,15 +62,15 @@ func (g *Gateway) beginStream(ctx context.Context, rec *Record) error {
 // the request's event is appended: a failed request's event closes it,
 // and a crash meanwhile leaves exactly one event (the interrupted one).
 //
-// Where the write runs: when the attempt's backend sends its request with
-// net/http under the attempt's context (RequestWriteTracer), on net/http's
-// goroutine that wrote the request, right after writing it (httptrace's
-// WroteRequest, see intentHook): the upstream has the request by then, and
-// no goroutine is started for the intent. Otherwise on a goroutine of its
-// own, started before the attempt. Either way wait returns once it is
-// journaled; a hook that has not run by then (a request that failed before
-// it was written, an answer that came before the request's end) is
-// claimed by wait, which writes the intent itself.
+// Where the write runs: when the attempt's backend can tell that its
+// request was written (WrittenStreamer), on the backend's goroutine that
+// wrote it (net/http's), right after: the upstream has the request by
+// then, and no goroutine is started for the intent. Otherwise on a
+// goroutine of its own, started before the attempt. Either way wait
+// returns once it is journaled; a write the backend has not reported by
+// then (a request that failed before it was written, an answer that came
+// before the request's end) is claimed by wait, which writes the intent
+// itself.
 type streamIntent struct {
 	rec    *Record // the request's record; nil writes no intent early
 	region string  // the destination the journaled intent names
@@ -82,70 +82,86 @@ type streamIntent struct {
 	snap Record
 	s    StreamRecorder
 	ctx  context.Context
-	done sync.WaitGroup // the write under way, on a goroutine
-	// hook is the attempt's write on net/http's WroteRequest; nil when
-	// the write runs on a goroutine.
-	hook *intentHook
+	done sync.WaitGroup // the write under way
 	// pending: a write is under way.
 	pending bool
+	// onWrite: the write under way is the backend's report's (written)
+	// or wait's, not a goroutine's.
+	onWrite bool
+	// state claims the write of an attempt started onWrite (intent*).
+	state atomic.Int32
+	// writtenFn is written as a func, made once per stream.
+	writtenFn func()
 }
 
-// RequestWriteTracer is implemented by a Backend whose Stream sends its
-// request with net/http under the context it is given, so that an
-// httptrace.ClientTrace in that context hears when the request is
-// written. The gateway then journals a stream's intent from that hook
-// (streamIntent) instead of on a goroutine started for it. A backend that
-// says so and whose hook does not fire still has its intent written, by
-// the gateway once the attempt returns.
-type RequestWriteTracer interface {
-	TracesRequestWrite() bool
+// The states of a write started onWrite: armed by start, claimed by
+// exactly one of written (the backend's report) and wait. A report that
+// comes once the write was claimed (net/http wrote the request again, or
+// reported it after its answer) finds no armed write and does nothing;
+// one that comes once a later attempt armed its write journals that
+// attempt's intent, early but whole (start arms only once the record
+// is set).
+const (
+	intentIdle int32 = iota
+	intentArmed
+	intentWritten // claimed by the backend's report
+	intentWaited  // claimed by wait
+)
+
+// WrittenStreamer is implemented by a Backend that can tell when a
+// stream's request has been written to the upstream: StreamWritten is
+// Stream, calling written (on another goroutine, possibly more than once,
+// or never when the request fails first) once it is. The gateway
+// journals the stream's intent from it (streamIntent).
+type WrittenStreamer interface {
+	StreamWritten(ctx context.Context, req *inference.Request, written func()) (inference.Stream, error)
 }
 
-// tracesWrite reports whether exec's Stream of job runs a backend that
-// reports its request written (RequestWriteTracer). A peer's executor
-// does not say so: its intent is written on a goroutine.
-func (g *Gateway) tracesWrite(exec Executor, job *Job) bool {
+// writtenStreamer returns the backend that serves job's stream on exec
+// when it reports its writes (WrittenStreamer). A peer's executor does
+// not: its intent is written on a goroutine.
+func (g *Gateway) writtenStreamer(exec Executor, job *Job) (WrittenStreamer, bool) {
 	l, ok := exec.(localExecutor)
 	if !ok {
-		return false
+		return nil, false
 	}
 	b, err := l.backend(job)
 	if err != nil {
-		return false
+		return nil, false
 	}
-	t, ok := b.(RequestWriteTracer)
-	return ok && t.TracesRequestWrite()
+	ws, ok := b.(WrittenStreamer)
+	return ws, ok
 }
 
-// intentHook is one attempt's intent write, run from net/http's
-// WroteRequest or, when the hook has not run by then, by wait. Exactly one
-// of the two claims it (state 0 → 1 by the hook, 0 → 2 by wait); a hook
-// that fires after wait claimed it (a request net/http retried, a write
-// that ended after its answer) does nothing. There is one per attempt, so
-// a late hook of an earlier attempt never touches a later one's write.
-type intentHook struct {
-	in    *streamIntent
-	state atomic.Int32
-	done  sync.WaitGroup // released once the claimed write is done
-	trace httptrace.ClientTrace
+// stream runs job's stream on exec, journaling in's intent of an attempt
+// at region meanwhile (start, the attempt, wait); in may be nil.
+func (g *Gateway) stream(ctx context.Context, in *streamIntent, region string, exec Executor, job *Job) (inference.Stream, error) {
+	if ws, ok := g.writtenStreamer(exec, job); ok && in.journals(g) {
+		in.start(ctx, g, region, true)
+		s, err := ws.StreamWritten(ctx, job.Request, in.writtenFn)
+		in.wait()
+		return s, err
+	}
+	in.start(ctx, g, region, false)
+	s, err := exec.Stream(ctx, job)
+	in.wait()
+	return s, err
 }
 
-func (h *intentHook) wroteRequest(httptrace.WroteRequestInfo) {
-	if h.state.CompareAndSwap(0, 1) {
-		h.in.err = h.in.s.BeginStream(h.in.ctx, &h.in.snap)
-		h.done.Done()
-	}
+// journals reports whether in writes intents: a stream's, for a recorder
+// that journals streams.
+func (in *streamIntent) journals(g *Gateway) bool {
+	return in != nil && in.rec != nil && journalsStreams(g.recorder)
 }
 
 // start writes the intent of an attempt at region in the background; wait
 // collects the outcome. It does nothing when the recorder journals no
-// streams. Every start is followed by a wait before the next. It returns
-// the context the attempt is to run under: ctx, or, with onWrite (see
-// tracesWrite), ctx with the hook that writes the intent once the request
-// is written.
-func (in *streamIntent) start(ctx context.Context, g *Gateway, region string, onWrite bool) context.Context {
-	if in == nil || in.rec == nil || !journalsStreams(g.recorder) {
-		return ctx
+// streams. Every start is followed by a wait before the next. With
+// onWrite, the write waits for written (the backend's report) or wait,
+// whichever comes first; otherwise it runs on a goroutine of its own.
+func (in *streamIntent) start(ctx context.Context, g *Gateway, region string, onWrite bool) {
+	if !in.journals(g) {
+		return
 	}
 	in.snap = *in.rec
 	in.snap.InferenceRegion = region
@@ -154,18 +170,25 @@ func (in *streamIntent) start(ctx context.Context, g *Gateway, region string, on
 	// Not cancelled with the request: wait must mean journaled (see
 	// beginStream).
 	in.ctx = context.WithoutCancel(ctx)
-	in.pending = true
-	if onWrite {
-		h := &intentHook{in: in}
-		h.done.Add(1)
-		h.trace.WroteRequest = h.wroteRequest
-		in.hook = h
-		return httptrace.WithClientTrace(ctx, &h.trace)
-	}
-	in.hook = nil
 	in.done.Add(1)
+	in.pending, in.onWrite = true, onWrite
+	if onWrite {
+		if in.writtenFn == nil {
+			in.writtenFn = in.written
+		}
+		in.state.Store(intentArmed) // publishes the fields above to written
+		return
+	}
 	go in.write()
-	return ctx
+}
+
+// written is the backend's report that the attempt's request was written:
+// it journals the intent armed, if wait has not claimed it.
+func (in *streamIntent) written() {
+	if in.state.CompareAndSwap(intentArmed, intentWritten) {
+		in.err = in.s.BeginStream(in.ctx, &in.snap)
+		in.done.Done()
+	}
 }
 
 // write is the goroutine of start.
@@ -201,21 +224,17 @@ func growStack() {
 func use(b []byte) {}
 
 // wait returns once the intent being written is journaled (or refused).
-// A hook that has not run yet is claimed, and its write done here.
+// A write started onWrite that the backend has not reported is claimed
+// and done here.
 func (in *streamIntent) wait() {
 	if in == nil || !in.pending {
 		return
 	}
-	if h := in.hook; h != nil {
-		if h.state.CompareAndSwap(0, 2) {
-			in.err = in.s.BeginStream(in.ctx, &in.snap)
-			h.done.Done()
-		}
-		h.done.Wait() // orders the hook's in.err before the reads after wait
-		in.hook = nil
-	} else {
-		in.done.Wait() // orders the write's in.err before the reads after wait
+	if in.onWrite && in.state.CompareAndSwap(intentArmed, intentWaited) {
+		in.err = in.s.BeginStream(in.ctx, &in.snap)
+		in.done.Done()
 	}
+	in.done.Wait() // orders the writer's in.err before the reads after wait
 	in.pending = false
 }
 
