@@ -376,3 +376,31 @@ func TestIntentWrittenClaimedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestIntentWrittenRacesWait: reports on other goroutines racing wait
+// (net/http's writeLoop against the attempt's return), and late ones
+// racing the next attempt's start, journal each attempt's intent exactly
+// once; run with -race, it also checks that the intent's fields are
+// handed over without a data race.
+func TestIntentWrittenRacesWait(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, "")
+	r := newJournalingRecorder(e)
+	in := &streamIntent{rec: e.g.newRecord(&Call{RequestID: "x", Principal: e.principal, Request: &inference.Request{Stream: true}}, "source")}
+	const attempts = 200
+	var reports sync.WaitGroup
+	for range attempts {
+		in.start(t.Context(), e.g, "eu-west-1", true)
+		for range 2 { // a request sent twice reports twice
+			reports.Go(in.writtenFn)
+		}
+		in.wait()
+		if err := in.err; err != nil {
+			t.Fatal(err)
+		}
+	}
+	reports.Wait()
+	if got := len(r.log()); got != attempts {
+		t.Errorf("%d intents journaled for %d attempts", got, attempts)
+	}
+}
