@@ -90,7 +90,8 @@ type streamIntent struct {
 	onWrite bool
 	// state claims the write of an attempt started onWrite (intent*).
 	state atomic.Int32
-	// writtenFn is written as a func, made once per stream.
+	// writtenFn is the method value in.written, made once per stream
+	// (each method value is an allocation) and handed to every attempt.
 	writtenFn func()
 }
 
