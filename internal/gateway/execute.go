@@ -124,9 +124,7 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	start := g.now()
 	if job.Request.Stream {
 		intent := &streamIntent{rec: rec}
-		intent.start(ctx, g, g.region)
-		s, err := g.local.Stream(ctx, job)
-		intent.wait()
+		s, err := g.stream(ctx, intent, g.region, g.local, job)
 		if err != nil {
 			settle(resv, nil)
 			g.observe(att, attemptOutcome(ctx, err, 0))

@@ -3,7 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,5 +220,187 @@ func TestStreamIntentOutlivesTheRequest(t *testing.T) {
 	defer r.mu.Unlock()
 	if len(r.ops) == 0 || r.cancellable {
 		t.Errorf("begins %v, with a context the request can cancel: %v", r.ops, r.cancellable)
+	}
+}
+
+// writtenBackend is a WrittenStreamer (when reports is set): each stream
+// first sends a request with net/http to url (none when url is empty),
+// reporting it written from net/http's WroteRequest, then serves the fake
+// stream.
+type writtenBackend struct {
+	fakeBackend
+	client  *http.Client
+	url     string
+	reports bool
+}
+
+// plainBackend hides writtenBackend's StreamWritten.
+type plainBackend struct{ b *writtenBackend }
+
+func (p plainBackend) Complete(ctx context.Context, req *inference.Request) (*inference.Response, error) {
+	return p.b.Complete(ctx, req)
+}
+
+func (p plainBackend) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+	return p.b.Stream(ctx, req)
+}
+
+func (p plainBackend) Close() error { return nil }
+
+func (b *writtenBackend) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
+	return b.StreamWritten(ctx, req, nil)
+}
+
+func (b *writtenBackend) StreamWritten(ctx context.Context, req *inference.Request, written func()) (inference.Stream, error) {
+	if b.url != "" {
+		if written != nil {
+			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err == nil {
+					written()
+				}
+			}})
+		}
+		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, strings.NewReader("{}"))
+		if err != nil {
+			return nil, err
+		}
+		resp, err := b.client.Do(hr)
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, errors.New(resp.Status)
+		}
+	}
+	return newFakeStream(ctx, false, streamEvents()...), nil
+}
+
+// TestStreamIntentOnRequestWritten: with a backend that reports its
+// request written (WrittenStreamer), the intent is written once the
+// request is (an upstream that answers only once the intent is journaled
+// still serves), and exactly once, before the record, when the backend
+// never reports it or does not report writes at all.
+func TestStreamIntentOnRequestWritten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		reports bool
+		http    bool
+	}{
+		{name: "written, then the answer", reports: true, http: true},
+		{name: "never reported", reports: true},
+		{name: "a backend that does not report, over http", http: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, "")
+			r := newJournalingRecorder(e)
+			b := &writtenBackend{reports: tc.reports}
+			if tc.http {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					io.Copy(io.Discard, req.Body)
+					select {
+					case <-r.began:
+					case <-time.After(10 * time.Second): // hang guard
+						http.Error(w, "the intent was not written while the request was out", http.StatusBadGateway)
+						return
+					}
+				}))
+				defer srv.Close()
+				b.client, b.url = srv.Client(), srv.URL
+			}
+			if b.reports {
+				e.g.backends["m"] = b
+			} else {
+				e.g.backends["m"] = plainBackend{b}
+			}
+			out, err := e.invoke(t, "r", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := drain(t, out); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := r.log(), []string{"begin:" + out.Route.InferenceRegion, "record"}; !slices.Equal(got, want) {
+				t.Errorf("recorder saw %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestIntentWrittenClaimedOnce: the backend's report and wait claim an
+// attempt's write once between them; a report after wait does nothing,
+// and one that comes once the next attempt is armed writes that
+// attempt's intent.
+func TestIntentWrittenClaimedOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		before int // reports before wait
+		after  int // reports after wait
+	}{
+		{name: "report, then wait", before: 1},
+		{name: "two reports (a request sent again)", before: 2},
+		{name: "wait, then a late report", after: 1},
+		{name: "no report"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, "")
+			r := newJournalingRecorder(e)
+			in := &streamIntent{rec: e.g.newRecord(&Call{RequestID: "x", Principal: e.principal, Request: &inference.Request{Stream: true}}, "source")}
+			in.start(t.Context(), e.g, "eu-west-1", true)
+			for range tc.before {
+				in.writtenFn()
+			}
+			in.wait()
+			for range tc.after {
+				in.writtenFn()
+			}
+			if got, want := r.log(), []string{"begin:eu-west-1"}; !slices.Equal(got, want) {
+				t.Errorf("recorder saw %v, want %v", got, want)
+			}
+			if err := e.g.begin(t.Context(), in, &Record{InferenceRegion: "eu-west-1"}); err != nil || len(r.log()) != 1 {
+				t.Errorf("begin after the write: %v, recorder saw %v", err, r.log())
+			}
+			// The next attempt: a late report of the first writes the
+			// second's intent, once.
+			in.start(t.Context(), e.g, "eu-central-1", true)
+			in.writtenFn()
+			in.wait()
+			if got, want := r.log(), []string{"begin:eu-west-1", "begin:eu-central-1"}; !slices.Equal(got, want) {
+				t.Errorf("after a second attempt, recorder saw %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestIntentWrittenRacesWait: reports on other goroutines racing wait
+// (net/http's writeLoop against the attempt's return), and late ones
+// racing the next attempt's start, journal each attempt's intent exactly
+// once; run with -race, it also checks that the intent's fields are
+// handed over without a data race.
+func TestIntentWrittenRacesWait(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, "")
+	r := newJournalingRecorder(e)
+	in := &streamIntent{rec: e.g.newRecord(&Call{RequestID: "x", Principal: e.principal, Request: &inference.Request{Stream: true}}, "source")}
+	const attempts = 200
+	var reports sync.WaitGroup
+	for range attempts {
+		in.start(t.Context(), e.g, "eu-west-1", true)
+		for range 2 { // a request sent twice reports twice
+			reports.Go(in.writtenFn)
+		}
+		in.wait()
+		if err := in.err; err != nil {
+			t.Fatal(err)
+		}
+	}
+	reports.Wait()
+	if got := len(r.log()); got != attempts {
+		t.Errorf("%d intents journaled for %d attempts", got, attempts)
 	}
 }
