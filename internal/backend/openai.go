@@ -969,6 +969,9 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 }
 
 func transportError(ctx context.Context, err error) *inference.Error {
+	if inference.CutByShutdown(ctx) {
+		return inference.ShutdownError(err)
+	}
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return &inference.Error{Kind: inference.KindUnavailable, Message: "request cancelled", Err: err}
 	}
@@ -980,6 +983,9 @@ func transportError(ctx context.Context, err error) *inference.Error {
 }
 
 func readError(ctx context.Context, op string, err error) *inference.Error {
+	if inference.CutByShutdown(ctx) {
+		return inference.ShutdownError(fmt.Errorf("%s: %w", op, err))
+	}
 	if ctx.Err() != nil {
 		return &inference.Error{Kind: inference.KindTimeout, Message: "the model did not answer in time", Err: fmt.Errorf("%s: %w", op, err)}
 	}

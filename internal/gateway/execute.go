@@ -335,7 +335,11 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 	default:
 		s.ended = true
 		// Headers are sent: the error is reported in-stream (invariant 3).
-		s.rec.ErrorCode = "stream_" + inference.AsError(err).Kind.String()
+		kind := inference.AsError(err).Kind.String()
+		if inference.AsError(err).Code == inference.CodeShutdown {
+			kind = inference.CodeShutdown // the node that served it was cut by its drain
+		}
+		s.rec.ErrorCode = "stream_" + kind
 		s.g.log.Warn("stream failed after first byte", telemetry.AttrRequestID, s.rec.RequestID, telemetry.AttrError, err)
 	}
 	return ev, err

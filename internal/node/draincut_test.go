@@ -93,6 +93,12 @@ principals:
 	if err := nd.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown after a drain that cut a stream = %v, want nil (exit 0)", err)
 	}
+	// The client's stream ends with the shutdown's in-stream error, not a
+	// model time-out (the backend's read was cancelled by the cut).
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), `"code":"shutdown"`) || strings.Contains(string(rest), "did not answer in time") {
+		t.Errorf("the cut stream's end = %q, want an error event with code shutdown", rest)
+	}
 
 	var events []*audit.Event
 	if err := audit.Query(auditDir, audit.Filter{}, func(e *audit.Event) error {

@@ -727,7 +727,7 @@ const drainCutWait = 5 * time.Second
 
 // errorCodeShutdown is the audit event's errorCode of a request that the
 // node cut because server.drain_timeout passed while it was in flight.
-const errorCodeShutdown = "shutdown"
+const errorCodeShutdown = inference.CodeShutdown
 
 // drainCut is the base context of every request on the client and link
 // listeners: Shutdown cancels it when the drain timeout passes, so that
@@ -736,13 +736,15 @@ const errorCodeShutdown = "shutdown"
 // instead of being dropped with the connections.
 type drainCut struct {
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc // with inference.ErrShutdown
 	done   atomic.Bool
 }
 
 func newDrainCut() *drainCut {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &drainCut{ctx: ctx, cancel: cancel}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	d := &drainCut{cancel: cancel}
+	d.ctx = inference.WithShutdownFlag(ctx, &d.done)
+	return d
 }
 
 // shutdownMarker is the first of the node's recorders: once the drain has
@@ -766,14 +768,6 @@ func (m shutdownMarker) Record(_ context.Context, rec *gateway.Record) error {
 	}
 	return nil
 }
-
-// shutdownRetryAfter is the Retry-After of the shutdown answer: the
-// request may be sent again at once, to another node (the load balancer
-// stopped sending work here when /readyz turned 503).
-const shutdownRetryAfter = time.Second
-
-// shutdownMessage is the public message of the shutdown answer.
-const shutdownMessage = "the node is shutting down (its drain timeout passed before this request was answered); retry the request"
 
 // cutAnswers makes the answer of a request that the drain cut before its
 // first byte say so, the same way on every API: 503 with Retry-After and
@@ -850,21 +844,21 @@ func writeShutdown(w http.ResponseWriter, r *http.Request, now time.Time) {
 		h.Del(k)
 	}
 	h.Set("Connection", "close")
-	e := &inference.Error{Kind: inference.KindUnavailable, Message: shutdownMessage, Code: errorCodeShutdown, RetryAfter: shutdownRetryAfter}
+	e := inference.ShutdownError(nil)
 	switch dialectOf(r) {
 	case dialectAnthropic:
 		anthropic.WriteError(w, e, now)
 	case dialectOpenAI:
 		e.SetRetryAfter(h)
-		writeAPIError(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]any{"message": shutdownMessage, "type": "server_error", "param": nil, "code": errorCodeShutdown}})
+		writeAPIError(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]any{"message": e.Message, "type": "server_error", "param": nil, "code": errorCodeShutdown}})
 	case dialectMeridian:
 		e.SetRetryAfter(h)
-		writeOpsError(w, http.StatusServiceUnavailable, shutdownMessage)
+		writeOpsError(w, http.StatusServiceUnavailable, e.Message)
 	default:
 		// Bedrock's answer when the service cannot take a request.
 		h.Set("X-Amzn-Errortype", "ServiceUnavailableException")
 		e.SetRetryAfter(h)
-		writeAPIError(w, http.StatusServiceUnavailable, map[string]string{"message": shutdownMessage})
+		writeAPIError(w, http.StatusServiceUnavailable, map[string]string{"message": e.Message})
 	}
 }
 
@@ -886,7 +880,7 @@ func (n *Node) drainServer(ctx context.Context, name string, srv *http.Server) e
 	if !n.cut.done.Swap(true) {
 		n.log.Warn("drain timeout passed with requests in flight: cutting them (each is settled and audited with errorCode shutdown and the usage it delivered)",
 			"drain_timeout", n.config().Server.DrainTimeout.Or(30*time.Second).String())
-		n.cut.cancel()
+		n.cut.cancel(inference.ErrShutdown)
 	}
 	wctx, cancel := context.WithTimeout(context.Background(), drainCutWait)
 	defer cancel()
