@@ -65,6 +65,9 @@ type bedrockRequest struct {
 	// markers are the request's cache markers (Converse cachePoint blocks,
 	// Anthropic cache_control), in chat's messages and parts (cache.go).
 	markers []cacheMarker
+	// cohere is a Cohere Command R request's conversation, which its
+	// answer repeats (bedrock_cohere.go).
+	cohere *cohereChat
 }
 
 // thinklessTurn is an assistant turn that Claude, with thinking on,
@@ -567,6 +570,8 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		req, err = decodeMistral(model, *bp)
 	case shape == shapeMistralChat:
 		req, err = decodeMistralChat(model, *bp)
+	case shape == shapeCohereChat:
+		req, err = decodeCohereChat(model, *bp)
 	case shape == shapeNova:
 		req, err = decodeNova(model, *bp)
 	default:
@@ -579,6 +584,9 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	if err == nil && len(req.chat.Messages) == 0 {
 		err = errEmpty
 	}
+	if err == nil {
+		err = checkSampling(shape, !invoke, *bp)
+	}
 	if err == nil && s.models != nil && !s.models[model] {
 		s.stats.invalid.Add(1)
 		bedrockError(w, http.StatusNotFound, "ResourceNotFoundException", "The model "+model+" does not exist.", 0)
@@ -586,7 +594,11 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.stats.invalid.Add(1)
-		bedrockError(w, http.StatusBadRequest, "ValidationException", "Malformed input request: "+err.Error(), 0)
+		msg := "Malformed input request: " + err.Error()
+		if v, ok := err.(validationError); ok {
+			msg = string(v)
+		}
+		bedrockError(w, http.StatusBadRequest, "ValidationException", msg, 0)
 		return
 	}
 	if !s.admitBedrock(w, st) {
@@ -915,6 +927,23 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 		return 0, canceled
 	}
 	n := len(g.c.tokens)
+	if g.shape == shapeCohereChat {
+		if !send("", g.cohereStart()) {
+			return 0, canceled
+		}
+		for i, t := range g.c.tokens {
+			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
+				return i, canceled
+			}
+			if !send("", cohereText(t)) {
+				return i, canceled
+			}
+		}
+		if !send("", g.cohereEnd(n)) {
+			return n, canceled
+		}
+		return n, completed
+	}
 	if g.promptFamily() {
 		for i, t := range g.c.tokens {
 			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
