@@ -257,6 +257,9 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())
 	}
 	resp := &inference.Response{Model: b.cfg.Model, StopReason: stopReasonOf(out.StopReason), Latency: b.cfg.Clock.Now().Sub(start)}
+	if out.ServiceTier != nil {
+		resp.ServiceTier = reportedTier(string(out.ServiceTier.Type))
+	}
 	resp.Message.Role = inference.RoleAssistant
 	if m, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
 		for _, c := range m.Value.Content {

@@ -241,6 +241,7 @@ func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, diale
 			out.Usage = u.usage()
 		}
 	}
+	out.ServiceTier = servedTier(op, resp.Header, raw)
 	// Bedrock reports the counts of every InvokeModel in headers.
 	if n, err := strconv.Atoi(resp.Header.Get("X-Amzn-Bedrock-Input-Token-Count")); err == nil {
 		out.Usage.InputTokens = n

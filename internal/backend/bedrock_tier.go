@@ -1,6 +1,9 @@
 package backend
 
 import (
+	"net/http"
+	"strings"
+
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -56,4 +59,25 @@ func passThroughHeaders(op string, req *inference.Request) (upstreamHeaders, err
 		return upstreamHeaders{}, err
 	}
 	return upstreamHeaders{metadata: md, tier: upstreamTier(req)}, nil
+}
+
+// servedTier returns the service tier Bedrock reports it served a
+// non-streamed answer of op in: InvokeModel's X-Amzn-Bedrock-Service-Tier
+// response header (the SDK's InvokeModelOutput.ServiceTier), Converse's
+// serviceTier.type in the answer's body; "" when it reports none or a
+// value that is not a tier name.
+func servedTier(op string, h http.Header, body []byte) string {
+	if strings.HasPrefix(op, "invoke") {
+		return reportedTier(h.Get(headerServiceTier))
+	}
+	return inference.ConverseServiceTier(body)
+}
+
+// reportedTier returns v when it is one of Bedrock's tier names, else ""
+// (an answer's header is no place for an upstream's arbitrary bytes).
+func reportedTier(v string) string {
+	if inference.BedrockTierName(v) {
+		return v
+	}
+	return ""
 }

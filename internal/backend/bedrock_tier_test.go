@@ -149,8 +149,20 @@ func TestBedrockSendsServiceTier(t *testing.T) {
 						}
 					}
 					s.Close()
-				} else if _, err := tc.b.Complete(t.Context(), req); err != nil {
-					t.Fatal(err)
+				} else {
+					resp, err := tc.b.Complete(t.Context(), req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					// The simulated Bedrock reports the tier it was asked
+					// for, as Bedrock reports the one it served.
+					want := tc.wantTier
+					if want == "" {
+						want = tc.bodyTier
+					}
+					if resp.ServiceTier != want {
+						t.Errorf("Response.ServiceTier %q, want %q (what Bedrock reported)", resp.ServiceTier, want)
+					}
 				}
 				seen := rec.take()
 				if len(seen) != 1 {
@@ -180,6 +192,32 @@ func TestBedrockSendsServiceTier(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestServedTier: the tier Bedrock reports is read from InvokeModel's
+// response header or a Converse answer's serviceTier.type, and only when
+// it is one of Bedrock's tier names.
+func TestServedTier(t *testing.T) {
+	t.Parallel()
+	hdr := func(v string) http.Header { return http.Header{headerServiceTier: {v}} }
+	for _, tc := range []struct {
+		name, op string
+		h        http.Header
+		body     string
+		want     string
+	}{
+		{"invoke header", "invoke", hdr("flex"), `{}`, "flex"},
+		{"invoke reserved", "invoke", hdr("reserved"), `{}`, "reserved"},
+		{"invoke body is not the report", "invoke", nil, `{"serviceTier":{"type":"flex"}}`, ""},
+		{"invoke junk", "invoke", hdr("gold\r\nx"), `{}`, ""},
+		{"converse body", "converse", nil, `{"output":{},"serviceTier":{"type":"priority"}}`, "priority"},
+		{"converse header is not the report", "converse", hdr("flex"), `{"output":{}}`, ""},
+		{"converse junk", "converse", nil, `{"serviceTier":{"type":5}}`, ""},
+	} {
+		if got := servedTier(tc.op, tc.h, []byte(tc.body)); got != tc.want {
+			t.Errorf("%s: servedTier = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -118,16 +118,7 @@ func tiersDisagree(header, body string) bool {
 	if ht != bt {
 		return true
 	}
-	return bedrockTierName(header) && bedrockTierName(body) && header != body
-}
-
-// bedrockTierName reports whether v is one of Bedrock's tier names.
-func bedrockTierName(v string) bool {
-	switch v {
-	case "priority", "default", "flex", "reserved":
-		return true
-	}
-	return false
+	return inference.BedrockTierName(header) && inference.BedrockTierName(body) && header != body
 }
 
 func requestedTier(field, v string) RequestedTier {
@@ -159,6 +150,28 @@ func CopyServiceTier(dst, src http.Header) {
 	if v := src.Get(HeaderServiceTier); v != "" {
 		dst.Set(HeaderServiceTier, v)
 		dst.Set(HeaderBedrockServiceTier, v)
+	}
+}
+
+// CopyServedTier is CopyServiceTier for an outcome, except that
+// HeaderBedrockServiceTier names the tier Amazon Bedrock reports it served
+// a non-streamed answer in, when it reports one: the backend read it
+// ([inference.Response].ServiceTier, where the answer was served), or a
+// Converse answer passed through says it (serviceTier.type, also when the
+// answer came over the link). Otherwise the tier the request was admitted
+// in is the one Bedrock was asked for (internal/backend/bedrock_tier.go).
+func CopyServedTier(dst http.Header, out *Outcome) {
+	CopyServiceTier(dst, out.Header)
+	r := out.Response
+	if r == nil {
+		return
+	}
+	served := r.ServiceTier
+	if served == "" && r.Dialect == inference.DialectConverse && r.Body != nil {
+		served = inference.ConverseServiceTier(r.Body)
+	}
+	if served != "" {
+		dst.Set(HeaderBedrockServiceTier, served)
 	}
 }
 

@@ -1,5 +1,7 @@
 package inference
 
+import "encoding/json"
+
 // ServiceTier is a request's processing tier, as Bedrock names them:
 // priority requests are served ahead of default ones under contention, and
 // flex requests only from spare capacity. The zero value is the default
@@ -38,4 +40,27 @@ func (t ServiceTier) String() string {
 		return string(TierDefault)
 	}
 	return string(t)
+}
+
+// BedrockTierName reports whether v is one of Amazon Bedrock's service
+// tier names (priority, default, flex, reserved).
+func BedrockTierName(v string) bool {
+	switch v {
+	case "priority", "default", "flex", "reserved":
+		return true
+	}
+	return false
+}
+
+// ConverseServiceTier returns a Converse answer's serviceTier.type, the
+// tier Bedrock reports it served the answer in, when it is one of
+// Bedrock's tier names; "" otherwise.
+func ConverseServiceTier(body []byte) string {
+	var t struct {
+		Type string `json:"type"`
+	}
+	if f := Field(body, "serviceTier"); f == nil || json.Unmarshal(f, &t) != nil || !BedrockTierName(t.Type) {
+		return ""
+	}
+	return t.Type
 }

@@ -587,6 +587,10 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = checkSampling(shape, !invoke, *bp)
 	}
+	var tier string
+	if err == nil {
+		tier, err = requestedTier(r.Header, !invoke, *bp)
+	}
 	if err == nil && s.models != nil && !s.models[model] {
 		s.stats.invalid.Add(1)
 		bedrockError(w, http.StatusNotFound, "ResourceNotFoundException", "The model "+model+" does not exist.", 0)
@@ -610,7 +614,7 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	c := planCompletion(s.seed, s.completionTokens, &req.chat, *tp)
 	*tp = c.tokens[:0]
 	g := &bedrockGeneration{generation: generation{s: s, st: st, req: &req.chat, c: c, prompt: promptTokens(&req.chat), start: start,
-		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama, shape: shape}
+		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama, shape: shape, tier: tier}
 	var seq uint64
 	if st.limits.any() {
 		// The RPM and TPM windows the OpenAI mode keeps, shared with it;
@@ -727,6 +731,9 @@ type bedrockGeneration struct {
 	// shape is the InvokeModel shape of the answer (Titan Text, Mistral
 	// and Nova besides the two above), or shapeConverseBody for Converse.
 	shape invokeShape
+	// tier is the service tier the request asked for ("" for none), which
+	// the answer reports (bedrock_tier.go).
+	tier string
 }
 
 // decodeLlama reads a Meta Llama InvokeModel body.
@@ -888,6 +895,7 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 		body = map[string]any{"output": map[string]any{"message": map[string]any{"role": "assistant", "content": content}},
 			"stopReason": g.stopReason(), "usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}}
 	}
+	body = g.withTier(w.Header(), body)
 	b, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json")
 	if _, err := w.Write(b); err != nil {
@@ -900,6 +908,7 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 // mode: Converse events, or Anthropic events in InvokeModel chunks.
 func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (int, outcome) {
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+	g.withTier(w.Header(), nil)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := eventstream.NewEncoder()
@@ -1043,7 +1052,7 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 				"cacheWriteInputTokenCount": u["cache_creation_input_tokens"]}})
 	} else {
 		ok = ok && send("messageStop", map[string]string{"stopReason": g.stopReason()}) &&
-			send("metadata", map[string]any{"usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}})
+			send("metadata", g.withTier(nil, map[string]any{"usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}}))
 	}
 	if !ok {
 		return n, canceled

@@ -87,7 +87,9 @@ func withHeader(name, value string) func(*bedrockruntime.Options) {
 // Converse's serviceTier) reaches the Bedrock upstream as that header on
 // every operation, streamed or not, served in the region called or
 // forwarded over the link, with the caller's body unchanged; the answer's
-// tier headers name the tier Bedrock was asked for. A header and a body
+// tier headers name the tier Bedrock was asked for, and
+// X-Amzn-Bedrock-Service-Tier the tier Bedrock reports it served (reserved,
+// asked for in a Converse body, is admitted as default). A header and a body
 // that disagree are refused with a ValidationException naming both, and
 // nothing reaches Bedrock.
 func TestServiceTierReachesBedrock(t *testing.T) {
@@ -114,6 +116,9 @@ func TestServiceTierReachesBedrock(t *testing.T) {
 		tier     string // the header Bedrock must receive and the answer name; "" for none
 		bodyTier string // the caller's body's serviceTier.type, carried as is
 		refused  string // a ValidationException's message contains it
+		// reported is the answer's X-Amzn-Bedrock-Service-Tier when it is
+		// not the tier asked for: what Bedrock reports it served.
+		reported string
 	}{
 		{"InvokeModel priority", "/invoke", func(t *testing.T, rt *bedrockruntime.Client) result {
 			out, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: profile, Body: invokeBody,
@@ -125,7 +130,7 @@ func TestServiceTierReachesBedrock(t *testing.T) {
 				t.Errorf("InvokeModelOutput.ServiceTier %q, want priority", out.ServiceTier)
 			}
 			return result{header: rawResponseHeader(out.ResultMetadata)}
-		}, "priority", "", ""},
+		}, "priority", "", "", ""},
 		{"InvokeModelWithResponseStream flex", "/invoke-with-response-stream", func(t *testing.T, rt *bedrockruntime.Client) result {
 			out, err := rt.InvokeModelWithResponseStream(t.Context(), &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: profile, Body: invokeBody,
 				ContentType: aws.String("application/json"), ServiceTier: rttypes.ServiceTierTypeFlex})
@@ -140,14 +145,14 @@ func TestServiceTierReachesBedrock(t *testing.T) {
 				t.Errorf("InvokeModelWithResponseStreamOutput.ServiceTier %q, want flex", out.ServiceTier)
 			}
 			return result{header: rawResponseHeader(out.ResultMetadata), err: drain(n, out.GetStream().Err())}
-		}, "flex", "", ""},
+		}, "flex", "", "", ""},
 		{"InvokeModel without a tier", "/invoke", func(t *testing.T, rt *bedrockruntime.Client) result {
 			out, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: profile, Body: invokeBody, ContentType: aws.String("application/json")})
 			if err != nil {
 				return result{err: err}
 			}
 			return result{header: rawResponseHeader(out.ResultMetadata)}
-		}, "", "", ""},
+		}, "", "", "", ""},
 		{"Converse priority by header", "/converse", func(t *testing.T, rt *bedrockruntime.Client) result {
 			out, err := rt.Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: profile, Messages: msgs},
 				withHeader("X-Amzn-Bedrock-Service-Tier", "priority"))
@@ -155,7 +160,7 @@ func TestServiceTierReachesBedrock(t *testing.T) {
 				return result{err: err}
 			}
 			return result{header: rawResponseHeader(out.ResultMetadata)}
-		}, "priority", "", ""},
+		}, "priority", "", "", ""},
 		{"Converse flex in the body", "/converse", func(t *testing.T, rt *bedrockruntime.Client) result {
 			out, err := rt.Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: profile, Messages: msgs,
 				ServiceTier: &rttypes.ServiceTier{Type: rttypes.ServiceTierTypeFlex}})
@@ -163,7 +168,7 @@ func TestServiceTierReachesBedrock(t *testing.T) {
 				return result{err: err}
 			}
 			return result{header: rawResponseHeader(out.ResultMetadata)}
-		}, "flex", "flex", ""},
+		}, "flex", "flex", "", ""},
 		{"ConverseStream priority by header and body", "/converse-stream", func(t *testing.T, rt *bedrockruntime.Client) result {
 			out, err := rt.ConverseStream(t.Context(), &bedrockruntime.ConverseStreamInput{ModelId: profile, Messages: msgs,
 				ServiceTier: &rttypes.ServiceTier{Type: rttypes.ServiceTierTypePriority}}, withHeader("X-Amzn-Bedrock-Service-Tier", "priority"))
@@ -175,17 +180,28 @@ func TestServiceTierReachesBedrock(t *testing.T) {
 				n++
 			}
 			return result{header: rawResponseHeader(out.ResultMetadata), err: drain(n, out.GetStream().Err())}
-		}, "priority", "priority", ""},
+		}, "priority", "priority", "", ""},
+		{"Converse reserved in the body", "/converse", func(t *testing.T, rt *bedrockruntime.Client) result {
+			out, err := rt.Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: profile, Messages: msgs,
+				ServiceTier: &rttypes.ServiceTier{Type: rttypes.ServiceTierTypeReserved}})
+			if err != nil {
+				return result{err: err}
+			}
+			if out.ServiceTier == nil || out.ServiceTier.Type != rttypes.ServiceTierTypeReserved {
+				t.Errorf("ConverseOutput.ServiceTier %v, want reserved", out.ServiceTier)
+			}
+			return result{header: rawResponseHeader(out.ResultMetadata)}
+		}, "", "reserved", "", "reserved"},
 		{"Converse header and body disagree", "", func(t *testing.T, rt *bedrockruntime.Client) result {
 			_, err := rt.Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: profile, Messages: msgs,
 				ServiceTier: &rttypes.ServiceTier{Type: rttypes.ServiceTierTypeFlex}}, withHeader("X-Amzn-Bedrock-Service-Tier", "priority"))
 			return result{err: err}
-		}, "", "", `X-Amzn-Bedrock-Service-Tier: "priority" and serviceTier.type: "flex"`},
+		}, "", "", `X-Amzn-Bedrock-Service-Tier: "priority" and serviceTier.type: "flex"`, ""},
 		{"ConverseStream header and body disagree", "", func(t *testing.T, rt *bedrockruntime.Client) result {
 			_, err := rt.ConverseStream(t.Context(), &bedrockruntime.ConverseStreamInput{ModelId: profile, Messages: msgs,
 				ServiceTier: &rttypes.ServiceTier{Type: rttypes.ServiceTierTypeReserved}}, withHeader("X-Amzn-Bedrock-Service-Tier", "default"))
 			return result{err: err}
-		}, "", "", `X-Amzn-Bedrock-Service-Tier: "default" and serviceTier.type: "reserved"`},
+		}, "", "", `X-Amzn-Bedrock-Service-Tier: "default" and serviceTier.type: "reserved"`, ""},
 	}
 	for _, where := range []struct{ name, region string }{{"local", "eu-central-1"}, {"forwarded", "eu-west-1"}} {
 		rt := c.runtimeClient(where.region)
@@ -232,14 +248,22 @@ func TestServiceTierReachesBedrock(t *testing.T) {
 						t.Errorf("InvokeModel body changed: %s", seen[0].body)
 					}
 				}
+				// The tier Meridian admitted the request in is the one Bedrock
+				// was asked for; Bedrock's report, where it differs, is its
+				// header's.
 				served := tc.tier
 				if served == "" {
 					served = "default"
 				}
-				for _, h := range []string{"X-Amzn-Bedrock-Service-Tier", "X-Meridian-Service-Tier"} {
-					if got := res.header.Get(h); got != served {
-						t.Errorf("answer's %s %q, want %q (what Bedrock was asked for)", h, got, served)
-					}
+				reported := served
+				if tc.reported != "" {
+					reported = tc.reported
+				}
+				if got := res.header.Get("X-Meridian-Service-Tier"); got != served {
+					t.Errorf("answer's X-Meridian-Service-Tier %q, want %q (the tier admitted and asked for)", got, served)
+				}
+				if got := res.header.Get("X-Amzn-Bedrock-Service-Tier"); got != reported {
+					t.Errorf("answer's X-Amzn-Bedrock-Service-Tier %q, want %q (what Bedrock reported or was asked for)", got, reported)
 				}
 			})
 		}
