@@ -278,3 +278,69 @@ func rawResponseHeader(m middleware.Metadata) http.Header {
 	}
 	return http.Header{}
 }
+
+// TestServiceTierOpenAIClient: an OpenAI Chat Completions caller's tier
+// header reaches the bedrock deployment as the same header beside the
+// translated Converse body, a body service_tier as Converse serviceTier
+// with the header, and a header and a service_tier that disagree are
+// refused in OpenAI's error shape naming both, before any upstream call.
+func TestServiceTierOpenAIClient(t *testing.T) {
+	var log upstreamLog
+	up := log.server(t)
+	c := tierCluster(t, up.URL)
+	for _, tc := range []struct {
+		name, header, body string
+		status             int
+		tier, bodyTier     string
+		msg                string
+	}{
+		{"header", "priority", `{"model":"eu.demo.chat-small","messages":[{"role":"user","content":"hi"}]}`, 200, "priority", "", ""},
+		{"body", "", `{"model":"eu.demo.chat-small","service_tier":"flex","messages":[{"role":"user","content":"hi"}]}`, 200, "flex", "flex", ""},
+		{"disagree", "priority", `{"model":"eu.demo.chat-small","service_tier":"flex","messages":[{"role":"user","content":"hi"}]}`, 400, "", "",
+			`X-Amzn-Bedrock-Service-Tier: \"priority\" and service_tier: \"flex\"`},
+	} {
+		for _, region := range []string{"eu-central-1", "eu-west-1"} {
+			t.Run(tc.name+"/"+region, func(t *testing.T) {
+				log.take()
+				req, _ := http.NewRequest(http.MethodPost, c.url(region)+"/v1/chat/completions", strings.NewReader(tc.body))
+				req.Header.Set("Authorization", "Bearer "+c.key)
+				req.Header.Set("Content-Type", "application/json")
+				if tc.header != "" {
+					req.Header.Set("X-Amzn-Bedrock-Service-Tier", tc.header)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				seen := log.take()
+				if resp.StatusCode != tc.status {
+					t.Fatalf("%d %s, want %d", resp.StatusCode, b, tc.status)
+				}
+				if tc.status != 200 {
+					if !strings.Contains(string(b), tc.msg) || !strings.Contains(string(b), `"param":"service_tier"`) || !strings.Contains(string(b), `"invalid_request_error"`) {
+						t.Errorf("refusal %s, want an invalid_request_error naming both", b)
+					}
+					if len(seen) != 0 {
+						t.Errorf("the upstream received %d requests", len(seen))
+					}
+					return
+				}
+				if len(seen) != 1 || fmt.Sprint(seen[0].tier) != fmt.Sprint([]string{tc.tier}) {
+					t.Fatalf("the upstream received %+v, want one request with tier header %q", seen, tc.tier)
+				}
+				bt := ""
+				if f := inference.Field(inference.Field(seen[0].body, "serviceTier"), "type"); f != nil {
+					bt = strings.Trim(string(f), `"`)
+				}
+				if bt != tc.bodyTier {
+					t.Errorf("translated body's serviceTier.type %q, want %q", bt, tc.bodyTier)
+				}
+				if got := resp.Header.Get("X-Meridian-Service-Tier"); got != tc.tier {
+					t.Errorf("X-Meridian-Service-Tier %q, want %q", got, tc.tier)
+				}
+			})
+		}
+	}
+}
