@@ -1,7 +1,5 @@
 package inference
 
-import "encoding/json"
-
 // ServiceTier is a request's processing tier, as Bedrock names them:
 // priority requests are served ahead of default ones under contention, and
 // flex requests only from spare capacity. The zero value is the default
@@ -55,12 +53,28 @@ func BedrockTierName(v string) bool {
 // ConverseServiceTier returns a Converse answer's serviceTier.type, the
 // tier Bedrock reports it served the answer in, when it is one of
 // Bedrock's tier names; "" otherwise.
+//
+// The value is compared as written: Bedrock writes the names unescaped, and
+// a name written with escapes is not taken (the header it is copied to
+// names only what Bedrock plainly said).
 func ConverseServiceTier(body []byte) string {
-	var t struct {
-		Type string `json:"type"`
-	}
-	if f := Field(body, "serviceTier"); f == nil || json.Unmarshal(f, &t) != nil || !BedrockTierName(t.Type) {
+	f := Field(body, "serviceTier")
+	if f == nil {
 		return ""
 	}
-	return t.Type
+	v := Field(f, "type")
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return ""
+	}
+	switch string(v[1 : len(v)-1]) {
+	case "priority":
+		return "priority"
+	case "default":
+		return "default"
+	case "flex":
+		return "flex"
+	case "reserved":
+		return "reserved"
+	}
+	return ""
 }
