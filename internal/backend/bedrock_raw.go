@@ -112,14 +112,9 @@ func (b *Bedrock) takesAnthropic() bool {
 	return b.cfg.AnthropicModel || b.family == translate.FamilyClaude
 }
 
-// rawCall signs and sends body to the operation op of the deployment's
-// model and returns the 200 response.
-func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Response, error) {
-	return b.rawCallWith(ctx, op, body, upstreamHeaders{})
-}
-
-// rawCallWith is rawCall with the headers a pass-through request sends
-// beside its body (request metadata, service tier).
+// rawCallWith signs and sends body to the operation op of the
+// deployment's model, with the headers a request sends beside its body
+// (request metadata, service tier), and returns the 200 response.
 func (b *Bedrock) rawCallWith(ctx context.Context, op string, body []byte, hdr upstreamHeaders) (*http.Response, error) {
 	base := b.cfg.Endpoint
 	if base == "" {

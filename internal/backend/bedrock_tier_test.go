@@ -245,3 +245,38 @@ func TestUpstreamTier(t *testing.T) {
 		}
 	}
 }
+
+// TestBedrockEmbeddingsSendServiceTier: an embeddings request's tier goes
+// with each InvokeModel call of the embedding model, as on every other
+// operation.
+func TestBedrockEmbeddingsSendServiceTier(t *testing.T) {
+	t.Parallel()
+	var rec tierCapture
+	srv := httptest.NewServer(rec.wrap(mockllm.New(mockllm.Config{}).Handler()))
+	t.Cleanup(srv.Close)
+	b, err := NewBedrock(t.Context(), BedrockConfig{Region: "us-east-1", Model: "amazon.titan-embed-text-v2:0", Endpoint: srv.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	for _, tc := range []struct {
+		tier inference.ServiceTier
+		want string
+	}{{inference.TierFlex, "flex"}, {inference.TierDefault, ""}} {
+		rec.take()
+		req := &inference.Request{Dialect: inference.DialectOpenAIEmbeddings, Model: "m", Body: []byte(`{"model":"m","input":["a","b"]}`), ServiceTier: tc.tier}
+		if _, err := b.Complete(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+		seen := rec.take()
+		if len(seen) != 2 {
+			t.Fatalf("Bedrock saw %d requests, want one per input (Titan takes one text a call)", len(seen))
+		}
+		for _, s := range seen {
+			if s.tier != tc.want || s.hasTier != (tc.want != "") {
+				t.Errorf("tier %s: %s header %q, want %q", tc.tier, headerServiceTier, s.tier, tc.want)
+			}
+		}
+	}
+}
