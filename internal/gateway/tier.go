@@ -41,8 +41,9 @@ type RequestedTier struct {
 
 // TierConflict is a header and a body field that ask for different tiers.
 type TierConflict struct {
-	// Header and Field are the caller's values (cut to 32 bytes) of
-	// HeaderBedrockServiceTier and of the body's Field.
+	// Header and Value are the caller's values (cut to 32 bytes) of
+	// HeaderBedrockServiceTier and of the body's Field (service_tier or
+	// serviceTier.type).
 	Header, Field, Value string
 }
 
