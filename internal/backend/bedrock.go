@@ -239,11 +239,11 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 		if err != nil {
 			return nil, err
 		}
-		md, err := invokeRequestMetadata(op, req)
+		hdr, err := passThroughHeaders(op, req)
 		if err != nil {
 			return nil, err
 		}
-		return b.completeRaw(ctx, op, body, d, md)
+		return b.completeRaw(ctx, op, body, d, hdr)
 	}
 	req, err := req.Canonical(inference.DialectConverse)
 	if err != nil {
@@ -252,11 +252,14 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 	system, msgs, ic := b.converseParts(req)
 	start := b.cfg.Clock.Now()
 	out, err := b.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic,
-		RequestMetadata: req.Metadata})
+		RequestMetadata: req.Metadata, ServiceTier: converseTier(req)})
 	if err != nil {
 		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())
 	}
 	resp := &inference.Response{Model: b.cfg.Model, StopReason: stopReasonOf(out.StopReason), Latency: b.cfg.Clock.Now().Sub(start)}
+	if out.ServiceTier != nil {
+		resp.ServiceTier = reportedTier(string(out.ServiceTier.Type))
+	}
 	resp.Message.Role = inference.RoleAssistant
 	if m, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
 		for _, c := range m.Value.Content {
@@ -294,11 +297,11 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 		if err != nil {
 			return nil, err
 		}
-		md, err := invokeRequestMetadata(op, req)
+		hdr, err := passThroughHeaders(op, req)
 		if err != nil {
 			return nil, err
 		}
-		return b.streamRaw(ctx, op, body, d, md)
+		return b.streamRaw(ctx, op, body, d, hdr)
 	}
 	req, err := req.Canonical(inference.DialectConverse)
 	if err != nil {
@@ -307,7 +310,7 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 	system, msgs, ic := b.converseParts(req)
 	ctx, cancel := context.WithCancel(ctx)
 	out, err := b.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic,
-		RequestMetadata: req.Metadata})
+		RequestMetadata: req.Metadata, ServiceTier: converseTier(req)})
 	if err != nil {
 		cancel()
 		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())

@@ -112,15 +112,10 @@ func (b *Bedrock) takesAnthropic() bool {
 	return b.cfg.AnthropicModel || b.family == translate.FamilyClaude
 }
 
-// rawCall signs and sends body to the operation op of the deployment's
-// model and returns the 200 response.
-func (b *Bedrock) rawCall(ctx context.Context, op string, body []byte) (*http.Response, error) {
-	return b.rawCallWith(ctx, op, body, "")
-}
-
-// rawCallWith is rawCall with an InvokeModel request's metadata header
-// value ("" for none).
-func (b *Bedrock) rawCallWith(ctx context.Context, op string, body []byte, metadata string) (*http.Response, error) {
+// rawCallWith signs and sends body to the operation op of the
+// deployment's model, with the headers a request sends beside its body
+// (request metadata, service tier), and returns the 200 response.
+func (b *Bedrock) rawCallWith(ctx context.Context, op string, body []byte, hdr upstreamHeaders) (*http.Response, error) {
 	base := b.cfg.Endpoint
 	if base == "" {
 		base = "https://bedrock-runtime." + b.cfg.Region + ".amazonaws.com"
@@ -141,8 +136,11 @@ func (b *Bedrock) rawCallWith(ctx context.Context, op string, body []byte, metad
 	} else {
 		hr.Header.Set("Accept", "application/json")
 	}
-	if metadata != "" {
-		hr.Header.Set(headerRequestMetadata, metadata)
+	if hdr.metadata != "" {
+		hr.Header.Set(headerRequestMetadata, hdr.metadata)
+	}
+	if hdr.tier != "" {
+		hr.Header.Set(headerServiceTier, hdr.tier)
 	}
 	creds, err := b.creds.Retrieve(ctx)
 	if err != nil {
@@ -211,9 +209,9 @@ func (u anthropicUsage) usage() inference.Usage {
 }
 
 // completeRaw serves a non-streaming pass-through request.
-func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect, metadata string) (*inference.Response, error) {
+func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect, hdr upstreamHeaders) (*inference.Response, error) {
 	start := b.cfg.Clock.Now()
-	resp, err := b.rawCallWith(ctx, op, body, metadata)
+	resp, err := b.rawCallWith(ctx, op, body, hdr)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +236,7 @@ func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, diale
 			out.Usage = u.usage()
 		}
 	}
+	out.ServiceTier = servedTier(op, resp.Header, raw)
 	// Bedrock reports the counts of every InvokeModel in headers.
 	if n, err := strconv.Atoi(resp.Header.Get("X-Amzn-Bedrock-Input-Token-Count")); err == nil {
 		out.Usage.InputTokens = n
@@ -250,13 +249,13 @@ func (b *Bedrock) completeRaw(ctx context.Context, op string, body []byte, diale
 
 // streamRaw serves a streaming pass-through request; it returns after the
 // first event.
-func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect, metadata string) (inference.Stream, error) {
+func (b *Bedrock) streamRaw(ctx context.Context, op string, body []byte, dialect inference.Dialect, hdr upstreamHeaders) (inference.Stream, error) {
 	// The call ends with the caller's context until the stream has ended
 	// in an exception: Close then lets go of it, so that the caller's
 	// return cannot cut the read of the body's end short (see
 	// streamBody.drain).
 	ctx, cancel, letGo := detach.From(ctx)
-	resp, err := b.rawCallWith(ctx, op, body, metadata)
+	resp, err := b.rawCallWith(ctx, op, body, hdr)
 	if err != nil {
 		letGo()
 		cancel()

@@ -33,6 +33,18 @@ type RequestedTier struct {
 	// Invalid holds the caller's value, cut to 32 bytes, when it names no
 	// tier: the gateway refuses the request (400) naming Field.
 	Invalid string
+	// Conflict is set when the header and the body both ask for a tier and
+	// disagree ([tiersDisagree]): the gateway refuses the request (400)
+	// naming both, rather than admit one tier and ask Bedrock for the other.
+	Conflict *TierConflict
+}
+
+// TierConflict is a header and a body field that ask for different tiers.
+type TierConflict struct {
+	// Header and Value are the caller's values (cut to 32 bytes) of
+	// HeaderBedrockServiceTier and of the body's Field (service_tier or
+	// serviceTier.type).
+	Header, Field, Value string
 }
 
 // ReadServiceTier reads the tier a request asks for: the
@@ -40,12 +52,34 @@ type RequestedTier struct {
 // Anthropic on InvokeModel) or serviceTier.type (Converse). Values are
 // mapped by [inference.ParseServiceTier]. A body that mentions no tier is
 // not decoded.
+//
+// When both ask for a tier, the header is the tier unless the body's
+// disagrees ([tiersDisagree]): that is a 400 naming both (Conflict), as a
+// Bedrock deployment is sent the header upstream beside the body
+// (internal/backend/bedrock_tier.go), and an OpenAI or Anthropic body's
+// tier is translated into the Converse body.
 func ReadServiceTier(h http.Header, body []byte) RequestedTier {
 	if v := h.Get(HeaderBedrockServiceTier); v != "" {
-		return requestedTier(HeaderBedrockServiceTier, v)
+		rt := requestedTier(HeaderBedrockServiceTier, v)
+		if rt.Invalid == "" {
+			if field, bv, ok := bodyTier(body); ok && tiersDisagree(v, bv) {
+				rt.Conflict = &TierConflict{Header: inference.Clip(v, maxTierEcho), Field: field, Value: inference.Clip(bv, maxTierEcho)}
+			}
+		}
+		return rt
 	}
-	if !bytes.Contains(body, []byte("ervice_tier")) && !bytes.Contains(body, []byte("erviceTier")) {
+	field, v, ok := bodyTier(body)
+	if !ok {
 		return RequestedTier{Tier: inference.TierDefault}
+	}
+	return requestedTier(field, v)
+}
+
+// bodyTier returns the tier a body names: its service_tier (OpenAI,
+// Anthropic) or serviceTier.type (Converse), with the field's name.
+func bodyTier(body []byte) (field, v string, ok bool) {
+	if !bytes.Contains(body, []byte("ervice_tier")) && !bytes.Contains(body, []byte("erviceTier")) {
+		return "", "", false
 	}
 	var b struct {
 		OpenAI  *string `json:"service_tier"`
@@ -56,15 +90,36 @@ func ReadServiceTier(h http.Header, body []byte) RequestedTier {
 	// A body that does not decode is the front end's to refuse; here it
 	// asks for no tier.
 	if json.Unmarshal(body, &b) != nil {
-		return RequestedTier{Tier: inference.TierDefault}
+		return "", "", false
 	}
 	switch {
 	case b.OpenAI != nil:
-		return requestedTier("service_tier", *b.OpenAI)
+		return "service_tier", *b.OpenAI, true
 	case b.Bedrock != nil:
-		return requestedTier("serviceTier.type", b.Bedrock.Type)
+		return "serviceTier.type", b.Bedrock.Type, true
 	}
-	return RequestedTier{Tier: inference.TierDefault}
+	return "", "", false
+}
+
+// tiersDisagree reports whether a header's tier and a body's ask for
+// different things: they map to different tiers, or both are Bedrock tier
+// names (priority, default, flex, reserved) and differ (reserved and
+// default are both served as default here, but not by Bedrock). A body's
+// "auto" or "" asks for nothing in particular (translations leave it out),
+// and a body value that names no tier is refused on its own.
+func tiersDisagree(header, body string) bool {
+	if body == "" || body == "auto" {
+		return false
+	}
+	ht, _ := inference.ParseServiceTier(header)
+	bt, ok := inference.ParseServiceTier(body)
+	if !ok {
+		return false
+	}
+	if ht != bt {
+		return true
+	}
+	return inference.BedrockTierName(header) && inference.BedrockTierName(body) && header != body
 }
 
 func requestedTier(field, v string) RequestedTier {
@@ -77,6 +132,11 @@ func requestedTier(field, v string) RequestedTier {
 
 // err returns the 400 of an invalid tier, or nil.
 func (t RequestedTier) err() error {
+	if c := t.Conflict; c != nil {
+		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "invalid_service_tier", Param: c.Field,
+			Message: HeaderBedrockServiceTier + ": " + strconv.Quote(c.Header) + " and " + c.Field + ": " + strconv.Quote(c.Value) +
+				" ask for different service tiers: send one of them, or the same tier in both"}
+	}
 	if t.Invalid == "" {
 		return nil
 	}
@@ -91,6 +151,28 @@ func CopyServiceTier(dst, src http.Header) {
 	if v := src.Get(HeaderServiceTier); v != "" {
 		dst.Set(HeaderServiceTier, v)
 		dst.Set(HeaderBedrockServiceTier, v)
+	}
+}
+
+// CopyServedTier is CopyServiceTier for an outcome, except that
+// HeaderBedrockServiceTier names the tier Amazon Bedrock reports it served
+// a non-streamed answer in, when it reports one: the backend read it
+// ([inference.Response].ServiceTier, where the answer was served), or a
+// Converse answer passed through says it (serviceTier.type, also when the
+// answer came over the link). Otherwise the tier the request was admitted
+// in is the one Bedrock was asked for (internal/backend/bedrock_tier.go).
+func CopyServedTier(dst http.Header, out *Outcome) {
+	CopyServiceTier(dst, out.Header)
+	r := out.Response
+	if r == nil {
+		return
+	}
+	served := r.ServiceTier
+	if served == "" && r.Dialect == inference.DialectConverse && r.Body != nil {
+		served = inference.ConverseServiceTier(r.Body)
+	}
+	if served != "" {
+		dst.Set(HeaderBedrockServiceTier, served)
 	}
 }
 

@@ -28,7 +28,8 @@ func TestReadServiceTier(t *testing.T) {
 	}{
 		{"nothing", nil, `{"model":"m"}`, inference.TierDefault, "", ""},
 		{"bedrock header", hdr("priority"), `{"model":"m"}`, inference.TierPriority, HeaderBedrockServiceTier, ""},
-		{"header wins over body", hdr("flex"), `{"service_tier":"priority"}`, inference.TierFlex, HeaderBedrockServiceTier, ""},
+		{"header and body agree", hdr("flex"), `{"service_tier":"flex"}`, inference.TierFlex, HeaderBedrockServiceTier, ""},
+		{"header and an auto body", hdr("priority"), `{"service_tier":"auto"}`, inference.TierPriority, HeaderBedrockServiceTier, ""},
 		{"openai priority", nil, `{"model":"m","service_tier":"priority"}`, inference.TierPriority, "service_tier", ""},
 		{"openai flex", nil, `{"service_tier":"flex"}`, inference.TierFlex, "service_tier", ""},
 		{"openai auto", nil, `{"service_tier":"auto"}`, inference.TierDefault, "service_tier", ""},
@@ -45,11 +46,43 @@ func TestReadServiceTier(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := ReadServiceTier(tc.h, []byte(tc.body))
+			if got.Conflict != nil {
+				t.Fatalf("conflict %+v", got.Conflict)
+			}
 			if got.Tier != tc.want || got.Field != tc.field || got.Invalid != tc.invalid {
 				t.Errorf("ReadServiceTier = %+v, want tier %q field %q invalid %q", got, tc.want, tc.field, tc.invalid)
 			}
 			if (got.err() != nil) != (tc.invalid != "") {
 				t.Errorf("err() = %v, want an error only for an invalid tier", got.err())
+			}
+		})
+	}
+}
+
+// TestServiceTierConflict: a header and a body that ask for different
+// tiers are refused (400) naming both; the gateway never admits one tier
+// while Bedrock is asked for the other.
+func TestServiceTierConflict(t *testing.T) {
+	t.Parallel()
+	hdr := func(v string) http.Header { return http.Header{"X-Amzn-Bedrock-Service-Tier": {v}} }
+	for _, tc := range []struct {
+		name, h, body, msg string
+	}{
+		{"converse", "priority", `{"serviceTier":{"type":"flex"}}`,
+			`X-Amzn-Bedrock-Service-Tier: "priority" and serviceTier.type: "flex" ask for different service tiers`},
+		{"openai", "priority", `{"service_tier":"flex"}`, `X-Amzn-Bedrock-Service-Tier: "priority" and service_tier: "flex"`},
+		{"anthropic standard_only", "priority", `{"service_tier":"standard_only"}`, `and service_tier: "standard_only"`},
+		{"reserved is not default to Bedrock", "default", `{"serviceTier":{"type":"reserved"}}`, `"default" and serviceTier.type: "reserved"`},
+		{"default header, priority body", "default", `{"service_tier":"priority"}`, `"default" and service_tier: "priority"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ReadServiceTier(hdr(tc.h), []byte(tc.body))
+			e, ok := got.err().(*inference.Error)
+			if !ok || got.Conflict == nil {
+				t.Fatalf("ReadServiceTier = %+v, err %v; want a conflict", got, got.err())
+			}
+			if e.Kind != inference.KindInvalidRequest || e.Code != "invalid_service_tier" || e.Param != got.Conflict.Field || !strings.Contains(e.Message, tc.msg) {
+				t.Errorf("error %+v, want a 400 containing %q", e, tc.msg)
 			}
 		})
 	}
@@ -68,7 +101,7 @@ func FuzzReadServiceTier(f *testing.F) {
 		default:
 			t.Fatalf("tier %q", got.Tier)
 		}
-		if len(got.Invalid) > maxTierEcho+32 {
+		if len(got.Invalid) > maxTierEcho+32 || got.Conflict != nil && (len(got.Conflict.Header) > maxTierEcho+32 || len(got.Conflict.Value) > maxTierEcho+32) {
 			t.Fatalf("echo of %d bytes", len(got.Invalid))
 		}
 		if e := got.err(); e != nil && !utf8.ValidString(strings.ToValidUTF8(e.Error(), "")) {

@@ -209,8 +209,13 @@ func canonicalConverse(c *Request) error {
 	for i, m := range r.Messages {
 		field := "messages[" + strconv.Itoa(i) + "]"
 		role := RoleUser
-		if m.Role == "assistant" {
+		switch m.Role {
+		case "assistant":
 			role = RoleAssistant
+		case "system":
+			// A Converse system message changes the tools mid-conversation
+			// (toolAddition, toolRemoval): no canonical form.
+			return untranslatable(field + ".role")
 		}
 		msg := Message{Role: role}
 		for j, b := range m.Content {

@@ -384,8 +384,15 @@ func peekConverse(req *Request) error {
 	}
 	for i, m := range p.Messages {
 		field := "messages[" + strconv.Itoa(i) + "]"
-		if m.Role != "user" && m.Role != "assistant" {
-			return Invalid(field+".role", field+".role "+strconv.Quote(Clip(m.Role, EchoLimit))+" is not supported (use user or assistant)")
+		// Converse's roles: user, assistant, and system, whose messages
+		// hold toolAddition and toolRemoval blocks (tools made available or
+		// withdrawn mid-conversation, bedrockruntime's
+		// ConversationRoleSystem). A system message goes through as it is
+		// to a deployment that takes Converse; a translation refuses it by
+		// name (internal/translate/converse_anthropic.go,
+		// converse_openai.go).
+		if m.Role != "user" && m.Role != "assistant" && m.Role != "system" {
+			return Invalid(field+".role", field+".role "+strconv.Quote(Clip(m.Role, EchoLimit))+" is not supported (use user, assistant or system)")
 		}
 		if len(m.Content) == 0 {
 			return Invalid(field+".content", field+".content must hold at least one content block")

@@ -15,6 +15,7 @@ func FuzzPeek(f *testing.F) {
 		`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:,"}}]}],"tools":[{"type":"function"}],"n":2,"logprobs":true}`,
 		`{"messages":[{"role":"user","content":[{"text":"hi"},{"image":{"format":"png","source":{"bytes":""}}},{"cachePoint":{"type":"default"}}]}],"toolConfig":{"tools":[]},"inferenceConfig":{"maxTokens":5}}`,
 		`{"anthropic_version":"2023-06-01","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{}},{"type":"text","text":"x","cache_control":{"type":"ephemeral"}}]}],"thinking":{"type":"enabled"}}`,
+		`{"messages":[{"role":"user","content":[{"text":"hi"}]},{"role":"system","content":[{"toolAddition":{"tool":{"name":"get"}}}]}]}`,
 		`{"prompt":"hi","max_gen_len":5}`, `{"inputText":"hi","textGenerationConfig":{"maxTokenCount":-1}}`,
 		`[]`, `null`, `{`, ``, `{"model":1}`,
 	} {

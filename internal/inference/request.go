@@ -212,6 +212,12 @@ type Response struct {
 	// this answer (docs/receipts.md), when one was asked for; it travels
 	// back over the link with the answer.
 	Receipt string `json:"receipt,omitempty"`
+	// ServiceTier is the service tier the upstream reports it served the
+	// answer in, when it reports one (Amazon Bedrock: InvokeModel's
+	// X-Amzn-Bedrock-Service-Tier response header, Converse's
+	// serviceTier.type); empty otherwise. It is set where the backend
+	// ran and does not cross the inter-region link.
+	ServiceTier string `json:"serviceTier,omitempty"`
 }
 
 // Text returns the answer's text, for content recording: the Message's, or

@@ -39,3 +39,42 @@ func (t ServiceTier) String() string {
 	}
 	return string(t)
 }
+
+// BedrockTierName reports whether v is one of Amazon Bedrock's service
+// tier names (priority, default, flex, reserved).
+func BedrockTierName(v string) bool {
+	switch v {
+	case "priority", "default", "flex", "reserved":
+		return true
+	}
+	return false
+}
+
+// ConverseServiceTier returns a Converse answer's serviceTier.type, the
+// tier Bedrock reports it served the answer in, when it is one of
+// Bedrock's tier names; "" otherwise.
+//
+// The value is compared as written: Bedrock writes the names unescaped, and
+// a name written with escapes is not taken (the header it is copied to
+// names only what Bedrock plainly said).
+func ConverseServiceTier(body []byte) string {
+	f := Field(body, "serviceTier")
+	if f == nil {
+		return ""
+	}
+	v := Field(f, "type")
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return ""
+	}
+	switch string(v[1 : len(v)-1]) {
+	case "priority":
+		return "priority"
+	case "default":
+		return "default"
+	case "flex":
+		return "flex"
+	case "reserved":
+		return "reserved"
+	}
+	return ""
+}

@@ -65,6 +65,9 @@ type bedrockRequest struct {
 	// markers are the request's cache markers (Converse cachePoint blocks,
 	// Anthropic cache_control), in chat's messages and parts (cache.go).
 	markers []cacheMarker
+	// cohere is a Cohere Command R request's conversation, which its
+	// answer repeats (bedrock_cohere.go).
+	cohere *cohereChat
 }
 
 // thinklessTurn is an assistant turn that Claude, with thinking on,
@@ -567,6 +570,8 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		req, err = decodeMistral(model, *bp)
 	case shape == shapeMistralChat:
 		req, err = decodeMistralChat(model, *bp)
+	case shape == shapeCohereChat:
+		req, err = decodeCohereChat(model, *bp)
 	case shape == shapeNova:
 		req, err = decodeNova(model, *bp)
 	default:
@@ -579,6 +584,13 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	if err == nil && len(req.chat.Messages) == 0 {
 		err = errEmpty
 	}
+	if err == nil {
+		err = checkSampling(shape, !invoke, *bp)
+	}
+	var tier string
+	if err == nil {
+		tier, err = requestedTier(r.Header, !invoke, *bp)
+	}
 	if err == nil && s.models != nil && !s.models[model] {
 		s.stats.invalid.Add(1)
 		bedrockError(w, http.StatusNotFound, "ResourceNotFoundException", "The model "+model+" does not exist.", 0)
@@ -586,7 +598,11 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.stats.invalid.Add(1)
-		bedrockError(w, http.StatusBadRequest, "ValidationException", "Malformed input request: "+err.Error(), 0)
+		msg := "Malformed input request: " + err.Error()
+		if v, ok := err.(validationError); ok {
+			msg = string(v)
+		}
+		bedrockError(w, http.StatusBadRequest, "ValidationException", msg, 0)
 		return
 	}
 	if !s.admitBedrock(w, st) {
@@ -598,7 +614,7 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	c := planCompletion(s.seed, s.completionTokens, &req.chat, *tp)
 	*tp = c.tokens[:0]
 	g := &bedrockGeneration{generation: generation{s: s, st: st, req: &req.chat, c: c, prompt: promptTokens(&req.chat), start: start,
-		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama, shape: shape}
+		id: uint64(newHasher(s.seed).uint64(uint64(id)))}, breq: req, anthropic: anthropic, llama: llama, shape: shape, tier: tier}
 	var seq uint64
 	if st.limits.any() {
 		// The RPM and TPM windows the OpenAI mode keeps, shared with it;
@@ -715,6 +731,9 @@ type bedrockGeneration struct {
 	// shape is the InvokeModel shape of the answer (Titan Text, Mistral
 	// and Nova besides the two above), or shapeConverseBody for Converse.
 	shape invokeShape
+	// tier is the service tier the request asked for ("" for none), which
+	// the answer reports (bedrock_tier.go).
+	tier string
 }
 
 // decodeLlama reads a Meta Llama InvokeModel body.
@@ -876,6 +895,7 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 		body = map[string]any{"output": map[string]any{"message": map[string]any{"role": "assistant", "content": content}},
 			"stopReason": g.stopReason(), "usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}}
 	}
+	body = g.withTier(w.Header(), body)
 	b, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json")
 	if _, err := w.Write(b); err != nil {
@@ -888,6 +908,7 @@ func (g *bedrockGeneration) respond(ctx context.Context, w http.ResponseWriter) 
 // mode: Converse events, or Anthropic events in InvokeModel chunks.
 func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (int, outcome) {
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+	g.withTier(w.Header(), nil)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := eventstream.NewEncoder()
@@ -915,6 +936,23 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 		return 0, canceled
 	}
 	n := len(g.c.tokens)
+	if g.shape == shapeCohereChat {
+		if !send("", g.cohereStart()) {
+			return 0, canceled
+		}
+		for i, t := range g.c.tokens {
+			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
+				return i, canceled
+			}
+			if !send("", cohereText(t)) {
+				return i, canceled
+			}
+		}
+		if !send("", g.cohereEnd(n)) {
+			return n, canceled
+		}
+		return n, completed
+	}
 	if g.promptFamily() {
 		for i, t := range g.c.tokens {
 			if g.paced() && g.waitUntil(ctx, g.due(i)) != nil {
@@ -1014,7 +1052,7 @@ func (g *bedrockGeneration) stream(ctx context.Context, w http.ResponseWriter) (
 				"cacheWriteInputTokenCount": u["cache_creation_input_tokens"]}})
 	} else {
 		ok = ok && send("messageStop", map[string]string{"stopReason": g.stopReason()}) &&
-			send("metadata", map[string]any{"usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}})
+			send("metadata", g.withTier(nil, map[string]any{"usage": g.usage(n), "metrics": map[string]any{"latencyMs": g.s.clock.Now().Sub(g.start).Milliseconds()}}))
 	}
 	if !ok {
 		return n, canceled

@@ -11,8 +11,8 @@ import (
 // This file reads InvokeModel bodies in the shape of the model family the
 // model id names, as Bedrock documents each family's InvokeModel request
 // and response: Amazon Titan Text, Mistral (prompt completions), Meta
-// Llama, Amazon Nova (messages-v1, the shape of Converse) and Anthropic
-// Messages. It also holds what each family takes in Converse's
+// Llama, Amazon Nova (messages-v1, the shape of Converse), Cohere Command R
+// (bedrock_cohere.go) and Anthropic Messages. It also holds what each family takes in Converse's
 // additionalModelRequestFields, so that another family's member is
 // refused as Bedrock refuses it (a ValidationException).
 
@@ -26,6 +26,7 @@ const (
 	shapeMistral                         // Mistral: prompt, max_tokens → outputs
 	shapeNova                            // Amazon Nova: messages-v1 (Converse's shape) → output.message
 	shapeMistralChat                     // Mistral chat completion (Mistral Large 2): messages, max_tokens → choices
+	shapeCohereChat                      // Cohere Command R, R+: message, chat_history → text, generation_id, chat_history
 	shapeConverseBody                    // not InvokeModel: a Converse request
 )
 
@@ -58,6 +59,8 @@ func invokeShapeOf(model string, body []byte) invokeShape {
 		return shapeMistral
 	case m.Provider == "meta":
 		return shapeLlama
+	case m.Provider == "cohere" && strings.HasPrefix(m.Name, "command-r"):
+		return shapeCohereChat
 	}
 	if strings.Contains(string(body), `"messages"`) {
 		return shapeAnthropic
@@ -221,7 +224,7 @@ func checkModelFields(model string, fields map[string]json.RawMessage) error {
 // promptFamily reports whether the answer is a prompt completion, streamed
 // as one chunk per token: Llama, Titan Text, Mistral.
 func (g *bedrockGeneration) promptFamily() bool {
-	return g.shape == shapeLlama || g.shape == shapeTitanText || g.shape == shapeMistral || g.shape == shapeMistralChat
+	return g.shape == shapeLlama || g.shape == shapeTitanText || g.shape == shapeMistral || g.shape == shapeMistralChat || g.shape == shapeCohereChat
 }
 
 // stopWord is the answer's stop reason in a prompt family's words.
@@ -256,6 +259,8 @@ func (g *bedrockGeneration) familyBody(h interface{ Set(k, v string) }, n int, c
 		body = map[string]any{"outputs": []any{map[string]any{"text": g.text(), "stop_reason": g.stopWord()}}}
 	case shapeMistralChat:
 		body = map[string]any{"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": g.text()}, "stop_reason": g.stopWord()}}}
+	case shapeCohereChat:
+		body = g.cohereResponse()
 	case shapeNova:
 		body = map[string]any{"output": map[string]any{"message": map[string]any{"role": "assistant", "content": content}},
 			"stopReason": g.stopReason(), "usage": g.novaUsage(n)}

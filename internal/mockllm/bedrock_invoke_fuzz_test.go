@@ -23,6 +23,7 @@ var familyModels = []struct{ model, key string }{
 	{"meta.llama3-8b-instruct-v1:0", "generation"},
 	{"amazon.nova-lite-v1:0", "output"},
 	{"eu.amazon.nova-2-lite-v1:0", "output"},
+	{"cohere.command-r-v1:0", "generation_id"},
 }
 
 // FuzzBedrockInvokeFamilies feeds arbitrary bodies to each family's
@@ -40,6 +41,8 @@ func FuzzBedrockInvokeFamilies(f *testing.F) {
 		`{"messages":[{"role":"user","content":[{"text":"hi"}]}],"additionalModelRequestFields":{"thinking":{"type":"enabled"}}}`,
 		`{"messages":[{"role":"user","content":"hi"}],"max_tokens":2}`,
 		`{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"max_new_tokens":2},"reasoningConfig":{"type":"enabled","maxReasoningEffort":"high"}}`,
+		`{"message":"hi","chat_history":[{"role":"USER","message":"a"},{"role":"CHATBOT","message":"b"}],"preamble":"p","max_tokens":2,"p":0.5,"k":3}`,
+		`{"message":"hi","temperature":1.5}`, `{"prompt":"hi","temperature":-1,"top_p":2}`,
 		`{"prompt":7}`, `{"inputText":null}`, `[]`, `null`, `{`,
 	} {
 		for i := range familyModels {

@@ -54,7 +54,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 		return nil, nil
 	}
 	out.Route.SetHeaders(w.Header())
-	gateway.CopyServiceTier(w.Header(), out.Header)
+	gateway.CopyServedTier(w.Header(), out)
 	if out.Response != nil && out.Response.Receipt != "" {
 		w.Header().Set(receipt.Header, out.Response.Receipt)
 	}
