@@ -338,7 +338,7 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 		s.ended = true
 		// Headers are sent: the error is reported in-stream (invariant 3).
 		s.rec.ErrorCode = "stream_" + inference.AsError(err).Kind.String()
-		s.g.log.Warn("stream failed after first byte", telemetry.AttrRequestID, s.rec.RequestID, telemetry.AttrError, err)
+		s.g.log.WarnContext(s.ctx, "stream failed after first byte", telemetry.AttrRequestID, s.rec.RequestID, telemetry.AttrError, err)
 	}
 	return ev, err
 }

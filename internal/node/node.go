@@ -275,7 +275,9 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	n.recorders = recorders
+	// Before the audit trail's: a trace that will not be exported is not
+	// claimed in the answer, the logs or the audit event (otel.Claims).
+	n.recorders = slices.Insert(recorders, 1, n.otel.Claims())
 	n.observers = gateway.Recorders{n.live, n.otel}
 	if opts.Observer != nil {
 		n.observers = append(n.observers, opts.Observer)
