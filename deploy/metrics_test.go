@@ -107,6 +107,14 @@ server: { data_dir: %q }
 		{`meridian_queue_rejections_total{reason=predicted_wait}`, 0},
 		{`meridian_config_reloads_total{result=invalid}`, 0},
 		{`meridian_config_reloads_total{result=restart_required}`, 0},
+		// The quota counters known at start: the configured limits'
+		// rejections (the principal's rpm, the deployments' capacity),
+		// the store's operations, the admission results and drop reasons.
+		{`meridian_quota_rejections_total{limit=rpm,scope=principal}`, 0},
+		{`meridian_quota_rejections_total{limit=max_concurrency,scope=deployment}`, 0},
+		{`meridian_quota_store_errors_total{op=reserve}`, 0},
+		{`meridian_quota_admissions_total{result=rejected}`, 0},
+		{`meridian_quota_dropped_settlements_total{reason=closed}`, 0},
 	} {
 		v, ok := got[tc.series]
 		switch {
