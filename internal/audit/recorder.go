@@ -66,7 +66,7 @@ func (a Recorder) BeginStream(ctx context.Context, rec *gateway.Record) error {
 	// own is in the log).
 	p := &intentParts{}
 	e := eventOf(rec, &p.parts)
-	e.StatusCode = 200 // the stream's headers are about to go out
+	e.StatusCode = 200         // the stream's headers are about to go out
 	e.TraceID = traceIDOf(ctx) // an interrupted stream's event names its trace too
 	return auditError(a.W.begin(ctx, p))
 }
