@@ -106,7 +106,7 @@ type Node struct {
 	gen atomic.Pointer[generation]
 	// reloadMu serialises reloads; reloads counts them by result.
 	reloadMu sync.Mutex
-	reloads  *prometheus.CounterVec
+	reloads  reloadCounter
 	// recorders receive every finished request before its answer (the
 	// audit trail), observers once it is out (the live view, OpenTelemetry),
 	// whatever the generation; observing orders the observations put off
