@@ -693,7 +693,16 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.wg.Wait()
 	n.link.Close()
 	n.closeBackends()
-	if err := n.limiter.Close(); err != nil {
+	// The handlers have returned. The quota's last settlements, then the
+	// observations and the telemetry's last export, end by ctx; after a
+	// drain that ran to its timeout (and cut what was left), they share
+	// drainCutWait of their own.
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), drainCutWait)
+		defer cancel()
+	}
+	if err := n.limiter.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("close quota store: %w", err))
 	}
 	if n.audit != nil {
@@ -701,14 +710,6 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if err := n.audit.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close audit trail: %w", err))
 		}
-	}
-	// The handlers have returned; their observations run before the
-	// telemetry's last export. After a drain that ran to its timeout (and
-	// cut what was left), these get drainCutWait of their own.
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), drainCutWait)
-		defer cancel()
 	}
 	if err := n.observing.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("wait for observers: %w", err))
