@@ -184,7 +184,7 @@ func TestRecorderTraceID(t *testing.T) {
 	}
 	root := t.TempDir()
 	w := openTest(t, root, newFakeClock(), nil)
-	r := Recorder{W: w}
+	r := Recorder{W: w, Traced: true}
 	for i, tc := range tests {
 		rec := &gateway.Record{RequestID: fmt.Sprintf("req-%d", i), Operation: "ChatCompletions", Side: "source", Status: 200,
 			Started: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
@@ -204,13 +204,18 @@ func TestRecorderTraceID(t *testing.T) {
 	if err := r.Record(sctx, srec); err != nil {
 		t.Fatal(err)
 	}
+	// A node that does not trace does not read it (Traced false).
+	if err := (Recorder{W: w}).Record(sctx, &gateway.Record{RequestID: "req-untraced-node", Operation: "ChatCompletions", Side: "source",
+		Status: 200, Started: time.Date(2026, 11, 25, 9, 0, 2, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	mustVerify(t, w.Dir(), w)
 	evs := readEvents(t, w.Dir())
-	if len(evs) != len(tests)+1 {
-		t.Fatalf("%d events, want %d", len(evs), len(tests)+1)
+	if len(evs) != len(tests)+2 {
+		t.Fatalf("%d events, want %d", len(evs), len(tests)+2)
 	}
 	lines := readLines(t, filepath.Join(w.Dir(), mustFirstLog(t, w.Dir())))
 	for i, tc := range tests {
@@ -223,5 +228,8 @@ func TestRecorderTraceID(t *testing.T) {
 	}
 	if evs[len(tests)].TraceID != id {
 		t.Errorf("stream: traceId %q, want %q", evs[len(tests)].TraceID, id)
+	}
+	if got := evs[len(tests)+1].TraceID; got != "" {
+		t.Errorf("a recorder without Traced wrote traceId %q", got)
 	}
 }

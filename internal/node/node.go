@@ -260,7 +260,7 @@ func New(opts Options) (_ *Node, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: audit: %w", cfg.File, err)
 		}
-		recorders = append(recorders, audit.Recorder{W: n.audit})
+		recorders = append(recorders, audit.Recorder{W: n.audit, Traced: cfg.Telemetry.Traces.Enabled})
 		n.registerAuditMetrics()
 	} else {
 		log.Warn("the audit trail is disabled (audit.disabled: true)")
