@@ -107,6 +107,14 @@ server: { data_dir: %q }
 		{`meridian_queue_rejections_total{reason=predicted_wait}`, 0},
 		{`meridian_config_reloads_total{result=invalid}`, 0},
 		{`meridian_config_reloads_total{result=restart_required}`, 0},
+		// The quota counters known at start: the configured limits'
+		// rejections (the principal's rpm, the deployments' capacity),
+		// the store's operations, the admission results and drop reasons.
+		{`meridian_quota_rejections_total{limit=rpm,scope=principal}`, 0},
+		{`meridian_quota_rejections_total{limit=max_concurrency,scope=deployment}`, 0},
+		{`meridian_quota_store_errors_total{op=reserve}`, 0},
+		{`meridian_quota_admissions_total{result=rejected}`, 0},
+		{`meridian_quota_dropped_settlements_total{reason=closed}`, 0},
 	} {
 		v, ok := got[tc.series]
 		switch {
@@ -121,6 +129,78 @@ server: { data_dir: %q }
 			if strings.HasPrefix(k, "meridian_") {
 				t.Logf("%s %v", k, v)
 			}
+		}
+	}
+}
+
+// TestReloadNotAppliedGauge: meridian_config_last_reload_successful, which
+// the chart's MeridianReloadNotApplied alert reads, is 1 from start, 0 from
+// a reload that was not applied (restart required, invalid) for as long as
+// the node keeps its old topology, whatever time passes, and 1 again once a
+// reload applies the file or finds it back to what runs.
+func TestReloadNotAppliedGauge(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lc, err := pki.Provision(filepath.Join(dir, "link"), pki.DefaultTrustDomain, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo := func(account string, rpm int) *topology.Config {
+		t.Helper()
+		src := fmt.Sprintf(`
+account: %q
+geographies: { eu: { name: European Union } }
+regions:
+  - { id: eu-west-1, geography: eu, location: { lat: 53.3, lon: -6.3 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" }
+models: [{ id: demo.chat-small, name: Small, context_window: 8192 }]
+deployments:
+  - { model: demo.chat-small, region: eu-west-1, backend: { type: mock }, capacity: { max_concurrency: 4 } }
+principals:
+  - { id: app, api_keys: [%q], limits: { rpm: %d } }
+link: { ca_file: %q, cert_file: %q, key_file: %q }
+audit: { dir: %q }
+server: { data_dir: %q }
+`, account, auth.HashKey("app-key"), rpm, lc.CAFile, lc.CertFile, lc.KeyFile, filepath.Join(dir, "audit"), filepath.Join(dir, "data"))
+		cfg, err := topology.Parse([]byte(src), "reload gauge test topology")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	n := nodetest.Start(t, node.Options{Config: topo("111122223333", 600), Region: "eu-west-1", ClientListener: listen(t), LinkListener: listen(t)})
+	gauge := func() float64 {
+		t.Helper()
+		fams, err := n.Gateway().Metrics().Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() == "meridian_config_last_reload_successful" && len(f.GetMetric()) == 1 {
+				return f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("meridian_config_last_reload_successful absent")
+		return -1
+	}
+	invalid := topo("111122223333", 600)
+	invalid.Principals[0].ID = ""
+	for _, step := range []struct {
+		name string
+		cfg  *topology.Config
+		want float64
+	}{
+		{"start", nil, 1},
+		{"restart required (account changed)", topo("444455556666", 600), 0},
+		{"the same file again: still not applied", topo("444455556666", 600), 0},
+		{"the file back to what runs", topo("111122223333", 600), 1},
+		{"invalid", invalid, 0},
+		{"applied (a principal's limit)", topo("111122223333", 500), 1},
+	} {
+		if step.cfg != nil {
+			t.Logf("%s: %v", step.name, n.Reload(step.cfg))
+		}
+		if got := gauge(); got != step.want {
+			t.Errorf("%s: meridian_config_last_reload_successful = %v, want %v", step.name, got, step.want)
 		}
 	}
 }

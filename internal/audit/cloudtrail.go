@@ -67,12 +67,16 @@ type CloudTrailRequestParameters struct {
 
 // CloudTrailAdditionalEventData is additionalEventData: where inference ran
 // when it ran outside the source region (Bedrock omits inferenceRegion for
-// a call served where it entered) and, as a Meridian addition, the token
-// usage and route reason.
+// a call served where it entered) and, as Meridian additions, the token
+// usage, route reason and trace id. additionalEventData is CloudTrail's
+// service-specific member; a top-level key of its own would be outside
+// the record's documented fields.
 type CloudTrailAdditionalEventData struct {
 	InferenceRegion string           `json:"inferenceRegion,omitempty"`
 	Usage           *CloudTrailUsage `json:"usage,omitempty"`
 	RouteReason     string           `json:"meridianRouteReason,omitempty"`
+	// TraceID is the event's traceId, when the request was traced.
+	TraceID string `json:"meridianTraceId,omitempty"`
 }
 
 // CloudTrailUsage is the token usage of a call.
@@ -142,8 +146,8 @@ func CloudTrailRecordOf(e *Event, acct CloudTrailAccount) (*CloudTrailRecord, bo
 	if inferenceRegion == e.SourceRegion {
 		inferenceRegion = ""
 	}
-	if inferenceRegion != "" || e.Usage != (Usage{}) || e.RouteReason != "" {
-		r.AdditionalEventData = &CloudTrailAdditionalEventData{InferenceRegion: inferenceRegion, RouteReason: e.RouteReason}
+	if inferenceRegion != "" || e.Usage != (Usage{}) || e.RouteReason != "" || e.TraceID != "" {
+		r.AdditionalEventData = &CloudTrailAdditionalEventData{InferenceRegion: inferenceRegion, RouteReason: e.RouteReason, TraceID: e.TraceID}
 		if e.Usage != (Usage{}) {
 			r.AdditionalEventData.Usage = &CloudTrailUsage{InputTokens: e.Usage.InputTokens, OutputTokens: e.Usage.OutputTokens}
 		}

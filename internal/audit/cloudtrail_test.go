@@ -49,6 +49,7 @@ func TestCloudTrailMatchesBedrockSample(t *testing.T) {
 	e.RequestParameters = &RequestParameters{ModelID: "us.anthropic.claude-3-haiku-20240307-v1:0"}
 	e.UserIdentity.AccessKeyID = "AKIAMERIDIANEXAMPLE"
 	e.RequestMetadata = map[string]string{"team": "claims"}
+	e.TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	e.Hash = strings.Repeat("ab", 32)
 	r, ok := CloudTrailRecordOf(e, CloudTrailAccount{Account: "111122223333"})
 	if !ok {
@@ -80,7 +81,7 @@ func TestCloudTrailMatchesBedrockSample(t *testing.T) {
 	// Meridian's additions: documented in docs/bedrock.md.
 	extra := []string{"userIdentity.userName", "requestParameters.requestMetadata", "requestParameters.requestMetadata.team",
 		"additionalEventData.usage", "additionalEventData.usage.inputTokens", "additionalEventData.usage.outputTokens",
-		"additionalEventData.meridianRouteReason", "errorCode", "errorMessage"}
+		"additionalEventData.meridianRouteReason", "additionalEventData.meridianTraceId", "errorCode", "errorMessage"}
 	for f := range have {
 		if !want[f] && !slices.Contains(extra, f) {
 			t.Errorf("the export writes %s, which Bedrock's sample does not have", f)
@@ -96,6 +97,9 @@ func TestCloudTrailMatchesBedrockSample(t *testing.T) {
 	}
 	if got := m["additionalEventData"].(map[string]any)["inferenceRegion"]; got != "us-west-2" {
 		t.Errorf("additionalEventData.inferenceRegion = %v", got)
+	}
+	if got := m["additionalEventData"].(map[string]any)["meridianTraceId"]; got != e.TraceID {
+		t.Errorf("additionalEventData.meridianTraceId = %v, want the event's traceId", got)
 	}
 	if got := m["requestParameters"].(map[string]any)["modelId"]; got != "us.anthropic.claude-3-haiku-20240307-v1:0" {
 		t.Errorf("requestParameters.modelId = %v, want what the caller sent", got)

@@ -156,6 +156,10 @@ func appendEvent(dst []byte, e *Event) []byte {
 		}
 		dst = append(dst, '}')
 	}
+	if e.TraceID != "" {
+		dst = append(dst, `,"traceId":`...)
+		dst = jsonesc.AppendString(dst, e.TraceID)
+	}
 	if e.Content != nil {
 		dst = append(dst, `,"content":{"prompt":`...)
 		dst = jsonesc.AppendString(dst, e.Content.Prompt)

@@ -41,6 +41,8 @@ func TestAppendEventMatchesJSON(t *testing.T) {
 	checkEncoding(t, e)
 	e.ServiceTier = "priority"
 	checkEncoding(t, e)
+	e.TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	checkEncoding(t, e)
 	checkEncoding(t, &Event{})
 	checkEncoding(t, &Event{Attempts: []Attempt{}})
 	f := func(v float64) *float64 { return &v }

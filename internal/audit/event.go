@@ -79,6 +79,12 @@ type Event struct {
 	// excluding the backend's, in milliseconds (docs/audit.md); nil when
 	// nothing was served. Events without it encode as before.
 	OverheadMs *Overhead `json:"overheadMs,omitempty"`
+	// TraceID is the request's OpenTelemetry trace id (32 lower-case hex
+	// digits), present only when the request was traced and its spans
+	// exported: the id of its traceresponse header, its log lines'
+	// trace_id and its spans (docs/operations.md, "Traces"). Events
+	// without it encode as before.
+	TraceID string `json:"traceId,omitempty"`
 	// Content holds the prompt and completion. It is written only when
 	// [Config.RecordContent] is set; otherwise [Writer.Append] drops it.
 	Content *Content `json:"content,omitempty"`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // The audit trail is the gateway's recorder of record (invariant 4).
@@ -23,6 +24,12 @@ var (
 // use.
 type Recorder struct {
 	W *Writer
+	// Traced makes events carry the request's trace id (traceId) from
+	// its context: set it when the node traces requests. Reading it walks
+	// the request's context, which costs an allocation through the
+	// detached context the gateway records with (BenchmarkTraceIDDeepContext
+	// in internal/telemetry), so an untraced node does not.
+	Traced bool
 }
 
 // auditHigh is the audit queue's fill fraction at which new requests are
@@ -47,7 +54,11 @@ func (a Recorder) Admit() error {
 // trail: for a request answered in full the gateway then answers 503
 // instead of the body.
 func (a Recorder) Record(ctx context.Context, rec *gateway.Record) error {
-	h, err := a.W.AppendHashed(ctx, EventOf(rec))
+	e := EventOf(rec)
+	if a.Traced {
+		e.TraceID = traceIDOf(ctx)
+	}
+	h, err := a.W.AppendHashed(ctx, e)
 	rec.AuditHash = h // for the request's residency receipt
 	return auditError(err)
 }
@@ -64,7 +75,27 @@ func (a Recorder) BeginStream(ctx context.Context, rec *gateway.Record) error {
 	p := &intentParts{}
 	e := eventOf(rec, &p.parts)
 	e.StatusCode = 200 // the stream's headers are about to go out
+	if a.Traced {
+		e.TraceID = traceIDOf(ctx) // an interrupted stream's event names its trace too
+	}
 	return auditError(a.W.begin(ctx, p))
+}
+
+// traceIDOf is the trace id of the request ctx serves, as its log lines
+// carry it (telemetry.TraceID: only while the request is traced and its
+// spans exported), or "". Anything but 32 lower-case hex digits is left
+// out, so the event stays bounded whatever a context holds.
+func traceIDOf(ctx context.Context) string {
+	id := telemetry.TraceID(ctx)
+	if len(id) != 32 {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return ""
+		}
+	}
+	return id
 }
 
 // auditError maps the audit writer's refusals to client errors: a full

@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/policy"
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // TestAuditError: the audit writer's refusals reach clients as 429 (queue
@@ -154,5 +158,78 @@ func TestEventOfAllocs(t *testing.T) {
 func TestAuditErrorNilAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { auditError(nil) }); n != 0 {
 		t.Errorf("auditError(nil): %v allocations, want 0", n)
+	}
+}
+
+// TestRecorderTraceID: the event of a traced request names its trace
+// (traceId, the id its log lines carry); an untraced request's event, or
+// one whose trace id was withdrawn (not exported), has none, and encodes
+// as before. A log with trace ids verifies like any other, beside the
+// golden log of format 1.0 without them (TestGoldenLog).
+func TestRecorderTraceID(t *testing.T) {
+	t.Parallel()
+	const id = "4bf92f3577b34da6a3ce929d0e0e4736"
+	withdrawn := telemetry.WithTraceID(context.Background(), id)
+	telemetry.WithdrawTraceID(withdrawn)
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want string
+	}{
+		{"traced", telemetry.WithTraceID(context.Background(), id), id},
+		{"not traced", context.Background(), ""},
+		{"withdrawn", withdrawn, ""},
+		{"not a trace id", telemetry.WithTraceID(context.Background(), `"},"x":"`+id[:23]), ""},
+		{"upper case", telemetry.WithTraceID(context.Background(), strings.ToUpper(id)), ""},
+	}
+	root := t.TempDir()
+	w := openTest(t, root, newFakeClock(), nil)
+	r := Recorder{W: w, Traced: true}
+	for i, tc := range tests {
+		rec := &gateway.Record{RequestID: fmt.Sprintf("req-%d", i), Operation: "ChatCompletions", Side: "source", Status: 200,
+			Started: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+		if err := r.Record(tc.ctx, rec); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+	}
+	// A stream's intent carries it too, for the event of a stream a crash
+	// interrupts.
+	srec := &gateway.Record{RequestID: "req-stream", Operation: "ChatCompletions", Side: "source", Stream: true,
+		Started: time.Date(2026, 11, 25, 9, 0, 1, 0, time.UTC)}
+	sctx := telemetry.WithTraceID(context.Background(), id)
+	if err := r.BeginStream(sctx, srec); err != nil {
+		t.Fatal(err)
+	}
+	srec.Status = 200
+	if err := r.Record(sctx, srec); err != nil {
+		t.Fatal(err)
+	}
+	// A node that does not trace does not read it (Traced false).
+	if err := (Recorder{W: w}).Record(sctx, &gateway.Record{RequestID: "req-untraced-node", Operation: "ChatCompletions", Side: "source",
+		Status: 200, Started: time.Date(2026, 11, 25, 9, 0, 2, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, w.Dir(), w)
+	evs := readEvents(t, w.Dir())
+	if len(evs) != len(tests)+2 {
+		t.Fatalf("%d events, want %d", len(evs), len(tests)+2)
+	}
+	lines := readLines(t, filepath.Join(w.Dir(), mustFirstLog(t, w.Dir())))
+	for i, tc := range tests {
+		if evs[i].TraceID != tc.want {
+			t.Errorf("%s: traceId %q, want %q", tc.name, evs[i].TraceID, tc.want)
+		}
+		if has := strings.Contains(lines[i], `"traceId"`); has != (tc.want != "") {
+			t.Errorf("%s: line %s", tc.name, lines[i])
+		}
+	}
+	if evs[len(tests)].TraceID != id {
+		t.Errorf("stream: traceId %q, want %q", evs[len(tests)].TraceID, id)
+	}
+	if got := evs[len(tests)+1].TraceID; got != "" {
+		t.Errorf("a recorder without Traced wrote traceId %q", got)
 	}
 }

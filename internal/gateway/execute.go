@@ -340,7 +340,7 @@ func (s *recordingStream) Recv() (inference.Event, error) {
 			kind = inference.CodeShutdown // the node that served it was cut by its drain
 		}
 		s.rec.ErrorCode = "stream_" + kind
-		s.g.log.Warn("stream failed after first byte", telemetry.AttrRequestID, s.rec.RequestID, telemetry.AttrError, err)
+		s.g.log.WarnContext(s.ctx, "stream failed after first byte", telemetry.AttrRequestID, s.rec.RequestID, telemetry.AttrError, err)
 	}
 	return ev, err
 }

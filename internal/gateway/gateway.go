@@ -403,7 +403,7 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		// router or a peer said can move a request outside its profile.
 		if err := cat.CheckDestination(job.ProfileID, job.SourceRegion, c.Region); err != nil {
 			g.metrics.ResidencyRejections.WithLabelValues("source").Inc()
-			g.log.Error("router proposed a destination outside the profile; skipped", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, err)
+			g.log.ErrorContext(ctx, "router proposed a destination outside the profile; skipped", telemetry.AttrRequestID, job.RequestID, telemetry.AttrDestinationRegion, c.Region, telemetry.AttrError, err)
 			continue
 		}
 		if !g.peerHealthy(c.Region) {
@@ -812,7 +812,7 @@ func (g *Gateway) finishAnswer(ctx context.Context, rec *Record, withheld bool) 
 	dctx := context.WithoutCancel(ctx)
 	if g.recorder != nil {
 		if err = g.recorder.Record(dctx, rec); err != nil {
-			g.logUnrecorded(rec, err)
+			g.logUnrecorded(dctx, rec, err)
 		}
 	}
 	g.observeDetached(ctx, dctx, rec)

@@ -394,10 +394,10 @@ func (g *Gateway) observeDetached(ctx, dctx context.Context, rec *Record) {
 func (g *Gateway) deliver(ctx context.Context, rec *Record) {
 	defer func() {
 		if p := recover(); p != nil {
-			g.log.Error("an observer panicked", telemetry.AttrRequestID, rec.RequestID, "panic", p, "stack", string(debug.Stack()))
+			g.log.ErrorContext(ctx, "an observer panicked", telemetry.AttrRequestID, rec.RequestID, "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
 	if err := g.observer.Record(ctx, rec); err != nil {
-		g.log.Warn("an observer did not take a request", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
+		g.log.WarnContext(ctx, "an observer did not take a request", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
 	}
 }

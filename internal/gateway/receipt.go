@@ -42,7 +42,7 @@ func (g *Gateway) issue(ctx context.Context, c receipt.Claims) string {
 	}
 	tok, err := g.receipts.Issue(c)
 	if err != nil {
-		g.log.Warn("residency receipt not signed", telemetry.AttrRequestID, c.RequestID, telemetry.AttrError, err)
+		g.log.WarnContext(ctx, "residency receipt not signed", telemetry.AttrRequestID, c.RequestID, telemetry.AttrError, err)
 		return ""
 	}
 	return tok

@@ -278,10 +278,10 @@ var ErrRecorderOutage = errors.New("recorder outage")
 // is unavailable every request fails so: the writer logs the outage once
 // and its gap marker counts and names what it lost, so each is only a debug
 // line, not a flood of errors.
-func (g *Gateway) logUnrecorded(rec *Record, err error) {
+func (g *Gateway) logUnrecorded(ctx context.Context, rec *Record, err error) {
 	level := slog.LevelError
 	if errors.Is(err, ErrRecorderOutage) {
 		level = slog.LevelDebug
 	}
-	g.log.Log(context.Background(), level, "request not recorded", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
+	g.log.Log(ctx, level, "request not recorded", telemetry.AttrRequestID, rec.RequestID, telemetry.AttrError, err)
 }

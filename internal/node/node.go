@@ -106,7 +106,7 @@ type Node struct {
 	gen atomic.Pointer[generation]
 	// reloadMu serialises reloads; reloads counts them by result.
 	reloadMu sync.Mutex
-	reloads  *prometheus.CounterVec
+	reloads  reloadCounter
 	// recorders receive every finished request before its answer (the
 	// audit trail), observers once it is out (the live view, OpenTelemetry),
 	// whatever the generation; observing orders the observations put off
@@ -260,7 +260,7 @@ func New(opts Options) (_ *Node, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: audit: %w", cfg.File, err)
 		}
-		recorders = append(recorders, audit.Recorder{W: n.audit})
+		recorders = append(recorders, audit.Recorder{W: n.audit, Traced: cfg.Telemetry.Traces.Enabled})
 		n.registerAuditMetrics()
 	} else {
 		log.Warn("the audit trail is disabled (audit.disabled: true)")
@@ -275,7 +275,9 @@ func New(opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
-	n.recorders = recorders
+	// Before the audit trail's: a trace that will not be exported is not
+	// claimed in the answer, the logs or the audit event (otel.Claims).
+	n.recorders = slices.Insert(recorders, 1, n.otel.Claims())
 	n.observers = gateway.Recorders{n.live, n.otel}
 	if opts.Observer != nil {
 		n.observers = append(n.observers, opts.Observer)
@@ -691,7 +693,16 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.wg.Wait()
 	n.link.Close()
 	n.closeBackends()
-	if err := n.limiter.Close(); err != nil {
+	// The handlers have returned. The quota's last settlements, then the
+	// observations and the telemetry's last export, end by ctx; after a
+	// drain that ran to its timeout (and cut what was left), they share
+	// drainCutWait of their own.
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), drainCutWait)
+		defer cancel()
+	}
+	if err := n.limiter.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("close quota store: %w", err))
 	}
 	if n.audit != nil {
@@ -699,14 +710,6 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if err := n.audit.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close audit trail: %w", err))
 		}
-	}
-	// The handlers have returned; their observations run before the
-	// telemetry's last export. After a drain that ran to its timeout (and
-	// cut what was left), these get drainCutWait of their own.
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), drainCutWait)
-		defer cancel()
 	}
 	if err := n.observing.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("wait for observers: %w", err))

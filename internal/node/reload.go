@@ -403,7 +403,7 @@ func (n *Node) Reload(cfg *topology.Config) error {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
 	result, change, err := n.reload(cfg)
-	n.reloads.WithLabelValues(result).Inc()
+	n.reloads.count(result)
 	file := cfg.File
 	switch result {
 	case ReloadOK:
@@ -450,25 +450,51 @@ func (n *Node) reload(cfg *topology.Config) (string, topology.Change, error) {
 func (n *Node) ReloadFile(path string) error {
 	cfg, err := topology.Load(path)
 	if err != nil {
-		n.reloads.WithLabelValues(ReloadInvalid).Inc()
+		n.reloads.count(ReloadInvalid)
 		n.log.Error("topology reload refused; the running topology is kept", "file", path, "result", ReloadInvalid, telemetry.AttrError, err)
 		return err
 	}
 	return n.Reload(cfg)
 }
 
-// newReloadCounter registers meridian_config_reloads_total; reg adds the
-// region label.
-func newReloadCounter(reg prometheus.Registerer) *prometheus.CounterVec {
+// reloadCounter counts reloads by result (meridian_config_reloads_total)
+// and says whether the last one was applied
+// (meridian_config_last_reload_successful).
+type reloadCounter struct {
+	*prometheus.CounterVec
+	applied prometheus.Gauge
+}
+
+// count records a reload's result. A reload that was not applied (invalid,
+// restart_required, failed) leaves the node running a topology other than
+// its file's: the gauge stays 0 until a reload is applied, or finds
+// nothing to change (the file is back to what runs), or the node restarts
+// (which loads the file), so an alert on it keeps firing as long as that
+// lasts, not just for a window after the reload.
+func (c reloadCounter) count(result string) {
+	c.WithLabelValues(result).Inc()
+	if result == ReloadOK || result == ReloadUnchanged {
+		c.applied.Set(1)
+	} else {
+		c.applied.Set(0)
+	}
+}
+
+// newReloadCounter registers meridian_config_reloads_total and
+// meridian_config_last_reload_successful; reg adds the region label.
+func newReloadCounter(reg prometheus.Registerer) reloadCounter {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_config_reloads_total",
 		Help: "Topology reloads by result: ok, unchanged, invalid, restart_required, failed."}, []string{"result"})
-	reg.MustRegister(c)
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_config_last_reload_successful",
+		Help: "1 while the node runs the topology its file held at the last reload (or at start); 0 after a reload that was not applied (invalid, restart_required, failed), until a reload applies or finds nothing to change, or the node restarts."})
+	reg.MustRegister(c, g)
 	// Every result exists from the start at 0, so that increase() sees the
 	// first failed reload.
 	for _, r := range []string{ReloadOK, ReloadUnchanged, ReloadInvalid, ReloadRestartRequired, ReloadFailed} {
 		c.WithLabelValues(r)
 	}
-	return c
+	g.Set(1) // the topology was loaded from the file at start
+	return reloadCounter{CounterVec: c, applied: g}
 }
 
 // BeginDrain turns /readyz to 503 while the listeners keep serving, so

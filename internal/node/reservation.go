@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -40,6 +42,8 @@ func newQuotaReserver(cfg *topology.Config, lim *quota.Limiter) *quotaReserver {
 		a.capacity[d.Key()] = quota.Capacity{MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute(),
 			Pools: quotaPools(d.Capacity.Pools), FlexShare: d.Capacity.FlexShare}
 	}
+	// Every rejection series these limits can produce exists at 0 from now.
+	lim.ExpectLimits(slices.Collect(maps.Values(a.limits)), slices.Collect(maps.Values(a.capacity)))
 	return a
 }
 

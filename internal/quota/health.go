@@ -189,6 +189,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 	}
 	m.admitted = m.admissions.WithLabelValues(resultAdmitted)
+	// The series whose labels are known at start exist at 0 (series.go).
+	for _, r := range admissionResults {
+		m.admissions.WithLabelValues(r)
+	}
+	for _, op := range storeOps {
+		m.storeErrors.WithLabelValues(op)
+	}
+	for _, r := range dropReasons {
+		m.droppedSettlements.WithLabelValues(r)
+	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.admissions, m.rejections, m.storeErrors, m.storeUp, m.duration, m.pending, m.droppedSettlements} {
 			if err := reg.Register(c); err != nil {

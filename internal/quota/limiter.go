@@ -94,6 +94,11 @@ type Limiter struct {
 	// waits for the store to answer.
 	reclaimWaiting atomic.Bool
 	wg             sync.WaitGroup
+	// life is the background flush's context: Shutdown cancels it (stop)
+	// when its own context ends, so that a flush waiting on a slow store
+	// does not hold the shutdown past it.
+	life context.Context
+	stop context.CancelFunc
 }
 
 // Open validates cfg, creates the store it names (a [Memory] store, or a
@@ -161,6 +166,7 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 
 		maxPending: maxPending,
 	}
+	l.life, l.stop = context.WithCancel(context.Background())
 	if r, ok := store.(*Redis); ok {
 		t := &redisLogTarget{log: log, clock: clk}
 		r.logTo.Store(t)
@@ -193,17 +199,30 @@ func New(cfg Config, store Store, o Options) (*Limiter, error) {
 // when it has none.
 func (l *Limiter) Replica() string { return l.replica }
 
-// Close stops retrying pending settlements in the background, waits for a
-// retry in progress, gives what still waits one last pass while the store
-// answers (5s at most in all; the first failure ends it) and drops the
-// rest, counted and logged, and closes the store if the limiter created it
-// ([Open]).
-func (l *Limiter) Close() error {
+// Close is Shutdown without a deadline of its own: the store's time-outs
+// bound it (a retry in progress, then 5s at most for the last pass).
+func (l *Limiter) Close() error { return l.Shutdown(context.Background()) }
+
+// Shutdown stops retrying pending settlements in the background, waits for
+// a retry in progress, gives what still waits one last pass while the
+// store answers (5s at most in all; the first failure ends it) and drops
+// the rest, counted and logged (reason closed), and closes the store if
+// the limiter created it ([Open]). It returns by the end of ctx (the
+// node's drain) whatever the store does: then the retry in progress and
+// the last pass are cut, and what they had not settled is dropped as
+// well. A dropped settlement is never counted looser than what the
+// request used (docs/quotas.md, "At shutdown").
+func (l *Limiter) Shutdown(ctx context.Context) error {
 	l.pmu.Lock()
 	l.closed = true
 	l.pmu.Unlock()
+	// A flush stops after the settlement it is applying, or at once when
+	// ctx ends (its store call is cancelled).
+	unhook := context.AfterFunc(ctx, l.stop)
+	defer unhook()
 	l.wg.Wait()
-	l.settleAtClose()
+	l.settleAtClose(ctx)
+	l.stop()
 	if l.unlog != nil {
 		l.unlog()
 	}

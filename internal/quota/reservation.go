@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -279,7 +280,7 @@ func (l *Limiter) makeRoom(next settlement) (victim settlement, isNext, ok bool)
 	if first >= len(l.pending) {
 		return settlement{}, false, false
 	}
-	strict := func(s settlement) bool { return s.release || s.actual <= s.claim.Tokens }
+	strict := func(s settlement) bool { return !s.loosens() }
 	i := -1
 	for j := first; j < len(l.pending); j++ {
 		if strict(l.pending[j]) {
@@ -312,7 +313,7 @@ func (l *Limiter) flush() {
 	if !l.releasePrevious() {
 		return
 	}
-	l.applyPending(context.Background(), true)
+	l.applyPending(l.life, true)
 }
 
 // applyPending is flush's loop over the pending settlements; whileOpen
@@ -334,6 +335,15 @@ func (l *Limiter) applyPending(pctx context.Context, whileOpen bool) {
 		ticket := l.health.begin()
 		err := s.apply(ctx, l.store)
 		cancel()
+		if err != nil && pctx.Err() != nil {
+			// Cut by a shutdown (or Close's pass) that ran out of time,
+			// not failed by the store: the settlement stays first, its
+			// attempts unchanged, for settleAtClose to count as dropped.
+			l.pmu.Lock()
+			l.applying, l.flushing = false, false
+			l.pmu.Unlock()
+			return
+		}
 
 		refused := errors.Is(err, ErrStoreRefused)
 		if err != nil && !refused {
@@ -369,14 +379,21 @@ func (l *Limiter) applyPending(pctx context.Context, whileOpen bool) {
 
 // settleAtClose gives the settlements that still wait one last pass when
 // the store is up (or a probe is due: a down store is tried once more),
-// stopping at its first failure or after settleTimeout in all (a slow
-// store must not hold a shutdown), then drops what is left: counted
-// (reason closed) and logged in one line. Close calls it once no flush
-// runs; before, what waited was discarded without a trace, also when a
-// flush was half-way through a queue the store was answering.
-func (l *Limiter) settleAtClose() {
-	if l.npending.Load() > 0 && l.health.allow() {
-		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+// stopping at its first failure, after settleTimeout in all (a slow store
+// must not hold a shutdown) or when sctx ends, then drops what is left:
+// counted (reason closed) and logged in one line. Shutdown calls it once
+// no flush runs; before, what waited was discarded without a trace, also
+// when a flush was half-way through a queue the store was answering.
+func (l *Limiter) settleAtClose(sctx context.Context) {
+	l.pmu.Lock()
+	// The commits of more tokens than were reserved go first: dropping
+	// one would count less than its request used, the one loss that
+	// loosens a limit; every other drop counts more, never less. Each
+	// reservation has one settlement, so their order is free.
+	slices.SortStableFunc(l.pending, func(a, b settlement) int { return cmpBool(b.loosens(), a.loosens()) })
+	l.pmu.Unlock()
+	if l.npending.Load() > 0 && sctx.Err() == nil && l.health.allow() {
+		ctx, cancel := context.WithTimeout(sctx, settleTimeout)
 		l.applyPending(ctx, false)
 		cancel()
 	}
@@ -391,14 +408,36 @@ func (l *Limiter) settleAtClose() {
 		return
 	}
 	l.metrics.droppedSettlements.WithLabelValues(dropClosed).Add(float64(len(left)))
-	var commits int
+	var commits, loosening int
+	var under int64
 	for _, s := range left {
 		if !s.release {
 			commits++
 		}
+		if s.loosens() {
+			loosening++
+			under += s.actual - s.claim.Tokens
+		}
 	}
 	l.log.Error("quota settlements dropped at close: the store did not take them", "settlements", len(left), "commits", commits, "releases", len(left)-commits,
+		"commits_above_reservation", loosening, "tokens_not_counted", under,
 		"oldest_reservation", left[0].claim.ID, "oldest_request_id", left[0].req.id)
+}
+
+// loosens reports whether dropping s would count less than its request
+// used: a commit of more tokens than were reserved (the reservation's
+// count stays).
+func (s settlement) loosens() bool { return !s.release && s.actual > s.claim.Tokens }
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }
 
 // releasePrevious frees the concurrency leases that this replica's
@@ -412,10 +451,18 @@ func (l *Limiter) releasePrevious() bool {
 	if !todo {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	ctx, cancel := context.WithTimeout(l.life, settleTimeout)
 	ticket := l.health.begin()
 	n, err := l.store.ReleaseLeases(ctx, l.replica, l.idPrefix)
 	cancel()
+	if err != nil && l.life.Err() != nil {
+		// Cut by a shutdown that ran out of time: the leases expire after
+		// lease_ttl, or the next run releases them.
+		l.pmu.Lock()
+		l.flushing = false
+		l.pmu.Unlock()
+		return false
+	}
 	if err != nil && !errors.Is(err, ErrStoreRefused) {
 		l.pmu.Lock()
 		l.flushing = false

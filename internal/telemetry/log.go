@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 )
 
 // UniqueKeys wraps h so that an attribute key given again, by a later With
@@ -95,14 +96,39 @@ const AttrTraceID = "trace_id"
 
 type traceIDKey struct{}
 
-// WithTraceID returns ctx carrying the trace id of the request it serves,
-// which UniqueKeys adds to every line logged with ctx.
-func WithTraceID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, traceIDKey{}, id)
+// traceRef is a request's trace id as its context carries it: withdrawn
+// once it is known that the request's trace will not be exported (see
+// WithdrawTraceID).
+type traceRef struct {
+	id        string
+	withdrawn atomic.Bool
 }
 
-// TraceID is the trace id WithTraceID put in ctx, or "".
+// WithTraceID returns ctx carrying the trace id of the request it serves,
+// which UniqueKeys adds to every line logged with ctx (and the audit event
+// records), until WithdrawTraceID withdraws it.
+func WithTraceID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, traceIDKey{}, &traceRef{id: id})
+}
+
+// TraceID is the trace id WithTraceID put in ctx, or "" when there is none
+// or it was withdrawn.
 func TraceID(ctx context.Context) string {
-	id, _ := ctx.Value(traceIDKey{}).(string)
-	return id
+	r, _ := ctx.Value(traceIDKey{}).(*traceRef)
+	if r == nil || r.withdrawn.Load() {
+		return ""
+	}
+	return r.id
+}
+
+// WithdrawTraceID withdraws the trace id WithTraceID put in ctx (or in the
+// context ctx derives from): lines logged for the request from then on, in
+// any context derived from the one that carries it, name no trace. The
+// telemetry calls it when a request turns out to be one whose trace is not
+// exported (refused before it authenticated), so that no line names a
+// trace the collector never receives.
+func WithdrawTraceID(ctx context.Context) {
+	if r, _ := ctx.Value(traceIDKey{}).(*traceRef); r != nil {
+		r.withdrawn.Store(true)
+	}
 }

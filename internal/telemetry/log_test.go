@@ -57,3 +57,31 @@ func TestUniqueKeys(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkTraceIDDeepContext is the cost the audit recorder pays per
+// request to read the trace id (telemetry.TraceID) from a request's
+// context as deep as a node's (net/http's values, the connection's, the
+// node's and a detached copy), with and without a trace id in it.
+func BenchmarkTraceIDDeepContext(b *testing.B) {
+	type key int
+	for _, traced := range []bool{false, true} {
+		ctx := context.Background()
+		if traced {
+			ctx = WithTraceID(ctx, "4bf92f3577b34da6a3ce929d0e0e4736")
+		}
+		for i := range 12 {
+			ctx = context.WithValue(ctx, key(i), i)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		ctx = context.WithoutCancel(ctx)
+		b.Run(map[bool]string{false: "untraced", true: "traced"}[traced], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if TraceID(ctx) == "x" {
+					b.Fatal()
+				}
+			}
+		})
+		cancel()
+	}
+}

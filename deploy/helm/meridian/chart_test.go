@@ -1073,6 +1073,19 @@ func checkPrometheusRule(t *testing.T, r *rendered) {
 			if name == "MeridianCertificateExpiresSoon" && !strings.Contains(expr, "< 604800") {
 				t.Errorf("%s: %q does not use certificateExpiryDays 7", name, expr)
 			}
+			if name == "MeridianReloadNotApplied" {
+				// It must fire as long as the node runs a topology other
+				// than its file's, not for a window after the reload: a
+				// condition on the gauge's current value, with no range
+				// (an increase over [15m] resolved while the node still
+				// ran the old topology).
+				if want := `meridian_config_last_reload_successful{region="eu-west-1"} == 0`; expr != want {
+					t.Errorf("%s: expr %q, want %q", name, expr, want)
+				}
+				if strings.Contains(expr, "[") {
+					t.Errorf("%s: %q reads a range: it would resolve while the reload is still not applied", name, expr)
+				}
+			}
 		}
 	}
 	if !slices.Equal(got, want) {

@@ -78,12 +78,24 @@ func newInstruments(m metric.Meter) (instruments, error) {
 	return in, nil
 }
 
+// meridianOperations are the operations of the node's own endpoints and
+// the console (internal/node/listener.go, internal/ui/handler.go): no
+// inference, and recorded in the audit trail only, never observed, so
+// they have no span (the same list as audit.MeridianOperations in
+// internal/audit/cloudtrail.go; TestMeridianOperationsAgree).
+var meridianOperations = map[string]bool{
+	"GetMetrics": true, "GetRegions": true, "StreamLive": true, "GetRequest": true,
+	"OperateRegion": true, "Redirect": true, "UnknownOperation": true,
+}
+
 // operationName is gen_ai.operation.name for a record's API operation;
-// ok is false for an operation that runs no model (the control plane).
+// ok is false for an operation that runs no model (the control plane, the
+// node's own endpoints).
 func operationName(op string) (name string, ok bool) {
 	switch op {
 	case gateway.OpListModels, gateway.OpListInferenceProfiles, gateway.OpGetInferenceProfile,
-		gateway.OpCreateInferenceProfile, gateway.OpDeleteInferenceProfile:
+		gateway.OpCreateInferenceProfile, gateway.OpDeleteInferenceProfile,
+		"GetMetrics", "GetRegions", "StreamLive", "GetRequest", "OperateRegion", "Redirect", "UnknownOperation": // meridianOperations
 		return "", false
 	}
 	if containsFold(op, "embed") {

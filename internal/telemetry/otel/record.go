@@ -28,8 +28,7 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 	// of its refused requests traced (its traceparent says "sampled"),
 	// and flood the collector; the metrics count it, without an exemplar
 	// (it would name a trace that is never exported).
-	unauthenticated := rec.Status == http.StatusUnauthorized || (rec.Status == http.StatusForbidden && rec.PrincipalID == "")
-	traced := t.tracing && !unauthenticated
+	traced := t.tracing && !unauthenticated(rec)
 	var rt *requestTrace
 	if traced {
 		rt = traceFrom(ctx) // nil when not begun on arrival
@@ -39,6 +38,44 @@ func (t *Telemetry) Record(ctx context.Context, rec *gateway.Record) error {
 	}
 	if traced {
 		t.recordSpans(rt, rec, op, t.genAIAttrs(rec, op))
+	}
+	return nil
+}
+
+// unauthenticated reports whether rec is a request refused before its
+// caller authenticated: a 401, or another refusal (4xx) without a
+// principal (a SigV4 403, the 429 of the listener's limit on
+// unauthenticated body bytes, a body that stopped arriving before its
+// signature could be checked). Its span is not exported.
+func unauthenticated(rec *gateway.Record) bool {
+	return rec.Status == http.StatusUnauthorized || (rec.PrincipalID == "" && rec.Status >= 400 && rec.Status < 500)
+}
+
+// exported reports whether a request recorded as rec, sampled, has its
+// spans exported: an operation with a GenAI span (not the control plane,
+// the console or the node's own endpoints), by a caller that
+// authenticated.
+func exported(rec *gateway.Record) bool {
+	_, ok := operationName(rec.Operation)
+	return ok && !unauthenticated(rec)
+}
+
+// Claims returns the recorder that keeps a request's trace claims honest:
+// the node runs it before the audit trail's, before the answer. For a
+// sampled request whose span will not be exported (exported is false) it
+// withdraws the claim: traceresponse says "not sampled" (flags 00) and the
+// request's log lines, and its audit event, name no trace id. Without
+// tracing it does nothing.
+func (t *Telemetry) Claims() gateway.Recorder { return claims{t} }
+
+type claims struct{ t *Telemetry }
+
+func (c claims) Record(ctx context.Context, rec *gateway.Record) error {
+	if !c.t.tracing || exported(rec) {
+		return nil
+	}
+	if rt := traceFrom(ctx); rt != nil {
+		rt.withdraw(ctx)
 	}
 	return nil
 }
@@ -85,7 +122,7 @@ func (t *Telemetry) recordSpans(rt *requestTrace, rec *gateway.Record, op string
 		// directly): a root, sampled by ratio.
 		rt = t.begin(trace.SpanContext{})
 	}
-	if !rt.sc.IsSampled() {
+	if !rt.sampled() {
 		return
 	}
 	pctx := context.Background()
@@ -223,7 +260,7 @@ func contentAttrs(rec *gateway.Record) []attribute.KeyValue {
 // time when it ends in context.WithoutCancel's, was most of a request's
 // metrics cost in a node.
 func exemplarContext(rt *requestTrace) context.Context {
-	if rt != nil && rt.sc.IsSampled() {
+	if rt != nil && rt.sampled() {
 		return trace.ContextWithSpanContext(context.Background(), rt.sc)
 	}
 	return context.Background()

@@ -3,12 +3,16 @@ package otel
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
 // HeaderTraceParent is the W3C trace-context header a caller may send.
@@ -29,6 +33,13 @@ type requestTrace struct {
 	// parent is the caller's span, or the source's attempt span on a
 	// destination; invalid for a root.
 	parent trace.SpanContext
+	// header is the answer's header, whose traceresponse names the span:
+	// set on arrival, rewritten unsampled when the claim is withdrawn
+	// (withdraw); nil for a forwarded job.
+	header http.Header
+	// withdrawn is set once it is known that the request's span will not
+	// be exported.
+	withdrawn atomic.Bool
 
 	mu    sync.Mutex
 	calls []*call
@@ -112,6 +123,24 @@ func (rt *requestTrace) snapshot() []call {
 // with the request's sampling decision.
 func (rt *requestTrace) traceParent(span trace.SpanID) string {
 	return "00-" + rt.sc.TraceID().String() + "-" + span.String() + "-" + rt.sc.TraceFlags().String()
+}
+
+// sampled reports whether the request's spans are exported: it was
+// sampled on arrival and the claim was not withdrawn since.
+func (rt *requestTrace) sampled() bool { return rt.sc.IsSampled() && !rt.withdrawn.Load() }
+
+// withdraw stops claiming that the request's span is exported: its
+// traceresponse says "not sampled" (flags 00) and the lines logged with
+// ctx name no trace. It runs before the answer is written (see Claims),
+// on the goroutine that writes it.
+func (rt *requestTrace) withdraw(ctx context.Context) {
+	if !rt.sc.IsSampled() || rt.withdrawn.Swap(true) {
+		return
+	}
+	if rt.header != nil {
+		rt.header.Set(HeaderTraceResponse, "00-"+rt.sc.TraceID().String()+"-"+rt.sc.SpanID().String()+"-"+trace.TraceFlags(0).String())
+	}
+	telemetry.WithdrawTraceID(ctx)
 }
 
 // parseTraceParent reads a W3C traceparent (and tracestate) as a remote

@@ -2,11 +2,14 @@ package otel
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/meridian-gateway/meridian/internal/audit"
+	"github.com/meridian-gateway/meridian/internal/gateway"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -89,6 +92,94 @@ func TestForwardedTraceIDLogged(t *testing.T) {
 		ctx := tel.Forwarded(context.Background(), "00-"+callerTrace+"-00f067aa0ba902b7-"+tc.flags)
 		if got := telemetry.TraceID(ctx); got != tc.want {
 			t.Errorf("flags %s: trace id %q, want %q", tc.flags, got, tc.want)
+		}
+	}
+}
+
+// TestClaimWithdrawn: a sampled request whose span is not exported (refused
+// before its caller authenticated, or an operation without a GenAI span)
+// does not claim it: the Claims recorder, which runs before the answer,
+// turns its traceresponse to "not sampled" and withdraws the trace id from
+// the lines logged with its context, and no span is exported. A request
+// that authenticated keeps both, whatever its status.
+func TestClaimWithdrawn(t *testing.T) {
+	t.Parallel()
+	const sampled = "00-" + callerTrace + "-00f067aa0ba902b7-01"
+	tests := []struct {
+		name      string
+		op        string
+		principal string
+		status    int
+		claimed   bool
+	}{
+		{"401", gateway.OpChatCompletions, "", http.StatusUnauthorized, false},
+		{"403 without a principal (SigV4)", gateway.OpConverse, "", http.StatusForbidden, false},
+		{"429 before authentication (body bytes)", gateway.OpConverse, "", http.StatusTooManyRequests, false},
+		{"the node's own endpoint, 401", "GetMetrics", "", http.StatusUnauthorized, false},
+		{"the node's own endpoint, authenticated", "GetMetrics", "viewer", http.StatusOK, false},
+		{"the control plane", gateway.OpListInferenceProfiles, "app", http.StatusOK, false},
+		{"a principal's denied request", gateway.OpChatCompletions, "app", http.StatusForbidden, true},
+		{"a principal's throttled request", gateway.OpChatCompletions, "app", http.StatusTooManyRequests, true},
+		{"served", gateway.OpChatCompletions, "app", http.StatusOK, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tel, exp, _ := newTest(t, 1, false)
+			rec := served("source")
+			rec.Operation, rec.PrincipalID, rec.Status = tc.op, tc.principal, tc.status
+			var ctx context.Context
+			h := tel.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ctx = r.Context()
+				// What the node's recorders do before the answer.
+				if err := tel.Claims().Record(context.WithoutCancel(ctx), rec); err != nil {
+					t.Error(err)
+				}
+				w.WriteHeader(tc.status)
+			}))
+			req := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+			req.Header.Set("traceparent", sampled)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			got := w.Result().Header.Get("traceresponse")
+			parts := strings.Split(got, "-")
+			if len(parts) != 4 || parts[1] != callerTrace {
+				t.Fatalf("traceresponse %q", got)
+			}
+			wantFlags := map[bool]string{true: "01", false: "00"}[tc.claimed]
+			if parts[3] != wantFlags {
+				t.Errorf("traceresponse flags %s, want %s", parts[3], wantFlags)
+			}
+			wantID := map[bool]string{true: callerTrace, false: ""}[tc.claimed]
+			if id := telemetry.TraceID(ctx); id != wantID {
+				t.Errorf("trace id for the logs %q, want %q", id, wantID)
+			}
+			if err := tel.Record(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(exp.GetSpans()); (n > 0) != tc.claimed {
+				t.Errorf("%d spans exported; claimed: %v", n, tc.claimed)
+			}
+		})
+	}
+}
+
+// TestMeridianOperationsAgree: the operations without a span are the
+// audit trail's list of Meridian's own operations.
+func TestMeridianOperationsAgree(t *testing.T) {
+	t.Parallel()
+	if !maps.Equal(meridianOperations, audit.MeridianOperations) {
+		t.Errorf("meridianOperations %v, audit.MeridianOperations %v", meridianOperations, audit.MeridianOperations)
+	}
+}
+
+// TestMeridianOperationsHaveNoSpan: operationName refuses every one of
+// Meridian's own operations.
+func TestMeridianOperationsHaveNoSpan(t *testing.T) {
+	t.Parallel()
+	for op := range meridianOperations {
+		if _, ok := operationName(op); ok {
+			t.Errorf("operationName(%q) has a span", op)
 		}
 	}
 }

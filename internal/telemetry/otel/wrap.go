@@ -26,8 +26,10 @@ func (t *Telemetry) Handler(next http.Handler) http.Handler {
 		// The request's own span, in the W3C Trace Context Level 2
 		// traceresponse header, on every answer (errors too): a caller or
 		// operator holding a response can open its trace. The flags say
-		// whether it was sampled (exported).
-		w.Header().Set(HeaderTraceResponse, rt.traceParent(rt.sc.SpanID()))
+		// whether it was sampled (exported); a request whose span turns
+		// out not to be exported says "not sampled" (Claims).
+		rt.header = w.Header()
+		rt.header.Set(HeaderTraceResponse, rt.traceParent(rt.sc.SpanID()))
 		ctx := context.WithValue(r.Context(), traceKey{}, rt)
 		if rt.sc.IsSampled() {
 			// Lines logged for the request name its trace (trace_id), only
