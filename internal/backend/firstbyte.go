@@ -47,16 +47,7 @@ type doer interface {
 // headers did not arrive in time fails with a *url.Error around a
 // *firstByteTimeout, as net/http's Client reports its own time-out.
 func doWithin(c doer, req *http.Request, clk clock.Clock, d time.Duration) (*http.Response, error) {
-	return doWithinWritten(c, req, clk, d, nil)
-}
-
-// doWithinWritten is doWithin, with written (when not nil) called each
-// time the request is written without error (headerwait.Wait.OnWritten).
-func doWithinWritten(c doer, req *http.Request, clk clock.Clock, d time.Duration, written func()) (*http.Response, error) {
 	ctx, cancel, wait := headerwait.Start(req.Context(), clk, d)
-	if written != nil {
-		wait.OnWritten(written)
-	}
 	resp, err := c.Do(req.WithContext(ctx))
 	fired := wait.End()
 	if err == nil && fired {

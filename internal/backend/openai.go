@@ -85,16 +85,6 @@ const streamConnBuffer = 1 << 10
 
 var _ Backend = (*OpenAI)(nil)
 
-// StreamWritten is Stream, with written called (on net/http's goroutine)
-// once the request is written to the upstream, before its answer is
-// awaited: the gateway journals a stream's intent from it
-// (gateway.WrittenStreamer). It may be called again, when net/http sends
-// the request a second time on another connection, and not at all, when
-// the request fails before it is written.
-func (o *OpenAI) StreamWritten(ctx context.Context, req *inference.Request, written func()) (inference.Stream, error) {
-	return o.stream(ctx, req, written)
-}
-
 // NewOpenAI returns an adapter with its own pooled transport.
 func NewOpenAI(cfg OpenAIConfig) *OpenAI {
 	if cfg.ConnectTimeout == 0 {
@@ -282,7 +272,7 @@ func PassThroughOpenAI(body []byte, model string, stream bool) []byte {
 // when it has none.
 var includeUsage = []byte(`{"include_usage":true}`)
 
-func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool, written func()) (*http.Response, error) {
+func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool) (*http.Response, error) {
 	body, err := o.body(req, stream)
 	if err != nil {
 		if e, ok := err.(*inference.Error); ok {
@@ -307,7 +297,7 @@ func (o *OpenAI) do(ctx context.Context, req *inference.Request, stream bool, wr
 	if stream {
 		client = o.streams
 	}
-	resp, err := doWithinWritten(client, hr, o.cfg.Clock, o.cfg.FirstByteTimeout, written)
+	resp, err := doWithin(client, hr, o.cfg.Clock, o.cfg.FirstByteTimeout)
 	if err != nil {
 		return nil, transportError(ctx, err)
 	}
@@ -324,7 +314,7 @@ func (o *OpenAI) Complete(ctx context.Context, req *inference.Request) (*inferen
 		return o.embed(ctx, req)
 	}
 	start := o.cfg.Clock.Now()
-	resp, err := o.do(ctx, req, false, nil)
+	resp, err := o.do(ctx, req, false)
 	if err != nil {
 		return nil, err
 	}
@@ -473,16 +463,12 @@ const (
 
 // Stream implements Backend. It returns after the upstream's first event.
 func (o *OpenAI) Stream(ctx context.Context, req *inference.Request) (inference.Stream, error) {
-	return o.stream(ctx, req, nil)
-}
-
-func (o *OpenAI) stream(ctx context.Context, req *inference.Request, written func()) (inference.Stream, error) {
 	// The upstream call ends with the caller's context until the stream
 	// has ended: Close then lets go of it, so that the caller's
 	// return, which ends its context (an HTTP handler's does), cannot cut
 	// the drain short and cost the connection (see streamBody.drain).
 	ctx, cancel, letGo := detach.From(ctx)
-	resp, err := o.do(ctx, req, true, written)
+	resp, err := o.do(ctx, req, true)
 	if err != nil {
 		letGo()
 		cancel()

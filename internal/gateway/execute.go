@@ -124,7 +124,9 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 	start := g.now()
 	if job.Request.Stream {
 		intent := &streamIntent{rec: rec}
-		s, err := g.stream(ctx, intent, g.region, g.local, job)
+		intent.start(ctx, g, g.region)
+		s, err := g.local.Stream(ctx, job)
+		intent.wait()
 		if err != nil {
 			settle(resv, nil)
 			g.observe(att, attemptOutcome(ctx, err, 0))

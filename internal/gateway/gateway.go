@@ -456,7 +456,9 @@ func (g *Gateway) execute(ctx context.Context, job *Job, destinations, allowed [
 		var resp *inference.Response
 		var stream inference.Stream
 		if job.Request.Stream {
-			stream, err = g.stream(ctx, intent, c.Region, exec, j)
+			intent.start(ctx, g, c.Region)
+			stream, err = exec.Stream(ctx, j)
+			intent.wait()
 		} else {
 			resp, err = exec.Complete(ctx, j)
 		}

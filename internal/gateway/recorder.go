@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 
-	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -61,20 +59,10 @@ func (g *Gateway) beginStream(ctx context.Context, rec *Record) error {
 // attempt's outcome is acted on, so an intent is always journaled before
 // the request's event is appended: a failed request's event closes it,
 // and a crash meanwhile leaves exactly one event (the interrupted one).
-//
-// Where the write runs: when the attempt's backend can tell that its
-// request was written (WrittenStreamer), on the backend's goroutine that
-// wrote it (net/http's), right after: the upstream has the request by
-// then, and no goroutine is started for the intent. Otherwise on a
-// goroutine of its own, started before the attempt. Either way wait
-// returns once it is journaled; a write the backend has not reported by
-// then (a request that failed before it was written, an answer that came
-// before the request's end) is claimed by wait, which writes the intent
-// itself.
 type streamIntent struct {
 	rec    *Record // the request's record; nil writes no intent early
 	region string  // the destination the journaled intent names
-	err    error   // the outcome of the last write, set by its writer
+	err    error   // the outcome of the last write, set by its goroutine
 	// snap is the record the write journals: a copy, since the record
 	// changes once the attempt is over, and the intent names the
 	// attempt's destination only. It lives here, not in an allocation of
@@ -85,83 +73,13 @@ type streamIntent struct {
 	done sync.WaitGroup // the write under way
 	// pending: a write is under way.
 	pending bool
-	// onWrite: the write under way is the backend's report's (written)
-	// or wait's, not a goroutine's.
-	onWrite bool
-	// state claims the write of an attempt started onWrite (intent*).
-	state atomic.Int32
-	// writtenFn is the method value in.written, made once per stream
-	// (each method value is an allocation) and handed to every attempt.
-	writtenFn func()
-}
-
-// The states of a write started onWrite: armed by start, claimed by
-// exactly one of written (the backend's report) and wait. A report that
-// comes once the write was claimed (net/http wrote the request again, or
-// reported it after its answer) finds no armed write and does nothing;
-// one that comes once a later attempt armed its write journals that
-// attempt's intent, early but whole (start arms only once the record
-// is set).
-const (
-	intentIdle int32 = iota
-	intentArmed
-	intentWritten // claimed by the backend's report
-	intentWaited  // claimed by wait
-)
-
-// WrittenStreamer is implemented by a Backend that can tell when a
-// stream's request has been written to the upstream: StreamWritten is
-// Stream, calling written (on another goroutine, possibly more than once,
-// or never when the request fails first) once it is. The gateway
-// journals the stream's intent from it (streamIntent).
-type WrittenStreamer interface {
-	StreamWritten(ctx context.Context, req *inference.Request, written func()) (inference.Stream, error)
-}
-
-// writtenStreamer returns the backend that serves job's stream on exec
-// when it reports its writes (WrittenStreamer). A peer's executor does
-// not: its intent is written on a goroutine.
-func (g *Gateway) writtenStreamer(exec Executor, job *Job) (WrittenStreamer, bool) {
-	l, ok := exec.(localExecutor)
-	if !ok {
-		return nil, false
-	}
-	b, err := l.backend(job)
-	if err != nil {
-		return nil, false
-	}
-	ws, ok := b.(WrittenStreamer)
-	return ws, ok
-}
-
-// stream runs job's stream on exec, journaling in's intent of an attempt
-// at region meanwhile (start, the attempt, wait); in may be nil.
-func (g *Gateway) stream(ctx context.Context, in *streamIntent, region string, exec Executor, job *Job) (inference.Stream, error) {
-	if ws, ok := g.writtenStreamer(exec, job); ok && in.journals(g) {
-		in.start(ctx, g, region, true)
-		s, err := ws.StreamWritten(ctx, job.Request, in.writtenFn)
-		in.wait()
-		return s, err
-	}
-	in.start(ctx, g, region, false)
-	s, err := exec.Stream(ctx, job)
-	in.wait()
-	return s, err
-}
-
-// journals reports whether in writes intents: a stream's, for a recorder
-// that journals streams.
-func (in *streamIntent) journals(g *Gateway) bool {
-	return in != nil && in.rec != nil && journalsStreams(g.recorder)
 }
 
 // start writes the intent of an attempt at region in the background; wait
 // collects the outcome. It does nothing when the recorder journals no
-// streams. Every start is followed by a wait before the next. With
-// onWrite, the write waits for written (the backend's report) or wait,
-// whichever comes first; otherwise it runs on a goroutine of its own.
-func (in *streamIntent) start(ctx context.Context, g *Gateway, region string, onWrite bool) {
-	if !in.journals(g) {
+// streams. Every start is followed by a wait before the next.
+func (in *streamIntent) start(ctx context.Context, g *Gateway, region string) {
+	if in == nil || in.rec == nil || !journalsStreams(g.recorder) {
 		return
 	}
 	in.snap = *in.rec
@@ -172,24 +90,8 @@ func (in *streamIntent) start(ctx context.Context, g *Gateway, region string, on
 	// beginStream).
 	in.ctx = context.WithoutCancel(ctx)
 	in.done.Add(1)
-	in.pending, in.onWrite = true, onWrite
-	if onWrite {
-		if in.writtenFn == nil {
-			in.writtenFn = in.written
-		}
-		in.state.Store(intentArmed) // publishes the fields above to written
-		return
-	}
+	in.pending = true
 	go in.write()
-}
-
-// written is the backend's report that the attempt's request was written:
-// it journals the intent armed, if wait has not claimed it.
-func (in *streamIntent) written() {
-	if in.state.CompareAndSwap(intentArmed, intentWritten) {
-		in.err = in.s.BeginStream(in.ctx, &in.snap)
-		in.done.Done()
-	}
 }
 
 // write is the goroutine of start.
@@ -225,18 +127,11 @@ func growStack() {
 func use(b []byte) {}
 
 // wait returns once the intent being written is journaled (or refused).
-// A write started onWrite that the backend has not reported is claimed
-// and done here.
 func (in *streamIntent) wait() {
-	if in == nil || !in.pending {
-		return
+	if in != nil && in.pending {
+		in.done.Wait() // orders the write's in.err before the reads after wait
+		in.pending = false
 	}
-	if in.onWrite && in.state.CompareAndSwap(intentArmed, intentWaited) {
-		in.err = in.s.BeginStream(in.ctx, &in.snap)
-		in.done.Done()
-	}
-	in.done.Wait() // orders the writer's in.err before the reads after wait
-	in.pending = false
 }
 
 // begin journals rec's stream, served in rec.InferenceRegion, before its

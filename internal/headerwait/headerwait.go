@@ -28,8 +28,6 @@ type Wait struct {
 	gen    uint64 // the attempt the armed timer belongs to
 	ended  bool   // the request returned
 	fired  bool
-	// onWritten is called after each error-free write (OnWritten).
-	onWritten func()
 }
 
 // Start returns the context to send a request under: parent's child,
@@ -59,27 +57,12 @@ func (w *Wait) End() (fired bool) {
 	return w.fired
 }
 
-// OnWritten has f called, on net/http's goroutine, each time the request
-// is written without error (once the wait is armed); it is set before the
-// request is sent. The gateway journals a stream's intent from it
-// (internal/gateway's streamIntent): a second hook in the request's
-// context would cost net/http's reflective composition of two traces.
-func (w *Wait) OnWritten(f func()) { w.onWritten = f }
-
 // wrote arms the timer once the request is written (again, when net/http
-// wrote it a second time, on another connection), then calls the
-// OnWritten hook, outside the lock.
+// wrote it a second time, on another connection).
 func (w *Wait) wrote(info httptrace.WroteRequestInfo) {
 	if info.Err != nil {
 		return
 	}
-	w.arm()
-	if w.onWritten != nil {
-		w.onWritten()
-	}
-}
-
-func (w *Wait) arm() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ended {
