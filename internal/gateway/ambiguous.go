@@ -24,11 +24,36 @@ var (
 	converseReadMembers = []string{"messages", "system", "inferenceConfig", "toolConfig",
 		"additionalModelRequestFields", "outputConfig", "requestMetadata", "serviceTier"}
 	converseInferenceMembers = []string{"maxTokens", "temperature", "topP"}
+	// invokeReadMembers are those of another family's InvokeModel body
+	// (not Anthropic's), by the object that holds them ("" for the body):
+	// where each family bounds its output (the peek's list,
+	// internal/inference/peek.go, which quotas reserve on) and
+	// anthropic_version (which tells an Anthropic body from another's). A
+	// body {"max_gen_len":10,"max_gen_len":100000} would reserve 10 tokens
+	// and be served 100000. A nested object is checked once its own name
+	// is known to be unambiguous (the body comes first).
+	invokeReadMembers = []struct {
+		in      string
+		members []string
+	}{
+		{"", []string{"anthropic_version", "max_tokens", "max_gen_len", "maxTokens",
+			"textGenerationConfig", "inferenceConfig", "parameters"}},
+		{"textGenerationConfig", []string{"maxTokenCount"}},
+		{"inferenceConfig", []string{"max_new_tokens", "maxTokens"}},
+		{"parameters", []string{"max_new_tokens"}},
+	}
 )
 
-// checkAmbiguous refuses a pass-through body of req's dialect that names a
-// member Meridian reads ambiguously (see above), naming it; nil for other
-// dialects (the Chat Completions peek refuses its own).
+// CheckAmbiguous is checkAmbiguous for a front end that serves a request
+// without Invoke (Bedrock's CountTokens), so that it refuses what an
+// inference call with the same body would.
+func CheckAmbiguous(req *inference.Request) *inference.Error { return checkAmbiguous(req) }
+
+// checkAmbiguous refuses a pass-through body of req's dialect (Anthropic,
+// Converse, another family's InvokeModel) that names a member Meridian
+// reads ambiguously (see above), naming it; nil for other dialects (the
+// Chat Completions peek refuses its own). The source checks at Invoke and
+// the destination again at ServeForwarded.
 func checkAmbiguous(req *inference.Request) *inference.Error {
 	if req == nil {
 		return nil
@@ -57,6 +82,29 @@ func checkAmbiguous(req *inference.Request) *inference.Error {
 		})
 		if nested != nil {
 			return nested.(*inference.Error)
+		}
+	case inference.DialectInvoke:
+		for _, g := range invokeReadMembers {
+			obj := req.Body
+			if g.in != "" {
+				obj = nil
+				_ = jsonx.Members(req.Body, func(k, v []byte) error {
+					if jsonx.KeyIs(k, g.in) {
+						obj = v
+					}
+					return nil
+				})
+				if obj == nil {
+					continue
+				}
+			}
+			prefix := ""
+			if g.in != "" {
+				prefix = g.in + "."
+			}
+			if err := ambiguity(prefix, obj, g.members); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -266,25 +266,41 @@ func TestCarriedUnsignedToClaude(t *testing.T) {
 // message carries (messages[k].reasoning_content, made at a deployment)
 // names, in the Responses request it came from, the encrypted_content of
 // the reasoning item that holds a block without a signature, else of the
-// first reasoning item that landed in that message.
+// first reasoning item that landed in that message, also when the message
+// takes reasoning twice (a function_call merges into the assistant
+// message before it, after reasoning items of its own).
 func TestResponsesCarriedPath(t *testing.T) {
 	t.Parallel()
 	const unsigned = "meridian.r1.W3sidCI6IngifV0" // [{"t":"x"}]
-	body := func(first, second string) []byte {
-		return []byte(`{"model":"m","reasoning":{"effort":"low"},"input":[{"role":"user","content":"Hi"},` +
+	body := func(first, second string) string {
+		return `{"model":"m","reasoning":{"effort":"low"},"input":[{"role":"user","content":"Hi"},` +
 			`{"type":"reasoning","summary":[],"encrypted_content":"` + first + `"},` +
 			`{"type":"reasoning","summary":[],"encrypted_content":"` + second + `"},` +
-			`{"role":"assistant","content":"Hello."},{"role":"user","content":"Again"}]}`)
+			`{"role":"assistant","content":"Hello."},{"role":"user","content":"Again"}]}`
 	}
-	tests := []struct{ name, first, second, want string }{
-		{"first unsigned", unsigned, carriedValue, "input[1].encrypted_content"},
-		{"second unsigned", carriedValue, unsigned, "input[2].encrypted_content"},
-		{"both signed", carriedValue, carriedValue, "input[1].encrypted_content"},
+	// merged: reasoning, an assistant message, reasoning, then a
+	// function_call that joins that assistant message (messages[1]).
+	merged := func(first, second string) string {
+		return `{"model":"m","reasoning":{"effort":"low"},"input":[{"role":"user","content":"Hi"},` +
+			`{"type":"reasoning","summary":[],"encrypted_content":"` + first + `"},` +
+			`{"role":"assistant","content":"Let me look."},` +
+			`{"type":"reasoning","summary":[],"encrypted_content":"` + second + `"},` +
+			`{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},` +
+			`{"type":"function_call_output","call_id":"c1","output":"ok"}]}`
+	}
+	tests := []struct{ name, body, want string }{
+		{"first unsigned", body(unsigned, carriedValue), "input[1].encrypted_content"},
+		{"second unsigned", body(carriedValue, unsigned), "input[2].encrypted_content"},
+		{"both signed", body(carriedValue, carriedValue), "input[1].encrypted_content"},
+		{"merged, second unsigned", merged(carriedValue, unsigned), "input[3].encrypted_content"},
+		{"merged, first unsigned", merged(unsigned, carriedValue), "input[1].encrypted_content"},
+		{"merged, both unsigned", merged(unsigned, unsigned), "input[1].encrypted_content"},
+		{"merged, both signed", merged(carriedValue, carriedValue), "input[1].encrypted_content"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			chat, path, err := translate.ResponsesChatRequest(body(tc.first, tc.second), "m", false)
+			chat, path, err := translate.ResponsesChatRequest([]byte(tc.body), "m", false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
 	"github.com/meridian-gateway/meridian/internal/schema/jsonx"
 	"github.com/meridian-gateway/meridian/internal/schema/openai"
@@ -70,11 +71,21 @@ func ConverseToOpenAIRequest(req *converse.Request, model string, stream bool) (
 			if k != "thinking" {
 				return nil, r.field("additionalModelRequestFields." + k)
 			}
-			var th struct {
-				Type         string `json:"type"`
-				BudgetTokens int64  `json:"budget_tokens"`
+			// Decoded as a Messages request's thinking, unknown members
+			// kept (Extra), so that none is dropped unread: display is
+			// refused with the reason the Messages path gives
+			// (anthropic_openai.go), any other member by name.
+			var th anthropic.Thinking
+			if err := json.Unmarshal(fields[k], &th); err != nil {
+				return nil, r.field("additionalModelRequestFields.thinking")
 			}
-			if err := json.Unmarshal(fields[k], &th); err != nil || (th.Type != "enabled" && th.Type != "disabled") {
+			if err := r.extra("additionalModelRequestFields.thinking", th.Extra.Keys()); err != nil {
+				return nil, err
+			}
+			if th.Display != "" {
+				return nil, r.because("additionalModelRequestFields.thinking.display", noThinkingDisplay)
+			}
+			if th.Type != "enabled" && th.Type != "disabled" {
 				return nil, r.field("additionalModelRequestFields.thinking")
 			}
 			if th.Type == "enabled" {

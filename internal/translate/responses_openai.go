@@ -173,11 +173,21 @@ func responsesToChat(r refuser, req *openai.ResponsesRequest) (*chatPivot, error
 	var pendingAt string // the item a refusal of pending names (chatPivot.reasoning)
 	pendingUnsigned := false
 	carried := map[int][]carriedReasoning{}
+	// A message can take reasoning twice (a function_call merges into the
+	// assistant message before it): the path a refusal names is the first
+	// batch's unless a later one holds an unsigned block and it does not.
+	var unsignedAt map[int]bool
 	land := func(k int) {
 		if len(pending) > 0 {
 			carried[k] = append(carried[k], pending...)
-			if _, ok := pv.reasoning[k]; !ok {
+			if _, ok := pv.reasoning[k]; !ok || (pendingUnsigned && !unsignedAt[k]) {
 				pv.reasoning[k] = pendingAt
+				if pendingUnsigned {
+					if unsignedAt == nil {
+						unsignedAt = map[int]bool{}
+					}
+					unsignedAt[k] = true
+				}
 			}
 			pending, pendingAt, pendingUnsigned = nil, "", false
 		}

@@ -39,13 +39,6 @@ type Model struct {
 	// model that cannot turn thinking off (gpt-oss on Bedrock: a
 	// translation refuses thinking of type disabled for it).
 	AlwaysThinks bool
-	// Hidden marks an entry of the catalog the caller may not see (it may
-	// not invoke it): never shown, it holds its place in the catalog's
-	// order so that a cursor naming it (an after_id or before_id the
-	// caller got while it could still see the entry, under a policy that
-	// has since changed with the time of day) pages from where it stands,
-	// as if it were shown, instead of being refused (ModelListPage).
-	Hidden bool
 }
 
 // WantsModelShape reports whether a model list request comes from an
@@ -198,9 +191,11 @@ var lifecycles = []string{"active", "deprecated", "retired"}
 // (anthropic-sdk-go's client.Beta.Models sends beta=true) is ignored. A
 // malformed parameter is refused naming it, as is any other query
 // parameter; the caller records the refusal or the answer, then sends it
-// (WriteModelAnswer). models is the catalog in its order; entries marked
-// Hidden are never shown, and a cursor that names one pages from its
-// place (a cursor that names no entry is refused).
+// (WriteModelAnswer). models is what the caller may see, in its order; a
+// cursor that names none of them is refused, whether it names an entry
+// the caller may not see (one hidden since the caller got the cursor) or
+// no entry at all: the two answer alike, so that a cursor is no way to
+// learn which hidden models exist (docs/api.md, "Who sees what").
 func ModelListPage(r *http.Request, models []Model) ([]byte, *inference.Error) {
 	q := r.URL.Query()
 	for k := range q {
@@ -236,50 +231,33 @@ func ModelListPage(r *http.Request, models []Model) ([]byte, *inference.Error) {
 	if after != "" && before != "" {
 		return nil, inference.Invalid("before_id", "before_id: send either after_id or before_id, not both")
 	}
-	// shown holds the positions in models of the entries shown; a cursor
-	// is placed by its position in models, hidden entries included, and
-	// the page is the shown entries on its side.
-	shown := make([]int, 0, len(models))
-	for i, m := range models {
-		if !m.Hidden {
-			shown = append(shown, i)
-		}
-	}
-	cursor := func(name, id string) (int, *inference.Error) {
-		i := slices.IndexFunc(models, func(m Model) bool { return m.ID == id })
-		if i < 0 {
-			return 0, inference.Invalid(name, name+": no model "+inference.Clip(id, inference.EchoLimit))
-		}
-		return i, nil
-	}
-	// start and end index shown.
-	start, end := 0, len(shown)
+	start, end := 0, len(models)
 	switch {
 	case after != "":
-		i, err := cursor("after_id", after)
-		if err != nil {
-			return nil, err
+		i := slices.IndexFunc(models, func(m Model) bool { return m.ID == after })
+		if i < 0 {
+			return nil, inference.Invalid("after_id", "after_id: no model "+inference.Clip(after, inference.EchoLimit))
 		}
-		start, _ = slices.BinarySearch(shown, i+1)
-		end = min(start+limit, len(shown))
+		start = i + 1
+		end = min(start+limit, len(models))
 	case before != "":
-		i, err := cursor("before_id", before)
-		if err != nil {
-			return nil, err
+		i := slices.IndexFunc(models, func(m Model) bool { return m.ID == before })
+		if i < 0 {
+			return nil, inference.Invalid("before_id", "before_id: no model "+inference.Clip(before, inference.EchoLimit))
 		}
-		end, _ = slices.BinarySearch(shown, i)
+		end = i
 		start = max(end-limit, 0)
 	default:
-		end = min(limit, len(shown))
+		end = min(limit, len(models))
 	}
 	page := modelPage{Data: make([]modelInfo, 0, end-start)}
-	for _, i := range shown[start:end] {
-		page.Data = append(page.Data, info(models[i]))
+	for _, m := range models[start:end] {
+		page.Data = append(page.Data, info(m))
 	}
 	if before != "" {
 		page.HasMore = start > 0
 	} else {
-		page.HasMore = end < len(shown)
+		page.HasMore = end < len(models)
 	}
 	if n := len(page.Data); n > 0 {
 		page.FirstID, page.LastID = &page.Data[0].ID, &page.Data[n-1].ID
@@ -292,7 +270,7 @@ func ModelListPage(r *http.Request, models []Model) ([]byte, *inference.Error) {
 // id, or a not_found_error for the caller to record and render.
 func ModelEntry(id, region string, models []Model) ([]byte, *inference.Error) {
 	for _, m := range models {
-		if m.ID == id && !m.Hidden { // a hidden entry answers as an unknown id
+		if m.ID == id {
 			b, _ := json.Marshal(info(m))
 			return b, nil
 		}

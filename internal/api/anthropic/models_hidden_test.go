@@ -2,10 +2,15 @@ package anthropic_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,8 +28,11 @@ import (
 // walks GET /v1/models one entry a page while a time-based policy (an
 // explicit Deny of invoking eu.demo.b from a given time, on a node under a
 // manual clock) hides the entry its cursor names: the next page, asked
-// with that entry as after_id (or before_id), is served from the entry's
-// place in the catalog instead of refused, and shows the entry no more.
+// with that entry as after_id (or before_id), is refused exactly as a
+// cursor naming no entry is (same status, type and message but for the
+// echoed id), so that a cursor is no oracle for which hidden models exist
+// (docs/api.md, "Who sees what"); the listing and a get of it show it no
+// more.
 func TestModelsPagingPastAnEntryHiddenMidWalk(t *testing.T) {
 	dir := t.TempDir()
 	key, _ := auth.NewKey()
@@ -113,19 +121,41 @@ policies:
 	if !slices.Equal(ids(now), after) {
 		t.Fatalf("list after the policy changed = %v, %v; want %v", ids(now), err, after)
 	}
-	next, err := client.Models.List(t.Context(), anthropic.ModelListParams{Limit: anthropic.Int(1), AfterID: anthropic.String("eu.demo.b")})
-	if err != nil {
-		t.Fatalf("page after the hidden eu.demo.b: %v", err)
+	// A cursor naming eu.demo.b, now hidden, answers exactly as one naming
+	// an entry that never existed (eu.demo.q), with the id echoed.
+	answer := func(param, id string) string {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://"+n.ClientAddr()+"/v1/models?limit=1&"+param+"="+id, nil)
+		req.Header.Set("X-Api-Key", key)
+		req.Header.Set("Anthropic-Version", "2023-06-01")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Type  string `json:"type"`
+			Error struct {
+				Type    string `json:"type"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		json.Unmarshal(raw, &body)
+		if resp.StatusCode == http.StatusOK {
+			return "200 " + string(raw)
+		}
+		return fmt.Sprintf("%d %s %s %q", resp.StatusCode, body.Type, body.Error.Type, strings.TrimSuffix(body.Error.Message, id)+"ID")
 	}
-	if !slices.Equal(ids(next), before[b+1:b+2]) || next.HasMore != (b+2 < len(before)) {
-		t.Fatalf("page after the hidden eu.demo.b = %v (has_more %v), %v; want %v", ids(next), next.HasMore, err, before[b+1:b+2])
+	for _, param := range []string{"after_id", "before_id"} {
+		hidden, unknown := answer(param, "eu.demo.b"), answer(param, "eu.demo.q")
+		if want := fmt.Sprintf("400 error invalid_request_error %q", param+": no model ID"); hidden != want || unknown != want {
+			t.Errorf("%s=eu.demo.b (hidden) answers %s; %s=eu.demo.q (unknown) answers %s; want both %s", param, hidden, param, unknown, want)
+		}
 	}
-	prev, err := client.Models.List(t.Context(), anthropic.ModelListParams{Limit: anthropic.Int(1), BeforeID: anthropic.String("eu.demo.b")})
-	if err != nil {
-		t.Fatalf("page before the hidden eu.demo.b: %v", err)
-	}
-	if !slices.Equal(ids(prev), before[b-1:b]) || prev.HasMore != (b > 1) {
-		t.Fatalf("page before the hidden eu.demo.b = %v (has_more %v), %v; want %v", ids(prev), prev.HasMore, err, before[b-1:b])
+	_, hiddenErr := client.Models.List(t.Context(), anthropic.ModelListParams{Limit: anthropic.Int(1), AfterID: anthropic.String("eu.demo.b")})
+	var apiErr *anthropic.Error
+	if !errors.As(hiddenErr, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
+		t.Errorf("client.Models.List(after eu.demo.b, hidden) = %v; want a 400", hiddenErr)
 	}
 	if _, err := client.Models.Get(t.Context(), "eu.demo.b", anthropic.ModelGetParams{}); err == nil {
 		t.Error("Models.Get(eu.demo.b) answered an entry the caller may no longer see")

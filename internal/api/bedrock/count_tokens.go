@@ -62,6 +62,13 @@ func decodeCountTokens(model string, body []byte) (*inference.Request, error) {
 			return none, invalid("input.invokeModel.body is not base64: " + err.Error())
 		}
 		req, err := inference.PeekInvoke(model, raw, false)
+		if err == nil {
+			// What InvokeModel refuses for a member Meridian reads
+			// ambiguously (internal/gateway/ambiguous.go), this refuses too.
+			if e := gateway.CheckAmbiguous(req); e != nil {
+				err = e
+			}
+		}
 		return req, bedrockInvalid(err)
 	}
 	return none, invalid("input must name one of converse and invokeModel")

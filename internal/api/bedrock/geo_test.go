@@ -83,8 +83,10 @@ func TestInvokeInferenceGeo(t *testing.T) {
 			{name: "other case", model: "us.m", geo: `"Inference_Geo":"eu"`, wantErr: "inference_geo is named with an escape or in another case"},
 			// Read as another family's body, whose members Meridian reads
 			// (anthropic_version among them) are refused when ambiguous
-			// (invoke_ambiguous.go), before the geography is decided.
-			{name: "escaped anthropic_version", model: "us.m", version: `"anthropic\u005fversion"`, geo: `"inference_geo":"eu"`, wantErr: `anthropic_version is named with an escape`},
+			// (internal/gateway/ambiguous.go); the geography, decided by
+			// the front end, comes first.
+			{name: "escaped anthropic_version", model: "us.m", version: `"anthropic\u005fversion"`, geo: `"inference_geo":"us"`, wantErr: `anthropic_version is named with an escape`},
+			{name: "escaped anthropic_version, other geography", model: "us.m", version: `"anthropic\u005fversion"`, geo: `"inference_geo":"eu"`, wantErr: `inference_geo: "eu" cannot be honoured`},
 		} {
 			t.Run(tgt.name+"/"+tc.name, func(t *testing.T) {
 				op := tc.op

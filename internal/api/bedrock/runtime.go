@@ -285,12 +285,6 @@ func decodeInvoke(r *http.Request) decodeFunc {
 		if err != nil {
 			return req, err
 		}
-		if req.Dialect == inference.DialectInvoke {
-			// An Anthropic body's are checked by the gateway.
-			if err := checkInvokeAmbiguous(body); err != nil {
-				return req, err
-			}
-		}
 		req.Metadata, err = invokeMetadata(r.Header)
 		return req, err
 	}

@@ -14,8 +14,9 @@ import (
 // client, another family's InvokeModel body that names its output bound
 // twice (which the peek would reserve on one copy and Bedrock serve on
 // another) is refused with a ValidationException naming it, streamed or
-// not, locally and before forwarding; the same body with the bound once is
-// served.
+// not, locally and forwarded (the gateway checks it at the source and
+// again at the destination, internal/gateway/ambiguous.go), and by
+// CountTokens; the same body with the bound once is served.
 func TestInvokeFamilyAmbiguousBoundRefused(t *testing.T) {
 	c := dialectCluster(t, `models:
   - {id: pllama}
@@ -62,6 +63,27 @@ deployments:
 				}
 				check(t, err)
 			})
+			// CountTokens refuses what InvokeModel would
+			// (gateway.CheckAmbiguous).
+			t.Run(model+"/"+tc.name+"/CountTokens", func(t *testing.T) {
+				_, err := rt.CountTokens(t.Context(), &bedrockruntime.CountTokensInput{ModelId: aws.String(model),
+					Input: &types.CountTokensInputMemberInvokeModel{Value: types.InvokeModelTokensRequest{Body: []byte(tc.body)}}})
+				check(t, err)
+			})
 		}
+	}
+	// An Anthropic body's members are checked on CountTokens too.
+	for _, tc := range []struct{ name, body, want string }{
+		{"anthropic once", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`, ""},
+		{"anthropic max_tokens twice", `{"anthropic_version":"bedrock-2023-05-31","max_tokens":8,"max_tokens":100000,"messages":[{"role":"user","content":"hi"}]}`, "max_tokens is named more than once"},
+	} {
+		t.Run(tc.name+"/CountTokens", func(t *testing.T) {
+			_, err := rt.CountTokens(t.Context(), &bedrockruntime.CountTokensInput{ModelId: aws.String("eu.pllama"),
+				Input: &types.CountTokensInputMemberInvokeModel{Value: types.InvokeModelTokensRequest{Body: []byte(tc.body)}}})
+			var ve *types.ValidationException
+			if tc.want == "" && err != nil || tc.want != "" && (!errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), tc.want)) {
+				t.Fatalf("got %v; want %q (nothing: counted)", err, tc.want)
+			}
+		})
 	}
 }

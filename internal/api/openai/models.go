@@ -115,9 +115,6 @@ func (h *Handler) callable(call *gateway.Call, withFeatures bool) []anthropic.Mo
 		}
 		allowed := h.g.Invocable(call, res)
 		if len(allowed) == 0 {
-			if withFeatures { // Anthropic's paging places a cursor among hidden entries too
-				out = append(out, anthropic.Model{ID: id, Hidden: true})
-			}
 			return
 		}
 		m := anthropic.Model{ID: id, CreatedAt: created, MaxInputTokens: window[res.Model], MaxTokens: window[res.Model]}
