@@ -37,6 +37,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 	req, err := decode(model, body, stream)
 	call.Request = req
 	if err == nil {
+		err = checkBedrockHeaders(op, r.Header)
+	}
+	if err == nil {
 		err = checkModelID(model)
 	}
 	if err != nil {
