@@ -55,11 +55,11 @@ func checkBedrockHeaders(op string, h http.Header) error {
 		}
 		return invalid(auth.Truncate(first, maxQuoted) + " is not a header of " + op + " this gateway knows; leave it out")
 	}
+	if v := h.Get("X-Amzn-Bedrock-Accept"); v != "" && !acceptsJSON(v) {
+		return invalid("X-Amzn-Bedrock-Accept " + strconv.Quote(auth.Truncate(v, maxQuoted)) + ": every answer (and every chunk of a stream) is application/json")
+	}
 	if !invoke {
 		return nil
-	}
-	if v := h.Get("X-Amzn-Bedrock-Accept"); op == gateway.OpInvokeModelWithResponseStream && v != "" && !acceptsJSON(v) {
-		return invalid("X-Amzn-Bedrock-Accept " + strconv.Quote(auth.Truncate(v, maxQuoted)) + ": every chunk of the answer is application/json")
 	}
 	if len(h.Values("Anthropic-Beta")) > 0 {
 		return invalid("anthropic-beta header: InvokeModel takes betas as the body's anthropic_beta; send them there")
@@ -72,18 +72,18 @@ func checkBedrockHeaders(op string, h http.Header) error {
 
 // knownBedrockHeader reports whether op defines the X-Amzn-Bedrock-*
 // header c (canonical): every operation reads the service tier header
-// (gateway.ReadServiceTier), InvokeModel's operations the headers of
-// invokeOnly (checkInvokeHeaders, invokeMetadata), and
-// InvokeModelWithResponseStream X-Amzn-Bedrock-Accept.
+// (gateway.ReadServiceTier) and takes X-Amzn-Bedrock-Accept when it
+// admits JSON (InvokeModelWithResponseStream's chunk type, which a Bedrock
+// client such as this gateway's own backend, internal/backend, may send on
+// any operation), InvokeModel's operations the headers of invokeOnly
+// (checkInvokeHeaders, invokeMetadata).
 func knownBedrockHeader(op, c string) bool {
 	switch {
-	case c == http.CanonicalHeaderKey(gateway.HeaderBedrockServiceTier):
+	case c == http.CanonicalHeaderKey(gateway.HeaderBedrockServiceTier), c == "X-Amzn-Bedrock-Accept":
 		return true
 	case op == gateway.OpInvokeModel || op == gateway.OpInvokeModelWithResponseStream:
-		if _, ok := invokeOnly[c]; ok {
-			return true
-		}
-		return op == gateway.OpInvokeModelWithResponseStream && c == "X-Amzn-Bedrock-Accept"
+		_, ok := invokeOnly[c]
+		return ok
 	}
 	return false
 }
