@@ -72,7 +72,7 @@ func decodeResponsesFor(body []byte, model string, stream bool) (*openai.Respons
 // ResponsesResponse translates a non-streaming backend response body into
 // a Responses response object for req (its settings are echoed).
 // meta.ID should be a "resp_" id; meta.Created is created_at.
-// Errors: *DecodeError, *UnsupportedError.
+// Errors: *AnswerError (holding a *DecodeError or *UnsupportedError).
 func ResponsesResponse(backend Dialect, req *openai.ResponsesRequest, body []byte, meta ResponseMeta) ([]byte, error) {
 	var out *openai.Response
 	var err error
@@ -80,26 +80,26 @@ func ResponsesResponse(backend Dialect, req *openai.ResponsesRequest, body []byt
 	case OpenAI:
 		resp, derr := decodeAs[openai.ChatCompletion](OpenAI, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, targetResponses, derr)
 		}
 		out, err = OpenAIToResponsesResponse(req, resp, meta)
 	case Converse:
 		resp, derr := decodeAs[converse.Response](Converse, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, targetResponses, derr)
 		}
 		out, err = ConverseToResponsesResponse(req, resp, meta)
 	case Anthropic:
 		resp, derr := decodeAs[anthropic.Response](Anthropic, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, targetResponses, derr)
 		}
 		out, err = AnthropicToResponsesResponse(req, resp, meta)
 	default:
 		return nil, fmt.Errorf("translate: unknown dialect %v", backend)
 	}
 	if err != nil {
-		return nil, err
+		return nil, answerError(backend, targetResponses, err)
 	}
 	return json.Marshal(out)
 }
