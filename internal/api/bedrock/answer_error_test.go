@@ -31,9 +31,11 @@ func TestUntranslatableAnswer(t *testing.T) {
 			backend: func(t *testing.T, url string) gateway.Backend { return backendtest.OpenAI(t, url) },
 			names:   []string{"OpenAI Chat Completions API", "Bedrock Converse API", "choices[0].message.tool_calls[0]"}},
 		{name: "InvokeModel from Converse", op: "invoke", body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`,
-			answer:  `{"output":{"message":{"role":"assistant","content":[{"text":"a"},{"newThing":{"x":1}}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2},"metrics":{"latencyMs":1}}`,
-			backend: func(t *testing.T, url string) gateway.Backend { return backendtest.Bedrock(t, "amazon.nova-pro-v1:0", url) },
-			names:   []string{"Bedrock Converse API", "Anthropic Messages API", "output.message.content[1]"}},
+			answer: `{"output":{"message":{"role":"assistant","content":[{"text":"a"},{"newThing":{"x":1}}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2},"metrics":{"latencyMs":1}}`,
+			backend: func(t *testing.T, url string) gateway.Backend {
+				return backendtest.Bedrock(t, "amazon.nova-pro-v1:0", url)
+			},
+			names: []string{"Bedrock Converse API", "Anthropic Messages API", "output.message.content[1]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
