@@ -2,7 +2,9 @@ package translate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
@@ -163,9 +165,21 @@ func (rs *ResponsesStream) Next(e Event) ([]Event, error) {
 	}
 	out, eerr := encodeResponses(evs)
 	if err != nil {
-		return out, err
+		return out, responsesStreamError(err)
 	}
 	return out, eerr
+}
+
+// responsesStreamError names the client's API in a failure of this
+// package's own on a Responses stream: the events go through Chat
+// Completions' translators, whose reasons say what has no "Chat
+// Completions form", but the client reads the Responses API.
+func responsesStreamError(err error) error {
+	var se *StreamError
+	if !errors.As(err, &se) || !se.Own || !strings.Contains(se.Message, "Chat Completions form") {
+		return err
+	}
+	return &StreamError{Type: se.Type, Message: strings.ReplaceAll(se.Message, "Chat Completions form", targetResponses+" form"), Own: true}
 }
 
 // Finish returns the events that end the stream (see
