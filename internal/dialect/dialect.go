@@ -35,7 +35,15 @@ const maxRefusalMessage = 1024
 // quotes no caller text but the field's path, which UnsupportedError
 // bounds, so its reason (fixed text saying what works) is kept whole up
 // to maxRefusalMessage.
+//
+// An *translate.AnswerError (the backend's answer could not be shown, so
+// the upstream was called and the request was not at fault) is not a 400:
+// it is AnswerError's upstream error, whatever it wraps.
 func TranslateError(err error) *inference.Error {
+	var ae *translate.AnswerError
+	if errors.As(err, &ae) {
+		return AnswerError(err)
+	}
 	var ue *translate.UnsupportedError
 	if errors.As(err, &ue) {
 		return &inference.Error{Kind: inference.KindInvalidRequest, Code: "unsupported_field", Param: inference.Clip(ue.Field, inference.EchoLimit),
@@ -110,6 +118,11 @@ func TranslateResponse(resp *inference.Response, client inference.Dialect, meta 
 // AnswerError maps a translator's error about an answer: the model said
 // something the client's API cannot show.
 func AnswerError(err error) *inference.Error {
+	var ae *translate.AnswerError
+	if errors.As(err, &ae) {
+		// Its message names the deployment's API and the client's.
+		return &inference.Error{Kind: inference.KindUpstream, Message: inference.Clip(ae.Error(), maxRefusalMessage), Err: err}
+	}
 	var se *translate.StreamError
 	if errors.As(err, &se) {
 		return &inference.Error{Kind: inference.KindUpstream, Message: MidAnswer(se), Err: err}

@@ -10,7 +10,8 @@ import (
 
 // TestAnswersTolerateNewMembers checks that answers carrying members an
 // upstream added inside parts this package knows are shown, that a part
-// with no client form still fails naming it, and that served tiers reach
+// with no client form still fails naming it and the deployment's API and
+// the client's (an *AnswerError), and that served tiers reach
 // the client only under names its dialect defines.
 func TestAnswersTolerateNewMembers(t *testing.T) {
 	t.Parallel()
@@ -61,8 +62,10 @@ func TestAnswersTolerateNewMembers(t *testing.T) {
 			out, err := translate.Response(tc.backend, tc.client, []byte(tc.body), translate.ResponseMeta{ID: "id", Model: "m"})
 			if tc.field != "" {
 				var ue *translate.UnsupportedError
-				if !errors.As(err, &ue) || ue.Field != tc.field || ue.Reason == "" {
-					t.Fatalf("Response = %v, want a refusal of %s with its reason", err, tc.field)
+				var ae *translate.AnswerError
+				if !errors.As(err, &ue) || ue.Field != tc.field || !errors.As(err, &ae) || ae.Backend == "" || ae.Client == "" ||
+					!strings.Contains(err.Error(), ae.Backend+" API") || !strings.Contains(err.Error(), ae.Client+" API") {
+					t.Fatalf("Response = %v, want an answer error of %s naming both APIs", err, tc.field)
 				}
 				return
 			}

@@ -464,7 +464,7 @@ func ConverseToAnthropicResponse(resp *converse.Response, meta ResponseMeta) (*a
 				}
 				out.Content = append(out.Content, cb)
 			default:
-				return nil, refuser(targetAnthropic).because(at("output.message.content", i), "response block has no Messages form")
+				return nil, refuser(targetAnthropic).field(at("output.message.content", i))
 			}
 		}
 	}

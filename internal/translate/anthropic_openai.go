@@ -223,7 +223,7 @@ func anthropicMessageToOpenAI(r refuser, p string, m *anthropic.Message) ([]open
 		case b.Type == anthropic.BlockDocument && user:
 			s := b.Source
 			if s == nil || s.Type != "base64" || s.MediaType != "application/pdf" || len(s.Extra) > 0 || b.Context != "" || hasCitations(b.Citations) {
-				return nil, r.because(q, "documents: base64 PDF without context or citations")
+				return nil, r.because(q, "documents: base64 PDF without context or citations; Chat Completions takes PDF documents only, so send a text document's text as a text block")
 			}
 			name := b.Title
 			if name == "" {

@@ -76,9 +76,14 @@ func AnthropicStopSequences(body []byte) []string {
 }
 
 // stopSequence returns the stop sequence an answer that stopped for reason
-// stopped on: the one the backend named, else the client's only one.
+// stopped on: the one the backend named, else the client's only one; nil
+// unless reason is stop_sequence, as Anthropic's API sets it (a backend
+// may name a sequence beside another reason, such as max_tokens).
 func (m ResponseMeta) stopSequence(reason string, named *string) *string {
-	if named != nil || reason != anthropic.StopStopSequence || len(m.StopSequences) != 1 {
+	switch {
+	case reason != anthropic.StopStopSequence:
+		return nil
+	case named != nil || len(m.StopSequences) != 1:
 		return named
 	}
 	return &m.StopSequences[0]

@@ -407,7 +407,7 @@ func AnthropicToConverseResponse(resp *anthropic.Response, meta ResponseMeta) (*
 			}
 			msg.Content = append(msg.Content, cb...)
 		default:
-			return nil, refuser(targetConverse).because(at("content", i)+".type", "response block has no Converse form")
+			return nil, refuser(targetConverse).field(at("content", i) + ".type")
 		}
 	}
 	u := resp.Usage

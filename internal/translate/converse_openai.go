@@ -246,9 +246,15 @@ func converseMessageToOpenAI(r refuser, p string, m *converse.Message) ([]openai
 			if err := r.extra(q+".document", d.Extra.Keys()); err != nil {
 				return nil, err
 			}
+			if d.Format != "pdf" {
+				// Chat Completions' file parts take PDF only
+				// (docs/api.md): the Anthropic text document is
+				// refused toward it alike (anthropic_openai.go).
+				return nil, r.because(q+".document.format", "Chat Completions takes PDF documents only; send the text as a text block")
+			}
 			mt := documentMediaType(d.Format)
 			if d.Source.Bytes == nil || mt == "" || d.Context != "" || hasCitations(d.Citations) || len(d.Source.Extra) > 0 {
-				return nil, r.because(q+".document", "documents: bytes of a known format, without context or citations")
+				return nil, r.because(q+".document", "documents: PDF bytes, without context or citations")
 			}
 			parts = append(parts, openai.ContentPart{Type: openai.PartFile, File: &openai.File{Filename: d.Name + "." + d.Format, FileData: makeDataURL(mt, d.Source.Bytes)}})
 		case b.ToolResult != nil && user:

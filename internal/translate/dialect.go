@@ -175,8 +175,9 @@ func Request(client, backend Dialect, body []byte, model string, stream bool, op
 }
 
 // Response translates a non-streaming response body from a backend in
-// dialect backend into dialect client. Errors: *DecodeError,
-// *UnsupportedError (a response the client's dialect cannot show),
+// dialect backend into dialect client. Errors: *AnswerError (holding the
+// *DecodeError of an answer that does not decode, or the
+// *UnsupportedError of one the client's dialect cannot show),
 // ErrSameDialect.
 func Response(backend, client Dialect, body []byte, meta ResponseMeta) ([]byte, error) {
 	var out any
@@ -187,7 +188,7 @@ func Response(backend, client Dialect, body []byte, meta ResponseMeta) ([]byte, 
 	case backend == OpenAI:
 		resp, derr := decodeAs[openai.ChatCompletion](OpenAI, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, apiName(client), derr)
 		}
 		if client == Converse {
 			out, err = OpenAIToConverseResponse(resp, meta)
@@ -197,7 +198,7 @@ func Response(backend, client Dialect, body []byte, meta ResponseMeta) ([]byte, 
 	case backend == Converse:
 		resp, derr := decodeAs[converse.Response](Converse, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, apiName(client), derr)
 		}
 		if client == OpenAI {
 			out, err = ConverseToOpenAIResponse(resp, meta)
@@ -207,7 +208,7 @@ func Response(backend, client Dialect, body []byte, meta ResponseMeta) ([]byte, 
 	case backend == Anthropic:
 		resp, derr := decodeAs[anthropic.Response](Anthropic, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, apiName(client), derr)
 		}
 		if client == OpenAI {
 			out, err = AnthropicToOpenAIResponse(resp, meta)
@@ -218,7 +219,7 @@ func Response(backend, client Dialect, body []byte, meta ResponseMeta) ([]byte, 
 		return nil, fmt.Errorf("translate: unknown dialect %v", backend)
 	}
 	if err != nil {
-		return nil, err
+		return nil, answerError(backend, apiName(client), err)
 	}
 	return json.Marshal(out)
 }

@@ -35,6 +35,67 @@ func (e *UnsupportedError) Error() string {
 // Is reports whether target is ErrUnsupported.
 func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
 
+// AnswerError reports a backend's answer that the client's API cannot
+// show, or that does not decode as the backend's API's answer: the
+// upstream was called and answered, so it is no mistake of the caller's
+// request, and package dialect renders it as an upstream error (502 in
+// the client's API's server-side shape), never as a 400 whose param would
+// point into the caller's request. Err is the *UnsupportedError (its
+// Field a path in the answer, such as
+// "output.message.content[0].citationsContent") or *DecodeError.
+type AnswerError struct {
+	Backend string // the deployment's API: "Bedrock Converse", ...
+	Client  string // the client's API: "OpenAI Chat Completions", "OpenAI Responses", ...
+	Err     error
+}
+
+func (e *AnswerError) Error() string {
+	head := "the model's answer, from a deployment served through the " + e.Backend + " API, "
+	var ue *UnsupportedError
+	if errors.As(e.Err, &ue) {
+		field := ue.Field
+		if len(field) > 200 {
+			field = runePrefix(field, 200) + "..."
+		}
+		msg := head + "has " + field + ", which the " + e.Client + " API has no form for"
+		if ue.Reason != "" {
+			msg += " (" + ue.Reason + ")"
+		}
+		return msg
+	}
+	var de *DecodeError
+	if errors.As(e.Err, &de) {
+		return head + "does not decode as an answer of that API (" + de.Error() + ")"
+	}
+	return head + "cannot be translated to the " + e.Client + " API"
+}
+
+// Unwrap returns the translator's error.
+func (e *AnswerError) Unwrap() error { return e.Err }
+
+// apiName names d's API as messages do: "OpenAI Chat Completions",
+// "Bedrock Converse" or "Anthropic Messages".
+func apiName(d Dialect) string {
+	switch d {
+	case OpenAI:
+		return targetOpenAI
+	case Converse:
+		return targetConverse
+	case Anthropic:
+		return targetAnthropic
+	}
+	return d.String()
+}
+
+// answerError wraps err, a translator's failure on an answer from backend
+// for the client's API client, as an *AnswerError.
+func answerError(backend Dialect, client string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &AnswerError{Backend: apiName(backend), Client: client, Err: err}
+}
+
 // StreamError is a backend's in-stream error event carried through a stream
 // translator. The caller renders it in the client's dialect.
 type StreamError struct {
@@ -65,6 +126,7 @@ const (
 	targetOpenAI    = "OpenAI Chat Completions"
 	targetConverse  = "Bedrock Converse"
 	targetAnthropic = "Anthropic Messages"
+	targetResponses = "OpenAI Responses"
 )
 
 // refuser builds UnsupportedErrors for one target.

@@ -321,7 +321,7 @@ func AnthropicToOpenAIResponse(resp *anthropic.Response, meta ResponseMeta) (*op
 			hasReasoning = true
 		case anthropic.BlockRedactedThinking:
 		default:
-			return nil, refuser(targetOpenAI).because(at("content", i)+".type", "response block has no Chat Completions form")
+			return nil, refuser(targetOpenAI).field(at("content", i) + ".type")
 		}
 	}
 	if hasText || len(msg.ToolCalls) == 0 {

@@ -613,7 +613,7 @@ func ConverseToOpenAIResponse(resp *converse.Response, meta ResponseMeta) (*open
 				// citationsContent and the rest: their text or sources
 				// would be lost; a Chat Completions client cannot ask for
 				// them, so the backend answered another request.
-				return nil, refuser(targetOpenAI).because(join(at("output.message.content", i), converseMember(&b)), "response block has no Chat Completions form")
+				return nil, refuser(targetOpenAI).field(join(at("output.message.content", i), converseMember(&b)))
 			}
 		}
 	}

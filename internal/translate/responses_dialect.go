@@ -2,7 +2,9 @@ package translate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/meridian-gateway/meridian/internal/schema/anthropic"
 	"github.com/meridian-gateway/meridian/internal/schema/converse"
@@ -72,7 +74,7 @@ func decodeResponsesFor(body []byte, model string, stream bool) (*openai.Respons
 // ResponsesResponse translates a non-streaming backend response body into
 // a Responses response object for req (its settings are echoed).
 // meta.ID should be a "resp_" id; meta.Created is created_at.
-// Errors: *DecodeError, *UnsupportedError.
+// Errors: *AnswerError (holding a *DecodeError or *UnsupportedError).
 func ResponsesResponse(backend Dialect, req *openai.ResponsesRequest, body []byte, meta ResponseMeta) ([]byte, error) {
 	var out *openai.Response
 	var err error
@@ -80,26 +82,26 @@ func ResponsesResponse(backend Dialect, req *openai.ResponsesRequest, body []byt
 	case OpenAI:
 		resp, derr := decodeAs[openai.ChatCompletion](OpenAI, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, targetResponses, derr)
 		}
 		out, err = OpenAIToResponsesResponse(req, resp, meta)
 	case Converse:
 		resp, derr := decodeAs[converse.Response](Converse, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, targetResponses, derr)
 		}
 		out, err = ConverseToResponsesResponse(req, resp, meta)
 	case Anthropic:
 		resp, derr := decodeAs[anthropic.Response](Anthropic, body)
 		if derr != nil {
-			return nil, derr
+			return nil, answerError(backend, targetResponses, derr)
 		}
 		out, err = AnthropicToResponsesResponse(req, resp, meta)
 	default:
 		return nil, fmt.Errorf("translate: unknown dialect %v", backend)
 	}
 	if err != nil {
-		return nil, err
+		return nil, answerError(backend, targetResponses, err)
 	}
 	return json.Marshal(out)
 }
@@ -163,9 +165,21 @@ func (rs *ResponsesStream) Next(e Event) ([]Event, error) {
 	}
 	out, eerr := encodeResponses(evs)
 	if err != nil {
-		return out, err
+		return out, responsesStreamError(err)
 	}
 	return out, eerr
+}
+
+// responsesStreamError names the client's API in a failure of this
+// package's own on a Responses stream: the events go through Chat
+// Completions' translators, whose reasons say what has no "Chat
+// Completions form", but the client reads the Responses API.
+func responsesStreamError(err error) error {
+	var se *StreamError
+	if !errors.As(err, &se) || !se.Own || !strings.Contains(se.Message, "Chat Completions form") {
+		return err
+	}
+	return &StreamError{Type: se.Type, Message: strings.ReplaceAll(se.Message, "Chat Completions form", targetResponses+" form"), Own: true}
 }
 
 // Finish returns the events that end the stream (see

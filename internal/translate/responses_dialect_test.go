@@ -126,6 +126,28 @@ func TestResponsesStreamFail(t *testing.T) {
 	}
 }
 
+// TestResponsesAnswerErrors: an answer the Responses API cannot show
+// fails naming the deployment's API and the Responses API (an
+// *AnswerError, not a request refusal), and a stream that fails so says
+// what has no Responses form, not what has no Chat Completions form.
+func TestResponsesAnswerErrors(t *testing.T) {
+	t.Parallel()
+	_, err := translate.ResponsesResponse(translate.Converse, &openai.ResponsesRequest{Model: "m"},
+		[]byte(`{"output":{"message":{"role":"assistant","content":[{"newThing":{}}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}`), rmeta)
+	var ae *translate.AnswerError
+	if !errors.As(err, &ae) || ae.Backend != "Bedrock Converse" || ae.Client != "OpenAI Responses" ||
+		!strings.Contains(err.Error(), "Bedrock Converse API") || !strings.Contains(err.Error(), "OpenAI Responses API") {
+		t.Errorf("ResponsesResponse(new block) = %v, want an AnswerError naming Bedrock Converse and OpenAI Responses", err)
+	}
+	s, _ := translate.NewResponsesStream(translate.Converse, &openai.ResponsesRequest{Model: "m"}, rmeta)
+	s.Next(translate.Event{Type: "messageStart", Data: []byte(`{"role":"assistant"}`)})
+	_, err = s.Next(translate.Event{Type: "contentBlockDelta", Data: []byte(`{"contentBlockIndex":0,"delta":{"hologram":{}}}`)})
+	var se *translate.StreamError
+	if !errors.As(err, &se) || !se.Translator() || !strings.Contains(se.Message, "OpenAI Responses form") || strings.Contains(se.Message, "Chat Completions") {
+		t.Errorf("Next(unknown delta) = %v, want a StreamError saying it has no OpenAI Responses form", err)
+	}
+}
+
 func TestResponsesSeamErrors(t *testing.T) {
 	t.Parallel()
 	var de *translate.DecodeError

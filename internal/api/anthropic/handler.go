@@ -140,6 +140,9 @@ func decode(hdr http.Header, body []byte, cat *profile.Catalog, source string) (
 	case p.AnthropicVersion != "":
 		return req, inference.Invalid("anthropic_version", "anthropic_version: Extra inputs are not permitted (send the anthropic-version header)")
 	}
+	if err := CheckHeaders(hdr); err != nil {
+		return req, err
+	}
 	out, err := schema.ToBedrockBody(body)
 	var ae *jsonx.AmbiguousError
 	switch {
@@ -163,6 +166,52 @@ func decode(hdr http.Header, body []byte, cat *profile.Catalog, source string) (
 		out = inference.AppendSetField(nil, out, "anthropic_beta", raw)
 	}
 	return inference.Peek(inference.DialectAnthropic, p.Model, out, p.Stream)
+}
+
+// knownHeaders are the anthropic-* request headers /v1/messages takes, by
+// canonical name, with what becomes of each: anthropic-version is
+// accepted whatever it says (one version of the API is served),
+// anthropic-beta becomes the body's anthropic_beta, and
+// anthropic-dangerous-direct-browser-access, which @anthropic-ai/sdk sends
+// with dangerouslyAllowBrowser, only lets a browser call Anthropic across
+// origins: it asks the model for nothing.
+var knownHeaders = map[string]bool{
+	"Anthropic-Version":                         true,
+	"Anthropic-Beta":                            true,
+	"Anthropic-Dangerous-Direct-Browser-Access": true,
+}
+
+// headerWhy says why a known anthropic-* header that asks for something
+// Meridian cannot give is refused; any other is refused as unknown.
+var headerWhy = map[string]string{
+	// anthropic-sdk-go's MessageNewParams.UserProfileID.
+	"Anthropic-User-Profile-Id": "user profiles are Anthropic's own API's; no deployment behind this gateway can attach a request to one",
+	// MessageNewParams.WorkspaceID, and a profile's workspace_id.
+	"Anthropic-Workspace-Id": "workspaces are Anthropic's own API's; this gateway scopes a request by its API key, not by a workspace",
+}
+
+// CheckHeaders refuses a request with an anthropic-* header that
+// /v1/messages does not take, naming it (docs/architecture.md, invariant
+// 6: a header the caller sent is never dropped unread). The known ones are
+// knownHeaders. Other headers (x-stainless-*, user-agent...) describe the
+// client and are not Anthropic's API.
+func CheckHeaders(hdr http.Header) error {
+	first := ""
+	for name := range hdr {
+		c := http.CanonicalHeaderKey(name)
+		if strings.HasPrefix(c, "Anthropic-") && !knownHeaders[c] && (first == "" || c < first) {
+			first = c // the same one named whatever the map's order
+		}
+	}
+	if first == "" {
+		return nil
+	}
+	n := strings.ToLower(inference.Clip(first, inference.EchoLimit))
+	why := headerWhy[first]
+	if why == "" {
+		why = "not a header this gateway knows; leave it out"
+	}
+	return inference.Invalid(n, n+": header not supported ("+why+")")
 }
 
 // betaHeader returns the anthropic-beta values (comma-separated, one or

@@ -37,6 +37,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 	req, err := decode(model, body, stream)
 	call.Request = req
 	if err == nil {
+		err = checkBedrockHeaders(op, r.Header)
+	}
+	if err == nil {
 		err = checkModelID(model)
 	}
 	if err != nil {
@@ -255,7 +258,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 		body := resp.Body
 		if resp.Dialect != inference.DialectAnthropic && resp.Dialect != inference.DialectInvoke {
 			var err error
-			meta := translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model, StopSequences: translate.AnthropicStopSequences(call.Request.Body)}
+			meta := translate.ResponseMeta{ID: messageID(call.RequestID), Model: call.Request.Model, StopSequences: translate.AnthropicStopSequences(call.Request.Body)}
 			if body, err = dialect.TranslateResponse(resp, inference.DialectAnthropic, meta); err != nil {
 				writeError(w, inference.AsError(err))
 				return
@@ -270,7 +273,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", itoa(out.Response.Usage.InputTokens))
 	w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", itoa(out.Response.Usage.OutputTokens))
 	w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", itoa64(h.latencyMs(call, out.Response)))
-	writeJSON(w, http.StatusOK, dialect.AnthropicResponse(messageID(call.RequestID), out.Route.Model, out.Response))
+	writeJSON(w, http.StatusOK, dialect.AnthropicResponse(messageID(call.RequestID), call.Request.Model, out.Response))
 }
 
 func decodeInvoke(r *http.Request) decodeFunc {
@@ -370,14 +373,14 @@ func (h *Handler) invokeStream(w http.ResponseWriter, r *http.Request) {
 	// sent, another dialect's translated to Anthropic's, each in a chunk;
 	// those that end the stream wait for the record.
 	rl := &relay{client: inference.DialectAnthropic, meta: func() translate.ResponseMeta {
-		return translate.ResponseMeta{ID: messageID(call.RequestID), Model: out.Route.Model, StopSequences: translate.AnthropicStopSequences(call.Request.Body)}
+		return translate.ResponseMeta{ID: messageID(call.RequestID), Model: call.Request.Model, StopSequences: translate.AnthropicStopSequences(call.Request.Body)}
 	}}
 	stop := inference.StopEndTurn
 	started, inBlock := false, false
 	start := func() bool {
 		started = true
 		firstByte = h.opts.Clock.Now().Sub(call.Received)
-		msg := dialect.AnthropicMessageStart(messageID(call.RequestID), out.Route.Model, call.Request.EstimatedInputTokens())
+		msg := dialect.AnthropicMessageStart(messageID(call.RequestID), call.Request.Model, call.Request.EstimatedInputTokens())
 		return chunk(anthropicMessageStart{Type: "message_start", Message: msg})
 	}
 	ew.relaying = s
