@@ -161,6 +161,7 @@ type oaRequest struct {
 	User          string           `json:"user,omitempty"`
 	Stream        bool             `json:"stream,omitempty"`
 	StreamOptions *oaStreamOptions `json:"stream_options,omitempty"`
+	ServiceTier   string           `json:"service_tier,omitempty"`
 }
 
 type oaUsage struct {
@@ -222,21 +223,21 @@ func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 			}
 			body = stripped
 		}
-		return PassThroughOpenAI(body, o.cfg.Model, stream), nil
+		return withOpenAITier(PassThroughOpenAI(body, o.cfg.Model, stream), req), nil
 	}
 	if req.Body != nil {
 		body, err := dialect.Request(req, translate.OpenAI, o.cfg.Model, stream, translate.Options{})
 		if err != nil {
 			return nil, err
 		}
-		return PassThroughOpenAI(body, o.cfg.Model, stream), nil
+		return withOpenAITier(PassThroughOpenAI(body, o.cfg.Model, stream), req), nil
 	}
 	c, err := req.Canonical(inference.DialectOpenAIChat)
 	if err != nil {
 		return nil, err
 	}
 	r := oaRequest{Model: o.cfg.Model, MaxTokens: c.MaxTokens, Temperature: c.Temperature, TopP: c.TopP,
-		Stop: c.Stop, Seed: c.Seed, User: c.User, Stream: stream}
+		Stop: c.Stop, Seed: c.Seed, User: c.User, Stream: stream, ServiceTier: upstreamTier(req)}
 	if stream {
 		r.StreamOptions = &oaStreamOptions{IncludeUsage: true}
 	}
@@ -266,6 +267,21 @@ func PassThroughOpenAI(body []byte, model string, stream bool) []byte {
 	}
 	v := inference.AppendSetField(make([]byte, 0, len(so)+len(`"include_usage":true,`)), so, "include_usage", []byte("true"))
 	return inference.AppendSetField(make([]byte, 0, len(out)+len(v)), out, "stream_options", v)
+}
+
+// withOpenAITier returns body with service_tier set to the tier the
+// gateway admitted req in, when that is priority or flex and the body
+// names no service_tier of its own (null is none): a caller that asked by the
+// X-Amzn-Bedrock-Service-Tier header alone (docs/quotas.md, "Service
+// tiers") is served in the tier Meridian admitted and reports, as a bedrock
+// deployment is (upstreamTier). A body's own service_tier agrees with the
+// header or was refused (internal/gateway/tier.go), and is kept as sent.
+func withOpenAITier(body []byte, req *inference.Request) []byte {
+	t := upstreamTier(req)
+	if t == "" || inference.FieldUnlessNull(body, "service_tier") != nil {
+		return body
+	}
+	return inference.AppendSetString(make([]byte, 0, len(body)+len(`"service_tier":"priority",`)), body, "service_tier", t)
 }
 
 // includeUsage is the stream_options a passed-through stream's body gets
