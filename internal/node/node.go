@@ -322,6 +322,11 @@ func (n *Node) setupLinkSecurity() error {
 		rej.Peer(e)
 		n.log.Warn("link peer refused at handshake", "reason", e.Reason, telemetry.AttrError, e.Err)
 	}
+	opts.OnExpired = func(peer string) { // a certificate expired: the next request makes a handshake, which fails closed
+		if n.link != nil {
+			n.link.CloseIdleConnections(peer)
+		}
+	}
 	store, err := pki.NewStore(opts)
 	if err != nil {
 		return fmt.Errorf("%s: link certificates for %s: %w", n.cfg.File, n.region.ID, err)
@@ -1046,7 +1051,8 @@ func (n *Node) linkHandler() http.Handler {
 	if n.linkStore != nil {
 		verifier = interregion.EnvelopeVerifier{Rejections: n.rejections, Clock: n.clock, Logger: n.log.With(telemetry.AttrComponent, "link"),
 			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: n.region.ID, Window: n.cfg.Link.EnvelopeWindow.D(),
-				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer})}
+				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer}),
+			Connection: n.linkStore.CheckConnection}
 	}
 	return interregion.NewServer(interregion.ServerOptions{Local: forwardedLocal{n}, State: n.state, Verifier: verifier, OnPush: n.onPush,
 		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytesOrDefault(), 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
