@@ -94,7 +94,7 @@ type chainPKI struct {
 	inter *pki.CA
 }
 
-func newChainPKI(t *testing.T, base time.Time, rootFor, interFor time.Duration) *chainPKI {
+func newChainPKI(t testing.TB, base time.Time, rootFor, interFor time.Duration) *chainPKI {
 	t.Helper()
 	dir := t.TempDir()
 	root, err := pki.InitDir(dir, pki.CAOptions{Now: base, ValidFor: rootFor, MaxPathLen: 1})
@@ -115,7 +115,7 @@ func newChainPKI(t *testing.T, base time.Time, rootFor, interFor time.Duration) 
 	return &chainPKI{dir: dir, base: base, root: root, inter: &pki.CA{Cert: cert, Key: key}}
 }
 
-func sign(t *testing.T, parent *pki.CA, tmpl *x509.Certificate, key *ecdsa.PrivateKey) *x509.Certificate {
+func sign(t testing.TB, parent *pki.CA, tmpl *x509.Certificate, key *ecdsa.PrivateKey) *x509.Certificate {
 	t.Helper()
 	tmpl.AuthorityKeyId = parent.Cert.SubjectKeyId
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent.Cert, &key.PublicKey, parent.Key)
@@ -132,7 +132,7 @@ func sign(t *testing.T, parent *pki.CA, tmpl *x509.Certificate, key *ecdsa.Priva
 // leaf issues region's node certificate from parent, valid for validFor,
 // and writes it (followed by the chain's other certificates) and its key
 // to files; it returns the certificate and StoreOptions for them.
-func (p *chainPKI) leaf(t *testing.T, parent *pki.CA, region string, validFor time.Duration, chain ...*x509.Certificate) (*x509.Certificate, pki.StoreOptions) {
+func (p *chainPKI) leaf(t testing.TB, parent *pki.CA, region string, validFor time.Duration, chain ...*x509.Certificate) (*x509.Certificate, pki.StoreOptions) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	id := pki.Identity{TrustDomain: pki.DefaultTrustDomain, Region: region}
@@ -285,5 +285,28 @@ func TestClientClosesOnPeerExpiry(t *testing.T) {
 	src.Reload()
 	if got := calls.get(); len(got) != 1 || got[0] != "eu-central-1" {
 		t.Errorf("OnExpired calls = %q, want one for eu-central-1", got)
+	}
+}
+
+// BenchmarkCheckConnection is the cost the link server adds to every
+// forwarded request: a peer chain of leaf and intermediate, a bundle of
+// one root.
+func BenchmarkCheckConnection(b *testing.B) {
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	p := newChainPKI(b, base, 400*day, 300*day)
+	_, ownOpts := p.leaf(b, p.root, "us-east-1", 100*day)
+	euLeaf, _ := p.leaf(b, p.inter, "eu-west-1", 30*day, p.inter.Cert)
+	ownOpts.Clock = clock.NewManual(base.Add(day))
+	s, err := pki.NewStore(ownOpts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs := &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{euLeaf, p.inter.Cert}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.CheckConnection(cs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -75,7 +75,8 @@ type StoreOptions struct {
 	// by a handshake of [Store.ClientTLSConfig], has expired since: the
 	// caller closes its idle link connections, so that the next request
 	// makes a new handshake, which fails closed. peer is "" for the node's
-	// own chain.
+	// own chain. It runs with the store's reload lock held: it must not
+	// call the store's Reload.
 	OnExpired func(peer string)
 }
 
