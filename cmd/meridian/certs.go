@@ -20,7 +20,7 @@ func init() {
 func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	usage := func() {
 		fmt.Fprintln(stderr, "Usage:")
-		fmt.Fprintln(stderr, "  meridian certs init --dir DIR [--trust-domain NAME] [--valid-for 3650d]")
+		fmt.Fprintln(stderr, "  meridian certs init --dir DIR [--trust-domain NAME] [--valid-for 3650d] [--max-path-len 0]")
 		fmt.Fprintln(stderr, "  meridian certs issue --dir DIR --region ID [--dns NAME ...] [--ip IP ...] [--valid-for 90d]")
 		fmt.Fprintln(stderr, "  meridian certs inspect FILE")
 	}
@@ -79,13 +79,17 @@ func runCertsInit(args []string, stdout, stderr io.Writer) error {
 	td := fs.String("trust-domain", pki.DefaultTrustDomain, "trust `domain` of every node identity (link.trust_domain)")
 	var life lifetimeFlag
 	fs.Var(&life, "valid-for", "CA lifetime, e.g. 3650d or 87600h (default 3650d)")
+	pathLen := fs.Int("max-path-len", 0, "how many intermediate CAs may stand between this CA and a node certificate (0: none; set 1 to issue an intermediate with another tool, see docs/security.md)")
 	if done, err := parseCertsFlags(fs, args); done {
 		return err
 	}
 	if *dir == "" {
 		return usageError("certs init: --dir is required")
 	}
-	ca, err := pki.InitDir(*dir, pki.CAOptions{TrustDomain: *td, ValidFor: life.d})
+	if *pathLen < 0 || *pathLen > 8 {
+		return usageError("certs init: --max-path-len %d is outside 0..8", *pathLen)
+	}
+	ca, err := pki.InitDir(*dir, pki.CAOptions{TrustDomain: *td, ValidFor: life.d, MaxPathLen: *pathLen})
 	if err != nil {
 		return err
 	}

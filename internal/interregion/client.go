@@ -324,6 +324,19 @@ func (c *Client) CloseIdleForwardConnections() {
 	}
 }
 
+// CloseIdleConnections closes every idle connection to region's node
+// (every peer's if region is ""), the probes' included, so that the next
+// request makes a new handshake: the node calls it when a link
+// certificate expires (pki.StoreOptions.OnExpired).
+func (c *Client) CloseIdleConnections(region string) {
+	for _, p := range c.peers {
+		if region == "" || p.Region == region {
+			p.lanes.CloseIdleConnections()
+			p.ctl.CloseIdleConnections()
+		}
+	}
+}
+
 // Close releases idle connections. It first cuts short the reads of ended
 // streams' bodies still waiting for their ends (remoteStream.drain): they
 // only keep connections for reuse, which a closed client will not reuse.

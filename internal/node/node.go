@@ -151,8 +151,11 @@ type Node struct {
 	audit *audit.Writer
 	// limiter admits requests against quotas and capacity.
 	limiter *quota.Limiter
-	// mismatch maps a peer region to whether its residency digest differs.
+	// mismatch maps a peer region to whether its residency digest differs
+	// (reported: see checkTopology).
 	mismatch sync.Map
+	// digests is checkTopology's memory of recent changes.
+	digests digestChanges
 	// lastPush is when the state was last pushed to peers (UnixNano).
 	lastPush atomic.Int64
 	// live is the console's live view of the requests this node sees.
@@ -324,6 +327,11 @@ func (n *Node) setupLinkSecurity() error {
 		rej.Peer(e)
 		n.log.Warn("link peer refused at handshake", "reason", e.Reason, telemetry.AttrError, e.Err)
 	}
+	opts.OnExpired = func(peer string) { // a certificate expired: the next request makes a handshake, which fails closed
+		if n.link != nil {
+			n.link.CloseIdleConnections(peer)
+		}
+	}
 	store, err := pki.NewStore(opts)
 	if err != nil {
 		return fmt.Errorf("%s: link certificates for %s: %w", n.cfg.File, n.region.ID, err)
@@ -445,13 +453,76 @@ func (n *Node) applySharedCooldowns(ctx context.Context) {
 	}
 }
 
+// topologySettle is how long a residency digest difference that follows a
+// change of digest (this node's catalog, or the peer's published digest)
+// may last before it is reported: an application profile created in one
+// region reaches the others within a load interval or two (every state
+// carries its home's records), and until then their digests differ
+// although their topology files agree.
+const topologySettle = 10 * time.Second
+
+// digestChanges remembers when this node's catalog and each peer's
+// published digest last changed, as checkTopology saw them.
+type digestChanges struct {
+	mu        sync.Mutex
+	catalog   *profile.Catalog
+	catalogAt time.Time
+	peer      map[string]string    // last published digest by peer
+	peerAt    map[string]time.Time // when it changed
+	differsAt map[string]time.Time // since when the digests differ, while not reported
+}
+
+// settling reports whether a difference with peer, whose digest is digest,
+// is still within topologySettle of a change of either digest (or of the
+// start of the difference, when it began within that time of one). merged
+// says the peer's state just changed cat (its application profiles).
+func (d *digestChanges) settling(peer, digest string, cat *profile.Catalog, merged bool, now time.Time, differs bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.peer == nil {
+		d.peer, d.peerAt, d.differsAt = map[string]string{}, map[string]time.Time{}, map[string]time.Time{}
+	}
+	if cat != d.catalog {
+		if d.catalog != nil || merged {
+			d.catalogAt = now
+		}
+		d.catalog = cat
+	}
+	if old, ok := d.peer[peer]; ok && old != digest {
+		d.peerAt[peer] = now
+	}
+	d.peer[peer] = digest
+	if !differs {
+		delete(d.differsAt, peer)
+		return false
+	}
+	recent := func(t time.Time) bool { return !t.IsZero() && now.Sub(t) < topologySettle }
+	since, ok := d.differsAt[peer]
+	if !ok {
+		if !recent(d.catalogAt) && !recent(d.peerAt[peer]) {
+			return false // a difference no recent change explains
+		}
+		d.differsAt[peer] = now
+		return true
+	}
+	return now.Sub(since) < topologySettle
+}
+
 // checkTopology compares a peer's residency digest with this node's. A
 // mismatch is reported loudly (log, metric, regions endpoint); while it
 // lasts nothing changes in what this node serves, because every node
-// already serves only what its own topology allows.
-func (n *Node) checkTopology(peer, digest string) {
-	mine := n.gateway().Catalog().ResidencyDigest()
+// already serves only what its own topology allows. A difference that
+// follows a change of either digest (an application profile propagating)
+// is reported only once it outlasts topologySettle.
+func (n *Node) checkTopology(peer, digest string, merged bool) {
+	cat := n.gateway().Catalog()
+	mine := cat.ResidencyDigest()
 	mismatch := digest != mine
+	if n.digests.settling(peer, digest, cat, merged, n.clock.Now(), mismatch) {
+		n.log.Debug("peer's residency digest differs after a recent change; waiting for it to settle", telemetry.AttrPeer, peer,
+			"peer_digest", digest, "own_digest", mine)
+		return
+	}
 	prev, seen := n.mismatch.Swap(peer, mismatch)
 	v := 0.0
 	if mismatch {
@@ -488,15 +559,19 @@ func (n *Node) onPeerState(region string, body json.RawMessage, rtt time.Duratio
 // registry and routing. A state that claims another region is applied to
 // nothing but the residency check.
 func (n *Node) applyPeerState(region string, st peerState, rtt time.Duration) {
-	n.checkTopology(region, st.Topology)
 	snap := st.Snapshot
 	if snap.Region != region {
+		n.checkTopology(region, st.Topology, false)
 		n.log.Warn("peer sent a snapshot for another region; ignored", telemetry.AttrPeer, region, "claimed", snap.Region)
 		return
 	}
 	// The console shows the flows peers publish beside their load.
 	n.live.ApplyPeerFlows(region, st.Flows)
+	// The peer's application profiles are merged before its digest is
+	// compared: the digest covers them.
+	before := n.gateway().Catalog()
 	n.mergePeerProfiles(region, st.Profiles)
+	n.checkTopology(region, st.Topology, n.gateway().Catalog() != before)
 	r := n.gateway().Routing()
 	if err := r.Tracker.Apply(snap); err != nil {
 		n.log.Warn("peer load snapshot refused", telemetry.AttrPeer, region, telemetry.AttrError, err)
@@ -1043,7 +1118,8 @@ func (n *Node) linkHandler() http.Handler {
 	if n.linkStore != nil {
 		verifier = interregion.EnvelopeVerifier{Rejections: n.rejections, Clock: n.clock, Logger: n.log.With(telemetry.AttrComponent, "link"),
 			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: n.region.ID, Window: n.cfg.Link.EnvelopeWindow.D(),
-				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer})}
+				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer}),
+			Connection: n.linkStore.CheckConnection}
 	}
 	return interregion.NewServer(interregion.ServerOptions{Local: forwardedLocal{n}, State: n.state, Verifier: verifier, OnPush: n.onPush,
 		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytesOrDefault(), 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})

@@ -43,6 +43,14 @@ type CAOptions struct {
 	ValidFor time.Duration
 	// Now is the issue time. If zero, clock.Wall's time is used.
 	Now time.Time
+	// MaxPathLen is how many intermediate CAs may stand between this CA
+	// and a node certificate (its basic constraints' pathLenConstraint).
+	// Zero, the default, allows none: `meridian certs` issues node
+	// certificates from the CA itself, and a CA that cannot sign another
+	// CA cannot be used to mint one if its key leaks. Set it (`certs init
+	// --max-path-len 1`) to issue intermediates with another tool
+	// (docs/security.md, "Intermediate CAs").
+	MaxPathLen int
 }
 
 // NewCA creates a CA with a fresh key.
@@ -65,6 +73,9 @@ func NewCA(opts CAOptions) (*CA, error) {
 	if validFor < 0 {
 		return nil, fmt.Errorf("create CA: validity %v is negative", validFor)
 	}
+	if opts.MaxPathLen < 0 || opts.MaxPathLen > 8 {
+		return nil, fmt.Errorf("create CA: max path length %d is outside 0..8", opts.MaxPathLen)
+	}
 	key, serial, skid, err := newKeyMaterial("CA")
 	if err != nil {
 		return nil, err
@@ -77,7 +88,8 @@ func NewCA(opts CAOptions) (*CA, error) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		MaxPathLenZero:        true,
+		MaxPathLen:            opts.MaxPathLen,
+		MaxPathLenZero:        opts.MaxPathLen == 0,
 		SubjectKeyId:          skid,
 		URIs:                  []*url.URL{{Scheme: "spiffe", Host: td}},
 	}

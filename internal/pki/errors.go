@@ -30,6 +30,11 @@ const (
 	ReasonRegionMismatch    = "region_mismatch"
 	ReasonUnknownRegion     = "unknown_region"
 	ReasonMalformedIdentity = "malformed_identity"
+	// ReasonExpired is [Store.CheckConnection]'s: a certificate of a
+	// connection verified at its handshake has expired since. It is not a
+	// handshake refusal: the link counts it as the envelope reason
+	// unauthenticated.
+	ReasonExpired = "certificate_expired"
 )
 
 // PeerError is the error a link TLS handshake fails with when the peer's

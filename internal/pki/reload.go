@@ -80,14 +80,17 @@ func (r *reloadLog) record(changed bool, err error) {
 	}
 }
 
-// expiryWarner logs that a certificate expires soon, or has expired, from
-// within before its expiry and at most once per warnEvery per certificate,
-// however often the files are polled. The caller serializes its use.
+// expiryWarner logs that a certificate expires soon (WARN), or has expired
+// (ERROR), from within before its expiry and at most once per warnEvery per
+// certificate and state, however often the files are polled. The two
+// states are suppressed apart: an "expires soon" warning never hides the
+// "expired" line, which is logged at the first check past NotAfter. The
+// caller serializes its use.
 type expiryWarner struct {
 	log      *slog.Logger
 	what     string // e.g. "link certificate"
 	within   time.Duration
-	warnedAt map[string]time.Time // by kind and the certificate's last bytes
+	warnedAt map[string]time.Time // by kind, state and the certificate's last bytes
 }
 
 // check warns about c (of the given kind, read from file) if it is due.
@@ -96,7 +99,12 @@ func (w *expiryWarner) check(now time.Time, kind, file string, c *x509.Certifica
 	if left > w.within {
 		return
 	}
-	key := kind + string(c.Raw[len(c.Raw)-16:])
+	expired := left <= 0
+	state := "soon:"
+	if expired {
+		state = "expired:"
+	}
+	key := state + kind + string(c.Raw[len(c.Raw)-16:])
 	if t, ok := w.warnedAt[key]; ok && now.Sub(t) < warnEvery {
 		return
 	}
@@ -104,10 +112,11 @@ func (w *expiryWarner) check(now time.Time, kind, file string, c *x509.Certifica
 		w.warnedAt = map[string]time.Time{}
 	}
 	w.warnedAt[key] = now
-	msg := w.what + " expires soon"
-	if left <= 0 {
-		msg = w.what + " expired"
+	attrs := []any{"certificate", kind, "file", file, "subject", c.Subject.CommonName,
+		"not_after", c.NotAfter, "days_left", int(left.Hours() / 24)}
+	if expired {
+		w.log.Error(w.what+" expired", attrs...)
+		return
 	}
-	w.log.Warn(msg, "certificate", kind, "file", file, "subject", c.Subject.CommonName,
-		"not_after", c.NotAfter, "days_left", int(left.Hours()/24))
+	w.log.Warn(w.what+" expires soon", attrs...)
 }

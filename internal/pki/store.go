@@ -56,8 +56,10 @@ type StoreOptions struct {
 	Logger *slog.Logger
 	// Registerer, if not nil, receives the gauge
 	// meridian_link_certificate_expiry_seconds{certificate="node"|"ca"}
-	// (seconds until the node certificate, or the first-expiring CA of the
-	// bundle, expires; negative once expired) and the counter
+	// (seconds until the node's certificate chain (the earliest NotAfter
+	// of the leaf, the intermediates of its file and the CA it chains to),
+	// or the first-expiring CA of the bundle, expires; negative once
+	// expired) and the counter
 	// meridian_link_certificate_reloads_total{result="changed"|"error"}.
 	Registerer prometheus.Registerer
 	// Clock tells the time for certificate validity and expiry. If nil, the
@@ -67,17 +69,32 @@ type StoreOptions struct {
 	// with every peer certificate the link TLS configurations refuse, so the
 	// caller can count meridian_link_rejections_total{reason} and log it.
 	PeerRejected func(*PeerError)
+	// OnExpired, if not nil, is called (from [Store.Reload], so from
+	// [Store.Run]'s goroutine) once when the node's own certificate chain
+	// has expired, and once for each peer region whose chain, as verified
+	// by a handshake of [Store.ClientTLSConfig], has expired since: the
+	// caller closes its idle link connections, so that the next request
+	// makes a new handshake, which fails closed. peer is "" for the node's
+	// own chain. It runs with the store's reload lock held: it must not
+	// call the store's Reload.
+	OnExpired func(peer string)
 }
 
 // material is one consistent snapshot of the files.
 type material struct {
-	cert    *tls.Certificate // Leaf set
-	id      Identity
-	pool    *x509.CertPool
-	cas     []*x509.Certificate
-	certPEM []byte
-	keyPEM  []byte
-	caPEM   []byte
+	cert *tls.Certificate // Leaf set
+	// chain is the rest of the certificate file (intermediates), parsed.
+	chain []*x509.Certificate
+	// notAfter is when the node's certificate chain stops being valid:
+	// the earliest NotAfter of the leaf, the file's intermediates and the
+	// bundle CA the chain verifies to (see chainNotAfter).
+	notAfter time.Time
+	id       Identity
+	pool     *x509.CertPool
+	cas      []*x509.Certificate
+	certPEM  []byte
+	keyPEM   []byte
+	caPEM    []byte
 }
 
 // Store holds the node's link certificate, key and CA bundle, rereads them
@@ -98,6 +115,15 @@ type Store struct {
 	mu      sync.Mutex // serializes reloads; guards the fields below
 	expiry  expiryWarner
 	reloads reloadLog
+	// ownFired is the notAfter of the node's chain OnExpired was called
+	// for.
+	ownFired time.Time
+
+	peersMu sync.Mutex
+	// peerNotAfter holds, by region, the earliest chain expiry among the
+	// servers this node's client handshakes verified since OnExpired was
+	// last called for the region.
+	peerNotAfter map[string]time.Time
 }
 
 // NewStore loads the files named in opts and returns a Store serving them.
@@ -147,13 +173,13 @@ func (s *Store) register(reg prometheus.Registerer) error {
 	expiry := func(kind string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "meridian_link_certificate_expiry_seconds",
-			Help:        "Seconds until the link certificate (node) or the first-expiring CA of the bundle (ca) expires; negative once expired.",
+			Help:        "Seconds until the link certificate's chain (node: the earliest of the leaf, its intermediates and the CA it chains to) or the first-expiring CA of the bundle (ca) expires; negative once expired.",
 			ConstLabels: prometheus.Labels{"certificate": kind},
 		}, f)
 	}
 	for _, c := range []prometheus.Collector{
 		reloads,
-		expiry("node", func() float64 { return s.cur.Load().cert.Leaf.NotAfter.Sub(s.clock.Now()).Seconds() }),
+		expiry("node", func() float64 { return s.cur.Load().notAfter.Sub(s.clock.Now()).Seconds() }),
 		expiry("ca", func() float64 { return firstExpiry(s.cur.Load().cas).Sub(s.clock.Now()).Seconds() }),
 	} {
 		if err := reg.Register(c); err != nil {
@@ -246,6 +272,7 @@ func (s *Store) load(old *material) (*material, error) {
 			break
 		}
 		next.cert, next.id, next.certPEM, next.keyPEM = cert, id, certPEM, keyPEM
+		next.chain = intermediates(cert)
 	}
 	caChanged := old == nil || !bytes.Equal(caPEM, old.caPEM)
 	switch {
@@ -268,19 +295,19 @@ func (s *Store) load(old *material) (*material, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.warnIfUntrusted(next)
+		s.complete(next)
 		return next, nil
 	}
 	if next.cert == nil && next.pool == nil {
 		return old, err // nothing new and valid
 	}
 	if next.cert == nil {
-		next.cert, next.id, next.certPEM, next.keyPEM = old.cert, old.id, old.certPEM, old.keyPEM
+		next.cert, next.id, next.certPEM, next.keyPEM, next.chain = old.cert, old.id, old.certPEM, old.keyPEM, old.chain
 	}
 	if next.pool == nil {
 		next.cas, next.pool, next.caPEM = old.cas, old.pool, old.caPEM
 	}
-	s.warnIfUntrusted(next)
+	s.complete(next)
 	return next, err
 }
 
@@ -319,14 +346,143 @@ func (s *Store) parsePair(certPEM, keyPEM []byte, now time.Time) (*tls.Certifica
 	return &pair, id, nil
 }
 
-// warnIfUntrusted logs when the node's own certificate does not chain to
-// its own CA bundle: peers with the same bundle would refuse it. The
-// material is still used, because peers may already trust a newer CA.
-func (s *Store) warnIfUntrusted(m *material) {
-	_, err := m.cert.Leaf.Verify(x509.VerifyOptions{Roots: m.pool, CurrentTime: s.clock.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-	if err != nil {
+// intermediates returns the certificates of cert's file after the leaf;
+// an unparsable one is left out (crypto/tls sends it as it is).
+func intermediates(cert *tls.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, der := range cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// complete sets m.notAfter, and logs when the node's own certificate does
+// not chain to its own CA bundle (with the intermediates its file
+// carries): peers with the same bundle would refuse it. The material is
+// still used, because peers may already trust a newer CA.
+func (s *Store) complete(m *material) {
+	opts := x509.VerifyOptions{Roots: m.pool, CurrentTime: s.clock.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	if len(m.chain) > 0 {
+		opts.Intermediates = x509.NewCertPool()
+		for _, c := range m.chain {
+			opts.Intermediates.AddCert(c)
+		}
+	}
+	m.notAfter = chainNotAfter(m.cert.Leaf, m.chain, m.cas)
+	if _, err := m.cert.Leaf.Verify(opts); err != nil {
 		s.log.Warn("link certificate does not chain to the configured CA bundle; peers using the same bundle will refuse it",
 			"cert_file", s.opts.CertFile, "ca_file", s.opts.CAFile, telemetry.AttrError, err)
+	}
+}
+
+// chainNotAfter returns when a chain (leaf, then the intermediates sent
+// with it) verified against cas stops being valid: the earliest NotAfter of
+// its certificates and of the CA of cas that issued its last one. The CA
+// is found without cryptography, by its subject and key id (those the
+// chain's last certificate names as its issuer; of several, the one valid
+// longest, since the chain verifies through any of them while it is
+// valid); none found (a CA since removed from the bundle) adds nothing. It
+// is cheap enough for every request (a few comparisons).
+func chainNotAfter(leaf *x509.Certificate, chain, cas []*x509.Certificate) time.Time {
+	t := leaf.NotAfter
+	top := leaf
+	for _, c := range chain {
+		if c.NotAfter.Before(t) {
+			t = c.NotAfter
+		}
+		top = c
+	}
+	var ca time.Time
+	for _, c := range cas {
+		if !bytes.Equal(c.RawSubject, top.RawIssuer) {
+			continue
+		}
+		if len(top.AuthorityKeyId) > 0 && len(c.SubjectKeyId) > 0 && !bytes.Equal(c.SubjectKeyId, top.AuthorityKeyId) {
+			continue
+		}
+		if c.NotAfter.After(ca) {
+			ca = c.NotAfter
+		}
+	}
+	if !ca.IsZero() && ca.Before(t) {
+		t = ca
+	}
+	return t
+}
+
+// CheckConnection reports whether a link connection may still carry
+// requests at the store's clock's time: its peer's certificate chain
+// (cs.PeerCertificates, leaf first, and the CA of the current bundle it
+// chains to) and this node's current certificate chain are all within
+// their NotAfter. TLS checks validity only at the handshake; the link
+// server calls this for every request, so a connection made before a
+// certificate expired stops being used when it does (see
+// docs/security.md, "Certificate expiry"). It returns a [*PeerError] with
+// [ReasonExpired]. cs is the request's verified connection state.
+func (s *Store) CheckConnection(cs *tls.ConnectionState) error {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return nil // no peer certificate: refused by the envelope's own checks
+	}
+	m := s.cur.Load()
+	now := s.clock.Now()
+	if now.After(m.notAfter) {
+		return &PeerError{Server: true, Reason: ReasonExpired,
+			Err: fmt.Errorf("this node's link certificate chain expired at %s", m.notAfter.UTC().Format(time.RFC3339))}
+	}
+	if t := chainNotAfter(cs.PeerCertificates[0], cs.PeerCertificates[1:], m.cas); now.After(t) {
+		id, _ := IdentityFromCertificate(cs.PeerCertificates[0])
+		return &PeerError{Server: true, Reason: ReasonExpired, Peer: id,
+			Err: fmt.Errorf("the peer's certificate chain expired at %s", t.UTC().Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// notePeer records, for OnExpired, the expiry of the chain a client
+// handshake with region verified.
+func (s *Store) notePeer(region string, chain []*x509.Certificate) {
+	if s.opts.OnExpired == nil {
+		return
+	}
+	t := chainNotAfter(chain[0], chain[1:], s.cur.Load().cas)
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	if old, ok := s.peerNotAfter[region]; !ok || t.Before(old) {
+		if s.peerNotAfter == nil {
+			s.peerNotAfter = map[string]time.Time{}
+		}
+		s.peerNotAfter[region] = t
+	}
+}
+
+// fireExpired calls OnExpired for the node's own chain and each peer's
+// that expired by now. The caller holds s.mu.
+func (s *Store) fireExpiredLocked(now time.Time) {
+	f := s.opts.OnExpired
+	if f == nil {
+		return
+	}
+	m := s.cur.Load()
+	if now.After(m.notAfter) && !m.notAfter.Equal(s.ownFired) {
+		s.ownFired = m.notAfter
+		s.log.Warn("link certificate chain expired: closing idle link connections; new handshakes with it fail until a renewed certificate is installed",
+			"cert_file", s.opts.CertFile, "not_after", m.notAfter)
+		f("")
+	}
+	var expired []string
+	s.peersMu.Lock()
+	for region, t := range s.peerNotAfter {
+		if now.After(t) {
+			expired = append(expired, region)
+			delete(s.peerNotAfter, region)
+		}
+	}
+	s.peersMu.Unlock()
+	for _, region := range expired {
+		s.log.Error("a peer's link certificate chain expired: closing idle link connections to it; new handshakes fail until it installs a renewed certificate",
+			"peer", region)
+		f(region)
 	}
 }
 
@@ -340,7 +496,11 @@ func (s *Store) checkExpiryLocked() {
 	m := s.cur.Load()
 	now := s.clock.Now()
 	s.expiry.check(now, "node", s.opts.CertFile, m.cert.Leaf)
+	for _, c := range m.chain {
+		s.expiry.check(now, "intermediate", s.opts.CertFile, c)
+	}
 	for _, c := range m.cas {
 		s.expiry.check(now, "ca", s.opts.CAFile, c)
 	}
+	s.fireExpiredLocked(now)
 }

@@ -105,7 +105,7 @@ func TestStoreKeepsMaterialWhenFilesAreBad(t *testing.T) {
 	}
 }
 
-func writeString(t *testing.T, path, s string) {
+func writeString(t testing.TB, path, s string) {
 	t.Helper()
 	if err := pki.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)

@@ -73,6 +73,9 @@ func (s *Store) ClientTLSConfig(region string) *tls.Config {
 				perr = &PeerError{Reason: ReasonRegionMismatch, Peer: id,
 					Err: fmt.Errorf("dialled region %q, server is %q", region, id.Region)}
 			}
+			if perr == nil {
+				s.notePeer(region, cs.PeerCertificates)
+			}
 			return s.reject(perr)
 		},
 		Time: s.clock.Now,

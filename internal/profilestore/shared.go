@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/profile"
@@ -40,9 +41,11 @@ type RecordSet interface {
 
 // Shared keeps a [Registry] and the record set the replicas of its region
 // share in step. Every replica reads and writes the same set; the
-// newest-wins merge makes the outcome independent of the order. It is not
-// safe for concurrent use: one goroutine (the node's sync loop) owns it.
+// newest-wins merge makes the outcome independent of the order. Syncs are
+// serialized: the node's sync loop runs them, and a test or an operator's
+// trigger may run one beside it.
 type Shared struct {
+	mu sync.Mutex // serializes Sync
 	// Set is the shared record set.
 	Set RecordSet
 	// Logger receives every record accepted from the set and the records
@@ -73,6 +76,8 @@ type Shared struct {
 // counts its own outages) and the next sync tries again. The error is the
 // registry's: the merge could not be saved, and nothing was written back.
 func (s *Shared) Sync(ctx context.Context, reg *Registry, cat *profile.Catalog) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	name := SharedSetOf(s.Region)
 	raw, err := s.Set.Records(ctx, name)
 	if err != nil {
