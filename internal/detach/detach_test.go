@@ -76,3 +76,52 @@ func TestFrom(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkFrom: a forward and a backend's call each detach their context
+// once per request (docs/performance.md, "Forwarded CPU at 32 in flight,
+// 2026-12-08").
+func BenchmarkFrom(b *testing.B) {
+	parent, cancelParent := context.WithCancel(context.Background())
+	defer cancelParent()
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel, stop := From(parent)
+		_ = ctx.Done() // net/http asks a request's context for it
+		stop()
+		cancel()
+	}
+}
+
+// TestFromChildren: the detached context is a context package's own
+// cancelCtx on a values-only parent (the watch): its children register
+// with it, end with it, and read its cause; values still come from the
+// caller's context.
+func TestFromChildren(t *testing.T) {
+	parent, cancelParent := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx, cancel, stop := From(parent)
+	defer cancel()
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	if got := child.Value(key{}); got != "v" {
+		t.Errorf("child.Value = %v, want v", got)
+	}
+	if !stop() {
+		t.Fatal("stop() = false before the parent ended")
+	}
+	cancelParent()
+	if child.Err() != nil {
+		t.Fatalf("child ended with the parent after stop: %v", child.Err())
+	}
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(time.Minute): // a hang guard only
+		t.Fatal("child did not end with the detached context")
+	}
+	if err := context.Cause(child); !errors.Is(err, context.Canceled) {
+		t.Errorf("context.Cause(child) = %v, want context.Canceled", err)
+	}
+	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("context.Cause(ctx) = %v, want context.Canceled", err)
+	}
+}

@@ -40,8 +40,10 @@ func (n *Node) syncProfilesLoop(ctx context.Context) {
 // syncProfiles runs one round of the replicas' profile sync: it writes
 // what the shared store lacks and merges what it has. One Shared serves
 // every round, so a bad shared record is logged once. Rounds do not
-// overlap (the loop, or a test calling it directly).
+// overlap: the loop's and a direct call's (a test's) take turns.
 func (n *Node) syncProfiles(ctx context.Context) {
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
 	n.sharedOnce.Do(func() {
 		// Only this region's records are taken from the shared set, and
 		// none dated beyond the skew: regions may share one Redis server.

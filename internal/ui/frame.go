@@ -110,12 +110,8 @@ func (l *Live) Frame(state any) *Frame {
 	}
 	f.Totals = Totals{Requests: l.total, Failed: l.failed}
 	f.Residency.Violations, f.Residency.LastViolation = l.violations, l.lastViolation
-	for i := 1; i <= len(l.ring) && len(f.Recent) < maxRecent; i++ {
-		r := l.ring[(l.next-i+len(l.ring))%len(l.ring)]
-		if r == nil {
-			break
-		}
-		f.Recent = append(f.Recent, summaryOf(r))
+	for i := 1; i <= l.held && len(f.Recent) < maxRecent; i++ {
+		f.Recent = append(f.Recent, summaryOf(&l.ring[(l.next-i+len(l.ring))%len(l.ring)].rec))
 	}
 	l.mu.Unlock()
 

@@ -62,10 +62,14 @@ type Live struct {
 
 	mu      sync.Mutex
 	buckets [windowSeconds]bucket
-	ring    []*gateway.Record
-	next    int
-	byID    map[string]*gateway.Record
-	peers   map[string]peerFlows
+	// ring holds the latest records in slots of its own, reused in turn:
+	// a record costs no allocation here (docs/performance.md, "Forwarded
+	// CPU at 32 in flight, 2026-12-08"). held is how many slots are in use.
+	ring  []keptRecord
+	next  int
+	held  int
+	byID  map[string]*gateway.Record
+	peers map[string]peerFlows
 	// cumulative counts since start, over every record this node saw.
 	total, failed, violations int64
 	lastViolation             string
@@ -107,7 +111,7 @@ func NewLive(opts LiveOptions) (*Live, error) {
 		opts.Catalog = func() *profile.Catalog { return cat }
 	}
 	l := &Live{region: opts.Region, geoOf: map[string]string{}, catalog: opts.Catalog, clock: opts.Clock, settle: opts.Observing,
-		ring: make([]*gateway.Record, opts.Recent), byID: map[string]*gateway.Record{}, peers: map[string]peerFlows{}}
+		ring: make([]keptRecord, opts.Recent), byID: map[string]*gateway.Record{}, peers: map[string]peerFlows{}}
 	for _, r := range opts.Config.Regions {
 		l.geoOf[r.ID] = r.Geography
 	}
@@ -124,54 +128,82 @@ type keptRecord struct {
 	overhead gateway.Overhead
 }
 
+// keep copies rec into k, but its prompt and completion; the attempts go
+// into the array k's previous record's held, when it has room.
+func (k *keptRecord) keep(rec *gateway.Record) {
+	attempts := k.rec.Attempts[:0]
+	k.rec = *rec
+	k.rec.Prompt, k.rec.Completion = nil, ""
+	k.rec.Attempts = nil
+	if rec.Attempts != nil {
+		k.rec.Attempts = append(attempts, rec.Attempts...)
+		if k.rec.Attempts == nil {
+			k.rec.Attempts = []gateway.Attempt{}
+		}
+	}
+	k.rec.Overhead = nil
+	if rec.Overhead != nil {
+		k.overhead = *rec.Overhead
+		k.rec.Overhead = &k.overhead
+	}
+}
+
+// detached returns a copy of r that shares nothing with its slot, which
+// a later record overwrites.
+func detached(r *gateway.Record) gateway.Record {
+	c := *r
+	c.Attempts = slices.Clone(r.Attempts)
+	if r.Overhead != nil {
+		o := *r.Overhead
+		c.Overhead = &o
+	}
+	return c
+}
+
 // Record implements [gateway.Recorder]. It keeps a copy of rec without its
 // prompt and completion, and never fails. The copy shares nothing with rec
 // that the request's own structures hold (its attempts and overhead are
-// copied too), so that what the ring keeps is the record alone.
+// copied too, into the slot's own), so that what the ring keeps is the
+// record alone. A slot's attempts and overhead are overwritten when the
+// slot is reused: whatever leaves the lock takes copies of them (Lookup).
 func (l *Live) Record(_ context.Context, rec *gateway.Record) error {
-	kept := &keptRecord{rec: *rec}
-	c := &kept.rec
-	c.Prompt, c.Completion = nil, ""
-	c.Attempts = slices.Clone(rec.Attempts)
-	if rec.Overhead != nil {
-		kept.overhead = *rec.Overhead
-		c.Overhead = &kept.overhead
-	}
 	geographic, outside := false, false
 	cat := l.catalog()
-	if p, ok := cat.Get(c.ProfileID); ok {
+	if p, ok := cat.Get(rec.ProfileID); ok {
 		geographic = p.Geographic()
 	}
-	if c.InferenceRegion != "" && c.ProfileID != "" {
+	if rec.InferenceRegion != "" && rec.ProfileID != "" {
 		// Judged on the set the source may reach, not on the prefix: a
 		// per-source set can be narrower than the geography.
-		err := cat.CheckDestination(c.ProfileID, c.SourceRegion, c.InferenceRegion)
+		err := cat.CheckDestination(rec.ProfileID, rec.SourceRegion, rec.InferenceRegion)
 		outside = err != nil && !errors.Is(err, profile.ErrNotFound)
 	}
-	failed := c.Status >= 400 || c.ErrorCode != ""
+	failed := rec.Status >= 400 || rec.ErrorCode != ""
 	sec := l.clock.Now().Unix()
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if old := l.ring[l.next]; old != nil && l.byID[old.RequestID] == old {
-		delete(l.byID, old.RequestID)
+	slot := &l.ring[l.next]
+	if l.held == len(l.ring) && l.byID[slot.rec.RequestID] == &slot.rec {
+		delete(l.byID, slot.rec.RequestID)
 	}
-	l.ring[l.next] = c
+	slot.keep(rec)
 	l.next = (l.next + 1) % len(l.ring)
-	l.byID[c.RequestID] = c
+	l.held = min(l.held+1, len(l.ring))
+	l.byID[slot.rec.RequestID] = &slot.rec
 	l.total++
 	if failed {
 		l.failed++
 	}
-	if c.InferenceRegion == "" {
+	if rec.InferenceRegion == "" {
 		return nil
 	}
-	if outside || geographic && l.geoOf[c.SourceRegion] != l.geoOf[c.InferenceRegion] {
+	if outside || geographic && l.geoOf[rec.SourceRegion] != l.geoOf[rec.InferenceRegion] {
 		// Invariant 1 says this cannot happen; the console shows it if it does.
 		l.violations++
-		l.lastViolation = c.RequestID
+		l.lastViolation = rec.RequestID
 	}
-	if c.Side != "source" {
+	if rec.Side != "source" {
 		// The source node publishes this flow; counting it here too would
 		// count it twice once peers' flows are merged.
 		return nil
@@ -180,7 +212,7 @@ func (l *Live) Record(_ context.Context, rec *gateway.Record) error {
 	if b.sec != sec {
 		b.sec, b.flows = sec, map[flowKey]*flowCount{}
 	}
-	k := flowKey{c.SourceRegion, c.InferenceRegion, c.ProfileID}
+	k := flowKey{rec.SourceRegion, rec.InferenceRegion, rec.ProfileID}
 	fc := b.flows[k]
 	if fc == nil {
 		fc = &flowCount{geographic: geographic, outside: outside}
@@ -292,7 +324,7 @@ func (l *Live) Lookup(requestID string) (rec gateway.Record, ok bool) {
 	if !ok {
 		return gateway.Record{}, false
 	}
-	return *r, true
+	return detached(r), true
 }
 
 func sortFlows(fs []FlowStat) {

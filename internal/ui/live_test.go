@@ -300,3 +300,60 @@ func TestLiveKeepsNothingOfTheRequest(t *testing.T) {
 		t.Errorf("Lookup(r2).Overhead = %+v, want nil", got.Overhead)
 	}
 }
+
+// TestLiveLookupOutlivesItsSlot: the ring's slots are reused, their
+// attempts' arrays and overheads overwritten in place; a record that
+// Lookup returned must not change when its slot takes a later record.
+func TestLiveLookupOutlivesItsSlot(t *testing.T) {
+	t.Parallel()
+	l := newLive(t, "eu-west-1", newClock(), 2)
+	a := rec("a", "source", "eu-west-1", "eu-west-1", "eu.demo.chat-small")
+	a.Overhead = &gateway.Overhead{Source: time.Millisecond}
+	record(t, l, a)
+	got, ok := l.Lookup("a")
+	if !ok {
+		t.Fatal("Lookup(a): not found")
+	}
+	want := *got.Overhead
+	for i := range 4 {
+		r := rec(fmt.Sprintf("b%d", i), "source", "eu-west-1", "eu-west-1", "eu.demo.chat-small")
+		r.Attempts[0].Outcome = "other"
+		r.Overhead = &gateway.Overhead{Source: time.Hour}
+		record(t, l, r)
+	}
+	if got.Attempts[0].Outcome != "ok" || *got.Overhead != want {
+		t.Errorf("the looked-up record changed with its slot's reuse: %+v %+v", got.Attempts, *got.Overhead)
+	}
+	if _, ok := l.Lookup("a"); ok {
+		t.Error("Lookup(a) found a record that left the ring")
+	}
+	// A record without attempts keeps none, in a slot that held some.
+	n := rec("n", "source", "eu-west-1", "", "")
+	n.Attempts = nil
+	record(t, l, n)
+	if got, _ := l.Lookup("n"); got.Attempts != nil || got.Overhead != nil {
+		t.Errorf("Lookup(n) = %+v %+v, want no attempts, no overhead", got.Attempts, got.Overhead)
+	}
+}
+
+// TestLiveRecordAllocs: every request's record goes through Record, watched
+// or not; once the ring is full it reuses its slots and allocates nothing.
+func TestLiveRecordAllocs(t *testing.T) {
+	l := newLive(t, "eu-west-1", newClock(), 8)
+	recs := make([]*gateway.Record, 64)
+	for i := range recs {
+		recs[i] = rec(fmt.Sprintf("r%d", i), "source", "eu-west-1", "eu-west-1", "eu.demo.chat-small")
+		recs[i].Overhead = &gateway.Overhead{Source: time.Millisecond}
+	}
+	i := 0
+	next := func() {
+		_ = l.Record(context.Background(), recs[i%len(recs)])
+		i++
+	}
+	for range 2 * len(recs) {
+		next()
+	}
+	if n := testing.AllocsPerRun(200, next); n >= 1 {
+		t.Errorf("Live.Record allocates %v times per record, want 0", n)
+	}
+}
