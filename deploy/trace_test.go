@@ -76,12 +76,22 @@ models: [{ id: demo.chat-small, name: Small, context_window: 8192 }]
 deployments:
   - { model: demo.chat-small, region: eu-west-1, backend: { type: mock }, capacity: { max_concurrency: 4 } }
 principals:
-  - { id: app, api_keys: [%q] }
+  - { id: app, api_keys: [%q], policies: [all] }
+  - { id: narrow, api_keys: [%q], policies: [invoke] }
+policies:
+  all:
+    Version: "2012-10-17"
+    Statement:
+      - { Effect: Allow, Action: ["bedrock:*"], Resource: ["*"] }
+  invoke:
+    Version: "2012-10-17"
+    Statement:
+      - { Effect: Allow, Action: ["bedrock:InvokeModel"], Resource: ["*"] }
 link: { ca_file: %q, cert_file: %q, key_file: %q }
 audit: { dir: %q }
 server: { data_dir: %q }
 telemetry: { otlp: { endpoint: %q }, traces: { enabled: true, sample_ratio: 0 } }
-`, auth.HashKey("app-key"), lc.CAFile, lc.CertFile, lc.KeyFile, filepath.Join(dir, "audit"), filepath.Join(dir, "data"), collector.URL)
+`, auth.HashKey("app-key"), auth.HashKey("narrow-key"), lc.CAFile, lc.CertFile, lc.KeyFile, filepath.Join(dir, "audit"), filepath.Join(dir, "data"), collector.URL)
 	cfg, err := topology.Parse([]byte(src), "trace id test topology")
 	if err != nil {
 		t.Fatal(err)
@@ -91,18 +101,26 @@ telemetry: { otlp: { endpoint: %q }, traces: { enabled: true, sample_ratio: 0 } 
 	n := nodetest.Start(t, node.Options{Config: cfg, Region: "eu-west-1", ClientListener: listen(t), LinkListener: listen(t), Logger: log})
 
 	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	const chat = `{"model":"eu.demo.chat-small","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`
 	for _, tc := range []struct {
-		name    string
-		key     string
-		status  int
-		claimed bool
+		name         string
+		key          string
+		method, path string
+		status       int
+		claimed      bool
 	}{
-		{"authenticated", "app-key", 200, true},
-		{"refused before authentication", "wrong-key", 401, false},
+		{"authenticated", "app-key", "POST", "/v1/chat/completions", 200, true},
+		{"refused before authentication", "wrong-key", "POST", "/v1/chat/completions", 401, false},
+		// A control-plane call's span is never exported: its denial's log
+		// line ("request denied") must not name the trace either.
+		{"control plane denied", "narrow-key", "GET", "/inference-profiles", 403, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(t.Context(), "POST", "http://"+n.ClientAddr()+"/v1/chat/completions",
-				strings.NewReader(`{"model":"eu.demo.chat-small","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`))
+			var body io.Reader
+			if tc.method == "POST" {
+				body = strings.NewReader(chat)
+			}
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, "http://"+n.ClientAddr()+tc.path, body)
 			if err != nil {
 				t.Fatal(err)
 			}

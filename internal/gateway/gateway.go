@@ -780,10 +780,13 @@ func (g *Gateway) fail(ctx context.Context, rec *Record, err error) *inference.E
 		}
 		noteDenial(rec, err)
 	}
+	// Recorded first: the node's trace-claim recorder withdraws the trace
+	// id of a refusal whose span is not exported, and the denial's log
+	// line must not name it either.
+	g.finish(ctx, rec)
 	if !rec.Allowed {
 		g.logDenial(ctx, rec)
 	}
-	g.finish(ctx, rec)
 	return e
 }
 

@@ -774,14 +774,19 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.closeBackends()
 	// The handlers have returned. The quota's last settlements, then the
 	// observations and the telemetry's last export, end by ctx; after a
-	// drain that ran to its timeout (and cut what was left), they share
-	// drainCutWait of their own.
+	// drain that ran to its timeout (and cut what was left), by
+	// drainCutWait of their own. The quota's settlements get at most half
+	// of drainCutWait (a hung store takes all it is given), so that the
+	// observers and the export are not left an expired context; if ctx has
+	// passed when they start, they get drainCutWait again, as a hang guard.
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.Background(), drainCutWait)
 		defer cancel()
 	}
-	if err := n.limiter.Shutdown(ctx); err != nil {
+	qctx, qcancel := context.WithTimeout(ctx, drainCutWait/2)
+	defer qcancel()
+	if err := n.limiter.Shutdown(qctx); err != nil {
 		errs = append(errs, fmt.Errorf("close quota store: %w", err))
 	}
 	if n.audit != nil {
@@ -789,6 +794,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if err := n.audit.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close audit trail: %w", err))
 		}
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), drainCutWait)
+		defer cancel()
 	}
 	if err := n.observing.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("wait for observers: %w", err))

@@ -190,6 +190,11 @@ func (f forwardedLocal) RefuseForwarded(ctx context.Context, job *gateway.Job, r
 	if !ok {
 		g = f.n.current()
 	}
+	if job != nil {
+		// The source's trace, as ServeForwarded continues it: the
+		// refusal's event and log lines name it too.
+		ctx = f.n.otel.Forwarded(ctx, job.TraceParent)
+	}
 	return g.gw.RefuseForwarded(ctx, job, residency, err)
 }
 
@@ -403,7 +408,13 @@ func (n *Node) Reload(cfg *topology.Config) error {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
 	result, change, err := n.reload(cfg)
-	n.reloads.count(result)
+	if errors.Is(err, errReloadDraining) {
+		// The node is about to exit: not a topology it keeps running,
+		// so the last-reload gauge (and its alert) is left as it was.
+		n.reloads.WithLabelValues(result).Inc()
+	} else {
+		n.reloads.count(result)
+	}
 	file := cfg.File
 	switch result {
 	case ReloadOK:
@@ -417,9 +428,12 @@ func (n *Node) Reload(cfg *topology.Config) error {
 	return err
 }
 
+// errReloadDraining refuses a reload during the drain.
+var errReloadDraining = errors.New("the node is draining")
+
 func (n *Node) reload(cfg *topology.Config) (string, topology.Change, error) {
 	if n.draining.Load() {
-		return ReloadFailed, topology.Change{}, errors.New("the node is draining")
+		return ReloadFailed, topology.Change{}, errReloadDraining
 	}
 	if err := cfg.Validate(); err != nil {
 		return ReloadInvalid, topology.Change{}, err

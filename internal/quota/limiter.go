@@ -210,8 +210,13 @@ func (l *Limiter) Close() error { return l.Shutdown(context.Background()) }
 // the limiter created it ([Open]). It returns by the end of ctx (the
 // node's drain) whatever the store does: then the retry in progress and
 // the last pass are cut, and what they had not settled is dropped as
-// well. A dropped settlement is never counted looser than what the
-// request used (docs/quotas.md, "At shutdown").
+// well. The last pass settles first the commits of more tokens than were
+// reserved, the only drops that count a caller for less than it used;
+// such a commit can still be dropped when ctx ends or the store fails, and
+// is then logged (commits_above_reservation, tokens_not_counted). A
+// command cut after it was sent may have been applied all the same: the
+// store's counts are then right and the drop's log and metric overstate
+// the loss (docs/quotas.md, "At shutdown").
 func (l *Limiter) Shutdown(ctx context.Context) error {
 	l.pmu.Lock()
 	l.closed = true
