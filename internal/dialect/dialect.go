@@ -8,6 +8,7 @@ package dialect
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/translate"
@@ -120,8 +121,12 @@ func TranslateResponse(resp *inference.Response, client inference.Dialect, meta 
 func AnswerError(err error) *inference.Error {
 	var ae *translate.AnswerError
 	if errors.As(err, &ae) {
-		// Its message names the deployment's API and the client's.
-		return &inference.Error{Kind: inference.KindUpstream, Message: inference.Clip(ae.Error(), maxRefusalMessage), Err: err}
+		// Its message names the deployment's API and the client's. The
+		// same request would get the same answer again: the OpenAI and
+		// Anthropic SDKs, which retry a 5xx, are told not to (each try
+		// is sent upstream and charged).
+		return &inference.Error{Kind: inference.KindUpstream, Message: inference.Clip(ae.Error(), maxRefusalMessage), Err: err,
+			Header: http.Header{"X-Should-Retry": {"false"}}}
 	}
 	var se *translate.StreamError
 	if errors.As(err, &se) {

@@ -1,13 +1,16 @@
 package bedrock
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	apianthropic "github.com/meridian-gateway/meridian/internal/api/anthropic"
 	"github.com/meridian-gateway/meridian/internal/auth"
 	"github.com/meridian-gateway/meridian/internal/gateway"
+	"github.com/meridian-gateway/meridian/internal/inference"
 )
 
 // bedrockHeaderPrefix begins the Bedrock Runtime request headers that are
@@ -35,9 +38,10 @@ var invokeOnly = map[string]struct{ name, member string }{
 // ValidationException naming it, never dropped unread
 // (docs/architecture.md, invariant 6). On InvokeModel an anthropic-*
 // header gets /v1/messages' rule (apianthropic.CheckHeaders), except
-// anthropic-beta, which InvokeModel takes in the body only. See
+// anthropic-beta, which InvokeModel takes in the body only: a header beta
+// the body also names is taken (betaNotInBody). See
 // docs/api.md, "Bedrock request headers".
-func checkBedrockHeaders(op string, h http.Header) error {
+func checkBedrockHeaders(op string, h http.Header, body []byte) error {
 	invoke := op == gateway.OpInvokeModel || op == gateway.OpInvokeModelWithResponseStream
 	first := ""
 	for name := range h {
@@ -61,13 +65,46 @@ func checkBedrockHeaders(op string, h http.Header) error {
 	if !invoke {
 		return nil
 	}
-	if len(h.Values("Anthropic-Beta")) > 0 {
-		return invalid("anthropic-beta header: InvokeModel takes betas as the body's anthropic_beta; send them there")
+	if v := h.Get("X-Amzn-Bedrock-Projectidentifier"); v != "" && v != neutralProject {
+		return invalid("X-Amzn-Bedrock-ProjectIdentifier " + strconv.Quote(auth.Truncate(v, maxQuoted)) +
+			": Bedrock projects are not served by this gateway; send " + neutralProject + " or leave it out")
+	}
+	if beta := h.Values("Anthropic-Beta"); len(beta) > 0 {
+		if missing := betaNotInBody(beta, body); missing != "" {
+			return invalid("anthropic-beta header " + strconv.Quote(auth.Truncate(missing, maxQuoted)) +
+				": InvokeModel takes betas as the body's anthropic_beta, which does not name it; send it there")
+		}
 	}
 	if err := apianthropic.CheckHeaders(h); err != nil {
 		return bedrockInvalid(err)
 	}
 	return nil
+}
+
+// neutralProject is the X-Amzn-Bedrock-ProjectIdentifier value that asks
+// for nothing: Bedrock's default project (the JavaScript SDK's
+// projectIdentifier member, "Specify default or omit this field").
+const neutralProject = "default"
+
+// betaNotInBody returns the first beta an anthropic-beta header names that
+// the body's anthropic_beta does not, or "". Bedrock reads betas from the
+// body only; Anthropic's TypeScript Bedrock client (and the AI SDK's
+// Bedrock provider) copies the header's betas into the body and keeps the
+// header, which asks for nothing more and is taken. A header beta the body
+// lacks would be dropped: refused.
+func betaNotInBody(header []string, body []byte) string {
+	var inBody []string
+	if raw := inference.Field(body, "anthropic_beta"); raw != nil {
+		json.Unmarshal(raw, &inBody) // not a list of strings: every header beta is missing
+	}
+	for _, v := range header {
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" && !slices.Contains(inBody, b) {
+				return b
+			}
+		}
+	}
+	return ""
 }
 
 // knownBedrockHeader reports whether op defines the X-Amzn-Bedrock-*
@@ -83,7 +120,7 @@ func knownBedrockHeader(op, c string) bool {
 		return true
 	case op == gateway.OpInvokeModel || op == gateway.OpInvokeModelWithResponseStream:
 		_, ok := invokeOnly[c]
-		return ok
+		return ok || c == "X-Amzn-Bedrock-Projectidentifier"
 	}
 	return false
 }

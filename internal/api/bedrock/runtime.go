@@ -37,7 +37,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, strea
 	req, err := decode(model, body, stream)
 	call.Request = req
 	if err == nil {
-		err = checkBedrockHeaders(op, r.Header)
+		err = checkBedrockHeaders(op, r.Header, body)
 	}
 	if err == nil {
 		err = checkModelID(model)

@@ -65,6 +65,23 @@ deployments:
 		{"InvokeModel anthropic-user-profile-id", func() error { return invoke("eu.pclaude", with("anthropic-user-profile-id", "uprof_1")) }, "anthropic-user-profile-id"},
 		{"InvokeModel anthropic-workspace-id", func() error { return invoke("eu.pnova", with("anthropic-workspace-id", "wrkspc_1")) }, "anthropic-workspace-id"},
 		{"InvokeModel anthropic-beta header", func() error { return invoke("eu.pclaude", with("anthropic-beta", "context-1m-2025-08-07")) }, "anthropic_beta"},
+		// Anthropic's TypeScript Bedrock client copies the header's betas
+		// into the body and keeps the header: nothing is dropped.
+		{"InvokeModel anthropic-beta header and body", func() error {
+			_, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: aws.String("eu.pclaude"), ContentType: aws.String("application/json"),
+				Body: []byte(`{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["context-1m-2025-08-07","structured-outputs-2025-12-15"],"max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)},
+				with("anthropic-beta", "context-1m-2025-08-07, structured-outputs-2025-12-15"))
+			return err
+		}, ""},
+		{"InvokeModel anthropic-beta header beyond the body's", func() error {
+			_, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: aws.String("eu.pclaude"), ContentType: aws.String("application/json"),
+				Body: []byte(`{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["context-1m-2025-08-07"],"max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)},
+				with("anthropic-beta", "context-1m-2025-08-07,interleaved-thinking-2025-05-14"))
+			return err
+		}, "interleaved-thinking-2025-05-14"},
+		// The JavaScript SDK's projectIdentifier: "default" asks for nothing.
+		{"InvokeModel default project", func() error { return invoke("eu.pnova", with("X-Amzn-Bedrock-ProjectIdentifier", "default")) }, ""},
+		{"InvokeModel other project", func() error { return invoke("eu.pnova", with("X-Amzn-Bedrock-ProjectIdentifier", "proj-1")) }, "X-Amzn-Bedrock-ProjectIdentifier"},
 		{"InvokeModel anthropic-version header", func() error { return invoke("eu.pclaude", with("anthropic-version", "2023-06-01")) }, ""},
 		{"InvokeModel request metadata", func() error {
 			_, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: aws.String("eu.pnova"), Body: body, ContentType: aws.String("application/json"),

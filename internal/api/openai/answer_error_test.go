@@ -49,6 +49,11 @@ func TestUntranslatableAnswer(t *testing.T) {
 			if !errors.As(err, &ae) {
 				t.Fatalf("error %v (%T), want *openai.Error", err, err)
 			}
+			// The same request would fail the same way: the SDK (which
+			// retries a 5xx) is told not to retry it.
+			if got := ae.Response.Header.Get("X-Should-Retry"); got != "false" {
+				t.Errorf("x-should-retry %q, want false", got)
+			}
 			if ae.StatusCode != 502 || ae.Type != "server_error" || ae.Param != "" {
 				t.Fatalf("error %d %s param %q: %s, want a 502 server_error without param", ae.StatusCode, ae.Type, ae.Param, ae.RawJSON())
 			}
