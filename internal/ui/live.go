@@ -126,17 +126,21 @@ func NewLive(opts LiveOptions) (*Live, error) {
 type keptRecord struct {
 	rec      gateway.Record
 	overhead gateway.Overhead
+	// attempts is the slot's array for its records' attempts, kept when
+	// a record has none (a destination's, a denied one), so that the
+	// next record with attempts reuses it.
+	attempts []gateway.Attempt
 }
 
 // keep copies rec into k, but its prompt and completion; the attempts go
-// into the array k's previous record's held, when it has room.
+// into the slot's array, when it has room.
 func (k *keptRecord) keep(rec *gateway.Record) {
-	attempts := k.rec.Attempts[:0]
 	k.rec = *rec
 	k.rec.Prompt, k.rec.Completion = nil, ""
 	k.rec.Attempts = nil
 	if rec.Attempts != nil {
-		k.rec.Attempts = append(attempts, rec.Attempts...)
+		k.attempts = append(k.attempts[:0], rec.Attempts...)
+		k.rec.Attempts = k.attempts
 		if k.rec.Attempts == nil {
 			k.rec.Attempts = []gateway.Attempt{}
 		}
