@@ -91,14 +91,14 @@ func (p *Policy) Len() int { return len(p.statements) }
 // Every problem is reported, joined with errors.Join; each is a
 // [*ParseError] matching [ErrInvalidPolicy].
 func Parse(name string, doc []byte) (*Policy, error) {
+	if err := CheckJSON(doc); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, &ParseError{Statement: -1, Msg: "not valid JSON: " + err.Error()}
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, &ParseError{Statement: -1, Msg: "not valid JSON: extra data after the policy document"}
+		return nil, jsonError(doc, dec, err)
 	}
 	return FromValue(name, v)
 }
@@ -136,7 +136,7 @@ func FromValue(name string, doc any) (*Policy, error) {
 		case "Version":
 			s, ok := val.(string)
 			if !ok || (s != Version2012 && s != Version2008) {
-				docErr("Version", "%s is not a policy version (want %q)", show(val), Version2012)
+				docErr("Version", "%s is not a policy version (want %q, the current language, or %q, in which policy variables are literal text)", show(val), Version2012, Version2008)
 				continue
 			}
 			p.version = s
