@@ -91,22 +91,22 @@ const (
 )
 
 var knownKeys = [numKeyIDs]string{
-	keyRequestedRegion:     KeyRequestedRegion,
-	keySourceIP:            KeySourceIP,
-	keyCurrentTime:         KeyCurrentTime,
-	keyEpochTime:           KeyEpochTime,
-	keySecureTransport:     KeySecureTransport,
-	keyUsername:            KeyUsername,
-	keyUserID:              KeyUserID,
-	keyTagKeys:             KeyTagKeys,
+	keyRequestedRegion:       KeyRequestedRegion,
+	keySourceIP:              KeySourceIP,
+	keyCurrentTime:           KeyCurrentTime,
+	keyEpochTime:             KeyEpochTime,
+	keySecureTransport:       KeySecureTransport,
+	keyUsername:              KeyUsername,
+	keyUserID:                KeyUserID,
+	keyTagKeys:               KeyTagKeys,
 	keyPrincipalARN:          KeyPrincipalARN,
 	keyPrincipalAccount:      KeyPrincipalAccount,
 	keyPrincipalType:         KeyPrincipalType,
 	keyPrincipalIsAWSService: KeyPrincipalIsAWSService,
 	keyViaAWSService:         KeyViaAWSService,
-	keyInferenceProfileARN: KeyInferenceProfileARN,
-	keySourceRegion:        KeySourceRegion,
-	keyGeography:           KeyGeography,
+	keyInferenceProfileARN:   KeyInferenceProfileARN,
+	keySourceRegion:          KeySourceRegion,
+	keyGeography:             KeyGeography,
 }
 
 // identify returns the id of a fixed key, or keyOther.
