@@ -176,3 +176,29 @@ func listFieldN(k string, n, j int) string {
 	}
 	return fmt.Sprintf("%s[%d]", k, j)
 }
+
+// PrincipalARN is the value of aws:PrincipalArn for a principal named
+// username (its id when it has no username) in account:
+// arn:{partition}:iam::{account}:user/{username}, the form of an IAM
+// user's ARN, so that a guardrail written for IAM users
+// (`ArnLike aws:PrincipalArn arn:aws:iam::*:user/contractor-*`) applies.
+func PrincipalARN(partition, account, username string) string {
+	return "arn:" + partition + ":iam::" + account + ":user/" + username
+}
+
+// PrincipalType is the value of aws:PrincipalType for every Meridian
+// principal.
+const PrincipalType = "User"
+
+// AddPrincipalKeys adds the keys that describe the principal itself and
+// are present on every request: aws:PrincipalArn (arn, see
+// [PrincipalARN]), aws:PrincipalAccount, aws:PrincipalType ("User"),
+// aws:PrincipalIsAWSService and aws:ViaAWSService ("false"). The gateway
+// and the simulator both call it, so that they agree.
+func (c *Context) AddPrincipalKeys(arn, account string) {
+	c.Add(KeyPrincipalARN, arn)
+	c.Add(KeyPrincipalAccount, account)
+	c.Add(KeyPrincipalType, PrincipalType)
+	c.Add(KeyPrincipalIsAWSService, "false")
+	c.Add(KeyViaAWSService, "false")
+}
