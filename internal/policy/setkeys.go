@@ -80,11 +80,14 @@ func checkSetKey(key string) error {
 	if !ownedKey(key) || IsSetKey(key) {
 		return nil
 	}
-	return errors.New(unsetKeyMsg(key))
+	return errors.New(unsetKeyMsg(key, false))
 }
 
-func unsetKeyMsg(key string) string {
-	msg := fmt.Sprintf("condition key %q is never set by Meridian, so a condition on it never matches (a Deny on it denies nothing)", key)
+func unsetKeyMsg(key string, variable bool) string {
+	msg := fmt.Sprintf("condition key %q is never set by Meridian: it is absent from every request, so a positive operator on it never matches (a Deny on it denies nothing) and a negated one always does", key)
+	if variable {
+		msg = fmt.Sprintf("context key %q is never set by Meridian, so the variable never resolves and the entry never matches", key)
+	}
 	if near := nearestSetKey(key); near != "" {
 		msg += fmt.Sprintf("; did you mean %s?", near)
 	}

@@ -28,7 +28,7 @@ func parseVariable(body string) (*variable, error) {
 		return nil, errors.New("policy variable ${" + body + "} does not name a context key")
 	}
 	if ownedKey(name) && !IsSetKey(name) {
-		return nil, errors.New("policy variable ${" + body + "}: " + unsetKeyMsg(name))
+		return nil, errors.New("policy variable ${" + body + "}: " + unsetKeyMsg(name, true))
 	}
 	return v, nil
 }
