@@ -74,7 +74,7 @@ func CheckJSON(doc []byte) error {
 					f.childKey = k
 					line, col := position(doc, dec.InputOffset())
 					return &ParseError{Statement: -1, Field: pathOf(),
-						Msg: fmt.Sprintf("duplicate key %q at line %d, column %d: JSON would keep only the last one and silently drop the other (fix: merge the two into one, e.g. one StringEquals object with both keys)", k, line, col)}
+						Msg: fmt.Sprintf("duplicate key %q at line %d, column %d: JSON would keep only the last one and silently drop the other; merge the two into one (e.g. one StringEquals object with every key)", k, line, col)}
 				}
 				f.keys[k] = struct{}{}
 				f.childKey, f.wantKey = k, false

@@ -32,11 +32,11 @@ func lintResource(s string, notAction bool, actions []actionSource) string {
 	if literal(svc) && svc != "bedrock" && svc != "meridian" {
 		for _, known := range []string{"bedrock", "meridian"} {
 			if d := textdist.Levenshtein(strings.ToLower(svc), known); d <= 2 {
-				return fmt.Sprintf("%q: service %q is not %q, so this entry matches no ARN Meridian evaluates (fix: arn:aws:%s:…)", s, svc, known, known)
+				return fmt.Sprintf("%q: service %q is not %q, so this entry matches no ARN Meridian evaluates; write arn:aws:%s:…", s, svc, known, known)
 			}
 		}
 		if !notAction && onlyBedrockActions(actions) {
-			return fmt.Sprintf("%q: the statement names only bedrock: actions, whose resources are arn:…:bedrock:… ARNs; service %q never matches (fix: use bedrock as the service, or \"*\")", s, svc)
+			return fmt.Sprintf("%q: the statement names only bedrock: actions, whose resources are arn:…:bedrock:… ARNs; service %q never matches; use bedrock as the service, or \"*\"", s, svc)
 		}
 	}
 	if svc != "bedrock" || len(parts) < arnSegments {
@@ -50,14 +50,14 @@ func lintResource(s string, notAction bool, actions []actionSource) string {
 	for _, known := range bedrockResourceTypes {
 		if typ == known {
 			if known == "foundation-model" && account != "" && literal(account) {
-				return fmt.Sprintf("%q: foundation-model ARNs have an empty account (arn:aws:bedrock:REGION::foundation-model/ID), so account %q never matches (fix: leave the account empty, or use *)", s, account)
+				return fmt.Sprintf("%q: foundation-model ARNs have an empty account (arn:aws:bedrock:REGION::foundation-model/ID), so account %q never matches; leave the account empty, or use *", s, account)
 			}
 			return ""
 		}
 	}
 	for _, known := range bedrockResourceTypes {
 		if d := textdist.Levenshtein(typ, known); d > 0 && d <= 2 {
-			return fmt.Sprintf("%q: %q is not a Bedrock resource type, so this entry never matches; did you mean %s? (fix: use one of %s)", s, typ, known, strings.Join(bedrockResourceTypes, ", "))
+			return fmt.Sprintf("%q: %q is not a Bedrock resource type, so this entry never matches; did you mean %s? Bedrock resource types Meridian evaluates: %s", s, typ, known, strings.Join(bedrockResourceTypes, ", "))
 		}
 	}
 	return ""

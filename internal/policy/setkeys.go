@@ -89,9 +89,9 @@ func unsetKeyMsg(key string, variable bool) string {
 		msg = fmt.Sprintf("context key %q is never set by Meridian, so the variable never resolves and the entry never matches", key)
 	}
 	if near := nearestSetKey(key); near != "" {
-		msg += fmt.Sprintf("; did you mean %s?", near)
+		msg += fmt.Sprintf(". Did you mean %s?", near)
 	}
-	return msg + " (fix: use a key Meridian sets: " + strings.Join(setKeys, ", ") + "; docs/policies.md#the-request-context)"
+	return msg + ". Use a key Meridian sets: " + strings.Join(setKeys, ", ") + " (docs/policies.md#the-request-context)"
 }
 
 // nearestSetKey returns the key of setKeys closest to key (ignoring case),
@@ -135,7 +135,7 @@ func (p *Policy) CheckKeys() error {
 		st := &p.statements[i]
 		fail := func(field, key string) {
 			errs = append(errs, &ParseError{Statement: i, Sid: st.ref.Sid, Field: field,
-				Msg: fmt.Sprintf("key %q is never set by Meridian, so a condition on it never matches and a variable naming it never resolves (fix: use a key Meridian sets: %s; docs/policies.md#the-request-context)", key, strings.Join(setKeys, ", "))})
+				Msg: fmt.Sprintf("key %q is never set by Meridian: it is absent from every request, so a condition on it is decided as for an absent key and a variable naming it never resolves", key)})
 		}
 		foreign := func(k string) bool { return !ownedKey(k) && !IsSetKey(k) }
 		pat := func(field string, pt *pattern) {
