@@ -90,8 +90,10 @@ func unsetKeyMsg(key string, variable bool) string {
 	}
 	if near := nearestSetKey(key); near != "" {
 		msg += fmt.Sprintf(". Did you mean %s?", near)
+	} else {
+		msg += "."
 	}
-	return msg + ". Use a key Meridian sets: " + strings.Join(setKeys, ", ") + " (docs/policies.md#the-request-context)"
+	return msg + " Use a key Meridian sets: " + strings.Join(setKeys, ", ") + " (docs/policies.md#the-request-context)"
 }
 
 // nearestSetKey returns the key of setKeys closest to key (ignoring case),
