@@ -114,6 +114,9 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 			for _, n := range p.ActionNotes() {
 				fmt.Fprintf(stderr, "note: policy %q: %v\n", doc.Name, n)
 			}
+			for _, n := range p.LiteralVariableNotes() {
+				fmt.Fprintf(stderr, "note: policy %q: %v\n", doc.Name, n)
+			}
 			// A key of another service is simulated (--context may give
 			// it), but a topology refuses it: the node never sets it.
 			for _, e := range unjoinErr(p.CheckKeys()) {

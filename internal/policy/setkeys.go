@@ -207,3 +207,46 @@ func (c *Context) AddPrincipalKeys(arn, account string) {
 	c.Add(KeyPrincipalIsAWSService, "false")
 	c.Add(KeyViaAWSService, "false")
 }
+
+// LiteralVariableNotes returns a note for every Resource, NotResource and
+// condition value of a 2008-10-17 policy (or one without a Version) that
+// contains `${`: policy variables are literal text there, as in IAM, so
+// `…/${aws:username}/*` matches only those characters and a Deny on it
+// denies nothing. A 2012-10-17 policy gets none.
+func (p *Policy) LiteralVariableNotes() []*ParseError {
+	if p.version == Version2012 {
+		return nil
+	}
+	var out []*ParseError
+	for i := range p.statements {
+		st := &p.statements[i]
+		note := func(field, text string) {
+			out = append(out, &ParseError{Statement: i, Sid: st.ref.Sid, Field: field,
+				Msg: fmt.Sprintf("%q is literal text: policy variables are recognised only with \"Version\": %q (this policy's is %q); add that Version if ${…} is meant as a variable", text, Version2012, p.version)})
+		}
+		resField := "Resource"
+		if st.notResource {
+			resField = "NotResource"
+		}
+		for j := range st.resources {
+			if strings.Contains(st.resources[j].src, "${") {
+				note(listFieldN(resField, len(st.resources), j), st.resources[j].src)
+			}
+		}
+		for j := range st.conditions {
+			c := &st.conditions[j]
+			field := "Condition." + c.operator + "." + c.key.name
+			for k := range c.strs {
+				if strings.Contains(c.strs[k].src, "${") {
+					note(field, c.strs[k].src)
+				}
+			}
+			for k := range c.arns {
+				if strings.Contains(c.arns[k].src, "${") {
+					note(field, c.arns[k].src)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -32,6 +32,10 @@ const globalPrefix = "global"
 
 // actionHint is the fix of a policy action that is a typo
 // (policy.CheckActions): an Allow of it grants nothing, a Deny denies nothing.
+// literalVariableHint goes with a note on `${…}` in a 2008-10-17 policy
+// (policy.LiteralVariableNotes).
+const literalVariableHint = "docs/policies.md#grammar (Version)"
+
 // keyHint is the fix for a condition key or variable outside the aws:,
 // bedrock: and meridian: namespaces (policy.CheckKeys): the node never
 // sets it, so a statement reading it would be decided as if it were absent.
@@ -308,6 +312,9 @@ func (c *Config) Validate() error {
 			for _, n := range compiled.ActionNotes() {
 				p.note("policies."+name, actionNoteHint, "policy %q: %v", name, n)
 			}
+			for _, n := range compiled.LiteralVariableNotes() {
+				p.note("policies."+name, literalVariableHint, "policy %q: %v", name, n)
+			}
 		}
 	}
 	for i, g := range c.Guardrails {
@@ -326,6 +333,9 @@ func (c *Config) Validate() error {
 				}
 				for _, n := range compiled.ActionNotes() {
 					p.note(f+".policy", actionNoteHint, "guardrail %q: %v", g.Name, n)
+				}
+				for _, n := range compiled.LiteralVariableNotes() {
+					p.note(f+".policy", literalVariableHint, "guardrail %q: %v", g.Name, n)
 				}
 			}
 		}
