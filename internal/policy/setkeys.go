@@ -200,12 +200,17 @@ const PrincipalType = "User"
 // [PrincipalARN]), aws:PrincipalAccount, aws:PrincipalType ("User"),
 // aws:PrincipalIsAWSService and aws:ViaAWSService ("false"). The gateway
 // and the simulator both call it, so that they agree.
+//
+// The keys' ids are known, so they are appended without identify's
+// search through the fixed keys (five Adds would fold each name against
+// every fixed key).
 func (c *Context) AddPrincipalKeys(arn, account string) {
-	c.Add(KeyPrincipalARN, arn)
-	c.Add(KeyPrincipalAccount, account)
-	c.Add(KeyPrincipalType, PrincipalType)
-	c.Add(KeyPrincipalIsAWSService, "false")
-	c.Add(KeyViaAWSService, "false")
+	c.pairs = append(c.pairs,
+		pair{key: KeyPrincipalARN, id: keyPrincipalARN, value: arn},
+		pair{key: KeyPrincipalAccount, id: keyPrincipalAccount, value: account},
+		pair{key: KeyPrincipalType, id: keyPrincipalType, value: PrincipalType},
+		pair{key: KeyPrincipalIsAWSService, id: keyPrincipalIsAWSService, value: "false"},
+		pair{key: KeyViaAWSService, id: keyViaAWSService, value: "false"})
 }
 
 // LiteralVariableNotes returns a note for every Resource, NotResource and
