@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/meridian-gateway/meridian/internal/policy"
 	"github.com/meridian-gateway/meridian/internal/profile"
@@ -102,6 +104,7 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 	if in.Guardrails, err = readPolicyDocuments(guardrails); err != nil {
 		return usageError("policy simulate: %v", err)
 	}
+	var parsed []*policy.Policy
 	for _, doc := range append(slices.Clip(in.Policies), in.Guardrails...) {
 		// Invalid documents are reported by Simulate, with every problem.
 		if p, err := policy.Parse(doc.Name, doc.JSON); err == nil {
@@ -111,6 +114,15 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 			for _, n := range p.ActionNotes() {
 				fmt.Fprintf(stderr, "note: policy %q: %v\n", doc.Name, n)
 			}
+			for _, n := range p.LiteralVariableNotes() {
+				fmt.Fprintf(stderr, "note: policy %q: %v\n", doc.Name, n)
+			}
+			// A key of another service is simulated (--context may give
+			// it), but a topology refuses it: the node never sets it.
+			for _, e := range unjoinErr(p.CheckKeys()) {
+				fmt.Fprintf(stderr, "note: policy %q: %v (a topology refuses it)\n", doc.Name, e)
+			}
+			parsed = append(parsed, p)
 		}
 	}
 	if *contextFile != "" {
@@ -132,6 +144,9 @@ func runPolicySimulate(args []string, stdout, stderr io.Writer) error {
 	rep, err := policy.Simulate(in)
 	if err != nil {
 		return usageError("policy simulate: %v", err)
+	}
+	if unset := policy.UnsetRequestKeys(parsed, in.Context); len(unset) > 0 {
+		fmt.Fprintf(stderr, "note: the policies read %s, which the node sets from each request and this simulation has no value for: the node may decide differently (give them with --context KEY=VALUE)\n", strings.Join(unset, ", "))
 	}
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
@@ -194,7 +209,15 @@ func simulateFromConfig(path, principalID, profileID, region, action string, con
 		}
 		return p, nil
 	}
+	// The keys the node sets that the topology and the clock decide: the
+	// principal's ARN and account, the time now, and aws:SecureTransport as
+	// the source region's client listener sets it (TLS or not). The
+	// caller's address is unknown; the report names every such key the
+	// policies read.
+	r, _ := cfg.Region(region)
 	in := policy.InvokeSimulation{Username: principal.Name(), UserID: principal.ID, PrincipalTags: principal.Tags,
+		PrincipalARN: policy.PrincipalARN(cfg.PartitionOrDefault(), cfg.Account, principal.Name()), Account: cfg.Account,
+		Now: time.Now(), SecureTransport: strconv.FormatBool(r.TLS != nil),
 		Geography: cfg.GeographyOf(region), Context: map[string][]string{}}
 	for _, name := range principal.Policies {
 		p, err := compile(name, cfg.Policies[name])
@@ -235,6 +258,9 @@ func simulateFromConfig(path, principalID, profileID, region, action string, con
 		}
 	}
 	rep := policy.SimulateInvoke(in)
+	if output == "json" && len(rep.UnsetKeys) > 0 {
+		fmt.Fprintf(stderr, "note: the policies read %s, which the node sets from each request and this simulation has no value for: the node may decide differently (give them with --context KEY=VALUE)\n", strings.Join(rep.UnsetKeys, ", "))
+	}
 	if output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -242,4 +268,15 @@ func simulateFromConfig(path, principalID, profileID, region, action string, con
 	}
 	_, err = io.WriteString(stdout, rep.Text())
 	return err
+}
+
+// unjoinErr splits an errors.Join result into its errors.
+func unjoinErr(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

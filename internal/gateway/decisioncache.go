@@ -13,7 +13,7 @@ import (
 // authorization is the same for every request of one principal (ID and
 // user name) that invokes the same resolution (profile ARN, model,
 // destinations, scope) from the same source region with the same action:
-// the principal's name, id and tags, the source region and its geography,
+// the principal's name, id, ARN, account, type and tags, the source region and its geography,
 // and the keys AuthorizeInvoke sets from the invocation itself
 // (aws:RequestedRegion, bedrock:InferenceProfileArn). Every other key may
 // differ from one request to the next (the time, the caller's address and
@@ -24,7 +24,10 @@ func fixedKey(k string) bool {
 	switch {
 	case policy.SameKey(k, policy.KeyUsername), policy.SameKey(k, policy.KeyUserID),
 		policy.SameKey(k, policy.KeySourceRegion), policy.SameKey(k, policy.KeyGeography),
-		policy.SameKey(k, policy.KeyRequestedRegion), policy.SameKey(k, policy.KeyInferenceProfileARN):
+		policy.SameKey(k, policy.KeyRequestedRegion), policy.SameKey(k, policy.KeyInferenceProfileARN),
+		policy.SameKey(k, policy.KeyPrincipalARN), policy.SameKey(k, policy.KeyPrincipalAccount),
+		policy.SameKey(k, policy.KeyPrincipalType), policy.SameKey(k, policy.KeyPrincipalIsAWSService),
+		policy.SameKey(k, policy.KeyViaAWSService):
 		return true
 	}
 	return len(k) > len(policy.PrefixPrincipalTag) && policy.SameKey(k[:len(policy.PrefixPrincipalTag)], policy.PrefixPrincipalTag)

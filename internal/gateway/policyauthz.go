@@ -36,6 +36,8 @@ type PolicyAuthorizer struct {
 type subject struct {
 	set  *policy.Set
 	tags [][2]string // "aws:PrincipalTag/k", v
+	// arn is aws:PrincipalArn (policy.PrincipalARN).
+	arn string
 	// reusable is set when the policies read no context key whose value
 	// can differ between two requests of the principal for the same
 	// invocation (see fixedKey): an invocation's decision is then the
@@ -83,7 +85,8 @@ func NewPolicyAuthorizer(cfg *topology.Config) (*PolicyAuthorizer, error) {
 		for _, name := range p.Policies {
 			identity = append(identity, compiled[name])
 		}
-		s := &subject{set: policy.NewSet(identity, guardrails), reusable: true}
+		s := &subject{set: policy.NewSet(identity, guardrails), reusable: true,
+			arn: policy.PrincipalARN(a.partition, cfg.Account, p.Name())}
 		for k, v := range p.Tags {
 			s.tags = append(s.tags, [2]string{policy.PrefixPrincipalTag + k, v})
 		}
@@ -271,6 +274,7 @@ func (a *PolicyAuthorizer) fillContext(c *policy.Context, s *subject, in AuthzIn
 	p := in.Principal
 	c.Add(policy.KeyUsername, p.Username)
 	c.Add(policy.KeyUserID, p.ID)
+	c.AddPrincipalKeys(s.arn, a.account)
 	for _, t := range s.tags {
 		c.Set(t[0], t[1])
 	}

@@ -203,8 +203,9 @@ func BenchmarkAuthorizeInvoke(b *testing.B) {
 // tags that differ only in case, request and resource tags, and an
 // IPv4-mapped source address.
 func TestFillContextMatchesSet(t *testing.T) {
-	a := &PolicyAuthorizer{geoOf: map[string]string{"eu-west-1": "eu"}}
-	s := &subject{tags: [][2]string{{policy.PrefixPrincipalTag + "team", "a"}, {policy.PrefixPrincipalTag + "Team", "b"}, {policy.PrefixPrincipalTag + "cost", "c"}}}
+	a := &PolicyAuthorizer{geoOf: map[string]string{"eu-west-1": "eu"}, account: "111122223333"}
+	s := &subject{tags: [][2]string{{policy.PrefixPrincipalTag + "team", "a"}, {policy.PrefixPrincipalTag + "Team", "b"}, {policy.PrefixPrincipalTag + "cost", "c"}},
+		arn: policy.PrincipalARN("aws", "111122223333", "alice")}
 	in := AuthzInput{Principal: auth.Principal{ID: "p1", Username: "alice"}, Source: "eu-west-1", SourceIP: "::ffff:192.0.2.1",
 		SecureTransport: true, Now: time.Unix(1.7e9, 0), RequestTags: map[string]string{"env": "prod"},
 		Resolution: &profile.Resolution{Profile: &profile.Profile{Type: profile.Application, Tags: map[string]string{"owner": "x"}}}}
@@ -214,6 +215,11 @@ func TestFillContextMatchesSet(t *testing.T) {
 	want := &policy.Context{}
 	want.Set(policy.KeyUsername, in.Principal.Username)
 	want.Set(policy.KeyUserID, in.Principal.ID)
+	want.Set(policy.KeyPrincipalARN, "arn:aws:iam::111122223333:user/alice")
+	want.Set(policy.KeyPrincipalAccount, "111122223333")
+	want.Set(policy.KeyPrincipalType, "User")
+	want.Set(policy.KeyPrincipalIsAWSService, "false")
+	want.Set(policy.KeyViaAWSService, "false")
 	for _, tag := range s.tags {
 		want.Set(tag[0], tag[1])
 	}

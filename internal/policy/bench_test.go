@@ -45,7 +45,7 @@ func realisticPrincipal(tb testing.TB) *Set {
 		{"Sid":"Kms","Effect":"Allow","Action":["kms:Decrypt","kms:GenerateDataKey*"],"Resource":"arn:aws:kms:eu-*:111122223333:key/*",
 		 "Condition":{"StringEquals":{"kms:ViaService":["bedrock.eu-west-1.amazonaws.com","bedrock.eu-central-1.amazonaws.com"]}}},
 		{"Sid":"Sts","Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::111122223333:role/meridian-*",
-		 "Condition":{"NumericLessThanEquals":{"aws:MultiFactorAuthAge":"3600"}}},
+		 "Condition":{"NumericLessThanEquals":{"x:MultiFactorAuthAge":"3600"}}},
 		{"Sid":"NoIAM","Effect":"Deny","Action":"iam:*","Resource":"*"}]}`
 	return NewSet(
 		mustParseAll(tb, "id", []string{invoke, apps, network, misc}),

@@ -136,6 +136,9 @@ func compileCondition(operator, key string, values []string, variables bool) (co
 	if !validKeyName(key) {
 		return condition{}, errorf("%q is not a condition key (want service:name, e.g. aws:RequestedRegion)", key)
 	}
+	if err := checkSetKey(key); err != nil {
+		return condition{}, err
+	}
 	if len(values) == 0 {
 		return condition{}, errorf("no values")
 	}

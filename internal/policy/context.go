@@ -29,6 +29,20 @@ const (
 	KeyUsername = "aws:username"
 	// KeyUserID is aws:userid, the principal's id.
 	KeyUserID = "aws:userid"
+	// KeyPrincipalARN is aws:PrincipalArn, the principal's ARN:
+	// arn:<partition>:iam::<account>:user/<username> (the form of an IAM
+	// user's ARN; the username defaults to the principal's id).
+	KeyPrincipalARN = "aws:PrincipalArn"
+	// KeyPrincipalAccount is aws:PrincipalAccount, the topology's account.
+	KeyPrincipalAccount = "aws:PrincipalAccount"
+	// KeyPrincipalType is aws:PrincipalType, always "User" (a Meridian
+	// principal is a named caller with long-term credentials, as an IAM user).
+	KeyPrincipalType = "aws:PrincipalType"
+	// KeyPrincipalIsAWSService is aws:PrincipalIsAWSService, always "false".
+	KeyPrincipalIsAWSService = "aws:PrincipalIsAWSService"
+	// KeyViaAWSService is aws:ViaAWSService, always "false" (no AWS service
+	// calls Meridian on a principal's behalf).
+	KeyViaAWSService = "aws:ViaAWSService"
 	// KeyTagKeys is aws:TagKeys, the tag keys in a create or tag request
 	// (multi-valued).
 	KeyTagKeys = "aws:TagKeys"
@@ -65,6 +79,11 @@ const (
 	keyUsername
 	keyUserID
 	keyTagKeys
+	keyPrincipalARN
+	keyPrincipalAccount
+	keyPrincipalType
+	keyPrincipalIsAWSService
+	keyViaAWSService
 	keyInferenceProfileARN
 	keySourceRegion
 	keyGeography
@@ -72,17 +91,22 @@ const (
 )
 
 var knownKeys = [numKeyIDs]string{
-	keyRequestedRegion:     KeyRequestedRegion,
-	keySourceIP:            KeySourceIP,
-	keyCurrentTime:         KeyCurrentTime,
-	keyEpochTime:           KeyEpochTime,
-	keySecureTransport:     KeySecureTransport,
-	keyUsername:            KeyUsername,
-	keyUserID:              KeyUserID,
-	keyTagKeys:             KeyTagKeys,
-	keyInferenceProfileARN: KeyInferenceProfileARN,
-	keySourceRegion:        KeySourceRegion,
-	keyGeography:           KeyGeography,
+	keyRequestedRegion:       KeyRequestedRegion,
+	keySourceIP:              KeySourceIP,
+	keyCurrentTime:           KeyCurrentTime,
+	keyEpochTime:             KeyEpochTime,
+	keySecureTransport:       KeySecureTransport,
+	keyUsername:              KeyUsername,
+	keyUserID:                KeyUserID,
+	keyTagKeys:               KeyTagKeys,
+	keyPrincipalARN:          KeyPrincipalARN,
+	keyPrincipalAccount:      KeyPrincipalAccount,
+	keyPrincipalType:         KeyPrincipalType,
+	keyPrincipalIsAWSService: KeyPrincipalIsAWSService,
+	keyViaAWSService:         KeyViaAWSService,
+	keyInferenceProfileARN:   KeyInferenceProfileARN,
+	keySourceRegion:          KeySourceRegion,
+	keyGeography:             KeyGeography,
 }
 
 // identify returns the id of a fixed key, or keyOther.

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite the want.json files of testdata/simulate")
+var update = flag.Bool("update", false, "rewrite the want files of testdata/simulate and testdata/load")
 
 // goldenInput is testdata/simulate/<case>/input.json: policies by name, the
 // request and its context.

@@ -91,14 +91,14 @@ func (p *Policy) Len() int { return len(p.statements) }
 // Every problem is reported, joined with errors.Join; each is a
 // [*ParseError] matching [ErrInvalidPolicy].
 func Parse(name string, doc []byte) (*Policy, error) {
+	if err := CheckJSON(doc); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, &ParseError{Statement: -1, Msg: "not valid JSON: " + err.Error()}
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, &ParseError{Statement: -1, Msg: "not valid JSON: extra data after the policy document"}
+		return nil, jsonError(doc, dec, err)
 	}
 	return FromValue(name, v)
 }
@@ -136,7 +136,7 @@ func FromValue(name string, doc any) (*Policy, error) {
 		case "Version":
 			s, ok := val.(string)
 			if !ok || (s != Version2012 && s != Version2008) {
-				docErr("Version", "%s is not a policy version (want %q)", show(val), Version2012)
+				docErr("Version", "%s is not a policy version (want %q, the current language, or %q, in which policy variables are literal text)", show(val), Version2012, Version2008)
 				continue
 			}
 			p.version = s
@@ -180,6 +180,14 @@ func FromValue(name string, doc any) (*Policy, error) {
 		p.statements = append(p.statements, st)
 	}
 	if len(errs) > 0 {
+		// Report every problem at once: a misspelt action would otherwise
+		// surface only after the other errors are fixed (CheckActions runs
+		// on a compiled policy).
+		p.eachAction(func(i int, st *statement, src actionSource, class ActionClass, msg string) {
+			if class == ActionUnknown {
+				errs = append(errs, &ParseError{Statement: i, Sid: st.ref.Sid, Field: src.field, Msg: msg})
+			}
+		})
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
@@ -200,6 +208,7 @@ func compileStatement(policy string, i int, raw any, variables bool) (statement,
 		errs = append(errs, &ParseError{Statement: i, Sid: st.ref.Sid, Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	var actionKey, resourceKey string
+	var resSrc []actionSource // Resource/NotResource entries, for lintResource
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		val := m[k]
 		switch k {
@@ -262,6 +271,7 @@ func compileStatement(policy string, i int, raw any, variables bool) (statement,
 					continue
 				}
 				st.resources = append(st.resources, a)
+				resSrc = append(resSrc, actionSource{field: field, text: s})
 			}
 		case "Condition":
 			conds, cerrs := compileConditionBlock(val, variables)
@@ -281,6 +291,11 @@ func compileStatement(policy string, i int, raw any, variables bool) (statement,
 		}
 	}
 	st.knownActions = knownActionMask(st.actions)
+	for _, r := range resSrc {
+		if msg := lintResource(r.text, st.notAction, st.actionSrc); msg != "" {
+			fail(r.field, "%s", msg)
+		}
+	}
 	if _, ok := m["Effect"]; !ok {
 		fail("Effect", "missing (want \"Allow\" or \"Deny\")")
 	}

@@ -25,7 +25,7 @@ func TestParseForms(t *testing.T) {
 			"DateLessThan":{"aws:CurrentTime":"2026-12-31T23:59:59Z"},
 			"DateGreaterThan":{"aws:EpochTime":1700000000},
 			"IpAddress":{"aws:SourceIp":["203.0.113.0/24","2001:db8::/32","198.51.100.7"]},
-			"Null":{"aws:TokenIssueTime":"true"},
+			"Null":{"x:TokenIssueTime":"true"},
 			"ForAllValues:StringLike":{"aws:TagKeys":["team","cost-*"]},
 			"ForAnyValue:StringNotEqualsIgnoreCase":{"aws:TagKeys":"x"},
 			"StringLikeIfExists":{"aws:ResourceTag/team":"claims"},

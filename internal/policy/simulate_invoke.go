@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // InvokeSimulation is the input of [SimulateInvoke]: everything `meridian
@@ -18,6 +19,17 @@ type InvokeSimulation struct {
 	// Username and UserID become aws:username and aws:userid when not empty.
 	Username string
 	UserID   string
+	// PrincipalARN and Account become aws:PrincipalArn and
+	// aws:PrincipalAccount, with the other principal keys the gateway sets
+	// (Context.AddPrincipalKeys), when PrincipalARN is not empty.
+	PrincipalARN string
+	Account      string
+	// Now becomes aws:CurrentTime and aws:EpochTime when not zero.
+	Now time.Time
+	// SecureTransport becomes aws:SecureTransport when not empty: "true"
+	// when the source region's client listener serves TLS, as the node
+	// sets it.
+	SecureTransport string
 	// PrincipalTags become aws:PrincipalTag/<key>.
 	PrincipalTags map[string]string
 	// ProfileTags are an application profile's tags; they become
@@ -49,6 +61,22 @@ type InvokeReport struct {
 	// FailedBy is the denied destination that failed the whole call under
 	// authorization: all-destinations; empty otherwise.
 	FailedBy string `json:"failedBy,omitempty"`
+	// UnsetKeys are the keys the policies read that the live node sets from
+	// each request but the simulation had no value for (aws:SourceIp, and
+	// the time or the transport when not given): the live decision may
+	// differ. Give them with --context KEY=VALUE.
+	UnsetKeys []string `json:"unsetKeys,omitempty"`
+}
+
+// perRequestKey reports whether the node sets key from each request
+// rather than from the topology: a simulation without a value for it may
+// decide differently from the node.
+func perRequestKey(key string) bool {
+	switch identify(key) {
+	case keySourceIP, keySecureTransport, keyCurrentTime, keyEpochTime, keyTagKeys:
+		return true
+	}
+	return len(key) > len(PrefixRequestTag) && equalFoldASCII(key[:len(PrefixRequestTag)], PrefixRequestTag)
 }
 
 // SimulateInvoke evaluates an inference call as the gateway would: it builds
@@ -68,6 +96,13 @@ func SimulateInvoke(in InvokeSimulation) *InvokeReport {
 	}
 	add(KeyUsername, in.Username)
 	add(KeyUserID, in.UserID)
+	if in.PrincipalARN != "" {
+		c.AddPrincipalKeys(in.PrincipalARN, in.Account)
+	}
+	if !in.Now.IsZero() {
+		c.SetCurrentTime(in.Now)
+	}
+	add(KeySecureTransport, in.SecureTransport)
 	add(KeySourceRegion, inv.SourceRegion)
 	add(KeyGeography, in.Geography)
 	for _, k := range slices.Sorted(maps.Keys(in.PrincipalTags)) {
@@ -83,7 +118,17 @@ func SimulateInvoke(in InvokeSimulation) *InvokeReport {
 		}
 	}
 	set := NewSet(in.Policies, in.Guardrails)
+	var unset []string
+	for _, k := range set.ContextKeys() {
+		ref := newKeyRef(k)
+		v := view{c: c}
+		if perRequestKey(k) && !v.has(&ref) {
+			unset = append(unset, k)
+		}
+	}
+	slices.Sort(unset)
 	rep := &InvokeReport{
+		UnsetKeys:      unset,
 		Action:         inv.Action,
 		SourceRegion:   inv.SourceRegion,
 		ProfileARN:     inv.ProfileARN,
@@ -120,6 +165,9 @@ func (r *InvokeReport) Text() string {
 	default:
 		fmt.Fprintf(&b, "allowed:        %s\n", strings.Join(r.AllowedRegions, ", "))
 	}
+	if len(r.UnsetKeys) > 0 {
+		fmt.Fprintf(&b, "note:           the policies read %s, which the node sets from each request and this simulation has no value for: the node may decide differently (give them with --context KEY=VALUE)\n", strings.Join(r.UnsetKeys, ", "))
+	}
 	for _, d := range r.Destinations {
 		fmt.Fprintf(&b, "\n%s: %s\n", d.Region, d.Decision)
 		for _, c := range d.Checks {
@@ -144,4 +192,29 @@ func (r *InvokeReport) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// UnsetRequestKeys returns the keys of ps (see [Set.ContextKeys]) that the
+// node sets from each request (aws:SourceIp, aws:SecureTransport,
+// aws:CurrentTime, aws:EpochTime, request tags) and that ctx, the
+// simulator's context, has no value for, sorted: a simulation of ps in
+// ctx may decide differently from the node.
+func UnsetRequestKeys(ps []*Policy, ctx map[string][]string) []string {
+	var out []string
+	for _, k := range NewSet(ps, nil).ContextKeys() {
+		if !perRequestKey(k) {
+			continue
+		}
+		found := false
+		for ck, vs := range ctx {
+			if equalFoldASCII(ck, k) && len(vs) > 0 {
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -27,6 +27,9 @@ func parseVariable(body string) (*variable, error) {
 	if !validKeyName(name) {
 		return nil, errors.New("policy variable ${" + body + "} does not name a context key")
 	}
+	if ownedKey(name) && !IsSetKey(name) {
+		return nil, errors.New("policy variable ${" + body + "}: " + unsetKeyMsg(name, true))
+	}
 	return v, nil
 }
 

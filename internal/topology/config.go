@@ -368,9 +368,10 @@ func (p *PolicyDocument) UnmarshalYAML(n *yaml.Node) error {
 		if err := n.Decode(&s); err != nil {
 			return err
 		}
-		if !json.Valid([]byte(s)) {
-			return decodeError(n, "the policy is a string but not valid JSON", "write the policy as a YAML mapping, or as one JSON object in quotes")
-		}
+		// Kept as written: the validation's policy.Parse reports a syntax
+		// error (with its line and column within the string) or a duplicate
+		// key (with its path) under policies.<name>, and the policy stays
+		// defined for the principals that name it.
 		p.JSON = []byte(s)
 		return nil
 	}

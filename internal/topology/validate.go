@@ -32,6 +32,15 @@ const globalPrefix = "global"
 
 // actionHint is the fix of a policy action that is a typo
 // (policy.CheckActions): an Allow of it grants nothing, a Deny denies nothing.
+// literalVariableHint goes with a note on `${…}` in a 2008-10-17 policy
+// (policy.LiteralVariableNotes).
+const literalVariableHint = "docs/policies.md#grammar (Version)"
+
+// keyHint is the fix for a condition key or variable outside the aws:,
+// bedrock: and meridian: namespaces (policy.CheckKeys): the node never
+// sets it, so a statement reading it would be decided as if it were absent.
+var keyHint = "use a context key the node sets (docs/policies.md#the-request-context): " + strings.Join(policy.SetKeys(), ", ")
+
 var actionHint = "name a Bedrock action: Meridian authorizes " + strings.Join(policy.KnownActions(), ", ") + " (wildcards allowed, e.g. bedrock:InvokeModel*); docs/policies.md#actions"
 
 // actionNoteHint ends the note about a Bedrock action Meridian never
@@ -297,8 +306,14 @@ func (c *Config) Validate() error {
 			for _, e := range unjoin(compiled.CheckActions()) {
 				p.add("policies."+name, actionHint, "policy %q: %v", name, e)
 			}
+			for _, e := range unjoin(compiled.CheckKeys()) {
+				p.add("policies."+name, keyHint, "policy %q: %v", name, e)
+			}
 			for _, n := range compiled.ActionNotes() {
 				p.note("policies."+name, actionNoteHint, "policy %q: %v", name, n)
+			}
+			for _, n := range compiled.LiteralVariableNotes() {
+				p.note("policies."+name, literalVariableHint, "policy %q: %v", name, n)
 			}
 		}
 	}
@@ -313,8 +328,14 @@ func (c *Config) Validate() error {
 				for _, e := range unjoin(compiled.CheckActions()) {
 					p.add(f+".policy", actionHint, "guardrail %q: %v", g.Name, e)
 				}
+				for _, e := range unjoin(compiled.CheckKeys()) {
+					p.add(f+".policy", keyHint, "guardrail %q: %v", g.Name, e)
+				}
 				for _, n := range compiled.ActionNotes() {
 					p.note(f+".policy", actionNoteHint, "guardrail %q: %v", g.Name, n)
+				}
+				for _, n := range compiled.LiteralVariableNotes() {
+					p.note(f+".policy", literalVariableHint, "guardrail %q: %v", g.Name, n)
 				}
 			}
 		}
