@@ -9,33 +9,45 @@ import (
 // TestOpenAISendsServiceTier: an OpenAI deployment is asked for the tier
 // the gateway admitted a request in (priority, flex) when the caller asked
 // by the X-Amzn-Bedrock-Service-Tier header alone, passed through or
-// translated, as a bedrock deployment is; a body's own service_tier is
-// kept as sent, and the default tier changes nothing.
+// translated, as a bedrock deployment is, when the deployment declares the
+// tier (service_tiers: OpenAI offers flex and priority for some models
+// only); an undeclared tier is not sent (the request is served in the
+// default tier), a body's own service_tier is kept as sent, and the
+// default tier changes nothing.
 func TestOpenAISendsServiceTier(t *testing.T) {
-	o := NewOpenAI(OpenAIConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "gpt"})
+	o := NewOpenAI(OpenAIConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "gpt", ServiceTiers: []string{"priority", "flex"}})
 	defer o.Close()
+	flexOnly := NewOpenAI(OpenAIConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "gpt", ServiceTiers: []string{"flex"}})
+	defer flexOnly.Close()
+	undeclared := NewOpenAI(OpenAIConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "gpt"})
+	defer undeclared.Close()
 	chat := func(extra string) []byte {
 		return []byte(`{"model":"eu.x",` + extra + `"messages":[{"role":"user","content":"hi"}]}`)
 	}
 	for _, tc := range []struct {
 		name    string
+		o       *OpenAI
 		dialect inference.Dialect
 		body    []byte
 		tier    inference.ServiceTier
 		want    string // the service_tier member's raw value upstream, "" none
 	}{
-		{"pass-through, header priority", inference.DialectOpenAIChat, chat(""), inference.TierPriority, `"priority"`},
-		{"pass-through, header flex", inference.DialectOpenAIChat, chat(""), inference.TierFlex, `"flex"`},
-		{"pass-through, default tier", inference.DialectOpenAIChat, chat(""), inference.TierDefault, ""},
-		{"pass-through, no tier", inference.DialectOpenAIChat, chat(""), "", ""},
-		{"pass-through, body's own kept", inference.DialectOpenAIChat, chat(`"service_tier":"auto",`), inference.TierPriority, `"auto"`},
-		{"pass-through, null is none", inference.DialectOpenAIChat, chat(`"service_tier":null,`), inference.TierFlex, `"flex"`},
-		{"translated Anthropic body", inference.DialectAnthropic, []byte(`{"model":"eu.x","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`), inference.TierPriority, `"priority"`},
+		{"pass-through, header priority", o, inference.DialectOpenAIChat, chat(""), inference.TierPriority, `"priority"`},
+		{"pass-through, header flex", o, inference.DialectOpenAIChat, chat(""), inference.TierFlex, `"flex"`},
+		{"pass-through, default tier", o, inference.DialectOpenAIChat, chat(""), inference.TierDefault, ""},
+		{"pass-through, no tier", o, inference.DialectOpenAIChat, chat(""), "", ""},
+		{"pass-through, body's own kept", o, inference.DialectOpenAIChat, chat(`"service_tier":"auto",`), inference.TierPriority, `"auto"`},
+		{"pass-through, null is none", o, inference.DialectOpenAIChat, chat(`"service_tier":null,`), inference.TierFlex, `"flex"`},
+		{"translated Anthropic body", o, inference.DialectAnthropic, []byte(`{"model":"eu.x","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`), inference.TierPriority, `"priority"`},
+		{"undeclared, header priority", undeclared, inference.DialectOpenAIChat, chat(""), inference.TierPriority, ""},
+		{"undeclared, translated", undeclared, inference.DialectAnthropic, []byte(`{"model":"eu.x","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`), inference.TierFlex, ""},
+		{"flex only, header priority", flexOnly, inference.DialectOpenAIChat, chat(""), inference.TierPriority, ""},
+		{"flex only, header flex", flexOnly, inference.DialectOpenAIChat, chat(""), inference.TierFlex, `"flex"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, stream := range []bool{false, true} {
 				req := &inference.Request{Dialect: tc.dialect, Body: tc.body, ServiceTier: tc.tier}
-				out, err := o.body(req, stream)
+				out, err := tc.o.body(req, stream)
 				if err != nil {
 					t.Fatalf("stream=%v: %v", stream, err)
 				}
