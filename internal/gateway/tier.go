@@ -38,11 +38,18 @@ type RequestedTier struct {
 	// naming both, rather than admit one tier and ask Bedrock for the other.
 	Conflict *TierConflict
 
-	// header is the header's value and body the request's body, kept so
-	// that the gateway reads the tier again once the body's dialect is
-	// known (forDialect).
-	header string
-	body   []byte
+	// read holds what the caller sent (header, body fields), decoded
+	// once, so that the gateway reads the tier again once the body's
+	// dialect is known (forDialect).
+	read *tierFields
+}
+
+// tierFields are the header's value and the body's service_tier and
+// serviceTier.type, each set when the caller sent it.
+type tierFields struct {
+	header                string
+	openAI, bedrock       string
+	hasOpenAI, hasBedrock bool
 }
 
 // TierConflict is a header and a body field that ask for different tiers.
@@ -68,7 +75,9 @@ type TierConflict struct {
 // tier is translated into the Converse body. A body value that names no
 // tier is refused (Invalid) whether or not the header names one.
 func ReadServiceTier(h http.Header, body []byte) RequestedTier {
-	return readTier(h.Get(HeaderBedrockServiceTier), body, inference.DialectUnknown)
+	f := &tierFields{header: h.Get(HeaderBedrockServiceTier)}
+	f.readBody(body)
+	return f.tier(inference.DialectUnknown)
 }
 
 // forDialect reads t's header and body again for a body of dialect d: a
@@ -77,24 +86,25 @@ func ReadServiceTier(h http.Header, body []byte) RequestedTier {
 // not the tier the upstream reads, so it is not the one admitted). A
 // RequestedTier not made by ReadServiceTier is returned as is.
 func (t RequestedTier) forDialect(d inference.Dialect) RequestedTier {
-	if t.header == "" && t.body == nil {
+	if t.read == nil {
 		return t
 	}
-	return readTier(t.header, t.body, d)
+	return t.read.tier(d)
 }
 
-func readTier(header string, body []byte, d inference.Dialect) RequestedTier {
-	field, bv, ok := bodyTier(body, d)
-	if header == "" {
+// tier is the tier f asks for in a body of dialect d.
+func (f *tierFields) tier(d inference.Dialect) RequestedTier {
+	field, bv, ok := f.bodyTier(d)
+	if f.header == "" {
 		if !ok {
-			return RequestedTier{Tier: inference.TierDefault, body: body}
+			return RequestedTier{Tier: inference.TierDefault, read: f}
 		}
 		rt := requestedTier(field, bv)
-		rt.body = body
+		rt.read = f
 		return rt
 	}
-	rt := requestedTier(HeaderBedrockServiceTier, header)
-	rt.header, rt.body = header, body
+	rt := requestedTier(HeaderBedrockServiceTier, f.header)
+	rt.read = f
 	if rt.Invalid != "" || !ok {
 		return rt
 	}
@@ -102,19 +112,18 @@ func readTier(header string, body []byte, d inference.Dialect) RequestedTier {
 		rt.Field, rt.Invalid = field, inference.Clip(bv, maxTierEcho)
 		return rt
 	}
-	if tiersDisagree(header, bv) {
-		rt.Conflict = &TierConflict{Header: inference.Clip(header, maxTierEcho), Field: field, Value: inference.Clip(bv, maxTierEcho)}
+	if tiersDisagree(f.header, bv) {
+		rt.Conflict = &TierConflict{Header: inference.Clip(f.header, maxTierEcho), Field: field, Value: inference.Clip(bv, maxTierEcho)}
 	}
 	return rt
 }
 
-// bodyTier returns the tier a body of dialect d names, with the field's
-// name: serviceTier.type for Converse, service_tier for every other
-// dialect; with DialectUnknown (the front end's first read), service_tier,
-// else serviceTier.type.
-func bodyTier(body []byte, d inference.Dialect) (field, v string, ok bool) {
+// readBody decodes the tier fields of body: its service_tier (OpenAI,
+// Anthropic) and serviceTier.type (Converse). A body that mentions neither
+// is not decoded.
+func (f *tierFields) readBody(body []byte) {
 	if !bytes.Contains(body, []byte("ervice_tier")) && !bytes.Contains(body, []byte("erviceTier")) {
-		return "", "", false
+		return
 	}
 	var b struct {
 		OpenAI  *string `json:"service_tier"`
@@ -125,13 +134,26 @@ func bodyTier(body []byte, d inference.Dialect) (field, v string, ok bool) {
 	// A body that does not decode is the front end's to refuse; here it
 	// asks for no tier.
 	if json.Unmarshal(body, &b) != nil {
-		return "", "", false
+		return
 	}
+	if b.OpenAI != nil {
+		f.openAI, f.hasOpenAI = *b.OpenAI, true
+	}
+	if b.Bedrock != nil {
+		f.bedrock, f.hasBedrock = b.Bedrock.Type, true
+	}
+}
+
+// bodyTier returns the tier a body of dialect d names, with the field's
+// name: serviceTier.type for Converse, service_tier for every other
+// dialect; with DialectUnknown (the front end's first read), service_tier,
+// else serviceTier.type.
+func (f *tierFields) bodyTier(d inference.Dialect) (field, v string, ok bool) {
 	switch {
-	case b.OpenAI != nil && d != inference.DialectConverse:
-		return "service_tier", *b.OpenAI, true
-	case b.Bedrock != nil && (d == inference.DialectConverse || d == inference.DialectUnknown):
-		return "serviceTier.type", b.Bedrock.Type, true
+	case f.hasOpenAI && d != inference.DialectConverse:
+		return "service_tier", f.openAI, true
+	case f.hasBedrock && (d == inference.DialectConverse || d == inference.DialectUnknown):
+		return "serviceTier.type", f.bedrock, true
 	}
 	return "", "", false
 }
@@ -141,7 +163,7 @@ func bodyTier(body []byte, d inference.Dialect) (field, v string, ok bool) {
 // names (priority, default, flex, reserved) and differ (reserved and
 // default are both served as default here, but not by Bedrock). A body's
 // "auto" or "" asks for nothing in particular (translations leave it out),
-// and a body value that names no tier is refused before (readTier).
+// and a body value that names no tier is refused before (tierFields.tier).
 func tiersDisagree(header, body string) bool {
 	if body == "" || body == "auto" {
 		return false

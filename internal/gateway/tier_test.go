@@ -94,8 +94,25 @@ func FuzzReadServiceTier(f *testing.F) {
 	f.Add("priority", []byte(`{"service_tier":"flex"}`))
 	f.Add("", []byte(`{"serviceTier":{"type":"reserved"}}`))
 	f.Add("", []byte(`{"service_tier":"\u00ff\u0000"}`))
+	f.Add("flex", []byte(`{"service_tier":"flex","serviceTier":{"type":"priority"}}`))
 	f.Fuzz(func(t *testing.T, h string, body []byte) {
-		got := ReadServiceTier(http.Header{"X-Amzn-Bedrock-Service-Tier": {h}}, body)
+		read := ReadServiceTier(http.Header{"X-Amzn-Bedrock-Service-Tier": {h}}, body)
+		for _, d := range []inference.Dialect{inference.DialectUnknown, inference.DialectConverse, inference.DialectOpenAIChat, inference.DialectAnthropic} {
+			got := read.forDialect(d)
+			checkFuzzedTier(t, got)
+			if d == inference.DialectConverse && got.Field == "service_tier" {
+				t.Fatal("a Converse body's service_tier was read")
+			}
+			if d != inference.DialectConverse && d != inference.DialectUnknown && got.Field == "serviceTier.type" {
+				t.Fatal("another API's serviceTier was read")
+			}
+		}
+	})
+}
+
+// checkFuzzedTier is FuzzReadServiceTier's check of one reading.
+func checkFuzzedTier(t *testing.T, got RequestedTier) {
+	{
 		switch got.Tier {
 		case inference.TierDefault, inference.TierPriority, inference.TierFlex:
 		default:
@@ -107,7 +124,7 @@ func FuzzReadServiceTier(f *testing.F) {
 		if e := got.err(); e != nil && !utf8.ValidString(strings.ToValidUTF8(e.Error(), "")) {
 			t.Fatal("invalid message")
 		}
-	})
+	}
 }
 
 // tieredTopology is engineTopology with every deployment declaring
