@@ -454,3 +454,62 @@ func TestServiceTierServedOtherwise(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceTierConverseDialectField: on Converse only serviceTier.type
+// asks for a tier: a body that also names service_tier is admitted in
+// serviceTier.type's tier (it was admitted in service_tier's while Bedrock
+// was asked for the other), so a header naming service_tier's tier
+// disagrees with it; a body tier that names no tier is refused beside a
+// valid header. Refusals reach no upstream.
+func TestServiceTierConverseDialectField(t *testing.T) {
+	var log upstreamLog
+	up := log.server(t)
+	c := tierCluster(t, up.URL)
+	both := `{"messages":[{"role":"user","content":[{"text":"hi"}]}],"service_tier":"flex","serviceTier":{"type":"priority"}}`
+	for _, tc := range []struct {
+		name, header, body string
+		status             int
+		served, msg        string
+	}{
+		{"both fields, no header", "", both, 200, "priority", ""},
+		{"both fields, header flex", "flex", both, 400, "", `X-Amzn-Bedrock-Service-Tier: \"flex\" and serviceTier.type: \"priority\"`},
+		{"header flex, body gold", "flex", `{"messages":[{"role":"user","content":[{"text":"hi"}]}],"serviceTier":{"type":"gold"}}`, 400, "", `serviceTier.type: \"gold\" is not a service tier`},
+	} {
+		for _, region := range []string{"eu-central-1", "eu-west-1"} {
+			t.Run(tc.name+"/"+region, func(t *testing.T) {
+				log.take()
+				req, _ := http.NewRequest(http.MethodPost, c.url(region)+"/model/eu.demo.chat-small/converse", strings.NewReader(tc.body))
+				req.Header.Set("Authorization", "Bearer "+c.key)
+				req.Header.Set("Content-Type", "application/json")
+				if tc.header != "" {
+					req.Header.Set("X-Amzn-Bedrock-Service-Tier", tc.header)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				seen := log.take()
+				if resp.StatusCode != tc.status {
+					t.Fatalf("%d %s, want %d", resp.StatusCode, b, tc.status)
+				}
+				if tc.status != 200 {
+					if !strings.Contains(string(b), tc.msg) || resp.Header.Get("X-Amzn-Errortype") != "ValidationException" {
+						t.Errorf("refusal %s (%s), want a ValidationException containing %s", b, resp.Header.Get("X-Amzn-Errortype"), tc.msg)
+					}
+					if len(seen) != 0 {
+						t.Errorf("the upstream received %d requests", len(seen))
+					}
+					return
+				}
+				if got := resp.Header.Get("X-Meridian-Service-Tier"); got != tc.served {
+					t.Errorf("X-Meridian-Service-Tier %q, want %q", got, tc.served)
+				}
+				if len(seen) != 1 || fmt.Sprint(seen[0].tier) != fmt.Sprint([]string{tc.served}) {
+					t.Errorf("the upstream received %+v, want one request asking %s", seen, tc.served)
+				}
+			})
+		}
+	}
+}
