@@ -89,3 +89,35 @@ func reportedTier(v string) string {
 	}
 	return ""
 }
+
+// translatedTier returns body, a translation of the caller's body into the
+// deployment's API, with its tier member (OpenAI's service_tier or
+// Converse's serviceTier, named by member) set to the default tier when
+// the translation carried priority or flex from the caller's body and the
+// deployment does not declare it (upstreamTier is ""): the upstream would
+// refuse a tier its model does not offer, and the gateway serves and
+// reports such a request as default (internal/gateway/tier.go,
+// servedTier). The body is the translation's, not the caller's; a tier the
+// deployment declares, or any other value, is kept.
+func translatedTier(body []byte, member string, req *inference.Request, declared []string) []byte {
+	if upstreamTier(req, declared) != "" {
+		return body
+	}
+	v := inference.Field(body, member)
+	if v == nil {
+		return body
+	}
+	if member == "serviceTier" {
+		v = inference.Field(v, "type")
+	}
+	switch string(v) {
+	case `"priority"`, `"flex"`:
+	default:
+		return body
+	}
+	value := []byte(`"default"`)
+	if member == "serviceTier" {
+		value = []byte(`{"type":"default"}`)
+	}
+	return inference.AppendSetField(make([]byte, 0, len(body)), body, member, value)
+}

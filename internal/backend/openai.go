@@ -234,6 +234,7 @@ func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		body = translatedTier(body, "service_tier", req, o.cfg.ServiceTiers)
 		return withOpenAITier(PassThroughOpenAI(body, o.cfg.Model, stream), req, o.cfg.ServiceTiers), nil
 	}
 	c, err := req.Canonical(inference.DialectOpenAIChat)

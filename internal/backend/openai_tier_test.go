@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/meridian-gateway/meridian/internal/inference"
@@ -57,4 +59,46 @@ func TestOpenAISendsServiceTier(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTranslatedTierUndeclared: a translation that carries the caller's
+// priority or flex into the deployment's API (OpenAI service_tier,
+// Converse serviceTier) asks for the default tier instead when the
+// deployment does not declare it, as the gateway serves and reports it;
+// a declared tier, another value or no member is kept.
+func TestTranslatedTierUndeclared(t *testing.T) {
+	t.Parallel()
+	both := []string{"priority", "flex"}
+	for _, tc := range []struct {
+		name, member, body string
+		tier               inference.ServiceTier
+		declared           []string
+		want               string
+	}{
+		{"openai, undeclared priority", "service_tier", `{"model":"m","service_tier":"priority"}`, inference.TierPriority, nil, `{"model":"m","service_tier":"default"}`},
+		{"openai, declared priority", "service_tier", `{"model":"m","service_tier":"priority"}`, inference.TierPriority, both, `{"model":"m","service_tier":"priority"}`},
+		{"openai, auto kept", "service_tier", `{"model":"m","service_tier":"auto"}`, inference.TierDefault, nil, `{"model":"m","service_tier":"auto"}`},
+		{"openai, none", "service_tier", `{"model":"m"}`, inference.TierFlex, nil, `{"model":"m"}`},
+		{"converse, undeclared flex", "serviceTier", `{"messages":[],"serviceTier":{"type":"flex"}}`, inference.TierFlex, []string{"priority"}, `{"messages":[],"serviceTier":{"type":"default"}}`},
+		{"converse, declared flex", "serviceTier", `{"messages":[],"serviceTier":{"type":"flex"}}`, inference.TierFlex, both, `{"messages":[],"serviceTier":{"type":"flex"}}`},
+		{"converse, reserved kept", "serviceTier", `{"serviceTier":{"type":"reserved"}}`, inference.TierDefault, nil, `{"serviceTier":{"type":"reserved"}}`},
+	} {
+		got := translatedTier([]byte(tc.body), tc.member, &inference.Request{ServiceTier: tc.tier}, tc.declared)
+		if !jsonEqual(t, got, []byte(tc.want)) {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// jsonEqual reports whether a and b decode to the same value.
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("%s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return reflect.DeepEqual(x, y)
 }

@@ -391,6 +391,29 @@ func TestServiceTierUndeclared(t *testing.T) {
 				t.Errorf("Bedrock received %+v, want one request without a tier header", seen)
 			}
 		})
+		t.Run(region+"/chat completions body flex, translated", func(t *testing.T) {
+			log.take()
+			req, _ := http.NewRequest(http.MethodPost, c.url(region)+"/v1/chat/completions",
+				strings.NewReader(`{"model":"eu.demo.chat-small","service_tier":"flex","messages":[{"role":"user","content":"hi"}]}`))
+			req.Header.Set("Authorization", "Bearer "+c.key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("X-Meridian-Service-Tier") != "default" {
+				t.Fatalf("%d %s, X-Meridian-Service-Tier %q; want 200 served as default", resp.StatusCode, b, resp.Header.Get("X-Meridian-Service-Tier"))
+			}
+			seen := log.take()
+			if len(seen) != 1 || len(seen[0].tier) != 0 {
+				t.Fatalf("Bedrock received %+v, want one request without a tier header", seen)
+			}
+			if f := string(inference.Field(inference.Field(seen[0].body, "serviceTier"), "type")); f != `"default"` {
+				t.Errorf("translated body's serviceTier.type %s, want \"default\" (body %s)", f, seen[0].body)
+			}
+		})
 		t.Run(region+"/ConverseStream flex by header", func(t *testing.T) {
 			log.take()
 			out, err := rt.ConverseStream(t.Context(), &bedrockruntime.ConverseStreamInput{ModelId: profile, Messages: userMessage("hi")},
