@@ -64,6 +64,10 @@ type BedrockConfig struct {
 	// [OpenAIConfig.Transport], FirstByteTimeout is armed when it reports
 	// the request written (httptrace), as an *http.Client does.
 	HTTPClient bedrockruntime.HTTPClient
+	// ServiceTiers are the tiers besides default the deployment's model
+	// offers (topology service_tiers): only these are sent to Bedrock
+	// (upstreamTier).
+	ServiceTiers []string
 	// Clock times requests, signs pass-through calls and is the base of a
 	// Retry-After date. If nil, clock.Wall.
 	Clock clock.Clock
@@ -239,7 +243,7 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 		if err != nil {
 			return nil, err
 		}
-		hdr, err := passThroughHeaders(op, req)
+		hdr, err := passThroughHeaders(op, req, b.cfg.ServiceTiers)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +256,7 @@ func (b *Bedrock) Complete(ctx context.Context, req *inference.Request) (*infere
 	system, msgs, ic := b.converseParts(req)
 	start := b.cfg.Clock.Now()
 	out, err := b.client.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic,
-		RequestMetadata: req.Metadata, ServiceTier: converseTier(req)})
+		RequestMetadata: req.Metadata, ServiceTier: converseTier(req, b.cfg.ServiceTiers)})
 	if err != nil {
 		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())
 	}
@@ -297,7 +301,7 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 		if err != nil {
 			return nil, err
 		}
-		hdr, err := passThroughHeaders(op, req)
+		hdr, err := passThroughHeaders(op, req, b.cfg.ServiceTiers)
 		if err != nil {
 			return nil, err
 		}
@@ -310,7 +314,7 @@ func (b *Bedrock) Stream(ctx context.Context, req *inference.Request) (inference
 	system, msgs, ic := b.converseParts(req)
 	ctx, cancel := context.WithCancel(ctx)
 	out, err := b.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(b.cfg.Model), System: system, Messages: msgs, InferenceConfig: ic,
-		RequestMetadata: req.Metadata, ServiceTier: converseTier(req)})
+		RequestMetadata: req.Metadata, ServiceTier: converseTier(req, b.cfg.ServiceTiers)})
 	if err != nil {
 		cancel()
 		return nil, bedrockError(ctx, err, b.cfg.Clock.Now())

@@ -58,6 +58,7 @@ func (b *Bedrock) plan(req *inference.Request, stream bool) (op string, body []b
 	}
 	body, err = dialect.Request(req, translate.Converse, "", stream, opts)
 	if err == nil {
+		body = translatedTier(body, "serviceTier", req, b.cfg.ServiceTiers)
 		body, err = withRequestMetadata(body, req.Metadata)
 	}
 	return converseOp, body, inference.DialectConverse, err

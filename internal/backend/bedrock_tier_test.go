@@ -60,18 +60,25 @@ func (c *tierCapture) take() []tierSeen {
 func TestBedrockSendsServiceTier(t *testing.T) {
 	t.Parallel()
 	var rec tierCapture
-	srv := httptest.NewServer(rec.wrap(mockllm.New(mockllm.Config{CompletionTokens: 4}).Handler()))
+	both := []string{"priority", "flex"}
+	// The simulated Bedrock offers priority and flex for the models whose
+	// deployments declare them, and refuses them (ValidationException) for
+	// the others, as Bedrock does for a model without those tiers.
+	srv := httptest.NewServer(rec.wrap(mockllm.New(mockllm.Config{CompletionTokens: 4, ServiceTiers: map[string][]string{
+		"anthropic.claude-sonnet-4-5": both, "amazon.nova-pro-v1:0": both, "meta.llama3-8b-instruct-v1:0": both}}).Handler()))
 	t.Cleanup(srv.Close)
-	backendFor := func(model string) *Bedrock {
+	backendFor := func(model string, declared []string) *Bedrock {
 		b, err := NewBedrock(t.Context(), BedrockConfig{Region: "us-east-1", Model: model, Endpoint: srv.URL,
-			Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+			Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), ServiceTiers: declared})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
 		return b
 	}
-	claude, nova, llama := backendFor("anthropic.claude-sonnet-4-5"), backendFor("amazon.nova-pro-v1:0"), backendFor("meta.llama3-8b-instruct-v1:0")
+	claude, nova, llama := backendFor("anthropic.claude-sonnet-4-5", both), backendFor("amazon.nova-pro-v1:0", both), backendFor("meta.llama3-8b-instruct-v1:0", both)
+	// Deployments that declare no tier: their models offer none.
+	haiku, lite := backendFor("anthropic.claude-haiku-4-5", nil), backendFor("amazon.nova-lite-v1:0", []string{"flex"})
 	const (
 		anthropicBody = `{"anthropic_version":"bedrock-2023-05-31","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`
 		llamaBody     = `{"prompt":"hi","max_gen_len":8}`
@@ -121,6 +128,16 @@ func TestBedrockSendsServiceTier(t *testing.T) {
 			return &inference.Request{Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hi")}, MaxTokens: 8, Stream: s,
 				ServiceTier: inference.TierPriority}
 		}, "converse", "", "", "priority"},
+		{"undeclared tier is not sent: InvokeModel, priority", haiku, func(t *testing.T, s bool) *inference.Request {
+			return peek(t, inference.DialectAnthropic, "m", anthropicBody, s, inference.TierPriority)
+		}, "invoke", "", anthropicBody, ""},
+		{"undeclared tier is not sent: Converse passed through, priority", lite, func(t *testing.T, s bool) *inference.Request {
+			return peek(t, inference.DialectConverse, "m", converseBody, s, inference.TierPriority)
+		}, "converse", "", converseBody, ""},
+		{"undeclared tier is not sent: built in code, flex", haiku, func(t *testing.T, s bool) *inference.Request {
+			return &inference.Request{Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hi")}, MaxTokens: 8, Stream: s,
+				ServiceTier: inference.TierFlex}
+		}, "converse", "", "", ""},
 		{"request built in code, default", nova, func(t *testing.T, s bool) *inference.Request {
 			return &inference.Request{Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hi")}, MaxTokens: 8, Stream: s,
 				ServiceTier: inference.TierDefault}
@@ -222,48 +239,68 @@ func TestServedTier(t *testing.T) {
 	}
 }
 
-// TestUpstreamTier: only priority and flex are asked of Bedrock; the
+// TestUpstreamTier: only priority and flex are asked of the upstream, and
+// only when the deployment declares them (topology service_tiers); the
 // default tier is what it serves when asked for none.
 func TestUpstreamTier(t *testing.T) {
 	t.Parallel()
+	both := []string{"priority", "flex"}
 	for _, tc := range []struct {
-		tier inference.ServiceTier
-		want string
-	}{{"", ""}, {inference.TierDefault, ""}, {inference.TierPriority, "priority"}, {inference.TierFlex, "flex"}} {
-		if got := upstreamTier(&inference.Request{ServiceTier: tc.tier}); got != tc.want {
-			t.Errorf("upstreamTier(%q) = %q, want %q", tc.tier, got, tc.want)
+		tier     inference.ServiceTier
+		declared []string
+		want     string
+	}{
+		{"", both, ""}, {inference.TierDefault, both, ""}, {inference.TierPriority, both, "priority"}, {inference.TierFlex, both, "flex"},
+		{inference.TierPriority, nil, ""}, {inference.TierFlex, nil, ""}, {inference.TierPriority, []string{"flex"}, ""}, {inference.TierFlex, []string{"flex"}, "flex"},
+	} {
+		if got := upstreamTier(&inference.Request{ServiceTier: tc.tier}, tc.declared); got != tc.want {
+			t.Errorf("upstreamTier(%q, %v) = %q, want %q", tc.tier, tc.declared, got, tc.want)
 		}
-		ct := converseTier(&inference.Request{ServiceTier: tc.tier})
+		ct := converseTier(&inference.Request{ServiceTier: tc.tier}, tc.declared)
 		if (ct == nil) != (tc.want == "") || (ct != nil && string(ct.Type) != tc.want) {
-			t.Errorf("converseTier(%q) = %v, want %q", tc.tier, ct, tc.want)
+			t.Errorf("converseTier(%q, %v) = %v, want %q", tc.tier, tc.declared, ct, tc.want)
 		}
 	}
 	for _, op := range []string{"invoke", "invoke-with-response-stream", "converse", "converse-stream"} {
-		h, err := passThroughHeaders(op, &inference.Request{ServiceTier: inference.TierFlex})
+		h, err := passThroughHeaders(op, &inference.Request{ServiceTier: inference.TierFlex}, both)
 		if err != nil || h.tier != "flex" {
 			t.Errorf("%s: headers %+v, %v; want tier flex", op, h, err)
+		}
+		h, err = passThroughHeaders(op, &inference.Request{ServiceTier: inference.TierFlex}, nil)
+		if err != nil || h.tier != "" {
+			t.Errorf("%s, undeclared: headers %+v, %v; want no tier", op, h, err)
 		}
 	}
 }
 
 // TestBedrockEmbeddingsSendServiceTier: an embeddings request's tier goes
 // with each InvokeModel call of the embedding model, as on every other
-// operation.
+// operation, when the deployment declares it; Titan's embeddings offer no
+// tier, so an undeclared flex request is served in the default tier (the
+// simulated Bedrock would refuse the header).
 func TestBedrockEmbeddingsSendServiceTier(t *testing.T) {
 	t.Parallel()
 	var rec tierCapture
+	// The simulated Bedrock's own table: Titan offers no tier, so a flex
+	// header would be refused (ValidationException).
 	srv := httptest.NewServer(rec.wrap(mockllm.New(mockllm.Config{}).Handler()))
 	t.Cleanup(srv.Close)
-	b, err := NewBedrock(t.Context(), BedrockConfig{Region: "us-east-1", Model: "amazon.titan-embed-text-v2:0", Endpoint: srv.URL,
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
-	if err != nil {
-		t.Fatal(err)
+	newTitan := func(model string, declared []string) *Bedrock {
+		b, err := NewBedrock(t.Context(), BedrockConfig{Region: "us-east-1", Model: model, Endpoint: srv.URL,
+			Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), ServiceTiers: declared})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
 	}
-	t.Cleanup(func() { b.Close() })
+	undeclared := newTitan("amazon.titan-embed-text-v2:0", nil)
 	for _, tc := range []struct {
+		b    *Bedrock
 		tier inference.ServiceTier
 		want string
-	}{{inference.TierFlex, "flex"}, {inference.TierDefault, ""}} {
+	}{{undeclared, inference.TierFlex, ""}, {undeclared, inference.TierDefault, ""}} {
+		b := tc.b
 		rec.take()
 		req := &inference.Request{Dialect: inference.DialectOpenAIEmbeddings, Model: "m", Body: []byte(`{"model":"m","input":["a","b"]}`), ServiceTier: tc.tier}
 		if _, err := b.Complete(t.Context(), req); err != nil {

@@ -124,7 +124,7 @@ func (b *Bedrock) embed(ctx context.Context, req *inference.Request) (*inference
 	answers := make([][]byte, len(bodies))
 	var tokens int64
 	for i, body := range bodies {
-		resp, err := b.rawCallWith(ctx, "invoke", body, upstreamHeaders{tier: upstreamTier(req)}) // the admitted tier, as on every operation
+		resp, err := b.rawCallWith(ctx, "invoke", body, upstreamHeaders{tier: upstreamTier(req, b.cfg.ServiceTiers)}) // the admitted tier, as on every operation
 		if err != nil {
 			return nil, err
 		}

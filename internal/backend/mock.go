@@ -35,6 +35,10 @@ type MockConfig struct {
 	// adapter, chat completions) or "bedrock" (the Bedrock adapter,
 	// Converse and InvokeModel). If empty, "openai".
 	API string
+	// ServiceTiers are the tiers besides default the deployment declares
+	// (topology service_tiers): the adapter sends only these, and the
+	// simulated server offers only these for Model.
+	ServiceTiers []string
 	// Clock paces the simulated server and times the adapter. If nil,
 	// clock.Wall.
 	Clock clock.Clock
@@ -56,6 +60,7 @@ var _ Backend = (*Mock)(nil)
 func NewMock(cfg MockConfig) (*Mock, error) {
 	mc := mockllm.Default()
 	mc.Models = []string{cfg.Model}
+	mc.ServiceTiers = map[string][]string{cfg.Model: cfg.ServiceTiers}
 	mc.TTFT, mc.TokensPerSecond = cfg.TTFT, cfg.TokensPerSecond
 	mc.MaxConcurrency, mc.RPM, mc.TPM = cfg.MaxConcurrency, cfg.RPM, cfg.TPM
 	mc.FailRate, mc.Seed = cfg.FailRate, cfg.Seed
@@ -75,7 +80,8 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 	if cfg.API == "bedrock" {
 		b, err := NewBedrock(ctx, BedrockConfig{Region: "us-east-1", Model: cfg.Model, Endpoint: base, AnthropicModel: takesAnthropic(cfg.Model),
 			Credentials:    credentials.NewStaticCredentialsProvider("AKIDMOCKLLM", "mockllm", ""),
-			ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock})
+			ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock,
+			ServiceTiers: cfg.ServiceTiers})
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("mock backend: %w", err)
@@ -84,7 +90,8 @@ func NewMock(cfg MockConfig) (*Mock, error) {
 		return m, nil
 	}
 	m.Backend = NewOpenAI(OpenAIConfig{BaseURL: base + "/v1", Model: cfg.Model,
-		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock})
+		ConnectTimeout: cfg.ConnectTimeout, FirstByteTimeout: cfg.FirstByteTimeout, StreamIdleTimeout: cfg.StreamIdleTimeout, Clock: cfg.Clock,
+		ServiceTiers: cfg.ServiceTiers})
 	return m, nil
 }
 

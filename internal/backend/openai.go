@@ -44,6 +44,10 @@ type OpenAIConfig struct {
 	// fails over); a stall later ends the stream with a time-out error. If
 	// zero, DefaultStreamIdleTimeout.
 	StreamIdleTimeout time.Duration
+	// ServiceTiers are the tiers besides default the upstream model offers
+	// (topology service_tiers): only these are sent as service_tier
+	// (withOpenAITier).
+	ServiceTiers []string
 	// Transport overrides the pooled transport (tests). The first-byte
 	// time-out is armed when the transport reports the request written
 	// (httptrace's WroteRequest, as net/http's transports do); one that
@@ -223,21 +227,22 @@ func (o *OpenAI) body(req *inference.Request, stream bool) ([]byte, error) {
 			}
 			body = stripped
 		}
-		return withOpenAITier(PassThroughOpenAI(body, o.cfg.Model, stream), req), nil
+		return withOpenAITier(PassThroughOpenAI(body, o.cfg.Model, stream), req, o.cfg.ServiceTiers), nil
 	}
 	if req.Body != nil {
 		body, err := dialect.Request(req, translate.OpenAI, o.cfg.Model, stream, translate.Options{})
 		if err != nil {
 			return nil, err
 		}
-		return withOpenAITier(PassThroughOpenAI(body, o.cfg.Model, stream), req), nil
+		body = translatedTier(body, "service_tier", req, o.cfg.ServiceTiers)
+		return withOpenAITier(PassThroughOpenAI(body, o.cfg.Model, stream), req, o.cfg.ServiceTiers), nil
 	}
 	c, err := req.Canonical(inference.DialectOpenAIChat)
 	if err != nil {
 		return nil, err
 	}
 	r := oaRequest{Model: o.cfg.Model, MaxTokens: c.MaxTokens, Temperature: c.Temperature, TopP: c.TopP,
-		Stop: c.Stop, Seed: c.Seed, User: c.User, Stream: stream, ServiceTier: upstreamTier(req)}
+		Stop: c.Stop, Seed: c.Seed, User: c.User, Stream: stream, ServiceTier: upstreamTier(req, o.cfg.ServiceTiers)}
 	if stream {
 		r.StreamOptions = &oaStreamOptions{IncludeUsage: true}
 	}
@@ -270,14 +275,17 @@ func PassThroughOpenAI(body []byte, model string, stream bool) []byte {
 }
 
 // withOpenAITier returns body with service_tier set to the tier the
-// gateway admitted req in, when that is priority or flex and the body
-// names no service_tier of its own (null is none): a caller that asked by the
+// gateway admitted req in, when that is priority or flex, the deployment
+// declares it (declared, topology service_tiers: OpenAI offers flex and
+// priority for some models only and refuses them for others with a 400)
+// and the body names no service_tier of its own (null is none): a caller that asked by the
 // X-Amzn-Bedrock-Service-Tier header alone (docs/quotas.md, "Service
 // tiers") is served in the tier Meridian admitted and reports, as a bedrock
 // deployment is (upstreamTier). A body's own service_tier agrees with the
-// header or was refused (internal/gateway/tier.go), and is kept as sent.
-func withOpenAITier(body []byte, req *inference.Request) []byte {
-	t := upstreamTier(req)
+// header or was refused (internal/gateway/tier.go), and is kept as sent
+// (the caller's own ask in the upstream's own API, never dropped).
+func withOpenAITier(body []byte, req *inference.Request, declared []string) []byte {
+	t := upstreamTier(req, declared)
 	if t == "" || inference.FieldUnlessNull(body, "service_tier") != nil {
 		return body
 	}

@@ -97,6 +97,7 @@ func (g *Gateway) ServeForwarded(ctx context.Context, job *Job) (*Outcome, error
 		return nil, g.fail(ctx, rec, err)
 	}
 	rec.Route = "forwarded"
+	rec.ServiceTier = g.servedTier(g.region, job.Model, tierOf(job.Request)).String() // what this deployment's upstream is asked for
 	// The local deployment's tracker counts forwarded load too, so the
 	// snapshot this node publishes reflects every source's traffic.
 	att, err := g.routing.Tracker.Start(routing.Key{Region: g.region, Model: job.Model}, g.estimatedTokens(job.Request))

@@ -261,6 +261,10 @@ func (g *Gateway) Routing() *Routing { return g.routing }
 // front end to render.
 func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	g.metrics.InFlight.Inc()
+	if call.Request != nil {
+		// Only the field of the body's own API asks for a tier.
+		call.ServiceTier = call.ServiceTier.forDialect(call.Request.Dialect)
+	}
 	rec := g.newRecord(call, "source")
 	if a, ok := g.recorder.(Admitter); ok {
 		// Refuse work that could not be recorded (invariant 4).
@@ -320,7 +324,12 @@ func (g *Gateway) Invoke(ctx context.Context, call *Call) (*Outcome, error) {
 	withSource(&route, g.now().Sub(rec.Started))
 	rec.Overhead = route.Overhead
 	out.Route = route
-	out.Header = withTier(out.Header, tier)
+	// The tier the serving deployment's upstream was asked for: the
+	// admitted tier, or default where the deployment does not declare it
+	// (the queue and quota above used the caller's tier).
+	served := g.servedTier(route.InferenceRegion, res.Model, tier)
+	rec.ServiceTier = served.String()
+	out.Header = withTier(out.Header, served)
 	if out.Stream != nil {
 		// Journaled before the first byte, or refused (invariant 4).
 		if err := g.begin(ctx, intent, rec); err != nil {

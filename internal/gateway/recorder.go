@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/meridian-gateway/meridian/internal/inference"
 	"github.com/meridian-gateway/meridian/internal/telemetry"
 )
 
@@ -84,6 +85,9 @@ func (in *streamIntent) start(ctx context.Context, g *Gateway, region string) {
 	}
 	in.snap = *in.rec
 	in.snap.InferenceRegion = region
+	if t, ok := inference.ParseServiceTier(in.snap.ServiceTier); ok {
+		in.snap.ServiceTier = g.servedTier(region, in.snap.Model, t).String()
+	}
 	in.region, in.err = region, nil
 	in.s = g.recorder.(StreamRecorder)
 	// Not cancelled with the request: wait must mean journaled (see

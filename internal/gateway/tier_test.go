@@ -94,8 +94,25 @@ func FuzzReadServiceTier(f *testing.F) {
 	f.Add("priority", []byte(`{"service_tier":"flex"}`))
 	f.Add("", []byte(`{"serviceTier":{"type":"reserved"}}`))
 	f.Add("", []byte(`{"service_tier":"\u00ff\u0000"}`))
+	f.Add("flex", []byte(`{"service_tier":"flex","serviceTier":{"type":"priority"}}`))
 	f.Fuzz(func(t *testing.T, h string, body []byte) {
-		got := ReadServiceTier(http.Header{"X-Amzn-Bedrock-Service-Tier": {h}}, body)
+		read := ReadServiceTier(http.Header{"X-Amzn-Bedrock-Service-Tier": {h}}, body)
+		for _, d := range []inference.Dialect{inference.DialectUnknown, inference.DialectConverse, inference.DialectOpenAIChat, inference.DialectAnthropic} {
+			got := read.forDialect(d)
+			checkFuzzedTier(t, got)
+			if d == inference.DialectConverse && got.Field == "service_tier" {
+				t.Fatal("a Converse body's service_tier was read")
+			}
+			if d != inference.DialectConverse && d != inference.DialectUnknown && got.Field == "serviceTier.type" {
+				t.Fatal("another API's serviceTier was read")
+			}
+		}
+	})
+}
+
+// checkFuzzedTier is FuzzReadServiceTier's check of one reading.
+func checkFuzzedTier(t *testing.T, got RequestedTier) {
+	{
 		switch got.Tier {
 		case inference.TierDefault, inference.TierPriority, inference.TierFlex:
 		default:
@@ -107,14 +124,18 @@ func FuzzReadServiceTier(f *testing.F) {
 		if e := got.err(); e != nil && !utf8.ValidString(strings.ToValidUTF8(e.Error(), "")) {
 			t.Fatal("invalid message")
 		}
-	})
+	}
 }
+
+// tieredTopology is engineTopology with every deployment declaring
+// priority and flex (service_tiers).
+var tieredTopology = strings.ReplaceAll(engineTopology, "backend: { type: mock } }", "backend: { type: mock }, service_tiers: [priority, flex] }")
 
 // TestServiceTierServed: the served tier is in the outcome's headers and the
 // record; an unknown tier is a 400 that names the field, recorded once.
 func TestServiceTierServed(t *testing.T) {
 	t.Parallel()
-	e := newEngine(t, "")
+	e := newEngineWith(t, tieredTopology, "")
 	call := func(id string, tier RequestedTier) (*Outcome, error) {
 		return e.g.Invoke(t.Context(), &Call{RequestID: id, Operation: OpChatCompletions, Principal: e.principal, ServiceTier: tier,
 			Request: &inference.Request{Model: "eu.m", Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hello")}}})
@@ -244,7 +265,7 @@ func TestQuotaRequestPoolAndTier(t *testing.T) {
 	}
 	t.Run("forwarded", func(t *testing.T) {
 		t.Parallel()
-		e := newEngine(t, "")
+		e := newEngineWith(t, tieredTopology, "")
 		job := &Job{RequestID: "fwd", Operation: OpChatCompletions, SourceRegion: "eu-central-1", DestinationRegion: "eu-west-1",
 			ProfileID: "eu.m", Model: "m", Principal: e.principal, Request: &inference.Request{Model: "eu.m", ServiceTier: inference.TierFlex}}
 		if _, err := e.g.ServeForwarded(t.Context(), job); err != nil {
@@ -280,5 +301,148 @@ func TestWithTierAllocs(t *testing.T) {
 	h := http.Header{}
 	if n := testing.AllocsPerRun(100, func() { withTier(h, inference.TierPriority) }); n != 0 {
 		t.Errorf("withTier allocates %v times, want 0", n)
+	}
+}
+
+// TestUndeclaredTierServedAsDefault: a deployment that declares no
+// service_tiers is not asked for priority or flex (its upstream may refuse
+// them), so a request admitted in one is reported as served in the
+// default tier: x-meridian-service-tier, the Bedrock header, the audit
+// record and the tier metrics say default, while the quota (and the
+// admission queue) still hear the caller's tier. A deployment that
+// declares only flex serves flex and reports priority as default. At the
+// destination of a forwarded job, the record says the same.
+func TestUndeclaredTierServedAsDefault(t *testing.T) {
+	t.Parallel()
+	flexOnly := strings.ReplaceAll(engineTopology, "backend: { type: mock } }", "backend: { type: mock }, service_tiers: [flex] }")
+	for _, tc := range []struct {
+		name  string
+		topo  string
+		asked inference.ServiceTier
+		want  string
+	}{
+		{"undeclared priority", engineTopology, inference.TierPriority, "default"},
+		{"undeclared flex", engineTopology, inference.TierFlex, "default"},
+		{"flex only, priority", flexOnly, inference.TierPriority, "default"},
+		{"flex only, flex", flexOnly, inference.TierFlex, "flex"},
+		{"declared priority", tieredTopology, inference.TierPriority, "priority"},
+		{"undeclared default", engineTopology, inference.TierDefault, "default"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngineWith(t, tc.topo, "")
+			out, err := e.g.Invoke(t.Context(), &Call{RequestID: "u", Operation: OpChatCompletions, Principal: e.principal,
+				ServiceTier: ReadServiceTier(http.Header{HeaderBedrockServiceTier: {string(tc.asked)}}, nil),
+				Request:     &inference.Request{Model: "eu.m", Messages: []inference.Message{inference.TextMessage(inference.RoleUser, "hi")}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := out.Header.Get(HeaderServiceTier); got != tc.want {
+				t.Errorf("%s = %q, want %s", HeaderServiceTier, got, tc.want)
+			}
+			bedrock := http.Header{}
+			CopyServedTier(bedrock, out)
+			if got := bedrock.Get(HeaderBedrockServiceTier); got != tc.want {
+				t.Errorf("%s = %q, want %s", HeaderBedrockServiceTier, got, tc.want)
+			}
+			if got := e.recorder.last(t).ServiceTier; got != tc.want {
+				t.Errorf("record ServiceTier = %q, want %s", got, tc.want)
+			}
+			e.quota.mu.Lock()
+			q := e.quota.requests[0]
+			e.quota.mu.Unlock()
+			if q.Tier != tc.asked {
+				t.Errorf("quota heard tier %s, want the caller's %s", q.Tier, tc.asked)
+			}
+			job := &Job{RequestID: "fwd", Operation: OpChatCompletions, SourceRegion: "eu-central-1", DestinationRegion: "eu-west-1",
+				ProfileID: "eu.m", Model: "m", Principal: e.principal, Request: &inference.Request{Model: "eu.m", ServiceTier: tc.asked}}
+			if _, err := e.g.ServeForwarded(t.Context(), job); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.recorder.last(t).ServiceTier; got != tc.want {
+				t.Errorf("destination record ServiceTier = %q, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestServedTierReportByEncoding: X-Amzn-Bedrock-Service-Tier names what
+// Bedrock reported only for an answer served in this region; a forwarded
+// answer's Response.ServiceTier (which only the link's JSON form carries)
+// is not taken, so the header is the same whatever the link's encoding;
+// a value that is no Bedrock tier name is never copied; a Converse body's
+// own serviceTier.type is the answer's, local or forwarded.
+func TestServedTierReportByEncoding(t *testing.T) {
+	t.Parallel()
+	local := Route{SourceRegion: "eu-west-1", InferenceRegion: "eu-west-1"}
+	forwarded := Route{SourceRegion: "eu-west-1", InferenceRegion: "eu-central-1"}
+	hdr := withTier(nil, inference.TierFlex)
+	for _, tc := range []struct {
+		name  string
+		route Route
+		resp  *inference.Response
+		want  string
+	}{
+		{"local, Bedrock served default", local, &inference.Response{ServiceTier: "default"}, "default"},
+		{"forwarded, JSON form carries default", forwarded, &inference.Response{ServiceTier: "default"}, "flex"},
+		{"forwarded, compact form carries none", forwarded, &inference.Response{}, "flex"},
+		{"local, junk", local, &inference.Response{ServiceTier: "gold\r\nX: y"}, "flex"},
+		{"forwarded Converse body", forwarded, &inference.Response{Dialect: inference.DialectConverse, Body: []byte(`{"serviceTier":{"type":"default"}}`)}, "default"},
+		{"local Converse body", local, &inference.Response{Dialect: inference.DialectConverse, Body: []byte(`{"serviceTier":{"type":"default"}}`)}, "default"},
+	} {
+		dst := http.Header{}
+		CopyServedTier(dst, &Outcome{Header: hdr, Route: tc.route, Response: tc.resp})
+		if got := dst.Get(HeaderBedrockServiceTier); got != tc.want {
+			t.Errorf("%s: %s = %q, want %q", tc.name, HeaderBedrockServiceTier, got, tc.want)
+		}
+		if got := dst.Get(HeaderServiceTier); got != "flex" {
+			t.Errorf("%s: %s = %q, want flex (the tier the upstream was asked for)", tc.name, HeaderServiceTier, got)
+		}
+	}
+}
+
+// TestReadServiceTierDialect: once the body's dialect is known, only its
+// own field asks for a tier: a Converse body's service_tier is not read
+// (its serviceTier.type is what Bedrock reads), another API's serviceTier
+// is not either; a body value that names no tier is refused even beside a
+// valid header.
+func TestReadServiceTierDialect(t *testing.T) {
+	t.Parallel()
+	both := `{"messages":[],"service_tier":"flex","serviceTier":{"type":"priority"}}`
+	for _, tc := range []struct {
+		name, header, body string
+		d                  inference.Dialect
+		want               inference.ServiceTier
+		field, invalid     string
+		conflict           bool
+	}{
+		{"converse reads serviceTier.type only", "", both, inference.DialectConverse, inference.TierPriority, "serviceTier.type", "", false},
+		{"converse, header flex disagrees with serviceTier.type", "flex", both, inference.DialectConverse, inference.TierFlex, HeaderBedrockServiceTier, "", true},
+		{"converse, service_tier alone asks nothing", "", `{"service_tier":"flex"}`, inference.DialectConverse, inference.TierDefault, "", "", false},
+		{"openai reads service_tier only", "", both, inference.DialectOpenAIChat, inference.TierFlex, "service_tier", "", false},
+		{"anthropic, serviceTier alone asks nothing", "", `{"serviceTier":{"type":"priority"}}`, inference.DialectAnthropic, inference.TierDefault, "", "", false},
+		{"header flex, body gold", "flex", `{"serviceTier":{"type":"gold"}}`, inference.DialectConverse, inference.TierDefault, "serviceTier.type", "gold", false},
+		{"header priority, body Flex", "priority", `{"service_tier":"Flex"}`, inference.DialectOpenAIChat, inference.TierPriority, "service_tier", "Flex", false},
+		{"header and body agree", "flex", `{"service_tier":"flex"}`, inference.DialectOpenAIChat, inference.TierFlex, HeaderBedrockServiceTier, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.header != "" {
+				h.Set(HeaderBedrockServiceTier, tc.header)
+			}
+			got := ReadServiceTier(h, []byte(tc.body)).forDialect(tc.d)
+			if (got.Conflict != nil) != tc.conflict {
+				t.Fatalf("conflict %+v, want %v", got.Conflict, tc.conflict)
+			}
+			if tc.conflict {
+				return
+			}
+			if got.Field != tc.field || got.Invalid != tc.invalid || (tc.invalid == "" && got.Tier != tc.want) {
+				t.Errorf("= %+v, want tier %s field %q invalid %q", got, tc.want, tc.field, tc.invalid)
+			}
+			if (got.err() != nil) != (tc.invalid != "") {
+				t.Errorf("err() = %v", got.err())
+			}
+		})
 	}
 }

@@ -583,3 +583,28 @@ func isNone(raw []byte) bool {
 	var s string
 	return json.Unmarshal(raw, &s) == nil && s == "none"
 }
+
+// ConverseHasSystemRole reports whether a Converse body holds a message of
+// role "system" (toolAddition and toolRemoval blocks): nodes of inter-region
+// link version 7 and later accept it (internal/interregion/wire.go,
+// linkConverseSystemRole), an older one refuses it as an unknown role. A
+// body that does not decode holds none.
+func ConverseHasSystemRole(body []byte) bool {
+	if !bytes.Contains(body, []byte(`system`)) {
+		return false
+	}
+	var p struct {
+		Messages []struct {
+			Role string `json:"role"`
+		} `json:"messages"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return false
+	}
+	for _, m := range p.Messages {
+		if m.Role == "system" {
+			return true
+		}
+	}
+	return false
+}

@@ -216,7 +216,10 @@ type Response struct {
 	// answer in, when it reports one (Amazon Bedrock: InvokeModel's
 	// X-Amzn-Bedrock-Service-Tier response header, Converse's
 	// serviceTier.type); empty otherwise. It is set where the backend
-	// ran and does not cross the inter-region link.
+	// ran. The link's compact answer form does not carry it, its JSON form
+	// does; the source takes it only from an answer served in its own
+	// region (internal/gateway/tier.go, CopyServedTier), so that what it
+	// reports does not depend on the link's encoding.
 	ServiceTier string `json:"serviceTier,omitempty"`
 }
 

@@ -386,6 +386,9 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 	if err := linkReasoning(job, peerVersion, r.p.Region); err != nil {
 		return nil, err
 	}
+	if err := linkConverseSystemRole(job, peerVersion, r.p.Region); err != nil {
+		return nil, err
+	}
 	// The client's body travels as received: the envelope's hash covers
 	// these bytes, and the destination reads them itself.
 	dialect := job.Request.Dialect

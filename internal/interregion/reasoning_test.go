@@ -89,9 +89,9 @@ func TestCarriedReasoningToOlderPeer(t *testing.T) {
 			t.Errorf("%s: envelope version %d (%v), want %d", tc.name, e.Version, err, want)
 		}
 	}
-	// An upgraded peer advertises 6 on its state answers.
+	// An upgraded peer advertises its link version (6 or later) on its state answers.
 	c.probe(t.Context(), p)
-	if v := p.envelopeVersion.Load(); v != reasoningVersion {
-		t.Errorf("an upgraded peer advertises %d, want %d", v, reasoningVersion)
+	if v := p.envelopeVersion.Load(); v != linkVersion {
+		t.Errorf("an upgraded peer advertises %d, want %d", v, linkVersion)
 	}
 }

@@ -334,7 +334,7 @@ func TestAdvertisedVersion(t *testing.T) {
 		header string
 		want   int
 	}{
-		{"", 1}, {"1", 1}, {"2", 2}, {"3", 3}, {"4", 4}, {"5", 5}, {"6", 6}, {"7", linkVersion}, {"0", 1}, {"-1", 1}, {"two", 1}, {"99999999999999999999", 1},
+		{"", 1}, {"1", 1}, {"2", 2}, {"3", 3}, {"4", 4}, {"5", 5}, {"6", 6}, {"7", 7}, {"8", linkVersion}, {"0", 1}, {"-1", 1}, {"two", 1}, {"99999999999999999999", 1},
 	} {
 		h := http.Header{}
 		if tc.header != "" {
@@ -347,19 +347,19 @@ func TestAdvertisedVersion(t *testing.T) {
 }
 
 // TestEnvelopeVersionOfLinkVersion: a peer's link version says which
-// envelope versions it accepts. Link version 6 marks a capability without
-// a new envelope, so a node advertising it accepts up to 5 and must never
+// envelope versions it accepts. Link versions 6 and 7 mark capabilities
+// without a new envelope, so a node advertising one accepts up to 5 and must never
 // be sealed a later envelope version, however new the sender is; every
 // other version is the envelope version itself.
 func TestEnvelopeVersionOfLinkVersion(t *testing.T) {
 	t.Parallel()
-	for v, want := range map[int]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 5, 7: 7, 8: 8} {
+	for v, want := range map[int]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 5, 7: 5, 8: 8} {
 		if got := envelopeVersionOf(v); got != want {
 			t.Errorf("envelopeVersionOf(%d) = %d, want %d", v, got, want)
 		}
 	}
-	if envelope.Version == reasoningVersion {
-		t.Errorf("envelope.Version is %d, the capability-only link version: the next envelope version is %d", envelope.Version, reasoningVersion+1)
+	if envelope.Version == reasoningVersion || envelope.Version == systemRoleVersion {
+		t.Errorf("envelope.Version is %d, the capability-only link version: the next envelope version is %d", envelope.Version, systemRoleVersion+1)
 	}
 }
 

@@ -38,19 +38,26 @@ const HeaderEnvelopeVersion = "Meridian-Link-Envelope-Version"
 // an older node reads as the newest envelope version it knows.
 const reasoningVersion = 6
 
+// systemRoleVersion is the first link version whose nodes accept a
+// Converse body's messages of role "system" (toolAddition, toolRemoval);
+// an older node refuses the role with a 400 that does not fail over, so
+// such a body is not sent to it (linkConverseSystemRole). Like
+// reasoningVersion, it adds no envelope field.
+const systemRoleVersion = 7
+
 // linkVersion is what this node advertises in HeaderEnvelopeVersion: the
 // newest envelope version it accepts, or the newest capability version
-// above it (reasoningVersion).
-const linkVersion = max(envelope.Version, reasoningVersion)
+// above it (reasoningVersion, systemRoleVersion).
+const linkVersion = max(envelope.Version, reasoningVersion, systemRoleVersion)
 
 // envelopeVersionOf is the newest envelope version a peer that advertises
 // link version v accepts: v itself, except for a capability-only version
-// (reasoningVersion, 6), whose nodes accept envelopes up to the version
-// before it. Envelopes are sealed at min(envelopeVersionOf(peer),
-// envelope.Version), so that a later envelope version (7 and up) is never
-// sealed for a node that advertises 6.
+// (reasoningVersion, 6, and systemRoleVersion, 7), whose nodes accept
+// envelopes up to 5. Envelopes are sealed at min(envelopeVersionOf(peer),
+// envelope.Version), so that a later envelope version (8 and up) is never
+// sealed for a node that advertises 6 or 7.
 func envelopeVersionOf(v int) int {
-	if v == reasoningVersion {
+	if v == reasoningVersion || v == systemRoleVersion {
 		return reasoningVersion - 1
 	}
 	return v
@@ -253,6 +260,25 @@ func linkReasoning(job *dispatch.Job, peerVersion int, region string) error {
 	}
 	return &inference.Error{Kind: inference.KindUnavailable, Unfit: true,
 		Message: "region " + region + " runs an older Meridian that cannot carry Claude's reasoning in this request"}
+}
+
+// linkConverseSystemRole refuses to forward job to a peer that
+// advertises a link version older than systemRoleVersion (0: not yet
+// known, taken as the newest) when its Converse body holds a message of
+// role "system": the peer would refuse it as an unknown role, a 400 that
+// does not fail over. Like linkReasoning's refusal, it is retryable and
+// Unfit, so that another destination (in a rolling upgrade, an upgraded
+// one) serves it.
+func linkConverseSystemRole(job *dispatch.Job, peerVersion int, region string) error {
+	if peerVersion == 0 || peerVersion >= systemRoleVersion {
+		return nil
+	}
+	r := job.Request
+	if r == nil || r.Dialect != inference.DialectConverse || !inference.ConverseHasSystemRole(r.Body) {
+		return nil
+	}
+	return &inference.Error{Kind: inference.KindUnavailable, Unfit: true,
+		Message: "region " + region + " runs an older Meridian that does not accept Converse messages of role system"}
 }
 
 // forwardedMetadata returns the request metadata a forwarded request

@@ -589,7 +589,7 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	}
 	var tier string
 	if err == nil {
-		tier, err = requestedTier(r.Header, !invoke, *bp)
+		tier, err = s.requestedTier(r.Header, model, !invoke, *bp)
 	}
 	if err == nil && s.models != nil && !s.models[model] {
 		s.stats.invalid.Add(1)

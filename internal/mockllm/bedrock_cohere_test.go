@@ -142,6 +142,8 @@ func TestBedrockSamplingRanges(t *testing.T) {
 		{"InvokeModel Claude stream top_p 2", "/model/anthropic.claude-sonnet-4-5/invoke-with-response-stream", anthropic(`,"top_p":2`), "top_p: range: 0..1"},
 		{"InvokeModel Claude top_k -1", "/model/anthropic.claude-sonnet-4-5/invoke", anthropic(`,"top_k":-1`), "top_k: range: 0.."},
 		{"InvokeModel Claude in range", "/model/anthropic.claude-sonnet-4-5/invoke", anthropic(`,"temperature":0.5,"top_k":250`), ""},
+		{"InvokeModel Claude top_k 500", "/model/anthropic.claude-sonnet-4-5/invoke", anthropic(`,"top_k":500`), ""},
+		{"InvokeModel Claude top_k 501", "/model/anthropic.claude-sonnet-4-5/invoke", anthropic(`,"top_k":501`), "top_k: range: 0..500"},
 		{"Llama temperature 1.2", "/model/meta.llama3-8b-instruct-v1:0/invoke", `{"prompt":"hi","temperature":1.2}`,
 			"Malformed input request: #/temperature: 1.2 is not less or equal to 1"},
 		{"Titan topP 1.5", "/model/amazon.titan-text-express-v1/invoke", `{"inputText":"hi","textGenerationConfig":{"topP":1.5}}`,

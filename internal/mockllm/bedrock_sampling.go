@@ -12,7 +12,7 @@ import (
 // each family's InvokeModel body by its model's parameters (Anthropic
 // Claude, Meta Llama, Mistral, Amazon Titan Text and Nova, Cohere Command
 // R: temperature and top-p from 0 to 1, Command R's p from 0.01 to 0.99 and
-// k from 0 to 500, Claude's top_k at least 0).
+// k from 0 to 500, Claude's top_k from 0 to 500 as Bedrock documents).
 
 // validationError is a ValidationException message written as it is (a
 // jsonError is a malformed body's, after "Malformed input request: ").
@@ -29,7 +29,7 @@ type samplingBound struct {
 
 var (
 	converseBounds = []samplingBound{{path: []string{"inferenceConfig", "temperature"}, max: 1}, {path: []string{"inferenceConfig", "topP"}, max: 1}}
-	anthropicBound = []samplingBound{{path: []string{"temperature"}, max: 1}, {path: []string{"top_p"}, max: 1}, {path: []string{"top_k"}, noMax: true}}
+	anthropicBound = []samplingBound{{path: []string{"temperature"}, max: 1}, {path: []string{"top_p"}, max: 1}, {path: []string{"top_k"}, max: 500}}
 	promptBounds   = []samplingBound{{path: []string{"temperature"}, max: 1}, {path: []string{"top_p"}, max: 1}}
 	titanBounds    = []samplingBound{{path: []string{"textGenerationConfig", "temperature"}, max: 1}, {path: []string{"textGenerationConfig", "topP"}, max: 1}}
 	novaBounds     = []samplingBound{{path: []string{"inferenceConfig", "temperature"}, max: 1}, {path: []string{"inferenceConfig", "topP"}, max: 1},

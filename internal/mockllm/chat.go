@@ -47,6 +47,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	if e == nil && s.models != nil && !s.models[req.Model] {
 		e = modelNotFound(req.Model)
 	}
+	if e == nil {
+		e = s.openAITier(req.Model, req.ServiceTier)
+	}
 	if e != nil {
 		s.stats.invalid.Add(1)
 		reject(e)

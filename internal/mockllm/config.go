@@ -79,6 +79,19 @@ type Config struct {
 	// It is called from the request's goroutine and must be safe for
 	// concurrent use.
 	Received func(path string, body []byte)
+	// ServiceTiers lists, by model id, the service tiers besides default
+	// each model offers (priority, flex): a request asking one model for
+	// another tier (Bedrock's header or Converse serviceTier, OpenAI's
+	// service_tier) is refused as the real upstream refuses it, Bedrock's
+	// 400 ValidationException or OpenAI's 400 invalid_request_error. A
+	// model the map does not name offers none. If nil, the table of
+	// Bedrock's service-tier page applies (DefaultServiceTiers).
+	ServiceTiers map[string][]string
+	// ServedTier, if set, is the tier an answer reports it was served in
+	// whenever its request asked for priority or flex (Bedrock serving
+	// another tier than asked, e.g. flex as default); if empty, the tier
+	// asked for.
+	ServedTier string
 	// ReceivedMetadata, if set, is called with the URL path and the
 	// request metadata of every Bedrock request the server reads (the
 	// Converse body's requestMetadata, InvokeModel's

@@ -28,6 +28,8 @@ type chatRequest struct {
 	Logprobs          bool            `json:"logprobs"`
 	TopLogprobs       *int            `json:"top_logprobs"`
 	ReasoningEffort   string          `json:"reasoning_effort"`
+	// ServiceTier is checked against the model's tiers (bedrock_tier.go).
+	ServiceTier string `json:"service_tier"`
 }
 
 type streamOptions struct {

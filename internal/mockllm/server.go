@@ -51,6 +51,13 @@ type Server struct {
 	testHookDone func()
 
 	received func(path string, body []byte) // Config.Received
+	// serviceTiers and servedTier are Config.ServiceTiers (or
+	// DefaultServiceTiers) and Config.ServedTier.
+	serviceTiers map[string][]string
+	servedTier   string
+	// tiersByPart matches serviceTiers' keys as parts of a model id (the
+	// default table).
+	tiersByPart bool
 	// receivedMetadata is Config.ReceivedMetadata.
 	receivedMetadata func(path string, metadata map[string]string)
 }
@@ -115,6 +122,11 @@ func New(cfg Config) *Server {
 		log:              cfg.Logger,
 		received:         cfg.Received,
 		receivedMetadata: cfg.ReceivedMetadata,
+		serviceTiers:     cfg.ServiceTiers,
+		servedTier:       cfg.ServedTier,
+	}
+	if s.serviceTiers == nil {
+		s.serviceTiers, s.tiersByPart = DefaultServiceTiers, true
 	}
 	if s.clock == nil {
 		s.clock = clock.Wall

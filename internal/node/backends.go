@@ -37,7 +37,7 @@ func buildBackends(cfg *topology.Config, region string, getenv func(string) stri
 				}
 			}
 			out[d.Model] = backend.NewOpenAI(backend.OpenAIConfig{BaseURL: b.URL, Model: b.Model, APIKey: key,
-				ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(), StreamIdleTimeout: b.StreamIdleTimeout.D(), Clock: clk})
+				ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(), StreamIdleTimeout: b.StreamIdleTimeout.D(), Clock: clk, ServiceTiers: d.ServiceTiers})
 		case topology.BackendMock:
 			model := b.Model
 			if model == "" {
@@ -46,7 +46,7 @@ func buildBackends(cfg *topology.Config, region string, getenv func(string) stri
 			m, err := backend.NewMock(backend.MockConfig{Model: model, TTFT: b.TTFT.D(), TokensPerSecond: b.TokensPerSecond,
 				MaxConcurrency: d.Capacity.Concurrency(), RPM: d.Capacity.RequestsPerMinute(), TPM: d.Capacity.TokensPerMinute(),
 				FailRate: b.FailRate, Seed: b.Seed, ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(),
-				StreamIdleTimeout: b.StreamIdleTimeout.D(), API: b.API, Clock: clk})
+				StreamIdleTimeout: b.StreamIdleTimeout.D(), API: b.API, Clock: clk, ServiceTiers: d.ServiceTiers})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", field, err)
 			}

@@ -12,5 +12,5 @@ import (
 func newBedrockBackend(d topology.Deployment, clk clock.Clock) (backend.Backend, error) {
 	b := d.Backend
 	return backend.NewBedrock(context.Background(), backend.BedrockConfig{Region: b.AWSRegion, Model: b.Model, Endpoint: b.Endpoint, Family: b.Family,
-		ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(), StreamIdleTimeout: b.StreamIdleTimeout.D(), Clock: clk})
+		ConnectTimeout: b.ConnectTimeout.D(), FirstByteTimeout: b.FirstByteTimeout.D(), StreamIdleTimeout: b.StreamIdleTimeout.D(), Clock: clk, ServiceTiers: d.ServiceTiers})
 }

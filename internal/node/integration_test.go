@@ -157,11 +157,12 @@ func startCluster(t *testing.T, regions []regionSpec, extraYAML string, opts ...
 		if v, ok := settings.concurrency[r.id]; ok {
 			conc = v
 		}
-		srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 20 * time.Millisecond, TokensPerSecond: 200, CompletionTokens: 12, Seed: 7, MaxConcurrency: conc, Clock: settings.upstreamClock})
+		srv := mockllm.New(mockllm.Config{Models: []string{"chat-small"}, TTFT: 20 * time.Millisecond, TokensPerSecond: 200, CompletionTokens: 12, Seed: 7, MaxConcurrency: conc, Clock: settings.upstreamClock,
+			ServiceTiers: map[string][]string{"chat-small": {"priority", "flex"}}})
 		hs := httptest.NewServer(srv.Handler())
 		c.upstream[r.id], c.mocks[r.id] = hs, srv
 		t.Cleanup(hs.Close)
-		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: openai, url: %q, model: chat-small}, capacity: {max_concurrency: %d}}\n", r.id, hs.URL+"/v1", conc)
+		fmt.Fprintf(&y, "  - {model: demo.chat-small, region: %s, backend: {type: openai, url: %q, model: chat-small}, capacity: {max_concurrency: %d}, service_tiers: [priority, flex]}\n", r.id, hs.URL+"/v1", conc)
 		for _, m := range settings.models {
 			caps, ok := m.caps[r.id]
 			if !ok {

@@ -114,7 +114,7 @@ regions:
   - { id: eu-west-1, geography: eu, location: { lat: 53, lon: -6 }, listen: "127.0.0.1:1", link: "127.0.0.1:2" }
 models: [ { id: demo.chat-small } ]
 deployments:
-  - { model: demo.chat-small, region: eu-west-1, backend: { type: openai, url: %q, model: chat-small }, capacity: { max_concurrency: 1 } }
+  - { model: demo.chat-small, region: eu-west-1, backend: { type: openai, url: %q, model: chat-small }, capacity: { max_concurrency: 1 }, service_tiers: [priority, flex] }
 principals:
   - { id: tester, api_keys: [%q] }
 `, upstream, auth.HashKey(key))

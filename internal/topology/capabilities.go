@@ -271,3 +271,17 @@ func validateBackendFamily(p *problems, field string, b Backend) {
 			b.Model, m.Provider, strings.Join(bedrockmodel.FamilyNames(), ", "))
 	}
 }
+
+// validateServiceTiers checks a deployment's service_tiers: priority and
+// flex, each once (default is what every upstream serves unasked).
+func validateServiceTiers(p *problems, field string, tiers []string) {
+	for i, t := range tiers {
+		f := field + "[" + strconv.Itoa(i) + "]"
+		switch {
+		case t != TierPriority && t != TierFlex:
+			p.add(f, "use priority or flex (the default tier needs no declaration)", "%q is not a service tier an upstream can be asked for", t)
+		case slices.Index(tiers, t) < i:
+			p.add(f, "name each tier once", "%q is listed twice", t)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package topology
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -136,7 +137,30 @@ type Deployment struct {
 	// features. A list that names embeddings without chat declares an
 	// embedding model, never sent text generation (see [Generates]).
 	Capabilities []string `yaml:"capabilities"`
+	// ServiceTiers lists the service tiers besides default that the
+	// deployment's upstream honours (priority, flex): a request admitted in
+	// one of them asks the upstream for it (Bedrock's
+	// X-Amzn-Bedrock-Service-Tier and Converse serviceTier, OpenAI's
+	// service_tier); a request admitted in another is served in the
+	// upstream's default tier and reported as default. If empty, none: an
+	// upstream refuses a tier its model does not offer (Bedrock with a
+	// ValidationException), so a tier is sent only where declared. Unlike
+	// capabilities, it does not route: the admission queue still orders
+	// requests by the caller's tier (docs/quotas.md, "Service tiers").
+	ServiceTiers []string `yaml:"service_tiers"`
 }
+
+// HonoursTier reports whether the deployment's upstream is asked for tier
+// t (a request's tier name): priority or flex when ServiceTiers names it.
+func (d Deployment) HonoursTier(t string) bool {
+	return (t == TierPriority || t == TierFlex) && slices.Contains(d.ServiceTiers, t)
+}
+
+// Service tiers a deployment may declare in service_tiers.
+const (
+	TierPriority = "priority"
+	TierFlex     = "flex"
+)
 
 // Key returns the deployment's identity, "region/model".
 func (d Deployment) Key() string { return d.Region + "/" + d.Model }

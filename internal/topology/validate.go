@@ -194,6 +194,7 @@ func (c *Config) Validate() error {
 		c.validateBackend(p, f+".backend", d.Backend)
 		c.validateBedrockResidency(p, f, d)
 		validateCapabilities(p, f+".capabilities", d.Capabilities)
+		validateServiceTiers(p, f+".service_tiers", d.ServiceTiers)
 		validateMockAPI(p, f+".backend", d.Backend)
 		validateBackendFamily(p, f+".backend", d.Backend)
 		for _, q := range []struct {

@@ -37,7 +37,14 @@ type upstreamSeen struct {
 }
 
 func (l *upstreamLog) server(t *testing.T) *httptest.Server {
-	next := mockllm.New(mockllm.Config{CompletionTokens: 4}).Handler()
+	// The Claude model of tierCluster stands for one that offers priority
+	// and flex (Bedrock's own Claude models do not: serverWith).
+	return l.serverWith(t, mockllm.Config{CompletionTokens: 4, ServiceTiers: map[string][]string{"anthropic.claude-sonnet-4-5": {"priority", "flex"}}})
+}
+
+// serverWith is server with the simulated Bedrock's cfg.
+func (l *upstreamLog) serverWith(t *testing.T, cfg mockllm.Config) *httptest.Server {
+	next := mockllm.New(cfg).Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		l.mu.Lock()
@@ -59,9 +66,16 @@ func (l *upstreamLog) take() []upstreamSeen {
 }
 
 // tierCluster boots eu-west-1 (no deployment) and eu-central-1, whose
-// demo.chat-small is a bedrock deployment of a Claude model at upstream:
-// eu.demo.chat-small called in eu-west-1 is forwarded over the link.
+// demo.chat-small is a bedrock deployment of a Claude model at upstream
+// declaring priority and flex (service_tiers): eu.demo.chat-small called
+// in eu-west-1 is forwarded over the link.
 func tierCluster(t *testing.T, upstream string) *cluster {
+	return tierClusterWith(t, upstream, ", service_tiers: [priority, flex]")
+}
+
+// tierClusterWith is tierCluster with the deployment's extra members
+// (declared: "" declares no tier).
+func tierClusterWith(t *testing.T, upstream, declared string) *cluster {
 	t.Helper()
 	// The bedrock deployment's own credentials (default chain: environment).
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDDEPLOYMENT")
@@ -70,7 +84,7 @@ func tierCluster(t *testing.T, upstream string) *cluster {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	deployments := fmt.Sprintf("models:\n  - {id: demo.chat-small}\ndeployments:\n"+
-		"  - {model: demo.chat-small, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q, residency_checked: true}}\n", upstream)
+		"  - {model: demo.chat-small, region: eu-central-1, backend: {type: bedrock, aws_region: eu-central-1, model: anthropic.claude-sonnet-4-5, endpoint: %q, residency_checked: true}%s}\n", upstream, declared)
 	return bootCluster(t, []regionSpec{{"eu-west-1", "eu"}, {"eu-central-1", "eu"}}, deployments, "", "")
 }
 
@@ -339,6 +353,184 @@ func TestServiceTierOpenAIClient(t *testing.T) {
 				}
 				if got := resp.Header.Get("X-Meridian-Service-Tier"); got != tc.tier {
 					t.Errorf("X-Meridian-Service-Tier %q, want %q", got, tc.tier)
+				}
+			})
+		}
+	}
+}
+
+// TestServiceTierUndeclared: a deployment that declares no service_tiers
+// (a Claude model, which Bedrock offers neither priority nor flex for: the
+// simulated Bedrock refuses them with a ValidationException, as Bedrock
+// does) is not asked for the caller's priority or flex: the request is
+// served, locally and forwarded, Bedrock receives no tier header, and every
+// tier header of the answer (and the SDK's output) says default.
+func TestServiceTierUndeclared(t *testing.T) {
+	var log upstreamLog
+	up := log.serverWith(t, mockllm.Config{CompletionTokens: 4})
+	c := tierClusterWith(t, up.URL, "")
+	profile := aws.String("eu.demo.chat-small")
+	invokeBody := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)
+	for _, region := range []string{"eu-central-1", "eu-west-1"} {
+		rt := c.runtimeClient(region)
+		t.Run(region+"/InvokeModel priority", func(t *testing.T) {
+			log.take()
+			out, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: profile, Body: invokeBody,
+				ContentType: aws.String("application/json"), ServiceTier: rttypes.ServiceTierTypePriority})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.ServiceTier != rttypes.ServiceTierTypeDefault {
+				t.Errorf("InvokeModelOutput.ServiceTier %q, want default", out.ServiceTier)
+			}
+			h := rawResponseHeader(out.ResultMetadata)
+			if got := h.Get("X-Meridian-Service-Tier"); got != "default" {
+				t.Errorf("X-Meridian-Service-Tier %q, want default", got)
+			}
+			if seen := log.take(); len(seen) != 1 || len(seen[0].tier) != 0 {
+				t.Errorf("Bedrock received %+v, want one request without a tier header", seen)
+			}
+		})
+		t.Run(region+"/chat completions body flex, translated", func(t *testing.T) {
+			log.take()
+			req, _ := http.NewRequest(http.MethodPost, c.url(region)+"/v1/chat/completions",
+				strings.NewReader(`{"model":"eu.demo.chat-small","service_tier":"flex","messages":[{"role":"user","content":"hi"}]}`))
+			req.Header.Set("Authorization", "Bearer "+c.key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("X-Meridian-Service-Tier") != "default" {
+				t.Fatalf("%d %s, X-Meridian-Service-Tier %q; want 200 served as default", resp.StatusCode, b, resp.Header.Get("X-Meridian-Service-Tier"))
+			}
+			seen := log.take()
+			if len(seen) != 1 || len(seen[0].tier) != 0 {
+				t.Fatalf("Bedrock received %+v, want one request without a tier header", seen)
+			}
+			if f := string(inference.Field(inference.Field(seen[0].body, "serviceTier"), "type")); f != `"default"` {
+				t.Errorf("translated body's serviceTier.type %s, want \"default\" (body %s)", f, seen[0].body)
+			}
+		})
+		t.Run(region+"/ConverseStream flex by header", func(t *testing.T) {
+			log.take()
+			out, err := rt.ConverseStream(t.Context(), &bedrockruntime.ConverseStreamInput{ModelId: profile, Messages: userMessage("hi")},
+				withHeader("X-Amzn-Bedrock-Service-Tier", "flex"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range out.GetStream().Events() {
+			}
+			if err := out.GetStream().Err(); err != nil {
+				t.Fatal(err)
+			}
+			h := rawResponseHeader(out.ResultMetadata)
+			if got, bt := h.Get("X-Meridian-Service-Tier"), h.Get("X-Amzn-Bedrock-Service-Tier"); got != "default" || bt != "default" {
+				t.Errorf("X-Meridian-Service-Tier %q, X-Amzn-Bedrock-Service-Tier %q, want default", got, bt)
+			}
+			if seen := log.take(); len(seen) != 1 || len(seen[0].tier) != 0 {
+				t.Errorf("Bedrock received %+v, want one request without a tier header", seen)
+			}
+		})
+	}
+}
+
+// TestServiceTierServedOtherwise: Bedrock serving another tier than asked
+// (flex served as default): an InvokeModel answer served in the region
+// called names what Bedrock reported; a forwarded one, whose report the
+// link's answer form does not carry, names the tier Bedrock was asked
+// for, whatever the link's encoding; a Converse answer names what its own
+// body says, local or forwarded. X-Meridian-Service-Tier is the tier asked
+// for in every case.
+func TestServiceTierServedOtherwise(t *testing.T) {
+	var log upstreamLog
+	up := log.serverWith(t, mockllm.Config{CompletionTokens: 4, ServedTier: "default",
+		ServiceTiers: map[string][]string{"anthropic.claude-sonnet-4-5": {"priority", "flex"}}})
+	c := tierCluster(t, up.URL)
+	profile := aws.String("eu.demo.chat-small")
+	invokeBody := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`)
+	for _, tc := range []struct {
+		region, invokeReport string
+	}{{"eu-central-1", "default"}, {"eu-west-1", "flex"}} {
+		rt := c.runtimeClient(tc.region)
+		out, err := rt.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: profile, Body: invokeBody,
+			ContentType: aws.String("application/json"), ServiceTier: rttypes.ServiceTierTypeFlex})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := rawResponseHeader(out.ResultMetadata)
+		if got := h.Get("X-Amzn-Bedrock-Service-Tier"); got != tc.invokeReport {
+			t.Errorf("%s InvokeModel: X-Amzn-Bedrock-Service-Tier %q, want %q", tc.region, got, tc.invokeReport)
+		}
+		if got := h.Get("X-Meridian-Service-Tier"); got != "flex" {
+			t.Errorf("%s InvokeModel: X-Meridian-Service-Tier %q, want flex", tc.region, got)
+		}
+		cout, err := rt.Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: profile, Messages: userMessage("hi")},
+			withHeader("X-Amzn-Bedrock-Service-Tier", "flex"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rawResponseHeader(cout.ResultMetadata).Get("X-Amzn-Bedrock-Service-Tier"); got != "default" {
+			t.Errorf("%s Converse: X-Amzn-Bedrock-Service-Tier %q, want default (the answer's serviceTier)", tc.region, got)
+		}
+	}
+}
+
+// TestServiceTierConverseDialectField: on Converse only serviceTier.type
+// asks for a tier: a body that also names service_tier is admitted in
+// serviceTier.type's tier (it was admitted in service_tier's while Bedrock
+// was asked for the other), so a header naming service_tier's tier
+// disagrees with it; a body tier that names no tier is refused beside a
+// valid header. Refusals reach no upstream.
+func TestServiceTierConverseDialectField(t *testing.T) {
+	var log upstreamLog
+	up := log.server(t)
+	c := tierCluster(t, up.URL)
+	both := `{"messages":[{"role":"user","content":[{"text":"hi"}]}],"service_tier":"flex","serviceTier":{"type":"priority"}}`
+	for _, tc := range []struct {
+		name, header, body string
+		status             int
+		served, msg        string
+	}{
+		{"both fields, no header", "", both, 200, "priority", ""},
+		{"both fields, header flex", "flex", both, 400, "", `X-Amzn-Bedrock-Service-Tier: \"flex\" and serviceTier.type: \"priority\"`},
+		{"header flex, body gold", "flex", `{"messages":[{"role":"user","content":[{"text":"hi"}]}],"serviceTier":{"type":"gold"}}`, 400, "", `serviceTier.type: \"gold\" is not a service tier`},
+	} {
+		for _, region := range []string{"eu-central-1", "eu-west-1"} {
+			t.Run(tc.name+"/"+region, func(t *testing.T) {
+				log.take()
+				req, _ := http.NewRequest(http.MethodPost, c.url(region)+"/model/eu.demo.chat-small/converse", strings.NewReader(tc.body))
+				req.Header.Set("Authorization", "Bearer "+c.key)
+				req.Header.Set("Content-Type", "application/json")
+				if tc.header != "" {
+					req.Header.Set("X-Amzn-Bedrock-Service-Tier", tc.header)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				seen := log.take()
+				if resp.StatusCode != tc.status {
+					t.Fatalf("%d %s, want %d", resp.StatusCode, b, tc.status)
+				}
+				if tc.status != 200 {
+					if !strings.Contains(string(b), tc.msg) || resp.Header.Get("X-Amzn-Errortype") != "ValidationException" {
+						t.Errorf("refusal %s (%s), want a ValidationException containing %s", b, resp.Header.Get("X-Amzn-Errortype"), tc.msg)
+					}
+					if len(seen) != 0 {
+						t.Errorf("the upstream received %d requests", len(seen))
+					}
+					return
+				}
+				if got := resp.Header.Get("X-Meridian-Service-Tier"); got != tc.served {
+					t.Errorf("X-Meridian-Service-Tier %q, want %q", got, tc.served)
+				}
+				if len(seen) != 1 || fmt.Sprint(seen[0].tier) != fmt.Sprint([]string{tc.served}) {
+					t.Errorf("the upstream received %+v, want one request asking %s", seen, tc.served)
 				}
 			})
 		}
