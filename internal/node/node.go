@@ -1129,13 +1129,23 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 
 func (n *Node) linkHandler() http.Handler {
 	var verifier interregion.Verifier
+	var connection func(*tls.ConnectionState) error
 	if n.linkStore != nil {
 		verifier = interregion.EnvelopeVerifier{Rejections: n.rejections, Clock: n.clock, Logger: n.log.With(telemetry.AttrComponent, "link"),
 			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: n.region.ID, Window: n.cfg.Link.EnvelopeWindow.D(),
-				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer}),
-			Connection: n.linkStore.CheckConnection}
+				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer})}
+		// Every link route (forwards, state fetches and pushes) is
+		// refused on a connection whose certificates expired, counted
+		// as unauthenticated.
+		connection = func(cs *tls.ConnectionState) error {
+			err := n.linkStore.CheckConnection(cs)
+			if err != nil && n.rejections != nil {
+				n.rejections.Envelope(&envelope.Error{Reason: envelope.ReasonUnauthenticated, Err: err})
+			}
+			return err
+		}
 	}
-	return interregion.NewServer(interregion.ServerOptions{Local: forwardedLocal{n}, State: n.state, Verifier: verifier, OnPush: n.onPush,
+	return interregion.NewServer(interregion.ServerOptions{Local: forwardedLocal{n}, State: n.state, Verifier: verifier, OnPush: n.onPush, Connection: connection,
 		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytesOrDefault(), 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
 }
 
