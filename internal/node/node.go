@@ -473,18 +473,22 @@ type digestChanges struct {
 	catalogAt time.Time
 	peer      map[string]string    // last published digest by peer
 	peerAt    map[string]time.Time // when it changed
-	differsAt map[string]time.Time // since when the digests differ, while not reported
+	differsAt map[string]time.Time // since when the digests differ, until agreement lasts topologySettle
+	agreesAt  map[string]time.Time // since when they agree again, while differsAt stands
 }
 
 // settling reports whether a difference with peer, whose digest is digest,
 // is still within topologySettle of a change of either digest (or of the
 // start of the difference, when it began within that time of one). merged
-// says the peer's state just changed cat (its application profiles).
+// says the peer's state just changed cat (its application profiles). A
+// difference starts when a state differs and ends only once states have
+// agreed for topologySettle, so agreeing states in between do not restart
+// its settling time.
 func (d *digestChanges) settling(peer, digest string, cat *profile.Catalog, merged bool, now time.Time, differs bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.peer == nil {
-		d.peer, d.peerAt, d.differsAt = map[string]string{}, map[string]time.Time{}, map[string]time.Time{}
+		d.peer, d.peerAt, d.differsAt, d.agreesAt = map[string]string{}, map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
 	}
 	if cat != d.catalog {
 		if d.catalog != nil || merged {
@@ -497,9 +501,25 @@ func (d *digestChanges) settling(peer, digest string, cat *profile.Catalog, merg
 	}
 	d.peer[peer] = digest
 	if !differs {
-		delete(d.differsAt, peer)
+		// The difference ends only once agreement has lasted
+		// topologySettle: states that alternate (two replicas of the
+		// peer behind one link address, one on another topology file)
+		// would otherwise restart the settling time at each agreeing one
+		// and never be reported.
+		if _, ok := d.differsAt[peer]; ok {
+			agrees, ok := d.agreesAt[peer]
+			if !ok {
+				agrees = now
+				d.agreesAt[peer] = now
+			}
+			if now.Sub(agrees) >= topologySettle {
+				delete(d.differsAt, peer)
+				delete(d.agreesAt, peer)
+			}
+		}
 		return false
 	}
+	delete(d.agreesAt, peer)
 	recent := func(t time.Time) bool { return !t.IsZero() && now.Sub(t) < topologySettle }
 	since, ok := d.differsAt[peer]
 	if !ok {
