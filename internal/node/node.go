@@ -331,7 +331,11 @@ func (n *Node) setupLinkSecurity() error {
 		rej.Peer(e)
 		n.log.Warn("link peer refused at handshake", "reason", e.Reason, telemetry.AttrError, e.Err)
 	}
-	opts.OnExpired = func(peer string) { // a certificate expired: the next request makes a handshake, which fails closed
+	// A certificate expired: at every poll while it stands, idle link
+	// connections are closed, so the next request makes a handshake,
+	// which fails closed (busy ones are closed by the destination's
+	// refusal, interregion.ServerOptions.Connection).
+	opts.OnExpired = func(peer string) {
 		if n.link != nil {
 			n.link.CloseIdleConnections(peer)
 		}

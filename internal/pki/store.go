@@ -58,7 +58,8 @@ type StoreOptions struct {
 	// Registerer, if not nil, receives the gauge
 	// meridian_link_certificate_expiry_seconds{certificate="node"|"ca"}
 	// (seconds until the node's certificate chain (the earliest NotAfter
-	// of the leaf, the intermediates of its file and the CA it chains to),
+	// of the leaf, the intermediates of its file the chain uses and the CA
+	// it chains to; see verifiedNotAfter),
 	// or the first-expiring CA of the bundle, expires; negative once
 	// expired) and the counter
 	// meridian_link_certificate_reloads_total{result="changed"|"error"}.
@@ -91,8 +92,8 @@ type material struct {
 	// chain is the rest of the certificate file (intermediates), parsed.
 	chain []*x509.Certificate
 	// notAfter is when the node's certificate chain stops being valid:
-	// the earliest NotAfter of the leaf, the file's intermediates and the
-	// bundle CA the chain verifies to (see chainNotAfter).
+	// the earliest NotAfter of the leaf, the file's intermediates the
+	// chain uses and the bundle CA it verifies to (see verifiedNotAfter).
 	notAfter time.Time
 	id       Identity
 	pool     *x509.CertPool
