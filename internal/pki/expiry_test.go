@@ -216,6 +216,19 @@ func TestCheckConnection(t *testing.T) {
 	// Issued by the root, sent with the (unneeded) intermediate, which
 	// expires on day 20: verification does not use it.
 	extraLeaf, _ := p.leaf(t, p.root, "ap-south-1", 50*day, p.inter.Cert)
+	// An old copy of the root (same subject and key, expiring on day 20),
+	// as a fullchain file may carry it: the bundle holds the root.
+	oldRootTmpl := &x509.Certificate{SerialNumber: big.NewInt(99), RawSubject: p.root.Cert.RawSubject,
+		SubjectKeyId: p.root.Cert.SubjectKeyId, NotBefore: base.Add(-time.Minute), NotAfter: base.Add(20 * day),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	oldRootDER, err := x509.CreateCertificate(rand.Reader, oldRootTmpl, oldRootTmpl, &p.root.Key.PublicKey, p.root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRoot, err := x509.ParseCertificate(oldRootDER)
+	if err != nil {
+		t.Fatal(err)
+	}
 	clk := clock.NewManual(base)
 	ownOpts.Clock = clk
 	s, err := pki.NewStore(ownOpts)
@@ -233,6 +246,7 @@ func TestCheckConnection(t *testing.T) {
 		{"peer leaf expired", 6 * day, []*x509.Certificate{shortLeaf}, "the peer's certificate chain expired at 2026-03-06T00:00:00Z"},
 		{"peer intermediate expired", 21 * day, []*x509.Certificate{euLeaf, p.inter.Cert}, "the peer's certificate chain expired at 2026-03-21T00:00:00Z"},
 		{"unneeded expired certificate in the peer's chain", 21 * day, []*x509.Certificate{extraLeaf, p.inter.Cert}, ""},
+		{"old root copy in the peer's chain", 21 * day, []*x509.Certificate{extraLeaf, oldRoot}, ""},
 		{"peer leaf beside an unneeded certificate expired", 51 * day, []*x509.Certificate{extraLeaf, p.inter.Cert}, "the peer's certificate chain expired at 2026-04-20T00:00:00Z"},
 		{"own chain expired", 101 * day, []*x509.Certificate{euLeaf, p.inter.Cert}, "own link certificate chain"},
 		{"no peer certificate", 101 * day, nil, ""},
@@ -281,11 +295,11 @@ func TestOwnChainIgnoresUnneededCertificate(t *testing.T) {
 		}
 		clk.Set(base.Add(21 * day))
 		if err := s.CheckConnection(&tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{peerLeaf}}); err != nil {
-			t.Errorf("loaded on day %v: CheckConnection on day 21: %v, want nil", at/day, err)
+			t.Errorf("loaded on day %d: CheckConnection on day 21: %v, want nil", int(at/day), err)
 		}
 		clk.Set(base.Add(101 * day))
 		if err := s.CheckConnection(&tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{peerLeaf}}); err == nil {
-			t.Errorf("loaded on day %v: CheckConnection on day 101 (own leaf expired): nil, want a refusal", at/day)
+			t.Errorf("loaded on day %d: CheckConnection on day 101 (own leaf expired): nil, want a refusal", int(at/day))
 		}
 	}
 }
