@@ -156,7 +156,6 @@ func (p pooled) RoundTrip(req *http.Request) (*http.Response, error) {
 		l.pool.release()
 		return nil, err
 	}
-	l.hear()
-	resp.Body = &laneBody{ReadCloser: resp.Body, l: l, pool: l.pool, cancel: cancel}
+	resp.Body = l.heardBody(resp, &laneBody{ReadCloser: resp.Body, l: l, pool: l.pool, cancel: cancel})
 	return resp, nil
 }

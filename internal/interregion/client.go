@@ -479,6 +479,13 @@ func (r *remote) sendVia(ctx context.Context, rt http.RoundTripper, job *dispatc
 		if err != nil || we.Kind == "" {
 			return nil, &inference.Error{Kind: inference.KindUpstream, Message: fmt.Sprintf("region %s answered status %d", r.p.Region, resp.StatusCode)}
 		}
+		if resp.Header.Get(HeaderLinkRefused) != "" {
+			// The link refused the connection (a certificate expired):
+			// nothing was served, and the error is retryable, so the
+			// gateway fails over. It counts as a refusal: a second one in
+			// a row marks the peer down.
+			r.c.forwardFailed(r.p, errLinkRefused)
+		}
 		return nil, we.err(r.p.Region)
 	}
 	job.Reported = parseTiming(resp.Header.Get(HeaderTiming))

@@ -212,10 +212,6 @@ type EnvelopeVerifier struct {
 	// Clock is the receiver's clock, which judges an envelope's age. If
 	// nil, clock.Wall.
 	Clock clock.Clock
-	// Connection, if set, refuses a request (unauthenticated) on a
-	// connection whose certificates expired since its handshake: pass
-	// pki.Store.CheckConnection.
-	Connection func(*tls.ConnectionState) error
 }
 
 // connKeyCtx is the context key of a link connection's *envelope.ConnKey.
@@ -233,16 +229,7 @@ func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 // envelope.Verifier.Verify), so that the destination can record it.
 func (v EnvelopeVerifier) VerifyForwarded(r *http.Request, body []byte) (*envelope.Envelope, error) {
 	ck, _ := r.Context().Value(connKeyCtx{}).(*envelope.ConnKey) // nil without ConnContext: exported per request
-	var env *envelope.Envelope
-	var err error
-	if v.Connection != nil {
-		if cerr := v.Connection(r.TLS); cerr != nil {
-			err = &envelope.Error{Reason: envelope.ReasonUnauthenticated, Err: cerr}
-		}
-	}
-	if err == nil {
-		env, err = v.Verifier.VerifyConnectionKey(envelope.FromHeaders(r.Header), r.TLS, ck, envelope.HashBody(body), clock.Or(v.Clock).Now())
-	}
+	env, err := v.Verifier.VerifyConnectionKey(envelope.FromHeaders(r.Header), r.TLS, ck, envelope.HashBody(body), clock.Or(v.Clock).Now())
 	if err == nil && env.RequestMetadataSHA256 != "" {
 		// The request metadata header, covered by the envelope's hash
 		// (version 5), is refused here too, so that it is counted and logged.

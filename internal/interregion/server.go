@@ -2,6 +2,7 @@ package interregion
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -59,6 +60,13 @@ type ServerOptions struct {
 	// region that sent it (from its certificate; "" on an insecure dev
 	// link, where the caller must rely on the state's own claim).
 	OnPush func(peerRegion string, state json.RawMessage)
+	// Connection, if set, is checked for every request on every link route
+	// (forwards, state fetches, state pushes) before anything else: pass
+	// pki.Store.CheckConnection, which refuses a connection whose
+	// certificates expired since its handshake. A refused request gets
+	// the retryable answer of refuseConnection and its connection is
+	// closed.
+	Connection func(*tls.ConnectionState) error
 	// MaxRequestBytes bounds forwarded bodies. If zero, 8 MiB.
 	MaxRequestBytes int64
 	Logger          *slog.Logger
@@ -77,7 +85,45 @@ func NewServer(opts ServerOptions) http.Handler {
 	mux.HandleFunc("POST "+PathInvoke, s.invoke)
 	mux.HandleFunc("GET "+PathState, s.state)
 	mux.HandleFunc("POST "+PathState, s.push)
-	return mux
+	if opts.Connection == nil {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := opts.Connection(r.TLS); err != nil {
+			s.refuseConnection(w, r, err)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// CodeCertificateExpired is the error code of a link request refused
+// because a certificate of its connection expired since the handshake
+// (ServerOptions.Connection).
+const CodeCertificateExpired = "link_certificate_expired"
+
+// HeaderLinkRefused marks an answer the link itself refused before
+// serving anything (its value is the reason): the source does not count
+// it as the peer being heard.
+const HeaderLinkRefused = "Meridian-Link-Refused"
+
+// refuseConnection answers a request on a connection whose certificates
+// expired: nothing was served, and another region (or this one, once it
+// or the source renewed) may serve, so the answer is retryable
+// (unavailable, link_certificate_expired), which the source's gateway
+// fails over on before the first byte. The answer carries "Connection:
+// close", so that a busy connection is not reused: net/http closes an
+// HTTP/1.1 connection after it, and sends GOAWAY on an HTTP/2 one (its
+// streams in flight finish, no new one starts on it); the source's next
+// request makes a new handshake, which fails closed.
+func (s *server) refuseConnection(w http.ResponseWriter, r *http.Request, err error) {
+	peer, _ := pki.PeerRegion(r)
+	s.opts.Logger.Warn("link request refused", "reason", pki.ReasonExpired, telemetry.AttrPeer, peer,
+		"path", r.URL.Path, telemetry.AttrError, err)
+	w.Header().Set(HeaderLinkRefused, pki.ReasonExpired)
+	w.Header().Set("Connection", "close")
+	writeWireError(w, &inference.Error{Kind: inference.KindUnavailable, Code: CodeCertificateExpired,
+		Message: "link connection refused: a link certificate expired", Err: err})
 }
 
 type server struct{ opts ServerOptions }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meridian-gateway/meridian/internal/clock"
+	"github.com/meridian-gateway/meridian/internal/pki"
 )
 
 // The link's HTTP/2 settings. Both ends are Meridian nodes, so the server's
@@ -187,8 +188,7 @@ func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.hear()
-		resp.Body = &laneBody{ReadCloser: resp.Body, l: l, cancel: cancel}
+		resp.Body = l.heardBody(resp, &laneBody{ReadCloser: resp.Body, l: l, cancel: cancel})
 		return resp, nil
 	}
 	ln, first := l.pick()
@@ -224,8 +224,7 @@ func (l *lanes) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.ProtoMajor < 2 {
 		l.useHTTP1.Store(true)
 	}
-	l.hear()
-	resp.Body = &laneBody{ReadCloser: resp.Body, lane: ln, l: l, cancel: cancel}
+	resp.Body = l.heardBody(resp, &laneBody{ReadCloser: resp.Body, lane: ln, l: l, cancel: cancel})
 	return resp, nil
 }
 
@@ -254,6 +253,19 @@ func (l *lanes) pick() (*lane, bool) {
 	}
 	least.inFlight.Add(1)
 	return least, false
+}
+
+// heardBody counts resp as the peer heard, and its body's reads too,
+// unless the link refused it (HeaderLinkRefused: a connection whose
+// certificate expired): such answers keep coming while nothing is
+// served, and must not keep the peer up. It returns b.
+func (l *lanes) heardBody(resp *http.Response, b *laneBody) *laneBody {
+	if resp.Header.Get(HeaderLinkRefused) != "" {
+		b.refused = true
+		return b
+	}
+	l.hear()
+	return b
 }
 
 func (l *lanes) hear() {
@@ -293,11 +305,14 @@ type laneBody struct {
 	// eof is set once a read returned the body's end: net/http has then
 	// given the connection back (HTTP/1.1) or ended the stream (HTTP/2).
 	eof atomic.Bool
+	// refused is set for an answer the link refused (heardBody): its
+	// reads do not count as the peer heard.
+	refused bool
 }
 
 func (b *laneBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
+	if n > 0 && !b.refused {
 		b.l.hear()
 	}
 	if err == io.EOF {
@@ -392,12 +407,25 @@ func (v verdict) String() string {
 // unreachable address is definite; anything else (a timeout, a handshake
 // that did not finish, a connection cut) is silence, which a busy peer
 // also produces.
+// errLinkRefused is the cause a forward's refusal by the peer's link
+// (HeaderLinkRefused) is recorded with: a refused verdict.
+var errLinkRefused = errors.New("the peer's link refused the connection: a link certificate expired")
+
 func verdictOf(err error) verdict {
+	if err == errLinkRefused {
+		return refused
+	}
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
 		return refused
 	}
 	var cert *tls.CertificateVerificationError
 	if errors.As(err, &cert) {
+		return refused
+	}
+	// The link's own verification (pki's VerifyConnection) refused the
+	// peer's certificate: expired, untrusted, another region's.
+	var peerErr *pki.PeerError
+	if errors.As(err, &peerErr) {
 		return refused
 	}
 	return silent

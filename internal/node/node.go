@@ -331,7 +331,11 @@ func (n *Node) setupLinkSecurity() error {
 		rej.Peer(e)
 		n.log.Warn("link peer refused at handshake", "reason", e.Reason, telemetry.AttrError, e.Err)
 	}
-	opts.OnExpired = func(peer string) { // a certificate expired: the next request makes a handshake, which fails closed
+	// A certificate expired: at every poll while it stands, idle link
+	// connections are closed, so the next request makes a handshake,
+	// which fails closed (busy ones are closed by the destination's
+	// refusal, interregion.ServerOptions.Connection).
+	opts.OnExpired = func(peer string) {
 		if n.link != nil {
 			n.link.CloseIdleConnections(peer)
 		}
@@ -473,18 +477,22 @@ type digestChanges struct {
 	catalogAt time.Time
 	peer      map[string]string    // last published digest by peer
 	peerAt    map[string]time.Time // when it changed
-	differsAt map[string]time.Time // since when the digests differ, while not reported
+	differsAt map[string]time.Time // since when the digests differ, until agreement lasts topologySettle
+	agreesAt  map[string]time.Time // since when they agree again, while differsAt stands
 }
 
 // settling reports whether a difference with peer, whose digest is digest,
 // is still within topologySettle of a change of either digest (or of the
 // start of the difference, when it began within that time of one). merged
-// says the peer's state just changed cat (its application profiles).
+// says the peer's state just changed cat (its application profiles). A
+// difference starts when a state differs and ends only once states have
+// agreed for topologySettle, so agreeing states in between do not restart
+// its settling time.
 func (d *digestChanges) settling(peer, digest string, cat *profile.Catalog, merged bool, now time.Time, differs bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.peer == nil {
-		d.peer, d.peerAt, d.differsAt = map[string]string{}, map[string]time.Time{}, map[string]time.Time{}
+		d.peer, d.peerAt, d.differsAt, d.agreesAt = map[string]string{}, map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
 	}
 	if cat != d.catalog {
 		if d.catalog != nil || merged {
@@ -497,9 +505,25 @@ func (d *digestChanges) settling(peer, digest string, cat *profile.Catalog, merg
 	}
 	d.peer[peer] = digest
 	if !differs {
-		delete(d.differsAt, peer)
+		// The difference ends only once agreement has lasted
+		// topologySettle: states that alternate (two replicas of the
+		// peer behind one link address, one on another topology file)
+		// would otherwise restart the settling time at each agreeing one
+		// and never be reported.
+		if _, ok := d.differsAt[peer]; ok {
+			agrees, ok := d.agreesAt[peer]
+			if !ok {
+				agrees = now
+				d.agreesAt[peer] = now
+			}
+			if now.Sub(agrees) >= topologySettle {
+				delete(d.differsAt, peer)
+				delete(d.agreesAt, peer)
+			}
+		}
 		return false
 	}
+	delete(d.agreesAt, peer)
 	recent := func(t time.Time) bool { return !t.IsZero() && now.Sub(t) < topologySettle }
 	since, ok := d.differsAt[peer]
 	if !ok {
@@ -1129,13 +1153,23 @@ func (n *Node) clientHandler(g *generation) http.Handler {
 
 func (n *Node) linkHandler() http.Handler {
 	var verifier interregion.Verifier
+	var connection func(*tls.ConnectionState) error
 	if n.linkStore != nil {
 		verifier = interregion.EnvelopeVerifier{Rejections: n.rejections, Clock: n.clock, Logger: n.log.With(telemetry.AttrComponent, "link"),
 			Verifier: envelope.NewVerifier(envelope.VerifierOptions{Region: n.region.ID, Window: n.cfg.Link.EnvelopeWindow.D(),
-				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer}),
-			Connection: n.linkStore.CheckConnection}
+				Checker: interregion.TopologyChecker(func() *profile.Catalog { return n.gateway().Catalog() }), VerifySigner: n.linkStore.VerifyPeer})}
+		// Every link route (forwards, state fetches and pushes) is
+		// refused on a connection whose certificates expired, counted
+		// as unauthenticated.
+		connection = func(cs *tls.ConnectionState) error {
+			err := n.linkStore.CheckConnection(cs)
+			if err != nil && n.rejections != nil {
+				n.rejections.Envelope(&envelope.Error{Reason: envelope.ReasonUnauthenticated, Err: err})
+			}
+			return err
+		}
 	}
-	return interregion.NewServer(interregion.ServerOptions{Local: forwardedLocal{n}, State: n.state, Verifier: verifier, OnPush: n.onPush,
+	return interregion.NewServer(interregion.ServerOptions{Local: forwardedLocal{n}, State: n.state, Verifier: verifier, OnPush: n.onPush, Connection: connection,
 		MaxRequestBytes: 2 * max(n.cfg.Server.MaxRequestBytesOrDefault(), 4<<20), Logger: n.log.With(telemetry.AttrComponent, "link")})
 }
 

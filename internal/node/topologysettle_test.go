@@ -80,6 +80,7 @@ func TestProfilePropagationIsNotATopologyMismatch(t *testing.T) {
 		{"outlasted the settling time", 2*time.Second + topologySettle, third, true, true, 1},
 		{"still differs: reported once", 3*time.Second + topologySettle, third, true, true, 1},
 		{"agrees again", 4*time.Second + topologySettle, withProfile.ResidencyDigest(), true, false, 1},
+		{"agreement lasts the settling time: the difference ended", 4*time.Second + 2*topologySettle, withProfile.ResidencyDigest(), true, false, 1},
 		{"the peer reloads another topology file: it settles too", 4*time.Second + 3*topologySettle, "another topology file", true, false, 1},
 		{"and is reported once it outlasts the settling time", 4*time.Second + 4*topologySettle, "another topology file", true, true, 2},
 	}
@@ -111,5 +112,61 @@ func TestProfilePropagationIsNotATopologyMismatch(t *testing.T) {
 	n2.onPeerState("eu-central-1", body, time.Millisecond)
 	if !n2.topologyMismatch("eu-central-1") || !strings.Contains(logs2.String(), "level=ERROR") {
 		t.Errorf("a difference at first sight was not reported at once:\n%s", logs2)
+	}
+}
+
+// TestAlternatingStatesReportMismatch: two replicas of a peer behind one
+// link address, one on this node's topology and one on another file,
+// answer in turn every 5 s for ten minutes. Each agreeing state used to
+// end the difference and restart its settling time, so it was never
+// reported; the difference now ends only once agreement lasts
+// topologySettle, and it is reported within the first states.
+func TestAlternatingStatesReportMismatch(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewManual(peerT0)
+	n, logs := settleNode(t, clk)
+	good := n.Gateway().Catalog().ResidencyDigest()
+	send := func(d string) {
+		s := fullPeerState(d)
+		s.Profiles = nil
+		body, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.onPeerState("eu-central-1", body, time.Millisecond)
+	}
+	send(good)
+	firstReported := time.Duration(-1)
+	for i := 1; i <= 120; i++ {
+		clk.Advance(5 * time.Second)
+		if i%2 == 0 {
+			send("another topology file")
+		} else {
+			send(good)
+		}
+		if n.topologyMismatch("eu-central-1") && firstReported < 0 {
+			firstReported = time.Duration(i) * 5 * time.Second
+		}
+	}
+	if firstReported < 0 || firstReported > 2*topologySettle {
+		t.Errorf("alternating states: mismatch first reported after %v (-1: never), want within %v", firstReported, 2*topologySettle)
+	}
+	if !strings.Contains(logs.String(), "peer runs a different residency topology") {
+		t.Errorf("no mismatch ERROR line in ten minutes of alternating states:\n%s", logs)
+	}
+
+	// Agreement that lasts topologySettle ends the difference: a later
+	// difference after a change settles again.
+	clk.Advance(5 * time.Second)
+	for range 3 {
+		send(good)
+		clk.Advance(5 * time.Second)
+	}
+	if n.topologyMismatch("eu-central-1") {
+		t.Fatal("mismatch still reported after agreement")
+	}
+	send("a digest covering a profile this node has not received yet")
+	if n.topologyMismatch("eu-central-1") {
+		t.Error("a difference after lasting agreement was reported at once, want it to settle")
 	}
 }

@@ -3,6 +3,7 @@ package pki
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors; test with [errors.Is].
@@ -61,3 +62,17 @@ func (e *PeerError) Error() string {
 }
 
 func (e *PeerError) Unwrap() error { return e.Err }
+
+// OwnChainExpiredError is [Store.CheckConnection]'s refusal when this
+// node's own certificate chain has expired: the peer's certificate is not
+// at fault, this node needs a renewed one (see docs/security.md,
+// "Certificate expiry").
+type OwnChainExpiredError struct {
+	CertFile string
+	NotAfter time.Time
+}
+
+func (e *OwnChainExpiredError) Error() string {
+	return fmt.Sprintf("this node's own link certificate chain (%s) expired at %s: install a renewed certificate; the peer's certificate is not at fault",
+		e.CertFile, e.NotAfter.UTC().Format(time.RFC3339))
+}

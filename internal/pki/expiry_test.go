@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"math"
 	"math/big"
+	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -79,8 +81,8 @@ func TestExpiredLoggedAfterWarning(t *testing.T) {
 	if n := strings.Count(logs.String(), `level=ERROR msg="link certificate expired" certificate=node`); n != 1 {
 		t.Errorf("%d ERROR lines for the expiry (two polls a second after it, an hour after the warning), want 1:\n%s", n, logs.String())
 	}
-	if got := calls.get(); len(got) != 1 || got[0] != "" {
-		t.Errorf("OnExpired calls = %q, want one for the node's own chain", got)
+	if got := calls.get(); len(got) != 2 || got[0] != "" || got[1] != "" {
+		t.Errorf("OnExpired calls = %q, want one for the node's own chain per poll", got)
 	}
 }
 
@@ -211,6 +213,22 @@ func TestCheckConnection(t *testing.T) {
 	_, ownOpts := p.leaf(t, p.root, "us-east-1", 100*day)
 	euLeaf, _ := p.leaf(t, p.inter, "eu-west-1", 30*day, p.inter.Cert)
 	shortLeaf, _ := p.leaf(t, p.root, "eu-central-1", 5*day)
+	// Issued by the root, sent with the (unneeded) intermediate, which
+	// expires on day 20: verification does not use it.
+	extraLeaf, _ := p.leaf(t, p.root, "ap-south-1", 50*day, p.inter.Cert)
+	// An old copy of the root (same subject and key, expiring on day 20),
+	// as a fullchain file may carry it: the bundle holds the root.
+	oldRootTmpl := &x509.Certificate{SerialNumber: big.NewInt(99), RawSubject: p.root.Cert.RawSubject,
+		SubjectKeyId: p.root.Cert.SubjectKeyId, NotBefore: base.Add(-time.Minute), NotAfter: base.Add(20 * day),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	oldRootDER, err := x509.CreateCertificate(rand.Reader, oldRootTmpl, oldRootTmpl, &p.root.Key.PublicKey, p.root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRoot, err := x509.ParseCertificate(oldRootDER)
+	if err != nil {
+		t.Fatal(err)
+	}
 	clk := clock.NewManual(base)
 	ownOpts.Clock = clk
 	s, err := pki.NewStore(ownOpts)
@@ -227,7 +245,10 @@ func TestCheckConnection(t *testing.T) {
 		{"short leaf valid", 4 * day, []*x509.Certificate{shortLeaf}, ""},
 		{"peer leaf expired", 6 * day, []*x509.Certificate{shortLeaf}, "the peer's certificate chain expired at 2026-03-06T00:00:00Z"},
 		{"peer intermediate expired", 21 * day, []*x509.Certificate{euLeaf, p.inter.Cert}, "the peer's certificate chain expired at 2026-03-21T00:00:00Z"},
-		{"own chain expired", 101 * day, []*x509.Certificate{euLeaf, p.inter.Cert}, "this node's link certificate chain expired"},
+		{"unneeded expired certificate in the peer's chain", 21 * day, []*x509.Certificate{extraLeaf, p.inter.Cert}, ""},
+		{"old root copy in the peer's chain", 21 * day, []*x509.Certificate{extraLeaf, oldRoot}, ""},
+		{"peer leaf beside an unneeded certificate expired", 51 * day, []*x509.Certificate{extraLeaf, p.inter.Cert}, "the peer's certificate chain expired at 2026-04-20T00:00:00Z"},
+		{"own chain expired", 101 * day, []*x509.Certificate{euLeaf, p.inter.Cert}, "own link certificate chain"},
 		{"no peer certificate", 101 * day, nil, ""},
 	}
 	for _, tc := range tests {
@@ -240,15 +261,53 @@ func TestCheckConnection(t *testing.T) {
 			continue
 		}
 		var pe *pki.PeerError
+		var oe *pki.OwnChainExpiredError
+		if strings.HasPrefix(tc.name, "own") {
+			// Not a PeerError: the peer's certificate is not at fault.
+			if !errors.As(err, &oe) || errors.As(err, &pe) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: %v, want an OwnChainExpiredError containing %q", tc.name, err, tc.want)
+			}
+			continue
+		}
 		if !errors.As(err, &pe) || pe.Reason != pki.ReasonExpired || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want a %s PeerError containing %q", tc.name, err, pki.ReasonExpired, tc.want)
 		}
 	}
 }
 
+// TestOwnChainIgnoresUnneededCertificate: the node's own file carries an
+// intermediate its chain does not need, which expires on day 20: the
+// node's chain expiry is its leaf's (Verify's chains), so it keeps
+// accepting forwards after day 20.
+func TestOwnChainIgnoresUnneededCertificate(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	p := newChainPKI(t, base, 400*day, 20*day)
+	peerLeaf, _ := p.leaf(t, p.root, "eu-west-1", 100*day)
+	_, ownOpts := p.leaf(t, p.root, "us-east-1", 100*day, p.inter.Cert)
+	for _, at := range []time.Duration{day, 21 * day} { // the store loaded before and after the extra's expiry
+		clk := clock.NewManual(base.Add(at))
+		ownOpts.Clock = clk
+		s, err := pki.NewStore(ownOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Set(base.Add(21 * day))
+		if err := s.CheckConnection(&tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{peerLeaf}}); err != nil {
+			t.Errorf("loaded on day %d: CheckConnection on day 21: %v, want nil", int(at/day), err)
+		}
+		clk.Set(base.Add(101 * day))
+		if err := s.CheckConnection(&tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{peerLeaf}}); err == nil {
+			t.Errorf("loaded on day %d: CheckConnection on day 101 (own leaf expired): nil, want a refusal", int(at/day))
+		}
+	}
+}
+
 // TestClientClosesOnPeerExpiry: a client handshake records the server's
 // chain expiry, and the first reload past it calls OnExpired for that
-// region, once.
+// region on every poll while it stands (a connection busy at one poll may
+// be idle at the next).
 func TestClientClosesOnPeerExpiry(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -283,8 +342,71 @@ func TestClientClosesOnPeerExpiry(t *testing.T) {
 	clk.Set(base.Add(10*day + time.Second))
 	src.Reload()
 	src.Reload()
+	if got := calls.get(); len(got) != 2 || got[0] != "eu-central-1" || got[1] != "eu-central-1" {
+		t.Errorf("OnExpired calls = %q, want one for eu-central-1 per poll", got)
+	}
+}
+
+// TestRenewedPeerNotReportedExpired: the peer renews before its first
+// certificate's expiry and this node makes a new handshake with it; at the
+// old expiry the connections made with the old chain are closed when idle
+// (one OnExpired call, an INFO line), and no ERROR says new handshakes
+// fail.
+func TestRenewedPeerNotReportedExpired(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	p := newChainPKI(t, base, 400*day, 300*day)
+	_, srcOpts := p.leaf(t, p.root, "eu-west-1", 100*day)
+	_, dstOpts := p.leaf(t, p.root, "eu-central-1", 10*day)
+	clk := clock.NewManual(base)
+	var logs bytes.Buffer
+	var calls expiredCalls
+	srcOpts.Clock, srcOpts.OnExpired, srcOpts.Logger = clk, calls.add, slog.New(slog.NewTextHandler(&logs, nil))
+	dstOpts.Clock = clk
+	src, err := pki.NewStore(srcOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := pki.NewStore(dstOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := linkServer(t, dst, "eu-west-1")
+	cl := linkClient(src.ClientTLSConfig("eu-central-1"))
+	get := func() {
+		t.Helper()
+		resp, err := cl.Get(ts.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	get()
+	// Day 5: the destination renews, and the source makes a new
+	// handshake with it.
+	clk.Set(base.Add(5 * day))
+	_, renewedOpts := p.leaf(t, p.root, "eu-central-1", 100*day)
+	certPEM, _ := os.ReadFile(renewedOpts.CertFile)
+	keyPEM, _ := os.ReadFile(renewedOpts.KeyFile)
+	writeString(t, dstOpts.KeyFile, string(keyPEM))
+	writeString(t, dstOpts.CertFile, string(certPEM))
+	if changed, err := dst.Reload(); !changed || err != nil {
+		t.Fatalf("renewal: changed=%v err=%v", changed, err)
+	}
+	cl.Transport.(*http.Transport).CloseIdleConnections()
+	get()
+	clk.Set(base.Add(10*day + time.Second))
+	src.Reload()
+	src.Reload()
+	if strings.Contains(logs.String(), "peer's link certificate chain expired") {
+		t.Errorf("ERROR line for a peer that renewed in time:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `level=INFO msg="a peer's older link certificate chain expired; it renewed`) {
+		t.Errorf("no INFO line for the old chain's expiry:\n%s", logs.String())
+	}
 	if got := calls.get(); len(got) != 1 || got[0] != "eu-central-1" {
-		t.Errorf("OnExpired calls = %q, want one for eu-central-1", got)
+		t.Errorf("OnExpired calls = %q, want one for eu-central-1 (the old chain's idle connections)", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,8 @@ type StoreOptions struct {
 	// Registerer, if not nil, receives the gauge
 	// meridian_link_certificate_expiry_seconds{certificate="node"|"ca"}
 	// (seconds until the node's certificate chain (the earliest NotAfter
-	// of the leaf, the intermediates of its file and the CA it chains to),
+	// of the leaf, the intermediates of its file the chain uses and the CA
+	// it chains to; see verifiedNotAfter),
 	// or the first-expiring CA of the bundle, expires; negative once
 	// expired) and the counter
 	// meridian_link_certificate_reloads_total{result="changed"|"error"}.
@@ -70,11 +72,15 @@ type StoreOptions struct {
 	// caller can count meridian_link_rejections_total{reason} and log it.
 	PeerRejected func(*PeerError)
 	// OnExpired, if not nil, is called (from [Store.Reload], so from
-	// [Store.Run]'s goroutine) once when the node's own certificate chain
-	// has expired, and once for each peer region whose chain, as verified
-	// by a handshake of [Store.ClientTLSConfig], has expired since: the
-	// caller closes its idle link connections, so that the next request
-	// makes a new handshake, which fails closed. peer is "" for the node's
+	// [Store.Run]'s goroutine, on every poll while the expiry stands) when
+	// the node's own certificate chain has expired, and for each peer
+	// region whose chain, as verified by a handshake of
+	// [Store.ClientTLSConfig], has expired since (once only when the
+	// region's most recent handshake verified a chain still valid: it
+	// renewed): the caller closes its idle link connections, so that the
+	// next request makes a new handshake, which fails closed (the link
+	// server also closes a connection it refuses for expiry, so busy
+	// connections end too). peer is "" for the node's
 	// own chain. It runs with the store's reload lock held: it must not
 	// call the store's Reload.
 	OnExpired func(peer string)
@@ -86,8 +92,8 @@ type material struct {
 	// chain is the rest of the certificate file (intermediates), parsed.
 	chain []*x509.Certificate
 	// notAfter is when the node's certificate chain stops being valid:
-	// the earliest NotAfter of the leaf, the file's intermediates and the
-	// bundle CA the chain verifies to (see chainNotAfter).
+	// the earliest NotAfter of the leaf, the file's intermediates the
+	// chain uses and the bundle CA it verifies to (see verifiedNotAfter).
 	notAfter time.Time
 	id       Identity
 	pool     *x509.CertPool
@@ -120,10 +126,9 @@ type Store struct {
 	ownFired time.Time
 
 	peersMu sync.Mutex
-	// peerNotAfter holds, by region, the earliest chain expiry among the
-	// servers this node's client handshakes verified since OnExpired was
-	// last called for the region.
-	peerNotAfter map[string]time.Time
+	// peerNotAfter holds, by region, the chain expiries this node's
+	// client handshakes verified.
+	peerNotAfter map[string]*peerExpiry
 }
 
 // NewStore loads the files named in opts and returns a Store serving them.
@@ -370,46 +375,92 @@ func (s *Store) complete(m *material) {
 			opts.Intermediates.AddCert(c)
 		}
 	}
-	m.notAfter = chainNotAfter(m.cert.Leaf, m.chain, m.cas)
-	if _, err := m.cert.Leaf.Verify(opts); err != nil {
+	chains, err := m.cert.Leaf.Verify(opts)
+	m.notAfter = verifiedNotAfter(chains, m.cert.Leaf, m.chain, m.cas)
+	if err != nil {
 		s.log.Warn("link certificate does not chain to the configured CA bundle; peers using the same bundle will refuse it",
 			"cert_file", s.opts.CertFile, "ca_file", s.opts.CAFile, telemetry.AttrError, err)
 	}
 }
 
-// chainNotAfter returns when a chain (leaf, then the intermediates sent
-// with it) verified against cas stops being valid: the earliest NotAfter of
-// its certificates and of the CA of cas that issued its last one. The CA
-// is found without cryptography, by its subject and key id (those the
-// chain's last certificate names as its issuer; of several, the one valid
-// longest, since the chain verifies through any of them while it is
-// valid); none found (a CA since removed from the bundle) adds nothing. It
-// is cheap enough for every request (a few comparisons).
+// chainNotAfter returns when a chain (leaf, then the certificates sent
+// with it) verified against cas stops being valid: the earliest NotAfter
+// along its issuer path, from the leaf up to the CA of cas that issued the
+// path's last certificate. Certificates of chain that are not on that path
+// (an unneeded intermediate, an old copy of a root that the bundle holds
+// renewed) add nothing: verification does not use them. The path is
+// followed without cryptography, by subject and key id (those each
+// certificate names as its issuer): at each step a CA of the bundle
+// issuing it ends the path (of several, the one valid longest, since the
+// chain verifies through any of them while it is valid), otherwise the
+// chain's certificate issuing it (of several, the one valid longest) is
+// the next step. A path that ends on no CA of the bundle (one since
+// removed) adds nothing beyond its own certificates. It is cheap enough
+// for every request (a few comparisons per certificate).
 func chainNotAfter(leaf *x509.Certificate, chain, cas []*x509.Certificate) time.Time {
 	t := leaf.NotAfter
-	top := leaf
-	for _, c := range chain {
-		if c.NotAfter.Before(t) {
-			t = c.NotAfter
+	cur := leaf
+	for step := 0; step <= len(chain); step++ {
+		if ca := latestIssuer(cur, cas, nil); ca != nil {
+			if ca.NotAfter.Before(t) {
+				t = ca.NotAfter
+			}
+			return t
 		}
-		top = c
-	}
-	var ca time.Time
-	for _, c := range cas {
-		if !bytes.Equal(c.RawSubject, top.RawIssuer) {
-			continue
+		next := latestIssuer(cur, chain, cur)
+		if next == nil {
+			return t
 		}
-		if len(top.AuthorityKeyId) > 0 && len(c.SubjectKeyId) > 0 && !bytes.Equal(c.SubjectKeyId, top.AuthorityKeyId) {
-			continue
+		if next.NotAfter.Before(t) {
+			t = next.NotAfter
 		}
-		if c.NotAfter.After(ca) {
-			ca = c.NotAfter
-		}
-	}
-	if !ca.IsZero() && ca.Before(t) {
-		t = ca
+		cur = next
 	}
 	return t
+}
+
+// latestIssuer returns the certificate of certs, other than self, that
+// names itself as c's issuer (subject, and key id when both carry one)
+// and is valid longest; nil if none.
+func latestIssuer(c *x509.Certificate, certs []*x509.Certificate, self *x509.Certificate) *x509.Certificate {
+	var best *x509.Certificate
+	for _, x := range certs {
+		if x == self || !bytes.Equal(x.RawSubject, c.RawIssuer) {
+			continue
+		}
+		if len(c.AuthorityKeyId) > 0 && len(x.SubjectKeyId) > 0 && !bytes.Equal(x.SubjectKeyId, c.AuthorityKeyId) {
+			continue
+		}
+		if best == nil || x.NotAfter.After(best.NotAfter) {
+			best = x
+		}
+	}
+	return best
+}
+
+// verifiedNotAfter returns when the node's own chain stops being valid:
+// of the chains verification builds (from the leaf through the file's
+// intermediates to the bundle), the one whose earliest NotAfter is latest,
+// so that a certificate of the file no chain needs changes nothing. If
+// none verifies (a chain to a CA the bundle does not hold yet), the
+// issuer path of chainNotAfter.
+func verifiedNotAfter(chains [][]*x509.Certificate, leaf *x509.Certificate, chain, cas []*x509.Certificate) time.Time {
+	var best time.Time
+	for _, ch := range chains {
+		var t time.Time
+		for _, c := range ch {
+			if t.IsZero() || c.NotAfter.Before(t) {
+				t = c.NotAfter
+			}
+		}
+		if t.After(best) {
+			best = t
+		}
+	}
+	if best.IsZero() {
+		return chainNotAfter(leaf, chain, cas)
+	}
+	return best
 }
 
 // CheckConnection reports whether a link connection may still carry
@@ -420,7 +471,8 @@ func chainNotAfter(leaf *x509.Certificate, chain, cas []*x509.Certificate) time.
 // server calls this for every request, so a connection made before a
 // certificate expired stops being used when it does (see
 // docs/security.md, "Certificate expiry"). It returns a [*PeerError] with
-// [ReasonExpired]. cs is the request's verified connection state.
+// [ReasonExpired] for the peer's chain, an [*OwnChainExpiredError] for
+// this node's. cs is the request's verified connection state.
 func (s *Store) CheckConnection(cs *tls.ConnectionState) error {
 	if cs == nil || len(cs.PeerCertificates) == 0 {
 		return nil // no peer certificate: refused by the envelope's own checks
@@ -428,8 +480,7 @@ func (s *Store) CheckConnection(cs *tls.ConnectionState) error {
 	m := s.cur.Load()
 	now := s.clock.Now()
 	if now.After(m.notAfter) {
-		return &PeerError{Server: true, Reason: ReasonExpired,
-			Err: fmt.Errorf("this node's link certificate chain expired at %s", m.notAfter.UTC().Format(time.RFC3339))}
+		return &OwnChainExpiredError{CertFile: s.opts.CertFile, NotAfter: m.notAfter}
 	}
 	if t := chainNotAfter(cs.PeerCertificates[0], cs.PeerCertificates[1:], m.cas); now.After(t) {
 		id, _ := IdentityFromCertificate(cs.PeerCertificates[0])
@@ -437,6 +488,21 @@ func (s *Store) CheckConnection(cs *tls.ConnectionState) error {
 			Err: fmt.Errorf("the peer's certificate chain expired at %s", t.UTC().Format(time.RFC3339))}
 	}
 	return nil
+}
+
+// peerExpiry is what OnExpired knows of a peer region's chains, as this
+// node's client handshakes verified them.
+type peerExpiry struct {
+	// earliest is the earliest chain expiry among the handshakes since
+	// OnExpired was last called for the region: a connection made by one
+	// of them may still be open.
+	earliest time.Time
+	// latest is the chain expiry of the most recent handshake: what a new
+	// handshake would most likely find (a peer that renewed in time has a
+	// later one than its older connections).
+	latest time.Time
+	// logged is the latest expiry an expired ERROR line was written for.
+	logged time.Time
 }
 
 // notePeer records, for OnExpired, the expiry of the chain a client
@@ -448,41 +514,73 @@ func (s *Store) notePeer(region string, chain []*x509.Certificate) {
 	t := chainNotAfter(chain[0], chain[1:], s.cur.Load().cas)
 	s.peersMu.Lock()
 	defer s.peersMu.Unlock()
-	if old, ok := s.peerNotAfter[region]; !ok || t.Before(old) {
-		if s.peerNotAfter == nil {
-			s.peerNotAfter = map[string]time.Time{}
-		}
-		s.peerNotAfter[region] = t
+	if s.peerNotAfter == nil {
+		s.peerNotAfter = map[string]*peerExpiry{}
 	}
+	p, ok := s.peerNotAfter[region]
+	if !ok {
+		p = &peerExpiry{earliest: t}
+		s.peerNotAfter[region] = p
+	}
+	if t.Before(p.earliest) {
+		p.earliest = t
+	}
+	p.latest = t
 }
 
-// fireExpired calls OnExpired for the node's own chain and each peer's
-// that expired by now. The caller holds s.mu.
+// fireExpiredLocked calls OnExpired for the node's own chain and each
+// peer's that expired by now: on every call while the expiry stands (a
+// connection that was busy at the last call may be idle now), so with
+// each poll of [Store.Run]. A peer whose most recent handshake verified a
+// chain still valid renewed in time: its older connections' chains
+// expired, so its idle connections are closed once and that is logged at
+// INFO; one whose most recent chain expired is logged at ERROR once per
+// expiry. The caller holds s.mu.
 func (s *Store) fireExpiredLocked(now time.Time) {
 	f := s.opts.OnExpired
 	if f == nil {
 		return
 	}
 	m := s.cur.Load()
-	if now.After(m.notAfter) && !m.notAfter.Equal(s.ownFired) {
-		s.ownFired = m.notAfter
-		s.log.Warn("link certificate chain expired: closing idle link connections; new handshakes with it fail until a renewed certificate is installed",
-			"cert_file", s.opts.CertFile, "not_after", m.notAfter)
+	if now.After(m.notAfter) {
+		if !m.notAfter.Equal(s.ownFired) {
+			s.ownFired = m.notAfter
+			s.log.Warn("link certificate chain expired: closing idle link connections; new handshakes with it fail until a renewed certificate is installed",
+				"cert_file", s.opts.CertFile, "not_after", m.notAfter)
+		}
 		f("")
 	}
-	var expired []string
+	type fire struct {
+		region      string
+		renewed     bool
+		log         bool
+		old, latest time.Time
+	}
+	var fires []fire
 	s.peersMu.Lock()
-	for region, t := range s.peerNotAfter {
-		if now.After(t) {
-			expired = append(expired, region)
-			delete(s.peerNotAfter, region)
+	for region, p := range s.peerNotAfter {
+		switch {
+		case !now.After(p.earliest):
+		case !now.After(p.latest):
+			fires = append(fires, fire{region: region, renewed: true, old: p.earliest, latest: p.latest})
+			p.earliest = p.latest
+		default:
+			fires = append(fires, fire{region: region, log: !p.logged.Equal(p.latest), latest: p.latest})
+			p.logged = p.latest
 		}
 	}
 	s.peersMu.Unlock()
-	for _, region := range expired {
-		s.log.Error("a peer's link certificate chain expired: closing idle link connections to it; new handshakes fail until it installs a renewed certificate",
-			"peer", region)
-		f(region)
+	sort.Slice(fires, func(i, j int) bool { return fires[i].region < fires[j].region })
+	for _, x := range fires {
+		switch {
+		case x.renewed:
+			s.log.Info("a peer's older link certificate chain expired; it renewed: closing idle link connections made with the old chain",
+				"peer", x.region, "old_not_after", x.old, "not_after", x.latest)
+		case x.log:
+			s.log.Error("a peer's link certificate chain expired: closing idle link connections to it; new handshakes fail until it installs a renewed certificate",
+				"peer", x.region, "not_after", x.latest)
+		}
+		f(x.region)
 	}
 }
 
