@@ -705,6 +705,13 @@ deployments: [{model: m, region: eu-west-1, backend: {type: mock}}]
 func TestTopologyMismatchIsReported(t *testing.T) {
 	c := startCluster(t, threeRegions, "")
 	n := c.nodes["eu-west-1"]
+	// The nodes run on the wall clock: whether a peer's state came before
+	// the catalog change below decides whether the difference would wait
+	// out topologySettle (TestProfilePropagationIsNotATopologyMismatch
+	// covers that on a manual clock). Here it is reported at once.
+	n.digests.mu.Lock()
+	n.digests.unsettled = true
+	n.digests.mu.Unlock()
 	// Simulate a rollout that reached only eu-west-1: a new profile there.
 	cat, _, err := n.Gateway().Catalog().WithApplication(profile.Profile{ID: "only-here", CopyFrom: "eu.demo.chat-small"})
 	if err != nil {

@@ -479,6 +479,9 @@ type digestChanges struct {
 	peerAt    map[string]time.Time // when it changed
 	differsAt map[string]time.Time // since when the digests differ, until agreement lasts topologySettle
 	agreesAt  map[string]time.Time // since when they agree again, while differsAt stands
+	// unsettled reports every difference at once (tests whose nodes run
+	// on the wall clock and cannot wait out topologySettle).
+	unsettled bool
 }
 
 // settling reports whether a difference with peer, whose digest is digest,
@@ -491,6 +494,9 @@ type digestChanges struct {
 func (d *digestChanges) settling(peer, digest string, cat *profile.Catalog, merged bool, now time.Time, differs bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.unsettled {
+		return false
+	}
 	if d.peer == nil {
 		d.peer, d.peerAt, d.differsAt, d.agreesAt = map[string]string{}, map[string]time.Time{}, map[string]time.Time{}, map[string]time.Time{}
 	}
