@@ -128,6 +128,8 @@ func TestValidationProblems(t *testing.T) {
 			field: "regions[1].zone", msg: `unknown field "zone"`, hint: "geography, id, link, listen, location, tls"},
 		{name: "plain api key instead of hash", old: `"sha256:3b9c358f36f6e1f4d3f1c1f3f2a1e0b7c7c5d2c6b8b4e5f6a7b8c9d0e1f2a3b4"`, new: `"mk-secret"`,
 			field: "principals[0].api_keys[0]", msg: "not a sha256:<hex> key hash", hint: "meridian keys hash"},
+		{name: "two principals named alike", old: "    policies: [invoke-eu-only]\n", new: "    policies: [invoke-eu-only]\n  - id: batch\n    username: Claims-Service\n",
+			field: "principals[1].username", msg: `principals[0] has the same name`, hint: "different usernames"},
 		{name: "undefined policy", old: "policies: [invoke-eu-only]", new: "policies: [nope]",
 			field: "principals[0].policies[0]", msg: `policy "nope" is not defined`},
 		{name: "secret in env name", old: "api_key_env: US_KEY", new: "api_key_env: sk-live-123",

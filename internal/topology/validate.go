@@ -252,6 +252,7 @@ func (c *Config) Validate() error {
 	}
 
 	principalIdx := map[string]int{}
+	nameIdx := map[string]int{}
 	keyOwner := map[string]string{}
 	for i, pr := range c.Principals {
 		f := fmt.Sprintf("principals[%d]", i)
@@ -261,6 +262,16 @@ func (c *Config) Validate() error {
 			p.add(f+".id", fmt.Sprintf("rename one of principals[%d] and principals[%d]", j, i), "duplicate principal id %q", pr.ID)
 		} else {
 			principalIdx[pr.ID] = i
+			// The name (username, else id) is the principal's
+			// aws:username and the last part of its aws:PrincipalArn:
+			// unique in the account as an IAM user's is (case aside, as
+			// IAM compares them), or a policy on one names the other too.
+			if j, dup := nameIdx[strings.ToLower(pr.Name())]; dup {
+				p.add(f+".username", fmt.Sprintf("give principals[%d] and principals[%d] different usernames (or ids)", j, i),
+					"principals[%d] has the same name %q (username, else id): both would be arn:...:user/%s in policies", j, pr.Name(), pr.Name())
+			} else {
+				nameIdx[strings.ToLower(pr.Name())] = i
+			}
 		}
 		for k, h := range pr.APIKeys {
 			kf := fmt.Sprintf("%s.api_keys[%d]", f, k)
