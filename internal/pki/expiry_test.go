@@ -229,6 +229,19 @@ func TestCheckConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A copy of the intermediate with a NotAfter far later (its signature
+	// is the root's, not the CA's: what a peer could add to its chain).
+	laterTmpl := &x509.Certificate{SerialNumber: big.NewInt(98), RawSubject: p.inter.Cert.RawSubject, RawIssuer: p.inter.Cert.RawIssuer,
+		SubjectKeyId: p.inter.Cert.SubjectKeyId, NotBefore: base.Add(-time.Minute), NotAfter: base.Add(400 * day),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	laterDER, err := x509.CreateCertificate(rand.Reader, laterTmpl, p.root.Cert, &p.root.Key.PublicKey, p.root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldRootLater, err := x509.ParseCertificate(laterDER)
+	if err != nil {
+		t.Fatal(err)
+	}
 	clk := clock.NewManual(base)
 	ownOpts.Clock = clk
 	s, err := pki.NewStore(ownOpts)
@@ -245,9 +258,12 @@ func TestCheckConnection(t *testing.T) {
 		{"short leaf valid", 4 * day, []*x509.Certificate{shortLeaf}, ""},
 		{"peer leaf expired", 6 * day, []*x509.Certificate{shortLeaf}, "the peer's certificate chain expired at 2026-03-06T00:00:00Z"},
 		{"peer intermediate expired", 21 * day, []*x509.Certificate{euLeaf, p.inter.Cert}, "the peer's certificate chain expired at 2026-03-21T00:00:00Z"},
-		{"unneeded expired certificate in the peer's chain", 21 * day, []*x509.Certificate{extraLeaf, p.inter.Cert}, ""},
-		{"old root copy in the peer's chain", 21 * day, []*x509.Certificate{extraLeaf, oldRoot}, ""},
-		{"peer leaf beside an unneeded certificate expired", 51 * day, []*x509.Certificate{extraLeaf, p.inter.Cert}, "the peer's certificate chain expired at 2026-04-20T00:00:00Z"},
+		// Every certificate sent counts (no signature is read per request):
+		// a stale one fails closed.
+		{"unneeded expired certificate in the peer's chain", 21 * day, []*x509.Certificate{extraLeaf, p.inter.Cert}, "the peer's certificate chain expired at 2026-03-21T00:00:00Z"},
+		{"old root copy in the peer's chain", 21 * day, []*x509.Certificate{extraLeaf, oldRoot}, "the peer's certificate chain expired at 2026-03-21T00:00:00Z"},
+		{"a later copy of an expired intermediate added", 21 * day, []*x509.Certificate{euLeaf, p.inter.Cert, oldRootLater}, "the peer's certificate chain expired at 2026-03-21T00:00:00Z"},
+		{"peer leaf beside an unneeded certificate expired", 51 * day, []*x509.Certificate{extraLeaf, p.inter.Cert}, "the peer's certificate chain expired at 2026-03-21T00:00:00Z"},
 		{"own chain expired", 101 * day, []*x509.Certificate{euLeaf, p.inter.Cert}, "own link certificate chain"},
 		{"no peer certificate", 101 * day, nil, ""},
 	}

@@ -383,38 +383,30 @@ func (s *Store) complete(m *material) {
 	}
 }
 
-// chainNotAfter returns when a chain (leaf, then the certificates sent
-// with it) verified against cas stops being valid: the earliest NotAfter
-// along its issuer path, from the leaf up to the CA of cas that issued the
-// path's last certificate. Certificates of chain that are not on that path
-// (an unneeded intermediate, an old copy of a root that the bundle holds
-// renewed) add nothing: verification does not use them. The path is
-// followed without cryptography, by subject and key id (those each
-// certificate names as its issuer): at each step a CA of the bundle
-// issuing it ends the path (of several, the one valid longest, since the
-// chain verifies through any of them while it is valid), otherwise the
-// chain's certificate issuing it (of several, the one valid longest) is
-// the next step. A path that ends on no CA of the bundle (one since
-// removed) adds nothing beyond its own certificates. It is cheap enough
-// for every request (a few comparisons per certificate).
+// chainNotAfter returns when a peer's chain stops being valid: the
+// earliest NotAfter of the leaf, of every certificate sent with it and of
+// the bundle CAs that issued any of them. Every certificate the peer sends
+// counts, whether its chain needs it or not: the check reads no signature
+// (it runs on every request), so a path inferred by names alone could be
+// steered by a certificate the peer adds (an unsigned copy of an expired
+// intermediate with a later NotAfter), and it fails closed instead. A peer
+// whose file carries a stale certificate it no longer needs is refused
+// once that certificate expires (retryably: the source fails over) until
+// the file is cleaned. It is cheap enough for every request (a few
+// comparisons per certificate).
 func chainNotAfter(leaf *x509.Certificate, chain, cas []*x509.Certificate) time.Time {
 	t := leaf.NotAfter
-	cur := leaf
-	for step := 0; step <= len(chain); step++ {
-		if ca := latestIssuer(cur, cas, nil); ca != nil {
-			if ca.NotAfter.Before(t) {
-				t = ca.NotAfter
+	for i := -1; i < len(chain); i++ {
+		c := leaf
+		if i >= 0 {
+			c = chain[i]
+			if c.NotAfter.Before(t) {
+				t = c.NotAfter
 			}
-			return t
 		}
-		next := latestIssuer(cur, chain, cur)
-		if next == nil {
-			return t
+		if ca := latestIssuer(c, cas, nil); ca != nil && ca.NotAfter.Before(t) {
+			t = ca.NotAfter
 		}
-		if next.NotAfter.Before(t) {
-			t = next.NotAfter
-		}
-		cur = next
 	}
 	return t
 }
@@ -443,7 +435,7 @@ func latestIssuer(c *x509.Certificate, certs []*x509.Certificate, self *x509.Cer
 // intermediates to the bundle), the one whose earliest NotAfter is latest,
 // so that a certificate of the file no chain needs changes nothing. If
 // none verifies (a chain to a CA the bundle does not hold yet), the
-// issuer path of chainNotAfter.
+// earliest of every certificate, as chainNotAfter.
 func verifiedNotAfter(chains [][]*x509.Certificate, leaf *x509.Certificate, chain, cas []*x509.Certificate) time.Time {
 	var best time.Time
 	for _, ch := range chains {
