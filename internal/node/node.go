@@ -182,10 +182,6 @@ type Node struct {
 	// shared is the replicas' profile sync state (replicas.go), made once.
 	shared     *profilestore.Shared
 	sharedOnce sync.Once
-	// syncMu keeps the profile sync's rounds from overlapping: the loop's
-	// and a direct call's (profilestore.Shared is not safe for
-	// concurrent use).
-	syncMu sync.Mutex
 }
 
 // New builds a node without binding any socket. On failure it closes

@@ -40,10 +40,9 @@ func (n *Node) syncProfilesLoop(ctx context.Context) {
 // syncProfiles runs one round of the replicas' profile sync: it writes
 // what the shared store lacks and merges what it has. One Shared serves
 // every round, so a bad shared record is logged once. Rounds do not
-// overlap: the loop's and a direct call's (a test's) take turns.
+// overlap: the loop's and a direct call's (a test's) take turns in
+// Shared.Sync, which serializes them.
 func (n *Node) syncProfiles(ctx context.Context) {
-	n.syncMu.Lock()
-	defer n.syncMu.Unlock()
 	n.sharedOnce.Do(func() {
 		// Only this region's records are taken from the shared set, and
 		// none dated beyond the skew: regions may share one Redis server.
